@@ -1,0 +1,33 @@
+"""Error hierarchy: one base class for the package, one subclass per component.
+
+Every failure the package reports on bad input is an instance of :class:`EigenError`, so callers
+can catch one type; each component raises its own subclass (and may refine it further).
+"""
+
+
+class EigenError(Exception):
+    """Base class of every error raised deliberately by the ``offchain`` package."""
+
+
+class CryptoError(EigenError):
+    """Field, curve, encoding or pairing error (bad point, wrong length, not in subgroup...)."""
+
+
+class DAError(EigenError):
+    """Data-availability error: bad payload, blob, chunk, proof or SRS."""
+
+
+class AttestationError(EigenError):
+    """TEE evidence could not be parsed or verified."""
+
+
+class ComputeError(EigenError):
+    """Receipts, image digests and other verifiable-compute errors."""
+
+
+class AIError(EigenError):
+    """Deterministic-inference error: model file, tokenizer, engine, receipt."""
+
+
+class ChainError(EigenError):
+    """On-chain interaction error: deployment, configuration, transactions."""

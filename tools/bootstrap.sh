@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Install everything the project needs, idempotently: a Python 3.11 venv from requirements.lock,
+# the project itself (editable), and anvil from npm into .tools/. A second run with nothing
+# changed does no network access and takes well under a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+ANVIL_PKG="@foundry-rs/anvil-linux-amd64@1.7.1"
+
+py=""
+for cand in python3.11 python3.12 python3; do
+    if command -v "$cand" >/dev/null 2>&1; then
+        v=$("$cand" -c 'import sys; print("%d%02d" % sys.version_info[:2])')
+        if [ "$v" -ge 311 ] && [ "$v" -le 312 ]; then py=$cand; break; fi
+    fi
+done
+[ -n "$py" ] || { echo "bootstrap: need Python 3.11 or 3.12" >&2; exit 2; }
+
+if [ ! -x .venv/bin/python ]; then
+    echo "bootstrap: creating .venv with $py"
+    "$py" -m venv .venv
+fi
+stamp=.venv/.lock-stamp
+want=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "bootstrap: installing Python dependencies (requirements.lock)"
+    .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+    .venv/bin/python -m pip install -q -r requirements.lock
+    .venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
+    echo "$want" > "$stamp"
+fi
+
+arch=$(uname -m)
+if [ "$arch" = "x86_64" ]; then
+    anvil_bin=.tools/node_modules/@foundry-rs/anvil-linux-amd64/bin
+else
+    ANVIL_PKG="@foundry-rs/anvil@1.7.1"
+    anvil_bin=.tools/node_modules/.bin
+fi
+if [ ! -x "$anvil_bin/anvil" ]; then
+    echo "bootstrap: installing anvil ($ANVIL_PKG) into .tools/"
+    mkdir -p .tools
+    npm install --silent --no-audit --no-fund --prefix ./.tools "$ANVIL_PKG" >/dev/null
+fi
+echo "$ROOT/$anvil_bin"
