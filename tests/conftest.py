@@ -6,14 +6,7 @@ transaction on a local chain can take tens of milliseconds) and no example datab
 """
 
 import os
-from pathlib import Path
-
-import pytest
 from hypothesis import HealthCheck, settings
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-VECTORS = SHARED / "vectors"
 
 settings.register_profile(
     "ci",
@@ -33,21 +26,3 @@ settings.register_profile(
     suppress_health_check=list(HealthCheck),
 )
 settings.load_profile(os.environ.get("EIGEN_PROFILE", "ci"))
-
-
-def vector_path(*parts: str) -> Path:
-    """Path to a file in ../shared/vectors; skips the calling test with the reason if it is absent."""
-    p = VECTORS.joinpath(*parts)
-    if not p.exists():
-        pytest.skip(f"shared test vector not found: {p} (../shared/vectors is absent here)")
-    return p
-
-
-def gpu_available() -> bool:
-    """True when cupy imports and sees at least one CUDA device."""
-    try:
-        import cupy  # noqa: F401
-
-        return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:
-        return False
