@@ -1,0 +1,842 @@
+# pragma version ~=0.4.3
+# @title AllocationManager
+# @notice AVSs create operator sets; operators register for them and allocate magnitudes (shares
+#         of their stake, WAD = 100%) to them; a set's slasher slashes allocated stake. Each unit
+#         of stake is slashable by one set at a time ("unique stake"): allocations encumber
+#         magnitude at once, and deallocations (and deregistrations) stay slashable for
+#         DEALLOCATION_DELAY blocks before the magnitude is free again.
+# @dev Interface names follow EigenLayer's IAllocationManager; deviations (compare-and-set
+#      allocations, per-set resolver, operator consent to redistribution) are in docs/restaking.md.
+#      Hot records are packed by hand: an Allocation and a (max, encumbered) pair in one slot each.
+
+from ..interfaces import IDelegationManager
+from ..interfaces import IStrategyManager
+from ..interfaces import IAVSRegistrar
+
+WAD: constant(uint256) = 10**18
+DEFAULT_BURN_ADDRESS: constant(address) = 0x00000000000000000000000000000000000E16E4
+MAX_STRATEGIES: constant(uint256) = 32
+MAX_SETS: constant(uint256) = 16
+MAX_OPERATORS: constant(uint256) = 64
+MAX_QUEUE_CLEAR: constant(uint256) = 64
+U64: constant(uint256) = (1 << 64) - 1
+U128: constant(uint256) = (1 << 128) - 1
+U32: constant(uint256) = (1 << 32) - 1
+
+struct OperatorSet:
+    avs: address
+    id: uint32
+
+struct Allocation:
+    currentMagnitude: uint64
+    pendingDiff: int128
+    effectBlock: uint32
+
+struct CreateSetParams:
+    operatorSetId: uint32
+    strategies: DynArray[address, MAX_STRATEGIES]
+    slasher: address
+    resolver: address
+
+struct RegisterParams:
+    avs: address
+    operatorSetIds: DynArray[uint32, MAX_SETS]
+    data: Bytes[1024]
+
+struct DeregisterParams:
+    operator: address
+    avs: address
+    operatorSetIds: DynArray[uint32, MAX_SETS]
+
+struct AllocateParams:
+    operatorSet: OperatorSet
+    strategies: DynArray[address, MAX_STRATEGIES]
+    newMagnitudes: DynArray[uint64, MAX_STRATEGIES]
+    expectedMagnitudes: DynArray[uint64, MAX_STRATEGIES]
+
+struct SlashingParams:
+    operator: address
+    operatorSetId: uint32
+    strategies: DynArray[address, MAX_STRATEGIES]
+    wadsToSlash: DynArray[uint256, MAX_STRATEGIES]
+    description: String[256]
+
+event AVSMetadataURIUpdated:
+    avs: indexed(address)
+    metadataURI: String[1024]
+
+event AVSRegistrarSet:
+    avs: indexed(address)
+    registrar: address
+
+event OperatorSetCreated:
+    operatorSet: OperatorSet
+    slasher: address
+    resolver: address
+
+event RedistributionAddressSet:
+    operatorSet: OperatorSet
+    redistributionRecipient: address
+
+event StrategyAddedToOperatorSet:
+    operatorSet: OperatorSet
+    strategy: address
+
+event StrategyRemovedFromOperatorSet:
+    operatorSet: OperatorSet
+    strategy: address
+
+event OperatorAddedToOperatorSet:
+    operator: indexed(address)
+    operatorSet: OperatorSet
+
+event OperatorRemovedFromOperatorSet:
+    operator: indexed(address)
+    operatorSet: OperatorSet
+
+event RedistributionConsentSet:
+    operator: indexed(address)
+    operatorSet: OperatorSet
+    accepted: bool
+
+event AllocationDelaySet:
+    operator: indexed(address)
+    delay: uint32
+    effectBlock: uint32
+
+event AllocationUpdated:
+    operator: indexed(address)
+    operatorSet: OperatorSet
+    strategy: address
+    magnitude: uint64
+    effectBlock: uint32
+
+event EncumberedMagnitudeUpdated:
+    operator: indexed(address)
+    strategy: address
+    encumberedMagnitude: uint64
+
+event MaxMagnitudeUpdated:
+    operator: indexed(address)
+    strategy: address
+    maxMagnitude: uint64
+
+event OperatorSlashed:
+    operator: indexed(address)
+    operatorSet: OperatorSet
+    slashId: uint256
+    strategies: DynArray[address, MAX_STRATEGIES]
+    wadSlashed: DynArray[uint256, MAX_STRATEGIES]
+    description: String[256]
+
+delegation: public(immutable(address))
+strategyManager: public(immutable(address))
+DEALLOCATION_DELAY: public(immutable(uint32))
+ALLOCATION_CONFIGURATION_DELAY: public(immutable(uint32))
+
+avsRegisteredMetadata: public(HashMap[address, bool])
+_registrar: HashMap[address, address]
+operatorSetCount: HashMap[address, uint256]
+_is_set: HashMap[bytes32, bool]
+_set_strategies: HashMap[bytes32, DynArray[address, MAX_STRATEGIES]]
+_set_has_strategy: HashMap[bytes32, HashMap[address, bool]]
+_recipient: HashMap[bytes32, address]
+_slasher: HashMap[bytes32, address]
+_resolver: HashMap[bytes32, address]
+_slash_count: HashMap[bytes32, uint256]
+_member_count: HashMap[bytes32, uint256]
+# registration: bit 0 registered, bits 1..32 slashableUntil
+_registration: HashMap[address, HashMap[bytes32, uint256]]
+_redistribution_consent: HashMap[address, HashMap[bytes32, bool]]
+# allocation delay: delay | isSet << 32 | pendingDelay << 33 | effectBlock << 65
+_delay_info: HashMap[address, uint256]
+# allocation: currentMagnitude | (pendingDiff as two's complement uint128) << 64 | effectBlock << 192
+_alloc: HashMap[address, HashMap[bytes32, HashMap[address, uint256]]]
+# strategy info: (WAD - maxMagnitude) | encumberedMagnitude << 64   (zero = fresh operator)
+_info: HashMap[address, HashMap[address, uint256]]
+_dq: HashMap[address, HashMap[address, HashMap[uint256, bytes32]]]
+_dq_head: HashMap[address, HashMap[address, uint256]]
+_dq_tail: HashMap[address, HashMap[address, uint256]]
+
+
+@deploy
+def __init__(_delegation: address, _deallocationDelay: uint32, _allocationConfigurationDelay: uint32):
+    delegation = _delegation
+    strategyManager = staticcall IDelegationManager(_delegation).strategyManager()
+    DEALLOCATION_DELAY = _deallocationDelay
+    ALLOCATION_CONFIGURATION_DELAY = _allocationConfigurationDelay
+
+
+# ---------------------------------------------------------------- packing
+
+@internal
+@pure
+def _key(avs: address, id: uint32) -> bytes32:
+    return convert((convert(avs, uint256) << 96) | convert(id, uint256), bytes32)
+
+
+@internal
+@pure
+def _unpack_alloc(word: uint256) -> Allocation:
+    raw: uint256 = (word >> 64) & U128
+    diff: int128 = 0
+    if raw >= (1 << 127):
+        diff = -convert((1 << 128) - raw, int128)
+    else:
+        diff = convert(raw, int128)
+    return Allocation(currentMagnitude=convert(word & U64, uint64), pendingDiff=diff, effectBlock=convert((word >> 192) & U32, uint32))
+
+
+@internal
+@pure
+def _pack_alloc(a: Allocation) -> uint256:
+    raw: uint256 = 0
+    if a.pendingDiff < 0:
+        raw = (1 << 128) - convert(-a.pendingDiff, uint256)
+    else:
+        raw = convert(a.pendingDiff, uint256)
+    return convert(a.currentMagnitude, uint256) | (raw << 64) | (convert(a.effectBlock, uint256) << 192)
+
+
+@internal
+@view
+def _max_enc(operator: address, strategy: address) -> (uint256, uint256):
+    word: uint256 = self._info[operator][strategy]
+    return WAD - (word & U64), word >> 64
+
+
+@internal
+def _store_info(operator: address, strategy: address, max_mag: uint256, encumbered: uint256):
+    self._info[operator][strategy] = (WAD - max_mag) | (encumbered << 64)
+
+
+@internal
+@view
+def _updated(operator: address, key: bytes32, strategy: address) -> (Allocation, int256):
+    # The allocation with a due pending change applied, and the change to encumbered magnitude
+    # that applying it implies (negative when a deallocation completed).
+    a: Allocation = self._unpack_alloc(self._alloc[operator][key][strategy])
+    enc_delta: int256 = 0
+    if a.effectBlock != 0 and block.number >= convert(a.effectBlock, uint256):
+        a.currentMagnitude = convert(convert(a.currentMagnitude, int256) + convert(a.pendingDiff, int256), uint64)
+        if a.pendingDiff < 0:
+            enc_delta = convert(a.pendingDiff, int256)
+        a.pendingDiff = 0
+        a.effectBlock = 0
+    return a, enc_delta
+
+
+@internal
+@view
+def _is_slashable(operator: address, key: bytes32) -> bool:
+    reg: uint256 = self._registration[operator][key]
+    return (reg & 1) == 1 or block.number <= (reg >> 1)
+
+
+@internal
+@view
+def _delay(operator: address) -> (bool, uint32):
+    word: uint256 = self._delay_info[operator]
+    delay: uint256 = word & U32
+    is_set: bool = ((word >> 32) & 1) == 1
+    effect: uint256 = (word >> 65) & U32
+    if effect != 0 and block.number >= effect:
+        delay = (word >> 33) & U32
+        is_set = True
+    return is_set, convert(delay, uint32)
+
+
+# ---------------------------------------------------------------- AVS and operator sets
+
+@external
+def updateAVSMetadataURI(avs: address, metadataURI: String[1024]):
+    """@notice Register the AVS (the caller) and emit its metadata URI."""
+    assert msg.sender == avs, "only avs"
+    self.avsRegisteredMetadata[avs] = True
+    log AVSMetadataURIUpdated(avs=avs, metadataURI=metadataURI)
+
+
+@external
+def setAVSRegistrar(avs: address, registrar: address):
+    """
+    @notice Set the contract called back when operators register or deregister for the AVS's
+            sets (zero: no callback). It must report supportsAVS(avs).
+    """
+    assert msg.sender == avs, "only avs"
+    if registrar != empty(address):
+        assert staticcall IAVSRegistrar(registrar).supportsAVS(avs), "invalid avs registrar"
+    self._registrar[avs] = registrar
+    log AVSRegistrarSet(avs=avs, registrar=registrar)
+
+
+@internal
+def _create_set(avs: address, p: CreateSetParams, recipient: address):
+    assert self.avsRegisteredMetadata[avs], "avs metadata not registered"
+    key: bytes32 = self._key(avs, p.operatorSetId)
+    assert not self._is_set[key], "operator set exists"
+    slasher: address = p.slasher
+    if slasher == empty(address):
+        slasher = avs
+    self._is_set[key] = True
+    self._slasher[key] = slasher
+    self._resolver[key] = p.resolver
+    self._recipient[key] = recipient
+    self.operatorSetCount[avs] += 1
+    opset: OperatorSet = OperatorSet(avs=avs, id=p.operatorSetId)
+    log OperatorSetCreated(operatorSet=opset, slasher=slasher, resolver=p.resolver)
+    log RedistributionAddressSet(operatorSet=opset, redistributionRecipient=recipient)
+    self._add_strategies(key, opset, p.strategies)
+
+
+@internal
+def _add_strategies(key: bytes32, opset: OperatorSet, strategies: DynArray[address, MAX_STRATEGIES]):
+    for s: address in strategies:
+        assert staticcall IStrategyManager(strategyManager).isStrategy(s), "not a strategy"
+        assert not self._set_has_strategy[key][s], "strategy already in set"
+        assert len(self._set_strategies[key]) < MAX_STRATEGIES, "too many strategies"
+        self._set_has_strategy[key][s] = True
+        self._set_strategies[key].append(s)
+        log StrategyAddedToOperatorSet(operatorSet=opset, strategy=s)
+
+
+@external
+def createOperatorSets(avs: address, params: DynArray[CreateSetParams, MAX_SETS]):
+    """
+    @notice Create burning operator sets: slashed funds go to the burn address after the
+            resolution window. slasher zero means the AVS itself; resolver zero means none.
+    """
+    assert msg.sender == avs, "only avs"
+    for p: CreateSetParams in params:
+        self._create_set(avs, p, DEFAULT_BURN_ADDRESS)
+
+
+@external
+def createRedistributingOperatorSets(avs: address, params: DynArray[CreateSetParams, MAX_SETS], redistributionRecipients: DynArray[address, MAX_SETS]):
+    """
+    @notice Create operator sets whose slashed funds go to a recipient fixed forever here.
+            Operators must consent (setRedistributionConsent) before registering.
+    """
+    assert msg.sender == avs, "only avs"
+    assert len(params) == len(redistributionRecipients), "input length mismatch"
+    for i: uint256 in range(MAX_SETS):
+        if i >= len(params):
+            break
+        r: address = redistributionRecipients[i]
+        assert r != empty(address) and r != DEFAULT_BURN_ADDRESS, "invalid redistribution recipient"
+        self._create_set(avs, params[i], r)
+
+
+@external
+def addStrategiesToOperatorSet(avs: address, operatorSetId: uint32, strategies: DynArray[address, MAX_STRATEGIES]):
+    """@notice Add strategies to a set; existing allocations to them become slashable at once."""
+    assert msg.sender == avs, "only avs"
+    key: bytes32 = self._key(avs, operatorSetId)
+    assert self._is_set[key], "invalid operator set"
+    self._add_strategies(key, OperatorSet(avs=avs, id=operatorSetId), strategies)
+
+
+@external
+def removeStrategiesFromOperatorSet(avs: address, operatorSetId: uint32, strategies: DynArray[address, MAX_STRATEGIES]):
+    """@notice Remove strategies from a set (pending deallocations keep their full delay)."""
+    assert msg.sender == avs, "only avs"
+    key: bytes32 = self._key(avs, operatorSetId)
+    assert self._is_set[key], "invalid operator set"
+    opset: OperatorSet = OperatorSet(avs=avs, id=operatorSetId)
+    for s: address in strategies:
+        assert self._set_has_strategy[key][s], "strategy not in set"
+        self._set_has_strategy[key][s] = False
+        lst: DynArray[address, MAX_STRATEGIES] = self._set_strategies[key]
+        n: uint256 = len(lst)
+        for j: uint256 in range(MAX_STRATEGIES):
+            if j >= n:
+                break
+            if lst[j] == s:
+                lst[j] = lst[n - 1]
+                lst.pop()
+                break
+        self._set_strategies[key] = lst
+        log StrategyRemovedFromOperatorSet(operatorSet=opset, strategy=s)
+
+
+# ---------------------------------------------------------------- registration
+
+@external
+def setRedistributionConsent(operator: address, operatorSet: OperatorSet, accepted: bool):
+    """@notice An operator's explicit opt-in (or opt-out) to a redistributing set."""
+    assert msg.sender == operator, "only operator"
+    key: bytes32 = self._key(operatorSet.avs, operatorSet.id)
+    assert self._is_set[key], "invalid operator set"
+    self._redistribution_consent[operator][key] = accepted
+    log RedistributionConsentSet(operator=operator, operatorSet=operatorSet, accepted=accepted)
+
+
+@external
+@nonreentrant
+def registerForOperatorSets(operator: address, params: RegisterParams):
+    """
+    @notice Register the operator (the caller) for sets of one AVS; the AVS's registrar, if any,
+            is called and may reject by reverting. Re-registering waits until the old slashable
+            window has passed.
+    """
+    assert msg.sender == operator, "only operator"
+    assert staticcall IDelegationManager(delegation).isOperator(operator), "not an operator"
+    for id: uint32 in params.operatorSetIds:
+        key: bytes32 = self._key(params.avs, id)
+        assert self._is_set[key], "invalid operator set"
+        assert not self._is_slashable(operator, key), "already registered or still slashable"
+        if self._recipient[key] != DEFAULT_BURN_ADDRESS:
+            assert self._redistribution_consent[operator][key], "redistribution not accepted"
+        self._registration[operator][key] = 1
+        self._member_count[key] += 1
+        log OperatorAddedToOperatorSet(operator=operator, operatorSet=OperatorSet(avs=params.avs, id=id))
+    registrar: address = self._registrar[params.avs]
+    if registrar != empty(address):
+        extcall IAVSRegistrar(registrar).registerOperator(operator, params.avs, params.operatorSetIds, params.data)
+
+
+@external
+@nonreentrant
+def deregisterFromOperatorSets(params: DeregisterParams):
+    """
+    @notice Deregister an operator (by itself or the AVS); it stays slashable by those sets for
+            DEALLOCATION_DELAY blocks.
+    """
+    assert msg.sender == params.operator or msg.sender == params.avs, "only operator or avs"
+    until: uint256 = block.number + convert(DEALLOCATION_DELAY, uint256)
+    for id: uint32 in params.operatorSetIds:
+        key: bytes32 = self._key(params.avs, id)
+        assert self._is_set[key], "invalid operator set"
+        assert (self._registration[params.operator][key] & 1) == 1, "not registered"
+        self._registration[params.operator][key] = until << 1
+        self._member_count[key] -= 1
+        log OperatorRemovedFromOperatorSet(operator=params.operator, operatorSet=OperatorSet(avs=params.avs, id=id))
+    registrar: address = self._registrar[params.avs]
+    if registrar != empty(address):
+        extcall IAVSRegistrar(registrar).deregisterOperator(params.operator, params.avs, params.operatorSetIds)
+
+
+# ---------------------------------------------------------------- allocations
+
+@external
+def setAllocationDelay(operator: address, delay: uint32):
+    """
+    @notice Set the operator's allocation delay (blocks before a new allocation takes effect).
+            Takes effect after ALLOCATION_CONFIGURATION_DELAY blocks; at once when the
+            DelegationManager sets it for a new operator.
+    """
+    word: uint256 = 0
+    effect: uint256 = block.number
+    if msg.sender == delegation:
+        word = convert(delay, uint256) | (1 << 32)
+    else:
+        assert msg.sender == operator, "only operator"
+        assert staticcall IDelegationManager(delegation).isOperator(operator), "not an operator"
+        is_set: bool = False
+        current: uint32 = 0
+        is_set, current = self._delay(operator)
+        effect = block.number + convert(ALLOCATION_CONFIGURATION_DELAY, uint256) + 1
+        word = convert(current, uint256) | (convert(is_set, uint256) << 32) | (convert(delay, uint256) << 33) | (effect << 65)
+    self._delay_info[operator] = word
+    log AllocationDelaySet(operator=operator, delay=delay, effectBlock=convert(effect, uint32))
+
+
+@internal
+def _clear_queue(operator: address, strategy: address, num: uint256):
+    head: uint256 = self._dq_head[operator][strategy]
+    tail: uint256 = self._dq_tail[operator][strategy]
+    max_mag: uint256 = 0
+    enc: uint256 = 0
+    max_mag, enc = self._max_enc(operator, strategy)
+    changed: bool = False
+    for _: uint256 in range(MAX_QUEUE_CLEAR):
+        if head >= tail or _ >= num:
+            break
+        key: bytes32 = self._dq[operator][strategy][head]
+        word: uint256 = self._alloc[operator][key][strategy]
+        a: Allocation = self._unpack_alloc(word)
+        if a.effectBlock != 0:
+            if block.number < convert(a.effectBlock, uint256):
+                break
+            delta: int256 = 0
+            a, delta = self._updated(operator, key, strategy)
+            enc = convert(convert(enc, int256) + delta, uint256)
+            self._alloc[operator][key][strategy] = self._pack_alloc(a)
+            changed = True
+        head += 1
+    self._dq_head[operator][strategy] = head
+    if changed:
+        self._store_info(operator, strategy, max_mag, enc)
+        log EncumberedMagnitudeUpdated(operator=operator, strategy=strategy, encumberedMagnitude=convert(enc, uint64))
+
+
+@external
+def clearDeallocationQueue(operator: address, strategies: DynArray[address, MAX_STRATEGIES], numToClear: DynArray[uint16, MAX_STRATEGIES]):
+    """@notice Free the magnitude of completed deallocations (anyone may call)."""
+    assert len(strategies) == len(numToClear), "input length mismatch"
+    for i: uint256 in range(MAX_STRATEGIES):
+        if i >= len(strategies):
+            break
+        self._clear_queue(operator, strategies[i], convert(numToClear[i], uint256))
+
+
+@external
+def modifyAllocations(operator: address, params: DynArray[AllocateParams, MAX_SETS]):
+    """
+    @notice Change the operator's magnitudes for sets and strategies. Each change names the
+            magnitude it expects to replace (compare-and-set) and reverts if it differs, so a slash
+            landing first cannot turn a deallocation into an allocation. Allocations encumber at
+            once and take effect after the allocation delay; deallocations of slashable stake
+            take effect after DEALLOCATION_DELAY + 1 blocks, others at once.
+    """
+    assert msg.sender == operator, "only operator"
+    delay_set: bool = False
+    delay: uint32 = 0
+    delay_set, delay = self._delay(operator)
+    assert delay_set, "uninitialized allocation delay"
+    for p: AllocateParams in params:
+        key: bytes32 = self._key(p.operatorSet.avs, p.operatorSet.id)
+        assert self._is_set[key], "invalid operator set"
+        n: uint256 = len(p.strategies)
+        assert n == len(p.newMagnitudes) and n == len(p.expectedMagnitudes), "input length mismatch"
+        slashable_set: bool = self._is_slashable(operator, key)
+        for i: uint256 in range(MAX_STRATEGIES):
+            if i >= n:
+                break
+            strategy: address = p.strategies[i]
+            self._clear_queue(operator, strategy, MAX_QUEUE_CLEAR)
+            a: Allocation = empty(Allocation)
+            delta: int256 = 0
+            a, delta = self._updated(operator, key, strategy)
+            max_mag: uint256 = 0
+            enc: uint256 = 0
+            max_mag, enc = self._max_enc(operator, strategy)
+            enc = convert(convert(enc, int256) + delta, uint256)
+            assert a.effectBlock == 0, "modification already pending"
+            assert a.currentMagnitude == p.expectedMagnitudes[i], "magnitude changed"
+            new_mag: uint64 = p.newMagnitudes[i]
+            assert new_mag != a.currentMagnitude, "same magnitude"
+            cur: uint256 = convert(a.currentMagnitude, uint256)
+            if new_mag < a.currentMagnitude:
+                if slashable_set and self._set_has_strategy[key][strategy] and cur != 0:
+                    a.pendingDiff = -convert(cur - convert(new_mag, uint256), int128)
+                    a.effectBlock = convert(block.number + convert(DEALLOCATION_DELAY, uint256) + 1, uint32)
+                    tail: uint256 = self._dq_tail[operator][strategy]
+                    self._dq[operator][strategy][tail] = key
+                    self._dq_tail[operator][strategy] = tail + 1
+                else:
+                    enc -= cur - convert(new_mag, uint256)
+                    a.currentMagnitude = new_mag
+            else:
+                enc += convert(new_mag, uint256) - cur
+                assert enc <= max_mag, "insufficient magnitude"
+                a.pendingDiff = convert(convert(new_mag, uint256) - cur, int128)
+                a.effectBlock = convert(block.number + convert(delay, uint256), uint32)
+            self._alloc[operator][key][strategy] = self._pack_alloc(a)
+            self._store_info(operator, strategy, max_mag, enc)
+            log AllocationUpdated(operator=operator, operatorSet=p.operatorSet, strategy=strategy, magnitude=new_mag, effectBlock=a.effectBlock)
+            log EncumberedMagnitudeUpdated(operator=operator, strategy=strategy, encumberedMagnitude=convert(enc, uint64))
+
+
+# ---------------------------------------------------------------- slashing
+
+@external
+@nonreentrant
+def slashOperator(avs: address, params: SlashingParams) -> (uint256, DynArray[uint256, MAX_STRATEGIES]):
+    """
+    @notice Slash `params.operator` in set (avs, operatorSetId) by wadsToSlash[i] of its
+            allocation to each strategy (strictly ascending addresses). Only the set's slasher.
+            The slashed magnitude is removed from the allocation, the encumbered and the max
+            magnitude (rounded up, so a slash never rounds to nothing); stake falls pro rata for
+            every staker and the tokens go to the slash escrow.
+    @return (slashId, strategy shares slashed per strategy)
+    """
+    key: bytes32 = self._key(avs, params.operatorSetId)
+    assert self._is_set[key], "invalid operator set"
+    assert msg.sender == self._slasher[key], "only slasher"
+    operator: address = params.operator
+    assert self._is_slashable(operator, key), "operator not slashable"
+    n: uint256 = len(params.strategies)
+    assert n != 0 and n == len(params.wadsToSlash), "input length mismatch"
+    slash_id: uint256 = self._slash_count[key] + 1
+    self._slash_count[key] = slash_id
+    shares: DynArray[uint256, MAX_STRATEGIES] = []
+    wads_slashed: DynArray[uint256, MAX_STRATEGIES] = []
+    prev_strategy: uint256 = 0
+    for i: uint256 in range(MAX_STRATEGIES):
+        if i >= n:
+            break
+        strategy: address = params.strategies[i]
+        assert i == 0 or convert(strategy, uint256) > prev_strategy, "strategies not ascending"
+        prev_strategy = convert(strategy, uint256)
+        assert self._set_has_strategy[key][strategy], "strategy not in set"
+        wad: uint256 = params.wadsToSlash[i]
+        assert wad != 0 and wad <= WAD, "invalid wad to slash"
+        a: Allocation = empty(Allocation)
+        delta: int256 = 0
+        a, delta = self._updated(operator, key, strategy)
+        if a.currentMagnitude == 0:
+            shares.append(0)
+            wads_slashed.append(0)
+            continue
+        max_mag: uint256 = 0
+        enc: uint256 = 0
+        max_mag, enc = self._max_enc(operator, strategy)
+        enc = convert(convert(enc, int256) + delta, uint256)
+        cur: uint256 = convert(a.currentMagnitude, uint256)
+        slashed_mag: uint256 = (cur * wad + WAD - 1) // WAD
+        a.currentMagnitude = convert(cur - slashed_mag, uint64)
+        if a.pendingDiff < 0:
+            pending: uint256 = convert(-a.pendingDiff, uint256)
+            a.pendingDiff += convert((pending * wad + WAD - 1) // WAD, int128)
+        new_max: uint256 = max_mag - slashed_mag
+        enc -= slashed_mag
+        self._alloc[operator][key][strategy] = self._pack_alloc(a)
+        self._store_info(operator, strategy, new_max, enc)
+        opset: OperatorSet = OperatorSet(avs=avs, id=params.operatorSetId)
+        log AllocationUpdated(operator=operator, operatorSet=opset, strategy=strategy, magnitude=a.currentMagnitude, effectBlock=convert(block.number, uint32))
+        log EncumberedMagnitudeUpdated(operator=operator, strategy=strategy, encumberedMagnitude=convert(enc, uint64))
+        log MaxMagnitudeUpdated(operator=operator, strategy=strategy, maxMagnitude=convert(new_max, uint64))
+        wads_slashed.append(slashed_mag * WAD // max_mag)
+        shares.append(extcall IDelegationManager(delegation).slashOperatorShares(operator, avs, params.operatorSetId, slash_id, strategy, convert(max_mag, uint64), convert(new_max, uint64)))
+    log OperatorSlashed(operator=operator, operatorSet=OperatorSet(avs=avs, id=params.operatorSetId), slashId=slash_id, strategies=params.strategies, wadSlashed=wads_slashed, description=params.description)
+    return slash_id, shares
+
+
+# ---------------------------------------------------------------- views
+
+@internal
+@view
+def _effective_encumbered(operator: address, strategy: address) -> uint256:
+    max_mag: uint256 = 0
+    enc: uint256 = 0
+    max_mag, enc = self._max_enc(operator, strategy)
+    head: uint256 = self._dq_head[operator][strategy]
+    tail: uint256 = self._dq_tail[operator][strategy]
+    for j: uint256 in range(MAX_QUEUE_CLEAR):
+        if head + j >= tail:
+            break
+        key: bytes32 = self._dq[operator][strategy][head + j]
+        a: Allocation = self._unpack_alloc(self._alloc[operator][key][strategy])
+        if a.effectBlock != 0:
+            if block.number < convert(a.effectBlock, uint256):
+                break
+            enc = convert(convert(enc, int256) + convert(a.pendingDiff, int256), uint256)
+    return enc
+
+
+@external
+@view
+def getAllocation(operator: address, operatorSet: OperatorSet, strategy: address) -> Allocation:
+    """@notice The operator's allocation to (set, strategy), with any due change applied."""
+    a: Allocation = empty(Allocation)
+    delta: int256 = 0
+    a, delta = self._updated(operator, self._key(operatorSet.avs, operatorSet.id), strategy)
+    return a
+
+
+@external
+@view
+def getMaxMagnitude(operator: address, strategy: address) -> uint64:
+    """@notice The operator's max magnitude for `strategy` (WAD until slashed; never rises)."""
+    max_mag: uint256 = 0
+    enc: uint256 = 0
+    max_mag, enc = self._max_enc(operator, strategy)
+    return convert(max_mag, uint64)
+
+
+@external
+@view
+def getMaxMagnitudes(operator: address, strategies: DynArray[address, MAX_STRATEGIES]) -> DynArray[uint64, MAX_STRATEGIES]:
+    """@notice getMaxMagnitude for several strategies."""
+    out: DynArray[uint64, MAX_STRATEGIES] = []
+    for s: address in strategies:
+        out.append(convert(WAD - (self._info[operator][s] & U64), uint64))
+    return out
+
+
+@external
+@view
+def getEncumberedMagnitude(operator: address, strategy: address) -> uint64:
+    """@notice Magnitude committed to sets, incl. pending increases and not-yet-due decreases."""
+    return convert(self._effective_encumbered(operator, strategy), uint64)
+
+
+@external
+@view
+def getAllocatableMagnitude(operator: address, strategy: address) -> uint64:
+    """@notice Magnitude the operator can still allocate (max - encumbered)."""
+    max_mag: uint256 = 0
+    enc: uint256 = 0
+    max_mag, enc = self._max_enc(operator, strategy)
+    return convert(max_mag - self._effective_encumbered(operator, strategy), uint64)
+
+
+@external
+@view
+def getAllocationDelay(operator: address) -> (bool, uint32):
+    """@notice (isSet, delay) of the operator's allocation delay now."""
+    return self._delay(operator)
+
+
+@internal
+@view
+def _stake(operator: address, key: bytes32, strategy: address, future_block: uint256) -> uint256:
+    a: Allocation = empty(Allocation)
+    delta: int256 = 0
+    a, delta = self._updated(operator, key, strategy)
+    max_mag: uint256 = 0
+    enc: uint256 = 0
+    max_mag, enc = self._max_enc(operator, strategy)
+    if max_mag == 0:
+        return 0
+    mag: uint256 = convert(a.currentMagnitude, uint256)
+    if a.pendingDiff < 0 and convert(a.effectBlock, uint256) <= future_block:
+        mag -= convert(-a.pendingDiff, uint256)
+    return staticcall IDelegationManager(delegation).operatorShares(operator, strategy) * mag // max_mag
+
+
+@external
+@view
+def getAllocatedStake(operatorSet: OperatorSet, operators: DynArray[address, MAX_OPERATORS], strategies: DynArray[address, MAX_STRATEGIES]) -> DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_OPERATORS]:
+    """@notice Shares each operator has allocated to the set in each strategy, now."""
+    key: bytes32 = self._key(operatorSet.avs, operatorSet.id)
+    out: DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_OPERATORS] = []
+    for op: address in operators:
+        row: DynArray[uint256, MAX_STRATEGIES] = []
+        for s: address in strategies:
+            row.append(self._stake(op, key, s, 0))
+        out.append(row)
+    return out
+
+
+@external
+@view
+def getMinimumSlashableStake(operatorSet: OperatorSet, operators: DynArray[address, MAX_OPERATORS], strategies: DynArray[address, MAX_STRATEGIES], futureBlock: uint32) -> DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_OPERATORS]:
+    """
+    @notice Shares the set can surely slash from each operator from now until `futureBlock`:
+            pending deallocations due by then are deducted; zero where the operator is not
+            slashable by the set (or stops being slashable before `futureBlock`).
+    """
+    key: bytes32 = self._key(operatorSet.avs, operatorSet.id)
+    out: DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_OPERATORS] = []
+    fb: uint256 = max(convert(futureBlock, uint256), block.number)
+    for op: address in operators:
+        row: DynArray[uint256, MAX_STRATEGIES] = []
+        reg: uint256 = self._registration[op][key]
+        slashable: bool = (reg & 1) == 1 or fb <= (reg >> 1)
+        for s: address in strategies:
+            if slashable and self._set_has_strategy[key][s]:
+                row.append(self._stake(op, key, s, fb))
+            else:
+                row.append(0)
+        out.append(row)
+    return out
+
+
+@external
+@view
+def isOperatorSlashable(operator: address, operatorSet: OperatorSet) -> bool:
+    """@notice Registered, or deregistered less than DEALLOCATION_DELAY blocks ago."""
+    return self._is_slashable(operator, self._key(operatorSet.avs, operatorSet.id))
+
+
+@external
+@view
+def isMemberOfOperatorSet(operator: address, operatorSet: OperatorSet) -> bool:
+    """@notice Whether the operator is registered for the set."""
+    return (self._registration[operator][self._key(operatorSet.avs, operatorSet.id)] & 1) == 1
+
+
+@external
+@view
+def getRegistrationStatus(operator: address, operatorSet: OperatorSet) -> (bool, uint32):
+    """@notice (registered, slashableUntil) of the operator in the set."""
+    reg: uint256 = self._registration[operator][self._key(operatorSet.avs, operatorSet.id)]
+    return (reg & 1) == 1, convert(reg >> 1, uint32)
+
+
+@external
+@view
+def getMemberCount(operatorSet: OperatorSet) -> uint256:
+    """@notice Number of operators registered for the set."""
+    return self._member_count[self._key(operatorSet.avs, operatorSet.id)]
+
+
+@external
+@view
+def isOperatorSet(operatorSet: OperatorSet) -> bool:
+    """@notice Whether the set exists."""
+    return self._is_set[self._key(operatorSet.avs, operatorSet.id)]
+
+
+@external
+@view
+def getOperatorSetCount(avs: address) -> uint256:
+    """@notice Number of sets the AVS created."""
+    return self.operatorSetCount[avs]
+
+
+@external
+@view
+def getStrategiesInOperatorSet(operatorSet: OperatorSet) -> DynArray[address, MAX_STRATEGIES]:
+    """@notice The set's strategies."""
+    return self._set_strategies[self._key(operatorSet.avs, operatorSet.id)]
+
+
+@external
+@view
+def getRedistributionRecipient(operatorSet: OperatorSet) -> address:
+    """@notice Where the set's slashed funds go (the burn address for burning sets)."""
+    key: bytes32 = self._key(operatorSet.avs, operatorSet.id)
+    assert self._is_set[key], "invalid operator set"
+    return self._recipient[key]
+
+
+@external
+@view
+def isRedistributingOperatorSet(operatorSet: OperatorSet) -> bool:
+    """@notice Whether the set redistributes (rather than burns) slashed funds."""
+    r: address = self._recipient[self._key(operatorSet.avs, operatorSet.id)]
+    return r != empty(address) and r != DEFAULT_BURN_ADDRESS
+
+
+@external
+@view
+def getSlasher(operatorSet: OperatorSet) -> address:
+    """@notice The only address that may slash the set's operators."""
+    return self._slasher[self._key(operatorSet.avs, operatorSet.id)]
+
+
+@external
+@view
+def getResolver(operatorSet: OperatorSet) -> address:
+    """@notice The address that may cancel the set's slashes during the resolution window."""
+    return self._resolver[self._key(operatorSet.avs, operatorSet.id)]
+
+
+@external
+@view
+def getSlashCount(operatorSet: OperatorSet) -> uint256:
+    """@notice Number of slashes of the set so far (the last slashId)."""
+    return self._slash_count[self._key(operatorSet.avs, operatorSet.id)]
+
+
+@external
+@view
+def getAVSRegistrar(avs: address) -> address:
+    """@notice The AVS's registrar (zero: none)."""
+    return self._registrar[avs]
+
+
+@external
+@view
+def getRedistributionConsent(operator: address, operatorSet: OperatorSet) -> bool:
+    """@notice Whether the operator accepted redistribution by the set."""
+    return self._redistribution_consent[operator][self._key(operatorSet.avs, operatorSet.id)]
+
+
+@external
+@view
+def getDeallocationQueueLength(operator: address, strategy: address) -> uint256:
+    """@notice Deallocations of (operator, strategy) not yet cleared."""
+    return self._dq_tail[operator][strategy] - self._dq_head[operator][strategy]

@@ -1,0 +1,665 @@
+# pragma version ~=0.4.3
+# @title DelegationManager
+# @notice Operators register here; stakers delegate all their stake to one operator, undelegate,
+#         redelegate, and withdraw through a delay queue that stays slashable.
+# @dev Accounting (see docs/restaking.md):
+#      - per (staker, strategy): deposit shares s (StrategyManager) and deposit scaling factor k;
+#        the staker's scaled shares are floor(s*k/WAD);
+#      - per (operator, strategy): a slashing factor sf (checkpointed by block, WAD = untouched)
+#        and the sum of the scaled shares of its stakers (operatorScaledShares);
+#      - withdrawable shares = floor(scaled * sf / WAD); operator shares = floor(sum * sf / WAD).
+#      A slash lowers sf, so every staker loses exactly pro rata, at O(1) cost; new deposits get k
+#      scaled by 1/sf, so they are not hit by earlier slashes. Queued withdrawals keep scaled shares
+#      and are valued at the sf of the block their slashability ends (startBlock + delay).
+#      A cancelled slash raises sf so that the restored shares go pro rata to the scaled shares
+#      that bore the slash and are still held (delegated, or queued within the delay).
+
+from ..interfaces import IStrategyManager
+from ..interfaces import IAllocationManager
+from ..interfaces import IERC1271
+
+WAD: constant(uint256) = 10**18
+MAX_STRATEGIES: constant(uint256) = 32
+MAX_WITHDRAWALS: constant(uint256) = 8
+VALUE_MASK: constant(uint256) = (1 << 224) - 1
+SECP256K1_HALF_N: constant(uint256) = 57896044618658097711785492504343953926418782139537452191302581570759080747168
+ERC1271_MAGIC: constant(bytes4) = 0x1626ba7e
+
+DOMAIN_TYPEHASH: constant(bytes32) = keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
+DELEGATION_APPROVAL_TYPEHASH: constant(bytes32) = keccak256("DelegationApproval(address delegationApprover,address staker,address operator,bytes32 salt,uint256 expiry)")
+DOMAIN_NAME_HASH: constant(bytes32) = keccak256("EigenCloud DelegationManager")
+DOMAIN_VERSION_HASH: constant(bytes32) = keccak256("1")
+
+struct SignatureWithExpiry:
+    signature: Bytes[256]
+    expiry: uint256
+
+struct QueuedWithdrawalParams:
+    strategies: DynArray[address, MAX_STRATEGIES]
+    depositShares: DynArray[uint256, MAX_STRATEGIES]
+    withdrawer: address
+
+struct Withdrawal:
+    staker: address
+    delegatedTo: address
+    withdrawer: address
+    nonce: uint256
+    startBlock: uint32
+    strategies: DynArray[address, MAX_STRATEGIES]
+    scaledShares: DynArray[uint256, MAX_STRATEGIES]
+
+event OperatorRegistered:
+    operator: indexed(address)
+    delegationApprover: address
+
+event DelegationApproverUpdated:
+    operator: indexed(address)
+    newDelegationApprover: address
+
+event OperatorMetadataURIUpdated:
+    operator: indexed(address)
+    metadataURI: String[1024]
+
+event StakerDelegated:
+    staker: indexed(address)
+    operator: indexed(address)
+
+event StakerUndelegated:
+    staker: indexed(address)
+    operator: indexed(address)
+
+event StakerForceUndelegated:
+    staker: indexed(address)
+    operator: indexed(address)
+
+event OperatorSharesIncreased:
+    operator: indexed(address)
+    staker: address
+    strategy: address
+    shares: uint256
+
+event OperatorSharesDecreased:
+    operator: indexed(address)
+    staker: address
+    strategy: address
+    shares: uint256
+
+event DepositScalingFactorUpdated:
+    staker: indexed(address)
+    strategy: address
+    newDepositScalingFactor: uint256
+
+event SlashingWithdrawalQueued:
+    withdrawalRoot: bytes32
+    withdrawal: Withdrawal
+    sharesToWithdraw: DynArray[uint256, MAX_STRATEGIES]
+
+event SlashingWithdrawalCompleted:
+    withdrawalRoot: bytes32
+
+event OperatorSharesSlashed:
+    operator: indexed(address)
+    strategy: address
+    totalSlashedShares: uint256
+
+event OperatorSharesRestored:
+    operator: indexed(address)
+    strategy: address
+    restoredShares: uint256
+    newSlashingFactor: uint256
+
+deployer: immutable(address)
+strategyManager: public(immutable(address))
+minWithdrawalDelayBlocks: public(immutable(uint32))
+allocationManager: public(address)
+slashEscrow: public(address)
+
+delegatedTo: public(HashMap[address, address])
+delegationApprover: public(HashMap[address, address])
+delegationApproverSaltIsSpent: public(HashMap[address, HashMap[bytes32, bool]])
+operatorScaledShares: public(HashMap[address, HashMap[address, uint256]])
+cumulativeWithdrawalsQueued: public(HashMap[address, uint256])
+pendingWithdrawals: public(HashMap[bytes32, bool])
+_dsf: HashMap[address, HashMap[address, uint256]]
+# Checkpoint histories keyed by keccak(kind, operator, strategy): (block << 224) | value.
+_hist: HashMap[bytes32, HashMap[uint256, uint256]]
+_hlen: HashMap[bytes32, uint256]
+
+
+@deploy
+def __init__(_strategyManager: address, _minWithdrawalDelayBlocks: uint32):
+    deployer = msg.sender
+    strategyManager = _strategyManager
+    minWithdrawalDelayBlocks = _minWithdrawalDelayBlocks
+
+
+@external
+def initialize(_allocationManager: address, _slashEscrow: address):
+    """@notice One-time wiring to the AllocationManager and SlashEscrow (deployer only)."""
+    assert msg.sender == deployer, "only deployer"
+    assert self.allocationManager == empty(address), "already initialized"
+    assert _allocationManager != empty(address) and _slashEscrow != empty(address), "zero address"
+    self.allocationManager = _allocationManager
+    self.slashEscrow = _slashEscrow
+
+
+# ---------------------------------------------------------------- checkpoint histories
+
+@internal
+@pure
+def _key(kind: uint256, operator: address, strategy: address) -> bytes32:
+    return keccak256(abi_encode(kind, operator, strategy))
+
+
+@internal
+@view
+def _latest(key: bytes32, dflt: uint256) -> uint256:
+    n: uint256 = self._hlen[key]
+    if n == 0:
+        return dflt
+    return self._hist[key][n - 1] & VALUE_MASK
+
+
+@internal
+@view
+def _at(key: bytes32, blk: uint256, dflt: uint256) -> uint256:
+    # Value of the last checkpoint taken at or before block `blk`.
+    n: uint256 = self._hlen[key]
+    if n == 0:
+        return dflt
+    last: uint256 = self._hist[key][n - 1]
+    if (last >> 224) <= blk:
+        return last & VALUE_MASK
+    lo: uint256 = 0
+    hi: uint256 = n - 1
+    for _: uint256 in range(64):
+        if lo >= hi:
+            break
+        mid: uint256 = (lo + hi) // 2
+        if (self._hist[key][mid] >> 224) > blk:
+            hi = mid
+        else:
+            lo = mid + 1
+    if lo == 0:
+        return dflt
+    return self._hist[key][lo - 1] & VALUE_MASK
+
+
+@internal
+def _push(key: bytes32, val: uint256):
+    assert val <= VALUE_MASK, "checkpoint overflow"
+    n: uint256 = self._hlen[key]
+    entry: uint256 = (block.number << 224) | val
+    if n != 0 and (self._hist[key][n - 1] >> 224) == block.number:
+        self._hist[key][n - 1] = entry
+    else:
+        self._hist[key][n] = entry
+        self._hlen[key] = n + 1
+
+
+@internal
+@view
+def _sf(operator: address, strategy: address) -> uint256:
+    if operator == empty(address):
+        return WAD
+    return self._latest(self._key(0, operator, strategy), WAD)
+
+
+@internal
+@view
+def _queued_scaled(operator: address, strategy: address) -> uint256:
+    # Scaled shares queued for withdrawal from `operator` in the last minWithdrawalDelayBlocks
+    # blocks, i.e. still slashable.
+    key: bytes32 = self._key(1, operator, strategy)
+    latest: uint256 = self._latest(key, 0)
+    horizon: uint256 = convert(minWithdrawalDelayBlocks, uint256) + 1
+    if block.number < horizon:
+        return latest
+    return latest - self._at(key, block.number - horizon, 0)
+
+
+@internal
+@view
+def _k(staker: address, strategy: address) -> uint256:
+    k: uint256 = self._dsf[staker][strategy]
+    if k == 0:
+        return WAD
+    return k
+
+
+# ---------------------------------------------------------------- operators
+
+@external
+def registerAsOperator(initDelegationApprover: address, allocationDelay: uint32, metadataURI: String[1024]):
+    """
+    @notice Register the caller as an operator (delegated to itself), with an optional delegation
+            approver and its allocation delay (in blocks, effective at once for a new operator).
+    """
+    assert self.delegatedTo[msg.sender] == empty(address), "already delegated"
+    self.delegationApprover[msg.sender] = initDelegationApprover
+    extcall IAllocationManager(self.allocationManager).setAllocationDelay(msg.sender, allocationDelay)
+    log OperatorRegistered(operator=msg.sender, delegationApprover=initDelegationApprover)
+    log DelegationApproverUpdated(operator=msg.sender, newDelegationApprover=initDelegationApprover)
+    log OperatorMetadataURIUpdated(operator=msg.sender, metadataURI=metadataURI)
+    self._delegate(msg.sender, msg.sender)
+
+
+@external
+def modifyOperatorDetails(operator: address, newDelegationApprover: address):
+    """@notice Change the operator's delegation approver (the operator only)."""
+    assert msg.sender == operator, "only operator"
+    assert self.delegatedTo[operator] == operator, "not an operator"
+    self.delegationApprover[operator] = newDelegationApprover
+    log DelegationApproverUpdated(operator=operator, newDelegationApprover=newDelegationApprover)
+
+
+@external
+def updateOperatorMetadataURI(operator: address, metadataURI: String[1024]):
+    """@notice Emit a new metadata URI for the operator (the operator only)."""
+    assert msg.sender == operator, "only operator"
+    assert self.delegatedTo[operator] == operator, "not an operator"
+    log OperatorMetadataURIUpdated(operator=operator, metadataURI=metadataURI)
+
+
+# ---------------------------------------------------------------- delegation
+
+@internal
+@view
+def _domain_separator() -> bytes32:
+    return keccak256(abi_encode(DOMAIN_TYPEHASH, DOMAIN_NAME_HASH, DOMAIN_VERSION_HASH, chain.id, self))
+
+
+@internal
+@view
+def _approval_digest(staker: address, operator: address, approver: address, salt: bytes32, expiry: uint256) -> bytes32:
+    struct_hash: bytes32 = keccak256(abi_encode(DELEGATION_APPROVAL_TYPEHASH, approver, staker, operator, salt, expiry))
+    return keccak256(concat(b"\x19\x01", self._domain_separator(), struct_hash))
+
+
+@internal
+@view
+def _check_signature(signer: address, digest: bytes32, signature: Bytes[256]):
+    if signer.is_contract:
+        magic: bytes4 = staticcall IERC1271(signer).isValidSignature(digest, signature)
+        assert magic == ERC1271_MAGIC, "invalid signature"
+        return
+    assert len(signature) == 65, "invalid signature length"
+    r: uint256 = convert(slice(signature, 0, 32), uint256)
+    s: uint256 = convert(slice(signature, 32, 32), uint256)
+    v: uint256 = convert(slice(signature, 64, 1), uint256)
+    assert v == 27 or v == 28, "invalid signature v"
+    assert s <= SECP256K1_HALF_N, "invalid signature s"
+    recovered: address = ecrecover(digest, v, r, s)
+    assert recovered != empty(address) and recovered == signer, "invalid signature"
+
+
+@internal
+def _delegate(staker: address, operator: address):
+    self.delegatedTo[staker] = operator
+    log StakerDelegated(staker=staker, operator=operator)
+    strategies: DynArray[address, MAX_STRATEGIES] = []
+    shares: DynArray[uint256, MAX_STRATEGIES] = []
+    strategies, shares = staticcall IStrategyManager(strategyManager).getDeposits(staker)
+    for i: uint256 in range(MAX_STRATEGIES):
+        if i >= len(strategies):
+            break
+        strategy: address = strategies[i]
+        s: uint256 = shares[i]
+        sf: uint256 = self._sf(operator, strategy)
+        assert sf != 0, "operator fully slashed"
+        k: uint256 = self._k(staker, strategy)
+        withdrawable: uint256 = s * k // WAD
+        k_new: uint256 = k * WAD // sf
+        self._dsf[staker][strategy] = k_new
+        self.operatorScaledShares[operator][strategy] += s * k_new // WAD
+        log DepositScalingFactorUpdated(staker=staker, strategy=strategy, newDepositScalingFactor=k_new)
+        log OperatorSharesIncreased(operator=operator, staker=staker, strategy=strategy, shares=withdrawable)
+
+
+@internal
+def _delegate_to(staker: address, operator: address, sig: SignatureWithExpiry, salt: bytes32):
+    assert self.delegatedTo[staker] == empty(address), "already delegated"
+    assert self.delegatedTo[operator] == operator, "not an operator"
+    approver: address = self.delegationApprover[operator]
+    if approver != empty(address) and msg.sender != approver:
+        assert sig.expiry >= block.timestamp, "signature expired"
+        assert not self.delegationApproverSaltIsSpent[approver][salt], "salt spent"
+        self._check_signature(approver, self._approval_digest(staker, operator, approver, salt, sig.expiry), sig.signature)
+        self.delegationApproverSaltIsSpent[approver][salt] = True
+    self._delegate(staker, operator)
+
+
+@external
+@nonreentrant
+def delegateTo(operator: address, approverSignatureAndExpiry: SignatureWithExpiry, approverSalt: bytes32):
+    """
+    @notice Delegate all of the caller's stake to `operator`. If the operator has a delegation
+            approver, pass its EIP-712 signature (or ERC-1271 for a contract) over
+            DelegationApproval(approver, staker, operator, salt, expiry); each salt works once.
+    """
+    self._delegate_to(msg.sender, operator, approverSignatureAndExpiry, approverSalt)
+
+
+@internal
+def _undelegate(staker: address) -> DynArray[bytes32, 1]:
+    operator: address = self.delegatedTo[staker]
+    assert operator != empty(address), "not delegated"
+    assert operator != staker, "operators cannot undelegate"
+    if msg.sender != staker:
+        assert msg.sender == operator or msg.sender == self.delegationApprover[operator], "unauthorized"
+        log StakerForceUndelegated(staker=staker, operator=operator)
+    log StakerUndelegated(staker=staker, operator=operator)
+    strategies: DynArray[address, MAX_STRATEGIES] = []
+    shares: DynArray[uint256, MAX_STRATEGIES] = []
+    strategies, shares = staticcall IStrategyManager(strategyManager).getDeposits(staker)
+    roots: DynArray[bytes32, 1] = []
+    if len(strategies) != 0:
+        roots.append(self._queue(staker, operator, strategies, shares))
+    self.delegatedTo[staker] = empty(address)
+    return roots
+
+
+@external
+@nonreentrant
+def undelegate(staker: address) -> DynArray[bytes32, 1]:
+    """
+    @notice Undelegate `staker` (by the staker, its operator or the operator's approver) and queue
+            one withdrawal of all its stake. Operators cannot undelegate.
+    @return the withdrawal roots (none if the staker had no stake)
+    """
+    return self._undelegate(staker)
+
+
+@external
+@nonreentrant
+def redelegate(newOperator: address, newOperatorApproverSig: SignatureWithExpiry, approverSalt: bytes32) -> DynArray[bytes32, 1]:
+    """
+    @notice Undelegate the caller (queueing its stake) and delegate to `newOperator` in one call.
+            The queued stake joins the new operator when completed as shares after the delay.
+    """
+    roots: DynArray[bytes32, 1] = self._undelegate(msg.sender)
+    self._delegate_to(msg.sender, newOperator, newOperatorApproverSig, approverSalt)
+    return roots
+
+
+# ---------------------------------------------------------------- share hooks
+
+@internal
+def _increase(staker: address, operator: address, strategy: address, prev: uint256, added: uint256):
+    sf: uint256 = self._sf(operator, strategy)
+    assert sf != 0, "operator fully slashed"
+    k: uint256 = self._k(staker, strategy)
+    k_new: uint256 = 0
+    if prev == 0:
+        k_new = k * WAD // sf
+    else:
+        withdrawable: uint256 = (prev * k // WAD) * sf // WAD
+        k_new = ((withdrawable + added) * WAD // (prev + added)) * WAD // sf
+    assert k_new != 0, "zero scaling factor"
+    self._dsf[staker][strategy] = k_new
+    log DepositScalingFactorUpdated(staker=staker, strategy=strategy, newDepositScalingFactor=k_new)
+    if operator != empty(address):
+        old_scaled: uint256 = prev * k // WAD
+        new_scaled: uint256 = (prev + added) * k_new // WAD
+        self.operatorScaledShares[operator][strategy] = self.operatorScaledShares[operator][strategy] - old_scaled + new_scaled
+        log OperatorSharesIncreased(operator=operator, staker=staker, strategy=strategy, shares=added)
+
+
+@external
+def increaseDelegatedShares(staker: address, strategy: address, prevDepositShares: uint256, addedShares: uint256):
+    """@notice Account for a deposit (StrategyManager only)."""
+    assert msg.sender == strategyManager, "only strategy manager"
+    self._increase(staker, self.delegatedTo[staker], strategy, prevDepositShares, addedShares)
+
+
+@external
+def slashOperatorShares(operator: address, avs: address, operatorSetId: uint32, slashId: uint256, strategy: address, prevMaxMagnitude: uint64, newMaxMagnitude: uint64) -> uint256:
+    """
+    @notice Apply a slash that lowered the operator's max magnitude from prev to new: every
+            delegated and still-slashable queued share loses the same fraction, and the shares
+            taken go to the slash escrow (AllocationManager only).
+    @return the strategy shares slashed
+    """
+    assert msg.sender == self.allocationManager, "only allocation manager"
+    key: bytes32 = self._key(0, operator, strategy)
+    prev_sf: uint256 = self._latest(key, WAD)
+    new_sf: uint256 = prev_sf * convert(newMaxMagnitude, uint256) // convert(prevMaxMagnitude, uint256)
+    self._push(key, new_sf)
+    op_scaled: uint256 = self.operatorScaledShares[operator][strategy]
+    q_scaled: uint256 = self._queued_scaled(operator, strategy)
+    before: uint256 = op_scaled * prev_sf // WAD + q_scaled * prev_sf // WAD
+    after: uint256 = op_scaled * new_sf // WAD + q_scaled * new_sf // WAD
+    slashed: uint256 = before - after
+    extcall IStrategyManager(strategyManager).slashShares(operator, avs, operatorSetId, slashId, strategy, slashed)
+    log OperatorSharesSlashed(operator=operator, strategy=strategy, totalSlashedShares=slashed)
+    return slashed
+
+
+@external
+def restoreOperatorShares(operator: address, strategy: address, shares: uint256):
+    """
+    @notice Give the shares of a cancelled slash back, pro rata to everyone still holding
+            slashable stake with the operator (SlashEscrow only).
+    """
+    assert msg.sender == self.slashEscrow, "only slash escrow"
+    denom: uint256 = self.operatorScaledShares[operator][strategy] + self._queued_scaled(operator, strategy)
+    assert denom != 0, "no stake to restore"
+    key: bytes32 = self._key(0, operator, strategy)
+    new_sf: uint256 = self._latest(key, WAD) + shares * WAD // denom
+    self._push(key, new_sf)
+    log OperatorSharesRestored(operator=operator, strategy=strategy, restoredShares=shares, newSlashingFactor=new_sf)
+
+
+# ---------------------------------------------------------------- withdrawals
+
+@internal
+def _queue(staker: address, operator: address, strategies: DynArray[address, MAX_STRATEGIES], depositShares: DynArray[uint256, MAX_STRATEGIES]) -> bytes32:
+    assert len(strategies) == len(depositShares), "input length mismatch"
+    assert len(strategies) != 0, "no strategies"
+    scaled_list: DynArray[uint256, MAX_STRATEGIES] = []
+    withdrawable_list: DynArray[uint256, MAX_STRATEGIES] = []
+    for i: uint256 in range(MAX_STRATEGIES):
+        if i >= len(strategies):
+            break
+        strategy: address = strategies[i]
+        x: uint256 = depositShares[i]
+        assert x != 0, "zero shares"
+        s: uint256 = staticcall IStrategyManager(strategyManager).stakerDepositShares(staker, strategy)
+        assert x <= s, "shares too high"
+        k: uint256 = self._k(staker, strategy)
+        scaled: uint256 = x * k // WAD
+        withdrawable: uint256 = scaled * self._sf(operator, strategy) // WAD
+        if operator != empty(address):
+            self.operatorScaledShares[operator][strategy] -= s * k // WAD - (s - x) * k // WAD
+            key: bytes32 = self._key(1, operator, strategy)
+            self._push(key, self._latest(key, 0) + scaled)
+            log OperatorSharesDecreased(operator=operator, staker=staker, strategy=strategy, shares=withdrawable)
+        if extcall IStrategyManager(strategyManager).removeDepositShares(staker, strategy, x):
+            self._dsf[staker][strategy] = 0
+        scaled_list.append(scaled)
+        withdrawable_list.append(withdrawable)
+    nonce: uint256 = self.cumulativeWithdrawalsQueued[staker]
+    self.cumulativeWithdrawalsQueued[staker] = nonce + 1
+    w: Withdrawal = Withdrawal(
+        staker=staker,
+        delegatedTo=operator,
+        withdrawer=staker,
+        nonce=nonce,
+        startBlock=convert(block.number, uint32),
+        strategies=strategies,
+        scaledShares=scaled_list,
+    )
+    root: bytes32 = keccak256(abi_encode(w))
+    self.pendingWithdrawals[root] = True
+    log SlashingWithdrawalQueued(withdrawalRoot=root, withdrawal=w, sharesToWithdraw=withdrawable_list)
+    return root
+
+
+@external
+@nonreentrant
+def queueWithdrawals(params: DynArray[QueuedWithdrawalParams, MAX_WITHDRAWALS]) -> DynArray[bytes32, MAX_WITHDRAWALS]:
+    """
+    @notice Queue withdrawals of the caller's deposit shares; they stay slashable for
+            minWithdrawalDelayBlocks and can be completed after that.
+    @return the withdrawal roots
+    """
+    operator: address = self.delegatedTo[msg.sender]
+    roots: DynArray[bytes32, MAX_WITHDRAWALS] = []
+    for p: QueuedWithdrawalParams in params:
+        assert p.withdrawer == msg.sender, "withdrawer must be staker"
+        roots.append(self._queue(msg.sender, operator, p.strategies, p.depositShares))
+    return roots
+
+
+@internal
+def _complete(withdrawal: Withdrawal, tokens: DynArray[address, MAX_STRATEGIES], receiveAsTokens: bool):
+    assert msg.sender == withdrawal.withdrawer, "only withdrawer"
+    root: bytes32 = keccak256(abi_encode(withdrawal))
+    assert self.pendingWithdrawals[root], "withdrawal not queued"
+    slashable_until: uint256 = convert(withdrawal.startBlock, uint256) + convert(minWithdrawalDelayBlocks, uint256)
+    assert block.number > slashable_until, "withdrawal delay not passed"
+    if receiveAsTokens:
+        assert len(tokens) == len(withdrawal.strategies), "input length mismatch"
+    self.pendingWithdrawals[root] = False
+    current_operator: address = self.delegatedTo[withdrawal.staker]
+    for i: uint256 in range(MAX_STRATEGIES):
+        if i >= len(withdrawal.strategies):
+            break
+        strategy: address = withdrawal.strategies[i]
+        sf: uint256 = WAD
+        if withdrawal.delegatedTo != empty(address):
+            sf = self._at(self._key(0, withdrawal.delegatedTo, strategy), slashable_until, WAD)
+        shares: uint256 = withdrawal.scaledShares[i] * sf // WAD
+        if shares == 0:
+            continue
+        if receiveAsTokens:
+            extcall IStrategyManager(strategyManager).withdrawSharesAsTokens(withdrawal.staker, strategy, tokens[i], shares)
+        else:
+            prev: uint256 = 0
+            added: uint256 = 0
+            prev, added = extcall IStrategyManager(strategyManager).addShares(withdrawal.staker, strategy, shares)
+            self._increase(withdrawal.staker, current_operator, strategy, prev, added)
+    log SlashingWithdrawalCompleted(withdrawalRoot=root)
+
+
+@external
+@nonreentrant
+def completeQueuedWithdrawal(withdrawal: Withdrawal, tokens: DynArray[address, MAX_STRATEGIES], receiveAsTokens: bool):
+    """
+    @notice Complete a queued withdrawal after the delay, as tokens (one token per strategy) or
+            as shares re-credited to the caller (and its current operator).
+    """
+    self._complete(withdrawal, tokens, receiveAsTokens)
+
+
+@external
+@nonreentrant
+def completeQueuedWithdrawals(withdrawals: DynArray[Withdrawal, MAX_WITHDRAWALS], tokens: DynArray[DynArray[address, MAX_STRATEGIES], MAX_WITHDRAWALS], receiveAsTokens: DynArray[bool, MAX_WITHDRAWALS]):
+    """@notice Batch form of completeQueuedWithdrawal."""
+    assert len(withdrawals) == len(tokens) and len(tokens) == len(receiveAsTokens), "input length mismatch"
+    for i: uint256 in range(MAX_WITHDRAWALS):
+        if i >= len(withdrawals):
+            break
+        self._complete(withdrawals[i], tokens[i], receiveAsTokens[i])
+
+
+# ---------------------------------------------------------------- views
+
+@external
+@view
+def isOperator(operator: address) -> bool:
+    """@notice Whether `operator` is a registered operator."""
+    return operator != empty(address) and self.delegatedTo[operator] == operator
+
+
+@external
+@view
+def isDelegated(staker: address) -> bool:
+    """@notice Whether `staker` is delegated to an operator."""
+    return self.delegatedTo[staker] != empty(address)
+
+
+@external
+@view
+def slashingFactor(operator: address, strategy: address) -> uint256:
+    """@notice The operator's current slashing factor for `strategy` (WAD = never slashed)."""
+    return self._sf(operator, strategy)
+
+
+@external
+@view
+def slashingFactorAtBlock(operator: address, strategy: address, blockNumber: uint256) -> uint256:
+    """@notice The operator's slashing factor for `strategy` as of `blockNumber`."""
+    return self._at(self._key(0, operator, strategy), blockNumber, WAD)
+
+
+@external
+@view
+def depositScalingFactor(staker: address, strategy: address) -> uint256:
+    """@notice The staker's deposit scaling factor for `strategy` (WAD by default)."""
+    return self._k(staker, strategy)
+
+
+@internal
+@view
+def _operator_shares(operator: address, strategy: address) -> uint256:
+    return self.operatorScaledShares[operator][strategy] * self._sf(operator, strategy) // WAD
+
+
+@external
+@view
+def operatorShares(operator: address, strategy: address) -> uint256:
+    """@notice Shares delegated to `operator` in `strategy`, after slashing."""
+    return self._operator_shares(operator, strategy)
+
+
+@external
+@view
+def getOperatorShares(operator: address, strategies: DynArray[address, MAX_STRATEGIES]) -> DynArray[uint256, MAX_STRATEGIES]:
+    """@notice operatorShares for several strategies."""
+    out: DynArray[uint256, MAX_STRATEGIES] = []
+    for s: address in strategies:
+        out.append(self._operator_shares(operator, s))
+    return out
+
+
+@external
+@view
+def getSlashableSharesInQueue(operator: address, strategy: address) -> uint256:
+    """@notice Shares queued for withdrawal from `operator` that are still slashable."""
+    return self._queued_scaled(operator, strategy) * self._sf(operator, strategy) // WAD
+
+
+@external
+@view
+def getWithdrawableShares(staker: address, strategies: DynArray[address, MAX_STRATEGIES]) -> (DynArray[uint256, MAX_STRATEGIES], DynArray[uint256, MAX_STRATEGIES]):
+    """@notice (withdrawable shares, deposit shares) of `staker` in each strategy."""
+    operator: address = self.delegatedTo[staker]
+    withdrawable: DynArray[uint256, MAX_STRATEGIES] = []
+    deposits: DynArray[uint256, MAX_STRATEGIES] = []
+    for strategy: address in strategies:
+        s: uint256 = staticcall IStrategyManager(strategyManager).stakerDepositShares(staker, strategy)
+        withdrawable.append((s * self._k(staker, strategy) // WAD) * self._sf(operator, strategy) // WAD)
+        deposits.append(s)
+    return withdrawable, deposits
+
+
+@external
+@view
+def calculateWithdrawalRoot(withdrawal: Withdrawal) -> bytes32:
+    """@notice keccak256 of the ABI-encoded withdrawal."""
+    return keccak256(abi_encode(withdrawal))
+
+
+@external
+@view
+def calculateDelegationApprovalDigestHash(staker: address, operator: address, approver: address, approverSalt: bytes32, expiry: uint256) -> bytes32:
+    """@notice The EIP-712 digest a delegation approver signs."""
+    return self._approval_digest(staker, operator, approver, approverSalt, expiry)
+
+
+@external
+@view
+def domainSeparator() -> bytes32:
+    """@notice The EIP-712 domain separator."""
+    return self._domain_separator()

@@ -1,0 +1,257 @@
+# pragma version ~=0.4.3
+# @title StrategyManager
+# @notice Creates one Strategy vault per ERC-20, keeps each staker's deposit shares, and moves
+#         tokens in and out of strategies for deposits, withdrawals and slashes.
+# @dev Interface names follow EigenLayer's IStrategyManager. Share accounting that depends on
+#      delegation and slashing (scaling factors, operator shares) lives in the DelegationManager.
+
+from ethereum.ercs import IERC20
+from ..interfaces import IStrategy
+from ..interfaces import IDelegationManager
+from ..interfaces import ISlashEscrow
+
+MAX_STAKER_STRATEGY_LIST_LENGTH: constant(uint256) = 32
+
+event StrategyDeployed:
+    token: indexed(address)
+    strategy: indexed(address)
+
+event StrategyAddedToDepositWhitelist:
+    strategy: indexed(address)
+
+event StrategyRemovedFromDepositWhitelist:
+    strategy: indexed(address)
+
+event StrategyWhitelisterChanged:
+    previousAddress: address
+    newAddress: address
+
+event Deposit:
+    staker: indexed(address)
+    strategy: indexed(address)
+    shares: uint256
+
+event SlashedSharesRemoved:
+    operator: indexed(address)
+    strategy: indexed(address)
+    shares: uint256
+    amount: uint256
+
+event SlashedSharesRestored:
+    strategy: indexed(address)
+    amount: uint256
+    shares: uint256
+
+deployer: immutable(address)
+strategyBlueprint: public(immutable(address))
+delegation: public(address)
+slashEscrow: public(address)
+strategyWhitelister: public(address)
+
+deployedStrategies: public(HashMap[address, address])  # token -> strategy
+isStrategy: public(HashMap[address, bool])
+strategyIsWhitelistedForDeposit: public(HashMap[address, bool])
+stakerDepositShares: public(HashMap[address, HashMap[address, uint256]])
+stakerStrategyList: HashMap[address, DynArray[address, MAX_STAKER_STRATEGY_LIST_LENGTH]]
+
+
+@deploy
+def __init__(_strategyWhitelister: address, _strategyBlueprint: address):
+    deployer = msg.sender
+    strategyBlueprint = _strategyBlueprint
+    self.strategyWhitelister = _strategyWhitelister
+
+
+@external
+def initialize(_delegation: address, _slashEscrow: address):
+    """@notice One-time wiring to the DelegationManager and SlashEscrow (deployer only)."""
+    assert msg.sender == deployer, "only deployer"
+    assert self.delegation == empty(address), "already initialized"
+    assert _delegation != empty(address) and _slashEscrow != empty(address), "zero address"
+    self.delegation = _delegation
+    self.slashEscrow = _slashEscrow
+
+
+# ---------------------------------------------------------------- strategies and whitelist
+
+@external
+def deployNewStrategy(token: address) -> address:
+    """
+    @notice Create the strategy for `token` (one per token) and whitelist it for deposits.
+    @dev Only the strategy whitelister may add assets to the protocol.
+    """
+    assert msg.sender == self.strategyWhitelister, "only whitelister"
+    assert token != empty(address), "zero token"
+    assert self.deployedStrategies[token] == empty(address), "strategy exists"
+    strategy: address = create_from_blueprint(strategyBlueprint, self, token, code_offset=3)
+    self.deployedStrategies[token] = strategy
+    self.isStrategy[strategy] = True
+    self.strategyIsWhitelistedForDeposit[strategy] = True
+    log StrategyDeployed(token=token, strategy=strategy)
+    log StrategyAddedToDepositWhitelist(strategy=strategy)
+    return strategy
+
+
+@external
+def setStrategyWhitelister(newStrategyWhitelister: address):
+    """@notice Hand the whitelister role to another address."""
+    assert msg.sender == self.strategyWhitelister, "only whitelister"
+    log StrategyWhitelisterChanged(previousAddress=self.strategyWhitelister, newAddress=newStrategyWhitelister)
+    self.strategyWhitelister = newStrategyWhitelister
+
+
+@external
+def addStrategiesToDepositWhitelist(strategiesToWhitelist: DynArray[address, 32]):
+    """@notice Allow deposits into these strategies."""
+    assert msg.sender == self.strategyWhitelister, "only whitelister"
+    for s: address in strategiesToWhitelist:
+        assert self.isStrategy[s], "not a strategy"
+        if not self.strategyIsWhitelistedForDeposit[s]:
+            self.strategyIsWhitelistedForDeposit[s] = True
+            log StrategyAddedToDepositWhitelist(strategy=s)
+
+
+@external
+def removeStrategiesFromDepositWhitelist(strategiesToRemoveFromWhitelist: DynArray[address, 32]):
+    """@notice Stop new deposits into these strategies (existing stake is unaffected)."""
+    assert msg.sender == self.strategyWhitelister, "only whitelister"
+    for s: address in strategiesToRemoveFromWhitelist:
+        if self.strategyIsWhitelistedForDeposit[s]:
+            self.strategyIsWhitelistedForDeposit[s] = False
+            log StrategyRemovedFromDepositWhitelist(strategy=s)
+
+
+# ---------------------------------------------------------------- deposits
+
+@external
+@nonreentrant
+def depositIntoStrategy(strategy: address, token: address, amount: uint256) -> uint256:
+    """
+    @notice Deposit `amount` of `token` into `strategy`; the caller must have approved this contract.
+    @return depositShares the deposit shares credited to the caller
+    """
+    assert self.strategyIsWhitelistedForDeposit[strategy], "strategy not whitelisted"
+    assert amount != 0, "zero amount"
+    assert extcall IERC20(token).transferFrom(msg.sender, strategy, amount, default_return_value=True), "transfer failed"
+    shares: uint256 = extcall IStrategy(strategy).deposit(token, amount)
+    prev: uint256 = self._add_shares(msg.sender, strategy, shares)
+    extcall IDelegationManager(self.delegation).increaseDelegatedShares(msg.sender, strategy, prev, shares)
+    log Deposit(staker=msg.sender, strategy=strategy, shares=shares)
+    return shares
+
+
+@internal
+def _add_shares(staker: address, strategy: address, shares: uint256) -> uint256:
+    assert staker != empty(address), "zero staker"
+    assert shares != 0, "zero shares"
+    prev: uint256 = self.stakerDepositShares[staker][strategy]
+    if prev == 0:
+        assert len(self.stakerStrategyList[staker]) < MAX_STAKER_STRATEGY_LIST_LENGTH, "max strategies exceeded"
+        self.stakerStrategyList[staker].append(strategy)
+    self.stakerDepositShares[staker][strategy] = prev + shares
+    return prev
+
+
+# ---------------------------------------------------------------- DelegationManager hooks
+
+@external
+def removeDepositShares(staker: address, strategy: address, depositSharesToRemove: uint256) -> bool:
+    """
+    @notice Remove deposit shares that are being queued for withdrawal (DelegationManager only).
+    @return True if the staker has no deposit shares left in `strategy`
+    """
+    assert msg.sender == self.delegation, "only delegation manager"
+    assert depositSharesToRemove != 0, "zero shares"
+    current: uint256 = self.stakerDepositShares[staker][strategy]
+    assert depositSharesToRemove <= current, "shares too high"
+    left: uint256 = current - depositSharesToRemove
+    self.stakerDepositShares[staker][strategy] = left
+    if left == 0:
+        strategies: DynArray[address, MAX_STAKER_STRATEGY_LIST_LENGTH] = self.stakerStrategyList[staker]
+        n: uint256 = len(strategies)
+        for i: uint256 in range(MAX_STAKER_STRATEGY_LIST_LENGTH):
+            if i >= n:
+                break
+            if strategies[i] == strategy:
+                strategies[i] = strategies[n - 1]
+                strategies.pop()
+                break
+        self.stakerStrategyList[staker] = strategies
+    return left == 0
+
+
+@external
+def addShares(staker: address, strategy: address, shares: uint256) -> (uint256, uint256):
+    """
+    @notice Credit shares back to a staker completing a withdrawal as shares (DelegationManager only).
+    @return (previous deposit shares, added shares)
+    """
+    assert msg.sender == self.delegation, "only delegation manager"
+    prev: uint256 = self._add_shares(staker, strategy, shares)
+    log Deposit(staker=staker, strategy=strategy, shares=shares)
+    return prev, shares
+
+
+@external
+def withdrawSharesAsTokens(staker: address, strategy: address, token: address, shares: uint256):
+    """@notice Pay out `shares` of `strategy` to `staker` as tokens (DelegationManager only)."""
+    assert msg.sender == self.delegation, "only delegation manager"
+    extcall IStrategy(strategy).withdraw(staker, token, shares)
+
+
+@external
+def slashShares(operator: address, avs: address, operatorSetId: uint32, slashId: uint256, strategy: address, shares: uint256) -> uint256:
+    """
+    @notice Take slashed shares out of `strategy` and put the tokens in the slash escrow
+            (DelegationManager only).
+    @return amount tokens moved to escrow
+    """
+    assert msg.sender == self.delegation, "only delegation manager"
+    escrow: address = self.slashEscrow
+    token: address = staticcall IStrategy(strategy).underlyingToken()
+    amount: uint256 = 0
+    if shares != 0:
+        amount = extcall IStrategy(strategy).withdraw(escrow, token, shares)
+    extcall ISlashEscrow(escrow).recordSlash(operator, avs, operatorSetId, slashId, strategy, token, amount, shares)
+    log SlashedSharesRemoved(operator=operator, strategy=strategy, shares=shares, amount=amount)
+    return amount
+
+
+@external
+def restoreShares(strategy: address, amount: uint256) -> uint256:
+    """
+    @notice Re-deposit tokens of a cancelled slash (already sent to `strategy` by the escrow)
+            and return the strategy shares minted for them (SlashEscrow only).
+    """
+    assert msg.sender == self.slashEscrow, "only slash escrow"
+    token: address = staticcall IStrategy(strategy).underlyingToken()
+    shares: uint256 = extcall IStrategy(strategy).deposit(token, amount)
+    log SlashedSharesRestored(strategy=strategy, amount=amount, shares=shares)
+    return shares
+
+
+# ---------------------------------------------------------------- views
+
+@external
+@view
+def getDeposits(staker: address) -> (DynArray[address, MAX_STAKER_STRATEGY_LIST_LENGTH], DynArray[uint256, MAX_STAKER_STRATEGY_LIST_LENGTH]):
+    """@notice The staker's strategies and deposit shares in each."""
+    strategies: DynArray[address, MAX_STAKER_STRATEGY_LIST_LENGTH] = self.stakerStrategyList[staker]
+    shares: DynArray[uint256, MAX_STAKER_STRATEGY_LIST_LENGTH] = []
+    for s: address in strategies:
+        shares.append(self.stakerDepositShares[staker][s])
+    return strategies, shares
+
+
+@external
+@view
+def stakerStrategyListLength(staker: address) -> uint256:
+    """@notice Number of strategies the staker holds deposit shares in."""
+    return len(self.stakerStrategyList[staker])
+
+
+@external
+@view
+def getStakerStrategyList(staker: address) -> DynArray[address, MAX_STAKER_STRATEGY_LIST_LENGTH]:
+    """@notice Strategies the staker holds deposit shares in."""
+    return self.stakerStrategyList[staker]

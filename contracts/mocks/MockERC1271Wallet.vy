@@ -1,0 +1,23 @@
+# pragma version ~=0.4.3
+# @title MockERC1271Wallet
+# @notice Contract signer for tests: a signature is valid when its owner's ECDSA signature is.
+
+owner: public(address)
+
+
+@deploy
+def __init__(_owner: address):
+    self.owner = _owner
+
+
+@external
+@view
+def isValidSignature(_hash: bytes32, _signature: Bytes[256]) -> bytes4:
+    if len(_signature) != 65:
+        return 0xffffffff
+    r: uint256 = convert(slice(_signature, 0, 32), uint256)
+    s: uint256 = convert(slice(_signature, 32, 32), uint256)
+    v: uint256 = convert(slice(_signature, 64, 1), uint256)
+    if ecrecover(_hash, v, r, s) == self.owner:
+        return 0x1626ba7e
+    return 0xffffffff

@@ -1,0 +1,176 @@
+"""Deploy the restaking core with ape, from config/deploy.yaml, idempotently.
+
+``deploy_core`` is used by ``ape run deploy``, the devnet demo and the contract tests, so all three
+deploy exactly the same way. Addresses are written per chain id; a second deployment to a chain
+whose recorded contracts are still there (and wired to each other) reuses them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from offchain.errors import ChainError
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG = ROOT / "config" / "deploy.yaml"
+CORE = ("strategy_manager", "delegation_manager", "allocation_manager", "slash_escrow")
+UINT32_MAX = 2**32 - 1
+
+
+class DeployConfigError(ChainError):
+    """The deployment configuration is missing, malformed or inconsistent."""
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    withdrawal_delay_blocks: int
+    deallocation_delay_blocks: int
+    allocation_configuration_delay_blocks: int
+    slash_resolution_delay_blocks: int
+    strategy_whitelister: str = "deployer"
+    tokens: tuple[str, ...] = ()
+    mock_tokens: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in (
+            "withdrawal_delay_blocks",
+            "deallocation_delay_blocks",
+            "allocation_configuration_delay_blocks",
+            "slash_resolution_delay_blocks",
+        ):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= UINT32_MAX:
+                raise DeployConfigError(f"{name} must be an integer in [0, 2^32): got {v!r}")
+        if self.slash_resolution_delay_blocks > self.withdrawal_delay_blocks:
+            raise DeployConfigError("slash_resolution_delay_blocks must not exceed withdrawal_delay_blocks")
+
+
+def load_config(network: str, path: Path | str | None = None) -> DeployConfig:
+    """Parameters for ape network `network` ("local", "sepolia", ...): defaults + its overrides."""
+    p = Path(path) if path else DEFAULT_CONFIG
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except FileNotFoundError as exc:
+        raise DeployConfigError(f"deploy configuration not found: {p}") from exc
+    except yaml.YAMLError as exc:
+        raise DeployConfigError(f"deploy configuration {p} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict) or not isinstance(raw.get("default"), dict):
+        raise DeployConfigError(f"{p}: needs a 'default' mapping")
+    merged: dict[str, Any] = dict(raw["default"])
+    overrides = (raw.get("networks") or {}).get(network) or {}
+    if not isinstance(overrides, dict):
+        raise DeployConfigError(f"{p}: networks.{network} must be a mapping")
+    merged.update(overrides)
+    known = set(DeployConfig.__dataclass_fields__)
+    unknown = set(merged) - known
+    if unknown:
+        raise DeployConfigError(f"{p}: unknown keys {sorted(unknown)}")
+    merged["tokens"] = tuple(merged.get("tokens") or ())
+    merged["mock_tokens"] = tuple(tuple(t) for t in (merged.get("mock_tokens") or ()))
+    for t in merged["mock_tokens"]:
+        if len(t) != 2:
+            raise DeployConfigError(f"{p}: mock_tokens entries are [name, symbol]: got {list(t)}")
+    return DeployConfig(**merged)
+
+
+@dataclass
+class Deployment:
+    """Handles to a deployed core (ape contract instances)."""
+
+    strategy_manager: Any
+    delegation_manager: Any
+    allocation_manager: Any
+    slash_escrow: Any
+    tokens: dict[str, Any] = field(default_factory=dict)  # symbol -> token
+    strategies: dict[str, Any] = field(default_factory=dict)  # symbol -> strategy
+    reused: bool = False
+
+    def addresses(self) -> dict[str, Any]:
+        return {
+            **{name: getattr(self, name).address for name in CORE},
+            "tokens": {k: v.address for k, v in self.tokens.items()},
+            "strategies": {k: v.address for k, v in self.strategies.items()},
+        }
+
+
+def _is_live(deployment: dict[str, Any], project: Any, provider: Any) -> bool:
+    try:
+        for name in CORE:
+            if not provider.get_code(deployment[name]):
+                return False
+        sm = project.StrategyManager.at(deployment["strategy_manager"])
+        dm = project.DelegationManager.at(deployment["delegation_manager"])
+        return sm.delegation() == deployment["delegation_manager"] and dm.allocationManager() == deployment[
+            "allocation_manager"
+        ]
+    except Exception:
+        return False
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ChainError(f"deployment record {path} is corrupt: {exc}") from exc
+    return data if isinstance(data, dict) else None
+
+
+def deploy_core(
+    project: Any,
+    deployer: Any,
+    config: DeployConfig,
+    record: Path | None = None,
+    provider: Any = None,
+) -> Deployment:
+    """Deploy (or reuse, when `record` names a live deployment) the restaking core.
+
+    Order: strategy blueprint, StrategyManager, DelegationManager, AllocationManager, SlashEscrow,
+    then the one-time wiring, then strategies for configured and mock tokens.
+    """
+    if record is not None and provider is not None:
+        existing = _load(record)
+        if existing and _is_live(existing, project, provider):
+            d = Deployment(
+                strategy_manager=project.StrategyManager.at(existing["strategy_manager"]),
+                delegation_manager=project.DelegationManager.at(existing["delegation_manager"]),
+                allocation_manager=project.AllocationManager.at(existing["allocation_manager"]),
+                slash_escrow=project.SlashEscrow.at(existing["slash_escrow"]),
+                tokens={k: project.MockERC20.at(v) for k, v in existing.get("tokens", {}).items()},
+                strategies={k: project.Strategy.at(v) for k, v in existing.get("strategies", {}).items()},
+                reused=True,
+            )
+            return d
+    tx = {"sender": deployer}
+    whitelister = deployer.address if config.strategy_whitelister == "deployer" else config.strategy_whitelister
+    blueprint = project.Strategy.declare(**tx).contract_address
+    sm = deployer.deploy(project.StrategyManager, whitelister, blueprint)
+    dm = deployer.deploy(project.DelegationManager, sm.address, config.withdrawal_delay_blocks)
+    am = deployer.deploy(
+        project.AllocationManager,
+        dm.address,
+        config.deallocation_delay_blocks,
+        config.allocation_configuration_delay_blocks,
+    )
+    esc = deployer.deploy(project.SlashEscrow, sm.address, dm.address, am.address, config.slash_resolution_delay_blocks)
+    sm.initialize(dm.address, esc.address, **tx)
+    dm.initialize(am.address, esc.address, **tx)
+    d = Deployment(sm, dm, am, esc)
+    for name, symbol in config.mock_tokens:
+        d.tokens[symbol] = deployer.deploy(project.MockERC20, name, symbol)
+    for address in config.tokens:
+        d.tokens[address] = project.MockERC20.at(address)  # any ERC-20 ABI works for handles
+    if whitelister == deployer.address:
+        for symbol, token in d.tokens.items():
+            receipt = sm.deployNewStrategy(token.address, **tx)
+            d.strategies[symbol] = project.Strategy.at(receipt.return_value or sm.deployedStrategies(token.address))
+    if record is not None:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps(d.addresses(), indent=2) + "\n")
+    return d
