@@ -88,6 +88,9 @@ class World:
 
     @staticmethod
     def withdrawal_tuple(w):
+        if isinstance(w, (list, tuple)):
+            return (w[0], w[1], w[2], w[3], w[4], list(w[5]), list(w[6]))
+
         def g(k):
             return w[k] if isinstance(w, dict) else getattr(w, k)
 

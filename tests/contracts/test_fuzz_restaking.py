@@ -1,0 +1,298 @@
+"""Hypothesis state-machine fuzzing of the restaking core on anvil.
+
+Random sequences of deposit, delegate, undelegate, queue and complete withdrawal, register,
+deregister, allocate, deallocate, mine blocks, slash, cancel and release; after every step the
+protocol invariants are checked against the chain (see `check_invariants`). The CI profile runs a
+few hundred steps; EIGEN_PROFILE=long runs thousands.
+"""
+
+from __future__ import annotations
+
+import os
+
+import ape
+from hypothesis import Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+
+from tests.contracts.conftest import BURN, NO_SIG, SALT0, WAD, ZERO, World
+
+SYMS = ("TKA", "TKB")
+SETS = (1, 2)  # 1: redistributing with a resolver, 2: burning without one
+REL = 10**12  # relative tolerance for pro-rata checks (rounding of the slashing factor)
+
+
+def approx_le(a: int, b: int, slack: int = 2) -> bool:
+    return a <= b + slack + b // REL
+
+
+def run_machine(w: World, chain) -> None:
+    stakers = [w.staker, w.staker2, w.other]
+    operators = [w.op, w.op2]
+
+    class Restaking(RuleBasedStateMachine):
+        def __init__(self):
+            super().__init__()
+            self.snap = chain.snapshot()
+            self.minted = {s: 0 for s in SYMS}
+            self.delegated = {}  # staker -> operator
+            self.pending = []  # (withdrawal tuple, start block)
+            self.slashes = []  # [set_id, slash_id, block, status]
+            self.max_seen = {}
+
+        def teardown(self):
+            chain.restore(self.snap)
+
+        @initialize()
+        def setup(self):
+            w.am.updateAVSMetadataURI(w.avs, "avs", sender=w.avs)
+            params = [(1, [w.strats[s] for s in SYMS], ZERO, w.resolver)]
+            w.am.createRedistributingOperatorSets(w.avs, params, [w.recipient], sender=w.avs)
+            w.am.createOperatorSets(w.avs, [(2, [w.strats[s] for s in SYMS], ZERO, ZERO)], sender=w.avs)
+            for op in operators:
+                w.register_operator(op)
+                w.am.setRedistributionConsent(op, w.opset(1), True, sender=op)
+            for s in stakers:
+                for sym in SYMS:
+                    w.tokens[sym].approve(w.sm, 2**256 - 1, sender=s)
+
+        # ------------------------------------------------------------------ staker rules
+        @rule(i=st.integers(0, 2), sym=st.sampled_from(SYMS), amount=st.integers(1, 10**24))
+        def deposit(self, i, sym, amount):
+            s = stakers[i]
+            op = self.delegated.get(s.address)
+            if op and w.dm.slashingFactor(op, w.strats[sym]) == 0:
+                return
+            w.tokens[sym].mint(s, amount, sender=s)
+            self.minted[sym] += amount
+            before = w.withdrawable(s, sym)
+            op_before = w.op_shares(op, sym) if op else 0
+            try:
+                w.sm.depositIntoStrategy(w.strats[sym], w.tokens[sym], amount, sender=s)
+            except ape.exceptions.ContractLogicError as exc:
+                # tiny deposits into a strategy whose exchange rate rose can mint zero shares
+                assert "zero new shares" in str(exc) or "zero scaling factor" in str(exc), str(exc)
+                return
+            after = w.withdrawable(s, sym)
+            added = after - before
+            shares_minted = w.sm.stakerDepositShares(s, w.strats[sym])  # monotone check below
+            assert shares_minted > 0
+            if op:
+                # operator shares grow by the deposit; the staker's withdrawable by at most that
+                assert approx_le(added, w.op_shares(op, sym) - op_before)
+
+        @rule(i=st.integers(0, 2), j=st.integers(0, 1))
+        def delegate(self, i, j):
+            s, op = stakers[i], operators[j]
+            if s.address in self.delegated:
+                return
+            if any(w.dm.slashingFactor(op, w.strats[sym]) == 0 and w.sm.stakerDepositShares(s, w.strats[sym]) for sym in SYMS):
+                return
+            before = {sym: w.withdrawable(s, sym) for sym in SYMS}
+            w.dm.delegateTo(op, NO_SIG, SALT0, sender=s)
+            self.delegated[s.address] = op.address
+            for sym in SYMS:  # delegating never changes what a staker can withdraw
+                assert abs(w.withdrawable(s, sym) - before[sym]) <= 1 + before[sym] // REL
+
+        @rule(i=st.integers(0, 2))
+        def undelegate(self, i):
+            s = stakers[i]
+            if s.address not in self.delegated:
+                return
+            r = w.dm.undelegate(s, sender=s)
+            del self.delegated[s.address]
+            for wd in w.withdrawal_from_event(r):
+                self.pending.append((wd, r.block_number))
+            for sym in SYMS:
+                assert w.sm.stakerDepositShares(s, w.strats[sym]) == 0
+
+        @rule(i=st.integers(0, 2), sym=st.sampled_from(SYMS), frac=st.integers(1, 100))
+        def queue_withdrawal(self, i, sym, frac):
+            s = stakers[i]
+            have = w.sm.stakerDepositShares(s, w.strats[sym])
+            x = have * frac // 100
+            if x == 0:
+                return
+            r = w.dm.queueWithdrawals([([w.strats[sym]], [x], s)], sender=s)
+            for wd in w.withdrawal_from_event(r):
+                self.pending.append((wd, r.block_number))
+
+        @rule(k=st.integers(0, 50), as_tokens=st.booleans())
+        def complete_withdrawal(self, k, as_tokens):
+            if not self.pending:
+                return
+            wd, start = self.pending[k % len(self.pending)]
+            staker = wd[0]
+            early = chain.blocks.head.number + 1 <= start + w.dm.minWithdrawalDelayBlocks()
+            tokens = [w.project.Strategy.at(a).underlyingToken() for a in wd[5]]
+            if early:
+                with ape.reverts("withdrawal delay not passed"):
+                    w.dm.completeQueuedWithdrawal(wd, tokens, as_tokens, sender=staker)
+                return
+            op_now = self.delegated.get(staker)
+            if not as_tokens and op_now and any(w.dm.slashingFactor(op_now, a) == 0 for a in wd[5]):
+                as_tokens = True
+            w.dm.completeQueuedWithdrawal(wd, tokens, as_tokens, sender=staker)
+            self.pending.remove((wd, start))
+            with ape.reverts("withdrawal not queued"):  # completes once
+                w.dm.completeQueuedWithdrawal(wd, tokens, as_tokens, sender=staker)
+
+        # ------------------------------------------------------------------ operator rules
+        @rule(j=st.integers(0, 1), set_id=st.sampled_from(SETS))
+        def register(self, j, set_id):
+            op = operators[j]
+            if w.am.isOperatorSlashable(op, w.opset(set_id)):
+                return
+            w.register_for_sets(op, (set_id,))
+
+        @rule(j=st.integers(0, 1), set_id=st.sampled_from(SETS))
+        def deregister(self, j, set_id):
+            op = operators[j]
+            if not w.am.isMemberOfOperatorSet(op, w.opset(set_id)):
+                return
+            w.am.deregisterFromOperatorSets((op, w.avs, [set_id]), sender=op)
+
+        @rule(j=st.integers(0, 1), set_id=st.sampled_from(SETS), sym=st.sampled_from(SYMS), frac=st.integers(0, 100))
+        def allocate(self, j, set_id, sym, frac):
+            op, strat = operators[j], w.strats[sym]
+            a = w.am.getAllocation(op, w.opset(set_id), strat)
+            if a.effectBlock != 0:
+                return
+            free = w.am.getAllocatableMagnitude(op, strat)
+            new = frac * (a.currentMagnitude + free) // 100
+            if new == a.currentMagnitude:
+                return
+            w.allocate(op, set_id, {sym: new})
+
+        @rule(n=st.integers(1, 30))
+        def mine(self, n):
+            chain.mine(n)
+
+        # ------------------------------------------------------------------ slashing rules
+        @rule(j=st.integers(0, 1), set_id=st.sampled_from(SETS), sym=st.sampled_from(SYMS), wad=st.integers(1, WAD))
+        def slash(self, j, set_id, sym, wad):
+            op, strat = operators[j], w.strats[sym]
+            if not w.am.isOperatorSlashable(op, w.opset(set_id)):
+                with ape.reverts("operator not slashable"):
+                    w.slash(op, set_id, {sym: wad})
+                return
+            other = 3 - set_id
+            cur = w.am.getAllocation(op, w.opset(set_id), strat).currentMagnitude
+            max_before = w.am.getMaxMagnitude(op, strat)
+            op_sh = w.op_shares(op, sym)
+            queued = w.dm.getSlashableSharesInQueue(op, strat)
+            other_stake = w.am.getAllocatedStake(w.opset(other), [op], [strat])[0][0]
+            stakers_before = {s.address: w.withdrawable(s, sym) for s in stakers if self.delegated.get(s.address) == op.address}
+            esc_before = w.tokens[sym].balanceOf(w.esc)
+            r = w.slash(op, set_id, {sym: wad})
+            slash_id = w.am.getSlashCount(w.opset(set_id))
+            if w.esc.getSlash(w.avs, set_id, slash_id).status == 1:  # escrowed (something was slashed)
+                self.slashes.append([set_id, slash_id, r.block_number, "pending"])
+            if cur == 0:
+                assert w.am.getMaxMagnitude(op, strat) == max_before
+                return
+            max_after = w.am.getMaxMagnitude(op, strat)
+            slashed_mag = max_before - max_after
+            assert slashed_mag >= 1, "a slash never rounds down to nothing"
+            assert slashed_mag == -(-cur * wad // WAD)
+            # no set can take more than its allocated share of (delegated + still-slashable queued) stake
+            slashed_shares = op_sh + queued - w.op_shares(op, sym) - w.dm.getSlashableSharesInQueue(op, strat)
+            assert approx_le(slashed_shares, (op_sh + queued) * cur // max_before)
+            assert w.tokens[sym].balanceOf(w.esc) >= esc_before
+            # unique stake: the other set's allocated stake is unchanged
+            after_other = w.am.getAllocatedStake(w.opset(other), [op], [strat])[0][0]
+            assert abs(after_other - other_stake) <= 2 + other_stake // REL
+            # every staker loses exactly the same fraction
+            for addr, before in stakers_before.items():
+                now = w.dm.getWithdrawableShares(addr, [strat])[0][0]
+                assert abs(now * max_before - before * max_after) <= max_before * (2 + before // REL)
+
+        @rule(k=st.integers(0, 50))
+        def cancel(self, k):
+            pend = [x for x in self.slashes if x[3] == "pending" and x[0] == 1]
+            if not pend:
+                return
+            x = pend[k % len(pend)]
+            rec = w.esc.getSlash(w.avs, x[0], x[1])
+            if chain.blocks.head.number + 1 > rec.resolveBlock:
+                with ape.reverts("resolution window closed"):
+                    w.esc.cancelSlash(w.avs, x[0], x[1], sender=w.resolver)
+                return
+            try:
+                w.esc.cancelSlash(w.avs, x[0], x[1], sender=w.resolver)
+            except ape.exceptions.ContractLogicError as exc:
+                assert "no stake to restore" in str(exc), str(exc)
+                return
+            x[3] = "cancelled"
+
+        @rule(k=st.integers(0, 50))
+        def release(self, k):
+            pend = [x for x in self.slashes if x[3] == "pending"]
+            if not pend:
+                return
+            x = pend[k % len(pend)]
+            rec = w.esc.getSlash(w.avs, x[0], x[1])
+            if chain.blocks.head.number + 1 <= rec.resolveBlock:
+                with ape.reverts("resolution window open"):
+                    w.esc.releaseSlash(w.avs, x[0], x[1], sender=w.other)
+                return
+            w.esc.releaseSlash(w.avs, x[0], x[1], sender=w.other)
+            x[3] = "released"
+            with ape.reverts("slash not pending"):
+                w.esc.releaseSlash(w.avs, x[0], x[1], sender=w.other)
+
+        # ------------------------------------------------------------------ invariants
+        @invariant()
+        def magnitudes(self):
+            for op in operators:
+                for sym in SYMS:
+                    strat = w.strats[sym]
+                    mx = w.am.getMaxMagnitude(op, strat)
+                    key = (op.address, sym)
+                    assert mx <= WAD and mx <= self.max_seen.get(key, WAD), "max magnitude rose"
+                    self.max_seen[key] = mx
+                    enc = w.am.getEncumberedMagnitude(op, strat)
+                    total = 0
+                    for set_id in SETS:
+                        a = w.am.getAllocation(op, w.opset(set_id), strat)
+                        total += a.currentMagnitude + max(a.pendingDiff, 0)
+                        assert a.currentMagnitude + a.pendingDiff >= 0
+                    assert enc == total, f"encumbered {enc} != sum of allocations {total}"
+                    assert enc <= mx
+
+        @invariant()
+        def shares_and_tokens(self):
+            for sym in SYMS:
+                strat = w.strats[sym]
+                claims = 0
+                for op in operators:
+                    mine = [s for s in stakers if self.delegated.get(s.address) == op.address]
+                    total = sum(w.withdrawable(s, sym) for s in mine) + (w.withdrawable(op, sym))
+                    claims += total
+                    assert w.op_shares(op, sym) >= total, "operator shares below its stakers' withdrawable"
+                claims += sum(w.withdrawable(s, sym) for s in stakers if s.address not in self.delegated)
+                now = chain.blocks.head.number
+                delay = w.dm.minWithdrawalDelayBlocks()
+                for wd, start in self.pending:
+                    for a, sc in zip(wd[5], wd[6]):
+                        if a == strat.address:
+                            sf = WAD if wd[1] == ZERO else w.dm.slashingFactorAtBlock(wd[1], a, min(now, start + delay))
+                            claims += sc * sf // WAD
+                assert claims <= strat.totalShares(), "strategy cannot pay every claim"
+                tok = w.tokens[sym]
+                held = tok.balanceOf(strat) + tok.balanceOf(w.esc) + tok.balanceOf(BURN) + tok.balanceOf(w.recipient)
+                wallets = sum(tok.balanceOf(s) for s in stakers)
+                assert held + wallets == self.minted[sym], "tokens not conserved"
+
+    # About 0.5 s a step on anvil (each step is checked against the chain): the CI profile runs
+    # 15 x 20 = 300 steps; EIGEN_PROFILE=long runs its own larger budget.
+    base = settings.default
+    if os.environ.get("EIGEN_PROFILE", "ci") == "ci":
+        base = settings(base, max_examples=15, stateful_step_count=20)
+    if os.environ.get("EIGEN_NO_SHRINK"):
+        base = settings(base, phases=[Phase.explicit, Phase.reuse, Phase.generate])
+    run_state_machine_as_test(Restaking, settings=base)
+
+
+def test_restaking_state_machine(w, chain):
+    run_machine(w, chain)
