@@ -189,13 +189,13 @@ def check_crl(
     what: str,
     serials: Sequence[int] = (),
 ) -> None:
-    """CRL signed by ``issuer``, issuer name equal, ``at`` in [thisUpdate, nextUpdate], serials absent."""
+    """CRL signed by ``issuer``, issuer name equal, ``at`` in [thisUpdate, nextUpdate), serials absent."""
     if crl.issuer != issuer.subject:
         raise CheckFailed(f"{what}: issuer {crl.issuer.rfc4514_string()} is not {issuer.subject.rfc4514_string()}")
     if not crl.is_signature_valid(issuer.public_key()):  # type: ignore[arg-type]
         raise CheckFailed(f"{what}: signature does not verify")
     nxt = crl.next_update_utc
-    if nxt is None or not crl.last_update_utc <= at <= nxt:
+    if nxt is None or not crl.last_update_utc <= at < nxt:
         raise CheckFailed(f"{what}: not current at {at.isoformat()}")
     for serial in serials:
         if crl.get_revoked_certificate_by_serial_number(serial) is not None:

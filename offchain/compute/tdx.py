@@ -400,7 +400,7 @@ def _signed_json(
         raise CheckFailed(f"{body} is malformed: {exc}") from exc
     if not isinstance(obj, dict):
         raise CheckFailed(f"{body} is not an object")
-    if not issue <= at <= nxt:
+    if not issue <= at < nxt:
         raise CheckFailed(f"{body} not current at {at.isoformat()} ({obj['issueDate']}..{obj['nextUpdate']})")
     return obj
 
