@@ -18,7 +18,15 @@ from eth_hash.auto import keccak
 
 from offchain.compute import cbor
 from offchain.compute.errors import EvidenceFormatError
-from offchain.compute.pki import CheckFailed, TrustStore, der, ecdsa_verify, fingerprint, verify_chain
+from offchain.compute.pki import (
+    CheckFailed,
+    TrustStore,
+    der,
+    ecdsa_verify,
+    fingerprint,
+    load_certs,
+    verify_chain,
+)
 from offchain.compute.policy import NITRO_MEASUREMENTS, Policy, Verdict, check_measurements, require_utc
 
 MAX_DOC = 1 << 16
@@ -59,10 +67,7 @@ def _bytes(value: Any, what: str, lo: int, hi: int) -> bytes:
 
 
 def _cert(value: bytes, what: str) -> x509.Certificate:
-    try:
-        return x509.load_der_x509_certificate(value)
-    except ValueError as exc:
-        raise EvidenceFormatError(f"Nitro {what} is not a DER certificate") from exc
+    return load_certs(value, der_form=True, what=f"Nitro {what}", error=EvidenceFormatError)[0]
 
 
 def is_nitro(raw: bytes) -> bool:

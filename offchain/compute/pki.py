@@ -93,11 +93,25 @@ class TrustStore:
         return None
 
 
-def load_pem_certs(data: bytes, what: str = "PEM") -> list[x509.Certificate]:
+def touch(cert: x509.Certificate) -> x509.Certificate:
+    """Force ``cryptography``'s lazy parsing of every field we later read; raises ValueError if bad."""
+    _ = (cert.subject, cert.issuer, cert.not_valid_before_utc, cert.not_valid_after_utc, cert.serial_number)
+    _ = [e.value for e in cert.extensions]
+    cert.public_key()
+    return cert
+
+
+def load_certs(data: bytes, *, der_form: bool, what: str, error: type[Exception]) -> list[x509.Certificate]:
+    """Load one DER certificate or a PEM list, fully parsed; any problem raises ``error``."""
     try:
-        return x509.load_pem_x509_certificates(data)
-    except ValueError as exc:
-        raise PolicyError(f"{what}: not a PEM certificate list ({exc})") from exc
+        certs = [x509.load_der_x509_certificate(data)] if der_form else x509.load_pem_x509_certificates(data)
+        return [touch(c) for c in certs]
+    except Exception as exc:  # noqa: BLE001 - parsing boundary: cryptography raises several unrelated types
+        raise error(f"{what}: malformed certificate ({exc})") from exc
+
+
+def load_pem_certs(data: bytes, what: str = "PEM") -> list[x509.Certificate]:
+    return load_certs(data, der_form=False, what=what, error=PolicyError)
 
 
 _INTEL_ROOT = x509.load_pem_x509_certificate(INTEL_SGX_ROOT_PEM)

@@ -175,6 +175,10 @@ class Verdict:
         except CheckFailed as exc:
             self.checks.append(Check(name, False, str(exc)))
             return False
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            # malformed collateral or certificate fields surfacing lazily: fail closed, stay typed
+            self.checks.append(Check(name, False, f"malformed input: {type(exc).__name__}: {exc}"))
+            return False
         self.checks.append(Check(name, True, detail))
         return True
 

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from eth_hash.auto import keccak
 
 from offchain.compute.der import SGX_EXT_OID, parse_sgx_extension
@@ -29,6 +30,7 @@ from offchain.compute.pki import (
     check_crl,
     ecdsa_verify,
     fingerprint,
+    load_certs,
     p256_key_from_raw,
     verify_chain,
 )
@@ -169,15 +171,11 @@ def _pem_chain(pem: bytes) -> tuple[x509.Certificate, ...]:
         pem = pem[:-1]
     if b"\x00" in pem:
         raise EvidenceFormatError("NUL bytes inside the PCK certificate chain")
-    try:
-        certs = x509.load_pem_x509_certificates(pem)
-    except ValueError as exc:
-        raise EvidenceFormatError(f"PCK certificate chain is not valid PEM: {exc}") from exc
+    certs = load_certs(pem, der_form=False, what="PCK certificate chain", error=EvidenceFormatError)
     if len(certs) != 3:
         raise EvidenceFormatError(f"PCK chain has {len(certs)} certificates, expected 3")
-    tail = pem[pem.rfind(b"-----END CERTIFICATE-----") + 25 :]
-    if tail.strip():
-        raise EvidenceFormatError("garbage after the PCK certificate chain")
+    if pem != b"".join(c.public_bytes(Encoding.PEM) for c in certs):
+        raise EvidenceFormatError("PCK certificate chain is not canonical PEM (64-column lines, LF)")
     return tuple(certs)
 
 
@@ -364,10 +362,7 @@ def _crl(col: TdxCollateral | None, name: str) -> x509.CertificateRevocationList
 
 
 def _chain(col: TdxCollateral | None, name: str) -> list[x509.Certificate]:
-    try:
-        return x509.load_pem_x509_certificates(_need(col, name).encode())
-    except ValueError as exc:
-        raise CheckFailed(f"{name} is not a PEM chain") from exc
+    return load_certs(_need(col, name).encode(), der_form=False, what=name, error=CheckFailed)
 
 
 def _cn(cert: x509.Certificate) -> str:
