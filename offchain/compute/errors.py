@@ -31,3 +31,7 @@ class ReceiptError(ComputeError):
 
 class ImageError(ComputeError):
     """An OCI image layout or docker-archive tarball is malformed."""
+
+
+class InputFileError(ComputeError):
+    """A file named on the command line cannot be read."""

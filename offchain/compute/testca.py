@@ -43,10 +43,10 @@ def derive_key(seed: bytes, label: str, curve: ec.EllipticCurve) -> ec.EllipticC
 
 
 def raw_sign(key: ec.EllipticCurvePrivateKey, message: bytes) -> bytes:
-    """ECDSA signature as raw r||s (SHA-256 on P-256, SHA-384 on P-384)."""
+    """Deterministic (RFC 6979) ECDSA signature as raw r||s (SHA-256 on P-256, SHA-384 on P-384)."""
     size = key.curve.key_size // 8
     algo: hashes.HashAlgorithm = hashes.SHA384() if size == 48 else hashes.SHA256()
-    r, s = decode_dss_signature(key.sign(message, ec.ECDSA(algo)))
+    r, s = decode_dss_signature(key.sign(message, ec.ECDSA(algo, deterministic_signing=True)))
     return r.to_bytes(size, "big") + s.to_bytes(size, "big")
 
 
@@ -89,7 +89,7 @@ def make_cert(
     b = b.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
     for ext in extensions:
         b = b.add_extension(ext, critical=False)
-    return b.sign(issuer_key, algo)
+    return b.sign(issuer_key, algo, ecdsa_deterministic=True)
 
 
 def make_crl(
@@ -104,7 +104,7 @@ def make_crl(
         b = b.add_revoked_certificate(
             x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(this).build()
         )
-    return b.sign(key, hashes.SHA256())
+    return b.sign(key, hashes.SHA256(), ecdsa_deterministic=True)
 
 
 def pem(cert: x509.Certificate) -> bytes:
