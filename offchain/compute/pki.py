@@ -161,8 +161,8 @@ def verify_chain(
 ) -> x509.Certificate:
     """Verify ``chain`` = [leaf, intermediates..., root] at ``at``; return the trusted root.
 
-    The last certificate must be byte-identical to a root of ``trust`` (the embedded copy is only
-    used to find it). Every link: issuer name and signature, validity at ``at``, issuer is a CA
+    The last certificate must be byte-identical to a root of ``trust`` (pinned by SHA-256 of its
+    DER, so its self-signature is not re-checked). Every link: issuer name and signature, validity at ``at``, issuer is a CA
     (BasicConstraints) whose path length allows the remaining depth, and keyCertSign if KeyUsage
     is present. The leaf must not be a CA.
     """
@@ -175,8 +175,8 @@ def verify_chain(
     if _is_ca(certs[0])[0]:
         raise CheckFailed(f"{what}: leaf certificate is a CA")
     for depth, cert in enumerate(certs):
-        check_validity(cert, at, f"{what}[{depth}] {cert.subject.rfc4514_string()}")
-        issuer = certs[min(depth + 1, len(certs) - 1)]
+        if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
+            check_validity(cert, at, f"{what}[{depth}] {cert.subject.rfc4514_string()}")
         if depth > 0:
             is_ca, path_len = _is_ca(cert)
             if not is_ca:
@@ -189,8 +189,10 @@ def verify_chain(
                     raise CheckFailed(f"{what}[{depth}] lacks keyCertSign")
             except x509.ExtensionNotFound:
                 pass
+        if depth == len(certs) - 1:
+            break  # the root is trusted by its exact DER (pinned), not by its self-signature
         try:
-            cert.verify_directly_issued_by(issuer)
+            cert.verify_directly_issued_by(certs[depth + 1])
         except (ValueError, TypeError, InvalidSignature) as exc:
             raise CheckFailed(f"{what}[{depth}] is not signed by its issuer ({exc or 'bad signature'})") from exc
     return root

@@ -371,13 +371,18 @@ def _cn(cert: x509.Certificate) -> str:
 
 
 def _signed_json(
-    col: TdxCollateral | None, body: str, sig: str, chain: str, trust: TrustStore, root_crl: Any, at: datetime
+    col: TdxCollateral | None, body: str, sig: str, chain: str, trust: TrustStore, root_crl: Any, at: datetime,
+    verified: dict[str, list[x509.Certificate]],
 ) -> dict[str, Any]:
     """Verify a signed collateral JSON (TCB info or QE identity) and return the decoded object."""
-    certs = _chain(col, chain)
-    if len(certs) != 2:
-        raise CheckFailed(f"{chain} has {len(certs)} certificates, expected signer + root")
-    verify_chain(certs, trust, at, chain)
+    text = _need(col, chain)
+    if text not in verified:  # TCB info and QE identity usually share one issuer chain
+        certs = _chain(col, chain)
+        if len(certs) != 2:
+            raise CheckFailed(f"{chain} has {len(certs)} certificates, expected signer + root")
+        verify_chain(certs, trust, at, chain)
+        verified[text] = certs
+    certs = verified[text]
     if root_crl is not None and root_crl.get_revoked_certificate_by_serial_number(certs[0].serial_number):
         raise CheckFailed(f"{chain} signer is revoked by the root CRL")
     raw = _need(col, body)
@@ -493,6 +498,7 @@ def verify_tdx(
         tee_tcb_svn=rep.tee_tcb_svn.hex(), xfam=rep.xfam.hex(), mrseam=rep.mrseam.hex(),
     )
     st: dict[str, Any] = {}
+    chains: dict[str, list[x509.Certificate]] = {}
     try:
         ext = q.pck_chain[0].extensions.get_extension_for_oid(x509.ObjectIdentifier(SGX_EXT_OID)).value
         st["pck"] = parse_sgx_extension(ext.value)  # type: ignore[attr-defined]
@@ -541,7 +547,7 @@ def verify_tdx(
 
     def tcb_info() -> str:
         _peek("tcb_info")
-        obj = _signed_json(collateral, "tcb_info", "tcb_info_signature", "tcb_info_issuer_chain", store, st.get("root_crl"), at)
+        obj = _signed_json(collateral, "tcb_info", "tcb_info_signature", "tcb_info_issuer_chain", store, st.get("root_crl"), at, chains)
         if obj.get("id") != "TDX" or obj.get("version") != 3:
             raise CheckFailed(f"TCB info id/version {obj.get('id')}/{obj.get('version')} is not TDX/3")
         _collateral_age(obj)
@@ -556,7 +562,7 @@ def verify_tdx(
 
     def qe_identity() -> str:
         _peek("qe_identity")
-        obj = _signed_json(collateral, "qe_identity", "qe_identity_signature", "qe_identity_issuer_chain", store, st.get("root_crl"), at)
+        obj = _signed_json(collateral, "qe_identity", "qe_identity_signature", "qe_identity_issuer_chain", store, st.get("root_crl"), at, chains)
         if obj.get("id") != "TD_QE" or obj.get("version") not in (2, 3):
             raise CheckFailed(f"QE identity id/version {obj.get('id')}/{obj.get('version')} is not TD_QE/2")
         _collateral_age(obj)
