@@ -278,6 +278,8 @@ def slice_json_member(text: str, key: str) -> str:
                 pos += 1
             elif s[pos] != "}":
                 raise CollateralError("malformed JSON object")
+        if s[pos + 1 :].strip(ws):
+            raise CollateralError("bytes after the collateral JSON object")
     except (IndexError, ValueError) as exc:
         raise CollateralError(f"malformed collateral JSON: {exc}") from exc
     if found is None:
@@ -322,8 +324,11 @@ class TdxCollateral:
         parts: dict[str, str | None] = dict.fromkeys(COLLATERAL_FIELDS)
         for blob in blobs:
             if blob[:1] == b"{":
-                text = blob.decode("utf-8", "strict")
-                head = json.loads(text)
+                try:
+                    text = blob.decode("utf-8", "strict")
+                    head = json.loads(text)
+                except ValueError as exc:
+                    raise CollateralError(f"collateral file is not valid JSON: {exc}") from exc
                 if "tcbInfo" in head:
                     parts["tcb_info"] = slice_json_member(text, "tcbInfo")
                     parts["tcb_info_signature"] = head.get("signature")

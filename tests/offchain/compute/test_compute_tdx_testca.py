@@ -253,3 +253,23 @@ def test_pck_chain_with_two_certs_rejected(ca: TdxTestCA) -> None:
 
 def test_negative_variant_count() -> None:
     assert len(SPEC_CASES) + len(QUOTE_MUTATIONS) + len(POLICY_CASES) + len(PARSE_CASES) >= 60
+
+
+@pytest.mark.parametrize("blob", [b"{not json", b"{\"x\": \xff}", b"\x30\x00", b"", b'{"tcb_info": 5}', b'{"bogus": "x"}'])
+def test_collateral_files_errors(blob: bytes) -> None:
+    from offchain.compute.errors import CollateralError
+    with pytest.raises(CollateralError):
+        TdxCollateral.from_files([blob])
+
+
+def test_collateral_json_errors() -> None:
+    from offchain.compute.errors import CollateralError
+    for text in ("[]", "nope", '{"tcb_info": 1}', '{"extra": "x"}'):
+        with pytest.raises(CollateralError):
+            TdxCollateral.from_json(text)
+
+
+def test_collateral_hash_changes_with_any_part(ca: TdxTestCA) -> None:
+    _, col = ca.evidence()
+    hashes = {col.hash()} | {TdxCollateral({**col.parts, k: None}).hash() for k in col.parts}
+    assert len(hashes) == 1 + len(col.parts)

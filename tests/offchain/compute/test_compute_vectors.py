@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from offchain.compute.errors import AttestationError, CollateralError, EvidenceFormatError
 from offchain.compute.nitro import parse_document, verify_nitro
 from offchain.compute.pki import (
     AWS_NITRO_ROOT_PEM,
     AWS_NITRO_ROOT_SHA256,
     INTEL_SGX_ROOT_PEM,
     INTEL_SGX_ROOT_SHA256,
+    CheckFailed,
     TrustStore,
     der,
+    ecdsa_verify,
     fingerprint,
     load_pem_certs,
 )
 from offchain.compute.policy import Policy, parse_time
-from offchain.compute.tdx import TdxCollateral, parse_quote, verify_tdx
+from offchain.compute.tdx import TdxCollateral, parse_quote, slice_json_member, verify_tdx
 from tests.support import vector_path
 
 
@@ -132,3 +138,65 @@ def test_evervault_debug_rejected() -> None:
     v = verify_nitro(d, at=d.timestamp)
     assert not v.accepted and v.first_failure.name == "debug"
     assert v.check("cert_chain").ok and v.check("cose_signature").ok
+
+
+def test_pcs_format_collateral_is_sliced_not_reencoded(tmp_path) -> None:
+    """Intel PCS responses ({"tcbInfo": ..., "signature": ...}) are verified over the raw member bytes."""
+    full = json.loads(vector_path("tee", "tdx", "dcapqvl_tdx_quote.collateral.json").read_text())
+    pcs_tcb = ('{ "tcbInfo" :  ' + full["tcb_info"] + ' ,\n "signature":"' + full["tcb_info_signature"] + '"}').encode()
+    pcs_qe = ('{"enclaveIdentity":' + full["qe_identity"] + ',"signature":"' + full["qe_identity_signature"] + '"}').encode()
+    rest = {k: v for k, v in full.items() if k not in ("tcb_info", "tcb_info_signature", "qe_identity", "qe_identity_signature")}
+    col = TdxCollateral.from_files([json.dumps(rest).encode(), pcs_tcb, pcs_qe])
+    assert col.parts == TdxCollateral.from_json(json.dumps(full)).parts
+    v = verify_tdx(_tdx("dcapqvl_tdx_quote.bin"), col, at=parse_time("2025-07-01T00:00:00Z"))
+    assert v.accepted
+    # the real 2023 PCS response of go-tdx-guest verifies with Intel's TCB signing key (same key since 2023)
+    raw = _tdx("gotdx_spr_e4.tcbinfo.json").decode()
+    body, sig = slice_json_member(raw, "tcbInfo"), json.loads(raw)["signature"]
+    signer = load_pem_certs(full["tcb_info_issuer_chain"].encode())[0]
+    ecdsa_verify(signer.public_key(), bytes.fromhex(sig), body.encode(), "tcbInfo")
+    with pytest.raises(CheckFailed):
+        ecdsa_verify(signer.public_key(), bytes.fromhex(sig), json.dumps(json.loads(body)).encode(), "tcbInfo")
+
+
+@pytest.mark.parametrize("text", ['[]', '{"a":1,"a":2}', '{"a" 1}', '{"a":1', '{"b":1}', '{"a":1}x'])
+def test_slice_json_member_errors(text: str) -> None:
+    with pytest.raises(CollateralError):
+        slice_json_member(text, "a")
+
+
+@given(st.integers(0, 10**6), st.integers(0, 7))
+@settings(max_examples=40)
+def test_real_quote_bit_flips_never_accept(pos: int, bit: int) -> None:
+    q = bytearray(_tdx("dcapqvl_tdx_quote.bin"))
+    pos %= len(q) - 70  # the 70-byte zero tail is not signed (and any non-zero byte there is refused)
+    q[pos] ^= 1 << bit
+    try:
+        v = verify_tdx(bytes(q), _col("dcapqvl_tdx_quote.collateral.json"), at=parse_time("2025-07-01T00:00:00Z"))
+    except AttestationError:
+        return
+    assert not v.accepted
+
+
+@given(st.integers(0, 10**6), st.integers(0, 7))
+@settings(max_examples=40)
+def test_real_nitro_bit_flips_never_accept(pos: int, bit: int) -> None:
+    d = bytearray(_nitro("oyster_aws.cose"))
+    pos %= len(d)
+    d[pos] ^= 1 << bit
+    try:
+        v = verify_nitro(bytes(d), at=datetime(2024, 12, 13, 7, 37, 58, 960000, tzinfo=UTC))
+    except AttestationError:
+        return
+    assert not v.accepted
+
+
+def test_every_truncation_of_real_evidence_is_a_typed_error() -> None:
+    q = _tdx("dcapqvl_tdx_quote.bin")
+    for cut in range(0, len(q) - 70, 7):
+        with pytest.raises(EvidenceFormatError):
+            parse_quote(q[:cut])
+    d = _nitro("oyster_aws.cose")
+    for cut in range(0, len(d), 5):
+        with pytest.raises(EvidenceFormatError):
+            parse_document(d[:cut])
