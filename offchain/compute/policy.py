@@ -74,7 +74,10 @@ class Policy:
                 raise PolicyError(f"unknown measurement name {k!r}")
             norm[k] = _hex(v, k)
         object.__setattr__(self, "measurements", norm)
-        object.__setattr__(self, "trusted_roots", tuple(_hex(r, "trusted root") for r in self.trusted_roots))
+        roots = tuple(_hex(r, "trusted root") for r in self.trusted_roots)
+        if any(len(r) != 64 for r in roots):
+            raise PolicyError("trusted roots are SHA-256 fingerprints (64 hex digits)")
+        object.__setattr__(self, "trusted_roots", roots)
         if self.max_age_s < 0 or self.max_future_skew_s < 0:
             raise PolicyError("ages must be non-negative")
 
