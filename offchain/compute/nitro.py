@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from eth_hash.auto import keccak
 
 from offchain.compute import cbor
+from offchain.compute.codec import bounded_bytes
 from offchain.compute.errors import EvidenceFormatError
 from offchain.compute.pki import (
     CheckFailed,
@@ -76,11 +77,7 @@ def is_nitro(raw: bytes) -> bool:
 
 
 def parse_document(raw: bytes) -> NitroDocument:
-    if not isinstance(raw, bytes | bytearray):
-        raise EvidenceFormatError("attestation document must be bytes")
-    raw = bytes(raw)
-    if len(raw) > MAX_DOC:
-        raise EvidenceFormatError(f"document of {len(raw)} bytes exceeds {MAX_DOC}")
+    raw = bounded_bytes(raw, MAX_DOC, "attestation document", EvidenceFormatError)
     outer = cbor.loads(raw)
     if isinstance(outer, cbor.Tag):
         if outer.tag != 18:
@@ -152,8 +149,7 @@ def verify_nitro(
     at = require_utc(at)
     policy = policy or Policy()
     d = doc if isinstance(doc, NitroDocument) else parse_document(doc)
-    base = trust or TrustStore.default()
-    store = TrustStore(tuple(c for c in base.roots if fingerprint(c) in policy.trusted_roots))
+    store = (trust or TrustStore.default()).restricted(policy.trusted_roots)
     v = Verdict("nitro", at, evidence_hash=keccak(d.raw), policy_hash=policy.hash())
     v.collateral_hash = keccak(der(d.cabundle[0]))
     v.claims = {f"pcr{i}": p.hex() for i, p in d.pcrs.items()}

@@ -13,7 +13,6 @@ Every blob on the path (index, manifest, config, layers) is hashed and checked a
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import tarfile
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from offchain.compute.codec import load_json
 from offchain.compute.errors import ImageError
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -103,10 +103,7 @@ class _Source:
 
 
 def _json(data: bytes, what: str) -> Any:
-    try:
-        return json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ImageError(f"{what} is not JSON: {exc}") from exc
+    return load_json(data, what, ImageError)
 
 
 def _blob_name(digest: str) -> str:

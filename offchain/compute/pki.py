@@ -86,6 +86,11 @@ class TrustStore:
         have = {fingerprint(c) for c in self.roots}
         return TrustStore(self.roots + tuple(c for c in extra if fingerprint(c) not in have))
 
+    def restricted(self, fingerprints: Iterable[str]) -> TrustStore:
+        """The roots that are both held here and pinned by a policy: both must name a root."""
+        allowed = set(fingerprints)
+        return TrustStore(tuple(c for c in self.roots if fingerprint(c) in allowed))
+
     def find(self, fp: str) -> x509.Certificate | None:
         for c in self.roots:
             if fingerprint(c) == fp:

@@ -29,6 +29,7 @@ from eth_keys import keys
 from eth_keys.exceptions import BadSignature, ValidationError
 
 from offchain.compute.attest import verify_evidence
+from offchain.compute.codec import load_json
 from offchain.compute.errors import AttestationError, ReceiptError
 from offchain.compute.eventlog import first_mismatch, image_event_digest, image_measurement, parse_events
 from offchain.compute.pki import CheckFailed, TrustStore
@@ -193,10 +194,7 @@ class ReceiptBundle:
 
     @classmethod
     def loads(cls, text: str | bytes) -> ReceiptBundle:
-        try:
-            obj = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ReceiptError(f"receipt file is not JSON: {exc}") from exc
+        obj = load_json(text, "receipt file", ReceiptError)
         if not isinstance(obj, dict) or obj.get("version") != 1:
             raise ReceiptError("receipt file must be a JSON object with version 1")
         try:

@@ -22,6 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from eth_hash.auto import keccak
 
+from offchain.compute.codec import bounded_bytes, load_json
 from offchain.compute.der import SGX_EXT_OID, parse_sgx_extension
 from offchain.compute.errors import CollateralError, EvidenceFormatError
 from offchain.compute.pki import (
@@ -181,11 +182,7 @@ def _pem_chain(pem: bytes) -> tuple[x509.Certificate, ...]:
 
 def parse_quote(raw: bytes) -> TdxQuote:
     """Parse a TDX quote v4/v5 strictly; trailing bytes are kept for the policy to judge."""
-    if not isinstance(raw, bytes | bytearray):
-        raise EvidenceFormatError("quote must be bytes")
-    raw = bytes(raw)
-    if len(raw) > MAX_QUOTE:
-        raise EvidenceFormatError(f"quote of {len(raw)} bytes exceeds {MAX_QUOTE}")
+    raw = bounded_bytes(raw, MAX_QUOTE, "quote", EvidenceFormatError)
     r = _Reader(raw)
     version = r.u16("header")
     if version not in (4, 5):
@@ -303,10 +300,7 @@ class TdxCollateral:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> TdxCollateral:
-        try:
-            obj = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise CollateralError(f"collateral is not JSON: {exc}") from exc
+        obj = load_json(text, "collateral", CollateralError)
         if not isinstance(obj, dict):
             raise CollateralError("collateral JSON must be an object")
         unknown = set(obj) - set(COLLATERAL_FIELDS)
@@ -324,11 +318,8 @@ class TdxCollateral:
         parts: dict[str, str | None] = dict.fromkeys(COLLATERAL_FIELDS)
         for blob in blobs:
             if blob[:1] == b"{":
-                try:
-                    text = blob.decode("utf-8", "strict")
-                    head = json.loads(text)
-                except ValueError as exc:
-                    raise CollateralError(f"collateral file is not valid JSON: {exc}") from exc
+                head = load_json(blob, "collateral file", CollateralError)
+                text = blob.decode()
                 if "tcbInfo" in head:
                     parts["tcb_info"] = slice_json_member(text, "tcbInfo")
                     parts["tcb_info_signature"] = head.get("signature")
@@ -492,8 +483,7 @@ def verify_tdx(
     at = require_utc(at)
     policy = policy or Policy()
     q = quote if isinstance(quote, TdxQuote) else parse_quote(quote)
-    base = trust or TrustStore.default()
-    store = TrustStore(tuple(c for c in base.roots if fingerprint(c) in policy.trusted_roots))
+    store = (trust or TrustStore.default()).restricted(policy.trusted_roots)
     v = Verdict("tdx", at, evidence_hash=keccak(q.raw), policy_hash=policy.hash())
     v.collateral_hash = collateral.hash() if collateral is not None else b"\x00" * 32
     rep = q.report
