@@ -30,17 +30,20 @@ ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT.parent / "shared" / "vectors" / "tee"
 
 
-def rate(fn: Callable[[], object], seconds: float, repeats: int) -> tuple[float, list[float]]:
-    """Median verifications/s over ``repeats`` runs of about ``seconds`` each."""
-    fn()  # warm up
-    rates = []
-    for _ in range(repeats):
-        n, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < seconds:
-            fn()
-            n += 1
-        rates.append(n / (time.perf_counter() - t0))
-    return statistics.median(rates), rates
+def _once(fn: Callable[[], object], seconds: float) -> float:
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        fn()
+        n += 1
+    return n / (time.perf_counter() - t0)
+
+
+def rates(fns: list[Callable[[], object]], seconds: float, repeats: int) -> list[list[float]]:
+    """Verifications/s of each function, ``repeats`` rounds, interleaved so that machine noise
+    affects every function of a round alike (ratios are taken per round)."""
+    for fn in fns:
+        fn()  # warm up
+    return [[_once(fn, seconds) for fn in fns] for _ in range(repeats)]
 
 
 def cases() -> list[dict]:
@@ -92,13 +95,14 @@ def main() -> None:
                 v = verify_nitro(c["doc"], at=c["at"], policy=c["policy"], trust=c["trust"])
                 assert v.accepted
             ref = None
-        med, all_rates = rate(ours, args.seconds, args.repeats)
-        row = {"case": c["name"], "ours_per_s": round(med, 1), "ours_runs": [round(r, 1) for r in all_rates],
+        runs = rates([ours] + ([ref] if ref is not None else []), args.seconds, args.repeats)
+        med = statistics.median(r[0] for r in runs)
+        row = {"case": c["name"], "ours_per_s": round(med, 1), "ours_runs": [round(r[0], 1) for r in runs],
                "ours_ms": round(1000 / med, 3)}
         if ref is not None:
-            rmed, rruns = rate(ref, args.seconds, args.repeats)
-            row.update(dcapqvl_per_s=round(rmed, 1), dcapqvl_runs=[round(r, 1) for r in rruns],
-                       ratio_ours_over_dcapqvl=round(med / rmed, 3))
+            row.update(dcapqvl_per_s=round(statistics.median(r[1] for r in runs), 1),
+                       dcapqvl_runs=[round(r[1], 1) for r in runs],
+                       ratio_ours_over_dcapqvl=round(statistics.median(r[0] / r[1] for r in runs), 3))
         rows.append(row)
     machine = {"platform": platform.platform(), "python": platform.python_version(), "cpu": _cpu(), "cores": os.cpu_count()}
     print(f"machine: {machine['cpu']} ({machine['cores']} cores), {machine['platform']}, Python {machine['python']}")
