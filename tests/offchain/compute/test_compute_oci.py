@@ -155,3 +155,17 @@ def test_digest_command(tmp_path: Path, capsys) -> None:
     (want,) = make_layout(tmp_path / "img")
     assert main(["compute", "digest", str(tmp_path / "img")]) == 0
     assert json.loads(capsys.readouterr().out)["digest"] == want
+
+
+def test_receipt_make_from_image_layout(tmp_path: Path, capsys) -> None:
+    (want,) = make_layout(tmp_path / "img")
+    tee = tmp_path / "tee"
+    assert main(["compute", "devtee", "init", str(tee)]) == 0
+    (tmp_path / "in").write_bytes(b"x")
+    assert main(["compute", "receipt", "make", "--devtee", str(tee), "--image", str(tmp_path / "img"), "--input",
+                 str(tmp_path / "in"), "--output", str(tmp_path / "in"), "-o", str(tmp_path / "r.json")]) == 0
+    capsys.readouterr()
+    receipt = json.loads((tmp_path / "r.json").read_text())["receipt"]
+    assert receipt["imageDigest"] == "0x" + want[7:]
+    assert main(["compute", "receipt", "verify", str(tmp_path / "r.json"), "--trust-root", str(tee / "root.pem")]) == 0
+    assert json.loads(capsys.readouterr().out)["accepted"]
