@@ -179,6 +179,11 @@ def verify_chain(
     certs = list(chain[:-1]) + [root]
     if _is_ca(certs[0])[0]:
         raise CheckFailed(f"{what}: leaf certificate is a CA")
+    try:
+        if not certs[0].extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature:
+            raise CheckFailed(f"{what}: leaf certificate lacks digitalSignature")
+    except x509.ExtensionNotFound:
+        pass
     for depth, cert in enumerate(certs):
         if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
             check_validity(cert, at, f"{what}[{depth}] {cert.subject.rfc4514_string()}")
