@@ -52,6 +52,9 @@ class Event:
 
 
 def parse_events(items: Any, registers: int = 4) -> list[Event]:
+    """Events as ``{"imr": i, "digest": hex48}``; extra keys are ignored, except that dstack runtime
+    events (``event_type`` 0x08000001 with ``event`` and ``event_payload``, as in dstack's JSON log)
+    must have a digest that recomputes from their name and payload."""
     if not isinstance(items, list):
         raise EvidenceFormatError("event log must be a list")
     out = []
@@ -62,6 +65,14 @@ def parse_events(items: Any, registers: int = 4) -> list[Event]:
             raise EvidenceFormatError(f"bad event {e!r}") from exc
         if not isinstance(idx, int) or not 0 <= idx < registers or len(dig) != 48:
             raise EvidenceFormatError(f"bad event {e!r}: register index or digest size")
+        if e.get("event_type") == DSTACK_EVENT_TYPE and "event" in e:
+            # dstack runtime events carry name and payload: the digest must recompute from them
+            try:
+                payload = bytes.fromhex(e.get("event_payload", ""))
+            except (TypeError, ValueError) as exc:
+                raise EvidenceFormatError(f"bad event payload in {e!r}") from exc
+            if dstack_event_digest(str(e["event"]), payload) != dig:
+                raise EvidenceFormatError(f"event {e['event']!r}: digest does not match its name and payload")
         out.append(Event(idx, dig))
     return out
 

@@ -45,6 +45,15 @@ def test_agrees_on_shared_vectors(quote: str, col: str, at: str) -> None:
 @pytest.mark.parametrize("changes", [
     {}, {"version": 5}, {"version": 5, "body_type": 3}, {"level_status": "OutOfDate"},
     {"pck_comps": (1,) * 8 + (0,) * 8}, {"revoked_pck": True}, {"next_update": TdxSpec().at.replace(day=10)},
+    {"revoked_platform": True}, {"crl_next": TdxSpec().at.replace(day=10)}, {"issue": TdxSpec().at.replace(day=16)},
+    {"td_attributes": 1 | 1 << 28}, {"qe_mrsigner": b"\x11" * 32}, {"qe_isvprodid": 1}, {"fmspc": b"\x00" * 6},
+    {"pcesvn": 10}, {"tee_tcb_svn": bytes([3, 1, 1]) + bytes(13)}, {"tcb_info_id": "SGX"},
+    {"version": 5, "body_type": 3, "mrservicetd": b"\x01" * 48},
+    # Intel QVL rule: TDX components 0 and 1 are skipped when the module major version is non-zero
+    # (dcap-qvl 0.7.0 does the same); with major version 0 they are compared.
+    {"level_tdx": (9, 9, 2) + (0,) * 13},
+    {"tee_tcb_svn": bytes([3, 0, 2]) + bytes(13), "level_tdx": (9, 0, 2) + (0,) * 13},
+    {"tee_tcb_svn": bytes([2, 1, 2]) + bytes(13)}, {"module_id": "TDX_02"},
 ])
 def test_agrees_on_test_ca_quotes(changes: dict) -> None:
     ca = TdxTestCA()
@@ -54,3 +63,4 @@ def test_agrees_on_test_ca_quotes(changes: dict) -> None:
                       policy=Policy(trusted_roots=(ca.root_fingerprint,), allowed_tcb_statuses=("UpToDate", "OutOfDate")))
     theirs = _theirs(q, c, int(at.timestamp()), ca.root.public_bytes(Encoding.DER))
     assert (ours.tcb_status if ours.accepted else None) == theirs
+

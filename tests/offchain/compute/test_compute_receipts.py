@@ -203,3 +203,18 @@ def test_tdx_receipt_wrong_image_or_log() -> None:
     assert v.first_failure.name == "receipt.image" and "RTMR3" in v.first_failure.detail
     v = verify_receipt(replace(b, event_log=[{"imr": 9, "digest": "00"}]), trust=trust)
     assert v.first_failure.name == "receipt.image"
+
+
+def test_dstack_style_events_must_recompute() -> None:
+    from offchain.compute.errors import EvidenceFormatError
+    from offchain.compute.eventlog import DSTACK_EVENT_TYPE, parse_events
+
+    good = {"imr": 3, "event_type": DSTACK_EVENT_TYPE, "event": "compose-hash", "event_payload": "ab" * 32,
+            "digest": dstack_event_digest("compose-hash", b"\xab" * 32).hex()}
+    assert parse_events([good])[0].digest.hex() == good["digest"]
+    for bad in ({**good, "event_payload": "cd" * 32}, {**good, "event": "app-id"}, {**good, "event_payload": "zz"},
+                {"imr": 4, "digest": "00" * 48}, {"imr": 0, "digest": "00" * 47}, {"digest": "00" * 48}, "x"):
+        with pytest.raises(EvidenceFormatError):
+            parse_events([bad])
+    with pytest.raises(EvidenceFormatError):
+        parse_events({"imr": 0})
