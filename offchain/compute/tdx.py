@@ -619,16 +619,18 @@ def verify_tdx(
             adv += st["qe_status"][1]
         else:
             raise CheckFailed("QE TCB status unknown")
-        v.tcb_status = converge(statuses)
-        v.advisory_ids = sorted(set(adv))
-        caveat = "" if "tcb_info" in st and "qe_identity" in st else " (from UNVERIFIED collateral)"
-        return f"platform level {level.get('tcbDate')} {statuses[0]}; converged {v.tcb_status}{caveat}"
+        status, advisories = converge(statuses), sorted(set(adv))
+        if "tcb_info" in st and "qe_identity" in st:
+            v.tcb_status, v.advisory_ids = status, advisories
+            return f"platform level {level.get('tcbDate')} {statuses[0]}; converged {status}"
+        v.claims["unverified_tcb_status"] = status  # reported, never used for acceptance
+        return f"platform level {level.get('tcbDate')} {statuses[0]}; converged {status} (from UNVERIFIED collateral)"
 
     def tcb_status() -> str:
+        if "unverified_tcb_status" in v.claims:
+            raise CheckFailed(f"TCB status {v.claims['unverified_tcb_status']} comes from unverified collateral")
         if v.tcb_status is None:
             raise CheckFailed("TCB status unknown")
-        if "tcb_info" not in st or "qe_identity" not in st:
-            raise CheckFailed(f"TCB status {v.tcb_status} comes from unverified collateral")
         if v.tcb_status not in policy.allowed_tcb_statuses:
             raise CheckFailed(f"TCB status {v.tcb_status} not in {list(policy.allowed_tcb_statuses)}")
         bad = [a for a in v.advisory_ids if a not in policy.allowed_advisories]

@@ -95,6 +95,8 @@ def test_trustee_debug_td_rejected_for_debug_only() -> None:
     assert not v.check("td_attributes").ok and "DEBUG" in v.check("td_attributes").detail
     # its TCB would otherwise evaluate UpToDate (the collateral here lacks issuer chains, so unverified)
     assert v.check("tcb_level").ok and "UpToDate" in v.check("tcb_level").detail
+    assert v.tcb_status is None and v.claims["unverified_tcb_status"] == "UpToDate"
+    assert "unverified" in v.check("tcb_status").detail
     assert v.check("quote_signature").ok and v.check("pck_chain").ok
 
 
