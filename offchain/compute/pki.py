@@ -131,6 +131,10 @@ def raw_to_der_sig(raw: bytes) -> bytes:
 
 def ecdsa_verify(key: ec.EllipticCurvePublicKey, raw_sig: bytes, message: bytes, what: str) -> None:
     """Verify a raw r||s ECDSA signature (SHA-256 for P-256, SHA-384 for P-384)."""
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.key_size not in (256, 384):
+        raise CheckFailed(f"{what}: signing key is not a P-256 or P-384 key")
+    if len(raw_sig) != 2 * ((key.curve.key_size + 7) // 8):
+        raise CheckFailed(f"{what}: signature has the wrong length")
     algo: hashes.HashAlgorithm = hashes.SHA384() if key.curve.key_size == 384 else hashes.SHA256()
     try:
         key.verify(raw_to_der_sig(raw_sig), message, ec.ECDSA(algo))

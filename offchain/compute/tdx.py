@@ -24,7 +24,7 @@ from eth_hash.auto import keccak
 
 from offchain.compute.codec import bounded_bytes, load_json
 from offchain.compute.der import SGX_EXT_OID, parse_sgx_extension
-from offchain.compute.errors import CollateralError, EvidenceFormatError
+from offchain.compute.errors import CollateralError, EvidenceFormatError, PolicyError
 from offchain.compute.pki import (
     CheckFailed,
     TrustStore,
@@ -392,7 +392,7 @@ def _signed_json(
     try:
         obj = json.loads(raw)
         issue, nxt = parse_time(obj["issueDate"]), parse_time(obj["nextUpdate"])
-    except (json.JSONDecodeError, KeyError, TypeError, Exception) as exc:
+    except (ValueError, KeyError, TypeError, PolicyError) as exc:
         raise CheckFailed(f"{body} is malformed: {exc}") from exc
     if not isinstance(obj, dict):
         raise CheckFailed(f"{body} is not an object")
