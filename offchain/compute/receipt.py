@@ -150,6 +150,13 @@ def sign(receipt: Receipt, key: keys.PrivateKey) -> bytes:
     return sig.r.to_bytes(32, "big") + sig.s.to_bytes(32, "big") + bytes([sig.v + 27])
 
 
+def signature_vrs(signature: bytes) -> tuple[int, bytes, bytes]:
+    """(v, r, s) as a contract's ``ecrecover(digest, v, r, s)`` takes them."""
+    if len(signature) != 65:
+        raise ReceiptError("signature must be 65 bytes r||s||v")
+    return signature[64], signature[:32], signature[32:64]
+
+
 def recover(digest: bytes, signature: bytes) -> str:
     """What ``ecrecover`` returns, with the rules the contract applies: 65 bytes, v in {27, 28}, low s."""
     if len(signature) != 65:

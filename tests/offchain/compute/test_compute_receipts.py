@@ -28,6 +28,7 @@ from offchain.compute.receipt import (
     receipt_abi,
     recover,
     sign,
+    signature_vrs,
     verify_receipt,
 )
 from offchain.compute.testca import NitroTestCA, TdxSpec, TdxTestCA
@@ -81,6 +82,13 @@ def test_dev_receipt_verifies_only_with_named_root(ca: NitroTestCA, bundle: Rece
     assert [c.name for c in v.checks][-5:] == ["receipt.hashes", "receipt.key_binding", "receipt.image", "receipt.time", "receipt.signature"]
     v = verify_receipt(bundle)
     assert not v.accepted and v.first_failure.name == "evidence.cert_chain"
+
+
+def test_signature_vrs_for_ecrecover(bundle: ReceiptBundle) -> None:
+    v, r, s = signature_vrs(bundle.signature)
+    assert v in (27, 28) and r + s + bytes([v]) == bundle.signature
+    with pytest.raises(ReceiptError):
+        signature_vrs(b"\x00" * 64)
 
 
 def test_signature_is_low_s_and_recovers(bundle: ReceiptBundle) -> None:
