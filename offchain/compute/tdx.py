@@ -312,29 +312,30 @@ class TdxCollateral:
 
     @classmethod
     def from_files(cls, blobs: Iterable[bytes]) -> TdxCollateral:
-        """Assemble collateral from files: a dcap-qvl JSON, Intel PCS ``tcbInfo``/``enclaveIdentity``
-        responses, DER CRLs (the one issued by a "Root CA" is the root CRL) and PEM issuer chains are not
-        separable here, so a dcap-qvl JSON is the complete form."""
+        """Assemble collateral from files: dcap-qvl JSON (the only form that carries the issuer
+        chains), Intel PCS ``{"tcbInfo": ..., "signature": ...}`` and ``{"enclaveIdentity": ...}``
+        responses, and DER CRLs (the one whose issuer CN ends in "Root CA" is the root CRL)."""
         parts: dict[str, str | None] = dict.fromkeys(COLLATERAL_FIELDS)
         for blob in blobs:
             if blob[:1] == b"{":
                 head = load_json(blob, "collateral file", CollateralError)
                 text = blob.decode()
-                if "tcbInfo" in head:
-                    parts["tcb_info"] = slice_json_member(text, "tcbInfo")
-                    parts["tcb_info_signature"] = head.get("signature")
-                elif "enclaveIdentity" in head:
-                    parts["qe_identity"] = slice_json_member(text, "enclaveIdentity")
-                    parts["qe_identity_signature"] = head.get("signature")
+                for key, body, sig in (("tcbInfo", "tcb_info", "tcb_info_signature"),
+                                       ("enclaveIdentity", "qe_identity", "qe_identity_signature")):
+                    if key in head:
+                        if not isinstance(head.get("signature"), str):
+                            raise CollateralError(f"PCS {key} response lacks a signature string")
+                        parts[body], parts[sig] = slice_json_member(text, key), head["signature"]
+                        break
                 else:
                     full = cls.from_json(text)
                     parts.update({k: v for k, v in full.parts.items() if v is not None})
             else:
                 try:
                     crl = x509.load_der_x509_crl(blob)
-                except ValueError as exc:
+                    cn = crl.issuer.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+                except Exception as exc:  # noqa: BLE001 - parsing boundary (lazy DER fields)
                     raise CollateralError("collateral file is neither JSON nor a DER CRL") from exc
-                cn = crl.issuer.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
                 is_root = bool(cn) and str(cn[0].value).endswith("Root CA")
                 parts["root_ca_crl" if is_root else "pck_crl"] = blob.hex()
         return cls(parts)
@@ -377,6 +378,8 @@ def _signed_json(
         if len(certs) != 2:
             raise CheckFailed(f"{chain} has {len(certs)} certificates, expected signer + root")
         verify_chain(certs, trust, at, chain)
+        if _cn(certs[0]) != "Intel SGX TCB Signing":
+            raise CheckFailed(f"{chain} signer is {_cn(certs[0])!r}, not 'Intel SGX TCB Signing'")
         verified[text] = certs
     certs = verified[text]
     if root_crl is not None and root_crl.get_revoked_certificate_by_serial_number(certs[0].serial_number):

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from offchain.compute.errors import EvidenceFormatError
 from offchain.compute.pki import TrustStore
@@ -273,3 +274,20 @@ def test_collateral_hash_changes_with_any_part(ca: TdxTestCA) -> None:
     _, col = ca.evidence()
     hashes = {col.hash()} | {TdxCollateral({**col.parts, k: None}).hash() for k in col.parts}
     assert len(hashes) == 1 + len(col.parts)
+
+
+def test_pcs_response_without_signature_rejected() -> None:
+    from offchain.compute.errors import CollateralError
+    with pytest.raises(CollateralError, match="signature"):
+        TdxCollateral.from_files([b'{"tcbInfo": {"id": "TDX"}}'])
+    with pytest.raises(CollateralError, match="signature"):
+        TdxCollateral.from_files([b'{"enclaveIdentity": {}, "signature": 5}'])
+
+
+def test_tcb_signer_must_be_named_tcb_signing(ca: TdxTestCA) -> None:
+    from offchain.compute.testca import ROOT_CN, make_cert
+    q, col = ca.evidence()
+    wrong = make_cert("Intel SGX PCK Platform CA", ca.tcb_key, ROOT_CN, ca.root_key, ca=False, serial=0x3003)
+    chain = (wrong.public_bytes(Encoding.PEM) + ca.root.public_bytes(Encoding.PEM)).decode()
+    v = _verify(ca, q, TdxCollateral({**col.parts, "tcb_info_issuer_chain": chain}))
+    assert v.first_failure.name == "tcb_info" and "TCB Signing" in v.first_failure.detail
