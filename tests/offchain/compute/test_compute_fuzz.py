@@ -10,7 +10,7 @@ from offchain.compute.attest import verify_evidence
 from offchain.compute.errors import AttestationError, EvidenceFormatError
 from offchain.compute.pki import TrustStore
 from offchain.compute.policy import Policy
-from offchain.compute.tdx import parse_quote
+from offchain.compute.tdx import TdxCollateral, parse_quote
 from offchain.compute.testca import NitroSpec, NitroTestCA, TdxSpec, TdxTestCA
 
 _TDX = TdxTestCA()
@@ -72,3 +72,20 @@ def test_random_bytes_are_typed_errors(blob: bytes) -> None:
     for kind in ("tdx", "nitro"):
         out = _outcome(blob, kind)
         assert isinstance(out, AttestationError) or not out.accepted
+
+
+_SIGNED_FIELDS = ("tcb_info", "qe_identity", "tcb_info_signature", "qe_identity_signature", "pck_crl", "root_ca_crl")
+
+
+@given(st.sampled_from(_SIGNED_FIELDS), st.integers(0, 10**6), st.sampled_from("0123456789abcdef ,:{}\"x"))
+def test_mutated_collateral_never_accepted(field: str, pos: int, char: str) -> None:
+    text = COLLATERAL.get(field)
+    pos %= len(text)
+    if text[pos] == char:
+        return
+    mutated = TdxCollateral({**COLLATERAL.parts, field: text[:pos] + char + text[pos + 1 :]})
+    try:
+        v = verify_evidence(QUOTE, mutated, at=TdxSpec().at, policy=POLICY, trust=TRUST)
+    except AttestationError:
+        return
+    assert not v.accepted, (field, pos, char)
