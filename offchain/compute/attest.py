@@ -1,0 +1,34 @@
+"""Evidence-type detection and one entry point for both kinds of evidence."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from offchain.compute.errors import EvidenceFormatError
+from offchain.compute.nitro import is_nitro, verify_nitro
+from offchain.compute.pki import TrustStore
+from offchain.compute.policy import Policy, Verdict
+from offchain.compute.tdx import TdxCollateral, verify_tdx
+
+
+def detect(raw: bytes) -> str:
+    """'tdx' (quote v4/v5 header) or 'nitro' (COSE_Sign1 array, tagged or not), from the bytes alone."""
+    if len(raw) >= 8 and raw[0:2] in (b"\x04\x00", b"\x05\x00") and raw[4:8] == b"\x81\x00\x00\x00":
+        return "tdx"
+    if is_nitro(raw):
+        return "nitro"
+    raise EvidenceFormatError("unrecognised evidence: neither a TDX quote v4/v5 nor a COSE_Sign1 document")
+
+
+def verify_evidence(
+    raw: bytes,
+    collateral: TdxCollateral | None,
+    *,
+    at: datetime,
+    policy: Policy | None = None,
+    trust: TrustStore | None = None,
+) -> Verdict:
+    kind = detect(raw)
+    if kind == "tdx":
+        return verify_tdx(raw, collateral, at=at, policy=policy, trust=trust)
+    return verify_nitro(raw, at=at, policy=policy, trust=trust)

@@ -1,0 +1,37 @@
+"""Typed errors of the compute component (attestation, receipts, image digests).
+
+Evidence that cannot be parsed raises :class:`EvidenceFormatError`; evidence that parses but
+fails a check is not an exception: it yields a rejecting :class:`~offchain.compute.policy.Verdict`.
+"""
+
+from __future__ import annotations
+
+from offchain.errors import AttestationError, ComputeError
+
+
+class EvidenceFormatError(AttestationError):
+    """Evidence bytes are malformed (truncated, wrong version, bad length, bad CBOR...)."""
+
+
+class CBORError(EvidenceFormatError):
+    """Non-canonical or malformed CBOR (duplicate keys, trailing bytes, non-minimal integers...)."""
+
+
+class CollateralError(AttestationError):
+    """Collateral (TCB info, QE identity, CRLs, issuer chains) is malformed or unusable."""
+
+
+class PolicyError(AttestationError):
+    """A policy document or trust-root file is malformed."""
+
+
+class ReceiptError(ComputeError):
+    """A receipt is malformed, or cannot be built from the given parts."""
+
+
+class ImageError(ComputeError):
+    """An OCI image layout or docker-archive tarball is malformed."""
+
+
+class InputFileError(ComputeError):
+    """A file named on the command line cannot be read."""
