@@ -6,6 +6,7 @@ transaction on a local chain can take tens of milliseconds) and no example datab
 """
 
 import os
+
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(

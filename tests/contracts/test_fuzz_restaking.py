@@ -13,7 +13,13 @@ import os
 import ape
 from hypothesis import Phase, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
 from tests.contracts.conftest import BURN, NO_SIG, SALT0, WAD, ZERO, World
 
@@ -274,7 +280,7 @@ def run_machine(w: World, chain) -> None:
                 now = chain.blocks.head.number
                 delay = w.dm.minWithdrawalDelayBlocks()
                 for wd, start in self.pending:
-                    for a, sc in zip(wd[5], wd[6]):
+                    for a, sc in zip(wd[5], wd[6], strict=False):
                         if a == strat.address:
                             sf = WAD if wd[1] == ZERO else w.dm.slashingFactorAtBlock(wd[1], a, min(now, start + delay))
                             claims += sc * sf // WAD
