@@ -10,6 +10,7 @@ from ethereum.ercs import IERC20
 from ..interfaces import IAllocationManager
 from ..interfaces import IDelegationManager
 from ..interfaces import IStrategyManager
+from ..interfaces import IStrategy
 
 MAX_STRATEGIES: constant(uint256) = 32
 STATUS_NONE: constant(uint8) = 0
@@ -24,7 +25,6 @@ struct SlashRecord:
     strategies: DynArray[address, MAX_STRATEGIES]
     tokens: DynArray[address, MAX_STRATEGIES]
     amounts: DynArray[uint256, MAX_STRATEGIES]
-    shares: DynArray[uint256, MAX_STRATEGIES]
 
 event SlashEscrowed:
     operatorSet: IAllocationManager.OperatorSet
@@ -55,7 +55,11 @@ delegation: public(immutable(address))
 allocationManager: public(immutable(address))
 SLASH_RESOLUTION_DELAY_BLOCKS: public(immutable(uint32))
 
-_slashes: HashMap[bytes32, SlashRecord]
+# Per slash: operator | resolveBlock << 160 | status << 192 | number of entries << 200 (one slot),
+# then one (strategy, amount) pair per slashed strategy.
+_meta: HashMap[bytes32, uint256]
+_entry_strategy: HashMap[bytes32, HashMap[uint256, address]]
+_entry_amount: HashMap[bytes32, HashMap[uint256, uint256]]
 
 
 @deploy
@@ -73,22 +77,40 @@ def _key(avs: address, operatorSetId: uint32, slashId: uint256) -> bytes32:
     return keccak256(abi_encode(avs, operatorSetId, slashId))
 
 
+@internal
+@pure
+def _unpack(meta: uint256) -> (address, uint256, uint8, uint256):
+    return convert(meta & ((1 << 160) - 1), address), (meta >> 160) & ((1 << 32) - 1), convert((meta >> 192) & 255, uint8), meta >> 200
+
+
 @external
 def recordSlash(operator: address, avs: address, operatorSetId: uint32, slashId: uint256, strategy: address, token: address, amount: uint256, shares: uint256):
     """@notice Record tokens of a slash that the StrategyManager has just sent here."""
     assert msg.sender == strategyManager, "only strategy manager"
     key: bytes32 = self._key(avs, operatorSetId, slashId)
-    rec: SlashRecord = self._slashes[key]
-    if rec.status == STATUS_NONE:
-        rec.operator = operator
-        rec.status = STATUS_PENDING
-        rec.resolveBlock = convert(block.number + convert(SLASH_RESOLUTION_DELAY_BLOCKS, uint256), uint32)
-    rec.strategies.append(strategy)
-    rec.tokens.append(token)
-    rec.amounts.append(amount)
-    rec.shares.append(shares)
-    self._slashes[key] = rec
-    log SlashEscrowed(operatorSet=IAllocationManager.OperatorSet(avs=avs, id=operatorSetId), slashId=slashId, operator=operator, strategy=strategy, token=token, amount=amount, resolveBlock=rec.resolveBlock)
+    meta: uint256 = self._meta[key]
+    n: uint256 = meta >> 200
+    resolve_block: uint256 = (meta >> 160) & ((1 << 32) - 1)
+    if meta == 0:
+        resolve_block = block.number + convert(SLASH_RESOLUTION_DELAY_BLOCKS, uint256)
+    assert n < MAX_STRATEGIES, "too many entries"
+    self._entry_strategy[key][n] = strategy
+    self._entry_amount[key][n] = amount
+    self._meta[key] = convert(operator, uint256) | (resolve_block << 160) | (convert(STATUS_PENDING, uint256) << 192) | ((n + 1) << 200)
+    log SlashEscrowed(operatorSet=IAllocationManager.OperatorSet(avs=avs, id=operatorSetId), slashId=slashId, operator=operator, strategy=strategy, token=token, amount=amount, resolveBlock=convert(resolve_block, uint32))
+
+
+@internal
+def _close(key: bytes32, status: uint8) -> (address, uint256, uint256):
+    meta: uint256 = self._meta[key]
+    operator: address = empty(address)
+    resolve_block: uint256 = 0
+    current: uint8 = 0
+    n: uint256 = 0
+    operator, resolve_block, current, n = self._unpack(meta)
+    assert current == STATUS_PENDING, "slash not pending"
+    self._meta[key] = (meta & ~(255 << 192)) | (convert(status, uint256) << 192)
+    return operator, resolve_block, n
 
 
 @external
@@ -99,19 +121,21 @@ def releaseSlash(avs: address, operatorSetId: uint32, slashId: uint256):
             recipient (or the burn address). Anyone may call; each slash is released once.
     """
     key: bytes32 = self._key(avs, operatorSetId, slashId)
-    rec: SlashRecord = self._slashes[key]
-    assert rec.status == STATUS_PENDING, "slash not pending"
-    assert block.number > convert(rec.resolveBlock, uint256), "resolution window open"
-    self._slashes[key].status = STATUS_RELEASED
+    operator: address = empty(address)
+    resolve_block: uint256 = 0
+    n: uint256 = 0
+    operator, resolve_block, n = self._close(key, STATUS_RELEASED)
+    assert block.number > resolve_block, "resolution window open"
     opset: IAllocationManager.OperatorSet = IAllocationManager.OperatorSet(avs=avs, id=operatorSetId)
     recipient: address = staticcall IAllocationManager(allocationManager).getRedistributionRecipient(opset)
     for i: uint256 in range(MAX_STRATEGIES):
-        if i >= len(rec.tokens):
+        if i >= n:
             break
-        amount: uint256 = rec.amounts[i]
+        amount: uint256 = self._entry_amount[key][i]
+        token: address = staticcall IStrategy(self._entry_strategy[key][i]).underlyingToken()
         if amount != 0:
-            assert extcall IERC20(rec.tokens[i]).transfer(recipient, amount, default_return_value=True), "transfer failed"
-        log SlashReleased(operatorSet=opset, slashId=slashId, recipient=recipient, token=rec.tokens[i], amount=amount)
+            assert extcall IERC20(token).transfer(recipient, amount, default_return_value=True), "transfer failed"
+        log SlashReleased(operatorSet=opset, slashId=slashId, recipient=recipient, token=token, amount=amount)
 
 
 @external
@@ -122,28 +146,51 @@ def cancelSlash(avs: address, operatorSetId: uint32, slashId: uint256):
             back into their strategies and the operator's stakers get the stake back pro rata.
     """
     key: bytes32 = self._key(avs, operatorSetId, slashId)
-    rec: SlashRecord = self._slashes[key]
-    assert rec.status == STATUS_PENDING, "slash not pending"
     opset: IAllocationManager.OperatorSet = IAllocationManager.OperatorSet(avs=avs, id=operatorSetId)
     resolver: address = staticcall IAllocationManager(allocationManager).getResolver(opset)
     assert resolver != empty(address) and msg.sender == resolver, "only resolver"
-    assert block.number <= convert(rec.resolveBlock, uint256), "resolution window closed"
-    self._slashes[key].status = STATUS_CANCELLED
+    operator: address = empty(address)
+    resolve_block: uint256 = 0
+    n: uint256 = 0
+    operator, resolve_block, n = self._close(key, STATUS_CANCELLED)
+    assert block.number <= resolve_block, "resolution window closed"
     for i: uint256 in range(MAX_STRATEGIES):
-        if i >= len(rec.strategies):
+        if i >= n:
             break
-        amount: uint256 = rec.amounts[i]
+        amount: uint256 = self._entry_amount[key][i]
+        strategy: address = self._entry_strategy[key][i]
         restored: uint256 = 0
         if amount != 0:
-            strategy: address = rec.strategies[i]
-            assert extcall IERC20(rec.tokens[i]).transfer(strategy, amount, default_return_value=True), "transfer failed"
+            token: address = staticcall IStrategy(strategy).underlyingToken()
+            assert extcall IERC20(token).transfer(strategy, amount, default_return_value=True), "transfer failed"
             restored = extcall IStrategyManager(strategyManager).restoreShares(strategy, amount)
-            extcall IDelegationManager(delegation).restoreOperatorShares(rec.operator, strategy, restored)
-        log SlashCancelled(operatorSet=opset, slashId=slashId, operator=rec.operator, strategy=rec.strategies[i], amount=amount, restoredShares=restored)
+            extcall IDelegationManager(delegation).restoreOperatorShares(operator, strategy, restored)
+        log SlashCancelled(operatorSet=opset, slashId=slashId, operator=operator, strategy=strategy, amount=amount, restoredShares=restored)
 
 
 @external
 @view
 def getSlash(avs: address, operatorSetId: uint32, slashId: uint256) -> SlashRecord:
     """@notice The escrow record of a slash (status 0 none, 1 pending, 2 released, 3 cancelled)."""
-    return self._slashes[self._key(avs, operatorSetId, slashId)]
+    key: bytes32 = self._key(avs, operatorSetId, slashId)
+    rec: SlashRecord = empty(SlashRecord)
+    n: uint256 = 0
+    rec.operator, rec.resolveBlock, rec.status, n = self._unpack_view(self._meta[key])
+    for i: uint256 in range(MAX_STRATEGIES):
+        if i >= n:
+            break
+        rec.strategies.append(self._entry_strategy[key][i])
+        rec.tokens.append(staticcall IStrategy(self._entry_strategy[key][i]).underlyingToken())
+        rec.amounts.append(self._entry_amount[key][i])
+    return rec
+
+
+@internal
+@pure
+def _unpack_view(meta: uint256) -> (address, uint32, uint8, uint256):
+    operator: address = empty(address)
+    rb: uint256 = 0
+    st: uint8 = 0
+    n: uint256 = 0
+    operator, rb, st, n = self._unpack(meta)
+    return operator, convert(rb, uint32), st, n

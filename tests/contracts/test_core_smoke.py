@@ -15,6 +15,8 @@ def test_full_flow(w):
     stake = w.am.getAllocatedStake(w.opset(1), [w.op], [w.strats["TKA"]])
     assert stake[0][0] == 500 * WAD
     r = w.slash(w.op, 1, {"TKA": WAD // 10})
+    ev = [e for e in r.events if e.event_name == "OperatorSlashed"][0]
+    assert ev.slashId == 1 and list(ev.wadSlashed) == [WAD // 20]  # 10% of a 50% allocation
     assert w.op_shares(w.op, "TKA") == 950 * WAD
     assert w.withdrawable(w.staker, "TKA") == 950 * WAD
     assert w.tokens["TKA"].balanceOf(w.esc) == 50 * WAD
