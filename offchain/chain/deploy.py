@@ -8,7 +8,7 @@ whose recorded contracts are still there (and wired to each other) reuses them.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,10 @@ def load_config(network: str, path: Path | str | None = None) -> DeployConfig:
     unknown = set(merged) - known
     if unknown:
         raise DeployConfigError(f"{p}: unknown keys {sorted(unknown)}")
+    required = {n for n, f in DeployConfig.__dataclass_fields__.items() if f.default is MISSING}
+    missing = required - set(merged)
+    if missing:
+        raise DeployConfigError(f"{p}: missing required keys {sorted(missing)}")
     merged["tokens"] = tuple(merged.get("tokens") or ())
     merged["mock_tokens"] = tuple(tuple(t) for t in (merged.get("mock_tokens") or ()))
     for t in merged["mock_tokens"]:
