@@ -7,6 +7,8 @@ the escrow after the resolution window, shows a resolver cancelling a second (mi
 and prints a before/after account of stakes and balances at each step.
 """
 
+import importlib
+
 from ape import accounts, chain, networks, project
 
 from offchain.chain.deploy import deploy_core, load_config
@@ -14,6 +16,8 @@ from offchain.chain.deploy import deploy_core, load_config
 WAD = 10**18
 BURN = "0x00000000000000000000000000000000000E16E4"
 ZERO = "0x0000000000000000000000000000000000000000"
+# Later components add their step as a module with run(demo), called in this order.
+STEPS = ("offchain.chain.demo_token", "offchain.chain.demo_compute", "offchain.chain.demo_ai")
 
 
 def fmt(x: int) -> str:
@@ -126,7 +130,15 @@ class Demo:
         erin_restored = self.dm.getWithdrawableShares(self.erin, [self.strat("rETH")])[0][0]
         print(f"\nA mistaken slash of B (10% of its set-1 allocation) took Erin to {fmt(erin_slashed)} rETH; "
               f"the arbiter cancelled it within the window and Erin is back to {fmt(erin_restored)} rETH.")
-        self.report("Final state")
+        self.report("Restaking: final state")
+        for step in STEPS:
+            try:
+                module = importlib.import_module(step)
+            except ModuleNotFoundError as exc:
+                if exc.name == step:
+                    continue  # that component's on-chain part is not built yet
+                raise
+            module.run(self)
         print("\nDemo complete.")
 
 
