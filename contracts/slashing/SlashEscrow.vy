@@ -10,6 +10,7 @@ from ethereum.ercs import IERC20
 from ..interfaces import IAllocationManager
 from ..interfaces import IDelegationManager
 from ..interfaces import IStrategyManager
+from ..interfaces import IStrategy
 
 MAX_STRATEGIES: constant(uint256) = 32
 STATUS_NONE: constant(uint8) = 0
@@ -136,9 +137,13 @@ def cancelSlash(avs: address, operatorSetId: uint32, slashId: uint256):
         restored: uint256 = 0
         if amount != 0:
             strategy: address = rec.strategies[i]
+            # Dust worth less than one share cannot be re-deposited (the strategy refuses to mint
+            # zero shares); it goes back to the strategy's holders instead of blocking the cancel.
+            dust: bool = staticcall IStrategy(strategy).underlyingToSharesView(amount) == 0
             assert extcall IERC20(rec.tokens[i]).transfer(strategy, amount, default_return_value=True), "transfer failed"
-            restored = extcall IStrategyManager(strategyManager).restoreShares(strategy, amount)
-            extcall IDelegationManager(delegation).restoreOperatorShares(rec.operator, strategy, restored)
+            if not dust:
+                restored = extcall IStrategyManager(strategyManager).restoreShares(strategy, amount)
+                extcall IDelegationManager(delegation).restoreOperatorShares(rec.operator, strategy, restored)
         log SlashCancelled(operatorSet=opset, slashId=slashId, operator=rec.operator, strategy=rec.strategies[i], amount=amount, restoredShares=restored)
 
 

@@ -394,3 +394,42 @@ def test_cancel_without_held_stake_reverts_then_release(world):
     assert w.esc.getSlash(w.avs, 1, 1).status == 1
     w.esc.releaseSlash(w.avs, 1, 1, sender=w.other)
     assert w.esc.getSlash(w.avs, 1, 1).status == 2
+
+
+def test_cancel_with_dust_entry_is_not_blocked(w):
+    """A slash entry whose tokens are worth less than one strategy share (possible once the
+    exchange rate is above 1) must not make the whole slash impossible to cancel: before the fix,
+    re-depositing it reverted with "zero new shares" in Strategy.deposit, so the slasher could
+    shield a wrongful slash from the resolver by adding a dust strategy to it."""
+    w.register_operator(w.op, delay=0)
+    w.deposit(w.staker, "TKA", DEP_A)
+    w.deposit(w.staker, "TKC", 1000)  # 1000 shares
+    w.tokens["TKC"].mint(w.strats["TKC"], 1500, sender=w.owner)  # rate (2500+1e3)/(1000+1e3)
+    w.dm.delegateTo(w.op, NO_SIG, SALT0, sender=w.staker)
+    w.create_sets(ids=(1,), syms=("TKA", "TKC"), redistributing=True, resolver=w.resolver)
+    w.am.setRedistributionConsent(w.op, w.opset(1), True, sender=w.op)
+    w.register_for_sets(w.op, (1,))
+    w.allocate(w.op, 1, {"TKA": WAD // 2, "TKC": WAD // 2})
+    r = w.slash(w.op, 1, {"TKA": WAD // 2, "TKC": 1})
+    vc = Vault()
+    vc.deposit(1000)
+    vc.donate(1500)
+    shares_c = 1000 - 1000 * (WAD - 1) // WAD  # one magnitude unit of a tiny stake: 1 share
+    amount_c = vc.withdraw(shares_c)
+    assert (shares_c, amount_c) == (1, 1)
+    assert amount_c * (vc.total + OFF) // (vc.balance + OFF) == 0  # re-depositing mints nothing
+    va = Vault()
+    va.deposit(DEP_A)
+    sf_a = WAD - WAD // 4
+    shares_a = DEP_A - DEP_A * sf_a // WAD
+    amount_a = va.withdraw(shares_a)
+    r = w.esc.cancelSlash(w.avs, 1, 1, sender=w.resolver)
+    got = {e.strategy: (e.amount, e.restoredShares) for e in evs(r, "SlashCancelled")}
+    restored_a = va.deposit(amount_a)
+    assert got == {w.strats["TKA"].address: (amount_a, restored_a), w.strats["TKC"].address: (1, 0)}
+    # the dust goes back into the strategy (to its holders) and the rest is restored as usual
+    assert w.tokens["TKC"].balanceOf(w.strats["TKC"]) == 2500
+    assert w.tokens["TKC"].balanceOf(w.esc) == 0
+    assert w.strats["TKC"].totalShares() == 999
+    assert w.dm.slashingFactor(w.op, w.strats["TKA"]) == sf_a + restored_a * WAD // DEP_A
+    assert w.esc.getSlash(w.avs, 1, 1).status == 3
