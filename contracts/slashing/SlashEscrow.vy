@@ -137,11 +137,13 @@ def cancelSlash(avs: address, operatorSetId: uint32, slashId: uint256):
         restored: uint256 = 0
         if amount != 0:
             strategy: address = rec.strategies[i]
-            # Dust worth less than one share cannot be re-deposited (the strategy refuses to mint
-            # zero shares); it goes back to the strategy's holders instead of blocking the cancel.
-            dust: bool = staticcall IStrategy(strategy).underlyingToSharesView(amount) == 0
+            # Tokens that cannot be restored as stake go back to the strategy's holders instead of
+            # blocking the cancel of the whole slash: dust worth less than one share (the strategy
+            # refuses to mint zero shares), or a strategy in which nobody holds the operator's
+            # stake any more (all of it withdrawn past the slashable window).
+            restorable: bool = staticcall IStrategy(strategy).underlyingToSharesView(amount) != 0 and staticcall IDelegationManager(delegation).restorableScaledShares(rec.operator, strategy) != 0
             assert extcall IERC20(rec.tokens[i]).transfer(strategy, amount, default_return_value=True), "transfer failed"
-            if not dust:
+            if restorable:
                 restored = extcall IStrategyManager(strategyManager).restoreShares(strategy, amount)
                 extcall IDelegationManager(delegation).restoreOperatorShares(rec.operator, strategy, restored)
         log SlashCancelled(operatorSet=opset, slashId=slashId, operator=rec.operator, strategy=rec.strategies[i], amount=amount, restoredShares=restored)

@@ -379,21 +379,34 @@ def test_cancel_zero_amount_slash(world):
     assert w.esc.getSlash(w.avs, 1, 1).status == 3
 
 
-def test_cancel_without_held_stake_reverts_then_release(world):
+def test_cancel_when_nobody_holds_a_slashed_strategy_any_more(world):
+    """The staker's whole TKB stake was queued for withdrawal and the slash landed in the last
+    block it was slashable, so by the cancel no delegated or still-slashable queued TKB share
+    is left to restore to. Before the fix DelegationManager.restoreOperatorShares reverted
+    ("no stake to restore") and with it the cancel of the whole slash, TKA included; now the TKB
+    tokens go back into the strategy and TKA is restored as usual."""
     w, m = world
-    # every delegated share leaves: staker and staker2 undelegate (queued withdrawals) and
-    # the slash lands late in their slashable window; by the cancel the queue window is over
-    u1 = w.dm.undelegate(w.staker, sender=w.staker)
-    w.dm.undelegate(w.staker2, sender=w.staker2)
-    mine_to(w, u1.block_number + WD - 1)
-    r = w.slash(w.op, 1, {"TKA": WAD // 2, "TKB": WAD // 2})
-    assert all(s > 0 for s in r.return_value[1])  # the queued shares were slashed
+    rq = w.dm.queueWithdrawals([([w.strats["TKB"]], [m.s1b], w.staker)], sender=w.staker)
+    mine_to(w, rq.block_number + WD)
+    r, exp, order = slash_set1(w, WAD // 2, WAD // 2, m)
+    assert all(x["shares"] > 0 for x in exp)  # the queued TKB shares were slashed
+    assert w.dm.restorableScaledShares(w.op, w.strats["TKB"]) == m.s1b
     mine_to(w, r.block_number + R)
-    with ape.reverts("no stake to restore"):
-        w.esc.cancelSlash(w.avs, 1, 1, sender=w.resolver)
-    assert w.esc.getSlash(w.avs, 1, 1).status == 1
-    w.esc.releaseSlash(w.avs, 1, 1, sender=w.other)
-    assert w.esc.getSlash(w.avs, 1, 1).status == 2
+    assert w.dm.restorableScaledShares(w.op, w.strats["TKB"]) == 0
+    assert w.dm.restorableScaledShares(w.op, w.strats["TKA"]) == m.s1a + m.s2a
+    r = w.esc.cancelSlash(w.avs, 1, 1, sender=w.resolver)
+    ea, eb = exp[order.index("TKA")], exp[order.index("TKB")]
+    restored_a = m.va.deposit(ea["amount"])
+    m.vb.donate(eb["amount"])
+    got = {e.strategy: (e.amount, e.restoredShares) for e in evs(r, "SlashCancelled")}
+    assert got == {ea["strategy"]: (ea["amount"], restored_a), eb["strategy"]: (eb["amount"], 0)}
+    assert w.dm.slashingFactor(w.op, w.strats["TKA"]) == ea["sf"] + restored_a * WAD // (m.s1a + m.s2a)
+    assert w.dm.slashingFactor(w.op, w.strats["TKB"]) == eb["sf"]
+    for sym, vault in (("TKA", m.va), ("TKB", m.vb)):
+        assert w.tokens[sym].balanceOf(w.strats[sym]) == vault.balance
+        assert w.strats[sym].totalShares() == vault.total
+        assert w.tokens[sym].balanceOf(w.esc) == 0
+    assert w.esc.getSlash(w.avs, 1, 1).status == 3
 
 
 def test_cancel_with_dust_entry_is_not_blocked(w):
