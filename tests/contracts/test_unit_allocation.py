@@ -963,6 +963,9 @@ def test_slash_two_strategies_ascending_and_skip_zero(live):
     (e,) = evs(r, "OperatorSlashed")
     assert list(e.strategies) == [lo.address, hi.address] and list(e.wadSlashed) == exp_wads
     assert [x.strategy for x in evs(r, "MaxMagnitudeUpdated")] == [w.strats["TKA"].address]
+    # only the slashed strategy reaches the escrow
+    assert [x.strategy for x in evs(r, "SlashEscrowed")] == [w.strats["TKA"].address]
+    assert list(w.esc.getSlash(w.avs, 2, 1).strategies) == [w.strats["TKA"].address]
     assert w.am.getMaxMagnitude(w.op, sb(w)) == WAD
     assert w.dm.slashingFactor(w.op, sb(w)) == WAD
 

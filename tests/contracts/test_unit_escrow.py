@@ -446,3 +446,32 @@ def test_cancel_with_dust_entry_is_not_blocked(w):
     assert w.strats["TKC"].totalShares() == 999
     assert w.dm.slashingFactor(w.op, w.strats["TKA"]) == sf_a + restored_a * WAD // DEP_A
     assert w.esc.getSlash(w.avs, 1, 1).status == 3
+
+
+def test_token_transfer_returning_false_reverts(w, project):
+    """releaseSlash and cancelSlash check the ERC-20 return value ("transfer failed")."""
+    tok = w.owner.deploy(project.MockFalseERC20, "False", "FLS")
+    strat = project.Strategy.at(w.sm.deployNewStrategy(tok, sender=w.owner).return_value or w.sm.deployedStrategies(tok))
+    w.register_operator(w.op, delay=0)
+    tok.mint(w.staker, 10 * WAD, sender=w.staker)
+    tok.approve(w.sm, 10 * WAD, sender=w.staker)
+    w.sm.depositIntoStrategy(strat, tok, 10 * WAD, sender=w.staker)
+    w.dm.delegateTo(w.op, NO_SIG, SALT0, sender=w.staker)
+    w.am.updateAVSMetadataURI(w.avs, "m", sender=w.avs)
+    w.am.createRedistributingOperatorSets(w.avs, [(1, [strat], ZERO, w.resolver)], [w.recipient], sender=w.avs)
+    w.am.setRedistributionConsent(w.op, w.opset(1), True, sender=w.op)
+    w.register_for_sets(w.op, (1,))
+    w.am.modifyAllocations(w.op, [(w.opset(1), [strat], [WAD // 2], [0])], sender=w.op)
+    r = w.am.slashOperator(w.avs, (w.op, 1, [strat], [WAD // 2], "x"), sender=w.avs)
+    amount = w.esc.getSlash(w.avs, 1, 1).amounts[0]
+    assert amount == 10 * WAD - 10 * WAD * (WAD - WAD // 4) // WAD
+    tok.setFailTransfers(True, sender=w.owner)
+    with ape.reverts("transfer failed"):
+        w.esc.cancelSlash(w.avs, 1, 1, sender=w.resolver)
+    mine_to(w, r.block_number + R + 1)
+    with ape.reverts("transfer failed"):
+        w.esc.releaseSlash(w.avs, 1, 1, sender=w.other)
+    assert w.esc.getSlash(w.avs, 1, 1).status == 1
+    tok.setFailTransfers(False, sender=w.owner)
+    w.esc.releaseSlash(w.avs, 1, 1, sender=w.other)
+    assert tok.balanceOf(w.recipient) == amount
