@@ -625,6 +625,13 @@ def getOperatorShares(operator: address, strategies: DynArray[address, MAX_STRAT
 
 @external
 @view
+def restorableScaledShares(operator: address, strategy: address) -> uint256:
+    """@notice Scaled shares a cancelled slash would be restored to now (delegated + still-slashable queued)."""
+    return self.operatorScaledShares[operator][strategy] + self._queued_scaled(operator, strategy)
+
+
+@external
+@view
 def getSlashableSharesInQueue(operator: address, strategy: address) -> uint256:
     """@notice Shares queued for withdrawal from `operator` that are still slashable."""
     return self._queued_scaled(operator, strategy) * self._sf(operator, strategy) // WAD

@@ -162,9 +162,15 @@ def cancelSlash(avs: address, operatorSetId: uint32, slashId: uint256):
         restored: uint256 = 0
         if amount != 0:
             token: address = staticcall IStrategy(strategy).underlyingToken()
+            # Tokens that cannot be restored as stake go back to the strategy (all its holders)
+            # instead of blocking the cancel of the whole slash: dust worth less than one share,
+            # or a strategy in which nobody holds the operator's stake any more (all of it
+            # withdrawn past the slashable window).
+            restorable: bool = staticcall IStrategy(strategy).underlyingToSharesView(amount) != 0 and staticcall IDelegationManager(delegation).restorableScaledShares(operator, strategy) != 0
             assert extcall IERC20(token).transfer(strategy, amount, default_return_value=True), "transfer failed"
-            restored = extcall IStrategyManager(strategyManager).restoreShares(strategy, amount)
-            extcall IDelegationManager(delegation).restoreOperatorShares(operator, strategy, restored)
+            if restorable:
+                restored = extcall IStrategyManager(strategyManager).restoreShares(strategy, amount)
+                extcall IDelegationManager(delegation).restoreOperatorShares(operator, strategy, restored)
         log SlashCancelled(operatorSet=opset, slashId=slashId, operator=operator, strategy=strategy, amount=amount, restoredShares=restored)
 
 
