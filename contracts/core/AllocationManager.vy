@@ -454,7 +454,9 @@ def _clear_queue(operator: address, strategy: address, num: uint256):
         key: bytes32 = self._dq[operator][strategy][head]
         word: uint256 = self._alloc[operator][key][strategy]
         a: Allocation = self._unpack_alloc(word)
-        if a.effectBlock != 0:
+        # An entry is stale when its deallocation was already applied by another write-back
+        # (a slash, or modifyAllocations of that set); it may then point at a later change.
+        if a.effectBlock != 0 and a.pendingDiff < 0:
             if block.number < convert(a.effectBlock, uint256):
                 break
             delta: int256 = 0
@@ -602,6 +604,23 @@ def slashOperator(avs: address, params: SlashingParams) -> (uint256, DynArray[ui
     return slash_id, shares
 
 
+@external
+def restoreSlashedMagnitude(operator: address, strategy: address, magnitude: uint64):
+    """
+    @notice Give back the max magnitude a cancelled slash took (SlashEscrow only). It returns as
+            unallocated magnitude: no set's allocation changes without the operator, and every
+            other set's share of the (restored) stake is what it was before the slash.
+    """
+    assert msg.sender == staticcall IDelegationManager(delegation).slashEscrow(), "only slash escrow"
+    max_mag: uint256 = 0
+    enc: uint256 = 0
+    max_mag, enc = self._max_enc(operator, strategy)
+    new_max: uint256 = max_mag + convert(magnitude, uint256)
+    assert new_max <= WAD, "magnitude overflow"
+    self._store_info(operator, strategy, new_max, enc)
+    log MaxMagnitudeUpdated(operator=operator, strategy=strategy, maxMagnitude=convert(new_max, uint64))
+
+
 # ---------------------------------------------------------------- views
 
 @internal
@@ -612,15 +631,18 @@ def _effective_encumbered(operator: address, strategy: address) -> uint256:
     max_mag, enc = self._max_enc(operator, strategy)
     head: uint256 = self._dq_head[operator][strategy]
     tail: uint256 = self._dq_tail[operator][strategy]
+    seen: DynArray[bytes32, MAX_QUEUE_CLEAR] = []
     for j: uint256 in range(MAX_QUEUE_CLEAR):
         if head + j >= tail:
             break
         key: bytes32 = self._dq[operator][strategy][head + j]
         a: Allocation = self._unpack_alloc(self._alloc[operator][key][strategy])
-        if a.effectBlock != 0:
+        if a.effectBlock != 0 and a.pendingDiff < 0:
             if block.number < convert(a.effectBlock, uint256):
                 break
-            enc = convert(convert(enc, int256) + convert(a.pendingDiff, int256), uint256)
+            if key not in seen:  # a stale entry and a live one may name the same set
+                enc = convert(convert(enc, int256) + convert(a.pendingDiff, int256), uint256)
+                seen.append(key)
     return enc
 
 

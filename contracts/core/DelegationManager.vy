@@ -430,7 +430,7 @@ def slashOperatorShares(operator: address, avs: address, operatorSetId: uint32, 
     before: uint256 = op_scaled * prev_sf // WAD + q_scaled * prev_sf // WAD
     after: uint256 = op_scaled * new_sf // WAD + q_scaled * new_sf // WAD
     slashed: uint256 = before - after
-    extcall IStrategyManager(strategyManager).slashShares(operator, avs, operatorSetId, slashId, strategy, slashed)
+    extcall IStrategyManager(strategyManager).slashShares(operator, avs, operatorSetId, slashId, strategy, slashed, prevMaxMagnitude - newMaxMagnitude)
     log OperatorSharesSlashed(operator=operator, strategy=strategy, totalSlashedShares=slashed)
     return slashed
 

@@ -200,7 +200,7 @@ def withdrawSharesAsTokens(staker: address, strategy: address, token: address, s
 
 
 @external
-def slashShares(operator: address, avs: address, operatorSetId: uint32, slashId: uint256, strategy: address, shares: uint256) -> uint256:
+def slashShares(operator: address, avs: address, operatorSetId: uint32, slashId: uint256, strategy: address, shares: uint256, slashedMagnitude: uint64) -> uint256:
     """
     @notice Take slashed shares out of `strategy` and put the tokens in the slash escrow
             (DelegationManager only).
@@ -212,7 +212,7 @@ def slashShares(operator: address, avs: address, operatorSetId: uint32, slashId:
     amount: uint256 = 0
     if shares != 0:
         amount = extcall IStrategy(strategy).withdraw(escrow, token, shares)
-    extcall ISlashEscrow(escrow).recordSlash(operator, avs, operatorSetId, slashId, strategy, token, amount, shares)
+    extcall ISlashEscrow(escrow).recordSlash(operator, avs, operatorSetId, slashId, strategy, token, amount, shares, slashedMagnitude)
     log SlashedSharesRemoved(operator=operator, strategy=strategy, shares=shares, amount=amount)
     return amount
 

@@ -2,8 +2,8 @@
 # @title SlashEscrow
 # @notice Holds the tokens of every slash for a resolution window. During the window the
 #         operator set's resolver (fixed when the set was created; optional) may cancel the slash,
-#         which puts the tokens back into the strategies and restores the stake of the operator's
-#         stakers pro rata. After the window anyone releases the tokens to the set's
+#         which puts the tokens back into the strategies, restores the stake of the operator's
+#         stakers pro rata and gives the slashed magnitude back to the operator (unallocated). After the window anyone releases the tokens to the set's
 #         redistribution recipient, or to the burn address for a burning set.
 
 from ethereum.ercs import IERC20
@@ -25,6 +25,7 @@ struct SlashRecord:
     strategies: DynArray[address, MAX_STRATEGIES]
     tokens: DynArray[address, MAX_STRATEGIES]
     amounts: DynArray[uint256, MAX_STRATEGIES]
+    magnitudes: DynArray[uint64, MAX_STRATEGIES]
 
 event SlashEscrowed:
     operatorSet: IAllocationManager.OperatorSet
@@ -56,9 +57,9 @@ allocationManager: public(immutable(address))
 SLASH_RESOLUTION_DELAY_BLOCKS: public(immutable(uint32))
 
 # Per slash: operator | resolveBlock << 160 | status << 192 | number of entries << 200 (one slot),
-# then one (strategy, amount) pair per slashed strategy.
+# then one (strategy and slashed magnitude, amount) pair per slashed strategy.
 _meta: HashMap[bytes32, uint256]
-_entry_strategy: HashMap[bytes32, HashMap[uint256, address]]
+_entry: HashMap[bytes32, HashMap[uint256, uint256]]  # strategy | slashed magnitude << 160
 _entry_amount: HashMap[bytes32, HashMap[uint256, uint256]]
 
 
@@ -79,12 +80,18 @@ def _key(avs: address, operatorSetId: uint32, slashId: uint256) -> bytes32:
 
 @internal
 @pure
+def _strategy_of(entry: uint256) -> address:
+    return convert(entry & ((1 << 160) - 1), address)
+
+
+@internal
+@pure
 def _unpack(meta: uint256) -> (address, uint256, uint8, uint256):
     return convert(meta & ((1 << 160) - 1), address), (meta >> 160) & ((1 << 32) - 1), convert((meta >> 192) & 255, uint8), meta >> 200
 
 
 @external
-def recordSlash(operator: address, avs: address, operatorSetId: uint32, slashId: uint256, strategy: address, token: address, amount: uint256, shares: uint256):
+def recordSlash(operator: address, avs: address, operatorSetId: uint32, slashId: uint256, strategy: address, token: address, amount: uint256, shares: uint256, slashedMagnitude: uint64):
     """@notice Record tokens of a slash that the StrategyManager has just sent here."""
     assert msg.sender == strategyManager, "only strategy manager"
     key: bytes32 = self._key(avs, operatorSetId, slashId)
@@ -94,7 +101,7 @@ def recordSlash(operator: address, avs: address, operatorSetId: uint32, slashId:
     if meta == 0:
         resolve_block = block.number + convert(SLASH_RESOLUTION_DELAY_BLOCKS, uint256)
     assert n < MAX_STRATEGIES, "too many entries"
-    self._entry_strategy[key][n] = strategy
+    self._entry[key][n] = convert(strategy, uint256) | (convert(slashedMagnitude, uint256) << 160)
     self._entry_amount[key][n] = amount
     self._meta[key] = convert(operator, uint256) | (resolve_block << 160) | (convert(STATUS_PENDING, uint256) << 192) | ((n + 1) << 200)
     log SlashEscrowed(operatorSet=IAllocationManager.OperatorSet(avs=avs, id=operatorSetId), slashId=slashId, operator=operator, strategy=strategy, token=token, amount=amount, resolveBlock=convert(resolve_block, uint32))
@@ -132,7 +139,7 @@ def releaseSlash(avs: address, operatorSetId: uint32, slashId: uint256):
         if i >= n:
             break
         amount: uint256 = self._entry_amount[key][i]
-        token: address = staticcall IStrategy(self._entry_strategy[key][i]).underlyingToken()
+        token: address = staticcall IStrategy(self._strategy_of(self._entry[key][i])).underlyingToken()
         if amount != 0:
             assert extcall IERC20(token).transfer(recipient, amount, default_return_value=True), "transfer failed"
         log SlashReleased(operatorSet=opset, slashId=slashId, recipient=recipient, token=token, amount=amount)
@@ -147,18 +154,20 @@ def cancelSlash(avs: address, operatorSetId: uint32, slashId: uint256):
     """
     key: bytes32 = self._key(avs, operatorSetId, slashId)
     opset: IAllocationManager.OperatorSet = IAllocationManager.OperatorSet(avs=avs, id=operatorSetId)
-    resolver: address = staticcall IAllocationManager(allocationManager).getResolver(opset)
-    assert resolver != empty(address) and msg.sender == resolver, "only resolver"
     operator: address = empty(address)
     resolve_block: uint256 = 0
     n: uint256 = 0
     operator, resolve_block, n = self._close(key, STATUS_CANCELLED)
+    resolver: address = staticcall IAllocationManager(allocationManager).getResolver(opset)
+    assert resolver != empty(address) and msg.sender == resolver, "only resolver"
     assert block.number <= resolve_block, "resolution window closed"
     for i: uint256 in range(MAX_STRATEGIES):
         if i >= n:
             break
         amount: uint256 = self._entry_amount[key][i]
-        strategy: address = self._entry_strategy[key][i]
+        entry: uint256 = self._entry[key][i]
+        strategy: address = self._strategy_of(entry)
+        extcall IAllocationManager(allocationManager).restoreSlashedMagnitude(operator, strategy, convert(entry >> 160, uint64))
         restored: uint256 = 0
         if amount != 0:
             token: address = staticcall IStrategy(strategy).underlyingToken()
@@ -185,9 +194,11 @@ def getSlash(avs: address, operatorSetId: uint32, slashId: uint256) -> SlashReco
     for i: uint256 in range(MAX_STRATEGIES):
         if i >= n:
             break
-        rec.strategies.append(self._entry_strategy[key][i])
-        rec.tokens.append(staticcall IStrategy(self._entry_strategy[key][i]).underlyingToken())
+        entry: uint256 = self._entry[key][i]
+        rec.strategies.append(self._strategy_of(entry))
+        rec.tokens.append(staticcall IStrategy(self._strategy_of(entry)).underlyingToken())
         rec.amounts.append(self._entry_amount[key][i])
+        rec.magnitudes.append(convert(entry >> 160, uint64))
     return rec
 
 
