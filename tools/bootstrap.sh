@@ -21,7 +21,8 @@ if [ ! -x .venv/bin/python ]; then
     "$py" -m venv .venv
 fi
 stamp=.venv/.lock-stamp
-want=$(cat requirements.lock requirements-nodeps.txt pyproject.toml 2>/dev/null | sha256sum | cut -d' ' -f1)
+extra=""; [ -f requirements-nodeps.txt ] && extra=requirements-nodeps.txt
+want=$(cat requirements.lock pyproject.toml $extra | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "bootstrap: installing Python dependencies (requirements.lock)"
     .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
