@@ -533,3 +533,45 @@ def test_strategy_withdraw_and_views(w, sm_imp):
     assert r.return_value == out and tka.balanceOf(w.staker2) == out
     assert sa.totalShares() == 0 and tka.balanceOf(sa) == v.bal > 0
     assert one(r, "ExchangeRateEmitted", sa).rate == v.rate()
+
+
+def test_restore_of_dust_worth_less_than_a_share_does_not_revert(w, esc_imp):
+    """restoreShares of an amount worth less than one share used to revert ("zero new shares" in
+    Strategy.deposit), and with it the whole SlashEscrow.cancelSlash."""
+    sa, tka = w.strats["TKA"], w.tokens["TKA"]
+    v = Vault()
+    w.deposit(w.staker, "TKA", 1000)
+    v.deposit(1000)
+    tka.mint(sa, 500, sender=w.other)  # rate 1.25 tokens per share
+    v.donate(500)
+    tka.mint(w.esc, 1, sender=w.other)
+    tka.transfer(sa, 1, sender=esc_imp)
+    assert v.deposit(1) == 0
+    r = w.sm.restoreShares(sa, 1, sender=esc_imp)
+    assert r.return_value == 0
+    e = one(r, "SlashedSharesRestored", w.sm)
+    assert (e.amount, e.shares) == (1, 0)
+    assert sa.totalShares() == 1000 and tka.balanceOf(sa) == 1501  # the dust stays with all holders
+
+
+def test_cancel_slash_with_dust_component_succeeds(w):
+    """End to end: a slash whose escrowed amount buys no share can still be cancelled."""
+    sa, tka = w.strats["TKA"], w.tokens["TKA"]
+    w.register_operator(w.op)
+    w.deposit(w.staker, "TKA", 1000)
+    w.dm.delegateTo(w.op, NO_SIG, SALT0, sender=w.staker)
+    tka.mint(sa, 500, sender=w.other)  # rate 1.25
+    w.create_sets(ids=(1,), syms=("TKA",), resolver=w.resolver)
+    w.register_for_sets(w.op, (1,))
+    w.allocate(w.op, 1, {"TKA": 1})  # the smallest allocation: a 100% slash takes 1e-18
+    r = w.slash(w.op, 1, {"TKA": WAD})
+    # 1000 - floor(1000 * (1 - 1e-18)) = 1 share; worth floor(1 * 2500 / 2000) = 1 token
+    assert list(r.return_value[1]) == [1] and tka.balanceOf(w.esc) == 1
+    sf = w.dm.slashingFactor(w.op, sa)
+    assert sf == WAD - 1
+    r = w.esc.cancelSlash(w.avs, 1, 1, sender=w.resolver)
+    e = one(r, "SlashCancelled", w.esc)
+    assert (e.amount, e.restoredShares) == (1, 0)
+    assert tka.balanceOf(w.esc) == 0 and tka.balanceOf(sa) == 1500
+    assert w.esc.getSlash(w.avs, 1, 1).status == 3  # cancelled
+    assert w.dm.slashingFactor(w.op, sa) == sf  # nothing to spread
