@@ -1123,3 +1123,126 @@ def test_cancelled_slash_is_not_captured_by_late_delegators(dw):
     # documented outcome: the slashed staker is made whole, the whale gains nothing
     assert w.withdrawable(w.staker, "TKA") >= s0 - s0 // 10**6
     assert w.withdrawable(w.staker2, "TKA") <= whale_before + 1
+
+
+# ------------------------------------------------------------------ model-checked random walk
+
+
+class _Model:
+    """Independent Python model of one operator / one strategy (docs: DelegationManager header)."""
+
+    def __init__(self):
+        self.s, self.k = {}, {}
+        self.sf_hist = [(0, WAD)]  # (block, sf)
+        self.op_scaled = 0
+        self.queue_hist = []  # (block, scaled) of withdrawals queued from the operator
+        self.total = self.bal = 0
+
+    def sf(self, at=None):
+        v = WAD
+        for b, x in self.sf_hist:
+            if at is None or b <= at:
+                v = x
+        return v
+
+    def kk(self, i):
+        return self.k.get(i) or WAD
+
+    def vault_deposit(self, amount):
+        sh = amount * (self.total + OFF) // (self.bal + OFF)
+        self.total, self.bal = self.total + sh, self.bal + amount
+        return sh
+
+    def vault_withdraw(self, sh):
+        out = (self.bal + OFF) * sh // (self.total + OFF)
+        self.total, self.bal = self.total - sh, self.bal - out
+        return out
+
+    def increase(self, i, d):
+        prev, k, sf = self.s.get(i, 0), self.kk(i), self.sf()
+        if prev == 0:
+            k_new = k * WAD // sf
+        else:
+            wd = (prev * k // WAD) * sf // WAD
+            k_new = ((wd + d) * WAD // (prev + d)) * WAD // sf
+        self.op_scaled += (prev + d) * k_new // WAD - prev * k // WAD
+        self.s[i], self.k[i] = prev + d, k_new
+
+    def queue(self, i, x, block):
+        s, k = self.s[i], self.kk(i)
+        scaled = x * k // WAD
+        self.op_scaled -= s * k // WAD - (s - x) * k // WAD
+        self.s[i] = s - x
+        if s == x:
+            self.k[i] = 0
+        self.queue_hist.append((block, scaled))
+        return scaled
+
+    def slash(self, prev_mag, new_mag, block):
+        sf = self.sf()
+        new_sf = sf * new_mag // prev_mag
+        q = sum(sc for b, sc in self.queue_hist if b >= block - DELAY)
+        slashed = (self.op_scaled * sf // WAD + q * sf // WAD) - (self.op_scaled * new_sf // WAD + q * new_sf // WAD)
+        self.sf_hist.append((block, new_sf))
+        self.vault_withdraw(slashed)
+        return slashed
+
+    def withdrawable(self, i):
+        return (self.s.get(i, 0) * self.kk(i) // WAD) * self.sf() // WAD
+
+
+@pytest.mark.parametrize("seed", [2, 4])  # seeds with a good mix of all five operations
+def test_random_walk_matches_model(w, am_imp, seed):
+    import random
+
+    rnd = random.Random(seed)
+    sa = w.strats["TKA"]
+    w.register_operator(w.op)
+    stakers = [w.staker, w.staker2, w.recipient]
+    for st in stakers:
+        w.fund(st, "TKA", 10**30)
+        w.dm.delegateTo(w.op, NO_SIG, SALT0, sender=st)
+    m = _Model()
+    pending = []  # (withdrawal tuple, staker index, scaled)
+    mag = WAD
+    for step in range(30):
+        op = rnd.choice(["deposit", "deposit", "queue", "queue", "slash", "complete", "complete", "mine"])
+        i = rnd.randrange(len(stakers))
+        if op == "deposit":
+            amount = rnd.choice([1, 999, 10**18 + rnd.randrange(10**6), rnd.randrange(1, 10**24)])
+            if amount * (m.total + OFF) // (m.bal + OFF) == 0:
+                continue
+            d = m.vault_deposit(amount)
+            r = w.sm.depositIntoStrategy(sa, w.tokens["TKA"], amount, sender=stakers[i])
+            assert r.return_value == d
+            m.increase(i, d)
+        elif op == "queue" and m.s.get(i, 0):
+            x = rnd.choice([m.s[i], max(1, m.s[i] // rnd.randrange(2, 9))])
+            r = w.dm.queueWithdrawals([([sa], [x], stakers[i])], sender=stakers[i])
+            scaled = m.queue(i, x, r.block_number)
+            [(wt, _, _)] = queued(r)
+            assert wt[6] == [scaled]
+            pending.append((wt, i, scaled))
+        elif op == "slash" and mag > 10**15:
+            new = mag * rnd.randrange(50, 99) // 100
+            r = slash(w, am_imp, w.op, "TKA", mag, new, slash_id=step + 1)
+            assert r.return_value == m.slash(mag, new, r.block_number)
+            mag = new
+        elif op == "complete" and pending and w.chain.blocks.height >= pending[0][0][4] + DELAY:
+            wt, j, scaled = pending.pop(0)
+            shares = scaled * m.sf(at=wt[4] + DELAY) // WAD
+            if shares:
+                m.increase(j, shares)
+            w.dm.completeQueuedWithdrawal(wt, [], False, sender=stakers[j])
+        else:
+            op = "mine"
+            w.chain.mine(rnd.choice([1, 5, DELAY]))
+        # compare every tracked quantity
+        assert w.dm.slashingFactor(w.op, sa) == m.sf()
+        assert w.dm.operatorScaledShares(w.op, sa) == m.op_scaled
+        assert w.op_shares(w.op, "TKA") == m.op_scaled * m.sf() // WAD
+        wd, dep = w.dm.getWithdrawableShares(stakers[i], [sa])
+        assert (wd[0], dep[0]) == (m.withdrawable(i), m.s.get(i, 0))
+        assert w.dm.depositScalingFactor(stakers[i], sa) == m.kk(i)
+        assert sa.totalShares() == m.total and w.tokens["TKA"].balanceOf(sa) == m.bal
+    assert w.op_shares(w.op, "TKA") >= sum(m.withdrawable(j) for j in range(len(stakers)))
