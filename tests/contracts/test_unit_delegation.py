@@ -1078,6 +1078,40 @@ def test_redelegate_rejections(dw):
     assert w.op_shares(w.op, "TKA") == 0
 
 
+def test_undelegated_staker_deposits_and_completes_without_operator_events(w):
+    r = w.deposit(w.staker, "TKA", 60)
+    assert evs(r, "OperatorSharesIncreased") == []
+    e = one(r, "DepositScalingFactorUpdated")
+    assert (A(e.staker), e.newDepositScalingFactor) == (A(w.staker), WAD)
+    rq = w.dm.queueWithdrawals([([w.strats["TKA"]], [60], w.staker)], sender=w.staker)
+    [(wt, _, _)] = queued(rq)
+    mine_to(w.chain, rq.block_number + DELAY)
+    rc = w.dm.completeQueuedWithdrawal(wt, [], False, sender=w.staker)
+    assert evs(rc, "OperatorSharesIncreased") == [] and one(rc, "Deposit", w.sm).shares == 60
+    assert w.withdrawable(w.staker, "TKA") == 60 and w.dm.depositScalingFactor(w.staker, w.strats["TKA"]) == WAD
+
+
+def test_operator_withdraws_own_stake(w):
+    w.deposit(w.op, "TKA", 90)
+    w.register_operator(w.op)
+    r = w.dm.queueWithdrawals([([w.strats["TKA"]], [40], w.op)], sender=w.op)
+    [(wt, _, to_withdraw)] = queued(r)
+    assert wt[:3] == (A(w.op), A(w.op), A(w.op)) and to_withdraw == [40]
+    assert w.op_shares(w.op, "TKA") == 50 and w.dm.isOperator(w.op)
+    mine_to(w.chain, r.block_number + DELAY)
+    w.dm.completeQueuedWithdrawal(wt, [], False, sender=w.op)
+    assert w.op_shares(w.op, "TKA") == 90
+
+
+def test_redelegate_without_stake(w):
+    w.register_operator(w.op)
+    w.register_operator(w.op2)
+    w.dm.delegateTo(w.op, NO_SIG, SALT0, sender=w.staker)
+    r = w.dm.redelegate(w.op2, NO_SIG, SALT0, sender=w.staker)
+    assert list(r.return_value) == [] and queued(r) == []
+    assert A(w.dm.delegatedTo(w.staker)) == A(w.op2)
+
+
 # ------------------------------------------------------------------ views
 
 

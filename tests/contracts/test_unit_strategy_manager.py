@@ -575,3 +575,24 @@ def test_cancel_slash_with_dust_component_succeeds(w):
     assert tka.balanceOf(w.esc) == 0 and tka.balanceOf(sa) == 1500
     assert w.esc.getSlash(w.avs, 1, 1).status == 3  # cancelled
     assert w.dm.slashingFactor(w.op, sa) == sf  # nothing to spread
+
+
+def test_strategy_deposit_direct(w, sm_imp):
+    """Strategy.deposit as its StrategyManager: shares for tokens already transferred in; dust
+    mints nothing (the StrategyManager rejects that for user deposits); the share cap holds."""
+    sa, tka = w.strats["TKA"], w.tokens["TKA"]
+    v = Vault()
+    tka.mint(sa, 700, sender=w.other)
+    r = sa.deposit(tka, 700, sender=sm_imp)
+    assert r.return_value == v.deposit(700) == 700
+    tka.mint(sa, 300, sender=w.other)  # donation: rate (1000 + 1e3) / (700 + 1e3)
+    v.donate(300)
+    tka.mint(sa, 1, sender=w.other)
+    r = sa.deposit(tka, 1, sender=sm_imp)
+    assert r.return_value == v.deposit(1) == 0 and sa.totalShares() == 700
+    assert one(r, "ExchangeRateEmitted", sa).rate == v.rate()
+    big = MAX_TOTAL_SHARES * 2
+    tka.mint(sa, big, sender=w.other)
+    assert big * (v.total + OFF) // (v.bal + OFF) + v.total > MAX_TOTAL_SHARES
+    with ape.reverts("max shares exceeded"):
+        sa.deposit(tka, big, sender=sm_imp)
