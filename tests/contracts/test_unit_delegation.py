@@ -48,16 +48,41 @@ def one(receipt, name, contract=None):
 def wtuple(raw):
     """Normalise a decoded Withdrawal (list/tuple/struct) into the ABI tuple."""
     if isinstance(raw, dict):
-        raw = [raw[k] for k in ("staker", "delegatedTo", "withdrawer", "nonce", "startBlock", "strategies", "scaledShares")]
+        raw = [
+            raw[k]
+            for k in (
+                "staker",
+                "delegatedTo",
+                "withdrawer",
+                "nonce",
+                "startBlock",
+                "strategies",
+                "scaledShares",
+            )
+        ]
     elif not isinstance(raw, (list, tuple)):
-        raw = [getattr(raw, k) for k in ("staker", "delegatedTo", "withdrawer", "nonce", "startBlock", "strategies", "scaledShares")]
+        raw = [
+            getattr(raw, k)
+            for k in (
+                "staker",
+                "delegatedTo",
+                "withdrawer",
+                "nonce",
+                "startBlock",
+                "strategies",
+                "scaledShares",
+            )
+        ]
     s, d, wd, n, b, strats, shares = raw
     return (A(s), A(d), A(wd), int(n), int(b), [A(x) for x in strats], [int(x) for x in shares])
 
 
 def queued(receipt):
     """[(withdrawal tuple, root, sharesToWithdraw)] from SlashingWithdrawalQueued events."""
-    return [(wtuple(e.withdrawal), bytes(e.withdrawalRoot), list(e.sharesToWithdraw)) for e in evs(receipt, "SlashingWithdrawalQueued")]
+    return [
+        (wtuple(e.withdrawal), bytes(e.withdrawalRoot), list(e.sharesToWithdraw))
+        for e in evs(receipt, "SlashingWithdrawalQueued")
+    ]
 
 
 def root_of(wt):
@@ -69,7 +94,9 @@ def domain_separator(chain_id, dm):
         encode(
             ["bytes32", "bytes32", "bytes32", "uint256", "address"],
             [
-                keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak(
+                    text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+                ),
                 keccak(text="EigenCloud DelegationManager"),
                 keccak(text="1"),
                 chain_id,
@@ -80,8 +107,15 @@ def domain_separator(chain_id, dm):
 
 
 def approval_digest(chain_id, dm, staker, operator, approver, salt, expiry):
-    th = keccak(text="DelegationApproval(address delegationApprover,address staker,address operator,bytes32 salt,uint256 expiry)")
-    sh = keccak(encode(["bytes32", "address", "address", "address", "bytes32", "uint256"], [th, A(approver), A(staker), A(operator), salt, expiry]))
+    th = keccak(
+        text="DelegationApproval(address delegationApprover,address staker,address operator,bytes32 salt,uint256 expiry)"
+    )
+    sh = keccak(
+        encode(
+            ["bytes32", "address", "address", "address", "bytes32", "uint256"],
+            [th, A(approver), A(staker), A(operator), salt, expiry],
+        )
+    )
     return keccak(b"\x19\x01" + domain_separator(chain_id, dm) + sh)
 
 
@@ -222,7 +256,12 @@ def test_initialize_only_once_by_deployer_with_nonzero_addresses(w, project):
 def test_register_as_operator_events_state_and_allocation_delay(w):
     r = w.dm.registerAsOperator(w.other, 7, URI, sender=w.op)
     names = [e.event_name for e in r.events if A(e.contract_address) == A(w.dm)]
-    assert names == ["OperatorRegistered", "DelegationApproverUpdated", "OperatorMetadataURIUpdated", "StakerDelegated"]
+    assert names == [
+        "OperatorRegistered",
+        "DelegationApproverUpdated",
+        "OperatorMetadataURIUpdated",
+        "StakerDelegated",
+    ]
     e = one(r, "OperatorRegistered")
     assert A(e.operator) == A(w.op) and A(e.delegationApprover) == A(w.other)
     e = one(r, "DelegationApproverUpdated")
@@ -258,7 +297,11 @@ def test_register_with_existing_deposits_delegates_them_to_self(w):
     assert all(A(e.operator) == A(w.op) and A(e.staker) == A(w.op) for e in evs(r, "OperatorSharesIncreased"))
     assert [e.newDepositScalingFactor for e in evs(r, "DepositScalingFactorUpdated")] == [WAD, WAD]
     assert w.op_shares(w.op, "TKA") == 3 * WAD + 1 and w.op_shares(w.op, "TKB") == 11
-    assert list(w.dm.getOperatorShares(w.op, [w.strats["TKB"], w.strats["TKA"], w.strats["TKC"]])) == [11, 3 * WAD + 1, 0]
+    assert list(w.dm.getOperatorShares(w.op, [w.strats["TKB"], w.strats["TKA"], w.strats["TKC"]])) == [
+        11,
+        3 * WAD + 1,
+        0,
+    ]
 
 
 def test_modify_operator_details(w):
@@ -303,7 +346,9 @@ def test_delegate_moves_every_strategy(w):
         A(w.strats["TKA"]): (A(w.op), A(w.staker), 1000 * WAD + 3),
         A(w.strats["TKB"]): (A(w.op), A(w.staker), 7),
     }
-    assert [(A(e.staker), e.newDepositScalingFactor) for e in evs(r, "DepositScalingFactorUpdated")] == [(A(w.staker), WAD)] * 2
+    assert [(A(e.staker), e.newDepositScalingFactor) for e in evs(r, "DepositScalingFactorUpdated")] == [
+        (A(w.staker), WAD)
+    ] * 2
     assert A(w.dm.delegatedTo(w.staker)) == A(w.op) and w.dm.isDelegated(w.staker)
     assert not w.dm.isOperator(w.staker)
     assert w.op_shares(w.op, "TKA") == 1000 * WAD + 3 and w.op_shares(w.op, "TKB") == 7
@@ -347,7 +392,12 @@ def test_deposit_after_delegation_increases_operator_shares(w):
     assert evs(r, "OperatorSharesIncreased") == []  # nothing to move
     r = w.deposit(w.staker, "TKA", 123)
     e = one(r, "OperatorSharesIncreased")
-    assert (A(e.operator), A(e.staker), A(e.strategy), e.shares) == (A(w.op), A(w.staker), A(w.strats["TKA"]), 123)
+    assert (A(e.operator), A(e.staker), A(e.strategy), e.shares) == (
+        A(w.op),
+        A(w.staker),
+        A(w.strats["TKA"]),
+        123,
+    )
     assert one(r, "DepositScalingFactorUpdated").newDepositScalingFactor == WAD
     r = w.deposit(w.staker, "TKA", 77)
     assert one(r, "OperatorSharesIncreased").shares == 77
@@ -388,8 +438,19 @@ def test_digest_matches_eip712_typed_data(w, cid):
                 ],
             },
             "primaryType": "DelegationApproval",
-            "domain": {"name": "EigenCloud DelegationManager", "version": "1", "chainId": cid, "verifyingContract": A(w.dm)},
-            "message": {"delegationApprover": A(w.other), "staker": A(w.staker), "operator": A(w.op), "salt": salt, "expiry": expiry},
+            "domain": {
+                "name": "EigenCloud DelegationManager",
+                "version": "1",
+                "chainId": cid,
+                "verifyingContract": A(w.dm),
+            },
+            "message": {
+                "delegationApprover": A(w.other),
+                "staker": A(w.staker),
+                "operator": A(w.op),
+                "salt": salt,
+                "expiry": expiry,
+            },
         }
     )
     assert keccak(b"\x19" + msg.version + msg.header + msg.body) == ours
@@ -417,12 +478,19 @@ def test_delegate_with_eoa_approver_signature_and_salt_replay(gated, key, cid):
 def test_salt_is_tracked_per_approver(gated, key, cid):
     w = gated
     salt = b"\x09" * 32
-    w.dm.delegateTo(w.op, (sign(key, approval_digest(cid, w.dm, w.staker, w.op, w.other, salt, 2**40)), 2**40), salt, sender=w.staker)
+    w.dm.delegateTo(
+        w.op,
+        (sign(key, approval_digest(cid, w.dm, w.staker, w.op, w.other, salt, 2**40)), 2**40),
+        salt,
+        sender=w.staker,
+    )
     signer2 = Account.from_key(SIGNER2_KEY).address
     w.dm.modifyOperatorDetails(w.op, signer2, sender=w.op)
     sig = sign(SIGNER2_KEY, approval_digest(cid, w.dm, w.staker2, w.op, signer2, salt, 2**40))
     w.dm.delegateTo(w.op, (sig, 2**40), salt, sender=w.staker2)
-    assert w.dm.delegationApproverSaltIsSpent(signer2, salt) and w.dm.delegationApproverSaltIsSpent(w.other, salt)
+    assert w.dm.delegationApproverSaltIsSpent(signer2, salt) and w.dm.delegationApproverSaltIsSpent(
+        w.other, salt
+    )
     assert A(w.dm.delegatedTo(w.staker2)) == A(w.op)
 
 
@@ -507,7 +575,12 @@ def test_erc1271_wallet_approver(w, project, key, cid):
     with ape.reverts("invalid signature"):  # the wallet rejects a malformed signature (no length check here)
         w.dm.delegateTo(w.op, (sign(key, digest)[:64], exp), salt, sender=w.staker)
     with ape.reverts("invalid signature"):  # an EOA-style signature over the digest for the EOA approver
-        w.dm.delegateTo(w.op, (sign(key, approval_digest(cid, w.dm, w.staker, w.op, w.other, salt, exp)), exp), salt, sender=w.staker)
+        w.dm.delegateTo(
+            w.op,
+            (sign(key, approval_digest(cid, w.dm, w.staker, w.op, w.other, salt, exp)), exp),
+            salt,
+            sender=w.staker,
+        )
     w.dm.delegateTo(w.op, (sign(key, digest), exp), salt, sender=w.staker)
     assert A(w.dm.delegatedTo(w.staker)) == A(w.op)
     assert w.dm.delegationApproverSaltIsSpent(wallet, salt)
@@ -559,7 +632,10 @@ def test_force_undelegate(w, by):
     w.dm.modifyOperatorDetails(w.op, w.other, sender=w.op)  # approver set after the delegation
     caller = w.op if by == "operator" else w.other
     r = w.dm.undelegate(w.staker, sender=caller)
-    assert [e.event_name for e in r.events if e.event_name.startswith("Staker")] == ["StakerForceUndelegated", "StakerUndelegated"]
+    assert [e.event_name for e in r.events if e.event_name.startswith("Staker")] == [
+        "StakerForceUndelegated",
+        "StakerUndelegated",
+    ]
     e = one(r, "StakerForceUndelegated")
     assert (A(e.staker), A(e.operator)) == (A(w.staker), A(w.op))
     [(wt, root, _)] = queued(r)
@@ -772,7 +848,12 @@ def test_restore_hook_access_and_math(dw, am_imp, esc_imp):
     new_sf = sf + restored * WAD // denom
     r = w.dm.restoreOperatorShares(w.op, sa, restored, sender=esc_imp)
     e = one(r, "OperatorSharesRestored")
-    assert (A(e.operator), A(e.strategy), e.restoredShares, e.newSlashingFactor) == (A(w.op), A(sa), restored, new_sf)
+    assert (A(e.operator), A(e.strategy), e.restoredShares, e.newSlashingFactor) == (
+        A(w.op),
+        A(sa),
+        restored,
+        new_sf,
+    )
     assert w.dm.slashingFactor(w.op, sa) == new_sf
     assert w.op_shares(w.op, "TKA") == (s0 - 100 * WAD) * new_sf // WAD
     # the queued withdrawal (still in its window) shares the restoration
@@ -810,7 +891,12 @@ def test_queue_partial_withdrawal_after_slash(dw, am_imp):
     assert wt == (A(w.staker2), A(w.op), A(w.staker2), 0, r.block_number, [A(sa)], [scaled])
     assert to_withdraw == [scaled * sf // WAD]
     e = one(r, "OperatorSharesDecreased")
-    assert (A(e.operator), A(e.staker), A(e.strategy), e.shares) == (A(w.op), A(w.staker2), A(sa), scaled * sf // WAD)
+    assert (A(e.operator), A(e.staker), A(e.strategy), e.shares) == (
+        A(w.op),
+        A(w.staker2),
+        A(sa),
+        scaled * sf // WAD,
+    )
     assert [bytes(x) for x in r.return_value] == [root]
     dec = s2 * k // WAD - (s2 - x) * k // WAD
     assert w.dm.operatorScaledShares(w.op, sa) == op_scaled_before - dec
@@ -1022,7 +1108,11 @@ def test_batch_completion(dw):
     (wt1, root1, _), (wt2, root2, _) = queued(r1)
     r3 = w.dm.queueWithdrawals([([sa], [300], w.staker)], sender=w.staker)
     [(wt3, root3, _)] = queued(r3)
-    for args in (([wt1, wt2], [[tka]], [True, False]), ([wt1, wt2], [[tka], []], [True]), ([wt1], [[tka], []], [True, False])):
+    for args in (
+        ([wt1, wt2], [[tka]], [True, False]),
+        ([wt1, wt2], [[tka], []], [True]),
+        ([wt1], [[tka], []], [True, False]),
+    ):
         with ape.reverts("input length mismatch"):
             w.dm.completeQueuedWithdrawals(*args, sender=w.staker)
     mine_to(w.chain, r1.block_number + DELAY)
@@ -1035,7 +1125,11 @@ def test_batch_completion(dw):
     assert [bytes(e.withdrawalRoot) for e in evs(rc, "SlashingWithdrawalCompleted")] == [root1, root2]
     assert tka.balanceOf(w.staker) == 100
     assert w.sm.stakerDepositShares(w.staker, sa) == s_before + 200
-    assert not w.dm.pendingWithdrawals(root1) and not w.dm.pendingWithdrawals(root2) and w.dm.pendingWithdrawals(root3)
+    assert (
+        not w.dm.pendingWithdrawals(root1)
+        and not w.dm.pendingWithdrawals(root2)
+        and w.dm.pendingWithdrawals(root3)
+    )
     with ape.reverts("withdrawal not queued"):  # the same withdrawal twice in one batch
         w.dm.completeQueuedWithdrawals([wt3, wt3], [[tka], [tka]], [True, True], sender=w.staker)
     w.dm.completeQueuedWithdrawals([], [], [], sender=w.staker)
@@ -1046,7 +1140,6 @@ def test_batch_completion(dw):
 
 def test_redelegate(dw, key, cid):
     w = dw
-    sa = w.strats["TKA"]
     s0 = 1000 * WAD + 7
     w.register_operator(w.op2, approver=w.other)
     with ape.reverts("invalid signature length"):  # the new operator's approver must sign
@@ -1055,7 +1148,11 @@ def test_redelegate(dw, key, cid):
     sig = sign(key, approval_digest(cid, w.dm, w.staker, w.op2, w.other, salt, exp))
     r = w.dm.redelegate(w.op2, (sig, exp), salt, sender=w.staker)
     names = [e.event_name for e in r.events if A(e.contract_address) == A(w.dm)]
-    assert names.index("StakerUndelegated") < names.index("SlashingWithdrawalQueued") < names.index("StakerDelegated")
+    assert (
+        names.index("StakerUndelegated")
+        < names.index("SlashingWithdrawalQueued")
+        < names.index("StakerDelegated")
+    )
     assert A(one(r, "StakerDelegated").operator) == A(w.op2)
     [(wt, root, _)] = queued(r)
     assert [bytes(x) for x in r.return_value] == [root]
@@ -1094,7 +1191,9 @@ def test_undelegated_staker_deposits_and_completes_without_operator_events(w):
     mine_to(w.chain, rq.block_number + DELAY)
     rc = w.dm.completeQueuedWithdrawal(wt, [], False, sender=w.staker)
     assert evs(rc, "OperatorSharesIncreased") == [] and one(rc, "Deposit", w.sm).shares == 60
-    assert w.withdrawable(w.staker, "TKA") == 60 and w.dm.depositScalingFactor(w.staker, w.strats["TKA"]) == WAD
+    assert (
+        w.withdrawable(w.staker, "TKA") == 60 and w.dm.depositScalingFactor(w.staker, w.strats["TKA"]) == WAD
+    )
 
 
 def test_operator_withdraws_own_stake(w):
@@ -1129,7 +1228,17 @@ def test_views_for_unknown_accounts(w):
     assert list(wd) == [0, 0] and list(dep) == [0, 0]
     assert list(w.dm.getOperatorShares(w.op, [])) == []
     assert not w.dm.pendingWithdrawals(b"\x00" * 32)
-    wt = (A(w.staker), ZERO, A(w.staker), 5, 9, [A(sa)], [1, ])
+    wt = (
+        A(w.staker),
+        ZERO,
+        A(w.staker),
+        5,
+        9,
+        [A(sa)],
+        [
+            1,
+        ],
+    )
     assert bytes(w.dm.calculateWithdrawalRoot(wt)) == root_of(wt)
     wt2 = (A(w.staker), A(w.op), A(w.staker), 2**200, 2**32 - 1, [A(sa), A(w.strats["TKB"])], [2**256 - 1, 0])
     assert bytes(w.dm.calculateWithdrawalRoot(wt2)) == root_of(wt2)
@@ -1222,7 +1331,9 @@ class _Model:
         sf = self.sf()
         new_sf = sf * new_mag // prev_mag
         q = sum(sc for b, sc in self.queue_hist if b >= block - DELAY)
-        slashed = (self.op_scaled * sf // WAD + q * sf // WAD) - (self.op_scaled * new_sf // WAD + q * new_sf // WAD)
+        slashed = (self.op_scaled * sf // WAD + q * sf // WAD) - (
+            self.op_scaled * new_sf // WAD + q * new_sf // WAD
+        )
         self.sf_hist.append((block, new_sf))
         self.vault_withdraw(slashed)
         return slashed

@@ -256,7 +256,11 @@ def test_deposit_share_math_events_and_bookkeeping(w):
     # strategy list keeps first-deposit order, without duplicates
     w.deposit(w.staker, "TKC", 5)
     w.deposit(w.staker, "TKB", 6)
-    assert [A(s) for s in w.sm.getStakerStrategyList(w.staker)] == [A(sa), A(w.strats["TKC"]), A(w.strats["TKB"])]
+    assert [A(s) for s in w.sm.getStakerStrategyList(w.staker)] == [
+        A(sa),
+        A(w.strats["TKC"]),
+        A(w.strats["TKB"]),
+    ]
     assert w.sm.stakerStrategyListLength(w.staker) == 3
     strategies, shares = w.sm.getDeposits(w.staker)
     assert [A(s) for s in strategies] == [A(sa), A(w.strats["TKC"]), A(w.strats["TKB"])]
@@ -294,7 +298,9 @@ def test_max_total_shares_boundary(w):
     sa = w.strats["TKA"]
     w.fund(w.staker, "TKA", 10**38 + 10)
     r = w.sm.depositIntoStrategy(sa, w.tokens["TKA"], MAX_TOTAL_SHARES, sender=w.staker)
-    assert r.return_value == MAX_TOTAL_SHARES and sa.totalShares() == MAX_TOTAL_SHARES  # 1:1 on an empty vault
+    assert (
+        r.return_value == MAX_TOTAL_SHARES and sa.totalShares() == MAX_TOTAL_SHARES
+    )  # 1:1 on an empty vault
     assert Vault(MAX_TOTAL_SHARES, MAX_TOTAL_SHARES).deposit(1) == 1
     with ape.reverts("max shares exceeded"):
         w.sm.depositIntoStrategy(sa, w.tokens["TKA"], 1, sender=w.staker)
@@ -471,7 +477,13 @@ def test_slash_shares_moves_tokens_to_escrow(w, dm_imp):
     e = one(r, "SlashedSharesRemoved", w.sm)
     assert (A(e.operator), A(e.strategy), e.shares, e.amount) == (A(w.op), A(sa), 4 * 10**17 + 1, amount)
     e = one(r, "SlashEscrowed", w.esc)
-    assert (e.slashId, A(e.operator), A(e.strategy), A(e.token), e.amount) == (9, A(w.op), A(sa), A(tka), amount)
+    assert (e.slashId, A(e.operator), A(e.strategy), A(e.token), e.amount) == (
+        9,
+        A(w.op),
+        A(sa),
+        A(tka),
+        amount,
+    )
     assert sa.totalShares() == v.total and tka.balanceOf(sa) == v.bal
     rec = w.esc.getSlash(w.avs, 3, 9)
     assert list(rec.amounts) == [amount] and list(rec.shares) == [4 * 10**17 + 1]
