@@ -319,7 +319,7 @@ def _delegate(staker: address, operator: address):
 @internal
 def _delegate_to(staker: address, operator: address, sig: SignatureWithExpiry, salt: bytes32):
     assert self.delegatedTo[staker] == empty(address), "already delegated"
-    assert self.delegatedTo[operator] == operator, "not an operator"
+    assert operator != empty(address) and self.delegatedTo[operator] == operator, "not an operator"
     approver: address = self.delegationApprover[operator]
     if approver != empty(address) and msg.sender != approver:
         assert sig.expiry >= block.timestamp, "signature expired"
