@@ -392,7 +392,7 @@ def test_hooks_reject_every_other_caller(w, dm_imp, esc_imp):
         with ape.reverts("only delegation manager"):
             w.sm.withdrawSharesAsTokens(w.staker, sa, tka, 1, sender=who)
         with ape.reverts("only delegation manager"):
-            w.sm.slashShares(w.op, w.avs, 1, 1, sa, 1, sender=who)
+            w.sm.slashShares(w.op, w.avs, 1, 1, sa, 1, 1, sender=who)
     for who in (w.staker, w.owner, dm_imp):
         with ape.reverts("only slash escrow"):
             w.sm.restoreShares(sa, 1, sender=who)
@@ -471,7 +471,7 @@ def test_slash_shares_moves_tokens_to_escrow(w, dm_imp):
     v.deposit(10**18 + 5)
     tka.mint(sa, 10**15, sender=w.other)
     v.donate(10**15)
-    r = w.sm.slashShares(w.op, w.avs, 3, 9, sa, 4 * 10**17 + 1, sender=dm_imp)
+    r = w.sm.slashShares(w.op, w.avs, 3, 9, sa, 4 * 10**17 + 1, 7, sender=dm_imp)
     amount = v.withdraw(4 * 10**17 + 1)
     assert r.return_value == amount and tka.balanceOf(w.esc) == amount
     e = one(r, "SlashedSharesRemoved", w.sm)
@@ -486,9 +486,9 @@ def test_slash_shares_moves_tokens_to_escrow(w, dm_imp):
     )
     assert sa.totalShares() == v.total and tka.balanceOf(sa) == v.bal
     rec = w.esc.getSlash(w.avs, 3, 9)
-    assert list(rec.amounts) == [amount] and list(rec.shares) == [4 * 10**17 + 1]
+    assert list(rec.amounts) == [amount] and list(rec.magnitudes) == [7]
     # zero shares: nothing is withdrawn but the slash is still recorded
-    r = w.sm.slashShares(w.op, w.avs, 3, 10, sa, 0, sender=dm_imp)
+    r = w.sm.slashShares(w.op, w.avs, 3, 10, sa, 0, 8, sender=dm_imp)
     assert r.return_value == 0 and evs(r, "Transfer") == []
     e = one(r, "SlashedSharesRemoved", w.sm)
     assert (e.shares, e.amount) == (0, 0)
