@@ -6,9 +6,9 @@ scales, every reduction is exact:
 * Linear layers keep the GGUF blocks exactly: Q4_1 weight ``w = d*q + m`` is split into ``d*(q-8)`` and a
   per-block offset ``mc = m + 8d``; ``d`` and ``mc`` are put on one power-of-two scale per output row
   (``B`` bits, exact unless a row's block scales span more than ``B - 11`` binades). Activations are
-  quantized per token to at most 16 bits with a power-of-two step. The block dot products
-  ``sum_{i<32} (q-8)*x`` are float32 GEMMs whose every partial sum is an integer below 2^24 (exact on any
-  BLAS / GPU without TF32); Q8_0 blocks split x into two 8-bit halves to stay under that bound. Block
+  quantized per token to 16 bits (12 bits for Q8_0 blocks) with a power-of-two step. The block dot
+  products ``sum_{i<32} (q-8)*x`` are float32 GEMMs whose every partial sum is an integer of magnitude
+  at most 2^24 (exact on any BLAS / GPU without TF32). Block
   results are combined with the row scales in float64, every partial sum an integer below 2^53.
 * RMSNorm: exact integer sum of squares, exact integer square root, rounded integer division.
 * RoPE: 2^-30 cos/sin tables built by exact integer procedures (see ``fixedpoint``).
@@ -55,9 +55,16 @@ def _f16(a: np.ndarray) -> np.ndarray:
 class BlockLinear:
     """y = W x for a Q4_1 or Q8_0 matrix, computed exactly (see module docstring)."""
 
-    def __init__(self, raw: RawTensor, xp: Any) -> None:
-        if len(raw.shape) != 2:
-            raise ModelFileError(f"{raw.name}: expected a matrix, got shape {raw.shape}")
+    def __init__(self, raws: RawTensor | Sequence[RawTensor], xp: Any) -> None:
+        parts = [raws] if isinstance(raws, RawTensor) else list(raws)
+        for r in parts:
+            if len(r.shape) != 2 or r.shape[1] != parts[0].shape[1] or r.ggml_type != parts[0].ggml_type:
+                raise ModelFileError(f"{r.name}: expected matrices of one type and row length, got {r.shape}")
+        self.splits = [r.shape[0] for r in parts]
+        raw = parts[0]
+        if len(parts) > 1:
+            raw = RawTensor("+".join(r.name for r in parts), raw.ggml_type, (sum(self.splits), raw.shape[1]),
+                            np.concatenate([np.asarray(r.data) for r in parts], axis=0))
         rows, cols = raw.shape
         if cols % 32:
             raise ModelFileError(f"{raw.name}: row length {cols} is not a multiple of 32")
@@ -76,12 +83,12 @@ class BlockLinear:
             qmax, mc = 128, None
         else:
             raise ModelFileError(f"{raw.name}: unsupported weight type {raw.ggml_type} for a linear layer")
-        self.split = 32 * qmax * (1 << ACT_BITS) >= F32_EXACT
-        part = 32 * qmax * (1 << 8) if self.split else 32 * qmax * (1 << ACT_BITS)
-        if part >= F32_EXACT:
+        # largest activation width keeping every float32 partial block sum an integer <= 2^24
+        self.act_bits = min(ACT_BITS, (F32_EXACT // (32 * qmax)).bit_length() - 1)
+        s_max = 32 * qmax * (1 << self.act_bits)  # |sum (q) x| per block
+        if s_max > F32_EXACT:
             raise EngineError("float32 block product bound violated")  # pragma: no cover
-        s_max = 32 * qmax * (1 << ACT_BITS)  # |sum (q) x| per block
-        x_blk = 32 * (1 << ACT_BITS)  # |sum x| per block
+        x_blk = 32 * (1 << self.act_bits)  # |sum x| per block
         b = 24
         while nb * (1 << b) * (s_max + (x_blk if mc is not None else 0)) >= F64_EXACT:
             b -= 1
@@ -94,8 +101,8 @@ class BlockLinear:
         self.s_row = s_row
         dd = np.rint(np.ldexp(d, s_row[:, None]))
         self.D = xp.asarray(np.ascontiguousarray(dd.T))  # [nb, rows] float64 integers
-        self.Mc = xp.asarray(np.rint(np.ldexp(mc, s_row[:, None]))) if mc is not None else None  # [rows, nb]
-        self.Q = xp.asarray(np.ascontiguousarray(q.transpose(1, 0, 2)).astype(np.float32))  # [nb, rows, 32]
+        self.McT = xp.asarray(np.ascontiguousarray(np.rint(np.ldexp(mc, s_row[:, None])).T)) if mc is not None else None
+        self.Q = xp.asarray(np.ascontiguousarray(q.transpose(1, 2, 0)).astype(np.float32))  # [nb, 32, rows]
         self.s_row_x = xp.asarray(s_row)
 
     def __call__(self, x: Any, f_in: int, f_out: int) -> Any:
@@ -103,20 +110,23 @@ class BlockLinear:
         xp = self.xp
         t = x.shape[0]
         amax = xp.abs(x).max(axis=1)
-        sh = xp.maximum(fx.bitlen(xp, amax) - ACT_BITS, 0)
-        xq = fx.round_shift(xp, x, sh[:, None])  # |xq| <= 2^15
-        xb = xp.ascontiguousarray(xq.T).reshape(self.nb, 32, t)
-        if self.split:
-            xs = xp.concatenate([xp.right_shift(xb, 8), xb & 255], axis=2)
-            s = xp.matmul(self.Q, xs.astype(np.float32)).astype(np.float64)
-            s = s[..., :t] * 256.0 + s[..., t:]
-        else:
-            s = xp.matmul(self.Q, xb.astype(np.float32)).astype(np.float64)
-        y = xp.einsum("br,brt->rt", self.D, s)
-        if self.Mc is not None:
-            y = y + self.Mc @ xb.sum(axis=1).astype(np.float64)
-        e = (f_out - f_in - self.s_row_x)[:, None] + sh[None, :]
-        return xp.ascontiguousarray(xp.rint(xp.ldexp(y, e)).astype(np.int64).T)
+        sh = xp.maximum(fx.bitlen(xp, amax) - self.act_bits, 0)
+        xq = fx.round_shift(xp, x, sh[:, None])  # |xq| <= 2^act_bits
+        xb = xp.ascontiguousarray(xq.reshape(t, self.nb, 32).transpose(1, 0, 2))  # [nb, T, 32]
+        s = xp.matmul(xb.astype(np.float32), self.Q).astype(np.float64)  # [nb, T, rows], exact
+        y = (self.D[:, None, :] * s).sum(axis=0) if t <= 4 else xp.einsum("br,btr->tr", self.D, s)
+        if self.McT is not None:
+            y = y + xb.sum(axis=2).T.astype(np.float64) @ self.McT
+        e = (f_out - f_in - self.s_row_x)[None, :] + sh[:, None]
+        return xp.rint(xp.ldexp(y, e)).astype(np.int64)
+
+    def split_out(self, y: Any) -> list[Any]:
+        """Split a fused output [T, sum(rows)] back into the parts given at construction."""
+        out, o = [], 0
+        for n in self.splits:
+            out.append(y[:, o : o + n])
+            o += n
+        return out
 
 
 class RMSNorm:
@@ -158,13 +168,10 @@ class RMSNorm:
 @dataclass
 class Layer:
     attn_norm: RMSNorm
-    wq: BlockLinear
-    wk: BlockLinear
-    wv: BlockLinear
+    wqkv: BlockLinear
     wo: BlockLinear
     ffn_norm: RMSNorm
-    w_gate: BlockLinear
-    w_up: BlockLinear
+    w_gate_up: BlockLinear
     w_down: BlockLinear
 
 
@@ -217,13 +224,10 @@ class Engine:
             self.layers.append(
                 Layer(
                     RMSNorm(t("attn_norm"), eps, xp),
-                    BlockLinear(t("attn_q"), xp),
-                    BlockLinear(t("attn_k"), xp),
-                    BlockLinear(t("attn_v"), xp),
+                    BlockLinear([t("attn_q"), t("attn_k"), t("attn_v")], xp),
                     BlockLinear(t("attn_output"), xp),
                     RMSNorm(t("ffn_norm"), eps, xp),
-                    BlockLinear(t("ffn_gate"), xp),
-                    BlockLinear(t("ffn_up"), xp),
+                    BlockLinear([t("ffn_gate"), t("ffn_up")], xp),
                     BlockLinear(t("ffn_down"), xp),
                 )
             )
@@ -342,9 +346,10 @@ class Engine:
         for li, layer in enumerate(self.layers):
             xn = layer.attn_norm(h)
             fn = layer.attn_norm.f_out
-            q = self._rope(layer.wq(xn, fn, F_ACT).reshape(t, nh, hd), pos)
-            k = self._rope(layer.wk(xn, fn, F_ACT).reshape(t, kvh, hd), pos)
-            v = layer.wv(xn, fn, F_ACT).reshape(t, kvh, hd)
+            q, k, v = layer.wqkv.split_out(layer.wqkv(xn, fn, F_ACT))
+            q = self._rope(q.reshape(t, nh, hd), pos)
+            k = self._rope(k.reshape(t, kvh, hd), pos)
+            v = v.reshape(t, kvh, hd)
             qs, eq = self._qk_scale(q)
             ks, ek = self._qk_scale(k)
             vs = xp.clip(fx.round_shift(xp, v, F_ACT - F_V), -V_LIMIT, V_LIMIT)
@@ -359,7 +364,7 @@ class Engine:
             h = xp.clip(h + layer.wo(att, F_V, F_ACT), -RESID_LIMIT, RESID_LIMIT)
             xn = layer.ffn_norm(h)
             fn = layer.ffn_norm.f_out
-            mlp = self._silu_mul(layer.w_gate(xn, fn, F_ACT), layer.w_up(xn, fn, F_ACT))
+            mlp = self._silu_mul(*layer.w_gate_up.split_out(layer.w_gate_up(xn, fn, F_ACT)))
             h = xp.clip(h + layer.w_down(mlp, 2 * F_ACT, F_ACT), -RESID_LIMIT, RESID_LIMIT)
         for cache, (_, n) in zip((c for c, _ in items), spans, strict=True):
             cache.length += n

@@ -75,8 +75,17 @@ def exp_tables() -> tuple[np.ndarray, np.ndarray]:
     return _exp2_neg_table(10, 1024), _exp2_neg_table(20, 1024)
 
 
+_POW2 = np.array([1 << i for i in range(63)], dtype=np.int64)
+_POW2_DEV: dict[str, Any] = {}
+
+
 def pow2_table(xp: Any) -> Any:
-    return xp.asarray(np.array([1 << i for i in range(63)], dtype=np.int64))
+    if xp is np:
+        return _POW2
+    key = xp.__name__
+    if key not in _POW2_DEV:
+        _POW2_DEV[key] = xp.asarray(_POW2)
+    return _POW2_DEV[key]
 
 
 def bitlen(xp: Any, a: Any) -> Any:
@@ -123,7 +132,7 @@ def exp_neg(xp: Any, d: Any, out_bits: int) -> Any:
     exp(-t) = 2^-(t log2 e): the integer part of the exponent is a shift, the top 20 fractional bits
     index two 1024-entry tables; the rest (< 2^-20 of the exponent) is truncated.
     """
-    t1, t2 = (xp.asarray(t) for t in exp_tables())
+    t1, t2 = exp_tables() if xp is np else (xp.asarray(t) for t in exp_tables())
     d = xp.minimum(d, EXP_D_MAX)
     u = d * log2e_q32()  # <= 2^21 * 2^32.53 < 2^54
     n = xp.right_shift(u, _U_BITS)
