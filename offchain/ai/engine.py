@@ -22,6 +22,7 @@ batch composition, and the KV cache holds exactly what a one-shot prefill comput
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -63,8 +64,12 @@ class BlockLinear:
         self.splits = [r.shape[0] for r in parts]
         raw = parts[0]
         if len(parts) > 1:
-            raw = RawTensor("+".join(r.name for r in parts), raw.ggml_type, (sum(self.splits), raw.shape[1]),
-                            np.concatenate([np.asarray(r.data) for r in parts], axis=0))
+            raw = RawTensor(
+                "+".join(r.name for r in parts),
+                raw.ggml_type,
+                (sum(self.splits), raw.shape[1]),
+                np.concatenate([np.asarray(r.data) for r in parts], axis=0),
+            )
         rows, cols = raw.shape
         if cols % 32:
             raise ModelFileError(f"{raw.name}: row length {cols} is not a multiple of 32")
@@ -101,7 +106,11 @@ class BlockLinear:
         self.s_row = s_row
         dd = np.rint(np.ldexp(d, s_row[:, None]))
         self.D = xp.asarray(np.ascontiguousarray(dd.T))  # [nb, rows] float64 integers
-        self.McT = xp.asarray(np.ascontiguousarray(np.rint(np.ldexp(mc, s_row[:, None])).T)) if mc is not None else None
+        self.McT = (
+            xp.asarray(np.ascontiguousarray(np.rint(np.ldexp(mc, s_row[:, None])).T))
+            if mc is not None
+            else None
+        )
         self.Q = xp.asarray(np.ascontiguousarray(q.transpose(1, 2, 0)).astype(np.float32))  # [nb, 32, rows]
         self.s_row_x = xp.asarray(s_row)
 
@@ -140,9 +149,9 @@ class RMSNorm:
         _, e = np.frexp(np.abs(g).max())
         sg = int(15 - e)
         self.G = xp.asarray(np.rint(np.ldexp(g, sg)).astype(np.int64))  # |G| < 2^15
-        sq = __import__("math").isqrt(n)
+        sq = math.isqrt(n)
         kk = 21 - (sq + 1).bit_length()
-        self.K = __import__("math").isqrt(n << (2 * kk))  # ~ sqrt(n) 2^kk < 2^21
+        self.K = math.isqrt(n << (2 * kk))  # ~ sqrt(n) 2^kk < 2^21
         self.f_out = sg + kk
         # eps in units of xs^2 for each normalisation shift sh in [-24, 40]: n * eps * 2^(2(F_ACT - sh))
         tbl = []
@@ -189,14 +198,20 @@ class KVCache:
     def _reserve(self, n: int) -> None:
         need = self.length + n
         if need > self.engine.config.context_length:
-            raise EngineError(f"sequence length {need} exceeds the context length {self.engine.config.context_length}")
+            raise EngineError(
+                f"sequence length {need} exceeds the context length {self.engine.config.context_length}"
+            )
         if need <= self.cap:
             return
         xp, cfg = self.engine.xp, self.engine.config
         cap = min(max(need, 2 * self.cap, 64), cfg.context_length)
         kvh, hd = cfg.n_kv_heads, cfg.head_dim
         for i in range(cfg.n_layers):
-            for store, shape, dt in ((self.k, (kvh, cap, hd), np.float64), (self.ek, (kvh, cap), np.int64), (self.v, (kvh, cap, hd), np.float64)):
+            for store, shape, dt in (
+                (self.k, (kvh, cap, hd), np.float64),
+                (self.ek, (kvh, cap), np.int64),
+                (self.v, (kvh, cap, hd), np.float64),
+            ):
                 new = xp.zeros(shape, dtype=dt)
                 if self.cap:
                     new[:, : self.length] = store[i][:, : self.length]
@@ -311,13 +326,19 @@ class Engine:
         up = xp.clip(up, -GATE_LIMIT, GATE_LIMIT)
         one = 1 << fx.EXP_ONE_BITS
         e = fx.exp_neg(xp, xp.abs(gate), fx.EXP_ONE_BITS)
-        sig = xp.where(gate >= 0, fx.rdiv(xp, xp.int64(one) << fx.EXP_ONE_BITS, one + e), fx.rdiv(xp, e << fx.EXP_ONE_BITS, one + e))
+        sig = xp.where(
+            gate >= 0,
+            fx.rdiv(xp, xp.int64(one) << fx.EXP_ONE_BITS, one + e),
+            fx.rdiv(xp, e << fx.EXP_ONE_BITS, one + e),
+        )
         silu = fx.round_shift(xp, gate * sig, fx.EXP_ONE_BITS)  # 2^-16
         return silu * up  # 2^-32, |.| < 2^60
 
     # -- forward --------------------------------------------------------------------------------
 
-    def forward(self, items: Sequence[tuple[KVCache, Sequence[int]]], *, all_logits: bool = False) -> list[np.ndarray]:
+    def forward(
+        self, items: Sequence[tuple[KVCache, Sequence[int]]], *, all_logits: bool = False
+    ) -> list[np.ndarray]:
         """Run new tokens of several sequences together; returns int64 logits (2^-16 units) per item:
         shape [len(tokens), vocab] with ``all_logits`` else [1, vocab] for the last token."""
         xp, cfg = self.xp, self.config
@@ -378,7 +399,9 @@ class Engine:
             return [logits[o0 : o0 + n] for o0, n in spans]
         return [logits[i : i + 1] for i in range(len(spans))]
 
-    def prefill(self, cache: KVCache, tokens: Sequence[int], *, chunk: int | None = None, all_logits: bool = False) -> np.ndarray:
+    def prefill(
+        self, cache: KVCache, tokens: Sequence[int], *, chunk: int | None = None, all_logits: bool = False
+    ) -> np.ndarray:
         """Feed ``tokens`` to one sequence, optionally in chunks; returns the logits (last or all)."""
         toks = list(tokens)
         if not toks:

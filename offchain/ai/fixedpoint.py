@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import decimal
 import math
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
@@ -38,14 +38,14 @@ def _ln2_fixed(bits: int) -> int:
     return acc >> 16
 
 
-@lru_cache(maxsize=None)
+@cache
 def log2e_q32() -> int:
     """round(log2(e) * 2^32) as an integer (= 2^32 / ln 2)."""
     ln2 = _ln2_fixed(_BIG)
     return ((1 << (_BIG + _LOG2E_BITS)) + ln2 // 2) // ln2
 
 
-@lru_cache(maxsize=None)
+@cache
 def _root_chain(depth: int) -> tuple[int, ...]:
     """r_j = 2^(1/2^j) in 2^-_BIG units for j = 0..depth (iterated exact integer square roots)."""
     roots = [2 << _BIG]
@@ -69,7 +69,7 @@ def _exp2_neg_table(lo_bit: int, n: int) -> np.ndarray:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def exp_tables() -> tuple[np.ndarray, np.ndarray]:
     """Two 1024-entry tables: 2^(-a/2^10) and 2^(-b/2^20), both in 2^-30 units."""
     return _exp2_neg_table(10, 1024), _exp2_neg_table(20, 1024)

@@ -58,7 +58,9 @@ def generate(
         if not r.prompt_tokens:
             raise EngineError("empty prompt")
         if len(r.prompt_tokens) + r.params.max_tokens > ctx:
-            raise EngineError(f"prompt ({len(r.prompt_tokens)}) + max_tokens ({r.params.max_tokens}) exceeds context {ctx}")
+            raise EngineError(
+                f"prompt ({len(r.prompt_tokens)}) + max_tokens ({r.params.max_tokens}) exceeds context {ctx}"
+            )
     trs = [Transcript(r, request_digest_for(engine, tokenizer_hash, r)) for r in requests]
     caches = [engine.new_cache() for _ in requests]
     # prefill: all prompts together, chunk by chunk

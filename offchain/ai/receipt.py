@@ -116,13 +116,36 @@ def verify_merkle_proof(root: bytes, leaf: bytes, index: int, proof: Sequence[by
     return index == 0 and h == root
 
 
-def request_digest(model_hash: bytes, tokenizer_hash: bytes, engine_id: bytes, params: SamplingParams, prompt: Sequence[int]) -> bytes:
+def request_digest(
+    model_hash: bytes, tokenizer_hash: bytes, engine_id: bytes, params: SamplingParams, prompt: Sequence[int]
+) -> bytes:
     """Digest of everything that determines the output (the sampler's randomness is keyed by it)."""
     return keccak(
         abi_encode(
-            ["bytes32", "bytes32", "bytes32", "bytes32", "uint64", "uint32", "uint32", "uint32", "uint32", "uint32[]"],
-            [REQUEST_TAG, model_hash, tokenizer_hash, engine_id, params.seed, params.temperature_milli,
-             params.top_k, params.top_p_micro, params.max_tokens, list(prompt)],
+            [
+                "bytes32",
+                "bytes32",
+                "bytes32",
+                "bytes32",
+                "uint64",
+                "uint32",
+                "uint32",
+                "uint32",
+                "uint32",
+                "uint32[]",
+            ],
+            [
+                REQUEST_TAG,
+                model_hash,
+                tokenizer_hash,
+                engine_id,
+                params.seed,
+                params.temperature_milli,
+                params.top_k,
+                params.top_p_micro,
+                params.max_tokens,
+                list(prompt),
+            ],
         )
     )
 
@@ -184,7 +207,10 @@ class Receipt:
 
     @property
     def step_hashes(self) -> list[bytes]:
-        return [step_hash(i, t, h) for i, (t, h) in enumerate(zip(self.output_tokens, self.logits_hashes, strict=True))]
+        return [
+            step_hash(i, t, h)
+            for i, (t, h) in enumerate(zip(self.output_tokens, self.logits_hashes, strict=True))
+        ]
 
     @property
     def steps_root(self) -> bytes:
@@ -192,13 +218,28 @@ class Receipt:
 
     @property
     def request_digest(self) -> bytes:
-        return request_digest(self.model_hash, self.tokenizer_hash, self.engine_id, self.params, self.prompt_tokens)
+        return request_digest(
+            self.model_hash, self.tokenizer_hash, self.engine_id, self.params, self.prompt_tokens
+        )
 
     def abi_values(self) -> list[Any]:
         p = self.params
-        return [self.domain, self.model_hash, self.tokenizer_hash, self.engine_id, to_checksum_address(self.operator),
-                p.seed, p.temperature_milli, p.top_k, p.top_p_micro, p.max_tokens, list(self.prompt_tokens),
-                list(self.output_tokens), self.steps_root, self.finish_reason]
+        return [
+            self.domain,
+            self.model_hash,
+            self.tokenizer_hash,
+            self.engine_id,
+            to_checksum_address(self.operator),
+            p.seed,
+            p.temperature_milli,
+            p.top_k,
+            p.top_p_micro,
+            p.max_tokens,
+            list(self.prompt_tokens),
+            list(self.output_tokens),
+            self.steps_root,
+            self.finish_reason,
+        ]
 
     def encode(self) -> bytes:
         return abi_encode([t for _, t in RECEIPT_FIELDS], self.abi_values())
@@ -226,7 +267,13 @@ class Receipt:
         if v not in (27, 28):
             raise ReceiptError("signature v must be 27 or 28")
         try:
-            sig = keys.Signature(vrs=(v - 27, int.from_bytes(self.signature[:32], "big"), int.from_bytes(self.signature[32:64], "big")))
+            sig = keys.Signature(
+                vrs=(
+                    v - 27,
+                    int.from_bytes(self.signature[:32], "big"),
+                    int.from_bytes(self.signature[32:64], "big"),
+                )
+            )
             return sig.recover_public_key_from_msg_hash(self.digest()).to_checksum_address()
         except (BadSignature, ValidationError, ValueError) as exc:
             raise ReceiptError(f"bad signature: {exc}") from exc
@@ -272,9 +319,24 @@ class Receipt:
             raise ReceiptError("receipt must be a JSON object")
         if d.get("version") != RECEIPT_VERSION:
             raise ReceiptError(f"unknown receipt version {d.get('version')!r}")
-        required = {"domain", "modelHash", "tokenizerHash", "engineId", "operator", "seed", "temperatureMilli", "topK",
-                    "topPMicro", "maxTokens", "promptTokens", "outputTokens", "logitsHashes", "stepsRoot",
-                    "finishReason", "signature"}
+        required = {
+            "domain",
+            "modelHash",
+            "tokenizerHash",
+            "engineId",
+            "operator",
+            "seed",
+            "temperatureMilli",
+            "topK",
+            "topPMicro",
+            "maxTokens",
+            "promptTokens",
+            "outputTokens",
+            "logitsHashes",
+            "stepsRoot",
+            "finishReason",
+            "signature",
+        }
         missing = required - set(d)
         if missing:
             raise ReceiptError(f"receipt fields missing: {sorted(missing)}")

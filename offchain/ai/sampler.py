@@ -94,7 +94,9 @@ class SamplingParams:
 
 def draw_u64(seed: int, request_digest: bytes, step: int) -> int:
     """The step's 64-bit random value: first 8 bytes of keccak256(abi.encode(tag, seed, digest, step))."""
-    h = keccak(abi_encode(["bytes32", "uint64", "bytes32", "uint32"], [SAMPLE_TAG, seed, request_digest, step]))
+    h = keccak(
+        abi_encode(["bytes32", "uint64", "bytes32", "uint32"], [SAMPLE_TAG, seed, request_digest, step])
+    )
     return int.from_bytes(h[:8], "big")
 
 

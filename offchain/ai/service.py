@@ -56,8 +56,14 @@ class Completion:
 
 
 class InferenceService:
-    def __init__(self, model: ModelFile | None = None, *, backend: str = "numpy", key: bytes | None = None,
-                 prefill_chunk: int | None = None) -> None:
+    def __init__(
+        self,
+        model: ModelFile | None = None,
+        *,
+        backend: str = "numpy",
+        key: bytes | None = None,
+        prefill_chunk: int | None = None,
+    ) -> None:
         self.model = model if model is not None else load_model_file()
         self.tokenizer = Tokenizer.from_metadata(self.model.metadata)
         self.engine = Engine(self.model, backend=backend)
@@ -65,8 +71,13 @@ class InferenceService:
         self.prefill_chunk = prefill_chunk
         self.lock = threading.Lock()
 
-    def prompt_tokens(self, messages: Sequence[dict[str, str]] | None = None, prompt: str | None = None, *,
-                      raw: bool = False) -> tuple[int, ...]:
+    def prompt_tokens(
+        self,
+        messages: Sequence[dict[str, str]] | None = None,
+        prompt: str | None = None,
+        *,
+        raw: bool = False,
+    ) -> tuple[int, ...]:
         if messages is None:
             if prompt is None:
                 raise TokenizerError("a prompt or messages are required")
@@ -79,10 +90,18 @@ class InferenceService:
         eos = self.tokenizer.eos_id
         return self.tokenizer.decode([t for t in tokens if t != eos])
 
-    def complete_batch(self, reqs: Sequence[Request], on_token: TokenCallback | None = None) -> list[Completion]:
+    def complete_batch(
+        self, reqs: Sequence[Request], on_token: TokenCallback | None = None
+    ) -> list[Completion]:
         with self.lock:
-            trs = generate(self.engine, reqs, tokenizer_hash=self.tokenizer.hash, eos_id=self.tokenizer.eos_id,
-                           prefill_chunk=self.prefill_chunk, on_token=on_token)
+            trs = generate(
+                self.engine,
+                reqs,
+                tokenizer_hash=self.tokenizer.hash,
+                eos_id=self.tokenizer.eos_id,
+                prefill_chunk=self.prefill_chunk,
+                on_token=on_token,
+            )
         out = []
         for tr in trs:
             r = Receipt(
@@ -99,12 +118,18 @@ class InferenceService:
             out.append(Completion(self.text_of(tr.output_tokens), r, tr))
         return out
 
-    def complete(self, prompt_tokens: Sequence[int], params: SamplingParams,
-                 on_token: TokenCallback | None = None) -> Completion:
+    def complete(
+        self, prompt_tokens: Sequence[int], params: SamplingParams, on_token: TokenCallback | None = None
+    ) -> Completion:
         return self.complete_batch([Request(tuple(prompt_tokens), params)], on_token)[0]
 
     def verify(self, receipt: Receipt, *, expected_operator: str | None = None) -> VerifyReport:
         with self.lock:
-            return verify_receipt(receipt, self.engine, tokenizer_hash=self.tokenizer.hash,
-                                  eos_id=self.tokenizer.eos_id, expected_operator=expected_operator,
-                                  prefill_chunk=self.prefill_chunk)
+            return verify_receipt(
+                receipt,
+                self.engine,
+                tokenizer_hash=self.tokenizer.hash,
+                eos_id=self.tokenizer.eos_id,
+                expected_operator=expected_operator,
+                prefill_chunk=self.prefill_chunk,
+            )

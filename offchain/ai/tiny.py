@@ -19,7 +19,17 @@ from offchain.ai.tokenizer import bytes_to_unicode
 
 TINY_LAYERS, TINY_D, TINY_HEADS, TINY_KV, TINY_FF, TINY_CTX = 2, 64, 4, 2, 128, 256
 _SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-_MERGES = [("Ġ", c) for c in "etaoinshrw"] + [("t", "h"), ("h", "e"), ("i", "n"), ("e", "r"), ("a", "n"), ("r", "e"), ("o", "n"), ("Ġt", "h"), ("Ġth", "e")]
+_MERGES = [("Ġ", c) for c in "etaoinshrw"] + [
+    ("t", "h"),
+    ("h", "e"),
+    ("i", "n"),
+    ("e", "r"),
+    ("a", "n"),
+    ("r", "e"),
+    ("o", "n"),
+    ("Ġt", "h"),
+    ("Ġth", "e"),
+]
 _TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
@@ -90,8 +100,16 @@ def write_tiny_gguf(path: Path | str, seed: int = 0) -> Path:
     w.add_chat_template(_TEMPLATE)
     q41 = gguf.GGMLQuantizationType.Q4_1
     hd = TINY_D // TINY_HEADS
-    w.add_tensor("token_embd.weight", _q8_0(seed, "token_embd", len(tokens), TINY_D), raw_dtype=gguf.GGMLQuantizationType.Q8_0)
-    w.add_tensor("output.weight", _q8_0(seed, "output", len(tokens), TINY_D, 1024.0), raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+    w.add_tensor(
+        "token_embd.weight",
+        _q8_0(seed, "token_embd", len(tokens), TINY_D),
+        raw_dtype=gguf.GGMLQuantizationType.Q8_0,
+    )
+    w.add_tensor(
+        "output.weight",
+        _q8_0(seed, "output", len(tokens), TINY_D, 1024.0),
+        raw_dtype=gguf.GGMLQuantizationType.Q8_0,
+    )
     for i in range(TINY_LAYERS):
         for name, rows, cols in (
             ("attn_q", TINY_D, TINY_D),
@@ -104,7 +122,9 @@ def write_tiny_gguf(path: Path | str, seed: int = 0) -> Path:
         ):
             w.add_tensor(f"blk.{i}.{name}.weight", _q4_1(seed, f"{i}.{name}", rows, cols), raw_dtype=q41)
         for name in ("attn_norm", "ffn_norm"):
-            g = (1.0 + (_stream(seed, f"{i}.{name}", TINY_D).astype(np.float32) - 128.0) / 512.0).astype(np.float32)
+            g = (1.0 + (_stream(seed, f"{i}.{name}", TINY_D).astype(np.float32) - 128.0) / 512.0).astype(
+                np.float32
+            )
             w.add_tensor(f"blk.{i}.{name}.weight", g)
     g = (1.0 + (_stream(seed, "output_norm", TINY_D).astype(np.float32) - 128.0) / 512.0).astype(np.float32)
     w.add_tensor("output_norm.weight", g)

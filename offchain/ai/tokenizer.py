@@ -27,7 +27,11 @@ TOKEN_TYPE_CONTROL = 3
 @lru_cache(maxsize=1)
 def bytes_to_unicode() -> dict[int, str]:
     """GPT-2's reversible byte -> printable unicode character map."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    bs = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
     cs = bs[:]
     n = 0
     for b in range(256):
@@ -80,7 +84,9 @@ class Tokenizer:
         self.byte_dec = {c: b for b, c in self.byte_enc.items()}
         self.specials = {t: i for i, t in enumerate(self.tokens) if self.token_types[i] == TOKEN_TYPE_CONTROL}
         alts = sorted(self.specials, key=lambda s: (-len(s), s))
-        self._special_re = regex.compile("(" + "|".join(regex.escape(s) for s in alts) + ")") if alts else None
+        self._special_re = (
+            regex.compile("(" + "|".join(regex.escape(s) for s in alts) + ")") if alts else None
+        )
         self._pat = regex.compile(_GPT2_PATTERN)
         self._digits = regex.compile(_DIGIT_PATTERN) if pre == "smollm" else None
         self._cache: dict[str, tuple[int, ...]] = {}
@@ -215,12 +221,20 @@ class Tokenizer:
         if not messages:
             raise TokenizerError("at least one message is required")
         for m in messages:
-            if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
+            if (
+                not isinstance(m, dict)
+                or not isinstance(m.get("role"), str)
+                or not isinstance(m.get("content"), str)
+            ):
                 raise TokenizerError("each message needs string 'role' and 'content'")
         return _render(self.chat_template, [dict(m) for m in messages], add_generation_prompt)
 
-    def encode_chat(self, messages: Sequence[dict[str, str]], *, add_generation_prompt: bool = True) -> list[int]:
-        return self.encode(self.render_chat(messages, add_generation_prompt=add_generation_prompt), parse_special=True)
+    def encode_chat(
+        self, messages: Sequence[dict[str, str]], *, add_generation_prompt: bool = True
+    ) -> list[int]:
+        return self.encode(
+            self.render_chat(messages, add_generation_prompt=add_generation_prompt), parse_special=True
+        )
 
 
 def _render(template: str, messages: list[dict[str, str]], add_generation_prompt: bool) -> str:
@@ -229,6 +243,8 @@ def _render(template: str, messages: list[dict[str, str]], add_generation_prompt
 
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     try:
-        return env.from_string(template).render(messages=messages, add_generation_prompt=add_generation_prompt)
+        return env.from_string(template).render(
+            messages=messages, add_generation_prompt=add_generation_prompt
+        )
     except TemplateError as exc:
         raise TokenizerError(f"chat template failed: {exc}") from exc

@@ -21,7 +21,13 @@ class VerifyReport:
     got: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "reason": self.reason, "step": self.step, "expected": self.expected, "got": self.got}
+        return {
+            "ok": self.ok,
+            "reason": self.reason,
+            "step": self.step,
+            "expected": self.expected,
+            "got": self.got,
+        }
 
 
 def verify_receipt(
@@ -36,16 +42,27 @@ def verify_receipt(
     """Check signature and bindings, then re-execute along the receipt's tokens (teacher forcing)."""
     if not receipt.signature_valid():
         return VerifyReport(False, "signature does not recover to the receipt's operator")
-    if expected_operator is not None and to_checksum_address(expected_operator) != to_checksum_address(receipt.operator):
-        return VerifyReport(False, "receipt signed by another operator",
-                            expected={"operator": to_checksum_address(expected_operator)}, got={"operator": receipt.operator})
+    if expected_operator is not None and to_checksum_address(expected_operator) != to_checksum_address(
+        receipt.operator
+    ):
+        return VerifyReport(
+            False,
+            "receipt signed by another operator",
+            expected={"operator": to_checksum_address(expected_operator)},
+            got={"operator": receipt.operator},
+        )
     for name, want, got in (
         ("modelHash", engine.model.sha256, receipt.model_hash),
         ("tokenizerHash", tokenizer_hash, receipt.tokenizer_hash),
         ("engineId", ENGINE_ID, receipt.engine_id),
     ):
         if want != got:
-            return VerifyReport(False, f"{name} differs from the verifier's", expected={name: "0x" + want.hex()}, got={name: "0x" + got.hex()})
+            return VerifyReport(
+                False,
+                f"{name} differs from the verifier's",
+                expected={name: "0x" + want.hex()},
+                got={name: "0x" + got.hex()},
+            )
     p = receipt.params
     prompt, out = list(receipt.prompt_tokens), list(receipt.output_tokens)
     vocab = engine.config.vocab_size
@@ -73,8 +90,14 @@ def verify_receipt(
             lg = engine.forward([(cache, [claimed])])[0][-1]
     want_finish = FINISH_STOP if out[-1] == eos_id else FINISH_LENGTH
     if want_finish == FINISH_LENGTH and len(out) != p.max_tokens:
-        return VerifyReport(False, "generation stopped before maxTokens without an end-of-sequence token", step=len(out))
+        return VerifyReport(
+            False, "generation stopped before maxTokens without an end-of-sequence token", step=len(out)
+        )
     if receipt.finish_reason != want_finish:
-        return VerifyReport(False, "finish reason mismatch", expected={"finishReason": FINISH_NAMES[want_finish]},
-                            got={"finishReason": FINISH_NAMES[receipt.finish_reason]})
+        return VerifyReport(
+            False,
+            "finish reason mismatch",
+            expected={"finishReason": FINISH_NAMES[want_finish]},
+            got={"finishReason": FINISH_NAMES[receipt.finish_reason]},
+        )
     return VerifyReport(True, "match")
