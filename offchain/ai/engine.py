@@ -406,7 +406,7 @@ class Engine:
         toks = list(tokens)
         if not toks:
             raise EngineError("prefill needs at least one token")
-        step = chunk or len(toks)
+        step = len(toks) if chunk is None else chunk
         if step < 1:
             raise EngineError("chunk must be >= 1")
         outs = []

@@ -117,6 +117,8 @@ def isqrt(xp: Any, v: Any) -> Any:
     A float estimate only seeds the search; integer comparisons then fix the result, so the answer does
     not depend on how the estimate was rounded.
     """
+    if bool(xp.any(v < 0)) or bool(xp.any(v >= (1 << 62))):
+        raise EngineError("integer square root argument outside [0, 2^62)")
     r = xp.sqrt(v.astype(np.float64)).astype(np.int64)
     for _ in range(4):
         r = xp.where(r * r > v, r - 1, r)
