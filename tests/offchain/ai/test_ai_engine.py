@@ -2,7 +2,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from ai_helpers import golden_digest, tiny_service
+from ai_helpers import TINY_GOLDEN, golden_digest, tiny_service
 
 from offchain.ai.engine import BlockLinear, Engine
 from offchain.ai.errors import EngineError, ModelFileError
@@ -10,14 +10,15 @@ from offchain.ai.generate import Request, generate
 from offchain.ai.model_file import load_model_file
 from offchain.ai.sampler import SamplingParams
 
-TINY_GOLDEN = "9d4913863e316afc75aca673f64dbb017a9255773a77c5399890871997b3d64d"
-
 
 def _int_reference(lin: BlockLinear, x: np.ndarray, f_in: int, f_out: int) -> list[list[int]]:
     """The same linear map in Python integers / int64 einsum (no float anywhere)."""
     t = x.shape[0]
     sh = [max(0, int(abs(row).max()).bit_length() - lin.act_bits) for row in x]
-    xq = np.array([[(int(v) + ((1 << (s - 1)) if s else 0)) >> s for v in row] for row, s in zip(x, sh, strict=True)], dtype=np.int64)
+    xq = np.array(
+        [[(int(v) + ((1 << (s - 1)) if s else 0)) >> s for v in row] for row, s in zip(x, sh, strict=True)],
+        dtype=np.int64,
+    )
     xb = xq.reshape(t, lin.nb, 32)
     q = lin.Q.astype(np.int64)  # [nb, 32, rows]
     s_blk = np.einsum("tbi,bir->btr", xb, q)
@@ -106,7 +107,12 @@ def test_engine_input_errors():
         eng.prefill(eng.new_cache(), [5], chunk=0)
     svc = tiny_service()
     with pytest.raises(EngineError, match="exceeds context"):
-        generate(eng, [Request((5,) * 200, SamplingParams(max_tokens=100))], tokenizer_hash=svc.tokenizer.hash, eos_id=2)
+        generate(
+            eng,
+            [Request((5,) * 200, SamplingParams(max_tokens=100))],
+            tokenizer_hash=svc.tokenizer.hash,
+            eos_id=2,
+        )
     with pytest.raises(EngineError):
         generate(eng, [Request((), SamplingParams())], tokenizer_hash=svc.tokenizer.hash, eos_id=2)
 

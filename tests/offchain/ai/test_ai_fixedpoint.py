@@ -53,7 +53,10 @@ def test_round_shift_and_rdiv(x, s):
 
 def test_rope_tables_golden_and_accurate():
     c, s = fx.rope_tables(10000, 1, 16, 256)
-    assert hashlib.sha256(c.tobytes() + s.tobytes()).hexdigest() == "778b4455fb7d4d46e9a83d81aab66e403c033e12ed8d738db9f1f5611708deb9"
+    assert (
+        hashlib.sha256(c.tobytes() + s.tobytes()).hexdigest()
+        == "778b4455fb7d4d46e9a83d81aab66e403c033e12ed8d738db9f1f5611708deb9"
+    )
     c, s = fx.rope_tables(100000, 1, 64, 8192)
     p = np.arange(8192)[:, None]
     th = 100000.0 ** (-np.arange(32) * 2 / 64)

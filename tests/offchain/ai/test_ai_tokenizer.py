@@ -31,7 +31,9 @@ def _reference(tok: Tokenizer):
     merges = [tuple(m.split(" ")) for m in tok.merges]
     ht = tokenizers.Tokenizer(tokenizers.models.BPE(vocab, merges))
     pre = tokenizers.pre_tokenizers
-    ht.pre_tokenizer = pre.Sequence([pre.Digits(individual_digits=True), pre.ByteLevel(add_prefix_space=False, use_regex=True)])
+    ht.pre_tokenizer = pre.Sequence(
+        [pre.Digits(individual_digits=True), pre.ByteLevel(add_prefix_space=False, use_regex=True)]
+    )
     return ht
 
 
