@@ -9,7 +9,9 @@ scales, every reduction is exact:
   quantized per token to 16 bits (12 bits for Q8_0 blocks) with a power-of-two step. The block dot
   products ``sum_{i<32} (q-8)*x`` are float32 GEMMs whose every partial sum is an integer of magnitude
   at most 2^24 (exact on any BLAS / GPU without TF32). Block
-  results are combined with the row scales in float64, every partial sum an integer below 2^53.
+  results are combined with the row scales in float64, every partial sum an integer below 2^53. For many
+  tokens (prefill) the same integers go through one float64 GEMM with the full integer weights
+  ``D*(q-8) + Mc``; the same bound makes every partial sum exact, so both paths give identical bits.
 * RMSNorm: exact integer sum of squares, exact integer square root, rounded integer division.
 * RoPE: 2^-30 cos/sin tables built by exact integer procedures (see ``fixedpoint``).
 * Attention: integer q.k in float64 (exact), scores in 2^-16 units, softmax weights from the integer
@@ -46,6 +48,7 @@ GATE_LIMIT = (1 << 30) - 1
 ROPE_LIMIT = (1 << 31) - 1
 MASKED = -(1 << 60)
 F32_EXACT = 1 << 24
+FULL_GEMM_MIN_TOKENS = 16  # above this many rows, one float64 GEMM beats the per-block float32 GEMMs
 F64_EXACT = 1 << 53
 
 
@@ -113,6 +116,19 @@ class BlockLinear:
         )
         self.Q = xp.asarray(np.ascontiguousarray(q.transpose(1, 2, 0)).astype(np.float32))  # [nb, 32, rows]
         self.s_row_x = xp.asarray(s_row)
+        self._w64: Any = None
+
+    def full_weights(self) -> Any:
+        """Integer weights W[k, r] = D*(q-8) + Mc as float64 [cols, rows] (built on first use).
+
+        Every partial sum of x @ W obeys the same bound as the block path (checked above), so a float64
+        GEMM over the whole row is exact too; it is faster than the block path for many tokens."""
+        if self._w64 is None:
+            w = self.Q.astype(np.float64) * self.D[:, None, :]
+            if self.McT is not None:
+                w = w + self.McT[:, None, :]
+            self._w64 = self.xp.ascontiguousarray(w.reshape(self.cols, self.rows))
+        return self._w64
 
     def __call__(self, x: Any, f_in: int, f_out: int) -> Any:
         """x: int64 [T, cols] in 2^-f_in units -> int64 [T, rows] in 2^-f_out units."""
@@ -121,11 +137,14 @@ class BlockLinear:
         amax = xp.abs(x).max(axis=1)
         sh = xp.maximum(fx.bitlen(xp, amax) - self.act_bits, 0)
         xq = fx.round_shift(xp, x, sh[:, None])  # |xq| <= 2^act_bits
-        xb = xp.ascontiguousarray(xq.reshape(t, self.nb, 32).transpose(1, 0, 2))  # [nb, T, 32]
-        s = xp.matmul(xb.astype(np.float32), self.Q).astype(np.float64)  # [nb, T, rows], exact
-        y = (self.D[:, None, :] * s).sum(axis=0) if t <= 4 else xp.einsum("br,btr->tr", self.D, s)
-        if self.McT is not None:
-            y = y + xb.sum(axis=2).T.astype(np.float64) @ self.McT
+        if t > FULL_GEMM_MIN_TOKENS:
+            y = xq.astype(np.float64) @ self.full_weights()  # exact: same bound as the block path
+        else:
+            xb = xp.ascontiguousarray(xq.reshape(t, self.nb, 32).transpose(1, 0, 2))  # [nb, T, 32]
+            s = xp.matmul(xb.astype(np.float32), self.Q).astype(np.float64)  # [nb, T, rows], exact
+            y = (self.D[:, None, :] * s).sum(axis=0)
+            if self.McT is not None:
+                y = y + xb.sum(axis=2).T.astype(np.float64) @ self.McT
         e = (f_out - f_in - self.s_row_x)[None, :] + sh[:, None]
         return xp.rint(xp.ldexp(y, e)).astype(np.int64)
 

@@ -39,10 +39,11 @@ def test_block_linear_equals_integer_reference():
     eng = tiny_service().engine
     rng = np.random.default_rng(1)
     for lin in (eng.layers[0].wqkv, eng.layers[1].w_down, eng.head):
-        x = rng.integers(-(1 << 40), 1 << 40, size=(3, lin.cols)).astype(np.int64)
-        x[1] //= 1 << 30  # small row: no quantization shift
-        got = lin(x, 20, 16)
-        assert got.tolist() == _int_reference(lin, x, 20, 16)
+        for rows in (3, 20):  # per-block float32 path and full float64 GEMM path
+            x = rng.integers(-(1 << 40), 1 << 40, size=(rows, lin.cols)).astype(np.int64)
+            x[1] //= 1 << 30  # small row: no quantization shift
+            got = lin(x, 20, 16)
+            assert got.tolist() == _int_reference(lin, x, 20, 16)
 
 
 def test_golden_transcripts():
