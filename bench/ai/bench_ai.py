@@ -22,7 +22,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from offchain.ai.engine import Engine  # noqa: E402
 from offchain.ai.evaluate import EVAL_PROMPTS, greedy_agreement, perplexity  # noqa: E402
 from offchain.ai.reference import FloatReference  # noqa: E402
 from offchain.ai.service import InferenceService  # noqa: E402
@@ -61,25 +60,43 @@ def med(f, n: int) -> float:
     return statistics.median(ts)
 
 
-def bench_engine(eng, prompt: list[int], steps: int, reps: int) -> dict[str, float]:
-    """Prefill tok/s over the prompt; single-stream decode tok/s (median step)."""
-    pre = med(lambda: eng.forward([(eng.new_cache(), prompt)]) if isinstance(eng, Engine) else eng.forward(eng.new_cache(), prompt), reps)
-    c = eng.new_cache()
-    if isinstance(eng, Engine):
-        eng.forward([(c, prompt[:32])])
-        ts = []
-        for i in range(steps):
+class _Float:
+    """Adapter giving the float reference the engine's forward([(cache, tokens)]) shape."""
+
+    def __init__(self, ref: FloatReference) -> None:
+        self.ref = ref
+
+    def new_cache(self):
+        return self.ref.new_cache()
+
+    def forward(self, items):
+        return [self.ref.forward(c, list(t)) for c, t in items]
+
+
+def bench_pair(engines: dict[str, object], prompt: list[int], steps: int, reps: int) -> dict[str, dict[str, float]]:
+    """Prefill and single-stream decode for several engines, interleaved step by step so that a
+    varying machine load hits all of them alike. Medians."""
+    pre: dict[str, list[float]] = {k: [] for k in engines}
+    dec: dict[str, list[float]] = {k: [] for k in engines}
+    for _ in range(reps):
+        for k, e in engines.items():
             t = time.perf_counter()
-            eng.forward([(c, [100 + i])])
-            ts.append(time.perf_counter() - t)
-    else:
-        eng.forward(c, prompt[:32])
-        ts = []
-        for i in range(steps):
+            e.forward([(e.new_cache(), prompt)])
+            pre[k].append(time.perf_counter() - t)
+    caches = {}
+    for k, e in engines.items():
+        caches[k] = e.new_cache()
+        e.forward([(caches[k], prompt[:32])])
+    for i in range(steps):
+        for k, e in engines.items():
             t = time.perf_counter()
-            eng.forward(c, [100 + i])
-            ts.append(time.perf_counter() - t)
-    return {"prefill_tokens": len(prompt), "prefill_tok_s": len(prompt) / pre, "decode_tok_s": 1 / statistics.median(ts)}
+            e.forward([(caches[k], [100 + i])])
+            dec[k].append(time.perf_counter() - t)
+    return {
+        k: {"prefill_tokens": len(prompt), "prefill_tok_s": len(prompt) / statistics.median(pre[k]),
+            "decode_tok_s": 1 / statistics.median(dec[k])}
+        for k in engines
+    }
 
 
 def bench_batched(eng: Engine, batch: int, steps: int) -> float:
@@ -134,8 +151,8 @@ def main() -> int:
     ref = FloatReference(svc.model)
     out["reference_load_s"] = time.perf_counter() - t
     prompt = svc.tokenizer.encode(TEXT)[:128]
-    ex = bench_engine(svc.engine, prompt, steps, reps)
-    fl = bench_engine(ref, prompt, steps, reps)
+    res = bench_pair({"exact": svc.engine, "float": _Float(ref)}, prompt, steps, reps)
+    ex, fl = res["exact"], res["float"]
     out["exact"], out["float_reference"] = ex, fl
     out["overhead_vs_float"] = {
         "prefill": fl["prefill_tok_s"] / ex["prefill_tok_s"],
