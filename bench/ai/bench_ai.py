@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from offchain.ai.engine import Engine  # noqa: E402
 from offchain.ai.evaluate import EVAL_PROMPTS, greedy_agreement, perplexity  # noqa: E402
 from offchain.ai.reference import FloatReference  # noqa: E402
 from offchain.ai.service import InferenceService  # noqa: E402
@@ -73,7 +74,9 @@ class _Float:
         return [self.ref.forward(c, list(t)) for c, t in items]
 
 
-def bench_pair(engines: dict[str, object], prompt: list[int], steps: int, reps: int) -> dict[str, dict[str, float]]:
+def bench_pair(
+    engines: dict[str, object], prompt: list[int], steps: int, reps: int
+) -> dict[str, dict[str, float]]:
     """Prefill and single-stream decode for several engines, interleaved step by step so that a
     varying machine load hits all of them alike. Medians."""
     pre: dict[str, list[float]] = {k: [] for k in engines}
@@ -93,8 +96,11 @@ def bench_pair(engines: dict[str, object], prompt: list[int], steps: int, reps: 
             e.forward([(caches[k], [100 + i])])
             dec[k].append(time.perf_counter() - t)
     return {
-        k: {"prefill_tokens": len(prompt), "prefill_tok_s": len(prompt) / statistics.median(pre[k]),
-            "decode_tok_s": 1 / statistics.median(dec[k])}
+        k: {
+            "prefill_tokens": len(prompt),
+            "prefill_tok_s": len(prompt) / statistics.median(pre[k]),
+            "decode_tok_s": 1 / statistics.median(dec[k]),
+        }
         for k in engines
     }
 
@@ -126,7 +132,9 @@ print(json.dumps({"prefill_tok_s": ntok / t1, "decode_tok_s": 32 / max(t33 - t1,
 
 def bench_llama(python: str, model_path: str, prompt: str) -> dict[str, object]:
     try:
-        res = subprocess.run([python, "-c", _LLAMA, model_path, prompt], capture_output=True, text=True, timeout=600)
+        res = subprocess.run(
+            [python, "-c", _LLAMA, model_path, prompt], capture_output=True, text=True, timeout=600
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return {"error": str(exc)}
     if res.returncode != 0:
@@ -158,7 +166,9 @@ def main() -> int:
         "prefill": fl["prefill_tok_s"] / ex["prefill_tok_s"],
         "decode": fl["decode_tok_s"] / ex["decode_tok_s"],
     }
-    out["exact_batched_decode_tok_s"] = {str(b): bench_batched(svc.engine, b, max(4, steps // 4)) for b in (4, 8)}
+    out["exact_batched_decode_tok_s"] = {
+        str(b): bench_batched(svc.engine, b, max(4, steps // 4)) for b in (4, 8)
+    }
     if args.llama_python:
         out["llama_cpp"] = bench_llama(args.llama_python, str(svc.model.path), TEXT[:600])
     if not args.no_quality:
@@ -175,7 +185,9 @@ def main() -> int:
     ]
     for b, v in out["exact_batched_decode_tok_s"].items():  # type: ignore[union-attr]
         rows.append((f"decode tok/s (batch {b}, aggregate)", f"{v:.1f}", "-"))
-    print(f"machine: {out['machine']['cpu']} x{out['machine']['cpu_count']}, load {out['machine']['loadavg_at_start']}")  # type: ignore[index]
+    print(
+        f"machine: {out['machine']['cpu']} x{out['machine']['cpu_count']}, load {out['machine']['loadavg_at_start']}"
+    )  # type: ignore[index]
     print(f"{'metric':40s} {'exact':>10s} {'float ref':>10s}")
     for r in rows:
         print(f"{r[0]:40s} {r[1]:>10s} {r[2]:>10s}")

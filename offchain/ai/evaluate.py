@@ -65,10 +65,17 @@ def float_greedy(ref: FloatReference, prompt: Sequence[int], n: int, eos: int) -
     return out
 
 
-def greedy_agreement(svc: InferenceService, ref: FloatReference, prompts: Sequence[str] = EVAL_PROMPTS, n: int = 32) -> Agreement:
+def greedy_agreement(
+    svc: InferenceService, ref: FloatReference, prompts: Sequence[str] = EVAL_PROMPTS, n: int = 32
+) -> Agreement:
     eos = svc.tokenizer.eos_id
     toks = [tuple(svc.prompt_tokens(None, p)) for p in prompts]
-    exact = generate(svc.engine, [Request(t, SamplingParams(max_tokens=n)) for t in toks], tokenizer_hash=svc.tokenizer.hash, eos_id=eos)
+    exact = generate(
+        svc.engine,
+        [Request(t, SamplingParams(max_tokens=n)) for t in toks],
+        tokenizer_hash=svc.tokenizer.hash,
+        eos_id=eos,
+    )
     same, prefix, hits, total = 0, 0, 0, 0
     for t, tr in zip(toks, exact, strict=True):
         fr = float_greedy(ref, t, n, eos)
@@ -99,4 +106,8 @@ def perplexity(svc: InferenceService, ref: FloatReference, text: str) -> dict[st
     ex = svc.engine.prefill(svc.engine.new_cache(), ids[:-1], all_logits=True) / float(1 << F_ACT)
     fl = ref.forward(ref.new_cache(), ids[:-1], all_logits=True)
     n = len(tgt)
-    return {"tokens": n, "exact": float(np.exp(_nll(ex, tgt) / n)), "float_reference": float(np.exp(_nll(fl, tgt) / n))}
+    return {
+        "tokens": n,
+        "exact": float(np.exp(_nll(ex, tgt) / n)),
+        "float_reference": float(np.exp(_nll(fl, tgt) / n)),
+    }

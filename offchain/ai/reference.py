@@ -53,8 +53,14 @@ class FloatReference:
             wqkv = np.concatenate([dequantize(t(p + n + ".weight")) for n in ("attn_q", "attn_k", "attn_v")])
             wgu = np.concatenate([dequantize(t(p + n + ".weight")) for n in ("ffn_gate", "ffn_up")])
             self.layers.append(
-                (dequantize(t(p + "attn_norm.weight")), wqkv, dequantize(t(p + "attn_output.weight")),
-                 dequantize(t(p + "ffn_norm.weight")), wgu, dequantize(t(p + "ffn_down.weight")))
+                (
+                    dequantize(t(p + "attn_norm.weight")),
+                    wqkv,
+                    dequantize(t(p + "attn_output.weight")),
+                    dequantize(t(p + "ffn_norm.weight")),
+                    wgu,
+                    dequantize(t(p + "ffn_down.weight")),
+                )
             )
         self.out_norm = dequantize(t("output_norm.weight"))
         self.emb = dequantize(t("token_embd.weight"))
@@ -79,7 +85,9 @@ class FloatReference:
         out[..., 1::2] = x0 * s + x1 * c
         return out
 
-    def forward(self, cache: FloatCache, tokens: list[int] | tuple[int, ...], *, all_logits: bool = False) -> np.ndarray:
+    def forward(
+        self, cache: FloatCache, tokens: list[int] | tuple[int, ...], *, all_logits: bool = False
+    ) -> np.ndarray:
         cfg = self.config
         n = len(tokens)
         if n == 0 or cache.length + n > cfg.context_length:

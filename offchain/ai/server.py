@@ -33,15 +33,10 @@ def parse_chat_request(body: Any, svc: InferenceService) -> tuple[tuple[int, ...
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise AIError("'messages' must be a non-empty list")
-    msgs = []
-    for m in messages:
-        if (
-            not isinstance(m, dict)
-            or not isinstance(m.get("role"), str)
-            or not isinstance(m.get("content"), str)
-        ):
-            raise AIError("each message needs string 'role' and 'content'")
-        msgs.append({"role": m["role"], "content": m["content"]})
+    # keep only role/content; the tokenizer validates them (TokenizerError is an AIError -> 400)
+    msgs = [
+        {"role": m.get("role"), "content": m.get("content")} if isinstance(m, dict) else m for m in messages
+    ]
     seed = body.get("seed", 0)
     temperature = body.get("temperature", 1)
     top_p = body.get("top_p", 1)

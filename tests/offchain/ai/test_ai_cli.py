@@ -38,26 +38,13 @@ def test_run_then_verify(tmp_path, capsys):
     assert rep["ok"] is True
 
 
+def _run_tiny(*extra: str) -> int:
+    return main(["ai", "run", "--tiny", "0", *extra])
+
+
 def test_verify_negative_and_bad_input(tmp_path, capsys):
     out = tmp_path / "r.json"
-    assert (
-        main(
-            [
-                "ai",
-                "run",
-                "--tiny",
-                "0",
-                "--prompt",
-                "hi",
-                "--max-tokens",
-                "4",
-                "--json",
-                "--receipt-out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    assert _run_tiny("--prompt", "hi", "--max-tokens", "4", "--json", "--receipt-out", str(out)) == 0
     d = json.loads(capsys.readouterr().out)
     assert set(d) == {"completion", "finishReason", "receipt"}
     assert main(["ai", "verify", str(out), "--tiny", "1"]) == 1  # another model: negative verdict
@@ -66,33 +53,16 @@ def test_verify_negative_and_bad_input(tmp_path, capsys):
     bad.write_text("{}")
     assert main(["ai", "verify", str(bad), "--tiny", "0"]) == 2
     assert main(["ai", "verify", str(tmp_path / "missing.json"), "--tiny", "0"]) == 2
-    assert main(["ai", "run", "--tiny", "0", "--prompt", "x", "--temperature", "-1"]) == 2
+    assert _run_tiny("--prompt", "x", "--temperature", "-1") == 2
     keyf = tmp_path / "key"
     keyf.write_text("0x1234")
-    assert main(["ai", "run", "--tiny", "0", "--prompt", "x", "--key-file", str(keyf)]) == 2
+    assert _run_tiny("--prompt", "x", "--key-file", str(keyf)) == 2
 
 
 def test_key_file_sets_operator(tmp_path, capsys):
     keyf = tmp_path / "key"
     keyf.write_text("0x" + "42" * 32)
-    assert (
-        main(
-            [
-                "ai",
-                "run",
-                "--tiny",
-                "0",
-                "--prompt",
-                "x",
-                "--max-tokens",
-                "2",
-                "--json",
-                "--key-file",
-                str(keyf),
-            ]
-        )
-        == 0
-    )
+    assert _run_tiny("--prompt", "x", "--max-tokens", "2", "--json", "--key-file", str(keyf)) == 0
     from eth_keys import keys
 
     addr = keys.PrivateKey(bytes([0x42] * 32)).public_key.to_checksum_address()
