@@ -287,6 +287,14 @@ class Engine:
         cos, sin = fx.rope_tables(base.numerator, base.denominator, cfg.head_dim, cfg.context_length)
         self.cos, self.sin = xp.asarray(cos), xp.asarray(sin)
         self.score_shift = F_ACT - 2 * F_ACT - (cfg.head_dim.bit_length() - 1) // 2
+        self._blas = None
+        if backend == "numpy":
+            try:
+                from threadpoolctl import ThreadpoolController
+
+                self._blas = ThreadpoolController()
+            except ImportError:  # optional: only a speed matter
+                self._blas = None
 
     # -- pieces ---------------------------------------------------------------------------------
 
@@ -360,6 +368,18 @@ class Engine:
     ) -> list[np.ndarray]:
         """Run new tokens of several sequences together; returns int64 logits (2^-16 units) per item:
         shape [len(tokens), vocab] with ``all_logits`` else [1, vocab] for the last token."""
+        n_tok = sum(len(t) for _, t in items)
+        if self._blas is not None and n_tok <= FULL_GEMM_MIN_TOKENS:
+            # Decode runs thousands of tiny per-block GEMVs: BLAS threading only adds synchronisation
+            # (and spins badly on a shared machine). Results are exact either way.
+            with self._blas.limit(limits=1, user_api="blas"):
+                return self._forward(items, all_logits=all_logits)
+        return self._forward(items, all_logits=all_logits)
+
+    def _forward(
+        self, items: Sequence[tuple[KVCache, Sequence[int]]], *, all_logits: bool = False
+    ) -> list[np.ndarray]:
+        """Unthrottled forward pass (see ``forward``)."""
         xp, cfg = self.xp, self.config
         if not items:
             return []
