@@ -45,8 +45,9 @@ class ComputeWorld:
 
     # --- operators
     def join(self, op, key, set_id=SET, data=None):
-        self.w.register_operator(op)
-        self.w.am.setRedistributionConsent(op, (self.avs.address, set_id), True, sender=op)
+        if not self.w.dm.isOperator(op):
+            self.w.register_operator(op)
+            self.w.am.setRedistributionConsent(op, (self.avs.address, set_id), True, sender=op)
         if data is None:
             data = registration_data(self.chain.chain_id, self.avs.address, op.address, key)
         return self.w.am.registerForOperatorSets(op, (self.avs.address, [set_id], data), sender=op)
@@ -88,3 +89,18 @@ class ComputeWorld:
     def submit(self, bundle, sender=None):
         r, sig = receipt_args(bundle)
         return self.avs.submitReceipt(r, sig, sender=sender or self.w.other)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cw(project, chain, accounts, deployment):
+    """A fresh ComputeWorld per test module (ape restores the chain around each test)."""
+    from tests.contracts.conftest import World
+
+    return ComputeWorld(World(project, chain, accounts, deployment), project, chain, accounts)
+
+
+def events(receipt, name):
+    return [e for e in receipt.events if e.event_name == name]
