@@ -55,7 +55,7 @@ class Domain:
 
 def powers(fr: PrimeField, g: int, n: int, start: int = 1) -> Array:
     """[start * g^i for i < n] as a Montgomery batch, by doubling (log n vectorised steps)."""
-    out = fr.from_ints([start])
+    out = fr.from_ints([start % fr.p])
     gk = g % fr.p
     while out.shape[1] < n:
         out = fr.concat([out, fr.mul(out, fr.const(gk, out.shape[1:]))])
