@@ -138,14 +138,17 @@ def group_fft_sparse(curve: Any, fr: PrimeField, H: Array, M: int, root_2s: int,
     k = M // m
     dM = _cached_domain(fr, M, root_2s, adicity)
     dm = _cached_domain(fr, m, root_2s, adicity)
-    # twist exponents s*e mod M for e < m, s < k  -> scalars w_M^(s e)
-    e = np.arange(m, dtype=np.int64)[:, None]
+    # twist row e (e >= 1) by w_M^(s e) for every column s; row 0 is multiplied by 1.
+    e = np.arange(1, m, dtype=np.int64)[:, None]
     s = np.arange(k, dtype=np.int64)[None, :]
-    expo = (e * s) % M  # (m, k)
+    expo = (e * s) % M  # (m-1, k)
     roots_bytes = fr.to_bytes(dM.roots)  # (M, nbytes)
-    scal = roots_bytes[expo.reshape(-1)]  # (m*k, nbytes), e-major
-    Hrep = xp.repeat(H, k, axis=boff)  # (.., m*k) e-major
-    T = curve.scalar_mul(Hrep, scal)
+    scal = roots_bytes[expo.reshape(-1)]  # ((m-1)*k, nbytes), e-major
+    lead = (slice(None),) * boff
+    Hrep = xp.repeat(H[lead + (slice(1, m),)], k, axis=boff)
+    T1 = curve.scalar_mul(Hrep, scal) if m > 1 else Hrep
+    T0 = xp.repeat(H[lead + (slice(0, 1),)], k, axis=boff)
+    T = xp.concatenate([T0, T1], axis=boff)
     T = T.reshape(T.shape[:boff] + (m, k))
     # FFT of size m along axis boff for each column s: run as a batch of k columns.
     out = _group_fft_columns(curve, fr, T, dm)  # (.., m, k): out[t, s]
@@ -165,10 +168,13 @@ def _group_fft_columns(curve: Any, fr: PrimeField, T: Array, domain: Domain, inv
         u, v, shape = _split(x, boff, h)  # (.., blocks, h, K)
         blocks = N // (2 * h)
         if h > 1:
-            twb = fr.to_bytes(tw)  # (h, nbytes)
-            scal = np.broadcast_to(twb[None, :, None, :], (blocks, h, K, twb.shape[1])).reshape(-1, twb.shape[1])
-            vflat = curve.scalar_mul(v.reshape(v.shape[:boff] + (-1,)), scal)
-            v = vflat.reshape(u.shape)
+            # twiddle 0 is 1: multiply only v[:, :, 1:, :]
+            twb = fr.to_bytes(tw)[1:]  # (h-1, nbytes)
+            scal = np.broadcast_to(twb[None, :, None, :], (blocks, h - 1, K, twb.shape[1])).reshape(-1, twb.shape[1])
+            lead = (slice(None),) * (boff + 1)
+            v1 = xp.ascontiguousarray(v[lead + (slice(1, h),)])
+            vflat = curve.scalar_mul(v1.reshape(v1.shape[:boff] + (-1,)), scal)
+            v = xp.concatenate([v[lead + (slice(0, 1),)], vflat.reshape(v1.shape)], axis=boff + 1)
         x = xp.stack([curve.add(u, v), curve.add(u, curve.neg(v))], axis=boff + 1).reshape(shape)
         h *= 2
     return x

@@ -30,6 +30,14 @@ from offchain.errors import DAError
 
 SRS_ORDER = 1 << 28
 MAINNET_G1_PREFIX_3000_SHA256 = "1a23c29f5739fa223410ee518f94922248afe99efc47c9617d89722e8874cf4e"
+# Published digests of EigenDA's SRS files (resources/srs/srs-files-16777216.sha256)
+KNOWN_DIGESTS = {
+    "g1.point": "8f18b9c04ed4bddcdb73001fb693703197328cecabdfa9025f647410b0c50d7f",
+    "g2.point": "a6942684aa751b4ec7873e2edb4660ac5c4516adb3b310441802cc0d489f645a",
+    "g2.trailing.point": "78fad17d74d28cecdb7f826fdd72dee08bdbe1e8ad66f2b24fcf2fc140176788",
+    "g2.point.powerOf2": "4d5ed827f742e1270f22b4a39129bf1d25445821b15824e2eb3a709a16f64518",
+    "g1_mainnet_first3000.point": MAINNET_G1_PREFIX_3000_SHA256,
+}
 
 Array = Any
 
@@ -159,31 +167,31 @@ def load_eigenda_srs(
     g1_count: int | None = None,
     xp: ModuleType = np,
     sha256_list: str | Path | None = None,
-    g1_name: str = "g1.point",
 ) -> SRS:
-    """Load EigenDA SRS files from ``directory``.
+    """Load EigenDA SRS files from ``directory``, each checked against its published sha256.
 
-    ``g1_name`` is ``g1.point`` (full file; digest from ``sha256_list``) or the 3,000-point mainnet
-    prefix (digest built in). ``g2.point.powerOf2`` is required; ``g2.point`` and ``g2.trailing.point`` are
-    loaded when present (needed only for length commitments/proofs).
+    G1: ``g1.point`` (the full 2^19-point file) or ``g1_mainnet_first3000.point`` (the 3,000-point
+    mainnet prefix). ``g2.point.powerOf2`` is required; ``g2.point`` and ``g2.trailing.point`` are loaded
+    when present (only length commitments/proofs need them). Digests come from the built-in list of
+    EigenDA's published hashes, or from ``sha256_list`` (a file in EigenDA's format) when given.
     """
     d = Path(directory)
-    digests = read_sha256_list(Path(sha256_list)) if sha256_list else {}
-    g1_path = d / g1_name
-    g1_digest = digests.get(g1_name)
-    if g1_digest is None and g1_path.exists() and g1_path.stat().st_size == 96_000:
-        g1_digest = MAINNET_G1_PREFIX_3000_SHA256
-    if g1_digest is None:
-        raise SRSError(f"{g1_path}: no published sha256 to check it against (pass the sha256 list)")
-    g1 = load_g1(g1_path, g1_count, xp, sha256=g1_digest)
-    pow2_path = d / "g2.point.powerOf2"
-    g2_pow2 = load_g2(pow2_path, None, xp, sha256=digests.get("g2.point.powerOf2"))
+    if not d.is_dir():
+        raise SRSError(f"SRS directory not found: {d}")
+    digests = dict(KNOWN_DIGESTS)
+    if sha256_list:
+        digests.update(read_sha256_list(Path(sha256_list)))
+    g1_name = next((nm for nm in ("g1.point", "g1_mainnet_first3000.point") if (d / nm).exists()), None)
+    if g1_name is None:
+        raise SRSError(f"{d}: no g1.point or g1_mainnet_first3000.point")
+    g1 = load_g1(d / g1_name, g1_count, xp, sha256=digests[g1_name])
+    g2_pow2 = load_g2(d / "g2.point.powerOf2", None, xp, sha256=digests["g2.point.powerOf2"])
     g2 = g2t = None
-    if (d / "g2.point").exists() and "g2.point" in digests:
+    if (d / "g2.point").exists():
         g2 = load_g2(d / "g2.point", g1_count, xp, sha256=digests["g2.point"])
-    if (d / "g2.trailing.point").exists() and "g2.trailing.point" in digests:
+    if (d / "g2.trailing.point").exists():
         g2t = load_g2(d / "g2.trailing.point", None, xp, sha256=digests["g2.trailing.point"])
-    return SRS(g1=g1, g2_pow2=g2_pow2, g2=g2, g2_trailing=g2t, name=f"eigenda:{d}", xp=xp)
+    return SRS(g1=g1, g2_pow2=g2_pow2, g2=g2, g2_trailing=g2t, name=f"eigenda:{d}/{g1_name}", xp=xp)
 
 
 def insecure_test_srs(n: int, secret: int = 0xDEADBEEF1234, xp: ModuleType = np, with_g2: bool = True) -> SRS:
