@@ -42,7 +42,6 @@ from offchain.errors import DAError
 
 NUM_CHUNKS = 8192
 CODING_RATE = 8
-LOG_NUM_CHUNKS = 13
 COSET_SHIFT = 5  # multiplicative generator of Fr, used for the recovery coset
 FS_TAG = b"EIGEN-DA-BN254-BATCH-V1"
 
@@ -70,6 +69,11 @@ class EncodingParams:
     coding_rate: int = CODING_RATE
 
     def __post_init__(self) -> None:
+        for name, v in (("num_chunks", self.num_chunks), ("coding_rate", self.coding_rate)):
+            if v <= 0 or v & (v - 1):
+                raise EncodingError(f"{name} {v} is not a power of two")
+        if self.num_chunks < self.coding_rate:
+            raise EncodingError("fewer chunks than the coding rate")
         if self.n <= 0 or self.n & (self.n - 1):
             raise EncodingError(f"blob length {self.n} symbols is not a power of two")
         if self.chunk_length * self.num_chunks > SRS_ORDER:
@@ -89,9 +93,9 @@ class EncodingParams:
         return self.num_chunks * self.chunk_length
 
 
-def chunk_cosets(indices: np.ndarray) -> np.ndarray:
-    """Chunk index i -> leading coset index j = bitrev_13(i)."""
-    return bitrev_indices(NUM_CHUNKS)[np.asarray(indices, dtype=np.int64)]
+def chunk_cosets(indices: np.ndarray, num_chunks: int = NUM_CHUNKS) -> np.ndarray:
+    """Chunk index i -> leading coset index j = bitrev(i) (13 bits for 8192 chunks)."""
+    return bitrev_indices(num_chunks)[np.asarray(indices, dtype=np.int64)]
 
 
 @dataclass
@@ -121,7 +125,7 @@ class Encoder:
         self.backend = backend
         self.srs = srs.to_backend(self.xp)
         self.c = B.bn254(self.xp)
-        self._tables: dict[int, Array] = {}
+        self._tables: dict[tuple[int, int], Array] = {}
 
     # ----- blobs --------------------------------------------------------------------------
     def blob_to_coeffs(self, blob: bytes) -> Array:
@@ -189,16 +193,18 @@ class Encoder:
         fr = self.c.fr
         L, m = params.chunk_length, params.rows
         mat = coeffs.reshape(fr.n, m, L)
-        padded = fr.concat([mat, fr.zeros((NUM_CHUNKS - m, L))])
-        E = ntt(fr, padded, self._domain(NUM_CHUNKS))  # E[j, t] = Q_t(w^j)
-        return fr.take(E, self.xp.asarray(chunk_cosets(np.arange(NUM_CHUNKS))))
+        M = params.num_chunks
+        padded = fr.concat([mat, fr.zeros((M - m, L))])
+        E = ntt(fr, padded, self._domain(M))  # E[j, t] = Q_t(w^j)
+        return fr.take(E, self.xp.asarray(chunk_cosets(np.arange(M), M)))
 
     # ----- FK20 ---------------------------------------------------------------------------
     def _toeplitz_table(self, params: EncodingParams) -> Array:
         """Y[f, t] = FFT_2m^G1(s_t)[f], s_t[d] = [tau^(dL+t)]_1 for d < m-1 (cached per blob size)."""
         n = params.n
-        if n in self._tables:
-            return self._tables[n]
+        key = (n, params.chunk_length)
+        if key in self._tables:
+            return self._tables[key]
         g1 = self.c.g1
         L, m = params.chunk_length, params.rows
         S = self.srs.g1_prefix(n)
@@ -209,7 +215,7 @@ class Encoder:
         Sinf = g1.concat([S, g1.infinity(1)])
         cols = g1.take(Sinf, self.xp.asarray(idx.reshape(-1))).reshape(Sinf.shape[:2] + (2 * m, L))
         Y = _group_fft_columns(g1, self.c.fr, cols, self._domain(2 * m))
-        self._tables[n] = Y
+        self._tables[key] = Y
         return Y
 
     def h_vector(self, coeffs: Array, params: EncodingParams) -> Array:
@@ -233,15 +239,15 @@ class Encoder:
     def proofs(self, coeffs: Array, params: EncodingParams) -> Array:
         """G1 batch (8192,) of chunk proofs in chunk order."""
         g1 = self.c.g1
-        m = params.rows
+        m, M = params.rows, params.num_chunks
         if m == 1:
-            return g1.infinity(NUM_CHUNKS)
+            return g1.infinity(M)
         H = self.h_vector(coeffs, params)
-        P_nat = group_fft_sparse(g1, self.c.fr, H, NUM_CHUNKS, B.ROOT_OF_UNITY_2_28, B.TWO_ADICITY)
-        return g1.take(P_nat, self.xp.asarray(chunk_cosets(np.arange(NUM_CHUNKS))))
+        P_nat = group_fft_sparse(g1, self.c.fr, H, M, B.ROOT_OF_UNITY_2_28, B.TWO_ADICITY)
+        return g1.take(P_nat, self.xp.asarray(chunk_cosets(np.arange(M), M)))
 
-    def frames(self, coeffs: Array) -> Frames:
-        params = EncodingParams(coeffs.shape[1])
+    def frames(self, coeffs: Array, params: EncodingParams | None = None) -> Frames:
+        params = params or EncodingParams(coeffs.shape[1])
         return Frames(params, self.chunk_coeffs(coeffs, params), self.proofs(coeffs, params))
 
     # ----- verification -------------------------------------------------------------------
@@ -265,7 +271,7 @@ class Encoder:
             a = fr.concat([s, a[:, k - 1 : k]]) if k % 2 else s
         return a[:, 0]
 
-    def verify_batch(self, commitments: Array, s: Sample) -> bool:
+    def verify_batch(self, commitments: Array, s: Sample, num_chunks: int = NUM_CHUNKS) -> bool:
         """Universal batch check (one 2-pairing product) of chunks of blobs with the same L.
 
         ``commitments`` is a G1 batch; ``s.blob[k]`` says which commitment chunk k belongs to.
@@ -279,7 +285,7 @@ class Encoder:
         L = int(s.coeffs.shape[2])
         if L & (L - 1):
             raise VerificationError(f"chunk length {L} is not a power of two")
-        if int(np.max(s.index)) >= NUM_CHUNKS or int(np.min(s.index)) < 0:
+        if int(np.max(s.index)) >= num_chunks or int(np.min(s.index)) < 0:
             raise VerificationError("chunk index out of range")
         nb = commitments.shape[-1]
         if int(np.max(s.blob)) >= nb or int(np.min(s.blob)) < 0:
@@ -289,36 +295,42 @@ class Encoder:
         rk_bytes = fr.to_bytes(rk)
         A = g1.msm(s.proofs, rk_bytes)
         # z_k = w_8192^(bitrev(i_k)); weights r_k z_k
-        roots = powers(fr, pow(B.ROOT_OF_UNITY_2_28, 1 << (B.TWO_ADICITY - LOG_NUM_CHUNKS), B.R), NUM_CHUNKS)
-        zk = fr.take(roots, self.xp.asarray(chunk_cosets(s.index)))
+        roots = self._domain(num_chunks).roots
+        zk = fr.take(roots, self.xp.asarray(chunk_cosets(s.index, num_chunks)))
         Zp = g1.msm(s.proofs, fr.to_bytes(fr.mul(rk, zk)))
         agg = self._fr_sum(fr.mul(s.coeffs, rk[:, :, None]))  # (L,)
-        I = g1.msm(self.srs.g1_prefix(L), fr.to_bytes(agg))
+        interp = g1.msm(self.srs.g1_prefix(L), fr.to_bytes(agg))
         # per-commitment weights: sum of r_k over its chunks
         onehot = self.xp.asarray(np.asarray(s.blob)[:, None] == np.arange(nb)[None, :])  # (K, nb)
         per_blob = self.xp.where(onehot[None], rk[:, :, None], 0)  # (limbs, K, nb)
         wb = self._fr_sum(per_blob)  # (limbs, nb)
         Cagg = g1.msm(commitments, fr.to_bytes(wb))
-        rhs = g1.add(g1.add(Cagg, g1.neg(I)), Zp)
+        rhs = g1.add(g1.add(Cagg, g1.neg(interp)), Zp)
         tau_L = self.srs.g2_tau_pow2(L.bit_length() - 1)
         return B.pairing_check([(A, tau_L), (g1.neg(rhs), c.g2.generator[..., 0])])
 
-    def verify_chunk(self, commitment: Array, index: int, coeffs: Array, proof: Array) -> bool:
-        s = Sample(np.zeros(1, np.int64), np.array([index]), coeffs.reshape(coeffs.shape[0], 1, -1), proof.reshape(proof.shape[:2] + (1,)))
-        return self.verify_batch(commitment, s)
+    def verify_chunk(
+        self, commitment: Array, index: int, coeffs: Array, proof: Array, num_chunks: int = NUM_CHUNKS
+    ) -> bool:
+        """Check one chunk (coefficients (L,), proof point) of the blob with ``commitment``."""
+        s = Sample(
+            np.zeros(1, np.int64), np.array([index]), coeffs.reshape(coeffs.shape[0], 1, -1),
+            proof.reshape(proof.shape[:2] + (1,)),
+        )
+        return self.verify_batch(commitment, s, num_chunks)
 
-    def find_invalid(self, commitments: Array, s: Sample) -> list[int]:
+    def find_invalid(self, commitments: Array, s: Sample, num_chunks: int = NUM_CHUNKS) -> list[int]:
         """Positions (into the sample) of the chunks that fail, by batch checks and bisection."""
         K = int(s.index.shape[0])
         if K == 0:
             return []
-        if self.verify_batch(commitments, s):
+        if self.verify_batch(commitments, s, num_chunks):
             return []
         if K == 1:
             return [0]
         h = K // 2
-        left = self.find_invalid(commitments, self.sub_sample(s, np.arange(h)))
-        right = self.find_invalid(commitments, self.sub_sample(s, np.arange(h, K)))
+        left = self.find_invalid(commitments, self.sub_sample(s, np.arange(h)), num_chunks)
+        right = self.find_invalid(commitments, self.sub_sample(s, np.arange(h, K)), num_chunks)
         return left + [h + k for k in right]
 
     def sub_sample(self, s: Sample, sel: np.ndarray) -> Sample:
@@ -326,16 +338,16 @@ class Encoder:
         return Sample(s.blob[sel], s.index[sel], self.c.fr.take(s.coeffs, xi), self.c.g1.take(s.proofs, xi))
 
     # ----- recovery -----------------------------------------------------------------------
-    def _vanishing_poly(self, roots_j: np.ndarray) -> Array:
-        """Coefficients (length 8192) of prod_(j in roots_j) (y - w_8192^j), by a batched product tree."""
+    def _vanishing_poly(self, roots_j: np.ndarray, M: int) -> Array:
+        """Coefficients (length M) of prod_(j in roots_j) (y - w_M^j), by a batched product tree."""
         fr = self.c.fr
         xp = self.xp
         k = int(roots_j.size)
         if k == 0:
-            out = fr.zeros(NUM_CHUNKS)
+            out = fr.zeros(M)
             out[:, 0] = fr.ones(())
             return out
-        dom = self._domain(NUM_CHUNKS)
+        dom = self._domain(M)
         w = fr.take(dom.roots, xp.asarray(roots_j))
         size = 1 << max(0, (k - 1).bit_length())
         # leaves: [-w, 1] ; padding leaves: [1, 0]
@@ -352,10 +364,10 @@ class Encoder:
             polys = ntt(fr, prod, self._domain(D2), inverse=True)
             D = D2
         Z = polys[:, :, 0]
-        if Z.shape[1] >= NUM_CHUNKS:
-            Z = Z[:, :NUM_CHUNKS]  # degree <= 8191 since at least one chunk is present
+        if Z.shape[1] >= M:
+            Z = Z[:, :M]  # degree <= M-1 since at least one chunk is present
         else:
-            Z = fr.concat([Z, fr.zeros(NUM_CHUNKS - Z.shape[1])])
+            Z = fr.concat([Z, fr.zeros(M - Z.shape[1])])
         return Z
 
     def recover_coeffs(self, params: EncodingParams, index: np.ndarray, coeffs: Array) -> Array:
@@ -370,16 +382,19 @@ class Encoder:
             raise RecoveryError(f"{index.size} distinct chunks, at least {m} are needed")
         if coeffs.shape[1:] != (index.size, L):
             raise RecoveryError("coefficient matrix does not match the chunk list")
-        j = chunk_cosets(index)
-        known = np.zeros(NUM_CHUNKS, dtype=bool)
+        M = params.num_chunks
+        if index.size and (index.min() < 0 or index.max() >= M):
+            raise RecoveryError(f"chunk index out of range [0, {M})")
+        j = chunk_cosets(index, M)
+        known = np.zeros(M, dtype=bool)
         known[j] = True
-        dom = self._domain(NUM_CHUNKS)
-        V = fr.zeros((NUM_CHUNKS, L))
+        dom = self._domain(M)
+        V = fr.zeros((M, L))
         V[:, xp.asarray(j)] = coeffs
         if known.all():
             Q = ntt(fr, V, dom, inverse=True)
         else:
-            Z = self._vanishing_poly(np.nonzero(~known)[0])
+            Z = self._vanishing_poly(np.nonzero(~known)[0], M)
             Zd = ntt(fr, Z, dom)  # Z on the domain (zero at missing)
             E = fr.mul(V, Zd[:, :, None])
             e = ntt(fr, E, dom, inverse=True)  # coefficients of Q*Z
