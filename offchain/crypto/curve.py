@@ -259,7 +259,6 @@ class Curve:
 
     def _bucket_window_sums(self, P: Array, digits: np.ndarray, c: int) -> Array:
         """For digits (W, N) and points P (N,): S_w = sum_i digits[w, i] * P_i for every window w."""
-        xp = self.xp
         W, N = digits.shape
         nb = 1 << c
         # bucket id = w * nb + digit; digit 0 contributes nothing.

@@ -3,8 +3,8 @@
 import random
 
 import numpy as np
-import pytest
 import py_ecc.optimized_bn128 as pe
+import pytest
 
 from offchain.crypto import bn254 as B
 from offchain.crypto.curve import FixedBaseMSM, scalars_to_bytes
@@ -58,11 +58,11 @@ def test_da_msm_bucket_and_fixed_base_match_naive() -> None:
     scal = [rng.randrange(B.R) for _ in range(N)]
     scal[3] = 0
     P = _mul_gen(g1, bases_k)
-    want = _ref_g1(sum(a * b for a, b in zip(bases_k, scal)) % B.R)
+    want = _ref_g1(sum(a * b for a, b in zip(bases_k, scal, strict=False)) % B.R)
     assert B.g1_to_ints(g1.msm(P, scalars_to_bytes(scal))[..., None]) == [want]
     fb = FixedBaseMSM(g1, P, c=6)
     assert B.g1_to_ints(fb.msm(scalars_to_bytes(scal))[..., None]) == [want]
-    sub = _ref_g1(sum(a * b for a, b in zip(bases_k[:10], scal[:10])) % B.R)
+    sub = _ref_g1(sum(a * b for a, b in zip(bases_k[:10], scal[:10], strict=False)) % B.R)
     assert B.g1_to_ints(fb.msm(scalars_to_bytes(scal[:10]))[..., None]) == [sub]
 
 

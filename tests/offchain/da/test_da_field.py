@@ -27,13 +27,13 @@ def test_da_field_ops_match_python_ints(p: int, data) -> None:
     xs = data.draw(ints(p))
     ys = data.draw(st.lists(st.integers(0, p - 1), min_size=len(xs), max_size=len(xs)))
     a, b = F.from_ints(xs), F.from_ints(ys)
-    assert F.to_ints(F.mul(a, b)) == [x * y % p for x, y in zip(xs, ys)]
-    assert F.to_ints(F.add(a, b)) == [(x + y) % p for x, y in zip(xs, ys)]
-    assert F.to_ints(F.sub(a, b)) == [(x - y) % p for x, y in zip(xs, ys)]
+    assert F.to_ints(F.mul(a, b)) == [x * y % p for x, y in zip(xs, ys, strict=False)]
+    assert F.to_ints(F.add(a, b)) == [(x + y) % p for x, y in zip(xs, ys, strict=False)]
+    assert F.to_ints(F.sub(a, b)) == [(x - y) % p for x, y in zip(xs, ys, strict=False)]
     assert F.to_ints(F.neg(a)) == [(-x) % p for x in xs]
     assert F.to_ints(F.sqr(a)) == [x * x % p for x in xs]
     assert F.to_ints(F.inv(a)) == [pow(x, -1, p) if x else 0 for x in xs]
-    assert list(np.asarray(F.eq(a, b))) == [x == y for x, y in zip(xs, ys)]
+    assert list(np.asarray(F.eq(a, b))) == [x == y for x, y in zip(xs, ys, strict=False)]
 
 
 @pytest.mark.parametrize("p", PRIMES)
@@ -46,7 +46,7 @@ def test_da_field_lazy_reduction_chains(p: int) -> None:
     acc, ref = a, list(xs)
     for k in range(30):
         acc = F.mul(F.sub(F.add(acc, acc), F.mul_small(a, 9)), F.add(a, F.neg(acc)))
-        ref = [((2 * r - 9 * x) * (x - r)) % p for r, x in zip(ref, xs)]
+        ref = [((2 * r - 9 * x) * (x - r)) % p for r, x in zip(ref, xs, strict=False)]
         assert F.to_ints(acc) == ref, k
     limbs = np.asarray(acc)
     assert limbs.min() >= -3 and limbs.max() <= (1 << 29) + 32
@@ -67,7 +67,7 @@ def test_da_fp2_against_py_ecc() -> None:
     pairs = [(rng.randrange(B.P), rng.randrange(B.P)) for _ in range(12)]
     pairs2 = [(rng.randrange(B.P), rng.randrange(B.P)) for _ in range(12)]
     a, b = c.fp2.from_pairs(pairs), c.fp2.from_pairs(pairs2)
-    ref = [FQ2(list(x)) * FQ2(list(y)) for x, y in zip(pairs, pairs2)]
+    ref = [FQ2(list(x)) * FQ2(list(y)) for x, y in zip(pairs, pairs2, strict=False)]
     assert c.fp2.to_pairs(c.fp2.mul(a, b)) == [(int(r.coeffs[0]), int(r.coeffs[1])) for r in ref]
     sq = [FQ2(list(x)) ** 2 for x in pairs]
     assert c.fp2.to_pairs(c.fp2.sqr(a)) == [(int(r.coeffs[0]), int(r.coeffs[1])) for r in sq]
