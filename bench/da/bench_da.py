@@ -61,7 +61,7 @@ def sync(xp: Any) -> None:
         xp.cuda.Stream.null.synchronize()
 
 
-def timed(fn: Any, xp: Any, reps: int) -> tuple[float, Any]:
+def timed(fn: Any, xp: Any, reps: int, what: str = "") -> tuple[float, Any]:
     times = []
     out = None
     for _ in range(reps):
@@ -69,6 +69,8 @@ def timed(fn: Any, xp: Any, reps: int) -> tuple[float, Any]:
         out = fn()
         sync(xp)
         times.append(time.perf_counter() - t0)
+    if what:
+        print(f"[bench]   {what}: {statistics.median(times):.4f} s", file=sys.stderr, flush=True)
     return statistics.median(times), out
 
 
@@ -85,26 +87,27 @@ def bench_size(label: str, n: int, backend: str, reps: int, batch: int) -> dict[
     p = enc.c.fr.from_bytes(raw)
     params = EncodingParams(n)
     row: dict[str, Any] = {"size": label, "symbols": n, "chunk_length": params.chunk_length, "srs_setup_s": t_srs}
-    row["commit_s"], C = timed(lambda: enc.commit(p), xp, reps)
-    row["chunks_s"], coeffs = timed(lambda: enc.chunk_coeffs(p, params), xp, reps)
+    row["commit_s"], C = timed(lambda: enc.commit(p), xp, reps, "commit")
+    row["chunks_s"], coeffs = timed(lambda: enc.chunk_coeffs(p, params), xp, reps, "chunks")
     t0 = time.perf_counter()
     enc._toeplitz_table(params)
     sync(xp)
     row["fk20_table_s"] = time.perf_counter() - t0
-    row["proofs_s"], proofs = timed(lambda: enc.proofs(p, params), xp, reps)
+    print(f"[bench]   srs setup {t_srs:.3f} s; fk20 table {row['fk20_table_s']:.3f} s", file=sys.stderr, flush=True)
+    row["proofs_s"], proofs = timed(lambda: enc.proofs(p, params), xp, reps, "proofs (table cached)")
     row["frames_s"] = row["chunks_s"] + row["proofs_s"]
     idx = rng.choice(NUM_CHUNKS, batch, replace=False)
     s = Sample(np.zeros(batch, np.int64), idx, enc.c.fr.take(coeffs, xp.asarray(idx)), enc.c.g1.take(proofs, xp.asarray(idx)))
-    row["verify_batch_s"], ok = timed(lambda: enc.verify_batch(C, s), xp, reps)
+    row["verify_batch_s"], ok = timed(lambda: enc.verify_batch(C, s), xp, reps, f"verify batch of {batch}")
     assert ok, "batch verification failed"
     row["verify_batch_size"] = batch
     row["verify_per_chunk_in_batch_s"] = row["verify_batch_s"] / batch
     one = enc.sub_sample(s, np.array([0]))
-    row["verify_single_s"], ok = timed(lambda: enc.verify_batch(C, one), xp, reps)
+    row["verify_single_s"], ok = timed(lambda: enc.verify_batch(C, one), xp, reps, "verify single")
     assert ok
     sel = rng.choice(NUM_CHUNKS, NUM_CHUNKS // 8, replace=False)
     sub = enc.c.fr.take(coeffs, xp.asarray(sel))
-    row["recover_s"], rec = timed(lambda: enc.recover_coeffs(params, sel, sub), xp, reps)
+    row["recover_s"], rec = timed(lambda: enc.recover_coeffs(params, sel, sub), xp, reps, "recover from 1/8")
     assert enc.coeffs_to_blob(rec) == enc.coeffs_to_blob(p), "recovery mismatch"
     return row
 
