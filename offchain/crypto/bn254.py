@@ -116,14 +116,19 @@ def g1_decompress(data: bytes, xp: ModuleType = np) -> Array:
         raise PointError(f"G1 point {int(np.argmin(lt))}: x coordinate >= p")
     x = fp.from_bytes(rows)
     rhs = fp.add(fp.mul(fp.sqr(x), x), fp.const(3, x.shape[1:]))
-    ok, y = fp.is_square_and_sqrt(rhs)
+    return _lift_x(c.g1, x, fp.is_square_and_sqrt(rhs), flags, inf, "G1")
+
+
+def _lift_x(curve: Curve, x: Array, root: tuple[Array, Array], flags: np.ndarray, inf: np.ndarray, what: str) -> Array:
+    """Point with abscissa x and the square root ``root`` = (exists, y) of x^3 + b, sign chosen by the flags."""
+    F, xp = curve.F, curve.xp
+    ok, y = root
     ok = to_numpy(ok) | inf
     if not ok.all():
-        raise PointError(f"G1 point {int(np.argmin(ok))}: not on the curve")
-    want_largest = xp.asarray(flags == FLAG_LARGEST)
-    flip = fp.is_lexicographically_largest(y) != want_largest
-    y = fp.select(flip, fp.neg(y), y)
-    return c.g1.from_affine(x, y, xp.asarray(inf))
+        raise PointError(f"{what} point {int(np.argmin(ok))}: not on the curve")
+    flip = F.is_lexicographically_largest(y) != xp.asarray(flags == FLAG_LARGEST)
+    y = F.select(flip, F.neg(y), y)
+    return curve.from_affine(x, y, xp.asarray(inf))
 
 
 def g1_compress(P: Array) -> bytes:
@@ -131,12 +136,16 @@ def g1_compress(P: Array) -> bytes:
     c = bn254(_xp_of(P))
     x, y, inf = c.g1.to_affine(P)
     xb = c.fp.to_bytes(x)
-    largest = to_numpy(c.fp.is_lexicographically_largest(y))
+    return _set_flags(xb, c.fp.is_lexicographically_largest(y), inf)
+
+
+def _set_flags(out: np.ndarray, largest: Array, inf: Array) -> bytes:
+    """Write gnark's flag bits into byte 0 of each row (infinity rows become 0x40 00..)."""
     infn = to_numpy(inf)
-    xb[:, 0] |= np.where(largest, FLAG_LARGEST, FLAG_SMALLEST).astype(np.uint8)
-    xb[infn] = 0
-    xb[infn, 0] = FLAG_INFINITY
-    return xb.tobytes()
+    out[:, 0] |= np.where(to_numpy(largest), FLAG_LARGEST, FLAG_SMALLEST).astype(np.uint8)
+    out[infn] = 0
+    out[infn, 0] = FLAG_INFINITY
+    return out.tobytes()
 
 
 def g2_decompress(data: bytes, xp: ModuleType = np, subgroup_check: bool = True) -> Array:
@@ -153,14 +162,7 @@ def g2_decompress(data: bytes, xp: ModuleType = np, subgroup_check: bool = True)
     x = xp.stack([fp.from_bytes(a0), fp.from_bytes(a1)], axis=1)
     b = c.g2.b.reshape(c.g2.b.shape + (1,))
     rhs = fp2.add(fp2.mul(fp2.sqr(x), x), b)
-    ok, y = fp2.sqrt(rhs)
-    ok = to_numpy(ok) | inf
-    if not ok.all():
-        raise PointError(f"G2 point {int(np.argmin(ok))}: not on the curve")
-    want_largest = xp.asarray(flags == FLAG_LARGEST)
-    flip = fp2.is_lexicographically_largest(y) != want_largest
-    y = fp2.select(flip, fp2.neg(y), y)
-    Q = c.g2.from_affine(x, y, xp.asarray(inf))
+    Q = _lift_x(c.g2, x, fp2.sqrt(rhs), flags, inf, "G2")
     if subgroup_check:
         g2_check_subgroup(Q)
     return Q
@@ -179,12 +181,7 @@ def g2_compress(Q: Array) -> bytes:
     a0 = c.fp.to_bytes(x[:, 0])
     a1 = c.fp.to_bytes(x[:, 1])
     out = np.concatenate([a1, a0], axis=1)
-    largest = to_numpy(c.fp2.is_lexicographically_largest(y))
-    infn = to_numpy(inf)
-    out[:, 0] |= np.where(largest, FLAG_LARGEST, FLAG_SMALLEST).astype(np.uint8)
-    out[infn] = 0
-    out[infn, 0] = FLAG_INFINITY
-    return out.tobytes()
+    return _set_flags(out, c.fp2.is_lexicographically_largest(y), inf)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from offchain.crypto.field import FieldError, PrimeField
+from offchain.crypto.field import FieldError, PrimeField, pow_fixed
 
 Array = Any
 
@@ -109,15 +109,7 @@ class Fp2:
         return self.mul_fp(self.conj(a), n_inv)
 
     def pow(self, a: Array, e: int) -> Array:
-        result = self.ones(a.shape[2:])
-        first = True
-        for bit in bin(e)[2:]:
-            if not first:
-                result = self.sqr(result)
-            if bit == "1":
-                result = a.copy() if first else self.mul(result, a)
-            first = False
-        return result
+        return pow_fixed(self, a, e, self.ones(a.shape[2:]))
 
     def is_zero(self, a: Array) -> Array:
         z = self.fp.is_zero(a)

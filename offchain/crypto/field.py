@@ -39,6 +39,20 @@ def _int_to_limbs(x: int, n: int) -> list[int]:
     return [(x >> (LIMB_BITS * i)) & MASK for i in range(n)]
 
 
+def pow_fixed(F: Any, a: Array, e: int, one: Array) -> Array:
+    """Square-and-multiply by a public exponent over any field object with ``mul``/``sqr``."""
+    if e < 0:
+        raise FieldError("negative exponent")
+    if e == 0:
+        return one
+    result = a.copy()
+    for bit in bin(e)[3:]:
+        result = F.sqr(result)
+        if bit == "1":
+            result = F.mul(result, a)
+    return result
+
+
 class PrimeField:
     """Arithmetic modulo the prime ``p`` over the array module ``xp``."""
 
@@ -215,18 +229,7 @@ class PrimeField:
 
     def pow(self, a: Array, e: int) -> Array:
         """``a**e`` for a fixed public exponent, the same for the whole batch (square and multiply)."""
-        if e < 0:
-            raise FieldError("negative exponent")
-        result = self.ones(a.shape[1:])
-        base = a
-        first = True
-        for bit in bin(e)[2:]:
-            if not first:
-                result = self.sqr(result)
-            if bit == "1":
-                result = base.copy() if first else self.mul(result, base)
-            first = False
-        return result
+        return pow_fixed(self, a, e, self.ones(a.shape[1:]))
 
     def inv_fermat(self, a: Array) -> Array:
         return self.pow(a, self.p - 2)

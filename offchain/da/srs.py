@@ -119,47 +119,36 @@ class SRS:
         )
 
 
-def load_g1(path: str | Path, count: int | None = None, xp: ModuleType = np, sha256: str | None = None) -> Array:
-    """Read (the first ``count``) gnark-compressed G1 points of an SRS file, checked on-curve."""
+def _load_points(path: str | Path, size: int, decode: Any, count: int | None, xp: ModuleType, sha256: str | None) -> Array:
+    """Read (the first ``count``) ``size``-byte compressed points of an SRS file and decode them."""
     path = Path(path)
     if not path.exists():
         raise SRSError(f"SRS file not found: {path}")
     if sha256 is not None:
         check_digest(path, sha256)
-    size = path.stat().st_size
-    if size % 32:
-        raise SRSError(f"{path}: size {size} is not a multiple of 32")
-    total = size // 32
+    total_bytes = path.stat().st_size
+    if total_bytes % size:
+        raise SRSError(f"{path}: size {total_bytes} is not a multiple of {size}")
+    total = total_bytes // size
     count = total if count is None else count
     if count > total:
         raise SRSError(f"{path}: {count} points requested, file holds {total}")
     with open(path, "rb") as f:
-        data = f.read(32 * count)
+        data = f.read(size * count)
     try:
-        return B.g1_decompress(data, xp)
+        return decode(data, xp)
     except B.PointError as exc:
         raise SRSError(f"{path}: {exc}") from exc
+
+
+def load_g1(path: str | Path, count: int | None = None, xp: ModuleType = np, sha256: str | None = None) -> Array:
+    """gnark-compressed G1 points (32 B) of an SRS file, checked on-curve."""
+    return _load_points(path, 32, B.g1_decompress, count, xp, sha256)
 
 
 def load_g2(path: str | Path, count: int | None = None, xp: ModuleType = np, sha256: str | None = None) -> Array:
-    path = Path(path)
-    if not path.exists():
-        raise SRSError(f"SRS file not found: {path}")
-    if sha256 is not None:
-        check_digest(path, sha256)
-    size = path.stat().st_size
-    if size % 64:
-        raise SRSError(f"{path}: size {size} is not a multiple of 64")
-    total = size // 64
-    count = total if count is None else count
-    if count > total:
-        raise SRSError(f"{path}: {count} points requested, file holds {total}")
-    with open(path, "rb") as f:
-        data = f.read(64 * count)
-    try:
-        return B.g2_decompress(data, xp)
-    except B.PointError as exc:
-        raise SRSError(f"{path}: {exc}") from exc
+    """gnark-compressed G2 points (64 B) of an SRS file, checked on-curve and in the subgroup."""
+    return _load_points(path, 64, B.g2_decompress, count, xp, sha256)
 
 
 def load_eigenda_srs(
