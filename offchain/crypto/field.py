@@ -74,6 +74,7 @@ class PrimeField:
         self._K = xp.asarray(np.array(_int_to_limbs(p << 13, self.n), dtype=np.int64))
         self._R2 = xp.asarray(np.array(_int_to_limbs(self.r2_mod, self.n), dtype=np.int64))
         self._ONE = xp.asarray(np.array(_int_to_limbs(self.r_mod, self.n), dtype=np.int64))
+        self._kernel: Any = _cuda_mont_mul(self) if xp is not np else None
 
     def __repr__(self) -> str:
         return f"PrimeField({self.name}, {self.bits} bits, {self.n} limbs, {self.xp.__name__})"
@@ -211,6 +212,8 @@ class PrimeField:
         n = self.n
         a, b = xp.broadcast_arrays(a, b)
         shape = a.shape[1:]
+        if self._kernel is not None:
+            return self._mul_fused(a, b, shape)
         t = xp.zeros((2 * n,) + shape, dtype=xp.int64)
         for i in range(n):
             t[i : i + n] += a[i] * b
@@ -223,6 +226,18 @@ class PrimeField:
         r = t[n : 2 * n].copy()
         self._carry_round(r)
         return self._carry_round(r)
+
+    def _mul_fused(self, a: Array, b: Array, shape: tuple[int, ...]) -> Array:
+        """GPU: the same limb algorithm as ``mul`` (same integer operations, same bits) in one kernel."""
+        xp = self.xp
+        a2 = xp.ascontiguousarray(a.reshape(self.n, -1))
+        b2 = xp.ascontiguousarray(b.reshape(self.n, -1))
+        count = a2.shape[1]
+        out = xp.empty_like(a2)
+        if count:
+            threads = 128
+            self._kernel(((count + threads - 1) // threads,), (threads,), (a2, b2, out, np.int64(count)))
+        return out.reshape((self.n,) + shape)
 
     def sqr(self, a: Array) -> Array:
         return self.mul(a, a)
@@ -303,3 +318,59 @@ class PrimeField:
 
     def stack(self, arrays: list[Array], axis: int = 0) -> Array:
         return self.xp.stack(arrays, axis=axis + 1)
+
+
+_CUDA_SOURCE = r"""
+extern "C" __global__ void mont_mul(const long long* a, const long long* b, long long* r, const long long count) {
+    const long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= count) return;
+    const long long P[NL] = {PLIMBS};
+    long long t[2 * NL];
+    long long bb[NL];
+    #pragma unroll
+    for (int i = 0; i < 2 * NL; i++) t[i] = 0;
+    #pragma unroll
+    for (int k = 0; k < NL; k++) bb[k] = b[k * count + j];
+    #pragma unroll
+    for (int i = 0; i < NL; i++) {
+        const long long ai = a[i * count + j];
+        #pragma unroll
+        for (int k = 0; k < NL; k++) t[i + k] += ai * bb[k];
+    }
+    #pragma unroll
+    for (int i = 0; i < NL; i++) {
+        const long long m = ((t[i] & MASKV) * PINVV) & MASKV;
+        #pragma unroll
+        for (int k = 0; k < NL; k++) t[i + k] += m * P[k];
+        t[i + 1] += t[i] >> 29;
+    }
+    long long res[NL];
+    #pragma unroll
+    for (int k = 0; k < NL; k++) res[k] = t[NL + k];
+    #pragma unroll
+    for (int round = 0; round < 2; round++) {
+        long long c[NL];
+        #pragma unroll
+        for (int k = 0; k < NL - 1; k++) c[k] = res[k] >> 29;
+        #pragma unroll
+        for (int k = 0; k < NL - 1; k++) res[k] &= MASKV;
+        #pragma unroll
+        for (int k = 0; k < NL - 1; k++) res[k + 1] += c[k];
+    }
+    #pragma unroll
+    for (int k = 0; k < NL; k++) r[k * count + j] = res[k];
+}
+"""
+
+
+def _cuda_mont_mul(F: PrimeField) -> Any:
+    """A cupy RawKernel computing exactly ``PrimeField.mul`` (word-by-word REDC, two carry rounds)."""
+    import cupy  # type: ignore[import-not-found]
+
+    src = (
+        _CUDA_SOURCE.replace("NL", str(F.n))
+        .replace("PLIMBS", ", ".join(f"{v}LL" for v in _int_to_limbs(F.p, F.n)))
+        .replace("MASKV", f"{MASK}LL")
+        .replace("PINVV", f"{F.pinv}LL")
+    )
+    return cupy.RawKernel(src, "mont_mul")

@@ -203,3 +203,24 @@ def test_da_srs_digest_checked(tmp_path) -> None:
 def test_da_insecure_srs_is_marked() -> None:
     srs = insecure_test_srs(4, with_g2=False)
     assert srs.insecure and "INSECURE" in srs.name
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(__import__("os").environ.get("EIGEN_SLOW") != "1", reason="long run: set EIGEN_SLOW=1")
+def test_da_full_code_with_chunk_length_two() -> None:
+    """The real 8,192-chunk code with L = 2 (a 64 KiB blob): FK20 over 1,024-point G1 FFTs, batch
+    verification of random chunks and recovery from a random 1/8."""
+    n = 2048
+    e = Encoder(insecure_test_srs(n, with_g2=False))
+    rng = np.random.default_rng(5)
+    raw = rng.integers(0, 256, size=(n, 32), dtype=np.uint8)
+    raw[:, 0] = 0
+    p = e.c.fr.from_bytes(raw)
+    C = e.commit(p)
+    fr = e.frames(p)
+    assert fr.params.chunk_length == 2
+    idx = rng.choice(8192, 32, replace=False)
+    s = Sample(np.zeros(32, np.int64), idx, e.c.fr.take(fr.coeffs, idx), e.c.g1.take(fr.proofs, idx))
+    assert e.verify_batch(C, s)
+    sel = rng.choice(8192, 1024, replace=False)
+    assert e.coeffs_to_blob(e.recover_coeffs(fr.params, sel, e.c.fr.take(fr.coeffs, sel))) == raw.tobytes()
