@@ -145,3 +145,21 @@ def g2_compress(Q: Array) -> bytes:
     x, y, inf = c.g2.to_affine(Q)
     out = np.concatenate([c.fp.to_bytes(x[:, 1]), c.fp.to_bytes(x[:, 0])], axis=1)
     return _compress(out, c.fp2.is_lexicographically_largest(y), inf)
+
+
+def pairing_check(pairs: list[tuple[Array, Array]]) -> bool:
+    """True iff prod_k e(P_k, Q_k) == 1 (single G1 / G2 points; py_ecc, one final exponentiation)."""
+    from py_ecc.optimized_bls12_381 import FQ, FQ2, FQ12, final_exponentiate, pairing
+
+    acc = FQ12.one()
+    for P_, Q in pairs:
+        c = bls12_381(backend_of(P_))
+        x1, y1, i1 = c.g1.to_affine(P_[..., None])
+        x2, y2, i2 = c.g2.to_affine(Q[..., None])
+        if bool(to_numpy(i1)[0]) or bool(to_numpy(i2)[0]):
+            continue
+        (a0, a1), (b0, b1) = c.fp2.to_pairs(x2)[0], c.fp2.to_pairs(y2)[0]
+        pp = (FQ(c.fp.to_ints(x1)[0]), FQ(c.fp.to_ints(y1)[0]), FQ.one())
+        qq = (FQ2([a0, a1]), FQ2([b0, b1]), FQ2.one())
+        acc = acc * pairing(qq, pp, final_exponentiate=False)
+    return final_exponentiate(acc) == FQ12.one()

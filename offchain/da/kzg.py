@@ -42,7 +42,6 @@ from offchain.errors import DAError
 
 NUM_CHUNKS = 8192
 CODING_RATE = 8
-COSET_SHIFT = 5  # multiplicative generator of Fr, used for the recovery coset
 FS_TAG = b"EIGEN-DA-BN254-BATCH-V1"
 
 Array = Any
@@ -117,14 +116,32 @@ class Sample:
     proofs: Array  # G1 batch (K,)
 
 
-class Encoder:
-    """Encoder/verifier over one SRS and one array backend ("cpu" or "gpu")."""
+@dataclass(frozen=True)
+class Suite:
+    """The curve an encoder works over: groups, 2-adic root of unity, point encoding, pairing check."""
 
-    def __init__(self, srs: SRS, backend: str = "cpu") -> None:
+    name: str
+    groups: Any  # xp -> object with fr, g1, g2
+    r: int
+    root: int
+    adicity: int
+    g1_compress: Any
+    pairing_check: Any
+    coset_shift: int
+
+
+BN254_SUITE = Suite("bn254", B.bn254, B.R, B.ROOT_OF_UNITY_2_28, B.TWO_ADICITY, B.g1_compress, B.pairing_check, 5)
+
+
+class Encoder:
+    """Encoder/verifier over one SRS, one curve suite (BN254 by default) and one array backend."""
+
+    def __init__(self, srs: SRS, backend: str = "cpu", suite: Suite = BN254_SUITE) -> None:
         self.xp: ModuleType = get_backend(backend)
         self.backend = backend
+        self.suite = suite
         self.srs = srs.to_backend(self.xp)
-        self.c = B.bn254(self.xp)
+        self.c = suite.groups(self.xp)
         self._tables: dict[tuple[int, int], Array] = {}
 
     # ----- blobs --------------------------------------------------------------------------
@@ -149,7 +166,7 @@ class Encoder:
         return ntt(self.c.fr, evals, self._domain(n), inverse=True)
 
     def _domain(self, n: int) -> Domain:
-        return Domain(self.c.fr, n, B.ROOT_OF_UNITY_2_28, B.TWO_ADICITY)
+        return Domain(self.c.fr, n, self.suite.root, self.suite.adicity)
 
     # ----- commitments --------------------------------------------------------------------
     def commit(self, coeffs: Array) -> Array:
@@ -178,14 +195,14 @@ class Encoder:
         if n <= 0 or n & (n - 1):
             raise VerificationError(f"length {n} is not a power of two")
         c = self.c
-        ok = B.pairing_check([(C[..., 0], c.g2.generator[..., 0]), (c.g1.neg(c.g1.generator)[..., 0], LC[..., 0])])
+        ok = self.suite.pairing_check([(C[..., 0], c.g2.generator[..., 0]), (c.g1.neg(c.g1.generator)[..., 0], LC[..., 0])])
         if not ok:
             return False
         rev = self.srs.g1_reverse_pow2
         if rev is None:
             raise SRSError(f"{self.srs.name}: [tau^(2^28 - 2^k)]_1 points are not loaded")
         k = n.bit_length() - 1
-        return B.pairing_check([(rev[..., k], LC[..., 0]), (c.g1.neg(c.g1.generator)[..., 0], LP[..., 0])])
+        return self.suite.pairing_check([(rev[..., k], LC[..., 0]), (c.g1.neg(c.g1.generator)[..., 0], LP[..., 0])])
 
     # ----- Reed-Solomon -------------------------------------------------------------------
     def chunk_coeffs(self, coeffs: Array, params: EncodingParams) -> Array:
@@ -228,7 +245,7 @@ class Encoder:
         cpad = fr.concat([crev, fr.zeros((m, L))])
         Cf = ntt(fr, cpad, self._domain(2 * m))  # (2m, L)
         # fold the 1/(2m) of the inverse G1 FFT into the scalars
-        Cf = fr.mul(Cf, fr.const(pow(2 * m, -1, B.R), (1, 1)))
+        Cf = fr.mul(Cf, fr.const(pow(2 * m, -1, self.suite.r), (1, 1)))
         prod = g1.scalar_mul(Y.reshape(Y.shape[:2] + (-1,)), fr.to_bytes(Cf.reshape(fr.n, -1)))
         U = g1.sum(prod.reshape(Y.shape), axis=1)  # (2m,)
         conv = _group_fft_columns(g1, fr, U[..., None], self._domain(2 * m), inverse=True)[..., 0]
@@ -243,7 +260,7 @@ class Encoder:
         if m == 1:
             return g1.infinity(M)
         H = self.h_vector(coeffs, params)
-        P_nat = group_fft_sparse(g1, self.c.fr, H, M, B.ROOT_OF_UNITY_2_28, B.TWO_ADICITY)
+        P_nat = group_fft_sparse(g1, self.c.fr, H, M, self.suite.root, self.suite.adicity)
         return g1.take(P_nat, self.xp.asarray(chunk_cosets(np.arange(M), M)))
 
     def frames(self, coeffs: Array, params: EncodingParams | None = None) -> Frames:
@@ -259,8 +276,9 @@ class Encoder:
         h.update(np.asarray(s.blob, dtype=">u4").tobytes())
         h.update(np.asarray(s.index, dtype=">u4").tobytes())
         h.update(self.c.fr.to_bytes(s.coeffs).tobytes())
-        h.update(B.g1_compress(s.proofs))
-        return int.from_bytes(h.digest(), "big") % B.R
+        h.update(self.suite.name.encode())
+        h.update(self.suite.g1_compress(s.proofs))
+        return int.from_bytes(h.digest(), "big") % self.suite.r
 
     def _fr_sum(self, a: Array) -> Array:
         """Sum an Fr batch (K, ...) over its first batch axis (tree of vectorised additions)."""
@@ -290,7 +308,7 @@ class Encoder:
         nb = commitments.shape[-1]
         if int(np.max(s.blob)) >= nb or int(np.min(s.blob)) < 0:
             raise VerificationError("sample refers to a missing commitment")
-        r = self._challenge(B.g1_compress(commitments), s, L)
+        r = self._challenge(self.suite.g1_compress(commitments), s, L)
         rk = powers(fr, r, K)  # (K,)
         rk_bytes = fr.to_bytes(rk)
         A = g1.msm(s.proofs, rk_bytes)
@@ -307,7 +325,7 @@ class Encoder:
         Cagg = g1.msm(commitments, fr.to_bytes(wb))
         rhs = g1.add(g1.add(Cagg, g1.neg(interp)), Zp)
         tau_L = self.srs.g2_tau_pow2(L.bit_length() - 1)
-        return B.pairing_check([(A, tau_L), (g1.neg(rhs), c.g2.generator[..., 0])])
+        return self.suite.pairing_check([(A, tau_L), (g1.neg(rhs), c.g2.generator[..., 0])])
 
     def verify_chunk(
         self, commitment: Array, index: int, coeffs: Array, proof: Array, num_chunks: int = NUM_CHUNKS
@@ -398,10 +416,11 @@ class Encoder:
             Zd = ntt(fr, Z, dom)  # Z on the domain (zero at missing)
             E = fr.mul(V, Zd[:, :, None])
             e = ntt(fr, E, dom, inverse=True)  # coefficients of Q*Z
-            ec = ntt(fr, coset_scale(fr, e, COSET_SHIFT), dom)
-            zc = ntt(fr, coset_scale(fr, Z, COSET_SHIFT), dom)
+            shift = self.suite.coset_shift
+            ec = ntt(fr, coset_scale(fr, e, shift), dom)
+            zc = ntt(fr, coset_scale(fr, Z, shift), dom)
             qc = fr.mul(ec, fr.inv(zc)[:, :, None])
-            Q = coset_scale(fr, ntt(fr, qc, dom, inverse=True), pow(COSET_SHIFT, -1, B.R))
+            Q = coset_scale(fr, ntt(fr, qc, dom, inverse=True), pow(shift, -1, self.suite.r))
         tail = fr.is_zero(Q[:, m:])
         if not bool(to_numpy(tail).all()):
             raise RecoveryError("chunks are inconsistent: recovered polynomial exceeds the blob length")
