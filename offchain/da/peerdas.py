@@ -40,8 +40,9 @@ class PeerDASError(DAError):
     """Malformed blob, cell, commitment or proof in PeerDAS mode."""
 
 
-def load_trusted_setup(path: str | Path, backend: str = "cpu") -> SRS:
-    """Ethereum KZG setup text file -> SRS (G1 monomial points, [tau^(2^k)]_2 for k <= 6), all checked."""
+def load_trusted_setup(path: str | Path, backend: str = "cpu", g1_count: int = FIELD_ELEMENTS_PER_BLOB) -> SRS:
+    """Ethereum KZG setup text file -> SRS (the first ``g1_count`` G1 monomial points, [tau^(2^k)]_2 for
+    k <= 6), every point checked. Verification needs only 64 G1 points; commitments and proofs need all."""
     from offchain.crypto.backend import get_backend
 
     xp = get_backend(backend)
@@ -57,7 +58,7 @@ def load_trusted_setup(path: str | Path, backend: str = "cpu") -> SRS:
     if n1 != FIELD_ELEMENTS_PER_BLOB or n2 < 65 or len(body) != 2 * n1 + n2:
         raise SRSError(f"{p}: unexpected point counts {n1}, {n2}, {len(body)}")
     g2_mono = body[n1 : n1 + n2]
-    g1_mono = body[n1 + n2 :]
+    g1_mono = body[n1 + n2 : n1 + n2 + g1_count]
     g1 = BL.g1_decompress(b"".join(g1_mono), xp)
     g2_pow2 = BL.g2_decompress(b"".join(g2_mono[1 << k] for k in range(7)), xp)
     return SRS(g1=g1, g2_pow2=g2_pow2, name=f"ethereum-kzg:{p.name}", xp=xp)
