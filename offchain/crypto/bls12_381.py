@@ -10,14 +10,13 @@ have a cofactor); failures raise :class:`~offchain.crypto.bn254.PointError` with
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from offchain.crypto.backend import backend_of, to_numpy
-from offchain.crypto.bn254 import PointError
+from offchain.crypto.bn254 import PairingGroups, PointError, _rows
 from offchain.crypto.curve import Curve
 from offchain.crypto.ext import Fp2
 from offchain.crypto.field import PrimeField
@@ -34,18 +33,11 @@ C_FLAG, I_FLAG, S_FLAG = 0x80, 0x40, 0x20
 Array = Any
 
 
-@dataclass(frozen=True)
-class BLS12381:
-    xp: ModuleType
-    fp: PrimeField
-    fr: PrimeField
-    fp2: Fp2
-    g1: Curve
-    g2: Curve
+BLS12381 = PairingGroups
 
 
 @functools.lru_cache(maxsize=4)
-def bls12_381(xp: ModuleType = np) -> BLS12381:
+def bls12_381(xp: ModuleType = np) -> PairingGroups:
     """The BLS12-381 fields and groups over ``xp`` (generators taken from py_ecc's constants)."""
     from py_ecc.optimized_bls12_381 import G1, G2, normalize
 
@@ -61,13 +53,7 @@ def bls12_381(xp: ModuleType = np) -> BLS12381:
     g2.generator = g2.from_affine(
         fp2.from_pairs([(int(x2.coeffs[0]), int(x2.coeffs[1]))]), fp2.from_pairs([(int(y2.coeffs[0]), int(y2.coeffs[1]))])
     )
-    return BLS12381(xp, fp, fr, fp2, g1, g2)
-
-
-def _rows(data: bytes, size: int, what: str) -> np.ndarray:
-    if len(data) % size:
-        raise PointError(f"{what}: {len(data)} bytes is not a multiple of {size}")
-    return np.frombuffer(bytes(data), dtype=np.uint8).reshape(-1, size).copy()
+    return PairingGroups(xp, fp, fr, fp2, g1, g2)
 
 
 def _flags(rows: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:

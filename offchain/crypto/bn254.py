@@ -56,7 +56,9 @@ class PointError(CryptoError):
 
 
 @dataclass(frozen=True)
-class BN254:
+class PairingGroups:
+    """Fields and groups of a pairing-friendly curve over one array module."""
+
     xp: ModuleType
     fp: PrimeField
     fr: PrimeField
@@ -66,7 +68,7 @@ class BN254:
 
 
 @functools.lru_cache(maxsize=4)
-def bn254(xp: ModuleType = np) -> BN254:
+def bn254(xp: ModuleType = np) -> PairingGroups:
     """The BN254 fields and groups over the array module ``xp`` (cached)."""
     fp = PrimeField(P, xp, "bn254.Fp")
     fr = PrimeField(R, xp, "bn254.Fr")
@@ -79,7 +81,10 @@ def bn254(xp: ModuleType = np) -> BN254:
     g2 = Curve(fp2, b2, R, "bn254.G2")
     g1.generator = g1.from_affine(fp.from_ints([G1_GEN[0]]), fp.from_ints([G1_GEN[1]]))
     g2.generator = g2.from_affine(fp2.from_pairs([G2_GEN[0]]), fp2.from_pairs([G2_GEN[1]]))
-    return BN254(xp, fp, fr, fp2, g1, g2)
+    return PairingGroups(xp, fp, fr, fp2, g1, g2)
+
+
+BN254 = PairingGroups
 
 
 # ---------------------------------------------------------------------------------------------

@@ -77,7 +77,7 @@ def test_da_verify_single_and_batch(enc: Encoder, encoded) -> None:
     _, C, fr = encoded
     assert enc.verify_chunk(C, 7, fr.coeffs[:, 7], fr.proofs[..., 7])
     assert not enc.verify_chunk(C, 8, fr.coeffs[:, 7], fr.proofs[..., 7])  # wrong index
-    idx = np.arange(0, 8192, 512)
+    idx = np.arange(0, 8192, 1024)
     s = Sample(np.zeros(idx.size, np.int64), idx, enc.c.fr.take(fr.coeffs, idx), enc.c.g1.take(fr.proofs, idx))
     assert enc.verify_batch(C, s)
     bad = enc.c.fr.take(fr.coeffs, idx).copy()
