@@ -1,0 +1,246 @@
+"""``eigen da encode | verify | recover``.
+
+- ``eigen da encode PAYLOAD --out DIR``: payload -> blob -> commitment, 8,192 chunks with FK20 proofs;
+  writes ``DIR/blob.bin``, ``DIR/commitment.json`` and ``DIR/frames.bin``.
+- ``eigen da verify DIR [--chunks 0,5,7]``: batch-verifies the chunks in ``DIR/frames.bin`` (or the
+  listed ones) against the commitment; exit 1 and the list of bad chunks when any fails.
+- ``eigen da recover DIR --out FILE [--chunks ... | --sample K]``: drops invalid chunks, rebuilds the
+  blob from the rest (any ``n/L`` distinct valid chunks), checks it against the commitment and writes
+  the payload.
+
+SRS: ``--srs DIR`` (or ``$EIGEN_DA_SRS``) with EigenDA's files, each checked against its published
+sha256; ``--insecure-test-srs`` uses a publicly known secret and must be asked for explicitly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from offchain.crypto import bn254 as B
+from offchain.crypto.backend import get_backend
+from offchain.crypto.ntt import ntt
+from offchain.da import codec
+from offchain.da.files import read_commitment, read_frames, write_commitment, write_frames
+from offchain.da.kzg import NUM_CHUNKS, Encoder, EncodingParams, RecoveryError, Sample
+from offchain.da.srs import SRS, SRSError, insecure_test_srs, load_eigenda_srs
+from offchain.errors import DAError
+
+
+class DAInputError(DAError):
+    """Bad command-line input for ``eigen da``."""
+
+
+def _progress(total: int, desc: str, quiet: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, disable=quiet, file=sys.stderr, leave=False)
+
+
+def _srs_from_args(args: argparse.Namespace, n: int, backend: str) -> SRS:
+    xp = get_backend(backend)
+    if args.insecure_test_srs:
+        print("eigen da: WARNING: using the INSECURE test SRS (known secret); proofs are forgeable", file=sys.stderr)
+        return insecure_test_srs(n, xp=xp, with_g2=False)
+    directory = args.srs or os.environ.get("EIGEN_DA_SRS")
+    if not directory:
+        raise DAInputError("no SRS: pass --srs DIR (EigenDA SRS files) or --insecure-test-srs (tests only)")
+    srs = load_eigenda_srs(directory, None, xp)
+    if srs.n_g1 < n:
+        raise SRSError(
+            f"blob of {n} symbols needs {n} G1 SRS points, {directory} has {srs.n_g1}; supply EigenDA's "
+            "g1.point (2^19 points) or use --insecure-test-srs for tests"
+        )
+    return srs
+
+
+def _parse_chunks(text: str | None) -> np.ndarray | None:
+    if text is None:
+        return None
+    try:
+        idx = np.array([int(t) for t in text.split(",") if t.strip() != ""], dtype=np.int64)
+    except ValueError as exc:
+        raise DAInputError(f"--chunks must be comma-separated integers: {text!r}") from exc
+    if idx.size == 0 or idx.min() < 0 or idx.max() >= NUM_CHUNKS:
+        raise DAInputError(f"--chunks must name chunk indices in [0, {NUM_CHUNKS})")
+    return idx
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    src = Path(args.payload)
+    if not src.is_file():
+        raise DAInputError(f"payload file not found: {src}")
+    payload = src.read_bytes()
+    blob = codec.encode_payload(payload)
+    n = len(blob) // 32
+    params = EncodingParams(n)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    bar = _progress(5, "eigen da encode", args.quiet)
+    srs = _srs_from_args(args, n, args.backend)
+    enc = Encoder(srs, args.backend)
+    bar.update(1)
+    symbols = enc.blob_to_coeffs(blob)
+    coeffs = enc.eval_to_coeffs(symbols) if args.form == "eval" else symbols
+    C = enc.commit(coeffs)
+    bar.update(1)
+    chunk = enc.chunk_coeffs(coeffs, params)
+    bar.update(1)
+    proofs = enc.proofs(coeffs, params)
+    bar.update(1)
+    (out / "blob.bin").write_bytes(blob)
+    L = params.chunk_length
+    raw = enc.c.fr.to_bytes(chunk.reshape(enc.c.fr.n, -1)).reshape(NUM_CHUNKS, L, 32)
+    write_frames(out / "frames.bin", L, np.arange(NUM_CHUNKS), B.g1_compress(proofs), raw)
+    write_commitment(
+        out / "commitment.json",
+        {
+            "commitment": B.g1_compress(C).hex(),
+            "length": n,
+            "chunk_length": L,
+            "srs": srs.name,
+            "insecure_srs": srs.insecure,
+            "form": args.form,
+            "payload_bytes": len(payload),
+        },
+    )
+    bar.update(1)
+    bar.close()
+    print(f"encoded {len(payload)} bytes -> blob of {n} symbols, {NUM_CHUNKS} chunks of {L}; commitment {B.g1_compress(C).hex()}")
+    return 0
+
+
+def _load_for_check(args: argparse.Namespace) -> tuple[dict[str, Any], Encoder, Any, Any]:
+    d = Path(args.dir)
+    xp = get_backend(args.backend)
+    info, C = read_commitment(d / "commitment.json", xp)
+    if info.get("insecure_srs") and not args.insecure_test_srs:
+        raise DAInputError("these frames were made with the INSECURE test SRS; pass --insecure-test-srs to check them")
+    chunks = read_frames(d / "frames.bin")
+    if chunks.L != int(info["chunk_length"]) or chunks.L != EncodingParams(int(info["length"])).chunk_length:
+        raise DAInputError("frames chunk length does not match the commitment's blob length")
+    srs = _srs_from_args(args, max(chunks.L, 1), args.backend)
+    return info, Encoder(srs, args.backend), C, chunks
+
+
+def _decode_chunks(enc: Encoder, chunks: Any, select: np.ndarray | None) -> tuple[Sample, list[int]]:
+    """Decode the chunk records into a Sample; records with undecodable proofs/coefficients are reported bad."""
+    index = chunks.index
+    keep = np.arange(index.size)
+    if select is not None:
+        pos = {int(i): k for k, i in enumerate(index)}
+        missing = [int(i) for i in select if int(i) not in pos]
+        if missing:
+            raise DAInputError(f"chunks not in the frames file: {missing[:10]}")
+        keep = np.array([pos[int(i)] for i in select], dtype=np.int64)
+    bad: list[int] = []
+    coeff_raw = chunks.coeffs[keep]
+    ok_coeff = enc.c.fr.lt_p_bytes(coeff_raw.reshape(-1, 32)).reshape(keep.size, -1).all(axis=1)
+    proofs = np.frombuffer(chunks.proofs, dtype=np.uint8).reshape(-1, 32)[keep]
+    good = ok_coeff.copy()
+    while True:
+        sel = np.nonzero(good)[0]
+        try:
+            P = B.g1_decompress(proofs[sel].tobytes(), enc.xp)
+            break
+        except B.PointError as exc:
+            found = re.search(r"point (\d+):", str(exc))
+            if found is None:
+                raise
+            k = int(found.group(1))
+            good[sel[k]] = False
+    bad = [int(index[keep[i]]) for i in np.nonzero(~good)[0]]
+    sel = np.nonzero(good)[0]
+    L = chunks.L
+    coeffs = enc.c.fr.from_bytes(coeff_raw[sel].reshape(-1, 32)).reshape(enc.c.fr.n, sel.size, L)
+    return Sample(np.zeros(sel.size, np.int64), index[keep[sel]], coeffs, P), bad
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    info, enc, C, chunks = _load_for_check(args)
+    s, bad = _decode_chunks(enc, chunks, _parse_chunks(args.chunks))
+    bar = _progress(1, "eigen da verify", args.quiet)
+    if s.index.size:
+        bad_pos = enc.find_invalid(C, s)
+        bad += [int(s.index[k]) for k in bad_pos]
+    bar.update(1)
+    bar.close()
+    total = s.index.size + len(bad) - len([b for b in bad if b in set(s.index.tolist())])
+    if bad:
+        print(f"INVALID: {len(bad)} of {total} chunks fail: {sorted(bad)[:50]}")
+        return 1
+    print(f"VALID: {s.index.size} chunks verified against {info['commitment']}")
+    return 0
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    info, enc, C, chunks = _load_for_check(args)
+    select = _parse_chunks(args.chunks)
+    if select is None and args.sample is not None:
+        if args.sample <= 0 or args.sample > chunks.index.size:
+            raise DAInputError(f"--sample must be in [1, {chunks.index.size}]")
+        select = np.random.default_rng(args.seed).choice(chunks.index, args.sample, replace=False)
+    s, bad = _decode_chunks(enc, chunks, select)
+    bar = _progress(3, "eigen da recover", args.quiet)
+    bad_pos = enc.find_invalid(C, s) if s.index.size else []
+    bad += [int(s.index[k]) for k in bad_pos]
+    valid = np.setdiff1d(np.arange(s.index.size), np.array(bad_pos, dtype=np.int64))
+    s = enc.sub_sample(s, valid)
+    bar.update(1)
+    params = EncodingParams(int(info["length"]))
+    if s.index.size < params.rows:
+        raise RecoveryError(f"{s.index.size} valid chunks, {params.rows} needed (rejected: {sorted(bad)[:20]})")
+    coeffs = enc.recover_coeffs(params, s.index, s.coeffs)
+    bar.update(1)
+    if B.g1_compress(enc.commit(coeffs)) != B.g1_compress(C):
+        raise RecoveryError("recovered blob does not match the commitment")
+    if info.get("form") == "eval":
+        coeffs = ntt(enc.c.fr, coeffs, enc._domain(params.n))
+    payload = codec.decode_payload(enc.coeffs_to_blob(coeffs))
+    Path(args.out).write_bytes(payload)
+    bar.update(1)
+    bar.close()
+    note = f"; rejected {len(bad)} invalid chunks {sorted(bad)[:20]}" if bad else ""
+    print(f"recovered {len(payload)} bytes from {s.index.size} chunks{note}")
+    return 0
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--srs", help="directory with EigenDA SRS files (default $EIGEN_DA_SRS)")
+    p.add_argument("--insecure-test-srs", action="store_true", help="INSECURE known-secret SRS (tests only)")
+    p.add_argument("--backend", choices=["cpu", "gpu"], default="cpu")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def register(subparsers: Any) -> None:
+    da = subparsers.add_parser("da", help="EigenDA-compatible blob encoding, verification and recovery")
+    sub = da.add_subparsers(dest="da_command", metavar="ACTION")
+    da.set_defaults(func=lambda a: (da.print_help(sys.stderr), 2)[1])
+
+    enc = sub.add_parser("encode", help="payload -> blob, commitment, 8192 chunks with proofs")
+    enc.add_argument("payload")
+    enc.add_argument("--out", required=True)
+    enc.add_argument("--form", choices=["coeff", "eval"], default="coeff", help="blob polynomial form")
+    _common(enc)
+    enc.set_defaults(func=cmd_encode)
+
+    ver = sub.add_parser("verify", help="verify chunks against the commitment (exit 1 if any fails)")
+    ver.add_argument("dir")
+    ver.add_argument("--chunks", help="comma-separated chunk indices (default: all in frames.bin)")
+    _common(ver)
+    ver.set_defaults(func=cmd_verify)
+
+    rec = sub.add_parser("recover", help="rebuild the payload from valid chunks")
+    rec.add_argument("dir")
+    rec.add_argument("--out", required=True)
+    rec.add_argument("--chunks", help="comma-separated chunk indices to use")
+    rec.add_argument("--sample", type=int, help="use a random subset of this many chunks")
+    rec.add_argument("--seed", type=int, default=0)
+    _common(rec)
+    rec.set_defaults(func=cmd_recover)

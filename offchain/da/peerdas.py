@@ -1,0 +1,161 @@
+"""PeerDAS (EIP-7594) on BLS12-381 with the same machinery as the EigenDA encoder.
+
+Parameters: 4,096-element blobs in evaluation form (bit-reversed order over the 4096th roots of unity),
+rate 1/2 (8,192 extended evaluations), 128 cells of 64 field elements, cell k on the coset of
+``bitrev_7(k)``. In encoder terms: 128 chunks, coding rate 2, L = 64; cell k's values are the chunk's
+interpolating polynomial evaluated on its coset in bit-reversed order, and its proof is the same FK20
+multiproof. Setup: the Ethereum KZG ceremony file (``trusted_setup.txt``: G1 Lagrange, G2 monomial,
+G1 monomial), shipped inside PyPI packages (py-evm's ``eth/_utils/kzg_trusted_setup.txt``).
+
+Outputs are meant to be byte-identical to ``ckzg``'s compute_cells_and_kzg_proofs,
+recover_cells_and_kzg_proofs and verify_cell_kzg_proof_batch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from offchain.crypto import bls12_381 as BL
+from offchain.crypto.ntt import bitrev_indices, ntt
+from offchain.da.kzg import Encoder, EncodingParams, Sample, Suite
+from offchain.da.srs import SRS, SRSError
+from offchain.errors import DAError
+
+FIELD_ELEMENTS_PER_BLOB = 4096
+FIELD_ELEMENTS_PER_EXT_BLOB = 8192
+FIELD_ELEMENTS_PER_CELL = 64
+CELLS_PER_EXT_BLOB = 128
+BYTES_PER_CELL = 32 * FIELD_ELEMENTS_PER_CELL
+
+BLS_SUITE = Suite("bls12_381", BL.bls12_381, BL.R, BL.ROOT_OF_UNITY_2_32, BL.TWO_ADICITY, BL.g1_compress, BL.pairing_check, 7)
+PARAMS = EncodingParams(FIELD_ELEMENTS_PER_BLOB, num_chunks=CELLS_PER_EXT_BLOB, coding_rate=2)
+
+Array = Any
+
+
+class PeerDASError(DAError):
+    """Malformed blob, cell, commitment or proof in PeerDAS mode."""
+
+
+def load_trusted_setup(path: str | Path, backend: str = "cpu", g1_count: int = FIELD_ELEMENTS_PER_BLOB) -> SRS:
+    """Ethereum KZG setup text file -> SRS (the first ``g1_count`` G1 monomial points, [tau^(2^k)]_2 for
+    k <= 6), every point checked. Verification needs only 64 G1 points; commitments and proofs need all."""
+    from offchain.crypto.backend import get_backend
+
+    xp = get_backend(backend)
+    p = Path(path)
+    if not p.exists():
+        raise SRSError(f"trusted setup not found: {p}")
+    words = p.read_text().split()
+    try:
+        n1, n2 = int(words[0]), int(words[1])
+        body = [bytes.fromhex(w) for w in words[2:]]
+    except (ValueError, IndexError) as exc:
+        raise SRSError(f"{p}: malformed trusted setup ({exc})") from exc
+    if n1 != FIELD_ELEMENTS_PER_BLOB or n2 < 65 or len(body) != 2 * n1 + n2:
+        raise SRSError(f"{p}: unexpected point counts {n1}, {n2}, {len(body)}")
+    g2_mono = body[n1 : n1 + n2]
+    g1_mono = body[n1 + n2 : n1 + n2 + g1_count]
+    g1 = BL.g1_decompress(b"".join(g1_mono), xp)
+    g2_pow2 = BL.g2_decompress(b"".join(g2_mono[1 << k] for k in range(7)), xp)
+    return SRS(g1=g1, g2_pow2=g2_pow2, name=f"ethereum-kzg:{p.name}", xp=xp)
+
+
+class PeerDAS:
+    def __init__(self, srs: SRS, backend: str = "cpu") -> None:
+        self.enc = Encoder(srs, backend, BLS_SUITE)
+        self.fr = self.enc.c.fr
+        self.xp = self.enc.xp
+        # cell k, slot t holds the value at h_k * w_64^(bitrev_6(t))
+        self._br6 = self.xp.asarray(bitrev_indices(FIELD_ELEMENTS_PER_CELL))
+        self._shift = self.fr.take(self.enc._domain(FIELD_ELEMENTS_PER_EXT_BLOB).roots,
+                                   self.xp.asarray(bitrev_indices(CELLS_PER_EXT_BLOB)))  # h_k, (128,)
+
+    # ----- blobs -------------------------------------------------------------------------
+    def blob_to_coeffs(self, blob: bytes) -> Array:
+        if len(blob) != 32 * FIELD_ELEMENTS_PER_BLOB:
+            raise PeerDASError(f"blob must be {32 * FIELD_ELEMENTS_PER_BLOB} bytes, got {len(blob)}")
+        raw = np.frombuffer(blob, dtype=np.uint8).reshape(-1, 32)
+        ok = self.fr.lt_p_bytes(raw)
+        if not ok.all():
+            raise PeerDASError(f"blob element {int(np.argmin(ok))} is not canonical")
+        evals_br = self.fr.from_bytes(raw)
+        natural = self.fr.take(evals_br, self.xp.asarray(bitrev_indices(FIELD_ELEMENTS_PER_BLOB)))
+        return ntt(self.fr, natural, self.enc._domain(FIELD_ELEMENTS_PER_BLOB), inverse=True)
+
+    def commitment(self, blob: bytes) -> bytes:
+        return BL.g1_compress(self.enc.commit(self.blob_to_coeffs(blob)))
+
+    def cells_from_coeffs(self, coeffs: Array) -> list[bytes]:
+        fr = self.fr
+        ext = ntt(fr, fr.concat([coeffs, fr.zeros(FIELD_ELEMENTS_PER_EXT_BLOB - FIELD_ELEMENTS_PER_BLOB)]),
+                  self.enc._domain(FIELD_ELEMENTS_PER_EXT_BLOB))
+        br = fr.take(ext, self.xp.asarray(bitrev_indices(FIELD_ELEMENTS_PER_EXT_BLOB)))
+        raw = fr.to_bytes(br).reshape(CELLS_PER_EXT_BLOB, BYTES_PER_CELL)
+        return [r.tobytes() for r in raw]
+
+    def compute_cells(self, blob: bytes) -> list[bytes]:
+        return self.cells_from_coeffs(self.blob_to_coeffs(blob))
+
+    def compute_cells_and_kzg_proofs(self, blob: bytes) -> tuple[list[bytes], list[bytes]]:
+        coeffs = self.blob_to_coeffs(blob)
+        proofs = BL.g1_compress(self.enc.proofs(coeffs, PARAMS))
+        return self.cells_from_coeffs(coeffs), [proofs[48 * k : 48 * (k + 1)] for k in range(CELLS_PER_EXT_BLOB)]
+
+    # ----- cells <-> frame coefficients --------------------------------------------------
+    def cells_to_frames(self, indices: np.ndarray, cells: list[bytes]) -> Array:
+        """Cells (values in bit-reversed order on their cosets) -> monomial coefficients (K, 64)."""
+        fr = self.fr
+        if any(len(c) != BYTES_PER_CELL for c in cells):
+            raise PeerDASError(f"every cell must be {BYTES_PER_CELL} bytes")
+        raw = np.frombuffer(b"".join(cells), dtype=np.uint8).reshape(-1, 32)
+        ok = fr.lt_p_bytes(raw)
+        if not ok.all():
+            raise PeerDASError(f"cell element {int(np.argmin(ok))} is not canonical")
+        K = len(cells)
+        vals = fr.from_bytes(raw).reshape(fr.n, K, FIELD_ELEMENTS_PER_CELL)
+        natural = fr.take(vals, self._br6, axis=1)  # natural order over w_64
+        coeffs_scaled = ntt(fr, fr.xp.moveaxis(natural, 2, 1), self.enc._domain(FIELD_ELEMENTS_PER_CELL), inverse=True)
+        # coefficient t of I(x) is coeffs_scaled[t] * h^(-t)
+        h = fr.take(self._shift, self.xp.asarray(indices))  # (K,)
+        hinv = fr.inv(h)
+        pw = fr.ones((1, K))
+        rows = [pw]
+        for _ in range(FIELD_ELEMENTS_PER_CELL - 1):  # 63 vectorised steps over all K cells
+            pw = fr.mul(pw, hinv[:, None])
+            rows.append(pw)
+        hp = fr.concat(rows)  # (64, K)
+        out = fr.mul(coeffs_scaled, hp)  # (64, K)
+        return self.xp.moveaxis(out, 1, 2)  # (K, 64)
+
+    # ----- verification and recovery ------------------------------------------------------
+    def verify_cell_kzg_proof_batch(
+        self, commitments: list[bytes], cell_indices: list[int], cells: list[bytes], proofs: list[bytes]
+    ) -> bool:
+        K = len(cells)
+        if not (len(commitments) == len(cell_indices) == len(proofs) == K) or K == 0:
+            raise PeerDASError("commitments, indices, cells and proofs must have the same non-zero length")
+        idx = np.asarray(cell_indices, dtype=np.int64)
+        if idx.min() < 0 or idx.max() >= CELLS_PER_EXT_BLOB:
+            raise PeerDASError("cell index out of range")
+        uniq = sorted(set(commitments))
+        which = np.array([uniq.index(c) for c in commitments], dtype=np.int64)
+        C = BL.g1_decompress(b"".join(uniq), self.xp)
+        P = BL.g1_decompress(b"".join(proofs), self.xp)
+        s = Sample(which, idx, self.cells_to_frames(idx, cells), P)
+        return self.enc.verify_batch(C, s, CELLS_PER_EXT_BLOB)
+
+    def recover_coeffs(self, cell_indices: list[int], cells: list[bytes]) -> Array:
+        idx = np.asarray(cell_indices, dtype=np.int64)
+        return self.enc.recover_coeffs(PARAMS, idx, self.cells_to_frames(idx, cells))
+
+    def recover_cells_and_kzg_proofs(self, cell_indices: list[int], cells: list[bytes]) -> tuple[list[bytes], list[bytes]]:
+        coeffs = self.recover_coeffs(cell_indices, cells)
+        proofs = BL.g1_compress(self.enc.proofs(coeffs, PARAMS))
+        return self.cells_from_coeffs(coeffs), [proofs[48 * k : 48 * (k + 1)] for k in range(CELLS_PER_EXT_BLOB)]
+
+
+

@@ -1,0 +1,204 @@
+"""Structured reference strings for EigenDA KZG on BN254.
+
+Real SRS (EigenDA mainnet, Perpetual Powers of Tau ``challenge_0085``, order 2^28):
+- ``g1.point``: [tau^i]_1, gnark-compressed, 32 B each (the full file has 2^19 points = 16 MiB blobs);
+- ``g2.point`` / ``g2.trailing.point``: [tau^i]_2 and the last 2^19 powers, 64 B each (length commitment
+  and length proof);
+- ``g2.point.powerOf2``: [tau^(2^i)]_2 for i < 28 (what chunk verification needs).
+Files are checked against the sha256 list that EigenDA publishes (``srs-files-16777216.sha256``) and,
+for the 3,000-point mainnet prefix, against its known digest. Large files are supplied by the user
+(EigenDA's ``srs-utils download`` writes them), never downloaded here.
+
+:class:`InsecureTestSRS` builds an SRS from a *known* secret. Anyone can forge proofs against it; it
+exists only so that sizes beyond the SRS at hand can be exercised, and is never used by default.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from offchain.crypto import bn254 as B
+from offchain.crypto.curve import scalars_to_bytes
+from offchain.crypto.ntt import powers
+from offchain.errors import DAError
+
+SRS_ORDER = 1 << 28
+MAINNET_G1_PREFIX_3000_SHA256 = "1a23c29f5739fa223410ee518f94922248afe99efc47c9617d89722e8874cf4e"
+# Published digests of EigenDA's SRS files (resources/srs/srs-files-16777216.sha256)
+KNOWN_DIGESTS = {
+    "g1.point": "8f18b9c04ed4bddcdb73001fb693703197328cecabdfa9025f647410b0c50d7f",
+    "g2.point": "a6942684aa751b4ec7873e2edb4660ac5c4516adb3b310441802cc0d489f645a",
+    "g2.trailing.point": "78fad17d74d28cecdb7f826fdd72dee08bdbe1e8ad66f2b24fcf2fc140176788",
+    "g2.point.powerOf2": "4d5ed827f742e1270f22b4a39129bf1d25445821b15824e2eb3a709a16f64518",
+    "g1_mainnet_first3000.point": MAINNET_G1_PREFIX_3000_SHA256,
+}
+
+Array = Any
+
+
+class SRSError(DAError):
+    """SRS file missing, malformed, wrong digest, or too small for the request."""
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_sha256_list(path: Path) -> dict[str, str]:
+    """Parse ``<hex digest>  <filename>`` lines (``#`` comments allowed)."""
+    out: dict[str, str] = {}
+    for line in Path(path).read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = line.split()
+        if len(parts) != 2 or len(parts[0]) != 64:
+            raise SRSError(f"{path}: malformed sha256 line {line!r}")
+        out[parts[1]] = parts[0].lower()
+    return out
+
+
+def check_digest(path: Path, expected: str) -> None:
+    got = sha256_file(path)
+    if got != expected.lower():
+        raise SRSError(f"{path}: sha256 {got} does not match the published {expected}")
+
+
+@dataclass
+class SRS:
+    """G1 powers (projective batch) plus the G2 points that are available."""
+
+    g1: Array  # [tau^i]_1, i < len
+    g2_pow2: Array | None  # [tau^(2^i)]_2, i < 28
+    g2: Array | None = None  # [tau^i]_2, i < len (length commitment)
+    g2_trailing: Array | None = None  # [tau^(2^28 - len + i)]_2 (length proof)
+    g1_reverse_pow2: Array | None = None  # [tau^(2^28 - 2^i)]_1 (length-proof check)
+    name: str = "srs"
+    insecure: bool = False
+    xp: ModuleType = np
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def n_g1(self) -> int:
+        return int(self.g1.shape[-1])
+
+    def g1_prefix(self, n: int) -> Array:
+        if n > self.n_g1:
+            raise SRSError(f"{self.name}: {n} G1 points needed, only {self.n_g1} loaded")
+        return self.g1[..., :n]
+
+    def g2_tau_pow2(self, k: int) -> Array:
+        """[tau^(2^k)]_2 as a single point."""
+        if self.g2_pow2 is None or k >= self.g2_pow2.shape[-1]:
+            raise SRSError(f"{self.name}: [tau^(2^{k})]_2 is not available")
+        return self.g2_pow2[..., k]
+
+    def to_backend(self, xp: ModuleType) -> SRS:
+        """The same SRS with its arrays moved to the array module ``xp``."""
+        if xp is self.xp:
+            return self
+
+        def conv(a: Array | None) -> Array | None:
+            if a is None:
+                return None
+            return xp.asarray(a.get() if hasattr(a, "get") else a)
+
+        return SRS(
+            conv(self.g1), conv(self.g2_pow2), conv(self.g2), conv(self.g2_trailing),
+            conv(self.g1_reverse_pow2), self.name, self.insecure, xp,
+        )
+
+
+def _load_points(path: str | Path, size: int, decode: Any, count: int | None, xp: ModuleType, sha256: str | None) -> Array:
+    """Read (the first ``count``) ``size``-byte compressed points of an SRS file and decode them."""
+    path = Path(path)
+    if not path.exists():
+        raise SRSError(f"SRS file not found: {path}")
+    if sha256 is not None:
+        check_digest(path, sha256)
+    total_bytes = path.stat().st_size
+    if total_bytes % size:
+        raise SRSError(f"{path}: size {total_bytes} is not a multiple of {size}")
+    total = total_bytes // size
+    count = total if count is None else count
+    if count > total:
+        raise SRSError(f"{path}: {count} points requested, file holds {total}")
+    with open(path, "rb") as f:
+        data = f.read(size * count)
+    try:
+        return decode(data, xp)
+    except B.PointError as exc:
+        raise SRSError(f"{path}: {exc}") from exc
+
+
+def load_g1(path: str | Path, count: int | None = None, xp: ModuleType = np, sha256: str | None = None) -> Array:
+    """gnark-compressed G1 points (32 B) of an SRS file, checked on-curve."""
+    return _load_points(path, 32, B.g1_decompress, count, xp, sha256)
+
+
+def load_g2(path: str | Path, count: int | None = None, xp: ModuleType = np, sha256: str | None = None) -> Array:
+    """gnark-compressed G2 points (64 B) of an SRS file, checked on-curve and in the subgroup."""
+    return _load_points(path, 64, B.g2_decompress, count, xp, sha256)
+
+
+def load_eigenda_srs(
+    directory: str | Path,
+    g1_count: int | None = None,
+    xp: ModuleType = np,
+    sha256_list: str | Path | None = None,
+) -> SRS:
+    """Load EigenDA SRS files from ``directory``, each checked against its published sha256.
+
+    G1: ``g1.point`` (the full 2^19-point file) or ``g1_mainnet_first3000.point`` (the 3,000-point
+    mainnet prefix). ``g2.point.powerOf2`` is required; ``g2.point`` and ``g2.trailing.point`` are loaded
+    when present (only length commitments/proofs need them). Digests come from the built-in list of
+    EigenDA's published hashes, or from ``sha256_list`` (a file in EigenDA's format) when given.
+    """
+    d = Path(directory)
+    if not d.is_dir():
+        raise SRSError(f"SRS directory not found: {d}")
+    digests = dict(KNOWN_DIGESTS)
+    if sha256_list:
+        digests.update(read_sha256_list(Path(sha256_list)))
+    g1_name = next((nm for nm in ("g1.point", "g1_mainnet_first3000.point") if (d / nm).exists()), None)
+    if g1_name is None:
+        raise SRSError(f"{d}: no g1.point or g1_mainnet_first3000.point")
+    g1 = load_g1(d / g1_name, g1_count, xp, sha256=digests[g1_name])
+    g2_pow2 = load_g2(d / "g2.point.powerOf2", None, xp, sha256=digests["g2.point.powerOf2"])
+    g2 = g2t = None
+    if (d / "g2.point").exists():
+        g2 = load_g2(d / "g2.point", g1_count, xp, sha256=digests["g2.point"])
+    if (d / "g2.trailing.point").exists():
+        g2t = load_g2(d / "g2.trailing.point", None, xp, sha256=digests["g2.trailing.point"])
+    return SRS(g1=g1, g2_pow2=g2_pow2, g2=g2, g2_trailing=g2t, name=f"eigenda:{d}/{g1_name}", xp=xp)
+
+
+def insecure_test_srs(n: int, secret: int = 0xDEADBEEF1234, xp: ModuleType = np, with_g2: bool = True) -> SRS:
+    """INSECURE: an SRS with a publicly known secret, for tests and benchmarks beyond the real SRS."""
+    c = B.bn254(xp)
+    r = B.R
+    s = secret % r
+    g1_scalars = c.fr.to_bytes(powers(c.fr, s, n)) if n else np.zeros((0, 32), np.uint8)
+    gen1 = c.g1.concat([c.g1.generator] * n) if n else c.g1.infinity(0)
+    g1 = c.g1.scalar_mul(gen1, g1_scalars) if n else gen1
+    pow2 = [pow(s, 1 << i, r) for i in range(28)]
+    g2_pow2 = c.g2.scalar_mul(c.g2.concat([c.g2.generator] * 28), scalars_to_bytes(pow2))
+    rev = [pow(s, SRS_ORDER - (1 << i), r) for i in range(28)]
+    g1_rev = c.g1.scalar_mul(c.g1.concat([c.g1.generator] * 28), scalars_to_bytes(rev))
+    g2 = g2t = None
+    if with_g2 and n:
+        g2 = c.g2.scalar_mul(c.g2.concat([c.g2.generator] * n), g1_scalars)
+        trail = c.fr.to_bytes(powers(c.fr, s, n, start=pow(s, SRS_ORDER - n, r)))
+        g2t = c.g2.scalar_mul(c.g2.concat([c.g2.generator] * n), trail)
+    return SRS(g1=g1, g2_pow2=g2_pow2, g2=g2, g2_trailing=g2t, g1_reverse_pow2=g1_rev,
+               name=f"INSECURE-test-srs(n={n})", insecure=True, xp=xp)

@@ -1,0 +1,97 @@
+"""``eigen da encode | verify | recover`` end to end on the real SRS prefix, and input errors."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from offchain.cli import main
+from tests.support import VECTORS, vector_path
+
+
+@pytest.fixture(scope="module")
+def encoded_dir(tmp_path_factory) -> Path:
+    vector_path("da", "g1_mainnet_first3000.point")
+    d = tmp_path_factory.mktemp("da")
+    (d / "payload.txt").write_bytes(b"hello")
+    rc = main(["da", "encode", str(d / "payload.txt"), "--out", str(d / "out"), "--srs", str(VECTORS / "da"), "--quiet"])
+    assert rc == 0
+    return d / "out"
+
+
+def _srs() -> list[str]:
+    return ["--srs", str(VECTORS / "da"), "--quiet"]
+
+
+def test_da_cli_encode_outputs(encoded_dir: Path) -> None:
+    info = json.loads((encoded_dir / "commitment.json").read_text())
+    assert info["commitment"] == "c77c6035a37651f197e3aa3034cba5f6422f97df7ec13573d430d0fca12bed42"
+    assert info["length"] == 2 and info["chunk_length"] == 1 and not info["insecure_srs"]
+    assert (encoded_dir / "frames.bin").stat().st_size == 13 + 8192 * (4 + 32 + 32)
+
+
+def test_da_cli_verify_and_recover(encoded_dir: Path, tmp_path: Path, capsys) -> None:
+    assert main(["da", "verify", str(encoded_dir), "--chunks", "0,1,77,8191", *_srs()]) == 0
+    out = tmp_path / "payload"
+    assert main(["da", "recover", str(encoded_dir), "--out", str(out), "--sample", "3", "--seed", "1", *_srs()]) == 0
+    assert out.read_bytes() == b"hello"
+
+
+def test_da_cli_detects_and_skips_corrupted_chunk(encoded_dir: Path, tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "commitment.json").write_bytes((encoded_dir / "commitment.json").read_bytes())
+    data = bytearray((encoded_dir / "frames.bin").read_bytes())
+    rec = 4 + 32 + 32
+    data[13 + 5 * rec + 4 + 32 + 31] ^= 1  # last coefficient byte of chunk 5
+    (bad / "frames.bin").write_bytes(bytes(data))
+    assert main(["da", "verify", str(bad), "--chunks", "5,6", *_srs()]) == 1
+    assert "[5]" in capsys.readouterr().out
+    out = tmp_path / "payload"
+    assert main(["da", "recover", str(bad), "--out", str(out), "--chunks", "4,5,6", *_srs()]) == 0
+    assert out.read_bytes() == b"hello"
+    assert "rejected 1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv,msg",
+    [
+        (["da", "encode", "/nonexistent/payload", "--out", "/tmp/x", "--quiet"], "payload file not found"),
+        (["da", "verify", "/nonexistent/dir", "--quiet"], "commitment file not found"),
+    ],
+)
+def test_da_cli_input_errors(argv: list[str], msg: str, capsys) -> None:
+    assert main(argv + ["--srs", str(VECTORS / "da")]) == 2
+    assert msg in capsys.readouterr().err
+
+
+def test_da_cli_requires_srs(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.delenv("EIGEN_DA_SRS", raising=False)
+    (tmp_path / "p").write_bytes(b"x")
+    assert main(["da", "encode", str(tmp_path / "p"), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "no SRS" in capsys.readouterr().err
+
+
+def test_da_cli_malformed_frames(encoded_dir: Path, tmp_path: Path, capsys) -> None:
+    d = tmp_path / "m"
+    d.mkdir()
+    (d / "commitment.json").write_bytes((encoded_dir / "commitment.json").read_bytes())
+    (d / "frames.bin").write_bytes(b"EDAF\x01" + bytes(8) + b"junk")
+    assert main(["da", "verify", str(d), *_srs()]) == 2
+    assert "FrameFileError" in capsys.readouterr().err
+    (d / "commitment.json").write_text("{not json")
+    assert main(["da", "verify", str(d), *_srs()]) == 2
+
+
+def test_da_cli_bad_chunk_list(encoded_dir: Path, capsys) -> None:
+    assert main(["da", "verify", str(encoded_dir), "--chunks", "1,x", *_srs()]) == 2
+    assert main(["da", "verify", str(encoded_dir), "--chunks", "9000", *_srs()]) == 2
+
+
+def test_da_cli_insecure_srs_roundtrip(tmp_path: Path, capsys) -> None:
+    (tmp_path / "p").write_bytes(b"z" * 20)
+    o = tmp_path / "o"
+    assert main(["da", "encode", str(tmp_path / "p"), "--out", str(o), "--insecure-test-srs", "--quiet"]) == 0
+    assert "INSECURE" in capsys.readouterr().err
+    assert main(["da", "verify", str(o), "--chunks", "0,9", "--srs", str(VECTORS / "da"), "--quiet"]) == 2
+    assert main(["da", "verify", str(o), "--chunks", "0,9", "--insecure-test-srs", "--quiet"]) == 0
