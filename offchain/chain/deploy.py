@@ -23,6 +23,14 @@ UINT32_MAX = 2**32 - 1
 TOKEN = ("eigen", "beigen", "fork_manager", "beigen_strategy")
 
 
+def _is_hex(text: str) -> bool:
+    try:
+        int(text, 16)
+    except ValueError:
+        return False
+    return True
+
+
 class DeployConfigError(ChainError):
     """The deployment configuration is missing, malformed or inconsistent."""
 
@@ -66,6 +74,9 @@ class DeployConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or not 0 < v < 2**224:
                 raise DeployConfigError(f"{name} must be a positive integer below 2^224: got {v!r}")
+        g = self.eigen_governance
+        if g != "deployer" and not (isinstance(g, str) and len(g) == 42 and g.startswith("0x") and _is_hex(g[2:])):
+            raise DeployConfigError(f"eigen_governance must be 'deployer' or an address: got {g!r}")
         r = self.challenger_reward_bps
         if not isinstance(r, int) or isinstance(r, bool) or not 0 <= r <= 10_000:
             raise DeployConfigError(f"challenger_reward_bps must be an integer in [0, 10000]: got {r!r}")
