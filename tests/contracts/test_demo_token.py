@@ -24,6 +24,7 @@ def test_demo_token_step(capsys):
 
     demo = load_demo_module().Demo()  # deploys the core and, from the local config, the token system
     assert demo.d.eigen is not None and "fork_manager" in demo.d.addresses()
+    demo.run()  # the main job first, as `make demo` runs it, then the token step
     figures = demo_token.run(demo)
     out = capsys.readouterr().out
     assert "After adoption" in out and "Checks:" in out
