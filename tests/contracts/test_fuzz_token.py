@@ -118,7 +118,12 @@ def run_machine(t: TokenWorld, chain) -> None:
                 with ape.reverts("challenge pending"):
                     t.sm.depositIntoStrategy(t.bstrat, tok, amount, sender=s)
                 return
-            t.sm.depositIntoStrategy(t.bstrat, tok, amount, sender=s)
+            try:
+                t.sm.depositIntoStrategy(t.bstrat, tok, amount, sender=s)
+            except ape.exceptions.ContractLogicError as exc:
+                # after an adoption the exchange rate is slightly above 1: a few wei mint no share
+                assert "zero new shares" in str(exc), str(exc)
+                return
             if op is not None:
                 t.dm.delegateTo(op, NO_SIG, SALT0, sender=s)
 
@@ -147,11 +152,17 @@ def run_machine(t: TokenWorld, chain) -> None:
                 with ape.reverts("withdrawal delay not passed"):
                     t.dm.completeQueuedWithdrawal(wd, [tok], True, sender=staker)
                 return
-            if self.paused():
-                with ape.reverts("challenge pending"):
-                    t.dm.completeQueuedWithdrawal(wd, [tok], True, sender=staker)
-                return
             before = tok.balanceOf(staker)
+            if self.paused():
+                try:
+                    t.dm.completeQueuedWithdrawal(wd, [tok], True, sender=staker)
+                except ape.exceptions.ContractLogicError as exc:
+                    assert "challenge pending" in str(exc), str(exc)
+                    return
+                # only a withdrawal worth nothing (fully slashed) completes without touching the strategy
+                assert tok.balanceOf(staker) == before
+                self.pending.remove((wd, start))
+                return
             t.dm.completeQueuedWithdrawal(wd, [tok], True, sender=staker)
             self.pending.remove((wd, start))
             assert tok.balanceOf(staker) >= before
