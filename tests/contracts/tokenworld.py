@@ -25,6 +25,9 @@ class TokenWorld(World):
     """The core World plus EIGEN, bEIGEN, the ForkManager and the bEIGEN strategy."""
 
     def __init__(self, project, chain, accounts, d):
+        # a copy: the session-wide core deployment must not keep handles to token contracts that
+        # a later snapshot restore removes
+        d = replace(d, tokens=dict(d.tokens), strategies=dict(d.strategies))
         super().__init__(project, chain, accounts, d)
         deploy_token(project, self.owner, d, TOKEN_CONFIG)
         self.eigen, self.fm, self.bstrat = d.eigen, d.fork_manager, d.beigen_strategy
