@@ -16,8 +16,17 @@
 #      can join the operator in that strategy while a cancellable slash is pending.
 
 from ..interfaces import IStrategyManager
+from ..interfaces import IStrategy
 from ..interfaces import IAllocationManager
 from ..interfaces import IERC1271
+
+
+interface IWhitelisterView:
+    def strategyWhitelister() -> address: view
+
+
+interface IBurnableShares:
+    def burnShares(amountShares: uint256): nonpayable
 
 WAD: constant(uint256) = 10**18
 MAX_STRATEGIES: constant(uint256) = 32
@@ -108,6 +117,13 @@ event SlashPendingUpdated:
     strategy: address
     pendingSlashes: uint256
 
+event StrategyWithdrawalDelaySet:
+    strategy: indexed(address)
+    extraDelayBlocks: uint32
+
+event ForkSlasherSet:
+    forkSlasher: address
+
 event OperatorSharesRestored:
     operator: indexed(address)
     strategy: address
@@ -131,6 +147,11 @@ cumulativeWithdrawalsQueued: public(HashMap[address, uint256])
 pendingSlashes: public(HashMap[address, HashMap[address, uint256]])
 pendingWithdrawals: public(HashMap[bytes32, bool])
 _dsf: HashMap[address, HashMap[address, uint256]]
+# Extra withdrawal delay per strategy (blocks on top of minWithdrawalDelayBlocks): queued shares of
+# such a strategy stay slashable, and locked, for the longer period (the bEIGEN strategy).
+strategyWithdrawalDelayBlocks: public(HashMap[address, uint32])
+# The fork-and-challenge manager, which may burn an accused operator's shares when a fork is adopted.
+forkSlasher: public(address)
 # Checkpoint histories keyed by keccak(kind, operator, strategy): (block << 224) | value.
 _hist: HashMap[bytes32, HashMap[uint256, uint256]]
 _hlen: HashMap[bytes32, uint256]
@@ -222,7 +243,7 @@ def _queued_scaled(operator: address, strategy: address) -> uint256:
     # blocks, i.e. still slashable.
     key: bytes32 = self._key(1, operator, strategy)
     latest: uint256 = self._latest(key, 0)
-    horizon: uint256 = convert(minWithdrawalDelayBlocks, uint256) + 1
+    horizon: uint256 = convert(minWithdrawalDelayBlocks, uint256) + convert(self.strategyWithdrawalDelayBlocks[strategy], uint256) + 1
     if block.number < horizon:
         return latest
     return latest - self._at(key, block.number - horizon, 0)
@@ -480,6 +501,55 @@ def restoreOperatorShares(operator: address, strategy: address, shares: uint256)
     log OperatorSharesRestored(operator=operator, strategy=strategy, restoredShares=shares, newSlashingFactor=new_sf)
 
 
+# ---------------------------------------------------------------- per-strategy delay, fork slashing
+
+@external
+def setStrategyWithdrawalDelay(strategy: address, extraDelayBlocks: uint32):
+    """
+    @notice Give `strategy` a withdrawal delay `extraDelayBlocks` longer than the others; its queued
+            shares stay slashable and locked for minWithdrawalDelayBlocks + extraDelayBlocks.
+    @dev Strategy whitelister only, and only while the strategy holds no shares (the slashable-queue
+         horizon must not change under queued withdrawals).
+    """
+    assert msg.sender == staticcall IWhitelisterView(strategyManager).strategyWhitelister(), "only whitelister"
+    assert staticcall IStrategy(strategy).totalShares() == 0, "strategy has shares"
+    self.strategyWithdrawalDelayBlocks[strategy] = extraDelayBlocks
+    log StrategyWithdrawalDelaySet(strategy=strategy, extraDelayBlocks=extraDelayBlocks)
+
+
+@external
+def setForkSlasher(newForkSlasher: address):
+    """@notice Set the fork-and-challenge manager allowed to call slashOperatorSharesForFork (whitelister only)."""
+    assert msg.sender == staticcall IWhitelisterView(strategyManager).strategyWhitelister(), "only whitelister"
+    self.forkSlasher = newForkSlasher
+    log ForkSlasherSet(forkSlasher=newForkSlasher)
+
+
+@external
+def slashOperatorSharesForFork(operator: address, strategy: address, shares: uint256) -> uint256:
+    """
+    @notice Burn up to `shares` of the operator's slashable shares in `strategy` (delegated and
+            queued within the delay), pro rata, when a fork that slashed them is adopted. No tokens
+            move: the adopted fork already left them out of the strategy's balance (fork slasher only).
+    @return the strategy shares burned
+    """
+    assert msg.sender == self.forkSlasher and msg.sender != empty(address), "only fork slasher"
+    key: bytes32 = self._key(0, operator, strategy)
+    prev_sf: uint256 = self._latest(key, WAD)
+    op_scaled: uint256 = self.operatorScaledShares[operator][strategy]
+    q_scaled: uint256 = self._queued_scaled(operator, strategy)
+    before: uint256 = op_scaled * prev_sf // WAD + q_scaled * prev_sf // WAD
+    if before == 0 or shares == 0:
+        return 0
+    take: uint256 = min(shares, before)
+    new_sf: uint256 = prev_sf * (before - take) // before
+    self._push(key, new_sf)
+    slashed: uint256 = before - (op_scaled * new_sf // WAD + q_scaled * new_sf // WAD)
+    extcall IBurnableShares(strategy).burnShares(slashed)
+    log OperatorSharesSlashed(operator=operator, strategy=strategy, totalSlashedShares=slashed)
+    return slashed
+
+
 # ---------------------------------------------------------------- withdrawals
 
 @internal
@@ -556,9 +626,11 @@ def _complete(withdrawal: Withdrawal, tokens: DynArray[address, MAX_STRATEGIES],
         if i >= len(withdrawal.strategies):
             break
         strategy: address = withdrawal.strategies[i]
+        until: uint256 = slashable_until + convert(self.strategyWithdrawalDelayBlocks[strategy], uint256)
+        assert block.number > until, "withdrawal delay not passed"
         sf: uint256 = WAD
         if withdrawal.delegatedTo != empty(address):
-            sf = self._at(self._key(0, withdrawal.delegatedTo, strategy), slashable_until, WAD)
+            sf = self._at(self._key(0, withdrawal.delegatedTo, strategy), until, WAD)
         shares: uint256 = withdrawal.scaledShares[i] * sf // WAD
         if shares == 0:
             continue

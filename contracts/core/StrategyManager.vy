@@ -10,6 +10,9 @@ from ..interfaces import IStrategy
 from ..interfaces import IDelegationManager
 from ..interfaces import ISlashEscrow
 
+interface IStrategyManaged:
+    def strategyManager() -> address: view
+
 MAX_STAKER_STRATEGY_LIST_LENGTH: constant(uint256) = 32
 
 event StrategyDeployed:
@@ -90,6 +93,26 @@ def deployNewStrategy(token: address) -> address:
     log StrategyDeployed(token=token, strategy=strategy)
     log StrategyAddedToDepositWhitelist(strategy=strategy)
     return strategy
+
+
+@external
+def addCustomStrategy(strategy: address):
+    """
+    @notice Register a strategy contract not made from the blueprint (e.g. the fork-aware bEIGEN
+            strategy) and whitelist it for deposits. It must name this contract as its manager.
+    @dev Only the strategy whitelister; the strategy's current underlying token must not have one.
+    """
+    assert msg.sender == self.strategyWhitelister, "only whitelister"
+    assert not self.isStrategy[strategy], "strategy exists"
+    assert staticcall IStrategyManaged(strategy).strategyManager() == self, "wrong strategy manager"
+    token: address = staticcall IStrategy(strategy).underlyingToken()
+    assert token != empty(address), "zero token"
+    assert self.deployedStrategies[token] == empty(address), "strategy exists"
+    self.deployedStrategies[token] = strategy
+    self.isStrategy[strategy] = True
+    self.strategyIsWhitelistedForDeposit[strategy] = True
+    log StrategyDeployed(token=token, strategy=strategy)
+    log StrategyAddedToDepositWhitelist(strategy=strategy)
 
 
 @external

@@ -20,6 +20,15 @@ ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = ROOT / "config" / "deploy.yaml"
 CORE = ("strategy_manager", "delegation_manager", "allocation_manager", "slash_escrow")
 UINT32_MAX = 2**32 - 1
+TOKEN = ("eigen", "beigen", "fork_manager", "beigen_strategy")
+
+
+def _is_hex(text: str) -> bool:
+    try:
+        int(text, 16)
+    except ValueError:
+        return False
+    return True
 
 
 class DeployConfigError(ChainError):
@@ -35,6 +44,15 @@ class DeployConfig:
     strategy_whitelister: str = "deployer"
     tokens: tuple[str, ...] = ()
     mock_tokens: tuple[tuple[str, str], ...] = ()
+    # EIGEN / bEIGEN and fork-and-challenge (docs/token.md); deployed when eigen_enabled.
+    eigen_enabled: bool = False
+    eigen_initial_supply: int = 1_673_646_668_284_660_000_000_000_000
+    eigen_governance: str = "deployer"
+    challenge_bond: int = 100_000 * 10**18
+    challenge_window_blocks: int = 50400  # 7 days
+    fork_timelock_blocks: int = 14400  # 2 days
+    challenger_reward_bps: int = 1000
+    beigen_extra_withdrawal_delay_blocks: int = 72000  # 10 days on top of withdrawal_delay_blocks
 
     def __post_init__(self) -> None:
         for name in (
@@ -48,6 +66,24 @@ class DeployConfig:
                 raise DeployConfigError(f"{name} must be an integer in [0, 2^32): got {v!r}")
         if self.slash_resolution_delay_blocks > self.withdrawal_delay_blocks:
             raise DeployConfigError("slash_resolution_delay_blocks must not exceed withdrawal_delay_blocks")
+        for name in ("challenge_window_blocks", "fork_timelock_blocks", "beigen_extra_withdrawal_delay_blocks"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= UINT32_MAX:
+                raise DeployConfigError(f"{name} must be an integer in [0, 2^32): got {v!r}")
+        for name in ("eigen_initial_supply", "challenge_bond"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or not 0 < v < 2**224:
+                raise DeployConfigError(f"{name} must be a positive integer below 2^224: got {v!r}")
+        g = self.eigen_governance
+        if g != "deployer" and not (isinstance(g, str) and len(g) == 42 and g.startswith("0x") and _is_hex(g[2:])):
+            raise DeployConfigError(f"eigen_governance must be 'deployer' or an address: got {g!r}")
+        r = self.challenger_reward_bps
+        if not isinstance(r, int) or isinstance(r, bool) or not 0 <= r <= 10_000:
+            raise DeployConfigError(f"challenger_reward_bps must be an integer in [0, 10000]: got {r!r}")
+        if self.beigen_extra_withdrawal_delay_blocks < self.challenge_window_blocks + self.fork_timelock_blocks:
+            raise DeployConfigError(
+                "beigen_extra_withdrawal_delay_blocks must cover challenge_window_blocks + fork_timelock_blocks"
+            )
 
 
 def load_config(network: str, path: Path | str | None = None) -> DeployConfig:
@@ -93,13 +129,20 @@ class Deployment:
     tokens: dict[str, Any] = field(default_factory=dict)  # symbol -> token
     strategies: dict[str, Any] = field(default_factory=dict)  # symbol -> strategy
     reused: bool = False
+    eigen: Any = None  # EIGEN / bEIGEN contracts when deployed (deploy_token)
+    beigen: Any = None  # the genesis bEIGEN
+    fork_manager: Any = None
+    beigen_strategy: Any = None
 
     def addresses(self) -> dict[str, Any]:
-        return {
+        out = {
             **{name: getattr(self, name).address for name in CORE},
             "tokens": {k: v.address for k, v in self.tokens.items()},
             "strategies": {k: v.address for k, v in self.strategies.items()},
         }
+        if self.eigen is not None:
+            out.update({name: getattr(self, name).address for name in TOKEN})
+        return out
 
 
 def _is_live(deployment: dict[str, Any], project: Any, provider: Any) -> bool:
@@ -150,6 +193,11 @@ def deploy_core(
                 strategies={k: project.Strategy.at(v) for k, v in existing.get("strategies", {}).items()},
                 reused=True,
             )
+            if all(existing.get(k) for k in TOKEN):
+                d.eigen = project.Eigen.at(existing["eigen"])
+                d.beigen = project.BackingEigen.at(existing["beigen"])
+                d.fork_manager = project.ForkManager.at(existing["fork_manager"])
+                d.beigen_strategy = project.BEigenStrategy.at(existing["beigen_strategy"])
             return d
     tx = {"sender": deployer}
     whitelister = deployer.address if config.strategy_whitelister == "deployer" else config.strategy_whitelister
@@ -174,6 +222,8 @@ def deploy_core(
         for symbol, token in d.tokens.items():
             receipt = sm.deployNewStrategy(token.address, **tx)
             d.strategies[symbol] = project.Strategy.at(receipt.return_value or sm.deployedStrategies(token.address))
+    if config.eigen_enabled and whitelister == deployer.address:
+        deploy_token(project, deployer, d, config)
     if record is not None:
         record.parent.mkdir(parents=True, exist_ok=True)
         record.write_text(json.dumps(d.addresses(), indent=2) + "\n")
@@ -206,3 +256,43 @@ def deploy_compute_avs(project: Any, deployer: Any, core: Deployment, config: Co
     avs = deployer.deploy(project.ComputeAVS, core.allocation_manager.address, cfg.enrolment_ttl_s, cfg.fault_wad)
     avs.initialize(cfg.metadata_uri, sender=deployer)
     return avs
+
+
+def deploy_token(project: Any, deployer: Any, d: Deployment, config: DeployConfig) -> Deployment:
+    """Deploy EIGEN, the genesis bEIGEN, the ForkManager and the bEIGEN strategy on top of the core
+    `d` (whose strategy whitelister must be `deployer`), and wire them (docs/token.md).
+
+    The genesis bEIGEN mints `eigen_initial_supply` to the deployer, who wraps it all into EIGEN.
+    """
+    if d.eigen is not None:
+        return d
+    tx = {"sender": deployer}
+    if d.strategy_manager.strategyWhitelister() != deployer.address:
+        raise DeployConfigError("deploy_token needs the deployer to be the strategy whitelister")
+    governance = deployer.address if config.eigen_governance == "deployer" else config.eigen_governance
+    zero = "0x" + "00" * 20
+    supply = config.eigen_initial_supply
+    beigen = deployer.deploy(
+        project.BackingEigen, "Backing Eigen", "bEIGEN", governance, zero, 0, zero, 0, zero, 0, deployer.address, supply
+    )
+    blueprint = project.BackingEigen.declare(**tx).contract_address
+    fm = deployer.deploy(
+        project.ForkManager,
+        beigen.address,
+        blueprint,
+        governance,
+        config.challenge_bond,
+        config.challenge_window_blocks,
+        config.fork_timelock_blocks,
+        config.challenger_reward_bps,
+    )
+    eigen = deployer.deploy(project.Eigen, beigen.address, fm.address)
+    strategy = deployer.deploy(project.BEigenStrategy, d.strategy_manager.address, fm.address)
+    d.delegation_manager.setStrategyWithdrawalDelay(strategy.address, config.beigen_extra_withdrawal_delay_blocks, **tx)
+    d.delegation_manager.setForkSlasher(fm.address, **tx)
+    d.strategy_manager.addCustomStrategy(strategy.address, **tx)
+    fm.initialize(eigen.address, strategy.address, d.delegation_manager.address, **tx)
+    beigen.approve(eigen.address, supply, **tx)
+    eigen.wrap(supply, **tx)
+    d.eigen, d.beigen, d.fork_manager, d.beigen_strategy = eigen, beigen, fm, strategy
+    return d

@@ -1,0 +1,137 @@
+# pragma version ~=0.4.3
+# @title BEigenStrategy
+# @notice The restaking core's strategy for bEIGEN. Its underlying token is always the canonical
+#         bEIGEN named by the fork manager, so stakers unstake in the canonical fork. Deposits and
+#         withdrawals pause while a challenge is open (the staked balance must not move between the
+#         fork block and adoption); on adoption the DelegationManager burns the accused operators'
+#         shares here, matching the bEIGEN the fork left out of this strategy's balance.
+# @dev Same share maths and virtual offsets as Strategy.vy. Registered with
+#      StrategyManager.addCustomStrategy and given a longer withdrawal delay in the DelegationManager.
+
+from ethereum.ercs import IERC20
+
+
+interface IForkManager:
+    def canonicalToken() -> address: view
+    def challengePending() -> bool: view
+
+
+interface IStrategyManagerView:
+    def delegation() -> address: view
+
+
+SHARES_OFFSET: constant(uint256) = 10**3
+BALANCE_OFFSET: constant(uint256) = 10**3
+MAX_TOTAL_SHARES: constant(uint256) = 10**38 - 1
+
+event ExchangeRateEmitted:
+    rate: uint256
+
+event SharesBurned:
+    amountShares: uint256
+
+strategyManager: public(immutable(address))
+forkManager: public(immutable(address))
+totalShares: public(uint256)
+
+
+@deploy
+def __init__(_strategyManager: address, _forkManager: address):
+    assert _strategyManager != empty(address) and _forkManager != empty(address), "zero address"
+    strategyManager = _strategyManager
+    forkManager = _forkManager
+
+
+@internal
+@view
+def _token() -> address:
+    return staticcall IForkManager(forkManager).canonicalToken()
+
+
+@internal
+@view
+def _balance() -> uint256:
+    return staticcall IERC20(self._token()).balanceOf(self)
+
+
+@internal
+def _emit_rate(balance: uint256, total: uint256):
+    log ExchangeRateEmitted(rate=10**18 * (balance + BALANCE_OFFSET) // (total + SHARES_OFFSET))
+
+
+@internal
+@view
+def _check(token: address):
+    assert msg.sender == strategyManager, "only strategy manager"
+    assert not staticcall IForkManager(forkManager).challengePending(), "challenge pending"
+    assert token == self._token(), "wrong token"
+
+
+@external
+@view
+def underlyingToken() -> address:
+    """@notice The canonical bEIGEN (changes when a fork is adopted)."""
+    return self._token()
+
+
+@external
+def deposit(token: address, amount: uint256) -> uint256:
+    """
+    @notice Mint shares for `amount` canonical bEIGEN already transferred in (StrategyManager only).
+    @return newShares the shares minted
+    """
+    self._check(token)
+    balance: uint256 = self._balance()
+    prior_total: uint256 = self.totalShares
+    new_shares: uint256 = amount * (prior_total + SHARES_OFFSET) // (balance - amount + BALANCE_OFFSET)
+    assert new_shares != 0, "zero new shares"
+    total: uint256 = prior_total + new_shares
+    assert total <= MAX_TOTAL_SHARES, "max shares exceeded"
+    self.totalShares = total
+    self._emit_rate(balance, total)
+    return new_shares
+
+
+@external
+def withdraw(recipient: address, token: address, amountShares: uint256) -> uint256:
+    """
+    @notice Burn `amountShares` and send the canonical bEIGEN they are worth (StrategyManager only).
+    @return amountOut tokens sent
+    """
+    self._check(token)
+    prior_total: uint256 = self.totalShares
+    assert amountShares <= prior_total, "shares exceed total"
+    balance: uint256 = self._balance()
+    amount_out: uint256 = (balance + BALANCE_OFFSET) * amountShares // (prior_total + SHARES_OFFSET)
+    self.totalShares = prior_total - amountShares
+    if amount_out != 0:
+        assert extcall IERC20(token).transfer(recipient, amount_out), "transfer failed"
+    self._emit_rate(balance - amount_out, prior_total - amountShares)
+    return amount_out
+
+
+@external
+def burnShares(amountShares: uint256):
+    """
+    @notice Remove shares whose bEIGEN an adopted fork already slashed (DelegationManager only).
+    """
+    assert msg.sender == staticcall IStrategyManagerView(strategyManager).delegation(), "only delegation manager"
+    prior_total: uint256 = self.totalShares
+    assert amountShares <= prior_total, "shares exceed total"
+    self.totalShares = prior_total - amountShares
+    log SharesBurned(amountShares=amountShares)
+    self._emit_rate(self._balance(), prior_total - amountShares)
+
+
+@external
+@view
+def sharesToUnderlyingView(amountShares: uint256) -> uint256:
+    """@notice Canonical bEIGEN that `amountShares` would withdraw now."""
+    return (self._balance() + BALANCE_OFFSET) * amountShares // (self.totalShares + SHARES_OFFSET)
+
+
+@external
+@view
+def underlyingToSharesView(amountUnderlying: uint256) -> uint256:
+    """@notice Shares a deposit of `amountUnderlying` canonical bEIGEN would mint now."""
+    return amountUnderlying * (self.totalShares + SHARES_OFFSET) // (self._balance() + BALANCE_OFFSET)

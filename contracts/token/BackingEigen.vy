@@ -1,0 +1,405 @@
+# pragma version ~=0.4.3
+# @title BackingEigen (bEIGEN)
+# @notice ERC-20 with balance and supply checkpoints by block, governance-set minters and holder
+#         burn. The same code is the genesis token and every fork of it: a fork names its parent and
+#         fork block, and an account's fork balance is its parent balance at the fork block,
+#         materialised lazily on the account's first use ("claim"). Two accounts are adjusted in a
+#         fork: the staking strategy is debited the accused operators' stake and the challenger is
+#         credited a reward out of it; both are settled by the fork manager when the fork is adopted.
+# @dev Checkpoints are packed (block << 224) | value, one list per account and two for supply
+#      (cumulative minted and burned since creation).
+
+from ethereum.ercs import IERC20
+
+implements: IERC20
+
+
+interface IParent:
+    def balanceOfAt(account: address, blockNumber: uint256) -> uint256: view
+    def totalSupplyAt(blockNumber: uint256) -> uint256: view
+
+
+VALUE_MASK: constant(uint256) = (1 << 224) - 1
+
+event Transfer:
+    sender: indexed(address)
+    receiver: indexed(address)
+    amount: uint256
+
+event Approval:
+    owner: indexed(address)
+    spender: indexed(address)
+    amount: uint256
+
+event MinterSet:
+    minter: indexed(address)
+    allowed: bool
+
+event OwnershipTransferred:
+    previousOwner: indexed(address)
+    newOwner: indexed(address)
+
+event ForkBalanceClaimed:
+    account: indexed(address)
+    amount: uint256
+
+event ForkSettled:
+    debitAccount: indexed(address)
+    debit: uint256
+    creditAccount: indexed(address)
+    credit: uint256
+
+name: public(String[32])
+symbol: public(String[16])
+decimals: public(constant(uint8)) = 18
+owner: public(address)
+isMinter: public(HashMap[address, bool])
+allowance: public(HashMap[address, HashMap[address, uint256]])
+
+parent: public(immutable(address))
+forkBlock: public(immutable(uint256))
+forkManager: public(immutable(address))
+debitAccount: public(immutable(address))
+creditAccount: public(immutable(address))
+debit: public(uint256)
+credit: public(uint256)
+settled: public(bool)
+
+_bal: HashMap[address, HashMap[uint256, uint256]]
+_blen: HashMap[address, uint256]
+# supply histories: key 0 = cumulative minted, key 1 = cumulative burned
+_sup: HashMap[uint256, HashMap[uint256, uint256]]
+_slen: HashMap[uint256, uint256]
+
+
+@deploy
+def __init__(
+    _name: String[32],
+    _symbol: String[16],
+    _owner: address,
+    _parent: address,
+    _forkBlock: uint256,
+    _debitAccount: address,
+    _debit: uint256,
+    _creditAccount: address,
+    _credit: uint256,
+    _initialHolder: address,
+    _initialSupply: uint256,
+):
+    """
+    @notice Genesis: `_parent` empty, `_initialSupply` minted to `_initialHolder`. Fork: the parent
+            token and fork block, the provisional debit/credit (settled later by the creator).
+    """
+    assert _owner != empty(address), "zero owner"
+    self.name = _name
+    self.symbol = _symbol
+    self.owner = _owner
+    parent = _parent
+    forkBlock = _forkBlock
+    forkManager = msg.sender
+    debitAccount = _debitAccount
+    creditAccount = _creditAccount
+    self.debit = _debit
+    self.credit = _credit
+    if _parent == empty(address):
+        self.settled = True
+        if _initialSupply != 0:
+            assert _initialHolder != empty(address), "zero holder"
+            self._claim(_initialHolder)
+            self._set(_initialHolder, _initialSupply)
+            self._sup_add(0, _initialSupply)
+            log Transfer(sender=empty(address), receiver=_initialHolder, amount=_initialSupply)
+    else:
+        assert _forkBlock <= block.number, "future fork block"
+        assert _initialSupply == 0, "fork cannot mint at creation"
+        if _debitAccount != empty(address):
+            assert _creditAccount != _debitAccount, "same adjusted account"
+
+
+# ---------------------------------------------------------------- checkpoints
+
+@internal
+@view
+def _search(n: uint256, blk: uint256, account: address, kind: uint256, is_sup: bool) -> (bool, uint256):
+    # (found, value) of the last checkpoint at or before `blk`.
+    if n == 0:
+        return False, 0
+    last: uint256 = 0
+    if is_sup:
+        last = self._sup[kind][n - 1]
+    else:
+        last = self._bal[account][n - 1]
+    if (last >> 224) <= blk:
+        return True, last & VALUE_MASK
+    lo: uint256 = 0
+    hi: uint256 = n - 1
+    for _: uint256 in range(64):
+        if lo >= hi:
+            break
+        mid: uint256 = (lo + hi) // 2
+        e: uint256 = 0
+        if is_sup:
+            e = self._sup[kind][mid]
+        else:
+            e = self._bal[account][mid]
+        if (e >> 224) > blk:
+            hi = mid
+        else:
+            lo = mid + 1
+    if lo == 0:
+        return False, 0
+    e: uint256 = 0
+    if is_sup:
+        e = self._sup[kind][lo - 1]
+    else:
+        e = self._bal[account][lo - 1]
+    return True, e & VALUE_MASK
+
+
+@internal
+@view
+def _virtual(account: address) -> uint256:
+    # The account's balance in this fork before its first use: the parent's at the fork block,
+    # less the debit (staking strategy) or plus the credit (challenger).
+    if parent == empty(address):
+        return 0
+    v: uint256 = staticcall IParent(parent).balanceOfAt(account, forkBlock)
+    if account == debitAccount:
+        v -= min(self.debit, v)
+    elif account == creditAccount:
+        v += self.credit
+    return v
+
+
+@internal
+@view
+def _balance_at(account: address, blk: uint256) -> uint256:
+    assert blk <= block.number, "future lookup"
+    if parent != empty(address) and blk < forkBlock:
+        return staticcall IParent(parent).balanceOfAt(account, blk)
+    found: bool = False
+    v: uint256 = 0
+    found, v = self._search(self._blen[account], blk, account, 0, False)
+    if found:
+        return v
+    return self._virtual(account)  # before the first checkpoint (0 for the genesis token)
+
+
+@internal
+@view
+def _base_supply() -> uint256:
+    if parent == empty(address):
+        return 0
+    return staticcall IParent(parent).totalSupplyAt(forkBlock) - self.debit + self.credit
+
+
+@internal
+@view
+def _supply_at(blk: uint256) -> uint256:
+    assert blk <= block.number, "future lookup"
+    if parent != empty(address) and blk < forkBlock:
+        return staticcall IParent(parent).totalSupplyAt(blk)
+    minted: uint256 = 0
+    burned: uint256 = 0
+    found: bool = False
+    found, minted = self._search(self._slen[0], blk, empty(address), 0, True)
+    found, burned = self._search(self._slen[1], blk, empty(address), 1, True)
+    return self._base_supply() + minted - burned
+
+
+@internal
+def _set(account: address, val: uint256):
+    assert val <= VALUE_MASK, "balance overflow"
+    n: uint256 = self._blen[account]
+    entry: uint256 = (block.number << 224) | val
+    if n != 0 and (self._bal[account][n - 1] >> 224) == block.number:
+        self._bal[account][n - 1] = entry
+    else:
+        self._bal[account][n] = entry
+        self._blen[account] = n + 1
+
+
+@internal
+def _sup_add(kind: uint256, amount: uint256):
+    n: uint256 = self._slen[kind]
+    cur: uint256 = 0
+    if n != 0:
+        cur = self._sup[kind][n - 1] & VALUE_MASK
+    val: uint256 = cur + amount
+    assert val <= VALUE_MASK, "supply overflow"
+    entry: uint256 = (block.number << 224) | val
+    if n != 0 and (self._sup[kind][n - 1] >> 224) == block.number:
+        self._sup[kind][n - 1] = entry
+    else:
+        self._sup[kind][n] = entry
+        self._slen[kind] = n + 1
+
+
+@internal
+def _claim(account: address) -> uint256:
+    # Materialise the account's balance on first use; afterwards it is the latest checkpoint.
+    n: uint256 = self._blen[account]
+    if n != 0:
+        return self._bal[account][n - 1] & VALUE_MASK
+    v: uint256 = 0
+    if parent != empty(address):
+        assert block.number > forkBlock, "fork block not final"
+        if account == debitAccount or account == creditAccount:
+            assert self.settled, "fork not settled"
+        v = self._virtual(account)
+        log ForkBalanceClaimed(account=account, amount=v)
+    self._set(account, v)
+    return v
+
+
+# ---------------------------------------------------------------- ERC-20
+
+@internal
+def _transfer(sender: address, receiver: address, amount: uint256):
+    assert receiver != empty(address), "zero receiver"
+    bal: uint256 = self._claim(sender)
+    assert bal >= amount, "insufficient balance"
+    self._set(sender, bal - amount)
+    rb: uint256 = self._claim(receiver)
+    self._set(receiver, rb + amount)
+    log Transfer(sender=sender, receiver=receiver, amount=amount)
+
+
+@external
+@view
+def balanceOf(account: address) -> uint256:
+    """@notice Current balance (the lazily claimed fork balance included)."""
+    return self._balance_at(account, block.number)
+
+
+@external
+@view
+def totalSupply() -> uint256:
+    """@notice Current total supply."""
+    return self._supply_at(block.number)
+
+
+@external
+@view
+def balanceOfAt(account: address, blockNumber: uint256) -> uint256:
+    """@notice Balance of `account` at the end of block `blockNumber` (not after the current block)."""
+    return self._balance_at(account, blockNumber)
+
+
+@external
+@view
+def totalSupplyAt(blockNumber: uint256) -> uint256:
+    """@notice Total supply at the end of block `blockNumber` (not after the current block)."""
+    return self._supply_at(blockNumber)
+
+
+@external
+@view
+def isClaimed(account: address) -> bool:
+    """@notice Whether the account's balance has been materialised in this token."""
+    return self._blen[account] != 0
+
+
+@external
+@view
+def numCheckpoints(account: address) -> uint256:
+    """@notice Number of balance checkpoints of `account`."""
+    return self._blen[account]
+
+
+@external
+def transfer(receiver: address, amount: uint256) -> bool:
+    """@notice Move `amount` from the caller to `receiver`."""
+    self._transfer(msg.sender, receiver, amount)
+    return True
+
+
+@external
+def transferFrom(sender: address, receiver: address, amount: uint256) -> bool:
+    """@notice Move `amount` from `sender` to `receiver` using the caller's allowance."""
+    allowed: uint256 = self.allowance[sender][msg.sender]
+    if allowed != max_value(uint256):
+        assert allowed >= amount, "insufficient allowance"
+        self.allowance[sender][msg.sender] = allowed - amount
+    self._transfer(sender, receiver, amount)
+    return True
+
+
+@external
+def approve(spender: address, amount: uint256) -> bool:
+    """@notice Let `spender` move up to `amount` of the caller's tokens."""
+    self.allowance[msg.sender][spender] = amount
+    log Approval(owner=msg.sender, spender=spender, amount=amount)
+    return True
+
+
+@external
+def claim(account: address) -> uint256:
+    """
+    @notice Materialise `account`'s fork balance now (any later use does it too). Each account is
+            claimed at most once.
+    @return the claimed balance
+    """
+    assert parent != empty(address), "not a fork"
+    assert self._blen[account] == 0, "already claimed"
+    return self._claim(account)
+
+
+# ---------------------------------------------------------------- mint, burn, governance
+
+@external
+def mint(receiver: address, amount: uint256):
+    """@notice Create `amount` new tokens for `receiver` (minters only)."""
+    assert self.isMinter[msg.sender], "only minter"
+    assert receiver != empty(address), "zero receiver"
+    assert amount != 0, "zero amount"
+    bal: uint256 = self._claim(receiver)
+    self._set(receiver, bal + amount)
+    self._sup_add(0, amount)
+    log Transfer(sender=empty(address), receiver=receiver, amount=amount)
+
+
+@external
+def burn(amount: uint256):
+    """@notice Destroy `amount` of the caller's tokens."""
+    assert amount != 0, "zero amount"
+    bal: uint256 = self._claim(msg.sender)
+    assert bal >= amount, "insufficient balance"
+    self._set(msg.sender, bal - amount)
+    self._sup_add(1, amount)
+    log Transfer(sender=msg.sender, receiver=empty(address), amount=amount)
+
+
+@external
+def setIsMinter(minter: address, allowed: bool):
+    """@notice Allow or disallow `minter` to mint (owner, i.e. governance, only)."""
+    assert msg.sender == self.owner, "only owner"
+    assert minter != empty(address), "zero address"
+    self.isMinter[minter] = allowed
+    log MinterSet(minter=minter, allowed=allowed)
+
+
+@external
+def transferOwnership(newOwner: address):
+    """@notice Hand the owner (governance) role to `newOwner`."""
+    assert msg.sender == self.owner, "only owner"
+    assert newOwner != empty(address), "zero owner"
+    log OwnershipTransferred(previousOwner=self.owner, newOwner=newOwner)
+    self.owner = newOwner
+
+
+@external
+def settleFork(_debit: uint256, _credit: uint256):
+    """
+    @notice Fix the final debit of the staking strategy and credit of the challenger when the fork
+            is adopted (fork manager only, once). The debit cannot exceed the provisional one.
+    """
+    assert parent != empty(address), "not a fork"
+    assert msg.sender == forkManager, "only fork manager"
+    assert not self.settled, "already settled"
+    assert _debit <= self.debit, "debit too high"
+    assert _credit <= _debit, "credit exceeds debit"
+    self.debit = _debit
+    self.credit = _credit
+    self.settled = True
+    log ForkSettled(debitAccount=debitAccount, debit=_debit, creditAccount=creditAccount, credit=_credit)
