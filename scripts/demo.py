@@ -39,6 +39,7 @@ class Demo:
         self.am, self.esc = self.d.allocation_manager, self.d.slash_escrow
         self.syms = ["stETH", "rETH"]
         self.config = config
+        self.results = {}  # what each later step returned, by module name
 
     def strat(self, sym):
         return self.d.strategies[sym]
@@ -138,7 +139,7 @@ class Demo:
                 if exc.name == step:
                     continue  # that component's on-chain part is not built yet
                 raise
-            module.run(self)
+            self.results[step] = module.run(self)
         print("\nDemo complete.")
 
 

@@ -24,8 +24,8 @@ def test_demo_token_step(capsys):
 
     demo = load_demo_module().Demo()  # deploys the core and, from the local config, the token system
     assert demo.d.eigen is not None and "fork_manager" in demo.d.addresses()
-    demo.run()  # the main job first, as `make demo` runs it, then the token step
-    figures = demo_token.run(demo)
+    demo.run()  # the whole main job, as `make demo` runs it; the token step is part of it
+    figures = demo.results[demo_token.__name__]
     out = capsys.readouterr().out
     assert "After adoption" in out and "Checks:" in out
     slashed = 1_500 * WAD  # operator A's own 500 and Carol's 1,000
