@@ -178,3 +178,31 @@ def deploy_core(
         record.parent.mkdir(parents=True, exist_ok=True)
         record.write_text(json.dumps(d.addresses(), indent=2) + "\n")
     return d
+
+
+# ---- AVS contracts (contracts/avs) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ComputeAVSConfig:
+    """Parameters of ComputeAVS: how long operators' enrolment signatures stay usable and the share
+    of an operator's allocation to the compute set that a proven fault slashes (WAD = 100%)."""
+
+    enrolment_ttl_s: int = 86400
+    fault_wad: int = 10**17
+    metadata_uri: str = "https://compute.example/avs.json"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.enrolment_ttl_s, int) or self.enrolment_ttl_s <= 0:
+            raise DeployConfigError("enrolment_ttl_s must be a positive integer")
+        if not isinstance(self.fault_wad, int) or not 0 < self.fault_wad <= 10**18:
+            raise DeployConfigError("fault_wad must be in (0, 10**18]")
+
+
+def deploy_compute_avs(project: Any, deployer: Any, core: Deployment, config: ComputeAVSConfig | None = None) -> Any:
+    """Deploy ComputeAVS over a deployed core and register it as an AVS (and its own registrar).
+    Operator sets are created afterwards with ``createOperatorSet`` by the deployer (the owner)."""
+    cfg = config or ComputeAVSConfig()
+    avs = deployer.deploy(project.ComputeAVS, core.allocation_manager.address, cfg.enrolment_ttl_s, cfg.fault_wad)
+    avs.initialize(cfg.metadata_uri, sender=deployer)
+    return avs

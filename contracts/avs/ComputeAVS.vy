@@ -1,0 +1,516 @@
+# pragma version ~=0.4.3
+# @title ComputeAVS
+# @notice The verifiable-compute service on-chain: an image registry (apps, image digests,
+#         versions, upgrade deadlines), enclave-key enrolment by a stake-weighted threshold of the
+#         app's compute operator set, execution receipts checked against both, and fault proofs
+#         (two receipts of a deterministic app with the same image and input but different
+#         outputs) that slash the operators responsible through the AllocationManager.
+# @dev This contract is the AVS of its operator sets, their registrar and their slasher. The
+#      threshold mechanism is the OperatorSetSigCheck module. Receipt encoding mirrors
+#      offchain.compute.receipt (docs/compute.md); enrolment statements mirror
+#      offchain.chain.compute_avs (docs/avs.md).
+
+from . import OperatorSetSigCheck as sigcheck
+from ..interfaces import IAllocationManagerAVS as IAM
+from ..interfaces import IAVSRegistrar
+
+implements: IAVSRegistrar
+
+initializes: sigcheck
+
+exports: (
+    sigcheck.allocationManager,
+    sigcheck.signingKeyOf,
+    sigcheck.operatorOfKey,
+    sigcheck.thresholdBps,
+    sigcheck.updateSigningKey,
+    sigcheck.checkSignatures,
+    sigcheck.isThresholdMet,
+    sigcheck.getMembers,
+    sigcheck.isMember,
+    sigcheck.signingKeyDigest,
+)
+
+WAD: constant(uint256) = 10**18
+MAX_STRATEGIES: constant(uint256) = 32
+RECEIPT_DOMAIN: constant(bytes32) = keccak256("eigen.compute.Receipt.v1")
+ENROLMENT_DOMAIN: constant(bytes32) = keccak256("eigen.avs.EnclaveEnrolment.v1")
+MAX_FUTURE_SKEW: constant(uint256) = 300
+
+struct Receipt:
+    appId: bytes32
+    imageDigest: bytes32
+    inputHash: bytes32
+    outputHash: bytes32
+    timestamp: uint256
+    enclaveSigner: address
+    evidenceHash: bytes32
+    collateralHash: bytes32
+    policyHash: bytes32
+    platform: uint256
+    chainId: uint256
+
+struct App:
+    owner: address
+    operatorSetId: uint32
+    deterministic: bool
+    currentImage: bytes32
+    imageCount: uint256
+
+struct Image:
+    policyHash: bytes32
+    registeredAt: uint256
+    validUntil: uint256  # 0: no deadline yet
+    version: String[64]
+
+struct Enclave:
+    operator: address
+    appId: bytes32
+    imageDigest: bytes32
+    evidenceHash: bytes32
+    enrolledAt: uint256
+    revoked: bool
+
+event OwnershipTransferred:
+    previousOwner: indexed(address)
+    newOwner: indexed(address)
+
+event ComputeOperatorSetCreated:
+    operatorSetId: indexed(uint32)
+    redistributionRecipient: address
+    resolver: address
+    thresholdBps: uint256
+
+event AppRegistered:
+    appId: indexed(bytes32)
+    owner: indexed(address)
+    operatorSetId: uint32
+    deterministic: bool
+
+event AppOwnershipTransferred:
+    appId: indexed(bytes32)
+    previousOwner: indexed(address)
+    newOwner: indexed(address)
+
+event ImageRegistered:
+    appId: indexed(bytes32)
+    imageDigest: indexed(bytes32)
+    version: String[64]
+    policyHash: bytes32
+    previousImage: bytes32
+    upgradeBy: uint256
+
+event ImageRevoked:
+    appId: indexed(bytes32)
+    imageDigest: indexed(bytes32)
+
+event EnclaveKeyEnrolled:
+    enclaveKey: indexed(address)
+    appId: indexed(bytes32)
+    operator: indexed(address)
+    imageDigest: bytes32
+    evidenceHash: bytes32
+    signedStake: uint256
+    totalStake: uint256
+
+event EnclaveKeyRevoked:
+    enclaveKey: indexed(address)
+    appId: indexed(bytes32)
+    by: address
+
+event ReceiptAccepted:
+    digest: indexed(bytes32)
+    appId: indexed(bytes32)
+    operator: indexed(address)
+    imageDigest: bytes32
+    inputHash: bytes32
+    outputHash: bytes32
+    enclaveSigner: address
+
+event FaultProven:
+    faultKey: indexed(bytes32)
+    operator: indexed(address)
+    appId: indexed(bytes32)
+    slashId: uint256
+    receiptA: bytes32
+    receiptB: bytes32
+
+event FaultOperatorNotSlashable:
+    faultKey: indexed(bytes32)
+    operator: indexed(address)
+
+owner: public(address)
+initialized: public(bool)
+ENROLMENT_TTL: public(immutable(uint256))
+FAULT_WAD: public(immutable(uint256))
+
+apps: public(HashMap[bytes32, App])
+images: public(HashMap[bytes32, HashMap[bytes32, Image]])
+enclaves: public(HashMap[address, Enclave])
+receiptAccepted: public(HashMap[bytes32, bool])
+# first accepted output per keccak256(appId, imageDigest, inputHash)
+acceptedOutput: public(HashMap[bytes32, bytes32])
+faultSlashed: public(HashMap[bytes32, HashMap[address, bool]])
+
+
+@deploy
+def __init__(_allocationManager: address, _enrolmentTtl: uint256, _faultWad: uint256):
+    assert _enrolmentTtl != 0, "zero enrolment ttl"
+    assert _faultWad != 0 and _faultWad <= WAD, "bad fault wad"
+    sigcheck.__init__(_allocationManager)
+    self.owner = msg.sender
+    ENROLMENT_TTL = _enrolmentTtl
+    FAULT_WAD = _faultWad
+    log OwnershipTransferred(previousOwner=empty(address), newOwner=msg.sender)
+
+
+# ---------------------------------------------------------------- admin and operator sets
+
+@internal
+@view
+def _only_owner():
+    assert msg.sender == self.owner, "only owner"
+
+
+@external
+def transferOwnership(newOwner: address):
+    """@notice Hand the AVS's admin role (set creation, thresholds) to `newOwner`."""
+    self._only_owner()
+    assert newOwner != empty(address), "zero owner"
+    log OwnershipTransferred(previousOwner=self.owner, newOwner=newOwner)
+    self.owner = newOwner
+
+
+@external
+def initialize(metadataURI: String[1024]):
+    """@notice Register this contract as an AVS with the AllocationManager and as its own registrar."""
+    self._only_owner()
+    assert not self.initialized, "already initialized"
+    self.initialized = True
+    am: address = sigcheck.allocationManager
+    extcall IAM(am).updateAVSMetadataURI(self, metadataURI)
+    extcall IAM(am).setAVSRegistrar(self, self)
+
+
+@external
+def createOperatorSet(operatorSetId: uint32, strategies: DynArray[address, MAX_STRATEGIES], resolver: address, redistributionRecipient: address, thresholdBps: uint256):
+    """
+    @notice Create a compute operator set slashed by this contract: redistributing to
+            `redistributionRecipient`, or burning when it is zero. `resolver` may cancel slashes
+            during the escrow window (zero: none). `thresholdBps` of the set's allocated stake
+            must sign an enrolment.
+    """
+    self._only_owner()
+    assert self.initialized, "not initialized"
+    sigcheck._set_threshold(operatorSetId, thresholdBps)
+    am: address = sigcheck.allocationManager
+    p: IAM.CreateSetParams = IAM.CreateSetParams(operatorSetId=operatorSetId, strategies=strategies, slasher=self, resolver=resolver)
+    if redistributionRecipient == empty(address):
+        extcall IAM(am).createOperatorSets(self, [p])
+    else:
+        extcall IAM(am).createRedistributingOperatorSets(self, [p], [redistributionRecipient])
+    log ComputeOperatorSetCreated(operatorSetId=operatorSetId, redistributionRecipient=redistributionRecipient, resolver=resolver, thresholdBps=thresholdBps)
+
+
+@external
+def setThreshold(operatorSetId: uint32, thresholdBps: uint256):
+    """@notice Change a managed set's enrolment threshold (basis points of allocated stake)."""
+    self._only_owner()
+    assert sigcheck.thresholdBps[operatorSetId] != 0, "set not managed"
+    sigcheck._set_threshold(operatorSetId, thresholdBps)
+
+
+# ---------------------------------------------------------------- registrar callbacks
+
+@external
+def registerOperator(operator: address, avs: address, operatorSetIds: DynArray[uint32, 16], data: Bytes[1024]):
+    """
+    @notice AllocationManager callback on registration. `data`: abi.encode(address signingKey,
+            uint8 v, bytes32 r, bytes32 s), the key's proof of possession (see signingKeyDigest),
+            or empty when the operator already has a key.
+    """
+    assert msg.sender == sigcheck.allocationManager, "only allocation manager"
+    assert avs == self, "wrong avs"
+    for id: uint32 in operatorSetIds:
+        sigcheck._add_member(id, operator, data)
+
+
+@external
+def deregisterOperator(operator: address, avs: address, operatorSetIds: DynArray[uint32, 16]):
+    """@notice AllocationManager callback on deregistration: the operator stops counting as a signer."""
+    assert msg.sender == sigcheck.allocationManager, "only allocation manager"
+    assert avs == self, "wrong avs"
+    for id: uint32 in operatorSetIds:
+        sigcheck._remove_member(id, operator)
+
+
+@external
+@view
+def supportsAVS(avs: address) -> bool:
+    """@notice This registrar serves only this AVS."""
+    return avs == self
+
+
+# ---------------------------------------------------------------- image registry
+
+@internal
+@view
+def _only_app_owner(appId: bytes32):
+    owner: address = self.apps[appId].owner
+    assert owner != empty(address), "unknown app"
+    assert msg.sender == owner, "only app owner"
+
+
+@external
+def registerApp(appId: bytes32, operatorSetId: uint32, deterministic: bool):
+    """
+    @notice Register app `appId` owned by the caller, served by the compute set `operatorSetId`.
+            A deterministic app's receipts with equal image and input must have equal outputs.
+    """
+    assert appId != empty(bytes32), "zero app id"
+    assert self.apps[appId].owner == empty(address), "app exists"
+    assert sigcheck.thresholdBps[operatorSetId] != 0, "set not managed"
+    self.apps[appId] = App(owner=msg.sender, operatorSetId=operatorSetId, deterministic=deterministic, currentImage=empty(bytes32), imageCount=0)
+    log AppRegistered(appId=appId, owner=msg.sender, operatorSetId=operatorSetId, deterministic=deterministic)
+
+
+@external
+def transferAppOwnership(appId: bytes32, newOwner: address):
+    """@notice Hand an app to `newOwner` (only the app owner)."""
+    self._only_app_owner(appId)
+    assert newOwner != empty(address), "zero owner"
+    self.apps[appId].owner = newOwner
+    log AppOwnershipTransferred(appId=appId, previousOwner=msg.sender, newOwner=newOwner)
+
+
+@external
+def registerImage(appId: bytes32, imageDigest: bytes32, version: String[64], policyHash: bytes32, upgradeBy: uint256):
+    """
+    @notice Register a new image (OCI digest bytes) as the app's current version, with the hash of
+            the attestation policy its enclaves are verified under. Operators must move to it by
+            `upgradeBy` (unix seconds, not in the past): the previous current image stops being
+            accepted then (sooner if it already had an earlier deadline). Ignored for the first image.
+    """
+    self._only_app_owner(appId)
+    assert imageDigest != empty(bytes32), "zero image digest"
+    assert policyHash != empty(bytes32), "zero policy hash"
+    assert self.images[appId][imageDigest].registeredAt == 0, "image exists"
+    prev: bytes32 = self.apps[appId].currentImage
+    deadline: uint256 = 0
+    if prev != empty(bytes32):
+        assert upgradeBy >= block.timestamp, "deadline in the past"
+        deadline = upgradeBy
+        old: uint256 = self.images[appId][prev].validUntil
+        if old == 0 or upgradeBy < old:
+            self.images[appId][prev].validUntil = upgradeBy
+    self.images[appId][imageDigest] = Image(policyHash=policyHash, registeredAt=block.timestamp, validUntil=0, version=version)
+    self.apps[appId].currentImage = imageDigest
+    self.apps[appId].imageCount += 1
+    log ImageRegistered(appId=appId, imageDigest=imageDigest, version=version, policyHash=policyHash, previousImage=prev, upgradeBy=deadline)
+
+
+@external
+def revokeImage(appId: bytes32, imageDigest: bytes32):
+    """@notice Stop accepting an image at once (e.g. a vulnerable version)."""
+    self._only_app_owner(appId)
+    img: Image = self.images[appId][imageDigest]
+    assert img.registeredAt != 0, "unknown image"
+    assert img.validUntil == 0 or img.validUntil > block.timestamp, "image inactive"
+    self.images[appId][imageDigest].validUntil = block.timestamp
+    log ImageRevoked(appId=appId, imageDigest=imageDigest)
+
+
+@internal
+@view
+def _is_active(appId: bytes32, imageDigest: bytes32) -> bool:
+    img: Image = self.images[appId][imageDigest]
+    return img.registeredAt != 0 and (img.validUntil == 0 or block.timestamp < img.validUntil)
+
+
+@external
+@view
+def isImageActive(appId: bytes32, imageDigest: bytes32) -> bool:
+    """@notice Registered for the app and not past its upgrade deadline or revoked."""
+    return self._is_active(appId, imageDigest)
+
+
+# ---------------------------------------------------------------- enclave-key enrolment
+
+@internal
+@view
+def _enrolment_digest(appId: bytes32, imageDigest: bytes32, policyHash: bytes32, enclaveKey: address, evidenceHash: bytes32, operator: address, verifiedAt: uint256) -> bytes32:
+    return keccak256(abi_encode(ENROLMENT_DOMAIN, chain.id, self, appId, imageDigest, policyHash, enclaveKey, evidenceHash, operator, verifiedAt))
+
+
+@external
+@view
+def enrolmentDigest(appId: bytes32, imageDigest: bytes32, enclaveKey: address, evidenceHash: bytes32, operator: address, verifiedAt: uint256) -> bytes32:
+    """@notice The statement operators sign: they verified this key's evidence under the image's policy."""
+    return self._enrolment_digest(appId, imageDigest, self.images[appId][imageDigest].policyHash, enclaveKey, evidenceHash, operator, verifiedAt)
+
+
+@external
+def enrollEnclaveKey(appId: bytes32, imageDigest: bytes32, enclaveKey: address, evidenceHash: bytes32, verifiedAt: uint256, signatures: DynArray[sigcheck.Signature, 64]):
+    """
+    @notice Enrol `enclaveKey` for (app, image), operated by the caller (a member of the app's
+            set, who becomes answerable for the key's receipts). `signatures`: members' signatures
+            over enrolmentDigest(...), strictly ascending signing keys, whose allocated stake
+            reaches the set's threshold. `verifiedAt` (unix s) must be within ENROLMENT_TTL.
+    """
+    app: App = self.apps[appId]
+    assert app.owner != empty(address), "unknown app"
+    assert self._is_active(appId, imageDigest), "image not active"
+    assert sigcheck._member_index[app.operatorSetId][msg.sender] != 0, "operator not in set"
+    assert enclaveKey != empty(address), "zero enclave key"
+    assert self.enclaves[enclaveKey].operator == empty(address), "enclave key enrolled"
+    assert verifiedAt <= block.timestamp + MAX_FUTURE_SKEW, "verified in the future"
+    assert block.timestamp <= verifiedAt + ENROLMENT_TTL, "statement expired"
+    digest: bytes32 = self._enrolment_digest(appId, imageDigest, self.images[appId][imageDigest].policyHash, enclaveKey, evidenceHash, msg.sender, verifiedAt)
+    signed: uint256 = 0
+    total: uint256 = 0
+    signed, total = sigcheck._require_threshold(app.operatorSetId, digest, signatures)
+    self.enclaves[enclaveKey] = Enclave(operator=msg.sender, appId=appId, imageDigest=imageDigest, evidenceHash=evidenceHash, enrolledAt=block.timestamp, revoked=False)
+    log EnclaveKeyEnrolled(enclaveKey=enclaveKey, appId=appId, operator=msg.sender, imageDigest=imageDigest, evidenceHash=evidenceHash, signedStake=signed, totalStake=total)
+
+
+@external
+def revokeEnclaveKey(enclaveKey: address):
+    """
+    @notice Stop accepting receipts from an enclave key (its operator or the app owner). Receipts
+            it already signed remain evidence in fault proofs.
+    """
+    e: Enclave = self.enclaves[enclaveKey]
+    assert e.operator != empty(address), "unknown enclave key"
+    assert not e.revoked, "enclave key revoked"
+    assert msg.sender == e.operator or msg.sender == self.apps[e.appId].owner, "only operator or app owner"
+    self.enclaves[enclaveKey].revoked = True
+    log EnclaveKeyRevoked(enclaveKey=enclaveKey, appId=e.appId, by=msg.sender)
+
+
+# ---------------------------------------------------------------- receipts
+
+@internal
+@pure
+def _receipt_digest(r: Receipt) -> bytes32:
+    return keccak256(abi_encode(RECEIPT_DOMAIN, r.appId, r.imageDigest, r.inputHash, r.outputHash,
+        r.timestamp, r.enclaveSigner, r.evidenceHash, r.collateralHash, r.policyHash, r.platform, r.chainId))
+
+
+@external
+@pure
+def receiptDigest(r: Receipt) -> bytes32:
+    """@notice The canonical receipt digest (equals offchain.compute Receipt.digest())."""
+    return self._receipt_digest(r)
+
+
+@internal
+@view
+def _verify_signed(r: Receipt, sig: sigcheck.Signature) -> (bytes32, Enclave):
+    # A receipt signed by a key enrolled for its app and image, made for this chain under the
+    # image's policy. Deadlines and revocation are checked by the caller where they apply.
+    assert r.chainId == chain.id, "wrong chain"
+    e: Enclave = self.enclaves[r.enclaveSigner]
+    assert e.operator != empty(address), "enclave key not enrolled"
+    assert e.appId == r.appId and e.imageDigest == r.imageDigest, "key not enrolled for image"
+    assert r.policyHash == self.images[r.appId][r.imageDigest].policyHash, "wrong policy"
+    digest: bytes32 = self._receipt_digest(r)
+    assert sigcheck._recover(digest, sig) == r.enclaveSigner, "not signed by enclave key"
+    return digest, e
+
+
+@external
+def submitReceipt(r: Receipt, signature: sigcheck.Signature) -> bytes32:
+    """
+    @notice Accept an execution receipt: its image is registered for the app and not past its
+            upgrade deadline, its enclave key is enrolled for that image and not revoked, its
+            policy is the image's, it is for this chain, not from the future, not seen before, and
+            signed (low s) by the enclave key over the canonical digest.
+    @return the receipt digest
+    """
+    assert self.apps[r.appId].owner != empty(address), "unknown app"
+    assert self._is_active(r.appId, r.imageDigest), "image not active"
+    digest: bytes32 = empty(bytes32)
+    e: Enclave = empty(Enclave)
+    digest, e = self._verify_signed(r, signature)
+    assert not e.revoked, "enclave key revoked"
+    assert r.timestamp <= block.timestamp + MAX_FUTURE_SKEW, "receipt from the future"
+    assert not self.receiptAccepted[digest], "receipt already accepted"
+    self.receiptAccepted[digest] = True
+    k: bytes32 = keccak256(abi_encode(r.appId, r.imageDigest, r.inputHash))
+    if self.acceptedOutput[k] == empty(bytes32):
+        self.acceptedOutput[k] = r.outputHash
+    log ReceiptAccepted(digest=digest, appId=r.appId, operator=e.operator, imageDigest=r.imageDigest, inputHash=r.inputHash, outputHash=r.outputHash, enclaveSigner=r.enclaveSigner)
+    return digest
+
+
+# ---------------------------------------------------------------- faults
+
+@internal
+def _sorted_strategies(set_id: uint32) -> DynArray[address, MAX_STRATEGIES]:
+    s: DynArray[address, MAX_STRATEGIES] = staticcall IAM(sigcheck.allocationManager).getStrategiesInOperatorSet(IAM.OperatorSet(avs=self, id=set_id))
+    n: uint256 = len(s)
+    for i: uint256 in range(1, MAX_STRATEGIES):
+        if i >= n:
+            break
+        x: address = s[i]
+        j: uint256 = i
+        for _: uint256 in range(MAX_STRATEGIES):
+            if j == 0 or convert(s[j - 1], uint256) <= convert(x, uint256):
+                break
+            s[j] = s[j - 1]
+            j -= 1
+        s[j] = x
+    return s
+
+
+@internal
+def _slash(fault_key: bytes32, operator: address, app: App, appId: bytes32, da: bytes32, db: bytes32) -> bool:
+    if self.faultSlashed[fault_key][operator]:
+        return False
+    am: address = sigcheck.allocationManager
+    if not staticcall IAM(am).isOperatorSlashable(operator, IAM.OperatorSet(avs=self, id=app.operatorSetId)):
+        log FaultOperatorNotSlashable(faultKey=fault_key, operator=operator)
+        return False
+    self.faultSlashed[fault_key][operator] = True
+    strategies: DynArray[address, MAX_STRATEGIES] = self._sorted_strategies(app.operatorSetId)
+    wads: DynArray[uint256, MAX_STRATEGIES] = []
+    for _: address in strategies:
+        wads.append(FAULT_WAD)
+    slash_id: uint256 = 0
+    shares: DynArray[uint256, MAX_STRATEGIES] = []
+    slash_id, shares = extcall IAM(am).slashOperator(self, IAM.SlashingParams(operator=operator, operatorSetId=app.operatorSetId, strategies=strategies, wadsToSlash=wads, description="compute: conflicting receipts of a deterministic app"))
+    log FaultProven(faultKey=fault_key, operator=operator, appId=appId, slashId=slash_id, receiptA=da, receiptB=db)
+    return True
+
+
+@external
+def proveFault(a: Receipt, sigA: sigcheck.Signature, b: Receipt, sigB: sigcheck.Signature) -> uint256:
+    """
+    @notice Proof of fault: two receipts of a deterministic app, each signed by a key enrolled for
+            its image, with the same image and input but different outputs. Slashes the operator of
+            each enclave key (once per fault and operator) by FAULT_WAD of its allocation to the
+            app's set in every strategy of the set; anyone may call. Operators no longer slashable
+            are skipped (event). When the two keys belong to different operators both are slashed:
+            the set's resolver cancels the honest side's slash after re-execution.
+    @return the number of operators slashed
+    """
+    app: App = self.apps[a.appId]
+    assert app.owner != empty(address), "unknown app"
+    assert app.deterministic, "app not deterministic"
+    assert a.appId == b.appId and a.imageDigest == b.imageDigest and a.inputHash == b.inputHash, "receipts not comparable"
+    assert a.outputHash != b.outputHash, "outputs agree"
+    da: bytes32 = empty(bytes32)
+    db: bytes32 = empty(bytes32)
+    ea: Enclave = empty(Enclave)
+    eb: Enclave = empty(Enclave)
+    da, ea = self._verify_signed(a, sigA)
+    db, eb = self._verify_signed(b, sigB)
+    fault_key: bytes32 = keccak256(abi_encode(a.appId, a.imageDigest, a.inputHash))
+    same: bool = ea.operator == eb.operator
+    assert not self.faultSlashed[fault_key][ea.operator] or (not same and not self.faultSlashed[fault_key][eb.operator]), "fault already proven"
+    n: uint256 = 0
+    if self._slash(fault_key, ea.operator, app, a.appId, da, db):
+        n += 1
+    if not same and self._slash(fault_key, eb.operator, app, a.appId, da, db):
+        n += 1
+    return n

@@ -1,0 +1,227 @@
+# pragma version ~=0.4.3
+# @title OperatorSetSigCheck
+# @notice The shared AVS mechanism "a stake-weighted threshold of operator set X signed message M",
+#         ECDSA flavour (small sets): operators of the AVS's sets register a secp256k1 signing key
+#         with a proof of possession; a message digest is accepted for set X when the signers'
+#         allocated stake in X (from the AllocationManager, in X's strategies, at the current block)
+#         reaches X's threshold fraction of the stake allocated to X by all registered members.
+# @dev A Vyper module: the AVS contract that `initializes` it is the AVS of its operator sets and
+#      their registrar (membership is learned from the AllocationManager's registrar callbacks,
+#      the signing key arrives in the registration data). Signatures sign the digest itself (no
+#      EIP-191 prefix), one per signer, ordered by strictly ascending signing-key address, low s.
+#      Stake is the plain sum of allocated shares over the set's strategies (multiplier 1 each).
+
+from ..interfaces import IAllocationManagerAVS as IAM
+
+MAX_MEMBERS: constant(uint256) = 64
+MAX_STRATEGIES: constant(uint256) = 32
+BPS: constant(uint256) = 10000
+SECP256K1_N: constant(uint256) = 115792089237316195423570985008687907852837564279074904382605163141518161494337
+SECP256K1_HALF_N: constant(uint256) = 57896044618658097711785492504343953926418782139537452191302581570759080747168
+KEY_DOMAIN: constant(bytes32) = keccak256("eigen.avs.SigningKey.v1")
+
+struct Signature:
+    v: uint8
+    r: bytes32
+    s: bytes32
+
+event SigningKeyRegistered:
+    operator: indexed(address)
+    signingKey: indexed(address)
+    previousKey: address
+
+event OperatorSetMemberAdded:
+    operatorSetId: indexed(uint32)
+    operator: indexed(address)
+
+event OperatorSetMemberRemoved:
+    operatorSetId: indexed(uint32)
+    operator: indexed(address)
+
+event ThresholdSet:
+    operatorSetId: indexed(uint32)
+    thresholdBps: uint256
+
+allocationManager: public(address)
+signingKeyOf: public(HashMap[address, address])
+operatorOfKey: public(HashMap[address, address])
+thresholdBps: public(HashMap[uint32, uint256])
+_members: HashMap[uint32, DynArray[address, MAX_MEMBERS]]
+_member_index: HashMap[uint32, HashMap[address, uint256]]  # 1-based position in _members
+
+
+@deploy
+def __init__(allocation_manager: address):
+    assert allocation_manager != empty(address), "zero allocation manager"
+    self.allocationManager = allocation_manager
+
+
+# ---------------------------------------------------------------- signatures
+
+@internal
+@view
+def _recover(digest: bytes32, sig: Signature) -> address:
+    # ecrecover with the rules the off-chain side applies: v in {27, 28}, 0 < r < n, 0 < s <= n/2.
+    assert sig.v == 27 or sig.v == 28, "bad signature v"
+    r: uint256 = convert(sig.r, uint256)
+    s: uint256 = convert(sig.s, uint256)
+    assert r != 0 and r < SECP256K1_N, "bad signature r"
+    assert s != 0 and s <= SECP256K1_HALF_N, "high s"
+    signer: address = ecrecover(digest, sig.v, sig.r, sig.s)
+    assert signer != empty(address), "invalid signature"
+    return signer
+
+
+@internal
+@view
+def _key_digest(operator: address, key: address) -> bytes32:
+    return keccak256(abi_encode(KEY_DOMAIN, chain.id, self, operator, key))
+
+
+@internal
+def _set_key(operator: address, key: address, sig: Signature):
+    assert key != empty(address), "zero signing key"
+    assert self.operatorOfKey[key] == empty(address), "signing key in use"
+    assert self._recover(self._key_digest(operator, key), sig) == key, "bad proof of possession"
+    old: address = self.signingKeyOf[operator]
+    if old != empty(address):
+        self.operatorOfKey[old] = empty(address)
+    self.signingKeyOf[operator] = key
+    self.operatorOfKey[key] = operator
+    log SigningKeyRegistered(operator=operator, signingKey=key, previousKey=old)
+
+
+# ---------------------------------------------------------------- membership (registrar side)
+
+@internal
+def _add_member(set_id: uint32, operator: address, data: Bytes[1024]):
+    # `data` is abi.encode(address key, uint8 v, bytes32 r, bytes32 s), or empty when the operator
+    # already has a key.
+    if len(data) != 0:
+        assert len(data) == 128, "bad registration data"
+        key: address = empty(address)
+        sig: Signature = empty(Signature)
+        key, sig.v, sig.r, sig.s = abi_decode(data, (address, uint8, bytes32, bytes32))
+        if key != self.signingKeyOf[operator]:
+            self._set_key(operator, key, sig)
+    assert self.signingKeyOf[operator] != empty(address), "no signing key"
+    assert self.thresholdBps[set_id] != 0, "set not managed"
+    assert self._member_index[set_id][operator] == 0, "already a member"
+    assert len(self._members[set_id]) < MAX_MEMBERS, "operator set full"
+    self._members[set_id].append(operator)
+    self._member_index[set_id][operator] = len(self._members[set_id])
+    log OperatorSetMemberAdded(operatorSetId=set_id, operator=operator)
+
+
+@internal
+def _remove_member(set_id: uint32, operator: address):
+    idx: uint256 = self._member_index[set_id][operator]
+    if idx == 0:
+        return
+    n: uint256 = len(self._members[set_id])
+    last: address = self._members[set_id][n - 1]
+    self._members[set_id][idx - 1] = last
+    self._member_index[set_id][last] = idx
+    self._members[set_id].pop()
+    self._member_index[set_id][operator] = 0
+    log OperatorSetMemberRemoved(operatorSetId=set_id, operator=operator)
+
+
+@internal
+def _set_threshold(set_id: uint32, bps: uint256):
+    assert bps != 0 and bps <= BPS, "bad threshold"
+    self.thresholdBps[set_id] = bps
+    log ThresholdSet(operatorSetId=set_id, thresholdBps=bps)
+
+
+@external
+def updateSigningKey(signingKey: address, v: uint8, r: bytes32, s: bytes32):
+    """
+    @notice Rotate the caller's signing key. (v, r, s) is the new key's signature over
+            keccak256(abi.encode(KEY_DOMAIN, chainid, this, operator, signingKey)).
+    """
+    assert self.signingKeyOf[msg.sender] != empty(address), "no signing key"
+    self._set_key(msg.sender, signingKey, Signature(v=v, r=r, s=s))
+
+
+# ---------------------------------------------------------------- the threshold check
+
+@internal
+@view
+def _check(set_id: uint32, digest: bytes32, sigs: DynArray[Signature, MAX_MEMBERS]) -> (uint256, uint256):
+    members: DynArray[address, MAX_MEMBERS] = self._members[set_id]
+    assert len(members) != 0, "no members"
+    opset: IAM.OperatorSet = IAM.OperatorSet(avs=self, id=set_id)
+    strategies: DynArray[address, MAX_STRATEGIES] = staticcall IAM(self.allocationManager).getStrategiesInOperatorSet(opset)
+    rows: DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_MEMBERS] = staticcall IAM(self.allocationManager).getAllocatedStake(opset, members, strategies)
+    stake: DynArray[uint256, MAX_MEMBERS] = []
+    total: uint256 = 0
+    for row: DynArray[uint256, MAX_STRATEGIES] in rows:
+        t: uint256 = 0
+        for x: uint256 in row:
+            t += x
+        stake.append(t)
+        total += t
+    signed: uint256 = 0
+    prev: uint256 = 0
+    for sig: Signature in sigs:
+        key: address = self._recover(digest, sig)
+        assert convert(key, uint256) > prev, "signers not ascending"
+        prev = convert(key, uint256)
+        idx: uint256 = self._member_index[set_id][self.operatorOfKey[key]]
+        assert idx != 0, "signer not in set"
+        signed += stake[idx - 1]
+    return signed, total
+
+
+@internal
+@view
+def _require_threshold(set_id: uint32, digest: bytes32, sigs: DynArray[Signature, MAX_MEMBERS]) -> (uint256, uint256):
+    signed: uint256 = 0
+    total: uint256 = 0
+    signed, total = self._check(set_id, digest, sigs)
+    assert total != 0, "no stake in set"
+    assert signed * BPS >= total * self.thresholdBps[set_id], "threshold not met"
+    return signed, total
+
+
+@external
+@view
+def checkSignatures(operatorSetId: uint32, msgHash: bytes32, signatures: DynArray[Signature, MAX_MEMBERS]) -> (uint256, uint256):
+    """
+    @notice Verify signatures over `msgHash` by members of the set (strictly ascending signing
+            keys, low s) and return (signers' allocated stake, all members' allocated stake).
+            Reverts on any bad or foreign signature; does not apply the threshold.
+    """
+    return self._check(operatorSetId, msgHash, signatures)
+
+
+@external
+@view
+def isThresholdMet(operatorSetId: uint32, msgHash: bytes32, signatures: DynArray[Signature, MAX_MEMBERS]) -> bool:
+    """@notice Whether the signers' stake reaches the set's threshold (reverts on bad signatures)."""
+    signed: uint256 = 0
+    total: uint256 = 0
+    signed, total = self._check(operatorSetId, msgHash, signatures)
+    return total != 0 and signed * BPS >= total * self.thresholdBps[operatorSetId]
+
+
+@external
+@view
+def getMembers(operatorSetId: uint32) -> DynArray[address, MAX_MEMBERS]:
+    """@notice Registered members of the set (order changes on removal)."""
+    return self._members[operatorSetId]
+
+
+@external
+@view
+def isMember(operatorSetId: uint32, operator: address) -> bool:
+    """@notice Whether the operator is a registered member of the set."""
+    return self._member_index[operatorSetId][operator] != 0
+
+
+@external
+@view
+def signingKeyDigest(operator: address, signingKey: address) -> bytes32:
+    """@notice The digest a signing key signs to prove possession for `operator`."""
+    return self._key_digest(operator, signingKey)

