@@ -1,0 +1,489 @@
+"""InferenceDisputes: receipt registration, challenges with a bond, stake-weighted verdicts over the
+re-executed output, slashing, client compensation after the escrow window, and every timeout path."""
+
+from __future__ import annotations
+
+import ape
+import pytest
+from eth_hash.auto import keccak
+from eth_keys import keys
+from hypothesis import given
+from hypothesis import strategies as st
+
+from offchain.ai.receipt import DOMAIN, ENGINE_ID, Receipt
+from offchain.ai.sampler import SamplingParams
+from offchain.chain.compute_avs import registration_data
+from offchain.chain.deploy import DeployConfigError, InferenceDisputesConfig, deploy_inference_disputes
+from offchain.chain.inference_disputes import (
+    INVALID_REQUEST,
+    DisputeError,
+    Verdict,
+    output_commitment,
+    receipt_args,
+    receipt_output,
+    reexecute_with,
+    verdict_digest,
+)
+from tests.contracts.conftest import WAD, ZERO
+from tests.contracts.disputes_support import (
+    BOND,
+    CHALLENGE_WINDOW,
+    ESCROW_BLOCKS,
+    RESOLUTION_WINDOW,
+    SET,
+    SLASH_WAD,
+    THRESHOLD,
+    dw,  # noqa: F401
+    events,
+    tamper,
+)
+
+N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+STATUS = {"none": 0, "registered": 1, "challenged": 2, "upheld": 3, "faulty": 4, "expired": 5}
+
+
+def claim(dw, receipt):  # noqa: F811
+    return dw.c.claims(receipt.digest())
+
+
+# ---------------------------------------------------------------- encodings
+
+
+def test_digests_match_offchain(dw):  # noqa: F811
+    rec = dw.answer()
+    args, sig = receipt_args(rec)
+    assert dw.c.receiptDigest(args) == rec.digest()
+    assert dw.c.outputCommitment(args) == receipt_output(rec)
+    d = keccak(b"x")
+    assert dw.c.verdictDigest(d, keccak(b"y")) == verdict_digest(dw.chain.chain_id, dw.c.address, d, keccak(b"y"))
+    assert dw.c.INVALID_REQUEST() == INVALID_REQUEST
+
+
+_u32 = st.integers(0, 2**32 - 1)
+
+
+@given(
+    seed=st.integers(0, 2**64 - 1), temp=st.integers(0, 2000), top_k=_u32, top_p=st.integers(1, 10**6),
+    prompt=st.lists(_u32, min_size=1, max_size=40), out=st.lists(_u32, min_size=1, max_size=40),
+    salt=st.binary(min_size=1, max_size=8), finish=st.integers(0, 1),
+)
+def test_receipt_digest_equals_offchain_for_random_receipts(dw, seed, temp, top_k, top_p, prompt, out, salt, finish):  # noqa: F811
+    params = SamplingParams(seed=seed, temperature_milli=temp, top_k=top_k, top_p_micro=top_p, max_tokens=len(out))
+    r = Receipt(model_hash=keccak(b"m" + salt), tokenizer_hash=keccak(b"t" + salt), engine_id=keccak(b"e" + salt),
+                operator="0x" + keccak(salt).hex()[:40], params=params, prompt_tokens=tuple(prompt),
+                output_tokens=tuple(out), logits_hashes=tuple(keccak(salt + bytes([i % 256])) for i in range(len(out))),
+                finish_reason=finish)
+    values = tuple(r.abi_values())
+    assert dw.c.receiptDigest(values) == r.digest()
+    assert dw.c.outputCommitment(values) == output_commitment(out, r.steps_root, finish)
+
+
+# ---------------------------------------------------------------- deployment and admin
+
+
+def test_constructor_checks(dw, project):  # noqa: F811
+    w = dw.w
+    am, esc = w.am.address, w.esc.address
+    for args, reason in (
+        ((am, ZERO, 1, 1, 1, 1), "zero slash escrow"),
+        ((am, esc, 0, 1, 1, 1), "zero bond"),
+        ((am, esc, 1, 0, 1, 1), "zero window"),
+        ((am, esc, 1, 1, 0, 1), "zero window"),
+        ((am, esc, 1, 1, 1, 0), "bad slash wad"),
+        ((am, esc, 1, 1, 1, WAD + 1), "bad slash wad"),
+        ((ZERO, esc, 1, 1, 1, 1), "zero allocation manager"),
+    ):
+        with ape.reverts(reason):
+            w.owner.deploy(project.InferenceDisputes, *args)
+    with pytest.raises(DeployConfigError):
+        InferenceDisputesConfig(challenge_window_s=0)
+    with pytest.raises(DeployConfigError):
+        InferenceDisputesConfig(slash_wad=WAD + 1)
+
+
+def test_views_after_setup(dw):  # noqa: F811
+    c = dw.c
+    assert c.CHALLENGE_BOND() == BOND and c.CHALLENGE_WINDOW() == CHALLENGE_WINDOW
+    assert c.RESOLUTION_WINDOW() == RESOLUTION_WINDOW and c.SLASH_WAD() == SLASH_WAD
+    assert c.slashEscrow() == dw.w.esc.address and c.owner() == dw.w.owner.address
+    assert c.operatorSetId() == SET and c.setCreated() and c.initialized()
+    assert c.thresholdBps(SET) == THRESHOLD
+    assert list(c.getMembers(SET)) == [o.address for o in dw.ops]
+    opset = (c.address, SET)
+    assert dw.w.am.getRedistributionRecipient(opset) == c.address
+    assert dw.w.am.getSlasher(opset) == c.address and dw.w.am.getResolver(opset) == dw.w.resolver.address
+    assert c.isModelAllowed(dw.svc.model.sha256, dw.svc.tokenizer.hash, ENGINE_ID)
+    assert c.supportsAVS(c) and not c.supportsAVS(dw.w.avs)
+
+
+def test_admin_paths(dw, project):  # noqa: F811
+    w, c = dw.w, dw.c
+    with ape.reverts("only owner"):
+        c.transferOwnership(w.other, sender=w.other)
+    with ape.reverts("zero owner"):
+        c.transferOwnership(ZERO, sender=w.owner)
+    with ape.reverts("only owner"):
+        c.initialize("x", sender=w.other)
+    with ape.reverts("already initialized"):
+        c.initialize("x", sender=w.owner)
+    with ape.reverts("set exists"):
+        c.createInferenceSet(SET + 1, dw.strats, ZERO, THRESHOLD, sender=w.owner)
+    with ape.reverts("only owner"):
+        c.setThreshold(7000, sender=w.other)
+    with ape.reverts("threshold must exceed half"):
+        c.setThreshold(5000, sender=w.owner)
+    with ape.reverts("threshold must exceed half"):
+        c.setThreshold(10001, sender=w.owner)
+    tx = c.setThreshold(7500, sender=w.owner)
+    assert c.thresholdBps(SET) == 7500 and events(tx, "ThresholdSet")[0].thresholdBps == 7500
+    m = (keccak(b"m"), keccak(b"t"), keccak(b"e"))
+    with ape.reverts("only owner"):
+        c.setModelAllowed(*m, True, sender=w.other)
+    with ape.reverts("zero model id"):
+        c.setModelAllowed(b"\x00" * 32, m[1], m[2], True, sender=w.owner)
+    tx = c.setModelAllowed(*m, True, sender=w.owner)
+    assert c.isModelAllowed(*m) and events(tx, "ModelAllowed")[0].allowed
+    c.setModelAllowed(*m, False, sender=w.owner)
+    assert not c.isModelAllowed(*m)
+    tx = c.transferOwnership(w.other, sender=w.owner)
+    assert c.owner() == w.other.address and events(tx, "OwnershipTransferred")[0].newOwner == w.other.address
+    # a fresh contract: set creation before initialisation, threshold rules
+    fresh = w.owner.deploy(project.InferenceDisputes, w.am, w.esc, 1, 1, 1, 1)
+    with ape.reverts("not initialized"):
+        fresh.createInferenceSet(1, dw.strats, ZERO, THRESHOLD, sender=w.owner)
+    with ape.reverts("no inference set"):
+        fresh.setThreshold(7000, sender=w.owner)
+    fresh.initialize("https://ai.example/2.json", sender=w.owner)
+    with ape.reverts("only owner"):
+        fresh.createInferenceSet(1, dw.strats, ZERO, THRESHOLD, sender=w.other)
+    with ape.reverts("threshold must exceed half"):
+        fresh.createInferenceSet(1, dw.strats, ZERO, 5000, sender=w.owner)
+    with ape.reverts("bad threshold"):
+        fresh.createInferenceSet(1, dw.strats, ZERO, 10001, sender=w.owner)
+    tx = fresh.createInferenceSet(1, dw.strats, ZERO, 5001, sender=w.owner)
+    assert events(tx, "InferenceSetCreated")[0].thresholdBps == 5001
+
+
+def test_registrar_callbacks_guarded(dw):  # noqa: F811
+    w, c = dw.w, dw.c
+    with ape.reverts("only allocation manager"):
+        c.registerOperator(w.op, c, [SET], b"", sender=w.other)
+    with ape.reverts("only allocation manager"):
+        c.deregisterOperator(w.op, c, [SET], sender=w.other)
+    # deregistering through the AllocationManager removes the member
+    w.am.deregisterFromOperatorSets((dw.ops[2], c.address, [SET]), sender=dw.ops[2])
+    assert not c.isMember(SET, dw.ops[2])
+
+
+# ---------------------------------------------------------------- registration
+
+
+def test_register_receipt(dw):  # noqa: F811
+    rec = dw.answer()
+    tx = dw.register(rec)
+    ev = events(tx, "ReceiptRegistered")[0]
+    cl = claim(dw, rec)
+    assert ev.receiptDigest == rec.digest() and ev.client == dw.client.address and ev.operator == dw.ops[0].address
+    assert cl.client == dw.client.address and cl.operator == dw.ops[0].address and cl.status == STATUS["registered"]
+    assert cl.output == receipt_output(rec) and cl.deadline == ev.challengeDeadline
+    assert cl.deadline == dw.chain.blocks.head.timestamp + CHALLENGE_WINDOW
+    assert not dw.c.isFinalized(rec.digest())
+    with ape.reverts("receipt registered"):
+        dw.register(rec, sender=dw.watcher)
+    dw.warp(CHALLENGE_WINDOW + 1)
+    dw.chain.mine(1)
+    assert dw.c.isFinalized(rec.digest())
+    with ape.reverts("challenge window closed"):
+        dw.challenge(rec)
+
+
+def test_register_reverts(dw):  # noqa: F811
+    from dataclasses import replace
+
+    rec = dw.answer()
+    args, sig = receipt_args(rec)
+    bad_domain = list(args)
+    bad_domain[0] = keccak(b"other")
+    with ape.reverts("wrong receipt domain"):
+        dw.c.registerReceipt(tuple(bad_domain), sig, sender=dw.client)
+    other_model = replace(rec, model_hash=keccak(b"other model"), signature=b"").signed(dw.keys[0].to_bytes())
+    with ape.reverts("model not allowed"):
+        dw.register(other_model)
+    v, r, s = sig
+    with ape.reverts("high s"):
+        dw.c.registerReceipt(args, (55 - v, r, (N - int.from_bytes(s, "big")).to_bytes(32, "big")), sender=dw.client)
+    with ape.reverts("bad signature v"):
+        dw.c.registerReceipt(args, (29, r, s), sender=dw.client)
+    wrong_op = list(args)
+    wrong_op[4] = dw.ops[1].address  # claims another operator
+    with ape.reverts("not signed by operator"):
+        dw.c.registerReceipt(tuple(wrong_op), sig, sender=dw.client)
+    stranger = rec.signed(keys.PrivateKey(keccak(b"not an operator")).to_bytes())
+    with ape.reverts("operator not in set"):
+        dw.register(stranger)
+
+
+def test_register_before_set_exists(dw, project):  # noqa: F811
+    fresh = dw.w.owner.deploy(project.InferenceDisputes, dw.w.am, dw.w.esc, 1, 1, 1, 1)
+    args, sig = receipt_args(dw.answer())
+    with ape.reverts("no inference set"):
+        fresh.registerReceipt(args, sig, sender=dw.client)
+
+
+def test_receipt_signed_by_operator_account_key(dw, accounts):  # noqa: F811
+    # An operator may also sign receipts with its own account key (receipt.operator = the operator).
+    op = dw.ops[1]
+    pk = op.private_key
+    rec = dw.answer().signed(bytes.fromhex(pk[2:]) if isinstance(pk, str) else bytes(pk))
+    assert rec.operator == op.address
+    tx = dw.register(rec)
+    assert events(tx, "ReceiptRegistered")[0].operator == op.address
+
+
+# ---------------------------------------------------------------- challenges
+
+
+def test_challenge(dw):  # noqa: F811
+    rec = dw.answer()
+    with ape.reverts("unknown receipt"):
+        dw.challenge(rec)
+    dw.register(rec)
+    with ape.reverts("wrong bond"):
+        dw.challenge(rec, value=BOND - 1)
+    with ape.reverts("wrong bond"):
+        dw.challenge(rec, value=0)
+    bal = dw.c.balance
+    tx = dw.challenge(rec)
+    ev = events(tx, "ReceiptChallenged")[0]
+    assert ev.challenger == dw.watcher.address and ev.bond == BOND and ev.operator == dw.ops[0].address
+    cl = claim(dw, rec)
+    assert cl.status == STATUS["challenged"] and cl.challenger == dw.watcher.address and cl.bond == BOND
+    assert cl.deadline == ev.resolveBy == dw.chain.blocks.head.timestamp + RESOLUTION_WINDOW
+    assert dw.c.balance == bal + BOND
+    with ape.reverts("receipt not challengeable"):
+        dw.challenge(rec)
+
+
+def test_honest_receipt_challenge_fails_and_forfeits_bond(dw):  # noqa: F811
+    rec = dw.answer()
+    dw.register(rec)
+    dw.challenge(rec)
+    rex = reexecute_with(dw.svc, rec)
+    assert rex.receipt_correct and rex.report is None
+    tx = dw.resolve(rec)
+    ev = events(tx, "ChallengeRejected")[0]
+    assert ev.bondForfeited == BOND and ev.operator == dw.ops[0].address
+    assert (ev.signedStake, ev.totalStake) == (50 * WAD, 50 * WAD)  # ops 1 and 2; the accused's 50 excluded
+    cl = claim(dw, rec)
+    assert cl.status == STATUS["upheld"] and dw.c.isFinalized(rec.digest())
+    assert dw.c.credits(dw.ops[0]) == BOND and dw.c.credits(dw.watcher) == 0
+    with ape.reverts("not challenged"):
+        dw.resolve(rec)
+    before = dw.ops[0].balance
+    tx = dw.c.withdraw(sender=dw.ops[0])
+    assert events(tx, "BondWithdrawn")[0].amount == BOND
+    assert dw.ops[0].balance == before + BOND - tx.total_fees_paid
+    assert dw.c.credits(dw.ops[0]) == 0 and dw.c.totalCredits() == 0
+    with ape.reverts("nothing to withdraw"):
+        dw.c.withdraw(sender=dw.ops[0])
+
+
+def test_resolve_reverts(dw):  # noqa: F811
+    rec = dw.answer()
+    dw.register(rec)
+    with ape.reverts("not challenged"):
+        dw.resolve(rec)
+    dw.challenge(rec)
+    correct = receipt_output(rec)
+    with ape.reverts("zero output"):
+        dw.c.resolveChallenge(rec.digest(), b"\x00" * 32, [], sender=dw.watcher)
+    with ape.reverts("accused operator signed"):
+        dw.resolve(rec, signers=(0, 1), correct=correct)
+    with ape.reverts("threshold not met"):
+        dw.resolve(rec, signers=(2,), correct=correct)  # 20 of 50
+    with ape.reverts("threshold not met"):
+        dw.c.resolveChallenge(rec.digest(), correct, [], sender=dw.watcher)
+    _, sigs = dw.verdict(rec, (1, 2), correct)
+    with ape.reverts("signers not ascending"):
+        dw.c.resolveChallenge(rec.digest(), correct, list(reversed(sigs)), sender=dw.watcher)
+    # signatures over another output recover to other keys
+    _, other = dw.verdict(rec, (1, 2), keccak(b"another output"))
+    with ape.reverts("signer not in set"):
+        dw.c.resolveChallenge(rec.digest(), correct, other, sender=dw.watcher)
+    dw.warp(RESOLUTION_WINDOW + 1)
+    with ape.reverts("resolution deadline passed"):
+        dw.resolve(rec, correct=correct)
+
+
+def test_outsider_signature_rejected(dw):  # noqa: F811
+    rec = dw.answer()
+    dw.register(rec)
+    dw.challenge(rec)
+    outsider = keys.PrivateKey(keccak(b"outsider"))
+    v = Verdict(dw.chain.chain_id, dw.c.address, rec.digest(), receipt_output(rec))
+    with ape.reverts("signer not in set"):
+        dw.c.resolveChallenge(rec.digest(), v.correct_output, v.sign([outsider]), sender=dw.watcher)
+
+
+def test_expire_challenge_returns_bond(dw):  # noqa: F811
+    rec = dw.answer()
+    dw.register(rec)
+    with ape.reverts("not challenged"):
+        dw.c.expireChallenge(rec.digest(), sender=dw.client)
+    dw.challenge(rec)
+    with ape.reverts("resolution window open"):
+        dw.c.expireChallenge(rec.digest(), sender=dw.client)
+    dw.warp(RESOLUTION_WINDOW + 1)
+    tx = dw.c.expireChallenge(rec.digest(), sender=dw.client)
+    ev = events(tx, "ChallengeExpired")[0]
+    assert ev.challenger == dw.watcher.address and ev.bondReturned == BOND
+    assert claim(dw, rec).status == STATUS["expired"] and not dw.c.isFinalized(rec.digest())
+    assert dw.c.credits(dw.watcher) == BOND
+    with ape.reverts("not challenged"):
+        dw.c.expireChallenge(rec.digest(), sender=dw.client)
+    with ape.reverts("receipt not challengeable"):
+        dw.challenge(rec)
+    with ape.reverts("receipt not proven wrong"):
+        dw.c.claimCompensation(rec.digest(), sender=dw.client)
+
+
+# ---------------------------------------------------------------- wrong receipts
+
+
+def test_wrong_receipt_slashed_and_client_compensated(dw):  # noqa: F811
+    w = dw.w
+    rec = tamper(dw.answer(), dw.keys[0])
+    dw.register(rec)
+    dw.challenge(rec)
+    rex = reexecute_with(dw.svc, rec)
+    assert not rex.receipt_correct and rex.report is not None and rex.report.step == len(rec.output_tokens) - 1
+    before = w.dm.operatorShares(dw.ops[0], dw.strats[0])
+    tx = dw.resolve(rec)
+    ev = events(tx, "ReceiptProvenWrong")[0]
+    assert ev.operator == dw.ops[0].address and ev.challenger == dw.watcher.address
+    assert ev.claimedOutput == receipt_output(rec) and ev.correctOutput == rex.correct_output
+    assert ev.slashId == 1 and (ev.signedStake, ev.totalStake) == (50 * WAD, 50 * WAD)
+    # 10% of a 50% allocation of 100 TKA: 5 TKA escrowed
+    slashed = 5 * WAD
+    assert w.dm.operatorShares(dw.ops[0], dw.strats[0]) == before - slashed
+    cl = claim(dw, rec)
+    assert cl.status == STATUS["faulty"] and cl.slashId == 1 and not cl.compensated
+    assert dw.c.credits(dw.watcher) == BOND
+    with ape.reverts("resolution window open"):
+        dw.c.claimCompensation(rec.digest(), sender=dw.watcher)
+    w.mine(ESCROW_BLOCKS + 1)
+    tka = w.tokens["TKA"]
+    bal = tka.balanceOf(dw.client)
+    tx = dw.c.claimCompensation(rec.digest(), sender=dw.watcher)
+    comp = events(tx, "ClientCompensated")
+    paid = [(e.client, e.token, e.amount) for e in comp if e.amount]
+    assert paid == [(dw.client.address, tka.address, slashed)]  # TKB: nothing deposited, nothing slashed
+    assert tka.balanceOf(dw.client) == bal + slashed and tka.balanceOf(dw.c) == 0
+    assert claim(dw, rec).compensated
+    with ape.reverts("already compensated"):
+        dw.c.claimCompensation(rec.digest(), sender=dw.watcher)
+    # the challenger withdraws the returned bond
+    tx = dw.c.withdraw(sender=dw.watcher)
+    assert events(tx, "BondWithdrawn")[0].amount == BOND
+
+
+def test_compensation_after_someone_else_released(dw):  # noqa: F811
+    w = dw.w
+    rec = tamper(dw.answer(op_index=1, seed=5), dw.keys[1])
+    dw.register(rec)
+    dw.challenge(rec)
+    tx = dw.resolve(rec, signers=(0,))  # 50 of 70 (the accused's 30 excluded) >= 66.67%
+    slash_id = events(tx, "ReceiptProvenWrong")[0].slashId
+    w.mine(ESCROW_BLOCKS + 1)
+    w.esc.releaseSlash(dw.c, SET, slash_id, sender=w.other)  # the tokens arrive at the contract
+    tka = w.tokens["TKA"]
+    assert tka.balanceOf(dw.c) == 3 * WAD
+    dw.c.claimCompensation(rec.digest(), sender=dw.client)
+    assert tka.balanceOf(dw.client) == 3 * WAD and tka.balanceOf(dw.c) == 0
+
+
+def test_cancelled_slash_pays_nothing(dw):  # noqa: F811
+    w = dw.w
+    rec = tamper(dw.answer(seed=11), dw.keys[0])
+    dw.register(rec)
+    dw.challenge(rec)
+    slash_id = events(dw.resolve(rec), "ReceiptProvenWrong")[0].slashId
+    w.esc.cancelSlash(dw.c, SET, slash_id, sender=w.resolver)
+    w.mine(ESCROW_BLOCKS + 1)
+    with ape.reverts("slash cancelled"):
+        dw.c.claimCompensation(rec.digest(), sender=dw.client)
+
+
+def test_wrong_receipt_of_unslashable_operator(dw):  # noqa: F811
+    w = dw.w
+    rec = tamper(dw.answer(op_index=2, seed=3), dw.keys[2])
+    dw.register(rec)
+    dw.challenge(rec)
+    w.am.deregisterFromOperatorSets((dw.ops[2], dw.c.address, [SET]), sender=dw.ops[2])
+    w.mine(25)  # past the deallocation delay: no longer slashable
+    tx = dw.resolve(rec, signers=(0, 1))
+    assert events(tx, "OperatorNotSlashable")[0].operator == dw.ops[2].address
+    assert events(tx, "ReceiptProvenWrong")[0].slashId == 0
+    assert dw.c.credits(dw.watcher) == BOND
+    with ape.reverts("operator was not slashed"):
+        dw.c.claimCompensation(rec.digest(), sender=dw.client)
+
+
+def test_nothing_escrowed_for_zero_allocation(dw):  # noqa: F811
+    # An operator that allocated nothing is slashed for nothing: no escrow record to forward.
+    rec = tamper(dw.answer(op_index=2, seed=4), dw.keys[2])
+    dw.allocate(dw.ops[2], 0)
+    dw.w.mine(25)
+    dw.register(rec)
+    dw.challenge(rec)
+    slash_id = events(dw.resolve(rec, signers=(0, 1)), "ReceiptProvenWrong")[0].slashId
+    assert slash_id != 0
+    dw.w.mine(ESCROW_BLOCKS + 1)
+    with ape.reverts("nothing escrowed"):
+        dw.c.claimCompensation(rec.digest(), sender=dw.client)
+
+
+def test_invalid_request_verdict(dw):  # noqa: F811
+    # A receipt whose prompt the model cannot run is wrong whatever its output.
+    from dataclasses import replace
+
+    rec = dw.answer()
+    vocab = dw.svc.engine.config.vocab_size
+    bad = replace(rec, prompt_tokens=rec.prompt_tokens + (vocab + 5,), signature=b"").signed(dw.keys[0].to_bytes())
+    rex = reexecute_with(dw.svc, bad)
+    assert rex.correct_output == INVALID_REQUEST and not rex.receipt_correct
+    dw.register(bad)
+    dw.challenge(bad)
+    tx = dw.resolve(bad, correct=rex.correct_output)
+    assert events(tx, "ReceiptProvenWrong")[0].correctOutput == INVALID_REQUEST
+
+
+def test_offchain_helper_errors(dw):  # noqa: F811
+    from dataclasses import replace
+
+    rec = dw.answer()
+    with pytest.raises(DisputeError):
+        receipt_args(replace(rec, signature=b""))
+    with pytest.raises(DisputeError):
+        reexecute_with(dw.svc, replace(rec, model_hash=keccak(b"x"), signature=b"").signed(dw.keys[0].to_bytes()))
+    with pytest.raises(DisputeError):
+        reexecute_with(dw.svc, replace(rec, signature=rec.signature[:64] + bytes([55 - rec.signature[64]])))
+    with pytest.raises(DisputeError):
+        Verdict(1, dw.c.address, rec.digest(), b"\x00" * 32)
+    with pytest.raises(DisputeError):
+        Verdict(1, "0x1234", rec.digest(), keccak(b"o"))
+    with pytest.raises(DisputeError):
+        Verdict(1, dw.c.address, rec.digest(), keccak(b"o")).sign([dw.keys[0], dw.keys[0]])
+    assert rec.domain == DOMAIN
+
+
+def test_deploy_helper(dw, project):  # noqa: F811
+    c = deploy_inference_disputes(project, dw.w.owner, dw.w.d)
+    assert c.initialized() and c.CHALLENGE_BOND() == InferenceDisputesConfig().challenge_bond_wei
+    assert dw.w.am.getAVSRegistrar(c) == c.address
+    # operators join with their signing key through the AllocationManager
+    c.createInferenceSet(3, dw.strats, ZERO, THRESHOLD, sender=dw.w.owner)
+    data = registration_data(dw.chain.chain_id, c.address, dw.ops[0].address, dw.keys[0])
+    dw.w.am.setRedistributionConsent(dw.ops[0], (c.address, 3), True, sender=dw.ops[0])
+    dw.w.am.registerForOperatorSets(dw.ops[0], (c.address, [3], data), sender=dw.ops[0])
+    assert c.isMember(3, dw.ops[0])
