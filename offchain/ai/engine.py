@@ -353,11 +353,8 @@ class Engine:
         up = xp.clip(up, -GATE_LIMIT, GATE_LIMIT)
         one = 1 << fx.EXP_ONE_BITS
         e = fx.exp_neg(xp, xp.abs(gate), fx.EXP_ONE_BITS)
-        sig = xp.where(
-            gate >= 0,
-            fx.rdiv(xp, xp.int64(one) << fx.EXP_ONE_BITS, one + e),
-            fx.rdiv(xp, e << fx.EXP_ONE_BITS, one + e),
-        )
+        num = xp.where(gate >= 0, xp.int64(one) << fx.EXP_ONE_BITS, e << fx.EXP_ONE_BITS)
+        sig = fx.rdiv(xp, num, one + e)  # sigma(g) for g >= 0 is 1/(1+e^-g), else e^g/(1+e^g)
         silu = fx.round_shift(xp, gate * sig, fx.EXP_ONE_BITS)  # 2^-16
         return silu * up  # 2^-32, |.| < 2^60
 

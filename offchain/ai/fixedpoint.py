@@ -95,6 +95,8 @@ def bitlen(xp: Any, a: Any) -> Any:
 
 def round_shift(xp: Any, x: Any, s: Any) -> Any:
     """round(x / 2^s) (halves toward +inf) for int64 x and int64 s >= 0 (broadcastable)."""
+    if isinstance(s, int):
+        return xp.right_shift(x + (1 << (s - 1)), s) if s > 0 else x
     s = xp.asarray(s, dtype=np.int64)
     half = xp.where(s > 0, xp.left_shift(xp.int64(1), xp.maximum(s - 1, 0)), 0)
     return xp.right_shift(x + half, s)

@@ -73,10 +73,12 @@ class ComputeWorld:
         return EnrolmentStatement(self.chain.chain_id, self.avs.address, self.app_id, image, policy.hash(),
                                   ve.enclave_key, ve.evidence_hash, self.ops[op_index].address, int(at.timestamp()))
 
-    def enrol(self, tee, op_index=0, signers=(0, 1), st=None, sender=None):
+    def enrol(self, tee, op_index=0, signers=(0, 1), st=None, sender=None, dry=False):
+        """dry: eth_call only (a reverting transaction makes ape trace it, slowly; see docs/avs.md)."""
         st = st or self.statement(tee, op_index)
         sigs = st.sign([self.keys[i] for i in signers])
-        return self.avs.enrollEnclaveKey(st.app_id, st.image_digest, st.enclave_key, st.evidence_hash, st.verified_at,
+        fn = self.avs.enrollEnclaveKey.call if dry else self.avs.enrollEnclaveKey
+        return fn(st.app_id, st.image_digest, st.enclave_key, st.evidence_hash, st.verified_at,
                                          sigs, sender=sender or self.ops[op_index])
 
     # --- receipts
@@ -86,9 +88,10 @@ class ComputeWorld:
         kw.setdefault("policy", self.policy)
         return tee.run(inp, out, at or self.now(), **kw)
 
-    def submit(self, bundle, sender=None):
+    def submit(self, bundle, sender=None, dry=False):
         r, sig = receipt_args(bundle)
-        return self.avs.submitReceipt(r, sig, sender=sender or self.w.other)
+        fn = self.avs.submitReceipt.call if dry else self.avs.submitReceipt
+        return fn(r, sig, sender=sender or self.w.other)
 
 
 import pytest  # noqa: E402

@@ -1,27 +1,348 @@
-"""ComputeAVS: operator-set signing keys and threshold checks, the image registry, enclave-key
-enrolment, receipts and fault proofs, with the development TEE making real evidence and receipts."""
+"""ComputeAVS: the image registry, enclave-key enrolment by a stake-weighted threshold, receipts
+checked against both, and fault proofs that slash through the AllocationManager, with the
+development TEE making real Nitro-format evidence and signed receipts."""
 
 from __future__ import annotations
 
 import ape
 import pytest
+from eth_hash.auto import keccak
 
-from offchain.chain.compute_avs import possession_digest, receipt_args
-from tests.contracts.compute_avs_support import SET, ComputeWorld
+from offchain.chain.compute_avs import EnrolmentError, EnrolmentStatement, receipt_args, verify_enclave
+from offchain.compute.devtee import dev_policy
+from offchain.compute.pki import TrustStore
+from offchain.compute.receipt import Receipt, receipt_abi, verify_receipt
+from offchain.compute.testca import NitroTestCA
+from tests.contracts.compute_avs_support import FAULT_WAD, SET, TTL, cw, events  # noqa: F401
+from tests.contracts.conftest import WAD, ZERO
+
+N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
-@pytest.fixture(scope="module")
-def cw(project, chain, accounts, deployment):
-    from tests.contracts.conftest import World
-    return ComputeWorld(World(project, chain, accounts, deployment), project, chain, accounts)
+def warp(cw, seconds):  # noqa: F811
+    cw.chain.pending_timestamp = cw.chain.blocks.head.timestamp + seconds
+    cw.chain.mine()
 
 
-def test_smoke(cw):
-    assert list(cw.avs.getMembers(SET)) == [o.address for o in cw.ops]
+def replace(bundle_receipt, **changes):
+    return Receipt(**{**{n: getattr(bundle_receipt, n) for n in receipt_abi()[1]}, **changes})
+
+
+# ---------------------------------------------------------------- encodings
+
+
+def test_receipt_digest_matches_offchain(cw):  # noqa: F811
     tee = cw.tee()
-    r = cw.enrol(tee)
-    assert cw.avs.enclaves(tee.address).operator == cw.ops[0].address
-    b = cw.receipt(tee)
-    rr = cw.submit(b)
+    for inp, out in ((b"", b""), (b"2+2", b"4"), (b"x" * 1000, b"y")):
+        r = cw.receipt(tee, inp, out).receipt
+        assert cw.avs.receiptDigest(tuple(r.values())) == r.digest()
+    r2 = replace(r, timestamp=2**256 - 1, platform=1, chainId=2**64)
+    assert cw.avs.receiptDigest(tuple(r2.values())) == r2.digest()
+
+
+def test_enrolment_digest_matches_offchain(cw):  # noqa: F811
+    st = cw.statement(cw.tee())
+    assert cw.avs.enrolmentDigest(st.app_id, st.image_digest, st.enclave_key, st.evidence_hash, st.operator,
+                                  st.verified_at) == st.digest()
+
+
+# ---------------------------------------------------------------- image registry
+
+
+def test_register_app_and_images(cw):  # noqa: F811
+    w, o = cw.w, cw.app_owner
+    app = cw.avs.apps(cw.app_id)
+    assert app.owner == o.address and app.operatorSetId == SET and app.deterministic and app.currentImage == cw.image
+    assert cw.avs.isImageActive(cw.app_id, cw.image)
+    with ape.reverts("app exists"):
+        cw.avs.registerApp(cw.app_id, SET, False, sender=w.other)
+    with ape.reverts("zero app id"):
+        cw.avs.registerApp(b"\x00" * 32, SET, False, sender=w.other)
+    with ape.reverts("set not managed"):
+        cw.avs.registerApp(keccak(b"x"), 99, False, sender=w.other)
+    v2 = keccak(b"image v2")
+    with ape.reverts("only app owner"):
+        cw.avs.registerImage(cw.app_id, v2, "v2", cw.policy.hash(), 0, sender=w.other)
+    with ape.reverts("unknown app"):
+        cw.avs.registerImage(keccak(b"nope"), v2, "v2", cw.policy.hash(), 0, sender=o)
+    with ape.reverts("image exists"):
+        cw.avs.registerImage(cw.app_id, cw.image, "v1 again", cw.policy.hash(), 0, sender=o)
+    with ape.reverts("zero image digest"):
+        cw.avs.registerImage(cw.app_id, b"\x00" * 32, "v2", cw.policy.hash(), 0, sender=o)
+    with ape.reverts("zero policy hash"):
+        cw.avs.registerImage(cw.app_id, v2, "v2", b"\x00" * 32, 0, sender=o)
+    now = cw.chain.blocks.head.timestamp
+    with ape.reverts("deadline in the past"):
+        cw.avs.registerImage(cw.app_id, v2, "v2", cw.policy.hash(), now - 10, sender=o)
+    r = cw.avs.registerImage(cw.app_id, v2, "v2.0.0", cw.policy.hash(), now + 100, sender=o)
+    ev = events(r, "ImageRegistered")[0]
+    assert ev.version == "v2.0.0" and ev.previousImage == cw.image and ev.upgradeBy == now + 100
+    assert cw.avs.images(cw.app_id, cw.image).validUntil == now + 100
+    assert cw.avs.apps(cw.app_id).currentImage == v2 and cw.avs.apps(cw.app_id).imageCount == 2
+    assert cw.avs.isImageActive(cw.app_id, cw.image) and cw.avs.isImageActive(cw.app_id, v2)
+    # a later v3 with a later deadline does not extend v1's
+    v3 = keccak(b"image v3")
+    cw.avs.registerImage(cw.app_id, v3, "v3", cw.policy.hash(), now + 1000, sender=o)
+    assert cw.avs.images(cw.app_id, cw.image).validUntil == now + 100
+    assert cw.avs.images(cw.app_id, v2).validUntil == now + 1000
+    warp(cw, 101)
+    assert not cw.avs.isImageActive(cw.app_id, cw.image)
+    assert cw.avs.isImageActive(cw.app_id, v2)
+    r = cw.avs.revokeImage(cw.app_id, v3, sender=o)
+    assert events(r, "ImageRevoked")[0].imageDigest == v3
+    assert not cw.avs.isImageActive(cw.app_id, v3)
+    with ape.reverts("image inactive"):
+        cw.avs.revokeImage(cw.app_id, v3, sender=o)
+    with ape.reverts("unknown image"):
+        cw.avs.revokeImage(cw.app_id, keccak(b"never"), sender=o)
+    with ape.reverts("only app owner"):
+        cw.avs.revokeImage(cw.app_id, v2, sender=w.other)
+
+
+def test_transfer_app_ownership(cw):  # noqa: F811
+    w, o = cw.w, cw.app_owner
+    with ape.reverts("only app owner"):
+        cw.avs.transferAppOwnership(cw.app_id, w.other, sender=w.other)
+    with ape.reverts("zero owner"):
+        cw.avs.transferAppOwnership(cw.app_id, ZERO, sender=o)
+    r = cw.avs.transferAppOwnership(cw.app_id, w.other, sender=o)
+    assert events(r, "AppOwnershipTransferred")[0].newOwner == w.other.address
+    cw.avs.registerImage(cw.app_id, keccak(b"by new owner"), "v2", cw.policy.hash(), cw.chain.blocks.head.timestamp + 5,
+                         sender=w.other)
+
+
+# ---------------------------------------------------------------- enrolment
+
+
+def test_enrol_with_threshold(cw):  # noqa: F811
+    tee = cw.tee()
+    r = cw.enrol(tee, op_index=2, signers=(0, 1))
+    ev = events(r, "EnclaveKeyEnrolled")[0]
+    assert ev.enclaveKey.lower() == tee.address and ev.operator == cw.ops[2].address
+    assert (ev.signedStake, ev.totalStake) == (80 * WAD, 100 * WAD)
+    e = cw.avs.enclaves(tee.address)
+    assert e.operator == cw.ops[2].address and e.imageDigest == cw.image and not e.revoked
+    with ape.reverts("enclave key enrolled"):
+        cw.enrol(tee, op_index=0, signers=(0, 1, 2), dry=True)
+
+
+def test_enrol_reverts(cw, accounts):  # noqa: F811
+    tee = cw.tee()
+    with ape.reverts("threshold not met"):
+        cw.enrol(tee, signers=(0,), dry=True)
+    with ape.reverts("threshold not met"):
+        cw.enrol(tee, signers=(1, 2), dry=True)
+    st = cw.statement(tee)
+    sigs = st.sign([cw.keys[0], cw.keys[1]])
+    args = (st.app_id, st.image_digest, st.enclave_key, st.evidence_hash, st.verified_at, sigs)
+    with ape.reverts("operator not in set"):
+        cw.avs.enrollEnclaveKey.call(*args, sender=cw.w.staker)
+    # the statement names operator 0: another operator submitting it changes the digest
+    with ape.reverts("signer not in set"):
+        cw.avs.enrollEnclaveKey.call(*args, sender=cw.ops[1])
+    with ape.reverts("signer not in set"):  # a different evidence hash than what was signed
+        cw.avs.enrollEnclaveKey.call(st.app_id, st.image_digest, st.enclave_key, keccak(b"other"), st.verified_at, sigs,
+                                sender=cw.ops[0])
+    with ape.reverts("zero enclave key"):
+        cw.avs.enrollEnclaveKey.call(st.app_id, st.image_digest, ZERO, st.evidence_hash, st.verified_at, sigs, sender=cw.ops[0])
+    with ape.reverts("unknown app"):
+        cw.avs.enrollEnclaveKey.call(keccak(b"nope"), *args[1:], sender=cw.ops[0])
+    with ape.reverts("image not active"):
+        cw.avs.enrollEnclaveKey.call(st.app_id, keccak(b"unregistered"), *args[2:], sender=cw.ops[0])
+    future = EnrolmentStatement(**{**st.__dict__, "verified_at": st.verified_at + 3600})
+    with ape.reverts("verified in the future"):
+        cw.avs.enrollEnclaveKey.call(*args[:4], future.verified_at, future.sign([cw.keys[0], cw.keys[1]]), sender=cw.ops[0])
+    warp(cw, TTL + 1)
+    with ape.reverts("statement expired"):
+        cw.avs.enrollEnclaveKey.call(*args, sender=cw.ops[0])
+    # every member deallocates: nothing left to weigh
+    for op in cw.ops:
+        cw.allocate(op, 0)
+    cw.chain.mine(25)
+    with ape.reverts("no stake in set"):
+        cw.enrol(tee, dry=True)
+
+
+def test_offchain_verification_refuses_bad_evidence(cw):  # noqa: F811
+    tee = cw.tee()
+    at = cw.now()
+    ev = tee.evidence(at)
+    # an untrusted root (the dev CA not named)
+    with pytest.raises(EnrolmentError, match="evidence rejected"):
+        verify_enclave(ev, image_digest=cw.image, policy=cw.policy, at=at, trust=TrustStore.default())
+    # evidence for another image than the one being enrolled
+    other = keccak(b"other image")
+    with pytest.raises(EnrolmentError):
+        verify_enclave(ev, image_digest=other, policy=dev_policy(cw.ca, other), at=at, trust=cw.trust)
+    # a policy without measurements
+    with pytest.raises(EnrolmentError, match="measurements"):
+        verify_enclave(ev, image_digest=cw.image, policy=dev_policy(cw.ca, cw.image).__class__(
+            trusted_roots=(cw.ca.root_fingerprint,)), at=at, trust=cw.trust)
+    # another CA's document
+    rogue = NitroTestCA(seed=b"rogue")
+    with pytest.raises(EnrolmentError):
+        verify_enclave(cw.tee().__class__(rogue, cw.image).evidence(at), image_digest=cw.image, policy=cw.policy, at=at,
+                       trust=cw.trust)
+    with pytest.raises(EnrolmentError):  # garbage
+        verify_enclave(b"\x00" * 100, image_digest=cw.image, policy=cw.policy, at=at, trust=cw.trust)
+    with pytest.raises(EnrolmentError, match="not the named"):
+        verify_enclave(ev, image_digest=cw.image, policy=cw.policy, at=at, trust=cw.trust, enclave_key="0x" + "11" * 20)
+    ok = verify_enclave(ev, image_digest=cw.image, policy=cw.policy, at=at, trust=cw.trust, enclave_key=tee.address)
+    assert ok.enclave_key == tee.address and ok.verdict.accepted
+
+
+def test_revoke_enclave_key(cw):  # noqa: F811
+    tee = cw.tee()
+    cw.enrol(tee)
+    with ape.reverts("only operator or app owner"):
+        cw.avs.revokeEnclaveKey(tee.address, sender=cw.w.other)
+    with ape.reverts("unknown enclave key"):
+        cw.avs.revokeEnclaveKey("0x" + "22" * 20, sender=cw.app_owner)
+    r = cw.avs.revokeEnclaveKey(tee.address, sender=cw.app_owner)
+    assert events(r, "EnclaveKeyRevoked")[0].by == cw.app_owner.address
+    with ape.reverts("enclave key revoked"):
+        cw.avs.revokeEnclaveKey(tee.address, sender=cw.ops[0])
+    with ape.reverts("enclave key revoked"):
+        cw.submit(cw.receipt(tee), dry=True)
+
+
+# ---------------------------------------------------------------- receipts
+
+
+def test_receipt_from_dev_tee_accepted(cw):  # noqa: F811
+    tee = cw.tee()
+    cw.enrol(tee)
+    b = cw.receipt(tee, b"2+2", b"4")
+    assert verify_receipt(b, trust=cw.trust).accepted  # off-chain: evidence, binding, signature
+    r = cw.submit(b)
+    ev = events(r, "ReceiptAccepted")[0]
+    assert ev.digest == b.receipt.digest() and ev.operator == cw.ops[0].address
+    assert ev.outputHash == keccak(b"4") and ev.enclaveSigner.lower() == tee.address
     assert cw.avs.receiptAccepted(b.receipt.digest())
-    assert cw.avs.signingKeyDigest(cw.ops[0], cw.avs.signingKeyOf(cw.ops[0])) == possession_digest(cw.chain.chain_id, cw.avs.address, cw.ops[0].address, cw.avs.signingKeyOf(cw.ops[0]))
+    key = keccak(b.receipt.appId + b.receipt.imageDigest + b.receipt.inputHash)
+    assert cw.avs.acceptedOutput(key) == keccak(b"4")
+    with ape.reverts("receipt already accepted"):
+        cw.submit(b, dry=True)
+    # a second receipt with another output is accepted as a receipt; the first output stays recorded
+    cw.submit(cw.receipt(tee, b"2+2", b"5"))
+    assert cw.avs.acceptedOutput(key) == keccak(b"4")
+
+
+def test_receipt_reverts(cw):  # noqa: F811
+    tee = cw.tee()
+    cw.enrol(tee)
+    b = cw.receipt(tee)
+    r, (v, rr, s) = receipt_args(b)
+    with ape.reverts("wrong chain"):
+        cw.submit(cw.receipt(tee, chain_id=1), dry=True)
+    with ape.reverts("enclave key not enrolled"):
+        cw.submit(cw.receipt(cw.tee()), dry=True)
+    with ape.reverts("not signed by enclave key"):
+        cw.avs.submitReceipt.call(tuple(replace(b.receipt, outputHash=keccak(b"5")).values()), (v, rr, s), sender=cw.w.other)
+    high = (55 - v, rr, (N - int.from_bytes(s, "big")).to_bytes(32, "big"))
+    with ape.reverts("high s"):
+        cw.avs.submitReceipt.call(r, high, sender=cw.w.other)
+    with ape.reverts("unknown app"):
+        cw.submit(cw.receipt(tee, app_id=keccak(b"nope")), dry=True)
+    # the key is enrolled for image v1 only
+    v2 = keccak(b"image v2")
+    cw.avs.registerImage(cw.app_id, v2, "v2", cw.policy.hash(), cw.chain.blocks.head.timestamp + 100, sender=cw.app_owner)
+    with ape.reverts("key not enrolled for image"):
+        cw.avs.submitReceipt.call(tuple(replace(b.receipt, imageDigest=v2).values()), (v, rr, s), sender=cw.w.other)
+    with ape.reverts("wrong policy"):
+        cw.submit(cw.receipt(tee, policy=dev_policy(cw.ca, cw.image, max_age_s=60)), dry=True)
+    with ape.reverts("receipt from the future"):
+        cw.submit(cw.receipt(tee, at=cw.now().replace(year=cw.now().year + 1)), dry=True)
+    # past the upgrade deadline, v1 receipts are refused
+    warp(cw, 101)
+    with ape.reverts("image not active"):
+        cw.submit(cw.receipt(tee), dry=True)
+
+
+# ---------------------------------------------------------------- faults
+
+
+def test_fault_slashes_operator_and_redistributes(cw):  # noqa: F811
+    w = cw.w
+    tee = cw.tee()
+    cw.enrol(tee, op_index=0)
+    a, b = cw.receipt(tee, b"2+2", b"4"), cw.receipt(tee, b"2+2", b"5")
+    cw.submit(a)
+    tka = w.strats["TKA"]
+    before = w.dm.operatorShares(cw.ops[0], tka)
+    alloc_before = w.am.getAllocatedStake((cw.avs.address, SET), [cw.ops[0]], [tka])[0][0]
+    ra, sa = receipt_args(a)
+    rb, sb = receipt_args(b)
+    rc = cw.avs.proveFault(ra, sa, rb, sb, sender=w.staker)
+    assert rc.return_value == 1
+    ev = events(rc, "FaultProven")[0]
+    assert ev.operator == cw.ops[0].address and ev.receiptA == a.receipt.digest() and ev.receiptB == b.receipt.digest()
+    slashed = alloc_before * FAULT_WAD // WAD
+    assert w.dm.operatorShares(cw.ops[0], tka) == before - slashed
+    assert w.tokens["TKA"].balanceOf(w.esc) == slashed
+    assert cw.avs.faultSlashed(ev.faultKey, cw.ops[0])
+    # other operators are untouched
+    assert w.dm.operatorShares(cw.ops[1], tka) == 60 * WAD
+    with ape.reverts("fault already proven"):
+        cw.avs.proveFault.call(rb, sb, ra, sa, sender=w.staker)
+    with ape.reverts("resolution window open"):
+        w.esc.releaseSlash(cw.avs, SET, ev.slashId, sender=w.other)
+    w.mine(11)
+    w.esc.releaseSlash(cw.avs, SET, ev.slashId, sender=w.other)
+    assert w.tokens["TKA"].balanceOf(w.recipient) == slashed
+
+
+def test_fault_two_operators_and_resolver_cancel(cw):  # noqa: F811
+    w = cw.w
+    t0, t1 = cw.tee(), cw.tee()
+    cw.enrol(t0, op_index=0)
+    cw.enrol(t1, op_index=1)
+    a, b = cw.receipt(t0, b"q", b"honest"), cw.receipt(t1, b"q", b"forged")
+    rc = cw.avs.proveFault(*receipt_args(a), *receipt_args(b), sender=w.other)
+    assert rc.return_value == 2
+    evs = events(rc, "FaultProven")
+    assert {e.operator for e in evs} == {cw.ops[0].address, cw.ops[1].address}
+    honest = [e for e in evs if e.operator == cw.ops[0].address][0]
+    tka = w.strats["TKA"]
+    w.esc.cancelSlash(cw.avs, SET, honest.slashId, sender=w.resolver)  # after re-execution off-chain
+    assert w.dm.operatorShares(cw.ops[0], tka) == 100 * WAD
+    assert w.dm.operatorShares(cw.ops[1], tka) == 60 * WAD - 30 * WAD * FAULT_WAD // WAD
+
+
+def test_fault_reverts(cw):  # noqa: F811
+    w = cw.w
+    tee = cw.tee()
+    cw.enrol(tee)
+    a = cw.receipt(tee, b"in", b"out")
+    with ape.reverts("outputs agree"):
+        cw.avs.proveFault.call(*receipt_args(a), *receipt_args(cw.receipt(tee, b"in", b"out")), sender=w.other)
+    with ape.reverts("receipts not comparable"):
+        cw.avs.proveFault.call(*receipt_args(a), *receipt_args(cw.receipt(tee, b"in2", b"x")), sender=w.other)
+    ra, (v, r, s) = receipt_args(a)
+    forged = replace(a.receipt, outputHash=keccak(b"forged"))
+    with ape.reverts("not signed by enclave key"):
+        cw.avs.proveFault.call(ra, (v, r, s), tuple(forged.values()), (v, r, s), sender=w.other)
+    stranger = cw.tee()
+    with ape.reverts("enclave key not enrolled"):
+        cw.avs.proveFault.call(ra, (v, r, s), *receipt_args(cw.receipt(stranger, b"in", b"x")), sender=w.other)
+    with ape.reverts("unknown app"):
+        cw.avs.proveFault.call(*receipt_args(cw.receipt(tee, app_id=keccak(b"nope"))), ra, (v, r, s), sender=w.other)
+    # a non-deterministic app: differing outputs are no fault
+    nd = keccak(b"app: sampler")
+    cw.avs.registerApp(nd, SET, False, sender=cw.app_owner)
+    with ape.reverts("app not deterministic"):
+        cw.avs.proveFault.call(*receipt_args(cw.receipt(tee, b"i", b"1", app_id=nd)),
+                          *receipt_args(cw.receipt(tee, b"i", b"2", app_id=nd)), sender=w.other)
+
+
+def test_fault_skips_operator_no_longer_slashable(cw):  # noqa: F811
+    w = cw.w
+    tee = cw.tee()
+    cw.enrol(tee, op_index=2)
+    a, b = cw.receipt(tee, b"i", b"1"), cw.receipt(tee, b"i", b"2")
+    w.am.deregisterFromOperatorSets((cw.ops[2], cw.avs, [SET]), sender=cw.ops[2])
+    w.mine(21)  # past DEALLOCATION_DELAY
+    rc = cw.avs.proveFault(*receipt_args(a), *receipt_args(b), sender=w.other)
+    assert rc.return_value == 0
+    assert events(rc, "FaultOperatorNotSlashable")[0].operator == cw.ops[2].address
+    assert w.dm.operatorShares(cw.ops[2], w.strats["TKA"]) == 40 * WAD
