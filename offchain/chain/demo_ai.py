@@ -4,7 +4,8 @@
 core, creates the redistributing inference operator set (the contract is its slasher and its
 redistribution recipient) that operators A, B and C join with signing keys, and allows the model.
 Then an honest answer passes: operator A answers Erin's question with a signed receipt, Erin checks
-it by re-execution, registers it, and the challenge window closes. A tampered answer (A signs a
+it by re-execution and registers it; a watcher (Carol) challenges it anyway, operators B and C
+re-execute it, their verdict upholds it and Carol's bond goes to A. A tampered answer (A signs a
 receipt with a different answer) is caught by Erin's re-execution, challenged with a bond, re-executed
 by operators B and C whose signatures over the correct output reach the threshold, and A is slashed;
 after the escrow window the slashed tokens are forwarded to Erin and her bond comes back.
@@ -144,10 +145,28 @@ def run(demo: Any) -> dict[str, Any]:
     reg = c.registerReceipt(*receipt_args(honest), sender=client)
     print(f"  Erin registers it on-chain (gas {reg.gas_used:,}): ecrecover over the same digest gives A's key; "
           f"challengeable until {_ev(reg, 'ReceiptRegistered').challengeDeadline}.")
-    chain.pending_timestamp = chain.pending_timestamp + WINDOW_S + 1
-    chain.mine(1)
+    # A skeptical watcher challenges the honest answer anyway: the set re-executes and upholds it.
+    watcher = demo.carol
+    ch0 = c.challengeReceipt(honest.digest(), sender=watcher, value=BOND)
+    print(f"  Carol, a watcher, challenges it anyway with a {_fmt(BOND)} ETH bond (gas {ch0.gas_used:,}).")
+    outputs = set()
+    for op in (demo.op_b, op_c):
+        t0 = time.perf_counter()
+        rex = reexecute_with(svc, honest)
+        outputs.add(rex.correct_output)
+        print(f"  {names[op.address]} re-executes it ({time.perf_counter() - t0:.1f} s): the receipt is "
+              f"{'correct' if rex.receipt_correct else 'WRONG'}; it signs output {rex.correct_output.hex()[:16]}….")
+    (upheld_output,) = outputs
+    sigs0 = Verdict(chain.chain_id, c.address, honest.digest(), upheld_output).sign(
+        [signing[demo.op_b.address], signing[op_c.address]])
+    up = c.resolveChallenge(honest.digest(), upheld_output, sigs0, sender=watcher)
+    rej = _ev(up, "ChallengeRejected")
     honest_final = c.isFinalized(honest.digest())
-    print(f"  Nobody challenged it within {WINDOW_S} s: finalized = {bool(honest_final)}.")
+    print(f"  Verdict posted (gas {up.gas_used:,}): the receipt stands (finalized = {bool(honest_final)}); Carol's "
+          f"bond ({_fmt(rej.bondForfeited)} ETH) is forfeited to operator A.")
+    bond_to_a = c.credits(demo.op_a)
+    if bond_to_a:
+        c.withdraw(sender=demo.op_a)
 
     # ---- a tampered answer
     bad = tampered_copy(svc, honest, a_key)
@@ -195,8 +214,9 @@ def run(demo: Any) -> dict[str, Any]:
           + f" forwarded to her; her {_fmt(refunded)} ETH bond withdrawn.")
     return {
         "disputes": c.address, "model": model_desc, "honest_finalized": bool(honest_final),
+        "bond_forfeited_to_operator": bond_to_a,
         "divergent_step": report.step, "slash_id": pw.slashId, "slashed_shares": before - after,
         "compensation": paid, "bond_refunded": refunded,
-        "gas": {"registerReceipt": reg.gas_used, "challengeReceipt": ch.gas_used,
-                "resolveChallenge": res.gas_used, "claimCompensation": comp.gas_used},
+        "gas": {"registerReceipt": reg.gas_used, "challengeReceipt": ch.gas_used, "resolveChallenge (upheld)": up.gas_used,
+                "resolveChallenge (slash)": res.gas_used, "claimCompensation": comp.gas_used},
     }

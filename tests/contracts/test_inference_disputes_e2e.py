@@ -24,7 +24,7 @@ def test_demo_ai_step_end_to_end(project, chain, accounts, deployment, capsys, m
     facts = run(demo)
     out = capsys.readouterr().out
     assert "tiny seeded test model" in facts["model"] and "tiny seeded test model" in out
-    assert facts["honest_finalized"]
+    assert facts["honest_finalized"] and facts["bond_forfeited_to_operator"] == WAD // 10
     assert facts["divergent_step"] is not None
     assert facts["slash_id"] == 1
     # A restaked 30 TKA, allocated half to the inference set; 10% of that allocation slashed
@@ -34,5 +34,5 @@ def test_demo_ai_step_end_to_end(project, chain, accounts, deployment, capsys, m
     assert a[6].balance > erin_eth - WAD // 100  # the bond came back; only gas was spent
     c = project.InferenceDisputes.at(facts["disputes"])
     assert d.tokens["TKA"].balanceOf(c) == 0 and c.totalCredits() == 0 and c.balance == 0
-    assert "finalized = True" in out and "operator A slashed" in out and "forwarded to her" in out
+    assert "the receipt stands (finalized = True)" in out and "operator A slashed" in out and "forwarded to her" in out
     print(facts["gas"])
