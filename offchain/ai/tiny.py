@@ -136,11 +136,22 @@ def write_tiny_gguf(path: Path | str, seed: int = 0) -> Path:
 
 
 def tiny_model(seed: int = 0) -> ModelFile:
-    """Write (once per process temp dir) and load the tiny model for ``seed``."""
-    target = Path(tempfile.gettempdir()) / f"eigen-ai-tiny-v1-seed{seed}.gguf"
-    if not target.is_file():
-        fd, tmp = tempfile.mkstemp(suffix=".gguf", dir=target.parent)
-        os.close(fd)
+    """Generate the tiny model for ``seed`` and load it.
+
+    The file is written fresh, then kept under a name derived from its own SHA-256, so a stale file
+    from another version of this generator can never be picked up."""
+    tmpdir = Path(tempfile.gettempdir())
+    fd, tmp = tempfile.mkstemp(suffix=".gguf", dir=tmpdir)
+    os.close(fd)
+    try:
         write_tiny_gguf(tmp, seed)
-        os.replace(tmp, target)
+        digest = hashlib.sha256(Path(tmp).read_bytes()).hexdigest()
+        target = tmpdir / f"eigen-ai-tiny-{digest[:24]}.gguf"
+        if target.is_file():
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     return load_model_file(target)

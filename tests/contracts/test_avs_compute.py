@@ -13,7 +13,7 @@ from offchain.compute.devtee import dev_policy
 from offchain.compute.pki import TrustStore
 from offchain.compute.receipt import Receipt, receipt_abi, verify_receipt
 from offchain.compute.testca import NitroTestCA
-from tests.contracts.compute_avs_support import FAULT_WAD, SET, TTL, cw, events  # noqa: F401
+from tests.contracts.compute_avs_support import FAULT_WAD, SET, TTL, cw, events, reverts  # noqa: F401
 from tests.contracts.conftest import WAD, ZERO
 
 N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -54,26 +54,17 @@ def test_register_app_and_images(cw):  # noqa: F811
     app = cw.avs.apps(cw.app_id)
     assert app.owner == o.address and app.operatorSetId == SET and app.deterministic and app.currentImage == cw.image
     assert cw.avs.isImageActive(cw.app_id, cw.image)
-    with ape.reverts("app exists"):
-        cw.avs.registerApp(cw.app_id, SET, False, sender=w.other)
-    with ape.reverts("zero app id"):
-        cw.avs.registerApp(b"\x00" * 32, SET, False, sender=w.other)
-    with ape.reverts("set not managed"):
-        cw.avs.registerApp(keccak(b"x"), 99, False, sender=w.other)
+    reverts("app exists", cw.avs.registerApp, cw.app_id, SET, False, sender=w.other)
+    reverts("zero app id", cw.avs.registerApp, b"\x00" * 32, SET, False, sender=w.other)
+    reverts("set not managed", cw.avs.registerApp, keccak(b"x"), 99, False, sender=w.other)
     v2 = keccak(b"image v2")
-    with ape.reverts("only app owner"):
-        cw.avs.registerImage(cw.app_id, v2, "v2", cw.policy.hash(), 0, sender=w.other)
-    with ape.reverts("unknown app"):
-        cw.avs.registerImage(keccak(b"nope"), v2, "v2", cw.policy.hash(), 0, sender=o)
-    with ape.reverts("image exists"):
-        cw.avs.registerImage(cw.app_id, cw.image, "v1 again", cw.policy.hash(), 0, sender=o)
-    with ape.reverts("zero image digest"):
-        cw.avs.registerImage(cw.app_id, b"\x00" * 32, "v2", cw.policy.hash(), 0, sender=o)
-    with ape.reverts("zero policy hash"):
-        cw.avs.registerImage(cw.app_id, v2, "v2", b"\x00" * 32, 0, sender=o)
+    reverts("only app owner", cw.avs.registerImage, cw.app_id, v2, "v2", cw.policy.hash(), 0, sender=w.other)
+    reverts("unknown app", cw.avs.registerImage, keccak(b"nope"), v2, "v2", cw.policy.hash(), 0, sender=o)
+    reverts("image exists", cw.avs.registerImage, cw.app_id, cw.image, "v1 again", cw.policy.hash(), 0, sender=o)
+    reverts("zero image digest", cw.avs.registerImage, cw.app_id, b"\x00" * 32, "v2", cw.policy.hash(), 0, sender=o)
+    reverts("zero policy hash", cw.avs.registerImage, cw.app_id, v2, "v2", b"\x00" * 32, 0, sender=o)
     now = cw.chain.blocks.head.timestamp
-    with ape.reverts("deadline in the past"):
-        cw.avs.registerImage(cw.app_id, v2, "v2", cw.policy.hash(), now - 10, sender=o)
+    reverts("deadline in the past", cw.avs.registerImage, cw.app_id, v2, "v2", cw.policy.hash(), now - 10, sender=o)
     r = cw.avs.registerImage(cw.app_id, v2, "v2.0.0", cw.policy.hash(), now + 100, sender=o)
     ev = events(r, "ImageRegistered")[0]
     assert ev.version == "v2.0.0" and ev.previousImage == cw.image and ev.upgradeBy == now + 100
@@ -91,20 +82,15 @@ def test_register_app_and_images(cw):  # noqa: F811
     r = cw.avs.revokeImage(cw.app_id, v3, sender=o)
     assert events(r, "ImageRevoked")[0].imageDigest == v3
     assert not cw.avs.isImageActive(cw.app_id, v3)
-    with ape.reverts("image inactive"):
-        cw.avs.revokeImage(cw.app_id, v3, sender=o)
-    with ape.reverts("unknown image"):
-        cw.avs.revokeImage(cw.app_id, keccak(b"never"), sender=o)
-    with ape.reverts("only app owner"):
-        cw.avs.revokeImage(cw.app_id, v2, sender=w.other)
+    reverts("image inactive", cw.avs.revokeImage, cw.app_id, v3, sender=o)
+    reverts("unknown image", cw.avs.revokeImage, cw.app_id, keccak(b"never"), sender=o)
+    reverts("only app owner", cw.avs.revokeImage, cw.app_id, v2, sender=w.other)
 
 
 def test_transfer_app_ownership(cw):  # noqa: F811
     w, o = cw.w, cw.app_owner
-    with ape.reverts("only app owner"):
-        cw.avs.transferAppOwnership(cw.app_id, w.other, sender=w.other)
-    with ape.reverts("zero owner"):
-        cw.avs.transferAppOwnership(cw.app_id, ZERO, sender=o)
+    reverts("only app owner", cw.avs.transferAppOwnership, cw.app_id, w.other, sender=w.other)
+    reverts("zero owner", cw.avs.transferAppOwnership, cw.app_id, ZERO, sender=o)
     r = cw.avs.transferAppOwnership(cw.app_id, w.other, sender=o)
     assert events(r, "AppOwnershipTransferred")[0].newOwner == w.other.address
     cw.avs.registerImage(cw.app_id, keccak(b"by new owner"), "v2", cw.policy.hash(), cw.chain.blocks.head.timestamp + 5,
@@ -122,45 +108,32 @@ def test_enrol_with_threshold(cw):  # noqa: F811
     assert (ev.signedStake, ev.totalStake) == (80 * WAD, 100 * WAD)
     e = cw.avs.enclaves(tee.address)
     assert e.operator == cw.ops[2].address and e.imageDigest == cw.image and not e.revoked
-    with ape.reverts("enclave key enrolled"):
-        cw.enrol(tee, op_index=0, signers=(0, 1, 2), dry=True)
+    cw.enrol(tee, op_index=0, signers=(0, 1, 2), expect="enclave key enrolled")
 
 
 def test_enrol_reverts(cw, accounts):  # noqa: F811
     tee = cw.tee()
-    with ape.reverts("threshold not met"):
-        cw.enrol(tee, signers=(0,), dry=True)
-    with ape.reverts("threshold not met"):
-        cw.enrol(tee, signers=(1, 2), dry=True)
+    cw.enrol(tee, signers=(0,), expect="threshold not met")
+    cw.enrol(tee, signers=(1, 2), expect="threshold not met")
     st = cw.statement(tee)
     sigs = st.sign([cw.keys[0], cw.keys[1]])
     args = (st.app_id, st.image_digest, st.enclave_key, st.evidence_hash, st.verified_at, sigs)
-    with ape.reverts("operator not in set"):
-        cw.avs.enrollEnclaveKey.call(*args, sender=cw.w.staker)
+    reverts("operator not in set", cw.avs.enrollEnclaveKey, *args, sender=cw.w.staker)
     # the statement names operator 0: another operator submitting it changes the digest
-    with ape.reverts("signer not in set"):
-        cw.avs.enrollEnclaveKey.call(*args, sender=cw.ops[1])
-    with ape.reverts("signer not in set"):  # a different evidence hash than what was signed
-        cw.avs.enrollEnclaveKey.call(st.app_id, st.image_digest, st.enclave_key, keccak(b"other"), st.verified_at, sigs,
-                                sender=cw.ops[0])
-    with ape.reverts("zero enclave key"):
-        cw.avs.enrollEnclaveKey.call(st.app_id, st.image_digest, ZERO, st.evidence_hash, st.verified_at, sigs, sender=cw.ops[0])
-    with ape.reverts("unknown app"):
-        cw.avs.enrollEnclaveKey.call(keccak(b"nope"), *args[1:], sender=cw.ops[0])
-    with ape.reverts("image not active"):
-        cw.avs.enrollEnclaveKey.call(st.app_id, keccak(b"unregistered"), *args[2:], sender=cw.ops[0])
+    reverts("signer not in set", cw.avs.enrollEnclaveKey, *args, sender=cw.ops[1])
+    reverts("signer not in set", cw.avs.enrollEnclaveKey, st.app_id, st.image_digest, st.enclave_key, keccak(b"other"), st.verified_at, sigs, sender=cw.ops[0]) # a different evidence hash than what was signed
+    reverts("zero enclave key", cw.avs.enrollEnclaveKey, st.app_id, st.image_digest, ZERO, st.evidence_hash, st.verified_at, sigs, sender=cw.ops[0])
+    reverts("unknown app", cw.avs.enrollEnclaveKey, keccak(b"nope"), *args[1:], sender=cw.ops[0])
+    reverts("image not active", cw.avs.enrollEnclaveKey, st.app_id, keccak(b"unregistered"), *args[2:], sender=cw.ops[0])
     future = EnrolmentStatement(**{**st.__dict__, "verified_at": st.verified_at + 3600})
-    with ape.reverts("verified in the future"):
-        cw.avs.enrollEnclaveKey.call(*args[:4], future.verified_at, future.sign([cw.keys[0], cw.keys[1]]), sender=cw.ops[0])
+    reverts("verified in the future", cw.avs.enrollEnclaveKey, *args[:4], future.verified_at, future.sign([cw.keys[0], cw.keys[1]]), sender=cw.ops[0])
     warp(cw, TTL + 1)
-    with ape.reverts("statement expired"):
-        cw.avs.enrollEnclaveKey.call(*args, sender=cw.ops[0])
+    reverts("statement expired", cw.avs.enrollEnclaveKey, *args, sender=cw.ops[0])
     # every member deallocates: nothing left to weigh
     for op in cw.ops:
         cw.allocate(op, 0)
     cw.chain.mine(25)
-    with ape.reverts("no stake in set"):
-        cw.enrol(tee, dry=True)
+    cw.enrol(tee, expect="no stake in set")
 
 
 def test_offchain_verification_refuses_bad_evidence(cw):  # noqa: F811
@@ -194,16 +167,12 @@ def test_offchain_verification_refuses_bad_evidence(cw):  # noqa: F811
 def test_revoke_enclave_key(cw):  # noqa: F811
     tee = cw.tee()
     cw.enrol(tee)
-    with ape.reverts("only operator or app owner"):
-        cw.avs.revokeEnclaveKey(tee.address, sender=cw.w.other)
-    with ape.reverts("unknown enclave key"):
-        cw.avs.revokeEnclaveKey("0x" + "22" * 20, sender=cw.app_owner)
+    reverts("only operator or app owner", cw.avs.revokeEnclaveKey, tee.address, sender=cw.w.other)
+    reverts("unknown enclave key", cw.avs.revokeEnclaveKey, "0x" + "22" * 20, sender=cw.app_owner)
     r = cw.avs.revokeEnclaveKey(tee.address, sender=cw.app_owner)
     assert events(r, "EnclaveKeyRevoked")[0].by == cw.app_owner.address
-    with ape.reverts("enclave key revoked"):
-        cw.avs.revokeEnclaveKey(tee.address, sender=cw.ops[0])
-    with ape.reverts("enclave key revoked"):
-        cw.submit(cw.receipt(tee), dry=True)
+    reverts("enclave key revoked", cw.avs.revokeEnclaveKey, tee.address, sender=cw.ops[0])
+    cw.submit(cw.receipt(tee), expect="enclave key revoked")
 
 
 # ---------------------------------------------------------------- receipts
@@ -221,8 +190,7 @@ def test_receipt_from_dev_tee_accepted(cw):  # noqa: F811
     assert cw.avs.receiptAccepted(b.receipt.digest())
     key = keccak(b.receipt.appId + b.receipt.imageDigest + b.receipt.inputHash)
     assert cw.avs.acceptedOutput(key) == keccak(b"4")
-    with ape.reverts("receipt already accepted"):
-        cw.submit(b, dry=True)
+    cw.submit(b, expect="receipt already accepted")
     # a second receipt with another output is accepted as a receipt; the first output stays recorded
     cw.submit(cw.receipt(tee, b"2+2", b"5"))
     assert cw.avs.acceptedOutput(key) == keccak(b"4")
@@ -233,30 +201,21 @@ def test_receipt_reverts(cw):  # noqa: F811
     cw.enrol(tee)
     b = cw.receipt(tee)
     r, (v, rr, s) = receipt_args(b)
-    with ape.reverts("wrong chain"):
-        cw.submit(cw.receipt(tee, chain_id=1), dry=True)
-    with ape.reverts("enclave key not enrolled"):
-        cw.submit(cw.receipt(cw.tee()), dry=True)
-    with ape.reverts("not signed by enclave key"):
-        cw.avs.submitReceipt.call(tuple(replace(b.receipt, outputHash=keccak(b"5")).values()), (v, rr, s), sender=cw.w.other)
+    cw.submit(cw.receipt(tee, chain_id=1), expect="wrong chain")
+    cw.submit(cw.receipt(cw.tee()), expect="enclave key not enrolled")
+    reverts("not signed by enclave key", cw.avs.submitReceipt, tuple(replace(b.receipt, outputHash=keccak(b"5")).values()), (v, rr, s), sender=cw.w.other)
     high = (55 - v, rr, (N - int.from_bytes(s, "big")).to_bytes(32, "big"))
-    with ape.reverts("high s"):
-        cw.avs.submitReceipt.call(r, high, sender=cw.w.other)
-    with ape.reverts("unknown app"):
-        cw.submit(cw.receipt(tee, app_id=keccak(b"nope")), dry=True)
+    reverts("high s", cw.avs.submitReceipt, r, high, sender=cw.w.other)
+    cw.submit(cw.receipt(tee, app_id=keccak(b"nope")), expect="unknown app")
     # the key is enrolled for image v1 only
     v2 = keccak(b"image v2")
     cw.avs.registerImage(cw.app_id, v2, "v2", cw.policy.hash(), cw.chain.blocks.head.timestamp + 100, sender=cw.app_owner)
-    with ape.reverts("key not enrolled for image"):
-        cw.avs.submitReceipt.call(tuple(replace(b.receipt, imageDigest=v2).values()), (v, rr, s), sender=cw.w.other)
-    with ape.reverts("wrong policy"):
-        cw.submit(cw.receipt(tee, policy=dev_policy(cw.ca, cw.image, max_age_s=60)), dry=True)
-    with ape.reverts("receipt from the future"):
-        cw.submit(cw.receipt(tee, at=cw.now().replace(year=cw.now().year + 1)), dry=True)
+    reverts("key not enrolled for image", cw.avs.submitReceipt, tuple(replace(b.receipt, imageDigest=v2).values()), (v, rr, s), sender=cw.w.other)
+    cw.submit(cw.receipt(tee, policy=dev_policy(cw.ca, cw.image, max_age_s=60)), expect="wrong policy")
+    cw.submit(cw.receipt(tee, at=cw.now().replace(year=cw.now().year + 1)), expect="receipt from the future")
     # past the upgrade deadline, v1 receipts are refused
     warp(cw, 101)
-    with ape.reverts("image not active"):
-        cw.submit(cw.receipt(tee), dry=True)
+    cw.submit(cw.receipt(tee), expect="image not active")
 
 
 # ---------------------------------------------------------------- faults
@@ -283,8 +242,7 @@ def test_fault_slashes_operator_and_redistributes(cw):  # noqa: F811
     assert cw.avs.faultSlashed(ev.faultKey, cw.ops[0])
     # other operators are untouched
     assert w.dm.operatorShares(cw.ops[1], tka) == 60 * WAD
-    with ape.reverts("fault already proven"):
-        cw.avs.proveFault.call(rb, sb, ra, sa, sender=w.staker)
+    reverts("fault already proven", cw.avs.proveFault, rb, sb, ra, sa, sender=w.staker)
     with ape.reverts("resolution window open"):
         w.esc.releaseSlash(cw.avs, SET, ev.slashId, sender=w.other)
     w.mine(11)
@@ -314,25 +272,18 @@ def test_fault_reverts(cw):  # noqa: F811
     tee = cw.tee()
     cw.enrol(tee)
     a = cw.receipt(tee, b"in", b"out")
-    with ape.reverts("outputs agree"):
-        cw.avs.proveFault.call(*receipt_args(a), *receipt_args(cw.receipt(tee, b"in", b"out")), sender=w.other)
-    with ape.reverts("receipts not comparable"):
-        cw.avs.proveFault.call(*receipt_args(a), *receipt_args(cw.receipt(tee, b"in2", b"x")), sender=w.other)
+    reverts("outputs agree", cw.avs.proveFault, *receipt_args(a), *receipt_args(cw.receipt(tee, b"in", b"out")), sender=w.other)
+    reverts("receipts not comparable", cw.avs.proveFault, *receipt_args(a), *receipt_args(cw.receipt(tee, b"in2", b"x")), sender=w.other)
     ra, (v, r, s) = receipt_args(a)
     forged = replace(a.receipt, outputHash=keccak(b"forged"))
-    with ape.reverts("not signed by enclave key"):
-        cw.avs.proveFault.call(ra, (v, r, s), tuple(forged.values()), (v, r, s), sender=w.other)
+    reverts("not signed by enclave key", cw.avs.proveFault, ra, (v, r, s), tuple(forged.values()), (v, r, s), sender=w.other)
     stranger = cw.tee()
-    with ape.reverts("enclave key not enrolled"):
-        cw.avs.proveFault.call(ra, (v, r, s), *receipt_args(cw.receipt(stranger, b"in", b"x")), sender=w.other)
-    with ape.reverts("unknown app"):
-        cw.avs.proveFault.call(*receipt_args(cw.receipt(tee, app_id=keccak(b"nope"))), ra, (v, r, s), sender=w.other)
+    reverts("enclave key not enrolled", cw.avs.proveFault, ra, (v, r, s), *receipt_args(cw.receipt(stranger, b"in", b"x")), sender=w.other)
+    reverts("unknown app", cw.avs.proveFault, *receipt_args(cw.receipt(tee, app_id=keccak(b"nope"))), ra, (v, r, s), sender=w.other)
     # a non-deterministic app: differing outputs are no fault
     nd = keccak(b"app: sampler")
     cw.avs.registerApp(nd, SET, False, sender=cw.app_owner)
-    with ape.reverts("app not deterministic"):
-        cw.avs.proveFault.call(*receipt_args(cw.receipt(tee, b"i", b"1", app_id=nd)),
-                          *receipt_args(cw.receipt(tee, b"i", b"2", app_id=nd)), sender=w.other)
+    reverts("app not deterministic", cw.avs.proveFault, *receipt_args(cw.receipt(tee, b"i", b"1", app_id=nd)), *receipt_args(cw.receipt(tee, b"i", b"2", app_id=nd)), sender=w.other)
 
 
 def test_fault_skips_operator_no_longer_slashable(cw):  # noqa: F811
