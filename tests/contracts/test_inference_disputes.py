@@ -487,3 +487,29 @@ def test_deploy_helper(dw, project):  # noqa: F811
     dw.w.am.setRedistributionConsent(dw.ops[0], (c.address, 3), True, sender=dw.ops[0])
     dw.w.am.registerForOperatorSets(dw.ops[0], (c.address, [3], data), sender=dw.ops[0])
     assert c.isMember(3, dw.ops[0])
+
+
+def test_exported_signature_views_and_key_rotation(dw):  # noqa: F811
+    from offchain.chain.compute_avs import key_address, possession_digest, sign_digest
+
+    c = dw.c
+    assert c.allocationManager() == dw.w.am.address
+    for op, k in zip(dw.ops, dw.keys, strict=True):
+        assert c.signingKeyOf(op).lower() == key_address(k) and c.operatorOfKey(key_address(k)) == op.address
+    v = Verdict(dw.chain.chain_id, c.address, keccak(b"r"), keccak(b"o"))
+    assert tuple(c.checkSignatures(SET, v.digest(), v.sign(dw.keys[1:]))) == (50 * WAD, 100 * WAD)
+    assert c.isThresholdMet(SET, v.digest(), v.sign(dw.keys[:2]))  # 80 of 100
+    assert not c.isThresholdMet(SET, v.digest(), v.sign(dw.keys[1:]))  # 50 of 100 (the accused is not excluded here)
+    assert c.signingKeyDigest(dw.ops[0], key_address(dw.keys[0])) == possession_digest(
+        dw.chain.chain_id, c.address, dw.ops[0].address, key_address(dw.keys[0]))
+    # rotation: receipts signed by the old key no longer name a member
+    rec_old = dw.answer()
+    new = keys.PrivateKey(keccak(b"rotated key"))
+    with ape.reverts("no signing key"):
+        c.updateSigningKey(key_address(new), 27, b"\x00" * 32, b"\x00" * 32, sender=dw.client)
+    pv, pr, ps = sign_digest(new, possession_digest(dw.chain.chain_id, c.address, dw.ops[0].address, key_address(new)))
+    tx = c.updateSigningKey(key_address(new), pv, pr, ps, sender=dw.ops[0])
+    assert events(tx, "SigningKeyRegistered")[0].signingKey.lower() == key_address(new)
+    with ape.reverts("operator not in set"):
+        dw.register(rec_old)
+    assert events(dw.register(rec_old.signed(new.to_bytes())), "ReceiptRegistered")[0].operator == dw.ops[0].address
