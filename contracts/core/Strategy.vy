@@ -40,6 +40,8 @@ def _emit_rate(balance: uint256, total: uint256):
 def deposit(token: address, amount: uint256) -> uint256:
     """
     @notice Mint shares for `amount` tokens that the StrategyManager has already transferred in.
+            May mint none for dust (a slash restored by the escrow); the StrategyManager rejects
+            user deposits that would mint none.
     @return newShares the shares minted
     """
     assert msg.sender == strategyManager, "only strategy manager"
@@ -47,7 +49,6 @@ def deposit(token: address, amount: uint256) -> uint256:
     balance: uint256 = self._balance()
     prior_total: uint256 = self.totalShares
     new_shares: uint256 = amount * (prior_total + SHARES_OFFSET) // (balance - amount + BALANCE_OFFSET)
-    assert new_shares != 0, "zero new shares"
     total: uint256 = prior_total + new_shares
     assert total <= MAX_TOTAL_SHARES, "max shares exceeded"
     self.totalShares = total

@@ -134,6 +134,7 @@ def depositIntoStrategy(strategy: address, token: address, amount: uint256) -> u
     assert amount != 0, "zero amount"
     assert extcall IERC20(token).transferFrom(msg.sender, strategy, amount, default_return_value=True), "transfer failed"
     shares: uint256 = extcall IStrategy(strategy).deposit(token, amount)
+    assert shares != 0, "zero new shares"
     prev: uint256 = self._add_shares(msg.sender, strategy, shares)
     extcall IDelegationManager(self.delegation).increaseDelegatedShares(msg.sender, strategy, prev, shares)
     log Deposit(staker=msg.sender, strategy=strategy, shares=shares)

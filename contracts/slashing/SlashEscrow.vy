@@ -101,7 +101,13 @@ def recordSlash(operator: address, avs: address, operatorSetId: uint32, slashId:
     if meta == 0:
         resolve_block = block.number + convert(SLASH_RESOLUTION_DELAY_BLOCKS, uint256)
     assert n < MAX_STRATEGIES, "too many entries"
-    self._entry[key][n] = convert(strategy, uint256) | (convert(slashedMagnitude, uint256) << 160)
+    # Bit 224 marks an entry that holds new stake away from the operator until it is resolved:
+    # tokens were taken and the set has a resolver, so the slash may still be cancelled.
+    frozen: uint256 = 0
+    if amount != 0 and staticcall IAllocationManager(allocationManager).getResolver(IAllocationManager.OperatorSet(avs=avs, id=operatorSetId)) != empty(address):
+        frozen = 1
+        extcall IDelegationManager(delegation).setSlashPending(operator, strategy, True)
+    self._entry[key][n] = convert(strategy, uint256) | (convert(slashedMagnitude, uint256) << 160) | (frozen << 224)
     self._entry_amount[key][n] = amount
     self._meta[key] = convert(operator, uint256) | (resolve_block << 160) | (convert(STATUS_PENDING, uint256) << 192) | ((n + 1) << 200)
     log SlashEscrowed(operatorSet=IAllocationManager.OperatorSet(avs=avs, id=operatorSetId), slashId=slashId, operator=operator, strategy=strategy, token=token, amount=amount, resolveBlock=convert(resolve_block, uint32))
@@ -139,7 +145,10 @@ def releaseSlash(avs: address, operatorSetId: uint32, slashId: uint256):
         if i >= n:
             break
         amount: uint256 = self._entry_amount[key][i]
-        token: address = staticcall IStrategy(self._strategy_of(self._entry[key][i])).underlyingToken()
+        entry: uint256 = self._entry[key][i]
+        token: address = staticcall IStrategy(self._strategy_of(entry)).underlyingToken()
+        if (entry >> 224) & 1 == 1:
+            extcall IDelegationManager(delegation).setSlashPending(operator, self._strategy_of(entry), False)
         if amount != 0:
             assert extcall IERC20(token).transfer(recipient, amount, default_return_value=True), "transfer failed"
         log SlashReleased(operatorSet=opset, slashId=slashId, recipient=recipient, token=token, amount=amount)
@@ -167,7 +176,9 @@ def cancelSlash(avs: address, operatorSetId: uint32, slashId: uint256):
         amount: uint256 = self._entry_amount[key][i]
         entry: uint256 = self._entry[key][i]
         strategy: address = self._strategy_of(entry)
-        extcall IAllocationManager(allocationManager).restoreSlashedMagnitude(operator, strategy, convert(entry >> 160, uint64))
+        if (entry >> 224) & 1 == 1:
+            extcall IDelegationManager(delegation).setSlashPending(operator, strategy, False)
+        extcall IAllocationManager(allocationManager).restoreSlashedMagnitude(operator, strategy, convert((entry >> 160) & ((1 << 64) - 1), uint64))
         restored: uint256 = 0
         if amount != 0:
             token: address = staticcall IStrategy(strategy).underlyingToken()
@@ -198,7 +209,7 @@ def getSlash(avs: address, operatorSetId: uint32, slashId: uint256) -> SlashReco
         rec.strategies.append(self._strategy_of(entry))
         rec.tokens.append(staticcall IStrategy(self._strategy_of(entry)).underlyingToken())
         rec.amounts.append(self._entry_amount[key][i])
-        rec.magnitudes.append(convert(entry >> 160, uint64))
+        rec.magnitudes.append(convert((entry >> 160) & ((1 << 64) - 1), uint64))
     return rec
 
 

@@ -71,6 +71,10 @@ def run_machine(w: World, chain) -> None:
                 return
             w.tokens[sym].mint(s, amount, sender=s)
             self.minted[sym] += amount
+            if op and w.dm.pendingSlashes(op, w.strats[sym]) > 0:
+                with ape.reverts("pending slash"):  # no stake joins during a cancellable slash
+                    w.sm.depositIntoStrategy(w.strats[sym], w.tokens[sym], amount, sender=s)
+                return
             before = w.withdrawable(s, sym)
             op_before = w.op_shares(op, sym) if op else 0
             try:
@@ -93,6 +97,10 @@ def run_machine(w: World, chain) -> None:
             if s.address in self.delegated:
                 return
             if any(w.dm.slashingFactor(op, w.strats[sym]) == 0 and w.sm.stakerDepositShares(s, w.strats[sym]) for sym in SYMS):
+                return
+            if any(w.dm.pendingSlashes(op, w.strats[sym]) and w.sm.stakerDepositShares(s, w.strats[sym]) for sym in SYMS):
+                with ape.reverts("pending slash"):
+                    w.dm.delegateTo(op, NO_SIG, SALT0, sender=s)
                 return
             before = {sym: w.withdrawable(s, sym) for sym in SYMS}
             w.dm.delegateTo(op, NO_SIG, SALT0, sender=s)
@@ -136,7 +144,9 @@ def run_machine(w: World, chain) -> None:
                     w.dm.completeQueuedWithdrawal(wd, tokens, as_tokens, sender=staker)
                 return
             op_now = self.delegated.get(staker)
-            if not as_tokens and op_now and any(w.dm.slashingFactor(op_now, a) == 0 for a in wd[5]):
+            if not as_tokens and op_now and any(
+                w.dm.slashingFactor(op_now, a) == 0 or w.dm.pendingSlashes(op_now, a) for a in wd[5]
+            ):
                 as_tokens = True
             w.dm.completeQueuedWithdrawal(wd, tokens, as_tokens, sender=staker)
             self.pending.remove((wd, start))
