@@ -104,7 +104,7 @@ def tamper(receipt, key, position=-1, new_token=None):
 
 
 @pytest.fixture(scope="module")
-def dw(project, chain, accounts, deployment):
+def dworld(project, chain, accounts, deployment):
     """A fresh DisputeWorld per test module (ape restores the chain around each test)."""
     from tests.contracts.conftest import World
 

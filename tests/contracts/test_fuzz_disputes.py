@@ -26,28 +26,28 @@ from tests.contracts.disputes_support import (
     CHALLENGE_WINDOW,
     ESCROW_BLOCKS,
     RESOLUTION_WINDOW,
-    dw,  # noqa: F401
+    dworld,  # noqa: F401
     tamper,
 )
 
 NONE, REGISTERED, CHALLENGED, UPHELD, FAULTY, EXPIRED = range(6)
 
 
-def _pool(dw):  # noqa: F811
+def _pool(dworld):  # noqa: F811
     """(receipt, accused index, correct output, receipt is correct) for 3 honest and 3 tampered receipts."""
     out = []
     for i in range(3):
-        honest = dw.answer(op_index=i, seed=100 + i, max_tokens=4)
-        for rec in (honest, tamper(honest, dw.keys[i])):
-            rex = reexecute_with(dw.svc, rec)
+        honest = dworld.answer(op_index=i, seed=100 + i, max_tokens=4)
+        for rec in (honest, tamper(honest, dworld.keys[i])):
+            rex = reexecute_with(dworld.svc, rec)
             out.append((rec, i, rex.correct_output, rex.receipt_correct))
     return out
 
 
-def test_dispute_state_machine(dw, chain):  # noqa: F811
-    pool = _pool(dw)
-    c, tka = dw.c, dw.w.tokens["TKA"]
-    people = [dw.client, dw.watcher, dw.w.recipient]
+def test_dispute_state_machine(dworld, chain):  # noqa: F811
+    pool = _pool(dworld)
+    c, tka = dworld.c, dworld.w.tokens["TKA"]
+    people = [dworld.client, dworld.watcher, dworld.w.recipient]
 
     class Disputes(RuleBasedStateMachine):
         def __init__(self):
@@ -88,9 +88,9 @@ def test_dispute_state_machine(dw, chain):  # noqa: F811
             rec = pool[i][0]
             if self.status[i] != NONE:
                 with ape.reverts("receipt registered"):
-                    dw.register(rec, sender=people[who])
+                    dworld.register(rec, sender=people[who])
                 return
-            tx = dw.register(rec, sender=people[who])
+            tx = dworld.register(rec, sender=people[who])
             self.status[i], self.client[i] = REGISTERED, people[who].address
             self.deadline[i] = chain.blocks.head.timestamp + CHALLENGE_WINDOW
             assert tx.return_value in (None, rec.digest())
@@ -102,16 +102,16 @@ def test_dispute_state_machine(dw, chain):  # noqa: F811
             rec = pool[i][0]
             if self.status[i] == NONE:
                 with ape.reverts("unknown receipt"):
-                    dw.challenge(rec, sender=people[who])
+                    dworld.challenge(rec, sender=people[who])
             elif self.status[i] != REGISTERED:
                 with ape.reverts("receipt not challengeable"):
-                    dw.challenge(rec, sender=people[who])
+                    dworld.challenge(rec, sender=people[who])
             elif chain.pending_timestamp > self.deadline[i] + 1:
                 with ape.reverts("challenge window closed"):
-                    dw.challenge(rec, sender=people[who])
+                    dworld.challenge(rec, sender=people[who])
             else:
                 try:
-                    dw.challenge(rec, sender=people[who])
+                    dworld.challenge(rec, sender=people[who])
                 except ape.exceptions.ContractLogicError as exc:  # the block's timestamp crossed the deadline
                     assert "challenge window closed" in str(exc)
                     return
@@ -126,20 +126,20 @@ def test_dispute_state_machine(dw, chain):  # noqa: F811
             signers = [j for j in range(3) if j != accused]
             if self.status[i] != CHALLENGED:
                 with ape.reverts("not challenged"):
-                    dw.resolve(rec, signers=signers, correct=correct)
+                    dworld.resolve(rec, signers=signers, correct=correct)
                 return
             if chain.pending_timestamp > self.deadline[i] + 1:
                 with ape.reverts("resolution deadline passed"):
-                    dw.resolve(rec, signers=signers, correct=correct)
+                    dworld.resolve(rec, signers=signers, correct=correct)
                 return
             try:
-                tx = dw.resolve(rec, signers=signers, correct=correct)
+                tx = dworld.resolve(rec, signers=signers, correct=correct)
             except ape.exceptions.ContractLogicError as exc:
                 assert "resolution deadline passed" in str(exc)
                 return
             if ok:
                 self.status[i] = UPHELD
-                self.credit(dw.ops[accused].address, BOND)
+                self.credit(dworld.ops[accused].address, BOND)
                 assert [e for e in tx.events if e.event_name == "ChallengeRejected"]
             else:
                 self.status[i] = FAULTY
@@ -155,13 +155,13 @@ def test_dispute_state_machine(dw, chain):  # noqa: F811
             rec = pool[i][0]
             if self.status[i] != CHALLENGED:
                 with ape.reverts("not challenged"):
-                    c.expireChallenge(rec.digest(), sender=dw.client)
+                    c.expireChallenge(rec.digest(), sender=dworld.client)
             elif chain.pending_timestamp < self.deadline[i] - 2:
                 with ape.reverts("resolution window open"):
-                    c.expireChallenge(rec.digest(), sender=dw.client)
+                    c.expireChallenge(rec.digest(), sender=dworld.client)
             else:
                 try:
-                    c.expireChallenge(rec.digest(), sender=dw.client)
+                    c.expireChallenge(rec.digest(), sender=dworld.client)
                 except ape.exceptions.ContractLogicError as exc:  # within a few seconds of the deadline
                     assert "resolution window open" in str(exc)
                     assert chain.pending_timestamp <= self.deadline[i] + 2
@@ -177,16 +177,16 @@ def test_dispute_state_machine(dw, chain):  # noqa: F811
             rec = pool[i][0]
             if self.status[i] != FAULTY:
                 with ape.reverts("receipt not proven wrong"):
-                    c.claimCompensation(rec.digest(), sender=dw.watcher)
+                    c.claimCompensation(rec.digest(), sender=dworld.watcher)
             elif self.paid[i]:
                 with ape.reverts("already compensated"):
-                    c.claimCompensation(rec.digest(), sender=dw.watcher)
+                    c.claimCompensation(rec.digest(), sender=dworld.watcher)
             elif chain.blocks.head.number + 1 <= self.slash_block[i] + ESCROW_BLOCKS:
                 with ape.reverts("resolution window open"):
-                    c.claimCompensation(rec.digest(), sender=dw.watcher)
+                    c.claimCompensation(rec.digest(), sender=dworld.watcher)
             else:
                 before = tka.balanceOf(self.client[i])
-                tx = c.claimCompensation(rec.digest(), sender=dw.watcher)
+                tx = c.claimCompensation(rec.digest(), sender=dworld.watcher)
                 got = sum(e.amount for e in tx.events if e.event_name == "ClientCompensated")
                 assert got > 0 and tka.balanceOf(self.client[i]) == before + got
                 self.paid[i] = True
@@ -194,8 +194,8 @@ def test_dispute_state_machine(dw, chain):  # noqa: F811
         @precondition(lambda self: any(self.credits.values()))
         @rule(who=st.sampled_from(["client", "watcher", "recipient", "op0", "op1", "op2"]))
         def withdraw(self, who):
-            acct = {"client": dw.client, "watcher": dw.watcher, "recipient": dw.w.recipient,
-                    "op0": dw.ops[0], "op1": dw.ops[1], "op2": dw.ops[2]}[who]
+            acct = {"client": dworld.client, "watcher": dworld.watcher, "recipient": dworld.w.recipient,
+                    "op0": dworld.ops[0], "op1": dworld.ops[1], "op2": dworld.ops[2]}[who]
             owed = self.credits.get(acct.address, 0)
             if owed == 0:
                 with ape.reverts("nothing to withdraw"):
@@ -207,7 +207,7 @@ def test_dispute_state_machine(dw, chain):  # noqa: F811
 
         @rule(seconds=st.one_of(st.integers(1, CHALLENGE_WINDOW // 3), st.integers(1, 2 * RESOLUTION_WINDOW)))
         def warp(self, seconds):
-            dw.warp(seconds)
+            dworld.warp(seconds)
             chain.mine(1)
 
         @rule(blocks=st.integers(1, ESCROW_BLOCKS + 2))
