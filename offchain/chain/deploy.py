@@ -296,3 +296,35 @@ def deploy_token(project: Any, deployer: Any, d: Deployment, config: DeployConfi
     eigen.wrap(supply, **tx)
     d.eigen, d.beigen, d.fork_manager, d.beigen_strategy = eigen, beigen, fm, strategy
     return d
+
+
+@dataclass(frozen=True)
+class InferenceDisputesConfig:
+    """Parameters of InferenceDisputes: the challenger's bond (wei), how long a registered receipt
+    can be challenged and how long the inference set has to post a verdict (seconds), and the share
+    of the operator's allocation to the set that a receipt proven wrong slashes (WAD = 100%). Keep
+    both windows well inside the deallocation delay so the operator is still slashable."""
+
+    challenge_bond_wei: int = 10**17
+    challenge_window_s: int = 3600
+    resolution_window_s: int = 3600
+    slash_wad: int = 10**17
+    metadata_uri: str = "https://ai.example/avs.json"
+
+    def __post_init__(self) -> None:
+        for name in ("challenge_bond_wei", "challenge_window_s", "resolution_window_s"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+                raise DeployConfigError(f"{name} must be a positive integer")
+        if isinstance(self.slash_wad, bool) or not isinstance(self.slash_wad, int) or not 0 < self.slash_wad <= 10**18:
+            raise DeployConfigError("slash_wad must be in (0, 10**18]")
+
+
+def deploy_inference_disputes(project: Any, deployer: Any, core: Deployment, config: InferenceDisputesConfig | None = None) -> Any:
+    """Deploy InferenceDisputes over a deployed core and register it as an AVS (and its own registrar).
+    The inference set is created afterwards with ``createInferenceSet`` by the deployer (the owner)."""
+    cfg = config or InferenceDisputesConfig()
+    c = deployer.deploy(project.InferenceDisputes, core.allocation_manager.address, core.slash_escrow.address,
+                        cfg.challenge_bond_wei, cfg.challenge_window_s, cfg.resolution_window_s, cfg.slash_wad)
+    c.initialize(cfg.metadata_uri, sender=deployer)
+    return c
