@@ -110,6 +110,17 @@ def _fast_reverts(monkeypatch):
     monkeypatch.setattr(TransactionError, "_get_ape_traceback", lambda self: None)
     monkeypatch.setattr(SourceTraceback, "create", classmethod(lambda cls, *a, **k: cls.model_validate([])))
 
+    from ape.exceptions import ContractLogicError
+    from ape_foundry.provider import FoundryProvider
+
+    def fast(self, exception, revert_message=None, **kwargs):
+        kwargs.pop("set_ape_traceback", None)
+        msg = revert_message if revert_message not in (None, "", "0x") else TransactionError.DEFAULT_MESSAGE
+        msg = msg[8:] if msg.startswith("revert: ") else msg
+        return ContractLogicError(base_err=exception, revert_message=msg, set_ape_traceback=False, **kwargs)
+
+    monkeypatch.setattr(FoundryProvider, "_handle_execution_reverted", fast)
+
 
 @pytest.fixture(scope="session")
 def deployment(project, accounts):

@@ -158,23 +158,6 @@ def mine_to(chain, target_height):
 # ------------------------------------------------------------------ fixtures
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _fast_reverts():
-    """ape-foundry builds a source traceback and prints a call trace for every revert (1-3 s
-    each); the revert reason, which is all these tests check, needs neither."""
-    from ape.exceptions import ContractLogicError, TransactionError
-    from ape_foundry.provider import FoundryProvider
-
-    def fast(self, exception, revert_message=None, **kwargs):
-        kwargs.pop("set_ape_traceback", None)
-        msg = revert_message if revert_message not in (None, "", "0x") else TransactionError.DEFAULT_MESSAGE
-        msg = msg[8:] if msg.startswith("revert: ") else msg
-        return ContractLogicError(base_err=exception, revert_message=msg, set_ape_traceback=False, **kwargs)
-
-    mp = pytest.MonkeyPatch()
-    mp.setattr(FoundryProvider, "_handle_execution_reverted", fast)
-    yield
-    mp.undo()
 
 
 @pytest.fixture
