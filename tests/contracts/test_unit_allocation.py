@@ -10,6 +10,7 @@ import ape
 import pytest
 
 from tests.contracts.conftest import BURN, NO_SIG, SALT0, TEST_CONFIG, WAD, ZERO
+from tests.contracts.unit_support import ceil_div, evs, head, mine_to, oset
 
 DD = TEST_CONFIG.deallocation_delay_blocks  # 20
 ACD = TEST_CONFIG.allocation_configuration_delay_blocks  # 25
@@ -20,18 +21,6 @@ OP_DELAY = 4
 
 # ---------------------------------------------------------------- helpers
 
-def head(w):
-    return w.chain.blocks.head.number
-
-
-def mine_to(w, blk):
-    """Mine so that the next transaction is included in block `blk`."""
-    n = blk - 1 - head(w)
-    assert n >= 0, f"block {blk} already passed (head {head(w)})"
-    if n:
-        w.chain.mine(n)
-
-
 def view_at(w, blk):
     """Mine so that view calls see block.number == blk."""
     n = blk - head(w)
@@ -40,24 +29,8 @@ def view_at(w, blk):
         w.chain.mine(n)
 
 
-def evs(receipt, name, contract=None):
-    out = [e for e in receipt.events if e.event_name == name]
-    if contract is not None:
-        out = [e for e in out if e.contract_address == contract.address]
-    return out
-
-
-def oset(x):
-    """Normalise an OperatorSet from an event or call to (checksum-insensitive avs, id)."""
-    return (str(x[0]).lower(), int(x[1]))
-
-
 def ops(w, set_id=1, avs=None):
     return ((avs or w.avs).address.lower(), set_id)
-
-
-def ceil_div(a, b):
-    return -(-a // b)
 
 
 def alloc(w, set_id=1, sym="TKA", op=None):

@@ -10,9 +10,10 @@ import pytest
 from eth_abi import encode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
 
 from tests.contracts.conftest import NO_SIG, SALT0, WAD, ZERO
+from tests.contracts.unit_support import A, evs, one
 
 DELAY = 20  # TEST_CONFIG.withdrawal_delay_blocks
 OFF = 10**3  # Strategy SHARES_OFFSET == BALANCE_OFFSET
@@ -24,25 +25,6 @@ SIGNER2_KEY = "0x" + "42" * 32  # a key that is no test account
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def A(x):
-    """Checksummed address of an account, contract or hex string."""
-    return to_checksum_address(x.address if hasattr(x, "address") else x)
-
-
-def evs(receipt, name, contract=None):
-    return [
-        e
-        for e in receipt.events
-        if e.event_name == name and (contract is None or A(e.contract_address) == A(contract))
-    ]
-
-
-def one(receipt, name, contract=None):
-    found = evs(receipt, name, contract)
-    assert len(found) == 1, f"expected one {name}, got {len(found)}"
-    return found[0]
 
 
 def wtuple(raw):

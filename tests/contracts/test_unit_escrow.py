@@ -11,6 +11,7 @@ import ape
 import pytest
 
 from tests.contracts.conftest import BURN, NO_SIG, SALT0, TEST_CONFIG, WAD, ZERO
+from tests.contracts.unit_support import ceil_div, evs, head, mine_to, oset
 
 R = TEST_CONFIG.slash_resolution_delay_blocks  # 10
 WD = TEST_CONFIG.withdrawal_delay_blocks  # 20
@@ -25,33 +26,6 @@ MAG_A, MAG_B = WAD // 2, 4 * WAD // 10
 
 
 # ---------------------------------------------------------------- helpers and model
-
-def head(w):
-    return w.chain.blocks.head.number
-
-
-def mine_to(w, blk):
-    """Mine so that the next transaction is included in block `blk`."""
-    n = blk - 1 - head(w)
-    assert n >= 0, f"block {blk} already passed (head {head(w)})"
-    if n:
-        w.chain.mine(n)
-
-
-def evs(receipt, name, contract=None):
-    out = [e for e in receipt.events if e.event_name == name]
-    if contract is not None:
-        out = [e for e in out if e.contract_address == contract.address]
-    return out
-
-
-def oset(x):
-    return (str(x[0]).lower(), int(x[1]))
-
-
-def ceil_div(a, b):
-    return -(-a // b)
-
 
 class Vault:
     """Python model of Strategy share accounting."""

@@ -12,29 +12,12 @@ import pytest
 from eth_utils import to_checksum_address
 
 from tests.contracts.conftest import NO_SIG, SALT0, WAD, ZERO
+from tests.contracts.unit_support import A, evs, one
 
 DELAY = 20
 OFF = 10**3
 MAX_TOTAL_SHARES = 10**38 - 1
 MAX_LIST = 32
-
-
-def A(x):
-    return to_checksum_address(x.address if hasattr(x, "address") else x)
-
-
-def evs(receipt, name, contract=None):
-    return [
-        e
-        for e in receipt.events
-        if e.event_name == name and (contract is None or A(e.contract_address) == A(contract))
-    ]
-
-
-def one(receipt, name, contract=None):
-    found = evs(receipt, name, contract)
-    assert len(found) == 1, f"expected one {name}, got {len(found)}"
-    return found[0]
 
 
 def imp(accounts, contract):
