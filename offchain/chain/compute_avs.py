@@ -71,6 +71,18 @@ def key_address(key: keys.PrivateKey) -> str:
     return key.public_key.to_checksum_address().lower()
 
 
+def threshold_signatures(
+    digest: bytes, signing_keys: Iterable[keys.PrivateKey], error: type[Exception]
+) -> list[Signature]:
+    """Signatures over `digest` by the given signing keys, ordered by ascending key address as
+    OperatorSetSigCheck requires; a repeated key raises `error`."""
+    ks = sorted(signing_keys, key=lambda k: int(key_address(k), 16))
+    addrs = [key_address(k) for k in ks]
+    if len(set(addrs)) != len(addrs):
+        raise error("duplicate signing key")
+    return [sign_digest(k, digest) for k in ks]
+
+
 def possession_digest(chain_id: int, avs: str, operator: str, signing_key: str) -> bytes:
     """What a signing key signs to prove possession for `operator` (OperatorSetSigCheck)."""
     return keccak(abi_encode(["bytes32", "uint256", "address", "address", "address"],
@@ -119,12 +131,7 @@ class EnrolmentStatement:
     def sign(self, signing_keys: Iterable[keys.PrivateKey]) -> list[Signature]:
         """Signatures of the given operators' signing keys, ordered by ascending key address as the
         contract requires (duplicates refused)."""
-        ks = sorted(signing_keys, key=lambda k: int(key_address(k), 16))
-        addrs = [key_address(k) for k in ks]
-        if len(set(addrs)) != len(addrs):
-            raise EnrolmentError("duplicate signing key")
-        d = self.digest()
-        return [sign_digest(k, d) for k in ks]
+        return threshold_signatures(self.digest(), signing_keys, EnrolmentError)
 
 
 @dataclass(frozen=True)

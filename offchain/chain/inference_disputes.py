@@ -29,7 +29,7 @@ from offchain.ai.errors import AIError
 from offchain.ai.generate import Request, generate
 from offchain.ai.receipt import ENGINE_ID, Receipt, merkle_root, step_hash
 from offchain.ai.verify import VerifyReport, verify_receipt
-from offchain.chain.compute_avs import Signature, key_address, sign_digest
+from offchain.chain.compute_avs import Signature, threshold_signatures
 from offchain.errors import ChainError
 
 OUTPUT_TAG = keccak(b"eigen.ai.dispute.Output.v1")
@@ -166,9 +166,4 @@ class Verdict:
     def sign(self, signing_keys: Iterable[keys.PrivateKey]) -> list[Signature]:
         """Signatures of the given operators' signing keys, ordered by ascending key address as the
         contract requires (duplicates refused)."""
-        ks = sorted(signing_keys, key=lambda k: int(key_address(k), 16))
-        addrs = [key_address(k) for k in ks]
-        if len(set(addrs)) != len(addrs):
-            raise DisputeError("duplicate signing key")
-        d = self.digest()
-        return [sign_digest(k, d) for k in ks]
+        return threshold_signatures(self.digest(), signing_keys, DisputeError)
