@@ -48,4 +48,6 @@ if [ ! -x "$anvil_bin/anvil" ]; then
     mkdir -p .tools
     npm install --silent --no-audit --no-fund --prefix ./.tools "$ANVIL_PKG" >/dev/null
 fi
+# C kernels (exact integer code, cached by source hash): build them now so no test waits on cc.
+.venv/bin/python -m offchain.native >/dev/null
 echo "$ROOT/$anvil_bin"

@@ -1,0 +1,128 @@
+"""Build and load the package's small C kernels (exact integer code) with the system C compiler.
+
+Each kernel is one C source under ``offchain/`` compiled into a shared library on first use and
+cached by the hash of its source, flags and compiler, so an edited source is rebuilt and a stale
+library is never loaded. The cache is ``.cache/native/`` in the repository (``EIGEN_NATIVE_DIR``
+overrides it); ``tools/bootstrap.sh`` builds every kernel up front, so tests and the demo never wait
+on the compiler. The kernels compute with integers only, so their results do not depend on the
+compiler, the flags or the machine; every kernel is tested against the array (numpy) code it
+accelerates.
+
+``EIGEN_NATIVE=0`` disables the kernels (callers fall back to the array code), which is how the
+differential tests run the reference path.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from offchain.errors import EigenError
+
+PKG = Path(__file__).resolve().parent
+DEFAULT_FLAGS = ("-O3", "-std=gnu11", "-fPIC", "-shared", "-fno-strict-aliasing")
+
+
+class NativeError(EigenError):
+    """A C kernel could not be compiled or loaded (no compiler, compile error, bad library)."""
+
+
+def enabled() -> bool:
+    """False when ``EIGEN_NATIVE=0``: callers then use their array code."""
+    return os.environ.get("EIGEN_NATIVE", "1") not in ("0", "false", "no", "off")
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("EIGEN_NATIVE_DIR")
+    if env:
+        return Path(env)
+    return PKG.parent / ".cache" / "native"
+
+
+def _compiler() -> str:
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if not cc:
+        raise NativeError("no C compiler found (set CC, or install gcc); set EIGEN_NATIVE=0 to use the array code")
+    return cc
+
+
+_loaded: dict[tuple[str, tuple[str, ...]], ctypes.CDLL] = {}
+
+
+def library_path(source: str | Path, flags: tuple[str, ...] = ()) -> Path:
+    """Where the library for ``source`` with ``flags`` lives (built or not)."""
+    src = Path(source)
+    if not src.is_absolute():
+        src = PKG / src
+    cc = _compiler()
+    h = hashlib.sha256()
+    h.update(src.read_bytes())
+    for inc in sorted(src.parent.glob("*.h")):
+        h.update(inc.name.encode() + inc.read_bytes())
+    h.update(repr((cc, DEFAULT_FLAGS, flags, sys.platform)).encode())
+    return cache_dir() / f"{src.stem}-{h.hexdigest()[:16]}.so"
+
+
+def build(source: str | Path, flags: tuple[str, ...] = ()) -> Path:
+    """Compile ``source`` (a path relative to ``offchain/`` or absolute) unless already cached."""
+    src = Path(source)
+    if not src.is_absolute():
+        src = PKG / src
+    if not src.is_file():
+        raise NativeError(f"kernel source {src} not found")
+    out = library_path(src, flags)
+    if out.is_file():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if out.is_file():
+            return out
+        fd, tmp = tempfile.mkstemp(suffix=".so", dir=out.parent)
+        os.close(fd)
+        cmd = [_compiler(), *DEFAULT_FLAGS, *flags, "-o", tmp, str(src)]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+        except OSError as exc:
+            os.unlink(tmp)
+            raise NativeError(f"running the C compiler {cmd[0]!r} failed: {exc}") from exc
+        if proc.returncode != 0:
+            os.unlink(tmp)
+            raise NativeError(f"compiling {src.name} failed ({' '.join(cmd)}):\n{proc.stderr.strip()[-4000:]}")
+        os.replace(tmp, out)
+    return out
+
+
+def load(source: str | Path, flags: tuple[str, ...] = ()) -> ctypes.CDLL:
+    """Build if needed and load the library of ``source``; loaded once per process."""
+    key = (str(source), tuple(flags))
+    lib = _loaded.get(key)
+    if lib is None:
+        path = build(source, flags)
+        try:
+            lib = ctypes.CDLL(str(path))
+        except OSError as exc:
+            raise NativeError(f"loading {path} failed: {exc}") from exc
+        _loaded[key] = lib
+    return lib
+
+
+# Every kernel the package uses, as (source relative to offchain/, extra flags); ``build_all`` (run by
+# tools/bootstrap.sh) compiles them up front.
+KERNELS: list[tuple[str, tuple[str, ...]]] = []
+
+
+def build_all() -> list[Path]:
+    return [build(src, flags) for src, flags in KERNELS]
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised by tools/bootstrap.sh
+    for p in build_all():
+        print(p)
