@@ -1,7 +1,8 @@
 # pragma version ~=0.4.3
 # @title InferenceDisputes
-# @notice On-chain disputes over deterministic-inference receipts (offchain.ai). A client registers
-#         an operator's signed receipt; during the challenge window anyone may challenge it with a
+# @notice On-chain disputes over deterministic-inference receipts (offchain.ai). Anyone registers
+#         an operator's signed receipt, which names its client (the operator signs the client's
+#         address, so only that client can ever be compensated for it); during the challenge window anyone may challenge it with a
 #         bond; the operators of the inference operator set re-execute it off-chain and a
 #         stake-weighted threshold of them (the accused excluded) signs the correct output
 #         commitment. A receipt proven wrong slashes its operator through the AllocationManager and
@@ -11,7 +12,7 @@
 # @dev This contract is the AVS of its single inference set, the set's registrar, its slasher and
 #      its redistribution recipient (it forwards each slash to the client of the dispute that caused
 #      it). The threshold mechanism is the OperatorSetSigCheck module. The receipt digest is
-#      offchain.ai.receipt's: keccak256(abi_encode(f1, ..., f14)) over RECEIPT_FIELDS, signed without
+#      offchain.ai.receipt's: keccak256(abi_encode(f1, ..., f15)) over RECEIPT_FIELDS, signed without
 #      prefix by the operator. Statements: see offchain/chain/inference_disputes.py and docs/disputes.md.
 
 from ethereum.ercs import IERC20
@@ -42,7 +43,7 @@ BPS: constant(uint256) = 10000
 MAX_STRATEGIES: constant(uint256) = 32
 MAX_PROMPT_TOKENS: constant(uint256) = 512
 MAX_OUTPUT_TOKENS: constant(uint256) = 512
-RECEIPT_DOMAIN: constant(bytes32) = keccak256("eigencloud/ai/receipt/v1")
+RECEIPT_DOMAIN: constant(bytes32) = keccak256("eigencloud/ai/receipt/v2")
 OUTPUT_TAG: constant(bytes32) = keccak256("eigen.ai.dispute.Output.v1")
 VERDICT_DOMAIN: constant(bytes32) = keccak256("eigen.ai.dispute.Verdict.v1")
 # The correct output of a request the engine cannot run (token outside the vocabulary, prompt plus
@@ -66,6 +67,7 @@ struct InferenceReceipt:
     tokenizerHash: bytes32
     engineId: bytes32
     operator: address
+    client: address
     seed: uint64
     temperatureMilli: uint32
     topK: uint32
@@ -311,7 +313,7 @@ def supportsAVS(avs: address) -> bool:
 @internal
 @pure
 def _receipt_digest(r: InferenceReceipt) -> bytes32:
-    return keccak256(abi_encode(r.domain, r.modelHash, r.tokenizerHash, r.engineId, r.operator, r.seed,
+    return keccak256(abi_encode(r.domain, r.modelHash, r.tokenizerHash, r.engineId, r.operator, r.client, r.seed,
         r.temperatureMilli, r.topK, r.topPMicro, r.maxTokens, r.promptTokens, r.outputTokens,
         r.stepsRoot, r.finishReason))
 
@@ -354,8 +356,10 @@ def verdictDigest(receiptDigest: bytes32, correctOutput: bytes32) -> bytes32:
 @external
 def registerReceipt(r: InferenceReceipt, signature: sigcheck.Signature) -> bytes32:
     """
-    @notice Register an operator's signed receipt; the caller becomes its client (the address a
-            slash for it compensates). Opens the challenge window of CHALLENGE_WINDOW seconds. The
+    @notice Register an operator's signed receipt on behalf of its client: the receipt's `client`
+            field, signed by the operator, is the address a slash for it compensates, whoever
+            registers it (a receipt with no client is refused, so nobody can front-run a client's
+            registration and capture its compensation). Opens the challenge window of CHALLENGE_WINDOW seconds. The
             receipt must carry this protocol's domain, an allowed model, be signed (low s) by its
             `operator` field's key over the canonical digest, and the signer must be a member of the set or a
             member's registered signing key (that member answers for the receipt).
@@ -363,6 +367,7 @@ def registerReceipt(r: InferenceReceipt, signature: sigcheck.Signature) -> bytes
     """
     assert self.setCreated, "no inference set"
     assert r.domain == RECEIPT_DOMAIN, "wrong receipt domain"
+    assert r.client != empty(address), "receipt has no client"
     assert self.allowedModel[self._model_key(r.modelHash, r.tokenizerHash, r.engineId)], "model not allowed"
     digest: bytes32 = self._receipt_digest(r)
     assert sigcheck._recover(digest, signature) == r.operator, "not signed by operator"
@@ -375,9 +380,9 @@ def registerReceipt(r: InferenceReceipt, signature: sigcheck.Signature) -> bytes
     assert self.claims[digest].status == STATUS_NONE, "receipt registered"
     deadline: uint256 = block.timestamp + CHALLENGE_WINDOW
     output: bytes32 = self._output_commitment(r)
-    self.claims[digest] = Claim(client=msg.sender, operator=operator, output=output, status=STATUS_REGISTERED,
+    self.claims[digest] = Claim(client=r.client, operator=operator, output=output, status=STATUS_REGISTERED,
         deadline=deadline, challenger=empty(address), bond=0, slashId=0, compensated=False)
-    log ReceiptRegistered(receiptDigest=digest, client=msg.sender, operator=operator, output=output, challengeDeadline=deadline)
+    log ReceiptRegistered(receiptDigest=digest, client=r.client, operator=operator, output=output, challengeDeadline=deadline)
     return digest
 
 

@@ -46,6 +46,16 @@ def _key(args: argparse.Namespace) -> bytes:
     return key
 
 
+def _address(text: str) -> str:
+    if not (isinstance(text, str) and len(text) == 42 and text[:2] in ("0x", "0X")):
+        raise argparse.ArgumentTypeError(f"not a 0x-prefixed 20-byte address: {text!r}")
+    try:
+        bytes.fromhex(text[2:])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a 0x-prefixed 20-byte address: {text!r}") from None
+    return text
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from offchain.ai.sampler import SamplingParams
 
@@ -61,7 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.system is not None:
         messages = [{"role": "system", "content": args.system}, {"role": "user", "content": args.prompt}]
     prompt = svc.prompt_tokens(messages, args.prompt, raw=args.raw)
-    comp = svc.complete(prompt, params)
+    comp = svc.complete(prompt, params, client=args.client)
     rj = comp.receipt.to_json()
     if args.receipt_out:
         Path(args.receipt_out).write_text(rj + "\n")
@@ -90,7 +100,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     lines = [ln for ln in text.splitlines() if ln.strip().startswith("{")]
     receipt = Receipt.from_json(lines[-1] if lines else text)
     svc = _service(args)
-    report = svc.verify(receipt, expected_operator=args.operator)
+    report = svc.verify(receipt, expected_operator=args.operator, expected_client=args.client)
     print(json.dumps(report.to_dict(), sort_keys=True))
     return 0 if report.ok else 1
 
@@ -118,6 +128,13 @@ def register(subparsers: Any) -> None:
     run.add_argument("--system", default=None, help="system message (default: the template's)")
     run.add_argument("--raw", action="store_true", help="tokenize the prompt as-is, no chat template")
     run.add_argument("--key-file", default=None, help="hex secp256k1 operator key")
+    run.add_argument(
+        "--client",
+        type=_address,
+        default="0x" + "00" * 20,
+        help="bind the receipt to this client address (the one a slash over it compensates); "
+        "default: the zero address, an unbound receipt that InferenceDisputes refuses",
+    )
     run.add_argument("--receipt-out", default=None, help="also write the receipt JSON here")
     run.add_argument("--json", action="store_true", help="print one JSON object")
     _add_model_args(run)
@@ -126,6 +143,7 @@ def register(subparsers: Any) -> None:
     ver = sub.add_parser("verify", help="re-execute a receipt: exit 0 match, 1 mismatch")
     ver.add_argument("receipt", help="receipt JSON file (or '-' for stdin; the last JSON line is used)")
     ver.add_argument("--operator", default=None, help="require this operator address")
+    ver.add_argument("--client", type=_address, default=None, help="require this client address")
     _add_model_args(ver)
     ver.set_defaults(func=cmd_verify)
 

@@ -29,8 +29,9 @@ from offchain.ai.engine import ENGINE_VERSION
 from offchain.ai.errors import ReceiptError
 from offchain.ai.sampler import SamplingParams
 
-RECEIPT_VERSION = 1
-DOMAIN = keccak(b"eigencloud/ai/receipt/v1")
+RECEIPT_VERSION = 2
+DOMAIN = keccak(b"eigencloud/ai/receipt/v2")
+ZERO_ADDRESS = "0x" + "00" * 20
 REQUEST_TAG = keccak(b"eigencloud/ai/request/v1")
 STEP_TAG = keccak(b"eigencloud/ai/step/v1")
 ENGINE_ID = keccak(ENGINE_VERSION.encode())
@@ -45,6 +46,7 @@ RECEIPT_FIELDS: tuple[tuple[str, str], ...] = (
     ("tokenizerHash", "bytes32"),
     ("engineId", "bytes32"),
     ("operator", "address"),
+    ("client", "address"),
     ("seed", "uint64"),
     ("temperatureMilli", "uint32"),
     ("topK", "uint32"),
@@ -184,6 +186,10 @@ class Receipt:
     finish_reason: int
     signature: bytes = field(default=b"")
     domain: bytes = DOMAIN
+    # The address the operator answers to for this receipt: the one a slash over it compensates.
+    # The zero address leaves the receipt unbound (valid off-chain; the dispute contract refuses it,
+    # since otherwise whoever registered it first would collect the compensation).
+    client: str = ZERO_ADDRESS
 
     def __post_init__(self) -> None:
         for name in ("model_hash", "tokenizer_hash", "engine_id", "domain"):
@@ -198,10 +204,15 @@ class Receipt:
             raise ReceiptError("finish reason must be 0 (length) or 1 (stop)")
         if self.signature and len(self.signature) != 65:
             raise ReceiptError("signature must be 65 bytes (r, s, v)")
-        try:
-            to_checksum_address(self.operator)
-        except Exception as exc:
-            raise ReceiptError(f"bad operator address {self.operator!r}") from exc
+        for name in ("operator", "client"):
+            v = getattr(self, name)
+            try:
+                if not isinstance(v, str) or len(v) != 42:
+                    raise ValueError("not a 0x-prefixed 20-byte hex address")
+                checksummed = to_checksum_address(v)
+            except Exception as exc:
+                raise ReceiptError(f"bad {name} address {v!r}") from exc
+            object.__setattr__(self, name, checksummed)  # one canonical form for equality and JSON
 
     # -- commitments ----------------------------------------------------------------------------
 
@@ -230,6 +241,7 @@ class Receipt:
             self.tokenizer_hash,
             self.engine_id,
             to_checksum_address(self.operator),
+            to_checksum_address(self.client),
             p.seed,
             p.temperature_milli,
             p.top_k,
@@ -296,6 +308,7 @@ class Receipt:
             "tokenizerHash": "0x" + self.tokenizer_hash.hex(),
             "engineId": "0x" + self.engine_id.hex(),
             "operator": to_checksum_address(self.operator),
+            "client": to_checksum_address(self.client),
             "seed": p.seed,
             "temperatureMilli": p.temperature_milli,
             "topK": p.top_k,
@@ -325,6 +338,7 @@ class Receipt:
             "tokenizerHash",
             "engineId",
             "operator",
+            "client",
             "seed",
             "temperatureMilli",
             "topK",
@@ -365,8 +379,9 @@ class Receipt:
             raise
         except Exception as exc:
             raise ReceiptError(f"bad sampling parameters: {exc}") from exc
-        if not isinstance(d["operator"], str):
-            raise ReceiptError("operator must be an address string")
+        for name in ("operator", "client"):
+            if not isinstance(d[name], str):
+                raise ReceiptError(f"{name} must be an address string")
         r = cls(
             model_hash=_b32(d["modelHash"], "modelHash"),
             tokenizer_hash=_b32(d["tokenizerHash"], "tokenizerHash"),
@@ -379,6 +394,7 @@ class Receipt:
             finish_reason=_u(d["finishReason"], 8, "finishReason"),
             signature=sig,
             domain=_b32(d["domain"], "domain"),
+            client=d["client"],
         )
         if r.domain != DOMAIN:
             raise ReceiptError("receipt domain tag is not this protocol's")

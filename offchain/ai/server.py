@@ -1,6 +1,7 @@
 """OpenAI-compatible chat completions on loopback (``eigen ai serve``); every response carries its receipt.
 
-POST /v1/chat/completions  {messages, seed, temperature, top_p, top_k (extension), max_tokens, stream}
+POST /v1/chat/completions  {messages, seed, temperature, top_p, top_k (extension), max_tokens, stream,
+                            client (extension: the address the receipt is bound to)}
 GET  /v1/models, GET /health. Streaming uses server-sent events; the last chunk carries the receipt.
 Requests are served one generation at a time (the engine is exact, so batching would not change results).
 """
@@ -16,6 +17,7 @@ from typing import Any
 
 from offchain.ai.engine import ENGINE_VERSION
 from offchain.ai.errors import AIError
+from offchain.ai.receipt import ZERO_ADDRESS
 from offchain.ai.sampler import SamplingParams
 from offchain.ai.service import Completion, InferenceService
 
@@ -27,7 +29,9 @@ class ServerError(AIError):
     """Bad server configuration (e.g. a non-loopback bind address)."""
 
 
-def parse_chat_request(body: Any, svc: InferenceService) -> tuple[tuple[int, ...], SamplingParams, bool]:
+def parse_chat_request(
+    body: Any, svc: InferenceService
+) -> tuple[tuple[int, ...], SamplingParams, bool, str]:
     if not isinstance(body, dict):
         raise AIError("request body must be a JSON object")
     messages = body.get("messages")
@@ -52,7 +56,14 @@ def parse_chat_request(body: Any, svc: InferenceService) -> tuple[tuple[int, ...
         raise AIError("'stream' must be a boolean")
     if body.get("n", 1) != 1:
         raise AIError("only n=1 is supported")
-    return svc.prompt_tokens(msgs), params, stream
+    client = body.get("client", ZERO_ADDRESS)
+    if not isinstance(client, str) or len(client) != 42 or not client.startswith("0x"):
+        raise AIError("'client' must be a 0x-prefixed 20-byte address")
+    try:
+        bytes.fromhex(client[2:])
+    except ValueError:
+        raise AIError("'client' must be a 0x-prefixed 20-byte address") from None
+    return svc.prompt_tokens(msgs), params, stream, client
 
 
 def completion_body(comp: Completion, model_name: str, created: int) -> dict[str, Any]:
@@ -125,22 +136,22 @@ def make_handler(svc: InferenceService, model_name: str) -> type[BaseHTTPRequest
                 return
             try:
                 body = json.loads(self.rfile.read(n))
-                prompt, params, stream = parse_chat_request(body, svc)
+                prompt, params, stream, client = parse_chat_request(body, svc)
             except (ValueError, AIError) as exc:
                 self._error(400, str(exc))
                 return
             created = int(time.time())
             try:
                 if not stream:
-                    comp = svc.complete(prompt, params)
+                    comp = svc.complete(prompt, params, client=client)
                     self._json(200, completion_body(comp, model_name, created))
                 else:
-                    self._stream(prompt, params, created)
+                    self._stream(prompt, params, created, client)
             except AIError as exc:
                 if not stream:
                     self._error(400, str(exc))
 
-        def _stream(self, prompt: tuple[int, ...], params: SamplingParams, created: int) -> None:
+        def _stream(self, prompt: tuple[int, ...], params: SamplingParams, created: int, client: str) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-cache")
@@ -178,7 +189,7 @@ def make_handler(svc: InferenceService, model_name: str) -> type[BaseHTTPRequest
                     chunk({"content": text[len(sent[0]) :]})
                     sent[0] = text
 
-            comp = svc.complete(prompt, params, on_token=on_token)
+            comp = svc.complete(prompt, params, on_token=on_token, client=client)
             if comp.text != sent[0] and comp.text.startswith(sent[0]):
                 chunk({"content": comp.text[len(sent[0]) :]})
             chunk({}, comp.finish_reason, {"receipt": comp.receipt.to_dict()})

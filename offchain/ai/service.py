@@ -14,7 +14,7 @@ from offchain.ai.engine import Engine
 from offchain.ai.errors import ReceiptError, TokenizerError
 from offchain.ai.generate import Request, TokenCallback, Transcript, generate
 from offchain.ai.model_file import ModelFile, load_model_file
-from offchain.ai.receipt import ENGINE_ID, FINISH_NAMES, Receipt
+from offchain.ai.receipt import ENGINE_ID, FINISH_NAMES, ZERO_ADDRESS, Receipt
 from offchain.ai.sampler import SamplingParams
 from offchain.ai.tokenizer import Tokenizer
 from offchain.ai.verify import VerifyReport, verify_receipt
@@ -91,8 +91,17 @@ class InferenceService:
         return self.tokenizer.decode([t for t in tokens if t != eos])
 
     def complete_batch(
-        self, reqs: Sequence[Request], on_token: TokenCallback | None = None
+        self,
+        reqs: Sequence[Request],
+        on_token: TokenCallback | None = None,
+        clients: Sequence[str] | None = None,
     ) -> list[Completion]:
+        """Generate for every request and sign one receipt each, bound to ``clients[i]`` (default:
+        the zero address, an unbound receipt that the dispute contract refuses)."""
+        if clients is None:
+            clients = [ZERO_ADDRESS] * len(reqs)
+        if len(clients) != len(reqs):
+            raise ReceiptError(f"{len(clients)} client addresses for {len(reqs)} requests")
         with self.lock:
             trs = generate(
                 self.engine,
@@ -103,7 +112,7 @@ class InferenceService:
                 on_token=on_token,
             )
         out = []
-        for tr in trs:
+        for tr, client in zip(trs, clients, strict=True):
             r = Receipt(
                 model_hash=self.model.sha256,
                 tokenizer_hash=self.tokenizer.hash,
@@ -114,16 +123,23 @@ class InferenceService:
                 output_tokens=tuple(tr.output_tokens),
                 logits_hashes=tuple(tr.logits_hashes),
                 finish_reason=tr.finish_reason,
+                client=client,
             ).signed(self.key)
             out.append(Completion(self.text_of(tr.output_tokens), r, tr))
         return out
 
     def complete(
-        self, prompt_tokens: Sequence[int], params: SamplingParams, on_token: TokenCallback | None = None
+        self,
+        prompt_tokens: Sequence[int],
+        params: SamplingParams,
+        on_token: TokenCallback | None = None,
+        client: str = ZERO_ADDRESS,
     ) -> Completion:
-        return self.complete_batch([Request(tuple(prompt_tokens), params)], on_token)[0]
+        return self.complete_batch([Request(tuple(prompt_tokens), params)], on_token, [client])[0]
 
-    def verify(self, receipt: Receipt, *, expected_operator: str | None = None) -> VerifyReport:
+    def verify(
+        self, receipt: Receipt, *, expected_operator: str | None = None, expected_client: str | None = None
+    ) -> VerifyReport:
         with self.lock:
             return verify_receipt(
                 receipt,
@@ -131,5 +147,6 @@ class InferenceService:
                 tokenizer_hash=self.tokenizer.hash,
                 eos_id=self.tokenizer.eos_id,
                 expected_operator=expected_operator,
+                expected_client=expected_client,
                 prefill_chunk=self.prefill_chunk,
             )

@@ -37,20 +37,23 @@ def verify_receipt(
     tokenizer_hash: bytes,
     eos_id: int,
     expected_operator: str | None = None,
+    expected_client: str | None = None,
     prefill_chunk: int | None = None,
 ) -> VerifyReport:
     """Check signature and bindings, then re-execute along the receipt's tokens (teacher forcing)."""
     if not receipt.signature_valid():
         return VerifyReport(False, "signature does not recover to the receipt's operator")
-    if expected_operator is not None and to_checksum_address(expected_operator) != to_checksum_address(
-        receipt.operator
+    for name, want, got, reason in (
+        ("operator", expected_operator, receipt.operator, "receipt signed by another operator"),
+        ("client", expected_client, receipt.client, "receipt bound to another client"),
     ):
-        return VerifyReport(
-            False,
-            "receipt signed by another operator",
-            expected={"operator": to_checksum_address(expected_operator)},
-            got={"operator": receipt.operator},
-        )
+        if want is not None and to_checksum_address(want) != to_checksum_address(got):
+            return VerifyReport(
+                False,
+                reason,
+                expected={name: to_checksum_address(want)},
+                got={name: to_checksum_address(got)},
+            )
     for name, want, got in (
         ("modelHash", engine.model.sha256, receipt.model_hash),
         ("tokenizerHash", tokenizer_hash, receipt.tokenizer_hash),

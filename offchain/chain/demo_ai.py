@@ -134,15 +134,17 @@ def run(demo: Any) -> dict[str, Any]:
     a_key = signing[demo.op_a.address]
     params = SamplingParams.from_user(seed=42, temperature=0, max_tokens=24)
     t0 = time.perf_counter()
-    honest = svc.complete(svc.prompt_tokens(None, QUESTION), params).receipt.signed(a_key.to_bytes())
+    honest = svc.complete(svc.prompt_tokens(None, QUESTION), params, client=client.address).receipt.signed(
+        a_key.to_bytes())
     t_gen = time.perf_counter() - t0
     print(f"\nErin asks operator A: {QUESTION!r}\n  A answers {svc.text_of(honest.output_tokens)!r} "
           f"({len(honest.output_tokens)} tokens, {t_gen:.1f} s) with receipt {honest.digest().hex()[:16]}… "
-          "signed by A's signing key.")
+          "signed by A's signing key and bound to Erin's address.")
     t0 = time.perf_counter()
     check = svc.verify(honest)
     print(f"  Erin re-executes it: {check.reason} ({time.perf_counter() - t0:.1f} s).")
     reg = c.registerReceipt(*receipt_args(honest), sender=client)
+    assert _ev(reg, 'ReceiptRegistered').client == client.address
     print(f"  Erin registers it on-chain (gas {reg.gas_used:,}): ecrecover over the same digest gives A's key; "
           f"challengeable until {_ev(reg, 'ReceiptRegistered').challengeDeadline}.")
     # A skeptical watcher challenges the honest answer anyway: the set re-executes and upholds it.

@@ -74,6 +74,8 @@ def receipt_args(receipt: Receipt) -> tuple[tuple, Signature]:
     """(InferenceReceipt tuple, (v, r, s)) for InferenceDisputes.registerReceipt."""
     if len(receipt.signature) != 65:
         raise DisputeError("receipt is not signed")
+    if int(receipt.client, 16) == 0:
+        raise DisputeError("receipt is bound to no client (the zero address): the contract refuses it")
     if len(receipt.prompt_tokens) > MAX_PROMPT_TOKENS or len(receipt.output_tokens) > MAX_OUTPUT_TOKENS:
         raise DisputeError(f"the contract takes at most {MAX_PROMPT_TOKENS} prompt and {MAX_OUTPUT_TOKENS} output tokens")
     sig = receipt.signature

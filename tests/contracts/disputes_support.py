@@ -66,11 +66,13 @@ class DisputeWorld:
         self.w.am.modifyAllocations(op, [(opset, self.strats, [mag, mag], cur)], sender=op)
 
     # --- receipts
-    def answer(self, op_index=0, prompt="what is 2+2?", seed=1, temperature=0.7, max_tokens=8):
-        """An honest completion's receipt, signed by operator `op_index`'s signing key."""
+    def answer(self, op_index=0, prompt="what is 2+2?", seed=1, temperature=0.7, max_tokens=8, client=None):
+        """An honest completion's receipt for `client` (default: the world's client), signed by
+        operator `op_index`'s signing key."""
         svc = self.svc
         params = SamplingParams.from_user(seed=seed, temperature=temperature, max_tokens=max_tokens)
-        c = svc.complete(svc.prompt_tokens(None, prompt), params)
+        client = self.client.address if client is None else client
+        c = svc.complete(svc.prompt_tokens(None, prompt), params, client=client)
         return c.receipt.signed(self.keys[op_index].to_bytes())
 
     def register(self, receipt, sender=None):

@@ -70,7 +70,7 @@ _u32 = st.integers(0, 2**32 - 1)
 def test_receipt_digest_equals_offchain_for_random_receipts(dworld, seed, temp, top_k, top_p, prompt, out, salt, finish):  # noqa: F811
     params = SamplingParams(seed=seed, temperature_milli=temp, top_k=top_k, top_p_micro=top_p, max_tokens=len(out))
     r = Receipt(model_hash=keccak(b"m" + salt), tokenizer_hash=keccak(b"t" + salt), engine_id=keccak(b"e" + salt),
-                operator="0x" + keccak(salt).hex()[:40], params=params, prompt_tokens=tuple(prompt),
+                operator="0x" + keccak(salt).hex()[:40], client="0x" + keccak(b"c" + salt).hex()[:40], params=params, prompt_tokens=tuple(prompt),
                 output_tokens=tuple(out), logits_hashes=tuple(keccak(salt + bytes([i % 256])) for i in range(len(out))),
                 finish_reason=finish)
     values = tuple(r.abi_values())
@@ -218,9 +218,25 @@ def test_register_reverts(dworld):  # noqa: F811
     wrong_op[4] = dworld.ops[1].address  # claims another operator
     with ape.reverts("not signed by operator"):
         dworld.c.registerReceipt(tuple(wrong_op), sig, sender=dworld.client)
+    other_client = list(args)
+    other_client[5] = dworld.watcher.address  # redirects the compensation: the signature no longer matches
+    with ape.reverts("not signed by operator"):
+        dworld.c.registerReceipt(tuple(other_client), sig, sender=dworld.watcher)
+    unbound = dworld.answer(client="0x" + "00" * 20)  # receipt_args refuses it; the contract does too
+    ub = unbound.signature
+    with ape.reverts("receipt has no client"):
+        dworld.c.registerReceipt(tuple(unbound.abi_values()), (ub[64], ub[:32], ub[32:64]), sender=dworld.client)
     stranger = rec.signed(keys.PrivateKey(keccak(b"not an operator")).to_bytes())
     with ape.reverts("operator not in set"):
         dworld.register(stranger)
+
+
+def test_anyone_registers_for_the_bound_client(dworld):  # noqa: F811
+    # The watcher registers (front-runs) Erin's receipt: the claim still pays Erin, never the caller.
+    rec = dworld.answer()
+    tx = dworld.register(rec, sender=dworld.watcher)
+    assert events(tx, "ReceiptRegistered")[0].client == dworld.client.address
+    assert claim(dworld, rec).client == dworld.client.address
 
 
 def test_register_before_set_exists(dworld, project):  # noqa: F811

@@ -69,6 +69,20 @@ def test_key_file_sets_operator(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["receipt"]["operator"] == addr
 
 
+def test_client_flag_binds_and_verify_checks_it(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    client = "0x" + "ab" * 20
+    assert _run_tiny("--prompt", "x", "--max-tokens", "2", "--client", client, "--receipt-out", str(out)) == 0
+    capsys.readouterr()
+    assert Receipt.from_json(out.read_text()).client.lower() == client
+    assert main(["ai", "verify", str(out), "--tiny", "0", "--client", client]) == 0
+    capsys.readouterr()
+    assert main(["ai", "verify", str(out), "--tiny", "0", "--client", "0x" + "cd" * 20]) == 1
+    assert "client" in json.loads(capsys.readouterr().out)["reason"]
+    with pytest.raises(SystemExit):
+        _run_tiny("--prompt", "x", "--client", "0x12")
+
+
 def _post(port, body):
     req = urllib.request.Request(
         f"http://127.0.0.1:{port}/v1/chat/completions",
@@ -94,6 +108,11 @@ def test_server_chat_completions_and_stream():
         res = json.loads(_post(port, body).read())
         receipt = Receipt.from_dict(res["receipt"])
         assert svc.verify(receipt).ok
+        assert receipt.client == "0x" + "00" * 20  # no client given: an unbound receipt
+        client = "0x" + "5e" * 20
+        bound = Receipt.from_dict(json.loads(_post(port, {**body, "client": client}).read())["receipt"])
+        assert bound.client.lower() == client and bound.output_tokens == receipt.output_tokens
+        assert svc.verify(bound, expected_client=client).ok
         assert res["choices"][0]["message"]["content"] == svc.text_of(receipt.output_tokens)
         events = _post(port, {**body, "stream": True}).read().decode().split("\n\n")
         chunks = [json.loads(e[6:]) for e in events if e.startswith("data: {")]
@@ -108,6 +127,8 @@ def test_server_chat_completions_and_stream():
             {"messages": [{"role": "user"}]},
             {"messages": [{"role": "user", "content": "x"}], "temperature": "hot"},
             {"messages": [{"role": "user", "content": "x"}], "max_tokens": 10**6},
+            {"messages": [{"role": "user", "content": "x"}], "client": "0x12"},
+            {"messages": [{"role": "user", "content": "x"}], "client": "0x" + "zz" * 20},
         ):
             with pytest.raises(urllib.error.HTTPError) as ei:
                 _post(port, bad)

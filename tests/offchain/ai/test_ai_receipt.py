@@ -20,30 +20,35 @@ from offchain.ai.receipt import (
 from offchain.ai.sampler import SamplingParams
 
 KEY = keccak(b"test operator key")
+CLIENT = "0x" + "c1" * 20
 
 
 @pytest.fixture(scope="module")
 def receipt() -> Receipt:
     svc = tiny_service()
     return svc.complete(
-        svc.prompt_tokens(None, "hello"), SamplingParams(seed=9, temperature_milli=700, max_tokens=5)
+        svc.prompt_tokens(None, "hello"),
+        SamplingParams(seed=9, temperature_milli=700, max_tokens=5),
+        client=CLIENT,
     ).receipt.signed(KEY)
 
 
 def test_abi_type_and_order():
     assert (
         receipt_abi_type()
-        == "(bytes32,bytes32,bytes32,bytes32,address,uint64,uint32,uint32,uint32,uint32,uint32[],uint32[],bytes32,uint8)"
+        == "(bytes32,bytes32,bytes32,bytes32,address,address,uint64,uint32,uint32,uint32,uint32,uint32[],uint32[],bytes32,uint8)"
     )
     names = [n for n, _ in receipt_field_order()]
-    assert names[0] == "domain" and names[-1] == "finishReason" and len(names) == 14
+    assert names[0] == "domain" and names[-1] == "finishReason" and len(names) == 15
+    assert names[4:6] == ["operator", "client"]
 
 
 def test_encoding_decodes_and_hashes(receipt):
     enc = receipt.encode()
     vals = abi_decode([t for _, t in receipt_field_order()], enc)
-    assert vals[0] == DOMAIN and list(vals[11]) == list(receipt.output_tokens)
+    assert vals[0] == DOMAIN and list(vals[12]) == list(receipt.output_tokens)
     assert vals[4].lower() == receipt.operator.lower()
+    assert vals[5].lower() == CLIENT
     assert receipt.digest() == keccak(enc)
 
 
@@ -70,6 +75,7 @@ def test_signature_recovers_operator(receipt):
         lambda r: replace(r, model_hash=b"\x01" * 32),
         lambda r: replace(r, logits_hashes=(b"\x02" * 32, *r.logits_hashes[1:])),
         lambda r: replace(r, finish_reason=1),
+        lambda r: replace(r, client="0x" + "c2" * 20),
     ],
 )
 def test_any_change_breaks_signature(receipt, change):
@@ -85,7 +91,10 @@ def test_json_roundtrip_is_canonical(receipt):
 @pytest.mark.parametrize(
     "mutate, match",
     [
-        (lambda d: d.update(version=2), "version"),
+        (lambda d: d.update(version=1), "version"),
+        (lambda d: d.pop("client"), "missing"),
+        (lambda d: d.update(client="0x1234"), "client"),
+        (lambda d: d.update(client=5), "client"),
         (lambda d: d.pop("seed"), "missing"),
         (lambda d: d.update(extra=1), "unknown"),
         (lambda d: d.update(modelHash="0x1234"), "32 bytes"),
@@ -107,6 +116,19 @@ def test_from_json_rejects(receipt, mutate, match):
     mutate(d)
     with pytest.raises(ReceiptError, match=match):
         Receipt.from_json(json.dumps(d))
+
+
+def test_client_binding(receipt):
+    assert receipt.client.lower() == CLIENT
+    # the client is bound by the signature but does not change what is computed: same request,
+    # same output whoever asks
+    other = tiny_service().complete(
+        receipt.prompt_tokens, receipt.params, client="0x" + "c2" * 20
+    ).receipt
+    assert other.output_tokens == receipt.output_tokens and other.steps_root == receipt.steps_root
+    assert other.digest() != replace(receipt, operator=other.operator).digest()
+    with pytest.raises(ReceiptError, match="client"):
+        replace(receipt, client="0xnot-an-address-of-the-right-length")
 
 
 def test_from_json_not_json():

@@ -40,10 +40,13 @@ def svc():
     return InferenceService(tiny_model(0))
 
 
+CLIENT = "0x" + "c1" * 20
+
+
 def answer(seed=3, temperature=0.8, max_tokens=6):
     s = svc()
     p = SamplingParams.from_user(seed=seed, temperature=temperature, max_tokens=max_tokens)
-    return s.complete(s.prompt_tokens(None, "hello there"), p).receipt.signed(KEY.to_bytes())
+    return s.complete(s.prompt_tokens(None, "hello there"), p, client=CLIENT).receipt.signed(KEY.to_bytes())
 
 
 def test_honest_receipt_reexecutes_to_its_own_output():
@@ -108,7 +111,9 @@ def test_encodings():
                                   [VERDICT_DOMAIN, 31337, DISPUTES, rec.digest(), INVALID_REQUEST]))
     assert verdict_digest(1, DISPUTES, rec.digest(), INVALID_REQUEST) != d
     args, (v, r, s) = receipt_args(rec)
-    assert len(args) == 14 and v in (27, 28) and r + s + bytes([v]) == rec.signature
+    assert len(args) == 15 and args[5].lower() == CLIENT and v in (27, 28) and r + s + bytes([v]) == rec.signature
+    with pytest.raises(DisputeError, match="no client"):
+        receipt_args(replace(rec, client="0x" + "00" * 20, signature=b"").signed(KEY.to_bytes()))
     with pytest.raises(DisputeError):
         output_commitment([1], b"\x01" * 31, 0)
     with pytest.raises(DisputeError):
