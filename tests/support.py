@@ -1,11 +1,13 @@
 """Helpers shared by tests: ``from tests.support import vector_path, gpu_available``."""
 
+import os
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+# ../shared beside the checkout; EIGEN_SHARED points elsewhere (e.g. a copy carried to a GPU machine).
+SHARED = Path(os.environ.get("EIGEN_SHARED") or ROOT.parent / "shared")
 VECTORS = SHARED / "vectors"
 
 
