@@ -25,15 +25,18 @@ batch composition, and the KV cache holds exactly what a one-shot prefill comput
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from offchain import native
 from offchain.ai import fixedpoint as fx
 from offchain.ai.backend import get_backend, to_numpy
 from offchain.ai.errors import EngineError, ModelFileError
+from offchain.ai.intkernel import NativeLinear
 from offchain.ai.model_file import GGML_F32, GGML_Q4_1, GGML_Q8_0, ModelFile, RawTensor
 
 ENGINE_VERSION = "eigen-ai-int/1"
@@ -59,7 +62,7 @@ def _f16(a: np.ndarray) -> np.ndarray:
 class BlockLinear:
     """y = W x for a Q4_1 or Q8_0 matrix, computed exactly (see module docstring)."""
 
-    def __init__(self, raws: RawTensor | Sequence[RawTensor], xp: Any) -> None:
+    def __init__(self, raws: RawTensor | Sequence[RawTensor], xp: Any, threads: int = 0) -> None:
         parts = [raws] if isinstance(raws, RawTensor) else list(raws)
         for r in parts:
             if len(r.shape) != 2 or r.shape[1] != parts[0].shape[1] or r.ggml_type != parts[0].ggml_type:
@@ -108,15 +111,30 @@ class BlockLinear:
         s_row = (b - e).astype(np.int64)
         self.s_row = s_row
         dd = np.rint(np.ldexp(d, s_row[:, None]))
+        mcc = np.rint(np.ldexp(mc, s_row[:, None])) if mc is not None else None
         self.D = xp.asarray(np.ascontiguousarray(dd.T))  # [nb, rows] float64 integers
-        self.McT = (
-            xp.asarray(np.ascontiguousarray(np.rint(np.ldexp(mc, s_row[:, None])).T))
-            if mc is not None
-            else None
-        )
-        self.Q = xp.asarray(np.ascontiguousarray(q.transpose(1, 2, 0)).astype(np.float32))  # [nb, 32, rows]
+        self.McT = xp.asarray(np.ascontiguousarray(mcc.T)) if mcc is not None else None
         self.s_row_x = xp.asarray(s_row)
         self._w64: Any = None
+        self._q: Any = None
+        self.threads = threads
+        # The C kernel (numpy backend, EIGEN_NATIVE unset) computes the same exact integers from int8
+        # weights; the array path below stays the reference (EIGEN_NATIVE=0) and the cupy path.
+        self.native: NativeLinear | None = None
+        if xp is np and native.enabled():
+            self.native = NativeLinear(q, dd, mcc)
+        else:
+            self._q = self._float_blocks(q)
+
+    def _float_blocks(self, q: np.ndarray) -> Any:
+        return self.xp.asarray(np.ascontiguousarray(q.transpose(1, 2, 0)).astype(np.float32))  # [nb, 32, rows]
+
+    @property
+    def Q(self) -> Any:
+        """Integer weights q as float32 [nb, 32, rows] for the block GEMMs (built on first use)."""
+        if self._q is None:
+            self._q = self._float_blocks(self.native.weights())  # type: ignore[union-attr]
+        return self._q
 
     def full_weights(self) -> Any:
         """Integer weights W[k, r] = D*(q-8) + Mc as float64 [cols, rows] (built on first use).
@@ -137,7 +155,9 @@ class BlockLinear:
         amax = xp.abs(x).max(axis=1)
         sh = xp.maximum(fx.bitlen(xp, amax) - self.act_bits, 0)
         xq = fx.round_shift(xp, x, sh[:, None])  # |xq| <= 2^act_bits
-        if t > FULL_GEMM_MIN_TOKENS:
+        if self.native is not None:
+            y = self.native(xq, self.threads)  # the same exact integers (integer-valued float64)
+        elif t > FULL_GEMM_MIN_TOKENS:
             y = xq.astype(np.float64) @ self.full_weights()  # exact: same bound as the block path
         else:
             xb = xp.ascontiguousarray(xq.reshape(t, self.nb, 32).transpose(1, 0, 2))  # [nb, T, 32]
@@ -246,7 +266,18 @@ class Engine:
 
     version = ENGINE_VERSION
 
-    def __init__(self, model: ModelFile, backend: str = "numpy") -> None:
+    def __init__(self, model: ModelFile, backend: str = "numpy", threads: int | None = None) -> None:
+        """``threads``: CPU threads of the native linear kernel (default ``$EIGEN_AI_THREADS``, else the
+        OpenMP default, i.e. ``$OMP_NUM_THREADS`` or all cores); results never depend on it."""
+        if threads is None:
+            env = os.environ.get("EIGEN_AI_THREADS", "")
+            try:
+                threads = int(env) if env else 0
+            except ValueError:
+                raise EngineError(f"EIGEN_AI_THREADS must be an integer, got {env!r}") from None
+        if threads < 0:
+            raise EngineError("threads must be >= 0 (0 = OpenMP default)")
+        self.threads = threads
         self.model = model
         self.config = cfg = model.config
         self.backend = backend
@@ -258,17 +289,17 @@ class Engine:
             self.layers.append(
                 Layer(
                     RMSNorm(t("attn_norm"), eps, xp),
-                    BlockLinear([t("attn_q"), t("attn_k"), t("attn_v")], xp),
-                    BlockLinear(t("attn_output"), xp),
+                    BlockLinear([t("attn_q"), t("attn_k"), t("attn_v")], xp, threads),
+                    BlockLinear(t("attn_output"), xp, threads),
                     RMSNorm(t("ffn_norm"), eps, xp),
-                    BlockLinear([t("ffn_gate"), t("ffn_up")], xp),
-                    BlockLinear(t("ffn_down"), xp),
+                    BlockLinear([t("ffn_gate"), t("ffn_up")], xp, threads),
+                    BlockLinear(t("ffn_down"), xp, threads),
                 )
             )
         self.out_norm = RMSNorm(model.tensor("output_norm.weight"), eps, xp)
         emb = model.tensor("token_embd.weight")
         head = model.tensors.get("output.weight", emb)
-        self.head = BlockLinear(head, xp)
+        self.head = BlockLinear(head, xp, threads)
         if emb.ggml_type != GGML_Q8_0 and emb.ggml_type != GGML_Q4_1:
             raise ModelFileError("token_embd must be Q8_0 or Q4_1")
         self._emb = emb

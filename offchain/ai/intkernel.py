@@ -1,0 +1,113 @@
+"""ctypes front of ``intlinear.c``: the exact integer linear layer on the CPU.
+
+It computes the same exact integers as the array path of ``BlockLinear`` (int8 weights, int16
+activations, int32 block sums, integer-valued double accumulation below 2^53) and is used for the
+numpy backend unless ``EIGEN_NATIVE=0``. Inputs are checked here (shape, dtype, range) and bad ones
+raise ``EngineError``; the C code checks again and reports by return code, never by crashing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+import numpy as np
+
+from offchain import native
+from offchain.ai.errors import EngineError
+
+SOURCE = "ai/intlinear.c"
+FLAGS = ("-fopenmp",)
+ROW_GROUP = 8
+X_LIMIT = 1 << 15
+IMPLS = {"auto": 0, "portable": 1, "avx2": 2}
+
+_P = ctypes.c_void_p
+_I64 = ctypes.c_int64
+
+
+def library() -> ctypes.CDLL:
+    lib = native.load(SOURCE, FLAGS)
+    if not getattr(lib, "_il_typed", False):
+        lib.il_linear.argtypes = [_P, _P, _P, _I64, _I64, _P, _I64, _P, ctypes.c_int, ctypes.c_int]
+        lib.il_linear.restype = ctypes.c_int
+        lib.il_has_avx2.argtypes = []
+        lib.il_has_avx2.restype = ctypes.c_int
+        lib._il_typed = True
+    return lib
+
+
+def has_avx2() -> bool:
+    return bool(library().il_has_avx2())
+
+
+_ERRORS = {-1: "bad sizes or null pointers", -2: "activation outside [-2^15, 2^15]", -3: "out of memory"}
+
+
+class NativeLinear:
+    """Packed weights of one linear layer and the call into the C kernel.
+
+    ``q``: integer weights [rows, nb, 32] (|q| <= 128), ``d``/``mc``: integer row-block scales [rows, nb]
+    (|.| < 2^24; ``mc`` None for Q8_0)."""
+
+    def __init__(self, q: np.ndarray, d: np.ndarray, mc: np.ndarray | None) -> None:
+        q = np.asarray(q)
+        if q.ndim != 3 or q.shape[2] != 32 or q.shape[0] < 1 or q.shape[1] < 1:
+            raise EngineError(f"native linear: weights must be [rows, blocks, 32], got {q.shape}")
+        rows, nb, _ = q.shape
+        if not np.issubdtype(q.dtype, np.integer) or q.size and (q.min() < -128 or q.max() > 127):
+            raise EngineError("native linear: weights must be integers in [-128, 127]")
+        scales = [np.asarray(d)] + ([np.asarray(mc)] if mc is not None else [])
+        for s in scales:
+            if s.shape != (rows, nb):
+                raise EngineError(f"native linear: scales must be [{rows}, {nb}], got {s.shape}")
+            if not np.all(np.rint(s) == s) or np.abs(s).max() >= 1 << 24:
+                raise EngineError("native linear: scales must be integers below 2^24 in magnitude")
+        self.rows, self.nb, self.cols = rows, nb, nb * 32
+        self.groups = -(-rows // ROW_GROUP)
+        pad = self.groups * ROW_GROUP - rows
+        qp = np.pad(q.astype(np.int8), ((0, pad), (0, 0), (0, 0)))
+        # [g, j, b, p, h] -> [g, b, p, j, h]
+        self.w = np.ascontiguousarray(qp.reshape(self.groups, ROW_GROUP, nb, 16, 2).transpose(0, 2, 3, 1, 4))
+        self.D = self._pack_scales(scales[0], pad)
+        self.Mc = self._pack_scales(scales[1], pad) if mc is not None else None
+        self.lib = library()
+
+    def _pack_scales(self, s: np.ndarray, pad: int) -> np.ndarray:
+        sp = np.pad(s.astype(np.int32), ((0, pad), (0, 0)))
+        return np.ascontiguousarray(sp.reshape(self.groups, ROW_GROUP, self.nb).transpose(0, 2, 1))
+
+    def weights(self) -> np.ndarray:
+        """The integer weights back as int8 [rows, nb, 32] (inverse of the packing)."""
+        q = self.w.transpose(0, 3, 1, 2, 4).reshape(self.groups * ROW_GROUP, self.nb, 32)
+        return q[: self.rows]
+
+    def __call__(self, x: Any, threads: int = 0, impl: str = "auto") -> np.ndarray:
+        """x: integer activations [T, cols], |x| <= 2^15 -> exact y as integer-valued float64 [T, rows]."""
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != self.cols or x.shape[0] < 1:
+            raise EngineError(f"native linear: activations must be [T >= 1, {self.cols}], got {x.shape}")
+        if not np.issubdtype(x.dtype, np.integer):
+            raise EngineError(f"native linear: activations must be integers, got {x.dtype}")
+        if impl not in IMPLS:
+            raise EngineError(f"native linear: unknown implementation {impl!r}")
+        if int(x.min()) < -X_LIMIT or int(x.max()) > X_LIMIT:
+            raise EngineError("native linear: activations must lie in [-2^15, 2^15]")
+        x32 = np.ascontiguousarray(x, dtype=np.int32)
+        t = x32.shape[0]
+        y = np.empty((t, self.groups * ROW_GROUP), dtype=np.float64)
+        rc = self.lib.il_linear(
+            self.w.ctypes.data,
+            self.D.ctypes.data,
+            self.Mc.ctypes.data if self.Mc is not None else None,
+            self.groups,
+            self.nb,
+            x32.ctypes.data,
+            t,
+            y.ctypes.data,
+            int(threads),
+            IMPLS[impl],
+        )
+        if rc != 0:
+            raise EngineError(f"native linear kernel failed: {_ERRORS.get(rc, rc)}")
+        return y[:, : self.rows] if y.shape[1] != self.rows else y

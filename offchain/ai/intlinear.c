@@ -1,0 +1,219 @@
+/* Exact integer linear layer of the eigen-ai-int/1 engine (see offchain/ai/engine.py, BlockLinear).
+
+   y[t][r] = sum_b D[r][b] * (sum_{i<32} q[r][32b+i] * x[t][32b+i]) + Mc[r][b] * (sum_{i<32} x[t][32b+i])
+
+   q are the block weights (Q4_1: q-8 in [-8, 7]; Q8_0: [-128, 127]), D and Mc the per-(row, block)
+   integer scales (|.| < 2^24), x the quantized activations (|x| <= 2^15). The engine proves every
+   block sum is an integer of magnitude <= 2^23 (int32 here) and every partial sum of y an integer
+   below 2^53, so y is accumulated in double without rounding: the result is the same exact integer
+   as the array (numpy/cupy) path, whatever the order, vector width or thread count.
+
+   Weight layout ("packed"): rows in groups of 8 (zero rows pad the last group); for group g, block b
+   and column pair p (0..15), 16 int8 values w[((g*nb + b)*16 + p)*16 + 2j + h] = q[8g + j][32b + 2p + h].
+   D and Mc are int32 [(g*nb + b)*8 + j]. Activations enter as int32 [T][cols]; they are narrowed to
+   int16 pairs for the multiply-add, with +2^15 (the one value int16 lacks) clamped to 2^15 - 1 and
+   the missing q*1 added back exactly afterwards.
+
+   Two implementations of the same arithmetic: AVX2+FMA (chosen at run time when the CPU has it) and
+   portable C. FMA of integers below 2^53 is exact, so both return identical bits. */
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define IL_OK 0
+#define IL_EARG -1  /* bad sizes or null pointers */
+#define IL_ERANGE -2 /* an activation outside [-2^15, 2^15] */
+#define IL_ENOMEM -3
+
+#define X_MAX 32768
+#define PAR_MIN_MACS (1LL << 23)
+
+typedef struct {
+    const int8_t *w;
+    const int32_t *D;
+    const int32_t *Mc; /* may be NULL (Q8_0) */
+    int64_t groups, nb, T;
+    const int32_t *x16p; /* [T][nb*16] int16 pairs (clamped) as int32 words */
+    const int32_t *xs;   /* [T][nb] block sums of the true activations */
+    double *y;           /* [T][groups*8] */
+} il_args;
+
+static void group_generic(const il_args *a, int64_t g) {
+    const int64_t nb = a->nb, ldy = a->groups * 8;
+    for (int64_t t = 0; t < a->T; t++) {
+        double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        const int16_t *xt = (const int16_t *)(a->x16p + t * nb * 16);
+        for (int64_t b = 0; b < nb; b++) {
+            const int8_t *wb = a->w + (g * nb + b) * 256;
+            const int16_t *xb = xt + b * 32;
+            int32_t s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (int p = 0; p < 16; p++) {
+                const int8_t *wp = wb + p * 16;
+                int32_t x0 = xb[2 * p], x1 = xb[2 * p + 1];
+                for (int j = 0; j < 8; j++) s[j] += (int32_t)wp[2 * j] * x0 + (int32_t)wp[2 * j + 1] * x1;
+            }
+            const int32_t *Db = a->D + (g * nb + b) * 8;
+            for (int j = 0; j < 8; j++) acc[j] += (double)Db[j] * (double)s[j];
+            if (a->Mc) {
+                const int32_t *Mb = a->Mc + (g * nb + b) * 8;
+                double xsb = (double)a->xs[t * nb + b];
+                for (int j = 0; j < 8; j++) acc[j] += (double)Mb[j] * xsb;
+            }
+        }
+        for (int j = 0; j < 8; j++) a->y[t * ldy + g * 8 + j] = acc[j];
+    }
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define IL_HAVE_AVX2 1
+
+/* NT tokens at once share each expanded weight vector; NT is a compile-time constant at every call. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2(const il_args *a, int64_t g,
+                                                                                 int64_t t0, const int NT) {
+    const int64_t nb = a->nb, ldy = a->groups * 8;
+    __m256d acc_lo[4], acc_hi[4];
+    for (int k = 0; k < NT; k++) acc_lo[k] = acc_hi[k] = _mm256_setzero_pd();
+    for (int64_t b = 0; b < nb; b++) {
+        const int8_t *wb = a->w + (g * nb + b) * 256;
+        __m256i s[4];
+        for (int k = 0; k < NT; k++) s[k] = _mm256_setzero_si256();
+        for (int p = 0; p < 16; p++) {
+            __m256i wv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wb + p * 16)));
+            for (int k = 0; k < NT; k++) {
+                __m256i xv = _mm256_set1_epi32(a->x16p[(t0 + k) * nb * 16 + b * 16 + p]);
+                s[k] = _mm256_add_epi32(s[k], _mm256_madd_epi16(wv, xv));
+            }
+        }
+        const __m128i *Db = (const __m128i *)(a->D + (g * nb + b) * 8);
+        __m256d d0 = _mm256_cvtepi32_pd(_mm_loadu_si128(Db)), d1 = _mm256_cvtepi32_pd(_mm_loadu_si128(Db + 1));
+        for (int k = 0; k < NT; k++) {
+            acc_lo[k] = _mm256_fmadd_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(s[k])), d0, acc_lo[k]);
+            acc_hi[k] = _mm256_fmadd_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256(s[k], 1)), d1, acc_hi[k]);
+        }
+        if (a->Mc) {
+            const __m128i *Mb = (const __m128i *)(a->Mc + (g * nb + b) * 8);
+            __m256d m0 = _mm256_cvtepi32_pd(_mm_loadu_si128(Mb)), m1 = _mm256_cvtepi32_pd(_mm_loadu_si128(Mb + 1));
+            for (int k = 0; k < NT; k++) {
+                __m256d xsb = _mm256_set1_pd((double)a->xs[(t0 + k) * nb + b]);
+                acc_lo[k] = _mm256_fmadd_pd(m0, xsb, acc_lo[k]);
+                acc_hi[k] = _mm256_fmadd_pd(m1, xsb, acc_hi[k]);
+            }
+        }
+    }
+    for (int k = 0; k < NT; k++) {
+        _mm256_storeu_pd(a->y + (t0 + k) * ldy + g * 8, acc_lo[k]);
+        _mm256_storeu_pd(a->y + (t0 + k) * ldy + g * 8 + 4, acc_hi[k]);
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void group_avx2(const il_args *a, int64_t g) {
+    int64_t t = 0;
+    for (; t + 4 <= a->T; t += 4) tile_avx2(a, g, t, 4);
+    switch (a->T - t) {
+    case 3: tile_avx2(a, g, t, 3); break;
+    case 2: tile_avx2(a, g, t, 2); break;
+    case 1: tile_avx2(a, g, t, 1); break;
+    default: break;
+    }
+}
+#else
+#define IL_HAVE_AVX2 0
+#endif
+
+/* 1 when the AVX2+FMA implementation can run on this CPU. */
+int il_has_avx2(void) {
+#if IL_HAVE_AVX2
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+/* y[T][groups*8] = exact linear layer of x[T][nb*32] (int32 activations, |x| <= 2^15).
+   impl: 0 = best available, 1 = portable C, 2 = AVX2 (falls back to portable C if unsupported).
+   nthreads <= 0: the OpenMP default (OMP_NUM_THREADS). Returns IL_OK or a negative IL_E* code. */
+int il_linear(const int8_t *w, const int32_t *D, const int32_t *Mc, int64_t groups, int64_t nb, const int32_t *x,
+              int64_t T, double *y, int nthreads, int impl) {
+    if (!w || !D || !x || !y || groups <= 0 || nb <= 0 || T <= 0 || impl < 0 || impl > 2) return IL_EARG;
+    const int64_t cols = nb * 32;
+    int16_t *x16 = (int16_t *)malloc((size_t)(T * cols) * sizeof(int16_t));
+    int32_t *xs = (int32_t *)malloc((size_t)(T * nb) * sizeof(int32_t));
+    int64_t *fix = NULL; /* (t, col) of every activation equal to +2^15 */
+    int64_t nfix = 0, capfix = 0;
+    if (!x16 || !xs) {
+        free(x16);
+        free(xs);
+        return IL_ENOMEM;
+    }
+    for (int64_t t = 0; t < T; t++) {
+        for (int64_t b = 0; b < nb; b++) {
+            int32_t sum = 0;
+            for (int i = 0; i < 32; i++) {
+                int64_t c = b * 32 + i;
+                int32_t v = x[t * cols + c];
+                if (v < -X_MAX || v > X_MAX) {
+                    free(x16);
+                    free(xs);
+                    free(fix);
+                    return IL_ERANGE;
+                }
+                sum += v;
+                if (v == X_MAX) {
+                    if (nfix == capfix) {
+                        capfix = capfix ? 2 * capfix : 16;
+                        int64_t *nf = (int64_t *)realloc(fix, (size_t)capfix * 2 * sizeof(int64_t));
+                        if (!nf) {
+                            free(x16);
+                            free(xs);
+                            free(fix);
+                            return IL_ENOMEM;
+                        }
+                        fix = nf;
+                    }
+                    fix[2 * nfix] = t;
+                    fix[2 * nfix + 1] = c;
+                    nfix++;
+                    v = X_MAX - 1;
+                }
+                x16[t * cols + c] = (int16_t)v;
+            }
+            xs[t * nb + b] = sum;
+        }
+    }
+    il_args a = {w, D, Mc, groups, nb, T, (const int32_t *)x16, xs, y};
+    int use_avx2 = (impl == 0 || impl == 2) && il_has_avx2();
+    (void)use_avx2;
+#ifdef _OPENMP
+    int nth = nthreads > 0 ? nthreads : omp_get_max_threads();
+    /* a small product (a decode-step GEMV) is done before threads would even be woken up */
+    if (groups * 8 * cols * T < PAR_MIN_MACS) nth = 1;
+    if (nth > groups) nth = (int)groups;
+#pragma omp parallel for schedule(static) num_threads(nth)
+#endif
+    for (int64_t g = 0; g < groups; g++) {
+#if IL_HAVE_AVX2
+        if (use_avx2)
+            group_avx2(&a, g);
+        else
+#endif
+            group_generic(&a, g);
+        /* the clamped activations: add D * q * 1 for each (exact integers, < 2^53) */
+        for (int64_t f = 0; f < nfix; f++) {
+            int64_t t = fix[2 * f], c = fix[2 * f + 1], b = c / 32, i = c % 32;
+            const int8_t *wp = w + ((g * nb + b) * 16 + i / 2) * 16 + (i % 2);
+            const int32_t *Db = D + (g * nb + b) * 8;
+            for (int j = 0; j < 8; j++) y[t * groups * 8 + g * 8 + j] += (double)Db[j] * (double)wp[2 * j];
+        }
+    }
+    (void)nthreads;
+    free(x16);
+    free(xs);
+    free(fix);
+    return IL_OK;
+}

@@ -1,0 +1,145 @@
+"""The native integer linear kernel (intlinear.c) against the array (numpy) path: identical integers.
+
+Both implementations of the kernel (AVX2 and portable C), 1 and 2 threads, token counts on both sides
+of the array path's block/full-GEMM switch, the tiny model end to end and layers of the real SmolLM2."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ai_helpers import smol_service, tiny_service
+
+from offchain import native
+from offchain.ai import intkernel
+from offchain.ai.engine import BlockLinear, Engine
+from offchain.ai.errors import EngineError
+from offchain.ai.intkernel import NativeLinear
+from offchain.ai.model_file import RawTensor
+from offchain.errors import EigenError
+
+IMPLS = ["portable"] + (["avx2"] if intkernel.has_avx2() else [])
+
+
+def _pair(raws, monkeypatch) -> tuple[BlockLinear, BlockLinear]:
+    """The same layer built with the native kernel and with the array code."""
+    nat = BlockLinear(raws, np)
+    with monkeypatch.context() as m:
+        m.setenv("EIGEN_NATIVE", "0")
+        ref = BlockLinear(raws, np)
+    assert nat.native is not None and ref.native is None
+    return nat, ref
+
+
+def _activations(rng, t: int, cols: int, bits: int) -> np.ndarray:
+    """Quantized activations in [-2^bits, 2^bits] with both extremes present (+2^15 is the value int16 lacks)."""
+    x = rng.integers(-(1 << bits), (1 << bits) + 1, size=(t, cols)).astype(np.int64)
+    x[0, :: max(1, cols // 7)] = 1 << bits
+    x[-1, 1 :: max(1, cols // 5)] = -(1 << bits)
+    return x
+
+
+def _check_layer(nat: BlockLinear, ref: BlockLinear, rng, token_counts=(1, 2, 5, 16, 17, 40)) -> None:
+    for t in token_counts:
+        x = rng.integers(-(1 << 40), 1 << 40, size=(t, nat.cols)).astype(np.int64)
+        x[t // 2] >>= 26  # a row needing no quantization shift
+        x[0, 3] = (1 << 41) - 1  # rounds up to +2^act_bits after the shift
+        expect = ref(x, 20, 16)
+        assert np.array_equal(nat(x, 20, 16), expect)
+        xq = _activations(rng, t, nat.cols, nat.act_bits)
+        assert nat.native is not None
+        base = nat.native(xq, 1, "portable")
+        for impl in IMPLS:
+            for threads in (1, 2):
+                assert np.array_equal(nat.native(xq, threads, impl), base)
+
+
+def test_tiny_layers_native_equals_array(monkeypatch):
+    model = tiny_service().model
+    rng = np.random.default_rng(5)
+    names = [["blk.0.attn_q.weight", "blk.0.attn_k.weight", "blk.0.attn_v.weight"], "blk.1.ffn_down.weight"]
+    for n in names:
+        raws = [model.tensor(k) for k in n] if isinstance(n, list) else model.tensor(n)
+        _check_layer(*_pair(raws, monkeypatch), rng)
+    _check_layer(*_pair(model.tensor("token_embd.weight"), monkeypatch), rng)  # Q8_0 head
+
+
+def _row_slice(raw: RawTensor, lo: int, hi: int) -> RawTensor:
+    per_row = np.asarray(raw.data).reshape(raw.shape[0], -1)
+    return RawTensor(raw.name, raw.ggml_type, (hi - lo, raw.shape[1]), per_row[lo:hi].reshape(-1))
+
+
+def test_smollm2_layer_slices_native_equals_array(monkeypatch):
+    model = smol_service().model
+    rng = np.random.default_rng(9)
+    for name, lo, hi in (
+        ("blk.0.attn_q.weight", 0, 203),  # not a multiple of the 8-row group
+        ("blk.17.ffn_down.weight", 100, 228),  # 1536 columns
+        ("blk.29.ffn_gate.weight", 1000, 1256),
+        ("token_embd.weight", 40000, 40300),  # Q8_0 tied head
+    ):
+        nat, ref = _pair(_row_slice(model.tensor(name), lo, hi), monkeypatch)
+        _check_layer(nat, ref, rng, token_counts=(1, 4, 17))
+
+
+def test_tiny_engine_native_equals_array(monkeypatch):
+    model = tiny_service().model
+    nat = Engine(model, threads=2)
+    with monkeypatch.context() as m:
+        m.setenv("EIGEN_NATIVE", "0")
+        ref = Engine(model)
+    assert nat.head.native is not None and ref.head.native is None
+    toks = list(range(3, 60))
+    cn, cr = nat.new_cache(), ref.new_cache()
+    assert np.array_equal(nat.prefill(cn, toks, all_logits=True), ref.prefill(cr, toks, all_logits=True))
+    for tok in (7, 100, 250):
+        assert np.array_equal(nat.forward([(cn, [tok])])[0], ref.forward([(cr, [tok])])[0])
+
+
+def test_kernel_is_registered_and_switchable(monkeypatch):
+    assert (intkernel.SOURCE, intkernel.FLAGS) in native.KERNELS
+    monkeypatch.setenv("EIGEN_NATIVE", "0")
+    assert BlockLinear(tiny_service().model.tensor("blk.0.ffn_up.weight"), np).native is None
+
+
+def test_bad_inputs_raise_typed_errors():
+    rng = np.random.default_rng(2)
+    q = rng.integers(-8, 8, size=(10, 2, 32))
+    d = rng.integers(-1000, 1000, size=(10, 2))
+    lin = NativeLinear(q, d, d)
+    good = rng.integers(-100, 100, size=(3, 64))
+    assert lin(good).shape == (3, 10)
+    for bad in (
+        good[:, :32],  # wrong width
+        good[0],  # not a matrix
+        np.zeros((0, 64), dtype=np.int64),  # no tokens
+        good.astype(np.float64),  # not integers
+        np.full((1, 64), (1 << 15) + 1),  # outside the activation range
+        np.full((1, 64), -(1 << 63), dtype=np.int64),  # |x| overflows int64
+    ):
+        with pytest.raises(EngineError):
+            lin(bad)
+    with pytest.raises(EngineError):
+        lin(good, impl="sse9")
+    for args in (
+        (q[:, :, :16], d, d),  # blocks not of 32
+        (q * 20, d, d),  # weights beyond int8
+        (q.astype(np.float32), d, d),
+        (q, d[:, :1], None),  # scale shape
+        (q, d + 0.5, None),  # scales not integers
+        (q, d << 20, None),  # scales beyond 2^24
+    ):
+        with pytest.raises(EngineError):
+            NativeLinear(*args)
+    assert issubclass(EngineError, EigenError)
+
+
+def test_engine_thread_setting(monkeypatch):
+    model = tiny_service().model
+    assert Engine(model, threads=1).head.threads == 1
+    monkeypatch.setenv("EIGEN_AI_THREADS", "3")
+    assert Engine(model).layers[0].w_down.threads == 3
+    monkeypatch.setenv("EIGEN_AI_THREADS", "two")
+    with pytest.raises(EngineError):
+        Engine(model)
+    with pytest.raises(EngineError):
+        Engine(model, threads=-1)
