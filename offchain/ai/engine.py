@@ -122,7 +122,7 @@ class BlockLinear:
         # weights; the array path below stays the reference (EIGEN_NATIVE=0) and the cupy path.
         self.native: NativeLinear | None = None
         if xp is np and native.enabled():
-            self.native = NativeLinear(q, dd, mcc)
+            self.native = NativeLinear(q, dd, mcc, s_row, self.act_bits)
         else:
             self._q = self._float_blocks(q)
 
@@ -150,14 +150,14 @@ class BlockLinear:
 
     def __call__(self, x: Any, f_in: int, f_out: int) -> Any:
         """x: int64 [T, cols] in 2^-f_in units -> int64 [T, rows] in 2^-f_out units."""
+        if self.native is not None:  # the same exact integers from the C kernel
+            return self.native.apply(x, f_out - f_in, self.threads)
         xp = self.xp
         t = x.shape[0]
         amax = xp.abs(x).max(axis=1)
         sh = xp.maximum(fx.bitlen(xp, amax) - self.act_bits, 0)
         xq = fx.round_shift(xp, x, sh[:, None])  # |xq| <= 2^act_bits
-        if self.native is not None:
-            y = self.native(xq, self.threads)  # the same exact integers (integer-valued float64)
-        elif t > FULL_GEMM_MIN_TOKENS:
+        if t > FULL_GEMM_MIN_TOKENS:
             y = xq.astype(np.float64) @ self.full_weights()  # exact: same bound as the block path
         else:
             xb = xp.ascontiguousarray(xq.reshape(t, self.nb, 32).transpose(1, 0, 2))  # [nb, T, 32]

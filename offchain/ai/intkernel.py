@@ -9,6 +9,7 @@ raise ``EngineError``; the C code checks again and reports by return code, never
 from __future__ import annotations
 
 import ctypes
+import os
 from typing import Any
 
 import numpy as np
@@ -27,10 +28,19 @@ _I64 = ctypes.c_int64
 
 
 def library() -> ctypes.CDLL:
+    # OpenMP workers that spin-wait between regions take the core the Python thread needs for the
+    # array work in between (and other processes' cores): on a 2-core machine that halved prefill
+    # speed. Sleeping workers cost a futex wake-up per region, nothing next to a threaded product.
+    # libgomp reads this once, when it is loaded with the kernel; an explicit setting wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     lib = native.load(SOURCE, FLAGS)
     if not getattr(lib, "_il_typed", False):
         lib.il_linear.argtypes = [_P, _P, _P, _I64, _I64, _P, _I64, _P, ctypes.c_int, ctypes.c_int]
         lib.il_linear.restype = ctypes.c_int
+        lib.il_block_linear.argtypes = [
+            _P, _P, _P, _I64, _I64, _I64, _P, _I64, ctypes.c_int, _I64, _P, _P, ctypes.c_int, ctypes.c_int
+        ]
+        lib.il_block_linear.restype = ctypes.c_int
         lib.il_has_avx2.argtypes = []
         lib.il_has_avx2.restype = ctypes.c_int
         lib._il_typed = True
@@ -41,7 +51,8 @@ def has_avx2() -> bool:
     return bool(library().il_has_avx2())
 
 
-_ERRORS = {-1: "bad sizes or null pointers", -2: "activation outside [-2^15, 2^15]", -3: "out of memory"}
+_ERRORS = {-1: "bad sizes, thread count or null pointers", -2: "activation out of range", -3: "out of memory"}
+X_IN_LIMIT = 1 << 62
 
 
 class NativeLinear:
@@ -50,7 +61,14 @@ class NativeLinear:
     ``q``: integer weights [rows, nb, 32] (|q| <= 128), ``d``/``mc``: integer row-block scales [rows, nb]
     (|.| < 2^24; ``mc`` None for Q8_0)."""
 
-    def __init__(self, q: np.ndarray, d: np.ndarray, mc: np.ndarray | None) -> None:
+    def __init__(
+        self,
+        q: np.ndarray,
+        d: np.ndarray,
+        mc: np.ndarray | None,
+        s_row: np.ndarray | None = None,
+        act_bits: int = 15,
+    ) -> None:
         q = np.asarray(q)
         if q.ndim != 3 or q.shape[2] != 32 or q.shape[0] < 1 or q.shape[1] < 1:
             raise EngineError(f"native linear: weights must be [rows, blocks, 32], got {q.shape}")
@@ -71,6 +89,13 @@ class NativeLinear:
         self.w = np.ascontiguousarray(qp.reshape(self.groups, ROW_GROUP, nb, 16, 2).transpose(0, 2, 3, 1, 4))
         self.D = self._pack_scales(scales[0], pad)
         self.Mc = self._pack_scales(scales[1], pad) if mc is not None else None
+        if not 1 <= act_bits <= 15:
+            raise EngineError("native linear: act_bits must be in [1, 15]")
+        s_row = np.zeros(rows, dtype=np.int64) if s_row is None else np.asarray(s_row)
+        if s_row.shape != (rows,) or not np.issubdtype(s_row.dtype, np.integer):
+            raise EngineError(f"native linear: row shifts must be integers [{rows}]")
+        self.s_row = np.ascontiguousarray(s_row, dtype=np.int64)
+        self.act_bits = act_bits
         self.lib = library()
 
     def _pack_scales(self, s: np.ndarray, pad: int) -> np.ndarray:
@@ -82,8 +107,7 @@ class NativeLinear:
         q = self.w.transpose(0, 3, 1, 2, 4).reshape(self.groups * ROW_GROUP, self.nb, 32)
         return q[: self.rows]
 
-    def __call__(self, x: Any, threads: int = 0, impl: str = "auto") -> np.ndarray:
-        """x: integer activations [T, cols], |x| <= 2^15 -> exact y as integer-valued float64 [T, rows]."""
+    def _check(self, x: Any, threads: int, impl: str) -> np.ndarray:
         x = np.asarray(x)
         if x.ndim != 2 or x.shape[1] != self.cols or x.shape[0] < 1:
             raise EngineError(f"native linear: activations must be [T >= 1, {self.cols}], got {x.shape}")
@@ -91,6 +115,44 @@ class NativeLinear:
             raise EngineError(f"native linear: activations must be integers, got {x.dtype}")
         if impl not in IMPLS:
             raise EngineError(f"native linear: unknown implementation {impl!r}")
+        if not isinstance(threads, int | np.integer) or threads < 0:
+            raise EngineError(f"native linear: threads must be an integer >= 0, got {threads!r}")
+        return x
+
+    def apply(self, x: Any, out_shift: int, threads: int = 0, impl: str = "auto") -> np.ndarray:
+        """The whole layer step as ``BlockLinear`` defines it: int64 x [T, cols] (|x| < 2^62) in 2^-f_in
+        units -> int64 [T, rows] in 2^-f_out units, ``out_shift = f_out - f_in``."""
+        x = self._check(x, threads, impl)
+        if x.dtype != np.int64:
+            if x.size and (int(x.min()) <= -X_IN_LIMIT or int(x.max()) >= X_IN_LIMIT):
+                raise EngineError("native linear: activations must lie below 2^62 in magnitude")
+            x = x.astype(np.int64)
+        x = np.ascontiguousarray(x)
+        out = np.empty((x.shape[0], self.rows), dtype=np.int64)
+        rc = self.lib.il_block_linear(
+            self.w.ctypes.data,
+            self.D.ctypes.data,
+            self.Mc.ctypes.data if self.Mc is not None else None,
+            self.groups,
+            self.nb,
+            self.rows,
+            x.ctypes.data,
+            x.shape[0],
+            self.act_bits,
+            int(out_shift),
+            self.s_row.ctypes.data,
+            out.ctypes.data,
+            int(threads),
+            IMPLS[impl],
+        )
+        if rc != 0:
+            raise EngineError(f"native linear kernel failed: {_ERRORS.get(rc, rc)}")
+        return out
+
+    def __call__(self, x: Any, threads: int = 0, impl: str = "auto") -> np.ndarray:
+        """x: quantized integer activations [T, cols], |x| <= 2^15 -> the exact products y as
+        integer-valued float64 [T, rows] (before the output scaling)."""
+        x = self._check(x, threads, impl)
         if int(x.min()) < -X_LIMIT or int(x.max()) > X_LIMIT:
             raise EngineError("native linear: activations must lie in [-2^15, 2^15]")
         x32 = np.ascontiguousarray(x, dtype=np.int32)

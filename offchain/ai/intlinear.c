@@ -137,9 +137,10 @@ int il_has_avx2(void) {
 
 /* y[T][groups*8] = exact linear layer of x[T][nb*32] (int32 activations, |x| <= 2^15).
    impl: 0 = best available, 1 = portable C, 2 = AVX2 (falls back to portable C if unsupported).
-   nthreads <= 0: the OpenMP default (OMP_NUM_THREADS). Returns IL_OK or a negative IL_E* code. */
+   nthreads 0: the OpenMP default (OMP_NUM_THREADS). Returns IL_OK or a negative IL_E* code. */
 int il_linear(const int8_t *w, const int32_t *D, const int32_t *Mc, int64_t groups, int64_t nb, const int32_t *x,
               int64_t T, double *y, int nthreads, int impl) {
+    if (nthreads < 0) return IL_EARG;
     if (!w || !D || !x || !y || groups <= 0 || nb <= 0 || T <= 0 || impl < 0 || impl > 2) return IL_EARG;
     const int64_t cols = nb * 32;
     int16_t *x16 = (int16_t *)malloc((size_t)(T * cols) * sizeof(int16_t));
@@ -194,7 +195,7 @@ int il_linear(const int8_t *w, const int32_t *D, const int32_t *Mc, int64_t grou
     /* a small product (a decode-step GEMV) is done before threads would even be woken up */
     if (groups * 8 * cols * T < PAR_MIN_MACS) nth = 1;
     if (nth > groups) nth = (int)groups;
-#pragma omp parallel for schedule(static) num_threads(nth)
+#pragma omp parallel for schedule(dynamic, 8) num_threads(nth)
 #endif
     for (int64_t g = 0; g < groups; g++) {
 #if IL_HAVE_AVX2
@@ -211,9 +212,68 @@ int il_linear(const int8_t *w, const int32_t *D, const int32_t *Mc, int64_t grou
             for (int j = 0; j < 8; j++) y[t * groups * 8 + g * 8 + j] += (double)Db[j] * (double)wp[2 * j];
         }
     }
-    (void)nthreads;
     free(x16);
     free(xs);
     free(fix);
     return IL_OK;
+}
+
+/* round(y * 2^e) with ties to even, for an integer |y| < 2^53 (what rint(ldexp(y, e)) gives). */
+static int64_t scale_round(int64_t y, int64_t e) {
+    if (e > 62) return y ? INT64_MIN : 0; /* out of range: what the x86 float-to-int conversion gives */
+    if (e >= 0) return (int64_t)((uint64_t)y << e);
+    int64_t s = -e;
+    if (s > 62) return 0;
+    int64_t fl = y >> s; /* floor (arithmetic shift) */
+    int64_t rem = y - (int64_t)((uint64_t)fl << s), half = (int64_t)1 << (s - 1);
+    if (rem > half || (rem == half && (fl & 1))) fl += 1;
+    return fl;
+}
+
+/* The whole BlockLinear step: x int64 [T][nb*32] in 2^-f_in units -> out int64 [T][rows] in 2^-f_out
+   units. Per token: sh = max(bitlen(max|x|) - act_bits, 0), xq = round(x / 2^sh) (halves up), then the
+   exact product y, then out = round(y * 2^(out_shift - s_row[r] + sh)) with ties to even, where
+   out_shift = f_out - f_in. |x| must stay below 2^62 (the engine's values are far below). */
+int il_block_linear(const int8_t *w, const int32_t *D, const int32_t *Mc, int64_t groups, int64_t nb, int64_t rows,
+                    const int64_t *x, int64_t T, int act_bits, int64_t out_shift, const int64_t *s_row,
+                    int64_t *out, int nthreads, int impl) {
+    if (!w || !D || !x || !s_row || !out || groups <= 0 || nb <= 0 || T <= 0 || rows <= 0 || rows > groups * 8 ||
+        act_bits < 1 || act_bits > 15)
+        return IL_EARG;
+    const int64_t cols = nb * 32, ldy = groups * 8;
+    int32_t *xq = (int32_t *)malloc((size_t)(T * cols) * sizeof(int32_t));
+    int64_t *sh = (int64_t *)malloc((size_t)T * sizeof(int64_t));
+    double *y = (double *)malloc((size_t)(T * ldy) * sizeof(double));
+    int rc = IL_OK;
+    if (!xq || !sh || !y) {
+        rc = IL_ENOMEM;
+        goto done;
+    }
+    for (int64_t t = 0; t < T; t++) {
+        const int64_t *xt = x + t * cols;
+        uint64_t amax = 0;
+        for (int64_t c = 0; c < cols; c++) {
+            uint64_t a = xt[c] < 0 ? (uint64_t)0 - (uint64_t)xt[c] : (uint64_t)xt[c];
+            if (a > amax) amax = a;
+        }
+        if (amax >= ((uint64_t)1 << 62)) {
+            rc = IL_ERANGE;
+            goto done;
+        }
+        int bl = amax ? 64 - __builtin_clzll(amax) : 0;
+        int64_t s = bl > act_bits ? bl - act_bits : 0;
+        sh[t] = s;
+        int64_t half = s > 0 ? (int64_t)1 << (s - 1) : 0;
+        for (int64_t c = 0; c < cols; c++) xq[t * cols + c] = (int32_t)((xt[c] + half) >> s);
+    }
+    rc = il_linear(w, D, Mc, groups, nb, xq, T, y, nthreads, impl);
+    if (rc != IL_OK) goto done;
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t r = 0; r < rows; r++)
+            out[t * rows + r] = scale_round((int64_t)y[t * ldy + r], out_shift - s_row[r] + sh[t]);
+done:
+    free(xq);
+    free(sh);
+    free(y);
+    return rc;
 }

@@ -143,3 +143,36 @@ def test_engine_thread_setting(monkeypatch):
         Engine(model)
     with pytest.raises(EngineError):
         Engine(model, threads=-1)
+
+
+def test_output_rounding_is_rint_of_ldexp():
+    """Ties to even, left shifts and shifts past the width, against numpy's rint(ldexp(y, e))."""
+    shifts = np.array([0, 1, 2, 3, 5, -4, 61, 62, 63, 70], dtype=np.int64)
+    rows = shifts.size
+    q = np.zeros((rows, 1, 32), dtype=np.int64)
+    q[:, 0, 0] = 1
+    lin = NativeLinear(q, np.ones((rows, 1), dtype=np.int64), None, s_row=shifts, act_bits=15)
+    v = np.arange(-40, 41, dtype=np.int64)
+    x = np.zeros((v.size, 32), dtype=np.int64)
+    x[:, 0] = v
+    for impl in IMPLS:
+        got = lin.apply(x, 0, 1, impl)
+        expect = np.rint(np.ldexp(v[:, None].astype(np.float64), -shifts[None, :])).astype(np.int64)
+        assert np.array_equal(got, expect)
+
+
+def test_apply_bad_inputs_raise_typed_errors():
+    rng = np.random.default_rng(3)
+    lin = NativeLinear(rng.integers(-8, 8, size=(9, 1, 32)), rng.integers(-99, 99, size=(9, 1)), None)
+    x = rng.integers(-(1 << 40), 1 << 40, size=(2, 32))
+    assert np.array_equal(lin.apply((x >> 20).astype(np.int32), 3), lin.apply(x >> 20, 3))
+    for bad in (x[:, :31], x.astype(np.float32), np.full((1, 32), 1 << 62), np.full((1, 32), -(1 << 62))):
+        with pytest.raises(EngineError):
+            lin.apply(bad, 0)
+    with pytest.raises(EngineError):
+        lin.apply(np.full((1, 32), 1 << 62, dtype=np.uint64), 0)
+    with pytest.raises(EngineError):
+        lin.apply(x, 0, threads=-1)
+    for kw in ({"act_bits": 16}, {"act_bits": 0}, {"s_row": np.zeros(8, dtype=np.int64)}, {"s_row": np.zeros(9)}):
+        with pytest.raises(EngineError):
+            NativeLinear(rng.integers(-8, 8, size=(9, 1, 32)), rng.integers(-9, 9, size=(9, 1)), None, **kw)
