@@ -107,6 +107,14 @@ class NativeLinear:
         q = self.w.transpose(0, 3, 1, 2, 4).reshape(self.groups * ROW_GROUP, self.nb, 32)
         return q[: self.rows]
 
+    def _run(self, fn: Any, *args: Any) -> None:
+        """Call a kernel entry point with the packed weights in front of ``args``; a C error code is
+        raised as ``EngineError``."""
+        mc = self.Mc.ctypes.data if self.Mc is not None else None
+        rc = fn(self.w.ctypes.data, self.D.ctypes.data, mc, self.groups, self.nb, *args)
+        if rc != 0:
+            raise EngineError(f"native linear kernel failed: {_ERRORS.get(rc, rc)}")
+
     def _check(self, x: Any, threads: int, impl: str) -> np.ndarray:
         x = np.asarray(x)
         if x.ndim != 2 or x.shape[1] != self.cols or x.shape[0] < 1:
@@ -129,12 +137,8 @@ class NativeLinear:
             x = x.astype(np.int64)
         x = np.ascontiguousarray(x)
         out = np.empty((x.shape[0], self.rows), dtype=np.int64)
-        rc = self.lib.il_block_linear(
-            self.w.ctypes.data,
-            self.D.ctypes.data,
-            self.Mc.ctypes.data if self.Mc is not None else None,
-            self.groups,
-            self.nb,
+        self._run(
+            self.lib.il_block_linear,
             self.rows,
             x.ctypes.data,
             x.shape[0],
@@ -145,8 +149,6 @@ class NativeLinear:
             int(threads),
             IMPLS[impl],
         )
-        if rc != 0:
-            raise EngineError(f"native linear kernel failed: {_ERRORS.get(rc, rc)}")
         return out
 
     def __call__(self, x: Any, threads: int = 0, impl: str = "auto") -> np.ndarray:
@@ -158,18 +160,5 @@ class NativeLinear:
         x32 = np.ascontiguousarray(x, dtype=np.int32)
         t = x32.shape[0]
         y = np.empty((t, self.groups * ROW_GROUP), dtype=np.float64)
-        rc = self.lib.il_linear(
-            self.w.ctypes.data,
-            self.D.ctypes.data,
-            self.Mc.ctypes.data if self.Mc is not None else None,
-            self.groups,
-            self.nb,
-            x32.ctypes.data,
-            t,
-            y.ctypes.data,
-            int(threads),
-            IMPLS[impl],
-        )
-        if rc != 0:
-            raise EngineError(f"native linear kernel failed: {_ERRORS.get(rc, rc)}")
+        self._run(self.lib.il_linear, x32.ctypes.data, t, y.ctypes.data, int(threads), IMPLS[impl])
         return y[:, : self.rows] if y.shape[1] != self.rows else y
