@@ -176,3 +176,21 @@ def test_apply_bad_inputs_raise_typed_errors():
     for kw in ({"act_bits": 16}, {"act_bits": 0}, {"s_row": np.zeros(8, dtype=np.int64)}, {"s_row": np.zeros(9)}):
         with pytest.raises(EngineError):
             NativeLinear(rng.integers(-8, 8, size=(9, 1, 32)), rng.integers(-9, 9, size=(9, 1)), None, **kw)
+
+
+def test_threaded_product_equals_int64_reference():
+    """A product large enough for the kernel to split rows over threads (>= 2^23 multiply-adds),
+    against a plain int64 computation of the same formula."""
+    rng = np.random.default_rng(11)
+    rows, nb, t = 2049, 32, 9
+    q = rng.integers(-8, 8, size=(rows, nb, 32))
+    d = rng.integers(-(1 << 23), 1 << 23, size=(rows, nb))
+    mc = rng.integers(-(1 << 23), 1 << 23, size=(rows, nb))
+    lin = NativeLinear(q, d, mc)
+    x = _activations(rng, t, nb * 32, 15)
+    xb = x.reshape(t, nb, 32)
+    expect = np.einsum("rb,tbr->tr", d, np.einsum("rbi,tbi->tbr", q, xb)) + np.einsum("rb,tb->tr", mc, xb.sum(2))
+    for impl in IMPLS:
+        for threads in (1, 2, 3):
+            got = lin(x, threads, impl)
+            assert np.array_equal(got, expect.astype(np.float64)) and np.array_equal(got.astype(np.int64), expect)
