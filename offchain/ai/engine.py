@@ -36,6 +36,7 @@ from offchain import native
 from offchain.ai import fixedpoint as fx
 from offchain.ai.backend import get_backend, to_numpy
 from offchain.ai.errors import EngineError, ModelFileError
+from offchain.ai import intkernel
 from offchain.ai.intkernel import NativeLinear
 from offchain.ai.model_file import GGML_F32, GGML_Q4_1, GGML_Q8_0, ModelFile, RawTensor
 
@@ -296,6 +297,10 @@ class Engine:
                     BlockLinear(t("ffn_down"), xp, threads),
                 )
             )
+        if any(ly.w_gate_up.splits != [cfg.d_ff, cfg.d_ff] for ly in self.layers):
+            raise ModelFileError("ffn_gate and ffn_up must both have d_ff rows")
+        # the element-wise steps in C too (same integers), with the native linear kernel
+        self.native_ops = backend == "numpy" and native.enabled()
         self.out_norm = RMSNorm(model.tensor("output_norm.weight"), eps, xp)
         emb = model.tensor("token_embd.weight")
         head = model.tensors.get("output.weight", emb)
@@ -372,11 +377,22 @@ class Engine:
         s = xp.where(mask[None], s, MASKED)
         m = s.max(axis=-1, keepdims=True)
         d = xp.where(mask[None], m - s, fx.EXP_D_MAX)
-        p = fx.exp_neg(xp, d, 16)  # max weight exactly 2^16
+        p = self._exp_neg(d, 16)  # max weight exactly 2^16
         z = p.sum(axis=-1, keepdims=True)
         o = xp.matmul(p.astype(np.float64), cache.v[li][:, :total]).astype(np.int64)  # exact below 2^53
         o = fx.rdiv(xp, o, z)  # [kvh, g*n, hd] in 2^-F_V
         return o.reshape(kvh, g, n, hd).transpose(2, 0, 1, 3).reshape(n, kvh * g * hd)
+
+    def _exp_neg(self, d: Any, out_bits: int) -> Any:
+        if self.native_ops:
+            return intkernel.exp_neg(d, out_bits)
+        return fx.exp_neg(self.xp, d, out_bits)
+
+    def _mlp_act(self, gate_up: BlockLinear, y: Any) -> Any:
+        """silu(gate) * up of a fused gate|up product."""
+        if self.native_ops:
+            return intkernel.silu_mul(y, gate_up.splits[0])
+        return self._silu_mul(*gate_up.split_out(y))
 
     def _silu_mul(self, gate: Any, up: Any) -> Any:
         xp = self.xp
@@ -452,7 +468,7 @@ class Engine:
             h = xp.clip(h + layer.wo(att, F_V, F_ACT), -RESID_LIMIT, RESID_LIMIT)
             xn = layer.ffn_norm(h)
             fn = layer.ffn_norm.f_out
-            mlp = self._silu_mul(*layer.w_gate_up.split_out(layer.w_gate_up(xn, fn, F_ACT)))
+            mlp = self._mlp_act(layer.w_gate_up, layer.w_gate_up(xn, fn, F_ACT))
             h = xp.clip(h + layer.w_down(mlp, 2 * F_ACT, F_ACT), -RESID_LIMIT, RESID_LIMIT)
         for cache, (_, n) in zip((c for c, _ in items), spans, strict=True):
             cache.length += n

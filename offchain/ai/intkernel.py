@@ -41,6 +41,9 @@ def library() -> ctypes.CDLL:
             _P, _P, _P, _I64, _I64, _I64, _P, _I64, ctypes.c_int, _I64, _P, _P, ctypes.c_int, ctypes.c_int
         ]
         lib.il_block_linear.restype = ctypes.c_int
+        for name in ("il_exp_neg", "il_silu_mul"):
+            getattr(lib, name).argtypes = [_P, _I64, ctypes.c_int if name == "il_exp_neg" else _I64, _P, _P, _I64, _P]
+            getattr(lib, name).restype = ctypes.c_int
         lib.il_has_avx2.argtypes = []
         lib.il_has_avx2.restype = ctypes.c_int
         lib._il_typed = True
@@ -162,3 +165,47 @@ class NativeLinear:
         y = np.empty((t, self.groups * ROW_GROUP), dtype=np.float64)
         self._run(self.lib.il_linear, x32.ctypes.data, t, y.ctypes.data, int(threads), IMPLS[impl])
         return y[:, : self.rows] if y.shape[1] != self.rows else y
+
+
+def _tables() -> tuple[np.ndarray, np.ndarray, int]:
+    from offchain.ai import fixedpoint as fx  # the one definition of the exp tables
+
+    t1, t2 = fx.exp_tables()
+    return np.ascontiguousarray(t1, dtype=np.int64), np.ascontiguousarray(t2, dtype=np.int64), fx.log2e_q32()
+
+
+def _int64(a: Any, what: str) -> np.ndarray:
+    a = np.asarray(a)
+    if a.dtype != np.int64:
+        raise EngineError(f"native {what}: expected int64, got {a.dtype}")
+    return np.ascontiguousarray(a)
+
+
+def _check_rc(rc: int, what: str) -> None:
+    if rc != 0:
+        raise EngineError(f"native {what} failed: {_ERRORS.get(rc, rc)}")
+
+
+def exp_neg(d: Any, out_bits: int) -> np.ndarray:
+    """``fixedpoint.exp_neg(np, d, out_bits)`` in C: int64 d >= 0 (any shape), 14 <= out_bits <= 30
+    (every shift then stays below 63 bits)."""
+    d = _int64(d, "exp_neg")
+    if not 14 <= out_bits <= 30:
+        raise EngineError("native exp_neg: out_bits must be in [14, 30]")
+    t1, t2, l2e = _tables()
+    out = np.empty_like(d)
+    rc = library().il_exp_neg(d.ctypes.data, d.size, out_bits, t1.ctypes.data, t2.ctypes.data, l2e, out.ctypes.data)
+    _check_rc(rc, "exp_neg (d must be >= 0)")
+    return out
+
+
+def silu_mul(gate_up: Any, hidden: int) -> np.ndarray:
+    """``Engine._silu_mul(gate, up)`` in C for a fused int64 [T, 2*hidden] gate|up product."""
+    gu = _int64(gate_up, "silu_mul")
+    if gu.ndim != 2 or hidden < 1 or gu.shape[1] != 2 * hidden:
+        raise EngineError(f"native silu_mul: expected [T, {2 * hidden}], got {gu.shape}")
+    t1, t2, l2e = _tables()
+    out = np.empty((gu.shape[0], hidden), dtype=np.int64)
+    rc = library().il_silu_mul(gu.ctypes.data, gu.shape[0], hidden, t1.ctypes.data, t2.ctypes.data, l2e, out.ctypes.data)
+    _check_rc(rc, "silu_mul")
+    return out

@@ -277,3 +277,59 @@ done:
     free(y);
     return rc;
 }
+
+/* ---- element-wise integer steps of the engine (offchain/ai/fixedpoint.py, engine.py) ---- */
+
+#define EXP_ONE_BITS 30
+#define U_BITS 48                  /* fixedpoint._U_BITS: d has 16 fractional bits, log2(e) 32 */
+#define EXP_D_MAX ((int64_t)32 << 16) /* fixedpoint.EXP_D_MAX */
+#define GATE_LIMIT (((int64_t)1 << 30) - 1)
+
+static inline int64_t round_shift(int64_t x, int64_t s) { return s > 0 ? (x + ((int64_t)1 << (s - 1))) >> s : x; }
+
+/* fixedpoint.exp_neg for one d >= 0: 2^out_bits * exp(-d / 2^16) from the two 1024-entry tables. */
+static inline int64_t exp_neg1(int64_t d, int out_bits, const int64_t *t1, const int64_t *t2, int64_t log2e) {
+    if (d > EXP_D_MAX) d = EXP_D_MAX;
+    int64_t u = d * log2e; /* < 2^54 */
+    int64_t n = u >> U_BITS, f = u & (((int64_t)1 << U_BITS) - 1);
+    int64_t a = f >> (U_BITS - 10), b = (f >> (U_BITS - 20)) & 1023;
+    int64_t val = (t1[a] * t2[b] + ((int64_t)1 << (EXP_ONE_BITS - 1))) >> EXP_ONE_BITS;
+    return round_shift(val, n + (EXP_ONE_BITS - out_bits));
+}
+
+/* Every final shift n + 30 - out_bits stays below 63 (n <= 46), where C and numpy shifts agree. */
+#define EXP_MIN_OUT_BITS 14
+
+/* out[i] = exp_neg(d[i]); tables t1, t2 (1024 entries each, 2^-30 units) and round(log2(e) 2^32) come
+   from fixedpoint so that there is one definition. IL_ERANGE for a negative d. */
+int il_exp_neg(const int64_t *d, int64_t n, int out_bits, const int64_t *t1, const int64_t *t2, int64_t log2e,
+               int64_t *out) {
+    if (!d || !out || !t1 || !t2 || n < 0 || out_bits < EXP_MIN_OUT_BITS || out_bits > EXP_ONE_BITS) return IL_EARG;
+    for (int64_t i = 0; i < n; i++)
+        if (d[i] < 0) return IL_ERANGE;
+    for (int64_t i = 0; i < n; i++) out[i] = exp_neg1(d[i], out_bits, t1, t2, log2e);
+    return IL_OK;
+}
+
+/* Engine._silu_mul on a fused gate|up product gu [T][2H] (gate = columns < H): out [T][H] =
+   silu(gate) * up in 2^-32 units, sigma from the exp table and a rounded integer division. */
+int il_silu_mul(const int64_t *gu, int64_t T, int64_t H, const int64_t *t1, const int64_t *t2, int64_t log2e,
+                int64_t *out) {
+    if (!gu || !out || !t1 || !t2 || T < 0 || H <= 0) return IL_EARG;
+    const int64_t one = (int64_t)1 << EXP_ONE_BITS;
+    for (int64_t t = 0; t < T; t++) {
+        const int64_t *g = gu + t * 2 * H, *u = g + H;
+        int64_t *o = out + t * H;
+        for (int64_t i = 0; i < H; i++) {
+            int64_t gate = g[i] < -GATE_LIMIT ? -GATE_LIMIT : g[i] > GATE_LIMIT ? GATE_LIMIT : g[i];
+            int64_t up = u[i] < -GATE_LIMIT ? -GATE_LIMIT : u[i] > GATE_LIMIT ? GATE_LIMIT : u[i];
+            int64_t e = exp_neg1(gate < 0 ? -gate : gate, EXP_ONE_BITS, t1, t2, log2e);
+            int64_t num = gate >= 0 ? one << EXP_ONE_BITS : e << EXP_ONE_BITS;
+            int64_t den = one + e;
+            int64_t sig = (2 * num + den) / (2 * den); /* rdiv: both non-negative, so / is floor */
+            int64_t silu = round_shift(gate * sig, EXP_ONE_BITS);
+            o[i] = silu * up;
+        }
+    }
+    return IL_OK;
+}

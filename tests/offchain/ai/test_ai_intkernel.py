@@ -194,3 +194,39 @@ def test_threaded_product_equals_int64_reference():
         for threads in (1, 2, 3):
             got = lin(x, threads, impl)
             assert np.array_equal(got, expect.astype(np.float64)) and np.array_equal(got.astype(np.int64), expect)
+
+
+def test_exp_neg_native_equals_array():
+    from offchain.ai import fixedpoint as fx
+
+    rng = np.random.default_rng(4)
+    d = np.concatenate(
+        [
+            np.arange(0, 1 << 16, dtype=np.int64),  # one unit of the exponent, every value
+            rng.integers(0, fx.EXP_D_MAX + 1, size=200_000),
+            np.array([fx.EXP_D_MAX - 1, fx.EXP_D_MAX, fx.EXP_D_MAX + 1, 1 << 40, (1 << 62)], dtype=np.int64),
+        ]
+    )
+    for bits in (14, 16, 24, 30):
+        assert np.array_equal(intkernel.exp_neg(d, bits), fx.exp_neg(np, d, bits))
+    grid = d[:1000].reshape(10, 100)
+    assert np.array_equal(intkernel.exp_neg(grid, 16), fx.exp_neg(np, grid, 16))
+    for bad, bits in ((np.array([-1]), 16), (d.astype(np.int32), 16), (d, 31), (d, 13)):
+        with pytest.raises(EngineError):
+            intkernel.exp_neg(bad, bits)
+
+
+def test_silu_mul_native_equals_array(monkeypatch):
+    rng = np.random.default_rng(6)
+    monkeypatch.setenv("EIGEN_NATIVE", "0")
+    ref = Engine(tiny_service().model)
+    hidden = 96
+    lim = (1 << 30) + 5  # beyond the clip on both sides
+    gu = rng.integers(-lim, lim, size=(40, 2 * hidden))
+    gu[:5] >>= 14  # the usual range: |gate| a few units
+    gu[5, :8] = [0, 1, -1, lim, -lim, (1 << 30) - 1, -(1 << 30) + 1, 1 << 16]
+    expect = ref._silu_mul(gu[:, :hidden], gu[:, hidden:])
+    assert np.array_equal(intkernel.silu_mul(gu, hidden), expect)
+    for bad, h in ((gu, hidden + 1), (gu[0], hidden), (gu.astype(np.float64), hidden)):
+        with pytest.raises(EngineError):
+            intkernel.silu_mul(bad, h)
