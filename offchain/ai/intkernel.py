@@ -44,6 +44,8 @@ def library() -> ctypes.CDLL:
         for name in ("il_exp_neg", "il_silu_mul"):
             getattr(lib, name).argtypes = [_P, _I64, ctypes.c_int if name == "il_exp_neg" else _I64, _P, _P, _I64, _P]
             getattr(lib, name).restype = ctypes.c_int
+        lib.il_rmsnorm.argtypes = [_P, _I64, _I64, _P, _I64, _P, _P]
+        lib.il_rmsnorm.restype = ctypes.c_int
         lib.il_has_avx2.argtypes = []
         lib.il_has_avx2.restype = ctypes.c_int
         lib._il_typed = True
@@ -208,4 +210,17 @@ def silu_mul(gate_up: Any, hidden: int) -> np.ndarray:
     out = np.empty((gu.shape[0], hidden), dtype=np.int64)
     rc = library().il_silu_mul(gu.ctypes.data, gu.shape[0], hidden, t1.ctypes.data, t2.ctypes.data, l2e, out.ctypes.data)
     _check_rc(rc, "silu_mul")
+    return out
+
+
+def rmsnorm(h: Any, g: np.ndarray, k: int, eps_tbl: np.ndarray) -> np.ndarray:
+    """``RMSNorm.__call__`` in C: int64 h [T, n], int64 gains g [n], the integer constant k and the
+    65-entry eps table of that norm."""
+    h = _int64(h, "rmsnorm")
+    g, eps_tbl = _int64(g, "rmsnorm gains"), _int64(eps_tbl, "rmsnorm eps table")
+    if h.ndim != 2 or g.shape != (h.shape[1],) or eps_tbl.shape != (65,):
+        raise EngineError(f"native rmsnorm: shapes {h.shape}, {g.shape}, {eps_tbl.shape} do not fit")
+    out = np.empty_like(h)
+    rc = library().il_rmsnorm(h.ctypes.data, h.shape[0], h.shape[1], g.ctypes.data, int(k), eps_tbl.ctypes.data, out.ctypes.data)
+    _check_rc(rc, "rmsnorm (sum of squares outside [0, 2^62))")
     return out

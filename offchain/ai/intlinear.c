@@ -333,3 +333,43 @@ int il_silu_mul(const int64_t *gu, int64_t T, int64_t H, const int64_t *t1, cons
     }
     return IL_OK;
 }
+
+static inline int64_t floor_div(int64_t a, int64_t b) { /* b > 0 */
+    int64_t q = a / b;
+    return (a % b < 0) ? q - 1 : q;
+}
+
+/* RMSNorm (engine.RMSNorm.__call__) of h int64 [T][n]: per token shift to 24 bits, exact sum of
+   squares plus the eps table entry, exact integer square root, rounded division. out int64 [T][n].
+   IL_ERANGE when a sum leaves [0, 2^62) (the array path raises there too). */
+int il_rmsnorm(const int64_t *h, int64_t T, int64_t n, const int64_t *G, int64_t K, const int64_t *eps_tbl,
+               int64_t *out) {
+    if (!h || !G || !eps_tbl || !out || T < 0 || n <= 0) return IL_EARG;
+    for (int64_t t = 0; t < T; t++) {
+        const int64_t *ht = h + t * n;
+        int64_t *o = out + t * n;
+        uint64_t amax = 0;
+        for (int64_t i = 0; i < n; i++) {
+            uint64_t a = ht[i] < 0 ? (uint64_t)0 - (uint64_t)ht[i] : (uint64_t)ht[i];
+            if (a > amax) amax = a;
+        }
+        if (amax >= ((uint64_t)1 << 62)) return IL_ERANGE;
+        int64_t sh = (amax ? 64 - __builtin_clzll(amax) : 0) - 24; /* in [-24, 38] */
+        uint64_t ss = 0;
+        for (int64_t i = 0; i < n; i++) {
+            int64_t xs = sh >= 0 ? round_shift(ht[i], sh) : (int64_t)((uint64_t)ht[i] << -sh);
+            o[i] = xs;
+            ss += (uint64_t)(xs * xs);
+            if (ss >= ((uint64_t)1 << 62)) return IL_ERANGE;
+        }
+        uint64_t v = ss + (uint64_t)eps_tbl[sh + 24];
+        if (v >= ((uint64_t)1 << 62)) return IL_ERANGE;
+        /* exact floor(sqrt(v)): a float seed, then integer corrections */
+        uint64_t r = (uint64_t)__builtin_sqrt((double)v);
+        while (r * r > v) r--;
+        while ((r + 1) * (r + 1) <= v) r++;
+        int64_t den = r > 1 ? (int64_t)r : 1;
+        for (int64_t i = 0; i < n; i++) o[i] = floor_div(2 * (o[i] * G[i] * K) + den, 2 * den);
+    }
+    return IL_OK;
+}

@@ -11,7 +11,7 @@ from ai_helpers import smol_service, tiny_service
 
 from offchain import native
 from offchain.ai import intkernel
-from offchain.ai.engine import BlockLinear, Engine
+from offchain.ai.engine import BlockLinear, Engine, RMSNorm
 from offchain.ai.errors import EngineError
 from offchain.ai.intkernel import NativeLinear
 from offchain.ai.model_file import RawTensor
@@ -230,3 +230,25 @@ def test_silu_mul_native_equals_array(monkeypatch):
     for bad, h in ((gu, hidden + 1), (gu[0], hidden), (gu.astype(np.float64), hidden)):
         with pytest.raises(EngineError):
             intkernel.silu_mul(bad, h)
+
+
+def test_rmsnorm_native_equals_array(monkeypatch):
+    model = tiny_service().model
+    raw = model.tensor("blk.0.attn_norm.weight")
+    nat = RMSNorm(raw, model.config.rms_eps, np)
+    monkeypatch.setenv("EIGEN_NATIVE", "0")
+    ref = RMSNorm(raw, model.config.rms_eps, np)
+    assert nat.native and not ref.native
+    rng = np.random.default_rng(8)
+    n = raw.shape[0]
+    h = rng.integers(-(1 << 40), 1 << 40, size=(64, n))
+    for i, bits in enumerate(range(0, 41, 2)):
+        h[i] >>= 40 - bits  # every normalisation shift from -24 up
+    h[30] = 0  # all zero: the eps term alone
+    h[31, :] = 1 << 40  # constant row: ties in the rounding
+    h[32, ::2] = -(1 << 61)  # the largest magnitude the engine could hand over
+    assert np.array_equal(nat(h), ref(h))
+    with pytest.raises(EngineError):
+        nat(np.full((1, n), 1 << 62))
+    with pytest.raises(EngineError):
+        intkernel.rmsnorm(h[:, 1:], nat.G, nat.K, nat.eps_tbl)
