@@ -33,7 +33,13 @@ def library() -> ctypes.CDLL:
     # speed. Sleeping workers cost a futex wake-up per region, nothing next to a threaded product.
     # libgomp reads this once, when it is loaded with the kernel; an explicit setting wins.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    lib = native.load(SOURCE, FLAGS)
+    try:
+        lib = native.load(SOURCE, FLAGS)
+    except native.NativeError as first:
+        try:  # a compiler without OpenMP: the same code on one thread
+            lib = native.load(SOURCE)
+        except native.NativeError:
+            raise first from None
     if not getattr(lib, "_il_typed", False):
         lib.il_linear.argtypes = [_P, _P, _P, _I64, _I64, _P, _I64, _P, ctypes.c_int, ctypes.c_int]
         lib.il_linear.restype = ctypes.c_int

@@ -252,3 +252,20 @@ def test_rmsnorm_native_equals_array(monkeypatch):
         nat(np.full((1, n), 1 << 62))
     with pytest.raises(EngineError):
         intkernel.rmsnorm(h[:, 1:], nat.G, nat.K, nat.eps_tbl)
+
+
+def test_builds_without_openmp(monkeypatch, tmp_path):
+    """A compiler that rejects the OpenMP flag still gives the kernel (single-threaded, same numbers)."""
+    monkeypatch.setenv("EIGEN_NATIVE_DIR", str(tmp_path))
+    monkeypatch.setattr(intkernel, "FLAGS", ("-fno-such-openmp-flag",))
+    monkeypatch.setattr(native, "_loaded", {})
+    rng = np.random.default_rng(12)
+    q, d = rng.integers(-8, 8, size=(16, 2, 32)), rng.integers(-99, 99, size=(16, 2))
+    lin = NativeLinear(q, d, None)
+    x = rng.integers(-(1 << 15), 1 << 15, size=(3, 64))
+    y = lin(x, 2)
+    assert [p.name.split("-")[0] for p in tmp_path.glob("*.so")] == ["intlinear"]  # built without the flag
+    monkeypatch.undo()
+    with_omp = NativeLinear(q, d, None)
+    assert with_omp.lib is not lin.lib
+    assert np.array_equal(y, with_omp(x, 2))
