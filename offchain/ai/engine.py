@@ -365,6 +365,9 @@ class Engine:
 
     def _attend(self, li: int, cache: KVCache, q: Any, eq: Any, start: int, n: int) -> Any:
         """q: int64 [n, H, hd] (scaled), eq: [n, H]; cache already holds positions < start + n."""
+        if self.native_ops:
+            c = self.config
+            return intkernel.attend(q, eq, cache.k[li], cache.ek[li], cache.v[li], start, c.n_kv_heads, self.score_shift)
         xp, cfg = self.xp, self.config
         kvh, hd = cfg.n_kv_heads, cfg.head_dim
         g = cfg.n_heads // kvh

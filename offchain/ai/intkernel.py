@@ -52,6 +52,8 @@ def library() -> ctypes.CDLL:
             getattr(lib, name).restype = ctypes.c_int
         lib.il_rmsnorm.argtypes = [_P, _I64, _I64, _P, _I64, _P, _P]
         lib.il_rmsnorm.restype = ctypes.c_int
+        lib.il_attend.argtypes = [_P, _P, _I64, _I64, _I64, _I64, _P, _P, _P, _I64, _I64, _I64, _P, _P, _I64, _P]
+        lib.il_attend.restype = ctypes.c_int
         lib.il_has_avx2.argtypes = []
         lib.il_has_avx2.restype = ctypes.c_int
         lib._il_typed = True
@@ -229,4 +231,30 @@ def rmsnorm(h: Any, g: np.ndarray, k: int, eps_tbl: np.ndarray) -> np.ndarray:
     out = np.empty_like(h)
     rc = library().il_rmsnorm(h.ctypes.data, h.shape[0], h.shape[1], g.ctypes.data, int(k), eps_tbl.ctypes.data, out.ctypes.data)
     _check_rc(rc, "rmsnorm (sum of squares outside [0, 2^62))")
+    return out
+
+
+def attend(
+    q: Any, eq: Any, k: np.ndarray, ek: np.ndarray, v: np.ndarray, start: int, kv_heads: int, score_shift: int
+) -> np.ndarray:
+    """``Engine._attend`` in C for one sequence and layer: q int64 [n, heads, hd] (scaled), eq int64
+    [n, heads]; the layer's cache k, v float64 [kv_heads, cap, hd] and ek int64 [kv_heads, cap] already
+    holding positions < start + n. Returns int64 [n, heads * hd] in 2^-14 units."""
+    q, eq, ek = _int64(q, "attend q"), _int64(eq, "attend eq"), _int64(ek, "attend ek")
+    k, v = np.asarray(k), np.asarray(v)
+    if q.ndim != 3 or q.shape[1] % kv_heads or eq.shape != q.shape[:2] or k.dtype != np.float64 or v.dtype != np.float64:
+        raise EngineError("native attend: q [n, heads, hd] int64, eq [n, heads] and float64 k, v expected")
+    n, heads, hd = q.shape
+    cap = k.shape[1] if k.ndim == 3 else -1
+    if k.shape != (kv_heads, cap, hd) or v.shape != k.shape or ek.shape != (kv_heads, cap):
+        raise EngineError(f"native attend: cache shapes {k.shape}, {ek.shape}, {v.shape} do not fit q {q.shape}")
+    if not (k.flags.c_contiguous and v.flags.c_contiguous):
+        raise EngineError("native attend: the cache must be contiguous")
+    t1, t2, l2e = _tables()
+    out = np.empty((n, heads * hd), dtype=np.int64)
+    rc = library().il_attend(
+        q.ctypes.data, eq.ctypes.data, n, kv_heads, heads // kv_heads, hd, k.ctypes.data, ek.ctypes.data,
+        v.ctypes.data, cap, int(start), int(score_shift), t1.ctypes.data, t2.ctypes.data, l2e, out.ctypes.data,
+    )
+    _check_rc(rc, "attend (positions beyond the cache or the 8192 limit)")
     return out

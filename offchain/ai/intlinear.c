@@ -373,3 +373,69 @@ int il_rmsnorm(const int64_t *h, int64_t T, int64_t n, const int64_t *G, int64_t
     }
     return IL_OK;
 }
+
+/* Engine._attend for one sequence and layer. q int64 [n][kvh*g][hd] (|q| < 2^20), eq int64 [n][kvh*g];
+   cache k, v float64 integers [kvh][cap][hd] (|k| < 2^20, |v| < 2^24), ek int64 [kvh][cap]; the new
+   tokens are at positions start..start+n-1 and the cache already holds them. Per query row: scores
+   round(q.k * 2^(eq + ek + score_shift)) (ties to even), causal mask, softmax weights from the exp
+   table (masked positions get exp_neg(EXP_D_MAX)), exact P.V and a rounded division by the sum.
+   out int64 [n][kvh*g*hd]. All sums are exact integers (q.k < 2^46, P.V < 2^53 for <= 8192 positions). */
+int il_attend(const int64_t *q, const int64_t *eq, int64_t n, int64_t kvh, int64_t g, int64_t hd, const double *k,
+              const int64_t *ek, const double *v, int64_t cap, int64_t start, int64_t score_shift, const int64_t *t1,
+              const int64_t *t2, int64_t log2e, int64_t *out) {
+    if (!q || !eq || !k || !ek || !v || !out || !t1 || !t2 || n <= 0 || kvh <= 0 || g <= 0 || hd <= 0 ||
+        start < 0 || start + n > cap || start + n > 8192)
+        return IL_EARG;
+    const int64_t total = start + n, H = kvh * g;
+    int64_t *s = (int64_t *)malloc((size_t)total * sizeof(int64_t));
+    double *acc = (double *)malloc((size_t)hd * 2 * sizeof(double)), *qd = acc + hd;
+    if (!s || !acc) {
+        free(s);
+        free(acc);
+        return IL_ENOMEM;
+    }
+    const int64_t pm = exp_neg1(EXP_D_MAX, 16, t1, t2, log2e); /* weight of a masked position */
+    for (int64_t h = 0; h < kvh; h++) {
+        const double *kh = k + h * cap * hd, *vh = v + h * cap * hd;
+        const int64_t *ekh = ek + h * cap;
+        for (int64_t gi = 0; gi < g; gi++) {
+            for (int64_t ti = 0; ti < n; ti++) {
+                const int64_t head = h * g + gi, qpos = start + ti;
+                const int64_t *qr = q + (ti * H + head) * hd;
+                const int64_t eqr = eq[ti * H + head];
+                for (int64_t c = 0; c < hd; c++) qd[c] = (double)qr[c];
+                int64_t m = INT64_MIN;
+                for (int64_t p = 0; p <= qpos; p++) {
+                    const double *kp = kh + p * hd;
+                    /* integer products and sums below 2^53: exact in double, in any order */
+                    double d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+                    int64_t c = 0;
+                    for (; c + 4 <= hd; c += 4) {
+                        d0 += qd[c] * kp[c];
+                        d1 += qd[c + 1] * kp[c + 1];
+                        d2 += qd[c + 2] * kp[c + 2];
+                        d3 += qd[c + 3] * kp[c + 3];
+                    }
+                    for (; c < hd; c++) d0 += qd[c] * kp[c];
+                    s[p] = scale_round((int64_t)((d0 + d1) + (d2 + d3)), eqr + ekh[p] + score_shift);
+                    if (s[p] > m) m = s[p];
+                }
+                int64_t z = 0;
+                for (int64_t c = 0; c < hd; c++) acc[c] = 0;
+                for (int64_t p = 0; p < total; p++) {
+                    int64_t w = p <= qpos ? exp_neg1(m - s[p], 16, t1, t2, log2e) : pm;
+                    if (w == 0) continue;
+                    z += w;
+                    const double *vp = vh + p * hd;
+                    const double wd = (double)w;
+                    for (int64_t c = 0; c < hd; c++) acc[c] += wd * vp[c];
+                }
+                int64_t *o = out + ti * H * hd + head * hd;
+                for (int64_t c = 0; c < hd; c++) o[c] = floor_div(2 * (int64_t)acc[c] + z, 2 * z);
+            }
+        }
+    }
+    free(s);
+    free(acc);
+    return IL_OK;
+}

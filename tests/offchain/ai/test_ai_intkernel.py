@@ -269,3 +269,34 @@ def test_builds_without_openmp(monkeypatch, tmp_path):
     with_omp = NativeLinear(q, d, None)
     assert with_omp.lib is not lin.lib
     assert np.array_equal(y, with_omp(x, 2))
+
+
+def test_attend_native_equals_array(monkeypatch):
+    model = tiny_service().model
+    nat = Engine(model)
+    monkeypatch.setenv("EIGEN_NATIVE", "0")
+    ref = Engine(model)
+    assert nat.native_ops and not ref.native_ops
+    cfg = model.config
+    rng = np.random.default_rng(10)
+    for start, n in ((0, 1), (0, 9), (5, 1), (37, 4), (60, 70)):
+        total = start + n
+        cache = ref.new_cache()
+        cache._reserve(total)
+        k, ek, v = cache.k[0], cache.ek[0], cache.v[0]
+        k[:, :total] = rng.integers(-(1 << 20) + 1, 1 << 20, size=(cfg.n_kv_heads, total, cfg.head_dim))
+        ek[:, :total] = rng.integers(0, 12, size=(cfg.n_kv_heads, total))
+        v[:, :total] = rng.integers(-(1 << 24) + 1, 1 << 24, size=(cfg.n_kv_heads, total, cfg.head_dim))
+        q = rng.integers(-(1 << 20) + 1, 1 << 20, size=(n, cfg.n_heads, cfg.head_dim))
+        eq = rng.integers(0, 12, size=(n, cfg.n_heads))
+        q[0] >>= 12  # a flat softmax row
+        expect = ref._attend(0, cache, q, eq, start, n)
+        got = intkernel.attend(q, eq, k, ek, v, start, cfg.n_kv_heads, nat.score_shift)
+        assert np.array_equal(got, expect)
+    for bad_start in (cache.cap, 8192):
+        with pytest.raises(EngineError):
+            intkernel.attend(q, eq, k, ek, v, bad_start, cfg.n_kv_heads, nat.score_shift)
+    with pytest.raises(EngineError):
+        intkernel.attend(q, eq[:, :-1], k, ek, v, 0, cfg.n_kv_heads, nat.score_shift)
+    with pytest.raises(EngineError):
+        intkernel.attend(q, eq, k.astype(np.float32), ek, v, 0, cfg.n_kv_heads, nat.score_shift)
