@@ -1,9 +1,10 @@
-"""ctypes front of ``intlinear.c``: the exact integer linear layer on the CPU.
+"""ctypes front of ``intkernel.c``: the exact integer steps of the engine on the CPU.
 
-It computes the same exact integers as the array path of ``BlockLinear`` (int8 weights, int16
-activations, int32 block sums, integer-valued double accumulation below 2^53) and is used for the
-numpy backend unless ``EIGEN_NATIVE=0``. Inputs are checked here (shape, dtype, range) and bad ones
-raise ``EngineError``; the C code checks again and reports by return code, never by crashing.
+The linear layer (int8 weights, int16 activations, int32 block sums, integer-valued double
+accumulation below 2^53), RMSNorm, the SiLU gate, the exp table and attention compute the same exact
+integers as the array code of ``engine``/``fixedpoint`` and are used for the numpy backend unless
+``EIGEN_NATIVE=0``. Inputs are checked here (shape, dtype, range) and bad ones raise ``EngineError``;
+the C code checks again and reports by return code, never by crashing.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 from offchain import native
 from offchain.ai.errors import EngineError
 
-SOURCE = "ai/intlinear.c"
+SOURCE = "ai/intkernel.c"
 FLAGS = ("-fopenmp",)
 ROW_GROUP = 8
 X_LIMIT = 1 << 15

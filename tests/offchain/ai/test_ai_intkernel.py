@@ -1,7 +1,8 @@
-"""The native integer linear kernel (intlinear.c) against the array (numpy) path: identical integers.
+"""The native integer kernels (intkernel.c) against the array (numpy) path: identical integers.
 
-Both implementations of the kernel (AVX2 and portable C), 1 and 2 threads, token counts on both sides
-of the array path's block/full-GEMM switch, the tiny model end to end and layers of the real SmolLM2."""
+Linear layer: both implementations (AVX2 and portable C), 1-3 threads, token counts on both sides of the
+array path's block/full-GEMM switch, the tiny model end to end and layers of the real SmolLM2. Element-wise
+steps (exp table, SiLU gate, RMSNorm, attention) against fixedpoint/engine; typed errors for bad input."""
 
 from __future__ import annotations
 
@@ -264,7 +265,7 @@ def test_builds_without_openmp(monkeypatch, tmp_path):
     lin = NativeLinear(q, d, None)
     x = rng.integers(-(1 << 15), 1 << 15, size=(3, 64))
     y = lin(x, 2)
-    assert [p.name.split("-")[0] for p in tmp_path.glob("*.so")] == ["intlinear"]  # built without the flag
+    assert [p.name.split("-")[0] for p in tmp_path.glob("*.so")] == ["intkernel"]  # built without the flag
     monkeypatch.undo()
     with_omp = NativeLinear(q, d, None)
     assert with_omp.lib is not lin.lib

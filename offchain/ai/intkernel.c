@@ -1,4 +1,7 @@
-/* Exact integer linear layer of the eigen-ai-int/1 engine (see offchain/ai/engine.py, BlockLinear).
+/* Exact integer kernels of the eigen-ai-int/1 engine (offchain/ai/engine.py): the linear layer
+   (BlockLinear) first, then the element-wise steps (exp table, SiLU gate, RMSNorm, attention).
+
+   Linear layer:
 
    y[t][r] = sum_b D[r][b] * (sum_{i<32} q[r][32b+i] * x[t][32b+i]) + Mc[r][b] * (sum_{i<32} x[t][32b+i])
 
