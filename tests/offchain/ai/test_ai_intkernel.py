@@ -21,6 +21,12 @@ from offchain.errors import EigenError
 IMPLS = ["portable"] + (["avx2"] if intkernel.has_avx2() else [])
 
 
+@pytest.fixture(autouse=True)
+def _native_on(monkeypatch):
+    """These tests are about the kernels: on even where the suite runs with EIGEN_NATIVE=0."""
+    monkeypatch.setenv("EIGEN_NATIVE", "1")
+
+
 def _pair(raws, monkeypatch) -> tuple[BlockLinear, BlockLinear]:
     """The same layer built with the native kernel and with the array code."""
     nat = BlockLinear(raws, np)
