@@ -34,9 +34,9 @@ import numpy as np
 
 from offchain import native
 from offchain.ai import fixedpoint as fx
+from offchain.ai import intkernel
 from offchain.ai.backend import get_backend, to_numpy
 from offchain.ai.errors import EngineError, ModelFileError
-from offchain.ai import intkernel
 from offchain.ai.intkernel import NativeLinear
 from offchain.ai.model_file import GGML_F32, GGML_Q4_1, GGML_Q8_0, ModelFile, RawTensor
 
@@ -128,7 +128,9 @@ class BlockLinear:
             self._q = self._float_blocks(q)
 
     def _float_blocks(self, q: np.ndarray) -> Any:
-        return self.xp.asarray(np.ascontiguousarray(q.transpose(1, 2, 0)).astype(np.float32))  # [nb, 32, rows]
+        return self.xp.asarray(
+            np.ascontiguousarray(q.transpose(1, 2, 0)).astype(np.float32)
+        )  # [nb, 32, rows]
 
     @property
     def Q(self) -> Any:
@@ -366,8 +368,8 @@ class Engine:
     def _attend(self, li: int, cache: KVCache, q: Any, eq: Any, start: int, n: int) -> Any:
         """q: int64 [n, H, hd] (scaled), eq: [n, H]; cache already holds positions < start + n."""
         if self.native_ops:
-            c = self.config
-            return intkernel.attend(q, eq, cache.k[li], cache.ek[li], cache.v[li], start, c.n_kv_heads, self.score_shift)
+            k, ek, v, kvh = cache.k[li], cache.ek[li], cache.v[li], self.config.n_kv_heads
+            return intkernel.attend(q, eq, k, ek, v, start, kvh, self.score_shift)
         xp, cfg = self.xp, self.config
         kvh, hd = cfg.n_kv_heads, cfg.head_dim
         g = cfg.n_heads // kvh
@@ -383,16 +385,11 @@ class Engine:
         s = xp.where(mask[None], s, MASKED)
         m = s.max(axis=-1, keepdims=True)
         d = xp.where(mask[None], m - s, fx.EXP_D_MAX)
-        p = self._exp_neg(d, 16)  # max weight exactly 2^16
+        p = fx.exp_neg(xp, d, 16)  # max weight exactly 2^16
         z = p.sum(axis=-1, keepdims=True)
         o = xp.matmul(p.astype(np.float64), cache.v[li][:, :total]).astype(np.int64)  # exact below 2^53
         o = fx.rdiv(xp, o, z)  # [kvh, g*n, hd] in 2^-F_V
         return o.reshape(kvh, g, n, hd).transpose(2, 0, 1, 3).reshape(n, kvh * g * hd)
-
-    def _exp_neg(self, d: Any, out_bits: int) -> Any:
-        if self.native_ops:
-            return intkernel.exp_neg(d, out_bits)
-        return fx.exp_neg(self.xp, d, out_bits)
 
     def _mlp_act(self, gate_up: BlockLinear, y: Any) -> Any:
         """silu(gate) * up of a fused gate|up product."""

@@ -45,15 +45,53 @@ def library() -> ctypes.CDLL:
         lib.il_linear.argtypes = [_P, _P, _P, _I64, _I64, _P, _I64, _P, ctypes.c_int, ctypes.c_int]
         lib.il_linear.restype = ctypes.c_int
         lib.il_block_linear.argtypes = [
-            _P, _P, _P, _I64, _I64, _I64, _P, _I64, ctypes.c_int, _I64, _P, _P, ctypes.c_int, ctypes.c_int
+            _P,
+            _P,
+            _P,
+            _I64,
+            _I64,
+            _I64,
+            _P,
+            _I64,
+            ctypes.c_int,
+            _I64,
+            _P,
+            _P,
+            ctypes.c_int,
+            ctypes.c_int,
         ]
         lib.il_block_linear.restype = ctypes.c_int
         for name in ("il_exp_neg", "il_silu_mul"):
-            getattr(lib, name).argtypes = [_P, _I64, ctypes.c_int if name == "il_exp_neg" else _I64, _P, _P, _I64, _P]
+            getattr(lib, name).argtypes = [
+                _P,
+                _I64,
+                ctypes.c_int if name == "il_exp_neg" else _I64,
+                _P,
+                _P,
+                _I64,
+                _P,
+            ]
             getattr(lib, name).restype = ctypes.c_int
         lib.il_rmsnorm.argtypes = [_P, _I64, _I64, _P, _I64, _P, _P]
         lib.il_rmsnorm.restype = ctypes.c_int
-        lib.il_attend.argtypes = [_P, _P, _I64, _I64, _I64, _I64, _P, _P, _P, _I64, _I64, _I64, _P, _P, _I64, _P]
+        lib.il_attend.argtypes = [
+            _P,
+            _P,
+            _I64,
+            _I64,
+            _I64,
+            _I64,
+            _P,
+            _P,
+            _P,
+            _I64,
+            _I64,
+            _I64,
+            _P,
+            _P,
+            _I64,
+            _P,
+        ]
         lib.il_attend.restype = ctypes.c_int
         lib.il_has_avx2.argtypes = []
         lib.il_has_avx2.restype = ctypes.c_int
@@ -199,13 +237,16 @@ def _check_rc(rc: int, what: str) -> None:
 
 def exp_neg(d: Any, out_bits: int) -> np.ndarray:
     """``fixedpoint.exp_neg(np, d, out_bits)`` in C: int64 d >= 0 (any shape), 14 <= out_bits <= 30
-    (every shift then stays below 63 bits)."""
+    (every shift then stays below 63 bits). The C attention and SiLU use the same function inside; this
+    entry point lets it be compared with the array code over whole ranges of d."""
     d = _int64(d, "exp_neg")
     if not 14 <= out_bits <= 30:
         raise EngineError("native exp_neg: out_bits must be in [14, 30]")
     t1, t2, l2e = _tables()
     out = np.empty_like(d)
-    rc = library().il_exp_neg(d.ctypes.data, d.size, out_bits, t1.ctypes.data, t2.ctypes.data, l2e, out.ctypes.data)
+    rc = library().il_exp_neg(
+        d.ctypes.data, d.size, out_bits, t1.ctypes.data, t2.ctypes.data, l2e, out.ctypes.data
+    )
     _check_rc(rc, "exp_neg (d must be >= 0)")
     return out
 
@@ -217,7 +258,9 @@ def silu_mul(gate_up: Any, hidden: int) -> np.ndarray:
         raise EngineError(f"native silu_mul: expected [T, {2 * hidden}], got {gu.shape}")
     t1, t2, l2e = _tables()
     out = np.empty((gu.shape[0], hidden), dtype=np.int64)
-    rc = library().il_silu_mul(gu.ctypes.data, gu.shape[0], hidden, t1.ctypes.data, t2.ctypes.data, l2e, out.ctypes.data)
+    rc = library().il_silu_mul(
+        gu.ctypes.data, gu.shape[0], hidden, t1.ctypes.data, t2.ctypes.data, l2e, out.ctypes.data
+    )
     _check_rc(rc, "silu_mul")
     return out
 
@@ -230,7 +273,9 @@ def rmsnorm(h: Any, g: np.ndarray, k: int, eps_tbl: np.ndarray) -> np.ndarray:
     if h.ndim != 2 or g.shape != (h.shape[1],) or eps_tbl.shape != (65,):
         raise EngineError(f"native rmsnorm: shapes {h.shape}, {g.shape}, {eps_tbl.shape} do not fit")
     out = np.empty_like(h)
-    rc = library().il_rmsnorm(h.ctypes.data, h.shape[0], h.shape[1], g.ctypes.data, int(k), eps_tbl.ctypes.data, out.ctypes.data)
+    rc = library().il_rmsnorm(
+        h.ctypes.data, h.shape[0], h.shape[1], g.ctypes.data, int(k), eps_tbl.ctypes.data, out.ctypes.data
+    )
     _check_rc(rc, "rmsnorm (sum of squares outside [0, 2^62))")
     return out
 
@@ -243,19 +288,41 @@ def attend(
     holding positions < start + n. Returns int64 [n, heads * hd] in 2^-14 units."""
     q, eq, ek = _int64(q, "attend q"), _int64(eq, "attend eq"), _int64(ek, "attend ek")
     k, v = np.asarray(k), np.asarray(v)
-    if q.ndim != 3 or q.shape[1] % kv_heads or eq.shape != q.shape[:2] or k.dtype != np.float64 or v.dtype != np.float64:
+    if (
+        q.ndim != 3
+        or q.shape[1] % kv_heads
+        or eq.shape != q.shape[:2]
+        or k.dtype != np.float64
+        or v.dtype != np.float64
+    ):
         raise EngineError("native attend: q [n, heads, hd] int64, eq [n, heads] and float64 k, v expected")
     n, heads, hd = q.shape
     cap = k.shape[1] if k.ndim == 3 else -1
     if k.shape != (kv_heads, cap, hd) or v.shape != k.shape or ek.shape != (kv_heads, cap):
-        raise EngineError(f"native attend: cache shapes {k.shape}, {ek.shape}, {v.shape} do not fit q {q.shape}")
+        raise EngineError(
+            f"native attend: cache shapes {k.shape}, {ek.shape}, {v.shape} do not fit q {q.shape}"
+        )
     if not (k.flags.c_contiguous and v.flags.c_contiguous):
         raise EngineError("native attend: the cache must be contiguous")
     t1, t2, l2e = _tables()
     out = np.empty((n, heads * hd), dtype=np.int64)
     rc = library().il_attend(
-        q.ctypes.data, eq.ctypes.data, n, kv_heads, heads // kv_heads, hd, k.ctypes.data, ek.ctypes.data,
-        v.ctypes.data, cap, int(start), int(score_shift), t1.ctypes.data, t2.ctypes.data, l2e, out.ctypes.data,
+        q.ctypes.data,
+        eq.ctypes.data,
+        n,
+        kv_heads,
+        heads // kv_heads,
+        hd,
+        k.ctypes.data,
+        ek.ctypes.data,
+        v.ctypes.data,
+        cap,
+        int(start),
+        int(score_shift),
+        t1.ctypes.data,
+        t2.ctypes.data,
+        l2e,
+        out.ctypes.data,
     )
     _check_rc(rc, "attend (positions beyond the cache or the 8192 limit)")
     return out

@@ -180,7 +180,12 @@ def test_apply_bad_inputs_raise_typed_errors():
         lin.apply(np.full((1, 32), 1 << 62, dtype=np.uint64), 0)
     with pytest.raises(EngineError):
         lin.apply(x, 0, threads=-1)
-    for kw in ({"act_bits": 16}, {"act_bits": 0}, {"s_row": np.zeros(8, dtype=np.int64)}, {"s_row": np.zeros(9)}):
+    for kw in (
+        {"act_bits": 16},
+        {"act_bits": 0},
+        {"s_row": np.zeros(8, dtype=np.int64)},
+        {"s_row": np.zeros(9)},
+    ):
         with pytest.raises(EngineError):
             NativeLinear(rng.integers(-8, 8, size=(9, 1, 32)), rng.integers(-9, 9, size=(9, 1)), None, **kw)
 
@@ -196,11 +201,15 @@ def test_threaded_product_equals_int64_reference():
     lin = NativeLinear(q, d, mc)
     x = _activations(rng, t, nb * 32, 15)
     xb = x.reshape(t, nb, 32)
-    expect = np.einsum("rb,tbr->tr", d, np.einsum("rbi,tbi->tbr", q, xb)) + np.einsum("rb,tb->tr", mc, xb.sum(2))
+    expect = np.einsum("rb,tbr->tr", d, np.einsum("rbi,tbi->tbr", q, xb)) + np.einsum(
+        "rb,tb->tr", mc, xb.sum(2)
+    )
     for impl in IMPLS:
         for threads in (1, 2, 3):
             got = lin(x, threads, impl)
-            assert np.array_equal(got, expect.astype(np.float64)) and np.array_equal(got.astype(np.int64), expect)
+            assert np.array_equal(got, expect.astype(np.float64)) and np.array_equal(
+                got.astype(np.int64), expect
+            )
 
 
 def test_exp_neg_native_equals_array():
