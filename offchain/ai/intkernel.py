@@ -24,8 +24,17 @@ ROW_GROUP = 8
 X_LIMIT = 1 << 15
 IMPLS = {"auto": 0, "portable": 1, "avx2": 2}
 
-_P = ctypes.c_void_p
-_I64 = ctypes.c_int64
+# argument kinds of the C entry points (all return int): p pointer, q int64_t, i int
+_KINDS = {"p": ctypes.c_void_p, "q": ctypes.c_int64, "i": ctypes.c_int}
+_SIGNATURES = {
+    "il_linear": "pppqqpqpii",
+    "il_block_linear": "pppqqqpqiqppii",
+    "il_exp_neg": "pqippqp",
+    "il_silu_mul": "pqqppqp",
+    "il_rmsnorm": "pqqpqpp",
+    "il_attend": "ppqqqqpppqqqppqp",
+    "il_has_avx2": "",
+}
 
 
 def library() -> ctypes.CDLL:
@@ -42,59 +51,10 @@ def library() -> ctypes.CDLL:
         except native.NativeError:
             raise first from None
     if not getattr(lib, "_il_typed", False):
-        lib.il_linear.argtypes = [_P, _P, _P, _I64, _I64, _P, _I64, _P, ctypes.c_int, ctypes.c_int]
-        lib.il_linear.restype = ctypes.c_int
-        lib.il_block_linear.argtypes = [
-            _P,
-            _P,
-            _P,
-            _I64,
-            _I64,
-            _I64,
-            _P,
-            _I64,
-            ctypes.c_int,
-            _I64,
-            _P,
-            _P,
-            ctypes.c_int,
-            ctypes.c_int,
-        ]
-        lib.il_block_linear.restype = ctypes.c_int
-        for name in ("il_exp_neg", "il_silu_mul"):
-            getattr(lib, name).argtypes = [
-                _P,
-                _I64,
-                ctypes.c_int if name == "il_exp_neg" else _I64,
-                _P,
-                _P,
-                _I64,
-                _P,
-            ]
-            getattr(lib, name).restype = ctypes.c_int
-        lib.il_rmsnorm.argtypes = [_P, _I64, _I64, _P, _I64, _P, _P]
-        lib.il_rmsnorm.restype = ctypes.c_int
-        lib.il_attend.argtypes = [
-            _P,
-            _P,
-            _I64,
-            _I64,
-            _I64,
-            _I64,
-            _P,
-            _P,
-            _P,
-            _I64,
-            _I64,
-            _I64,
-            _P,
-            _P,
-            _I64,
-            _P,
-        ]
-        lib.il_attend.restype = ctypes.c_int
-        lib.il_has_avx2.argtypes = []
-        lib.il_has_avx2.restype = ctypes.c_int
+        for name, sig in _SIGNATURES.items():
+            fn = getattr(lib, name)
+            fn.argtypes = [_KINDS[c] for c in sig]
+            fn.restype = ctypes.c_int
         lib._il_typed = True
     return lib
 
@@ -289,7 +249,8 @@ def attend(
     q, eq, ek = _int64(q, "attend q"), _int64(eq, "attend eq"), _int64(ek, "attend ek")
     k, v = np.asarray(k), np.asarray(v)
     if (
-        q.ndim != 3
+        kv_heads < 1
+        or q.ndim != 3
         or q.shape[1] % kv_heads
         or eq.shape != q.shape[:2]
         or k.dtype != np.float64

@@ -315,4 +315,6 @@ def test_attend_native_equals_array(monkeypatch):
     with pytest.raises(EngineError):
         intkernel.attend(q, eq[:, :-1], k, ek, v, 0, cfg.n_kv_heads, nat.score_shift)
     with pytest.raises(EngineError):
+        intkernel.attend(q, eq, k, ek, v, 0, 0, nat.score_shift)
+    with pytest.raises(EngineError):
         intkernel.attend(q, eq, k.astype(np.float32), ek, v, 0, cfg.n_kv_heads, nat.score_shift)
