@@ -48,8 +48,22 @@ def machine() -> dict[str, object]:
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
         "loadavg_at_start": os.getloadavg(),
-        "threads_env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
+        "threads_env": {
+            k: os.environ.get(k)
+            for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "EIGEN_AI_THREADS", "OMP_WAIT_POLICY")
+        },
+        "native_kernel": _native(),
     }
+
+
+def _native() -> dict[str, object]:
+    """Which linear-layer code the exact engine runs (the C kernel unless EIGEN_NATIVE=0)."""
+    from offchain import native
+    from offchain.ai import intkernel
+
+    if not native.enabled():
+        return {"enabled": False}
+    return {"enabled": True, "avx2": intkernel.has_avx2()}
 
 
 def med(f, n: int) -> float:
@@ -178,6 +192,7 @@ def main() -> int:
             "greedy_agreement_32": greedy_agreement(svc, ref, prompts, 32).as_dict(),
             "perplexity": perplexity(svc, ref, TEXT),
         }
+    out["loadavg_at_end"] = os.getloadavg()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2, default=str))
     rows = [
@@ -188,6 +203,7 @@ def main() -> int:
         rows.append((f"decode tok/s (batch {b}, aggregate)", f"{v:.1f}", "-"))
     print(
         f"machine: {out['machine']['cpu']} x{out['machine']['cpu_count']}, load {out['machine']['loadavg_at_start']}"
+        f" -> {out['loadavg_at_end']}, native kernel {out['machine']['native_kernel']}"
     )  # type: ignore[index]
     print(f"{'metric':40s} {'exact':>10s} {'float ref':>10s}")
     for r in rows:

@@ -25,15 +25,19 @@ batch composition, and the KV cache holds exactly what a one-shot prefill comput
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from offchain import native
 from offchain.ai import fixedpoint as fx
+from offchain.ai import intkernel
 from offchain.ai.backend import get_backend, to_numpy
 from offchain.ai.errors import EngineError, ModelFileError
+from offchain.ai.intkernel import NativeLinear
 from offchain.ai.model_file import GGML_F32, GGML_Q4_1, GGML_Q8_0, ModelFile, RawTensor
 
 ENGINE_VERSION = "eigen-ai-int/1"
@@ -59,7 +63,7 @@ def _f16(a: np.ndarray) -> np.ndarray:
 class BlockLinear:
     """y = W x for a Q4_1 or Q8_0 matrix, computed exactly (see module docstring)."""
 
-    def __init__(self, raws: RawTensor | Sequence[RawTensor], xp: Any) -> None:
+    def __init__(self, raws: RawTensor | Sequence[RawTensor], xp: Any, threads: int = 0) -> None:
         parts = [raws] if isinstance(raws, RawTensor) else list(raws)
         for r in parts:
             if len(r.shape) != 2 or r.shape[1] != parts[0].shape[1] or r.ggml_type != parts[0].ggml_type:
@@ -108,15 +112,32 @@ class BlockLinear:
         s_row = (b - e).astype(np.int64)
         self.s_row = s_row
         dd = np.rint(np.ldexp(d, s_row[:, None]))
+        mcc = np.rint(np.ldexp(mc, s_row[:, None])) if mc is not None else None
         self.D = xp.asarray(np.ascontiguousarray(dd.T))  # [nb, rows] float64 integers
-        self.McT = (
-            xp.asarray(np.ascontiguousarray(np.rint(np.ldexp(mc, s_row[:, None])).T))
-            if mc is not None
-            else None
-        )
-        self.Q = xp.asarray(np.ascontiguousarray(q.transpose(1, 2, 0)).astype(np.float32))  # [nb, 32, rows]
+        self.McT = xp.asarray(np.ascontiguousarray(mcc.T)) if mcc is not None else None
         self.s_row_x = xp.asarray(s_row)
         self._w64: Any = None
+        self._q: Any = None
+        self.threads = threads
+        # The C kernel (numpy backend, EIGEN_NATIVE unset) computes the same exact integers from int8
+        # weights; the array path below stays the reference (EIGEN_NATIVE=0) and the cupy path.
+        self.native: NativeLinear | None = None
+        if xp is np and native.enabled():
+            self.native = NativeLinear(q, dd, mcc, s_row, self.act_bits)
+        else:
+            self._q = self._float_blocks(q)
+
+    def _float_blocks(self, q: np.ndarray) -> Any:
+        return self.xp.asarray(
+            np.ascontiguousarray(q.transpose(1, 2, 0)).astype(np.float32)
+        )  # [nb, 32, rows]
+
+    @property
+    def Q(self) -> Any:
+        """Integer weights q as float32 [nb, 32, rows] for the block GEMMs (built on first use)."""
+        if self._q is None:
+            self._q = self._float_blocks(self.native.weights())  # type: ignore[union-attr]
+        return self._q
 
     def full_weights(self) -> Any:
         """Integer weights W[k, r] = D*(q-8) + Mc as float64 [cols, rows] (built on first use).
@@ -132,6 +153,8 @@ class BlockLinear:
 
     def __call__(self, x: Any, f_in: int, f_out: int) -> Any:
         """x: int64 [T, cols] in 2^-f_in units -> int64 [T, rows] in 2^-f_out units."""
+        if self.native is not None:  # the same exact integers from the C kernel
+            return self.native.apply(x, f_out - f_in, self.threads)
         xp = self.xp
         t = x.shape[0]
         amax = xp.abs(x).max(axis=1)
@@ -181,8 +204,11 @@ class RMSNorm:
             tbl.append(min(val, 1 << 60))
         self.eps_tbl = xp.asarray(np.array(tbl, dtype=np.int64))
         self.xp = xp
+        self.native = xp is np and native.enabled()  # the same integers in C
 
     def __call__(self, h: Any) -> Any:
+        if self.native:
+            return intkernel.rmsnorm(h, self.G, self.K, self.eps_tbl)
         xp = self.xp
         amax = xp.abs(h).max(axis=1)
         sh = fx.bitlen(xp, amax) - 24
@@ -246,7 +272,18 @@ class Engine:
 
     version = ENGINE_VERSION
 
-    def __init__(self, model: ModelFile, backend: str = "numpy") -> None:
+    def __init__(self, model: ModelFile, backend: str = "numpy", threads: int | None = None) -> None:
+        """``threads``: CPU threads of the native linear kernel (default ``$EIGEN_AI_THREADS``, else the
+        OpenMP default, i.e. ``$OMP_NUM_THREADS`` or all cores); results never depend on it."""
+        if threads is None:
+            env = os.environ.get("EIGEN_AI_THREADS", "")
+            try:
+                threads = int(env) if env else 0
+            except ValueError:
+                raise EngineError(f"EIGEN_AI_THREADS must be an integer, got {env!r}") from None
+        if threads < 0:
+            raise EngineError("threads must be >= 0 (0 = OpenMP default)")
+        self.threads = threads
         self.model = model
         self.config = cfg = model.config
         self.backend = backend
@@ -258,17 +295,21 @@ class Engine:
             self.layers.append(
                 Layer(
                     RMSNorm(t("attn_norm"), eps, xp),
-                    BlockLinear([t("attn_q"), t("attn_k"), t("attn_v")], xp),
-                    BlockLinear(t("attn_output"), xp),
+                    BlockLinear([t("attn_q"), t("attn_k"), t("attn_v")], xp, threads),
+                    BlockLinear(t("attn_output"), xp, threads),
                     RMSNorm(t("ffn_norm"), eps, xp),
-                    BlockLinear([t("ffn_gate"), t("ffn_up")], xp),
-                    BlockLinear(t("ffn_down"), xp),
+                    BlockLinear([t("ffn_gate"), t("ffn_up")], xp, threads),
+                    BlockLinear(t("ffn_down"), xp, threads),
                 )
             )
+        if any(ly.w_gate_up.splits != [cfg.d_ff, cfg.d_ff] for ly in self.layers):
+            raise ModelFileError("ffn_gate and ffn_up must both have d_ff rows")
+        # the element-wise steps in C too (same integers), with the native linear kernel
+        self.native_ops = backend == "numpy" and native.enabled()
         self.out_norm = RMSNorm(model.tensor("output_norm.weight"), eps, xp)
         emb = model.tensor("token_embd.weight")
         head = model.tensors.get("output.weight", emb)
-        self.head = BlockLinear(head, xp)
+        self.head = BlockLinear(head, xp, threads)
         if emb.ggml_type != GGML_Q8_0 and emb.ggml_type != GGML_Q4_1:
             raise ModelFileError("token_embd must be Q8_0 or Q4_1")
         self._emb = emb
@@ -326,6 +367,9 @@ class Engine:
 
     def _attend(self, li: int, cache: KVCache, q: Any, eq: Any, start: int, n: int) -> Any:
         """q: int64 [n, H, hd] (scaled), eq: [n, H]; cache already holds positions < start + n."""
+        if self.native_ops:
+            k, ek, v, kvh = cache.k[li], cache.ek[li], cache.v[li], self.config.n_kv_heads
+            return intkernel.attend(q, eq, k, ek, v, start, kvh, self.score_shift)
         xp, cfg = self.xp, self.config
         kvh, hd = cfg.n_kv_heads, cfg.head_dim
         g = cfg.n_heads // kvh
@@ -346,6 +390,12 @@ class Engine:
         o = xp.matmul(p.astype(np.float64), cache.v[li][:, :total]).astype(np.int64)  # exact below 2^53
         o = fx.rdiv(xp, o, z)  # [kvh, g*n, hd] in 2^-F_V
         return o.reshape(kvh, g, n, hd).transpose(2, 0, 1, 3).reshape(n, kvh * g * hd)
+
+    def _mlp_act(self, gate_up: BlockLinear, y: Any) -> Any:
+        """silu(gate) * up of a fused gate|up product."""
+        if self.native_ops:
+            return intkernel.silu_mul(y, gate_up.splits[0])
+        return self._silu_mul(*gate_up.split_out(y))
 
     def _silu_mul(self, gate: Any, up: Any) -> Any:
         xp = self.xp
@@ -421,7 +471,7 @@ class Engine:
             h = xp.clip(h + layer.wo(att, F_V, F_ACT), -RESID_LIMIT, RESID_LIMIT)
             xn = layer.ffn_norm(h)
             fn = layer.ffn_norm.f_out
-            mlp = self._silu_mul(*layer.w_gate_up.split_out(layer.w_gate_up(xn, fn, F_ACT)))
+            mlp = self._mlp_act(layer.w_gate_up, layer.w_gate_up(xn, fn, F_ACT))
             h = xp.clip(h + layer.w_down(mlp, 2 * F_ACT, F_ACT), -RESID_LIMIT, RESID_LIMIT)
         for cache, (_, n) in zip((c for c, _ in items), spans, strict=True):
             cache.length += n

@@ -1,0 +1,289 @@
+"""ctypes front of ``intkernel.c``: the exact integer steps of the engine on the CPU.
+
+The linear layer (int8 weights, int16 activations, int32 block sums, integer-valued double
+accumulation below 2^53), RMSNorm, the SiLU gate, the exp table and attention compute the same exact
+integers as the array code of ``engine``/``fixedpoint`` and are used for the numpy backend unless
+``EIGEN_NATIVE=0``. Inputs are checked here (shape, dtype, range) and bad ones raise ``EngineError``;
+the C code checks again and reports by return code, never by crashing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from typing import Any
+
+import numpy as np
+
+from offchain import native
+from offchain.ai.errors import EngineError
+
+SOURCE = "ai/intkernel.c"
+FLAGS = ("-fopenmp",)
+ROW_GROUP = 8
+X_LIMIT = 1 << 15
+IMPLS = {"auto": 0, "portable": 1, "avx2": 2}
+
+# argument kinds of the C entry points (all return int): p pointer, q int64_t, i int
+_KINDS = {"p": ctypes.c_void_p, "q": ctypes.c_int64, "i": ctypes.c_int}
+_SIGNATURES = {
+    "il_linear": "pppqqpqpii",
+    "il_block_linear": "pppqqqpqiqppii",
+    "il_exp_neg": "pqippqp",
+    "il_silu_mul": "pqqppqp",
+    "il_rmsnorm": "pqqpqpp",
+    "il_attend": "ppqqqqpppqqqppqp",
+    "il_has_avx2": "",
+}
+
+
+def library() -> ctypes.CDLL:
+    # OpenMP workers that spin-wait between regions take the core the Python thread needs for the
+    # array work in between (and other processes' cores): on a 2-core machine that halved prefill
+    # speed. Sleeping workers cost a futex wake-up per region, nothing next to a threaded product.
+    # libgomp reads this once, when it is loaded with the kernel; an explicit setting wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    try:
+        lib = native.load(SOURCE, FLAGS)
+    except native.NativeError as first:
+        try:  # a compiler without OpenMP: the same code on one thread
+            lib = native.load(SOURCE)
+        except native.NativeError:
+            raise first from None
+    if not getattr(lib, "_il_typed", False):
+        for name, sig in _SIGNATURES.items():
+            fn = getattr(lib, name)
+            fn.argtypes = [_KINDS[c] for c in sig]
+            fn.restype = ctypes.c_int
+        lib._il_typed = True
+    return lib
+
+
+def has_avx2() -> bool:
+    return bool(library().il_has_avx2())
+
+
+_ERRORS = {-1: "bad sizes, thread count or null pointers", -2: "activation out of range", -3: "out of memory"}
+X_IN_LIMIT = 1 << 62
+
+
+class NativeLinear:
+    """Packed weights of one linear layer and the call into the C kernel.
+
+    ``q``: integer weights [rows, nb, 32] (|q| <= 128), ``d``/``mc``: integer row-block scales [rows, nb]
+    (|.| < 2^24; ``mc`` None for Q8_0)."""
+
+    def __init__(
+        self,
+        q: np.ndarray,
+        d: np.ndarray,
+        mc: np.ndarray | None,
+        s_row: np.ndarray | None = None,
+        act_bits: int = 15,
+    ) -> None:
+        q = np.asarray(q)
+        if q.ndim != 3 or q.shape[2] != 32 or q.shape[0] < 1 or q.shape[1] < 1:
+            raise EngineError(f"native linear: weights must be [rows, blocks, 32], got {q.shape}")
+        rows, nb, _ = q.shape
+        if not np.issubdtype(q.dtype, np.integer) or q.size and (q.min() < -128 or q.max() > 127):
+            raise EngineError("native linear: weights must be integers in [-128, 127]")
+        scales = [np.asarray(d)] + ([np.asarray(mc)] if mc is not None else [])
+        for s in scales:
+            if s.shape != (rows, nb):
+                raise EngineError(f"native linear: scales must be [{rows}, {nb}], got {s.shape}")
+            if not np.all(np.rint(s) == s) or np.abs(s).max() >= 1 << 24:
+                raise EngineError("native linear: scales must be integers below 2^24 in magnitude")
+        self.rows, self.nb, self.cols = rows, nb, nb * 32
+        self.groups = -(-rows // ROW_GROUP)
+        pad = self.groups * ROW_GROUP - rows
+        qp = np.pad(q.astype(np.int8), ((0, pad), (0, 0), (0, 0)))
+        # [g, j, b, p, h] -> [g, b, p, j, h]
+        self.w = np.ascontiguousarray(qp.reshape(self.groups, ROW_GROUP, nb, 16, 2).transpose(0, 2, 3, 1, 4))
+        self.D = self._pack_scales(scales[0], pad)
+        self.Mc = self._pack_scales(scales[1], pad) if mc is not None else None
+        if not 1 <= act_bits <= 15:
+            raise EngineError("native linear: act_bits must be in [1, 15]")
+        s_row = np.zeros(rows, dtype=np.int64) if s_row is None else np.asarray(s_row)
+        if s_row.shape != (rows,) or not np.issubdtype(s_row.dtype, np.integer):
+            raise EngineError(f"native linear: row shifts must be integers [{rows}]")
+        self.s_row = np.ascontiguousarray(s_row, dtype=np.int64)
+        self.act_bits = act_bits
+        self.lib = library()
+
+    def _pack_scales(self, s: np.ndarray, pad: int) -> np.ndarray:
+        sp = np.pad(s.astype(np.int32), ((0, pad), (0, 0)))
+        return np.ascontiguousarray(sp.reshape(self.groups, ROW_GROUP, self.nb).transpose(0, 2, 1))
+
+    def weights(self) -> np.ndarray:
+        """The integer weights back as int8 [rows, nb, 32] (inverse of the packing)."""
+        q = self.w.transpose(0, 3, 1, 2, 4).reshape(self.groups * ROW_GROUP, self.nb, 32)
+        return q[: self.rows]
+
+    def _run(self, fn: Any, *args: Any) -> None:
+        """Call a kernel entry point with the packed weights in front of ``args``; a C error code is
+        raised as ``EngineError``."""
+        mc = self.Mc.ctypes.data if self.Mc is not None else None
+        rc = fn(self.w.ctypes.data, self.D.ctypes.data, mc, self.groups, self.nb, *args)
+        if rc != 0:
+            raise EngineError(f"native linear kernel failed: {_ERRORS.get(rc, rc)}")
+
+    def _check(self, x: Any, threads: int, impl: str) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != self.cols or x.shape[0] < 1:
+            raise EngineError(f"native linear: activations must be [T >= 1, {self.cols}], got {x.shape}")
+        if not np.issubdtype(x.dtype, np.integer):
+            raise EngineError(f"native linear: activations must be integers, got {x.dtype}")
+        if impl not in IMPLS:
+            raise EngineError(f"native linear: unknown implementation {impl!r}")
+        if not isinstance(threads, int | np.integer) or threads < 0:
+            raise EngineError(f"native linear: threads must be an integer >= 0, got {threads!r}")
+        return x
+
+    def apply(self, x: Any, out_shift: int, threads: int = 0, impl: str = "auto") -> np.ndarray:
+        """The whole layer step as ``BlockLinear`` defines it: int64 x [T, cols] (|x| < 2^62) in 2^-f_in
+        units -> int64 [T, rows] in 2^-f_out units, ``out_shift = f_out - f_in``."""
+        x = self._check(x, threads, impl)
+        if x.dtype != np.int64:
+            if x.size and (int(x.min()) <= -X_IN_LIMIT or int(x.max()) >= X_IN_LIMIT):
+                raise EngineError("native linear: activations must lie below 2^62 in magnitude")
+            x = x.astype(np.int64)
+        x = np.ascontiguousarray(x)
+        out = np.empty((x.shape[0], self.rows), dtype=np.int64)
+        self._run(
+            self.lib.il_block_linear,
+            self.rows,
+            x.ctypes.data,
+            x.shape[0],
+            self.act_bits,
+            int(out_shift),
+            self.s_row.ctypes.data,
+            out.ctypes.data,
+            int(threads),
+            IMPLS[impl],
+        )
+        return out
+
+    def __call__(self, x: Any, threads: int = 0, impl: str = "auto") -> np.ndarray:
+        """x: quantized integer activations [T, cols], |x| <= 2^15 -> the exact products y as
+        integer-valued float64 [T, rows] (before the output scaling)."""
+        x = self._check(x, threads, impl)
+        if int(x.min()) < -X_LIMIT or int(x.max()) > X_LIMIT:
+            raise EngineError("native linear: activations must lie in [-2^15, 2^15]")
+        x32 = np.ascontiguousarray(x, dtype=np.int32)
+        t = x32.shape[0]
+        y = np.empty((t, self.groups * ROW_GROUP), dtype=np.float64)
+        self._run(self.lib.il_linear, x32.ctypes.data, t, y.ctypes.data, int(threads), IMPLS[impl])
+        return y[:, : self.rows] if y.shape[1] != self.rows else y
+
+
+def _tables() -> tuple[np.ndarray, np.ndarray, int]:
+    from offchain.ai import fixedpoint as fx  # the one definition of the exp tables
+
+    t1, t2 = fx.exp_tables()
+    return np.ascontiguousarray(t1, dtype=np.int64), np.ascontiguousarray(t2, dtype=np.int64), fx.log2e_q32()
+
+
+def _int64(a: Any, what: str) -> np.ndarray:
+    a = np.asarray(a)
+    if a.dtype != np.int64:
+        raise EngineError(f"native {what}: expected int64, got {a.dtype}")
+    return np.ascontiguousarray(a)
+
+
+def _check_rc(rc: int, what: str) -> None:
+    if rc != 0:
+        raise EngineError(f"native {what} failed: {_ERRORS.get(rc, rc)}")
+
+
+def exp_neg(d: Any, out_bits: int) -> np.ndarray:
+    """``fixedpoint.exp_neg(np, d, out_bits)`` in C: int64 d >= 0 (any shape), 14 <= out_bits <= 30
+    (every shift then stays below 63 bits). The C attention and SiLU use the same function inside; this
+    entry point lets it be compared with the array code over whole ranges of d."""
+    d = _int64(d, "exp_neg")
+    if not 14 <= out_bits <= 30:
+        raise EngineError("native exp_neg: out_bits must be in [14, 30]")
+    t1, t2, l2e = _tables()
+    out = np.empty_like(d)
+    rc = library().il_exp_neg(
+        d.ctypes.data, d.size, out_bits, t1.ctypes.data, t2.ctypes.data, l2e, out.ctypes.data
+    )
+    _check_rc(rc, "exp_neg (d must be >= 0)")
+    return out
+
+
+def silu_mul(gate_up: Any, hidden: int) -> np.ndarray:
+    """``Engine._silu_mul(gate, up)`` in C for a fused int64 [T, 2*hidden] gate|up product."""
+    gu = _int64(gate_up, "silu_mul")
+    if gu.ndim != 2 or hidden < 1 or gu.shape[1] != 2 * hidden:
+        raise EngineError(f"native silu_mul: expected [T, {2 * hidden}], got {gu.shape}")
+    t1, t2, l2e = _tables()
+    out = np.empty((gu.shape[0], hidden), dtype=np.int64)
+    rc = library().il_silu_mul(
+        gu.ctypes.data, gu.shape[0], hidden, t1.ctypes.data, t2.ctypes.data, l2e, out.ctypes.data
+    )
+    _check_rc(rc, "silu_mul")
+    return out
+
+
+def rmsnorm(h: Any, g: np.ndarray, k: int, eps_tbl: np.ndarray) -> np.ndarray:
+    """``RMSNorm.__call__`` in C: int64 h [T, n], int64 gains g [n], the integer constant k and the
+    65-entry eps table of that norm."""
+    h = _int64(h, "rmsnorm")
+    g, eps_tbl = _int64(g, "rmsnorm gains"), _int64(eps_tbl, "rmsnorm eps table")
+    if h.ndim != 2 or g.shape != (h.shape[1],) or eps_tbl.shape != (65,):
+        raise EngineError(f"native rmsnorm: shapes {h.shape}, {g.shape}, {eps_tbl.shape} do not fit")
+    out = np.empty_like(h)
+    rc = library().il_rmsnorm(
+        h.ctypes.data, h.shape[0], h.shape[1], g.ctypes.data, int(k), eps_tbl.ctypes.data, out.ctypes.data
+    )
+    _check_rc(rc, "rmsnorm (sum of squares outside [0, 2^62))")
+    return out
+
+
+def attend(
+    q: Any, eq: Any, k: np.ndarray, ek: np.ndarray, v: np.ndarray, start: int, kv_heads: int, score_shift: int
+) -> np.ndarray:
+    """``Engine._attend`` in C for one sequence and layer: q int64 [n, heads, hd] (scaled), eq int64
+    [n, heads]; the layer's cache k, v float64 [kv_heads, cap, hd] and ek int64 [kv_heads, cap] already
+    holding positions < start + n. Returns int64 [n, heads * hd] in 2^-14 units."""
+    q, eq, ek = _int64(q, "attend q"), _int64(eq, "attend eq"), _int64(ek, "attend ek")
+    k, v = np.asarray(k), np.asarray(v)
+    if (
+        kv_heads < 1
+        or q.ndim != 3
+        or q.shape[1] % kv_heads
+        or eq.shape != q.shape[:2]
+        or k.dtype != np.float64
+        or v.dtype != np.float64
+    ):
+        raise EngineError("native attend: q [n, heads, hd] int64, eq [n, heads] and float64 k, v expected")
+    n, heads, hd = q.shape
+    cap = k.shape[1] if k.ndim == 3 else -1
+    if k.shape != (kv_heads, cap, hd) or v.shape != k.shape or ek.shape != (kv_heads, cap):
+        raise EngineError(
+            f"native attend: cache shapes {k.shape}, {ek.shape}, {v.shape} do not fit q {q.shape}"
+        )
+    if not (k.flags.c_contiguous and v.flags.c_contiguous):
+        raise EngineError("native attend: the cache must be contiguous")
+    t1, t2, l2e = _tables()
+    out = np.empty((n, heads * hd), dtype=np.int64)
+    rc = library().il_attend(
+        q.ctypes.data,
+        eq.ctypes.data,
+        n,
+        kv_heads,
+        heads // kv_heads,
+        hd,
+        k.ctypes.data,
+        ek.ctypes.data,
+        v.ctypes.data,
+        cap,
+        int(start),
+        int(score_shift),
+        t1.ctypes.data,
+        t2.ctypes.data,
+        l2e,
+        out.ctypes.data,
+    )
+    _check_rc(rc, "attend (positions beyond the cache or the 8192 limit)")
+    return out

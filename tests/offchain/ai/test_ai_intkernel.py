@@ -1,0 +1,320 @@
+"""The native integer kernels (intkernel.c) against the array (numpy) path: identical integers.
+
+Linear layer: both implementations (AVX2 and portable C), 1-3 threads, token counts on both sides of the
+array path's block/full-GEMM switch, the tiny model end to end and layers of the real SmolLM2. Element-wise
+steps (exp table, SiLU gate, RMSNorm, attention) against fixedpoint/engine; typed errors for bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ai_helpers import smol_service, tiny_service
+
+from offchain import native
+from offchain.ai import intkernel
+from offchain.ai.engine import BlockLinear, Engine, RMSNorm
+from offchain.ai.errors import EngineError
+from offchain.ai.intkernel import NativeLinear
+from offchain.ai.model_file import RawTensor
+from offchain.errors import EigenError
+
+IMPLS = ["portable"] + (["avx2"] if intkernel.has_avx2() else [])
+
+
+@pytest.fixture(autouse=True)
+def _native_on(monkeypatch):
+    """These tests are about the kernels: on even where the suite runs with EIGEN_NATIVE=0."""
+    monkeypatch.setenv("EIGEN_NATIVE", "1")
+
+
+def _pair(raws, monkeypatch) -> tuple[BlockLinear, BlockLinear]:
+    """The same layer built with the native kernel and with the array code."""
+    nat = BlockLinear(raws, np)
+    with monkeypatch.context() as m:
+        m.setenv("EIGEN_NATIVE", "0")
+        ref = BlockLinear(raws, np)
+    assert nat.native is not None and ref.native is None
+    return nat, ref
+
+
+def _activations(rng, t: int, cols: int, bits: int) -> np.ndarray:
+    """Quantized activations in [-2^bits, 2^bits] with both extremes present (+2^15 is the value int16 lacks)."""
+    x = rng.integers(-(1 << bits), (1 << bits) + 1, size=(t, cols)).astype(np.int64)
+    x[0, :: max(1, cols // 7)] = 1 << bits
+    x[-1, 1 :: max(1, cols // 5)] = -(1 << bits)
+    return x
+
+
+def _check_layer(nat: BlockLinear, ref: BlockLinear, rng, token_counts=(1, 2, 5, 16, 17, 40)) -> None:
+    for t in token_counts:
+        x = rng.integers(-(1 << 40), 1 << 40, size=(t, nat.cols)).astype(np.int64)
+        x[t // 2] >>= 26  # a row needing no quantization shift
+        x[0, 3] = (1 << 41) - 1  # rounds up to +2^act_bits after the shift
+        expect = ref(x, 20, 16)
+        assert np.array_equal(nat(x, 20, 16), expect)
+        xq = _activations(rng, t, nat.cols, nat.act_bits)
+        assert nat.native is not None
+        base = nat.native(xq, 1, "portable")
+        for impl in IMPLS:
+            for threads in (1, 2):
+                assert np.array_equal(nat.native(xq, threads, impl), base)
+
+
+def test_tiny_layers_native_equals_array(monkeypatch):
+    model = tiny_service().model
+    rng = np.random.default_rng(5)
+    names = [["blk.0.attn_q.weight", "blk.0.attn_k.weight", "blk.0.attn_v.weight"], "blk.1.ffn_down.weight"]
+    for n in names:
+        raws = [model.tensor(k) for k in n] if isinstance(n, list) else model.tensor(n)
+        _check_layer(*_pair(raws, monkeypatch), rng)
+    _check_layer(*_pair(model.tensor("token_embd.weight"), monkeypatch), rng)  # Q8_0 head
+
+
+def _row_slice(raw: RawTensor, lo: int, hi: int) -> RawTensor:
+    per_row = np.asarray(raw.data).reshape(raw.shape[0], -1)
+    return RawTensor(raw.name, raw.ggml_type, (hi - lo, raw.shape[1]), per_row[lo:hi].reshape(-1))
+
+
+def test_smollm2_layer_slices_native_equals_array(monkeypatch):
+    model = smol_service().model
+    rng = np.random.default_rng(9)
+    for name, lo, hi in (
+        ("blk.0.attn_q.weight", 0, 203),  # not a multiple of the 8-row group
+        ("blk.17.ffn_down.weight", 100, 228),  # 1536 columns
+        ("blk.29.ffn_gate.weight", 1000, 1256),
+        ("token_embd.weight", 40000, 40300),  # Q8_0 tied head
+    ):
+        nat, ref = _pair(_row_slice(model.tensor(name), lo, hi), monkeypatch)
+        _check_layer(nat, ref, rng, token_counts=(1, 4, 17))
+
+
+def test_tiny_engine_native_equals_array(monkeypatch):
+    model = tiny_service().model
+    nat = Engine(model, threads=2)
+    with monkeypatch.context() as m:
+        m.setenv("EIGEN_NATIVE", "0")
+        ref = Engine(model)
+    assert nat.head.native is not None and ref.head.native is None
+    toks = list(range(3, 60))
+    cn, cr = nat.new_cache(), ref.new_cache()
+    assert np.array_equal(nat.prefill(cn, toks, all_logits=True), ref.prefill(cr, toks, all_logits=True))
+    for tok in (7, 100, 250):
+        assert np.array_equal(nat.forward([(cn, [tok])])[0], ref.forward([(cr, [tok])])[0])
+
+
+def test_kernel_is_registered_and_switchable(monkeypatch):
+    assert (intkernel.SOURCE, intkernel.FLAGS) in native.KERNELS
+    monkeypatch.setenv("EIGEN_NATIVE", "0")
+    assert BlockLinear(tiny_service().model.tensor("blk.0.ffn_up.weight"), np).native is None
+
+
+def test_bad_inputs_raise_typed_errors():
+    rng = np.random.default_rng(2)
+    q = rng.integers(-8, 8, size=(10, 2, 32))
+    d = rng.integers(-1000, 1000, size=(10, 2))
+    lin = NativeLinear(q, d, d)
+    good = rng.integers(-100, 100, size=(3, 64))
+    assert lin(good).shape == (3, 10)
+    for bad in (
+        good[:, :32],  # wrong width
+        good[0],  # not a matrix
+        np.zeros((0, 64), dtype=np.int64),  # no tokens
+        good.astype(np.float64),  # not integers
+        np.full((1, 64), (1 << 15) + 1),  # outside the activation range
+        np.full((1, 64), -(1 << 63), dtype=np.int64),  # |x| overflows int64
+    ):
+        with pytest.raises(EngineError):
+            lin(bad)
+    with pytest.raises(EngineError):
+        lin(good, impl="sse9")
+    for args in (
+        (q[:, :, :16], d, d),  # blocks not of 32
+        (q * 20, d, d),  # weights beyond int8
+        (q.astype(np.float32), d, d),
+        (q, d[:, :1], None),  # scale shape
+        (q, d + 0.5, None),  # scales not integers
+        (q, d << 20, None),  # scales beyond 2^24
+    ):
+        with pytest.raises(EngineError):
+            NativeLinear(*args)
+    assert issubclass(EngineError, EigenError)
+
+
+def test_engine_thread_setting(monkeypatch):
+    model = tiny_service().model
+    assert Engine(model, threads=1).head.threads == 1
+    monkeypatch.setenv("EIGEN_AI_THREADS", "3")
+    assert Engine(model).layers[0].w_down.threads == 3
+    monkeypatch.setenv("EIGEN_AI_THREADS", "two")
+    with pytest.raises(EngineError):
+        Engine(model)
+    with pytest.raises(EngineError):
+        Engine(model, threads=-1)
+
+
+def test_output_rounding_is_rint_of_ldexp():
+    """Ties to even, left shifts and shifts past the width, against numpy's rint(ldexp(y, e))."""
+    shifts = np.array([0, 1, 2, 3, 5, -4, 61, 62, 63, 70], dtype=np.int64)
+    rows = shifts.size
+    q = np.zeros((rows, 1, 32), dtype=np.int64)
+    q[:, 0, 0] = 1
+    lin = NativeLinear(q, np.ones((rows, 1), dtype=np.int64), None, s_row=shifts, act_bits=15)
+    v = np.arange(-40, 41, dtype=np.int64)
+    x = np.zeros((v.size, 32), dtype=np.int64)
+    x[:, 0] = v
+    for impl in IMPLS:
+        got = lin.apply(x, 0, 1, impl)
+        expect = np.rint(np.ldexp(v[:, None].astype(np.float64), -shifts[None, :])).astype(np.int64)
+        assert np.array_equal(got, expect)
+
+
+def test_apply_bad_inputs_raise_typed_errors():
+    rng = np.random.default_rng(3)
+    lin = NativeLinear(rng.integers(-8, 8, size=(9, 1, 32)), rng.integers(-99, 99, size=(9, 1)), None)
+    x = rng.integers(-(1 << 40), 1 << 40, size=(2, 32))
+    assert np.array_equal(lin.apply((x >> 20).astype(np.int32), 3), lin.apply(x >> 20, 3))
+    for bad in (x[:, :31], x.astype(np.float32), np.full((1, 32), 1 << 62), np.full((1, 32), -(1 << 62))):
+        with pytest.raises(EngineError):
+            lin.apply(bad, 0)
+    with pytest.raises(EngineError):
+        lin.apply(np.full((1, 32), 1 << 62, dtype=np.uint64), 0)
+    with pytest.raises(EngineError):
+        lin.apply(x, 0, threads=-1)
+    for kw in (
+        {"act_bits": 16},
+        {"act_bits": 0},
+        {"s_row": np.zeros(8, dtype=np.int64)},
+        {"s_row": np.zeros(9)},
+    ):
+        with pytest.raises(EngineError):
+            NativeLinear(rng.integers(-8, 8, size=(9, 1, 32)), rng.integers(-9, 9, size=(9, 1)), None, **kw)
+
+
+def test_threaded_product_equals_int64_reference():
+    """A product large enough for the kernel to split rows over threads (>= 2^23 multiply-adds),
+    against a plain int64 computation of the same formula."""
+    rng = np.random.default_rng(11)
+    rows, nb, t = 2049, 32, 9
+    q = rng.integers(-8, 8, size=(rows, nb, 32))
+    d = rng.integers(-(1 << 23), 1 << 23, size=(rows, nb))
+    mc = rng.integers(-(1 << 23), 1 << 23, size=(rows, nb))
+    lin = NativeLinear(q, d, mc)
+    x = _activations(rng, t, nb * 32, 15)
+    xb = x.reshape(t, nb, 32)
+    expect = np.einsum("rb,tbr->tr", d, np.einsum("rbi,tbi->tbr", q, xb)) + np.einsum(
+        "rb,tb->tr", mc, xb.sum(2)
+    )
+    for impl in IMPLS:
+        for threads in (1, 2, 3):
+            got = lin(x, threads, impl)
+            assert np.array_equal(got, expect.astype(np.float64)) and np.array_equal(
+                got.astype(np.int64), expect
+            )
+
+
+def test_exp_neg_native_equals_array():
+    from offchain.ai import fixedpoint as fx
+
+    rng = np.random.default_rng(4)
+    d = np.concatenate(
+        [
+            np.arange(0, 1 << 16, dtype=np.int64),  # one unit of the exponent, every value
+            rng.integers(0, fx.EXP_D_MAX + 1, size=200_000),
+            np.array([fx.EXP_D_MAX - 1, fx.EXP_D_MAX, fx.EXP_D_MAX + 1, 1 << 40, (1 << 62)], dtype=np.int64),
+        ]
+    )
+    for bits in (14, 16, 24, 30):
+        assert np.array_equal(intkernel.exp_neg(d, bits), fx.exp_neg(np, d, bits))
+    grid = d[:1000].reshape(10, 100)
+    assert np.array_equal(intkernel.exp_neg(grid, 16), fx.exp_neg(np, grid, 16))
+    for bad, bits in ((np.array([-1]), 16), (d.astype(np.int32), 16), (d, 31), (d, 13)):
+        with pytest.raises(EngineError):
+            intkernel.exp_neg(bad, bits)
+
+
+def test_silu_mul_native_equals_array(monkeypatch):
+    rng = np.random.default_rng(6)
+    monkeypatch.setenv("EIGEN_NATIVE", "0")
+    ref = Engine(tiny_service().model)
+    hidden = 96
+    lim = (1 << 30) + 5  # beyond the clip on both sides
+    gu = rng.integers(-lim, lim, size=(40, 2 * hidden))
+    gu[:5] >>= 14  # the usual range: |gate| a few units
+    gu[5, :8] = [0, 1, -1, lim, -lim, (1 << 30) - 1, -(1 << 30) + 1, 1 << 16]
+    expect = ref._silu_mul(gu[:, :hidden], gu[:, hidden:])
+    assert np.array_equal(intkernel.silu_mul(gu, hidden), expect)
+    for bad, h in ((gu, hidden + 1), (gu[0], hidden), (gu.astype(np.float64), hidden)):
+        with pytest.raises(EngineError):
+            intkernel.silu_mul(bad, h)
+
+
+def test_rmsnorm_native_equals_array(monkeypatch):
+    model = tiny_service().model
+    raw = model.tensor("blk.0.attn_norm.weight")
+    nat = RMSNorm(raw, model.config.rms_eps, np)
+    monkeypatch.setenv("EIGEN_NATIVE", "0")
+    ref = RMSNorm(raw, model.config.rms_eps, np)
+    assert nat.native and not ref.native
+    rng = np.random.default_rng(8)
+    n = raw.shape[0]
+    h = rng.integers(-(1 << 40), 1 << 40, size=(64, n))
+    for i, bits in enumerate(range(0, 41, 2)):
+        h[i] >>= 40 - bits  # every normalisation shift from -24 up
+    h[30] = 0  # all zero: the eps term alone
+    h[31, :] = 1 << 40  # constant row: ties in the rounding
+    h[32, ::2] = -(1 << 61)  # the largest magnitude the engine could hand over
+    assert np.array_equal(nat(h), ref(h))
+    with pytest.raises(EngineError):
+        nat(np.full((1, n), 1 << 62))
+    with pytest.raises(EngineError):
+        intkernel.rmsnorm(h[:, 1:], nat.G, nat.K, nat.eps_tbl)
+
+
+def test_builds_without_openmp(monkeypatch, tmp_path):
+    """A compiler that rejects the OpenMP flag still gives the kernel (single-threaded, same numbers)."""
+    monkeypatch.setenv("EIGEN_NATIVE_DIR", str(tmp_path))
+    monkeypatch.setattr(intkernel, "FLAGS", ("-fno-such-openmp-flag",))
+    monkeypatch.setattr(native, "_loaded", {})
+    rng = np.random.default_rng(12)
+    q, d = rng.integers(-8, 8, size=(16, 2, 32)), rng.integers(-99, 99, size=(16, 2))
+    lin = NativeLinear(q, d, None)
+    x = rng.integers(-(1 << 15), 1 << 15, size=(3, 64))
+    y = lin(x, 2)
+    assert [p.name.split("-")[0] for p in tmp_path.glob("*.so")] == ["intkernel"]  # built without the flag
+    monkeypatch.undo()
+    with_omp = NativeLinear(q, d, None)
+    assert with_omp.lib is not lin.lib
+    assert np.array_equal(y, with_omp(x, 2))
+
+
+def test_attend_native_equals_array(monkeypatch):
+    model = tiny_service().model
+    nat = Engine(model)
+    monkeypatch.setenv("EIGEN_NATIVE", "0")
+    ref = Engine(model)
+    assert nat.native_ops and not ref.native_ops
+    cfg = model.config
+    rng = np.random.default_rng(10)
+    for start, n in ((0, 1), (0, 9), (5, 1), (37, 4), (60, 70)):
+        total = start + n
+        cache = ref.new_cache()
+        cache._reserve(total)
+        k, ek, v = cache.k[0], cache.ek[0], cache.v[0]
+        k[:, :total] = rng.integers(-(1 << 20) + 1, 1 << 20, size=(cfg.n_kv_heads, total, cfg.head_dim))
+        ek[:, :total] = rng.integers(0, 12, size=(cfg.n_kv_heads, total))
+        v[:, :total] = rng.integers(-(1 << 24) + 1, 1 << 24, size=(cfg.n_kv_heads, total, cfg.head_dim))
+        q = rng.integers(-(1 << 20) + 1, 1 << 20, size=(n, cfg.n_heads, cfg.head_dim))
+        eq = rng.integers(0, 12, size=(n, cfg.n_heads))
+        q[0] >>= 12  # a flat softmax row
+        expect = ref._attend(0, cache, q, eq, start, n)
+        got = intkernel.attend(q, eq, k, ek, v, start, cfg.n_kv_heads, nat.score_shift)
+        assert np.array_equal(got, expect)
+    for bad_start in (cache.cap, 8192):
+        with pytest.raises(EngineError):
+            intkernel.attend(q, eq, k, ek, v, bad_start, cfg.n_kv_heads, nat.score_shift)
+    with pytest.raises(EngineError):
+        intkernel.attend(q, eq[:, :-1], k, ek, v, 0, cfg.n_kv_heads, nat.score_shift)
+    with pytest.raises(EngineError):
+        intkernel.attend(q, eq, k, ek, v, 0, 0, nat.score_shift)
+    with pytest.raises(EngineError):
+        intkernel.attend(q, eq, k.astype(np.float32), ek, v, 0, cfg.n_kv_heads, nat.score_shift)
