@@ -116,7 +116,9 @@ def load(source: str | Path, flags: tuple[str, ...] = ()) -> ctypes.CDLL:
 
 # Every kernel the package uses, as (source relative to offchain/, extra flags); ``build_all`` (run by
 # tools/bootstrap.sh) compiles them up front.
-KERNELS: list[tuple[str, tuple[str, ...]]] = []
+KERNELS: list[tuple[str, tuple[str, ...]]] = [
+    ("g1_native.c", ("-fopenmp",)),  # G1 batch operations (offchain/crypto/g1_native.py)
+]
 
 
 def build_all() -> list[Path]:

@@ -26,8 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from offchain import native
 from offchain.crypto import bn254 as B
 from offchain.crypto.backend import get_backend, to_numpy
+from offchain.crypto.g1_native import LIMBS, G1Kernel
 from offchain.crypto.ntt import (
     Domain,
     _group_fft_columns,
@@ -37,6 +39,7 @@ from offchain.crypto.ntt import (
     ntt,
     powers,
 )
+from offchain.da.fk20_native import KernelFK20
 from offchain.da.srs import SRS, SRS_ORDER, SRSError
 from offchain.errors import DAError
 
@@ -143,6 +146,20 @@ class Encoder:
         self.srs = srs.to_backend(self.xp)
         self.c = suite.groups(self.xp)
         self._tables: dict[tuple[int, int], Array] = {}
+        self._kernel: KernelFK20 | None = None
+        self._kernel_state: tuple[bool, str] | None = None
+
+    def kernel(self) -> KernelFK20 | None:
+        """The G1 kernel path for commitments and FK20 (native C on CPU), or None for the
+        array code (``EIGEN_NATIVE=0``, or a suite without a kernel). Chosen per call, so tests can flip
+        ``EIGEN_NATIVE``; the kernel object and its caches are kept."""
+        if not native.enabled() or self.suite.name not in LIMBS:
+            return None
+        if self.backend != "cpu":
+            return None
+        if self._kernel is None:
+            self._kernel = KernelFK20(self, G1Kernel(self.suite.name, self.c))
+        return self._kernel
 
     # ----- blobs --------------------------------------------------------------------------
     def blob_to_coeffs(self, blob: bytes) -> Array:
@@ -173,6 +190,9 @@ class Encoder:
         """C = sum p_i [tau^i]_1 (G1 batch of one point)."""
         n = coeffs.shape[1]
         S = self.srs.g1_prefix(n)
+        k = self.kernel()
+        if k is not None:
+            return k.commit(coeffs)
         C = self.c.g1.msm(S, self.c.fr.to_bytes(coeffs))
         return C[..., None]
 
@@ -217,6 +237,11 @@ class Encoder:
 
     # ----- FK20 ---------------------------------------------------------------------------
     def _toeplitz_table(self, params: EncodingParams) -> Array:
+        """The FK20 table of the path in use (kernel form, or array code); cached per blob size."""
+        k = self.kernel()
+        return k.toeplitz_table(params) if k is not None else self._toeplitz_table_array(params)
+
+    def _toeplitz_table_array(self, params: EncodingParams) -> Array:
         """Y[f, t] = FFT_2m^G1(s_t)[f], s_t[d] = [tau^(dL+t)]_1 for d < m-1 (cached per blob size)."""
         n = params.n
         key = (n, params.chunk_length)
@@ -235,17 +260,23 @@ class Encoder:
         self._tables[key] = Y
         return Y
 
-    def h_vector(self, coeffs: Array, params: EncodingParams) -> Array:
-        """H_e = sum_i p_(i+(e+1)L) [tau^i]_1 for e < m-1, padded with infinity to length m."""
-        fr, g1 = self.c.fr, self.c.g1
+    def _toeplitz_scalars(self, coeffs: Array, params: EncodingParams) -> Array:
+        """Fr (2m, L): FFT_2m of each reversed, zero-padded column c_t[k] = p_(kL+t), times 1/(2m)
+        (the scale of the inverse G1 FFT, folded into the scalars)."""
+        fr = self.c.fr
         L, m = params.chunk_length, params.rows
-        Y = self._toeplitz_table(params)
         mat = coeffs.reshape(fr.n, m, L)  # c_t[k] = p_(kL+t)
         crev = mat[:, ::-1, :]
         cpad = fr.concat([crev, fr.zeros((m, L))])
         Cf = ntt(fr, cpad, self._domain(2 * m))  # (2m, L)
-        # fold the 1/(2m) of the inverse G1 FFT into the scalars
-        Cf = fr.mul(Cf, fr.const(pow(2 * m, -1, self.suite.r), (1, 1)))
+        return fr.mul(Cf, fr.const(pow(2 * m, -1, self.suite.r), (1, 1)))
+
+    def h_vector(self, coeffs: Array, params: EncodingParams) -> Array:
+        """H_e = sum_i p_(i+(e+1)L) [tau^i]_1 for e < m-1, padded with infinity to length m."""
+        fr, g1 = self.c.fr, self.c.g1
+        m = params.rows
+        Y = self._toeplitz_table_array(params)
+        Cf = self._toeplitz_scalars(coeffs, params)
         prod = g1.scalar_mul(Y.reshape(Y.shape[:2] + (-1,)), fr.to_bytes(Cf.reshape(fr.n, -1)))
         U = g1.sum(prod.reshape(Y.shape), axis=1)  # (2m,)
         conv = _group_fft_columns(g1, fr, U[..., None], self._domain(2 * m), inverse=True)[..., 0]
@@ -259,6 +290,9 @@ class Encoder:
         m, M = params.rows, params.num_chunks
         if m == 1:
             return g1.infinity(M)
+        k = self.kernel()
+        if k is not None:
+            return k.proofs(coeffs, params, chunk_cosets(np.arange(M), M))
         H = self.h_vector(coeffs, params)
         P_nat = group_fft_sparse(g1, self.c.fr, H, M, self.suite.root, self.suite.adicity)
         return g1.take(P_nat, self.xp.asarray(chunk_cosets(np.arange(M), M)))
