@@ -22,7 +22,7 @@ typedef unsigned long long u64;
 
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 #define DEV __device__ __forceinline__
-#define DEVNI __device__
+#define DEVNI __device__ __noinline__
 #define KCONST __device__ const
 #define MUL_HI(a, b) __umul64hi((a), (b))
 #else

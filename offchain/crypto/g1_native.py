@@ -87,21 +87,34 @@ class G1Kernel:
             self._fn[op] = f
 
     # ----- checks -------------------------------------------------------------------------
-    def _points(self, pts: Any, what: str = "points") -> np.ndarray:
-        if not isinstance(pts, np.ndarray) or pts.dtype != np.uint64 or pts.ndim < 2 or pts.shape[-2:] != (3, self.nl):
+    def _points(self, pts: Any, what: str = "points") -> Array:
+        if not isinstance(pts, self.xp.ndarray) or pts.dtype != np.uint64 or pts.ndim < 2 or pts.shape[-2:] != (3, self.nl):
             shape = getattr(pts, "shape", None)
             raise G1KernelError(f"{self.name}: {what} must be uint64 (..., 3, {self.nl}) kernel points, got {shape}")
-        return np.ascontiguousarray(pts)
+        return self.xp.ascontiguousarray(pts)
 
-    def _scalars(self, sc: Any, count: int) -> np.ndarray:
-        if not isinstance(sc, np.ndarray) or sc.dtype != np.uint64 or sc.ndim < 1 or sc.shape[-1] != 4:
+    def _scalars(self, sc: Any, count: int) -> Array:
+        if not isinstance(sc, self.xp.ndarray) or sc.dtype != np.uint64 or sc.ndim < 1 or sc.shape[-1] != 4:
             raise G1KernelError(f"{self.name}: scalars must be uint64 (..., 4), got {getattr(sc, 'shape', None)}")
         if sc.size // 4 != count:
             raise G1KernelError(f"{self.name}: {sc.size // 4} scalars for {count} points")
-        return np.ascontiguousarray(sc)
+        return self.xp.ascontiguousarray(sc)
+
+    def _affine_args(self, xy: Any, inf: Any) -> tuple[Array, Array, int]:
+        xp = self.xp
+        if not isinstance(xy, xp.ndarray) or xy.dtype != np.uint64 or xy.ndim != 3 or xy.shape[1:] != (2, self.nl):
+            raise G1KernelError(f"{self.name}: affine coordinates must be uint64 (n, 2, {self.nl}), got {getattr(xy, 'shape', None)}")
+        n = xy.shape[0]
+        if not isinstance(inf, xp.ndarray) or inf.shape != (n,) or inf.dtype not in (np.uint8, np.bool_):
+            raise G1KernelError(f"{self.name}: infinity flags must be uint8/bool ({n},), got {getattr(inf, 'shape', None)}")
+        return xp.ascontiguousarray(xy), xp.ascontiguousarray(inf.astype(np.uint8)), n
+
+    def _bad_point(self, bad: int) -> None:
+        if bad:
+            raise G1KernelError(f"{self.name}: point {bad - 1} is not a valid affine G1 point (range, curve or infinity encoding)")
 
     @staticmethod
-    def _count(pts: np.ndarray) -> int:
+    def _count(pts: Any) -> int:
         return int(np.prod(pts.shape[:-2], dtype=np.int64))
 
     def _check(self, err: int, op: str) -> None:
@@ -111,17 +124,9 @@ class G1Kernel:
     # ----- boundary -----------------------------------------------------------------------
     def import_affine(self, xy: Any, inf: Any) -> np.ndarray:
         """Canonical affine coordinates uint64 (n, 2, NL) and infinity flags uint8 (n,) -> kernel points (n, 3, NL)."""
-        if not isinstance(xy, np.ndarray) or xy.dtype != np.uint64 or xy.ndim != 3 or xy.shape[1:] != (2, self.nl):
-            raise G1KernelError(f"{self.name}: affine coordinates must be uint64 (n, 2, {self.nl}), got {getattr(xy, 'shape', None)}")
-        n = xy.shape[0]
-        if not isinstance(inf, np.ndarray) or inf.shape != (n,) or inf.dtype not in (np.uint8, np.bool_):
-            raise G1KernelError(f"{self.name}: infinity flags must be uint8/bool ({n},), got {getattr(inf, 'shape', None)}")
-        xy = np.ascontiguousarray(xy)
-        flags = np.ascontiguousarray(inf.astype(np.uint8))
+        xy, flags, n = self._affine_args(xy, inf)
         out = np.empty((n, 3, self.nl), dtype=np.uint64)
-        bad = int(self._fn["import"](_ptr(xy), _ptr(flags), n, _ptr(out)))
-        if bad:
-            raise G1KernelError(f"{self.name}: point {bad - 1} is not a valid affine G1 point (range, curve or infinity encoding)")
+        self._bad_point(int(self._fn["import"](_ptr(xy), _ptr(flags), n, _ptr(out))))
         return out
 
     def export_affine(self, pts: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -147,22 +152,22 @@ class G1Kernel:
         x, y, inf = g1.to_affine(P)
         n = P.shape[-1]
         xy = np.stack([le_words(fp.to_bytes(x), self.nl), le_words(fp.to_bytes(y), self.nl)], axis=1)
-        return self.import_affine(xy, to_numpy(inf).astype(np.uint8).reshape(n))
+        return self.import_affine(self.xp.asarray(xy), self.xp.asarray(to_numpy(inf).astype(np.uint8).reshape(n)))
 
     def to_group(self, pts: Any) -> Array:
         """Kernel points (..., 3, NL) -> array-code G1 batch (3, limbs, n) of affine points."""
         g1, fp = self.groups.g1, self.groups.fp
-        xy, inf = self.export_affine(pts)
+        xy, inf = (to_numpy(a) for a in self.export_affine(pts))
         x = fp.from_bytes(be_bytes(xy[:, 0], fp.nbytes))
         y = fp.from_bytes(be_bytes(xy[:, 1], fp.nbytes))
         return g1.from_affine(x, y, g1.xp.asarray(inf))
 
-    def scalars_from_fr(self, s: Array) -> np.ndarray:
+    def scalars_from_fr(self, s: Array) -> Array:
         """Fr batch (limbs, *shape) -> canonical scalars uint64 (*shape, 4)."""
         fr = self.groups.fr
         shape = s.shape[1:]
         flat = s.reshape(fr.n, -1)
-        return le_words(fr.to_bytes(flat), 4).reshape(shape + (4,))
+        return self.xp.asarray(le_words(fr.to_bytes(flat), 4).reshape(shape + (4,)))
 
     # ----- operations ---------------------------------------------------------------------
     def scalar_mul(self, pts: Any, sc: Any) -> np.ndarray:

@@ -150,15 +150,18 @@ class Encoder:
         self._kernel_state: tuple[bool, str] | None = None
 
     def kernel(self) -> KernelFK20 | None:
-        """The G1 kernel path for commitments and FK20 (native C on CPU), or None for the
+        """The G1 kernel path for commitments and FK20 (native C on CPU, CUDA on GPU), or None for the
         array code (``EIGEN_NATIVE=0``, or a suite without a kernel). Chosen per call, so tests can flip
         ``EIGEN_NATIVE``; the kernel object and its caches are kept."""
         if not native.enabled() or self.suite.name not in LIMBS:
             return None
-        if self.backend != "cpu":
-            return None
         if self._kernel is None:
-            self._kernel = KernelFK20(self, G1Kernel(self.suite.name, self.c))
+            if self.backend == "gpu":
+                from offchain.crypto.g1_gpu import G1GpuKernel
+
+                self._kernel = KernelFK20(self, G1GpuKernel(self.suite.name, self.c))
+            else:
+                self._kernel = KernelFK20(self, G1Kernel(self.suite.name, self.c))
         return self._kernel
 
     # ----- blobs --------------------------------------------------------------------------
