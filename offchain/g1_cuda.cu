@@ -8,6 +8,8 @@
 
 #include "g1_curve_params.h"
 
+/* g1_gpu.py builds one module per curve (-DG1_NO_BLS12_381 or -DG1_NO_BN254) to halve compile time. */
+#ifndef G1_NO_BN254
 #define NL 4
 #define PFX(x) bn254_##x
 #define C_P BN254_P
@@ -19,7 +21,9 @@
 #define C_BETA BN254_BETA
 #define C_GLV BN254_GLV
 #include "g1_curve.h"
+#endif
 
+#ifndef G1_NO_BLS12_381
 #define NL 6
 #define PFX(x) bls12_381_##x
 #define C_P BLS12_381_P
@@ -31,6 +35,7 @@
 #define C_BETA BLS12_381_BETA
 #define C_GLV BLS12_381_GLV
 #include "g1_curve.h"
+#endif
 
 #define TID ((long long)blockIdx.x * blockDim.x + threadIdx.x)
 
@@ -86,5 +91,9 @@
         PRE##_fft_butterfly((PRE##_pt *)pts, N, K, h, roots, idx);                                      \
     }
 
+#ifndef G1_NO_BN254
 DEFINE_KERNELS(bn254, 4)
+#endif
+#ifndef G1_NO_BLS12_381
 DEFINE_KERNELS(bls12_381, 6)
+#endif

@@ -24,20 +24,22 @@ NORM_RUN = 64  # points per thread in batch normalisation
 
 Array = Any
 
-_module: Any = None
+_modules: dict[str, Any] = {}
 
 
-def _load_module() -> Any:
-    global _module
-    if _module is None:
+def _load_module(curve: str) -> Any:
+    """The compiled module holding one curve's kernels (the other curve is left out: faster to build)."""
+    if curve not in _modules:
         import cupy  # type: ignore[import-not-found]
 
+        other = "BLS12_381" if curve == "bn254" else "BN254"
         try:
-            _module = cupy.RawModule(code=SOURCE.read_text(), options=(f"-I{native.PKG}", "--std=c++14"))
-            _module.compile()
+            mod = cupy.RawModule(code=SOURCE.read_text(), options=(f"-I{native.PKG}", "--std=c++14", f"-DG1_NO_{other}"))
+            mod.compile()
         except Exception as exc:  # nvrtc reports compile errors as cupy's own exception types
             raise native.NativeError(f"compiling {SOURCE.name} with nvrtc failed: {exc}") from exc
-    return _module
+        _modules[curve] = mod
+    return _modules[curve]
 
 
 class G1GpuKernel(G1Kernel):
@@ -56,7 +58,7 @@ class G1GpuKernel(G1Kernel):
         self.xp = cupy
         if groups.fp.nbytes != 8 * self.nl or groups.fr.nbytes != 32:
             raise G1KernelError(f"{name}: field sizes do not match the kernel's limb count")
-        mod = _load_module()
+        mod = _load_module(name)
         self._k = {op: mod.get_function(f"{name}_{op}")
                    for op in ("import", "normalize", "export", "scalar_mul", "rows_msm", "rows_sum", "fft_stage")}
 
@@ -131,11 +133,24 @@ class G1GpuKernel(G1Kernel):
             p = cp.concatenate([p, cp.zeros((rows, pad, 3, self.nl), cp.uint64)], axis=1)
             s = cp.concatenate([s, cp.zeros((rows, pad, 4), cp.uint64)], axis=1)
         partial = self._rows_msm(cp.ascontiguousarray(p), cp.ascontiguousarray(s), rows * parts, ROW_CHUNK)
-        return self._rows_sum(partial, rows, parts)
+        return self._tree_sum(partial.reshape(rows, parts, 3, self.nl))
+
+    def _tree_sum(self, p: Array) -> Array:
+        """(rows, k) points -> (rows,) sums, ROW_CHUNK at a time per thread, level by level."""
+        cp = self.xp
+        rows, k = p.shape[:2]
+        while k > ROW_CHUNK:
+            groups = -(-k // ROW_CHUNK)
+            pad = groups * ROW_CHUNK - k
+            if pad:
+                p = cp.concatenate([p, cp.zeros((rows, pad, 3, self.nl), cp.uint64)], axis=1)
+            p = self._rows_sum(cp.ascontiguousarray(p), rows * groups, ROW_CHUNK).reshape(rows, groups, 3, self.nl)
+            k = groups
+        return self._rows_sum(cp.ascontiguousarray(p), rows, k)
 
     def sum(self, pts: Any) -> Array:
         p = self._points(pts)
-        return self._rows_sum(p, 1, self._count(p))[0]
+        return self._tree_sum(p.reshape(1, self._count(p), 3, self.nl))[0]
 
     def msm(self, pts: Any, sc: Any, chunk: int = ROW_CHUNK) -> Array:
         p = self._points(pts)

@@ -62,6 +62,7 @@ def fake_cupy(emulated_lib, monkeypatch):
     class RawModule:
         def __init__(self, code, options=()):
             assert code == g1_gpu.SOURCE.read_text() and f"-I{native.PKG}" in options
+            assert sum(o.startswith("-DG1_NO_") for o in options) == 1
 
         def compile(self):
             return None
@@ -76,7 +77,7 @@ def fake_cupy(emulated_lib, monkeypatch):
     cp.asnumpy = np.asarray
     cp.RawModule = RawModule
     monkeypatch.setitem(sys.modules, "cupy", cp)
-    monkeypatch.setattr(g1_gpu, "_module", None)
+    monkeypatch.setattr(g1_gpu, "_modules", {})
     return cp
 
 
@@ -86,7 +87,7 @@ def test_native_cuda_kernels_match_cpu_kernel(fake_cupy, curve):
     root, adic = (BN.ROOT_OF_UNITY_2_28, BN.TWO_ADICITY) if curve == "bn254" else (BL.ROOT_OF_UNITY_2_32, BL.TWO_ADICITY)
     G = getattr(mod, curve)(np)
     rng = np.random.default_rng(21)
-    n = 40
+    n = 40  # > 2 * 16: row MSMs and sums run in several levels on the GPU
     ks = np.frombuffer(b"".join((int.from_bytes(rng.bytes(32), "big") % mod.R).to_bytes(32, "big") for _ in range(n)),
                        np.uint8).reshape(n, 32)
     P = G.g1.concat([G.g1.scalar_mul(G.g1.concat([G.g1.generator] * (n - 1)), ks[1:]), G.g1.infinity(1)])
@@ -99,6 +100,7 @@ def test_native_cuda_kernels_match_cpu_kernel(fake_cupy, curve):
             K.scalar_mul(kp, sc),
             K.rows_msm(kp.reshape(2, 20, 3, K.nl), sc.reshape(2, 20, 4)),  # split into rows of 16 and summed
             K.msm(kp, sc)[None],
+            K.msm(np.concatenate([kp] * 8), np.concatenate([sc] * 8))[None],  # 320 terms: 20 rows, 2 sum levels
             K.sum(kp)[None],
             K.fft(kp[:16].reshape(8, 2, 3, K.nl), K.scalars_from_fr(d.roots_inv)),
         ]
