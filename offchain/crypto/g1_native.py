@@ -4,8 +4,8 @@ Kernel form: a uint64 array of shape ``(*batch, 3, NL)`` holding Jacobian points
 with 64-bit limbs (NL = 4 for BN254, 6 for BLS12-381), made only by :meth:`G1Kernel.import_affine`
 (which checks every point: coordinates below p, on the curve) or by the kernel's own operations.
 Scalars are canonical little-endian ``(*batch, 4)`` uint64. Conversions to and from the array code's
-representation (29-bit Montgomery limbs, projective) go through canonical affine coordinates with
-vectorised numpy (bytes reversed and viewed as 64-bit words): no per-element Python loops.
+representation (29-bit Montgomery limbs, projective) go through canonical affine coordinates, repacked
+between 29-bit limbs and 64-bit words by vectorised shifts (numpy or cupy): no per-element Python loops.
 
 Results are exact group elements, so once encoded (affine, compressed) they equal the array code's
 bit for bit; tests/offchain/native/test_native_g1.py checks that.
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from offchain import native
-from offchain.crypto.backend import to_numpy
+from offchain.crypto.field import LIMB_BITS, MASK
 
 SOURCE = "g1_native.c"
 FLAGS = ("-fopenmp",)
@@ -41,16 +41,35 @@ def _ptr(a: np.ndarray) -> Any:
     return a.ctypes.data_as(_u8p if a.dtype == np.uint8 else _u64p)
 
 
-def le_words(be: np.ndarray, words: int) -> np.ndarray:
-    """uint8 (n, 8*words) big-endian rows -> uint64 (n, words) little-endian limbs."""
-    le = np.ascontiguousarray(be[:, ::-1])
-    return le.view("<u8").reshape(be.shape[0], words).astype(np.uint64, copy=False)
+def field_to_words(F: Any, a: Array, words: int) -> Array:
+    """Montgomery batch (limbs, batch) of the field ``F`` -> canonical uint64 (batch, words), little-endian,
+    by shifts of the canonical 29-bit limbs (array code on ``F.xp``, so it stays on the GPU there)."""
+    xp = F.xp
+    c = F.canonical(F.from_mont(a)).astype(xp.uint64)
+    out = xp.zeros((c.shape[1], words), dtype=xp.uint64)
+    for i in range(F.n):
+        for w in range(words):
+            shift = LIMB_BITS * i - 64 * w
+            if 0 <= shift < 64:
+                out[:, w] |= c[i] << xp.uint64(shift)
+            elif -LIMB_BITS < shift < 0:
+                out[:, w] |= c[i] >> xp.uint64(-shift)
+    return out
 
 
-def be_bytes(words: np.ndarray, nbytes: int) -> np.ndarray:
-    """uint64 (n, w) little-endian limbs -> uint8 (n, nbytes) big-endian rows (top bytes dropped)."""
-    le = np.ascontiguousarray(words.astype("<u8", copy=False)).view(np.uint8).reshape(words.shape[0], -1)
-    return np.ascontiguousarray(le[:, :nbytes][:, ::-1])
+def words_to_field(F: Any, w: Array) -> Array:
+    """Canonical uint64 (batch, words) little-endian -> Montgomery batch (limbs, batch) of ``F``."""
+    xp = F.xp
+    w = xp.asarray(w, dtype=xp.uint64)
+    words = w.shape[1]
+    limbs = xp.zeros((F.n, w.shape[0]), dtype=xp.uint64)
+    for i in range(F.n):
+        j, o = divmod(LIMB_BITS * i, 64)
+        if j < words:
+            limbs[i] = w[:, j] >> xp.uint64(o)
+            if o > 64 - LIMB_BITS and j + 1 < words:
+                limbs[i] |= w[:, j + 1] << xp.uint64(64 - o)
+    return F.to_mont((limbs & xp.uint64(MASK)).astype(xp.int64))
 
 
 class G1Kernel:
@@ -151,23 +170,22 @@ class G1Kernel:
             raise G1KernelError(f"{self.name}: expected a one-dimensional G1 batch, got shape {P.shape}")
         x, y, inf = g1.to_affine(P)
         n = P.shape[-1]
-        xy = np.stack([le_words(fp.to_bytes(x), self.nl), le_words(fp.to_bytes(y), self.nl)], axis=1)
-        return self.import_affine(self.xp.asarray(xy), self.xp.asarray(to_numpy(inf).astype(np.uint8).reshape(n)))
+        xy = g1.xp.stack([field_to_words(fp, x, self.nl), field_to_words(fp, y, self.nl)], axis=1)
+        return self.import_affine(self.xp.asarray(xy), self.xp.asarray(inf.astype(np.uint8).reshape(n)))
 
     def to_group(self, pts: Any) -> Array:
         """Kernel points (..., 3, NL) -> array-code G1 batch (3, limbs, n) of affine points."""
         g1, fp = self.groups.g1, self.groups.fp
-        xy, inf = (to_numpy(a) for a in self.export_affine(pts))
-        x = fp.from_bytes(be_bytes(xy[:, 0], fp.nbytes))
-        y = fp.from_bytes(be_bytes(xy[:, 1], fp.nbytes))
-        return g1.from_affine(x, y, g1.xp.asarray(inf))
+        xy, inf = self.export_affine(pts)
+        xy = g1.xp.asarray(xy)
+        return g1.from_affine(words_to_field(fp, xy[:, 0]), words_to_field(fp, xy[:, 1]), g1.xp.asarray(inf))
 
     def scalars_from_fr(self, s: Array) -> Array:
         """Fr batch (limbs, *shape) -> canonical scalars uint64 (*shape, 4)."""
         fr = self.groups.fr
         shape = s.shape[1:]
         flat = s.reshape(fr.n, -1)
-        return self.xp.asarray(le_words(fr.to_bytes(flat), 4).reshape(shape + (4,)))
+        return self.xp.asarray(field_to_words(fr, flat, 4).reshape(shape + (4,)))
 
     # ----- operations ---------------------------------------------------------------------
     def scalar_mul(self, pts: Any, sc: Any) -> np.ndarray:
