@@ -58,6 +58,11 @@ class KernelFK20:
         C = self.K.msm(self.srs(n), self.K.scalars_from_fr(coeffs))
         return self.K.to_group(C[None])
 
+    def msm(self, P: Array, s: Array) -> Array:
+        """sum_i s_i P_i for an array-code G1 batch and Fr batch -> one array-code point (no batch axis)."""
+        C = self.K.msm(self.K.from_group(P), self.K.scalars_from_fr(s))
+        return self.K.to_group(C[None])[..., 0]
+
     # ----- FK20 ---------------------------------------------------------------------------
     def toeplitz_table(self, params: EncodingParams) -> Array:
         """Y (2m, L) in kernel form, affine: Y[f, t] = FFT_2m(s_t)[f], s_t[d] = [tau^(dL+t)]_1, d < m-1."""

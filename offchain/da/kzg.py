@@ -199,6 +199,12 @@ class Encoder:
         C = self.c.g1.msm(S, self.c.fr.to_bytes(coeffs))
         return C[..., None]
 
+    def _g1_msm(self, P: Array, s: Array) -> Array:
+        """sum_i s_i P_i for a G1 batch and an Fr batch of the same length (one point, no batch axis),
+        on the G1 kernel when it is in use."""
+        k = self.kernel()
+        return k.msm(P, s) if k is not None else self.c.g1.msm(P, self.c.fr.to_bytes(s))
+
     def length_commitment(self, coeffs: Array) -> Array:
         n = coeffs.shape[1]
         if self.srs.g2 is None or self.srs.g2.shape[-1] < n:
@@ -347,19 +353,18 @@ class Encoder:
             raise VerificationError("sample refers to a missing commitment")
         r = self._challenge(self.suite.g1_compress(commitments), s, L)
         rk = powers(fr, r, K)  # (K,)
-        rk_bytes = fr.to_bytes(rk)
-        A = g1.msm(s.proofs, rk_bytes)
+        A = self._g1_msm(s.proofs, rk)
         # z_k = w_8192^(bitrev(i_k)); weights r_k z_k
         roots = self._domain(num_chunks).roots
         zk = fr.take(roots, self.xp.asarray(chunk_cosets(s.index, num_chunks)))
-        Zp = g1.msm(s.proofs, fr.to_bytes(fr.mul(rk, zk)))
+        Zp = self._g1_msm(s.proofs, fr.mul(rk, zk))
         agg = self._fr_sum(fr.mul(s.coeffs, rk[:, :, None]))  # (L,)
-        interp = g1.msm(self.srs.g1_prefix(L), fr.to_bytes(agg))
+        interp = self._g1_msm(self.srs.g1_prefix(L), agg)
         # per-commitment weights: sum of r_k over its chunks
         onehot = self.xp.asarray(np.asarray(s.blob)[:, None] == np.arange(nb)[None, :])  # (K, nb)
         per_blob = self.xp.where(onehot[None], rk[:, :, None], 0)  # (limbs, K, nb)
         wb = self._fr_sum(per_blob)  # (limbs, nb)
-        Cagg = g1.msm(commitments, fr.to_bytes(wb))
+        Cagg = self._g1_msm(commitments, wb)
         rhs = g1.add(g1.add(Cagg, g1.neg(interp)), Zp)
         tau_L = self.srs.g2_tau_pow2(L.bit_length() - 1)
         return self.suite.pairing_check([(A, tau_L), (g1.neg(rhs), c.g2.generator[..., 0])])
