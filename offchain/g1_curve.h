@@ -1,15 +1,18 @@
 /* G1 arithmetic of BN254 and BLS12-381 for the native (C, OpenMP) and GPU (CUDA, nvrtc) kernels.
  *
  * One source for both targets: a C compiler sees plain static inline functions, nvcc/nvrtc see
- * __device__ functions; the only target-specific piece is the 64x64->128 multiply (MUL_HI).
+ * __device__ functions; the target-specific pieces are those qualifiers and the 64x64->128 multiply
+ * (MUL_HI: unsigned __int128 on the CPU, __umul64hi on CUDA).
  * The file has two parts:
- *   1. common (once): limb type, multiply-accumulate, width-5 NAF recoding of 256-bit scalars;
+ *   1. common (once): limb type, multiply-accumulate, width-5 NAF recoding of 256-bit scalars, the
+ *      GLV split of a scalar into two halves of about 128 bits;
  *   2. per curve (included once per curve with NL = limb count, PFX(x) = name prefix and the
- *      constants C_P, C_PINV, C_R2, C_ONE, C_B, C_PM2 defined by the includer): field arithmetic
- *      (64-bit limbs, Montgomery form, CIOS products, always fully reduced to [0, p)), Jacobian
- *      points (a = 0; Z = 0 is the point at infinity; Z == 1 (Montgomery) marks an affine point and
- *      selects the mixed addition), wNAF scalar multiplication, multi-scalar rows (Straus with
- *      shared doublings), one FFT butterfly, chunked batch normalisation, import/export.
+ *      constants C_P, C_PINV, C_R2, C_ONE, C_B, C_PM2, C_BETA, C_GLV defined by the includer, from
+ *      g1_curve_params.h): field arithmetic (64-bit limbs, Montgomery form, CIOS products, always
+ *      fully reduced to [0, p)), Jacobian points (a = 0; Z = 0 is the point at infinity; Z == 1
+ *      (Montgomery) marks an affine point and selects the mixed addition), scalar multiplication and
+ *      multi-scalar rows (GLV + width-5 NAF, Straus with shared doublings), one FFT butterfly, chunked
+ *      batch normalisation, import/export.
  *
  * Integer-only: results equal the array (numpy) code's group elements bit for bit once encoded.
  * Scalars are canonical little-endian 4 x 64-bit integers (any value below 2^256 works).

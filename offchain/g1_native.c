@@ -40,7 +40,6 @@
 #define NORM_CHUNK 256
 
 #define DEFINE_BATCH(PRE, NLIMBS)                                                                      \
-    typedef PRE##_pt PRE##_point;                                                                      \
     /* canonical affine -> Jacobian; returns 0, or 1 + index of the first invalid point */             \
     long PRE##_import(const u64 *xy, const unsigned char *inf, long n, u64 *out) {                    \
         long bad = n;                                                                                  \
