@@ -27,6 +27,15 @@ Array = Any
 _modules: dict[str, Any] = {}
 
 
+def cuda_source() -> str:
+    """g1_cuda.cu with its two headers pasted in (so cupy's compile cache, keyed by the source text,
+    sees every edit of the headers too)."""
+    text = SOURCE.read_text()
+    for name in ("g1_curve_params.h", "g1_curve.h"):
+        text = text.replace(f'#include "{name}"', (native.PKG / name).read_text())
+    return text
+
+
 def _load_module(curve: str) -> Any:
     """The compiled module holding one curve's kernels (the other curve is left out: faster to build)."""
     if curve not in _modules:
@@ -34,7 +43,7 @@ def _load_module(curve: str) -> Any:
 
         other = "BLS12_381" if curve == "bn254" else "BN254"
         try:
-            mod = cupy.RawModule(code=SOURCE.read_text(), options=(f"-I{native.PKG}", "--std=c++14", f"-DG1_NO_{other}"))
+            mod = cupy.RawModule(code=cuda_source(), options=("--std=c++14", f"-DG1_NO_{other}"))
             mod.compile()
         except Exception as exc:  # nvrtc reports compile errors as cupy's own exception types
             raise native.NativeError(f"compiling {SOURCE.name} with nvrtc failed: {exc}") from exc
