@@ -140,6 +140,16 @@ DEV int glv_split(const u64 k[4], const u64 *glv, u64 k1[4], u64 k2[4]) {
     return abs5(x, k1) | (abs5(y, k2) << 1);
 }
 
+/* c-bit digit w of a 4-limb scalar (bits [w c, w c + c), zero past bit 255); c <= 32 */
+DEV unsigned scalar_digit(const u64 s[4], int w, int c) {
+    int b = w * c;
+    int limb = b >> 6, off = b & 63;
+    if (limb >= 4) return 0;
+    u64 d = s[limb] >> off;
+    if (off + c > 64 && limb + 1 < 4) d |= s[limb + 1] << (64 - off);
+    return (unsigned)(d & ((1ULL << c) - 1));
+}
+
 #endif /* G1_CURVE_COMMON */
 
 /* ------------------------------------------------------------------------------------------ */
@@ -472,6 +482,25 @@ DEVNI void PFX(pt_msm_straus)(PFX(pt) *r, const PFX(pt) *a, const u64 *s, long n
         }
     }
     PFX(pt_copy)(r, &acc);
+}
+
+/* Bucket method for window w of c bits: r = sum_i digit_w(s_i) a_i. Scratch: 2^c - 1 bucket points. */
+DEVNI void PFX(pt_msm_window)(PFX(pt) *r, const PFX(pt) *a, const u64 *s, long n, int c, int w,
+                              PFX(pt) *buckets) {
+    long nb = (1L << c) - 1;
+    for (long k = 0; k < nb; k++) PFX(pt_set_inf)(&buckets[k]);
+    for (long i = 0; i < n; i++) {
+        unsigned d = scalar_digit(s + 4 * i, w, c);
+        if (d) PFX(pt_add)(&buckets[d - 1], &buckets[d - 1], &a[i]);
+    }
+    PFX(pt) run, sum; /* sum_k k B_k as a sum of suffix sums */
+    PFX(pt_set_inf)(&run);
+    PFX(pt_set_inf)(&sum);
+    for (long k = nb - 1; k >= 0; k--) {
+        PFX(pt_add)(&run, &run, &buckets[k]);
+        PFX(pt_add)(&sum, &sum, &run);
+    }
+    PFX(pt_copy)(r, &sum);
 }
 
 /* r = s a */

@@ -95,6 +95,36 @@
         }                                                                                              \
         return err;                                                                                    \
     }                                                                                                  \
+    /* out = sum_i s[i] p[i] by the bucket method (Pippenger), windows of c bits in parallel */          \
+    int PRE##_msm_pippenger(const u64 *pts, const u64 *sc, long n, int c, u64 *out) {                 \
+        int nw = (256 + c - 1) / c;                                                                    \
+        PRE##_pt *win = (PRE##_pt *)malloc(sizeof(PRE##_pt) * nw);                                     \
+        int err = (win == 0);                                                                          \
+        if (!err) {                                                                                    \
+            _Pragma("omp parallel reduction(| : err)")                                                 \
+            {                                                                                          \
+                PRE##_pt *buckets = (PRE##_pt *)malloc(sizeof(PRE##_pt) * ((1L << c) - 1));            \
+                if (!buckets) err = 1;                                                                 \
+                _Pragma("omp for schedule(dynamic, 1)")                                                \
+                for (int w = 0; w < nw; w++) {                                                         \
+                    if (buckets)                                                                       \
+                        PRE##_pt_msm_window(&win[w], (const PRE##_pt *)pts, sc, n, c, w, buckets);     \
+                }                                                                                      \
+                free(buckets);                                                                         \
+            }                                                                                          \
+        }                                                                                              \
+        if (!err) {                                                                                    \
+            PRE##_pt acc;                                                                              \
+            PRE##_pt_set_inf(&acc);                                                                    \
+            for (int w = nw - 1; w >= 0; w--) {                                                        \
+                for (int k = 0; k < c; k++) PRE##_pt_dbl(&acc, &acc);                                  \
+                PRE##_pt_add(&acc, &acc, &win[w]);                                                     \
+            }                                                                                          \
+            PRE##_pt_copy((PRE##_pt *)out, &acc);                                                      \
+        }                                                                                              \
+        free(win);                                                                                     \
+        return err;                                                                                    \
+    }                                                                                                  \
     /* out = sum p[i] (serial, for a handful of partial sums) */                                       \
     void PRE##_sum(const u64 *pts, long n, u64 *out) {                                                 \
         PRE##_pt acc;                                                                                  \

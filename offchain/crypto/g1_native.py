@@ -25,6 +25,7 @@ SOURCE = "g1_native.c"
 FLAGS = ("-fopenmp",)
 
 LIMBS = {"bn254": 4, "bls12_381": 6}
+PIPPENGER_MIN = 1024  # MSMs from this many terms use the bucket method on the CPU
 
 Array = Any
 
@@ -97,6 +98,7 @@ class G1Kernel:
             "rows_msm": (i_, [p_, p_, n_, n_, p_]),
             "sum": (None, [p_, n_, p_]),
             "fft": (i_, [p_, n_, n_, p_]),
+            "msm_pippenger": (i_, [p_, p_, n_, i_, p_]),
         }
         self._fn = {}
         for op, (res, args) in sigs.items():
@@ -214,12 +216,21 @@ class G1Kernel:
         self._fn["sum"](_ptr(p), self._count(p), _ptr(out))
         return out
 
-    def msm(self, pts: Any, sc: Any, chunk: int = 128) -> np.ndarray:
-        """sum_i s_i P_i over a 1-D batch (chunks of ``chunk`` terms in parallel, then their sum)."""
+    def msm(self, pts: Any, sc: Any, chunk: int = 128, method: str = "auto") -> np.ndarray:
+        """sum_i s_i P_i over a 1-D batch: the bucket method (``"pippenger"``, windows in parallel; the
+        default from PIPPENGER_MIN terms) or Straus rows (``"straus"``: chunks of ``chunk`` terms in
+        parallel, then their sum)."""
         p = self._points(pts)
         n = self._count(p)
         s = self._scalars(sc, n).reshape(n, 4)
         p = p.reshape(n, 3, self.nl)
+        if method not in ("auto", "straus", "pippenger"):
+            raise G1KernelError(f"unknown MSM method {method!r}")
+        if method == "pippenger" or (method == "auto" and n >= PIPPENGER_MIN):
+            c = max(4, min(16, n.bit_length() - 3))
+            out = np.empty((3, self.nl), dtype=np.uint64)
+            self._check(self._fn["msm_pippenger"](_ptr(p), _ptr(s), n, c, _ptr(out)), "msm_pippenger")
+            return out
         rows = max(1, -(-n // chunk))
         pad = rows * chunk - n
         if pad:

@@ -78,12 +78,22 @@ def test_native_g1_scalar_mul_and_msm_match_array_code(curve):
     ref_big = g1.scalar_mul(P, np.full((n, 32), 255, np.uint8))
     assert _enc(mod, K.to_group(K.scalar_mul(kp, big))) == _enc(mod, ref_big)
     # MSM, also with P + (-P) = infinity and P + P (doubling inside the addition) among the terms
-    assert _enc(mod, K.to_group(K.msm(kp, ks, chunk=5)[None])) == _enc(mod, g1.sum(ref)[..., None])
     twice = np.concatenate([kp[:1], kp[:1]])
     opp = K.scalars_from_fr(fr.from_ints([5, r - 5]))
-    assert bool(K.export_affine(K.msm(twice, opp)[None])[1][0])  # 5P - 5P = infinity
     same = K.scalars_from_fr(fr.from_ints([3, 3]))
-    assert _enc(mod, K.to_group(K.msm(twice, same)[None])) == _enc(mod, g1.scalar_mul(P[..., :1], fr.to_bytes(fr.from_ints([6]))))
+    six = _enc(mod, g1.scalar_mul(P[..., :1], fr.to_bytes(fr.from_ints([6]))))
+    for method in ("straus", "pippenger"):
+        assert _enc(mod, K.to_group(K.msm(kp, ks, chunk=5, method=method)[None])) == _enc(mod, g1.sum(ref)[..., None])
+        assert bool(K.export_affine(K.msm(twice, opp, method=method)[None])[1][0])  # 5P - 5P = infinity
+        assert _enc(mod, K.to_group(K.msm(twice, same, method=method)[None])) == six
+    # a bucket MSM with large windows against Straus rows (the latter checked against the array code above)
+    many = np.concatenate([kp] * 100)
+    sc_many = K.scalars_from_fr(fr.from_ints([int.from_bytes(rng.bytes(32), "big") % r for _ in range(many.shape[0])]))
+    assert K.msm(many, sc_many).tobytes() != K.msm(many, sc_many[::-1].copy()).tobytes()
+    assert K.export_affine(K.msm(many, sc_many, method="pippenger")[None])[0].tobytes() == \
+        K.export_affine(K.msm(many, sc_many, method="straus")[None])[0].tobytes()
+    with pytest.raises(G1KernelError):
+        K.msm(kp, ks, method="naive")
     rows = K.rows_msm(kp[:12].reshape(3, 4, 3, K.nl), ks[:12].reshape(3, 4, 4))
     want = g1.sum(ref.reshape(ref.shape[:2] + (3, 4)), axis=1)
     assert _enc(mod, K.to_group(rows)) == _enc(mod, want)
