@@ -126,3 +126,24 @@ def test_native_cuda_fk20_composition_matches_cpu(fake_cupy):
     for k in (gpu, cpu):
         assert BN.g1_compress(k.commit(p)) == BN.g1_compress(cpu.commit(p))
     assert BN.g1_compress(gpu.proofs(p, params, order)) == BN.g1_compress(cpu.proofs(p, params, order))
+
+
+def test_native_cuda_fk20_long_rows_bls12_381(fake_cupy):
+    """L = 32 > 16: the GPU Toeplitz step splits rows and sums them; BLS12-381 (the PeerDAS curve)."""
+    from offchain.da.peerdas import BLS_SUITE
+    from offchain.da.srs import SRS
+
+    G = BL.bls12_381(np)
+    n = 64
+    K = G1Kernel("bls12_381", G)
+    g = K.from_group(G.g1.generator)
+    pts = K.to_group(K.scalar_mul(np.repeat(g, n, axis=0), K.scalars_from_fr(G.fr.from_ints(list(range(7, 7 + n))))))
+    enc = Encoder(SRS(g1=pts, g2_pow2=None, name="bls-points"), suite=BLS_SUITE)
+    params = EncodingParams(n, num_chunks=4, coding_rate=2)
+    assert params.chunk_length == 32
+    p = enc.c.fr.from_ints([(5 * i + 1) ** 3 for i in range(n)])
+    order = np.arange(4)
+    gpu = KernelFK20(enc, g1_gpu.G1GpuKernel("bls12_381", enc.c))
+    cpu = enc.kernel()
+    assert BL.g1_compress(gpu.commit(p)) == BL.g1_compress(cpu.commit(p))
+    assert BL.g1_compress(gpu.proofs(p, params, order)) == BL.g1_compress(cpu.proofs(p, params, order))
