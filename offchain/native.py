@@ -118,6 +118,7 @@ def load(source: str | Path, flags: tuple[str, ...] = ()) -> ctypes.CDLL:
 # tools/bootstrap.sh) compiles them up front.
 KERNELS: list[tuple[str, tuple[str, ...]]] = [
     ("ai/intkernel.c", ("-fopenmp",)),  # exact integer engine steps (offchain/ai/intkernel.py)
+    ("g1_native.c", ("-fopenmp",)),  # G1 batch operations (offchain/crypto/g1_native.py)
 ]
 
 

@@ -1,6 +1,7 @@
 """Benchmark of EigenDA encoding on CPU (numpy) or GPU (cupy): frames, commitments, verification, recovery.
 
-Usage: ``python bench/da/bench_da.py --backend cpu --sizes 128KiB [--reps 1]``. Prints a table and writes
+Usage: ``python bench/da/bench_da.py --backend cpu --sizes 128KiB [--reps 1]``. Commitments and FK20 use the
+G1 kernel (C on CPU, CUDA on GPU) unless ``EIGEN_NATIVE=0``; ``OMP_NUM_THREADS`` sets the CPU threads. Prints a table and writes
 ``bench/results/da-<backend>-<host>.json`` with the machine recorded. Sizes beyond the 3,000-point real SRS
 prefix use the INSECURE test SRS (timings do not depend on the secret). Fixed seeds.
 """
@@ -23,6 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from offchain import native  # noqa: E402
 from offchain.crypto import bn254 as B  # noqa: E402
 from offchain.crypto.backend import get_backend  # noqa: E402
 from offchain.da.kzg import NUM_CHUNKS, Encoder, EncodingParams, Sample  # noqa: E402
@@ -39,6 +41,8 @@ def machine(backend: str) -> dict[str, Any]:
         "numpy": np.__version__,
         "cpu_count": os.cpu_count(),
         "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "native_g1_kernel": native.enabled(),
     }
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

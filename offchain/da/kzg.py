@@ -26,8 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from offchain import native
 from offchain.crypto import bn254 as B
 from offchain.crypto.backend import get_backend, to_numpy
+from offchain.crypto.g1_native import LIMBS, G1Kernel
 from offchain.crypto.ntt import (
     Domain,
     _group_fft_columns,
@@ -37,6 +39,7 @@ from offchain.crypto.ntt import (
     ntt,
     powers,
 )
+from offchain.da.fk20_native import KernelFK20
 from offchain.da.srs import SRS, SRS_ORDER, SRSError
 from offchain.errors import DAError
 
@@ -143,6 +146,23 @@ class Encoder:
         self.srs = srs.to_backend(self.xp)
         self.c = suite.groups(self.xp)
         self._tables: dict[tuple[int, int], Array] = {}
+        self._kernel: KernelFK20 | None = None
+        self._kernel_state: tuple[bool, str] | None = None
+
+    def kernel(self) -> KernelFK20 | None:
+        """The G1 kernel path for commitments and FK20 (native C on CPU, CUDA on GPU), or None for the
+        array code (``EIGEN_NATIVE=0``, or a suite without a kernel). Chosen per call, so tests can flip
+        ``EIGEN_NATIVE``; the kernel object and its caches are kept."""
+        if not native.enabled() or self.suite.name not in LIMBS:
+            return None
+        if self._kernel is None:
+            if self.backend == "gpu":
+                from offchain.crypto.g1_gpu import G1GpuKernel
+
+                self._kernel = KernelFK20(self, G1GpuKernel(self.suite.name, self.c))
+            else:
+                self._kernel = KernelFK20(self, G1Kernel(self.suite.name, self.c))
+        return self._kernel
 
     # ----- blobs --------------------------------------------------------------------------
     def blob_to_coeffs(self, blob: bytes) -> Array:
@@ -173,8 +193,17 @@ class Encoder:
         """C = sum p_i [tau^i]_1 (G1 batch of one point)."""
         n = coeffs.shape[1]
         S = self.srs.g1_prefix(n)
+        k = self.kernel()
+        if k is not None:
+            return k.commit(coeffs)
         C = self.c.g1.msm(S, self.c.fr.to_bytes(coeffs))
         return C[..., None]
+
+    def _g1_msm(self, P: Array, s: Array) -> Array:
+        """sum_i s_i P_i for a G1 batch and an Fr batch of the same length (one point, no batch axis),
+        on the G1 kernel when it is in use."""
+        k = self.kernel()
+        return k.msm(P, s) if k is not None else self.c.g1.msm(P, self.c.fr.to_bytes(s))
 
     def length_commitment(self, coeffs: Array) -> Array:
         n = coeffs.shape[1]
@@ -217,6 +246,11 @@ class Encoder:
 
     # ----- FK20 ---------------------------------------------------------------------------
     def _toeplitz_table(self, params: EncodingParams) -> Array:
+        """The FK20 table of the path in use (kernel form, or array code); cached per blob size."""
+        k = self.kernel()
+        return k.toeplitz_table(params) if k is not None else self._toeplitz_table_array(params)
+
+    def _toeplitz_table_array(self, params: EncodingParams) -> Array:
         """Y[f, t] = FFT_2m^G1(s_t)[f], s_t[d] = [tau^(dL+t)]_1 for d < m-1 (cached per blob size)."""
         n = params.n
         key = (n, params.chunk_length)
@@ -235,17 +269,23 @@ class Encoder:
         self._tables[key] = Y
         return Y
 
-    def h_vector(self, coeffs: Array, params: EncodingParams) -> Array:
-        """H_e = sum_i p_(i+(e+1)L) [tau^i]_1 for e < m-1, padded with infinity to length m."""
-        fr, g1 = self.c.fr, self.c.g1
+    def _toeplitz_scalars(self, coeffs: Array, params: EncodingParams) -> Array:
+        """Fr (2m, L): FFT_2m of each reversed, zero-padded column c_t[k] = p_(kL+t), times 1/(2m)
+        (the scale of the inverse G1 FFT, folded into the scalars)."""
+        fr = self.c.fr
         L, m = params.chunk_length, params.rows
-        Y = self._toeplitz_table(params)
         mat = coeffs.reshape(fr.n, m, L)  # c_t[k] = p_(kL+t)
         crev = mat[:, ::-1, :]
         cpad = fr.concat([crev, fr.zeros((m, L))])
         Cf = ntt(fr, cpad, self._domain(2 * m))  # (2m, L)
-        # fold the 1/(2m) of the inverse G1 FFT into the scalars
-        Cf = fr.mul(Cf, fr.const(pow(2 * m, -1, self.suite.r), (1, 1)))
+        return fr.mul(Cf, fr.const(pow(2 * m, -1, self.suite.r), (1, 1)))
+
+    def h_vector(self, coeffs: Array, params: EncodingParams) -> Array:
+        """H_e = sum_i p_(i+(e+1)L) [tau^i]_1 for e < m-1, padded with infinity to length m."""
+        fr, g1 = self.c.fr, self.c.g1
+        m = params.rows
+        Y = self._toeplitz_table_array(params)
+        Cf = self._toeplitz_scalars(coeffs, params)
         prod = g1.scalar_mul(Y.reshape(Y.shape[:2] + (-1,)), fr.to_bytes(Cf.reshape(fr.n, -1)))
         U = g1.sum(prod.reshape(Y.shape), axis=1)  # (2m,)
         conv = _group_fft_columns(g1, fr, U[..., None], self._domain(2 * m), inverse=True)[..., 0]
@@ -259,6 +299,9 @@ class Encoder:
         m, M = params.rows, params.num_chunks
         if m == 1:
             return g1.infinity(M)
+        k = self.kernel()
+        if k is not None:
+            return k.proofs(coeffs, params, chunk_cosets(np.arange(M), M))
         H = self.h_vector(coeffs, params)
         P_nat = group_fft_sparse(g1, self.c.fr, H, M, self.suite.root, self.suite.adicity)
         return g1.take(P_nat, self.xp.asarray(chunk_cosets(np.arange(M), M)))
@@ -310,19 +353,18 @@ class Encoder:
             raise VerificationError("sample refers to a missing commitment")
         r = self._challenge(self.suite.g1_compress(commitments), s, L)
         rk = powers(fr, r, K)  # (K,)
-        rk_bytes = fr.to_bytes(rk)
-        A = g1.msm(s.proofs, rk_bytes)
+        A = self._g1_msm(s.proofs, rk)
         # z_k = w_8192^(bitrev(i_k)); weights r_k z_k
         roots = self._domain(num_chunks).roots
         zk = fr.take(roots, self.xp.asarray(chunk_cosets(s.index, num_chunks)))
-        Zp = g1.msm(s.proofs, fr.to_bytes(fr.mul(rk, zk)))
+        Zp = self._g1_msm(s.proofs, fr.mul(rk, zk))
         agg = self._fr_sum(fr.mul(s.coeffs, rk[:, :, None]))  # (L,)
-        interp = g1.msm(self.srs.g1_prefix(L), fr.to_bytes(agg))
+        interp = self._g1_msm(self.srs.g1_prefix(L), agg)
         # per-commitment weights: sum of r_k over its chunks
         onehot = self.xp.asarray(np.asarray(s.blob)[:, None] == np.arange(nb)[None, :])  # (K, nb)
         per_blob = self.xp.where(onehot[None], rk[:, :, None], 0)  # (limbs, K, nb)
         wb = self._fr_sum(per_blob)  # (limbs, nb)
-        Cagg = g1.msm(commitments, fr.to_bytes(wb))
+        Cagg = self._g1_msm(commitments, wb)
         rhs = g1.add(g1.add(Cagg, g1.neg(interp)), Zp)
         tau_L = self.srs.g2_tau_pow2(L.bit_length() - 1)
         return self.suite.pairing_check([(A, tau_L), (g1.neg(rhs), c.g2.generator[..., 0])])

@@ -92,3 +92,59 @@ def test_da_gpu_eigenda_vector_proofs() -> None:
         "d4a06377d14f7d126fee590781996a2f72185f2b0808e819fc2a6990d7c56a87"
         "a0e0fe867d2e7d735c56e0f184168fd890e16aa5cb4eab1708aecc1f126a3eca"
     )
+
+
+@needs_gpu
+@pytest.mark.parametrize("curve", ["bn254", "bls12_381"])
+def test_da_gpu_g1_kernel_matches_cpu_kernel(curve: str) -> None:
+    """The CUDA build of g1_curve.h gives the CPU kernel's points bit for bit (both curves), and its
+    boundary raises the same typed errors."""
+    from offchain.crypto import bls12_381 as BL
+    from offchain.crypto.g1_gpu import G1GpuKernel
+    from offchain.crypto.g1_native import G1Kernel, G1KernelError
+    from offchain.crypto.ntt import Domain
+
+    cp = get_backend("gpu")
+    mod = B if curve == "bn254" else BL
+    root, adic = (B.ROOT_OF_UNITY_2_28, B.TWO_ADICITY) if curve == "bn254" else (BL.ROOT_OF_UNITY_2_32, BL.TWO_ADICITY)
+    rng = random.Random(13)
+    n = 48
+    ks = scalars_to_bytes([rng.randrange(mod.R) for _ in range(n)])
+    ss = [rng.randrange(mod.R) for _ in range(n)]
+    outs = []
+    for xp, cls in ((np, G1Kernel), (cp, G1GpuKernel)):
+        G = getattr(mod, curve)(xp)
+        K = cls(curve, G)
+        P = G.g1.scalar_mul(G.g1.concat([G.g1.generator] * n), ks)
+        kp, sc = K.from_group(P), K.scalars_from_fr(G.fr.from_ints(ss))
+        d = Domain(G.fr, 16, root, adic)
+        res = [
+            K.scalar_mul(kp, sc),
+            K.rows_msm(kp.reshape(2, 24, 3, K.nl), sc.reshape(2, 24, 4)),  # rows longer than one thread's share
+            K.msm(kp, sc)[None],
+            K.fft(kp[:32].reshape(16, 2, 3, K.nl), K.scalars_from_fr(d.roots)),
+        ]
+        outs.append([mod.g1_compress(K.to_group(r)) for r in res])
+        xy, inf = K.export_affine(kp[:2])
+        bad = xy.copy()
+        bad[0, 1, 0] ^= xp.uint64(1)
+        with pytest.raises(G1KernelError, match="point 0"):
+            K.import_affine(bad, inf)
+    assert outs[0] == outs[1]
+
+
+@needs_gpu
+def test_da_gpu_kernel_and_array_paths_agree(monkeypatch) -> None:
+    """On the GPU, FK20 and commitments through the CUDA kernel equal the cupy array code."""
+    from offchain.da.kzg import Encoder, EncodingParams
+    from offchain.da.srs import insecure_test_srs
+
+    e = Encoder(insecure_test_srs(16, with_g2=False), "gpu")
+    params = EncodingParams(16, num_chunks=32, coding_rate=8)
+    p = e.c.fr.from_ints([random.Random(14).randrange(B.R) for _ in range(16)])
+    outs = []
+    for flag in ("1", "0"):
+        monkeypatch.setenv("EIGEN_NATIVE", flag)
+        assert (e.kernel() is not None) == (flag == "1")
+        outs.append((B.g1_compress(e.commit(p)), B.g1_compress(e.proofs(p, params))))
+    assert outs[0] == outs[1]

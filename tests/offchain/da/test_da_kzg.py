@@ -1,15 +1,22 @@
 """KZG commitments, RS chunks, FK20 proofs, verification and recovery: EigenDA vectors and properties."""
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from offchain import native
 from offchain.crypto import bn254 as B
 from offchain.da.kzg import Encoder, EncodingError, EncodingParams, RecoveryError, Sample, VerificationError
 from offchain.da.srs import SRS, SRSError, insecure_test_srs, load_eigenda_srs, load_g1
 from offchain.errors import EigenError
 from tests.support import VECTORS, vector_path
+
+# FK20 and commitments run on the native kernel unless EIGEN_NATIVE=0; the full-size runs are long only
+# on the array code.
+slow_without_native = (lambda f: f) if native.enabled() else pytest.mark.slow
 
 BLOB_1234 = b"".join(i.to_bytes(32, "big") for i in [1, 2, 3, 4])
 
@@ -53,14 +60,26 @@ def test_da_vectors_commitments(enc: Encoder) -> None:
     )
 
 
+FK20_VECTOR_1234 = (
+    "d4a06377d14f7d126fee590781996a2f72185f2b0808e819fc2a6990d7c56a87"
+    "a0e0fe867d2e7d735c56e0f184168fd890e16aa5cb4eab1708aecc1f126a3eca"
+    "c72d27999b01a6f3c080f14d2fa49bed3ad82b74f00954ee6123467f69667b59"
+)
+
+
 def test_da_vectors_fk20_proofs(encoded) -> None:
     _, _, fr = encoded
-    pr = B.g1_compress(fr.proofs[..., :3])
-    assert pr.hex() == (
-        "d4a06377d14f7d126fee590781996a2f72185f2b0808e819fc2a6990d7c56a87"
-        "a0e0fe867d2e7d735c56e0f184168fd890e16aa5cb4eab1708aecc1f126a3eca"
-        "c72d27999b01a6f3c080f14d2fa49bed3ad82b74f00954ee6123467f69667b59"
-    )
+    assert B.g1_compress(fr.proofs[..., :3]).hex() == FK20_VECTOR_1234
+
+
+def test_da_vectors_fk20_proofs_array_path(enc: Encoder, monkeypatch) -> None:
+    """The array (numpy) FK20 and commitment code stays the reference (and the fallback without the
+    native kernel): the same EigenDA vectors with EIGEN_NATIVE=0."""
+    monkeypatch.setenv("EIGEN_NATIVE", "0")
+    assert enc.kernel() is None
+    p = enc.blob_to_coeffs(BLOB_1234)
+    assert B.g1_compress(enc.commit(p)).hex() == "a3e97c98a3d7bba9a4e4ca906f3285a2939b2c8b05ad4ef2f7ac475de71345d2"
+    assert B.g1_compress(enc.proofs(p, EncodingParams(4))[..., :3]).hex() == FK20_VECTOR_1234
 
 
 def test_da_chunk_coefficients_are_evaluations_for_L1(enc: Encoder, encoded) -> None:
@@ -205,8 +224,9 @@ def test_da_insecure_srs_is_marked() -> None:
     assert srs.insecure and "INSECURE" in srs.name
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(__import__("os").environ.get("EIGEN_SLOW") != "1", reason="long run: set EIGEN_SLOW=1")
+@slow_without_native
+@pytest.mark.skipif(not native.enabled() and os.environ.get("EIGEN_SLOW") != "1",
+                    reason="long run on the array code: set EIGEN_SLOW=1 (fast with the native kernel)")
 def test_da_full_code_with_chunk_length_two() -> None:
     """The real 8,192-chunk code with L = 2 (a 64 KiB blob): FK20 over 1,024-point G1 FFTs, batch
     verification of random chunks and recovery from a random 1/8."""

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from offchain import native
 from offchain.da.peerdas import PeerDAS, PeerDASError, load_trusted_setup
 
 
@@ -81,8 +82,9 @@ def test_da_peerdas_input_errors(pd: PeerDAS) -> None:
         pd.cells_to_frames(np.array([0]), [b"\x00" * 10])
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("EIGEN_SLOW") != "1", reason="long run (~2 min of FK20 on CPU): set EIGEN_SLOW=1")
+@((lambda f: f) if native.enabled() else pytest.mark.slow)
+@pytest.mark.skipif(not native.enabled() and os.environ.get("EIGEN_SLOW") != "1",
+                    reason="long run (~2 min of FK20 on the array code): set EIGEN_SLOW=1 (fast with the native kernel)")
 def test_da_peerdas_proofs_and_recovery_byte_identical(ckzg_setup) -> None:
     full = PeerDAS(load_trusted_setup(_setup_path()))
     blob = _blob(7)

@@ -1,0 +1,333 @@
+"""G1 batch operations of BN254 and BLS12-381 in the native kernel (``offchain/g1_native.c``).
+
+Kernel form: a uint64 array of shape ``(*batch, 3, NL)`` holding Jacobian points in Montgomery form
+with 64-bit limbs (NL = 4 for BN254, 6 for BLS12-381), made only by :meth:`G1Kernel.import_affine`
+(which checks every point: coordinates below p, on the curve) or by the kernel's own operations.
+Scalars are canonical little-endian ``(*batch, 4)`` uint64. Conversions to and from the array code's
+representation (29-bit Montgomery limbs, projective) go through canonical affine coordinates, repacked
+between 29-bit limbs and 64-bit words by vectorised shifts (numpy or cupy): no per-element Python loops.
+
+Results are exact group elements, so once encoded (affine, compressed) they equal the array code's
+bit for bit; tests/offchain/native/test_native_g1.py checks that.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+import numpy as np
+
+from offchain import native
+from offchain.crypto.field import LIMB_BITS, MASK
+
+SOURCE = "g1_native.c"
+FLAGS = ("-fopenmp",)
+
+LIMBS = {"bn254": 4, "bls12_381": 6}
+PIPPENGER_MIN = 1024  # MSMs from this many terms use the bucket method on the CPU
+
+Array = Any
+
+
+class G1KernelError(native.NativeError):
+    """Bad input at the native G1 boundary: wrong shape or dtype, a point off the curve or out of range."""
+
+
+_u64p = ctypes.POINTER(ctypes.c_uint64)
+_u8p = ctypes.POINTER(ctypes.c_uint8)
+
+
+def _ptr(a: np.ndarray) -> Any:
+    return a.ctypes.data_as(_u8p if a.dtype == np.uint8 else _u64p)
+
+
+def field_to_words(F: Any, a: Array, words: int) -> Array:
+    """Montgomery batch (limbs, batch) of the field ``F`` -> canonical uint64 (batch, words), little-endian,
+    by shifts of the canonical 29-bit limbs (array code on ``F.xp``, so it stays on the GPU there)."""
+    xp = F.xp
+    c = F.canonical(F.from_mont(a)).astype(xp.uint64)
+    out = xp.zeros((c.shape[1], words), dtype=xp.uint64)
+    for i in range(F.n):
+        for w in range(words):
+            shift = LIMB_BITS * i - 64 * w
+            if 0 <= shift < 64:
+                out[:, w] |= c[i] << xp.uint64(shift)
+            elif -LIMB_BITS < shift < 0:
+                out[:, w] |= c[i] >> xp.uint64(-shift)
+    return out
+
+
+def words_to_field(F: Any, w: Array) -> Array:
+    """Canonical uint64 (batch, words) little-endian -> Montgomery batch (limbs, batch) of ``F``."""
+    xp = F.xp
+    w = xp.asarray(w, dtype=xp.uint64)
+    words = w.shape[1]
+    limbs = xp.zeros((F.n, w.shape[0]), dtype=xp.uint64)
+    for i in range(F.n):
+        j, o = divmod(LIMB_BITS * i, 64)
+        if j < words:
+            limbs[i] = w[:, j] >> xp.uint64(o)
+            if o > 64 - LIMB_BITS and j + 1 < words:
+                limbs[i] |= w[:, j + 1] << xp.uint64(64 - o)
+    return F.to_mont((limbs & xp.uint64(MASK)).astype(xp.int64))
+
+
+class G1Kernel:
+    """The native G1 operations of one curve (``"bn254"`` or ``"bls12_381"``) over its array-code groups."""
+
+    xp = np  # array module of the kernel's points
+
+    def __init__(self, name: str, groups: Any) -> None:
+        if name not in LIMBS:
+            raise G1KernelError(f"no native G1 kernel for curve {name!r}")
+        self.name = name
+        self.nl = LIMBS[name]
+        self.groups = groups
+        if groups.fp.nbytes != 8 * self.nl or groups.fr.nbytes != 32:
+            raise G1KernelError(f"{name}: field sizes do not match the kernel's limb count")
+        lib = native.load(SOURCE, FLAGS)
+        self.lib = lib
+        pre = name + "_"
+        n_, i_, p_, b_ = ctypes.c_long, ctypes.c_int, _u64p, _u8p
+        sigs = {
+            "import": (n_, [p_, b_, n_, p_]),
+            "normalize": (i_, [p_, n_]),
+            "export": (None, [p_, n_, p_, b_]),
+            "scalar_mul": (None, [p_, p_, n_, p_]),
+            "rows_msm": (i_, [p_, p_, n_, n_, p_]),
+            "sum": (None, [p_, n_, p_]),
+            "fft": (i_, [p_, n_, n_, p_]),
+            "msm_pippenger": (i_, [p_, p_, n_, i_, p_]),
+        }
+        self._fn = {}
+        for op, (res, args) in sigs.items():
+            f = getattr(lib, pre + op)
+            f.restype = res
+            f.argtypes = args
+            self._fn[op] = f
+
+    # ----- checks -------------------------------------------------------------------------
+    def _points(self, pts: Any, what: str = "points") -> Array:
+        if not isinstance(pts, self.xp.ndarray) or pts.dtype != np.uint64 or pts.ndim < 2 or pts.shape[-2:] != (3, self.nl):
+            shape = getattr(pts, "shape", None)
+            raise G1KernelError(f"{self.name}: {what} must be uint64 (..., 3, {self.nl}) kernel points, got {shape}")
+        return self.xp.ascontiguousarray(pts)
+
+    def _scalars(self, sc: Any, count: int) -> Array:
+        if not isinstance(sc, self.xp.ndarray) or sc.dtype != np.uint64 or sc.ndim < 1 or sc.shape[-1] != 4:
+            raise G1KernelError(f"{self.name}: scalars must be uint64 (..., 4), got {getattr(sc, 'shape', None)}")
+        if sc.size // 4 != count:
+            raise G1KernelError(f"{self.name}: {sc.size // 4} scalars for {count} points")
+        return self.xp.ascontiguousarray(sc)
+
+    def _affine_args(self, xy: Any, inf: Any) -> tuple[Array, Array, int]:
+        xp = self.xp
+        if not isinstance(xy, xp.ndarray) or xy.dtype != np.uint64 or xy.ndim != 3 or xy.shape[1:] != (2, self.nl):
+            raise G1KernelError(f"{self.name}: affine coordinates must be uint64 (n, 2, {self.nl}), got {getattr(xy, 'shape', None)}")
+        n = xy.shape[0]
+        if not isinstance(inf, xp.ndarray) or inf.shape != (n,) or inf.dtype not in (np.uint8, np.bool_):
+            raise G1KernelError(f"{self.name}: infinity flags must be uint8/bool ({n},), got {getattr(inf, 'shape', None)}")
+        return xp.ascontiguousarray(xy), xp.ascontiguousarray(inf.astype(np.uint8)), n
+
+    def _bad_point(self, bad: int) -> None:
+        if bad:
+            raise G1KernelError(f"{self.name}: point {bad - 1} is not a valid affine G1 point (range, curve or infinity encoding)")
+
+    @staticmethod
+    def _count(pts: Any) -> int:
+        return int(np.prod(pts.shape[:-2], dtype=np.int64))
+
+    def _check(self, err: int, op: str) -> None:
+        if err:
+            raise native.NativeError(f"{self.name}: native {op} could not allocate its scratch memory")
+
+    # ----- boundary -----------------------------------------------------------------------
+    def import_affine(self, xy: Any, inf: Any) -> np.ndarray:
+        """Canonical affine coordinates uint64 (n, 2, NL) and infinity flags uint8 (n,) -> kernel points (n, 3, NL)."""
+        xy, flags, n = self._affine_args(xy, inf)
+        out = np.empty((n, 3, self.nl), dtype=np.uint64)
+        self._bad_point(int(self._fn["import"](_ptr(xy), _ptr(flags), n, _ptr(out))))
+        return out
+
+    def export_affine(self, pts: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Kernel points (..., 3, NL) -> canonical affine uint64 (n, 2, NL) and infinity flags (n,) (flattened)."""
+        p = self.normalized(pts)
+        n = self._count(p)
+        xy = np.empty((n, 2, self.nl), dtype=np.uint64)
+        inf = np.empty(n, dtype=np.uint8)
+        self._fn["export"](_ptr(p), n, _ptr(xy), _ptr(inf))
+        return xy, inf.astype(bool)
+
+    def normalized(self, pts: Any) -> np.ndarray:
+        """A copy with every point affine (Z = 1) or infinity (Z = 0): cheaper to add (mixed formula)."""
+        p = self._points(pts).copy()
+        self._check(self._fn["normalize"](_ptr(p), self._count(p)), "normalize")
+        return p
+
+    def from_group(self, P: Array) -> np.ndarray:
+        """Array-code G1 batch (3, limbs, n) -> kernel points (n, 3, NL)."""
+        g1, fp = self.groups.g1, self.groups.fp
+        if P.ndim != 3:
+            raise G1KernelError(f"{self.name}: expected a one-dimensional G1 batch, got shape {P.shape}")
+        x, y, inf = g1.to_affine(P)
+        n = P.shape[-1]
+        xy = g1.xp.stack([field_to_words(fp, x, self.nl), field_to_words(fp, y, self.nl)], axis=1)
+        return self.import_affine(self.xp.asarray(xy), self.xp.asarray(inf.astype(np.uint8).reshape(n)))
+
+    def to_group(self, pts: Any) -> Array:
+        """Kernel points (..., 3, NL) -> array-code G1 batch (3, limbs, n) of affine points."""
+        g1, fp = self.groups.g1, self.groups.fp
+        xy, inf = self.export_affine(pts)
+        xy = g1.xp.asarray(xy)
+        return g1.from_affine(words_to_field(fp, xy[:, 0]), words_to_field(fp, xy[:, 1]), g1.xp.asarray(inf))
+
+    def scalars_from_fr(self, s: Array) -> Array:
+        """Fr batch (limbs, *shape) -> canonical scalars uint64 (*shape, 4)."""
+        fr = self.groups.fr
+        shape = s.shape[1:]
+        flat = s.reshape(fr.n, -1)
+        return self.xp.asarray(field_to_words(fr, flat, 4).reshape(shape + (4,)))
+
+    # ----- operations ---------------------------------------------------------------------
+    def scalar_mul(self, pts: Any, sc: Any) -> np.ndarray:
+        """Elementwise s_i * P_i."""
+        p = self._points(pts)
+        n = self._count(p)
+        s = self._scalars(sc, n)
+        out = np.empty_like(p)
+        self._fn["scalar_mul"](_ptr(p), _ptr(s), n, _ptr(out))
+        return out
+
+    def rows_msm(self, pts: Any, sc: Any) -> np.ndarray:
+        """Points (R, n, 3, NL), scalars (R, n, 4) -> (R, 3, NL): out_r = sum_l s_rl P_rl."""
+        p = self._points(pts)
+        if p.ndim != 4:
+            raise G1KernelError(f"{self.name}: rows_msm expects points (rows, n, 3, {self.nl}), got {p.shape}")
+        rows, n = p.shape[:2]
+        s = self._scalars(sc, rows * n)
+        out = np.empty((rows, 3, self.nl), dtype=np.uint64)
+        self._check(self._fn["rows_msm"](_ptr(p), _ptr(s), rows, n, _ptr(out)), "rows_msm")
+        return out
+
+    def sum(self, pts: Any) -> np.ndarray:
+        p = self._points(pts)
+        out = np.empty((3, self.nl), dtype=np.uint64)
+        self._fn["sum"](_ptr(p), self._count(p), _ptr(out))
+        return out
+
+    def msm(self, pts: Any, sc: Any, chunk: int = 128, method: str = "auto") -> np.ndarray:
+        """sum_i s_i P_i over a 1-D batch: the bucket method (``"pippenger"``, windows in parallel; the
+        default from PIPPENGER_MIN terms) or Straus rows (``"straus"``: chunks of ``chunk`` terms in
+        parallel, then their sum)."""
+        p = self._points(pts)
+        n = self._count(p)
+        s = self._scalars(sc, n).reshape(n, 4)
+        p = p.reshape(n, 3, self.nl)
+        if method not in ("auto", "straus", "pippenger"):
+            raise G1KernelError(f"unknown MSM method {method!r}")
+        if method == "pippenger" or (method == "auto" and n >= PIPPENGER_MIN):
+            c = max(4, min(16, n.bit_length() - 3))
+            out = np.empty((3, self.nl), dtype=np.uint64)
+            self._check(self._fn["msm_pippenger"](_ptr(p), _ptr(s), n, c, _ptr(out)), "msm_pippenger")
+            return out
+        rows = max(1, -(-n // chunk))
+        pad = rows * chunk - n
+        if pad:
+            p = np.concatenate([p, np.zeros((pad, 3, self.nl), np.uint64)])  # Z = 0: infinity
+            s = np.concatenate([s, np.zeros((pad, 4), np.uint64)])
+        part = self.rows_msm(p.reshape(rows, chunk, 3, self.nl), s.reshape(rows, chunk, 4))
+        return self.sum(part)
+
+    def fft(self, pts: Any, roots: np.ndarray) -> np.ndarray:
+        """Unscaled FFT of size N along axis 0 of an (N, K) batch (natural order in and out);
+        ``roots`` uint64 (>= N/2, 4): w^i for the domain's generator w (inverse: its inverse)."""
+        p = self._points(pts, "FFT input").copy()
+        if p.ndim != 4:
+            raise G1KernelError(f"{self.name}: fft expects points (N, K, 3, {self.nl}), got {p.shape}")
+        N, K = p.shape[:2]
+        if N & (N - 1) or N == 0:
+            raise G1KernelError(f"{self.name}: FFT size {N} is not a power of two")
+        r = self._scalars(roots, roots.size // 4) if roots.size // 4 >= N // 2 else None
+        if r is None:
+            raise G1KernelError(f"{self.name}: {roots.size // 4} roots for an FFT of size {N}")
+        self._check(self._fn["fft"](_ptr(p), N, K, _ptr(r)), "fft")
+        return p
+
+
+def available() -> bool:
+    """Whether the native G1 path should be used (``EIGEN_NATIVE`` not 0)."""
+    return native.enabled()
+
+
+# ----- constants of the C source (offchain/g1_curve_params.h) ------------------------------------
+
+def _limbs(x: int, n: int) -> str:
+    return "{" + ", ".join(f"0x{(x >> (64 * i)) & ((1 << 64) - 1):016x}ULL" for i in range(n)) + "}"
+
+
+def _glv_basis(r: int, lam: int) -> tuple[int, int, int, int]:
+    """Short lattice basis (a1, -b1), (a2, b2) of {(x, y): x + y lam = 0 mod r} by the extended Euclid
+    algorithm stopped at sqrt(r); returns (a1, b1, a2, b2), all positive, a1 b2 + a2 b1 = r."""
+    from math import isqrt
+
+    r0, t0, r1, t1 = r, 0, lam, 1
+    while r1 >= isqrt(r):
+        q = r0 // r1
+        r0, r1 = r1, r0 - q * r1
+        t0, t1 = t1, t0 - q * t1
+    q = r0 // r1
+    r2, t2 = r0 - q * r1, t0 - q * t1
+    a2, b2 = (r0, -t0) if r0 * r0 + t0 * t0 <= r2 * r2 + t2 * t2 else (r2, -t2)
+    a1, b1 = r1, t1  # (a1, -t1) is the first vector
+    if b1 < 0:
+        a2, b2, a1, b1 = a1, -b1, a2, -b2
+    return a1, b1, a2, b2
+
+
+def params_header() -> str:
+    """The text of ``offchain/g1_curve_params.h`` (the tests check the file equals it)."""
+    from offchain.crypto import bls12_381 as BL
+    from offchain.crypto import bn254 as BN
+
+    out = [
+        "/* Curve constants for g1_curve.h, generated by offchain/crypto/g1_native.py params_header()",
+        " * (python -m offchain.crypto.g1_native > offchain/g1_curve_params.h; a test checks the file).",
+        " * 64-bit little-endian limbs, Montgomery radix R = 2^(64 NL). P modulus, PINV = -P^-1 mod 2^64,",
+        " * R2 = R^2 mod P, ONE = R mod P, B = b R (y^2 = x^3 + b), PM2 = P - 2, BETA = beta R with",
+        " * (x, y) -> (beta x, y) equal to multiplication by lambda, GLV = {g1, g2, a1, a2, b1, b2} (glv_split). */",
+        "#ifndef G1_CURVE_PARAMS",
+        "#define G1_CURVE_PARAMS",
+    ]
+    for tag, mod, b, nl in (("BN254", BN, 3, 4), ("BLS12_381", BL, 4, 6)):
+        p, r = mod.P, mod.R
+        R = 1 << (64 * nl)
+        beta = next(c for c in (pow(g, (p - 1) // 3, p) for g in range(2, 50)) if c != 1)
+        lam = next(c for c in (pow(g, (r - 1) // 3, r) for g in range(2, 50)) if c != 1)
+        # pick the lambda that matches beta on the generator (1 check with the array code)
+        groups = getattr(mod, tag.lower())(np)
+        g1 = groups.g1
+        x, y, _ = g1.to_affine(g1.generator)
+        phi = g1.from_affine(groups.fp.mul(x, groups.fp.const(beta, (1,))), y)
+        lam_g = g1.scalar_mul(g1.generator, np.frombuffer(lam.to_bytes(32, "big"), np.uint8).reshape(1, 32))
+        if not bool(g1.eq(phi, lam_g)[0]):
+            lam = lam * lam % r
+        a1, b1, a2, b2 = _glv_basis(r, lam)
+        assert (a1 - b1 * lam) % r == 0 and (a2 + b2 * lam) % r == 0 and a1 * b2 + a2 * b1 == r
+        glv = [(b2 << 256) // r, (b1 << 256) // r, a1, a2, b1, b2]
+        out += [
+            f"#define {tag}_P {_limbs(p, nl)}",
+            f"#define {tag}_PINV 0x{(-pow(p, -1, 1 << 64)) % (1 << 64):016x}ULL",
+            f"#define {tag}_R2 {_limbs(R * R % p, nl)}",
+            f"#define {tag}_ONE {_limbs(R % p, nl)}",
+            f"#define {tag}_B {_limbs(b * R % p, nl)}",
+            f"#define {tag}_PM2 {_limbs(p - 2, nl)}",
+            f"#define {tag}_BETA {_limbs(beta * R % p, nl)}",
+            f"#define {tag}_GLV {{{', '.join(_limbs(v, 4)[1:-1] for v in glv)}}}",
+        ]
+    out.append("#endif")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - regenerates the constants header
+    print(params_header(), end="")

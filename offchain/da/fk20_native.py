@@ -1,0 +1,113 @@
+"""KZG commitments and FK20 proofs on a G1 kernel (native C on CPU, CUDA on GPU).
+
+The same composition as the array code in :mod:`offchain.da.kzg` and :mod:`offchain.crypto.ntt`
+(Toeplitz table = G1 FFT of the SRS columns, Toeplitz step, inverse G1 FFT, sparse G1 FFT of the H
+vector), with every G1 operation in the kernel: ``kernel`` is a :class:`offchain.crypto.g1_native.G1Kernel`
+or its GPU twin :class:`offchain.crypto.g1_gpu.G1GpuKernel` (same methods, arrays of its own module).
+Points stay in the kernel's form between steps; the Toeplitz table is cached per blob size in that
+form (normalised to affine, so the Toeplitz step uses mixed additions).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from offchain.crypto.ntt import DomainError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from offchain.da.kzg import Encoder, EncodingParams
+
+Array = Any
+
+
+class KernelFK20:
+    """Commitments and FK20 proofs of one :class:`Encoder` on one G1 kernel."""
+
+    def __init__(self, enc: Encoder, kernel: Any) -> None:
+        self.enc = enc
+        self.K = kernel
+        self.kx = kernel.xp  # array module of the kernel's points (numpy or cupy)
+        self._srs: Array | None = None
+        self._tables: dict[tuple[int, int], Array] = {}
+        self._roots: dict[tuple[int, bool], Array] = {}
+
+    # ----- cached inputs ------------------------------------------------------------------
+    def srs(self, n: int) -> Array:
+        """The first n SRS points in kernel form (the whole loaded prefix converted once)."""
+        if self._srs is None or self._srs.shape[0] < n:
+            self._srs = self.K.from_group(self.enc.srs.g1_prefix(n))
+        return self._srs[:n]
+
+    def roots(self, N: int, inverse: bool = False, half: bool = True) -> Array:
+        """w_N^i (or w_N^-i) as kernel scalars, i < N/2 (``half``) or i < N."""
+        key = (N, inverse)
+        if key not in self._roots:
+            d = self.enc._domain(N)
+            self._roots[key] = self.K.scalars_from_fr(d.roots_inv if inverse else d.roots)
+        r = self._roots[key]
+        return r[: max(1, N // 2)] if half else r
+
+    def _infinity(self, n: int) -> Array:
+        return self.kx.zeros((n, 3, self.K.nl), dtype=self.kx.uint64)  # Z = 0
+
+    # ----- commitments --------------------------------------------------------------------
+    def commit(self, coeffs: Array) -> Array:
+        n = coeffs.shape[1]
+        C = self.K.msm(self.srs(n), self.K.scalars_from_fr(coeffs))
+        return self.K.to_group(C[None])
+
+    def msm(self, P: Array, s: Array) -> Array:
+        """sum_i s_i P_i for an array-code G1 batch and Fr batch -> one array-code point (no batch axis)."""
+        C = self.K.msm(self.K.from_group(P), self.K.scalars_from_fr(s))
+        return self.K.to_group(C[None])[..., 0]
+
+    # ----- FK20 ---------------------------------------------------------------------------
+    def toeplitz_table(self, params: EncodingParams) -> Array:
+        """Y (2m, L) in kernel form, affine: Y[f, t] = FFT_2m(s_t)[f], s_t[d] = [tau^(dL+t)]_1, d < m-1."""
+        key = (params.n, params.chunk_length)
+        if key not in self._tables:
+            L, m = params.chunk_length, params.rows
+            S = self.srs(params.n)
+            Sinf = self.kx.concatenate([S, self._infinity(1)])
+            idx = np.full((2 * m, L), S.shape[0], dtype=np.int64)
+            idx[: m - 1] = np.arange(m - 1)[:, None] * L + np.arange(L)[None, :]
+            cols = Sinf[self.kx.asarray(idx.reshape(-1))].reshape(2 * m, L, 3, self.K.nl)
+            Y = self.K.fft(cols, self.roots(2 * m))
+            self._tables[key] = self.K.normalized(Y)
+        return self._tables[key]
+
+    def h_vector(self, coeffs: Array, params: EncodingParams) -> Array:
+        """H (m,) in kernel form: H_e = sum_i p_(i+(e+1)L) [tau^i]_1 for e < m-1, then infinity."""
+        m = params.rows
+        Y = self.toeplitz_table(params)
+        Cf = self.enc._toeplitz_scalars(coeffs, params)  # (2m, L), 1/(2m) folded in
+        U = self.K.rows_msm(Y, self.K.scalars_from_fr(Cf))  # (2m,)
+        conv = self.K.fft(U[:, None], self.roots(2 * m, inverse=True))[:, 0]
+        H = conv[self.kx.asarray(np.arange(m - 2, -1, -1))]
+        return self.kx.concatenate([H, self._infinity(1)])
+
+    def sparse_fft(self, H: Array, M: int) -> Array:
+        """All M evaluations sum_e H_e z^e, z = w_M^j (j natural): twists, then M/m FFTs of size m."""
+        kx = self.kx
+        m = H.shape[0]
+        if M % m:
+            raise DomainError(f"sparse FFT: {m} points do not divide {M} evaluations")
+        k = M // m
+        rM = self.roots(M, half=False)
+        T = kx.repeat(H[:, None], k, axis=1)  # (m, k): T[e, s] = H_e, to be twisted by w_M^(s e)
+        if m > 1 and k > 1:
+            e = np.arange(1, m, dtype=np.int64)[:, None]
+            s = np.arange(1, k, dtype=np.int64)[None, :]
+            expo = kx.asarray(((e * s) % M).reshape(-1))
+            tw = self.K.scalar_mul(T[1:, 1:].reshape(-1, 3, self.K.nl), rM[expo])
+            T[1:, 1:] = tw.reshape(m - 1, k - 1, 3, self.K.nl)
+        out = self.K.fft(T, self.roots(m))  # out[t, s] = FFT_m(twisted column s)[t]
+        return out.reshape(M, 3, self.K.nl)
+
+    def proofs(self, coeffs: Array, params: EncodingParams, order: np.ndarray) -> Array:
+        """Proofs in chunk order (``order`` = coset index of each chunk) as an array-code G1 batch."""
+        H = self.h_vector(coeffs, params)
+        P = self.sparse_fft(H, params.num_chunks)
+        return self.K.to_group(P[self.kx.asarray(order)])

@@ -1,0 +1,99 @@
+/* Batch G1 operations for FK20 and KZG commitments on BN254 and BLS12-381 (CUDA; compiled with nvrtc by
+ * offchain/crypto/g1_gpu.py, compile-checked with `nvcc -x cu -c offchain/g1_cuda.cu -I offchain`).
+ *
+ * The arithmetic is g1_curve.h, the same source the CPU kernel (g1_native.c) is built from; these
+ * kernels are the CPU loops with one thread per loop iteration. Layouts and conventions are those of
+ * g1_native.c (Jacobian Montgomery points of 3 * NL uint64, canonical little-endian 4 x uint64 scalars).
+ */
+
+#include "g1_curve_params.h"
+
+/* g1_gpu.py builds one module per curve (-DG1_NO_BLS12_381 or -DG1_NO_BN254) to halve compile time. */
+#ifndef G1_NO_BN254
+#define NL 4
+#define PFX(x) bn254_##x
+#define C_P BN254_P
+#define C_PINV BN254_PINV
+#define C_R2 BN254_R2
+#define C_ONE BN254_ONE
+#define C_B BN254_B
+#define C_PM2 BN254_PM2
+#define C_BETA BN254_BETA
+#define C_GLV BN254_GLV
+#include "g1_curve.h"
+#endif
+
+#ifndef G1_NO_BLS12_381
+#define NL 6
+#define PFX(x) bls12_381_##x
+#define C_P BLS12_381_P
+#define C_PINV BLS12_381_PINV
+#define C_R2 BLS12_381_R2
+#define C_ONE BLS12_381_ONE
+#define C_B BLS12_381_B
+#define C_PM2 BLS12_381_PM2
+#define C_BETA BLS12_381_BETA
+#define C_GLV BLS12_381_GLV
+#include "g1_curve.h"
+#endif
+
+#define TID ((long long)blockIdx.x * blockDim.x + threadIdx.x)
+
+#define DEFINE_KERNELS(PRE, NLIMBS)                                                                     \
+    /* bad[0] = min index of an invalid point (initialised to n by the caller) */                       \
+    extern "C" __global__ void PRE##_import(const u64 *xy, const unsigned char *inf, long long n,        \
+                                            u64 *out, unsigned long long *bad) {                        \
+        long long i = TID;                                                                              \
+        if (i >= n) return;                                                                             \
+        if (PRE##_pt_import((PRE##_pt *)out + i, xy + 2 * NLIMBS * i, inf[i]))                          \
+            atomicMin(bad, (unsigned long long)i);                                                      \
+    }                                                                                                   \
+    /* one thread per run of `run` points; pref: NLIMBS * n scratch */                                  \
+    extern "C" __global__ void PRE##_normalize(u64 *pts, long long n, long long run, u64 *pref) {       \
+        long long c = TID;                                                                              \
+        long long lo = c * run;                                                                         \
+        if (lo >= n) return;                                                                            \
+        long long cnt = n - lo < run ? n - lo : run;                                                    \
+        PRE##_pt_normalize_run((PRE##_pt *)pts + lo, cnt, pref + NLIMBS * lo);                          \
+    }                                                                                                   \
+    extern "C" __global__ void PRE##_export(const u64 *pts, long long n, u64 *xy, unsigned char *inf) { \
+        long long i = TID;                                                                              \
+        if (i >= n) return;                                                                             \
+        PRE##_pt_export(xy + 2 * NLIMBS * i, inf + i, (const PRE##_pt *)pts + i);                       \
+    }                                                                                                   \
+    extern "C" __global__ void PRE##_scalar_mul(const u64 *pts, const u64 *sc, long long n, u64 *out) { \
+        long long i = TID;                                                                              \
+        if (i >= n) return;                                                                             \
+        PRE##_pt_mul((PRE##_pt *)out + i, (const PRE##_pt *)pts + i, sc + 4 * i);                      \
+    }                                                                                                   \
+    /* one thread per row; tab: 16 n points per row, dig: 2 n WNAF_MAX bytes per row */                 \
+    extern "C" __global__ void PRE##_rows_msm(const u64 *pts, const u64 *sc, long long rows, long long n, \
+                                              u64 *out, u64 *tab, signed char *dig) {                   \
+        long long r = TID;                                                                              \
+        if (r >= rows) return;                                                                          \
+        PRE##_pt_msm_straus((PRE##_pt *)out + r, (const PRE##_pt *)pts + r * n, sc + 4 * r * n, n,     \
+                            (PRE##_pt *)tab + 16 * n * r, dig + 2 * WNAF_MAX * n * r);                  \
+    }                                                                                                   \
+    /* out[r] = sum of the n points of row r (one thread per row) */                                    \
+    extern "C" __global__ void PRE##_rows_sum(const u64 *pts, long long rows, long long n, u64 *out) {  \
+        long long r = TID;                                                                              \
+        if (r >= rows) return;                                                                          \
+        PRE##_pt acc;                                                                                   \
+        PRE##_pt_set_inf(&acc);                                                                         \
+        for (long long i = 0; i < n; i++) PRE##_pt_add(&acc, &acc, (const PRE##_pt *)pts + r * n + i);  \
+        PRE##_pt_copy((PRE##_pt *)out + r, &acc);                                                       \
+    }                                                                                                   \
+    /* one FFT stage (half-size h) over bit-reversed (N, K) input; one thread per butterfly */          \
+    extern "C" __global__ void PRE##_fft_stage(u64 *pts, long long N, long long K, long long h,         \
+                                               const u64 *roots) {                                      \
+        long long idx = TID;                                                                            \
+        if (idx >= N / 2 * K) return;                                                                   \
+        PRE##_fft_butterfly((PRE##_pt *)pts, N, K, h, roots, idx);                                      \
+    }
+
+#ifndef G1_NO_BN254
+DEFINE_KERNELS(bn254, 4)
+#endif
+#ifndef G1_NO_BLS12_381
+DEFINE_KERNELS(bls12_381, 6)
+#endif

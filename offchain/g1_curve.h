@@ -1,0 +1,602 @@
+/* G1 arithmetic of BN254 and BLS12-381 for the native (C, OpenMP) and GPU (CUDA, nvrtc) kernels.
+ *
+ * One source for both targets: a C compiler sees plain static inline functions, nvcc/nvrtc see
+ * __device__ functions; the target-specific pieces are those qualifiers and the 64x64->128 multiply
+ * (MUL_HI: unsigned __int128 on the CPU, __umul64hi on CUDA).
+ * The file has two parts:
+ *   1. common (once): limb type, multiply-accumulate, width-5 NAF recoding of 256-bit scalars, the
+ *      GLV split of a scalar into two halves of about 128 bits;
+ *   2. per curve (included once per curve with NL = limb count, PFX(x) = name prefix and the
+ *      constants C_P, C_PINV, C_R2, C_ONE, C_B, C_PM2, C_BETA, C_GLV defined by the includer, from
+ *      g1_curve_params.h): field arithmetic (64-bit limbs, Montgomery form, CIOS products, always
+ *      fully reduced to [0, p)), Jacobian points (a = 0; Z = 0 is the point at infinity; Z == 1
+ *      (Montgomery) marks an affine point and selects the mixed addition), scalar multiplication and
+ *      multi-scalar rows (GLV + width-5 NAF, Straus with shared doublings), one FFT butterfly, chunked
+ *      batch normalisation, import/export.
+ *
+ * Integer-only: results equal the array (numpy) code's group elements bit for bit once encoded.
+ * Scalars are canonical little-endian 4 x 64-bit integers (any value below 2^256 works).
+ */
+
+#ifndef G1_CURVE_COMMON
+#define G1_CURVE_COMMON
+
+typedef unsigned long long u64;
+
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#define DEV __device__ __forceinline__
+#define DEVNI __device__ __noinline__
+#define KCONST __device__ const
+#define MUL_HI(a, b) __umul64hi((a), (b))
+#else
+#define DEV static inline
+#define DEVNI static
+#define KCONST static const
+#define MUL_HI(a, b) ((u64)(((unsigned __int128)(a) * (unsigned __int128)(b)) >> 64))
+#endif
+
+/* a*b + c + d as (hi, lo); never overflows 128 bits. */
+DEV u64 mac(u64 a, u64 b, u64 c, u64 d, u64 *hi) {
+    u64 lo = a * b;
+    u64 h = MUL_HI(a, b);
+    lo += c;
+    h += (lo < c);
+    lo += d;
+    h += (lo < d);
+    *hi = h;
+    return lo;
+}
+
+/* Width-5 NAF of a 256-bit scalar: digits in {0, +-1, +-3, ..., +-15}, least significant first.
+ * Returns the number of digits (<= 257). */
+#define WNAF_MAX 260
+DEV int wnaf5(const u64 s_in[4], signed char *d) {
+    u64 s[5] = {s_in[0], s_in[1], s_in[2], s_in[3], 0};
+    int n = 0;
+    while (s[0] | s[1] | s[2] | s[3] | s[4]) {
+        int v = 0;
+        if (s[0] & 1) {
+            v = (int)(s[0] & 31);
+            if (v >= 16) v -= 32;
+            if (v > 0) { /* s -= v */
+                u64 b = (u64)v;
+                for (int i = 0; i < 5; i++) {
+                    u64 t = s[i] - b;
+                    b = (t > s[i]);
+                    s[i] = t;
+                }
+            } else { /* s += -v */
+                u64 c = (u64)(-v);
+                for (int i = 0; i < 5; i++) {
+                    u64 t = s[i] + c;
+                    c = (t < c);
+                    s[i] = t;
+                }
+            }
+        }
+        d[n++] = (signed char)v;
+        for (int i = 0; i < 4; i++) s[i] = (s[i] >> 1) | (s[i + 1] << 63);
+        s[4] >>= 1;
+    }
+    return n;
+}
+
+/* r8 = a * b (4 x 4 limbs -> 8) */
+DEV void mul4x4(const u64 *a, const u64 *b, u64 *r8) {
+    for (int i = 0; i < 8; i++) r8[i] = 0;
+    for (int i = 0; i < 4; i++) {
+        u64 c = 0;
+        for (int j = 0; j < 4; j++) r8[i + j] = mac(a[i], b[j], r8[i + j], c, &c);
+        r8[i + 4] = c;
+    }
+}
+
+/* x -= y (mod 2^320), y given as 8 limbs of which the low 5 count */
+DEV void sub5(u64 *x, const u64 *y) {
+    u64 borrow = 0;
+    for (int i = 0; i < 5; i++) {
+        u64 d = x[i] - y[i];
+        u64 b1 = (d > x[i]);
+        u64 e = d - borrow;
+        borrow = b1 | (e > d);
+        x[i] = e;
+    }
+}
+
+/* 5-limb two's complement -> magnitude (4 limbs) and sign */
+DEV int abs5(u64 *x, u64 *mag) {
+    int neg = (int)(x[4] >> 63);
+    if (neg) {
+        u64 c = 1;
+        for (int i = 0; i < 5; i++) {
+            x[i] = ~x[i] + c;
+            c = (c && x[i] == 0);
+        }
+    }
+    for (int i = 0; i < 4; i++) mag[i] = x[i];
+    return neg;
+}
+
+/* GLV split k = k1 + k2 lambda (mod r) with |k1|, |k2| about sqrt(r): lattice basis (a1, -b1),
+ * (a2, b2) (a1, a2, b1, b2 > 0, a1 b2 + a2 b1 = r), c1 = floor(k g1 / 2^256), c2 = floor(k g2 / 2^256),
+ * g1 = floor(2^256 b2 / r), g2 = floor(2^256 b1 / r); k1 = k - c1 a1 - c2 a2, k2 = c1 b1 - c2 b2.
+ * glv = {g1, g2, a1, a2, b1, b2}, 4 limbs each. Returns the signs (bit 0: k1 < 0, bit 1: k2 < 0). */
+DEV int glv_split(const u64 k[4], const u64 *glv, u64 k1[4], u64 k2[4]) {
+    u64 p[8], c1[4], c2[4], t[8];
+    mul4x4(k, glv + 0, p);
+    for (int i = 0; i < 4; i++) c1[i] = p[4 + i];
+    mul4x4(k, glv + 4, p);
+    for (int i = 0; i < 4; i++) c2[i] = p[4 + i];
+    u64 x[5] = {k[0], k[1], k[2], k[3], 0};
+    mul4x4(c1, glv + 8, t);
+    sub5(x, t);
+    mul4x4(c2, glv + 12, t);
+    sub5(x, t);
+    u64 y[5];
+    mul4x4(c1, glv + 16, t);
+    for (int i = 0; i < 5; i++) y[i] = t[i];
+    mul4x4(c2, glv + 20, t);
+    sub5(y, t);
+    return abs5(x, k1) | (abs5(y, k2) << 1);
+}
+
+/* c-bit digit w of a 4-limb scalar (bits [w c, w c + c), zero past bit 255); c <= 32 */
+DEV unsigned scalar_digit(const u64 s[4], int w, int c) {
+    int b = w * c;
+    int limb = b >> 6, off = b & 63;
+    if (limb >= 4) return 0;
+    u64 d = s[limb] >> off;
+    if (off + c > 64 && limb + 1 < 4) d |= s[limb + 1] << (64 - off);
+    return (unsigned)(d & ((1ULL << c) - 1));
+}
+
+#endif /* G1_CURVE_COMMON */
+
+/* ------------------------------------------------------------------------------------------ */
+/* per-curve part                                                                              */
+/* ------------------------------------------------------------------------------------------ */
+
+KCONST u64 PFX(P)[NL] = C_P;
+KCONST u64 PFX(R2)[NL] = C_R2;
+KCONST u64 PFX(ONE)[NL] = C_ONE;
+KCONST u64 PFX(B)[NL] = C_B;
+KCONST u64 PFX(PM2)[NL] = C_PM2;
+KCONST u64 PFX(BETA)[NL] = C_BETA; /* phi(x, y) = (beta x, y) is multiplication by lambda */
+KCONST u64 PFX(GLV)[24] = C_GLV;
+
+typedef struct {
+    u64 X[NL], Y[NL], Z[NL];
+} PFX(pt);
+
+DEV void PFX(fp_copy)(u64 *r, const u64 *a) {
+    for (int i = 0; i < NL; i++) r[i] = a[i];
+}
+
+DEV int PFX(fp_is_zero)(const u64 *a) {
+    u64 acc = 0;
+    for (int i = 0; i < NL; i++) acc |= a[i];
+    return acc == 0;
+}
+
+DEV int PFX(fp_eq)(const u64 *a, const u64 *b) {
+    u64 acc = 0;
+    for (int i = 0; i < NL; i++) acc |= a[i] ^ b[i];
+    return acc == 0;
+}
+
+/* a >= p (for canonical-range checks of imported values) */
+DEV int PFX(fp_geq_p)(const u64 *a) {
+    for (int i = NL - 1; i >= 0; i--) {
+        if (a[i] > PFX(P)[i]) return 1;
+        if (a[i] < PFX(P)[i]) return 0;
+    }
+    return 1;
+}
+
+/* r = t - p if t >= p else t (t < 2p, no carry out of the top limb since p < 2^(64 NL - 2)) */
+DEV void PFX(fp_reduce_once)(u64 *r, const u64 *t) {
+    u64 d[NL];
+    u64 borrow = 0;
+    for (int i = 0; i < NL; i++) {
+        u64 x = t[i] - PFX(P)[i];
+        u64 b1 = (x > t[i]);
+        u64 y = x - borrow;
+        u64 b2 = (y > x);
+        d[i] = y;
+        borrow = b1 | b2;
+    }
+    if (borrow) {
+        for (int i = 0; i < NL; i++) r[i] = t[i];
+    } else {
+        for (int i = 0; i < NL; i++) r[i] = d[i];
+    }
+}
+
+DEV void PFX(fp_add)(u64 *r, const u64 *a, const u64 *b) {
+    u64 t[NL];
+    u64 c = 0;
+    for (int i = 0; i < NL; i++) {
+        u64 s = a[i] + c;
+        c = (s < c);
+        u64 s2 = s + b[i];
+        c += (s2 < s);
+        t[i] = s2;
+    }
+    PFX(fp_reduce_once)(r, t);
+}
+
+DEV void PFX(fp_sub)(u64 *r, const u64 *a, const u64 *b) {
+    u64 t[NL];
+    u64 borrow = 0;
+    for (int i = 0; i < NL; i++) {
+        u64 x = a[i] - b[i];
+        u64 b1 = (x > a[i]);
+        u64 y = x - borrow;
+        u64 b2 = (y > x);
+        t[i] = y;
+        borrow = b1 | b2;
+    }
+    if (borrow) {
+        u64 c = 0;
+        for (int i = 0; i < NL; i++) {
+            u64 s = t[i] + c;
+            c = (s < c);
+            u64 s2 = s + PFX(P)[i];
+            c += (s2 < s);
+            t[i] = s2;
+        }
+    }
+    for (int i = 0; i < NL; i++) r[i] = t[i];
+}
+
+DEV void PFX(fp_neg)(u64 *r, const u64 *a) {
+    u64 z[NL];
+    for (int i = 0; i < NL; i++) z[i] = 0;
+    PFX(fp_sub)(r, z, a);
+}
+
+/* Montgomery product a*b/2^(64 NL) mod p (CIOS without the extra carry words: valid because the top
+ * limb of p is below 2^62, true of both curves), fully reduced. r may alias a or b. */
+DEV void PFX(fp_mul)(u64 *r, const u64 *a, const u64 *b) {
+    u64 t[NL];
+    for (int i = 0; i < NL; i++) t[i] = 0;
+    for (int i = 0; i < NL; i++) {
+        u64 A, C;
+        t[0] = mac(a[0], b[i], t[0], 0, &A);
+        u64 m = t[0] * C_PINV;
+        mac(m, PFX(P)[0], t[0], 0, &C);
+        for (int j = 1; j < NL; j++) {
+            t[j] = mac(a[j], b[i], t[j], A, &A);
+            t[j - 1] = mac(m, PFX(P)[j], t[j], C, &C);
+        }
+        t[NL - 1] = C + A;
+    }
+    PFX(fp_reduce_once)(r, t);
+}
+
+DEV void PFX(fp_sqr)(u64 *r, const u64 *a) { PFX(fp_mul)(r, a, a); }
+
+DEV void PFX(fp_to_mont)(u64 *r, const u64 *a) { PFX(fp_mul)(r, a, PFX(R2)); }
+
+DEV void PFX(fp_from_mont)(u64 *r, const u64 *a) {
+    u64 one[NL];
+    for (int i = 0; i < NL; i++) one[i] = 0;
+    one[0] = 1;
+    PFX(fp_mul)(r, a, one);
+}
+
+/* a^(p-2) (inverse of a non-zero a; 0 -> 0) */
+DEVNI void PFX(fp_inv)(u64 *r, const u64 *a) {
+    u64 acc[NL];
+    PFX(fp_copy)(acc, PFX(ONE));
+    for (int i = NL - 1; i >= 0; i--) {
+        u64 e = PFX(PM2)[i];
+        for (int bit = 63; bit >= 0; bit--) {
+            PFX(fp_sqr)(acc, acc);
+            if ((e >> bit) & 1) PFX(fp_mul)(acc, acc, a);
+        }
+    }
+    PFX(fp_copy)(r, acc);
+}
+
+/* ----- points ------------------------------------------------------------------------------ */
+
+DEV void PFX(pt_set_inf)(PFX(pt) *r) {
+    for (int i = 0; i < NL; i++) {
+        r->X[i] = 0;
+        r->Y[i] = 0;
+        r->Z[i] = 0;
+    }
+    PFX(fp_copy)(r->X, PFX(ONE));
+    PFX(fp_copy)(r->Y, PFX(ONE));
+}
+
+DEV int PFX(pt_is_inf)(const PFX(pt) *a) { return PFX(fp_is_zero)(a->Z); }
+
+DEV void PFX(pt_copy)(PFX(pt) *r, const PFX(pt) *a) {
+    PFX(fp_copy)(r->X, a->X);
+    PFX(fp_copy)(r->Y, a->Y);
+    PFX(fp_copy)(r->Z, a->Z);
+}
+
+DEV void PFX(pt_neg)(PFX(pt) *r, const PFX(pt) *a) {
+    PFX(fp_copy)(r->X, a->X);
+    PFX(fp_neg)(r->Y, a->Y);
+    PFX(fp_copy)(r->Z, a->Z);
+}
+
+/* r = 2a (dbl-2009-l, a = 0). r may alias a. */
+DEVNI void PFX(pt_dbl)(PFX(pt) *r, const PFX(pt) *a) {
+    if (PFX(pt_is_inf)(a)) {
+        PFX(pt_set_inf)(r);
+        return;
+    }
+    u64 A[NL], B[NL], C[NL], D[NL], E[NL], F[NL], t[NL], Z3[NL];
+    PFX(fp_sqr)(A, a->X);
+    PFX(fp_sqr)(B, a->Y);
+    PFX(fp_sqr)(C, B);
+    PFX(fp_add)(t, a->X, B);
+    PFX(fp_sqr)(t, t);
+    PFX(fp_sub)(t, t, A);
+    PFX(fp_sub)(t, t, C);
+    PFX(fp_add)(D, t, t);
+    PFX(fp_add)(E, A, A);
+    PFX(fp_add)(E, E, A);
+    PFX(fp_sqr)(F, E);
+    PFX(fp_mul)(Z3, a->Y, a->Z);
+    PFX(fp_add)(Z3, Z3, Z3);
+    PFX(fp_sub)(r->X, F, D);
+    PFX(fp_sub)(r->X, r->X, D);
+    PFX(fp_sub)(t, D, r->X);
+    PFX(fp_mul)(t, E, t);
+    PFX(fp_add)(C, C, C);
+    PFX(fp_add)(C, C, C);
+    PFX(fp_add)(C, C, C);
+    PFX(fp_sub)(r->Y, t, C);
+    PFX(fp_copy)(r->Z, Z3);
+}
+
+/* r = a + b for any a, b (infinity, equal, opposite). Uses the mixed formula (madd-2007-bl) when
+ * b is affine (Z == 1), else add-2007-bl. r may alias a or b. */
+DEVNI void PFX(pt_add)(PFX(pt) *r, const PFX(pt) *a, const PFX(pt) *b) {
+    if (PFX(pt_is_inf)(a)) {
+        PFX(pt_copy)(r, b);
+        return;
+    }
+    if (PFX(pt_is_inf)(b)) {
+        PFX(pt_copy)(r, a);
+        return;
+    }
+    u64 Z1Z1[NL], U1[NL], U2[NL], S1[NL], S2[NL], H[NL], I[NL], J[NL], rr[NL], V[NL], t[NL];
+    u64 X3[NL], Y3[NL], Z3[NL];
+    int b_affine = PFX(fp_eq)(b->Z, PFX(ONE));
+    PFX(fp_sqr)(Z1Z1, a->Z);
+    PFX(fp_mul)(U2, b->X, Z1Z1);
+    PFX(fp_mul)(S2, b->Y, a->Z);
+    PFX(fp_mul)(S2, S2, Z1Z1);
+    u64 Z2Z2[NL];
+    if (b_affine) {
+        PFX(fp_copy)(U1, a->X);
+        PFX(fp_copy)(S1, a->Y);
+    } else {
+        PFX(fp_sqr)(Z2Z2, b->Z);
+        PFX(fp_mul)(U1, a->X, Z2Z2);
+        PFX(fp_mul)(S1, a->Y, b->Z);
+        PFX(fp_mul)(S1, S1, Z2Z2);
+    }
+    PFX(fp_sub)(H, U2, U1);
+    PFX(fp_sub)(rr, S2, S1);
+    if (PFX(fp_is_zero)(H)) {
+        if (PFX(fp_is_zero)(rr)) {
+            PFX(pt_dbl)(r, a);
+        } else {
+            PFX(pt_set_inf)(r);
+        }
+        return;
+    }
+    PFX(fp_add)(rr, rr, rr);
+    PFX(fp_add)(I, H, H);
+    PFX(fp_sqr)(I, I);
+    PFX(fp_mul)(J, H, I);
+    PFX(fp_mul)(V, U1, I);
+    PFX(fp_sqr)(X3, rr);
+    PFX(fp_sub)(X3, X3, J);
+    PFX(fp_sub)(X3, X3, V);
+    PFX(fp_sub)(X3, X3, V);
+    PFX(fp_sub)(t, V, X3);
+    PFX(fp_mul)(Y3, rr, t);
+    PFX(fp_mul)(t, S1, J);
+    PFX(fp_add)(t, t, t);
+    PFX(fp_sub)(Y3, Y3, t);
+    if (b_affine) {
+        PFX(fp_add)(Z3, a->Z, H);
+        PFX(fp_sqr)(Z3, Z3);
+        PFX(fp_sub)(Z3, Z3, Z1Z1);
+        PFX(fp_sqr)(t, H);
+        PFX(fp_sub)(Z3, Z3, t);
+    } else {
+        PFX(fp_add)(Z3, a->Z, b->Z);
+        PFX(fp_sqr)(Z3, Z3);
+        PFX(fp_sub)(Z3, Z3, Z1Z1);
+        PFX(fp_sub)(Z3, Z3, Z2Z2);
+        PFX(fp_mul)(Z3, Z3, H);
+    }
+    PFX(fp_copy)(r->X, X3);
+    PFX(fp_copy)(r->Y, Y3);
+    PFX(fp_copy)(r->Z, Z3);
+}
+
+/* tab[i] = (2i+1) a for i < 8 */
+DEV void PFX(pt_odd_multiples)(PFX(pt) *tab, const PFX(pt) *a) {
+    PFX(pt) two;
+    PFX(pt_dbl)(&two, a);
+    PFX(pt_copy)(&tab[0], a);
+    for (int i = 1; i < 8; i++) PFX(pt_add)(&tab[i], &tab[i - 1], &two);
+}
+
+DEV void PFX(pt_add_digit)(PFX(pt) *acc, const PFX(pt) *tab, int digit) {
+    if (digit > 0) {
+        PFX(pt_add)(acc, acc, &tab[digit >> 1]);
+    } else if (digit < 0) {
+        PFX(pt) n;
+        PFX(pt_neg)(&n, &tab[(-digit) >> 1]);
+        PFX(pt_add)(acc, acc, &n);
+    }
+}
+
+/* r = sum_i s_i a_i (Straus with GLV: each s_i = k1 + k2 lambda, one doubling chain of about 130 steps
+ * shared by the 2n half-size terms, width-5 NAF digits). Scratch: tab 16n points, dig 2n*WNAF_MAX bytes. */
+DEVNI void PFX(pt_msm_straus)(PFX(pt) *r, const PFX(pt) *a, const u64 *s, long n, PFX(pt) *tab,
+                              signed char *dig) {
+    int top = 0;
+    for (long i = 0; i < n; i++) {
+        u64 k1[4], k2[4];
+        signed char *d1 = dig + 2 * WNAF_MAX * i, *d2 = d1 + WNAF_MAX;
+        PFX(pt) *t1 = tab + 16 * i, *t2 = t1 + 8;
+        int signs = glv_split(s + 4 * i, PFX(GLV), k1, k2);
+        int l1 = wnaf5(k1, d1), l2 = wnaf5(k2, d2);
+        if (PFX(pt_is_inf)(&a[i])) l1 = l2 = 0;
+        for (int k = l1; k < WNAF_MAX; k++) d1[k] = 0;
+        for (int k = l2; k < WNAF_MAX; k++) d2[k] = 0;
+        if (l1 > top) top = l1;
+        if (l2 > top) top = l2;
+        if (!(l1 | l2)) continue;
+        PFX(pt) base;
+        if (signs & 1) PFX(pt_neg)(&base, &a[i]);
+        else PFX(pt_copy)(&base, &a[i]);
+        PFX(pt_odd_multiples)(t1, &base);
+        for (int k = 0; k < 8; k++) { /* phi(+-(2k+1) a) with the sign of k2 */
+            PFX(fp_mul)(t2[k].X, t1[k].X, PFX(BETA));
+            if (((signs >> 1) ^ signs) & 1) PFX(fp_neg)(t2[k].Y, t1[k].Y);
+            else PFX(fp_copy)(t2[k].Y, t1[k].Y);
+            PFX(fp_copy)(t2[k].Z, t1[k].Z);
+        }
+    }
+    PFX(pt) acc;
+    PFX(pt_set_inf)(&acc);
+    for (int k = top - 1; k >= 0; k--) {
+        PFX(pt_dbl)(&acc, &acc);
+        for (long i = 0; i < n; i++) {
+            PFX(pt_add_digit)(&acc, tab + 16 * i, dig[2 * WNAF_MAX * i + k]);
+            PFX(pt_add_digit)(&acc, tab + 16 * i + 8, dig[2 * WNAF_MAX * i + WNAF_MAX + k]);
+        }
+    }
+    PFX(pt_copy)(r, &acc);
+}
+
+/* Bucket method for window w of c bits: r = sum_i digit_w(s_i) a_i. Scratch: 2^c - 1 bucket points. */
+DEVNI void PFX(pt_msm_window)(PFX(pt) *r, const PFX(pt) *a, const u64 *s, long n, int c, int w,
+                              PFX(pt) *buckets) {
+    long nb = (1L << c) - 1;
+    for (long k = 0; k < nb; k++) PFX(pt_set_inf)(&buckets[k]);
+    for (long i = 0; i < n; i++) {
+        unsigned d = scalar_digit(s + 4 * i, w, c);
+        if (d) PFX(pt_add)(&buckets[d - 1], &buckets[d - 1], &a[i]);
+    }
+    PFX(pt) run, sum; /* sum_k k B_k as a sum of suffix sums */
+    PFX(pt_set_inf)(&run);
+    PFX(pt_set_inf)(&sum);
+    for (long k = nb - 1; k >= 0; k--) {
+        PFX(pt_add)(&run, &run, &buckets[k]);
+        PFX(pt_add)(&sum, &sum, &run);
+    }
+    PFX(pt_copy)(r, &sum);
+}
+
+/* r = s a */
+DEV void PFX(pt_mul)(PFX(pt) *r, const PFX(pt) *a, const u64 s[4]) {
+    PFX(pt) tab[16];
+    signed char dig[2 * WNAF_MAX];
+    PFX(pt_msm_straus)(r, a, s, 1, tab, dig);
+}
+
+/* One radix-2 decimation-in-time butterfly of stage h (half-size h) of a size-N FFT over K columns
+ * laid out (N, K) row-major, bit-reversed input. idx < N/2 * K enumerates (block, j, column);
+ * roots[i] = w^i for i < N/2 (canonical scalars). */
+DEV void PFX(fft_butterfly)(PFX(pt) *x, long N, long K, long h, const u64 *roots, long idx) {
+    long col = idx % K;
+    long rest = idx / K;
+    long j = rest % h;
+    long blk = rest / h;
+    long iu = (blk * 2 * h + j) * K + col;
+    long iv = iu + h * K;
+    PFX(pt) v, u, nv;
+    if (j == 0) {
+        PFX(pt_copy)(&v, &x[iv]);
+    } else {
+        PFX(pt_mul)(&v, &x[iv], roots + 4 * (j * (N / (2 * h))));
+    }
+    PFX(pt_copy)(&u, &x[iu]);
+    PFX(pt_neg)(&nv, &v);
+    PFX(pt_add)(&x[iu], &u, &v);
+    PFX(pt_add)(&x[iv], &u, &nv);
+}
+
+/* Bring n points to Z in {0, 1} (Montgomery's trick, one inversion). pref: n field scratch. */
+DEVNI void PFX(pt_normalize_run)(PFX(pt) *p, long n, u64 *pref) {
+    u64 acc[NL];
+    PFX(fp_copy)(acc, PFX(ONE));
+    for (long i = 0; i < n; i++) {
+        PFX(fp_copy)(pref + NL * i, acc);
+        if (!PFX(pt_is_inf)(&p[i])) PFX(fp_mul)(acc, acc, p[i].Z);
+    }
+    u64 inv[NL];
+    PFX(fp_inv)(inv, acc);
+    for (long i = n - 1; i >= 0; i--) {
+        if (PFX(pt_is_inf)(&p[i])) {
+            PFX(pt_set_inf)(&p[i]);
+            continue;
+        }
+        u64 zi[NL], z2[NL], z3[NL];
+        PFX(fp_mul)(zi, inv, pref + NL * i);
+        PFX(fp_mul)(inv, inv, p[i].Z);
+        PFX(fp_sqr)(z2, zi);
+        PFX(fp_mul)(z3, z2, zi);
+        PFX(fp_mul)(p[i].X, p[i].X, z2);
+        PFX(fp_mul)(p[i].Y, p[i].Y, z3);
+        PFX(fp_copy)(p[i].Z, PFX(ONE));
+    }
+}
+
+/* Canonical affine (x, y, inf) -> Jacobian Montgomery; 0 if valid (coordinates below p, on the
+ * curve, infinity encoded as x = y = 0), 1 otherwise. */
+DEV int PFX(pt_import)(PFX(pt) *r, const u64 *xy, unsigned char inf) {
+    const u64 *x = xy, *y = xy + NL;
+    if (inf) {
+        PFX(pt_set_inf)(r);
+        return (inf != 1) || !PFX(fp_is_zero)(x) || !PFX(fp_is_zero)(y);
+    }
+    if (PFX(fp_geq_p)(x) || PFX(fp_geq_p)(y)) return 1;
+    PFX(fp_to_mont)(r->X, x);
+    PFX(fp_to_mont)(r->Y, y);
+    PFX(fp_copy)(r->Z, PFX(ONE));
+    u64 l[NL], rt[NL];
+    PFX(fp_sqr)(l, r->Y);
+    PFX(fp_sqr)(rt, r->X);
+    PFX(fp_mul)(rt, rt, r->X);
+    PFX(fp_add)(rt, rt, PFX(B));
+    return !PFX(fp_eq)(l, rt);
+}
+
+/* Normalised point (Z in {0, 1}) -> canonical affine (x, y, inf), x = y = 0 at infinity. */
+DEV void PFX(pt_export)(u64 *xy, unsigned char *inf, const PFX(pt) *a) {
+    if (PFX(pt_is_inf)(a)) {
+        for (int i = 0; i < 2 * NL; i++) xy[i] = 0;
+        *inf = 1;
+        return;
+    }
+    PFX(fp_from_mont)(xy, a->X);
+    PFX(fp_from_mont)(xy + NL, a->Y);
+    *inf = 0;
+}
+
+#undef NL
+#undef PFX
+#undef C_P
+#undef C_PINV
+#undef C_R2
+#undef C_ONE
+#undef C_B
+#undef C_PM2
+#undef C_BETA
+#undef C_GLV

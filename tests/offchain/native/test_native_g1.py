@@ -1,0 +1,196 @@
+"""The native G1 kernel (offchain/g1_native.c) against the array code: same group elements, bit for bit
+once encoded, on both curves; typed errors at its boundary; FK20 and commitments through the Encoder
+with EIGEN_NATIVE=1 and 0 give identical bytes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from offchain import native
+from offchain.crypto import bls12_381 as BL
+from offchain.crypto import bn254 as BN
+from offchain.crypto.g1_native import G1Kernel, G1KernelError, field_to_words, params_header, words_to_field
+from offchain.crypto.ntt import Domain, _group_fft_columns
+from offchain.da.kzg import Encoder, EncodingParams
+from offchain.da.srs import insecure_test_srs
+from offchain.errors import EigenError
+
+CURVES = {"bn254": (BN, BN.ROOT_OF_UNITY_2_28, BN.TWO_ADICITY), "bls12_381": (BL, BL.ROOT_OF_UNITY_2_32, BL.TWO_ADICITY)}
+
+
+def _groups(name):
+    mod = CURVES[name][0]
+    return mod, getattr(mod, name)(np)
+
+
+@pytest.fixture(scope="module", params=sorted(CURVES))
+def curve(request):
+    mod, G = _groups(request.param)
+    return request.param, mod, G, G1Kernel(request.param, G)
+
+
+def _points(G, rng, n):
+    """n random points (random multiples of the generator) as an array-code batch."""
+    g1 = G.g1
+    ks = [int.from_bytes(rng.bytes(32), "big") % G.fr.p for _ in range(n)]
+    sc = np.frombuffer(b"".join(k.to_bytes(32, "big") for k in ks), np.uint8).reshape(n, 32)
+    return g1.scalar_mul(np.repeat(g1.generator, n, axis=-1), sc)
+
+
+def _enc(mod, P) -> bytes:
+    return mod.g1_compress(P)
+
+
+def test_native_g1_limb_repacking_round_trips(curve):
+    name, mod, G, K = curve
+    rng = np.random.default_rng(2)
+    for F, words in ((G.fp, K.nl), (G.fr, 4)):
+        vals = [0, 1, F.p - 1, (1 << 64) - 1, 1 << 63] + [int.from_bytes(rng.bytes(F.nbytes), "big") % F.p for _ in range(20)]
+        w = field_to_words(F, F.from_ints(vals), words)
+        assert [sum(int(v) << (64 * i) for i, v in enumerate(row)) for row in w] == vals
+        assert F.to_ints(words_to_field(F, w)) == vals
+
+
+def test_native_g1_params_header_is_generated():
+    path = Path(native.PKG) / "g1_curve_params.h"
+    assert path.read_text() == params_header()
+
+
+def test_native_g1_scalar_mul_and_msm_match_array_code(curve):
+    name, mod, G, K = curve
+    g1, fr = G.g1, G.fr
+    rng = np.random.default_rng(3)
+    n = 12
+    P = _points(G, rng, n)
+    P = g1.concat([P[..., :10], g1.infinity(1), P[..., 10:11]])  # an infinity input
+    r = fr.p
+    edge = [0, 1, 2, r - 1, r - 2, (1 << 256) - 1 - r, 1 << 128, (1 << 127) - 1]
+    ints = edge + [int.from_bytes(rng.bytes(32), "big") % r for _ in range(n - len(edge))]
+    s = fr.from_ints(ints)
+    ref = g1.scalar_mul(P, fr.to_bytes(s))
+    kp, ks = K.from_group(P), K.scalars_from_fr(s)
+    assert _enc(mod, K.to_group(K.scalar_mul(kp, ks))) == _enc(mod, ref)
+    # scalars >= r work as integers too (the kernel never reduces them)
+    big = np.full((n, 4), np.iinfo(np.uint64).max, dtype=np.uint64)
+    ref_big = g1.scalar_mul(P, np.full((n, 32), 255, np.uint8))
+    assert _enc(mod, K.to_group(K.scalar_mul(kp, big))) == _enc(mod, ref_big)
+    # MSM, also with P + (-P) = infinity and P + P (doubling inside the addition) among the terms
+    twice = np.concatenate([kp[:1], kp[:1]])
+    opp = K.scalars_from_fr(fr.from_ints([5, r - 5]))
+    same = K.scalars_from_fr(fr.from_ints([3, 3]))
+    six = _enc(mod, g1.scalar_mul(P[..., :1], fr.to_bytes(fr.from_ints([6]))))
+    for method in ("straus", "pippenger"):
+        assert _enc(mod, K.to_group(K.msm(kp, ks, chunk=5, method=method)[None])) == _enc(mod, g1.sum(ref)[..., None])
+        assert bool(K.export_affine(K.msm(twice, opp, method=method)[None])[1][0])  # 5P - 5P = infinity
+        assert _enc(mod, K.to_group(K.msm(twice, same, method=method)[None])) == six
+    # a bucket MSM with large windows against Straus rows (the latter checked against the array code above)
+    many = np.concatenate([kp] * 100)
+    sc_many = K.scalars_from_fr(fr.from_ints([int.from_bytes(rng.bytes(32), "big") % r for _ in range(many.shape[0])]))
+    assert K.msm(many, sc_many).tobytes() != K.msm(many, sc_many[::-1].copy()).tobytes()
+    assert K.export_affine(K.msm(many, sc_many, method="pippenger")[None])[0].tobytes() == \
+        K.export_affine(K.msm(many, sc_many, method="straus")[None])[0].tobytes()
+    with pytest.raises(G1KernelError):
+        K.msm(kp, ks, method="naive")
+    rows = K.rows_msm(kp[:12].reshape(3, 4, 3, K.nl), ks[:12].reshape(3, 4, 4))
+    want = g1.sum(ref.reshape(ref.shape[:2] + (3, 4)), axis=1)
+    assert _enc(mod, K.to_group(rows)) == _enc(mod, want)
+
+
+@pytest.mark.parametrize("inverse", [False, True])
+def test_native_g1_fft_matches_array_code(curve, inverse):
+    name, mod, G, K = curve
+    g1, fr = G.g1, G.fr
+    _, root, adic = CURVES[name]
+    N, cols = 8, 2
+    P = _points(G, np.random.default_rng(4), N * cols)
+    d = Domain(fr, N, root, adic)
+    ref = _group_fft_columns(g1, fr, P.reshape(P.shape[:2] + (N, cols)), d, inverse)
+    roots = K.scalars_from_fr(d.roots_inv if inverse else d.roots)
+    got = K.fft(K.from_group(P).reshape(N, cols, 3, K.nl), roots)
+    assert _enc(mod, K.to_group(got)) == _enc(mod, ref.reshape(ref.shape[:2] + (-1,)))
+
+
+def test_native_g1_boundary_rejects_bad_input(curve):
+    name, mod, G, K = curve
+    P = _points(G, np.random.default_rng(5), 3)
+    kp = K.from_group(P)
+    xy, inf = K.export_affine(kp)
+    assert K.export_affine(K.import_affine(xy, inf.astype(np.uint8)))[0].tobytes() == xy.tobytes()
+    off = xy.copy()
+    off[1, 1, 0] ^= np.uint64(1)  # y changed: off the curve
+    with pytest.raises(G1KernelError, match="point 1"):
+        K.import_affine(off, inf)
+    big = xy.copy()
+    big[2, 0] = [(G.fp.p >> (64 * i)) & ((1 << 64) - 1) for i in range(K.nl)]
+    with pytest.raises(G1KernelError, match="point 2"):  # x = p (not canonical)
+        K.import_affine(big, inf)
+    flagged = inf.astype(np.uint8).copy()
+    flagged[0] = 1  # infinity with non-zero coordinates
+    with pytest.raises(G1KernelError, match="point 0"):
+        K.import_affine(xy, flagged)
+    flagged[0] = 7
+    with pytest.raises(G1KernelError):
+        K.import_affine(np.zeros_like(xy), flagged)
+    bad_inputs = [
+        lambda: K.import_affine(xy.astype(np.int64), inf),
+        lambda: K.import_affine(xy[:, :1], inf),
+        lambda: K.import_affine(xy, inf[:2]),
+        lambda: K.scalar_mul(kp.astype(np.int64), np.zeros((3, 4), np.uint64)),
+        lambda: K.scalar_mul(kp[..., :2], np.zeros((3, 4), np.uint64)),
+        lambda: K.scalar_mul(kp, np.zeros((2, 4), np.uint64)),
+        lambda: K.scalar_mul(kp, np.zeros((3, 4), np.int32)),
+        lambda: K.rows_msm(kp, np.zeros((3, 4), np.uint64)),
+        lambda: K.fft(np.concatenate([kp, kp[:0]])[:3, None], np.zeros((2, 4), np.uint64)),
+        lambda: K.fft(np.repeat(kp[:1], 4, axis=0)[:, None], np.zeros((1, 4), np.uint64)),
+        lambda: K.from_group(P[..., 0]),
+        lambda: K.export_affine([[1, 2, 3]]),
+    ]
+    for bad in bad_inputs:
+        with pytest.raises(G1KernelError) as info:
+            bad()
+        assert isinstance(info.value, EigenError)
+    with pytest.raises(G1KernelError):
+        G1Kernel("secp256k1", G)
+
+
+def _random_coeffs(enc, n, seed):
+    rng = np.random.default_rng(seed)
+    raw = rng.integers(0, 256, size=(n, 32), dtype=np.uint8)
+    raw[:, 0] &= 0x1F
+    return enc.c.fr.from_bytes(raw)
+
+
+def _both_paths(monkeypatch, enc, coeffs, params):
+    out = {}
+    for flag in ("1", "0"):
+        monkeypatch.setenv("EIGEN_NATIVE", flag)
+        assert (enc.kernel() is not None) == (flag == "1")
+        g1c = enc.suite.g1_compress
+        msm = enc._g1_msm(enc.srs.g1_prefix(coeffs.shape[1]), coeffs)  # the verifier's MSMs
+        out[flag] = (g1c(enc.commit(coeffs)), g1c(enc.proofs(coeffs, params)), g1c(msm[..., None]))
+    return out
+
+
+@pytest.mark.parametrize("n,chunks,rate", [(16, 32, 8), (8, 16, 4)])
+def test_native_fk20_bn254_matches_array_path(monkeypatch, n, chunks, rate):
+    enc = Encoder(insecure_test_srs(n, with_g2=False))
+    params = EncodingParams(n, num_chunks=chunks, coding_rate=rate)
+    assert params.chunk_length > 1
+    out = _both_paths(monkeypatch, enc, _random_coeffs(enc, n, n), params)
+    assert out["1"] == out["0"]
+
+
+def test_native_fk20_bls12_381_matches_array_path(monkeypatch):
+    from offchain.da.peerdas import BLS_SUITE
+    from offchain.da.srs import SRS
+
+    _, G = _groups("bls12_381")
+    n = 16
+    pts = _points(G, np.random.default_rng(9), n)  # any points serve as a (non-)SRS for the differential check
+    enc = Encoder(SRS(g1=pts, g2_pow2=None, name="random-bls-points"), suite=BLS_SUITE)
+    params = EncodingParams(n, num_chunks=16, coding_rate=4)
+    out = _both_paths(monkeypatch, enc, _random_coeffs(enc, n, 1), params)
+    assert out["1"] == out["0"]
