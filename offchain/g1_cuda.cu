@@ -8,6 +8,12 @@
 
 #include "g1_curve_params.h"
 
+/* 32-bit-word Montgomery products (g1_curve.h, G1_MUL32): a GPU multiplies 32 x 32 -> 64 bits in one
+ * instruction but needs several for 64 x 64 -> 128; -DG1_MUL64 selects the 64-bit-limb product. */
+#if !defined(G1_MUL64) && !defined(G1_MUL32)
+#define G1_MUL32
+#endif
+
 /* g1_gpu.py builds one module per curve (-DG1_NO_BLS12_381 or -DG1_NO_BN254) to halve compile time. */
 #ifndef G1_NO_BN254
 #define NL 4

@@ -22,11 +22,12 @@
 #define G1_CURVE_COMMON
 
 typedef unsigned long long u64;
+typedef unsigned int u32;
 
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 #define DEV __device__ __forceinline__
 #define DEVNI __device__ __noinline__
-#define KCONST __device__ const
+#define KCONST __constant__ const
 #define MUL_HI(a, b) __umul64hi((a), (b))
 #else
 #define DEV static inline
@@ -45,6 +46,13 @@ DEV u64 mac(u64 a, u64 b, u64 c, u64 d, u64 *hi) {
     h += (lo < d);
     *hi = h;
     return lo;
+}
+
+/* a*b + c + d as (hi, lo) in 32-bit words (one 32x32->64 multiply-add: IMAD.WIDE on a GPU). */
+DEV u32 mac32(u32 a, u32 b, u32 c, u32 d, u32 *hi) {
+    u64 t = (u64)a * b + c + d;
+    *hi = (u32)(t >> 32);
+    return (u32)t;
 }
 
 /* Width-5 NAF of a 256-bit scalar: digits in {0, +-1, +-3, ..., +-15}, least significant first.
@@ -164,6 +172,12 @@ KCONST u64 PFX(PM2)[NL] = C_PM2;
 KCONST u64 PFX(BETA)[NL] = C_BETA; /* phi(x, y) = (beta x, y) is multiplication by lambda */
 KCONST u64 PFX(GLV)[24] = C_GLV;
 
+/* Hot functions take the constants they need as local arrays initialised from the macros: after
+ * unrolling, the compiler turns every element into an immediate operand (no loads from global or
+ * constant memory); the arrays above serve the cold paths (inversion, GLV split, import). */
+#define FP_P_LOCAL const u64 p_[NL] = C_P
+#define FP_ONE_LOCAL const u64 one_[NL] = C_ONE
+
 typedef struct {
     u64 X[NL], Y[NL], Z[NL];
 } PFX(pt);
@@ -195,10 +209,11 @@ DEV int PFX(fp_geq_p)(const u64 *a) {
 
 /* r = t - p if t >= p else t (t < 2p, no carry out of the top limb since p < 2^(64 NL - 2)) */
 DEV void PFX(fp_reduce_once)(u64 *r, const u64 *t) {
+    FP_P_LOCAL;
     u64 d[NL];
     u64 borrow = 0;
     for (int i = 0; i < NL; i++) {
-        u64 x = t[i] - PFX(P)[i];
+        u64 x = t[i] - p_[i];
         u64 b1 = (x > t[i]);
         u64 y = x - borrow;
         u64 b2 = (y > x);
@@ -237,11 +252,12 @@ DEV void PFX(fp_sub)(u64 *r, const u64 *a, const u64 *b) {
         borrow = b1 | b2;
     }
     if (borrow) {
+        FP_P_LOCAL;
         u64 c = 0;
         for (int i = 0; i < NL; i++) {
             u64 s = t[i] + c;
             c = (s < c);
-            u64 s2 = s + PFX(P)[i];
+            u64 s2 = s + p_[i];
             c += (s2 < s);
             t[i] = s2;
         }
@@ -257,22 +273,60 @@ DEV void PFX(fp_neg)(u64 *r, const u64 *a) {
 
 /* Montgomery product a*b/2^(64 NL) mod p (CIOS without the extra carry words: valid because the top
  * limb of p is below 2^62, true of both curves), fully reduced. r may alias a or b. */
+#ifndef G1_MUL32
 DEV void PFX(fp_mul)(u64 *r, const u64 *a, const u64 *b) {
+    FP_P_LOCAL;
     u64 t[NL];
     for (int i = 0; i < NL; i++) t[i] = 0;
     for (int i = 0; i < NL; i++) {
         u64 A, C;
         t[0] = mac(a[0], b[i], t[0], 0, &A);
         u64 m = t[0] * C_PINV;
-        mac(m, PFX(P)[0], t[0], 0, &C);
+        mac(m, p_[0], t[0], 0, &C);
         for (int j = 1; j < NL; j++) {
             t[j] = mac(a[j], b[i], t[j], A, &A);
-            t[j - 1] = mac(m, PFX(P)[j], t[j], C, &C);
+            t[j - 1] = mac(m, p_[j], t[j], C, &C);
         }
         t[NL - 1] = C + A;
     }
     PFX(fp_reduce_once)(r, t);
 }
+#else
+/* The same product with 32-bit words (G1_MUL32; the CUDA build's default, where a 64x64->128 multiply
+ * costs several 32-bit multiplies): the NL 64-bit limbs are read as 2 NL little-endian 32-bit words,
+ * R = 2^(64 NL) = 2^(32 * 2 NL) is unchanged, m uses -p^-1 mod 2^32 (the low half of C_PINV), so the
+ * result, a*b/R mod p fully reduced, is the 64-bit version's bit for bit. The top word of p is below
+ * 2^30 for both curves, so CIOS needs no extra carry words here either. */
+DEV void PFX(fp_mul)(u64 *r, const u64 *a, const u64 *b) {
+    FP_P_LOCAL;
+    enum { NW = 2 * NL };
+    u32 aw[NW], bw[NW], pw[NW], t[NW];
+    for (int i = 0; i < NL; i++) {
+        aw[2 * i] = (u32)a[i];
+        aw[2 * i + 1] = (u32)(a[i] >> 32);
+        bw[2 * i] = (u32)b[i];
+        bw[2 * i + 1] = (u32)(b[i] >> 32);
+        pw[2 * i] = (u32)p_[i];
+        pw[2 * i + 1] = (u32)(p_[i] >> 32);
+    }
+    const u32 pinv = (u32)(C_PINV);
+    for (int i = 0; i < NW; i++) t[i] = 0;
+    for (int i = 0; i < NW; i++) {
+        u32 A, C;
+        t[0] = mac32(aw[0], bw[i], t[0], 0, &A);
+        u32 m = t[0] * pinv;
+        mac32(m, pw[0], t[0], 0, &C);
+        for (int j = 1; j < NW; j++) {
+            t[j] = mac32(aw[j], bw[i], t[j], A, &A);
+            t[j - 1] = mac32(m, pw[j], t[j], C, &C);
+        }
+        t[NW - 1] = C + A;
+    }
+    u64 t64[NL];
+    for (int i = 0; i < NL; i++) t64[i] = (u64)t[2 * i] | ((u64)t[2 * i + 1] << 32);
+    PFX(fp_reduce_once)(r, t64);
+}
+#endif
 
 DEV void PFX(fp_sqr)(u64 *r, const u64 *a) { PFX(fp_mul)(r, a, a); }
 
@@ -307,8 +361,9 @@ DEV void PFX(pt_set_inf)(PFX(pt) *r) {
         r->Y[i] = 0;
         r->Z[i] = 0;
     }
-    PFX(fp_copy)(r->X, PFX(ONE));
-    PFX(fp_copy)(r->Y, PFX(ONE));
+    FP_ONE_LOCAL;
+    PFX(fp_copy)(r->X, one_);
+    PFX(fp_copy)(r->Y, one_);
 }
 
 DEV int PFX(pt_is_inf)(const PFX(pt) *a) { return PFX(fp_is_zero)(a->Z); }
@@ -369,7 +424,8 @@ DEVNI void PFX(pt_add)(PFX(pt) *r, const PFX(pt) *a, const PFX(pt) *b) {
     }
     u64 Z1Z1[NL], U1[NL], U2[NL], S1[NL], S2[NL], H[NL], I[NL], J[NL], rr[NL], V[NL], t[NL];
     u64 X3[NL], Y3[NL], Z3[NL];
-    int b_affine = PFX(fp_eq)(b->Z, PFX(ONE));
+    FP_ONE_LOCAL;
+    int b_affine = PFX(fp_eq)(b->Z, one_);
     PFX(fp_sqr)(Z1Z1, a->Z);
     PFX(fp_mul)(U2, b->X, Z1Z1);
     PFX(fp_mul)(S2, b->Y, a->Z);
@@ -600,3 +656,5 @@ DEV void PFX(pt_export)(u64 *xy, unsigned char *inf, const PFX(pt) *a) {
 #undef C_PM2
 #undef C_BETA
 #undef C_GLV
+#undef FP_P_LOCAL
+#undef FP_ONE_LOCAL

@@ -78,7 +78,8 @@ class G1Kernel:
 
     xp = np  # array module of the kernel's points
 
-    def __init__(self, name: str, groups: Any) -> None:
+    def __init__(self, name: str, groups: Any, extra_flags: tuple[str, ...] = ()) -> None:
+        """``extra_flags``: further compiler flags for the C kernel (tests build variants, e.g. ``-DG1_MUL32``)."""
         if name not in LIMBS:
             raise G1KernelError(f"no native G1 kernel for curve {name!r}")
         self.name = name
@@ -86,7 +87,7 @@ class G1Kernel:
         self.groups = groups
         if groups.fp.nbytes != 8 * self.nl or groups.fr.nbytes != 32:
             raise G1KernelError(f"{name}: field sizes do not match the kernel's limb count")
-        lib = native.load(SOURCE, FLAGS)
+        lib = native.load(SOURCE, FLAGS + tuple(extra_flags))
         self.lib = lib
         pre = name + "_"
         n_, i_, p_, b_ = ctypes.c_long, ctypes.c_int, _u64p, _u8p
