@@ -45,7 +45,21 @@
 
 #define TID ((long long)blockIdx.x * blockDim.x + threadIdx.x)
 
-#define DEFINE_KERNELS(PRE, NLIMBS)                                                                     \
+/* Launch bounds of the point-arithmetic kernels: at most G1_THREADS threads a block (g1_gpu.py launches
+ * THREADS = 128 and passes -DG1_THREADS to match) and at least MINB resident blocks an SM, which caps the
+ * registers a thread at 65536 / (G1_THREADS * MINB). BN254: 3 blocks (<= 168 registers, no spills;
+ * 4 gives 128 registers with 20-44 bytes of spills); BLS12-381 needs ~214 registers, so 2 blocks. */
+#ifndef G1_THREADS
+#define G1_THREADS 128
+#endif
+#ifndef G1_MIN_BLOCKS_BN254
+#define G1_MIN_BLOCKS_BN254 3
+#endif
+#ifndef G1_MIN_BLOCKS_BLS12_381
+#define G1_MIN_BLOCKS_BLS12_381 2
+#endif
+
+#define DEFINE_KERNELS(PRE, NLIMBS, MINB)                                                                  \
     /* bad[0] = min index of an invalid point (initialised to n by the caller) */                       \
     extern "C" __global__ void PRE##_import(const u64 *xy, const unsigned char *inf, long long n,        \
                                             u64 *out, unsigned long long *bad) {                        \
@@ -67,13 +81,13 @@
         if (i >= n) return;                                                                             \
         PRE##_pt_export(xy + 2 * NLIMBS * i, inf + i, (const PRE##_pt *)pts + i);                       \
     }                                                                                                   \
-    extern "C" __global__ void PRE##_scalar_mul(const u64 *pts, const u64 *sc, long long n, u64 *out) { \
+    extern "C" __global__ __launch_bounds__(G1_THREADS, MINB) void PRE##_scalar_mul(const u64 *pts, const u64 *sc, long long n, u64 *out) { \
         long long i = TID;                                                                              \
         if (i >= n) return;                                                                             \
         PRE##_pt_mul((PRE##_pt *)out + i, (const PRE##_pt *)pts + i, sc + 4 * i);                      \
     }                                                                                                   \
     /* one thread per row; tab: 16 n points per row, dig: 2 n WNAF_MAX bytes per row */                 \
-    extern "C" __global__ void PRE##_rows_msm(const u64 *pts, const u64 *sc, long long rows, long long n, \
+    extern "C" __global__ __launch_bounds__(G1_THREADS, MINB) void PRE##_rows_msm(const u64 *pts, const u64 *sc, long long rows, long long n, \
                                               u64 *out, u64 *tab, signed char *dig) {                   \
         long long r = TID;                                                                              \
         if (r >= rows) return;                                                                          \
@@ -81,7 +95,7 @@
                             (PRE##_pt *)tab + 16 * n * r, dig + 2 * WNAF_MAX * n * r);                  \
     }                                                                                                   \
     /* out[r] = sum of the n points of row r (one thread per row) */                                    \
-    extern "C" __global__ void PRE##_rows_sum(const u64 *pts, long long rows, long long n, u64 *out) {  \
+    extern "C" __global__ __launch_bounds__(G1_THREADS, MINB) void PRE##_rows_sum(const u64 *pts, long long rows, long long n, u64 *out) {  \
         long long r = TID;                                                                              \
         if (r >= rows) return;                                                                          \
         PRE##_pt acc;                                                                                   \
@@ -90,7 +104,7 @@
         PRE##_pt_copy((PRE##_pt *)out + r, &acc);                                                       \
     }                                                                                                   \
     /* one FFT stage (half-size h) over bit-reversed (N, K) input; one thread per butterfly */          \
-    extern "C" __global__ void PRE##_fft_stage(u64 *pts, long long N, long long K, long long h,         \
+    extern "C" __global__ __launch_bounds__(G1_THREADS, MINB) void PRE##_fft_stage(u64 *pts, long long N, long long K, long long h,         \
                                                const u64 *roots) {                                      \
         long long idx = TID;                                                                            \
         if (idx >= N / 2 * K) return;                                                                   \
@@ -98,8 +112,8 @@
     }
 
 #ifndef G1_NO_BN254
-DEFINE_KERNELS(bn254, 4)
+DEFINE_KERNELS(bn254, 4, G1_MIN_BLOCKS_BN254)
 #endif
 #ifndef G1_NO_BLS12_381
-DEFINE_KERNELS(bls12_381, 6)
+DEFINE_KERNELS(bls12_381, 6, G1_MIN_BLOCKS_BLS12_381)
 #endif

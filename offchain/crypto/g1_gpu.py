@@ -10,6 +10,7 @@ The first use compiles the module (minutes; cupy caches it on disk).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -36,14 +37,21 @@ def cuda_source() -> str:
     return text
 
 
+def extra_options() -> tuple[str, ...]:
+    """Further nvrtc options from ``EIGEN_G1_NVRTC_OPTIONS`` (space-separated), for tuning runs: e.g.
+    ``-DG1_MIN_BLOCKS_BN254=4`` (launch bounds) or ``-DG1_MUL64`` (64-bit-limb products); see g1_cuda.cu."""
+    return tuple(os.environ.get("EIGEN_G1_NVRTC_OPTIONS", "").split())
+
+
 def _load_module(curve: str) -> Any:
     """The compiled module holding one curve's kernels (the other curve is left out: faster to build)."""
     if curve not in _modules:
         import cupy  # type: ignore[import-not-found]
 
         other = "BLS12_381" if curve == "bn254" else "BN254"
+        options = ("--std=c++14", f"-DG1_NO_{other}", f"-DG1_THREADS={THREADS}", *extra_options())
         try:
-            mod = cupy.RawModule(code=cuda_source(), options=("--std=c++14", f"-DG1_NO_{other}"))
+            mod = cupy.RawModule(code=cuda_source(), options=options)
             mod.compile()
         except Exception as exc:  # nvrtc reports compile errors as cupy's own exception types
             raise native.NativeError(f"compiling {SOURCE.name} with nvrtc failed: {exc}") from exc
