@@ -540,6 +540,47 @@ DEVNI void PFX(pt_msm_straus)(PFX(pt) *r, const PFX(pt) *a, const u64 *s, long n
     PFX(pt_copy)(r, &acc);
 }
 
+/* r = sum_i s_i a_i from precomputed odd multiples tab[8 i + k] = (2k+1) a_i (normalised: Z = 1 gives
+ * the mixed additions; infinity allowed), for bases reused across calls (FK20's Toeplitz table): the
+ * Straus loop of pt_msm_straus without building tables, each GLV half's sign folded into its digits and
+ * phi (x -> beta x) applied per addition. Scratch: dig 2n*WNAF_MAX bytes. */
+DEVNI void PFX(pt_msm_straus_pre)(PFX(pt) *r, const PFX(pt) *tab, const u64 *s, long n, signed char *dig) {
+    const u64 beta_[NL] = C_BETA;
+    int top = 0;
+    for (long i = 0; i < n; i++) {
+        u64 k1[4], k2[4];
+        signed char *d1 = dig + 2 * WNAF_MAX * i, *d2 = d1 + WNAF_MAX;
+        int signs = glv_split(s + 4 * i, PFX(GLV), k1, k2);
+        int l1 = wnaf5(k1, d1), l2 = wnaf5(k2, d2);
+        if (PFX(pt_is_inf)(&tab[8 * i])) l1 = l2 = 0;
+        for (int k = 0; k < l1; k++) d1[k] = (signs & 1) ? (signed char)-d1[k] : d1[k];
+        for (int k = 0; k < l2; k++) d2[k] = (signs & 2) ? (signed char)-d2[k] : d2[k];
+        for (int k = l1; k < WNAF_MAX; k++) d1[k] = 0;
+        for (int k = l2; k < WNAF_MAX; k++) d2[k] = 0;
+        if (l1 > top) top = l1;
+        if (l2 > top) top = l2;
+    }
+    PFX(pt) acc, q;
+    PFX(pt_set_inf)(&acc);
+    for (int k = top - 1; k >= 0; k--) {
+        PFX(pt_dbl)(&acc, &acc);
+        for (long i = 0; i < n; i++) {
+            for (int half = 0; half < 2; half++) {
+                int d = dig[2 * WNAF_MAX * i + half * WNAF_MAX + k];
+                if (!d) continue;
+                const PFX(pt) *t = &tab[8 * i + ((d < 0 ? -d : d) >> 1)];
+                if (half) PFX(fp_mul)(q.X, t->X, beta_);
+                else PFX(fp_copy)(q.X, t->X);
+                if (d < 0) PFX(fp_neg)(q.Y, t->Y);
+                else PFX(fp_copy)(q.Y, t->Y);
+                PFX(fp_copy)(q.Z, t->Z);
+                PFX(pt_add)(&acc, &acc, &q);
+            }
+        }
+    }
+    PFX(pt_copy)(r, &acc);
+}
+
 /* Bucket method for window w of c bits: r = sum_i digit_w(s_i) a_i. Scratch: 2^c - 1 bucket points. */
 DEVNI void PFX(pt_msm_window)(PFX(pt) *r, const PFX(pt) *a, const u64 *s, long n, int c, int w,
                               PFX(pt) *buckets) {

@@ -77,7 +77,8 @@ class G1GpuKernel(G1Kernel):
             raise G1KernelError(f"{name}: field sizes do not match the kernel's limb count")
         mod = _load_module(name)
         self._k = {op: mod.get_function(f"{name}_{op}")
-                   for op in ("import", "normalize", "export", "scalar_mul", "rows_msm", "rows_sum", "fft_stage")}
+                   for op in ("import", "normalize", "export", "scalar_mul", "rows_msm", "rows_sum", "fft_stage",
+                              "odd_multiples", "rows_msm_pre")}
 
     def _launch(self, op: str, count: int, *args: Any) -> None:
         if count <= 0:
@@ -150,6 +151,33 @@ class G1GpuKernel(G1Kernel):
             p = cp.concatenate([p, cp.zeros((rows, pad, 3, self.nl), cp.uint64)], axis=1)
             s = cp.concatenate([s, cp.zeros((rows, pad, 4), cp.uint64)], axis=1)
         partial = self._rows_msm(cp.ascontiguousarray(p), cp.ascontiguousarray(s), rows * parts, ROW_CHUNK)
+        return self._tree_sum(partial.reshape(rows, parts, 3, self.nl))
+
+    def _odd_multiples(self, p: Array, count: int) -> Array:
+        tab = self.xp.empty((count, 8, 3, self.nl), dtype=self.xp.uint64)
+        self._launch("odd_multiples", count, p, np.int64(count), tab)
+        return tab
+
+    def _rows_msm_pre(self, t: Array, s: Array, rows: int, n: int) -> Array:
+        cp = self.xp
+        out = cp.empty((rows, 3, self.nl), dtype=cp.uint64)
+        dig = cp.empty(max(1, rows * n * 2 * 260), dtype=cp.int8)  # WNAF_MAX = 260 digits per half scalar
+        self._launch("rows_msm_pre", rows, t, s, np.int64(rows), np.int64(n), out, dig)
+        return out
+
+    def rows_msm_precomputed(self, tab: Any, sc: Any) -> Array:
+        """As rows_msm, over rows_precompute's odd multiples: rows split into ROW_CHUNK-term threads."""
+        cp = self.xp
+        t, rows, n = self._table(tab)
+        s = self._scalars(sc, rows * n).reshape(rows, n, 4)
+        if n <= ROW_CHUNK:
+            return self._rows_msm_pre(t, s, rows, n)
+        parts = -(-n // ROW_CHUNK)
+        pad = parts * ROW_CHUNK - n
+        if pad:  # padding terms: infinity (Z = 0) times 0
+            t = cp.concatenate([t, cp.zeros((rows, pad, 8, 3, self.nl), cp.uint64)], axis=1)
+            s = cp.concatenate([s, cp.zeros((rows, pad, 4), cp.uint64)], axis=1)
+        partial = self._rows_msm_pre(cp.ascontiguousarray(t), cp.ascontiguousarray(s), rows * parts, ROW_CHUNK)
         return self._tree_sum(partial.reshape(rows, parts, 3, self.nl))
 
     def _tree_sum(self, p: Array) -> Array:

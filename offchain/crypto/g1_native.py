@@ -97,6 +97,8 @@ class G1Kernel:
             "export": (None, [p_, n_, p_, b_]),
             "scalar_mul": (None, [p_, p_, n_, p_]),
             "rows_msm": (i_, [p_, p_, n_, n_, p_]),
+            "odd_multiples": (None, [p_, n_, p_]),
+            "rows_msm_pre": (i_, [p_, p_, n_, n_, p_]),
             "sum": (None, [p_, n_, p_]),
             "fft": (i_, [p_, n_, n_, p_]),
             "msm_pippenger": (i_, [p_, p_, n_, i_, p_]),
@@ -209,6 +211,36 @@ class G1Kernel:
         s = self._scalars(sc, rows * n)
         out = np.empty((rows, 3, self.nl), dtype=np.uint64)
         self._check(self._fn["rows_msm"](_ptr(p), _ptr(s), rows, n, _ptr(out)), "rows_msm")
+        return out
+
+    def _table(self, tab: Any) -> tuple[Any, int, int]:
+        """Check a rows_precompute result: uint64 (rows, n, 8, 3, NL)."""
+        if not isinstance(tab, self.xp.ndarray) or tab.dtype != np.uint64 or tab.ndim != 5 or tab.shape[2:] != (8, 3, self.nl):
+            raise G1KernelError(f"{self.name}: precomputed rows must be uint64 (rows, n, 8, 3, {self.nl}), "
+                                f"got {getattr(tab, 'shape', None)}")
+        return self.xp.ascontiguousarray(tab), tab.shape[0], tab.shape[1]
+
+    def rows_precompute(self, pts: Any) -> Any:
+        """Fixed bases (R, n, 3, NL) -> their odd multiples (R, n, 8, 3, NL), normalised (Z in {0, 1}), for
+        rows_msm_precomputed (FK20's Toeplitz table is such a fixed set of bases)."""
+        p = self._points(pts)
+        if p.ndim != 4:
+            raise G1KernelError(f"{self.name}: rows_precompute expects points (rows, n, 3, {self.nl}), got {p.shape}")
+        rows, n = p.shape[:2]
+        tab = self._odd_multiples(p, rows * n)
+        return self.normalized(tab).reshape(rows, n, 8, 3, self.nl)
+
+    def _odd_multiples(self, p: Any, count: int) -> Any:
+        tab = np.empty((count, 8, 3, self.nl), dtype=np.uint64)
+        self._fn["odd_multiples"](_ptr(p), count, _ptr(tab))
+        return tab
+
+    def rows_msm_precomputed(self, tab: Any, sc: Any) -> Any:
+        """rows_msm over rows_precompute's tables: (R, n, 8, 3, NL), scalars (R, n, 4) -> (R, 3, NL)."""
+        t, rows, n = self._table(tab)
+        s = self._scalars(sc, rows * n)
+        out = np.empty((rows, 3, self.nl), dtype=np.uint64)
+        self._check(self._fn["rows_msm_pre"](_ptr(t), _ptr(s), rows, n, _ptr(out)), "rows_msm_pre")
         return out
 
     def sum(self, pts: Any) -> np.ndarray:

@@ -100,6 +100,8 @@ def test_native_cuda_kernels_match_cpu_kernel(fake_cupy, curve):
         res = [
             K.scalar_mul(kp, sc),
             K.rows_msm(kp.reshape(2, 20, 3, K.nl), sc.reshape(2, 20, 4)),  # split into rows of 16 and summed
+            # fixed bases: odd multiples precomputed once, rows padded to 2 x 16 terms and split
+            K.rows_msm_precomputed(K.rows_precompute(kp.reshape(2, 20, 3, K.nl)), sc.reshape(2, 20, 4)),
             K.msm(kp, sc)[None],
             K.msm(np.concatenate([kp] * 8), np.concatenate([sc] * 8))[None],  # 320 terms: 20 rows, 2 sum levels
             K.sum(kp)[None],
