@@ -137,20 +137,26 @@ class G1GpuKernel(G1Kernel):
         return out
 
     def rows_msm(self, pts: Any, sc: Any) -> Array:
-        cp = self.xp
         p = self._points(pts)
         if p.ndim != 4:
             raise G1KernelError(f"{self.name}: rows_msm expects points (rows, n, 3, {self.nl}), got {p.shape}")
         rows, n = p.shape[:2]
         s = self._scalars(sc, rows * n).reshape(rows, n, 4)
+        return self._split_rows(self._rows_msm, p, s, rows, n)
+
+    def _split_rows(self, run: Any, p: Array, s: Array, rows: int, n: int) -> Array:
+        """Row MSMs of n terms (bases p (rows, n, ...), scalars s (rows, n, 4)) by ``run(p, s, rows, n)``:
+        one thread per row up to ROW_CHUNK terms, else rows cut into ROW_CHUNK-term pieces (padded with
+        infinity times 0) whose partial sums are then added up."""
+        cp = self.xp
         if n <= ROW_CHUNK:
-            return self._rows_msm(p, s, rows, n)
+            return run(p, s, rows, n)
         parts = -(-n // ROW_CHUNK)
         pad = parts * ROW_CHUNK - n
         if pad:  # padding terms: infinity (Z = 0) times 0
-            p = cp.concatenate([p, cp.zeros((rows, pad, 3, self.nl), cp.uint64)], axis=1)
+            p = cp.concatenate([p, cp.zeros((rows, pad) + p.shape[2:], cp.uint64)], axis=1)
             s = cp.concatenate([s, cp.zeros((rows, pad, 4), cp.uint64)], axis=1)
-        partial = self._rows_msm(cp.ascontiguousarray(p), cp.ascontiguousarray(s), rows * parts, ROW_CHUNK)
+        partial = run(cp.ascontiguousarray(p), cp.ascontiguousarray(s), rows * parts, ROW_CHUNK)
         return self._tree_sum(partial.reshape(rows, parts, 3, self.nl))
 
     def _odd_multiples(self, p: Array, count: int) -> Array:
@@ -167,18 +173,9 @@ class G1GpuKernel(G1Kernel):
 
     def rows_msm_precomputed(self, tab: Any, sc: Any) -> Array:
         """As rows_msm, over rows_precompute's odd multiples: rows split into ROW_CHUNK-term threads."""
-        cp = self.xp
         t, rows, n = self._table(tab)
         s = self._scalars(sc, rows * n).reshape(rows, n, 4)
-        if n <= ROW_CHUNK:
-            return self._rows_msm_pre(t, s, rows, n)
-        parts = -(-n // ROW_CHUNK)
-        pad = parts * ROW_CHUNK - n
-        if pad:  # padding terms: infinity (Z = 0) times 0
-            t = cp.concatenate([t, cp.zeros((rows, pad, 8, 3, self.nl), cp.uint64)], axis=1)
-            s = cp.concatenate([s, cp.zeros((rows, pad, 4), cp.uint64)], axis=1)
-        partial = self._rows_msm_pre(cp.ascontiguousarray(t), cp.ascontiguousarray(s), rows * parts, ROW_CHUNK)
-        return self._tree_sum(partial.reshape(rows, parts, 3, self.nl))
+        return self._split_rows(self._rows_msm_pre, t, s, rows, n)
 
     def _tree_sum(self, p: Array) -> Array:
         """(rows, k) points -> (rows,) sums, ROW_CHUNK at a time per thread, level by level."""
