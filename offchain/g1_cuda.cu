@@ -94,21 +94,23 @@
         PRE##_pt_msm_straus((PRE##_pt *)out + r, (const PRE##_pt *)pts + r * n, sc + 4 * r * n, n,     \
                             (PRE##_pt *)tab + 16 * n * r, dig + 2 * WNAF_MAX * n * r);                  \
     }                                                                                                   \
-    /* tab[8 i + k] = (2k+1) pts[i] (one thread per point; normalise tab before rows_msm_pre) */          \
-    extern "C" __global__ __launch_bounds__(G1_THREADS, MINB) void PRE##_odd_multiples(const u64 *pts, long long n, \
-                                                                                   u64 *tab) {        \
+    /* tab[cnt i + k] = (2k+1) pts[i] for k < cnt (one thread per point; normalise tab before           \
+     * rows_msm_pre) */                                                                                 \
+    extern "C" __global__ __launch_bounds__(G1_THREADS, MINB) void PRE##_odd_multiples(                 \
+        const u64 *pts, long long n, long long cnt, u64 *tab) {                                         \
         long long i = TID;                                                                              \
         if (i >= n) return;                                                                             \
-        PRE##_pt_odd_multiples((PRE##_pt *)tab + 8 * i, (const PRE##_pt *)pts + i);                      \
+        PRE##_pt_odd_multiples((PRE##_pt *)tab + cnt * i, (const PRE##_pt *)pts + i, (int)cnt);         \
     }                                                                                                   \
-    /* one thread per row of n terms over precomputed odd multiples (8 n per row); dig: 2 n WNAF_MAX   \
-     * bytes per row */                                                                                 \
-    extern "C" __global__ __launch_bounds__(G1_THREADS, MINB) void PRE##_rows_msm_pre(const u64 *tab, const u64 *sc, \
-                                                long long rows, long long n, u64 *out, signed char *dig) { \
+    /* one thread per row of n terms over precomputed odd multiples (2^(w-2) per term); dig: 2 n        \
+     * WNAF_MAX bytes per row */                                                                        \
+    extern "C" __global__ __launch_bounds__(G1_THREADS, MINB) void PRE##_rows_msm_pre(                  \
+        const u64 *tab, const u64 *sc, long long rows, long long n, long long w, u64 *out,               \
+        signed char *dig) {                                                                             \
         long long r = TID;                                                                              \
         if (r >= rows) return;                                                                          \
-        PRE##_pt_msm_straus_pre((PRE##_pt *)out + r, (const PRE##_pt *)tab + 8 * n * r, sc + 4 * r * n, n, \
-                                dig + 2 * WNAF_MAX * n * r);                                            \
+        PRE##_pt_msm_straus_pre((PRE##_pt *)out + r, (const PRE##_pt *)tab + ((n * r) << (w - 2)),      \
+                                sc + 4 * r * n, n, (int)w, dig + 2 * WNAF_MAX * n * r);                 \
     }                                                                                                   \
     /* out[r] = sum of the n points of row r (one thread per row) */                                    \
     extern "C" __global__ __launch_bounds__(G1_THREADS, MINB) void PRE##_rows_sum(const u64 *pts, long long rows, long long n, u64 *out) {  \

@@ -55,17 +55,17 @@ DEV u32 mac32(u32 a, u32 b, u32 c, u32 d, u32 *hi) {
     return (u32)t;
 }
 
-/* Width-5 NAF of a 256-bit scalar: digits in {0, +-1, +-3, ..., +-15}, least significant first.
- * Returns the number of digits (<= 257). */
+/* Width-w NAF of a 256-bit scalar (2 <= w <= 8): digits in {0, +-1, +-3, ..., +-(2^(w-1) - 1)}, least
+ * significant first. Returns the number of digits (<= 257). */
 #define WNAF_MAX 260
-DEV int wnaf5(const u64 s_in[4], signed char *d) {
+DEV int wnaf(const u64 s_in[4], signed char *d, int w) {
     u64 s[5] = {s_in[0], s_in[1], s_in[2], s_in[3], 0};
     int n = 0;
     while (s[0] | s[1] | s[2] | s[3] | s[4]) {
         int v = 0;
         if (s[0] & 1) {
-            v = (int)(s[0] & 31);
-            if (v >= 16) v -= 32;
+            v = (int)(s[0] & ((1u << w) - 1));
+            if (v >= (1 << (w - 1))) v -= 1 << w;
             if (v > 0) { /* s -= v */
                 u64 b = (u64)v;
                 for (int i = 0; i < 5; i++) {
@@ -88,6 +88,8 @@ DEV int wnaf5(const u64 s_in[4], signed char *d) {
     }
     return n;
 }
+
+DEV int wnaf5(const u64 s_in[4], signed char *d) { return wnaf(s_in, d, 5); }
 
 /* r8 = a * b (4 x 4 limbs -> 8) */
 DEV void mul4x4(const u64 *a, const u64 *b, u64 *r8) {
@@ -482,12 +484,12 @@ DEVNI void PFX(pt_add)(PFX(pt) *r, const PFX(pt) *a, const PFX(pt) *b) {
     PFX(fp_copy)(r->Z, Z3);
 }
 
-/* tab[i] = (2i+1) a for i < 8 */
-DEV void PFX(pt_odd_multiples)(PFX(pt) *tab, const PFX(pt) *a) {
+/* tab[i] = (2i+1) a for i < cnt */
+DEV void PFX(pt_odd_multiples)(PFX(pt) *tab, const PFX(pt) *a, int cnt) {
     PFX(pt) two;
     PFX(pt_dbl)(&two, a);
     PFX(pt_copy)(&tab[0], a);
-    for (int i = 1; i < 8; i++) PFX(pt_add)(&tab[i], &tab[i - 1], &two);
+    for (int i = 1; i < cnt; i++) PFX(pt_add)(&tab[i], &tab[i - 1], &two);
 }
 
 DEV void PFX(pt_add_digit)(PFX(pt) *acc, const PFX(pt) *tab, int digit) {
@@ -520,7 +522,7 @@ DEVNI void PFX(pt_msm_straus)(PFX(pt) *r, const PFX(pt) *a, const u64 *s, long n
         PFX(pt) base;
         if (signs & 1) PFX(pt_neg)(&base, &a[i]);
         else PFX(pt_copy)(&base, &a[i]);
-        PFX(pt_odd_multiples)(t1, &base);
+        PFX(pt_odd_multiples)(t1, &base, 8);
         for (int k = 0; k < 8; k++) { /* phi(+-(2k+1) a) with the sign of k2 */
             PFX(fp_mul)(t2[k].X, t1[k].X, PFX(BETA));
             if (((signs >> 1) ^ signs) & 1) PFX(fp_neg)(t2[k].Y, t1[k].Y);
@@ -540,19 +542,22 @@ DEVNI void PFX(pt_msm_straus)(PFX(pt) *r, const PFX(pt) *a, const u64 *s, long n
     PFX(pt_copy)(r, &acc);
 }
 
-/* r = sum_i s_i a_i from precomputed odd multiples tab[8 i + k] = (2k+1) a_i (normalised: Z = 1 gives
- * the mixed additions; infinity allowed), for bases reused across calls (FK20's Toeplitz table): the
- * Straus loop of pt_msm_straus without building tables, each GLV half's sign folded into its digits and
- * phi (x -> beta x) applied per addition. Scratch: dig 2n*WNAF_MAX bytes. */
-DEVNI void PFX(pt_msm_straus_pre)(PFX(pt) *r, const PFX(pt) *tab, const u64 *s, long n, signed char *dig) {
+/* r = sum_i s_i a_i from precomputed odd multiples tab[T i + k] = (2k+1) a_i, T = 2^(w-2) (normalised:
+ * Z = 1 gives the mixed additions; infinity allowed), for bases reused across calls (FK20's Toeplitz
+ * table): the Straus loop of pt_msm_straus with width-w NAF digits (w <= 8; wider than 5 pays off when
+ * the tables are built once), each GLV half's sign folded into its digits and phi (x -> beta x)
+ * applied per addition. Scratch: dig 2n*WNAF_MAX bytes. */
+DEVNI void PFX(pt_msm_straus_pre)(PFX(pt) *r, const PFX(pt) *tab, const u64 *s, long n, int w,
+                                  signed char *dig) {
     const u64 beta_[NL] = C_BETA;
+    const long T = 1L << (w - 2);
     int top = 0;
     for (long i = 0; i < n; i++) {
         u64 k1[4], k2[4];
         signed char *d1 = dig + 2 * WNAF_MAX * i, *d2 = d1 + WNAF_MAX;
         int signs = glv_split(s + 4 * i, PFX(GLV), k1, k2);
-        int l1 = wnaf5(k1, d1), l2 = wnaf5(k2, d2);
-        if (PFX(pt_is_inf)(&tab[8 * i])) l1 = l2 = 0;
+        int l1 = wnaf(k1, d1, w), l2 = wnaf(k2, d2, w);
+        if (PFX(pt_is_inf)(&tab[T * i])) l1 = l2 = 0;
         for (int k = 0; k < l1; k++) d1[k] = (signs & 1) ? (signed char)-d1[k] : d1[k];
         for (int k = 0; k < l2; k++) d2[k] = (signs & 2) ? (signed char)-d2[k] : d2[k];
         for (int k = l1; k < WNAF_MAX; k++) d1[k] = 0;
@@ -568,7 +573,7 @@ DEVNI void PFX(pt_msm_straus_pre)(PFX(pt) *r, const PFX(pt) *tab, const u64 *s, 
             for (int half = 0; half < 2; half++) {
                 int d = dig[2 * WNAF_MAX * i + half * WNAF_MAX + k];
                 if (!d) continue;
-                const PFX(pt) *t = &tab[8 * i + ((d < 0 ? -d : d) >> 1)];
+                const PFX(pt) *t = &tab[T * i + ((d < 0 ? -d : d) >> 1)];
                 if (half) PFX(fp_mul)(q.X, t->X, beta_);
                 else PFX(fp_copy)(q.X, t->X);
                 if (d < 0) PFX(fp_neg)(q.Y, t->Y);

@@ -95,13 +95,14 @@
         }                                                                                              \
         return err;                                                                                    \
     }                                                                                                  \
-    /* tab[8 i + k] = (2k+1) p[i] (Jacobian; normalise it before rows_msm_pre) */                       \
-    void PRE##_odd_multiples(const u64 *pts, long n, u64 *tab) {                                       \
+    /* tab[cnt i + k] = (2k+1) p[i] for k < cnt (Jacobian; normalise it before rows_msm_pre) */         \
+    void PRE##_odd_multiples(const u64 *pts, long n, int cnt, u64 *tab) {                              \
         _Pragma("omp parallel for schedule(static)")                                                   \
-        for (long i = 0; i < n; i++) PRE##_pt_odd_multiples((PRE##_pt *)tab + 8 * i, (const PRE##_pt *)pts + i); \
+        for (long i = 0; i < n; i++)                                                                   \
+            PRE##_pt_odd_multiples((PRE##_pt *)tab + (long)cnt * i, (const PRE##_pt *)pts + i, cnt);   \
     }                                                                                                  \
-    /* rows_msm over precomputed odd multiples tab (rows, n, 8 points) of fixed bases */               \
-    int PRE##_rows_msm_pre(const u64 *tab, const u64 *sc, long rows, long n, u64 *out) {               \
+    /* rows_msm over precomputed odd multiples tab (rows, n, 2^(w-2) points) of fixed bases */         \
+    int PRE##_rows_msm_pre(const u64 *tab, const u64 *sc, long rows, long n, int w, u64 *out) {        \
         int err = 0;                                                                                   \
         _Pragma("omp parallel reduction(| : err)")                                                     \
         {                                                                                              \
@@ -110,8 +111,8 @@
             _Pragma("omp for schedule(dynamic, 1)")                                                    \
             for (long r = 0; r < rows; r++) {                                                          \
                 if (dig)                                                                               \
-                    PRE##_pt_msm_straus_pre((PRE##_pt *)out + r, (const PRE##_pt *)tab + 8 * r * n,    \
-                                            sc + 4 * r * n, n, dig);                                   \
+                    PRE##_pt_msm_straus_pre((PRE##_pt *)out + r, (const PRE##_pt *)tab + (r * n << (w - 2)), \
+                                            sc + 4 * r * n, n, w, dig);                                \
             }                                                                                          \
             free(dig);                                                                                 \
         }                                                                                              \

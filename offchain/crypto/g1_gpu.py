@@ -62,6 +62,8 @@ def _load_module(curve: str) -> Any:
 class G1GpuKernel(G1Kernel):
     """The G1 operations of one curve on the GPU (cupy arrays in and out)."""
 
+    PRE_WIDTH = 7  # fixed-base rows: 32 odd multiples per base (3.2 GB for BN254 16 MiB), 1 addition per 8 bits
+
     def __init__(self, name: str, groups: Any) -> None:  # noqa: D107 - documented on the class
         import cupy
 
@@ -159,23 +161,24 @@ class G1GpuKernel(G1Kernel):
         partial = run(cp.ascontiguousarray(p), cp.ascontiguousarray(s), rows * parts, ROW_CHUNK)
         return self._tree_sum(partial.reshape(rows, parts, 3, self.nl))
 
-    def _odd_multiples(self, p: Array, count: int) -> Array:
-        tab = self.xp.empty((count, 8, 3, self.nl), dtype=self.xp.uint64)
-        self._launch("odd_multiples", count, p, np.int64(count), tab)
+    def _odd_multiples(self, p: Array, count: int, cnt: int) -> Array:
+        tab = self.xp.empty((count, cnt, 3, self.nl), dtype=self.xp.uint64)
+        self._launch("odd_multiples", count, p, np.int64(count), np.int64(cnt), tab)
         return tab
-
-    def _rows_msm_pre(self, t: Array, s: Array, rows: int, n: int) -> Array:
-        cp = self.xp
-        out = cp.empty((rows, 3, self.nl), dtype=cp.uint64)
-        dig = cp.empty(max(1, rows * n * 2 * 260), dtype=cp.int8)  # WNAF_MAX = 260 digits per half scalar
-        self._launch("rows_msm_pre", rows, t, s, np.int64(rows), np.int64(n), out, dig)
-        return out
 
     def rows_msm_precomputed(self, tab: Any, sc: Any) -> Array:
         """As rows_msm, over rows_precompute's odd multiples: rows split into ROW_CHUNK-term threads."""
-        t, rows, n = self._table(tab)
+        t, rows, n, w = self._table(tab)
         s = self._scalars(sc, rows * n).reshape(rows, n, 4)
-        return self._split_rows(self._rows_msm_pre, t, s, rows, n)
+
+        def run(t: Array, s: Array, rows: int, n: int) -> Array:
+            cp = self.xp
+            out = cp.empty((rows, 3, self.nl), dtype=cp.uint64)
+            dig = cp.empty(max(1, rows * n * 2 * 260), dtype=cp.int8)  # WNAF_MAX = 260 digits per half scalar
+            self._launch("rows_msm_pre", rows, t, s, np.int64(rows), np.int64(n), np.int64(w), out, dig)
+            return out
+
+        return self._split_rows(run, t, s, rows, n)
 
     def _tree_sum(self, p: Array) -> Array:
         """(rows, k) points -> (rows,) sums, ROW_CHUNK at a time per thread, level by level."""

@@ -125,15 +125,18 @@ def test_native_g1_scalar_mul_and_msm_match_array_code(curve):
     want = g1.sum(ref.reshape(ref.shape[:2] + (3, 4)), axis=1)
     assert _enc(mod, K.to_group(rows)) == _enc(mod, want)
     # the same rows over precomputed odd multiples (fixed bases: mixed additions, no per-call tables)
-    tab = K.rows_precompute(kp[:12].reshape(3, 4, 3, K.nl))
-    assert tab.shape == (3, 4, 8, 3, K.nl)
-    assert _enc(mod, K.to_group(K.rows_msm_precomputed(tab, ks[:12].reshape(3, 4, 4)))) == _enc(mod, want)
+    for width in (3, 5, 8):  # NAF widths: 2^(width-2) odd multiples per base
+        tab = K.rows_precompute(kp[:12].reshape(3, 4, 3, K.nl), width)
+        assert tab.shape == (3, 4, 1 << (width - 2), 3, K.nl)
+        assert _enc(mod, K.to_group(K.rows_msm_precomputed(tab, ks[:12].reshape(3, 4, 4)))) == _enc(mod, want)
     big_rows = K.rows_msm_precomputed(K.rows_precompute(kp.reshape(1, n, 3, K.nl)), big.reshape(1, n, 4))
     assert _enc(mod, K.to_group(big_rows)) == _enc(mod, g1.sum(ref_big)[..., None])
     with pytest.raises(G1KernelError):
         K.rows_msm_precomputed(kp[:12].reshape(3, 4, 3, K.nl), ks[:12].reshape(3, 4, 4))  # not a table
     with pytest.raises(G1KernelError):
         K.rows_precompute(kp)
+    with pytest.raises(G1KernelError):
+        K.rows_precompute(kp[:12].reshape(3, 4, 3, K.nl), 9)
 
 
 @pytest.mark.parametrize("inverse", [False, True])
