@@ -121,6 +121,20 @@
         for (long long i = 0; i < n; i++) PRE##_pt_add(&acc, &acc, (const PRE##_pt *)pts + r * n + i);  \
         PRE##_pt_copy((PRE##_pt *)out + r, &acc);                                                       \
     }                                                                                                   \
+    /* two FFT stages (h, 2h) as a radix-4 step (g1_curve.h fft4_twiddle / fft4_combine): prod holds     \
+     * 5 (N/4) K points; one thread per twiddle product, then one per quadruple */                        \
+    extern "C" __global__ __launch_bounds__(G1_THREADS, MINB) void PRE##_fft4_twiddle(                  \
+        const u64 *pts, long long N, long long K, long long h, const u64 *roots, u64 *prod) {           \
+        long long idx = TID;                                                                            \
+        if (idx >= 5 * (N / 4 * K)) return;                                                             \
+        PRE##_fft4_twiddle((const PRE##_pt *)pts, N, K, h, roots, idx, (PRE##_pt *)prod);               \
+    }                                                                                                   \
+    extern "C" __global__ __launch_bounds__(G1_THREADS, MINB) void PRE##_fft4_combine(                  \
+        u64 *pts, long long N, long long K, long long h, const u64 *prod) {                             \
+        long long idx = TID;                                                                            \
+        if (idx >= N / 4 * K) return;                                                                   \
+        PRE##_fft4_combine((PRE##_pt *)pts, N, K, h, (const PRE##_pt *)prod, idx);                      \
+    }                                                                                                   \
     /* one FFT stage (half-size h) over bit-reversed (N, K) input; one thread per butterfly */          \
     extern "C" __global__ __launch_bounds__(G1_THREADS, MINB) void PRE##_fft_stage(u64 *pts, long long N, long long K, long long h,         \
                                                const u64 *roots) {                                      \

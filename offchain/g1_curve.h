@@ -634,6 +634,56 @@ DEV void PFX(fft_butterfly)(PFX(pt) *x, long N, long K, long h, const u64 *roots
     PFX(pt_add)(&x[iv], &u, &nv);
 }
 
+/* Two DIT stages (half-sizes h and 2h) as one radix-4 step in two passes, for FFTs too small to fill a
+ * GPU, where each stage costs one scalar multiplication of latency: the five twiddle products of the
+ * quadruple (x0, x1, x2, x3) at rows blk 4h + j + {0, h, 2h, 3h} are independent (c = w^e, e = j N/(4h),
+ * i = w^(N/4), so the second stage's c i needs no product after the first):
+ *   P0 = c^2 x1, P1 = c x2, P2 = c^3 x3, P3 = c i x2, P4 = c^3 i x3,
+ *   y0 = x0 + P0 + (P1 + P2), y2 = x0 + P0 - (P1 + P2), y1 = x0 - P0 + (P3 - P4), y3 = x0 - P0 - (P3 - P4),
+ * which are the two radix-2 stages' outputs as group elements. Pass 1: idx < 5 (N/4) K, product idx /
+ * (N/4 K) of quadruple idx % (N/4 K) into prod; roots[i] = w^i for i < N/2 (w^(i + N/2) = -w^i). */
+DEV void PFX(fft4_quad)(long N, long K, long h, long q, long *rows) {
+    long col = q % K, rest = q / K;
+    long j = rest % h, blk = rest / h;
+    for (int t = 0; t < 4; t++) rows[t] = (blk * 4 * h + j + t * h) * K + col;
+}
+
+DEV void PFX(fft4_twiddle)(const PFX(pt) *x, long N, long K, long h, const u64 *roots, long idx, PFX(pt) *prod) {
+    long quads = N / 4 * K;
+    int which = (int)(idx / quads);
+    long q = idx % quads, rows[4];
+    PFX(fft4_quad)(N, K, h, q, rows);
+    long e = (q / K) % h * (N / (4 * h));
+    const long src[5] = {1, 2, 3, 2, 3};
+    const long expo[5] = {2 * e, e, 3 * e, e + N / 4, 3 * e + N / 4};
+    long E = expo[which];
+    int neg = E >= N / 2;
+    if (neg) E -= N / 2;
+    PFX(pt) v;
+    PFX(pt_mul)(&v, &x[rows[src[which]]], roots + 4 * E);
+    if (neg) PFX(pt_neg)(&prod[idx], &v);
+    else PFX(pt_copy)(&prod[idx], &v);
+}
+
+/* Pass 2: idx < (N/4) K, the additions of quadruple idx. */
+DEV void PFX(fft4_combine)(PFX(pt) *x, long N, long K, long h, const PFX(pt) *prod, long idx) {
+    long quads = N / 4 * K, rows[4];
+    PFX(fft4_quad)(N, K, h, idx, rows);
+    PFX(pt) a, b, s, d, n;
+    PFX(pt_add)(&a, &x[rows[0]], &prod[idx]); /* x0 + P0 */
+    PFX(pt_neg)(&n, &prod[idx]);
+    PFX(pt_add)(&b, &x[rows[0]], &n); /* x0 - P0 */
+    PFX(pt_add)(&s, &prod[quads + idx], &prod[2 * quads + idx]); /* P1 + P2 */
+    PFX(pt_neg)(&n, &prod[4 * quads + idx]);
+    PFX(pt_add)(&d, &prod[3 * quads + idx], &n); /* P3 - P4 */
+    PFX(pt_add)(&x[rows[0]], &a, &s);
+    PFX(pt_add)(&x[rows[1]], &b, &d);
+    PFX(pt_neg)(&n, &s);
+    PFX(pt_add)(&x[rows[2]], &a, &n);
+    PFX(pt_neg)(&n, &d);
+    PFX(pt_add)(&x[rows[3]], &b, &n);
+}
+
 /* Bring n points to Z in {0, 1} (Montgomery's trick, one inversion). pref: n field scratch. */
 DEVNI void PFX(pt_normalize_run)(PFX(pt) *p, long n, u64 *pref) {
     u64 acc[NL];

@@ -22,6 +22,7 @@ SOURCE = native.PKG / "g1_cuda.cu"
 THREADS = 128
 ROW_CHUNK = 16  # terms per thread in row MSMs
 NORM_RUN = 64  # points per thread in batch normalisation
+FFT4_MAX = 1 << 16  # FFTs of at most this many butterflies a stage take two stages at a time (radix 4)
 
 Array = Any
 
@@ -80,7 +81,7 @@ class G1GpuKernel(G1Kernel):
         mod = _load_module(name)
         self._k = {op: mod.get_function(f"{name}_{op}")
                    for op in ("import", "normalize", "export", "scalar_mul", "rows_msm", "rows_sum", "fft_stage",
-                              "odd_multiples", "rows_msm_pre")}
+                              "odd_multiples", "rows_msm_pre", "fft4_twiddle", "fft4_combine")}
 
     def _launch(self, op: str, count: int, *args: Any) -> None:
         if count <= 0:
@@ -218,7 +219,18 @@ class G1GpuKernel(G1Kernel):
         r = self._scalars(roots, roots.size // 4)
         x = cp.ascontiguousarray(p[cp.asarray(bitrev_indices(N))])
         h = 1
-        while h < N:
+        radix4 = N // 2 * K <= FFT4_MAX  # latency-bound: halve the chain of scalar multiplications
+        if radix4 and N.bit_length() % 2 == 0:  # odd number of stages: one radix-2 stage first
             self._launch("fft_stage", N // 2 * K, x, np.int64(N), np.int64(K), np.int64(h), r)
-            h *= 2
+            h = 2
+        prod = cp.empty((5 * (N // 4) * K, 3, self.nl), dtype=cp.uint64) if radix4 and h < N else None
+        while h < N:
+            if prod is not None:
+                args = (np.int64(N), np.int64(K), np.int64(h))
+                self._launch("fft4_twiddle", 5 * (N // 4) * K, x, *args, r, prod)
+                self._launch("fft4_combine", N // 4 * K, x, *args, prod)
+                h *= 4
+            else:
+                self._launch("fft_stage", N // 2 * K, x, np.int64(N), np.int64(K), np.int64(h), r)
+                h *= 2
         return x
