@@ -330,7 +330,52 @@ DEV void PFX(fp_mul)(u64 *r, const u64 *a, const u64 *b) {
 }
 #endif
 
+#ifndef G1_MUL32
 DEV void PFX(fp_sqr)(u64 *r, const u64 *a) { PFX(fp_mul)(r, a, a); }
+#else
+/* a^2/R mod p on 32-bit words (G1_MUL32): the square (cross products once, doubled, plus the squares of
+ * the words: n(n+1)/2 multiplies instead of n^2), then a word-by-word Montgomery reduction. Same value as
+ * fp_mul(a, a), fully reduced: (a^2 + m p)/R < p^2/R + p < 2p before the final subtraction. */
+DEV void PFX(fp_sqr)(u64 *r, const u64 *a) {
+    FP_P_LOCAL;
+    enum { NW = 2 * NL };
+    u32 aw[NW], pw[NW], t[2 * NW];
+    for (int i = 0; i < NL; i++) {
+        aw[2 * i] = (u32)a[i];
+        aw[2 * i + 1] = (u32)(a[i] >> 32);
+        pw[2 * i] = (u32)p_[i];
+        pw[2 * i + 1] = (u32)(p_[i] >> 32);
+    }
+    for (int i = 0; i < 2 * NW; i++) t[i] = 0;
+    for (int i = 0; i < NW - 1; i++) { /* cross products a_i a_j, i < j */
+        u32 C = 0;
+        for (int j = i + 1; j < NW; j++) t[i + j] = mac32(aw[i], aw[j], t[i + j], C, &C);
+        t[i + NW] = C;
+    }
+    for (int i = 2 * NW - 1; i > 0; i--) t[i] = (t[i] << 1) | (t[i - 1] >> 31); /* < a^2 / 2: no overflow */
+    t[0] <<= 1;
+    u32 c = 0;
+    for (int i = 0; i < NW; i++) { /* + a_i^2 */
+        u32 hi;
+        t[2 * i] = mac32(aw[i], aw[i], t[2 * i], c, &hi);
+        u64 s2 = (u64)t[2 * i + 1] + hi;
+        t[2 * i + 1] = (u32)s2;
+        c = (u32)(s2 >> 32);
+    }
+    const u32 pinv = (u32)(C_PINV);
+    u32 top = 0; /* carry into t[i + NW + 1], deferred to the next row */
+    for (int i = 0; i < NW; i++) {
+        u32 m = t[i] * pinv, C = 0;
+        for (int j = 0; j < NW; j++) t[i + j] = mac32(m, pw[j], t[i + j], C, &C);
+        u64 s2 = (u64)t[i + NW] + C + top;
+        t[i + NW] = (u32)s2;
+        top = (u32)(s2 >> 32);
+    }
+    u64 t64[NL];
+    for (int i = 0; i < NL; i++) t64[i] = (u64)t[NW + 2 * i] | ((u64)t[NW + 2 * i + 1] << 32);
+    PFX(fp_reduce_once)(r, t64);
+}
+#endif
 
 DEV void PFX(fp_to_mont)(u64 *r, const u64 *a) { PFX(fp_mul)(r, a, PFX(R2)); }
 
