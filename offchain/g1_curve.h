@@ -22,11 +22,12 @@
 #define G1_CURVE_COMMON
 
 typedef unsigned long long u64;
+typedef unsigned int u32;
 
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 #define DEV __device__ __forceinline__
 #define DEVNI __device__ __noinline__
-#define KCONST __device__ const
+#define KCONST __constant__ const
 #define MUL_HI(a, b) __umul64hi((a), (b))
 #else
 #define DEV static inline
@@ -47,17 +48,24 @@ DEV u64 mac(u64 a, u64 b, u64 c, u64 d, u64 *hi) {
     return lo;
 }
 
-/* Width-5 NAF of a 256-bit scalar: digits in {0, +-1, +-3, ..., +-15}, least significant first.
- * Returns the number of digits (<= 257). */
+/* a*b + c + d as (hi, lo) in 32-bit words (one 32x32->64 multiply-add: IMAD.WIDE on a GPU). */
+DEV u32 mac32(u32 a, u32 b, u32 c, u32 d, u32 *hi) {
+    u64 t = (u64)a * b + c + d;
+    *hi = (u32)(t >> 32);
+    return (u32)t;
+}
+
+/* Width-w NAF of a 256-bit scalar (2 <= w <= 8): digits in {0, +-1, +-3, ..., +-(2^(w-1) - 1)}, least
+ * significant first. Returns the number of digits (<= 257). */
 #define WNAF_MAX 260
-DEV int wnaf5(const u64 s_in[4], signed char *d) {
+DEV int wnaf(const u64 s_in[4], signed char *d, int w) {
     u64 s[5] = {s_in[0], s_in[1], s_in[2], s_in[3], 0};
     int n = 0;
     while (s[0] | s[1] | s[2] | s[3] | s[4]) {
         int v = 0;
         if (s[0] & 1) {
-            v = (int)(s[0] & 31);
-            if (v >= 16) v -= 32;
+            v = (int)(s[0] & ((1u << w) - 1));
+            if (v >= (1 << (w - 1))) v -= 1 << w;
             if (v > 0) { /* s -= v */
                 u64 b = (u64)v;
                 for (int i = 0; i < 5; i++) {
@@ -80,6 +88,8 @@ DEV int wnaf5(const u64 s_in[4], signed char *d) {
     }
     return n;
 }
+
+DEV int wnaf5(const u64 s_in[4], signed char *d) { return wnaf(s_in, d, 5); }
 
 /* r8 = a * b (4 x 4 limbs -> 8) */
 DEV void mul4x4(const u64 *a, const u64 *b, u64 *r8) {
@@ -164,6 +174,12 @@ KCONST u64 PFX(PM2)[NL] = C_PM2;
 KCONST u64 PFX(BETA)[NL] = C_BETA; /* phi(x, y) = (beta x, y) is multiplication by lambda */
 KCONST u64 PFX(GLV)[24] = C_GLV;
 
+/* Hot functions take the constants they need as local arrays initialised from the macros: after
+ * unrolling, the compiler turns every element into an immediate operand (no loads from global or
+ * constant memory); the arrays above serve the cold paths (inversion, GLV split, import). */
+#define FP_P_LOCAL const u64 p_[NL] = C_P
+#define FP_ONE_LOCAL const u64 one_[NL] = C_ONE
+
 typedef struct {
     u64 X[NL], Y[NL], Z[NL];
 } PFX(pt);
@@ -195,10 +211,11 @@ DEV int PFX(fp_geq_p)(const u64 *a) {
 
 /* r = t - p if t >= p else t (t < 2p, no carry out of the top limb since p < 2^(64 NL - 2)) */
 DEV void PFX(fp_reduce_once)(u64 *r, const u64 *t) {
+    FP_P_LOCAL;
     u64 d[NL];
     u64 borrow = 0;
     for (int i = 0; i < NL; i++) {
-        u64 x = t[i] - PFX(P)[i];
+        u64 x = t[i] - p_[i];
         u64 b1 = (x > t[i]);
         u64 y = x - borrow;
         u64 b2 = (y > x);
@@ -237,11 +254,12 @@ DEV void PFX(fp_sub)(u64 *r, const u64 *a, const u64 *b) {
         borrow = b1 | b2;
     }
     if (borrow) {
+        FP_P_LOCAL;
         u64 c = 0;
         for (int i = 0; i < NL; i++) {
             u64 s = t[i] + c;
             c = (s < c);
-            u64 s2 = s + PFX(P)[i];
+            u64 s2 = s + p_[i];
             c += (s2 < s);
             t[i] = s2;
         }
@@ -257,24 +275,107 @@ DEV void PFX(fp_neg)(u64 *r, const u64 *a) {
 
 /* Montgomery product a*b/2^(64 NL) mod p (CIOS without the extra carry words: valid because the top
  * limb of p is below 2^62, true of both curves), fully reduced. r may alias a or b. */
+#ifndef G1_MUL32
 DEV void PFX(fp_mul)(u64 *r, const u64 *a, const u64 *b) {
+    FP_P_LOCAL;
     u64 t[NL];
     for (int i = 0; i < NL; i++) t[i] = 0;
     for (int i = 0; i < NL; i++) {
         u64 A, C;
         t[0] = mac(a[0], b[i], t[0], 0, &A);
         u64 m = t[0] * C_PINV;
-        mac(m, PFX(P)[0], t[0], 0, &C);
+        mac(m, p_[0], t[0], 0, &C);
         for (int j = 1; j < NL; j++) {
             t[j] = mac(a[j], b[i], t[j], A, &A);
-            t[j - 1] = mac(m, PFX(P)[j], t[j], C, &C);
+            t[j - 1] = mac(m, p_[j], t[j], C, &C);
         }
         t[NL - 1] = C + A;
     }
     PFX(fp_reduce_once)(r, t);
 }
+#else
+/* The same product with 32-bit words (G1_MUL32; the CUDA build's default, where a 64x64->128 multiply
+ * costs several 32-bit multiplies): the NL 64-bit limbs are read as 2 NL little-endian 32-bit words,
+ * R = 2^(64 NL) = 2^(32 * 2 NL) is unchanged, m uses -p^-1 mod 2^32 (the low half of C_PINV), so the
+ * result, a*b/R mod p fully reduced, is the 64-bit version's bit for bit. The top word of p is below
+ * 2^30 for both curves, so CIOS needs no extra carry words here either. */
+DEV void PFX(fp_mul)(u64 *r, const u64 *a, const u64 *b) {
+    FP_P_LOCAL;
+    enum { NW = 2 * NL };
+    u32 aw[NW], bw[NW], pw[NW], t[NW];
+    for (int i = 0; i < NL; i++) {
+        aw[2 * i] = (u32)a[i];
+        aw[2 * i + 1] = (u32)(a[i] >> 32);
+        bw[2 * i] = (u32)b[i];
+        bw[2 * i + 1] = (u32)(b[i] >> 32);
+        pw[2 * i] = (u32)p_[i];
+        pw[2 * i + 1] = (u32)(p_[i] >> 32);
+    }
+    const u32 pinv = (u32)(C_PINV);
+    for (int i = 0; i < NW; i++) t[i] = 0;
+    for (int i = 0; i < NW; i++) {
+        u32 A, C;
+        t[0] = mac32(aw[0], bw[i], t[0], 0, &A);
+        u32 m = t[0] * pinv;
+        mac32(m, pw[0], t[0], 0, &C);
+        for (int j = 1; j < NW; j++) {
+            t[j] = mac32(aw[j], bw[i], t[j], A, &A);
+            t[j - 1] = mac32(m, pw[j], t[j], C, &C);
+        }
+        t[NW - 1] = C + A;
+    }
+    u64 t64[NL];
+    for (int i = 0; i < NL; i++) t64[i] = (u64)t[2 * i] | ((u64)t[2 * i + 1] << 32);
+    PFX(fp_reduce_once)(r, t64);
+}
+#endif
 
+#ifndef G1_MUL32
 DEV void PFX(fp_sqr)(u64 *r, const u64 *a) { PFX(fp_mul)(r, a, a); }
+#else
+/* a^2/R mod p on 32-bit words (G1_MUL32): the square (cross products once, doubled, plus the squares of
+ * the words: n(n+1)/2 multiplies instead of n^2), then a word-by-word Montgomery reduction. Same value as
+ * fp_mul(a, a), fully reduced: (a^2 + m p)/R < p^2/R + p < 2p before the final subtraction. */
+DEV void PFX(fp_sqr)(u64 *r, const u64 *a) {
+    FP_P_LOCAL;
+    enum { NW = 2 * NL };
+    u32 aw[NW], pw[NW], t[2 * NW];
+    for (int i = 0; i < NL; i++) {
+        aw[2 * i] = (u32)a[i];
+        aw[2 * i + 1] = (u32)(a[i] >> 32);
+        pw[2 * i] = (u32)p_[i];
+        pw[2 * i + 1] = (u32)(p_[i] >> 32);
+    }
+    for (int i = 0; i < 2 * NW; i++) t[i] = 0;
+    for (int i = 0; i < NW - 1; i++) { /* cross products a_i a_j, i < j */
+        u32 C = 0;
+        for (int j = i + 1; j < NW; j++) t[i + j] = mac32(aw[i], aw[j], t[i + j], C, &C);
+        t[i + NW] = C;
+    }
+    for (int i = 2 * NW - 1; i > 0; i--) t[i] = (t[i] << 1) | (t[i - 1] >> 31); /* < a^2 / 2: no overflow */
+    t[0] <<= 1;
+    u32 c = 0;
+    for (int i = 0; i < NW; i++) { /* + a_i^2 */
+        u32 hi;
+        t[2 * i] = mac32(aw[i], aw[i], t[2 * i], c, &hi);
+        u64 s2 = (u64)t[2 * i + 1] + hi;
+        t[2 * i + 1] = (u32)s2;
+        c = (u32)(s2 >> 32);
+    }
+    const u32 pinv = (u32)(C_PINV);
+    u32 top = 0; /* carry into t[i + NW + 1], deferred to the next row */
+    for (int i = 0; i < NW; i++) {
+        u32 m = t[i] * pinv, C = 0;
+        for (int j = 0; j < NW; j++) t[i + j] = mac32(m, pw[j], t[i + j], C, &C);
+        u64 s2 = (u64)t[i + NW] + C + top;
+        t[i + NW] = (u32)s2;
+        top = (u32)(s2 >> 32);
+    }
+    u64 t64[NL];
+    for (int i = 0; i < NL; i++) t64[i] = (u64)t[NW + 2 * i] | ((u64)t[NW + 2 * i + 1] << 32);
+    PFX(fp_reduce_once)(r, t64);
+}
+#endif
 
 DEV void PFX(fp_to_mont)(u64 *r, const u64 *a) { PFX(fp_mul)(r, a, PFX(R2)); }
 
@@ -307,8 +408,9 @@ DEV void PFX(pt_set_inf)(PFX(pt) *r) {
         r->Y[i] = 0;
         r->Z[i] = 0;
     }
-    PFX(fp_copy)(r->X, PFX(ONE));
-    PFX(fp_copy)(r->Y, PFX(ONE));
+    FP_ONE_LOCAL;
+    PFX(fp_copy)(r->X, one_);
+    PFX(fp_copy)(r->Y, one_);
 }
 
 DEV int PFX(pt_is_inf)(const PFX(pt) *a) { return PFX(fp_is_zero)(a->Z); }
@@ -369,7 +471,8 @@ DEVNI void PFX(pt_add)(PFX(pt) *r, const PFX(pt) *a, const PFX(pt) *b) {
     }
     u64 Z1Z1[NL], U1[NL], U2[NL], S1[NL], S2[NL], H[NL], I[NL], J[NL], rr[NL], V[NL], t[NL];
     u64 X3[NL], Y3[NL], Z3[NL];
-    int b_affine = PFX(fp_eq)(b->Z, PFX(ONE));
+    FP_ONE_LOCAL;
+    int b_affine = PFX(fp_eq)(b->Z, one_);
     PFX(fp_sqr)(Z1Z1, a->Z);
     PFX(fp_mul)(U2, b->X, Z1Z1);
     PFX(fp_mul)(S2, b->Y, a->Z);
@@ -426,12 +529,12 @@ DEVNI void PFX(pt_add)(PFX(pt) *r, const PFX(pt) *a, const PFX(pt) *b) {
     PFX(fp_copy)(r->Z, Z3);
 }
 
-/* tab[i] = (2i+1) a for i < 8 */
-DEV void PFX(pt_odd_multiples)(PFX(pt) *tab, const PFX(pt) *a) {
+/* tab[i] = (2i+1) a for i < cnt */
+DEV void PFX(pt_odd_multiples)(PFX(pt) *tab, const PFX(pt) *a, int cnt) {
     PFX(pt) two;
     PFX(pt_dbl)(&two, a);
     PFX(pt_copy)(&tab[0], a);
-    for (int i = 1; i < 8; i++) PFX(pt_add)(&tab[i], &tab[i - 1], &two);
+    for (int i = 1; i < cnt; i++) PFX(pt_add)(&tab[i], &tab[i - 1], &two);
 }
 
 DEV void PFX(pt_add_digit)(PFX(pt) *acc, const PFX(pt) *tab, int digit) {
@@ -464,7 +567,7 @@ DEVNI void PFX(pt_msm_straus)(PFX(pt) *r, const PFX(pt) *a, const u64 *s, long n
         PFX(pt) base;
         if (signs & 1) PFX(pt_neg)(&base, &a[i]);
         else PFX(pt_copy)(&base, &a[i]);
-        PFX(pt_odd_multiples)(t1, &base);
+        PFX(pt_odd_multiples)(t1, &base, 8);
         for (int k = 0; k < 8; k++) { /* phi(+-(2k+1) a) with the sign of k2 */
             PFX(fp_mul)(t2[k].X, t1[k].X, PFX(BETA));
             if (((signs >> 1) ^ signs) & 1) PFX(fp_neg)(t2[k].Y, t1[k].Y);
@@ -479,6 +582,50 @@ DEVNI void PFX(pt_msm_straus)(PFX(pt) *r, const PFX(pt) *a, const u64 *s, long n
         for (long i = 0; i < n; i++) {
             PFX(pt_add_digit)(&acc, tab + 16 * i, dig[2 * WNAF_MAX * i + k]);
             PFX(pt_add_digit)(&acc, tab + 16 * i + 8, dig[2 * WNAF_MAX * i + WNAF_MAX + k]);
+        }
+    }
+    PFX(pt_copy)(r, &acc);
+}
+
+/* r = sum_i s_i a_i from precomputed odd multiples tab[T i + k] = (2k+1) a_i, T = 2^(w-2) (normalised:
+ * Z = 1 gives the mixed additions; infinity allowed), for bases reused across calls (FK20's Toeplitz
+ * table): the Straus loop of pt_msm_straus with width-w NAF digits (w <= 8; wider than 5 pays off when
+ * the tables are built once), each GLV half's sign folded into its digits and phi (x -> beta x)
+ * applied per addition. Scratch: dig 2n*WNAF_MAX bytes. */
+DEVNI void PFX(pt_msm_straus_pre)(PFX(pt) *r, const PFX(pt) *tab, const u64 *s, long n, int w,
+                                  signed char *dig) {
+    const u64 beta_[NL] = C_BETA;
+    const long T = 1L << (w - 2);
+    int top = 0;
+    for (long i = 0; i < n; i++) {
+        u64 k1[4], k2[4];
+        signed char *d1 = dig + 2 * WNAF_MAX * i, *d2 = d1 + WNAF_MAX;
+        int signs = glv_split(s + 4 * i, PFX(GLV), k1, k2);
+        int l1 = wnaf(k1, d1, w), l2 = wnaf(k2, d2, w);
+        if (PFX(pt_is_inf)(&tab[T * i])) l1 = l2 = 0;
+        for (int k = 0; k < l1; k++) d1[k] = (signs & 1) ? (signed char)-d1[k] : d1[k];
+        for (int k = 0; k < l2; k++) d2[k] = (signs & 2) ? (signed char)-d2[k] : d2[k];
+        for (int k = l1; k < WNAF_MAX; k++) d1[k] = 0;
+        for (int k = l2; k < WNAF_MAX; k++) d2[k] = 0;
+        if (l1 > top) top = l1;
+        if (l2 > top) top = l2;
+    }
+    PFX(pt) acc, q;
+    PFX(pt_set_inf)(&acc);
+    for (int k = top - 1; k >= 0; k--) {
+        PFX(pt_dbl)(&acc, &acc);
+        for (long i = 0; i < n; i++) {
+            for (int half = 0; half < 2; half++) {
+                int d = dig[2 * WNAF_MAX * i + half * WNAF_MAX + k];
+                if (!d) continue;
+                const PFX(pt) *t = &tab[T * i + ((d < 0 ? -d : d) >> 1)];
+                if (half) PFX(fp_mul)(q.X, t->X, beta_);
+                else PFX(fp_copy)(q.X, t->X);
+                if (d < 0) PFX(fp_neg)(q.Y, t->Y);
+                else PFX(fp_copy)(q.Y, t->Y);
+                PFX(fp_copy)(q.Z, t->Z);
+                PFX(pt_add)(&acc, &acc, &q);
+            }
         }
     }
     PFX(pt_copy)(r, &acc);
@@ -530,6 +677,56 @@ DEV void PFX(fft_butterfly)(PFX(pt) *x, long N, long K, long h, const u64 *roots
     PFX(pt_neg)(&nv, &v);
     PFX(pt_add)(&x[iu], &u, &v);
     PFX(pt_add)(&x[iv], &u, &nv);
+}
+
+/* Two DIT stages (half-sizes h and 2h) as one radix-4 step in two passes, for FFTs too small to fill a
+ * GPU, where each stage costs one scalar multiplication of latency: the five twiddle products of the
+ * quadruple (x0, x1, x2, x3) at rows blk 4h + j + {0, h, 2h, 3h} are independent (c = w^e, e = j N/(4h),
+ * i = w^(N/4), so the second stage's c i needs no product after the first):
+ *   P0 = c^2 x1, P1 = c x2, P2 = c^3 x3, P3 = c i x2, P4 = c^3 i x3,
+ *   y0 = x0 + P0 + (P1 + P2), y2 = x0 + P0 - (P1 + P2), y1 = x0 - P0 + (P3 - P4), y3 = x0 - P0 - (P3 - P4),
+ * which are the two radix-2 stages' outputs as group elements. Pass 1: idx < 5 (N/4) K, product idx /
+ * (N/4 K) of quadruple idx % (N/4 K) into prod; roots[i] = w^i for i < N/2 (w^(i + N/2) = -w^i). */
+DEV void PFX(fft4_quad)(long N, long K, long h, long q, long *rows) {
+    long col = q % K, rest = q / K;
+    long j = rest % h, blk = rest / h;
+    for (int t = 0; t < 4; t++) rows[t] = (blk * 4 * h + j + t * h) * K + col;
+}
+
+DEV void PFX(fft4_twiddle)(const PFX(pt) *x, long N, long K, long h, const u64 *roots, long idx, PFX(pt) *prod) {
+    long quads = N / 4 * K;
+    int which = (int)(idx / quads);
+    long q = idx % quads, rows[4];
+    PFX(fft4_quad)(N, K, h, q, rows);
+    long e = (q / K) % h * (N / (4 * h));
+    const long src[5] = {1, 2, 3, 2, 3};
+    const long expo[5] = {2 * e, e, 3 * e, e + N / 4, 3 * e + N / 4};
+    long E = expo[which];
+    int neg = E >= N / 2;
+    if (neg) E -= N / 2;
+    PFX(pt) v;
+    PFX(pt_mul)(&v, &x[rows[src[which]]], roots + 4 * E);
+    if (neg) PFX(pt_neg)(&prod[idx], &v);
+    else PFX(pt_copy)(&prod[idx], &v);
+}
+
+/* Pass 2: idx < (N/4) K, the additions of quadruple idx. */
+DEV void PFX(fft4_combine)(PFX(pt) *x, long N, long K, long h, const PFX(pt) *prod, long idx) {
+    long quads = N / 4 * K, rows[4];
+    PFX(fft4_quad)(N, K, h, idx, rows);
+    PFX(pt) a, b, s, d, n;
+    PFX(pt_add)(&a, &x[rows[0]], &prod[idx]); /* x0 + P0 */
+    PFX(pt_neg)(&n, &prod[idx]);
+    PFX(pt_add)(&b, &x[rows[0]], &n); /* x0 - P0 */
+    PFX(pt_add)(&s, &prod[quads + idx], &prod[2 * quads + idx]); /* P1 + P2 */
+    PFX(pt_neg)(&n, &prod[4 * quads + idx]);
+    PFX(pt_add)(&d, &prod[3 * quads + idx], &n); /* P3 - P4 */
+    PFX(pt_add)(&x[rows[0]], &a, &s);
+    PFX(pt_add)(&x[rows[1]], &b, &d);
+    PFX(pt_neg)(&n, &s);
+    PFX(pt_add)(&x[rows[2]], &a, &n);
+    PFX(pt_neg)(&n, &d);
+    PFX(pt_add)(&x[rows[3]], &b, &n);
 }
 
 /* Bring n points to Z in {0, 1} (Montgomery's trick, one inversion). pref: n field scratch. */
@@ -600,3 +797,5 @@ DEV void PFX(pt_export)(u64 *xy, unsigned char *inf, const PFX(pt) *a) {
 #undef C_PM2
 #undef C_BETA
 #undef C_GLV
+#undef FP_P_LOCAL
+#undef FP_ONE_LOCAL

@@ -95,6 +95,29 @@
         }                                                                                              \
         return err;                                                                                    \
     }                                                                                                  \
+    /* tab[cnt i + k] = (2k+1) p[i] for k < cnt (Jacobian; normalise it before rows_msm_pre) */         \
+    void PRE##_odd_multiples(const u64 *pts, long n, int cnt, u64 *tab) {                              \
+        _Pragma("omp parallel for schedule(static)")                                                   \
+        for (long i = 0; i < n; i++)                                                                   \
+            PRE##_pt_odd_multiples((PRE##_pt *)tab + (long)cnt * i, (const PRE##_pt *)pts + i, cnt);   \
+    }                                                                                                  \
+    /* rows_msm over precomputed odd multiples tab (rows, n, 2^(w-2) points) of fixed bases */         \
+    int PRE##_rows_msm_pre(const u64 *tab, const u64 *sc, long rows, long n, int w, u64 *out) {        \
+        int err = 0;                                                                                   \
+        _Pragma("omp parallel reduction(| : err)")                                                     \
+        {                                                                                              \
+            signed char *dig = (signed char *)malloc(2 * WNAF_MAX * (n ? n : 1));                      \
+            if (!dig) err = 1;                                                                         \
+            _Pragma("omp for schedule(dynamic, 1)")                                                    \
+            for (long r = 0; r < rows; r++) {                                                          \
+                if (dig)                                                                               \
+                    PRE##_pt_msm_straus_pre((PRE##_pt *)out + r, (const PRE##_pt *)tab + (r * n << (w - 2)), \
+                                            sc + 4 * r * n, n, w, dig);                                \
+            }                                                                                          \
+            free(dig);                                                                                 \
+        }                                                                                              \
+        return err;                                                                                    \
+    }                                                                                                  \
     /* out = sum_i s[i] p[i] by the bucket method (Pippenger), windows of c bits in parallel */          \
     int PRE##_msm_pippenger(const u64 *pts, const u64 *sc, long n, int c, u64 *out) {                 \
         int nw = (256 + c - 1) / c;                                                                    \

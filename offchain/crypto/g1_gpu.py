@@ -10,6 +10,7 @@ The first use compiles the module (minutes; cupy caches it on disk).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ SOURCE = native.PKG / "g1_cuda.cu"
 THREADS = 128
 ROW_CHUNK = 16  # terms per thread in row MSMs
 NORM_RUN = 64  # points per thread in batch normalisation
+FFT4_MAX = 1 << 16  # FFTs of at most this many butterflies a stage take two stages at a time (radix 4)
 
 Array = Any
 
@@ -36,14 +38,21 @@ def cuda_source() -> str:
     return text
 
 
+def extra_options() -> tuple[str, ...]:
+    """Further nvrtc options from ``EIGEN_G1_NVRTC_OPTIONS`` (space-separated), for tuning runs: e.g.
+    ``-DG1_MIN_BLOCKS_BN254=4`` (launch bounds) or ``-DG1_MUL64`` (64-bit-limb products); see g1_cuda.cu."""
+    return tuple(os.environ.get("EIGEN_G1_NVRTC_OPTIONS", "").split())
+
+
 def _load_module(curve: str) -> Any:
     """The compiled module holding one curve's kernels (the other curve is left out: faster to build)."""
     if curve not in _modules:
         import cupy  # type: ignore[import-not-found]
 
         other = "BLS12_381" if curve == "bn254" else "BN254"
+        options = ("--std=c++14", f"-DG1_NO_{other}", f"-DG1_THREADS={THREADS}", *extra_options())
         try:
-            mod = cupy.RawModule(code=cuda_source(), options=("--std=c++14", f"-DG1_NO_{other}"))
+            mod = cupy.RawModule(code=cuda_source(), options=options)
             mod.compile()
         except Exception as exc:  # nvrtc reports compile errors as cupy's own exception types
             raise native.NativeError(f"compiling {SOURCE.name} with nvrtc failed: {exc}") from exc
@@ -53,6 +62,8 @@ def _load_module(curve: str) -> Any:
 
 class G1GpuKernel(G1Kernel):
     """The G1 operations of one curve on the GPU (cupy arrays in and out)."""
+
+    PRE_WIDTH = 7  # fixed-base rows: 32 odd multiples per base (3.2 GB for BN254 16 MiB), 1 addition per 8 bits
 
     def __init__(self, name: str, groups: Any) -> None:  # noqa: D107 - documented on the class
         import cupy
@@ -69,7 +80,8 @@ class G1GpuKernel(G1Kernel):
             raise G1KernelError(f"{name}: field sizes do not match the kernel's limb count")
         mod = _load_module(name)
         self._k = {op: mod.get_function(f"{name}_{op}")
-                   for op in ("import", "normalize", "export", "scalar_mul", "rows_msm", "rows_sum", "fft_stage")}
+                   for op in ("import", "normalize", "export", "scalar_mul", "rows_msm", "rows_sum", "fft_stage",
+                              "odd_multiples", "rows_msm_pre", "fft4_twiddle", "fft4_combine")}
 
     def _launch(self, op: str, count: int, *args: Any) -> None:
         if count <= 0:
@@ -128,21 +140,46 @@ class G1GpuKernel(G1Kernel):
         return out
 
     def rows_msm(self, pts: Any, sc: Any) -> Array:
-        cp = self.xp
         p = self._points(pts)
         if p.ndim != 4:
             raise G1KernelError(f"{self.name}: rows_msm expects points (rows, n, 3, {self.nl}), got {p.shape}")
         rows, n = p.shape[:2]
         s = self._scalars(sc, rows * n).reshape(rows, n, 4)
+        return self._split_rows(self._rows_msm, p, s, rows, n)
+
+    def _split_rows(self, run: Any, p: Array, s: Array, rows: int, n: int) -> Array:
+        """Row MSMs of n terms (bases p (rows, n, ...), scalars s (rows, n, 4)) by ``run(p, s, rows, n)``:
+        one thread per row up to ROW_CHUNK terms, else rows cut into ROW_CHUNK-term pieces (padded with
+        infinity times 0) whose partial sums are then added up."""
+        cp = self.xp
         if n <= ROW_CHUNK:
-            return self._rows_msm(p, s, rows, n)
+            return run(p, s, rows, n)
         parts = -(-n // ROW_CHUNK)
         pad = parts * ROW_CHUNK - n
         if pad:  # padding terms: infinity (Z = 0) times 0
-            p = cp.concatenate([p, cp.zeros((rows, pad, 3, self.nl), cp.uint64)], axis=1)
+            p = cp.concatenate([p, cp.zeros((rows, pad) + p.shape[2:], cp.uint64)], axis=1)
             s = cp.concatenate([s, cp.zeros((rows, pad, 4), cp.uint64)], axis=1)
-        partial = self._rows_msm(cp.ascontiguousarray(p), cp.ascontiguousarray(s), rows * parts, ROW_CHUNK)
+        partial = run(cp.ascontiguousarray(p), cp.ascontiguousarray(s), rows * parts, ROW_CHUNK)
         return self._tree_sum(partial.reshape(rows, parts, 3, self.nl))
+
+    def _odd_multiples(self, p: Array, count: int, cnt: int) -> Array:
+        tab = self.xp.empty((count, cnt, 3, self.nl), dtype=self.xp.uint64)
+        self._launch("odd_multiples", count, p, np.int64(count), np.int64(cnt), tab)
+        return tab
+
+    def rows_msm_precomputed(self, tab: Any, sc: Any) -> Array:
+        """As rows_msm, over rows_precompute's odd multiples: rows split into ROW_CHUNK-term threads."""
+        t, rows, n, w = self._table(tab)
+        s = self._scalars(sc, rows * n).reshape(rows, n, 4)
+
+        def run(t: Array, s: Array, rows: int, n: int) -> Array:
+            cp = self.xp
+            out = cp.empty((rows, 3, self.nl), dtype=cp.uint64)
+            dig = cp.empty(max(1, rows * n * 2 * 260), dtype=cp.int8)  # WNAF_MAX = 260 digits per half scalar
+            self._launch("rows_msm_pre", rows, t, s, np.int64(rows), np.int64(n), np.int64(w), out, dig)
+            return out
+
+        return self._split_rows(run, t, s, rows, n)
 
     def _tree_sum(self, p: Array) -> Array:
         """(rows, k) points -> (rows,) sums, ROW_CHUNK at a time per thread, level by level."""
@@ -182,7 +219,18 @@ class G1GpuKernel(G1Kernel):
         r = self._scalars(roots, roots.size // 4)
         x = cp.ascontiguousarray(p[cp.asarray(bitrev_indices(N))])
         h = 1
-        while h < N:
+        radix4 = N // 2 * K <= FFT4_MAX  # latency-bound: halve the chain of scalar multiplications
+        if radix4 and N.bit_length() % 2 == 0:  # odd number of stages: one radix-2 stage first
             self._launch("fft_stage", N // 2 * K, x, np.int64(N), np.int64(K), np.int64(h), r)
-            h *= 2
+            h = 2
+        prod = cp.empty((5 * (N // 4) * K, 3, self.nl), dtype=cp.uint64) if radix4 and h < N else None
+        while h < N:
+            if prod is not None:
+                args = (np.int64(N), np.int64(K), np.int64(h))
+                self._launch("fft4_twiddle", 5 * (N // 4) * K, x, *args, r, prod)
+                self._launch("fft4_combine", N // 4 * K, x, *args, prod)
+                h *= 4
+            else:
+                self._launch("fft_stage", N // 2 * K, x, np.int64(N), np.int64(K), np.int64(h), r)
+                h *= 2
         return x

@@ -73,12 +73,18 @@ def words_to_field(F: Any, w: Array) -> Array:
     return F.to_mont((limbs & xp.uint64(MASK)).astype(xp.int64))
 
 
+# odd multiples per base -> NAF width, for precomputed (fixed-base) row MSMs
+PRE_TABLE_SIZES = {1 << (w - 2): w for w in range(3, 9)}
+
+
 class G1Kernel:
     """The native G1 operations of one curve (``"bn254"`` or ``"bls12_381"``) over its array-code groups."""
 
     xp = np  # array module of the kernel's points
+    PRE_WIDTH = 6  # NAF width of fixed-base row MSMs (table of 2^(w-2) odd multiples per base)
 
-    def __init__(self, name: str, groups: Any) -> None:
+    def __init__(self, name: str, groups: Any, extra_flags: tuple[str, ...] = ()) -> None:
+        """``extra_flags``: further compiler flags for the C kernel (tests build variants, e.g. ``-DG1_MUL32``)."""
         if name not in LIMBS:
             raise G1KernelError(f"no native G1 kernel for curve {name!r}")
         self.name = name
@@ -86,7 +92,7 @@ class G1Kernel:
         self.groups = groups
         if groups.fp.nbytes != 8 * self.nl or groups.fr.nbytes != 32:
             raise G1KernelError(f"{name}: field sizes do not match the kernel's limb count")
-        lib = native.load(SOURCE, FLAGS)
+        lib = native.load(SOURCE, FLAGS + tuple(extra_flags))
         self.lib = lib
         pre = name + "_"
         n_, i_, p_, b_ = ctypes.c_long, ctypes.c_int, _u64p, _u8p
@@ -96,6 +102,8 @@ class G1Kernel:
             "export": (None, [p_, n_, p_, b_]),
             "scalar_mul": (None, [p_, p_, n_, p_]),
             "rows_msm": (i_, [p_, p_, n_, n_, p_]),
+            "odd_multiples": (None, [p_, n_, i_, p_]),
+            "rows_msm_pre": (i_, [p_, p_, n_, n_, i_, p_]),
             "sum": (None, [p_, n_, p_]),
             "fft": (i_, [p_, n_, n_, p_]),
             "msm_pippenger": (i_, [p_, p_, n_, i_, p_]),
@@ -208,6 +216,42 @@ class G1Kernel:
         s = self._scalars(sc, rows * n)
         out = np.empty((rows, 3, self.nl), dtype=np.uint64)
         self._check(self._fn["rows_msm"](_ptr(p), _ptr(s), rows, n, _ptr(out)), "rows_msm")
+        return out
+
+    def _table(self, tab: Any) -> tuple[Any, int, int, int]:
+        """Check a rows_precompute result: uint64 (rows, n, 2^(w-2), 3, NL); returns it, rows, n, w."""
+        ok = isinstance(tab, self.xp.ndarray) and tab.dtype == np.uint64 and tab.ndim == 5 and tab.shape[3:] == (3, self.nl)
+        cnt = tab.shape[2] if ok else 0
+        if not ok or cnt not in PRE_TABLE_SIZES:
+            raise G1KernelError(f"{self.name}: precomputed rows must be uint64 (rows, n, T, 3, {self.nl}) with T in "
+                                f"{sorted(PRE_TABLE_SIZES)}, got {getattr(tab, 'shape', None)}")
+        return self.xp.ascontiguousarray(tab), tab.shape[0], tab.shape[1], PRE_TABLE_SIZES[cnt]
+
+    def rows_precompute(self, pts: Any, width: int | None = None) -> Any:
+        """Fixed bases (R, n, 3, NL) -> their odd multiples (R, n, 2^(w-2), 3, NL), normalised (Z in {0, 1}),
+        for rows_msm_precomputed with width-w NAF digits (w = ``width`` or the kernel's PRE_WIDTH, 3..8;
+        FK20's Toeplitz table is such a fixed set of bases)."""
+        w = self.PRE_WIDTH if width is None else width
+        if w not in PRE_TABLE_SIZES.values():
+            raise G1KernelError(f"{self.name}: NAF width {w} for precomputed rows is not in 3..8")
+        p = self._points(pts)
+        if p.ndim != 4:
+            raise G1KernelError(f"{self.name}: rows_precompute expects points (rows, n, 3, {self.nl}), got {p.shape}")
+        rows, n = p.shape[:2]
+        tab = self._odd_multiples(p, rows * n, 1 << (w - 2))
+        return self.normalized(tab).reshape(rows, n, 1 << (w - 2), 3, self.nl)
+
+    def _odd_multiples(self, p: Any, count: int, cnt: int) -> Any:
+        tab = np.empty((count, cnt, 3, self.nl), dtype=np.uint64)
+        self._fn["odd_multiples"](_ptr(p), count, cnt, _ptr(tab))
+        return tab
+
+    def rows_msm_precomputed(self, tab: Any, sc: Any) -> Any:
+        """rows_msm over rows_precompute's tables: (R, n, T, 3, NL), scalars (R, n, 4) -> (R, 3, NL)."""
+        t, rows, n, w = self._table(tab)
+        s = self._scalars(sc, rows * n)
+        out = np.empty((rows, 3, self.nl), dtype=np.uint64)
+        self._check(self._fn["rows_msm_pre"](_ptr(t), _ptr(s), rows, n, w, _ptr(out)), "rows_msm_pre")
         return out
 
     def sum(self, pts: Any) -> np.ndarray:

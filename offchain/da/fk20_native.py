@@ -31,6 +31,7 @@ class KernelFK20:
         self.kx = kernel.xp  # array module of the kernel's points (numpy or cupy)
         self._srs: Array | None = None
         self._tables: dict[tuple[int, int], Array] = {}
+        self._row_tables: dict[tuple[int, int], Array] = {}
         self._roots: dict[tuple[int, bool], Array] = {}
 
     # ----- cached inputs ------------------------------------------------------------------
@@ -78,12 +79,18 @@ class KernelFK20:
             self._tables[key] = self.K.normalized(Y)
         return self._tables[key]
 
+    def toeplitz_rows(self, params: EncodingParams) -> Array:
+        """The Toeplitz table's odd multiples (K.rows_precompute, cached): the row MSMs' bases are fixed."""
+        key = (params.n, params.chunk_length)
+        if key not in self._row_tables:
+            self._row_tables[key] = self.K.rows_precompute(self.toeplitz_table(params))
+        return self._row_tables[key]
+
     def h_vector(self, coeffs: Array, params: EncodingParams) -> Array:
         """H (m,) in kernel form: H_e = sum_i p_(i+(e+1)L) [tau^i]_1 for e < m-1, then infinity."""
         m = params.rows
-        Y = self.toeplitz_table(params)
         Cf = self.enc._toeplitz_scalars(coeffs, params)  # (2m, L), 1/(2m) folded in
-        U = self.K.rows_msm(Y, self.K.scalars_from_fr(Cf))  # (2m,)
+        U = self.K.rows_msm_precomputed(self.toeplitz_rows(params), self.K.scalars_from_fr(Cf))  # (2m,)
         conv = self.K.fft(U[:, None], self.roots(2 * m, inverse=True))[:, 0]
         H = conv[self.kx.asarray(np.arange(m - 2, -1, -1))]
         return self.kx.concatenate([H, self._infinity(1)])

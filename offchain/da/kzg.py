@@ -246,9 +246,13 @@ class Encoder:
 
     # ----- FK20 ---------------------------------------------------------------------------
     def _toeplitz_table(self, params: EncodingParams) -> Array:
-        """The FK20 table of the path in use (kernel form, or array code); cached per blob size."""
+        """The FK20 table of the path in use (kernel form, or array code); cached per blob size. On the kernel
+        path this also builds the row MSMs' precomputed bases (setup work, cached with the table)."""
         k = self.kernel()
-        return k.toeplitz_table(params) if k is not None else self._toeplitz_table_array(params)
+        if k is None:
+            return self._toeplitz_table_array(params)
+        k.toeplitz_rows(params)
+        return k.toeplitz_table(params)
 
     def _toeplitz_table_array(self, params: EncodingParams) -> Array:
         """Y[f, t] = FFT_2m^G1(s_t)[f], s_t[d] = [tau^(dL+t)]_1 for d < m-1 (cached per blob size)."""

@@ -121,6 +121,7 @@ def test_da_gpu_g1_kernel_matches_cpu_kernel(curve: str) -> None:
         res = [
             K.scalar_mul(kp, sc),
             K.rows_msm(kp.reshape(2, 24, 3, K.nl), sc.reshape(2, 24, 4)),  # rows longer than one thread's share
+            K.rows_msm_precomputed(K.rows_precompute(kp.reshape(2, 24, 3, K.nl)), sc.reshape(2, 24, 4)),
             K.msm(kp, sc)[None],
             K.fft(kp[:32].reshape(16, 2, 3, K.nl), K.scalars_from_fr(d.roots)),
         ]

@@ -10,6 +10,7 @@ struct emu_dim blockIdx = {0}, blockDim = {1}, threadIdx = {0};
 }
 #endif
 #define __global__
+#define __launch_bounds__(...)
 static inline unsigned long long atomicMin(unsigned long long *a, unsigned long long v) {
     unsigned long long old = *a;
     if (v < old) *a = v;

@@ -100,10 +100,15 @@ def test_native_cuda_kernels_match_cpu_kernel(fake_cupy, curve):
         res = [
             K.scalar_mul(kp, sc),
             K.rows_msm(kp.reshape(2, 20, 3, K.nl), sc.reshape(2, 20, 4)),  # split into rows of 16 and summed
+            # fixed bases: odd multiples precomputed once, rows padded to 2 x 16 terms and split
+            K.rows_msm_precomputed(K.rows_precompute(kp.reshape(2, 20, 3, K.nl)), sc.reshape(2, 20, 4)),
             K.msm(kp, sc)[None],
             K.msm(np.concatenate([kp] * 8), np.concatenate([sc] * 8))[None],  # 320 terms: 20 rows, 2 sum levels
             K.sum(kp)[None],
             K.fft(kp[:16].reshape(8, 2, 3, K.nl), K.scalars_from_fr(d.roots_inv)),
+            # radix-4 steps on the GPU: 4 stages as two steps (N = 16), 5 as one radix-2 stage then two (N = 32)
+            K.fft(kp[:16].reshape(16, 1, 3, K.nl), K.scalars_from_fr(Domain(G.fr, 16, root, adic).roots)),
+            K.fft(kp[:32].reshape(32, 1, 3, K.nl), K.scalars_from_fr(Domain(G.fr, 32, root, adic).roots_inv)),
         ]
         outs.append([mod.g1_compress(K.to_group(r)) for r in res])
         xy, inf = K.export_affine(kp[:3])

@@ -26,10 +26,37 @@ def _groups(name):
     return mod, getattr(mod, name)(np)
 
 
-@pytest.fixture(scope="module", params=sorted(CURVES))
+# every differential test below runs on the default build and on the 32-bit-word Montgomery product
+# (-DG1_MUL32, the CUDA build's default; g1_curve.h)
+VARIANTS = {"": (), "mul32": ("-DG1_MUL32",)}
+
+
+@pytest.fixture(scope="module", params=[(c, v) for c in sorted(CURVES) for v in VARIANTS], ids=lambda p: "-".join(filter(None, p)))
 def curve(request):
-    mod, G = _groups(request.param)
-    return request.param, mod, G, G1Kernel(request.param, G)
+    name, variant = request.param
+    mod, G = _groups(name)
+    return name, mod, G, G1Kernel(name, G, extra_flags=VARIANTS[variant])
+
+
+@pytest.mark.parametrize("name", sorted(CURVES))
+def test_native_g1_mul32_build_matches_default_build(name):
+    """The two Montgomery products give the same Jacobian coordinates word for word (not only the same
+    group elements): random points times random full-width scalars, and their affine export."""
+    mod, G = _groups(name)
+    n = 64
+    P = _points(G, np.random.default_rng(12), n)
+    sc = np.random.default_rng(11).integers(0, np.iinfo(np.uint64).max, size=(n, 4), dtype=np.uint64, endpoint=True)
+    sc[0] = np.iinfo(np.uint64).max
+    sc[1] = 0
+    outs = []
+    for flags in VARIANTS.values():
+        K = G1Kernel(name, G, extra_flags=flags)
+        kp = K.from_group(P)
+        prod = K.scalar_mul(kp, sc)
+        xy, inf = K.export_affine(prod)
+        outs.append((kp.tobytes(), prod.tobytes(), xy.tobytes(), inf.tobytes()))
+    assert outs[0] == outs[1]
+    assert len(set(outs[0][1][i:i + 8] for i in range(0, len(outs[0][1]), 8))) > n  # not degenerate
 
 
 def _points(G, rng, n):
@@ -97,6 +124,19 @@ def test_native_g1_scalar_mul_and_msm_match_array_code(curve):
     rows = K.rows_msm(kp[:12].reshape(3, 4, 3, K.nl), ks[:12].reshape(3, 4, 4))
     want = g1.sum(ref.reshape(ref.shape[:2] + (3, 4)), axis=1)
     assert _enc(mod, K.to_group(rows)) == _enc(mod, want)
+    # the same rows over precomputed odd multiples (fixed bases: mixed additions, no per-call tables)
+    for width in (3, 5, 8):  # NAF widths: 2^(width-2) odd multiples per base
+        tab = K.rows_precompute(kp[:12].reshape(3, 4, 3, K.nl), width)
+        assert tab.shape == (3, 4, 1 << (width - 2), 3, K.nl)
+        assert _enc(mod, K.to_group(K.rows_msm_precomputed(tab, ks[:12].reshape(3, 4, 4)))) == _enc(mod, want)
+    big_rows = K.rows_msm_precomputed(K.rows_precompute(kp.reshape(1, n, 3, K.nl)), big.reshape(1, n, 4))
+    assert _enc(mod, K.to_group(big_rows)) == _enc(mod, g1.sum(ref_big)[..., None])
+    with pytest.raises(G1KernelError):
+        K.rows_msm_precomputed(kp[:12].reshape(3, 4, 3, K.nl), ks[:12].reshape(3, 4, 4))  # not a table
+    with pytest.raises(G1KernelError):
+        K.rows_precompute(kp)
+    with pytest.raises(G1KernelError):
+        K.rows_precompute(kp[:12].reshape(3, 4, 3, K.nl), 9)
 
 
 @pytest.mark.parametrize("inverse", [False, True])
