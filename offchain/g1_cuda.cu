@@ -16,31 +16,11 @@
 
 /* g1_gpu.py builds one module per curve (-DG1_NO_BLS12_381 or -DG1_NO_BN254) to halve compile time. */
 #ifndef G1_NO_BN254
-#define NL 4
-#define PFX(x) bn254_##x
-#define C_P BN254_P
-#define C_PINV BN254_PINV
-#define C_R2 BN254_R2
-#define C_ONE BN254_ONE
-#define C_B BN254_B
-#define C_PM2 BN254_PM2
-#define C_BETA BN254_BETA
-#define C_GLV BN254_GLV
-#include "g1_curve.h"
+#include "g1_bn254.h"
 #endif
 
 #ifndef G1_NO_BLS12_381
-#define NL 6
-#define PFX(x) bls12_381_##x
-#define C_P BLS12_381_P
-#define C_PINV BLS12_381_PINV
-#define C_R2 BLS12_381_R2
-#define C_ONE BLS12_381_ONE
-#define C_B BLS12_381_B
-#define C_PM2 BLS12_381_PM2
-#define C_BETA BLS12_381_BETA
-#define C_GLV BLS12_381_GLV
-#include "g1_curve.h"
+#include "g1_bls12_381.h"
 #endif
 
 #define TID ((long long)blockIdx.x * blockDim.x + threadIdx.x)

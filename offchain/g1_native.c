@@ -13,29 +13,9 @@
 
 #include "g1_curve_params.h"
 
-#define NL 4
-#define PFX(x) bn254_##x
-#define C_P BN254_P
-#define C_PINV BN254_PINV
-#define C_R2 BN254_R2
-#define C_ONE BN254_ONE
-#define C_B BN254_B
-#define C_PM2 BN254_PM2
-#define C_BETA BN254_BETA
-#define C_GLV BN254_GLV
-#include "g1_curve.h"
+#include "g1_bn254.h"
 
-#define NL 6
-#define PFX(x) bls12_381_##x
-#define C_P BLS12_381_P
-#define C_PINV BLS12_381_PINV
-#define C_R2 BLS12_381_R2
-#define C_ONE BLS12_381_ONE
-#define C_B BLS12_381_B
-#define C_PM2 BLS12_381_PM2
-#define C_BETA BLS12_381_BETA
-#define C_GLV BLS12_381_GLV
-#include "g1_curve.h"
+#include "g1_bls12_381.h"
 
 #define NORM_CHUNK 256
 

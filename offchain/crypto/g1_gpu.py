@@ -33,7 +33,7 @@ def cuda_source() -> str:
     """g1_cuda.cu with its two headers pasted in (so cupy's compile cache, keyed by the source text,
     sees every edit of the headers too)."""
     text = SOURCE.read_text()
-    for name in ("g1_curve_params.h", "g1_curve.h"):
+    for name in ("g1_bn254.h", "g1_bls12_381.h", "g1_curve_params.h", "g1_curve.h"):  # outer first
         text = text.replace(f'#include "{name}"', (native.PKG / name).read_text())
     return text
 
