@@ -105,6 +105,11 @@ def load(source: str | Path, flags: tuple[str, ...] = ()) -> ctypes.CDLL:
     key = (str(source), tuple(flags))
     lib = _loaded.get(key)
     if lib is None:
+        # OpenMP workers that spin-wait between parallel regions take the core the Python thread
+        # needs for the array work in between (on a 2-core machine that halved the inference
+        # engine's prefill); sleeping workers cost one wake-up per region. libgomp reads this once,
+        # when the first kernel using it is loaded; an explicit setting wins.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         path = build(source, flags)
         try:
             lib = ctypes.CDLL(str(path))

@@ -10,7 +10,6 @@ the C code checks again and reports by return code, never by crashing.
 from __future__ import annotations
 
 import ctypes
-import os
 from typing import Any
 
 import numpy as np
@@ -38,11 +37,6 @@ _SIGNATURES = {
 
 
 def library() -> ctypes.CDLL:
-    # OpenMP workers that spin-wait between regions take the core the Python thread needs for the
-    # array work in between (and other processes' cores): on a 2-core machine that halved prefill
-    # speed. Sleeping workers cost a futex wake-up per region, nothing next to a threaded product.
-    # libgomp reads this once, when it is loaded with the kernel; an explicit setting wins.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         lib = native.load(SOURCE, FLAGS)
     except native.NativeError as first:
