@@ -9,7 +9,8 @@ compiler, the flags or the machine; every kernel is tested against the array (nu
 accelerates.
 
 ``EIGEN_NATIVE=0`` disables the kernels (callers fall back to the array code), which is how the
-differential tests run the reference path.
+differential tests run the reference path; so does the absence of a C compiler (with a warning). A
+source that fails to compile is a bug and raises :class:`NativeError`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 from offchain.errors import EigenError
@@ -35,8 +37,25 @@ class NativeError(EigenError):
 
 
 def enabled() -> bool:
-    """False when ``EIGEN_NATIVE=0``: callers then use their array code."""
-    return os.environ.get("EIGEN_NATIVE", "1") not in ("0", "false", "no", "off")
+    """False when ``EIGEN_NATIVE=0``, or when there is no C compiler (with a one-time warning): callers
+    then use their array code, which gives the same results, only slower."""
+    if os.environ.get("EIGEN_NATIVE", "1") in ("0", "false", "no", "off"):
+        return False
+    if _find_compiler() is None:
+        global _warned_no_cc
+        if not _warned_no_cc:
+            _warned_no_cc = True
+            warnings.warn(
+                "eigen: no C compiler (cc/gcc/clang or $CC) found: using the array code for every kernel "
+                "(same results, slower); install gcc, or set EIGEN_NATIVE=0 to silence this",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        return False
+    return True
+
+
+_warned_no_cc = False
 
 
 def cache_dir() -> Path:
@@ -46,8 +65,15 @@ def cache_dir() -> Path:
     return PKG.parent / ".cache" / "native"
 
 
+def _find_compiler() -> str | None:
+    cc = os.environ.get("CC")
+    if cc:
+        return cc  # an explicit choice is used as given (a wrong one fails loudly in build)
+    return shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+
+
 def _compiler() -> str:
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    cc = _find_compiler()
     if not cc:
         raise NativeError("no C compiler found (set CC, or install gcc); set EIGEN_NATIVE=0 to use the array code")
     return cc

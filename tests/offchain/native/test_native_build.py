@@ -47,6 +47,16 @@ def test_missing_source_and_compiler(native_dir, monkeypatch):
         native.build(src)
 
 
+def test_no_compiler_falls_back_with_a_warning(monkeypatch):
+    monkeypatch.delenv("CC", raising=False)
+    monkeypatch.setenv("EIGEN_NATIVE", "1")
+    monkeypatch.setattr(native.shutil, "which", lambda name: None)
+    monkeypatch.setattr(native, "_warned_no_cc", False)
+    with pytest.warns(RuntimeWarning, match="no C compiler"):
+        assert not native.enabled()
+    assert not native.enabled()  # warned once
+
+
 def test_enabled_switch(monkeypatch):
     monkeypatch.setenv("EIGEN_NATIVE", "0")
     assert not native.enabled()
