@@ -34,10 +34,12 @@ NONE, REGISTERED, CHALLENGED, UPHELD, FAULTY, EXPIRED = range(6)
 
 
 def _pool(dworld):  # noqa: F811
-    """(receipt, accused index, correct output, receipt is correct) for 3 honest and 3 tampered receipts."""
+    """(receipt, accused index, correct output, receipt is correct) for 3 honest and 3 tampered receipts,
+    bound to three different clients (whoever registers them, the bound client is compensated)."""
     out = []
+    clients = [dworld.client, dworld.watcher, dworld.w.recipient]
     for i in range(3):
-        honest = dworld.answer(op_index=i, seed=100 + i, max_tokens=4)
+        honest = dworld.answer(op_index=i, seed=100 + i, max_tokens=4, client=clients[i].address)
         for rec in (honest, tamper(honest, dworld.keys[i])):
             rex = reexecute_with(dworld.svc, rec)
             out.append((rec, i, rex.correct_output, rex.receipt_correct))
@@ -91,7 +93,8 @@ def test_dispute_state_machine(dworld, chain):  # noqa: F811
                     dworld.register(rec, sender=people[who])
                 return
             tx = dworld.register(rec, sender=people[who])
-            self.status[i], self.client[i] = REGISTERED, people[who].address
+            # the receipt's signed client, not the registrant, is the one a slash compensates
+            self.status[i], self.client[i] = REGISTERED, rec.client
             self.deadline[i] = chain.blocks.head.timestamp + CHALLENGE_WINDOW
             assert tx.return_value in (None, rec.digest())
 
