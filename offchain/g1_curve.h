@@ -209,20 +209,25 @@ DEV int PFX(fp_geq_p)(const u64 *a) {
     return 1;
 }
 
-/* r = t - p if t >= p else t (t < 2p, no carry out of the top limb since p < 2^(64 NL - 2)) */
-DEV void PFX(fp_reduce_once)(u64 *r, const u64 *t) {
-    FP_P_LOCAL;
-    u64 d[NL];
+/* d = a - b over NL limbs; returns the borrow out of the top limb (1 when a < b) */
+DEV u64 PFX(limbs_sub)(u64 *d, const u64 *a, const u64 *b) {
     u64 borrow = 0;
     for (int i = 0; i < NL; i++) {
-        u64 x = t[i] - p_[i];
-        u64 b1 = (x > t[i]);
+        u64 x = a[i] - b[i];
+        u64 b1 = (x > a[i]);
         u64 y = x - borrow;
         u64 b2 = (y > x);
         d[i] = y;
         borrow = b1 | b2;
     }
-    if (borrow) {
+    return borrow;
+}
+
+/* r = t - p if t >= p else t (t < 2p, no carry out of the top limb since p < 2^(64 NL - 2)) */
+DEV void PFX(fp_reduce_once)(u64 *r, const u64 *t) {
+    FP_P_LOCAL;
+    u64 d[NL];
+    if (PFX(limbs_sub)(d, t, p_)) {
         for (int i = 0; i < NL; i++) r[i] = t[i];
     } else {
         for (int i = 0; i < NL; i++) r[i] = d[i];
@@ -244,16 +249,7 @@ DEV void PFX(fp_add)(u64 *r, const u64 *a, const u64 *b) {
 
 DEV void PFX(fp_sub)(u64 *r, const u64 *a, const u64 *b) {
     u64 t[NL];
-    u64 borrow = 0;
-    for (int i = 0; i < NL; i++) {
-        u64 x = a[i] - b[i];
-        u64 b1 = (x > a[i]);
-        u64 y = x - borrow;
-        u64 b2 = (y > x);
-        t[i] = y;
-        borrow = b1 | b2;
-    }
-    if (borrow) {
+    if (PFX(limbs_sub)(t, a, b)) {
         FP_P_LOCAL;
         u64 c = 0;
         for (int i = 0; i < NL; i++) {
