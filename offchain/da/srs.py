@@ -183,22 +183,43 @@ def load_eigenda_srs(
     return SRS(g1=g1, g2_pow2=g2_pow2, g2=g2, g2_trailing=g2t, name=f"eigenda:{d}/{g1_name}", xp=xp)
 
 
+def _generator_multiples(c: Any, group: str, scalars: np.ndarray) -> Array:
+    """[s_i] G for the generator G of ``group`` ("g1" or "g2") and big-endian scalars (n, 32): the native
+    kernels when they are on (same group elements), else the array code."""
+    from offchain import native
+
+    curve = getattr(c, group)
+    n = scalars.shape[0]
+    gen = curve.concat([curve.generator] * n)
+    if not native.enabled() or c.xp is not np:
+        return curve.scalar_mul(gen, scalars)
+    words = np.ascontiguousarray(scalars[:, ::-1]).view("<u8").reshape(n, 4)  # big-endian bytes -> LE words
+    if group == "g1":
+        from offchain.crypto.g1_native import G1Kernel
+
+        k = G1Kernel("bn254", c)
+        return k.to_group(k.scalar_mul(k.from_group(gen), words))
+    from offchain.crypto import g2_native
+
+    k2 = g2_native.kernel("bn254", c)
+    return k2.to_group(k2.scalar_mul(k2.from_group(gen), words))
+
+
 def insecure_test_srs(n: int, secret: int = 0xDEADBEEF1234, xp: ModuleType = np, with_g2: bool = True) -> SRS:
     """INSECURE: an SRS with a publicly known secret, for tests and benchmarks beyond the real SRS."""
     c = B.bn254(xp)
     r = B.R
     s = secret % r
     g1_scalars = c.fr.to_bytes(powers(c.fr, s, n)) if n else np.zeros((0, 32), np.uint8)
-    gen1 = c.g1.concat([c.g1.generator] * n) if n else c.g1.infinity(0)
-    g1 = c.g1.scalar_mul(gen1, g1_scalars) if n else gen1
+    g1 = _generator_multiples(c, "g1", g1_scalars) if n else c.g1.infinity(0)
     pow2 = [pow(s, 1 << i, r) for i in range(28)]
-    g2_pow2 = c.g2.scalar_mul(c.g2.concat([c.g2.generator] * 28), scalars_to_bytes(pow2))
+    g2_pow2 = _generator_multiples(c, "g2", scalars_to_bytes(pow2))
     rev = [pow(s, SRS_ORDER - (1 << i), r) for i in range(28)]
-    g1_rev = c.g1.scalar_mul(c.g1.concat([c.g1.generator] * 28), scalars_to_bytes(rev))
+    g1_rev = _generator_multiples(c, "g1", scalars_to_bytes(rev))
     g2 = g2t = None
     if with_g2 and n:
-        g2 = c.g2.scalar_mul(c.g2.concat([c.g2.generator] * n), g1_scalars)
+        g2 = _generator_multiples(c, "g2", g1_scalars)
         trail = c.fr.to_bytes(powers(c.fr, s, n, start=pow(s, SRS_ORDER - n, r)))
-        g2t = c.g2.scalar_mul(c.g2.concat([c.g2.generator] * n), trail)
+        g2t = _generator_multiples(c, "g2", trail)
     return SRS(g1=g1, g2_pow2=g2_pow2, g2=g2, g2_trailing=g2t, g1_reverse_pow2=g1_rev,
                name=f"INSECURE-test-srs(n={n})", insecure=True, xp=xp)
