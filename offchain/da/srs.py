@@ -119,8 +119,10 @@ class SRS:
         )
 
 
-def _load_points(path: str | Path, size: int, decode: Any, count: int | None, xp: ModuleType, sha256: str | None) -> Array:
-    """Read (the first ``count``) ``size``-byte compressed points of an SRS file and decode them."""
+def _load_points(path: str | Path, size: int, decode: Any, count: int | None, xp: ModuleType, sha256: str | None,
+                 from_end: bool = False) -> Array:
+    """Read (the first ``count``, or the last ``count`` with ``from_end``) ``size``-byte compressed points
+    of an SRS file and decode them (the digest covers the whole file)."""
     path = Path(path)
     if not path.exists():
         raise SRSError(f"SRS file not found: {path}")
@@ -134,6 +136,8 @@ def _load_points(path: str | Path, size: int, decode: Any, count: int | None, xp
     if count > total:
         raise SRSError(f"{path}: {count} points requested, file holds {total}")
     with open(path, "rb") as f:
+        if from_end:
+            f.seek(size * (total - count))
         data = f.read(size * count)
     try:
         return decode(data, xp)
@@ -146,9 +150,11 @@ def load_g1(path: str | Path, count: int | None = None, xp: ModuleType = np, sha
     return _load_points(path, 32, B.g1_decompress, count, xp, sha256)
 
 
-def load_g2(path: str | Path, count: int | None = None, xp: ModuleType = np, sha256: str | None = None) -> Array:
-    """gnark-compressed G2 points (64 B) of an SRS file, checked on-curve and in the subgroup."""
-    return _load_points(path, 64, B.g2_decompress, count, xp, sha256)
+def load_g2(path: str | Path, count: int | None = None, xp: ModuleType = np, sha256: str | None = None,
+            from_end: bool = False) -> Array:
+    """gnark-compressed G2 points (64 B) of an SRS file (the first ``count``, or the last with ``from_end``),
+    checked on-curve and in the subgroup."""
+    return _load_points(path, 64, B.g2_decompress, count, xp, sha256, from_end)
 
 
 def load_eigenda_srs(
@@ -156,12 +162,14 @@ def load_eigenda_srs(
     g1_count: int | None = None,
     xp: ModuleType = np,
     sha256_list: str | Path | None = None,
+    with_g2: bool = True,
 ) -> SRS:
     """Load EigenDA SRS files from ``directory``, each checked against its published sha256.
 
     G1: ``g1.point`` (the full 2^19-point file) or ``g1_mainnet_first3000.point`` (the 3,000-point
     mainnet prefix). ``g2.point.powerOf2`` is required; ``g2.point`` and ``g2.trailing.point`` are loaded
-    when present (only length commitments/proofs need them). Digests come from the built-in list of
+    when present and ``with_g2`` (only length commitments/proofs need them): the first and the last
+    ``g1_count`` points (all when ``g1_count`` is None). Digests come from the built-in list of
     EigenDA's published hashes, or from ``sha256_list`` (a file in EigenDA's format) when given.
     """
     d = Path(directory)
@@ -176,10 +184,10 @@ def load_eigenda_srs(
     g1 = load_g1(d / g1_name, g1_count, xp, sha256=digests[g1_name])
     g2_pow2 = load_g2(d / "g2.point.powerOf2", None, xp, sha256=digests["g2.point.powerOf2"])
     g2 = g2t = None
-    if (d / "g2.point").exists():
+    if with_g2 and (d / "g2.point").exists():
         g2 = load_g2(d / "g2.point", g1_count, xp, sha256=digests["g2.point"])
-    if (d / "g2.trailing.point").exists():
-        g2t = load_g2(d / "g2.trailing.point", None, xp, sha256=digests["g2.trailing.point"])
+    if with_g2 and (d / "g2.trailing.point").exists():
+        g2t = load_g2(d / "g2.trailing.point", g1_count, xp, sha256=digests["g2.trailing.point"], from_end=True)
     return SRS(g1=g1, g2_pow2=g2_pow2, g2=g2, g2_trailing=g2t, name=f"eigenda:{d}/{g1_name}", xp=xp)
 
 
