@@ -10,4 +10,5 @@
 #define C_PM2 BLS12_381_PM2
 #define C_BETA BLS12_381_BETA
 #define C_GLV BLS12_381_GLV
+#define C_B2 BLS12_381_B2
 #include "g1_curve.h"

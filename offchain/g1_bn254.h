@@ -10,4 +10,5 @@
 #define C_PM2 BN254_PM2
 #define C_BETA BN254_BETA
 #define C_GLV BN254_GLV
+#define C_B2 BN254_B2
 #include "g1_curve.h"

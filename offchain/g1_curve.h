@@ -783,6 +783,11 @@ DEV void PFX(pt_export)(u64 *xy, unsigned char *inf, const PFX(pt) *a) {
     *inf = 0;
 }
 
+/* an includer may add more per-curve code that sees this curve's macros (g2_native.c: g2_curve.h) */
+#ifdef G1_CURVE_EXTRA
+#include G1_CURVE_EXTRA
+#endif
+
 #undef NL
 #undef PFX
 #undef C_P
@@ -793,5 +798,6 @@ DEV void PFX(pt_export)(u64 *xy, unsigned char *inf, const PFX(pt) *a) {
 #undef C_PM2
 #undef C_BETA
 #undef C_GLV
+#undef C_B2
 #undef FP_P_LOCAL
 #undef FP_ONE_LOCAL

@@ -339,12 +339,15 @@ def params_header() -> str:
         " * (python -m offchain.crypto.g1_native > offchain/g1_curve_params.h; a test checks the file).",
         " * 64-bit little-endian limbs, Montgomery radix R = 2^(64 NL). P modulus, PINV = -P^-1 mod 2^64,",
         " * R2 = R^2 mod P, ONE = R mod P, B = b R (y^2 = x^3 + b), PM2 = P - 2, BETA = beta R with",
-        " * (x, y) -> (beta x, y) equal to multiplication by lambda, GLV = {g1, g2, a1, a2, b1, b2} (glv_split). */",
+        " * (x, y) -> (beta x, y) equal to multiplication by lambda, GLV = {g1, g2, a1, a2, b1, b2} (glv_split),",
+        " * B2 = b' R as {c0, c1} (G2: y^2 = x^3 + b' over Fp2 = Fp[u]/(u^2 + 1); g2_curve.h). */",
         "#ifndef G1_CURVE_PARAMS",
         "#define G1_CURVE_PARAMS",
     ]
     for tag, mod, b, nl in (("BN254", BN, 3, 4), ("BLS12_381", BL, 4, 6)):
         p, r = mod.P, mod.R
+        # the twist's b' = 3 / (9 + u) (BN254, D-type) or 4 (1 + u) (BLS12-381, M-type); 1/(9 + u) = (9 - u)/82
+        twist_b = (27 * pow(82, -1, p) % p, -3 * pow(82, -1, p) % p) if tag == "BN254" else (4, 4)
         R = 1 << (64 * nl)
         beta = next(c for c in (pow(g, (p - 1) // 3, p) for g in range(2, 50)) if c != 1)
         lam = next(c for c in (pow(g, (r - 1) // 3, r) for g in range(2, 50)) if c != 1)
@@ -368,6 +371,7 @@ def params_header() -> str:
             f"#define {tag}_PM2 {_limbs(p - 2, nl)}",
             f"#define {tag}_BETA {_limbs(beta * R % p, nl)}",
             f"#define {tag}_GLV {{{', '.join(_limbs(v, 4)[1:-1] for v in glv)}}}",
+            f"#define {tag}_B2 {{{', '.join(_limbs(v * R % p, nl)[1:-1] for v in twist_b)}}}",
         ]
     out.append("#endif")
     return "\n".join(out) + "\n"

@@ -27,7 +27,7 @@ from offchain.crypto import bn254 as B
 from offchain.crypto.backend import get_backend
 from offchain.crypto.ntt import ntt
 from offchain.da import codec
-from offchain.da.files import read_commitment, read_frames, write_commitment, write_frames
+from offchain.da.files import read_commitment, read_frames, read_length_points, write_commitment, write_frames
 from offchain.da.kzg import NUM_CHUNKS, Encoder, EncodingParams, RecoveryError, Sample
 from offchain.da.srs import SRS, SRSError, insecure_test_srs, load_eigenda_srs
 from offchain.errors import DAError
@@ -43,21 +43,26 @@ def _progress(total: int, desc: str, quiet: bool) -> Any:
     return tqdm(total=total, desc=desc, disable=quiet, file=sys.stderr, leave=False)
 
 
-def _srs_from_args(args: argparse.Namespace, n: int, backend: str) -> SRS:
+def _srs_from_args(args: argparse.Namespace, n: int, backend: str, with_g2: bool = False) -> SRS:
+    """The SRS the command asked for, with at least ``n`` G1 points (and, for the test SRS, the G2 powers
+    of the length commitment and proof when ``with_g2``)."""
     xp = get_backend(backend)
     if args.insecure_test_srs:
         print("eigen da: WARNING: using the INSECURE test SRS (known secret); proofs are forgeable", file=sys.stderr)
-        return insecure_test_srs(n, xp=xp, with_g2=False)
+        return insecure_test_srs(n, xp=xp, with_g2=with_g2)
     directory = args.srs or os.environ.get("EIGEN_DA_SRS")
     if not directory:
         raise DAInputError("no SRS: pass --srs DIR (EigenDA SRS files) or --insecure-test-srs (tests only)")
-    srs = load_eigenda_srs(directory, None, xp)
-    if srs.n_g1 < n:
+    try:
+        return load_eigenda_srs(directory, n, xp, with_g2=with_g2)
+    except SRSError as exc:
+        if "points requested" not in str(exc):
+            raise
         raise SRSError(
-            f"blob of {n} symbols needs {n} G1 SRS points, {directory} has {srs.n_g1}; supply EigenDA's "
-            "g1.point (2^19 points) or use --insecure-test-srs for tests"
-        )
-    return srs
+            f"a blob of {n} symbols needs {n} SRS points: {exc}; supply EigenDA's g1.point (2^19 points; and "
+            "g2.point / g2.trailing.point for the length proof, or pass --no-length-proof), or use "
+            "--insecure-test-srs for tests"
+        ) from exc
 
 
 def _parse_chunks(text: str | None) -> np.ndarray | None:
@@ -83,12 +88,23 @@ def cmd_encode(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     bar = _progress(5, "eigen da encode", args.quiet)
-    srs = _srs_from_args(args, n, args.backend)
+    srs = _srs_from_args(args, n, args.backend, with_g2=not args.no_length_proof)
     enc = Encoder(srs, args.backend)
     bar.update(1)
     symbols = enc.blob_to_coeffs(blob)
     coeffs = enc.eval_to_coeffs(symbols) if args.form == "eval" else symbols
     C = enc.commit(coeffs)
+    length_fields: dict[str, str] = {}
+    note = ""
+    if not args.no_length_proof:
+        if srs.g2 is not None and srs.g2_trailing is not None and srs.g2.shape[-1] >= n and srs.g2_trailing.shape[-1] >= n:
+            length_fields = {
+                "length_commitment": B.g2_compress(enc.length_commitment(coeffs)).hex(),
+                "length_proof": B.g2_compress(enc.length_proof(coeffs)).hex(),
+            }
+        else:
+            note = ("; no length commitment/proof (the SRS directory needs g2.point and g2.trailing.point "
+                    "with at least the blob's length of points)")
     bar.update(1)
     chunk = enc.chunk_coeffs(coeffs, params)
     bar.update(1)
@@ -108,15 +124,19 @@ def cmd_encode(args: argparse.Namespace) -> int:
             "insecure_srs": srs.insecure,
             "form": args.form,
             "payload_bytes": len(payload),
+            **length_fields,
         },
     )
     bar.update(1)
     bar.close()
-    print(f"encoded {len(payload)} bytes -> blob of {n} symbols, {NUM_CHUNKS} chunks of {L}; commitment {B.g1_compress(C).hex()}")
+    print(f"encoded {len(payload)} bytes -> blob of {n} symbols, {NUM_CHUNKS} chunks of {L}; commitment "
+          f"{B.g1_compress(C).hex()}{note}")
     return 0
 
 
-def _load_for_check(args: argparse.Namespace) -> tuple[dict[str, Any], Encoder, Any, Any]:
+def _load_for_check(args: argparse.Namespace, whole_blob: bool = False) -> tuple[dict[str, Any], Encoder, Any, Any]:
+    """Commitment, encoder and chunks of ``args.dir``; the SRS holds L G1 points (chunk checks) or, with
+    ``whole_blob``, the blob's length (re-committing a recovered blob)."""
     d = Path(args.dir)
     xp = get_backend(args.backend)
     info, C = read_commitment(d / "commitment.json", xp)
@@ -125,7 +145,7 @@ def _load_for_check(args: argparse.Namespace) -> tuple[dict[str, Any], Encoder, 
     chunks = read_frames(d / "frames.bin")
     if chunks.L != int(info["chunk_length"]) or chunks.L != EncodingParams(int(info["length"])).chunk_length:
         raise DAInputError("frames chunk length does not match the commitment's blob length")
-    srs = _srs_from_args(args, max(chunks.L, 1), args.backend)
+    srs = _srs_from_args(args, int(info["length"]) if whole_blob else max(chunks.L, 1), args.backend)
     return info, Encoder(srs, args.backend), C, chunks
 
 
@@ -162,25 +182,49 @@ def _decode_chunks(enc: Encoder, chunks: Any, select: np.ndarray | None) -> tupl
     return Sample(np.zeros(sel.size, np.int64), index[keep[sel]], coeffs, P), bad
 
 
+def _check_length(info: dict[str, Any], path: Path, enc: Encoder, C: Any) -> tuple[bool | None, str]:
+    """The blob commitment's length pairings, when the commitment file has a length commitment and proof:
+    (True/False, what was checked), or (None, why not checked)."""
+    if "length_commitment" not in info:
+        return None, "no length commitment/proof in the commitment file"
+    LC, LP = read_length_points(info, path, enc.xp)
+    n = int(info["length"])
+    c = enc.c
+    same = enc.suite.pairing_check([(C[..., 0], c.g2.generator[..., 0]), (c.g1.neg(c.g1.generator)[..., 0], LC[..., 0])])
+    if not same:
+        return False, "the length commitment is not the blob commitment's polynomial (e(C, G2) != e(G1, LC))"
+    if enc.srs.g1_reverse_pow2 is None:
+        return True, ("length commitment matches the commitment; length proof not checked (needs the 28 "
+                      "[tau^(2^28 - 2^i)]_1 points, which EigenDA's SRS files do not include)")
+    if not enc.verify_length_proof(C, LC, LP, n):
+        return False, f"the length proof does not prove degree < {n}"
+    return True, f"length commitment and length proof (degree < {n}) valid"
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     info, enc, C, chunks = _load_for_check(args)
     s, bad = _decode_chunks(enc, chunks, _parse_chunks(args.chunks))
-    bar = _progress(1, "eigen da verify", args.quiet)
+    bar = _progress(2, "eigen da verify", args.quiet)
     if s.index.size:
         bad_pos = enc.find_invalid(C, s)
         bad += [int(s.index[k]) for k in bad_pos]
+    bar.update(1)
+    length_ok, length_note = _check_length(info, Path(args.dir) / "commitment.json", enc, C)
     bar.update(1)
     bar.close()
     total = s.index.size + len(bad) - len([b for b in bad if b in set(s.index.tolist())])
     if bad:
         print(f"INVALID: {len(bad)} of {total} chunks fail: {sorted(bad)[:50]}")
         return 1
-    print(f"VALID: {s.index.size} chunks verified against {info['commitment']}")
+    if length_ok is False:
+        print(f"INVALID: {length_note}")
+        return 1
+    print(f"VALID: {s.index.size} chunks verified against {info['commitment']}; {length_note}")
     return 0
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
-    info, enc, C, chunks = _load_for_check(args)
+    info, enc, C, chunks = _load_for_check(args, whole_blob=True)
     select = _parse_chunks(args.chunks)
     if select is None and args.sample is not None:
         if args.sample <= 0 or args.sample > chunks.index.size:
@@ -227,6 +271,8 @@ def register(subparsers: Any) -> None:
     enc.add_argument("payload")
     enc.add_argument("--out", required=True)
     enc.add_argument("--form", choices=["coeff", "eval"], default="coeff", help="blob polynomial form")
+    enc.add_argument("--no-length-proof", action="store_true",
+                     help="skip the length commitment and proof (two G2 MSMs of the blob's length)")
     _common(enc)
     enc.set_defaults(func=cmd_encode)
 

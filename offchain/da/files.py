@@ -6,8 +6,9 @@
     count x ( chunk index u32 BE | proof, gnark-compressed G1, 32 B | L coefficients, 32 B BE each )
 
 ``commitment.json``: ``{"commitment": gnark hex, "length": n symbols, "chunk_length": L, "srs": name,
-"insecure_srs": bool, "form": "coeff" | "eval"}`` (plus ``length_commitment`` / ``length_proof`` when
-the SRS had G2 powers).
+"insecure_srs": bool, "form": "coeff" | "eval", "payload_bytes"}`` plus, when the SRS had the G2 powers
+(``g2.point`` and ``g2.trailing.point``, or the test SRS), ``length_commitment`` and ``length_proof``
+(gnark-compressed G2, hex): with ``commitment`` and ``length``, EigenDA's ``BlobCommitment``.
 Reading is strict: wrong magic, version, sizes, duplicate or out-of-range indices, non-canonical
 coefficients or invalid points are errors.
 """
@@ -77,6 +78,22 @@ def read_frames(path: str | Path) -> ChunkSet:
     if np.unique(index).size != K:
         raise FrameFileError(f"{p}: duplicate chunk indices")
     return ChunkSet(L, index, rec[:, 4:36].tobytes(), rec[:, 36:].reshape(K, L, 32).copy())
+
+
+def read_length_points(info: dict[str, Any], path: str | Path, xp: ModuleType = np) -> tuple[Array, Array]:
+    """The length commitment and length proof of a commitment file (gnark-compressed G2 hex, each
+    checked on the twist and in the subgroup) as G2 batches of one point."""
+    try:
+        lc = bytes.fromhex(info["length_commitment"])
+        lp = bytes.fromhex(info["length_proof"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise FrameFileError(f"{path}: malformed length commitment/proof ({exc!r})") from exc
+    if len(lc) != 64 or len(lp) != 64:
+        raise FrameFileError(f"{path}: length commitment and proof must be 64 bytes each (gnark-compressed G2)")
+    try:
+        return B.g2_decompress(lc, xp), B.g2_decompress(lp, xp)
+    except B.PointError as exc:
+        raise FrameFileError(f"{path}: length commitment/proof: {exc}") from exc
 
 
 def write_commitment(path: str | Path, info: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ import numpy as np
 
 from offchain import native
 from offchain.crypto import bn254 as B
+from offchain.crypto import g2_native
 from offchain.crypto.backend import get_backend, to_numpy
 from offchain.crypto.g1_native import LIMBS, G1Kernel
 from offchain.crypto.ntt import (
@@ -148,6 +149,7 @@ class Encoder:
         self._tables: dict[tuple[int, int], Array] = {}
         self._kernel: KernelFK20 | None = None
         self._kernel_state: tuple[bool, str] | None = None
+        self._g2_bases: dict[str, np.ndarray] = {}  # SRS G2 arrays in native kernel form
 
     def kernel(self) -> KernelFK20 | None:
         """The G1 kernel path for commitments and FK20 (native C on CPU, CUDA on GPU), or None for the
@@ -205,19 +207,34 @@ class Encoder:
         k = self.kernel()
         return k.msm(P, s) if k is not None else self.c.g1.msm(P, self.c.fr.to_bytes(s))
 
+    def _g2_msm(self, which: str, lo: int, coeffs: Array) -> Array:
+        """sum_i p_i Q_{lo + i} over the SRS's G2 array ``which`` ("g2" or "g2_trailing") as a G2 batch
+        of one point: the native G2 kernel (bases converted once per encoder) or the array code."""
+        bases = getattr(self.srs, which)
+        n = coeffs.shape[1]
+        k = g2_native.kernel(self.suite.name, self.c)
+        if k is None:
+            return self.c.g2.msm(bases[..., lo : lo + n], self.c.fr.to_bytes(coeffs))[..., None]
+        kb = self._g2_bases.get(which)
+        if kb is None:
+            kb = self._g2_bases[which] = k.from_group(bases)  # affine (Z = 1): mixed additions
+        out = k.msm(kb[lo : lo + n], k.scalars_from_fr(coeffs))
+        return k.to_group(out, self.xp)
+
     def length_commitment(self, coeffs: Array) -> Array:
+        """LC = sum p_i [tau^i]_2 (G2 batch of one point)."""
         n = coeffs.shape[1]
         if self.srs.g2 is None or self.srs.g2.shape[-1] < n:
             raise SRSError(f"{self.srs.name}: G2 powers [tau^i]_2 for i < {n} are not loaded")
-        return self.c.g2.msm(self.srs.g2[..., :n], self.c.fr.to_bytes(coeffs))[..., None]
+        return self._g2_msm("g2", 0, coeffs)
 
     def length_proof(self, coeffs: Array) -> Array:
+        """LP = sum p_i [tau^(2^28 - n + i)]_2 (G2 batch of one point)."""
         n = coeffs.shape[1]
         t = self.srs.g2_trailing
         if t is None or t.shape[-1] < n:
             raise SRSError(f"{self.srs.name}: trailing G2 powers for length {n} are not loaded")
-        base = t[..., t.shape[-1] - n :]
-        return self.c.g2.msm(base, self.c.fr.to_bytes(coeffs))[..., None]
+        return self._g2_msm("g2_trailing", t.shape[-1] - n, coeffs)
 
     def verify_length_proof(self, C: Array, LC: Array, LP: Array, n: int) -> bool:
         """e(C, G2) == e(G1, LC) and e([tau^(2^28-n)]_1, LC) == e(G1, LP)."""

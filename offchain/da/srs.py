@@ -119,8 +119,10 @@ class SRS:
         )
 
 
-def _load_points(path: str | Path, size: int, decode: Any, count: int | None, xp: ModuleType, sha256: str | None) -> Array:
-    """Read (the first ``count``) ``size``-byte compressed points of an SRS file and decode them."""
+def _load_points(path: str | Path, size: int, decode: Any, count: int | None, xp: ModuleType, sha256: str | None,
+                 from_end: bool = False) -> Array:
+    """Read (the first ``count``, or the last ``count`` with ``from_end``) ``size``-byte compressed points
+    of an SRS file and decode them (the digest covers the whole file)."""
     path = Path(path)
     if not path.exists():
         raise SRSError(f"SRS file not found: {path}")
@@ -134,6 +136,8 @@ def _load_points(path: str | Path, size: int, decode: Any, count: int | None, xp
     if count > total:
         raise SRSError(f"{path}: {count} points requested, file holds {total}")
     with open(path, "rb") as f:
+        if from_end:
+            f.seek(size * (total - count))
         data = f.read(size * count)
     try:
         return decode(data, xp)
@@ -146,9 +150,11 @@ def load_g1(path: str | Path, count: int | None = None, xp: ModuleType = np, sha
     return _load_points(path, 32, B.g1_decompress, count, xp, sha256)
 
 
-def load_g2(path: str | Path, count: int | None = None, xp: ModuleType = np, sha256: str | None = None) -> Array:
-    """gnark-compressed G2 points (64 B) of an SRS file, checked on-curve and in the subgroup."""
-    return _load_points(path, 64, B.g2_decompress, count, xp, sha256)
+def load_g2(path: str | Path, count: int | None = None, xp: ModuleType = np, sha256: str | None = None,
+            from_end: bool = False) -> Array:
+    """gnark-compressed G2 points (64 B) of an SRS file (the first ``count``, or the last with ``from_end``),
+    checked on-curve and in the subgroup."""
+    return _load_points(path, 64, B.g2_decompress, count, xp, sha256, from_end)
 
 
 def load_eigenda_srs(
@@ -156,12 +162,14 @@ def load_eigenda_srs(
     g1_count: int | None = None,
     xp: ModuleType = np,
     sha256_list: str | Path | None = None,
+    with_g2: bool = True,
 ) -> SRS:
     """Load EigenDA SRS files from ``directory``, each checked against its published sha256.
 
     G1: ``g1.point`` (the full 2^19-point file) or ``g1_mainnet_first3000.point`` (the 3,000-point
     mainnet prefix). ``g2.point.powerOf2`` is required; ``g2.point`` and ``g2.trailing.point`` are loaded
-    when present (only length commitments/proofs need them). Digests come from the built-in list of
+    when present and ``with_g2`` (only length commitments/proofs need them): the first and the last
+    ``g1_count`` points (all when ``g1_count`` is None). Digests come from the built-in list of
     EigenDA's published hashes, or from ``sha256_list`` (a file in EigenDA's format) when given.
     """
     d = Path(directory)
@@ -176,11 +184,33 @@ def load_eigenda_srs(
     g1 = load_g1(d / g1_name, g1_count, xp, sha256=digests[g1_name])
     g2_pow2 = load_g2(d / "g2.point.powerOf2", None, xp, sha256=digests["g2.point.powerOf2"])
     g2 = g2t = None
-    if (d / "g2.point").exists():
+    if with_g2 and (d / "g2.point").exists():
         g2 = load_g2(d / "g2.point", g1_count, xp, sha256=digests["g2.point"])
-    if (d / "g2.trailing.point").exists():
-        g2t = load_g2(d / "g2.trailing.point", None, xp, sha256=digests["g2.trailing.point"])
+    if with_g2 and (d / "g2.trailing.point").exists():
+        g2t = load_g2(d / "g2.trailing.point", g1_count, xp, sha256=digests["g2.trailing.point"], from_end=True)
     return SRS(g1=g1, g2_pow2=g2_pow2, g2=g2, g2_trailing=g2t, name=f"eigenda:{d}/{g1_name}", xp=xp)
+
+
+def _generator_multiples(c: Any, group: str, scalars: np.ndarray) -> Array:
+    """[s_i] G for the generator G of ``group`` ("g1" or "g2") and big-endian scalars (n, 32): the native
+    kernels when they are on (same group elements), else the array code."""
+    from offchain import native
+
+    curve = getattr(c, group)
+    n = scalars.shape[0]
+    gen = curve.concat([curve.generator] * n)
+    if not native.enabled() or c.xp is not np:
+        return curve.scalar_mul(gen, scalars)
+    words = np.ascontiguousarray(scalars[:, ::-1]).view("<u8").reshape(n, 4)  # big-endian bytes -> LE words
+    if group == "g1":
+        from offchain.crypto.g1_native import G1Kernel
+
+        k = G1Kernel("bn254", c)
+        return k.to_group(k.scalar_mul(k.from_group(gen), words))
+    from offchain.crypto import g2_native
+
+    k2 = g2_native.kernel("bn254", c)
+    return k2.to_group(k2.scalar_mul(k2.from_group(gen), words))
 
 
 def insecure_test_srs(n: int, secret: int = 0xDEADBEEF1234, xp: ModuleType = np, with_g2: bool = True) -> SRS:
@@ -189,16 +219,15 @@ def insecure_test_srs(n: int, secret: int = 0xDEADBEEF1234, xp: ModuleType = np,
     r = B.R
     s = secret % r
     g1_scalars = c.fr.to_bytes(powers(c.fr, s, n)) if n else np.zeros((0, 32), np.uint8)
-    gen1 = c.g1.concat([c.g1.generator] * n) if n else c.g1.infinity(0)
-    g1 = c.g1.scalar_mul(gen1, g1_scalars) if n else gen1
+    g1 = _generator_multiples(c, "g1", g1_scalars) if n else c.g1.infinity(0)
     pow2 = [pow(s, 1 << i, r) for i in range(28)]
-    g2_pow2 = c.g2.scalar_mul(c.g2.concat([c.g2.generator] * 28), scalars_to_bytes(pow2))
+    g2_pow2 = _generator_multiples(c, "g2", scalars_to_bytes(pow2))
     rev = [pow(s, SRS_ORDER - (1 << i), r) for i in range(28)]
-    g1_rev = c.g1.scalar_mul(c.g1.concat([c.g1.generator] * 28), scalars_to_bytes(rev))
+    g1_rev = _generator_multiples(c, "g1", scalars_to_bytes(rev))
     g2 = g2t = None
     if with_g2 and n:
-        g2 = c.g2.scalar_mul(c.g2.concat([c.g2.generator] * n), g1_scalars)
+        g2 = _generator_multiples(c, "g2", g1_scalars)
         trail = c.fr.to_bytes(powers(c.fr, s, n, start=pow(s, SRS_ORDER - n, r)))
-        g2t = c.g2.scalar_mul(c.g2.concat([c.g2.generator] * n), trail)
+        g2t = _generator_multiples(c, "g2", trail)
     return SRS(g1=g1, g2_pow2=g2_pow2, g2=g2, g2_trailing=g2t, g1_reverse_pow2=g1_rev,
                name=f"INSECURE-test-srs(n={n})", insecure=True, xp=xp)

@@ -95,3 +95,87 @@ def test_da_cli_insecure_srs_roundtrip(tmp_path: Path, capsys) -> None:
     assert "INSECURE" in capsys.readouterr().err
     assert main(["da", "verify", str(o), "--chunks", "0,9", "--srs", str(VECTORS / "da"), "--quiet"]) == 2
     assert main(["da", "verify", str(o), "--chunks", "0,9", "--insecure-test-srs", "--quiet"]) == 0
+
+
+def test_da_cli_real_srs_without_g2_files_has_no_length_proof(encoded_dir: Path, capsys) -> None:
+    """The SRS vectors hold no g2.point / g2.trailing.point: the commitment file says nothing about the
+    length and verify says the length was not checked (and still passes)."""
+    info = json.loads((encoded_dir / "commitment.json").read_text())
+    assert "length_commitment" not in info and "length_proof" not in info
+    assert main(["da", "verify", str(encoded_dir), "--chunks", "0", *_srs()]) == 0
+    assert "no length commitment/proof" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def insecure_dir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("da_len")
+    (d / "p").write_bytes(bytes(range(256)) * 3)  # 768 bytes -> 32 symbols
+    assert main(["da", "encode", str(d / "p"), "--out", str(d / "o"), "--insecure-test-srs", "--quiet"]) == 0
+    return d / "o"
+
+
+def _ins(d: Path, *extra: str) -> list[str]:
+    return ["da", "verify", str(d), "--chunks", "0,3", "--insecure-test-srs", "--quiet", *extra]
+
+
+def test_da_cli_length_commitment_and_proof(insecure_dir: Path, capsys) -> None:
+    """encode writes EigenDA's whole BlobCommitment (commitment, length commitment and proof, length);
+    verify checks both length pairings; the points are the encoder's own."""
+    from offchain.crypto import bn254 as B
+    from offchain.da import codec
+    from offchain.da.kzg import Encoder
+    from offchain.da.srs import insecure_test_srs
+
+    info = json.loads((insecure_dir / "commitment.json").read_text())
+    n = info["length"]
+    assert n == 32 and len(bytes.fromhex(info["length_commitment"])) == 64
+    enc = Encoder(insecure_test_srs(n))
+    coeffs = enc.blob_to_coeffs(codec.encode_payload(bytes(range(256)) * 3))
+    assert B.g2_compress(enc.length_commitment(coeffs)).hex() == info["length_commitment"]
+    assert B.g2_compress(enc.length_proof(coeffs)).hex() == info["length_proof"]
+    capsys.readouterr()
+    assert main(_ins(insecure_dir)) == 0
+    assert "length commitment and length proof (degree < 32) valid" in capsys.readouterr().out
+
+
+def _tampered(src: Path, dst: Path, **fields: object) -> Path:
+    dst.mkdir()
+    (dst / "frames.bin").write_bytes((src / "frames.bin").read_bytes())
+    info = json.loads((src / "commitment.json").read_text())
+    info.update(fields)
+    (dst / "commitment.json").write_text(json.dumps(info))
+    return dst
+
+
+def test_da_cli_length_tampering(insecure_dir: Path, tmp_path: Path, capsys) -> None:
+    from offchain.crypto import bn254 as B
+
+    info = json.loads((insecure_dir / "commitment.json").read_text())
+    G = B.bn254(__import__("numpy"))
+    gen2 = B.g2_compress(G.g2.generator).hex()
+    # the proof of another (valid) point, e.g. the length commitment itself: the degree claim fails
+    d = _tampered(insecure_dir, tmp_path / "a", length_proof=info["length_commitment"])
+    assert main(_ins(d)) == 1
+    assert "length proof does not prove degree < 32" in capsys.readouterr().out
+    # a length commitment of another polynomial
+    d = _tampered(insecure_dir, tmp_path / "b", length_commitment=gen2)
+    assert main(_ins(d)) == 1
+    assert "length commitment is not the blob commitment's polynomial" in capsys.readouterr().out
+    # a shorter claimed length (same chunk length L = 1): the length proof is for 32, not 16
+    d = _tampered(insecure_dir, tmp_path / "e", length=16)
+    assert main(_ins(d)) == 1
+    assert "does not prove degree < 16" in capsys.readouterr().out
+    # a corrupted length proof (no longer a point of the subgroup) is a file error, not a verdict
+    d = _tampered(insecure_dir, tmp_path / "c", length_proof=info["length_proof"][:-2] + "00")
+    assert main(_ins(d)) == 2
+    assert "FrameFileError" in capsys.readouterr().err
+    d = _tampered(insecure_dir, tmp_path / "d", length_commitment="zz")
+    assert main(_ins(d)) == 2
+    assert "malformed length commitment" in capsys.readouterr().err
+
+
+def test_da_cli_no_length_proof_flag(tmp_path: Path, capsys) -> None:
+    (tmp_path / "p").write_bytes(b"abc")
+    o = tmp_path / "o"
+    assert main(["da", "encode", str(tmp_path / "p"), "--out", str(o), "--insecure-test-srs", "--no-length-proof", "--quiet"]) == 0
+    assert "length_commitment" not in json.loads((o / "commitment.json").read_text())

@@ -1,0 +1,102 @@
+/* Batch G2 operations of BN254 and BLS12-381 (CPU, OpenMP): KZG length commitments and proofs
+ * (EigenDA's G2 MSMs), test SRS generation, subgroup checks of decoded points.
+ *
+ * The arithmetic is g2_curve.h over g1_curve.h's Fp (this file defines G1_CURVE_EXTRA so that
+ * g1_curve.h includes it for each curve instance); this file only loops over it. Points cross the
+ * boundary as arrays of Jacobian Montgomery points (6 * NL uint64 each: X.c0, X.c1, Y.c0, Y.c1, Z.c0, Z.c1) made by *_import
+ * from canonical affine coordinates and leave through *_export (canonical affine + infinity flag).
+ * Scalars are canonical little-endian 4 x uint64. Entry points carry the prefix bn254_g2_ or
+ * bls12_381_g2_. Thread count: OpenMP's (OMP_NUM_THREADS).
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#define G1_CURVE_EXTRA "g2_curve.h" /* included by g1_curve.h per curve, with its macros */
+#include "g1_curve_params.h"
+
+#include "g1_bn254.h"
+
+#include "g1_bls12_381.h"
+
+#define NORM_CHUNK 256
+
+#define DEFINE_G2_BATCH(PRE, NLIMBS)                                                                        \
+    /* canonical affine -> Jacobian; returns 0, or 1 + index of the first invalid point */             \
+    long PRE##_g2_import(const u64 *xy, const unsigned char *inf, long n, u64 *out) {                 \
+        long bad = n;                                                                                  \
+        _Pragma("omp parallel for schedule(static) reduction(min : bad)")                              \
+        for (long i = 0; i < n; i++) {                                                                 \
+            if (PRE##_g2_pt_import((PRE##_g2 *)out + i, xy + 4 * NLIMBS * i, inf[i]) && i < bad) \
+                bad = i;                                                                               \
+        }                                                                                              \
+        return bad == n ? 0 : bad + 1;                                                                 \
+    }                                                                                                  \
+    /* in place: Z in {0, 1} (Montgomery's trick per chunk of NORM_CHUNK points) */                    \
+    int PRE##_g2_normalize(u64 *pts, long n) {                                                         \
+        long chunks = (n + NORM_CHUNK - 1) / NORM_CHUNK;                                               \
+        int err = 0;                                                                                   \
+        _Pragma("omp parallel reduction(| : err)")                                                     \
+        {                                                                                              \
+            PRE##_fp2 *pref = (PRE##_fp2 *)malloc(sizeof(PRE##_fp2) * NORM_CHUNK);                     \
+            if (!pref) err = 1;                                                                        \
+            _Pragma("omp for schedule(static)")                                                        \
+            for (long c = 0; c < chunks; c++) {                                                        \
+                long lo = c * NORM_CHUNK, cnt = n - lo < NORM_CHUNK ? n - lo : NORM_CHUNK;             \
+                if (pref) PRE##_g2_normalize_run((PRE##_g2 *)pts + lo, cnt, pref);                     \
+            }                                                                                          \
+            free(pref);                                                                                \
+        }                                                                                              \
+        return err;                                                                                    \
+    }                                                                                                  \
+    /* normalised Jacobian -> canonical affine + infinity flags */                                     \
+    void PRE##_g2_export(const u64 *pts, long n, u64 *xy, unsigned char *inf) {                        \
+        _Pragma("omp parallel for schedule(static)")                                                   \
+        for (long i = 0; i < n; i++)                                                                   \
+            PRE##_g2_pt_export(xy + 4 * NLIMBS * i, inf + i, (const PRE##_g2 *)pts + i);  \
+    }                                                                                                  \
+    /* out[i] = s[i] * p[i] */                                                                         \
+    void PRE##_g2_scalar_mul(const u64 *pts, const u64 *sc, long n, u64 *out) {                        \
+        _Pragma("omp parallel for schedule(dynamic, 4)")                                               \
+        for (long i = 0; i < n; i++) PRE##_g2_mul((PRE##_g2 *)out + i, (const PRE##_g2 *)pts + i, sc + 4 * i); \
+    }                                                                                                  \
+    /* out[i] = s * p[i] for one scalar s (powers of a base, subgroup checks with s = r) */            \
+    void PRE##_g2_scalar_mul1(const u64 *pts, const u64 *s, long n, u64 *out) {                        \
+        _Pragma("omp parallel for schedule(dynamic, 4)")                                               \
+        for (long i = 0; i < n; i++) PRE##_g2_mul((PRE##_g2 *)out + i, (const PRE##_g2 *)pts + i, s); \
+    }                                                                                                  \
+    /* out = sum_i s[i] p[i] by the bucket method (Pippenger), windows of c bits in parallel */          \
+    int PRE##_g2_msm_pippenger(const u64 *pts, const u64 *sc, long n, int c, u64 *out) {              \
+        int nw = (256 + c - 1) / c;                                                                    \
+        PRE##_g2 *win = (PRE##_g2 *)malloc(sizeof(PRE##_g2) * nw);                                     \
+        int err = (win == 0);                                                                          \
+        if (!err) {                                                                                    \
+            _Pragma("omp parallel reduction(| : err)")                                                 \
+            {                                                                                          \
+                PRE##_g2 *buckets = (PRE##_g2 *)malloc(sizeof(PRE##_g2) * ((1L << c) - 1));            \
+                if (!buckets) err = 1;                                                                 \
+                _Pragma("omp for schedule(dynamic, 1)")                                                \
+                for (int w = 0; w < nw; w++) {                                                         \
+                    if (buckets)                                                                       \
+                        PRE##_g2_msm_window(&win[w], (const PRE##_g2 *)pts, sc, n, c, w, buckets);     \
+                }                                                                                      \
+                free(buckets);                                                                         \
+            }                                                                                          \
+        }                                                                                              \
+        if (!err) {                                                                                    \
+            PRE##_g2 acc;                                                                              \
+            PRE##_g2_set_inf(&acc);                                                                    \
+            for (int w = nw - 1; w >= 0; w--) {                                                        \
+                for (int k = 0; k < c; k++) PRE##_g2_dbl(&acc, &acc);                                  \
+                PRE##_g2_add(&acc, &acc, &win[w]);                                                     \
+            }                                                                                          \
+            *(PRE##_g2 *)out = acc;                                                                    \
+        }                                                                                              \
+        free(win);                                                                                     \
+        return err;                                                                                    \
+    }
+
+DEFINE_G2_BATCH(bn254, 4)
+DEFINE_G2_BATCH(bls12_381, 6)
+
+int g2_native_abi(void) { return 1; }
