@@ -118,7 +118,9 @@ def read_cells(path: str | Path) -> CellSet:
     if not p.is_file():
         raise CellFileError(f"cells file not found: {p}")
     data = p.read_bytes()
-    if len(data) < HEADER_BYTES or data[:4] != MAGIC:
+    if len(data) < HEADER_BYTES:
+        raise CellFileError(f"{p}: {len(data)} bytes, shorter than the {HEADER_BYTES}-byte header (truncated)")
+    if data[:4] != MAGIC:
         raise CellFileError(f"{p}: not a PeerDAS cells file (bad magic)")
     if data[4] != VERSION:
         raise CellFileError(f"{p}: unsupported cells file version {data[4]}")
