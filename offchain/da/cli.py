@@ -26,7 +26,7 @@ import numpy as np
 from offchain.crypto import bn254 as B
 from offchain.crypto.backend import get_backend
 from offchain.crypto.ntt import ntt
-from offchain.da import codec
+from offchain.da import codec, peerdas_cli
 from offchain.da.files import read_commitment, read_frames, read_length_points, write_commitment, write_frames
 from offchain.da.kzg import NUM_CHUNKS, Encoder, EncodingParams, RecoveryError, Sample
 from offchain.da.srs import SRS, SRSError, insecure_test_srs, load_eigenda_srs
@@ -290,3 +290,5 @@ def register(subparsers: Any) -> None:
     rec.add_argument("--seed", type=int, default=0)
     _common(rec)
     rec.set_defaults(func=cmd_recover)
+
+    peerdas_cli.register(sub)  # eigen da peerdas cells|verify|recover

@@ -400,18 +400,20 @@ class Encoder:
         )
         return self.verify_batch(commitment, s, num_chunks)
 
-    def find_invalid(self, commitments: Array, s: Sample, num_chunks: int = NUM_CHUNKS) -> list[int]:
-        """Positions (into the sample) of the chunks that fail, by batch checks and bisection."""
+    def find_invalid(self, commitments: Array, s: Sample, num_chunks: int = NUM_CHUNKS, known_bad: bool = False) -> list[int]:
+        """Positions (into the sample) of the chunks that fail: a batch check, then bisection. A half whose
+        sibling passed is known to fail and is split without being checked again; ``known_bad`` says the
+        whole sample already failed a batch check."""
         K = int(s.index.shape[0])
         if K == 0:
             return []
-        if self.verify_batch(commitments, s, num_chunks):
+        if not known_bad and self.verify_batch(commitments, s, num_chunks):
             return []
         if K == 1:
             return [0]
         h = K // 2
         left = self.find_invalid(commitments, self.sub_sample(s, np.arange(h)), num_chunks)
-        right = self.find_invalid(commitments, self.sub_sample(s, np.arange(h, K)), num_chunks)
+        right = self.find_invalid(commitments, self.sub_sample(s, np.arange(h, K)), num_chunks, known_bad=not left)
         return left + [h + k for k in right]
 
     def sub_sample(self, s: Sample, sel: np.ndarray) -> Sample:

@@ -13,6 +13,7 @@ recover_cells_and_kzg_proofs and verify_cell_kzg_proof_batch.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -132,9 +133,9 @@ class PeerDAS:
         return self.xp.moveaxis(out, 1, 2)  # (K, 64)
 
     # ----- verification and recovery ------------------------------------------------------
-    def verify_cell_kzg_proof_batch(
+    def _sample(
         self, commitments: list[bytes], cell_indices: list[int], cells: list[bytes], proofs: list[bytes]
-    ) -> bool:
+    ) -> tuple[Array, Sample]:
         K = len(cells)
         if not (len(commitments) == len(cell_indices) == len(proofs) == K) or K == 0:
             raise PeerDASError("commitments, indices, cells and proofs must have the same non-zero length")
@@ -145,12 +146,65 @@ class PeerDAS:
         which = np.array([uniq.index(c) for c in commitments], dtype=np.int64)
         C = BL.g1_decompress(b"".join(uniq), self.xp)
         P = BL.g1_decompress(b"".join(proofs), self.xp)
-        s = Sample(which, idx, self.cells_to_frames(idx, cells), P)
+        return C, Sample(which, idx, self.cells_to_frames(idx, cells), P)
+
+    def verify_cell_kzg_proof_batch(
+        self, commitments: list[bytes], cell_indices: list[int], cells: list[bytes], proofs: list[bytes]
+    ) -> bool:
+        C, s = self._sample(commitments, cell_indices, cells, proofs)
         return self.enc.verify_batch(C, s, CELLS_PER_EXT_BLOB)
+
+    def decode_cells(self, cell_indices: list[int], cells: list[bytes], proofs: list[bytes]) -> tuple[Sample, dict[int, str]]:
+        """Cells of one blob -> (Sample of the decodable ones, ``blob`` all 0; {position: reason} of the
+        others). A cell is undecodable when it is not 2,048 bytes, has an element >= r, or its proof is
+        not 48 bytes or not a valid compressed point of the order-r subgroup. No pairing is computed."""
+        K = len(cells)
+        if not (len(cell_indices) == len(proofs) == K):
+            raise PeerDASError("indices, cells and proofs must have the same length")
+        bad: dict[int, str] = {}
+        for k in range(K):
+            if len(cells[k]) != BYTES_PER_CELL:
+                bad[k] = f"cell is {len(cells[k])} bytes, not {BYTES_PER_CELL}"
+            elif len(proofs[k]) != 48:
+                bad[k] = f"proof is {len(proofs[k])} bytes, not 48"
+        pos = [k for k in range(K) if k not in bad]
+        if pos:
+            raw = np.frombuffer(b"".join(cells[k] for k in pos), dtype=np.uint8).reshape(len(pos), -1, 32)
+            ok = self.fr.lt_p_bytes(raw.reshape(-1, 32)).reshape(len(pos), -1)
+            for j in np.nonzero(~ok.all(axis=1))[0]:
+                bad[pos[j]] = f"cell element {int(np.argmin(ok[j]))} is not canonical (>= r)"
+        pos = [k for k in range(K) if k not in bad]
+        while True:  # decode the proofs; each failure names the first bad point, drop it and retry
+            try:
+                P = BL.g1_decompress(b"".join(proofs[k] for k in pos), self.xp)
+                break
+            except BL.PointError as exc:
+                found = re.match(r"G1 point (\d+):", str(exc))
+                if found is None:
+                    raise PeerDASError(f"proofs: {exc}") from exc
+                k = pos.pop(int(found.group(1)))
+                bad[k] = f"proof: {exc}"
+        idx = np.asarray([cell_indices[k] for k in pos], dtype=np.int64)
+        if idx.size and (idx.min() < 0 or idx.max() >= CELLS_PER_EXT_BLOB):
+            raise PeerDASError("cell index out of range")
+        coeffs = self.cells_to_frames(idx, [cells[k] for k in pos]) if pos else self.fr.zeros((0, FIELD_ELEMENTS_PER_CELL))
+        return Sample(np.zeros(len(pos), np.int64), idx, coeffs, P), dict(sorted(bad.items()))
+
+    def find_invalid(self, commitment: Array, s: Sample, known_bad: bool = False) -> list[int]:
+        """Positions (into ``s``) of the cells whose KZG check fails (the encoder's batch check and
+        bisection; ``known_bad`` says the whole sample already failed a batch check)."""
+        return self.enc.find_invalid(commitment, s, CELLS_PER_EXT_BLOB, known_bad)
 
     def recover_coeffs(self, cell_indices: list[int], cells: list[bytes]) -> Array:
         idx = np.asarray(cell_indices, dtype=np.int64)
         return self.enc.recover_coeffs(PARAMS, idx, self.cells_to_frames(idx, cells))
+
+    def coeffs_to_blob(self, coeffs: Array) -> bytes:
+        """Inverse of :meth:`blob_to_coeffs`: evaluations over the 4096th roots, bit-reversed order."""
+        fr = self.fr
+        evals = ntt(fr, coeffs, self.enc._domain(FIELD_ELEMENTS_PER_BLOB))
+        br = fr.take(evals, self.xp.asarray(bitrev_indices(FIELD_ELEMENTS_PER_BLOB)))
+        return fr.to_bytes(br).tobytes()
 
     def recover_cells_and_kzg_proofs(self, cell_indices: list[int], cells: list[bytes]) -> tuple[list[bytes], list[bytes]]:
         coeffs = self.recover_coeffs(cell_indices, cells)

@@ -1,0 +1,423 @@
+"""``eigen da peerdas cells | verify | recover``: the PeerDAS (EIP-7594) mode on the command line.
+
+- ``eigen da peerdas cells BLOB --out DIR`` (or ``--payload FILE``): blob -> KZG commitment, 128 cells
+  with their proofs (byte-identical to ckzg's ``compute_cells_and_kzg_proofs``); writes
+  ``DIR/commitment.json`` and ``DIR/cells.bin``.
+- ``eigen da peerdas verify DIR [--cells 0,5,9]``: batch-checks the cells (all, or the listed ones)
+  against the commitment; on failure bisects to the bad cells, prints them and exits 1.
+- ``eigen da peerdas recover DIR --out FILE [--cells ... | --sample K --seed S]``: drops invalid cells,
+  rebuilds the blob from >= 64 distinct valid cells, checks it against the commitment and writes the
+  blob (or the payload when the cells were made with ``--payload``).
+
+Setup: ``--setup FILE`` (Ethereum KZG setup text format), default the ``trusted_setup.txt`` that py-evm
+ships as ``eth/_utils/kzg_trusted_setup.txt``.
+
+Files (reading is strict: wrong magic, version, sizes, counts, duplicate or out-of-range indices are
+errors; a record whose proof or cell does not decode is reported as a bad cell by verify/recover)::
+
+    cells.bin: magic b"EPDC" | version u8 = 1 | count u32 BE (1..128)
+               count x ( cell index u32 BE | KZG proof, ZCash-compressed G1, 48 B
+                         | cell, 64 field elements of 32 B big-endian = 2,048 B )
+
+    commitment.json: {"scheme": "peerdas-eip7594", "commitment": 48-byte hex, "cells": 128,
+                      "setup": name, "setup_sha256": hex, "packing": "blob" | "payload",
+                      "payload_bytes": n (packing "payload" only)}
+
+Payload packing (``--payload``, version 0): EigenDA's codec (``offchain/da/codec.py``) in one blob.
+Element 0 is the header ``[0x00, version 0x00, payload length u32 BE, 26 zero bytes]``; the payload
+follows in 31-byte groups, each after a 0x00 guard byte (the last group zero-padded); the remaining
+elements of the 4,096 are zero. Every element is < 2^248 < r, so the blob is canonical; at most
+4,095 x 31 = 126,945 bytes fit. Unpacking is strict (guards, header, padding, length).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from offchain.crypto import bls12_381 as BL
+from offchain.da import codec
+from offchain.da.kzg import RecoveryError
+from offchain.da.peerdas import (
+    BYTES_PER_CELL,
+    CELLS_PER_EXT_BLOB,
+    FIELD_ELEMENTS_PER_BLOB,
+    FIELD_ELEMENTS_PER_CELL,
+    PARAMS,
+    PeerDAS,
+    PeerDASError,
+    load_trusted_setup,
+)
+from offchain.da.srs import SRSError
+
+MAGIC = b"EPDC"
+VERSION = 1
+HEADER_BYTES = 9
+PROOF_BYTES = 48
+RECORD_BYTES = 4 + PROOF_BYTES + BYTES_PER_CELL
+BLOB_BYTES = 32 * FIELD_ELEMENTS_PER_BLOB
+SCHEME = "peerdas-eip7594"
+CELLS_NEEDED = CELLS_PER_EXT_BLOB // 2
+MAX_PAYLOAD = (FIELD_ELEMENTS_PER_BLOB - 1) * codec.GROUP  # 126,945 bytes
+
+
+class PeerDASInputError(PeerDASError):
+    """Bad command-line input for ``eigen da peerdas``."""
+
+
+class CellFileError(PeerDASError):
+    """Malformed cells file or commitment file."""
+
+
+# ----- payload packing ----------------------------------------------------------------------
+def pack_payload(payload: bytes) -> bytes:
+    """Payload -> one 131,072-byte blob (EigenDA codec, zero elements up to 4,096)."""
+    if len(payload) > MAX_PAYLOAD:
+        raise PeerDASInputError(
+            f"payload of {len(payload)} bytes does not fit one blob: at most {MAX_PAYLOAD} bytes "
+            f"({FIELD_ELEMENTS_PER_BLOB - 1} elements of {codec.GROUP} bytes after the header element)"
+        )
+    enc = codec.encode_payload(payload)
+    return enc + bytes(BLOB_BYTES - len(enc))
+
+
+def unpack_payload(blob: bytes) -> bytes:
+    if len(blob) != BLOB_BYTES:
+        raise PeerDASError(f"blob must be {BLOB_BYTES} bytes, got {len(blob)}")
+    return codec.decode_payload(blob)
+
+
+# ----- files ---------------------------------------------------------------------------------
+@dataclass
+class CellSet:
+    index: np.ndarray  # (K,) int64, distinct, < 128
+    proofs: list[bytes]  # K x 48 B
+    cells: list[bytes]  # K x 2048 B
+
+
+def write_cells(path: str | Path, index: np.ndarray, proofs: list[bytes], cells: list[bytes]) -> None:
+    K = int(index.size)
+    if not (len(proofs) == len(cells) == K) or not 0 < K <= CELLS_PER_EXT_BLOB:
+        raise PeerDASError(f"{K} indices, {len(proofs)} proofs, {len(cells)} cells")
+    rec = np.zeros((K, RECORD_BYTES), dtype=np.uint8)
+    rec[:, :4] = np.asarray(index, dtype=">u4").view(np.uint8).reshape(K, 4)
+    rec[:, 4 : 4 + PROOF_BYTES] = np.frombuffer(b"".join(proofs), dtype=np.uint8).reshape(K, PROOF_BYTES)
+    rec[:, 4 + PROOF_BYTES :] = np.frombuffer(b"".join(cells), dtype=np.uint8).reshape(K, BYTES_PER_CELL)
+    Path(path).write_bytes(MAGIC + bytes([VERSION]) + K.to_bytes(4, "big") + rec.tobytes())
+
+
+def read_cells(path: str | Path) -> CellSet:
+    p = Path(path)
+    if not p.is_file():
+        raise CellFileError(f"cells file not found: {p}")
+    data = p.read_bytes()
+    if len(data) < HEADER_BYTES:
+        raise CellFileError(f"{p}: {len(data)} bytes, shorter than the {HEADER_BYTES}-byte header (truncated)")
+    if data[:4] != MAGIC:
+        raise CellFileError(f"{p}: not a PeerDAS cells file (bad magic)")
+    if data[4] != VERSION:
+        raise CellFileError(f"{p}: unsupported cells file version {data[4]}")
+    K = int.from_bytes(data[5:9], "big")
+    if not 0 < K <= CELLS_PER_EXT_BLOB:
+        raise CellFileError(f"{p}: cell count {K} not in [1, {CELLS_PER_EXT_BLOB}]")
+    if len(data) != HEADER_BYTES + K * RECORD_BYTES:
+        raise CellFileError(
+            f"{p}: {len(data)} bytes, expected {HEADER_BYTES + K * RECORD_BYTES} for {K} cells (truncated or padded)"
+        )
+    rec = np.frombuffer(data, dtype=np.uint8, offset=HEADER_BYTES).reshape(K, RECORD_BYTES)
+    index = rec[:, :4].copy().view(">u4").reshape(K).astype(np.int64)
+    if int(index.max()) >= CELLS_PER_EXT_BLOB:
+        raise CellFileError(f"{p}: cell index {int(index.max())} >= {CELLS_PER_EXT_BLOB}")
+    if np.unique(index).size != K:
+        dup = sorted({int(i) for i in index if int((index == i).sum()) > 1})
+        raise CellFileError(f"{p}: duplicate cell indices {dup[:10]}")
+    proofs = [r.tobytes() for r in rec[:, 4 : 4 + PROOF_BYTES]]
+    cells = [r.tobytes() for r in rec[:, 4 + PROOF_BYTES :]]
+    return CellSet(index, proofs, cells)
+
+
+def read_commitment(path: str | Path) -> tuple[dict[str, Any], bytes]:
+    """-> (info, 48-byte commitment); every field checked except the point (see :func:`decode_commitment`)."""
+    p = Path(path)
+    if not p.is_file():
+        raise CellFileError(f"commitment file not found: {p}")
+    try:
+        info = json.loads(p.read_text())
+        if not isinstance(info, dict):
+            raise TypeError("not a JSON object")
+        com = bytes.fromhex(info["commitment"])
+        packing = info["packing"]
+        cells = int(info["cells"])
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise CellFileError(f"{p}: malformed commitment file ({exc})") from exc
+    if info.get("scheme") != SCHEME:
+        raise CellFileError(f"{p}: scheme {info.get('scheme')!r} is not {SCHEME!r}")
+    if cells != CELLS_PER_EXT_BLOB:
+        raise CellFileError(f"{p}: {cells} cells, expected {CELLS_PER_EXT_BLOB}")
+    if len(com) != PROOF_BYTES:
+        raise CellFileError(f"{p}: commitment must be 48 bytes (ZCash-compressed G1), got {len(com)}")
+    if packing not in ("blob", "payload"):
+        raise CellFileError(f"{p}: packing {packing!r} is not 'blob' or 'payload'")
+    if packing == "payload":
+        n = info.get("payload_bytes")
+        if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= MAX_PAYLOAD:
+            raise CellFileError(f"{p}: payload_bytes {n!r} not in [0, {MAX_PAYLOAD}]")
+    return info, com
+
+
+def decode_commitment(com: bytes, xp: Any = np) -> Any:
+    try:
+        return BL.g1_decompress(com, xp)
+    except BL.PointError as exc:
+        raise CellFileError(f"commitment: {exc}") from exc
+
+
+# ----- setup --------------------------------------------------------------------------------
+def default_setup_path() -> Path:
+    try:
+        import eth
+    except ImportError as exc:
+        raise SRSError("no --setup given and the 'eth' package (py-evm, which ships the Ethereum KZG setup) is not installed") from exc
+    return Path(eth.__file__).parent / "_utils" / "kzg_trusted_setup.txt"
+
+
+# One process may run several commands (tests call ``offchain.cli.main`` repeatedly): a loaded setup
+# (every point decoded and subgroup-checked, ~10 s for the 4,096 G1 points on the array code) and its
+# encoder (FK20 table) are kept per (file content, backend).
+_SESSIONS: dict[tuple[str, str], PeerDAS] = {}
+
+
+@dataclass
+class Setup:
+    pd: PeerDAS
+    path: Path
+    sha256: str
+
+
+def _setup(args: argparse.Namespace, g1_count: int) -> Setup:
+    path = Path(args.setup) if args.setup else default_setup_path()
+    if not path.is_file():
+        raise SRSError(f"trusted setup not found: {path}")
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    key = (sha, args.backend)
+    pd = _SESSIONS.get(key)
+    if pd is None or pd.enc.srs.n_g1 < g1_count:
+        try:
+            srs = load_trusted_setup(path, args.backend, g1_count)
+        except BL.PointError as exc:
+            raise SRSError(f"{path}: malformed trusted setup ({exc})") from exc
+        pd = PeerDAS(srs, args.backend)
+        _SESSIONS[key] = pd
+    return Setup(pd, path, sha)
+
+
+def _progress(total: int, desc: str, quiet: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, disable=quiet, file=sys.stderr, leave=False)
+
+
+# ----- commands -----------------------------------------------------------------------------
+def cmd_cells(args: argparse.Namespace) -> int:
+    if (args.blob is None) == (args.payload is None):
+        raise PeerDASInputError("give either a BLOB file or --payload FILE (exactly one)")
+    src = Path(args.blob if args.blob is not None else args.payload)
+    if not src.is_file():
+        raise PeerDASInputError(f"{'blob' if args.blob is not None else 'payload'} file not found: {src}")
+    data = src.read_bytes()
+    if args.payload is not None:
+        blob = pack_payload(data)
+    elif len(data) != BLOB_BYTES:
+        raise PeerDASInputError(
+            f"{src}: blob must be exactly {BLOB_BYTES} bytes ({FIELD_ELEMENTS_PER_BLOB} field elements), got {len(data)}"
+        )
+    else:
+        blob = data
+    bar = _progress(4, "eigen da peerdas cells", args.quiet)
+    st = _setup(args, FIELD_ELEMENTS_PER_BLOB)
+    bar.update(1)
+    com = st.pd.commitment(blob)  # also checks the blob (size, canonical elements)
+    bar.update(1)
+    cells, proofs = st.pd.compute_cells_and_kzg_proofs(blob)
+    bar.update(1)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise PeerDASInputError(f"--out {out} exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    write_cells(out / "cells.bin", np.arange(CELLS_PER_EXT_BLOB), proofs, cells)
+    info: dict[str, Any] = {
+        "scheme": SCHEME,
+        "commitment": com.hex(),
+        "cells": CELLS_PER_EXT_BLOB,
+        "setup": st.pd.enc.srs.name,
+        "setup_sha256": st.sha256,
+        "packing": "payload" if args.payload is not None else "blob",
+    }
+    if args.payload is not None:
+        info["payload_bytes"] = len(data)
+    (out / "commitment.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    bar.update(1)
+    bar.close()
+    what = f"payload of {len(data)} bytes" if args.payload is not None else "blob"
+    print(f"{what} -> {CELLS_PER_EXT_BLOB} cells with proofs in {out}; commitment {com.hex()}")
+    return 0
+
+
+def _parse_cells(text: str | None) -> np.ndarray | None:
+    if text is None:
+        return None
+    try:
+        idx = np.array([int(t) for t in text.split(",")], dtype=np.int64)
+    except ValueError as exc:
+        raise PeerDASInputError(f"--cells must be comma-separated integers: {text!r}") from exc
+    if idx.min() < 0 or idx.max() >= CELLS_PER_EXT_BLOB:
+        raise PeerDASInputError(f"--cells must name cell indices in [0, {CELLS_PER_EXT_BLOB})")
+    if np.unique(idx).size != idx.size:
+        raise PeerDASInputError(f"--cells lists a cell twice: {text!r}")
+    return idx
+
+
+def _load(args: argparse.Namespace, g1_count: int) -> tuple[dict[str, Any], bytes, Any, CellSet, Setup]:
+    d = Path(args.dir)
+    if not d.is_dir():
+        raise PeerDASInputError(f"cells directory not found: {d}")
+    info, com = read_commitment(d / "commitment.json")
+    cs = read_cells(d / "cells.bin")
+    C = decode_commitment(com)  # before the (slow) setup: a bad file fails fast
+    st = _setup(args, g1_count)
+    if info.get("setup_sha256") not in (None, st.sha256):
+        print(f"eigen da peerdas: note: {st.path} is not the setup these cells were made with "
+              f"(sha256 {info['setup_sha256'][:16]}...); their proofs will not verify", file=sys.stderr)
+    if st.pd.xp is not np:
+        C = decode_commitment(com, st.pd.xp)
+    return info, com, C, cs, st
+
+
+def _select(cs: CellSet, select: np.ndarray | None) -> np.ndarray:
+    """Record positions of the selected cells (all when ``select`` is None)."""
+    if select is None:
+        return np.arange(cs.index.size)
+    pos = {int(i): k for k, i in enumerate(cs.index)}
+    missing = [int(i) for i in select if int(i) not in pos]
+    if missing:
+        raise PeerDASInputError(f"cells not in the cells file: {missing[:10]}")
+    return np.array([pos[int(i)] for i in select], dtype=np.int64)
+
+
+def _decode(st: Setup, cs: CellSet, keep: np.ndarray) -> tuple[Any, dict[int, str]]:
+    """-> (Sample of the decodable selected cells, {cell index: reason} of the undecodable ones)."""
+    s, bad = st.pd.decode_cells(
+        [int(cs.index[k]) for k in keep], [cs.cells[k] for k in keep], [cs.proofs[k] for k in keep]
+    )
+    return s, {int(cs.index[keep[k]]): why for k, why in bad.items()}
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    info, com, C, cs, st = _load(args, FIELD_ELEMENTS_PER_CELL)  # verification needs [tau^i]_1, i < 64
+    keep = _select(cs, _parse_cells(args.cells))
+    bar = _progress(2, "eigen da peerdas verify", args.quiet)
+    s, bad = _decode(st, cs, keep)
+    bar.update(1)
+    for k in st.pd.find_invalid(C, s):
+        bad[int(s.index[k])] = "KZG proof check fails"
+    bar.update(1)
+    bar.close()
+    if bad:
+        print(f"INVALID: {len(bad)} of {keep.size} cells fail: {sorted(bad)[:50]}")
+        for i in sorted(bad)[:50]:
+            print(f"  cell {i}: {bad[i]}")
+        return 1
+    print(f"VALID: {keep.size} cells verified against {info['commitment']}")
+    return 0
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    info, com, C, cs, st = _load(args, FIELD_ELEMENTS_PER_BLOB)
+    select = _parse_cells(args.cells)
+    if select is not None and args.sample is not None:
+        raise PeerDASInputError("give --cells or --sample, not both")
+    if args.sample is not None:
+        if not 1 <= args.sample <= cs.index.size:
+            raise PeerDASInputError(f"--sample must be in [1, {cs.index.size}] (cells in the file)")
+        select = np.random.default_rng(args.seed).choice(cs.index, args.sample, replace=False)
+    keep = _select(cs, select)
+    pd = st.pd
+    bar = _progress(3, "eigen da peerdas recover", args.quiet)
+
+    def too_few(valid: int, why: str) -> RecoveryError:
+        rejected = f"; rejected {sorted(bad)[:20]}" if bad else ""
+        return RecoveryError(f"{why}: at most {valid} valid cells of {keep.size}, {CELLS_NEEDED} needed{rejected}")
+
+    s, bad = _decode(st, cs, keep)
+    if s.index.size < CELLS_NEEDED:
+        raise too_few(int(s.index.size), "too few decodable cells")
+    if not pd.enc.verify_batch(C, s, CELLS_PER_EXT_BLOB):
+        if s.index.size - 1 < CELLS_NEEDED:  # at least one more is invalid: no need to find which
+            raise too_few(int(s.index.size) - 1, "the batch KZG check fails")
+        invalid = pd.find_invalid(C, s, known_bad=True)
+        for k in invalid:
+            bad[int(s.index[k])] = "KZG proof check fails"
+        s = pd.enc.sub_sample(s, np.setdiff1d(np.arange(s.index.size), np.asarray(invalid, dtype=np.int64)))
+        if s.index.size < CELLS_NEEDED:
+            raise too_few(int(s.index.size), "too few valid cells")
+    bar.update(1)
+    coeffs = pd.enc.recover_coeffs(PARAMS, s.index, s.coeffs)
+    if BL.g1_compress(pd.enc.commit(coeffs)) != com:
+        raise RecoveryError("recovered blob does not match the commitment")
+    bar.update(1)
+    blob = pd.coeffs_to_blob(coeffs)
+    if info["packing"] == "payload":
+        data = unpack_payload(blob)
+        if len(data) != info["payload_bytes"]:
+            raise RecoveryError(f"recovered payload is {len(data)} bytes, commitment.json says {info['payload_bytes']}")
+        what = f"payload of {len(data)} bytes"
+    else:
+        data, what = blob, f"blob of {len(blob)} bytes"
+    Path(args.out).write_bytes(data)
+    bar.update(1)
+    bar.close()
+    note = f"; rejected {len(bad)} invalid cells {sorted(bad)[:20]}" if bad else ""
+    print(f"recovered {what} from {s.index.size} cells{note}")
+    return 0
+
+
+# ----- parser -------------------------------------------------------------------------------
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--setup", help="Ethereum KZG trusted setup file (default: the one in py-evm's eth package)")
+    p.add_argument("--backend", choices=["cpu", "gpu"], default="cpu")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def register(da_subparsers: Any) -> None:
+    pdp = da_subparsers.add_parser("peerdas", help="PeerDAS (EIP-7594) cells, proofs, verification and recovery")
+    sub = pdp.add_subparsers(dest="peerdas_command", metavar="ACTION")
+    pdp.set_defaults(func=lambda a: (pdp.print_help(sys.stderr), 2)[1])
+
+    cel = sub.add_parser("cells", help="blob (or payload) -> commitment, 128 cells with KZG proofs")
+    cel.add_argument("blob", nargs="?", help=f"blob file of exactly {BLOB_BYTES} bytes")
+    cel.add_argument("--payload", help=f"pack this file (at most {MAX_PAYLOAD} bytes) into the blob instead")
+    cel.add_argument("--out", required=True, help="output directory (commitment.json, cells.bin)")
+    _common(cel)
+    cel.set_defaults(func=cmd_cells)
+
+    ver = sub.add_parser("verify", help="verify cells against the commitment (exit 1 if any fails)")
+    ver.add_argument("dir")
+    ver.add_argument("--cells", help="comma-separated cell indices (default: all in cells.bin)")
+    _common(ver)
+    ver.set_defaults(func=cmd_verify)
+
+    rec = sub.add_parser("recover", help="rebuild the blob (or payload) from >= 64 valid cells")
+    rec.add_argument("dir")
+    rec.add_argument("--out", required=True, help="output file")
+    rec.add_argument("--cells", help="comma-separated cell indices to use")
+    rec.add_argument("--sample", type=int, help="use a random subset of this many cells")
+    rec.add_argument("--seed", type=int, default=0)
+    _common(rec)
+    rec.set_defaults(func=cmd_recover)
