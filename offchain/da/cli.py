@@ -1,4 +1,4 @@
-"""``eigen da encode | verify | recover``.
+"""``eigen da encode | verify | recover | bundle`` (and ``eigen da peerdas ...``, in peerdas_cli.py).
 
 - ``eigen da encode PAYLOAD --out DIR``: payload -> blob -> commitment, 8,192 chunks with FK20 proofs;
   writes ``DIR/blob.bin``, ``DIR/commitment.json`` and ``DIR/frames.bin``.
@@ -7,6 +7,11 @@
 - ``eigen da recover DIR --out FILE [--chunks ... | --sample K]``: drops invalid chunks, rebuilds the
   blob from the rest (any ``n/L`` distinct valid chunks), checks it against the commitment and writes
   the payload.
+- ``eigen da bundle DIR --chunks 0-1023 --out FILE``: the listed chunks as an EigenDA validator bundle
+  (8-byte header, gnark proofs and coefficients, no indices); ``verify`` and ``recover`` read one with
+  ``--bundle FILE --chunks ...`` (the chunk index of each record, in order).
+- ``encode`` also writes the length commitment and proof when the SRS has the G2 powers, and ``verify``
+  checks them.
 
 SRS: ``--srs DIR`` (or ``$EIGEN_DA_SRS``) with EigenDA's files, each checked against its published
 sha256; ``--insecure-test-srs`` uses a publicly known secret and must be asked for explicitly.
@@ -27,7 +32,15 @@ from offchain.crypto import bn254 as B
 from offchain.crypto.backend import get_backend
 from offchain.crypto.ntt import ntt
 from offchain.da import codec, peerdas_cli
-from offchain.da.files import read_commitment, read_frames, read_length_points, write_commitment, write_frames
+from offchain.da.files import (
+    bundle_bytes,
+    read_bundle,
+    read_commitment,
+    read_frames,
+    read_length_points,
+    write_commitment,
+    write_frames,
+)
 from offchain.da.kzg import NUM_CHUNKS, Encoder, EncodingParams, RecoveryError, Sample
 from offchain.da.srs import SRS, SRSError, insecure_test_srs, load_eigenda_srs
 from offchain.errors import DAError
@@ -66,12 +79,21 @@ def _srs_from_args(args: argparse.Namespace, n: int, backend: str, with_g2: bool
 
 
 def _parse_chunks(text: str | None) -> np.ndarray | None:
+    """``--chunks``: comma-separated indices and inclusive ranges (``0,5,100-199``), in the given order."""
     if text is None:
         return None
     try:
-        idx = np.array([int(t) for t in text.split(",") if t.strip() != ""], dtype=np.int64)
+        parts: list[int] = []
+        for t in (t.strip() for t in text.split(",")):
+            if not t:
+                continue
+            a, sep, b = t.partition("-")
+            if sep and int(b) < int(a):
+                raise ValueError(t)
+            parts.extend(range(int(a), int(b) + 1) if sep else [int(t)])
+        idx = np.array(parts, dtype=np.int64)
     except ValueError as exc:
-        raise DAInputError(f"--chunks must be comma-separated integers: {text!r}") from exc
+        raise DAInputError(f"--chunks must be comma-separated integers or ranges a-b: {text!r}") from exc
     if idx.size == 0 or idx.min() < 0 or idx.max() >= NUM_CHUNKS:
         raise DAInputError(f"--chunks must name chunk indices in [0, {NUM_CHUNKS})")
     return idx
@@ -142,7 +164,15 @@ def _load_for_check(args: argparse.Namespace, whole_blob: bool = False) -> tuple
     info, C = read_commitment(d / "commitment.json", xp)
     if info.get("insecure_srs") and not args.insecure_test_srs:
         raise DAInputError("these frames were made with the INSECURE test SRS; pass --insecure-test-srs to check them")
-    chunks = read_frames(d / "frames.bin")
+    if getattr(args, "bundle", None):
+        index = _parse_chunks(args.chunks)
+        if index is None:
+            raise DAInputError("--bundle needs --chunks: the chunk index of each bundle record, in order")
+        if np.unique(index).size != index.size:
+            raise DAInputError("--chunks lists a chunk twice")
+        chunks = read_bundle(args.bundle, index)
+    else:
+        chunks = read_frames(d / "frames.bin")
     if chunks.L != int(info["chunk_length"]) or chunks.L != EncodingParams(int(info["length"])).chunk_length:
         raise DAInputError("frames chunk length does not match the commitment's blob length")
     srs = _srs_from_args(args, int(info["length"]) if whole_blob else max(chunks.L, 1), args.backend)
@@ -203,7 +233,7 @@ def _check_length(info: dict[str, Any], path: Path, enc: Encoder, C: Any) -> tup
 
 def cmd_verify(args: argparse.Namespace) -> int:
     info, enc, C, chunks = _load_for_check(args)
-    s, bad = _decode_chunks(enc, chunks, _parse_chunks(args.chunks))
+    s, bad = _decode_chunks(enc, chunks, None if args.bundle else _parse_chunks(args.chunks))
     bar = _progress(2, "eigen da verify", args.quiet)
     if s.index.size:
         bad_pos = enc.find_invalid(C, s)
@@ -225,7 +255,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_recover(args: argparse.Namespace) -> int:
     info, enc, C, chunks = _load_for_check(args, whole_blob=True)
-    select = _parse_chunks(args.chunks)
+    select = None if args.bundle else _parse_chunks(args.chunks)
     if select is None and args.sample is not None:
         if args.sample <= 0 or args.sample > chunks.index.size:
             raise DAInputError(f"--sample must be in [1, {chunks.index.size}]")
@@ -255,6 +285,26 @@ def cmd_recover(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bundle(args: argparse.Namespace) -> int:
+    d = Path(args.dir)
+    chunks = read_frames(d / "frames.bin")
+    select = _parse_chunks(args.chunks)
+    if select is None:
+        raise DAInputError("--chunks is required: the chunks to put in the bundle, in order")
+    pos = {int(i): k for k, i in enumerate(chunks.index)}
+    missing = [int(i) for i in select if int(i) not in pos]
+    if missing:
+        raise DAInputError(f"chunks not in the frames file: {missing[:10]}")
+    if np.unique(select).size != select.size:
+        raise DAInputError("--chunks lists a chunk twice")
+    keep = np.array([pos[int(i)] for i in select], dtype=np.int64)
+    proofs = np.frombuffer(chunks.proofs, np.uint8).reshape(-1, 32)[keep].tobytes()
+    data = bundle_bytes(chunks.L, proofs, chunks.coeffs[keep])
+    Path(args.out).write_bytes(data)
+    print(f"wrote an EigenDA bundle of {select.size} chunks of length {chunks.L} ({len(data)} bytes) to {args.out}")
+    return 0
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--srs", help="directory with EigenDA SRS files (default $EIGEN_DA_SRS)")
     p.add_argument("--insecure-test-srs", action="store_true", help="INSECURE known-secret SRS (tests only)")
@@ -278,17 +328,26 @@ def register(subparsers: Any) -> None:
 
     ver = sub.add_parser("verify", help="verify chunks against the commitment (exit 1 if any fails)")
     ver.add_argument("dir")
-    ver.add_argument("--chunks", help="comma-separated chunk indices (default: all in frames.bin)")
+    ver.add_argument("--chunks", help="chunk indices, e.g. 0,5,100-199 (default: all in frames.bin); with --bundle, "
+                     "the index of each bundle record in order")
+    ver.add_argument("--bundle", help="check an EigenDA validator bundle file instead of DIR/frames.bin")
     _common(ver)
     ver.set_defaults(func=cmd_verify)
 
     rec = sub.add_parser("recover", help="rebuild the payload from valid chunks")
     rec.add_argument("dir")
     rec.add_argument("--out", required=True)
-    rec.add_argument("--chunks", help="comma-separated chunk indices to use")
+    rec.add_argument("--chunks", help="chunk indices to use, e.g. 0-1023; with --bundle, the index of each record")
+    rec.add_argument("--bundle", help="recover from an EigenDA validator bundle file instead of DIR/frames.bin")
     rec.add_argument("--sample", type=int, help="use a random subset of this many chunks")
     rec.add_argument("--seed", type=int, default=0)
     _common(rec)
     rec.set_defaults(func=cmd_recover)
+
+    bun = sub.add_parser("bundle", help="write chunks of DIR/frames.bin as an EigenDA validator bundle")
+    bun.add_argument("dir")
+    bun.add_argument("--chunks", required=True, help="chunk indices in bundle order, e.g. 0-1023")
+    bun.add_argument("--out", required=True)
+    bun.set_defaults(func=cmd_bundle)
 
     peerdas_cli.register(sub)  # eigen da peerdas cells|verify|recover

@@ -9,6 +9,8 @@
 "insecure_srs": bool, "form": "coeff" | "eval", "payload_bytes"}`` plus, when the SRS had the G2 powers
 (``g2.point`` and ``g2.trailing.point``, or the test SRS), ``length_commitment`` and ``length_proof``
 (gnark-compressed G2, hex): with ``commitment`` and ``length``, EigenDA's ``BlobCommitment``.
+EigenDA's validator bundle (what a node stores per blob: its assigned chunks, no indices) is written by
+:func:`bundle_bytes` and read by :func:`parse_bundle` / :func:`read_bundle`.
 Reading is strict: wrong magic, version, sizes, duplicate or out-of-range indices, non-canonical
 coefficients or invalid points are errors.
 """
@@ -94,6 +96,55 @@ def read_length_points(info: dict[str, Any], path: str | Path, xp: ModuleType = 
         return B.g2_decompress(lc, xp), B.g2_decompress(lp, xp)
     except B.PointError as exc:
         raise FrameFileError(f"{path}: length commitment/proof: {exc}") from exc
+
+
+# EigenDA's validator bundle (core/data.go: Bundle.Serialize): an 8-byte little-endian header whose top byte
+# is the encoding format (1 = gnark) and whose low 56 bits are the chunk length L, then each chunk as its
+# gnark-compressed proof (32 B) and L big-endian coefficients (32 B each). No chunk indices: a validator
+# knows which chunks it was assigned.
+BUNDLE_FORMAT_GNARK = 1
+
+
+def bundle_bytes(L: int, proofs: bytes, coeffs: np.ndarray) -> bytes:
+    """EigenDA bundle of K chunks: ``proofs`` K x 32 gnark bytes, ``coeffs`` uint8 (K, L, 32)."""
+    K = coeffs.shape[0]
+    if K == 0 or L <= 0 or coeffs.shape[1:] != (L, 32) or len(proofs) != 32 * K:
+        raise FrameFileError(f"a bundle needs at least one chunk of L = {L} coefficients with one proof each")
+    head = ((BUNDLE_FORMAT_GNARK << 56) | L).to_bytes(8, "little")
+    rec = np.concatenate([np.frombuffer(proofs, np.uint8).reshape(K, 32), coeffs.reshape(K, 32 * L)], axis=1)
+    return head + rec.tobytes()
+
+
+def parse_bundle(data: bytes, what: str = "bundle") -> tuple[int, bytes, np.ndarray]:
+    """An EigenDA bundle -> (L, proofs K x 32 bytes, coefficients uint8 (K, L, 32)); strict: the format byte,
+    a power-of-two L <= 2^15 and a whole number of chunks. Points and coefficients are checked by the caller."""
+    if len(data) < 8:
+        raise FrameFileError(f"{what}: {len(data)} bytes, shorter than the 8-byte bundle header")
+    head = int.from_bytes(data[:8], "little")
+    fmt, L = head >> 56, head & ((1 << 56) - 1)
+    if fmt != BUNDLE_FORMAT_GNARK:
+        raise FrameFileError(f"{what}: bundle encoding format {fmt}, only {BUNDLE_FORMAT_GNARK} (gnark) is supported")
+    if L == 0 or L & (L - 1) or L > 1 << 15:
+        raise FrameFileError(f"{what}: chunk length {L} is not a power of two <= 2^15")
+    size = 32 + 32 * L
+    body = len(data) - 8
+    if body == 0 or body % size:
+        raise FrameFileError(f"{what}: {body} bytes of chunks is not a positive multiple of {size} (L = {L})")
+    rec = np.frombuffer(data, dtype=np.uint8, offset=8).reshape(-1, size)
+    return L, rec[:, :32].tobytes(), rec[:, 32:].reshape(-1, L, 32).copy()
+
+
+def read_bundle(path: str | Path, index: np.ndarray) -> ChunkSet:
+    """A bundle file whose records are the chunks ``index`` (in order) as a ChunkSet."""
+    p = Path(path)
+    if not p.is_file():
+        raise FrameFileError(f"bundle file not found: {p}")
+    L, proofs, coeffs = parse_bundle(p.read_bytes(), str(p))
+    if index.size != coeffs.shape[0]:
+        raise FrameFileError(f"{p}: {coeffs.shape[0]} chunks in the bundle, {index.size} chunk indices given")
+    if np.unique(index).size != index.size:
+        raise FrameFileError(f"{p}: duplicate chunk indices")
+    return ChunkSet(L, np.asarray(index, dtype=np.int64), proofs, coeffs)
 
 
 def write_commitment(path: str | Path, info: dict[str, Any]) -> None:
