@@ -78,6 +78,15 @@ def _srs_from_args(args: argparse.Namespace, n: int, backend: str, with_g2: bool
         ) from exc
 
 
+def table_cache_dir() -> str | None:
+    """Where ``encode`` keeps FK20 Toeplitz tables between runs: ``$EIGEN_DA_CACHE``, by default
+    ``.cache/da`` in the repository; ``EIGEN_DA_CACHE=off`` keeps them in memory only."""
+    env = os.environ.get("EIGEN_DA_CACHE")
+    if env is not None and env.strip().lower() in ("", "0", "off", "no", "none"):
+        return None
+    return env or str(Path(__file__).resolve().parents[2] / ".cache" / "da")
+
+
 def _parse_chunks(text: str | None) -> np.ndarray | None:
     """``--chunks``: comma-separated indices and inclusive ranges (``0,5,100-199``), in the given order."""
     if text is None:
@@ -111,7 +120,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     bar = _progress(5, "eigen da encode", args.quiet)
     srs = _srs_from_args(args, n, args.backend, with_g2=not args.no_length_proof)
-    enc = Encoder(srs, args.backend)
+    enc = Encoder(srs, args.backend, table_cache=table_cache_dir())
     bar.update(1)
     symbols = enc.blob_to_coeffs(blob)
     coeffs = enc.eval_to_coeffs(symbols) if args.form == "eval" else symbols

@@ -10,11 +10,19 @@ form (normalised to affine, so the Toeplitz step uses mixed additions).
 
 from __future__ import annotations
 
+import hashlib
+import os
+import struct
+import tempfile
+import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from offchain import native
 from offchain.crypto.ntt import DomainError
+from offchain.errors import DAError
 
 if TYPE_CHECKING:  # pragma: no cover
     from offchain.da.kzg import Encoder, EncodingParams
@@ -22,13 +30,31 @@ if TYPE_CHECKING:  # pragma: no cover
 Array = Any
 
 
-class KernelFK20:
-    """Commitments and FK20 proofs of one :class:`Encoder` on one G1 kernel."""
+TABLE_MAGIC = b"EFK20TB\x01"
 
-    def __init__(self, enc: Encoder, kernel: Any) -> None:
+
+class TableCacheError(DAError):
+    """A cached FK20 table file is corrupt or does not belong to this SRS and blob size."""
+
+
+def _host(a: Array) -> np.ndarray:
+    return a.get() if hasattr(a, "get") else np.asarray(a)
+
+
+class KernelFK20:
+    """Commitments and FK20 proofs of one :class:`Encoder` on one G1 kernel.
+
+    ``table_cache``: a directory where the Toeplitz tables (the G1 FFTs of the SRS columns, the same for
+    every blob of one size: minutes of CPU work at 16 MiB) are kept between processes, like EigenDA's
+    ``SRSTables``. A file is named by the curve, a digest of the SRS points it was built from, n and L; it
+    holds the table as canonical affine coordinates with a sha256 of its body. Loading checks the header,
+    the digest and every point (on the curve, coordinates below p); a file that fails is rebuilt."""
+
+    def __init__(self, enc: Encoder, kernel: Any, table_cache: str | Path | None = None) -> None:
         self.enc = enc
         self.K = kernel
         self.kx = kernel.xp  # array module of the kernel's points (numpy or cupy)
+        self.table_cache = Path(table_cache) if table_cache else None
         self._srs: Array | None = None
         self._tables: dict[tuple[int, int], Array] = {}
         self._row_tables: dict[tuple[int, int], Array] = {}
@@ -68,6 +94,10 @@ class KernelFK20:
     def toeplitz_table(self, params: EncodingParams) -> Array:
         """Y (2m, L) in kernel form, affine: Y[f, t] = FFT_2m(s_t)[f], s_t[d] = [tau^(dL+t)]_1, d < m-1."""
         key = (params.n, params.chunk_length)
+        if key not in self._tables and self.table_cache is not None:
+            cached = self._load_table(params)
+            if cached is not None:
+                self._tables[key] = cached
         if key not in self._tables:
             L, m = params.chunk_length, params.rows
             S = self.srs(params.n)
@@ -77,7 +107,57 @@ class KernelFK20:
             cols = Sinf[self.kx.asarray(idx.reshape(-1))].reshape(2 * m, L, 3, self.K.nl)
             Y = self.K.fft(cols, self.roots(2 * m))
             self._tables[key] = self.K.normalized(Y)
+            if self.table_cache is not None:
+                self._save_table(params, self._tables[key])
         return self._tables[key]
+
+    # ----- on-disk table cache ------------------------------------------------------------
+    def _table_path(self, params: EncodingParams) -> Path:
+        assert self.table_cache is not None
+        srs_digest = hashlib.sha256(_host(self.srs(params.n)).tobytes()).hexdigest()[:24]
+        return self.table_cache / f"fk20-{self.K.name}-{srs_digest}-n{params.n}-L{params.chunk_length}.bin"
+
+    def _save_table(self, params: EncodingParams, Y: Array) -> None:
+        xy, inf = self.K.export_affine(Y)
+        body = _host(xy).tobytes() + _host(inf).astype(np.uint8).tobytes()
+        head = TABLE_MAGIC + struct.pack("<QQQ", params.n, params.chunk_length, Y.shape[0] * Y.shape[1])
+        path = self._table_path(params)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                f.write(head + hashlib.sha256(body).digest() + body)
+            os.replace(tmp, path)
+        except OSError as exc:  # a read-only or full disk costs the cache, never the encoding
+            warnings.warn(f"eigen da: could not write the FK20 table cache {path}: {exc}", RuntimeWarning, stacklevel=3)
+
+    def _load_table(self, params: EncodingParams) -> Array | None:
+        path = self._table_path(params)
+        if not path.is_file():
+            return None
+        try:
+            return self._read_table(path, params)
+        except (TableCacheError, native.NativeError, OSError) as exc:
+            warnings.warn(f"eigen da: ignoring the FK20 table cache {path} ({exc}); rebuilding it", RuntimeWarning, stacklevel=3)
+            return None
+
+    def _read_table(self, path: Path, params: EncodingParams) -> Array:
+        L, m, nl = params.chunk_length, params.rows, self.K.nl
+        count = 2 * m * L
+        data = path.read_bytes()
+        head = len(TABLE_MAGIC) + 24
+        if data[: len(TABLE_MAGIC)] != TABLE_MAGIC:
+            raise TableCacheError("bad magic")
+        n_, L_, count_ = struct.unpack("<QQQ", data[len(TABLE_MAGIC) : head])
+        if (n_, L_, count_) != (params.n, L, count):
+            raise TableCacheError(f"header says n={n_}, L={L_}, {count_} points")
+        body = data[head + 32 :]
+        if len(body) != count * (16 * nl + 1) or hashlib.sha256(body).digest() != data[head : head + 32]:
+            raise TableCacheError("size or digest mismatch (truncated or altered)")
+        xy = np.frombuffer(body, dtype=np.uint64, count=count * 2 * nl).reshape(count, 2, nl)
+        inf = np.frombuffer(body, dtype=np.uint8, offset=count * 16 * nl)
+        pts = self.K.import_affine(self.kx.asarray(xy), self.kx.asarray(inf))  # every point checked
+        return pts.reshape(2 * m, L, 3, nl)
 
     def toeplitz_rows(self, params: EncodingParams) -> Array:
         """The Toeplitz table's odd multiples (K.rows_precompute, cached): the row MSMs' bases are fixed."""

@@ -140,7 +140,10 @@ BN254_SUITE = Suite("bn254", B.bn254, B.R, B.ROOT_OF_UNITY_2_28, B.TWO_ADICITY, 
 class Encoder:
     """Encoder/verifier over one SRS, one curve suite (BN254 by default) and one array backend."""
 
-    def __init__(self, srs: SRS, backend: str = "cpu", suite: Suite = BN254_SUITE) -> None:
+    def __init__(self, srs: SRS, backend: str = "cpu", suite: Suite = BN254_SUITE, table_cache: str | None = None) -> None:
+        """``table_cache``: a directory to keep the FK20 Toeplitz tables in between processes (kernel path;
+        see :class:`KernelFK20`); None keeps them in memory only."""
+        self.table_cache = table_cache
         self.xp: ModuleType = get_backend(backend)
         self.backend = backend
         self.suite = suite
@@ -161,9 +164,9 @@ class Encoder:
             if self.backend == "gpu":
                 from offchain.crypto.g1_gpu import G1GpuKernel
 
-                self._kernel = KernelFK20(self, G1GpuKernel(self.suite.name, self.c))
+                self._kernel = KernelFK20(self, G1GpuKernel(self.suite.name, self.c), self.table_cache)
             else:
-                self._kernel = KernelFK20(self, G1Kernel(self.suite.name, self.c))
+                self._kernel = KernelFK20(self, G1Kernel(self.suite.name, self.c), self.table_cache)
         return self._kernel
 
     # ----- blobs --------------------------------------------------------------------------
