@@ -150,6 +150,7 @@ def load(source: str | Path, flags: tuple[str, ...] = ()) -> ctypes.CDLL:
 KERNELS: list[tuple[str, tuple[str, ...]]] = [
     ("ai/intkernel.c", ("-fopenmp",)),  # exact integer engine steps (offchain/ai/intkernel.py)
     ("g1_native.c", ("-fopenmp",)),  # G1 batch operations (offchain/crypto/g1_native.py)
+    ("pairing_native.c", ()),  # pairing-product checks (offchain/crypto/pairing_native.py)
 ]
 
 
