@@ -246,8 +246,9 @@ def test_native_pairing_projective_input(curve):
             z = rnd.randrange(1, p)
             g1 += [0, 1, 0] if k in inf1 else [x * z % p, y * z % p, z]
             z0, z1 = rnd.randrange(p), rnd.randrange(p)
-            mul = lambda a0, a1: ((a0 * z0 - a1 * z1) % p, (a0 * z1 + a1 * z0) % p)  # noqa: E731
-            g2 += [0, 1, 0, 0, 0, 0] if k in inf2 else [*mul(x0, x1), *mul(y0, y1), z0, z1]
+            xz = ((x0 * z0 - x1 * z1) % p, (x0 * z1 + x1 * z0) % p)  # (x0 + x1 u)(z0 + z1 u)
+            yz = ((y0 * z0 - y1 * z1) % p, (y0 * z1 + y1 * z0) % p)
+            g2 += [0, 1, 0, 0, 0, 0] if k in inf2 else [*xz, *yz, z0, z1]
         n = len(pairs)
         return PN.ints_to_words(g1, nl).reshape(n, 3, nl), PN.ints_to_words(g2, nl).reshape(n, 6, nl)
 
