@@ -140,7 +140,20 @@ def g2_compress(Q: Array) -> bytes:
 
 
 def pairing_check(pairs: list[tuple[Array, Array]]) -> bool:
-    """True iff prod_k e(P_k, Q_k) == 1 (single G1 / G2 points; py_ecc, one final exponentiation)."""
+    """True iff prod_k e(P_k, Q_k) == 1 (single G1 / G2 points, one final exponentiation): the native
+    kernel (offchain/pairing_native.c) when the C kernels are enabled, else py_ecc
+    (:func:`pairing_check_py_ecc`, same answer)."""
+    from offchain import native
+
+    if native.enabled():
+        from offchain.crypto import pairing_native
+
+        return pairing_native.check_points("bls12_381", pairs)
+    return pairing_check_py_ecc(pairs)
+
+
+def pairing_check_py_ecc(pairs: list[tuple[Array, Array]]) -> bool:
+    """:func:`pairing_check` with py_ecc (the reference; the path when ``EIGEN_NATIVE=0``)."""
     from py_ecc.optimized_bls12_381 import FQ, FQ2, FQ12, final_exponentiate, pairing
 
     acc = FQ12.one()

@@ -246,7 +246,7 @@ def g2_to_evm(Q: Array) -> bytes:
 
 
 # ---------------------------------------------------------------------------------------------
-# affine integers and pairings (py_ecc)
+# affine integers and pairings (native kernel, or py_ecc)
 # ---------------------------------------------------------------------------------------------
 def g1_to_ints(P_: Array) -> list[tuple[int, int] | None]:
     c = bn254(_xp_of(P_))
@@ -272,7 +272,21 @@ def g1_from_ints(points: list[tuple[int, int]], xp: ModuleType = np) -> Array:
 
 
 def pairing_check(pairs: list[tuple[Array, Array]]) -> bool:
-    """True iff prod_k e(P_k, Q_k) == 1 for single G1 points P_k and G2 points Q_k (one final exp)."""
+    """True iff prod_k e(P_k, Q_k) == 1 for single G1 points P_k and G2 points Q_k (one final exp).
+
+    The native kernel (offchain/pairing_native.c) when the C kernels are enabled, else py_ecc
+    (:func:`pairing_check_py_ecc`, same answer)."""
+    from offchain import native
+
+    if native.enabled():
+        from offchain.crypto import pairing_native
+
+        return pairing_native.check_points("bn254", pairs)
+    return pairing_check_py_ecc(pairs)
+
+
+def pairing_check_py_ecc(pairs: list[tuple[Array, Array]]) -> bool:
+    """:func:`pairing_check` with py_ecc (the reference; the path when ``EIGEN_NATIVE=0``)."""
     from py_ecc.fields import optimized_bn128_FQ as FQ
     from py_ecc.fields import optimized_bn128_FQ2 as FQ2
     from py_ecc.fields import optimized_bn128_FQ12 as FQ12
