@@ -20,96 +20,18 @@
 
 KCONST u64 PFX(B2)[2 * NL] = C_B2;
 
-typedef struct {
-    u64 c0[NL], c1[NL];
-} PFX(fp2);
+#include "fp2.h" /* Fp2 = Fp[u]/(u^2 + 1): type and arithmetic, shared with pairing_tower.h */
 
 typedef struct {
     PFX(fp2) X, Y, Z;
 } PFX(g2);
 
-/* ----- Fp2 ----------------------------------------------------------------------------------- */
-
-DEV void PFX(fp2_copy)(PFX(fp2) *r, const PFX(fp2) *a) { *r = *a; }
-
-DEV int PFX(fp2_is_zero)(const PFX(fp2) *a) { return PFX(fp_is_zero)(a->c0) && PFX(fp_is_zero)(a->c1); }
-
-DEV int PFX(fp2_eq)(const PFX(fp2) *a, const PFX(fp2) *b) {
-    return PFX(fp_eq)(a->c0, b->c0) && PFX(fp_eq)(a->c1, b->c1);
-}
-
-DEV int PFX(fp2_is_one)(const PFX(fp2) *a) {
-    FP_ONE_LOCAL;
-    return PFX(fp_eq)(a->c0, one_) && PFX(fp_is_zero)(a->c1);
-}
-
-DEV void PFX(fp2_set_one)(PFX(fp2) *r) {
-    FP_ONE_LOCAL;
-    PFX(fp_copy)(r->c0, one_);
-    for (int i = 0; i < NL; i++) r->c1[i] = 0;
-}
-
-DEV void PFX(fp2_set_zero)(PFX(fp2) *r) {
-    for (int i = 0; i < NL; i++) r->c0[i] = r->c1[i] = 0;
-}
-
-DEV void PFX(fp2_add)(PFX(fp2) *r, const PFX(fp2) *a, const PFX(fp2) *b) {
-    PFX(fp_add)(r->c0, a->c0, b->c0);
-    PFX(fp_add)(r->c1, a->c1, b->c1);
-}
-
-DEV void PFX(fp2_sub)(PFX(fp2) *r, const PFX(fp2) *a, const PFX(fp2) *b) {
-    PFX(fp_sub)(r->c0, a->c0, b->c0);
-    PFX(fp_sub)(r->c1, a->c1, b->c1);
-}
-
-DEV void PFX(fp2_neg)(PFX(fp2) *r, const PFX(fp2) *a) {
-    PFX(fp_neg)(r->c0, a->c0);
-    PFX(fp_neg)(r->c1, a->c1);
-}
-
-/* (a0 + a1 u)(b0 + b1 u) = (a0 b0 - a1 b1) + ((a0 + a1)(b0 + b1) - a0 b0 - a1 b1) u: 3 products
- * (Karatsuba). r may alias a or b. */
-DEV void PFX(fp2_mul)(PFX(fp2) *r, const PFX(fp2) *a, const PFX(fp2) *b) {
-    u64 t0[NL], t1[NL], sa[NL], sb[NL];
-    PFX(fp_mul)(t0, a->c0, b->c0);
-    PFX(fp_mul)(t1, a->c1, b->c1);
-    PFX(fp_add)(sa, a->c0, a->c1);
-    PFX(fp_add)(sb, b->c0, b->c1);
-    PFX(fp_mul)(sa, sa, sb);
-    PFX(fp_sub)(r->c0, t0, t1);
-    PFX(fp_sub)(sa, sa, t0);
-    PFX(fp_sub)(r->c1, sa, t1);
-}
-
-/* (a0 + a1 u)^2 = (a0 + a1)(a0 - a1) + 2 a0 a1 u: 2 products. r may alias a. */
-DEV void PFX(fp2_sqr)(PFX(fp2) *r, const PFX(fp2) *a) {
-    u64 s[NL], d[NL], m[NL];
-    PFX(fp_add)(s, a->c0, a->c1);
-    PFX(fp_sub)(d, a->c0, a->c1);
-    PFX(fp_mul)(m, a->c0, a->c1);
-    PFX(fp_mul)(r->c0, s, d);
-    PFX(fp_add)(r->c1, m, m);
-}
-
-/* 1/(a0 + a1 u) = (a0 - a1 u)/(a0^2 + a1^2); 0 -> 0 */
-DEVNI void PFX(fp2_inv)(PFX(fp2) *r, const PFX(fp2) *a) {
-    u64 n[NL], t[NL];
-    PFX(fp_sqr)(n, a->c0);
-    PFX(fp_sqr)(t, a->c1);
-    PFX(fp_add)(n, n, t);
-    PFX(fp_inv)(n, n);
-    PFX(fp_mul)(r->c0, a->c0, n);
-    PFX(fp_mul)(t, a->c1, n);
-    PFX(fp_neg)(r->c1, t);
-}
-
 /* ----- points -------------------------------------------------------------------------------- */
 
 DEV void PFX(g2_set_inf)(PFX(g2) *r) {
-    PFX(fp2_set_one)(&r->X);
-    PFX(fp2_set_one)(&r->Y);
-    PFX(fp2_set_zero)(&r->Z);
+    PFX(fp2_one)(&r->X);
+    PFX(fp2_one)(&r->Y);
+    PFX(fp2_zero)(&r->Z);
 }
 
 DEV int PFX(g2_is_inf)(const PFX(g2) *a) { return PFX(fp2_is_zero)(&a->Z); }
@@ -265,7 +187,7 @@ DEVNI void PFX(g2_msm_window)(PFX(g2) *r, const PFX(g2) *a, const u64 *s, long n
 /* Bring n points to Z in {0, 1} (Montgomery's trick, one Fp2 inversion). pref: n Fp2 scratch. */
 DEVNI void PFX(g2_normalize_run)(PFX(g2) *p, long n, PFX(fp2) *pref) {
     PFX(fp2) acc, inv;
-    PFX(fp2_set_one)(&acc);
+    PFX(fp2_one)(&acc);
     for (long i = 0; i < n; i++) {
         pref[i] = acc;
         if (!PFX(g2_is_inf)(&p[i])) PFX(fp2_mul)(&acc, &acc, &p[i].Z);
@@ -283,7 +205,7 @@ DEVNI void PFX(g2_normalize_run)(PFX(g2) *p, long n, PFX(fp2) *pref) {
         PFX(fp2_mul)(&z3, &z2, &zi);
         PFX(fp2_mul)(&p[i].X, &p[i].X, &z2);
         PFX(fp2_mul)(&p[i].Y, &p[i].Y, &z3);
-        PFX(fp2_set_one)(&p[i].Z);
+        PFX(fp2_one)(&p[i].Z);
     }
 }
 
@@ -303,7 +225,7 @@ DEV int PFX(g2_pt_import)(PFX(g2) *r, const u64 *xy, unsigned char inf) {
     PFX(fp_to_mont)(r->X.c1, xy + NL);
     PFX(fp_to_mont)(r->Y.c0, xy + 2 * NL);
     PFX(fp_to_mont)(r->Y.c1, xy + 3 * NL);
-    PFX(fp2_set_one)(&r->Z);
+    PFX(fp2_one)(&r->Z);
     PFX(fp2) l, rt, b;
     PFX(fp_copy)(b.c0, PFX(B2));
     PFX(fp_copy)(b.c1, PFX(B2) + NL);
