@@ -279,7 +279,9 @@ class PrimeField:
         while levels[-1].shape[1] > 1:
             cur = levels[-1]
             levels.append(self.mul(cur[:, 0::2], cur[:, 1::2]))
-        inv = self.inv_fermat(levels[-1])
+        # the root of the tree is one non-zero element: invert it on the host (Python's modular inverse,
+        # microseconds) rather than as a Fermat power (~1.5 log2 p array products: ~35 ms for BN254)
+        inv = self.from_ints([pow(self.to_ints(levels[-1])[0], -1, self.p)])
         for lvl in reversed(levels[:-1]):
             left = lvl[:, 0::2]
             right = lvl[:, 1::2]
