@@ -27,3 +27,10 @@ settings.register_profile(
     suppress_health_check=list(HealthCheck),
 )
 settings.load_profile(os.environ.get("EIGEN_PROFILE", "ci"))
+
+# `eigen da encode` keeps FK20 tables in $EIGEN_DA_CACHE (default .cache/da in the checkout): tests use a
+# fresh directory per run, so no run reads a table another run wrote.
+if "EIGEN_DA_CACHE" not in os.environ:
+    import tempfile
+
+    os.environ["EIGEN_DA_CACHE"] = tempfile.mkdtemp(prefix="eigen-da-cache-")
