@@ -653,6 +653,21 @@ DEV void PFX(pt_mul)(PFX(pt) *r, const PFX(pt) *a, const u64 s[4]) {
     PFX(pt_msm_straus)(r, a, s, 1, tab, dig);
 }
 
+/* r = s a computed exactly for any point of the curve (width-5 NAF over the whole scalar, no GLV: the
+ * endomorphism acts as lambda only on the order-r subgroup), for subgroup checks r * a == O. */
+DEV void PFX(pt_mul_exact)(PFX(pt) *r, const PFX(pt) *a, const u64 s[4]) {
+    PFX(pt) tab[8], acc;
+    signed char dig[WNAF_MAX];
+    int len = wnaf5(s, dig);
+    PFX(pt_odd_multiples)(tab, a, 8);
+    PFX(pt_set_inf)(&acc);
+    for (int k = len - 1; k >= 0; k--) {
+        PFX(pt_dbl)(&acc, &acc);
+        PFX(pt_add_digit)(&acc, tab, dig[k]);
+    }
+    PFX(pt_copy)(r, &acc);
+}
+
 /* One radix-2 decimation-in-time butterfly of stage h (half-size h) of a size-N FFT over K columns
  * laid out (N, K) row-major, bit-reversed input. idx < N/2 * K enumerates (block, j, column);
  * roots[i] = w^i for i < N/2 (canonical scalars). */

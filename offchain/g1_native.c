@@ -128,6 +128,11 @@
         free(win);                                                                                     \
         return err;                                                                                    \
     }                                                                                                  \
+    /* out[i] = s * p[i] exactly (no GLV) for one scalar s: subgroup checks with s = r */             \
+    void PRE##_scalar_mul1_exact(const u64 *pts, const u64 *s, long n, u64 *out) {                     \
+        _Pragma("omp parallel for schedule(dynamic, 8)")                                               \
+        for (long i = 0; i < n; i++) PRE##_pt_mul_exact((PRE##_pt *)out + i, (const PRE##_pt *)pts + i, s); \
+    }                                                                                                  \
     /* out = sum p[i] (serial, for a handful of partial sums) */                                       \
     void PRE##_sum(const u64 *pts, long n, u64 *out) {                                                 \
         PRE##_pt acc;                                                                                  \

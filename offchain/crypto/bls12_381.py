@@ -83,6 +83,10 @@ def _finish(curve: Curve, x: Array, root: tuple[Array, Array], inf: np.ndarray, 
         from offchain.crypto.g2_native import subgroup_mask
 
         in_group = subgroup_mask("bls12_381", bls12_381(xp), pts)  # exact r * Q on the native kernel
+    elif pts.shape[-1] and xp is np:
+        from offchain.crypto.g1_native import g1_subgroup_mask
+
+        in_group = g1_subgroup_mask("bls12_381", bls12_381(np), pts)  # exact r * P, no GLV
     if in_group is None:
         in_group = to_numpy(curve.is_inf(curve.mul_int(pts, R)))
     if not in_group.all():

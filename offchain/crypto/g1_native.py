@@ -107,6 +107,7 @@ class G1Kernel:
             "sum": (None, [p_, n_, p_]),
             "fft": (i_, [p_, n_, n_, p_]),
             "msm_pippenger": (i_, [p_, p_, n_, i_, p_]),
+            "scalar_mul1_exact": (None, [p_, p_, n_, p_]),
         }
         self._fn = {}
         for op, (res, args) in sigs.items():
@@ -207,6 +208,16 @@ class G1Kernel:
         self._fn["scalar_mul"](_ptr(p), _ptr(s), n, _ptr(out))
         return out
 
+    def in_subgroup(self, pts: Any) -> np.ndarray:
+        """Bool per point: r * P == O, computed exactly (no GLV; r the prime group order)."""
+        p = self._points(pts)
+        n = self._count(p)
+        r = self.groups.g1.order
+        order = np.array([(r >> (64 * i)) & ((1 << 64) - 1) for i in range(4)], dtype=np.uint64)
+        out = np.empty_like(p)
+        self._fn["scalar_mul1_exact"](_ptr(p), _ptr(order), n, _ptr(out))
+        return ~out.reshape(n, 3, self.nl)[:, 2].any(axis=1)
+
     def rows_msm(self, pts: Any, sc: Any) -> np.ndarray:
         """Points (R, n, 3, NL), scalars (R, n, 4) -> (R, 3, NL): out_r = sum_l s_rl P_rl."""
         p = self._points(pts)
@@ -297,6 +308,20 @@ class G1Kernel:
             raise G1KernelError(f"{self.name}: {roots.size // 4} roots for an FFT of size {N}")
         self._check(self._fn["fft"](_ptr(p), N, K, _ptr(r)), "fft")
         return p
+
+
+_subgroup_kernels: dict[str, G1Kernel] = {}
+
+
+def g1_subgroup_mask(name: str, groups: Any, P: Array) -> np.ndarray | None:
+    """Bool per point of the numpy G1 batch ``P``: in the order-r subgroup (exact r * P == O on the
+    kernel), or None when native kernels are off (callers use the array code)."""
+    if not native.enabled():
+        return None
+    k = _subgroup_kernels.get(name)
+    if k is None:
+        k = _subgroup_kernels[name] = G1Kernel(name, groups)
+    return k.in_subgroup(k.from_group(P))
 
 
 def available() -> bool:

@@ -234,3 +234,33 @@ def test_native_fk20_bls12_381_matches_array_path(monkeypatch):
     params = EncodingParams(n, num_chunks=16, coding_rate=4)
     out = _both_paths(monkeypatch, enc, _random_coeffs(enc, n, 1), params)
     assert out["1"] == out["0"]
+
+
+def _bls_point_outside_subgroup(G):
+    """A point of E(Fp): y^2 = x^3 + 4 that is not in the order-r subgroup (the cofactor is > 1)."""
+    fp = G.fp
+    for x0 in range(1, 200):
+        x = fp.from_ints([x0])
+        ok, y = fp.is_square_and_sqrt(fp.add(fp.mul(fp.sqr(x), x), fp.const(4, (1,))))
+        if bool(np.asarray(ok)[0]):
+            P = G.g1.from_affine(x, y)
+            if not bool(G.g1.is_inf(G.g1.mul_int(P, BL.R))[0]):
+                return P
+    raise AssertionError("no point found")
+
+
+def test_native_g1_exact_subgroup_check(monkeypatch):
+    """BLS12-381 G1 decoding checks r * P == O on the kernel without GLV (which would be wrong off the
+    subgroup); the kernel and the array code accept and reject the same points."""
+    mod, G = _groups("bls12_381")
+    K = G1Kernel("bls12_381", G)
+    good = _points(G, np.random.default_rng(21), 4)
+    bad = _bls_point_outside_subgroup(G)
+    mask = K.in_subgroup(K.from_group(G.g1.concat([good, bad, G.g1.infinity(1)])))
+    assert mask.tolist() == [True] * 4 + [False, True]
+    data = BL.g1_compress(G.g1.concat([good, bad]))
+    for flag in ("1", "0"):
+        monkeypatch.setenv("EIGEN_NATIVE", flag)
+        with pytest.raises(BN.PointError, match="G1 point 4: not in the order-r subgroup"):
+            BL.g1_decompress(data)
+        assert bool(np.all(G.g1.eq(BL.g1_decompress(data[: 4 * 48]), good)))
