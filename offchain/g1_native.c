@@ -133,6 +133,33 @@
         _Pragma("omp parallel for schedule(dynamic, 8)")                                               \
         for (long i = 0; i < n; i++) PRE##_pt_mul_exact((PRE##_pt *)out + i, (const PRE##_pt *)pts + i, s); \
     }                                                                                                  \
+    /* y[i] = (x[i]^3 + b)^((p+1)/4) for canonical x (p = 3 mod 4): a square root of x^3 + b when one  \
+     * exists; ok[i] = 1 iff y^2 == x^3 + b. Canonical words in and out (point decompression). */      \
+    void PRE##_sqrt_rhs(const u64 *x, long n, u64 *y, unsigned char *ok) {                             \
+        u64 e[NLIMBS];                                                                                 \
+        for (int i = 0; i < NLIMBS; i++)                                                               \
+            e[i] = (PRE##_P[i] >> 2) | (i + 1 < NLIMBS ? PRE##_P[i + 1] << 62 : 0);                    \
+        for (int i = 0; i < NLIMBS && ++e[i] == 0; i++) {                                              \
+        }                                                                                              \
+        int top = 64 * NLIMBS - 1;                                                                     \
+        while (!((e[top >> 6] >> (top & 63)) & 1)) top--;                                              \
+        _Pragma("omp parallel for schedule(static)")                                                   \
+        for (long k = 0; k < n; k++) {                                                                 \
+            u64 xm[NLIMBS], t[NLIMBS], acc[NLIMBS], sq[NLIMBS];                                        \
+            PRE##_fp_to_mont(xm, x + NLIMBS * k);                                                      \
+            PRE##_fp_sqr(t, xm);                                                                       \
+            PRE##_fp_mul(t, t, xm);                                                                    \
+            PRE##_fp_add(t, t, PRE##_B);                                                               \
+            PRE##_fp_copy(acc, PRE##_ONE);                                                             \
+            for (int b = top; b >= 0; b--) {                                                           \
+                PRE##_fp_sqr(acc, acc);                                                                \
+                if ((e[b >> 6] >> (b & 63)) & 1) PRE##_fp_mul(acc, acc, t);                            \
+            }                                                                                          \
+            PRE##_fp_sqr(sq, acc);                                                                     \
+            ok[k] = (unsigned char)PRE##_fp_eq(sq, t);                                                 \
+            PRE##_fp_from_mont(y + NLIMBS * k, acc);                                                   \
+        }                                                                                              \
+    }                                                                                                  \
     /* out = sum p[i] (serial, for a handful of partial sums) */                                       \
     void PRE##_sum(const u64 *pts, long n, u64 *out) {                                                 \
         PRE##_pt acc;                                                                                  \

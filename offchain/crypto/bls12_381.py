@@ -103,8 +103,14 @@ def g1_decompress(data: bytes, xp: ModuleType = np) -> Array:
     if not lt.all():
         raise PointError(f"G1 point {int(np.argmin(lt))}: x coordinate >= p")
     x = c.fp.from_bytes(rows)
-    rhs = c.fp.add(c.fp.mul(c.fp.sqr(x), x), c.fp.const(4, x.shape[1:]))
-    return _finish(c.g1, x, c.fp.is_square_and_sqrt(rhs), inf, sign, "G1 point")
+    root = None
+    if xp is np and rows.shape[0]:
+        from offchain.crypto.g1_native import g1_sqrt_rhs
+
+        root = g1_sqrt_rhs("bls12_381", c, rows)  # the same root on the native kernel
+    if root is None:
+        root = c.fp.is_square_and_sqrt(c.fp.add(c.fp.mul(c.fp.sqr(x), x), c.fp.const(4, x.shape[1:])))
+    return _finish(c.g1, x, root, inf, sign, "G1 point")
 
 
 def g2_decompress(data: bytes, xp: ModuleType = np) -> Array:

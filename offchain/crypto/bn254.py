@@ -120,8 +120,14 @@ def g1_decompress(data: bytes, xp: ModuleType = np) -> Array:
     if not lt.all():
         raise PointError(f"G1 point {int(np.argmin(lt))}: x coordinate >= p")
     x = fp.from_bytes(rows)
-    rhs = fp.add(fp.mul(fp.sqr(x), x), fp.const(3, x.shape[1:]))
-    return _lift_x(c.g1, x, fp.is_square_and_sqrt(rhs), flags, inf, "G1")
+    root = None
+    if xp is np and rows.shape[0]:
+        from offchain.crypto.g1_native import g1_sqrt_rhs
+
+        root = g1_sqrt_rhs("bn254", c, rows)  # the same root on the native kernel
+    if root is None:
+        root = fp.is_square_and_sqrt(fp.add(fp.mul(fp.sqr(x), x), fp.const(3, x.shape[1:])))
+    return _lift_x(c.g1, x, root, flags, inf, "G1")
 
 
 def _lift_x(curve: Curve, x: Array, root: tuple[Array, Array], flags: np.ndarray, inf: np.ndarray, what: str) -> Array:

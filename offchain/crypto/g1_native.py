@@ -108,6 +108,7 @@ class G1Kernel:
             "fft": (i_, [p_, n_, n_, p_]),
             "msm_pippenger": (i_, [p_, p_, n_, i_, p_]),
             "scalar_mul1_exact": (None, [p_, p_, n_, p_]),
+            "sqrt_rhs": (None, [p_, n_, p_, b_]),
         }
         self._fn = {}
         for op, (res, args) in sigs.items():
@@ -310,18 +311,48 @@ class G1Kernel:
         return p
 
 
-_subgroup_kernels: dict[str, G1Kernel] = {}
+    def sqrt_rhs(self, x_words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Canonical x uint64 (n, NL) (each < p) -> (ok (n,) bool, y (n, NL) canonical) with
+        y = (x^3 + b)^((p+1)/4), a square root of x^3 + b where ok (point decompression)."""
+        x = np.ascontiguousarray(x_words, dtype=np.uint64)
+        if x.ndim != 2 or x.shape[1] != self.nl:
+            raise G1KernelError(f"{self.name}: x must be uint64 (n, {self.nl}), got {x.shape}")
+        n = x.shape[0]
+        y = np.empty_like(x)
+        ok = np.empty(n, dtype=np.uint8)
+        self._fn["sqrt_rhs"](_ptr(x), n, _ptr(y), _ptr(ok))
+        return ok.astype(bool), y
+
+
+_host_kernels: dict[str, G1Kernel] = {}
+
+
+def _host_kernel(name: str, groups: Any) -> G1Kernel | None:
+    if not native.enabled():
+        return None
+    k = _host_kernels.get(name)
+    if k is None:
+        k = _host_kernels[name] = G1Kernel(name, groups)
+    return k
 
 
 def g1_subgroup_mask(name: str, groups: Any, P: Array) -> np.ndarray | None:
     """Bool per point of the numpy G1 batch ``P``: in the order-r subgroup (exact r * P == O on the
     kernel), or None when native kernels are off (callers use the array code)."""
-    if not native.enabled():
-        return None
-    k = _subgroup_kernels.get(name)
+    k = _host_kernel(name, groups)
+    return None if k is None else k.in_subgroup(k.from_group(P))
+
+
+def g1_sqrt_rhs(name: str, groups: Any, x_be: np.ndarray) -> tuple[np.ndarray, Array] | None:
+    """Decompression's square root on the kernel: big-endian canonical x bytes (n, 8 NL) -> (ok mask,
+    y = (x^3 + b)^((p+1)/4) as a numpy field batch), the array code's ``is_square_and_sqrt`` of x^3 + b
+    value for value; None when native kernels are off."""
+    k = _host_kernel(name, groups)
     if k is None:
-        k = _subgroup_kernels[name] = G1Kernel(name, groups)
-    return k.in_subgroup(k.from_group(P))
+        return None
+    words = np.ascontiguousarray(x_be[:, ::-1]).view("<u8")
+    ok, y = k.sqrt_rhs(words)
+    return ok, words_to_field(groups.fp, y)
 
 
 def available() -> bool:
