@@ -151,7 +151,8 @@ KERNELS: list[tuple[str, tuple[str, ...]]] = [
     ("ai/intkernel.c", ("-fopenmp",)),  # exact integer engine steps (offchain/ai/intkernel.py)
     ("g1_native.c", ("-fopenmp",)),  # G1 batch operations (offchain/crypto/g1_native.py)
     ("g2_native.c", ("-fopenmp",)),  # G2 batch operations (offchain/crypto/g2_native.py)
-    ("pairing_native.c", ()),  # pairing-product checks (offchain/crypto/pairing_native.py)
+    ("pairing_native.c", ()),
+    ("fr_native.c", ("-fopenmp",)),  # scalar-field NTTs (offchain/crypto/fr_native.py)  # pairing-product checks (offchain/crypto/pairing_native.py)
 ]
 
 
