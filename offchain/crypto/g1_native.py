@@ -109,6 +109,7 @@ class G1Kernel:
             "msm_pippenger": (i_, [p_, p_, n_, i_, p_]),
             "scalar_mul1_exact": (None, [p_, p_, n_, p_]),
             "sqrt_rhs": (None, [p_, n_, p_, b_]),
+            "fixed_base": (i_, [p_, p_, n_, p_]),
         }
         self._fn = {}
         for op, (res, args) in sigs.items():
@@ -207,6 +208,16 @@ class G1Kernel:
         s = self._scalars(sc, n)
         out = np.empty_like(p)
         self._fn["scalar_mul"](_ptr(p), _ptr(s), n, _ptr(out))
+        return out
+
+    def fixed_base_mul(self, base: Any, sc: Any) -> np.ndarray:
+        """s_i * B for one point B (kernel form (3, NL) or (1, 3, NL)) and scalars (n, 4): an 8-bit comb
+        (a table of 8,160 affine multiples of B, then 31 mixed additions per scalar)."""
+        b = self._points(np.asarray(base).reshape(1, 3, self.nl))
+        n = int(np.asarray(sc).size // 4)
+        s = self._scalars(sc, n)
+        out = np.empty((n, 3, self.nl), dtype=np.uint64)
+        self._check(self._fn["fixed_base"](_ptr(b), _ptr(s), n, _ptr(out)), "fixed_base")
         return out
 
     def in_subgroup(self, pts: Any) -> np.ndarray:

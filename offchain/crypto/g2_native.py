@@ -58,6 +58,7 @@ class G2Kernel:
             "scalar_mul": (None, [p_, p_, n_, p_]),
             "scalar_mul1": (None, [p_, p_, n_, p_]),
             "msm_pippenger": (i_, [p_, p_, n_, i_, p_]),
+            "fixed_base": (i_, [p_, p_, n_, p_]),
         }
         self._fn = {}
         for op, (res, args) in sigs.items():
@@ -155,6 +156,16 @@ class G2Kernel:
         s = self._scalars(sc, n)
         out = np.empty_like(p)
         self._fn["scalar_mul"](_ptr(p), _ptr(s), n, _ptr(out))
+        return out
+
+    def fixed_base_mul(self, base: Any, sc: Any) -> np.ndarray:
+        """s_i * B for one point B (kernel form (3, 2, NL) or (1, 3, 2, NL)) and scalars (n, 4): an 8-bit
+        comb (8,160 affine multiples of B, then 31 mixed additions per scalar; ~10x a plain multiply)."""
+        b = self._points(np.asarray(base).reshape(1, 3, 2, self.nl))
+        n = int(np.asarray(sc).size // 4)
+        s = self._scalars(sc, n)
+        out = np.empty((n, 3, 2, self.nl), dtype=np.uint64)
+        self._check(self._fn["fixed_base"](_ptr(b), _ptr(s), n, _ptr(out)), "fixed_base")
         return out
 
     def in_subgroup(self, pts: Any) -> np.ndarray:

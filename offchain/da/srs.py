@@ -193,24 +193,23 @@ def load_eigenda_srs(
 
 def _generator_multiples(c: Any, group: str, scalars: np.ndarray) -> Array:
     """[s_i] G for the generator G of ``group`` ("g1" or "g2") and big-endian scalars (n, 32): the native
-    kernels when they are on (same group elements), else the array code."""
+    kernels' fixed-base comb when they are on (same group elements), else the array code."""
     from offchain import native
 
     curve = getattr(c, group)
     n = scalars.shape[0]
-    gen = curve.concat([curve.generator] * n)
     if not native.enabled() or c.xp is not np:
-        return curve.scalar_mul(gen, scalars)
+        return curve.scalar_mul(curve.concat([curve.generator] * n), scalars)
     words = np.ascontiguousarray(scalars[:, ::-1]).view("<u8").reshape(n, 4)  # big-endian bytes -> LE words
     if group == "g1":
         from offchain.crypto.g1_native import G1Kernel
 
         k = G1Kernel("bn254", c)
-        return k.to_group(k.scalar_mul(k.from_group(gen), words))
+        return k.to_group(k.fixed_base_mul(k.from_group(curve.generator), words))
     from offchain.crypto import g2_native
 
     k2 = g2_native.kernel("bn254", c)
-    return k2.to_group(k2.scalar_mul(k2.from_group(gen), words))
+    return k2.to_group(k2.fixed_base_mul(k2.from_group(curve.generator), words))
 
 
 def insecure_test_srs(n: int, secret: int = 0xDEADBEEF1234, xp: ModuleType = np, with_g2: bool = True) -> SRS:
