@@ -29,6 +29,44 @@
         }                                                                                              \
         return bad == n ? 0 : bad + 1;                                                                 \
     }                                                                                                  \
+    /* homogeneous projective canonical (X, Y, Z) (the array code's points) -> Jacobian (X Z, Y Z^2, Z),\
+     * which is the same point (x = X/Z, y = Y/Z); Z = 0 with X = 0 is infinity. Returns 0, or 1 + the \
+     * index of the first invalid point (a coordinate >= p, Y^2 Z != X^3 + b Z^3, Z = 0 with X != 0). */\
+    long PRE##_import_proj(const u64 *xyz, long n, u64 *out) {                                         \
+        long bad = n;                                                                                  \
+        _Pragma("omp parallel for schedule(static) reduction(min : bad)")                              \
+        for (long i = 0; i < n; i++) {                                                                 \
+            const u64 *c = xyz + 3 * NLIMBS * i;                                                       \
+            PRE##_pt *r = (PRE##_pt *)out + i;                                                         \
+            int err = PRE##_fp_geq_p(c) || PRE##_fp_geq_p(c + NLIMBS) || PRE##_fp_geq_p(c + 2 * NLIMBS);\
+            u64 X[NLIMBS], Y[NLIMBS], Z[NLIMBS], l[NLIMBS], t[NLIMBS], z2[NLIMBS];                     \
+            if (!err) {                                                                                \
+                PRE##_fp_to_mont(X, c);                                                                \
+                PRE##_fp_to_mont(Y, c + NLIMBS);                                                       \
+                PRE##_fp_to_mont(Z, c + 2 * NLIMBS);                                                   \
+                if (PRE##_fp_is_zero(Z)) {                                                             \
+                    err = !PRE##_fp_is_zero(X);                                                        \
+                    PRE##_pt_set_inf(r);                                                               \
+                } else {                                                                               \
+                    PRE##_fp_sqr(z2, Z);                                                               \
+                    PRE##_fp_sqr(l, Y);                                                                \
+                    PRE##_fp_mul(l, l, Z); /* Y^2 Z */                                                 \
+                    PRE##_fp_sqr(t, X);                                                                \
+                    PRE##_fp_mul(t, t, X); /* X^3 */                                                   \
+                    u64 bz3[NLIMBS];                                                                   \
+                    PRE##_fp_mul(bz3, z2, Z);                                                          \
+                    PRE##_fp_mul(bz3, bz3, PRE##_B);                                                   \
+                    PRE##_fp_add(t, t, bz3);                                                           \
+                    err = !PRE##_fp_eq(l, t);                                                          \
+                    PRE##_fp_mul(r->X, X, Z);                                                          \
+                    PRE##_fp_mul(r->Y, Y, z2);                                                         \
+                    PRE##_fp_copy(r->Z, Z);                                                            \
+                }                                                                                      \
+            }                                                                                          \
+            if (err && i < bad) bad = i;                                                               \
+        }                                                                                              \
+        return bad == n ? 0 : bad + 1;                                                                 \
+    }                                                                                                  \
     /* in place: Z in {0, 1} (Montgomery's trick per chunk of NORM_CHUNK points) */                    \
     int PRE##_normalize(u64 *pts, long n) {                                                            \
         long chunks = (n + NORM_CHUNK - 1) / NORM_CHUNK;                                               \

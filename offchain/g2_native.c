@@ -32,6 +32,49 @@
         }                                                                                              \
         return bad == n ? 0 : bad + 1;                                                                 \
     }                                                                                                  \
+    /* homogeneous projective canonical (X, Y, Z) over Fp2 (c0, c1 each; the array code's points) ->   \
+     * Jacobian (X Z, Y Z^2, Z), the same point; Z = 0 with X = 0 is infinity. Returns 0, or 1 + the index\
+     * of the first invalid point (a coordinate >= p, Y^2 Z != X^3 + b' Z^3, Z = 0 with X != 0). */    \
+    long PRE##_g2_import_proj(const u64 *xyz, long n, u64 *out) {                                      \
+        long bad = n;                                                                                  \
+        _Pragma("omp parallel for schedule(static) reduction(min : bad)")                              \
+        for (long i = 0; i < n; i++) {                                                                 \
+            const u64 *c = xyz + 6 * NLIMBS * i;                                                       \
+            PRE##_g2 *r = (PRE##_g2 *)out + i;                                                         \
+            int err = 0;                                                                               \
+            for (int k = 0; k < 6; k++) err |= PRE##_fp_geq_p(c + k * NLIMBS);                         \
+            if (!err) {                                                                                \
+                PRE##_fp2 X, Y, Z, l, t, z2, bz3, b;                                                   \
+                PRE##_fp_to_mont(X.c0, c);                                                             \
+                PRE##_fp_to_mont(X.c1, c + NLIMBS);                                                    \
+                PRE##_fp_to_mont(Y.c0, c + 2 * NLIMBS);                                                \
+                PRE##_fp_to_mont(Y.c1, c + 3 * NLIMBS);                                                \
+                PRE##_fp_to_mont(Z.c0, c + 4 * NLIMBS);                                                \
+                PRE##_fp_to_mont(Z.c1, c + 5 * NLIMBS);                                                \
+                if (PRE##_fp2_is_zero(&Z)) {                                                           \
+                    err = !PRE##_fp2_is_zero(&X);                                                      \
+                    PRE##_g2_set_inf(r);                                                               \
+                } else {                                                                               \
+                    PRE##_fp_copy(b.c0, PRE##_B2);                                                     \
+                    PRE##_fp_copy(b.c1, PRE##_B2 + NLIMBS);                                            \
+                    PRE##_fp2_sqr(&z2, &Z);                                                            \
+                    PRE##_fp2_sqr(&l, &Y);                                                             \
+                    PRE##_fp2_mul(&l, &l, &Z);                                                         \
+                    PRE##_fp2_sqr(&t, &X);                                                             \
+                    PRE##_fp2_mul(&t, &t, &X);                                                         \
+                    PRE##_fp2_mul(&bz3, &z2, &Z);                                                      \
+                    PRE##_fp2_mul(&bz3, &bz3, &b);                                                     \
+                    PRE##_fp2_add(&t, &t, &bz3);                                                       \
+                    err = !PRE##_fp2_eq(&l, &t);                                                       \
+                    PRE##_fp2_mul(&r->X, &X, &Z);                                                      \
+                    PRE##_fp2_mul(&r->Y, &Y, &z2);                                                     \
+                    r->Z = Z;                                                                          \
+                }                                                                                      \
+            }                                                                                          \
+            if (err && i < bad) bad = i;                                                               \
+        }                                                                                              \
+        return bad == n ? 0 : bad + 1;                                                                 \
+    }                                                                                                  \
     /* in place: Z in {0, 1} (Montgomery's trick per chunk of NORM_CHUNK points) */                    \
     int PRE##_g2_normalize(u64 *pts, long n) {                                                         \
         long chunks = (n + NORM_CHUNK - 1) / NORM_CHUNK;                                               \

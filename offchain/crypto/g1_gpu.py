@@ -100,6 +100,10 @@ class G1GpuKernel(G1Kernel):
         self._bad_point(0 if first == n else first + 1)
         return out
 
+    def from_group(self, P: Array) -> Array:
+        """Array-code G1 batch -> kernel points on the GPU, through affine coordinates (its import kernel)."""
+        return self._from_group_affine(P)
+
     def normalized(self, pts: Any) -> Array:
         cp = self.xp
         p = self._points(pts).copy()

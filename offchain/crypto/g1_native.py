@@ -77,6 +77,10 @@ def words_to_field(F: Any, w: Array) -> Array:
 PRE_TABLE_SIZES = {1 << (w - 2): w for w in range(3, 9)}
 
 
+def _host(a: Array) -> np.ndarray:
+    return a.get() if hasattr(a, "get") else np.asarray(a)
+
+
 class G1Kernel:
     """The native G1 operations of one curve (``"bn254"`` or ``"bls12_381"``) over its array-code groups."""
 
@@ -110,6 +114,7 @@ class G1Kernel:
             "scalar_mul1_exact": (None, [p_, p_, n_, p_]),
             "sqrt_rhs": (None, [p_, n_, p_, b_]),
             "fixed_base": (i_, [p_, p_, n_, p_]),
+            "import_proj": (n_, [p_, n_, p_]),
         }
         self._fn = {}
         for op, (res, args) in sigs.items():
@@ -177,7 +182,22 @@ class G1Kernel:
         return p
 
     def from_group(self, P: Array) -> np.ndarray:
-        """Array-code G1 batch (3, limbs, n) -> kernel points (n, 3, NL)."""
+        """Array-code G1 batch (3, limbs, n) -> kernel points (n, 3, NL), normalised (Z in {0, 1}): the
+        projective coordinates cross as canonical words and the kernel does the one inversion (the
+        array code's batch inversion of a large batch costs seconds)."""
+        fp = self.groups.fp
+        if P.ndim != 3:
+            raise G1KernelError(f"{self.name}: expected a one-dimensional G1 batch, got shape {P.shape}")
+        xyz = np.stack([_host(field_to_words(fp, P[k], self.nl)) for k in range(3)], axis=1)
+        out = np.empty((P.shape[-1], 3, self.nl), dtype=np.uint64)
+        bad = int(self._fn["import_proj"](_ptr(np.ascontiguousarray(xyz)), xyz.shape[0], _ptr(out)))
+        if bad:
+            raise G1KernelError(f"{self.name}: point {bad - 1} is not a valid projective G1 point (range or curve)")
+        return self.normalized(out)
+
+    def _from_group_affine(self, P: Array) -> Array:
+        """Array-code G1 batch -> kernel points through affine coordinates (the kernel's import_affine;
+        the GPU kernel's path)."""
         g1, fp = self.groups.g1, self.groups.fp
         if P.ndim != 3:
             raise G1KernelError(f"{self.name}: expected a one-dimensional G1 batch, got shape {P.shape}")

@@ -59,6 +59,7 @@ class G2Kernel:
             "scalar_mul1": (None, [p_, p_, n_, p_]),
             "msm_pippenger": (i_, [p_, p_, n_, i_, p_]),
             "fixed_base": (i_, [p_, p_, n_, p_]),
+            "import_proj": (n_, [p_, n_, p_]),
         }
         self._fn = {}
         for op, (res, args) in sigs.items():
@@ -123,14 +124,19 @@ class G2Kernel:
         return xy, inf.astype(bool)
 
     def from_group(self, Q: Array) -> np.ndarray:
-        """Array-code G2 batch (3, limbs, 2, n) -> kernel points (n, 3, 2, NL)."""
-        g2, fp = self.groups.g2, self.groups.fp
+        """Array-code G2 batch (3, limbs, 2, n) -> kernel points (n, 3, 2, NL), normalised (Z in {0, 1}):
+        the projective coordinates cross as canonical words, checked on the twist by the kernel, which
+        also does the one inversion."""
+        fp = self.groups.fp
         if Q.ndim != 4:
             raise G2KernelError(f"{self.name}: expected a one-dimensional G2 batch, got shape {Q.shape}")
-        x, y, inf = g2.to_affine(Q)
-        cols = [field_to_words(fp, a[:, k], self.nl) for a in (x, y) for k in (0, 1)]
-        xy = g2.xp.stack(cols, axis=1)
-        return self.import_affine(_host(xy), _host(inf).astype(np.uint8).reshape(-1))
+        cols = [_host(field_to_words(fp, Q[c][:, k], self.nl)) for c in range(3) for k in (0, 1)]
+        xyz = np.ascontiguousarray(np.stack(cols, axis=1))
+        out = np.empty((Q.shape[-1], 3, 2, self.nl), dtype=np.uint64)
+        bad = int(self._fn["import_proj"](_ptr(xyz), xyz.shape[0], _ptr(out)))
+        if bad:
+            raise G2KernelError(f"{self.name}: point {bad - 1} is not a valid projective G2 point (range or twist)")
+        return self.normalized(out)
 
     def to_group(self, pts: Any, xp: Any = np) -> Array:
         """Kernel points (..., 3, 2, NL) -> array-code G2 batch (3, limbs, 2, n) of affine points on ``xp``."""

@@ -290,3 +290,21 @@ def test_native_g1_decompression_root_matches_array_code(name, monkeypatch):
         monkeypatch.setenv("EIGEN_NATIVE", flag)
         with pytest.raises(BN.PointError, match="point 1: not on the curve"):
             mod.g1_decompress(data[:size] + bytes(row))
+
+
+@pytest.mark.parametrize("name", sorted(CURVES))
+def test_native_g1_projective_import_checks_points(name):
+    mod, G = _groups(name)
+    K = G1Kernel(name, G)
+    P = _points(G, np.random.default_rng(8), 5)
+    z = G.fp.from_ints([int.from_bytes(np.random.default_rng(k).bytes(32), "big") % (mod.P - 1) + 1 for k in range(5)])
+    Pz = np.stack([G.fp.mul(P[0], z), G.fp.mul(P[1], z), G.fp.mul(P[2], z)])
+    assert bool(np.all(G.g1.eq(K.to_group(K.from_group(Pz)), P)))
+    bad = Pz.copy()
+    bad[1, :, 3] = Pz[0, :, 3]
+    with pytest.raises(G1KernelError, match="point 3 is not a valid projective G1 point"):
+        K.from_group(bad)
+    bad = Pz.copy()
+    bad[2, :, 1] = 0
+    with pytest.raises(G1KernelError, match="point 1"):
+        K.from_group(bad)

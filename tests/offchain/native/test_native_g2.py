@@ -172,3 +172,22 @@ def test_native_g2_kernel_is_prebuilt():
     from offchain.crypto import g2_native
 
     assert (g2_native.SOURCE, g2_native.FLAGS) in native.KERNELS
+
+
+def test_native_g2_projective_import_checks_points(curve):
+    """from_group imports projective coordinates (random Z) and checks them on the twist; a point with
+    Z = 0 and X != 0, or off the twist, is a typed error."""
+    name, mod, G, K = curve
+    Q = _points(G, mod, 6, np.random.default_rng(7))
+    z = G.fp2.from_pairs([(secrets.randbelow(mod.P - 1) + 1, secrets.randbelow(mod.P)) for _ in range(6)])
+    Qz = G.g2.xp.stack([G.fp2.mul(Q[0], z), G.fp2.mul(Q[1], z), G.fp2.mul(Q[2], z)])  # same points
+    kp = K.from_group(Qz)
+    assert _eq(G, K.to_group(kp), Q)
+    bad = Qz.copy()
+    bad[1, :, :, 2] = Qz[0, :, :, 2]  # Y := X: off the twist
+    with pytest.raises(G2KernelError, match="point 2 is not a valid projective G2 point"):
+        K.from_group(bad)
+    bad = Qz.copy()
+    bad[2, :, :, 4] = 0  # Z = 0 with X != 0
+    with pytest.raises(G2KernelError, match="point 4"):
+        K.from_group(bad)
