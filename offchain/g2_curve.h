@@ -165,20 +165,162 @@ DEVNI void PFX(g2_mul)(PFX(g2) *r, const PFX(g2) *a, const u64 s[4]) {
     *r = acc;
 }
 
-/* Bucket method for window w of c bits: r = sum_i digit_w(s_i) a_i. Scratch: 2^c - 1 bucket points. */
-DEVNI void PFX(g2_msm_window)(PFX(g2) *r, const PFX(g2) *a, const u64 *s, long n, int c, int w,
-                              PFX(g2) *buckets) {
-    long nb = (1L << c) - 1;
-    for (long k = 0; k < nb; k++) PFX(g2_set_inf)(&buckets[k]);
-    for (long i = 0; i < n; i++) {
-        unsigned d = scalar_digit(s + 4 * i, w, c);
-        if (d) PFX(g2_add)(&buckets[d - 1], &buckets[d - 1], &a[i]);
+#ifndef G2_CURVE_COMMON
+#define G2_CURVE_COMMON
+/* Signed c-bit digits (c <= 30) of a 256-bit scalar: d[w] in [-2^(c-1), 2^(c-1)), sum_w d[w] 2^(c w) = s,
+ * for w <= nw = ceil(256 / c) (the last digit takes the final carry). */
+DEV void signed_digits(const u64 s[4], int c, int nw, int *d) {
+    int carry = 0;
+    for (int w = 0; w <= nw; w++) {
+        int v = (int)scalar_digit(s, w, c) + carry;
+        carry = v >= (1 << (c - 1));
+        d[w] = carry ? v - (1 << c) : v;
     }
-    PFX(g2) run, sum; /* sum_k k B_k as a sum of suffix sums */
+}
+#define G2_BATCH 256 /* affine additions sharing one inversion in the bucket method */
+#endif
+
+/* One window of the bucket method with affine buckets (Pippenger with batched affine additions, as in
+ * the fast MSM implementations): r = sum_i dig[i * stride] a_i for signed digits |d| <= 2^(c-1); the
+ * points a must be affine (Z == 1) or infinity. A point goes into bucket |d| - 1 (negated for d < 0);
+ * up to G2_BATCH additions into distinct buckets share one Fp2 inversion (Montgomery's trick), so an
+ * addition costs ~6 Fp2 products instead of ~11 for a mixed Jacobian one. A point whose bucket already
+ * has an addition in the open batch goes into that bucket's Jacobian side sum instead (so a window whose
+ * digits hit few buckets stays linear); equal x (doubling, or P + (-P) = O) takes its own inversion.
+ * The buckets are then summed (sum_k (k + 1) B_k as suffix sums) in Jacobian form.
+ * Scratch (per thread): bx, by nb Fp2 each, full / stamp nb ints, jb nb points, the batch arrays. */
+typedef struct {
+    PFX(fp2) *bx, *by;
+    int *full, *stamp;
+    PFX(g2) *jb;
+    int eb[G2_BATCH];
+    long ei[G2_BATCH];
+    PFX(fp2) edx[G2_BATCH], epre[G2_BATCH];
+} PFX(g2_ba_scratch);
+
+DEV void PFX(g2_ba_point)(const PFX(g2) *a, int neg, PFX(fp2) *x, PFX(fp2) *y) {
+    *x = a->X;
+    if (neg) {
+        PFX(fp2_neg)(y, &a->Y);
+    } else {
+        *y = a->Y;
+    }
+}
+
+/* bucket b = 2 B (affine; B = O when y = 0) */
+DEVNI void PFX(g2_ba_double)(PFX(g2_ba_scratch) *S, int b) {
+    PFX(fp2) *x = &S->bx[b], *y = &S->by[b];
+    if (PFX(fp2_is_zero)(y)) {
+        S->full[b] = 0;
+        return;
+    }
+    PFX(fp2) num, den, lam, t, x3;
+    PFX(fp2_sqr)(&num, x);
+    PFX(fp2_add)(&t, &num, &num);
+    PFX(fp2_add)(&num, &t, &num); /* 3 x^2 */
+    PFX(fp2_add)(&den, y, y);
+    PFX(fp2_inv)(&den, &den);
+    PFX(fp2_mul)(&lam, &num, &den);
+    PFX(fp2_sqr)(&x3, &lam);
+    PFX(fp2_sub)(&x3, &x3, x);
+    PFX(fp2_sub)(&x3, &x3, x);
+    PFX(fp2_sub)(&t, x, &x3);
+    PFX(fp2_mul)(&t, &lam, &t);
+    PFX(fp2_sub)(y, &t, y);
+    *x = x3;
+}
+
+/* complete the open batch: bucket eb[e] += point ei[e] (sign in the low bit) for e < cnt */
+DEVNI void PFX(g2_ba_flush)(PFX(g2_ba_scratch) *S, const PFX(g2) *a, int cnt) {
+    PFX(fp2) acc, inv;
+    PFX(fp2_one)(&acc);
+    int live = 0;
+    for (int e = 0; e < cnt; e++) {
+        int b = S->eb[e];
+        PFX(fp2) x, y;
+        PFX(g2_ba_point)(&a[S->ei[e] >> 1], (int)(S->ei[e] & 1), &x, &y);
+        PFX(fp2_sub)(&S->edx[e], &x, &S->bx[b]);
+        if (PFX(fp2_is_zero)(&S->edx[e])) { /* same x: 2B or B + (-B) = O */
+            if (PFX(fp2_eq)(&y, &S->by[b])) {
+                PFX(g2_ba_double)(S, b);
+            } else {
+                S->full[b] = 0;
+            }
+            S->eb[e] = -1;
+            continue;
+        }
+        S->epre[e] = acc;
+        PFX(fp2_mul)(&acc, &acc, &S->edx[e]);
+        live++;
+    }
+    if (!live) return;
+    PFX(fp2_inv)(&inv, &acc);
+    for (int e = cnt - 1; e >= 0; e--) {
+        int b = S->eb[e];
+        if (b < 0) continue;
+        PFX(fp2) idx, x, y, lam, x3, t;
+        PFX(fp2_mul)(&idx, &inv, &S->epre[e]); /* 1 / dx_e */
+        PFX(fp2_mul)(&inv, &inv, &S->edx[e]);
+        PFX(g2_ba_point)(&a[S->ei[e] >> 1], (int)(S->ei[e] & 1), &x, &y);
+        PFX(fp2_sub)(&t, &y, &S->by[b]);
+        PFX(fp2_mul)(&lam, &t, &idx);
+        PFX(fp2_sqr)(&x3, &lam);
+        PFX(fp2_sub)(&x3, &x3, &S->bx[b]);
+        PFX(fp2_sub)(&x3, &x3, &x);
+        PFX(fp2_sub)(&t, &S->bx[b], &x3);
+        PFX(fp2_mul)(&t, &lam, &t);
+        PFX(fp2_sub)(&S->by[b], &t, &S->by[b]);
+        S->bx[b] = x3;
+    }
+}
+
+DEVNI void PFX(g2_msm_window_ba)(PFX(g2) *r, const PFX(g2) *a, const int *dig, long stride, long n, int c,
+                                 PFX(g2_ba_scratch) *S) {
+    long nb = 1L << (c - 1);
+    for (long k = 0; k < nb; k++) {
+        S->full[k] = 0;
+        S->stamp[k] = -1;
+        PFX(g2_set_inf)(&S->jb[k]);
+    }
+    int batch = 0, cnt = 0;
+    for (long i = 0; i < n; i++) {
+        int d = dig[i * stride];
+        if (d == 0 || PFX(g2_is_inf)(&a[i])) continue;
+        int b = (d < 0 ? -d : d) - 1;
+        if (S->stamp[b] == batch) { /* the bucket has an addition in the open batch: Jacobian side sum */
+            PFX(g2) q = a[i];
+            if (d < 0) PFX(fp2_neg)(&q.Y, &q.Y);
+            PFX(g2_add)(&S->jb[b], &S->jb[b], &q);
+            continue;
+        }
+        if (!S->full[b]) {
+            PFX(g2_ba_point)(&a[i], d < 0, &S->bx[b], &S->by[b]);
+            S->full[b] = 1;
+            continue;
+        }
+        S->stamp[b] = batch;
+        S->eb[cnt] = b;
+        S->ei[cnt] = (i << 1) | (d < 0);
+        if (++cnt == G2_BATCH) {
+            PFX(g2_ba_flush)(S, a, cnt);
+            cnt = 0;
+            batch++;
+        }
+    }
+    PFX(g2_ba_flush)(S, a, cnt);
+    PFX(g2) run, sum, bk; /* sum_k (k + 1) B_k as a sum of suffix sums, B_k = affine part + side sum */
     PFX(g2_set_inf)(&run);
     PFX(g2_set_inf)(&sum);
     for (long k = nb - 1; k >= 0; k--) {
-        PFX(g2_add)(&run, &run, &buckets[k]);
+        if (S->full[k]) {
+            bk.X = S->bx[k];
+            bk.Y = S->by[k];
+            PFX(fp2_one)(&bk.Z);
+            PFX(g2_add)(&bk, &S->jb[k], &bk);
+        } else {
+            bk = S->jb[k];
+        }
+        PFX(g2_add)(&run, &run, &bk);
         PFX(g2_add)(&sum, &sum, &run);
     }
     *r = sum;

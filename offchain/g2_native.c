@@ -140,34 +140,70 @@
         free(T);                                                                                       \
         return 0;                                                                                      \
     }                                                                                                  \
-    /* out = sum_i s[i] p[i] by the bucket method (Pippenger), windows of c bits in parallel */          \
-    int PRE##_g2_msm_pippenger(const u64 *pts, const u64 *sc, long n, int c, u64 *out) {              \
-        int nw = (256 + c - 1) / c;                                                                    \
-        PRE##_g2 *win = (PRE##_g2 *)malloc(sizeof(PRE##_g2) * nw);                                     \
-        int err = (win == 0);                                                                          \
+    /* out = sum_i s[i] p[i] by the bucket method (Pippenger): signed c-bit digits (2^(c-1) buckets), affine\
+     * buckets with batched inversions (g2_msm_window_ba), windows in parallel. The points are normalised\
+     * to affine first (a copy) unless they already are. */                                            \
+    int PRE##_g2_msm_pippenger(const u64 *pts, const u64 *sc, long n, int c, u64 *out) {               \
+        int nw = (256 + c - 1) / c; /* windows 0..nw (the last one holds the top carry) */             \
+        long nb = 1L << (c - 1);                                                                       \
+        PRE##_g2 *win = (PRE##_g2 *)malloc(sizeof(PRE##_g2) * (nw + 1));                               \
+        int *dig = (int *)malloc(sizeof(int) * (nw + 1) * (n ? n : 1));                                \
+        const PRE##_g2 *aff = (const PRE##_g2 *)pts;                                                   \
+        PRE##_g2 *copy = 0;                                                                            \
+        int all_affine = 1;                                                                            \
+        for (long i = 0; i < n && all_affine; i++)                                                     \
+            all_affine = PRE##_fp2_is_one(&aff[i].Z) || PRE##_g2_is_inf(&aff[i]);                      \
+        int err = (win == 0 || dig == 0);                                                              \
+        if (!err && !all_affine) { /* normalise a copy: affine buckets need affine points */           \
+            copy = (PRE##_g2 *)malloc(sizeof(PRE##_g2) * n);                                           \
+            err = copy == 0;                                                                           \
+            if (!err) {                                                                                \
+                memcpy(copy, pts, sizeof(PRE##_g2) * n);                                               \
+                err = PRE##_g2_normalize((u64 *)copy, n);                                              \
+                aff = copy;                                                                            \
+            }                                                                                          \
+        }                                                                                              \
         if (!err) {                                                                                    \
+            _Pragma("omp parallel for schedule(static)")                                               \
+            for (long i = 0; i < n; i++) signed_digits(sc + 4 * i, c, nw, dig + (long)(nw + 1) * i);   \
             _Pragma("omp parallel reduction(| : err)")                                                 \
             {                                                                                          \
-                PRE##_g2 *buckets = (PRE##_g2 *)malloc(sizeof(PRE##_g2) * ((1L << c) - 1));            \
-                if (!buckets) err = 1;                                                                 \
-                _Pragma("omp for schedule(dynamic, 1)")                                                \
-                for (int w = 0; w < nw; w++) {                                                         \
-                    if (buckets)                                                                       \
-                        PRE##_g2_msm_window(&win[w], (const PRE##_g2 *)pts, sc, n, c, w, buckets);     \
+                PRE##_g2_ba_scratch *S = (PRE##_g2_ba_scratch *)malloc(sizeof(PRE##_g2_ba_scratch));   \
+                if (S) {                                                                               \
+                    S->bx = (PRE##_fp2 *)malloc(sizeof(PRE##_fp2) * nb);                               \
+                    S->by = (PRE##_fp2 *)malloc(sizeof(PRE##_fp2) * nb);                               \
+                    S->full = (int *)malloc(sizeof(int) * nb);                                         \
+                    S->stamp = (int *)malloc(sizeof(int) * nb);                                        \
+                    S->jb = (PRE##_g2 *)malloc(sizeof(PRE##_g2) * nb);                             \
                 }                                                                                      \
-                free(buckets);                                                                         \
+                int ok = S && S->bx && S->by && S->full && S->stamp && S->jb;                       \
+                if (!ok) err = 1;                                                                      \
+                _Pragma("omp for schedule(dynamic, 1)")                                                \
+                for (int w = 0; w <= nw; w++) {                                                        \
+                    if (ok) PRE##_g2_msm_window_ba(&win[w], aff, dig + w, nw + 1, n, c, S);            \
+                }                                                                                      \
+                if (S) {                                                                               \
+                    free(S->bx);                                                                       \
+                    free(S->by);                                                                       \
+                    free(S->full);                                                                     \
+                    free(S->stamp);                                                                    \
+                    free(S->jb);                                                                    \
+                }                                                                                      \
+                free(S);                                                                               \
             }                                                                                          \
         }                                                                                              \
         if (!err) {                                                                                    \
             PRE##_g2 acc;                                                                              \
             PRE##_g2_set_inf(&acc);                                                                    \
-            for (int w = nw - 1; w >= 0; w--) {                                                        \
+            for (int w = nw; w >= 0; w--) {                                                            \
                 for (int k = 0; k < c; k++) PRE##_g2_dbl(&acc, &acc);                                  \
                 PRE##_g2_add(&acc, &acc, &win[w]);                                                     \
             }                                                                                          \
             *(PRE##_g2 *)out = acc;                                                                    \
         }                                                                                              \
         free(win);                                                                                     \
+        free(dig);                                                                                     \
+        free(copy);                                                                                    \
         return err;                                                                                    \
     }
 
