@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import socket
 import statistics
 import sys
@@ -27,29 +25,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench.da.bench_da import machine  # noqa: E402
 from offchain import native  # noqa: E402
 from offchain.crypto import bls12_381 as BL  # noqa: E402
 from offchain.crypto import bn254 as BN  # noqa: E402
 from offchain.crypto import pairing_native as PN  # noqa: E402
-
-
-def machine() -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "host": socket.gethostname(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "cpu_count": os.cpu_count(),
-        "native_kernels": native.enabled(),
-    }
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return info
 
 
 def median_time(fn: Any, reps: int) -> tuple[float, Any]:
@@ -104,7 +84,7 @@ def main() -> int:
         print("native kernels are disabled (EIGEN_NATIVE=0 or no C compiler): nothing to compare", file=sys.stderr)
         return 1
     rows = [bench_curve(name, mod, args.reps, args.pyecc_reps) for name, mod in (("bn254", BN), ("bls12_381", BL))]
-    result = {"machine": machine(), "reps": args.reps, "pyecc_reps": args.pyecc_reps, "rows": rows,
+    result = {"machine": machine("cpu"), "reps": args.reps, "pyecc_reps": args.pyecc_reps, "rows": rows,
               "targets": {"bn254_native_2pairing_s": 0.005}}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -64,7 +64,7 @@ def test_native_fr_products_match_python(name):
     a, b = _edge_values(fr.p, n), _edge_values(fr.p, n)[::-1]
     w = lambda vs: np.array([[(v >> (64 * i)) & ((1 << 64) - 1) for i in range(4)] for v in vs], dtype=np.uint64)  # noqa: E731
     got = k.mul_words(w(a), w(b))
-    assert [sum(int(x) << (64 * i) for i, x in enumerate(row)) for row in got] == [x * y % fr.p for x, y in zip(a, b)]
+    assert [sum(int(x) << (64 * i) for i, x in enumerate(row)) for row in got] == [x * y % fr.p for x, y in zip(a, b, strict=True)]
 
 
 def test_native_ntt_rejects_bad_input():
