@@ -66,8 +66,9 @@ def load_trusted_setup(path: str | Path, backend: str = "cpu", g1_count: int = F
 
 
 class PeerDAS:
-    def __init__(self, srs: SRS, backend: str = "cpu") -> None:
-        self.enc = Encoder(srs, backend, BLS_SUITE)
+    def __init__(self, srs: SRS, backend: str = "cpu", table_cache: str | None = None) -> None:
+        """``table_cache``: a directory for the FK20 table between processes (see :class:`Encoder`)."""
+        self.enc = Encoder(srs, backend, BLS_SUITE, table_cache=table_cache)
         self.fr = self.enc.c.fr
         self.xp = self.enc.xp
         # cell k, slot t holds the value at h_k * w_64^(bitrev_6(t))
