@@ -106,6 +106,15 @@ def touch(cert: x509.Certificate) -> x509.Certificate:
     return cert
 
 
+def touch_crl(crl: x509.CertificateRevocationList) -> x509.CertificateRevocationList:
+    """Force the lazy parsing of every CRL field we later read (issuer, update times, entries, extensions),
+    so a malformed CRL fails where it is loaded, with a typed error, not later inside a check."""
+    _ = (crl.issuer, crl.last_update_utc, crl.next_update_utc, crl.signature_hash_algorithm)
+    _ = [(r.serial_number, r.revocation_date_utc, [e.value for e in r.extensions]) for r in crl]
+    _ = [e.value for e in crl.extensions]
+    return crl
+
+
 def load_certs(data: bytes, *, der_form: bool, what: str, error: type[Exception]) -> list[x509.Certificate]:
     """Load one DER certificate or a PEM list, fully parsed; any problem raises ``error``."""
     try:

@@ -33,6 +33,7 @@ from offchain.compute.pki import (
     fingerprint,
     load_certs,
     p256_key_from_raw,
+    touch_crl,
     verify_chain,
 )
 from offchain.compute.policy import (
@@ -352,10 +353,11 @@ def _need(col: TdxCollateral | None, name: str) -> str:
 
 
 def _crl(col: TdxCollateral | None, name: str) -> x509.CertificateRevocationList:
+    text = _need(col, name)
     try:
-        return x509.load_der_x509_crl(bytes.fromhex(_need(col, name)))
-    except ValueError as exc:
-        raise CheckFailed(f"{name} is not a hex DER CRL") from exc
+        return touch_crl(x509.load_der_x509_crl(bytes.fromhex(text)))
+    except Exception as exc:  # noqa: BLE001 - parsing boundary: cryptography raises several unrelated types
+        raise CheckFailed(f"{name} is not a well-formed hex DER CRL ({type(exc).__name__}: {exc})") from exc
 
 
 def _chain(col: TdxCollateral | None, name: str) -> list[x509.Certificate]:
