@@ -93,3 +93,15 @@ DEV void PFX(fp2_inv)(PFX(fp2) *r, const PFX(fp2) *a) {
     PFX(fp_neg)(r->c1, t);
 }
 
+/* r = a^e for an NL-limb exponent e (left-to-right square and multiply; public exponents only) */
+DEVNI void PFX(fp2_pow)(PFX(fp2) *r, const PFX(fp2) *a, const u64 *e) {
+    PFX(fp2) acc, base = *a;
+    PFX(fp2_one)(&acc);
+    int top = 64 * NL - 1;
+    while (top >= 0 && !((e[top >> 6] >> (top & 63)) & 1)) top--;
+    for (int b = top; b >= 0; b--) {
+        PFX(fp2_sqr)(&acc, &acc);
+        if ((e[b >> 6] >> (b & 63)) & 1) PFX(fp2_mul)(&acc, &acc, &base);
+    }
+    *r = acc;
+}

@@ -98,6 +98,49 @@
         for (long i = 0; i < n; i++)                                                                   \
             PRE##_g2_pt_export(xy + 4 * NLIMBS * i, inf + i, (const PRE##_g2 *)pts + i);  \
     }                                                                                                  \
+    /* Decompression's square root on the twist: for canonical x = (c0, c1) (n, 2, NL), y = a square root of\
+     * x^3 + b' in Fp2 where one exists (ok = 1 iff y^2 == x^3 + b'); canonical out. Adj and Rodriguez-\
+     * Henriquez's algorithm for p = 3 mod 4: a1 = a^((p-3)/4), alpha = a1^2 a, x0 = a1 a; alpha = -1 gives\
+     * y = u x0, otherwise y = (1 + alpha)^((p-1)/2) x0. Which of the two roots comes out does not matter:\
+     * the caller picks the sign from the encoding's flag. */                                          \
+    void PRE##_g2_sqrt_rhs(const u64 *x, long n, u64 *y, unsigned char *ok) {                          \
+        u64 e1[NLIMBS], e2[NLIMBS];                                                                    \
+        for (int i = 0; i < NLIMBS; i++) {                                                             \
+            u64 hi = i + 1 < NLIMBS ? PRE##_P[i + 1] : 0;                                              \
+            e1[i] = (PRE##_P[i] >> 2) | (hi << 62); /* (p - 3) / 4 = p >> 2 */                         \
+            e2[i] = (PRE##_P[i] >> 1) | (hi << 63); /* (p - 1) / 2 = p >> 1 */                         \
+        }                                                                                              \
+        _Pragma("omp parallel for schedule(static)")                                                   \
+        for (long k = 0; k < n; k++) {                                                                 \
+            PRE##_fp2 xm, a, a1, alpha, x0, r, t, b, m1;                                               \
+            PRE##_fp_to_mont(xm.c0, x + 2 * NLIMBS * k);                                               \
+            PRE##_fp_to_mont(xm.c1, x + 2 * NLIMBS * k + NLIMBS);                                      \
+            PRE##_fp_copy(b.c0, PRE##_B2);                                                             \
+            PRE##_fp_copy(b.c1, PRE##_B2 + NLIMBS);                                                    \
+            PRE##_fp2_sqr(&a, &xm);                                                                    \
+            PRE##_fp2_mul(&a, &a, &xm);                                                                \
+            PRE##_fp2_add(&a, &a, &b); /* a = x^3 + b' */                                              \
+            PRE##_fp2_pow(&a1, &a, e1);                                                                \
+            PRE##_fp2_sqr(&alpha, &a1);                                                                \
+            PRE##_fp2_mul(&alpha, &alpha, &a);                                                         \
+            PRE##_fp2_mul(&x0, &a1, &a);                                                               \
+            PRE##_fp2_one(&m1);                                                                        \
+            PRE##_fp2_neg(&m1, &m1);                                                                   \
+            if (PRE##_fp2_eq(&alpha, &m1)) { /* r = u x0 = -x0.c1 + x0.c0 u */                         \
+                PRE##_fp_neg(r.c0, x0.c1);                                                             \
+                PRE##_fp_copy(r.c1, x0.c0);                                                            \
+            } else {                                                                                   \
+                PRE##_fp2_one(&t);                                                                     \
+                PRE##_fp2_add(&t, &t, &alpha);                                                         \
+                PRE##_fp2_pow(&t, &t, e2);                                                             \
+                PRE##_fp2_mul(&r, &t, &x0);                                                            \
+            }                                                                                          \
+            PRE##_fp2_sqr(&t, &r);                                                                     \
+            ok[k] = (unsigned char)PRE##_fp2_eq(&t, &a);                                               \
+            PRE##_fp_from_mont(y + 2 * NLIMBS * k, r.c0);                                              \
+            PRE##_fp_from_mont(y + 2 * NLIMBS * k + NLIMBS, r.c1);                                     \
+        }                                                                                              \
+    }                                                                                                  \
     /* out[i] = s[i] * p[i] */                                                                         \
     void PRE##_g2_scalar_mul(const u64 *pts, const u64 *sc, long n, u64 *out) {                        \
         _Pragma("omp parallel for schedule(dynamic, 4)")                                               \

@@ -171,9 +171,15 @@ def g2_decompress(data: bytes, xp: ModuleType = np, subgroup_check: bool = True)
     if not lt.all():
         raise PointError(f"G2 point {int(np.argmin(lt))}: coordinate >= p")
     x = xp.stack([fp.from_bytes(a0), fp.from_bytes(a1)], axis=1)
-    b = c.g2.b.reshape(c.g2.b.shape + (1,))
-    rhs = fp2.add(fp2.mul(fp2.sqr(x), x), b)
-    Q = _lift_x(c.g2, x, fp2.sqrt(rhs), flags, inf, "G2")
+    root = None
+    if xp is np and rows.shape[0]:
+        from offchain.crypto.g2_native import g2_sqrt_rhs
+
+        root = g2_sqrt_rhs("bn254", c, a0, a1)  # a root on the native kernel (the flag picks the sign)
+    if root is None:
+        b = c.g2.b.reshape(c.g2.b.shape + (1,))
+        root = fp2.sqrt(fp2.add(fp2.mul(fp2.sqr(x), x), b))
+    Q = _lift_x(c.g2, x, root, flags, inf, "G2")
     if subgroup_check:
         g2_check_subgroup(Q)
     return Q

@@ -60,6 +60,7 @@ class G2Kernel:
             "msm_pippenger": (i_, [p_, p_, n_, i_, p_]),
             "fixed_base": (i_, [p_, p_, n_, p_]),
             "import_proj": (n_, [p_, n_, p_]),
+            "sqrt_rhs": (None, [p_, n_, p_, b_]),
         }
         self._fn = {}
         for op, (res, args) in sigs.items():
@@ -164,6 +165,17 @@ class G2Kernel:
         self._fn["scalar_mul"](_ptr(p), _ptr(s), n, _ptr(out))
         return out
 
+    def sqrt_rhs(self, x_words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Canonical x uint64 (n, 2, NL) as (c0, c1), each below p -> (ok (n,) bool, y (n, 2, NL)): y a
+        square root of x^3 + b' where ok (decompression; the caller picks the sign)."""
+        x = np.ascontiguousarray(x_words, dtype=np.uint64)
+        if x.ndim != 3 or x.shape[1:] != (2, self.nl):
+            raise G2KernelError(f"{self.name}: x must be uint64 (n, 2, {self.nl}), got {x.shape}")
+        y = np.empty_like(x)
+        ok = np.empty(x.shape[0], dtype=np.uint8)
+        self._fn["sqrt_rhs"](_ptr(x), x.shape[0], _ptr(y), _ptr(ok))
+        return ok.astype(bool), y
+
     def fixed_base_mul(self, base: Any, sc: Any) -> np.ndarray:
         """s_i * B for one point B (kernel form (3, 2, NL) or (1, 3, 2, NL)) and scalars (n, 4): an 8-bit
         comb (8,160 affine multiples of B, then 31 mixed additions per scalar; ~10x a plain multiply)."""
@@ -221,3 +233,16 @@ def subgroup_mask(name: str, groups: Any, Q: Array) -> np.ndarray | None:
     if k is None:
         return None
     return k.in_subgroup(k.from_group(Q))
+
+
+def g2_sqrt_rhs(name: str, groups: Any, c0_be: np.ndarray, c1_be: np.ndarray) -> tuple[np.ndarray, Array] | None:
+    """Decompression's square root on the kernel: big-endian canonical x components (n, 8 NL) each ->
+    (ok mask, y as a numpy Fp2 batch) with y^2 = x^3 + b' where ok (either root); None when native
+    kernels are off (callers use the array code's Fp2 square root)."""
+    k = kernel(name, groups)
+    if k is None:
+        return None
+    words = np.stack([np.ascontiguousarray(c[:, ::-1]).view("<u8") for c in (c0_be, c1_be)], axis=1)
+    ok, y = k.sqrt_rhs(words)
+    fp = groups.fp
+    return ok, np.stack([words_to_field(fp, y[:, 0]), words_to_field(fp, y[:, 1])], axis=1)
