@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "comb.h"
+
 #include "g1_curve_params.h"
 
 #include "g1_bn254.h"
@@ -198,39 +200,10 @@
             PRE##_fp_from_mont(y + NLIMBS * k, acc);                                                   \
         }                                                                                              \
     }                                                                                                  \
-    /* out[i] = s[i] * base for one fixed base (test SRS powers): a comb of 32 windows of 8 bits, table\
-     * T[j][d - 1] = d 2^(8 j) base normalised to affine (8,160 points, built once per call), then 31 mixed\
-     * additions per scalar. */                                                                        \
-    int PRE##_fixed_base(const u64 *base, const u64 *sc, long n, u64 *out) {                           \
-        PRE##_pt *T = (PRE##_pt *)malloc(sizeof(PRE##_pt) * 32 * 255);                                 \
-        u64 *pref = (u64 *)malloc(sizeof(u64) * NLIMBS * 255);                                         \
-        if (!T || !pref) {                                                                             \
-            free(T);                                                                                   \
-            free(pref);                                                                                \
-            return 1;                                                                                  \
-        }                                                                                              \
-        PRE##_pt b;                                                                                    \
-        PRE##_pt_copy(&b, (const PRE##_pt *)base);                                                     \
-        for (int j = 0; j < 32; j++) {                                                                 \
-            PRE##_pt_copy(&T[255 * j], &b);                                                            \
-            for (int d = 1; d < 255; d++) PRE##_pt_add(&T[255 * j + d], &T[255 * j + d - 1], &b);      \
-            PRE##_pt_dbl(&b, &T[255 * j + 127]); /* 2 * 128 b = 2^8 b */                               \
-            PRE##_pt_normalize_run(T + 255 * j, 255, pref);                                            \
-        }                                                                                              \
-        free(pref);                                                                                    \
-        _Pragma("omp parallel for schedule(static)")                                                   \
-        for (long i = 0; i < n; i++) {                                                                 \
-            PRE##_pt acc;                                                                              \
-            PRE##_pt_set_inf(&acc);                                                                    \
-            for (int j = 0; j < 32; j++) {                                                             \
-                unsigned d = scalar_digit(sc + 4 * i, j, 8);                                           \
-                if (d) PRE##_pt_add(&acc, &acc, &T[255 * j + d - 1]);                                  \
-            }                                                                                          \
-            PRE##_pt_copy((PRE##_pt *)out + i, &acc);                                                  \
-        }                                                                                              \
-        free(T);                                                                                       \
-        return 0;                                                                                      \
-    }                                                                                                  \
+    /* out[i] = s[i] * base for one fixed base: comb.h                                                 \
+     * (8-bit windows, 8,160 affine multiples, 31 mixed additions a scalar) */                         \
+    DEFINE_FIXED_BASE(PRE##_fixed_base, PRE##_pt, PRE##_pt_add, PRE##_pt_dbl, PRE##_pt_set_inf,        \
+                      PRE##_pt_normalize_run, u64, NLIMBS * 255)                                       \
     /* out = sum p[i] (serial, for a handful of partial sums) */                                       \
     void PRE##_sum(const u64 *pts, long n, u64 *out) {                                                 \
         PRE##_pt acc;                                                                                  \

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "comb.h"
+
 #define G1_CURVE_EXTRA "g2_curve.h" /* included by g1_curve.h per curve, with its macros */
 #include "g1_curve_params.h"
 
@@ -151,38 +153,10 @@
         _Pragma("omp parallel for schedule(dynamic, 4)")                                               \
         for (long i = 0; i < n; i++) PRE##_g2_mul((PRE##_g2 *)out + i, (const PRE##_g2 *)pts + i, s); \
     }                                                                                                  \
-    /* out[i] = s[i] * base for one fixed base (test SRS powers): a comb of 32 windows of 8 bits, table\
-     * T[j][d - 1] = d 2^(8 j) base normalised to affine (8,160 points, built once per call), then 31 mixed\
-     * additions per scalar instead of ~255 doublings and ~50 additions. */                            \
-    int PRE##_g2_fixed_base(const u64 *base, const u64 *sc, long n, u64 *out) {                        \
-        PRE##_g2 *T = (PRE##_g2 *)malloc(sizeof(PRE##_g2) * 32 * 255);                                 \
-        PRE##_fp2 *pref = (PRE##_fp2 *)malloc(sizeof(PRE##_fp2) * 255);                                \
-        if (!T || !pref) {                                                                             \
-            free(T);                                                                                   \
-            free(pref);                                                                                \
-            return 1;                                                                                  \
-        }                                                                                              \
-        PRE##_g2 b = *(const PRE##_g2 *)base;                                                          \
-        for (int j = 0; j < 32; j++) {                                                                 \
-            T[255 * j] = b;                                                                            \
-            for (int d = 1; d < 255; d++) PRE##_g2_add(&T[255 * j + d], &T[255 * j + d - 1], &b);      \
-            PRE##_g2_dbl(&b, &T[255 * j + 127]); /* 2 * 128 b = 2^8 b */                               \
-            PRE##_g2_normalize_run(T + 255 * j, 255, pref);                                            \
-        }                                                                                              \
-        free(pref);                                                                                    \
-        _Pragma("omp parallel for schedule(static)")                                                   \
-        for (long i = 0; i < n; i++) {                                                                 \
-            PRE##_g2 acc;                                                                              \
-            PRE##_g2_set_inf(&acc);                                                                    \
-            for (int j = 0; j < 32; j++) {                                                             \
-                unsigned d = scalar_digit(sc + 4 * i, j, 8);                                           \
-                if (d) PRE##_g2_add(&acc, &acc, &T[255 * j + d - 1]);                                  \
-            }                                                                                          \
-            ((PRE##_g2 *)out)[i] = acc;                                                                \
-        }                                                                                              \
-        free(T);                                                                                       \
-        return 0;                                                                                      \
-    }                                                                                                  \
+    /* out[i] = s[i] * base for one fixed base: comb.h                                                 \
+     * (8-bit windows, 8,160 affine multiples, 31 mixed additions a scalar) */                         \
+    DEFINE_FIXED_BASE(PRE##_g2_fixed_base, PRE##_g2, PRE##_g2_add, PRE##_g2_dbl, PRE##_g2_set_inf,     \
+                      PRE##_g2_normalize_run, PRE##_fp2, 255)                                          \
     /* out = sum_i s[i] p[i] by the bucket method (Pippenger): signed c-bit digits (2^(c-1) buckets), affine\
      * buckets with batched inversions (g2_msm_window_ba), windows in parallel. The points are normalised\
      * to affine first (a copy) unless they already are. */                                            \
