@@ -550,3 +550,14 @@ int PFX(fp12_op)(int op, const u64 *a, const u64 *b, u64 *out) {
     for (int i = 0; i < 12; i++) PFX(fp_from_mont)(out + NL * i, rm + NL * i);
     return 0;
 }
+
+/* the instance macros of this curve (defined by pairing_native.c before pairing_tower.h) */
+#undef NL
+#undef PFX
+#undef XI0
+#undef PT_FROB
+#undef PT_BN
+#undef PT_TWIST_B3
+#undef PT_ATE
+#undef PT_X
+#undef PT_XM1_3

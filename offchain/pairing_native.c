@@ -58,16 +58,7 @@
 #define PT_XM1_3 0
 #include "pairing_tower.h"
 
-#include "pairing_curve.h"
-#undef NL
-#undef PFX
-#undef XI0
-#undef PT_FROB
-#undef PT_BN
-#undef PT_TWIST_B3
-#undef PT_ATE
-#undef PT_X
-#undef PT_XM1_3
+#include "pairing_curve.h" /* undefines the instance macros at its end */
 
 /* ----- BLS12-381: xi = 1 + u, M-type twist, loop |x|, x = -0xd201000000010000 ------------------ */
 #define NL 6
@@ -81,15 +72,6 @@
 #define PT_XM1_3 BLS12_381_PT_XM1_3
 #include "pairing_tower.h"
 
-#include "pairing_curve.h"
-#undef NL
-#undef PFX
-#undef XI0
-#undef PT_FROB
-#undef PT_BN
-#undef PT_TWIST_B3
-#undef PT_ATE
-#undef PT_X
-#undef PT_XM1_3
+#include "pairing_curve.h" /* undefines the instance macros at its end */
 
 int pairing_native_abi(void) { return 1; }

@@ -246,9 +246,6 @@ class PrimeField:
         """``a**e`` for a fixed public exponent, the same for the whole batch (square and multiply)."""
         return pow_fixed(self, a, e, self.ones(a.shape[1:]))
 
-    def inv_fermat(self, a: Array) -> Array:
-        return self.pow(a, self.p - 2)
-
     def is_zero(self, a: Array) -> Array:
         """Boolean batch: value == 0 mod p."""
         c = self.canonical(self.from_mont(a))

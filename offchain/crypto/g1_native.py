@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from offchain import native
+from offchain.crypto.backend import to_numpy
 from offchain.crypto.field import LIMB_BITS, MASK
 
 SOURCE = "g1_native.c"
@@ -77,16 +78,61 @@ def words_to_field(F: Any, w: Array) -> Array:
 PRE_TABLE_SIZES = {1 << (w - 2): w for w in range(3, 9)}
 
 
-def _host(a: Array) -> np.ndarray:
-    return a.get() if hasattr(a, "get") else np.asarray(a)
+class PointKernel:
+    """What the CPU G1 and G2 kernels share over their C entry points ``normalize`` and ``export``:
+    argument checks, point counts, normalisation and affine export. A subclass sets ``Error`` (its typed
+    error), ``POINT_TAIL`` (a point's shape before the limb axis: (3,) for G1, (3, 2) for G2) and
+    ``AFFINE_COORDS`` (base-field words of an affine point: 2 or 4), and has ``name``, ``nl``, ``_fn``
+    and a ``_points`` check."""
+
+    xp = np  # array module of the kernel's points
+    Error: type[Exception] = native.NativeError
+    POINT_TAIL: tuple[int, ...] = (3,)
+    AFFINE_COORDS = 2
+    name: str
+    nl: int
+    _fn: dict[str, Any]
+
+    def _points(self, pts: Any) -> Array:  # pragma: no cover - every subclass has its own
+        raise NotImplementedError
+
+    def _count(self, pts: Any) -> int:
+        return int(np.prod(pts.shape[: -(len(self.POINT_TAIL) + 1)], dtype=np.int64))
+
+    def _scalars(self, sc: Any, count: int) -> Array:
+        if not isinstance(sc, self.xp.ndarray) or sc.dtype != np.uint64 or sc.ndim < 1 or sc.shape[-1] != 4:
+            raise self.Error(f"{self.name}: scalars must be uint64 (..., 4), got {getattr(sc, 'shape', None)}")
+        if sc.size // 4 != count:
+            raise self.Error(f"{self.name}: {sc.size // 4} scalars for {count} points")
+        return self.xp.ascontiguousarray(sc)
+
+    def _check(self, err: int, op: str) -> None:
+        if err:
+            raise native.NativeError(f"{self.name}: native {op} could not allocate its scratch memory")
+
+    def normalized(self, pts: Any) -> np.ndarray:
+        """A copy with every point affine (Z = 1) or infinity (Z = 0): cheaper to add (mixed formula)."""
+        p = self._points(pts).copy()
+        self._check(self._fn["normalize"](_ptr(p), self._count(p)), "normalize")
+        return p
+
+    def export_affine(self, pts: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Kernel points -> canonical affine uint64 (n, AFFINE_COORDS, NL) and infinity flags (n,) (flattened)."""
+        p = self.normalized(pts)
+        n = self._count(p)
+        xy = np.empty((n, self.AFFINE_COORDS, self.nl), dtype=np.uint64)
+        inf = np.empty(n, dtype=np.uint8)
+        self._fn["export"](_ptr(p), n, _ptr(xy), _ptr(inf))
+        return xy, inf.astype(bool)
 
 
-class G1Kernel:
+class G1Kernel(PointKernel):
     """The native G1 operations of one curve (``"bn254"`` or ``"bls12_381"``) over its array-code groups."""
 
     xp = np  # array module of the kernel's points
     PRE_WIDTH = 6  # NAF width of fixed-base row MSMs (table of 2^(w-2) odd multiples per base)
 
+    Error = G1KernelError
     def __init__(self, name: str, groups: Any, extra_flags: tuple[str, ...] = ()) -> None:
         """``extra_flags``: further compiler flags for the C kernel (tests build variants, e.g. ``-DG1_MUL32``)."""
         if name not in LIMBS:
@@ -130,13 +176,6 @@ class G1Kernel:
             raise G1KernelError(f"{self.name}: {what} must be uint64 (..., 3, {self.nl}) kernel points, got {shape}")
         return self.xp.ascontiguousarray(pts)
 
-    def _scalars(self, sc: Any, count: int) -> Array:
-        if not isinstance(sc, self.xp.ndarray) or sc.dtype != np.uint64 or sc.ndim < 1 or sc.shape[-1] != 4:
-            raise G1KernelError(f"{self.name}: scalars must be uint64 (..., 4), got {getattr(sc, 'shape', None)}")
-        if sc.size // 4 != count:
-            raise G1KernelError(f"{self.name}: {sc.size // 4} scalars for {count} points")
-        return self.xp.ascontiguousarray(sc)
-
     def _affine_args(self, xy: Any, inf: Any) -> tuple[Array, Array, int]:
         xp = self.xp
         if not isinstance(xy, xp.ndarray) or xy.dtype != np.uint64 or xy.ndim != 3 or xy.shape[1:] != (2, self.nl):
@@ -150,14 +189,6 @@ class G1Kernel:
         if bad:
             raise G1KernelError(f"{self.name}: point {bad - 1} is not a valid affine G1 point (range, curve or infinity encoding)")
 
-    @staticmethod
-    def _count(pts: Any) -> int:
-        return int(np.prod(pts.shape[:-2], dtype=np.int64))
-
-    def _check(self, err: int, op: str) -> None:
-        if err:
-            raise native.NativeError(f"{self.name}: native {op} could not allocate its scratch memory")
-
     # ----- boundary -----------------------------------------------------------------------
     def import_affine(self, xy: Any, inf: Any) -> np.ndarray:
         """Canonical affine coordinates uint64 (n, 2, NL) and infinity flags uint8 (n,) -> kernel points (n, 3, NL)."""
@@ -166,21 +197,6 @@ class G1Kernel:
         self._bad_point(int(self._fn["import"](_ptr(xy), _ptr(flags), n, _ptr(out))))
         return out
 
-    def export_affine(self, pts: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Kernel points (..., 3, NL) -> canonical affine uint64 (n, 2, NL) and infinity flags (n,) (flattened)."""
-        p = self.normalized(pts)
-        n = self._count(p)
-        xy = np.empty((n, 2, self.nl), dtype=np.uint64)
-        inf = np.empty(n, dtype=np.uint8)
-        self._fn["export"](_ptr(p), n, _ptr(xy), _ptr(inf))
-        return xy, inf.astype(bool)
-
-    def normalized(self, pts: Any) -> np.ndarray:
-        """A copy with every point affine (Z = 1) or infinity (Z = 0): cheaper to add (mixed formula)."""
-        p = self._points(pts).copy()
-        self._check(self._fn["normalize"](_ptr(p), self._count(p)), "normalize")
-        return p
-
     def from_group(self, P: Array) -> np.ndarray:
         """Array-code G1 batch (3, limbs, n) -> kernel points (n, 3, NL), normalised (Z in {0, 1}): the
         projective coordinates cross as canonical words and the kernel does the one inversion (the
@@ -188,7 +204,7 @@ class G1Kernel:
         fp = self.groups.fp
         if P.ndim != 3:
             raise G1KernelError(f"{self.name}: expected a one-dimensional G1 batch, got shape {P.shape}")
-        xyz = np.stack([_host(field_to_words(fp, P[k], self.nl)) for k in range(3)], axis=1)
+        xyz = np.stack([to_numpy(field_to_words(fp, P[k], self.nl)) for k in range(3)], axis=1)
         out = np.empty((P.shape[-1], 3, self.nl), dtype=np.uint64)
         bad = int(self._fn["import_proj"](_ptr(np.ascontiguousarray(xyz)), xyz.shape[0], _ptr(out)))
         if bad:
@@ -358,7 +374,8 @@ class G1Kernel:
 _host_kernels: dict[str, G1Kernel] = {}
 
 
-def _host_kernel(name: str, groups: Any) -> G1Kernel | None:
+def host_kernel(name: str, groups: Any) -> G1Kernel | None:
+    """The shared CPU G1 kernel of curve ``name`` for numpy batches, or None when kernels are off."""
     if not native.enabled():
         return None
     k = _host_kernels.get(name)
@@ -370,7 +387,7 @@ def _host_kernel(name: str, groups: Any) -> G1Kernel | None:
 def g1_subgroup_mask(name: str, groups: Any, P: Array) -> np.ndarray | None:
     """Bool per point of the numpy G1 batch ``P``: in the order-r subgroup (exact r * P == O on the
     kernel), or None when native kernels are off (callers use the array code)."""
-    k = _host_kernel(name, groups)
+    k = host_kernel(name, groups)
     return None if k is None else k.in_subgroup(k.from_group(P))
 
 
@@ -378,7 +395,7 @@ def g1_sqrt_rhs(name: str, groups: Any, x_be: np.ndarray) -> tuple[np.ndarray, A
     """Decompression's square root on the kernel: big-endian canonical x bytes (n, 8 NL) -> (ok mask,
     y = (x^3 + b)^((p+1)/4) as a numpy field batch), the array code's ``is_square_and_sqrt`` of x^3 + b
     value for value; None when native kernels are off."""
-    k = _host_kernel(name, groups)
+    k = host_kernel(name, groups)
     if k is None:
         return None
     words = np.ascontiguousarray(x_be[:, ::-1]).view("<u8")

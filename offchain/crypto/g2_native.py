@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from offchain import native
-from offchain.crypto.g1_native import LIMBS, _ptr, field_to_words, words_to_field
+from offchain.crypto.backend import to_numpy
+from offchain.crypto.g1_native import LIMBS, PointKernel, _ptr, field_to_words, words_to_field
 
 SOURCE = "g2_native.c"
 FLAGS = ("-fopenmp",)
@@ -38,8 +39,12 @@ _u64p = ctypes.POINTER(ctypes.c_uint64)
 _u8p = ctypes.POINTER(ctypes.c_uint8)
 
 
-class G2Kernel:
+class G2Kernel(PointKernel):
     """The native G2 operations of one curve (``"bn254"`` or ``"bls12_381"``) over its array-code groups."""
+
+    Error = G2KernelError
+    POINT_TAIL = (3, 2)
+    AFFINE_COORDS = 4
 
     def __init__(self, name: str, groups: Any) -> None:
         if name not in LIMBS:
@@ -77,21 +82,6 @@ class G2Kernel:
                                 f"got {getattr(pts, 'shape', None)}")
         return np.ascontiguousarray(pts)
 
-    @staticmethod
-    def _count(pts: np.ndarray) -> int:
-        return int(np.prod(pts.shape[:-3], dtype=np.int64))
-
-    def _scalars(self, sc: Any, count: int) -> np.ndarray:
-        if not isinstance(sc, np.ndarray) or sc.dtype != np.uint64 or sc.ndim < 1 or sc.shape[-1] != 4:
-            raise G2KernelError(f"{self.name}: scalars must be uint64 (..., 4), got {getattr(sc, 'shape', None)}")
-        if sc.size // 4 != count:
-            raise G2KernelError(f"{self.name}: {sc.size // 4} scalars for {count} points")
-        return np.ascontiguousarray(sc)
-
-    def _check(self, err: int, op: str) -> None:
-        if err:
-            raise native.NativeError(f"{self.name}: native G2 {op} could not allocate its scratch memory")
-
     # ----- boundary -----------------------------------------------------------------------
     def import_affine(self, xy: Any, inf: Any) -> np.ndarray:
         """Canonical affine uint64 (n, 4, NL) as (x.c0, x.c1, y.c0, y.c1) and infinity flags (n,) ->
@@ -110,20 +100,6 @@ class G2Kernel:
             raise G2KernelError(f"{self.name}: point {bad - 1} is not a valid affine G2 point (range, twist or infinity encoding)")
         return out
 
-    def normalized(self, pts: Any) -> np.ndarray:
-        p = self._points(pts).copy()
-        self._check(self._fn["normalize"](_ptr(p), self._count(p)), "normalize")
-        return p
-
-    def export_affine(self, pts: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Kernel points (..., 3, 2, NL) -> canonical affine uint64 (n, 4, NL) and infinity flags (n,)."""
-        p = self.normalized(pts)
-        n = self._count(p)
-        xy = np.empty((n, 4, self.nl), dtype=np.uint64)
-        inf = np.empty(n, dtype=np.uint8)
-        self._fn["export"](_ptr(p), n, _ptr(xy), _ptr(inf))
-        return xy, inf.astype(bool)
-
     def from_group(self, Q: Array) -> np.ndarray:
         """Array-code G2 batch (3, limbs, 2, n) -> kernel points (n, 3, 2, NL), normalised (Z in {0, 1}):
         the projective coordinates cross as canonical words, checked on the twist by the kernel, which
@@ -131,7 +107,7 @@ class G2Kernel:
         fp = self.groups.fp
         if Q.ndim != 4:
             raise G2KernelError(f"{self.name}: expected a one-dimensional G2 batch, got shape {Q.shape}")
-        cols = [_host(field_to_words(fp, Q[c][:, k], self.nl)) for c in range(3) for k in (0, 1)]
+        cols = [to_numpy(field_to_words(fp, Q[c][:, k], self.nl)) for c in range(3) for k in (0, 1)]
         xyz = np.ascontiguousarray(np.stack(cols, axis=1))
         out = np.empty((Q.shape[-1], 3, 2, self.nl), dtype=np.uint64)
         bad = int(self._fn["import_proj"](_ptr(xyz), xyz.shape[0], _ptr(out)))
@@ -153,7 +129,7 @@ class G2Kernel:
         """Fr batch (limbs, *shape) -> canonical scalars uint64 (*shape, 4)."""
         fr = self.groups.fr
         shape = s.shape[1:]
-        return _host(field_to_words(fr, s.reshape(fr.n, -1), 4)).reshape(shape + (4,))
+        return to_numpy(field_to_words(fr, s.reshape(fr.n, -1), 4)).reshape(shape + (4,))
 
     # ----- operations ---------------------------------------------------------------------
     def scalar_mul(self, pts: Any, sc: Any) -> np.ndarray:
@@ -205,10 +181,6 @@ class G2Kernel:
         out = np.empty((3, 2, self.nl), dtype=np.uint64)
         self._check(self._fn["msm_pippenger"](_ptr(p), _ptr(s), n, c, _ptr(out)), "msm")
         return out
-
-
-def _host(a: Array) -> np.ndarray:
-    return a.get() if hasattr(a, "get") else np.asarray(a)
 
 
 _kernels: dict[tuple[str, str], G2Kernel] = {}

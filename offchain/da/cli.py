@@ -31,7 +31,7 @@ import numpy as np
 from offchain.crypto import bn254 as B
 from offchain.crypto.backend import get_backend
 from offchain.crypto.ntt import ntt
-from offchain.da import codec, peerdas_cli
+from offchain.da import codec
 from offchain.da.files import (
     bundle_bytes,
     read_bundle,
@@ -228,14 +228,12 @@ def _check_length(info: dict[str, Any], path: Path, enc: Encoder, C: Any) -> tup
         return None, "no length commitment/proof in the commitment file"
     LC, LP = read_length_points(info, path, enc.xp)
     n = int(info["length"])
-    c = enc.c
-    same = enc.suite.pairing_check([(C[..., 0], c.g2.generator[..., 0]), (c.g1.neg(c.g1.generator)[..., 0], LC[..., 0])])
-    if not same:
+    if not enc.length_commitment_matches(C, LC):
         return False, "the length commitment is not the blob commitment's polynomial (e(C, G2) != e(G1, LC))"
     if enc.srs.g1_reverse_pow2 is None:
         return True, ("length commitment matches the commitment; length proof not checked (needs the 28 "
                       "[tau^(2^28 - 2^i)]_1 points, which EigenDA's SRS files do not include)")
-    if not enc.verify_length_proof(C, LC, LP, n):
+    if not enc.length_proof_holds(LC, LP, n):
         return False, f"the length proof does not prove degree < {n}"
     return True, f"length commitment and length proof (degree < {n}) valid"
 
@@ -358,5 +356,7 @@ def register(subparsers: Any) -> None:
     bun.add_argument("--chunks", required=True, help="chunk indices in bundle order, e.g. 0-1023")
     bun.add_argument("--out", required=True)
     bun.set_defaults(func=cmd_bundle)
+
+    from offchain.da import peerdas_cli  # it imports this module's helpers
 
     peerdas_cli.register(sub)  # eigen da peerdas cells|verify|recover

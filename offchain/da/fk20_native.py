@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from offchain import native
+from offchain.crypto.backend import to_numpy
 from offchain.crypto.ntt import DomainError
 from offchain.errors import DAError
 
@@ -37,10 +38,6 @@ class TableCacheError(DAError):
     """A cached FK20 table file is corrupt or does not belong to this SRS and blob size."""
 
 
-def _host(a: Array) -> np.ndarray:
-    return a.get() if hasattr(a, "get") else np.asarray(a)
-
-
 class KernelFK20:
     """Commitments and FK20 proofs of one :class:`Encoder` on one G1 kernel.
 
@@ -55,6 +52,7 @@ class KernelFK20:
         self.K = kernel
         self.kx = kernel.xp  # array module of the kernel's points (numpy or cupy)
         self.table_cache = Path(table_cache) if table_cache else None
+        self._table_paths: dict[tuple[int, int], Path] = {}
         self._srs: Array | None = None
         self._tables: dict[tuple[int, int], Array] = {}
         self._row_tables: dict[tuple[int, int], Array] = {}
@@ -113,13 +111,18 @@ class KernelFK20:
 
     # ----- on-disk table cache ------------------------------------------------------------
     def _table_path(self, params: EncodingParams) -> Path:
+        """The cache file of a blob size (the SRS digest is computed once per size and kept)."""
         assert self.table_cache is not None
-        srs_digest = hashlib.sha256(_host(self.srs(params.n)).tobytes()).hexdigest()[:24]
-        return self.table_cache / f"fk20-{self.K.name}-{srs_digest}-n{params.n}-L{params.chunk_length}.bin"
+        key = (params.n, params.chunk_length)
+        if key not in self._table_paths:
+            srs_digest = hashlib.sha256(to_numpy(self.srs(params.n)).tobytes()).hexdigest()[:24]
+            name = f"fk20-{self.K.name}-{srs_digest}-n{params.n}-L{params.chunk_length}.bin"
+            self._table_paths[key] = self.table_cache / name
+        return self._table_paths[key]
 
     def _save_table(self, params: EncodingParams, Y: Array) -> None:
         xy, inf = self.K.export_affine(Y)
-        body = _host(xy).tobytes() + _host(inf).astype(np.uint8).tobytes()
+        body = to_numpy(xy).tobytes() + to_numpy(inf).astype(np.uint8).tobytes()
         head = TABLE_MAGIC + struct.pack("<QQQ", params.n, params.chunk_length, Y.shape[0] * Y.shape[1])
         path = self._table_path(params)
         try:

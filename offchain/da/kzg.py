@@ -239,19 +239,27 @@ class Encoder:
             raise SRSError(f"{self.srs.name}: trailing G2 powers for length {n} are not loaded")
         return self._g2_msm("g2_trailing", t.shape[-1] - n, coeffs)
 
-    def verify_length_proof(self, C: Array, LC: Array, LP: Array, n: int) -> bool:
-        """e(C, G2) == e(G1, LC) and e([tau^(2^28-n)]_1, LC) == e(G1, LP)."""
+    def length_commitment_matches(self, C: Array, LC: Array) -> bool:
+        """e(C, G2) == e(G1, LC): the G1 commitment and the length commitment are of one polynomial."""
+        c = self.c
+        return self.suite.pairing_check([(C[..., 0], c.g2.generator[..., 0]), (c.g1.neg(c.g1.generator)[..., 0], LC[..., 0])])
+
+    def length_proof_holds(self, LC: Array, LP: Array, n: int) -> bool:
+        """e([tau^(2^28-n)]_1, LC) == e(G1, LP): the committed polynomial has degree < n."""
         if n <= 0 or n & (n - 1):
             raise VerificationError(f"length {n} is not a power of two")
-        c = self.c
-        ok = self.suite.pairing_check([(C[..., 0], c.g2.generator[..., 0]), (c.g1.neg(c.g1.generator)[..., 0], LC[..., 0])])
-        if not ok:
-            return False
         rev = self.srs.g1_reverse_pow2
         if rev is None:
             raise SRSError(f"{self.srs.name}: [tau^(2^28 - 2^k)]_1 points are not loaded")
+        c = self.c
         k = n.bit_length() - 1
         return self.suite.pairing_check([(rev[..., k], LC[..., 0]), (c.g1.neg(c.g1.generator)[..., 0], LP[..., 0])])
+
+    def verify_length_proof(self, C: Array, LC: Array, LP: Array, n: int) -> bool:
+        """Both length pairings: :meth:`length_commitment_matches` and :meth:`length_proof_holds`."""
+        if n <= 0 or n & (n - 1):
+            raise VerificationError(f"length {n} is not a power of two")
+        return self.length_commitment_matches(C, LC) and self.length_proof_holds(LC, LP, n)
 
     # ----- Reed-Solomon -------------------------------------------------------------------
     def chunk_coeffs(self, coeffs: Array, params: EncodingParams) -> Array:

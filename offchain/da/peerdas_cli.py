@@ -44,6 +44,7 @@ import numpy as np
 
 from offchain.crypto import bls12_381 as BL
 from offchain.da import codec
+from offchain.da.cli import _progress, table_cache_dir
 from offchain.da.kzg import RecoveryError
 from offchain.da.peerdas import (
     BYTES_PER_CELL,
@@ -214,17 +215,9 @@ def _setup(args: argparse.Namespace, g1_count: int) -> Setup:
             srs = load_trusted_setup(path, args.backend, g1_count)
         except BL.PointError as exc:
             raise SRSError(f"{path}: malformed trusted setup ({exc})") from exc
-        from offchain.da.cli import table_cache_dir
-
         pd = PeerDAS(srs, args.backend, table_cache=table_cache_dir())
         _SESSIONS[key] = pd
     return Setup(pd, path, sha)
-
-
-def _progress(total: int, desc: str, quiet: bool) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, disable=quiet, file=sys.stderr, leave=False)
 
 
 # ----- commands -----------------------------------------------------------------------------

@@ -202,9 +202,9 @@ def _generator_multiples(c: Any, group: str, scalars: np.ndarray) -> Array:
         return curve.scalar_mul(curve.concat([curve.generator] * n), scalars)
     words = np.ascontiguousarray(scalars[:, ::-1]).view("<u8").reshape(n, 4)  # big-endian bytes -> LE words
     if group == "g1":
-        from offchain.crypto.g1_native import G1Kernel
+        from offchain.crypto.g1_native import host_kernel
 
-        k = G1Kernel("bn254", c)
+        k = host_kernel("bn254", c)
         return k.to_group(k.fixed_base_mul(k.from_group(curve.generator), words))
     from offchain.crypto import g2_native
 

@@ -51,19 +51,20 @@ def test_bundle_single_byte_changes(pos: int, val: int) -> None:
     assert L * 32 + 32 == (len(data) - 8) // coeffs.shape[0]
 
 
-@given(st.binary(max_size=400), st.sampled_from([b"", b"EDAF\x01", b"EDAF\x01\x00\x00\x00\x01\x00\x00\x00\x01"]))
-def test_frames_file_never_crashes(tail: bytes, head: bytes) -> None:
-    try:
-        read_frames(_write("frames.bin", head + tail))
-    except FrameFileError:
-        pass
+# (reader, file name, its error, plausible headers to start from: arbitrary tails after a valid start)
+_READERS = [
+    (read_frames, "frames.bin", FrameFileError, [b"", b"EDAF\x01", b"EDAF\x01\x00\x00\x00\x01\x00\x00\x00\x01"]),
+    (read_cells, "cells.bin", CellFileError, [b"", b"EPDC", b"EPDC\x01\x00\x00\x00\x01"]),
+]
 
 
-@given(st.binary(max_size=400), st.sampled_from([b"", b"EPDC", b"EPDC\x01\x00\x00\x00\x01"]))
-def test_cells_file_never_crashes(tail: bytes, head: bytes) -> None:
+@given(st.data())
+def test_chunk_files_never_crash(data: st.DataObject) -> None:
+    read, name, error, heads = data.draw(st.sampled_from(_READERS))
+    blob = data.draw(st.sampled_from(heads)) + data.draw(st.binary(max_size=400))
     try:
-        read_cells(_write("cells.bin", head + tail))
-    except CellFileError:
+        read(_write(name, blob))
+    except error:
         pass
 
 
