@@ -56,7 +56,6 @@ class Encoder:
         self.c = suite.groups(self.xp)
         self._tables: dict[tuple[int, int], Array] = {}
         self._kernel: KernelFK20 | None = None
-        self._kernel_state: tuple[bool, str] | None = None
         self._g2_bases: dict[str, np.ndarray] = {}  # SRS G2 arrays in native kernel form
         self.verifier = Verifier(self.c, suite, self.srs, self._g1_msm)
 
