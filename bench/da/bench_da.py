@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT))
 from offchain import native  # noqa: E402
 from offchain.crypto import bn254 as B  # noqa: E402
 from offchain.crypto.backend import get_backend  # noqa: E402
-from offchain.da.kzg import NUM_CHUNKS, Encoder, EncodingParams, Sample  # noqa: E402
+from offchain.da.eigenda.encoder import Encoder  # noqa: E402
+from offchain.da.eigenda.params import NUM_CHUNKS, EncodingParams, Sample  # noqa: E402
 from offchain.da.srs import insecure_test_srs  # noqa: E402
 
 SIZES = {"128KiB": 4096, "1MiB": 32768, "16MiB": 1 << 19, "64KiB": 2048, "4KiB": 128, "64B": 2}

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.da.bench_da import machine, sync  # noqa: E402
-from offchain.da.peerdas import PARAMS, PeerDAS, load_trusted_setup  # noqa: E402
+from offchain.da.peerdas.cells import PARAMS, PeerDAS, load_trusted_setup  # noqa: E402
 
 
 def med(fn, xp, reps):  # type: ignore[no-untyped-def]

@@ -25,7 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.da.bench_da import SIZES, sync  # noqa: E402
 from offchain.crypto.backend import get_backend  # noqa: E402
-from offchain.da.kzg import Encoder, EncodingParams, chunk_cosets  # noqa: E402
+from offchain.da.eigenda import fk20  # noqa: E402
+from offchain.da.eigenda.encoder import Encoder  # noqa: E402
+from offchain.da.eigenda.params import EncodingParams, chunk_cosets  # noqa: E402
 from offchain.da.srs import insecure_test_srs  # noqa: E402
 
 
@@ -57,7 +59,7 @@ def profile(label: str, backend: str, reps: int, variants: bool) -> None:
     m, M = params.rows, params.num_chunks
     t, Y = med(lambda: fk.toeplitz_table(params), xp, 1)
     emit(size=label, stage="table (first call, cached after)", s=t)
-    t, Cf = med(lambda: enc._toeplitz_scalars(coeffs, params), xp, reps)
+    t, Cf = med(lambda: fk20.toeplitz_scalars(enc.c.fr, enc.suite, coeffs, params), xp, reps)
     emit(size=label, stage="toeplitz scalars (Fr NTT)", s=t)
     t, sc = med(lambda: K.scalars_from_fr(Cf), xp, reps)
     emit(size=label, stage="scalars to kernel form", s=t)

@@ -15,14 +15,11 @@ from typing import Any
 import numpy as np
 import rlp
 
-from offchain.crypto import bn254 as B
-from offchain.errors import DAError
+from offchain.crypto import bn254
+from offchain.da.errors import CertError
 
 Array = Any
 
-
-class CertError(DAError):
-    """Malformed certificate (prefix, RLP structure, field sizes) or an invalid point inside it."""
 
 
 @dataclass
@@ -76,25 +73,25 @@ def parse_cert(data: bytes | str, xp: ModuleType = np) -> tuple[int, BlobCommitm
     except (IndexError, TypeError, ValueError) as exc:
         raise CertError("unexpected certificate structure") from exc
     try:
-        C = B.g1_from_evm(_word(c_x, "C.x") + _word(c_y, "C.y"), xp)
-        LC = B.g2_from_evm(_g2(com[1], "lengthCommitment"), xp)
-        LP = B.g2_from_evm(_g2(com[2], "lengthProof"), xp)
-    except B.PointError as exc:
+        C = bn254.g1_from_evm(_word(c_x, "C.x") + _word(c_y, "C.y"), xp)
+        LC = bn254.g2_from_evm(_g2(com[1], "lengthCommitment"), xp)
+        LP = bn254.g2_from_evm(_g2(com[2], "lengthProof"), xp)
+    except bn254.PointError as exc:
         raise CertError(f"invalid point in certificate: {exc}") from exc
     return version, BlobCommitment(C, LC, LP, length)
 
 
 def commitment_matches_length_commitment(bc: BlobCommitment) -> bool:
     """e(C, [1]_2) == e([1]_1, LC): C and LC commit to the same polynomial."""
-    c = B.bn254(B._xp_of(bc.commitment))
-    return B.pairing_check(
+    c = bn254.bn254(bn254._xp_of(bc.commitment))
+    return bn254.pairing_check(
         [(bc.commitment[..., 0], c.g2.generator[..., 0]), (c.g1.neg(c.g1.generator)[..., 0], bc.length_commitment[..., 0])]
     )
 
 
 def length_proof_holds(bc: BlobCommitment, tau_rev_g1: Array) -> bool:
     """e([tau^(2^28 - length)]_1, LC) == e([1]_1, LP), given the G1 point [tau^(2^28 - length)]_1."""
-    c = B.bn254(B._xp_of(bc.commitment))
-    return B.pairing_check(
+    c = bn254.bn254(bn254._xp_of(bc.commitment))
+    return bn254.pairing_check(
         [(tau_rev_g1, bc.length_commitment[..., 0]), (c.g1.neg(c.g1.generator)[..., 0], bc.length_proof[..., 0])]
     )

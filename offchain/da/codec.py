@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from offchain.errors import DAError
+from offchain.da.errors import PayloadError
 
 SYMBOL = 32
 GROUP = 31
 HEADER_VERSION = 0
 MAX_BLOB_SYMBOLS = 1 << 19  # 16 MiB
 
-
-class PayloadError(DAError):
-    """Malformed payload or encoded blob."""
 
 
 def next_pow2(n: int) -> int:

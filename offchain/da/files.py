@@ -1,6 +1,6 @@
-"""On-disk formats of the ``eigen da`` commands.
+"""On-disk formats of the ``eigen da`` commands: EigenDA frames, bundles and commitments, PeerDAS cells.
 
-``frames.bin`` (a set of chunks of one blob, any subset, any order)::
+EigenDA: ``frames.bin`` (a set of chunks of one blob, any subset, any order)::
 
     magic b"EDAF" | version u8 = 1 | chunk length L u32 BE | count u32 BE
     count x ( chunk index u32 BE | proof, gnark-compressed G1, 32 B | L coefficients, 32 B BE each )
@@ -11,8 +11,20 @@
 (gnark-compressed G2, hex): with ``commitment`` and ``length``, EigenDA's ``BlobCommitment``.
 EigenDA's validator bundle (what a node stores per blob: its assigned chunks, no indices) is written by
 :func:`bundle_bytes` and read by :func:`parse_bundle` / :func:`read_bundle`.
-Reading is strict: wrong magic, version, sizes, duplicate or out-of-range indices, non-canonical
-coefficients or invalid points are errors.
+
+PeerDAS (``eigen da peerdas``)::
+
+    cells.bin: magic b"EPDC" | version u8 = 1 | count u32 BE (1..128)
+               count x ( cell index u32 BE | KZG proof, ZCash-compressed G1, 48 B
+                         | cell, 64 field elements of 32 B big-endian = 2,048 B )
+
+    commitment.json: {"scheme": "peerdas-eip7594", "commitment": 48-byte hex, "cells": 128,
+                      "setup": name, "setup_sha256": hex, "packing": "blob" | "payload",
+                      "payload_bytes": n (packing "payload" only)}
+
+Reading is strict: wrong magic, version, sizes, counts, duplicate or out-of-range indices, non-canonical
+coefficients or invalid points are errors (a cells record whose proof or cell does not decode is
+reported as a bad cell by ``verify``/``recover``, not here).
 """
 
 from __future__ import annotations
@@ -25,18 +37,23 @@ from typing import Any
 
 import numpy as np
 
-from offchain.crypto import bn254 as B
-from offchain.da.kzg import NUM_CHUNKS
-from offchain.errors import DAError
+from offchain.crypto import bls12_381, bn254
+from offchain.da.eigenda.params import NUM_CHUNKS
+from offchain.da.errors import CellFileError, FrameFileError, PeerDASError
+from offchain.da.peerdas.cells import BYTES_PER_CELL, CELLS_PER_EXT_BLOB, MAX_PAYLOAD
 
 MAGIC = b"EDAF"
 VERSION = 1
 
+CELLS_MAGIC = b"EPDC"
+CELLS_VERSION = 1
+CELLS_HEADER_BYTES = 9
+CELL_PROOF_BYTES = 48
+CELL_RECORD_BYTES = 4 + CELL_PROOF_BYTES + BYTES_PER_CELL
+CELLS_SCHEME = "peerdas-eip7594"
+
 Array = Any
 
-
-class FrameFileError(DAError):
-    """Malformed frames or commitment file."""
 
 
 @dataclass
@@ -93,8 +110,8 @@ def read_length_points(info: dict[str, Any], path: str | Path, xp: ModuleType = 
     if len(lc) != 64 or len(lp) != 64:
         raise FrameFileError(f"{path}: length commitment and proof must be 64 bytes each (gnark-compressed G2)")
     try:
-        return B.g2_decompress(lc, xp), B.g2_decompress(lp, xp)
-    except B.PointError as exc:
+        return bn254.g2_decompress(lc, xp), bn254.g2_decompress(lp, xp)
+    except bn254.PointError as exc:
         raise FrameFileError(f"{path}: length commitment/proof: {exc}") from exc
 
 
@@ -167,7 +184,92 @@ def read_commitment(path: str | Path, xp: ModuleType = np) -> tuple[dict[str, An
     if n <= 0 or n & (n - 1) or L <= 0:
         raise FrameFileError(f"{p}: bad length {n} or chunk length {L}")
     try:
-        C = B.g1_decompress(com, xp)
-    except B.PointError as exc:
+        C = bn254.g1_decompress(com, xp)
+    except bn254.PointError as exc:
         raise FrameFileError(f"{p}: {exc}") from exc
     return info, C
+
+
+# ----- PeerDAS (EIP-7594): cells.bin and its commitment.json -------------------------------
+@dataclass
+class CellSet:
+    index: np.ndarray  # (K,) int64, distinct, < 128
+    proofs: list[bytes]  # K x 48 B
+    cells: list[bytes]  # K x 2048 B
+
+
+def write_cells(path: str | Path, index: np.ndarray, proofs: list[bytes], cells: list[bytes]) -> None:
+    K = int(index.size)
+    if not (len(proofs) == len(cells) == K) or not 0 < K <= CELLS_PER_EXT_BLOB:
+        raise PeerDASError(f"{K} indices, {len(proofs)} proofs, {len(cells)} cells")
+    rec = np.zeros((K, CELL_RECORD_BYTES), dtype=np.uint8)
+    rec[:, :4] = np.asarray(index, dtype=">u4").view(np.uint8).reshape(K, 4)
+    rec[:, 4 : 4 + CELL_PROOF_BYTES] = np.frombuffer(b"".join(proofs), dtype=np.uint8).reshape(K, CELL_PROOF_BYTES)
+    rec[:, 4 + CELL_PROOF_BYTES :] = np.frombuffer(b"".join(cells), dtype=np.uint8).reshape(K, BYTES_PER_CELL)
+    Path(path).write_bytes(CELLS_MAGIC + bytes([CELLS_VERSION]) + K.to_bytes(4, "big") + rec.tobytes())
+
+
+def read_cells(path: str | Path) -> CellSet:
+    p = Path(path)
+    if not p.is_file():
+        raise CellFileError(f"cells file not found: {p}")
+    data = p.read_bytes()
+    if len(data) < CELLS_HEADER_BYTES:
+        raise CellFileError(f"{p}: {len(data)} bytes, shorter than the {CELLS_HEADER_BYTES}-byte header (truncated)")
+    if data[:4] != CELLS_MAGIC:
+        raise CellFileError(f"{p}: not a PeerDAS cells file (bad magic)")
+    if data[4] != CELLS_VERSION:
+        raise CellFileError(f"{p}: unsupported cells file version {data[4]}")
+    K = int.from_bytes(data[5:9], "big")
+    if not 0 < K <= CELLS_PER_EXT_BLOB:
+        raise CellFileError(f"{p}: cell count {K} not in [1, {CELLS_PER_EXT_BLOB}]")
+    if len(data) != CELLS_HEADER_BYTES + K * CELL_RECORD_BYTES:
+        raise CellFileError(
+            f"{p}: {len(data)} bytes, expected {CELLS_HEADER_BYTES + K * CELL_RECORD_BYTES} for {K} cells (truncated or padded)"
+        )
+    rec = np.frombuffer(data, dtype=np.uint8, offset=CELLS_HEADER_BYTES).reshape(K, CELL_RECORD_BYTES)
+    index = rec[:, :4].copy().view(">u4").reshape(K).astype(np.int64)
+    if int(index.max()) >= CELLS_PER_EXT_BLOB:
+        raise CellFileError(f"{p}: cell index {int(index.max())} >= {CELLS_PER_EXT_BLOB}")
+    if np.unique(index).size != K:
+        dup = sorted({int(i) for i in index if int((index == i).sum()) > 1})
+        raise CellFileError(f"{p}: duplicate cell indices {dup[:10]}")
+    proofs = [r.tobytes() for r in rec[:, 4 : 4 + CELL_PROOF_BYTES]]
+    cells = [r.tobytes() for r in rec[:, 4 + CELL_PROOF_BYTES :]]
+    return CellSet(index, proofs, cells)
+
+
+def read_cells_commitment(path: str | Path) -> tuple[dict[str, Any], bytes]:
+    """-> (info, 48-byte commitment); every field checked except the point (see :func:`decode_cells_commitment`)."""
+    p = Path(path)
+    if not p.is_file():
+        raise CellFileError(f"commitment file not found: {p}")
+    try:
+        info = json.loads(p.read_text())
+        if not isinstance(info, dict):
+            raise TypeError("not a JSON object")
+        com = bytes.fromhex(info["commitment"])
+        packing = info["packing"]
+        cells = int(info["cells"])
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise CellFileError(f"{p}: malformed commitment file ({exc})") from exc
+    if info.get("scheme") != CELLS_SCHEME:
+        raise CellFileError(f"{p}: scheme {info.get('scheme')!r} is not {CELLS_SCHEME!r}")
+    if cells != CELLS_PER_EXT_BLOB:
+        raise CellFileError(f"{p}: {cells} cells, expected {CELLS_PER_EXT_BLOB}")
+    if len(com) != CELL_PROOF_BYTES:
+        raise CellFileError(f"{p}: commitment must be 48 bytes (ZCash-compressed G1), got {len(com)}")
+    if packing not in ("blob", "payload"):
+        raise CellFileError(f"{p}: packing {packing!r} is not 'blob' or 'payload'")
+    if packing == "payload":
+        n = info.get("payload_bytes")
+        if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= MAX_PAYLOAD:
+            raise CellFileError(f"{p}: payload_bytes {n!r} not in [0, {MAX_PAYLOAD}]")
+    return info, com
+
+
+def decode_cells_commitment(com: bytes, xp: Any = np) -> Any:
+    try:
+        return bls12_381.g1_decompress(com, xp)
+    except bls12_381.PointError as exc:
+        raise CellFileError(f"commitment: {exc}") from exc

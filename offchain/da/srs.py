@@ -23,10 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from offchain.crypto import bn254 as B
+from offchain import native
+from offchain.crypto import bn254, g2_native
 from offchain.crypto.curve import scalars_to_bytes
+from offchain.crypto.g1_native import host_kernel
 from offchain.crypto.ntt import powers
-from offchain.errors import DAError
+from offchain.da.errors import SRSError
 
 SRS_ORDER = 1 << 28
 MAINNET_G1_PREFIX_3000_SHA256 = "1a23c29f5739fa223410ee518f94922248afe99efc47c9617d89722e8874cf4e"
@@ -41,9 +43,6 @@ KNOWN_DIGESTS = {
 
 Array = Any
 
-
-class SRSError(DAError):
-    """SRS file missing, malformed, wrong digest, or too small for the request."""
 
 
 def sha256_file(path: Path) -> str:
@@ -141,20 +140,20 @@ def _load_points(path: str | Path, size: int, decode: Any, count: int | None, xp
         data = f.read(size * count)
     try:
         return decode(data, xp)
-    except B.PointError as exc:
+    except bn254.PointError as exc:
         raise SRSError(f"{path}: {exc}") from exc
 
 
 def load_g1(path: str | Path, count: int | None = None, xp: ModuleType = np, sha256: str | None = None) -> Array:
     """gnark-compressed G1 points (32 B) of an SRS file, checked on-curve."""
-    return _load_points(path, 32, B.g1_decompress, count, xp, sha256)
+    return _load_points(path, 32, bn254.g1_decompress, count, xp, sha256)
 
 
 def load_g2(path: str | Path, count: int | None = None, xp: ModuleType = np, sha256: str | None = None,
             from_end: bool = False) -> Array:
     """gnark-compressed G2 points (64 B) of an SRS file (the first ``count``, or the last with ``from_end``),
     checked on-curve and in the subgroup."""
-    return _load_points(path, 64, B.g2_decompress, count, xp, sha256, from_end)
+    return _load_points(path, 64, bn254.g2_decompress, count, xp, sha256, from_end)
 
 
 def load_eigenda_srs(
@@ -194,28 +193,22 @@ def load_eigenda_srs(
 def _generator_multiples(c: Any, group: str, scalars: np.ndarray) -> Array:
     """[s_i] G for the generator G of ``group`` ("g1" or "g2") and big-endian scalars (n, 32): the native
     kernels' fixed-base comb when they are on (same group elements), else the array code."""
-    from offchain import native
-
     curve = getattr(c, group)
     n = scalars.shape[0]
     if not native.enabled() or c.xp is not np:
         return curve.scalar_mul(curve.concat([curve.generator] * n), scalars)
     words = np.ascontiguousarray(scalars[:, ::-1]).view("<u8").reshape(n, 4)  # big-endian bytes -> LE words
     if group == "g1":
-        from offchain.crypto.g1_native import host_kernel
-
         k = host_kernel("bn254", c)
         return k.to_group(k.fixed_base_mul(k.from_group(curve.generator), words))
-    from offchain.crypto import g2_native
-
     k2 = g2_native.kernel("bn254", c)
     return k2.to_group(k2.fixed_base_mul(k2.from_group(curve.generator), words))
 
 
 def insecure_test_srs(n: int, secret: int = 0xDEADBEEF1234, xp: ModuleType = np, with_g2: bool = True) -> SRS:
     """INSECURE: an SRS with a publicly known secret, for tests and benchmarks beyond the real SRS."""
-    c = B.bn254(xp)
-    r = B.R
+    c = bn254.bn254(xp)
+    r = bn254.R
     s = secret % r
     g1_scalars = c.fr.to_bytes(powers(c.fr, s, n)) if n else np.zeros((0, 32), np.uint8)
     g1 = _generator_multiples(c, "g1", g1_scalars) if n else c.g1.infinity(0)

@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from offchain.da.codec import PayloadError, blob_symbols_for, decode_payload, encode_payload
+from offchain.da.codec import blob_symbols_for, decode_payload, encode_payload
+from offchain.da.errors import PayloadError
 from offchain.errors import DAError
 
 

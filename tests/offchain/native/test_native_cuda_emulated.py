@@ -23,8 +23,9 @@ from offchain.crypto import bn254 as BN
 from offchain.crypto import g1_gpu
 from offchain.crypto.g1_native import G1Kernel, G1KernelError
 from offchain.crypto.ntt import Domain
-from offchain.da.fk20_native import KernelFK20
-from offchain.da.kzg import Encoder, EncodingParams
+from offchain.da.eigenda.encoder import Encoder
+from offchain.da.eigenda.fk20 import KernelFK20
+from offchain.da.eigenda.params import EncodingParams
 from offchain.da.srs import insecure_test_srs
 
 HERE = Path(__file__).resolve().parent
@@ -135,7 +136,7 @@ def test_native_cuda_fk20_composition_matches_cpu(fake_cupy):
 
 def test_native_cuda_fk20_long_rows_bls12_381(fake_cupy):
     """L = 32 > 16: the GPU Toeplitz step splits rows and sums them; BLS12-381 (the PeerDAS curve)."""
-    from offchain.da.peerdas import BLS_SUITE
+    from offchain.da.peerdas.cells import BLS_SUITE
     from offchain.da.srs import SRS
 
     G = BL.bls12_381(np)

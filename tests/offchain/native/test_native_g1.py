@@ -14,7 +14,8 @@ from offchain.crypto import bls12_381 as BL
 from offchain.crypto import bn254 as BN
 from offchain.crypto.g1_native import G1Kernel, G1KernelError, field_to_words, params_header, words_to_field
 from offchain.crypto.ntt import Domain, _group_fft_columns
-from offchain.da.kzg import Encoder, EncodingParams
+from offchain.da.eigenda.encoder import Encoder
+from offchain.da.eigenda.params import EncodingParams
 from offchain.da.srs import insecure_test_srs
 from offchain.errors import EigenError
 
@@ -224,7 +225,7 @@ def test_native_fk20_bn254_matches_array_path(monkeypatch, n, chunks, rate):
 
 
 def test_native_fk20_bls12_381_matches_array_path(monkeypatch):
-    from offchain.da.peerdas import BLS_SUITE
+    from offchain.da.peerdas.cells import BLS_SUITE
     from offchain.da.srs import SRS
 
     _, G = _groups("bls12_381")

@@ -15,7 +15,7 @@ from offchain.crypto import bn254 as BN
 from offchain.crypto.curve import scalars_to_bytes
 from offchain.crypto.g1_native import field_to_words
 from offchain.crypto.g2_native import G2Kernel, G2KernelError
-from offchain.da.kzg import Encoder
+from offchain.da.eigenda.encoder import Encoder
 from offchain.da.srs import insecure_test_srs
 from offchain.errors import EigenError
 

@@ -383,7 +383,8 @@ def test_native_pairing_da_certificate_checks_both_paths(cert, monkeypatch):
 
 def test_native_pairing_da_batch_verification_both_paths(monkeypatch):
     """verify_batch (one 2-pairing product) and verify_length_proof of a small code, on both paths."""
-    from offchain.da.kzg import Encoder, EncodingParams, Sample
+    from offchain.da.eigenda.encoder import Encoder
+    from offchain.da.eigenda.params import EncodingParams, Sample
     from offchain.da.srs import insecure_test_srs
 
     n, num_chunks = 8, 16

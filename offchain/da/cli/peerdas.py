@@ -12,22 +12,8 @@
 Setup: ``--setup FILE`` (Ethereum KZG setup text format), default the ``trusted_setup.txt`` that py-evm
 ships as ``eth/_utils/kzg_trusted_setup.txt``.
 
-Files (reading is strict: wrong magic, version, sizes, counts, duplicate or out-of-range indices are
-errors; a record whose proof or cell does not decode is reported as a bad cell by verify/recover)::
-
-    cells.bin: magic b"EPDC" | version u8 = 1 | count u32 BE (1..128)
-               count x ( cell index u32 BE | KZG proof, ZCash-compressed G1, 48 B
-                         | cell, 64 field elements of 32 B big-endian = 2,048 B )
-
-    commitment.json: {"scheme": "peerdas-eip7594", "commitment": 48-byte hex, "cells": 128,
-                      "setup": name, "setup_sha256": hex, "packing": "blob" | "payload",
-                      "payload_bytes": n (packing "payload" only)}
-
-Payload packing (``--payload``, version 0): EigenDA's codec (``offchain/da/codec.py``) in one blob.
-Element 0 is the header ``[0x00, version 0x00, payload length u32 BE, 26 zero bytes]``; the payload
-follows in 31-byte groups, each after a 0x00 guard byte (the last group zero-padded); the remaining
-elements of the 4,096 are zero. Every element is < 2^248 < r, so the blob is canonical; at most
-4,095 x 31 = 126,945 bytes fit. Unpacking is strict (guards, header, padding, length).
+Files: ``cells.bin`` and ``commitment.json`` (:mod:`offchain.da.files`); payload packing with
+``--payload``: :func:`offchain.da.peerdas.cells.pack_payload`.
 """
 
 from __future__ import annotations
@@ -42,142 +28,30 @@ from typing import Any
 
 import numpy as np
 
-from offchain.crypto import bls12_381 as BL
-from offchain.da import codec
-from offchain.da.cli import _progress, table_cache_dir
-from offchain.da.kzg import RecoveryError
-from offchain.da.peerdas import (
-    BYTES_PER_CELL,
+from offchain.crypto import bls12_381
+from offchain.da.cli.options import add_run_options, progress, table_cache_dir
+from offchain.da.errors import PeerDASInputError, RecoveryError, SRSError
+from offchain.da.files import (
+    CELLS_SCHEME,
+    CellSet,
+    decode_cells_commitment,
+    read_cells,
+    read_cells_commitment,
+    write_cells,
+)
+from offchain.da.peerdas.cells import (
+    BLOB_BYTES,
+    CELLS_NEEDED,
     CELLS_PER_EXT_BLOB,
     FIELD_ELEMENTS_PER_BLOB,
     FIELD_ELEMENTS_PER_CELL,
+    MAX_PAYLOAD,
     PARAMS,
     PeerDAS,
-    PeerDASError,
     load_trusted_setup,
+    pack_payload,
+    unpack_payload,
 )
-from offchain.da.srs import SRSError
-
-MAGIC = b"EPDC"
-VERSION = 1
-HEADER_BYTES = 9
-PROOF_BYTES = 48
-RECORD_BYTES = 4 + PROOF_BYTES + BYTES_PER_CELL
-BLOB_BYTES = 32 * FIELD_ELEMENTS_PER_BLOB
-SCHEME = "peerdas-eip7594"
-CELLS_NEEDED = CELLS_PER_EXT_BLOB // 2
-MAX_PAYLOAD = (FIELD_ELEMENTS_PER_BLOB - 1) * codec.GROUP  # 126,945 bytes
-
-
-class PeerDASInputError(PeerDASError):
-    """Bad command-line input for ``eigen da peerdas``."""
-
-
-class CellFileError(PeerDASError):
-    """Malformed cells file or commitment file."""
-
-
-# ----- payload packing ----------------------------------------------------------------------
-def pack_payload(payload: bytes) -> bytes:
-    """Payload -> one 131,072-byte blob (EigenDA codec, zero elements up to 4,096)."""
-    if len(payload) > MAX_PAYLOAD:
-        raise PeerDASInputError(
-            f"payload of {len(payload)} bytes does not fit one blob: at most {MAX_PAYLOAD} bytes "
-            f"({FIELD_ELEMENTS_PER_BLOB - 1} elements of {codec.GROUP} bytes after the header element)"
-        )
-    enc = codec.encode_payload(payload)
-    return enc + bytes(BLOB_BYTES - len(enc))
-
-
-def unpack_payload(blob: bytes) -> bytes:
-    if len(blob) != BLOB_BYTES:
-        raise PeerDASError(f"blob must be {BLOB_BYTES} bytes, got {len(blob)}")
-    return codec.decode_payload(blob)
-
-
-# ----- files ---------------------------------------------------------------------------------
-@dataclass
-class CellSet:
-    index: np.ndarray  # (K,) int64, distinct, < 128
-    proofs: list[bytes]  # K x 48 B
-    cells: list[bytes]  # K x 2048 B
-
-
-def write_cells(path: str | Path, index: np.ndarray, proofs: list[bytes], cells: list[bytes]) -> None:
-    K = int(index.size)
-    if not (len(proofs) == len(cells) == K) or not 0 < K <= CELLS_PER_EXT_BLOB:
-        raise PeerDASError(f"{K} indices, {len(proofs)} proofs, {len(cells)} cells")
-    rec = np.zeros((K, RECORD_BYTES), dtype=np.uint8)
-    rec[:, :4] = np.asarray(index, dtype=">u4").view(np.uint8).reshape(K, 4)
-    rec[:, 4 : 4 + PROOF_BYTES] = np.frombuffer(b"".join(proofs), dtype=np.uint8).reshape(K, PROOF_BYTES)
-    rec[:, 4 + PROOF_BYTES :] = np.frombuffer(b"".join(cells), dtype=np.uint8).reshape(K, BYTES_PER_CELL)
-    Path(path).write_bytes(MAGIC + bytes([VERSION]) + K.to_bytes(4, "big") + rec.tobytes())
-
-
-def read_cells(path: str | Path) -> CellSet:
-    p = Path(path)
-    if not p.is_file():
-        raise CellFileError(f"cells file not found: {p}")
-    data = p.read_bytes()
-    if len(data) < HEADER_BYTES:
-        raise CellFileError(f"{p}: {len(data)} bytes, shorter than the {HEADER_BYTES}-byte header (truncated)")
-    if data[:4] != MAGIC:
-        raise CellFileError(f"{p}: not a PeerDAS cells file (bad magic)")
-    if data[4] != VERSION:
-        raise CellFileError(f"{p}: unsupported cells file version {data[4]}")
-    K = int.from_bytes(data[5:9], "big")
-    if not 0 < K <= CELLS_PER_EXT_BLOB:
-        raise CellFileError(f"{p}: cell count {K} not in [1, {CELLS_PER_EXT_BLOB}]")
-    if len(data) != HEADER_BYTES + K * RECORD_BYTES:
-        raise CellFileError(
-            f"{p}: {len(data)} bytes, expected {HEADER_BYTES + K * RECORD_BYTES} for {K} cells (truncated or padded)"
-        )
-    rec = np.frombuffer(data, dtype=np.uint8, offset=HEADER_BYTES).reshape(K, RECORD_BYTES)
-    index = rec[:, :4].copy().view(">u4").reshape(K).astype(np.int64)
-    if int(index.max()) >= CELLS_PER_EXT_BLOB:
-        raise CellFileError(f"{p}: cell index {int(index.max())} >= {CELLS_PER_EXT_BLOB}")
-    if np.unique(index).size != K:
-        dup = sorted({int(i) for i in index if int((index == i).sum()) > 1})
-        raise CellFileError(f"{p}: duplicate cell indices {dup[:10]}")
-    proofs = [r.tobytes() for r in rec[:, 4 : 4 + PROOF_BYTES]]
-    cells = [r.tobytes() for r in rec[:, 4 + PROOF_BYTES :]]
-    return CellSet(index, proofs, cells)
-
-
-def read_commitment(path: str | Path) -> tuple[dict[str, Any], bytes]:
-    """-> (info, 48-byte commitment); every field checked except the point (see :func:`decode_commitment`)."""
-    p = Path(path)
-    if not p.is_file():
-        raise CellFileError(f"commitment file not found: {p}")
-    try:
-        info = json.loads(p.read_text())
-        if not isinstance(info, dict):
-            raise TypeError("not a JSON object")
-        com = bytes.fromhex(info["commitment"])
-        packing = info["packing"]
-        cells = int(info["cells"])
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise CellFileError(f"{p}: malformed commitment file ({exc})") from exc
-    if info.get("scheme") != SCHEME:
-        raise CellFileError(f"{p}: scheme {info.get('scheme')!r} is not {SCHEME!r}")
-    if cells != CELLS_PER_EXT_BLOB:
-        raise CellFileError(f"{p}: {cells} cells, expected {CELLS_PER_EXT_BLOB}")
-    if len(com) != PROOF_BYTES:
-        raise CellFileError(f"{p}: commitment must be 48 bytes (ZCash-compressed G1), got {len(com)}")
-    if packing not in ("blob", "payload"):
-        raise CellFileError(f"{p}: packing {packing!r} is not 'blob' or 'payload'")
-    if packing == "payload":
-        n = info.get("payload_bytes")
-        if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= MAX_PAYLOAD:
-            raise CellFileError(f"{p}: payload_bytes {n!r} not in [0, {MAX_PAYLOAD}]")
-    return info, com
-
-
-def decode_commitment(com: bytes, xp: Any = np) -> Any:
-    try:
-        return BL.g1_decompress(com, xp)
-    except BL.PointError as exc:
-        raise CellFileError(f"commitment: {exc}") from exc
 
 
 # ----- setup --------------------------------------------------------------------------------
@@ -213,7 +87,7 @@ def _setup(args: argparse.Namespace, g1_count: int) -> Setup:
     if pd is None or pd.enc.srs.n_g1 < g1_count:
         try:
             srs = load_trusted_setup(path, args.backend, g1_count)
-        except BL.PointError as exc:
+        except bls12_381.PointError as exc:
             raise SRSError(f"{path}: malformed trusted setup ({exc})") from exc
         pd = PeerDAS(srs, args.backend, table_cache=table_cache_dir())
         _SESSIONS[key] = pd
@@ -236,7 +110,7 @@ def cmd_cells(args: argparse.Namespace) -> int:
         )
     else:
         blob = data
-    bar = _progress(4, "eigen da peerdas cells", args.quiet)
+    bar = progress(4, "eigen da peerdas cells", args.quiet)
     st = _setup(args, FIELD_ELEMENTS_PER_BLOB)
     bar.update(1)
     com = st.pd.commitment(blob)  # also checks the blob (size, canonical elements)
@@ -249,7 +123,7 @@ def cmd_cells(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     write_cells(out / "cells.bin", np.arange(CELLS_PER_EXT_BLOB), proofs, cells)
     info: dict[str, Any] = {
-        "scheme": SCHEME,
+        "scheme": CELLS_SCHEME,
         "commitment": com.hex(),
         "cells": CELLS_PER_EXT_BLOB,
         "setup": st.pd.enc.srs.name,
@@ -284,15 +158,15 @@ def _load(args: argparse.Namespace, g1_count: int) -> tuple[dict[str, Any], byte
     d = Path(args.dir)
     if not d.is_dir():
         raise PeerDASInputError(f"cells directory not found: {d}")
-    info, com = read_commitment(d / "commitment.json")
+    info, com = read_cells_commitment(d / "commitment.json")
     cs = read_cells(d / "cells.bin")
-    C = decode_commitment(com)  # before the (slow) setup: a bad file fails fast
+    C = decode_cells_commitment(com)  # before the (slow) setup: a bad file fails fast
     st = _setup(args, g1_count)
     if info.get("setup_sha256") not in (None, st.sha256):
         print(f"eigen da peerdas: note: {st.path} is not the setup these cells were made with "
               f"(sha256 {info['setup_sha256'][:16]}...); their proofs will not verify", file=sys.stderr)
     if st.pd.xp is not np:
-        C = decode_commitment(com, st.pd.xp)
+        C = decode_cells_commitment(com, st.pd.xp)
     return info, com, C, cs, st
 
 
@@ -318,7 +192,7 @@ def _decode(st: Setup, cs: CellSet, keep: np.ndarray) -> tuple[Any, dict[int, st
 def cmd_verify(args: argparse.Namespace) -> int:
     info, com, C, cs, st = _load(args, FIELD_ELEMENTS_PER_CELL)  # verification needs [tau^i]_1, i < 64
     keep = _select(cs, _parse_cells(args.cells))
-    bar = _progress(2, "eigen da peerdas verify", args.quiet)
+    bar = progress(2, "eigen da peerdas verify", args.quiet)
     s, bad = _decode(st, cs, keep)
     bar.update(1)
     for k in st.pd.find_invalid(C, s):
@@ -345,7 +219,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
         select = np.random.default_rng(args.seed).choice(cs.index, args.sample, replace=False)
     keep = _select(cs, select)
     pd = st.pd
-    bar = _progress(3, "eigen da peerdas recover", args.quiet)
+    bar = progress(3, "eigen da peerdas recover", args.quiet)
 
     def too_few(valid: int, why: str) -> RecoveryError:
         rejected = f"; rejected {sorted(bad)[:20]}" if bad else ""
@@ -365,7 +239,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
             raise too_few(int(s.index.size), "too few valid cells")
     bar.update(1)
     coeffs = pd.enc.recover_coeffs(PARAMS, s.index, s.coeffs)
-    if BL.g1_compress(pd.enc.commit(coeffs)) != com:
+    if bls12_381.g1_compress(pd.enc.commit(coeffs)) != com:
         raise RecoveryError("recovered blob does not match the commitment")
     bar.update(1)
     blob = pd.coeffs_to_blob(coeffs)
@@ -387,11 +261,11 @@ def cmd_recover(args: argparse.Namespace) -> int:
 # ----- parser -------------------------------------------------------------------------------
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--setup", help="Ethereum KZG trusted setup file (default: the one in py-evm's eth package)")
-    p.add_argument("--backend", choices=["cpu", "gpu"], default="cpu")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_run_options(p)
 
 
 def register(da_subparsers: Any) -> None:
+    """``peerdas cells|verify|recover`` under the ``eigen da`` sub-parsers ``da_subparsers``."""
     pdp = da_subparsers.add_parser("peerdas", help="PeerDAS (EIP-7594) cells, proofs, verification and recovery")
     sub = pdp.add_subparsers(dest="peerdas_command", metavar="ACTION")
     pdp.set_defaults(func=lambda a: (pdp.print_help(sys.stderr), 2)[1])

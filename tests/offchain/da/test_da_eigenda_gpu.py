@@ -5,7 +5,7 @@ import random
 import numpy as np
 import pytest
 
-from offchain.crypto import bn254 as B
+from offchain.crypto import bn254
 from offchain.crypto.backend import BackendError, get_backend, to_numpy
 from offchain.crypto.curve import scalars_to_bytes
 from offchain.crypto.ntt import Domain, ntt
@@ -29,13 +29,13 @@ def test_da_backend_names() -> None:
 def test_da_gpu_field_and_ntt_bit_identical() -> None:
     cp = get_backend("gpu")
     rng = random.Random(11)
-    xs = [rng.randrange(B.R) for _ in range(64)]
-    ys = [rng.randrange(B.R) for _ in range(64)]
+    xs = [rng.randrange(bn254.R) for _ in range(64)]
+    ys = [rng.randrange(bn254.R) for _ in range(64)]
     out = []
     for xp in (np, cp):
-        fr = B.bn254(xp).fr
+        fr = bn254.bn254(xp).fr
         a, b = fr.from_ints(xs), fr.from_ints(ys)
-        d = Domain(fr, 64, B.ROOT_OF_UNITY_2_28, B.TWO_ADICITY)
+        d = Domain(fr, 64, bn254.ROOT_OF_UNITY_2_28, bn254.TWO_ADICITY)
         out.append([to_numpy(v) for v in (fr.mul(a, b), fr.sub(a, b), fr.inv(a), ntt(fr, a, d))])
     for u, v in zip(out[0], out[1], strict=True):
         assert u.dtype == v.dtype and np.array_equal(u, v)
@@ -45,13 +45,13 @@ def test_da_gpu_field_and_ntt_bit_identical() -> None:
 def test_da_gpu_curve_msm_bit_identical() -> None:
     cp = get_backend("gpu")
     rng = random.Random(12)
-    ks = [rng.randrange(B.R) for _ in range(40)]
-    ss = scalars_to_bytes([rng.randrange(B.R) for _ in range(40)])
+    ks = [rng.randrange(bn254.R) for _ in range(40)]
+    ss = scalars_to_bytes([rng.randrange(bn254.R) for _ in range(40)])
     res = []
     for xp in (np, cp):
-        g1 = B.bn254(xp).g1
+        g1 = bn254.bn254(xp).g1
         P = g1.scalar_mul(g1.concat([g1.generator] * 40), scalars_to_bytes(ks))
-        res.append((to_numpy(P), to_numpy(g1.msm(P, ss)), B.g1_compress(P)))
+        res.append((to_numpy(P), to_numpy(g1.msm(P, ss)), bn254.g1_compress(P)))
     assert np.array_equal(res[0][0], res[1][0])
     assert np.array_equal(res[0][1], res[1][1])
     assert res[0][2] == res[1][2]
@@ -59,7 +59,8 @@ def test_da_gpu_curve_msm_bit_identical() -> None:
 
 @needs_gpu
 def test_da_gpu_frames_match_cpu_and_vectors() -> None:
-    from offchain.da.kzg import Encoder, EncodingParams, Sample
+    from offchain.da.eigenda.encoder import Encoder
+    from offchain.da.eigenda.params import EncodingParams, Sample
     from offchain.da.srs import insecure_test_srs
 
     srs = insecure_test_srs(16, with_g2=False)
@@ -72,23 +73,23 @@ def test_da_gpu_frames_match_cpu_and_vectors() -> None:
         C = e.commit(p)
         idx = np.arange(32)
         assert e.verify_batch(C, Sample(np.zeros(32, np.int64), idx, fr.coeffs, fr.proofs), 32)
-        outs.append((e.c.fr.to_bytes(fr.coeffs.reshape(e.c.fr.n, -1)).tobytes(), B.g1_compress(fr.proofs)))
+        outs.append((e.c.fr.to_bytes(fr.coeffs.reshape(e.c.fr.n, -1)).tobytes(), bn254.g1_compress(fr.proofs)))
     assert outs[0] == outs[1]
 
 
 @needs_gpu
 def test_da_gpu_eigenda_vector_proofs() -> None:
-    from offchain.da.kzg import Encoder
+    from offchain.da.eigenda.encoder import Encoder
     from offchain.da.srs import SRS
     from tests.support import vector_path
 
     cp = get_backend("gpu")
-    g1 = B.g1_decompress(vector_path("da", "g1_mainnet_first3000.point").read_bytes()[: 32 * 8], cp)
+    g1 = bn254.g1_decompress(vector_path("da", "g1_mainnet_first3000.point").read_bytes()[: 32 * 8], cp)
     e = Encoder(SRS(g1=g1, g2_pow2=None, xp=cp), "gpu")
     p = e.c.fr.from_ints([1, 2, 3, 4])
     fr = e.frames(p)
-    assert B.g1_compress(e.commit(p)).hex() == "a3e97c98a3d7bba9a4e4ca906f3285a2939b2c8b05ad4ef2f7ac475de71345d2"
-    assert B.g1_compress(fr.proofs[..., :2]).hex() == (
+    assert bn254.g1_compress(e.commit(p)).hex() == "a3e97c98a3d7bba9a4e4ca906f3285a2939b2c8b05ad4ef2f7ac475de71345d2"
+    assert bn254.g1_compress(fr.proofs[..., :2]).hex() == (
         "d4a06377d14f7d126fee590781996a2f72185f2b0808e819fc2a6990d7c56a87"
         "a0e0fe867d2e7d735c56e0f184168fd890e16aa5cb4eab1708aecc1f126a3eca"
     )
@@ -99,14 +100,14 @@ def test_da_gpu_eigenda_vector_proofs() -> None:
 def test_da_gpu_g1_kernel_matches_cpu_kernel(curve: str) -> None:
     """The CUDA build of g1_curve.h gives the CPU kernel's points bit for bit (both curves), and its
     boundary raises the same typed errors."""
-    from offchain.crypto import bls12_381 as BL
+    from offchain.crypto import bls12_381
     from offchain.crypto.g1_gpu import G1GpuKernel
     from offchain.crypto.g1_native import G1Kernel, G1KernelError
     from offchain.crypto.ntt import Domain
 
     cp = get_backend("gpu")
-    mod = B if curve == "bn254" else BL
-    root, adic = (B.ROOT_OF_UNITY_2_28, B.TWO_ADICITY) if curve == "bn254" else (BL.ROOT_OF_UNITY_2_32, BL.TWO_ADICITY)
+    mod = bn254 if curve == "bn254" else bls12_381
+    root, adic = (bn254.ROOT_OF_UNITY_2_28, bn254.TWO_ADICITY) if curve == "bn254" else (bls12_381.ROOT_OF_UNITY_2_32, bls12_381.TWO_ADICITY)
     rng = random.Random(13)
     n = 48
     ks = scalars_to_bytes([rng.randrange(mod.R) for _ in range(n)])
@@ -137,15 +138,16 @@ def test_da_gpu_g1_kernel_matches_cpu_kernel(curve: str) -> None:
 @needs_gpu
 def test_da_gpu_kernel_and_array_paths_agree(monkeypatch) -> None:
     """On the GPU, FK20 and commitments through the CUDA kernel equal the cupy array code."""
-    from offchain.da.kzg import Encoder, EncodingParams
+    from offchain.da.eigenda.encoder import Encoder
+    from offchain.da.eigenda.params import EncodingParams
     from offchain.da.srs import insecure_test_srs
 
     e = Encoder(insecure_test_srs(16, with_g2=False), "gpu")
     params = EncodingParams(16, num_chunks=32, coding_rate=8)
-    p = e.c.fr.from_ints([random.Random(14).randrange(B.R) for _ in range(16)])
+    p = e.c.fr.from_ints([random.Random(14).randrange(bn254.R) for _ in range(16)])
     outs = []
     for flag in ("1", "0"):
         monkeypatch.setenv("EIGEN_NATIVE", flag)
         assert (e.kernel() is not None) == (flag == "1")
-        outs.append((B.g1_compress(e.commit(p)), B.g1_compress(e.proofs(p, params))))
+        outs.append((bn254.g1_compress(e.commit(p)), bn254.g1_compress(e.proofs(p, params))))
     assert outs[0] == outs[1]

@@ -12,8 +12,8 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from offchain.da.files import FrameFileError, bundle_bytes, parse_bundle, read_frames
-from offchain.da.peerdas_cli import CellFileError, read_cells
+from offchain.da.errors import CellFileError, FrameFileError
+from offchain.da.files import bundle_bytes, parse_bundle, read_cells, read_frames
 from offchain.errors import DAError
 
 _TMP = Path(tempfile.mkdtemp(prefix="eigen-da-fuzz-"))
@@ -73,11 +73,13 @@ def test_table_cache_file_never_crashes(body: bytes) -> None:
     """A cache file of arbitrary content is reported (TableCacheError or a kernel import error) and the
     encoder falls back to building the table; here only the reader is exercised."""
     from offchain import native
-    from offchain.da.fk20_native import TABLE_MAGIC, TableCacheError
+    from offchain.da.eigenda.fk20 import TABLE_MAGIC
+    from offchain.da.errors import TableCacheError
 
     if not native.enabled():
         return
-    from offchain.da.kzg import Encoder, EncodingParams
+    from offchain.da.eigenda.encoder import Encoder
+    from offchain.da.eigenda.params import EncodingParams
     from offchain.da.srs import insecure_test_srs
 
     enc = _encoder(Encoder, insecure_test_srs)

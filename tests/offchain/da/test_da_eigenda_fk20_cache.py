@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 from offchain import native
-from offchain.crypto import bn254 as B
-from offchain.da import cli
-from offchain.da.fk20_native import TABLE_MAGIC
-from offchain.da.kzg import Encoder, EncodingParams
+from offchain.crypto import bn254
+from offchain.da.cli import options
+from offchain.da.eigenda.encoder import Encoder
+from offchain.da.eigenda.fk20 import TABLE_MAGIC
+from offchain.da.eigenda.params import EncodingParams
 from offchain.da.srs import insecure_test_srs
 
 pytestmark = pytest.mark.skipif(not native.enabled(), reason="the table cache belongs to the kernel path")
@@ -39,7 +40,7 @@ def coeffs(srs):
 
 
 def _proofs(enc, coeffs) -> bytes:
-    return B.g1_compress(enc.proofs(coeffs, PARAMS))
+    return bn254.g1_compress(enc.proofs(coeffs, PARAMS))
 
 
 def _no_rebuild(enc, monkeypatch):
@@ -112,8 +113,8 @@ def test_table_cache_unwritable_dir_still_encodes(srs, coeffs, tmp_path: Path) -
 
 def test_cli_table_cache_setting(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setenv("EIGEN_DA_CACHE", "off")
-    assert cli.table_cache_dir() is None
+    assert options.table_cache_dir() is None
     monkeypatch.setenv("EIGEN_DA_CACHE", str(tmp_path))
-    assert cli.table_cache_dir() == str(tmp_path)
+    assert options.table_cache_dir() == str(tmp_path)
     monkeypatch.delenv("EIGEN_DA_CACHE")
-    assert cli.table_cache_dir().endswith(".cache/da")
+    assert options.table_cache_dir().endswith(".cache/da")

@@ -9,6 +9,12 @@ G1 monomial), shipped inside PyPI packages (py-evm's ``eth/_utils/kzg_trusted_se
 
 Outputs are meant to be byte-identical to ``ckzg``'s compute_cells_and_kzg_proofs,
 recover_cells_and_kzg_proofs and verify_cell_kzg_proof_batch.
+
+Payload packing (:func:`pack_payload`, version 0): EigenDA's codec (:mod:`offchain.da.codec`) in one blob.
+Element 0 is the header ``[0x00, version 0x00, payload length u32 BE, 26 zero bytes]``; the payload
+follows in 31-byte groups, each after a 0x00 guard byte (the last group zero-padded); the remaining
+elements of the 4,096 are zero. Every element is < 2^248 < r, so the blob is canonical; at most
+4,095 x 31 = 126,945 bytes fit. Unpacking is strict (guards, header, padding, length).
 """
 
 from __future__ import annotations
@@ -19,33 +25,53 @@ from typing import Any
 
 import numpy as np
 
-from offchain.crypto import bls12_381 as BL
+from offchain.crypto import bls12_381
+from offchain.crypto.backend import get_backend
 from offchain.crypto.ntt import bitrev_indices, ntt
-from offchain.da.kzg import Encoder, EncodingParams, Sample, Suite
-from offchain.da.srs import SRS, SRSError
-from offchain.errors import DAError
+from offchain.da import codec
+from offchain.da.eigenda.encoder import Encoder
+from offchain.da.eigenda.params import EncodingParams, Sample, Suite
+from offchain.da.errors import PeerDASError, PeerDASInputError, SRSError
+from offchain.da.srs import SRS
 
 FIELD_ELEMENTS_PER_BLOB = 4096
 FIELD_ELEMENTS_PER_EXT_BLOB = 8192
 FIELD_ELEMENTS_PER_CELL = 64
 CELLS_PER_EXT_BLOB = 128
 BYTES_PER_CELL = 32 * FIELD_ELEMENTS_PER_CELL
+CELLS_NEEDED = CELLS_PER_EXT_BLOB // 2  # rate 1/2: any half of the cells recovers the blob
+BLOB_BYTES = 32 * FIELD_ELEMENTS_PER_BLOB
+MAX_PAYLOAD = (FIELD_ELEMENTS_PER_BLOB - 1) * codec.GROUP  # 126,945 bytes
 
-BLS_SUITE = Suite("bls12_381", BL.bls12_381, BL.R, BL.ROOT_OF_UNITY_2_32, BL.TWO_ADICITY, BL.g1_compress, BL.pairing_check, 7)
+BLS_SUITE = Suite(
+    "bls12_381", bls12_381.bls12_381, bls12_381.R, bls12_381.ROOT_OF_UNITY_2_32, bls12_381.TWO_ADICITY,
+    bls12_381.g1_compress, bls12_381.pairing_check, 7,
+)
 PARAMS = EncodingParams(FIELD_ELEMENTS_PER_BLOB, num_chunks=CELLS_PER_EXT_BLOB, coding_rate=2)
 
 Array = Any
 
 
-class PeerDASError(DAError):
-    """Malformed blob, cell, commitment or proof in PeerDAS mode."""
+def pack_payload(payload: bytes) -> bytes:
+    """Payload -> one 131,072-byte blob (EigenDA codec, zero elements up to 4,096)."""
+    if len(payload) > MAX_PAYLOAD:
+        raise PeerDASInputError(
+            f"payload of {len(payload)} bytes does not fit one blob: at most {MAX_PAYLOAD} bytes "
+            f"({FIELD_ELEMENTS_PER_BLOB - 1} elements of {codec.GROUP} bytes after the header element)"
+        )
+    enc = codec.encode_payload(payload)
+    return enc + bytes(BLOB_BYTES - len(enc))
+
+
+def unpack_payload(blob: bytes) -> bytes:
+    if len(blob) != BLOB_BYTES:
+        raise PeerDASError(f"blob must be {BLOB_BYTES} bytes, got {len(blob)}")
+    return codec.decode_payload(blob)
 
 
 def load_trusted_setup(path: str | Path, backend: str = "cpu", g1_count: int = FIELD_ELEMENTS_PER_BLOB) -> SRS:
     """Ethereum KZG setup text file -> SRS (the first ``g1_count`` G1 monomial points, [tau^(2^k)]_2 for
     k <= 6), every point checked. Verification needs only 64 G1 points; commitments and proofs need all."""
-    from offchain.crypto.backend import get_backend
-
     xp = get_backend(backend)
     p = Path(path)
     if not p.exists():
@@ -60,8 +86,8 @@ def load_trusted_setup(path: str | Path, backend: str = "cpu", g1_count: int = F
         raise SRSError(f"{p}: unexpected point counts {n1}, {n2}, {len(body)}")
     g2_mono = body[n1 : n1 + n2]
     g1_mono = body[n1 + n2 : n1 + n2 + g1_count]
-    g1 = BL.g1_decompress(b"".join(g1_mono), xp)
-    g2_pow2 = BL.g2_decompress(b"".join(g2_mono[1 << k] for k in range(7)), xp)
+    g1 = bls12_381.g1_decompress(b"".join(g1_mono), xp)
+    g2_pow2 = bls12_381.g2_decompress(b"".join(g2_mono[1 << k] for k in range(7)), xp)
     return SRS(g1=g1, g2_pow2=g2_pow2, name=f"ethereum-kzg:{p.name}", xp=xp)
 
 
@@ -73,7 +99,7 @@ class PeerDAS:
         self.xp = self.enc.xp
         # cell k, slot t holds the value at h_k * w_64^(bitrev_6(t))
         self._br6 = self.xp.asarray(bitrev_indices(FIELD_ELEMENTS_PER_CELL))
-        self._shift = self.fr.take(self.enc._domain(FIELD_ELEMENTS_PER_EXT_BLOB).roots,
+        self._shift = self.fr.take(self.enc.domain(FIELD_ELEMENTS_PER_EXT_BLOB).roots,
                                    self.xp.asarray(bitrev_indices(CELLS_PER_EXT_BLOB)))  # h_k, (128,)
 
     # ----- blobs -------------------------------------------------------------------------
@@ -86,15 +112,15 @@ class PeerDAS:
             raise PeerDASError(f"blob element {int(np.argmin(ok))} is not canonical")
         evals_br = self.fr.from_bytes(raw)
         natural = self.fr.take(evals_br, self.xp.asarray(bitrev_indices(FIELD_ELEMENTS_PER_BLOB)))
-        return ntt(self.fr, natural, self.enc._domain(FIELD_ELEMENTS_PER_BLOB), inverse=True)
+        return ntt(self.fr, natural, self.enc.domain(FIELD_ELEMENTS_PER_BLOB), inverse=True)
 
     def commitment(self, blob: bytes) -> bytes:
-        return BL.g1_compress(self.enc.commit(self.blob_to_coeffs(blob)))
+        return bls12_381.g1_compress(self.enc.commit(self.blob_to_coeffs(blob)))
 
     def cells_from_coeffs(self, coeffs: Array) -> list[bytes]:
         fr = self.fr
         ext = ntt(fr, fr.concat([coeffs, fr.zeros(FIELD_ELEMENTS_PER_EXT_BLOB - FIELD_ELEMENTS_PER_BLOB)]),
-                  self.enc._domain(FIELD_ELEMENTS_PER_EXT_BLOB))
+                  self.enc.domain(FIELD_ELEMENTS_PER_EXT_BLOB))
         br = fr.take(ext, self.xp.asarray(bitrev_indices(FIELD_ELEMENTS_PER_EXT_BLOB)))
         raw = fr.to_bytes(br).reshape(CELLS_PER_EXT_BLOB, BYTES_PER_CELL)
         return [r.tobytes() for r in raw]
@@ -104,7 +130,7 @@ class PeerDAS:
 
     def compute_cells_and_kzg_proofs(self, blob: bytes) -> tuple[list[bytes], list[bytes]]:
         coeffs = self.blob_to_coeffs(blob)
-        proofs = BL.g1_compress(self.enc.proofs(coeffs, PARAMS))
+        proofs = bls12_381.g1_compress(self.enc.proofs(coeffs, PARAMS))
         return self.cells_from_coeffs(coeffs), [proofs[48 * k : 48 * (k + 1)] for k in range(CELLS_PER_EXT_BLOB)]
 
     # ----- cells <-> frame coefficients --------------------------------------------------
@@ -120,7 +146,7 @@ class PeerDAS:
         K = len(cells)
         vals = fr.from_bytes(raw).reshape(fr.n, K, FIELD_ELEMENTS_PER_CELL)
         natural = fr.take(vals, self._br6, axis=1)  # natural order over w_64
-        coeffs_scaled = ntt(fr, fr.xp.moveaxis(natural, 2, 1), self.enc._domain(FIELD_ELEMENTS_PER_CELL), inverse=True)
+        coeffs_scaled = ntt(fr, fr.xp.moveaxis(natural, 2, 1), self.enc.domain(FIELD_ELEMENTS_PER_CELL), inverse=True)
         # coefficient t of I(x) is coeffs_scaled[t] * h^(-t)
         h = fr.take(self._shift, self.xp.asarray(indices))  # (K,)
         hinv = fr.inv(h)
@@ -145,8 +171,8 @@ class PeerDAS:
             raise PeerDASError("cell index out of range")
         uniq = sorted(set(commitments))
         which = np.array([uniq.index(c) for c in commitments], dtype=np.int64)
-        C = BL.g1_decompress(b"".join(uniq), self.xp)
-        P = BL.g1_decompress(b"".join(proofs), self.xp)
+        C = bls12_381.g1_decompress(b"".join(uniq), self.xp)
+        P = bls12_381.g1_decompress(b"".join(proofs), self.xp)
         return C, Sample(which, idx, self.cells_to_frames(idx, cells), P)
 
     def verify_cell_kzg_proof_batch(
@@ -177,9 +203,9 @@ class PeerDAS:
         pos = [k for k in range(K) if k not in bad]
         while True:  # decode the proofs; each failure names the first bad point, drop it and retry
             try:
-                P = BL.g1_decompress(b"".join(proofs[k] for k in pos), self.xp)
+                P = bls12_381.g1_decompress(b"".join(proofs[k] for k in pos), self.xp)
                 break
-            except BL.PointError as exc:
+            except bls12_381.PointError as exc:
                 found = re.match(r"G1 point (\d+):", str(exc))
                 if found is None:
                     raise PeerDASError(f"proofs: {exc}") from exc
@@ -203,14 +229,11 @@ class PeerDAS:
     def coeffs_to_blob(self, coeffs: Array) -> bytes:
         """Inverse of :meth:`blob_to_coeffs`: evaluations over the 4096th roots, bit-reversed order."""
         fr = self.fr
-        evals = ntt(fr, coeffs, self.enc._domain(FIELD_ELEMENTS_PER_BLOB))
+        evals = ntt(fr, coeffs, self.enc.domain(FIELD_ELEMENTS_PER_BLOB))
         br = fr.take(evals, self.xp.asarray(bitrev_indices(FIELD_ELEMENTS_PER_BLOB)))
         return fr.to_bytes(br).tobytes()
 
     def recover_cells_and_kzg_proofs(self, cell_indices: list[int], cells: list[bytes]) -> tuple[list[bytes], list[bytes]]:
         coeffs = self.recover_coeffs(cell_indices, cells)
-        proofs = BL.g1_compress(self.enc.proofs(coeffs, PARAMS))
+        proofs = bls12_381.g1_compress(self.enc.proofs(coeffs, PARAMS))
         return self.cells_from_coeffs(coeffs), [proofs[48 * k : 48 * (k + 1)] for k in range(CELLS_PER_EXT_BLOB)]
-
-
-

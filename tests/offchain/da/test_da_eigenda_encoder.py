@@ -8,9 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from offchain import native
-from offchain.crypto import bn254 as B
-from offchain.da.kzg import Encoder, EncodingError, EncodingParams, RecoveryError, Sample, VerificationError
-from offchain.da.srs import SRS, SRSError, insecure_test_srs, load_eigenda_srs, load_g1
+from offchain.crypto import bn254
+from offchain.da.eigenda.encoder import Encoder
+from offchain.da.eigenda.params import EncodingParams, Sample
+from offchain.da.errors import EncodingError, RecoveryError, SRSError, VerificationError
+from offchain.da.srs import SRS, insecure_test_srs, load_eigenda_srs, load_g1
 from offchain.errors import EigenError
 from tests.support import VECTORS, vector_path
 
@@ -53,9 +55,9 @@ def test_da_params() -> None:
 
 def test_da_vectors_commitments(enc: Encoder) -> None:
     p = enc.blob_to_coeffs(BLOB_1234)
-    assert B.g1_compress(enc.commit(p)).hex() == "a3e97c98a3d7bba9a4e4ca906f3285a2939b2c8b05ad4ef2f7ac475de71345d2"
+    assert bn254.g1_compress(enc.commit(p)).hex() == "a3e97c98a3d7bba9a4e4ca906f3285a2939b2c8b05ad4ef2f7ac475de71345d2"
     hello = bytes.fromhex("0000" + "00000005" + "00" * 26 + "0068656c6c6f" + "00" * 26)
-    assert B.g1_compress(enc.commit(enc.blob_to_coeffs(hello))).hex() == (
+    assert bn254.g1_compress(enc.commit(enc.blob_to_coeffs(hello))).hex() == (
         "c77c6035a37651f197e3aa3034cba5f6422f97df7ec13573d430d0fca12bed42"
     )
 
@@ -69,7 +71,7 @@ FK20_VECTOR_1234 = (
 
 def test_da_vectors_fk20_proofs(encoded) -> None:
     _, _, fr = encoded
-    assert B.g1_compress(fr.proofs[..., :3]).hex() == FK20_VECTOR_1234
+    assert bn254.g1_compress(fr.proofs[..., :3]).hex() == FK20_VECTOR_1234
 
 
 def test_da_vectors_fk20_proofs_array_path(enc: Encoder, monkeypatch) -> None:
@@ -78,18 +80,18 @@ def test_da_vectors_fk20_proofs_array_path(enc: Encoder, monkeypatch) -> None:
     monkeypatch.setenv("EIGEN_NATIVE", "0")
     assert enc.kernel() is None
     p = enc.blob_to_coeffs(BLOB_1234)
-    assert B.g1_compress(enc.commit(p)).hex() == "a3e97c98a3d7bba9a4e4ca906f3285a2939b2c8b05ad4ef2f7ac475de71345d2"
-    assert B.g1_compress(enc.proofs(p, EncodingParams(4))[..., :3]).hex() == FK20_VECTOR_1234
+    assert bn254.g1_compress(enc.commit(p)).hex() == "a3e97c98a3d7bba9a4e4ca906f3285a2939b2c8b05ad4ef2f7ac475de71345d2"
+    assert bn254.g1_compress(enc.proofs(p, EncodingParams(4))[..., :3]).hex() == FK20_VECTOR_1234
 
 
 def test_da_chunk_coefficients_are_evaluations_for_L1(enc: Encoder, encoded) -> None:
     _, _, fr = encoded
-    w = pow(B.ROOT_OF_UNITY_2_28, 1 << (28 - 13), B.R)
+    w = pow(bn254.ROOT_OF_UNITY_2_28, 1 << (28 - 13), bn254.R)
     rev = [int(f"{i:013b}"[::-1], 2) for i in range(8192)]
     got = enc.c.fr.to_ints(fr.coeffs)
     for i in [0, 1, 2, 5, 4097, 8191]:
-        z = pow(w, rev[i], B.R)
-        assert got[i] == sum(c * pow(z, k, B.R) for k, c in enumerate([1, 2, 3, 4])) % B.R
+        z = pow(w, rev[i], bn254.R)
+        assert got[i] == sum(c * pow(z, k, bn254.R) for k, c in enumerate([1, 2, 3, 4])) % bn254.R
 
 
 def test_da_verify_single_and_batch(enc: Encoder, encoded) -> None:
@@ -114,12 +116,12 @@ def test_da_any_changed_byte_fails(enc: Encoder, encoded, pos: int, byte: int, b
     """Flip one bit of a chunk's 32-byte coefficient or 32-byte compressed proof: rejected or fails."""
     _, C, fr = encoded
     coeff = enc.c.fr.to_bytes(fr.coeffs[:, pos]).reshape(-1)
-    proof = B.g1_compress(fr.proofs[..., pos : pos + 1])
+    proof = bn254.g1_compress(fr.proofs[..., pos : pos + 1])
     raw = bytearray(bytes(coeff) + proof)
     raw[byte] ^= 1 << bit
     try:
         co = enc.c.fr.from_bytes(bytes(raw[:32]))
-        P = B.g1_decompress(bytes(raw[32:]))
+        P = bn254.g1_decompress(bytes(raw[32:]))
     except EigenError:
         return
     assert not enc.verify_chunk(C, pos, co.reshape(enc.c.fr.n, 1), P[..., 0])

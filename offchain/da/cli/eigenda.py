@@ -1,4 +1,4 @@
-"""``eigen da encode | verify | recover | bundle`` (and ``eigen da peerdas ...``, in peerdas_cli.py).
+"""``eigen da encode | verify | recover | bundle``: the EigenDA mode on the command line.
 
 - ``eigen da encode PAYLOAD --out DIR``: payload -> blob -> commitment, 8,192 chunks with FK20 proofs;
   writes ``DIR/blob.bin``, ``DIR/commitment.json`` and ``DIR/frames.bin``.
@@ -28,10 +28,14 @@ from typing import Any
 
 import numpy as np
 
-from offchain.crypto import bn254 as B
+from offchain.crypto import bn254
 from offchain.crypto.backend import get_backend
 from offchain.crypto.ntt import ntt
 from offchain.da import codec
+from offchain.da.cli.options import add_run_options, parse_chunks, progress, table_cache_dir
+from offchain.da.eigenda.encoder import Encoder
+from offchain.da.eigenda.params import NUM_CHUNKS, EncodingParams, Sample
+from offchain.da.errors import DAInputError, RecoveryError, SRSError
 from offchain.da.files import (
     bundle_bytes,
     read_bundle,
@@ -41,19 +45,7 @@ from offchain.da.files import (
     write_commitment,
     write_frames,
 )
-from offchain.da.kzg import NUM_CHUNKS, Encoder, EncodingParams, RecoveryError, Sample
-from offchain.da.srs import SRS, SRSError, insecure_test_srs, load_eigenda_srs
-from offchain.errors import DAError
-
-
-class DAInputError(DAError):
-    """Bad command-line input for ``eigen da``."""
-
-
-def _progress(total: int, desc: str, quiet: bool) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, disable=quiet, file=sys.stderr, leave=False)
+from offchain.da.srs import SRS, insecure_test_srs, load_eigenda_srs
 
 
 def _srs_from_args(args: argparse.Namespace, n: int, backend: str, with_g2: bool = False) -> SRS:
@@ -78,36 +70,6 @@ def _srs_from_args(args: argparse.Namespace, n: int, backend: str, with_g2: bool
         ) from exc
 
 
-def table_cache_dir() -> str | None:
-    """Where ``encode`` keeps FK20 Toeplitz tables between runs: ``$EIGEN_DA_CACHE``, by default
-    ``.cache/da`` in the repository; ``EIGEN_DA_CACHE=off`` keeps them in memory only."""
-    env = os.environ.get("EIGEN_DA_CACHE")
-    if env is not None and env.strip().lower() in ("", "0", "off", "no", "none"):
-        return None
-    return env or str(Path(__file__).resolve().parents[2] / ".cache" / "da")
-
-
-def _parse_chunks(text: str | None) -> np.ndarray | None:
-    """``--chunks``: comma-separated indices and inclusive ranges (``0,5,100-199``), in the given order."""
-    if text is None:
-        return None
-    try:
-        parts: list[int] = []
-        for t in (t.strip() for t in text.split(",")):
-            if not t:
-                continue
-            a, sep, b = t.partition("-")
-            if sep and int(b) < int(a):
-                raise ValueError(t)
-            parts.extend(range(int(a), int(b) + 1) if sep else [int(t)])
-        idx = np.array(parts, dtype=np.int64)
-    except ValueError as exc:
-        raise DAInputError(f"--chunks must be comma-separated integers or ranges a-b: {text!r}") from exc
-    if idx.size == 0 or idx.min() < 0 or idx.max() >= NUM_CHUNKS:
-        raise DAInputError(f"--chunks must name chunk indices in [0, {NUM_CHUNKS})")
-    return idx
-
-
 def cmd_encode(args: argparse.Namespace) -> int:
     src = Path(args.payload)
     if not src.is_file():
@@ -118,7 +80,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     params = EncodingParams(n)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    bar = _progress(5, "eigen da encode", args.quiet)
+    bar = progress(5, "eigen da encode", args.quiet)
     srs = _srs_from_args(args, n, args.backend, with_g2=not args.no_length_proof)
     enc = Encoder(srs, args.backend, table_cache=table_cache_dir())
     bar.update(1)
@@ -130,8 +92,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
     if not args.no_length_proof:
         if srs.g2 is not None and srs.g2_trailing is not None and srs.g2.shape[-1] >= n and srs.g2_trailing.shape[-1] >= n:
             length_fields = {
-                "length_commitment": B.g2_compress(enc.length_commitment(coeffs)).hex(),
-                "length_proof": B.g2_compress(enc.length_proof(coeffs)).hex(),
+                "length_commitment": bn254.g2_compress(enc.length_commitment(coeffs)).hex(),
+                "length_proof": bn254.g2_compress(enc.length_proof(coeffs)).hex(),
             }
         else:
             note = ("; no length commitment/proof (the SRS directory needs g2.point and g2.trailing.point "
@@ -144,11 +106,11 @@ def cmd_encode(args: argparse.Namespace) -> int:
     (out / "blob.bin").write_bytes(blob)
     L = params.chunk_length
     raw = enc.c.fr.to_bytes(chunk.reshape(enc.c.fr.n, -1)).reshape(NUM_CHUNKS, L, 32)
-    write_frames(out / "frames.bin", L, np.arange(NUM_CHUNKS), B.g1_compress(proofs), raw)
+    write_frames(out / "frames.bin", L, np.arange(NUM_CHUNKS), bn254.g1_compress(proofs), raw)
     write_commitment(
         out / "commitment.json",
         {
-            "commitment": B.g1_compress(C).hex(),
+            "commitment": bn254.g1_compress(C).hex(),
             "length": n,
             "chunk_length": L,
             "srs": srs.name,
@@ -161,7 +123,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     bar.update(1)
     bar.close()
     print(f"encoded {len(payload)} bytes -> blob of {n} symbols, {NUM_CHUNKS} chunks of {L}; commitment "
-          f"{B.g1_compress(C).hex()}{note}")
+          f"{bn254.g1_compress(C).hex()}{note}")
     return 0
 
 
@@ -174,7 +136,7 @@ def _load_for_check(args: argparse.Namespace, whole_blob: bool = False) -> tuple
     if info.get("insecure_srs") and not args.insecure_test_srs:
         raise DAInputError("these frames were made with the INSECURE test SRS; pass --insecure-test-srs to check them")
     if getattr(args, "bundle", None):
-        index = _parse_chunks(args.chunks)
+        index = parse_chunks(args.chunks)
         if index is None:
             raise DAInputError("--bundle needs --chunks: the chunk index of each bundle record, in order")
         if np.unique(index).size != index.size:
@@ -206,9 +168,9 @@ def _decode_chunks(enc: Encoder, chunks: Any, select: np.ndarray | None) -> tupl
     while True:
         sel = np.nonzero(good)[0]
         try:
-            P = B.g1_decompress(proofs[sel].tobytes(), enc.xp)
+            P = bn254.g1_decompress(proofs[sel].tobytes(), enc.xp)
             break
-        except B.PointError as exc:
+        except bn254.PointError as exc:
             found = re.search(r"point (\d+):", str(exc))
             if found is None:
                 raise
@@ -240,8 +202,8 @@ def _check_length(info: dict[str, Any], path: Path, enc: Encoder, C: Any) -> tup
 
 def cmd_verify(args: argparse.Namespace) -> int:
     info, enc, C, chunks = _load_for_check(args)
-    s, bad = _decode_chunks(enc, chunks, None if args.bundle else _parse_chunks(args.chunks))
-    bar = _progress(2, "eigen da verify", args.quiet)
+    s, bad = _decode_chunks(enc, chunks, None if args.bundle else parse_chunks(args.chunks))
+    bar = progress(2, "eigen da verify", args.quiet)
     if s.index.size:
         bad_pos = enc.find_invalid(C, s)
         bad += [int(s.index[k]) for k in bad_pos]
@@ -262,13 +224,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_recover(args: argparse.Namespace) -> int:
     info, enc, C, chunks = _load_for_check(args, whole_blob=True)
-    select = None if args.bundle else _parse_chunks(args.chunks)
+    select = None if args.bundle else parse_chunks(args.chunks)
     if select is None and args.sample is not None:
         if args.sample <= 0 or args.sample > chunks.index.size:
             raise DAInputError(f"--sample must be in [1, {chunks.index.size}]")
         select = np.random.default_rng(args.seed).choice(chunks.index, args.sample, replace=False)
     s, bad = _decode_chunks(enc, chunks, select)
-    bar = _progress(3, "eigen da recover", args.quiet)
+    bar = progress(3, "eigen da recover", args.quiet)
     bad_pos = enc.find_invalid(C, s) if s.index.size else []
     bad += [int(s.index[k]) for k in bad_pos]
     valid = np.setdiff1d(np.arange(s.index.size), np.array(bad_pos, dtype=np.int64))
@@ -279,10 +241,10 @@ def cmd_recover(args: argparse.Namespace) -> int:
         raise RecoveryError(f"{s.index.size} valid chunks, {params.rows} needed (rejected: {sorted(bad)[:20]})")
     coeffs = enc.recover_coeffs(params, s.index, s.coeffs)
     bar.update(1)
-    if B.g1_compress(enc.commit(coeffs)) != B.g1_compress(C):
+    if bn254.g1_compress(enc.commit(coeffs)) != bn254.g1_compress(C):
         raise RecoveryError("recovered blob does not match the commitment")
     if info.get("form") == "eval":
-        coeffs = ntt(enc.c.fr, coeffs, enc._domain(params.n))
+        coeffs = ntt(enc.c.fr, coeffs, enc.domain(params.n))
     payload = codec.decode_payload(enc.coeffs_to_blob(coeffs))
     Path(args.out).write_bytes(payload)
     bar.update(1)
@@ -295,7 +257,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
 def cmd_bundle(args: argparse.Namespace) -> int:
     d = Path(args.dir)
     chunks = read_frames(d / "frames.bin")
-    select = _parse_chunks(args.chunks)
+    select = parse_chunks(args.chunks)
     if select is None:
         raise DAInputError("--chunks is required: the chunks to put in the bundle, in order")
     pos = {int(i): k for k, i in enumerate(chunks.index)}
@@ -315,15 +277,11 @@ def cmd_bundle(args: argparse.Namespace) -> int:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--srs", help="directory with EigenDA SRS files (default $EIGEN_DA_SRS)")
     p.add_argument("--insecure-test-srs", action="store_true", help="INSECURE known-secret SRS (tests only)")
-    p.add_argument("--backend", choices=["cpu", "gpu"], default="cpu")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_run_options(p)
 
 
-def register(subparsers: Any) -> None:
-    da = subparsers.add_parser("da", help="EigenDA-compatible blob encoding, verification and recovery")
-    sub = da.add_subparsers(dest="da_command", metavar="ACTION")
-    da.set_defaults(func=lambda a: (da.print_help(sys.stderr), 2)[1])
-
+def register(sub: Any) -> None:
+    """``encode``, ``verify``, ``recover`` and ``bundle`` under the ``eigen da`` sub-parsers ``sub``."""
     enc = sub.add_parser("encode", help="payload -> blob, commitment, 8192 chunks with proofs")
     enc.add_argument("payload")
     enc.add_argument("--out", required=True)
@@ -356,7 +314,3 @@ def register(subparsers: Any) -> None:
     bun.add_argument("--chunks", required=True, help="chunk indices in bundle order, e.g. 0-1023")
     bun.add_argument("--out", required=True)
     bun.set_defaults(func=cmd_bundle)
-
-    from offchain.da import peerdas_cli  # it imports this module's helpers
-
-    peerdas_cli.register(sub)  # eigen da peerdas cells|verify|recover

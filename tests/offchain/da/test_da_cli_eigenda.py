@@ -121,9 +121,9 @@ def _ins(d: Path, *extra: str) -> list[str]:
 def test_da_cli_length_commitment_and_proof(insecure_dir: Path, capsys) -> None:
     """encode writes EigenDA's whole BlobCommitment (commitment, length commitment and proof, length);
     verify checks both length pairings; the points are the encoder's own."""
-    from offchain.crypto import bn254 as B
+    from offchain.crypto import bn254
     from offchain.da import codec
-    from offchain.da.kzg import Encoder
+    from offchain.da.eigenda.encoder import Encoder
     from offchain.da.srs import insecure_test_srs
 
     info = json.loads((insecure_dir / "commitment.json").read_text())
@@ -131,8 +131,8 @@ def test_da_cli_length_commitment_and_proof(insecure_dir: Path, capsys) -> None:
     assert n == 32 and len(bytes.fromhex(info["length_commitment"])) == 64
     enc = Encoder(insecure_test_srs(n))
     coeffs = enc.blob_to_coeffs(codec.encode_payload(bytes(range(256)) * 3))
-    assert B.g2_compress(enc.length_commitment(coeffs)).hex() == info["length_commitment"]
-    assert B.g2_compress(enc.length_proof(coeffs)).hex() == info["length_proof"]
+    assert bn254.g2_compress(enc.length_commitment(coeffs)).hex() == info["length_commitment"]
+    assert bn254.g2_compress(enc.length_proof(coeffs)).hex() == info["length_proof"]
     capsys.readouterr()
     assert main(_ins(insecure_dir)) == 0
     assert "length commitment and length proof (degree < 32) valid" in capsys.readouterr().out
@@ -148,11 +148,11 @@ def _tampered(src: Path, dst: Path, **fields: object) -> Path:
 
 
 def test_da_cli_length_tampering(insecure_dir: Path, tmp_path: Path, capsys) -> None:
-    from offchain.crypto import bn254 as B
+    from offchain.crypto import bn254
 
     info = json.loads((insecure_dir / "commitment.json").read_text())
-    G = B.bn254(__import__("numpy"))
-    gen2 = B.g2_compress(G.g2.generator).hex()
+    G = bn254.bn254(__import__("numpy"))
+    gen2 = bn254.g2_compress(G.g2.generator).hex()
     # the proof of another (valid) point, e.g. the length commitment itself: the degree claim fails
     d = _tampered(insecure_dir, tmp_path / "a", length_proof=info["length_commitment"])
     assert main(_ins(d)) == 1

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from offchain import native
-from offchain.da.peerdas import PeerDAS, PeerDASError, load_trusted_setup
+from offchain.da.errors import PeerDASError
+from offchain.da.peerdas.cells import PeerDAS, load_trusted_setup
 
 
 def _setup_path() -> str:

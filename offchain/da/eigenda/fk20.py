@@ -1,11 +1,20 @@
-"""KZG commitments and FK20 proofs on a G1 kernel (native C on CPU, CUDA on GPU).
+"""FK20 multiproofs: all chunk proofs of a blob from one Toeplitz product (EigenDA's ``SRSTables``).
 
-The same composition as the array code in :mod:`offchain.da.kzg` and :mod:`offchain.crypto.ntt`
-(Toeplitz table = G1 FFT of the SRS columns, Toeplitz step, inverse G1 FFT, sparse G1 FFT of the H
-vector), with every G1 operation in the kernel: ``kernel`` is a :class:`offchain.crypto.g1_native.G1Kernel`
-or its GPU twin :class:`offchain.crypto.g1_gpu.G1GpuKernel` (same methods, arrays of its own module).
-Points stay in the kernel's form between steps; the Toeplitz table is cached per blob size in that
-form (normalised to affine, so the Toeplitz step uses mixed additions).
+Proofs: ``q_j(tau) = sum_e z^e H_e`` with ``z = w_8192^j`` and ``H_e = sum_i p_(i+(e+1)L) [tau^i]``; the
+vector H is a Toeplitz product computed with G1 FFTs of size 2m (m = n/L, bases transformed once and
+cached), then all 8,192 proofs are one sparse G1 FFT of H.
+
+Like c-kzg's ``compute_fk20_proofs(out, p, n, s)``, everything here takes what it needs (the curve
+groups or a G1 kernel, the :class:`Suite` for the domains, the SRS or the precomputed table, the
+:class:`EncodingParams`), never the encoder. Two paths, the same composition (Toeplitz table = G1 FFT of
+the SRS columns, Toeplitz step, inverse G1 FFT, sparse G1 FFT of the H vector):
+
+- the array code: :func:`toeplitz_table`, :func:`h_vector`, :func:`compute_fk20_proofs`;
+- :class:`KernelFK20`, with every G1 operation in a kernel: ``kernel`` is a
+  :class:`offchain.crypto.g1_native.G1Kernel` or its GPU twin :class:`offchain.crypto.g1_gpu.G1GpuKernel`
+  (same methods, arrays of its own module). Points stay in the kernel's form between steps; the
+  Toeplitz table is cached per blob size in that form (normalised to affine, so the Toeplitz step uses
+  mixed additions), and on disk with ``table_cache``.
 """
 
 from __future__ import annotations
@@ -16,17 +25,16 @@ import struct
 import tempfile
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from offchain import native
 from offchain.crypto.backend import to_numpy
-from offchain.crypto.ntt import DomainError
-from offchain.errors import DAError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from offchain.da.kzg import Encoder, EncodingParams
+from offchain.crypto.ntt import DomainError, _group_fft_columns, group_fft_sparse, ntt
+from offchain.da.eigenda.params import EncodingParams, Suite, chunk_cosets
+from offchain.da.errors import TableCacheError
+from offchain.da.srs import SRS
 
 Array = Any
 
@@ -34,12 +42,60 @@ Array = Any
 TABLE_MAGIC = b"EFK20TB\x01"
 
 
-class TableCacheError(DAError):
-    """A cached FK20 table file is corrupt or does not belong to this SRS and blob size."""
+# ----- the array code ------------------------------------------------------------------------
+def toeplitz_scalars(fr: Any, suite: Suite, coeffs: Array, params: EncodingParams) -> Array:
+    """Fr (2m, L): FFT_2m of each reversed, zero-padded column c_t[k] = p_(kL+t), times 1/(2m)
+    (the scale of the inverse G1 FFT, folded into the scalars). Both paths use it."""
+    L, m = params.chunk_length, params.rows
+    mat = coeffs.reshape(fr.n, m, L)  # c_t[k] = p_(kL+t)
+    crev = mat[:, ::-1, :]
+    cpad = fr.concat([crev, fr.zeros((m, L))])
+    Cf = ntt(fr, cpad, suite.domain(fr, 2 * m))  # (2m, L)
+    return fr.mul(Cf, fr.const(pow(2 * m, -1, suite.r), (1, 1)))
 
+
+def toeplitz_table(c: Any, suite: Suite, srs_g1: Array, params: EncodingParams) -> Array:
+    """Y[f, t] = FFT_2m^G1(s_t)[f], s_t[d] = [tau^(dL+t)]_1 for d < m-1, from the SRS's first n G1 points
+    ``srs_g1`` (a G1 batch of the groups ``c``); the same for every blob of one size, so cache it."""
+    g1 = c.g1
+    L, m = params.chunk_length, params.rows
+    idx = np.full((2 * m, L), srs_g1.shape[-1], dtype=np.int64)
+    d = np.arange(m - 1)[:, None]
+    t = np.arange(L)[None, :]
+    idx[: m - 1] = d * L + t
+    Sinf = g1.concat([srs_g1, g1.infinity(1)])
+    cols = g1.take(Sinf, c.xp.asarray(idx.reshape(-1))).reshape(Sinf.shape[:2] + (2 * m, L))
+    return _group_fft_columns(g1, c.fr, cols, suite.domain(c.fr, 2 * m))
+
+
+def h_vector(c: Any, suite: Suite, table: Array, coeffs: Array, params: EncodingParams) -> Array:
+    """H_e = sum_i p_(i+(e+1)L) [tau^i]_1 for e < m-1, padded with infinity to length m, from the
+    :func:`toeplitz_table` ``table`` of the blob size."""
+    fr, g1 = c.fr, c.g1
+    m = params.rows
+    Cf = toeplitz_scalars(fr, suite, coeffs, params)
+    prod = g1.scalar_mul(table.reshape(table.shape[:2] + (-1,)), fr.to_bytes(Cf.reshape(fr.n, -1)))
+    U = g1.sum(prod.reshape(table.shape), axis=1)  # (2m,)
+    conv = _group_fft_columns(g1, fr, U[..., None], suite.domain(fr, 2 * m), inverse=True)[..., 0]
+    sel = c.xp.asarray(np.arange(m - 2, -1, -1))  # H_e = conv[m-2-e]
+    H = g1.take(conv, sel)
+    return g1.concat([H, g1.infinity(1)])
+
+
+def compute_fk20_proofs(c: Any, suite: Suite, table: Array, coeffs: Array, params: EncodingParams) -> Array:
+    """G1 batch (num_chunks,) of chunk proofs in chunk order, for m = n/L > 1 (with m = 1 every quotient
+    is zero and every proof is the point at infinity)."""
+    M = params.num_chunks
+    H = h_vector(c, suite, table, coeffs, params)
+    P_nat = group_fft_sparse(c.g1, c.fr, H, M, suite.root, suite.adicity)
+    return c.g1.take(P_nat, c.xp.asarray(chunk_cosets(np.arange(M), M)))
+
+
+# ----- the kernel path -----------------------------------------------------------------------
 
 class KernelFK20:
-    """Commitments and FK20 proofs of one :class:`Encoder` on one G1 kernel.
+    """Commitments and FK20 proofs on one G1 kernel, over the SRS ``srs`` (its G1 points, on the backend
+    of the Fr batch module ``fr``) and the curve ``suite``.
 
     ``table_cache``: a directory where the Toeplitz tables (the G1 FFTs of the SRS columns, the same for
     every blob of one size: minutes of CPU work at 16 MiB) are kept between processes, like EigenDA's
@@ -47,9 +103,11 @@ class KernelFK20:
     holds the table as canonical affine coordinates with a sha256 of its body. Loading checks the header,
     the digest and every point (on the curve, coordinates below p); a file that fails is rebuilt."""
 
-    def __init__(self, enc: Encoder, kernel: Any, table_cache: str | Path | None = None) -> None:
-        self.enc = enc
+    def __init__(self, kernel: Any, fr: Any, suite: Suite, srs: SRS, table_cache: str | Path | None = None) -> None:
         self.K = kernel
+        self.fr = fr
+        self.suite = suite
+        self.setup = srs
         self.kx = kernel.xp  # array module of the kernel's points (numpy or cupy)
         self.table_cache = Path(table_cache) if table_cache else None
         self._table_paths: dict[tuple[int, int], Path] = {}
@@ -62,14 +120,14 @@ class KernelFK20:
     def srs(self, n: int) -> Array:
         """The first n SRS points in kernel form (the whole loaded prefix converted once)."""
         if self._srs is None or self._srs.shape[0] < n:
-            self._srs = self.K.from_group(self.enc.srs.g1_prefix(n))
+            self._srs = self.K.from_group(self.setup.g1_prefix(n))
         return self._srs[:n]
 
     def roots(self, N: int, inverse: bool = False, half: bool = True) -> Array:
         """w_N^i (or w_N^-i) as kernel scalars, i < N/2 (``half``) or i < N."""
         key = (N, inverse)
         if key not in self._roots:
-            d = self.enc._domain(N)
+            d = self.suite.domain(self.fr, N)
             self._roots[key] = self.K.scalars_from_fr(d.roots_inv if inverse else d.roots)
         r = self._roots[key]
         return r[: max(1, N // 2)] if half else r
@@ -172,7 +230,7 @@ class KernelFK20:
     def h_vector(self, coeffs: Array, params: EncodingParams) -> Array:
         """H (m,) in kernel form: H_e = sum_i p_(i+(e+1)L) [tau^i]_1 for e < m-1, then infinity."""
         m = params.rows
-        Cf = self.enc._toeplitz_scalars(coeffs, params)  # (2m, L), 1/(2m) folded in
+        Cf = toeplitz_scalars(self.fr, self.suite, coeffs, params)  # (2m, L), 1/(2m) folded in
         U = self.K.rows_msm_precomputed(self.toeplitz_rows(params), self.K.scalars_from_fr(Cf))  # (2m,)
         conv = self.K.fft(U[:, None], self.roots(2 * m, inverse=True))[:, 0]
         H = conv[self.kx.asarray(np.arange(m - 2, -1, -1))]

@@ -14,15 +14,8 @@ import pytest
 
 from offchain.cli import main
 from offchain.da import codec
-from offchain.da.peerdas_cli import (
-    HEADER_BYTES,
-    MAX_PAYLOAD,
-    RECORD_BYTES,
-    pack_payload,
-    read_cells,
-    unpack_payload,
-    write_cells,
-)
+from offchain.da.files import CELL_RECORD_BYTES, CELLS_HEADER_BYTES, read_cells, write_cells
+from offchain.da.peerdas.cells import MAX_PAYLOAD, pack_payload, unpack_payload
 
 
 def _setup_path() -> str:
@@ -90,7 +83,7 @@ def _flip(path: Path, offset: int, mask: int = 1) -> None:
 
 
 def _record(k: int) -> int:
-    return HEADER_BYTES + k * RECORD_BYTES
+    return CELLS_HEADER_BYTES + k * CELL_RECORD_BYTES
 
 
 @pytest.fixture(scope="module")
@@ -199,8 +192,8 @@ def test_da_peerdas_cli_non_canonical_cell_is_a_bad_cell(encoded: Path, tmp_path
 # ----- bad input ------------------------------------------------------------------------------
 def _cells_file(d: Path, head: bytes | None = None, body: bytes | None = None) -> None:
     data = (d / "cells.bin").read_bytes()
-    head = data[:HEADER_BYTES] if head is None else head
-    body = data[HEADER_BYTES:] if body is None else body
+    head = data[:CELLS_HEADER_BYTES] if head is None else head
+    body = data[CELLS_HEADER_BYTES:] if body is None else body
     (d / "cells.bin").write_bytes(head + body)
 
 
@@ -210,7 +203,7 @@ def _edit_commitment(d: Path, **kv) -> None:
     (d / "commitment.json").write_text(json.dumps(info))
 
 
-REC = RECORD_BYTES
+REC = CELL_RECORD_BYTES
 BAD_DIRS = {
     "bad magic": (lambda d: _cells_file(d, head=b"EDAF\x01" + (128).to_bytes(4, "big")), "CellFileError", "bad magic"),
     "bad version": (lambda d: _cells_file(d, head=b"EPDC\x02" + (128).to_bytes(4, "big")), "CellFileError", "version 2"),
@@ -219,11 +212,11 @@ BAD_DIRS = {
     "truncated": (lambda d: (d / "cells.bin").write_bytes((d / "cells.bin").read_bytes()[:-1]), "CellFileError", "truncated"),
     "short header": (lambda d: (d / "cells.bin").write_bytes(b"EPDC"), "CellFileError", "shorter than the 9-byte header"),
     "index out of range": (
-        lambda d: _cells_file(d, body=(200).to_bytes(4, "big") + (d / "cells.bin").read_bytes()[HEADER_BYTES + 4 :]),
+        lambda d: _cells_file(d, body=(200).to_bytes(4, "big") + (d / "cells.bin").read_bytes()[CELLS_HEADER_BYTES + 4 :]),
         "CellFileError", "cell index 200 >= 128",
     ),
     "duplicate index": (
-        lambda d: _cells_file(d, body=(1).to_bytes(4, "big") + (d / "cells.bin").read_bytes()[HEADER_BYTES + 4 :]),
+        lambda d: _cells_file(d, body=(1).to_bytes(4, "big") + (d / "cells.bin").read_bytes()[CELLS_HEADER_BYTES + 4 :]),
         "CellFileError", "duplicate cell indices [1]",
     ),
     "no cells file": (lambda d: (d / "cells.bin").unlink(), "CellFileError", "cells file not found"),

@@ -1,0 +1,65 @@
+"""Every error of the DA component, each a :class:`offchain.errors.DAError`.
+
+A failed *check* (a chunk or cell whose proof does not verify) is a False verdict, not an error; these
+are raised for input that cannot be processed at all.
+"""
+
+from __future__ import annotations
+
+from offchain.errors import DAError
+
+# ----- shared: payload codec, SRS, files, certificates ---------------------------------------
+
+
+class PayloadError(DAError):
+    """Malformed payload or encoded blob."""
+
+
+class SRSError(DAError):
+    """SRS file missing, malformed, wrong digest, or too small for the request."""
+
+
+class FrameFileError(DAError):
+    """Malformed frames or commitment file."""
+
+
+class CertError(DAError):
+    """Malformed certificate (prefix, RLP structure, field sizes) or an invalid point inside it."""
+
+
+# ----- EigenDA -------------------------------------------------------------------------------
+
+
+class EncodingError(DAError):
+    """Blob or parameters cannot be encoded (size, non-canonical symbols, SRS too small)."""
+
+
+class VerificationError(DAError):
+    """Malformed chunk or proof given to a verifier (a *failed* check returns False instead)."""
+
+
+class RecoveryError(DAError):
+    """Not enough valid distinct chunks, or the chunks are inconsistent."""
+
+
+class TableCacheError(DAError):
+    """A cached FK20 table file is corrupt or does not belong to this SRS and blob size."""
+
+
+class DAInputError(DAError):
+    """Bad command-line input for ``eigen da``."""
+
+
+# ----- PeerDAS (EIP-7594) --------------------------------------------------------------------
+
+
+class PeerDASError(DAError):
+    """Malformed blob, cell, commitment or proof in PeerDAS mode."""
+
+
+class PeerDASInputError(PeerDASError):
+    """Bad command-line input for ``eigen da peerdas``."""
+
+
+class CellFileError(PeerDASError):
+    """Malformed cells file or commitment file."""
