@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from offchain.ai.errors import ReceiptError
+from offchain.ai.errors import InferenceReceiptError
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
@@ -96,7 +96,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     try:
         text = sys.stdin.read() if src == "-" else Path(src).read_text()
     except OSError as exc:
-        raise ReceiptError(f"cannot read receipt {src}: {exc}") from exc
+        raise InferenceReceiptError(f"cannot read receipt {src}: {exc}") from exc
     lines = [ln for ln in text.splitlines() if ln.strip().startswith("{")]
     receipt = Receipt.from_json(lines[-1] if lines else text)
     svc = _service(args)

@@ -26,7 +26,7 @@ from eth_keys.exceptions import BadSignature, ValidationError
 from eth_utils import to_checksum_address
 
 from offchain.ai.engine import ENGINE_VERSION
-from offchain.ai.errors import ReceiptError
+from offchain.ai.errors import InferenceReceiptError
 from offchain.ai.sampler import SamplingParams
 
 RECEIPT_VERSION = 2
@@ -72,9 +72,9 @@ def receipt_field_order() -> list[tuple[str, str]]:
 def logits_hash(logits: np.ndarray) -> bytes:
     lg = np.asarray(logits).reshape(-1)
     if lg.dtype.kind != "i":
-        raise ReceiptError("logits must be integers")
+        raise InferenceReceiptError("logits must be integers")
     if lg.size and (int(lg.max()) > 2**31 - 1 or int(lg.min()) < -(2**31)):
-        raise ReceiptError("logit outside the int32 commitment range")
+        raise InferenceReceiptError("logit outside the int32 commitment range")
     return keccak(lg.astype(">i4").tobytes())
 
 
@@ -102,7 +102,7 @@ def merkle_root(leaves: Sequence[bytes]) -> bytes:
 
 def merkle_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
     if not 0 <= index < len(leaves):
-        raise ReceiptError("leaf index out of range")
+        raise InferenceReceiptError("leaf index out of range")
     proof = []
     for level in _levels(leaves)[:-1]:
         proof.append(level[index ^ 1])
@@ -157,19 +157,19 @@ def _b32(v: Any, name: str) -> bytes:
         try:
             b = bytes.fromhex(v[2:] if v.startswith("0x") else v)
         except ValueError as exc:
-            raise ReceiptError(f"{name}: not hex") from exc
+            raise InferenceReceiptError(f"{name}: not hex") from exc
     elif isinstance(v, bytes):
         b = v
     else:
-        raise ReceiptError(f"{name}: expected 32 bytes")
+        raise InferenceReceiptError(f"{name}: expected 32 bytes")
     if len(b) != 32:
-        raise ReceiptError(f"{name}: expected 32 bytes, got {len(b)}")
+        raise InferenceReceiptError(f"{name}: expected 32 bytes, got {len(b)}")
     return b
 
 
 def _u(v: Any, bits: int, name: str) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < (1 << bits):
-        raise ReceiptError(f"{name}: expected an integer in [0, 2^{bits})")
+        raise InferenceReceiptError(f"{name}: expected an integer in [0, 2^{bits})")
     return v
 
 
@@ -195,15 +195,15 @@ class Receipt:
         for name in ("model_hash", "tokenizer_hash", "engine_id", "domain"):
             _b32(getattr(self, name), name)
         if len(self.logits_hashes) != len(self.output_tokens):
-            raise ReceiptError("one logits hash per output token is required")
+            raise InferenceReceiptError("one logits hash per output token is required")
         for h in self.logits_hashes:
             _b32(h, "logits hash")
         for t in (*self.prompt_tokens, *self.output_tokens):
             _u(t, 32, "token id")
         if self.finish_reason not in FINISH_NAMES:
-            raise ReceiptError("finish reason must be 0 (length) or 1 (stop)")
+            raise InferenceReceiptError("finish reason must be 0 (length) or 1 (stop)")
         if self.signature and len(self.signature) != 65:
-            raise ReceiptError("signature must be 65 bytes (r, s, v)")
+            raise InferenceReceiptError("signature must be 65 bytes (r, s, v)")
         for name in ("operator", "client"):
             v = getattr(self, name)
             try:
@@ -211,7 +211,7 @@ class Receipt:
                     raise ValueError("not a 0x-prefixed 20-byte hex address")
                 checksummed = to_checksum_address(v)
             except Exception as exc:
-                raise ReceiptError(f"bad {name} address {v!r}") from exc
+                raise InferenceReceiptError(f"bad {name} address {v!r}") from exc
             object.__setattr__(self, name, checksummed)  # one canonical form for equality and JSON
 
     # -- commitments ----------------------------------------------------------------------------
@@ -265,7 +265,7 @@ class Receipt:
         try:
             pk = keys.PrivateKey(private_key)
         except (ValidationError, ValueError) as exc:
-            raise ReceiptError(f"bad operator private key: {exc}") from exc
+            raise InferenceReceiptError(f"bad operator private key: {exc}") from exc
         addr = pk.public_key.to_checksum_address()
         unsigned = replace(self, operator=addr, signature=b"")
         sig = pk.sign_msg_hash(unsigned.digest())
@@ -274,10 +274,10 @@ class Receipt:
 
     def recover_signer(self) -> str:
         if len(self.signature) != 65:
-            raise ReceiptError("receipt is not signed")
+            raise InferenceReceiptError("receipt is not signed")
         v = self.signature[64]
         if v not in (27, 28):
-            raise ReceiptError("signature v must be 27 or 28")
+            raise InferenceReceiptError("signature v must be 27 or 28")
         try:
             sig = keys.Signature(
                 vrs=(
@@ -288,12 +288,12 @@ class Receipt:
             )
             return sig.recover_public_key_from_msg_hash(self.digest()).to_checksum_address()
         except (BadSignature, ValidationError, ValueError) as exc:
-            raise ReceiptError(f"bad signature: {exc}") from exc
+            raise InferenceReceiptError(f"bad signature: {exc}") from exc
 
     def signature_valid(self) -> bool:
         try:
             return self.recover_signer() == to_checksum_address(self.operator)
-        except ReceiptError:
+        except InferenceReceiptError:
             return False
 
     # -- JSON -----------------------------------------------------------------------------------
@@ -329,9 +329,9 @@ class Receipt:
     @classmethod
     def from_dict(cls, d: Any) -> Receipt:
         if not isinstance(d, dict):
-            raise ReceiptError("receipt must be a JSON object")
+            raise InferenceReceiptError("receipt must be a JSON object")
         if d.get("version") != RECEIPT_VERSION:
-            raise ReceiptError(f"unknown receipt version {d.get('version')!r}")
+            raise InferenceReceiptError(f"unknown receipt version {d.get('version')!r}")
         required = {
             "domain",
             "modelHash",
@@ -353,20 +353,20 @@ class Receipt:
         }
         missing = required - set(d)
         if missing:
-            raise ReceiptError(f"receipt fields missing: {sorted(missing)}")
+            raise InferenceReceiptError(f"receipt fields missing: {sorted(missing)}")
         unknown = set(d) - required - {"version", "engine", "digest"}
         if unknown:
-            raise ReceiptError(f"unknown receipt fields: {sorted(unknown)}")
+            raise InferenceReceiptError(f"unknown receipt fields: {sorted(unknown)}")
         for name in ("promptTokens", "outputTokens", "logitsHashes"):
             if not isinstance(d[name], list):
-                raise ReceiptError(f"{name} must be a list")
+                raise InferenceReceiptError(f"{name} must be a list")
         sig_hex = d["signature"]
         if not isinstance(sig_hex, str):
-            raise ReceiptError("signature must be a hex string")
+            raise InferenceReceiptError("signature must be a hex string")
         try:
             sig = bytes.fromhex(sig_hex[2:] if sig_hex.startswith("0x") else sig_hex)
         except ValueError as exc:
-            raise ReceiptError("signature: not hex") from exc
+            raise InferenceReceiptError("signature: not hex") from exc
         try:
             params = SamplingParams(
                 seed=_u(d["seed"], 64, "seed"),
@@ -375,13 +375,13 @@ class Receipt:
                 top_p_micro=_u(d["topPMicro"], 32, "topPMicro"),
                 max_tokens=_u(d["maxTokens"], 32, "maxTokens"),
             )
-        except ReceiptError:
+        except InferenceReceiptError:
             raise
         except Exception as exc:
-            raise ReceiptError(f"bad sampling parameters: {exc}") from exc
+            raise InferenceReceiptError(f"bad sampling parameters: {exc}") from exc
         for name in ("operator", "client"):
             if not isinstance(d[name], str):
-                raise ReceiptError(f"{name} must be an address string")
+                raise InferenceReceiptError(f"{name} must be an address string")
         r = cls(
             model_hash=_b32(d["modelHash"], "modelHash"),
             tokenizer_hash=_b32(d["tokenizerHash"], "tokenizerHash"),
@@ -397,11 +397,11 @@ class Receipt:
             client=d["client"],
         )
         if r.domain != DOMAIN:
-            raise ReceiptError("receipt domain tag is not this protocol's")
+            raise InferenceReceiptError("receipt domain tag is not this protocol's")
         if _b32(d["stepsRoot"], "stepsRoot") != r.steps_root:
-            raise ReceiptError("stepsRoot does not match the logits hashes and output tokens")
+            raise InferenceReceiptError("stepsRoot does not match the logits hashes and output tokens")
         if "digest" in d and _b32(d["digest"], "digest") != r.digest():
-            raise ReceiptError("digest does not match the receipt fields")
+            raise InferenceReceiptError("digest does not match the receipt fields")
         return r
 
     @classmethod
@@ -409,5 +409,5 @@ class Receipt:
         try:
             d = json.loads(text)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise ReceiptError(f"receipt is not valid JSON: {exc}") from exc
+            raise InferenceReceiptError(f"receipt is not valid JSON: {exc}") from exc
         return cls.from_dict(d)

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from offchain.abi import ZERO_ADDRESS
 from offchain.errors import ChainError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -270,7 +271,7 @@ def deploy_token(project: Any, deployer: Any, d: Deployment, config: DeployConfi
     if d.strategy_manager.strategyWhitelister() != deployer.address:
         raise DeployConfigError("deploy_token needs the deployer to be the strategy whitelister")
     governance = deployer.address if config.eigen_governance == "deployer" else config.eigen_governance
-    zero = "0x" + "00" * 20
+    zero = ZERO_ADDRESS
     supply = config.eigen_initial_supply
     beigen = deployer.deploy(
         project.BackingEigen, "Backing Eigen", "bEIGEN", governance, zero, 0, zero, 0, zero, 0, deployer.address, supply

@@ -18,9 +18,8 @@ from eth_hash.auto import keccak
 
 from offchain.compute import cbor
 from offchain.compute.codec import bounded_bytes
-from offchain.compute.errors import EvidenceFormatError
+from offchain.compute.errors import CheckFailed, EvidenceFormatError
 from offchain.compute.pki import (
-    CheckFailed,
     TrustStore,
     der,
     ecdsa_verify,

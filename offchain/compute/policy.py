@@ -16,8 +16,8 @@ from typing import Any
 
 from eth_hash.auto import keccak
 
-from offchain.compute.errors import PolicyError
-from offchain.compute.pki import AWS_NITRO_ROOT_SHA256, INTEL_SGX_ROOT_SHA256, CheckFailed
+from offchain.compute.errors import CheckFailed, PolicyError
+from offchain.compute.pki import AWS_NITRO_ROOT_SHA256, INTEL_SGX_ROOT_SHA256
 
 TDX_MEASUREMENTS = ("mrtd", "mrconfigid", "mrowner", "mrownerconfig", "rtmr0", "rtmr1", "rtmr2", "rtmr3", "reportdata")
 NITRO_MEASUREMENTS = tuple(f"pcr{i}" for i in range(32)) + ("user_data", "nonce", "public_key")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,11 +29,12 @@ from eth_hash.auto import keccak
 from eth_keys import keys
 from eth_keys.exceptions import BadSignature, ValidationError
 
+from offchain import abi
 from offchain.compute.attest import verify_evidence
 from offchain.compute.codec import load_json
-from offchain.compute.errors import AttestationError, ReceiptError
+from offchain.compute.errors import AttestationError, CheckFailed, ComputeReceiptError
 from offchain.compute.eventlog import first_mismatch, image_event_digest, image_measurement, parse_events
-from offchain.compute.pki import CheckFailed, TrustStore
+from offchain.compute.pki import TrustStore
 from offchain.compute.policy import Check, Policy, Verdict
 from offchain.compute.tdx import TdxCollateral
 
@@ -65,39 +67,20 @@ def receipt_abi() -> tuple[str, tuple[str, ...]]:
 def address_of(public_key: bytes) -> str:
     """Checksum-free lower-case 0x address of a 64-byte uncompressed secp256k1 key."""
     if len(public_key) != 64:
-        raise ReceiptError("enclave public key must be 64 bytes (x || y)")
+        raise ComputeReceiptError("enclave public key must be 64 bytes (x || y)")
     return "0x" + keccak(public_key)[12:].hex()
 
 
 def key_binding(address: str) -> bytes:
-    return keccak(abi_encode(["bytes32", "address"], [KEY_BINDING_DOMAIN, _address(address)]))
+    return keccak(abi_encode(["bytes32", "address"], [KEY_BINDING_DOMAIN, abi.address(address, ComputeReceiptError)]))
 
 
-def _address(v: Any) -> str:
-    if not isinstance(v, str) or len(v) != 42 or not v.startswith("0x"):
-        raise ReceiptError(f"bad address {v!r}")
-    try:
-        bytes.fromhex(v[2:])
-    except ValueError as exc:
-        raise ReceiptError(f"bad address {v!r}") from exc
-    return v.lower()
-
-
-def _b32(v: Any, name: str) -> bytes:
-    if isinstance(v, str):
-        try:
-            v = bytes.fromhex(v.removeprefix("0x"))
-        except ValueError as exc:
-            raise ReceiptError(f"{name} is not hex") from exc
-    if not isinstance(v, bytes) or len(v) != 32:
-        raise ReceiptError(f"{name} must be 32 bytes")
-    return v
-
-
-def _uint(v: Any, name: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 1 << 256:
-        raise ReceiptError(f"{name} must be a uint256")
-    return v
+# How each ABI type of RECEIPT_FIELDS is parsed (hex strings are accepted for bytes32).
+_PARSERS: dict[str, Callable[[Any, str], Any]] = {
+    "bytes32": lambda v, name: abi.b32(v, name, ComputeReceiptError),
+    "address": lambda v, name: abi.address(v, ComputeReceiptError),
+    "uint256": lambda v, name: abi.uint(v, 256, name, ComputeReceiptError),
+}
 
 
 @dataclass(frozen=True)
@@ -116,9 +99,7 @@ class Receipt:
 
     def __post_init__(self) -> None:
         for name, typ in RECEIPT_FIELDS:
-            value = getattr(self, name)
-            norm = _b32(value, name) if typ == "bytes32" else _address(value) if typ == "address" else _uint(value, name)
-            object.__setattr__(self, name, norm)
+            object.__setattr__(self, name, _PARSERS[typ](getattr(self, name), name))
 
     def values(self) -> list[Any]:
         return [getattr(self, n) for n, _ in RECEIPT_FIELDS]
@@ -136,7 +117,7 @@ class Receipt:
     @classmethod
     def from_json(cls, obj: Any) -> Receipt:
         if not isinstance(obj, dict) or set(obj) != {n for n, _ in RECEIPT_FIELDS}:
-            raise ReceiptError(f"receipt must have exactly the fields {[n for n, _ in RECEIPT_FIELDS]}")
+            raise ComputeReceiptError(f"receipt must have exactly the fields {[n for n, _ in RECEIPT_FIELDS]}")
         return cls(**obj)
 
     @property
@@ -153,23 +134,23 @@ def sign(receipt: Receipt, key: keys.PrivateKey) -> bytes:
 def signature_vrs(signature: bytes) -> tuple[int, bytes, bytes]:
     """(v, r, s) as a contract's ``ecrecover(digest, v, r, s)`` takes them."""
     if len(signature) != 65:
-        raise ReceiptError("signature must be 65 bytes r||s||v")
+        raise ComputeReceiptError("signature must be 65 bytes r||s||v")
     return signature[64], signature[:32], signature[32:64]
 
 
 def recover(digest: bytes, signature: bytes) -> str:
     """What ``ecrecover`` returns, with the rules the contract applies: 65 bytes, v in {27, 28}, low s."""
     if len(signature) != 65:
-        raise ReceiptError("signature must be 65 bytes r||s||v")
+        raise ComputeReceiptError("signature must be 65 bytes r||s||v")
     r, s, v = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:64], "big"), signature[64]
     if v not in (27, 28):
-        raise ReceiptError("signature v must be 27 or 28")
+        raise ComputeReceiptError("signature v must be 27 or 28")
     if not 0 < s <= SECP256K1_N // 2 or not 0 < r < SECP256K1_N:
-        raise ReceiptError("signature r/s out of range (high-s signatures are refused)")
+        raise ComputeReceiptError("signature r/s out of range (high-s signatures are refused)")
     try:
         pub = keys.Signature(vrs=(v - 27, r, s)).recover_public_key_from_msg_hash(digest)
     except (BadSignature, ValidationError) as exc:
-        raise ReceiptError(f"signature does not recover: {exc}") from exc
+        raise ComputeReceiptError(f"signature does not recover: {exc}") from exc
     return pub.to_checksum_address().lower()
 
 
@@ -201,22 +182,22 @@ class ReceiptBundle:
 
     @classmethod
     def loads(cls, text: str | bytes) -> ReceiptBundle:
-        obj = load_json(text, "receipt file", ReceiptError)
+        obj = load_json(text, "receipt file", ComputeReceiptError)
         if not isinstance(obj, dict) or obj.get("version") != 1:
-            raise ReceiptError("receipt file must be a JSON object with version 1")
+            raise ComputeReceiptError("receipt file must be a JSON object with version 1")
         try:
             sig = bytes.fromhex(str(obj["signature"]).removeprefix("0x"))
             evidence = base64.b64decode(obj["evidence"], validate=True)
             policy = obj["policy"]
         except (KeyError, ValueError, TypeError) as exc:
-            raise ReceiptError(f"receipt file field missing or malformed: {exc}") from exc
+            raise ComputeReceiptError(f"receipt file field missing or malformed: {exc}") from exc
         if not isinstance(policy, dict):
-            raise ReceiptError("receipt policy must be an object")
+            raise ComputeReceiptError("receipt policy must be an object")
         collateral, events = obj.get("collateral"), obj.get("event_log")
         if collateral is not None and not isinstance(collateral, dict):
-            raise ReceiptError("collateral must be an object or null")
+            raise ComputeReceiptError("collateral must be an object or null")
         if events is not None and not isinstance(events, list):
-            raise ReceiptError("event_log must be a list or null")
+            raise ComputeReceiptError("event_log must be a list or null")
         return cls(Receipt.from_json(obj.get("receipt")), sig, evidence, policy, collateral, events)
 
 
@@ -310,7 +291,7 @@ def verify_receipt(
     def signature() -> str:
         try:
             who = recover(r.digest(), bundle.signature)
-        except ReceiptError as exc:
+        except ComputeReceiptError as exc:
             raise CheckFailed(str(exc)) from exc
         if who != r.enclaveSigner:
             raise CheckFailed(f"signature is by {who}, not the enclave key {r.enclaveSigner}")

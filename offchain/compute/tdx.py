@@ -24,9 +24,8 @@ from eth_hash.auto import keccak
 
 from offchain.compute.codec import bounded_bytes, load_json
 from offchain.compute.der import SGX_EXT_OID, parse_sgx_extension
-from offchain.compute.errors import CollateralError, EvidenceFormatError, PolicyError
+from offchain.compute.errors import CheckFailed, CollateralError, EvidenceFormatError, PolicyError
 from offchain.compute.pki import (
-    CheckFailed,
     TrustStore,
     check_crl,
     ecdsa_verify,

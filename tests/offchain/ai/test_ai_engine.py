@@ -152,7 +152,7 @@ def test_model_file_missing_package(monkeypatch):
 
 
 def test_engine_rejects_unknown_backend():
-    from offchain.ai.errors import BackendError
+    from offchain.ai.errors import AIBackendError
 
-    with pytest.raises(BackendError):
+    with pytest.raises(AIBackendError):
         Engine(tiny_service().model, backend="torch")
