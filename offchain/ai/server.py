@@ -15,9 +15,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from offchain.abi import ZERO_ADDRESS
 from offchain.ai.engine import ENGINE_VERSION
 from offchain.ai.errors import AIError
-from offchain.ai.receipt import ZERO_ADDRESS
 from offchain.ai.sampler import SamplingParams
 from offchain.ai.service import Completion, InferenceService
 

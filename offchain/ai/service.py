@@ -10,11 +10,12 @@ from pathlib import Path
 
 from eth_hash.auto import keccak
 
+from offchain.abi import ZERO_ADDRESS
 from offchain.ai.engine import Engine
 from offchain.ai.errors import InferenceReceiptError, TokenizerError
 from offchain.ai.generate import Request, TokenCallback, Transcript, generate
 from offchain.ai.model_file import ModelFile, load_model_file
-from offchain.ai.receipt import ENGINE_ID, FINISH_NAMES, ZERO_ADDRESS, Receipt
+from offchain.ai.receipt import ENGINE_ID, FINISH_NAMES, Receipt
 from offchain.ai.sampler import SamplingParams
 from offchain.ai.tokenizer import Tokenizer
 from offchain.ai.verify import VerifyReport, verify_receipt
@@ -117,7 +118,7 @@ class InferenceService:
                 model_hash=self.model.sha256,
                 tokenizer_hash=self.tokenizer.hash,
                 engine_id=ENGINE_ID,
-                operator="0x" + "00" * 20,
+                operator=ZERO_ADDRESS,
                 params=tr.request.params,
                 prompt_tokens=tr.request.prompt_tokens,
                 output_tokens=tuple(tr.output_tokens),

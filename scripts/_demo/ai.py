@@ -1,6 +1,6 @@
 """Demo step for deterministic-inference disputes (contracts/avs/InferenceDisputes.vy).
 
-``run(demo)`` takes the ``Demo`` of scripts/demo.py: it deploys InferenceDisputes over the same
+``run(demo)`` takes the ``Demo`` of scripts/_demo/world.py: it deploys InferenceDisputes over the same
 core, creates the redistributing inference operator set (the contract is its slasher and its
 redistribution recipient) that operators A, B and C join with signing keys, and allows the model.
 Then an honest answer passes: operator A answers Erin's question with a signed receipt, Erin checks
@@ -24,14 +24,13 @@ from typing import Any
 from eth_hash.auto import keccak
 from eth_keys import keys
 
+from offchain.abi import WAD, ZERO_ADDRESS
 from offchain.ai.receipt import ENGINE_ID, FINISH_STOP, Receipt
 from offchain.ai.sampler import SamplingParams
 from offchain.chain.compute_avs import registration_data
 from offchain.chain.deploy import InferenceDisputesConfig, deploy_inference_disputes
 from offchain.chain.inference_disputes import Verdict, receipt_args, reexecute_with
 
-WAD = 10**18
-ZERO = "0x0000000000000000000000000000000000000000"
 INFERENCE_SET = 1
 THRESHOLD_BPS = 6667
 BOND = WAD // 10
@@ -115,7 +114,7 @@ def run(demo: Any) -> dict[str, Any]:
     token = d.tokens[sym0]
     for op in ops:
         if not dm.isOperator(op):
-            dm.registerAsOperator(ZERO, 0, "https://operator.example/metadata.json", sender=op)
+            dm.registerAsOperator(ZERO_ADDRESS, 0, "https://operator.example/metadata.json", sender=op)
         token.mint(op, 30 * WAD, sender=op)
         token.approve(demo.sm, 30 * WAD, sender=op)
         demo.sm.depositIntoStrategy(demo.strat(sym0), token, 30 * WAD, sender=op)

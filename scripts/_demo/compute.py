@@ -1,6 +1,6 @@
 """Demo step for the verifiable-compute AVS (contracts/avs/ComputeAVS.vy).
 
-``run(demo)`` takes the ``Demo`` of scripts/demo.py (after or instead of its own run): it deploys
+``run(demo)`` takes the ``Demo`` of scripts/_demo/world.py (after or instead of its own run): it deploys
 ComputeAVS over the same core, creates a redistributing compute operator set that operators A and B
 join with signing keys, registers an app and its image, has the development TEE attest, lets both
 operators verify the evidence and sign its enrolment, submits a receipt from the enclave that the
@@ -17,6 +17,7 @@ from typing import Any
 from eth_hash.auto import keccak
 from eth_keys import keys
 
+from offchain.abi import WAD, ZERO_ADDRESS
 from offchain.chain.compute_avs import EnrolmentStatement, receipt_args, registration_data, verify_enclave
 from offchain.chain.deploy import ComputeAVSConfig, deploy_compute_avs
 from offchain.compute.devtee import DevTEE, dev_policy
@@ -24,8 +25,6 @@ from offchain.compute.pki import TrustStore
 from offchain.compute.receipt import verify_receipt
 from offchain.compute.testca import NitroTestCA
 
-WAD = 10**18
-ZERO = "0x0000000000000000000000000000000000000000"
 COMPUTE_SET = 1
 THRESHOLD_BPS = 6667
 
@@ -57,7 +56,7 @@ def run(demo: Any) -> dict[str, Any]:
     signing = {op.address: keys.PrivateKey(keccak(b"demo compute signing key " + op.address.encode())) for op in ops}
     for op in ops:
         if not dm.isOperator(op):
-            dm.registerAsOperator(ZERO, 2, "https://operator.example/metadata.json", sender=op)
+            dm.registerAsOperator(ZERO_ADDRESS, 2, "https://operator.example/metadata.json", sender=op)
         token = d.tokens[sym0]
         token.mint(op, 20 * WAD, sender=op)
         token.approve(demo.sm, 20 * WAD, sender=op)

@@ -1,6 +1,6 @@
 """Demo step for the main job: an intersubjective fault challenged by forking bEIGEN.
 
-``run(demo)`` takes the ``Demo`` of ``scripts/demo.py`` (its deployment ``demo.d``, named accounts and
+``run(demo)`` takes the ``Demo`` of ``scripts/_demo/world.py`` (its deployment ``demo.d``, named accounts and
 ``report``) and, on the same devnet: stakes bEIGEN with operators A and B, lets operator A misbehave in
 a way no contract can judge, has a challenger burn a bond of EIGEN to open a fork in which A's stake
 (its own and its stakers') is slashed, has governance adopt the fork through the timelock, and prints
@@ -13,11 +13,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from offchain.abi import WAD, ZERO_ADDRESS
 from offchain.chain.deploy import deploy_token
 from offchain.errors import ChainError
-
-WAD = 10**18
-ZERO = "0x" + "00" * 20
 
 
 class TokenDemoError(ChainError):
@@ -51,9 +49,9 @@ def run(demo: Any) -> dict[str, int]:
     challenger = demo.victim
     for op in (op_a, op_b):
         if not dm.isOperator(op):
-            dm.registerAsOperator(ZERO, 0, "https://operator.example/metadata.json", sender=op)
+            dm.registerAsOperator(ZERO_ADDRESS, 0, "https://operator.example/metadata.json", sender=op)
     for who, op in ((carol, op_a), (erin, op_b)):
-        if dm.delegatedTo(who) == ZERO:
+        if dm.delegatedTo(who) == ZERO_ADDRESS:
             dm.delegateTo(op, (b"", 0), b"\x00" * 32, sender=who)
         elif dm.delegatedTo(who) != op.address:
             raise TokenDemoError(f"{who} is delegated to {dm.delegatedTo(who)}, not {op}")

@@ -4,11 +4,11 @@ import urllib.error
 import urllib.request
 
 import pytest
-from ai_helpers import tiny_service
 
 from offchain.ai.receipt import Receipt
 from offchain.ai.server import ServerError, make_server
 from offchain.cli import main
+from tests.offchain.ai.support import tiny_service
 
 
 def test_run_then_verify(tmp_path, capsys):

@@ -2,7 +2,6 @@ import json
 from dataclasses import replace
 
 import pytest
-from ai_helpers import tiny_service
 from eth_abi import decode as abi_decode
 from eth_hash.auto import keccak
 from eth_keys import keys
@@ -18,6 +17,7 @@ from offchain.ai.receipt import (
     verify_merkle_proof,
 )
 from offchain.ai.sampler import SamplingParams
+from tests.offchain.ai.support import tiny_service
 
 KEY = keccak(b"test operator key")
 CLIENT = "0x" + "c1" * 20
