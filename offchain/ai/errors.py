@@ -27,6 +27,10 @@ class AIBackendError(AIError):
     """The requested array backend (cupy) is unavailable or misconfigured."""
 
 
+class ServerError(AIError):
+    """Bad server configuration (e.g. a non-loopback bind address)."""
+
+
 __all__ = [
     "AIBackendError",
     "AIError",
@@ -34,5 +38,6 @@ __all__ = [
     "InferenceReceiptError",
     "ModelFileError",
     "SamplingError",
+    "ServerError",
     "TokenizerError",
 ]

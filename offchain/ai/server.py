@@ -15,18 +15,15 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from offchain import abi
 from offchain.abi import ZERO_ADDRESS
 from offchain.ai.engine import ENGINE_VERSION
-from offchain.ai.errors import AIError
+from offchain.ai.errors import AIError, ServerError
 from offchain.ai.sampler import SamplingParams
 from offchain.ai.service import Completion, InferenceService
 
 MAX_BODY = 1 << 20
 DEFAULT_MAX_TOKENS = 256
-
-
-class ServerError(AIError):
-    """Bad server configuration (e.g. a non-loopback bind address)."""
 
 
 def parse_chat_request(
@@ -57,10 +54,8 @@ def parse_chat_request(
     if body.get("n", 1) != 1:
         raise AIError("only n=1 is supported")
     client = body.get("client", ZERO_ADDRESS)
-    if not isinstance(client, str) or len(client) != 42 or not client.startswith("0x"):
-        raise AIError("'client' must be a 0x-prefixed 20-byte address")
     try:
-        bytes.fromhex(client[2:])
+        abi.address(client, ValueError)
     except ValueError:
         raise AIError("'client' must be a 0x-prefixed 20-byte address") from None
     return svc.prompt_tokens(msgs), params, stream, client

@@ -27,6 +27,7 @@ from eth_hash.auto import keccak
 from eth_keys import keys
 
 from offchain import abi
+from offchain.chain.errors import EnrolmentError
 from offchain.compute.attest import verify_evidence
 from offchain.compute.errors import AttestationError
 from offchain.compute.eventlog import first_mismatch, image_event_digest, image_measurement, parse_events
@@ -34,14 +35,9 @@ from offchain.compute.pki import TrustStore
 from offchain.compute.policy import Policy, Verdict, require_utc
 from offchain.compute.receipt import ReceiptBundle, address_of, key_binding, signature_vrs
 from offchain.compute.tdx import TdxCollateral
-from offchain.errors import ChainError
 
 SIGNING_KEY_DOMAIN = keccak(b"eigen.avs.SigningKey.v1")
 ENROLMENT_DOMAIN = keccak(b"eigen.avs.EnclaveEnrolment.v1")
-
-
-class EnrolmentError(ChainError):
-    """Evidence does not justify enrolling an enclave key, or an enrolment input is malformed."""
 
 
 Signature = tuple[int, bytes, bytes]  # (v, r, s) as the contracts take them

@@ -32,17 +32,13 @@ from offchain.ai.generate import Request, generate
 from offchain.ai.receipt import ENGINE_ID, Receipt, merkle_root, step_hash
 from offchain.ai.verify import VerifyReport, verify_receipt
 from offchain.chain.compute_avs import Signature, threshold_signatures
-from offchain.errors import ChainError
+from offchain.chain.errors import DisputeError
 
 OUTPUT_TAG = keccak(b"eigen.ai.dispute.Output.v1")
 VERDICT_DOMAIN = keccak(b"eigen.ai.dispute.Verdict.v1")
 INVALID_REQUEST = keccak(b"eigen.ai.dispute.InvalidRequest.v1")
 MAX_PROMPT_TOKENS = 512
 MAX_OUTPUT_TOKENS = 512
-
-
-class DisputeError(ChainError):
-    """A receipt cannot be disputed or re-executed here, or a dispute input is malformed."""
 
 
 _b32 = partial(abi.b32, err=DisputeError, text=False)

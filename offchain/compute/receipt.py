@@ -22,6 +22,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from eth_abi import encode as abi_encode
@@ -204,6 +205,112 @@ class ReceiptBundle:
 # ---- verification --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ReceiptContext:
+    """What the checks of :func:`verify_receipt` share: the bundle, the verdict on its evidence, the
+    verification time, the receipt's own policy and the verifier's (if it named one)."""
+
+    bundle: ReceiptBundle
+    inner: Verdict
+    at: datetime
+    policy: Policy
+    verifier_policy: Policy | None
+
+    @property
+    def receipt(self) -> Receipt:
+        return self.bundle.receipt
+
+
+def check_receipt_policy(ctx: ReceiptContext) -> str:
+    r = ctx.receipt
+    if ctx.policy.hash() != r.policyHash:
+        raise CheckFailed("receipt policyHash is not the hash of the enclosed policy")
+    if ctx.verifier_policy is not None and ctx.verifier_policy.hash() != r.policyHash:
+        raise CheckFailed("receipt was made under a different policy than the verifier's")
+    if not ctx.policy.measurements:
+        raise CheckFailed("a receipt's policy must name expected measurements")
+    return "0x" + r.policyHash.hex()
+
+
+def check_receipt_hashes(ctx: ReceiptContext) -> str:
+    r, inner = ctx.receipt, ctx.inner
+    if inner.evidence_hash != r.evidenceHash:
+        raise CheckFailed("evidenceHash does not match the enclosed evidence")
+    if inner.collateral_hash != r.collateralHash:
+        raise CheckFailed("collateralHash does not match the collateral used")
+    want = PLATFORM_TDX if inner.evidence_type == "tdx" else PLATFORM_NITRO
+    if r.platform != want:
+        raise CheckFailed(f"platform {r.platform} does not match {inner.evidence_type} evidence")
+    return "evidence, collateral and platform match"
+
+
+def check_key_binding(ctx: ReceiptContext) -> str:
+    r, inner = ctx.receipt, ctx.inner
+    if inner.evidence_type == "nitro":
+        pk = bytes.fromhex(inner.claims.get("public_key") or "")
+        if len(pk) != 64 or address_of(pk) != r.enclaveSigner:
+            raise CheckFailed("the document's public_key is not the receipt's enclave key")
+        return "Nitro public_key"
+    if bytes.fromhex(inner.claims["reportdata"])[:32] != key_binding(r.enclaveSigner):
+        raise CheckFailed("REPORTDATA[0:32] does not bind the receipt's enclave key")
+    return "TDX REPORTDATA"
+
+
+def check_image(ctx: ReceiptContext) -> str:
+    r, inner = ctx.receipt, ctx.inner
+    if inner.evidence_type == "nitro":
+        if inner.claims.get("pcr16") != image_measurement(r.imageDigest).hex():
+            raise CheckFailed("PCR16 is not the measurement of the receipt's image digest")
+        return "PCR16"
+    try:
+        events = parse_events(ctx.bundle.event_log or [])
+    except AttestationError as exc:
+        raise CheckFailed(str(exc)) from exc
+    rtmrs = [bytes.fromhex(inner.claims[f"rtmr{i}"]) for i in range(4)]
+    bad = first_mismatch(events, rtmrs)
+    if bad is not None:
+        raise CheckFailed(f"event log does not replay to RTMR{bad}")
+    ev = image_event_digest(r.imageDigest)
+    if not any(e.index == 3 and e.digest == ev for e in events):
+        raise CheckFailed("the replayed RTMR3 log has no event for the receipt's image digest")
+    return "RTMR3 event log"
+
+
+def check_time(ctx: ReceiptContext) -> str:
+    t, pol = ctx.receipt.time, ctx.policy
+    if t > ctx.at + timedelta(seconds=pol.max_future_skew_s):
+        raise CheckFailed("receipt time is after the verification time")
+    ts = ctx.inner.claims.get("timestamp_ms")
+    if ts is not None:
+        age = (t - datetime.fromtimestamp(ts / 1000, tz=UTC)).total_seconds()
+        if age < -pol.max_future_skew_s or age > pol.max_age_s:
+            raise CheckFailed(f"receipt time is {age:.0f} s after the evidence, outside [0, {pol.max_age_s}]")
+    return t.isoformat()
+
+
+def check_signature(ctx: ReceiptContext) -> str:
+    r = ctx.receipt
+    try:
+        who = recover(r.digest(), ctx.bundle.signature)
+    except ComputeReceiptError as exc:
+        raise CheckFailed(str(exc)) from exc
+    if who != r.enclaveSigner:
+        raise CheckFailed(f"signature is by {who}, not the enclave key {r.enclaveSigner}")
+    return "ecrecover == enclaveSigner"
+
+
+# The rows a receipt adds to its evidence's verdict: the policy first, then (after the evidence's
+# own rows, prefixed "evidence.") these, in order.
+RECEIPT_POLICY_CHECK: tuple[str, Callable[[ReceiptContext], str]] = ("receipt.policy", check_receipt_policy)
+RECEIPT_CHECKS: tuple[tuple[str, Callable[[ReceiptContext], str]], ...] = (
+    ("receipt.hashes", check_receipt_hashes),
+    ("receipt.key_binding", check_key_binding),
+    ("receipt.image", check_image),
+    ("receipt.time", check_time),
+    ("receipt.signature", check_signature),
+)
+
+
 def verify_receipt(
     bundle: ReceiptBundle,
     *,
@@ -229,77 +336,10 @@ def verify_receipt(
         advisory_ids=inner.advisory_ids, evidence_hash=inner.evidence_hash, collateral_hash=inner.collateral_hash,
         policy_hash=inner.policy_hash, root_fingerprint=inner.root_fingerprint,
     )
-
-    def policy_check() -> str:
-        if rpol.hash() != r.policyHash:
-            raise CheckFailed("receipt policyHash is not the hash of the enclosed policy")
-        if policy is not None and policy.hash() != r.policyHash:
-            raise CheckFailed("receipt was made under a different policy than the verifier's")
-        if not rpol.measurements:
-            raise CheckFailed("a receipt's policy must name expected measurements")
-        return "0x" + r.policyHash.hex()
-
-    def hashes() -> str:
-        if inner.evidence_hash != r.evidenceHash:
-            raise CheckFailed("evidenceHash does not match the enclosed evidence")
-        if inner.collateral_hash != r.collateralHash:
-            raise CheckFailed("collateralHash does not match the collateral used")
-        want = PLATFORM_TDX if inner.evidence_type == "tdx" else PLATFORM_NITRO
-        if r.platform != want:
-            raise CheckFailed(f"platform {r.platform} does not match {inner.evidence_type} evidence")
-        return "evidence, collateral and platform match"
-
-    def key() -> str:
-        if inner.evidence_type == "nitro":
-            pk = bytes.fromhex(inner.claims.get("public_key") or "")
-            if len(pk) != 64 or address_of(pk) != r.enclaveSigner:
-                raise CheckFailed("the document's public_key is not the receipt's enclave key")
-            return "Nitro public_key"
-        if bytes.fromhex(inner.claims["reportdata"])[:32] != key_binding(r.enclaveSigner):
-            raise CheckFailed("REPORTDATA[0:32] does not bind the receipt's enclave key")
-        return "TDX REPORTDATA"
-
-    def image() -> str:
-        ev = image_event_digest(r.imageDigest)
-        if inner.evidence_type == "nitro":
-            if inner.claims.get("pcr16") != image_measurement(r.imageDigest).hex():
-                raise CheckFailed("PCR16 is not the measurement of the receipt's image digest")
-            return "PCR16"
-        try:
-            events = parse_events(bundle.event_log or [])
-        except AttestationError as exc:
-            raise CheckFailed(str(exc)) from exc
-        rtmrs = [bytes.fromhex(inner.claims[f"rtmr{i}"]) for i in range(4)]
-        bad = first_mismatch(events, rtmrs)
-        if bad is not None:
-            raise CheckFailed(f"event log does not replay to RTMR{bad}")
-        if not any(e.index == 3 and e.digest == ev for e in events):
-            raise CheckFailed("the replayed RTMR3 log has no event for the receipt's image digest")
-        return "RTMR3 event log"
-
-    def timing() -> str:
-        t = r.time
-        if t > at + timedelta(seconds=rpol.max_future_skew_s):
-            raise CheckFailed("receipt time is after the verification time")
-        ts = inner.claims.get("timestamp_ms")
-        if ts is not None:
-            age = (t - datetime.fromtimestamp(ts / 1000, tz=UTC)).total_seconds()
-            if age < -rpol.max_future_skew_s or age > rpol.max_age_s:
-                raise CheckFailed(f"receipt time is {age:.0f} s after the evidence, outside [0, {rpol.max_age_s}]")
-        return t.isoformat()
-
-    def signature() -> str:
-        try:
-            who = recover(r.digest(), bundle.signature)
-        except ComputeReceiptError as exc:
-            raise CheckFailed(str(exc)) from exc
-        if who != r.enclaveSigner:
-            raise CheckFailed(f"signature is by {who}, not the enclave key {r.enclaveSigner}")
-        return "ecrecover == enclaveSigner"
-
-    v.run("receipt.policy", policy_check)
+    ctx = ReceiptContext(bundle, inner, at, rpol, policy)
+    name, check = RECEIPT_POLICY_CHECK
+    v.run(name, partial(check, ctx))
     v.checks.extend(Check("evidence." + c.name, c.ok, c.detail) for c in inner.checks)
-    for name, fn in (("receipt.hashes", hashes), ("receipt.key_binding", key), ("receipt.image", image),
-                     ("receipt.time", timing), ("receipt.signature", signature)):
-        v.run(name, fn)
+    for name, check in RECEIPT_CHECKS:
+        v.run(name, partial(check, ctx))
     return v
