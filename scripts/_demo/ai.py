@@ -24,26 +24,18 @@ from typing import Any
 from eth_hash.auto import keccak
 from eth_keys import keys
 
-from offchain.abi import WAD, ZERO_ADDRESS
+from offchain.abi import WAD
 from offchain.ai.receipt import ENGINE_ID, FINISH_STOP, Receipt
 from offchain.ai.sampler import SamplingParams
-from offchain.chain.compute_avs import registration_data
 from offchain.chain.deploy import InferenceDisputesConfig, deploy_inference_disputes
 from offchain.chain.inference_disputes import Verdict, receipt_args, reexecute_with
+from scripts._demo.common import event, fmt, join_set
 
 INFERENCE_SET = 1
 THRESHOLD_BPS = 6667
 BOND = WAD // 10
 WINDOW_S = 600
 QUESTION = "What is the capital of France? Answer in one sentence."
-
-
-def _fmt(x: int) -> str:
-    return f"{x / WAD:,.4f}"
-
-
-def _ev(receipt: Any, name: str) -> Any:
-    return [e for e in receipt.events if e.event_name == name][0]
 
 
 def load_service() -> tuple[Any, str]:
@@ -86,7 +78,7 @@ def run(demo: Any) -> dict[str, Any]:
     """Run the inference-dispute step on `demo` and print what happened; returns the key facts."""
     from ape import accounts, chain, project
 
-    d, am, dm = demo.d, demo.am, demo.dm
+    d, dm = demo.d, demo.dm
     op_c = accounts.test_accounts[9]
     ops = [demo.op_a, demo.op_b, op_c]
     names = {demo.op_a.address: "operator A", demo.op_b.address: "operator B", op_c.address: "operator C"}
@@ -107,27 +99,14 @@ def run(demo: Any) -> dict[str, Any]:
     c.setModelAllowed(svc.model.sha256, svc.tokenizer.hash, ENGINE_ID, True, sender=demo.deployer)
     print(f"InferenceDisputes deployed at {c.address}: inference set {INFERENCE_SET} redistributes to the contract "
           f"itself (it forwards each slash to the harmed client); verdicts need {THRESHOLD_BPS / 100:.2f}% of the "
-          f"stake of the set without the accused; bond {_fmt(BOND)} ETH; challenge and resolution windows "
+          f"stake of the set without the accused; bond {fmt(BOND)} ETH; challenge and resolution windows "
           f"{WINDOW_S} s; a wrong receipt costs 10% of the operator's allocation.")
 
     signing = {op.address: keys.PrivateKey(keccak(b"demo inference signing key " + op.address.encode())) for op in ops}
-    token = d.tokens[sym0]
-    for op in ops:
-        if not dm.isOperator(op):
-            dm.registerAsOperator(ZERO_ADDRESS, 0, "https://operator.example/metadata.json", sender=op)
-        token.mint(op, 30 * WAD, sender=op)
-        token.approve(demo.sm, 30 * WAD, sender=op)
-        demo.sm.depositIntoStrategy(demo.strat(sym0), token, 30 * WAD, sender=op)
-        am.setRedistributionConsent(op, (c.address, INFERENCE_SET), True, sender=op)
-        data = registration_data(chain.chain_id, c.address, op.address, signing[op.address])
-        am.registerForOperatorSets(op, (c.address, [INFERENCE_SET], data), sender=op)
-        mags = [am.getAllocatableMagnitude(op, s) // 2 for s in strategies]
-        am.modifyAllocations(op, [((c.address, INFERENCE_SET), strategies, mags, [0] * len(strategies))], sender=op)
-    chain.mine(max(am.getAllocationDelay(op)[1] for op in ops) + 1)
-    stake = am.getAllocatedStake((c.address, INFERENCE_SET), ops, strategies)
+    stake = join_set(demo, c.address, INFERENCE_SET, ops, signing, 30 * WAD, allocation_delay=0)
     for op, row in zip(ops, stake, strict=True):
         print(f"  {names[op.address]} restaked 30 {sym0} more, registered a signing key, allocated half its free "
-              "magnitude: " + ", ".join(f"{_fmt(x)} {s}" for x, s in zip(row, demo.syms, strict=True)))
+              "magnitude: " + ", ".join(f"{fmt(x)} {s}" for x, s in zip(row, demo.syms, strict=True)))
 
     # ---- an honest answer passes
     a_key = signing[demo.op_a.address]
@@ -143,13 +122,13 @@ def run(demo: Any) -> dict[str, Any]:
     check = svc.verify(honest)
     print(f"  Erin re-executes it: {check.reason} ({time.perf_counter() - t0:.1f} s).")
     reg = c.registerReceipt(*receipt_args(honest), sender=client)
-    assert _ev(reg, 'ReceiptRegistered').client == client.address
+    assert event(reg, 'ReceiptRegistered').client == client.address
     print(f"  Erin registers it on-chain (gas {reg.gas_used:,}): ecrecover over the same digest gives A's key; "
-          f"challengeable until {_ev(reg, 'ReceiptRegistered').challengeDeadline}.")
+          f"challengeable until {event(reg, 'ReceiptRegistered').challengeDeadline}.")
     # A skeptical watcher challenges the honest answer anyway: the set re-executes and upholds it.
     watcher = demo.carol
     ch0 = c.challengeReceipt(honest.digest(), sender=watcher, value=BOND)
-    print(f"  Carol, a watcher, challenges it anyway with a {_fmt(BOND)} ETH bond (gas {ch0.gas_used:,}).")
+    print(f"  Carol, a watcher, challenges it anyway with a {fmt(BOND)} ETH bond (gas {ch0.gas_used:,}).")
     outputs = set()
     for op in (demo.op_b, op_c):
         t0 = time.perf_counter()
@@ -161,10 +140,10 @@ def run(demo: Any) -> dict[str, Any]:
     sigs0 = Verdict(chain.chain_id, c.address, honest.digest(), upheld_output).sign(
         [signing[demo.op_b.address], signing[op_c.address]])
     up = c.resolveChallenge(honest.digest(), upheld_output, sigs0, sender=watcher)
-    rej = _ev(up, "ChallengeRejected")
+    rej = event(up, "ChallengeRejected")
     honest_final = c.isFinalized(honest.digest())
     print(f"  Verdict posted (gas {up.gas_used:,}): the receipt stands (finalized = {bool(honest_final)}); Carol's "
-          f"bond ({_fmt(rej.bondForfeited)} ETH) is forfeited to operator A.")
+          f"bond ({fmt(rej.bondForfeited)} ETH) is forfeited to operator A.")
     bond_to_a = c.credits(demo.op_a)
     if bond_to_a:
         c.withdraw(sender=demo.op_a)
@@ -179,8 +158,8 @@ def run(demo: Any) -> dict[str, Any]:
           f"{report.got.get('token')} ({svc.text_of([report.got['token']]) if 'token' in report.got else ''!r}).")
     c.registerReceipt(*receipt_args(bad), sender=client)
     ch = c.challengeReceipt(bad.digest(), sender=client, value=BOND)
-    print(f"  Erin registers and challenges it with a {_fmt(BOND)} ETH bond (gas {ch.gas_used:,}); the set must "
-          f"answer by {_ev(ch, 'ReceiptChallenged').resolveBy}.")
+    print(f"  Erin registers and challenges it with a {fmt(BOND)} ETH bond (gas {ch.gas_used:,}); the set must "
+          f"answer by {event(ch, 'ReceiptChallenged').resolveBy}.")
     correct = None
     signers = []
     for op in (demo.op_b, op_c):
@@ -195,11 +174,11 @@ def run(demo: Any) -> dict[str, Any]:
     sigs = Verdict(chain.chain_id, c.address, bad.digest(), correct).sign(signers)
     before = dm.operatorShares(demo.op_a, demo.strat(sym0))
     res = c.resolveChallenge(bad.digest(), correct, sigs, sender=client)
-    pw = _ev(res, "ReceiptProvenWrong")
+    pw = event(res, "ReceiptProvenWrong")
     after = dm.operatorShares(demo.op_a, demo.strat(sym0))
-    print(f"  Verdict posted (gas {res.gas_used:,}): {_fmt(pw.signedStake)} of {_fmt(pw.totalStake)} "
+    print(f"  Verdict posted (gas {res.gas_used:,}): {fmt(pw.signedStake)} of {fmt(pw.totalStake)} "
           f"(A's excluded) allocated-stake units (summed over strategies) signed; the receipt is wrong, operator A slashed (slash {pw.slashId}): {sym0} delegated "
-          f"to A {_fmt(before)} -> {_fmt(after)}; Erin's bond is credited back.")
+          f"to A {fmt(before)} -> {fmt(after)}; Erin's bond is credited back.")
 
     chain.mine(demo.config.slash_resolution_delay_blocks + 1)
     bal_before = [d.tokens[s].balanceOf(client) for s in demo.syms]
@@ -211,8 +190,8 @@ def run(demo: Any) -> dict[str, Any]:
     paid = {s: b - a for s, a, b in zip(demo.syms, bal_before, bal_after, strict=True)}
     print(f"  After the escrow window ({demo.config.slash_resolution_delay_blocks} blocks; the arbiter could have "
           f"cancelled) Erin claimed compensation (gas {comp.gas_used:,}): "
-          + ", ".join(f"{_fmt(v)} {s}" for s, v in paid.items())
-          + f" forwarded to her; her {_fmt(refunded)} ETH bond withdrawn.")
+          + ", ".join(f"{fmt(v)} {s}" for s, v in paid.items())
+          + f" forwarded to her; her {fmt(refunded)} ETH bond withdrawn.")
     return {
         "disputes": c.address, "model": model_desc, "honest_finalized": bool(honest_final),
         "bond_forfeited_to_operator": bond_to_a,

@@ -16,14 +16,11 @@ from typing import Any
 from offchain.abi import WAD, ZERO_ADDRESS
 from offchain.chain.deploy import deploy_token
 from offchain.errors import ChainError
+from scripts._demo.common import fmt
 
 
 class TokenDemoError(ChainError):
     """The token demo step could not run (missing deployment pieces or accounts)."""
-
-
-def _fmt(x: int) -> str:
-    return f"{x / WAD:,.4f}"
 
 
 def _event(receipt: Any, name: str) -> Any:
@@ -79,16 +76,16 @@ def run(demo: Any) -> dict[str, int]:
         print(f"\n=== {title}  (block {chain.blocks.head.number}; canonical bEIGEN {tok.address})")
         print(f"{'':22}{'staked bEIGEN':>16}{'bEIGEN':>16}{'EIGEN':>16}")
         for who in (op_a, carol, op_b, dave, erin, challenger):
-            print(f"{names[who.address]:22}{_fmt(staked(who)):>16}{_fmt(tok.balanceOf(who)):>16}"
-                  f"{_fmt(eigen.balanceOf(who)):>16}")
-        print(f"{'EIGEN supply':22}{'':16}{'':16}{_fmt(eigen.totalSupply()):>16}")
-        print(f"{'bEIGEN held by EIGEN':22}{'':16}{_fmt(tok.balanceOf(eigen)):>16}")
-        print(f"{'bEIGEN in strategy':22}{'':16}{_fmt(tok.balanceOf(strat)):>16}")
-        print(f"{'bEIGEN total supply':22}{'':16}{_fmt(tok.totalSupply()):>16}")
+            print(f"{names[who.address]:22}{fmt(staked(who)):>16}{fmt(tok.balanceOf(who)):>16}"
+                  f"{fmt(eigen.balanceOf(who)):>16}")
+        print(f"{'EIGEN supply':22}{'':16}{'':16}{fmt(eigen.totalSupply()):>16}")
+        print(f"{'bEIGEN held by EIGEN':22}{'':16}{fmt(tok.balanceOf(eigen)):>16}")
+        print(f"{'bEIGEN in strategy':22}{'':16}{fmt(tok.balanceOf(strat)):>16}")
+        print(f"{'bEIGEN total supply':22}{'':16}{fmt(tok.totalSupply()):>16}")
 
     print("\n--- EIGEN / bEIGEN: an intersubjective fault, settled by forking bEIGEN ---")
     print(f"bEIGEN withdrawal delay: {dm.minWithdrawalDelayBlocks()} + {dm.strategyWithdrawalDelayBlocks(strat)} blocks; "
-          f"challenge bond {_fmt(fm.bondAmount())} EIGEN, window {fm.challengeWindowBlocks()} blocks, "
+          f"challenge bond {fmt(fm.bondAmount())} EIGEN, window {fm.challengeWindowBlocks()} blocks, "
           f"timelock {fm.timelockBlocks()} blocks, challenger reward {fm.rewardBps() / 100:.0f}%")
 
     stake(op_a, 500 * WAD)
@@ -109,9 +106,9 @@ def run(demo: Any) -> dict[str, int]:
     opened = _event(r, "ForkCreated")
     cid = fm.challengeCount()
     fork = project.BackingEigen.at(opened.fork)
-    print(f"\nOperator A withheld data it had attested to. The challenger burned {_fmt(fm.bondAmount())} EIGEN and "
+    print(f"\nOperator A withheld data it had attested to. The challenger burned {fmt(fm.bondAmount())} EIGEN and "
           f"opened challenge {cid}: fork {fork.address} of {opened.parent} at block {opened.forkBlock}, "
-          f"slashing {_fmt(opened.slashedStake)} staked bEIGEN (A and its stakers), reward {_fmt(opened.reward)}.")
+          f"slashing {fmt(opened.slashedStake)} staked bEIGEN (A and its stakers), reward {fmt(opened.reward)}.")
     print("Until it is resolved, wrapping, unwrapping, staking and unstaking bEIGEN pause; EIGEN transfers go on.")
 
     chain.mine(fm.challengeWindowBlocks())
@@ -121,8 +118,8 @@ def run(demo: Any) -> dict[str, int]:
     chain.mine(fm.timelockBlocks())
     r = fm.executeResolution(cid, sender=dave)
     adopted = _event(r, "ForkAdopted")
-    print(f"Anyone executed it: the fork is canonical; {_fmt(adopted.slashedStake)} bEIGEN slashed, "
-          f"{_fmt(adopted.reward)} paid to the challenger in the fork, {_fmt(adopted.sharesBurned)} strategy shares burned.")
+    print(f"Anyone executed it: the fork is canonical; {fmt(adopted.slashedStake)} bEIGEN slashed, "
+          f"{fmt(adopted.reward)} paid to the challenger in the fork, {fmt(adopted.sharesBurned)} strategy shares burned.")
     report("After adoption")
 
     parent = project.BackingEigen.at(opened.parent)
@@ -132,9 +129,9 @@ def run(demo: Any) -> dict[str, int]:
     if not (eigen.balanceOf(dave) == dave_before and staked(erin) == erin_before and staked(carol) == 0 < carol_before
             and fork.totalSupply() == parent.totalSupplyAt(b) - adopted.slashedStake + adopted.reward):
         raise TokenDemoError("the adopted fork's balances do not match the mechanism (see docs/token.md)")
-    print(f"\nChecks: EIGEN supply = bEIGEN held by EIGEN in the fork; Dave's {_fmt(dave_before)} EIGEN untouched and "
-          f"now redeemable in the fork; Erin kept exactly {_fmt(erin_before)} staked; Carol lost her stake with A; "
-          f"fork supply = parent supply at block {b} ({_fmt(parent.totalSupplyAt(b))}) - slashed + reward.")
+    print(f"\nChecks: EIGEN supply = bEIGEN held by EIGEN in the fork; Dave's {fmt(dave_before)} EIGEN untouched and "
+          f"now redeemable in the fork; Erin kept exactly {fmt(erin_before)} staked; Carol lost her stake with A; "
+          f"fork supply = parent supply at block {b} ({fmt(parent.totalSupplyAt(b))}) - slashed + reward.")
 
     # Erin unstakes: paid in the canonical fork. Dave unwraps some EIGEN: also the fork.
     shares = sm.stakerDepositShares(erin, strat)
@@ -144,8 +141,8 @@ def run(demo: Any) -> dict[str, int]:
     chain.mine(dm.minWithdrawalDelayBlocks() + dm.strategyWithdrawalDelayBlocks(strat) + 1)
     dm.completeQueuedWithdrawal(wd, [fork], True, sender=erin)
     eigen.unwrap(100 * WAD, sender=dave)
-    print(f"Erin unstaked after the longer bEIGEN delay and received {_fmt(fork.balanceOf(erin))} bEIGEN of the "
-          f"canonical fork; Dave unwrapped 100 EIGEN into {_fmt(fork.balanceOf(dave))} fork bEIGEN.")
+    print(f"Erin unstaked after the longer bEIGEN delay and received {fmt(fork.balanceOf(erin))} bEIGEN of the "
+          f"canonical fork; Dave unwrapped 100 EIGEN into {fmt(fork.balanceOf(dave))} fork bEIGEN.")
     report("Final token state")
     return {"slashed": adopted.slashedStake, "reward": adopted.reward, "erin": fork.balanceOf(erin),
             "fork_supply": fork.totalSupply()}

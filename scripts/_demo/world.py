@@ -11,13 +11,10 @@ from ape import accounts, chain, networks, project
 from offchain.abi import BURN_ADDRESS, WAD, ZERO_ADDRESS
 from offchain.chain.deploy import deploy_core, load_config
 from scripts._demo import ai, compute, token
+from scripts._demo.common import fmt
 
 # The later components' steps, run in this order after the restaking walk-through.
 STEPS = (token, compute, ai)
-
-
-def fmt(x: int) -> str:
-    return f"{x / WAD:,.4f}"
 
 
 class Demo:
