@@ -23,6 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from eth_hash.auto import keccak
 
+from offchain.abi import ZERO32
 from offchain.compute.codec import bounded_bytes, load_json
 from offchain.compute.der import SGX_EXT_OID, parse_sgx_extension
 from offchain.compute.errors import CheckFailed, CollateralError, EvidenceFormatError, PolicyError
@@ -716,7 +717,7 @@ def verify_tdx(
     q = quote if isinstance(quote, TdxQuote) else parse_quote(quote)
     store = (trust or TrustStore.default()).restricted(policy.trusted_roots)
     v = Verdict("tdx", at, evidence_hash=keccak(q.raw), policy_hash=policy.hash())
-    v.collateral_hash = collateral.hash() if collateral is not None else b"\x00" * 32
+    v.collateral_hash = collateral.hash() if collateral is not None else ZERO32
     rep = q.report
     v.claims = {k: b.hex() for k, b in q.measurements().items()}
     v.claims.update(

@@ -5,6 +5,7 @@ import urllib.request
 
 import pytest
 
+from offchain.abi import ZERO_ADDRESS
 from offchain.ai.receipt import Receipt
 from offchain.ai.server import ServerError, make_server
 from offchain.cli import main
@@ -108,7 +109,7 @@ def test_server_chat_completions_and_stream():
         res = json.loads(_post(port, body).read())
         receipt = Receipt.from_dict(res["receipt"])
         assert svc.verify(receipt).ok
-        assert receipt.client == "0x" + "00" * 20  # no client given: an unbound receipt
+        assert receipt.client == ZERO_ADDRESS  # no client given: an unbound receipt
         client = "0x" + "5e" * 20
         bound = Receipt.from_dict(json.loads(_post(port, {**body, "client": client}).read())["receipt"])
         assert bound.client.lower() == client and bound.output_tokens == receipt.output_tokens

@@ -13,6 +13,7 @@ from eth_keys import keys
 from hypothesis import given
 from hypothesis import strategies as st
 
+from offchain.abi import ZERO_ADDRESS
 from offchain.compute.devtee import DevTEE, dev_policy
 from offchain.compute.errors import ComputeReceiptError
 from offchain.compute.eventlog import ZERO48, Event, dstack_event_digest, extend, image_event_digest, replay
@@ -112,7 +113,7 @@ CASES = [
     ("output_changed", lambda b, ca: _tamper(b, outputHash=keccak(b"other")), "receipt.signature"),
     ("input_changed", lambda b, ca: _tamper(b, inputHash=keccak(b"other")), "receipt.signature"),
     ("image_changed", lambda b, ca: _tamper(b, imageDigest=b"\x22" * 32), "receipt.image"),
-    ("signer_changed", lambda b, ca: _tamper(b, enclaveSigner="0x" + "00" * 20), "receipt.key_binding"),
+    ("signer_changed", lambda b, ca: _tamper(b, enclaveSigner=ZERO_ADDRESS), "receipt.key_binding"),
     ("evidence_hash_changed", lambda b, ca: _tamper(b, evidenceHash=b"\x01" * 32), "receipt.hashes"),
     ("collateral_hash_changed", lambda b, ca: _tamper(b, collateralHash=b"\x01" * 32), "receipt.hashes"),
     ("platform_changed", lambda b, ca: _tamper(b, platform=PLATFORM_TDX), "receipt.hashes"),
