@@ -22,7 +22,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any
 
 from eth_abi import encode as abi_encode
@@ -36,7 +35,7 @@ from offchain.compute.codec import load_json
 from offchain.compute.errors import AttestationError, CheckFailed, ComputeReceiptError
 from offchain.compute.eventlog import first_mismatch, image_event_digest, image_measurement, parse_events
 from offchain.compute.pki import TrustStore
-from offchain.compute.policy import Check, Policy, Verdict
+from offchain.compute.policy import Check, CheckTable, Policy, Verdict
 from offchain.compute.tdx import TdxCollateral
 
 RECEIPT_DOMAIN = keccak(b"eigen.compute.Receipt.v1")
@@ -301,8 +300,8 @@ def check_signature(ctx: ReceiptContext) -> str:
 
 # The rows a receipt adds to its evidence's verdict: the policy first, then (after the evidence's
 # own rows, prefixed "evidence.") these, in order.
-RECEIPT_POLICY_CHECK: tuple[str, Callable[[ReceiptContext], str]] = ("receipt.policy", check_receipt_policy)
-RECEIPT_CHECKS: tuple[tuple[str, Callable[[ReceiptContext], str]], ...] = (
+RECEIPT_POLICY_CHECKS: CheckTable[ReceiptContext] = (("receipt.policy", check_receipt_policy),)
+RECEIPT_CHECKS: CheckTable[ReceiptContext] = (
     ("receipt.hashes", check_receipt_hashes),
     ("receipt.key_binding", check_key_binding),
     ("receipt.image", check_image),
@@ -337,9 +336,7 @@ def verify_receipt(
         policy_hash=inner.policy_hash, root_fingerprint=inner.root_fingerprint,
     )
     ctx = ReceiptContext(bundle, inner, at, rpol, policy)
-    name, check = RECEIPT_POLICY_CHECK
-    v.run(name, partial(check, ctx))
+    v.run_table(RECEIPT_POLICY_CHECKS, ctx)
     v.checks.extend(Check("evidence." + c.name, c.ok, c.detail) for c in inner.checks)
-    for name, check in RECEIPT_CHECKS:
-        v.run(name, partial(check, ctx))
+    v.run_table(RECEIPT_CHECKS, ctx)
     return v

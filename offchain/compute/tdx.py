@@ -13,10 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from cryptography import x509
@@ -39,6 +38,7 @@ from offchain.compute.pki import (
 )
 from offchain.compute.policy import (
     TDX_MEASUREMENTS,
+    CheckTable,
     Policy,
     Verdict,
     check_measurements,
@@ -671,12 +671,12 @@ def check_td_attributes(ctx: TdxContext) -> str:
     return f"{a:#018x}"
 
 
-def check_td_measurements(ctx: TdxContext) -> str:
+def check_tdx_measurements(ctx: TdxContext) -> str:
     return check_measurements(ctx.policy, ctx.quote.measurements(), TDX_MEASUREMENTS)
 
 
 # The rows of a TDX verdict, in order (docs/attestation.md, "What is checked").
-TDX_CHECKS: tuple[tuple[str, Callable[[TdxContext], str]], ...] = (
+TDX_CHECKS: CheckTable[TdxContext] = (
     ("trailing_bytes", check_trailing_bytes),
     ("pck_chain", check_pck_chain),
     ("root_crl", check_root_crl),
@@ -690,7 +690,7 @@ TDX_CHECKS: tuple[tuple[str, Callable[[TdxContext], str]], ...] = (
     ("tcb_level", check_tcb_level),
     ("tcb_status", check_tcb_status),
     ("td_attributes", check_td_attributes),
-    ("measurements", check_td_measurements),
+    ("measurements", check_tdx_measurements),
 )
 
 
@@ -725,6 +725,5 @@ def verify_tdx(
         tee_tcb_svn=rep.tee_tcb_svn.hex(), xfam=rep.xfam.hex(), mrseam=rep.mrseam.hex(),
     )
     ctx = TdxContext(q, collateral, at, policy, store, v, pck=_pck_extension(q))
-    for name, check in TDX_CHECKS:
-        v.run(name, partial(check, ctx))
+    v.run_table(TDX_CHECKS, ctx)
     return v
