@@ -10,6 +10,7 @@ from offchain.ai.receipt import Receipt
 from offchain.ai.server import ServerError, make_server
 from offchain.cli import main
 from tests.offchain.ai.support import tiny_service
+from tests.support import gpu_available
 
 
 def test_run_then_verify(tmp_path, capsys):
@@ -41,6 +42,21 @@ def test_run_then_verify(tmp_path, capsys):
 
 def _run_tiny(*extra: str) -> int:
     return main(["ai", "run", "--tiny", "0", *extra])
+
+
+def test_backend_takes_cpu_or_gpu(capsys):
+    """`--backend` has the vocabulary of `eigen da` (cpu|gpu); the array module names are refused."""
+    args = ["ai", "run", "--tiny", "0", "--prompt", "hi", "--max-tokens", "2"]
+    assert main(args) == 0
+    default = capsys.readouterr().out
+    assert main([*args, "--backend", "cpu"]) == 0
+    assert capsys.readouterr().out == default
+    with pytest.raises(SystemExit) as exc:
+        main([*args, "--backend", "numpy"])
+    assert exc.value.code == 2
+    if not gpu_available():
+        assert main([*args, "--backend", "gpu"]) == 2
+        assert "AIBackendError" in capsys.readouterr().err
 
 
 def test_verify_negative_and_bad_input(tmp_path, capsys):
