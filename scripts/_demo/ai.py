@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from eth_hash.auto import keccak
@@ -74,17 +74,51 @@ def tampered_copy(svc: Any, honest: Receipt, key: keys.PrivateKey) -> Receipt:
     return replace(honest, output_tokens=tuple(out), logits_hashes=hashes, signature=b"").signed(key.to_bytes())
 
 
+@dataclass
+class _World:
+    """The inference set of this step: the demo, the service, the contract and the operators' keys."""
+
+    demo: Any
+    svc: Any
+    model_desc: str
+    c: Any  # InferenceDisputes
+    op_c: Any
+    signing: dict[str, keys.PrivateKey]
+
+    @property
+    def names(self) -> dict[str, str]:
+        return {self.demo.op_a.address: "operator A", self.demo.op_b.address: "operator B",
+                self.op_c.address: "operator C"}
+
+    @property
+    def client(self) -> Any:
+        return self.demo.erin
+
+
 def run(demo: Any) -> dict[str, Any]:
     """Run the inference-dispute step on `demo` and print what happened; returns the key facts."""
-    from ape import accounts, chain, project
+    w = _setup(demo)
+    honest, h = _honest_answer(w)
+    t = _tampered_answer(w, honest)
+    return {
+        "disputes": w.c.address, "model": w.model_desc, "honest_finalized": h["finalized"],
+        "bond_forfeited_to_operator": h["bond_to_a"],
+        "divergent_step": t["divergent_step"], "slash_id": t["slash_id"], "slashed_shares": t["slashed_shares"],
+        "compensation": t["compensation"], "bond_refunded": t["bond_refunded"],
+        "gas": {"registerReceipt": h["register_gas"], "challengeReceipt": t["challenge_gas"],
+                "resolveChallenge (upheld)": h["resolve_gas"], "resolveChallenge (slash)": t["resolve_gas"],
+                "claimCompensation": t["claim_gas"]},
+    }
 
-    d, dm = demo.d, demo.dm
+
+def _setup(demo: Any) -> _World:
+    """Load the model, deploy InferenceDisputes with its set and the model allowed; A, B and C join."""
+    from ape import accounts, project
+
     op_c = accounts.test_accounts[9]
     ops = [demo.op_a, demo.op_b, op_c]
-    names = {demo.op_a.address: "operator A", demo.op_b.address: "operator B", op_c.address: "operator C"}
     strategies = [demo.strat(s) for s in demo.syms]
     sym0 = demo.syms[0]
-    client = demo.erin
 
     print("\n##### Deterministic inference: an honest answer passes; a tampered answer is challenged, "
           "re-executed, and its operator slashed, with the client compensated")
@@ -94,7 +128,7 @@ def run(demo: Any) -> dict[str, Any]:
 
     cfg = InferenceDisputesConfig(challenge_bond_wei=BOND, challenge_window_s=WINDOW_S, resolution_window_s=WINDOW_S,
                                   slash_wad=WAD // 10)
-    c = deploy_inference_disputes(project, demo.deployer, d, cfg)
+    c = deploy_inference_disputes(project, demo.deployer, demo.d, cfg)
     c.createInferenceSet(INFERENCE_SET, strategies, demo.arbiter, THRESHOLD_BPS, sender=demo.deployer)
     c.setModelAllowed(svc.model.sha256, svc.tokenizer.hash, ENGINE_ID, True, sender=demo.deployer)
     print(f"InferenceDisputes deployed at {c.address}: inference set {INFERENCE_SET} redistributes to the contract "
@@ -103,13 +137,21 @@ def run(demo: Any) -> dict[str, Any]:
           f"{WINDOW_S} s; a wrong receipt costs 10% of the operator's allocation.")
 
     signing = {op.address: keys.PrivateKey(keccak(b"demo inference signing key " + op.address.encode())) for op in ops}
+    w = _World(demo, svc, model_desc, c, op_c, signing)
     stake = join_set(demo, c.address, INFERENCE_SET, ops, signing, 30 * WAD, allocation_delay=0)
     for op, row in zip(ops, stake, strict=True):
-        print(f"  {names[op.address]} restaked 30 {sym0} more, registered a signing key, allocated half its free "
+        print(f"  {w.names[op.address]} restaked 30 {sym0} more, registered a signing key, allocated half its free "
               "magnitude: " + ", ".join(f"{fmt(x)} {s}" for x, s in zip(row, demo.syms, strict=True)))
+    return w
 
-    # ---- an honest answer passes
-    a_key = signing[demo.op_a.address]
+
+def _honest_answer(w: _World) -> tuple[Receipt, dict[str, Any]]:
+    """A answers Erin with a signed receipt; Erin checks and registers it; Carol challenges it anyway
+    and B and C's verdict upholds it, forfeiting Carol's bond to A."""
+    from ape import chain
+
+    demo, svc, c, client = w.demo, w.svc, w.c, w.client
+    a_key = w.signing[demo.op_a.address]
     params = SamplingParams.from_user(seed=42, temperature=0, max_tokens=24)
     t0 = time.perf_counter()
     honest = svc.complete(svc.prompt_tokens(None, QUESTION), params, client=client.address).receipt.signed(
@@ -130,15 +172,15 @@ def run(demo: Any) -> dict[str, Any]:
     ch0 = c.challengeReceipt(honest.digest(), sender=watcher, value=BOND)
     print(f"  Carol, a watcher, challenges it anyway with a {fmt(BOND)} ETH bond (gas {ch0.gas_used:,}).")
     outputs = set()
-    for op in (demo.op_b, op_c):
+    for op in (demo.op_b, w.op_c):
         t0 = time.perf_counter()
         rex = reexecute_with(svc, honest)
         outputs.add(rex.correct_output)
-        print(f"  {names[op.address]} re-executes it ({time.perf_counter() - t0:.1f} s): the receipt is "
+        print(f"  {w.names[op.address]} re-executes it ({time.perf_counter() - t0:.1f} s): the receipt is "
               f"{'correct' if rex.receipt_correct else 'WRONG'}; it signs output {rex.correct_output.hex()[:16]}….")
     (upheld_output,) = outputs
     sigs0 = Verdict(chain.chain_id, c.address, honest.digest(), upheld_output).sign(
-        [signing[demo.op_b.address], signing[op_c.address]])
+        [w.signing[demo.op_b.address], w.signing[w.op_c.address]])
     up = c.resolveChallenge(honest.digest(), upheld_output, sigs0, sender=watcher)
     rej = event(up, "ChallengeRejected")
     honest_final = c.isFinalized(honest.digest())
@@ -147,9 +189,18 @@ def run(demo: Any) -> dict[str, Any]:
     bond_to_a = c.credits(demo.op_a)
     if bond_to_a:
         c.withdraw(sender=demo.op_a)
+    return honest, {"finalized": bool(honest_final), "bond_to_a": bond_to_a, "register_gas": reg.gas_used,
+                    "resolve_gas": up.gas_used}
 
-    # ---- a tampered answer
-    bad = tampered_copy(svc, honest, a_key)
+
+def _tampered_answer(w: _World, honest: Receipt) -> dict[str, Any]:
+    """A signs a tampered answer; Erin's re-execution catches it, she challenges, B and C's verdict
+    slashes A, and after the escrow window the slash is forwarded to Erin with her bond."""
+    from ape import chain
+
+    demo, svc, c, client = w.demo, w.svc, w.c, w.client
+    sym0 = demo.syms[0]
+    bad = tampered_copy(svc, honest, w.signing[demo.op_a.address])
     print(f"\nLater A returns a tampered answer to the same request: {svc.text_of(bad.output_tokens)!r}, "
           f"receipt {bad.digest().hex()[:16]}… (validly signed by A).")
     report = svc.verify(bad)
@@ -162,28 +213,28 @@ def run(demo: Any) -> dict[str, Any]:
           f"answer by {event(ch, 'ReceiptChallenged').resolveBy}.")
     correct = None
     signers = []
-    for op in (demo.op_b, op_c):
+    for op in (demo.op_b, w.op_c):
         t0 = time.perf_counter()
         rex = reexecute_with(svc, bad)
-        signers.append(signing[op.address])
+        signers.append(w.signing[op.address])
         correct = rex.correct_output if correct is None else correct
         assert rex.correct_output == correct, "re-executions disagree"
-        print(f"  {names[op.address]} re-executes independently ({time.perf_counter() - t0:.1f} s): correct output "
+        print(f"  {w.names[op.address]} re-executes independently ({time.perf_counter() - t0:.1f} s): correct output "
               f"{svc.text_of(rex.output_tokens)!r}, commitment {rex.correct_output.hex()[:16]}… "
               f"(the receipt claims {rex.claimed_output.hex()[:16]}…) and signs the verdict.")
     sigs = Verdict(chain.chain_id, c.address, bad.digest(), correct).sign(signers)
-    before = dm.operatorShares(demo.op_a, demo.strat(sym0))
+    before = demo.dm.operatorShares(demo.op_a, demo.strat(sym0))
     res = c.resolveChallenge(bad.digest(), correct, sigs, sender=client)
     pw = event(res, "ReceiptProvenWrong")
-    after = dm.operatorShares(demo.op_a, demo.strat(sym0))
+    after = demo.dm.operatorShares(demo.op_a, demo.strat(sym0))
     print(f"  Verdict posted (gas {res.gas_used:,}): {fmt(pw.signedStake)} of {fmt(pw.totalStake)} "
           f"(A's excluded) allocated-stake units (summed over strategies) signed; the receipt is wrong, operator A slashed (slash {pw.slashId}): {sym0} delegated "
           f"to A {fmt(before)} -> {fmt(after)}; Erin's bond is credited back.")
 
     chain.mine(demo.config.slash_resolution_delay_blocks + 1)
-    bal_before = [d.tokens[s].balanceOf(client) for s in demo.syms]
+    bal_before = [demo.d.tokens[s].balanceOf(client) for s in demo.syms]
     comp = c.claimCompensation(bad.digest(), sender=client)
-    bal_after = [d.tokens[s].balanceOf(client) for s in demo.syms]
+    bal_after = [demo.d.tokens[s].balanceOf(client) for s in demo.syms]
     eth_before = client.balance
     wd = c.withdraw(sender=client)
     refunded = client.balance - eth_before + wd.total_fees_paid
@@ -192,11 +243,6 @@ def run(demo: Any) -> dict[str, Any]:
           f"cancelled) Erin claimed compensation (gas {comp.gas_used:,}): "
           + ", ".join(f"{fmt(v)} {s}" for s, v in paid.items())
           + f" forwarded to her; her {fmt(refunded)} ETH bond withdrawn.")
-    return {
-        "disputes": c.address, "model": model_desc, "honest_finalized": bool(honest_final),
-        "bond_forfeited_to_operator": bond_to_a,
-        "divergent_step": report.step, "slash_id": pw.slashId, "slashed_shares": before - after,
-        "compensation": paid, "bond_refunded": refunded,
-        "gas": {"registerReceipt": reg.gas_used, "challengeReceipt": ch.gas_used, "resolveChallenge (upheld)": up.gas_used,
-                "resolveChallenge (slash)": res.gas_used, "claimCompensation": comp.gas_used},
-    }
+    return {"divergent_step": report.step, "slash_id": pw.slashId, "slashed_shares": before - after,
+            "compensation": paid, "bond_refunded": refunded, "challenge_gas": ch.gas_used, "resolve_gas": res.gas_used,
+            "claim_gas": comp.gas_used}
