@@ -21,7 +21,6 @@ from offchain.errors import EigenError
 
 # (module, description). A module that is absent (a component not built yet) is skipped.
 COMPONENTS: tuple[str, ...] = (
-    "offchain.chain.cli",  # eigen devnet / deploy helpers
     "offchain.da.cli",  # eigen da encode|verify|recover
     "offchain.compute.cli",  # eigen attest ..., eigen compute ...
     "offchain.ai.cli",  # eigen ai run|verify|serve

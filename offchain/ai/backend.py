@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from offchain.ai.errors import BackendError
+from offchain.ai.errors import AIBackendError as BackendError
 
 
 def get_backend(name: str = "numpy") -> ModuleType:

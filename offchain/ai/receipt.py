@@ -14,8 +14,9 @@ first step whose hash differs, with a Merkle proof.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -25,17 +26,16 @@ from eth_keys import keys
 from eth_keys.exceptions import BadSignature, ValidationError
 from eth_utils import to_checksum_address
 
+from offchain import abi
 from offchain.ai.engine import ENGINE_VERSION
-from offchain.ai.errors import ReceiptError
+from offchain.ai.errors import InferenceReceiptError
 from offchain.ai.sampler import SamplingParams
 
 RECEIPT_VERSION = 2
 DOMAIN = keccak(b"eigencloud/ai/receipt/v2")
-ZERO_ADDRESS = "0x" + "00" * 20
 REQUEST_TAG = keccak(b"eigencloud/ai/request/v1")
 STEP_TAG = keccak(b"eigencloud/ai/step/v1")
 ENGINE_ID = keccak(ENGINE_VERSION.encode())
-ZERO32 = b"\x00" * 32
 FINISH_LENGTH = 0
 FINISH_STOP = 1
 FINISH_NAMES = {FINISH_LENGTH: "length", FINISH_STOP: "stop"}
@@ -72,9 +72,9 @@ def receipt_field_order() -> list[tuple[str, str]]:
 def logits_hash(logits: np.ndarray) -> bytes:
     lg = np.asarray(logits).reshape(-1)
     if lg.dtype.kind != "i":
-        raise ReceiptError("logits must be integers")
+        raise InferenceReceiptError("logits must be integers")
     if lg.size and (int(lg.max()) > 2**31 - 1 or int(lg.min()) < -(2**31)):
-        raise ReceiptError("logit outside the int32 commitment range")
+        raise InferenceReceiptError("logit outside the int32 commitment range")
     return keccak(lg.astype(">i4").tobytes())
 
 
@@ -86,7 +86,7 @@ def _levels(leaves: Sequence[bytes]) -> list[list[bytes]]:
     n = 1
     while n < len(leaves):
         n *= 2
-    level = list(leaves) + [ZERO32] * (n - len(leaves))
+    level = list(leaves) + [abi.ZERO32] * (n - len(leaves))
     out = [level]
     while len(level) > 1:
         level = [keccak(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
@@ -96,13 +96,13 @@ def _levels(leaves: Sequence[bytes]) -> list[list[bytes]]:
 
 def merkle_root(leaves: Sequence[bytes]) -> bytes:
     if not leaves:
-        return ZERO32
+        return abi.ZERO32
     return _levels(leaves)[-1][0]
 
 
 def merkle_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
     if not 0 <= index < len(leaves):
-        raise ReceiptError("leaf index out of range")
+        raise InferenceReceiptError("leaf index out of range")
     proof = []
     for level in _levels(leaves)[:-1]:
         proof.append(level[index ^ 1])
@@ -152,25 +152,59 @@ def request_digest(
     )
 
 
-def _b32(v: Any, name: str) -> bytes:
-    if isinstance(v, str):
-        try:
-            b = bytes.fromhex(v[2:] if v.startswith("0x") else v)
-        except ValueError as exc:
-            raise ReceiptError(f"{name}: not hex") from exc
-    elif isinstance(v, bytes):
-        b = v
-    else:
-        raise ReceiptError(f"{name}: expected 32 bytes")
-    if len(b) != 32:
-        raise ReceiptError(f"{name}: expected 32 bytes, got {len(b)}")
-    return b
+_b32 = partial(abi.b32, err=InferenceReceiptError)
 
 
-def _u(v: Any, bits: int, name: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < (1 << bits):
-        raise ReceiptError(f"{name}: expected an integer in [0, 2^{bits})")
-    return v
+def _uint(bits: int) -> Callable[[Any, str], int]:
+    return lambda v, name: abi.uint(v, bits, name, InferenceReceiptError)
+
+
+def _list(item: Callable[[Any, str], Any]) -> Callable[[Any, str], tuple[Any, ...]]:
+    def parse(v: Any, name: str) -> tuple[Any, ...]:
+        if not isinstance(v, list):
+            raise InferenceReceiptError(f"{name} must be a list")
+        return tuple(item(x, name) for x in v)
+
+    return parse
+
+
+def _address_text(v: Any, name: str) -> str:
+    if not isinstance(v, str):
+        raise InferenceReceiptError(f"{name} must be an address string")
+    return v  # checked and checksummed by Receipt.__post_init__
+
+
+def _hex(v: Any, name: str) -> bytes:
+    if not isinstance(v, str):
+        raise InferenceReceiptError(f"{name} must be a hex string")
+    try:
+        return bytes.fromhex(v.removeprefix("0x"))
+    except ValueError as exc:
+        raise InferenceReceiptError(f"{name} is not hex") from exc
+
+
+# The fields of a receipt's JSON form and how each is parsed; "version", "engine" (informative) and
+# "digest" (checked when present) may also appear, nothing else.
+JSON_FIELDS: tuple[tuple[str, Callable[[Any, str], Any]], ...] = (
+    ("domain", _b32),
+    ("modelHash", _b32),
+    ("tokenizerHash", _b32),
+    ("engineId", _b32),
+    ("operator", _address_text),
+    ("client", _address_text),
+    ("seed", _uint(64)),
+    ("temperatureMilli", _uint(32)),
+    ("topK", _uint(32)),
+    ("topPMicro", _uint(32)),
+    ("maxTokens", _uint(32)),
+    ("promptTokens", _list(_uint(32))),
+    ("outputTokens", _list(_uint(32))),
+    ("logitsHashes", _list(_b32)),
+    ("stepsRoot", _b32),
+    ("finishReason", _uint(8)),
+    ("signature", _hex),
+)
+_OPTIONAL_JSON_FIELDS = ("version", "engine", "digest")
 
 
 @dataclass(frozen=True)
@@ -189,21 +223,21 @@ class Receipt:
     # The address the operator answers to for this receipt: the one a slash over it compensates.
     # The zero address leaves the receipt unbound (valid off-chain; the dispute contract refuses it,
     # since otherwise whoever registered it first would collect the compensation).
-    client: str = ZERO_ADDRESS
+    client: str = abi.ZERO_ADDRESS
 
     def __post_init__(self) -> None:
         for name in ("model_hash", "tokenizer_hash", "engine_id", "domain"):
             _b32(getattr(self, name), name)
         if len(self.logits_hashes) != len(self.output_tokens):
-            raise ReceiptError("one logits hash per output token is required")
+            raise InferenceReceiptError("one logits hash per output token is required")
         for h in self.logits_hashes:
             _b32(h, "logits hash")
         for t in (*self.prompt_tokens, *self.output_tokens):
-            _u(t, 32, "token id")
+            abi.uint(t, 32, "token id", InferenceReceiptError)
         if self.finish_reason not in FINISH_NAMES:
-            raise ReceiptError("finish reason must be 0 (length) or 1 (stop)")
+            raise InferenceReceiptError("finish reason must be 0 (length) or 1 (stop)")
         if self.signature and len(self.signature) != 65:
-            raise ReceiptError("signature must be 65 bytes (r, s, v)")
+            raise InferenceReceiptError("signature must be 65 bytes (r, s, v)")
         for name in ("operator", "client"):
             v = getattr(self, name)
             try:
@@ -211,7 +245,7 @@ class Receipt:
                     raise ValueError("not a 0x-prefixed 20-byte hex address")
                 checksummed = to_checksum_address(v)
             except Exception as exc:
-                raise ReceiptError(f"bad {name} address {v!r}") from exc
+                raise InferenceReceiptError(f"bad {name} address {v!r}") from exc
             object.__setattr__(self, name, checksummed)  # one canonical form for equality and JSON
 
     # -- commitments ----------------------------------------------------------------------------
@@ -265,7 +299,7 @@ class Receipt:
         try:
             pk = keys.PrivateKey(private_key)
         except (ValidationError, ValueError) as exc:
-            raise ReceiptError(f"bad operator private key: {exc}") from exc
+            raise InferenceReceiptError(f"bad operator private key: {exc}") from exc
         addr = pk.public_key.to_checksum_address()
         unsigned = replace(self, operator=addr, signature=b"")
         sig = pk.sign_msg_hash(unsigned.digest())
@@ -274,10 +308,10 @@ class Receipt:
 
     def recover_signer(self) -> str:
         if len(self.signature) != 65:
-            raise ReceiptError("receipt is not signed")
+            raise InferenceReceiptError("receipt is not signed")
         v = self.signature[64]
         if v not in (27, 28):
-            raise ReceiptError("signature v must be 27 or 28")
+            raise InferenceReceiptError("signature v must be 27 or 28")
         try:
             sig = keys.Signature(
                 vrs=(
@@ -288,12 +322,12 @@ class Receipt:
             )
             return sig.recover_public_key_from_msg_hash(self.digest()).to_checksum_address()
         except (BadSignature, ValidationError, ValueError) as exc:
-            raise ReceiptError(f"bad signature: {exc}") from exc
+            raise InferenceReceiptError(f"bad signature: {exc}") from exc
 
     def signature_valid(self) -> bool:
         try:
             return self.recover_signer() == to_checksum_address(self.operator)
-        except ReceiptError:
+        except InferenceReceiptError:
             return False
 
     # -- JSON -----------------------------------------------------------------------------------
@@ -329,79 +363,47 @@ class Receipt:
     @classmethod
     def from_dict(cls, d: Any) -> Receipt:
         if not isinstance(d, dict):
-            raise ReceiptError("receipt must be a JSON object")
+            raise InferenceReceiptError("receipt must be a JSON object")
         if d.get("version") != RECEIPT_VERSION:
-            raise ReceiptError(f"unknown receipt version {d.get('version')!r}")
-        required = {
-            "domain",
-            "modelHash",
-            "tokenizerHash",
-            "engineId",
-            "operator",
-            "client",
-            "seed",
-            "temperatureMilli",
-            "topK",
-            "topPMicro",
-            "maxTokens",
-            "promptTokens",
-            "outputTokens",
-            "logitsHashes",
-            "stepsRoot",
-            "finishReason",
-            "signature",
-        }
-        missing = required - set(d)
+            raise InferenceReceiptError(f"unknown receipt version {d.get('version')!r}")
+        names = {name for name, _ in JSON_FIELDS}
+        missing = names - set(d)
         if missing:
-            raise ReceiptError(f"receipt fields missing: {sorted(missing)}")
-        unknown = set(d) - required - {"version", "engine", "digest"}
+            raise InferenceReceiptError(f"receipt fields missing: {sorted(missing)}")
+        unknown = set(d) - names - set(_OPTIONAL_JSON_FIELDS)
         if unknown:
-            raise ReceiptError(f"unknown receipt fields: {sorted(unknown)}")
-        for name in ("promptTokens", "outputTokens", "logitsHashes"):
-            if not isinstance(d[name], list):
-                raise ReceiptError(f"{name} must be a list")
-        sig_hex = d["signature"]
-        if not isinstance(sig_hex, str):
-            raise ReceiptError("signature must be a hex string")
-        try:
-            sig = bytes.fromhex(sig_hex[2:] if sig_hex.startswith("0x") else sig_hex)
-        except ValueError as exc:
-            raise ReceiptError("signature: not hex") from exc
+            raise InferenceReceiptError(f"unknown receipt fields: {sorted(unknown)}")
+        f = {name: parse(d[name], name) for name, parse in JSON_FIELDS}
         try:
             params = SamplingParams(
-                seed=_u(d["seed"], 64, "seed"),
-                temperature_milli=_u(d["temperatureMilli"], 32, "temperatureMilli"),
-                top_k=_u(d["topK"], 32, "topK"),
-                top_p_micro=_u(d["topPMicro"], 32, "topPMicro"),
-                max_tokens=_u(d["maxTokens"], 32, "maxTokens"),
+                seed=f["seed"],
+                temperature_milli=f["temperatureMilli"],
+                top_k=f["topK"],
+                top_p_micro=f["topPMicro"],
+                max_tokens=f["maxTokens"],
             )
-        except ReceiptError:
-            raise
         except Exception as exc:
-            raise ReceiptError(f"bad sampling parameters: {exc}") from exc
-        for name in ("operator", "client"):
-            if not isinstance(d[name], str):
-                raise ReceiptError(f"{name} must be an address string")
+            raise InferenceReceiptError(f"bad sampling parameters: {exc}") from exc
         r = cls(
-            model_hash=_b32(d["modelHash"], "modelHash"),
-            tokenizer_hash=_b32(d["tokenizerHash"], "tokenizerHash"),
-            engine_id=_b32(d["engineId"], "engineId"),
-            operator=d["operator"],
+            model_hash=f["modelHash"],
+            tokenizer_hash=f["tokenizerHash"],
+            engine_id=f["engineId"],
+            operator=f["operator"],
             params=params,
-            prompt_tokens=tuple(_u(t, 32, "promptTokens") for t in d["promptTokens"]),
-            output_tokens=tuple(_u(t, 32, "outputTokens") for t in d["outputTokens"]),
-            logits_hashes=tuple(_b32(h, "logitsHashes") for h in d["logitsHashes"]),
-            finish_reason=_u(d["finishReason"], 8, "finishReason"),
-            signature=sig,
-            domain=_b32(d["domain"], "domain"),
-            client=d["client"],
+            prompt_tokens=f["promptTokens"],
+            output_tokens=f["outputTokens"],
+            logits_hashes=f["logitsHashes"],
+            finish_reason=f["finishReason"],
+            signature=f["signature"],
+            domain=f["domain"],
+            client=f["client"],
         )
         if r.domain != DOMAIN:
-            raise ReceiptError("receipt domain tag is not this protocol's")
-        if _b32(d["stepsRoot"], "stepsRoot") != r.steps_root:
-            raise ReceiptError("stepsRoot does not match the logits hashes and output tokens")
+            raise InferenceReceiptError("receipt domain tag is not this protocol's")
+        if f["stepsRoot"] != r.steps_root:
+            raise InferenceReceiptError("stepsRoot does not match the logits hashes and output tokens")
         if "digest" in d and _b32(d["digest"], "digest") != r.digest():
-            raise ReceiptError("digest does not match the receipt fields")
+            raise InferenceReceiptError("digest does not match the receipt fields")
         return r
 
     @classmethod
@@ -409,5 +411,5 @@ class Receipt:
         try:
             d = json.loads(text)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise ReceiptError(f"receipt is not valid JSON: {exc}") from exc
+            raise InferenceReceiptError(f"receipt is not valid JSON: {exc}") from exc
         return cls.from_dict(d)

@@ -15,18 +15,15 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from offchain import abi
+from offchain.abi import ZERO_ADDRESS
 from offchain.ai.engine import ENGINE_VERSION
-from offchain.ai.errors import AIError
-from offchain.ai.receipt import ZERO_ADDRESS
+from offchain.ai.errors import AIError, ServerError
 from offchain.ai.sampler import SamplingParams
 from offchain.ai.service import Completion, InferenceService
 
 MAX_BODY = 1 << 20
 DEFAULT_MAX_TOKENS = 256
-
-
-class ServerError(AIError):
-    """Bad server configuration (e.g. a non-loopback bind address)."""
 
 
 def parse_chat_request(
@@ -57,10 +54,8 @@ def parse_chat_request(
     if body.get("n", 1) != 1:
         raise AIError("only n=1 is supported")
     client = body.get("client", ZERO_ADDRESS)
-    if not isinstance(client, str) or len(client) != 42 or not client.startswith("0x"):
-        raise AIError("'client' must be a 0x-prefixed 20-byte address")
     try:
-        bytes.fromhex(client[2:])
+        abi.address(client, ValueError)
     except ValueError:
         raise AIError("'client' must be a 0x-prefixed 20-byte address") from None
     return svc.prompt_tokens(msgs), params, stream, client
@@ -90,113 +85,118 @@ def completion_body(comp: Completion, model_name: str, created: int) -> dict[str
     }
 
 
-def make_handler(svc: InferenceService, model_name: str) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+class ChatHandler(BaseHTTPRequestHandler):
+    """The HTTP handler; :func:`make_handler` binds it to a service and a model name."""
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet by default
+    svc: InferenceService
+    model_name: str
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet by default
+        return
+
+    def _json(self, code: int, obj: Any) -> None:
+        data = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, code: int, msg: str) -> None:
+        self._json(code, {"error": {"message": msg, "type": "invalid_request_error", "code": code}})
+
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path == "/health":
+            self._json(200, {"status": "ok", "engine": ENGINE_VERSION, "model": self.model_name})
+        elif self.path == "/v1/models":
+            self._json(
+                200,
+                {
+                    "object": "list",
+                    "data": [{"id": self.model_name, "object": "model", "owned_by": "eigencloud"}],
+                },
+            )
+        else:
+            self._error(404, "not found")
+
+    def do_POST(self) -> None:  # noqa: N802
+        if self.path != "/v1/chat/completions":
+            self._error(404, "not found")
             return
-
-        def _json(self, code: int, obj: Any) -> None:
-            data = json.dumps(obj).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _error(self, code: int, msg: str) -> None:
-            self._json(code, {"error": {"message": msg, "type": "invalid_request_error", "code": code}})
-
-        def do_GET(self) -> None:  # noqa: N802
-            if self.path == "/health":
-                self._json(200, {"status": "ok", "engine": ENGINE_VERSION, "model": model_name})
-            elif self.path == "/v1/models":
-                self._json(
-                    200,
-                    {
-                        "object": "list",
-                        "data": [{"id": model_name, "object": "model", "owned_by": "eigencloud"}],
-                    },
-                )
+        try:
+            n = int(self.headers.get("Content-Length", "0"))
+        except ValueError:
+            self._error(400, "bad Content-Length")
+            return
+        if n <= 0 or n > MAX_BODY:
+            self._error(400 if n <= 0 else 413, "body missing or too large")
+            return
+        try:
+            body = json.loads(self.rfile.read(n))
+            prompt, params, stream, client = parse_chat_request(body, self.svc)
+        except (ValueError, AIError) as exc:
+            self._error(400, str(exc))
+            return
+        created = int(time.time())
+        try:
+            if not stream:
+                comp = self.svc.complete(prompt, params, client=client)
+                self._json(200, completion_body(comp, self.model_name, created))
             else:
-                self._error(404, "not found")
-
-        def do_POST(self) -> None:  # noqa: N802
-            if self.path != "/v1/chat/completions":
-                self._error(404, "not found")
-                return
-            try:
-                n = int(self.headers.get("Content-Length", "0"))
-            except ValueError:
-                self._error(400, "bad Content-Length")
-                return
-            if n <= 0 or n > MAX_BODY:
-                self._error(400 if n <= 0 else 413, "body missing or too large")
-                return
-            try:
-                body = json.loads(self.rfile.read(n))
-                prompt, params, stream, client = parse_chat_request(body, svc)
-            except (ValueError, AIError) as exc:
+                self._stream(prompt, params, created, client)
+        except AIError as exc:
+            if not stream:
                 self._error(400, str(exc))
-                return
-            created = int(time.time())
-            try:
-                if not stream:
-                    comp = svc.complete(prompt, params, client=client)
-                    self._json(200, completion_body(comp, model_name, created))
-                else:
-                    self._stream(prompt, params, created, client)
-            except AIError as exc:
-                if not stream:
-                    self._error(400, str(exc))
 
-        def _stream(self, prompt: tuple[int, ...], params: SamplingParams, created: int, client: str) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Cache-Control", "no-cache")
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.close_connection = True
-            cid = "chatcmpl-stream"
-            toks: list[int] = []
-            sent = [""]
+    def _stream(self, prompt: tuple[int, ...], params: SamplingParams, created: int, client: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        cid = "chatcmpl-stream"
+        toks: list[int] = []
+        sent = [""]
 
-            def chunk(
-                delta: dict[str, Any], finish: str | None = None, extra: dict[str, Any] | None = None
-            ) -> None:
-                obj = {
-                    "id": cid,
-                    "object": "chat.completion.chunk",
-                    "created": created,
-                    "model": model_name,
-                    "system_fingerprint": ENGINE_VERSION,
-                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-                }
-                if extra:
-                    obj.update(extra)
-                self.wfile.write(b"data: " + json.dumps(obj).encode() + b"\n\n")
-                self.wfile.flush()
-
-            chunk({"role": "assistant", "content": ""})
-
-            def on_token(_i: int, _step: int, tok: int) -> None:
-                toks.append(tok)
-                text = svc.text_of(toks)
-                if text.endswith("\ufffd"):
-                    return  # wait for the rest of a multi-byte character
-                if len(text) > len(sent[0]) and text.startswith(sent[0]):
-                    chunk({"content": text[len(sent[0]) :]})
-                    sent[0] = text
-
-            comp = svc.complete(prompt, params, on_token=on_token, client=client)
-            if comp.text != sent[0] and comp.text.startswith(sent[0]):
-                chunk({"content": comp.text[len(sent[0]) :]})
-            chunk({}, comp.finish_reason, {"receipt": comp.receipt.to_dict()})
-            self.wfile.write(b"data: [DONE]\n\n")
+        def chunk(
+            delta: dict[str, Any], finish: str | None = None, extra: dict[str, Any] | None = None
+        ) -> None:
+            obj = {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": self.model_name,
+                "system_fingerprint": ENGINE_VERSION,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+            if extra:
+                obj.update(extra)
+            self.wfile.write(b"data: " + json.dumps(obj).encode() + b"\n\n")
             self.wfile.flush()
 
-    return Handler
+        chunk({"role": "assistant", "content": ""})
+
+        def on_token(_i: int, _step: int, tok: int) -> None:
+            toks.append(tok)
+            text = self.svc.text_of(toks)
+            if text.endswith("\ufffd"):
+                return  # wait for the rest of a multi-byte character
+            if len(text) > len(sent[0]) and text.startswith(sent[0]):
+                chunk({"content": text[len(sent[0]) :]})
+                sent[0] = text
+
+        comp = self.svc.complete(prompt, params, on_token=on_token, client=client)
+        if comp.text != sent[0] and comp.text.startswith(sent[0]):
+            chunk({"content": comp.text[len(sent[0]) :]})
+        chunk({}, comp.finish_reason, {"receipt": comp.receipt.to_dict()})
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.wfile.flush()
+
+
+def make_handler(svc: InferenceService, model_name: str) -> type[BaseHTTPRequestHandler]:
+    return type("Handler", (ChatHandler,), {"svc": svc, "model_name": model_name})
 
 
 def _is_loopback(host: str) -> bool:

@@ -10,11 +10,12 @@ from pathlib import Path
 
 from eth_hash.auto import keccak
 
+from offchain.abi import ZERO_ADDRESS
 from offchain.ai.engine import Engine
-from offchain.ai.errors import ReceiptError, TokenizerError
+from offchain.ai.errors import InferenceReceiptError, TokenizerError
 from offchain.ai.generate import Request, TokenCallback, Transcript, generate
 from offchain.ai.model_file import ModelFile, load_model_file
-from offchain.ai.receipt import ENGINE_ID, FINISH_NAMES, ZERO_ADDRESS, Receipt
+from offchain.ai.receipt import ENGINE_ID, FINISH_NAMES, Receipt
 from offchain.ai.sampler import SamplingParams
 from offchain.ai.tokenizer import Tokenizer
 from offchain.ai.verify import VerifyReport, verify_receipt
@@ -30,7 +31,7 @@ def load_operator_key(path: str | Path | None = None) -> tuple[bytes, bool]:
         try:
             text = Path(path).read_text().strip()
         except OSError as exc:
-            raise ReceiptError(f"cannot read key file {path}: {exc}") from exc
+            raise InferenceReceiptError(f"cannot read key file {path}: {exc}") from exc
     elif os.environ.get(KEY_ENV):
         text = os.environ[KEY_ENV].strip()
     if text is None:
@@ -38,9 +39,9 @@ def load_operator_key(path: str | Path | None = None) -> tuple[bytes, bool]:
     try:
         key = bytes.fromhex(text[2:] if text.startswith("0x") else text)
     except ValueError as exc:
-        raise ReceiptError("operator key must be 32 bytes of hex") from exc
+        raise InferenceReceiptError("operator key must be 32 bytes of hex") from exc
     if len(key) != 32:
-        raise ReceiptError("operator key must be 32 bytes of hex")
+        raise InferenceReceiptError("operator key must be 32 bytes of hex")
     return key, False
 
 
@@ -101,7 +102,7 @@ class InferenceService:
         if clients is None:
             clients = [ZERO_ADDRESS] * len(reqs)
         if len(clients) != len(reqs):
-            raise ReceiptError(f"{len(clients)} client addresses for {len(reqs)} requests")
+            raise InferenceReceiptError(f"{len(clients)} client addresses for {len(reqs)} requests")
         with self.lock:
             trs = generate(
                 self.engine,
@@ -117,7 +118,7 @@ class InferenceService:
                 model_hash=self.model.sha256,
                 tokenizer_hash=self.tokenizer.hash,
                 engine_id=ENGINE_ID,
-                operator="0x" + "00" * 20,
+                operator=ZERO_ADDRESS,
                 params=tr.request.params,
                 prompt_tokens=tr.request.prompt_tokens,
                 output_tokens=tuple(tr.output_tokens),

@@ -40,7 +40,20 @@ def verify_receipt(
     expected_client: str | None = None,
     prefill_chunk: int | None = None,
 ) -> VerifyReport:
-    """Check signature and bindings, then re-execute along the receipt's tokens (teacher forcing)."""
+    """Check signature and bindings, then re-execute along the receipt's tokens (teacher forcing).
+    The report names the first check that fails, in the order below."""
+    return (
+        _check_signature(receipt, expected_operator, expected_client)
+        or _check_identity(receipt, engine, tokenizer_hash)
+        or _check_lengths(receipt, engine)
+        or _replay(receipt, engine, eos_id, prefill_chunk)
+        or _check_finish(receipt, eos_id)
+        or VerifyReport(True, "match")
+    )
+
+
+def _check_signature(receipt: Receipt, expected_operator: str | None, expected_client: str | None) -> VerifyReport | None:
+    """The signature recovers to the operator; operator and client are the expected ones."""
     if not receipt.signature_valid():
         return VerifyReport(False, "signature does not recover to the receipt's operator")
     for name, want, got, reason in (
@@ -54,6 +67,11 @@ def verify_receipt(
                 expected={name: to_checksum_address(want)},
                 got={name: to_checksum_address(got)},
             )
+    return None
+
+
+def _check_identity(receipt: Receipt, engine: Engine, tokenizer_hash: bytes) -> VerifyReport | None:
+    """The receipt is for this verifier's model, tokenizer and engine."""
     for name, want, got in (
         ("modelHash", engine.model.sha256, receipt.model_hash),
         ("tokenizerHash", tokenizer_hash, receipt.tokenizer_hash),
@@ -66,6 +84,11 @@ def verify_receipt(
                 expected={name: "0x" + want.hex()},
                 got={name: "0x" + got.hex()},
             )
+    return None
+
+
+def _check_lengths(receipt: Receipt, engine: Engine) -> VerifyReport | None:
+    """Token ids in the vocabulary, a prompt, and an output length the request allows."""
     p = receipt.params
     prompt, out = list(receipt.prompt_tokens), list(receipt.output_tokens)
     vocab = engine.config.vocab_size
@@ -73,9 +96,16 @@ def verify_receipt(
         return VerifyReport(False, "token id out of the model's vocabulary or empty prompt")
     if not out or len(out) > p.max_tokens or len(prompt) + p.max_tokens > engine.config.context_length:
         return VerifyReport(False, "output length inconsistent with maxTokens / context length")
-    digest = receipt.request_digest
+    return None
+
+
+def _replay(receipt: Receipt, engine: Engine, eos_id: int, prefill_chunk: int | None) -> VerifyReport | None:
+    """Re-execute step by step: each step's logits hash and sampled token equal the receipt's, and
+    nothing follows the end-of-sequence token."""
+    p, digest = receipt.params, receipt.request_digest
+    out = list(receipt.output_tokens)
     cache = engine.new_cache()
-    lg = engine.prefill(cache, prompt, chunk=prefill_chunk)[-1]
+    lg = engine.prefill(cache, list(receipt.prompt_tokens), chunk=prefill_chunk)[-1]
     for step, claimed in enumerate(out):
         lh = logits_hash(lg)
         tok = sample(lg, p, digest, step)
@@ -91,8 +121,14 @@ def verify_receipt(
             return VerifyReport(False, "tokens continue after the end-of-sequence token", step=step)
         if step + 1 < len(out):
             lg = engine.forward([(cache, [claimed])])[0][-1]
+    return None
+
+
+def _check_finish(receipt: Receipt, eos_id: int) -> VerifyReport | None:
+    """The finish reason is the one the tokens imply (stop at EOS, else length at maxTokens)."""
+    out = receipt.output_tokens
     want_finish = FINISH_STOP if out[-1] == eos_id else FINISH_LENGTH
-    if want_finish == FINISH_LENGTH and len(out) != p.max_tokens:
+    if want_finish == FINISH_LENGTH and len(out) != receipt.params.max_tokens:
         return VerifyReport(
             False, "generation stopped before maxTokens without an end-of-sequence token", step=len(out)
         )
@@ -103,4 +139,4 @@ def verify_receipt(
             expected={"finishReason": FINISH_NAMES[want_finish]},
             got={"finishReason": FINISH_NAMES[receipt.finish_reason]},
         )
-    return VerifyReport(True, "match")
+    return None

@@ -20,11 +20,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from eth_abi import encode as abi_encode
 from eth_hash.auto import keccak
 from eth_keys import keys
 
+from offchain import abi
+from offchain.chain.errors import EnrolmentError
 from offchain.compute.attest import verify_evidence
 from offchain.compute.errors import AttestationError
 from offchain.compute.eventlog import first_mismatch, image_event_digest, image_measurement, parse_events
@@ -32,33 +35,16 @@ from offchain.compute.pki import TrustStore
 from offchain.compute.policy import Policy, Verdict, require_utc
 from offchain.compute.receipt import ReceiptBundle, address_of, key_binding, signature_vrs
 from offchain.compute.tdx import TdxCollateral
-from offchain.errors import ChainError
 
 SIGNING_KEY_DOMAIN = keccak(b"eigen.avs.SigningKey.v1")
 ENROLMENT_DOMAIN = keccak(b"eigen.avs.EnclaveEnrolment.v1")
 
 
-class EnrolmentError(ChainError):
-    """Evidence does not justify enrolling an enclave key, or an enrolment input is malformed."""
-
-
 Signature = tuple[int, bytes, bytes]  # (v, r, s) as the contracts take them
 
 
-def _addr(a: str) -> str:
-    if not isinstance(a, str) or len(a) != 42 or not a.startswith("0x"):
-        raise EnrolmentError(f"bad address {a!r}")
-    try:
-        bytes.fromhex(a[2:])
-    except ValueError as exc:
-        raise EnrolmentError(f"bad address {a!r}") from exc
-    return a.lower()
-
-
-def _b32(b: bytes, name: str) -> bytes:
-    if not isinstance(b, bytes) or len(b) != 32:
-        raise EnrolmentError(f"{name} must be 32 bytes")
-    return b
+_addr = partial(abi.address, err=EnrolmentError)
+_b32 = partial(abi.b32, err=EnrolmentError, text=False)
 
 
 def sign_digest(key: keys.PrivateKey, digest: bytes) -> Signature:
@@ -117,9 +103,7 @@ class EnrolmentStatement:
         for name in ("avs", "enclave_key", "operator"):
             object.__setattr__(self, name, _addr(getattr(self, name)))
         for name in ("chain_id", "verified_at"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 1 << 256:
-                raise EnrolmentError(f"{name} must be a uint256")
+            abi.uint(getattr(self, name), 256, name, EnrolmentError)
 
     def digest(self) -> bytes:
         return keccak(abi_encode(

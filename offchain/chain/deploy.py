@@ -14,6 +14,9 @@ from typing import Any
 
 import yaml
 
+from offchain import abi
+from offchain.abi import ZERO_ADDRESS
+from offchain.chain.errors import DeployConfigError
 from offchain.errors import ChainError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,16 +26,12 @@ UINT32_MAX = 2**32 - 1
 TOKEN = ("eigen", "beigen", "fork_manager", "beigen_strategy")
 
 
-def _is_hex(text: str) -> bool:
+def _is_address(v: Any) -> bool:
     try:
-        int(text, 16)
+        abi.address(v, ValueError)
     except ValueError:
         return False
     return True
-
-
-class DeployConfigError(ChainError):
-    """The deployment configuration is missing, malformed or inconsistent."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,7 @@ class DeployConfig:
             if not isinstance(v, int) or isinstance(v, bool) or not 0 < v < 2**224:
                 raise DeployConfigError(f"{name} must be a positive integer below 2^224: got {v!r}")
         g = self.eigen_governance
-        if g != "deployer" and not (isinstance(g, str) and len(g) == 42 and g.startswith("0x") and _is_hex(g[2:])):
+        if g != "deployer" and not _is_address(g):
             raise DeployConfigError(f"eigen_governance must be 'deployer' or an address: got {g!r}")
         r = self.challenger_reward_bps
         if not isinstance(r, int) or isinstance(r, bool) or not 0 <= r <= 10_000:
@@ -270,7 +269,7 @@ def deploy_token(project: Any, deployer: Any, d: Deployment, config: DeployConfi
     if d.strategy_manager.strategyWhitelister() != deployer.address:
         raise DeployConfigError("deploy_token needs the deployer to be the strategy whitelister")
     governance = deployer.address if config.eigen_governance == "deployer" else config.eigen_governance
-    zero = "0x" + "00" * 20
+    zero = ZERO_ADDRESS
     supply = config.eigen_initial_supply
     beigen = deployer.deploy(
         project.BackingEigen, "Backing Eigen", "bEIGEN", governance, zero, 0, zero, 0, zero, 0, deployer.address, supply

@@ -18,19 +18,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from eth_abi import encode as abi_encode
 from eth_hash.auto import keccak
 from eth_keys import keys
 
+from offchain import abi
 from offchain.ai.engine import Engine
 from offchain.ai.errors import AIError
 from offchain.ai.generate import Request, generate
 from offchain.ai.receipt import ENGINE_ID, Receipt, merkle_root, step_hash
 from offchain.ai.verify import VerifyReport, verify_receipt
 from offchain.chain.compute_avs import Signature, threshold_signatures
-from offchain.errors import ChainError
+from offchain.chain.errors import DisputeError
 
 OUTPUT_TAG = keccak(b"eigen.ai.dispute.Output.v1")
 VERDICT_DOMAIN = keccak(b"eigen.ai.dispute.Verdict.v1")
@@ -39,24 +41,8 @@ MAX_PROMPT_TOKENS = 512
 MAX_OUTPUT_TOKENS = 512
 
 
-class DisputeError(ChainError):
-    """A receipt cannot be disputed or re-executed here, or a dispute input is malformed."""
-
-
-def _b32(b: Any, name: str) -> bytes:
-    if not isinstance(b, bytes) or len(b) != 32:
-        raise DisputeError(f"{name} must be 32 bytes")
-    return b
-
-
-def _addr(a: Any) -> str:
-    if not isinstance(a, str) or len(a) != 42 or not a.startswith("0x"):
-        raise DisputeError(f"bad address {a!r}")
-    try:
-        bytes.fromhex(a[2:])
-    except ValueError as exc:
-        raise DisputeError(f"bad address {a!r}") from exc
-    return a.lower()
+_b32 = partial(abi.b32, err=DisputeError, text=False)
+_addr = partial(abi.address, err=DisputeError)
 
 
 def output_commitment(output_tokens: Iterable[int], steps_root: bytes, finish_reason: int) -> bytes:
@@ -153,7 +139,7 @@ class Verdict:
         object.__setattr__(self, "disputes", _addr(self.disputes))
         _b32(self.receipt_digest, "receipt_digest")
         _b32(self.correct_output, "correct_output")
-        if self.correct_output == b"\x00" * 32:
+        if self.correct_output == abi.ZERO32:
             raise DisputeError("the correct output cannot be zero")
         if isinstance(self.chain_id, bool) or not isinstance(self.chain_id, int) or self.chain_id < 0:
             raise DisputeError("chain_id must be a non-negative integer")

@@ -15,7 +15,7 @@ from typing import Any
 
 from offchain.compute.attest import verify_evidence
 from offchain.compute.devtee import DevTEE, init_dir, load_dir
-from offchain.compute.errors import EvidenceFormatError, InputFileError, ReceiptError
+from offchain.compute.errors import ComputeReceiptError, EvidenceFormatError, InputFileError
 from offchain.compute.oci import image_digest, parse_digest
 from offchain.compute.pki import TrustStore, fingerprint, load_pem_certs
 from offchain.compute.policy import Check, Policy, Verdict, parse_time
@@ -82,12 +82,12 @@ def cmd_devtee_init(args: argparse.Namespace) -> int:
 def cmd_receipt_make(args: argparse.Namespace) -> int:
     ca = load_dir(Path(args.devtee))
     if (args.image is None) == (args.image_digest is None):
-        raise ReceiptError("give exactly one of --image and --image-digest")
+        raise ComputeReceiptError("give exactly one of --image and --image-digest")
     digest = parse_digest(args.image_digest) if args.image_digest else image_digest(args.image).raw
     try:
         app_id = bytes.fromhex(args.app_id.removeprefix("0x")) if args.app_id else bytes(32)
     except ValueError as exc:
-        raise ReceiptError("--app-id must be 32 bytes of hex") from exc
+        raise ComputeReceiptError("--app-id must be 32 bytes of hex") from exc
     at = _time(args.at) or datetime.now(UTC).replace(microsecond=0)
     bundle = DevTEE(ca, digest).run(_read(args.input, "input"), _read(args.output, "output"), at,
                                     app_id=app_id, chain_id=args.chain_id)

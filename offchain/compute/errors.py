@@ -25,8 +25,13 @@ class PolicyError(AttestationError):
     """A policy document or trust-root file is malformed."""
 
 
-class ReceiptError(ComputeError):
-    """A receipt is malformed, or cannot be built from the given parts."""
+class CheckFailed(AttestationError):
+    """One verification step failed. Inside a verifier it becomes a failed entry of the verdict
+    (:meth:`~offchain.compute.policy.Verdict.run`); the chain and CRL checks of ``pki`` raise it."""
+
+
+class ComputeReceiptError(ComputeError):
+    """A compute receipt is malformed, or cannot be built from the given parts."""
 
 
 class ImageError(ComputeError):

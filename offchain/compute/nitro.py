@@ -18,9 +18,8 @@ from eth_hash.auto import keccak
 
 from offchain.compute import cbor
 from offchain.compute.codec import bounded_bytes
-from offchain.compute.errors import EvidenceFormatError
+from offchain.compute.errors import CheckFailed, EvidenceFormatError
 from offchain.compute.pki import (
-    CheckFailed,
     TrustStore,
     der,
     ecdsa_verify,
@@ -28,7 +27,14 @@ from offchain.compute.pki import (
     load_certs,
     verify_chain,
 )
-from offchain.compute.policy import NITRO_MEASUREMENTS, Policy, Verdict, check_measurements, require_utc
+from offchain.compute.policy import (
+    NITRO_MEASUREMENTS,
+    CheckTable,
+    Policy,
+    Verdict,
+    check_measurements,
+    require_utc,
+)
 
 MAX_DOC = 1 << 16
 PROTECTED_ES384 = b"\xa1\x01\x38\x22"
@@ -138,6 +144,68 @@ def sig_structure(protected: bytes, payload: bytes) -> bytes:
     return cbor.dumps(["Signature1", protected, b"", payload])
 
 
+@dataclass(frozen=True)
+class NitroContext:
+    """What the checks of :func:`verify_nitro` share: the document, the time, the policy, the trust
+    store and the verdict being built."""
+
+    doc: NitroDocument
+    at: datetime
+    policy: Policy
+    store: TrustStore
+    verdict: Verdict
+
+
+def check_cert_chain(ctx: NitroContext) -> str:
+    d, v = ctx.doc, ctx.verdict
+    certs = (d.certificate, *reversed(d.cabundle))
+    root = verify_chain(certs, ctx.store, ctx.at, "cabundle chain")
+    v.root_fingerprint = fingerprint(root)
+    return f"{len(certs)} certificates to root {v.root_fingerprint}"
+
+
+def check_cose_signature(ctx: NitroContext) -> str:
+    d = ctx.doc
+    key = d.certificate.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp384r1":
+        raise CheckFailed("leaf key is not P-384")
+    ecdsa_verify(key, d.signature, sig_structure(d.protected, d.payload), "COSE_Sign1")
+    return "ES384 by the leaf key"
+
+
+def check_debug(ctx: NitroContext) -> str:
+    pcrs = ctx.doc.pcrs
+    zero = [i for i in (0, 1, 2) if i in pcrs and not any(pcrs[i])]
+    if any(i not in pcrs for i in (0, 1, 2)):
+        raise CheckFailed("PCR0-2 missing")
+    if len(zero) == 3 and not ctx.policy.allow_debug:
+        raise CheckFailed("debug enclave (PCR0, PCR1 and PCR2 are all zero)")
+    return "production enclave" if len(zero) < 3 else "debug enclave allowed by policy"
+
+
+def check_freshness(ctx: NitroContext) -> str:
+    age = (ctx.at - ctx.doc.timestamp).total_seconds()
+    if age < -ctx.policy.max_future_skew_s:
+        raise CheckFailed(f"document is {-age:.3f} s in the future of `at`")
+    if age > ctx.policy.max_age_s:
+        raise CheckFailed(f"document is {age:.0f} s old, limit {ctx.policy.max_age_s}")
+    return f"age {age:.3f} s"
+
+
+def check_nitro_measurements(ctx: NitroContext) -> str:
+    return check_measurements(ctx.policy, ctx.doc.measurements(), NITRO_MEASUREMENTS)
+
+
+# The rows of a Nitro verdict, in order (docs/attestation.md, "What is checked").
+NITRO_CHECKS: CheckTable[NitroContext] = (
+    ("cert_chain", check_cert_chain),
+    ("cose_signature", check_cose_signature),
+    ("debug", check_debug),
+    ("freshness", check_freshness),
+    ("measurements", check_nitro_measurements),
+)
+
+
 def verify_nitro(
     doc: NitroDocument | bytes,
     *,
@@ -159,39 +227,6 @@ def verify_nitro(
         user_data=None if d.user_data is None else d.user_data.hex(),
         nonce=None if d.nonce is None else d.nonce.hex(),
     )
-
-    def chain() -> str:
-        certs = (d.certificate, *reversed(d.cabundle))
-        root = verify_chain(certs, store, at, "cabundle chain")
-        v.root_fingerprint = fingerprint(root)
-        return f"{len(certs)} certificates to root {v.root_fingerprint}"
-
-    def signature() -> str:
-        key = d.certificate.public_key()
-        if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp384r1":
-            raise CheckFailed("leaf key is not P-384")
-        ecdsa_verify(key, d.signature, sig_structure(d.protected, d.payload), "COSE_Sign1")
-        return "ES384 by the leaf key"
-
-    def debug() -> str:
-        zero = [i for i in (0, 1, 2) if i in d.pcrs and not any(d.pcrs[i])]
-        if any(i not in d.pcrs for i in (0, 1, 2)):
-            raise CheckFailed("PCR0-2 missing")
-        if len(zero) == 3 and not policy.allow_debug:
-            raise CheckFailed("debug enclave (PCR0, PCR1 and PCR2 are all zero)")
-        return "production enclave" if len(zero) < 3 else "debug enclave allowed by policy"
-
-    def freshness() -> str:
-        age = (at - d.timestamp).total_seconds()
-        if age < -policy.max_future_skew_s:
-            raise CheckFailed(f"document is {-age:.3f} s in the future of `at`")
-        if age > policy.max_age_s:
-            raise CheckFailed(f"document is {age:.0f} s old, limit {policy.max_age_s}")
-        return f"age {age:.3f} s"
-
-    for name, fn in (
-        ("cert_chain", chain), ("cose_signature", signature), ("debug", debug), ("freshness", freshness),
-        ("measurements", lambda: check_measurements(policy, d.measurements(), NITRO_MEASUREMENTS)),
-    ):
-        v.run(name, fn)
+    ctx = NitroContext(d, at, policy, store, v)
+    v.run_table(NITRO_CHECKS, ctx)
     return v

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from offchain.compute.errors import PolicyError
+from offchain.compute.errors import CheckFailed, PolicyError
 
 INTEL_SGX_ROOT_PEM = b"""-----BEGIN CERTIFICATE-----
 MIICjzCCAjSgAwIBAgIUImUM1lqdNInzg7SVUr9QGzknBqwwCgYIKoZIzj0EAwIw
@@ -57,10 +57,6 @@ IwLz3/Y=
 
 INTEL_SGX_ROOT_SHA256 = "44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3"
 AWS_NITRO_ROOT_SHA256 = "641a0321a3e244efe456463195d606317ed7cdcc3c1756e09893f3c68f79bb5b"
-
-
-class CheckFailed(Exception):
-    """Raised inside a verification step; becomes a failed entry of the verdict (never escapes)."""
 
 
 def der(cert: x509.Certificate) -> bytes:

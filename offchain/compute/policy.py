@@ -12,12 +12,13 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from eth_hash.auto import keccak
 
-from offchain.compute.errors import PolicyError
-from offchain.compute.pki import AWS_NITRO_ROOT_SHA256, INTEL_SGX_ROOT_SHA256, CheckFailed
+from offchain.compute.errors import CheckFailed, PolicyError
+from offchain.compute.pki import AWS_NITRO_ROOT_SHA256, INTEL_SGX_ROOT_SHA256
 
 TDX_MEASUREMENTS = ("mrtd", "mrconfigid", "mrowner", "mrownerconfig", "rtmr0", "rtmr1", "rtmr2", "rtmr3", "reportdata")
 NITRO_MEASUREMENTS = tuple(f"pcr{i}" for i in range(32)) + ("user_data", "nonce", "public_key")
@@ -135,6 +136,11 @@ class Policy:
             raise PolicyError(f"cannot read policy {path}: {exc}") from exc
 
 
+C = TypeVar("C")
+# A verifier's rows: (check name, check function of the verifier's context), in verdict order.
+CheckTable = tuple[tuple[str, Callable[[C], str]], ...]
+
+
 @dataclass(frozen=True)
 class Check:
     name: str
@@ -184,6 +190,11 @@ class Verdict:
             return False
         self.checks.append(Check(name, True, detail))
         return True
+
+    def run_table(self, table: CheckTable[C], ctx: C) -> None:
+        """Run each row of a check table on ``ctx``, in order."""
+        for name, check in table:
+            self.run(name, partial(check, ctx))
 
     def to_json(self) -> dict[str, Any]:
         first = self.first_failure

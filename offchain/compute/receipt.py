@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,12 +29,13 @@ from eth_hash.auto import keccak
 from eth_keys import keys
 from eth_keys.exceptions import BadSignature, ValidationError
 
+from offchain import abi
 from offchain.compute.attest import verify_evidence
 from offchain.compute.codec import load_json
-from offchain.compute.errors import AttestationError, ReceiptError
+from offchain.compute.errors import AttestationError, CheckFailed, ComputeReceiptError
 from offchain.compute.eventlog import first_mismatch, image_event_digest, image_measurement, parse_events
-from offchain.compute.pki import CheckFailed, TrustStore
-from offchain.compute.policy import Check, Policy, Verdict
+from offchain.compute.pki import TrustStore
+from offchain.compute.policy import Check, CheckTable, Policy, Verdict
 from offchain.compute.tdx import TdxCollateral
 
 RECEIPT_DOMAIN = keccak(b"eigen.compute.Receipt.v1")
@@ -65,39 +67,20 @@ def receipt_abi() -> tuple[str, tuple[str, ...]]:
 def address_of(public_key: bytes) -> str:
     """Checksum-free lower-case 0x address of a 64-byte uncompressed secp256k1 key."""
     if len(public_key) != 64:
-        raise ReceiptError("enclave public key must be 64 bytes (x || y)")
+        raise ComputeReceiptError("enclave public key must be 64 bytes (x || y)")
     return "0x" + keccak(public_key)[12:].hex()
 
 
 def key_binding(address: str) -> bytes:
-    return keccak(abi_encode(["bytes32", "address"], [KEY_BINDING_DOMAIN, _address(address)]))
+    return keccak(abi_encode(["bytes32", "address"], [KEY_BINDING_DOMAIN, abi.address(address, ComputeReceiptError)]))
 
 
-def _address(v: Any) -> str:
-    if not isinstance(v, str) or len(v) != 42 or not v.startswith("0x"):
-        raise ReceiptError(f"bad address {v!r}")
-    try:
-        bytes.fromhex(v[2:])
-    except ValueError as exc:
-        raise ReceiptError(f"bad address {v!r}") from exc
-    return v.lower()
-
-
-def _b32(v: Any, name: str) -> bytes:
-    if isinstance(v, str):
-        try:
-            v = bytes.fromhex(v.removeprefix("0x"))
-        except ValueError as exc:
-            raise ReceiptError(f"{name} is not hex") from exc
-    if not isinstance(v, bytes) or len(v) != 32:
-        raise ReceiptError(f"{name} must be 32 bytes")
-    return v
-
-
-def _uint(v: Any, name: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 1 << 256:
-        raise ReceiptError(f"{name} must be a uint256")
-    return v
+# How each ABI type of RECEIPT_FIELDS is parsed (hex strings are accepted for bytes32).
+_PARSERS: dict[str, Callable[[Any, str], Any]] = {
+    "bytes32": lambda v, name: abi.b32(v, name, ComputeReceiptError),
+    "address": lambda v, name: abi.address(v, ComputeReceiptError),
+    "uint256": lambda v, name: abi.uint(v, 256, name, ComputeReceiptError),
+}
 
 
 @dataclass(frozen=True)
@@ -116,9 +99,7 @@ class Receipt:
 
     def __post_init__(self) -> None:
         for name, typ in RECEIPT_FIELDS:
-            value = getattr(self, name)
-            norm = _b32(value, name) if typ == "bytes32" else _address(value) if typ == "address" else _uint(value, name)
-            object.__setattr__(self, name, norm)
+            object.__setattr__(self, name, _PARSERS[typ](getattr(self, name), name))
 
     def values(self) -> list[Any]:
         return [getattr(self, n) for n, _ in RECEIPT_FIELDS]
@@ -136,7 +117,7 @@ class Receipt:
     @classmethod
     def from_json(cls, obj: Any) -> Receipt:
         if not isinstance(obj, dict) or set(obj) != {n for n, _ in RECEIPT_FIELDS}:
-            raise ReceiptError(f"receipt must have exactly the fields {[n for n, _ in RECEIPT_FIELDS]}")
+            raise ComputeReceiptError(f"receipt must have exactly the fields {[n for n, _ in RECEIPT_FIELDS]}")
         return cls(**obj)
 
     @property
@@ -153,23 +134,23 @@ def sign(receipt: Receipt, key: keys.PrivateKey) -> bytes:
 def signature_vrs(signature: bytes) -> tuple[int, bytes, bytes]:
     """(v, r, s) as a contract's ``ecrecover(digest, v, r, s)`` takes them."""
     if len(signature) != 65:
-        raise ReceiptError("signature must be 65 bytes r||s||v")
+        raise ComputeReceiptError("signature must be 65 bytes r||s||v")
     return signature[64], signature[:32], signature[32:64]
 
 
 def recover(digest: bytes, signature: bytes) -> str:
     """What ``ecrecover`` returns, with the rules the contract applies: 65 bytes, v in {27, 28}, low s."""
     if len(signature) != 65:
-        raise ReceiptError("signature must be 65 bytes r||s||v")
+        raise ComputeReceiptError("signature must be 65 bytes r||s||v")
     r, s, v = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:64], "big"), signature[64]
     if v not in (27, 28):
-        raise ReceiptError("signature v must be 27 or 28")
+        raise ComputeReceiptError("signature v must be 27 or 28")
     if not 0 < s <= SECP256K1_N // 2 or not 0 < r < SECP256K1_N:
-        raise ReceiptError("signature r/s out of range (high-s signatures are refused)")
+        raise ComputeReceiptError("signature r/s out of range (high-s signatures are refused)")
     try:
         pub = keys.Signature(vrs=(v - 27, r, s)).recover_public_key_from_msg_hash(digest)
     except (BadSignature, ValidationError) as exc:
-        raise ReceiptError(f"signature does not recover: {exc}") from exc
+        raise ComputeReceiptError(f"signature does not recover: {exc}") from exc
     return pub.to_checksum_address().lower()
 
 
@@ -201,26 +182,132 @@ class ReceiptBundle:
 
     @classmethod
     def loads(cls, text: str | bytes) -> ReceiptBundle:
-        obj = load_json(text, "receipt file", ReceiptError)
+        obj = load_json(text, "receipt file", ComputeReceiptError)
         if not isinstance(obj, dict) or obj.get("version") != 1:
-            raise ReceiptError("receipt file must be a JSON object with version 1")
+            raise ComputeReceiptError("receipt file must be a JSON object with version 1")
         try:
             sig = bytes.fromhex(str(obj["signature"]).removeprefix("0x"))
             evidence = base64.b64decode(obj["evidence"], validate=True)
             policy = obj["policy"]
         except (KeyError, ValueError, TypeError) as exc:
-            raise ReceiptError(f"receipt file field missing or malformed: {exc}") from exc
+            raise ComputeReceiptError(f"receipt file field missing or malformed: {exc}") from exc
         if not isinstance(policy, dict):
-            raise ReceiptError("receipt policy must be an object")
+            raise ComputeReceiptError("receipt policy must be an object")
         collateral, events = obj.get("collateral"), obj.get("event_log")
         if collateral is not None and not isinstance(collateral, dict):
-            raise ReceiptError("collateral must be an object or null")
+            raise ComputeReceiptError("collateral must be an object or null")
         if events is not None and not isinstance(events, list):
-            raise ReceiptError("event_log must be a list or null")
+            raise ComputeReceiptError("event_log must be a list or null")
         return cls(Receipt.from_json(obj.get("receipt")), sig, evidence, policy, collateral, events)
 
 
 # ---- verification --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReceiptContext:
+    """What the checks of :func:`verify_receipt` share: the bundle, the verdict on its evidence, the
+    verification time, the receipt's own policy and the verifier's (if it named one)."""
+
+    bundle: ReceiptBundle
+    inner: Verdict
+    at: datetime
+    policy: Policy
+    verifier_policy: Policy | None
+
+    @property
+    def receipt(self) -> Receipt:
+        return self.bundle.receipt
+
+
+def check_receipt_policy(ctx: ReceiptContext) -> str:
+    r = ctx.receipt
+    if ctx.policy.hash() != r.policyHash:
+        raise CheckFailed("receipt policyHash is not the hash of the enclosed policy")
+    if ctx.verifier_policy is not None and ctx.verifier_policy.hash() != r.policyHash:
+        raise CheckFailed("receipt was made under a different policy than the verifier's")
+    if not ctx.policy.measurements:
+        raise CheckFailed("a receipt's policy must name expected measurements")
+    return "0x" + r.policyHash.hex()
+
+
+def check_receipt_hashes(ctx: ReceiptContext) -> str:
+    r, inner = ctx.receipt, ctx.inner
+    if inner.evidence_hash != r.evidenceHash:
+        raise CheckFailed("evidenceHash does not match the enclosed evidence")
+    if inner.collateral_hash != r.collateralHash:
+        raise CheckFailed("collateralHash does not match the collateral used")
+    want = PLATFORM_TDX if inner.evidence_type == "tdx" else PLATFORM_NITRO
+    if r.platform != want:
+        raise CheckFailed(f"platform {r.platform} does not match {inner.evidence_type} evidence")
+    return "evidence, collateral and platform match"
+
+
+def check_key_binding(ctx: ReceiptContext) -> str:
+    r, inner = ctx.receipt, ctx.inner
+    if inner.evidence_type == "nitro":
+        pk = bytes.fromhex(inner.claims.get("public_key") or "")
+        if len(pk) != 64 or address_of(pk) != r.enclaveSigner:
+            raise CheckFailed("the document's public_key is not the receipt's enclave key")
+        return "Nitro public_key"
+    if bytes.fromhex(inner.claims["reportdata"])[:32] != key_binding(r.enclaveSigner):
+        raise CheckFailed("REPORTDATA[0:32] does not bind the receipt's enclave key")
+    return "TDX REPORTDATA"
+
+
+def check_image(ctx: ReceiptContext) -> str:
+    r, inner = ctx.receipt, ctx.inner
+    if inner.evidence_type == "nitro":
+        if inner.claims.get("pcr16") != image_measurement(r.imageDigest).hex():
+            raise CheckFailed("PCR16 is not the measurement of the receipt's image digest")
+        return "PCR16"
+    try:
+        events = parse_events(ctx.bundle.event_log or [])
+    except AttestationError as exc:
+        raise CheckFailed(str(exc)) from exc
+    rtmrs = [bytes.fromhex(inner.claims[f"rtmr{i}"]) for i in range(4)]
+    bad = first_mismatch(events, rtmrs)
+    if bad is not None:
+        raise CheckFailed(f"event log does not replay to RTMR{bad}")
+    ev = image_event_digest(r.imageDigest)
+    if not any(e.index == 3 and e.digest == ev for e in events):
+        raise CheckFailed("the replayed RTMR3 log has no event for the receipt's image digest")
+    return "RTMR3 event log"
+
+
+def check_time(ctx: ReceiptContext) -> str:
+    t, pol = ctx.receipt.time, ctx.policy
+    if t > ctx.at + timedelta(seconds=pol.max_future_skew_s):
+        raise CheckFailed("receipt time is after the verification time")
+    ts = ctx.inner.claims.get("timestamp_ms")
+    if ts is not None:
+        age = (t - datetime.fromtimestamp(ts / 1000, tz=UTC)).total_seconds()
+        if age < -pol.max_future_skew_s or age > pol.max_age_s:
+            raise CheckFailed(f"receipt time is {age:.0f} s after the evidence, outside [0, {pol.max_age_s}]")
+    return t.isoformat()
+
+
+def check_signature(ctx: ReceiptContext) -> str:
+    r = ctx.receipt
+    try:
+        who = recover(r.digest(), ctx.bundle.signature)
+    except ComputeReceiptError as exc:
+        raise CheckFailed(str(exc)) from exc
+    if who != r.enclaveSigner:
+        raise CheckFailed(f"signature is by {who}, not the enclave key {r.enclaveSigner}")
+    return "ecrecover == enclaveSigner"
+
+
+# The rows a receipt adds to its evidence's verdict: the policy first, then (after the evidence's
+# own rows, prefixed "evidence.") these, in order.
+RECEIPT_POLICY_CHECKS: CheckTable[ReceiptContext] = (("receipt.policy", check_receipt_policy),)
+RECEIPT_CHECKS: CheckTable[ReceiptContext] = (
+    ("receipt.hashes", check_receipt_hashes),
+    ("receipt.key_binding", check_key_binding),
+    ("receipt.image", check_image),
+    ("receipt.time", check_time),
+    ("receipt.signature", check_signature),
+)
 
 
 def verify_receipt(
@@ -248,77 +335,8 @@ def verify_receipt(
         advisory_ids=inner.advisory_ids, evidence_hash=inner.evidence_hash, collateral_hash=inner.collateral_hash,
         policy_hash=inner.policy_hash, root_fingerprint=inner.root_fingerprint,
     )
-
-    def policy_check() -> str:
-        if rpol.hash() != r.policyHash:
-            raise CheckFailed("receipt policyHash is not the hash of the enclosed policy")
-        if policy is not None and policy.hash() != r.policyHash:
-            raise CheckFailed("receipt was made under a different policy than the verifier's")
-        if not rpol.measurements:
-            raise CheckFailed("a receipt's policy must name expected measurements")
-        return "0x" + r.policyHash.hex()
-
-    def hashes() -> str:
-        if inner.evidence_hash != r.evidenceHash:
-            raise CheckFailed("evidenceHash does not match the enclosed evidence")
-        if inner.collateral_hash != r.collateralHash:
-            raise CheckFailed("collateralHash does not match the collateral used")
-        want = PLATFORM_TDX if inner.evidence_type == "tdx" else PLATFORM_NITRO
-        if r.platform != want:
-            raise CheckFailed(f"platform {r.platform} does not match {inner.evidence_type} evidence")
-        return "evidence, collateral and platform match"
-
-    def key() -> str:
-        if inner.evidence_type == "nitro":
-            pk = bytes.fromhex(inner.claims.get("public_key") or "")
-            if len(pk) != 64 or address_of(pk) != r.enclaveSigner:
-                raise CheckFailed("the document's public_key is not the receipt's enclave key")
-            return "Nitro public_key"
-        if bytes.fromhex(inner.claims["reportdata"])[:32] != key_binding(r.enclaveSigner):
-            raise CheckFailed("REPORTDATA[0:32] does not bind the receipt's enclave key")
-        return "TDX REPORTDATA"
-
-    def image() -> str:
-        ev = image_event_digest(r.imageDigest)
-        if inner.evidence_type == "nitro":
-            if inner.claims.get("pcr16") != image_measurement(r.imageDigest).hex():
-                raise CheckFailed("PCR16 is not the measurement of the receipt's image digest")
-            return "PCR16"
-        try:
-            events = parse_events(bundle.event_log or [])
-        except AttestationError as exc:
-            raise CheckFailed(str(exc)) from exc
-        rtmrs = [bytes.fromhex(inner.claims[f"rtmr{i}"]) for i in range(4)]
-        bad = first_mismatch(events, rtmrs)
-        if bad is not None:
-            raise CheckFailed(f"event log does not replay to RTMR{bad}")
-        if not any(e.index == 3 and e.digest == ev for e in events):
-            raise CheckFailed("the replayed RTMR3 log has no event for the receipt's image digest")
-        return "RTMR3 event log"
-
-    def timing() -> str:
-        t = r.time
-        if t > at + timedelta(seconds=rpol.max_future_skew_s):
-            raise CheckFailed("receipt time is after the verification time")
-        ts = inner.claims.get("timestamp_ms")
-        if ts is not None:
-            age = (t - datetime.fromtimestamp(ts / 1000, tz=UTC)).total_seconds()
-            if age < -rpol.max_future_skew_s or age > rpol.max_age_s:
-                raise CheckFailed(f"receipt time is {age:.0f} s after the evidence, outside [0, {rpol.max_age_s}]")
-        return t.isoformat()
-
-    def signature() -> str:
-        try:
-            who = recover(r.digest(), bundle.signature)
-        except ReceiptError as exc:
-            raise CheckFailed(str(exc)) from exc
-        if who != r.enclaveSigner:
-            raise CheckFailed(f"signature is by {who}, not the enclave key {r.enclaveSigner}")
-        return "ecrecover == enclaveSigner"
-
-    v.run("receipt.policy", policy_check)
+    ctx = ReceiptContext(bundle, inner, at, rpol, policy)
+    v.run_table(RECEIPT_POLICY_CHECKS, ctx)
     v.checks.extend(Check("evidence." + c.name, c.ok, c.detail) for c in inner.checks)
-    for name, fn in (("receipt.hashes", hashes), ("receipt.key_binding", key), ("receipt.image", image),
-                     ("receipt.time", timing), ("receipt.signature", signature)):
-        v.run(name, fn)
+    v.run_table(RECEIPT_CHECKS, ctx)
     return v

@@ -22,11 +22,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from eth_hash.auto import keccak
 
+from offchain.abi import ZERO32
 from offchain.compute.codec import bounded_bytes, load_json
 from offchain.compute.der import SGX_EXT_OID, parse_sgx_extension
-from offchain.compute.errors import CollateralError, EvidenceFormatError, PolicyError
+from offchain.compute.errors import CheckFailed, CollateralError, EvidenceFormatError, PolicyError
 from offchain.compute.pki import (
-    CheckFailed,
     TrustStore,
     check_crl,
     ecdsa_verify,
@@ -38,6 +38,7 @@ from offchain.compute.pki import (
 )
 from offchain.compute.policy import (
     TDX_MEASUREMENTS,
+    CheckTable,
     Policy,
     Verdict,
     check_measurements,
@@ -475,6 +476,232 @@ def _module_status(tcb_info: dict[str, Any], report: TdReport) -> tuple[str | No
     raise CheckFailed(f"TCB info has no module identity {ident}")
 
 
+@dataclass
+class TdxContext:
+    """What the checks of :func:`verify_tdx` share: the quote and its inputs, the verdict being built,
+    and what earlier checks established (a later check that lacks it fails, naming why)."""
+
+    quote: TdxQuote
+    collateral: TdxCollateral | None
+    at: datetime
+    policy: Policy
+    store: TrustStore
+    verdict: Verdict
+    pck: dict[str, Any] | None = None  # the PCK certificate's SGX extension, when it parses
+    root: x509.Certificate | None = None  # set by pck_chain
+    root_crl: x509.CertificateRevocationList | None = None  # set by root_crl
+    tcb_info: dict[str, Any] | None = None  # set by tcb_info (verified)
+    qe_identity: dict[str, Any] | None = None  # set by qe_identity (verified)
+    unverified: dict[str, dict[str, Any]] = field(default_factory=dict)  # collateral bodies decoded, not trusted
+    qe_status: tuple[str, list[str]] | None = None  # set by qe_identity_match: (QE TCB status, advisories)
+    chains: dict[str, list[x509.Certificate]] = field(default_factory=dict)  # issuer chains verified so far
+
+    def signed_json(self, body: str, sig: str, chain: str) -> dict[str, Any]:
+        return _signed_json(self.collateral, body, sig, chain, self.store, self.root_crl, self.at, self.chains)
+
+    def peek(self, name: str) -> None:
+        """Decode (without trusting) a collateral body, so later checks can still report what it says."""
+        try:
+            obj = json.loads(_need(self.collateral, name))
+            if isinstance(obj, dict):
+                self.unverified[name] = obj
+        except (CheckFailed, json.JSONDecodeError):
+            pass
+
+    def check_collateral_age(self, obj: dict[str, Any]) -> None:
+        if self.policy.max_collateral_age_s is not None:
+            age = (self.at - parse_time(obj["issueDate"])).total_seconds()
+            if age > self.policy.max_collateral_age_s:
+                raise CheckFailed(f"collateral issued {age:.0f} s before `at`, limit {self.policy.max_collateral_age_s}")
+
+
+def check_trailing_bytes(ctx: TdxContext) -> str:
+    q = ctx.quote
+    if not q.trailing:
+        return "none"
+    if ctx.policy.allow_trailing_zeros and not any(q.trailing):
+        return f"{len(q.trailing)} zero bytes"
+    raise CheckFailed(f"{len(q.trailing)} trailing bytes after the signature data are not all zero")
+
+
+def check_pck_chain(ctx: TdxContext) -> str:
+    q, v = ctx.quote, ctx.verdict
+    leaf, inter, _ = q.pck_chain
+    root = verify_chain(q.pck_chain, ctx.store, ctx.at, "PCK chain")
+    if _cn(leaf) != "Intel SGX PCK Certificate" or _cn(inter) not in ("Intel SGX PCK Platform CA", "Intel SGX PCK Processor CA"):
+        raise CheckFailed(f"unexpected PCK chain names {_cn(leaf)!r} / {_cn(inter)!r}")
+    v.root_fingerprint = fingerprint(root)
+    ctx.root = root
+    if ctx.pck is None:
+        raise CheckFailed("PCK certificate lacks a valid SGX extension")
+    return f"root {v.root_fingerprint}"
+
+
+def check_root_crl(ctx: TdxContext) -> str:
+    if ctx.root is None:
+        raise CheckFailed("PCK chain not verified")
+    crl = _crl(ctx.collateral, "root_ca_crl")
+    check_crl(crl, ctx.root, ctx.at, "root CA CRL", [ctx.quote.pck_chain[1].serial_number])
+    ctx.root_crl = crl
+    return f"{len(crl)} revoked"
+
+
+def check_pck_crl(ctx: TdxContext) -> str:
+    q = ctx.quote
+    crl = _crl(ctx.collateral, "pck_crl")
+    check_crl(crl, q.pck_chain[1], ctx.at, "PCK CRL", [q.pck_chain[0].serial_number])
+    return f"{len(crl)} revoked"
+
+
+def check_tcb_info(ctx: TdxContext) -> str:
+    ctx.peek("tcb_info")
+    obj = ctx.signed_json("tcb_info", "tcb_info_signature", "tcb_info_issuer_chain")
+    if obj.get("id") != "TDX" or obj.get("version") != 3:
+        raise CheckFailed(f"TCB info id/version {obj.get('id')}/{obj.get('version')} is not TDX/3")
+    ctx.check_collateral_age(obj)
+    ctx.tcb_info = obj
+    return f"eval {obj.get('tcbEvaluationDataNumber')}, {obj['issueDate']}..{obj['nextUpdate']}"
+
+
+def check_qe_identity(ctx: TdxContext) -> str:
+    ctx.peek("qe_identity")
+    obj = ctx.signed_json("qe_identity", "qe_identity_signature", "qe_identity_issuer_chain")
+    if obj.get("id") != "TD_QE" or obj.get("version") not in (2, 3):
+        raise CheckFailed(f"QE identity id/version {obj.get('id')}/{obj.get('version')} is not TD_QE/2")
+    ctx.check_collateral_age(obj)
+    ctx.qe_identity = obj
+    return f"eval {obj.get('tcbEvaluationDataNumber')}"
+
+
+def check_qe_report_signature(ctx: TdxContext) -> str:
+    q = ctx.quote
+    ecdsa_verify(q.pck_chain[0].public_key(), q.qe_report_signature, q.qe_report.raw, "QE report")  # type: ignore[arg-type]
+    return "signed by the PCK key"
+
+
+def check_qe_report_data(ctx: TdxContext) -> str:
+    q = ctx.quote
+    want = hashlib.sha256(q.attestation_key + q.qe_auth_data).digest() + b"\x00" * 32
+    if q.qe_report.reportdata != want:
+        raise CheckFailed("QE report data does not bind the attestation key")
+    return "binds the attestation key"
+
+
+def check_quote_signature(ctx: TdxContext) -> str:
+    q = ctx.quote
+    ecdsa_verify(p256_key_from_raw(q.attestation_key), q.signature, q.signed, "quote")
+    return "signed by the attestation key"
+
+
+def check_qe_identity_match(ctx: TdxContext) -> str:
+    qi = ctx.qe_identity if ctx.qe_identity is not None else ctx.unverified.get("qe_identity")
+    if qi is None:
+        raise CheckFailed("no QE identity")
+    qe = ctx.quote.qe_report
+    try:
+        if qe.mrsigner.hex() != qi["mrsigner"].lower() or qe.isvprodid != int(qi["isvprodid"]):
+            raise CheckFailed("QE MRSIGNER/ISVPRODID do not match the QE identity")
+        if not _masked_eq(qe.miscselect.to_bytes(4, "big"), qi["miscselect"], qi["miscselectMask"]):
+            raise CheckFailed("QE MISCSELECT does not match")
+        if not _masked_eq(qe.attributes, qi["attributes"], qi["attributesMask"]):
+            raise CheckFailed("QE ATTRIBUTES do not match (debug QE?)")
+        for lvl in qi["tcbLevels"]:
+            if int(lvl["tcb"]["isvsvn"]) <= qe.isvsvn:
+                ctx.qe_status = (str(lvl["tcbStatus"]), list(lvl.get("advisoryIDs", [])))
+                return f"QE TCB {ctx.qe_status[0]}"
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckFailed(f"QE identity is malformed: {exc}") from exc
+    raise CheckFailed(f"no QE TCB level matches ISVSVN {qe.isvsvn}")
+
+
+def check_tcb_level(ctx: TdxContext) -> str:
+    v, rep, pck = ctx.verdict, ctx.quote.report, ctx.pck
+    info = ctx.tcb_info if ctx.tcb_info is not None else ctx.unverified.get("tcb_info")
+    if info is None or pck is None:
+        raise CheckFailed("no TCB info or no PCK SGX extension")
+    if pck["fmspc"].hex() != str(info.get("fmspc", "")).lower() or pck["pceid"].hex() != str(info.get("pceId", "")).lower():
+        raise CheckFailed("FMSPC/PCE-ID of the PCK do not match the TCB info")
+    try:
+        level = match_tcb_level(info, pck, rep.tee_tcb_svn)
+        mod_status, mod_adv = _module_status(info, rep)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckFailed(f"TCB info is malformed: {exc}") from exc
+    statuses = [str(level.get("tcbStatus"))]
+    adv = list(level.get("advisoryIDs", []))
+    if mod_status is not None:
+        statuses.append(mod_status)
+        adv += mod_adv
+    if ctx.qe_status is None:
+        raise CheckFailed("QE TCB status unknown")
+    statuses.append(ctx.qe_status[0])
+    adv += ctx.qe_status[1]
+    status, advisories = converge(statuses), sorted(set(adv))
+    if ctx.tcb_info is not None and ctx.qe_identity is not None:
+        v.tcb_status, v.advisory_ids = status, advisories
+        return f"platform level {level.get('tcbDate')} {statuses[0]}; converged {status}"
+    v.claims["unverified_tcb_status"] = status  # reported, never used for acceptance
+    return f"platform level {level.get('tcbDate')} {statuses[0]}; converged {status} (from UNVERIFIED collateral)"
+
+
+def check_tcb_status(ctx: TdxContext) -> str:
+    v, policy = ctx.verdict, ctx.policy
+    if "unverified_tcb_status" in v.claims:
+        raise CheckFailed(f"TCB status {v.claims['unverified_tcb_status']} comes from unverified collateral")
+    if v.tcb_status is None:
+        raise CheckFailed("TCB status unknown")
+    if v.tcb_status not in policy.allowed_tcb_statuses:
+        raise CheckFailed(f"TCB status {v.tcb_status} not in {list(policy.allowed_tcb_statuses)}")
+    bad = [a for a in v.advisory_ids if a not in policy.allowed_advisories]
+    if v.tcb_status != "UpToDate" and bad:
+        raise CheckFailed(f"advisories not allowed by policy: {bad}")
+    return v.tcb_status
+
+
+def check_td_attributes(ctx: TdxContext) -> str:
+    rep, policy = ctx.quote.report, ctx.policy
+    a = rep.td_attributes
+    if a & ATTR_DEBUG and not policy.allow_debug:
+        raise CheckFailed("TD is in DEBUG mode")
+    if a & ATTR_RESERVED:
+        raise CheckFailed(f"reserved TD attribute bits set: {a & ATTR_RESERVED:#x}")
+    if policy.require_sept_ve_disable and not a & ATTR_SEPT_VE_DISABLE:
+        raise CheckFailed("SEPT_VE_DISABLE is not set")
+    if rep.mrservicetd is not None and any(rep.mrservicetd):
+        raise CheckFailed("MRSERVICETD is not zero")
+    return f"{a:#018x}"
+
+
+def check_tdx_measurements(ctx: TdxContext) -> str:
+    return check_measurements(ctx.policy, ctx.quote.measurements(), TDX_MEASUREMENTS)
+
+
+# The rows of a TDX verdict, in order (docs/attestation.md, "What is checked").
+TDX_CHECKS: CheckTable[TdxContext] = (
+    ("trailing_bytes", check_trailing_bytes),
+    ("pck_chain", check_pck_chain),
+    ("root_crl", check_root_crl),
+    ("pck_crl", check_pck_crl),
+    ("tcb_info", check_tcb_info),
+    ("qe_identity", check_qe_identity),
+    ("qe_report_signature", check_qe_report_signature),
+    ("qe_report_data", check_qe_report_data),
+    ("quote_signature", check_quote_signature),
+    ("qe_identity_match", check_qe_identity_match),
+    ("tcb_level", check_tcb_level),
+    ("tcb_status", check_tcb_status),
+    ("td_attributes", check_td_attributes),
+    ("measurements", check_tdx_measurements),
+)
+
+
+def _pck_extension(q: TdxQuote) -> dict[str, Any] | None:
+    try:
+        ext = q.pck_chain[0].extensions.get_extension_for_oid(x509.ObjectIdentifier(SGX_EXT_OID)).value
+        return parse_sgx_extension(ext.value)  # type: ignore[attr-defined]
+    except (x509.ExtensionNotFound, EvidenceFormatError):
+        return None
+
+
 def verify_tdx(
     quote: TdxQuote | bytes,
     collateral: TdxCollateral | None,
@@ -484,185 +711,19 @@ def verify_tdx(
     trust: TrustStore | None = None,
 ) -> Verdict:
     """Verify a TDX quote at time ``at``. Malformed quotes raise EvidenceFormatError; everything else
-    yields a Verdict whose ``accepted`` is True only when every check passed."""
+    yields a Verdict whose ``accepted`` is True only when every check of ``TDX_CHECKS`` passed."""
     at = require_utc(at)
     policy = policy or Policy()
     q = quote if isinstance(quote, TdxQuote) else parse_quote(quote)
     store = (trust or TrustStore.default()).restricted(policy.trusted_roots)
     v = Verdict("tdx", at, evidence_hash=keccak(q.raw), policy_hash=policy.hash())
-    v.collateral_hash = collateral.hash() if collateral is not None else b"\x00" * 32
+    v.collateral_hash = collateral.hash() if collateral is not None else ZERO32
     rep = q.report
     v.claims = {k: b.hex() for k, b in q.measurements().items()}
     v.claims.update(
         quote_version=q.version, body_type=q.body_type, td_attributes=f"{rep.td_attributes:016x}",
         tee_tcb_svn=rep.tee_tcb_svn.hex(), xfam=rep.xfam.hex(), mrseam=rep.mrseam.hex(),
     )
-    st: dict[str, Any] = {}
-    chains: dict[str, list[x509.Certificate]] = {}
-    try:
-        ext = q.pck_chain[0].extensions.get_extension_for_oid(x509.ObjectIdentifier(SGX_EXT_OID)).value
-        st["pck"] = parse_sgx_extension(ext.value)  # type: ignore[attr-defined]
-    except (x509.ExtensionNotFound, EvidenceFormatError):
-        pass
-
-    def trailing() -> str:
-        if not q.trailing:
-            return "none"
-        if policy.allow_trailing_zeros and not any(q.trailing):
-            return f"{len(q.trailing)} zero bytes"
-        raise CheckFailed(f"{len(q.trailing)} trailing bytes after the signature data are not all zero")
-
-    def pck_chain() -> str:
-        leaf, inter, _ = q.pck_chain
-        root = verify_chain(q.pck_chain, store, at, "PCK chain")
-        if _cn(leaf) != "Intel SGX PCK Certificate" or _cn(inter) not in ("Intel SGX PCK Platform CA", "Intel SGX PCK Processor CA"):
-            raise CheckFailed(f"unexpected PCK chain names {_cn(leaf)!r} / {_cn(inter)!r}")
-        v.root_fingerprint = fingerprint(root)
-        st["root"] = root
-        if "pck" not in st:
-            raise CheckFailed("PCK certificate lacks a valid SGX extension")
-        return f"root {v.root_fingerprint}"
-
-    def root_crl() -> str:
-        if "root" not in st:
-            raise CheckFailed("PCK chain not verified")
-        crl = _crl(collateral, "root_ca_crl")
-        check_crl(crl, st["root"], at, "root CA CRL", [q.pck_chain[1].serial_number])
-        st["root_crl"] = crl
-        return f"{len(crl)} revoked"
-
-    def pck_crl() -> str:
-        crl = _crl(collateral, "pck_crl")
-        check_crl(crl, q.pck_chain[1], at, "PCK CRL", [q.pck_chain[0].serial_number])
-        return f"{len(crl)} revoked"
-
-    def _peek(name: str) -> None:
-        # Decode (without trusting) a collateral body, so later checks can still report what it says.
-        try:
-            obj = json.loads(_need(collateral, name))
-            if isinstance(obj, dict):
-                st[name + "_unverified"] = obj
-        except (CheckFailed, json.JSONDecodeError):
-            pass
-
-    def tcb_info() -> str:
-        _peek("tcb_info")
-        obj = _signed_json(collateral, "tcb_info", "tcb_info_signature", "tcb_info_issuer_chain", store, st.get("root_crl"), at, chains)
-        if obj.get("id") != "TDX" or obj.get("version") != 3:
-            raise CheckFailed(f"TCB info id/version {obj.get('id')}/{obj.get('version')} is not TDX/3")
-        _collateral_age(obj)
-        st["tcb_info"] = obj
-        return f"eval {obj.get('tcbEvaluationDataNumber')}, {obj['issueDate']}..{obj['nextUpdate']}"
-
-    def _collateral_age(obj: dict[str, Any]) -> None:
-        if policy.max_collateral_age_s is not None:
-            age = (at - parse_time(obj["issueDate"])).total_seconds()
-            if age > policy.max_collateral_age_s:
-                raise CheckFailed(f"collateral issued {age:.0f} s before `at`, limit {policy.max_collateral_age_s}")
-
-    def qe_identity() -> str:
-        _peek("qe_identity")
-        obj = _signed_json(collateral, "qe_identity", "qe_identity_signature", "qe_identity_issuer_chain", store, st.get("root_crl"), at, chains)
-        if obj.get("id") != "TD_QE" or obj.get("version") not in (2, 3):
-            raise CheckFailed(f"QE identity id/version {obj.get('id')}/{obj.get('version')} is not TD_QE/2")
-        _collateral_age(obj)
-        st["qe_identity"] = obj
-        return f"eval {obj.get('tcbEvaluationDataNumber')}"
-
-    def qe_report_signature() -> str:
-        ecdsa_verify(q.pck_chain[0].public_key(), q.qe_report_signature, q.qe_report.raw, "QE report")  # type: ignore[arg-type]
-        return "signed by the PCK key"
-
-    def qe_report_data() -> str:
-        want = hashlib.sha256(q.attestation_key + q.qe_auth_data).digest() + b"\x00" * 32
-        if q.qe_report.reportdata != want:
-            raise CheckFailed("QE report data does not bind the attestation key")
-        return "binds the attestation key"
-
-    def quote_signature() -> str:
-        ecdsa_verify(p256_key_from_raw(q.attestation_key), q.signature, q.signed, "quote")
-        return "signed by the attestation key"
-
-    def qe_identity_match() -> str:
-        qi = st.get("qe_identity", st.get("qe_identity_unverified"))
-        if qi is None:
-            raise CheckFailed("no QE identity")
-        qe = q.qe_report
-        try:
-            if qe.mrsigner.hex() != qi["mrsigner"].lower() or qe.isvprodid != int(qi["isvprodid"]):
-                raise CheckFailed("QE MRSIGNER/ISVPRODID do not match the QE identity")
-            if not _masked_eq(qe.miscselect.to_bytes(4, "big"), qi["miscselect"], qi["miscselectMask"]):
-                raise CheckFailed("QE MISCSELECT does not match")
-            if not _masked_eq(qe.attributes, qi["attributes"], qi["attributesMask"]):
-                raise CheckFailed("QE ATTRIBUTES do not match (debug QE?)")
-            for lvl in qi["tcbLevels"]:
-                if int(lvl["tcb"]["isvsvn"]) <= qe.isvsvn:
-                    st["qe_status"] = (str(lvl["tcbStatus"]), list(lvl.get("advisoryIDs", [])))
-                    return f"QE TCB {st['qe_status'][0]}"
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CheckFailed(f"QE identity is malformed: {exc}") from exc
-        raise CheckFailed(f"no QE TCB level matches ISVSVN {qe.isvsvn}")
-
-    def tcb_level() -> str:
-        info, pck = st.get("tcb_info", st.get("tcb_info_unverified")), st.get("pck")
-        if info is None or pck is None:
-            raise CheckFailed("no TCB info or no PCK SGX extension")
-        if pck["fmspc"].hex() != str(info.get("fmspc", "")).lower() or pck["pceid"].hex() != str(info.get("pceId", "")).lower():
-            raise CheckFailed("FMSPC/PCE-ID of the PCK do not match the TCB info")
-        try:
-            level = match_tcb_level(info, pck, rep.tee_tcb_svn)
-            mod_status, mod_adv = _module_status(info, rep)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CheckFailed(f"TCB info is malformed: {exc}") from exc
-        statuses = [str(level.get("tcbStatus"))]
-        adv = list(level.get("advisoryIDs", []))
-        if mod_status is not None:
-            statuses.append(mod_status)
-            adv += mod_adv
-        if "qe_status" in st:
-            statuses.append(st["qe_status"][0])
-            adv += st["qe_status"][1]
-        else:
-            raise CheckFailed("QE TCB status unknown")
-        status, advisories = converge(statuses), sorted(set(adv))
-        if "tcb_info" in st and "qe_identity" in st:
-            v.tcb_status, v.advisory_ids = status, advisories
-            return f"platform level {level.get('tcbDate')} {statuses[0]}; converged {status}"
-        v.claims["unverified_tcb_status"] = status  # reported, never used for acceptance
-        return f"platform level {level.get('tcbDate')} {statuses[0]}; converged {status} (from UNVERIFIED collateral)"
-
-    def tcb_status() -> str:
-        if "unverified_tcb_status" in v.claims:
-            raise CheckFailed(f"TCB status {v.claims['unverified_tcb_status']} comes from unverified collateral")
-        if v.tcb_status is None:
-            raise CheckFailed("TCB status unknown")
-        if v.tcb_status not in policy.allowed_tcb_statuses:
-            raise CheckFailed(f"TCB status {v.tcb_status} not in {list(policy.allowed_tcb_statuses)}")
-        bad = [a for a in v.advisory_ids if a not in policy.allowed_advisories]
-        if v.tcb_status != "UpToDate" and bad:
-            raise CheckFailed(f"advisories not allowed by policy: {bad}")
-        return v.tcb_status
-
-    def td_attributes() -> str:
-        a = rep.td_attributes
-        if a & ATTR_DEBUG and not policy.allow_debug:
-            raise CheckFailed("TD is in DEBUG mode")
-        if a & ATTR_RESERVED:
-            raise CheckFailed(f"reserved TD attribute bits set: {a & ATTR_RESERVED:#x}")
-        if policy.require_sept_ve_disable and not a & ATTR_SEPT_VE_DISABLE:
-            raise CheckFailed("SEPT_VE_DISABLE is not set")
-        if rep.mrservicetd is not None and any(rep.mrservicetd):
-            raise CheckFailed("MRSERVICETD is not zero")
-        return f"{a:#018x}"
-
-    for name, fn in (
-        ("trailing_bytes", trailing), ("pck_chain", pck_chain), ("root_crl", root_crl), ("pck_crl", pck_crl),
-        ("tcb_info", tcb_info), ("qe_identity", qe_identity), ("qe_report_signature", qe_report_signature),
-        ("qe_report_data", qe_report_data), ("quote_signature", quote_signature),
-        ("qe_identity_match", qe_identity_match), ("tcb_level", tcb_level), ("tcb_status", tcb_status),
-        ("td_attributes", td_attributes),
-        ("measurements", lambda: check_measurements(policy, q.measurements(), TDX_MEASUREMENTS)),
-    ):
-        v.run(name, fn)
+    ctx = TdxContext(q, collateral, at, policy, store, v, pck=_pck_extension(q))
+    v.run_table(TDX_CHECKS, ctx)
     return v
-

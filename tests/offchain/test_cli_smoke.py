@@ -1,14 +1,20 @@
 """The eigen command wires its components and reports usage errors with status 2."""
 
+import importlib
 import subprocess
 import sys
 
-from offchain.cli import main
+from offchain.cli import COMPONENTS, main
 from tests.support import VECTORS
 
 
 def test_help_lists_commands(capsys):
     assert main([]) == 2
+
+
+def test_every_component_exists():
+    for name in COMPONENTS:  # build_parser skips an absent module: a stale entry would go unnoticed
+        assert callable(importlib.import_module(name).register)
 
 
 def test_version(capsys):

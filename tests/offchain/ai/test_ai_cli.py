@@ -4,11 +4,13 @@ import urllib.error
 import urllib.request
 
 import pytest
-from ai_helpers import tiny_service
 
+from offchain.abi import ZERO_ADDRESS
 from offchain.ai.receipt import Receipt
 from offchain.ai.server import ServerError, make_server
 from offchain.cli import main
+from tests.offchain.ai.support import tiny_service
+from tests.support import gpu_available
 
 
 def test_run_then_verify(tmp_path, capsys):
@@ -40,6 +42,21 @@ def test_run_then_verify(tmp_path, capsys):
 
 def _run_tiny(*extra: str) -> int:
     return main(["ai", "run", "--tiny", "0", *extra])
+
+
+def test_backend_takes_cpu_or_gpu(capsys):
+    """`--backend` has the vocabulary of `eigen da` (cpu|gpu); the array module names are refused."""
+    args = ["ai", "run", "--tiny", "0", "--prompt", "hi", "--max-tokens", "2"]
+    assert main(args) == 0
+    default = capsys.readouterr().out
+    assert main([*args, "--backend", "cpu"]) == 0
+    assert capsys.readouterr().out == default
+    with pytest.raises(SystemExit) as exc:
+        main([*args, "--backend", "numpy"])
+    assert exc.value.code == 2
+    if not gpu_available():
+        assert main([*args, "--backend", "gpu"]) == 2
+        assert "AIBackendError" in capsys.readouterr().err
 
 
 def test_verify_negative_and_bad_input(tmp_path, capsys):
@@ -108,7 +125,7 @@ def test_server_chat_completions_and_stream():
         res = json.loads(_post(port, body).read())
         receipt = Receipt.from_dict(res["receipt"])
         assert svc.verify(receipt).ok
-        assert receipt.client == "0x" + "00" * 20  # no client given: an unbound receipt
+        assert receipt.client == ZERO_ADDRESS  # no client given: an unbound receipt
         client = "0x" + "5e" * 20
         bound = Receipt.from_dict(json.loads(_post(port, {**body, "client": client}).read())["receipt"])
         assert bound.client.lower() == client and bound.output_tokens == receipt.output_tokens

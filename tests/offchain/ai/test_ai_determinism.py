@@ -7,22 +7,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ai_helpers import TINY_GOLDEN, smol_service, tiny_service
 
 from offchain.ai.sampler import SamplingParams
+from tests.offchain.ai.support import TINY_GOLDEN, smol_service, tiny_service
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 
-_TINY = f"""
-import sys; sys.path.insert(0, {str(HERE)!r})
-from ai_helpers import golden_digest, tiny_service
+_TINY = """
+from tests.offchain.ai.support import golden_digest, tiny_service
 print(golden_digest(tiny_service()))
 """
 
-_SMOL = f"""
-import sys; sys.path.insert(0, {str(HERE)!r})
-from ai_helpers import smol_service
+_SMOL = """
+from tests.offchain.ai.support import smol_service
 from offchain.ai.sampler import SamplingParams
 svc = smol_service()
 c = svc.complete(svc.prompt_tokens(None, "Name a color."), SamplingParams(seed=2, temperature_milli=800, max_tokens=5))

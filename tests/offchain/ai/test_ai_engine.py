@@ -2,13 +2,13 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from ai_helpers import TINY_GOLDEN, golden_digest, tiny_service
 
 from offchain.ai.engine import BlockLinear, Engine
 from offchain.ai.errors import EngineError, ModelFileError
 from offchain.ai.generate import Request, generate
 from offchain.ai.model_file import load_model_file
 from offchain.ai.sampler import SamplingParams
+from tests.offchain.ai.support import TINY_GOLDEN, golden_digest, tiny_service
 
 
 def _int_reference(lin: BlockLinear, x: np.ndarray, f_in: int, f_out: int) -> list[list[int]]:
@@ -152,7 +152,7 @@ def test_model_file_missing_package(monkeypatch):
 
 
 def test_engine_rejects_unknown_backend():
-    from offchain.ai.errors import BackendError
+    from offchain.ai.errors import AIBackendError
 
-    with pytest.raises(BackendError):
+    with pytest.raises(AIBackendError):
         Engine(tiny_service().model, backend="torch")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ai_helpers import smol_service, tiny_service
 
 from offchain import native
 from offchain.ai import intkernel
@@ -17,6 +16,7 @@ from offchain.ai.errors import EngineError
 from offchain.ai.intkernel import NativeLinear
 from offchain.ai.model_file import RawTensor
 from offchain.errors import EigenError
+from tests.offchain.ai.support import smol_service, tiny_service
 
 IMPLS = ["portable"] + (["avx2"] if intkernel.has_avx2() else [])
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ai_helpers import smol_service, tiny_service
 
 from offchain.ai.engine import F_ACT
 from offchain.ai.evaluate import EVAL_PROMPTS, greedy_agreement, perplexity
 from offchain.ai.reference import FloatReference
+from tests.offchain.ai.support import smol_service, tiny_service
 
 TEXT = (Path(__file__).resolve().parents[3] / "bench" / "ai" / "ppl_text.txt").read_text()
 

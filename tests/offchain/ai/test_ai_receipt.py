@@ -2,12 +2,11 @@ import json
 from dataclasses import replace
 
 import pytest
-from ai_helpers import tiny_service
 from eth_abi import decode as abi_decode
 from eth_hash.auto import keccak
 from eth_keys import keys
 
-from offchain.ai.errors import ReceiptError
+from offchain.ai.errors import InferenceReceiptError
 from offchain.ai.receipt import (
     DOMAIN,
     Receipt,
@@ -18,6 +17,7 @@ from offchain.ai.receipt import (
     verify_merkle_proof,
 )
 from offchain.ai.sampler import SamplingParams
+from tests.offchain.ai.support import tiny_service
 
 KEY = keccak(b"test operator key")
 CLIENT = "0x" + "c1" * 20
@@ -114,7 +114,7 @@ def test_json_roundtrip_is_canonical(receipt):
 def test_from_json_rejects(receipt, mutate, match):
     d = json.loads(receipt.to_json())
     mutate(d)
-    with pytest.raises(ReceiptError, match=match):
+    with pytest.raises(InferenceReceiptError, match=match):
         Receipt.from_json(json.dumps(d))
 
 
@@ -127,21 +127,21 @@ def test_client_binding(receipt):
     ).receipt
     assert other.output_tokens == receipt.output_tokens and other.steps_root == receipt.steps_root
     assert other.digest() != replace(receipt, operator=other.operator).digest()
-    with pytest.raises(ReceiptError, match="client"):
+    with pytest.raises(InferenceReceiptError, match="client"):
         replace(receipt, client="0xnot-an-address-of-the-right-length")
 
 
 def test_from_json_not_json():
-    with pytest.raises(ReceiptError):
+    with pytest.raises(InferenceReceiptError):
         Receipt.from_json("{not json")
-    with pytest.raises(ReceiptError):
+    with pytest.raises(InferenceReceiptError):
         Receipt.from_json("[1, 2]")
 
 
 def test_unsigned_and_bad_key(receipt):
-    with pytest.raises(ReceiptError):
+    with pytest.raises(InferenceReceiptError):
         replace(receipt, signature=b"").recover_signer()
-    with pytest.raises(ReceiptError):
+    with pytest.raises(InferenceReceiptError):
         receipt.signed(b"\x00" * 32)
     bad_v = receipt.signature[:64] + b"\x05"
     assert not replace(receipt, signature=bad_v).signature_valid()
@@ -155,6 +155,6 @@ def test_merkle_proofs(n):
         proof = merkle_proof(leaves, i)
         assert verify_merkle_proof(root, leaves[i], i, proof)
         assert not verify_merkle_proof(root, leaves[(i + 1) % n] if n > 1 else b"\x00" * 32, i, proof)
-    with pytest.raises(ReceiptError):
+    with pytest.raises(InferenceReceiptError):
         merkle_proof(leaves, n)
     assert merkle_root([]) == b"\x00" * 32

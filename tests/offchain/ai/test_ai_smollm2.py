@@ -3,11 +3,11 @@
 import hashlib
 
 import numpy as np
-from ai_helpers import smol_service
 
 from offchain.ai.generate import Request, generate
 from offchain.ai.model_file import SMOLLM2_SHA256
 from offchain.ai.sampler import SamplingParams
+from tests.offchain.ai.support import smol_service
 
 FRANCE_TOKENS = (504, 3575, 282, 4649, 314, 7042, 30, 2)
 FRANCE_LOGITS = "5d2f5d0cccb2a7c75b6403b73f40e4c206089064e51fe7331c35ea21abb9f41e"

@@ -1,10 +1,10 @@
 import pytest
-from ai_helpers import smol_service, tiny_service
 from hypothesis import given
 from hypothesis import strategies as st
 
 from offchain.ai.errors import TokenizerError
 from offchain.ai.tokenizer import Tokenizer
+from tests.offchain.ai.support import smol_service, tiny_service
 
 GOLDEN = [
     "Hello world!",

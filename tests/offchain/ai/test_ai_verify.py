@@ -1,11 +1,11 @@
 from dataclasses import replace
 
 import pytest
-from ai_helpers import tiny_service
 from eth_hash.auto import keccak
 
 from offchain.ai.receipt import FINISH_STOP
 from offchain.ai.sampler import SamplingParams
+from tests.offchain.ai.support import tiny_service
 
 KEY = keccak(b"operator under test")
 

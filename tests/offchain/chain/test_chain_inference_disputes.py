@@ -11,6 +11,7 @@ from eth_abi import encode as abi_encode
 from eth_hash.auto import keccak
 from eth_keys import keys
 
+from offchain.abi import ZERO_ADDRESS
 from offchain.ai.sampler import SamplingParams
 from offchain.chain.compute_avs import key_address
 from offchain.chain.inference_disputes import (
@@ -113,7 +114,7 @@ def test_encodings():
     args, (v, r, s) = receipt_args(rec)
     assert len(args) == 15 and args[5].lower() == CLIENT and v in (27, 28) and r + s + bytes([v]) == rec.signature
     with pytest.raises(DisputeError, match="no client"):
-        receipt_args(replace(rec, client="0x" + "00" * 20, signature=b"").signed(KEY.to_bytes()))
+        receipt_args(replace(rec, client=ZERO_ADDRESS, signature=b"").signed(KEY.to_bytes()))
     with pytest.raises(DisputeError):
         output_commitment([1], b"\x01" * 31, 0)
     with pytest.raises(DisputeError):

@@ -13,8 +13,9 @@ from eth_keys import keys
 from hypothesis import given
 from hypothesis import strategies as st
 
+from offchain.abi import ZERO_ADDRESS
 from offchain.compute.devtee import DevTEE, dev_policy
-from offchain.compute.errors import ReceiptError
+from offchain.compute.errors import ComputeReceiptError
 from offchain.compute.eventlog import ZERO48, Event, dstack_event_digest, extend, image_event_digest, replay
 from offchain.compute.pki import TrustStore
 from offchain.compute.policy import Policy
@@ -87,7 +88,7 @@ def test_dev_receipt_verifies_only_with_named_root(ca: NitroTestCA, bundle: Rece
 def test_signature_vrs_for_ecrecover(bundle: ReceiptBundle) -> None:
     v, r, s = signature_vrs(bundle.signature)
     assert v in (27, 28) and r + s + bytes([v]) == bundle.signature
-    with pytest.raises(ReceiptError):
+    with pytest.raises(ComputeReceiptError):
         signature_vrs(b"\x00" * 64)
 
 
@@ -112,7 +113,7 @@ CASES = [
     ("output_changed", lambda b, ca: _tamper(b, outputHash=keccak(b"other")), "receipt.signature"),
     ("input_changed", lambda b, ca: _tamper(b, inputHash=keccak(b"other")), "receipt.signature"),
     ("image_changed", lambda b, ca: _tamper(b, imageDigest=b"\x22" * 32), "receipt.image"),
-    ("signer_changed", lambda b, ca: _tamper(b, enclaveSigner="0x" + "00" * 20), "receipt.key_binding"),
+    ("signer_changed", lambda b, ca: _tamper(b, enclaveSigner=ZERO_ADDRESS), "receipt.key_binding"),
     ("evidence_hash_changed", lambda b, ca: _tamper(b, evidenceHash=b"\x01" * 32), "receipt.hashes"),
     ("collateral_hash_changed", lambda b, ca: _tamper(b, collateralHash=b"\x01" * 32), "receipt.hashes"),
     ("platform_changed", lambda b, ca: _tamper(b, platform=PLATFORM_TDX), "receipt.hashes"),
@@ -157,9 +158,9 @@ def test_caller_policy_must_match(ca: NitroTestCA, bundle: ReceiptBundle) -> Non
 
 def test_bundle_json_errors() -> None:
     for text in ("[]", "{}", '{"version": 1}', "not json", '{"version":1,"signature":"zz","evidence":"","policy":{}}'):
-        with pytest.raises(ReceiptError):
+        with pytest.raises(ComputeReceiptError):
             ReceiptBundle.loads(text)
-    with pytest.raises(ReceiptError):
+    with pytest.raises(ComputeReceiptError):
         Receipt.from_json({"appId": "0x00"})
 
 

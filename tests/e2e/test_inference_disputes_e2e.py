@@ -1,5 +1,5 @@
-"""End to end with the tiny seeded model, through the demo step (offchain.chain.demo_ai.run) on the
-test deployment with a stand-in for scripts/demo.py's Demo object: an honest receipt passes; a
+"""End to end with the tiny seeded model, through the demo step (scripts/_demo/ai.py, run) on the
+test deployment with a stand-in for the Demo object of scripts/_demo/world.py: an honest receipt passes; a
 tampered receipt is challenged, re-executed by two other operators, its operator slashed, and the
 client compensated from the slash once the escrow window has passed."""
 
@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from offchain.chain.demo_ai import run
-from tests.contracts.conftest import TEST_CONFIG, WAD
+from offchain.abi import WAD
+from scripts._demo.ai import run
+from tests.contracts.conftest import TEST_CONFIG
 
 
 def test_demo_ai_step_end_to_end(project, chain, accounts, deployment, capsys, monkeypatch):

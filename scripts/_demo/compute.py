@@ -1,6 +1,6 @@
 """Demo step for the verifiable-compute AVS (contracts/avs/ComputeAVS.vy).
 
-``run(demo)`` takes the ``Demo`` of scripts/demo.py (after or instead of its own run): it deploys
+``run(demo)`` takes the ``Demo`` of scripts/_demo/world.py (after or instead of its own run): it deploys
 ComputeAVS over the same core, creates a redistributing compute operator set that operators A and B
 join with signing keys, registers an app and its image, has the development TEE attest, lets both
 operators verify the evidence and sign its enrolment, submits a receipt from the enclave that the
@@ -17,32 +17,24 @@ from typing import Any
 from eth_hash.auto import keccak
 from eth_keys import keys
 
-from offchain.chain.compute_avs import EnrolmentStatement, receipt_args, registration_data, verify_enclave
+from offchain.abi import WAD
+from offchain.chain.compute_avs import EnrolmentStatement, receipt_args, verify_enclave
 from offchain.chain.deploy import ComputeAVSConfig, deploy_compute_avs
 from offchain.compute.devtee import DevTEE, dev_policy
 from offchain.compute.pki import TrustStore
 from offchain.compute.receipt import verify_receipt
 from offchain.compute.testca import NitroTestCA
+from scripts._demo.common import event, fmt, join_set
 
-WAD = 10**18
-ZERO = "0x0000000000000000000000000000000000000000"
 COMPUTE_SET = 1
 THRESHOLD_BPS = 6667
-
-
-def _fmt(x: int) -> str:
-    return f"{x / WAD:,.4f}"
-
-
-def _ev(receipt: Any, name: str) -> Any:
-    return [e for e in receipt.events if e.event_name == name][0]
 
 
 def run(demo: Any) -> dict[str, Any]:
     """Run the compute step on `demo` and print what happened; returns the key facts."""
     from ape import chain, project
 
-    d, am, dm = demo.d, demo.am, demo.dm
+    d, dm = demo.d, demo.dm
     ops = [demo.op_a, demo.op_b]
     names = {demo.op_a.address: "operator A", demo.op_b.address: "operator B"}
     strategies = [demo.strat(s) for s in demo.syms]
@@ -55,25 +47,11 @@ def run(demo: Any) -> dict[str, Any]:
           f"arbiter resolves) needs {THRESHOLD_BPS / 100:.2f}% of its allocated stake to enrol an enclave key.")
 
     signing = {op.address: keys.PrivateKey(keccak(b"demo compute signing key " + op.address.encode())) for op in ops}
-    for op in ops:
-        if not dm.isOperator(op):
-            dm.registerAsOperator(ZERO, 2, "https://operator.example/metadata.json", sender=op)
-        token = d.tokens[sym0]
-        token.mint(op, 20 * WAD, sender=op)
-        token.approve(demo.sm, 20 * WAD, sender=op)
-        demo.sm.depositIntoStrategy(demo.strat(sym0), token, 20 * WAD, sender=op)
-        am.setRedistributionConsent(op, (avs.address, COMPUTE_SET), True, sender=op)
-        data = registration_data(chain.chain_id, avs.address, op.address, signing[op.address])
-        am.registerForOperatorSets(op, (avs.address, [COMPUTE_SET], data), sender=op)
-        mags = [am.getAllocatableMagnitude(op, s) // 2 for s in strategies]
-        am.modifyAllocations(op, [((avs.address, COMPUTE_SET), strategies, mags, [0] * len(strategies))], sender=op)
-    delay = max(dm_delay for _, dm_delay in (am.getAllocationDelay(op) for op in ops))
-    chain.mine(delay + 1)
-    stake = am.getAllocatedStake((avs.address, COMPUTE_SET), ops, strategies)
+    stake = join_set(demo, avs.address, COMPUTE_SET, ops, signing, 20 * WAD, allocation_delay=2)
     for op, row in zip(ops, stake, strict=True):
         print(f"  {names[op.address]} restaked 20 {sym0} more, registered signing key "
               f"{avs.signingKeyOf(op)[:10]}…, allocated half its free magnitude: "
-              + ", ".join(f"{_fmt(x)} {s}" for x, s in zip(row, demo.syms, strict=True)))
+              + ", ".join(f"{fmt(x)} {s}" for x, s in zip(row, demo.syms, strict=True)))
 
     # The app: a deterministic word counter, owned by Carol.
     app_owner = demo.carol
@@ -96,10 +74,10 @@ def run(demo: Any) -> dict[str, Any]:
                             checked.evidence_hash, demo.op_a.address, int(at.timestamp()))
     sigs = st.sign(signing.values())
     r = avs.enrollEnclaveKey(app_id, image, st.enclave_key, st.evidence_hash, st.verified_at, sigs, sender=demo.op_a)
-    ev = _ev(r, "EnclaveKeyEnrolled")
+    ev = event(r, "EnclaveKeyEnrolled")
     print(f"The dev TEE attested (Nitro-format evidence, {len(evidence)} bytes, verdict: "
           f"{'accepted' if checked.verdict.accepted else 'rejected'} by each operator off-chain); enclave key "
-          f"{tee.address[:10]}… enrolled for operator A with {_fmt(ev.signedStake)} of {_fmt(ev.totalStake)} "
+          f"{tee.address[:10]}… enrolled for operator A with {fmt(ev.signedStake)} of {fmt(ev.totalStake)} "
           "allocated stake signing.")
 
     # A receipt: verified off-chain, then accepted on-chain.
@@ -108,7 +86,7 @@ def run(demo: Any) -> dict[str, Any]:
     bundle = tee.run(text, output, at, app_id=app_id, chain_id=chain.chain_id, policy=policy)
     verdict = verify_receipt(bundle, trust=trust)
     receipt_tx = avs.submitReceipt(*receipt_args(bundle), sender=demo.dave)
-    acc = _ev(receipt_tx, "ReceiptAccepted")
+    acc = event(receipt_tx, "ReceiptAccepted")
     print(f"Receipt {bundle.receipt.digest().hex()[:16]}… (input: {text.decode()!r} -> output {output.decode()!r}): "
           f"off-chain verdict {'accepted' if verdict.accepted else 'REJECTED'}; on-chain ReceiptAccepted "
           f"(answerable: {names.get(acc.operator, acc.operator)}; gas {receipt_tx.gas_used:,}).")
@@ -117,16 +95,16 @@ def run(demo: Any) -> dict[str, Any]:
     forged = tee.run(text, b"10", at, app_id=app_id, chain_id=chain.chain_id, policy=policy)
     before = dm.operatorShares(demo.op_a, demo.strat(sym0))
     fault = avs.proveFault(*receipt_args(bundle), *receipt_args(forged), sender=demo.erin)
-    fp = _ev(fault, "FaultProven")
+    fp = event(fault, "FaultProven")
     after = dm.operatorShares(demo.op_a, demo.strat(sym0))
     print(f"Erin proved a fault: two receipts of the deterministic app, same image and input, outputs "
           f"{output.decode()!r} and '10', both signed by the enclave key. ComputeAVS slashed operator A "
-          f"(slash {fp.slashId}, 10% of its compute allocation): {sym0} delegated {_fmt(before)} -> {_fmt(after)}.")
+          f"(slash {fp.slashId}, 10% of its compute allocation): {sym0} delegated {fmt(before)} -> {fmt(after)}.")
     chain.mine(demo.config.slash_resolution_delay_blocks + 1)
     victim_before = d.tokens[sym0].balanceOf(demo.victim)
     demo.esc.releaseSlash(avs.address, COMPUTE_SET, fp.slashId, sender=demo.erin)
     victim_after = d.tokens[sym0].balanceOf(demo.victim)
-    print(f"After the resolution window the escrow released {_fmt(victim_after - victim_before)} {sym0} to the victim.")
+    print(f"After the resolution window the escrow released {fmt(victim_after - victim_before)} {sym0} to the victim.")
     demo.report("After the compute fault")
     return {
         "avs": avs.address, "enclave_key": tee.address, "receipt_digest": bundle.receipt.digest(),

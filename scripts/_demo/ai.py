@@ -1,6 +1,6 @@
 """Demo step for deterministic-inference disputes (contracts/avs/InferenceDisputes.vy).
 
-``run(demo)`` takes the ``Demo`` of scripts/demo.py: it deploys InferenceDisputes over the same
+``run(demo)`` takes the ``Demo`` of scripts/_demo/world.py: it deploys InferenceDisputes over the same
 core, creates the redistributing inference operator set (the contract is its slasher and its
 redistribution recipient) that operators A, B and C join with signing keys, and allows the model.
 Then an honest answer passes: operator A answers Erin's question with a signed receipt, Erin checks
@@ -18,33 +18,24 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from eth_hash.auto import keccak
 from eth_keys import keys
 
+from offchain.abi import WAD
 from offchain.ai.receipt import ENGINE_ID, FINISH_STOP, Receipt
 from offchain.ai.sampler import SamplingParams
-from offchain.chain.compute_avs import registration_data
 from offchain.chain.deploy import InferenceDisputesConfig, deploy_inference_disputes
 from offchain.chain.inference_disputes import Verdict, receipt_args, reexecute_with
+from scripts._demo.common import event, fmt, join_set
 
-WAD = 10**18
-ZERO = "0x0000000000000000000000000000000000000000"
 INFERENCE_SET = 1
 THRESHOLD_BPS = 6667
 BOND = WAD // 10
 WINDOW_S = 600
 QUESTION = "What is the capital of France? Answer in one sentence."
-
-
-def _fmt(x: int) -> str:
-    return f"{x / WAD:,.4f}"
-
-
-def _ev(receipt: Any, name: str) -> Any:
-    return [e for e in receipt.events if e.event_name == name][0]
 
 
 def load_service() -> tuple[Any, str]:
@@ -83,17 +74,51 @@ def tampered_copy(svc: Any, honest: Receipt, key: keys.PrivateKey) -> Receipt:
     return replace(honest, output_tokens=tuple(out), logits_hashes=hashes, signature=b"").signed(key.to_bytes())
 
 
+@dataclass
+class _World:
+    """The inference set of this step: the demo, the service, the contract and the operators' keys."""
+
+    demo: Any
+    svc: Any
+    model_desc: str
+    c: Any  # InferenceDisputes
+    op_c: Any
+    signing: dict[str, keys.PrivateKey]
+
+    @property
+    def names(self) -> dict[str, str]:
+        return {self.demo.op_a.address: "operator A", self.demo.op_b.address: "operator B",
+                self.op_c.address: "operator C"}
+
+    @property
+    def client(self) -> Any:
+        return self.demo.erin
+
+
 def run(demo: Any) -> dict[str, Any]:
     """Run the inference-dispute step on `demo` and print what happened; returns the key facts."""
-    from ape import accounts, chain, project
+    w = _setup(demo)
+    honest, h = _honest_answer(w)
+    t = _tampered_answer(w, honest)
+    return {
+        "disputes": w.c.address, "model": w.model_desc, "honest_finalized": h["finalized"],
+        "bond_forfeited_to_operator": h["bond_to_a"],
+        "divergent_step": t["divergent_step"], "slash_id": t["slash_id"], "slashed_shares": t["slashed_shares"],
+        "compensation": t["compensation"], "bond_refunded": t["bond_refunded"],
+        "gas": {"registerReceipt": h["register_gas"], "challengeReceipt": t["challenge_gas"],
+                "resolveChallenge (upheld)": h["resolve_gas"], "resolveChallenge (slash)": t["resolve_gas"],
+                "claimCompensation": t["claim_gas"]},
+    }
 
-    d, am, dm = demo.d, demo.am, demo.dm
+
+def _setup(demo: Any) -> _World:
+    """Load the model, deploy InferenceDisputes with its set and the model allowed; A, B and C join."""
+    from ape import accounts, project
+
     op_c = accounts.test_accounts[9]
     ops = [demo.op_a, demo.op_b, op_c]
-    names = {demo.op_a.address: "operator A", demo.op_b.address: "operator B", op_c.address: "operator C"}
     strategies = [demo.strat(s) for s in demo.syms]
     sym0 = demo.syms[0]
-    client = demo.erin
 
     print("\n##### Deterministic inference: an honest answer passes; a tampered answer is challenged, "
           "re-executed, and its operator slashed, with the client compensated")
@@ -103,35 +128,30 @@ def run(demo: Any) -> dict[str, Any]:
 
     cfg = InferenceDisputesConfig(challenge_bond_wei=BOND, challenge_window_s=WINDOW_S, resolution_window_s=WINDOW_S,
                                   slash_wad=WAD // 10)
-    c = deploy_inference_disputes(project, demo.deployer, d, cfg)
+    c = deploy_inference_disputes(project, demo.deployer, demo.d, cfg)
     c.createInferenceSet(INFERENCE_SET, strategies, demo.arbiter, THRESHOLD_BPS, sender=demo.deployer)
     c.setModelAllowed(svc.model.sha256, svc.tokenizer.hash, ENGINE_ID, True, sender=demo.deployer)
     print(f"InferenceDisputes deployed at {c.address}: inference set {INFERENCE_SET} redistributes to the contract "
           f"itself (it forwards each slash to the harmed client); verdicts need {THRESHOLD_BPS / 100:.2f}% of the "
-          f"stake of the set without the accused; bond {_fmt(BOND)} ETH; challenge and resolution windows "
+          f"stake of the set without the accused; bond {fmt(BOND)} ETH; challenge and resolution windows "
           f"{WINDOW_S} s; a wrong receipt costs 10% of the operator's allocation.")
 
     signing = {op.address: keys.PrivateKey(keccak(b"demo inference signing key " + op.address.encode())) for op in ops}
-    token = d.tokens[sym0]
-    for op in ops:
-        if not dm.isOperator(op):
-            dm.registerAsOperator(ZERO, 0, "https://operator.example/metadata.json", sender=op)
-        token.mint(op, 30 * WAD, sender=op)
-        token.approve(demo.sm, 30 * WAD, sender=op)
-        demo.sm.depositIntoStrategy(demo.strat(sym0), token, 30 * WAD, sender=op)
-        am.setRedistributionConsent(op, (c.address, INFERENCE_SET), True, sender=op)
-        data = registration_data(chain.chain_id, c.address, op.address, signing[op.address])
-        am.registerForOperatorSets(op, (c.address, [INFERENCE_SET], data), sender=op)
-        mags = [am.getAllocatableMagnitude(op, s) // 2 for s in strategies]
-        am.modifyAllocations(op, [((c.address, INFERENCE_SET), strategies, mags, [0] * len(strategies))], sender=op)
-    chain.mine(max(am.getAllocationDelay(op)[1] for op in ops) + 1)
-    stake = am.getAllocatedStake((c.address, INFERENCE_SET), ops, strategies)
+    w = _World(demo, svc, model_desc, c, op_c, signing)
+    stake = join_set(demo, c.address, INFERENCE_SET, ops, signing, 30 * WAD, allocation_delay=0)
     for op, row in zip(ops, stake, strict=True):
-        print(f"  {names[op.address]} restaked 30 {sym0} more, registered a signing key, allocated half its free "
-              "magnitude: " + ", ".join(f"{_fmt(x)} {s}" for x, s in zip(row, demo.syms, strict=True)))
+        print(f"  {w.names[op.address]} restaked 30 {sym0} more, registered a signing key, allocated half its free "
+              "magnitude: " + ", ".join(f"{fmt(x)} {s}" for x, s in zip(row, demo.syms, strict=True)))
+    return w
 
-    # ---- an honest answer passes
-    a_key = signing[demo.op_a.address]
+
+def _honest_answer(w: _World) -> tuple[Receipt, dict[str, Any]]:
+    """A answers Erin with a signed receipt; Erin checks and registers it; Carol challenges it anyway
+    and B and C's verdict upholds it, forfeiting Carol's bond to A."""
+    from ape import chain
+
+    demo, svc, c, client = w.demo, w.svc, w.c, w.client
+    a_key = w.signing[demo.op_a.address]
     params = SamplingParams.from_user(seed=42, temperature=0, max_tokens=24)
     t0 = time.perf_counter()
     honest = svc.complete(svc.prompt_tokens(None, QUESTION), params, client=client.address).receipt.signed(
@@ -144,34 +164,43 @@ def run(demo: Any) -> dict[str, Any]:
     check = svc.verify(honest)
     print(f"  Erin re-executes it: {check.reason} ({time.perf_counter() - t0:.1f} s).")
     reg = c.registerReceipt(*receipt_args(honest), sender=client)
-    assert _ev(reg, 'ReceiptRegistered').client == client.address
+    assert event(reg, 'ReceiptRegistered').client == client.address
     print(f"  Erin registers it on-chain (gas {reg.gas_used:,}): ecrecover over the same digest gives A's key; "
-          f"challengeable until {_ev(reg, 'ReceiptRegistered').challengeDeadline}.")
+          f"challengeable until {event(reg, 'ReceiptRegistered').challengeDeadline}.")
     # A skeptical watcher challenges the honest answer anyway: the set re-executes and upholds it.
     watcher = demo.carol
     ch0 = c.challengeReceipt(honest.digest(), sender=watcher, value=BOND)
-    print(f"  Carol, a watcher, challenges it anyway with a {_fmt(BOND)} ETH bond (gas {ch0.gas_used:,}).")
+    print(f"  Carol, a watcher, challenges it anyway with a {fmt(BOND)} ETH bond (gas {ch0.gas_used:,}).")
     outputs = set()
-    for op in (demo.op_b, op_c):
+    for op in (demo.op_b, w.op_c):
         t0 = time.perf_counter()
         rex = reexecute_with(svc, honest)
         outputs.add(rex.correct_output)
-        print(f"  {names[op.address]} re-executes it ({time.perf_counter() - t0:.1f} s): the receipt is "
+        print(f"  {w.names[op.address]} re-executes it ({time.perf_counter() - t0:.1f} s): the receipt is "
               f"{'correct' if rex.receipt_correct else 'WRONG'}; it signs output {rex.correct_output.hex()[:16]}….")
     (upheld_output,) = outputs
     sigs0 = Verdict(chain.chain_id, c.address, honest.digest(), upheld_output).sign(
-        [signing[demo.op_b.address], signing[op_c.address]])
+        [w.signing[demo.op_b.address], w.signing[w.op_c.address]])
     up = c.resolveChallenge(honest.digest(), upheld_output, sigs0, sender=watcher)
-    rej = _ev(up, "ChallengeRejected")
+    rej = event(up, "ChallengeRejected")
     honest_final = c.isFinalized(honest.digest())
     print(f"  Verdict posted (gas {up.gas_used:,}): the receipt stands (finalized = {bool(honest_final)}); Carol's "
-          f"bond ({_fmt(rej.bondForfeited)} ETH) is forfeited to operator A.")
+          f"bond ({fmt(rej.bondForfeited)} ETH) is forfeited to operator A.")
     bond_to_a = c.credits(demo.op_a)
     if bond_to_a:
         c.withdraw(sender=demo.op_a)
+    return honest, {"finalized": bool(honest_final), "bond_to_a": bond_to_a, "register_gas": reg.gas_used,
+                    "resolve_gas": up.gas_used}
 
-    # ---- a tampered answer
-    bad = tampered_copy(svc, honest, a_key)
+
+def _tampered_answer(w: _World, honest: Receipt) -> dict[str, Any]:
+    """A signs a tampered answer; Erin's re-execution catches it, she challenges, B and C's verdict
+    slashes A, and after the escrow window the slash is forwarded to Erin with her bond."""
+    from ape import chain
+
+    demo, svc, c, client = w.demo, w.svc, w.c, w.client
+    sym0 = demo.syms[0]
+    bad = tampered_copy(svc, honest, w.signing[demo.op_a.address])
     print(f"\nLater A returns a tampered answer to the same request: {svc.text_of(bad.output_tokens)!r}, "
           f"receipt {bad.digest().hex()[:16]}… (validly signed by A).")
     report = svc.verify(bad)
@@ -180,45 +209,40 @@ def run(demo: Any) -> dict[str, Any]:
           f"{report.got.get('token')} ({svc.text_of([report.got['token']]) if 'token' in report.got else ''!r}).")
     c.registerReceipt(*receipt_args(bad), sender=client)
     ch = c.challengeReceipt(bad.digest(), sender=client, value=BOND)
-    print(f"  Erin registers and challenges it with a {_fmt(BOND)} ETH bond (gas {ch.gas_used:,}); the set must "
-          f"answer by {_ev(ch, 'ReceiptChallenged').resolveBy}.")
+    print(f"  Erin registers and challenges it with a {fmt(BOND)} ETH bond (gas {ch.gas_used:,}); the set must "
+          f"answer by {event(ch, 'ReceiptChallenged').resolveBy}.")
     correct = None
     signers = []
-    for op in (demo.op_b, op_c):
+    for op in (demo.op_b, w.op_c):
         t0 = time.perf_counter()
         rex = reexecute_with(svc, bad)
-        signers.append(signing[op.address])
+        signers.append(w.signing[op.address])
         correct = rex.correct_output if correct is None else correct
         assert rex.correct_output == correct, "re-executions disagree"
-        print(f"  {names[op.address]} re-executes independently ({time.perf_counter() - t0:.1f} s): correct output "
+        print(f"  {w.names[op.address]} re-executes independently ({time.perf_counter() - t0:.1f} s): correct output "
               f"{svc.text_of(rex.output_tokens)!r}, commitment {rex.correct_output.hex()[:16]}… "
               f"(the receipt claims {rex.claimed_output.hex()[:16]}…) and signs the verdict.")
     sigs = Verdict(chain.chain_id, c.address, bad.digest(), correct).sign(signers)
-    before = dm.operatorShares(demo.op_a, demo.strat(sym0))
+    before = demo.dm.operatorShares(demo.op_a, demo.strat(sym0))
     res = c.resolveChallenge(bad.digest(), correct, sigs, sender=client)
-    pw = _ev(res, "ReceiptProvenWrong")
-    after = dm.operatorShares(demo.op_a, demo.strat(sym0))
-    print(f"  Verdict posted (gas {res.gas_used:,}): {_fmt(pw.signedStake)} of {_fmt(pw.totalStake)} "
+    pw = event(res, "ReceiptProvenWrong")
+    after = demo.dm.operatorShares(demo.op_a, demo.strat(sym0))
+    print(f"  Verdict posted (gas {res.gas_used:,}): {fmt(pw.signedStake)} of {fmt(pw.totalStake)} "
           f"(A's excluded) allocated-stake units (summed over strategies) signed; the receipt is wrong, operator A slashed (slash {pw.slashId}): {sym0} delegated "
-          f"to A {_fmt(before)} -> {_fmt(after)}; Erin's bond is credited back.")
+          f"to A {fmt(before)} -> {fmt(after)}; Erin's bond is credited back.")
 
     chain.mine(demo.config.slash_resolution_delay_blocks + 1)
-    bal_before = [d.tokens[s].balanceOf(client) for s in demo.syms]
+    bal_before = [demo.d.tokens[s].balanceOf(client) for s in demo.syms]
     comp = c.claimCompensation(bad.digest(), sender=client)
-    bal_after = [d.tokens[s].balanceOf(client) for s in demo.syms]
+    bal_after = [demo.d.tokens[s].balanceOf(client) for s in demo.syms]
     eth_before = client.balance
     wd = c.withdraw(sender=client)
     refunded = client.balance - eth_before + wd.total_fees_paid
     paid = {s: b - a for s, a, b in zip(demo.syms, bal_before, bal_after, strict=True)}
     print(f"  After the escrow window ({demo.config.slash_resolution_delay_blocks} blocks; the arbiter could have "
           f"cancelled) Erin claimed compensation (gas {comp.gas_used:,}): "
-          + ", ".join(f"{_fmt(v)} {s}" for s, v in paid.items())
-          + f" forwarded to her; her {_fmt(refunded)} ETH bond withdrawn.")
-    return {
-        "disputes": c.address, "model": model_desc, "honest_finalized": bool(honest_final),
-        "bond_forfeited_to_operator": bond_to_a,
-        "divergent_step": report.step, "slash_id": pw.slashId, "slashed_shares": before - after,
-        "compensation": paid, "bond_refunded": refunded,
-        "gas": {"registerReceipt": reg.gas_used, "challengeReceipt": ch.gas_used, "resolveChallenge (upheld)": up.gas_used,
-                "resolveChallenge (slash)": res.gas_used, "claimCompensation": comp.gas_used},
-    }
+          + ", ".join(f"{fmt(v)} {s}" for s, v in paid.items())
+          + f" forwarded to her; her {fmt(refunded)} ETH bond withdrawn.")
+    return {"divergent_step": report.step, "slash_id": pw.slashId, "slashed_shares": before - after,
+            "compensation": paid, "bond_refunded": refunded, "challenge_gas": ch.gas_used, "resolve_gas": res.gas_used,
+            "claim_gas": comp.gas_used}

@@ -1,13 +1,14 @@
-"""The compute demo step (offchain.chain.demo_compute.run) on the test deployment, with a stand-in
-for scripts/demo.py's Demo object: a dev-TEE receipt is accepted on-chain and a fault proof slashes
+"""The compute demo step (scripts/_demo/compute.py, run) on the test deployment, with a stand-in
+for the Demo object of scripts/_demo/world.py: a dev-TEE receipt is accepted on-chain and a fault proof slashes
 and redistributes."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-from offchain.chain.demo_compute import run
-from tests.contracts.conftest import TEST_CONFIG, WAD
+from offchain.abi import WAD
+from scripts._demo.compute import run
+from tests.contracts.conftest import TEST_CONFIG
 
 
 def test_demo_compute_step(project, chain, accounts, deployment, capsys):

@@ -1,28 +1,21 @@
-"""The main job's token step (offchain.chain.demo_token.run) on the demo's own deployment, and the
+"""The main job's token step (scripts/_demo/token.py, run) on the demo's own deployment, and the
 deploy configuration of the token system."""
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import replace
 
 import pytest
 
-from offchain.chain.deploy import ROOT, DeployConfigError, load_config
-from tests.contracts.conftest import TEST_CONFIG, WAD
-
-
-def load_demo_module():
-    spec = importlib.util.spec_from_file_location("eigen_demo_script", ROOT / "scripts" / "demo.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from offchain.abi import WAD
+from offchain.chain.deploy import DeployConfigError, load_config
+from scripts._demo import token as demo_token
+from scripts._demo.world import Demo
+from tests.contracts.conftest import TEST_CONFIG
 
 
 def test_demo_token_step(capsys):
-    from offchain.chain import demo_token
-
-    demo = load_demo_module().Demo()  # deploys the core and, from the local config, the token system
+    demo = Demo()  # deploys the core and, from the local config, the token system
     assert demo.d.eigen is not None and "fork_manager" in demo.d.addresses()
     demo.run()  # the whole main job, as `make demo` runs it; the token step is part of it
     figures = demo.results[demo_token.__name__]

@@ -1,0 +1,48 @@
+"""Small ABI primitives shared by the receipts and the contract clients: constants and strict parsers.
+
+Each parser takes the error type to raise, so every caller keeps its own typed error
+(``ComputeReceiptError``, ``EnrolmentError``, ...); the messages name the field being parsed:
+
+- :func:`b32`: a ``bytes32`` from 32 bytes or (``text=True``) a hex string with or without ``0x``;
+- :func:`address`: a ``0x``-prefixed 20-byte hex address, returned in lower case;
+- :func:`uint`: a ``uintN`` from a Python ``int`` (``bool`` is refused) in ``[0, 2**bits)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+WAD = 10**18  # fixed-point one: magnitudes and slashing fractions are WAD-scaled (WAD = 100%)
+ZERO_ADDRESS = "0x" + "00" * 20
+BURN_ADDRESS = "0x00000000000000000000000000000000000E16E4"  # where burning operator sets send slashed funds
+ZERO32 = b"\x00" * 32
+
+
+def b32(v: Any, name: str, err: type[Exception], *, text: bool = True) -> bytes:
+    """``v`` as 32 bytes; a hex string (``0x`` optional) is decoded first unless ``text`` is False."""
+    if text and isinstance(v, str):
+        try:
+            v = bytes.fromhex(v.removeprefix("0x"))
+        except ValueError as exc:
+            raise err(f"{name} is not hex") from exc
+    if not isinstance(v, bytes) or len(v) != 32:
+        raise err(f"{name} must be 32 bytes")
+    return v
+
+
+def address(v: Any, err: type[Exception]) -> str:
+    """``v`` as a lower-case ``0x`` address (42 characters of hex, ``0x`` prefix required)."""
+    if not isinstance(v, str) or len(v) != 42 or not v.startswith("0x"):
+        raise err(f"bad address {v!r}")
+    try:
+        bytes.fromhex(v[2:])
+    except ValueError as exc:
+        raise err(f"bad address {v!r}") from exc
+    return v.lower()
+
+
+def uint(v: Any, bits: int, name: str, err: type[Exception]) -> int:
+    """``v`` as a ``uint<bits>``: an ``int`` (not a ``bool``) in ``[0, 2**bits)``."""
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 1 << bits:
+        raise err(f"{name} must be a uint{bits}")
+    return v
