@@ -11,14 +11,18 @@
 #      offchain.chain.compute_avs (docs/avs.md).
 
 from . import OperatorSetSigCheck as sigcheck
+from ..lib import ownable
 from ..interfaces import IAllocationManagerAVS as IAM
 from ..interfaces import IAVSRegistrar
 
 implements: IAVSRegistrar
 
 initializes: sigcheck
+initializes: ownable
 
 exports: (
+    ownable.owner,
+    ownable.transferOwnership,
     sigcheck.allocationManager,
     sigcheck.signingKeyOf,
     sigcheck.operatorOfKey,
@@ -70,10 +74,6 @@ struct Enclave:
     evidenceHash: bytes32
     enrolledAt: uint256
     revoked: bool
-
-event OwnershipTransferred:
-    previousOwner: indexed(address)
-    newOwner: indexed(address)
 
 event ComputeOperatorSetCreated:
     operatorSetId: indexed(uint32)
@@ -139,7 +139,6 @@ event FaultOperatorNotSlashable:
     faultKey: indexed(bytes32)
     operator: indexed(address)
 
-owner: public(address)
 initialized: public(bool)
 ENROLMENT_TTL: public(immutable(uint256))
 FAULT_WAD: public(immutable(uint256))
@@ -158,33 +157,17 @@ def __init__(_allocationManager: address, _enrolmentTtl: uint256, _faultWad: uin
     assert _enrolmentTtl != 0, "zero enrolment ttl"
     assert _faultWad != 0 and _faultWad <= WAD, "bad fault wad"
     sigcheck.__init__(_allocationManager)
-    self.owner = msg.sender
+    ownable.__init__(msg.sender)
     ENROLMENT_TTL = _enrolmentTtl
     FAULT_WAD = _faultWad
-    log OwnershipTransferred(previousOwner=empty(address), newOwner=msg.sender)
 
 
 # ---------------------------------------------------------------- admin and operator sets
 
-@internal
-@view
-def _only_owner():
-    assert msg.sender == self.owner, "only owner"
-
-
-@external
-def transferOwnership(newOwner: address):
-    """@notice Hand the AVS's admin role (set creation, thresholds) to `newOwner`."""
-    self._only_owner()
-    assert newOwner != empty(address), "zero owner"
-    log OwnershipTransferred(previousOwner=self.owner, newOwner=newOwner)
-    self.owner = newOwner
-
-
 @external
 def initialize(metadataURI: String[1024]):
     """@notice Register this contract as an AVS with the AllocationManager and as its own registrar."""
-    self._only_owner()
+    ownable._check_owner()
     assert not self.initialized, "already initialized"
     self.initialized = True
     am: address = sigcheck.allocationManager
@@ -200,7 +183,7 @@ def createOperatorSet(operatorSetId: uint32, strategies: DynArray[address, MAX_S
             during the escrow window (zero: none). `thresholdBps` of the set's allocated stake
             must sign an enrolment.
     """
-    self._only_owner()
+    ownable._check_owner()
     assert self.initialized, "not initialized"
     sigcheck._set_threshold(operatorSetId, thresholdBps)
     am: address = sigcheck.allocationManager
@@ -215,7 +198,7 @@ def createOperatorSet(operatorSetId: uint32, strategies: DynArray[address, MAX_S
 @external
 def setThreshold(operatorSetId: uint32, thresholdBps: uint256):
     """@notice Change a managed set's enrolment threshold (basis points of allocated stake)."""
-    self._only_owner()
+    ownable._check_owner()
     assert sigcheck.thresholdBps[operatorSetId] != 0, "set not managed"
     sigcheck._set_threshold(operatorSetId, thresholdBps)
 

@@ -17,6 +17,7 @@
 
 from ethereum.ercs import IERC20
 from . import OperatorSetSigCheck as sigcheck
+from ..lib import ownable
 from ..interfaces import IAllocationManagerAVS as IAM
 from ..interfaces import IAVSRegistrar
 from ..interfaces import ISlashEscrowRelease as IEscrow
@@ -24,8 +25,11 @@ from ..interfaces import ISlashEscrowRelease as IEscrow
 implements: IAVSRegistrar
 
 initializes: sigcheck
+initializes: ownable
 
 exports: (
+    ownable.owner,
+    ownable.transferOwnership,
     sigcheck.allocationManager,
     sigcheck.signingKeyOf,
     sigcheck.operatorOfKey,
@@ -88,10 +92,6 @@ struct Claim:
     bond: uint256
     slashId: uint256         # FAULTY and slashed: the AllocationManager's slash id
     compensated: bool
-
-event OwnershipTransferred:
-    previousOwner: indexed(address)
-    newOwner: indexed(address)
 
 event InferenceSetCreated:
     operatorSetId: indexed(uint32)
@@ -162,7 +162,6 @@ event BondWithdrawn:
     account: indexed(address)
     amount: uint256
 
-owner: public(address)
 initialized: public(bool)
 slashEscrow: public(immutable(address))
 CHALLENGE_BOND: public(immutable(uint256))
@@ -185,36 +184,20 @@ def __init__(_allocationManager: address, _slashEscrow: address, _challengeBond:
     assert _challengeWindow != 0 and _resolutionWindow != 0, "zero window"
     assert _slashWad != 0 and _slashWad <= WAD, "bad slash wad"
     sigcheck.__init__(_allocationManager)
-    self.owner = msg.sender
+    ownable.__init__(msg.sender)
     slashEscrow = _slashEscrow
     CHALLENGE_BOND = _challengeBond
     CHALLENGE_WINDOW = _challengeWindow
     RESOLUTION_WINDOW = _resolutionWindow
     SLASH_WAD = _slashWad
-    log OwnershipTransferred(previousOwner=empty(address), newOwner=msg.sender)
 
 
 # ---------------------------------------------------------------- admin
 
-@internal
-@view
-def _only_owner():
-    assert msg.sender == self.owner, "only owner"
-
-
-@external
-def transferOwnership(newOwner: address):
-    """@notice Hand the admin role (set creation, threshold, model list) to `newOwner`."""
-    self._only_owner()
-    assert newOwner != empty(address), "zero owner"
-    log OwnershipTransferred(previousOwner=self.owner, newOwner=newOwner)
-    self.owner = newOwner
-
-
 @external
 def initialize(metadataURI: String[1024]):
     """@notice Register this contract as an AVS with the AllocationManager and as its own registrar."""
-    self._only_owner()
+    ownable._check_owner()
     assert not self.initialized, "already initialized"
     self.initialized = True
     am: address = sigcheck.allocationManager
@@ -230,7 +213,7 @@ def createInferenceSet(operatorSetId: uint32, strategies: DynArray[address, MAX_
             during the escrow window. A verdict needs more than `thresholdBps` > 5000 of the stake
             allocated to the set by its members other than the accused, so two verdicts cannot both pass.
     """
-    self._only_owner()
+    ownable._check_owner()
     assert self.initialized, "not initialized"
     assert not self.setCreated, "set exists"
     assert thresholdBps > BPS // 2, "threshold must exceed half"
@@ -245,7 +228,7 @@ def createInferenceSet(operatorSetId: uint32, strategies: DynArray[address, MAX_
 @external
 def setThreshold(thresholdBps: uint256):
     """@notice Change the verdict threshold (basis points of allocated stake, above 5000)."""
-    self._only_owner()
+    ownable._check_owner()
     assert self.setCreated, "no inference set"
     assert thresholdBps > BPS // 2 and thresholdBps <= BPS, "threshold must exceed half"
     sigcheck._set_threshold(self.operatorSetId, thresholdBps)
@@ -263,7 +246,7 @@ def setModelAllowed(modelHash: bytes32, tokenizerHash: bytes32, engineId: bytes3
     @notice Allow (or stop allowing) receipts for a model file (SHA-256), tokenizer hash and engine
             id: the set's operators must be able to re-execute every registered receipt.
     """
-    self._only_owner()
+    ownable._check_owner()
     assert modelHash != empty(bytes32) and tokenizerHash != empty(bytes32) and engineId != empty(bytes32), "zero model id"
     key: bytes32 = self._model_key(modelHash, tokenizerHash, engineId)
     self.allowedModel[key] = allowed

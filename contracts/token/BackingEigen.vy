@@ -10,8 +10,20 @@
 #      (cumulative minted and burned since creation).
 
 from ethereum.ercs import IERC20
+from ..lib import erc20
+from ..lib import ownable
 
 implements: IERC20
+
+initializes: erc20
+initializes: ownable
+
+exports: (
+    erc20.allowance,
+    erc20.approve,
+    ownable.owner,
+    ownable.transferOwnership,
+)
 
 
 interface IParent:
@@ -21,23 +33,9 @@ interface IParent:
 
 VALUE_MASK: constant(uint256) = (1 << 224) - 1
 
-event Transfer:
-    sender: indexed(address)
-    receiver: indexed(address)
-    amount: uint256
-
-event Approval:
-    owner: indexed(address)
-    spender: indexed(address)
-    amount: uint256
-
 event MinterSet:
     minter: indexed(address)
     allowed: bool
-
-event OwnershipTransferred:
-    previousOwner: indexed(address)
-    newOwner: indexed(address)
 
 event ForkBalanceClaimed:
     account: indexed(address)
@@ -52,9 +50,7 @@ event ForkSettled:
 name: public(String[32])
 symbol: public(String[16])
 decimals: public(constant(uint8)) = 18
-owner: public(address)
 isMinter: public(HashMap[address, bool])
-allowance: public(HashMap[address, HashMap[address, uint256]])
 
 parent: public(immutable(address))
 forkBlock: public(immutable(uint256))
@@ -90,10 +86,9 @@ def __init__(
     @notice Genesis: `_parent` empty, `_initialSupply` minted to `_initialHolder`. Fork: the parent
             token and fork block, the provisional debit/credit (settled later by the creator).
     """
-    assert _owner != empty(address), "zero owner"
+    ownable.__init__(_owner)
     self.name = _name
     self.symbol = _symbol
-    self.owner = _owner
     parent = _parent
     forkBlock = _forkBlock
     forkManager = msg.sender
@@ -108,7 +103,7 @@ def __init__(
             self._claim(_initialHolder)
             self._set(_initialHolder, _initialSupply)
             self._sup_add(0, _initialSupply)
-            log Transfer(sender=empty(address), receiver=_initialHolder, amount=_initialSupply)
+            log erc20.Transfer(sender=empty(address), receiver=_initialHolder, value=_initialSupply)
     else:
         assert _forkBlock <= block.number, "future fork block"
         assert _initialSupply == 0, "fork cannot mint at creation"
@@ -262,7 +257,7 @@ def _transfer(sender: address, receiver: address, amount: uint256):
     self._set(sender, bal - amount)
     rb: uint256 = self._claim(receiver)
     self._set(receiver, rb + amount)
-    log Transfer(sender=sender, receiver=receiver, amount=amount)
+    log erc20.Transfer(sender=sender, receiver=receiver, value=amount)
 
 
 @external
@@ -317,19 +312,8 @@ def transfer(receiver: address, amount: uint256) -> bool:
 @external
 def transferFrom(sender: address, receiver: address, amount: uint256) -> bool:
     """@notice Move `amount` from `sender` to `receiver` using the caller's allowance."""
-    allowed: uint256 = self.allowance[sender][msg.sender]
-    if allowed != max_value(uint256):
-        assert allowed >= amount, "insufficient allowance"
-        self.allowance[sender][msg.sender] = allowed - amount
+    erc20._spend_allowance(sender, msg.sender, amount)
     self._transfer(sender, receiver, amount)
-    return True
-
-
-@external
-def approve(spender: address, amount: uint256) -> bool:
-    """@notice Let `spender` move up to `amount` of the caller's tokens."""
-    self.allowance[msg.sender][spender] = amount
-    log Approval(owner=msg.sender, spender=spender, amount=amount)
     return True
 
 
@@ -356,7 +340,7 @@ def mint(receiver: address, amount: uint256):
     bal: uint256 = self._claim(receiver)
     self._set(receiver, bal + amount)
     self._sup_add(0, amount)
-    log Transfer(sender=empty(address), receiver=receiver, amount=amount)
+    log erc20.Transfer(sender=empty(address), receiver=receiver, value=amount)
 
 
 @external
@@ -367,25 +351,16 @@ def burn(amount: uint256):
     assert bal >= amount, "insufficient balance"
     self._set(msg.sender, bal - amount)
     self._sup_add(1, amount)
-    log Transfer(sender=msg.sender, receiver=empty(address), amount=amount)
+    log erc20.Transfer(sender=msg.sender, receiver=empty(address), value=amount)
 
 
 @external
 def setIsMinter(minter: address, allowed: bool):
     """@notice Allow or disallow `minter` to mint (owner, i.e. governance, only)."""
-    assert msg.sender == self.owner, "only owner"
+    ownable._check_owner()
     assert minter != empty(address), "zero address"
     self.isMinter[minter] = allowed
     log MinterSet(minter=minter, allowed=allowed)
-
-
-@external
-def transferOwnership(newOwner: address):
-    """@notice Hand the owner (governance) role to `newOwner`."""
-    assert msg.sender == self.owner, "only owner"
-    assert newOwner != empty(address), "zero owner"
-    log OwnershipTransferred(previousOwner=self.owner, newOwner=newOwner)
-    self.owner = newOwner
 
 
 @external

@@ -7,8 +7,20 @@
 #         challenge is open, so the backing does not move between the fork block and adoption.
 
 from ethereum.ercs import IERC20
+from ..lib import erc20
 
 implements: IERC20
+
+initializes: erc20
+
+exports: (
+    erc20.totalSupply,
+    erc20.balanceOf,
+    erc20.allowance,
+    erc20.transfer,
+    erc20.transferFrom,
+    erc20.approve,
+)
 
 
 interface IBEigen:
@@ -18,16 +30,6 @@ interface IBEigen:
 interface IForkManager:
     def challengePending() -> bool: view
 
-
-event Transfer:
-    sender: indexed(address)
-    receiver: indexed(address)
-    amount: uint256
-
-event Approval:
-    owner: indexed(address)
-    spender: indexed(address)
-    amount: uint256
 
 event TokenWrapped:
     account: indexed(address)
@@ -46,9 +48,6 @@ symbol: public(constant(String[5])) = "EIGEN"
 decimals: public(constant(uint8)) = 18
 bEIGEN: public(address)
 forkManager: public(immutable(address))
-totalSupply: public(uint256)
-balanceOf: public(HashMap[address, uint256])
-allowance: public(HashMap[address, HashMap[address, uint256]])
 
 
 @deploy
@@ -64,60 +63,13 @@ def _not_pending():
     assert not staticcall IForkManager(forkManager).challengePending(), "challenge pending"
 
 
-@internal
-def _transfer(sender: address, receiver: address, amount: uint256):
-    assert receiver != empty(address), "zero receiver"
-    bal: uint256 = self.balanceOf[sender]
-    assert bal >= amount, "insufficient balance"
-    self.balanceOf[sender] = bal - amount
-    self.balanceOf[receiver] += amount
-    log Transfer(sender=sender, receiver=receiver, amount=amount)
-
-
-@internal
-def _burn(account: address, amount: uint256):
-    bal: uint256 = self.balanceOf[account]
-    assert bal >= amount, "insufficient balance"
-    self.balanceOf[account] = bal - amount
-    self.totalSupply -= amount
-    log Transfer(sender=account, receiver=empty(address), amount=amount)
-
-
-@external
-def transfer(receiver: address, amount: uint256) -> bool:
-    """@notice Move `amount` EIGEN from the caller to `receiver`."""
-    self._transfer(msg.sender, receiver, amount)
-    return True
-
-
-@external
-def transferFrom(sender: address, receiver: address, amount: uint256) -> bool:
-    """@notice Move `amount` EIGEN from `sender` to `receiver` using the caller's allowance."""
-    allowed: uint256 = self.allowance[sender][msg.sender]
-    if allowed != max_value(uint256):
-        assert allowed >= amount, "insufficient allowance"
-        self.allowance[sender][msg.sender] = allowed - amount
-    self._transfer(sender, receiver, amount)
-    return True
-
-
-@external
-def approve(spender: address, amount: uint256) -> bool:
-    """@notice Let `spender` move up to `amount` of the caller's EIGEN."""
-    self.allowance[msg.sender][spender] = amount
-    log Approval(owner=msg.sender, spender=spender, amount=amount)
-    return True
-
-
 @external
 def wrap(amount: uint256):
     """@notice Deposit `amount` canonical bEIGEN (approved to this contract) and receive as much EIGEN."""
     self._not_pending()
     assert amount != 0, "zero amount"
     assert extcall IERC20(self.bEIGEN).transferFrom(msg.sender, self, amount), "transfer failed"
-    self.balanceOf[msg.sender] += amount
-    self.totalSupply += amount
-    log Transfer(sender=empty(address), receiver=msg.sender, amount=amount)
+    erc20._mint(msg.sender, amount)
     log TokenWrapped(account=msg.sender, amount=amount)
 
 
@@ -126,7 +78,7 @@ def unwrap(amount: uint256):
     """@notice Burn `amount` EIGEN and receive as much canonical bEIGEN."""
     self._not_pending()
     assert amount != 0, "zero amount"
-    self._burn(msg.sender, amount)
+    erc20._burn(msg.sender, amount)
     assert extcall IERC20(self.bEIGEN).transfer(msg.sender, amount), "transfer failed"
     log TokenUnwrapped(account=msg.sender, amount=amount)
 
@@ -136,7 +88,7 @@ def burn(amount: uint256):
     """@notice Burn `amount` of the caller's EIGEN together with the bEIGEN backing it (challenge bonds)."""
     self._not_pending()
     assert amount != 0, "zero amount"
-    self._burn(msg.sender, amount)
+    erc20._burn(msg.sender, amount)
     extcall IBEigen(self.bEIGEN).burn(amount)
 
 
@@ -147,6 +99,6 @@ def setBacking(newBacking: address):
             least the EIGEN supply for this contract.
     """
     assert msg.sender == forkManager, "only fork manager"
-    assert staticcall IERC20(newBacking).balanceOf(self) >= self.totalSupply, "backing short"
+    assert staticcall IERC20(newBacking).balanceOf(self) >= erc20.totalSupply, "backing short"
     log BackingSwitched(previousBacking=self.bEIGEN, newBacking=newBacking)
     self.bEIGEN = newBacking
