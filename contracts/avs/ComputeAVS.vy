@@ -12,6 +12,7 @@
 
 from . import OperatorSetSigCheck as sigcheck
 from ..lib import ownable
+from ..interfaces import ITypes
 from ..interfaces import IAllocationManagerAVS as IAM
 from ..interfaces import IAVSRegistrar
 
@@ -187,7 +188,7 @@ def createOperatorSet(operatorSetId: uint32, strategies: DynArray[address, MAX_S
     assert self.initialized, "not initialized"
     sigcheck._set_threshold(operatorSetId, thresholdBps)
     am: address = sigcheck.allocationManager
-    p: IAM.CreateSetParams = IAM.CreateSetParams(operatorSetId=operatorSetId, strategies=strategies, slasher=self, resolver=resolver)
+    p: ITypes.CreateSetParams = ITypes.CreateSetParams(operatorSetId=operatorSetId, strategies=strategies, slasher=self, resolver=resolver)
     if redistributionRecipient == empty(address):
         extcall IAM(am).createOperatorSets(self, [p])
     else:
@@ -430,7 +431,7 @@ def submitReceipt(r: Receipt, signature: sigcheck.Signature) -> bytes32:
 
 @internal
 def _sorted_strategies(set_id: uint32) -> DynArray[address, MAX_STRATEGIES]:
-    s: DynArray[address, MAX_STRATEGIES] = staticcall IAM(sigcheck.allocationManager).getStrategiesInOperatorSet(IAM.OperatorSet(avs=self, id=set_id))
+    s: DynArray[address, MAX_STRATEGIES] = staticcall IAM(sigcheck.allocationManager).getStrategiesInOperatorSet(ITypes.OperatorSet(avs=self, id=set_id))
     n: uint256 = len(s)
     for i: uint256 in range(1, MAX_STRATEGIES):
         if i >= n:
@@ -451,7 +452,7 @@ def _slash(fault_key: bytes32, operator: address, app: App, appId: bytes32, da: 
     if self.faultSlashed[fault_key][operator]:
         return False
     am: address = sigcheck.allocationManager
-    if not staticcall IAM(am).isOperatorSlashable(operator, IAM.OperatorSet(avs=self, id=app.operatorSetId)):
+    if not staticcall IAM(am).isOperatorSlashable(operator, ITypes.OperatorSet(avs=self, id=app.operatorSetId)):
         log FaultOperatorNotSlashable(faultKey=fault_key, operator=operator)
         return False
     self.faultSlashed[fault_key][operator] = True
@@ -461,7 +462,7 @@ def _slash(fault_key: bytes32, operator: address, app: App, appId: bytes32, da: 
         wads.append(FAULT_WAD)
     slash_id: uint256 = 0
     shares: DynArray[uint256, MAX_STRATEGIES] = []
-    slash_id, shares = extcall IAM(am).slashOperator(self, IAM.SlashingParams(operator=operator, operatorSetId=app.operatorSetId, strategies=strategies, wadsToSlash=wads, description="compute: conflicting receipts of a deterministic app"))
+    slash_id, shares = extcall IAM(am).slashOperator(self, ITypes.SlashingParams(operator=operator, operatorSetId=app.operatorSetId, strategies=strategies, wadsToSlash=wads, description="compute: conflicting receipts of a deterministic app"))
     log FaultProven(faultKey=fault_key, operator=operator, appId=appId, slashId=slash_id, receiptA=da, receiptB=db)
     return True
 

@@ -18,6 +18,7 @@
 from ethereum.ercs import IERC20
 from . import OperatorSetSigCheck as sigcheck
 from ..lib import ownable
+from ..interfaces import ITypes
 from ..interfaces import IAllocationManagerAVS as IAM
 from ..interfaces import IAVSRegistrar
 from ..interfaces import ISlashEscrowRelease as IEscrow
@@ -220,7 +221,7 @@ def createInferenceSet(operatorSetId: uint32, strategies: DynArray[address, MAX_
     sigcheck._set_threshold(operatorSetId, thresholdBps)
     self.setCreated = True
     self.operatorSetId = operatorSetId
-    p: IAM.CreateSetParams = IAM.CreateSetParams(operatorSetId=operatorSetId, strategies=strategies, slasher=self, resolver=resolver)
+    p: ITypes.CreateSetParams = ITypes.CreateSetParams(operatorSetId=operatorSetId, strategies=strategies, slasher=self, resolver=resolver)
     extcall IAM(sigcheck.allocationManager).createRedistributingOperatorSets(self, [p], [self])
     log InferenceSetCreated(operatorSetId=operatorSetId, resolver=resolver, thresholdBps=thresholdBps)
 
@@ -398,7 +399,7 @@ def _credit(account: address, digest: bytes32, amount: uint256):
 
 @internal
 def _sorted_strategies(set_id: uint32) -> DynArray[address, MAX_STRATEGIES]:
-    s: DynArray[address, MAX_STRATEGIES] = staticcall IAM(sigcheck.allocationManager).getStrategiesInOperatorSet(IAM.OperatorSet(avs=self, id=set_id))
+    s: DynArray[address, MAX_STRATEGIES] = staticcall IAM(sigcheck.allocationManager).getStrategiesInOperatorSet(ITypes.OperatorSet(avs=self, id=set_id))
     n: uint256 = len(s)
     for i: uint256 in range(1, MAX_STRATEGIES):
         if i >= n:
@@ -417,7 +418,7 @@ def _sorted_strategies(set_id: uint32) -> DynArray[address, MAX_STRATEGIES]:
 @internal
 @view
 def _stake_of(set_id: uint32, operator: address) -> uint256:
-    opset: IAM.OperatorSet = IAM.OperatorSet(avs=self, id=set_id)
+    opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=self, id=set_id)
     am: address = sigcheck.allocationManager
     strategies: DynArray[address, MAX_STRATEGIES] = staticcall IAM(am).getStrategiesInOperatorSet(opset)
     rows: DynArray[DynArray[uint256, MAX_STRATEGIES], 64] = staticcall IAM(am).getAllocatedStake(opset, [operator], strategies)
@@ -470,13 +471,13 @@ def resolveChallenge(receiptDigest: bytes32, correctOutput: bytes32, signatures:
     self.claims[receiptDigest].status = STATUS_FAULTY
     am: address = sigcheck.allocationManager
     slash_id: uint256 = 0
-    if staticcall IAM(am).isOperatorSlashable(c.operator, IAM.OperatorSet(avs=self, id=set_id)):
+    if staticcall IAM(am).isOperatorSlashable(c.operator, ITypes.OperatorSet(avs=self, id=set_id)):
         strategies: DynArray[address, MAX_STRATEGIES] = self._sorted_strategies(set_id)
         wads: DynArray[uint256, MAX_STRATEGIES] = []
         for _: address in strategies:
             wads.append(SLASH_WAD)
         shares: DynArray[uint256, MAX_STRATEGIES] = []
-        slash_id, shares = extcall IAM(am).slashOperator(self, IAM.SlashingParams(operator=c.operator, operatorSetId=set_id, strategies=strategies, wadsToSlash=wads, description="inference: receipt proven wrong by re-execution"))
+        slash_id, shares = extcall IAM(am).slashOperator(self, ITypes.SlashingParams(operator=c.operator, operatorSetId=set_id, strategies=strategies, wadsToSlash=wads, description="inference: receipt proven wrong by re-execution"))
         self.claims[receiptDigest].slashId = slash_id
     else:
         log OperatorNotSlashable(receiptDigest=receiptDigest, operator=c.operator)
@@ -513,7 +514,7 @@ def claimCompensation(receiptDigest: bytes32):
     assert c.slashId != 0, "operator was not slashed"
     assert not c.compensated, "already compensated"
     set_id: uint32 = self.operatorSetId
-    rec: IEscrow.SlashRecord = staticcall IEscrow(slashEscrow).getSlash(self, set_id, c.slashId)
+    rec: ITypes.SlashRecord = staticcall IEscrow(slashEscrow).getSlash(self, set_id, c.slashId)
     assert rec.status != ESCROW_CANCELLED, "slash cancelled"
     assert rec.status == ESCROW_PENDING or rec.status == ESCROW_RELEASED, "nothing escrowed"
     self.claims[receiptDigest].compensated = True

@@ -11,6 +11,7 @@
 #      EIP-191 prefix), one per signer, ordered by strictly ascending signing-key address, low s.
 #      Stake is the plain sum of allocated shares over the set's strategies (multiplier 1 each).
 
+from ..interfaces import ITypes
 from ..interfaces import IAllocationManagerAVS as IAM
 
 MAX_MEMBERS: constant(uint256) = 64
@@ -151,7 +152,7 @@ def updateSigningKey(signingKey: address, v: uint8, r: bytes32, s: bytes32):
 def _check(set_id: uint32, digest: bytes32, sigs: DynArray[Signature, MAX_MEMBERS]) -> (uint256, uint256):
     members: DynArray[address, MAX_MEMBERS] = self._members[set_id]
     assert len(members) != 0, "no members"
-    opset: IAM.OperatorSet = IAM.OperatorSet(avs=self, id=set_id)
+    opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=self, id=set_id)
     strategies: DynArray[address, MAX_STRATEGIES] = staticcall IAM(self.allocationManager).getStrategiesInOperatorSet(opset)
     rows: DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_MEMBERS] = staticcall IAM(self.allocationManager).getAllocatedStake(opset, members, strategies)
     stake: DynArray[uint256, MAX_MEMBERS] = []

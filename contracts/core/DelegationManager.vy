@@ -19,6 +19,9 @@ from ..interfaces import IStrategyManager
 from ..interfaces import IStrategy
 from ..interfaces import IAllocationManager
 from ..interfaces import IERC1271
+from ..interfaces import IDelegationManager
+
+implements: IDelegationManager
 
 
 interface IWhitelisterView:
@@ -146,15 +149,15 @@ cumulativeWithdrawalsQueued: public(HashMap[address, uint256])
 # who bore the slash and nobody else.
 pendingSlashes: public(HashMap[address, HashMap[address, uint256]])
 pendingWithdrawals: public(HashMap[bytes32, bool])
-_dsf: HashMap[address, HashMap[address, uint256]]
+_depositScalingFactor: HashMap[address, HashMap[address, uint256]]
 # Extra withdrawal delay per strategy (blocks on top of minWithdrawalDelayBlocks): queued shares of
 # such a strategy stay slashable, and locked, for the longer period (the bEIGEN strategy).
 strategyWithdrawalDelayBlocks: public(HashMap[address, uint32])
 # The fork-and-challenge manager, which may burn an accused operator's shares when a fork is adopted.
 forkSlasher: public(address)
 # Checkpoint histories keyed by keccak(kind, operator, strategy): (block << 224) | value.
-_hist: HashMap[bytes32, HashMap[uint256, uint256]]
-_hlen: HashMap[bytes32, uint256]
+_checkpoints: HashMap[bytes32, HashMap[uint256, uint256]]
+_checkpointCount: HashMap[bytes32, uint256]
 
 
 @deploy
@@ -185,20 +188,20 @@ def _key(kind: uint256, operator: address, strategy: address) -> bytes32:
 @internal
 @view
 def _latest(key: bytes32, dflt: uint256) -> uint256:
-    n: uint256 = self._hlen[key]
+    n: uint256 = self._checkpointCount[key]
     if n == 0:
         return dflt
-    return self._hist[key][n - 1] & VALUE_MASK
+    return self._checkpoints[key][n - 1] & VALUE_MASK
 
 
 @internal
 @view
 def _at(key: bytes32, blk: uint256, dflt: uint256) -> uint256:
     # Value of the last checkpoint taken at or before block `blk`.
-    n: uint256 = self._hlen[key]
+    n: uint256 = self._checkpointCount[key]
     if n == 0:
         return dflt
-    last: uint256 = self._hist[key][n - 1]
+    last: uint256 = self._checkpoints[key][n - 1]
     if (last >> 224) <= blk:
         return last & VALUE_MASK
     lo: uint256 = 0
@@ -207,30 +210,30 @@ def _at(key: bytes32, blk: uint256, dflt: uint256) -> uint256:
         if lo >= hi:
             break
         mid: uint256 = (lo + hi) // 2
-        if (self._hist[key][mid] >> 224) > blk:
+        if (self._checkpoints[key][mid] >> 224) > blk:
             hi = mid
         else:
             lo = mid + 1
     if lo == 0:
         return dflt
-    return self._hist[key][lo - 1] & VALUE_MASK
+    return self._checkpoints[key][lo - 1] & VALUE_MASK
 
 
 @internal
 def _push(key: bytes32, val: uint256):
     assert val <= VALUE_MASK, "checkpoint overflow"
-    n: uint256 = self._hlen[key]
+    n: uint256 = self._checkpointCount[key]
     entry: uint256 = (block.number << 224) | val
-    if n != 0 and (self._hist[key][n - 1] >> 224) == block.number:
-        self._hist[key][n - 1] = entry
+    if n != 0 and (self._checkpoints[key][n - 1] >> 224) == block.number:
+        self._checkpoints[key][n - 1] = entry
     else:
-        self._hist[key][n] = entry
-        self._hlen[key] = n + 1
+        self._checkpoints[key][n] = entry
+        self._checkpointCount[key] = n + 1
 
 
 @internal
 @view
-def _sf(operator: address, strategy: address) -> uint256:
+def _slashing_factor(operator: address, strategy: address) -> uint256:
     if operator == empty(address):
         return WAD
     return self._latest(self._key(0, operator, strategy), WAD)
@@ -251,8 +254,8 @@ def _queued_scaled(operator: address, strategy: address) -> uint256:
 
 @internal
 @view
-def _k(staker: address, strategy: address) -> uint256:
-    k: uint256 = self._dsf[staker][strategy]
+def _deposit_scaling_factor(staker: address, strategy: address) -> uint256:
+    k: uint256 = self._depositScalingFactor[staker][strategy]
     if k == 0:
         return WAD
     return k
@@ -336,13 +339,13 @@ def _delegate(staker: address, operator: address):
             break
         strategy: address = strategies[i]
         s: uint256 = shares[i]
-        sf: uint256 = self._sf(operator, strategy)
+        sf: uint256 = self._slashing_factor(operator, strategy)
         assert sf != 0, "operator fully slashed"
         assert self.pendingSlashes[operator][strategy] == 0, "pending slash"
-        k: uint256 = self._k(staker, strategy)
+        k: uint256 = self._deposit_scaling_factor(staker, strategy)
         withdrawable: uint256 = s * k // WAD
         k_new: uint256 = k * WAD // sf
-        self._dsf[staker][strategy] = k_new
+        self._depositScalingFactor[staker][strategy] = k_new
         self.operatorScaledShares[operator][strategy] += s * k_new // WAD
         log DepositScalingFactorUpdated(staker=staker, strategy=strategy, newDepositScalingFactor=k_new)
         log OperatorSharesIncreased(operator=operator, staker=staker, strategy=strategy, shares=withdrawable)
@@ -418,11 +421,11 @@ def redelegate(newOperator: address, newOperatorApproverSig: SignatureWithExpiry
 
 @internal
 def _increase(staker: address, operator: address, strategy: address, prev: uint256, added: uint256):
-    sf: uint256 = self._sf(operator, strategy)
+    sf: uint256 = self._slashing_factor(operator, strategy)
     assert sf != 0, "operator fully slashed"
     if operator != empty(address):
         assert self.pendingSlashes[operator][strategy] == 0, "pending slash"
-    k: uint256 = self._k(staker, strategy)
+    k: uint256 = self._deposit_scaling_factor(staker, strategy)
     k_new: uint256 = 0
     if prev == 0:
         k_new = k * WAD // sf
@@ -430,7 +433,7 @@ def _increase(staker: address, operator: address, strategy: address, prev: uint2
         withdrawable: uint256 = (prev * k // WAD) * sf // WAD
         k_new = ((withdrawable + added) * WAD // (prev + added)) * WAD // sf
     assert k_new != 0, "zero scaling factor"
-    self._dsf[staker][strategy] = k_new
+    self._depositScalingFactor[staker][strategy] = k_new
     log DepositScalingFactorUpdated(staker=staker, strategy=strategy, newDepositScalingFactor=k_new)
     if operator != empty(address):
         old_scaled: uint256 = prev * k // WAD
@@ -566,16 +569,16 @@ def _queue(staker: address, operator: address, strategies: DynArray[address, MAX
         assert x != 0, "zero shares"
         s: uint256 = staticcall IStrategyManager(strategyManager).stakerDepositShares(staker, strategy)
         assert x <= s, "shares too high"
-        k: uint256 = self._k(staker, strategy)
+        k: uint256 = self._deposit_scaling_factor(staker, strategy)
         scaled: uint256 = x * k // WAD
-        withdrawable: uint256 = scaled * self._sf(operator, strategy) // WAD
+        withdrawable: uint256 = scaled * self._slashing_factor(operator, strategy) // WAD
         if operator != empty(address):
             self.operatorScaledShares[operator][strategy] -= s * k // WAD - (s - x) * k // WAD
             key: bytes32 = self._key(1, operator, strategy)
             self._push(key, self._latest(key, 0) + scaled)
             log OperatorSharesDecreased(operator=operator, staker=staker, strategy=strategy, shares=withdrawable)
         if extcall IStrategyManager(strategyManager).removeDepositShares(staker, strategy, x):
-            self._dsf[staker][strategy] = 0
+            self._depositScalingFactor[staker][strategy] = 0
         scaled_list.append(scaled)
         withdrawable_list.append(withdrawable)
     nonce: uint256 = self.cumulativeWithdrawalsQueued[staker]
@@ -685,7 +688,7 @@ def isDelegated(staker: address) -> bool:
 @view
 def slashingFactor(operator: address, strategy: address) -> uint256:
     """@notice The operator's current slashing factor for `strategy` (WAD = never slashed)."""
-    return self._sf(operator, strategy)
+    return self._slashing_factor(operator, strategy)
 
 
 @external
@@ -699,13 +702,13 @@ def slashingFactorAtBlock(operator: address, strategy: address, blockNumber: uin
 @view
 def depositScalingFactor(staker: address, strategy: address) -> uint256:
     """@notice The staker's deposit scaling factor for `strategy` (WAD by default)."""
-    return self._k(staker, strategy)
+    return self._deposit_scaling_factor(staker, strategy)
 
 
 @internal
 @view
 def _operator_shares(operator: address, strategy: address) -> uint256:
-    return self.operatorScaledShares[operator][strategy] * self._sf(operator, strategy) // WAD
+    return self.operatorScaledShares[operator][strategy] * self._slashing_factor(operator, strategy) // WAD
 
 
 @external
@@ -736,7 +739,7 @@ def restorableScaledShares(operator: address, strategy: address) -> uint256:
 @view
 def getSlashableSharesInQueue(operator: address, strategy: address) -> uint256:
     """@notice Shares queued for withdrawal from `operator` that are still slashable."""
-    return self._queued_scaled(operator, strategy) * self._sf(operator, strategy) // WAD
+    return self._queued_scaled(operator, strategy) * self._slashing_factor(operator, strategy) // WAD
 
 
 @external
@@ -748,7 +751,7 @@ def getWithdrawableShares(staker: address, strategies: DynArray[address, MAX_STR
     deposits: DynArray[uint256, MAX_STRATEGIES] = []
     for strategy: address in strategies:
         s: uint256 = staticcall IStrategyManager(strategyManager).stakerDepositShares(staker, strategy)
-        withdrawable.append((s * self._k(staker, strategy) // WAD) * self._sf(operator, strategy) // WAD)
+        withdrawable.append((s * self._deposit_scaling_factor(staker, strategy) // WAD) * self._slashing_factor(operator, strategy) // WAD)
         deposits.append(s)
     return withdrawable, deposits
 

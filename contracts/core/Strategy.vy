@@ -6,6 +6,9 @@
 # @dev Deployed by StrategyManager.deployNewStrategy from an ERC-5202 blueprint.
 
 from ethereum.ercs import IERC20
+from ..interfaces import IStrategy
+
+implements: IStrategy
 
 SHARES_OFFSET: constant(uint256) = 10**3
 BALANCE_OFFSET: constant(uint256) = 10**3

@@ -9,6 +9,9 @@ from ethereum.ercs import IERC20
 from ..interfaces import IStrategy
 from ..interfaces import IDelegationManager
 from ..interfaces import ISlashEscrow
+from ..interfaces import IStrategyManager
+
+implements: IStrategyManager
 
 interface IStrategyManaged:
     def strategyManager() -> address: view

@@ -2,6 +2,10 @@
 # @title MockAVSRegistrar
 # @notice Test registrar: records callbacks and rejects registrations while `reject` is set.
 
+from ..interfaces import IAVSRegistrar
+
+implements: IAVSRegistrar
+
 avs: public(address)
 reject: public(bool)
 registrations: public(uint256)

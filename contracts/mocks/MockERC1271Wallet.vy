@@ -2,6 +2,10 @@
 # @title MockERC1271Wallet
 # @notice Contract signer for tests: a signature is valid when its owner's ECDSA signature is.
 
+from ..interfaces import IERC1271
+
+implements: IERC1271
+
 owner: public(address)
 
 

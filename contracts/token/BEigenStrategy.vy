@@ -9,6 +9,9 @@
 #      StrategyManager.addCustomStrategy and given a longer withdrawal delay in the DelegationManager.
 
 from ethereum.ercs import IERC20
+from ..interfaces import IStrategy
+
+implements: IStrategy
 
 
 interface IForkManager:

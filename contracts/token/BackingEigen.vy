@@ -61,11 +61,11 @@ debit: public(uint256)
 credit: public(uint256)
 settled: public(bool)
 
-_bal: HashMap[address, HashMap[uint256, uint256]]
-_blen: HashMap[address, uint256]
+_balanceCheckpoints: HashMap[address, HashMap[uint256, uint256]]
+_balanceCheckpointCount: HashMap[address, uint256]
 # supply histories: key 0 = cumulative minted, key 1 = cumulative burned
-_sup: HashMap[uint256, HashMap[uint256, uint256]]
-_slen: HashMap[uint256, uint256]
+_supplyCheckpoints: HashMap[uint256, HashMap[uint256, uint256]]
+_supplyCheckpointCount: HashMap[uint256, uint256]
 
 
 @deploy
@@ -121,9 +121,9 @@ def _search(n: uint256, blk: uint256, account: address, kind: uint256, is_sup: b
         return False, 0
     last: uint256 = 0
     if is_sup:
-        last = self._sup[kind][n - 1]
+        last = self._supplyCheckpoints[kind][n - 1]
     else:
-        last = self._bal[account][n - 1]
+        last = self._balanceCheckpoints[account][n - 1]
     if (last >> 224) <= blk:
         return True, last & VALUE_MASK
     lo: uint256 = 0
@@ -134,9 +134,9 @@ def _search(n: uint256, blk: uint256, account: address, kind: uint256, is_sup: b
         mid: uint256 = (lo + hi) // 2
         e: uint256 = 0
         if is_sup:
-            e = self._sup[kind][mid]
+            e = self._supplyCheckpoints[kind][mid]
         else:
-            e = self._bal[account][mid]
+            e = self._balanceCheckpoints[account][mid]
         if (e >> 224) > blk:
             hi = mid
         else:
@@ -145,9 +145,9 @@ def _search(n: uint256, blk: uint256, account: address, kind: uint256, is_sup: b
         return False, 0
     e: uint256 = 0
     if is_sup:
-        e = self._sup[kind][lo - 1]
+        e = self._supplyCheckpoints[kind][lo - 1]
     else:
-        e = self._bal[account][lo - 1]
+        e = self._balanceCheckpoints[account][lo - 1]
     return True, e & VALUE_MASK
 
 
@@ -174,7 +174,7 @@ def _balance_at(account: address, blk: uint256) -> uint256:
         return staticcall IParent(parent).balanceOfAt(account, blk)
     found: bool = False
     v: uint256 = 0
-    found, v = self._search(self._blen[account], blk, account, 0, False)
+    found, v = self._search(self._balanceCheckpointCount[account], blk, account, 0, False)
     if found:
         return v
     return self._virtual(account)  # before the first checkpoint (0 for the genesis token)
@@ -197,45 +197,45 @@ def _supply_at(blk: uint256) -> uint256:
     minted: uint256 = 0
     burned: uint256 = 0
     found: bool = False
-    found, minted = self._search(self._slen[0], blk, empty(address), 0, True)
-    found, burned = self._search(self._slen[1], blk, empty(address), 1, True)
+    found, minted = self._search(self._supplyCheckpointCount[0], blk, empty(address), 0, True)
+    found, burned = self._search(self._supplyCheckpointCount[1], blk, empty(address), 1, True)
     return self._base_supply() + minted - burned
 
 
 @internal
 def _set(account: address, val: uint256):
     assert val <= VALUE_MASK, "balance overflow"
-    n: uint256 = self._blen[account]
+    n: uint256 = self._balanceCheckpointCount[account]
     entry: uint256 = (block.number << 224) | val
-    if n != 0 and (self._bal[account][n - 1] >> 224) == block.number:
-        self._bal[account][n - 1] = entry
+    if n != 0 and (self._balanceCheckpoints[account][n - 1] >> 224) == block.number:
+        self._balanceCheckpoints[account][n - 1] = entry
     else:
-        self._bal[account][n] = entry
-        self._blen[account] = n + 1
+        self._balanceCheckpoints[account][n] = entry
+        self._balanceCheckpointCount[account] = n + 1
 
 
 @internal
 def _sup_add(kind: uint256, amount: uint256):
-    n: uint256 = self._slen[kind]
+    n: uint256 = self._supplyCheckpointCount[kind]
     cur: uint256 = 0
     if n != 0:
-        cur = self._sup[kind][n - 1] & VALUE_MASK
+        cur = self._supplyCheckpoints[kind][n - 1] & VALUE_MASK
     val: uint256 = cur + amount
     assert val <= VALUE_MASK, "supply overflow"
     entry: uint256 = (block.number << 224) | val
-    if n != 0 and (self._sup[kind][n - 1] >> 224) == block.number:
-        self._sup[kind][n - 1] = entry
+    if n != 0 and (self._supplyCheckpoints[kind][n - 1] >> 224) == block.number:
+        self._supplyCheckpoints[kind][n - 1] = entry
     else:
-        self._sup[kind][n] = entry
-        self._slen[kind] = n + 1
+        self._supplyCheckpoints[kind][n] = entry
+        self._supplyCheckpointCount[kind] = n + 1
 
 
 @internal
 def _claim(account: address) -> uint256:
     # Materialise the account's balance on first use; afterwards it is the latest checkpoint.
-    n: uint256 = self._blen[account]
+    n: uint256 = self._balanceCheckpointCount[account]
     if n != 0:
-        return self._bal[account][n - 1] & VALUE_MASK
+        return self._balanceCheckpoints[account][n - 1] & VALUE_MASK
     v: uint256 = 0
     if parent != empty(address):
         assert block.number > forkBlock, "fork block not final"
@@ -292,14 +292,14 @@ def totalSupplyAt(blockNumber: uint256) -> uint256:
 @view
 def isClaimed(account: address) -> bool:
     """@notice Whether the account's balance has been materialised in this token."""
-    return self._blen[account] != 0
+    return self._balanceCheckpointCount[account] != 0
 
 
 @external
 @view
 def numCheckpoints(account: address) -> uint256:
     """@notice Number of balance checkpoints of `account`."""
-    return self._blen[account]
+    return self._balanceCheckpointCount[account]
 
 
 @external
@@ -325,7 +325,7 @@ def claim(account: address) -> uint256:
     @return the claimed balance
     """
     assert parent != empty(address), "not a fork"
-    assert self._blen[account] == 0, "already claimed"
+    assert self._balanceCheckpointCount[account] == 0, "already claimed"
     return self._claim(account)
 
 
