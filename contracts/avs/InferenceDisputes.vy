@@ -1,19 +1,21 @@
 # pragma version ~=0.4.3
-# @title InferenceDisputes
-# @notice On-chain disputes over deterministic-inference receipts (offchain.ai). Anyone registers
-#         an operator's signed receipt, which names its client (the operator signs the client's
-#         address, so only that client can ever be compensated for it); during the challenge window anyone may challenge it with a
-#         bond; the operators of the inference operator set re-execute it off-chain and a
-#         stake-weighted threshold of them (the accused excluded) signs the correct output
-#         commitment. A receipt proven wrong slashes its operator through the AllocationManager and
-#         the challenger's bond comes back; after the slash escrow's window the slashed tokens are
-#         forwarded to the receipt's client. A receipt confirmed correct forfeits the bond to the
-#         accused operator. A challenge nobody resolves by its deadline expires and returns the bond.
-# @dev This contract is the AVS of its single inference set, the set's registrar, its slasher and
-#      its redistribution recipient (it forwards each slash to the client of the dispute that caused
-#      it). The threshold mechanism is the OperatorSetSigCheck module. The receipt digest is
-#      offchain.ai.receipt's: keccak256(abi_encode(f1, ..., f15)) over RECEIPT_FIELDS, signed without
-#      prefix by the operator. Statements: see offchain/chain/inference_disputes.py and docs/disputes.md.
+"""
+@title InferenceDisputes
+@notice On-chain disputes over deterministic-inference receipts (offchain.ai). Anyone registers
+        an operator's signed receipt, which names its client (the operator signs the client's
+        address, so only that client can ever be compensated for it); during the challenge window anyone may challenge it with a
+        bond; the operators of the inference operator set re-execute it off-chain and a
+        stake-weighted threshold of them (the accused excluded) signs the correct output
+        commitment. A receipt proven wrong slashes its operator through the AllocationManager and
+        the challenger's bond comes back; after the slash escrow's window the slashed tokens are
+        forwarded to the receipt's client. A receipt confirmed correct forfeits the bond to the
+        accused operator. A challenge nobody resolves by its deadline expires and returns the bond.
+@dev This contract is the AVS of its single inference set, the set's registrar, its slasher and
+     its redistribution recipient (it forwards each slash to the client of the dispute that caused
+     it). The threshold mechanism is the OperatorSetSigCheck module. The receipt digest is
+     offchain.ai.receipt's: keccak256(abi_encode(f1, ..., f15)) over RECEIPT_FIELDS, signed without
+     prefix by the operator. Statements: see offchain/chain/inference_disputes.py and docs/disputes.md.
+"""
 
 from ethereum.ercs import IERC20
 from . import OperatorSetSigCheck as sigcheck
@@ -163,23 +165,44 @@ event BondWithdrawn:
     account: indexed(address)
     amount: uint256
 
+# Set once initialize registered this contract as an AVS with the AllocationManager.
 initialized: public(bool)
+# The SlashEscrow that holds slashed funds until they can be forwarded to clients.
 slashEscrow: public(immutable(address))
+# Wei a challenger posts with challengeReceipt.
 CHALLENGE_BOND: public(immutable(uint256))
+# Seconds after registration during which a receipt may be challenged.
 CHALLENGE_WINDOW: public(immutable(uint256))
+# Seconds after a challenge during which the set may post its verdict.
 RESOLUTION_WINDOW: public(immutable(uint256))
+# Fraction (WAD = 100%) of an operator's allocation slashed per receipt proven wrong.
 SLASH_WAD: public(immutable(uint256))
 
+# The id of the single inference set (valid once setCreated).
 operatorSetId: public(uint32)
+# Set once createInferenceSet created the inference set.
 setCreated: public(bool)
+# keccak256(modelHash, tokenizerHash, engineId) -> receipts for it may be registered.
 allowedModel: public(HashMap[bytes32, bool])
+# receipt digest -> Claim (operator, client, deadlines, challenger, status, slash id).
 claims: public(HashMap[bytes32, Claim])
+# account -> wei it may withdraw (returned bonds).
 credits: public(HashMap[address, uint256])
+# Sum of credits: the ETH this contract owes.
 totalCredits: public(uint256)
 
 
 @deploy
 def __init__(_allocationManager: address, _slashEscrow: address, _challengeBond: uint256, _challengeWindow: uint256, _resolutionWindow: uint256, _slashWad: uint256):
+    """
+    @notice Deploy the AVS; the deployer becomes its owner.
+    @param _allocationManager The AllocationManager.
+    @param _slashEscrow The SlashEscrow.
+    @param _challengeBond Wei a challenger posts (CHALLENGE_BOND).
+    @param _challengeWindow Seconds after registration during which a receipt may be challenged.
+    @param _resolutionWindow Seconds after a challenge during which the set may post a verdict.
+    @param _slashWad Fraction (WAD = 100%) of allocated stake slashed per receipt proven wrong.
+    """
     assert _slashEscrow != empty(address), "zero slash escrow"
     assert _challengeBond != 0, "zero bond"
     assert _challengeWindow != 0 and _resolutionWindow != 0, "zero window"
@@ -197,7 +220,10 @@ def __init__(_allocationManager: address, _slashEscrow: address, _challengeBond:
 
 @external
 def initialize(metadataURI: String[1024]):
-    """@notice Register this contract as an AVS with the AllocationManager and as its own registrar."""
+    """
+    @notice Register this contract as an AVS with the AllocationManager and as its own registrar.
+    @param metadataURI The metadata URI (emitted only).
+    """
     ownable._check_owner()
     assert not self.initialized, "already initialized"
     self.initialized = True
@@ -213,6 +239,10 @@ def createInferenceSet(operatorSetId: uint32, strategies: DynArray[address, MAX_
             slasher and redistribution recipient, `resolver` (zero: none) able to cancel a slash
             during the escrow window. A verdict needs more than `thresholdBps` > 5000 of the stake
             allocated to the set by its members other than the accused, so two verdicts cannot both pass.
+    @param operatorSetId The operator set id within the AVS.
+    @param strategies The set's strategies.
+    @param resolver The address that may cancel the set's slashes during the escrow window (zero: none).
+    @param thresholdBps The threshold in basis points of the set's allocated stake.
     """
     ownable._check_owner()
     assert self.initialized, "not initialized"
@@ -228,7 +258,10 @@ def createInferenceSet(operatorSetId: uint32, strategies: DynArray[address, MAX_
 
 @external
 def setThreshold(thresholdBps: uint256):
-    """@notice Change the verdict threshold (basis points of allocated stake, above 5000)."""
+    """
+    @notice Change the verdict threshold (basis points of allocated stake, above 5000).
+    @param thresholdBps The threshold in basis points of the set's allocated stake.
+    """
     ownable._check_owner()
     assert self.setCreated, "no inference set"
     assert thresholdBps > BPS // 2 and thresholdBps <= BPS, "threshold must exceed half"
@@ -246,6 +279,10 @@ def setModelAllowed(modelHash: bytes32, tokenizerHash: bytes32, engineId: bytes3
     """
     @notice Allow (or stop allowing) receipts for a model file (SHA-256), tokenizer hash and engine
             id: the set's operators must be able to re-execute every registered receipt.
+    @param modelHash SHA-256 of the model file.
+    @param tokenizerHash The tokenizer hash.
+    @param engineId The inference engine id.
+    @param allowed True to allow, False to disallow.
     """
     ownable._check_owner()
     assert modelHash != empty(bytes32) and tokenizerHash != empty(bytes32) and engineId != empty(bytes32), "zero model id"
@@ -257,7 +294,13 @@ def setModelAllowed(modelHash: bytes32, tokenizerHash: bytes32, engineId: bytes3
 @external
 @view
 def isModelAllowed(modelHash: bytes32, tokenizerHash: bytes32, engineId: bytes32) -> bool:
-    """@notice Whether receipts for this model, tokenizer and engine may be registered."""
+    """
+    @notice Whether receipts for this model, tokenizer and engine may be registered.
+    @param modelHash SHA-256 of the model file.
+    @param tokenizerHash The tokenizer hash.
+    @param engineId The inference engine id.
+    @return True if receipts for the triple may be registered.
+    """
     return self.allowedModel[self._model_key(modelHash, tokenizerHash, engineId)]
 
 
@@ -269,6 +312,10 @@ def registerOperator(operator: address, avs: address, operatorSetIds: DynArray[u
     @notice AllocationManager callback on registration. `data`: abi.encode(address signingKey,
             uint8 v, bytes32 r, bytes32 s), the key's proof of possession (see signingKeyDigest),
             or empty when the operator already has a key.
+    @param operator The operator.
+    @param avs Must be this contract.
+    @param operatorSetIds The sets the operator registers for.
+    @param data Registration data from the operator: abi.encode(signingKey, v, r, s).
     """
     assert msg.sender == sigcheck.allocationManager, "only allocation manager"
     assert avs == self, "wrong avs"
@@ -278,7 +325,12 @@ def registerOperator(operator: address, avs: address, operatorSetIds: DynArray[u
 
 @external
 def deregisterOperator(operator: address, avs: address, operatorSetIds: DynArray[uint32, 16]):
-    """@notice AllocationManager callback on deregistration: the operator stops counting as a signer."""
+    """
+    @notice AllocationManager callback on deregistration: the operator stops counting as a signer.
+    @param operator The operator.
+    @param avs Must be this contract.
+    @param operatorSetIds The sets the operator leaves.
+    """
     assert msg.sender == sigcheck.allocationManager, "only allocation manager"
     assert avs == self, "wrong avs"
     for id: uint32 in operatorSetIds:
@@ -288,7 +340,11 @@ def deregisterOperator(operator: address, avs: address, operatorSetIds: DynArray
 @external
 @view
 def supportsAVS(avs: address) -> bool:
-    """@notice This registrar serves only this AVS."""
+    """
+    @notice This registrar serves only this AVS.
+    @param avs The AVS.
+    @return Whether `avs` is this contract.
+    """
     return avs == self
 
 
@@ -317,21 +373,34 @@ def _verdict_digest(receiptDigest: bytes32, correctOutput: bytes32) -> bytes32:
 @external
 @pure
 def receiptDigest(r: InferenceReceipt) -> bytes32:
-    """@notice The receipt digest the operator signs (equals offchain.ai Receipt.digest())."""
+    """
+    @notice The receipt digest the operator signs (equals offchain.ai Receipt.digest()).
+    @param r The receipt.
+    @return The receipt digest.
+    """
     return self._receipt_digest(r)
 
 
 @external
 @pure
 def outputCommitment(r: InferenceReceipt) -> bytes32:
-    """@notice keccak256(abi.encode(OUTPUT_TAG, outputTokens, stepsRoot, finishReason)): what a verdict names."""
+    """
+    @notice keccak256(abi.encode(OUTPUT_TAG, outputTokens, stepsRoot, finishReason)): what a verdict names.
+    @param r The receipt.
+    @return The output commitment of the receipt.
+    """
     return self._output_commitment(r)
 
 
 @external
 @view
 def verdictDigest(receiptDigest: bytes32, correctOutput: bytes32) -> bytes32:
-    """@notice The statement operators sign after re-executing: `correctOutput` is the receipt's correct output."""
+    """
+    @notice The statement operators sign after re-executing: `correctOutput` is the receipt's correct output.
+    @param receiptDigest The receipt digest (receiptDigest of the receipt).
+    @param correctOutput The output commitment the set found by re-executing (INVALID_REQUEST for a malformed request).
+    @return The digest operators sign.
+    """
     return self._verdict_digest(receiptDigest, correctOutput)
 
 
@@ -347,6 +416,8 @@ def registerReceipt(r: InferenceReceipt, signature: sigcheck.Signature) -> bytes
             receipt must carry this protocol's domain, an allowed model, be signed (low s) by its
             `operator` field's key over the canonical digest, and the signer must be a member of the set or a
             member's registered signing key (that member answers for the receipt).
+    @param r The receipt.
+    @param signature The operator's signing-key signature over the receipt digest.
     @return the receipt digest
     """
     assert self.setCreated, "no inference set"
@@ -376,6 +447,7 @@ def challengeReceipt(receiptDigest: bytes32):
     """
     @notice Challenge a registered receipt within its challenge window, posting exactly
             CHALLENGE_BOND wei. The set then has RESOLUTION_WINDOW seconds to post a verdict.
+    @param receiptDigest The receipt digest (receiptDigest of the receipt).
     """
     c: Claim = self.claims[receiptDigest]
     assert c.status != STATUS_NONE, "unknown receipt"
@@ -454,6 +526,9 @@ def resolveChallenge(receiptDigest: bytes32, correctOutput: bytes32, signatures:
             from the receipt's output commitment the operator is slashed by SLASH_WAD of its
             allocation in every strategy of the set and the bond is credited back to the
             challenger; otherwise the bond is credited to the accused operator.
+    @param receiptDigest The receipt digest (receiptDigest of the receipt).
+    @param correctOutput The output commitment the set found by re-executing (INVALID_REQUEST for a malformed request).
+    @param signatures The signatures, in strictly ascending order of signing key.
     """
     c: Claim = self.claims[receiptDigest]
     assert c.status == STATUS_CHALLENGED, "not challenged"
@@ -491,6 +566,7 @@ def expireChallenge(receiptDigest: bytes32):
     @notice After the resolution deadline passed without a verdict, close the challenge and credit
             the bond back to the challenger (anyone may call). The receipt is neither confirmed nor
             slashed and cannot be challenged again.
+    @param receiptDigest The receipt digest (receiptDigest of the receipt).
     """
     c: Claim = self.claims[receiptDigest]
     assert c.status == STATUS_CHALLENGED, "not challenged"
@@ -508,6 +584,7 @@ def claimCompensation(receiptDigest: bytes32):
             window has passed (anyone may call): releases the escrow to this contract (the set's
             redistribution recipient) if nobody has yet, then transfers exactly the amounts the
             escrow recorded for that slash. Reverts if the set's resolver cancelled the slash.
+    @param receiptDigest The receipt digest (receiptDigest of the receipt).
     """
     c: Claim = self.claims[receiptDigest]
     assert c.status == STATUS_FAULTY, "receipt not proven wrong"
@@ -532,7 +609,9 @@ def claimCompensation(receiptDigest: bytes32):
 @external
 @nonreentrant
 def withdraw():
-    """@notice Withdraw the caller's credited bonds (returned or forfeited to it) in wei."""
+    """
+    @notice Withdraw the caller's credited bonds (returned or forfeited to it) in wei.
+    """
     amount: uint256 = self.credits[msg.sender]
     assert amount != 0, "nothing to withdraw"
     self.credits[msg.sender] = 0
@@ -544,6 +623,10 @@ def withdraw():
 @external
 @view
 def isFinalized(receiptDigest: bytes32) -> bool:
-    """@notice A registered receipt whose challenge window passed unchallenged, or that the set confirmed."""
+    """
+    @notice A registered receipt whose challenge window passed unchallenged, or that the set confirmed.
+    @param receiptDigest The receipt digest (receiptDigest of the receipt).
+    @return True if the receipt is final.
+    """
     c: Claim = self.claims[receiptDigest]
     return c.status == STATUS_UPHELD or (c.status == STATUS_REGISTERED and block.timestamp > c.deadline)

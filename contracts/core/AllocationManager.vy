@@ -1,13 +1,15 @@
 # pragma version ~=0.4.3
-# @title AllocationManager
-# @notice AVSs create operator sets; operators register for them and allocate magnitudes (shares
-#         of their stake, WAD = 100%) to them; a set's slasher slashes allocated stake. Each unit
-#         of stake is slashable by one set at a time ("unique stake"): allocations encumber
-#         magnitude at once, and deallocations (and deregistrations) stay slashable for
-#         DEALLOCATION_DELAY blocks before the magnitude is free again.
-# @dev Interface names follow EigenLayer's IAllocationManager; deviations (compare-and-set
-#      allocations, per-set resolver, operator consent to redistribution) are in docs/restaking.md.
-#      Hot records are packed by hand: an Allocation and a (max, encumbered) pair in one slot each.
+"""
+@title AllocationManager
+@notice AVSs create operator sets; operators register for them and allocate magnitudes (shares
+        of their stake, WAD = 100%) to them; a set's slasher slashes allocated stake. Each unit
+        of stake is slashable by one set at a time ("unique stake"): allocations encumber
+        magnitude at once, and deallocations (and deregistrations) stay slashable for
+        DEALLOCATION_DELAY blocks before the magnitude is free again.
+@dev Interface names follow EigenLayer's IAllocationManager; deviations (compare-and-set
+     allocations, per-set resolver, operator consent to redistribution) are in docs/restaking.md.
+     Hot records are packed by hand: an Allocation and a (max, encumbered) pair in one slot each.
+"""
 
 from ..interfaces import IDelegationManager
 from ..interfaces import ITypes
@@ -118,24 +120,40 @@ event OperatorSlashed:
     wadSlashed: DynArray[uint256, MAX_STRATEGIES]
     description: String[256]
 
+# The DelegationManager.
 delegation: public(immutable(address))
+# The StrategyManager (read from the DelegationManager at deployment).
 strategyManager: public(immutable(address))
+# Blocks a deallocation or deregistration stays slashable.
 DEALLOCATION_DELAY: public(immutable(uint32))
+# Blocks before a changed allocation delay takes effect.
 ALLOCATION_CONFIGURATION_DELAY: public(immutable(uint32))
 
+# avs -> has called updateAVSMetadataURI (required before creating sets).
 avsRegisteredMetadata: public(HashMap[address, bool])
+# avs -> the contract called back on (de)registration (zero: none).
 _avsRegistrar: HashMap[address, address]
+# avs -> number of operator sets it created.
 operatorSetCount: HashMap[address, uint256]
+# operator set key -> the set exists.
 _isOperatorSet: HashMap[bytes32, bool]
+# operator set key -> its strategies.
 _operatorSetStrategies: HashMap[bytes32, DynArray[address, MAX_STRATEGIES]]
+# operator set key -> strategy -> the strategy is in the set.
 _isOperatorSetStrategy: HashMap[bytes32, HashMap[address, bool]]
+# operator set key -> where slashed funds go (DEFAULT_BURN_ADDRESS: burning set).
 _redistributionRecipients: HashMap[bytes32, address]
+# operator set key -> the only address that may slash.
 _slashers: HashMap[bytes32, address]
+# operator set key -> the address that may cancel escrowed slashes (zero: none).
 _resolvers: HashMap[bytes32, address]
+# operator set key -> number of slashes so far (the last slashId).
 _slashIds: HashMap[bytes32, uint256]
+# operator set key -> number of registered operators.
 _operatorSetMemberCount: HashMap[bytes32, uint256]
 # registration: bit 0 registered, bits 1..32 slashableUntil
 registrationStatus: HashMap[address, HashMap[bytes32, uint256]]
+# operator -> operator set key -> the operator accepted redistribution by the set.
 _redistributionConsent: HashMap[address, HashMap[bytes32, bool]]
 # allocation delay: delay | isSet << 32 | pendingDelay << 33 | effectBlock << 65
 _allocationDelayInfo: HashMap[address, uint256]
@@ -143,13 +161,22 @@ _allocationDelayInfo: HashMap[address, uint256]
 allocations: HashMap[address, HashMap[bytes32, HashMap[address, uint256]]]
 # strategy info: (WAD - maxMagnitude) | encumberedMagnitude << 64   (zero = fresh operator)
 _strategyInfo: HashMap[address, HashMap[address, uint256]]
+# operator -> strategy -> position -> operator set key of a pending deallocation (FIFO).
 deallocationQueue: HashMap[address, HashMap[address, HashMap[uint256, bytes32]]]
+# operator -> strategy -> position of the oldest uncleared entry of deallocationQueue.
 deallocationQueueHead: HashMap[address, HashMap[address, uint256]]
+# operator -> strategy -> position of the next entry of deallocationQueue.
 deallocationQueueTail: HashMap[address, HashMap[address, uint256]]
 
 
 @deploy
 def __init__(_delegation: address, _deallocationDelay: uint32, _allocationConfigurationDelay: uint32):
+    """
+    @notice Deploy with the DelegationManager (whose StrategyManager is read from it) and the delays.
+    @param _delegation The DelegationManager.
+    @param _deallocationDelay Blocks a deallocation or deregistration stays slashable (DEALLOCATION_DELAY).
+    @param _allocationConfigurationDelay Blocks before a changed allocation delay takes effect (ALLOCATION_CONFIGURATION_DELAY).
+    """
     delegation = _delegation
     strategyManager = staticcall IDelegationManager(_delegation).strategyManager()
     DEALLOCATION_DELAY = _deallocationDelay
@@ -239,7 +266,11 @@ def _allocation_delay(operator: address) -> (bool, uint32):
 
 @external
 def updateAVSMetadataURI(avs: address, metadataURI: String[1024]):
-    """@notice Register the AVS (the caller) and emit its metadata URI."""
+    """
+    @notice Register the AVS (the caller) and emit its metadata URI.
+    @param avs The AVS; must be the caller.
+    @param metadataURI The metadata URI (emitted only).
+    """
     assert msg.sender == avs, "only avs"
     self.avsRegisteredMetadata[avs] = True
     log AVSMetadataURIUpdated(avs=avs, metadataURI=metadataURI)
@@ -250,6 +281,8 @@ def setAVSRegistrar(avs: address, registrar: address):
     """
     @notice Set the contract called back when operators register or deregister for the AVS's
             sets (zero: no callback). It must report supportsAVS(avs).
+    @param avs The AVS; must be the caller.
+    @param registrar The registrar contract (zero: none).
     """
     assert msg.sender == avs, "only avs"
     if registrar != empty(address):
@@ -293,6 +326,8 @@ def createOperatorSets(avs: address, params: DynArray[ITypes.CreateSetParams, MA
     """
     @notice Create burning operator sets: slashed funds go to the burn address after the
             resolution window. slasher zero means the AVS itself; resolver zero means none.
+    @param avs The AVS; must be the caller.
+    @param params One CreateSetParams per set.
     """
     assert msg.sender == avs, "only avs"
     for p: ITypes.CreateSetParams in params:
@@ -304,6 +339,9 @@ def createRedistributingOperatorSets(avs: address, params: DynArray[ITypes.Creat
     """
     @notice Create operator sets whose slashed funds go to a recipient fixed forever here.
             Operators must consent (setRedistributionConsent) before registering.
+    @param avs The AVS; must be the caller.
+    @param params One CreateSetParams per set.
+    @param redistributionRecipients The recipient of each set (same order).
     """
     assert msg.sender == avs, "only avs"
     assert len(params) == len(redistributionRecipients), "input length mismatch"
@@ -317,7 +355,12 @@ def createRedistributingOperatorSets(avs: address, params: DynArray[ITypes.Creat
 
 @external
 def addStrategiesToOperatorSet(avs: address, operatorSetId: uint32, strategies: DynArray[address, MAX_STRATEGIES]):
-    """@notice Add strategies to a set; existing allocations to them become slashable at once."""
+    """
+    @notice Add strategies to a set; existing allocations to them become slashable at once.
+    @param avs The AVS; must be the caller.
+    @param operatorSetId The operator set id within the AVS.
+    @param strategies The strategies to add.
+    """
     assert msg.sender == avs, "only avs"
     key: bytes32 = self._key(avs, operatorSetId)
     assert self._isOperatorSet[key], "invalid operator set"
@@ -326,7 +369,12 @@ def addStrategiesToOperatorSet(avs: address, operatorSetId: uint32, strategies: 
 
 @external
 def removeStrategiesFromOperatorSet(avs: address, operatorSetId: uint32, strategies: DynArray[address, MAX_STRATEGIES]):
-    """@notice Remove strategies from a set (pending deallocations keep their full delay)."""
+    """
+    @notice Remove strategies from a set (pending deallocations keep their full delay).
+    @param avs The AVS; must be the caller.
+    @param operatorSetId The operator set id within the AVS.
+    @param strategies The strategies to remove.
+    """
     assert msg.sender == avs, "only avs"
     key: bytes32 = self._key(avs, operatorSetId)
     assert self._isOperatorSet[key], "invalid operator set"
@@ -351,7 +399,12 @@ def removeStrategiesFromOperatorSet(avs: address, operatorSetId: uint32, strateg
 
 @external
 def setRedistributionConsent(operator: address, operatorSet: ITypes.OperatorSet, accepted: bool):
-    """@notice An operator's explicit opt-in (or opt-out) to a redistributing set."""
+    """
+    @notice An operator's explicit opt-in (or opt-out) to a redistributing set.
+    @param operator The operator; must be the caller.
+    @param operatorSet The operator set (avs, id).
+    @param accepted True to accept, False to withdraw consent.
+    """
     assert msg.sender == operator, "only operator"
     key: bytes32 = self._key(operatorSet.avs, operatorSet.id)
     assert self._isOperatorSet[key], "invalid operator set"
@@ -366,6 +419,8 @@ def registerForOperatorSets(operator: address, params: RegisterParams):
     @notice Register the operator (the caller) for sets of one AVS; the AVS's registrar, if any,
             is called and may reject by reverting. Re-registering waits until the old slashable
             window has passed.
+    @param operator The operator; must be the caller.
+    @param params (avs, operatorSetIds, data); data is passed to the registrar.
     """
     assert msg.sender == operator, "only operator"
     assert staticcall IDelegationManager(delegation).isOperator(operator), "not an operator"
@@ -389,6 +444,7 @@ def deregisterFromOperatorSets(params: DeregisterParams):
     """
     @notice Deregister an operator (by itself or the AVS); it stays slashable by those sets for
             DEALLOCATION_DELAY blocks.
+    @param params (operator, avs, operatorSetIds).
     """
     assert msg.sender == params.operator or msg.sender == params.avs, "only operator or avs"
     until: uint256 = block.number + convert(DEALLOCATION_DELAY, uint256)
@@ -412,6 +468,8 @@ def setAllocationDelay(operator: address, delay: uint32):
     @notice Set the operator's allocation delay (blocks before a new allocation takes effect).
             Takes effect after ALLOCATION_CONFIGURATION_DELAY blocks; at once when the
             DelegationManager sets it for a new operator.
+    @param operator The operator (the caller, or the DelegationManager on registration).
+    @param delay The allocation delay in blocks.
     """
     word: uint256 = 0
     effect: uint256 = block.number
@@ -462,7 +520,12 @@ def _clear_queue(operator: address, strategy: address, num: uint256):
 
 @external
 def clearDeallocationQueue(operator: address, strategies: DynArray[address, MAX_STRATEGIES], numToClear: DynArray[uint16, MAX_STRATEGIES]):
-    """@notice Free the magnitude of completed deallocations (anyone may call)."""
+    """
+    @notice Free the magnitude of completed deallocations (anyone may call).
+    @param operator The operator.
+    @param strategies The strategies whose queues to clear.
+    @param numToClear At most this many entries per strategy (same order).
+    """
     assert len(strategies) == len(numToClear), "input length mismatch"
     for i: uint256 in range(MAX_STRATEGIES):
         if i >= len(strategies):
@@ -478,6 +541,8 @@ def modifyAllocations(operator: address, params: DynArray[AllocateParams, MAX_SE
             landing first cannot turn a deallocation into an allocation. Allocations encumber at
             once and take effect after the allocation delay; deallocations of slashable stake
             take effect after DEALLOCATION_DELAY + 1 blocks, others at once.
+    @param operator The operator; must be the caller.
+    @param params One AllocateParams per set: strategies, new and expected current magnitudes.
     """
     assert msg.sender == operator, "only operator"
     delay_set: bool = False
@@ -539,6 +604,8 @@ def slashOperator(avs: address, params: ITypes.SlashingParams) -> (uint256, DynA
             The slashed magnitude is removed from the allocation, the encumbered and the max
             magnitude (rounded up, so a slash never rounds to nothing); stake falls pro rata for
             every staker and the tokens go to the slash escrow.
+    @param avs The AVS of the set.
+    @param params The SlashingParams (strategies in ascending order).
     @return (slashId, strategy shares slashed per strategy)
     """
     key: bytes32 = self._key(avs, params.operatorSetId)
@@ -599,6 +666,9 @@ def restoreSlashedMagnitude(operator: address, strategy: address, magnitude: uin
     @notice Give back the max magnitude a cancelled slash took (SlashEscrow only). It returns as
             unallocated magnitude: no set's allocation changes without the operator, and every
             other set's share of the (restored) stake is what it was before the slash.
+    @param operator The operator.
+    @param strategy The strategy.
+    @param magnitude The magnitude to give back.
     """
     assert msg.sender == staticcall IDelegationManager(delegation).slashEscrow(), "only slash escrow"
     max_mag: uint256 = 0
@@ -638,7 +708,13 @@ def _effective_encumbered(operator: address, strategy: address) -> uint256:
 @external
 @view
 def getAllocation(operator: address, operatorSet: ITypes.OperatorSet, strategy: address) -> Allocation:
-    """@notice The operator's allocation to (set, strategy), with any due change applied."""
+    """
+    @notice The operator's allocation to (set, strategy), with any due change applied.
+    @param operator The operator.
+    @param operatorSet The operator set (avs, id).
+    @param strategy The strategy.
+    @return The Allocation (currentMagnitude, pendingDiff, effectBlock).
+    """
     a: Allocation = empty(Allocation)
     delta: int256 = 0
     a, delta = self._updated(operator, self._key(operatorSet.avs, operatorSet.id), strategy)
@@ -648,7 +724,12 @@ def getAllocation(operator: address, operatorSet: ITypes.OperatorSet, strategy: 
 @external
 @view
 def getMaxMagnitude(operator: address, strategy: address) -> uint64:
-    """@notice The operator's max magnitude for `strategy` (WAD until slashed; never rises)."""
+    """
+    @notice The operator's max magnitude for `strategy` (WAD until slashed; never rises).
+    @param operator The operator.
+    @param strategy The strategy.
+    @return The max magnitude.
+    """
     max_mag: uint256 = 0
     enc: uint256 = 0
     max_mag, enc = self._max_and_encumbered_magnitude(operator, strategy)
@@ -658,7 +739,12 @@ def getMaxMagnitude(operator: address, strategy: address) -> uint64:
 @external
 @view
 def getMaxMagnitudes(operator: address, strategies: DynArray[address, MAX_STRATEGIES]) -> DynArray[uint64, MAX_STRATEGIES]:
-    """@notice getMaxMagnitude for several strategies."""
+    """
+    @notice getMaxMagnitude for several strategies.
+    @param operator The operator.
+    @param strategies The strategies.
+    @return The max magnitude of each strategy.
+    """
     out: DynArray[uint64, MAX_STRATEGIES] = []
     for s: address in strategies:
         out.append(convert(WAD - (self._strategyInfo[operator][s] & U64), uint64))
@@ -668,14 +754,24 @@ def getMaxMagnitudes(operator: address, strategies: DynArray[address, MAX_STRATE
 @external
 @view
 def getEncumberedMagnitude(operator: address, strategy: address) -> uint64:
-    """@notice Magnitude committed to sets, incl. pending increases and not-yet-due decreases."""
+    """
+    @notice Magnitude committed to sets, incl. pending increases and not-yet-due decreases.
+    @param operator The operator.
+    @param strategy The strategy.
+    @return The encumbered magnitude.
+    """
     return convert(self._effective_encumbered(operator, strategy), uint64)
 
 
 @external
 @view
 def getAllocatableMagnitude(operator: address, strategy: address) -> uint64:
-    """@notice Magnitude the operator can still allocate (max - encumbered)."""
+    """
+    @notice Magnitude the operator can still allocate (max - encumbered).
+    @param operator The operator.
+    @param strategy The strategy.
+    @return The allocatable magnitude.
+    """
     max_mag: uint256 = 0
     enc: uint256 = 0
     max_mag, enc = self._max_and_encumbered_magnitude(operator, strategy)
@@ -685,7 +781,11 @@ def getAllocatableMagnitude(operator: address, strategy: address) -> uint64:
 @external
 @view
 def getAllocationDelay(operator: address) -> (bool, uint32):
-    """@notice (isSet, delay) of the operator's allocation delay now."""
+    """
+    @notice (isSet, delay) of the operator's allocation delay now.
+    @param operator The operator.
+    @return (isSet, delay).
+    """
     return self._allocation_delay(operator)
 
 
@@ -709,7 +809,13 @@ def _stake(operator: address, key: bytes32, strategy: address, future_block: uin
 @external
 @view
 def getAllocatedStake(operatorSet: ITypes.OperatorSet, operators: DynArray[address, MAX_OPERATORS], strategies: DynArray[address, MAX_STRATEGIES]) -> DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_OPERATORS]:
-    """@notice Shares each operator has allocated to the set in each strategy, now."""
+    """
+    @notice Shares each operator has allocated to the set in each strategy, now.
+    @param operatorSet The operator set (avs, id).
+    @param operators The operators.
+    @param strategies The strategies.
+    @return Allocated shares, [operator][strategy].
+    """
     key: bytes32 = self._key(operatorSet.avs, operatorSet.id)
     out: DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_OPERATORS] = []
     for op: address in operators:
@@ -727,6 +833,11 @@ def getMinimumSlashableStake(operatorSet: ITypes.OperatorSet, operators: DynArra
     @notice Shares the set can surely slash from each operator from now until `futureBlock`:
             pending deallocations due by then are deducted; zero where the operator is not
             slashable by the set (or stops being slashable before `futureBlock`).
+    @param operatorSet The operator set (avs, id).
+    @param operators The operators.
+    @param strategies The strategies.
+    @param futureBlock The last block of the period.
+    @return Slashable shares, [operator][strategy].
     """
     key: bytes32 = self._key(operatorSet.avs, operatorSet.id)
     out: DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_OPERATORS] = []
@@ -747,21 +858,36 @@ def getMinimumSlashableStake(operatorSet: ITypes.OperatorSet, operators: DynArra
 @external
 @view
 def isOperatorSlashable(operator: address, operatorSet: ITypes.OperatorSet) -> bool:
-    """@notice Registered, or deregistered less than DEALLOCATION_DELAY blocks ago."""
+    """
+    @notice Registered, or deregistered less than DEALLOCATION_DELAY blocks ago.
+    @param operator The operator.
+    @param operatorSet The operator set (avs, id).
+    @return True if the set can slash the operator.
+    """
     return self._is_slashable(operator, self._key(operatorSet.avs, operatorSet.id))
 
 
 @external
 @view
 def isMemberOfOperatorSet(operator: address, operatorSet: ITypes.OperatorSet) -> bool:
-    """@notice Whether the operator is registered for the set."""
+    """
+    @notice Whether the operator is registered for the set.
+    @param operator The operator.
+    @param operatorSet The operator set (avs, id).
+    @return True if registered.
+    """
     return (self.registrationStatus[operator][self._key(operatorSet.avs, operatorSet.id)] & 1) == 1
 
 
 @external
 @view
 def getRegistrationStatus(operator: address, operatorSet: ITypes.OperatorSet) -> (bool, uint32):
-    """@notice (registered, slashableUntil) of the operator in the set."""
+    """
+    @notice (registered, slashableUntil) of the operator in the set.
+    @param operator The operator.
+    @param operatorSet The operator set (avs, id).
+    @return (registered, slashableUntil).
+    """
     reg: uint256 = self.registrationStatus[operator][self._key(operatorSet.avs, operatorSet.id)]
     return (reg & 1) == 1, convert(reg >> 1, uint32)
 
@@ -769,35 +895,55 @@ def getRegistrationStatus(operator: address, operatorSet: ITypes.OperatorSet) ->
 @external
 @view
 def getMemberCount(operatorSet: ITypes.OperatorSet) -> uint256:
-    """@notice Number of operators registered for the set."""
+    """
+    @notice Number of operators registered for the set.
+    @param operatorSet The operator set (avs, id).
+    @return The number of members.
+    """
     return self._operatorSetMemberCount[self._key(operatorSet.avs, operatorSet.id)]
 
 
 @external
 @view
 def isOperatorSet(operatorSet: ITypes.OperatorSet) -> bool:
-    """@notice Whether the set exists."""
+    """
+    @notice Whether the set exists.
+    @param operatorSet The operator set (avs, id).
+    @return True if the set exists.
+    """
     return self._isOperatorSet[self._key(operatorSet.avs, operatorSet.id)]
 
 
 @external
 @view
 def getOperatorSetCount(avs: address) -> uint256:
-    """@notice Number of sets the AVS created."""
+    """
+    @notice Number of sets the AVS created.
+    @param avs The AVS.
+    @return The number of sets.
+    """
     return self.operatorSetCount[avs]
 
 
 @external
 @view
 def getStrategiesInOperatorSet(operatorSet: ITypes.OperatorSet) -> DynArray[address, MAX_STRATEGIES]:
-    """@notice The set's strategies."""
+    """
+    @notice The set's strategies.
+    @param operatorSet The operator set (avs, id).
+    @return The strategies.
+    """
     return self._operatorSetStrategies[self._key(operatorSet.avs, operatorSet.id)]
 
 
 @external
 @view
 def getRedistributionRecipient(operatorSet: ITypes.OperatorSet) -> address:
-    """@notice Where the set's slashed funds go (the burn address for burning sets)."""
+    """
+    @notice Where the set's slashed funds go (the burn address for burning sets).
+    @param operatorSet The operator set (avs, id).
+    @return The recipient address.
+    """
     key: bytes32 = self._key(operatorSet.avs, operatorSet.id)
     assert self._isOperatorSet[key], "invalid operator set"
     return self._redistributionRecipients[key]
@@ -806,7 +952,11 @@ def getRedistributionRecipient(operatorSet: ITypes.OperatorSet) -> address:
 @external
 @view
 def isRedistributingOperatorSet(operatorSet: ITypes.OperatorSet) -> bool:
-    """@notice Whether the set redistributes (rather than burns) slashed funds."""
+    """
+    @notice Whether the set redistributes (rather than burns) slashed funds.
+    @param operatorSet The operator set (avs, id).
+    @return True if the set redistributes.
+    """
     r: address = self._redistributionRecipients[self._key(operatorSet.avs, operatorSet.id)]
     return r != empty(address) and r != DEFAULT_BURN_ADDRESS
 
@@ -814,40 +964,66 @@ def isRedistributingOperatorSet(operatorSet: ITypes.OperatorSet) -> bool:
 @external
 @view
 def getSlasher(operatorSet: ITypes.OperatorSet) -> address:
-    """@notice The only address that may slash the set's operators."""
+    """
+    @notice The only address that may slash the set's operators.
+    @param operatorSet The operator set (avs, id).
+    @return The slasher.
+    """
     return self._slashers[self._key(operatorSet.avs, operatorSet.id)]
 
 
 @external
 @view
 def getResolver(operatorSet: ITypes.OperatorSet) -> address:
-    """@notice The address that may cancel the set's slashes during the resolution window."""
+    """
+    @notice The address that may cancel the set's slashes during the resolution window.
+    @param operatorSet The operator set (avs, id).
+    @return The resolver (zero: none).
+    """
     return self._resolvers[self._key(operatorSet.avs, operatorSet.id)]
 
 
 @external
 @view
 def getSlashCount(operatorSet: ITypes.OperatorSet) -> uint256:
-    """@notice Number of slashes of the set so far (the last slashId)."""
+    """
+    @notice Number of slashes of the set so far (the last slashId).
+    @param operatorSet The operator set (avs, id).
+    @return The number of slashes.
+    """
     return self._slashIds[self._key(operatorSet.avs, operatorSet.id)]
 
 
 @external
 @view
 def getAVSRegistrar(avs: address) -> address:
-    """@notice The AVS's registrar (zero: none)."""
+    """
+    @notice The AVS's registrar (zero: none).
+    @param avs The AVS.
+    @return The registrar.
+    """
     return self._avsRegistrar[avs]
 
 
 @external
 @view
 def getRedistributionConsent(operator: address, operatorSet: ITypes.OperatorSet) -> bool:
-    """@notice Whether the operator accepted redistribution by the set."""
+    """
+    @notice Whether the operator accepted redistribution by the set.
+    @param operator The operator.
+    @param operatorSet The operator set (avs, id).
+    @return True if the operator consented.
+    """
     return self._redistributionConsent[operator][self._key(operatorSet.avs, operatorSet.id)]
 
 
 @external
 @view
 def getDeallocationQueueLength(operator: address, strategy: address) -> uint256:
-    """@notice Deallocations of (operator, strategy) not yet cleared."""
+    """
+    @notice Deallocations of (operator, strategy) not yet cleared.
+    @param operator The operator.
+    @param strategy The strategy.
+    @return The queue length.
+    """
     return self.deallocationQueueTail[operator][strategy] - self.deallocationQueueHead[operator][strategy]

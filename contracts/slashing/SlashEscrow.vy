@@ -1,10 +1,15 @@
 # pragma version ~=0.4.3
-# @title SlashEscrow
-# @notice Holds the tokens of every slash for a resolution window. During the window the
-#         operator set's resolver (fixed when the set was created; optional) may cancel the slash,
-#         which puts the tokens back into the strategies, restores the stake of the operator's
-#         stakers pro rata and gives the slashed magnitude back to the operator (unallocated). After the window anyone releases the tokens to the set's
-#         redistribution recipient, or to the burn address for a burning set.
+"""
+@title SlashEscrow
+@notice Holds the tokens of every slash for a resolution window. During the window the
+        operator set's resolver (fixed when the set was created; optional) may cancel the slash,
+        which puts the tokens back into the strategies, restores the stake of the operator's
+        stakers pro rata and gives the slashed magnitude back to the operator (unallocated). After the window anyone releases the tokens to the set's
+        redistribution recipient, or to the burn address for a burning set.
+@dev Implements ISlashEscrow (called by the StrategyManager) and ISlashEscrowRelease (used by
+     redistribution recipients). A slash is one packed meta slot plus one (entry, amount) pair per
+     slashed strategy; see docs/restaking.md.
+"""
 
 from ethereum.ercs import IERC20
 from ..interfaces import ITypes
@@ -48,20 +53,32 @@ event SlashCancelled:
     amount: uint256
     restoredShares: uint256
 
+# The StrategyManager, the only caller of recordSlash.
 strategyManager: public(immutable(address))
+# The DelegationManager.
 delegation: public(immutable(address))
+# The AllocationManager.
 allocationManager: public(immutable(address))
+# Blocks a slash stays cancellable before it can be released.
 SLASH_RESOLUTION_DELAY_BLOCKS: public(immutable(uint32))
 
 # Per slash: operator | resolveBlock << 160 | status << 192 | number of entries << 200 (one slot),
 # then one (strategy and slashed magnitude, amount) pair per slashed strategy.
 _slashMeta: HashMap[bytes32, uint256]
 _slashEntries: HashMap[bytes32, HashMap[uint256, uint256]]  # strategy | slashed magnitude << 160
+# slash key -> entry index -> tokens held for that entry.
 _slashEntryAmounts: HashMap[bytes32, HashMap[uint256, uint256]]
 
 
 @deploy
 def __init__(_strategyManager: address, _delegation: address, _allocationManager: address, _resolutionDelayBlocks: uint32):
+    """
+    @notice Deploy with the core contracts and the resolution window.
+    @param _strategyManager The StrategyManager.
+    @param _delegation The DelegationManager.
+    @param _allocationManager The AllocationManager.
+    @param _resolutionDelayBlocks Blocks a slash stays cancellable (SLASH_RESOLUTION_DELAY_BLOCKS).
+    """
     assert _resolutionDelayBlocks <= staticcall IDelegationManager(_delegation).minWithdrawalDelayBlocks(), "resolution window exceeds withdrawal delay"
     strategyManager = _strategyManager
     delegation = _delegation
@@ -89,7 +106,18 @@ def _unpack(meta: uint256) -> (address, uint256, uint8, uint256):
 
 @external
 def recordSlash(operator: address, avs: address, operatorSetId: uint32, slashId: uint256, strategy: address, token: address, amount: uint256, shares: uint256, slashedMagnitude: uint64):
-    """@notice Record tokens of a slash that the StrategyManager has just sent here."""
+    """
+    @notice Record tokens of a slash that the StrategyManager has just sent here.
+    @param operator The operator.
+    @param avs The AVS.
+    @param operatorSetId The operator set id within the AVS.
+    @param slashId The slash id within the operator set (1, 2, ...).
+    @param strategy The strategy.
+    @param token The ERC-20 token.
+    @param amount The tokens received.
+    @param shares The strategy shares slashed.
+    @param slashedMagnitude The magnitude the slash took (WAD = all).
+    """
     assert msg.sender == strategyManager, "only strategy manager"
     key: bytes32 = self._key(avs, operatorSetId, slashId)
     meta: uint256 = self._slashMeta[key]
@@ -129,6 +157,9 @@ def releaseSlash(avs: address, operatorSetId: uint32, slashId: uint256):
     """
     @notice After the resolution window, send a slash's tokens to the set's redistribution
             recipient (or the burn address). Anyone may call; each slash is released once.
+    @param avs The AVS.
+    @param operatorSetId The operator set id within the AVS.
+    @param slashId The slash id within the operator set (1, 2, ...).
     """
     key: bytes32 = self._key(avs, operatorSetId, slashId)
     operator: address = empty(address)
@@ -157,6 +188,9 @@ def cancelSlash(avs: address, operatorSetId: uint32, slashId: uint256):
     """
     @notice Cancel a slash within its resolution window (the set's resolver only): the tokens go
             back into their strategies and the operator's stakers get the stake back pro rata.
+    @param avs The AVS.
+    @param operatorSetId The operator set id within the AVS.
+    @param slashId The slash id within the operator set (1, 2, ...).
     """
     key: bytes32 = self._key(avs, operatorSetId, slashId)
     opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=avs, id=operatorSetId)
@@ -194,7 +228,13 @@ def cancelSlash(avs: address, operatorSetId: uint32, slashId: uint256):
 @external
 @view
 def getSlash(avs: address, operatorSetId: uint32, slashId: uint256) -> ITypes.SlashRecord:
-    """@notice The escrow record of a slash (status 0 none, 1 pending, 2 released, 3 cancelled)."""
+    """
+    @notice The escrow record of a slash (status 0 none, 1 pending, 2 released, 3 cancelled).
+    @param avs The AVS.
+    @param operatorSetId The operator set id within the AVS.
+    @param slashId The slash id within the operator set (1, 2, ...).
+    @return The SlashRecord.
+    """
     key: bytes32 = self._key(avs, operatorSetId, slashId)
     rec: ITypes.SlashRecord = empty(ITypes.SlashRecord)
     n: uint256 = 0

@@ -1,19 +1,23 @@
 # pragma version ~=0.4.3
-# @title BackingEigen (bEIGEN)
-# @notice ERC-20 with balance and supply checkpoints by block, governance-set minters and holder
-#         burn. The same code is the genesis token and every fork of it: a fork names its parent and
-#         fork block, and an account's fork balance is its parent balance at the fork block,
-#         materialised lazily on the account's first use ("claim"). Two accounts are adjusted in a
-#         fork: the staking strategy is debited the accused operators' stake and the challenger is
-#         credited a reward out of it; both are settled by the fork manager when the fork is adopted.
-# @dev Checkpoints are packed (block << 224) | value, one list per account and two for supply
-#      (cumulative minted and burned since creation).
+"""
+@title BackingEigen (bEIGEN)
+@notice ERC-20 with balance and supply checkpoints by block, governance-set minters and holder
+        burn. The same code is the genesis token and every fork of it: a fork names its parent and
+        fork block, and an account's fork balance is its parent balance at the fork block,
+        materialised lazily on the account's first use ("claim"). Two accounts are adjusted in a
+        fork: the staking strategy is debited the accused operators' stake and the challenger is
+        credited a reward out of it; both are settled by the fork manager when the fork is adopted.
+@dev Checkpoints are packed (block << 224) | value, one list per account and two for supply
+     (cumulative minted and burned since creation).
+"""
 
 from ethereum.ercs import IERC20
 from ..lib import erc20
 from ..lib import ownable
+from ..interfaces import IBackingEigen
 
 implements: IERC20
+implements: IBackingEigen
 
 initializes: erc20
 initializes: ownable
@@ -24,11 +28,6 @@ exports: (
     ownable.owner,
     ownable.transferOwnership,
 )
-
-
-interface IParent:
-    def balanceOfAt(account: address, blockNumber: uint256) -> uint256: view
-    def totalSupplyAt(blockNumber: uint256) -> uint256: view
 
 
 VALUE_MASK: constant(uint256) = (1 << 224) - 1
@@ -47,24 +46,38 @@ event ForkSettled:
     creditAccount: indexed(address)
     credit: uint256
 
+# Token name.
 name: public(String[32])
+# Token symbol.
 symbol: public(String[16])
 decimals: public(constant(uint8)) = 18
+# account -> may mint (set by the owner).
 isMinter: public(HashMap[address, bool])
 
+# The token this one forks (zero for the genesis token).
 parent: public(immutable(address))
+# The block whose parent balances this fork starts from (0 for the genesis token).
 forkBlock: public(immutable(uint256))
+# The ForkManager that created this token (settles the fork).
 forkManager: public(immutable(address))
+# The account debited in the fork (the bEIGEN strategy).
 debitAccount: public(immutable(address))
+# The account credited in the fork (the challenger).
 creditAccount: public(immutable(address))
+# The debit of debitAccount (provisional until settled).
 debit: public(uint256)
+# The credit of creditAccount (provisional until settled).
 credit: public(uint256)
+# The debit and credit are final (always for the genesis token).
 settled: public(bool)
 
+# account -> index -> (block << 224) | balance.
 _balanceCheckpoints: HashMap[address, HashMap[uint256, uint256]]
+# account -> number of balance checkpoints (0: not yet claimed).
 _balanceCheckpointCount: HashMap[address, uint256]
 # supply histories: key 0 = cumulative minted, key 1 = cumulative burned
 _supplyCheckpoints: HashMap[uint256, HashMap[uint256, uint256]]
+# kind -> number of supply checkpoints.
 _supplyCheckpointCount: HashMap[uint256, uint256]
 
 
@@ -85,6 +98,17 @@ def __init__(
     """
     @notice Genesis: `_parent` empty, `_initialSupply` minted to `_initialHolder`. Fork: the parent
             token and fork block, the provisional debit/credit (settled later by the creator).
+    @param _name The token name.
+    @param _symbol The token symbol.
+    @param _owner The owner (governance); sets minters.
+    @param _parent The parent token (zero for the genesis token).
+    @param _forkBlock The fork block (fork only).
+    @param _debitAccount The account debited in the fork (the bEIGEN strategy).
+    @param _debit Its provisional debit.
+    @param _creditAccount The account credited in the fork (the challenger).
+    @param _credit Its provisional credit.
+    @param _initialHolder Receives the initial supply (genesis only).
+    @param _initialSupply The initial supply (genesis only).
     """
     ownable.__init__(_owner)
     self.name = _name
@@ -158,7 +182,7 @@ def _virtual(account: address) -> uint256:
     # less the debit (staking strategy) or plus the credit (challenger).
     if parent == empty(address):
         return 0
-    v: uint256 = staticcall IParent(parent).balanceOfAt(account, forkBlock)
+    v: uint256 = staticcall IBackingEigen(parent).balanceOfAt(account, forkBlock)
     if account == debitAccount:
         v -= min(self.debit, v)
     elif account == creditAccount:
@@ -171,7 +195,7 @@ def _virtual(account: address) -> uint256:
 def _balance_at(account: address, blk: uint256) -> uint256:
     assert blk <= block.number, "future lookup"
     if parent != empty(address) and blk < forkBlock:
-        return staticcall IParent(parent).balanceOfAt(account, blk)
+        return staticcall IBackingEigen(parent).balanceOfAt(account, blk)
     found: bool = False
     v: uint256 = 0
     found, v = self._search(self._balanceCheckpointCount[account], blk, account, 0, False)
@@ -185,7 +209,7 @@ def _balance_at(account: address, blk: uint256) -> uint256:
 def _base_supply() -> uint256:
     if parent == empty(address):
         return 0
-    return staticcall IParent(parent).totalSupplyAt(forkBlock) - self.debit + self.credit
+    return staticcall IBackingEigen(parent).totalSupplyAt(forkBlock) - self.debit + self.credit
 
 
 @internal
@@ -193,7 +217,7 @@ def _base_supply() -> uint256:
 def _supply_at(blk: uint256) -> uint256:
     assert blk <= block.number, "future lookup"
     if parent != empty(address) and blk < forkBlock:
-        return staticcall IParent(parent).totalSupplyAt(blk)
+        return staticcall IBackingEigen(parent).totalSupplyAt(blk)
     minted: uint256 = 0
     burned: uint256 = 0
     found: bool = False
@@ -263,55 +287,90 @@ def _transfer(sender: address, receiver: address, amount: uint256):
 @external
 @view
 def balanceOf(account: address) -> uint256:
-    """@notice Current balance (the lazily claimed fork balance included)."""
+    """
+    @notice Current balance (the lazily claimed fork balance included).
+    @param account The account.
+    @return The balance.
+    """
     return self._balance_at(account, block.number)
 
 
 @external
 @view
 def totalSupply() -> uint256:
-    """@notice Current total supply."""
+    """
+    @notice Current total supply.
+    @return The total supply.
+    """
     return self._supply_at(block.number)
 
 
 @external
 @view
 def balanceOfAt(account: address, blockNumber: uint256) -> uint256:
-    """@notice Balance of `account` at the end of block `blockNumber` (not after the current block)."""
+    """
+    @notice Balance of `account` at the end of block `blockNumber` (not after the current block).
+    @param account The account.
+    @param blockNumber The block number (not after the current block).
+    @return The balance.
+    """
     return self._balance_at(account, blockNumber)
 
 
 @external
 @view
 def totalSupplyAt(blockNumber: uint256) -> uint256:
-    """@notice Total supply at the end of block `blockNumber` (not after the current block)."""
+    """
+    @notice Total supply at the end of block `blockNumber` (not after the current block).
+    @param blockNumber The block number (not after the current block).
+    @return The total supply.
+    """
     return self._supply_at(blockNumber)
 
 
 @external
 @view
 def isClaimed(account: address) -> bool:
-    """@notice Whether the account's balance has been materialised in this token."""
+    """
+    @notice Whether the account's balance has been materialised in this token.
+    @param account The account.
+    @return True if claimed.
+    """
     return self._balanceCheckpointCount[account] != 0
 
 
 @external
 @view
 def numCheckpoints(account: address) -> uint256:
-    """@notice Number of balance checkpoints of `account`."""
+    """
+    @notice Number of balance checkpoints of `account`.
+    @param account The account.
+    @return The number of checkpoints.
+    """
     return self._balanceCheckpointCount[account]
 
 
 @external
 def transfer(receiver: address, amount: uint256) -> bool:
-    """@notice Move `amount` from the caller to `receiver`."""
+    """
+    @notice Move `amount` from the caller to `receiver`.
+    @param receiver The account credited; not the zero address.
+    @param amount The token amount.
+    @return True (a failure reverts).
+    """
     self._transfer(msg.sender, receiver, amount)
     return True
 
 
 @external
 def transferFrom(sender: address, receiver: address, amount: uint256) -> bool:
-    """@notice Move `amount` from `sender` to `receiver` using the caller's allowance."""
+    """
+    @notice Move `amount` from `sender` to `receiver` using the caller's allowance.
+    @param sender The account debited.
+    @param receiver The account credited; not the zero address.
+    @param amount The token amount.
+    @return True (a failure reverts).
+    """
     erc20._spend_allowance(sender, msg.sender, amount)
     self._transfer(sender, receiver, amount)
     return True
@@ -322,6 +381,7 @@ def claim(account: address) -> uint256:
     """
     @notice Materialise `account`'s fork balance now (any later use does it too). Each account is
             claimed at most once.
+    @param account The account.
     @return the claimed balance
     """
     assert parent != empty(address), "not a fork"
@@ -333,7 +393,11 @@ def claim(account: address) -> uint256:
 
 @external
 def mint(receiver: address, amount: uint256):
-    """@notice Create `amount` new tokens for `receiver` (minters only)."""
+    """
+    @notice Create `amount` new tokens for `receiver` (minters only).
+    @param receiver The account credited.
+    @param amount The token amount.
+    """
     assert self.isMinter[msg.sender], "only minter"
     assert receiver != empty(address), "zero receiver"
     assert amount != 0, "zero amount"
@@ -345,7 +409,10 @@ def mint(receiver: address, amount: uint256):
 
 @external
 def burn(amount: uint256):
-    """@notice Destroy `amount` of the caller's tokens."""
+    """
+    @notice Destroy `amount` of the caller's tokens.
+    @param amount The token amount.
+    """
     assert amount != 0, "zero amount"
     bal: uint256 = self._claim(msg.sender)
     assert bal >= amount, "insufficient balance"
@@ -356,7 +423,11 @@ def burn(amount: uint256):
 
 @external
 def setIsMinter(minter: address, allowed: bool):
-    """@notice Allow or disallow `minter` to mint (owner, i.e. governance, only)."""
+    """
+    @notice Allow or disallow `minter` to mint (owner, i.e. governance, only).
+    @param minter The minter.
+    @param allowed True to allow, False to disallow.
+    """
     ownable._check_owner()
     assert minter != empty(address), "zero address"
     self.isMinter[minter] = allowed
@@ -368,6 +439,8 @@ def settleFork(_debit: uint256, _credit: uint256):
     """
     @notice Fix the final debit of the staking strategy and credit of the challenger when the fork
             is adopted (fork manager only, once). The debit cannot exceed the provisional one.
+    @param _debit The final debit of the staking strategy.
+    @param _credit The final credit of the challenger (at most the debit).
     """
     assert parent != empty(address), "not a fork"
     assert msg.sender == forkManager, "only fork manager"
