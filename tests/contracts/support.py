@@ -263,6 +263,26 @@ class TokenWorld(World):
 THRESHOLD = 6667
 STAKES = (100, 60, 40)  # TKA deposited by each operator; 50% allocated -> 50, 30, 20
 
+
+class _SetWorld:
+    """An AVS contract (`contract`) with one operator set (`set_id`) that three operators joined
+    with signing keys, TKA stake and half of it allocated."""
+
+    def _add_operators(self, label):
+        w = self.w
+        self.ops = [w.op, w.op2, w.other]
+        self.keys = [keys.PrivateKey(keccak(b"%s operator %d" % (label, i))) for i in range(3)]
+        for op, key, amount in zip(self.ops, self.keys, STAKES, strict=True):
+            self.join(op, key)
+            w.deposit(op, "TKA", amount * WAD)
+            self.allocate(op, WAD // 2)
+
+    def allocate(self, op, mag, set_id=None):
+        opset = (self.contract.address, self.set_id if set_id is None else set_id)
+        cur = [self.w.am.getAllocation(op, opset, s).currentMagnitude for s in self.strats]
+        self.w.am.modifyAllocations(op, [(opset, self.strats, [mag, mag], cur)], sender=op)
+
+
 # ---------------------------------------------------------------- ComputeAVS
 
 COMPUTE_SET = 7
@@ -270,21 +290,18 @@ FAULT_WAD = WAD // 10
 TTL = 3600
 
 
-class ComputeWorld:
+class ComputeWorld(_SetWorld):
     """A ComputeAVS with compute set COMPUTE_SET: three operators with signing keys and stake, an app
     with one image and a development TEE."""
 
+    set_id = COMPUTE_SET
+
     def __init__(self, w, project, chain, accounts):
         self.w, self.chain, self.project = w, chain, project
-        self.avs = deploy_compute_avs(project, w.owner, w.d, ComputeAVSConfig(enrolment_ttl_s=TTL, fault_wad=FAULT_WAD))
+        self.avs = self.contract = deploy_compute_avs(project, w.owner, w.d, ComputeAVSConfig(enrolment_ttl_s=TTL, fault_wad=FAULT_WAD))
         self.strats = [w.strats["TKA"], w.strats["TKB"]]
         self.avs.createOperatorSet(COMPUTE_SET, self.strats, w.resolver, w.recipient, THRESHOLD, sender=w.owner)
-        self.ops = [w.op, w.op2, w.other]
-        self.keys = [keys.PrivateKey(keccak(b"compute operator %d" % i)) for i in range(3)]
-        for op, key, amount in zip(self.ops, self.keys, STAKES, strict=True):
-            self.join(op, key)
-            w.deposit(op, "TKA", amount * WAD)
-            self.allocate(op, WAD // 2)
+        self._add_operators(b"compute")
         self.app_owner = w.avs2
         self.app_id = keccak(b"app: deterministic sum")
         self.ca = NitroTestCA(seed=b"compute-avs tests")
@@ -304,11 +321,6 @@ class ComputeWorld:
         if expect is not None:
             return reverts(expect, self.w.am.registerForOperatorSets, op, (self.avs.address, [set_id], data), sender=op)
         return self.w.am.registerForOperatorSets(op, (self.avs.address, [set_id], data), sender=op)
-
-    def allocate(self, op, mag, set_id=COMPUTE_SET):
-        opset = (self.avs.address, set_id)
-        cur = [self.w.am.getAllocation(op, opset, s).currentMagnitude for s in self.strats]
-        self.w.am.modifyAllocations(op, [(opset, self.strats, [mag, mag], cur)], sender=op)
 
     # --- time
     def now(self) -> datetime:
@@ -367,24 +379,21 @@ def tiny_engine_service():
     return InferenceService(tiny_model(0))
 
 
-class DisputeWorld:
+class DisputeWorld(_SetWorld):
     """InferenceDisputes with inference set INFERENCE_SET: three operators with signing keys and
     stake, the tiny seeded model allowed, and an inference service that signs receipts with each
     operator's signing key."""
+
+    set_id = INFERENCE_SET
 
     def __init__(self, w, project, chain):
         self.w, self.chain, self.project = w, chain, project
         cfg = InferenceDisputesConfig(challenge_bond_wei=BOND, challenge_window_s=CHALLENGE_WINDOW,
                                       resolution_window_s=RESOLUTION_WINDOW, slash_wad=SLASH_WAD)
-        self.c = deploy_inference_disputes(project, w.owner, w.d, cfg)
+        self.c = self.contract = deploy_inference_disputes(project, w.owner, w.d, cfg)
         self.strats = [w.strats["TKA"], w.strats["TKB"]]
         self.c.createInferenceSet(INFERENCE_SET, self.strats, w.resolver, THRESHOLD, sender=w.owner)
-        self.ops = [w.op, w.op2, w.other]
-        self.keys = [keys.PrivateKey(keccak(b"inference operator %d" % i)) for i in range(3)]
-        for op, key, amount in zip(self.ops, self.keys, STAKES, strict=True):
-            self.join(op, key)
-            w.deposit(op, "TKA", amount * WAD)
-            self.allocate(op, WAD // 2)
+        self._add_operators(b"inference")
         self.svc = tiny_engine_service()
         self.c.setModelAllowed(self.svc.model.sha256, self.svc.tokenizer.hash, ENGINE_ID, True, sender=w.owner)
         self.client, self.watcher = w.staker, w.staker2
@@ -395,11 +404,6 @@ class DisputeWorld:
         self.w.am.setRedistributionConsent(op, (self.c.address, set_id), True, sender=op)
         data = registration_data(self.chain.chain_id, self.c.address, op.address, key)
         return self.w.am.registerForOperatorSets(op, (self.c.address, [set_id], data), sender=op)
-
-    def allocate(self, op, mag, set_id=INFERENCE_SET):
-        opset = (self.c.address, set_id)
-        cur = [self.w.am.getAllocation(op, opset, s).currentMagnitude for s in self.strats]
-        self.w.am.modifyAllocations(op, [(opset, self.strats, [mag, mag], cur)], sender=op)
 
     # --- receipts
     def answer(self, op_index=0, prompt="what is 2+2?", seed=1, temperature=0.7, max_tokens=8, client=None):
