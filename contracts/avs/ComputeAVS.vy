@@ -1,24 +1,31 @@
 # pragma version ~=0.4.3
-# @title ComputeAVS
-# @notice The verifiable-compute service on-chain: an image registry (apps, image digests,
-#         versions, upgrade deadlines), enclave-key enrolment by a stake-weighted threshold of the
-#         app's compute operator set, execution receipts checked against both, and fault proofs
-#         (two receipts of a deterministic app with the same image and input but different
-#         outputs) that slash the operators responsible through the AllocationManager.
-# @dev This contract is the AVS of its operator sets, their registrar and their slasher. The
-#      threshold mechanism is the OperatorSetSigCheck module. Receipt encoding mirrors
-#      offchain.compute.receipt (docs/compute.md); enrolment statements mirror
-#      offchain.chain.compute_avs (docs/avs.md).
+"""
+@title ComputeAVS
+@notice The verifiable-compute service on-chain: an image registry (apps, image digests,
+        versions, upgrade deadlines), enclave-key enrolment by a stake-weighted threshold of the
+        app's compute operator set, execution receipts checked against both, and fault proofs
+        (two receipts of a deterministic app with the same image and input but different
+        outputs) that slash the operators responsible through the AllocationManager.
+@dev This contract is the AVS of its operator sets, their registrar and their slasher. The
+     threshold mechanism is the OperatorSetSigCheck module. Receipt encoding mirrors
+     offchain.compute.receipt (docs/compute.md); enrolment statements mirror
+     offchain.chain.compute_avs (docs/avs.md).
+"""
 
 from . import OperatorSetSigCheck as sigcheck
+from ..lib import ownable
+from ..interfaces import ITypes
 from ..interfaces import IAllocationManagerAVS as IAM
 from ..interfaces import IAVSRegistrar
 
 implements: IAVSRegistrar
 
 initializes: sigcheck
+initializes: ownable
 
 exports: (
+    ownable.owner,
+    ownable.transferOwnership,
     sigcheck.allocationManager,
     sigcheck.signingKeyOf,
     sigcheck.operatorOfKey,
@@ -70,10 +77,6 @@ struct Enclave:
     evidenceHash: bytes32
     enrolledAt: uint256
     revoked: bool
-
-event OwnershipTransferred:
-    previousOwner: indexed(address)
-    newOwner: indexed(address)
 
 event ComputeOperatorSetCreated:
     operatorSetId: indexed(uint32)
@@ -139,52 +142,52 @@ event FaultOperatorNotSlashable:
     faultKey: indexed(bytes32)
     operator: indexed(address)
 
-owner: public(address)
+# Set once initialize registered this contract as an AVS with the AllocationManager.
 initialized: public(bool)
+# Seconds an enclave key stays valid after its evidence was verified.
 ENROLMENT_TTL: public(immutable(uint256))
+# Fraction (WAD = 100%) of an operator's allocation slashed per proven fault.
 FAULT_WAD: public(immutable(uint256))
 
+# appId -> App (owner, compute set, deterministic flag, current image, image count).
 apps: public(HashMap[bytes32, App])
+# appId -> image digest -> Image (version, policy hash, upgrade deadline, revoked).
 images: public(HashMap[bytes32, HashMap[bytes32, Image]])
+# enclave key -> Enclave (app, image, operator, enrolment time, revoked).
 enclaves: public(HashMap[address, Enclave])
+# receipt digest -> accepted by submitReceipt.
 receiptAccepted: public(HashMap[bytes32, bool])
 # first accepted output per keccak256(appId, imageDigest, inputHash)
 acceptedOutput: public(HashMap[bytes32, bytes32])
+# fault key -> operator -> already slashed for this fault.
 faultSlashed: public(HashMap[bytes32, HashMap[address, bool]])
 
 
 @deploy
 def __init__(_allocationManager: address, _enrolmentTtl: uint256, _faultWad: uint256):
+    """
+    @notice Deploy the AVS; the deployer becomes its owner.
+    @param _allocationManager The AllocationManager.
+    @param _enrolmentTtl Seconds an enclave key stays valid after its evidence was verified.
+    @param _faultWad Fraction (WAD = 100%) of allocated stake slashed per proven fault.
+    """
     assert _enrolmentTtl != 0, "zero enrolment ttl"
     assert _faultWad != 0 and _faultWad <= WAD, "bad fault wad"
     sigcheck.__init__(_allocationManager)
-    self.owner = msg.sender
+    ownable.__init__(msg.sender)
     ENROLMENT_TTL = _enrolmentTtl
     FAULT_WAD = _faultWad
-    log OwnershipTransferred(previousOwner=empty(address), newOwner=msg.sender)
 
 
 # ---------------------------------------------------------------- admin and operator sets
 
-@internal
-@view
-def _only_owner():
-    assert msg.sender == self.owner, "only owner"
-
-
-@external
-def transferOwnership(newOwner: address):
-    """@notice Hand the AVS's admin role (set creation, thresholds) to `newOwner`."""
-    self._only_owner()
-    assert newOwner != empty(address), "zero owner"
-    log OwnershipTransferred(previousOwner=self.owner, newOwner=newOwner)
-    self.owner = newOwner
-
-
 @external
 def initialize(metadataURI: String[1024]):
-    """@notice Register this contract as an AVS with the AllocationManager and as its own registrar."""
-    self._only_owner()
+    """
+    @notice Register this contract as an AVS with the AllocationManager and as its own registrar.
+    @param metadataURI The metadata URI (emitted only).
+    """
+    ownable._check_owner()
     assert not self.initialized, "already initialized"
     self.initialized = True
     am: address = sigcheck.allocationManager
@@ -199,12 +202,17 @@ def createOperatorSet(operatorSetId: uint32, strategies: DynArray[address, MAX_S
             `redistributionRecipient`, or burning when it is zero. `resolver` may cancel slashes
             during the escrow window (zero: none). `thresholdBps` of the set's allocated stake
             must sign an enrolment.
+    @param operatorSetId The operator set id within the AVS.
+    @param strategies The set's strategies.
+    @param resolver The address that may cancel the set's slashes during the escrow window (zero: none).
+    @param redistributionRecipient Where slashed funds go (zero: burn).
+    @param thresholdBps The threshold in basis points of the set's allocated stake.
     """
-    self._only_owner()
+    ownable._check_owner()
     assert self.initialized, "not initialized"
     sigcheck._set_threshold(operatorSetId, thresholdBps)
     am: address = sigcheck.allocationManager
-    p: IAM.CreateSetParams = IAM.CreateSetParams(operatorSetId=operatorSetId, strategies=strategies, slasher=self, resolver=resolver)
+    p: ITypes.CreateSetParams = ITypes.CreateSetParams(operatorSetId=operatorSetId, strategies=strategies, slasher=self, resolver=resolver)
     if redistributionRecipient == empty(address):
         extcall IAM(am).createOperatorSets(self, [p])
     else:
@@ -214,8 +222,12 @@ def createOperatorSet(operatorSetId: uint32, strategies: DynArray[address, MAX_S
 
 @external
 def setThreshold(operatorSetId: uint32, thresholdBps: uint256):
-    """@notice Change a managed set's enrolment threshold (basis points of allocated stake)."""
-    self._only_owner()
+    """
+    @notice Change a managed set's enrolment threshold (basis points of allocated stake).
+    @param operatorSetId The operator set id within the AVS.
+    @param thresholdBps The threshold in basis points of the set's allocated stake.
+    """
+    ownable._check_owner()
     assert sigcheck.thresholdBps[operatorSetId] != 0, "set not managed"
     sigcheck._set_threshold(operatorSetId, thresholdBps)
 
@@ -228,6 +240,10 @@ def registerOperator(operator: address, avs: address, operatorSetIds: DynArray[u
     @notice AllocationManager callback on registration. `data`: abi.encode(address signingKey,
             uint8 v, bytes32 r, bytes32 s), the key's proof of possession (see signingKeyDigest),
             or empty when the operator already has a key.
+    @param operator The operator.
+    @param avs Must be this contract.
+    @param operatorSetIds The sets the operator registers for.
+    @param data Registration data from the operator: abi.encode(signingKey, v, r, s).
     """
     assert msg.sender == sigcheck.allocationManager, "only allocation manager"
     assert avs == self, "wrong avs"
@@ -237,7 +253,12 @@ def registerOperator(operator: address, avs: address, operatorSetIds: DynArray[u
 
 @external
 def deregisterOperator(operator: address, avs: address, operatorSetIds: DynArray[uint32, 16]):
-    """@notice AllocationManager callback on deregistration: the operator stops counting as a signer."""
+    """
+    @notice AllocationManager callback on deregistration: the operator stops counting as a signer.
+    @param operator The operator.
+    @param avs Must be this contract.
+    @param operatorSetIds The sets the operator leaves.
+    """
     assert msg.sender == sigcheck.allocationManager, "only allocation manager"
     assert avs == self, "wrong avs"
     for id: uint32 in operatorSetIds:
@@ -247,7 +268,11 @@ def deregisterOperator(operator: address, avs: address, operatorSetIds: DynArray
 @external
 @view
 def supportsAVS(avs: address) -> bool:
-    """@notice This registrar serves only this AVS."""
+    """
+    @notice This registrar serves only this AVS.
+    @param avs The AVS.
+    @return Whether `avs` is this contract.
+    """
     return avs == self
 
 
@@ -266,6 +291,9 @@ def registerApp(appId: bytes32, operatorSetId: uint32, deterministic: bool):
     """
     @notice Register app `appId` owned by the caller, served by the compute set `operatorSetId`.
             A deterministic app's receipts with equal image and input must have equal outputs.
+    @param appId The app id.
+    @param operatorSetId The compute set that serves the app.
+    @param deterministic Whether the app is deterministic (same image and input give the same output).
     """
     assert appId != empty(bytes32), "zero app id"
     assert self.apps[appId].owner == empty(address), "app exists"
@@ -276,7 +304,11 @@ def registerApp(appId: bytes32, operatorSetId: uint32, deterministic: bool):
 
 @external
 def transferAppOwnership(appId: bytes32, newOwner: address):
-    """@notice Hand an app to `newOwner` (only the app owner)."""
+    """
+    @notice Hand an app to `newOwner` (only the app owner).
+    @param appId The app id.
+    @param newOwner The new app owner; must not be zero.
+    """
     self._only_app_owner(appId)
     assert newOwner != empty(address), "zero owner"
     self.apps[appId].owner = newOwner
@@ -290,6 +322,11 @@ def registerImage(appId: bytes32, imageDigest: bytes32, version: String[64], pol
             the attestation policy its enclaves are verified under. Operators must move to it by
             `upgradeBy` (unix seconds, not in the past): the previous current image stops being
             accepted then (sooner if it already had an earlier deadline). Ignored for the first image.
+    @param appId The app id.
+    @param imageDigest The image digest (OCI digest bytes).
+    @param version Human-readable version, e.g. "v1.2.0".
+    @param policyHash Hash of the attestation policy enclaves of this image must meet.
+    @param upgradeBy Unix time after which the image is no longer accepted (0: never).
     """
     self._only_app_owner(appId)
     assert imageDigest != empty(bytes32), "zero image digest"
@@ -311,7 +348,11 @@ def registerImage(appId: bytes32, imageDigest: bytes32, version: String[64], pol
 
 @external
 def revokeImage(appId: bytes32, imageDigest: bytes32):
-    """@notice Stop accepting an image at once (e.g. a vulnerable version)."""
+    """
+    @notice Stop accepting an image at once (e.g. a vulnerable version).
+    @param appId The app id.
+    @param imageDigest The image digest (OCI digest bytes).
+    """
     self._only_app_owner(appId)
     img: Image = self.images[appId][imageDigest]
     assert img.registeredAt != 0, "unknown image"
@@ -330,7 +371,12 @@ def _is_active(appId: bytes32, imageDigest: bytes32) -> bool:
 @external
 @view
 def isImageActive(appId: bytes32, imageDigest: bytes32) -> bool:
-    """@notice Registered for the app and not past its upgrade deadline or revoked."""
+    """
+    @notice Registered for the app and not past its upgrade deadline or revoked.
+    @param appId The app id.
+    @param imageDigest The image digest (OCI digest bytes).
+    @return True if the image is registered, not revoked and not past its deadline.
+    """
     return self._is_active(appId, imageDigest)
 
 
@@ -345,7 +391,16 @@ def _enrolment_digest(appId: bytes32, imageDigest: bytes32, policyHash: bytes32,
 @external
 @view
 def enrolmentDigest(appId: bytes32, imageDigest: bytes32, enclaveKey: address, evidenceHash: bytes32, operator: address, verifiedAt: uint256) -> bytes32:
-    """@notice The statement operators sign: they verified this key's evidence under the image's policy."""
+    """
+    @notice The statement operators sign: they verified this key's evidence under the image's policy.
+    @param appId The app id.
+    @param imageDigest The image digest (OCI digest bytes).
+    @param enclaveKey The enclave key (an address).
+    @param evidenceHash keccak256 of the attestation evidence.
+    @param operator The operator that will run the enclave.
+    @param verifiedAt Unix time (seconds) at which the evidence was verified.
+    @return The digest operators sign.
+    """
     return self._enrolment_digest(appId, imageDigest, self.images[appId][imageDigest].policyHash, enclaveKey, evidenceHash, operator, verifiedAt)
 
 
@@ -356,6 +411,12 @@ def enrollEnclaveKey(appId: bytes32, imageDigest: bytes32, enclaveKey: address, 
             set, who becomes answerable for the key's receipts). `signatures`: members' signatures
             over enrolmentDigest(...), strictly ascending signing keys, whose allocated stake
             reaches the set's threshold. `verifiedAt` (unix s) must be within ENROLMENT_TTL.
+    @param appId The app id.
+    @param imageDigest The image digest (OCI digest bytes).
+    @param enclaveKey The enclave key (an address).
+    @param evidenceHash keccak256 of the attestation evidence.
+    @param verifiedAt Unix time (seconds) at which the evidence was verified.
+    @param signatures The signatures, in strictly ascending order of signing key.
     """
     app: App = self.apps[appId]
     assert app.owner != empty(address), "unknown app"
@@ -378,6 +439,7 @@ def revokeEnclaveKey(enclaveKey: address):
     """
     @notice Stop accepting receipts from an enclave key (its operator or the app owner). Receipts
             it already signed remain evidence in fault proofs.
+    @param enclaveKey The enclave key (an address).
     """
     e: Enclave = self.enclaves[enclaveKey]
     assert e.operator != empty(address), "unknown enclave key"
@@ -399,7 +461,11 @@ def _receipt_digest(r: Receipt) -> bytes32:
 @external
 @pure
 def receiptDigest(r: Receipt) -> bytes32:
-    """@notice The canonical receipt digest (equals offchain.compute Receipt.digest())."""
+    """
+    @notice The canonical receipt digest (equals offchain.compute Receipt.digest()).
+    @param r The receipt.
+    @return The receipt digest.
+    """
     return self._receipt_digest(r)
 
 
@@ -425,6 +491,8 @@ def submitReceipt(r: Receipt, signature: sigcheck.Signature) -> bytes32:
             upgrade deadline, its enclave key is enrolled for that image and not revoked, its
             policy is the image's, it is for this chain, not from the future, not seen before, and
             signed (low s) by the enclave key over the canonical digest.
+    @param r The receipt.
+    @param signature The enclave key's signature over the receipt digest.
     @return the receipt digest
     """
     assert self.apps[r.appId].owner != empty(address), "unknown app"
@@ -447,7 +515,7 @@ def submitReceipt(r: Receipt, signature: sigcheck.Signature) -> bytes32:
 
 @internal
 def _sorted_strategies(set_id: uint32) -> DynArray[address, MAX_STRATEGIES]:
-    s: DynArray[address, MAX_STRATEGIES] = staticcall IAM(sigcheck.allocationManager).getStrategiesInOperatorSet(IAM.OperatorSet(avs=self, id=set_id))
+    s: DynArray[address, MAX_STRATEGIES] = staticcall IAM(sigcheck.allocationManager).getStrategiesInOperatorSet(ITypes.OperatorSet(avs=self, id=set_id))
     n: uint256 = len(s)
     for i: uint256 in range(1, MAX_STRATEGIES):
         if i >= n:
@@ -468,7 +536,7 @@ def _slash(fault_key: bytes32, operator: address, app: App, appId: bytes32, da: 
     if self.faultSlashed[fault_key][operator]:
         return False
     am: address = sigcheck.allocationManager
-    if not staticcall IAM(am).isOperatorSlashable(operator, IAM.OperatorSet(avs=self, id=app.operatorSetId)):
+    if not staticcall IAM(am).isOperatorSlashable(operator, ITypes.OperatorSet(avs=self, id=app.operatorSetId)):
         log FaultOperatorNotSlashable(faultKey=fault_key, operator=operator)
         return False
     self.faultSlashed[fault_key][operator] = True
@@ -478,7 +546,7 @@ def _slash(fault_key: bytes32, operator: address, app: App, appId: bytes32, da: 
         wads.append(FAULT_WAD)
     slash_id: uint256 = 0
     shares: DynArray[uint256, MAX_STRATEGIES] = []
-    slash_id, shares = extcall IAM(am).slashOperator(self, IAM.SlashingParams(operator=operator, operatorSetId=app.operatorSetId, strategies=strategies, wadsToSlash=wads, description="compute: conflicting receipts of a deterministic app"))
+    slash_id, shares = extcall IAM(am).slashOperator(self, ITypes.SlashingParams(operator=operator, operatorSetId=app.operatorSetId, strategies=strategies, wadsToSlash=wads, description="compute: conflicting receipts of a deterministic app"))
     log FaultProven(faultKey=fault_key, operator=operator, appId=appId, slashId=slash_id, receiptA=da, receiptB=db)
     return True
 
@@ -492,6 +560,10 @@ def proveFault(a: Receipt, sigA: sigcheck.Signature, b: Receipt, sigB: sigcheck.
             app's set in every strategy of the set; anyone may call. Operators no longer slashable
             are skipped (event). When the two keys belong to different operators both are slashed:
             the set's resolver cancels the honest side's slash after re-execution.
+    @param a The first receipt.
+    @param sigA Its enclave signature.
+    @param b The second receipt (same app, image and input).
+    @param sigB Its enclave signature.
     @return the number of operators slashed
     """
     app: App = self.apps[a.appId]

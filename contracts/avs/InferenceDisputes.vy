@@ -1,22 +1,26 @@
 # pragma version ~=0.4.3
-# @title InferenceDisputes
-# @notice On-chain disputes over deterministic-inference receipts (offchain.ai). Anyone registers
-#         an operator's signed receipt, which names its client (the operator signs the client's
-#         address, so only that client can ever be compensated for it); during the challenge window anyone may challenge it with a
-#         bond; the operators of the inference operator set re-execute it off-chain and a
-#         stake-weighted threshold of them (the accused excluded) signs the correct output
-#         commitment. A receipt proven wrong slashes its operator through the AllocationManager and
-#         the challenger's bond comes back; after the slash escrow's window the slashed tokens are
-#         forwarded to the receipt's client. A receipt confirmed correct forfeits the bond to the
-#         accused operator. A challenge nobody resolves by its deadline expires and returns the bond.
-# @dev This contract is the AVS of its single inference set, the set's registrar, its slasher and
-#      its redistribution recipient (it forwards each slash to the client of the dispute that caused
-#      it). The threshold mechanism is the OperatorSetSigCheck module. The receipt digest is
-#      offchain.ai.receipt's: keccak256(abi_encode(f1, ..., f15)) over RECEIPT_FIELDS, signed without
-#      prefix by the operator. Statements: see offchain/chain/inference_disputes.py and docs/disputes.md.
+"""
+@title InferenceDisputes
+@notice On-chain disputes over deterministic-inference receipts (offchain.ai). Anyone registers
+        an operator's signed receipt, which names its client (the operator signs the client's
+        address, so only that client can ever be compensated for it); during the challenge window anyone may challenge it with a
+        bond; the operators of the inference operator set re-execute it off-chain and a
+        stake-weighted threshold of them (the accused excluded) signs the correct output
+        commitment. A receipt proven wrong slashes its operator through the AllocationManager and
+        the challenger's bond comes back; after the slash escrow's window the slashed tokens are
+        forwarded to the receipt's client. A receipt confirmed correct forfeits the bond to the
+        accused operator. A challenge nobody resolves by its deadline expires and returns the bond.
+@dev This contract is the AVS of its single inference set, the set's registrar, its slasher and
+     its redistribution recipient (it forwards each slash to the client of the dispute that caused
+     it). The threshold mechanism is the OperatorSetSigCheck module. The receipt digest is
+     offchain.ai.receipt's: keccak256(abi_encode(f1, ..., f15)) over RECEIPT_FIELDS, signed without
+     prefix by the operator. Statements: see offchain/chain/inference_disputes.py and docs/disputes.md.
+"""
 
 from ethereum.ercs import IERC20
 from . import OperatorSetSigCheck as sigcheck
+from ..lib import ownable
+from ..interfaces import ITypes
 from ..interfaces import IAllocationManagerAVS as IAM
 from ..interfaces import IAVSRegistrar
 from ..interfaces import ISlashEscrowRelease as IEscrow
@@ -24,8 +28,11 @@ from ..interfaces import ISlashEscrowRelease as IEscrow
 implements: IAVSRegistrar
 
 initializes: sigcheck
+initializes: ownable
 
 exports: (
+    ownable.owner,
+    ownable.transferOwnership,
     sigcheck.allocationManager,
     sigcheck.signingKeyOf,
     sigcheck.operatorOfKey,
@@ -88,10 +95,6 @@ struct Claim:
     bond: uint256
     slashId: uint256         # FAULTY and slashed: the AllocationManager's slash id
     compensated: bool
-
-event OwnershipTransferred:
-    previousOwner: indexed(address)
-    newOwner: indexed(address)
 
 event InferenceSetCreated:
     operatorSetId: indexed(uint32)
@@ -162,59 +165,66 @@ event BondWithdrawn:
     account: indexed(address)
     amount: uint256
 
-owner: public(address)
+# Set once initialize registered this contract as an AVS with the AllocationManager.
 initialized: public(bool)
+# The SlashEscrow that holds slashed funds until they can be forwarded to clients.
 slashEscrow: public(immutable(address))
+# Wei a challenger posts with challengeReceipt.
 CHALLENGE_BOND: public(immutable(uint256))
+# Seconds after registration during which a receipt may be challenged.
 CHALLENGE_WINDOW: public(immutable(uint256))
+# Seconds after a challenge during which the set may post its verdict.
 RESOLUTION_WINDOW: public(immutable(uint256))
+# Fraction (WAD = 100%) of an operator's allocation slashed per receipt proven wrong.
 SLASH_WAD: public(immutable(uint256))
 
+# The id of the single inference set (valid once setCreated).
 operatorSetId: public(uint32)
+# Set once createInferenceSet created the inference set.
 setCreated: public(bool)
+# keccak256(modelHash, tokenizerHash, engineId) -> receipts for it may be registered.
 allowedModel: public(HashMap[bytes32, bool])
+# receipt digest -> Claim (operator, client, deadlines, challenger, status, slash id).
 claims: public(HashMap[bytes32, Claim])
+# account -> wei it may withdraw (returned bonds).
 credits: public(HashMap[address, uint256])
+# Sum of credits: the ETH this contract owes.
 totalCredits: public(uint256)
 
 
 @deploy
 def __init__(_allocationManager: address, _slashEscrow: address, _challengeBond: uint256, _challengeWindow: uint256, _resolutionWindow: uint256, _slashWad: uint256):
+    """
+    @notice Deploy the AVS; the deployer becomes its owner.
+    @param _allocationManager The AllocationManager.
+    @param _slashEscrow The SlashEscrow.
+    @param _challengeBond Wei a challenger posts (CHALLENGE_BOND).
+    @param _challengeWindow Seconds after registration during which a receipt may be challenged.
+    @param _resolutionWindow Seconds after a challenge during which the set may post a verdict.
+    @param _slashWad Fraction (WAD = 100%) of allocated stake slashed per receipt proven wrong.
+    """
     assert _slashEscrow != empty(address), "zero slash escrow"
     assert _challengeBond != 0, "zero bond"
     assert _challengeWindow != 0 and _resolutionWindow != 0, "zero window"
     assert _slashWad != 0 and _slashWad <= WAD, "bad slash wad"
     sigcheck.__init__(_allocationManager)
-    self.owner = msg.sender
+    ownable.__init__(msg.sender)
     slashEscrow = _slashEscrow
     CHALLENGE_BOND = _challengeBond
     CHALLENGE_WINDOW = _challengeWindow
     RESOLUTION_WINDOW = _resolutionWindow
     SLASH_WAD = _slashWad
-    log OwnershipTransferred(previousOwner=empty(address), newOwner=msg.sender)
 
 
 # ---------------------------------------------------------------- admin
 
-@internal
-@view
-def _only_owner():
-    assert msg.sender == self.owner, "only owner"
-
-
-@external
-def transferOwnership(newOwner: address):
-    """@notice Hand the admin role (set creation, threshold, model list) to `newOwner`."""
-    self._only_owner()
-    assert newOwner != empty(address), "zero owner"
-    log OwnershipTransferred(previousOwner=self.owner, newOwner=newOwner)
-    self.owner = newOwner
-
-
 @external
 def initialize(metadataURI: String[1024]):
-    """@notice Register this contract as an AVS with the AllocationManager and as its own registrar."""
-    self._only_owner()
+    """
+    @notice Register this contract as an AVS with the AllocationManager and as its own registrar.
+    @param metadataURI The metadata URI (emitted only).
+    """
+    ownable._check_owner()
     assert not self.initialized, "already initialized"
     self.initialized = True
     am: address = sigcheck.allocationManager
@@ -229,23 +239,30 @@ def createInferenceSet(operatorSetId: uint32, strategies: DynArray[address, MAX_
             slasher and redistribution recipient, `resolver` (zero: none) able to cancel a slash
             during the escrow window. A verdict needs more than `thresholdBps` > 5000 of the stake
             allocated to the set by its members other than the accused, so two verdicts cannot both pass.
+    @param operatorSetId The operator set id within the AVS.
+    @param strategies The set's strategies.
+    @param resolver The address that may cancel the set's slashes during the escrow window (zero: none).
+    @param thresholdBps The threshold in basis points of the set's allocated stake.
     """
-    self._only_owner()
+    ownable._check_owner()
     assert self.initialized, "not initialized"
     assert not self.setCreated, "set exists"
     assert thresholdBps > BPS // 2, "threshold must exceed half"
     sigcheck._set_threshold(operatorSetId, thresholdBps)
     self.setCreated = True
     self.operatorSetId = operatorSetId
-    p: IAM.CreateSetParams = IAM.CreateSetParams(operatorSetId=operatorSetId, strategies=strategies, slasher=self, resolver=resolver)
+    p: ITypes.CreateSetParams = ITypes.CreateSetParams(operatorSetId=operatorSetId, strategies=strategies, slasher=self, resolver=resolver)
     extcall IAM(sigcheck.allocationManager).createRedistributingOperatorSets(self, [p], [self])
     log InferenceSetCreated(operatorSetId=operatorSetId, resolver=resolver, thresholdBps=thresholdBps)
 
 
 @external
 def setThreshold(thresholdBps: uint256):
-    """@notice Change the verdict threshold (basis points of allocated stake, above 5000)."""
-    self._only_owner()
+    """
+    @notice Change the verdict threshold (basis points of allocated stake, above 5000).
+    @param thresholdBps The threshold in basis points of the set's allocated stake.
+    """
+    ownable._check_owner()
     assert self.setCreated, "no inference set"
     assert thresholdBps > BPS // 2 and thresholdBps <= BPS, "threshold must exceed half"
     sigcheck._set_threshold(self.operatorSetId, thresholdBps)
@@ -262,8 +279,12 @@ def setModelAllowed(modelHash: bytes32, tokenizerHash: bytes32, engineId: bytes3
     """
     @notice Allow (or stop allowing) receipts for a model file (SHA-256), tokenizer hash and engine
             id: the set's operators must be able to re-execute every registered receipt.
+    @param modelHash SHA-256 of the model file.
+    @param tokenizerHash The tokenizer hash.
+    @param engineId The inference engine id.
+    @param allowed True to allow, False to disallow.
     """
-    self._only_owner()
+    ownable._check_owner()
     assert modelHash != empty(bytes32) and tokenizerHash != empty(bytes32) and engineId != empty(bytes32), "zero model id"
     key: bytes32 = self._model_key(modelHash, tokenizerHash, engineId)
     self.allowedModel[key] = allowed
@@ -273,7 +294,13 @@ def setModelAllowed(modelHash: bytes32, tokenizerHash: bytes32, engineId: bytes3
 @external
 @view
 def isModelAllowed(modelHash: bytes32, tokenizerHash: bytes32, engineId: bytes32) -> bool:
-    """@notice Whether receipts for this model, tokenizer and engine may be registered."""
+    """
+    @notice Whether receipts for this model, tokenizer and engine may be registered.
+    @param modelHash SHA-256 of the model file.
+    @param tokenizerHash The tokenizer hash.
+    @param engineId The inference engine id.
+    @return True if receipts for the triple may be registered.
+    """
     return self.allowedModel[self._model_key(modelHash, tokenizerHash, engineId)]
 
 
@@ -285,6 +312,10 @@ def registerOperator(operator: address, avs: address, operatorSetIds: DynArray[u
     @notice AllocationManager callback on registration. `data`: abi.encode(address signingKey,
             uint8 v, bytes32 r, bytes32 s), the key's proof of possession (see signingKeyDigest),
             or empty when the operator already has a key.
+    @param operator The operator.
+    @param avs Must be this contract.
+    @param operatorSetIds The sets the operator registers for.
+    @param data Registration data from the operator: abi.encode(signingKey, v, r, s).
     """
     assert msg.sender == sigcheck.allocationManager, "only allocation manager"
     assert avs == self, "wrong avs"
@@ -294,7 +325,12 @@ def registerOperator(operator: address, avs: address, operatorSetIds: DynArray[u
 
 @external
 def deregisterOperator(operator: address, avs: address, operatorSetIds: DynArray[uint32, 16]):
-    """@notice AllocationManager callback on deregistration: the operator stops counting as a signer."""
+    """
+    @notice AllocationManager callback on deregistration: the operator stops counting as a signer.
+    @param operator The operator.
+    @param avs Must be this contract.
+    @param operatorSetIds The sets the operator leaves.
+    """
     assert msg.sender == sigcheck.allocationManager, "only allocation manager"
     assert avs == self, "wrong avs"
     for id: uint32 in operatorSetIds:
@@ -304,7 +340,11 @@ def deregisterOperator(operator: address, avs: address, operatorSetIds: DynArray
 @external
 @view
 def supportsAVS(avs: address) -> bool:
-    """@notice This registrar serves only this AVS."""
+    """
+    @notice This registrar serves only this AVS.
+    @param avs The AVS.
+    @return Whether `avs` is this contract.
+    """
     return avs == self
 
 
@@ -333,21 +373,34 @@ def _verdict_digest(receiptDigest: bytes32, correctOutput: bytes32) -> bytes32:
 @external
 @pure
 def receiptDigest(r: InferenceReceipt) -> bytes32:
-    """@notice The receipt digest the operator signs (equals offchain.ai Receipt.digest())."""
+    """
+    @notice The receipt digest the operator signs (equals offchain.ai Receipt.digest()).
+    @param r The receipt.
+    @return The receipt digest.
+    """
     return self._receipt_digest(r)
 
 
 @external
 @pure
 def outputCommitment(r: InferenceReceipt) -> bytes32:
-    """@notice keccak256(abi.encode(OUTPUT_TAG, outputTokens, stepsRoot, finishReason)): what a verdict names."""
+    """
+    @notice keccak256(abi.encode(OUTPUT_TAG, outputTokens, stepsRoot, finishReason)): what a verdict names.
+    @param r The receipt.
+    @return The output commitment of the receipt.
+    """
     return self._output_commitment(r)
 
 
 @external
 @view
 def verdictDigest(receiptDigest: bytes32, correctOutput: bytes32) -> bytes32:
-    """@notice The statement operators sign after re-executing: `correctOutput` is the receipt's correct output."""
+    """
+    @notice The statement operators sign after re-executing: `correctOutput` is the receipt's correct output.
+    @param receiptDigest The receipt digest (receiptDigest of the receipt).
+    @param correctOutput The output commitment the set found by re-executing (INVALID_REQUEST for a malformed request).
+    @return The digest operators sign.
+    """
     return self._verdict_digest(receiptDigest, correctOutput)
 
 
@@ -363,6 +416,8 @@ def registerReceipt(r: InferenceReceipt, signature: sigcheck.Signature) -> bytes
             receipt must carry this protocol's domain, an allowed model, be signed (low s) by its
             `operator` field's key over the canonical digest, and the signer must be a member of the set or a
             member's registered signing key (that member answers for the receipt).
+    @param r The receipt.
+    @param signature The operator's signing-key signature over the receipt digest.
     @return the receipt digest
     """
     assert self.setCreated, "no inference set"
@@ -392,6 +447,7 @@ def challengeReceipt(receiptDigest: bytes32):
     """
     @notice Challenge a registered receipt within its challenge window, posting exactly
             CHALLENGE_BOND wei. The set then has RESOLUTION_WINDOW seconds to post a verdict.
+    @param receiptDigest The receipt digest (receiptDigest of the receipt).
     """
     c: Claim = self.claims[receiptDigest]
     assert c.status != STATUS_NONE, "unknown receipt"
@@ -415,7 +471,7 @@ def _credit(account: address, digest: bytes32, amount: uint256):
 
 @internal
 def _sorted_strategies(set_id: uint32) -> DynArray[address, MAX_STRATEGIES]:
-    s: DynArray[address, MAX_STRATEGIES] = staticcall IAM(sigcheck.allocationManager).getStrategiesInOperatorSet(IAM.OperatorSet(avs=self, id=set_id))
+    s: DynArray[address, MAX_STRATEGIES] = staticcall IAM(sigcheck.allocationManager).getStrategiesInOperatorSet(ITypes.OperatorSet(avs=self, id=set_id))
     n: uint256 = len(s)
     for i: uint256 in range(1, MAX_STRATEGIES):
         if i >= n:
@@ -434,7 +490,7 @@ def _sorted_strategies(set_id: uint32) -> DynArray[address, MAX_STRATEGIES]:
 @internal
 @view
 def _stake_of(set_id: uint32, operator: address) -> uint256:
-    opset: IAM.OperatorSet = IAM.OperatorSet(avs=self, id=set_id)
+    opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=self, id=set_id)
     am: address = sigcheck.allocationManager
     strategies: DynArray[address, MAX_STRATEGIES] = staticcall IAM(am).getStrategiesInOperatorSet(opset)
     rows: DynArray[DynArray[uint256, MAX_STRATEGIES], 64] = staticcall IAM(am).getAllocatedStake(opset, [operator], strategies)
@@ -470,6 +526,9 @@ def resolveChallenge(receiptDigest: bytes32, correctOutput: bytes32, signatures:
             from the receipt's output commitment the operator is slashed by SLASH_WAD of its
             allocation in every strategy of the set and the bond is credited back to the
             challenger; otherwise the bond is credited to the accused operator.
+    @param receiptDigest The receipt digest (receiptDigest of the receipt).
+    @param correctOutput The output commitment the set found by re-executing (INVALID_REQUEST for a malformed request).
+    @param signatures The signatures, in strictly ascending order of signing key.
     """
     c: Claim = self.claims[receiptDigest]
     assert c.status == STATUS_CHALLENGED, "not challenged"
@@ -487,13 +546,13 @@ def resolveChallenge(receiptDigest: bytes32, correctOutput: bytes32, signatures:
     self.claims[receiptDigest].status = STATUS_FAULTY
     am: address = sigcheck.allocationManager
     slash_id: uint256 = 0
-    if staticcall IAM(am).isOperatorSlashable(c.operator, IAM.OperatorSet(avs=self, id=set_id)):
+    if staticcall IAM(am).isOperatorSlashable(c.operator, ITypes.OperatorSet(avs=self, id=set_id)):
         strategies: DynArray[address, MAX_STRATEGIES] = self._sorted_strategies(set_id)
         wads: DynArray[uint256, MAX_STRATEGIES] = []
         for _: address in strategies:
             wads.append(SLASH_WAD)
         shares: DynArray[uint256, MAX_STRATEGIES] = []
-        slash_id, shares = extcall IAM(am).slashOperator(self, IAM.SlashingParams(operator=c.operator, operatorSetId=set_id, strategies=strategies, wadsToSlash=wads, description="inference: receipt proven wrong by re-execution"))
+        slash_id, shares = extcall IAM(am).slashOperator(self, ITypes.SlashingParams(operator=c.operator, operatorSetId=set_id, strategies=strategies, wadsToSlash=wads, description="inference: receipt proven wrong by re-execution"))
         self.claims[receiptDigest].slashId = slash_id
     else:
         log OperatorNotSlashable(receiptDigest=receiptDigest, operator=c.operator)
@@ -507,6 +566,7 @@ def expireChallenge(receiptDigest: bytes32):
     @notice After the resolution deadline passed without a verdict, close the challenge and credit
             the bond back to the challenger (anyone may call). The receipt is neither confirmed nor
             slashed and cannot be challenged again.
+    @param receiptDigest The receipt digest (receiptDigest of the receipt).
     """
     c: Claim = self.claims[receiptDigest]
     assert c.status == STATUS_CHALLENGED, "not challenged"
@@ -524,13 +584,14 @@ def claimCompensation(receiptDigest: bytes32):
             window has passed (anyone may call): releases the escrow to this contract (the set's
             redistribution recipient) if nobody has yet, then transfers exactly the amounts the
             escrow recorded for that slash. Reverts if the set's resolver cancelled the slash.
+    @param receiptDigest The receipt digest (receiptDigest of the receipt).
     """
     c: Claim = self.claims[receiptDigest]
     assert c.status == STATUS_FAULTY, "receipt not proven wrong"
     assert c.slashId != 0, "operator was not slashed"
     assert not c.compensated, "already compensated"
     set_id: uint32 = self.operatorSetId
-    rec: IEscrow.SlashRecord = staticcall IEscrow(slashEscrow).getSlash(self, set_id, c.slashId)
+    rec: ITypes.SlashRecord = staticcall IEscrow(slashEscrow).getSlash(self, set_id, c.slashId)
     assert rec.status != ESCROW_CANCELLED, "slash cancelled"
     assert rec.status == ESCROW_PENDING or rec.status == ESCROW_RELEASED, "nothing escrowed"
     self.claims[receiptDigest].compensated = True
@@ -548,7 +609,9 @@ def claimCompensation(receiptDigest: bytes32):
 @external
 @nonreentrant
 def withdraw():
-    """@notice Withdraw the caller's credited bonds (returned or forfeited to it) in wei."""
+    """
+    @notice Withdraw the caller's credited bonds (returned or forfeited to it) in wei.
+    """
     amount: uint256 = self.credits[msg.sender]
     assert amount != 0, "nothing to withdraw"
     self.credits[msg.sender] = 0
@@ -560,6 +623,10 @@ def withdraw():
 @external
 @view
 def isFinalized(receiptDigest: bytes32) -> bool:
-    """@notice A registered receipt whose challenge window passed unchallenged, or that the set confirmed."""
+    """
+    @notice A registered receipt whose challenge window passed unchallenged, or that the set confirmed.
+    @param receiptDigest The receipt digest (receiptDigest of the receipt).
+    @return True if the receipt is final.
+    """
     c: Claim = self.claims[receiptDigest]
     return c.status == STATUS_UPHELD or (c.status == STATUS_REGISTERED and block.timestamp > c.deadline)

@@ -1,16 +1,19 @@
 # pragma version ~=0.4.3
-# @title OperatorSetSigCheck
-# @notice The shared AVS mechanism "a stake-weighted threshold of operator set X signed message M",
-#         ECDSA flavour (small sets): operators of the AVS's sets register a secp256k1 signing key
-#         with a proof of possession; a message digest is accepted for set X when the signers'
-#         allocated stake in X (from the AllocationManager, in X's strategies, at the current block)
-#         reaches X's threshold fraction of the stake allocated to X by all registered members.
-# @dev A Vyper module: the AVS contract that `initializes` it is the AVS of its operator sets and
-#      their registrar (membership is learned from the AllocationManager's registrar callbacks,
-#      the signing key arrives in the registration data). Signatures sign the digest itself (no
-#      EIP-191 prefix), one per signer, ordered by strictly ascending signing-key address, low s.
-#      Stake is the plain sum of allocated shares over the set's strategies (multiplier 1 each).
+"""
+@title OperatorSetSigCheck
+@notice The shared AVS mechanism "a stake-weighted threshold of operator set X signed message M",
+        ECDSA flavour (small sets): operators of the AVS's sets register a secp256k1 signing key
+        with a proof of possession; a message digest is accepted for set X when the signers'
+        allocated stake in X (from the AllocationManager, in X's strategies, at the current block)
+        reaches X's threshold fraction of the stake allocated to X by all registered members.
+@dev A Vyper module: the AVS contract that `initializes` it is the AVS of its operator sets and
+     their registrar (membership is learned from the AllocationManager's registrar callbacks,
+     the signing key arrives in the registration data). Signatures sign the digest itself (no
+     EIP-191 prefix), one per signer, ordered by strictly ascending signing-key address, low s.
+     Stake is the plain sum of allocated shares over the set's strategies (multiplier 1 each).
+"""
 
+from ..interfaces import ITypes
 from ..interfaces import IAllocationManagerAVS as IAM
 
 MAX_MEMBERS: constant(uint256) = 64
@@ -42,16 +45,25 @@ event ThresholdSet:
     operatorSetId: indexed(uint32)
     thresholdBps: uint256
 
+# The AllocationManager whose allocated stake weighs the signatures.
 allocationManager: public(address)
+# operator -> its signing key (zero: none).
 signingKeyOf: public(HashMap[address, address])
+# signing key -> its operator (a key belongs to one operator).
 operatorOfKey: public(HashMap[address, address])
+# operator set id -> signing threshold in basis points of allocated stake (0: set not managed).
 thresholdBps: public(HashMap[uint32, uint256])
+# operator set id -> registered members.
 _members: HashMap[uint32, DynArray[address, MAX_MEMBERS]]
 _member_index: HashMap[uint32, HashMap[address, uint256]]  # 1-based position in _members
 
 
 @deploy
 def __init__(allocation_manager: address):
+    """
+    @notice Remember the AllocationManager whose stake the signatures are weighed by.
+    @param allocation_manager The AllocationManager.
+    """
     assert allocation_manager != empty(address), "zero allocation manager"
     self.allocationManager = allocation_manager
 
@@ -139,6 +151,10 @@ def updateSigningKey(signingKey: address, v: uint8, r: bytes32, s: bytes32):
     """
     @notice Rotate the caller's signing key. (v, r, s) is the new key's signature over
             keccak256(abi.encode(KEY_DOMAIN, chainid, this, operator, signingKey)).
+    @param signingKey The signing key (an address).
+    @param v Recovery id of the possession signature (27 or 28).
+    @param r Signature r.
+    @param s Signature s.
     """
     assert self.signingKeyOf[msg.sender] != empty(address), "no signing key"
     self._set_key(msg.sender, signingKey, Signature(v=v, r=r, s=s))
@@ -151,7 +167,7 @@ def updateSigningKey(signingKey: address, v: uint8, r: bytes32, s: bytes32):
 def _check(set_id: uint32, digest: bytes32, sigs: DynArray[Signature, MAX_MEMBERS]) -> (uint256, uint256):
     members: DynArray[address, MAX_MEMBERS] = self._members[set_id]
     assert len(members) != 0, "no members"
-    opset: IAM.OperatorSet = IAM.OperatorSet(avs=self, id=set_id)
+    opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=self, id=set_id)
     strategies: DynArray[address, MAX_STRATEGIES] = staticcall IAM(self.allocationManager).getStrategiesInOperatorSet(opset)
     rows: DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_MEMBERS] = staticcall IAM(self.allocationManager).getAllocatedStake(opset, members, strategies)
     stake: DynArray[uint256, MAX_MEMBERS] = []
@@ -192,6 +208,10 @@ def checkSignatures(operatorSetId: uint32, msgHash: bytes32, signatures: DynArra
     @notice Verify signatures over `msgHash` by members of the set (strictly ascending signing
             keys, low s) and return (signers' allocated stake, all members' allocated stake).
             Reverts on any bad or foreign signature; does not apply the threshold.
+    @param operatorSetId The operator set id within the AVS.
+    @param msgHash The 32-byte message the signers signed.
+    @param signatures The signatures, in strictly ascending order of signing key.
+    @return (signed stake, total stake) of the set.
     """
     return self._check(operatorSetId, msgHash, signatures)
 
@@ -199,7 +219,13 @@ def checkSignatures(operatorSetId: uint32, msgHash: bytes32, signatures: DynArra
 @external
 @view
 def isThresholdMet(operatorSetId: uint32, msgHash: bytes32, signatures: DynArray[Signature, MAX_MEMBERS]) -> bool:
-    """@notice Whether the signers' stake reaches the set's threshold (reverts on bad signatures)."""
+    """
+    @notice Whether the signers' stake reaches the set's threshold (reverts on bad signatures).
+    @param operatorSetId The operator set id within the AVS.
+    @param msgHash The 32-byte message the signers signed.
+    @param signatures The signatures, in strictly ascending order of signing key.
+    @return True if the signed stake reaches the threshold.
+    """
     signed: uint256 = 0
     total: uint256 = 0
     signed, total = self._check(operatorSetId, msgHash, signatures)
@@ -209,19 +235,33 @@ def isThresholdMet(operatorSetId: uint32, msgHash: bytes32, signatures: DynArray
 @external
 @view
 def getMembers(operatorSetId: uint32) -> DynArray[address, MAX_MEMBERS]:
-    """@notice Registered members of the set (order changes on removal)."""
+    """
+    @notice Registered members of the set (order changes on removal).
+    @param operatorSetId The operator set id within the AVS.
+    @return The members.
+    """
     return self._members[operatorSetId]
 
 
 @external
 @view
 def isMember(operatorSetId: uint32, operator: address) -> bool:
-    """@notice Whether the operator is a registered member of the set."""
+    """
+    @notice Whether the operator is a registered member of the set.
+    @param operatorSetId The operator set id within the AVS.
+    @param operator The operator.
+    @return True if `operator` is a member.
+    """
     return self._member_index[operatorSetId][operator] != 0
 
 
 @external
 @view
 def signingKeyDigest(operator: address, signingKey: address) -> bytes32:
-    """@notice The digest a signing key signs to prove possession for `operator`."""
+    """
+    @notice The digest a signing key signs to prove possession for `operator`.
+    @param operator The operator.
+    @param signingKey The signing key (an address).
+    @return The possession digest.
+    """
     return self._key_digest(operator, signingKey)

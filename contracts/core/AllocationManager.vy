@@ -1,17 +1,25 @@
 # pragma version ~=0.4.3
-# @title AllocationManager
-# @notice AVSs create operator sets; operators register for them and allocate magnitudes (shares
-#         of their stake, WAD = 100%) to them; a set's slasher slashes allocated stake. Each unit
-#         of stake is slashable by one set at a time ("unique stake"): allocations encumber
-#         magnitude at once, and deallocations (and deregistrations) stay slashable for
-#         DEALLOCATION_DELAY blocks before the magnitude is free again.
-# @dev Interface names follow EigenLayer's IAllocationManager; deviations (compare-and-set
-#      allocations, per-set resolver, operator consent to redistribution) are in docs/restaking.md.
-#      Hot records are packed by hand: an Allocation and a (max, encumbered) pair in one slot each.
+"""
+@title AllocationManager
+@notice AVSs create operator sets; operators register for them and allocate magnitudes (shares
+        of their stake, WAD = 100%) to them; a set's slasher slashes allocated stake. Each unit
+        of stake is slashable by one set at a time ("unique stake"): allocations encumber
+        magnitude at once, and deallocations (and deregistrations) stay slashable for
+        DEALLOCATION_DELAY blocks before the magnitude is free again.
+@dev Interface names follow EigenLayer's IAllocationManager; deviations (compare-and-set
+     allocations, per-set resolver, operator consent to redistribution) are in docs/restaking.md.
+     Hot records are packed by hand: an Allocation and a (max, encumbered) pair in one slot each.
+"""
 
 from ..interfaces import IDelegationManager
+from ..interfaces import ITypes
 from ..interfaces import IStrategyManager
 from ..interfaces import IAVSRegistrar
+from ..interfaces import IAllocationManager
+from ..interfaces import IAllocationManagerAVS
+
+implements: IAllocationManager
+implements: IAllocationManagerAVS
 
 WAD: constant(uint256) = 10**18
 DEFAULT_BURN_ADDRESS: constant(address) = 0x00000000000000000000000000000000000E16E4
@@ -23,20 +31,10 @@ U64: constant(uint256) = (1 << 64) - 1
 U128: constant(uint256) = (1 << 128) - 1
 U32: constant(uint256) = (1 << 32) - 1
 
-struct OperatorSet:
-    avs: address
-    id: uint32
-
 struct Allocation:
     currentMagnitude: uint64
     pendingDiff: int128
     effectBlock: uint32
-
-struct CreateSetParams:
-    operatorSetId: uint32
-    strategies: DynArray[address, MAX_STRATEGIES]
-    slasher: address
-    resolver: address
 
 struct RegisterParams:
     avs: address
@@ -49,17 +47,10 @@ struct DeregisterParams:
     operatorSetIds: DynArray[uint32, MAX_SETS]
 
 struct AllocateParams:
-    operatorSet: OperatorSet
+    operatorSet: ITypes.OperatorSet
     strategies: DynArray[address, MAX_STRATEGIES]
     newMagnitudes: DynArray[uint64, MAX_STRATEGIES]
     expectedMagnitudes: DynArray[uint64, MAX_STRATEGIES]
-
-struct SlashingParams:
-    operator: address
-    operatorSetId: uint32
-    strategies: DynArray[address, MAX_STRATEGIES]
-    wadsToSlash: DynArray[uint256, MAX_STRATEGIES]
-    description: String[256]
 
 event AVSMetadataURIUpdated:
     avs: indexed(address)
@@ -70,33 +61,33 @@ event AVSRegistrarSet:
     registrar: address
 
 event OperatorSetCreated:
-    operatorSet: OperatorSet
+    operatorSet: ITypes.OperatorSet
     slasher: address
     resolver: address
 
 event RedistributionAddressSet:
-    operatorSet: OperatorSet
+    operatorSet: ITypes.OperatorSet
     redistributionRecipient: address
 
 event StrategyAddedToOperatorSet:
-    operatorSet: OperatorSet
+    operatorSet: ITypes.OperatorSet
     strategy: address
 
 event StrategyRemovedFromOperatorSet:
-    operatorSet: OperatorSet
+    operatorSet: ITypes.OperatorSet
     strategy: address
 
 event OperatorAddedToOperatorSet:
     operator: indexed(address)
-    operatorSet: OperatorSet
+    operatorSet: ITypes.OperatorSet
 
 event OperatorRemovedFromOperatorSet:
     operator: indexed(address)
-    operatorSet: OperatorSet
+    operatorSet: ITypes.OperatorSet
 
 event RedistributionConsentSet:
     operator: indexed(address)
-    operatorSet: OperatorSet
+    operatorSet: ITypes.OperatorSet
     accepted: bool
 
 event AllocationDelaySet:
@@ -106,7 +97,7 @@ event AllocationDelaySet:
 
 event AllocationUpdated:
     operator: indexed(address)
-    operatorSet: OperatorSet
+    operatorSet: ITypes.OperatorSet
     strategy: address
     magnitude: uint64
     effectBlock: uint32
@@ -123,44 +114,69 @@ event MaxMagnitudeUpdated:
 
 event OperatorSlashed:
     operator: indexed(address)
-    operatorSet: OperatorSet
+    operatorSet: ITypes.OperatorSet
     slashId: uint256
     strategies: DynArray[address, MAX_STRATEGIES]
     wadSlashed: DynArray[uint256, MAX_STRATEGIES]
     description: String[256]
 
+# The DelegationManager.
 delegation: public(immutable(address))
+# The StrategyManager (read from the DelegationManager at deployment).
 strategyManager: public(immutable(address))
+# Blocks a deallocation or deregistration stays slashable.
 DEALLOCATION_DELAY: public(immutable(uint32))
+# Blocks before a changed allocation delay takes effect.
 ALLOCATION_CONFIGURATION_DELAY: public(immutable(uint32))
 
+# avs -> has called updateAVSMetadataURI (required before creating sets).
 avsRegisteredMetadata: public(HashMap[address, bool])
-_registrar: HashMap[address, address]
+# avs -> the contract called back on (de)registration (zero: none).
+_avsRegistrar: HashMap[address, address]
+# avs -> number of operator sets it created.
 operatorSetCount: HashMap[address, uint256]
-_is_set: HashMap[bytes32, bool]
-_set_strategies: HashMap[bytes32, DynArray[address, MAX_STRATEGIES]]
-_set_has_strategy: HashMap[bytes32, HashMap[address, bool]]
-_recipient: HashMap[bytes32, address]
-_slasher: HashMap[bytes32, address]
-_resolver: HashMap[bytes32, address]
-_slash_count: HashMap[bytes32, uint256]
-_member_count: HashMap[bytes32, uint256]
+# operator set key -> the set exists.
+_isOperatorSet: HashMap[bytes32, bool]
+# operator set key -> its strategies.
+_operatorSetStrategies: HashMap[bytes32, DynArray[address, MAX_STRATEGIES]]
+# operator set key -> strategy -> the strategy is in the set.
+_isOperatorSetStrategy: HashMap[bytes32, HashMap[address, bool]]
+# operator set key -> where slashed funds go (DEFAULT_BURN_ADDRESS: burning set).
+_redistributionRecipients: HashMap[bytes32, address]
+# operator set key -> the only address that may slash.
+_slashers: HashMap[bytes32, address]
+# operator set key -> the address that may cancel escrowed slashes (zero: none).
+_resolvers: HashMap[bytes32, address]
+# operator set key -> number of slashes so far (the last slashId).
+_slashIds: HashMap[bytes32, uint256]
+# operator set key -> number of registered operators.
+_operatorSetMemberCount: HashMap[bytes32, uint256]
 # registration: bit 0 registered, bits 1..32 slashableUntil
-_registration: HashMap[address, HashMap[bytes32, uint256]]
-_redistribution_consent: HashMap[address, HashMap[bytes32, bool]]
+registrationStatus: HashMap[address, HashMap[bytes32, uint256]]
+# operator -> operator set key -> the operator accepted redistribution by the set.
+_redistributionConsent: HashMap[address, HashMap[bytes32, bool]]
 # allocation delay: delay | isSet << 32 | pendingDelay << 33 | effectBlock << 65
-_delay_info: HashMap[address, uint256]
+_allocationDelayInfo: HashMap[address, uint256]
 # allocation: currentMagnitude | (pendingDiff as two's complement uint128) << 64 | effectBlock << 192
-_alloc: HashMap[address, HashMap[bytes32, HashMap[address, uint256]]]
+allocations: HashMap[address, HashMap[bytes32, HashMap[address, uint256]]]
 # strategy info: (WAD - maxMagnitude) | encumberedMagnitude << 64   (zero = fresh operator)
-_info: HashMap[address, HashMap[address, uint256]]
-_dq: HashMap[address, HashMap[address, HashMap[uint256, bytes32]]]
-_dq_head: HashMap[address, HashMap[address, uint256]]
-_dq_tail: HashMap[address, HashMap[address, uint256]]
+_strategyInfo: HashMap[address, HashMap[address, uint256]]
+# operator -> strategy -> position -> operator set key of a pending deallocation (FIFO).
+deallocationQueue: HashMap[address, HashMap[address, HashMap[uint256, bytes32]]]
+# operator -> strategy -> position of the oldest uncleared entry of deallocationQueue.
+deallocationQueueHead: HashMap[address, HashMap[address, uint256]]
+# operator -> strategy -> position of the next entry of deallocationQueue.
+deallocationQueueTail: HashMap[address, HashMap[address, uint256]]
 
 
 @deploy
 def __init__(_delegation: address, _deallocationDelay: uint32, _allocationConfigurationDelay: uint32):
+    """
+    @notice Deploy with the DelegationManager (whose StrategyManager is read from it) and the delays.
+    @param _delegation The DelegationManager.
+    @param _deallocationDelay Blocks a deallocation or deregistration stays slashable (DEALLOCATION_DELAY).
+    @param _allocationConfigurationDelay Blocks before a changed allocation delay takes effect (ALLOCATION_CONFIGURATION_DELAY).
+    """
     delegation = _delegation
     strategyManager = staticcall IDelegationManager(_delegation).strategyManager()
     DEALLOCATION_DELAY = _deallocationDelay
@@ -177,7 +193,7 @@ def _key(avs: address, id: uint32) -> bytes32:
 
 @internal
 @pure
-def _unpack_alloc(word: uint256) -> Allocation:
+def _unpack_allocation(word: uint256) -> Allocation:
     raw: uint256 = (word >> 64) & U128
     diff: int128 = 0
     if raw >= (1 << 127):
@@ -189,7 +205,7 @@ def _unpack_alloc(word: uint256) -> Allocation:
 
 @internal
 @pure
-def _pack_alloc(a: Allocation) -> uint256:
+def _pack_allocation(a: Allocation) -> uint256:
     raw: uint256 = 0
     if a.pendingDiff < 0:
         raw = (1 << 128) - convert(-a.pendingDiff, uint256)
@@ -200,14 +216,14 @@ def _pack_alloc(a: Allocation) -> uint256:
 
 @internal
 @view
-def _max_enc(operator: address, strategy: address) -> (uint256, uint256):
-    word: uint256 = self._info[operator][strategy]
+def _max_and_encumbered_magnitude(operator: address, strategy: address) -> (uint256, uint256):
+    word: uint256 = self._strategyInfo[operator][strategy]
     return WAD - (word & U64), word >> 64
 
 
 @internal
-def _store_info(operator: address, strategy: address, max_mag: uint256, encumbered: uint256):
-    self._info[operator][strategy] = (WAD - max_mag) | (encumbered << 64)
+def _store_strategy_info(operator: address, strategy: address, max_mag: uint256, encumbered: uint256):
+    self._strategyInfo[operator][strategy] = (WAD - max_mag) | (encumbered << 64)
 
 
 @internal
@@ -215,7 +231,7 @@ def _store_info(operator: address, strategy: address, max_mag: uint256, encumber
 def _updated(operator: address, key: bytes32, strategy: address) -> (Allocation, int256):
     # The allocation with a due pending change applied, and the change to encumbered magnitude
     # that applying it implies (negative when a deallocation completed).
-    a: Allocation = self._unpack_alloc(self._alloc[operator][key][strategy])
+    a: Allocation = self._unpack_allocation(self.allocations[operator][key][strategy])
     enc_delta: int256 = 0
     if a.effectBlock != 0 and block.number >= convert(a.effectBlock, uint256):
         a.currentMagnitude = convert(convert(a.currentMagnitude, int256) + convert(a.pendingDiff, int256), uint64)
@@ -229,14 +245,14 @@ def _updated(operator: address, key: bytes32, strategy: address) -> (Allocation,
 @internal
 @view
 def _is_slashable(operator: address, key: bytes32) -> bool:
-    reg: uint256 = self._registration[operator][key]
+    reg: uint256 = self.registrationStatus[operator][key]
     return (reg & 1) == 1 or block.number <= (reg >> 1)
 
 
 @internal
 @view
-def _delay(operator: address) -> (bool, uint32):
-    word: uint256 = self._delay_info[operator]
+def _allocation_delay(operator: address) -> (bool, uint32):
+    word: uint256 = self._allocationDelayInfo[operator]
     delay: uint256 = word & U32
     is_set: bool = ((word >> 32) & 1) == 1
     effect: uint256 = (word >> 65) & U32
@@ -250,7 +266,11 @@ def _delay(operator: address) -> (bool, uint32):
 
 @external
 def updateAVSMetadataURI(avs: address, metadataURI: String[1024]):
-    """@notice Register the AVS (the caller) and emit its metadata URI."""
+    """
+    @notice Register the AVS (the caller) and emit its metadata URI.
+    @param avs The AVS; must be the caller.
+    @param metadataURI The metadata URI (emitted only).
+    """
     assert msg.sender == avs, "only avs"
     self.avsRegisteredMetadata[avs] = True
     log AVSMetadataURIUpdated(avs=avs, metadataURI=metadataURI)
@@ -261,60 +281,67 @@ def setAVSRegistrar(avs: address, registrar: address):
     """
     @notice Set the contract called back when operators register or deregister for the AVS's
             sets (zero: no callback). It must report supportsAVS(avs).
+    @param avs The AVS; must be the caller.
+    @param registrar The registrar contract (zero: none).
     """
     assert msg.sender == avs, "only avs"
     if registrar != empty(address):
         assert staticcall IAVSRegistrar(registrar).supportsAVS(avs), "invalid avs registrar"
-    self._registrar[avs] = registrar
+    self._avsRegistrar[avs] = registrar
     log AVSRegistrarSet(avs=avs, registrar=registrar)
 
 
 @internal
-def _create_set(avs: address, p: CreateSetParams, recipient: address):
+def _create_set(avs: address, p: ITypes.CreateSetParams, recipient: address):
     assert self.avsRegisteredMetadata[avs], "avs metadata not registered"
     key: bytes32 = self._key(avs, p.operatorSetId)
-    assert not self._is_set[key], "operator set exists"
+    assert not self._isOperatorSet[key], "operator set exists"
     slasher: address = p.slasher
     if slasher == empty(address):
         slasher = avs
-    self._is_set[key] = True
-    self._slasher[key] = slasher
-    self._resolver[key] = p.resolver
-    self._recipient[key] = recipient
+    self._isOperatorSet[key] = True
+    self._slashers[key] = slasher
+    self._resolvers[key] = p.resolver
+    self._redistributionRecipients[key] = recipient
     self.operatorSetCount[avs] += 1
-    opset: OperatorSet = OperatorSet(avs=avs, id=p.operatorSetId)
+    opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=avs, id=p.operatorSetId)
     log OperatorSetCreated(operatorSet=opset, slasher=slasher, resolver=p.resolver)
     log RedistributionAddressSet(operatorSet=opset, redistributionRecipient=recipient)
     self._add_strategies(key, opset, p.strategies)
 
 
 @internal
-def _add_strategies(key: bytes32, opset: OperatorSet, strategies: DynArray[address, MAX_STRATEGIES]):
+def _add_strategies(key: bytes32, opset: ITypes.OperatorSet, strategies: DynArray[address, MAX_STRATEGIES]):
     for s: address in strategies:
         assert staticcall IStrategyManager(strategyManager).isStrategy(s), "not a strategy"
-        assert not self._set_has_strategy[key][s], "strategy already in set"
-        assert len(self._set_strategies[key]) < MAX_STRATEGIES, "too many strategies"
-        self._set_has_strategy[key][s] = True
-        self._set_strategies[key].append(s)
+        assert not self._isOperatorSetStrategy[key][s], "strategy already in set"
+        assert len(self._operatorSetStrategies[key]) < MAX_STRATEGIES, "too many strategies"
+        self._isOperatorSetStrategy[key][s] = True
+        self._operatorSetStrategies[key].append(s)
         log StrategyAddedToOperatorSet(operatorSet=opset, strategy=s)
 
 
 @external
-def createOperatorSets(avs: address, params: DynArray[CreateSetParams, MAX_SETS]):
+def createOperatorSets(avs: address, params: DynArray[ITypes.CreateSetParams, MAX_SETS]):
     """
     @notice Create burning operator sets: slashed funds go to the burn address after the
             resolution window. slasher zero means the AVS itself; resolver zero means none.
+    @param avs The AVS; must be the caller.
+    @param params One CreateSetParams per set.
     """
     assert msg.sender == avs, "only avs"
-    for p: CreateSetParams in params:
+    for p: ITypes.CreateSetParams in params:
         self._create_set(avs, p, DEFAULT_BURN_ADDRESS)
 
 
 @external
-def createRedistributingOperatorSets(avs: address, params: DynArray[CreateSetParams, MAX_SETS], redistributionRecipients: DynArray[address, MAX_SETS]):
+def createRedistributingOperatorSets(avs: address, params: DynArray[ITypes.CreateSetParams, MAX_SETS], redistributionRecipients: DynArray[address, MAX_SETS]):
     """
     @notice Create operator sets whose slashed funds go to a recipient fixed forever here.
             Operators must consent (setRedistributionConsent) before registering.
+    @param avs The AVS; must be the caller.
+    @param params One CreateSetParams per set.
+    @param redistributionRecipients The recipient of each set (same order).
     """
     assert msg.sender == avs, "only avs"
     assert len(params) == len(redistributionRecipients), "input length mismatch"
@@ -328,24 +355,34 @@ def createRedistributingOperatorSets(avs: address, params: DynArray[CreateSetPar
 
 @external
 def addStrategiesToOperatorSet(avs: address, operatorSetId: uint32, strategies: DynArray[address, MAX_STRATEGIES]):
-    """@notice Add strategies to a set; existing allocations to them become slashable at once."""
+    """
+    @notice Add strategies to a set; existing allocations to them become slashable at once.
+    @param avs The AVS; must be the caller.
+    @param operatorSetId The operator set id within the AVS.
+    @param strategies The strategies to add.
+    """
     assert msg.sender == avs, "only avs"
     key: bytes32 = self._key(avs, operatorSetId)
-    assert self._is_set[key], "invalid operator set"
-    self._add_strategies(key, OperatorSet(avs=avs, id=operatorSetId), strategies)
+    assert self._isOperatorSet[key], "invalid operator set"
+    self._add_strategies(key, ITypes.OperatorSet(avs=avs, id=operatorSetId), strategies)
 
 
 @external
 def removeStrategiesFromOperatorSet(avs: address, operatorSetId: uint32, strategies: DynArray[address, MAX_STRATEGIES]):
-    """@notice Remove strategies from a set (pending deallocations keep their full delay)."""
+    """
+    @notice Remove strategies from a set (pending deallocations keep their full delay).
+    @param avs The AVS; must be the caller.
+    @param operatorSetId The operator set id within the AVS.
+    @param strategies The strategies to remove.
+    """
     assert msg.sender == avs, "only avs"
     key: bytes32 = self._key(avs, operatorSetId)
-    assert self._is_set[key], "invalid operator set"
-    opset: OperatorSet = OperatorSet(avs=avs, id=operatorSetId)
+    assert self._isOperatorSet[key], "invalid operator set"
+    opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=avs, id=operatorSetId)
     for s: address in strategies:
-        assert self._set_has_strategy[key][s], "strategy not in set"
-        self._set_has_strategy[key][s] = False
-        lst: DynArray[address, MAX_STRATEGIES] = self._set_strategies[key]
+        assert self._isOperatorSetStrategy[key][s], "strategy not in set"
+        self._isOperatorSetStrategy[key][s] = False
+        lst: DynArray[address, MAX_STRATEGIES] = self._operatorSetStrategies[key]
         n: uint256 = len(lst)
         for j: uint256 in range(MAX_STRATEGIES):
             if j >= n:
@@ -354,19 +391,24 @@ def removeStrategiesFromOperatorSet(avs: address, operatorSetId: uint32, strateg
                 lst[j] = lst[n - 1]
                 lst.pop()
                 break
-        self._set_strategies[key] = lst
+        self._operatorSetStrategies[key] = lst
         log StrategyRemovedFromOperatorSet(operatorSet=opset, strategy=s)
 
 
 # ---------------------------------------------------------------- registration
 
 @external
-def setRedistributionConsent(operator: address, operatorSet: OperatorSet, accepted: bool):
-    """@notice An operator's explicit opt-in (or opt-out) to a redistributing set."""
+def setRedistributionConsent(operator: address, operatorSet: ITypes.OperatorSet, accepted: bool):
+    """
+    @notice An operator's explicit opt-in (or opt-out) to a redistributing set.
+    @param operator The operator; must be the caller.
+    @param operatorSet The operator set (avs, id).
+    @param accepted True to accept, False to withdraw consent.
+    """
     assert msg.sender == operator, "only operator"
     key: bytes32 = self._key(operatorSet.avs, operatorSet.id)
-    assert self._is_set[key], "invalid operator set"
-    self._redistribution_consent[operator][key] = accepted
+    assert self._isOperatorSet[key], "invalid operator set"
+    self._redistributionConsent[operator][key] = accepted
     log RedistributionConsentSet(operator=operator, operatorSet=operatorSet, accepted=accepted)
 
 
@@ -377,19 +419,21 @@ def registerForOperatorSets(operator: address, params: RegisterParams):
     @notice Register the operator (the caller) for sets of one AVS; the AVS's registrar, if any,
             is called and may reject by reverting. Re-registering waits until the old slashable
             window has passed.
+    @param operator The operator; must be the caller.
+    @param params (avs, operatorSetIds, data); data is passed to the registrar.
     """
     assert msg.sender == operator, "only operator"
     assert staticcall IDelegationManager(delegation).isOperator(operator), "not an operator"
     for id: uint32 in params.operatorSetIds:
         key: bytes32 = self._key(params.avs, id)
-        assert self._is_set[key], "invalid operator set"
+        assert self._isOperatorSet[key], "invalid operator set"
         assert not self._is_slashable(operator, key), "already registered or still slashable"
-        if self._recipient[key] != DEFAULT_BURN_ADDRESS:
-            assert self._redistribution_consent[operator][key], "redistribution not accepted"
-        self._registration[operator][key] = 1
-        self._member_count[key] += 1
-        log OperatorAddedToOperatorSet(operator=operator, operatorSet=OperatorSet(avs=params.avs, id=id))
-    registrar: address = self._registrar[params.avs]
+        if self._redistributionRecipients[key] != DEFAULT_BURN_ADDRESS:
+            assert self._redistributionConsent[operator][key], "redistribution not accepted"
+        self.registrationStatus[operator][key] = 1
+        self._operatorSetMemberCount[key] += 1
+        log OperatorAddedToOperatorSet(operator=operator, operatorSet=ITypes.OperatorSet(avs=params.avs, id=id))
+    registrar: address = self._avsRegistrar[params.avs]
     if registrar != empty(address):
         extcall IAVSRegistrar(registrar).registerOperator(operator, params.avs, params.operatorSetIds, params.data)
 
@@ -400,17 +444,18 @@ def deregisterFromOperatorSets(params: DeregisterParams):
     """
     @notice Deregister an operator (by itself or the AVS); it stays slashable by those sets for
             DEALLOCATION_DELAY blocks.
+    @param params (operator, avs, operatorSetIds).
     """
     assert msg.sender == params.operator or msg.sender == params.avs, "only operator or avs"
     until: uint256 = block.number + convert(DEALLOCATION_DELAY, uint256)
     for id: uint32 in params.operatorSetIds:
         key: bytes32 = self._key(params.avs, id)
-        assert self._is_set[key], "invalid operator set"
-        assert (self._registration[params.operator][key] & 1) == 1, "not registered"
-        self._registration[params.operator][key] = until << 1
-        self._member_count[key] -= 1
-        log OperatorRemovedFromOperatorSet(operator=params.operator, operatorSet=OperatorSet(avs=params.avs, id=id))
-    registrar: address = self._registrar[params.avs]
+        assert self._isOperatorSet[key], "invalid operator set"
+        assert (self.registrationStatus[params.operator][key] & 1) == 1, "not registered"
+        self.registrationStatus[params.operator][key] = until << 1
+        self._operatorSetMemberCount[key] -= 1
+        log OperatorRemovedFromOperatorSet(operator=params.operator, operatorSet=ITypes.OperatorSet(avs=params.avs, id=id))
+    registrar: address = self._avsRegistrar[params.avs]
     if registrar != empty(address):
         extcall IAVSRegistrar(registrar).deregisterOperator(params.operator, params.avs, params.operatorSetIds)
 
@@ -423,6 +468,8 @@ def setAllocationDelay(operator: address, delay: uint32):
     @notice Set the operator's allocation delay (blocks before a new allocation takes effect).
             Takes effect after ALLOCATION_CONFIGURATION_DELAY blocks; at once when the
             DelegationManager sets it for a new operator.
+    @param operator The operator (the caller, or the DelegationManager on registration).
+    @param delay The allocation delay in blocks.
     """
     word: uint256 = 0
     effect: uint256 = block.number
@@ -433,27 +480,27 @@ def setAllocationDelay(operator: address, delay: uint32):
         assert staticcall IDelegationManager(delegation).isOperator(operator), "not an operator"
         is_set: bool = False
         current: uint32 = 0
-        is_set, current = self._delay(operator)
+        is_set, current = self._allocation_delay(operator)
         effect = block.number + convert(ALLOCATION_CONFIGURATION_DELAY, uint256) + 1
         word = convert(current, uint256) | (convert(is_set, uint256) << 32) | (convert(delay, uint256) << 33) | (effect << 65)
-    self._delay_info[operator] = word
+    self._allocationDelayInfo[operator] = word
     log AllocationDelaySet(operator=operator, delay=delay, effectBlock=convert(effect, uint32))
 
 
 @internal
 def _clear_queue(operator: address, strategy: address, num: uint256):
-    head: uint256 = self._dq_head[operator][strategy]
-    tail: uint256 = self._dq_tail[operator][strategy]
+    head: uint256 = self.deallocationQueueHead[operator][strategy]
+    tail: uint256 = self.deallocationQueueTail[operator][strategy]
     max_mag: uint256 = 0
     enc: uint256 = 0
-    max_mag, enc = self._max_enc(operator, strategy)
+    max_mag, enc = self._max_and_encumbered_magnitude(operator, strategy)
     changed: bool = False
     for _: uint256 in range(MAX_QUEUE_CLEAR):
         if head >= tail or _ >= num:
             break
-        key: bytes32 = self._dq[operator][strategy][head]
-        word: uint256 = self._alloc[operator][key][strategy]
-        a: Allocation = self._unpack_alloc(word)
+        key: bytes32 = self.deallocationQueue[operator][strategy][head]
+        word: uint256 = self.allocations[operator][key][strategy]
+        a: Allocation = self._unpack_allocation(word)
         # An entry is stale when its deallocation was already applied by another write-back
         # (a slash, or modifyAllocations of that set); it may then point at a later change.
         if a.effectBlock != 0 and a.pendingDiff < 0:
@@ -462,18 +509,23 @@ def _clear_queue(operator: address, strategy: address, num: uint256):
             delta: int256 = 0
             a, delta = self._updated(operator, key, strategy)
             enc = convert(convert(enc, int256) + delta, uint256)
-            self._alloc[operator][key][strategy] = self._pack_alloc(a)
+            self.allocations[operator][key][strategy] = self._pack_allocation(a)
             changed = True
         head += 1
-    self._dq_head[operator][strategy] = head
+    self.deallocationQueueHead[operator][strategy] = head
     if changed:
-        self._store_info(operator, strategy, max_mag, enc)
+        self._store_strategy_info(operator, strategy, max_mag, enc)
         log EncumberedMagnitudeUpdated(operator=operator, strategy=strategy, encumberedMagnitude=convert(enc, uint64))
 
 
 @external
 def clearDeallocationQueue(operator: address, strategies: DynArray[address, MAX_STRATEGIES], numToClear: DynArray[uint16, MAX_STRATEGIES]):
-    """@notice Free the magnitude of completed deallocations (anyone may call)."""
+    """
+    @notice Free the magnitude of completed deallocations (anyone may call).
+    @param operator The operator.
+    @param strategies The strategies whose queues to clear.
+    @param numToClear At most this many entries per strategy (same order).
+    """
     assert len(strategies) == len(numToClear), "input length mismatch"
     for i: uint256 in range(MAX_STRATEGIES):
         if i >= len(strategies):
@@ -489,15 +541,17 @@ def modifyAllocations(operator: address, params: DynArray[AllocateParams, MAX_SE
             landing first cannot turn a deallocation into an allocation. Allocations encumber at
             once and take effect after the allocation delay; deallocations of slashable stake
             take effect after DEALLOCATION_DELAY + 1 blocks, others at once.
+    @param operator The operator; must be the caller.
+    @param params One AllocateParams per set: strategies, new and expected current magnitudes.
     """
     assert msg.sender == operator, "only operator"
     delay_set: bool = False
     delay: uint32 = 0
-    delay_set, delay = self._delay(operator)
+    delay_set, delay = self._allocation_delay(operator)
     assert delay_set, "uninitialized allocation delay"
     for p: AllocateParams in params:
         key: bytes32 = self._key(p.operatorSet.avs, p.operatorSet.id)
-        assert self._is_set[key], "invalid operator set"
+        assert self._isOperatorSet[key], "invalid operator set"
         n: uint256 = len(p.strategies)
         assert n == len(p.newMagnitudes) and n == len(p.expectedMagnitudes), "input length mismatch"
         slashable_set: bool = self._is_slashable(operator, key)
@@ -511,7 +565,7 @@ def modifyAllocations(operator: address, params: DynArray[AllocateParams, MAX_SE
             a, delta = self._updated(operator, key, strategy)
             max_mag: uint256 = 0
             enc: uint256 = 0
-            max_mag, enc = self._max_enc(operator, strategy)
+            max_mag, enc = self._max_and_encumbered_magnitude(operator, strategy)
             enc = convert(convert(enc, int256) + delta, uint256)
             assert a.effectBlock == 0, "modification already pending"
             assert a.currentMagnitude == p.expectedMagnitudes[i], "magnitude changed"
@@ -519,12 +573,12 @@ def modifyAllocations(operator: address, params: DynArray[AllocateParams, MAX_SE
             assert new_mag != a.currentMagnitude, "same magnitude"
             cur: uint256 = convert(a.currentMagnitude, uint256)
             if new_mag < a.currentMagnitude:
-                if slashable_set and self._set_has_strategy[key][strategy] and cur != 0:
+                if slashable_set and self._isOperatorSetStrategy[key][strategy] and cur != 0:
                     a.pendingDiff = -convert(cur - convert(new_mag, uint256), int128)
                     a.effectBlock = convert(block.number + convert(DEALLOCATION_DELAY, uint256) + 1, uint32)
-                    tail: uint256 = self._dq_tail[operator][strategy]
-                    self._dq[operator][strategy][tail] = key
-                    self._dq_tail[operator][strategy] = tail + 1
+                    tail: uint256 = self.deallocationQueueTail[operator][strategy]
+                    self.deallocationQueue[operator][strategy][tail] = key
+                    self.deallocationQueueTail[operator][strategy] = tail + 1
                 else:
                     enc -= cur - convert(new_mag, uint256)
                     a.currentMagnitude = new_mag
@@ -533,8 +587,8 @@ def modifyAllocations(operator: address, params: DynArray[AllocateParams, MAX_SE
                 assert enc <= max_mag, "insufficient magnitude"
                 a.pendingDiff = convert(convert(new_mag, uint256) - cur, int128)
                 a.effectBlock = convert(block.number + convert(delay, uint256), uint32)
-            self._alloc[operator][key][strategy] = self._pack_alloc(a)
-            self._store_info(operator, strategy, max_mag, enc)
+            self.allocations[operator][key][strategy] = self._pack_allocation(a)
+            self._store_strategy_info(operator, strategy, max_mag, enc)
             log AllocationUpdated(operator=operator, operatorSet=p.operatorSet, strategy=strategy, magnitude=new_mag, effectBlock=a.effectBlock)
             log EncumberedMagnitudeUpdated(operator=operator, strategy=strategy, encumberedMagnitude=convert(enc, uint64))
 
@@ -543,24 +597,26 @@ def modifyAllocations(operator: address, params: DynArray[AllocateParams, MAX_SE
 
 @external
 @nonreentrant
-def slashOperator(avs: address, params: SlashingParams) -> (uint256, DynArray[uint256, MAX_STRATEGIES]):
+def slashOperator(avs: address, params: ITypes.SlashingParams) -> (uint256, DynArray[uint256, MAX_STRATEGIES]):
     """
     @notice Slash `params.operator` in set (avs, operatorSetId) by wadsToSlash[i] of its
             allocation to each strategy (strictly ascending addresses). Only the set's slasher.
             The slashed magnitude is removed from the allocation, the encumbered and the max
             magnitude (rounded up, so a slash never rounds to nothing); stake falls pro rata for
             every staker and the tokens go to the slash escrow.
+    @param avs The AVS of the set.
+    @param params The SlashingParams (strategies in ascending order).
     @return (slashId, strategy shares slashed per strategy)
     """
     key: bytes32 = self._key(avs, params.operatorSetId)
-    assert self._is_set[key], "invalid operator set"
-    assert msg.sender == self._slasher[key], "only slasher"
+    assert self._isOperatorSet[key], "invalid operator set"
+    assert msg.sender == self._slashers[key], "only slasher"
     operator: address = params.operator
     assert self._is_slashable(operator, key), "operator not slashable"
     n: uint256 = len(params.strategies)
     assert n != 0 and n == len(params.wadsToSlash), "input length mismatch"
-    slash_id: uint256 = self._slash_count[key] + 1
-    self._slash_count[key] = slash_id
+    slash_id: uint256 = self._slashIds[key] + 1
+    self._slashIds[key] = slash_id
     shares: DynArray[uint256, MAX_STRATEGIES] = []
     wads_slashed: DynArray[uint256, MAX_STRATEGIES] = []
     prev_strategy: uint256 = 0
@@ -570,7 +626,7 @@ def slashOperator(avs: address, params: SlashingParams) -> (uint256, DynArray[ui
         strategy: address = params.strategies[i]
         assert i == 0 or convert(strategy, uint256) > prev_strategy, "strategies not ascending"
         prev_strategy = convert(strategy, uint256)
-        assert self._set_has_strategy[key][strategy], "strategy not in set"
+        assert self._isOperatorSetStrategy[key][strategy], "strategy not in set"
         wad: uint256 = params.wadsToSlash[i]
         assert wad != 0 and wad <= WAD, "invalid wad to slash"
         a: Allocation = empty(Allocation)
@@ -582,7 +638,7 @@ def slashOperator(avs: address, params: SlashingParams) -> (uint256, DynArray[ui
             continue
         max_mag: uint256 = 0
         enc: uint256 = 0
-        max_mag, enc = self._max_enc(operator, strategy)
+        max_mag, enc = self._max_and_encumbered_magnitude(operator, strategy)
         enc = convert(convert(enc, int256) + delta, uint256)
         cur: uint256 = convert(a.currentMagnitude, uint256)
         slashed_mag: uint256 = (cur * wad + WAD - 1) // WAD
@@ -592,15 +648,15 @@ def slashOperator(avs: address, params: SlashingParams) -> (uint256, DynArray[ui
             a.pendingDiff += convert((pending * wad + WAD - 1) // WAD, int128)
         new_max: uint256 = max_mag - slashed_mag
         enc -= slashed_mag
-        self._alloc[operator][key][strategy] = self._pack_alloc(a)
-        self._store_info(operator, strategy, new_max, enc)
-        opset: OperatorSet = OperatorSet(avs=avs, id=params.operatorSetId)
+        self.allocations[operator][key][strategy] = self._pack_allocation(a)
+        self._store_strategy_info(operator, strategy, new_max, enc)
+        opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=avs, id=params.operatorSetId)
         log AllocationUpdated(operator=operator, operatorSet=opset, strategy=strategy, magnitude=a.currentMagnitude, effectBlock=convert(block.number, uint32))
         log EncumberedMagnitudeUpdated(operator=operator, strategy=strategy, encumberedMagnitude=convert(enc, uint64))
         log MaxMagnitudeUpdated(operator=operator, strategy=strategy, maxMagnitude=convert(new_max, uint64))
         wads_slashed.append(slashed_mag * WAD // max_mag)
         shares.append(extcall IDelegationManager(delegation).slashOperatorShares(operator, avs, params.operatorSetId, slash_id, strategy, convert(max_mag, uint64), convert(new_max, uint64)))
-    log OperatorSlashed(operator=operator, operatorSet=OperatorSet(avs=avs, id=params.operatorSetId), slashId=slash_id, strategies=params.strategies, wadSlashed=wads_slashed, description=params.description)
+    log OperatorSlashed(operator=operator, operatorSet=ITypes.OperatorSet(avs=avs, id=params.operatorSetId), slashId=slash_id, strategies=params.strategies, wadSlashed=wads_slashed, description=params.description)
     return slash_id, shares
 
 
@@ -610,14 +666,17 @@ def restoreSlashedMagnitude(operator: address, strategy: address, magnitude: uin
     @notice Give back the max magnitude a cancelled slash took (SlashEscrow only). It returns as
             unallocated magnitude: no set's allocation changes without the operator, and every
             other set's share of the (restored) stake is what it was before the slash.
+    @param operator The operator.
+    @param strategy The strategy.
+    @param magnitude The magnitude to give back.
     """
     assert msg.sender == staticcall IDelegationManager(delegation).slashEscrow(), "only slash escrow"
     max_mag: uint256 = 0
     enc: uint256 = 0
-    max_mag, enc = self._max_enc(operator, strategy)
+    max_mag, enc = self._max_and_encumbered_magnitude(operator, strategy)
     new_max: uint256 = max_mag + convert(magnitude, uint256)
     assert new_max <= WAD, "magnitude overflow"
-    self._store_info(operator, strategy, new_max, enc)
+    self._store_strategy_info(operator, strategy, new_max, enc)
     log MaxMagnitudeUpdated(operator=operator, strategy=strategy, maxMagnitude=convert(new_max, uint64))
 
 
@@ -628,15 +687,15 @@ def restoreSlashedMagnitude(operator: address, strategy: address, magnitude: uin
 def _effective_encumbered(operator: address, strategy: address) -> uint256:
     max_mag: uint256 = 0
     enc: uint256 = 0
-    max_mag, enc = self._max_enc(operator, strategy)
-    head: uint256 = self._dq_head[operator][strategy]
-    tail: uint256 = self._dq_tail[operator][strategy]
+    max_mag, enc = self._max_and_encumbered_magnitude(operator, strategy)
+    head: uint256 = self.deallocationQueueHead[operator][strategy]
+    tail: uint256 = self.deallocationQueueTail[operator][strategy]
     seen: DynArray[bytes32, MAX_QUEUE_CLEAR] = []
     for j: uint256 in range(MAX_QUEUE_CLEAR):
         if head + j >= tail:
             break
-        key: bytes32 = self._dq[operator][strategy][head + j]
-        a: Allocation = self._unpack_alloc(self._alloc[operator][key][strategy])
+        key: bytes32 = self.deallocationQueue[operator][strategy][head + j]
+        a: Allocation = self._unpack_allocation(self.allocations[operator][key][strategy])
         if a.effectBlock != 0 and a.pendingDiff < 0:
             if block.number < convert(a.effectBlock, uint256):
                 break
@@ -648,8 +707,14 @@ def _effective_encumbered(operator: address, strategy: address) -> uint256:
 
 @external
 @view
-def getAllocation(operator: address, operatorSet: OperatorSet, strategy: address) -> Allocation:
-    """@notice The operator's allocation to (set, strategy), with any due change applied."""
+def getAllocation(operator: address, operatorSet: ITypes.OperatorSet, strategy: address) -> Allocation:
+    """
+    @notice The operator's allocation to (set, strategy), with any due change applied.
+    @param operator The operator.
+    @param operatorSet The operator set (avs, id).
+    @param strategy The strategy.
+    @return The Allocation (currentMagnitude, pendingDiff, effectBlock).
+    """
     a: Allocation = empty(Allocation)
     delta: int256 = 0
     a, delta = self._updated(operator, self._key(operatorSet.avs, operatorSet.id), strategy)
@@ -659,45 +724,69 @@ def getAllocation(operator: address, operatorSet: OperatorSet, strategy: address
 @external
 @view
 def getMaxMagnitude(operator: address, strategy: address) -> uint64:
-    """@notice The operator's max magnitude for `strategy` (WAD until slashed; never rises)."""
+    """
+    @notice The operator's max magnitude for `strategy` (WAD until slashed; never rises).
+    @param operator The operator.
+    @param strategy The strategy.
+    @return The max magnitude.
+    """
     max_mag: uint256 = 0
     enc: uint256 = 0
-    max_mag, enc = self._max_enc(operator, strategy)
+    max_mag, enc = self._max_and_encumbered_magnitude(operator, strategy)
     return convert(max_mag, uint64)
 
 
 @external
 @view
 def getMaxMagnitudes(operator: address, strategies: DynArray[address, MAX_STRATEGIES]) -> DynArray[uint64, MAX_STRATEGIES]:
-    """@notice getMaxMagnitude for several strategies."""
+    """
+    @notice getMaxMagnitude for several strategies.
+    @param operator The operator.
+    @param strategies The strategies.
+    @return The max magnitude of each strategy.
+    """
     out: DynArray[uint64, MAX_STRATEGIES] = []
     for s: address in strategies:
-        out.append(convert(WAD - (self._info[operator][s] & U64), uint64))
+        out.append(convert(WAD - (self._strategyInfo[operator][s] & U64), uint64))
     return out
 
 
 @external
 @view
 def getEncumberedMagnitude(operator: address, strategy: address) -> uint64:
-    """@notice Magnitude committed to sets, incl. pending increases and not-yet-due decreases."""
+    """
+    @notice Magnitude committed to sets, incl. pending increases and not-yet-due decreases.
+    @param operator The operator.
+    @param strategy The strategy.
+    @return The encumbered magnitude.
+    """
     return convert(self._effective_encumbered(operator, strategy), uint64)
 
 
 @external
 @view
 def getAllocatableMagnitude(operator: address, strategy: address) -> uint64:
-    """@notice Magnitude the operator can still allocate (max - encumbered)."""
+    """
+    @notice Magnitude the operator can still allocate (max - encumbered).
+    @param operator The operator.
+    @param strategy The strategy.
+    @return The allocatable magnitude.
+    """
     max_mag: uint256 = 0
     enc: uint256 = 0
-    max_mag, enc = self._max_enc(operator, strategy)
+    max_mag, enc = self._max_and_encumbered_magnitude(operator, strategy)
     return convert(max_mag - self._effective_encumbered(operator, strategy), uint64)
 
 
 @external
 @view
 def getAllocationDelay(operator: address) -> (bool, uint32):
-    """@notice (isSet, delay) of the operator's allocation delay now."""
-    return self._delay(operator)
+    """
+    @notice (isSet, delay) of the operator's allocation delay now.
+    @param operator The operator.
+    @return (isSet, delay).
+    """
+    return self._allocation_delay(operator)
 
 
 @internal
@@ -708,7 +797,7 @@ def _stake(operator: address, key: bytes32, strategy: address, future_block: uin
     a, delta = self._updated(operator, key, strategy)
     max_mag: uint256 = 0
     enc: uint256 = 0
-    max_mag, enc = self._max_enc(operator, strategy)
+    max_mag, enc = self._max_and_encumbered_magnitude(operator, strategy)
     if max_mag == 0:
         return 0
     mag: uint256 = convert(a.currentMagnitude, uint256)
@@ -719,8 +808,14 @@ def _stake(operator: address, key: bytes32, strategy: address, future_block: uin
 
 @external
 @view
-def getAllocatedStake(operatorSet: OperatorSet, operators: DynArray[address, MAX_OPERATORS], strategies: DynArray[address, MAX_STRATEGIES]) -> DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_OPERATORS]:
-    """@notice Shares each operator has allocated to the set in each strategy, now."""
+def getAllocatedStake(operatorSet: ITypes.OperatorSet, operators: DynArray[address, MAX_OPERATORS], strategies: DynArray[address, MAX_STRATEGIES]) -> DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_OPERATORS]:
+    """
+    @notice Shares each operator has allocated to the set in each strategy, now.
+    @param operatorSet The operator set (avs, id).
+    @param operators The operators.
+    @param strategies The strategies.
+    @return Allocated shares, [operator][strategy].
+    """
     key: bytes32 = self._key(operatorSet.avs, operatorSet.id)
     out: DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_OPERATORS] = []
     for op: address in operators:
@@ -733,21 +828,26 @@ def getAllocatedStake(operatorSet: OperatorSet, operators: DynArray[address, MAX
 
 @external
 @view
-def getMinimumSlashableStake(operatorSet: OperatorSet, operators: DynArray[address, MAX_OPERATORS], strategies: DynArray[address, MAX_STRATEGIES], futureBlock: uint32) -> DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_OPERATORS]:
+def getMinimumSlashableStake(operatorSet: ITypes.OperatorSet, operators: DynArray[address, MAX_OPERATORS], strategies: DynArray[address, MAX_STRATEGIES], futureBlock: uint32) -> DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_OPERATORS]:
     """
     @notice Shares the set can surely slash from each operator from now until `futureBlock`:
             pending deallocations due by then are deducted; zero where the operator is not
             slashable by the set (or stops being slashable before `futureBlock`).
+    @param operatorSet The operator set (avs, id).
+    @param operators The operators.
+    @param strategies The strategies.
+    @param futureBlock The last block of the period.
+    @return Slashable shares, [operator][strategy].
     """
     key: bytes32 = self._key(operatorSet.avs, operatorSet.id)
     out: DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_OPERATORS] = []
     fb: uint256 = max(convert(futureBlock, uint256), block.number)
     for op: address in operators:
         row: DynArray[uint256, MAX_STRATEGIES] = []
-        reg: uint256 = self._registration[op][key]
+        reg: uint256 = self.registrationStatus[op][key]
         slashable: bool = (reg & 1) == 1 or fb <= (reg >> 1)
         for s: address in strategies:
-            if slashable and self._set_has_strategy[key][s]:
+            if slashable and self._isOperatorSetStrategy[key][s]:
                 row.append(self._stake(op, key, s, fb))
             else:
                 row.append(0)
@@ -757,108 +857,173 @@ def getMinimumSlashableStake(operatorSet: OperatorSet, operators: DynArray[addre
 
 @external
 @view
-def isOperatorSlashable(operator: address, operatorSet: OperatorSet) -> bool:
-    """@notice Registered, or deregistered less than DEALLOCATION_DELAY blocks ago."""
+def isOperatorSlashable(operator: address, operatorSet: ITypes.OperatorSet) -> bool:
+    """
+    @notice Registered, or deregistered less than DEALLOCATION_DELAY blocks ago.
+    @param operator The operator.
+    @param operatorSet The operator set (avs, id).
+    @return True if the set can slash the operator.
+    """
     return self._is_slashable(operator, self._key(operatorSet.avs, operatorSet.id))
 
 
 @external
 @view
-def isMemberOfOperatorSet(operator: address, operatorSet: OperatorSet) -> bool:
-    """@notice Whether the operator is registered for the set."""
-    return (self._registration[operator][self._key(operatorSet.avs, operatorSet.id)] & 1) == 1
+def isMemberOfOperatorSet(operator: address, operatorSet: ITypes.OperatorSet) -> bool:
+    """
+    @notice Whether the operator is registered for the set.
+    @param operator The operator.
+    @param operatorSet The operator set (avs, id).
+    @return True if registered.
+    """
+    return (self.registrationStatus[operator][self._key(operatorSet.avs, operatorSet.id)] & 1) == 1
 
 
 @external
 @view
-def getRegistrationStatus(operator: address, operatorSet: OperatorSet) -> (bool, uint32):
-    """@notice (registered, slashableUntil) of the operator in the set."""
-    reg: uint256 = self._registration[operator][self._key(operatorSet.avs, operatorSet.id)]
+def getRegistrationStatus(operator: address, operatorSet: ITypes.OperatorSet) -> (bool, uint32):
+    """
+    @notice (registered, slashableUntil) of the operator in the set.
+    @param operator The operator.
+    @param operatorSet The operator set (avs, id).
+    @return (registered, slashableUntil).
+    """
+    reg: uint256 = self.registrationStatus[operator][self._key(operatorSet.avs, operatorSet.id)]
     return (reg & 1) == 1, convert(reg >> 1, uint32)
 
 
 @external
 @view
-def getMemberCount(operatorSet: OperatorSet) -> uint256:
-    """@notice Number of operators registered for the set."""
-    return self._member_count[self._key(operatorSet.avs, operatorSet.id)]
+def getMemberCount(operatorSet: ITypes.OperatorSet) -> uint256:
+    """
+    @notice Number of operators registered for the set.
+    @param operatorSet The operator set (avs, id).
+    @return The number of members.
+    """
+    return self._operatorSetMemberCount[self._key(operatorSet.avs, operatorSet.id)]
 
 
 @external
 @view
-def isOperatorSet(operatorSet: OperatorSet) -> bool:
-    """@notice Whether the set exists."""
-    return self._is_set[self._key(operatorSet.avs, operatorSet.id)]
+def isOperatorSet(operatorSet: ITypes.OperatorSet) -> bool:
+    """
+    @notice Whether the set exists.
+    @param operatorSet The operator set (avs, id).
+    @return True if the set exists.
+    """
+    return self._isOperatorSet[self._key(operatorSet.avs, operatorSet.id)]
 
 
 @external
 @view
 def getOperatorSetCount(avs: address) -> uint256:
-    """@notice Number of sets the AVS created."""
+    """
+    @notice Number of sets the AVS created.
+    @param avs The AVS.
+    @return The number of sets.
+    """
     return self.operatorSetCount[avs]
 
 
 @external
 @view
-def getStrategiesInOperatorSet(operatorSet: OperatorSet) -> DynArray[address, MAX_STRATEGIES]:
-    """@notice The set's strategies."""
-    return self._set_strategies[self._key(operatorSet.avs, operatorSet.id)]
+def getStrategiesInOperatorSet(operatorSet: ITypes.OperatorSet) -> DynArray[address, MAX_STRATEGIES]:
+    """
+    @notice The set's strategies.
+    @param operatorSet The operator set (avs, id).
+    @return The strategies.
+    """
+    return self._operatorSetStrategies[self._key(operatorSet.avs, operatorSet.id)]
 
 
 @external
 @view
-def getRedistributionRecipient(operatorSet: OperatorSet) -> address:
-    """@notice Where the set's slashed funds go (the burn address for burning sets)."""
+def getRedistributionRecipient(operatorSet: ITypes.OperatorSet) -> address:
+    """
+    @notice Where the set's slashed funds go (the burn address for burning sets).
+    @param operatorSet The operator set (avs, id).
+    @return The recipient address.
+    """
     key: bytes32 = self._key(operatorSet.avs, operatorSet.id)
-    assert self._is_set[key], "invalid operator set"
-    return self._recipient[key]
+    assert self._isOperatorSet[key], "invalid operator set"
+    return self._redistributionRecipients[key]
 
 
 @external
 @view
-def isRedistributingOperatorSet(operatorSet: OperatorSet) -> bool:
-    """@notice Whether the set redistributes (rather than burns) slashed funds."""
-    r: address = self._recipient[self._key(operatorSet.avs, operatorSet.id)]
+def isRedistributingOperatorSet(operatorSet: ITypes.OperatorSet) -> bool:
+    """
+    @notice Whether the set redistributes (rather than burns) slashed funds.
+    @param operatorSet The operator set (avs, id).
+    @return True if the set redistributes.
+    """
+    r: address = self._redistributionRecipients[self._key(operatorSet.avs, operatorSet.id)]
     return r != empty(address) and r != DEFAULT_BURN_ADDRESS
 
 
 @external
 @view
-def getSlasher(operatorSet: OperatorSet) -> address:
-    """@notice The only address that may slash the set's operators."""
-    return self._slasher[self._key(operatorSet.avs, operatorSet.id)]
+def getSlasher(operatorSet: ITypes.OperatorSet) -> address:
+    """
+    @notice The only address that may slash the set's operators.
+    @param operatorSet The operator set (avs, id).
+    @return The slasher.
+    """
+    return self._slashers[self._key(operatorSet.avs, operatorSet.id)]
 
 
 @external
 @view
-def getResolver(operatorSet: OperatorSet) -> address:
-    """@notice The address that may cancel the set's slashes during the resolution window."""
-    return self._resolver[self._key(operatorSet.avs, operatorSet.id)]
+def getResolver(operatorSet: ITypes.OperatorSet) -> address:
+    """
+    @notice The address that may cancel the set's slashes during the resolution window.
+    @param operatorSet The operator set (avs, id).
+    @return The resolver (zero: none).
+    """
+    return self._resolvers[self._key(operatorSet.avs, operatorSet.id)]
 
 
 @external
 @view
-def getSlashCount(operatorSet: OperatorSet) -> uint256:
-    """@notice Number of slashes of the set so far (the last slashId)."""
-    return self._slash_count[self._key(operatorSet.avs, operatorSet.id)]
+def getSlashCount(operatorSet: ITypes.OperatorSet) -> uint256:
+    """
+    @notice Number of slashes of the set so far (the last slashId).
+    @param operatorSet The operator set (avs, id).
+    @return The number of slashes.
+    """
+    return self._slashIds[self._key(operatorSet.avs, operatorSet.id)]
 
 
 @external
 @view
 def getAVSRegistrar(avs: address) -> address:
-    """@notice The AVS's registrar (zero: none)."""
-    return self._registrar[avs]
+    """
+    @notice The AVS's registrar (zero: none).
+    @param avs The AVS.
+    @return The registrar.
+    """
+    return self._avsRegistrar[avs]
 
 
 @external
 @view
-def getRedistributionConsent(operator: address, operatorSet: OperatorSet) -> bool:
-    """@notice Whether the operator accepted redistribution by the set."""
-    return self._redistribution_consent[operator][self._key(operatorSet.avs, operatorSet.id)]
+def getRedistributionConsent(operator: address, operatorSet: ITypes.OperatorSet) -> bool:
+    """
+    @notice Whether the operator accepted redistribution by the set.
+    @param operator The operator.
+    @param operatorSet The operator set (avs, id).
+    @return True if the operator consented.
+    """
+    return self._redistributionConsent[operator][self._key(operatorSet.avs, operatorSet.id)]
 
 
 @external
 @view
 def getDeallocationQueueLength(operator: address, strategy: address) -> uint256:
-    """@notice Deallocations of (operator, strategy) not yet cleared."""
-    return self._dq_tail[operator][strategy] - self._dq_head[operator][strategy]
+    """
+    @notice Deallocations of (operator, strategy) not yet cleared.
+    @param operator The operator.
+    @param strategy The strategy.
+    @return The queue length.
+    """
+    return self.deallocationQueueTail[operator][strategy] - self.deallocationQueueHead[operator][strategy]

@@ -1,28 +1,29 @@
 # pragma version ~=0.4.3
-# @title DelegationManager
-# @notice Operators register here; stakers delegate all their stake to one operator, undelegate,
-#         redelegate, and withdraw through a delay queue that stays slashable.
-# @dev Accounting (see docs/restaking.md):
-#      - per (staker, strategy): deposit shares s (StrategyManager) and deposit scaling factor k;
-#        the staker's scaled shares are floor(s*k/WAD);
-#      - per (operator, strategy): a slashing factor sf (checkpointed by block, WAD = untouched)
-#        and the sum of the scaled shares of its stakers (operatorScaledShares);
-#      - withdrawable shares = floor(scaled * sf / WAD); operator shares = floor(sum * sf / WAD).
-#      A slash lowers sf, so every staker loses exactly pro rata, at O(1) cost; new deposits get k
-#      scaled by 1/sf, so they are not hit by earlier slashes. Queued withdrawals keep scaled shares
-#      and are valued at the sf of the block their slashability ends (startBlock + delay).
-#      A cancelled slash raises sf so that the restored shares go pro rata to the scaled shares
-#      that bore the slash and are still held (delegated, or queued within the delay); no stake
-#      can join the operator in that strategy while a cancellable slash is pending.
+"""
+@title DelegationManager
+@notice Operators register here; stakers delegate all their stake to one operator, undelegate,
+        redelegate, and withdraw through a delay queue that stays slashable.
+@dev Accounting (see docs/restaking.md):
+     - per (staker, strategy): deposit shares s (StrategyManager) and deposit scaling factor k;
+       the staker's scaled shares are floor(s*k/WAD);
+     - per (operator, strategy): a slashing factor sf (checkpointed by block, WAD = untouched)
+       and the sum of the scaled shares of its stakers (operatorScaledShares);
+     - withdrawable shares = floor(scaled * sf / WAD); operator shares = floor(sum * sf / WAD).
+     A slash lowers sf, so every staker loses exactly pro rata, at O(1) cost; new deposits get k
+     scaled by 1/sf, so they are not hit by earlier slashes. Queued withdrawals keep scaled shares
+     and are valued at the sf of the block their slashability ends (startBlock + delay).
+     A cancelled slash raises sf so that the restored shares go pro rata to the scaled shares
+     that bore the slash and are still held (delegated, or queued within the delay); no stake
+     can join the operator in that strategy while a cancellable slash is pending.
+"""
 
 from ..interfaces import IStrategyManager
 from ..interfaces import IStrategy
 from ..interfaces import IAllocationManager
 from ..interfaces import IERC1271
+from ..interfaces import IDelegationManager
 
-
-interface IWhitelisterView:
-    def strategyWhitelister() -> address: view
+implements: IDelegationManager
 
 
 interface IBurnableShares:
@@ -130,35 +131,53 @@ event OperatorSharesRestored:
     restoredShares: uint256
     newSlashingFactor: uint256
 
+# The deployer, the only caller of initialize.
 deployer: immutable(address)
+# The StrategyManager.
 strategyManager: public(immutable(address))
+# Blocks a queued withdrawal waits (and stays slashable) before completion.
 minWithdrawalDelayBlocks: public(immutable(uint32))
+# The AllocationManager (set by initialize).
 allocationManager: public(address)
+# The SlashEscrow (set by initialize).
 slashEscrow: public(address)
 
+# staker -> operator it delegates to (an operator delegates to itself).
 delegatedTo: public(HashMap[address, address])
+# operator -> address whose signature a delegation needs (zero: none).
 delegationApprover: public(HashMap[address, address])
+# approver -> salt -> already used in a delegation signature.
 delegationApproverSaltIsSpent: public(HashMap[address, HashMap[bytes32, bool]])
+# operator -> strategy -> delegated shares before the slashing factor is applied.
 operatorScaledShares: public(HashMap[address, HashMap[address, uint256]])
+# staker -> number of withdrawals queued so far (the next withdrawal nonce).
 cumulativeWithdrawalsQueued: public(HashMap[address, uint256])
 # Cancellable slashes of (operator, strategy) still in their resolution window. While any is
 # pending, no new stake may join the operator in that strategy, so a cancel restores the stakers
 # who bore the slash and nobody else.
 pendingSlashes: public(HashMap[address, HashMap[address, uint256]])
+# withdrawal root -> queued and not yet completed.
 pendingWithdrawals: public(HashMap[bytes32, bool])
-_dsf: HashMap[address, HashMap[address, uint256]]
+# staker -> strategy -> deposit scaling factor (0 stands for WAD).
+_depositScalingFactor: HashMap[address, HashMap[address, uint256]]
 # Extra withdrawal delay per strategy (blocks on top of minWithdrawalDelayBlocks): queued shares of
 # such a strategy stay slashable, and locked, for the longer period (the bEIGEN strategy).
 strategyWithdrawalDelayBlocks: public(HashMap[address, uint32])
 # The fork-and-challenge manager, which may burn an accused operator's shares when a fork is adopted.
 forkSlasher: public(address)
 # Checkpoint histories keyed by keccak(kind, operator, strategy): (block << 224) | value.
-_hist: HashMap[bytes32, HashMap[uint256, uint256]]
-_hlen: HashMap[bytes32, uint256]
+_checkpoints: HashMap[bytes32, HashMap[uint256, uint256]]
+# key -> number of checkpoints in _checkpoints[key].
+_checkpointCount: HashMap[bytes32, uint256]
 
 
 @deploy
 def __init__(_strategyManager: address, _minWithdrawalDelayBlocks: uint32):
+    """
+    @notice Deploy with the StrategyManager and the withdrawal delay; the deployer wires the rest with initialize.
+    @param _strategyManager The StrategyManager.
+    @param _minWithdrawalDelayBlocks Blocks a queued withdrawal waits and stays slashable.
+    """
     deployer = msg.sender
     strategyManager = _strategyManager
     minWithdrawalDelayBlocks = _minWithdrawalDelayBlocks
@@ -166,7 +185,11 @@ def __init__(_strategyManager: address, _minWithdrawalDelayBlocks: uint32):
 
 @external
 def initialize(_allocationManager: address, _slashEscrow: address):
-    """@notice One-time wiring to the AllocationManager and SlashEscrow (deployer only)."""
+    """
+    @notice One-time wiring to the AllocationManager and SlashEscrow (deployer only).
+    @param _allocationManager The AllocationManager.
+    @param _slashEscrow The SlashEscrow.
+    """
     assert msg.sender == deployer, "only deployer"
     assert self.allocationManager == empty(address), "already initialized"
     assert _allocationManager != empty(address) and _slashEscrow != empty(address), "zero address"
@@ -185,20 +208,20 @@ def _key(kind: uint256, operator: address, strategy: address) -> bytes32:
 @internal
 @view
 def _latest(key: bytes32, dflt: uint256) -> uint256:
-    n: uint256 = self._hlen[key]
+    n: uint256 = self._checkpointCount[key]
     if n == 0:
         return dflt
-    return self._hist[key][n - 1] & VALUE_MASK
+    return self._checkpoints[key][n - 1] & VALUE_MASK
 
 
 @internal
 @view
 def _at(key: bytes32, blk: uint256, dflt: uint256) -> uint256:
     # Value of the last checkpoint taken at or before block `blk`.
-    n: uint256 = self._hlen[key]
+    n: uint256 = self._checkpointCount[key]
     if n == 0:
         return dflt
-    last: uint256 = self._hist[key][n - 1]
+    last: uint256 = self._checkpoints[key][n - 1]
     if (last >> 224) <= blk:
         return last & VALUE_MASK
     lo: uint256 = 0
@@ -207,30 +230,30 @@ def _at(key: bytes32, blk: uint256, dflt: uint256) -> uint256:
         if lo >= hi:
             break
         mid: uint256 = (lo + hi) // 2
-        if (self._hist[key][mid] >> 224) > blk:
+        if (self._checkpoints[key][mid] >> 224) > blk:
             hi = mid
         else:
             lo = mid + 1
     if lo == 0:
         return dflt
-    return self._hist[key][lo - 1] & VALUE_MASK
+    return self._checkpoints[key][lo - 1] & VALUE_MASK
 
 
 @internal
 def _push(key: bytes32, val: uint256):
     assert val <= VALUE_MASK, "checkpoint overflow"
-    n: uint256 = self._hlen[key]
+    n: uint256 = self._checkpointCount[key]
     entry: uint256 = (block.number << 224) | val
-    if n != 0 and (self._hist[key][n - 1] >> 224) == block.number:
-        self._hist[key][n - 1] = entry
+    if n != 0 and (self._checkpoints[key][n - 1] >> 224) == block.number:
+        self._checkpoints[key][n - 1] = entry
     else:
-        self._hist[key][n] = entry
-        self._hlen[key] = n + 1
+        self._checkpoints[key][n] = entry
+        self._checkpointCount[key] = n + 1
 
 
 @internal
 @view
-def _sf(operator: address, strategy: address) -> uint256:
+def _slashing_factor(operator: address, strategy: address) -> uint256:
     if operator == empty(address):
         return WAD
     return self._latest(self._key(0, operator, strategy), WAD)
@@ -251,8 +274,8 @@ def _queued_scaled(operator: address, strategy: address) -> uint256:
 
 @internal
 @view
-def _k(staker: address, strategy: address) -> uint256:
-    k: uint256 = self._dsf[staker][strategy]
+def _deposit_scaling_factor(staker: address, strategy: address) -> uint256:
+    k: uint256 = self._depositScalingFactor[staker][strategy]
     if k == 0:
         return WAD
     return k
@@ -265,6 +288,9 @@ def registerAsOperator(initDelegationApprover: address, allocationDelay: uint32,
     """
     @notice Register the caller as an operator (delegated to itself), with an optional delegation
             approver and its allocation delay (in blocks, effective at once for a new operator).
+    @param initDelegationApprover The delegation approver (zero: anyone may delegate).
+    @param allocationDelay The operator's allocation delay in blocks.
+    @param metadataURI The metadata URI (emitted only).
     """
     assert self.delegatedTo[msg.sender] == empty(address), "already delegated"
     self.delegationApprover[msg.sender] = initDelegationApprover
@@ -277,7 +303,11 @@ def registerAsOperator(initDelegationApprover: address, allocationDelay: uint32,
 
 @external
 def modifyOperatorDetails(operator: address, newDelegationApprover: address):
-    """@notice Change the operator's delegation approver (the operator only)."""
+    """
+    @notice Change the operator's delegation approver (the operator only).
+    @param operator The operator; must be the caller.
+    @param newDelegationApprover The new approver (zero: none).
+    """
     assert msg.sender == operator, "only operator"
     assert self.delegatedTo[operator] == operator, "not an operator"
     self.delegationApprover[operator] = newDelegationApprover
@@ -286,7 +316,11 @@ def modifyOperatorDetails(operator: address, newDelegationApprover: address):
 
 @external
 def updateOperatorMetadataURI(operator: address, metadataURI: String[1024]):
-    """@notice Emit a new metadata URI for the operator (the operator only)."""
+    """
+    @notice Emit a new metadata URI for the operator (the operator only).
+    @param operator The operator; must be the caller.
+    @param metadataURI The metadata URI (emitted only).
+    """
     assert msg.sender == operator, "only operator"
     assert self.delegatedTo[operator] == operator, "not an operator"
     log OperatorMetadataURIUpdated(operator=operator, metadataURI=metadataURI)
@@ -336,13 +370,13 @@ def _delegate(staker: address, operator: address):
             break
         strategy: address = strategies[i]
         s: uint256 = shares[i]
-        sf: uint256 = self._sf(operator, strategy)
+        sf: uint256 = self._slashing_factor(operator, strategy)
         assert sf != 0, "operator fully slashed"
         assert self.pendingSlashes[operator][strategy] == 0, "pending slash"
-        k: uint256 = self._k(staker, strategy)
+        k: uint256 = self._deposit_scaling_factor(staker, strategy)
         withdrawable: uint256 = s * k // WAD
         k_new: uint256 = k * WAD // sf
-        self._dsf[staker][strategy] = k_new
+        self._depositScalingFactor[staker][strategy] = k_new
         self.operatorScaledShares[operator][strategy] += s * k_new // WAD
         log DepositScalingFactorUpdated(staker=staker, strategy=strategy, newDepositScalingFactor=k_new)
         log OperatorSharesIncreased(operator=operator, staker=staker, strategy=strategy, shares=withdrawable)
@@ -368,6 +402,9 @@ def delegateTo(operator: address, approverSignatureAndExpiry: SignatureWithExpir
     @notice Delegate all of the caller's stake to `operator`. If the operator has a delegation
             approver, pass its EIP-712 signature (or ERC-1271 for a contract) over
             DelegationApproval(approver, staker, operator, salt, expiry); each salt works once.
+    @param operator The operator to delegate to.
+    @param approverSignatureAndExpiry The approver's signature and its expiry (empty without an approver).
+    @param approverSalt The salt of the approver's signature (each salt is spent once).
     """
     self._delegate_to(msg.sender, operator, approverSignatureAndExpiry, approverSalt)
 
@@ -397,6 +434,7 @@ def undelegate(staker: address) -> DynArray[bytes32, 1]:
     """
     @notice Undelegate `staker` (by the staker, its operator or the operator's approver) and queue
             one withdrawal of all its stake. Operators cannot undelegate.
+    @param staker The staker.
     @return the withdrawal roots (none if the staker had no stake)
     """
     return self._undelegate(staker)
@@ -408,6 +446,10 @@ def redelegate(newOperator: address, newOperatorApproverSig: SignatureWithExpiry
     """
     @notice Undelegate the caller (queueing its stake) and delegate to `newOperator` in one call.
             The queued stake joins the new operator when completed as shares after the delay.
+    @param newOperator The operator to delegate to.
+    @param newOperatorApproverSig The new operator's approver signature and expiry.
+    @param approverSalt The salt of the approver's signature (each salt is spent once).
+    @return The roots of the withdrawals queued (at most one).
     """
     roots: DynArray[bytes32, 1] = self._undelegate(msg.sender)
     self._delegate_to(msg.sender, newOperator, newOperatorApproverSig, approverSalt)
@@ -418,11 +460,11 @@ def redelegate(newOperator: address, newOperatorApproverSig: SignatureWithExpiry
 
 @internal
 def _increase(staker: address, operator: address, strategy: address, prev: uint256, added: uint256):
-    sf: uint256 = self._sf(operator, strategy)
+    sf: uint256 = self._slashing_factor(operator, strategy)
     assert sf != 0, "operator fully slashed"
     if operator != empty(address):
         assert self.pendingSlashes[operator][strategy] == 0, "pending slash"
-    k: uint256 = self._k(staker, strategy)
+    k: uint256 = self._deposit_scaling_factor(staker, strategy)
     k_new: uint256 = 0
     if prev == 0:
         k_new = k * WAD // sf
@@ -430,7 +472,7 @@ def _increase(staker: address, operator: address, strategy: address, prev: uint2
         withdrawable: uint256 = (prev * k // WAD) * sf // WAD
         k_new = ((withdrawable + added) * WAD // (prev + added)) * WAD // sf
     assert k_new != 0, "zero scaling factor"
-    self._dsf[staker][strategy] = k_new
+    self._depositScalingFactor[staker][strategy] = k_new
     log DepositScalingFactorUpdated(staker=staker, strategy=strategy, newDepositScalingFactor=k_new)
     if operator != empty(address):
         old_scaled: uint256 = prev * k // WAD
@@ -441,7 +483,13 @@ def _increase(staker: address, operator: address, strategy: address, prev: uint2
 
 @external
 def increaseDelegatedShares(staker: address, strategy: address, prevDepositShares: uint256, addedShares: uint256):
-    """@notice Account for a deposit (StrategyManager only)."""
+    """
+    @notice Account for a deposit (StrategyManager only).
+    @param staker The staker.
+    @param strategy The strategy.
+    @param prevDepositShares The staker's deposit shares before the deposit.
+    @param addedShares The shares the deposit added.
+    """
     assert msg.sender == strategyManager, "only strategy manager"
     self._increase(staker, self.delegatedTo[staker], strategy, prevDepositShares, addedShares)
 
@@ -452,6 +500,13 @@ def slashOperatorShares(operator: address, avs: address, operatorSetId: uint32, 
     @notice Apply a slash that lowered the operator's max magnitude from prev to new: every
             delegated and still-slashable queued share loses the same fraction, and the shares
             taken go to the slash escrow (AllocationManager only).
+    @param operator The operator.
+    @param avs The AVS.
+    @param operatorSetId The operator set id within the AVS.
+    @param slashId The slash id within the operator set (1, 2, ...).
+    @param strategy The strategy.
+    @param prevMaxMagnitude The operator's max magnitude before the slash.
+    @param newMaxMagnitude Its max magnitude after the slash.
     @return the strategy shares slashed
     """
     assert msg.sender == self.allocationManager, "only allocation manager"
@@ -475,6 +530,9 @@ def setSlashPending(operator: address, strategy: address, pending: bool):
     @notice Count a cancellable slash of (operator, strategy) in or out of its resolution window
             (SlashEscrow only). While any is pending, deposits into, delegations to and
             completions as shares into the operator's stake in `strategy` revert ("pending slash").
+    @param operator The operator.
+    @param strategy The strategy.
+    @param pending True when the slash enters its window, False when it leaves it.
     """
     assert msg.sender == self.slashEscrow, "only slash escrow"
     n: uint256 = self.pendingSlashes[operator][strategy]
@@ -491,6 +549,9 @@ def restoreOperatorShares(operator: address, strategy: address, shares: uint256)
     """
     @notice Give the shares of a cancelled slash back, pro rata to everyone still holding
             slashable stake with the operator (SlashEscrow only).
+    @param operator The operator.
+    @param strategy The strategy.
+    @param shares The shares to restore.
     """
     assert msg.sender == self.slashEscrow, "only slash escrow"
     denom: uint256 = self.operatorScaledShares[operator][strategy] + self._queued_scaled(operator, strategy)
@@ -508,10 +569,12 @@ def setStrategyWithdrawalDelay(strategy: address, extraDelayBlocks: uint32):
     """
     @notice Give `strategy` a withdrawal delay `extraDelayBlocks` longer than the others; its queued
             shares stay slashable and locked for minWithdrawalDelayBlocks + extraDelayBlocks.
+    @param strategy The strategy.
+    @param extraDelayBlocks Blocks on top of minWithdrawalDelayBlocks.
     @dev Strategy whitelister only, and only while the strategy holds no shares (the slashable-queue
          horizon must not change under queued withdrawals).
     """
-    assert msg.sender == staticcall IWhitelisterView(strategyManager).strategyWhitelister(), "only whitelister"
+    assert msg.sender == staticcall IStrategyManager(strategyManager).strategyWhitelister(), "only whitelister"
     assert staticcall IStrategy(strategy).totalShares() == 0, "strategy has shares"
     self.strategyWithdrawalDelayBlocks[strategy] = extraDelayBlocks
     log StrategyWithdrawalDelaySet(strategy=strategy, extraDelayBlocks=extraDelayBlocks)
@@ -519,8 +582,11 @@ def setStrategyWithdrawalDelay(strategy: address, extraDelayBlocks: uint32):
 
 @external
 def setForkSlasher(newForkSlasher: address):
-    """@notice Set the fork-and-challenge manager allowed to call slashOperatorSharesForFork (whitelister only)."""
-    assert msg.sender == staticcall IWhitelisterView(strategyManager).strategyWhitelister(), "only whitelister"
+    """
+    @notice Set the fork-and-challenge manager allowed to call slashOperatorSharesForFork (whitelister only).
+    @param newForkSlasher The ForkManager.
+    """
+    assert msg.sender == staticcall IStrategyManager(strategyManager).strategyWhitelister(), "only whitelister"
     self.forkSlasher = newForkSlasher
     log ForkSlasherSet(forkSlasher=newForkSlasher)
 
@@ -531,6 +597,9 @@ def slashOperatorSharesForFork(operator: address, strategy: address, shares: uin
     @notice Burn up to `shares` of the operator's slashable shares in `strategy` (delegated and
             queued within the delay), pro rata, when a fork that slashed them is adopted. No tokens
             move: the adopted fork already left them out of the strategy's balance (fork slasher only).
+    @param operator The operator.
+    @param strategy The strategy.
+    @param shares The most shares to burn.
     @return the strategy shares burned
     """
     assert msg.sender == self.forkSlasher and msg.sender != empty(address), "only fork slasher"
@@ -566,16 +635,16 @@ def _queue(staker: address, operator: address, strategies: DynArray[address, MAX
         assert x != 0, "zero shares"
         s: uint256 = staticcall IStrategyManager(strategyManager).stakerDepositShares(staker, strategy)
         assert x <= s, "shares too high"
-        k: uint256 = self._k(staker, strategy)
+        k: uint256 = self._deposit_scaling_factor(staker, strategy)
         scaled: uint256 = x * k // WAD
-        withdrawable: uint256 = scaled * self._sf(operator, strategy) // WAD
+        withdrawable: uint256 = scaled * self._slashing_factor(operator, strategy) // WAD
         if operator != empty(address):
             self.operatorScaledShares[operator][strategy] -= s * k // WAD - (s - x) * k // WAD
             key: bytes32 = self._key(1, operator, strategy)
             self._push(key, self._latest(key, 0) + scaled)
             log OperatorSharesDecreased(operator=operator, staker=staker, strategy=strategy, shares=withdrawable)
         if extcall IStrategyManager(strategyManager).removeDepositShares(staker, strategy, x):
-            self._dsf[staker][strategy] = 0
+            self._depositScalingFactor[staker][strategy] = 0
         scaled_list.append(scaled)
         withdrawable_list.append(withdrawable)
     nonce: uint256 = self.cumulativeWithdrawalsQueued[staker]
@@ -601,6 +670,7 @@ def queueWithdrawals(params: DynArray[QueuedWithdrawalParams, MAX_WITHDRAWALS]) 
     """
     @notice Queue withdrawals of the caller's deposit shares; they stay slashable for
             minWithdrawalDelayBlocks and can be completed after that.
+    @param params One QueuedWithdrawalParams (strategies, deposit shares, withdrawer) per withdrawal.
     @return the withdrawal roots
     """
     operator: address = self.delegatedTo[msg.sender]
@@ -650,6 +720,9 @@ def completeQueuedWithdrawal(withdrawal: Withdrawal, tokens: DynArray[address, M
     """
     @notice Complete a queued withdrawal after the delay, as tokens (one token per strategy) or
             as shares re-credited to the caller (and its current operator).
+    @param withdrawal The queued withdrawal, as logged by SlashingWithdrawalQueued.
+    @param tokens The token of each strategy of the withdrawal (same order).
+    @param receiveAsTokens True to receive tokens, False to get the shares back.
     """
     self._complete(withdrawal, tokens, receiveAsTokens)
 
@@ -657,7 +730,12 @@ def completeQueuedWithdrawal(withdrawal: Withdrawal, tokens: DynArray[address, M
 @external
 @nonreentrant
 def completeQueuedWithdrawals(withdrawals: DynArray[Withdrawal, MAX_WITHDRAWALS], tokens: DynArray[DynArray[address, MAX_STRATEGIES], MAX_WITHDRAWALS], receiveAsTokens: DynArray[bool, MAX_WITHDRAWALS]):
-    """@notice Batch form of completeQueuedWithdrawal."""
+    """
+    @notice Batch form of completeQueuedWithdrawal.
+    @param withdrawals The queued withdrawals.
+    @param tokens The token of each strategy of the withdrawal (same order).
+    @param receiveAsTokens True to receive tokens, False to get the shares back.
+    """
     assert len(withdrawals) == len(tokens) and len(tokens) == len(receiveAsTokens), "input length mismatch"
     for i: uint256 in range(MAX_WITHDRAWALS):
         if i >= len(withdrawals):
@@ -670,55 +748,89 @@ def completeQueuedWithdrawals(withdrawals: DynArray[Withdrawal, MAX_WITHDRAWALS]
 @external
 @view
 def isOperator(operator: address) -> bool:
-    """@notice Whether `operator` is a registered operator."""
+    """
+    @notice Whether `operator` is a registered operator.
+    @param operator The operator.
+    @return True if registered.
+    """
     return operator != empty(address) and self.delegatedTo[operator] == operator
 
 
 @external
 @view
 def isDelegated(staker: address) -> bool:
-    """@notice Whether `staker` is delegated to an operator."""
+    """
+    @notice Whether `staker` is delegated to an operator.
+    @param staker The staker.
+    @return True if delegated.
+    """
     return self.delegatedTo[staker] != empty(address)
 
 
 @external
 @view
 def slashingFactor(operator: address, strategy: address) -> uint256:
-    """@notice The operator's current slashing factor for `strategy` (WAD = never slashed)."""
-    return self._sf(operator, strategy)
+    """
+    @notice The operator's current slashing factor for `strategy` (WAD = never slashed).
+    @param operator The operator.
+    @param strategy The strategy.
+    @return The slashing factor (WAD-scaled).
+    """
+    return self._slashing_factor(operator, strategy)
 
 
 @external
 @view
 def slashingFactorAtBlock(operator: address, strategy: address, blockNumber: uint256) -> uint256:
-    """@notice The operator's slashing factor for `strategy` as of `blockNumber`."""
+    """
+    @notice The operator's slashing factor for `strategy` as of `blockNumber`.
+    @param operator The operator.
+    @param strategy The strategy.
+    @param blockNumber The block number (not after the current block).
+    @return The slashing factor (WAD-scaled).
+    """
     return self._at(self._key(0, operator, strategy), blockNumber, WAD)
 
 
 @external
 @view
 def depositScalingFactor(staker: address, strategy: address) -> uint256:
-    """@notice The staker's deposit scaling factor for `strategy` (WAD by default)."""
-    return self._k(staker, strategy)
+    """
+    @notice The staker's deposit scaling factor for `strategy` (WAD by default).
+    @param staker The staker.
+    @param strategy The strategy.
+    @return The deposit scaling factor (WAD-scaled).
+    """
+    return self._deposit_scaling_factor(staker, strategy)
 
 
 @internal
 @view
 def _operator_shares(operator: address, strategy: address) -> uint256:
-    return self.operatorScaledShares[operator][strategy] * self._sf(operator, strategy) // WAD
+    return self.operatorScaledShares[operator][strategy] * self._slashing_factor(operator, strategy) // WAD
 
 
 @external
 @view
 def operatorShares(operator: address, strategy: address) -> uint256:
-    """@notice Shares delegated to `operator` in `strategy`, after slashing."""
+    """
+    @notice Shares delegated to `operator` in `strategy`, after slashing.
+    @param operator The operator.
+    @param strategy The strategy.
+    @return The delegated shares.
+    """
     return self._operator_shares(operator, strategy)
 
 
 @external
 @view
 def getOperatorShares(operator: address, strategies: DynArray[address, MAX_STRATEGIES]) -> DynArray[uint256, MAX_STRATEGIES]:
-    """@notice operatorShares for several strategies."""
+    """
+    @notice operatorShares for several strategies.
+    @param operator The operator.
+    @param strategies The strategies.
+    @return The delegated shares in each strategy.
+    """
     out: DynArray[uint256, MAX_STRATEGIES] = []
     for s: address in strategies:
         out.append(self._operator_shares(operator, s))
@@ -728,27 +840,42 @@ def getOperatorShares(operator: address, strategies: DynArray[address, MAX_STRAT
 @external
 @view
 def restorableScaledShares(operator: address, strategy: address) -> uint256:
-    """@notice Scaled shares a cancelled slash would be restored to now (delegated + still-slashable queued)."""
+    """
+    @notice Scaled shares a cancelled slash would be restored to now (delegated + still-slashable queued).
+    @param operator The operator.
+    @param strategy The strategy.
+    @return The scaled shares.
+    """
     return self.operatorScaledShares[operator][strategy] + self._queued_scaled(operator, strategy)
 
 
 @external
 @view
 def getSlashableSharesInQueue(operator: address, strategy: address) -> uint256:
-    """@notice Shares queued for withdrawal from `operator` that are still slashable."""
-    return self._queued_scaled(operator, strategy) * self._sf(operator, strategy) // WAD
+    """
+    @notice Shares queued for withdrawal from `operator` that are still slashable.
+    @param operator The operator.
+    @param strategy The strategy.
+    @return The slashable queued shares.
+    """
+    return self._queued_scaled(operator, strategy) * self._slashing_factor(operator, strategy) // WAD
 
 
 @external
 @view
 def getWithdrawableShares(staker: address, strategies: DynArray[address, MAX_STRATEGIES]) -> (DynArray[uint256, MAX_STRATEGIES], DynArray[uint256, MAX_STRATEGIES]):
-    """@notice (withdrawable shares, deposit shares) of `staker` in each strategy."""
+    """
+    @notice (withdrawable shares, deposit shares) of `staker` in each strategy.
+    @param staker The staker.
+    @param strategies The strategies.
+    @return (withdrawable shares, deposit shares), one of each per strategy.
+    """
     operator: address = self.delegatedTo[staker]
     withdrawable: DynArray[uint256, MAX_STRATEGIES] = []
     deposits: DynArray[uint256, MAX_STRATEGIES] = []
     for strategy: address in strategies:
         s: uint256 = staticcall IStrategyManager(strategyManager).stakerDepositShares(staker, strategy)
-        withdrawable.append((s * self._k(staker, strategy) // WAD) * self._sf(operator, strategy) // WAD)
+        withdrawable.append((s * self._deposit_scaling_factor(staker, strategy) // WAD) * self._slashing_factor(operator, strategy) // WAD)
         deposits.append(s)
     return withdrawable, deposits
 
@@ -756,19 +883,34 @@ def getWithdrawableShares(staker: address, strategies: DynArray[address, MAX_STR
 @external
 @view
 def calculateWithdrawalRoot(withdrawal: Withdrawal) -> bytes32:
-    """@notice keccak256 of the ABI-encoded withdrawal."""
+    """
+    @notice keccak256 of the ABI-encoded withdrawal.
+    @param withdrawal The queued withdrawal, as logged by SlashingWithdrawalQueued.
+    @return The withdrawal root.
+    """
     return keccak256(abi_encode(withdrawal))
 
 
 @external
 @view
 def calculateDelegationApprovalDigestHash(staker: address, operator: address, approver: address, approverSalt: bytes32, expiry: uint256) -> bytes32:
-    """@notice The EIP-712 digest a delegation approver signs."""
+    """
+    @notice The EIP-712 digest a delegation approver signs.
+    @param staker The staker.
+    @param operator The operator.
+    @param approver The operator's delegation approver.
+    @param approverSalt The salt of the approver's signature (each salt is spent once).
+    @param expiry Timestamp after which the signature is invalid.
+    @return The EIP-712 digest.
+    """
     return self._approval_digest(staker, operator, approver, approverSalt, expiry)
 
 
 @external
 @view
 def domainSeparator() -> bytes32:
-    """@notice The EIP-712 domain separator."""
+    """
+    @notice The EIP-712 domain separator.
+    @return The domain separator.
+    """
     return self._domain_separator()

@@ -1,11 +1,16 @@
 # pragma version ~=0.4.3
-# @title Strategy
-# @notice A vault holding one ERC-20 for restakers. Only the StrategyManager that created it moves
-#         funds; shares use virtual offsets (1e3 shares / 1e3 tokens) so the first depositor cannot
-#         inflate the exchange rate against later depositors.
-# @dev Deployed by StrategyManager.deployNewStrategy from an ERC-5202 blueprint.
+"""
+@title Strategy
+@notice A vault holding one ERC-20 for restakers. Only the StrategyManager that created it moves
+        funds; shares use virtual offsets (1e3 shares / 1e3 tokens) so the first depositor cannot
+        inflate the exchange rate against later depositors.
+@dev Deployed by StrategyManager.deployNewStrategy from an ERC-5202 blueprint.
+"""
 
 from ethereum.ercs import IERC20
+from ..interfaces import IStrategy
+
+implements: IStrategy
 
 SHARES_OFFSET: constant(uint256) = 10**3
 BALANCE_OFFSET: constant(uint256) = 10**3
@@ -14,13 +19,21 @@ MAX_TOTAL_SHARES: constant(uint256) = 10**38 - 1
 event ExchangeRateEmitted:
     rate: uint256
 
+# The StrategyManager, the only caller of deposit and withdraw.
 strategyManager: public(immutable(address))
+# The ERC-20 this strategy holds.
 underlyingToken: public(immutable(address))
+# Shares outstanding (the virtual SHARES_OFFSET not included).
 totalShares: public(uint256)
 
 
 @deploy
 def __init__(_strategyManager: address, _token: address):
+    """
+    @notice Deploy the strategy of `_token` (StrategyManager.deployNewStrategy does).
+    @param _strategyManager The StrategyManager.
+    @param _token The underlying token.
+    """
     strategyManager = _strategyManager
     underlyingToken = _token
 
@@ -42,6 +55,8 @@ def deposit(token: address, amount: uint256) -> uint256:
     @notice Mint shares for `amount` tokens that the StrategyManager has already transferred in.
             May mint none for dust (a slash restored by the escrow); the StrategyManager rejects
             user deposits that would mint none.
+    @param token Must be the underlying token.
+    @param amount The tokens transferred in.
     @return newShares the shares minted
     """
     assert msg.sender == strategyManager, "only strategy manager"
@@ -60,6 +75,9 @@ def deposit(token: address, amount: uint256) -> uint256:
 def withdraw(recipient: address, token: address, amountShares: uint256) -> uint256:
     """
     @notice Burn `amountShares` and send the tokens they are worth to `recipient`.
+    @param recipient The account that receives the tokens.
+    @param token Must be the underlying token.
+    @param amountShares The number of shares.
     @return amountOut tokens sent
     """
     assert msg.sender == strategyManager, "only strategy manager"
@@ -78,12 +96,20 @@ def withdraw(recipient: address, token: address, amountShares: uint256) -> uint2
 @external
 @view
 def sharesToUnderlyingView(amountShares: uint256) -> uint256:
-    """@notice Tokens that `amountShares` would withdraw now."""
+    """
+    @notice Tokens that `amountShares` would withdraw now.
+    @param amountShares The number of shares.
+    @return The underlying amount.
+    """
     return (self._balance() + BALANCE_OFFSET) * amountShares // (self.totalShares + SHARES_OFFSET)
 
 
 @external
 @view
 def underlyingToSharesView(amountUnderlying: uint256) -> uint256:
-    """@notice Shares a deposit of `amountUnderlying` would mint now."""
+    """
+    @notice Shares a deposit of `amountUnderlying` would mint now.
+    @param amountUnderlying The amount of the underlying token.
+    @return The shares.
+    """
     return amountUnderlying * (self.totalShares + SHARES_OFFSET) // (self._balance() + BALANCE_OFFSET)

@@ -1,17 +1,19 @@
 # pragma version ~=0.4.3
-# @title StrategyManager
-# @notice Creates one Strategy vault per ERC-20, keeps each staker's deposit shares, and moves
-#         tokens in and out of strategies for deposits, withdrawals and slashes.
-# @dev Interface names follow EigenLayer's IStrategyManager. Share accounting that depends on
-#      delegation and slashing (scaling factors, operator shares) lives in the DelegationManager.
+"""
+@title StrategyManager
+@notice Creates one Strategy vault per ERC-20, keeps each staker's deposit shares, and moves
+        tokens in and out of strategies for deposits, withdrawals and slashes.
+@dev Interface names follow EigenLayer's IStrategyManager. Share accounting that depends on
+     delegation and slashing (scaling factors, operator shares) lives in the DelegationManager.
+"""
 
 from ethereum.ercs import IERC20
 from ..interfaces import IStrategy
 from ..interfaces import IDelegationManager
 from ..interfaces import ISlashEscrow
+from ..interfaces import IStrategyManager
 
-interface IStrategyManaged:
-    def strategyManager() -> address: view
+implements: IStrategyManager
 
 MAX_STAKER_STRATEGY_LIST_LENGTH: constant(uint256) = 32
 
@@ -45,21 +47,35 @@ event SlashedSharesRestored:
     amount: uint256
     shares: uint256
 
+# The deployer, the only caller of initialize.
 deployer: immutable(address)
+# The ERC-5202 blueprint of Strategy.vy that deployNewStrategy instantiates.
 strategyBlueprint: public(immutable(address))
+# The DelegationManager (set by initialize).
 delegation: public(address)
+# The SlashEscrow (set by initialize).
 slashEscrow: public(address)
+# The address that deploys and whitelists strategies.
 strategyWhitelister: public(address)
 
 deployedStrategies: public(HashMap[address, address])  # token -> strategy
+# strategy -> known to this manager (from the blueprint or added as custom).
 isStrategy: public(HashMap[address, bool])
+# strategy -> deposits are open.
 strategyIsWhitelistedForDeposit: public(HashMap[address, bool])
+# staker -> strategy -> deposit shares.
 stakerDepositShares: public(HashMap[address, HashMap[address, uint256]])
+# staker -> strategies it holds deposit shares in.
 stakerStrategyList: HashMap[address, DynArray[address, MAX_STAKER_STRATEGY_LIST_LENGTH]]
 
 
 @deploy
 def __init__(_strategyWhitelister: address, _strategyBlueprint: address):
+    """
+    @notice Deploy with the strategy whitelister and the blueprint new strategies are made from.
+    @param _strategyWhitelister The address allowed to whitelist strategies.
+    @param _strategyBlueprint The ERC-5202 blueprint of Strategy.vy.
+    """
     deployer = msg.sender
     strategyBlueprint = _strategyBlueprint
     self.strategyWhitelister = _strategyWhitelister
@@ -67,7 +83,11 @@ def __init__(_strategyWhitelister: address, _strategyBlueprint: address):
 
 @external
 def initialize(_delegation: address, _slashEscrow: address):
-    """@notice One-time wiring to the DelegationManager and SlashEscrow (deployer only)."""
+    """
+    @notice One-time wiring to the DelegationManager and SlashEscrow (deployer only).
+    @param _delegation The DelegationManager.
+    @param _slashEscrow The SlashEscrow.
+    """
     assert msg.sender == deployer, "only deployer"
     assert self.delegation == empty(address), "already initialized"
     assert _delegation != empty(address) and _slashEscrow != empty(address), "zero address"
@@ -81,7 +101,9 @@ def initialize(_delegation: address, _slashEscrow: address):
 def deployNewStrategy(token: address) -> address:
     """
     @notice Create the strategy for `token` (one per token) and whitelist it for deposits.
+    @param token The ERC-20 token.
     @dev Only the strategy whitelister may add assets to the protocol.
+    @return The new strategy.
     """
     assert msg.sender == self.strategyWhitelister, "only whitelister"
     assert token != empty(address), "zero token"
@@ -100,11 +122,12 @@ def addCustomStrategy(strategy: address):
     """
     @notice Register a strategy contract not made from the blueprint (e.g. the fork-aware bEIGEN
             strategy) and whitelist it for deposits. It must name this contract as its manager.
+    @param strategy The strategy.
     @dev Only the strategy whitelister; the strategy's current underlying token must not have one.
     """
     assert msg.sender == self.strategyWhitelister, "only whitelister"
     assert not self.isStrategy[strategy], "strategy exists"
-    assert staticcall IStrategyManaged(strategy).strategyManager() == self, "wrong strategy manager"
+    assert staticcall IStrategy(strategy).strategyManager() == self, "wrong strategy manager"
     token: address = staticcall IStrategy(strategy).underlyingToken()
     assert token != empty(address), "zero token"
     assert self.deployedStrategies[token] == empty(address), "strategy exists"
@@ -117,7 +140,10 @@ def addCustomStrategy(strategy: address):
 
 @external
 def setStrategyWhitelister(newStrategyWhitelister: address):
-    """@notice Hand the whitelister role to another address."""
+    """
+    @notice Hand the whitelister role to another address.
+    @param newStrategyWhitelister The new whitelister.
+    """
     assert msg.sender == self.strategyWhitelister, "only whitelister"
     log StrategyWhitelisterChanged(previousAddress=self.strategyWhitelister, newAddress=newStrategyWhitelister)
     self.strategyWhitelister = newStrategyWhitelister
@@ -125,7 +151,10 @@ def setStrategyWhitelister(newStrategyWhitelister: address):
 
 @external
 def addStrategiesToDepositWhitelist(strategiesToWhitelist: DynArray[address, 32]):
-    """@notice Allow deposits into these strategies."""
+    """
+    @notice Allow deposits into these strategies.
+    @param strategiesToWhitelist The strategies.
+    """
     assert msg.sender == self.strategyWhitelister, "only whitelister"
     for s: address in strategiesToWhitelist:
         assert self.isStrategy[s], "not a strategy"
@@ -136,7 +165,10 @@ def addStrategiesToDepositWhitelist(strategiesToWhitelist: DynArray[address, 32]
 
 @external
 def removeStrategiesFromDepositWhitelist(strategiesToRemoveFromWhitelist: DynArray[address, 32]):
-    """@notice Stop new deposits into these strategies (existing stake is unaffected)."""
+    """
+    @notice Stop new deposits into these strategies (existing stake is unaffected).
+    @param strategiesToRemoveFromWhitelist The strategies.
+    """
     assert msg.sender == self.strategyWhitelister, "only whitelister"
     for s: address in strategiesToRemoveFromWhitelist:
         if self.strategyIsWhitelistedForDeposit[s]:
@@ -151,6 +183,9 @@ def removeStrategiesFromDepositWhitelist(strategiesToRemoveFromWhitelist: DynArr
 def depositIntoStrategy(strategy: address, token: address, amount: uint256) -> uint256:
     """
     @notice Deposit `amount` of `token` into `strategy`; the caller must have approved this contract.
+    @param strategy The strategy.
+    @param token The strategy's underlying token.
+    @param amount The token amount.
     @return depositShares the deposit shares credited to the caller
     """
     assert self.strategyIsWhitelistedForDeposit[strategy], "strategy not whitelisted"
@@ -182,6 +217,9 @@ def _add_shares(staker: address, strategy: address, shares: uint256) -> uint256:
 def removeDepositShares(staker: address, strategy: address, depositSharesToRemove: uint256) -> bool:
     """
     @notice Remove deposit shares that are being queued for withdrawal (DelegationManager only).
+    @param staker The staker.
+    @param strategy The strategy.
+    @param depositSharesToRemove The deposit shares to remove.
     @return True if the staker has no deposit shares left in `strategy`
     """
     assert msg.sender == self.delegation, "only delegation manager"
@@ -208,6 +246,9 @@ def removeDepositShares(staker: address, strategy: address, depositSharesToRemov
 def addShares(staker: address, strategy: address, shares: uint256) -> (uint256, uint256):
     """
     @notice Credit shares back to a staker completing a withdrawal as shares (DelegationManager only).
+    @param staker The staker.
+    @param strategy The strategy.
+    @param shares The number of shares.
     @return (previous deposit shares, added shares)
     """
     assert msg.sender == self.delegation, "only delegation manager"
@@ -218,7 +259,13 @@ def addShares(staker: address, strategy: address, shares: uint256) -> (uint256, 
 
 @external
 def withdrawSharesAsTokens(staker: address, strategy: address, token: address, shares: uint256):
-    """@notice Pay out `shares` of `strategy` to `staker` as tokens (DelegationManager only)."""
+    """
+    @notice Pay out `shares` of `strategy` to `staker` as tokens (DelegationManager only).
+    @param staker The staker.
+    @param strategy The strategy.
+    @param token The strategy's underlying token.
+    @param shares The number of shares.
+    """
     assert msg.sender == self.delegation, "only delegation manager"
     extcall IStrategy(strategy).withdraw(staker, token, shares)
 
@@ -228,6 +275,13 @@ def slashShares(operator: address, avs: address, operatorSetId: uint32, slashId:
     """
     @notice Take slashed shares out of `strategy` and put the tokens in the slash escrow
             (DelegationManager only).
+    @param operator The operator.
+    @param avs The AVS.
+    @param operatorSetId The operator set id within the AVS.
+    @param slashId The slash id within the operator set (1, 2, ...).
+    @param strategy The strategy.
+    @param shares The shares to take out.
+    @param slashedMagnitude The magnitude the slash took (WAD = all).
     @return amount tokens moved to escrow
     """
     assert msg.sender == self.delegation, "only delegation manager"
@@ -246,6 +300,9 @@ def restoreShares(strategy: address, amount: uint256) -> uint256:
     """
     @notice Re-deposit tokens of a cancelled slash (already sent to `strategy` by the escrow)
             and return the strategy shares minted for them (SlashEscrow only).
+    @param strategy The strategy.
+    @param amount The tokens the escrow sent back.
+    @return The shares minted.
     """
     assert msg.sender == self.slashEscrow, "only slash escrow"
     token: address = staticcall IStrategy(strategy).underlyingToken()
@@ -259,7 +316,11 @@ def restoreShares(strategy: address, amount: uint256) -> uint256:
 @external
 @view
 def getDeposits(staker: address) -> (DynArray[address, MAX_STAKER_STRATEGY_LIST_LENGTH], DynArray[uint256, MAX_STAKER_STRATEGY_LIST_LENGTH]):
-    """@notice The staker's strategies and deposit shares in each."""
+    """
+    @notice The staker's strategies and deposit shares in each.
+    @param staker The staker.
+    @return (strategies, deposit shares in each).
+    """
     strategies: DynArray[address, MAX_STAKER_STRATEGY_LIST_LENGTH] = self.stakerStrategyList[staker]
     shares: DynArray[uint256, MAX_STAKER_STRATEGY_LIST_LENGTH] = []
     for s: address in strategies:
@@ -270,12 +331,20 @@ def getDeposits(staker: address) -> (DynArray[address, MAX_STAKER_STRATEGY_LIST_
 @external
 @view
 def stakerStrategyListLength(staker: address) -> uint256:
-    """@notice Number of strategies the staker holds deposit shares in."""
+    """
+    @notice Number of strategies the staker holds deposit shares in.
+    @param staker The staker.
+    @return The number of strategies.
+    """
     return len(self.stakerStrategyList[staker])
 
 
 @external
 @view
 def getStakerStrategyList(staker: address) -> DynArray[address, MAX_STAKER_STRATEGY_LIST_LENGTH]:
-    """@notice Strategies the staker holds deposit shares in."""
+    """
+    @notice Strategies the staker holds deposit shares in.
+    @param staker The staker.
+    @return The strategies.
+    """
     return self.stakerStrategyList[staker]

@@ -1,30 +1,33 @@
 # pragma version ~=0.4.3
-# @title MockERC20
-# @notice Minimal mintable ERC-20 for tests and the local devnet (anyone may mint).
+"""
+@title MockERC20
+@notice Minimal mintable ERC-20 for tests and the local devnet (anyone may mint).
+@dev The ERC-20 itself is contracts/lib/erc20.vy.
+"""
 
 from ethereum.ercs import IERC20
+from ..lib import erc20
+
 implements: IERC20
 
-event Transfer:
-    sender: indexed(address)
-    receiver: indexed(address)
-    value: uint256
+initializes: erc20
 
-event Approval:
-    owner: indexed(address)
-    spender: indexed(address)
-    value: uint256
+exports: erc20.__interface__
 
+# Token name, e.g. "Token A".
 name: public(String[32])
+# Token symbol, e.g. "TKA".
 symbol: public(String[16])
+# Always 18.
 decimals: public(uint8)
-totalSupply: public(uint256)
-balanceOf: public(HashMap[address, uint256])
-allowance: public(HashMap[address, HashMap[address, uint256]])
 
 
 @deploy
 def __init__(_name: String[32], _symbol: String[16]):
+    """
+    @param _name The token name.
+    @param _symbol The token symbol.
+    """
     self.name = _name
     self.symbol = _symbol
     self.decimals = 18
@@ -32,37 +35,9 @@ def __init__(_name: String[32], _symbol: String[16]):
 
 @external
 def mint(to: address, amount: uint256):
-    self.balanceOf[to] += amount
-    self.totalSupply += amount
-    log Transfer(sender=empty(address), receiver=to, value=amount)
-
-
-@internal
-def _transfer(sender: address, to: address, amount: uint256):
-    assert self.balanceOf[sender] >= amount, "insufficient balance"
-    self.balanceOf[sender] -= amount
-    self.balanceOf[to] += amount
-    log Transfer(sender=sender, receiver=to, value=amount)
-
-
-@external
-def transfer(to: address, amount: uint256) -> bool:
-    self._transfer(msg.sender, to, amount)
-    return True
-
-
-@external
-def transferFrom(sender: address, to: address, amount: uint256) -> bool:
-    allowed: uint256 = self.allowance[sender][msg.sender]
-    assert allowed >= amount, "insufficient allowance"
-    if allowed != max_value(uint256):
-        self.allowance[sender][msg.sender] = allowed - amount
-    self._transfer(sender, to, amount)
-    return True
-
-
-@external
-def approve(spender: address, amount: uint256) -> bool:
-    self.allowance[msg.sender][spender] = amount
-    log Approval(owner=msg.sender, spender=spender, value=amount)
-    return True
+    """
+    @notice Create `amount` tokens for `to` (anyone may call).
+    @param to The account credited.
+    @param amount The amount created.
+    """
+    erc20._mint(to, amount)

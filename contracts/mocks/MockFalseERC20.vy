@@ -1,32 +1,42 @@
 # pragma version ~=0.4.3
-# @title MockFalseERC20
-# @notice Mintable ERC-20 for tests whose `transfer` returns False (instead of reverting) while
-#         `failTransfers` is set, to exercise callers' return-value checks.
+"""
+@title MockFalseERC20
+@notice Mintable ERC-20 for tests whose `transfer` returns False (instead of reverting) while
+        `failTransfers` is set, to exercise callers' return-value checks.
+@dev contracts/lib/erc20.vy with its own `transfer`, the one deliberate deviation.
+"""
 
 from ethereum.ercs import IERC20
+from ..lib import erc20
+
 implements: IERC20
 
-event Transfer:
-    sender: indexed(address)
-    receiver: indexed(address)
-    value: uint256
+initializes: erc20
 
-event Approval:
-    owner: indexed(address)
-    spender: indexed(address)
-    value: uint256
+exports: (
+    erc20.totalSupply,
+    erc20.balanceOf,
+    erc20.allowance,
+    erc20.transferFrom,
+    erc20.approve,
+)
 
+# Token name.
 name: public(String[32])
+# Token symbol.
 symbol: public(String[16])
+# Always 18.
 decimals: public(uint8)
-totalSupply: public(uint256)
-balanceOf: public(HashMap[address, uint256])
-allowance: public(HashMap[address, HashMap[address, uint256]])
+# While set, `transfer` returns False and moves nothing.
 failTransfers: public(bool)
 
 
 @deploy
 def __init__(_name: String[32], _symbol: String[16]):
+    """
+    @param _name The token name.
+    @param _symbol The token symbol.
+    """
     self.name = _name
     self.symbol = _symbol
     self.decimals = 18
@@ -34,44 +44,32 @@ def __init__(_name: String[32], _symbol: String[16]):
 
 @external
 def setFailTransfers(f: bool):
+    """
+    @notice Make `transfer` return False (True) or behave normally (False).
+    @param f The new failTransfers flag.
+    """
     self.failTransfers = f
 
 
 @external
 def mint(to: address, amount: uint256):
-    self.balanceOf[to] += amount
-    self.totalSupply += amount
-    log Transfer(sender=empty(address), receiver=to, value=amount)
-
-
-@internal
-def _transfer(sender: address, to: address, amount: uint256):
-    assert self.balanceOf[sender] >= amount, "insufficient balance"
-    self.balanceOf[sender] -= amount
-    self.balanceOf[to] += amount
-    log Transfer(sender=sender, receiver=to, value=amount)
+    """
+    @notice Create `amount` tokens for `to` (anyone may call).
+    @param to The account credited.
+    @param amount The amount created.
+    """
+    erc20._mint(to, amount)
 
 
 @external
 def transfer(to: address, amount: uint256) -> bool:
+    """
+    @notice ERC-20 transfer, except that it returns False and moves nothing while failTransfers is set.
+    @param to The account credited.
+    @param amount The amount moved.
+    @return False while failTransfers is set, else True.
+    """
     if self.failTransfers:
         return False
-    self._transfer(msg.sender, to, amount)
-    return True
-
-
-@external
-def transferFrom(sender: address, to: address, amount: uint256) -> bool:
-    allowed: uint256 = self.allowance[sender][msg.sender]
-    assert allowed >= amount, "insufficient allowance"
-    if allowed != max_value(uint256):
-        self.allowance[sender][msg.sender] = allowed - amount
-    self._transfer(sender, to, amount)
-    return True
-
-
-@external
-def approve(spender: address, amount: uint256) -> bool:
-    self.allowance[msg.sender][spender] = amount
-    log Approval(owner=msg.sender, spender=spender, value=amount)
+    erc20._transfer(msg.sender, to, amount)
     return True

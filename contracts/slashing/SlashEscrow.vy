@@ -1,16 +1,27 @@
 # pragma version ~=0.4.3
-# @title SlashEscrow
-# @notice Holds the tokens of every slash for a resolution window. During the window the
-#         operator set's resolver (fixed when the set was created; optional) may cancel the slash,
-#         which puts the tokens back into the strategies, restores the stake of the operator's
-#         stakers pro rata and gives the slashed magnitude back to the operator (unallocated). After the window anyone releases the tokens to the set's
-#         redistribution recipient, or to the burn address for a burning set.
+"""
+@title SlashEscrow
+@notice Holds the tokens of every slash for a resolution window. During the window the
+        operator set's resolver (fixed when the set was created; optional) may cancel the slash,
+        which puts the tokens back into the strategies, restores the stake of the operator's
+        stakers pro rata and gives the slashed magnitude back to the operator (unallocated). After the window anyone releases the tokens to the set's
+        redistribution recipient, or to the burn address for a burning set.
+@dev Implements ISlashEscrow (called by the StrategyManager) and ISlashEscrowRelease (used by
+     redistribution recipients). A slash is one packed meta slot plus one (entry, amount) pair per
+     slashed strategy; see docs/restaking.md.
+"""
 
 from ethereum.ercs import IERC20
+from ..interfaces import ITypes
 from ..interfaces import IAllocationManager
 from ..interfaces import IDelegationManager
 from ..interfaces import IStrategyManager
 from ..interfaces import IStrategy
+from ..interfaces import ISlashEscrow
+from ..interfaces import ISlashEscrowRelease
+
+implements: ISlashEscrow
+implements: ISlashEscrowRelease
 
 MAX_STRATEGIES: constant(uint256) = 32
 STATUS_NONE: constant(uint8) = 0
@@ -18,17 +29,8 @@ STATUS_PENDING: constant(uint8) = 1
 STATUS_RELEASED: constant(uint8) = 2
 STATUS_CANCELLED: constant(uint8) = 3
 
-struct SlashRecord:
-    operator: address
-    resolveBlock: uint32
-    status: uint8
-    strategies: DynArray[address, MAX_STRATEGIES]
-    tokens: DynArray[address, MAX_STRATEGIES]
-    amounts: DynArray[uint256, MAX_STRATEGIES]
-    magnitudes: DynArray[uint64, MAX_STRATEGIES]
-
 event SlashEscrowed:
-    operatorSet: IAllocationManager.OperatorSet
+    operatorSet: ITypes.OperatorSet
     slashId: indexed(uint256)
     operator: indexed(address)
     strategy: address
@@ -37,34 +39,46 @@ event SlashEscrowed:
     resolveBlock: uint32
 
 event SlashReleased:
-    operatorSet: IAllocationManager.OperatorSet
+    operatorSet: ITypes.OperatorSet
     slashId: indexed(uint256)
     recipient: indexed(address)
     token: address
     amount: uint256
 
 event SlashCancelled:
-    operatorSet: IAllocationManager.OperatorSet
+    operatorSet: ITypes.OperatorSet
     slashId: indexed(uint256)
     operator: indexed(address)
     strategy: address
     amount: uint256
     restoredShares: uint256
 
+# The StrategyManager, the only caller of recordSlash.
 strategyManager: public(immutable(address))
+# The DelegationManager.
 delegation: public(immutable(address))
+# The AllocationManager.
 allocationManager: public(immutable(address))
+# Blocks a slash stays cancellable before it can be released.
 SLASH_RESOLUTION_DELAY_BLOCKS: public(immutable(uint32))
 
 # Per slash: operator | resolveBlock << 160 | status << 192 | number of entries << 200 (one slot),
 # then one (strategy and slashed magnitude, amount) pair per slashed strategy.
-_meta: HashMap[bytes32, uint256]
-_entry: HashMap[bytes32, HashMap[uint256, uint256]]  # strategy | slashed magnitude << 160
-_entry_amount: HashMap[bytes32, HashMap[uint256, uint256]]
+_slashMeta: HashMap[bytes32, uint256]
+_slashEntries: HashMap[bytes32, HashMap[uint256, uint256]]  # strategy | slashed magnitude << 160
+# slash key -> entry index -> tokens held for that entry.
+_slashEntryAmounts: HashMap[bytes32, HashMap[uint256, uint256]]
 
 
 @deploy
 def __init__(_strategyManager: address, _delegation: address, _allocationManager: address, _resolutionDelayBlocks: uint32):
+    """
+    @notice Deploy with the core contracts and the resolution window.
+    @param _strategyManager The StrategyManager.
+    @param _delegation The DelegationManager.
+    @param _allocationManager The AllocationManager.
+    @param _resolutionDelayBlocks Blocks a slash stays cancellable (SLASH_RESOLUTION_DELAY_BLOCKS).
+    """
     assert _resolutionDelayBlocks <= staticcall IDelegationManager(_delegation).minWithdrawalDelayBlocks(), "resolution window exceeds withdrawal delay"
     strategyManager = _strategyManager
     delegation = _delegation
@@ -92,10 +106,21 @@ def _unpack(meta: uint256) -> (address, uint256, uint8, uint256):
 
 @external
 def recordSlash(operator: address, avs: address, operatorSetId: uint32, slashId: uint256, strategy: address, token: address, amount: uint256, shares: uint256, slashedMagnitude: uint64):
-    """@notice Record tokens of a slash that the StrategyManager has just sent here."""
+    """
+    @notice Record tokens of a slash that the StrategyManager has just sent here.
+    @param operator The operator.
+    @param avs The AVS.
+    @param operatorSetId The operator set id within the AVS.
+    @param slashId The slash id within the operator set (1, 2, ...).
+    @param strategy The strategy.
+    @param token The ERC-20 token.
+    @param amount The tokens received.
+    @param shares The strategy shares slashed.
+    @param slashedMagnitude The magnitude the slash took (WAD = all).
+    """
     assert msg.sender == strategyManager, "only strategy manager"
     key: bytes32 = self._key(avs, operatorSetId, slashId)
-    meta: uint256 = self._meta[key]
+    meta: uint256 = self._slashMeta[key]
     n: uint256 = meta >> 200
     resolve_block: uint256 = (meta >> 160) & ((1 << 32) - 1)
     if meta == 0:
@@ -104,25 +129,25 @@ def recordSlash(operator: address, avs: address, operatorSetId: uint32, slashId:
     # Bit 224 marks an entry that holds new stake away from the operator until it is resolved:
     # tokens were taken and the set has a resolver, so the slash may still be cancelled.
     frozen: uint256 = 0
-    if amount != 0 and staticcall IAllocationManager(allocationManager).getResolver(IAllocationManager.OperatorSet(avs=avs, id=operatorSetId)) != empty(address):
+    if amount != 0 and staticcall IAllocationManager(allocationManager).getResolver(ITypes.OperatorSet(avs=avs, id=operatorSetId)) != empty(address):
         frozen = 1
         extcall IDelegationManager(delegation).setSlashPending(operator, strategy, True)
-    self._entry[key][n] = convert(strategy, uint256) | (convert(slashedMagnitude, uint256) << 160) | (frozen << 224)
-    self._entry_amount[key][n] = amount
-    self._meta[key] = convert(operator, uint256) | (resolve_block << 160) | (convert(STATUS_PENDING, uint256) << 192) | ((n + 1) << 200)
-    log SlashEscrowed(operatorSet=IAllocationManager.OperatorSet(avs=avs, id=operatorSetId), slashId=slashId, operator=operator, strategy=strategy, token=token, amount=amount, resolveBlock=convert(resolve_block, uint32))
+    self._slashEntries[key][n] = convert(strategy, uint256) | (convert(slashedMagnitude, uint256) << 160) | (frozen << 224)
+    self._slashEntryAmounts[key][n] = amount
+    self._slashMeta[key] = convert(operator, uint256) | (resolve_block << 160) | (convert(STATUS_PENDING, uint256) << 192) | ((n + 1) << 200)
+    log SlashEscrowed(operatorSet=ITypes.OperatorSet(avs=avs, id=operatorSetId), slashId=slashId, operator=operator, strategy=strategy, token=token, amount=amount, resolveBlock=convert(resolve_block, uint32))
 
 
 @internal
 def _close(key: bytes32, status: uint8) -> (address, uint256, uint256):
-    meta: uint256 = self._meta[key]
+    meta: uint256 = self._slashMeta[key]
     operator: address = empty(address)
     resolve_block: uint256 = 0
     current: uint8 = 0
     n: uint256 = 0
     operator, resolve_block, current, n = self._unpack(meta)
     assert current == STATUS_PENDING, "slash not pending"
-    self._meta[key] = (meta & ~(255 << 192)) | (convert(status, uint256) << 192)
+    self._slashMeta[key] = (meta & ~(255 << 192)) | (convert(status, uint256) << 192)
     return operator, resolve_block, n
 
 
@@ -132,6 +157,9 @@ def releaseSlash(avs: address, operatorSetId: uint32, slashId: uint256):
     """
     @notice After the resolution window, send a slash's tokens to the set's redistribution
             recipient (or the burn address). Anyone may call; each slash is released once.
+    @param avs The AVS.
+    @param operatorSetId The operator set id within the AVS.
+    @param slashId The slash id within the operator set (1, 2, ...).
     """
     key: bytes32 = self._key(avs, operatorSetId, slashId)
     operator: address = empty(address)
@@ -139,13 +167,13 @@ def releaseSlash(avs: address, operatorSetId: uint32, slashId: uint256):
     n: uint256 = 0
     operator, resolve_block, n = self._close(key, STATUS_RELEASED)
     assert block.number > resolve_block, "resolution window open"
-    opset: IAllocationManager.OperatorSet = IAllocationManager.OperatorSet(avs=avs, id=operatorSetId)
+    opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=avs, id=operatorSetId)
     recipient: address = staticcall IAllocationManager(allocationManager).getRedistributionRecipient(opset)
     for i: uint256 in range(MAX_STRATEGIES):
         if i >= n:
             break
-        amount: uint256 = self._entry_amount[key][i]
-        entry: uint256 = self._entry[key][i]
+        amount: uint256 = self._slashEntryAmounts[key][i]
+        entry: uint256 = self._slashEntries[key][i]
         token: address = staticcall IStrategy(self._strategy_of(entry)).underlyingToken()
         if (entry >> 224) & 1 == 1:
             extcall IDelegationManager(delegation).setSlashPending(operator, self._strategy_of(entry), False)
@@ -160,9 +188,12 @@ def cancelSlash(avs: address, operatorSetId: uint32, slashId: uint256):
     """
     @notice Cancel a slash within its resolution window (the set's resolver only): the tokens go
             back into their strategies and the operator's stakers get the stake back pro rata.
+    @param avs The AVS.
+    @param operatorSetId The operator set id within the AVS.
+    @param slashId The slash id within the operator set (1, 2, ...).
     """
     key: bytes32 = self._key(avs, operatorSetId, slashId)
-    opset: IAllocationManager.OperatorSet = IAllocationManager.OperatorSet(avs=avs, id=operatorSetId)
+    opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=avs, id=operatorSetId)
     operator: address = empty(address)
     resolve_block: uint256 = 0
     n: uint256 = 0
@@ -173,8 +204,8 @@ def cancelSlash(avs: address, operatorSetId: uint32, slashId: uint256):
     for i: uint256 in range(MAX_STRATEGIES):
         if i >= n:
             break
-        amount: uint256 = self._entry_amount[key][i]
-        entry: uint256 = self._entry[key][i]
+        amount: uint256 = self._slashEntryAmounts[key][i]
+        entry: uint256 = self._slashEntries[key][i]
         strategy: address = self._strategy_of(entry)
         if (entry >> 224) & 1 == 1:
             extcall IDelegationManager(delegation).setSlashPending(operator, strategy, False)
@@ -196,19 +227,25 @@ def cancelSlash(avs: address, operatorSetId: uint32, slashId: uint256):
 
 @external
 @view
-def getSlash(avs: address, operatorSetId: uint32, slashId: uint256) -> SlashRecord:
-    """@notice The escrow record of a slash (status 0 none, 1 pending, 2 released, 3 cancelled)."""
+def getSlash(avs: address, operatorSetId: uint32, slashId: uint256) -> ITypes.SlashRecord:
+    """
+    @notice The escrow record of a slash (status 0 none, 1 pending, 2 released, 3 cancelled).
+    @param avs The AVS.
+    @param operatorSetId The operator set id within the AVS.
+    @param slashId The slash id within the operator set (1, 2, ...).
+    @return The SlashRecord.
+    """
     key: bytes32 = self._key(avs, operatorSetId, slashId)
-    rec: SlashRecord = empty(SlashRecord)
+    rec: ITypes.SlashRecord = empty(ITypes.SlashRecord)
     n: uint256 = 0
-    rec.operator, rec.resolveBlock, rec.status, n = self._unpack_view(self._meta[key])
+    rec.operator, rec.resolveBlock, rec.status, n = self._unpack_view(self._slashMeta[key])
     for i: uint256 in range(MAX_STRATEGIES):
         if i >= n:
             break
-        entry: uint256 = self._entry[key][i]
+        entry: uint256 = self._slashEntries[key][i]
         rec.strategies.append(self._strategy_of(entry))
         rec.tokens.append(staticcall IStrategy(self._strategy_of(entry)).underlyingToken())
-        rec.amounts.append(self._entry_amount[key][i])
+        rec.amounts.append(self._slashEntryAmounts[key][i])
         rec.magnitudes.append(convert((entry >> 160) & ((1 << 64) - 1), uint64))
     return rec
 

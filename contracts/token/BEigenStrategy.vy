@@ -1,23 +1,21 @@
 # pragma version ~=0.4.3
-# @title BEigenStrategy
-# @notice The restaking core's strategy for bEIGEN. Its underlying token is always the canonical
-#         bEIGEN named by the fork manager, so stakers unstake in the canonical fork. Deposits and
-#         withdrawals pause while a challenge is open (the staked balance must not move between the
-#         fork block and adoption); on adoption the DelegationManager burns the accused operators'
-#         shares here, matching the bEIGEN the fork left out of this strategy's balance.
-# @dev Same share maths and virtual offsets as Strategy.vy. Registered with
-#      StrategyManager.addCustomStrategy and given a longer withdrawal delay in the DelegationManager.
+"""
+@title BEigenStrategy
+@notice The restaking core's strategy for bEIGEN. Its underlying token is always the canonical
+        bEIGEN named by the fork manager, so stakers unstake in the canonical fork. Deposits and
+        withdrawals pause while a challenge is open (the staked balance must not move between the
+        fork block and adoption); on adoption the DelegationManager burns the accused operators'
+        shares here, matching the bEIGEN the fork left out of this strategy's balance.
+@dev Same share maths and virtual offsets as Strategy.vy. Registered with
+     StrategyManager.addCustomStrategy and given a longer withdrawal delay in the DelegationManager.
+"""
 
 from ethereum.ercs import IERC20
+from ..interfaces import IStrategy
+from ..interfaces import IForkManager
+from ..interfaces import IStrategyManager
 
-
-interface IForkManager:
-    def canonicalToken() -> address: view
-    def challengePending() -> bool: view
-
-
-interface IStrategyManagerView:
-    def delegation() -> address: view
+implements: IStrategy
 
 
 SHARES_OFFSET: constant(uint256) = 10**3
@@ -30,13 +28,21 @@ event ExchangeRateEmitted:
 event SharesBurned:
     amountShares: uint256
 
+# The StrategyManager, the only caller of deposit and withdraw.
 strategyManager: public(immutable(address))
+# The ForkManager, which names the canonical bEIGEN.
 forkManager: public(immutable(address))
+# Shares outstanding (the virtual SHARES_OFFSET not included).
 totalShares: public(uint256)
 
 
 @deploy
 def __init__(_strategyManager: address, _forkManager: address):
+    """
+    @notice Deploy the bEIGEN strategy.
+    @param _strategyManager The StrategyManager.
+    @param _forkManager The ForkManager.
+    """
     assert _strategyManager != empty(address) and _forkManager != empty(address), "zero address"
     strategyManager = _strategyManager
     forkManager = _forkManager
@@ -70,7 +76,10 @@ def _check(token: address):
 @external
 @view
 def underlyingToken() -> address:
-    """@notice The canonical bEIGEN (changes when a fork is adopted)."""
+    """
+    @notice The canonical bEIGEN (changes when a fork is adopted).
+    @return The canonical bEIGEN.
+    """
     return self._token()
 
 
@@ -78,6 +87,8 @@ def underlyingToken() -> address:
 def deposit(token: address, amount: uint256) -> uint256:
     """
     @notice Mint shares for `amount` canonical bEIGEN already transferred in (StrategyManager only).
+    @param token Must be the canonical bEIGEN.
+    @param amount The tokens transferred in.
     @return newShares the shares minted
     """
     self._check(token)
@@ -96,6 +107,9 @@ def deposit(token: address, amount: uint256) -> uint256:
 def withdraw(recipient: address, token: address, amountShares: uint256) -> uint256:
     """
     @notice Burn `amountShares` and send the canonical bEIGEN they are worth (StrategyManager only).
+    @param recipient The account that receives the tokens.
+    @param token Must be the canonical bEIGEN.
+    @param amountShares The number of shares.
     @return amountOut tokens sent
     """
     self._check(token)
@@ -114,8 +128,9 @@ def withdraw(recipient: address, token: address, amountShares: uint256) -> uint2
 def burnShares(amountShares: uint256):
     """
     @notice Remove shares whose bEIGEN an adopted fork already slashed (DelegationManager only).
+    @param amountShares The number of shares.
     """
-    assert msg.sender == staticcall IStrategyManagerView(strategyManager).delegation(), "only delegation manager"
+    assert msg.sender == staticcall IStrategyManager(strategyManager).delegation(), "only delegation manager"
     prior_total: uint256 = self.totalShares
     assert amountShares <= prior_total, "shares exceed total"
     self.totalShares = prior_total - amountShares
@@ -126,12 +141,20 @@ def burnShares(amountShares: uint256):
 @external
 @view
 def sharesToUnderlyingView(amountShares: uint256) -> uint256:
-    """@notice Canonical bEIGEN that `amountShares` would withdraw now."""
+    """
+    @notice Canonical bEIGEN that `amountShares` would withdraw now.
+    @param amountShares The number of shares.
+    @return The bEIGEN amount.
+    """
     return (self._balance() + BALANCE_OFFSET) * amountShares // (self.totalShares + SHARES_OFFSET)
 
 
 @external
 @view
 def underlyingToSharesView(amountUnderlying: uint256) -> uint256:
-    """@notice Shares a deposit of `amountUnderlying` canonical bEIGEN would mint now."""
+    """
+    @notice Shares a deposit of `amountUnderlying` canonical bEIGEN would mint now.
+    @param amountUnderlying The amount of the underlying token.
+    @return The shares.
+    """
     return amountUnderlying * (self.totalShares + SHARES_OFFSET) // (self._balance() + BALANCE_OFFSET)

@@ -1,43 +1,40 @@
 # pragma version ~=0.4.3
-# @title BackingEigen (bEIGEN)
-# @notice ERC-20 with balance and supply checkpoints by block, governance-set minters and holder
-#         burn. The same code is the genesis token and every fork of it: a fork names its parent and
-#         fork block, and an account's fork balance is its parent balance at the fork block,
-#         materialised lazily on the account's first use ("claim"). Two accounts are adjusted in a
-#         fork: the staking strategy is debited the accused operators' stake and the challenger is
-#         credited a reward out of it; both are settled by the fork manager when the fork is adopted.
-# @dev Checkpoints are packed (block << 224) | value, one list per account and two for supply
-#      (cumulative minted and burned since creation).
+"""
+@title BackingEigen (bEIGEN)
+@notice ERC-20 with balance and supply checkpoints by block, governance-set minters and holder
+        burn. The same code is the genesis token and every fork of it: a fork names its parent and
+        fork block, and an account's fork balance is its parent balance at the fork block,
+        materialised lazily on the account's first use ("claim"). Two accounts are adjusted in a
+        fork: the staking strategy is debited the accused operators' stake and the challenger is
+        credited a reward out of it; both are settled by the fork manager when the fork is adopted.
+@dev Checkpoints are packed (block << 224) | value, one list per account and two for supply
+     (cumulative minted and burned since creation).
+"""
 
 from ethereum.ercs import IERC20
+from ..lib import erc20
+from ..lib import ownable
+from ..interfaces import IBackingEigen
 
 implements: IERC20
+implements: IBackingEigen
 
+initializes: erc20
+initializes: ownable
 
-interface IParent:
-    def balanceOfAt(account: address, blockNumber: uint256) -> uint256: view
-    def totalSupplyAt(blockNumber: uint256) -> uint256: view
+exports: (
+    erc20.allowance,
+    erc20.approve,
+    ownable.owner,
+    ownable.transferOwnership,
+)
 
 
 VALUE_MASK: constant(uint256) = (1 << 224) - 1
 
-event Transfer:
-    sender: indexed(address)
-    receiver: indexed(address)
-    amount: uint256
-
-event Approval:
-    owner: indexed(address)
-    spender: indexed(address)
-    amount: uint256
-
 event MinterSet:
     minter: indexed(address)
     allowed: bool
-
-event OwnershipTransferred:
-    previousOwner: indexed(address)
-    newOwner: indexed(address)
 
 event ForkBalanceClaimed:
     account: indexed(address)
@@ -49,27 +46,39 @@ event ForkSettled:
     creditAccount: indexed(address)
     credit: uint256
 
+# Token name.
 name: public(String[32])
+# Token symbol.
 symbol: public(String[16])
 decimals: public(constant(uint8)) = 18
-owner: public(address)
+# account -> may mint (set by the owner).
 isMinter: public(HashMap[address, bool])
-allowance: public(HashMap[address, HashMap[address, uint256]])
 
+# The token this one forks (zero for the genesis token).
 parent: public(immutable(address))
+# The block whose parent balances this fork starts from (0 for the genesis token).
 forkBlock: public(immutable(uint256))
+# The ForkManager that created this token (settles the fork).
 forkManager: public(immutable(address))
+# The account debited in the fork (the bEIGEN strategy).
 debitAccount: public(immutable(address))
+# The account credited in the fork (the challenger).
 creditAccount: public(immutable(address))
+# The debit of debitAccount (provisional until settled).
 debit: public(uint256)
+# The credit of creditAccount (provisional until settled).
 credit: public(uint256)
+# The debit and credit are final (always for the genesis token).
 settled: public(bool)
 
-_bal: HashMap[address, HashMap[uint256, uint256]]
-_blen: HashMap[address, uint256]
+# account -> index -> (block << 224) | balance.
+_balanceCheckpoints: HashMap[address, HashMap[uint256, uint256]]
+# account -> number of balance checkpoints (0: not yet claimed).
+_balanceCheckpointCount: HashMap[address, uint256]
 # supply histories: key 0 = cumulative minted, key 1 = cumulative burned
-_sup: HashMap[uint256, HashMap[uint256, uint256]]
-_slen: HashMap[uint256, uint256]
+_supplyCheckpoints: HashMap[uint256, HashMap[uint256, uint256]]
+# kind -> number of supply checkpoints.
+_supplyCheckpointCount: HashMap[uint256, uint256]
 
 
 @deploy
@@ -89,11 +98,21 @@ def __init__(
     """
     @notice Genesis: `_parent` empty, `_initialSupply` minted to `_initialHolder`. Fork: the parent
             token and fork block, the provisional debit/credit (settled later by the creator).
+    @param _name The token name.
+    @param _symbol The token symbol.
+    @param _owner The owner (governance); sets minters.
+    @param _parent The parent token (zero for the genesis token).
+    @param _forkBlock The fork block (fork only).
+    @param _debitAccount The account debited in the fork (the bEIGEN strategy).
+    @param _debit Its provisional debit.
+    @param _creditAccount The account credited in the fork (the challenger).
+    @param _credit Its provisional credit.
+    @param _initialHolder Receives the initial supply (genesis only).
+    @param _initialSupply The initial supply (genesis only).
     """
-    assert _owner != empty(address), "zero owner"
+    ownable.__init__(_owner)
     self.name = _name
     self.symbol = _symbol
-    self.owner = _owner
     parent = _parent
     forkBlock = _forkBlock
     forkManager = msg.sender
@@ -108,7 +127,7 @@ def __init__(
             self._claim(_initialHolder)
             self._set(_initialHolder, _initialSupply)
             self._sup_add(0, _initialSupply)
-            log Transfer(sender=empty(address), receiver=_initialHolder, amount=_initialSupply)
+            log erc20.Transfer(sender=empty(address), receiver=_initialHolder, value=_initialSupply)
     else:
         assert _forkBlock <= block.number, "future fork block"
         assert _initialSupply == 0, "fork cannot mint at creation"
@@ -126,9 +145,9 @@ def _search(n: uint256, blk: uint256, account: address, kind: uint256, is_sup: b
         return False, 0
     last: uint256 = 0
     if is_sup:
-        last = self._sup[kind][n - 1]
+        last = self._supplyCheckpoints[kind][n - 1]
     else:
-        last = self._bal[account][n - 1]
+        last = self._balanceCheckpoints[account][n - 1]
     if (last >> 224) <= blk:
         return True, last & VALUE_MASK
     lo: uint256 = 0
@@ -139,9 +158,9 @@ def _search(n: uint256, blk: uint256, account: address, kind: uint256, is_sup: b
         mid: uint256 = (lo + hi) // 2
         e: uint256 = 0
         if is_sup:
-            e = self._sup[kind][mid]
+            e = self._supplyCheckpoints[kind][mid]
         else:
-            e = self._bal[account][mid]
+            e = self._balanceCheckpoints[account][mid]
         if (e >> 224) > blk:
             hi = mid
         else:
@@ -150,9 +169,9 @@ def _search(n: uint256, blk: uint256, account: address, kind: uint256, is_sup: b
         return False, 0
     e: uint256 = 0
     if is_sup:
-        e = self._sup[kind][lo - 1]
+        e = self._supplyCheckpoints[kind][lo - 1]
     else:
-        e = self._bal[account][lo - 1]
+        e = self._balanceCheckpoints[account][lo - 1]
     return True, e & VALUE_MASK
 
 
@@ -163,7 +182,7 @@ def _virtual(account: address) -> uint256:
     # less the debit (staking strategy) or plus the credit (challenger).
     if parent == empty(address):
         return 0
-    v: uint256 = staticcall IParent(parent).balanceOfAt(account, forkBlock)
+    v: uint256 = staticcall IBackingEigen(parent).balanceOfAt(account, forkBlock)
     if account == debitAccount:
         v -= min(self.debit, v)
     elif account == creditAccount:
@@ -176,10 +195,10 @@ def _virtual(account: address) -> uint256:
 def _balance_at(account: address, blk: uint256) -> uint256:
     assert blk <= block.number, "future lookup"
     if parent != empty(address) and blk < forkBlock:
-        return staticcall IParent(parent).balanceOfAt(account, blk)
+        return staticcall IBackingEigen(parent).balanceOfAt(account, blk)
     found: bool = False
     v: uint256 = 0
-    found, v = self._search(self._blen[account], blk, account, 0, False)
+    found, v = self._search(self._balanceCheckpointCount[account], blk, account, 0, False)
     if found:
         return v
     return self._virtual(account)  # before the first checkpoint (0 for the genesis token)
@@ -190,7 +209,7 @@ def _balance_at(account: address, blk: uint256) -> uint256:
 def _base_supply() -> uint256:
     if parent == empty(address):
         return 0
-    return staticcall IParent(parent).totalSupplyAt(forkBlock) - self.debit + self.credit
+    return staticcall IBackingEigen(parent).totalSupplyAt(forkBlock) - self.debit + self.credit
 
 
 @internal
@@ -198,49 +217,49 @@ def _base_supply() -> uint256:
 def _supply_at(blk: uint256) -> uint256:
     assert blk <= block.number, "future lookup"
     if parent != empty(address) and blk < forkBlock:
-        return staticcall IParent(parent).totalSupplyAt(blk)
+        return staticcall IBackingEigen(parent).totalSupplyAt(blk)
     minted: uint256 = 0
     burned: uint256 = 0
     found: bool = False
-    found, minted = self._search(self._slen[0], blk, empty(address), 0, True)
-    found, burned = self._search(self._slen[1], blk, empty(address), 1, True)
+    found, minted = self._search(self._supplyCheckpointCount[0], blk, empty(address), 0, True)
+    found, burned = self._search(self._supplyCheckpointCount[1], blk, empty(address), 1, True)
     return self._base_supply() + minted - burned
 
 
 @internal
 def _set(account: address, val: uint256):
     assert val <= VALUE_MASK, "balance overflow"
-    n: uint256 = self._blen[account]
+    n: uint256 = self._balanceCheckpointCount[account]
     entry: uint256 = (block.number << 224) | val
-    if n != 0 and (self._bal[account][n - 1] >> 224) == block.number:
-        self._bal[account][n - 1] = entry
+    if n != 0 and (self._balanceCheckpoints[account][n - 1] >> 224) == block.number:
+        self._balanceCheckpoints[account][n - 1] = entry
     else:
-        self._bal[account][n] = entry
-        self._blen[account] = n + 1
+        self._balanceCheckpoints[account][n] = entry
+        self._balanceCheckpointCount[account] = n + 1
 
 
 @internal
 def _sup_add(kind: uint256, amount: uint256):
-    n: uint256 = self._slen[kind]
+    n: uint256 = self._supplyCheckpointCount[kind]
     cur: uint256 = 0
     if n != 0:
-        cur = self._sup[kind][n - 1] & VALUE_MASK
+        cur = self._supplyCheckpoints[kind][n - 1] & VALUE_MASK
     val: uint256 = cur + amount
     assert val <= VALUE_MASK, "supply overflow"
     entry: uint256 = (block.number << 224) | val
-    if n != 0 and (self._sup[kind][n - 1] >> 224) == block.number:
-        self._sup[kind][n - 1] = entry
+    if n != 0 and (self._supplyCheckpoints[kind][n - 1] >> 224) == block.number:
+        self._supplyCheckpoints[kind][n - 1] = entry
     else:
-        self._sup[kind][n] = entry
-        self._slen[kind] = n + 1
+        self._supplyCheckpoints[kind][n] = entry
+        self._supplyCheckpointCount[kind] = n + 1
 
 
 @internal
 def _claim(account: address) -> uint256:
     # Materialise the account's balance on first use; afterwards it is the latest checkpoint.
-    n: uint256 = self._blen[account]
+    n: uint256 = self._balanceCheckpointCount[account]
     if n != 0:
-        return self._bal[account][n - 1] & VALUE_MASK
+        return self._balanceCheckpoints[account][n - 1] & VALUE_MASK
     v: uint256 = 0
     if parent != empty(address):
         assert block.number > forkBlock, "fork block not final"
@@ -262,74 +281,98 @@ def _transfer(sender: address, receiver: address, amount: uint256):
     self._set(sender, bal - amount)
     rb: uint256 = self._claim(receiver)
     self._set(receiver, rb + amount)
-    log Transfer(sender=sender, receiver=receiver, amount=amount)
+    log erc20.Transfer(sender=sender, receiver=receiver, value=amount)
 
 
 @external
 @view
 def balanceOf(account: address) -> uint256:
-    """@notice Current balance (the lazily claimed fork balance included)."""
+    """
+    @notice Current balance (the lazily claimed fork balance included).
+    @param account The account.
+    @return The balance.
+    """
     return self._balance_at(account, block.number)
 
 
 @external
 @view
 def totalSupply() -> uint256:
-    """@notice Current total supply."""
+    """
+    @notice Current total supply.
+    @return The total supply.
+    """
     return self._supply_at(block.number)
 
 
 @external
 @view
 def balanceOfAt(account: address, blockNumber: uint256) -> uint256:
-    """@notice Balance of `account` at the end of block `blockNumber` (not after the current block)."""
+    """
+    @notice Balance of `account` at the end of block `blockNumber` (not after the current block).
+    @param account The account.
+    @param blockNumber The block number (not after the current block).
+    @return The balance.
+    """
     return self._balance_at(account, blockNumber)
 
 
 @external
 @view
 def totalSupplyAt(blockNumber: uint256) -> uint256:
-    """@notice Total supply at the end of block `blockNumber` (not after the current block)."""
+    """
+    @notice Total supply at the end of block `blockNumber` (not after the current block).
+    @param blockNumber The block number (not after the current block).
+    @return The total supply.
+    """
     return self._supply_at(blockNumber)
 
 
 @external
 @view
 def isClaimed(account: address) -> bool:
-    """@notice Whether the account's balance has been materialised in this token."""
-    return self._blen[account] != 0
+    """
+    @notice Whether the account's balance has been materialised in this token.
+    @param account The account.
+    @return True if claimed.
+    """
+    return self._balanceCheckpointCount[account] != 0
 
 
 @external
 @view
 def numCheckpoints(account: address) -> uint256:
-    """@notice Number of balance checkpoints of `account`."""
-    return self._blen[account]
+    """
+    @notice Number of balance checkpoints of `account`.
+    @param account The account.
+    @return The number of checkpoints.
+    """
+    return self._balanceCheckpointCount[account]
 
 
 @external
 def transfer(receiver: address, amount: uint256) -> bool:
-    """@notice Move `amount` from the caller to `receiver`."""
+    """
+    @notice Move `amount` from the caller to `receiver`.
+    @param receiver The account credited; not the zero address.
+    @param amount The token amount.
+    @return True (a failure reverts).
+    """
     self._transfer(msg.sender, receiver, amount)
     return True
 
 
 @external
 def transferFrom(sender: address, receiver: address, amount: uint256) -> bool:
-    """@notice Move `amount` from `sender` to `receiver` using the caller's allowance."""
-    allowed: uint256 = self.allowance[sender][msg.sender]
-    if allowed != max_value(uint256):
-        assert allowed >= amount, "insufficient allowance"
-        self.allowance[sender][msg.sender] = allowed - amount
+    """
+    @notice Move `amount` from `sender` to `receiver` using the caller's allowance.
+    @param sender The account debited.
+    @param receiver The account credited; not the zero address.
+    @param amount The token amount.
+    @return True (a failure reverts).
+    """
+    erc20._spend_allowance(sender, msg.sender, amount)
     self._transfer(sender, receiver, amount)
-    return True
-
-
-@external
-def approve(spender: address, amount: uint256) -> bool:
-    """@notice Let `spender` move up to `amount` of the caller's tokens."""
-    self.allowance[msg.sender][spender] = amount
-    log Approval(owner=msg.sender, spender=spender, amount=amount)
     return True
 
 
@@ -338,10 +381,11 @@ def claim(account: address) -> uint256:
     """
     @notice Materialise `account`'s fork balance now (any later use does it too). Each account is
             claimed at most once.
+    @param account The account.
     @return the claimed balance
     """
     assert parent != empty(address), "not a fork"
-    assert self._blen[account] == 0, "already claimed"
+    assert self._balanceCheckpointCount[account] == 0, "already claimed"
     return self._claim(account)
 
 
@@ -349,43 +393,45 @@ def claim(account: address) -> uint256:
 
 @external
 def mint(receiver: address, amount: uint256):
-    """@notice Create `amount` new tokens for `receiver` (minters only)."""
+    """
+    @notice Create `amount` new tokens for `receiver` (minters only).
+    @param receiver The account credited.
+    @param amount The token amount.
+    """
     assert self.isMinter[msg.sender], "only minter"
     assert receiver != empty(address), "zero receiver"
     assert amount != 0, "zero amount"
     bal: uint256 = self._claim(receiver)
     self._set(receiver, bal + amount)
     self._sup_add(0, amount)
-    log Transfer(sender=empty(address), receiver=receiver, amount=amount)
+    log erc20.Transfer(sender=empty(address), receiver=receiver, value=amount)
 
 
 @external
 def burn(amount: uint256):
-    """@notice Destroy `amount` of the caller's tokens."""
+    """
+    @notice Destroy `amount` of the caller's tokens.
+    @param amount The token amount.
+    """
     assert amount != 0, "zero amount"
     bal: uint256 = self._claim(msg.sender)
     assert bal >= amount, "insufficient balance"
     self._set(msg.sender, bal - amount)
     self._sup_add(1, amount)
-    log Transfer(sender=msg.sender, receiver=empty(address), amount=amount)
+    log erc20.Transfer(sender=msg.sender, receiver=empty(address), value=amount)
 
 
 @external
 def setIsMinter(minter: address, allowed: bool):
-    """@notice Allow or disallow `minter` to mint (owner, i.e. governance, only)."""
-    assert msg.sender == self.owner, "only owner"
+    """
+    @notice Allow or disallow `minter` to mint (owner, i.e. governance, only).
+    @param minter The minter.
+    @param allowed True to allow, False to disallow.
+    """
+    ownable._check_owner()
     assert minter != empty(address), "zero address"
     self.isMinter[minter] = allowed
     log MinterSet(minter=minter, allowed=allowed)
-
-
-@external
-def transferOwnership(newOwner: address):
-    """@notice Hand the owner (governance) role to `newOwner`."""
-    assert msg.sender == self.owner, "only owner"
-    assert newOwner != empty(address), "zero owner"
-    log OwnershipTransferred(previousOwner=self.owner, newOwner=newOwner)
-    self.owner = newOwner
 
 
 @external
@@ -393,6 +439,8 @@ def settleFork(_debit: uint256, _credit: uint256):
     """
     @notice Fix the final debit of the staking strategy and credit of the challenger when the fork
             is adopted (fork manager only, once). The debit cannot exceed the provisional one.
+    @param _debit The final debit of the staking strategy.
+    @param _credit The final credit of the challenger (at most the debit).
     """
     assert parent != empty(address), "not a fork"
     assert msg.sender == forkManager, "only fork manager"

@@ -13,13 +13,12 @@ from offchain.compute.devtee import dev_policy
 from offchain.compute.pki import TrustStore
 from offchain.compute.receipt import Receipt, receipt_abi, verify_receipt
 from offchain.compute.testca import NitroTestCA
-from tests.contracts.compute_avs_support import FAULT_WAD, SET, TTL, cw, events, reverts  # noqa: F401
-from tests.contracts.conftest import WAD, ZERO
+from tests.contracts.support import COMPUTE_SET, FAULT_WAD, TTL, WAD, ZERO, evs, reverts
 
 N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
-def warp(cw, seconds):  # noqa: F811
+def warp(cw, seconds):
     cw.chain.pending_timestamp = cw.chain.blocks.head.timestamp + seconds
     cw.chain.mine()
 
@@ -31,7 +30,7 @@ def replace(bundle_receipt, **changes):
 # ---------------------------------------------------------------- encodings
 
 
-def test_receipt_digest_matches_offchain(cw):  # noqa: F811
+def test_receipt_digest_matches_offchain(cw):
     tee = cw.tee()
     for inp, out in ((b"", b""), (b"2+2", b"4"), (b"x" * 1000, b"y")):
         r = cw.receipt(tee, inp, out).receipt
@@ -40,7 +39,7 @@ def test_receipt_digest_matches_offchain(cw):  # noqa: F811
     assert cw.avs.receiptDigest(tuple(r2.values())) == r2.digest()
 
 
-def test_enrolment_digest_matches_offchain(cw):  # noqa: F811
+def test_enrolment_digest_matches_offchain(cw):
     st = cw.statement(cw.tee())
     assert cw.avs.enrolmentDigest(st.app_id, st.image_digest, st.enclave_key, st.evidence_hash, st.operator,
                                   st.verified_at) == st.digest()
@@ -49,13 +48,13 @@ def test_enrolment_digest_matches_offchain(cw):  # noqa: F811
 # ---------------------------------------------------------------- image registry
 
 
-def test_register_app_and_images(cw):  # noqa: F811
+def test_register_app_and_images(cw):
     w, o = cw.w, cw.app_owner
     app = cw.avs.apps(cw.app_id)
-    assert app.owner == o.address and app.operatorSetId == SET and app.deterministic and app.currentImage == cw.image
+    assert app.owner == o.address and app.operatorSetId == COMPUTE_SET and app.deterministic and app.currentImage == cw.image
     assert cw.avs.isImageActive(cw.app_id, cw.image)
-    reverts("app exists", cw.avs.registerApp, cw.app_id, SET, False, sender=w.other)
-    reverts("zero app id", cw.avs.registerApp, b"\x00" * 32, SET, False, sender=w.other)
+    reverts("app exists", cw.avs.registerApp, cw.app_id, COMPUTE_SET, False, sender=w.other)
+    reverts("zero app id", cw.avs.registerApp, b"\x00" * 32, COMPUTE_SET, False, sender=w.other)
     reverts("set not managed", cw.avs.registerApp, keccak(b"x"), 99, False, sender=w.other)
     v2 = keccak(b"image v2")
     reverts("only app owner", cw.avs.registerImage, cw.app_id, v2, "v2", cw.policy.hash(), 0, sender=w.other)
@@ -66,7 +65,7 @@ def test_register_app_and_images(cw):  # noqa: F811
     now = cw.chain.blocks.head.timestamp
     reverts("deadline in the past", cw.avs.registerImage, cw.app_id, v2, "v2", cw.policy.hash(), now - 10, sender=o)
     r = cw.avs.registerImage(cw.app_id, v2, "v2.0.0", cw.policy.hash(), now + 100, sender=o)
-    ev = events(r, "ImageRegistered")[0]
+    ev = evs(r, "ImageRegistered")[0]
     assert ev.version == "v2.0.0" and ev.previousImage == cw.image and ev.upgradeBy == now + 100
     assert cw.avs.images(cw.app_id, cw.image).validUntil == now + 100
     assert cw.avs.apps(cw.app_id).currentImage == v2 and cw.avs.apps(cw.app_id).imageCount == 2
@@ -80,19 +79,19 @@ def test_register_app_and_images(cw):  # noqa: F811
     assert not cw.avs.isImageActive(cw.app_id, cw.image)
     assert cw.avs.isImageActive(cw.app_id, v2)
     r = cw.avs.revokeImage(cw.app_id, v3, sender=o)
-    assert events(r, "ImageRevoked")[0].imageDigest == v3
+    assert evs(r, "ImageRevoked")[0].imageDigest == v3
     assert not cw.avs.isImageActive(cw.app_id, v3)
     reverts("image inactive", cw.avs.revokeImage, cw.app_id, v3, sender=o)
     reverts("unknown image", cw.avs.revokeImage, cw.app_id, keccak(b"never"), sender=o)
     reverts("only app owner", cw.avs.revokeImage, cw.app_id, v2, sender=w.other)
 
 
-def test_transfer_app_ownership(cw):  # noqa: F811
+def test_transfer_app_ownership(cw):
     w, o = cw.w, cw.app_owner
     reverts("only app owner", cw.avs.transferAppOwnership, cw.app_id, w.other, sender=w.other)
     reverts("zero owner", cw.avs.transferAppOwnership, cw.app_id, ZERO, sender=o)
     r = cw.avs.transferAppOwnership(cw.app_id, w.other, sender=o)
-    assert events(r, "AppOwnershipTransferred")[0].newOwner == w.other.address
+    assert evs(r, "AppOwnershipTransferred")[0].newOwner == w.other.address
     cw.avs.registerImage(cw.app_id, keccak(b"by new owner"), "v2", cw.policy.hash(), cw.chain.blocks.head.timestamp + 5,
                          sender=w.other)
 
@@ -100,10 +99,10 @@ def test_transfer_app_ownership(cw):  # noqa: F811
 # ---------------------------------------------------------------- enrolment
 
 
-def test_enrol_with_threshold(cw):  # noqa: F811
+def test_enrol_with_threshold(cw):
     tee = cw.tee()
     r = cw.enrol(tee, op_index=2, signers=(0, 1))
-    ev = events(r, "EnclaveKeyEnrolled")[0]
+    ev = evs(r, "EnclaveKeyEnrolled")[0]
     assert ev.enclaveKey.lower() == tee.address and ev.operator == cw.ops[2].address
     assert (ev.signedStake, ev.totalStake) == (80 * WAD, 100 * WAD)
     e = cw.avs.enclaves(tee.address)
@@ -111,7 +110,7 @@ def test_enrol_with_threshold(cw):  # noqa: F811
     cw.enrol(tee, op_index=0, signers=(0, 1, 2), expect="enclave key enrolled")
 
 
-def test_enrol_reverts(cw, accounts):  # noqa: F811
+def test_enrol_reverts(cw, accounts):
     tee = cw.tee()
     cw.enrol(tee, signers=(0,), expect="threshold not met")
     cw.enrol(tee, signers=(1, 2), expect="threshold not met")
@@ -136,7 +135,7 @@ def test_enrol_reverts(cw, accounts):  # noqa: F811
     cw.enrol(tee, expect="no stake in set")
 
 
-def test_offchain_verification_refuses_bad_evidence(cw):  # noqa: F811
+def test_offchain_verification_refuses_bad_evidence(cw):
     tee = cw.tee()
     at = cw.now()
     ev = tee.evidence(at)
@@ -164,13 +163,13 @@ def test_offchain_verification_refuses_bad_evidence(cw):  # noqa: F811
     assert ok.enclave_key == tee.address and ok.verdict.accepted
 
 
-def test_revoke_enclave_key(cw):  # noqa: F811
+def test_revoke_enclave_key(cw):
     tee = cw.tee()
     cw.enrol(tee)
     reverts("only operator or app owner", cw.avs.revokeEnclaveKey, tee.address, sender=cw.w.other)
     reverts("unknown enclave key", cw.avs.revokeEnclaveKey, "0x" + "22" * 20, sender=cw.app_owner)
     r = cw.avs.revokeEnclaveKey(tee.address, sender=cw.app_owner)
-    assert events(r, "EnclaveKeyRevoked")[0].by == cw.app_owner.address
+    assert evs(r, "EnclaveKeyRevoked")[0].by == cw.app_owner.address
     reverts("enclave key revoked", cw.avs.revokeEnclaveKey, tee.address, sender=cw.ops[0])
     cw.submit(cw.receipt(tee), expect="enclave key revoked")
 
@@ -178,13 +177,13 @@ def test_revoke_enclave_key(cw):  # noqa: F811
 # ---------------------------------------------------------------- receipts
 
 
-def test_receipt_from_dev_tee_accepted(cw):  # noqa: F811
+def test_receipt_from_dev_tee_accepted(cw):
     tee = cw.tee()
     cw.enrol(tee)
     b = cw.receipt(tee, b"2+2", b"4")
     assert verify_receipt(b, trust=cw.trust).accepted  # off-chain: evidence, binding, signature
     r = cw.submit(b)
-    ev = events(r, "ReceiptAccepted")[0]
+    ev = evs(r, "ReceiptAccepted")[0]
     assert ev.digest == b.receipt.digest() and ev.operator == cw.ops[0].address
     assert ev.outputHash == keccak(b"4") and ev.enclaveSigner.lower() == tee.address
     assert cw.avs.receiptAccepted(b.receipt.digest())
@@ -196,7 +195,7 @@ def test_receipt_from_dev_tee_accepted(cw):  # noqa: F811
     assert cw.avs.acceptedOutput(key) == keccak(b"4")
 
 
-def test_receipt_reverts(cw):  # noqa: F811
+def test_receipt_reverts(cw):
     tee = cw.tee()
     cw.enrol(tee)
     b = cw.receipt(tee)
@@ -221,7 +220,7 @@ def test_receipt_reverts(cw):  # noqa: F811
 # ---------------------------------------------------------------- faults
 
 
-def test_fault_slashes_operator_and_redistributes(cw):  # noqa: F811
+def test_fault_slashes_operator_and_redistributes(cw):
     w = cw.w
     tee = cw.tee()
     cw.enrol(tee, op_index=0)
@@ -229,12 +228,12 @@ def test_fault_slashes_operator_and_redistributes(cw):  # noqa: F811
     cw.submit(a)
     tka = w.strats["TKA"]
     before = w.dm.operatorShares(cw.ops[0], tka)
-    alloc_before = w.am.getAllocatedStake((cw.avs.address, SET), [cw.ops[0]], [tka])[0][0]
+    alloc_before = w.am.getAllocatedStake((cw.avs.address, COMPUTE_SET), [cw.ops[0]], [tka])[0][0]
     ra, sa = receipt_args(a)
     rb, sb = receipt_args(b)
     rc = cw.avs.proveFault(ra, sa, rb, sb, sender=w.staker)
     assert rc.return_value == 1
-    ev = events(rc, "FaultProven")[0]
+    ev = evs(rc, "FaultProven")[0]
     assert ev.operator == cw.ops[0].address and ev.receiptA == a.receipt.digest() and ev.receiptB == b.receipt.digest()
     slashed = alloc_before * FAULT_WAD // WAD
     assert w.dm.operatorShares(cw.ops[0], tka) == before - slashed
@@ -244,13 +243,13 @@ def test_fault_slashes_operator_and_redistributes(cw):  # noqa: F811
     assert w.dm.operatorShares(cw.ops[1], tka) == 60 * WAD
     reverts("fault already proven", cw.avs.proveFault, rb, sb, ra, sa, sender=w.staker)
     with ape.reverts("resolution window open"):
-        w.esc.releaseSlash(cw.avs, SET, ev.slashId, sender=w.other)
+        w.esc.releaseSlash(cw.avs, COMPUTE_SET, ev.slashId, sender=w.other)
     w.mine(11)
-    w.esc.releaseSlash(cw.avs, SET, ev.slashId, sender=w.other)
+    w.esc.releaseSlash(cw.avs, COMPUTE_SET, ev.slashId, sender=w.other)
     assert w.tokens["TKA"].balanceOf(w.recipient) == slashed
 
 
-def test_fault_two_operators_and_resolver_cancel(cw):  # noqa: F811
+def test_fault_two_operators_and_resolver_cancel(cw):
     w = cw.w
     t0, t1 = cw.tee(), cw.tee()
     cw.enrol(t0, op_index=0)
@@ -258,16 +257,16 @@ def test_fault_two_operators_and_resolver_cancel(cw):  # noqa: F811
     a, b = cw.receipt(t0, b"q", b"honest"), cw.receipt(t1, b"q", b"forged")
     rc = cw.avs.proveFault(*receipt_args(a), *receipt_args(b), sender=w.other)
     assert rc.return_value == 2
-    evs = events(rc, "FaultProven")
-    assert {e.operator for e in evs} == {cw.ops[0].address, cw.ops[1].address}
-    honest = [e for e in evs if e.operator == cw.ops[0].address][0]
+    proven = evs(rc, "FaultProven")
+    assert {e.operator for e in proven} == {cw.ops[0].address, cw.ops[1].address}
+    honest = [e for e in proven if e.operator == cw.ops[0].address][0]
     tka = w.strats["TKA"]
-    w.esc.cancelSlash(cw.avs, SET, honest.slashId, sender=w.resolver)  # after re-execution off-chain
+    w.esc.cancelSlash(cw.avs, COMPUTE_SET, honest.slashId, sender=w.resolver)  # after re-execution off-chain
     assert w.dm.operatorShares(cw.ops[0], tka) == 100 * WAD
     assert w.dm.operatorShares(cw.ops[1], tka) == 60 * WAD - 30 * WAD * FAULT_WAD // WAD
 
 
-def test_fault_reverts(cw):  # noqa: F811
+def test_fault_reverts(cw):
     w = cw.w
     tee = cw.tee()
     cw.enrol(tee)
@@ -282,18 +281,18 @@ def test_fault_reverts(cw):  # noqa: F811
     reverts("unknown app", cw.avs.proveFault, *receipt_args(cw.receipt(tee, app_id=keccak(b"nope"))), ra, (v, r, s), sender=w.other)
     # a non-deterministic app: differing outputs are no fault
     nd = keccak(b"app: sampler")
-    cw.avs.registerApp(nd, SET, False, sender=cw.app_owner)
+    cw.avs.registerApp(nd, COMPUTE_SET, False, sender=cw.app_owner)
     reverts("app not deterministic", cw.avs.proveFault, *receipt_args(cw.receipt(tee, b"i", b"1", app_id=nd)), *receipt_args(cw.receipt(tee, b"i", b"2", app_id=nd)), sender=w.other)
 
 
-def test_fault_skips_operator_no_longer_slashable(cw):  # noqa: F811
+def test_fault_skips_operator_no_longer_slashable(cw):
     w = cw.w
     tee = cw.tee()
     cw.enrol(tee, op_index=2)
     a, b = cw.receipt(tee, b"i", b"1"), cw.receipt(tee, b"i", b"2")
-    w.am.deregisterFromOperatorSets((cw.ops[2], cw.avs, [SET]), sender=cw.ops[2])
+    w.am.deregisterFromOperatorSets((cw.ops[2], cw.avs, [COMPUTE_SET]), sender=cw.ops[2])
     w.mine(21)  # past DEALLOCATION_DELAY
     rc = cw.avs.proveFault(*receipt_args(a), *receipt_args(b), sender=w.other)
     assert rc.return_value == 0
-    assert events(rc, "FaultOperatorNotSlashable")[0].operator == cw.ops[2].address
+    assert evs(rc, "FaultOperatorNotSlashable")[0].operator == cw.ops[2].address
     assert w.dm.operatorShares(cw.ops[2], w.strats["TKA"]) == 40 * WAD

@@ -1,6 +1,6 @@
 import ape
 
-from tests.contracts.conftest import NO_SIG, SALT0, WAD
+from tests.contracts.support import NO_SIG, SALT0, WAD
 
 
 def test_full_flow(w):

@@ -6,7 +6,7 @@ import pytest
 
 from offchain.chain.deploy import DeployConfig, DeployConfigError, deploy_core, load_config
 from offchain.errors import ChainError
-from tests.contracts.conftest import TEST_CONFIG
+from tests.contracts.support import TEST_CONFIG
 
 
 def test_default_config_is_mainnet_sized():

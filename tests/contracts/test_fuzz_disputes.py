@@ -21,19 +21,12 @@ from hypothesis.stateful import (
 )
 
 from offchain.chain.inference_disputes import reexecute_with
-from tests.contracts.disputes_support import (
-    BOND,
-    CHALLENGE_WINDOW,
-    ESCROW_BLOCKS,
-    RESOLUTION_WINDOW,
-    dworld,  # noqa: F401
-    tamper,
-)
+from tests.contracts.support import BOND, CHALLENGE_WINDOW, ESCROW_BLOCKS, RESOLUTION_WINDOW, tamper
 
 NONE, REGISTERED, CHALLENGED, UPHELD, FAULTY, EXPIRED = range(6)
 
 
-def _pool(dworld):  # noqa: F811
+def _pool(dworld):
     """(receipt, accused index, correct output, receipt is correct) for 3 honest and 3 tampered receipts,
     bound to three different clients (whoever registers them, the bound client is compensated)."""
     out = []
@@ -46,7 +39,7 @@ def _pool(dworld):  # noqa: F811
     return out
 
 
-def test_dispute_state_machine(dworld, chain):  # noqa: F811
+def test_dispute_state_machine(dworld, chain):
     pool = _pool(dworld)
     c, tka = dworld.c, dworld.w.tokens["TKA"]
     people = [dworld.client, dworld.watcher, dworld.w.recipient]

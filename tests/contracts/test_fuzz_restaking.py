@@ -21,7 +21,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from tests.contracts.conftest import BURN, NO_SIG, SALT0, WAD, ZERO, World
+from tests.contracts.support import BURN, NO_SIG, SALT0, WAD, ZERO, World
 
 SYMS = ("TKA", "TKB")
 SETS = (1, 2)  # 1: redistributing with a resolver, 2: burning without one

@@ -25,8 +25,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from tests.contracts.conftest import NO_SIG, SALT0, WAD
-from tests.contracts.tokenworld import EVIDENCE, TokenWorld
+from tests.contracts.support import EVIDENCE, NO_SIG, SALT0, WAD, TokenWorld
 
 
 def run_machine(t: TokenWorld, chain) -> None:

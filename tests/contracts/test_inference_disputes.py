@@ -24,17 +24,17 @@ from offchain.chain.inference_disputes import (
     reexecute_with,
     verdict_digest,
 )
-from tests.contracts.conftest import WAD, ZERO
-from tests.contracts.disputes_support import (
+from tests.contracts.support import (
     BOND,
     CHALLENGE_WINDOW,
     ESCROW_BLOCKS,
+    INFERENCE_SET,
     RESOLUTION_WINDOW,
-    SET,
     SLASH_WAD,
     THRESHOLD,
-    dworld,  # noqa: F401
-    events,
+    WAD,
+    ZERO,
+    evs,
     tamper,
 )
 
@@ -42,14 +42,14 @@ N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 STATUS = {"none": 0, "registered": 1, "challenged": 2, "upheld": 3, "faulty": 4, "expired": 5}
 
 
-def claim(dworld, receipt):  # noqa: F811
+def claim(dworld, receipt):
     return dworld.c.claims(receipt.digest())
 
 
 # ---------------------------------------------------------------- encodings
 
 
-def test_digests_match_offchain(dworld):  # noqa: F811
+def test_digests_match_offchain(dworld):
     rec = dworld.answer()
     args, sig = receipt_args(rec)
     assert dworld.c.receiptDigest(args) == rec.digest()
@@ -67,7 +67,7 @@ _u32 = st.integers(0, 2**32 - 1)
     prompt=st.lists(_u32, min_size=1, max_size=40), out=st.lists(_u32, min_size=1, max_size=40),
     salt=st.binary(min_size=1, max_size=8), finish=st.integers(0, 1),
 )
-def test_receipt_digest_equals_offchain_for_random_receipts(dworld, seed, temp, top_k, top_p, prompt, out, salt, finish):  # noqa: F811
+def test_receipt_digest_equals_offchain_for_random_receipts(dworld, seed, temp, top_k, top_p, prompt, out, salt, finish):
     params = SamplingParams(seed=seed, temperature_milli=temp, top_k=top_k, top_p_micro=top_p, max_tokens=len(out))
     r = Receipt(model_hash=keccak(b"m" + salt), tokenizer_hash=keccak(b"t" + salt), engine_id=keccak(b"e" + salt),
                 operator="0x" + keccak(salt).hex()[:40], client="0x" + keccak(b"c" + salt).hex()[:40], params=params, prompt_tokens=tuple(prompt),
@@ -81,7 +81,7 @@ def test_receipt_digest_equals_offchain_for_random_receipts(dworld, seed, temp, 
 # ---------------------------------------------------------------- deployment and admin
 
 
-def test_constructor_checks(dworld, project):  # noqa: F811
+def test_constructor_checks(dworld, project):
     w = dworld.w
     am, esc = w.am.address, w.esc.address
     for args, reason in (
@@ -101,22 +101,22 @@ def test_constructor_checks(dworld, project):  # noqa: F811
         InferenceDisputesConfig(slash_wad=WAD + 1)
 
 
-def test_views_after_setup(dworld):  # noqa: F811
+def test_views_after_setup(dworld):
     c = dworld.c
     assert c.CHALLENGE_BOND() == BOND and c.CHALLENGE_WINDOW() == CHALLENGE_WINDOW
     assert c.RESOLUTION_WINDOW() == RESOLUTION_WINDOW and c.SLASH_WAD() == SLASH_WAD
     assert c.slashEscrow() == dworld.w.esc.address and c.owner() == dworld.w.owner.address
-    assert c.operatorSetId() == SET and c.setCreated() and c.initialized()
-    assert c.thresholdBps(SET) == THRESHOLD
-    assert list(c.getMembers(SET)) == [o.address for o in dworld.ops]
-    opset = (c.address, SET)
+    assert c.operatorSetId() == INFERENCE_SET and c.setCreated() and c.initialized()
+    assert c.thresholdBps(INFERENCE_SET) == THRESHOLD
+    assert list(c.getMembers(INFERENCE_SET)) == [o.address for o in dworld.ops]
+    opset = (c.address, INFERENCE_SET)
     assert dworld.w.am.getRedistributionRecipient(opset) == c.address
     assert dworld.w.am.getSlasher(opset) == c.address and dworld.w.am.getResolver(opset) == dworld.w.resolver.address
     assert c.isModelAllowed(dworld.svc.model.sha256, dworld.svc.tokenizer.hash, ENGINE_ID)
     assert c.supportsAVS(c) and not c.supportsAVS(dworld.w.avs)
 
 
-def test_admin_paths(dworld, project):  # noqa: F811
+def test_admin_paths(dworld, project):
     w, c = dworld.w, dworld.c
     with ape.reverts("only owner"):
         c.transferOwnership(w.other, sender=w.other)
@@ -127,7 +127,7 @@ def test_admin_paths(dworld, project):  # noqa: F811
     with ape.reverts("already initialized"):
         c.initialize("x", sender=w.owner)
     with ape.reverts("set exists"):
-        c.createInferenceSet(SET + 1, dworld.strats, ZERO, THRESHOLD, sender=w.owner)
+        c.createInferenceSet(INFERENCE_SET + 1, dworld.strats, ZERO, THRESHOLD, sender=w.owner)
     with ape.reverts("only owner"):
         c.setThreshold(7000, sender=w.other)
     with ape.reverts("threshold must exceed half"):
@@ -135,18 +135,18 @@ def test_admin_paths(dworld, project):  # noqa: F811
     with ape.reverts("threshold must exceed half"):
         c.setThreshold(10001, sender=w.owner)
     tx = c.setThreshold(7500, sender=w.owner)
-    assert c.thresholdBps(SET) == 7500 and events(tx, "ThresholdSet")[0].thresholdBps == 7500
+    assert c.thresholdBps(INFERENCE_SET) == 7500 and evs(tx, "ThresholdSet")[0].thresholdBps == 7500
     m = (keccak(b"m"), keccak(b"t"), keccak(b"e"))
     with ape.reverts("only owner"):
         c.setModelAllowed(*m, True, sender=w.other)
     with ape.reverts("zero model id"):
         c.setModelAllowed(b"\x00" * 32, m[1], m[2], True, sender=w.owner)
     tx = c.setModelAllowed(*m, True, sender=w.owner)
-    assert c.isModelAllowed(*m) and events(tx, "ModelAllowed")[0].allowed
+    assert c.isModelAllowed(*m) and evs(tx, "ModelAllowed")[0].allowed
     c.setModelAllowed(*m, False, sender=w.owner)
     assert not c.isModelAllowed(*m)
     tx = c.transferOwnership(w.other, sender=w.owner)
-    assert c.owner() == w.other.address and events(tx, "OwnershipTransferred")[0].newOwner == w.other.address
+    assert c.owner() == w.other.address and evs(tx, "OwnershipTransferred")[0].newOwner == w.other.address
     # a fresh contract: set creation before initialisation, threshold rules
     fresh = w.owner.deploy(project.InferenceDisputes, w.am, w.esc, 1, 1, 1, 1)
     with ape.reverts("not initialized"):
@@ -161,27 +161,27 @@ def test_admin_paths(dworld, project):  # noqa: F811
     with ape.reverts("bad threshold"):
         fresh.createInferenceSet(1, dworld.strats, ZERO, 10001, sender=w.owner)
     tx = fresh.createInferenceSet(1, dworld.strats, ZERO, 5001, sender=w.owner)
-    assert events(tx, "InferenceSetCreated")[0].thresholdBps == 5001
+    assert evs(tx, "InferenceSetCreated")[0].thresholdBps == 5001
 
 
-def test_registrar_callbacks_guarded(dworld):  # noqa: F811
+def test_registrar_callbacks_guarded(dworld):
     w, c = dworld.w, dworld.c
     with ape.reverts("only allocation manager"):
-        c.registerOperator(w.op, c, [SET], b"", sender=w.other)
+        c.registerOperator(w.op, c, [INFERENCE_SET], b"", sender=w.other)
     with ape.reverts("only allocation manager"):
-        c.deregisterOperator(w.op, c, [SET], sender=w.other)
+        c.deregisterOperator(w.op, c, [INFERENCE_SET], sender=w.other)
     # deregistering through the AllocationManager removes the member
-    w.am.deregisterFromOperatorSets((dworld.ops[2], c.address, [SET]), sender=dworld.ops[2])
-    assert not c.isMember(SET, dworld.ops[2])
+    w.am.deregisterFromOperatorSets((dworld.ops[2], c.address, [INFERENCE_SET]), sender=dworld.ops[2])
+    assert not c.isMember(INFERENCE_SET, dworld.ops[2])
 
 
 # ---------------------------------------------------------------- registration
 
 
-def test_register_receipt(dworld):  # noqa: F811
+def test_register_receipt(dworld):
     rec = dworld.answer()
     tx = dworld.register(rec)
-    ev = events(tx, "ReceiptRegistered")[0]
+    ev = evs(tx, "ReceiptRegistered")[0]
     cl = claim(dworld, rec)
     assert ev.receiptDigest == rec.digest() and ev.client == dworld.client.address and ev.operator == dworld.ops[0].address
     assert cl.client == dworld.client.address and cl.operator == dworld.ops[0].address and cl.status == STATUS["registered"]
@@ -197,7 +197,7 @@ def test_register_receipt(dworld):  # noqa: F811
         dworld.challenge(rec)
 
 
-def test_register_reverts(dworld):  # noqa: F811
+def test_register_reverts(dworld):
     from dataclasses import replace
 
     rec = dworld.answer()
@@ -231,35 +231,35 @@ def test_register_reverts(dworld):  # noqa: F811
         dworld.register(stranger)
 
 
-def test_anyone_registers_for_the_bound_client(dworld):  # noqa: F811
+def test_anyone_registers_for_the_bound_client(dworld):
     # The watcher registers (front-runs) Erin's receipt: the claim still pays Erin, never the caller.
     rec = dworld.answer()
     tx = dworld.register(rec, sender=dworld.watcher)
-    assert events(tx, "ReceiptRegistered")[0].client == dworld.client.address
+    assert evs(tx, "ReceiptRegistered")[0].client == dworld.client.address
     assert claim(dworld, rec).client == dworld.client.address
 
 
-def test_register_before_set_exists(dworld, project):  # noqa: F811
+def test_register_before_set_exists(dworld, project):
     fresh = dworld.w.owner.deploy(project.InferenceDisputes, dworld.w.am, dworld.w.esc, 1, 1, 1, 1)
     args, sig = receipt_args(dworld.answer())
     with ape.reverts("no inference set"):
         fresh.registerReceipt(args, sig, sender=dworld.client)
 
 
-def test_receipt_signed_by_operator_account_key(dworld, accounts):  # noqa: F811
+def test_receipt_signed_by_operator_account_key(dworld, accounts):
     # An operator may also sign receipts with its own account key (receipt.operator = the operator).
     op = dworld.ops[1]
     pk = op.private_key
     rec = dworld.answer().signed(bytes.fromhex(pk[2:]) if isinstance(pk, str) else bytes(pk))
     assert rec.operator == op.address
     tx = dworld.register(rec)
-    assert events(tx, "ReceiptRegistered")[0].operator == op.address
+    assert evs(tx, "ReceiptRegistered")[0].operator == op.address
 
 
 # ---------------------------------------------------------------- challenges
 
 
-def test_challenge(dworld):  # noqa: F811
+def test_challenge(dworld):
     rec = dworld.answer()
     with ape.reverts("unknown receipt"):
         dworld.challenge(rec)
@@ -270,7 +270,7 @@ def test_challenge(dworld):  # noqa: F811
         dworld.challenge(rec, value=0)
     bal = dworld.c.balance
     tx = dworld.challenge(rec)
-    ev = events(tx, "ReceiptChallenged")[0]
+    ev = evs(tx, "ReceiptChallenged")[0]
     assert ev.challenger == dworld.watcher.address and ev.bond == BOND and ev.operator == dworld.ops[0].address
     cl = claim(dworld, rec)
     assert cl.status == STATUS["challenged"] and cl.challenger == dworld.watcher.address and cl.bond == BOND
@@ -280,14 +280,14 @@ def test_challenge(dworld):  # noqa: F811
         dworld.challenge(rec)
 
 
-def test_honest_receipt_challenge_fails_and_forfeits_bond(dworld):  # noqa: F811
+def test_honest_receipt_challenge_fails_and_forfeits_bond(dworld):
     rec = dworld.answer()
     dworld.register(rec)
     dworld.challenge(rec)
     rex = reexecute_with(dworld.svc, rec)
     assert rex.receipt_correct and rex.report is None
     tx = dworld.resolve(rec)
-    ev = events(tx, "ChallengeRejected")[0]
+    ev = evs(tx, "ChallengeRejected")[0]
     assert ev.bondForfeited == BOND and ev.operator == dworld.ops[0].address
     assert (ev.signedStake, ev.totalStake) == (50 * WAD, 50 * WAD)  # ops 1 and 2; the accused's 50 excluded
     cl = claim(dworld, rec)
@@ -297,14 +297,14 @@ def test_honest_receipt_challenge_fails_and_forfeits_bond(dworld):  # noqa: F811
         dworld.resolve(rec)
     before = dworld.ops[0].balance
     tx = dworld.c.withdraw(sender=dworld.ops[0])
-    assert events(tx, "BondWithdrawn")[0].amount == BOND
+    assert evs(tx, "BondWithdrawn")[0].amount == BOND
     assert dworld.ops[0].balance == before + BOND - tx.total_fees_paid
     assert dworld.c.credits(dworld.ops[0]) == 0 and dworld.c.totalCredits() == 0
     with ape.reverts("nothing to withdraw"):
         dworld.c.withdraw(sender=dworld.ops[0])
 
 
-def test_resolve_reverts(dworld):  # noqa: F811
+def test_resolve_reverts(dworld):
     rec = dworld.answer()
     dworld.register(rec)
     with ape.reverts("not challenged"):
@@ -331,7 +331,7 @@ def test_resolve_reverts(dworld):  # noqa: F811
         dworld.resolve(rec, correct=correct)
 
 
-def test_outsider_signature_rejected(dworld):  # noqa: F811
+def test_outsider_signature_rejected(dworld):
     rec = dworld.answer()
     dworld.register(rec)
     dworld.challenge(rec)
@@ -341,7 +341,7 @@ def test_outsider_signature_rejected(dworld):  # noqa: F811
         dworld.c.resolveChallenge(rec.digest(), v.correct_output, v.sign([outsider]), sender=dworld.watcher)
 
 
-def test_expire_challenge_returns_bond(dworld):  # noqa: F811
+def test_expire_challenge_returns_bond(dworld):
     rec = dworld.answer()
     dworld.register(rec)
     with ape.reverts("not challenged"):
@@ -351,7 +351,7 @@ def test_expire_challenge_returns_bond(dworld):  # noqa: F811
         dworld.c.expireChallenge(rec.digest(), sender=dworld.client)
     dworld.warp(RESOLUTION_WINDOW + 1)
     tx = dworld.c.expireChallenge(rec.digest(), sender=dworld.client)
-    ev = events(tx, "ChallengeExpired")[0]
+    ev = evs(tx, "ChallengeExpired")[0]
     assert ev.challenger == dworld.watcher.address and ev.bondReturned == BOND
     assert claim(dworld, rec).status == STATUS["expired"] and not dworld.c.isFinalized(rec.digest())
     assert dworld.c.credits(dworld.watcher) == BOND
@@ -366,7 +366,7 @@ def test_expire_challenge_returns_bond(dworld):  # noqa: F811
 # ---------------------------------------------------------------- wrong receipts
 
 
-def test_wrong_receipt_slashed_and_client_compensated(dworld):  # noqa: F811
+def test_wrong_receipt_slashed_and_client_compensated(dworld):
     w = dworld.w
     rec = tamper(dworld.answer(), dworld.keys[0])
     dworld.register(rec)
@@ -375,7 +375,7 @@ def test_wrong_receipt_slashed_and_client_compensated(dworld):  # noqa: F811
     assert not rex.receipt_correct and rex.report is not None and rex.report.step == len(rec.output_tokens) - 1
     before = w.dm.operatorShares(dworld.ops[0], dworld.strats[0])
     tx = dworld.resolve(rec)
-    ev = events(tx, "ReceiptProvenWrong")[0]
+    ev = evs(tx, "ReceiptProvenWrong")[0]
     assert ev.operator == dworld.ops[0].address and ev.challenger == dworld.watcher.address
     assert ev.claimedOutput == receipt_output(rec) and ev.correctOutput == rex.correct_output
     assert ev.slashId == 1 and (ev.signedStake, ev.totalStake) == (50 * WAD, 50 * WAD)
@@ -391,7 +391,7 @@ def test_wrong_receipt_slashed_and_client_compensated(dworld):  # noqa: F811
     tka = w.tokens["TKA"]
     bal = tka.balanceOf(dworld.client)
     tx = dworld.c.claimCompensation(rec.digest(), sender=dworld.watcher)
-    comp = events(tx, "ClientCompensated")
+    comp = evs(tx, "ClientCompensated")
     paid = [(e.client, e.token, e.amount) for e in comp if e.amount]
     assert paid == [(dworld.client.address, tka.address, slashed)]  # TKB: nothing deposited, nothing slashed
     assert tka.balanceOf(dworld.client) == bal + slashed and tka.balanceOf(dworld.c) == 0
@@ -400,66 +400,66 @@ def test_wrong_receipt_slashed_and_client_compensated(dworld):  # noqa: F811
         dworld.c.claimCompensation(rec.digest(), sender=dworld.watcher)
     # the challenger withdraws the returned bond
     tx = dworld.c.withdraw(sender=dworld.watcher)
-    assert events(tx, "BondWithdrawn")[0].amount == BOND
+    assert evs(tx, "BondWithdrawn")[0].amount == BOND
 
 
-def test_compensation_after_someone_else_released(dworld):  # noqa: F811
+def test_compensation_after_someone_else_released(dworld):
     w = dworld.w
     rec = tamper(dworld.answer(op_index=1, seed=5), dworld.keys[1])
     dworld.register(rec)
     dworld.challenge(rec)
     tx = dworld.resolve(rec, signers=(0,))  # 50 of 70 (the accused's 30 excluded) >= 66.67%
-    slash_id = events(tx, "ReceiptProvenWrong")[0].slashId
+    slash_id = evs(tx, "ReceiptProvenWrong")[0].slashId
     w.mine(ESCROW_BLOCKS + 1)
-    w.esc.releaseSlash(dworld.c, SET, slash_id, sender=w.other)  # the tokens arrive at the contract
+    w.esc.releaseSlash(dworld.c, INFERENCE_SET, slash_id, sender=w.other)  # the tokens arrive at the contract
     tka = w.tokens["TKA"]
     assert tka.balanceOf(dworld.c) == 3 * WAD
     dworld.c.claimCompensation(rec.digest(), sender=dworld.client)
     assert tka.balanceOf(dworld.client) == 3 * WAD and tka.balanceOf(dworld.c) == 0
 
 
-def test_cancelled_slash_pays_nothing(dworld):  # noqa: F811
+def test_cancelled_slash_pays_nothing(dworld):
     w = dworld.w
     rec = tamper(dworld.answer(seed=11), dworld.keys[0])
     dworld.register(rec)
     dworld.challenge(rec)
-    slash_id = events(dworld.resolve(rec), "ReceiptProvenWrong")[0].slashId
-    w.esc.cancelSlash(dworld.c, SET, slash_id, sender=w.resolver)
+    slash_id = evs(dworld.resolve(rec), "ReceiptProvenWrong")[0].slashId
+    w.esc.cancelSlash(dworld.c, INFERENCE_SET, slash_id, sender=w.resolver)
     w.mine(ESCROW_BLOCKS + 1)
     with ape.reverts("slash cancelled"):
         dworld.c.claimCompensation(rec.digest(), sender=dworld.client)
 
 
-def test_wrong_receipt_of_unslashable_operator(dworld):  # noqa: F811
+def test_wrong_receipt_of_unslashable_operator(dworld):
     w = dworld.w
     rec = tamper(dworld.answer(op_index=2, seed=3), dworld.keys[2])
     dworld.register(rec)
     dworld.challenge(rec)
-    w.am.deregisterFromOperatorSets((dworld.ops[2], dworld.c.address, [SET]), sender=dworld.ops[2])
+    w.am.deregisterFromOperatorSets((dworld.ops[2], dworld.c.address, [INFERENCE_SET]), sender=dworld.ops[2])
     w.mine(25)  # past the deallocation delay: no longer slashable
     tx = dworld.resolve(rec, signers=(0, 1))
-    assert events(tx, "OperatorNotSlashable")[0].operator == dworld.ops[2].address
-    assert events(tx, "ReceiptProvenWrong")[0].slashId == 0
+    assert evs(tx, "OperatorNotSlashable")[0].operator == dworld.ops[2].address
+    assert evs(tx, "ReceiptProvenWrong")[0].slashId == 0
     assert dworld.c.credits(dworld.watcher) == BOND
     with ape.reverts("operator was not slashed"):
         dworld.c.claimCompensation(rec.digest(), sender=dworld.client)
 
 
-def test_nothing_escrowed_for_zero_allocation(dworld):  # noqa: F811
+def test_nothing_escrowed_for_zero_allocation(dworld):
     # An operator that allocated nothing is slashed for nothing: no escrow record to forward.
     rec = tamper(dworld.answer(op_index=2, seed=4), dworld.keys[2])
     dworld.allocate(dworld.ops[2], 0)
     dworld.w.mine(25)
     dworld.register(rec)
     dworld.challenge(rec)
-    slash_id = events(dworld.resolve(rec, signers=(0, 1)), "ReceiptProvenWrong")[0].slashId
+    slash_id = evs(dworld.resolve(rec, signers=(0, 1)), "ReceiptProvenWrong")[0].slashId
     assert slash_id != 0
     dworld.w.mine(ESCROW_BLOCKS + 1)
     with ape.reverts("nothing escrowed"):
         dworld.c.claimCompensation(rec.digest(), sender=dworld.client)
 
 
-def test_invalid_request_verdict(dworld):  # noqa: F811
+def test_invalid_request_verdict(dworld):
     # A receipt whose prompt the model cannot run is wrong whatever its output.
     from dataclasses import replace
 
@@ -471,10 +471,10 @@ def test_invalid_request_verdict(dworld):  # noqa: F811
     dworld.register(bad)
     dworld.challenge(bad)
     tx = dworld.resolve(bad, correct=rex.correct_output)
-    assert events(tx, "ReceiptProvenWrong")[0].correctOutput == INVALID_REQUEST
+    assert evs(tx, "ReceiptProvenWrong")[0].correctOutput == INVALID_REQUEST
 
 
-def test_offchain_helper_errors(dworld):  # noqa: F811
+def test_offchain_helper_errors(dworld):
     from dataclasses import replace
 
     rec = dworld.answer()
@@ -493,7 +493,7 @@ def test_offchain_helper_errors(dworld):  # noqa: F811
     assert rec.domain == DOMAIN
 
 
-def test_deploy_helper(dworld, project):  # noqa: F811
+def test_deploy_helper(dworld, project):
     c = deploy_inference_disputes(project, dworld.w.owner, dworld.w.d)
     assert c.initialized() and c.CHALLENGE_BOND() == InferenceDisputesConfig().challenge_bond_wei
     assert dworld.w.am.getAVSRegistrar(c) == c.address
@@ -505,7 +505,7 @@ def test_deploy_helper(dworld, project):  # noqa: F811
     assert c.isMember(3, dworld.ops[0])
 
 
-def test_exported_signature_views_and_key_rotation(dworld):  # noqa: F811
+def test_exported_signature_views_and_key_rotation(dworld):
     from offchain.chain.compute_avs import key_address, possession_digest, sign_digest
 
     c = dworld.c
@@ -513,9 +513,9 @@ def test_exported_signature_views_and_key_rotation(dworld):  # noqa: F811
     for op, k in zip(dworld.ops, dworld.keys, strict=True):
         assert c.signingKeyOf(op).lower() == key_address(k) and c.operatorOfKey(key_address(k)) == op.address
     v = Verdict(dworld.chain.chain_id, c.address, keccak(b"r"), keccak(b"o"))
-    assert tuple(c.checkSignatures(SET, v.digest(), v.sign(dworld.keys[1:]))) == (50 * WAD, 100 * WAD)
-    assert c.isThresholdMet(SET, v.digest(), v.sign(dworld.keys[:2]))  # 80 of 100
-    assert not c.isThresholdMet(SET, v.digest(), v.sign(dworld.keys[1:]))  # 50 of 100 (the accused is not excluded here)
+    assert tuple(c.checkSignatures(INFERENCE_SET, v.digest(), v.sign(dworld.keys[1:]))) == (50 * WAD, 100 * WAD)
+    assert c.isThresholdMet(INFERENCE_SET, v.digest(), v.sign(dworld.keys[:2]))  # 80 of 100
+    assert not c.isThresholdMet(INFERENCE_SET, v.digest(), v.sign(dworld.keys[1:]))  # 50 of 100 (the accused is not excluded here)
     assert c.signingKeyDigest(dworld.ops[0], key_address(dworld.keys[0])) == possession_digest(
         dworld.chain.chain_id, c.address, dworld.ops[0].address, key_address(dworld.keys[0]))
     # rotation: receipts signed by the old key no longer name a member
@@ -525,7 +525,7 @@ def test_exported_signature_views_and_key_rotation(dworld):  # noqa: F811
         c.updateSigningKey(key_address(new), 27, b"\x00" * 32, b"\x00" * 32, sender=dworld.client)
     pv, pr, ps = sign_digest(new, possession_digest(dworld.chain.chain_id, c.address, dworld.ops[0].address, key_address(new)))
     tx = c.updateSigningKey(key_address(new), pv, pr, ps, sender=dworld.ops[0])
-    assert events(tx, "SigningKeyRegistered")[0].signingKey.lower() == key_address(new)
+    assert evs(tx, "SigningKeyRegistered")[0].signingKey.lower() == key_address(new)
     with ape.reverts("operator not in set"):
         dworld.register(rec_old)
-    assert events(dworld.register(rec_old.signed(new.to_bytes())), "ReceiptRegistered")[0].operator == dworld.ops[0].address
+    assert evs(dworld.register(rec_old.signed(new.to_bytes())), "ReceiptRegistered")[0].operator == dworld.ops[0].address

@@ -6,8 +6,7 @@ from __future__ import annotations
 import ape
 import pytest
 
-from tests.contracts.conftest import NO_SIG, SALT0, WAD, ZERO
-from tests.contracts.tokenworld import EVIDENCE, TOKEN_CONFIG, TokenWorld
+from tests.contracts.support import EVIDENCE, NO_SIG, SALT0, TOKEN_CONFIG, WAD, ZERO, TokenWorld
 
 SUPPLY = TOKEN_CONFIG.eigen_initial_supply
 BOND = TOKEN_CONFIG.challenge_bond

@@ -9,8 +9,19 @@ view call sees block.number == head; `mine_to(w, b)` makes the next transaction 
 import ape
 import pytest
 
-from tests.contracts.conftest import BURN, NO_SIG, SALT0, TEST_CONFIG, WAD, ZERO
-from tests.contracts.unit_support import ceil_div, evs, head, mine_to, oset
+from tests.contracts.support import (
+    BURN,
+    NO_SIG,
+    SALT0,
+    TEST_CONFIG,
+    WAD,
+    ZERO,
+    ceil_div,
+    evs,
+    head,
+    mine_to,
+    oset,
+)
 
 DD = TEST_CONFIG.deallocation_delay_blocks  # 20
 ACD = TEST_CONFIG.allocation_configuration_delay_blocks  # 25

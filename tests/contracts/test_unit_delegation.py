@@ -12,8 +12,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 
-from tests.contracts.conftest import NO_SIG, SALT0, WAD, ZERO
-from tests.contracts.unit_support import A, evs, one
+from tests.contracts.support import NO_SIG, SALT0, WAD, ZERO, A, evs, one
 
 DELAY = 20  # TEST_CONFIG.withdrawal_delay_blocks
 OFF = 10**3  # Strategy SHARES_OFFSET == BALANCE_OFFSET

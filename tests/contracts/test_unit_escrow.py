@@ -10,8 +10,19 @@ cancel). Every transaction, reverting or not, is mined in block head + 1.
 import ape
 import pytest
 
-from tests.contracts.conftest import BURN, NO_SIG, SALT0, TEST_CONFIG, WAD, ZERO
-from tests.contracts.unit_support import ceil_div, evs, head, mine_to, oset
+from tests.contracts.support import (
+    BURN,
+    NO_SIG,
+    SALT0,
+    TEST_CONFIG,
+    WAD,
+    ZERO,
+    ceil_div,
+    evs,
+    head,
+    mine_to,
+    oset,
+)
 
 R = TEST_CONFIG.slash_resolution_delay_blocks  # 10
 WD = TEST_CONFIG.withdrawal_delay_blocks  # 20

@@ -11,8 +11,7 @@ import ape
 import pytest
 from eth_utils import to_checksum_address
 
-from tests.contracts.conftest import NO_SIG, SALT0, WAD, ZERO
-from tests.contracts.unit_support import A, evs, one
+from tests.contracts.support import NO_SIG, SALT0, WAD, ZERO, A, evs, one
 
 DELAY = 20
 OFF = 10**3
