@@ -18,8 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-WAD = 10**18
-ZERO = "0x0000000000000000000000000000000000000000"
+from offchain.abi import WAD, ZERO_ADDRESS  # noqa: E402 - after the path set-up
+
+ZERO = ZERO_ADDRESS
 REPS = 5
 # Peer figures (forge gas reports; execution gas only, i.e. without the 21,000 intrinsic gas).
 PEER = {

@@ -7,9 +7,8 @@ from __future__ import annotations
 import pytest
 
 from offchain.chain.deploy import deploy_core
-from tests.contracts.support import TEST_CONFIG, WAD, ComputeWorld, DisputeWorld, World
+from tests.contracts.support import TEST_CONFIG, ComputeWorld, DisputeWorld, World
 
-__all__ = ["TEST_CONFIG", "WAD"]  # still imported from here by the demo (e2e) tests
 
 @pytest.fixture(autouse=True)
 def _fast_reverts(monkeypatch):

@@ -17,6 +17,7 @@ from eth_hash.auto import keccak
 from eth_keys import keys
 from eth_utils import to_checksum_address
 
+from offchain.abi import BURN_ADDRESS, WAD, ZERO_ADDRESS
 from offchain.ai.receipt import ENGINE_ID
 from offchain.ai.sampler import SamplingParams
 from offchain.chain.compute_avs import EnrolmentStatement, receipt_args, registration_data, verify_enclave
@@ -36,9 +37,7 @@ from offchain.compute.testca import NitroTestCA
 
 # ---------------------------------------------------------------- the core
 
-WAD = 10**18
-BURN = "0x00000000000000000000000000000000000E16E4"
-ZERO = "0x0000000000000000000000000000000000000000"
+BURN, ZERO = BURN_ADDRESS, ZERO_ADDRESS  # the short names the tests use
 TEST_CONFIG = DeployConfig(
     withdrawal_delay_blocks=20,
     deallocation_delay_blocks=20,

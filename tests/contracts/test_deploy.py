@@ -1,6 +1,7 @@
 """Deployment: configuration loading and validation, and idempotent redeployment."""
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -116,3 +117,26 @@ def test_escrow_window_cannot_exceed_withdrawal_delay(project, accounts, deploym
     d = deployment
     with ape.reverts("resolution window exceeds withdrawal delay"):
         accounts[0].deploy(project.SlashEscrow, d.strategy_manager, d.delegation_manager, d.allocation_manager, 21)
+
+
+def test_token_config():
+    c = load_config("mainnet")
+    assert not c.eigen_enabled and c.beigen_extra_withdrawal_delay_blocks == 72000
+    assert load_config("local").eigen_enabled
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"challenge_bond": 0}, "challenge_bond"),
+        ({"eigen_initial_supply": 2**224}, "eigen_initial_supply"),
+        ({"challenger_reward_bps": 10_001}, "challenger_reward_bps"),
+        ({"challenge_window_blocks": -1}, "challenge_window_blocks"),
+        ({"beigen_extra_withdrawal_delay_blocks": 1}, "must cover"),
+        ({"eigen_governance": "alice"}, "eigen_governance"),
+        ({"eigen_governance": "0x" + "zz" * 20}, "eigen_governance"),
+    ],
+)
+def test_token_config_validation(kwargs, match):
+    with pytest.raises(DeployConfigError, match=match):
+        replace(TEST_CONFIG, **kwargs)

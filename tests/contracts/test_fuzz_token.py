@@ -25,7 +25,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from tests.contracts.support import EVIDENCE, NO_SIG, SALT0, WAD, TokenWorld
+from tests.contracts.support import EVIDENCE, NO_SIG, SALT0, WAD, ZERO, TokenWorld
 
 
 def run_machine(t: TokenWorld, chain) -> None:
@@ -99,9 +99,8 @@ def run_machine(t: TokenWorld, chain) -> None:
             op = operators[j]
             s = holders[i] if i < 3 else op
             tok = t.canonical()
-            zero = "0x" + "00" * 20
             delegated = t.dm.delegatedTo(s)
-            if delegated != zero:
+            if delegated != ZERO:
                 op = None
                 if t.dm.slashingFactor(delegated, t.bstrat) == 0:
                     return

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 from offchain.abi import WAD
 from scripts._demo.compute import run
-from tests.contracts.conftest import TEST_CONFIG
+from tests.contracts.support import TEST_CONFIG
 
 
 def test_demo_compute_step(project, chain, accounts, deployment, capsys):

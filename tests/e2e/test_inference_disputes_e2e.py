@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 from offchain.abi import WAD
 from scripts._demo.ai import run
-from tests.contracts.conftest import TEST_CONFIG
+from tests.contracts.support import TEST_CONFIG
 
 
 def test_demo_ai_step_end_to_end(project, chain, accounts, deployment, capsys, monkeypatch):
