@@ -1,11 +1,33 @@
-.PHONY: demo test bootstrap lint bench
-demo:
+# The project's entry points. `make help` lists them; each installs what it needs first
+# (tools/bootstrap.sh: a .venv from requirements.lock, anvil from npm, the C kernels), idempotently.
+.PHONY: help demo test bootstrap lint format bench-gas clean
+.DEFAULT_GOAL := help
+
+VENV := .venv/bin
+ANVIL = $$(tools/bootstrap.sh | tail -n1)
+PY_TREES := offchain tests scripts bench tools
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+demo: ## run the main job on a local devnet
 	@tools/run demo
-test:
+
+test: ## run every test (contracts on anvil, off-chain code in-process)
 	@tools/run test
-bootstrap:
+
+bootstrap: ## install the venv, anvil and the C kernels (idempotent)
 	@tools/bootstrap.sh >/dev/null
-bench-gas:
-	@tools/bootstrap.sh >/dev/null && PATH=$$PWD/.venv/bin:$$(tools/bootstrap.sh | tail -n1):$$PATH .venv/bin/python bench/gas/bench_gas.py
-lint:
-	@tools/bootstrap.sh >/dev/null && .venv/bin/ruff check offchain tests scripts bench
+
+lint: bootstrap ## ruff check and ruff format --check
+	@$(VENV)/ruff check $(PY_TREES)
+	@$(VENV)/ruff format --check $(PY_TREES)
+
+format: bootstrap ## ruff format the Python trees
+	@$(VENV)/ruff format $(PY_TREES)
+
+bench-gas: bootstrap ## gas of the main operations (JSON in bench/results/)
+	@PATH=$$PWD/$(VENV):$(ANVIL):$$PATH $(VENV)/python bench/gas/bench_gas.py
+
+clean: ## remove build outputs and caches (keeps .venv and .tools)
+	@rm -rf .build .cache .pytest_cache .hypothesis bench/results
