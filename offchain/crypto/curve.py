@@ -18,13 +18,9 @@ from typing import Any
 import numpy as np
 
 from offchain.crypto.backend import to_numpy
-from offchain.errors import CryptoError
+from offchain.crypto.errors import CurveError
 
 Array = Any
-
-
-class CurveError(CryptoError):
-    """Invalid curve point or curve operation."""
 
 
 def scalars_to_bytes(values: list[int] | np.ndarray, nbytes: int = 32) -> np.ndarray:

@@ -23,16 +23,12 @@ from typing import Any
 import numpy as np
 
 from offchain.crypto.backend import to_numpy
-from offchain.errors import CryptoError
+from offchain.crypto.errors import FieldError
 
 LIMB_BITS = 29
 MASK = (1 << LIMB_BITS) - 1
 
 Array = Any  # numpy.ndarray or cupy.ndarray
-
-
-class FieldError(CryptoError):
-    """A value is not a valid field element (out of range, wrong length)."""
 
 
 def _int_to_limbs(x: int, n: int) -> list[int]:
