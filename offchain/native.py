@@ -1,14 +1,14 @@
 """Build and load the package's small C kernels (exact integer code) with the system C compiler.
 
 This module only builds and loads; the kernels live in their components' ``kernels/`` folders
-(``offchain/crypto/kernels/``, ``offchain/ai/kernels/``) and their wrappers beside them. Each kernel
+(``offchain/crypto/kernels/``, ``offchain/ai/kernels/``), their wrappers one folder up. Each kernel
 is one C source compiled into a shared library on first use and cached by the hash of its source,
 every header in its folder, the flags and the compiler, so an edited source or header is rebuilt and
-a stale library is never loaded. Every kernel compiles with ``-Wall`` and no warning. The cache is ``.cache/native/`` in the repository (``EIGEN_NATIVE_DIR``
-overrides it); ``tools/bootstrap.sh`` builds every kernel up front, so tests and the demo never wait
-on the compiler. The kernels compute with integers only, so their results do not depend on the
-compiler, the flags or the machine; every kernel is tested against the array (numpy) code it
-accelerates.
+a stale library is never loaded. Every kernel compiles with ``-Wall`` without a warning. The cache is
+``.cache/native/`` in the repository (``EIGEN_NATIVE_DIR`` overrides it); ``tools/bootstrap.sh``
+builds every kernel up front, so tests and the demo never wait on the compiler. The kernels compute
+with integers only, so their results do not depend on the compiler, the flags or the machine; every
+kernel is tested against the array (numpy) code it accelerates.
 
 ``EIGEN_NATIVE=0`` disables the kernels (callers fall back to the array code), which is how the
 differential tests run the reference path; so does the absence of a C compiler (with a warning). A

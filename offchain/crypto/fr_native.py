@@ -1,7 +1,7 @@
 """Number-theoretic transforms over the scalar fields of BN254 and BLS12-381 in the native kernel
-(``offchain/crypto/kernels/fr_native.c``): the Reed-Solomon extension, recovery and PeerDAS cell conversions of
-:mod:`offchain.da` call :func:`offchain.crypto.ntt.ntt`, which uses this kernel for the two scalar
-fields when native kernels are on (numpy backend) and the array code otherwise.
+(``offchain/crypto/kernels/fr_native.c``): the Reed-Solomon extension, recovery and PeerDAS cell
+conversions of :mod:`offchain.da` call :func:`offchain.crypto.ntt.ntt`, which uses this kernel for the
+two scalar fields when native kernels are on (numpy backend) and the array code otherwise.
 
 Values cross the boundary as canonical little-endian 4 x 64-bit words (repacked from and to the array
 code's 29-bit Montgomery limbs by vectorised shifts), so the transform's results are the same field

@@ -1,5 +1,5 @@
-"""The G1 kernel on a CUDA GPU: ``offchain/crypto/kernels/g1_cuda.cu`` (the arithmetic of ``g1_curve.h``, the same source
-as the CPU kernel) compiled with nvrtc through ``cupy.RawModule``.
+"""The G1 kernel on a CUDA GPU: ``offchain/crypto/kernels/g1_cuda.cu`` (the arithmetic of ``g1_curve.h``,
+the same source as the CPU kernel) compiled with nvrtc through ``cupy.RawModule``.
 
 :class:`G1GpuKernel` has the methods of :class:`offchain.crypto.g1_native.G1Kernel` on cupy arrays
 (same kernel form, same checks and typed errors), so :class:`offchain.da.fk20_native.KernelFK20` runs
