@@ -18,8 +18,7 @@ import numpy as np
 from offchain import native
 from offchain.crypto import pairing_native, params
 from offchain.crypto.backend import backend_of, to_numpy
-from offchain.crypto.bn254 import PairingGroups, _rows
-from offchain.crypto.curve import Curve
+from offchain.crypto.curve import Curve, PairingGroups, encoded_rows
 from offchain.crypto.errors import PointError
 from offchain.crypto.field import PrimeField
 from offchain.crypto.fp2 import Fp2
@@ -93,7 +92,7 @@ def _finish(curve: Curve, x: Array, root: tuple[Array, Array], inf: np.ndarray, 
 def g1_decompress(data: bytes, xp: ModuleType = np) -> Array:
     """ZCash-compressed G1 points (48 B) -> projective batch, checked on-curve and in the subgroup."""
     c = bls12_381(xp)
-    rows = _rows(data, 48, "G1 point")
+    rows = encoded_rows(data, 48, "G1 point")
     inf, sign = _flags(rows, "G1 point")
     lt = c.fp.lt_p_bytes(rows)
     if not lt.all():
@@ -110,7 +109,7 @@ def g1_decompress(data: bytes, xp: ModuleType = np) -> Array:
 def g2_decompress(data: bytes, xp: ModuleType = np) -> Array:
     """ZCash-compressed G2 points (96 B: x.c1 || x.c0) -> projective batch, fully checked."""
     c = bls12_381(xp)
-    rows = _rows(data, 96, "G2 point")
+    rows = encoded_rows(data, 96, "G2 point")
     inf, sign = _flags(rows, "G2 point")
     c1, c0 = rows[:, :48], rows[:, 48:]
     lt = c.fp.lt_p_bytes(c1) & c.fp.lt_p_bytes(c0)

@@ -14,7 +14,6 @@ Every decoded point is checked to be on the curve and (G2) in the order-r subgro
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -23,7 +22,7 @@ import numpy as np
 from offchain import native
 from offchain.crypto import pairing_native, params
 from offchain.crypto.backend import to_numpy
-from offchain.crypto.curve import Curve
+from offchain.crypto.curve import Curve, PairingGroups, encoded_rows
 from offchain.crypto.errors import PointError
 from offchain.crypto.field import PrimeField
 from offchain.crypto.fp2 import Fp2
@@ -44,18 +43,6 @@ FLAG_MASK = 0xC0
 FLAG_SMALLEST = 0x80
 FLAG_LARGEST = 0xC0
 FLAG_INFINITY = 0x40
-
-
-@dataclass(frozen=True)
-class PairingGroups:
-    """Fields and groups of a pairing-friendly curve over one array module."""
-
-    xp: ModuleType
-    fp: PrimeField
-    fr: PrimeField
-    fp2: Fp2
-    g1: Curve
-    g2: Curve
 
 
 @functools.lru_cache(maxsize=4)
@@ -81,12 +68,6 @@ BN254 = PairingGroups
 # ---------------------------------------------------------------------------------------------
 # gnark compressed encodings
 # ---------------------------------------------------------------------------------------------
-def _rows(data: bytes, size: int, what: str) -> np.ndarray:
-    if len(data) % size:
-        raise PointError(f"{what}: {len(data)} bytes is not a multiple of {size}")
-    return np.frombuffer(bytes(data), dtype=np.uint8).reshape(-1, size).copy()
-
-
 def _check_flags(rows: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
     flags = rows[:, 0] & FLAG_MASK
     bad = flags == 0
@@ -103,7 +84,7 @@ def _check_flags(rows: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
 def g1_decompress(data: bytes, xp: ModuleType = np) -> Array:
     """gnark-compressed G1 points (32 B each) -> projective batch; checks on-curve (cofactor 1)."""
     c = bn254(xp)
-    rows = _rows(data, 32, "G1 point")
+    rows = encoded_rows(data, 32, "G1 point")
     flags, inf = _check_flags(rows, "G1 point")
     rows[:, 0] &= 0x3F
     fp = c.fp
@@ -151,7 +132,7 @@ def _set_flags(out: np.ndarray, largest: Array, inf: Array) -> bytes:
 def g2_decompress(data: bytes, xp: ModuleType = np, subgroup_check: bool = True) -> Array:
     """gnark-compressed G2 points (64 B: X.A1 || X.A0) -> projective batch; on-curve + subgroup checks."""
     c = bn254(xp)
-    rows = _rows(data, 64, "G2 point")
+    rows = encoded_rows(data, 64, "G2 point")
     flags, inf = _check_flags(rows, "G2 point")
     rows[:, 0] &= 0x3F
     fp, fp2 = c.fp, c.fp2
@@ -195,7 +176,7 @@ def g2_compress(Q: Array) -> bytes:
 # ---------------------------------------------------------------------------------------------
 def g1_from_evm(data: bytes, xp: ModuleType = np) -> Array:
     c = bn254(xp)
-    rows = _rows(data, 64, "G1 point")
+    rows = encoded_rows(data, 64, "G1 point")
     xr, yr = rows[:, :32], rows[:, 32:]
     lt = c.fp.lt_p_bytes(xr) & c.fp.lt_p_bytes(yr)
     if not lt.all():
@@ -218,7 +199,7 @@ def g1_to_evm(P_: Array) -> bytes:
 
 def g2_from_evm(data: bytes, xp: ModuleType = np) -> Array:
     c = bn254(xp)
-    rows = _rows(data, 128, "G2 point")
+    rows = encoded_rows(data, 128, "G2 point")
     parts = [rows[:, 32 * i : 32 * (i + 1)] for i in range(4)]
     lt = np.logical_and.reduce([c.fp.lt_p_bytes(q) for q in parts])
     if not lt.all():
