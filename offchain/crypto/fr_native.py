@@ -17,7 +17,7 @@ import numpy as np
 
 from offchain import native
 from offchain.crypto.errors import FrKernelError
-from offchain.crypto.g1_native import _ptr, field_to_words, words_to_field
+from offchain.crypto.field import field_to_words, words_to_field
 
 SOURCE = "crypto/kernels/fr_native.c"
 FLAGS = ("-fopenmp",)
@@ -26,6 +26,10 @@ Array = Any
 
 
 _u64p = ctypes.POINTER(ctypes.c_uint64)
+
+
+def _ptr(a: np.ndarray) -> Any:
+    return a.ctypes.data_as(_u64p)
 
 
 def _words(x: int) -> list[int]:

@@ -21,7 +21,7 @@ import numpy as np
 from offchain import native
 from offchain.crypto.backend import to_numpy
 from offchain.crypto.errors import G1KernelError
-from offchain.crypto.field import LIMB_BITS, MASK
+from offchain.crypto.field import field_to_words, words_to_field
 from offchain.crypto.params import LIMBS
 
 SOURCE = "crypto/kernels/g1_native.c"
@@ -38,37 +38,6 @@ _u8p = ctypes.POINTER(ctypes.c_uint8)
 
 def _ptr(a: np.ndarray) -> Any:
     return a.ctypes.data_as(_u8p if a.dtype == np.uint8 else _u64p)
-
-
-def field_to_words(F: Any, a: Array, words: int) -> Array:
-    """Montgomery batch (limbs, batch) of the field ``F`` -> canonical uint64 (batch, words), little-endian,
-    by shifts of the canonical 29-bit limbs (array code on ``F.xp``, so it stays on the GPU there)."""
-    xp = F.xp
-    c = F.canonical(F.from_mont(a)).astype(xp.uint64)
-    out = xp.zeros((c.shape[1], words), dtype=xp.uint64)
-    for i in range(F.n):
-        for w in range(words):
-            shift = LIMB_BITS * i - 64 * w
-            if 0 <= shift < 64:
-                out[:, w] |= c[i] << xp.uint64(shift)
-            elif -LIMB_BITS < shift < 0:
-                out[:, w] |= c[i] >> xp.uint64(-shift)
-    return out
-
-
-def words_to_field(F: Any, w: Array) -> Array:
-    """Canonical uint64 (batch, words) little-endian -> Montgomery batch (limbs, batch) of ``F``."""
-    xp = F.xp
-    w = xp.asarray(w, dtype=xp.uint64)
-    words = w.shape[1]
-    limbs = xp.zeros((F.n, w.shape[0]), dtype=xp.uint64)
-    for i in range(F.n):
-        j, o = divmod(LIMB_BITS * i, 64)
-        if j < words:
-            limbs[i] = w[:, j] >> xp.uint64(o)
-            if o > 64 - LIMB_BITS and j + 1 < words:
-                limbs[i] |= w[:, j + 1] << xp.uint64(64 - o)
-    return F.to_mont((limbs & xp.uint64(MASK)).astype(xp.int64))
 
 
 # odd multiples per base -> NAF width, for precomputed (fixed-base) row MSMs

@@ -24,7 +24,8 @@ import numpy as np
 from offchain import native
 from offchain.crypto.backend import to_numpy
 from offchain.crypto.errors import G2KernelError
-from offchain.crypto.g1_native import PointKernel, _ptr, field_to_words, words_to_field
+from offchain.crypto.field import field_to_words, words_to_field
+from offchain.crypto.g1_native import PointKernel, _ptr
 from offchain.crypto.params import LIMBS
 
 SOURCE = "crypto/kernels/g2_native.c"

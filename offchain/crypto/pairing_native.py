@@ -30,8 +30,7 @@ import numpy as np
 from offchain import native
 from offchain.crypto.backend import to_numpy
 from offchain.crypto.errors import PairingKernelError
-from offchain.crypto.field import PrimeField
-from offchain.crypto.g1_native import field_to_words
+from offchain.crypto.field import PrimeField, field_to_words
 from offchain.crypto.params import CURVES, LIMBS
 
 SOURCE = "crypto/kernels/pairing_native.c"

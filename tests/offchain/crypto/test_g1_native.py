@@ -10,7 +10,8 @@ import pytest
 from offchain.crypto import bls12_381 as BL
 from offchain.crypto import bn254 as BN
 from offchain.crypto.errors import G1KernelError
-from offchain.crypto.g1_native import G1Kernel, field_to_words, words_to_field
+from offchain.crypto.field import field_to_words, words_to_field
+from offchain.crypto.g1_native import G1Kernel
 from offchain.crypto.ntt import Domain, _group_fft_columns
 from offchain.da.kzg import Encoder, EncodingParams
 from offchain.da.srs import insecure_test_srs

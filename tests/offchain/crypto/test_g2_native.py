@@ -14,7 +14,7 @@ from offchain.crypto import bls12_381 as BL
 from offchain.crypto import bn254 as BN
 from offchain.crypto.curve import scalars_to_bytes
 from offchain.crypto.errors import G2KernelError
-from offchain.crypto.g1_native import field_to_words
+from offchain.crypto.field import field_to_words
 from offchain.crypto.g2_native import G2Kernel
 from offchain.da.kzg import Encoder
 from offchain.da.srs import insecure_test_srs
