@@ -22,7 +22,7 @@ import numpy as np
 
 from offchain import native
 from offchain.crypto.backend import to_numpy
-from offchain.crypto.errors import DomainError
+from offchain.crypto.ntt import DomainError
 from offchain.errors import DAError
 
 if TYPE_CHECKING:  # pragma: no cover

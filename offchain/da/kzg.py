@@ -30,7 +30,7 @@ from offchain import native
 from offchain.crypto import bn254 as B
 from offchain.crypto import g2_native
 from offchain.crypto.backend import get_backend, to_numpy
-from offchain.crypto.g1_native import G1Kernel
+from offchain.crypto.g1_native import LIMBS, G1Kernel
 from offchain.crypto.ntt import (
     Domain,
     _group_fft_columns,
@@ -40,7 +40,6 @@ from offchain.crypto.ntt import (
     ntt,
     powers,
 )
-from offchain.crypto.params import LIMBS
 from offchain.da.fk20_native import KernelFK20
 from offchain.da.srs import SRS, SRS_ORDER, SRSError
 from offchain.errors import DAError
