@@ -1,12 +1,14 @@
 """Build and load the package's small C kernels (exact integer code) with the system C compiler.
 
-Each kernel is one C source under ``offchain/`` compiled into a shared library on first use and
-cached by the hash of its source, flags and compiler, so an edited source is rebuilt and a stale
-library is never loaded. The cache is ``.cache/native/`` in the repository (``EIGEN_NATIVE_DIR``
-overrides it); ``tools/bootstrap.sh`` builds every kernel up front, so tests and the demo never wait
-on the compiler. The kernels compute with integers only, so their results do not depend on the
-compiler, the flags or the machine; every kernel is tested against the array (numpy) code it
-accelerates.
+This module only builds and loads; the kernels live in their components' ``kernels/`` folders
+(``offchain/crypto/kernels/``, ``offchain/ai/kernels/``), their wrappers one folder up. Each kernel
+is one C source compiled into a shared library on first use and cached by the hash of its source,
+every header in its folder, the flags and the compiler, so an edited source or header is rebuilt and
+a stale library is never loaded. Every kernel compiles with ``-Wall`` without a warning. The cache is
+``.cache/native/`` in the repository (``EIGEN_NATIVE_DIR`` overrides it); ``tools/bootstrap.sh``
+builds every kernel up front, so tests and the demo never wait on the compiler. The kernels compute
+with integers only, so their results do not depend on the compiler, the flags or the machine; every
+kernel is tested against the array (numpy) code it accelerates.
 
 ``EIGEN_NATIVE=0`` disables the kernels (callers fall back to the array code), which is how the
 differential tests run the reference path; so does the absence of a C compiler (with a warning). A
@@ -29,7 +31,7 @@ from pathlib import Path
 from offchain.errors import EigenError
 
 PKG = Path(__file__).resolve().parent
-DEFAULT_FLAGS = ("-O3", "-std=gnu11", "-fPIC", "-shared", "-fno-strict-aliasing")
+DEFAULT_FLAGS = ("-O3", "-std=gnu11", "-fPIC", "-shared", "-fno-strict-aliasing", "-Wall")
 
 
 class NativeError(EigenError):
@@ -83,7 +85,8 @@ _loaded: dict[tuple[str, tuple[str, ...]], ctypes.CDLL] = {}
 
 
 def library_path(source: str | Path, flags: tuple[str, ...] = ()) -> Path:
-    """Where the library for ``source`` with ``flags`` lives (built or not)."""
+    """Where the library for ``source`` with ``flags`` lives (built or not): keyed by the source, every
+    ``*.h`` beside it (a kernel's headers live in its folder), the compiler and the flags."""
     src = Path(source)
     if not src.is_absolute():
         src = PKG / src
@@ -97,7 +100,8 @@ def library_path(source: str | Path, flags: tuple[str, ...] = ()) -> Path:
 
 
 def build(source: str | Path, flags: tuple[str, ...] = ()) -> Path:
-    """Compile ``source`` (a path relative to ``offchain/`` or absolute) unless already cached."""
+    """Compile ``source`` (a path relative to ``offchain/`` or absolute) unless already cached; a
+    compile error raises :class:`NativeError` (warnings are not errors, but the kernels have none)."""
     src = Path(source)
     if not src.is_absolute():
         src = PKG / src
@@ -148,11 +152,11 @@ def load(source: str | Path, flags: tuple[str, ...] = ()) -> ctypes.CDLL:
 # Every kernel the package uses, as (source relative to offchain/, extra flags); ``build_all`` (run by
 # tools/bootstrap.sh) compiles them up front.
 KERNELS: list[tuple[str, tuple[str, ...]]] = [
-    ("ai/intkernel.c", ("-fopenmp",)),  # exact integer engine steps (offchain/ai/intkernel.py)
-    ("g1_native.c", ("-fopenmp",)),  # G1 batch operations (offchain/crypto/g1_native.py)
-    ("g2_native.c", ("-fopenmp",)),  # G2 batch operations (offchain/crypto/g2_native.py)
-    ("pairing_native.c", ()),
-    ("fr_native.c", ("-fopenmp",)),  # scalar-field NTTs (offchain/crypto/fr_native.py)  # pairing-product checks (offchain/crypto/pairing_native.py)
+    ("ai/kernels/intkernel.c", ("-fopenmp",)),  # exact integer engine steps (offchain/ai/intkernel.py)
+    ("crypto/kernels/g1_native.c", ("-fopenmp",)),  # G1 batch operations (offchain/crypto/g1_native.py)
+    ("crypto/kernels/g2_native.c", ("-fopenmp",)),  # G2 batch operations (offchain/crypto/g2_native.py)
+    ("crypto/kernels/pairing_native.c", ()),  # pairing-product checks (offchain/crypto/pairing_native.py)
+    ("crypto/kernels/fr_native.c", ("-fopenmp",)),  # scalar-field NTTs (offchain/crypto/fr_native.py)
 ]
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GPU checks, for a machine with a CUDA GPU and cupy (the project's GPU machine has no network and
-# Python 3.12). Runs every GPU test (DA and AI: cupy must give the same bits as numpy) and, with
+# Python 3.12). Runs every GPU test (crypto, DA and AI: cupy must give the same bits as numpy) and, with
 # --bench, the DA GPU benchmark. Optional inputs, carried beside the checkout:
 #   .whl/        wheels of the pure-Python dependencies the GPU machine lacks (installed --no-deps)
 #   shared/      a copy of ../shared (test vectors)            -> EIGEN_SHARED
@@ -23,7 +23,7 @@ export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 $PY -c "import cupy, numpy; print('cupy', cupy.__version__, 'numpy', numpy.__version__)" | tee -a "$OUT/gpu.txt"
 rc=0
-$PY -m pytest -q -rs -p no:cacheprovider -o 'filterwarnings=ignore::DeprecationWarning' -m gpu tests/offchain/da tests/offchain/ai 2>&1 | tee "$OUT/gpu-tests.log"
+$PY -m pytest -q -rs -p no:cacheprovider -o 'filterwarnings=ignore::DeprecationWarning' -m gpu tests/offchain/crypto tests/offchain/da tests/offchain/ai 2>&1 | tee "$OUT/gpu-tests.log"
 rc=${PIPESTATUS[0]}
 if [ "${1:-}" = "--bench" ]; then
     shift

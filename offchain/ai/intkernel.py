@@ -17,7 +17,7 @@ import numpy as np
 from offchain import native
 from offchain.ai.errors import EngineError
 
-SOURCE = "ai/intkernel.c"
+SOURCE = "ai/kernels/intkernel.c"
 FLAGS = ("-fopenmp",)
 ROW_GROUP = 8
 X_LIMIT = 1 << 15

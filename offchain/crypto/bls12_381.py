@@ -4,7 +4,7 @@ ZCash format (used by Ethereum's KZG ceremony, EIP-4844/7594): big-endian x (G2:
 three flag bits in byte 0 — 0x80 compressed (must be set), 0x40 infinity (then every other bit is
 zero), 0x20 sign: y is the lexicographically larger root (G2: compare y.c1, or y.c0 when y.c1 == 0).
 Every decoded point is checked on the curve and in the order-r subgroup (``r * P == O``; both groups
-have a cofactor); failures raise :class:`~offchain.crypto.bn254.PointError` with the first bad index.
+have a cofactor); failures raise :class:`~offchain.crypto.errors.PointError` with the first bad index.
 """
 
 from __future__ import annotations
@@ -15,18 +15,22 @@ from typing import Any
 
 import numpy as np
 
+from offchain import native
+from offchain.crypto import pairing_native, params
 from offchain.crypto.backend import backend_of, to_numpy
-from offchain.crypto.bn254 import PairingGroups, PointError, _rows
-from offchain.crypto.curve import Curve
-from offchain.crypto.ext import Fp2
+from offchain.crypto.curve import Curve, PairingGroups, encoded_rows
+from offchain.crypto.errors import PointError
 from offchain.crypto.field import PrimeField
+from offchain.crypto.fp2 import Fp2
+from offchain.crypto.g1_native import g1_sqrt_rhs, g1_subgroup_mask
+from offchain.crypto.g2_native import g2_sqrt_rhs, subgroup_mask
 
-P = 0x1A0111EA397FE69A4B1BA7B6434BACD764774B84F38512BF6730D2A0F6B0F6241EABFFFEB153FFFFB9FEFFFFFFFFAAAB
-R = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
+P = params.BLS12_381.p
+R = params.BLS12_381.r
 # EIP-4844 / 7594: the primitive root 7 of Fr gives the 2^32-th root of unity
 PRIMITIVE_ROOT = 7
-TWO_ADICITY = 32
-ROOT_OF_UNITY_2_32 = pow(PRIMITIVE_ROOT, (R - 1) >> TWO_ADICITY, R)
+TWO_ADICITY = params.BLS12_381.two_adicity
+ROOT_OF_UNITY_2_32 = params.BLS12_381.root_of_unity
 
 C_FLAG, I_FLAG, S_FLAG = 0x80, 0x40, 0x20
 
@@ -38,21 +42,16 @@ BLS12381 = PairingGroups
 
 @functools.lru_cache(maxsize=4)
 def bls12_381(xp: ModuleType = np) -> PairingGroups:
-    """The BLS12-381 fields and groups over ``xp`` (generators taken from py_ecc's constants)."""
-    from py_ecc.optimized_bls12_381 import G1, G2, normalize
-
+    """The BLS12-381 fields and groups over ``xp`` (the standard generators, as py_ecc's; cached)."""
     fp = PrimeField(P, xp, "bls12_381.Fp")
     fr = PrimeField(R, xp, "bls12_381.Fr")
     fp2 = Fp2(fp)
-    g1 = Curve(fp, fp.const(4), R, "bls12_381.G1")
-    g1.set_small_b3(12)
-    g2 = Curve(fp2, fp2.const(4, 4), R, "bls12_381.G2")
-    x1, y1 = normalize(G1)
-    x2, y2 = normalize(G2)
-    g1.generator = g1.from_affine(fp.from_ints([int(x1)]), fp.from_ints([int(y1)]))
-    g2.generator = g2.from_affine(
-        fp2.from_pairs([(int(x2.coeffs[0]), int(x2.coeffs[1]))]), fp2.from_pairs([(int(y2.coeffs[0]), int(y2.coeffs[1]))])
-    )
+    g1 = Curve(fp, fp.const(params.BLS12_381.b), R, "bls12_381.G1")
+    g1.set_small_b3(3 * params.BLS12_381.b)
+    g2 = Curve(fp2, fp2.const(*params.BLS12_381.twist_b), R, "bls12_381.G2")
+    (x1, y1), (x2, y2) = params.BLS12_381.g1, params.BLS12_381.g2
+    g1.generator = g1.from_affine(fp.from_ints([x1]), fp.from_ints([y1]))
+    g2.generator = g2.from_affine(fp2.from_pairs([x2]), fp2.from_pairs([y2]))
     return PairingGroups(xp, fp, fr, fp2, g1, g2)
 
 
@@ -80,12 +79,8 @@ def _finish(curve: Curve, x: Array, root: tuple[Array, Array], inf: np.ndarray, 
     pts = curve.from_affine(x, y, xp.asarray(inf))
     in_group = None
     if what == "G2 point" and pts.shape[-1]:
-        from offchain.crypto.g2_native import subgroup_mask
-
         in_group = subgroup_mask("bls12_381", bls12_381(xp), pts)  # exact r * Q on the native kernel
     elif pts.shape[-1] and xp is np:
-        from offchain.crypto.g1_native import g1_subgroup_mask
-
         in_group = g1_subgroup_mask("bls12_381", bls12_381(np), pts)  # exact r * P, no GLV
     if in_group is None:
         in_group = to_numpy(curve.is_inf(curve.mul_int(pts, R)))
@@ -97,7 +92,7 @@ def _finish(curve: Curve, x: Array, root: tuple[Array, Array], inf: np.ndarray, 
 def g1_decompress(data: bytes, xp: ModuleType = np) -> Array:
     """ZCash-compressed G1 points (48 B) -> projective batch, checked on-curve and in the subgroup."""
     c = bls12_381(xp)
-    rows = _rows(data, 48, "G1 point")
+    rows = encoded_rows(data, 48, "G1 point")
     inf, sign = _flags(rows, "G1 point")
     lt = c.fp.lt_p_bytes(rows)
     if not lt.all():
@@ -105,8 +100,6 @@ def g1_decompress(data: bytes, xp: ModuleType = np) -> Array:
     x = c.fp.from_bytes(rows)
     root = None
     if xp is np and rows.shape[0]:
-        from offchain.crypto.g1_native import g1_sqrt_rhs
-
         root = g1_sqrt_rhs("bls12_381", c, rows)  # the same root on the native kernel
     if root is None:
         root = c.fp.is_square_and_sqrt(c.fp.add(c.fp.mul(c.fp.sqr(x), x), c.fp.const(4, x.shape[1:])))
@@ -116,7 +109,7 @@ def g1_decompress(data: bytes, xp: ModuleType = np) -> Array:
 def g2_decompress(data: bytes, xp: ModuleType = np) -> Array:
     """ZCash-compressed G2 points (96 B: x.c1 || x.c0) -> projective batch, fully checked."""
     c = bls12_381(xp)
-    rows = _rows(data, 96, "G2 point")
+    rows = encoded_rows(data, 96, "G2 point")
     inf, sign = _flags(rows, "G2 point")
     c1, c0 = rows[:, :48], rows[:, 48:]
     lt = c.fp.lt_p_bytes(c1) & c.fp.lt_p_bytes(c0)
@@ -125,8 +118,6 @@ def g2_decompress(data: bytes, xp: ModuleType = np) -> Array:
     x = xp.stack([c.fp.from_bytes(c0), c.fp.from_bytes(c1)], axis=1)
     root = None
     if xp is np and rows.shape[0]:
-        from offchain.crypto.g2_native import g2_sqrt_rhs
-
         root = g2_sqrt_rhs("bls12_381", c, c0, c1)  # a root on the native kernel (the flag picks the sign)
     if root is None:
         b = c.g2.b.reshape(c.g2.b.shape + (1,))
@@ -157,13 +148,9 @@ def g2_compress(Q: Array) -> bytes:
 
 def pairing_check(pairs: list[tuple[Array, Array]]) -> bool:
     """True iff prod_k e(P_k, Q_k) == 1 (single G1 / G2 points, one final exponentiation): the native
-    kernel (offchain/pairing_native.c) when the C kernels are enabled, else py_ecc
+    kernel (offchain/crypto/kernels/pairing_native.c) when the C kernels are enabled, else py_ecc
     (:func:`pairing_check_py_ecc`, same answer)."""
-    from offchain import native
-
     if native.enabled():
-        from offchain.crypto import pairing_native
-
         return pairing_native.check_points("bls12_381", pairs)
     return pairing_check_py_ecc(pairs)
 

@@ -14,34 +14,28 @@ Every decoded point is checked to be on the curve and (G2) in the order-r subgro
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
+from offchain import native
+from offchain.crypto import pairing_native, params
 from offchain.crypto.backend import to_numpy
-from offchain.crypto.curve import Curve
-from offchain.crypto.ext import Fp2
+from offchain.crypto.curve import Curve, PairingGroups, encoded_rows
+from offchain.crypto.errors import PointError
 from offchain.crypto.field import PrimeField
-from offchain.errors import CryptoError
+from offchain.crypto.fp2 import Fp2
+from offchain.crypto.g1_native import g1_sqrt_rhs
+from offchain.crypto.g2_native import g2_sqrt_rhs, subgroup_mask
 
-P = 21888242871839275222246405745257275088696311157297823662689037894645226208583
-R = 21888242871839275222246405745257275088548364400416034343698204186575808495617
-G1_GEN = (1, 2)
-G2_GEN = (
-    (
-        10857046999023057135944570762232829481370756359578518086990519993285655852781,
-        11559732032986387107991004021392285783925812861821192530917403151452391805634,
-    ),
-    (
-        8495653923123431417604973247489272438418190587263600148770280649306958101930,
-        4082367875863433681332203403145435568316851327593401208105741076214120093531,
-    ),
-)
+P = params.BN254.p
+R = params.BN254.r
+G1_GEN = params.BN254.g1
+G2_GEN = params.BN254.g2
 # primitive 2^28-th root of unity of Fr (gnark fft.Generator, EigenDA Scale2RootOfUnity[28])
-ROOT_OF_UNITY_2_28 = 19103219067921713944291392827692070036145651957329286315305642004821462161904
-TWO_ADICITY = 28
+ROOT_OF_UNITY_2_28 = params.BN254.root_of_unity
+TWO_ADICITY = params.BN254.two_adicity
 
 Array = Any
 
@@ -51,29 +45,13 @@ FLAG_LARGEST = 0xC0
 FLAG_INFINITY = 0x40
 
 
-class PointError(CryptoError):
-    """A point encoding is malformed, not on the curve, or not in the prime-order subgroup."""
-
-
-@dataclass(frozen=True)
-class PairingGroups:
-    """Fields and groups of a pairing-friendly curve over one array module."""
-
-    xp: ModuleType
-    fp: PrimeField
-    fr: PrimeField
-    fp2: Fp2
-    g1: Curve
-    g2: Curve
-
-
 @functools.lru_cache(maxsize=4)
 def bn254(xp: ModuleType = np) -> PairingGroups:
     """The BN254 fields and groups over the array module ``xp`` (cached)."""
     fp = PrimeField(P, xp, "bn254.Fp")
     fr = PrimeField(R, xp, "bn254.Fr")
     fp2 = Fp2(fp)
-    g1 = Curve(fp, fp.const(3), R, "bn254.G1")
+    g1 = Curve(fp, fp.const(params.BN254.b), R, "bn254.G1")
     g1.set_small_b3(9)
     # b' = 3 / (9 + u)
     nine_u = fp2.from_pairs([(9, 1)])
@@ -90,12 +68,6 @@ BN254 = PairingGroups
 # ---------------------------------------------------------------------------------------------
 # gnark compressed encodings
 # ---------------------------------------------------------------------------------------------
-def _rows(data: bytes, size: int, what: str) -> np.ndarray:
-    if len(data) % size:
-        raise PointError(f"{what}: {len(data)} bytes is not a multiple of {size}")
-    return np.frombuffer(bytes(data), dtype=np.uint8).reshape(-1, size).copy()
-
-
 def _check_flags(rows: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
     flags = rows[:, 0] & FLAG_MASK
     bad = flags == 0
@@ -112,7 +84,7 @@ def _check_flags(rows: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
 def g1_decompress(data: bytes, xp: ModuleType = np) -> Array:
     """gnark-compressed G1 points (32 B each) -> projective batch; checks on-curve (cofactor 1)."""
     c = bn254(xp)
-    rows = _rows(data, 32, "G1 point")
+    rows = encoded_rows(data, 32, "G1 point")
     flags, inf = _check_flags(rows, "G1 point")
     rows[:, 0] &= 0x3F
     fp = c.fp
@@ -122,8 +94,6 @@ def g1_decompress(data: bytes, xp: ModuleType = np) -> Array:
     x = fp.from_bytes(rows)
     root = None
     if xp is np and rows.shape[0]:
-        from offchain.crypto.g1_native import g1_sqrt_rhs
-
         root = g1_sqrt_rhs("bn254", c, rows)  # the same root on the native kernel
     if root is None:
         root = fp.is_square_and_sqrt(fp.add(fp.mul(fp.sqr(x), x), fp.const(3, x.shape[1:])))
@@ -162,7 +132,7 @@ def _set_flags(out: np.ndarray, largest: Array, inf: Array) -> bytes:
 def g2_decompress(data: bytes, xp: ModuleType = np, subgroup_check: bool = True) -> Array:
     """gnark-compressed G2 points (64 B: X.A1 || X.A0) -> projective batch; on-curve + subgroup checks."""
     c = bn254(xp)
-    rows = _rows(data, 64, "G2 point")
+    rows = encoded_rows(data, 64, "G2 point")
     flags, inf = _check_flags(rows, "G2 point")
     rows[:, 0] &= 0x3F
     fp, fp2 = c.fp, c.fp2
@@ -173,8 +143,6 @@ def g2_decompress(data: bytes, xp: ModuleType = np, subgroup_check: bool = True)
     x = xp.stack([fp.from_bytes(a0), fp.from_bytes(a1)], axis=1)
     root = None
     if xp is np and rows.shape[0]:
-        from offchain.crypto.g2_native import g2_sqrt_rhs
-
         root = g2_sqrt_rhs("bn254", c, a0, a1)  # a root on the native kernel (the flag picks the sign)
     if root is None:
         b = c.g2.b.reshape(c.g2.b.shape + (1,))
@@ -186,8 +154,6 @@ def g2_decompress(data: bytes, xp: ModuleType = np, subgroup_check: bool = True)
 
 
 def g2_check_subgroup(Q: Array) -> None:
-    from offchain.crypto.g2_native import subgroup_mask
-
     c = bn254(_xp_of(Q))
     ok = subgroup_mask("bn254", c, Q) if Q.shape[-1] else None
     if ok is None:
@@ -210,7 +176,7 @@ def g2_compress(Q: Array) -> bytes:
 # ---------------------------------------------------------------------------------------------
 def g1_from_evm(data: bytes, xp: ModuleType = np) -> Array:
     c = bn254(xp)
-    rows = _rows(data, 64, "G1 point")
+    rows = encoded_rows(data, 64, "G1 point")
     xr, yr = rows[:, :32], rows[:, 32:]
     lt = c.fp.lt_p_bytes(xr) & c.fp.lt_p_bytes(yr)
     if not lt.all():
@@ -233,7 +199,7 @@ def g1_to_evm(P_: Array) -> bytes:
 
 def g2_from_evm(data: bytes, xp: ModuleType = np) -> Array:
     c = bn254(xp)
-    rows = _rows(data, 128, "G2 point")
+    rows = encoded_rows(data, 128, "G2 point")
     parts = [rows[:, 32 * i : 32 * (i + 1)] for i in range(4)]
     lt = np.logical_and.reduce([c.fp.lt_p_bytes(q) for q in parts])
     if not lt.all():
@@ -286,13 +252,9 @@ def g1_from_ints(points: list[tuple[int, int]], xp: ModuleType = np) -> Array:
 def pairing_check(pairs: list[tuple[Array, Array]]) -> bool:
     """True iff prod_k e(P_k, Q_k) == 1 for single G1 points P_k and G2 points Q_k (one final exp).
 
-    The native kernel (offchain/pairing_native.c) when the C kernels are enabled, else py_ecc
-    (:func:`pairing_check_py_ecc`, same answer)."""
-    from offchain import native
-
+    The native kernel (offchain/crypto/kernels/pairing_native.c) when the C kernels are enabled, else
+    py_ecc (:func:`pairing_check_py_ecc`, same answer)."""
     if native.enabled():
-        from offchain.crypto import pairing_native
-
         return pairing_native.check_points("bn254", pairs)
     return pairing_check_py_ecc(pairs)
 

@@ -13,18 +13,18 @@ and a tree reduction, windowed double-and-add for small batches, and fixed-base 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from offchain.crypto.backend import to_numpy
-from offchain.errors import CryptoError
+from offchain.crypto.errors import CurveError, PointError
+from offchain.crypto.field import PrimeField
+from offchain.crypto.fp2 import Fp2
 
 Array = Any
-
-
-class CurveError(CryptoError):
-    """Invalid curve point or curve operation."""
 
 
 def scalars_to_bytes(values: list[int] | np.ndarray, nbytes: int = 32) -> np.ndarray:
@@ -46,6 +46,13 @@ def scalar_digits(scalars_be: np.ndarray, c: int) -> np.ndarray:
     weights = np.int64(1) << np.arange(c, dtype=np.int64)
     digits = bits.reshape(n, w, c).astype(np.int64) @ weights
     return np.ascontiguousarray(digits.T)
+
+
+def encoded_rows(data: bytes, size: int, what: str) -> np.ndarray:
+    """Encoded points of ``size`` bytes each -> a writable uint8 (n, size) copy (a point decoder's first step)."""
+    if len(data) % size:
+        raise PointError(f"{what}: {len(data)} bytes is not a multiple of {size}")
+    return np.frombuffer(bytes(data), dtype=np.uint8).reshape(-1, size).copy()
 
 
 class Curve:
@@ -355,3 +362,16 @@ class FixedBaseMSM:
         buckets = C._bucket_sums(self.table, key[keep], src[keep], nb)
         weighted = C._small_scalar_mul(buckets, np.arange(nb, dtype=np.int64), self.c)
         return C.sum(weighted)
+
+
+@dataclass(frozen=True)
+class PairingGroups:
+    """Fields and groups of a pairing-friendly curve over one array module (what
+    :func:`offchain.crypto.bn254.bn254` and :func:`offchain.crypto.bls12_381.bls12_381` return)."""
+
+    xp: ModuleType
+    fp: PrimeField
+    fr: PrimeField
+    fp2: Fp2
+    g1: Curve
+    g2: Curve

@@ -23,16 +23,12 @@ from typing import Any
 import numpy as np
 
 from offchain.crypto.backend import to_numpy
-from offchain.errors import CryptoError
+from offchain.crypto.errors import FieldError
 
 LIMB_BITS = 29
 MASK = (1 << LIMB_BITS) - 1
 
 Array = Any  # numpy.ndarray or cupy.ndarray
-
-
-class FieldError(CryptoError):
-    """A value is not a valid field element (out of range, wrong length)."""
 
 
 def _int_to_limbs(x: int, n: int) -> list[int]:
@@ -317,6 +313,38 @@ class PrimeField:
 
     def stack(self, arrays: list[Array], axis: int = 0) -> Array:
         return self.xp.stack(arrays, axis=axis + 1)
+
+
+# ----- canonical 64-bit words (the native kernels' form) ------------------------------------------
+def field_to_words(F: Any, a: Array, words: int) -> Array:
+    """Montgomery batch (limbs, batch) of the field ``F`` -> canonical uint64 (batch, words), little-endian,
+    by shifts of the canonical 29-bit limbs (array code on ``F.xp``, so it stays on the GPU there)."""
+    xp = F.xp
+    c = F.canonical(F.from_mont(a)).astype(xp.uint64)
+    out = xp.zeros((c.shape[1], words), dtype=xp.uint64)
+    for i in range(F.n):
+        for w in range(words):
+            shift = LIMB_BITS * i - 64 * w
+            if 0 <= shift < 64:
+                out[:, w] |= c[i] << xp.uint64(shift)
+            elif -LIMB_BITS < shift < 0:
+                out[:, w] |= c[i] >> xp.uint64(-shift)
+    return out
+
+
+def words_to_field(F: Any, w: Array) -> Array:
+    """Canonical uint64 (batch, words) little-endian -> Montgomery batch (limbs, batch) of ``F``."""
+    xp = F.xp
+    w = xp.asarray(w, dtype=xp.uint64)
+    words = w.shape[1]
+    limbs = xp.zeros((F.n, w.shape[0]), dtype=xp.uint64)
+    for i in range(F.n):
+        j, o = divmod(LIMB_BITS * i, 64)
+        if j < words:
+            limbs[i] = w[:, j] >> xp.uint64(o)
+            if o > 64 - LIMB_BITS and j + 1 < words:
+                limbs[i] |= w[:, j + 1] << xp.uint64(64 - o)
+    return F.to_mont((limbs & xp.uint64(MASK)).astype(xp.int64))
 
 
 _CUDA_SOURCE = r"""

@@ -1,11 +1,11 @@
 """Number-theoretic transforms over the scalar fields of BN254 and BLS12-381 in the native kernel
-(``offchain/fr_native.c``): the Reed-Solomon extension, recovery and PeerDAS cell conversions of
-:mod:`offchain.da` call :func:`offchain.crypto.ntt.ntt`, which uses this kernel for the two scalar
-fields when native kernels are on (numpy backend) and the array code otherwise.
+(``offchain/crypto/kernels/fr_native.c``): the Reed-Solomon extension, recovery and PeerDAS cell
+conversions of :mod:`offchain.da` call :func:`offchain.crypto.ntt.ntt`, which uses this kernel for the
+two scalar fields when native kernels are on (numpy backend) and the array code otherwise.
 
 Values cross the boundary as canonical little-endian 4 x 64-bit words (repacked from and to the array
 code's 29-bit Montgomery limbs by vectorised shifts), so the transform's results are the same field
-elements as the array code's; ``tests/offchain/native/test_native_fr.py`` checks that.
+elements as the array code's; ``tests/offchain/crypto/test_fr_native.py`` checks that.
 """
 
 from __future__ import annotations
@@ -16,19 +16,20 @@ from typing import Any
 import numpy as np
 
 from offchain import native
-from offchain.crypto.g1_native import _ptr, field_to_words, words_to_field
+from offchain.crypto.errors import FrKernelError
+from offchain.crypto.field import field_to_words, words_to_field
 
-SOURCE = "fr_native.c"
+SOURCE = "crypto/kernels/fr_native.c"
 FLAGS = ("-fopenmp",)
 
 Array = Any
 
 
-class FrKernelError(native.NativeError):
-    """Bad input at the native NTT boundary: a non-canonical value, a wrong shape, an unsupported field."""
-
-
 _u64p = ctypes.POINTER(ctypes.c_uint64)
+
+
+def _ptr(a: np.ndarray) -> Any:
+    return a.ctypes.data_as(_u64p)
 
 
 def _words(x: int) -> list[int]:

@@ -1,5 +1,5 @@
-"""The G1 kernel on a CUDA GPU: ``offchain/g1_cuda.cu`` (the arithmetic of ``g1_curve.h``, the same source
-as the CPU kernel) compiled with nvrtc through ``cupy.RawModule``.
+"""The G1 kernel on a CUDA GPU: ``offchain/crypto/kernels/g1_cuda.cu`` (the arithmetic of ``g1_curve.h``,
+the same source as the CPU kernel) compiled with nvrtc through ``cupy.RawModule``.
 
 :class:`G1GpuKernel` has the methods of :class:`offchain.crypto.g1_native.G1Kernel` on cupy arrays
 (same kernel form, same checks and typed errors), so :class:`offchain.da.fk20_native.KernelFK20` runs
@@ -16,9 +16,12 @@ from typing import Any
 import numpy as np
 
 from offchain import native
-from offchain.crypto.g1_native import G1Kernel, G1KernelError
+from offchain.crypto.errors import G1KernelError
+from offchain.crypto.g1_native import G1Kernel
+from offchain.crypto.ntt import bitrev_indices
+from offchain.crypto.params import LIMBS
 
-SOURCE = native.PKG / "g1_cuda.cu"
+SOURCE = native.PKG / "crypto" / "kernels" / "g1_cuda.cu"
 THREADS = 128
 ROW_CHUNK = 16  # terms per thread in row MSMs
 NORM_RUN = 64  # points per thread in batch normalisation
@@ -30,11 +33,11 @@ _modules: dict[str, Any] = {}
 
 
 def cuda_source() -> str:
-    """g1_cuda.cu with its two headers pasted in (so cupy's compile cache, keyed by the source text,
-    sees every edit of the headers too)."""
+    """g1_cuda.cu with its headers pasted in (so cupy's compile cache, keyed by the source text, sees
+    every edit of the headers too)."""
     text = SOURCE.read_text()
     for name in ("g1_bn254.h", "g1_bls12_381.h", "g1_curve_params.h", "g1_curve.h"):  # outer first
-        text = text.replace(f'#include "{name}"', (native.PKG / name).read_text())
+        text = text.replace(f'#include "{name}"', (SOURCE.parent / name).read_text())
     return text
 
 
@@ -67,8 +70,6 @@ class G1GpuKernel(G1Kernel):
 
     def __init__(self, name: str, groups: Any) -> None:  # noqa: D107 - documented on the class
         import cupy
-
-        from offchain.crypto.g1_native import LIMBS
 
         if name not in LIMBS:
             raise G1KernelError(f"no G1 kernel for curve {name!r}")
@@ -209,8 +210,6 @@ class G1GpuKernel(G1Kernel):
         return self.rows_msm(p.reshape(1, n, 3, self.nl), s.reshape(1, n, 4))[0]
 
     def fft(self, pts: Any, roots: Any) -> Array:
-        from offchain.crypto.ntt import bitrev_indices
-
         cp = self.xp
         p = self._points(pts, "FFT input")
         if p.ndim != 4:

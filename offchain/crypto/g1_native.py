@@ -1,4 +1,4 @@
-"""G1 batch operations of BN254 and BLS12-381 in the native kernel (``offchain/g1_native.c``).
+"""G1 batch operations of BN254 and BLS12-381 in the native kernel (``offchain/crypto/kernels/g1_native.c``).
 
 Kernel form: a uint64 array of shape ``(*batch, 3, NL)`` holding Jacobian points in Montgomery form
 with 64-bit limbs (NL = 4 for BN254, 6 for BLS12-381), made only by :meth:`G1Kernel.import_affine`
@@ -8,7 +8,7 @@ representation (29-bit Montgomery limbs, projective) go through canonical affine
 between 29-bit limbs and 64-bit words by vectorised shifts (numpy or cupy): no per-element Python loops.
 
 Results are exact group elements, so once encoded (affine, compressed) they equal the array code's
-bit for bit; tests/offchain/native/test_native_g1.py checks that.
+bit for bit; tests/offchain/crypto/test_g1_native.py checks that.
 """
 
 from __future__ import annotations
@@ -20,19 +20,16 @@ import numpy as np
 
 from offchain import native
 from offchain.crypto.backend import to_numpy
-from offchain.crypto.field import LIMB_BITS, MASK
+from offchain.crypto.errors import G1KernelError
+from offchain.crypto.field import field_to_words, words_to_field
+from offchain.crypto.params import LIMBS
 
-SOURCE = "g1_native.c"
+SOURCE = "crypto/kernels/g1_native.c"
 FLAGS = ("-fopenmp",)
 
-LIMBS = {"bn254": 4, "bls12_381": 6}
 PIPPENGER_MIN = 1024  # MSMs from this many terms use the bucket method on the CPU
 
 Array = Any
-
-
-class G1KernelError(native.NativeError):
-    """Bad input at the native G1 boundary: wrong shape or dtype, a point off the curve or out of range."""
 
 
 _u64p = ctypes.POINTER(ctypes.c_uint64)
@@ -41,37 +38,6 @@ _u8p = ctypes.POINTER(ctypes.c_uint8)
 
 def _ptr(a: np.ndarray) -> Any:
     return a.ctypes.data_as(_u8p if a.dtype == np.uint8 else _u64p)
-
-
-def field_to_words(F: Any, a: Array, words: int) -> Array:
-    """Montgomery batch (limbs, batch) of the field ``F`` -> canonical uint64 (batch, words), little-endian,
-    by shifts of the canonical 29-bit limbs (array code on ``F.xp``, so it stays on the GPU there)."""
-    xp = F.xp
-    c = F.canonical(F.from_mont(a)).astype(xp.uint64)
-    out = xp.zeros((c.shape[1], words), dtype=xp.uint64)
-    for i in range(F.n):
-        for w in range(words):
-            shift = LIMB_BITS * i - 64 * w
-            if 0 <= shift < 64:
-                out[:, w] |= c[i] << xp.uint64(shift)
-            elif -LIMB_BITS < shift < 0:
-                out[:, w] |= c[i] >> xp.uint64(-shift)
-    return out
-
-
-def words_to_field(F: Any, w: Array) -> Array:
-    """Canonical uint64 (batch, words) little-endian -> Montgomery batch (limbs, batch) of ``F``."""
-    xp = F.xp
-    w = xp.asarray(w, dtype=xp.uint64)
-    words = w.shape[1]
-    limbs = xp.zeros((F.n, w.shape[0]), dtype=xp.uint64)
-    for i in range(F.n):
-        j, o = divmod(LIMB_BITS * i, 64)
-        if j < words:
-            limbs[i] = w[:, j] >> xp.uint64(o)
-            if o > 64 - LIMB_BITS and j + 1 < words:
-                limbs[i] |= w[:, j + 1] << xp.uint64(64 - o)
-    return F.to_mont((limbs & xp.uint64(MASK)).astype(xp.int64))
 
 
 # odd multiples per base -> NAF width, for precomputed (fixed-base) row MSMs
@@ -133,6 +99,7 @@ class G1Kernel(PointKernel):
     PRE_WIDTH = 6  # NAF width of fixed-base row MSMs (table of 2^(w-2) odd multiples per base)
 
     Error = G1KernelError
+
     def __init__(self, name: str, groups: Any, extra_flags: tuple[str, ...] = ()) -> None:
         """``extra_flags``: further compiler flags for the C kernel (tests build variants, e.g. ``-DG1_MUL32``)."""
         if name not in LIMBS:
@@ -357,7 +324,6 @@ class G1Kernel(PointKernel):
         self._check(self._fn["fft"](_ptr(p), N, K, _ptr(r)), "fft")
         return p
 
-
     def sqrt_rhs(self, x_words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Canonical x uint64 (n, NL) (each < p) -> (ok (n,) bool, y (n, NL) canonical) with
         y = (x^3 + b)^((p+1)/4), a square root of x^3 + b where ok (point decompression)."""
@@ -406,80 +372,3 @@ def g1_sqrt_rhs(name: str, groups: Any, x_be: np.ndarray) -> tuple[np.ndarray, A
 def available() -> bool:
     """Whether the native G1 path should be used (``EIGEN_NATIVE`` not 0)."""
     return native.enabled()
-
-
-# ----- constants of the C source (offchain/g1_curve_params.h) ------------------------------------
-
-def _limbs(x: int, n: int) -> str:
-    return "{" + ", ".join(f"0x{(x >> (64 * i)) & ((1 << 64) - 1):016x}ULL" for i in range(n)) + "}"
-
-
-def _glv_basis(r: int, lam: int) -> tuple[int, int, int, int]:
-    """Short lattice basis (a1, -b1), (a2, b2) of {(x, y): x + y lam = 0 mod r} by the extended Euclid
-    algorithm stopped at sqrt(r); returns (a1, b1, a2, b2), all positive, a1 b2 + a2 b1 = r."""
-    from math import isqrt
-
-    r0, t0, r1, t1 = r, 0, lam, 1
-    while r1 >= isqrt(r):
-        q = r0 // r1
-        r0, r1 = r1, r0 - q * r1
-        t0, t1 = t1, t0 - q * t1
-    q = r0 // r1
-    r2, t2 = r0 - q * r1, t0 - q * t1
-    a2, b2 = (r0, -t0) if r0 * r0 + t0 * t0 <= r2 * r2 + t2 * t2 else (r2, -t2)
-    a1, b1 = r1, t1  # (a1, -t1) is the first vector
-    if b1 < 0:
-        a2, b2, a1, b1 = a1, -b1, a2, -b2
-    return a1, b1, a2, b2
-
-
-def params_header() -> str:
-    """The text of ``offchain/g1_curve_params.h`` (the tests check the file equals it)."""
-    from offchain.crypto import bls12_381 as BL
-    from offchain.crypto import bn254 as BN
-
-    out = [
-        "/* Curve constants for g1_curve.h, generated by offchain/crypto/g1_native.py params_header()",
-        " * (python -m offchain.crypto.g1_native > offchain/g1_curve_params.h; a test checks the file).",
-        " * 64-bit little-endian limbs, Montgomery radix R = 2^(64 NL). P modulus, PINV = -P^-1 mod 2^64,",
-        " * R2 = R^2 mod P, ONE = R mod P, B = b R (y^2 = x^3 + b), PM2 = P - 2, BETA = beta R with",
-        " * (x, y) -> (beta x, y) equal to multiplication by lambda, GLV = {g1, g2, a1, a2, b1, b2} (glv_split),",
-        " * B2 = b' R as {c0, c1} (G2: y^2 = x^3 + b' over Fp2 = Fp[u]/(u^2 + 1); g2_curve.h). */",
-        "#ifndef G1_CURVE_PARAMS",
-        "#define G1_CURVE_PARAMS",
-    ]
-    for tag, mod, b, nl in (("BN254", BN, 3, 4), ("BLS12_381", BL, 4, 6)):
-        p, r = mod.P, mod.R
-        # the twist's b' = 3 / (9 + u) (BN254, D-type) or 4 (1 + u) (BLS12-381, M-type); 1/(9 + u) = (9 - u)/82
-        twist_b = (27 * pow(82, -1, p) % p, -3 * pow(82, -1, p) % p) if tag == "BN254" else (4, 4)
-        R = 1 << (64 * nl)
-        beta = next(c for c in (pow(g, (p - 1) // 3, p) for g in range(2, 50)) if c != 1)
-        lam = next(c for c in (pow(g, (r - 1) // 3, r) for g in range(2, 50)) if c != 1)
-        # pick the lambda that matches beta on the generator (1 check with the array code)
-        groups = getattr(mod, tag.lower())(np)
-        g1 = groups.g1
-        x, y, _ = g1.to_affine(g1.generator)
-        phi = g1.from_affine(groups.fp.mul(x, groups.fp.const(beta, (1,))), y)
-        lam_g = g1.scalar_mul(g1.generator, np.frombuffer(lam.to_bytes(32, "big"), np.uint8).reshape(1, 32))
-        if not bool(g1.eq(phi, lam_g)[0]):
-            lam = lam * lam % r
-        a1, b1, a2, b2 = _glv_basis(r, lam)
-        assert (a1 - b1 * lam) % r == 0 and (a2 + b2 * lam) % r == 0 and a1 * b2 + a2 * b1 == r
-        glv = [(b2 << 256) // r, (b1 << 256) // r, a1, a2, b1, b2]
-        out += [
-            f"#define {tag}_P {_limbs(p, nl)}",
-            f"#define {tag}_PINV 0x{(-pow(p, -1, 1 << 64)) % (1 << 64):016x}ULL",
-            f"#define {tag}_R2 {_limbs(R * R % p, nl)}",
-            f"#define {tag}_ONE {_limbs(R % p, nl)}",
-            f"#define {tag}_B {_limbs(b * R % p, nl)}",
-            f"#define {tag}_PM2 {_limbs(p - 2, nl)}",
-            f"#define {tag}_BETA {_limbs(beta * R % p, nl)}",
-            f"#define {tag}_GLV {{{', '.join(_limbs(v, 4)[1:-1] for v in glv)}}}",
-            f"#define {tag}_B2 {{{', '.join(_limbs(v * R % p, nl)[1:-1] for v in twist_b)}}}",
-        ]
-    out.append("#endif")
-    return "\n".join(out) + "\n"
-
-
-if __name__ == "__main__":  # pragma: no cover - regenerates the constants header
-    print(params_header(), end="")

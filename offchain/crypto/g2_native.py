@@ -1,4 +1,4 @@
-"""G2 batch operations of BN254 and BLS12-381 in the native kernel (``offchain/g2_native.c``).
+"""G2 batch operations of BN254 and BLS12-381 in the native kernel (``offchain/crypto/kernels/g2_native.c``).
 
 What it is for: EigenDA's length commitment and length proof (two G2 MSMs of the blob's length, the
 bulk of a client's commitment cost), test SRS generation, and subgroup checks of decoded G2 points
@@ -11,7 +11,7 @@ made only by :meth:`G2Kernel.import_affine` (which checks every point: coordinat
 twist) or by the kernel's own operations. Scalars are canonical little-endian ``(*batch, 4)`` uint64.
 Conversions to and from the array code's G2 batches go through canonical affine coordinates
 (vectorised limb repacking, no per-element Python loops). Results are exact group elements, equal
-to the array code's once encoded; tests/offchain/native/test_native_g2.py checks that.
+to the array code's once encoded; tests/offchain/crypto/test_g2_native.py checks that.
 """
 
 from __future__ import annotations
@@ -23,16 +23,15 @@ import numpy as np
 
 from offchain import native
 from offchain.crypto.backend import to_numpy
-from offchain.crypto.g1_native import LIMBS, PointKernel, _ptr, field_to_words, words_to_field
+from offchain.crypto.errors import G2KernelError
+from offchain.crypto.field import field_to_words, words_to_field
+from offchain.crypto.g1_native import PointKernel, _ptr
+from offchain.crypto.params import LIMBS
 
-SOURCE = "g2_native.c"
+SOURCE = "crypto/kernels/g2_native.c"
 FLAGS = ("-fopenmp",)
 
 Array = Any
-
-
-class G2KernelError(native.NativeError):
-    """Bad input at the native G2 boundary: wrong shape or dtype, a point off the twist or out of range."""
 
 
 _u64p = ctypes.POINTER(ctypes.c_uint64)

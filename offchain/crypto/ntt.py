@@ -12,14 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from offchain.crypto.errors import DomainError
 from offchain.crypto.field import PrimeField
-from offchain.errors import CryptoError
+from offchain.crypto.fr_native import kernel_for
 
 Array = Any
-
-
-class DomainError(CryptoError):
-    """Unsupported transform size or malformed input to a transform."""
 
 
 def bitrev_indices(n: int) -> np.ndarray:
@@ -90,8 +87,6 @@ def ntt(fr: PrimeField, a: Array, domain: Domain, inverse: bool = False) -> Arra
     if N != domain.N:
         raise DomainError(f"transform of length {N} on a domain of size {domain.N}")
     if N > 1 and a.size:
-        from offchain.crypto.fr_native import kernel_for
-
         k = kernel_for(fr)  # the native kernel (same field elements), numpy backend with kernels on
         if k is not None:
             return k.ntt(a, domain, inverse)

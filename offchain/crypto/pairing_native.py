@@ -1,4 +1,5 @@
-"""Pairing-product checks of BN254 and BLS12-381 in the native kernel (``offchain/pairing_native.c``).
+"""Pairing-product checks of BN254 and BLS12-381 in the native kernel
+(``offchain/crypto/kernels/pairing_native.c``).
 
 ``check_points(name, pairs)`` is what ``bn254.pairing_check`` / ``bls12_381.pairing_check`` call when
 the native kernels are enabled: it takes the array code's single (projective) points, converts all
@@ -28,15 +29,16 @@ import numpy as np
 
 from offchain import native
 from offchain.crypto.backend import to_numpy
-from offchain.errors import CryptoError
+from offchain.crypto.errors import PairingKernelError
+from offchain.crypto.field import PrimeField, field_to_words
+from offchain.crypto.params import CURVES, LIMBS
 
-SOURCE = "pairing_native.c"
+SOURCE = "crypto/kernels/pairing_native.c"
 FLAGS: tuple[str, ...] = ()
 
-LIMBS = {"bn254": 4, "bls12_381": 6}
-XI0 = {"bn254": 9, "bls12_381": 1}  # xi = XI0 + u
+XI0 = {name: c.xi0 for name, c in CURVES.items()}  # xi = XI0 + u
 # the curve parameter x: p, r are polynomials in it (BN: p = 36x^4 + 36x^3 + 24x^2 + 6x + 1)
-X = {"bn254": 4965661367192848881, "bls12_381": -0xD201000000010000}
+X = {name: c.x for name, c in CURVES.items()}
 
 # status codes of the C entry points (pairing_native.c)
 ERRORS = {
@@ -53,17 +55,6 @@ OPS = {"mul": 0, "sqr": 1, "inv": 2, "conj": 3, "frob1": 4, "frob2": 5, "frob3":
        "final_exp": 8, "mul_line": 9, "cyc_exp_x": 10}
 
 Array = Any
-
-
-class PairingKernelError(native.NativeError, CryptoError):
-    """Bad input at the native pairing boundary: wrong shape, a coordinate >= p, a point off its curve.
-
-    ``code`` is the kernel's status (negative), ``index`` the first bad pair (or -1)."""
-
-    def __init__(self, msg: str, code: int = 0, index: int = -1) -> None:
-        super().__init__(msg)
-        self.code = code
-        self.index = index
 
 
 _u64p = ctypes.POINTER(ctypes.c_uint64)
@@ -214,23 +205,19 @@ def check_ints(name: str, pairs: Sequence[tuple[Any, Any]]) -> bool:
     return kernel(name).check(g1, g2)
 
 
-def _groups(name: str) -> Any:
-    if name == "bn254":
-        from offchain.crypto.bn254 import bn254
-
-        return bn254(np)
-    from offchain.crypto.bls12_381 import bls12_381
-
-    return bls12_381(np)
+@functools.lru_cache(maxsize=4)
+def _base_field(name: str) -> PrimeField:
+    """The numpy base field of ``name`` (the array code's Fp, rebuilt from its modulus)."""
+    if name not in LIMBS:
+        raise PairingKernelError(f"no native pairing for curve {name!r}")
+    return PrimeField(CURVES[name].p, np, f"{name}.Fp")
 
 
 def check_points(name: str, pairs: Sequence[tuple[Array, Array]]) -> bool:
     """prod e(P_k, Q_k) == 1 for single array-code points (numpy or cupy): G1 (3, limbs), G2
     (3, limbs, 2), projective; all coordinates go to canonical words in one batch."""
-    from offchain.crypto.g1_native import field_to_words
-
-    G = _groups(name)
-    fp, nl = G.fp, LIMBS[name]
+    fp = _base_field(name)
+    nl = LIMBS[name]
     cols = []
     for P_, Q in pairs:
         P = to_numpy(P_)
@@ -245,88 +232,3 @@ def check_points(name: str, pairs: Sequence[tuple[Array, Array]]) -> bool:
         return True
     words = field_to_words(fp, np.stack(cols, axis=1), nl).reshape(n, 9, nl)
     return kernel(name).check_projective(np.ascontiguousarray(words[:, :3]), np.ascontiguousarray(words[:, 3:]))
-
-
-# ----- constants of the C source (offchain/pairing_params.h) --------------------------------------
-def _fp2_mul(a: tuple[int, int], b: tuple[int, int], p: int) -> tuple[int, int]:
-    return ((a[0] * b[0] - a[1] * b[1]) % p, (a[0] * b[1] + a[1] * b[0]) % p)
-
-
-def _fp2_pow(a: tuple[int, int], e: int, p: int) -> tuple[int, int]:
-    r = (1, 0)
-    for bit in bin(e)[2:]:
-        r = _fp2_mul(r, r, p)
-        if bit == "1":
-            r = _fp2_mul(r, a, p)
-    return r
-
-
-def _fp2_inv(a: tuple[int, int], p: int) -> tuple[int, int]:
-    n = pow(a[0] * a[0] + a[1] * a[1], -1, p)
-    return (a[0] * n % p, -a[1] * n % p)
-
-
-def curve_constants(name: str) -> dict[str, Any]:
-    """The pairing constants of ``name`` as ints, with the identities they rest on checked."""
-    if name == "bn254":
-        from offchain.crypto import bn254 as mod
-    else:
-        from offchain.crypto import bls12_381 as mod
-    p, r, x, xi = mod.P, mod.R, X[name], (XI0[name], 1)
-    if name == "bn254":
-        assert p == 36 * x**4 + 36 * x**3 + 24 * x**2 + 6 * x + 1 and r == 36 * x**4 + 36 * x**3 + 18 * x**2 + 6 * x + 1
-        b_twist = _fp2_mul((3, 0), _fp2_inv(xi, p), p)  # D-type: b / xi
-        ate = 6 * x + 2
-        xm1_3 = 0
-        lam = [-36 * x**3 - 30 * x**2 - 18 * x - 2, -36 * x**3 - 18 * x**2 - 12 * x + 1, 6 * x**2 + 1, 1]
-        assert sum(c * p**i for i, c in enumerate(lam)) * r == p**4 - p**2 + 1
-    else:
-        assert x < 0 and (x - 1) % 3 == 0
-        assert r == x**4 - x**2 + 1 and 3 * p == (x - 1) ** 2 * r + 3 * x
-        b_twist = _fp2_mul((4, 0), xi, p)  # M-type: b xi
-        ate = -x
-        xm1_3 = (-x + 1) // 3
-        assert ((x - 1) // 3 * (x - 1) * (x + p) * (x * x + p * p - 1) + 1) * r == p**4 - p**2 + 1
-    # xi is neither a square nor a cube in Fp2, so v^3 - xi and w^6 - xi are irreducible
-    assert _fp2_pow(xi, (p * p - 1) // 2, p) != (1, 0) and _fp2_pow(xi, (p * p - 1) // 3, p) != (1, 0)
-    frob = [_fp2_pow(xi, j * (p**k - 1) // 6, p) for k in (1, 2, 3) for j in range(1, 6)]
-    return {"p": p, "r": r, "x": x, "b_twist": b_twist, "ate": ate, "xm1_3": xm1_3, "frob": frob}
-
-
-def params_header() -> str:
-    """The text of ``offchain/pairing_params.h`` (the tests check the file equals it)."""
-    from offchain.crypto.g1_native import _limbs
-
-    out = [
-        "/* Pairing constants for pairing_tower.h / pairing_curve.h, generated by",
-        " * offchain/crypto/pairing_native.py params_header() (python -m offchain.crypto.pairing_native >",
-        " * offchain/pairing_params.h; a test checks the file). Fp values in Montgomery form (R = 2^(64 NL)),",
-        " * 64-bit little-endian limbs; Fp2 values as {c0, c1}. PT_FROB: gamma_k,j = xi^(j (p^k - 1) / 6) for",
-        " * k = 1, 2, 3 and j = 1..5; PT_TWIST_B3 = 3 b' (G2 on the twist y^2 = x^3 + b'); PT_ATE: Miller loop",
-        " * length (6x + 2 for BN254, |x| for BLS12-381), 4 limbs; PT_X = |x|; PT_XM1_3 = (|x| + 1) / 3. */",
-        "#ifndef PAIRING_PARAMS",
-        "#define PAIRING_PARAMS",
-    ]
-    for name, tag in (("bn254", "BN254"), ("bls12_381", "BLS12_381")):
-        c = curve_constants(name)
-        p, nl = c["p"], LIMBS[name]
-        R = 1 << (64 * nl)
-
-        def fp2(v: tuple[int, int], p: int = p, nl: int = nl, R: int = R) -> str:
-            return "{" + _limbs(v[0] * R % p, nl) + ", " + _limbs(v[1] * R % p, nl) + "}"
-
-        b3 = (3 * c["b_twist"][0] % p, 3 * c["b_twist"][1] % p)
-        out += [
-            f"#define {tag}_PT_FROB {{{', '.join(fp2(g) for g in c['frob'])}}}",
-            f"#define {tag}_PT_TWIST_B3 {fp2(b3)}",
-            f"#define {tag}_PT_ATE {_limbs(c['ate'], 4)}",
-            f"#define {tag}_PT_X 0x{abs(c['x']):016x}ULL",
-        ]
-        if c["xm1_3"]:
-            out.append(f"#define {tag}_PT_XM1_3 0x{c['xm1_3']:016x}ULL")
-    out.append("#endif")
-    return "\n".join(out) + "\n"
-
-
-if __name__ == "__main__":  # pragma: no cover - regenerates the constants header
-    print(params_header(), end="")

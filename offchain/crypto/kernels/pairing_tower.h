@@ -1,5 +1,5 @@
 /* The extension-field tower Fp2 -> Fp6 -> Fp12 of BN254 and BLS12-381 for the native pairing
- * (offchain/pairing_native.c). CPU only; built on the Fp arithmetic of g1_curve.h (64-bit limbs,
+ * (pairing_native.c). CPU only; built on the Fp arithmetic of g1_curve.h (64-bit limbs,
  * Montgomery form, every value fully reduced to [0, p)), which the includer has instantiated for the
  * same curve (PFX(fp_mul), PFX(fp_add), ...).
  *

@@ -1,18 +1,17 @@
-"""The native G1 kernel (offchain/g1_native.c) against the array code: same group elements, bit for bit
+"""The native G1 kernel (offchain/crypto/kernels/g1_native.c) against the array code: same group elements, bit for bit
 once encoded, on both curves; typed errors at its boundary; FK20 and commitments through the Encoder
 with EIGEN_NATIVE=1 and 0 give identical bytes."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from offchain import native
 from offchain.crypto import bls12_381 as BL
 from offchain.crypto import bn254 as BN
-from offchain.crypto.g1_native import G1Kernel, G1KernelError, field_to_words, params_header, words_to_field
+from offchain.crypto.errors import G1KernelError
+from offchain.crypto.field import field_to_words, words_to_field
+from offchain.crypto.g1_native import G1Kernel
 from offchain.crypto.ntt import Domain, _group_fft_columns
 from offchain.da.eigenda.encoder import Encoder
 from offchain.da.eigenda.params import EncodingParams
@@ -40,7 +39,7 @@ def curve(request):
 
 
 @pytest.mark.parametrize("name", sorted(CURVES))
-def test_native_g1_mul32_build_matches_default_build(name):
+def test_g1_mul32_build_matches_default_build(name):
     """The two Montgomery products give the same Jacobian coordinates word for word (not only the same
     group elements): random points times random full-width scalars, and their affine export."""
     mod, G = _groups(name)
@@ -72,7 +71,7 @@ def _enc(mod, P) -> bytes:
     return mod.g1_compress(P)
 
 
-def test_native_g1_limb_repacking_round_trips(curve):
+def test_g1_limb_repacking_round_trips(curve):
     name, mod, G, K = curve
     rng = np.random.default_rng(2)
     for F, words in ((G.fp, K.nl), (G.fr, 4)):
@@ -82,12 +81,7 @@ def test_native_g1_limb_repacking_round_trips(curve):
         assert F.to_ints(words_to_field(F, w)) == vals
 
 
-def test_native_g1_params_header_is_generated():
-    path = Path(native.PKG) / "g1_curve_params.h"
-    assert path.read_text() == params_header()
-
-
-def test_native_g1_scalar_mul_and_msm_match_array_code(curve):
+def test_g1_scalar_mul_and_msm_match_array_code(curve):
     name, mod, G, K = curve
     g1, fr = G.g1, G.fr
     rng = np.random.default_rng(3)
@@ -141,7 +135,7 @@ def test_native_g1_scalar_mul_and_msm_match_array_code(curve):
 
 
 @pytest.mark.parametrize("inverse", [False, True])
-def test_native_g1_fft_matches_array_code(curve, inverse):
+def test_g1_fft_matches_array_code(curve, inverse):
     name, mod, G, K = curve
     g1, fr = G.g1, G.fr
     _, root, adic = CURVES[name]
@@ -154,7 +148,7 @@ def test_native_g1_fft_matches_array_code(curve, inverse):
     assert _enc(mod, K.to_group(got)) == _enc(mod, ref.reshape(ref.shape[:2] + (-1,)))
 
 
-def test_native_g1_boundary_rejects_bad_input(curve):
+def test_g1_boundary_rejects_bad_input(curve):
     name, mod, G, K = curve
     P = _points(G, np.random.default_rng(5), 3)
     kp = K.from_group(P)
@@ -216,7 +210,7 @@ def _both_paths(monkeypatch, enc, coeffs, params):
 
 
 @pytest.mark.parametrize("n,chunks,rate", [(16, 32, 8), (8, 16, 4)])
-def test_native_fk20_bn254_matches_array_path(monkeypatch, n, chunks, rate):
+def test_fk20_bn254_matches_array_path(monkeypatch, n, chunks, rate):
     enc = Encoder(insecure_test_srs(n, with_g2=False))
     params = EncodingParams(n, num_chunks=chunks, coding_rate=rate)
     assert params.chunk_length > 1
@@ -224,7 +218,7 @@ def test_native_fk20_bn254_matches_array_path(monkeypatch, n, chunks, rate):
     assert out["1"] == out["0"]
 
 
-def test_native_fk20_bls12_381_matches_array_path(monkeypatch):
+def test_fk20_bls12_381_matches_array_path(monkeypatch):
     from offchain.da.peerdas.cells import BLS_SUITE
     from offchain.da.srs import SRS
 
@@ -250,7 +244,7 @@ def _bls_point_outside_subgroup(G):
     raise AssertionError("no point found")
 
 
-def test_native_g1_exact_subgroup_check(monkeypatch):
+def test_g1_exact_subgroup_check(monkeypatch):
     """BLS12-381 G1 decoding checks r * P == O on the kernel without GLV (which would be wrong off the
     subgroup); the kernel and the array code accept and reject the same points."""
     mod, G = _groups("bls12_381")
@@ -268,7 +262,7 @@ def test_native_g1_exact_subgroup_check(monkeypatch):
 
 
 @pytest.mark.parametrize("name", sorted(CURVES))
-def test_native_g1_decompression_root_matches_array_code(name, monkeypatch):
+def test_g1_decompression_root_matches_array_code(name, monkeypatch):
     """Point decompression takes its square root from the kernel: the same points as the array code,
     the same 'not on the curve' error for an x with no point, both flag encodings, infinity."""
     mod, G = _groups(name)
@@ -294,7 +288,7 @@ def test_native_g1_decompression_root_matches_array_code(name, monkeypatch):
 
 
 @pytest.mark.parametrize("name", sorted(CURVES))
-def test_native_g1_projective_import_checks_points(name):
+def test_g1_projective_import_checks_points(name):
     mod, G = _groups(name)
     K = G1Kernel(name, G)
     P = _points(G, np.random.default_rng(8), 5)

@@ -13,8 +13,9 @@ import pytest
 from offchain.crypto import bls12_381 as BL
 from offchain.crypto import bn254 as BN
 from offchain.crypto.curve import scalars_to_bytes
-from offchain.crypto.g1_native import field_to_words
-from offchain.crypto.g2_native import G2Kernel, G2KernelError
+from offchain.crypto.errors import G2KernelError
+from offchain.crypto.field import field_to_words
+from offchain.crypto.g2_native import G2Kernel
 from offchain.da.eigenda.encoder import Encoder
 from offchain.da.srs import insecure_test_srs
 from offchain.errors import EigenError
@@ -43,7 +44,7 @@ def _eq(G, A, B):
     return bool(np.all(G.g2.eq(A, B)))
 
 
-def test_native_g2_roundtrip_and_scalar_mul(curve):
+def test_g2_roundtrip_and_scalar_mul(curve):
     name, mod, G, K = curve
     rng = np.random.default_rng(1)
     n = 24
@@ -59,7 +60,7 @@ def test_native_g2_roundtrip_and_scalar_mul(curve):
     assert bool(G.g2.is_inf(got[..., 0:1])[0]) and bool(G.g2.is_inf(got[..., 3:4])[0])
 
 
-def test_native_g2_msm_matches_array_code(curve):
+def test_g2_msm_matches_array_code(curve):
     name, mod, G, K = curve
     rng = np.random.default_rng(2)
     n = 40
@@ -93,7 +94,7 @@ def _twist_point_outside_subgroup(G, mod):
     raise AssertionError("no twist point found")
 
 
-def test_native_g2_subgroup_check(curve, monkeypatch):
+def test_g2_subgroup_check(curve, monkeypatch):
     name, mod, G, K = curve
     good = _points(G, mod, 3, np.random.default_rng(3))
     bad = _twist_point_outside_subgroup(G, mod)
@@ -110,7 +111,7 @@ def test_native_g2_subgroup_check(curve, monkeypatch):
         assert _eq(G, dec(data[: 3 * len(data) // 4]), good)
 
 
-def test_native_g2_rejects_bad_input(curve):
+def test_g2_rejects_bad_input(curve):
     name, mod, G, K = curve
     nl = K.nl
     Q = _points(G, mod, 2, np.random.default_rng(4))
@@ -143,7 +144,7 @@ def test_native_g2_rejects_bad_input(curve):
     assert issubclass(G2KernelError, EigenError)
 
 
-def test_native_g2_length_commitment_and_test_srs_match_array_code(monkeypatch):
+def test_g2_length_commitment_and_test_srs_match_array_code(monkeypatch):
     """The insecure test SRS and EigenDA's length commitment / proof are the same points with the
     kernels on and off, and the length proof verifies."""
     n = 16
@@ -167,14 +168,14 @@ def test_native_g2_length_commitment_and_test_srs_match_array_code(monkeypatch):
     assert not enc.verify_length_proof(C, lc1, lp1, n // 2)
 
 
-def test_native_g2_kernel_is_prebuilt():
+def test_g2_kernel_is_prebuilt():
     from offchain import native
     from offchain.crypto import g2_native
 
     assert (g2_native.SOURCE, g2_native.FLAGS) in native.KERNELS
 
 
-def test_native_g2_projective_import_checks_points(curve):
+def test_g2_projective_import_checks_points(curve):
     """from_group imports projective coordinates (random Z) and checks them on the twist; a point with
     Z = 0 and X != 0, or off the twist, is a typed error."""
     name, mod, G, K = curve
@@ -194,7 +195,7 @@ def test_native_g2_projective_import_checks_points(curve):
 
 
 @pytest.mark.parametrize("n", [1, 2, 300, 3000])
-def test_native_g2_msm_matches_sum_of_products(curve, n):
+def test_g2_msm_matches_sum_of_products(curve, n):
     """The bucket MSM (signed digits, affine buckets with batched inversions) against the sum of the
     kernel's independent wNAF products, for sizes from one point to several batches per bucket set;
     repeated points and opposite points exercise the doubling and cancellation paths."""
@@ -217,7 +218,7 @@ def test_native_g2_msm_matches_sum_of_products(curve, n):
     assert _eq(G, K.to_group(K.msm(jac, _words(vals))), twice)
 
 
-def test_native_g2_decompression_matches_array_code(curve, monkeypatch):
+def test_g2_decompression_matches_array_code(curve, monkeypatch):
     """G2 decompression takes its square root from the kernel: the same points as the array code for
     both sign flags, infinity, and the same 'not on the curve' error for an x with no point."""
     name, mod, G, K = curve

@@ -13,7 +13,8 @@ import pytest
 from offchain import native
 from offchain.crypto import bls12_381 as BL
 from offchain.crypto import bn254 as BN
-from offchain.crypto.fr_native import FrKernel, FrKernelError, kernel_for
+from offchain.crypto.errors import FrKernelError
+from offchain.crypto.fr_native import FrKernel, kernel_for
 from offchain.crypto.ntt import Domain, ntt
 from offchain.errors import EigenError
 
@@ -39,7 +40,7 @@ def _edge_values(p, n):
 
 @pytest.mark.parametrize("name", sorted(FIELDS))
 @pytest.mark.parametrize("N,K", [(2, 1), (8, 3), (256, 1), (1024, 5)])
-def test_native_ntt_matches_array_code(name, N, K, monkeypatch):
+def test_ntt_matches_array_code(name, N, K, monkeypatch):
     mod, fr, root = _field(name)
     d = Domain(fr, N, root, mod.TWO_ADICITY)
     a = fr.from_ints(_edge_values(fr.p, N * K)).reshape(fr.n, N, K)
@@ -57,7 +58,7 @@ def test_native_ntt_matches_array_code(name, N, K, monkeypatch):
 
 
 @pytest.mark.parametrize("name", sorted(FIELDS))
-def test_native_fr_products_match_python(name):
+def test_fr_products_match_python(name):
     mod, fr, _ = _field(name)
     k = FrKernel(fr)
     n = 200
@@ -67,7 +68,7 @@ def test_native_fr_products_match_python(name):
     assert [sum(int(x) << (64 * i) for i, x in enumerate(row)) for row in got] == [x * y % fr.p for x, y in zip(a, b, strict=True)]
 
 
-def test_native_ntt_rejects_bad_input():
+def test_ntt_rejects_bad_input():
     mod, fr, root = _field("bls12_381")
     k = FrKernel(fr)
     d = Domain(fr, 8, root, mod.TWO_ADICITY)
@@ -91,7 +92,7 @@ def test_native_ntt_rejects_bad_input():
     assert issubclass(FrKernelError, EigenError)
 
 
-def test_native_fr_kernel_is_prebuilt():
+def test_fr_kernel_is_prebuilt():
     from offchain.crypto import fr_native
 
     assert (fr_native.SOURCE, fr_native.FLAGS) in native.KERNELS

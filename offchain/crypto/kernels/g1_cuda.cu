@@ -1,5 +1,5 @@
 /* Batch G1 operations for FK20 and KZG commitments on BN254 and BLS12-381 (CUDA; compiled with nvrtc by
- * offchain/crypto/g1_gpu.py, compile-checked with `nvcc -x cu -c offchain/g1_cuda.cu -I offchain`).
+ * offchain/crypto/g1_gpu.py, compile-checked with `nvcc -x cu -c offchain/crypto/kernels/g1_cuda.cu`).
  *
  * The arithmetic is g1_curve.h, the same source the CPU kernel (g1_native.c) is built from; these
  * kernels are the CPU loops with one thread per loop iteration. Layouts and conventions are those of

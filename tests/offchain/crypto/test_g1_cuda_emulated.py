@@ -1,4 +1,4 @@
-"""The GPU G1 wrapper (offchain/crypto/g1_gpu.py) and its CUDA kernels (offchain/g1_cuda.cu), run on the CPU.
+"""The GPU G1 wrapper (offchain/crypto/g1_gpu.py) and its CUDA kernels (offchain/crypto/kernels/g1_cuda.cu), run on the CPU.
 
 g1_cuda.cu is compiled as C++ with a shim for the CUDA built-ins (cuda_emulation.h) and launched one
 thread at a time through a stand-in for cupy (numpy arrays, RawModule = that library). This checks the
@@ -21,7 +21,8 @@ import pytest
 from offchain.crypto import bls12_381 as BL
 from offchain.crypto import bn254 as BN
 from offchain.crypto import g1_gpu
-from offchain.crypto.g1_native import G1Kernel, G1KernelError
+from offchain.crypto.errors import G1KernelError
+from offchain.crypto.g1_native import G1Kernel
 from offchain.crypto.ntt import Domain
 from offchain.da.eigenda.encoder import Encoder
 from offchain.da.eigenda.fk20 import KernelFK20
@@ -84,7 +85,7 @@ def fake_cupy(emulated_lib, monkeypatch):
 
 
 @pytest.mark.parametrize("curve", ["bn254", "bls12_381"])
-def test_native_cuda_kernels_match_cpu_kernel(fake_cupy, curve):
+def test_cuda_kernels_match_cpu_kernel(fake_cupy, curve):
     mod = BN if curve == "bn254" else BL
     root, adic = (BN.ROOT_OF_UNITY_2_28, BN.TWO_ADICITY) if curve == "bn254" else (BL.ROOT_OF_UNITY_2_32, BL.TWO_ADICITY)
     G = getattr(mod, curve)(np)
@@ -120,13 +121,13 @@ def test_native_cuda_kernels_match_cpu_kernel(fake_cupy, curve):
     assert outs[0] == outs[1]
 
 
-def test_native_cuda_fk20_composition_matches_cpu(fake_cupy):
+def test_cuda_fk20_composition_matches_cpu(fake_cupy):
     n = 16
     enc = Encoder(insecure_test_srs(n, with_g2=False))
     params = EncodingParams(n, num_chunks=32, coding_rate=8)
     p = enc.c.fr.from_ints(list(range(3, 3 + n)))
     order = np.arange(32)
-    gpu = KernelFK20(enc, g1_gpu.G1GpuKernel("bn254", enc.c))
+    gpu = KernelFK20(g1_gpu.G1GpuKernel("bn254", enc.c), enc.c.fr, enc.suite, enc.srs)
     cpu = enc.kernel()
     assert cpu is not None
     for k in (gpu, cpu):
@@ -134,7 +135,7 @@ def test_native_cuda_fk20_composition_matches_cpu(fake_cupy):
     assert BN.g1_compress(gpu.proofs(p, params, order)) == BN.g1_compress(cpu.proofs(p, params, order))
 
 
-def test_native_cuda_fk20_long_rows_bls12_381(fake_cupy):
+def test_cuda_fk20_long_rows_bls12_381(fake_cupy):
     """L = 32 > 16: the GPU Toeplitz step splits rows and sums them; BLS12-381 (the PeerDAS curve)."""
     from offchain.da.peerdas.cells import BLS_SUITE
     from offchain.da.srs import SRS
@@ -149,7 +150,7 @@ def test_native_cuda_fk20_long_rows_bls12_381(fake_cupy):
     assert params.chunk_length == 32
     p = enc.c.fr.from_ints([(5 * i + 1) ** 3 for i in range(n)])
     order = np.arange(4)
-    gpu = KernelFK20(enc, g1_gpu.G1GpuKernel("bls12_381", enc.c))
+    gpu = KernelFK20(g1_gpu.G1GpuKernel("bls12_381", enc.c), enc.c.fr, enc.suite, enc.srs)
     cpu = enc.kernel()
     assert BL.g1_compress(gpu.commit(p)) == BL.g1_compress(cpu.commit(p))
     assert BL.g1_compress(gpu.proofs(p, params, order)) == BL.g1_compress(cpu.proofs(p, params, order))

@@ -7,7 +7,6 @@ verifications."""
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +18,8 @@ from offchain import native
 from offchain.crypto import bls12_381 as BL
 from offchain.crypto import bn254 as BN
 from offchain.crypto import pairing_native as PN
-from offchain.crypto.pairing_native import PairingKernel, PairingKernelError
+from offchain.crypto.errors import PairingKernelError
+from offchain.crypto.pairing_native import PairingKernel
 from offchain.errors import CryptoError, EigenError
 
 pytestmark = pytest.mark.skipif(not native.enabled(), reason="native kernels disabled (EIGEN_NATIVE=0 or no C compiler)")
@@ -70,15 +70,11 @@ def _coeffs(x):
 
 
 # ----- constants ---------------------------------------------------------------------------------
-def test_native_pairing_params_header_is_current():
-    assert (Path(PN.__file__).resolve().parents[1] / "pairing_params.h").read_text() == PN.params_header()
-
-
-def test_native_pairing_kernel_is_listed():
+def test_pairing_kernel_is_listed():
     assert (PN.SOURCE, PN.FLAGS) in native.KERNELS
 
 
-def test_native_pairing_pyecc_map_round_trips(curve):
+def test_pairing_pyecc_map_round_trips(curve):
     name, E, FQ12, _, K = curve
     rnd = random.Random(3)
     a = _random_fp12(name, rnd, E.field_modulus)
@@ -90,7 +86,7 @@ def test_native_pairing_pyecc_map_round_trips(curve):
 
 
 # ----- the tower, operation by operation ----------------------------------------------------------
-def test_native_pairing_tower_ops_match_pyecc(curve):
+def test_pairing_tower_ops_match_pyecc(curve):
     name, E, FQ12, _, K = curve
     p = E.field_modulus
     rnd = random.Random(hash(name) & 0xFFFF)
@@ -107,7 +103,7 @@ def test_native_pairing_tower_ops_match_pyecc(curve):
         assert PN.to_pyecc_coeffs(name, K.fp12_op("conj", a), p) == _coeffs(Ap ** (p**3))  # a^(p^6)
 
 
-def test_native_pairing_sparse_line_product_matches_dense(curve):
+def test_pairing_sparse_line_product_matches_dense(curve):
     """f * line (sparse) equals f times the line written out as a full Fp12 element, D-type (BN254:
     a + b w + c w^3) or M-type (BLS12-381: a + b w^2 + c w^3), and py_ecc's product."""
     name, E, FQ12, _, K = curve
@@ -138,7 +134,7 @@ def _cyclotomic(name, K, FQ12, E, rnd):
     return t, PN.from_pyecc_coeffs(name, _coeffs(t), p)
 
 
-def test_native_pairing_cyclotomic_squaring_and_exponentiation(curve):
+def test_pairing_cyclotomic_squaring_and_exponentiation(curve):
     name, E, FQ12, _, K = curve
     p = E.field_modulus
     t, tw = _cyclotomic(name, K, FQ12, E, random.Random(4))
@@ -149,7 +145,7 @@ def test_native_pairing_cyclotomic_squaring_and_exponentiation(curve):
     assert not np.array_equal(K.fp12_op("cyc_sqr", a), K.fp12_op("sqr", a))
 
 
-def test_native_pairing_final_exponentiation_matches_pyecc(curve):
+def test_pairing_final_exponentiation_matches_pyecc(curve):
     """The exact exponent (p^12 - 1)/r (not a multiple): equal to py_ecc's final_exponentiate."""
     name, E, FQ12, _, K = curve
     p = E.field_modulus
@@ -158,7 +154,7 @@ def test_native_pairing_final_exponentiation_matches_pyecc(curve):
     assert PN.to_pyecc_coeffs(name, K.fp12_op("final_exp", a), p) == _coeffs(ref)
 
 
-def test_native_pairing_fp12_op_errors(curve):
+def test_pairing_fp12_op_errors(curve):
     name, E, FQ12, _, K = curve
     a = _random_fp12(name, random.Random(7), E.field_modulus)
     with pytest.raises(PairingKernelError, match="unknown"):
@@ -170,7 +166,7 @@ def test_native_pairing_fp12_op_errors(curve):
 
 
 # ----- pairings ----------------------------------------------------------------------------------
-def test_native_pairing_gt_matches_pyecc(curve):
+def test_pairing_gt_matches_pyecc(curve):
     """e(P, Q) itself, coefficient by coefficient, for the generators and random multiples."""
     name, E, FQ12, _, K = curve
     rnd = random.Random(11)
@@ -181,7 +177,7 @@ def test_native_pairing_gt_matches_pyecc(curve):
         assert PN.to_pyecc_coeffs(name, gt, E.field_modulus) == _coeffs(E.pairing(Q, P))
 
 
-def test_native_pairing_bilinear(curve):
+def test_pairing_bilinear(curve):
     name, E, FQ12, _, K = curve
     r, p = E.curve_order, E.field_modulus
     rnd = random.Random(12)
@@ -201,7 +197,7 @@ def test_native_pairing_bilinear(curve):
     assert PN.to_pyecc_coeffs(name, two, p) == _coeffs(G * G ** ab)
 
 
-def test_native_pairing_products_true_and_false(curve):
+def test_pairing_products_true_and_false(curve):
     name, E, FQ12, _, K = curve
     r = E.curve_order
     rnd = random.Random(13)
@@ -220,7 +216,7 @@ def test_native_pairing_products_true_and_false(curve):
     assert not _check(name, K, pts((P, Q)))
 
 
-def test_native_pairing_infinity_pairs_are_skipped(curve):
+def test_pairing_infinity_pairs_are_skipped(curve):
     name, E, FQ12, _, K = curve
     P, Q = E.multiply(E.G1, 3), E.multiply(E.G2, 4)
     p_, q_ = _ints(E, P), _ints(E, Q)
@@ -232,7 +228,7 @@ def test_native_pairing_infinity_pairs_are_skipped(curve):
     assert PN.to_pyecc_coeffs(name, one, E.field_modulus) == _coeffs(FQ12.one())
 
 
-def test_native_pairing_projective_input(curve):
+def test_pairing_projective_input(curve):
     """check_projective normalises (X : Y : Z) itself: random Z, Z = 0 for infinity."""
     name, E, FQ12, _, K = curve
     p, nl = E.field_modulus, PN.LIMBS[name]
@@ -269,7 +265,7 @@ def test_native_pairing_projective_input(curve):
         K.check_projective(g1, bad)
 
 
-def test_native_pairing_bad_input_is_typed(curve):
+def test_pairing_bad_input_is_typed(curve):
     name, E, FQ12, _, K = curve
     p, nl = E.field_modulus, PN.LIMBS[name]
     P, Q = E.multiply(E.G1, 3), E.multiply(E.G2, 4)
@@ -314,7 +310,7 @@ def test_native_pairing_bad_input_is_typed(curve):
         PairingKernel("secp256k1")
 
 
-def test_native_pairing_mul32_build_agrees():
+def test_pairing_mul32_build_agrees():
     """The kernel on g1_curve.h's 32-bit-word Montgomery product (-DG1_MUL32) gives the same GT."""
     E = BNE
     K32 = PairingKernel("bn254", extra_flags=("-DG1_MUL32",))
@@ -338,7 +334,7 @@ def _array_points(mod, name, seed):
 
 
 @pytest.mark.parametrize("name", sorted(CURVES))
-def test_native_pairing_check_matches_pyecc_path(name, monkeypatch):
+def test_pairing_check_matches_pyecc_path(name, monkeypatch):
     _, _, mod = CURVES[name]
     G, P, Q, aQ, a = _array_points(mod, name, 21)
     g1, g2 = G.g1, G.g2
@@ -360,14 +356,14 @@ def test_native_pairing_check_matches_pyecc_path(name, monkeypatch):
                           "single": False, "empty": True}
 
 
-def test_native_pairing_check_rejects_batches():
+def test_pairing_check_rejects_batches():
     G = BN.bn254(np)
     with pytest.raises(PairingKernelError, match="single points"):
         PN.check_points("bn254", [(G.g1.concat([G.g1.generator, G.g1.generator]), G.g2.generator[..., 0])])
 
 
 @pytest.mark.parametrize("cert", ["cert_v3.sepolia.rlp.hex", "cert_v2.sepolia.rlp.hex"])
-def test_native_pairing_da_certificate_checks_both_paths(cert, monkeypatch):
+def test_pairing_da_certificate_checks_both_paths(cert, monkeypatch):
     """A real EigenDA certificate's commitment pairing (and a failing length-proof pairing) on the
     native kernel and on py_ecc."""
     from offchain.da.cert import commitment_matches_length_commitment, length_proof_holds, parse_cert
@@ -381,7 +377,7 @@ def test_native_pairing_da_certificate_checks_both_paths(cert, monkeypatch):
     assert out == [(True, False), (True, False)]
 
 
-def test_native_pairing_da_batch_verification_both_paths(monkeypatch):
+def test_pairing_da_batch_verification_both_paths(monkeypatch):
     """verify_batch (one 2-pairing product) and verify_length_proof of a small code, on both paths."""
     from offchain.da.eigenda.encoder import Encoder
     from offchain.da.eigenda.params import EncodingParams, Sample

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from offchain.crypto.field import FieldError, PrimeField, pow_fixed
+from offchain.crypto.errors import FieldError
+from offchain.crypto.field import PrimeField, pow_fixed
 
 Array = Any
 

@@ -8,6 +8,7 @@ import pytest
 
 from offchain.crypto import bn254 as B
 from offchain.crypto.curve import FixedBaseMSM, scalars_to_bytes
+from offchain.crypto.errors import PointError
 from offchain.crypto.ntt import Domain, group_fft, group_fft_sparse
 from offchain.errors import CryptoError
 
@@ -28,7 +29,7 @@ def _mul_gen(curve, ks):
     return curve.scalar_mul(curve.concat([curve.generator] * len(ks)), scalars_to_bytes(ks))
 
 
-def test_da_g1_scalar_mul_add_double_match_py_ecc() -> None:
+def test_g1_scalar_mul_add_double_match_py_ecc() -> None:
     g1 = c().g1
     rng = random.Random(5)
     ks = [rng.randrange(B.R) for _ in range(6)] + [0, 1, 2, B.R - 1]
@@ -42,7 +43,7 @@ def test_da_g1_scalar_mul_add_double_match_py_ecc() -> None:
     assert np.asarray(g1.is_on_curve(P)).all()
 
 
-def test_da_g2_scalar_mul_matches_py_ecc_and_subgroup() -> None:
+def test_g2_scalar_mul_matches_py_ecc_and_subgroup() -> None:
     g2 = c().g2
     ks = [3, 12345, B.R - 7]
     Q = _mul_gen(g2, ks)
@@ -50,7 +51,7 @@ def test_da_g2_scalar_mul_matches_py_ecc_and_subgroup() -> None:
     assert np.asarray(g2.is_inf(g2.mul_int(Q, B.R))).all()
 
 
-def test_da_msm_bucket_and_fixed_base_match_naive() -> None:
+def test_msm_bucket_and_fixed_base_match_naive() -> None:
     g1 = c().g1
     rng = random.Random(6)
     N = 40
@@ -66,7 +67,7 @@ def test_da_msm_bucket_and_fixed_base_match_naive() -> None:
     assert B.g1_to_ints(fb.msm(scalars_to_bytes(scal[:10]))[..., None]) == [sub]
 
 
-def test_da_group_fft_matches_naive() -> None:
+def test_group_fft_matches_naive() -> None:
     cc = c()
     rng = random.Random(7)
     m = 4
@@ -84,7 +85,7 @@ def test_da_group_fft_matches_naive() -> None:
     assert np.asarray(cc.g1.eq(S, _mul_gen(cc.g1, exp))).all()
 
 
-def test_da_g1_encodings_roundtrip() -> None:
+def test_g1_encodings_roundtrip() -> None:
     g1 = c().g1
     ks = [1, 2, 99, B.R - 1, 0]
     P = _mul_gen(g1, ks)
@@ -97,7 +98,7 @@ def test_da_g1_encodings_roundtrip() -> None:
     assert evm[4 * 64 :] == bytes(64)
 
 
-def test_da_g2_encodings_roundtrip_evm_order() -> None:
+def test_g2_encodings_roundtrip_evm_order() -> None:
     g2 = c().g2
     Q = _mul_gen(g2, [1, 5])
     comp = B.g2_compress(Q)
@@ -125,19 +126,19 @@ def _non_residue_x() -> int:
         ((0x80 << 248 | _non_residue_x()).to_bytes(32, "big"), "not on the curve"),
     ],
 )
-def test_da_g1_bad_encodings_are_typed_errors(data: bytes, match: str) -> None:
+def test_g1_bad_encodings_are_typed_errors(data: bytes, match: str) -> None:
     with pytest.raises(B.PointError, match=match):
         B.g1_decompress(data)
 
 
-def test_da_g1_evm_not_on_curve() -> None:
+def test_g1_evm_not_on_curve() -> None:
     with pytest.raises(B.PointError, match="not on the curve"):
         B.g1_from_evm((1).to_bytes(32, "big") + (3).to_bytes(32, "big"))
     with pytest.raises(B.PointError, match=">= p"):
         B.g1_from_evm(B.P.to_bytes(32, "big") + (2).to_bytes(32, "big"))
 
 
-def test_da_g2_point_outside_subgroup_rejected() -> None:
+def test_g2_point_outside_subgroup_rejected() -> None:
     cc = c()
     fp2 = cc.fp2
     # find a point on the twist curve y^2 = x^3 + b' that is not in the order-r subgroup
@@ -153,10 +154,10 @@ def test_da_g2_point_outside_subgroup_rejected() -> None:
         B.g2_decompress(B.g2_compress(Q))
     with pytest.raises(B.PointError, match="subgroup"):
         B.g2_from_evm(B.g2_to_evm(Q))
-    assert issubclass(B.PointError, CryptoError)
+    assert issubclass(PointError, CryptoError)
 
 
-def test_da_pairing_check_bilinear() -> None:
+def test_pairing_check_bilinear() -> None:
     cc = c()
     P = _mul_gen(cc.g1, [6])
     Q = _mul_gen(cc.g2, [7])

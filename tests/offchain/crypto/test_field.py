@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 from py_ecc.fields import optimized_bn128_FQ2 as FQ2
 
 from offchain.crypto import bn254 as B
-from offchain.crypto.field import FieldError, PrimeField
-from offchain.crypto.ntt import Domain, DomainError, bitrev_indices, coset_scale, ntt
+from offchain.crypto.errors import DomainError, FieldError
+from offchain.crypto.field import PrimeField
+from offchain.crypto.ntt import Domain, bitrev_indices, coset_scale, ntt
 
 BLS_P = 0x1A0111EA397FE69A4B1BA7B6434BACD764774B84F38512BF6730D2A0F6B0F6241EABFFFEB153FFFFB9FEFFFFFFFFAAAB
 PRIMES = [B.P, B.R, BLS_P]
@@ -22,7 +23,7 @@ def ints(p: int):
 
 @pytest.mark.parametrize("p", PRIMES)
 @given(data=st.data())
-def test_da_field_ops_match_python_ints(p: int, data) -> None:
+def test_field_ops_match_python_ints(p: int, data) -> None:
     F = PrimeField(p)
     xs = data.draw(ints(p))
     ys = data.draw(st.lists(st.integers(0, p - 1), min_size=len(xs), max_size=len(xs)))
@@ -37,7 +38,7 @@ def test_da_field_ops_match_python_ints(p: int, data) -> None:
 
 
 @pytest.mark.parametrize("p", PRIMES)
-def test_da_field_lazy_reduction_chains(p: int) -> None:
+def test_field_lazy_reduction_chains(p: int) -> None:
     """Long chains of additions/subtractions between products stay exact (redundant representation)."""
     F = PrimeField(p)
     rng = random.Random(1)
@@ -52,7 +53,7 @@ def test_da_field_lazy_reduction_chains(p: int) -> None:
     assert limbs.min() >= -3 and limbs.max() <= (1 << 29) + 32
 
 
-def test_da_field_bytes_strict() -> None:
+def test_field_bytes_strict() -> None:
     F = PrimeField(B.R)
     assert F.to_ints(F.from_bytes((B.R - 1).to_bytes(32, "big"))) == [B.R - 1]
     with pytest.raises(FieldError, match="not canonical"):
@@ -61,7 +62,7 @@ def test_da_field_bytes_strict() -> None:
         F.from_bytes(np.zeros((2, 31), np.uint8))
 
 
-def test_da_fp2_against_py_ecc() -> None:
+def test_fp2_against_py_ecc() -> None:
     c = B.bn254()
     rng = random.Random(2)
     pairs = [(rng.randrange(B.P), rng.randrange(B.P)) for _ in range(12)]
@@ -78,7 +79,7 @@ def test_da_fp2_against_py_ecc() -> None:
     assert np.asarray(c.fp2.eq(c.fp2.sqr(root), c.fp2.sqr(a))).all()
 
 
-def test_da_ntt_matches_naive_dft() -> None:
+def test_ntt_matches_naive_dft() -> None:
     c = B.bn254()
     fr = c.fr
     N, cols = 16, 3
@@ -95,7 +96,7 @@ def test_da_ntt_matches_naive_dft() -> None:
     assert scaled == [xs[e * cols + k] * pow(g, e, B.R) % B.R for e in range(N) for k in range(cols)]
 
 
-def test_da_ntt_domain_errors() -> None:
+def test_ntt_domain_errors() -> None:
     fr = B.bn254().fr
     with pytest.raises(DomainError):
         Domain(fr, 12, B.ROOT_OF_UNITY_2_28, B.TWO_ADICITY)
@@ -106,6 +107,6 @@ def test_da_ntt_domain_errors() -> None:
     assert list(bitrev_indices(8)) == [0, 4, 2, 6, 1, 5, 3, 7]
 
 
-def test_da_root_of_unity_order() -> None:
+def test_root_of_unity_order() -> None:
     w = B.ROOT_OF_UNITY_2_28
     assert pow(w, 1 << 28, B.R) == 1 and pow(w, 1 << 27, B.R) == B.R - 1

@@ -8,8 +8,8 @@ import pytest
 from py_ecc.bls.point_compression import compress_G1, decompress_G1
 
 from offchain.crypto import bls12_381 as BL
-from offchain.crypto.bn254 import PointError
 from offchain.crypto.curve import scalars_to_bytes
+from offchain.crypto.errors import PointError
 
 
 def _setup_lines() -> list[str]:
@@ -29,7 +29,7 @@ def setup() -> dict[str, list[bytes]]:
     return {"g1_lagrange": body[:n1], "g2_monomial": body[n1 : n1 + n2], "g1_monomial": body[n1 + n2 :]}
 
 
-def test_da_bls_g1_setup_points_roundtrip(setup) -> None:
+def test_bls_g1_setup_points_roundtrip(setup) -> None:
     data = b"".join(setup["g1_monomial"][:16]) + b"".join(setup["g1_lagrange"][:16])
     P = BL.g1_decompress(data)
     assert BL.g1_compress(P) == data
@@ -41,7 +41,7 @@ def test_da_bls_g1_setup_points_roundtrip(setup) -> None:
     assert (c.fp.to_ints(x)[0], c.fp.to_ints(y)[0]) == (int(ref[0]), int(ref[1]))
 
 
-def test_da_bls_g2_setup_points_and_pairing(setup) -> None:
+def test_bls_g2_setup_points_and_pairing(setup) -> None:
     data = b"".join(setup["g2_monomial"][:2])
     Q = BL.g2_decompress(data)
     assert BL.g2_compress(Q) == data
@@ -55,7 +55,7 @@ def test_da_bls_g2_setup_points_and_pairing(setup) -> None:
     assert pb.final_exponentiate(pb.pairing(pb.G2, tau1, False) * pb.pairing(tau2, pb.neg(pb.G1), False)) == pb.FQ12.one()
 
 
-def test_da_bls_compress_matches_py_ecc() -> None:
+def test_bls_compress_matches_py_ecc() -> None:
     c = BL.bls12_381()
     ks = [1, 2, 12345, BL.R - 1, 0]
     P = c.g1.scalar_mul(c.g1.concat([c.g1.generator] * len(ks)), scalars_to_bytes(ks))
@@ -84,12 +84,12 @@ C_FLAG_INT = 0x80
         (bytes([0x9F]) + b"\xff" * 47, ">= p"),
     ],
 )
-def test_da_bls_g1_bad_encodings(data: bytes, match: str) -> None:
+def test_bls_g1_bad_encodings(data: bytes, match: str) -> None:
     with pytest.raises(PointError, match=match):
         BL.g1_decompress(data)
 
 
-def test_da_bls_g1_not_in_subgroup_or_not_on_curve() -> None:
+def test_bls_g1_not_in_subgroup_or_not_on_curve() -> None:
     with pytest.raises(PointError, match="subgroup"):
         BL.g1_decompress(_x_on_curve_outside_subgroup())
     x = 1
@@ -99,6 +99,6 @@ def test_da_bls_g1_not_in_subgroup_or_not_on_curve() -> None:
         BL.g1_decompress((0x80 << 376 | x).to_bytes(48, "big"))
 
 
-def test_da_bls_roots_of_unity() -> None:
+def test_bls_roots_of_unity() -> None:
     w = BL.ROOT_OF_UNITY_2_32
     assert pow(w, 1 << 32, BL.R) == 1 and pow(w, 1 << 31, BL.R) == BL.R - 1
