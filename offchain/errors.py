@@ -9,6 +9,15 @@ class EigenError(Exception):
     """Base class of every error raised deliberately by the ``offchain`` package."""
 
 
+class BackendError(EigenError):
+    """The requested array backend is unknown or not usable here (e.g. ``gpu`` without cupy or a device)."""
+
+
+class NativeError(EigenError):
+    """A C kernel could not be compiled or loaded (no compiler, compile error, bad library), or was
+    called with arguments it refuses."""
+
+
 class CryptoError(EigenError):
     """Field, curve, encoding or pairing error (bad point, wrong length, not in subgroup...)."""
 

@@ -28,20 +28,17 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from offchain.errors import EigenError
+from offchain import settings
+from offchain.errors import NativeError
 
 PKG = Path(__file__).resolve().parent
 DEFAULT_FLAGS = ("-O3", "-std=gnu11", "-fPIC", "-shared", "-fno-strict-aliasing", "-Wall")
 
 
-class NativeError(EigenError):
-    """A C kernel could not be compiled or loaded (no compiler, compile error, bad library)."""
-
-
 def enabled() -> bool:
     """False when ``EIGEN_NATIVE=0``, or when there is no C compiler (with a one-time warning): callers
     then use their array code, which gives the same results, only slower."""
-    if os.environ.get("EIGEN_NATIVE", "1") in ("0", "false", "no", "off"):
+    if not settings.native_enabled():
         return False
     if _find_compiler() is None:
         global _warned_no_cc
@@ -61,10 +58,8 @@ _warned_no_cc = False
 
 
 def cache_dir() -> Path:
-    env = os.environ.get("EIGEN_NATIVE_DIR")
-    if env:
-        return Path(env)
-    return PKG.parent / ".cache" / "native"
+    """Where compiled kernels are kept (``$EIGEN_NATIVE_DIR``, default ``.cache/native``)."""
+    return settings.native_dir()
 
 
 def _find_compiler() -> str | None:

@@ -11,17 +11,17 @@ prompts (see docs/deploy.md). EIGEN_DEPLOY_CONFIG points at another configuratio
 """
 
 import json
-import os
 from pathlib import Path
 
 from ape import accounts, chain, networks, project
 
+from offchain import settings
 from offchain.chain.deploy import ROOT, deploy_core, load_config
 from offchain.errors import ChainError
 
 
 def deployer_account():
-    alias = os.environ.get("EIGEN_DEPLOYER")
+    alias = settings.deployer_alias()
     if alias:
         acct = accounts.load(alias)
         acct.set_autosign(True)
@@ -39,7 +39,7 @@ def record_path() -> Path:
 
 def main():
     network = networks.provider.network.name
-    config = load_config(network.removesuffix("-fork"), os.environ.get("EIGEN_DEPLOY_CONFIG"))
+    config = load_config(network.removesuffix("-fork"), settings.deploy_config_path())
     record = record_path()
     d = deploy_core(project, deployer_account(), config, record=record, provider=networks.provider)
     verb = "reused" if d.reused else "deployed"

@@ -6,8 +6,11 @@ transaction on a local chain can take tens of milliseconds) and no example datab
 """
 
 import os
+import tempfile
 
 from hypothesis import HealthCheck, settings
+
+from offchain import settings as eigen_settings
 
 settings.register_profile(
     "ci",
@@ -26,11 +29,9 @@ settings.register_profile(
     database=None,
     suppress_health_check=list(HealthCheck),
 )
-settings.load_profile(os.environ.get("EIGEN_PROFILE", "ci"))
+settings.load_profile(eigen_settings.hypothesis_profile())
 
 # `eigen da encode` keeps FK20 tables in $EIGEN_DA_CACHE (default .cache/da in the checkout): tests use a
 # fresh directory per run, so no run reads a table another run wrote.
-if "EIGEN_DA_CACHE" not in os.environ:
-    import tempfile
-
-    os.environ["EIGEN_DA_CACHE"] = tempfile.mkdtemp(prefix="eigen-da-cache-")
+if eigen_settings.DA_CACHE.raw() is None:  # unset (an empty value means off)
+    os.environ[eigen_settings.DA_CACHE.name] = tempfile.mkdtemp(prefix="eigen-da-cache-")

@@ -1,13 +1,14 @@
 """Helpers shared by tests: ``from tests.support import vector_path, gpu_available``."""
 
-import os
 from pathlib import Path
 
 import pytest
 
+from offchain import settings
+
 ROOT = Path(__file__).resolve().parents[1]
 # ../shared beside the checkout; EIGEN_SHARED points elsewhere (e.g. a copy carried to a GPU machine).
-SHARED = Path(os.environ.get("EIGEN_SHARED") or ROOT.parent / "shared")
+SHARED = settings.shared_dir()
 VECTORS = SHARED / "vectors"
 
 

@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from offchain import native  # noqa: E402
+from offchain.backend import get_backend  # noqa: E402
 from offchain.crypto import bn254 as B  # noqa: E402
-from offchain.crypto.backend import get_backend  # noqa: E402
 from offchain.da.eigenda.encoder import Encoder  # noqa: E402
 from offchain.da.eigenda.params import NUM_CHUNKS, EncodingParams, Sample  # noqa: E402
 from offchain.da.srs import insecure_test_srs  # noqa: E402

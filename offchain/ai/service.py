@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from pathlib import Path
 
 from eth_hash.auto import keccak
 
+from offchain import settings
 from offchain.abi import ZERO_ADDRESS
 from offchain.ai.engine import Engine
 from offchain.ai.errors import InferenceReceiptError, TokenizerError
@@ -21,7 +21,6 @@ from offchain.ai.tokenizer import Tokenizer
 from offchain.ai.verify import VerifyReport, verify_receipt
 
 DEV_KEY = keccak(b"eigencloud/ai/dev-operator-key")  # public, for local use only
-KEY_ENV = "EIGEN_AI_OPERATOR_KEY"
 
 
 def load_operator_key(path: str | Path | None = None) -> tuple[bytes, bool]:
@@ -32,8 +31,8 @@ def load_operator_key(path: str | Path | None = None) -> tuple[bytes, bool]:
             text = Path(path).read_text().strip()
         except OSError as exc:
             raise InferenceReceiptError(f"cannot read key file {path}: {exc}") from exc
-    elif os.environ.get(KEY_ENV):
-        text = os.environ[KEY_ENV].strip()
+    else:
+        text = settings.ai_operator_key()
     if text is None:
         return DEV_KEY, True
     try:

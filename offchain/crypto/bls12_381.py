@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from offchain import native
+from offchain.backend import backend_of, to_numpy
 from offchain.crypto import pairing_native, params
-from offchain.crypto.backend import backend_of, to_numpy
 from offchain.crypto.curve import Curve, PairingGroups, encoded_rows
 from offchain.crypto.errors import PointError
 from offchain.crypto.field import PrimeField

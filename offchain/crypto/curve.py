@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from offchain.crypto.backend import to_numpy
+from offchain.backend import to_numpy
 from offchain.crypto.errors import CurveError, PointError
 from offchain.crypto.field import PrimeField
 from offchain.crypto.fp2 import Fp2

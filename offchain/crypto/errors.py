@@ -1,15 +1,13 @@
 """The errors of :mod:`offchain.crypto`, one class per kind of bad input.
 
 The array code's errors derive from :class:`offchain.errors.CryptoError`; the native kernels' boundary
-errors derive from :class:`offchain.native.NativeError` (what a failed build or load raises too), and
-the pairing kernel's from both. (:class:`offchain.crypto.backend.BackendError` stays beside the
-backend it describes.)
+errors derive from :class:`offchain.errors.NativeError` (what a failed build or load raises too), and
+the pairing kernel's from both. (:class:`offchain.errors.BackendError` is shared by every component.)
 """
 
 from __future__ import annotations
 
-from offchain.errors import CryptoError
-from offchain.native import NativeError
+from offchain.errors import CryptoError, NativeError
 
 
 class FieldError(CryptoError):

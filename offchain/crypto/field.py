@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from offchain.crypto.backend import to_numpy
+from offchain.backend import to_numpy
 from offchain.crypto.errors import FieldError
 
 LIMB_BITS = 29

@@ -10,12 +10,11 @@ The first use compiles the module (minutes; cupy caches it on disk).
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
 
-from offchain import native
+from offchain import native, settings
 from offchain.crypto.errors import G1KernelError
 from offchain.crypto.g1_native import G1Kernel
 from offchain.crypto.ntt import bitrev_indices
@@ -44,7 +43,7 @@ def cuda_source() -> str:
 def extra_options() -> tuple[str, ...]:
     """Further nvrtc options from ``EIGEN_G1_NVRTC_OPTIONS`` (space-separated), for tuning runs: e.g.
     ``-DG1_MIN_BLOCKS_BN254=4`` (launch bounds) or ``-DG1_MUL64`` (64-bit-limb products); see g1_cuda.cu."""
-    return tuple(os.environ.get("EIGEN_G1_NVRTC_OPTIONS", "").split())
+    return settings.g1_nvrtc_options()
 
 
 def _load_module(curve: str) -> Any:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from offchain import native
-from offchain.crypto.backend import to_numpy
+from offchain.backend import to_numpy
 from offchain.crypto.errors import G1KernelError
 from offchain.crypto.field import field_to_words, words_to_field
 from offchain.crypto.params import LIMBS

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from offchain import native
-from offchain.crypto.backend import to_numpy
+from offchain.backend import to_numpy
 from offchain.crypto.errors import PairingKernelError
 from offchain.crypto.field import PrimeField, field_to_words
 from offchain.crypto.params import CURVES, LIMBS

@@ -16,7 +16,6 @@ test model; ``EIGEN_DEMO_AI_MODEL=tiny`` forces the tiny one (the output says wh
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 from eth_hash.auto import keccak
 from eth_keys import keys
 
+from offchain import settings
 from offchain.abi import WAD
 from offchain.ai.receipt import ENGINE_ID, FINISH_STOP, Receipt
 from offchain.ai.sampler import SamplingParams
@@ -42,7 +42,7 @@ def load_service() -> tuple[Any, str]:
     """(InferenceService, description of the model): SmolLM2 if present and not overridden, else tiny."""
     from offchain.ai.service import InferenceService
 
-    if os.environ.get("EIGEN_DEMO_AI_MODEL", "").lower() != "tiny":
+    if settings.demo_ai_model() != "tiny":
         try:
             from offchain.ai.model_file import locate_smollm2
 

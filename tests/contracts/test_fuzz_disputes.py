@@ -6,8 +6,6 @@ after forwarding them, and every claim's status is the model's."""
 
 from __future__ import annotations
 
-import os
-
 import ape
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -20,6 +18,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from offchain import settings as eigen_settings
 from offchain.chain.inference_disputes import reexecute_with
 from tests.contracts.support import BOND, CHALLENGE_WINDOW, ESCROW_BLOCKS, RESOLUTION_WINDOW, tamper
 
@@ -223,6 +222,6 @@ def test_dispute_state_machine(dworld, chain):
                     assert cl.status == self.status[i] and bool(cl.compensated) == self.paid[i]
 
     base = settings.default
-    if os.environ.get("EIGEN_PROFILE", "ci") == "ci":
+    if eigen_settings.hypothesis_profile() == "ci":
         base = settings(base, max_examples=4, stateful_step_count=25)
     run_state_machine_as_test(Disputes, settings=base)

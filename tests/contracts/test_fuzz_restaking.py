@@ -8,8 +8,6 @@ few hundred steps; EIGEN_PROFILE=long runs thousands.
 
 from __future__ import annotations
 
-import os
-
 import ape
 from hypothesis import Phase, settings
 from hypothesis import strategies as st
@@ -21,6 +19,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from offchain import settings as eigen_settings
 from tests.contracts.support import BURN, NO_SIG, SALT0, WAD, ZERO, World
 
 SYMS = ("TKA", "TKB")
@@ -307,9 +306,9 @@ def run_machine(w: World, chain) -> None:
     # About 0.5 s a step on anvil (each step is checked against the chain): the CI profile runs
     # 15 x 20 = 300 steps; EIGEN_PROFILE=long runs its own larger budget.
     base = settings.default
-    if os.environ.get("EIGEN_PROFILE", "ci") == "ci":
+    if eigen_settings.hypothesis_profile() == "ci":
         base = settings(base, max_examples=15, stateful_step_count=20)
-    if os.environ.get("EIGEN_NO_SHRINK"):
+    if eigen_settings.no_shrink():
         base = settings(base, phases=[Phase.explicit, Phase.reuse, Phase.generate])
     run_state_machine_as_test(Restaking, settings=base)
 

@@ -11,8 +11,6 @@ balances in a fork; unaccused stakers keep exactly their stake across an adoptio
 
 from __future__ import annotations
 
-import os
-
 import ape
 from hypothesis import Phase, settings
 from hypothesis import strategies as st
@@ -25,6 +23,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from offchain import settings as eigen_settings
 from tests.contracts.support import EVIDENCE, NO_SIG, SALT0, WAD, ZERO, TokenWorld
 
 
@@ -280,9 +279,9 @@ def run_machine(t: TokenWorld, chain) -> None:
                         assert fork.balanceOfAt(h, b) == parent.balanceOfAt(h, b)
 
     base = settings.default
-    if os.environ.get("EIGEN_PROFILE", "ci") == "ci":
+    if eigen_settings.hypothesis_profile() == "ci":
         base = settings(base, max_examples=6, stateful_step_count=25)
-    if os.environ.get("EIGEN_NO_SHRINK"):
+    if eigen_settings.no_shrink():
         base = settings(base, phases=[Phase.explicit, Phase.reuse, Phase.generate])
     run_state_machine_as_test(Forks, settings=base)
 

@@ -20,7 +20,6 @@ sha256; ``--insecure-test-srs`` uses a publicly known secret and must be asked f
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 from pathlib import Path
@@ -28,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from offchain import settings
+from offchain.backend import get_backend
 from offchain.crypto import bn254
-from offchain.crypto.backend import get_backend
 from offchain.crypto.ntt import ntt
 from offchain.da import codec
 from offchain.da.cli.options import add_run_options, parse_chunks, progress, table_cache_dir
@@ -55,7 +55,7 @@ def _srs_from_args(args: argparse.Namespace, n: int, backend: str, with_g2: bool
     if args.insecure_test_srs:
         print("eigen da: WARNING: using the INSECURE test SRS (known secret); proofs are forgeable", file=sys.stderr)
         return insecure_test_srs(n, xp=xp, with_g2=with_g2)
-    directory = args.srs or os.environ.get("EIGEN_DA_SRS")
+    directory = args.srs or settings.da_srs_dir()
     if not directory:
         raise DAInputError("no SRS: pass --srs DIR (EigenDA SRS files) or --insecure-test-srs (tests only)")
     try:

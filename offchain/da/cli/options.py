@@ -4,13 +4,12 @@ progress-bar options, the progress bar, the FK20 table cache directory and ``--c
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from offchain import settings
 from offchain.da.eigenda.params import NUM_CHUNKS
 from offchain.da.errors import DAInputError
 
@@ -31,10 +30,7 @@ def progress(total: int, desc: str, quiet: bool) -> Any:
 def table_cache_dir() -> str | None:
     """Where ``encode`` keeps FK20 Toeplitz tables between runs: ``$EIGEN_DA_CACHE``, by default
     ``.cache/da`` in the repository; ``EIGEN_DA_CACHE=off`` keeps them in memory only."""
-    env = os.environ.get("EIGEN_DA_CACHE")
-    if env is not None and env.strip().lower() in ("", "0", "off", "no", "none"):
-        return None
-    return env or str(Path(__file__).resolve().parents[3] / ".cache" / "da")
+    return settings.da_table_cache()
 
 
 def parse_chunks(text: str | None) -> np.ndarray | None:

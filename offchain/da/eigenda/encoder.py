@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from offchain import native
+from offchain.backend import get_backend
 from offchain.crypto import g2_native
-from offchain.crypto.backend import get_backend
 from offchain.crypto.g1_gpu import G1GpuKernel
 from offchain.crypto.g1_native import LIMBS, G1Kernel
 from offchain.crypto.ntt import Domain, ntt

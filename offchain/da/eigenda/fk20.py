@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from offchain import native
-from offchain.crypto.backend import to_numpy
+from offchain.backend import to_numpy
 from offchain.crypto.ntt import DomainError, _group_fft_columns, group_fft_sparse, ntt
 from offchain.da.eigenda.params import EncodingParams, Suite, chunk_cosets
 from offchain.da.errors import TableCacheError

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from offchain.crypto.backend import to_numpy
+from offchain.backend import to_numpy
 from offchain.crypto.ntt import coset_scale, ntt
 from offchain.da.eigenda.params import EncodingParams, Suite, chunk_cosets
 from offchain.da.errors import RecoveryError

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from offchain.backend import get_backend
 from offchain.crypto import bls12_381
-from offchain.crypto.backend import get_backend
 from offchain.crypto.ntt import bitrev_indices, ntt
 from offchain.da import codec
 from offchain.da.eigenda.encoder import Encoder

@@ -1,12 +1,12 @@
 """Exact engine vs the float32 reference of the same weights (quality guard for the quantisation choices)."""
 
-import os
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from offchain import settings as eigen_settings
 from offchain.ai.engine import F_ACT
 from offchain.ai.evaluate import EVAL_PROMPTS, greedy_agreement, perplexity
 from offchain.ai.reference import FloatReference
@@ -39,7 +39,7 @@ def test_smollm2_perplexity_and_teacher_forced_agreement():
 
 @pytest.mark.slow
 def test_smollm2_greedy_agreement_20_prompts_32_tokens():
-    if os.environ.get("EIGEN_SLOW") != "1":
+    if not eigen_settings.slow_tests():
         pytest.skip("slow (several minutes on 2 cores): set EIGEN_SLOW=1")
     svc, ref = smol_service(), _smol_ref()
     agr = greedy_agreement(svc, ref, EVAL_PROMPTS, 32)

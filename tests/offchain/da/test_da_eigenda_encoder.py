@@ -1,6 +1,5 @@
 """KZG commitments, RS chunks, FK20 proofs, verification and recovery: EigenDA vectors and properties."""
 
-import os
 
 import numpy as np
 import pytest
@@ -8,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from offchain import native
+from offchain import settings as eigen_settings
 from offchain.crypto import bn254
 from offchain.da.eigenda.encoder import Encoder
 from offchain.da.eigenda.params import EncodingParams, Sample
@@ -227,7 +227,7 @@ def test_da_insecure_srs_is_marked() -> None:
 
 
 @slow_without_native
-@pytest.mark.skipif(not native.enabled() and os.environ.get("EIGEN_SLOW") != "1",
+@pytest.mark.skipif(not native.enabled() and not eigen_settings.slow_tests(),
                     reason="long run on the array code: set EIGEN_SLOW=1 (fast with the native kernel)")
 def test_da_full_code_with_chunk_length_two() -> None:
     """The real 8,192-chunk code with L = 2 (a 64 KiB blob): FK20 over 1,024-point G1 FFTs, batch

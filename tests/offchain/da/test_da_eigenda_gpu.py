@@ -5,8 +5,8 @@ import random
 import numpy as np
 import pytest
 
+from offchain.backend import BackendError, get_backend, to_numpy
 from offchain.crypto import bn254
-from offchain.crypto.backend import BackendError, get_backend, to_numpy
 from offchain.crypto.curve import scalars_to_bytes
 from offchain.crypto.ntt import Domain, ntt
 from tests.support import gpu_available

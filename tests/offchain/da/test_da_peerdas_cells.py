@@ -1,6 +1,5 @@
 """PeerDAS mode (BLS12-381, EIP-7594) differential tests against ckzg with the real Ethereum setup."""
 
-import os
 from pathlib import Path
 
 import ckzg
@@ -10,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from offchain import native
+from offchain import settings as eigen_settings
 from offchain.da.errors import PeerDASError
 from offchain.da.peerdas.cells import PeerDAS, load_trusted_setup
 
@@ -84,7 +84,7 @@ def test_da_peerdas_input_errors(pd: PeerDAS) -> None:
 
 
 @((lambda f: f) if native.enabled() else pytest.mark.slow)
-@pytest.mark.skipif(not native.enabled() and os.environ.get("EIGEN_SLOW") != "1",
+@pytest.mark.skipif(not native.enabled() and not eigen_settings.slow_tests(),
                     reason="long run (~2 min of FK20 on the array code): set EIGEN_SLOW=1 (fast with the native kernel)")
 def test_da_peerdas_proofs_and_recovery_byte_identical(ckzg_setup) -> None:
     full = PeerDAS(load_trusted_setup(_setup_path()))

@@ -1,0 +1,163 @@
+"""Every ``EIGEN_*`` environment setting, in one place.
+
+Each setting is read when it is asked for (never cached at import), so a test or a long-running
+process that changes the environment sees the change. Nothing else in the package reads ``EIGEN_*``
+variables; ``docs/settings.md`` lists the same table (a test keeps the two in step).
+
+| name | default | meaning |
+|---|---|---|
+| ``EIGEN_NATIVE`` | ``1`` | ``0``/``false``/``no``/``off`` disables the C kernels (array code, same results) |
+| ``EIGEN_NATIVE_DIR`` | ``.cache/native`` | where compiled kernels are cached |
+| ``EIGEN_G1_NVRTC_OPTIONS`` | empty | extra nvrtc options for the GPU G1 kernel (tuning runs) |
+| ``EIGEN_DA_SRS`` | unset | directory with EigenDA's SRS files for ``eigen da`` |
+| ``EIGEN_DA_CACHE`` | ``.cache/da`` | FK20 table cache of ``eigen da encode``; ``off`` keeps tables in memory |
+| ``EIGEN_AI_MODEL`` | unset | a GGUF file used instead of the installed SmolLM2 package |
+| ``EIGEN_AI_THREADS`` | OpenMP default | CPU threads of the inference kernels (results never depend on it) |
+| ``EIGEN_AI_OPERATOR_KEY`` | unset | hex private key that signs inference receipts (else the public dev key) |
+| ``EIGEN_DEMO_AI_MODEL`` | unset | ``tiny`` makes the demo use the tiny seeded model |
+| ``EIGEN_DEPLOYER`` | unset | keystore alias that deploys to a live network (``ape run deploy``) |
+| ``EIGEN_DEPLOY_CONFIG`` | ``config/deploy.yaml`` | another deployment configuration file |
+| ``EIGEN_PROFILE`` | ``ci`` | Hypothesis profile of the test suite (``long`` for deep fuzzing) |
+| ``EIGEN_SLOW`` | unset | ``1`` runs the slow tests too |
+| ``EIGEN_NO_SHRINK`` | unset | set: the state-machine fuzzers skip shrinking (faster failing runs) |
+| ``EIGEN_SHARED`` | ``../shared`` | where the tests find the shared vectors |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from offchain.errors import EigenError
+
+ROOT = Path(__file__).resolve().parent.parent  # the checkout (or the installed package's parent)
+_OFF = ("0", "false", "no", "off")
+
+
+class SettingError(EigenError):
+    """An ``EIGEN_*`` variable holds a value that cannot be used (e.g. a non-integer thread count)."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment setting: its variable name, its default (None: unset) and what it does."""
+
+    name: str
+    default: str | None
+    doc: str
+
+    def raw(self) -> str | None:
+        """The variable's value, or the default when it is not set."""
+        return os.environ.get(self.name, self.default)
+
+    def is_set(self) -> bool:
+        """Whether the variable is set to a non-empty value."""
+        return bool(os.environ.get(self.name))
+
+
+NATIVE = Setting("EIGEN_NATIVE", "1", "0/false/no/off disables the C kernels (array code, same results)")
+NATIVE_DIR = Setting("EIGEN_NATIVE_DIR", None, "where compiled kernels are cached (default .cache/native)")
+G1_NVRTC_OPTIONS = Setting("EIGEN_G1_NVRTC_OPTIONS", "", "extra nvrtc options for the GPU G1 kernel")
+DA_SRS = Setting("EIGEN_DA_SRS", None, "directory with EigenDA's SRS files for `eigen da`")
+DA_CACHE = Setting("EIGEN_DA_CACHE", None, "FK20 table cache (default .cache/da); off keeps tables in memory")
+AI_MODEL = Setting("EIGEN_AI_MODEL", None, "a GGUF file used instead of the installed SmolLM2 package")
+AI_THREADS = Setting("EIGEN_AI_THREADS", "", "CPU threads of the inference kernels (default: OpenMP's)")
+AI_OPERATOR_KEY = Setting("EIGEN_AI_OPERATOR_KEY", None, "hex private key that signs inference receipts")
+DEMO_AI_MODEL = Setting("EIGEN_DEMO_AI_MODEL", "", "tiny makes the demo use the tiny seeded model")
+DEPLOYER = Setting("EIGEN_DEPLOYER", None, "keystore alias that deploys to a live network")
+DEPLOY_CONFIG = Setting("EIGEN_DEPLOY_CONFIG", None, "another deployment configuration file")
+PROFILE = Setting("EIGEN_PROFILE", "ci", "Hypothesis profile of the test suite (ci or long)")
+SLOW = Setting("EIGEN_SLOW", None, "1 runs the slow tests too")
+NO_SHRINK = Setting("EIGEN_NO_SHRINK", None, "1 skips Hypothesis shrinking in the state-machine fuzzers")
+SHARED = Setting("EIGEN_SHARED", None, "where the tests find the shared vectors (default ../shared)")
+
+ALL: tuple[Setting, ...] = (
+    NATIVE, NATIVE_DIR, G1_NVRTC_OPTIONS, DA_SRS, DA_CACHE, AI_MODEL, AI_THREADS, AI_OPERATOR_KEY,
+    DEMO_AI_MODEL, DEPLOYER, DEPLOY_CONFIG, PROFILE, SLOW, NO_SHRINK, SHARED,
+)
+
+
+def native_enabled() -> bool:
+    """Whether the C kernels may be used (``EIGEN_NATIVE`` not 0/false/no/off)."""
+    return (NATIVE.raw() or "1").strip().lower() not in _OFF
+
+
+def native_dir() -> Path:
+    """Directory of the compiled-kernel cache."""
+    value = NATIVE_DIR.raw()
+    return Path(value) if value else ROOT / ".cache" / "native"
+
+
+def g1_nvrtc_options() -> tuple[str, ...]:
+    """Extra nvrtc options (space-separated) for the GPU G1 kernel."""
+    return tuple((G1_NVRTC_OPTIONS.raw() or "").split())
+
+
+def da_srs_dir() -> str | None:
+    """The EigenDA SRS directory named by the environment, if any."""
+    return DA_SRS.raw() or None
+
+
+def da_table_cache() -> str | None:
+    """Where FK20 tables are kept between runs, or None when the cache is off."""
+    value = DA_CACHE.raw()
+    if value is not None and value.strip().lower() in ("", "none", *_OFF):
+        return None
+    return value or str(ROOT / ".cache" / "da")
+
+
+def ai_model_path() -> str | None:
+    """The GGUF file named by ``EIGEN_AI_MODEL``, if any."""
+    return AI_MODEL.raw() or None
+
+
+def ai_threads() -> int:
+    """Threads of the inference kernels; 0 means OpenMP's default."""
+    value = (AI_THREADS.raw() or "").strip()
+    try:
+        return int(value) if value else 0
+    except ValueError:
+        raise SettingError(f"EIGEN_AI_THREADS must be an integer, got {value!r}") from None
+
+
+def ai_operator_key() -> str | None:
+    """The operator key hex named by the environment, if any."""
+    value = AI_OPERATOR_KEY.raw()
+    return value.strip() if value and value.strip() else None
+
+
+def demo_ai_model() -> str:
+    """The demo's model choice (``tiny`` or empty)."""
+    return (DEMO_AI_MODEL.raw() or "").strip().lower()
+
+
+def deployer_alias() -> str | None:
+    """The keystore alias that deploys to a live network, if any."""
+    return DEPLOYER.raw() or None
+
+
+def deploy_config_path() -> str | None:
+    """Another deployment configuration file, if any."""
+    return DEPLOY_CONFIG.raw() or None
+
+
+def hypothesis_profile() -> str:
+    """The Hypothesis profile the test suite loads."""
+    return PROFILE.raw() or "ci"
+
+
+def slow_tests() -> bool:
+    """Whether the slow tests run."""
+    return SLOW.raw() == "1"
+
+
+def no_shrink() -> bool:
+    """Whether the state-machine fuzzers skip shrinking."""
+    return NO_SHRINK.is_set()
+
+
+def shared_dir() -> Path:
+    """Where the shared vectors live (``../shared`` beside the checkout by default)."""
+    value = SHARED.raw()
+    return Path(value) if value else ROOT.parent / "shared"
