@@ -1,15 +1,19 @@
-"""Small ABI primitives shared by the receipts and the contract clients: constants and strict parsers.
+"""Small primitives shared by the receipts, the contract clients and the file loaders: constants, strict
+parsers and file digests.
 
 Each parser takes the error type to raise, so every caller keeps its own typed error
 (``ComputeReceiptError``, ``EnrolmentError``, ...); the messages name the field being parsed:
 
 - :func:`b32`: a ``bytes32`` from 32 bytes or (``text=True``) a hex string with or without ``0x``;
 - :func:`address`: a ``0x``-prefixed 20-byte hex address, returned in lower case;
-- :func:`uint`: a ``uintN`` from a Python ``int`` (``bool`` is refused) in ``[0, 2**bits)``.
+- :func:`uint`: a ``uintN`` from a Python ``int`` (``bool`` is refused) in ``[0, 2**bits)``;
+- :func:`sha256_file`: the SHA-256 of a file, read in 4 MiB blocks.
 """
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Any
 
 WAD = 10**18  # fixed-point one: magnitudes and slashing fractions are WAD-scaled (WAD = 100%)
@@ -46,3 +50,12 @@ def uint(v: Any, bits: int, name: str, err: type[Exception]) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 1 << bits:
         raise err(f"{name} must be a uint{bits}")
     return v
+
+
+def sha256_file(path: str | Path) -> bytes:
+    """The SHA-256 digest of the file at ``path`` (read in 4 MiB blocks, never whole)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.digest()

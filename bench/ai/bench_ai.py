@@ -1,6 +1,6 @@
 """Benchmark of the exact engine (eigen-ai-int/1) vs the float32 reference of the same weights, in one process.
 
-    .venv/bin/python bench/ai/bench_ai.py [--quick] [--no-quality] [--backend numpy|cupy]
+    .venv/bin/python bench/ai/bench_ai.py [--quick] [--no-quality] [--backend cpu|gpu]
                                           [--llama-python PATH/TO/python-with-llama_cpp]
 
 Prints a table and writes bench/results/ai.json (git-ignored) with the machine description.
@@ -26,6 +26,7 @@ from offchain.ai.engine import Engine  # noqa: E402
 from offchain.ai.evaluate import EVAL_PROMPTS, greedy_agreement, perplexity  # noqa: E402
 from offchain.ai.reference import FloatReference  # noqa: E402
 from offchain.ai.service import InferenceService  # noqa: E402
+from offchain.backend import BACKENDS  # noqa: E402
 
 TEXT = (ROOT / "bench" / "ai" / "ppl_text.txt").read_text()
 
@@ -161,7 +162,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer repetitions, 4 agreement prompts")
     ap.add_argument("--no-quality", action="store_true")
-    ap.add_argument("--backend", default="numpy")
+    ap.add_argument("--backend", default="cpu", choices=BACKENDS)
     ap.add_argument("--llama-python", default=None, help="python interpreter that has llama_cpp installed")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "ai.json"))
     args = ap.parse_args()

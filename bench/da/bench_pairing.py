@@ -1,5 +1,5 @@
 """Benchmark of the 2-pairing product check that KZG verification runs (e(A, B) e(C, D) == 1): the native
-kernel (offchain/pairing_native.c) against py_ecc, both curves, in the same process.
+kernel (offchain/crypto/kernels/pairing_native.c) against py_ecc, both curves, in the same process.
 
 Usage: ``python bench/da/bench_pairing.py [--reps 21] [--pyecc-reps 3]``. Rows per curve:
 - ``native_s``: the kernel on affine words (``PairingKernel.check``), the pairing alone;

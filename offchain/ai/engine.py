@@ -268,11 +268,11 @@ class KVCache:
 
 
 class Engine:
-    """Exact engine over a GGUF llama model; ``backend`` is "numpy" or "cupy" (same bits)."""
+    """Exact engine over a GGUF llama model; ``backend`` is "cpu" (numpy) or "gpu" (cupy): same bits."""
 
     version = ENGINE_VERSION
 
-    def __init__(self, model: ModelFile, backend: str = "numpy", threads: int | None = None) -> None:
+    def __init__(self, model: ModelFile, backend: str = "cpu", threads: int | None = None) -> None:
         """``threads``: CPU threads of the native linear kernel (default ``$EIGEN_AI_THREADS``, else the
         OpenMP default, i.e. ``$OMP_NUM_THREADS`` or all cores); results never depend on it."""
         if threads is None:
@@ -304,7 +304,7 @@ class Engine:
         if any(ly.w_gate_up.splits != [cfg.d_ff, cfg.d_ff] for ly in self.layers):
             raise ModelFileError("ffn_gate and ffn_up must both have d_ff rows")
         # the element-wise steps in C too (same integers), with the native linear kernel
-        self.native_ops = backend == "numpy" and native.enabled()
+        self.native_ops = xp is np and native.enabled()
         self.out_norm = RMSNorm(model.tensor("output_norm.weight"), eps, xp)
         emb = model.tensor("token_embd.weight")
         head = model.tensors.get("output.weight", emb)
@@ -328,7 +328,7 @@ class Engine:
         self.cos, self.sin = xp.asarray(cos), xp.asarray(sin)
         self.score_shift = F_ACT - 2 * F_ACT - (cfg.head_dim.bit_length() - 1) // 2
         self._blas = None
-        if backend == "numpy":
+        if xp is np:
             try:
                 from threadpoolctl import ThreadpoolController
 

