@@ -72,7 +72,9 @@ def _find_compiler() -> str | None:
 def _compiler() -> str:
     cc = _find_compiler()
     if not cc:
-        raise NativeError("no C compiler found (set CC, or install gcc); set EIGEN_NATIVE=0 to use the array code")
+        raise NativeError(
+            "no C compiler found (set CC, or install gcc); set EIGEN_NATIVE=0 to use the array code"
+        )
     return cc
 
 
@@ -120,7 +122,9 @@ def build(source: str | Path, flags: tuple[str, ...] = ()) -> Path:
             raise NativeError(f"running the C compiler {cmd[0]!r} failed: {exc}") from exc
         if proc.returncode != 0:
             os.unlink(tmp)
-            raise NativeError(f"compiling {src.name} failed ({' '.join(cmd)}):\n{proc.stderr.strip()[-4000:]}")
+            raise NativeError(
+                f"compiling {src.name} failed ({' '.join(cmd)}):\n{proc.stderr.strip()[-4000:]}"
+            )
         os.replace(tmp, out)
     return out
 

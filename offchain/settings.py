@@ -73,8 +73,21 @@ NO_SHRINK = Setting("EIGEN_NO_SHRINK", None, "1 skips Hypothesis shrinking in th
 SHARED = Setting("EIGEN_SHARED", None, "where the tests find the shared vectors (default ../shared)")
 
 ALL: tuple[Setting, ...] = (
-    NATIVE, NATIVE_DIR, G1_NVRTC_OPTIONS, DA_SRS, DA_CACHE, AI_MODEL, AI_THREADS, AI_OPERATOR_KEY,
-    DEMO_AI_MODEL, DEPLOYER, DEPLOY_CONFIG, PROFILE, SLOW, NO_SHRINK, SHARED,
+    NATIVE,
+    NATIVE_DIR,
+    G1_NVRTC_OPTIONS,
+    DA_SRS,
+    DA_CACHE,
+    AI_MODEL,
+    AI_THREADS,
+    AI_OPERATOR_KEY,
+    DEMO_AI_MODEL,
+    DEPLOYER,
+    DEPLOY_CONFIG,
+    PROFILE,
+    SLOW,
+    NO_SHRINK,
+    SHARED,
 )
 
 

@@ -26,7 +26,9 @@ def deployer_account():
         acct = accounts.load(alias)
         acct.set_autosign(True)
         return acct
-    if networks.provider.network.name not in ("local",) and not networks.provider.network.name.endswith("-fork"):
+    if networks.provider.network.name not in ("local",) and not networks.provider.network.name.endswith(
+        "-fork"
+    ):
         raise ChainError("set EIGEN_DEPLOYER to a keystore alias to deploy to a live network")
     return accounts.test_accounts[0]
 

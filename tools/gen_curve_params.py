@@ -122,7 +122,10 @@ def pairing_constants(c: CurveParams) -> dict[str, Any]:
     """The pairing constants of ``c`` as ints, with the identities they rest on checked."""
     p, r, x, xi = c.p, c.r, c.x, (c.xi0, 1)
     if c.name == "bn254":
-        assert p == 36 * x**4 + 36 * x**3 + 24 * x**2 + 6 * x + 1 and r == 36 * x**4 + 36 * x**3 + 18 * x**2 + 6 * x + 1
+        assert (
+            p == 36 * x**4 + 36 * x**3 + 24 * x**2 + 6 * x + 1
+            and r == 36 * x**4 + 36 * x**3 + 18 * x**2 + 6 * x + 1
+        )
         assert _fp2_mul(c.twist_b, xi, p) == (c.b, 0)  # D-type: b' = b / xi
         ate = 6 * x + 2
         xm1_3 = 0

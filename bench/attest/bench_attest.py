@@ -51,19 +51,56 @@ def cases() -> list[dict]:
     if (VECTORS / "tdx" / "dcapqvl_tdx_quote.bin").exists():
         q = (VECTORS / "tdx" / "dcapqvl_tdx_quote.bin").read_bytes()
         col_text = (VECTORS / "tdx" / "dcapqvl_tdx_quote.collateral.json").read_text()
-        out.append({"name": "tdx dcapqvl_tdx_quote (real)", "kind": "tdx", "quote": q, "col": TdxCollateral.from_json(col_text),
-                    "col_text": col_text, "at": parse_time("2025-07-01T00:00:00Z"), "trust": None, "policy": None, "root_der": None})
+        out.append(
+            {
+                "name": "tdx dcapqvl_tdx_quote (real)",
+                "kind": "tdx",
+                "quote": q,
+                "col": TdxCollateral.from_json(col_text),
+                "col_text": col_text,
+                "at": parse_time("2025-07-01T00:00:00Z"),
+                "trust": None,
+                "policy": None,
+                "root_der": None,
+            }
+        )
         doc = (VECTORS / "nitro" / "oyster_aws.cose").read_bytes()
-        out.append({"name": "nitro oyster_aws (real)", "kind": "nitro", "doc": doc,
-                    "at": datetime(2024, 12, 13, 7, 37, 58, 960000, tzinfo=UTC), "trust": None, "policy": None})
+        out.append(
+            {
+                "name": "nitro oyster_aws (real)",
+                "kind": "nitro",
+                "doc": doc,
+                "at": datetime(2024, 12, 13, 7, 37, 58, 960000, tzinfo=UTC),
+                "trust": None,
+                "policy": None,
+            }
+        )
     ca = TdxTestCA(seed=b"bench")
     q, col = ca.evidence()
-    out.append({"name": "tdx test CA v4", "kind": "tdx", "quote": q, "col": col, "col_text": json.dumps(col.parts),
-                "at": TdxSpec().at, "trust": TrustStore.default().with_roots([ca.root]),
-                "policy": Policy(trusted_roots=(ca.root_fingerprint,)), "root_der": ca.root.public_bytes(Encoding.DER)})
+    out.append(
+        {
+            "name": "tdx test CA v4",
+            "kind": "tdx",
+            "quote": q,
+            "col": col,
+            "col_text": json.dumps(col.parts),
+            "at": TdxSpec().at,
+            "trust": TrustStore.default().with_roots([ca.root]),
+            "policy": Policy(trusted_roots=(ca.root_fingerprint,)),
+            "root_der": ca.root.public_bytes(Encoding.DER),
+        }
+    )
     n = NitroTestCA(seed=b"bench")
-    out.append({"name": "nitro test CA", "kind": "nitro", "doc": n.document(), "at": NitroSpec().timestamp,
-                "trust": TrustStore.default().with_roots([n.root]), "policy": Policy(trusted_roots=(n.root_fingerprint,))})
+    out.append(
+        {
+            "name": "nitro test CA",
+            "kind": "nitro",
+            "doc": n.document(),
+            "at": NitroSpec().timestamp,
+            "trust": TrustStore.default().with_roots([n.root]),
+            "policy": Policy(trusted_roots=(n.root_fingerprint,)),
+        }
+    )
     return out
 
 
@@ -79,9 +116,11 @@ def main() -> None:
     rows = []
     for c in cases():
         if c["kind"] == "tdx":
+
             def ours(c=c):
                 v = verify_tdx(c["quote"], c["col"], at=c["at"], policy=c["policy"], trust=c["trust"])
                 assert v.accepted
+
             ref = None
             if dcap_qvl is not None:
                 qcol = dcap_qvl.QuoteCollateralV3.from_json(c["col_text"])
@@ -89,30 +128,53 @@ def main() -> None:
                 if c["root_der"] is None:
                     ref = lambda c=c, qcol=qcol, ts=ts: dcap_qvl.verify(c["quote"], qcol, ts)  # noqa: E731
                 else:
-                    ref = lambda c=c, qcol=qcol, ts=ts: dcap_qvl.verify_with_root_ca(c["quote"], qcol, c["root_der"], ts)  # noqa: E731
+                    ref = lambda c=c, qcol=qcol, ts=ts: dcap_qvl.verify_with_root_ca(  # noqa: E731
+                        c["quote"], qcol, c["root_der"], ts
+                    )
         else:
+
             def ours(c=c):
                 v = verify_nitro(c["doc"], at=c["at"], policy=c["policy"], trust=c["trust"])
                 assert v.accepted
+
             ref = None
         runs = rates([ours] + ([ref] if ref is not None else []), args.seconds, args.repeats)
         med = statistics.median(r[0] for r in runs)
-        row = {"case": c["name"], "ours_per_s": round(med, 1), "ours_runs": [round(r[0], 1) for r in runs],
-               "ours_ms": round(1000 / med, 3)}
+        row = {
+            "case": c["name"],
+            "ours_per_s": round(med, 1),
+            "ours_runs": [round(r[0], 1) for r in runs],
+            "ours_ms": round(1000 / med, 3),
+        }
         if ref is not None:
-            row.update(dcapqvl_per_s=round(statistics.median(r[1] for r in runs), 1),
-                       dcapqvl_runs=[round(r[1], 1) for r in runs],
-                       ratio_ours_over_dcapqvl=round(statistics.median(r[0] / r[1] for r in runs), 3))
+            row.update(
+                dcapqvl_per_s=round(statistics.median(r[1] for r in runs), 1),
+                dcapqvl_runs=[round(r[1], 1) for r in runs],
+                ratio_ours_over_dcapqvl=round(statistics.median(r[0] / r[1] for r in runs), 3),
+            )
         rows.append(row)
-    machine = {"platform": platform.platform(), "python": platform.python_version(), "cpu": _cpu(), "cores": os.cpu_count()}
-    print(f"machine: {machine['cpu']} ({machine['cores']} cores), {machine['platform']}, Python {machine['python']}")
+    machine = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": _cpu(),
+        "cores": os.cpu_count(),
+    }
+    print(
+        f"machine: {machine['cpu']} ({machine['cores']} cores), {machine['platform']}, Python {machine['python']}"
+    )
     print(f"{'case':34} {'ours/s':>10} {'ms':>8} {'dcap-qvl/s':>11} {'ours/dcap':>10}")
     for r in rows:
-        print(f"{r['case']:34} {r['ours_per_s']:>10} {r['ours_ms']:>8} {r.get('dcapqvl_per_s', '-'):>11} {r.get('ratio_ours_over_dcapqvl', '-'):>10}")
+        print(
+            f"{r['case']:34} {r['ours_per_s']:>10} {r['ours_ms']:>8} {r.get('dcapqvl_per_s', '-'):>11} {r.get('ratio_ours_over_dcapqvl', '-'):>10}"
+        )
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "attest.json").write_text(json.dumps({"machine": machine, "seconds": args.seconds, "repeats": args.repeats,
-                                                 "rows": rows}, indent=2) + "\n")
+    (out / "attest.json").write_text(
+        json.dumps(
+            {"machine": machine, "seconds": args.seconds, "repeats": args.repeats, "rows": rows}, indent=2
+        )
+        + "\n"
+    )
 
 
 def _cpu() -> str:

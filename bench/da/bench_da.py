@@ -79,7 +79,9 @@ def timed(fn: Any, xp: Any, reps: int, what: str = "") -> tuple[float, Any]:
     return statistics.median(times), out
 
 
-def bench_size(label: str, n: int, backend: str, reps: int, batch: int, length_proof: bool = False) -> dict[str, Any]:
+def bench_size(
+    label: str, n: int, backend: str, reps: int, batch: int, length_proof: bool = False
+) -> dict[str, Any]:
     xp = get_backend(backend)
     t0 = time.perf_counter()
     srs = insecure_test_srs(n, xp=xp, with_g2=length_proof)
@@ -91,21 +93,38 @@ def bench_size(label: str, n: int, backend: str, reps: int, batch: int, length_p
     raw[:, 0] = 0
     p = enc.c.fr.from_bytes(raw)
     params = EncodingParams(n)
-    row: dict[str, Any] = {"size": label, "symbols": n, "chunk_length": params.chunk_length, "srs_setup_s": t_srs}
+    row: dict[str, Any] = {
+        "size": label,
+        "symbols": n,
+        "chunk_length": params.chunk_length,
+        "srs_setup_s": t_srs,
+    }
     row["commit_s"], C = timed(lambda: enc.commit(p), xp, reps, "commit")
-    if length_proof:  # EigenDA's BlobCommitment also has LC and LP: two G2 MSMs of n points (native G2 kernel, CPU)
-        row["length_commit_proof_s"], _ = timed(lambda: (enc.length_commitment(p), enc.length_proof(p)), xp, reps,
-                                                "length commitment + proof")
+    if (
+        length_proof
+    ):  # EigenDA's BlobCommitment also has LC and LP: two G2 MSMs of n points (native G2 kernel, CPU)
+        row["length_commit_proof_s"], _ = timed(
+            lambda: (enc.length_commitment(p), enc.length_proof(p)), xp, reps, "length commitment + proof"
+        )
     row["chunks_s"], coeffs = timed(lambda: enc.chunk_coeffs(p, params), xp, reps, "chunks")
     t0 = time.perf_counter()
     enc._toeplitz_table(params)
     sync(xp)
     row["fk20_table_s"] = time.perf_counter() - t0
-    print(f"[bench]   srs setup {t_srs:.3f} s; fk20 table {row['fk20_table_s']:.3f} s", file=sys.stderr, flush=True)
+    print(
+        f"[bench]   srs setup {t_srs:.3f} s; fk20 table {row['fk20_table_s']:.3f} s",
+        file=sys.stderr,
+        flush=True,
+    )
     row["proofs_s"], proofs = timed(lambda: enc.proofs(p, params), xp, reps, "proofs (table cached)")
     row["frames_s"] = row["chunks_s"] + row["proofs_s"]
     idx = rng.choice(NUM_CHUNKS, batch, replace=False)
-    s = Sample(np.zeros(batch, np.int64), idx, enc.c.fr.take(coeffs, xp.asarray(idx)), enc.c.g1.take(proofs, xp.asarray(idx)))
+    s = Sample(
+        np.zeros(batch, np.int64),
+        idx,
+        enc.c.fr.take(coeffs, xp.asarray(idx)),
+        enc.c.g1.take(proofs, xp.asarray(idx)),
+    )
     row["verify_batch_s"], ok = timed(lambda: enc.verify_batch(C, s), xp, reps, f"verify batch of {batch}")
     assert ok, "batch verification failed"
     row["verify_batch_size"] = batch
@@ -126,8 +145,11 @@ def main() -> int:
     ap.add_argument("--sizes", default="128KiB")
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--batch", type=int, default=64, help="chunks per verification batch")
-    ap.add_argument("--length-proof", action="store_true",
-                    help="also time the length commitment and proof (G2 powers in the test SRS: slower setup)")
+    ap.add_argument(
+        "--length-proof",
+        action="store_true",
+        help="also time the length commitment and proof (G2 powers in the test SRS: slower setup)",
+    )
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = ap.parse_args()
     rows = []
@@ -136,14 +158,28 @@ def main() -> int:
         print(f"[bench] {label} ({n} symbols) on {args.backend} ...", file=sys.stderr, flush=True)
         rows.append(bench_size(label, n, args.backend, args.reps, args.batch, args.length_proof))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    result = {"machine": machine(args.backend), "backend": args.backend, "reps": args.reps, "rows": rows,
-              "targets": {"cpu_128KiB_frames_s": 8.0, "gpu_16MiB_frames_s": 1.26, "gpu_16MiB_proofs_s": 0.27}}
+    result = {
+        "machine": machine(args.backend),
+        "backend": args.backend,
+        "reps": args.reps,
+        "rows": rows,
+        "targets": {"cpu_128KiB_frames_s": 8.0, "gpu_16MiB_frames_s": 1.26, "gpu_16MiB_proofs_s": 0.27},
+    }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"da-{args.backend}-{socket.gethostname()}.json"
     path.write_text(json.dumps(result, indent=2))
-    cols = ["size", "commit_s", "chunks_s", "fk20_table_s", "proofs_s", "frames_s", "verify_single_s",
-            "verify_per_chunk_in_batch_s", "recover_s"] + (["length_commit_proof_s"] if args.length_proof else [])
+    cols = [
+        "size",
+        "commit_s",
+        "chunks_s",
+        "fk20_table_s",
+        "proofs_s",
+        "frames_s",
+        "verify_single_s",
+        "verify_per_chunk_in_batch_s",
+        "recover_s",
+    ] + (["length_commit_proof_s"] if args.length_proof else [])
     print(" | ".join(cols))
     for r in rows:
         print(" | ".join(f"{r[c]:.4g}" if isinstance(r[c], float) else str(r[c]) for c in cols))

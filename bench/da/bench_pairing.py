@@ -58,7 +58,9 @@ def bench_curve(name: str, mod: Any, reps: int, pyecc_reps: int) -> dict[str, An
     for P, Q in pairs:
         x1, y1, _ = G.g1.to_affine(P[..., None])
         x2, y2, _ = G.g2.to_affine(Q[..., None])
-        ints.append(((G.fp.to_ints(x1)[0], G.fp.to_ints(y1)[0]), (G.fp2.to_pairs(x2)[0], G.fp2.to_pairs(y2)[0])))
+        ints.append(
+            ((G.fp.to_ints(x1)[0], G.fp.to_ints(y1)[0]), (G.fp2.to_pairs(x2)[0], G.fp2.to_pairs(y2)[0]))
+        )
     g1, g2 = PN.affine_words(name, ints)
     K = PN.kernel(name)
     K.check(g1, g2)  # build/load outside the timing
@@ -69,8 +71,12 @@ def bench_curve(name: str, mod: Any, reps: int, pyecc_reps: int) -> dict[str, An
     assert ok1 and ok2 and ok3, "the benchmark product must be one on every path"
     row["speedup"] = row["pyecc_s"] / row["native_s"]
     row["speedup_points"] = row["pyecc_s"] / row["native_points_s"]
-    print(f"[bench] {name}: native {row['native_s'] * 1e3:.3f} ms, native from points "
-          f"{row['native_points_s'] * 1e3:.3f} ms, py_ecc {row['pyecc_s'] * 1e3:.1f} ms", file=sys.stderr, flush=True)
+    print(
+        f"[bench] {name}: native {row['native_s'] * 1e3:.3f} ms, native from points "
+        f"{row['native_points_s'] * 1e3:.3f} ms, py_ecc {row['pyecc_s'] * 1e3:.1f} ms",
+        file=sys.stderr,
+        flush=True,
+    )
     return row
 
 
@@ -81,19 +87,31 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = ap.parse_args()
     if not native.enabled():
-        print("native kernels are disabled (EIGEN_NATIVE=0 or no C compiler): nothing to compare", file=sys.stderr)
+        print(
+            "native kernels are disabled (EIGEN_NATIVE=0 or no C compiler): nothing to compare",
+            file=sys.stderr,
+        )
         return 1
-    rows = [bench_curve(name, mod, args.reps, args.pyecc_reps) for name, mod in (("bn254", BN), ("bls12_381", BL))]
-    result = {"machine": machine("cpu"), "reps": args.reps, "pyecc_reps": args.pyecc_reps, "rows": rows,
-              "targets": {"bn254_native_2pairing_s": 0.005}}
+    rows = [
+        bench_curve(name, mod, args.reps, args.pyecc_reps) for name, mod in (("bn254", BN), ("bls12_381", BL))
+    ]
+    result = {
+        "machine": machine("cpu"),
+        "reps": args.reps,
+        "pyecc_reps": args.pyecc_reps,
+        "rows": rows,
+        "targets": {"bn254_native_2pairing_s": 0.005},
+    }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"pairing-{socket.gethostname()}.json"
     path.write_text(json.dumps(result, indent=2))
     print("curve | 2-pairing native (ms) | from array points (ms) | py_ecc (ms) | speedup")
     for r in rows:
-        print(f"{r['curve']} | {r['native_s'] * 1e3:.3f} | {r['native_points_s'] * 1e3:.3f} | {r['pyecc_s'] * 1e3:.1f} | "
-              f"{r['speedup']:.0f}x")
+        print(
+            f"{r['curve']} | {r['native_s'] * 1e3:.3f} | {r['native_points_s'] * 1e3:.3f} | {r['pyecc_s'] * 1e3:.1f} | "
+            f"{r['speedup']:.0f}x"
+        )
     print(f"machine: {result['machine']}")
     print(f"wrote {path}")
     return 0

@@ -62,8 +62,16 @@ def main() -> int:
     assert ours == (list(cells), list(proofs)), "not byte-identical to ckzg"
     rows["compute_cells_and_kzg_proofs"] = (t_ours, t_ref)
     com = ckzg.blob_to_kzg_commitment(blob, ts)
-    t_ref, ok = med(lambda: ckzg.verify_cell_kzg_proof_batch([com] * 128, list(range(128)), cells, proofs, ts), np, args.reps)
-    t_ours, ok2 = med(lambda: pd.verify_cell_kzg_proof_batch([com] * 128, list(range(128)), list(cells), list(proofs)), xp, args.reps)
+    t_ref, ok = med(
+        lambda: ckzg.verify_cell_kzg_proof_batch([com] * 128, list(range(128)), cells, proofs, ts),
+        np,
+        args.reps,
+    )
+    t_ours, ok2 = med(
+        lambda: pd.verify_cell_kzg_proof_batch([com] * 128, list(range(128)), list(cells), list(proofs)),
+        xp,
+        args.reps,
+    )
     assert ok and ok2
     rows["verify_cell_kzg_proof_batch(128)"] = (t_ours, t_ref)
     sel = list(range(0, 128, 2))
@@ -71,8 +79,11 @@ def main() -> int:
     t_ours, rec = med(lambda: pd.recover_cells_and_kzg_proofs(sel, [cells[i] for i in sel]), xp, args.reps)
     assert rec == (list(cells), list(proofs))
     rows["recover_cells_and_kzg_proofs(64)"] = (t_ours, t_ref)
-    result = {"machine": machine(args.backend), "backend": args.backend,
-              "rows": {k: {"ours_s": a, "ckzg_s": b, "ratio": a / b} for k, (a, b) in rows.items()}}
+    result = {
+        "machine": machine(args.backend),
+        "backend": args.backend,
+        "rows": {k: {"ours_s": a, "ckzg_s": b, "ratio": a / b} for k, (a, b) in rows.items()},
+    }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"peerdas-{args.backend}-{socket.gethostname()}.json").write_text(json.dumps(result, indent=2))

@@ -66,10 +66,17 @@ def profile(label: str, backend: str, reps: int, variants: bool) -> None:
     t, tab = med(lambda: fk.toeplitz_rows(params), xp, 1)
     emit(size=label, stage="row tables: odd multiples of the table (first call, cached after)", s=t)
     t, U = med(lambda: K.rows_msm_precomputed(tab, sc), xp, reps)
-    emit(size=label, stage=f"toeplitz row MSMs, precomputed bases ({2 * m} rows x {params.chunk_length})", s=t)
+    emit(
+        size=label, stage=f"toeplitz row MSMs, precomputed bases ({2 * m} rows x {params.chunk_length})", s=t
+    )
     t, U0 = med(lambda: K.rows_msm(Y, sc), xp, reps)
     same = bool(xp.array_equal(K.normalized(U0), K.normalized(U)))
-    emit(size=label, stage=f"toeplitz row MSMs, tables per call ({2 * m} rows x {params.chunk_length})", s=t, same=same)
+    emit(
+        size=label,
+        stage=f"toeplitz row MSMs, tables per call ({2 * m} rows x {params.chunk_length})",
+        s=t,
+        same=same,
+    )
     t, conv = med(lambda: K.fft(U[:, None], fk.roots(2 * m, inverse=True)), xp, reps)
     emit(size=label, stage=f"inverse G1 FFT size {2 * m}", s=t)
     H = fk.h_vector(coeffs, params)
@@ -91,9 +98,22 @@ def profile(label: str, backend: str, reps: int, variants: bool) -> None:
             try:
                 t, U2 = med(lambda: K.rows_msm_precomputed(tab, sc), xp, reps)
                 same = bool(xp.array_equal(K.normalized(U2), K.normalized(U)))
-                emit(size=label, variant="rows_msm_precomputed", row_chunk=chunk, threads=threads, s=t, same=same)
+                emit(
+                    size=label,
+                    variant="rows_msm_precomputed",
+                    row_chunk=chunk,
+                    threads=threads,
+                    s=t,
+                    same=same,
+                )
             except Exception as exc:  # noqa: BLE001 - a variant that does not fit is reported, not fatal
-                emit(size=label, variant="rows_msm_precomputed", row_chunk=chunk, threads=threads, error=str(exc)[:200])
+                emit(
+                    size=label,
+                    variant="rows_msm_precomputed",
+                    row_chunk=chunk,
+                    threads=threads,
+                    error=str(exc)[:200],
+                )
     G.ROW_CHUNK, G.THREADS = base
     pts = Y.reshape(-1, 3, K.nl)
     for cnt in (4096, 65536, min(1 << 20, pts.shape[0])):

@@ -26,9 +26,7 @@ MAX_BODY = 1 << 20
 DEFAULT_MAX_TOKENS = 256
 
 
-def parse_chat_request(
-    body: Any, svc: InferenceService
-) -> tuple[tuple[int, ...], SamplingParams, bool, str]:
+def parse_chat_request(body: Any, svc: InferenceService) -> tuple[tuple[int, ...], SamplingParams, bool, str]:
     if not isinstance(body, dict):
         raise AIError("request body must be a JSON object")
     messages = body.get("messages")

@@ -52,7 +52,9 @@ def verify_receipt(
     )
 
 
-def _check_signature(receipt: Receipt, expected_operator: str | None, expected_client: str | None) -> VerifyReport | None:
+def _check_signature(
+    receipt: Receipt, expected_operator: str | None, expected_client: str | None
+) -> VerifyReport | None:
     """The signature recovers to the operator; operator and client are the expected ones."""
     if not receipt.signature_valid():
         return VerifyReport(False, "signature does not recover to the receipt's operator")

@@ -71,8 +71,12 @@ def threshold_signatures(
 
 def possession_digest(chain_id: int, avs: str, operator: str, signing_key: str) -> bytes:
     """What a signing key signs to prove possession for `operator` (OperatorSetSigCheck)."""
-    return keccak(abi_encode(["bytes32", "uint256", "address", "address", "address"],
-                             [SIGNING_KEY_DOMAIN, chain_id, _addr(avs), _addr(operator), _addr(signing_key)]))
+    return keccak(
+        abi_encode(
+            ["bytes32", "uint256", "address", "address", "address"],
+            [SIGNING_KEY_DOMAIN, chain_id, _addr(avs), _addr(operator), _addr(signing_key)],
+        )
+    )
 
 
 def registration_data(chain_id: int, avs: str, operator: str, key: keys.PrivateKey) -> bytes:
@@ -106,11 +110,34 @@ class EnrolmentStatement:
             abi.uint(getattr(self, name), 256, name, EnrolmentError)
 
     def digest(self) -> bytes:
-        return keccak(abi_encode(
-            ["bytes32", "uint256", "address", "bytes32", "bytes32", "bytes32", "address", "bytes32", "address", "uint256"],
-            [ENROLMENT_DOMAIN, self.chain_id, self.avs, self.app_id, self.image_digest, self.policy_hash,
-             self.enclave_key, self.evidence_hash, self.operator, self.verified_at],
-        ))
+        return keccak(
+            abi_encode(
+                [
+                    "bytes32",
+                    "uint256",
+                    "address",
+                    "bytes32",
+                    "bytes32",
+                    "bytes32",
+                    "address",
+                    "bytes32",
+                    "address",
+                    "uint256",
+                ],
+                [
+                    ENROLMENT_DOMAIN,
+                    self.chain_id,
+                    self.avs,
+                    self.app_id,
+                    self.image_digest,
+                    self.policy_hash,
+                    self.enclave_key,
+                    self.evidence_hash,
+                    self.operator,
+                    self.verified_at,
+                ],
+            )
+        )
 
     def sign(self, signing_keys: Iterable[keys.PrivateKey]) -> list[Signature]:
         """Signatures of the given operators' signing keys, ordered by ascending key address as the

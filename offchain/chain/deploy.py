@@ -65,7 +65,11 @@ class DeployConfig:
                 raise DeployConfigError(f"{name} must be an integer in [0, 2^32): got {v!r}")
         if self.slash_resolution_delay_blocks > self.withdrawal_delay_blocks:
             raise DeployConfigError("slash_resolution_delay_blocks must not exceed withdrawal_delay_blocks")
-        for name in ("challenge_window_blocks", "fork_timelock_blocks", "beigen_extra_withdrawal_delay_blocks"):
+        for name in (
+            "challenge_window_blocks",
+            "fork_timelock_blocks",
+            "beigen_extra_withdrawal_delay_blocks",
+        ):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= UINT32_MAX:
                 raise DeployConfigError(f"{name} must be an integer in [0, 2^32): got {v!r}")
@@ -79,7 +83,10 @@ class DeployConfig:
         r = self.challenger_reward_bps
         if not isinstance(r, int) or isinstance(r, bool) or not 0 <= r <= 10_000:
             raise DeployConfigError(f"challenger_reward_bps must be an integer in [0, 10000]: got {r!r}")
-        if self.beigen_extra_withdrawal_delay_blocks < self.challenge_window_blocks + self.fork_timelock_blocks:
+        if (
+            self.beigen_extra_withdrawal_delay_blocks
+            < self.challenge_window_blocks + self.fork_timelock_blocks
+        ):
             raise DeployConfigError(
                 "beigen_extra_withdrawal_delay_blocks must cover challenge_window_blocks + fork_timelock_blocks"
             )
@@ -151,9 +158,10 @@ def _is_live(deployment: dict[str, Any], project: Any, provider: Any) -> bool:
                 return False
         sm = project.StrategyManager.at(deployment["strategy_manager"])
         dm = project.DelegationManager.at(deployment["delegation_manager"])
-        return sm.delegation() == deployment["delegation_manager"] and dm.allocationManager() == deployment[
-            "allocation_manager"
-        ]
+        return (
+            sm.delegation() == deployment["delegation_manager"]
+            and dm.allocationManager() == deployment["allocation_manager"]
+        )
     except Exception:
         return False
 
@@ -199,7 +207,9 @@ def deploy_core(
                 d.beigen_strategy = project.BEigenStrategy.at(existing["beigen_strategy"])
             return d
     tx = {"sender": deployer}
-    whitelister = deployer.address if config.strategy_whitelister == "deployer" else config.strategy_whitelister
+    whitelister = (
+        deployer.address if config.strategy_whitelister == "deployer" else config.strategy_whitelister
+    )
     blueprint = project.Strategy.declare(**tx).contract_address
     sm = deployer.deploy(project.StrategyManager, whitelister, blueprint)
     dm = deployer.deploy(project.DelegationManager, sm.address, config.withdrawal_delay_blocks)
@@ -209,7 +219,9 @@ def deploy_core(
         config.deallocation_delay_blocks,
         config.allocation_configuration_delay_blocks,
     )
-    esc = deployer.deploy(project.SlashEscrow, sm.address, dm.address, am.address, config.slash_resolution_delay_blocks)
+    esc = deployer.deploy(
+        project.SlashEscrow, sm.address, dm.address, am.address, config.slash_resolution_delay_blocks
+    )
     sm.initialize(dm.address, esc.address, **tx)
     dm.initialize(am.address, esc.address, **tx)
     d = Deployment(sm, dm, am, esc)
@@ -220,7 +232,9 @@ def deploy_core(
     if whitelister == deployer.address:
         for symbol, token in d.tokens.items():
             receipt = sm.deployNewStrategy(token.address, **tx)
-            d.strategies[symbol] = project.Strategy.at(receipt.return_value or sm.deployedStrategies(token.address))
+            d.strategies[symbol] = project.Strategy.at(
+                receipt.return_value or sm.deployedStrategies(token.address)
+            )
     if config.eigen_enabled and whitelister == deployer.address:
         deploy_token(project, deployer, d, config)
     if record is not None:
@@ -248,11 +262,15 @@ class ComputeAVSConfig:
             raise DeployConfigError("fault_wad must be in (0, 10**18]")
 
 
-def deploy_compute_avs(project: Any, deployer: Any, core: Deployment, config: ComputeAVSConfig | None = None) -> Any:
+def deploy_compute_avs(
+    project: Any, deployer: Any, core: Deployment, config: ComputeAVSConfig | None = None
+) -> Any:
     """Deploy ComputeAVS over a deployed core and register it as an AVS (and its own registrar).
     Operator sets are created afterwards with ``createOperatorSet`` by the deployer (the owner)."""
     cfg = config or ComputeAVSConfig()
-    avs = deployer.deploy(project.ComputeAVS, core.allocation_manager.address, cfg.enrolment_ttl_s, cfg.fault_wad)
+    avs = deployer.deploy(
+        project.ComputeAVS, core.allocation_manager.address, cfg.enrolment_ttl_s, cfg.fault_wad
+    )
     avs.initialize(cfg.metadata_uri, sender=deployer)
     return avs
 
@@ -272,7 +290,18 @@ def deploy_token(project: Any, deployer: Any, d: Deployment, config: DeployConfi
     zero = ZERO_ADDRESS
     supply = config.eigen_initial_supply
     beigen = deployer.deploy(
-        project.BackingEigen, "Backing Eigen", "bEIGEN", governance, zero, 0, zero, 0, zero, 0, deployer.address, supply
+        project.BackingEigen,
+        "Backing Eigen",
+        "bEIGEN",
+        governance,
+        zero,
+        0,
+        zero,
+        0,
+        zero,
+        0,
+        deployer.address,
+        supply,
     )
     blueprint = project.BackingEigen.declare(**tx).contract_address
     fm = deployer.deploy(
@@ -287,7 +316,9 @@ def deploy_token(project: Any, deployer: Any, d: Deployment, config: DeployConfi
     )
     eigen = deployer.deploy(project.Eigen, beigen.address, fm.address)
     strategy = deployer.deploy(project.BEigenStrategy, d.strategy_manager.address, fm.address)
-    d.delegation_manager.setStrategyWithdrawalDelay(strategy.address, config.beigen_extra_withdrawal_delay_blocks, **tx)
+    d.delegation_manager.setStrategyWithdrawalDelay(
+        strategy.address, config.beigen_extra_withdrawal_delay_blocks, **tx
+    )
     d.delegation_manager.setForkSlasher(fm.address, **tx)
     d.strategy_manager.addCustomStrategy(strategy.address, **tx)
     fm.initialize(eigen.address, strategy.address, d.delegation_manager.address, **tx)
@@ -315,15 +346,28 @@ class InferenceDisputesConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise DeployConfigError(f"{name} must be a positive integer")
-        if isinstance(self.slash_wad, bool) or not isinstance(self.slash_wad, int) or not 0 < self.slash_wad <= 10**18:
+        if (
+            isinstance(self.slash_wad, bool)
+            or not isinstance(self.slash_wad, int)
+            or not 0 < self.slash_wad <= 10**18
+        ):
             raise DeployConfigError("slash_wad must be in (0, 10**18]")
 
 
-def deploy_inference_disputes(project: Any, deployer: Any, core: Deployment, config: InferenceDisputesConfig | None = None) -> Any:
+def deploy_inference_disputes(
+    project: Any, deployer: Any, core: Deployment, config: InferenceDisputesConfig | None = None
+) -> Any:
     """Deploy InferenceDisputes over a deployed core and register it as an AVS (and its own registrar).
     The inference set is created afterwards with ``createInferenceSet`` by the deployer (the owner)."""
     cfg = config or InferenceDisputesConfig()
-    c = deployer.deploy(project.InferenceDisputes, core.allocation_manager.address, core.slash_escrow.address,
-                        cfg.challenge_bond_wei, cfg.challenge_window_s, cfg.resolution_window_s, cfg.slash_wad)
+    c = deployer.deploy(
+        project.InferenceDisputes,
+        core.allocation_manager.address,
+        core.slash_escrow.address,
+        cfg.challenge_bond_wei,
+        cfg.challenge_window_s,
+        cfg.resolution_window_s,
+        cfg.slash_wad,
+    )
     c.initialize(cfg.metadata_uri, sender=deployer)
     return c

@@ -47,8 +47,12 @@ _addr = partial(abi.address, err=DisputeError)
 
 def output_commitment(output_tokens: Iterable[int], steps_root: bytes, finish_reason: int) -> bytes:
     """The output commitment a verdict names (InferenceDisputes.outputCommitment)."""
-    return keccak(abi_encode(["bytes32", "uint32[]", "bytes32", "uint8"],
-                             [OUTPUT_TAG, list(output_tokens), _b32(steps_root, "steps_root"), finish_reason]))
+    return keccak(
+        abi_encode(
+            ["bytes32", "uint32[]", "bytes32", "uint8"],
+            [OUTPUT_TAG, list(output_tokens), _b32(steps_root, "steps_root"), finish_reason],
+        )
+    )
 
 
 def receipt_output(receipt: Receipt) -> bytes:
@@ -63,16 +67,27 @@ def receipt_args(receipt: Receipt) -> tuple[tuple, Signature]:
     if int(receipt.client, 16) == 0:
         raise DisputeError("receipt is bound to no client (the zero address): the contract refuses it")
     if len(receipt.prompt_tokens) > MAX_PROMPT_TOKENS or len(receipt.output_tokens) > MAX_OUTPUT_TOKENS:
-        raise DisputeError(f"the contract takes at most {MAX_PROMPT_TOKENS} prompt and {MAX_OUTPUT_TOKENS} output tokens")
+        raise DisputeError(
+            f"the contract takes at most {MAX_PROMPT_TOKENS} prompt and {MAX_OUTPUT_TOKENS} output tokens"
+        )
     sig = receipt.signature
     return tuple(receipt.abi_values()), (sig[64], sig[:32], sig[32:64])
 
 
 def verdict_digest(chain_id: int, disputes: str, receipt_digest: bytes, correct_output: bytes) -> bytes:
     """What the set's operators sign (InferenceDisputes.verdictDigest)."""
-    return keccak(abi_encode(["bytes32", "uint256", "address", "bytes32", "bytes32"],
-                             [VERDICT_DOMAIN, chain_id, _addr(disputes), _b32(receipt_digest, "receipt_digest"),
-                              _b32(correct_output, "correct_output")]))
+    return keccak(
+        abi_encode(
+            ["bytes32", "uint256", "address", "bytes32", "bytes32"],
+            [
+                VERDICT_DOMAIN,
+                chain_id,
+                _addr(disputes),
+                _b32(receipt_digest, "receipt_digest"),
+                _b32(correct_output, "correct_output"),
+            ],
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -98,9 +113,11 @@ def reexecute(receipt: Receipt, engine: Engine, *, tokenizer_hash: bytes, eos_id
     cannot be registered on-chain, and this operator could not judge it."""
     if not receipt.signature_valid():
         raise DisputeError("receipt signature does not recover to its operator")
-    for name, want, got in (("model", engine.model.sha256, receipt.model_hash),
-                            ("tokenizer", tokenizer_hash, receipt.tokenizer_hash),
-                            ("engine", ENGINE_ID, receipt.engine_id)):
+    for name, want, got in (
+        ("model", engine.model.sha256, receipt.model_hash),
+        ("tokenizer", tokenizer_hash, receipt.tokenizer_hash),
+        ("engine", ENGINE_ID, receipt.engine_id),
+    ):
         if want != got:
             raise DisputeError(f"receipt is for another {name} than this re-executor's")
     claimed = receipt_output(receipt)
@@ -109,10 +126,14 @@ def reexecute(receipt: Receipt, engine: Engine, *, tokenizer_hash: bytes, eos_id
     if not prompt or any(t >= vocab for t in prompt):
         return Reexecution(receipt.digest(), claimed, INVALID_REQUEST, (), None)
     try:
-        tr = generate(engine, [Request(tuple(prompt), receipt.params)], tokenizer_hash=tokenizer_hash, eos_id=eos_id)[0]
+        tr = generate(
+            engine, [Request(tuple(prompt), receipt.params)], tokenizer_hash=tokenizer_hash, eos_id=eos_id
+        )[0]
     except AIError:
         return Reexecution(receipt.digest(), claimed, INVALID_REQUEST, (), None)
-    root = merkle_root([step_hash(i, t, h) for i, (t, h) in enumerate(zip(tr.output_tokens, tr.logits_hashes, strict=True))])
+    root = merkle_root(
+        [step_hash(i, t, h) for i, (t, h) in enumerate(zip(tr.output_tokens, tr.logits_hashes, strict=True))]
+    )
     correct = output_commitment(tr.output_tokens, root, tr.finish_reason)
     report = None
     if correct != claimed:
@@ -123,7 +144,9 @@ def reexecute(receipt: Receipt, engine: Engine, *, tokenizer_hash: bytes, eos_id
 def reexecute_with(service: Any, receipt: Receipt) -> Reexecution:
     """:func:`reexecute` with an ``offchain.ai.service.InferenceService`` (its engine and tokenizer)."""
     with service.lock:
-        return reexecute(receipt, service.engine, tokenizer_hash=service.tokenizer.hash, eos_id=service.tokenizer.eos_id)
+        return reexecute(
+            receipt, service.engine, tokenizer_hash=service.tokenizer.hash, eos_id=service.tokenizer.eos_id
+        )
 
 
 @dataclass(frozen=True)

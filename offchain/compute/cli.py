@@ -40,7 +40,9 @@ def _trust(args: argparse.Namespace, policy: Policy) -> tuple[TrustStore, Policy
     extra = [c for p in args.trust_root or [] for c in load_pem_certs(_read(p, "trust root"), p)]
     if not extra:
         return TrustStore.default(), policy
-    pol = Policy.from_json({**policy.to_json(), "trusted_roots": sorted({*policy.trusted_roots, *map(fingerprint, extra)})})
+    pol = Policy.from_json(
+        {**policy.to_json(), "trusted_roots": sorted({*policy.trusted_roots, *map(fingerprint, extra)})}
+    )
     return TrustStore.default().with_roots(extra), pol
 
 
@@ -57,7 +59,11 @@ def cmd_attest_verify(args: argparse.Namespace) -> int:
     raw = _read(args.file, "evidence")
     policy = Policy.from_file(args.policy) if args.policy else Policy()
     trust, policy = _trust(args, policy)
-    collateral = TdxCollateral.from_files([_read(p, "collateral") for p in args.collateral]) if args.collateral else None
+    collateral = (
+        TdxCollateral.from_files([_read(p, "collateral") for p in args.collateral])
+        if args.collateral
+        else None
+    )
     at = _time(args.at) or datetime.now(UTC)
     try:
         v = verify_evidence(raw, collateral, at=at, policy=policy, trust=trust)
@@ -75,7 +81,9 @@ def cmd_digest(args: argparse.Namespace) -> int:
 def cmd_devtee_init(args: argparse.Namespace) -> int:
     seed = bytes.fromhex(args.seed) if args.seed else None
     ca = init_dir(Path(args.dir), seed)
-    _print({"dir": args.dir, "root": str(Path(args.dir) / "root.pem"), "root_fingerprint": ca.root_fingerprint})
+    _print(
+        {"dir": args.dir, "root": str(Path(args.dir) / "root.pem"), "root_fingerprint": ca.root_fingerprint}
+    )
     return 0
 
 
@@ -89,12 +97,19 @@ def cmd_receipt_make(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ComputeReceiptError("--app-id must be 32 bytes of hex") from exc
     at = _time(args.at) or datetime.now(UTC).replace(microsecond=0)
-    bundle = DevTEE(ca, digest).run(_read(args.input, "input"), _read(args.output, "output"), at,
-                                    app_id=app_id, chain_id=args.chain_id)
+    bundle = DevTEE(ca, digest).run(
+        _read(args.input, "input"), _read(args.output, "output"), at, app_id=app_id, chain_id=args.chain_id
+    )
     text = bundle.dumps()
     if args.out:
         Path(args.out).write_text(text + "\n")
-        _print({"receipt": args.out, "digest": "0x" + bundle.receipt.digest().hex(), "enclaveSigner": bundle.receipt.enclaveSigner})
+        _print(
+            {
+                "receipt": args.out,
+                "digest": "0x" + bundle.receipt.digest().hex(),
+                "enclaveSigner": bundle.receipt.enclaveSigner,
+            }
+        )
     else:
         sys.stdout.write(text + "\n")
     return 0
@@ -117,12 +132,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     attest = subparsers.add_parser("attest", help="TEE attestation evidence (Intel TDX, AWS Nitro)")
     a_sub = attest.add_subparsers(dest="attest_command", metavar="COMMAND")
     v = a_sub.add_parser("verify", help="verify a TDX quote or Nitro document; print a JSON verdict")
-    v.add_argument("file", help="evidence: TDX quote v4/v5 or Nitro COSE_Sign1 (type detected from the bytes)")
-    v.add_argument("--collateral", action="append", metavar="F",
-                   help="TDX collateral: dcap-qvl JSON, or Intel PCS tcbInfo/enclaveIdentity JSON and DER CRLs (repeatable)")
+    v.add_argument(
+        "file", help="evidence: TDX quote v4/v5 or Nitro COSE_Sign1 (type detected from the bytes)"
+    )
+    v.add_argument(
+        "--collateral",
+        action="append",
+        metavar="F",
+        help="TDX collateral: dcap-qvl JSON, or Intel PCS tcbInfo/enclaveIdentity JSON and DER CRLs (repeatable)",
+    )
     v.add_argument("--at", metavar="TIME", help="verification time, ISO 8601 UTC (default: now)")
     v.add_argument("--policy", metavar="P", help="policy JSON (default: the strict built-in policy)")
-    v.add_argument("--trust-root", action="append", metavar="PEM", help="also trust this root (e.g. a test CA)")
+    v.add_argument(
+        "--trust-root", action="append", metavar="PEM", help="also trust this root (e.g. a test CA)"
+    )
     v.set_defaults(func=cmd_attest_verify)
 
     compute = subparsers.add_parser("compute", help="image digests, development TEE, receipts")
@@ -156,7 +179,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     rv.add_argument("receipt")
     rv.add_argument("--at", metavar="TIME", help="verification time (default: the receipt's own time)")
     rv.add_argument("--policy", metavar="P", help="require the receipt's policy to be this one")
-    rv.add_argument("--trust-root", action="append", metavar="PEM", help="trust this root (the dev TEE's root.pem)")
+    rv.add_argument(
+        "--trust-root", action="append", metavar="PEM", help="trust this root (the dev TEE's root.pem)"
+    )
     rv.set_defaults(func=cmd_receipt_verify)
     ra = r_sub.add_parser("abi", help="print the receipt's ABI tuple type and field order")
     ra.set_defaults(func=cmd_receipt_abi)

@@ -39,7 +39,11 @@ def dev_pcrs(image_digest: bytes) -> dict[int, bytes]:
 def dev_policy(ca: NitroTestCA, image_digest: bytes, **kw: object) -> Policy:
     """The policy an app's receipts name: dev root pinned, PCR0 and PCR16 expected."""
     pcrs = dev_pcrs(image_digest)
-    return Policy(trusted_roots=(ca.root_fingerprint,), measurements={"pcr0": pcrs[0].hex(), "pcr16": pcrs[16].hex()}, **kw)  # type: ignore[arg-type]
+    return Policy(
+        trusted_roots=(ca.root_fingerprint,),
+        measurements={"pcr0": pcrs[0].hex(), "pcr16": pcrs[16].hex()},
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 @dataclass
@@ -55,14 +59,25 @@ class DevTEE:
     def evidence(self, at: datetime, nonce: bytes | None = None) -> bytes:
         at = require_utc(at)
         spec = NitroSpec(
-            module_id="i-devtee-enc" + self.address[2:18], timestamp=at, pcrs=dev_pcrs(self.image_digest),
-            public_key=self.enclave_key.public_key.to_bytes(), user_data=key_binding(self.address), nonce=nonce,
-            leaf_not_before=at - timedelta(hours=1), leaf_not_after=at + timedelta(hours=2),
+            module_id="i-devtee-enc" + self.address[2:18],
+            timestamp=at,
+            pcrs=dev_pcrs(self.image_digest),
+            public_key=self.enclave_key.public_key.to_bytes(),
+            user_data=key_binding(self.address),
+            nonce=nonce,
+            leaf_not_before=at - timedelta(hours=1),
+            leaf_not_after=at + timedelta(hours=2),
         )
         return self.ca.document(spec)
 
     def run(
-        self, input_data: bytes, output_data: bytes, at: datetime, *, app_id: bytes = bytes(32), chain_id: int = 0,
+        self,
+        input_data: bytes,
+        output_data: bytes,
+        at: datetime,
+        *,
+        app_id: bytes = bytes(32),
+        chain_id: int = 0,
         policy: Policy | None = None,
     ) -> ReceiptBundle:
         """Attest at ``at`` and sign a receipt binding image, input, output and time."""
@@ -70,10 +85,17 @@ class DevTEE:
         evidence = self.evidence(at)
         pol = policy or dev_policy(self.ca, self.image_digest)
         receipt = Receipt(
-            appId=app_id, imageDigest=self.image_digest, inputHash=keccak(input_data), outputHash=keccak(output_data),
-            timestamp=int(at.timestamp()), enclaveSigner=self.address, evidenceHash=keccak(evidence),
-            collateralHash=keccak(self.ca.root.public_bytes(Encoding.DER)), policyHash=pol.hash(),
-            platform=PLATFORM_NITRO, chainId=chain_id,
+            appId=app_id,
+            imageDigest=self.image_digest,
+            inputHash=keccak(input_data),
+            outputHash=keccak(output_data),
+            timestamp=int(at.timestamp()),
+            enclaveSigner=self.address,
+            evidenceHash=keccak(evidence),
+            collateralHash=keccak(self.ca.root.public_bytes(Encoding.DER)),
+            policyHash=pol.hash(),
+            platform=PLATFORM_NITRO,
+            chainId=chain_id,
         )
         return ReceiptBundle(receipt, sign(receipt, self.enclave_key), evidence, pol.to_json())
 
@@ -91,5 +113,7 @@ def load_dir(path: Path) -> NitroTestCA:
     try:
         seed = bytes.fromhex(json.loads((path / DEVTEE_FILE).read_text())["seed"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ComputeError(f"{path} is not a dev-TEE directory (run `eigen compute devtee init`): {exc}") from exc
+        raise ComputeError(
+            f"{path} is not a dev-TEE directory (run `eigen compute devtee init`): {exc}"
+        ) from exc
     return NitroTestCA(seed=seed)

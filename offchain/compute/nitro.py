@@ -129,13 +129,23 @@ def parse_document(raw: bytes) -> NitroDocument:
     cabundle = body["cabundle"]
     if not isinstance(cabundle, list) or not cabundle:
         raise EvidenceFormatError("cabundle must be a non-empty array")
-    opt = {k: (None if body.get(k) is None else _bytes(body[k], k, 0 if k != "public_key" else 1, 1024)) for k in _OPTIONAL}
+    opt = {
+        k: (None if body.get(k) is None else _bytes(body[k], k, 0 if k != "public_key" else 1, 1024))
+        for k in _OPTIONAL
+    }
     return NitroDocument(
-        raw=raw, protected=protected, payload=payload, signature=signature, module_id=module_id,
-        timestamp_ms=ts, pcrs=dict(sorted(pcrs.items())),
+        raw=raw,
+        protected=protected,
+        payload=payload,
+        signature=signature,
+        module_id=module_id,
+        timestamp_ms=ts,
+        pcrs=dict(sorted(pcrs.items())),
         certificate=_cert(_bytes(body["certificate"], "certificate", 1, 1024), "certificate"),
         cabundle=tuple(_cert(_bytes(c, "cabundle entry", 1, 1024), "cabundle entry") for c in cabundle),
-        public_key=opt["public_key"], user_data=opt["user_data"], nonce=opt["nonce"],
+        public_key=opt["public_key"],
+        user_data=opt["user_data"],
+        nonce=opt["nonce"],
     )
 
 
@@ -222,7 +232,8 @@ def verify_nitro(
     v.collateral_hash = keccak(der(d.cabundle[0]))
     v.claims = {f"pcr{i}": p.hex() for i, p in d.pcrs.items()}
     v.claims.update(
-        module_id=d.module_id, timestamp_ms=d.timestamp_ms,
+        module_id=d.module_id,
+        timestamp_ms=d.timestamp_ms,
         public_key=None if d.public_key is None else d.public_key.hex(),
         user_data=None if d.user_data is None else d.user_data.hex(),
         nonce=None if d.nonce is None else d.nonce.hex(),

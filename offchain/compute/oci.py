@@ -24,7 +24,10 @@ from offchain.compute.codec import load_json
 from offchain.compute.errors import ImageError
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
+INDEX_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+)
 CHUNK = 1 << 20
 
 

@@ -213,7 +213,9 @@ def verify_chain(
         try:
             cert.verify_directly_issued_by(certs[depth + 1])
         except (ValueError, TypeError, InvalidSignature) as exc:
-            raise CheckFailed(f"{what}[{depth}] is not signed by its issuer ({exc or 'bad signature'})") from exc
+            raise CheckFailed(
+                f"{what}[{depth}] is not signed by its issuer ({exc or 'bad signature'})"
+            ) from exc
     return root
 
 
@@ -226,7 +228,9 @@ def check_crl(
 ) -> None:
     """CRL signed by ``issuer``, issuer name equal, ``at`` in [thisUpdate, nextUpdate), serials absent."""
     if crl.issuer != issuer.subject:
-        raise CheckFailed(f"{what}: issuer {crl.issuer.rfc4514_string()} is not {issuer.subject.rfc4514_string()}")
+        raise CheckFailed(
+            f"{what}: issuer {crl.issuer.rfc4514_string()} is not {issuer.subject.rfc4514_string()}"
+        )
     if not crl.is_signature_valid(issuer.public_key()):  # type: ignore[arg-type]
         raise CheckFailed(f"{what}: signature does not verify")
     nxt = crl.next_update_utc

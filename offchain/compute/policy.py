@@ -20,7 +20,17 @@ from eth_hash.auto import keccak
 from offchain.compute.errors import CheckFailed, PolicyError
 from offchain.compute.pki import AWS_NITRO_ROOT_SHA256, INTEL_SGX_ROOT_SHA256
 
-TDX_MEASUREMENTS = ("mrtd", "mrconfigid", "mrowner", "mrownerconfig", "rtmr0", "rtmr1", "rtmr2", "rtmr3", "reportdata")
+TDX_MEASUREMENTS = (
+    "mrtd",
+    "mrconfigid",
+    "mrowner",
+    "mrownerconfig",
+    "rtmr0",
+    "rtmr1",
+    "rtmr2",
+    "rtmr3",
+    "reportdata",
+)
 NITRO_MEASUREMENTS = tuple(f"pcr{i}" for i in range(32)) + ("user_data", "nonce", "public_key")
 
 
@@ -121,7 +131,9 @@ class Policy:
                 raise PolicyError(f"{name} must be true or false")
         for name in ("max_age_s", "max_future_skew_s", "max_collateral_age_s"):
             v = fields.get(name, 0)
-            if (v is not None or name != "max_collateral_age_s") and (isinstance(v, bool) or not isinstance(v, int)):
+            if (v is not None or name != "max_collateral_age_s") and (
+                isinstance(v, bool) or not isinstance(v, int)
+            ):
                 raise PolicyError(f"{name} must be an integer")
         if "measurements" in fields and not isinstance(fields["measurements"], dict):
             raise PolicyError("measurements must be an object")

@@ -72,7 +72,9 @@ def address_of(public_key: bytes) -> str:
 
 
 def key_binding(address: str) -> bytes:
-    return keccak(abi_encode(["bytes32", "address"], [KEY_BINDING_DOMAIN, abi.address(address, ComputeReceiptError)]))
+    return keccak(
+        abi_encode(["bytes32", "address"], [KEY_BINDING_DOMAIN, abi.address(address, ComputeReceiptError)])
+    )
 
 
 # How each ABI type of RECEIPT_FIELDS is parsed (hex strings are accepted for bytes32).
@@ -112,12 +114,17 @@ class Receipt:
         return keccak(self.encode())
 
     def to_json(self) -> dict[str, Any]:
-        return {n: ("0x" + v.hex()) if isinstance(v, bytes) else v for n, v in zip((f.name for f in fields(self)), self.values(), strict=True)}
+        return {
+            n: ("0x" + v.hex()) if isinstance(v, bytes) else v
+            for n, v in zip((f.name for f in fields(self)), self.values(), strict=True)
+        }
 
     @classmethod
     def from_json(cls, obj: Any) -> Receipt:
         if not isinstance(obj, dict) or set(obj) != {n for n, _ in RECEIPT_FIELDS}:
-            raise ComputeReceiptError(f"receipt must have exactly the fields {[n for n, _ in RECEIPT_FIELDS]}")
+            raise ComputeReceiptError(
+                f"receipt must have exactly the fields {[n for n, _ in RECEIPT_FIELDS]}"
+            )
         return cls(**obj)
 
     @property
@@ -324,16 +331,24 @@ def verify_receipt(
     at = r.time if at is None else at
     rpol = Policy.from_json(bundle.policy)
     try:
-        collateral = None if bundle.collateral is None else TdxCollateral.from_json(json.dumps(bundle.collateral))
+        collateral = (
+            None if bundle.collateral is None else TdxCollateral.from_json(json.dumps(bundle.collateral))
+        )
         inner = verify_evidence(bundle.evidence, collateral, at=at, policy=rpol, trust=trust)
     except AttestationError as exc:
         v = Verdict("receipt", at)
         v.checks.append(Check("evidence.parse", False, f"{type(exc).__name__}: {exc}"))
         return v
     v = Verdict(
-        f"receipt/{inner.evidence_type}", inner.at, claims=inner.claims, tcb_status=inner.tcb_status,
-        advisory_ids=inner.advisory_ids, evidence_hash=inner.evidence_hash, collateral_hash=inner.collateral_hash,
-        policy_hash=inner.policy_hash, root_fingerprint=inner.root_fingerprint,
+        f"receipt/{inner.evidence_type}",
+        inner.at,
+        claims=inner.claims,
+        tcb_status=inner.tcb_status,
+        advisory_ids=inner.advisory_ids,
+        evidence_hash=inner.evidence_hash,
+        collateral_hash=inner.collateral_hash,
+        policy_hash=inner.policy_hash,
+        root_fingerprint=inner.root_fingerprint,
     )
     ctx = ReceiptContext(bundle, inner, at, rpol, policy)
     v.run_table(RECEIPT_POLICY_CHECKS, ctx)

@@ -150,12 +150,35 @@ class _Reader:
 
 
 def _td_report(body: bytes) -> TdReport:
-    f = [body[o : o + n] for o, n in ((0, 16), (16, 48), (64, 48), (112, 8), (120, 8), (128, 8), (136, 48), (184, 48), (232, 48), (280, 48))]
+    f = [
+        body[o : o + n]
+        for o, n in (
+            (0, 16),
+            (16, 48),
+            (64, 48),
+            (112, 8),
+            (120, 8),
+            (128, 8),
+            (136, 48),
+            (184, 48),
+            (232, 48),
+            (280, 48),
+        )
+    ]
     rt = tuple(body[328 + 48 * i : 376 + 48 * i] for i in range(4))
     return TdReport(
-        tee_tcb_svn=f[0], mrseam=f[1], mrsignerseam=f[2], seam_attributes=f[3],
-        td_attributes=int.from_bytes(f[4], "little"), xfam=f[5], mrtd=f[6], mrconfigid=f[7],
-        mrowner=f[8], mrownerconfig=f[9], rtmrs=rt, reportdata=body[520:584],  # type: ignore[arg-type]
+        tee_tcb_svn=f[0],
+        mrseam=f[1],
+        mrsignerseam=f[2],
+        seam_attributes=f[3],
+        td_attributes=int.from_bytes(f[4], "little"),
+        xfam=f[5],
+        mrtd=f[6],
+        mrconfigid=f[7],
+        mrowner=f[8],
+        mrownerconfig=f[9],
+        rtmrs=rt,
+        reportdata=body[520:584],  # type: ignore[arg-type]
         tee_tcb_svn2=body[584:600] if len(body) == TD15_LEN else None,
         mrservicetd=body[600:648] if len(body) == TD15_LEN else None,
     )
@@ -163,9 +186,15 @@ def _td_report(body: bytes) -> TdReport:
 
 def _qe_report(raw: bytes) -> QeReport:
     return QeReport(
-        raw=raw, cpusvn=raw[0:16], miscselect=int.from_bytes(raw[16:20], "little"), attributes=raw[48:64],
-        mrenclave=raw[64:96], mrsigner=raw[128:160], isvprodid=int.from_bytes(raw[256:258], "little"),
-        isvsvn=int.from_bytes(raw[258:260], "little"), reportdata=raw[320:384],
+        raw=raw,
+        cpusvn=raw[0:16],
+        miscselect=int.from_bytes(raw[16:20], "little"),
+        attributes=raw[48:64],
+        mrenclave=raw[64:96],
+        mrsigner=raw[128:160],
+        isvprodid=int.from_bytes(raw[256:258], "little"),
+        isvsvn=int.from_bytes(raw[258:260], "little"),
+        reportdata=raw[320:384],
     )
 
 
@@ -228,17 +257,33 @@ def parse_quote(raw: bytes) -> TdxQuote:
     if cert.pos != len(cert.buf):
         raise EvidenceFormatError("certification data length does not match its contents")
     return TdxQuote(
-        raw=raw, version=version, body_type=body_type, signed=signed, report=_td_report(body),
-        signature=signature, attestation_key=ak, qe_report=_qe_report(qe_raw), qe_report_signature=qe_sig,
-        qe_auth_data=auth, pck_chain=_pem_chain(pem), trailing=raw[r.pos :],
+        raw=raw,
+        version=version,
+        body_type=body_type,
+        signed=signed,
+        report=_td_report(body),
+        signature=signature,
+        attestation_key=ak,
+        qe_report=_qe_report(qe_raw),
+        qe_report_signature=qe_sig,
+        qe_auth_data=auth,
+        pck_chain=_pem_chain(pem),
+        trailing=raw[r.pos :],
     )
 
 
 # ---- collateral ----------------------------------------------------------------------------------
 
 COLLATERAL_FIELDS = (
-    "pck_crl_issuer_chain", "root_ca_crl", "pck_crl", "tcb_info_issuer_chain", "tcb_info",
-    "tcb_info_signature", "qe_identity_issuer_chain", "qe_identity", "qe_identity_signature",
+    "pck_crl_issuer_chain",
+    "root_ca_crl",
+    "pck_crl",
+    "tcb_info_issuer_chain",
+    "tcb_info",
+    "tcb_info_signature",
+    "qe_identity_issuer_chain",
+    "qe_identity",
+    "qe_identity_signature",
 )
 
 
@@ -322,8 +367,10 @@ class TdxCollateral:
             if blob[:1] == b"{":
                 head = load_json(blob, "collateral file", CollateralError)
                 text = blob.decode()
-                for key, body, sig in (("tcbInfo", "tcb_info", "tcb_info_signature"),
-                                       ("enclaveIdentity", "qe_identity", "qe_identity_signature")):
+                for key, body, sig in (
+                    ("tcbInfo", "tcb_info", "tcb_info_signature"),
+                    ("enclaveIdentity", "qe_identity", "qe_identity_signature"),
+                ):
                     if key in head:
                         if not isinstance(head.get("signature"), str):
                             raise CollateralError(f"PCS {key} response lacks a signature string")
@@ -371,7 +418,13 @@ def _cn(cert: x509.Certificate) -> str:
 
 
 def _signed_json(
-    col: TdxCollateral | None, body: str, sig: str, chain: str, trust: TrustStore, root_crl: Any, at: datetime,
+    col: TdxCollateral | None,
+    body: str,
+    sig: str,
+    chain: str,
+    trust: TrustStore,
+    root_crl: Any,
+    at: datetime,
     verified: dict[str, list[x509.Certificate]],
 ) -> dict[str, Any]:
     """Verify a signed collateral JSON (TCB info or QE identity) and return the decoded object."""
@@ -455,7 +508,9 @@ def match_tcb_level(tcb_info: dict[str, Any], pck: dict[str, Any], tee_tcb_svn: 
 
 def _module_status(tcb_info: dict[str, Any], report: TdReport) -> tuple[str | None, list[str]]:
     mod = tcb_info.get("tdxModule")
-    if not isinstance(mod, dict) or not _masked_eq(report.seam_attributes, mod.get("attributes", ""), mod.get("attributesMask", "")):
+    if not isinstance(mod, dict) or not _masked_eq(
+        report.seam_attributes, mod.get("attributes", ""), mod.get("attributesMask", "")
+    ):
         raise CheckFailed("SEAM attributes do not match tdxModule")
     if report.mrsignerseam.hex() != str(mod.get("mrsigner", "")).lower():
         raise CheckFailed("MRSIGNERSEAM does not match tdxModule.mrsigner")
@@ -492,12 +547,16 @@ class TdxContext:
     root_crl: x509.CertificateRevocationList | None = None  # set by root_crl
     tcb_info: dict[str, Any] | None = None  # set by tcb_info (verified)
     qe_identity: dict[str, Any] | None = None  # set by qe_identity (verified)
-    unverified: dict[str, dict[str, Any]] = field(default_factory=dict)  # collateral bodies decoded, not trusted
+    unverified: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # collateral bodies decoded, not trusted
     qe_status: tuple[str, list[str]] | None = None  # set by qe_identity_match: (QE TCB status, advisories)
     chains: dict[str, list[x509.Certificate]] = field(default_factory=dict)  # issuer chains verified so far
 
     def signed_json(self, body: str, sig: str, chain: str) -> dict[str, Any]:
-        return _signed_json(self.collateral, body, sig, chain, self.store, self.root_crl, self.at, self.chains)
+        return _signed_json(
+            self.collateral, body, sig, chain, self.store, self.root_crl, self.at, self.chains
+        )
 
     def peek(self, name: str) -> None:
         """Decode (without trusting) a collateral body, so later checks can still report what it says."""
@@ -512,7 +571,9 @@ class TdxContext:
         if self.policy.max_collateral_age_s is not None:
             age = (self.at - parse_time(obj["issueDate"])).total_seconds()
             if age > self.policy.max_collateral_age_s:
-                raise CheckFailed(f"collateral issued {age:.0f} s before `at`, limit {self.policy.max_collateral_age_s}")
+                raise CheckFailed(
+                    f"collateral issued {age:.0f} s before `at`, limit {self.policy.max_collateral_age_s}"
+                )
 
 
 def check_trailing_bytes(ctx: TdxContext) -> str:
@@ -528,7 +589,10 @@ def check_pck_chain(ctx: TdxContext) -> str:
     q, v = ctx.quote, ctx.verdict
     leaf, inter, _ = q.pck_chain
     root = verify_chain(q.pck_chain, ctx.store, ctx.at, "PCK chain")
-    if _cn(leaf) != "Intel SGX PCK Certificate" or _cn(inter) not in ("Intel SGX PCK Platform CA", "Intel SGX PCK Processor CA"):
+    if _cn(leaf) != "Intel SGX PCK Certificate" or _cn(inter) not in (
+        "Intel SGX PCK Platform CA",
+        "Intel SGX PCK Processor CA",
+    ):
         raise CheckFailed(f"unexpected PCK chain names {_cn(leaf)!r} / {_cn(inter)!r}")
     v.root_fingerprint = fingerprint(root)
     ctx.root = root
@@ -619,7 +683,10 @@ def check_tcb_level(ctx: TdxContext) -> str:
     info = ctx.tcb_info if ctx.tcb_info is not None else ctx.unverified.get("tcb_info")
     if info is None or pck is None:
         raise CheckFailed("no TCB info or no PCK SGX extension")
-    if pck["fmspc"].hex() != str(info.get("fmspc", "")).lower() or pck["pceid"].hex() != str(info.get("pceId", "")).lower():
+    if (
+        pck["fmspc"].hex() != str(info.get("fmspc", "")).lower()
+        or pck["pceid"].hex() != str(info.get("pceId", "")).lower()
+    ):
         raise CheckFailed("FMSPC/PCE-ID of the PCK do not match the TCB info")
     try:
         level = match_tcb_level(info, pck, rep.tee_tcb_svn)
@@ -721,8 +788,12 @@ def verify_tdx(
     rep = q.report
     v.claims = {k: b.hex() for k, b in q.measurements().items()}
     v.claims.update(
-        quote_version=q.version, body_type=q.body_type, td_attributes=f"{rep.td_attributes:016x}",
-        tee_tcb_svn=rep.tee_tcb_svn.hex(), xfam=rep.xfam.hex(), mrseam=rep.mrseam.hex(),
+        quote_version=q.version,
+        body_type=q.body_type,
+        td_attributes=f"{rep.td_attributes:016x}",
+        tee_tcb_svn=rep.tee_tcb_svn.hex(),
+        xfam=rep.xfam.hex(),
+        mrseam=rep.mrseam.hex(),
     )
     ctx = TdxContext(q, collateral, at, policy, store, v, pck=_pck_extension(q))
     v.run_table(TDX_CHECKS, ctx)

@@ -36,9 +36,18 @@ QE_MRSIGNER = bytes.fromhex("dc9e2a7c6f948f17474e34a7fc43ed030f7c1563f1babddf634
 
 
 def derive_key(seed: bytes, label: str, curve: ec.EllipticCurve) -> ec.EllipticCurvePrivateKey:
-    order = {256: 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
-             384: int("ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973", 16)}
-    d = int.from_bytes(hashlib.sha512(seed + b"/" + label.encode()).digest(), "big") % (order[curve.key_size] - 1) + 1
+    order = {
+        256: 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+        384: int(
+            "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973",
+            16,
+        ),
+    }
+    d = (
+        int.from_bytes(hashlib.sha512(seed + b"/" + label.encode()).digest(), "big")
+        % (order[curve.key_size] - 1)
+        + 1
+    )
     return ec.derive_private_key(d, curve)
 
 
@@ -51,7 +60,12 @@ def raw_sign(key: ec.EllipticCurvePrivateKey, message: bytes) -> bytes:
 
 
 def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Eigen test CA")])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, cn),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Eigen test CA"),
+        ]
+    )
 
 
 def make_cert(
@@ -79,14 +93,23 @@ def make_cert(
         .add_extension(x509.BasicConstraints(ca=ca, path_length=path_len if ca else None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=not ca, content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, key_cert_sign=ca, crl_sign=ca, encipher_only=False, decipher_only=False,
+                digital_signature=not ca,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=ca,
+                crl_sign=ca,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
     )
     b = b.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-    b = b.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+    b = b.add_extension(
+        x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False
+    )
     for ext in extensions:
         b = b.add_extension(ext, critical=False)
     return b.sign(issuer_key, algo, ecdsa_deterministic=True)
@@ -96,7 +119,10 @@ def make_crl(
     issuer: str, key: ec.EllipticCurvePrivateKey, revoked: tuple[int, ...], this: datetime, nxt: datetime
 ) -> x509.CertificateRevocationList:
     b = (
-        x509.CertificateRevocationListBuilder().issuer_name(_name(issuer)).last_update(this).next_update(nxt)
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(_name(issuer))
+        .last_update(this)
+        .next_update(nxt)
         .add_extension(x509.CRLNumber(1), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
     )
@@ -217,35 +243,76 @@ class TdxTestCA:
         return self._cache[key]
 
     def chain(self, s: TdxSpec) -> tuple[x509.Certificate, x509.Certificate, x509.Certificate]:
-        platform = self._cert(("platform", s.platform_serial), lambda: make_cert(
-            PLATFORM_CN, self.platform_key, ROOT_CN, self.root_key, ca=True, path_len=0, serial=s.platform_serial))
+        platform = self._cert(
+            ("platform", s.platform_serial),
+            lambda: make_cert(
+                PLATFORM_CN,
+                self.platform_key,
+                ROOT_CN,
+                self.root_key,
+                ca=True,
+                path_len=0,
+                serial=s.platform_serial,
+            ),
+        )
         ext = x509.UnrecognizedExtension(
             x509.ObjectIdentifier(SGX_EXT_OID),
             build_sgx_extension(list(s.pck_comps), s.pcesvn, bytes(s.pck_comps), s.fmspc, s.pceid),
         )
-        pck = self._cert(("pck", s.pck_comps, s.pcesvn, s.fmspc, s.pceid, s.pck_not_before, s.pck_not_after, s.pck_serial),
-                         lambda: make_cert(PCK_CN, self.pck_key, PLATFORM_CN, self.platform_key, ca=False,
-                                           not_before=s.pck_not_before, not_after=s.pck_not_after,
-                                           serial=s.pck_serial, extensions=(ext,)))
+        pck = self._cert(
+            ("pck", s.pck_comps, s.pcesvn, s.fmspc, s.pceid, s.pck_not_before, s.pck_not_after, s.pck_serial),
+            lambda: make_cert(
+                PCK_CN,
+                self.pck_key,
+                PLATFORM_CN,
+                self.platform_key,
+                ca=False,
+                not_before=s.pck_not_before,
+                not_after=s.pck_not_after,
+                serial=s.pck_serial,
+                extensions=(ext,),
+            ),
+        )
         return pck, platform, self.root
 
     def tcb_signer(self, s: TdxSpec) -> x509.Certificate:
-        return self._cert(("tcb", s.tcb_signer_not_after), lambda: make_cert(
-            TCB_SIGNER_CN, self.tcb_key, ROOT_CN, self.root_key, ca=False, serial=0x3003,
-            not_after=s.tcb_signer_not_after))
+        return self._cert(
+            ("tcb", s.tcb_signer_not_after),
+            lambda: make_cert(
+                TCB_SIGNER_CN,
+                self.tcb_key,
+                ROOT_CN,
+                self.root_key,
+                ca=False,
+                serial=0x3003,
+                not_after=s.tcb_signer_not_after,
+            ),
+        )
 
     def quote(self, s: TdxSpec) -> bytes:
         header = struct.pack("<HHIHH", s.version, 2, 0x81, 0, 0) + INTEL_QE_VENDOR_ID + bytes(20)
         body = (
-            s.tee_tcb_svn + bytes(48) + s.mrsignerseam + s.seam_attributes
-            + s.td_attributes.to_bytes(8, "little") + bytes(8) + s.mrtd + s.mrconfigid + bytes(96)
-            + b"".join(s.rtmrs) + s.reportdata
+            s.tee_tcb_svn
+            + bytes(48)
+            + s.mrsignerseam
+            + s.seam_attributes
+            + s.td_attributes.to_bytes(8, "little")
+            + bytes(8)
+            + s.mrtd
+            + s.mrconfigid
+            + bytes(96)
+            + b"".join(s.rtmrs)
+            + s.reportdata
         )
         if s.version == 5 and s.body_type == 3:
             body += s.tee_tcb_svn2 + s.mrservicetd
         signed = header + (struct.pack("<HI", s.body_type, len(body)) if s.version == 5 else b"") + body
-        ak_raw = self.ak.public_key().public_bytes(Encoding.X962, __import__(
-            "cryptography.hazmat.primitives.serialization", fromlist=["PublicFormat"]).PublicFormat.UncompressedPoint)[1:]
+        ak_raw = self.ak.public_key().public_bytes(
+            Encoding.X962,
+            __import__(
+                "cryptography.hazmat.primitives.serialization", fromlist=["PublicFormat"]
+            ).PublicFormat.UncompressedPoint,
+        )[1:]
         qe = bytearray(384)
         qe[0:16] = bytes(s.pck_comps)
         qe[48:64] = s.qe_attributes
@@ -255,8 +322,12 @@ class TdxTestCA:
         qe[320:384] = hashlib.sha256(ak_raw + s.qe_auth_data).digest() + bytes(32)
         chain_pem = b"".join(pem(c) for c in self.chain(s)) + b"\x00"
         cert_data = (
-            bytes(qe) + raw_sign(self.pck_key, bytes(qe)) + struct.pack("<H", len(s.qe_auth_data)) + s.qe_auth_data
-            + struct.pack("<HI", 5, len(chain_pem)) + chain_pem
+            bytes(qe)
+            + raw_sign(self.pck_key, bytes(qe))
+            + struct.pack("<H", len(s.qe_auth_data))
+            + s.qe_auth_data
+            + struct.pack("<HI", 5, len(chain_pem))
+            + chain_pem
         )
         sig_data = raw_sign(self.ak, signed) + ak_raw + struct.pack("<HI", 6, len(cert_data)) + cert_data
         return signed + struct.pack("<I", len(sig_data)) + sig_data + s.trailing
@@ -269,42 +340,84 @@ class TdxTestCA:
         pck, platform, root = self.chain(s)
         comps = [{"svn": v} for v in s.level_sgx]
         tcb_info: dict[str, Any] = {
-            "id": s.tcb_info_id, "version": 3, "issueDate": _iso(s.issue), "nextUpdate": _iso(s.next_update),
-            "fmspc": s.tcb_info_fmspc, "pceId": "0000", "tcbType": 0, "tcbEvaluationDataNumber": 17,
-            "tdxModule": {"mrsigner": "00" * 48, "attributes": "0000000000000000", "attributesMask": "FFFFFFFFFFFFFFFF"},
-            "tdxModuleIdentities": [{
-                "id": s.module_id, "mrsigner": "00" * 48, "attributes": "0000000000000000",
-                "attributesMask": "FFFFFFFFFFFFFFFF", "tcbLevels": [_levels(s.module_isvsvn, s.module_status)],
-            }],
-            "tcbLevels": [{
-                "tcb": {"sgxtcbcomponents": comps, "pcesvn": s.level_pcesvn,
-                        "tdxtcbcomponents": [{"svn": v} for v in s.level_tdx]},
-                "tcbDate": "2024-03-13T00:00:00Z", "tcbStatus": s.level_status,
-                **({"advisoryIDs": list(s.level_advisories)} if s.level_advisories else {}),
-            }],
+            "id": s.tcb_info_id,
+            "version": 3,
+            "issueDate": _iso(s.issue),
+            "nextUpdate": _iso(s.next_update),
+            "fmspc": s.tcb_info_fmspc,
+            "pceId": "0000",
+            "tcbType": 0,
+            "tcbEvaluationDataNumber": 17,
+            "tdxModule": {
+                "mrsigner": "00" * 48,
+                "attributes": "0000000000000000",
+                "attributesMask": "FFFFFFFFFFFFFFFF",
+            },
+            "tdxModuleIdentities": [
+                {
+                    "id": s.module_id,
+                    "mrsigner": "00" * 48,
+                    "attributes": "0000000000000000",
+                    "attributesMask": "FFFFFFFFFFFFFFFF",
+                    "tcbLevels": [_levels(s.module_isvsvn, s.module_status)],
+                }
+            ],
+            "tcbLevels": [
+                {
+                    "tcb": {
+                        "sgxtcbcomponents": comps,
+                        "pcesvn": s.level_pcesvn,
+                        "tdxtcbcomponents": [{"svn": v} for v in s.level_tdx],
+                    },
+                    "tcbDate": "2024-03-13T00:00:00Z",
+                    "tcbStatus": s.level_status,
+                    **({"advisoryIDs": list(s.level_advisories)} if s.level_advisories else {}),
+                }
+            ],
         }
         if s.tcb_info_patch is not None:
             s.tcb_info_patch(tcb_info)
         qe_identity = {
-            "id": s.qe_identity_id, "version": 2, "issueDate": _iso(s.issue), "nextUpdate": _iso(s.next_update),
-            "tcbEvaluationDataNumber": 17, "miscselect": "00000000", "miscselectMask": "FFFFFFFF",
-            "attributes": "11000000000000000000000000000000", "attributesMask": "FBFFFFFFFFFFFFFF0000000000000000",
-            "mrsigner": QE_MRSIGNER.hex().upper(), "isvprodid": 2,
+            "id": s.qe_identity_id,
+            "version": 2,
+            "issueDate": _iso(s.issue),
+            "nextUpdate": _iso(s.next_update),
+            "tcbEvaluationDataNumber": 17,
+            "miscselect": "00000000",
+            "miscselectMask": "FFFFFFFF",
+            "attributes": "11000000000000000000000000000000",
+            "attributesMask": "FBFFFFFFFFFFFFFF0000000000000000",
+            "mrsigner": QE_MRSIGNER.hex().upper(),
+            "isvprodid": 2,
             "tcbLevels": [_levels(s.qe_level_isvsvn, s.qe_status)],
         }
         tcb_raw, tcb_sig = self._sign_json(tcb_info)
         qe_raw, qe_sig = self._sign_json(qe_identity)
         signer_chain = (pem(self.tcb_signer(s)) + pem(root)).decode()
-        root_revoked = tuple(x for x, on in ((s.platform_serial, s.revoked_platform), (0x3003, s.revoked_tcb_signer)) if on)
+        root_revoked = tuple(
+            x for x, on in ((s.platform_serial, s.revoked_platform), (0x3003, s.revoked_tcb_signer)) if on
+        )
         root_crl = make_crl(ROOT_CN, self.root_key, root_revoked, s.crl_this, s.crl_next)
-        pck_crl = make_crl(PLATFORM_CN, self.platform_key, (s.pck_serial,) if s.revoked_pck else (99,), s.crl_this, s.crl_next)
-        return TdxCollateral({
-            "pck_crl_issuer_chain": (pem(platform) + pem(root)).decode(),
-            "root_ca_crl": root_crl.public_bytes(Encoding.DER).hex(),
-            "pck_crl": pck_crl.public_bytes(Encoding.DER).hex(),
-            "tcb_info_issuer_chain": signer_chain, "tcb_info": tcb_raw, "tcb_info_signature": tcb_sig,
-            "qe_identity_issuer_chain": signer_chain, "qe_identity": qe_raw, "qe_identity_signature": qe_sig,
-        })
+        pck_crl = make_crl(
+            PLATFORM_CN,
+            self.platform_key,
+            (s.pck_serial,) if s.revoked_pck else (99,),
+            s.crl_this,
+            s.crl_next,
+        )
+        return TdxCollateral(
+            {
+                "pck_crl_issuer_chain": (pem(platform) + pem(root)).decode(),
+                "root_ca_crl": root_crl.public_bytes(Encoding.DER).hex(),
+                "pck_crl": pck_crl.public_bytes(Encoding.DER).hex(),
+                "tcb_info_issuer_chain": signer_chain,
+                "tcb_info": tcb_raw,
+                "tcb_info_signature": tcb_sig,
+                "qe_identity_issuer_chain": signer_chain,
+                "qe_identity": qe_raw,
+                "qe_identity_signature": qe_sig,
+            }
+        )
 
     def evidence(self, s: TdxSpec | None = None, **changes: Any) -> tuple[bytes, TdxCollateral]:
         spec = replace(s or TdxSpec(), **changes)
@@ -320,7 +433,9 @@ NITRO_ROOT_CN = "Eigen Dev TEE Root"
 class NitroSpec:
     module_id: str = "i-0000000000000000-enc0000000000000000"
     timestamp: datetime = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
-    pcrs: dict[int, bytes] = field(default_factory=lambda: {i: (bytes([i + 1]) * 48 if i < 3 else bytes(48)) for i in range(16)})
+    pcrs: dict[int, bytes] = field(
+        default_factory=lambda: {i: (bytes([i + 1]) * 48 if i < 3 else bytes(48)) for i in range(16)}
+    )
     public_key: bytes | None = None
     user_data: bytes | None = None
     nonce: bytes | None = None
@@ -345,9 +460,21 @@ class NitroTestCA:
 
     def __post_init__(self) -> None:
         c = ec.SECP384R1()
-        self.root_key, self.inter_key, self.leaf_key = (derive_key(self.seed, n, c) for n in ("root", "inter", "leaf"))
-        self.root = make_cert(NITRO_ROOT_CN, self.root_key, NITRO_ROOT_CN, self.root_key, ca=True, path_len=2, serial=11)
-        self.inter = make_cert("Eigen Dev TEE Intermediate", self.inter_key, NITRO_ROOT_CN, self.root_key, ca=True, path_len=1, serial=12)
+        self.root_key, self.inter_key, self.leaf_key = (
+            derive_key(self.seed, n, c) for n in ("root", "inter", "leaf")
+        )
+        self.root = make_cert(
+            NITRO_ROOT_CN, self.root_key, NITRO_ROOT_CN, self.root_key, ca=True, path_len=2, serial=11
+        )
+        self.inter = make_cert(
+            "Eigen Dev TEE Intermediate",
+            self.inter_key,
+            NITRO_ROOT_CN,
+            self.root_key,
+            ca=True,
+            path_len=1,
+            serial=12,
+        )
         self._leaves: dict[tuple[datetime, datetime], x509.Certificate] = {}
 
     @property
@@ -358,17 +485,28 @@ class NitroTestCA:
         key = (s.leaf_not_before, s.leaf_not_after)
         if key not in self._leaves:
             self._leaves[key] = make_cert(
-                s.module_id[:60], self.leaf_key, "Eigen Dev TEE Intermediate", self.inter_key, ca=False,
-                not_before=s.leaf_not_before, not_after=s.leaf_not_after, serial=13,
+                s.module_id[:60],
+                self.leaf_key,
+                "Eigen Dev TEE Intermediate",
+                self.inter_key,
+                ca=False,
+                not_before=s.leaf_not_before,
+                not_after=s.leaf_not_after,
+                serial=13,
             )
         return self._leaves[key]
 
     def payload(self, s: NitroSpec) -> bytes:
         body: dict[str, Any] = {
-            "module_id": s.module_id, "digest": s.digest, "timestamp": int(s.timestamp.timestamp() * 1000),
-            "pcrs": dict(s.pcrs), "certificate": self.leaf(s).public_bytes(Encoding.DER),
+            "module_id": s.module_id,
+            "digest": s.digest,
+            "timestamp": int(s.timestamp.timestamp() * 1000),
+            "pcrs": dict(s.pcrs),
+            "certificate": self.leaf(s).public_bytes(Encoding.DER),
             "cabundle": [c.public_bytes(Encoding.DER) for c in (self.root, self.inter)],
-            "public_key": s.public_key, "user_data": s.user_data, "nonce": s.nonce,
+            "public_key": s.public_key,
+            "user_data": s.user_data,
+            "nonce": s.nonce,
         }
         return cbor.dumps(body, indefinite_maps=s.indefinite)
 
@@ -381,10 +519,15 @@ class NitroTestCA:
 
     def export(self) -> dict[str, str]:
         """Keys and certificates as PEM text (what ``eigen compute devtee init`` writes)."""
+
         def key_pem(k: ec.EllipticCurvePrivateKey) -> str:
             return k.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
 
-        return {"seed": self.seed.hex(), "root_pem": pem(self.root).decode(), "root_key": key_pem(self.root_key)}
+        return {
+            "seed": self.seed.hex(),
+            "root_pem": pem(self.root).decode(),
+            "root_key": key_pem(self.root_key),
+        }
 
 
 def at_plus(t: datetime, **kw: float) -> datetime:

@@ -68,7 +68,9 @@ def _flags(rows: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
     return inf, sign
 
 
-def _finish(curve: Curve, x: Array, root: tuple[Array, Array], inf: np.ndarray, sign: np.ndarray, what: str) -> Array:
+def _finish(
+    curve: Curve, x: Array, root: tuple[Array, Array], inf: np.ndarray, sign: np.ndarray, what: str
+) -> Array:
     F, xp = curve.F, curve.xp
     ok, y = root
     ok = to_numpy(ok) | inf

@@ -100,7 +100,9 @@ def g1_decompress(data: bytes, xp: ModuleType = np) -> Array:
     return _lift_x(c.g1, x, root, flags, inf, "G1")
 
 
-def _lift_x(curve: Curve, x: Array, root: tuple[Array, Array], flags: np.ndarray, inf: np.ndarray, what: str) -> Array:
+def _lift_x(
+    curve: Curve, x: Array, root: tuple[Array, Array], flags: np.ndarray, inf: np.ndarray, what: str
+) -> Array:
     """Point with abscissa x and the square root ``root`` = (exists, y) of x^3 + b, sign chosen by the flags."""
     F, xp = curve.F, curve.xp
     ok, y = root
@@ -218,7 +220,9 @@ def g2_to_evm(Q: Array) -> bytes:
     c = bn254(backend_of(Q))
     x, y, inf = c.g2.to_affine(Q)
     fp = c.fp
-    out = np.concatenate([fp.to_bytes(x[:, 1]), fp.to_bytes(x[:, 0]), fp.to_bytes(y[:, 1]), fp.to_bytes(y[:, 0])], axis=1)
+    out = np.concatenate(
+        [fp.to_bytes(x[:, 1]), fp.to_bytes(x[:, 0]), fp.to_bytes(y[:, 1]), fp.to_bytes(y[:, 0])], axis=1
+    )
     out[to_numpy(inf)] = 0
     return out.tobytes()
 

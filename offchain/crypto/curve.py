@@ -291,7 +291,9 @@ class Curve:
             R = self.select(bit, self.add(R, P), R)
         return R
 
-    def _bucket_sums(self, P: Array, key: np.ndarray, src: np.ndarray, nbuckets: int, width: int = 4) -> Array:
+    def _bucket_sums(
+        self, P: Array, key: np.ndarray, src: np.ndarray, nbuckets: int, width: int = 4
+    ) -> Array:
         """Sum points P[src[j]] into buckets key[j] (reduce by key).
 
         Entries are sorted by key and packed into rows of ``width`` slots (padding = infinity); each

@@ -105,7 +105,7 @@ class PrimeField:
             bits = np.concatenate([bits, np.zeros((bits.shape[0], total - bits.shape[1]), np.uint8)], axis=1)
         else:
             bits = bits[:, :total]
-        weights = (np.int64(1) << np.arange(LIMB_BITS, dtype=np.int64))
+        weights = np.int64(1) << np.arange(LIMB_BITS, dtype=np.int64)
         limbs = bits.reshape(bits.shape[0], self.n, LIMB_BITS).astype(np.int64) @ weights
         return np.ascontiguousarray(limbs.T)
 

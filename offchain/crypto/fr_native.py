@@ -45,7 +45,9 @@ class FrKernel:
             raise FrKernelError(f"no native NTT for a {p.bit_length()}-bit modulus")
         self.fr = fr
         R = 1 << 256
-        self.params = np.array(_words(p) + [(-pow(p, -1, 1 << 64)) % (1 << 64)] + _words(R * R % p), dtype=np.uint64)
+        self.params = np.array(
+            _words(p) + [(-pow(p, -1, 1 << 64)) % (1 << 64)] + _words(R * R % p), dtype=np.uint64
+        )
         lib = native.load(SOURCE, FLAGS)
         self._ntt = lib.fr_ntt
         self._ntt.restype = ctypes.c_long

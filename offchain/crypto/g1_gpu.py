@@ -65,7 +65,9 @@ def _load_module(curve: str) -> Any:
 class G1GpuKernel(G1Kernel):
     """The G1 operations of one curve on the GPU (cupy arrays in and out)."""
 
-    PRE_WIDTH = 7  # fixed-base rows: 32 odd multiples per base (3.2 GB for BN254 16 MiB), 1 addition per 8 bits
+    PRE_WIDTH = (
+        7  # fixed-base rows: 32 odd multiples per base (3.2 GB for BN254 16 MiB), 1 addition per 8 bits
+    )
 
     def __init__(self, name: str, groups: Any) -> None:  # noqa: D107 - documented on the class
         import cupy
@@ -79,9 +81,22 @@ class G1GpuKernel(G1Kernel):
         if groups.fp.nbytes != 8 * self.nl or groups.fr.nbytes != 32:
             raise G1KernelError(f"{name}: field sizes do not match the kernel's limb count")
         mod = _load_module(name)
-        self._k = {op: mod.get_function(f"{name}_{op}")
-                   for op in ("import", "normalize", "export", "scalar_mul", "rows_msm", "rows_sum", "fft_stage",
-                              "odd_multiples", "rows_msm_pre", "fft4_twiddle", "fft4_combine")}
+        self._k = {
+            op: mod.get_function(f"{name}_{op}")
+            for op in (
+                "import",
+                "normalize",
+                "export",
+                "scalar_mul",
+                "rows_msm",
+                "rows_sum",
+                "fft_stage",
+                "odd_multiples",
+                "rows_msm_pre",
+                "fft4_twiddle",
+                "fft4_combine",
+            )
+        }
 
     def _launch(self, op: str, count: int, *args: Any) -> None:
         if count <= 0:
@@ -146,7 +161,9 @@ class G1GpuKernel(G1Kernel):
     def rows_msm(self, pts: Any, sc: Any) -> Array:
         p = self._points(pts)
         if p.ndim != 4:
-            raise G1KernelError(f"{self.name}: rows_msm expects points (rows, n, 3, {self.nl}), got {p.shape}")
+            raise G1KernelError(
+                f"{self.name}: rows_msm expects points (rows, n, 3, {self.nl}), got {p.shape}"
+            )
         rows, n = p.shape[:2]
         s = self._scalars(sc, rows * n).reshape(rows, n, 4)
         return self._split_rows(self._rows_msm, p, s, rows, n)
@@ -194,7 +211,9 @@ class G1GpuKernel(G1Kernel):
             pad = groups * ROW_CHUNK - k
             if pad:
                 p = cp.concatenate([p, cp.zeros((rows, pad, 3, self.nl), cp.uint64)], axis=1)
-            p = self._rows_sum(cp.ascontiguousarray(p), rows * groups, ROW_CHUNK).reshape(rows, groups, 3, self.nl)
+            p = self._rows_sum(cp.ascontiguousarray(p), rows * groups, ROW_CHUNK).reshape(
+                rows, groups, 3, self.nl
+            )
             k = groups
         return self._rows_sum(cp.ascontiguousarray(p), rows, k)
 

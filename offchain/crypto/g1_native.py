@@ -67,7 +67,9 @@ class PointKernel:
 
     def _scalars(self, sc: Any, count: int) -> Array:
         if not isinstance(sc, self.xp.ndarray) or sc.dtype != np.uint64 or sc.ndim < 1 or sc.shape[-1] != 4:
-            raise self.Error(f"{self.name}: scalars must be uint64 (..., 4), got {getattr(sc, 'shape', None)}")
+            raise self.Error(
+                f"{self.name}: scalars must be uint64 (..., 4), got {getattr(sc, 'shape', None)}"
+            )
         if sc.size // 4 != count:
             raise self.Error(f"{self.name}: {sc.size // 4} scalars for {count} points")
         return self.xp.ascontiguousarray(sc)
@@ -138,23 +140,41 @@ class G1Kernel(PointKernel):
 
     # ----- checks -------------------------------------------------------------------------
     def _points(self, pts: Any, what: str = "points") -> Array:
-        if not isinstance(pts, self.xp.ndarray) or pts.dtype != np.uint64 or pts.ndim < 2 or pts.shape[-2:] != (3, self.nl):
+        if (
+            not isinstance(pts, self.xp.ndarray)
+            or pts.dtype != np.uint64
+            or pts.ndim < 2
+            or pts.shape[-2:] != (3, self.nl)
+        ):
             shape = getattr(pts, "shape", None)
-            raise G1KernelError(f"{self.name}: {what} must be uint64 (..., 3, {self.nl}) kernel points, got {shape}")
+            raise G1KernelError(
+                f"{self.name}: {what} must be uint64 (..., 3, {self.nl}) kernel points, got {shape}"
+            )
         return self.xp.ascontiguousarray(pts)
 
     def _affine_args(self, xy: Any, inf: Any) -> tuple[Array, Array, int]:
         xp = self.xp
-        if not isinstance(xy, xp.ndarray) or xy.dtype != np.uint64 or xy.ndim != 3 or xy.shape[1:] != (2, self.nl):
-            raise G1KernelError(f"{self.name}: affine coordinates must be uint64 (n, 2, {self.nl}), got {getattr(xy, 'shape', None)}")
+        if (
+            not isinstance(xy, xp.ndarray)
+            or xy.dtype != np.uint64
+            or xy.ndim != 3
+            or xy.shape[1:] != (2, self.nl)
+        ):
+            raise G1KernelError(
+                f"{self.name}: affine coordinates must be uint64 (n, 2, {self.nl}), got {getattr(xy, 'shape', None)}"
+            )
         n = xy.shape[0]
         if not isinstance(inf, xp.ndarray) or inf.shape != (n,) or inf.dtype not in (np.uint8, np.bool_):
-            raise G1KernelError(f"{self.name}: infinity flags must be uint8/bool ({n},), got {getattr(inf, 'shape', None)}")
+            raise G1KernelError(
+                f"{self.name}: infinity flags must be uint8/bool ({n},), got {getattr(inf, 'shape', None)}"
+            )
         return xp.ascontiguousarray(xy), xp.ascontiguousarray(inf.astype(np.uint8)), n
 
     def _bad_point(self, bad: int) -> None:
         if bad:
-            raise G1KernelError(f"{self.name}: point {bad - 1} is not a valid affine G1 point (range, curve or infinity encoding)")
+            raise G1KernelError(
+                f"{self.name}: point {bad - 1} is not a valid affine G1 point (range, curve or infinity encoding)"
+            )
 
     # ----- boundary -----------------------------------------------------------------------
     def import_affine(self, xy: Any, inf: Any) -> np.ndarray:
@@ -175,7 +195,9 @@ class G1Kernel(PointKernel):
         out = np.empty((P.shape[-1], 3, self.nl), dtype=np.uint64)
         bad = int(self._fn["import_proj"](_ptr(np.ascontiguousarray(xyz)), xyz.shape[0], _ptr(out)))
         if bad:
-            raise G1KernelError(f"{self.name}: point {bad - 1} is not a valid projective G1 point (range or curve)")
+            raise G1KernelError(
+                f"{self.name}: point {bad - 1} is not a valid projective G1 point (range or curve)"
+            )
         return self.normalized(out)
 
     def _from_group_affine(self, P: Array) -> Array:
@@ -237,7 +259,9 @@ class G1Kernel(PointKernel):
         """Points (R, n, 3, NL), scalars (R, n, 4) -> (R, 3, NL): out_r = sum_l s_rl P_rl."""
         p = self._points(pts)
         if p.ndim != 4:
-            raise G1KernelError(f"{self.name}: rows_msm expects points (rows, n, 3, {self.nl}), got {p.shape}")
+            raise G1KernelError(
+                f"{self.name}: rows_msm expects points (rows, n, 3, {self.nl}), got {p.shape}"
+            )
         rows, n = p.shape[:2]
         s = self._scalars(sc, rows * n)
         out = np.empty((rows, 3, self.nl), dtype=np.uint64)
@@ -246,11 +270,18 @@ class G1Kernel(PointKernel):
 
     def _table(self, tab: Any) -> tuple[Any, int, int, int]:
         """Check a rows_precompute result: uint64 (rows, n, 2^(w-2), 3, NL); returns it, rows, n, w."""
-        ok = isinstance(tab, self.xp.ndarray) and tab.dtype == np.uint64 and tab.ndim == 5 and tab.shape[3:] == (3, self.nl)
+        ok = (
+            isinstance(tab, self.xp.ndarray)
+            and tab.dtype == np.uint64
+            and tab.ndim == 5
+            and tab.shape[3:] == (3, self.nl)
+        )
         cnt = tab.shape[2] if ok else 0
         if not ok or cnt not in PRE_TABLE_SIZES:
-            raise G1KernelError(f"{self.name}: precomputed rows must be uint64 (rows, n, T, 3, {self.nl}) with T in "
-                                f"{sorted(PRE_TABLE_SIZES)}, got {getattr(tab, 'shape', None)}")
+            raise G1KernelError(
+                f"{self.name}: precomputed rows must be uint64 (rows, n, T, 3, {self.nl}) with T in "
+                f"{sorted(PRE_TABLE_SIZES)}, got {getattr(tab, 'shape', None)}"
+            )
         return self.xp.ascontiguousarray(tab), tab.shape[0], tab.shape[1], PRE_TABLE_SIZES[cnt]
 
     def rows_precompute(self, pts: Any, width: int | None = None) -> Any:
@@ -262,7 +293,9 @@ class G1Kernel(PointKernel):
             raise G1KernelError(f"{self.name}: NAF width {w} for precomputed rows is not in 3..8")
         p = self._points(pts)
         if p.ndim != 4:
-            raise G1KernelError(f"{self.name}: rows_precompute expects points (rows, n, 3, {self.nl}), got {p.shape}")
+            raise G1KernelError(
+                f"{self.name}: rows_precompute expects points (rows, n, 3, {self.nl}), got {p.shape}"
+            )
         rows, n = p.shape[:2]
         tab = self._odd_multiples(p, rows * n, 1 << (w - 2))
         return self.normalized(tab).reshape(rows, n, 1 << (w - 2), 3, self.nl)

@@ -72,31 +72,51 @@ class G2Kernel(PointKernel):
             f.restype = res
             f.argtypes = args
             self._fn[op] = f
-        self._order = np.array([(groups.g2.order >> (64 * i)) & ((1 << 64) - 1) for i in range(4)], dtype=np.uint64)
+        self._order = np.array(
+            [(groups.g2.order >> (64 * i)) & ((1 << 64) - 1) for i in range(4)], dtype=np.uint64
+        )
 
     # ----- checks -------------------------------------------------------------------------
     def _points(self, pts: Any) -> np.ndarray:
-        if not isinstance(pts, np.ndarray) or pts.dtype != np.uint64 or pts.ndim < 3 or pts.shape[-3:] != (3, 2, self.nl):
-            raise G2KernelError(f"{self.name}: points must be uint64 (..., 3, 2, {self.nl}) G2 kernel points, "
-                                f"got {getattr(pts, 'shape', None)}")
+        if (
+            not isinstance(pts, np.ndarray)
+            or pts.dtype != np.uint64
+            or pts.ndim < 3
+            or pts.shape[-3:] != (3, 2, self.nl)
+        ):
+            raise G2KernelError(
+                f"{self.name}: points must be uint64 (..., 3, 2, {self.nl}) G2 kernel points, "
+                f"got {getattr(pts, 'shape', None)}"
+            )
         return np.ascontiguousarray(pts)
 
     # ----- boundary -----------------------------------------------------------------------
     def import_affine(self, xy: Any, inf: Any) -> np.ndarray:
         """Canonical affine uint64 (n, 4, NL) as (x.c0, x.c1, y.c0, y.c1) and infinity flags (n,) ->
         kernel points (n, 3, 2, NL). Raises G2KernelError naming the first invalid point."""
-        if not isinstance(xy, np.ndarray) or xy.dtype != np.uint64 or xy.ndim != 3 or xy.shape[1:] != (4, self.nl):
-            raise G2KernelError(f"{self.name}: affine G2 coordinates must be uint64 (n, 4, {self.nl}), "
-                                f"got {getattr(xy, 'shape', None)}")
+        if (
+            not isinstance(xy, np.ndarray)
+            or xy.dtype != np.uint64
+            or xy.ndim != 3
+            or xy.shape[1:] != (4, self.nl)
+        ):
+            raise G2KernelError(
+                f"{self.name}: affine G2 coordinates must be uint64 (n, 4, {self.nl}), "
+                f"got {getattr(xy, 'shape', None)}"
+            )
         n = xy.shape[0]
         if not isinstance(inf, np.ndarray) or inf.shape != (n,) or inf.dtype not in (np.uint8, np.bool_):
-            raise G2KernelError(f"{self.name}: infinity flags must be uint8/bool ({n},), got {getattr(inf, 'shape', None)}")
+            raise G2KernelError(
+                f"{self.name}: infinity flags must be uint8/bool ({n},), got {getattr(inf, 'shape', None)}"
+            )
         xy = np.ascontiguousarray(xy)
         flags = np.ascontiguousarray(inf.astype(np.uint8))
         out = np.empty((n, 3, 2, self.nl), dtype=np.uint64)
         bad = int(self._fn["import"](_ptr(xy), _ptr(flags), n, _ptr(out)))
         if bad:
-            raise G2KernelError(f"{self.name}: point {bad - 1} is not a valid affine G2 point (range, twist or infinity encoding)")
+            raise G2KernelError(
+                f"{self.name}: point {bad - 1} is not a valid affine G2 point (range, twist or infinity encoding)"
+            )
         return out
 
     def from_group(self, Q: Array) -> np.ndarray:
@@ -111,7 +131,9 @@ class G2Kernel(PointKernel):
         out = np.empty((Q.shape[-1], 3, 2, self.nl), dtype=np.uint64)
         bad = int(self._fn["import_proj"](_ptr(xyz), xyz.shape[0], _ptr(out)))
         if bad:
-            raise G2KernelError(f"{self.name}: point {bad - 1} is not a valid projective G2 point (range or twist)")
+            raise G2KernelError(
+                f"{self.name}: point {bad - 1} is not a valid projective G2 point (range or twist)"
+            )
         return self.normalized(out)
 
     def to_group(self, pts: Any, xp: Any = np) -> Array:
@@ -176,7 +198,9 @@ class G2Kernel(PointKernel):
         p = self._points(pts)
         n = self._count(p)
         s = self._scalars(sc, n)
-        c = max(2, min(13, n.bit_length() - 5))  # signed digits: 2^(c-1) buckets; c = 13 measured best at 2^17-2^19
+        c = max(
+            2, min(13, n.bit_length() - 5)
+        )  # signed digits: 2^(c-1) buckets; c = 13 measured best at 2^17-2^19
         out = np.empty((3, 2, self.nl), dtype=np.uint64)
         self._check(self._fn["msm_pippenger"](_ptr(p), _ptr(s), n, c, _ptr(out)), "msm")
         return out
@@ -206,7 +230,9 @@ def subgroup_mask(name: str, groups: Any, Q: Array) -> np.ndarray | None:
     return k.in_subgroup(k.from_group(Q))
 
 
-def g2_sqrt_rhs(name: str, groups: Any, c0_be: np.ndarray, c1_be: np.ndarray) -> tuple[np.ndarray, Array] | None:
+def g2_sqrt_rhs(
+    name: str, groups: Any, c0_be: np.ndarray, c1_be: np.ndarray
+) -> tuple[np.ndarray, Array] | None:
     """Decompression's square root on the kernel: big-endian canonical x components (n, 8 NL) each ->
     (ok mask, y as a numpy Fp2 batch) with y^2 = x^3 + b' where ok (either root); None when native
     kernels are off (callers use the array code's Fp2 square root)."""

@@ -171,7 +171,9 @@ def _group_fft_columns(curve: Any, fr: PrimeField, T: Array, domain: Domain, inv
         if h > 1:
             # twiddle 0 is 1: multiply only v[:, :, 1:, :]
             twb = fr.to_bytes(tw)[1:]  # (h-1, nbytes)
-            scal = np.broadcast_to(twb[None, :, None, :], (blocks, h - 1, K, twb.shape[1])).reshape(-1, twb.shape[1])
+            scal = np.broadcast_to(twb[None, :, None, :], (blocks, h - 1, K, twb.shape[1])).reshape(
+                -1, twb.shape[1]
+            )
             lead = (slice(None),) * (boff + 1)
             v1 = xp.ascontiguousarray(v[lead + (slice(1, h),)])
             vflat = curve.scalar_mul(v1.reshape(v1.shape[:boff] + (-1,)), scal)

@@ -51,8 +51,19 @@ ERRORS = {
 }
 
 # fp12_op codes
-OPS = {"mul": 0, "sqr": 1, "inv": 2, "conj": 3, "frob1": 4, "frob2": 5, "frob3": 6, "cyc_sqr": 7,
-       "final_exp": 8, "mul_line": 9, "cyc_exp_x": 10}
+OPS = {
+    "mul": 0,
+    "sqr": 1,
+    "inv": 2,
+    "conj": 3,
+    "frob1": 4,
+    "frob2": 5,
+    "frob3": 6,
+    "cyc_sqr": 7,
+    "final_exp": 8,
+    "mul_line": 9,
+    "cyc_exp_x": 10,
+}
 
 Array = Any
 
@@ -107,8 +118,15 @@ class PairingKernel:
 
     # ----- checks -------------------------------------------------------------------------
     def _words(self, a: Any, width: int, what: str, n: int | None = None) -> np.ndarray:
-        if not isinstance(a, np.ndarray) or a.dtype != np.uint64 or a.ndim != 3 or a.shape[1:] != (width, self.nl):
-            raise PairingKernelError(f"{self.name}: {what} must be uint64 (n, {width}, {self.nl}), got {getattr(a, 'shape', None)}")
+        if (
+            not isinstance(a, np.ndarray)
+            or a.dtype != np.uint64
+            or a.ndim != 3
+            or a.shape[1:] != (width, self.nl)
+        ):
+            raise PairingKernelError(
+                f"{self.name}: {what} must be uint64 (n, {width}, {self.nl}), got {getattr(a, 'shape', None)}"
+            )
         if n is not None and a.shape[0] != n:
             raise PairingKernelError(f"{self.name}: {a.shape[0]} {what} for {n} pairs")
         return np.ascontiguousarray(a)
@@ -125,7 +143,9 @@ class PairingKernel:
         a = self._words(g1, 2, "G1 points")
         b = self._words(g2, 4, "G2 points", a.shape[0])
         bad = ctypes.c_long(-1)
-        return bool(self._status(self._fn["pairing_check"](_ptr(a), _ptr(b), a.shape[0], ctypes.byref(bad)), bad))
+        return bool(
+            self._status(self._fn["pairing_check"](_ptr(a), _ptr(b), a.shape[0], ctypes.byref(bad)), bad)
+        )
 
     def check_projective(self, g1: Any, g2: Any) -> bool:
         """The same for homogeneous projective G1 (n, 3, NL) = X, Y, Z and G2 (n, 6, NL) = X.c0, X.c1,
@@ -133,7 +153,9 @@ class PairingKernel:
         a = self._words(g1, 3, "G1 points")
         b = self._words(g2, 6, "G2 points", a.shape[0])
         bad = ctypes.c_long(-1)
-        return bool(self._status(self._fn["pairing_check_proj"](_ptr(a), _ptr(b), a.shape[0], ctypes.byref(bad)), bad))
+        return bool(
+            self._status(self._fn["pairing_check_proj"](_ptr(a), _ptr(b), a.shape[0], ctypes.byref(bad)), bad)
+        )
 
     def gt(self, g1: Any, g2: Any) -> np.ndarray:
         """prod_k e(P_k, Q_k) itself: canonical uint64 (12, NL) in tower order."""
@@ -149,7 +171,11 @@ class PairingKernel:
         if op not in OPS:
             raise PairingKernelError(f"unknown Fp12 operation {op!r}")
         x = self._words(np.asarray(a, dtype=np.uint64).reshape(1, 12, self.nl), 12, "Fp12 operand")
-        y = None if b is None else self._words(np.asarray(b, dtype=np.uint64).reshape(1, 12, self.nl), 12, "Fp12 operand")
+        y = (
+            None
+            if b is None
+            else self._words(np.asarray(b, dtype=np.uint64).reshape(1, 12, self.nl), 12, "Fp12 operand")
+        )
         out = np.zeros((12, self.nl), dtype=np.uint64)
         rc = self._fn["fp12_op"](OPS[op], _ptr(x), None if y is None else _ptr(y), _ptr(out))
         if rc < 0:
@@ -223,7 +249,9 @@ def check_points(name: str, pairs: Sequence[tuple[Array, Array]]) -> bool:
         P = to_numpy(P_)
         Qn = to_numpy(Q)
         if P.size != 3 * fp.n or Qn.size != 6 * fp.n:
-            raise PairingKernelError(f"{name}: pairing_check takes single points, got shapes {P.shape} and {Qn.shape}")
+            raise PairingKernelError(
+                f"{name}: pairing_check takes single points, got shapes {P.shape} and {Qn.shape}"
+            )
         P = P.reshape(3, fp.n)
         Qn = Qn.reshape(3, fp.n, 2)
         cols += [P[0], P[1], P[2]] + [Qn[i][:, j] for i in range(3) for j in range(2)]
@@ -231,4 +259,6 @@ def check_points(name: str, pairs: Sequence[tuple[Array, Array]]) -> bool:
     if n == 0:
         return True
     words = field_to_words(fp, np.stack(cols, axis=1), nl).reshape(n, 9, nl)
-    return kernel(name).check_projective(np.ascontiguousarray(words[:, :3]), np.ascontiguousarray(words[:, 3:]))
+    return kernel(name).check_projective(
+        np.ascontiguousarray(words[:, :3]), np.ascontiguousarray(words[:, 3:])
+    )

@@ -93,4 +93,6 @@ BLS12_381 = CurveParams(
 )
 
 CURVES = {c.name: c for c in (BN254, BLS12_381)}
-LIMBS = {c.name: c.limbs for c in CURVES.values()}  # curves with native kernels -> 64-bit words per Fp element
+LIMBS = {
+    c.name: c.limbs for c in CURVES.values()
+}  # curves with native kernels -> 64-bit words per Fp element

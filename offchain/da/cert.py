@@ -22,7 +22,6 @@ from offchain.da.errors import CertError
 Array = Any
 
 
-
 @dataclass
 class BlobCommitment:
     commitment: Array  # G1 batch of one
@@ -86,7 +85,10 @@ def commitment_matches_length_commitment(bc: BlobCommitment) -> bool:
     """e(C, [1]_2) == e([1]_1, LC): C and LC commit to the same polynomial."""
     c = bn254.bn254(backend_of(bc.commitment))
     return bn254.pairing_check(
-        [(bc.commitment[..., 0], c.g2.generator[..., 0]), (c.g1.neg(c.g1.generator)[..., 0], bc.length_commitment[..., 0])]
+        [
+            (bc.commitment[..., 0], c.g2.generator[..., 0]),
+            (c.g1.neg(c.g1.generator)[..., 0], bc.length_commitment[..., 0]),
+        ]
     )
 
 
@@ -94,5 +96,8 @@ def length_proof_holds(bc: BlobCommitment, tau_rev_g1: Array) -> bool:
     """e([tau^(2^28 - length)]_1, LC) == e([1]_1, LP), given the G1 point [tau^(2^28 - length)]_1."""
     c = bn254.bn254(backend_of(bc.commitment))
     return bn254.pairing_check(
-        [(tau_rev_g1, bc.length_commitment[..., 0]), (c.g1.neg(c.g1.generator)[..., 0], bc.length_proof[..., 0])]
+        [
+            (tau_rev_g1, bc.length_commitment[..., 0]),
+            (c.g1.neg(c.g1.generator)[..., 0], bc.length_proof[..., 0]),
+        ]
     )

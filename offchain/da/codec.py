@@ -20,7 +20,6 @@ HEADER_VERSION = 0
 MAX_BLOB_SYMBOLS = 1 << 19  # 16 MiB
 
 
-
 def next_pow2(n: int) -> int:
     return 1 if n <= 1 else 1 << (n - 1).bit_length()
 

@@ -55,7 +55,6 @@ CELLS_SCHEME = "peerdas-eip7594"
 Array = Any
 
 
-
 @dataclass
 class ChunkSet:
     L: int
@@ -108,7 +107,9 @@ def read_length_points(info: dict[str, Any], path: str | Path, xp: ModuleType = 
     except (ValueError, KeyError, TypeError) as exc:
         raise FrameFileError(f"{path}: malformed length commitment/proof ({exc!r})") from exc
     if len(lc) != 64 or len(lp) != 64:
-        raise FrameFileError(f"{path}: length commitment and proof must be 64 bytes each (gnark-compressed G2)")
+        raise FrameFileError(
+            f"{path}: length commitment and proof must be 64 bytes each (gnark-compressed G2)"
+        )
     try:
         return bn254.g2_decompress(lc, xp), bn254.g2_decompress(lp, xp)
     except bn254.PointError as exc:
@@ -140,7 +141,9 @@ def parse_bundle(data: bytes, what: str = "bundle") -> tuple[int, bytes, np.ndar
     head = int.from_bytes(data[:8], "little")
     fmt, L = head >> 56, head & ((1 << 56) - 1)
     if fmt != BUNDLE_FORMAT_GNARK:
-        raise FrameFileError(f"{what}: bundle encoding format {fmt}, only {BUNDLE_FORMAT_GNARK} (gnark) is supported")
+        raise FrameFileError(
+            f"{what}: bundle encoding format {fmt}, only {BUNDLE_FORMAT_GNARK} (gnark) is supported"
+        )
     if L == 0 or L & (L - 1) or L > 1 << 15:
         raise FrameFileError(f"{what}: chunk length {L} is not a power of two <= 2^15")
     size = 32 + 32 * L
@@ -204,7 +207,9 @@ def write_cells(path: str | Path, index: np.ndarray, proofs: list[bytes], cells:
         raise PeerDASError(f"{K} indices, {len(proofs)} proofs, {len(cells)} cells")
     rec = np.zeros((K, CELL_RECORD_BYTES), dtype=np.uint8)
     rec[:, :4] = np.asarray(index, dtype=">u4").view(np.uint8).reshape(K, 4)
-    rec[:, 4 : 4 + CELL_PROOF_BYTES] = np.frombuffer(b"".join(proofs), dtype=np.uint8).reshape(K, CELL_PROOF_BYTES)
+    rec[:, 4 : 4 + CELL_PROOF_BYTES] = np.frombuffer(b"".join(proofs), dtype=np.uint8).reshape(
+        K, CELL_PROOF_BYTES
+    )
     rec[:, 4 + CELL_PROOF_BYTES :] = np.frombuffer(b"".join(cells), dtype=np.uint8).reshape(K, BYTES_PER_CELL)
     Path(path).write_bytes(CELLS_MAGIC + bytes([CELLS_VERSION]) + K.to_bytes(4, "big") + rec.tobytes())
 
@@ -215,7 +220,9 @@ def read_cells(path: str | Path) -> CellSet:
         raise CellFileError(f"cells file not found: {p}")
     data = p.read_bytes()
     if len(data) < CELLS_HEADER_BYTES:
-        raise CellFileError(f"{p}: {len(data)} bytes, shorter than the {CELLS_HEADER_BYTES}-byte header (truncated)")
+        raise CellFileError(
+            f"{p}: {len(data)} bytes, shorter than the {CELLS_HEADER_BYTES}-byte header (truncated)"
+        )
     if data[:4] != CELLS_MAGIC:
         raise CellFileError(f"{p}: not a PeerDAS cells file (bad magic)")
     if data[4] != CELLS_VERSION:

@@ -44,7 +44,6 @@ KNOWN_DIGESTS = {
 Array = Any
 
 
-
 def read_sha256_list(path: Path) -> dict[str, str]:
     """Parse ``<hex digest>  <filename>`` lines (``#`` comments allowed)."""
     out: dict[str, str] = {}
@@ -105,13 +104,26 @@ class SRS:
             return xp.asarray(a.get() if hasattr(a, "get") else a)
 
         return SRS(
-            conv(self.g1), conv(self.g2_pow2), conv(self.g2), conv(self.g2_trailing),
-            conv(self.g1_reverse_pow2), self.name, self.insecure, xp,
+            conv(self.g1),
+            conv(self.g2_pow2),
+            conv(self.g2),
+            conv(self.g2_trailing),
+            conv(self.g1_reverse_pow2),
+            self.name,
+            self.insecure,
+            xp,
         )
 
 
-def _load_points(path: str | Path, size: int, decode: Any, count: int | None, xp: ModuleType, sha256: str | None,
-                 from_end: bool = False) -> Array:
+def _load_points(
+    path: str | Path,
+    size: int,
+    decode: Any,
+    count: int | None,
+    xp: ModuleType,
+    sha256: str | None,
+    from_end: bool = False,
+) -> Array:
     """Read (the first ``count``, or the last ``count`` with ``from_end``) ``size``-byte compressed points
     of an SRS file and decode them (the digest covers the whole file)."""
     path = Path(path)
@@ -136,13 +148,20 @@ def _load_points(path: str | Path, size: int, decode: Any, count: int | None, xp
         raise SRSError(f"{path}: {exc}") from exc
 
 
-def load_g1(path: str | Path, count: int | None = None, xp: ModuleType = np, sha256: str | None = None) -> Array:
+def load_g1(
+    path: str | Path, count: int | None = None, xp: ModuleType = np, sha256: str | None = None
+) -> Array:
     """gnark-compressed G1 points (32 B) of an SRS file, checked on-curve."""
     return _load_points(path, 32, bn254.g1_decompress, count, xp, sha256)
 
 
-def load_g2(path: str | Path, count: int | None = None, xp: ModuleType = np, sha256: str | None = None,
-            from_end: bool = False) -> Array:
+def load_g2(
+    path: str | Path,
+    count: int | None = None,
+    xp: ModuleType = np,
+    sha256: str | None = None,
+    from_end: bool = False,
+) -> Array:
     """gnark-compressed G2 points (64 B) of an SRS file (the first ``count``, or the last with ``from_end``),
     checked on-curve and in the subgroup."""
     return _load_points(path, 64, bn254.g2_decompress, count, xp, sha256, from_end)
@@ -178,7 +197,9 @@ def load_eigenda_srs(
     if with_g2 and (d / "g2.point").exists():
         g2 = load_g2(d / "g2.point", g1_count, xp, sha256=digests["g2.point"])
     if with_g2 and (d / "g2.trailing.point").exists():
-        g2t = load_g2(d / "g2.trailing.point", g1_count, xp, sha256=digests["g2.trailing.point"], from_end=True)
+        g2t = load_g2(
+            d / "g2.trailing.point", g1_count, xp, sha256=digests["g2.trailing.point"], from_end=True
+        )
     return SRS(g1=g1, g2_pow2=g2_pow2, g2=g2, g2_trailing=g2t, name=f"eigenda:{d}/{g1_name}", xp=xp)
 
 
@@ -213,5 +234,13 @@ def insecure_test_srs(n: int, secret: int = 0xDEADBEEF1234, xp: ModuleType = np,
         g2 = _generator_multiples(c, "g2", g1_scalars)
         trail = c.fr.to_bytes(powers(c.fr, s, n, start=pow(s, SRS_ORDER - n, r)))
         g2t = _generator_multiples(c, "g2", trail)
-    return SRS(g1=g1, g2_pow2=g2_pow2, g2=g2, g2_trailing=g2t, g1_reverse_pow2=g1_rev,
-               name=f"INSECURE-test-srs(n={n})", insecure=True, xp=xp)
+    return SRS(
+        g1=g1,
+        g2_pow2=g2_pow2,
+        g2=g2,
+        g2_trailing=g2t,
+        g1_reverse_pow2=g1_rev,
+        name=f"INSECURE-test-srs(n={n})",
+        insecure=True,
+        xp=xp,
+    )

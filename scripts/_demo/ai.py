@@ -52,7 +52,9 @@ def load_service() -> tuple[Any, str]:
             pass
     from offchain.ai.tiny import tiny_model
 
-    return InferenceService(tiny_model(0)), "the tiny seeded test model (SmolLM2 not installed or EIGEN_DEMO_AI_MODEL=tiny)"
+    return InferenceService(
+        tiny_model(0)
+    ), "the tiny seeded test model (SmolLM2 not installed or EIGEN_DEMO_AI_MODEL=tiny)"
 
 
 def tampered_copy(svc: Any, honest: Receipt, key: keys.PrivateKey) -> Receipt:
@@ -69,9 +71,13 @@ def tampered_copy(svc: Any, honest: Receipt, key: keys.PrivateKey) -> Receipt:
         i = len(out) - 2 if out[-1] == eos and len(out) > 1 else len(out) - 1
         out[i] = (out[i] + 1) % svc.engine.config.vocab_size
     out = out[: honest.params.max_tokens]
-    hashes = tuple(honest.logits_hashes[i] if i < len(honest.logits_hashes) else keccak(b"made up %d" % i)
-                   for i in range(len(out)))
-    return replace(honest, output_tokens=tuple(out), logits_hashes=hashes, signature=b"").signed(key.to_bytes())
+    hashes = tuple(
+        honest.logits_hashes[i] if i < len(honest.logits_hashes) else keccak(b"made up %d" % i)
+        for i in range(len(out))
+    )
+    return replace(honest, output_tokens=tuple(out), logits_hashes=hashes, signature=b"").signed(
+        key.to_bytes()
+    )
 
 
 @dataclass
@@ -87,8 +93,11 @@ class _World:
 
     @property
     def names(self) -> dict[str, str]:
-        return {self.demo.op_a.address: "operator A", self.demo.op_b.address: "operator B",
-                self.op_c.address: "operator C"}
+        return {
+            self.demo.op_a.address: "operator A",
+            self.demo.op_b.address: "operator B",
+            self.op_c.address: "operator C",
+        }
 
     @property
     def client(self) -> Any:
@@ -101,13 +110,22 @@ def run(demo: Any) -> dict[str, Any]:
     honest, h = _honest_answer(w)
     t = _tampered_answer(w, honest)
     return {
-        "disputes": w.c.address, "model": w.model_desc, "honest_finalized": h["finalized"],
+        "disputes": w.c.address,
+        "model": w.model_desc,
+        "honest_finalized": h["finalized"],
         "bond_forfeited_to_operator": h["bond_to_a"],
-        "divergent_step": t["divergent_step"], "slash_id": t["slash_id"], "slashed_shares": t["slashed_shares"],
-        "compensation": t["compensation"], "bond_refunded": t["bond_refunded"],
-        "gas": {"registerReceipt": h["register_gas"], "challengeReceipt": t["challenge_gas"],
-                "resolveChallenge (upheld)": h["resolve_gas"], "resolveChallenge (slash)": t["resolve_gas"],
-                "claimCompensation": t["claim_gas"]},
+        "divergent_step": t["divergent_step"],
+        "slash_id": t["slash_id"],
+        "slashed_shares": t["slashed_shares"],
+        "compensation": t["compensation"],
+        "bond_refunded": t["bond_refunded"],
+        "gas": {
+            "registerReceipt": h["register_gas"],
+            "challengeReceipt": t["challenge_gas"],
+            "resolveChallenge (upheld)": h["resolve_gas"],
+            "resolveChallenge (slash)": t["resolve_gas"],
+            "claimCompensation": t["claim_gas"],
+        },
     }
 
 
@@ -120,28 +138,41 @@ def _setup(demo: Any) -> _World:
     strategies = [demo.strat(s) for s in demo.syms]
     sym0 = demo.syms[0]
 
-    print("\n##### Deterministic inference: an honest answer passes; a tampered answer is challenged, "
-          "re-executed, and its operator slashed, with the client compensated")
+    print(
+        "\n##### Deterministic inference: an honest answer passes; a tampered answer is challenged, "
+        "re-executed, and its operator slashed, with the client compensated"
+    )
     t0 = time.perf_counter()
     svc, model_desc = load_service()
     print(f"Model: {model_desc}; loaded in {time.perf_counter() - t0:.1f} s.")
 
-    cfg = InferenceDisputesConfig(challenge_bond_wei=BOND, challenge_window_s=WINDOW_S, resolution_window_s=WINDOW_S,
-                                  slash_wad=WAD // 10)
+    cfg = InferenceDisputesConfig(
+        challenge_bond_wei=BOND,
+        challenge_window_s=WINDOW_S,
+        resolution_window_s=WINDOW_S,
+        slash_wad=WAD // 10,
+    )
     c = deploy_inference_disputes(project, demo.deployer, demo.d, cfg)
     c.createInferenceSet(INFERENCE_SET, strategies, demo.arbiter, THRESHOLD_BPS, sender=demo.deployer)
     c.setModelAllowed(svc.model.sha256, svc.tokenizer.hash, ENGINE_ID, True, sender=demo.deployer)
-    print(f"InferenceDisputes deployed at {c.address}: inference set {INFERENCE_SET} redistributes to the contract "
-          f"itself (it forwards each slash to the harmed client); verdicts need {THRESHOLD_BPS / 100:.2f}% of the "
-          f"stake of the set without the accused; bond {fmt(BOND)} ETH; challenge and resolution windows "
-          f"{WINDOW_S} s; a wrong receipt costs 10% of the operator's allocation.")
+    print(
+        f"InferenceDisputes deployed at {c.address}: inference set {INFERENCE_SET} redistributes to the contract "
+        f"itself (it forwards each slash to the harmed client); verdicts need {THRESHOLD_BPS / 100:.2f}% of the "
+        f"stake of the set without the accused; bond {fmt(BOND)} ETH; challenge and resolution windows "
+        f"{WINDOW_S} s; a wrong receipt costs 10% of the operator's allocation."
+    )
 
-    signing = {op.address: keys.PrivateKey(keccak(b"demo inference signing key " + op.address.encode())) for op in ops}
+    signing = {
+        op.address: keys.PrivateKey(keccak(b"demo inference signing key " + op.address.encode()))
+        for op in ops
+    }
     w = _World(demo, svc, model_desc, c, op_c, signing)
     stake = join_set(demo, c.address, INFERENCE_SET, ops, signing, 30 * WAD, allocation_delay=0)
     for op, row in zip(ops, stake, strict=True):
-        print(f"  {w.names[op.address]} restaked 30 {sym0} more, registered a signing key, allocated half its free "
-              "magnitude: " + ", ".join(f"{fmt(x)} {s}" for x, s in zip(row, demo.syms, strict=True)))
+        print(
+            f"  {w.names[op.address]} restaked 30 {sym0} more, registered a signing key, allocated half its free "
+            "magnitude: " + ", ".join(f"{fmt(x)} {s}" for x, s in zip(row, demo.syms, strict=True))
+        )
     return w
 
 
@@ -155,18 +186,23 @@ def _honest_answer(w: _World) -> tuple[Receipt, dict[str, Any]]:
     params = SamplingParams.from_user(seed=42, temperature=0, max_tokens=24)
     t0 = time.perf_counter()
     honest = svc.complete(svc.prompt_tokens(None, QUESTION), params, client=client.address).receipt.signed(
-        a_key.to_bytes())
+        a_key.to_bytes()
+    )
     t_gen = time.perf_counter() - t0
-    print(f"\nErin asks operator A: {QUESTION!r}\n  A answers {svc.text_of(honest.output_tokens)!r} "
-          f"({len(honest.output_tokens)} tokens, {t_gen:.1f} s) with receipt {honest.digest().hex()[:16]}… "
-          "signed by A's signing key and bound to Erin's address.")
+    print(
+        f"\nErin asks operator A: {QUESTION!r}\n  A answers {svc.text_of(honest.output_tokens)!r} "
+        f"({len(honest.output_tokens)} tokens, {t_gen:.1f} s) with receipt {honest.digest().hex()[:16]}… "
+        "signed by A's signing key and bound to Erin's address."
+    )
     t0 = time.perf_counter()
     check = svc.verify(honest)
     print(f"  Erin re-executes it: {check.reason} ({time.perf_counter() - t0:.1f} s).")
     reg = c.registerReceipt(*receipt_args(honest), sender=client)
-    assert event(reg, 'ReceiptRegistered').client == client.address
-    print(f"  Erin registers it on-chain (gas {reg.gas_used:,}): ecrecover over the same digest gives A's key; "
-          f"challengeable until {event(reg, 'ReceiptRegistered').challengeDeadline}.")
+    assert event(reg, "ReceiptRegistered").client == client.address
+    print(
+        f"  Erin registers it on-chain (gas {reg.gas_used:,}): ecrecover over the same digest gives A's key; "
+        f"challengeable until {event(reg, 'ReceiptRegistered').challengeDeadline}."
+    )
     # A skeptical watcher challenges the honest answer anyway: the set re-executes and upholds it.
     watcher = demo.carol
     ch0 = c.challengeReceipt(honest.digest(), sender=watcher, value=BOND)
@@ -176,21 +212,30 @@ def _honest_answer(w: _World) -> tuple[Receipt, dict[str, Any]]:
         t0 = time.perf_counter()
         rex = reexecute_with(svc, honest)
         outputs.add(rex.correct_output)
-        print(f"  {w.names[op.address]} re-executes it ({time.perf_counter() - t0:.1f} s): the receipt is "
-              f"{'correct' if rex.receipt_correct else 'WRONG'}; it signs output {rex.correct_output.hex()[:16]}….")
+        print(
+            f"  {w.names[op.address]} re-executes it ({time.perf_counter() - t0:.1f} s): the receipt is "
+            f"{'correct' if rex.receipt_correct else 'WRONG'}; it signs output {rex.correct_output.hex()[:16]}…."
+        )
     (upheld_output,) = outputs
     sigs0 = Verdict(chain.chain_id, c.address, honest.digest(), upheld_output).sign(
-        [w.signing[demo.op_b.address], w.signing[w.op_c.address]])
+        [w.signing[demo.op_b.address], w.signing[w.op_c.address]]
+    )
     up = c.resolveChallenge(honest.digest(), upheld_output, sigs0, sender=watcher)
     rej = event(up, "ChallengeRejected")
     honest_final = c.isFinalized(honest.digest())
-    print(f"  Verdict posted (gas {up.gas_used:,}): the receipt stands (finalized = {bool(honest_final)}); Carol's "
-          f"bond ({fmt(rej.bondForfeited)} ETH) is forfeited to operator A.")
+    print(
+        f"  Verdict posted (gas {up.gas_used:,}): the receipt stands (finalized = {bool(honest_final)}); Carol's "
+        f"bond ({fmt(rej.bondForfeited)} ETH) is forfeited to operator A."
+    )
     bond_to_a = c.credits(demo.op_a)
     if bond_to_a:
         c.withdraw(sender=demo.op_a)
-    return honest, {"finalized": bool(honest_final), "bond_to_a": bond_to_a, "register_gas": reg.gas_used,
-                    "resolve_gas": up.gas_used}
+    return honest, {
+        "finalized": bool(honest_final),
+        "bond_to_a": bond_to_a,
+        "register_gas": reg.gas_used,
+        "resolve_gas": up.gas_used,
+    }
 
 
 def _tampered_answer(w: _World, honest: Receipt) -> dict[str, Any]:
@@ -201,16 +246,22 @@ def _tampered_answer(w: _World, honest: Receipt) -> dict[str, Any]:
     demo, svc, c, client = w.demo, w.svc, w.c, w.client
     sym0 = demo.syms[0]
     bad = tampered_copy(svc, honest, w.signing[demo.op_a.address])
-    print(f"\nLater A returns a tampered answer to the same request: {svc.text_of(bad.output_tokens)!r}, "
-          f"receipt {bad.digest().hex()[:16]}… (validly signed by A).")
+    print(
+        f"\nLater A returns a tampered answer to the same request: {svc.text_of(bad.output_tokens)!r}, "
+        f"receipt {bad.digest().hex()[:16]}… (validly signed by A)."
+    )
     report = svc.verify(bad)
-    print(f"  Erin re-executes it: {report.reason} at step {report.step}: expected token {report.expected.get('token')} "
-          f"({svc.text_of([report.expected['token']]) if 'token' in report.expected else ''!r}), receipt has "
-          f"{report.got.get('token')} ({svc.text_of([report.got['token']]) if 'token' in report.got else ''!r}).")
+    print(
+        f"  Erin re-executes it: {report.reason} at step {report.step}: expected token {report.expected.get('token')} "
+        f"({svc.text_of([report.expected['token']]) if 'token' in report.expected else ''!r}), receipt has "
+        f"{report.got.get('token')} ({svc.text_of([report.got['token']]) if 'token' in report.got else ''!r})."
+    )
     c.registerReceipt(*receipt_args(bad), sender=client)
     ch = c.challengeReceipt(bad.digest(), sender=client, value=BOND)
-    print(f"  Erin registers and challenges it with a {fmt(BOND)} ETH bond (gas {ch.gas_used:,}); the set must "
-          f"answer by {event(ch, 'ReceiptChallenged').resolveBy}.")
+    print(
+        f"  Erin registers and challenges it with a {fmt(BOND)} ETH bond (gas {ch.gas_used:,}); the set must "
+        f"answer by {event(ch, 'ReceiptChallenged').resolveBy}."
+    )
     correct = None
     signers = []
     for op in (demo.op_b, w.op_c):
@@ -219,17 +270,21 @@ def _tampered_answer(w: _World, honest: Receipt) -> dict[str, Any]:
         signers.append(w.signing[op.address])
         correct = rex.correct_output if correct is None else correct
         assert rex.correct_output == correct, "re-executions disagree"
-        print(f"  {w.names[op.address]} re-executes independently ({time.perf_counter() - t0:.1f} s): correct output "
-              f"{svc.text_of(rex.output_tokens)!r}, commitment {rex.correct_output.hex()[:16]}… "
-              f"(the receipt claims {rex.claimed_output.hex()[:16]}…) and signs the verdict.")
+        print(
+            f"  {w.names[op.address]} re-executes independently ({time.perf_counter() - t0:.1f} s): correct output "
+            f"{svc.text_of(rex.output_tokens)!r}, commitment {rex.correct_output.hex()[:16]}… "
+            f"(the receipt claims {rex.claimed_output.hex()[:16]}…) and signs the verdict."
+        )
     sigs = Verdict(chain.chain_id, c.address, bad.digest(), correct).sign(signers)
     before = demo.dm.operatorShares(demo.op_a, demo.strat(sym0))
     res = c.resolveChallenge(bad.digest(), correct, sigs, sender=client)
     pw = event(res, "ReceiptProvenWrong")
     after = demo.dm.operatorShares(demo.op_a, demo.strat(sym0))
-    print(f"  Verdict posted (gas {res.gas_used:,}): {fmt(pw.signedStake)} of {fmt(pw.totalStake)} "
-          f"(A's excluded) allocated-stake units (summed over strategies) signed; the receipt is wrong, operator A slashed (slash {pw.slashId}): {sym0} delegated "
-          f"to A {fmt(before)} -> {fmt(after)}; Erin's bond is credited back.")
+    print(
+        f"  Verdict posted (gas {res.gas_used:,}): {fmt(pw.signedStake)} of {fmt(pw.totalStake)} "
+        f"(A's excluded) allocated-stake units (summed over strategies) signed; the receipt is wrong, operator A slashed (slash {pw.slashId}): {sym0} delegated "
+        f"to A {fmt(before)} -> {fmt(after)}; Erin's bond is credited back."
+    )
 
     chain.mine(demo.config.slash_resolution_delay_blocks + 1)
     bal_before = [demo.d.tokens[s].balanceOf(client) for s in demo.syms]
@@ -239,10 +294,19 @@ def _tampered_answer(w: _World, honest: Receipt) -> dict[str, Any]:
     wd = c.withdraw(sender=client)
     refunded = client.balance - eth_before + wd.total_fees_paid
     paid = {s: b - a for s, a, b in zip(demo.syms, bal_before, bal_after, strict=True)}
-    print(f"  After the escrow window ({demo.config.slash_resolution_delay_blocks} blocks; the arbiter could have "
-          f"cancelled) Erin claimed compensation (gas {comp.gas_used:,}): "
-          + ", ".join(f"{fmt(v)} {s}" for s, v in paid.items())
-          + f" forwarded to her; her {fmt(refunded)} ETH bond withdrawn.")
-    return {"divergent_step": report.step, "slash_id": pw.slashId, "slashed_shares": before - after,
-            "compensation": paid, "bond_refunded": refunded, "challenge_gas": ch.gas_used, "resolve_gas": res.gas_used,
-            "claim_gas": comp.gas_used}
+    print(
+        f"  After the escrow window ({demo.config.slash_resolution_delay_blocks} blocks; the arbiter could have "
+        f"cancelled) Erin claimed compensation (gas {comp.gas_used:,}): "
+        + ", ".join(f"{fmt(v)} {s}" for s, v in paid.items())
+        + f" forwarded to her; her {fmt(refunded)} ETH bond withdrawn."
+    )
+    return {
+        "divergent_step": report.step,
+        "slash_id": pw.slashId,
+        "slashed_shares": before - after,
+        "compensation": paid,
+        "bond_refunded": refunded,
+        "challenge_gas": ch.gas_used,
+        "resolve_gas": res.gas_used,
+        "claim_gas": comp.gas_used,
+    }

@@ -22,7 +22,12 @@ def event(receipt: Any, name: str) -> Any:
 
 
 def join_set(
-    demo: Any, avs: str, set_id: int, ops: Sequence[Any], signing: Mapping[str, keys.PrivateKey], amount: int,
+    demo: Any,
+    avs: str,
+    set_id: int,
+    ops: Sequence[Any],
+    signing: Mapping[str, keys.PrivateKey],
+    amount: int,
     allocation_delay: int,
 ) -> list[list[int]]:
     """Each operator (registered first if it is not, with `allocation_delay`) restakes `amount` of the
@@ -37,7 +42,9 @@ def join_set(
     token = demo.d.tokens[sym0]
     for op in ops:
         if not dm.isOperator(op):
-            dm.registerAsOperator(ZERO_ADDRESS, allocation_delay, "https://operator.example/metadata.json", sender=op)
+            dm.registerAsOperator(
+                ZERO_ADDRESS, allocation_delay, "https://operator.example/metadata.json", sender=op
+            )
         token.mint(op, amount, sender=op)
         token.approve(sm, amount, sender=op)
         sm.depositIntoStrategy(demo.strat(sym0), token, amount, sender=op)

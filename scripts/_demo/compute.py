@@ -41,17 +41,27 @@ def run(demo: Any) -> dict[str, Any]:
     sym0 = demo.syms[0]
 
     print("\n##### Verifiable compute: a receipt from the development TEE, verified and accepted on-chain")
-    avs = deploy_compute_avs(project, demo.deployer, d, ComputeAVSConfig(enrolment_ttl_s=3600, fault_wad=WAD // 10))
-    avs.createOperatorSet(COMPUTE_SET, strategies, demo.arbiter, demo.victim, THRESHOLD_BPS, sender=demo.deployer)
-    print(f"ComputeAVS deployed at {avs.address}; compute set {COMPUTE_SET} (redistributing to the victim, "
-          f"arbiter resolves) needs {THRESHOLD_BPS / 100:.2f}% of its allocated stake to enrol an enclave key.")
+    avs = deploy_compute_avs(
+        project, demo.deployer, d, ComputeAVSConfig(enrolment_ttl_s=3600, fault_wad=WAD // 10)
+    )
+    avs.createOperatorSet(
+        COMPUTE_SET, strategies, demo.arbiter, demo.victim, THRESHOLD_BPS, sender=demo.deployer
+    )
+    print(
+        f"ComputeAVS deployed at {avs.address}; compute set {COMPUTE_SET} (redistributing to the victim, "
+        f"arbiter resolves) needs {THRESHOLD_BPS / 100:.2f}% of its allocated stake to enrol an enclave key."
+    )
 
-    signing = {op.address: keys.PrivateKey(keccak(b"demo compute signing key " + op.address.encode())) for op in ops}
+    signing = {
+        op.address: keys.PrivateKey(keccak(b"demo compute signing key " + op.address.encode())) for op in ops
+    }
     stake = join_set(demo, avs.address, COMPUTE_SET, ops, signing, 20 * WAD, allocation_delay=2)
     for op, row in zip(ops, stake, strict=True):
-        print(f"  {names[op.address]} restaked 20 {sym0} more, registered signing key "
-              f"{avs.signingKeyOf(op)[:10]}…, allocated half its free magnitude: "
-              + ", ".join(f"{fmt(x)} {s}" for x, s in zip(row, demo.syms, strict=True)))
+        print(
+            f"  {names[op.address]} restaked 20 {sym0} more, registered signing key "
+            f"{avs.signingKeyOf(op)[:10]}…, allocated half its free magnitude: "
+            + ", ".join(f"{fmt(x)} {s}" for x, s in zip(row, demo.syms, strict=True))
+        )
 
     # The app: a deterministic word counter, owned by Carol.
     app_owner = demo.carol
@@ -62,23 +72,38 @@ def run(demo: Any) -> dict[str, Any]:
     policy = dev_policy(ca, image)
     avs.registerApp(app_id, COMPUTE_SET, True, sender=app_owner)
     avs.registerImage(app_id, image, "v1.0.0", policy.hash(), 0, sender=app_owner)
-    print(f"Carol registered app {app_id.hex()[:12]}… (deterministic) with image {image.hex()[:12]}… v1.0.0 "
-          f"and policy {policy.hash().hex()[:12]}… (dev-TEE root pinned, PCR0 and PCR16 expected).")
+    print(
+        f"Carol registered app {app_id.hex()[:12]}… (deterministic) with image {image.hex()[:12]}… v1.0.0 "
+        f"and policy {policy.hash().hex()[:12]}… (dev-TEE root pinned, PCR0 and PCR16 expected)."
+    )
 
     # The enclave starts, attests; both operators verify its evidence and sign the enrolment.
     tee = DevTEE(ca, image)
     at = datetime.fromtimestamp(chain.blocks.head.timestamp, tz=UTC)
     evidence = tee.evidence(at)
     checked = verify_enclave(evidence, image_digest=image, policy=policy, at=at, trust=trust)
-    st = EnrolmentStatement(chain.chain_id, avs.address, app_id, image, policy.hash(), checked.enclave_key,
-                            checked.evidence_hash, demo.op_a.address, int(at.timestamp()))
+    st = EnrolmentStatement(
+        chain.chain_id,
+        avs.address,
+        app_id,
+        image,
+        policy.hash(),
+        checked.enclave_key,
+        checked.evidence_hash,
+        demo.op_a.address,
+        int(at.timestamp()),
+    )
     sigs = st.sign(signing.values())
-    r = avs.enrollEnclaveKey(app_id, image, st.enclave_key, st.evidence_hash, st.verified_at, sigs, sender=demo.op_a)
+    r = avs.enrollEnclaveKey(
+        app_id, image, st.enclave_key, st.evidence_hash, st.verified_at, sigs, sender=demo.op_a
+    )
     ev = event(r, "EnclaveKeyEnrolled")
-    print(f"The dev TEE attested (Nitro-format evidence, {len(evidence)} bytes, verdict: "
-          f"{'accepted' if checked.verdict.accepted else 'rejected'} by each operator off-chain); enclave key "
-          f"{tee.address[:10]}… enrolled for operator A with {fmt(ev.signedStake)} of {fmt(ev.totalStake)} "
-          "allocated stake signing.")
+    print(
+        f"The dev TEE attested (Nitro-format evidence, {len(evidence)} bytes, verdict: "
+        f"{'accepted' if checked.verdict.accepted else 'rejected'} by each operator off-chain); enclave key "
+        f"{tee.address[:10]}… enrolled for operator A with {fmt(ev.signedStake)} of {fmt(ev.totalStake)} "
+        "allocated stake signing."
+    )
 
     # A receipt: verified off-chain, then accepted on-chain.
     text = b"the quick brown fox jumps over the lazy dog"
@@ -87,9 +112,11 @@ def run(demo: Any) -> dict[str, Any]:
     verdict = verify_receipt(bundle, trust=trust)
     receipt_tx = avs.submitReceipt(*receipt_args(bundle), sender=demo.dave)
     acc = event(receipt_tx, "ReceiptAccepted")
-    print(f"Receipt {bundle.receipt.digest().hex()[:16]}… (input: {text.decode()!r} -> output {output.decode()!r}): "
-          f"off-chain verdict {'accepted' if verdict.accepted else 'REJECTED'}; on-chain ReceiptAccepted "
-          f"(answerable: {names.get(acc.operator, acc.operator)}; gas {receipt_tx.gas_used:,}).")
+    print(
+        f"Receipt {bundle.receipt.digest().hex()[:16]}… (input: {text.decode()!r} -> output {output.decode()!r}): "
+        f"off-chain verdict {'accepted' if verdict.accepted else 'REJECTED'}; on-chain ReceiptAccepted "
+        f"(answerable: {names.get(acc.operator, acc.operator)}; gas {receipt_tx.gas_used:,})."
+    )
 
     # A fault: the same enclave signs another output for the same input of the deterministic app.
     forged = tee.run(text, b"10", at, app_id=app_id, chain_id=chain.chain_id, policy=policy)
@@ -97,17 +124,25 @@ def run(demo: Any) -> dict[str, Any]:
     fault = avs.proveFault(*receipt_args(bundle), *receipt_args(forged), sender=demo.erin)
     fp = event(fault, "FaultProven")
     after = dm.operatorShares(demo.op_a, demo.strat(sym0))
-    print(f"Erin proved a fault: two receipts of the deterministic app, same image and input, outputs "
-          f"{output.decode()!r} and '10', both signed by the enclave key. ComputeAVS slashed operator A "
-          f"(slash {fp.slashId}, 10% of its compute allocation): {sym0} delegated {fmt(before)} -> {fmt(after)}.")
+    print(
+        f"Erin proved a fault: two receipts of the deterministic app, same image and input, outputs "
+        f"{output.decode()!r} and '10', both signed by the enclave key. ComputeAVS slashed operator A "
+        f"(slash {fp.slashId}, 10% of its compute allocation): {sym0} delegated {fmt(before)} -> {fmt(after)}."
+    )
     chain.mine(demo.config.slash_resolution_delay_blocks + 1)
     victim_before = d.tokens[sym0].balanceOf(demo.victim)
     demo.esc.releaseSlash(avs.address, COMPUTE_SET, fp.slashId, sender=demo.erin)
     victim_after = d.tokens[sym0].balanceOf(demo.victim)
-    print(f"After the resolution window the escrow released {fmt(victim_after - victim_before)} {sym0} to the victim.")
+    print(
+        f"After the resolution window the escrow released {fmt(victim_after - victim_before)} {sym0} to the victim."
+    )
     demo.report("After the compute fault")
     return {
-        "avs": avs.address, "enclave_key": tee.address, "receipt_digest": bundle.receipt.digest(),
-        "accepted": avs.receiptAccepted(bundle.receipt.digest()), "slash_id": fp.slashId,
-        "slashed_shares": before - after, "redistributed": victim_after - victim_before,
+        "avs": avs.address,
+        "enclave_key": tee.address,
+        "receipt_digest": bundle.receipt.digest(),
+        "accepted": avs.receiptAccepted(bundle.receipt.digest()),
+        "slash_id": fp.slashId,
+        "slashed_shares": before - after,
+        "redistributed": victim_after - victim_before,
     }

@@ -40,8 +40,14 @@ class _World:
         self.eigen, self.fm, self.strat = d.eigen, d.fork_manager, d.beigen_strategy
         self.dm, self.sm = d.delegation_manager, d.strategy_manager
         self.challenger = demo.victim
-        self.names = {demo.op_a.address: "operator A", demo.op_b.address: "operator B", demo.carol.address: "Carol",
-                      demo.dave.address: "Dave", demo.erin.address: "Erin", self.challenger.address: "challenger"}
+        self.names = {
+            demo.op_a.address: "operator A",
+            demo.op_b.address: "operator B",
+            demo.carol.address: "Carol",
+            demo.dave.address: "Dave",
+            demo.erin.address: "Erin",
+            self.challenger.address: "challenger",
+        }
 
     def canonical(self) -> Any:
         return self.project.BackingEigen.at(self.fm.canonicalToken())
@@ -66,8 +72,10 @@ class _World:
         print(f"\n=== {title}  (block {chain.blocks.head.number}; canonical bEIGEN {tok.address})")
         print(f"{'':22}{'staked bEIGEN':>16}{'bEIGEN':>16}{'EIGEN':>16}")
         for who in (demo.op_a, demo.carol, demo.op_b, demo.dave, demo.erin, self.challenger):
-            print(f"{self.names[who.address]:22}{fmt(self.staked(who)):>16}{fmt(tok.balanceOf(who)):>16}"
-                  f"{fmt(eigen.balanceOf(who)):>16}")
+            print(
+                f"{self.names[who.address]:22}{fmt(self.staked(who)):>16}{fmt(tok.balanceOf(who)):>16}"
+                f"{fmt(eigen.balanceOf(who)):>16}"
+            )
         print(f"{'EIGEN supply':22}{'':16}{'':16}{fmt(eigen.totalSupply()):>16}")
         print(f"{'bEIGEN held by EIGEN':22}{'':16}{fmt(tok.balanceOf(eigen)):>16}")
         print(f"{'bEIGEN in strategy':22}{'':16}{fmt(tok.balanceOf(strat)):>16}")
@@ -80,8 +88,12 @@ def run(demo: Any) -> dict[str, int]:
     opened, adopted, before = _challenge_and_adopt(w)
     fork = _check_fork(w, opened, adopted, before)
     _unstake(w, fork)
-    return {"slashed": adopted.slashedStake, "reward": adopted.reward, "erin": fork.balanceOf(demo.erin),
-            "fork_supply": fork.totalSupply()}
+    return {
+        "slashed": adopted.slashedStake,
+        "reward": adopted.reward,
+        "erin": fork.balanceOf(demo.erin),
+        "fork_supply": fork.totalSupply(),
+    }
 
 
 def _setup(demo: Any) -> _World:
@@ -90,9 +102,19 @@ def _setup(demo: Any) -> _World:
 
     d = demo.d
     if d.eigen is None:
-        config = demo.config if demo.config.eigen_enabled else replace(
-            demo.config, eigen_enabled=True, eigen_initial_supply=1_000_000 * WAD, challenge_bond=10 * WAD,
-            challenge_window_blocks=5, fork_timelock_blocks=3, beigen_extra_withdrawal_delay_blocks=10)
+        config = (
+            demo.config
+            if demo.config.eigen_enabled
+            else replace(
+                demo.config,
+                eigen_enabled=True,
+                eigen_initial_supply=1_000_000 * WAD,
+                challenge_bond=10 * WAD,
+                challenge_window_blocks=5,
+                fork_timelock_blocks=3,
+                beigen_extra_withdrawal_delay_blocks=10,
+            )
+        )
         deploy_token(project, demo.deployer, d, config)
     dm = d.delegation_manager
     for op in (demo.op_a, demo.op_b):
@@ -115,9 +137,11 @@ def _challenge_and_adopt(w: _World) -> tuple[Any, Any, dict[str, int]]:
     demo, eigen, fm, dm, strat = w.demo, w.eigen, w.fm, w.dm, w.strat
     carol, dave, erin, challenger = demo.carol, demo.dave, demo.erin, w.challenger
     print("\n--- EIGEN / bEIGEN: an intersubjective fault, settled by forking bEIGEN ---")
-    print(f"bEIGEN withdrawal delay: {dm.minWithdrawalDelayBlocks()} + {dm.strategyWithdrawalDelayBlocks(strat)} blocks; "
-          f"challenge bond {fmt(fm.bondAmount())} EIGEN, window {fm.challengeWindowBlocks()} blocks, "
-          f"timelock {fm.timelockBlocks()} blocks, challenger reward {fm.rewardBps() / 100:.0f}%")
+    print(
+        f"bEIGEN withdrawal delay: {dm.minWithdrawalDelayBlocks()} + {dm.strategyWithdrawalDelayBlocks(strat)} blocks; "
+        f"challenge bond {fmt(fm.bondAmount())} EIGEN, window {fm.challengeWindowBlocks()} blocks, "
+        f"timelock {fm.timelockBlocks()} blocks, challenger reward {fm.rewardBps() / 100:.0f}%"
+    )
 
     w.stake(demo.op_a, 500 * WAD)
     w.stake(carol, 1_000 * WAD)
@@ -125,8 +149,10 @@ def _challenge_and_adopt(w: _World) -> tuple[Any, Any, dict[str, int]]:
     w.stake(erin, 2_000 * WAD)
     eigen.transfer(dave, 300 * WAD, sender=demo.deployer)  # Dave is a DeFi holder: EIGEN only
     eigen.transfer(challenger, fm.bondAmount(), sender=demo.deployer)
-    print("Operator A (500) and Carol (1,000) stake bEIGEN with A; operator B (500) and Erin (2,000) with B; "
-          "Dave holds 300 EIGEN and never touches bEIGEN; the challenger holds the bond in EIGEN.")
+    print(
+        "Operator A (500) and Carol (1,000) stake bEIGEN with A; operator B (500) and Erin (2,000) with B; "
+        "Dave holds 300 EIGEN and never touches bEIGEN; the challenger holds the bond in EIGEN."
+    )
     w.report("Before the fault")
 
     # Operator A withholds data it attested to: every observer can see it, no contract can judge it.
@@ -137,20 +163,28 @@ def _challenge_and_adopt(w: _World) -> tuple[Any, Any, dict[str, int]]:
     opened = _event(r, "ForkCreated")
     cid = fm.challengeCount()
     fork = w.project.BackingEigen.at(opened.fork)
-    print(f"\nOperator A withheld data it had attested to. The challenger burned {fmt(fm.bondAmount())} EIGEN and "
-          f"opened challenge {cid}: fork {fork.address} of {opened.parent} at block {opened.forkBlock}, "
-          f"slashing {fmt(opened.slashedStake)} staked bEIGEN (A and its stakers), reward {fmt(opened.reward)}.")
-    print("Until it is resolved, wrapping, unwrapping, staking and unstaking bEIGEN pause; EIGEN transfers go on.")
+    print(
+        f"\nOperator A withheld data it had attested to. The challenger burned {fmt(fm.bondAmount())} EIGEN and "
+        f"opened challenge {cid}: fork {fork.address} of {opened.parent} at block {opened.forkBlock}, "
+        f"slashing {fmt(opened.slashedStake)} staked bEIGEN (A and its stakers), reward {fmt(opened.reward)}."
+    )
+    print(
+        "Until it is resolved, wrapping, unwrapping, staking and unstaking bEIGEN pause; EIGEN transfers go on."
+    )
 
     chain.mine(fm.challengeWindowBlocks())
     fm.queueResolution(cid, True, sender=demo.deployer)
-    print(f"After the {fm.challengeWindowBlocks()}-block window, governance (social consensus) queued adoption; "
-          f"timelock {fm.timelockBlocks()} blocks.")
+    print(
+        f"After the {fm.challengeWindowBlocks()}-block window, governance (social consensus) queued adoption; "
+        f"timelock {fm.timelockBlocks()} blocks."
+    )
     chain.mine(fm.timelockBlocks())
     r = fm.executeResolution(cid, sender=dave)
     adopted = _event(r, "ForkAdopted")
-    print(f"Anyone executed it: the fork is canonical; {fmt(adopted.slashedStake)} bEIGEN slashed, "
-          f"{fmt(adopted.reward)} paid to the challenger in the fork, {fmt(adopted.sharesBurned)} strategy shares burned.")
+    print(
+        f"Anyone executed it: the fork is canonical; {fmt(adopted.slashedStake)} bEIGEN slashed, "
+        f"{fmt(adopted.reward)} paid to the challenger in the fork, {fmt(adopted.sharesBurned)} strategy shares burned."
+    )
     w.report("After adoption")
     return opened, adopted, {"carol": carol_before, "erin": erin_before, "dave": dave_before}
 
@@ -163,14 +197,23 @@ def _check_fork(w: _World, opened: Any, adopted: Any, before: dict[str, int]) ->
     fork = w.project.BackingEigen.at(opened.fork)
     parent = w.project.BackingEigen.at(opened.parent)
     b = opened.forkBlock
-    if not (w.canonical().address == fork.address == eigen.bEIGEN() and eigen.totalSupply() == fork.balanceOf(eigen)):
+    if not (
+        w.canonical().address == fork.address == eigen.bEIGEN()
+        and eigen.totalSupply() == fork.balanceOf(eigen)
+    ):
         raise TokenDemoError("EIGEN does not follow the adopted fork")
-    if not (eigen.balanceOf(dave) == dave_before and w.staked(erin) == erin_before and w.staked(carol) == 0 < carol_before
-            and fork.totalSupply() == parent.totalSupplyAt(b) - adopted.slashedStake + adopted.reward):
+    if not (
+        eigen.balanceOf(dave) == dave_before
+        and w.staked(erin) == erin_before
+        and w.staked(carol) == 0 < carol_before
+        and fork.totalSupply() == parent.totalSupplyAt(b) - adopted.slashedStake + adopted.reward
+    ):
         raise TokenDemoError("the adopted fork's balances do not match the mechanism (see docs/token.md)")
-    print(f"\nChecks: EIGEN supply = bEIGEN held by EIGEN in the fork; Dave's {fmt(dave_before)} EIGEN untouched and "
-          f"now redeemable in the fork; Erin kept exactly {fmt(erin_before)} staked; Carol lost her stake with A; "
-          f"fork supply = parent supply at block {b} ({fmt(parent.totalSupplyAt(b))}) - slashed + reward.")
+    print(
+        f"\nChecks: EIGEN supply = bEIGEN held by EIGEN in the fork; Dave's {fmt(dave_before)} EIGEN untouched and "
+        f"now redeemable in the fork; Erin kept exactly {fmt(erin_before)} staked; Carol lost her stake with A; "
+        f"fork supply = parent supply at block {b} ({fmt(parent.totalSupplyAt(b))}) - slashed + reward."
+    )
     return fork
 
 
@@ -188,6 +231,8 @@ def _unstake(w: _World, fork: Any) -> None:
     chain.mine(dm.minWithdrawalDelayBlocks() + dm.strategyWithdrawalDelayBlocks(strat) + 1)
     dm.completeQueuedWithdrawal(wd, [fork], True, sender=erin)
     eigen.unwrap(100 * WAD, sender=dave)
-    print(f"Erin unstaked after the longer bEIGEN delay and received {fmt(fork.balanceOf(erin))} bEIGEN of the "
-          f"canonical fork; Dave unwrapped 100 EIGEN into {fmt(fork.balanceOf(dave))} fork bEIGEN.")
+    print(
+        f"Erin unstaked after the longer bEIGEN delay and received {fmt(fork.balanceOf(erin))} bEIGEN of the "
+        f"canonical fork; Dave unwrapped 100 EIGEN into {fmt(fork.balanceOf(dave))} fork bEIGEN."
+    )
     w.report("Final token state")

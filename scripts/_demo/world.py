@@ -23,8 +23,12 @@ class Demo:
         self.deployer, self.avs, self.op_a, self.op_b = a[0], a[1], a[2], a[3]
         self.carol, self.dave, self.erin, self.victim, self.arbiter = a[4], a[5], a[6], a[7], a[8]
         self.names = {
-            self.op_a.address: "operator A", self.op_b.address: "operator B", self.carol.address: "Carol",
-            self.dave.address: "Dave", self.erin.address: "Erin", self.victim.address: "victim (recipient)",
+            self.op_a.address: "operator A",
+            self.op_b.address: "operator B",
+            self.carol.address: "Carol",
+            self.dave.address: "Dave",
+            self.erin.address: "Erin",
+            self.victim.address: "victim (recipient)",
         }
         config = load_config("local")
         self.d = deploy_core(project, self.deployer, config)
@@ -53,12 +57,18 @@ class Demo:
             row = [self.dm.operatorShares(op, self.strat(s)) for s in self.syms]
             print(f"{self.names[op.address] + ' delegated':24}" + "".join(f"{fmt(x):>16}" for x in row))
             for set_id, label in ((1, "set 1 (redistr.)"), (2, "set 2 (burning)")):
-                stake = self.am.getAllocatedStake((self.avs, set_id), [op], [self.strat(s) for s in self.syms])[0]
+                stake = self.am.getAllocatedStake(
+                    (self.avs, set_id), [op], [self.strat(s) for s in self.syms]
+                )[0]
                 print(f"{'  ' + label:24}" + "".join(f"{fmt(x):>16}" for x in stake))
         for st in (self.carol, self.dave, self.erin):
             wd = self.dm.getWithdrawableShares(st, [self.strat(s) for s in self.syms])[0]
             print(f"{self.names[st.address] + ' withdrawable':24}" + "".join(f"{fmt(x):>16}" for x in wd))
-        for label, addr in (("victim balance", self.victim.address), ("slash escrow", self.esc.address), ("burn address", BURN_ADDRESS)):
+        for label, addr in (
+            ("victim balance", self.victim.address),
+            ("slash escrow", self.esc.address),
+            ("burn address", BURN_ADDRESS),
+        ):
             bal = [self.d.tokens[s].balanceOf(addr) for s in self.syms]
             print(f"{label:24}" + "".join(f"{fmt(x):>16}" for x in bal))
 
@@ -67,14 +77,18 @@ class Demo:
         print(f"Deployed on {networks.provider.network.name} (chain id {chain.chain_id}):")
         for k, v in self.d.addresses().items():
             print(f"  {k:20} {v}")
-        print(f"Delays (blocks): withdrawal {c.withdrawal_delay_blocks}, deallocation {c.deallocation_delay_blocks}, "
-              f"allocation configuration {c.allocation_configuration_delay_blocks}, "
-              f"slash resolution {c.slash_resolution_delay_blocks}")
+        print(
+            f"Delays (blocks): withdrawal {c.withdrawal_delay_blocks}, deallocation {c.deallocation_delay_blocks}, "
+            f"allocation configuration {c.allocation_configuration_delay_blocks}, "
+            f"slash resolution {c.slash_resolution_delay_blocks}"
+        )
 
         # An AVS with a redistributing set (victims are compensated; an arbiter may cancel) and a burning set.
         strategies = [self.strat(s) for s in self.syms]
         self.am.updateAVSMetadataURI(self.avs, "https://avs.example/metadata.json", sender=self.avs)
-        self.am.createRedistributingOperatorSets(self.avs, [(1, strategies, ZERO_ADDRESS, self.arbiter)], [self.victim], sender=self.avs)
+        self.am.createRedistributingOperatorSets(
+            self.avs, [(1, strategies, ZERO_ADDRESS, self.arbiter)], [self.victim], sender=self.avs
+        )
         self.am.createOperatorSets(self.avs, [(2, strategies, ZERO_ADDRESS, ZERO_ADDRESS)], sender=self.avs)
         print("\nAVS created set 1 (redistributing to the victim, arbiter may cancel) and set 2 (burning).")
 
@@ -82,7 +96,9 @@ class Demo:
             self.dm.registerAsOperator(ZERO_ADDRESS, 2, "https://operator.example/metadata.json", sender=op)
             self.am.setRedistributionConsent(op, (self.avs, 1), True, sender=op)
             self.am.registerForOperatorSets(op, (self.avs, [1, 2], b""), sender=op)
-        print("Operators A and B registered (allocation delay 2 blocks), consented to redistribution, joined both sets.")
+        print(
+            "Operators A and B registered (allocation delay 2 blocks), consented to redistribution, joined both sets."
+        )
 
         self.deposit(self.carol, "stETH", 100 * WAD)
         self.deposit(self.carol, "rETH", 50 * WAD)
@@ -100,32 +116,40 @@ class Demo:
         alloc(self.op_a, 2, WAD // 5)
         alloc(self.op_b, 1, WAD * 3 // 10)
         chain.mine(2)
-        print("A allocated 50% to set 1 and 20% to set 2; B allocated 30% to set 1 (effective after 2 blocks).")
+        print(
+            "A allocated 50% to set 1 and 20% to set 2; B allocated 30% to set 1 (effective after 2 blocks)."
+        )
         self.report("Before slashing")
 
         ordered = self.sorted_strats()
         r = self.am.slashOperator(
-            self.avs, (self.op_a, 1, ordered, [WAD * 2 // 5] * 2, "signed two conflicting DA certificates"),
+            self.avs,
+            (self.op_a, 1, ordered, [WAD * 2 // 5] * 2, "signed two conflicting DA certificates"),
             sender=self.avs,
         )
         slash_id = [e for e in r.events if e.event_name == "OperatorSlashed"][0].slashId
-        print(f"\nSet 1's slasher slashed operator A by 40% of its set-1 allocation (slash {slash_id}): "
-              "20% of A's stake; set 2's stake from A is unchanged (unique stake).")
+        print(
+            f"\nSet 1's slasher slashed operator A by 40% of its set-1 allocation (slash {slash_id}): "
+            "20% of A's stake; set 2's stake from A is unchanged (unique stake)."
+        )
         self.report("After the slash: funds in escrow for the resolution window")
 
         chain.mine(c.slash_resolution_delay_blocks + 1)
         self.esc.releaseSlash(self.avs, 1, slash_id, sender=self.erin)
         self.report("After the resolution window: anyone released the escrow to the victim")
 
-        r = self.am.slashOperator(self.avs, (self.op_b, 1, ordered, [WAD // 10] * 2, "mistaken report"), sender=self.avs)
+        r = self.am.slashOperator(
+            self.avs, (self.op_b, 1, ordered, [WAD // 10] * 2, "mistaken report"), sender=self.avs
+        )
         slash_b = [e for e in r.events if e.event_name == "OperatorSlashed"][0].slashId
         erin_slashed = self.dm.getWithdrawableShares(self.erin, [self.strat("rETH")])[0][0]
         self.esc.cancelSlash(self.avs, 1, slash_b, sender=self.arbiter)
         erin_restored = self.dm.getWithdrawableShares(self.erin, [self.strat("rETH")])[0][0]
-        print(f"\nA mistaken slash of B (10% of its set-1 allocation) took Erin to {fmt(erin_slashed)} rETH; "
-              f"the arbiter cancelled it within the window and Erin is back to {fmt(erin_restored)} rETH.")
+        print(
+            f"\nA mistaken slash of B (10% of its set-1 allocation) took Erin to {fmt(erin_slashed)} rETH; "
+            f"the arbiter cancelled it within the window and Erin is back to {fmt(erin_restored)} rETH."
+        )
         self.report("Restaking: final state")
         for step in STEPS:
             self.results[step.__name__] = step.run(self)
         print("\nDemo complete.")
-

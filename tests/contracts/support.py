@@ -54,9 +54,24 @@ class World:
 
     def __init__(self, project, chain, accounts, d):
         self.project, self.chain, self.d = project, chain, d
-        self.sm, self.dm, self.am, self.esc = d.strategy_manager, d.delegation_manager, d.allocation_manager, d.slash_escrow
-        (self.owner, self.avs, self.op, self.op2, self.staker, self.staker2, self.recipient, self.resolver,
-         self.other, self.avs2) = accounts[:10]
+        self.sm, self.dm, self.am, self.esc = (
+            d.strategy_manager,
+            d.delegation_manager,
+            d.allocation_manager,
+            d.slash_escrow,
+        )
+        (
+            self.owner,
+            self.avs,
+            self.op,
+            self.op2,
+            self.staker,
+            self.staker2,
+            self.recipient,
+            self.resolver,
+            self.other,
+            self.avs2,
+        ) = accounts[:10]
         self.tokens = d.tokens
         self.strats = d.strategies
         self.sorted_strats = sorted(d.strategies.values(), key=lambda s: int(s.address, 16))
@@ -79,7 +94,9 @@ class World:
             self.am.updateAVSMetadataURI(self.avs, "https://avs.example/meta.json", sender=self.avs)
         params = [(i, [self.strats[s] for s in syms], slasher, resolver) for i in ids]
         if redistributing:
-            return self.am.createRedistributingOperatorSets(self.avs, params, [self.recipient] * len(ids), sender=self.avs)
+            return self.am.createRedistributingOperatorSets(
+                self.avs, params, [self.recipient] * len(ids), sender=self.avs
+            )
         return self.am.createOperatorSets(self.avs, params, sender=self.avs)
 
     def opset(self, set_id=1):
@@ -122,11 +139,19 @@ class World:
         def g(k):
             return w[k] if isinstance(w, dict) else getattr(w, k)
 
-        return (g("staker"), g("delegatedTo"), g("withdrawer"), g("nonce"), g("startBlock"),
-                list(g("strategies")), list(g("scaledShares")))
+        return (
+            g("staker"),
+            g("delegatedTo"),
+            g("withdrawer"),
+            g("nonce"),
+            g("startBlock"),
+            list(g("strategies")),
+            list(g("scaledShares")),
+        )
 
 
 # ---------------------------------------------------------------- small helpers
+
 
 def A(x):
     """Checksummed address of an account, contract or hex string."""
@@ -297,9 +322,13 @@ class ComputeWorld(_SetWorld):
 
     def __init__(self, w, project, chain, accounts):
         self.w, self.chain, self.project = w, chain, project
-        self.avs = self.contract = deploy_compute_avs(project, w.owner, w.d, ComputeAVSConfig(enrolment_ttl_s=TTL, fault_wad=FAULT_WAD))
+        self.avs = self.contract = deploy_compute_avs(
+            project, w.owner, w.d, ComputeAVSConfig(enrolment_ttl_s=TTL, fault_wad=FAULT_WAD)
+        )
         self.strats = [w.strats["TKA"], w.strats["TKB"]]
-        self.avs.createOperatorSet(COMPUTE_SET, self.strats, w.resolver, w.recipient, THRESHOLD, sender=w.owner)
+        self.avs.createOperatorSet(
+            COMPUTE_SET, self.strats, w.resolver, w.recipient, THRESHOLD, sender=w.owner
+        )
         self._add_operators(b"compute")
         self.app_owner = w.avs2
         self.app_id = keccak(b"app: deterministic sum")
@@ -308,7 +337,9 @@ class ComputeWorld(_SetWorld):
         self.image = keccak(b"image v1")
         self.policy = dev_policy(self.ca, self.image)
         self.avs.registerApp(self.app_id, COMPUTE_SET, True, sender=self.app_owner)
-        self.avs.registerImage(self.app_id, self.image, "v1.0.0", self.policy.hash(), 0, sender=self.app_owner)
+        self.avs.registerImage(
+            self.app_id, self.image, "v1.0.0", self.policy.hash(), 0, sender=self.app_owner
+        )
 
     # --- operators
     def join(self, op, key, set_id=COMPUTE_SET, data=None, expect=None):
@@ -318,7 +349,9 @@ class ComputeWorld(_SetWorld):
         if data is None:
             data = registration_data(self.chain.chain_id, self.avs.address, op.address, key)
         if expect is not None:
-            return reverts(expect, self.w.am.registerForOperatorSets, op, (self.avs.address, [set_id], data), sender=op)
+            return reverts(
+                expect, self.w.am.registerForOperatorSets, op, (self.avs.address, [set_id], data), sender=op
+            )
         return self.w.am.registerForOperatorSets(op, (self.avs.address, [set_id], data), sender=op)
 
     # --- time
@@ -334,8 +367,17 @@ class ComputeWorld(_SetWorld):
         image = image or self.image
         policy = policy or self.policy
         ve = verify_enclave(tee.evidence(at), image_digest=image, policy=policy, at=at, trust=self.trust)
-        return EnrolmentStatement(self.chain.chain_id, self.avs.address, self.app_id, image, policy.hash(),
-                                  ve.enclave_key, ve.evidence_hash, self.ops[op_index].address, int(at.timestamp()))
+        return EnrolmentStatement(
+            self.chain.chain_id,
+            self.avs.address,
+            self.app_id,
+            image,
+            policy.hash(),
+            ve.enclave_key,
+            ve.evidence_hash,
+            self.ops[op_index].address,
+            int(at.timestamp()),
+        )
 
     def enrol(self, tee, op_index=0, signers=(0, 1), st=None, sender=None, expect=None):
         """expect: assert this revert reason instead of sending (see `reverts`)."""
@@ -387,14 +429,20 @@ class DisputeWorld(_SetWorld):
 
     def __init__(self, w, project, chain):
         self.w, self.chain, self.project = w, chain, project
-        cfg = InferenceDisputesConfig(challenge_bond_wei=BOND, challenge_window_s=CHALLENGE_WINDOW,
-                                      resolution_window_s=RESOLUTION_WINDOW, slash_wad=SLASH_WAD)
+        cfg = InferenceDisputesConfig(
+            challenge_bond_wei=BOND,
+            challenge_window_s=CHALLENGE_WINDOW,
+            resolution_window_s=RESOLUTION_WINDOW,
+            slash_wad=SLASH_WAD,
+        )
         self.c = self.contract = deploy_inference_disputes(project, w.owner, w.d, cfg)
         self.strats = [w.strats["TKA"], w.strats["TKB"]]
         self.c.createInferenceSet(INFERENCE_SET, self.strats, w.resolver, THRESHOLD, sender=w.owner)
         self._add_operators(b"inference")
         self.svc = tiny_engine_service()
-        self.c.setModelAllowed(self.svc.model.sha256, self.svc.tokenizer.hash, ENGINE_ID, True, sender=w.owner)
+        self.c.setModelAllowed(
+            self.svc.model.sha256, self.svc.tokenizer.hash, ENGINE_ID, True, sender=w.owner
+        )
         self.client, self.watcher = w.staker, w.staker2
 
     def join(self, op, key, set_id=INFERENCE_SET):

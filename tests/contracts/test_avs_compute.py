@@ -41,8 +41,12 @@ def test_receipt_digest_matches_offchain(cw):
 
 def test_enrolment_digest_matches_offchain(cw):
     st = cw.statement(cw.tee())
-    assert cw.avs.enrolmentDigest(st.app_id, st.image_digest, st.enclave_key, st.evidence_hash, st.operator,
-                                  st.verified_at) == st.digest()
+    assert (
+        cw.avs.enrolmentDigest(
+            st.app_id, st.image_digest, st.enclave_key, st.evidence_hash, st.operator, st.verified_at
+        )
+        == st.digest()
+    )
 
 
 # ---------------------------------------------------------------- image registry
@@ -51,7 +55,12 @@ def test_enrolment_digest_matches_offchain(cw):
 def test_register_app_and_images(cw):
     w, o = cw.w, cw.app_owner
     app = cw.avs.apps(cw.app_id)
-    assert app.owner == o.address and app.operatorSetId == COMPUTE_SET and app.deterministic and app.currentImage == cw.image
+    assert (
+        app.owner == o.address
+        and app.operatorSetId == COMPUTE_SET
+        and app.deterministic
+        and app.currentImage == cw.image
+    )
     assert cw.avs.isImageActive(cw.app_id, cw.image)
     reverts("app exists", cw.avs.registerApp, cw.app_id, COMPUTE_SET, False, sender=w.other)
     reverts("zero app id", cw.avs.registerApp, b"\x00" * 32, COMPUTE_SET, False, sender=w.other)
@@ -59,11 +68,31 @@ def test_register_app_and_images(cw):
     v2 = keccak(b"image v2")
     reverts("only app owner", cw.avs.registerImage, cw.app_id, v2, "v2", cw.policy.hash(), 0, sender=w.other)
     reverts("unknown app", cw.avs.registerImage, keccak(b"nope"), v2, "v2", cw.policy.hash(), 0, sender=o)
-    reverts("image exists", cw.avs.registerImage, cw.app_id, cw.image, "v1 again", cw.policy.hash(), 0, sender=o)
-    reverts("zero image digest", cw.avs.registerImage, cw.app_id, b"\x00" * 32, "v2", cw.policy.hash(), 0, sender=o)
+    reverts(
+        "image exists", cw.avs.registerImage, cw.app_id, cw.image, "v1 again", cw.policy.hash(), 0, sender=o
+    )
+    reverts(
+        "zero image digest",
+        cw.avs.registerImage,
+        cw.app_id,
+        b"\x00" * 32,
+        "v2",
+        cw.policy.hash(),
+        0,
+        sender=o,
+    )
     reverts("zero policy hash", cw.avs.registerImage, cw.app_id, v2, "v2", b"\x00" * 32, 0, sender=o)
     now = cw.chain.blocks.head.timestamp
-    reverts("deadline in the past", cw.avs.registerImage, cw.app_id, v2, "v2", cw.policy.hash(), now - 10, sender=o)
+    reverts(
+        "deadline in the past",
+        cw.avs.registerImage,
+        cw.app_id,
+        v2,
+        "v2",
+        cw.policy.hash(),
+        now - 10,
+        sender=o,
+    )
     r = cw.avs.registerImage(cw.app_id, v2, "v2.0.0", cw.policy.hash(), now + 100, sender=o)
     ev = evs(r, "ImageRegistered")[0]
     assert ev.version == "v2.0.0" and ev.previousImage == cw.image and ev.upgradeBy == now + 100
@@ -92,8 +121,14 @@ def test_transfer_app_ownership(cw):
     reverts("zero owner", cw.avs.transferAppOwnership, cw.app_id, ZERO, sender=o)
     r = cw.avs.transferAppOwnership(cw.app_id, w.other, sender=o)
     assert evs(r, "AppOwnershipTransferred")[0].newOwner == w.other.address
-    cw.avs.registerImage(cw.app_id, keccak(b"by new owner"), "v2", cw.policy.hash(), cw.chain.blocks.head.timestamp + 5,
-                         sender=w.other)
+    cw.avs.registerImage(
+        cw.app_id,
+        keccak(b"by new owner"),
+        "v2",
+        cw.policy.hash(),
+        cw.chain.blocks.head.timestamp + 5,
+        sender=w.other,
+    )
 
 
 # ---------------------------------------------------------------- enrolment
@@ -120,12 +155,46 @@ def test_enrol_reverts(cw, accounts):
     reverts("operator not in set", cw.avs.enrollEnclaveKey, *args, sender=cw.w.staker)
     # the statement names operator 0: another operator submitting it changes the digest
     reverts("signer not in set", cw.avs.enrollEnclaveKey, *args, sender=cw.ops[1])
-    reverts("signer not in set", cw.avs.enrollEnclaveKey, st.app_id, st.image_digest, st.enclave_key, keccak(b"other"), st.verified_at, sigs, sender=cw.ops[0]) # a different evidence hash than what was signed
-    reverts("zero enclave key", cw.avs.enrollEnclaveKey, st.app_id, st.image_digest, ZERO, st.evidence_hash, st.verified_at, sigs, sender=cw.ops[0])
+    reverts(
+        "signer not in set",
+        cw.avs.enrollEnclaveKey,
+        st.app_id,
+        st.image_digest,
+        st.enclave_key,
+        keccak(b"other"),
+        st.verified_at,
+        sigs,
+        sender=cw.ops[0],
+    )  # a different evidence hash than what was signed
+    reverts(
+        "zero enclave key",
+        cw.avs.enrollEnclaveKey,
+        st.app_id,
+        st.image_digest,
+        ZERO,
+        st.evidence_hash,
+        st.verified_at,
+        sigs,
+        sender=cw.ops[0],
+    )
     reverts("unknown app", cw.avs.enrollEnclaveKey, keccak(b"nope"), *args[1:], sender=cw.ops[0])
-    reverts("image not active", cw.avs.enrollEnclaveKey, st.app_id, keccak(b"unregistered"), *args[2:], sender=cw.ops[0])
+    reverts(
+        "image not active",
+        cw.avs.enrollEnclaveKey,
+        st.app_id,
+        keccak(b"unregistered"),
+        *args[2:],
+        sender=cw.ops[0],
+    )
     future = EnrolmentStatement(**{**st.__dict__, "verified_at": st.verified_at + 3600})
-    reverts("verified in the future", cw.avs.enrollEnclaveKey, *args[:4], future.verified_at, future.sign([cw.keys[0], cw.keys[1]]), sender=cw.ops[0])
+    reverts(
+        "verified in the future",
+        cw.avs.enrollEnclaveKey,
+        *args[:4],
+        future.verified_at,
+        future.sign([cw.keys[0], cw.keys[1]]),
+        sender=cw.ops[0],
+    )
     warp(cw, TTL + 1)
     reverts("statement expired", cw.avs.enrollEnclaveKey, *args, sender=cw.ops[0])
     # every member deallocates: nothing left to weigh
@@ -148,18 +217,32 @@ def test_offchain_verification_refuses_bad_evidence(cw):
         verify_enclave(ev, image_digest=other, policy=dev_policy(cw.ca, other), at=at, trust=cw.trust)
     # a policy without measurements
     with pytest.raises(EnrolmentError, match="measurements"):
-        verify_enclave(ev, image_digest=cw.image, policy=dev_policy(cw.ca, cw.image).__class__(
-            trusted_roots=(cw.ca.root_fingerprint,)), at=at, trust=cw.trust)
+        verify_enclave(
+            ev,
+            image_digest=cw.image,
+            policy=dev_policy(cw.ca, cw.image).__class__(trusted_roots=(cw.ca.root_fingerprint,)),
+            at=at,
+            trust=cw.trust,
+        )
     # another CA's document
     rogue = NitroTestCA(seed=b"rogue")
     with pytest.raises(EnrolmentError):
-        verify_enclave(cw.tee().__class__(rogue, cw.image).evidence(at), image_digest=cw.image, policy=cw.policy, at=at,
-                       trust=cw.trust)
+        verify_enclave(
+            cw.tee().__class__(rogue, cw.image).evidence(at),
+            image_digest=cw.image,
+            policy=cw.policy,
+            at=at,
+            trust=cw.trust,
+        )
     with pytest.raises(EnrolmentError):  # garbage
         verify_enclave(b"\x00" * 100, image_digest=cw.image, policy=cw.policy, at=at, trust=cw.trust)
     with pytest.raises(EnrolmentError, match="not the named"):
-        verify_enclave(ev, image_digest=cw.image, policy=cw.policy, at=at, trust=cw.trust, enclave_key="0x" + "11" * 20)
-    ok = verify_enclave(ev, image_digest=cw.image, policy=cw.policy, at=at, trust=cw.trust, enclave_key=tee.address)
+        verify_enclave(
+            ev, image_digest=cw.image, policy=cw.policy, at=at, trust=cw.trust, enclave_key="0x" + "11" * 20
+        )
+    ok = verify_enclave(
+        ev, image_digest=cw.image, policy=cw.policy, at=at, trust=cw.trust, enclave_key=tee.address
+    )
     assert ok.enclave_key == tee.address and ok.verdict.accepted
 
 
@@ -202,14 +285,28 @@ def test_receipt_reverts(cw):
     r, (v, rr, s) = receipt_args(b)
     cw.submit(cw.receipt(tee, chain_id=1), expect="wrong chain")
     cw.submit(cw.receipt(cw.tee()), expect="enclave key not enrolled")
-    reverts("not signed by enclave key", cw.avs.submitReceipt, tuple(replace(b.receipt, outputHash=keccak(b"5")).values()), (v, rr, s), sender=cw.w.other)
+    reverts(
+        "not signed by enclave key",
+        cw.avs.submitReceipt,
+        tuple(replace(b.receipt, outputHash=keccak(b"5")).values()),
+        (v, rr, s),
+        sender=cw.w.other,
+    )
     high = (55 - v, rr, (N - int.from_bytes(s, "big")).to_bytes(32, "big"))
     reverts("high s", cw.avs.submitReceipt, r, high, sender=cw.w.other)
     cw.submit(cw.receipt(tee, app_id=keccak(b"nope")), expect="unknown app")
     # the key is enrolled for image v1 only
     v2 = keccak(b"image v2")
-    cw.avs.registerImage(cw.app_id, v2, "v2", cw.policy.hash(), cw.chain.blocks.head.timestamp + 100, sender=cw.app_owner)
-    reverts("key not enrolled for image", cw.avs.submitReceipt, tuple(replace(b.receipt, imageDigest=v2).values()), (v, rr, s), sender=cw.w.other)
+    cw.avs.registerImage(
+        cw.app_id, v2, "v2", cw.policy.hash(), cw.chain.blocks.head.timestamp + 100, sender=cw.app_owner
+    )
+    reverts(
+        "key not enrolled for image",
+        cw.avs.submitReceipt,
+        tuple(replace(b.receipt, imageDigest=v2).values()),
+        (v, rr, s),
+        sender=cw.w.other,
+    )
     cw.submit(cw.receipt(tee, policy=dev_policy(cw.ca, cw.image, max_age_s=60)), expect="wrong policy")
     cw.submit(cw.receipt(tee, at=cw.now().replace(year=cw.now().year + 1)), expect="receipt from the future")
     # past the upgrade deadline, v1 receipts are refused
@@ -234,7 +331,11 @@ def test_fault_slashes_operator_and_redistributes(cw):
     rc = cw.avs.proveFault(ra, sa, rb, sb, sender=w.staker)
     assert rc.return_value == 1
     ev = evs(rc, "FaultProven")[0]
-    assert ev.operator == cw.ops[0].address and ev.receiptA == a.receipt.digest() and ev.receiptB == b.receipt.digest()
+    assert (
+        ev.operator == cw.ops[0].address
+        and ev.receiptA == a.receipt.digest()
+        and ev.receiptB == b.receipt.digest()
+    )
     slashed = alloc_before * FAULT_WAD // WAD
     assert w.dm.operatorShares(cw.ops[0], tka) == before - slashed
     assert w.tokens["TKA"].balanceOf(w.esc) == slashed
@@ -271,18 +372,58 @@ def test_fault_reverts(cw):
     tee = cw.tee()
     cw.enrol(tee)
     a = cw.receipt(tee, b"in", b"out")
-    reverts("outputs agree", cw.avs.proveFault, *receipt_args(a), *receipt_args(cw.receipt(tee, b"in", b"out")), sender=w.other)
-    reverts("receipts not comparable", cw.avs.proveFault, *receipt_args(a), *receipt_args(cw.receipt(tee, b"in2", b"x")), sender=w.other)
+    reverts(
+        "outputs agree",
+        cw.avs.proveFault,
+        *receipt_args(a),
+        *receipt_args(cw.receipt(tee, b"in", b"out")),
+        sender=w.other,
+    )
+    reverts(
+        "receipts not comparable",
+        cw.avs.proveFault,
+        *receipt_args(a),
+        *receipt_args(cw.receipt(tee, b"in2", b"x")),
+        sender=w.other,
+    )
     ra, (v, r, s) = receipt_args(a)
     forged = replace(a.receipt, outputHash=keccak(b"forged"))
-    reverts("not signed by enclave key", cw.avs.proveFault, ra, (v, r, s), tuple(forged.values()), (v, r, s), sender=w.other)
+    reverts(
+        "not signed by enclave key",
+        cw.avs.proveFault,
+        ra,
+        (v, r, s),
+        tuple(forged.values()),
+        (v, r, s),
+        sender=w.other,
+    )
     stranger = cw.tee()
-    reverts("enclave key not enrolled", cw.avs.proveFault, ra, (v, r, s), *receipt_args(cw.receipt(stranger, b"in", b"x")), sender=w.other)
-    reverts("unknown app", cw.avs.proveFault, *receipt_args(cw.receipt(tee, app_id=keccak(b"nope"))), ra, (v, r, s), sender=w.other)
+    reverts(
+        "enclave key not enrolled",
+        cw.avs.proveFault,
+        ra,
+        (v, r, s),
+        *receipt_args(cw.receipt(stranger, b"in", b"x")),
+        sender=w.other,
+    )
+    reverts(
+        "unknown app",
+        cw.avs.proveFault,
+        *receipt_args(cw.receipt(tee, app_id=keccak(b"nope"))),
+        ra,
+        (v, r, s),
+        sender=w.other,
+    )
     # a non-deterministic app: differing outputs are no fault
     nd = keccak(b"app: sampler")
     cw.avs.registerApp(nd, COMPUTE_SET, False, sender=cw.app_owner)
-    reverts("app not deterministic", cw.avs.proveFault, *receipt_args(cw.receipt(tee, b"i", b"1", app_id=nd)), *receipt_args(cw.receipt(tee, b"i", b"2", app_id=nd)), sender=w.other)
+    reverts(
+        "app not deterministic",
+        cw.avs.proveFault,
+        *receipt_args(cw.receipt(tee, b"i", b"1", app_id=nd)),
+        *receipt_args(cw.receipt(tee, b"i", b"2", app_id=nd)),
+        sender=w.other,
+    )
 
 
 def test_fault_skips_operator_no_longer_slashable(cw):

@@ -30,7 +30,8 @@ def test_registration_records_keys_and_members(cw):
     assert cw.avs.supportsAVS(cw.avs) and not cw.avs.supportsAVS(cw.w.avs)
     assert cw.w.am.getAVSRegistrar(cw.avs) == cw.avs.address
     assert cw.avs.signingKeyDigest(cw.ops[0], key_address(cw.keys[0])) == possession_digest(
-        cw.chain.chain_id, cw.avs.address, cw.ops[0].address, key_address(cw.keys[0]))
+        cw.chain.chain_id, cw.avs.address, cw.ops[0].address, key_address(cw.keys[0])
+    )
 
 
 def test_check_signatures_sums_allocated_stake(cw):
@@ -49,17 +50,47 @@ def test_check_signatures_sums_allocated_stake(cw):
 
 def test_signature_rules(cw):
     good = sigs_for(cw, (0, 1))
-    reverts("signers not ascending", cw.avs.checkSignatures, COMPUTE_SET, MSG, list(reversed(good)), sender=cw.w.other)
-    reverts("signers not ascending", cw.avs.checkSignatures, COMPUTE_SET, MSG, [good[0], good[0]], sender=cw.w.other)
+    reverts(
+        "signers not ascending",
+        cw.avs.checkSignatures,
+        COMPUTE_SET,
+        MSG,
+        list(reversed(good)),
+        sender=cw.w.other,
+    )
+    reverts(
+        "signers not ascending",
+        cw.avs.checkSignatures,
+        COMPUTE_SET,
+        MSG,
+        [good[0], good[0]],
+        sender=cw.w.other,
+    )
     v, r, s = good[0]
     high = (55 - v, r, (N - int.from_bytes(s, "big")).to_bytes(32, "big"))
     reverts("high s", cw.avs.checkSignatures, COMPUTE_SET, MSG, [high], sender=cw.w.other)
     reverts("bad signature v", cw.avs.checkSignatures, COMPUTE_SET, MSG, [(0, r, s)], sender=cw.w.other)
-    reverts("bad signature r", cw.avs.checkSignatures, COMPUTE_SET, MSG, [(v, b"\x00" * 32, s)], sender=cw.w.other)
+    reverts(
+        "bad signature r", cw.avs.checkSignatures, COMPUTE_SET, MSG, [(v, b"\x00" * 32, s)], sender=cw.w.other
+    )
     stranger = keys.PrivateKey(keccak(b"not an operator"))
-    reverts("signer not in set", cw.avs.checkSignatures, COMPUTE_SET, MSG, [sign_digest(stranger, MSG)], sender=cw.w.other)
+    reverts(
+        "signer not in set",
+        cw.avs.checkSignatures,
+        COMPUTE_SET,
+        MSG,
+        [sign_digest(stranger, MSG)],
+        sender=cw.w.other,
+    )
     # a signature over another message recovers another address: not a member
-    reverts("signer not in set", cw.avs.checkSignatures, COMPUTE_SET, keccak(b"other"), [good[0]], sender=cw.w.other)
+    reverts(
+        "signer not in set",
+        cw.avs.checkSignatures,
+        COMPUTE_SET,
+        keccak(b"other"),
+        [good[0]],
+        sender=cw.w.other,
+    )
     reverts("no members", cw.avs.checkSignatures, 99, MSG, [], sender=cw.w.other)
 
 
@@ -69,14 +100,31 @@ def test_deregistration_removes_signer(cw):
     assert evs(r, "OperatorSetMemberRemoved")[0].operator == cw.ops[0].address
     assert not cw.avs.isMember(COMPUTE_SET, cw.ops[0])
     assert set(cw.avs.getMembers(COMPUTE_SET)) == {cw.ops[1].address, cw.ops[2].address}
-    reverts("signer not in set", cw.avs.checkSignatures, COMPUTE_SET, MSG, sigs_for(cw, (0,)), sender=cw.w.other)
+    reverts(
+        "signer not in set", cw.avs.checkSignatures, COMPUTE_SET, MSG, sigs_for(cw, (0,)), sender=cw.w.other
+    )
     signed, total = cw.avs.checkSignatures(COMPUTE_SET, MSG, sigs_for(cw, (1, 2)))
     assert signed == total == 50 * WAD
 
 
 def test_registrar_callbacks_only_from_allocation_manager(cw):
-    reverts("only allocation manager", cw.avs.registerOperator, cw.ops[0], cw.avs, [COMPUTE_SET], b"", sender=cw.ops[0])
-    reverts("only allocation manager", cw.avs.deregisterOperator, cw.ops[0], cw.avs, [COMPUTE_SET], sender=cw.ops[0])
+    reverts(
+        "only allocation manager",
+        cw.avs.registerOperator,
+        cw.ops[0],
+        cw.avs,
+        [COMPUTE_SET],
+        b"",
+        sender=cw.ops[0],
+    )
+    reverts(
+        "only allocation manager",
+        cw.avs.deregisterOperator,
+        cw.ops[0],
+        cw.avs,
+        [COMPUTE_SET],
+        sender=cw.ops[0],
+    )
 
 
 def test_registration_data_rules(cw, accounts):
@@ -93,9 +141,13 @@ def test_registration_data_rules(cw, accounts):
     cw.join(newop, key, data=taken, expect="signing key in use")
     zero = abi_encode(["address", "uint8", "bytes32", "bytes32"], [ZERO, 27, b"\x01" * 32, b"\x01" * 32])
     cw.join(newop, key, data=zero, expect="no signing key")  # a zero key is no key
-    reverts("zero signing key", cw.avs.updateSigningKey, ZERO, 27, b"\x01" * 32, b"\x01" * 32, sender=cw.ops[0])
+    reverts(
+        "zero signing key", cw.avs.updateSigningKey, ZERO, 27, b"\x01" * 32, b"\x01" * 32, sender=cw.ops[0]
+    )
     # an unmanaged set of this AVS cannot be joined (created directly by nobody: AM rejects first)
-    reverts("invalid operator set", w.am.registerForOperatorSets, newop, (cw.avs.address, [99], b""), sender=newop)
+    reverts(
+        "invalid operator set", w.am.registerForOperatorSets, newop, (cw.avs.address, [99], b""), sender=newop
+    )
     r = cw.join(newop, key)
     assert evs(r, "SigningKeyRegistered")[0].signingKey.lower() == key_address(key)
     assert cw.avs.isMember(COMPUTE_SET, newop)
@@ -104,7 +156,9 @@ def test_registration_data_rules(cw, accounts):
 def test_update_signing_key(cw):
     op = cw.ops[1]
     new = keys.PrivateKey(keccak(b"rotated"))
-    v, r, s = sign_digest(new, possession_digest(cw.chain.chain_id, cw.avs.address, op.address, key_address(new)))
+    v, r, s = sign_digest(
+        new, possession_digest(cw.chain.chain_id, cw.avs.address, op.address, key_address(new))
+    )
     rc = cw.avs.updateSigningKey(key_address(new), v, r, s, sender=op)
     ev = evs(rc, "SigningKeyRegistered")[0]
     assert ev.previousKey.lower() == key_address(cw.keys[1])
@@ -160,21 +214,27 @@ def test_threshold_matches_model(cw):
 
     shares = [cw.w.dm.operatorShares(op, cw.strats[0]) for op in cw.ops]
 
-    @given(mags=st.lists(st.integers(0, WAD), min_size=3, max_size=3),
-           signers=st.lists(st.booleans(), min_size=3, max_size=3),
-           bps=st.integers(1, 10000))
+    @given(
+        mags=st.lists(st.integers(0, WAD), min_size=3, max_size=3),
+        signers=st.lists(st.booleans(), min_size=3, max_size=3),
+        bps=st.integers(1, 10000),
+    )
     def check(mags, signers, bps):
         for op, m in zip(cw.ops, mags, strict=True):
             cur = cw.w.am.getAllocation(op, (cw.avs.address, COMPUTE_SET), cw.strats[0]).currentMagnitude
             if cur != m:
-                cw.w.am.modifyAllocations(op, [((cw.avs.address, COMPUTE_SET), cw.strats[:1], [m], [cur])], sender=op)
+                cw.w.am.modifyAllocations(
+                    op, [((cw.avs.address, COMPUTE_SET), cw.strats[:1], [m], [cur])], sender=op
+                )
         cw.chain.mine(22)  # deallocations take effect after the deallocation delay
         cw.avs.setThreshold(COMPUTE_SET, bps, sender=cw.w.owner)
         stake = [s * m // WAD for s, m in zip(shares, mags, strict=True)]
         idx = [i for i in range(3) if signers[i]]
         signed, total = cw.avs.checkSignatures(COMPUTE_SET, MSG, sigs_for(cw, idx))
         assert total == sum(stake) and signed == sum(stake[i] for i in idx)
-        assert cw.avs.isThresholdMet(COMPUTE_SET, MSG, sigs_for(cw, idx)) == (total > 0 and signed * 10000 >= total * bps)
+        assert cw.avs.isThresholdMet(COMPUTE_SET, MSG, sigs_for(cw, idx)) == (
+            total > 0 and signed * 10000 >= total * bps
+        )
 
     # TKB holds no shares: allocate it to zero first so only TKA carries weight
     for op in cw.ops:

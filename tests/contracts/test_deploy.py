@@ -54,8 +54,12 @@ def test_missing_config_file(tmp_path):
     ],
 )
 def test_config_validation(kwargs, match):
-    base = dict(withdrawal_delay_blocks=20, deallocation_delay_blocks=20,
-                allocation_configuration_delay_blocks=25, slash_resolution_delay_blocks=10)
+    base = dict(
+        withdrawal_delay_blocks=20,
+        deallocation_delay_blocks=20,
+        allocation_configuration_delay_blocks=25,
+        slash_resolution_delay_blocks=10,
+    )
     base.update(kwargs)
     with pytest.raises(DeployConfigError, match=match):
         DeployConfig(**base)
@@ -64,7 +68,10 @@ def test_config_validation(kwargs, match):
 def test_deploy_twice_reuses_live_deployment(project, accounts, networks, tmp_path):
     record = tmp_path / "31337.json"
     first = deploy_core(project, accounts[0], TEST_CONFIG, record=record, provider=networks.provider)
-    assert not first.reused and json.loads(record.read_text())["delegation_manager"] == first.delegation_manager.address
+    assert (
+        not first.reused
+        and json.loads(record.read_text())["delegation_manager"] == first.delegation_manager.address
+    )
     second = deploy_core(project, accounts[0], TEST_CONFIG, record=record, provider=networks.provider)
     assert second.reused
     assert second.addresses() == first.addresses()
@@ -74,8 +81,14 @@ def test_deploy_twice_reuses_live_deployment(project, accounts, networks, tmp_pa
 
 def test_stale_record_is_replaced(project, accounts, networks, tmp_path):
     record = tmp_path / "31337.json"
-    record.write_text(json.dumps({k: "0x" + "11" * 20 for k in
-                                  ("strategy_manager", "delegation_manager", "allocation_manager", "slash_escrow")}))
+    record.write_text(
+        json.dumps(
+            {
+                k: "0x" + "11" * 20
+                for k in ("strategy_manager", "delegation_manager", "allocation_manager", "slash_escrow")
+            }
+        )
+    )
     d = deploy_core(project, accounts[0], TEST_CONFIG, record=record, provider=networks.provider)
     assert not d.reused
     assert json.loads(record.read_text())["slash_escrow"] == d.slash_escrow.address
@@ -95,7 +108,10 @@ def test_deployment_wiring_and_parameters(deployment):
     assert d.delegation_manager.allocationManager() == d.allocation_manager.address
     assert d.delegation_manager.minWithdrawalDelayBlocks() == TEST_CONFIG.withdrawal_delay_blocks
     assert d.allocation_manager.DEALLOCATION_DELAY() == TEST_CONFIG.deallocation_delay_blocks
-    assert d.allocation_manager.ALLOCATION_CONFIGURATION_DELAY() == TEST_CONFIG.allocation_configuration_delay_blocks
+    assert (
+        d.allocation_manager.ALLOCATION_CONFIGURATION_DELAY()
+        == TEST_CONFIG.allocation_configuration_delay_blocks
+    )
     assert d.slash_escrow.SLASH_RESOLUTION_DELAY_BLOCKS() == TEST_CONFIG.slash_resolution_delay_blocks
     for sym, strat in d.strategies.items():
         assert d.strategy_manager.deployedStrategies(d.tokens[sym]) == strat.address
@@ -116,7 +132,9 @@ def test_escrow_window_cannot_exceed_withdrawal_delay(project, accounts, deploym
 
     d = deployment
     with ape.reverts("resolution window exceeds withdrawal delay"):
-        accounts[0].deploy(project.SlashEscrow, d.strategy_manager, d.delegation_manager, d.allocation_manager, 21)
+        accounts[0].deploy(
+            project.SlashEscrow, d.strategy_manager, d.delegation_manager, d.allocation_manager, 21
+        )
 
 
 def test_token_config():

@@ -189,8 +189,14 @@ def test_dispute_state_machine(dworld, chain):
         @precondition(lambda self: any(self.credits.values()))
         @rule(who=st.sampled_from(["client", "watcher", "recipient", "op0", "op1", "op2"]))
         def withdraw(self, who):
-            acct = {"client": dworld.client, "watcher": dworld.watcher, "recipient": dworld.w.recipient,
-                    "op0": dworld.ops[0], "op1": dworld.ops[1], "op2": dworld.ops[2]}[who]
+            acct = {
+                "client": dworld.client,
+                "watcher": dworld.watcher,
+                "recipient": dworld.w.recipient,
+                "op0": dworld.ops[0],
+                "op1": dworld.ops[1],
+                "op2": dworld.ops[2],
+            }[who]
             owed = self.credits.get(acct.address, 0)
             if owed == 0:
                 with ape.reverts("nothing to withdraw"):

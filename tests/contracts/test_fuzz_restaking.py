@@ -95,9 +95,15 @@ def run_machine(w: World, chain) -> None:
             s, op = stakers[i], operators[j]
             if s.address in self.delegated:
                 return
-            if any(w.dm.slashingFactor(op, w.strats[sym]) == 0 and w.sm.stakerDepositShares(s, w.strats[sym]) for sym in SYMS):
+            if any(
+                w.dm.slashingFactor(op, w.strats[sym]) == 0 and w.sm.stakerDepositShares(s, w.strats[sym])
+                for sym in SYMS
+            ):
                 return
-            if any(w.dm.pendingSlashes(op, w.strats[sym]) and w.sm.stakerDepositShares(s, w.strats[sym]) for sym in SYMS):
+            if any(
+                w.dm.pendingSlashes(op, w.strats[sym]) and w.sm.stakerDepositShares(s, w.strats[sym])
+                for sym in SYMS
+            ):
                 with ape.reverts("pending slash"):
                     w.dm.delegateTo(op, NO_SIG, SALT0, sender=s)
                 return
@@ -143,8 +149,10 @@ def run_machine(w: World, chain) -> None:
                     w.dm.completeQueuedWithdrawal(wd, tokens, as_tokens, sender=staker)
                 return
             op_now = self.delegated.get(staker)
-            if not as_tokens and op_now and any(
-                w.dm.slashingFactor(op_now, a) == 0 or w.dm.pendingSlashes(op_now, a) for a in wd[5]
+            if (
+                not as_tokens
+                and op_now
+                and any(w.dm.slashingFactor(op_now, a) == 0 or w.dm.pendingSlashes(op_now, a) for a in wd[5])
             ):
                 as_tokens = True
             w.dm.completeQueuedWithdrawal(wd, tokens, as_tokens, sender=staker)
@@ -167,7 +175,12 @@ def run_machine(w: World, chain) -> None:
                 return
             w.am.deregisterFromOperatorSets((op, w.avs, [set_id]), sender=op)
 
-        @rule(j=st.integers(0, 1), set_id=st.sampled_from(SETS), sym=st.sampled_from(SYMS), frac=st.integers(0, 100))
+        @rule(
+            j=st.integers(0, 1),
+            set_id=st.sampled_from(SETS),
+            sym=st.sampled_from(SYMS),
+            frac=st.integers(0, 100),
+        )
         def allocate(self, j, set_id, sym, frac):
             op, strat = operators[j], w.strats[sym]
             a = w.am.getAllocation(op, w.opset(set_id), strat)
@@ -184,7 +197,12 @@ def run_machine(w: World, chain) -> None:
             chain.mine(n)
 
         # ------------------------------------------------------------------ slashing rules
-        @rule(j=st.integers(0, 1), set_id=st.sampled_from(SETS), sym=st.sampled_from(SYMS), wad=st.integers(1, WAD))
+        @rule(
+            j=st.integers(0, 1),
+            set_id=st.sampled_from(SETS),
+            sym=st.sampled_from(SYMS),
+            wad=st.integers(1, WAD),
+        )
         def slash(self, j, set_id, sym, wad):
             op, strat = operators[j], w.strats[sym]
             if not w.am.isOperatorSlashable(op, w.opset(set_id)):
@@ -197,7 +215,11 @@ def run_machine(w: World, chain) -> None:
             op_sh = w.op_shares(op, sym)
             queued = w.dm.getSlashableSharesInQueue(op, strat)
             other_stake = w.am.getAllocatedStake(w.opset(other), [op], [strat])[0][0]
-            stakers_before = {s.address: w.withdrawable(s, sym) for s in stakers if self.delegated.get(s.address) == op.address}
+            stakers_before = {
+                s.address: w.withdrawable(s, sym)
+                for s in stakers
+                if self.delegated.get(s.address) == op.address
+            }
             esc_before = w.tokens[sym].balanceOf(w.esc)
             r = w.slash(op, set_id, {sym: wad})
             slash_id = w.am.getSlashCount(w.opset(set_id))
@@ -268,7 +290,9 @@ def run_machine(w: World, chain) -> None:
                     strat = w.strats[sym]
                     mx = w.am.getMaxMagnitude(op, strat)
                     key = (op.address, sym)
-                    assert mx <= WAD and mx <= self.max_seen.get(key, WAD), "max magnitude rose outside a cancel"
+                    assert mx <= WAD and mx <= self.max_seen.get(key, WAD), (
+                        "max magnitude rose outside a cancel"
+                    )
                     self.max_seen[key] = mx
                     enc = w.am.getEncumberedMagnitude(op, strat)
                     total = 0
@@ -295,11 +319,20 @@ def run_machine(w: World, chain) -> None:
                 for wd, start in self.pending:
                     for a, sc in zip(wd[5], wd[6], strict=False):
                         if a == strat.address:
-                            sf = WAD if wd[1] == ZERO else w.dm.slashingFactorAtBlock(wd[1], a, min(now, start + delay))
+                            sf = (
+                                WAD
+                                if wd[1] == ZERO
+                                else w.dm.slashingFactorAtBlock(wd[1], a, min(now, start + delay))
+                            )
                             claims += sc * sf // WAD
                 assert claims <= strat.totalShares(), "strategy cannot pay every claim"
                 tok = w.tokens[sym]
-                held = tok.balanceOf(strat) + tok.balanceOf(w.esc) + tok.balanceOf(BURN) + tok.balanceOf(w.recipient)
+                held = (
+                    tok.balanceOf(strat)
+                    + tok.balanceOf(w.esc)
+                    + tok.balanceOf(BURN)
+                    + tok.balanceOf(w.recipient)
+                )
                 wallets = sum(tok.balanceOf(s) for s in stakers)
                 assert held + wallets == self.minted[sym], "tokens not conserved"
 

@@ -185,8 +185,16 @@ def run_machine(t: TokenWorld, chain) -> None:
             assert t.eigen.balanceOf(c) == eig - ch.bond
             fork = t.project.BackingEigen.at(ch.fork)
             self.challenge = dict(id=cid, ops={o.address for o in ops}, stake=stake, moved=set())
-            self.forks.append(dict(fork=fork, parent=t.canonical(), block=r.block_number, challenger=c.address,
-                                   strategy=t.bstrat.address, claimed={}))
+            self.forks.append(
+                dict(
+                    fork=fork,
+                    parent=t.canonical(),
+                    block=r.block_number,
+                    challenger=c.address,
+                    strategy=t.bstrat.address,
+                    claimed={},
+                )
+            )
 
         @precondition(lambda self: self.forks)
         @rule(i=st.integers(0, 4), k=st.integers(0, 10))

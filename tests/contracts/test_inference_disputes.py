@@ -55,7 +55,9 @@ def test_digests_match_offchain(dworld):
     assert dworld.c.receiptDigest(args) == rec.digest()
     assert dworld.c.outputCommitment(args) == receipt_output(rec)
     d = keccak(b"x")
-    assert dworld.c.verdictDigest(d, keccak(b"y")) == verdict_digest(dworld.chain.chain_id, dworld.c.address, d, keccak(b"y"))
+    assert dworld.c.verdictDigest(d, keccak(b"y")) == verdict_digest(
+        dworld.chain.chain_id, dworld.c.address, d, keccak(b"y")
+    )
     assert dworld.c.INVALID_REQUEST() == INVALID_REQUEST
 
 
@@ -63,16 +65,33 @@ _u32 = st.integers(0, 2**32 - 1)
 
 
 @given(
-    seed=st.integers(0, 2**64 - 1), temp=st.integers(0, 2000), top_k=_u32, top_p=st.integers(1, 10**6),
-    prompt=st.lists(_u32, min_size=1, max_size=40), out=st.lists(_u32, min_size=1, max_size=40),
-    salt=st.binary(min_size=1, max_size=8), finish=st.integers(0, 1),
+    seed=st.integers(0, 2**64 - 1),
+    temp=st.integers(0, 2000),
+    top_k=_u32,
+    top_p=st.integers(1, 10**6),
+    prompt=st.lists(_u32, min_size=1, max_size=40),
+    out=st.lists(_u32, min_size=1, max_size=40),
+    salt=st.binary(min_size=1, max_size=8),
+    finish=st.integers(0, 1),
 )
-def test_receipt_digest_equals_offchain_for_random_receipts(dworld, seed, temp, top_k, top_p, prompt, out, salt, finish):
-    params = SamplingParams(seed=seed, temperature_milli=temp, top_k=top_k, top_p_micro=top_p, max_tokens=len(out))
-    r = Receipt(model_hash=keccak(b"m" + salt), tokenizer_hash=keccak(b"t" + salt), engine_id=keccak(b"e" + salt),
-                operator="0x" + keccak(salt).hex()[:40], client="0x" + keccak(b"c" + salt).hex()[:40], params=params, prompt_tokens=tuple(prompt),
-                output_tokens=tuple(out), logits_hashes=tuple(keccak(salt + bytes([i % 256])) for i in range(len(out))),
-                finish_reason=finish)
+def test_receipt_digest_equals_offchain_for_random_receipts(
+    dworld, seed, temp, top_k, top_p, prompt, out, salt, finish
+):
+    params = SamplingParams(
+        seed=seed, temperature_milli=temp, top_k=top_k, top_p_micro=top_p, max_tokens=len(out)
+    )
+    r = Receipt(
+        model_hash=keccak(b"m" + salt),
+        tokenizer_hash=keccak(b"t" + salt),
+        engine_id=keccak(b"e" + salt),
+        operator="0x" + keccak(salt).hex()[:40],
+        client="0x" + keccak(b"c" + salt).hex()[:40],
+        params=params,
+        prompt_tokens=tuple(prompt),
+        output_tokens=tuple(out),
+        logits_hashes=tuple(keccak(salt + bytes([i % 256])) for i in range(len(out))),
+        finish_reason=finish,
+    )
     values = tuple(r.abi_values())
     assert dworld.c.receiptDigest(values) == r.digest()
     assert dworld.c.outputCommitment(values) == output_commitment(out, r.steps_root, finish)
@@ -111,7 +130,10 @@ def test_views_after_setup(dworld):
     assert list(c.getMembers(INFERENCE_SET)) == [o.address for o in dworld.ops]
     opset = (c.address, INFERENCE_SET)
     assert dworld.w.am.getRedistributionRecipient(opset) == c.address
-    assert dworld.w.am.getSlasher(opset) == c.address and dworld.w.am.getResolver(opset) == dworld.w.resolver.address
+    assert (
+        dworld.w.am.getSlasher(opset) == c.address
+        and dworld.w.am.getResolver(opset) == dworld.w.resolver.address
+    )
     assert c.isModelAllowed(dworld.svc.model.sha256, dworld.svc.tokenizer.hash, ENGINE_ID)
     assert c.supportsAVS(c) and not c.supportsAVS(dworld.w.avs)
 
@@ -183,8 +205,16 @@ def test_register_receipt(dworld):
     tx = dworld.register(rec)
     ev = evs(tx, "ReceiptRegistered")[0]
     cl = claim(dworld, rec)
-    assert ev.receiptDigest == rec.digest() and ev.client == dworld.client.address and ev.operator == dworld.ops[0].address
-    assert cl.client == dworld.client.address and cl.operator == dworld.ops[0].address and cl.status == STATUS["registered"]
+    assert (
+        ev.receiptDigest == rec.digest()
+        and ev.client == dworld.client.address
+        and ev.operator == dworld.ops[0].address
+    )
+    assert (
+        cl.client == dworld.client.address
+        and cl.operator == dworld.ops[0].address
+        and cl.status == STATUS["registered"]
+    )
     assert cl.output == receipt_output(rec) and cl.deadline == ev.challengeDeadline
     assert cl.deadline == dworld.chain.blocks.head.timestamp + CHALLENGE_WINDOW
     assert not dworld.c.isFinalized(rec.digest())
@@ -206,12 +236,16 @@ def test_register_reverts(dworld):
     bad_domain[0] = keccak(b"other")
     with ape.reverts("wrong receipt domain"):
         dworld.c.registerReceipt(tuple(bad_domain), sig, sender=dworld.client)
-    other_model = replace(rec, model_hash=keccak(b"other model"), signature=b"").signed(dworld.keys[0].to_bytes())
+    other_model = replace(rec, model_hash=keccak(b"other model"), signature=b"").signed(
+        dworld.keys[0].to_bytes()
+    )
     with ape.reverts("model not allowed"):
         dworld.register(other_model)
     v, r, s = sig
     with ape.reverts("high s"):
-        dworld.c.registerReceipt(args, (55 - v, r, (N - int.from_bytes(s, "big")).to_bytes(32, "big")), sender=dworld.client)
+        dworld.c.registerReceipt(
+            args, (55 - v, r, (N - int.from_bytes(s, "big")).to_bytes(32, "big")), sender=dworld.client
+        )
     with ape.reverts("bad signature v"):
         dworld.c.registerReceipt(args, (29, r, s), sender=dworld.client)
     wrong_op = list(args)
@@ -225,7 +259,9 @@ def test_register_reverts(dworld):
     unbound = dworld.answer(client="0x" + "00" * 20)  # receipt_args refuses it; the contract does too
     ub = unbound.signature
     with ape.reverts("receipt has no client"):
-        dworld.c.registerReceipt(tuple(unbound.abi_values()), (ub[64], ub[:32], ub[32:64]), sender=dworld.client)
+        dworld.c.registerReceipt(
+            tuple(unbound.abi_values()), (ub[64], ub[:32], ub[32:64]), sender=dworld.client
+        )
     stranger = rec.signed(keys.PrivateKey(keccak(b"not an operator")).to_bytes())
     with ape.reverts("operator not in set"):
         dworld.register(stranger)
@@ -271,7 +307,9 @@ def test_challenge(dworld):
     bal = dworld.c.balance
     tx = dworld.challenge(rec)
     ev = evs(tx, "ReceiptChallenged")[0]
-    assert ev.challenger == dworld.watcher.address and ev.bond == BOND and ev.operator == dworld.ops[0].address
+    assert (
+        ev.challenger == dworld.watcher.address and ev.bond == BOND and ev.operator == dworld.ops[0].address
+    )
     cl = claim(dworld, rec)
     assert cl.status == STATUS["challenged"] and cl.challenger == dworld.watcher.address and cl.bond == BOND
     assert cl.deadline == ev.resolveBy == dworld.chain.blocks.head.timestamp + RESOLUTION_WINDOW
@@ -372,7 +410,9 @@ def test_wrong_receipt_slashed_and_client_compensated(dworld):
     dworld.register(rec)
     dworld.challenge(rec)
     rex = reexecute_with(dworld.svc, rec)
-    assert not rex.receipt_correct and rex.report is not None and rex.report.step == len(rec.output_tokens) - 1
+    assert (
+        not rex.receipt_correct and rex.report is not None and rex.report.step == len(rec.output_tokens) - 1
+    )
     before = w.dm.operatorShares(dworld.ops[0], dworld.strats[0])
     tx = dworld.resolve(rec)
     ev = evs(tx, "ReceiptProvenWrong")[0]
@@ -465,7 +505,9 @@ def test_invalid_request_verdict(dworld):
 
     rec = dworld.answer()
     vocab = dworld.svc.engine.config.vocab_size
-    bad = replace(rec, prompt_tokens=rec.prompt_tokens + (vocab + 5,), signature=b"").signed(dworld.keys[0].to_bytes())
+    bad = replace(rec, prompt_tokens=rec.prompt_tokens + (vocab + 5,), signature=b"").signed(
+        dworld.keys[0].to_bytes()
+    )
     rex = reexecute_with(dworld.svc, bad)
     assert rex.correct_output == INVALID_REQUEST and not rex.receipt_correct
     dworld.register(bad)
@@ -481,9 +523,13 @@ def test_offchain_helper_errors(dworld):
     with pytest.raises(DisputeError):
         receipt_args(replace(rec, signature=b""))
     with pytest.raises(DisputeError):
-        reexecute_with(dworld.svc, replace(rec, model_hash=keccak(b"x"), signature=b"").signed(dworld.keys[0].to_bytes()))
+        reexecute_with(
+            dworld.svc, replace(rec, model_hash=keccak(b"x"), signature=b"").signed(dworld.keys[0].to_bytes())
+        )
     with pytest.raises(DisputeError):
-        reexecute_with(dworld.svc, replace(rec, signature=rec.signature[:64] + bytes([55 - rec.signature[64]])))
+        reexecute_with(
+            dworld.svc, replace(rec, signature=rec.signature[:64] + bytes([55 - rec.signature[64]]))
+        )
     with pytest.raises(DisputeError):
         Verdict(1, dworld.c.address, rec.digest(), b"\x00" * 32)
     with pytest.raises(DisputeError):
@@ -513,19 +559,30 @@ def test_exported_signature_views_and_key_rotation(dworld):
     for op, k in zip(dworld.ops, dworld.keys, strict=True):
         assert c.signingKeyOf(op).lower() == key_address(k) and c.operatorOfKey(key_address(k)) == op.address
     v = Verdict(dworld.chain.chain_id, c.address, keccak(b"r"), keccak(b"o"))
-    assert tuple(c.checkSignatures(INFERENCE_SET, v.digest(), v.sign(dworld.keys[1:]))) == (50 * WAD, 100 * WAD)
+    assert tuple(c.checkSignatures(INFERENCE_SET, v.digest(), v.sign(dworld.keys[1:]))) == (
+        50 * WAD,
+        100 * WAD,
+    )
     assert c.isThresholdMet(INFERENCE_SET, v.digest(), v.sign(dworld.keys[:2]))  # 80 of 100
-    assert not c.isThresholdMet(INFERENCE_SET, v.digest(), v.sign(dworld.keys[1:]))  # 50 of 100 (the accused is not excluded here)
+    assert not c.isThresholdMet(
+        INFERENCE_SET, v.digest(), v.sign(dworld.keys[1:])
+    )  # 50 of 100 (the accused is not excluded here)
     assert c.signingKeyDigest(dworld.ops[0], key_address(dworld.keys[0])) == possession_digest(
-        dworld.chain.chain_id, c.address, dworld.ops[0].address, key_address(dworld.keys[0]))
+        dworld.chain.chain_id, c.address, dworld.ops[0].address, key_address(dworld.keys[0])
+    )
     # rotation: receipts signed by the old key no longer name a member
     rec_old = dworld.answer()
     new = keys.PrivateKey(keccak(b"rotated key"))
     with ape.reverts("no signing key"):
         c.updateSigningKey(key_address(new), 27, b"\x00" * 32, b"\x00" * 32, sender=dworld.client)
-    pv, pr, ps = sign_digest(new, possession_digest(dworld.chain.chain_id, c.address, dworld.ops[0].address, key_address(new)))
+    pv, pr, ps = sign_digest(
+        new, possession_digest(dworld.chain.chain_id, c.address, dworld.ops[0].address, key_address(new))
+    )
     tx = c.updateSigningKey(key_address(new), pv, pr, ps, sender=dworld.ops[0])
     assert evs(tx, "SigningKeyRegistered")[0].signingKey.lower() == key_address(new)
     with ape.reverts("operator not in set"):
         dworld.register(rec_old)
-    assert evs(dworld.register(rec_old.signed(new.to_bytes())), "ReceiptRegistered")[0].operator == dworld.ops[0].address
+    assert (
+        evs(dworld.register(rec_old.signed(new.to_bytes())), "ReceiptRegistered")[0].operator
+        == dworld.ops[0].address
+    )

@@ -23,6 +23,7 @@ def ev(receipt, name):
 
 # ------------------------------------------------------------------ deployment and wrapping
 
+
 def test_genesis_and_wiring(t):
     assert t.genesis.totalSupply() == SUPPLY
     assert t.eigen.totalSupply() == SUPPLY == t.eigen.balanceOf(t.owner)
@@ -79,6 +80,7 @@ def test_eigen_erc20(t):
 
 
 # ------------------------------------------------------------------ bEIGEN: mint, burn, checkpoints
+
 
 def test_beigen_mint_burn_and_roles(t):
     with ape.reverts("only minter"):
@@ -145,11 +147,14 @@ def test_beigen_checkpoints(t, chain):
 
 # ------------------------------------------------------------------ the bEIGEN strategy
 
+
 def test_beigen_strategy_longer_delay(t, chain):
     t.register_operator(t.op)
     t.stake(t.staker, 100 * WAD, t.op)
     assert t.staked(t.staker) == 100 * WAD
-    r = t.dm.queueWithdrawals([([t.bstrat], [t.sm.stakerDepositShares(t.staker, t.bstrat)], t.staker)], sender=t.staker)
+    r = t.dm.queueWithdrawals(
+        [([t.bstrat], [t.sm.stakerDepositShares(t.staker, t.bstrat)], t.staker)], sender=t.staker
+    )
     wd = t.withdrawal_from_event(r)[0]
     start = r.block_number
     assert t.dm.getSlashableSharesInQueue(t.op, t.bstrat) == 100 * WAD
@@ -215,6 +220,7 @@ def test_fork_manager_constructor_and_initialize_reverts(t, project):
 
 # ------------------------------------------------------------------ challenges and forks
 
+
 def setup_stakes(t):
     """op (accused) has its own 50 and staker's 100; op2 has staker2's 200; other holds 30 bEIGEN."""
     t.register_operator(t.op)
@@ -258,7 +264,11 @@ def test_challenge_opens_fork_and_pauses(t, chain):
     assert t.eigen.totalSupply() == t.genesis.balanceOf(t.eigen)
     assert t.eigen.balanceOf(t.recipient) == 0
     opened = ev(r, "ChallengeOpened")[0]
-    assert opened.bondBurned == BOND and opened.evidenceHash == EVIDENCE and list(opened.accused) == [t.op.address]
+    assert (
+        opened.bondBurned == BOND
+        and opened.evidenceHash == EVIDENCE
+        and list(opened.accused) == [t.op.address]
+    )
     c = t.fm.getChallenge(cid)
     stake = 150 * WAD
     assert c.slashedStake == stake and c.reward == BOND + stake // 10 and c.status == 1
@@ -322,8 +332,20 @@ def test_fork_constructor_reverts(t, project, chain):
     """(The "fork block not final" revert needs two transactions in one block; the fuzz test and
     the demo never claim in the fork block, and anvil's automine cannot batch them here.)"""
     with ape.reverts("future fork block"):
-        t.owner.deploy(project.BackingEigen, "f", "f", t.owner, t.genesis, chain.blocks.head.number + 5,
-                       ZERO, 0, ZERO, 0, ZERO, 0)
+        t.owner.deploy(
+            project.BackingEigen,
+            "f",
+            "f",
+            t.owner,
+            t.genesis,
+            chain.blocks.head.number + 5,
+            ZERO,
+            0,
+            ZERO,
+            0,
+            ZERO,
+            0,
+        )
     with ape.reverts("fork cannot mint at creation"):
         t.owner.deploy(project.BackingEigen, "f", "f", t.owner, t.genesis, 1, ZERO, 0, ZERO, 0, t.owner, 1)
     with ape.reverts("same adjusted account"):
@@ -331,7 +353,9 @@ def test_fork_constructor_reverts(t, project, chain):
     with ape.reverts("zero owner"):
         t.owner.deploy(project.BackingEigen, "f", "f", ZERO, t.genesis, 1, ZERO, 0, ZERO, 0, ZERO, 0)
     # a fork created by an account: that account is its fork manager
-    fork = t.owner.deploy(project.BackingEigen, "f", "f", t.owner, t.genesis, 1, t.other, 10, t.staker, 5, ZERO, 0)
+    fork = t.owner.deploy(
+        project.BackingEigen, "f", "f", t.owner, t.genesis, 1, t.other, 10, t.staker, 5, ZERO, 0
+    )
     with ape.reverts("only fork manager"):
         fork.settleFork(1, 1, sender=t.other)
     with ape.reverts("debit too high"):
@@ -345,6 +369,7 @@ def test_fork_constructor_reverts(t, project, chain):
 
 
 # ------------------------------------------------------------------ resolution
+
 
 def test_resolution_reverts_and_timelock(t, chain):
     setup_stakes(t)
@@ -399,7 +424,9 @@ def test_rejection_keeps_bond_burned(t, chain):
 def test_adoption(t, chain, project):
     setup_stakes(t)
     # the accused operator's staker queues a withdrawal: it stays slashable through adoption
-    r = t.dm.queueWithdrawals([([t.bstrat], [t.sm.stakerDepositShares(t.staker, t.bstrat)], t.staker)], sender=t.staker)
+    r = t.dm.queueWithdrawals(
+        [([t.bstrat], [t.sm.stakerDepositShares(t.staker, t.bstrat)], t.staker)], sender=t.staker
+    )
     wd = t.withdrawal_from_event(r)[0]
     parent_supply = t.genesis.totalSupply()
     r, cid, fork = t.open_challenge(t.recipient, [t.op])
@@ -429,7 +456,9 @@ def test_adoption(t, chain, project):
     assert fork.balanceOf(t.recipient) == reward  # challenger: bond back plus reward, in the fork
     assert fork.balanceOf(t.bstrat) == 200 * WAD
     # unstaking pays out in the canonical fork
-    r2 = t.dm.queueWithdrawals([([t.bstrat], [t.sm.stakerDepositShares(t.staker2, t.bstrat)], t.staker2)], sender=t.staker2)
+    r2 = t.dm.queueWithdrawals(
+        [([t.bstrat], [t.sm.stakerDepositShares(t.staker2, t.bstrat)], t.staker2)], sender=t.staker2
+    )
     wd2 = t.withdrawal_from_event(r2)[0]
     chain.mine(31)
     with ape.reverts("wrong token"):

@@ -32,6 +32,7 @@ OP_DELAY = 4
 
 # ---------------------------------------------------------------- helpers
 
+
 def view_at(w, blk):
     """Mine so that view calls see block.number == blk."""
     n = blk - head(w)
@@ -53,7 +54,12 @@ def modify(w, set_id, mags, expected, op=None, avs=None):
     """modifyAllocations for one set: mags/expected are {sym: magnitude}."""
     op = op or w.op
     syms = list(mags)
-    p = ((avs or w.avs).address, set_id), [w.strats[s] for s in syms], [mags[s] for s in syms], [expected[s] for s in syms]
+    p = (
+        ((avs or w.avs).address, set_id),
+        [w.strats[s] for s in syms],
+        [mags[s] for s in syms],
+        [expected[s] for s in syms],
+    )
     return w.am.modifyAllocations(op, [p], sender=op)
 
 
@@ -89,9 +95,8 @@ def live(base):
     return w
 
 
-
-
 # ---------------------------------------------------------------- constructor
+
 
 def test_immutables(w):
     assert w.am.DEALLOCATION_DELAY() == DD
@@ -101,6 +106,7 @@ def test_immutables(w):
 
 
 # ---------------------------------------------------------------- AVS metadata and registrar
+
 
 def test_update_avs_metadata_uri(w):
     with ape.reverts("only avs"):
@@ -153,6 +159,7 @@ def test_registrar_callbacks_and_rejection(w, project):
 
 
 # ---------------------------------------------------------------- operator sets
+
 
 def test_create_sets_requires_metadata_and_avs(w):
     p = [(1, [sa(w)], ZERO, ZERO)]
@@ -262,6 +269,7 @@ def test_too_many_strategies(w, project):
 
 # ---------------------------------------------------------------- strategies in sets
 
+
 def test_add_strategies(w):
     w.create_sets(ids=(1,), syms=("TKA",))
     tkc = w.strats["TKC"]
@@ -303,6 +311,7 @@ def test_remove_strategies(w):
 
 
 # ---------------------------------------------------------------- consent and registration
+
 
 def test_redistribution_consent(w):
     w.register_operator(w.op)
@@ -415,6 +424,7 @@ def test_deregister_slashable_window_exact(w):
 
 # ---------------------------------------------------------------- allocation delay
 
+
 def test_allocation_delay_set_by_registration(w):
     assert tuple(w.am.getAllocationDelay(w.op)) == (False, 0)
     r = w.register_operator(w.op, delay=7)
@@ -473,6 +483,7 @@ def test_new_allocation_uses_delay_effective_in_its_block(w):
 
 # ---------------------------------------------------------------- modifyAllocations
 
+
 def test_modify_allocations_reverts(base):
     w = base
     s = sa(w)
@@ -510,7 +521,12 @@ def test_allocation_takes_effect_after_delay_exact(base):
     eb = r.block_number + OP_DELAY
     (e,) = evs(r, "AllocationUpdated")
     assert (e.operator, oset(e.operatorSet), e.strategy, e.magnitude, e.effectBlock) == (
-        w.op.address, ops(w, 1), sa(w).address, mag, eb)
+        w.op.address,
+        ops(w, 1),
+        sa(w).address,
+        mag,
+        eb,
+    )
     (e,) = evs(r, "EncumberedMagnitudeUpdated")
     assert (e.operator, e.strategy, e.encumberedMagnitude) == (w.op.address, sa(w).address, mag)
     # encumbered at once, effective only at eb
@@ -668,6 +684,7 @@ def test_deallocation_pending_blocks_second_change_and_cas(live):
 
 # ---------------------------------------------------------------- stake views
 
+
 def test_get_allocated_stake_matrix(live):
     w = live
     w.register_operator(w.op2, delay=0)
@@ -734,7 +751,9 @@ def test_stake_views_after_strategy_removed(live):
     modify(w, 1, {"TKA": WAD // 5}, {"TKA": 0})
     w.am.addStrategiesToOperatorSet(w.avs, 1, [sa(w)], sender=w.avs)
     w.chain.mine(OP_DELAY)
-    assert list(w.am.getMinimumSlashableStake(w.opset(1), [w.op], [sa(w)], 0)[0]) == [DEP_A * (WAD // 5) // WAD]
+    assert list(w.am.getMinimumSlashableStake(w.opset(1), [w.op], [sa(w)], 0)[0]) == [
+        DEP_A * (WAD // 5) // WAD
+    ]
 
 
 def test_magnitude_views(live):
@@ -751,6 +770,7 @@ def test_magnitude_views(live):
 
 
 # ---------------------------------------------------------------- slashOperator
+
 
 def test_slash_reverts(live):
     w = live
@@ -804,11 +824,22 @@ def test_slash_math_two_slashes(live):
     shares1 = DEP_A * sf0 // WAD - DEP_A * sf1 // WAD  # scaled shares == DEP_A
     assert r.return_value[0] == 1 and list(r.return_value[1]) == [shares1]
     (e,) = evs(r, "OperatorSlashed")
-    assert (e.operator, oset(e.operatorSet), e.slashId, list(e.strategies), list(e.wadSlashed), e.description) == (
-        w.op.address, ops(w, 1), 1, [s.address], [sm * WAD // maxm], "double sign")
+    assert (
+        e.operator,
+        oset(e.operatorSet),
+        e.slashId,
+        list(e.strategies),
+        list(e.wadSlashed),
+        e.description,
+    ) == (w.op.address, ops(w, 1), 1, [s.address], [sm * WAD // maxm], "double sign")
     (e,) = evs(r, "AllocationUpdated")
     assert (e.operator, oset(e.operatorSet), e.strategy, e.magnitude, e.effectBlock) == (
-        w.op.address, ops(w, 1), s.address, cur, b)
+        w.op.address,
+        ops(w, 1),
+        s.address,
+        cur,
+        b,
+    )
     (e,) = evs(r, "EncumberedMagnitudeUpdated")
     assert (e.strategy, e.encumberedMagnitude) == (s.address, enc)
     (e,) = evs(r, "MaxMagnitudeUpdated")
@@ -921,7 +952,9 @@ def test_slash_two_strategies_ascending_and_skip_zero(live):
     # set 2 holds TKA and TKB but the operator allocated only TKA to it
     assert alloc(w, 2, "TKB") == (0, 0, 0)
     wads = {lo.address: WAD // 5, hi.address: WAD // 2}
-    r = w.am.slashOperator(w.avs, (w.op, 2, [lo, hi], [wads[lo.address], wads[hi.address]], "x"), sender=w.avs)
+    r = w.am.slashOperator(
+        w.avs, (w.op, 2, [lo, hi], [wads[lo.address], wads[hi.address]], "x"), sender=w.avs
+    )
     exp_shares, exp_wads = [], []
     for st in (lo, hi):
         if sym[st.address] == "TKA":
@@ -1003,4 +1036,3 @@ def test_slash_after_strategy_removed_reverts(live):
         w.slash(w.op, 1, {"TKA": WAD})
     # the pending deallocation keeps its full delay
     assert alloc(w)[1] == -(4 * WAD // 10)
-

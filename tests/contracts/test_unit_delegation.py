@@ -139,8 +139,6 @@ def mine_to(chain, target_height):
 # ------------------------------------------------------------------ fixtures
 
 
-
-
 @pytest.fixture
 def key(accounts):
     """Private key of w.other (accounts[8]), used as the delegation approver."""

@@ -34,9 +34,8 @@ DEP_B = 300 * WAD + 3
 MAG_A, MAG_B = WAD // 2, 4 * WAD // 10
 
 
-
-
 # ---------------------------------------------------------------- helpers and model
+
 
 class Vault:
     """Python model of Strategy share accounting."""
@@ -83,7 +82,9 @@ def slash_set1(w, wad_a, wad_b, m):
         sf = WAD * new_max // WAD
         shares = scaled - scaled * sf // WAD
         amount = vault.withdraw(shares)
-        exp[sym] = dict(strategy=w.strats[sym].address, token=w.tokens[sym].address, amount=amount, shares=shares, sf=sf)
+        exp[sym] = dict(
+            strategy=w.strats[sym].address, token=w.tokens[sym].address, amount=amount, shares=shares, sf=sf
+        )
     order = sorted(exp, key=lambda s: int(w.strats[s].address, 16))
     return r, [exp[s] for s in order], order
 
@@ -109,6 +110,7 @@ def world(w):
 
 
 # ---------------------------------------------------------------- construction and access
+
 
 def test_constructor_and_immutables(w, project):
     assert w.esc.strategyManager() == w.sm.address
@@ -139,14 +141,19 @@ def test_unknown_slash(w):
 
 # ---------------------------------------------------------------- recording
 
+
 def test_slash_is_recorded(world):
     w, m = world
     esc_a0 = w.tokens["TKA"].balanceOf(w.esc)
     r, exp, order = slash_set1(w, WAD // 3, WAD // 4, m)
     b = r.block_number
     got = evs(r, "SlashEscrowed", w.esc)
-    assert [(oset(e.operatorSet), e.slashId, e.operator, e.strategy, e.token, e.amount, e.resolveBlock) for e in got] == [
-        ((w.avs.address.lower(), 1), 1, w.op.address, x["strategy"], x["token"], x["amount"], b + R) for x in exp
+    assert [
+        (oset(e.operatorSet), e.slashId, e.operator, e.strategy, e.token, e.amount, e.resolveBlock)
+        for e in got
+    ] == [
+        ((w.avs.address.lower(), 1), 1, w.op.address, x["strategy"], x["token"], x["amount"], b + R)
+        for x in exp
     ]
     rec = w.esc.getSlash(w.avs, 1, 1)
     assert rec.operator == w.op.address and rec.resolveBlock == b + R and rec.status == 1
@@ -183,6 +190,7 @@ def test_zero_share_slash_records_zero_amount(world):
 
 
 # ---------------------------------------------------------------- release
+
 
 def test_release_to_recipient_at_exact_boundary(world):
     w, m = world
@@ -222,7 +230,12 @@ def test_release_burning_set_to_burn_address(world):
     mine_to(w, r.block_number + R + 1)
     r = w.esc.releaseSlash(w.avs, 2, 1, sender=w.staker)
     (e,) = evs(r, "SlashReleased")
-    assert (oset(e.operatorSet), e.slashId, e.recipient, e.amount) == ((w.avs.address.lower(), 2), 1, BURN, amount)
+    assert (oset(e.operatorSet), e.slashId, e.recipient, e.amount) == (
+        (w.avs.address.lower(), 2),
+        1,
+        BURN,
+        amount,
+    )
     assert w.tokens["TKA"].balanceOf(BURN) == amount
     assert w.tokens["TKA"].balanceOf(w.esc) == 0
 
@@ -250,6 +263,7 @@ def test_slashes_are_released_and_cancelled_independently(world):
 
 # ---------------------------------------------------------------- cancel
 
+
 def test_cancel_reverts(world):
     w, m = world
     r1, _, _ = slash_set1(w, WAD // 3, WAD // 4, m)
@@ -276,7 +290,11 @@ def test_cancel_reverts(world):
 
 def test_cancel_in_last_block_restores_stake_pro_rata(world):
     w, m = world
-    before = (w.withdrawable(w.staker, "TKA"), w.withdrawable(w.staker2, "TKA"), w.withdrawable(w.staker, "TKB"))
+    before = (
+        w.withdrawable(w.staker, "TKA"),
+        w.withdrawable(w.staker2, "TKA"),
+        w.withdrawable(w.staker, "TKB"),
+    )
     assert before == (m.s1a, m.s2a, m.s1b)
     r, exp, order = slash_set1(w, WAD // 3, 7 * WAD // 10, m)
     rb = r.block_number + R
@@ -288,8 +306,11 @@ def test_cancel_in_last_block_restores_stake_pro_rata(world):
     for x, sym in zip(exp, order, strict=False):
         vault = m.va if sym == "TKA" else m.vb
         restored[sym] = vault.deposit(x["amount"])
-    assert [(oset(e.operatorSet), e.slashId, e.operator, e.strategy, e.amount, e.restoredShares) for e in got] == [
-        ((w.avs.address.lower(), 1), 1, w.op.address, x["strategy"], x["amount"], restored[s]) for x, s in zip(exp, order, strict=False)
+    assert [
+        (oset(e.operatorSet), e.slashId, e.operator, e.strategy, e.amount, e.restoredShares) for e in got
+    ] == [
+        ((w.avs.address.lower(), 1), 1, w.op.address, x["strategy"], x["amount"], restored[s])
+        for x, s in zip(exp, order, strict=False)
     ]
     assert w.esc.getSlash(w.avs, 1, 1).status == 3
     for sym, vault in (("TKA", m.va), ("TKB", m.vb)):
@@ -302,7 +323,11 @@ def test_cancel_in_last_block_restores_stake_pro_rata(world):
     sfb = eb["sf"] + restored["TKB"] * WAD // m.s1b
     assert w.dm.slashingFactor(w.op, w.strats["TKA"]) == sfa
     assert w.dm.slashingFactor(w.op, w.strats["TKB"]) == sfb
-    after = (w.withdrawable(w.staker, "TKA"), w.withdrawable(w.staker2, "TKA"), w.withdrawable(w.staker, "TKB"))
+    after = (
+        w.withdrawable(w.staker, "TKA"),
+        w.withdrawable(w.staker2, "TKA"),
+        w.withdrawable(w.staker, "TKB"),
+    )
     assert after == (m.s1a * sfa // WAD, m.s2a * sfa // WAD, m.s1b * sfb // WAD)
     assert w.op_shares(w.op, "TKA") == (m.s1a + m.s2a) * sfa // WAD
     # each staker got back its share of the slash (up to rounding of the exchange rate)
@@ -424,14 +449,18 @@ def test_cancel_with_dust_entry_is_not_blocked(w):
 def test_token_transfer_returning_false_reverts(w, project):
     """releaseSlash and cancelSlash check the ERC-20 return value ("transfer failed")."""
     tok = w.owner.deploy(project.MockFalseERC20, "False", "FLS")
-    strat = project.Strategy.at(w.sm.deployNewStrategy(tok, sender=w.owner).return_value or w.sm.deployedStrategies(tok))
+    strat = project.Strategy.at(
+        w.sm.deployNewStrategy(tok, sender=w.owner).return_value or w.sm.deployedStrategies(tok)
+    )
     w.register_operator(w.op, delay=0)
     tok.mint(w.staker, 10 * WAD, sender=w.staker)
     tok.approve(w.sm, 10 * WAD, sender=w.staker)
     w.sm.depositIntoStrategy(strat, tok, 10 * WAD, sender=w.staker)
     w.dm.delegateTo(w.op, NO_SIG, SALT0, sender=w.staker)
     w.am.updateAVSMetadataURI(w.avs, "m", sender=w.avs)
-    w.am.createRedistributingOperatorSets(w.avs, [(1, [strat], ZERO, w.resolver)], [w.recipient], sender=w.avs)
+    w.am.createRedistributingOperatorSets(
+        w.avs, [(1, [strat], ZERO, w.resolver)], [w.recipient], sender=w.avs
+    )
     w.am.setRedistributionConsent(w.op, w.opset(1), True, sender=w.op)
     w.register_for_sets(w.op, (1,))
     w.am.modifyAllocations(w.op, [(w.opset(1), [strat], [WAD // 2], [0])], sender=w.op)

@@ -50,8 +50,6 @@ class Vault:
         return WAD * (self.bal + OFF) // (self.total + OFF)
 
 
-
-
 @pytest.fixture
 def dm_imp(accounts, w):
     return imp(accounts, w.dm)

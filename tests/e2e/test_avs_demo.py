@@ -16,9 +16,24 @@ def test_demo_compute_step(project, chain, accounts, deployment, capsys):
     a = accounts
     titles = []
     demo = SimpleNamespace(
-        d=d, sm=d.strategy_manager, dm=d.delegation_manager, am=d.allocation_manager, esc=d.slash_escrow,
-        deployer=a[0], avs=a[1], op_a=a[2], op_b=a[3], carol=a[4], dave=a[5], erin=a[6], victim=a[7], arbiter=a[8],
-        syms=["TKA", "TKB"], strat=lambda s: d.strategies[s], config=TEST_CONFIG, report=titles.append,
+        d=d,
+        sm=d.strategy_manager,
+        dm=d.delegation_manager,
+        am=d.allocation_manager,
+        esc=d.slash_escrow,
+        deployer=a[0],
+        avs=a[1],
+        op_a=a[2],
+        op_b=a[3],
+        carol=a[4],
+        dave=a[5],
+        erin=a[6],
+        victim=a[7],
+        arbiter=a[8],
+        syms=["TKA", "TKB"],
+        strat=lambda s: d.strategies[s],
+        config=TEST_CONFIG,
+        report=titles.append,
     )
     facts = run(demo)
     out = capsys.readouterr().out

@@ -17,9 +17,24 @@ def test_demo_ai_step_end_to_end(project, chain, accounts, deployment, capsys, m
     d = deployment
     a = accounts
     demo = SimpleNamespace(
-        d=d, sm=d.strategy_manager, dm=d.delegation_manager, am=d.allocation_manager, esc=d.slash_escrow,
-        deployer=a[0], avs=a[1], op_a=a[2], op_b=a[3], carol=a[4], dave=a[5], erin=a[6], victim=a[7], arbiter=a[8],
-        syms=["TKA", "TKB"], strat=lambda s: d.strategies[s], config=TEST_CONFIG, report=lambda title: None,
+        d=d,
+        sm=d.strategy_manager,
+        dm=d.delegation_manager,
+        am=d.allocation_manager,
+        esc=d.slash_escrow,
+        deployer=a[0],
+        avs=a[1],
+        op_a=a[2],
+        op_b=a[3],
+        carol=a[4],
+        dave=a[5],
+        erin=a[6],
+        victim=a[7],
+        arbiter=a[8],
+        syms=["TKA", "TKB"],
+        strat=lambda s: d.strategies[s],
+        config=TEST_CONFIG,
+        report=lambda title: None,
     )
     erin_eth = a[6].balance
     facts = run(demo)
@@ -35,5 +50,9 @@ def test_demo_ai_step_end_to_end(project, chain, accounts, deployment, capsys, m
     assert a[6].balance > erin_eth - WAD // 100  # the bond came back; only gas was spent
     c = project.InferenceDisputes.at(facts["disputes"])
     assert d.tokens["TKA"].balanceOf(c) == 0 and c.totalCredits() == 0 and c.balance == 0
-    assert "the receipt stands (finalized = True)" in out and "operator A slashed" in out and "forwarded to her" in out
+    assert (
+        "the receipt stands (finalized = True)" in out
+        and "operator A slashed" in out
+        and "forwarded to her" in out
+    )
     print(facts["gas"])

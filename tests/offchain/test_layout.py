@@ -128,7 +128,9 @@ def test_package_imports_sit_at_module_level():
 def test_crypto_params_is_a_leaf_and_kernel_wrappers_sit_below_the_curves():
     """The kernel wrappers take curve objects as arguments and read constants from ``params``."""
     modules = _modules()
-    assert _imports("offchain.crypto.params", modules["offchain.crypto.params"], modules) <= {"offchain.errors"}
+    assert _imports("offchain.crypto.params", modules["offchain.crypto.params"], modules) <= {
+        "offchain.errors"
+    }
     curves = {"offchain.crypto.bn254", "offchain.crypto.bls12_381"}
     for wrapper in ("g1_native", "g2_native", "fr_native", "pairing_native", "g1_gpu"):
         name = f"offchain.crypto.{wrapper}"
@@ -164,7 +166,7 @@ def test_eigen_settings_are_read_only_in_the_settings_module():
             continue
         for no, line in enumerate(path.read_text().splitlines(), 1):
             m = _READ.search(line)
-            if m and not re.search(r"\]\s*=[^=]", line[m.end():]):
+            if m and not re.search(r"\]\s*=[^=]", line[m.end() :]):
                 offenders.append(f"{path.relative_to(ROOT)}:{no}: {line.strip()}")
     assert offenders == []
 

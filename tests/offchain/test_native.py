@@ -74,7 +74,17 @@ def test_every_kernel_compiles_without_warnings(source, flags):
         pytest.skip("no C compiler")
     # the build's flags and -Werror, to assembly at -O0 (seconds, not the -O3 build's minute; unused-function
     # and the other -Wall checks run there too)
-    cmd = [cc, *native.DEFAULT_FLAGS, *flags, "-Werror", "-O0", "-S", "-o", os.devnull, str(native.PKG / source)]
+    cmd = [
+        cc,
+        *native.DEFAULT_FLAGS,
+        *flags,
+        "-Werror",
+        "-O0",
+        "-S",
+        "-o",
+        os.devnull,
+        str(native.PKG / source),
+    ]
     assert "-Wall" in native.DEFAULT_FLAGS
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0 and not proc.stderr, proc.stderr[-3000:]

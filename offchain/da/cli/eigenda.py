@@ -53,7 +53,10 @@ def _srs_from_args(args: argparse.Namespace, n: int, backend: str, with_g2: bool
     of the length commitment and proof when ``with_g2``)."""
     xp = get_backend(backend)
     if args.insecure_test_srs:
-        print("eigen da: WARNING: using the INSECURE test SRS (known secret); proofs are forgeable", file=sys.stderr)
+        print(
+            "eigen da: WARNING: using the INSECURE test SRS (known secret); proofs are forgeable",
+            file=sys.stderr,
+        )
         return insecure_test_srs(n, xp=xp, with_g2=with_g2)
     directory = args.srs or settings.da_srs_dir()
     if not directory:
@@ -90,14 +93,21 @@ def cmd_encode(args: argparse.Namespace) -> int:
     length_fields: dict[str, str] = {}
     note = ""
     if not args.no_length_proof:
-        if srs.g2 is not None and srs.g2_trailing is not None and srs.g2.shape[-1] >= n and srs.g2_trailing.shape[-1] >= n:
+        if (
+            srs.g2 is not None
+            and srs.g2_trailing is not None
+            and srs.g2.shape[-1] >= n
+            and srs.g2_trailing.shape[-1] >= n
+        ):
             length_fields = {
                 "length_commitment": bn254.g2_compress(enc.length_commitment(coeffs)).hex(),
                 "length_proof": bn254.g2_compress(enc.length_proof(coeffs)).hex(),
             }
         else:
-            note = ("; no length commitment/proof (the SRS directory needs g2.point and g2.trailing.point "
-                    "with at least the blob's length of points)")
+            note = (
+                "; no length commitment/proof (the SRS directory needs g2.point and g2.trailing.point "
+                "with at least the blob's length of points)"
+            )
     bar.update(1)
     chunk = enc.chunk_coeffs(coeffs, params)
     bar.update(1)
@@ -122,19 +132,25 @@ def cmd_encode(args: argparse.Namespace) -> int:
     )
     bar.update(1)
     bar.close()
-    print(f"encoded {len(payload)} bytes -> blob of {n} symbols, {NUM_CHUNKS} chunks of {L}; commitment "
-          f"{bn254.g1_compress(C).hex()}{note}")
+    print(
+        f"encoded {len(payload)} bytes -> blob of {n} symbols, {NUM_CHUNKS} chunks of {L}; commitment "
+        f"{bn254.g1_compress(C).hex()}{note}"
+    )
     return 0
 
 
-def _load_for_check(args: argparse.Namespace, whole_blob: bool = False) -> tuple[dict[str, Any], Encoder, Any, Any]:
+def _load_for_check(
+    args: argparse.Namespace, whole_blob: bool = False
+) -> tuple[dict[str, Any], Encoder, Any, Any]:
     """Commitment, encoder and chunks of ``args.dir``; the SRS holds L G1 points (chunk checks) or, with
     ``whole_blob``, the blob's length (re-committing a recovered blob)."""
     d = Path(args.dir)
     xp = get_backend(args.backend)
     info, C = read_commitment(d / "commitment.json", xp)
     if info.get("insecure_srs") and not args.insecure_test_srs:
-        raise DAInputError("these frames were made with the INSECURE test SRS; pass --insecure-test-srs to check them")
+        raise DAInputError(
+            "these frames were made with the INSECURE test SRS; pass --insecure-test-srs to check them"
+        )
     if getattr(args, "bundle", None):
         index = parse_chunks(args.chunks)
         if index is None:
@@ -193,8 +209,10 @@ def _check_length(info: dict[str, Any], path: Path, enc: Encoder, C: Any) -> tup
     if not enc.length_commitment_matches(C, LC):
         return False, "the length commitment is not the blob commitment's polynomial (e(C, G2) != e(G1, LC))"
     if enc.srs.g1_reverse_pow2 is None:
-        return True, ("length commitment matches the commitment; length proof not checked (needs the 28 "
-                      "[tau^(2^28 - 2^i)]_1 points, which EigenDA's SRS files do not include)")
+        return True, (
+            "length commitment matches the commitment; length proof not checked (needs the 28 "
+            "[tau^(2^28 - 2^i)]_1 points, which EigenDA's SRS files do not include)"
+        )
     if not enc.length_proof_holds(LC, LP, n):
         return False, f"the length proof does not prove degree < {n}"
     return True, f"length commitment and length proof (degree < {n}) valid"
@@ -238,7 +256,9 @@ def cmd_recover(args: argparse.Namespace) -> int:
     bar.update(1)
     params = EncodingParams(int(info["length"]))
     if s.index.size < params.rows:
-        raise RecoveryError(f"{s.index.size} valid chunks, {params.rows} needed (rejected: {sorted(bad)[:20]})")
+        raise RecoveryError(
+            f"{s.index.size} valid chunks, {params.rows} needed (rejected: {sorted(bad)[:20]})"
+        )
     coeffs = enc.recover_coeffs(params, s.index, s.coeffs)
     bar.update(1)
     if bn254.g1_compress(enc.commit(coeffs)) != bn254.g1_compress(C):
@@ -270,7 +290,9 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     proofs = np.frombuffer(chunks.proofs, np.uint8).reshape(-1, 32)[keep].tobytes()
     data = bundle_bytes(chunks.L, proofs, chunks.coeffs[keep])
     Path(args.out).write_bytes(data)
-    print(f"wrote an EigenDA bundle of {select.size} chunks of length {chunks.L} ({len(data)} bytes) to {args.out}")
+    print(
+        f"wrote an EigenDA bundle of {select.size} chunks of length {chunks.L} ({len(data)} bytes) to {args.out}"
+    )
     return 0
 
 
@@ -286,15 +308,21 @@ def register(sub: Any) -> None:
     enc.add_argument("payload")
     enc.add_argument("--out", required=True)
     enc.add_argument("--form", choices=["coeff", "eval"], default="coeff", help="blob polynomial form")
-    enc.add_argument("--no-length-proof", action="store_true",
-                     help="skip the length commitment and proof (two G2 MSMs of the blob's length)")
+    enc.add_argument(
+        "--no-length-proof",
+        action="store_true",
+        help="skip the length commitment and proof (two G2 MSMs of the blob's length)",
+    )
     _common(enc)
     enc.set_defaults(func=cmd_encode)
 
     ver = sub.add_parser("verify", help="verify chunks against the commitment (exit 1 if any fails)")
     ver.add_argument("dir")
-    ver.add_argument("--chunks", help="chunk indices, e.g. 0,5,100-199 (default: all in frames.bin); with --bundle, "
-                     "the index of each bundle record in order")
+    ver.add_argument(
+        "--chunks",
+        help="chunk indices, e.g. 0,5,100-199 (default: all in frames.bin); with --bundle, "
+        "the index of each bundle record in order",
+    )
     ver.add_argument("--bundle", help="check an EigenDA validator bundle file instead of DIR/frames.bin")
     _common(ver)
     ver.set_defaults(func=cmd_verify)
@@ -302,8 +330,12 @@ def register(sub: Any) -> None:
     rec = sub.add_parser("recover", help="rebuild the payload from valid chunks")
     rec.add_argument("dir")
     rec.add_argument("--out", required=True)
-    rec.add_argument("--chunks", help="chunk indices to use, e.g. 0-1023; with --bundle, the index of each record")
-    rec.add_argument("--bundle", help="recover from an EigenDA validator bundle file instead of DIR/frames.bin")
+    rec.add_argument(
+        "--chunks", help="chunk indices to use, e.g. 0-1023; with --bundle, the index of each record"
+    )
+    rec.add_argument(
+        "--bundle", help="recover from an EigenDA validator bundle file instead of DIR/frames.bin"
+    )
     rec.add_argument("--sample", type=int, help="use a random subset of this many chunks")
     rec.add_argument("--seed", type=int, default=0)
     _common(rec)

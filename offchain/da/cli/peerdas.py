@@ -59,7 +59,9 @@ def default_setup_path() -> Path:
     try:
         import eth
     except ImportError as exc:
-        raise SRSError("no --setup given and the 'eth' package (py-evm, which ships the Ethereum KZG setup) is not installed") from exc
+        raise SRSError(
+            "no --setup given and the 'eth' package (py-evm, which ships the Ethereum KZG setup) is not installed"
+        ) from exc
     return Path(eth.__file__).parent / "_utils" / "kzg_trusted_setup.txt"
 
 
@@ -163,8 +165,11 @@ def _load(args: argparse.Namespace, g1_count: int) -> tuple[dict[str, Any], byte
     C = decode_cells_commitment(com)  # before the (slow) setup: a bad file fails fast
     st = _setup(args, g1_count)
     if info.get("setup_sha256") not in (None, st.sha256):
-        print(f"eigen da peerdas: note: {st.path} is not the setup these cells were made with "
-              f"(sha256 {info['setup_sha256'][:16]}...); their proofs will not verify", file=sys.stderr)
+        print(
+            f"eigen da peerdas: note: {st.path} is not the setup these cells were made with "
+            f"(sha256 {info['setup_sha256'][:16]}...); their proofs will not verify",
+            file=sys.stderr,
+        )
     if st.pd.xp is not np:
         C = decode_cells_commitment(com, st.pd.xp)
     return info, com, C, cs, st
@@ -223,7 +228,9 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
     def too_few(valid: int, why: str) -> RecoveryError:
         rejected = f"; rejected {sorted(bad)[:20]}" if bad else ""
-        return RecoveryError(f"{why}: at most {valid} valid cells of {keep.size}, {CELLS_NEEDED} needed{rejected}")
+        return RecoveryError(
+            f"{why}: at most {valid} valid cells of {keep.size}, {CELLS_NEEDED} needed{rejected}"
+        )
 
     s, bad = _decode(st, cs, keep)
     if s.index.size < CELLS_NEEDED:
@@ -246,7 +253,9 @@ def cmd_recover(args: argparse.Namespace) -> int:
     if info["packing"] == "payload":
         data = unpack_payload(blob)
         if len(data) != info["payload_bytes"]:
-            raise RecoveryError(f"recovered payload is {len(data)} bytes, commitment.json says {info['payload_bytes']}")
+            raise RecoveryError(
+                f"recovered payload is {len(data)} bytes, commitment.json says {info['payload_bytes']}"
+            )
         what = f"payload of {len(data)} bytes"
     else:
         data, what = blob, f"blob of {len(blob)} bytes"
@@ -260,13 +269,17 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
 # ----- parser -------------------------------------------------------------------------------
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--setup", help="Ethereum KZG trusted setup file (default: the one in py-evm's eth package)")
+    p.add_argument(
+        "--setup", help="Ethereum KZG trusted setup file (default: the one in py-evm's eth package)"
+    )
     add_run_options(p)
 
 
 def register(da_subparsers: Any) -> None:
     """``peerdas cells|verify|recover`` under the ``eigen da`` sub-parsers ``da_subparsers``."""
-    pdp = da_subparsers.add_parser("peerdas", help="PeerDAS (EIP-7594) cells, proofs, verification and recovery")
+    pdp = da_subparsers.add_parser(
+        "peerdas", help="PeerDAS (EIP-7594) cells, proofs, verification and recovery"
+    )
     sub = pdp.add_subparsers(dest="peerdas_command", metavar="ACTION")
     pdp.set_defaults(func=lambda a: (pdp.print_help(sys.stderr), 2)[1])
 

@@ -45,7 +45,9 @@ Array = Any
 class Encoder:
     """Encoder/verifier over one SRS, one curve suite (BN254 by default) and one array backend."""
 
-    def __init__(self, srs: SRS, backend: str = "cpu", suite: Suite = BN254_SUITE, table_cache: str | None = None) -> None:
+    def __init__(
+        self, srs: SRS, backend: str = "cpu", suite: Suite = BN254_SUITE, table_cache: str | None = None
+    ) -> None:
         """``table_cache``: a directory to keep the FK20 Toeplitz tables in between processes (kernel path;
         see :class:`KernelFK20`); None keeps them in memory only."""
         self.table_cache = table_cache
@@ -178,7 +180,9 @@ class Encoder:
         k = self.kernel()
         if k is not None:
             return k.proofs(coeffs, params, chunk_cosets(np.arange(M), M))
-        return fk20.compute_fk20_proofs(self.c, self.suite, self._toeplitz_table_array(params), coeffs, params)
+        return fk20.compute_fk20_proofs(
+            self.c, self.suite, self._toeplitz_table_array(params), coeffs, params
+        )
 
     def frames(self, coeffs: Array, params: EncodingParams | None = None) -> Frames:
         params = params or EncodingParams(coeffs.shape[1])
@@ -193,7 +197,9 @@ class Encoder:
     ) -> bool:
         return self.verifier.verify_chunk(commitment, index, coeffs, proof, num_chunks)
 
-    def find_invalid(self, commitments: Array, s: Sample, num_chunks: int = NUM_CHUNKS, known_bad: bool = False) -> list[int]:
+    def find_invalid(
+        self, commitments: Array, s: Sample, num_chunks: int = NUM_CHUNKS, known_bad: bool = False
+    ) -> list[int]:
         return self.verifier.find_invalid(commitments, s, num_chunks, known_bad)
 
     def sub_sample(self, s: Sample, sel: np.ndarray) -> Sample:

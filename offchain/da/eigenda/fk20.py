@@ -93,6 +93,7 @@ def compute_fk20_proofs(c: Any, suite: Suite, table: Array, coeffs: Array, param
 
 # ----- the kernel path -----------------------------------------------------------------------
 
+
 class KernelFK20:
     """Commitments and FK20 proofs on one G1 kernel, over the SRS ``srs`` (its G1 points, on the backend
     of the Fr batch module ``fr``) and the curve ``suite``.
@@ -103,7 +104,9 @@ class KernelFK20:
     holds the table as canonical affine coordinates with a sha256 of its body. Loading checks the header,
     the digest and every point (on the curve, coordinates below p); a file that fails is rebuilt."""
 
-    def __init__(self, kernel: Any, fr: Any, suite: Suite, srs: SRS, table_cache: str | Path | None = None) -> None:
+    def __init__(
+        self, kernel: Any, fr: Any, suite: Suite, srs: SRS, table_cache: str | Path | None = None
+    ) -> None:
         self.K = kernel
         self.fr = fr
         self.suite = suite
@@ -190,7 +193,9 @@ class KernelFK20:
                 f.write(head + hashlib.sha256(body).digest() + body)
             os.replace(tmp, path)
         except OSError as exc:  # a read-only or full disk costs the cache, never the encoding
-            warnings.warn(f"eigen da: could not write the FK20 table cache {path}: {exc}", RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                f"eigen da: could not write the FK20 table cache {path}: {exc}", RuntimeWarning, stacklevel=3
+            )
 
     def _load_table(self, params: EncodingParams) -> Array | None:
         path = self._table_path(params)
@@ -199,7 +204,11 @@ class KernelFK20:
         try:
             return self._read_table(path, params)
         except (TableCacheError, native.NativeError, OSError) as exc:
-            warnings.warn(f"eigen da: ignoring the FK20 table cache {path} ({exc}); rebuilding it", RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                f"eigen da: ignoring the FK20 table cache {path} ({exc}); rebuilding it",
+                RuntimeWarning,
+                stacklevel=3,
+            )
             return None
 
     def _read_table(self, path: Path, params: EncodingParams) -> Array:

@@ -104,5 +104,12 @@ class Suite:
 
 
 BN254_SUITE = Suite(
-    "bn254", bn254.bn254, bn254.R, bn254.ROOT_OF_UNITY_2_28, bn254.TWO_ADICITY, bn254.g1_compress, bn254.pairing_check, 5
+    "bn254",
+    bn254.bn254,
+    bn254.R,
+    bn254.ROOT_OF_UNITY_2_28,
+    bn254.TWO_ADICITY,
+    bn254.g1_compress,
+    bn254.pairing_check,
+    5,
 )

@@ -100,12 +100,16 @@ class Verifier:
     ) -> bool:
         """Check one chunk (coefficients (L,), proof point) of the blob with ``commitment``."""
         s = Sample(
-            np.zeros(1, np.int64), np.array([index]), coeffs.reshape(coeffs.shape[0], 1, -1),
+            np.zeros(1, np.int64),
+            np.array([index]),
+            coeffs.reshape(coeffs.shape[0], 1, -1),
             proof.reshape(proof.shape[:2] + (1,)),
         )
         return self.verify_batch(commitment, s, num_chunks)
 
-    def find_invalid(self, commitments: Array, s: Sample, num_chunks: int = NUM_CHUNKS, known_bad: bool = False) -> list[int]:
+    def find_invalid(
+        self, commitments: Array, s: Sample, num_chunks: int = NUM_CHUNKS, known_bad: bool = False
+    ) -> list[int]:
         """Positions (into the sample) of the chunks that fail: a batch check, then bisection. A half whose
         sibling passed is known to fail and is split without being checked again; ``known_bad`` says the
         whole sample already failed a batch check."""
@@ -118,7 +122,9 @@ class Verifier:
             return [0]
         h = K // 2
         left = self.find_invalid(commitments, self.sub_sample(s, np.arange(h)), num_chunks)
-        right = self.find_invalid(commitments, self.sub_sample(s, np.arange(h, K)), num_chunks, known_bad=not left)
+        right = self.find_invalid(
+            commitments, self.sub_sample(s, np.arange(h, K)), num_chunks, known_bad=not left
+        )
         return left + [h + k for k in right]
 
     def sub_sample(self, s: Sample, sel: np.ndarray) -> Sample:
@@ -129,7 +135,9 @@ class Verifier:
     def length_commitment_matches(self, C: Array, LC: Array) -> bool:
         """e(C, G2) == e(G1, LC): the G1 commitment and the length commitment are of one polynomial."""
         c = self.c
-        return self.suite.pairing_check([(C[..., 0], c.g2.generator[..., 0]), (c.g1.neg(c.g1.generator)[..., 0], LC[..., 0])])
+        return self.suite.pairing_check(
+            [(C[..., 0], c.g2.generator[..., 0]), (c.g1.neg(c.g1.generator)[..., 0], LC[..., 0])]
+        )
 
     def length_proof_holds(self, LC: Array, LP: Array, n: int) -> bool:
         """e([tau^(2^28-n)]_1, LC) == e(G1, LP): the committed polynomial has degree < n."""
@@ -140,7 +148,9 @@ class Verifier:
             raise SRSError(f"{self.srs.name}: [tau^(2^28 - 2^k)]_1 points are not loaded")
         c = self.c
         k = n.bit_length() - 1
-        return self.suite.pairing_check([(rev[..., k], LC[..., 0]), (c.g1.neg(c.g1.generator)[..., 0], LP[..., 0])])
+        return self.suite.pairing_check(
+            [(rev[..., k], LC[..., 0]), (c.g1.neg(c.g1.generator)[..., 0], LP[..., 0])]
+        )
 
     def verify_length_proof(self, C: Array, LC: Array, LP: Array, n: int) -> bool:
         """Both length pairings: :meth:`length_commitment_matches` and :meth:`length_proof_holds`."""

@@ -44,8 +44,14 @@ BLOB_BYTES = 32 * FIELD_ELEMENTS_PER_BLOB
 MAX_PAYLOAD = (FIELD_ELEMENTS_PER_BLOB - 1) * codec.GROUP  # 126,945 bytes
 
 BLS_SUITE = Suite(
-    "bls12_381", bls12_381.bls12_381, bls12_381.R, bls12_381.ROOT_OF_UNITY_2_32, bls12_381.TWO_ADICITY,
-    bls12_381.g1_compress, bls12_381.pairing_check, 7,
+    "bls12_381",
+    bls12_381.bls12_381,
+    bls12_381.R,
+    bls12_381.ROOT_OF_UNITY_2_32,
+    bls12_381.TWO_ADICITY,
+    bls12_381.g1_compress,
+    bls12_381.pairing_check,
+    7,
 )
 PARAMS = EncodingParams(FIELD_ELEMENTS_PER_BLOB, num_chunks=CELLS_PER_EXT_BLOB, coding_rate=2)
 
@@ -69,7 +75,9 @@ def unpack_payload(blob: bytes) -> bytes:
     return codec.decode_payload(blob)
 
 
-def load_trusted_setup(path: str | Path, backend: str = "cpu", g1_count: int = FIELD_ELEMENTS_PER_BLOB) -> SRS:
+def load_trusted_setup(
+    path: str | Path, backend: str = "cpu", g1_count: int = FIELD_ELEMENTS_PER_BLOB
+) -> SRS:
     """Ethereum KZG setup text file -> SRS (the first ``g1_count`` G1 monomial points, [tau^(2^k)]_2 for
     k <= 6), every point checked. Verification needs only 64 G1 points; commitments and proofs need all."""
     xp = get_backend(backend)
@@ -99,8 +107,10 @@ class PeerDAS:
         self.xp = self.enc.xp
         # cell k, slot t holds the value at h_k * w_64^(bitrev_6(t))
         self._br6 = self.xp.asarray(bitrev_indices(FIELD_ELEMENTS_PER_CELL))
-        self._shift = self.fr.take(self.enc.domain(FIELD_ELEMENTS_PER_EXT_BLOB).roots,
-                                   self.xp.asarray(bitrev_indices(CELLS_PER_EXT_BLOB)))  # h_k, (128,)
+        self._shift = self.fr.take(
+            self.enc.domain(FIELD_ELEMENTS_PER_EXT_BLOB).roots,
+            self.xp.asarray(bitrev_indices(CELLS_PER_EXT_BLOB)),
+        )  # h_k, (128,)
 
     # ----- blobs -------------------------------------------------------------------------
     def blob_to_coeffs(self, blob: bytes) -> Array:
@@ -119,8 +129,11 @@ class PeerDAS:
 
     def cells_from_coeffs(self, coeffs: Array) -> list[bytes]:
         fr = self.fr
-        ext = ntt(fr, fr.concat([coeffs, fr.zeros(FIELD_ELEMENTS_PER_EXT_BLOB - FIELD_ELEMENTS_PER_BLOB)]),
-                  self.enc.domain(FIELD_ELEMENTS_PER_EXT_BLOB))
+        ext = ntt(
+            fr,
+            fr.concat([coeffs, fr.zeros(FIELD_ELEMENTS_PER_EXT_BLOB - FIELD_ELEMENTS_PER_BLOB)]),
+            self.enc.domain(FIELD_ELEMENTS_PER_EXT_BLOB),
+        )
         br = fr.take(ext, self.xp.asarray(bitrev_indices(FIELD_ELEMENTS_PER_EXT_BLOB)))
         raw = fr.to_bytes(br).reshape(CELLS_PER_EXT_BLOB, BYTES_PER_CELL)
         return [r.tobytes() for r in raw]
@@ -131,7 +144,9 @@ class PeerDAS:
     def compute_cells_and_kzg_proofs(self, blob: bytes) -> tuple[list[bytes], list[bytes]]:
         coeffs = self.blob_to_coeffs(blob)
         proofs = bls12_381.g1_compress(self.enc.proofs(coeffs, PARAMS))
-        return self.cells_from_coeffs(coeffs), [proofs[48 * k : 48 * (k + 1)] for k in range(CELLS_PER_EXT_BLOB)]
+        return self.cells_from_coeffs(coeffs), [
+            proofs[48 * k : 48 * (k + 1)] for k in range(CELLS_PER_EXT_BLOB)
+        ]
 
     # ----- cells <-> frame coefficients --------------------------------------------------
     def cells_to_frames(self, indices: np.ndarray, cells: list[bytes]) -> Array:
@@ -146,7 +161,9 @@ class PeerDAS:
         K = len(cells)
         vals = fr.from_bytes(raw).reshape(fr.n, K, FIELD_ELEMENTS_PER_CELL)
         natural = fr.take(vals, self._br6, axis=1)  # natural order over w_64
-        coeffs_scaled = ntt(fr, fr.xp.moveaxis(natural, 2, 1), self.enc.domain(FIELD_ELEMENTS_PER_CELL), inverse=True)
+        coeffs_scaled = ntt(
+            fr, fr.xp.moveaxis(natural, 2, 1), self.enc.domain(FIELD_ELEMENTS_PER_CELL), inverse=True
+        )
         # coefficient t of I(x) is coeffs_scaled[t] * h^(-t)
         h = fr.take(self._shift, self.xp.asarray(indices))  # (K,)
         hinv = fr.inv(h)
@@ -181,7 +198,9 @@ class PeerDAS:
         C, s = self._sample(commitments, cell_indices, cells, proofs)
         return self.enc.verify_batch(C, s, CELLS_PER_EXT_BLOB)
 
-    def decode_cells(self, cell_indices: list[int], cells: list[bytes], proofs: list[bytes]) -> tuple[Sample, dict[int, str]]:
+    def decode_cells(
+        self, cell_indices: list[int], cells: list[bytes], proofs: list[bytes]
+    ) -> tuple[Sample, dict[int, str]]:
         """Cells of one blob -> (Sample of the decodable ones, ``blob`` all 0; {position: reason} of the
         others). A cell is undecodable when it is not 2,048 bytes, has an element >= r, or its proof is
         not 48 bytes or not a valid compressed point of the order-r subgroup. No pairing is computed."""
@@ -214,7 +233,11 @@ class PeerDAS:
         idx = np.asarray([cell_indices[k] for k in pos], dtype=np.int64)
         if idx.size and (idx.min() < 0 or idx.max() >= CELLS_PER_EXT_BLOB):
             raise PeerDASError("cell index out of range")
-        coeffs = self.cells_to_frames(idx, [cells[k] for k in pos]) if pos else self.fr.zeros((0, FIELD_ELEMENTS_PER_CELL))
+        coeffs = (
+            self.cells_to_frames(idx, [cells[k] for k in pos])
+            if pos
+            else self.fr.zeros((0, FIELD_ELEMENTS_PER_CELL))
+        )
         return Sample(np.zeros(len(pos), np.int64), idx, coeffs, P), dict(sorted(bad.items()))
 
     def find_invalid(self, commitment: Array, s: Sample, known_bad: bool = False) -> list[int]:
@@ -233,7 +256,11 @@ class PeerDAS:
         br = fr.take(evals, self.xp.asarray(bitrev_indices(FIELD_ELEMENTS_PER_BLOB)))
         return fr.to_bytes(br).tobytes()
 
-    def recover_cells_and_kzg_proofs(self, cell_indices: list[int], cells: list[bytes]) -> tuple[list[bytes], list[bytes]]:
+    def recover_cells_and_kzg_proofs(
+        self, cell_indices: list[int], cells: list[bytes]
+    ) -> tuple[list[bytes], list[bytes]]:
         coeffs = self.recover_coeffs(cell_indices, cells)
         proofs = bls12_381.g1_compress(self.enc.proofs(coeffs, PARAMS))
-        return self.cells_from_coeffs(coeffs), [proofs[48 * k : 48 * (k + 1)] for k in range(CELLS_PER_EXT_BLOB)]
+        return self.cells_from_coeffs(coeffs), [
+            proofs[48 * k : 48 * (k + 1)] for k in range(CELLS_PER_EXT_BLOB)
+        ]

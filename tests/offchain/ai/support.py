@@ -11,7 +11,9 @@ import pytest
 from offchain.ai.sampler import SamplingParams
 from offchain.ai.service import InferenceService
 
-TINY_GOLDEN = "a0f013956f87078bcb03b86b66aa747528267db5d6c8ffe9f33fed8d24fa34fc"  # receipt format v2 (client field)
+TINY_GOLDEN = (
+    "a0f013956f87078bcb03b86b66aa747528267db5d6c8ffe9f33fed8d24fa34fc"  # receipt format v2 (client field)
+)
 GOLDEN_PROMPTS = ("hello there", "the theory of everything", "1234 + 5678 = ?")
 GOLDEN_SETTINGS = ((0, 0, 1), (0.7, 0, 1), (1.3, 0, 1), (1.0, 20, 1), (0.9, 0, 0.8))
 

@@ -122,9 +122,7 @@ def test_client_binding(receipt):
     assert receipt.client.lower() == CLIENT
     # the client is bound by the signature but does not change what is computed: same request,
     # same output whoever asks
-    other = tiny_service().complete(
-        receipt.prompt_tokens, receipt.params, client="0x" + "c2" * 20
-    ).receipt
+    other = tiny_service().complete(receipt.prompt_tokens, receipt.params, client="0x" + "c2" * 20).receipt
     assert other.output_tokens == receipt.output_tokens and other.steps_root == receipt.steps_root
     assert other.digest() != replace(receipt, operator=other.operator).digest()
     with pytest.raises(InferenceReceiptError, match="client"):

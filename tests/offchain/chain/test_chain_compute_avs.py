@@ -34,8 +34,17 @@ KEY = keys.PrivateKey(keccak(b"operator signing key"))
 
 
 def _statement(**kw):
-    base = dict(chain_id=31337, avs=AVS, app_id=b"\x01" * 32, image_digest=IMAGE, policy_hash=b"\x02" * 32,
-                enclave_key="0x" + "cc" * 20, evidence_hash=b"\x03" * 32, operator=OP, verified_at=1_700_000_000)
+    base = dict(
+        chain_id=31337,
+        avs=AVS,
+        app_id=b"\x01" * 32,
+        image_digest=IMAGE,
+        policy_hash=b"\x02" * 32,
+        enclave_key="0x" + "cc" * 20,
+        evidence_hash=b"\x03" * 32,
+        operator=OP,
+        verified_at=1_700_000_000,
+    )
     base.update(kw)
     return EnrolmentStatement(**base)
 
@@ -57,10 +66,18 @@ def test_statement_digest_and_signatures():
         st.sign([ks[0], ks[0]])
 
 
-@pytest.mark.parametrize("bad", [
-    {"app_id": b"\x01" * 31}, {"avs": "0x1234"}, {"operator": "bb" * 21}, {"enclave_key": "0x" + "zz" * 20},
-    {"verified_at": -1}, {"chain_id": True}, {"evidence_hash": "00" * 32},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"app_id": b"\x01" * 31},
+        {"avs": "0x1234"},
+        {"operator": "bb" * 21},
+        {"enclave_key": "0x" + "zz" * 20},
+        {"verified_at": -1},
+        {"chain_id": True},
+        {"evidence_hash": "00" * 32},
+    ],
+)
 def test_statement_rejects_malformed_fields(bad):
     with pytest.raises(EnrolmentError):
         _statement(**bad)
@@ -88,10 +105,18 @@ def test_nitro_evidence_from_dev_tee():
     with pytest.raises(EnrolmentError, match="evidence rejected"):  # root not named
         verify_enclave(ev, image_digest=IMAGE, policy=dev_policy(ca, IMAGE), at=at)
     with pytest.raises(EnrolmentError, match="evidence rejected"):  # long after the certificate expired
-        verify_enclave(ev, image_digest=IMAGE, policy=dev_policy(ca, IMAGE), at=datetime(2027, 1, 1, tzinfo=UTC),
-                       trust=trust)
+        verify_enclave(
+            ev,
+            image_digest=IMAGE,
+            policy=dev_policy(ca, IMAGE),
+            at=datetime(2027, 1, 1, tzinfo=UTC),
+            trust=trust,
+        )
     # a policy that expects this image's PCR0 but is asked about another image: PCR16 mismatch
-    pol = Policy(trusted_roots=(ca.root_fingerprint,), measurements={"pcr0": dev_policy(ca, IMAGE).measurements["pcr0"]})
+    pol = Policy(
+        trusted_roots=(ca.root_fingerprint,),
+        measurements={"pcr0": dev_policy(ca, IMAGE).measurements["pcr0"]},
+    )
     with pytest.raises(EnrolmentError, match="PCR16"):
         verify_enclave(ev, image_digest=keccak(b"other"), policy=pol, at=at, trust=trust)
 
@@ -106,20 +131,62 @@ def test_tdx_evidence_binds_key_and_image():
     trust = TrustStore.default().with_roots([tca.root])
     at = TdxSpec().at
     log = [e.to_json() for e in events]
-    ok = verify_enclave(quote, image_digest=IMAGE, policy=pol, at=at, trust=trust, collateral=col, event_log=log,
-                        enclave_key=addr)
+    ok = verify_enclave(
+        quote,
+        image_digest=IMAGE,
+        policy=pol,
+        at=at,
+        trust=trust,
+        collateral=col,
+        event_log=log,
+        enclave_key=addr,
+    )
     assert ok.enclave_key == addr
     with pytest.raises(EnrolmentError, match="name the enclave key"):
-        verify_enclave(quote, image_digest=IMAGE, policy=pol, at=at, trust=trust, collateral=col, event_log=log)
+        verify_enclave(
+            quote, image_digest=IMAGE, policy=pol, at=at, trust=trust, collateral=col, event_log=log
+        )
     with pytest.raises(EnrolmentError, match="REPORTDATA"):
-        verify_enclave(quote, image_digest=IMAGE, policy=pol, at=at, trust=trust, collateral=col, event_log=log,
-                       enclave_key="0x" + "11" * 20)
+        verify_enclave(
+            quote,
+            image_digest=IMAGE,
+            policy=pol,
+            at=at,
+            trust=trust,
+            collateral=col,
+            event_log=log,
+            enclave_key="0x" + "11" * 20,
+        )
     with pytest.raises(EnrolmentError, match="no RTMR3 event"):
-        verify_enclave(quote, image_digest=keccak(b"other"), policy=pol, at=at, trust=trust, collateral=col,
-                       event_log=log, enclave_key=addr)
+        verify_enclave(
+            quote,
+            image_digest=keccak(b"other"),
+            policy=pol,
+            at=at,
+            trust=trust,
+            collateral=col,
+            event_log=log,
+            enclave_key=addr,
+        )
     with pytest.raises(EnrolmentError, match="replay"):
-        verify_enclave(quote, image_digest=IMAGE, policy=pol, at=at, trust=trust, collateral=col, event_log=log[:1],
-                       enclave_key=addr)
+        verify_enclave(
+            quote,
+            image_digest=IMAGE,
+            policy=pol,
+            at=at,
+            trust=trust,
+            collateral=col,
+            event_log=log[:1],
+            enclave_key=addr,
+        )
     with pytest.raises(EnrolmentError, match="measurements"):
-        verify_enclave(quote, image_digest=IMAGE, policy=Policy(trusted_roots=(tca.root_fingerprint,)), at=at,
-                       trust=trust, collateral=col, event_log=log, enclave_key=addr)
+        verify_enclave(
+            quote,
+            image_digest=IMAGE,
+            policy=Policy(trusted_roots=(tca.root_fingerprint,)),
+            at=at,
+            trust=trust,
+            collateral=col,
+            event_log=log,
+            enclave_key=addr,
+        )

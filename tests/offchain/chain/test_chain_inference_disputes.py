@@ -105,14 +105,29 @@ def test_refuses_what_it_cannot_judge():
 def test_encodings():
     rec = answer()
     assert output_commitment([1, 2], b"\x01" * 32, 1) == keccak(
-        abi_encode(["bytes32", "uint32[]", "bytes32", "uint8"], [keccak(b"eigen.ai.dispute.Output.v1"), [1, 2], b"\x01" * 32, 1]))
-    assert OUTPUT_TAG == keccak(b"eigen.ai.dispute.Output.v1") and VERDICT_DOMAIN == keccak(b"eigen.ai.dispute.Verdict.v1")
+        abi_encode(
+            ["bytes32", "uint32[]", "bytes32", "uint8"],
+            [keccak(b"eigen.ai.dispute.Output.v1"), [1, 2], b"\x01" * 32, 1],
+        )
+    )
+    assert OUTPUT_TAG == keccak(b"eigen.ai.dispute.Output.v1") and VERDICT_DOMAIN == keccak(
+        b"eigen.ai.dispute.Verdict.v1"
+    )
     d = verdict_digest(31337, DISPUTES, rec.digest(), INVALID_REQUEST)
-    assert d == keccak(abi_encode(["bytes32", "uint256", "address", "bytes32", "bytes32"],
-                                  [VERDICT_DOMAIN, 31337, DISPUTES, rec.digest(), INVALID_REQUEST]))
+    assert d == keccak(
+        abi_encode(
+            ["bytes32", "uint256", "address", "bytes32", "bytes32"],
+            [VERDICT_DOMAIN, 31337, DISPUTES, rec.digest(), INVALID_REQUEST],
+        )
+    )
     assert verdict_digest(1, DISPUTES, rec.digest(), INVALID_REQUEST) != d
     args, (v, r, s) = receipt_args(rec)
-    assert len(args) == 15 and args[5].lower() == CLIENT and v in (27, 28) and r + s + bytes([v]) == rec.signature
+    assert (
+        len(args) == 15
+        and args[5].lower() == CLIENT
+        and v in (27, 28)
+        and r + s + bytes([v]) == rec.signature
+    )
     with pytest.raises(DisputeError, match="no client"):
         receipt_args(replace(rec, client=ZERO_ADDRESS, signature=b"").signed(KEY.to_bytes()))
     with pytest.raises(DisputeError):
@@ -131,11 +146,13 @@ def test_verdict_signatures_sorted_and_recoverable():
         signers.append(sig.recover_public_key_from_msg_hash(v.digest()).to_checksum_address().lower())
         assert int.from_bytes(s, "big") <= N_HALF  # low s, as the contract requires
     assert signers == sorted((key_address(k) for k in ks), key=lambda a: int(a, 16))
-    for bad in (lambda: Verdict(1, DISPUTES, b"\x00" * 31, keccak(b"o")),
-                lambda: Verdict(1, DISPUTES, keccak(b"r"), b"\x00" * 32),
-                lambda: Verdict(-1, DISPUTES, keccak(b"r"), keccak(b"o")),
-                lambda: Verdict(True, DISPUTES, keccak(b"r"), keccak(b"o")),
-                lambda: Verdict(1, "0xzz", keccak(b"r"), keccak(b"o")),
-                lambda: v.sign([ks[0], ks[0]])):
+    for bad in (
+        lambda: Verdict(1, DISPUTES, b"\x00" * 31, keccak(b"o")),
+        lambda: Verdict(1, DISPUTES, keccak(b"r"), b"\x00" * 32),
+        lambda: Verdict(-1, DISPUTES, keccak(b"r"), keccak(b"o")),
+        lambda: Verdict(True, DISPUTES, keccak(b"r"), keccak(b"o")),
+        lambda: Verdict(1, "0xzz", keccak(b"r"), keccak(b"o")),
+        lambda: v.sign([ks[0], ks[0]]),
+    ):
         with pytest.raises(DisputeError):
             bad()

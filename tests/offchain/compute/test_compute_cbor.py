@@ -9,10 +9,17 @@ from hypothesis import strategies as st
 from offchain.compute import cbor
 from offchain.compute.errors import CBORError
 
-scalars = st.none() | st.booleans() | st.integers(-(2**64), 2**64 - 1) | st.binary(max_size=40) | st.text(max_size=20)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**64), 2**64 - 1)
+    | st.binary(max_size=40)
+    | st.text(max_size=20)
+)
 values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.integers(-50, 50) | st.text(max_size=5), inner, max_size=4),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.integers(-50, 50) | st.text(max_size=5), inner, max_size=4),
     max_leaves=20,
 )
 

@@ -29,9 +29,22 @@ def test_attest_verify_real_tdx_vector(capsys) -> None:
 
 
 def test_attest_verify_real_tdx_with_split_collateral(capsys) -> None:
-    parts = [str(vector_path("tee", "tdx", n)) for n in (
-        "gotdx_spr_e4.tcbinfo.json", "gotdx_spr_e4.qeidentity.json", "gotdx_spr_e4.pckcrl.der", "gotdx_spr_e4.rootcrl.der")]
-    args = ["attest", "verify", str(vector_path("tee", "tdx", "trustee_debug_td_quote.bin")), "--at", "2023-07-01T01:00:00Z"]
+    parts = [
+        str(vector_path("tee", "tdx", n))
+        for n in (
+            "gotdx_spr_e4.tcbinfo.json",
+            "gotdx_spr_e4.qeidentity.json",
+            "gotdx_spr_e4.pckcrl.der",
+            "gotdx_spr_e4.rootcrl.der",
+        )
+    ]
+    args = [
+        "attest",
+        "verify",
+        str(vector_path("tee", "tdx", "trustee_debug_td_quote.bin")),
+        "--at",
+        "2023-07-01T01:00:00Z",
+    ]
     for p in parts:
         args += ["--collateral", p]
     rc, out = _run(capsys, *args)
@@ -39,9 +52,23 @@ def test_attest_verify_real_tdx_with_split_collateral(capsys) -> None:
 
 
 def test_attest_verify_nitro_vectors(capsys) -> None:
-    rc, out = _run(capsys, "attest", "verify", str(vector_path("tee", "nitro", "oyster_aws.cose")), "--at", "2024-12-13T07:37:58.960Z")
+    rc, out = _run(
+        capsys,
+        "attest",
+        "verify",
+        str(vector_path("tee", "nitro", "oyster_aws.cose")),
+        "--at",
+        "2024-12-13T07:37:58.960Z",
+    )
     assert rc == 0 and out["evidence_type"] == "nitro"
-    rc, out = _run(capsys, "attest", "verify", str(vector_path("tee", "nitro", "evervault_debug.cose")), "--at", "2022-10-12T13:50:06.081Z")
+    rc, out = _run(
+        capsys,
+        "attest",
+        "verify",
+        str(vector_path("tee", "nitro", "evervault_debug.cose")),
+        "--at",
+        "2022-10-12T13:50:06.081Z",
+    )
     assert rc == 1 and out["first_failure"]["check"] == "debug"
 
 
@@ -56,7 +83,9 @@ def test_attest_verify_test_ca_with_trust_root_and_policy(tmp_path: Path, capsys
     assert _run(capsys, *base)[0] == 1
     assert _run(capsys, *base, "--trust-root", str(tmp_path / "root.pem"))[0] == 0
     (tmp_path / "p.json").write_text(json.dumps({"measurements": {"mrtd": "00" * 48}}))
-    rc, out = _run(capsys, *base, "--trust-root", str(tmp_path / "root.pem"), "--policy", str(tmp_path / "p.json"))
+    rc, out = _run(
+        capsys, *base, "--trust-root", str(tmp_path / "root.pem"), "--policy", str(tmp_path / "p.json")
+    )
     assert rc == 1 and out["first_failure"]["check"] == "measurements"
 
 
@@ -65,19 +94,34 @@ def test_attest_verify_nitro_indefinite_and_garbage(tmp_path: Path, capsys) -> N
     (tmp_path / "d.cose").write_bytes(n.document(indefinite=True, tagged=True))
     (tmp_path / "root.pem").write_bytes(n.root.public_bytes(Encoding.PEM))
     at = NitroSpec().timestamp.strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert _run(capsys, "attest", "verify", str(tmp_path / "d.cose"), "--at", at, "--trust-root", str(tmp_path / "root.pem"))[0] == 0
+    assert (
+        _run(
+            capsys,
+            "attest",
+            "verify",
+            str(tmp_path / "d.cose"),
+            "--at",
+            at,
+            "--trust-root",
+            str(tmp_path / "root.pem"),
+        )[0]
+        == 0
+    )
     (tmp_path / "junk").write_bytes(b"\x00garbage")
     rc, out = _run(capsys, "attest", "verify", str(tmp_path / "junk"), "--at", at)
     assert rc == 1 and out["first_failure"]["check"] == "parse"
 
 
-@pytest.mark.parametrize("argv", [
-    ["attest", "verify", "/nonexistent/file"],
-    ["attest", "verify", "/etc/hostname", "--at", "yesterday"],
-    ["attest", "verify", "/etc/hostname", "--at", "2025-01-01T00:00:00+02:00"],
-    ["compute", "receipt", "verify", "/nonexistent"],
-    ["compute", "digest", "/nonexistent"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["attest", "verify", "/nonexistent/file"],
+        ["attest", "verify", "/etc/hostname", "--at", "yesterday"],
+        ["attest", "verify", "/etc/hostname", "--at", "2025-01-01T00:00:00+02:00"],
+        ["compute", "receipt", "verify", "/nonexistent"],
+        ["compute", "digest", "/nonexistent"],
+    ],
+)
 def test_usage_and_input_errors_exit_2(argv: list[str], capsys) -> None:
     assert main(argv) == 2
 
@@ -95,15 +139,45 @@ def test_devtee_receipt_roundtrip(tmp_path: Path, capsys) -> None:
     (tmp_path / "in").write_bytes(b"in")
     (tmp_path / "out").write_bytes(b"out")
     digest = "sha256:" + "ab" * 32
-    rc, out = _run(capsys, "compute", "receipt", "make", "--devtee", str(d), "--image-digest", digest,
-                   "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"), "--at", "2026-02-01T00:00:00Z",
-                   "--chain-id", "31337", "-o", str(tmp_path / "r.json"))
+    rc, out = _run(
+        capsys,
+        "compute",
+        "receipt",
+        "make",
+        "--devtee",
+        str(d),
+        "--image-digest",
+        digest,
+        "--input",
+        str(tmp_path / "in"),
+        "--output",
+        str(tmp_path / "out"),
+        "--at",
+        "2026-02-01T00:00:00Z",
+        "--chain-id",
+        "31337",
+        "-o",
+        str(tmp_path / "r.json"),
+    )
     assert rc == 0 and out["digest"].startswith("0x")
-    rc, out = _run(capsys, "compute", "receipt", "verify", str(tmp_path / "r.json"), "--trust-root", str(d / "root.pem"))
+    rc, out = _run(
+        capsys, "compute", "receipt", "verify", str(tmp_path / "r.json"), "--trust-root", str(d / "root.pem")
+    )
     assert rc == 0 and out["accepted"]
     rc, out = _run(capsys, "compute", "receipt", "verify", str(tmp_path / "r.json"))
     assert rc == 1 and out["first_failure"]["check"] == "evidence.cert_chain"
-    rc, _ = _run(capsys, "compute", "receipt", "make", "--devtee", str(d), "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"))
+    rc, _ = _run(
+        capsys,
+        "compute",
+        "receipt",
+        "make",
+        "--devtee",
+        str(d),
+        "--input",
+        str(tmp_path / "in"),
+        "--output",
+        str(tmp_path / "out"),
+    )
     assert rc == 2  # neither --image nor --image-digest
 
 

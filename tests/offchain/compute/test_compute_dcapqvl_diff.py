@@ -19,20 +19,31 @@ dcap_qvl = pytest.importorskip("dcap_qvl", reason="dcap-qvl (PyPI) is not instal
 def _theirs(quote: bytes, col: TdxCollateral, at: int, root_der: bytes | None = None) -> str | None:
     c = dcap_qvl.QuoteCollateralV3.from_json(json.dumps({k: v for k, v in col.parts.items()}))
     try:
-        r = dcap_qvl.verify(quote, c, at) if root_der is None else dcap_qvl.verify_with_root_ca(quote, c, root_der, at)
+        r = (
+            dcap_qvl.verify(quote, c, at)
+            if root_der is None
+            else dcap_qvl.verify_with_root_ca(quote, c, root_der, at)
+        )
     except Exception:  # dcap-qvl raises ValueError/RuntimeError with a message
         return None
     return str(r.status)
 
 
-@pytest.mark.parametrize("quote,col,at", [
-    ("dcapqvl_tdx_quote.bin", "dcapqvl_tdx_quote.collateral.json", "2025-07-01T00:00:00Z"),
-    ("dcapqvl_tdx_quote.bin", "dcapqvl_tdx_quote.collateral.json", "2025-07-19T10:00:34Z"),
-    ("dcapqvl_tdx_quote.bin", "dcapqvl_tdx_quote.collateral.json", "2025-07-19T10:00:35Z"),
-    ("dcapqvl_tdx_quote.bin", "dcapqvl_tdx_quote.collateral.json", "2025-06-19T10:32:26Z"),
-    ("dcapqvl_tdx_quote.bin", "dcapqvl_tdx_quote.collateral.json", "2025-07-20T00:00:00Z"),
-    ("dcapqvl_tdx_quote_outdated.bin", "dcapqvl_tdx_quote_outdated.collateral.json", "2026-03-01T00:00:00Z"),
-])
+@pytest.mark.parametrize(
+    "quote,col,at",
+    [
+        ("dcapqvl_tdx_quote.bin", "dcapqvl_tdx_quote.collateral.json", "2025-07-01T00:00:00Z"),
+        ("dcapqvl_tdx_quote.bin", "dcapqvl_tdx_quote.collateral.json", "2025-07-19T10:00:34Z"),
+        ("dcapqvl_tdx_quote.bin", "dcapqvl_tdx_quote.collateral.json", "2025-07-19T10:00:35Z"),
+        ("dcapqvl_tdx_quote.bin", "dcapqvl_tdx_quote.collateral.json", "2025-06-19T10:32:26Z"),
+        ("dcapqvl_tdx_quote.bin", "dcapqvl_tdx_quote.collateral.json", "2025-07-20T00:00:00Z"),
+        (
+            "dcapqvl_tdx_quote_outdated.bin",
+            "dcapqvl_tdx_quote_outdated.collateral.json",
+            "2026-03-01T00:00:00Z",
+        ),
+    ],
+)
 def test_agrees_on_shared_vectors(quote: str, col: str, at: str) -> None:
     q = vector_path("tee", "tdx", quote).read_bytes()
     c = TdxCollateral.from_json(vector_path("tee", "tdx", col).read_text())
@@ -42,25 +53,45 @@ def test_agrees_on_shared_vectors(quote: str, col: str, at: str) -> None:
     assert (ours.tcb_status if ours.accepted else None) == theirs
 
 
-@pytest.mark.parametrize("changes", [
-    {}, {"version": 5}, {"version": 5, "body_type": 3}, {"level_status": "OutOfDate"},
-    {"pck_comps": (1,) * 8 + (0,) * 8}, {"revoked_pck": True}, {"next_update": TdxSpec().at.replace(day=10)},
-    {"revoked_platform": True}, {"crl_next": TdxSpec().at.replace(day=10)}, {"issue": TdxSpec().at.replace(day=16)},
-    {"td_attributes": 1 | 1 << 28}, {"qe_mrsigner": b"\x11" * 32}, {"qe_isvprodid": 1}, {"fmspc": b"\x00" * 6},
-    {"pcesvn": 10}, {"tee_tcb_svn": bytes([3, 1, 1]) + bytes(13)}, {"tcb_info_id": "SGX"},
-    {"version": 5, "body_type": 3, "mrservicetd": b"\x01" * 48},
-    # Intel QVL rule: TDX components 0 and 1 are skipped when the module major version is non-zero
-    # (dcap-qvl 0.7.0 does the same); with major version 0 they are compared.
-    {"level_tdx": (9, 9, 2) + (0,) * 13},
-    {"tee_tcb_svn": bytes([3, 0, 2]) + bytes(13), "level_tdx": (9, 0, 2) + (0,) * 13},
-    {"tee_tcb_svn": bytes([2, 1, 2]) + bytes(13)}, {"module_id": "TDX_02"},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"version": 5},
+        {"version": 5, "body_type": 3},
+        {"level_status": "OutOfDate"},
+        {"pck_comps": (1,) * 8 + (0,) * 8},
+        {"revoked_pck": True},
+        {"next_update": TdxSpec().at.replace(day=10)},
+        {"revoked_platform": True},
+        {"crl_next": TdxSpec().at.replace(day=10)},
+        {"issue": TdxSpec().at.replace(day=16)},
+        {"td_attributes": 1 | 1 << 28},
+        {"qe_mrsigner": b"\x11" * 32},
+        {"qe_isvprodid": 1},
+        {"fmspc": b"\x00" * 6},
+        {"pcesvn": 10},
+        {"tee_tcb_svn": bytes([3, 1, 1]) + bytes(13)},
+        {"tcb_info_id": "SGX"},
+        {"version": 5, "body_type": 3, "mrservicetd": b"\x01" * 48},
+        # Intel QVL rule: TDX components 0 and 1 are skipped when the module major version is non-zero
+        # (dcap-qvl 0.7.0 does the same); with major version 0 they are compared.
+        {"level_tdx": (9, 9, 2) + (0,) * 13},
+        {"tee_tcb_svn": bytes([3, 0, 2]) + bytes(13), "level_tdx": (9, 0, 2) + (0,) * 13},
+        {"tee_tcb_svn": bytes([2, 1, 2]) + bytes(13)},
+        {"module_id": "TDX_02"},
+    ],
+)
 def test_agrees_on_test_ca_quotes(changes: dict) -> None:
     ca = TdxTestCA()
     q, c = ca.evidence(**changes)
     at = TdxSpec().at
-    ours = verify_tdx(q, c, at=at, trust=TrustStore.default().with_roots([ca.root]),
-                      policy=Policy(trusted_roots=(ca.root_fingerprint,), allowed_tcb_statuses=("UpToDate", "OutOfDate")))
+    ours = verify_tdx(
+        q,
+        c,
+        at=at,
+        trust=TrustStore.default().with_roots([ca.root]),
+        policy=Policy(trusted_roots=(ca.root_fingerprint,), allowed_tcb_statuses=("UpToDate", "OutOfDate")),
+    )
     theirs = _theirs(q, c, int(at.timestamp()), ca.root.public_bytes(Encoding.DER))
     assert (ours.tcb_status if ours.accepted else None) == theirs
-

@@ -26,7 +26,9 @@ def _verify(ca: NitroTestCA, doc: bytes, policy: Policy | None = None, at=T):
     return verify_nitro(doc, at=at, policy=pol, trust=TrustStore.default().with_roots([ca.root]))
 
 
-@pytest.mark.parametrize("kw", [{}, {"indefinite": True}, {"tagged": True}, {"public_key": b"\x04" * 64, "nonce": b"n"}])
+@pytest.mark.parametrize(
+    "kw", [{}, {"indefinite": True}, {"tagged": True}, {"public_key": b"\x04" * 64, "nonce": b"n"}]
+)
 def test_valid_documents(ca: NitroTestCA, kw: dict) -> None:
     v = _verify(ca, ca.document(**kw))
     assert v.accepted, v.to_json()
@@ -42,11 +44,26 @@ CHECK_CASES = [
     ("leaf_expired", {"leaf_not_after": T - timedelta(seconds=1)}, {}, "cert_chain"),
     ("leaf_not_yet_valid", {"leaf_not_before": T + timedelta(seconds=1)}, {}, "cert_chain"),
     ("debug_pcrs_zero", {"pcrs": {i: bytes(48) for i in range(16)}}, {}, "debug"),
-    ("timestamp_in_future", {"timestamp": T + timedelta(seconds=301), "leaf_not_after": T + timedelta(hours=5)}, {}, "freshness"),
-    ("too_old", {"timestamp": T - timedelta(days=2), "leaf_not_before": T - timedelta(days=3)}, {}, "freshness"),
+    (
+        "timestamp_in_future",
+        {"timestamp": T + timedelta(seconds=301), "leaf_not_after": T + timedelta(hours=5)},
+        {},
+        "freshness",
+    ),
+    (
+        "too_old",
+        {"timestamp": T - timedelta(days=2), "leaf_not_before": T - timedelta(days=3)},
+        {},
+        "freshness",
+    ),
     ("pcr0_mismatch", {}, {"measurements": {"pcr0": "02" * 48}}, "measurements"),
     ("pcr16_expected_missing", {}, {"measurements": {"pcr16": "02" * 48}}, "measurements"),
-    ("public_key_mismatch", {"public_key": b"\x01" * 64}, {"measurements": {"public_key": "02" * 64}}, "measurements"),
+    (
+        "public_key_mismatch",
+        {"public_key": b"\x01" * 64},
+        {"measurements": {"public_key": "02" * 64}},
+        "measurements",
+    ),
     ("user_data_absent", {}, {"measurements": {"user_data": "00"}}, "measurements"),
     ("tdx_measurement_on_nitro", {}, {"measurements": {"mrtd": "00" * 48}}, "measurements"),
 ]
@@ -97,22 +114,57 @@ PARSE_CASES = [
     ("digest_sha256", lambda ca: ca.document(digest="SHA256")),
     ("trailing_after_document", lambda ca: ca.document() + b"\x00"),
     ("trailing_in_payload", lambda ca: _resign(ca, ca.payload(NitroSpec()) + b"\x00")),
-    ("duplicate_payload_key", lambda ca: _resign(ca, b"\xa2" + cbor.dumps("digest") + cbor.dumps("SHA384") * 1 + cbor.dumps("digest") + cbor.dumps("SHA384"))),
-    ("non_minimal_map_length", lambda ca: _resign(ca, ca.payload(NitroSpec()).replace(b"\x64pcrs\xb0", b"\x64pcrs\xb8\x10", 1))),
-    ("non_minimal_string_length", lambda ca: _resign(ca, ca.payload(NitroSpec()).replace(b"\x66SHA384", b"\x78\x06SHA384", 1))),
-    ("non_minimal_pcr_index", lambda ca: _resign(ca, ca.payload(NitroSpec()).replace(b"\xb0\x00\x58\x30", b"\xb0\x18\x00\x58\x30", 1))),
+    (
+        "duplicate_payload_key",
+        lambda ca: _resign(
+            ca,
+            b"\xa2"
+            + cbor.dumps("digest")
+            + cbor.dumps("SHA384") * 1
+            + cbor.dumps("digest")
+            + cbor.dumps("SHA384"),
+        ),
+    ),
+    (
+        "non_minimal_map_length",
+        lambda ca: _resign(ca, ca.payload(NitroSpec()).replace(b"\x64pcrs\xb0", b"\x64pcrs\xb8\x10", 1)),
+    ),
+    (
+        "non_minimal_string_length",
+        lambda ca: _resign(ca, ca.payload(NitroSpec()).replace(b"\x66SHA384", b"\x78\x06SHA384", 1)),
+    ),
+    (
+        "non_minimal_pcr_index",
+        lambda ca: _resign(
+            ca, ca.payload(NitroSpec()).replace(b"\xb0\x00\x58\x30", b"\xb0\x18\x00\x58\x30", 1)
+        ),
+    ),
     ("unknown_payload_key", lambda ca: _resign(ca, _payload_with(ca, extra=1))),
     ("pcr_wrong_length", lambda ca: _resign(ca, _payload_with(ca, pcrs={0: b"\x01" * 32}))),
     ("pcr_index_out_of_range", lambda ca: _resign(ca, _payload_with(ca, pcrs={32: b"\x01" * 48}))),
-    ("missing_certificate", lambda ca: _resign(ca, cbor.dumps({k: v for k, v in cbor.loads(ca.payload(NitroSpec())).items() if k != "certificate"}))),
+    (
+        "missing_certificate",
+        lambda ca: _resign(
+            ca,
+            cbor.dumps({k: v for k, v in cbor.loads(ca.payload(NitroSpec())).items() if k != "certificate"}),
+        ),
+    ),
     ("empty_cabundle", lambda ca: _resign(ca, _payload_with(ca, cabundle=[]))),
     ("certificate_not_der", lambda ca: _resign(ca, _payload_with(ca, certificate=b"\x30\x03abc"))),
     ("timestamp_negative", lambda ca: _resign(ca, _payload_with(ca, timestamp=-5))),
     ("module_id_empty", lambda ca: _resign(ca, _payload_with(ca, module_id=""))),
-    ("unprotected_not_empty", lambda ca: cbor.dumps([b"\xa1\x01\x38\x22", {4: b"k"}, ca.payload(NitroSpec()), b"\x00" * 96])),
+    (
+        "unprotected_not_empty",
+        lambda ca: cbor.dumps([b"\xa1\x01\x38\x22", {4: b"k"}, ca.payload(NitroSpec()), b"\x00" * 96]),
+    ),
     ("wrong_tag", lambda ca: b"\xd8\x62" + ca.document()),
     ("three_elements", lambda ca: cbor.dumps([b"\xa1\x01\x38\x22", {}, ca.payload(NitroSpec())])),
-    ("short_signature", lambda ca: cbor.dumps([b"\xa1\x01\x38\x22", {}, ca.payload(NitroSpec()), raw_sign(ca.leaf_key, b"x")[:95]])),
+    (
+        "short_signature",
+        lambda ca: cbor.dumps(
+            [b"\xa1\x01\x38\x22", {}, ca.payload(NitroSpec()), raw_sign(ca.leaf_key, b"x")[:95]]
+        ),
+    ),
     ("indefinite_byte_string", lambda ca: b"\x84\x5f\x44\xa1\x01\x38\x22\xff\xa0\x40\x40"),
     ("float_value", lambda ca: _resign(ca, b"\xa1\x64abcd\xf9\x3c\x00")),
 ]
@@ -126,9 +178,22 @@ def test_parse_negative(ca: NitroTestCA, name: str, make) -> None:
 
 def test_cbor_strictness() -> None:
     assert cbor.loads(b"\x18\x18") == 24
-    for bad in (b"\x18\x17", b"\x19\x00\xff", b"\x1a\x00\x00\xff\xff", b"\x1b\x00\x00\x00\x00\xff\xff\xff\xff",
-                b"\xa2\x01\x01\x01\x02", b"\x01\x00", b"\x5f\xff", b"\x1c", b"\xf7", b"\xfa\x00\x00\x00\x00",
-                b"\x9f\x01", b"\xbf\x01", b"\x62\xff\xfe", b"\x9a\xff\xff\xff\xff"):
+    for bad in (
+        b"\x18\x17",
+        b"\x19\x00\xff",
+        b"\x1a\x00\x00\xff\xff",
+        b"\x1b\x00\x00\x00\x00\xff\xff\xff\xff",
+        b"\xa2\x01\x01\x01\x02",
+        b"\x01\x00",
+        b"\x5f\xff",
+        b"\x1c",
+        b"\xf7",
+        b"\xfa\x00\x00\x00\x00",
+        b"\x9f\x01",
+        b"\xbf\x01",
+        b"\x62\xff\xfe",
+        b"\x9a\xff\xff\xff\xff",
+    ):
         with pytest.raises(CBORError):
             cbor.loads(bad)
     assert cbor.loads(b"\xbf\x01\x02\xff") == {1: 2}

@@ -34,18 +34,26 @@ def make_layout(root: Path, n_images: int = 1, index_of_index: bool = False) -> 
     for i in range(n_images):
         layer = _blob(root, b"layer-bytes-%d" % i)
         config = _blob(root, json.dumps({"architecture": "amd64", "os": "linux", "n": i}).encode())
-        manifest = json.dumps({
-            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **config},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **layer}],
-        }, indent=3).encode()
-        m = {"mediaType": "application/vnd.oci.image.manifest.v1+json", **_blob(root, manifest),
-             "annotations": {"org.opencontainers.image.ref.name": f"app:{i}"}}
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **config},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **layer}],
+            },
+            indent=3,
+        ).encode()
+        m = {
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            **_blob(root, manifest),
+            "annotations": {"org.opencontainers.image.ref.name": f"app:{i}"},
+        }
         descs.append(m)
         out.append(m["digest"])
     if index_of_index:
-        inner = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-                            "manifests": descs}).encode()
+        inner = json.dumps(
+            {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": descs}
+        ).encode()
         descs = [{"mediaType": "application/vnd.oci.image.index.v1+json", **_blob(root, inner)}]
         out = [descs[0]["digest"]]
     (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": descs}))
@@ -106,7 +114,9 @@ def test_size_mismatch(tmp_path: Path) -> None:
 
 def _docker_archive(path: Path, config: bytes, name_by_hash: bool = True) -> str:
     cfg_name = hashlib.sha256(config).hexdigest() + ".json" if name_by_hash else "config.json"
-    manifest = json.dumps([{"Config": cfg_name, "RepoTags": ["app:latest"], "Layers": ["abc/layer.tar"]}]).encode()
+    manifest = json.dumps(
+        [{"Config": cfg_name, "RepoTags": ["app:latest"], "Layers": ["abc/layer.tar"]}]
+    ).encode()
     with tarfile.open(path, "w") as tf:
         for name, data in (("manifest.json", manifest), (cfg_name, config), ("abc/layer.tar", b"tar")):
             info = tarfile.TarInfo(name)
@@ -162,10 +172,33 @@ def test_receipt_make_from_image_layout(tmp_path: Path, capsys) -> None:
     tee = tmp_path / "tee"
     assert main(["compute", "devtee", "init", str(tee)]) == 0
     (tmp_path / "in").write_bytes(b"x")
-    assert main(["compute", "receipt", "make", "--devtee", str(tee), "--image", str(tmp_path / "img"), "--input",
-                 str(tmp_path / "in"), "--output", str(tmp_path / "in"), "-o", str(tmp_path / "r.json")]) == 0
+    assert (
+        main(
+            [
+                "compute",
+                "receipt",
+                "make",
+                "--devtee",
+                str(tee),
+                "--image",
+                str(tmp_path / "img"),
+                "--input",
+                str(tmp_path / "in"),
+                "--output",
+                str(tmp_path / "in"),
+                "-o",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     receipt = json.loads((tmp_path / "r.json").read_text())["receipt"]
     assert receipt["imageDigest"] == "0x" + want[7:]
-    assert main(["compute", "receipt", "verify", str(tmp_path / "r.json"), "--trust-root", str(tee / "root.pem")]) == 0
+    assert (
+        main(
+            ["compute", "receipt", "verify", str(tmp_path / "r.json"), "--trust-root", str(tee / "root.pem")]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["accepted"]

@@ -26,11 +26,24 @@ def test_json_roundtrip_and_hash() -> None:
     assert Policy(max_age_s=61).hash() != p.hash()
 
 
-@pytest.mark.parametrize("obj", [
-    [], {"nope": 1}, {"allow_debug": "yes"}, {"max_age_s": "1"}, {"max_age_s": True}, {"max_age_s": -1},
-    {"allowed_tcb_statuses": "UpToDate"}, {"measurements": []}, {"measurements": {"pcr99": "00"}},
-    {"measurements": {"mrtd": "zz"}}, {"trusted_roots": ["xyz"]}, {"trusted_roots": ["ab"]}, {"max_collateral_age_s": "1"},
-])
+@pytest.mark.parametrize(
+    "obj",
+    [
+        [],
+        {"nope": 1},
+        {"allow_debug": "yes"},
+        {"max_age_s": "1"},
+        {"max_age_s": True},
+        {"max_age_s": -1},
+        {"allowed_tcb_statuses": "UpToDate"},
+        {"measurements": []},
+        {"measurements": {"pcr99": "00"}},
+        {"measurements": {"mrtd": "zz"}},
+        {"trusted_roots": ["xyz"]},
+        {"trusted_roots": ["ab"]},
+        {"max_collateral_age_s": "1"},
+    ],
+)
 def test_bad_policies(obj) -> None:
     with pytest.raises(PolicyError):
         Policy.from_json(obj)
@@ -52,7 +65,9 @@ def test_parse_time() -> None:
             parse_time(bad)
     with pytest.raises(PolicyError):
         require_utc(datetime(2025, 1, 1))
-    assert require_utc(datetime(2025, 1, 1, 2, tzinfo=timezone(timedelta(hours=2)))) == datetime(2025, 1, 1, tzinfo=UTC)
+    assert require_utc(datetime(2025, 1, 1, 2, tzinfo=timezone(timedelta(hours=2)))) == datetime(
+        2025, 1, 1, tzinfo=UTC
+    )
 
 
 def test_verdict_names_first_failure() -> None:

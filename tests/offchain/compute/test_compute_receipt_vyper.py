@@ -58,13 +58,17 @@ def mirror():
 
 
 def test_struct_field_order_matches_abi() -> None:
-    fields = [line.split(":")[0].strip() for line in SOURCE.split("struct Receipt:")[1].split("\n\n")[0].strip().splitlines()]
+    fields = [
+        line.split(":")[0].strip()
+        for line in SOURCE.split("struct Receipt:")[1].split("\n\n")[0].strip().splitlines()
+    ]
     assert tuple(fields) == receipt_abi()[1]
 
 
 def test_vyper_digest_and_ecrecover_agree(mirror) -> None:
-    bundle = DevTEE(NitroTestCA(seed=b"vyper"), b"\x11" * 32).run(b"in", b"out", datetime(2026, 1, 1, tzinfo=UTC),
-                                                                  app_id=b"\x01" * 32, chain_id=31337)
+    bundle = DevTEE(NitroTestCA(seed=b"vyper"), b"\x11" * 32).run(
+        b"in", b"out", datetime(2026, 1, 1, tzinfo=UTC), app_id=b"\x01" * 32, chain_id=31337
+    )
     r = bundle.receipt
     assert mirror.digest(tuple(r.values())) == r.digest()
     v, rr, s = signature_vrs(bundle.signature)

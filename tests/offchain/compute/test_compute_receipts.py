@@ -56,8 +56,19 @@ def _trust(ca) -> TrustStore:
 def test_abi_type_and_field_order() -> None:
     typ, names = receipt_abi()
     assert typ == "(bytes32,bytes32,bytes32,bytes32,uint256,address,bytes32,bytes32,bytes32,uint256,uint256)"
-    assert names == ("appId", "imageDigest", "inputHash", "outputHash", "timestamp", "enclaveSigner",
-                     "evidenceHash", "collateralHash", "policyHash", "platform", "chainId")
+    assert names == (
+        "appId",
+        "imageDigest",
+        "inputHash",
+        "outputHash",
+        "timestamp",
+        "enclaveSigner",
+        "evidenceHash",
+        "collateralHash",
+        "policyHash",
+        "platform",
+        "chainId",
+    )
     assert RECEIPT_DOMAIN == keccak(b"eigen.compute.Receipt.v1")
 
 
@@ -66,7 +77,9 @@ def test_encoding_is_domain_word_then_static_fields(bundle: ReceiptBundle) -> No
     enc = r.encode()
     assert len(enc) == 32 * 12 and enc[:32] == RECEIPT_DOMAIN
     typ, names = receipt_abi()
-    assert enc == abi_encode(["bytes32", *typ[1:-1].split(",")], [RECEIPT_DOMAIN, *(getattr(r, n) for n in names)])
+    assert enc == abi_encode(
+        ["bytes32", *typ[1:-1].split(",")], [RECEIPT_DOMAIN, *(getattr(r, n) for n in names)]
+    )
     assert r.digest() == keccak(enc)
     assert enc[6 * 32 : 7 * 32] == bytes(12) + bytes.fromhex(r.enclaveSigner[2:])
     assert int.from_bytes(enc[-32:], "big") == 31337
@@ -80,7 +93,13 @@ def test_key_binding_definition() -> None:
 def test_dev_receipt_verifies_only_with_named_root(ca: NitroTestCA, bundle: ReceiptBundle) -> None:
     v = verify_receipt(ReceiptBundle.loads(bundle.dumps()), trust=_trust(ca))
     assert v.accepted, v.to_json()
-    assert [c.name for c in v.checks][-5:] == ["receipt.hashes", "receipt.key_binding", "receipt.image", "receipt.time", "receipt.signature"]
+    assert [c.name for c in v.checks][-5:] == [
+        "receipt.hashes",
+        "receipt.key_binding",
+        "receipt.image",
+        "receipt.time",
+        "receipt.signature",
+    ]
     v = verify_receipt(bundle)
     assert not v.accepted and v.first_failure.name == "evidence.cert_chain"
 
@@ -118,12 +137,24 @@ CASES = [
     ("collateral_hash_changed", lambda b, ca: _tamper(b, collateralHash=b"\x01" * 32), "receipt.hashes"),
     ("platform_changed", lambda b, ca: _tamper(b, platform=PLATFORM_TDX), "receipt.hashes"),
     ("policy_hash_changed", lambda b, ca: _tamper(b, policyHash=b"\x01" * 32), "receipt.policy"),
-    ("time_long_after_evidence", lambda b, ca: _tamper(b, timestamp=b.receipt.timestamp + 2 * 86400), "evidence.cert_chain"),
+    (
+        "time_long_after_evidence",
+        lambda b, ca: _tamper(b, timestamp=b.receipt.timestamp + 2 * 86400),
+        "evidence.cert_chain",
+    ),
     ("signed_by_other_key", lambda b, ca: replace(b, signature=sign(b.receipt, OTHER)), "receipt.signature"),
     ("high_s_twin", lambda b, ca: replace(b, signature=_high_s(b.signature)), "receipt.signature"),
     ("short_signature", lambda b, ca: replace(b, signature=b.signature[:64]), "receipt.signature"),
-    ("evidence_from_other_enclave", lambda b, ca: replace(b, evidence=DevTEE(ca, IMAGE, OTHER).evidence(T)), "receipt.hashes"),
-    ("policy_without_measurements", lambda b, ca: _resign_policy(b, ca, Policy(trusted_roots=(ca.root_fingerprint,))), "receipt.policy"),
+    (
+        "evidence_from_other_enclave",
+        lambda b, ca: replace(b, evidence=DevTEE(ca, IMAGE, OTHER).evidence(T)),
+        "receipt.hashes",
+    ),
+    (
+        "policy_without_measurements",
+        lambda b, ca: _resign_policy(b, ca, Policy(trusted_roots=(ca.root_fingerprint,))),
+        "receipt.policy",
+    ),
     ("evidence_not_parseable", lambda b, ca: replace(b, evidence=b"\x84\x00"), "evidence.parse"),
     ("evidence_debug", lambda b, ca: _debug(b, ca), "evidence.debug"),
 ]
@@ -136,8 +167,16 @@ def _resign_policy(b: ReceiptBundle, ca: NitroTestCA, pol: Policy) -> ReceiptBun
 
 def _debug(b: ReceiptBundle, ca: NitroTestCA) -> ReceiptBundle:
     from offchain.compute.testca import NitroSpec
-    doc = ca.document(NitroSpec(timestamp=T, pcrs={i: bytes(48) for i in range(17)}, public_key=KEY.public_key.to_bytes(),
-                                leaf_not_before=T - timedelta(hours=1), leaf_not_after=T + timedelta(hours=1)))
+
+    doc = ca.document(
+        NitroSpec(
+            timestamp=T,
+            pcrs={i: bytes(48) for i in range(17)},
+            public_key=KEY.public_key.to_bytes(),
+            leaf_not_before=T - timedelta(hours=1),
+            leaf_not_after=T + timedelta(hours=1),
+        )
+    )
     r = replace(b.receipt, evidenceHash=keccak(doc))
     return replace(b, receipt=r, evidence=doc, signature=sign(r, KEY))
 
@@ -152,12 +191,20 @@ def test_receipt_negative(ca: NitroTestCA, bundle: ReceiptBundle, name: str, mak
 def test_caller_policy_must_match(ca: NitroTestCA, bundle: ReceiptBundle) -> None:
     same = dev_policy(ca, IMAGE)
     assert verify_receipt(bundle, trust=_trust(ca), policy=same).accepted
-    v = verify_receipt(bundle, trust=_trust(ca), policy=Policy(trusted_roots=(ca.root_fingerprint,), max_age_s=5))
+    v = verify_receipt(
+        bundle, trust=_trust(ca), policy=Policy(trusted_roots=(ca.root_fingerprint,), max_age_s=5)
+    )
     assert v.first_failure.name == "receipt.policy"
 
 
 def test_bundle_json_errors() -> None:
-    for text in ("[]", "{}", '{"version": 1}', "not json", '{"version":1,"signature":"zz","evidence":"","policy":{}}'):
+    for text in (
+        "[]",
+        "{}",
+        '{"version": 1}',
+        "not json",
+        '{"version":1,"signature":"zz","evidence":"","policy":{}}',
+    ):
         with pytest.raises(ComputeReceiptError):
             ReceiptBundle.loads(text)
     with pytest.raises(ComputeReceiptError):
@@ -180,16 +227,30 @@ def test_rtmr_replay_and_event_digests() -> None:
     assert len(dstack_event_digest("compose-hash", b"\x00" * 32)) == 48
 
 
-def _tdx_bundle(tca: TdxTestCA, events: list[Event], key: keys.PrivateKey = KEY, image: bytes = IMAGE) -> ReceiptBundle:
+def _tdx_bundle(
+    tca: TdxTestCA, events: list[Event], key: keys.PrivateKey = KEY, image: bytes = IMAGE
+) -> ReceiptBundle:
     addr = key.public_key.to_checksum_address().lower()
     rtmrs = tuple(replay(events))
     quote, col = tca.evidence(reportdata=key_binding(addr) + b"\x00" * 32, rtmrs=rtmrs)
     pol = Policy(trusted_roots=(tca.root_fingerprint,), measurements={"mrtd": bytes(range(48)).hex()})
     at = TdxSpec().at
-    r = Receipt(appId=bytes(32), imageDigest=image, inputHash=keccak(b"i"), outputHash=keccak(b"o"),
-                timestamp=int(at.timestamp()), enclaveSigner=addr, evidenceHash=keccak(quote),
-                collateralHash=col.hash(), policyHash=pol.hash(), platform=PLATFORM_TDX, chainId=1)
-    return ReceiptBundle(r, sign(r, key), quote, pol.to_json(), dict(col.parts), [e.to_json() for e in events])
+    r = Receipt(
+        appId=bytes(32),
+        imageDigest=image,
+        inputHash=keccak(b"i"),
+        outputHash=keccak(b"o"),
+        timestamp=int(at.timestamp()),
+        enclaveSigner=addr,
+        evidenceHash=keccak(quote),
+        collateralHash=col.hash(),
+        policyHash=pol.hash(),
+        platform=PLATFORM_TDX,
+        chainId=1,
+    )
+    return ReceiptBundle(
+        r, sign(r, key), quote, pol.to_json(), dict(col.parts), [e.to_json() for e in events]
+    )
 
 
 def test_tdx_receipt_accepted() -> None:
@@ -218,11 +279,23 @@ def test_dstack_style_events_must_recompute() -> None:
     from offchain.compute.errors import EvidenceFormatError
     from offchain.compute.eventlog import DSTACK_EVENT_TYPE, parse_events
 
-    good = {"imr": 3, "event_type": DSTACK_EVENT_TYPE, "event": "compose-hash", "event_payload": "ab" * 32,
-            "digest": dstack_event_digest("compose-hash", b"\xab" * 32).hex()}
+    good = {
+        "imr": 3,
+        "event_type": DSTACK_EVENT_TYPE,
+        "event": "compose-hash",
+        "event_payload": "ab" * 32,
+        "digest": dstack_event_digest("compose-hash", b"\xab" * 32).hex(),
+    }
     assert parse_events([good])[0].digest.hex() == good["digest"]
-    for bad in ({**good, "event_payload": "cd" * 32}, {**good, "event": "app-id"}, {**good, "event_payload": "zz"},
-                {"imr": 4, "digest": "00" * 48}, {"imr": 0, "digest": "00" * 47}, {"digest": "00" * 48}, "x"):
+    for bad in (
+        {**good, "event_payload": "cd" * 32},
+        {**good, "event": "app-id"},
+        {**good, "event_payload": "zz"},
+        {"imr": 4, "digest": "00" * 48},
+        {"imr": 0, "digest": "00" * 47},
+        {"digest": "00" * 48},
+        "x",
+    ):
         with pytest.raises(EvidenceFormatError):
             parse_events([bad])
     with pytest.raises(EvidenceFormatError):

@@ -29,11 +29,17 @@ def _policy(ca: TdxTestCA, **kw: object) -> Policy:
     return Policy(trusted_roots=(ca.root_fingerprint,), **kw)  # type: ignore[arg-type]
 
 
-def _verify(ca: TdxTestCA, quote: bytes, col: TdxCollateral | None, policy: Policy | None = None, at: datetime = AT):
-    return verify_tdx(quote, col, at=at, policy=policy or _policy(ca), trust=TrustStore.default().with_roots([ca.root]))
+def _verify(
+    ca: TdxTestCA, quote: bytes, col: TdxCollateral | None, policy: Policy | None = None, at: datetime = AT
+):
+    return verify_tdx(
+        quote, col, at=at, policy=policy or _policy(ca), trust=TrustStore.default().with_roots([ca.root])
+    )
 
 
-@pytest.mark.parametrize("changes", [{}, {"version": 5}, {"version": 5, "body_type": 3}, {"trailing": bytes(70)}])
+@pytest.mark.parametrize(
+    "changes", [{}, {"version": 5}, {"version": 5, "body_type": 3}, {"trailing": bytes(70)}]
+)
 def test_valid_quotes_accepted(ca: TdxTestCA, changes: dict) -> None:
     q, col = ca.evidence(**changes)
     v = _verify(ca, q, col)
@@ -56,7 +62,9 @@ def test_intel_qvl_skip_rule_for_module_components(ca: TdxTestCA) -> None:
 
 def test_allowed_swhardening_with_allowlisted_advisory(ca: TdxTestCA) -> None:
     q, col = ca.evidence(level_status="SWHardeningNeeded", level_advisories=("INTEL-SA-00615",))
-    pol = _policy(ca, allowed_tcb_statuses=("UpToDate", "SWHardeningNeeded"), allowed_advisories=("INTEL-SA-00615",))
+    pol = _policy(
+        ca, allowed_tcb_statuses=("UpToDate", "SWHardeningNeeded"), allowed_advisories=("INTEL-SA-00615",)
+    )
     v = _verify(ca, q, col, pol)
     assert v.accepted and v.tcb_status == "SWHardeningNeeded" and v.advisory_ids == ["INTEL-SA-00615"]
 
@@ -100,7 +108,11 @@ SPEC_CASES = [
     ("seam_attributes_nonzero", {"seam_attributes": b"\x01" + bytes(7)}, "tcb_level"),
     ("platform_out_of_date", {"level_status": "OutOfDate"}, "tcb_status"),
     ("platform_revoked", {"level_status": "Revoked"}, "tcb_status"),
-    ("platform_swhardening_default_policy", {"level_status": "SWHardeningNeeded", "level_advisories": ("INTEL-SA-1",)}, "tcb_status"),
+    (
+        "platform_swhardening_default_policy",
+        {"level_status": "SWHardeningNeeded", "level_advisories": ("INTEL-SA-1",)},
+        "tcb_status",
+    ),
     ("platform_configuration_needed", {"level_status": "ConfigurationNeeded"}, "tcb_status"),
     ("unknown_tcb_status", {"level_status": "Bogus"}, "tcb_level"),
     ("module_out_of_date", {"module_status": "OutOfDate"}, "tcb_status"),
@@ -140,13 +152,40 @@ QUOTE_MUTATIONS = [
     ("qe_report_signature_flipped", lambda q, c: (_flip(q, 1160), c), "qe_report_signature"),
     ("qe_auth_data_flipped", lambda q, c: (_flip(q, 1225), c), "qe_report_data"),
     ("attestation_key_flipped", lambda q, c: (_flip(q, 710), c), "qe_report_data"),
-    ("tcb_info_whitespace", lambda q, c: (q, _col(c, tcb_info=c.get("tcb_info").replace(",", ", ", 1))), "tcb_info"),
-    ("tcb_info_signature_flipped", lambda q, c: (q, _col(c, tcb_info_signature=_flip_hex(c.get("tcb_info_signature"), 5))), "tcb_info"),
-    ("qe_identity_signature_flipped", lambda q, c: (q, _col(c, qe_identity_signature=_flip_hex(c.get("qe_identity_signature"), 70))), "qe_identity"),
-    ("qe_identity_body_changed", lambda q, c: (q, _col(c, qe_identity=c.get("qe_identity").replace('"isvprodid":2', '"isvprodid":3'))), "qe_identity"),
+    (
+        "tcb_info_whitespace",
+        lambda q, c: (q, _col(c, tcb_info=c.get("tcb_info").replace(",", ", ", 1))),
+        "tcb_info",
+    ),
+    (
+        "tcb_info_signature_flipped",
+        lambda q, c: (q, _col(c, tcb_info_signature=_flip_hex(c.get("tcb_info_signature"), 5))),
+        "tcb_info",
+    ),
+    (
+        "qe_identity_signature_flipped",
+        lambda q, c: (q, _col(c, qe_identity_signature=_flip_hex(c.get("qe_identity_signature"), 70))),
+        "qe_identity",
+    ),
+    (
+        "qe_identity_body_changed",
+        lambda q, c: (q, _col(c, qe_identity=c.get("qe_identity").replace('"isvprodid":2', '"isvprodid":3'))),
+        "qe_identity",
+    ),
     ("pck_crl_replaced_by_root_crl", lambda q, c: (q, _col(c, pck_crl=c.get("root_ca_crl"))), "pck_crl"),
     ("root_crl_replaced_by_pck_crl", lambda q, c: (q, _col(c, root_ca_crl=c.get("pck_crl"))), "root_crl"),
-    ("tcb_chain_without_root", lambda q, c: (q, _col(c, tcb_info_issuer_chain=c.get("tcb_info_issuer_chain").split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n")), "tcb_info"),
+    (
+        "tcb_chain_without_root",
+        lambda q, c: (
+            q,
+            _col(
+                c,
+                tcb_info_issuer_chain=c.get("tcb_info_issuer_chain").split("-----END CERTIFICATE-----")[0]
+                + "-----END CERTIFICATE-----\n",
+            ),
+        ),
+        "tcb_info",
+    ),
     ("tcb_info_missing", lambda q, c: (q, _col(c, tcb_info=None)), "tcb_info"),
     ("no_collateral", lambda q, c: (q, None), "root_crl"),
     ("pck_crl_not_hex", lambda q, c: (q, _col(c, pck_crl="zz")), "pck_crl"),
@@ -179,7 +218,9 @@ def test_policy_negative(ca: TdxTestCA, name: str, kw: dict, check: str) -> None
 
 def test_expected_measurements_accept(ca: TdxTestCA) -> None:
     q, col = ca.evidence(reportdata=b"\x07" * 64)
-    pol = _policy(ca, measurements={"mrtd": bytes(range(48)).hex(), "reportdata": "07" * 64, "rtmr3": "00" * 48})
+    pol = _policy(
+        ca, measurements={"mrtd": bytes(range(48)).hex(), "reportdata": "07" * 64, "rtmr3": "00" * 48}
+    )
     assert _verify(ca, q, col, pol).accepted
 
 
@@ -198,17 +239,22 @@ def test_other_ca_chain_rejected(ca: TdxTestCA) -> None:
     assert not v.accepted and v.first_failure.name == "pck_chain"
 
 
-@pytest.mark.parametrize("t,ok", [
-    (D(2025, 6, 1), True), (datetime(2025, 6, 30, 23, 59, 59, tzinfo=UTC), True),
-    (datetime(2025, 5, 31, 23, 59, 59, tzinfo=UTC), False), (D(2025, 7, 1), False),
-])
+@pytest.mark.parametrize(
+    "t,ok",
+    [
+        (D(2025, 6, 1), True),
+        (datetime(2025, 6, 30, 23, 59, 59, tzinfo=UTC), True),
+        (datetime(2025, 5, 31, 23, 59, 59, tzinfo=UTC), False),
+        (D(2025, 7, 1), False),
+    ],
+)
 def test_time_window_boundaries(ca: TdxTestCA, t: datetime, ok: bool) -> None:
     q, col = ca.evidence()
     assert _verify(ca, q, col, at=t).accepted is ok
 
 
 def _set(q: bytes, off: int, data: bytes) -> bytes:
-    return q[:off] + data + q[off + len(data):]
+    return q[:off] + data + q[off + len(data) :]
 
 
 PARSE_CASES = [
@@ -217,8 +263,14 @@ PARSE_CASES = [
     ("tee_type_sgx", lambda q: _set(q, 4, b"\x00\x00\x00\x00")),
     ("vendor_id", lambda q: _set(q, 12, b"\x00")),
     ("cert_data_type_5", lambda q: _set(q, 764, b"\x05\x00")),
-    ("signature_length_short", lambda q: _set(q, 632, (int.from_bytes(q[632:636], "little") - 1).to_bytes(4, "little"))),
-    ("signature_length_long", lambda q: _set(q, 632, (int.from_bytes(q[632:636], "little") + 1).to_bytes(4, "little"))),
+    (
+        "signature_length_short",
+        lambda q: _set(q, 632, (int.from_bytes(q[632:636], "little") - 1).to_bytes(4, "little")),
+    ),
+    (
+        "signature_length_long",
+        lambda q: _set(q, 632, (int.from_bytes(q[632:636], "little") + 1).to_bytes(4, "little")),
+    ),
     ("truncated", lambda q: q[:2000]),
     ("empty", lambda q: b""),
     ("inner_cert_type_3", lambda q: _set(q, 1252, b"\x03\x00")),
@@ -256,15 +308,19 @@ def test_negative_variant_count() -> None:
     assert len(SPEC_CASES) + len(QUOTE_MUTATIONS) + len(POLICY_CASES) + len(PARSE_CASES) >= 60
 
 
-@pytest.mark.parametrize("blob", [b"{not json", b"{\"x\": \xff}", b"\x30\x00", b"", b'{"tcb_info": 5}', b'{"bogus": "x"}'])
+@pytest.mark.parametrize(
+    "blob", [b"{not json", b'{"x": \xff}', b"\x30\x00", b"", b'{"tcb_info": 5}', b'{"bogus": "x"}']
+)
 def test_collateral_files_errors(blob: bytes) -> None:
     from offchain.compute.errors import CollateralError
+
     with pytest.raises(CollateralError):
         TdxCollateral.from_files([blob])
 
 
 def test_collateral_json_errors() -> None:
     from offchain.compute.errors import CollateralError
+
     for text in ("[]", "nope", '{"tcb_info": 1}', '{"extra": "x"}'):
         with pytest.raises(CollateralError):
             TdxCollateral.from_json(text)
@@ -278,6 +334,7 @@ def test_collateral_hash_changes_with_any_part(ca: TdxTestCA) -> None:
 
 def test_pcs_response_without_signature_rejected() -> None:
     from offchain.compute.errors import CollateralError
+
     with pytest.raises(CollateralError, match="signature"):
         TdxCollateral.from_files([b'{"tcbInfo": {"id": "TDX"}}'])
     with pytest.raises(CollateralError, match="signature"):
@@ -286,6 +343,7 @@ def test_pcs_response_without_signature_rejected() -> None:
 
 def test_tcb_signer_must_be_named_tcb_signing(ca: TdxTestCA) -> None:
     from offchain.compute.testca import ROOT_CN, make_cert
+
     q, col = ca.evidence()
     wrong = make_cert("Intel SGX PCK Platform CA", ca.tcb_key, ROOT_CN, ca.root_key, ca=False, serial=0x3003)
     chain = (wrong.public_bytes(Encoding.PEM) + ca.root.public_bytes(Encoding.PEM)).decode()

@@ -38,7 +38,12 @@ def _col(name: str) -> TdxCollateral:
 
 
 def _gotdx_collateral() -> TdxCollateral:
-    names = ("gotdx_spr_e4.tcbinfo.json", "gotdx_spr_e4.qeidentity.json", "gotdx_spr_e4.pckcrl.der", "gotdx_spr_e4.rootcrl.der")
+    names = (
+        "gotdx_spr_e4.tcbinfo.json",
+        "gotdx_spr_e4.qeidentity.json",
+        "gotdx_spr_e4.pckcrl.der",
+        "gotdx_spr_e4.rootcrl.der",
+    )
     return TdxCollateral.from_files([_tdx(n) for n in names])
 
 
@@ -53,18 +58,27 @@ def test_pinned_roots_hash_to_their_fingerprints() -> None:
 # half-open: [thisUpdate/issueDate, nextUpdate).
 @pytest.mark.parametrize("at", ["2025-06-19T10:32:27Z", "2025-07-01T00:00:00Z", "2025-07-19T10:00:34Z"])
 def test_dcapqvl_quote_accepted_inside_window(at: str) -> None:
-    v = verify_tdx(_tdx("dcapqvl_tdx_quote.bin"), _col("dcapqvl_tdx_quote.collateral.json"), at=parse_time(at))
+    v = verify_tdx(
+        _tdx("dcapqvl_tdx_quote.bin"), _col("dcapqvl_tdx_quote.collateral.json"), at=parse_time(at)
+    )
     assert v.accepted, v.to_json()
     assert v.tcb_status == "UpToDate" and v.advisory_ids == []
     assert v.root_fingerprint == INTEL_SGX_ROOT_SHA256
     assert v.claims["quote_version"] == 4 and v.claims["td_attributes"] == "0000000010000000"
 
 
-@pytest.mark.parametrize("at,check", [
-    ("2025-06-19T10:32:26Z", "qe_identity"), ("2025-07-19T10:00:35Z", "pck_crl"), ("2025-07-19T10:16:04Z", "tcb_info"),
-])
+@pytest.mark.parametrize(
+    "at,check",
+    [
+        ("2025-06-19T10:32:26Z", "qe_identity"),
+        ("2025-07-19T10:00:35Z", "pck_crl"),
+        ("2025-07-19T10:16:04Z", "tcb_info"),
+    ],
+)
 def test_dcapqvl_quote_rejected_outside_window(at: str, check: str) -> None:
-    v = verify_tdx(_tdx("dcapqvl_tdx_quote.bin"), _col("dcapqvl_tdx_quote.collateral.json"), at=parse_time(at))
+    v = verify_tdx(
+        _tdx("dcapqvl_tdx_quote.bin"), _col("dcapqvl_tdx_quote.collateral.json"), at=parse_time(at)
+    )
     assert not v.accepted
     assert check in [c.name for c in v.checks if not c.ok]
 
@@ -72,7 +86,9 @@ def test_dcapqvl_quote_rejected_outside_window(at: str, check: str) -> None:
 def test_dcapqvl_outdated_v5_quote_no_tcb_level() -> None:
     q = parse_quote(_tdx("dcapqvl_tdx_quote_outdated.bin"))
     assert (q.version, q.body_type) == (5, 3)
-    v = verify_tdx(q, _col("dcapqvl_tdx_quote_outdated.collateral.json"), at=parse_time("2026-03-01T00:00:00Z"))
+    v = verify_tdx(
+        q, _col("dcapqvl_tdx_quote_outdated.collateral.json"), at=parse_time("2026-03-01T00:00:00Z")
+    )
     assert not v.accepted
     assert v.first_failure.name == "tcb_level" and "no TCB level" in v.first_failure.detail
     # every signature and chain check before it passed
@@ -85,12 +101,21 @@ def test_gotdx_spr_e4_rejected_no_tcb_level_and_sept_ve_clear() -> None:
     assert not v.check("tcb_level").ok and "no TCB level" in v.check("tcb_level").detail
     assert not v.check("td_attributes").ok and "SEPT_VE_DISABLE" in v.check("td_attributes").detail
     assert not v.check("trailing_bytes").ok  # 39 ASCII bytes after the signature data
-    for name in ("pck_chain", "root_crl", "pck_crl", "qe_report_signature", "qe_report_data", "quote_signature"):
+    for name in (
+        "pck_chain",
+        "root_crl",
+        "pck_crl",
+        "qe_report_signature",
+        "qe_report_data",
+        "quote_signature",
+    ):
         assert v.check(name).ok, name
 
 
 def test_trustee_debug_td_rejected_for_debug_only() -> None:
-    v = verify_tdx(_tdx("trustee_debug_td_quote.bin"), _gotdx_collateral(), at=parse_time("2023-07-01T01:00:00Z"))
+    v = verify_tdx(
+        _tdx("trustee_debug_td_quote.bin"), _gotdx_collateral(), at=parse_time("2023-07-01T01:00:00Z")
+    )
     assert not v.accepted
     assert not v.check("td_attributes").ok and "DEBUG" in v.check("td_attributes").detail
     # its TCB would otherwise evaluate UpToDate (the collateral here lacks issuer chains, so unverified)
@@ -115,12 +140,16 @@ def test_oyster_aws_accepted_at_own_timestamp() -> None:
 
 @pytest.mark.parametrize("at", ["2024-12-13T08:57:46Z", "2024-12-13T05:57:41Z"])
 def test_oyster_aws_rejected_outside_leaf_window(at: str) -> None:
-    v = verify_nitro(_nitro("oyster_aws.cose"), at=parse_time(at), policy=Policy(max_age_s=10**9, max_future_skew_s=10**9))
+    v = verify_nitro(
+        _nitro("oyster_aws.cose"), at=parse_time(at), policy=Policy(max_age_s=10**9, max_future_skew_s=10**9)
+    )
     assert not v.accepted and v.first_failure.name == "cert_chain"
 
 
 def test_oyster_aws_too_old_for_default_max_age() -> None:
-    v = verify_nitro(_nitro("oyster_aws.cose"), at=parse_time("2024-12-14T08:00:00Z"), policy=Policy(max_future_skew_s=0))
+    v = verify_nitro(
+        _nitro("oyster_aws.cose"), at=parse_time("2024-12-14T08:00:00Z"), policy=Policy(max_future_skew_s=0)
+    )
     assert not v.accepted and "freshness" in [c.name for c in v.checks if not c.ok]
 
 
@@ -128,10 +157,16 @@ def test_oyster_custom_root_rejected_unless_named() -> None:
     raw = _nitro("oyster_custom_testroot.cose")
     d = parse_document(raw)
     v = verify_nitro(d, at=d.timestamp)
-    assert not v.accepted and v.first_failure.name == "cert_chain" and "not a trusted" in v.first_failure.detail
+    assert (
+        not v.accepted and v.first_failure.name == "cert_chain" and "not a trusted" in v.first_failure.detail
+    )
     root = d.cabundle[0]
-    v = verify_nitro(d, at=d.timestamp, trust=TrustStore.default().with_roots([root]),
-                     policy=Policy(trusted_roots=(fingerprint(root),)))
+    v = verify_nitro(
+        d,
+        at=d.timestamp,
+        trust=TrustStore.default().with_roots([root]),
+        policy=Policy(trusted_roots=(fingerprint(root),)),
+    )
     assert v.accepted, v.to_json()
 
 
@@ -145,9 +180,17 @@ def test_evervault_debug_rejected() -> None:
 def test_pcs_format_collateral_is_sliced_not_reencoded(tmp_path) -> None:
     """Intel PCS responses ({"tcbInfo": ..., "signature": ...}) are verified over the raw member bytes."""
     full = json.loads(vector_path("tee", "tdx", "dcapqvl_tdx_quote.collateral.json").read_text())
-    pcs_tcb = ('{ "tcbInfo" :  ' + full["tcb_info"] + ' ,\n "signature":"' + full["tcb_info_signature"] + '"}').encode()
-    pcs_qe = ('{"enclaveIdentity":' + full["qe_identity"] + ',"signature":"' + full["qe_identity_signature"] + '"}').encode()
-    rest = {k: v for k, v in full.items() if k not in ("tcb_info", "tcb_info_signature", "qe_identity", "qe_identity_signature")}
+    pcs_tcb = (
+        '{ "tcbInfo" :  ' + full["tcb_info"] + ' ,\n "signature":"' + full["tcb_info_signature"] + '"}'
+    ).encode()
+    pcs_qe = (
+        '{"enclaveIdentity":' + full["qe_identity"] + ',"signature":"' + full["qe_identity_signature"] + '"}'
+    ).encode()
+    rest = {
+        k: v
+        for k, v in full.items()
+        if k not in ("tcb_info", "tcb_info_signature", "qe_identity", "qe_identity_signature")
+    }
     col = TdxCollateral.from_files([json.dumps(rest).encode(), pcs_tcb, pcs_qe])
     assert col.parts == TdxCollateral.from_json(json.dumps(full)).parts
     v = verify_tdx(_tdx("dcapqvl_tdx_quote.bin"), col, at=parse_time("2025-07-01T00:00:00Z"))
@@ -158,10 +201,12 @@ def test_pcs_format_collateral_is_sliced_not_reencoded(tmp_path) -> None:
     signer = load_pem_certs(full["tcb_info_issuer_chain"].encode())[0]
     ecdsa_verify(signer.public_key(), bytes.fromhex(sig), body.encode(), "tcbInfo")
     with pytest.raises(CheckFailed):
-        ecdsa_verify(signer.public_key(), bytes.fromhex(sig), json.dumps(json.loads(body)).encode(), "tcbInfo")
+        ecdsa_verify(
+            signer.public_key(), bytes.fromhex(sig), json.dumps(json.loads(body)).encode(), "tcbInfo"
+        )
 
 
-@pytest.mark.parametrize("text", ['[]', '{"a":1,"a":2}', '{"a" 1}', '{"a":1', '{"b":1}', '{"a":1}x'])
+@pytest.mark.parametrize("text", ["[]", '{"a":1,"a":2}', '{"a" 1}', '{"a":1', '{"b":1}', '{"a":1}x'])
 def test_slice_json_member_errors(text: str) -> None:
     with pytest.raises(CollateralError):
         slice_json_member(text, "a")
@@ -174,7 +219,9 @@ def test_real_quote_bit_flips_never_accept(pos: int, bit: int) -> None:
     pos %= len(q) - 70  # the 70-byte zero tail is not signed (and any non-zero byte there is refused)
     q[pos] ^= 1 << bit
     try:
-        v = verify_tdx(bytes(q), _col("dcapqvl_tdx_quote.collateral.json"), at=parse_time("2025-07-01T00:00:00Z"))
+        v = verify_tdx(
+            bytes(q), _col("dcapqvl_tdx_quote.collateral.json"), at=parse_time("2025-07-01T00:00:00Z")
+        )
     except AttestationError:
         return
     assert not v.accepted

@@ -52,7 +52,10 @@ def test_bls_g2_setup_points_and_pairing(setup) -> None:
     x, y, _ = c.g2.to_affine(Q[..., 1:2])
     (x0, x1), (y0, y1) = c.fp2.to_pairs(x)[0], c.fp2.to_pairs(y)[0]
     tau2 = (pb.FQ2([x0, x1]), pb.FQ2([y0, y1]), pb.FQ2.one())
-    assert pb.final_exponentiate(pb.pairing(pb.G2, tau1, False) * pb.pairing(tau2, pb.neg(pb.G1), False)) == pb.FQ12.one()
+    assert (
+        pb.final_exponentiate(pb.pairing(pb.G2, tau1, False) * pb.pairing(tau2, pb.neg(pb.G1), False))
+        == pb.FQ12.one()
+    )
 
 
 def test_bls_compress_matches_py_ecc() -> None:

@@ -88,7 +88,11 @@ def test_ntt_matches_naive_dft() -> None:
     d = Domain(fr, N, B.ROOT_OF_UNITY_2_28, B.TWO_ADICITY)
     a = fr.from_ints(xs).reshape(fr.n, N, cols)
     A = ntt(fr, a, d)
-    exp = [sum(xs[e * cols + k] * pow(d.omega, j * e, B.R) for e in range(N)) % B.R for j in range(N) for k in range(cols)]
+    exp = [
+        sum(xs[e * cols + k] * pow(d.omega, j * e, B.R) for e in range(N)) % B.R
+        for j in range(N)
+        for k in range(cols)
+    ]
     assert fr.to_ints(A) == exp
     assert fr.to_ints(ntt(fr, A, d, inverse=True)) == xs
     g = 5

@@ -63,9 +63,14 @@ def test_fr_products_match_python(name):
     k = FrKernel(fr)
     n = 200
     a, b = _edge_values(fr.p, n), _edge_values(fr.p, n)[::-1]
-    w = lambda vs: np.array([[(v >> (64 * i)) & ((1 << 64) - 1) for i in range(4)] for v in vs], dtype=np.uint64)  # noqa: E731
+
+    def w(vs):
+        return np.array([[(v >> (64 * i)) & ((1 << 64) - 1) for i in range(4)] for v in vs], dtype=np.uint64)
+
     got = k.mul_words(w(a), w(b))
-    assert [sum(int(x) << (64 * i) for i, x in enumerate(row)) for row in got] == [x * y % fr.p for x, y in zip(a, b, strict=True)]
+    assert [sum(int(x) << (64 * i) for i, x in enumerate(row)) for row in got] == [
+        x * y % fr.p for x, y in zip(a, b, strict=True)
+    ]
 
 
 def test_ntt_rejects_bad_input():

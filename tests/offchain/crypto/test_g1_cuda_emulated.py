@@ -40,8 +40,19 @@ def emulated_lib(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cuda_emu")
     src, out = tmp / "g1_cuda_emu.cu", tmp / "g1_cuda_emu.so"
     src.write_text(g1_gpu.cuda_source())  # exactly the text handed to nvrtc
-    cmd = [cxx, "-x", "c++", "-O1", "-fPIC", "-shared", "-include", str(HERE / "cuda_emulation.h"),
-           "-o", str(out), str(src)]
+    cmd = [
+        cxx,
+        "-x",
+        "c++",
+        "-O1",
+        "-fPIC",
+        "-shared",
+        "-include",
+        str(HERE / "cuda_emulation.h"),
+        "-o",
+        str(out),
+        str(src),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return ctypes.CDLL(str(out))
@@ -54,7 +65,10 @@ class _Kernel:
         self.tid = ctypes.c_longlong.in_dll(lib, "blockIdx")
 
     def __call__(self, grid, block, args):
-        cargs = [ctypes.c_void_p(a.ctypes.data) if isinstance(a, np.ndarray) else ctypes.c_longlong(int(a)) for a in args]
+        cargs = [
+            ctypes.c_void_p(a.ctypes.data) if isinstance(a, np.ndarray) else ctypes.c_longlong(int(a))
+            for a in args
+        ]
         for t in range(grid[0] * block[0]):
             self.tid.value = t
             self.fn(*cargs)
@@ -74,8 +88,20 @@ def fake_cupy(emulated_lib, monkeypatch):
             return _Kernel(emulated_lib, name)
 
     cp = types.ModuleType("cupy")
-    for name in ("ndarray", "uint64", "uint8", "int8", "empty", "empty_like", "zeros", "full", "concatenate",
-                 "ascontiguousarray", "asarray", "repeat"):
+    for name in (
+        "ndarray",
+        "uint64",
+        "uint8",
+        "int8",
+        "empty",
+        "empty_like",
+        "zeros",
+        "full",
+        "concatenate",
+        "ascontiguousarray",
+        "asarray",
+        "repeat",
+    ):
         setattr(cp, name, getattr(np, name))
     cp.asnumpy = np.asarray
     cp.RawModule = RawModule
@@ -87,12 +113,18 @@ def fake_cupy(emulated_lib, monkeypatch):
 @pytest.mark.parametrize("curve", ["bn254", "bls12_381"])
 def test_cuda_kernels_match_cpu_kernel(fake_cupy, curve):
     mod = BN if curve == "bn254" else BL
-    root, adic = (BN.ROOT_OF_UNITY_2_28, BN.TWO_ADICITY) if curve == "bn254" else (BL.ROOT_OF_UNITY_2_32, BL.TWO_ADICITY)
+    root, adic = (
+        (BN.ROOT_OF_UNITY_2_28, BN.TWO_ADICITY)
+        if curve == "bn254"
+        else (BL.ROOT_OF_UNITY_2_32, BL.TWO_ADICITY)
+    )
     G = getattr(mod, curve)(np)
     rng = np.random.default_rng(21)
     n = 40  # > 2 * 16: row MSMs and sums run in several levels on the GPU
-    ks = np.frombuffer(b"".join((int.from_bytes(rng.bytes(32), "big") % mod.R).to_bytes(32, "big") for _ in range(n)),
-                       np.uint8).reshape(n, 32)
+    ks = np.frombuffer(
+        b"".join((int.from_bytes(rng.bytes(32), "big") % mod.R).to_bytes(32, "big") for _ in range(n)),
+        np.uint8,
+    ).reshape(n, 32)
     P = G.g1.concat([G.g1.scalar_mul(G.g1.concat([G.g1.generator] * (n - 1)), ks[1:]), G.g1.infinity(1)])
     s = G.fr.from_ints([int.from_bytes(rng.bytes(32), "big") for _ in range(n)])
     d = Domain(G.fr, 8, root, adic)
@@ -105,7 +137,9 @@ def test_cuda_kernels_match_cpu_kernel(fake_cupy, curve):
             # fixed bases: odd multiples precomputed once, rows padded to 2 x 16 terms and split
             K.rows_msm_precomputed(K.rows_precompute(kp.reshape(2, 20, 3, K.nl)), sc.reshape(2, 20, 4)),
             K.msm(kp, sc)[None],
-            K.msm(np.concatenate([kp] * 8), np.concatenate([sc] * 8))[None],  # 320 terms: 20 rows, 2 sum levels
+            K.msm(np.concatenate([kp] * 8), np.concatenate([sc] * 8))[
+                None
+            ],  # 320 terms: 20 rows, 2 sum levels
             K.sum(kp)[None],
             K.fft(kp[:16].reshape(8, 2, 3, K.nl), K.scalars_from_fr(d.roots_inv)),
             # radix-4 steps on the GPU: 4 stages as two steps (N = 16), 5 as one radix-2 stage then two (N = 32)
@@ -144,7 +178,9 @@ def test_cuda_fk20_long_rows_bls12_381(fake_cupy):
     n = 64
     K = G1Kernel("bls12_381", G)
     g = K.from_group(G.g1.generator)
-    pts = K.to_group(K.scalar_mul(np.repeat(g, n, axis=0), K.scalars_from_fr(G.fr.from_ints(list(range(7, 7 + n))))))
+    pts = K.to_group(
+        K.scalar_mul(np.repeat(g, n, axis=0), K.scalars_from_fr(G.fr.from_ints(list(range(7, 7 + n)))))
+    )
     enc = Encoder(SRS(g1=pts, g2_pow2=None, name="bls-points"), suite=BLS_SUITE)
     params = EncodingParams(n, num_chunks=4, coding_rate=2)
     assert params.chunk_length == 32

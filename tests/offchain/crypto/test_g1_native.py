@@ -18,7 +18,10 @@ from offchain.da.eigenda.params import EncodingParams
 from offchain.da.srs import insecure_test_srs
 from offchain.errors import EigenError
 
-CURVES = {"bn254": (BN, BN.ROOT_OF_UNITY_2_28, BN.TWO_ADICITY), "bls12_381": (BL, BL.ROOT_OF_UNITY_2_32, BL.TWO_ADICITY)}
+CURVES = {
+    "bn254": (BN, BN.ROOT_OF_UNITY_2_28, BN.TWO_ADICITY),
+    "bls12_381": (BL, BL.ROOT_OF_UNITY_2_32, BL.TWO_ADICITY),
+}
 
 
 def _groups(name):
@@ -31,7 +34,11 @@ def _groups(name):
 VARIANTS = {"": (), "mul32": ("-DG1_MUL32",)}
 
 
-@pytest.fixture(scope="module", params=[(c, v) for c in sorted(CURVES) for v in VARIANTS], ids=lambda p: "-".join(filter(None, p)))
+@pytest.fixture(
+    scope="module",
+    params=[(c, v) for c in sorted(CURVES) for v in VARIANTS],
+    ids=lambda p: "-".join(filter(None, p)),
+)
 def curve(request):
     name, variant = request.param
     mod, G = _groups(name)
@@ -45,7 +52,9 @@ def test_g1_mul32_build_matches_default_build(name):
     mod, G = _groups(name)
     n = 64
     P = _points(G, np.random.default_rng(12), n)
-    sc = np.random.default_rng(11).integers(0, np.iinfo(np.uint64).max, size=(n, 4), dtype=np.uint64, endpoint=True)
+    sc = np.random.default_rng(11).integers(
+        0, np.iinfo(np.uint64).max, size=(n, 4), dtype=np.uint64, endpoint=True
+    )
     sc[0] = np.iinfo(np.uint64).max
     sc[1] = 0
     outs = []
@@ -56,7 +65,7 @@ def test_g1_mul32_build_matches_default_build(name):
         xy, inf = K.export_affine(prod)
         outs.append((kp.tobytes(), prod.tobytes(), xy.tobytes(), inf.tobytes()))
     assert outs[0] == outs[1]
-    assert len(set(outs[0][1][i:i + 8] for i in range(0, len(outs[0][1]), 8))) > n  # not degenerate
+    assert len(set(outs[0][1][i : i + 8] for i in range(0, len(outs[0][1]), 8))) > n  # not degenerate
 
 
 def _points(G, rng, n):
@@ -75,7 +84,9 @@ def test_g1_limb_repacking_round_trips(curve):
     name, mod, G, K = curve
     rng = np.random.default_rng(2)
     for F, words in ((G.fp, K.nl), (G.fr, 4)):
-        vals = [0, 1, F.p - 1, (1 << 64) - 1, 1 << 63] + [int.from_bytes(rng.bytes(F.nbytes), "big") % F.p for _ in range(20)]
+        vals = [0, 1, F.p - 1, (1 << 64) - 1, 1 << 63] + [
+            int.from_bytes(rng.bytes(F.nbytes), "big") % F.p for _ in range(20)
+        ]
         w = field_to_words(F, F.from_ints(vals), words)
         assert [sum(int(v) << (64 * i) for i, v in enumerate(row)) for row in w] == vals
         assert F.to_ints(words_to_field(F, w)) == vals
@@ -105,15 +116,21 @@ def test_g1_scalar_mul_and_msm_match_array_code(curve):
     same = K.scalars_from_fr(fr.from_ints([3, 3]))
     six = _enc(mod, g1.scalar_mul(P[..., :1], fr.to_bytes(fr.from_ints([6]))))
     for method in ("straus", "pippenger"):
-        assert _enc(mod, K.to_group(K.msm(kp, ks, chunk=5, method=method)[None])) == _enc(mod, g1.sum(ref)[..., None])
+        assert _enc(mod, K.to_group(K.msm(kp, ks, chunk=5, method=method)[None])) == _enc(
+            mod, g1.sum(ref)[..., None]
+        )
         assert bool(K.export_affine(K.msm(twice, opp, method=method)[None])[1][0])  # 5P - 5P = infinity
         assert _enc(mod, K.to_group(K.msm(twice, same, method=method)[None])) == six
     # a bucket MSM with large windows against Straus rows (the latter checked against the array code above)
     many = np.concatenate([kp] * 100)
-    sc_many = K.scalars_from_fr(fr.from_ints([int.from_bytes(rng.bytes(32), "big") % r for _ in range(many.shape[0])]))
+    sc_many = K.scalars_from_fr(
+        fr.from_ints([int.from_bytes(rng.bytes(32), "big") % r for _ in range(many.shape[0])])
+    )
     assert K.msm(many, sc_many).tobytes() != K.msm(many, sc_many[::-1].copy()).tobytes()
-    assert K.export_affine(K.msm(many, sc_many, method="pippenger")[None])[0].tobytes() == \
-        K.export_affine(K.msm(many, sc_many, method="straus")[None])[0].tobytes()
+    assert (
+        K.export_affine(K.msm(many, sc_many, method="pippenger")[None])[0].tobytes()
+        == K.export_affine(K.msm(many, sc_many, method="straus")[None])[0].tobytes()
+    )
     with pytest.raises(G1KernelError):
         K.msm(kp, ks, method="naive")
     rows = K.rows_msm(kp[:12].reshape(3, 4, 3, K.nl), ks[:12].reshape(3, 4, 4))
@@ -224,7 +241,9 @@ def test_fk20_bls12_381_matches_array_path(monkeypatch):
 
     _, G = _groups("bls12_381")
     n = 16
-    pts = _points(G, np.random.default_rng(9), n)  # any points serve as a (non-)SRS for the differential check
+    pts = _points(
+        G, np.random.default_rng(9), n
+    )  # any points serve as a (non-)SRS for the differential check
     enc = Encoder(SRS(g1=pts, g2_pow2=None, name="random-bls-points"), suite=BLS_SUITE)
     params = EncodingParams(n, num_chunks=16, coding_rate=4)
     out = _both_paths(monkeypatch, enc, _random_coeffs(enc, n, 1), params)
@@ -292,7 +311,9 @@ def test_g1_projective_import_checks_points(name):
     mod, G = _groups(name)
     K = G1Kernel(name, G)
     P = _points(G, np.random.default_rng(8), 5)
-    z = G.fp.from_ints([int.from_bytes(np.random.default_rng(k).bytes(32), "big") % (mod.P - 1) + 1 for k in range(5)])
+    z = G.fp.from_ints(
+        [int.from_bytes(np.random.default_rng(k).bytes(32), "big") % (mod.P - 1) + 1 for k in range(5)]
+    )
     Pz = np.stack([G.fp.mul(P[0], z), G.fp.mul(P[1], z), G.fp.mul(P[2], z)])
     assert bool(np.all(G.g1.eq(K.to_group(K.from_group(Pz)), P)))
     bad = Pz.copy()

@@ -119,7 +119,11 @@ def test_g2_rejects_bad_input(curve):
     xy = np.stack([field_to_words(G.fp, a[:, k], nl) for a in (x, y) for k in (0, 1)], axis=1)
     inf = np.zeros(2, np.uint8)
     K.import_affine(xy, inf)
-    p_words = _words([mod.P])[0] if nl == 4 else np.array([(mod.P >> (64 * i)) & ((1 << 64) - 1) for i in range(nl)], np.uint64)
+    p_words = (
+        _words([mod.P])[0]
+        if nl == 4
+        else np.array([(mod.P >> (64 * i)) & ((1 << 64) - 1) for i in range(nl)], np.uint64)
+    )
     cases = []
     t = xy.copy()
     t[1, 2] = p_words  # y.c0 = p: out of range
@@ -153,7 +157,13 @@ def test_g2_length_commitment_and_test_srs_match_array_code(monkeypatch):
     monkeypatch.setenv("EIGEN_NATIVE", "1")
     srs1 = insecure_test_srs(n)
     G = BN.bn254(np)
-    for attr, grp in (("g1", G.g1), ("g1_reverse_pow2", G.g1), ("g2", G.g2), ("g2_trailing", G.g2), ("g2_pow2", G.g2)):
+    for attr, grp in (
+        ("g1", G.g1),
+        ("g1_reverse_pow2", G.g1),
+        ("g2", G.g2),
+        ("g2_trailing", G.g2),
+        ("g2_pow2", G.g2),
+    ):
         assert bool(np.all(grp.eq(getattr(srs0, attr), getattr(srs1, attr)))), attr
     enc = Encoder(srs1)
     coeffs = G.fr.from_ints([secrets.randbelow(BN.R) for _ in range(n)])

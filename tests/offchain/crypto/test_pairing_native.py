@@ -22,7 +22,9 @@ from offchain.crypto.errors import PairingKernelError
 from offchain.crypto.pairing_native import PairingKernel
 from offchain.errors import CryptoError, EigenError
 
-pytestmark = pytest.mark.skipif(not native.enabled(), reason="native kernels disabled (EIGEN_NATIVE=0 or no C compiler)")
+pytestmark = pytest.mark.skipif(
+    not native.enabled(), reason="native kernels disabled (EIGEN_NATIVE=0 or no C compiler)"
+)
 
 CURVES = {
     "bn254": (BNE, optimized_bn128_FQ12, BN),
@@ -78,7 +80,9 @@ def test_pairing_pyecc_map_round_trips(curve):
     name, E, FQ12, _, K = curve
     rnd = random.Random(3)
     a = _random_fp12(name, rnd, E.field_modulus)
-    assert np.array_equal(PN.from_pyecc_coeffs(name, PN.to_pyecc_coeffs(name, a, E.field_modulus), E.field_modulus), a)
+    assert np.array_equal(
+        PN.from_pyecc_coeffs(name, PN.to_pyecc_coeffs(name, a, E.field_modulus), E.field_modulus), a
+    )
     # the map is a ring isomorphism onto py_ecc's FQ12: w -> W, u -> W^6 - XI0
     w = np.zeros((12, PN.LIMBS[name]), np.uint64)
     w[6, 0] = 1  # c1.c0.c0 = 1: the element w
@@ -98,7 +102,7 @@ def test_pairing_tower_ops_match_pyecc(curve):
         assert PN.to_pyecc_coeffs(name, K.fp12_op("inv", a), p) == _coeffs(A.inv())
         Ap = A
         for k in (1, 2, 3):
-            Ap = Ap ** p
+            Ap = Ap**p
             assert PN.to_pyecc_coeffs(name, K.fp12_op(f"frob{k}", a), p) == _coeffs(Ap), k
         assert PN.to_pyecc_coeffs(name, K.fp12_op("conj", a), p) == _coeffs(Ap ** (p**3))  # a^(p^6)
 
@@ -185,7 +189,7 @@ def test_pairing_bilinear(curve):
     P, Q = E.multiply(E.G1, 5), E.multiply(E.G2, 7)
     base = _gt(name, K, [(_ints(E, P), _ints(E, Q))])
     G = _to_py(name, FQ12, E, base)
-    assert G != FQ12.one() and G ** r == FQ12.one()  # non-degenerate, order r
+    assert G != FQ12.one() and G**r == FQ12.one()  # non-degenerate, order r
     lhs = _gt(name, K, [(_ints(E, E.multiply(P, a)), _ints(E, E.multiply(Q, b)))])
     assert PN.to_pyecc_coeffs(name, lhs, p) == _coeffs(G ** (a * b % r))
     # e(abP, Q) = e(P, abQ) = e(aP, bQ)
@@ -194,7 +198,7 @@ def test_pairing_bilinear(curve):
     assert np.array_equal(lhs, _gt(name, K, [(_ints(E, P), _ints(E, E.multiply(Q, ab)))]))
     # a product of several pairs is the product of the single pairings
     two = _gt(name, K, [(_ints(E, P), _ints(E, Q)), (_ints(E, E.multiply(P, a)), _ints(E, E.multiply(Q, b)))])
-    assert PN.to_pyecc_coeffs(name, two, p) == _coeffs(G * G ** ab)
+    assert PN.to_pyecc_coeffs(name, two, p) == _coeffs(G * G**ab)
 
 
 def test_pairing_products_true_and_false(curve):
@@ -208,11 +212,15 @@ def test_pairing_products_true_and_false(curve):
     # e(aP, Q) e(-P, aQ) = 1, and the KZG-shaped 3-pair e(aP, bQ) e(cP, dQ) e(-(ab + cd) P, Q) = 1
     assert _check(name, K, pts((aP, Q), (nP, aQ)))
     s = (a * b + c * d) % r
-    assert _check(name, K, pts((aP, E.multiply(Q, b)), (E.multiply(P, c), E.multiply(Q, d)), (E.multiply(nP, s), Q)))
+    assert _check(
+        name, K, pts((aP, E.multiply(Q, b)), (E.multiply(P, c), E.multiply(Q, d)), (E.multiply(nP, s), Q))
+    )
     # a flipped sign, a wrong scalar, random points: not one
     assert not _check(name, K, pts((aP, Q), (P, aQ)))
     assert not _check(name, K, pts((aP, Q), (nP, E.multiply(Q, a + 1))))
-    assert not _check(name, K, pts((E.multiply(E.G1, a), E.multiply(E.G2, b)), (E.multiply(E.G1, c), E.multiply(E.G2, d))))
+    assert not _check(
+        name, K, pts((E.multiply(E.G1, a), E.multiply(E.G2, b)), (E.multiply(E.G1, c), E.multiply(E.G2, d)))
+    )
     assert not _check(name, K, pts((P, Q)))
 
 
@@ -305,7 +313,9 @@ def test_pairing_bad_input_is_typed(curve):
     with pytest.raises(PairingKernelError):
         PN.ints_to_words([-1], nl)
     err = PairingKernelError("x")
-    assert isinstance(err, CryptoError) and isinstance(err, native.NativeError) and isinstance(err, EigenError)
+    assert (
+        isinstance(err, CryptoError) and isinstance(err, native.NativeError) and isinstance(err, EigenError)
+    )
     with pytest.raises(PairingKernelError, match="no native pairing"):
         PairingKernel("secp256k1")
 
@@ -343,8 +353,12 @@ def test_pairing_check_matches_pyecc_path(name, monkeypatch):
         "true": [(P[..., 0], Q[..., 0]), (negG[..., 0], aQ[..., 0])],
         "flipped": [(P[..., 0], Q[..., 0]), (g1.generator[..., 0], aQ[..., 0])],
         "wrong scalar": [(P[..., 0], aQ[..., 0]), (negG[..., 0], Q[..., 0])],
-        "infinity skipped": [(P[..., 0], Q[..., 0]), (g1.infinity(1)[..., 0], Q[..., 0]), (negG[..., 0], aQ[..., 0]),
-                             (P[..., 0], g2.add(Q, g2.neg(Q))[..., 0])],
+        "infinity skipped": [
+            (P[..., 0], Q[..., 0]),
+            (g1.infinity(1)[..., 0], Q[..., 0]),
+            (negG[..., 0], aQ[..., 0]),
+            (P[..., 0], g2.add(Q, g2.neg(Q))[..., 0]),
+        ],
         "single": [(P[..., 0], Q[..., 0])],
         "empty": [],
     }
@@ -352,8 +366,18 @@ def test_pairing_check_matches_pyecc_path(name, monkeypatch):
     got = {k: mod.pairing_check(v) for k, v in cases.items()}
     monkeypatch.setenv("EIGEN_NATIVE", "0")
     ref = {k: mod.pairing_check(v) for k, v in cases.items()}
-    assert got == ref == {"true": True, "flipped": False, "wrong scalar": False, "infinity skipped": True,
-                          "single": False, "empty": True}
+    assert (
+        got
+        == ref
+        == {
+            "true": True,
+            "flipped": False,
+            "wrong scalar": False,
+            "infinity skipped": True,
+            "single": False,
+            "empty": True,
+        }
+    )
 
 
 def test_pairing_check_rejects_batches():
@@ -373,7 +397,12 @@ def test_pairing_da_certificate_checks_both_paths(cert, monkeypatch):
     out = []
     for flag in ("1", "0"):
         monkeypatch.setenv("EIGEN_NATIVE", flag)
-        out.append((commitment_matches_length_commitment(bc), length_proof_holds(bc, BN.bn254().g1.generator[..., 0])))
+        out.append(
+            (
+                commitment_matches_length_commitment(bc),
+                length_proof_holds(bc, BN.bn254().g1.generator[..., 0]),
+            )
+        )
     assert out == [(True, False), (True, False)]
 
 
@@ -396,6 +425,12 @@ def test_pairing_da_batch_verification_both_paths(monkeypatch):
     out = []
     for flag in ("1", "0"):
         monkeypatch.setenv("EIGEN_NATIVE", flag)
-        out.append((e.verify_batch(C, s, num_chunks), e.verify_batch(C, s_bad, num_chunks),
-                    e.verify_length_proof(C, LC, LP, n), e.verify_length_proof(C, LC, LP, 2 * n)))
+        out.append(
+            (
+                e.verify_batch(C, s, num_chunks),
+                e.verify_batch(C, s_bad, num_chunks),
+                e.verify_length_proof(C, LC, LP, n),
+                e.verify_length_proof(C, LC, LP, 2 * n),
+            )
+        )
     assert out == [(True, False, True, False)] * 2

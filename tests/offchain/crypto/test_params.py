@@ -32,7 +32,9 @@ def test_tool_check_mode_passes(gen):
     assert gen.stale() == []
 
 
-@pytest.mark.parametrize(("c", "py"), [(params.BN254, pe), (params.BLS12_381, pb)], ids=["bn254", "bls12_381"])
+@pytest.mark.parametrize(
+    ("c", "py"), [(params.BN254, pe), (params.BLS12_381, pb)], ids=["bn254", "bls12_381"]
+)
 def test_params_match_py_ecc(c, py):
     assert c.p == py.field_modulus and c.r == py.curve_order
     x1, y1 = py.normalize(py.G1)
@@ -40,5 +42,8 @@ def test_params_match_py_ecc(c, py):
     assert c.g1 == (int(x1), int(y1))
     assert c.g2 == (tuple(int(v) for v in x2.coeffs), tuple(int(v) for v in y2.coeffs))
     assert int(py.b) == c.b and tuple(int(v) for v in py.b2.coeffs) == c.twist_b
-    assert pow(c.root_of_unity, 1 << c.two_adicity, c.r) == 1 and pow(c.root_of_unity, 1 << (c.two_adicity - 1), c.r) != 1
+    assert (
+        pow(c.root_of_unity, 1 << c.two_adicity, c.r) == 1
+        and pow(c.root_of_unity, 1 << (c.two_adicity - 1), c.r) != 1
+    )
     assert c.limbs * 64 >= c.p.bit_length() > (c.limbs - 1) * 64

@@ -7,7 +7,11 @@ from offchain.da.cert import commitment_matches_length_commitment, length_proof_
 from offchain.da.errors import CertError
 from tests.support import vector_path
 
-CERTS = [("cert_v2.sepolia.rlp.hex", 1, 8), ("cert_v3.sepolia.rlp.hex", 2, 2), ("cert_v3.mainnet.rlp.hex", 2, 2)]
+CERTS = [
+    ("cert_v2.sepolia.rlp.hex", 1, 8),
+    ("cert_v3.sepolia.rlp.hex", 2, 2),
+    ("cert_v3.mainnet.rlp.hex", 2, 2),
+]
 
 
 @pytest.mark.parametrize("name,version,length", CERTS)

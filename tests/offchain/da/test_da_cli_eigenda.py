@@ -14,7 +14,18 @@ def encoded_dir(tmp_path_factory) -> Path:
     vector_path("da", "g1_mainnet_first3000.point")
     d = tmp_path_factory.mktemp("da")
     (d / "payload.txt").write_bytes(b"hello")
-    rc = main(["da", "encode", str(d / "payload.txt"), "--out", str(d / "out"), "--srs", str(VECTORS / "da"), "--quiet"])
+    rc = main(
+        [
+            "da",
+            "encode",
+            str(d / "payload.txt"),
+            "--out",
+            str(d / "out"),
+            "--srs",
+            str(VECTORS / "da"),
+            "--quiet",
+        ]
+    )
     assert rc == 0
     return d / "out"
 
@@ -33,7 +44,10 @@ def test_da_cli_encode_outputs(encoded_dir: Path) -> None:
 def test_da_cli_verify_and_recover(encoded_dir: Path, tmp_path: Path, capsys) -> None:
     assert main(["da", "verify", str(encoded_dir), "--chunks", "0,1,77,8191", *_srs()]) == 0
     out = tmp_path / "payload"
-    assert main(["da", "recover", str(encoded_dir), "--out", str(out), "--sample", "3", "--seed", "1", *_srs()]) == 0
+    assert (
+        main(["da", "recover", str(encoded_dir), "--out", str(out), "--sample", "3", "--seed", "1", *_srs()])
+        == 0
+    )
     assert out.read_bytes() == b"hello"
 
 
@@ -177,7 +191,21 @@ def test_da_cli_length_tampering(insecure_dir: Path, tmp_path: Path, capsys) -> 
 def test_da_cli_no_length_proof_flag(tmp_path: Path, capsys) -> None:
     (tmp_path / "p").write_bytes(b"abc")
     o = tmp_path / "o"
-    assert main(["da", "encode", str(tmp_path / "p"), "--out", str(o), "--insecure-test-srs", "--no-length-proof", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "da",
+                "encode",
+                str(tmp_path / "p"),
+                "--out",
+                str(o),
+                "--insecure-test-srs",
+                "--no-length-proof",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert "length_commitment" not in json.loads((o / "commitment.json").read_text())
 
 
@@ -206,7 +234,23 @@ def test_da_cli_bundle_roundtrip(insecure_dir: Path, tmp_path: Path, capsys) -> 
     big = tmp_path / "big.bundle"
     assert main(["da", "bundle", str(insecure_dir), "--chunks", "4000-4031", "--out", str(big)]) == 0
     out = tmp_path / "payload"
-    assert main(["da", "recover", str(insecure_dir), "--bundle", str(big), "--chunks", "4000-4031", "--out", str(out), *ins]) == 0
+    assert (
+        main(
+            [
+                "da",
+                "recover",
+                str(insecure_dir),
+                "--bundle",
+                str(big),
+                "--chunks",
+                "4000-4031",
+                "--out",
+                str(out),
+                *ins,
+            ]
+        )
+        == 0
+    )
     assert out.read_bytes() == bytes(range(256)) * 3
 
 

@@ -111,7 +111,9 @@ def test_da_peerdas_cli_verify_all(encoded: Path, capsys) -> None:
     assert "VALID: 128 cells" in capsys.readouterr().out
 
 
-def test_da_peerdas_cli_recover_blob_from_random_64(encoded: Path, blob: bytes, tmp_path: Path, capsys) -> None:
+def test_da_peerdas_cli_recover_blob_from_random_64(
+    encoded: Path, blob: bytes, tmp_path: Path, capsys
+) -> None:
     out = tmp_path / "blob.out"
     assert _pd("recover", str(encoded), "--out", str(out), "--sample", "64", "--seed", "7") == 0
     assert out.read_bytes() == blob
@@ -145,7 +147,9 @@ def test_da_peerdas_cli_packing() -> None:
 
 
 # ----- tampering ------------------------------------------------------------------------------
-def test_da_peerdas_cli_verify_names_tampered_cells(tampered: Path, encoded: Path, ckzg_setup, capsys) -> None:
+def test_da_peerdas_cli_verify_names_tampered_cells(
+    tampered: Path, encoded: Path, ckzg_setup, capsys
+) -> None:
     cs = read_cells(tampered / "cells.bin")
     com = bytes.fromhex(json.loads((encoded / "commitment.json").read_text())["commitment"])
     assert not ckzg.verify_cell_kzg_proof_batch([com], [5], [cs.cells[5]], [cs.proofs[5]], ckzg_setup)
@@ -155,7 +159,9 @@ def test_da_peerdas_cli_verify_names_tampered_cells(tampered: Path, encoded: Pat
     assert "cell 5: KZG proof check fails" in out and "cell 9: proof: G1 point" in out
 
 
-def test_da_peerdas_cli_recover_skips_tampered_cells(tampered: Path, blob: bytes, tmp_path: Path, capsys) -> None:
+def test_da_peerdas_cli_recover_skips_tampered_cells(
+    tampered: Path, blob: bytes, tmp_path: Path, capsys
+) -> None:
     sel = [9, *range(64, 128), 5]  # 66 cells, 2 bad
     out = tmp_path / "blob.out"
     assert _pd("recover", str(tampered), "--out", str(out), "--cells", ",".join(map(str, sel))) == 0
@@ -163,10 +169,15 @@ def test_da_peerdas_cli_recover_skips_tampered_cells(tampered: Path, blob: bytes
     assert "from 64 cells; rejected 2 invalid cells [5, 9]" in capsys.readouterr().out
 
 
-def test_da_peerdas_cli_recover_fails_when_too_few_valid(tampered: Path, work: Path, tmp_path: Path, capsys) -> None:
+def test_da_peerdas_cli_recover_fails_when_too_few_valid(
+    tampered: Path, work: Path, tmp_path: Path, capsys
+) -> None:
     out = tmp_path / "blob.out"
     # 64 cells, one of them (5) fails the KZG check: the batch check alone settles it
-    assert _pd("recover", str(tampered), "--out", str(out), "--cells", ",".join(map(str, [5, *range(65, 128)]))) == 2
+    assert (
+        _pd("recover", str(tampered), "--out", str(out), "--cells", ",".join(map(str, [5, *range(65, 128)])))
+        == 2
+    )
     err = capsys.readouterr().err
     assert "RecoveryError: the batch KZG check fails: at most 63 valid cells of 64, 64 needed" in err
     # a partial cells file: 63 cells plus the one with the undecodable proof
@@ -205,29 +216,83 @@ def _edit_commitment(d: Path, **kv) -> None:
 
 REC = CELL_RECORD_BYTES
 BAD_DIRS = {
-    "bad magic": (lambda d: _cells_file(d, head=b"EDAF\x01" + (128).to_bytes(4, "big")), "CellFileError", "bad magic"),
-    "bad version": (lambda d: _cells_file(d, head=b"EPDC\x02" + (128).to_bytes(4, "big")), "CellFileError", "version 2"),
-    "zero count": (lambda d: _cells_file(d, head=b"EPDC\x01" + (0).to_bytes(4, "big"), body=b""), "CellFileError", "count 0"),
-    "count > 128": (lambda d: _cells_file(d, head=b"EPDC\x01" + (129).to_bytes(4, "big")), "CellFileError", "count 129"),
-    "truncated": (lambda d: (d / "cells.bin").write_bytes((d / "cells.bin").read_bytes()[:-1]), "CellFileError", "truncated"),
-    "short header": (lambda d: (d / "cells.bin").write_bytes(b"EPDC"), "CellFileError", "shorter than the 9-byte header"),
+    "bad magic": (
+        lambda d: _cells_file(d, head=b"EDAF\x01" + (128).to_bytes(4, "big")),
+        "CellFileError",
+        "bad magic",
+    ),
+    "bad version": (
+        lambda d: _cells_file(d, head=b"EPDC\x02" + (128).to_bytes(4, "big")),
+        "CellFileError",
+        "version 2",
+    ),
+    "zero count": (
+        lambda d: _cells_file(d, head=b"EPDC\x01" + (0).to_bytes(4, "big"), body=b""),
+        "CellFileError",
+        "count 0",
+    ),
+    "count > 128": (
+        lambda d: _cells_file(d, head=b"EPDC\x01" + (129).to_bytes(4, "big")),
+        "CellFileError",
+        "count 129",
+    ),
+    "truncated": (
+        lambda d: (d / "cells.bin").write_bytes((d / "cells.bin").read_bytes()[:-1]),
+        "CellFileError",
+        "truncated",
+    ),
+    "short header": (
+        lambda d: (d / "cells.bin").write_bytes(b"EPDC"),
+        "CellFileError",
+        "shorter than the 9-byte header",
+    ),
     "index out of range": (
-        lambda d: _cells_file(d, body=(200).to_bytes(4, "big") + (d / "cells.bin").read_bytes()[CELLS_HEADER_BYTES + 4 :]),
-        "CellFileError", "cell index 200 >= 128",
+        lambda d: _cells_file(
+            d, body=(200).to_bytes(4, "big") + (d / "cells.bin").read_bytes()[CELLS_HEADER_BYTES + 4 :]
+        ),
+        "CellFileError",
+        "cell index 200 >= 128",
     ),
     "duplicate index": (
-        lambda d: _cells_file(d, body=(1).to_bytes(4, "big") + (d / "cells.bin").read_bytes()[CELLS_HEADER_BYTES + 4 :]),
-        "CellFileError", "duplicate cell indices [1]",
+        lambda d: _cells_file(
+            d, body=(1).to_bytes(4, "big") + (d / "cells.bin").read_bytes()[CELLS_HEADER_BYTES + 4 :]
+        ),
+        "CellFileError",
+        "duplicate cell indices [1]",
     ),
     "no cells file": (lambda d: (d / "cells.bin").unlink(), "CellFileError", "cells file not found"),
-    "no commitment": (lambda d: (d / "commitment.json").unlink(), "CellFileError", "commitment file not found"),
-    "commitment not json": (lambda d: (d / "commitment.json").write_text("{oops"), "CellFileError", "malformed commitment"),
-    "commitment not hex": (lambda d: _edit_commitment(d, commitment="zz"), "CellFileError", "malformed commitment"),
-    "commitment size": (lambda d: _edit_commitment(d, commitment="c0" * 32), "CellFileError", "must be 48 bytes"),
-    "commitment point": (lambda d: _edit_commitment(d, commitment="00" * 48), "CellFileError", "compression flag"),
+    "no commitment": (
+        lambda d: (d / "commitment.json").unlink(),
+        "CellFileError",
+        "commitment file not found",
+    ),
+    "commitment not json": (
+        lambda d: (d / "commitment.json").write_text("{oops"),
+        "CellFileError",
+        "malformed commitment",
+    ),
+    "commitment not hex": (
+        lambda d: _edit_commitment(d, commitment="zz"),
+        "CellFileError",
+        "malformed commitment",
+    ),
+    "commitment size": (
+        lambda d: _edit_commitment(d, commitment="c0" * 32),
+        "CellFileError",
+        "must be 48 bytes",
+    ),
+    "commitment point": (
+        lambda d: _edit_commitment(d, commitment="00" * 48),
+        "CellFileError",
+        "compression flag",
+    ),
     "scheme": (lambda d: _edit_commitment(d, scheme="eigenda"), "CellFileError", "scheme 'eigenda'"),
     "packing": (lambda d: _edit_commitment(d, packing="zip"), "CellFileError", "packing 'zip'"),
-    "payload bytes": (lambda d: _edit_commitment(d, packing="payload", payload_bytes=-1), "CellFileError", "payload_bytes -1"),
+    "payload bytes": (
+        lambda d: _edit_commitment(d, packing="payload", payload_bytes=-1),
+        "CellFileError",
+        "payload_bytes -1",
+    ),
 }
 
 
@@ -247,30 +312,74 @@ def test_da_peerdas_cli_bad_files(case: str, encoded: Path, tmp_path: Path, caps
 @pytest.mark.parametrize(
     "argv,msg",
     [
-        (["verify", "{enc}", "--cells", "1,x"], "PeerDASInputError: --cells must be comma-separated integers"),
+        (
+            ["verify", "{enc}", "--cells", "1,x"],
+            "PeerDASInputError: --cells must be comma-separated integers",
+        ),
         (["verify", "{enc}", "--cells", ""], "PeerDASInputError: --cells must be comma-separated integers"),
-        (["verify", "{enc}", "--cells", "128"], "PeerDASInputError: --cells must name cell indices in [0, 128)"),
+        (
+            ["verify", "{enc}", "--cells", "128"],
+            "PeerDASInputError: --cells must name cell indices in [0, 128)",
+        ),
         (["verify", "{enc}", "--cells", "-1"], "PeerDASInputError: --cells must name cell indices"),
         (["verify", "{enc}", "--cells", "4,7,4"], "PeerDASInputError: --cells lists a cell twice"),
         (["verify", "/nonexistent/dir"], "PeerDASInputError: cells directory not found"),
-        (["recover", "{enc}", "--out", "{tmp}/o", "--sample", "0"], "PeerDASInputError: --sample must be in [1, 128]"),
-        (["recover", "{enc}", "--out", "{tmp}/o", "--sample", "129"], "PeerDASInputError: --sample must be in [1, 128]"),
-        (["recover", "{enc}", "--out", "{tmp}/o", "--sample", "64", "--cells", "1"], "PeerDASInputError: give --cells or --sample"),
-        (["recover", "{enc}", "--out", "{tmp}/o", "--cells", "0,1,2"], "RecoveryError: too few decodable cells: at most 3 valid cells of 3"),
+        (
+            ["recover", "{enc}", "--out", "{tmp}/o", "--sample", "0"],
+            "PeerDASInputError: --sample must be in [1, 128]",
+        ),
+        (
+            ["recover", "{enc}", "--out", "{tmp}/o", "--sample", "129"],
+            "PeerDASInputError: --sample must be in [1, 128]",
+        ),
+        (
+            ["recover", "{enc}", "--out", "{tmp}/o", "--sample", "64", "--cells", "1"],
+            "PeerDASInputError: give --cells or --sample",
+        ),
+        (
+            ["recover", "{enc}", "--out", "{tmp}/o", "--cells", "0,1,2"],
+            "RecoveryError: too few decodable cells: at most 3 valid cells of 3",
+        ),
         (["cells", "--out", "{tmp}/o"], "PeerDASInputError: give either a BLOB file or --payload FILE"),
-        (["cells", "{work}/blob.bin", "--payload", "{work}/blob.bin", "--out", "{tmp}/o"], "give either a BLOB file"),
+        (
+            ["cells", "{work}/blob.bin", "--payload", "{work}/blob.bin", "--out", "{tmp}/o"],
+            "give either a BLOB file",
+        ),
         (["cells", "/nonexistent/blob", "--out", "{tmp}/o"], "PeerDASInputError: blob file not found"),
-        (["cells", "--payload", "/nonexistent/p", "--out", "{tmp}/o"], "PeerDASInputError: payload file not found"),
-        (["cells", "{tmp}/short", "--out", "{tmp}/o"], "PeerDASInputError: {tmp}/short: blob must be exactly 131072 bytes"),
-        (["cells", "--payload", "{tmp}/big", "--out", "{tmp}/o"], "PeerDASInputError: payload of 126946 bytes does not fit one blob"),
+        (
+            ["cells", "--payload", "/nonexistent/p", "--out", "{tmp}/o"],
+            "PeerDASInputError: payload file not found",
+        ),
+        (
+            ["cells", "{tmp}/short", "--out", "{tmp}/o"],
+            "PeerDASInputError: {tmp}/short: blob must be exactly 131072 bytes",
+        ),
+        (
+            ["cells", "--payload", "{tmp}/big", "--out", "{tmp}/o"],
+            "PeerDASInputError: payload of 126946 bytes does not fit one blob",
+        ),
         (["cells", "{tmp}/ff", "--out", "{tmp}/o"], "PeerDASError: blob element 0 is not canonical"),
-        (["cells", "{work}/blob.bin", "--out", "{tmp}/o", "--setup", "/nonexistent/setup.txt"], "SRSError: trusted setup not found"),
-        (["cells", "{work}/blob.bin", "--out", "{tmp}/o", "--setup", "{tmp}/junk"], "SRSError: {tmp}/junk: malformed trusted setup"),
-        (["cells", "{work}/blob.bin", "--out", "{tmp}/o", "--setup", "{tmp}/counts"], "SRSError: {tmp}/counts: unexpected point counts"),
-        (["verify", "{enc}", "--setup", "{tmp}/badpoint"], "SRSError: {tmp}/badpoint: malformed trusted setup (G1 point 0: compression flag"),
+        (
+            ["cells", "{work}/blob.bin", "--out", "{tmp}/o", "--setup", "/nonexistent/setup.txt"],
+            "SRSError: trusted setup not found",
+        ),
+        (
+            ["cells", "{work}/blob.bin", "--out", "{tmp}/o", "--setup", "{tmp}/junk"],
+            "SRSError: {tmp}/junk: malformed trusted setup",
+        ),
+        (
+            ["cells", "{work}/blob.bin", "--out", "{tmp}/o", "--setup", "{tmp}/counts"],
+            "SRSError: {tmp}/counts: unexpected point counts",
+        ),
+        (
+            ["verify", "{enc}", "--setup", "{tmp}/badpoint"],
+            "SRSError: {tmp}/badpoint: malformed trusted setup (G1 point 0: compression flag",
+        ),
     ],
 )
-def test_da_peerdas_cli_bad_input(argv: list[str], msg: str, encoded: Path, work: Path, tmp_path: Path, capsys) -> None:
+def test_da_peerdas_cli_bad_input(
+    argv: list[str], msg: str, encoded: Path, work: Path, tmp_path: Path, capsys
+) -> None:
     (tmp_path / "short").write_bytes(bytes(100))
     (tmp_path / "big").write_bytes(bytes(MAX_PAYLOAD + 1))
     (tmp_path / "ff").write_bytes(b"\xff" * 131072)

@@ -1,6 +1,5 @@
 """KZG commitments, RS chunks, FK20 proofs, verification and recovery: EigenDA vectors and properties."""
 
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -55,7 +54,10 @@ def test_da_params() -> None:
 
 def test_da_vectors_commitments(enc: Encoder) -> None:
     p = enc.blob_to_coeffs(BLOB_1234)
-    assert bn254.g1_compress(enc.commit(p)).hex() == "a3e97c98a3d7bba9a4e4ca906f3285a2939b2c8b05ad4ef2f7ac475de71345d2"
+    assert (
+        bn254.g1_compress(enc.commit(p)).hex()
+        == "a3e97c98a3d7bba9a4e4ca906f3285a2939b2c8b05ad4ef2f7ac475de71345d2"
+    )
     hello = bytes.fromhex("0000" + "00000005" + "00" * 26 + "0068656c6c6f" + "00" * 26)
     assert bn254.g1_compress(enc.commit(enc.blob_to_coeffs(hello))).hex() == (
         "c77c6035a37651f197e3aa3034cba5f6422f97df7ec13573d430d0fca12bed42"
@@ -80,7 +82,10 @@ def test_da_vectors_fk20_proofs_array_path(enc: Encoder, monkeypatch) -> None:
     monkeypatch.setenv("EIGEN_NATIVE", "0")
     assert enc.kernel() is None
     p = enc.blob_to_coeffs(BLOB_1234)
-    assert bn254.g1_compress(enc.commit(p)).hex() == "a3e97c98a3d7bba9a4e4ca906f3285a2939b2c8b05ad4ef2f7ac475de71345d2"
+    assert (
+        bn254.g1_compress(enc.commit(p)).hex()
+        == "a3e97c98a3d7bba9a4e4ca906f3285a2939b2c8b05ad4ef2f7ac475de71345d2"
+    )
     assert bn254.g1_compress(enc.proofs(p, EncodingParams(4))[..., :3]).hex() == FK20_VECTOR_1234
 
 
@@ -99,7 +104,9 @@ def test_da_verify_single_and_batch(enc: Encoder, encoded) -> None:
     assert enc.verify_chunk(C, 7, fr.coeffs[:, 7], fr.proofs[..., 7])
     assert not enc.verify_chunk(C, 8, fr.coeffs[:, 7], fr.proofs[..., 7])  # wrong index
     idx = np.arange(0, 8192, 1024)
-    s = Sample(np.zeros(idx.size, np.int64), idx, enc.c.fr.take(fr.coeffs, idx), enc.c.g1.take(fr.proofs, idx))
+    s = Sample(
+        np.zeros(idx.size, np.int64), idx, enc.c.fr.take(fr.coeffs, idx), enc.c.g1.take(fr.proofs, idx)
+    )
     assert enc.verify_batch(C, s)
     bad = enc.c.fr.take(fr.coeffs, idx).copy()
     bad[:, 5] = enc.c.fr.add(bad[:, 5], enc.c.fr.ones((1,)))
@@ -227,8 +234,10 @@ def test_da_insecure_srs_is_marked() -> None:
 
 
 @slow_without_native
-@pytest.mark.skipif(not native.enabled() and not eigen_settings.slow_tests(),
-                    reason="long run on the array code: set EIGEN_SLOW=1 (fast with the native kernel)")
+@pytest.mark.skipif(
+    not native.enabled() and not eigen_settings.slow_tests(),
+    reason="long run on the array code: set EIGEN_SLOW=1 (fast with the native kernel)",
+)
 def test_da_full_code_with_chunk_length_two() -> None:
     """The real 8,192-chunk code with L = 2 (a 64 KiB blob): FK20 over 1,024-point G1 FFTs, batch
     verification of random chunks and recovery from a random 1/8."""

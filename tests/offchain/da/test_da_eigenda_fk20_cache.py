@@ -68,7 +68,9 @@ def test_table_cache_round_trip(srs, coeffs, tmp_path: Path, monkeypatch) -> Non
     assert table.shape == (2 * PARAMS.rows, PARAMS.chunk_length, 3, 4)
     assert _proofs(second, coeffs) == want
     # another SRS gets its own file
-    Encoder(insecure_test_srs(N, secret=7, with_g2=False), table_cache=str(tmp_path)).kernel().toeplitz_table(PARAMS)
+    Encoder(insecure_test_srs(N, secret=7, with_g2=False), table_cache=str(tmp_path)).kernel().toeplitz_table(
+        PARAMS
+    )
     assert len(list(tmp_path.glob("fk20-bn254-*-n64-L4.bin"))) == 2
 
 

@@ -73,7 +73,9 @@ def test_da_gpu_frames_match_cpu_and_vectors() -> None:
         C = e.commit(p)
         idx = np.arange(32)
         assert e.verify_batch(C, Sample(np.zeros(32, np.int64), idx, fr.coeffs, fr.proofs), 32)
-        outs.append((e.c.fr.to_bytes(fr.coeffs.reshape(e.c.fr.n, -1)).tobytes(), bn254.g1_compress(fr.proofs)))
+        outs.append(
+            (e.c.fr.to_bytes(fr.coeffs.reshape(e.c.fr.n, -1)).tobytes(), bn254.g1_compress(fr.proofs))
+        )
     assert outs[0] == outs[1]
 
 
@@ -88,7 +90,10 @@ def test_da_gpu_eigenda_vector_proofs() -> None:
     e = Encoder(SRS(g1=g1, g2_pow2=None, xp=cp), "gpu")
     p = e.c.fr.from_ints([1, 2, 3, 4])
     fr = e.frames(p)
-    assert bn254.g1_compress(e.commit(p)).hex() == "a3e97c98a3d7bba9a4e4ca906f3285a2939b2c8b05ad4ef2f7ac475de71345d2"
+    assert (
+        bn254.g1_compress(e.commit(p)).hex()
+        == "a3e97c98a3d7bba9a4e4ca906f3285a2939b2c8b05ad4ef2f7ac475de71345d2"
+    )
     assert bn254.g1_compress(fr.proofs[..., :2]).hex() == (
         "d4a06377d14f7d126fee590781996a2f72185f2b0808e819fc2a6990d7c56a87"
         "a0e0fe867d2e7d735c56e0f184168fd890e16aa5cb4eab1708aecc1f126a3eca"
@@ -107,7 +112,11 @@ def test_da_gpu_g1_kernel_matches_cpu_kernel(curve: str) -> None:
 
     cp = get_backend("gpu")
     mod = bn254 if curve == "bn254" else bls12_381
-    root, adic = (bn254.ROOT_OF_UNITY_2_28, bn254.TWO_ADICITY) if curve == "bn254" else (bls12_381.ROOT_OF_UNITY_2_32, bls12_381.TWO_ADICITY)
+    root, adic = (
+        (bn254.ROOT_OF_UNITY_2_28, bn254.TWO_ADICITY)
+        if curve == "bn254"
+        else (bls12_381.ROOT_OF_UNITY_2_32, bls12_381.TWO_ADICITY)
+    )
     rng = random.Random(13)
     n = 48
     ks = scalars_to_bytes([rng.randrange(mod.R) for _ in range(n)])
@@ -121,7 +130,9 @@ def test_da_gpu_g1_kernel_matches_cpu_kernel(curve: str) -> None:
         d = Domain(G.fr, 16, root, adic)
         res = [
             K.scalar_mul(kp, sc),
-            K.rows_msm(kp.reshape(2, 24, 3, K.nl), sc.reshape(2, 24, 4)),  # rows longer than one thread's share
+            K.rows_msm(
+                kp.reshape(2, 24, 3, K.nl), sc.reshape(2, 24, 4)
+            ),  # rows longer than one thread's share
             K.rows_msm_precomputed(K.rows_precompute(kp.reshape(2, 24, 3, K.nl)), sc.reshape(2, 24, 4)),
             K.msm(kp, sc)[None],
             K.fft(kp[:32].reshape(16, 2, 3, K.nl), K.scalars_from_fr(d.roots)),

@@ -53,7 +53,12 @@ def test_bundle_single_byte_changes(pos: int, val: int) -> None:
 
 # (reader, file name, its error, plausible headers to start from: arbitrary tails after a valid start)
 _READERS = [
-    (read_frames, "frames.bin", FrameFileError, [b"", b"EDAF\x01", b"EDAF\x01\x00\x00\x00\x01\x00\x00\x00\x01"]),
+    (
+        read_frames,
+        "frames.bin",
+        FrameFileError,
+        [b"", b"EDAF\x01", b"EDAF\x01\x00\x00\x00\x01\x00\x00\x00\x01"],
+    ),
     (read_cells, "cells.bin", CellFileError, [b"", b"EPDC", b"EPDC\x01\x00\x00\x00\x01"]),
 ]
 
@@ -84,7 +89,11 @@ def test_table_cache_file_never_crashes(body: bytes) -> None:
 
     enc = _encoder(Encoder, insecure_test_srs)
     params = EncodingParams(8, num_chunks=16, coding_rate=2)
-    data = TABLE_MAGIC + struct.pack("<QQQ", 8, params.chunk_length, 2 * params.rows * params.chunk_length) + body
+    data = (
+        TABLE_MAGIC
+        + struct.pack("<QQQ", 8, params.chunk_length, 2 * params.rows * params.chunk_length)
+        + body
+    )
     try:
         enc.kernel()._read_table(_write("table.bin", data), params)
     except (TableCacheError, native.NativeError):

@@ -84,8 +84,10 @@ def test_da_peerdas_input_errors(pd: PeerDAS) -> None:
 
 
 @((lambda f: f) if native.enabled() else pytest.mark.slow)
-@pytest.mark.skipif(not native.enabled() and not eigen_settings.slow_tests(),
-                    reason="long run (~2 min of FK20 on the array code): set EIGEN_SLOW=1 (fast with the native kernel)")
+@pytest.mark.skipif(
+    not native.enabled() and not eigen_settings.slow_tests(),
+    reason="long run (~2 min of FK20 on the array code): set EIGEN_SLOW=1 (fast with the native kernel)",
+)
 def test_da_peerdas_proofs_and_recovery_byte_identical(ckzg_setup) -> None:
     full = PeerDAS(load_trusted_setup(_setup_path()))
     blob = _blob(7)
