@@ -6,7 +6,10 @@ arguments and returning an exit status. This file only wires them together, so c
 edit each other's command code.
 
 Exit status: 0 success, 1 a negative verdict (evidence rejected, verification failed),
-2 a usage or input error.
+2 a usage or input error. Every error is one line on stderr (``eigen: error: Type: message``), never
+a traceback: the package's typed errors and the standard library's input errors (an unreadable or
+unwritable file, bytes that do not decode, a value out of range) are caught here; argument types
+(``offchain/cliargs.py``) check output paths and ranges before any heavy work starts.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from offchain import __version__
 from offchain.errors import EigenError
@@ -27,8 +31,39 @@ COMPONENTS: tuple[str, ...] = (
 )
 
 
+class DefaultsFormatter(argparse.HelpFormatter):
+    """Appends ``(default: X)`` to an option's help unless the help already names its default, or
+    there is none to name (a required option, a flag that is off, an unset value)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text.lower()
+            or not action.option_strings
+            or action.required
+            or any(default is v for v in (None, False, argparse.SUPPRESS))
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class EigenParser(argparse.ArgumentParser):
+    """The parser of ``eigen`` and of every sub-command (``add_subparsers`` builds sub-parsers of the
+    parent's class): each option's help shows its default."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", DefaultsFormatter)
+        super().__init__(*args, **kwargs)
+
+
+# What a command may raise on bad input that is not yet one of the package's typed errors: a file that
+# cannot be read or written, bytes that do not decode, a value out of range, a request too large.
+INPUT_ERRORS = (OSError, UnicodeError, ValueError, OverflowError, MemoryError)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="eigen", description="Verifiable cloud toolkit.")
+    parser = EigenParser(prog="eigen", description="Verifiable cloud toolkit.")
     parser.add_argument("--version", action="version", version=f"eigen {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMPONENTS:
@@ -51,11 +86,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(func(args) or 0)
-    except EigenError as exc:
-        print(f"eigen: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+    except (EigenError, *INPUT_ERRORS) as exc:
+        print(f"eigen: error: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _one_line(exc: BaseException) -> str:
+    """The error's message on one line (a compiler's or parser's multi-line text is folded)."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 2000 else text[:2000] + " ..."
 
 
 if __name__ == "__main__":  # pragma: no cover

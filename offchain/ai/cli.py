@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from offchain import abi
+from offchain import abi, cliargs
 from offchain.abi import ZERO_ADDRESS
 from offchain.ai.errors import InferenceReceiptError
 from offchain.backend import BACKENDS
@@ -78,7 +78,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     comp = svc.complete(prompt, params, client=args.client)
     rj = comp.receipt.to_json()
     if args.receipt_out:
-        Path(args.receipt_out).write_text(rj + "\n")
+        args.receipt_out.write_text(rj + "\n")
     if args.json:
         print(
             json.dumps(
@@ -123,12 +123,12 @@ def register(subparsers: Any) -> None:
     ai.set_defaults(func=lambda a: (ai.print_help(sys.stderr), 2)[1])
 
     run = sub.add_parser("run", help="generate a completion and print it with its signed receipt")
-    run.add_argument("--prompt", required=True)
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--max-tokens", type=int, default=64)
-    run.add_argument("--temperature", default="0", help="0 = greedy (default)")
-    run.add_argument("--top-k", type=int, default=0)
-    run.add_argument("--top-p", default="1")
+    run.add_argument("--prompt", required=True, help="the user message (or raw text with --raw)")
+    run.add_argument("--seed", type=cliargs.uint(64), default=0, help="sampling seed (a 64-bit integer)")
+    run.add_argument("--max-tokens", type=int, default=64, help="generate at most this many tokens")
+    run.add_argument("--temperature", default="0", help="sampling temperature (0 = greedy)")
+    run.add_argument("--top-k", type=int, default=0, help="keep the k most likely tokens (0 = all)")
+    run.add_argument("--top-p", default="1", help="nucleus sampling mass (1 = off)")
     run.add_argument("--system", default=None, help="system message (default: the template's)")
     run.add_argument("--raw", action="store_true", help="tokenize the prompt as-is, no chat template")
     run.add_argument("--key-file", default=None, help="hex secp256k1 operator key")
@@ -139,21 +139,23 @@ def register(subparsers: Any) -> None:
         help="bind the receipt to this client address (the one a slash over it compensates); "
         "default: the zero address, an unbound receipt that InferenceDisputes refuses",
     )
-    run.add_argument("--receipt-out", default=None, help="also write the receipt JSON here")
+    run.add_argument(
+        "--receipt-out", type=cliargs.output_file, default=None, help="also write the receipt JSON here"
+    )
     run.add_argument("--json", action="store_true", help="print one JSON object")
     _add_model_args(run)
     run.set_defaults(func=cmd_run)
 
     ver = sub.add_parser("verify", help="re-execute a receipt: exit 0 match, 1 mismatch")
     ver.add_argument("receipt", help="receipt JSON file (or '-' for stdin; the last JSON line is used)")
-    ver.add_argument("--operator", default=None, help="require this operator address")
+    ver.add_argument("--operator", type=_address, default=None, help="require this operator address")
     ver.add_argument("--client", type=_address, default=None, help="require this client address")
     _add_model_args(ver)
     ver.set_defaults(func=cmd_verify)
 
     srv = sub.add_parser("serve", help="OpenAI-compatible chat completions on loopback")
-    srv.add_argument("--host", default="127.0.0.1")
-    srv.add_argument("--port", type=int, default=8000)
-    srv.add_argument("--key-file", default=None)
+    srv.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    srv.add_argument("--port", type=cliargs.port, default=8000, help="TCP port (0 = any free one)")
+    srv.add_argument("--key-file", default=None, help="hex secp256k1 operator key")
     _add_model_args(srv)
     srv.set_defaults(func=cmd_serve)

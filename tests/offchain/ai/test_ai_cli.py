@@ -158,3 +158,38 @@ def test_server_chat_completions_and_stream():
 def test_server_refuses_non_loopback():
     with pytest.raises(ServerError):
         make_server(tiny_service(), "0.0.0.0", 0)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--receipt-out", "/nonexistent-folder/r.json"], "does not exist"),
+        (["--receipt-out", "."], "is a directory"),
+        (["--seed", str(2**64)], "--seed"),
+        (["--seed", "-1"], "--seed"),
+        (["--client", "0x12"], "--client"),
+    ],
+)
+def test_run_refuses_bad_arguments_before_generating(extra, message, capsys, monkeypatch):
+    """Arguments are checked when parsed: exit 2 with one line, and no model is even loaded."""
+    import offchain.ai.cli as ai_cli
+
+    monkeypatch.setattr(ai_cli, "_service", lambda *a, **k: pytest.fail("the model was loaded"))
+    with pytest.raises(SystemExit) as exc:
+        main(["ai", "run", "--tiny", "0", "--prompt", "hi", *extra])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert message in err[-1] and "Traceback" not in "".join(err)
+
+
+@pytest.mark.parametrize("extra", [["--port", "99999"], ["--port", "-1"], ["--port", "http"]])
+def test_serve_refuses_a_bad_port(extra, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["ai", "serve", "--tiny", "0", *extra])
+    assert exc.value.code == 2 and "--port" in capsys.readouterr().err
+
+
+def test_verify_refuses_a_bad_operator_address(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["ai", "verify", str(tmp_path / "r.json"), "--tiny", "0", "--operator", "0x12"])
+    assert exc.value.code == 2 and "--operator" in capsys.readouterr().err

@@ -1,0 +1,47 @@
+"""Argument types shared by every ``eigen`` sub-command: checked when the command line is parsed, so
+a bad value is one line and exit 2 before any heavy work (never after it, losing a result)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def output_file(text: str) -> Path:
+    """A file the command will write: not a directory, in a folder that exists and is writable."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a directory, not a file")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"folder {folder} of {text} does not exist")
+    if path.exists() and not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text} exists and is not a regular file")
+    return path
+
+
+def port(text: str) -> int:
+    """A TCP port, 0 (any free one) to 65535."""
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535, got {value}")
+    return value
+
+
+def uint(bits: int):
+    """An argparse type for an unsigned integer below ``2**bits`` (decimal or 0x-hex)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 0)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if not 0 <= value < 1 << bits:
+            raise argparse.ArgumentTypeError(f"must be in [0, 2^{bits}), got {value}")
+        return value
+
+    parse.__name__ = f"uint{bits}"
+    return parse
