@@ -1,0 +1,196 @@
+"""On-disk byte layout of the store's files; strict, fail-closed parsing. All integers big-endian.
+
+A table's data lives in numbered *segments*. Segment ``N`` of a table with ``S`` shards is the files
+``<path_s>/<table>/<N:08d>-<s>.values`` (one per shard ``s``; shard ``s`` lives on the ``s``-th path of
+the store) and ``<path_0>/<table>/<N:08d>.keys``.
+
+File header (16 bytes, both kinds)::
+
+    magic     4 B   b"ESTV" (values file) or b"ESTK" (keys file)
+    version   u16   1
+    shard     u16   values file: its shard index; keys file: the shard count
+    segment   u32   N
+    crc       u32   CRC-32 of the 12 bytes above
+
+Values file: the header, then *records*, appended and never rewritten::
+
+    key_len   u16   1 .. MAX_KEY
+    flags     u16   0
+    value_len u32   0 .. MAX_VALUE
+    value_crc u32   CRC-32 of the value
+    head_crc  u32   CRC-32 of the 12 bytes above followed by the key
+    key       key_len bytes
+    value     value_len bytes
+
+Keys file (the segment's index): the header, then *entries*, one per record, written by ``flush`` only
+after the values they point to are on disk (fsync), and finally, once the segment is full, a *seal*::
+
+    entry: type u8 = 1, shard u8, key_len u16, value_len u32, offset u64 (of the record in its
+           values file), time_ms u64 (when it was put), key, crc u32 (CRC-32 of all of the entry before it)
+    seal:  type u8 = 2, 3 zero bytes, count u32, value_bytes u64, newest_ms u64,
+           crc u32 (CRC-32 of the 24 bytes before it)
+
+Every length is bounded before it is used; a short read, a bad magic, version, type, length or CRC is
+reported with the offset where parsing stopped, never skipped.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+MAX_KEY = 1024
+MAX_VALUE = 64 << 20
+VERSION = 1
+VALUES_MAGIC = b"ESTV"
+KEYS_MAGIC = b"ESTK"
+
+FILE_HEADER = struct.Struct(">4sHHI")  # + u32 crc
+FILE_HEADER_SIZE = FILE_HEADER.size + 4
+RECORD_HEAD = struct.Struct(">HHII")  # key_len, flags, value_len, value_crc; + u32 head_crc
+RECORD_HEAD_SIZE = RECORD_HEAD.size + 4
+ENTRY = struct.Struct(">BBHIQQ")  # type, shard, key_len, value_len, offset, time_ms
+SEAL = struct.Struct(">B3xIQQ")  # type, count, value_bytes, newest_ms
+SEAL_SIZE = SEAL.size + 4
+CRC = struct.Struct(">I")
+TYPE_ENTRY = 1
+TYPE_SEAL = 2
+
+
+class FormatError(ValueError):
+    """A byte string that does not parse; ``offset`` is where parsing stopped."""
+
+    def __init__(self, offset: int, reason: str) -> None:
+        super().__init__(reason)
+        self.offset = offset
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One key of a keys file: where its record is and when it was put."""
+
+    key: bytes
+    shard: int
+    offset: int
+    value_len: int
+    time_ms: int
+
+    @property
+    def record_size(self) -> int:
+        """Bytes of the record in the values file (head, key and value)."""
+        return RECORD_HEAD_SIZE + len(self.key) + self.value_len
+
+
+@dataclass(frozen=True)
+class Seal:
+    """The footer of a full segment's keys file."""
+
+    count: int
+    value_bytes: int
+    newest_ms: int
+
+
+def file_header(magic: bytes, shard: int, segment: int) -> bytes:
+    """The 16-byte header of a values or keys file."""
+    head = FILE_HEADER.pack(magic, VERSION, shard, segment)
+    return head + CRC.pack(zlib.crc32(head))
+
+
+def parse_file_header(data: bytes | memoryview, magic: bytes) -> tuple[int, int]:
+    """``(shard, segment)`` of a file header; :class:`FormatError` unless it is exactly valid."""
+    if len(data) < FILE_HEADER_SIZE:
+        raise FormatError(0, f"file shorter than its {FILE_HEADER_SIZE}-byte header")
+    got_magic, version, shard, segment = FILE_HEADER.unpack_from(data, 0)
+    if CRC.unpack_from(data, FILE_HEADER.size)[0] != zlib.crc32(bytes(data[: FILE_HEADER.size])):
+        raise FormatError(0, "file header checksum mismatch")
+    if got_magic != magic or version != VERSION:
+        raise FormatError(0, f"file header magic {got_magic!r} version {version}, expected {magic!r} version {VERSION}")
+    return shard, segment
+
+
+def record_head(key: bytes, value: bytes | memoryview) -> bytes:
+    """Head and key of the record that stores ``value`` under ``key``."""
+    head = RECORD_HEAD.pack(len(key), 0, len(value), zlib.crc32(value))
+    return head + CRC.pack(zlib.crc32(key, zlib.crc32(head))) + key
+
+
+def parse_record_head(data: bytes | memoryview, offset: int, limit: int) -> tuple[bytes, int, int]:
+    """``(key, value_offset, value_len)`` of the record at ``offset`` (the data ends at ``limit``).
+
+    Checks the lengths, the head checksum and that the whole record fits before ``limit``; the value
+    checksum is checked by :func:`check_value`.
+    """
+    if offset + RECORD_HEAD_SIZE > limit:
+        raise FormatError(offset, "truncated record head")
+    key_len, flags, value_len, _ = RECORD_HEAD.unpack_from(data, offset)
+    if not 1 <= key_len <= MAX_KEY or flags or value_len > MAX_VALUE:
+        raise FormatError(offset, f"bad record head (key_len {key_len}, flags {flags}, value_len {value_len})")
+    key_at = offset + RECORD_HEAD_SIZE
+    value_at = key_at + key_len
+    if value_at + value_len > limit:
+        raise FormatError(offset, "truncated record")
+    key = bytes(data[key_at:value_at])
+    want = zlib.crc32(key, zlib.crc32(data[offset : offset + RECORD_HEAD.size]))
+    if CRC.unpack_from(data, offset + RECORD_HEAD.size)[0] != want:
+        raise FormatError(offset, "record head checksum mismatch")
+    return key, value_at, value_len
+
+
+def value_crc(data: bytes | memoryview, offset: int) -> int:
+    """The value checksum stored in the record head at ``offset``."""
+    return RECORD_HEAD.unpack_from(data, offset)[3]
+
+
+def check_value(data: bytes | memoryview, offset: int, value: memoryview) -> None:
+    """:class:`FormatError` unless ``value`` matches the checksum of the record at ``offset``."""
+    if zlib.crc32(value) != value_crc(data, offset):
+        raise FormatError(offset, "value checksum mismatch")
+
+
+def entry_bytes(entry: Entry) -> bytes:
+    """A keys-file entry."""
+    body = ENTRY.pack(TYPE_ENTRY, entry.shard, len(entry.key), entry.value_len, entry.offset, entry.time_ms)
+    body += entry.key
+    return body + CRC.pack(zlib.crc32(body))
+
+
+def seal_bytes(seal: Seal) -> bytes:
+    """A keys-file seal."""
+    body = SEAL.pack(TYPE_SEAL, seal.count, seal.value_bytes, seal.newest_ms)
+    return body + CRC.pack(zlib.crc32(body))
+
+
+def parse_keys(data: bytes, shards: int) -> tuple[list[Entry], Seal | None, int, FormatError | None]:
+    """Entries and seal of a keys file (after its header), the end of the valid prefix, and the error
+    that stopped parsing early (``None`` when the whole file parsed).
+
+    Parsing stops at the first bad entry: the valid prefix is kept, nothing after it is trusted. A seal
+    must be the last thing in the file and count exactly the entries before it.
+    """
+    entries: list[Entry] = []
+    at = FILE_HEADER_SIZE
+    end = len(data)
+    while at < end:
+        kind = data[at]
+        if kind == TYPE_SEAL:
+            if at + SEAL_SIZE > end:
+                return entries, None, at, FormatError(at, "truncated seal")
+            if CRC.unpack_from(data, at + SEAL.size)[0] != zlib.crc32(data[at : at + SEAL.size]):
+                return entries, None, at, FormatError(at, "seal checksum mismatch")
+            _, count, value_bytes, newest_ms = SEAL.unpack_from(data, at)
+            if count != len(entries) or at + SEAL_SIZE != end:
+                return entries, None, at, FormatError(at, "seal does not close the file")
+            return entries, Seal(count, value_bytes, newest_ms), end, None
+        if kind != TYPE_ENTRY or at + ENTRY.size > end:
+            return entries, None, at, FormatError(at, f"bad or truncated entry (type {kind})")
+        _, shard, key_len, value_len, offset, time_ms = ENTRY.unpack_from(data, at)
+        stop = at + ENTRY.size + key_len
+        if not 1 <= key_len <= MAX_KEY or value_len > MAX_VALUE or shard >= shards or stop + 4 > end:
+            return entries, None, at, FormatError(at, "bad or truncated entry")
+        if CRC.unpack_from(data, stop)[0] != zlib.crc32(data[at:stop]):
+            return entries, None, at, FormatError(at, "entry checksum mismatch")
+        entries.append(Entry(bytes(data[at + ENTRY.size : stop]), shard, offset, value_len, time_ms))
+        at = stop + 4
+    return entries, None, at, None

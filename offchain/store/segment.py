@@ -1,0 +1,165 @@
+"""One segment of a table: its values files (one per shard) and its keys file, and the raw file I/O.
+
+The byte layout is in :mod:`offchain.store.format`. A segment is *active* (appended to, its keys file
+grows at each flush) until it is *sealed* (a seal closes its keys file); after that its files are only
+read, through read-only ``mmap`` s, until garbage collection deletes them whole.
+
+:func:`write_all`, :func:`sync` and :func:`truncate` are the only functions that change file contents
+or sizes after creation: tests replace them to inject a full disk or an I/O error.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from offchain.store import format as fmt
+
+IOV_MAX = min(os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024, 1024)
+
+
+def write_all(fd: int, buffers: Sequence[bytes | memoryview]) -> None:
+    """Write ``buffers`` in order at the file position of ``fd`` (``writev``, no copy), retrying short writes."""
+    views = [memoryview(b).cast("B") for b in buffers if len(b)]
+    i = 0
+    while i < len(views):
+        n = os.writev(fd, views[i : i + IOV_MAX])
+        while n and i < len(views):
+            if n >= len(views[i]):
+                n -= len(views[i])
+                i += 1
+            else:
+                views[i] = views[i][n:]
+                n = 0
+
+
+def sync(fd: int) -> None:
+    """Make the data (and size) of ``fd`` durable."""
+    os.fdatasync(fd)
+
+
+def truncate(fd: int, size: int) -> None:
+    """Cut the file of ``fd`` back to ``size`` bytes and move its position there."""
+    os.ftruncate(fd, size)
+    os.lseek(fd, size, os.SEEK_SET)
+
+
+def sync_dir(path: Path) -> None:
+    """Make the entries of directory ``path`` (new or removed files) durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Segment:
+    """Files and in-memory summary of segment ``sid`` of a table whose shard ``s`` lives in ``dirs[s]``."""
+
+    def __init__(self, dirs: Sequence[Path], sid: int) -> None:
+        self.id = sid
+        self.dirs = list(dirs)
+        self.shards = len(dirs)
+        self.values_paths = [d / f"{sid:08d}-{s}.values" for s, d in enumerate(dirs)]
+        self.keys_path = dirs[0] / f"{sid:08d}.keys"
+        self.keys: list[bytes] = []
+        self.sealed = False
+        self.newest_ms = 0
+        self.value_bytes = 0
+        self.ends = [fmt.FILE_HEADER_SIZE] * self.shards  # end of the records in each values file
+        self.keys_end = fmt.FILE_HEADER_SIZE
+        self.maps: list[mmap.mmap | None] = [None] * self.shards
+        self.fds: list[int] | None = None  # values files, open for appending (active segment only)
+        self.keys_fd: int | None = None
+        self.pending: list[bytes] = []  # keys-file entries not yet written
+        self.dirty: set[int] = set()  # shards written since the last sync
+
+    # ---- creation and opening -------------------------------------------------------------------
+
+    def create(self) -> None:
+        """Create the segment's files with their headers, durably (files and directory entries)."""
+        fds = []
+        try:
+            for s, path in enumerate(self.values_paths):
+                fds.append(_create(path, fmt.file_header(fmt.VALUES_MAGIC, s, self.id)))
+            self.keys_fd = _create(self.keys_path, fmt.file_header(fmt.KEYS_MAGIC, self.shards, self.id))
+        except BaseException:
+            for fd in fds:
+                os.close(fd)
+            raise
+        self.fds = fds
+        for d in set(self.dirs):
+            sync_dir(d)
+
+    def open_for_append(self) -> None:
+        """Open the files of a recovered active segment for appending at ``ends`` / ``keys_end``."""
+        self.fds = []
+        for s, path in enumerate(self.values_paths):
+            fd = os.open(path, os.O_WRONLY)
+            self.fds.append(fd)
+            truncate(fd, self.ends[s])
+        self.keys_fd = os.open(self.keys_path, os.O_WRONLY)
+        truncate(self.keys_fd, self.keys_end)
+
+    def close_files(self) -> None:
+        """Close the append descriptors (the read-only maps stay until dropped)."""
+        for fd in self.fds or ():
+            os.close(fd)
+        if self.keys_fd is not None:
+            os.close(self.keys_fd)
+        self.fds, self.keys_fd = None, None
+
+    # ---- reading --------------------------------------------------------------------------------
+
+    def mapping(self, shard: int, need: int) -> mmap.mmap:
+        """A read-only map of values file ``shard`` at least ``need`` bytes long (remapped as the file grows).
+
+        Raises ``FileNotFoundError`` when the segment was deleted meanwhile. A map is never closed
+        explicitly: memoryviews handed out keep it alive after the segment drops it.
+        """
+        mm = self.maps[shard]
+        if mm is None or len(mm) < need:
+            with open(self.values_paths[shard], "rb") as f:
+                mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            self.maps[shard] = mm
+        return mm
+
+    def trim(self) -> None:
+        """Drop this process's mapped pages (they stay in the page cache) to bound resident memory."""
+        for mm in self.maps:
+            if mm is not None and hasattr(mm, "madvise"):
+                mm.madvise(mmap.MADV_DONTNEED)
+
+    def drop_maps(self) -> None:
+        """Forget the maps (closed once no memoryview uses them)."""
+        self.maps = [None] * self.shards
+
+    def file_bytes(self) -> int:
+        """Bytes of the segment's files on disk (as far as this process wrote or recovered them)."""
+        return sum(self.ends) + self.keys_end
+
+    def unlink(self) -> None:
+        """Delete the segment's files: values first, the keys file last."""
+        self.close_files()
+        self.drop_maps()
+        for path in [*self.values_paths, self.keys_path]:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+        for d in set(self.dirs):
+            sync_dir(d)
+
+
+def _create(path: Path, header: bytes) -> int:
+    """Create ``path`` (it must not exist), write ``header``, fsync; the descriptor is left open at the end."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        write_all(fd, [header])
+        sync(fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd

@@ -1,0 +1,686 @@
+"""A table: keys to write-once values, in append-only segments, expired whole by TTL.
+
+Files (layout in :mod:`offchain.store.format`): ``<path_0>/<table>/table.json`` (``{"version": 1,
+"shards": S, "ttl_s": T}``, replaced atomically), and the segments' ``.keys`` and ``.values`` files.
+
+Write path: ``put`` appends each record (head, key, value) to the values file of the least-filled shard
+with ``writev`` (the caller's buffer is written as is, no copy) and indexes it in memory; ``flush``
+fsyncs the values files written since the last flush, *then* appends the keys-file entries of those
+records and fsyncs the keys file. So an entry on disk always points at a durable, checksummed record.
+A segment whose values reach ``segment_bytes`` is flushed, sealed and replaced by a new one.
+
+Open: the keys files of sealed segments are read (entries only, no values); the active segment's keys
+file is read up to its first bad entry (a torn tail after a crash), and its values files are scanned
+from the end of the last indexed record, keeping every complete record whose checksums hold and cutting
+the file at the first that does not. Open time is thus proportional to the number of keys plus the
+unflushed tail, not to the bytes stored.
+
+Reads return a read-only ``memoryview`` into an ``mmap`` of the values file (no copy). Garbage
+collection deletes whole segments, oldest first, once their newest value is older than the TTL.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from offchain.store import errors as E
+from offchain.store import format as fmt
+from offchain.store import segment as seg_io
+from offchain.store.segment import Segment
+
+SEGMENT_BYTES = 1 << 30
+MAP_WINDOW = 256 << 20
+FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_OFFSET_BITS = 40
+_SHARD_BITS = 8
+CONFIG = "table.json"
+
+
+def _pack(sid: int, shard: int, offset: int) -> int:
+    """The keymap's location of a record: segment, shard and offset in one int."""
+    return (sid << (_OFFSET_BITS + _SHARD_BITS)) | (shard << _OFFSET_BITS) | offset
+
+
+def _unpack(loc: int) -> tuple[int, int, int]:
+    """Inverse of :func:`_pack`."""
+    return loc >> (_OFFSET_BITS + _SHARD_BITS), (loc >> _OFFSET_BITS) & 0xFF, loc & ((1 << _OFFSET_BITS) - 1)
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Replace ``path`` with ``data`` as JSON durably: temporary file, fsync, rename, fsync directory."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    seg_io.sync_dir(path.parent)
+
+
+def check_key(key: Any) -> bytes:
+    """``key`` as bytes; :class:`StoreInputError` unless it is 1 to ``MAX_KEY`` bytes."""
+    if not isinstance(key, (bytes, bytearray, memoryview)):
+        raise E.StoreInputError(f"key must be bytes, not {type(key).__name__}")
+    key = bytes(key)
+    if not 1 <= len(key) <= fmt.MAX_KEY:
+        raise E.StoreInputError(f"key of {len(key)} bytes; keys are 1 to {fmt.MAX_KEY} bytes")
+    return key
+
+
+def check_value(value: Any) -> bytes | memoryview:
+    """``value`` as a byte buffer; :class:`StoreInputError` unless it is at most ``MAX_VALUE`` bytes."""
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise E.StoreInputError(f"value must be bytes, not {type(value).__name__}")
+    view = memoryview(value).cast("B") if not isinstance(value, bytes) else value
+    if len(view) > fmt.MAX_VALUE:
+        raise E.StoreInputError(f"value of {len(view)} bytes; values are at most {fmt.MAX_VALUE} bytes (64 MiB)")
+    return view
+
+
+class Table:
+    """One table of a store. Thread-safe: one writer at a time (internally locked), any number of readers.
+
+    ``dirs[s]`` is the directory of shard ``s`` (one per path of the store). ``ttl_s`` (``None``: the
+    stored value, default no expiry) is how long values live; ``segment_bytes`` the size at which a
+    segment is sealed; ``cache_bytes`` a bound on an in-memory LRU of copied values (0: off);
+    ``verify_reads`` checks each value's CRC on ``get``; ``map_window`` bounds the mapped pages kept
+    resident between trims; ``clock`` returns seconds (tests move time).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        dirs: Sequence[Path],
+        *,
+        readonly: bool = False,
+        ttl_s: float | None = None,
+        segment_bytes: int = SEGMENT_BYTES,
+        cache_bytes: int = 0,
+        verify_reads: bool = True,
+        map_window: int = MAP_WINDOW,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = name
+        self.dirs = [Path(d) for d in dirs]
+        self.readonly = readonly
+        self.segment_bytes = segment_bytes
+        self.verify_reads = verify_reads
+        self.map_window = map_window
+        self.clock = clock
+        self.problems: list[E.CorruptionError] = []
+        self._keymap: dict[bytes, int] = {}
+        self._segments: dict[int, Segment] = {}
+        self._active: Segment | None = None
+        self._lock = threading.RLock()
+        self._closed = False
+        self._failed: BaseException | None = None
+        self._mapped = 0
+        self._cache: OrderedDict[bytes, bytes] = OrderedDict()
+        self._cache_bytes = cache_bytes
+        self._cache_used = 0
+        self._pool: ThreadPoolExecutor | None = None
+        self.ttl_s = self._load_config(ttl_s)
+        self._load()
+
+    # ---- configuration ---------------------------------------------------------------------------
+
+    def _load_config(self, ttl_s: float | None) -> float:
+        """Read (or create) ``table.json``; returns the TTL in seconds (0: none)."""
+        path = self.dirs[0] / CONFIG
+        if path.exists():
+            try:
+                conf = json.loads(path.read_text())
+                shards, stored_ttl = int(conf["shards"]), float(conf["ttl_s"])
+                if conf["version"] != 1:
+                    raise ValueError(f"version {conf['version']}")
+            except (ValueError, KeyError, TypeError) as exc:
+                raise E.CorruptSegmentError(str(path), None, f"bad table config: {exc}") from exc
+            if shards != len(self.dirs):
+                raise E.StoreInputError(f"table {self.name!r} has {shards} shards, the store {len(self.dirs)} paths")
+            if ttl_s is not None and ttl_s != stored_ttl and not self.readonly:
+                write_json_atomic(path, {"version": 1, "shards": shards, "ttl_s": float(ttl_s)})
+                return float(ttl_s)
+            return stored_ttl
+        if self.readonly:
+            raise E.StoreInputError(f"no table {self.name!r} in {self.dirs[0].parent}")
+        for d in self.dirs:
+            d.mkdir(parents=True, exist_ok=True)
+            seg_io.sync_dir(d.parent)
+        ttl = float(ttl_s or 0)
+        write_json_atomic(path, {"version": 1, "shards": len(self.dirs), "ttl_s": ttl})
+        return ttl
+
+    def set_ttl(self, ttl_s: float) -> None:
+        """Change (and persist) the TTL; 0 disables expiry."""
+        with self._lock:
+            self._check_writable()
+            write_json_atomic(self.dirs[0] / CONFIG, {"version": 1, "shards": len(self.dirs), "ttl_s": float(ttl_s)})
+            self.ttl_s = float(ttl_s)
+
+    # ---- open and recovery -----------------------------------------------------------------------
+
+    def _load(self) -> None:
+        """Load every segment's index; recover the active one; start a new one if needed."""
+        ids = sorted(int(p.name[:8]) for p in self.dirs[0].glob("*.keys") if p.name[:8].isdigit())
+        if not self.readonly:
+            self._remove_orphans(ids[-1] if ids else -1)
+        for sid in ids:
+            self._load_segment(sid, last=sid == ids[-1])
+        if not self.readonly and (self._active is None):
+            self._new_segment(ids[-1] + 1 if ids else 0)
+
+    def _remove_orphans(self, last: int) -> None:
+        """Delete values files of a segment after ``last`` (a crash while creating it, before its keys file)."""
+        for d in self.dirs:
+            for path in d.glob("*.values"):
+                if path.name[:8].isdigit() and int(path.name[:8]) > last:
+                    path.unlink()
+
+    def _load_segment(self, sid: int, last: bool) -> None:
+        """Index segment ``sid`` from its keys file (rebuilding it from the values files if damaged)."""
+        seg = Segment(self.dirs, sid)
+        try:
+            data = seg.keys_path.read_bytes()
+        except FileNotFoundError:  # deleted by a concurrent GC (read-only opens)
+            return
+        if not self._values_files_ok(seg):
+            return
+        entries, seal, end, err = self._parse_keys(seg, data)
+        seg.keys_end = end
+        if seal is not None:
+            self._index(seg, entries)
+            seg.sealed, seg.newest_ms = True, max(seg.newest_ms, seal.newest_ms)
+        elif last:
+            self._recover_active(seg, entries)
+        else:
+            self.problems.append(E.CorruptIndexError(str(seg.keys_path), err.offset if err else end,
+                                                     err.reason if err else "segment not sealed"))
+            self._index(seg, entries)
+            self._rebuild(seg)
+            seg.sealed = True
+        self._segments[sid] = seg
+
+    def _values_files_ok(self, seg: Segment) -> bool:
+        """Whether every values file of ``seg`` exists with a valid header; else a problem is recorded
+        (or, for an expired segment whose deletion a crash interrupted, the deletion is finished)."""
+        for s, path in enumerate(seg.values_paths):
+            try:
+                with open(path, "rb") as f:
+                    shard, sid = fmt.parse_file_header(f.read(fmt.FILE_HEADER_SIZE), fmt.VALUES_MAGIC)
+                if (shard, sid) != (s, seg.id):
+                    raise fmt.FormatError(0, f"header names shard {shard} segment {sid}")
+            except FileNotFoundError:
+                if not seg.keys_path.exists():  # collected by the writer meanwhile (read-only opens)
+                    return False
+                if self._expired_remains(seg):
+                    return False
+                self.problems.append(E.CorruptSegmentError(str(path), None, "values file missing"))
+                return False
+            except fmt.FormatError as exc:
+                self.problems.append(E.CorruptSegmentError(str(path), exc.offset, exc.reason))
+                return False
+        return True
+
+    def _expired_remains(self, seg: Segment) -> bool:
+        """Whether ``seg`` is a sealed, expired segment whose collection was cut short (then finish it)."""
+        _, seal, _, _ = self._parse_keys(seg, seg.keys_path.read_bytes())
+        if seal is None or not self.ttl_s or seal.newest_ms + self.ttl_s * 1000 > self._now_ms():
+            return False
+        if not self.readonly:
+            seg.unlink()
+        return True
+
+    def _parse_keys(self, seg: Segment, data: bytes) -> tuple[list[fmt.Entry], fmt.Seal | None, int, fmt.FormatError | None]:
+        """Parse a keys file; a bad header gives no entries and the error."""
+        try:
+            shards, sid = fmt.parse_file_header(data, fmt.KEYS_MAGIC)
+            if (shards, sid) != (seg.shards, seg.id):
+                raise fmt.FormatError(0, f"header names {shards} shards, segment {sid}")
+        except fmt.FormatError as exc:
+            return [], None, fmt.FILE_HEADER_SIZE, exc
+        return fmt.parse_keys(data, seg.shards)
+
+    def _index(self, seg: Segment, entries: Iterable[fmt.Entry]) -> None:
+        """Add ``entries`` of ``seg`` to the keymap and the segment's summary."""
+        keymap, keys = self._keymap, seg.keys
+        for e in entries:
+            if e.key in keymap:
+                continue
+            keymap[e.key] = _pack(seg.id, e.shard, e.offset)
+            keys.append(e.key)
+            seg.value_bytes += e.value_len
+            seg.newest_ms = max(seg.newest_ms, e.time_ms)
+            seg.ends[e.shard] = max(seg.ends[e.shard], e.offset + e.record_size)
+
+    def _scan(self, seg: Segment, shard: int, start: int, time_ms: int) -> tuple[list[fmt.Entry], int]:
+        """Complete, checksummed records of values file ``shard`` from ``start``; and where they stop."""
+        try:
+            mm = seg.mapping(shard, 0)
+        except (FileNotFoundError, ValueError):
+            return [], start
+        found, at, limit = [], start, len(mm)
+        if start > limit:
+            self.problems.append(E.CorruptValueError(str(seg.values_paths[shard]), limit,
+                                                     "file shorter than its indexed records"))
+            return [], limit
+        while at < limit:
+            try:
+                key, value_at, value_len = fmt.parse_record_head(mm, at, limit)
+                fmt.check_value(mm, at, memoryview(mm)[value_at : value_at + value_len])
+            except fmt.FormatError:
+                break
+            found.append(fmt.Entry(key, shard, at, value_len, time_ms))
+            at = value_at + value_len
+        return found, at
+
+    def _recover_active(self, seg: Segment, entries: list[fmt.Entry]) -> None:
+        """Index the active segment: its keys-file prefix, then its values files' unindexed tail."""
+        self._index(seg, entries)
+        now = self._now_ms()
+        recovered = []
+        for s in range(seg.shards):
+            found, stop = self._scan(seg, s, seg.ends[s], now)
+            recovered += found
+            seg.ends[s] = stop
+        self._index(seg, recovered)
+        self._active = seg
+        if self.readonly:
+            return
+        seg.drop_maps()
+        seg.open_for_append()
+        seg.pending = [fmt.entry_bytes(e) for e in recovered]
+        seg.dirty = set(range(seg.shards))
+        self._flush_segment(seg)
+
+    def _rebuild(self, seg: Segment) -> None:
+        """Index the records of a segment with a damaged keys file by scanning its values files."""
+        mtime = max(int(os.stat(p).st_mtime * 1000) for p in seg.values_paths)
+        for s in range(seg.shards):
+            found, stop = self._scan(seg, s, fmt.FILE_HEADER_SIZE, mtime)
+            self._index(seg, found)
+            size = len(seg.mapping(s, 0))
+            if stop < size:
+                self.problems.append(E.CorruptValueError(str(seg.values_paths[s]), stop, "unreadable record; "
+                                                         "the keys after it in this file are lost"))
+        seg.newest_ms = max(seg.newest_ms, mtime)
+
+    # ---- state checks ----------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        """:class:`StoreClosedError` if the table is closed or failed."""
+        if self._closed:
+            raise E.StoreClosedError(f"table {self.name!r} is closed")
+        if self._failed is not None:
+            raise E.StoreClosedError(f"table {self.name!r} failed ({self._failed}); reopen the store")
+
+    def _check_writable(self) -> None:
+        """Also :class:`StoreInputError` for a read-only table."""
+        self._check_open()
+        if self.readonly:
+            raise E.StoreInputError(f"table {self.name!r} is open read-only")
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def _fail(self, exc: BaseException) -> E.StoreError:
+        """Mark the table failed (it must be reopened) and return the error to raise."""
+        self._failed = exc
+        if isinstance(exc, OSError) and exc.errno in FULL_ERRNOS:
+            return E.StoreFullError(f"table {self.name!r}: {exc}; reopen the store")
+        return E.StoreIOError(f"table {self.name!r}: {exc}; reopen the store")
+
+    # ---- writing ---------------------------------------------------------------------------------
+
+    def put(self, key: bytes, value: bytes | memoryview) -> None:
+        """Write one value (see :meth:`put_batch`)."""
+        self.put_batch([(key, value)])
+
+    def put_batch(self, items: Iterable[tuple[bytes, bytes | memoryview]]) -> None:
+        """Write several values (readable at once, durable after :meth:`flush`).
+
+        All keys and values are checked first: a bad one, or a key already present, raises before
+        anything is written. A full disk raises :class:`StoreFullError` with nothing of the batch kept.
+        The caller must not change a buffer while the call runs.
+        """
+        batch = [(check_key(k), check_value(v)) for k, v in items]
+        with self._lock:
+            self._check_writable()
+            self._check_new(batch)
+            seg = self._active
+            assert seg is not None
+            plan = self._plan(seg, batch)
+            self._append(seg, plan)
+            now = self._now_ms()
+            for key, value, shard, offset in plan:
+                self._keymap[key] = _pack(seg.id, shard, offset)
+                seg.keys.append(key)
+                seg.pending.append(fmt.entry_bytes(fmt.Entry(key, shard, offset, len(value), now)))
+                seg.value_bytes += len(value)
+            seg.newest_ms = max(seg.newest_ms, now)
+            if seg.value_bytes >= self.segment_bytes:
+                self._seal_and_roll(seg)
+
+    def _check_new(self, batch: list[tuple[bytes, bytes | memoryview]]) -> None:
+        """:class:`KeyExistsError` if a key of the batch is stored or repeated."""
+        seen: set[bytes] = set()
+        for key, _ in batch:
+            if key in self._keymap or key in seen:
+                raise E.KeyExistsError(f"key {key.hex()[:64]} already written (values are written once)")
+            seen.add(key)
+
+    def _plan(self, seg: Segment, batch: list[tuple[bytes, Any]]) -> list[tuple[bytes, Any, int, int]]:
+        """``(key, value, shard, offset)`` of each record: each goes to the shard with the fewest bytes."""
+        ends = list(seg.ends)
+        plan = []
+        for key, value in batch:
+            shard = min(range(len(ends)), key=ends.__getitem__) if len(ends) > 1 else 0
+            plan.append((key, value, shard, ends[shard]))
+            ends[shard] += fmt.RECORD_HEAD_SIZE + len(key) + len(value)
+        return plan
+
+    def _append(self, seg: Segment, plan: list[tuple[bytes, Any, int, int]]) -> None:
+        """Write the planned records; on an error cut every values file back and raise a typed error."""
+        assert seg.fds is not None
+        buffers: dict[int, list[Any]] = {}
+        for key, value, shard, _ in plan:
+            buffers.setdefault(shard, []).extend((fmt.record_head(key, value), value))
+        start = list(seg.ends)
+        written = []
+        try:
+            for shard, bufs in buffers.items():
+                written.append(shard)
+                seg_io.write_all(seg.fds[shard], bufs)
+                seg.dirty.add(shard)
+                seg.ends[shard] += sum(len(b) for b in bufs)
+        except OSError as exc:
+            self._roll_back(seg, written, start)
+            if exc.errno in FULL_ERRNOS:
+                raise E.StoreFullError(f"table {self.name!r}: disk full ({exc}); the batch was not written") from exc
+            raise E.StoreIOError(f"table {self.name!r}: write failed ({exc}); the batch was not written") from exc
+
+    def _roll_back(self, seg: Segment, shards: list[int], start: list[int]) -> None:
+        """Cut values files ``shards`` back to ``start`` (the table fails if even that is impossible)."""
+        assert seg.fds is not None
+        for shard in shards:
+            try:
+                seg_io.truncate(seg.fds[shard], start[shard])
+                seg.ends[shard] = start[shard]
+            except OSError as exc:
+                raise self._fail(exc) from exc
+
+    def flush(self) -> None:
+        """Return once every value put before the call is durable (data, index and new files)."""
+        with self._lock:
+            self._check_writable()
+            if self._active is not None:
+                self._flush_segment(self._active)
+
+    def _flush_segment(self, seg: Segment) -> None:
+        """Fsync the written values files, then append and fsync the keys-file entries."""
+        assert seg.fds is not None and seg.keys_fd is not None
+        try:
+            self._sync_shards(seg, sorted(seg.dirty))
+            seg.dirty.clear()
+        except OSError as exc:
+            raise self._fail(exc) from exc
+        if not seg.pending:
+            return
+        data = b"".join(seg.pending)
+        try:
+            seg_io.write_all(seg.keys_fd, [data])
+        except OSError as exc:
+            self._roll_back_keys(seg)
+            if exc.errno in FULL_ERRNOS:
+                raise E.StoreFullError(f"table {self.name!r}: disk full writing the index ({exc}); "
+                                       "the values stay readable, flush again when there is room") from exc
+            raise self._fail(exc) from exc
+        try:
+            seg_io.sync(seg.keys_fd)
+        except OSError as exc:
+            raise self._fail(exc) from exc
+        seg.keys_end += len(data)
+        seg.pending.clear()
+
+    def _roll_back_keys(self, seg: Segment) -> None:
+        """Cut the keys file back to its last complete flush."""
+        assert seg.keys_fd is not None
+        try:
+            seg_io.truncate(seg.keys_fd, seg.keys_end)
+        except OSError as exc:
+            raise self._fail(exc) from exc
+
+    def _sync_shards(self, seg: Segment, shards: list[int]) -> None:
+        """Fsync the values files of ``shards``, in parallel when there are several (one per volume)."""
+        assert seg.fds is not None
+        fds = [seg.fds[s] for s in shards]
+        if len(fds) <= 1:
+            for fd in fds:
+                seg_io.sync(fd)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=len(self.dirs), thread_name_prefix="store-sync")
+        for future in [self._pool.submit(seg_io.sync, fd) for fd in fds]:
+            future.result()
+
+    def _seal(self, seg: Segment) -> None:
+        """Flush ``seg``, close its keys file with a seal, and stop appending to it."""
+        self._flush_segment(seg)
+        assert seg.keys_fd is not None
+        data = fmt.seal_bytes(fmt.Seal(len(seg.keys), seg.value_bytes, seg.newest_ms))
+        try:
+            seg_io.write_all(seg.keys_fd, [data])
+            seg_io.sync(seg.keys_fd)
+        except OSError as exc:
+            raise self._fail(exc) from exc
+        seg.keys_end += len(data)
+        seg.sealed = True
+        seg.close_files()
+
+    def _seal_and_roll(self, seg: Segment) -> None:
+        """Seal the active segment and start the next one."""
+        self._seal(seg)
+        self._active = None
+        self._new_segment(seg.id + 1)
+
+    def _new_segment(self, sid: int) -> None:
+        """Create segment ``sid`` and make it the active one."""
+        seg = Segment(self.dirs, sid)
+        try:
+            seg.create()
+        except OSError as exc:
+            for path in [*seg.values_paths, seg.keys_path]:
+                path.unlink(missing_ok=True)
+            raise self._fail(exc) from exc
+        self._segments[sid] = seg
+        self._active = seg
+
+    # ---- reading ---------------------------------------------------------------------------------
+
+    def get(self, key: bytes, verify: bool | None = None) -> memoryview | bytes | None:
+        """The value of ``key`` (a read-only view into the values file), or ``None`` if absent or expired.
+
+        ``verify`` (default: the table's ``verify_reads``) checks the value's CRC. A damaged record
+        raises :class:`CorruptValueError` naming the file.
+        """
+        self._check_open()
+        key = check_key(key)
+        if self._cache_bytes:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        loc = self._keymap.get(key)
+        if loc is None:
+            return None
+        sid, shard, offset = _unpack(loc)
+        seg = self._segments.get(sid)
+        if seg is None:
+            return None
+        try:
+            value = self._read(seg, shard, offset, key, self.verify_reads if verify is None else verify)
+        except FileNotFoundError:  # the segment was collected meanwhile
+            return None
+        if self._cache_bytes and len(value) <= self._cache_bytes // 8:
+            self._cache_put(key, bytes(value))
+        return value
+
+    def _read(self, seg: Segment, shard: int, offset: int, key: bytes, verify: bool) -> memoryview:
+        """The value of the record at ``offset`` of values file ``shard``, after checking it is ``key``'s."""
+        mm = seg.mapping(shard, offset + fmt.RECORD_HEAD_SIZE + len(key))
+        path = seg.values_paths[shard]
+        try:
+            value_len = fmt.RECORD_HEAD.unpack_from(mm, offset)[2]
+            mm = seg.mapping(shard, offset + fmt.RECORD_HEAD_SIZE + len(key) + value_len)
+            got, value_at, value_len = fmt.parse_record_head(mm, offset, len(mm))
+            if got != key:
+                raise fmt.FormatError(offset, "record holds another key")
+            value = memoryview(mm)[value_at : value_at + value_len]
+            if verify:
+                fmt.check_value(mm, offset, value)
+        except fmt.FormatError as exc:
+            raise E.CorruptValueError(str(path), exc.offset, exc.reason) from None
+        self._mapped += value_len
+        if self._mapped > self.map_window:
+            self._trim()
+        return value
+
+    def _trim(self) -> None:
+        """Release the mapped pages of every segment (resident memory stays bounded by ``map_window``)."""
+        self._mapped = 0
+        for seg in list(self._segments.values()):
+            seg.trim()
+
+    def _cache_put(self, key: bytes, value: bytes) -> None:
+        """Insert into the LRU cache, evicting the least recently used values beyond ``cache_bytes``."""
+        with self._lock:
+            if key in self._cache:
+                return
+            self._cache[key] = value
+            self._cache_used += len(value)
+            while self._cache_used > self._cache_bytes:
+                _, old = self._cache.popitem(last=False)
+                self._cache_used -= len(old)
+
+    def exists(self, key: bytes) -> bool:
+        """Whether ``key`` is stored (and not collected)."""
+        self._check_open()
+        loc = self._keymap.get(check_key(key))
+        return loc is not None and _unpack(loc)[0] in self._segments
+
+    def keys(self) -> list[bytes]:
+        """Every stored key (a snapshot)."""
+        self._check_open()
+        return list(self._keymap)
+
+    # ---- expiry ----------------------------------------------------------------------------------
+
+    def gc(self, now_s: float | None = None) -> dict[str, int]:
+        """Delete, oldest first, the segments whose newest value is older than the TTL.
+
+        The active segment is sealed first when everything in it has expired. Returns the counts of
+        segments, keys and value bytes removed.
+        """
+        removed = {"segments": 0, "keys": 0, "value_bytes": 0}
+        with self._lock:
+            self._check_writable()
+            if not self.ttl_s:
+                return removed
+            horizon = int((self.clock() if now_s is None else now_s) * 1000 - self.ttl_s * 1000)
+            for sid in sorted(self._segments):
+                seg = self._segments[sid]
+                if (seg is self._active and not seg.keys) or seg.newest_ms > horizon:
+                    break
+                if seg is self._active:
+                    self._seal_and_roll(seg)
+                self._delete(seg)
+                removed["segments"] += 1
+                removed["keys"] += len(seg.keys)
+                removed["value_bytes"] += seg.value_bytes
+        return removed
+
+    def _delete(self, seg: Segment) -> None:
+        """Drop a sealed segment's keys from the keymap and cache, then its files."""
+        for key in seg.keys:
+            loc = self._keymap.get(key)
+            if loc is not None and _unpack(loc)[0] == seg.id:
+                del self._keymap[key]
+                if key in self._cache:
+                    self._cache_used -= len(self._cache.pop(key))
+        del self._segments[seg.id]
+        seg.unlink()
+
+    # ---- metrics, checks, closing ----------------------------------------------------------------
+
+    def key_count(self) -> int:
+        """Number of stored keys."""
+        return len(self._keymap)
+
+    def size(self) -> int:
+        """Bytes of the table's files on disk."""
+        return sum(s.file_bytes() for s in list(self._segments.values()))
+
+    def stats(self) -> dict[str, Any]:
+        """Key count, sizes, segments, TTL and load problems."""
+        segs = list(self._segments.values())
+        return {
+            "keys": self.key_count(),
+            "value_bytes": sum(s.value_bytes for s in segs),
+            "disk_bytes": self.size(),
+            "segments": len(segs),
+            "shards": len(self.dirs),
+            "ttl_s": self.ttl_s,
+            "oldest_ms": min((s.newest_ms for s in segs if s.keys), default=None),
+            "problems": [str(p) for p in self.problems],
+        }
+
+    def verify(self) -> list[E.CorruptionError]:
+        """Read every value with its checksum; the load problems plus every damaged record found."""
+        self._check_open()
+        found: list[E.CorruptionError] = list(self.problems)
+        for seg in list(self._segments.values()):
+            for key in list(seg.keys):
+                loc = self._keymap.get(key)
+                if loc is None:
+                    continue
+                _, shard, offset = _unpack(loc)
+                try:
+                    self._read(seg, shard, offset, key, True)
+                except E.CorruptionError as exc:
+                    found.append(exc)
+                except FileNotFoundError:
+                    continue
+        return found
+
+    def close(self) -> None:
+        """Flush (unless read-only or failed) and release the files. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                if not self.readonly and self._failed is None and self._active is not None:
+                    self._flush_segment(self._active)
+            finally:
+                self._closed = True
+                for seg in self._segments.values():
+                    seg.close_files()
+                    seg.drop_maps()
+                if self._pool is not None:
+                    self._pool.shutdown()
+
+    def abandon(self) -> None:
+        """Close the files without flushing: what a crash leaves (for tests and crash drills)."""
+        with self._lock:
+            self._closed = True
+            for seg in self._segments.values():
+                seg.pending.clear()
+                seg.close_files()
+                seg.drop_maps()
