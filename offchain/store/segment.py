@@ -79,19 +79,25 @@ class Segment:
     # ---- creation and opening -------------------------------------------------------------------
 
     def create(self) -> None:
-        """Create the segment's files with their headers, durably (files and directory entries)."""
+        """Create the segment's files with their headers, durably and all-or-nothing.
+
+        Each file is written as ``NAME.new``, fsynced and renamed; the values files first, then (after
+        their directories are synced) the keys file. A keys file therefore implies valid values files;
+        values files without a keys file are the remains of a crash here (removed at the next open).
+        """
         fds = []
         try:
             for s, path in enumerate(self.values_paths):
                 fds.append(_create(path, fmt.file_header(fmt.VALUES_MAGIC, s, self.id)))
+            for d in set(self.dirs):
+                sync_dir(d)
             self.keys_fd = _create(self.keys_path, fmt.file_header(fmt.KEYS_MAGIC, self.shards, self.id))
+            sync_dir(self.dirs[0])
         except BaseException:
             for fd in fds:
                 os.close(fd)
             raise
         self.fds = fds
-        for d in set(self.dirs):
-            sync_dir(d)
 
     def open_for_append(self) -> None:
         """Open the files of a recovered active segment for appending at ``ends`` / ``keys_end``."""
@@ -154,12 +160,18 @@ class Segment:
 
 
 def _create(path: Path, header: bytes) -> int:
-    """Create ``path`` (it must not exist), write ``header``, fsync; the descriptor is left open at the end."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    """Create ``path`` through ``path.new`` holding ``header`` (fsynced, then renamed); the descriptor
+    is left open at the end of the file. The directory is not synced here."""
+    tmp = path.with_name(path.name + ".new")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         write_all(fd, [header])
         sync(fd)
+        if path.exists():
+            raise FileExistsError(f"{path} already exists")
+        os.rename(tmp, path)
     except BaseException:
         os.close(fd)
+        tmp.unlink(missing_ok=True)
         raise
     return fd

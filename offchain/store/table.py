@@ -179,8 +179,11 @@ class Table:
             self._new_segment(ids[-1] + 1 if ids else 0)
 
     def _remove_orphans(self, last: int) -> None:
-        """Delete values files of a segment after ``last`` (a crash while creating it, before its keys file)."""
+        """Delete values files of a segment after ``last`` and half-made ``.new`` files (a crash while
+        creating a segment, before its keys file)."""
         for d in self.dirs:
+            for path in d.glob("*.new"):
+                path.unlink()
             for path in d.glob("*.values"):
                 if path.name[:8].isdigit() and int(path.name[:8]) > last:
                     path.unlink()
