@@ -151,8 +151,12 @@ def check_value(data: bytes | memoryview, offset: int, value: memoryview) -> Non
 
 def entry_bytes(entry: Entry) -> bytes:
     """A keys-file entry."""
-    body = ENTRY.pack(TYPE_ENTRY, entry.shard, len(entry.key), entry.value_len, entry.offset, entry.time_ms)
-    body += entry.key
+    return entry_raw(entry.key, entry.shard, entry.offset, entry.value_len, entry.time_ms)
+
+
+def entry_raw(key: bytes, shard: int, offset: int, value_len: int, time_ms: int) -> bytes:
+    """A keys-file entry from its fields (the write path's form of :func:`entry_bytes`)."""
+    body = ENTRY.pack(TYPE_ENTRY, shard, len(key), value_len, offset, time_ms) + key
     return body + CRC.pack(zlib.crc32(body))
 
 

@@ -71,6 +71,8 @@ class Segment:
         self.ends = [fmt.FILE_HEADER_SIZE] * self.shards  # end of the records in each values file
         self.keys_end = fmt.FILE_HEADER_SIZE
         self.maps: list[mmap.mmap | None] = [None] * self.shards
+        self.views: list[memoryview | None] = [None] * self.shards
+        self.index_lag = 0  # value bytes whose keys-file entries are written but not yet fsynced
         self.fds: list[int] | None = None  # values files, open for appending (active segment only)
         self.keys_fd: int | None = None
         self.pending: list[bytes] = []  # keys-file entries not yet written
@@ -123,24 +125,44 @@ class Segment:
         """A read-only map of values file ``shard`` at least ``need`` bytes long (remapped as the file grows).
 
         Raises ``FileNotFoundError`` when the segment was deleted meanwhile. A map is never closed
-        explicitly: memoryviews handed out keep it alive after the segment drops it.
+        explicitly: memoryviews handed out keep it alive after the segment drops it. Maps are advised
+        ``MADV_RANDOM`` (no read-around: reads are by key, at random).
         """
         mm = self.maps[shard]
         if mm is None or len(mm) < need:
             with open(self.values_paths[shard], "rb") as f:
                 mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            advise(mm, "MADV_RANDOM")
             self.maps[shard] = mm
+            self.views[shard] = memoryview(mm)
         return mm
+
+    def view(self, shard: int, need: int) -> memoryview:
+        """A memoryview of :meth:`mapping` (slicing it hands out values without a copy)."""
+        view = self.views[shard]
+        if view is None or len(view) < need:
+            self.mapping(shard, need)
+            view = self.views[shard]
+            assert view is not None
+        return view
+
+    def prefetch(self, shard: int, offset: int, length: int) -> None:
+        """Ask the kernel to read ``length`` bytes at ``offset`` ahead (large values, one request)."""
+        mm = self.maps[shard]
+        start = offset - offset % mmap.PAGESIZE
+        if mm is not None:
+            advise(mm, "MADV_WILLNEED", start, min(len(mm), offset + length) - start)
 
     def trim(self) -> None:
         """Drop this process's mapped pages (they stay in the page cache) to bound resident memory."""
         for mm in self.maps:
-            if mm is not None and hasattr(mm, "madvise"):
-                mm.madvise(mmap.MADV_DONTNEED)
+            if mm is not None:
+                advise(mm, "MADV_DONTNEED")
 
     def drop_maps(self) -> None:
         """Forget the maps (closed once no memoryview uses them)."""
         self.maps = [None] * self.shards
+        self.views = [None] * self.shards
 
     def file_bytes(self) -> int:
         """Bytes of the segment's files on disk (as far as this process wrote or recovered them)."""
@@ -157,6 +179,13 @@ class Segment:
                 pass
         for d in set(self.dirs):
             sync_dir(d)
+
+
+def advise(mm: mmap.mmap, name: str, *span: int) -> None:
+    """``madvise`` where the platform has it (a hint: never required for correctness)."""
+    option = getattr(mmap, name, None)
+    if option is not None and hasattr(mm, "madvise"):
+        mm.madvise(option, *span)
 
 
 def _create(path: Path, header: bytes) -> int:

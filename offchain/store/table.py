@@ -5,9 +5,12 @@ Files (layout in :mod:`offchain.store.format`): ``<path_0>/<table>/table.json`` 
 
 Write path: ``put`` appends each record (head, key, value) to the values file of the least-filled shard
 with ``writev`` (the caller's buffer is written as is, no copy) and indexes it in memory; ``flush``
-fsyncs the values files written since the last flush, *then* appends the keys-file entries of those
-records and fsyncs the keys file. So an entry on disk always points at a durable, checksummed record.
-A segment whose values reach ``segment_bytes`` is flushed, sealed and replaced by a new one.
+fsyncs the values files written since the last flush (in parallel, one thread per shard) and returns:
+the self-describing, checksummed records are the durable log. Only then are the keys-file entries of
+those records appended, so an entry on disk always points at a durable record; the keys file, a
+checkpoint of the index, is fsynced every ``INDEX_SYNC_BYTES`` of values and at every seal and close,
+which bounds what a recovery must scan. A segment whose values reach ``segment_bytes`` is flushed,
+sealed and replaced by a new one.
 
 Open: the keys files of sealed segments are read (entries only, no values); the active segment's keys
 file is read up to its first bad entry (a torn tail after a crash), and its values files are scanned
@@ -15,8 +18,10 @@ from the end of the last indexed record, keeping every complete record whose che
 the file at the first that does not. Open time is thus proportional to the number of keys plus the
 unflushed tail, not to the bytes stored.
 
-Reads return a read-only ``memoryview`` into an ``mmap`` of the values file (no copy). Garbage
-collection deletes whole segments, oldest first, once their newest value is older than the TTL.
+Reads return a read-only ``memoryview`` into an ``mmap`` of the values file (no copy), located by the
+in-memory keymap (key -> one int: segment, shard, value offset and length); with ``verify`` the record's
+head, key and CRC are checked too. Garbage collection deletes whole segments, oldest first, once their
+newest value is older than the TTL.
 """
 
 from __future__ import annotations
@@ -38,21 +43,30 @@ from offchain.store import segment as seg_io
 from offchain.store.segment import Segment
 
 SEGMENT_BYTES = 1 << 30
-MAP_WINDOW = 256 << 20
+MAP_WINDOW = 64 << 20
+INDEX_SYNC_BYTES = 64 << 20
+PREFETCH_BYTES = 64 << 10
 FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_LEN_BITS = 27
 _OFFSET_BITS = 40
 _SHARD_BITS = 8
+_LEN_MASK = (1 << _LEN_BITS) - 1
+_OFFSET_MASK = (1 << _OFFSET_BITS) - 1
 CONFIG = "table.json"
 
 
-def _pack(sid: int, shard: int, offset: int) -> int:
-    """The keymap's location of a record: segment, shard and offset in one int."""
-    return (sid << (_OFFSET_BITS + _SHARD_BITS)) | (shard << _OFFSET_BITS) | offset
+def _pack(sid: int, shard: int, value_at: int, value_len: int) -> int:
+    """The keymap's location of a value: segment, shard, offset and length of the value in one int."""
+    return ((((sid << _SHARD_BITS) | shard) << _OFFSET_BITS | value_at) << _LEN_BITS) | value_len
 
 
-def _unpack(loc: int) -> tuple[int, int, int]:
-    """Inverse of :func:`_pack`."""
-    return loc >> (_OFFSET_BITS + _SHARD_BITS), (loc >> _OFFSET_BITS) & 0xFF, loc & ((1 << _OFFSET_BITS) - 1)
+def _unpack(loc: int) -> tuple[int, int, int, int]:
+    """Inverse of :func:`_pack`: ``(segment, shard, value offset, value length)``."""
+    value_len = loc & _LEN_MASK
+    loc >>= _LEN_BITS
+    value_at = loc & _OFFSET_MASK
+    loc >>= _OFFSET_BITS
+    return loc >> _SHARD_BITS, loc & 0xFF, value_at, value_len
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
@@ -92,8 +106,9 @@ class Table:
     ``dirs[s]`` is the directory of shard ``s`` (one per path of the store). ``ttl_s`` (``None``: the
     stored value, default no expiry) is how long values live; ``segment_bytes`` the size at which a
     segment is sealed; ``cache_bytes`` a bound on an in-memory LRU of copied values (0: off);
-    ``verify_reads`` checks each value's CRC on ``get``; ``map_window`` bounds the mapped pages kept
-    resident between trims; ``clock`` returns seconds (tests move time).
+    ``verify_reads`` checks each record's head, key and CRC on ``get`` (off by default: a recovery
+    checks every unindexed record, ``verify`` and ``eigen store verify`` check them all); ``map_window``
+    bounds the mapped pages kept resident between trims; ``clock`` returns seconds (tests move time).
     """
 
     def __init__(
@@ -105,7 +120,7 @@ class Table:
         ttl_s: float | None = None,
         segment_bytes: int = SEGMENT_BYTES,
         cache_bytes: int = 0,
-        verify_reads: bool = True,
+        verify_reads: bool = False,
         map_window: int = MAP_WINDOW,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -258,7 +273,7 @@ class Table:
         for e in entries:
             if e.key in keymap:
                 continue
-            keymap[e.key] = _pack(seg.id, e.shard, e.offset)
+            keymap[e.key] = _pack(seg.id, e.shard, e.offset + fmt.RECORD_HEAD_SIZE + len(e.key), e.value_len)
             keys.append(e.key)
             seg.value_bytes += e.value_len
             seg.newest_ms = max(seg.newest_ms, e.time_ms)
@@ -271,6 +286,8 @@ class Table:
         except (FileNotFoundError, ValueError):
             return [], start
         found, at, limit = [], start, len(mm)
+        view = memoryview(mm)
+        seg_io.advise(mm, "MADV_SEQUENTIAL")
         if start > limit:
             self.problems.append(E.CorruptValueError(str(seg.values_paths[shard]), limit,
                                                      "file shorter than its indexed records"))
@@ -278,7 +295,7 @@ class Table:
         while at < limit:
             try:
                 key, value_at, value_len = fmt.parse_record_head(mm, at, limit)
-                fmt.check_value(mm, at, memoryview(mm)[value_at : value_at + value_len])
+                fmt.check_value(mm, at, view[value_at : value_at + value_len])
             except fmt.FormatError:
                 break
             found.append(fmt.Entry(key, shard, at, value_len, time_ms))
@@ -302,7 +319,7 @@ class Table:
         seg.open_for_append()
         seg.pending = [fmt.entry_bytes(e) for e in recovered]
         seg.dirty = set(range(seg.shards))
-        self._flush_segment(seg)
+        self._flush_segment(seg, sync_index=True)
 
     def _rebuild(self, seg: Segment) -> None:
         """Index the records of a segment with a damaged keys file by scanning its values files."""
@@ -363,11 +380,13 @@ class Table:
             plan = self._plan(seg, batch)
             self._append(seg, plan)
             now = self._now_ms()
+            keymap, keys, pending, head = self._keymap, seg.keys, seg.pending, fmt.RECORD_HEAD_SIZE
             for key, value, shard, offset in plan:
-                self._keymap[key] = _pack(seg.id, shard, offset)
-                seg.keys.append(key)
-                seg.pending.append(fmt.entry_bytes(fmt.Entry(key, shard, offset, len(value), now)))
+                keymap[key] = _pack(seg.id, shard, offset + head + len(key), len(value))
+                keys.append(key)
+                pending.append(fmt.entry_raw(key, shard, offset, len(value), now))
                 seg.value_bytes += len(value)
+                seg.index_lag += len(value)
             seg.newest_ms = max(seg.newest_ms, now)
             if seg.value_bytes >= self.segment_bytes:
                 self._seal_and_roll(seg)
@@ -421,37 +440,40 @@ class Table:
                 raise self._fail(exc) from exc
 
     def flush(self) -> None:
-        """Return once every value put before the call is durable (data, index and new files)."""
+        """Return once every value put before the call is durable (and its new files' directory entries)."""
         with self._lock:
             self._check_writable()
             if self._active is not None:
                 self._flush_segment(self._active)
 
-    def _flush_segment(self, seg: Segment) -> None:
-        """Fsync the written values files, then append and fsync the keys-file entries."""
+    def _flush_segment(self, seg: Segment, sync_index: bool = False) -> None:
+        """Fsync the written values files (the records, checksummed, are the durable log), then append
+        their keys-file entries; the keys file is fsynced once ``INDEX_SYNC_BYTES`` of values lag behind
+        it (bounding the tail a recovery scans), or when ``sync_index``."""
         assert seg.fds is not None and seg.keys_fd is not None
         try:
             self._sync_shards(seg, sorted(seg.dirty))
             seg.dirty.clear()
         except OSError as exc:
             raise self._fail(exc) from exc
-        if not seg.pending:
-            return
-        data = b"".join(seg.pending)
-        try:
-            seg_io.write_all(seg.keys_fd, [data])
-        except OSError as exc:
-            self._roll_back_keys(seg)
-            if exc.errno in FULL_ERRNOS:
-                raise E.StoreFullError(f"table {self.name!r}: disk full writing the index ({exc}); "
-                                       "the values stay readable, flush again when there is room") from exc
-            raise self._fail(exc) from exc
-        try:
-            seg_io.sync(seg.keys_fd)
-        except OSError as exc:
-            raise self._fail(exc) from exc
-        seg.keys_end += len(data)
-        seg.pending.clear()
+        if seg.pending:
+            data = b"".join(seg.pending)
+            try:
+                seg_io.write_all(seg.keys_fd, [data])
+            except OSError as exc:
+                self._roll_back_keys(seg)
+                if exc.errno in FULL_ERRNOS:
+                    raise E.StoreFullError(f"table {self.name!r}: disk full writing the index ({exc}); "
+                                           "the values are durable, flush again when there is room") from exc
+                raise self._fail(exc) from exc
+            seg.keys_end += len(data)
+            seg.pending.clear()
+        if sync_index or seg.index_lag >= INDEX_SYNC_BYTES:
+            try:
+                seg_io.sync(seg.keys_fd)
+            except OSError as exc:
+                raise self._fail(exc) from exc
+            seg.index_lag = 0
 
     def _roll_back_keys(self, seg: Segment) -> None:
         """Cut the keys file back to its last complete flush."""
@@ -476,7 +498,7 @@ class Table:
 
     def _seal(self, seg: Segment) -> None:
         """Flush ``seg``, close its keys file with a seal, and stop appending to it."""
-        self._flush_segment(seg)
+        self._flush_segment(seg, sync_index=True)
         assert seg.keys_fd is not None
         data = fmt.seal_bytes(fmt.Seal(len(seg.keys), seg.value_bytes, seg.newest_ms))
         try:
@@ -509,13 +531,15 @@ class Table:
     # ---- reading ---------------------------------------------------------------------------------
 
     def get(self, key: bytes, verify: bool | None = None) -> memoryview | bytes | None:
-        """The value of ``key`` (a read-only view into the values file), or ``None`` if absent or expired.
+        """The value of ``key`` (a read-only view into the values file, no copy), or ``None`` if absent.
 
-        ``verify`` (default: the table's ``verify_reads``) checks the value's CRC. A damaged record
-        raises :class:`CorruptValueError` naming the file.
+        ``verify`` (default: the table's ``verify_reads``) also checks the record's head, key and value
+        checksum, raising :class:`CorruptValueError` naming the file when they do not hold.
         """
-        self._check_open()
-        key = check_key(key)
+        if self._closed or self._failed is not None:
+            self._check_open()
+        if type(key) is not bytes:
+            key = check_key(key)
         if self._cache_bytes:
             hit = self._cache.get(key)
             if hit is not None:
@@ -524,37 +548,42 @@ class Table:
         loc = self._keymap.get(key)
         if loc is None:
             return None
-        sid, shard, offset = _unpack(loc)
+        sid, shard, value_at, value_len = _unpack(loc)
         seg = self._segments.get(sid)
         if seg is None:
             return None
+        end = value_at + value_len
         try:
-            value = self._read(seg, shard, offset, key, self.verify_reads if verify is None else verify)
+            view = seg.views[shard]
+            if view is None or len(view) < end:
+                view = seg.view(shard, end)
         except FileNotFoundError:  # the segment was collected meanwhile
             return None
-        if self._cache_bytes and len(value) <= self._cache_bytes // 8:
-            self._cache_put(key, bytes(value))
-        return value
-
-    def _read(self, seg: Segment, shard: int, offset: int, key: bytes, verify: bool) -> memoryview:
-        """The value of the record at ``offset`` of values file ``shard``, after checking it is ``key``'s."""
-        mm = seg.mapping(shard, offset + fmt.RECORD_HEAD_SIZE + len(key))
-        path = seg.values_paths[shard]
-        try:
-            value_len = fmt.RECORD_HEAD.unpack_from(mm, offset)[2]
-            mm = seg.mapping(shard, offset + fmt.RECORD_HEAD_SIZE + len(key) + value_len)
-            got, value_at, value_len = fmt.parse_record_head(mm, offset, len(mm))
-            if got != key:
-                raise fmt.FormatError(offset, "record holds another key")
-            value = memoryview(mm)[value_at : value_at + value_len]
-            if verify:
-                fmt.check_value(mm, offset, value)
-        except fmt.FormatError as exc:
-            raise E.CorruptValueError(str(path), exc.offset, exc.reason) from None
+        if len(view) < end:
+            raise E.CorruptValueError(str(seg.values_paths[shard]), len(view), "file shorter than the indexed value")
+        if self.verify_reads if verify is None else verify:
+            self._check_record(seg, shard, value_at, value_len, key)
+        if value_len >= PREFETCH_BYTES:
+            seg.prefetch(shard, value_at, value_len)
         self._mapped += value_len
         if self._mapped > self.map_window:
             self._trim()
+        value = view[value_at:end]
+        if self._cache_bytes and value_len <= self._cache_bytes // 8:
+            self._cache_put(key, bytes(value))
         return value
+
+    def _check_record(self, seg: Segment, shard: int, value_at: int, value_len: int, key: bytes) -> None:
+        """:class:`CorruptValueError` unless the record before ``value_at`` is ``key``'s, whole and intact."""
+        offset = value_at - fmt.RECORD_HEAD_SIZE - len(key)
+        mm = seg.mapping(shard, value_at + value_len)
+        try:
+            got, got_at, got_len = fmt.parse_record_head(mm, offset, len(mm))
+            if (got, got_at, got_len) != (key, value_at, value_len):
+                raise fmt.FormatError(offset, "record does not match the index")
+            fmt.check_value(mm, offset, memoryview(mm)[value_at : value_at + value_len])
+        except fmt.FormatError as exc:
+            raise E.CorruptValueError(str(seg.values_paths[shard]), exc.offset, exc.reason) from None
 
     def _trim(self) -> None:
         """Release the mapped pages of every segment (resident memory stays bounded by ``map_window``)."""
@@ -646,7 +675,7 @@ class Table:
         }
 
     def verify(self) -> list[E.CorruptionError]:
-        """Read every value with its checksum; the load problems plus every damaged record found."""
+        """Check every record against the index and its checksums; the load problems plus each damage found."""
         self._check_open()
         found: list[E.CorruptionError] = list(self.problems)
         for seg in list(self._segments.values()):
@@ -654,9 +683,9 @@ class Table:
                 loc = self._keymap.get(key)
                 if loc is None:
                     continue
-                _, shard, offset = _unpack(loc)
+                sid, shard, value_at, value_len = _unpack(loc)
                 try:
-                    self._read(seg, shard, offset, key, True)
+                    self._check_record(seg, shard, value_at, value_len, key)
                 except E.CorruptionError as exc:
                     found.append(exc)
                 except FileNotFoundError:
@@ -670,7 +699,7 @@ class Table:
                 return
             try:
                 if not self.readonly and self._failed is None and self._active is not None:
-                    self._flush_segment(self._active)
+                    self._flush_segment(self._active, sync_index=True)
             finally:
                 self._closed = True
                 for seg in self._segments.values():

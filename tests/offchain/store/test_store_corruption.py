@@ -36,7 +36,8 @@ def _offset_of(root, i):
     with Store(root, readonly=True) as store:
         from offchain.store.table import _unpack
 
-        return _unpack(store.table("t")._keymap[key_of(i)])
+        sid, shard, value_at, _ = _unpack(store.table("t")._keymap[key_of(i)])
+        return sid, shard, value_at - fmt.RECORD_HEAD_SIZE - 32
 
 
 def _readable(table, skip=()):
@@ -50,7 +51,7 @@ def test_flipped_value_byte_names_the_file_and_spares_the_rest(tmp_path, capsys)
     sid, shard, offset = _offset_of(tmp_path, 5)
     path = directory / f"{sid:08d}-{shard}.values"
     flip(path, offset + fmt.RECORD_HEAD_SIZE + 32 + 100)
-    with Store(tmp_path) as store:
+    with Store(tmp_path, verify_reads=True) as store:
         table = store.table("t")
         with pytest.raises(CorruptValueError, match=str(path)) as info:
             table.get(key_of(5))
@@ -62,14 +63,15 @@ def test_flipped_value_byte_names_the_file_and_spares_the_rest(tmp_path, capsys)
     assert str(path) in capsys.readouterr().out
 
 
-def test_flipped_record_head_is_caught_even_without_value_checks(tmp_path):
+def test_flipped_record_head_is_caught_by_a_checked_read(tmp_path):
     directory = _build(tmp_path)
     sid, shard, offset = _offset_of(tmp_path, 2)
     flip(directory / f"{sid:08d}-{shard}.values", offset + 9)  # the value checksum field
-    with Store(tmp_path, verify_reads=False) as store:
+    with Store(tmp_path) as store:
         table = store.table("t")
+        assert bytes(table.get(key_of(2))) == value_of(2, SIZE)  # unchecked reads trust the index
         with pytest.raises(CorruptValueError, match="head checksum"):
-            table.get(key_of(2))
+            table.get(key_of(2), verify=True)
         _readable(table, skip={2})
 
 
@@ -121,8 +123,10 @@ def test_truncated_values_file_reports_the_cut(tmp_path):
         f.truncate(path.stat().st_size - 10)
     with Store(tmp_path) as store:
         table = store.table("t")
-        with pytest.raises(CorruptValueError, match="truncated record"):
+        with pytest.raises(CorruptValueError, match="shorter"):  # never a partial value, checked or not
             table.get(key_of(3))
+        with pytest.raises(CorruptValueError, match="shorter"):
+            table.get(key_of(3), verify=True)
         _readable(table, skip={3})
 
 
@@ -145,7 +149,7 @@ def test_any_flipped_byte_never_yields_a_wrong_value(tmp_path_factory, data):
     files = sorted(p for p in (root / "t").iterdir() if p.suffix in (".keys", ".values"))
     path = data.draw(st.sampled_from(files))
     flip(path, data.draw(st.integers(0, path.stat().st_size - 1)))
-    with Store(root) as store:
+    with Store(root, verify_reads=True) as store:
         try:
             table = store.table("t")
         except StoreError:

@@ -27,8 +27,9 @@ class StoreModel(RuleBasedStateMachine):
         self.options = {"segment_bytes": segment_bytes, "clock": self.clock}
         self.store = Store(self.paths, **self.options)
         self.table = self.store.table("t", ttl_s=TTL)
-        self.durable: dict[int, float] = {}  # key -> time of its put
-        self.unflushed: dict[int, float] = {}
+        # key -> (time of its put, latest time the store may date it: a recovery re-dates the tail)
+        self.durable: dict[int, tuple[float, float]] = {}
+        self.unflushed: dict[int, tuple[float, float]] = {}
 
     def teardown(self):
         if hasattr(self, "store"):
@@ -47,7 +48,7 @@ class StoreModel(RuleBasedStateMachine):
                 return
             raise AssertionError("a second put of a key succeeded")
         self.table.put(key_of(i), value_of(i, self._size(i, size)))
-        self.unflushed[i] = self.clock.now
+        self.unflushed[i] = (self.clock.now, self.clock.now)
 
     def _size(self, i, size):
         self.sizes = getattr(self, "sizes", {})
@@ -61,7 +62,7 @@ class StoreModel(RuleBasedStateMachine):
             return
         self.table.put_batch([(key_of(i), value_of(i, self._size(i, s))) for i, s in fresh])
         for i, _ in fresh:
-            self.unflushed[i] = self.clock.now
+            self.unflushed[i] = (self.clock.now, self.clock.now)
 
     @rule(i=KEYS)
     def get(self, i):
@@ -90,7 +91,7 @@ class StoreModel(RuleBasedStateMachine):
         self._open()
         for i in list(self.unflushed):  # may or may not have survived; if it did, it is whole (checked)
             if self.table.exists(key_of(i)):
-                self.durable[i] = self.clock.now  # recovered records are dated by the recovery
+                self.durable[i] = (self.unflushed[i][0], self.clock.now)
         self.unflushed.clear()
         self._check_all()
 
@@ -101,10 +102,10 @@ class StoreModel(RuleBasedStateMachine):
         self.table.gc()
         horizon = self.clock.now - TTL
         stored = self._stored()
-        everything_old = all(t <= horizon for t in stored.values())
-        for i, t in stored.items():
+        everything_old = all(latest <= horizon for _, latest in stored.values())
+        for i, (put_at, _) in stored.items():
             present = self.table.exists(key_of(i))
-            assert present or t <= horizon, "a key younger than the TTL was collected"
+            assert present or put_at <= horizon, "a key younger than the TTL was collected"
             assert not (present and everything_old), "an expired key survived a GC that should drop all"
             if not present:
                 self.durable.pop(i, None)
