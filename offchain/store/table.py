@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import errno
 import json
+import mmap
 import os
 import threading
 import time
@@ -43,9 +44,9 @@ from offchain.store import segment as seg_io
 from offchain.store.segment import Segment
 
 SEGMENT_BYTES = 1 << 30
-MAP_WINDOW = 64 << 20
+MAP_WINDOW = 16 << 20
 INDEX_SYNC_BYTES = 64 << 20
-PREFETCH_BYTES = 64 << 10
+PAGE = mmap.PAGESIZE
 FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _LEN_BITS = 27
 _OFFSET_BITS = 40
@@ -548,10 +549,14 @@ class Table:
         loc = self._keymap.get(key)
         if loc is None:
             return None
-        sid, shard, value_at, value_len = _unpack(loc)
-        seg = self._segments.get(sid)
+        value_len = loc & _LEN_MASK  # _unpack, inlined: this is the hot path
+        loc >>= _LEN_BITS
+        value_at = loc & _OFFSET_MASK
+        loc >>= _OFFSET_BITS
+        seg = self._segments.get(loc >> _SHARD_BITS)
         if seg is None:
             return None
+        shard = loc & 0xFF
         end = value_at + value_len
         try:
             view = seg.views[shard]
@@ -563,7 +568,7 @@ class Table:
             raise E.CorruptValueError(str(seg.values_paths[shard]), len(view), "file shorter than the indexed value")
         if self.verify_reads if verify is None else verify:
             self._check_record(seg, shard, value_at, value_len, key)
-        if value_len >= PREFETCH_BYTES:
+        if value_at % PAGE + value_len > PAGE:  # several pages: one read request for them all
             seg.prefetch(shard, value_at, value_len)
         self._mapped += value_len
         if self._mapped > self.map_window:
