@@ -6,8 +6,8 @@ For each value size (4 KiB, 64 KiB, 1 MiB) and each engine, a fresh child proces
 own) writes ``scale`` x (32, 64, 128) MiB of values under 32-byte keys in batches of 4 MiB, each batch made
 durable before the next (fsync: ``flush``, a synced LMDB commit, a ``sync=True`` RocksDB/LevelDB write
 batch); then, after evicting the engine's files from the page cache (``posix_fadvise(DONTNEED)``), reads
-``reads`` keys at random (cold: closed, evicted, reopened), then the same keys again (warm), touching every
-page of each value; then
+``reads`` keys at random (cold: closed, evicted, reopened), then the same keys again (warm), copying each
+value once into a send buffer (what serving it costs, the same for every engine); then
 expires everything (our TTL GC; the peers delete every key). ``raw`` writes the same bytes to one file with
 ``write`` and ``fsync`` per batch: the physical limit of the disk. Peers are installed from PyPI on demand
 (``lmdb``, ``rocksdict``, ``plyvel``); the engine itself needs none of them.
@@ -202,10 +202,15 @@ def _evict(path: Path) -> None:
                 os.close(fd)
 
 
-def _touch(value: Any) -> int:
-    """Read one byte of every page of ``value`` (a view or bytes) so the read really happens."""
-    view = memoryview(value)
-    return len(bytes(view[::4096]))
+SINK = bytearray(max(SIZES.values()))
+
+
+def _consume(value: Any) -> int:
+    """Copy the value into a preallocated buffer, as serving it would (the same one copy for every engine,
+    whether it returned a view into its files or bytes of its own)."""
+    n = len(value)
+    SINK[:n] = value
+    return n
 
 
 def _du(path: Path) -> int:
@@ -253,7 +258,7 @@ def run_one(engine: str, size_name: str, directory: Path, scale: float, reads: i
         for k in keys:
             s = time.perf_counter_ns()
             v = db.get(k)
-            _touch(v)
+            _consume(v)
             lat.append(time.perf_counter_ns() - s)
         elapsed = time.perf_counter() - t0
         out[f"read_{phase}_MBps"] = reads * size / elapsed / 1e6

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import errno
 import json
-import mmap
 import os
 import threading
 import time
@@ -46,7 +45,7 @@ from offchain.store.segment import Segment
 SEGMENT_BYTES = 1 << 30
 MAP_WINDOW = 16 << 20
 INDEX_SYNC_BYTES = 64 << 20
-PAGE = mmap.PAGESIZE
+PREFETCH_BYTES = 64 << 10
 FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _LEN_BITS = 27
 _OFFSET_BITS = 40
@@ -568,7 +567,7 @@ class Table:
             raise E.CorruptValueError(str(seg.values_paths[shard]), len(view), "file shorter than the indexed value")
         if self.verify_reads if verify is None else verify:
             self._check_record(seg, shard, value_at, value_len, key)
-        if value_at % PAGE + value_len > PAGE:  # several pages: one read request for them all
+        if value_len >= PREFETCH_BYTES:  # many pages: one read request for them all, not a fault each
             seg.prefetch(shard, value_at, value_len)
         self._mapped += value_len
         if self._mapped > self.map_window:
