@@ -70,21 +70,21 @@ def _mib(n: int) -> str:
     return f"{n / (1 << 20):.1f} MiB"
 
 
+ACTIONS = {
+    "stats": (cmd_stats, "keys, sizes and segments of each table"),
+    "verify": (cmd_verify, "check every value's checksum (exit 1 if any is damaged)"),
+    "gc": (cmd_gc, "delete the expired segments"),
+}
+
+
 def register(subparsers: Any) -> None:
     store = subparsers.add_parser("store", help="the validators' key-value store: stats, verify, gc")
-    sub = store.add_subparsers(dest="store_command", metavar="ACTION")
     store.set_defaults(func=lambda a: (store.print_help(sys.stderr), 2)[1])
-
-    stats = sub.add_parser("stats", help="keys, sizes and segments of each table")
-    stats.add_argument("dir")
-    stats.add_argument("--json", action="store_true", help="print JSON")
-    stats.set_defaults(func=cmd_stats)
-
-    verify = sub.add_parser("verify", help="check every value's checksum (exit 1 if any is damaged)")
-    verify.add_argument("dir")
-    verify.set_defaults(func=cmd_verify)
-
-    gc = sub.add_parser("gc", help="delete the expired segments")
-    gc.add_argument("dir")
-    gc.add_argument("--now", type=float, help="the time to expire against (seconds since the epoch)")
-    gc.set_defaults(func=cmd_gc)
+    sub = store.add_subparsers(dest="store_command", metavar="ACTION")
+    parsers = {}
+    for name, (func, text) in ACTIONS.items():
+        parsers[name] = sub.add_parser(name, help=text)
+        parsers[name].add_argument("dir", help="the store's (primary) directory")
+        parsers[name].set_defaults(func=func)
+    parsers["stats"].add_argument("--json", action="store_true", help="print JSON")
+    parsers["gc"].add_argument("--now", type=float, help="the time to expire against (seconds since the epoch)")

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass
+from typing import NamedTuple
 
 MAX_KEY = 1024
 MAX_VALUE = 64 << 20
@@ -67,8 +67,7 @@ class FormatError(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One key of a keys file: where its record is and when it was put."""
 
     key: bytes
@@ -83,8 +82,7 @@ class Entry:
         return RECORD_HEAD_SIZE + len(self.key) + self.value_len
 
 
-@dataclass(frozen=True)
-class Seal:
+class Seal(NamedTuple):
     """The footer of a full segment's keys file."""
 
     count: int
@@ -176,25 +174,26 @@ def parse_keys(data: bytes, shards: int) -> tuple[list[Entry], Seal | None, int,
     entries: list[Entry] = []
     at = FILE_HEADER_SIZE
     end = len(data)
+    unpack, crc, head = ENTRY.unpack_from, zlib.crc32, ENTRY.size
     while at < end:
         kind = data[at]
         if kind == TYPE_SEAL:
             if at + SEAL_SIZE > end:
                 return entries, None, at, FormatError(at, "truncated seal")
-            if CRC.unpack_from(data, at + SEAL.size)[0] != zlib.crc32(data[at : at + SEAL.size]):
+            if CRC.unpack_from(data, at + SEAL.size)[0] != crc(data[at : at + SEAL.size]):
                 return entries, None, at, FormatError(at, "seal checksum mismatch")
             _, count, value_bytes, newest_ms = SEAL.unpack_from(data, at)
             if count != len(entries) or at + SEAL_SIZE != end:
                 return entries, None, at, FormatError(at, "seal does not close the file")
             return entries, Seal(count, value_bytes, newest_ms), end, None
-        if kind != TYPE_ENTRY or at + ENTRY.size > end:
+        if kind != TYPE_ENTRY or at + head > end:
             return entries, None, at, FormatError(at, f"bad or truncated entry (type {kind})")
-        _, shard, key_len, value_len, offset, time_ms = ENTRY.unpack_from(data, at)
-        stop = at + ENTRY.size + key_len
+        _, shard, key_len, value_len, offset, time_ms = unpack(data, at)
+        stop = at + head + key_len
         if not 1 <= key_len <= MAX_KEY or value_len > MAX_VALUE or shard >= shards or stop + 4 > end:
             return entries, None, at, FormatError(at, "bad or truncated entry")
-        if CRC.unpack_from(data, stop)[0] != zlib.crc32(data[at:stop]):
+        if int.from_bytes(data[stop : stop + 4], "big") != crc(data[at:stop]):
             return entries, None, at, FormatError(at, "entry checksum mismatch")
-        entries.append(Entry(bytes(data[at + ENTRY.size : stop]), shard, offset, value_len, time_ms))
+        entries.append(Entry(data[at + head : stop], shard, offset, value_len, time_ms))
         at = stop + 4
     return entries, None, at, None

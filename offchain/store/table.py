@@ -269,15 +269,22 @@ class Table:
 
     def _index(self, seg: Segment, entries: Iterable[fmt.Entry]) -> None:
         """Add ``entries`` of ``seg`` to the keymap and the segment's summary."""
-        keymap, keys = self._keymap, seg.keys
-        for e in entries:
-            if e.key in keymap:
+        keymap, keys, head = self._keymap, seg.keys, fmt.RECORD_HEAD_SIZE
+        base = (seg.id << _SHARD_BITS) << _OFFSET_BITS
+        ends, value_bytes, newest = seg.ends, 0, seg.newest_ms
+        for key, shard, offset, value_len, time_ms in entries:
+            if key in keymap:
                 continue
-            keymap[e.key] = _pack(seg.id, e.shard, e.offset + fmt.RECORD_HEAD_SIZE + len(e.key), e.value_len)
-            keys.append(e.key)
-            seg.value_bytes += e.value_len
-            seg.newest_ms = max(seg.newest_ms, e.time_ms)
-            seg.ends[e.shard] = max(seg.ends[e.shard], e.offset + e.record_size)
+            value_at = offset + head + len(key)
+            keymap[key] = ((base | shard << _OFFSET_BITS | value_at) << _LEN_BITS) | value_len  # _pack
+            keys.append(key)
+            value_bytes += value_len
+            if time_ms > newest:
+                newest = time_ms
+            if value_at + value_len > ends[shard]:
+                ends[shard] = value_at + value_len
+        seg.value_bytes += value_bytes
+        seg.newest_ms = newest
 
     def _scan(self, seg: Segment, shard: int, start: int, time_ms: int) -> tuple[list[fmt.Entry], int]:
         """Complete, checksummed records of values file ``shard`` from ``start``; and where they stop."""
