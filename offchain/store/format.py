@@ -28,7 +28,11 @@ after the values they point to are on disk (fsync), and finally, once the segmen
     entry: type u8 = 1, shard u8, key_len u16, value_len u32, offset u64 (of the record in its
            values file), time_ms u64 (when it was put), key, crc u32 (CRC-32 of all of the entry before it)
     seal:  type u8 = 2, 3 zero bytes, count u32, value_bytes u64, newest_ms u64,
-           crc u32 (CRC-32 of the 24 bytes before it)
+           entries_crc u32 (CRC-32 of every entry: the bytes from the file header to the seal),
+           crc u32 (CRC-32 of the 28 bytes before it)
+
+A sealed keys file whose entries_crc holds and whose keys all have one length is read as a fixed-size
+array (numpy) without per-entry checks; any other file is parsed entry by entry.
 
 Every length is bounded before it is used; a short read, a bad magic, version, type, length or CRC is
 reported with the offset where parsing stopped, never skipped.
@@ -39,6 +43,8 @@ from __future__ import annotations
 import struct
 import zlib
 from typing import NamedTuple
+
+import numpy as np
 
 MAX_KEY = 1024
 MAX_VALUE = 64 << 20
@@ -51,7 +57,7 @@ FILE_HEADER_SIZE = FILE_HEADER.size + 4
 RECORD_HEAD = struct.Struct(">HHII")  # key_len, flags, value_len, value_crc; + u32 head_crc
 RECORD_HEAD_SIZE = RECORD_HEAD.size + 4
 ENTRY = struct.Struct(">BBHIQQ")  # type, shard, key_len, value_len, offset, time_ms
-SEAL = struct.Struct(">B3xIQQ")  # type, count, value_bytes, newest_ms
+SEAL = struct.Struct(">B3xIQQI")  # type, count, value_bytes, newest_ms, entries_crc
 SEAL_SIZE = SEAL.size + 4
 CRC = struct.Struct(">I")
 TYPE_ENTRY = 1
@@ -88,6 +94,17 @@ class Seal(NamedTuple):
     count: int
     value_bytes: int
     newest_ms: int
+    entries_crc: int = 0
+
+
+class Columns(NamedTuple):
+    """The entries of a sealed keys file as columns (the fast path of :func:`parse_sealed`)."""
+
+    keys: list[bytes]
+    shard: np.ndarray
+    offset: np.ndarray
+    value_len: np.ndarray
+    seal: Seal
 
 
 def file_header(magic: bytes, shard: int, segment: int) -> bytes:
@@ -159,9 +176,41 @@ def entry_raw(key: bytes, shard: int, offset: int, value_len: int, time_ms: int)
 
 
 def seal_bytes(seal: Seal) -> bytes:
-    """A keys-file seal."""
-    body = SEAL.pack(TYPE_SEAL, seal.count, seal.value_bytes, seal.newest_ms)
+    """A keys-file seal (``seal.entries_crc``: CRC-32 of the entries it closes)."""
+    body = SEAL.pack(TYPE_SEAL, seal.count, seal.value_bytes, seal.newest_ms, seal.entries_crc)
     return body + CRC.pack(zlib.crc32(body))
+
+
+def _read_seal(data: bytes) -> Seal | None:
+    """The seal at the very end of ``data``, if one is there and its own CRC holds."""
+    at = len(data) - SEAL_SIZE
+    if at < FILE_HEADER_SIZE or data[at] != TYPE_SEAL:
+        return None
+    if CRC.unpack_from(data, at + SEAL.size)[0] != zlib.crc32(data[at : at + SEAL.size]):
+        return None
+    _, count, value_bytes, newest_ms, entries_crc = SEAL.unpack_from(data, at)
+    return Seal(count, value_bytes, newest_ms, entries_crc)
+
+
+def parse_sealed(data: bytes, shards: int) -> Columns | None:
+    """The entries of a sealed keys file with one key length, as columns; ``None`` when the file is not
+    such a file or fails any check (then :func:`parse_keys` parses it entry by entry and says where)."""
+    seal = _read_seal(data)
+    body = data[FILE_HEADER_SIZE : len(data) - SEAL_SIZE]
+    if seal is None or seal.count == 0 or zlib.crc32(body) != seal.entries_crc:
+        return None
+    key_len = int.from_bytes(body[2:4], "big")
+    size = ENTRY.size + key_len + 4
+    if not 1 <= key_len <= MAX_KEY or len(body) != seal.count * size:
+        return None
+    dtype = np.dtype([("type", "u1"), ("shard", "u1"), ("key_len", ">u2"), ("value_len", ">u4"),
+                      ("offset", ">u8"), ("time_ms", ">u8"), ("key", f"V{key_len}"), ("crc", ">u4")])
+    rows = np.frombuffer(body, dtype=dtype)
+    if ((rows["type"] != TYPE_ENTRY).any() or (rows["key_len"] != key_len).any() or (rows["shard"] >= shards).any()
+            or (rows["value_len"] > MAX_VALUE).any()):
+        return None
+    keys = rows["key"].tolist()
+    return Columns(keys, rows["shard"], rows["offset"].astype(np.uint64), rows["value_len"].astype(np.uint64), seal)
 
 
 def parse_keys(data: bytes, shards: int) -> tuple[list[Entry], Seal | None, int, FormatError | None]:
@@ -178,14 +227,12 @@ def parse_keys(data: bytes, shards: int) -> tuple[list[Entry], Seal | None, int,
     while at < end:
         kind = data[at]
         if kind == TYPE_SEAL:
-            if at + SEAL_SIZE > end:
-                return entries, None, at, FormatError(at, "truncated seal")
-            if CRC.unpack_from(data, at + SEAL.size)[0] != crc(data[at : at + SEAL.size]):
-                return entries, None, at, FormatError(at, "seal checksum mismatch")
-            _, count, value_bytes, newest_ms = SEAL.unpack_from(data, at)
-            if count != len(entries) or at + SEAL_SIZE != end:
-                return entries, None, at, FormatError(at, "seal does not close the file")
-            return entries, Seal(count, value_bytes, newest_ms), end, None
+            seal = _read_seal(data)
+            if seal is None or at + SEAL_SIZE != end:
+                return entries, None, at, FormatError(at, "bad or misplaced seal")
+            if seal.count != len(entries) or seal.entries_crc != crc(data[FILE_HEADER_SIZE:at]):
+                return entries, None, at, FormatError(at, "seal does not match the entries")
+            return entries, seal, end, None
         if kind != TYPE_ENTRY or at + head > end:
             return entries, None, at, FormatError(at, f"bad or truncated entry (type {kind})")
         _, shard, key_len, value_len, offset, time_ms = unpack(data, at)

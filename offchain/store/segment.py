@@ -73,6 +73,7 @@ class Segment:
         self.maps: list[mmap.mmap | None] = [None] * self.shards
         self.views: list[memoryview | None] = [None] * self.shards
         self.index_lag = 0  # value bytes whose keys-file entries are written but not yet fsynced
+        self.entries_crc = 0  # CRC-32 of the entries in the keys file (the seal records it)
         self.fds: list[int] | None = None  # values files, open for appending (active segment only)
         self.keys_fd: int | None = None
         self.pending: list[bytes] = []  # keys-file entries not yet written

@@ -31,11 +31,14 @@ import json
 import os
 import threading
 import time
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from offchain.store import errors as E
 from offchain.store import format as fmt
@@ -48,8 +51,9 @@ INDEX_SYNC_BYTES = 64 << 20
 PREFETCH_BYTES = 64 << 10
 FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _LEN_BITS = 27
-_OFFSET_BITS = 40
+_OFFSET_BITS = 37  # value offsets below 128 GiB per values file; with _LEN_BITS, the low 64 bits of a location
 _SHARD_BITS = 8
+MAX_FILE_BYTES = 1 << _OFFSET_BITS
 _LEN_MASK = (1 << _LEN_BITS) - 1
 _OFFSET_MASK = (1 << _OFFSET_BITS) - 1
 CONFIG = "table.json"
@@ -127,6 +131,8 @@ class Table:
         self.name = name
         self.dirs = [Path(d) for d in dirs]
         self.readonly = readonly
+        if not 0 < segment_bytes <= MAX_FILE_BYTES // 2:
+            raise E.StoreInputError(f"segment_bytes must be 1 to {MAX_FILE_BYTES // 2}")
         self.segment_bytes = segment_bytes
         self.verify_reads = verify_reads
         self.map_window = map_window
@@ -212,12 +218,18 @@ class Table:
             return
         if not self._values_files_ok(seg):
             return
+        columns = fmt.parse_sealed(data, seg.shards)
+        if columns is not None and self._index_columns(seg, columns):
+            seg.keys_end, seg.sealed = len(data), True
+            self._segments[sid] = seg
+            return
         entries, seal, end, err = self._parse_keys(seg, data)
         seg.keys_end = end
         if seal is not None:
             self._index(seg, entries)
             seg.sealed, seg.newest_ms = True, max(seg.newest_ms, seal.newest_ms)
         elif last:
+            seg.entries_crc = zlib.crc32(data[fmt.FILE_HEADER_SIZE : end])
             self._recover_active(seg, entries)
         else:
             self.problems.append(E.CorruptIndexError(str(seg.keys_path), err.offset if err else end,
@@ -273,9 +285,9 @@ class Table:
         base = (seg.id << _SHARD_BITS) << _OFFSET_BITS
         ends, value_bytes, newest = seg.ends, 0, seg.newest_ms
         for key, shard, offset, value_len, time_ms in entries:
-            if key in keymap:
-                continue
             value_at = offset + head + len(key)
+            if key in keymap or value_at + value_len >= MAX_FILE_BYTES:
+                continue
             keymap[key] = ((base | shard << _OFFSET_BITS | value_at) << _LEN_BITS) | value_len  # _pack
             keys.append(key)
             value_bytes += value_len
@@ -285,6 +297,29 @@ class Table:
                 ends[shard] = value_at + value_len
         seg.value_bytes += value_bytes
         seg.newest_ms = newest
+
+    def _index_columns(self, seg: Segment, cols: fmt.Columns) -> bool:
+        """Add a sealed segment's entries read as columns (the fast path); ``False`` (nothing added) when
+        they need the entry-by-entry path (a key seen before, an offset out of range)."""
+        value_at = cols.offset + np.uint64(fmt.RECORD_HEAD_SIZE + len(cols.keys[0]))
+        value_end = value_at + cols.value_len
+        if int(value_end.max()) >= MAX_FILE_BYTES or not self._keymap.keys().isdisjoint(cols.keys):
+            return False
+        low = ((value_at << np.uint64(_LEN_BITS)) | cols.value_len).tolist()
+        base = [((seg.id << _SHARD_BITS) | s) << (_OFFSET_BITS + _LEN_BITS) for s in range(seg.shards)]
+        if seg.shards == 1:
+            locs = [base[0] | x for x in low]
+        else:
+            locs = [base[s] | x for s, x in zip(cols.shard.tolist(), low, strict=True)]
+        self._keymap.update(zip(cols.keys, locs, strict=True))
+        seg.keys.extend(cols.keys)
+        for s in range(seg.shards):
+            mine = value_end[cols.shard == s]
+            if mine.size:
+                seg.ends[s] = int(mine.max())
+        seg.value_bytes += int(cols.value_len.sum())
+        seg.newest_ms = max(seg.newest_ms, cols.seal.newest_ms)
+        return True
 
     def _scan(self, seg: Segment, shard: int, start: int, time_ms: int) -> tuple[list[fmt.Entry], int]:
         """Complete, checksummed records of values file ``shard`` from ``start``; and where they stop."""
@@ -414,6 +449,8 @@ class Table:
             shard = min(range(len(ends)), key=ends.__getitem__) if len(ends) > 1 else 0
             plan.append((key, value, shard, ends[shard]))
             ends[shard] += fmt.RECORD_HEAD_SIZE + len(key) + len(value)
+        if max(ends) >= MAX_FILE_BYTES:
+            raise E.StoreInputError(f"batch too large: a values file would pass {MAX_FILE_BYTES} bytes")
         return plan
 
     def _append(self, seg: Segment, plan: list[tuple[bytes, Any, int, int]]) -> None:
@@ -474,6 +511,7 @@ class Table:
                                            "the values are durable, flush again when there is room") from exc
                 raise self._fail(exc) from exc
             seg.keys_end += len(data)
+            seg.entries_crc = zlib.crc32(data, seg.entries_crc)
             seg.pending.clear()
         if sync_index or seg.index_lag >= INDEX_SYNC_BYTES:
             try:
@@ -507,7 +545,7 @@ class Table:
         """Flush ``seg``, close its keys file with a seal, and stop appending to it."""
         self._flush_segment(seg, sync_index=True)
         assert seg.keys_fd is not None
-        data = fmt.seal_bytes(fmt.Seal(len(seg.keys), seg.value_bytes, seg.newest_ms))
+        data = fmt.seal_bytes(fmt.Seal(len(seg.keys), seg.value_bytes, seg.newest_ms, seg.entries_crc))
         try:
             seg_io.write_all(seg.keys_fd, [data])
             seg_io.sync(seg.keys_fd)
