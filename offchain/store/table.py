@@ -98,7 +98,10 @@ def check_value(value: Any) -> bytes | memoryview:
     """``value`` as a byte buffer; :class:`StoreInputError` unless it is at most ``MAX_VALUE`` bytes."""
     if not isinstance(value, (bytes, bytearray, memoryview)):
         raise E.StoreInputError(f"value must be bytes, not {type(value).__name__}")
-    view = memoryview(value).cast("B") if not isinstance(value, bytes) else value
+    try:
+        view = memoryview(value).cast("B") if not isinstance(value, bytes) else value
+    except TypeError as exc:
+        raise E.StoreInputError(f"value must be a contiguous byte buffer ({exc})") from None
     if len(view) > fmt.MAX_VALUE:
         raise E.StoreInputError(f"value of {len(view)} bytes; values are at most {fmt.MAX_VALUE} bytes (64 MiB)")
     return view
@@ -148,6 +151,7 @@ class Table:
         self._cache: OrderedDict[bytes, bytes] = OrderedDict()
         self._cache_bytes = cache_bytes
         self._cache_used = 0
+        self._cache_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self.ttl_s = self._load_config(ttl_s)
         self._load()
@@ -414,6 +418,8 @@ class Table:
         The caller must not change a buffer while the call runs.
         """
         batch = [(check_key(k), check_value(v)) for k, v in items]
+        if not batch:
+            return
         with self._lock:
             self._check_writable()
             self._check_new(batch)
@@ -586,10 +592,11 @@ class Table:
         if type(key) is not bytes:
             key = check_key(key)
         if self._cache_bytes:
-            hit = self._cache.get(key)
-            if hit is not None:
-                self._cache.move_to_end(key)
-                return hit
+            with self._cache_lock:
+                hit = self._cache.get(key)
+                if hit is not None:
+                    self._cache.move_to_end(key)
+                    return hit
         loc = self._keymap.get(key)
         if loc is None:
             return None
@@ -642,7 +649,7 @@ class Table:
 
     def _cache_put(self, key: bytes, value: bytes) -> None:
         """Insert into the LRU cache, evicting the least recently used values beyond ``cache_bytes``."""
-        with self._lock:
+        with self._cache_lock:
             if key in self._cache:
                 return
             self._cache[key] = value
@@ -694,8 +701,9 @@ class Table:
             loc = self._keymap.get(key)
             if loc is not None and _unpack(loc)[0] == seg.id:
                 del self._keymap[key]
-                if key in self._cache:
-                    self._cache_used -= len(self._cache.pop(key))
+                with self._cache_lock:
+                    if key in self._cache:
+                        self._cache_used -= len(self._cache.pop(key))
         del self._segments[seg.id]
         seg.unlink()
 

@@ -44,6 +44,7 @@ def test_buffers_of_any_kind_are_written_as_is(tmp_path):
 
 @pytest.mark.parametrize("key, value", [
     (b"", b"v"), (b"k" * (MAX_KEY + 1), b"v"), ("text", b"v"), (b"k", "text"), (b"k", 5),
+    (b"k", memoryview(b"abcd")[::2]),
 ])
 def test_bad_keys_and_values_are_refused_before_writing(tmp_path, key, value):
     with Store(tmp_path) as store:
@@ -51,6 +52,13 @@ def test_bad_keys_and_values_are_refused_before_writing(tmp_path, key, value):
         with pytest.raises(StoreInputError):
             table.put_batch([(b"good", b"v"), (key, value)])
         assert table.key_count() == 0
+
+
+def test_an_empty_batch_writes_nothing(tmp_path):
+    with Store(tmp_path) as store:
+        table = store.table("t")
+        table.put_batch([])
+        assert table.stats()["value_bytes"] == 0 and table.stats()["oldest_ms"] is None
 
 
 def test_largest_value_fits_and_one_byte_more_does_not(tmp_path):

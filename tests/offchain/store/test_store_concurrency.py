@@ -5,7 +5,7 @@ import threading
 import time
 
 from offchain.store import Store
-from tests.offchain.store.support import child, key_of, value_of
+from tests.offchain.store.support import Clock, child, key_of, value_of
 
 SECONDS = 1.5
 
@@ -70,3 +70,36 @@ def test_reader_processes_see_only_whole_values_while_a_writer_runs(tmp_path):
             out, err = proc.communicate(timeout=60)
             assert proc.returncode == 0, err
             assert out.startswith("checked ") and int(out.split()[1]) >= 1
+
+
+def test_readers_race_expiry_and_the_cache(tmp_path):
+    clock = Clock()
+    with Store(tmp_path, segment_bytes=50_000, cache_bytes=200_000, clock=clock) as store:
+        table = store.table("t", ttl_s=10)
+        failures: list[str] = []
+        stop = threading.Event()
+        top = [0]
+
+        def reader(seed):
+            rng = random.Random(seed)
+            while not stop.is_set():
+                i = rng.randrange(top[0] + 1)
+                got = table.get(key_of(i))
+                if got is not None and bytes(got) != value_of(i):
+                    failures.append(f"key {i}")
+
+        threads = [threading.Thread(target=reader, args=(s,)) for s in range(3)]
+        for t in threads:
+            t.start()
+        for i in range(300):
+            table.put(key_of(i), value_of(i))
+            top[0] = i
+            clock.now += 0.5
+            if i % 10 == 0:
+                table.flush()
+                table.gc()
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        assert not failures
+        assert table.get(key_of(0)) is None and bytes(table.get(key_of(299))) == value_of(299)
