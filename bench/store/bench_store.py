@@ -13,7 +13,7 @@ expires everything (our TTL GC; the peers delete every key). ``raw`` writes the 
 (``lmdb``, ``rocksdict``, ``plyvel``); the engine itself needs none of them.
 
 Prints medians (over ``--reps``) and ratios against the best peer, and writes
-``bench/results/store-<host>.json`` with the machine recorded. Fixed seeds.
+``bench/results/store-<disk|shm>-<host>.json`` with the machine recorded. Fixed seeds.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ SIZES = {"4KiB": 4 << 10, "64KiB": 64 << 10, "1MiB": 1 << 20}
 VOLUME_MIB = {"4KiB": 32, "64KiB": 64, "1MiB": 128}
 BATCH_BYTES = 4 << 20
 PEERS = {"lmdb": "lmdb", "rocksdb": "rocksdict", "leveldb": "plyvel"}
-ENGINES = ["raw", "eigen", *PEERS]
+OURS = ["eigen", "eigen-untrimmed"]
+ENGINES = ["raw", *OURS, *PEERS]
 
 
 # ---- the engines, one class each: open, write_batch (durable on return), get, expire_all, close ----------
@@ -51,7 +52,7 @@ ENGINES = ["raw", "eigen", *PEERS]
 class Eigen:
     """offchain.store with its defaults (values checksummed on read)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, total: int = 0) -> None:
         from offchain.store import Store
 
         self.store = Store(path)
@@ -69,6 +70,17 @@ class Eigen:
 
     def close(self) -> None:
         self.store.close()
+
+
+class EigenUntrimmed(Eigen):
+    """offchain.store with ``map_window=None``: mapped pages are never dropped (faster warm reads of large
+    values, resident memory grows with the data read, as LMDB's)."""
+
+    def __init__(self, path: Path, total: int = 0) -> None:
+        from offchain.store import Store
+
+        self.store = Store(path, map_window=None)
+        self.table = self.store.table("chunks", ttl_s=3600)
 
 
 class Lmdb:
@@ -175,7 +187,7 @@ class Raw:
         os.close(self.fd)
 
 
-CLASSES = {"eigen": Eigen, "lmdb": Lmdb, "rocksdb": Rocks, "leveldb": Level, "raw": Raw}
+CLASSES = {"eigen": Eigen, "eigen-untrimmed": EigenUntrimmed, "lmdb": Lmdb, "rocksdb": Rocks, "leveldb": Level, "raw": Raw}
 
 
 # ---- one run (in a child process) -----------------------------------------------------------------------
@@ -230,7 +242,7 @@ def run_one(engine: str, size_name: str, directory: Path, scale: float, reads: i
     block = random.Random(size).randbytes(size + 4096)
     per_batch = max(1, BATCH_BYTES // size)
     baseline = _rss_kib()
-    db = CLASSES[engine](directory) if engine == "eigen" else CLASSES[engine](directory, count * size)
+    db = CLASSES[engine](directory, count * size)
     write_s = 0.0
     for i in range(0, count, per_batch):
         items = _batch(block, size, i, min(count, i + per_batch))  # made outside the timed part
@@ -250,7 +262,7 @@ def run_one(engine: str, size_name: str, directory: Path, scale: float, reads: i
     keys = [_key(size, rng.randrange(count)) for _ in range(reads)]
     _evict(directory)  # a restart: closed, out of the page cache, opened again
     t0 = time.perf_counter()
-    db = CLASSES[engine](directory) if engine == "eigen" else CLASSES[engine](directory, count * size)
+    db = CLASSES[engine](directory, count * size)
     out["open_s"] = time.perf_counter() - t0
     for phase in ("cold", "warm"):
         lat = []
@@ -335,8 +347,10 @@ def summarise(runs: list[dict[str, Any]], engines: list[str]) -> dict[str, Any]:
                                      if isinstance(rows[0][k], (int, float))}
         summary[size_name] = by_engine
         peers = [e for e in by_engine if e in PEERS]
-        ours = by_engine.get("eigen")
-        if ours and peers:
+        for name in OURS:
+            ours = by_engine.get(name)
+            if not ours or not peers:
+                continue
             ratios = {}
             for key, _, best in METRICS:
                 if key in ours:
@@ -344,7 +358,7 @@ def summarise(runs: list[dict[str, Any]], engines: list[str]) -> dict[str, Any]:
                     ratios[key] = ours[key] / ref if ref else None
             if "raw" in by_engine:
                 ratios["write_vs_raw"] = ours["write_MBps"] / by_engine["raw"]["write_MBps"]
-            by_engine["eigen_vs_best_peer"] = ratios
+            by_engine[f"{name}_vs_best_peer"] = ratios
     return summary
 
 
@@ -353,13 +367,14 @@ def print_table(summary: dict[str, Any], engines: list[str]) -> None:
     for size_name, by_engine in summary.items():
         cols = [e for e in engines if e in by_engine]
         print(f"\n== {size_name} values ==")
-        print(f"{'':22}" + "".join(f"{e:>11}" for e in cols))
+        print(f"{'':22}" + "".join(f"{e:>16}" for e in cols))
         for key, label, _ in METRICS:
-            cells = [f"{by_engine[e][key]:11.1f}" if key in by_engine[e] else f"{'-':>11}" for e in cols]
+            cells = [f"{by_engine[e][key]:16.1f}" if key in by_engine[e] else f"{'-':>16}" for e in cols]
             print(f"{label:22}" + "".join(cells))
-        ratios = by_engine.get("eigen_vs_best_peer", {})
-        if ratios:
-            print("eigen / best peer: " + ", ".join(f"{k} {v:.2f}x" for k, v in ratios.items() if v is not None))
+        for name in OURS:
+            ratios = by_engine.get(f"{name}_vs_best_peer", {})
+            if ratios:
+                print(f"{name} / best peer: " + ", ".join(f"{k} {v:.2f}x" for k, v in ratios.items() if v is not None))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -394,7 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(runs, args.engines)
     print_table(summary, args.engines)
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"store-{socket.gethostname()}.json"
+    fs = "shm" if str(base).startswith("/dev/shm") else "disk"
+    path = args.out / f"store-{fs}-{socket.gethostname()}.json"
     path.write_text(json.dumps({"machine": info, "args": {"scale": args.scale, "reads": args.reads, "reps": args.reps},
                                 "runs": runs, "summary": summary}, indent=1))
     print(f"\nwrote {path}")

@@ -49,6 +49,7 @@ SEGMENT_BYTES = 1 << 30
 MAP_WINDOW = 16 << 20
 INDEX_SYNC_BYTES = 64 << 20
 PREFETCH_BYTES = 64 << 10
+PARALLEL_CRC_BYTES = 1 << 20
 FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _LEN_BITS = 27
 _OFFSET_BITS = 37  # value offsets below 128 GiB per values file; with _LEN_BITS, the low 64 bits of a location
@@ -115,7 +116,8 @@ class Table:
     segment is sealed; ``cache_bytes`` a bound on an in-memory LRU of copied values (0: off);
     ``verify_reads`` checks each record's head, key and CRC on ``get`` (off by default: a recovery
     checks every unindexed record, ``verify`` and ``eigen store verify`` check them all); ``map_window``
-    bounds the mapped pages kept resident between trims; ``clock`` returns seconds (tests move time).
+    bounds the mapped pages kept resident between trims (``None``: never trim; warm reads of large values
+    are then about twice as fast, and resident memory grows with the data read, as with LMDB); ``clock`` returns seconds (tests move time).
     """
 
     def __init__(
@@ -128,7 +130,7 @@ class Table:
         segment_bytes: int = SEGMENT_BYTES,
         cache_bytes: int = 0,
         verify_reads: bool = False,
-        map_window: int = MAP_WINDOW,
+        map_window: int | None = MAP_WINDOW,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.name = name
@@ -463,8 +465,9 @@ class Table:
         """Write the planned records; on an error cut every values file back and raise a typed error."""
         assert seg.fds is not None
         buffers: dict[int, list[Any]] = {}
-        for key, value, shard, _ in plan:
-            buffers.setdefault(shard, []).extend((fmt.record_head(key, value), value))
+        crcs = self._crcs([value for _, value, _, _ in plan])
+        for (key, value, shard, _), crc in zip(plan, crcs, strict=True):
+            buffers.setdefault(shard, []).extend((fmt.record_head(key, value, crc), value))
         start = list(seg.ends)
         written = []
         try:
@@ -478,6 +481,19 @@ class Table:
             if exc.errno in FULL_ERRNOS:
                 raise E.StoreFullError(f"table {self.name!r}: disk full ({exc}); the batch was not written") from exc
             raise E.StoreIOError(f"table {self.name!r}: write failed ({exc}); the batch was not written") from exc
+
+    def _crcs(self, values: list[Any]) -> list[int]:
+        """CRC-32 of each value; large batches on two threads (``zlib.crc32`` releases the GIL)."""
+        if len(values) < 2 or sum(len(v) for v in values) < PARALLEL_CRC_BYTES:
+            return [zlib.crc32(v) for v in values]
+        return list(self._executor().map(zlib.crc32, values))
+
+    def _executor(self) -> ThreadPoolExecutor:
+        """The table's worker threads (checksums, parallel fsyncs of the shards)."""
+        if self._pool is None:
+            workers = max(2, len(self.dirs))
+            self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="store")
+        return self._pool
 
     def _roll_back(self, seg: Segment, shards: list[int], start: list[int]) -> None:
         """Cut values files ``shards`` back to ``start`` (the table fails if even that is impossible)."""
@@ -542,9 +558,8 @@ class Table:
             for fd in fds:
                 seg_io.sync(fd)
             return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=len(self.dirs), thread_name_prefix="store-sync")
-        for future in [self._pool.submit(seg_io.sync, fd) for fd in fds]:
+        pool = self._executor()
+        for future in [pool.submit(seg_io.sync, fd) for fd in fds]:
             future.result()
 
     def _seal(self, seg: Segment) -> None:
@@ -621,9 +636,10 @@ class Table:
             self._check_record(seg, shard, value_at, value_len, key)
         if value_len >= PREFETCH_BYTES:  # many pages: one read request for them all, not a fault each
             seg.prefetch(shard, value_at, value_len)
-        self._mapped += value_len
-        if self._mapped > self.map_window:
-            self._trim()
+        if self.map_window is not None:
+            self._mapped += value_len
+            if self._mapped > self.map_window:
+                self._trim()
         value = view[value_at:end]
         if self._cache_bytes and value_len <= self._cache_bytes // 8:
             self._cache_put(key, bytes(value))
