@@ -21,18 +21,29 @@ IOV_MAX = min(os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024, 1024
 
 
 def write_all(fd: int, buffers: Sequence[bytes | memoryview]) -> None:
-    """Write ``buffers`` in order at the file position of ``fd`` (``writev``, no copy), retrying short writes."""
-    views = [memoryview(b).cast("B") for b in buffers if len(b)]
+    """Write ``buffers`` (bytes or byte-format views) in order at the file position of ``fd`` with
+    ``writev`` (no copy), finishing any short write."""
+    for i in range(0, len(buffers), IOV_MAX):
+        chunk = buffers[i : i + IOV_MAX]
+        done = os.writev(fd, chunk)
+        if done < sum(map(len, chunk)):
+            _write_rest(fd, chunk, done)
+
+
+def _write_rest(fd: int, buffers: Sequence[bytes | memoryview], done: int) -> None:
+    """Write what a short ``writev`` left: ``buffers`` after their first ``done`` bytes."""
+    views = [memoryview(b).cast("B") for b in buffers]
     i = 0
     while i < len(views):
-        n = os.writev(fd, views[i : i + IOV_MAX])
-        while n and i < len(views):
-            if n >= len(views[i]):
-                n -= len(views[i])
+        while done and i < len(views):
+            if done >= len(views[i]):
+                done -= len(views[i])
                 i += 1
             else:
-                views[i] = views[i][n:]
-                n = 0
+                views[i] = views[i][done:]
+                done = 0
+        if i < len(views):
+            done = os.writev(fd, views[i:])
 
 
 def sync(fd: int) -> None:

@@ -430,13 +430,17 @@ class Table:
             plan = self._plan(seg, batch)
             self._append(seg, plan)
             now = self._now_ms()
-            keymap, keys, pending, head = self._keymap, seg.keys, seg.pending, fmt.RECORD_HEAD_SIZE
-            for key, value, shard, offset in plan:
-                keymap[key] = _pack(seg.id, shard, offset + head + len(key), len(value))
-                keys.append(key)
-                pending.append(fmt.entry_raw(key, shard, offset, len(value), now))
-                seg.value_bytes += len(value)
-                seg.index_lag += len(value)
+            keymap, pending, entry = self._keymap, seg.pending, fmt.entry_raw
+            base = (seg.id << _SHARD_BITS) << _OFFSET_BITS
+            head = fmt.RECORD_HEAD_SIZE
+            total = 0
+            for key, _, value_len, shard, offset in plan:
+                keymap[key] = ((base | shard << _OFFSET_BITS | offset + head + len(key)) << _LEN_BITS) | value_len
+                pending.append(entry(key, shard, offset, value_len, now))
+                total += value_len
+            seg.keys.extend(key for key, *_ in plan)
+            seg.value_bytes += total
+            seg.index_lag += total
             seg.newest_ms = max(seg.newest_ms, now)
             if seg.value_bytes >= self.segment_bytes:
                 self._seal_and_roll(seg)
@@ -449,25 +453,32 @@ class Table:
                 raise E.KeyExistsError(f"key {key.hex()[:64]} already written (values are written once)")
             seen.add(key)
 
-    def _plan(self, seg: Segment, batch: list[tuple[bytes, Any]]) -> list[tuple[bytes, Any, int, int]]:
-        """``(key, value, shard, offset)`` of each record: each goes to the shard with the fewest bytes."""
+    def _plan(self, seg: Segment, batch: list[tuple[bytes, Any]]) -> list[tuple[bytes, Any, int, int, int]]:
+        """``(key, value, value_len, shard, offset)`` of each record: each goes to the shard with the fewest
+        bytes."""
         ends = list(seg.ends)
         plan = []
+        head = fmt.RECORD_HEAD_SIZE
+        shards = range(len(ends))
         for key, value in batch:
-            shard = min(range(len(ends)), key=ends.__getitem__) if len(ends) > 1 else 0
-            plan.append((key, value, shard, ends[shard]))
-            ends[shard] += fmt.RECORD_HEAD_SIZE + len(key) + len(value)
+            shard = min(shards, key=ends.__getitem__) if len(ends) > 1 else 0
+            value_len = len(value)
+            plan.append((key, value, value_len, shard, ends[shard]))
+            ends[shard] += head + len(key) + value_len
         if max(ends) >= MAX_FILE_BYTES:
             raise E.StoreInputError(f"batch too large: a values file would pass {MAX_FILE_BYTES} bytes")
         return plan
 
-    def _append(self, seg: Segment, plan: list[tuple[bytes, Any, int, int]]) -> None:
+    def _append(self, seg: Segment, plan: list[tuple[bytes, Any, int, int, int]]) -> None:
         """Write the planned records; on an error cut every values file back and raise a typed error."""
         assert seg.fds is not None
         buffers: dict[int, list[Any]] = {}
-        crcs = self._crcs([value for _, value, _, _ in plan])
-        for (key, value, shard, _), crc in zip(plan, crcs, strict=True):
-            buffers.setdefault(shard, []).extend((fmt.record_head(key, value, crc), value))
+        sizes: dict[int, int] = {}
+        crcs = self._crcs([value for _, value, *_ in plan])
+        record_head, head = fmt.record_head, fmt.RECORD_HEAD_SIZE
+        for (key, value, value_len, shard, _), crc in zip(plan, crcs, strict=True):
+            buffers.setdefault(shard, []).extend((record_head(key, value, crc), value))
+            sizes[shard] = sizes.get(shard, 0) + head + len(key) + value_len
         start = list(seg.ends)
         written = []
         try:
@@ -475,7 +486,7 @@ class Table:
                 written.append(shard)
                 seg_io.write_all(seg.fds[shard], bufs)
                 seg.dirty.add(shard)
-                seg.ends[shard] += sum(len(b) for b in bufs)
+                seg.ends[shard] += sizes[shard]
         except OSError as exc:
             self._roll_back(seg, written, start)
             if exc.errno in FULL_ERRNOS:
@@ -483,10 +494,14 @@ class Table:
             raise E.StoreIOError(f"table {self.name!r}: write failed ({exc}); the batch was not written") from exc
 
     def _crcs(self, values: list[Any]) -> list[int]:
-        """CRC-32 of each value; large batches on two threads (``zlib.crc32`` releases the GIL)."""
-        if len(values) < 2 or sum(len(v) for v in values) < PARALLEL_CRC_BYTES:
+        """CRC-32 of each value; a batch of large values in two halves on two threads (``zlib.crc32``
+        releases the GIL on large buffers)."""
+        total = sum(len(v) for v in values)
+        if len(values) < 2 or total < PARALLEL_CRC_BYTES or total < len(values) * PREFETCH_BYTES:
             return [zlib.crc32(v) for v in values]
-        return list(self._executor().map(zlib.crc32, values))
+        half = len(values) // 2
+        second = self._executor().submit(lambda: [zlib.crc32(v) for v in values[half:]])
+        return [zlib.crc32(v) for v in values[:half]] + second.result()
 
     def _executor(self) -> ThreadPoolExecutor:
         """The table's worker threads (checksums, parallel fsyncs of the shards)."""

@@ -97,3 +97,21 @@ def test_file_size_limit_in_a_child_process(tmp_path):
             assert bytes(table.get(key_of(i))) == value_of(i, 3000)
         assert bytes(table.get(b"small")) == b"fits" and not table.problems
         assert all(os.path.getsize(p) <= 200_000 for p in (tmp_path / "t").iterdir())
+
+
+def test_short_writes_are_finished(tmp_path, monkeypatch):
+    real = os.writev
+
+    def dribble(fd, buffers):  # the kernel may write less than asked: 7 bytes at a time here
+        data = b"".join(bytes(b) for b in buffers)[:7]
+        return real(fd, [data])
+
+    with Store(tmp_path) as store:
+        table = store.table("t")
+        monkeypatch.setattr(seg_io.os, "writev", dribble)
+        table.put_batch([(key_of(i), value_of(i, 100)) for i in range(3)])
+        monkeypatch.undo()
+        table.flush()
+    with Store(tmp_path) as store:
+        table = store.table("t")
+        assert [bytes(table.get(key_of(i))) for i in range(3)] == [value_of(i, 100) for i in range(3)]
