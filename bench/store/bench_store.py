@@ -9,10 +9,11 @@ batch); then, after evicting the engine's files from the page cache (``posix_fad
 ``reads`` keys at random (cold: closed, evicted, reopened), then the same keys again (warm), copying each
 value once into a send buffer (what serving it costs, the same for every engine); then
 expires everything (our TTL GC; the peers delete every key). ``raw`` writes the same bytes to one file with
-``write`` and ``fsync`` per batch: the physical limit of the disk. Peers are installed from PyPI on demand
+``write`` and ``fdatasync`` per batch: the physical limit of the disk. Peers are installed from PyPI on demand
 (``lmdb``, ``rocksdict``, ``plyvel``); the engine itself needs none of them.
 
-Prints medians (over ``--reps``) and ratios against the best peer, and writes
+Engines run in turn (the order rotates each repetition, after a ``sync``). Prints medians (over ``--reps``)
+and ratios against the best peer, and writes
 ``bench/results/store-<disk|shm>-<host>.json`` with the machine recorded. Fixed seeds.
 """
 
@@ -172,7 +173,7 @@ class Level:
 
 
 class Raw:
-    """The physical limit: the same bytes appended to one file, ``write`` + ``fsync`` per batch."""
+    """The physical limit: the same bytes appended to one file, ``write`` + ``fdatasync`` per batch."""
 
     def __init__(self, path: Path, total: int = 0) -> None:
         path.mkdir(parents=True, exist_ok=True)
@@ -181,7 +182,7 @@ class Raw:
     def write_batch(self, items: list[tuple[bytes, bytes]]) -> None:
         for _, v in items:
             os.write(self.fd, v)
-        os.fsync(self.fd)
+        os.fdatasync(self.fd)
 
     def close(self) -> None:
         os.close(self.fd)
@@ -398,7 +399,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for rep in range(args.reps):
             for size_name in args.sizes:
-                for engine in args.engines:
+                shift = rep % len(args.engines)  # each engine takes each place in the order in turn
+                for engine in args.engines[shift:] + args.engines[:shift]:
+                    os.sync()  # start every run on a settled disk: no writeback of the previous run
+                    time.sleep(0.5)
                     row = child_run(engine, size_name, base, args.scale, args.reads)
                     row["rep"] = rep
                     runs.append(row)
