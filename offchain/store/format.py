@@ -125,9 +125,9 @@ def parse_file_header(data: bytes | memoryview, magic: bytes) -> tuple[int, int]
     return shard, segment
 
 
-def record_head(key: bytes, value: bytes | memoryview, crc: int | None = None) -> bytes:
-    """Head and key of the record that stores ``value`` under ``key`` (``crc``: the value's, if known)."""
-    head = RECORD_HEAD.pack(len(key), 0, len(value), zlib.crc32(value) if crc is None else crc)
+def record_head(key: bytes, value: bytes | memoryview) -> bytes:
+    """Head and key of the record that stores ``value`` under ``key``."""
+    head = RECORD_HEAD.pack(len(key), 0, len(value), zlib.crc32(value))
     return head + CRC.pack(zlib.crc32(key, zlib.crc32(head))) + key
 
 

@@ -4,8 +4,8 @@ The byte layout is in :mod:`offchain.store.format`. A segment is *active* (appen
 grows at each flush) until it is *sealed* (a seal closes its keys file); after that its files are only
 read, through read-only ``mmap`` s, until garbage collection deletes them whole.
 
-:func:`write_all`, :func:`sync` and :func:`truncate` are the only functions that change file contents
-or sizes after creation: tests replace them to inject a full disk or an I/O error.
+:func:`write_all`, :func:`pwrite_all`, :func:`sync` and :func:`truncate` are the only functions that
+change file contents or sizes after creation: tests replace them to inject a full disk or an I/O error.
 """
 
 from __future__ import annotations
@@ -27,14 +27,29 @@ def write_all(fd: int, buffers: Sequence[bytes | memoryview]) -> None:
         chunk = buffers[i : i + IOV_MAX]
         done = os.writev(fd, chunk)
         if done < sum(map(len, chunk)):
-            _write_rest(fd, chunk, done)
+            _finish(chunk, done, lambda views, _: os.writev(fd, views), 0)
 
 
-def _write_rest(fd: int, buffers: Sequence[bytes | memoryview], done: int) -> None:
-    """Write what a short ``writev`` left: ``buffers`` after their first ``done`` bytes."""
+def pwrite_all(fd: int, buffers: Sequence[bytes | memoryview], offset: int) -> None:
+    """Write ``buffers`` in order at ``offset`` with ``pwritev`` (no copy, the file position untouched,
+    so threads may write different ranges of one file at once), finishing any short write."""
+    for i in range(0, len(buffers), IOV_MAX):
+        chunk = buffers[i : i + IOV_MAX]
+        size = sum(map(len, chunk))
+        done = os.pwritev(fd, chunk, offset)
+        if done < size:
+            _finish(chunk, done, lambda views, at: os.pwritev(fd, views, at), offset)
+        offset += size
+
+
+def _finish(buffers: Sequence[bytes | memoryview], done: int, write, offset: int) -> None:
+    """Write what a short write left of ``buffers`` (after their first ``done`` bytes) with
+    ``write(views, file_offset)``; ``offset`` is where ``buffers`` start in the file."""
     views = [memoryview(b).cast("B") for b in buffers]
+    at = offset
     i = 0
     while i < len(views):
+        at += done
         while done and i < len(views):
             if done >= len(views[i]):
                 done -= len(views[i])
@@ -43,7 +58,7 @@ def _write_rest(fd: int, buffers: Sequence[bytes | memoryview], done: int) -> No
                 views[i] = views[i][done:]
                 done = 0
         if i < len(views):
-            done = os.writev(fd, views[i:])
+            done = write(views[i:], at)
 
 
 def sync(fd: int) -> None:

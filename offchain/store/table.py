@@ -49,7 +49,7 @@ SEGMENT_BYTES = 1 << 30
 MAP_WINDOW = 16 << 20
 INDEX_SYNC_BYTES = 64 << 20
 PREFETCH_BYTES = 64 << 10
-PARALLEL_CRC_BYTES = 1 << 20
+PARALLEL_BYTES = 1 << 20
 FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _LEN_BITS = 27
 _OFFSET_BITS = 37  # value offsets below 128 GiB per values file; with _LEN_BITS, the low 64 bits of a location
@@ -72,6 +72,14 @@ def _unpack(loc: int) -> tuple[int, int, int, int]:
     value_at = loc & _OFFSET_MASK
     loc >>= _OFFSET_BITS
     return loc >> _SHARD_BITS, loc & 0xFF, value_at, value_len
+
+
+def _write_run(fd: int, rows: list[tuple[bytes, Any, int, int, int]]) -> None:
+    """Write consecutive planned records (head with the value's CRC, key, value) at their offset."""
+    buffers: list[Any] = []
+    for key, value, _, _, _ in rows:
+        buffers += (fmt.record_head(key, value), value)
+    seg_io.pwrite_all(fd, buffers, rows[0][4])
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
@@ -472,36 +480,39 @@ class Table:
     def _append(self, seg: Segment, plan: list[tuple[bytes, Any, int, int, int]]) -> None:
         """Write the planned records; on an error cut every values file back and raise a typed error."""
         assert seg.fds is not None
-        buffers: dict[int, list[Any]] = {}
-        sizes: dict[int, int] = {}
-        crcs = self._crcs([value for _, value, *_ in plan])
-        record_head, head = fmt.record_head, fmt.RECORD_HEAD_SIZE
-        for (key, value, value_len, shard, _), crc in zip(plan, crcs, strict=True):
-            buffers.setdefault(shard, []).extend((record_head(key, value, crc), value))
-            sizes[shard] = sizes.get(shard, 0) + head + len(key) + value_len
+        by_shard: dict[int, list[tuple[bytes, Any, int, int, int]]] = {}
+        for row in plan:
+            by_shard.setdefault(row[3], []).append(row)
         start = list(seg.ends)
         written = []
         try:
-            for shard, bufs in buffers.items():
+            for shard, rows in by_shard.items():
                 written.append(shard)
-                seg_io.write_all(seg.fds[shard], bufs)
+                self._write_records(seg.fds[shard], rows)
                 seg.dirty.add(shard)
-                seg.ends[shard] += sizes[shard]
+                key, _, value_len, _, offset = rows[-1]
+                seg.ends[shard] = offset + fmt.RECORD_HEAD_SIZE + len(key) + value_len
         except OSError as exc:
             self._roll_back(seg, written, start)
             if exc.errno in FULL_ERRNOS:
                 raise E.StoreFullError(f"table {self.name!r}: disk full ({exc}); the batch was not written") from exc
             raise E.StoreIOError(f"table {self.name!r}: write failed ({exc}); the batch was not written") from exc
 
-    def _crcs(self, values: list[Any]) -> list[int]:
-        """CRC-32 of each value; a batch of large values in two halves on two threads (``zlib.crc32``
-        releases the GIL on large buffers)."""
-        total = sum(len(v) for v in values)
-        if len(values) < 2 or total < PARALLEL_CRC_BYTES or total < len(values) * PREFETCH_BYTES:
-            return [zlib.crc32(v) for v in values]
-        half = len(values) // 2
-        second = self._executor().submit(lambda: [zlib.crc32(v) for v in values[half:]])
-        return [zlib.crc32(v) for v in values[:half]] + second.result()
+    def _write_records(self, fd: int, rows: list[tuple[bytes, Any, int, int, int]]) -> None:
+        """Checksum and write consecutive records at their planned offsets; a batch of large values in two
+        halves on two threads (``zlib.crc32`` and ``pwritev`` release the GIL)."""
+        total = sum(row[2] for row in rows)
+        if len(rows) < 2 or total < PARALLEL_BYTES or total < len(rows) * PREFETCH_BYTES:
+            _write_run(fd, rows)
+            return
+        half = len(rows) // 2
+        second = self._executor().submit(_write_run, fd, rows[half:])
+        try:
+            _write_run(fd, rows[:half])
+        finally:
+            error = second.exception()
+        if error is not None:
+            raise error
 
     def _executor(self) -> ThreadPoolExecutor:
         """The table's worker threads (checksums, parallel fsyncs of the shards)."""

@@ -13,20 +13,23 @@ from tests.offchain.store.support import child, key_of, value_of
 
 def _disk_with_room(monkeypatch, room):
     """Make every write after ``room`` more bytes fail with ENOSPC (after writing what fits)."""
-    real = seg_io.write_all
     left = [room]
 
-    def write_all(fd, buffers):
-        size = sum(len(b) for b in buffers)
-        if size > left[0]:
-            data = b"".join(bytes(b) for b in buffers)[: left[0]]
-            left[0] = 0
-            real(fd, [data])
-            raise OSError(errno.ENOSPC, "No space left on device")
-        left[0] -= size
-        real(fd, buffers)
+    def limited(real):
+        def write(fd, buffers, *offset):
+            size = sum(len(b) for b in buffers)
+            if size > left[0]:
+                data = b"".join(bytes(b) for b in buffers)[: left[0]]
+                left[0] = 0
+                real(fd, [data], *offset)
+                raise OSError(errno.ENOSPC, "No space left on device")
+            left[0] -= size
+            real(fd, buffers, *offset)
 
-    monkeypatch.setattr(seg_io, "write_all", write_all)
+        return write
+
+    monkeypatch.setattr(seg_io, "write_all", limited(seg_io.write_all))
+    monkeypatch.setattr(seg_io, "pwrite_all", limited(seg_io.pwrite_all))
     return left
 
 
@@ -48,6 +51,22 @@ def test_full_disk_rolls_back_the_batch(tmp_path, monkeypatch):
     with Store(tmp_path) as store:
         table = store.table("t")
         assert [bytes(table.get(key_of(i))) for i in range(10)] == [value_of(i, 3000) for i in range(10)]
+
+
+def test_full_disk_in_a_batch_of_large_values_written_on_two_threads(tmp_path, monkeypatch):
+    with Store(tmp_path) as store:
+        table = store.table("t")
+        table.put(b"first", b"kept")
+        _disk_with_room(monkeypatch, 300_000)
+        with pytest.raises(StoreFullError):
+            table.put_batch([(key_of(i), value_of(i, 200_000)) for i in range(8)])
+        assert table.key_count() == 1
+        assert (tmp_path / "t" / "00000000-0.values").stat().st_size == 16 + 16 + 5 + 4
+        monkeypatch.undo()
+        table.put_batch([(key_of(i), value_of(i, 200_000)) for i in range(8)])
+    with Store(tmp_path) as store:
+        table = store.table("t")
+        assert [bytes(table.get(key_of(i))) for i in range(8)] == [value_of(i, 200_000) for i in range(8)]
 
 
 def test_full_disk_while_writing_the_index_keeps_values_and_retries(tmp_path, monkeypatch):
@@ -100,18 +119,20 @@ def test_file_size_limit_in_a_child_process(tmp_path):
 
 
 def test_short_writes_are_finished(tmp_path, monkeypatch):
-    real = os.writev
+    real = os.pwritev
 
-    def dribble(fd, buffers):  # the kernel may write less than asked: 7 bytes at a time here
+    def dribble_at(fd, buffers, at):  # the kernel may write less than asked: 7 bytes at a time here
         data = b"".join(bytes(b) for b in buffers)[:7]
-        return real(fd, [data])
+        return real(fd, [data], at)
 
     with Store(tmp_path) as store:
         table = store.table("t")
-        monkeypatch.setattr(seg_io.os, "writev", dribble)
+        monkeypatch.setattr(seg_io.os, "pwritev", lambda fd, buffers, at: dribble_at(fd, buffers, at))
         table.put_batch([(key_of(i), value_of(i, 100)) for i in range(3)])
+        table.put_batch([(key_of(i), value_of(i, 300_000)) for i in range(3, 7)])  # two threads
         monkeypatch.undo()
         table.flush()
     with Store(tmp_path) as store:
         table = store.table("t")
         assert [bytes(table.get(key_of(i))) for i in range(3)] == [value_of(i, 100) for i in range(3)]
+        assert [bytes(table.get(key_of(i))) for i in range(3, 7)] == [value_of(i, 300_000) for i in range(3, 7)]
