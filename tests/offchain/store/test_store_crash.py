@@ -9,7 +9,7 @@ import time
 from offchain.store import Store
 from tests.offchain.store.support import child, key_of, value_of
 
-KILLS = 300 if os.environ.get("EIGEN_PROFILE", "ci") == "long" else 40
+KILLS = 300 if os.environ.get("EIGEN_PROFILE", "ci") == "long" else 25
 
 
 def _run_and_kill(directory, seed, rng):

@@ -120,15 +120,17 @@ def test_file_size_limit_in_a_child_process(tmp_path):
 
 def test_short_writes_are_finished(tmp_path, monkeypatch):
     real = os.pwritev
+    most = [7]
 
-    def dribble_at(fd, buffers, at):  # the kernel may write less than asked: 7 bytes at a time here
-        data = b"".join(bytes(b) for b in buffers)[:7]
+    def dribble_at(fd, buffers, at):  # the kernel may write less than asked: at most `most` bytes here
+        data = b"".join(bytes(b) for b in buffers)[: most[0]]
         return real(fd, [data], at)
 
     with Store(tmp_path) as store:
         table = store.table("t")
         monkeypatch.setattr(seg_io.os, "pwritev", lambda fd, buffers, at: dribble_at(fd, buffers, at))
         table.put_batch([(key_of(i), value_of(i, 100)) for i in range(3)])
+        most[0] = 65_521
         table.put_batch([(key_of(i), value_of(i, 300_000)) for i in range(3, 7)])  # two threads
         monkeypatch.undo()
         table.flush()
