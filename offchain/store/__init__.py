@@ -5,7 +5,8 @@
 whole expired segments), ``stats``, ``verify``. Append-only segment files, an in-memory key index
 rebuilt at open from compact keys files, sharding over several directories, a flock against a second
 writer. Design, byte layout and crash model: docs/store.md and the module docstrings of
-:mod:`offchain.store.format`, :mod:`offchain.store.table` and :mod:`offchain.store.db`.
+:mod:`offchain.store.format`, :mod:`offchain.store.table`, :mod:`offchain.store.recovery` and
+:mod:`offchain.store.db`.
 """
 
 from offchain.store.db import Store

@@ -67,6 +67,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 
 def _mib(n: int) -> str:
+    """``n`` bytes in MiB, for people."""
     return f"{n / (1 << 20):.1f} MiB"
 
 
@@ -78,6 +79,7 @@ ACTIONS = {
 
 
 def register(subparsers: Any) -> None:
+    """Add ``eigen store`` and its actions to the ``eigen`` command's sub-parsers."""
     store = subparsers.add_parser("store", help="the validators' key-value store: stats, verify, gc")
     store.set_defaults(func=lambda a: (store.print_help(sys.stderr), 2)[1])
     sub = store.add_subparsers(dest="store_command", metavar="ACTION")

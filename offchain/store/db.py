@@ -164,9 +164,11 @@ class Store:
             self._release_lock()
 
     def __enter__(self) -> Store:
+        """The store itself; leaving the block closes it."""
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Close the store (flushing every table)."""
         self.close()
 
 

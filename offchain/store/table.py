@@ -12,11 +12,9 @@ checkpoint of the index, is fsynced every ``INDEX_SYNC_BYTES`` of values and at 
 which bounds what a recovery must scan. A segment whose values reach ``segment_bytes`` is flushed,
 sealed and replaced by a new one.
 
-Open: the keys files of sealed segments are read (entries only, no values); the active segment's keys
-file is read up to its first bad entry (a torn tail after a crash), and its values files are scanned
-from the end of the last indexed record, keeping every complete record whose checksums hold and cutting
-the file at the first that does not. Open time is thus proportional to the number of keys plus the
-unflushed tail, not to the bytes stored.
+Open and crash recovery are in :mod:`offchain.store.recovery` (the keys files are read, never the
+values, except the unflushed tail of the active segment): open time follows the number of keys and the
+unflushed tail, not the bytes stored.
 
 Reads return a read-only ``memoryview`` into an ``mmap`` of the values file (no copy), located by the
 in-memory keymap (key -> one int: segment, shard, value offset and length); with ``verify`` the record's
@@ -38,11 +36,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from offchain.store import errors as E
 from offchain.store import format as fmt
 from offchain.store import segment as seg_io
+from offchain.store.recovery import (
+    LEN_BITS,
+    LEN_MASK,
+    MAX_FILE_BYTES,
+    OFFSET_BITS,
+    OFFSET_MASK,
+    SHARD_BITS,
+    Recovery,
+    unpack,
+)
 from offchain.store.segment import Segment
 
 SEGMENT_BYTES = 1 << 30
@@ -51,27 +57,7 @@ INDEX_SYNC_BYTES = 64 << 20
 PREFETCH_BYTES = 64 << 10
 PARALLEL_BYTES = 1 << 20
 FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
-_LEN_BITS = 27
-_OFFSET_BITS = 37  # value offsets below 128 GiB per values file; with _LEN_BITS, the low 64 bits of a location
-_SHARD_BITS = 8
-MAX_FILE_BYTES = 1 << _OFFSET_BITS
-_LEN_MASK = (1 << _LEN_BITS) - 1
-_OFFSET_MASK = (1 << _OFFSET_BITS) - 1
 CONFIG = "table.json"
-
-
-def _pack(sid: int, shard: int, value_at: int, value_len: int) -> int:
-    """The keymap's location of a value: segment, shard, offset and length of the value in one int."""
-    return ((((sid << _SHARD_BITS) | shard) << _OFFSET_BITS | value_at) << _LEN_BITS) | value_len
-
-
-def _unpack(loc: int) -> tuple[int, int, int, int]:
-    """Inverse of :func:`_pack`: ``(segment, shard, value offset, value length)``."""
-    value_len = loc & _LEN_MASK
-    loc >>= _LEN_BITS
-    value_at = loc & _OFFSET_MASK
-    loc >>= _OFFSET_BITS
-    return loc >> _SHARD_BITS, loc & 0xFF, value_at, value_len
 
 
 def _write_run(fd: int, rows: list[tuple[bytes, Any, int, int, int]]) -> None:
@@ -116,7 +102,7 @@ def check_value(value: Any) -> bytes | memoryview:
     return view
 
 
-class Table:
+class Table(Recovery):
     """One table of a store. Thread-safe: one writer at a time (internally locked), any number of readers.
 
     ``dirs[s]`` is the directory of shard ``s`` (one per path of the store). ``ttl_s`` (``None``: the
@@ -201,194 +187,6 @@ class Table:
             write_json_atomic(self.dirs[0] / CONFIG, {"version": 1, "shards": len(self.dirs), "ttl_s": float(ttl_s)})
             self.ttl_s = float(ttl_s)
 
-    # ---- open and recovery -----------------------------------------------------------------------
-
-    def _load(self) -> None:
-        """Load every segment's index; recover the active one; start a new one if needed."""
-        ids = sorted(int(p.name[:8]) for p in self.dirs[0].glob("*.keys") if p.name[:8].isdigit())
-        if not self.readonly:
-            self._remove_orphans(ids[-1] if ids else -1)
-        for sid in ids:
-            self._load_segment(sid, last=sid == ids[-1])
-        if not self.readonly and (self._active is None):
-            self._new_segment(ids[-1] + 1 if ids else 0)
-
-    def _remove_orphans(self, last: int) -> None:
-        """Delete values files of a segment after ``last`` and half-made ``.new`` files (a crash while
-        creating a segment, before its keys file)."""
-        for d in self.dirs:
-            for path in d.glob("*.new"):
-                path.unlink()
-            for path in d.glob("*.values"):
-                if path.name[:8].isdigit() and int(path.name[:8]) > last:
-                    path.unlink()
-
-    def _load_segment(self, sid: int, last: bool) -> None:
-        """Index segment ``sid`` from its keys file (rebuilding it from the values files if damaged)."""
-        seg = Segment(self.dirs, sid)
-        try:
-            data = seg.keys_path.read_bytes()
-        except FileNotFoundError:  # deleted by a concurrent GC (read-only opens)
-            return
-        if not self._values_files_ok(seg):
-            return
-        columns = fmt.parse_sealed(data, seg.shards)
-        if columns is not None and self._index_columns(seg, columns):
-            seg.keys_end, seg.sealed = len(data), True
-            self._segments[sid] = seg
-            return
-        entries, seal, end, err = self._parse_keys(seg, data)
-        seg.keys_end = end
-        if seal is not None:
-            self._index(seg, entries)
-            seg.sealed, seg.newest_ms = True, max(seg.newest_ms, seal.newest_ms)
-        elif last:
-            seg.entries_crc = zlib.crc32(data[fmt.FILE_HEADER_SIZE : end])
-            self._recover_active(seg, entries)
-        else:
-            self.problems.append(E.CorruptIndexError(str(seg.keys_path), err.offset if err else end,
-                                                     err.reason if err else "segment not sealed"))
-            self._index(seg, entries)
-            self._rebuild(seg)
-            seg.sealed = True
-        self._segments[sid] = seg
-
-    def _values_files_ok(self, seg: Segment) -> bool:
-        """Whether every values file of ``seg`` exists with a valid header; else a problem is recorded
-        (or, for an expired segment whose deletion a crash interrupted, the deletion is finished)."""
-        for s, path in enumerate(seg.values_paths):
-            try:
-                with open(path, "rb") as f:
-                    shard, sid = fmt.parse_file_header(f.read(fmt.FILE_HEADER_SIZE), fmt.VALUES_MAGIC)
-                if (shard, sid) != (s, seg.id):
-                    raise fmt.FormatError(0, f"header names shard {shard} segment {sid}")
-            except FileNotFoundError:
-                if not seg.keys_path.exists():  # collected by the writer meanwhile (read-only opens)
-                    return False
-                if self._expired_remains(seg):
-                    return False
-                self.problems.append(E.CorruptSegmentError(str(path), None, "values file missing"))
-                return False
-            except fmt.FormatError as exc:
-                self.problems.append(E.CorruptSegmentError(str(path), exc.offset, exc.reason))
-                return False
-        return True
-
-    def _expired_remains(self, seg: Segment) -> bool:
-        """Whether ``seg`` is a sealed, expired segment whose collection was cut short (then finish it)."""
-        _, seal, _, _ = self._parse_keys(seg, seg.keys_path.read_bytes())
-        if seal is None or not self.ttl_s or seal.newest_ms + self.ttl_s * 1000 > self._now_ms():
-            return False
-        if not self.readonly:
-            seg.unlink()
-        return True
-
-    def _parse_keys(self, seg: Segment, data: bytes) -> tuple[list[fmt.Entry], fmt.Seal | None, int, fmt.FormatError | None]:
-        """Parse a keys file; a bad header gives no entries and the error."""
-        try:
-            shards, sid = fmt.parse_file_header(data, fmt.KEYS_MAGIC)
-            if (shards, sid) != (seg.shards, seg.id):
-                raise fmt.FormatError(0, f"header names {shards} shards, segment {sid}")
-        except fmt.FormatError as exc:
-            return [], None, fmt.FILE_HEADER_SIZE, exc
-        return fmt.parse_keys(data, seg.shards)
-
-    def _index(self, seg: Segment, entries: Iterable[fmt.Entry]) -> None:
-        """Add ``entries`` of ``seg`` to the keymap and the segment's summary."""
-        keymap, keys, head = self._keymap, seg.keys, fmt.RECORD_HEAD_SIZE
-        base = (seg.id << _SHARD_BITS) << _OFFSET_BITS
-        ends, value_bytes, newest = seg.ends, 0, seg.newest_ms
-        for key, shard, offset, value_len, time_ms in entries:
-            value_at = offset + head + len(key)
-            if key in keymap or value_at + value_len >= MAX_FILE_BYTES:
-                continue
-            keymap[key] = ((base | shard << _OFFSET_BITS | value_at) << _LEN_BITS) | value_len  # _pack
-            keys.append(key)
-            value_bytes += value_len
-            if time_ms > newest:
-                newest = time_ms
-            if value_at + value_len > ends[shard]:
-                ends[shard] = value_at + value_len
-        seg.value_bytes += value_bytes
-        seg.newest_ms = newest
-
-    def _index_columns(self, seg: Segment, cols: fmt.Columns) -> bool:
-        """Add a sealed segment's entries read as columns (the fast path); ``False`` (nothing added) when
-        they need the entry-by-entry path (a key seen before, an offset out of range)."""
-        value_at = cols.offset + np.uint64(fmt.RECORD_HEAD_SIZE + len(cols.keys[0]))
-        value_end = value_at + cols.value_len
-        if int(value_end.max()) >= MAX_FILE_BYTES or not self._keymap.keys().isdisjoint(cols.keys):
-            return False
-        low = ((value_at << np.uint64(_LEN_BITS)) | cols.value_len).tolist()
-        base = [((seg.id << _SHARD_BITS) | s) << (_OFFSET_BITS + _LEN_BITS) for s in range(seg.shards)]
-        if seg.shards == 1:
-            locs = [base[0] | x for x in low]
-        else:
-            locs = [base[s] | x for s, x in zip(cols.shard.tolist(), low, strict=True)]
-        self._keymap.update(zip(cols.keys, locs, strict=True))
-        seg.keys.extend(cols.keys)
-        for s in range(seg.shards):
-            mine = value_end[cols.shard == s]
-            if mine.size:
-                seg.ends[s] = int(mine.max())
-        seg.value_bytes += int(cols.value_len.sum())
-        seg.newest_ms = max(seg.newest_ms, cols.seal.newest_ms)
-        return True
-
-    def _scan(self, seg: Segment, shard: int, start: int, time_ms: int) -> tuple[list[fmt.Entry], int]:
-        """Complete, checksummed records of values file ``shard`` from ``start``; and where they stop."""
-        try:
-            mm = seg.mapping(shard, 0)
-        except (FileNotFoundError, ValueError):
-            return [], start
-        found, at, limit = [], start, len(mm)
-        view = memoryview(mm)
-        seg_io.advise(mm, "MADV_SEQUENTIAL")
-        if start > limit:
-            self.problems.append(E.CorruptValueError(str(seg.values_paths[shard]), limit,
-                                                     "file shorter than its indexed records"))
-            return [], limit
-        while at < limit:
-            try:
-                key, value_at, value_len = fmt.parse_record_head(mm, at, limit)
-                fmt.check_value(mm, at, view[value_at : value_at + value_len])
-            except fmt.FormatError:
-                break
-            found.append(fmt.Entry(key, shard, at, value_len, time_ms))
-            at = value_at + value_len
-        return found, at
-
-    def _recover_active(self, seg: Segment, entries: list[fmt.Entry]) -> None:
-        """Index the active segment: its keys-file prefix, then its values files' unindexed tail."""
-        self._index(seg, entries)
-        now = self._now_ms()
-        recovered = []
-        for s in range(seg.shards):
-            found, stop = self._scan(seg, s, seg.ends[s], now)
-            recovered += found
-            seg.ends[s] = stop
-        self._index(seg, recovered)
-        self._active = seg
-        if self.readonly:
-            return
-        seg.drop_maps()
-        seg.open_for_append()
-        seg.pending = [fmt.entry_bytes(e) for e in recovered]
-        seg.dirty = set(range(seg.shards))
-        self._flush_segment(seg, sync_index=True)
-
-    def _rebuild(self, seg: Segment) -> None:
-        """Index the records of a segment with a damaged keys file by scanning its values files."""
-        mtime = max(int(os.stat(p).st_mtime * 1000) for p in seg.values_paths)
-        for s in range(seg.shards):
-            found, stop = self._scan(seg, s, fmt.FILE_HEADER_SIZE, mtime)
-            self._index(seg, found)
-            size = len(seg.mapping(s, 0))
-            if stop < size:
-                self.problems.append(E.CorruptValueError(str(seg.values_paths[s]), stop, "unreadable record; "
-                                                         "the keys after it in this file are lost"))
-        seg.newest_ms = max(seg.newest_ms, mtime)
-
     # ---- state checks ----------------------------------------------------------------------------
 
     def _check_open(self) -> None:
@@ -405,6 +203,7 @@ class Table:
             raise E.StoreInputError(f"table {self.name!r} is open read-only")
 
     def _now_ms(self) -> int:
+        """The table clock's time in integer milliseconds."""
         return int(self.clock() * 1000)
 
     def _fail(self, exc: BaseException) -> E.StoreError:
@@ -439,11 +238,11 @@ class Table:
             self._append(seg, plan)
             now = self._now_ms()
             keymap, pending, entry = self._keymap, seg.pending, fmt.entry_raw
-            base = (seg.id << _SHARD_BITS) << _OFFSET_BITS
+            base = (seg.id << SHARD_BITS) << OFFSET_BITS
             head = fmt.RECORD_HEAD_SIZE
             total = 0
             for key, _, value_len, shard, offset in plan:
-                keymap[key] = ((base | shard << _OFFSET_BITS | offset + head + len(key)) << _LEN_BITS) | value_len
+                keymap[key] = ((base | shard << OFFSET_BITS | offset + head + len(key)) << LEN_BITS) | value_len
                 pending.append(entry(key, shard, offset, value_len, now))
                 total += value_len
             seg.keys.extend(key for key, *_ in plan)
@@ -641,11 +440,11 @@ class Table:
         loc = self._keymap.get(key)
         if loc is None:
             return None
-        value_len = loc & _LEN_MASK  # _unpack, inlined: this is the hot path
-        loc >>= _LEN_BITS
-        value_at = loc & _OFFSET_MASK
-        loc >>= _OFFSET_BITS
-        seg = self._segments.get(loc >> _SHARD_BITS)
+        value_len = loc & LEN_MASK  # unpack(), inlined: this is the hot path
+        loc >>= LEN_BITS
+        value_at = loc & OFFSET_MASK
+        loc >>= OFFSET_BITS
+        seg = self._segments.get(loc >> SHARD_BITS)
         if seg is None:
             return None
         shard = loc & 0xFF
@@ -704,7 +503,7 @@ class Table:
         """Whether ``key`` is stored (and not collected)."""
         self._check_open()
         loc = self._keymap.get(check_key(key))
-        return loc is not None and _unpack(loc)[0] in self._segments
+        return loc is not None and unpack(loc)[0] in self._segments
 
     def keys(self) -> list[bytes]:
         """Every stored key (a snapshot)."""
@@ -741,7 +540,7 @@ class Table:
         """Drop a sealed segment's keys from the keymap and cache, then its files."""
         for key in seg.keys:
             loc = self._keymap.get(key)
-            if loc is not None and _unpack(loc)[0] == seg.id:
+            if loc is not None and unpack(loc)[0] == seg.id:
                 del self._keymap[key]
                 with self._cache_lock:
                     if key in self._cache:
@@ -782,7 +581,7 @@ class Table:
                 loc = self._keymap.get(key)
                 if loc is None:
                     continue
-                sid, shard, value_at, value_len = _unpack(loc)
+                sid, shard, value_at, value_len = unpack(loc)
                 try:
                     self._check_record(seg, shard, value_at, value_len, key)
                 except E.CorruptionError as exc:

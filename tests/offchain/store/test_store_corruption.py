@@ -34,9 +34,9 @@ def _build(root, n=N):
 
 def _offset_of(root, i):
     with Store(root, readonly=True) as store:
-        from offchain.store.table import _unpack
+        from offchain.store.recovery import unpack
 
-        sid, shard, value_at, _ = _unpack(store.table("t")._keymap[key_of(i)])
+        sid, shard, value_at, _ = unpack(store.table("t")._keymap[key_of(i)])
         return sid, shard, value_at - fmt.RECORD_HEAD_SIZE - 32
 
 
