@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from offchain.store import errors as E
+from offchain.store.segment import sync_dir
 from offchain.store.table import Table, write_json_atomic
 
 META = "store.json"
@@ -50,7 +51,9 @@ class Store:
         self._closed = False
         primary = given[0].resolve()
         if not readonly:
-            primary.mkdir(parents=True, exist_ok=True)
+            if not primary.exists():
+                primary.mkdir(parents=True)
+                sync_dir(primary.parent)
             self._take_lock(primary)
         try:
             self.paths = self._load_meta(primary, given)
@@ -86,7 +89,7 @@ class Store:
         meta = _read_json(meta_path)
         paths = [Path(p) for p in meta.get("paths", [])]
         if not paths or meta.get("version") != 1 or "id" not in meta:
-            raise E.CorruptSegmentError(str(meta_path), None, "bad store metadata")
+            raise E.CorruptionError(str(meta_path), None, "bad store metadata")
         if len(given) > 1 and [p.resolve() for p in given] != paths:
             raise E.StoreInputError(f"the store at {primary} has paths {[str(p) for p in paths]}")
         for s, path in enumerate(paths[1:], start=1):
@@ -102,7 +105,9 @@ class Store:
             raise E.StoreInputError("the paths of a store must be distinct")
         ident = uuid.uuid4().hex
         for s, path in enumerate(paths[1:], start=1):
-            path.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                path.mkdir(parents=True)
+                sync_dir(path.parent)
             write_json_atomic(path / META, {"version": 1, "id": ident, "shard": s})
         write_json_atomic(primary / META, {"version": 1, "id": ident, "paths": [str(p) for p in paths]})
         return paths
@@ -173,11 +178,11 @@ class Store:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    """A JSON object from ``path``, or :class:`CorruptSegmentError` naming it."""
+    """A JSON object from ``path``, or :class:`CorruptionError` naming it."""
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise E.CorruptSegmentError(str(path), None, f"unreadable store metadata: {exc}") from exc
+        raise E.CorruptionError(str(path), None, f"unreadable store metadata: {exc}") from exc
     if not isinstance(data, dict):
-        raise E.CorruptSegmentError(str(path), None, "store metadata is not an object")
+        raise E.CorruptionError(str(path), None, "store metadata is not an object")
     return data

@@ -34,7 +34,8 @@ class StoreIOError(StoreError):
 
 
 class CorruptionError(StoreError):
-    """A file of the store fails its checks; ``path`` names it and ``offset`` locates the damage."""
+    """A file of the store fails its checks; ``path`` names it and ``offset`` locates the damage (raised
+    as such for the JSON metadata files; the subclasses below for segment files)."""
 
     def __init__(self, path: str, offset: int | None, reason: str) -> None:
         where = f"{path}" if offset is None else f"{path} at byte {offset}"

@@ -164,7 +164,7 @@ class Table(Recovery):
                 if conf["version"] != 1:
                     raise ValueError(f"version {conf['version']}")
             except (ValueError, KeyError, TypeError) as exc:
-                raise E.CorruptSegmentError(str(path), None, f"bad table config: {exc}") from exc
+                raise E.CorruptionError(str(path), None, f"bad table config: {exc}") from exc
             if shards != len(self.dirs):
                 raise E.StoreInputError(f"table {self.name!r} has {shards} shards, the store {len(self.dirs)} paths")
             if ttl_s is not None and ttl_s != stored_ttl and not self.readonly:
