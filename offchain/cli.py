@@ -28,6 +28,7 @@ COMPONENTS: tuple[str, ...] = (
     "offchain.da.cli",  # eigen da encode|verify|recover
     "offchain.compute.cli",  # eigen attest ..., eigen compute ...
     "offchain.ai.cli",  # eigen ai run|verify|serve
+    "offchain.store.cli",  # eigen store stats|verify|gc
 )
 
 

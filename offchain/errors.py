@@ -40,3 +40,7 @@ class AIError(EigenError):
 
 class ChainError(EigenError):
     """On-chain interaction error: deployment, configuration, transactions."""
+
+
+class StoreError(EigenError):
+    """Storage-engine error: bad key or value, closed or locked store, corrupt file, full disk."""

@@ -1,0 +1,616 @@
+"""A table: keys to write-once values, in append-only segments, expired whole by TTL.
+
+Files (layout in :mod:`offchain.store.format`): ``<path_0>/<table>/table.json`` (``{"version": 1,
+"shards": S, "ttl_s": T}``, replaced atomically), and the segments' ``.keys`` and ``.values`` files.
+
+Write path: ``put`` appends each record (head, key, value) to the values file of the least-filled shard
+with ``writev`` (the caller's buffer is written as is, no copy) and indexes it in memory; ``flush``
+fsyncs the values files written since the last flush (in parallel, one thread per shard) and returns:
+the self-describing, checksummed records are the durable log. Only then are the keys-file entries of
+those records appended, so an entry on disk always points at a durable record; the keys file, a
+checkpoint of the index, is fsynced every ``INDEX_SYNC_BYTES`` of values and at every seal and close,
+which bounds what a recovery must scan. A segment whose values reach ``segment_bytes`` is flushed,
+sealed and replaced by a new one.
+
+Open and crash recovery are in :mod:`offchain.store.recovery` (the keys files are read, never the
+values, except the unflushed tail of the active segment): open time follows the number of keys and the
+unflushed tail, not the bytes stored.
+
+Reads return a read-only ``memoryview`` into an ``mmap`` of the values file (no copy), located by the
+in-memory keymap (key -> one int: segment, shard, value offset and length); with ``verify`` the record's
+head, key and CRC are checked too. Garbage collection deletes whole segments, oldest first, once their
+newest value is older than the TTL.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import threading
+import time
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from offchain.store import errors as E
+from offchain.store import format as fmt
+from offchain.store import segment as seg_io
+from offchain.store.recovery import (
+    LEN_BITS,
+    LEN_MASK,
+    MAX_FILE_BYTES,
+    OFFSET_BITS,
+    OFFSET_MASK,
+    SHARD_BITS,
+    Recovery,
+    unpack,
+)
+from offchain.store.segment import Segment
+
+SEGMENT_BYTES = 1 << 30
+MAP_WINDOW = 16 << 20
+INDEX_SYNC_BYTES = 64 << 20
+PREFETCH_BYTES = 64 << 10
+PARALLEL_BYTES = 1 << 20
+FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+CONFIG = "table.json"
+
+
+def _write_run(fd: int, rows: list[tuple[bytes, Any, int, int, int]]) -> None:
+    """Write consecutive planned records (head with the value's CRC, key, value) at their offset."""
+    buffers: list[Any] = []
+    for key, value, _, _, _ in rows:
+        buffers += (fmt.record_head(key, value), value)
+    seg_io.pwrite_all(fd, buffers, rows[0][4])
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Replace ``path`` with ``data`` as JSON durably: temporary file, fsync, rename, fsync directory."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    seg_io.sync_dir(path.parent)
+
+
+def check_key(key: Any) -> bytes:
+    """``key`` as bytes; :class:`StoreInputError` unless it is 1 to ``MAX_KEY`` bytes."""
+    if not isinstance(key, (bytes, bytearray, memoryview)):
+        raise E.StoreInputError(f"key must be bytes, not {type(key).__name__}")
+    key = bytes(key)
+    if not 1 <= len(key) <= fmt.MAX_KEY:
+        raise E.StoreInputError(f"key of {len(key)} bytes; keys are 1 to {fmt.MAX_KEY} bytes")
+    return key
+
+
+def check_value(value: Any) -> bytes | memoryview:
+    """``value`` as a byte buffer; :class:`StoreInputError` unless it is at most ``MAX_VALUE`` bytes."""
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise E.StoreInputError(f"value must be bytes, not {type(value).__name__}")
+    try:
+        view = memoryview(value).cast("B") if not isinstance(value, bytes) else value
+    except TypeError as exc:
+        raise E.StoreInputError(f"value must be a contiguous byte buffer ({exc})") from None
+    if len(view) > fmt.MAX_VALUE:
+        raise E.StoreInputError(f"value of {len(view)} bytes; values are at most {fmt.MAX_VALUE} bytes (64 MiB)")
+    return view
+
+
+class Table(Recovery):
+    """One table of a store. Thread-safe: one writer at a time (internally locked), any number of readers.
+
+    ``dirs[s]`` is the directory of shard ``s`` (one per path of the store). ``ttl_s`` (``None``: the
+    stored value, default no expiry) is how long values live; ``segment_bytes`` the size at which a
+    segment is sealed; ``cache_bytes`` a bound on an in-memory LRU of copied values (0: off);
+    ``verify_reads`` checks each record's head, key and CRC on ``get`` (off by default: a recovery
+    checks every unindexed record, ``verify`` and ``eigen store verify`` check them all); ``map_window``
+    bounds the mapped pages kept resident between trims (``None``: never trim; warm reads of large values
+    are then about twice as fast, and resident memory grows with the data read, as with LMDB); ``clock`` returns seconds (tests move time).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        dirs: Sequence[Path],
+        *,
+        readonly: bool = False,
+        ttl_s: float | None = None,
+        segment_bytes: int = SEGMENT_BYTES,
+        cache_bytes: int = 0,
+        verify_reads: bool = False,
+        map_window: int | None = MAP_WINDOW,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = name
+        self.dirs = [Path(d) for d in dirs]
+        self.readonly = readonly
+        if not 0 < segment_bytes <= MAX_FILE_BYTES // 2:
+            raise E.StoreInputError(f"segment_bytes must be 1 to {MAX_FILE_BYTES // 2}")
+        self.segment_bytes = segment_bytes
+        self.verify_reads = verify_reads
+        self.map_window = map_window
+        self.clock = clock
+        self.problems: list[E.CorruptionError] = []
+        self._keymap: dict[bytes, int] = {}
+        self._segments: dict[int, Segment] = {}
+        self._active: Segment | None = None
+        self._lock = threading.RLock()
+        self._closed = False
+        self._failed: BaseException | None = None
+        self._mapped = 0
+        self._cache: OrderedDict[bytes, bytes] = OrderedDict()
+        self._cache_bytes = cache_bytes
+        self._cache_used = 0
+        self._cache_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self.ttl_s = self._load_config(ttl_s)
+        self._load()
+
+    # ---- configuration ---------------------------------------------------------------------------
+
+    def _load_config(self, ttl_s: float | None) -> float:
+        """Read (or create) ``table.json``; returns the TTL in seconds (0: none)."""
+        path = self.dirs[0] / CONFIG
+        if path.exists():
+            try:
+                conf = json.loads(path.read_text())
+                shards, stored_ttl = int(conf["shards"]), float(conf["ttl_s"])
+                if conf["version"] != 1:
+                    raise ValueError(f"version {conf['version']}")
+            except (ValueError, KeyError, TypeError) as exc:
+                raise E.CorruptionError(str(path), None, f"bad table config: {exc}") from exc
+            if shards != len(self.dirs):
+                raise E.StoreInputError(f"table {self.name!r} has {shards} shards, the store {len(self.dirs)} paths")
+            if ttl_s is not None and ttl_s != stored_ttl and not self.readonly:
+                write_json_atomic(path, {"version": 1, "shards": shards, "ttl_s": float(ttl_s)})
+                return float(ttl_s)
+            return stored_ttl
+        if self.readonly:
+            raise E.StoreInputError(f"no table {self.name!r} in {self.dirs[0].parent}")
+        for d in self.dirs:
+            d.mkdir(parents=True, exist_ok=True)
+            seg_io.sync_dir(d.parent)
+        ttl = float(ttl_s or 0)
+        write_json_atomic(path, {"version": 1, "shards": len(self.dirs), "ttl_s": ttl})
+        return ttl
+
+    def set_ttl(self, ttl_s: float) -> None:
+        """Change (and persist) the TTL; 0 disables expiry."""
+        with self._lock:
+            self._check_writable()
+            write_json_atomic(self.dirs[0] / CONFIG, {"version": 1, "shards": len(self.dirs), "ttl_s": float(ttl_s)})
+            self.ttl_s = float(ttl_s)
+
+    # ---- state checks ----------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        """:class:`StoreClosedError` if the table is closed or failed."""
+        if self._closed:
+            raise E.StoreClosedError(f"table {self.name!r} is closed")
+        if self._failed is not None:
+            raise E.StoreClosedError(f"table {self.name!r} failed ({self._failed}); reopen the store")
+
+    def _check_writable(self) -> None:
+        """Also :class:`StoreInputError` for a read-only table."""
+        self._check_open()
+        if self.readonly:
+            raise E.StoreInputError(f"table {self.name!r} is open read-only")
+
+    def _now_ms(self) -> int:
+        """The table clock's time in integer milliseconds."""
+        return int(self.clock() * 1000)
+
+    def _fail(self, exc: BaseException) -> E.StoreError:
+        """Mark the table failed (it must be reopened) and return the error to raise."""
+        self._failed = exc
+        if isinstance(exc, OSError) and exc.errno in FULL_ERRNOS:
+            return E.StoreFullError(f"table {self.name!r}: {exc}; reopen the store")
+        return E.StoreIOError(f"table {self.name!r}: {exc}; reopen the store")
+
+    # ---- writing ---------------------------------------------------------------------------------
+
+    def put(self, key: bytes, value: bytes | memoryview) -> None:
+        """Write one value (see :meth:`put_batch`)."""
+        self.put_batch([(key, value)])
+
+    def put_batch(self, items: Iterable[tuple[bytes, bytes | memoryview]]) -> None:
+        """Write several values (readable at once, durable after :meth:`flush`).
+
+        All keys and values are checked first: a bad one, or a key already present, raises before
+        anything is written. A full disk raises :class:`StoreFullError` with nothing of the batch kept.
+        The caller must not change a buffer while the call runs.
+        """
+        batch = [(check_key(k), check_value(v)) for k, v in items]
+        if not batch:
+            return
+        with self._lock:
+            self._check_writable()
+            self._check_new(batch)
+            seg = self._active
+            assert seg is not None
+            plan = self._plan(seg, batch)
+            self._append(seg, plan)
+            now = self._now_ms()
+            keymap, pending, entry = self._keymap, seg.pending, fmt.entry_raw
+            base = (seg.id << SHARD_BITS) << OFFSET_BITS
+            head = fmt.RECORD_HEAD_SIZE
+            total = 0
+            for key, _, value_len, shard, offset in plan:
+                keymap[key] = ((base | shard << OFFSET_BITS | offset + head + len(key)) << LEN_BITS) | value_len
+                pending.append(entry(key, shard, offset, value_len, now))
+                total += value_len
+            seg.keys.extend(key for key, *_ in plan)
+            seg.value_bytes += total
+            seg.index_lag += total
+            seg.newest_ms = max(seg.newest_ms, now)
+            if seg.value_bytes >= self.segment_bytes:
+                self._seal_and_roll(seg)
+
+    def _check_new(self, batch: list[tuple[bytes, bytes | memoryview]]) -> None:
+        """:class:`KeyExistsError` if a key of the batch is stored or repeated."""
+        seen: set[bytes] = set()
+        for key, _ in batch:
+            if key in self._keymap or key in seen:
+                raise E.KeyExistsError(f"key {key.hex()[:64]} already written (values are written once)")
+            seen.add(key)
+
+    def _plan(self, seg: Segment, batch: list[tuple[bytes, Any]]) -> list[tuple[bytes, Any, int, int, int]]:
+        """``(key, value, value_len, shard, offset)`` of each record: each goes to the shard with the fewest
+        bytes."""
+        ends = list(seg.ends)
+        plan = []
+        head = fmt.RECORD_HEAD_SIZE
+        shards = range(len(ends))
+        for key, value in batch:
+            shard = min(shards, key=ends.__getitem__) if len(ends) > 1 else 0
+            value_len = len(value)
+            plan.append((key, value, value_len, shard, ends[shard]))
+            ends[shard] += head + len(key) + value_len
+        if max(ends) >= MAX_FILE_BYTES:
+            raise E.StoreInputError(f"batch too large: a values file would pass {MAX_FILE_BYTES} bytes")
+        return plan
+
+    def _append(self, seg: Segment, plan: list[tuple[bytes, Any, int, int, int]]) -> None:
+        """Write the planned records; on an error cut every values file back and raise a typed error."""
+        assert seg.fds is not None
+        by_shard: dict[int, list[tuple[bytes, Any, int, int, int]]] = {}
+        for row in plan:
+            by_shard.setdefault(row[3], []).append(row)
+        start = list(seg.ends)
+        written = []
+        try:
+            for shard, rows in by_shard.items():
+                written.append(shard)
+                self._write_records(seg.fds[shard], rows)
+                seg.dirty.add(shard)
+                key, _, value_len, _, offset = rows[-1]
+                seg.ends[shard] = offset + fmt.RECORD_HEAD_SIZE + len(key) + value_len
+        except OSError as exc:
+            self._roll_back(seg, written, start)
+            if exc.errno in FULL_ERRNOS:
+                raise E.StoreFullError(f"table {self.name!r}: disk full ({exc}); the batch was not written") from exc
+            raise E.StoreIOError(f"table {self.name!r}: write failed ({exc}); the batch was not written") from exc
+
+    def _write_records(self, fd: int, rows: list[tuple[bytes, Any, int, int, int]]) -> None:
+        """Checksum and write consecutive records at their planned offsets; a batch of large values in two
+        halves on two threads (``zlib.crc32`` and ``pwritev`` release the GIL)."""
+        total = sum(row[2] for row in rows)
+        if len(rows) < 2 or total < PARALLEL_BYTES or total < len(rows) * PREFETCH_BYTES:
+            _write_run(fd, rows)
+            return
+        half = len(rows) // 2
+        second = self._executor().submit(_write_run, fd, rows[half:])
+        try:
+            _write_run(fd, rows[:half])
+        finally:
+            error = second.exception()
+        if error is not None:
+            raise error
+
+    def _executor(self) -> ThreadPoolExecutor:
+        """The table's worker threads (checksums, parallel fsyncs of the shards)."""
+        if self._pool is None:
+            workers = max(2, len(self.dirs))
+            self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="store")
+        return self._pool
+
+    def _roll_back(self, seg: Segment, shards: list[int], start: list[int]) -> None:
+        """Cut values files ``shards`` back to ``start`` (the table fails if even that is impossible)."""
+        assert seg.fds is not None
+        for shard in shards:
+            try:
+                seg_io.truncate(seg.fds[shard], start[shard])
+                seg.ends[shard] = start[shard]
+            except OSError as exc:
+                raise self._fail(exc) from exc
+
+    def flush(self) -> None:
+        """Return once every value put before the call is durable (and its new files' directory entries)."""
+        with self._lock:
+            self._check_writable()
+            if self._active is not None:
+                self._flush_segment(self._active)
+
+    def _flush_segment(self, seg: Segment, sync_index: bool = False) -> None:
+        """Fsync the written values files (the records, checksummed, are the durable log), then append
+        their keys-file entries; the keys file is fsynced once ``INDEX_SYNC_BYTES`` of values lag behind
+        it (bounding the tail a recovery scans), or when ``sync_index``."""
+        assert seg.fds is not None and seg.keys_fd is not None
+        try:
+            self._sync_shards(seg, sorted(seg.dirty))
+            seg.dirty.clear()
+        except OSError as exc:
+            raise self._fail(exc) from exc
+        if seg.pending:
+            data = b"".join(seg.pending)
+            try:
+                seg_io.write_all(seg.keys_fd, [data])
+            except OSError as exc:
+                self._roll_back_keys(seg)
+                if exc.errno in FULL_ERRNOS:
+                    raise E.StoreFullError(f"table {self.name!r}: disk full writing the index ({exc}); "
+                                           "the values are durable, flush again when there is room") from exc
+                raise self._fail(exc) from exc
+            seg.keys_end += len(data)
+            seg.entries_crc = zlib.crc32(data, seg.entries_crc)
+            seg.pending.clear()
+        if sync_index or seg.index_lag >= INDEX_SYNC_BYTES:
+            try:
+                seg_io.sync(seg.keys_fd)
+            except OSError as exc:
+                raise self._fail(exc) from exc
+            seg.index_lag = 0
+
+    def _roll_back_keys(self, seg: Segment) -> None:
+        """Cut the keys file back to its last complete flush."""
+        assert seg.keys_fd is not None
+        try:
+            seg_io.truncate(seg.keys_fd, seg.keys_end)
+        except OSError as exc:
+            raise self._fail(exc) from exc
+
+    def _sync_shards(self, seg: Segment, shards: list[int]) -> None:
+        """Fsync the values files of ``shards``, in parallel when there are several (one per volume)."""
+        assert seg.fds is not None
+        fds = [seg.fds[s] for s in shards]
+        if len(fds) <= 1:
+            for fd in fds:
+                seg_io.sync(fd)
+            return
+        pool = self._executor()
+        for future in [pool.submit(seg_io.sync, fd) for fd in fds]:
+            future.result()
+
+    def _seal(self, seg: Segment) -> None:
+        """Flush ``seg``, close its keys file with a seal, and stop appending to it."""
+        self._flush_segment(seg, sync_index=True)
+        assert seg.keys_fd is not None
+        data = fmt.seal_bytes(fmt.Seal(len(seg.keys), seg.value_bytes, seg.newest_ms, seg.entries_crc))
+        try:
+            seg_io.write_all(seg.keys_fd, [data])
+            seg_io.sync(seg.keys_fd)
+        except OSError as exc:
+            raise self._fail(exc) from exc
+        seg.keys_end += len(data)
+        seg.sealed = True
+        seg.close_files()
+
+    def _seal_and_roll(self, seg: Segment) -> None:
+        """Seal the active segment and start the next one."""
+        self._seal(seg)
+        self._active = None
+        self._new_segment(seg.id + 1)
+
+    def _new_segment(self, sid: int) -> None:
+        """Create segment ``sid`` and make it the active one."""
+        seg = Segment(self.dirs, sid)
+        try:
+            seg.create()
+        except OSError as exc:
+            for path in [*seg.values_paths, seg.keys_path]:
+                path.unlink(missing_ok=True)
+            raise self._fail(exc) from exc
+        self._segments[sid] = seg
+        self._active = seg
+
+    # ---- reading ---------------------------------------------------------------------------------
+
+    def get(self, key: bytes, verify: bool | None = None) -> memoryview | bytes | None:
+        """The value of ``key`` (a read-only view into the values file, no copy), or ``None`` if absent.
+
+        ``verify`` (default: the table's ``verify_reads``) also checks the record's head, key and value
+        checksum, raising :class:`CorruptValueError` naming the file when they do not hold.
+        """
+        if self._closed or self._failed is not None:
+            self._check_open()
+        if type(key) is not bytes:
+            key = check_key(key)
+        if self._cache_bytes:
+            with self._cache_lock:
+                hit = self._cache.get(key)
+                if hit is not None:
+                    self._cache.move_to_end(key)
+                    return hit
+        loc = self._keymap.get(key)
+        if loc is None:
+            return None
+        value_len = loc & LEN_MASK  # unpack(), inlined: this is the hot path
+        loc >>= LEN_BITS
+        value_at = loc & OFFSET_MASK
+        loc >>= OFFSET_BITS
+        seg = self._segments.get(loc >> SHARD_BITS)
+        if seg is None:
+            return None
+        shard = loc & 0xFF
+        end = value_at + value_len
+        try:
+            view = seg.views[shard]
+            if view is None or len(view) < end:
+                view = seg.view(shard, end)
+        except FileNotFoundError:  # the segment was collected meanwhile
+            return None
+        if len(view) < end:
+            raise E.CorruptValueError(str(seg.values_paths[shard]), len(view), "file shorter than the indexed value")
+        if self.verify_reads if verify is None else verify:
+            self._check_record(seg, shard, value_at, value_len, key)
+        if value_len >= PREFETCH_BYTES:  # many pages: one read request for them all, not a fault each
+            seg.prefetch(shard, value_at, value_len)
+        if self.map_window is not None:
+            self._mapped += value_len
+            if self._mapped > self.map_window:
+                self._trim()
+        value = view[value_at:end]
+        if self._cache_bytes and value_len <= self._cache_bytes // 8:
+            self._cache_put(key, bytes(value))
+        return value
+
+    def _check_record(self, seg: Segment, shard: int, value_at: int, value_len: int, key: bytes) -> None:
+        """:class:`CorruptValueError` unless the record before ``value_at`` is ``key``'s, whole and intact."""
+        offset = value_at - fmt.RECORD_HEAD_SIZE - len(key)
+        mm = seg.mapping(shard, value_at + value_len)
+        try:
+            got, got_at, got_len = fmt.parse_record_head(mm, offset, len(mm))
+            if (got, got_at, got_len) != (key, value_at, value_len):
+                raise fmt.FormatError(offset, "record does not match the index")
+            fmt.check_value(mm, offset, memoryview(mm)[value_at : value_at + value_len])
+        except fmt.FormatError as exc:
+            raise E.CorruptValueError(str(seg.values_paths[shard]), exc.offset, exc.reason) from None
+
+    def _trim(self) -> None:
+        """Release the mapped pages of every segment (resident memory stays bounded by ``map_window``)."""
+        self._mapped = 0
+        for seg in list(self._segments.values()):
+            seg.trim()
+
+    def _cache_put(self, key: bytes, value: bytes) -> None:
+        """Insert into the LRU cache, evicting the least recently used values beyond ``cache_bytes``."""
+        with self._cache_lock:
+            if key in self._cache:
+                return
+            self._cache[key] = value
+            self._cache_used += len(value)
+            while self._cache_used > self._cache_bytes:
+                _, old = self._cache.popitem(last=False)
+                self._cache_used -= len(old)
+
+    def exists(self, key: bytes) -> bool:
+        """Whether ``key`` is stored (and not collected)."""
+        self._check_open()
+        loc = self._keymap.get(check_key(key))
+        return loc is not None and unpack(loc)[0] in self._segments
+
+    def keys(self) -> list[bytes]:
+        """Every stored key (a snapshot)."""
+        self._check_open()
+        return list(self._keymap)
+
+    # ---- expiry ----------------------------------------------------------------------------------
+
+    def gc(self, now_s: float | None = None) -> dict[str, int]:
+        """Delete, oldest first, the segments whose newest value is older than the TTL.
+
+        The active segment is sealed first when everything in it has expired. Returns the counts of
+        segments, keys and value bytes removed.
+        """
+        removed = {"segments": 0, "keys": 0, "value_bytes": 0}
+        with self._lock:
+            self._check_writable()
+            if not self.ttl_s:
+                return removed
+            horizon = int((self.clock() if now_s is None else now_s) * 1000 - self.ttl_s * 1000)
+            for sid in sorted(self._segments):
+                seg = self._segments[sid]
+                if (seg is self._active and not seg.keys) or seg.newest_ms > horizon:
+                    break
+                if seg is self._active:
+                    self._seal_and_roll(seg)
+                self._delete(seg)
+                removed["segments"] += 1
+                removed["keys"] += len(seg.keys)
+                removed["value_bytes"] += seg.value_bytes
+        return removed
+
+    def _delete(self, seg: Segment) -> None:
+        """Drop a sealed segment's keys from the keymap and cache, then its files."""
+        for key in seg.keys:
+            loc = self._keymap.get(key)
+            if loc is not None and unpack(loc)[0] == seg.id:
+                del self._keymap[key]
+                with self._cache_lock:
+                    if key in self._cache:
+                        self._cache_used -= len(self._cache.pop(key))
+        del self._segments[seg.id]
+        seg.unlink()
+
+    # ---- metrics, checks, closing ----------------------------------------------------------------
+
+    def key_count(self) -> int:
+        """Number of stored keys."""
+        return len(self._keymap)
+
+    def size(self) -> int:
+        """Bytes of the table's files on disk."""
+        return sum(s.file_bytes() for s in list(self._segments.values()))
+
+    def stats(self) -> dict[str, Any]:
+        """Key count, sizes, segments, TTL and load problems."""
+        segs = list(self._segments.values())
+        return {
+            "keys": self.key_count(),
+            "value_bytes": sum(s.value_bytes for s in segs),
+            "disk_bytes": self.size(),
+            "segments": len(segs),
+            "shards": len(self.dirs),
+            "ttl_s": self.ttl_s,
+            "oldest_ms": min((s.newest_ms for s in segs if s.keys), default=None),
+            "problems": [str(p) for p in self.problems],
+        }
+
+    def verify(self) -> list[E.CorruptionError]:
+        """Check every record against the index and its checksums; the load problems plus each damage found."""
+        self._check_open()
+        found: list[E.CorruptionError] = list(self.problems)
+        for seg in list(self._segments.values()):
+            for key in list(seg.keys):
+                loc = self._keymap.get(key)
+                if loc is None:
+                    continue
+                sid, shard, value_at, value_len = unpack(loc)
+                try:
+                    self._check_record(seg, shard, value_at, value_len, key)
+                except E.CorruptionError as exc:
+                    found.append(exc)
+                except FileNotFoundError:
+                    continue
+        return found
+
+    def close(self) -> None:
+        """Flush (unless read-only or failed) and release the files. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                if not self.readonly and self._failed is None and self._active is not None:
+                    self._flush_segment(self._active, sync_index=True)
+            finally:
+                self._closed = True
+                for seg in self._segments.values():
+                    seg.close_files()
+                    seg.drop_maps()
+                if self._pool is not None:
+                    self._pool.shutdown()
+
+    def abandon(self) -> None:
+        """Close the files without flushing: what a crash leaves (for tests and crash drills)."""
+        with self._lock:
+            self._closed = True
+            for seg in self._segments.values():
+                seg.pending.clear()
+                seg.close_files()
+                seg.drop_maps()

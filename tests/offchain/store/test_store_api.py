@@ -1,0 +1,264 @@
+"""The store's API: put/get/exists/flush, bad input, closed and locked stores, shards, TTL, cache, CLI."""
+
+import json
+import os
+
+import pytest
+
+from offchain.cli import main
+from offchain.store import (
+    MAX_KEY,
+    MAX_VALUE,
+    KeyExistsError,
+    Store,
+    StoreClosedError,
+    StoreInputError,
+    StoreLockedError,
+)
+from offchain.store.table import Table
+from tests.offchain.store.support import Clock, child, key_of, value_of
+
+
+def test_put_get_exists_roundtrip(tmp_path):
+    with Store(tmp_path) as store:
+        table = store.table("chunks")
+        table.put_batch([(key_of(i), value_of(i)) for i in range(50)])
+        table.put(b"empty", b"")
+        for i in range(50):
+            got = table.get(key_of(i))
+            assert isinstance(got, memoryview) and got.readonly and bytes(got) == value_of(i)
+        assert table.exists(key_of(3)) and not table.exists(b"absent") and table.get(b"absent") is None
+        assert bytes(table.get(b"empty")) == b""
+        table.flush()
+    with Store(tmp_path) as store:
+        table = store.table("chunks")
+        assert table.key_count() == 51 and bytes(table.get(key_of(7))) == value_of(7)
+
+
+def test_buffers_of_any_kind_are_written_as_is(tmp_path):
+    with Store(tmp_path) as store:
+        table = store.table("t")
+        table.put_batch([(bytearray(b"a"), memoryview(b"xyz")), (memoryview(b"b"), bytearray(b"uv"))])
+        assert bytes(table.get(b"a")) == b"xyz" and bytes(table.get(bytearray(b"b"))) == b"uv"
+
+
+@pytest.mark.parametrize("key, value", [
+    (b"", b"v"), (b"k" * (MAX_KEY + 1), b"v"), ("text", b"v"), (b"k", "text"), (b"k", 5),
+    (b"k", memoryview(b"abcd")[::2]),
+])
+def test_bad_keys_and_values_are_refused_before_writing(tmp_path, key, value):
+    with Store(tmp_path) as store:
+        table = store.table("t")
+        with pytest.raises(StoreInputError):
+            table.put_batch([(b"good", b"v"), (key, value)])
+        assert table.key_count() == 0
+
+
+def test_an_empty_batch_writes_nothing(tmp_path):
+    with Store(tmp_path) as store:
+        table = store.table("t")
+        table.put_batch([])
+        assert table.stats()["value_bytes"] == 0 and table.stats()["oldest_ms"] is None
+
+
+def test_largest_value_fits_and_one_byte_more_does_not(tmp_path):
+    big = bytearray(MAX_VALUE)
+    big[-1] = 7
+    with Store(tmp_path) as store:
+        table = store.table("t")
+        with pytest.raises(StoreInputError, match="64 MiB"):
+            table.put(b"too big", bytearray(MAX_VALUE + 1))
+        table.put(b"max", big)
+        table.flush()
+    with Store(tmp_path) as store:
+        got = store.table("t").get(b"max")
+        assert len(got) == MAX_VALUE and got[-1] == 7
+
+
+def test_values_are_written_once(tmp_path):
+    with Store(tmp_path) as store:
+        table = store.table("t")
+        table.put(b"k", b"1")
+        with pytest.raises(KeyExistsError):
+            table.put(b"k", b"2")
+        with pytest.raises(KeyExistsError):
+            table.put_batch([(b"x", b"1"), (b"x", b"2")])
+        assert bytes(table.get(b"k")) == b"1" and not table.exists(b"x")
+
+
+def test_closed_store_and_table_refuse_everything(tmp_path):
+    store = Store(tmp_path)
+    table = store.table("t")
+    table.put(b"k", b"v")
+    store.close()
+    store.close()  # idempotent
+    for call in (lambda: table.put(b"j", b"v"), lambda: table.get(b"k"), table.flush, lambda: table.exists(b"k"),
+                 lambda: store.table("t"), table.gc):
+        with pytest.raises(StoreClosedError):
+            call()
+    with Store(tmp_path) as again:
+        assert bytes(again.table("t").get(b"k")) == b"v"
+
+
+def test_a_second_writer_is_locked_out(tmp_path):
+    with Store(tmp_path):
+        with pytest.raises(StoreLockedError):
+            Store(tmp_path)
+        proc = child("writer", str(tmp_path), "0")
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode != 0 and "StoreLockedError" in err
+    Store(tmp_path).close()  # released on close
+
+
+def test_read_only_store_needs_no_lock_and_refuses_writes(tmp_path):
+    with Store(tmp_path) as store:
+        store.table("t").put(b"k", b"v")
+        store.flush()
+        reader = Store(tmp_path, readonly=True)
+        table = reader.table("t")
+        assert bytes(table.get(b"k")) == b"v"
+        with pytest.raises(StoreInputError):
+            table.put(b"j", b"v")
+        with pytest.raises(StoreInputError):
+            reader.table("absent")
+        reader.close()
+    with pytest.raises(StoreInputError):
+        Store(tmp_path / "nothing", readonly=True)
+
+
+def test_table_names_are_checked(tmp_path):
+    with Store(tmp_path) as store:
+        for bad in ["", "../x", "a/b", "LOCK", "store.json", "x" * 65]:
+            with pytest.raises(StoreInputError):
+                store.table(bad)
+        store.table("a.b-c_1")
+        assert store.table_names() == ["a.b-c_1"]
+
+
+def test_shards_spread_values_over_every_path(tmp_path):
+    paths = [tmp_path / f"vol{i}" for i in range(3)]
+    with Store(paths) as store:
+        table = store.table("t")
+        table.put_batch([(key_of(i), value_of(i, 4096)) for i in range(60)])
+    sizes = [sum(f.stat().st_size for f in (p / "t").glob("*.values")) for p in paths]
+    assert max(sizes) - min(sizes) <= 4096 + 100
+    with Store(paths[0]) as store:  # the primary path alone reopens the whole store
+        table = store.table("t")
+        assert [bytes(table.get(key_of(i))) for i in range(60)] == [value_of(i, 4096) for i in range(60)]
+    with pytest.raises(StoreInputError):
+        Store([paths[0], paths[2], paths[1]])
+    with pytest.raises(StoreInputError):
+        Store([tmp_path / "a", tmp_path / "a"])
+
+
+def test_metrics_count_keys_and_bytes(tmp_path):
+    with Store(tmp_path, segment_bytes=50_000) as store:
+        table = store.table("t")
+        for i in range(12):
+            table.put(key_of(i), value_of(i, 10_000))
+        stats = table.stats()
+        assert stats["keys"] == 12 and stats["value_bytes"] == 120_000
+        assert stats["segments"] == 3  # rolled at 50,000 bytes; the third is the new active one
+        on_disk = sum(f.stat().st_size for f in (tmp_path / "t").glob("0*"))
+        assert stats["disk_bytes"] == on_disk
+        assert store.stats()["keys"] == 12
+
+
+def test_ttl_collects_whole_segments_oldest_first(tmp_path):
+    clock = Clock()
+    with Store(tmp_path, segment_bytes=30_000, clock=clock) as store:
+        table = store.table("t", ttl_s=100)
+        for i in range(10):
+            table.put(key_of(i), value_of(i, 10_000))
+            clock.now += 10
+        assert table.gc() == {"segments": 0, "keys": 0, "value_bytes": 0}
+        clock.now += 25  # keys 0-2 (one segment, newest put at 20 s) are now older than 100 s
+        assert table.gc() == {"segments": 1, "keys": 3, "value_bytes": 30_000}
+        assert not table.exists(key_of(0)) and table.get(key_of(2)) is None and table.exists(key_of(3))
+        clock.now += 1000
+        table.gc()
+        assert table.key_count() == 0 and table.stats()["segments"] == 1
+        assert len(list((tmp_path / "t").glob("*.values"))) == 1
+        table.put(b"after", b"v")
+    with Store(tmp_path, clock=clock) as store:
+        table = store.table("t")
+        assert table.ttl_s == 100 and bytes(table.get(b"after")) == b"v"
+        table.set_ttl(0)
+        clock.now += 10_000
+        assert table.gc()["keys"] == 0
+    assert json.loads((tmp_path / "t" / "table.json").read_text())["ttl_s"] == 0
+
+
+def test_cache_is_bounded(tmp_path):
+    with Store(tmp_path, cache_bytes=40_000) as store:
+        table = store.table("t")
+        table.put_batch([(key_of(i), value_of(i, 4000)) for i in range(30)])
+        for _ in range(2):
+            for i in range(30):
+                assert bytes(table.get(key_of(i))) == value_of(i, 4000)
+        assert table._cache_used <= 40_000 and len(table._cache) >= 9
+
+
+def test_mapped_pages_are_trimmed(tmp_path):
+    with Store(tmp_path, map_window=100_000) as store:
+        table = store.table("t")
+        table.put_batch([(key_of(i), value_of(i, 30_000)) for i in range(20)])
+        for i in range(20):
+            assert bytes(table.get(key_of(i))) == value_of(i, 30_000)
+        assert table._mapped <= 100_000
+
+
+def test_open_scans_only_the_unflushed_tail(tmp_path, monkeypatch):
+    with Store(tmp_path, segment_bytes=100_000) as store:
+        for i in range(23):
+            store.table("t").put(key_of(i), value_of(i, 20_000))
+    scanned = []
+    original = Table._scan
+
+    def spy(self, seg, shard, start, time_ms):
+        found, stop = original(self, seg, shard, start, time_ms)
+        scanned.append((seg.id, len(found)))
+        return found, stop
+
+    monkeypatch.setattr(Table, "_scan", spy)
+    with Store(tmp_path) as store:
+        assert store.table("t").key_count() == 23
+    assert scanned == [(4, 0)]  # only the active segment, and nothing in it was unindexed
+
+
+def test_orphan_values_of_an_unfinished_segment_are_removed(tmp_path):
+    with Store(tmp_path) as store:
+        store.table("t").put(b"k", b"v")
+    orphan = tmp_path / "t" / "00000001-0.values"
+    orphan.write_bytes(b"x" * 16)
+    with Store(tmp_path) as store:
+        assert bytes(store.table("t").get(b"k")) == b"v"
+    assert not orphan.exists()
+
+
+def test_cli_stats_verify_gc(tmp_path, capsys):
+    clock = Clock(1000.0)
+    with Store(tmp_path, clock=clock) as store:
+        table = store.table("chunks", ttl_s=60)
+        table.put_batch([(key_of(i), value_of(i, 1000)) for i in range(5)])
+    assert main(["store", "stats", str(tmp_path)]) == 0
+    assert "chunks: 5 keys" in capsys.readouterr().out
+    assert main(["store", "stats", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tables"]["chunks"]["keys"] == 5
+    assert main(["store", "verify", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.strip().endswith("ok")
+    with Store(tmp_path):
+        assert main(["store", "gc", str(tmp_path)]) == 2  # locked by the writer
+    assert "StoreLockedError" in capsys.readouterr().err
+    assert main(["store", "gc", str(tmp_path), "--now", "1059"]) == 0
+    assert "removed 0 segment(s)" in capsys.readouterr().out
+    assert main(["store", "gc", str(tmp_path), "--now", "1061"]) == 0
+    assert "removed 1 segment(s), 5 keys" in capsys.readouterr().out
+    assert main(["store", "stats", str(tmp_path / "missing")]) == 2
+    assert main(["store"]) == 2
+
+
+def test_store_files_are_private_to_the_package(tmp_path):
+    with Store(tmp_path) as store:
+        store.table("t").put(b"k", b"v")
+    assert sorted(os.listdir(tmp_path)) == ["LOCK", "store.json", "t"]

@@ -1,0 +1,129 @@
+"""Hypothesis state machine: the store against a dict, through puts, reads, flushes, expiry, clean reopens
+and crashes (closing without a flush, as ``kill -9`` would: what was written but not flushed may survive
+or not, but never torn)."""
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from offchain.store import KeyExistsError, Store
+from tests.offchain.store.support import Clock, key_of, value_of
+
+TTL = 100
+KEYS = st.integers(0, 40)
+
+
+class StoreModel(RuleBasedStateMachine):
+    """``durable``: flushed keys (must survive anything); ``unflushed``: put since the last flush."""
+
+    @initialize(shards=st.integers(1, 3), segment_bytes=st.sampled_from([20_000, 100_000, 1 << 30]))
+    def open_store(self, shards, segment_bytes):
+        self.root = Path(tempfile.mkdtemp(prefix="store-model-"))
+        self.paths = [self.root / f"p{i}" for i in range(shards)]
+        self.clock = Clock()
+        self.options = {"segment_bytes": segment_bytes, "clock": self.clock}
+        self.store = Store(self.paths, **self.options)
+        self.table = self.store.table("t", ttl_s=TTL)
+        # key -> (time of its put, latest time the store may date it: a recovery re-dates the tail)
+        self.durable: dict[int, tuple[float, float]] = {}
+        self.unflushed: dict[int, tuple[float, float]] = {}
+
+    def teardown(self):
+        if hasattr(self, "store"):
+            self.store.close()
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def _stored(self):
+        return {**self.durable, **self.unflushed}
+
+    @rule(i=KEYS, size=st.sampled_from([0, 1, 500, 5000, 12_000]))
+    def put(self, i, size):
+        if i in self._stored():
+            try:
+                self.table.put(key_of(i), value_of(i, size))
+            except KeyExistsError:
+                return
+            raise AssertionError("a second put of a key succeeded")
+        self.table.put(key_of(i), value_of(i, self._size(i, size)))
+        self.unflushed[i] = (self.clock.now, self.clock.now)
+
+    def _size(self, i, size):
+        self.sizes = getattr(self, "sizes", {})
+        self.sizes.setdefault(i, size)
+        return self.sizes[i]
+
+    @rule(items=st.lists(st.tuples(KEYS, st.sampled_from([10, 3000])), min_size=1, max_size=6, unique_by=lambda t: t[0]))
+    def put_batch(self, items):
+        fresh = [(i, s) for i, s in items if i not in self._stored()]
+        if len(fresh) < len(items):
+            return
+        self.table.put_batch([(key_of(i), value_of(i, self._size(i, s))) for i, s in fresh])
+        for i, _ in fresh:
+            self.unflushed[i] = (self.clock.now, self.clock.now)
+
+    @rule(i=KEYS)
+    def get(self, i):
+        got = self.table.get(key_of(i))
+        if i in self._stored():
+            assert got is not None and bytes(got) == value_of(i, self.sizes[i])
+        else:
+            assert got is None and not self.table.exists(key_of(i))
+
+    @rule()
+    def flush(self):
+        self.table.flush()
+        self.durable.update(self.unflushed)
+        self.unflushed.clear()
+
+    @rule()
+    def reopen(self):
+        self.store.close()
+        self._open()
+        self.durable.update(self.unflushed)
+        self.unflushed.clear()
+
+    @rule()
+    def crash(self):
+        self.store.abandon()
+        self._open()
+        for i in list(self.unflushed):  # may or may not have survived; if it did, it is whole (checked)
+            if self.table.exists(key_of(i)):
+                self.durable[i] = (self.unflushed[i][0], self.clock.now)
+        self.unflushed.clear()
+        self._check_all()
+
+    @precondition(lambda self: self._stored())
+    @rule(seconds=st.sampled_from([1, 30, 99, 100, 150]))
+    def expire(self, seconds):
+        self.clock.now += seconds
+        self.table.gc()
+        horizon = self.clock.now - TTL
+        stored = self._stored()
+        everything_old = all(latest <= horizon for _, latest in stored.values())
+        for i, (put_at, _) in stored.items():
+            present = self.table.exists(key_of(i))
+            assert present or put_at <= horizon, "a key younger than the TTL was collected"
+            assert not (present and everything_old), "an expired key survived a GC that should drop all"
+            if not present:
+                self.durable.pop(i, None)
+                self.unflushed.pop(i, None)
+
+    def _open(self):
+        self.store = Store(self.paths[0], **self.options)
+        self.table = self.store.table("t")
+
+    def _check_all(self):
+        for i in self._stored():
+            got = self.table.get(key_of(i))
+            assert got is not None and bytes(got) == value_of(i, self.sizes[i]), f"key {i} lost or wrong"
+
+    @invariant()
+    def counts_match(self):
+        if hasattr(self, "table"):
+            assert self.table.key_count() == len(self._stored())
+
+
+TestStoreModel = StoreModel.TestCase
