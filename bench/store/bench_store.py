@@ -50,6 +50,7 @@ ENGINES = ["raw", *OURS, *PEERS]
 
 # ---- the engines, one class each: open, write_batch (durable on return), get, expire_all, close ----------
 
+
 class Eigen:
     """offchain.store with its defaults (values checksummed on read)."""
 
@@ -188,10 +189,18 @@ class Raw:
         os.close(self.fd)
 
 
-CLASSES = {"eigen": Eigen, "eigen-untrimmed": EigenUntrimmed, "lmdb": Lmdb, "rocksdb": Rocks, "leveldb": Level, "raw": Raw}
+CLASSES = {
+    "eigen": Eigen,
+    "eigen-untrimmed": EigenUntrimmed,
+    "lmdb": Lmdb,
+    "rocksdb": Rocks,
+    "leveldb": Level,
+    "raw": Raw,
+}
 
 
 # ---- one run (in a child process) -----------------------------------------------------------------------
+
 
 def _key(size: int, i: int) -> bytes:
     """The 32-byte key of value ``i`` (like a chunk's hash)."""
@@ -251,8 +260,13 @@ def run_one(engine: str, size_name: str, directory: Path, scale: float, reads: i
         db.write_batch(items)
         write_s += time.perf_counter() - t0
     del items
-    out: dict[str, Any] = {"engine": engine, "size": size_name, "values": count, "value_bytes": count * size,
-                           "write_MBps": count * size / write_s / 1e6}
+    out: dict[str, Any] = {
+        "engine": engine,
+        "size": size_name,
+        "values": count,
+        "value_bytes": count * size,
+        "write_MBps": count * size / write_s / 1e6,
+    }
     if engine == "raw":
         db.close()
         return out
@@ -287,6 +301,7 @@ def run_one(engine: str, size_name: str, directory: Path, scale: float, reads: i
 
 # ---- the driver -------------------------------------------------------------------------------------------
 
+
 def ensure_peers(engines: list[str]) -> None:
     """Install the peers' Python packages into this interpreter's environment if they are missing."""
     for engine in engines:
@@ -296,8 +311,11 @@ def ensure_peers(engines: list[str]) -> None:
         try:
             importlib.import_module(module)
         except ImportError:
-            print(f"bench_store: {module} is missing; installing it from PyPI for the bench only "
-                  f"({sys.executable} -m pip install {module})", file=sys.stderr)
+            print(
+                f"bench_store: {module} is missing; installing it from PyPI for the bench only "
+                f"({sys.executable} -m pip install {module})",
+                file=sys.stderr,
+            )
             subprocess.run([sys.executable, "-m", "pip", "install", "-q", module], check=True)
 
 
@@ -306,8 +324,9 @@ def child_run(engine: str, size_name: str, base: Path, scale: float, reads: int)
     directory = Path(tempfile.mkdtemp(prefix=f"{engine}-{size_name}-", dir=base))
     try:
         cmd = [sys.executable, __file__, "--child", engine, size_name, str(directory), str(scale), str(reads)]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, check=False, env={**os.environ, "PYTHONPATH": str(ROOT)}
+        )
         if done.returncode != 0:
             raise RuntimeError(f"{engine} {size_name} failed:\n{done.stderr}")
         return json.loads(done.stdout.strip().splitlines()[-1])
@@ -317,10 +336,17 @@ def child_run(engine: str, size_name: str, base: Path, scale: float, reads: int)
 
 def machine(base: Path) -> dict[str, Any]:
     """Where the figures come from."""
-    info: dict[str, Any] = {"host": socket.gethostname(), "platform": platform.platform(),
-                            "python": platform.python_version(), "cpu_count": os.cpu_count(), "dir": str(base)}
+    info: dict[str, Any] = {
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "dir": str(base),
+    }
     try:
-        info["filesystem"] = subprocess.run(["df", "-T", str(base)], capture_output=True, text=True).stdout.split("\n")[1]
+        info["filesystem"] = subprocess.run(
+            ["df", "-T", str(base)], capture_output=True, text=True
+        ).stdout.split("\n")[1]
     except (OSError, IndexError):
         pass
     for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
@@ -330,10 +356,17 @@ def machine(base: Path) -> dict[str, Any]:
     return info
 
 
-METRICS = [("write_MBps", "write MB/s", max), ("read_cold_MBps", "cold read MB/s", max),
-           ("read_warm_MBps", "warm read MB/s", max), ("read_cold_p99_us", "cold p99 us", min),
-           ("read_warm_p99_us", "warm p99 us", min), ("peak_rss_MiB", "peak RSS MiB", min),
-           ("space_amplification", "space ampl.", min), ("open_s", "open s", min), ("expire_s", "expire s", min)]
+METRICS = [
+    ("write_MBps", "write MB/s", max),
+    ("read_cold_MBps", "cold read MB/s", max),
+    ("read_warm_MBps", "warm read MB/s", max),
+    ("read_cold_p99_us", "cold p99 us", min),
+    ("read_warm_p99_us", "warm p99 us", min),
+    ("peak_rss_MiB", "peak RSS MiB", min),
+    ("space_amplification", "space ampl.", min),
+    ("open_s", "open s", min),
+    ("expire_s", "expire s", min),
+]
 
 
 def summarise(runs: list[dict[str, Any]], engines: list[str]) -> dict[str, Any]:
@@ -344,8 +377,11 @@ def summarise(runs: list[dict[str, Any]], engines: list[str]) -> dict[str, Any]:
         for engine in engines:
             rows = [r for r in runs if r["engine"] == engine and r["size"] == size_name]
             if rows:
-                by_engine[engine] = {k: statistics.median(r[k] for r in rows) for k in rows[0]
-                                     if isinstance(rows[0][k], (int, float))}
+                by_engine[engine] = {
+                    k: statistics.median(r[k] for r in rows)
+                    for k in rows[0]
+                    if isinstance(rows[0][k], (int, float))
+                }
         summary[size_name] = by_engine
         peers = [e for e in by_engine if e in PEERS]
         for name in OURS:
@@ -375,12 +411,17 @@ def print_table(summary: dict[str, Any], engines: list[str]) -> None:
         for name in OURS:
             ratios = by_engine.get(f"{name}_vs_best_peer", {})
             if ratios:
-                print(f"{name} / best peer: " + ", ".join(f"{k} {v:.2f}x" for k, v in ratios.items() if v is not None))
+                print(
+                    f"{name} / best peer: "
+                    + ", ".join(f"{k} {v:.2f}x" for k, v in ratios.items() if v is not None)
+                )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--scale", type=float, default=1.0, help="data set multiplier (default 32/64/128 MiB)")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="data set multiplier (default 32/64/128 MiB)"
+    )
     parser.add_argument("--reads", type=int, default=1000, help="random reads per phase")
     parser.add_argument("--reps", type=int, default=1, help="repetitions (medians are reported)")
     parser.add_argument("--dir", type=Path, default=None, help="file system to test (default: a temp dir)")
@@ -415,8 +456,17 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     fs = "shm" if str(base).startswith("/dev/shm") else "disk"
     path = args.out / f"store-{fs}-{socket.gethostname()}.json"
-    path.write_text(json.dumps({"machine": info, "args": {"scale": args.scale, "reads": args.reads, "reps": args.reps},
-                                "runs": runs, "summary": summary}, indent=1))
+    path.write_text(
+        json.dumps(
+            {
+                "machine": info,
+                "args": {"scale": args.scale, "reads": args.reads, "reps": args.reps},
+                "runs": runs,
+                "summary": summary,
+            },
+            indent=1,
+        )
+    )
     print(f"\nwrote {path}")
     return 0
 

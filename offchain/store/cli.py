@@ -27,12 +27,16 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(stats, indent=2))
         return 0
-    print(f"store {stats['paths'][0]} ({len(stats['paths'])} path(s)): {stats['keys']} keys, "
-          f"{_mib(stats['disk_bytes'])} on disk")
+    print(
+        f"store {stats['paths'][0]} ({len(stats['paths'])} path(s)): {stats['keys']} keys, "
+        f"{_mib(stats['disk_bytes'])} on disk"
+    )
     for name, t in stats["tables"].items():
         ttl = f"ttl {t['ttl_s']:g} s" if t["ttl_s"] else "no ttl"
-        print(f"  {name}: {t['keys']} keys, {_mib(t['value_bytes'])} of values, {_mib(t['disk_bytes'])} on disk, "
-              f"{t['segments']} segment(s), {ttl}")
+        print(
+            f"  {name}: {t['keys']} keys, {_mib(t['value_bytes'])} of values, {_mib(t['disk_bytes'])} on disk, "
+            f"{t['segments']} segment(s), {ttl}"
+        )
         for problem in t["problems"]:
             print(f"    problem: {problem}")
     return 0
@@ -61,8 +65,10 @@ def cmd_gc(args: argparse.Namespace) -> int:
     with Store(args.dir) as store:
         for name in store.table_names():
             removed = store.table(name).gc(args.now)
-            print(f"{name}: removed {removed['segments']} segment(s), {removed['keys']} keys, "
-                  f"{_mib(removed['value_bytes'])}")
+            print(
+                f"{name}: removed {removed['segments']} segment(s), {removed['keys']} keys, "
+                f"{_mib(removed['value_bytes'])}"
+            )
     return 0
 
 
@@ -89,4 +95,6 @@ def register(subparsers: Any) -> None:
         parsers[name].add_argument("dir", help="the store's (primary) directory")
         parsers[name].set_defaults(func=func)
     parsers["stats"].add_argument("--json", action="store_true", help="print JSON")
-    parsers["gc"].add_argument("--now", type=float, help="the time to expire against (seconds since the epoch)")
+    parsers["gc"].add_argument(
+        "--now", type=float, help="the time to expire against (seconds since the epoch)"
+    )

@@ -38,8 +38,13 @@ class Store:
     ``cache_bytes``, ``verify_reads``, ``map_window``, ``clock``).
     """
 
-    def __init__(self, paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
-                 readonly: bool = False, **table_options: Any) -> None:
+    def __init__(
+        self,
+        paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+        *,
+        readonly: bool = False,
+        **table_options: Any,
+    ) -> None:
         given = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
         if not given:
             raise E.StoreInputError("a store needs at least one path")

@@ -121,7 +121,9 @@ def parse_file_header(data: bytes | memoryview, magic: bytes) -> tuple[int, int]
     if CRC.unpack_from(data, FILE_HEADER.size)[0] != zlib.crc32(bytes(data[: FILE_HEADER.size])):
         raise FormatError(0, "file header checksum mismatch")
     if got_magic != magic or version != VERSION:
-        raise FormatError(0, f"file header magic {got_magic!r} version {version}, expected {magic!r} version {VERSION}")
+        raise FormatError(
+            0, f"file header magic {got_magic!r} version {version}, expected {magic!r} version {VERSION}"
+        )
     return shard, segment
 
 
@@ -141,7 +143,9 @@ def parse_record_head(data: bytes | memoryview, offset: int, limit: int) -> tupl
         raise FormatError(offset, "truncated record head")
     key_len, flags, value_len, _ = RECORD_HEAD.unpack_from(data, offset)
     if not 1 <= key_len <= MAX_KEY or flags or value_len > MAX_VALUE:
-        raise FormatError(offset, f"bad record head (key_len {key_len}, flags {flags}, value_len {value_len})")
+        raise FormatError(
+            offset, f"bad record head (key_len {key_len}, flags {flags}, value_len {value_len})"
+        )
     key_at = offset + RECORD_HEAD_SIZE
     value_at = key_at + key_len
     if value_at + value_len > limit:
@@ -203,14 +207,30 @@ def parse_sealed(data: bytes, shards: int) -> Columns | None:
     size = ENTRY.size + key_len + 4
     if not 1 <= key_len <= MAX_KEY or len(body) != seal.count * size:
         return None
-    dtype = np.dtype([("type", "u1"), ("shard", "u1"), ("key_len", ">u2"), ("value_len", ">u4"),
-                      ("offset", ">u8"), ("time_ms", ">u8"), ("key", f"V{key_len}"), ("crc", ">u4")])
+    dtype = np.dtype(
+        [
+            ("type", "u1"),
+            ("shard", "u1"),
+            ("key_len", ">u2"),
+            ("value_len", ">u4"),
+            ("offset", ">u8"),
+            ("time_ms", ">u8"),
+            ("key", f"V{key_len}"),
+            ("crc", ">u4"),
+        ]
+    )
     rows = np.frombuffer(body, dtype=dtype)
-    if ((rows["type"] != TYPE_ENTRY).any() or (rows["key_len"] != key_len).any() or (rows["shard"] >= shards).any()
-            or (rows["value_len"] > MAX_VALUE).any()):
+    if (
+        (rows["type"] != TYPE_ENTRY).any()
+        or (rows["key_len"] != key_len).any()
+        or (rows["shard"] >= shards).any()
+        or (rows["value_len"] > MAX_VALUE).any()
+    ):
         return None
     keys = rows["key"].tolist()
-    return Columns(keys, rows["shard"], rows["offset"].astype(np.uint64), rows["value_len"].astype(np.uint64), seal)
+    return Columns(
+        keys, rows["shard"], rows["offset"].astype(np.uint64), rows["value_len"].astype(np.uint64), seal
+    )
 
 
 def parse_keys(data: bytes, shards: int) -> tuple[list[Entry], Seal | None, int, FormatError | None]:

@@ -94,8 +94,13 @@ class Recovery:
             seg.entries_crc = zlib.crc32(data[fmt.FILE_HEADER_SIZE : end])
             self._recover_active(seg, entries)
         else:
-            self.problems.append(E.CorruptIndexError(str(seg.keys_path), err.offset if err else end,
-                                                     err.reason if err else "segment not sealed"))
+            self.problems.append(
+                E.CorruptIndexError(
+                    str(seg.keys_path),
+                    err.offset if err else end,
+                    err.reason if err else "segment not sealed",
+                )
+            )
             self._index(seg, entries)
             self._rebuild(seg)
             seg.sealed = True
@@ -131,7 +136,9 @@ class Recovery:
             seg.unlink()
         return True
 
-    def _parse_keys(self, seg: Segment, data: bytes) -> tuple[list[fmt.Entry], fmt.Seal | None, int, fmt.FormatError | None]:
+    def _parse_keys(
+        self, seg: Segment, data: bytes
+    ) -> tuple[list[fmt.Entry], fmt.Seal | None, int, fmt.FormatError | None]:
         """Parse a keys file; a bad header gives no entries and the error."""
         try:
             shards, sid = fmt.parse_file_header(data, fmt.KEYS_MAGIC)
@@ -150,7 +157,9 @@ class Recovery:
             value_at = offset + head + len(key)
             if key in keymap or value_at + value_len >= MAX_FILE_BYTES:
                 continue
-            keymap[key] = ((base | shard << OFFSET_BITS | value_at) << LEN_BITS) | value_len  # pack(), inlined
+            keymap[key] = (
+                (base | shard << OFFSET_BITS | value_at) << LEN_BITS
+            ) | value_len  # pack(), inlined
             keys.append(key)
             value_bytes += value_len
             if time_ms > newest:
@@ -193,8 +202,11 @@ class Recovery:
         view = memoryview(mm)
         seg_io.advise(mm, "MADV_SEQUENTIAL")
         if start > limit:
-            self.problems.append(E.CorruptValueError(str(seg.values_paths[shard]), limit,
-                                                     "file shorter than its indexed records"))
+            self.problems.append(
+                E.CorruptValueError(
+                    str(seg.values_paths[shard]), limit, "file shorter than its indexed records"
+                )
+            )
             return [], limit
         while at < limit:
             try:
@@ -233,6 +245,11 @@ class Recovery:
             self._index(seg, found)
             size = len(seg.mapping(s, 0))
             if stop < size:
-                self.problems.append(E.CorruptValueError(str(seg.values_paths[s]), stop, "unreadable record; "
-                                                         "the keys after it in this file are lost"))
+                self.problems.append(
+                    E.CorruptValueError(
+                        str(seg.values_paths[s]),
+                        stop,
+                        "unreadable record; the keys after it in this file are lost",
+                    )
+                )
         seg.newest_ms = max(seg.newest_ms, mtime)

@@ -98,7 +98,9 @@ def check_value(value: Any) -> bytes | memoryview:
     except TypeError as exc:
         raise E.StoreInputError(f"value must be a contiguous byte buffer ({exc})") from None
     if len(view) > fmt.MAX_VALUE:
-        raise E.StoreInputError(f"value of {len(view)} bytes; values are at most {fmt.MAX_VALUE} bytes (64 MiB)")
+        raise E.StoreInputError(
+            f"value of {len(view)} bytes; values are at most {fmt.MAX_VALUE} bytes (64 MiB)"
+        )
     return view
 
 
@@ -166,7 +168,9 @@ class Table(Recovery):
             except (ValueError, KeyError, TypeError) as exc:
                 raise E.CorruptionError(str(path), None, f"bad table config: {exc}") from exc
             if shards != len(self.dirs):
-                raise E.StoreInputError(f"table {self.name!r} has {shards} shards, the store {len(self.dirs)} paths")
+                raise E.StoreInputError(
+                    f"table {self.name!r} has {shards} shards, the store {len(self.dirs)} paths"
+                )
             if ttl_s is not None and ttl_s != stored_ttl and not self.readonly:
                 write_json_atomic(path, {"version": 1, "shards": shards, "ttl_s": float(ttl_s)})
                 return float(ttl_s)
@@ -184,7 +188,9 @@ class Table(Recovery):
         """Change (and persist) the TTL; 0 disables expiry."""
         with self._lock:
             self._check_writable()
-            write_json_atomic(self.dirs[0] / CONFIG, {"version": 1, "shards": len(self.dirs), "ttl_s": float(ttl_s)})
+            write_json_atomic(
+                self.dirs[0] / CONFIG, {"version": 1, "shards": len(self.dirs), "ttl_s": float(ttl_s)}
+            )
             self.ttl_s = float(ttl_s)
 
     # ---- state checks ----------------------------------------------------------------------------
@@ -242,7 +248,9 @@ class Table(Recovery):
             head = fmt.RECORD_HEAD_SIZE
             total = 0
             for key, _, value_len, shard, offset in plan:
-                keymap[key] = ((base | shard << OFFSET_BITS | offset + head + len(key)) << LEN_BITS) | value_len
+                keymap[key] = (
+                    (base | shard << OFFSET_BITS | offset + head + len(key)) << LEN_BITS
+                ) | value_len
                 pending.append(entry(key, shard, offset, value_len, now))
                 total += value_len
             seg.keys.extend(key for key, *_ in plan)
@@ -294,8 +302,12 @@ class Table(Recovery):
         except OSError as exc:
             self._roll_back(seg, written, start)
             if exc.errno in FULL_ERRNOS:
-                raise E.StoreFullError(f"table {self.name!r}: disk full ({exc}); the batch was not written") from exc
-            raise E.StoreIOError(f"table {self.name!r}: write failed ({exc}); the batch was not written") from exc
+                raise E.StoreFullError(
+                    f"table {self.name!r}: disk full ({exc}); the batch was not written"
+                ) from exc
+            raise E.StoreIOError(
+                f"table {self.name!r}: write failed ({exc}); the batch was not written"
+            ) from exc
 
     def _write_records(self, fd: int, rows: list[tuple[bytes, Any, int, int, int]]) -> None:
         """Checksum and write consecutive records at their planned offsets; a batch of large values in two
@@ -354,8 +366,10 @@ class Table(Recovery):
             except OSError as exc:
                 self._roll_back_keys(seg)
                 if exc.errno in FULL_ERRNOS:
-                    raise E.StoreFullError(f"table {self.name!r}: disk full writing the index ({exc}); "
-                                           "the values are durable, flush again when there is room") from exc
+                    raise E.StoreFullError(
+                        f"table {self.name!r}: disk full writing the index ({exc}); "
+                        "the values are durable, flush again when there is room"
+                    ) from exc
                 raise self._fail(exc) from exc
             seg.keys_end += len(data)
             seg.entries_crc = zlib.crc32(data, seg.entries_crc)
@@ -456,7 +470,9 @@ class Table(Recovery):
         except FileNotFoundError:  # the segment was collected meanwhile
             return None
         if len(view) < end:
-            raise E.CorruptValueError(str(seg.values_paths[shard]), len(view), "file shorter than the indexed value")
+            raise E.CorruptValueError(
+                str(seg.values_paths[shard]), len(view), "file shorter than the indexed value"
+            )
         if self.verify_reads if verify is None else verify:
             self._check_record(seg, shard, value_at, value_len, key)
         if value_len >= PREFETCH_BYTES:  # many pages: one read request for them all, not a fault each

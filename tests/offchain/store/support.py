@@ -57,8 +57,15 @@ def flip(path: Path, offset: int) -> None:
 def child(*args: str, **kwargs) -> subprocess.Popen:
     """Start this module as a child process with ``args``, importing ``offchain`` from this checkout."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "tests.offchain.store.support", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.offchain.store.support", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
 def _writer(directory: str, seed: int) -> None:

@@ -42,10 +42,17 @@ def test_buffers_of_any_kind_are_written_as_is(tmp_path):
         assert bytes(table.get(b"a")) == b"xyz" and bytes(table.get(bytearray(b"b"))) == b"uv"
 
 
-@pytest.mark.parametrize("key, value", [
-    (b"", b"v"), (b"k" * (MAX_KEY + 1), b"v"), ("text", b"v"), (b"k", "text"), (b"k", 5),
-    (b"k", memoryview(b"abcd")[::2]),
-])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        (b"", b"v"),
+        (b"k" * (MAX_KEY + 1), b"v"),
+        ("text", b"v"),
+        (b"k", "text"),
+        (b"k", 5),
+        (b"k", memoryview(b"abcd")[::2]),
+    ],
+)
 def test_bad_keys_and_values_are_refused_before_writing(tmp_path, key, value):
     with Store(tmp_path) as store:
         table = store.table("t")
@@ -92,8 +99,14 @@ def test_closed_store_and_table_refuse_everything(tmp_path):
     table.put(b"k", b"v")
     store.close()
     store.close()  # idempotent
-    for call in (lambda: table.put(b"j", b"v"), lambda: table.get(b"k"), table.flush, lambda: table.exists(b"k"),
-                 lambda: store.table("t"), table.gc):
+    for call in (
+        lambda: table.put(b"j", b"v"),
+        lambda: table.get(b"k"),
+        table.flush,
+        lambda: table.exists(b"k"),
+        lambda: store.table("t"),
+        table.gc,
+    ):
         with pytest.raises(StoreClosedError):
             call()
     with Store(tmp_path) as again:

@@ -39,7 +39,9 @@ def test_one_writer_many_reader_threads(tmp_path):
                     failures.append(f"key {i}")
                 reads += 1
 
-        threads = [threading.Thread(target=writer)] + [threading.Thread(target=reader, args=(s,)) for s in range(4)]
+        threads = [threading.Thread(target=writer)] + [
+            threading.Thread(target=reader, args=(s,)) for s in range(4)
+        ]
         for t in threads:
             t.start()
         time.sleep(SECONDS)

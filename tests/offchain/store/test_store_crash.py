@@ -1,15 +1,15 @@
 """``kill -9`` of a writer process at random points: every acknowledged key is there and whole after restart,
 and nothing else is ever returned torn. ``EIGEN_PROFILE=long`` runs many more kills."""
 
-import os
 import random
 import signal
 import time
 
+from offchain import settings as eigen_settings
 from offchain.store import Store
 from tests.offchain.store.support import child, key_of, value_of
 
-KILLS = 300 if os.environ.get("EIGEN_PROFILE", "ci") == "long" else 25
+KILLS = 300 if eigen_settings.hypothesis_profile() == "long" else 25
 
 
 def _run_and_kill(directory, seed, rng):

@@ -137,4 +137,6 @@ def test_short_writes_are_finished(tmp_path, monkeypatch):
     with Store(tmp_path) as store:
         table = store.table("t")
         assert [bytes(table.get(key_of(i))) for i in range(3)] == [value_of(i, 100) for i in range(3)]
-        assert [bytes(table.get(key_of(i))) for i in range(3, 7)] == [value_of(i, 300_000) for i in range(3, 7)]
+        assert [bytes(table.get(key_of(i))) for i in range(3, 7)] == [
+            value_of(i, 300_000) for i in range(3, 7)
+        ]

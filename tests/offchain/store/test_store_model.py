@@ -55,7 +55,11 @@ class StoreModel(RuleBasedStateMachine):
         self.sizes.setdefault(i, size)
         return self.sizes[i]
 
-    @rule(items=st.lists(st.tuples(KEYS, st.sampled_from([10, 3000])), min_size=1, max_size=6, unique_by=lambda t: t[0]))
+    @rule(
+        items=st.lists(
+            st.tuples(KEYS, st.sampled_from([10, 3000])), min_size=1, max_size=6, unique_by=lambda t: t[0]
+        )
+    )
     def put_batch(self, items):
         fresh = [(i, s) for i, s in items if i not in self._stored()]
         if len(fresh) < len(items):
