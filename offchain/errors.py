@@ -9,6 +9,10 @@ class EigenError(Exception):
     """Base class of every error raised deliberately by the ``offchain`` package."""
 
 
+class SettingError(EigenError):
+    """An ``EIGEN_*`` variable holds a value that cannot be used (e.g. a non-integer thread count)."""
+
+
 class BackendError(EigenError):
     """The requested array backend is unknown or not usable here (e.g. ``gpu`` without cupy or a device)."""
 

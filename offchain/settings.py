@@ -29,14 +29,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from offchain.errors import EigenError
+from offchain.errors import SettingError
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout (or the installed package's parent)
 _OFF = ("0", "false", "no", "off")
-
-
-class SettingError(EigenError):
-    """An ``EIGEN_*`` variable holds a value that cannot be used (e.g. a non-integer thread count)."""
 
 
 @dataclass(frozen=True)

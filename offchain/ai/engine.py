@@ -38,7 +38,7 @@ from offchain.ai.backend import get_backend, to_numpy
 from offchain.ai.errors import EngineError, ModelFileError
 from offchain.ai.intkernel import NativeLinear
 from offchain.ai.model_file import GGML_F32, GGML_Q4_1, GGML_Q8_0, ModelFile, RawTensor
-from offchain.settings import SettingError
+from offchain.errors import SettingError
 
 ENGINE_VERSION = "eigen-ai-int/1"
 

@@ -55,3 +55,13 @@ class CorruptValueError(CorruptionError):
 
 class CorruptSegmentError(CorruptionError):
     """A segment file is missing or has a bad file header; its keys are unavailable."""
+
+
+# Internal: what the record parsers raise; the table turns it into a Corrupt*Error naming the file.
+class RecordFormatError(ValueError):
+    """A byte string that does not parse; ``offset`` is where parsing stopped."""
+
+    def __init__(self, offset: int, reason: str) -> None:
+        super().__init__(reason)
+        self.offset = offset
+        self.reason = reason

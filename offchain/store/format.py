@@ -46,6 +46,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from offchain.store.errors import RecordFormatError
+
 MAX_KEY = 1024
 MAX_VALUE = 64 << 20
 VERSION = 1
@@ -62,15 +64,6 @@ SEAL_SIZE = SEAL.size + 4
 CRC = struct.Struct(">I")
 TYPE_ENTRY = 1
 TYPE_SEAL = 2
-
-
-class FormatError(ValueError):
-    """A byte string that does not parse; ``offset`` is where parsing stopped."""
-
-    def __init__(self, offset: int, reason: str) -> None:
-        super().__init__(reason)
-        self.offset = offset
-        self.reason = reason
 
 
 class Entry(NamedTuple):
@@ -114,14 +107,14 @@ def file_header(magic: bytes, shard: int, segment: int) -> bytes:
 
 
 def parse_file_header(data: bytes | memoryview, magic: bytes) -> tuple[int, int]:
-    """``(shard, segment)`` of a file header; :class:`FormatError` unless it is exactly valid."""
+    """``(shard, segment)`` of a file header; :class:`RecordFormatError` unless it is exactly valid."""
     if len(data) < FILE_HEADER_SIZE:
-        raise FormatError(0, f"file shorter than its {FILE_HEADER_SIZE}-byte header")
+        raise RecordFormatError(0, f"file shorter than its {FILE_HEADER_SIZE}-byte header")
     got_magic, version, shard, segment = FILE_HEADER.unpack_from(data, 0)
     if CRC.unpack_from(data, FILE_HEADER.size)[0] != zlib.crc32(bytes(data[: FILE_HEADER.size])):
-        raise FormatError(0, "file header checksum mismatch")
+        raise RecordFormatError(0, "file header checksum mismatch")
     if got_magic != magic or version != VERSION:
-        raise FormatError(
+        raise RecordFormatError(
             0, f"file header magic {got_magic!r} version {version}, expected {magic!r} version {VERSION}"
         )
     return shard, segment
@@ -140,20 +133,20 @@ def parse_record_head(data: bytes | memoryview, offset: int, limit: int) -> tupl
     checksum is checked by :func:`check_value`.
     """
     if offset + RECORD_HEAD_SIZE > limit:
-        raise FormatError(offset, "truncated record head")
+        raise RecordFormatError(offset, "truncated record head")
     key_len, flags, value_len, _ = RECORD_HEAD.unpack_from(data, offset)
     if not 1 <= key_len <= MAX_KEY or flags or value_len > MAX_VALUE:
-        raise FormatError(
+        raise RecordFormatError(
             offset, f"bad record head (key_len {key_len}, flags {flags}, value_len {value_len})"
         )
     key_at = offset + RECORD_HEAD_SIZE
     value_at = key_at + key_len
     if value_at + value_len > limit:
-        raise FormatError(offset, "truncated record")
+        raise RecordFormatError(offset, "truncated record")
     key = bytes(data[key_at:value_at])
     want = zlib.crc32(key, zlib.crc32(data[offset : offset + RECORD_HEAD.size]))
     if CRC.unpack_from(data, offset + RECORD_HEAD.size)[0] != want:
-        raise FormatError(offset, "record head checksum mismatch")
+        raise RecordFormatError(offset, "record head checksum mismatch")
     return key, value_at, value_len
 
 
@@ -163,9 +156,9 @@ def value_crc(data: bytes | memoryview, offset: int) -> int:
 
 
 def check_value(data: bytes | memoryview, offset: int, value: memoryview) -> None:
-    """:class:`FormatError` unless ``value`` matches the checksum of the record at ``offset``."""
+    """:class:`RecordFormatError` unless ``value`` matches the checksum of the record at ``offset``."""
     if zlib.crc32(value) != value_crc(data, offset):
-        raise FormatError(offset, "value checksum mismatch")
+        raise RecordFormatError(offset, "value checksum mismatch")
 
 
 def entry_bytes(entry: Entry) -> bytes:
@@ -233,7 +226,7 @@ def parse_sealed(data: bytes, shards: int) -> Columns | None:
     )
 
 
-def parse_keys(data: bytes, shards: int) -> tuple[list[Entry], Seal | None, int, FormatError | None]:
+def parse_keys(data: bytes, shards: int) -> tuple[list[Entry], Seal | None, int, RecordFormatError | None]:
     """Entries and seal of a keys file (after its header), the end of the valid prefix, and the error
     that stopped parsing early (``None`` when the whole file parsed).
 
@@ -249,18 +242,18 @@ def parse_keys(data: bytes, shards: int) -> tuple[list[Entry], Seal | None, int,
         if kind == TYPE_SEAL:
             seal = _read_seal(data)
             if seal is None or at + SEAL_SIZE != end:
-                return entries, None, at, FormatError(at, "bad or misplaced seal")
+                return entries, None, at, RecordFormatError(at, "bad or misplaced seal")
             if seal.count != len(entries) or seal.entries_crc != crc(data[FILE_HEADER_SIZE:at]):
-                return entries, None, at, FormatError(at, "seal does not match the entries")
+                return entries, None, at, RecordFormatError(at, "seal does not match the entries")
             return entries, seal, end, None
         if kind != TYPE_ENTRY or at + head > end:
-            return entries, None, at, FormatError(at, f"bad or truncated entry (type {kind})")
+            return entries, None, at, RecordFormatError(at, f"bad or truncated entry (type {kind})")
         _, shard, key_len, value_len, offset, time_ms = unpack(data, at)
         stop = at + head + key_len
         if not 1 <= key_len <= MAX_KEY or value_len > MAX_VALUE or shard >= shards or stop + 4 > end:
-            return entries, None, at, FormatError(at, "bad or truncated entry")
+            return entries, None, at, RecordFormatError(at, "bad or truncated entry")
         if int.from_bytes(data[stop : stop + 4], "big") != crc(data[at:stop]):
-            return entries, None, at, FormatError(at, "entry checksum mismatch")
+            return entries, None, at, RecordFormatError(at, "entry checksum mismatch")
         entries.append(Entry(data[at + head : stop], shard, offset, value_len, time_ms))
         at = stop + 4
     return entries, None, at, None

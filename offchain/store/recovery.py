@@ -114,7 +114,7 @@ class Recovery:
                 with open(path, "rb") as f:
                     shard, sid = fmt.parse_file_header(f.read(fmt.FILE_HEADER_SIZE), fmt.VALUES_MAGIC)
                 if (shard, sid) != (s, seg.id):
-                    raise fmt.FormatError(0, f"header names shard {shard} segment {sid}")
+                    raise fmt.RecordFormatError(0, f"header names shard {shard} segment {sid}")
             except FileNotFoundError:
                 if not seg.keys_path.exists():  # collected by the writer meanwhile (read-only opens)
                     return False
@@ -122,7 +122,7 @@ class Recovery:
                     return False
                 self.problems.append(E.CorruptSegmentError(str(path), None, "values file missing"))
                 return False
-            except fmt.FormatError as exc:
+            except fmt.RecordFormatError as exc:
                 self.problems.append(E.CorruptSegmentError(str(path), exc.offset, exc.reason))
                 return False
         return True
@@ -138,13 +138,13 @@ class Recovery:
 
     def _parse_keys(
         self, seg: Segment, data: bytes
-    ) -> tuple[list[fmt.Entry], fmt.Seal | None, int, fmt.FormatError | None]:
+    ) -> tuple[list[fmt.Entry], fmt.Seal | None, int, fmt.RecordFormatError | None]:
         """Parse a keys file; a bad header gives no entries and the error."""
         try:
             shards, sid = fmt.parse_file_header(data, fmt.KEYS_MAGIC)
             if (shards, sid) != (seg.shards, seg.id):
-                raise fmt.FormatError(0, f"header names {shards} shards, segment {sid}")
-        except fmt.FormatError as exc:
+                raise fmt.RecordFormatError(0, f"header names {shards} shards, segment {sid}")
+        except fmt.RecordFormatError as exc:
             return [], None, fmt.FILE_HEADER_SIZE, exc
         return fmt.parse_keys(data, seg.shards)
 
@@ -212,7 +212,7 @@ class Recovery:
             try:
                 key, value_at, value_len = fmt.parse_record_head(mm, at, limit)
                 fmt.check_value(mm, at, view[value_at : value_at + value_len])
-            except fmt.FormatError:
+            except fmt.RecordFormatError:
                 break
             found.append(fmt.Entry(key, shard, at, value_len, time_ms))
             at = value_at + value_len

@@ -493,9 +493,9 @@ class Table(Recovery):
         try:
             got, got_at, got_len = fmt.parse_record_head(mm, offset, len(mm))
             if (got, got_at, got_len) != (key, value_at, value_len):
-                raise fmt.FormatError(offset, "record does not match the index")
+                raise fmt.RecordFormatError(offset, "record does not match the index")
             fmt.check_value(mm, offset, memoryview(mm)[value_at : value_at + value_len])
-        except fmt.FormatError as exc:
+        except fmt.RecordFormatError as exc:
             raise E.CorruptValueError(str(seg.values_paths[shard]), exc.offset, exc.reason) from None
 
     def _trim(self) -> None:
