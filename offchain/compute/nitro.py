@@ -171,6 +171,7 @@ def check_cert_chain(ctx: NitroContext) -> str:
     certs = (d.certificate, *reversed(d.cabundle))
     root = verify_chain(certs, ctx.store, ctx.at, "cabundle chain")
     v.root_fingerprint = fingerprint(root)
+    v.roots["cabundle"] = v.root_fingerprint
     return f"{len(certs)} certificates to root {v.root_fingerprint}"
 
 

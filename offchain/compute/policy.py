@@ -174,6 +174,9 @@ class Verdict:
     collateral_hash: bytes = b""
     policy_hash: bytes = b""
     root_fingerprint: str | None = None
+    # every signing chain that verified, by name, with the root it ended at (TDX: the PCK chain and the
+    # TCB-info and QE-identity issuer chains, which must all end at one root; Nitro: the cabundle)
+    roots: dict[str, str] = field(default_factory=dict)
 
     @property
     def accepted(self) -> bool:
@@ -221,6 +224,7 @@ class Verdict:
             "collateral_hash": "0x" + self.collateral_hash.hex(),
             "policy_hash": "0x" + self.policy_hash.hex(),
             "root_fingerprint": self.root_fingerprint,
+            "roots": dict(self.roots),
             "checks": [{"check": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks],
             "claims": self.claims,
         }

@@ -349,6 +349,7 @@ def verify_receipt(
         collateral_hash=inner.collateral_hash,
         policy_hash=inner.policy_hash,
         root_fingerprint=inner.root_fingerprint,
+        roots=inner.roots,
     )
     ctx = ReceiptContext(bundle, inner, at, rpol, policy)
     v.run_table(RECEIPT_POLICY_CHECKS, ctx)

@@ -422,18 +422,26 @@ def _signed_json(
     body: str,
     sig: str,
     chain: str,
-    trust: TrustStore,
+    anchor: x509.Certificate,
     root_crl: Any,
     at: datetime,
     verified: dict[str, list[x509.Certificate]],
 ) -> dict[str, Any]:
-    """Verify a signed collateral JSON (TCB info or QE identity) and return the decoded object."""
+    """Verify a signed collateral JSON (TCB info or QE identity) and return the decoded object.
+
+    Its issuer chain must end at ``anchor``, the root the evidence's own PCK chain ended at: any
+    other root the caller trusts (a test CA, the dev TEE) cannot vouch for collateral of this quote."""
     text = _need(col, chain)
     if text not in verified:  # TCB info and QE identity usually share one issuer chain
         certs = _chain(col, chain)
         if len(certs) != 2:
             raise CheckFailed(f"{chain} has {len(certs)} certificates, expected signer + root")
-        verify_chain(certs, trust, at, chain)
+        if fingerprint(certs[-1]) != fingerprint(anchor):
+            raise CheckFailed(
+                f"{chain} ends at root {fingerprint(certs[-1])}, not at the evidence's root "
+                f"{fingerprint(anchor)}: collateral must chain to the root the quote chains to"
+            )
+        verify_chain(certs, TrustStore((anchor,)), at, chain)
         if _cn(certs[0]) != "Intel SGX TCB Signing":
             raise CheckFailed(f"{chain} signer is {_cn(certs[0])!r}, not 'Intel SGX TCB Signing'")
         verified[text] = certs
@@ -554,9 +562,11 @@ class TdxContext:
     chains: dict[str, list[x509.Certificate]] = field(default_factory=dict)  # issuer chains verified so far
 
     def signed_json(self, body: str, sig: str, chain: str) -> dict[str, Any]:
-        return _signed_json(
-            self.collateral, body, sig, chain, self.store, self.root_crl, self.at, self.chains
-        )
+        if self.root is None:
+            raise CheckFailed(f"{chain}: the PCK chain did not verify, so there is no root to anchor it to")
+        obj = _signed_json(self.collateral, body, sig, chain, self.root, self.root_crl, self.at, self.chains)
+        self.verdict.roots[chain] = fingerprint(self.root)
+        return obj
 
     def peek(self, name: str) -> None:
         """Decode (without trusting) a collateral body, so later checks can still report what it says."""
@@ -595,6 +605,7 @@ def check_pck_chain(ctx: TdxContext) -> str:
     ):
         raise CheckFailed(f"unexpected PCK chain names {_cn(leaf)!r} / {_cn(inter)!r}")
     v.root_fingerprint = fingerprint(root)
+    v.roots["pck_chain"] = v.root_fingerprint
     ctx.root = root
     if ctx.pck is None:
         raise CheckFailed("PCK certificate lacks a valid SGX extension")

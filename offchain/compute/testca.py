@@ -334,7 +334,15 @@ class TdxTestCA:
 
     def _sign_json(self, obj: dict[str, Any]) -> tuple[str, str]:
         raw = json.dumps(obj, separators=(",", ":"))
-        return raw, raw_sign(self.tcb_key, raw.encode()).hex()
+        return raw, self.sign_collateral(raw)
+
+    def sign_collateral(self, raw: str) -> str:
+        """This CA's TCB signer's signature (hex r||s) over a TCB info or QE identity body, as served."""
+        return raw_sign(self.tcb_key, raw.encode()).hex()
+
+    def tcb_issuer_chain(self, s: TdxSpec | None = None) -> str:
+        """The PEM issuer chain (TCB signer, then this CA's root) that goes with :meth:`sign_collateral`."""
+        return (pem(self.tcb_signer(s or TdxSpec())) + pem(self.root)).decode()
 
     def collateral(self, s: TdxSpec) -> TdxCollateral:
         pck, platform, root = self.chain(s)
@@ -393,7 +401,7 @@ class TdxTestCA:
         }
         tcb_raw, tcb_sig = self._sign_json(tcb_info)
         qe_raw, qe_sig = self._sign_json(qe_identity)
-        signer_chain = (pem(self.tcb_signer(s)) + pem(root)).decode()
+        signer_chain = self.tcb_issuer_chain(s)
         root_revoked = tuple(
             x for x, on in ((s.platform_serial, s.revoked_platform), (0x3003, s.revoked_tcb_signer)) if on
         )
