@@ -32,6 +32,18 @@ TDX_MEASUREMENTS = (
     "reportdata",
 )
 NITRO_MEASUREMENTS = tuple(f"pcr{i}" for i in range(32)) + ("user_data", "nonce", "public_key")
+# Intel's TCB statuses, best first (their rank is how statuses converge). "Revoked" is never accepted:
+# a policy cannot list it, and the TCB status check refuses it whatever the policy object holds.
+TCB_STATUSES = (
+    "UpToDate",
+    "SWHardeningNeeded",
+    "ConfigurationNeeded",
+    "ConfigurationAndSWHardeningNeeded",
+    "OutOfDate",
+    "OutOfDateConfigurationNeeded",
+    "Revoked",
+)
+NEVER_ACCEPTED = frozenset({"Revoked"})
 
 
 def parse_time(text: str) -> datetime:
@@ -85,6 +97,11 @@ class Policy:
                 raise PolicyError(f"unknown measurement name {k!r}")
             norm[k] = _hex(v, k)
         object.__setattr__(self, "measurements", norm)
+        for status in self.allowed_tcb_statuses:
+            if status in NEVER_ACCEPTED:
+                raise PolicyError(f"TCB status {status!r} is never accepted; a policy cannot allow it")
+            if status not in TCB_STATUSES:
+                raise PolicyError(f"unknown TCB status {status!r} (known: {', '.join(TCB_STATUSES[:-1])})")
         roots = tuple(_hex(r, "trusted root") for r in self.trusted_roots)
         if any(len(r) != 64 for r in roots):
             raise PolicyError("trusted roots are SHA-256 fingerprints (64 hex digits)")

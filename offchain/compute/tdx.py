@@ -37,6 +37,8 @@ from offchain.compute.pki import (
     verify_chain,
 )
 from offchain.compute.policy import (
+    NEVER_ACCEPTED,
+    TCB_STATUSES,
     TDX_MEASUREMENTS,
     CheckTable,
     Policy,
@@ -58,15 +60,7 @@ ATTR_SEPT_VE_DISABLE = 1 << 28
 # TUD bits 1-7, SEC bits 8-27 and 29, OTHER bits 32-62 must be zero (PKS 30, KL 31, PERFMON 63 allowed).
 ATTR_RESERVED = (0xFE) | (0x0FFFFF00) | (1 << 29) | (0x7FFFFFFF << 32)
 
-_STATUS_RANK = {
-    "UpToDate": 0,
-    "SWHardeningNeeded": 1,
-    "ConfigurationNeeded": 2,
-    "ConfigurationAndSWHardeningNeeded": 3,
-    "OutOfDate": 4,
-    "OutOfDateConfigurationNeeded": 5,
-    "Revoked": 6,
-}
+_STATUS_RANK = {s: i for i, s in enumerate(TCB_STATUSES)}
 
 
 @dataclass(frozen=True)
@@ -727,6 +721,8 @@ def check_tcb_status(ctx: TdxContext) -> str:
         raise CheckFailed(f"TCB status {v.claims['unverified_tcb_status']} comes from unverified collateral")
     if v.tcb_status is None:
         raise CheckFailed("TCB status unknown")
+    if v.tcb_status in NEVER_ACCEPTED:
+        raise CheckFailed(f"TCB status {v.tcb_status} is never accepted, whatever the policy says")
     if v.tcb_status not in policy.allowed_tcb_statuses:
         raise CheckFailed(f"TCB status {v.tcb_status} not in {list(policy.allowed_tcb_statuses)}")
     bad = [a for a in v.advisory_ids if a not in policy.allowed_advisories]

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from offchain.compute.errors import PolicyError
 from offchain.compute.pki import INTEL_SGX_ROOT_SHA256, TrustStore
 from offchain.compute.policy import Policy, parse_time
 from offchain.compute.tdx import TdxCollateral, verify_tdx
@@ -115,3 +118,26 @@ def test_verdict_names_every_root_it_used() -> None:
     trust, policy = _both_roots(ca)
     tv = verify_tdx(tq, tcol, at=TdxSpec().at, trust=trust, policy=policy)
     assert tv.accepted and set(tv.roots.values()) == {ca.root_fingerprint}
+
+
+# ---- Revoked is never accepted ---------------------------------------------------------------------
+
+
+def test_policy_cannot_allow_revoked_or_unknown_statuses() -> None:
+    for statuses in (("UpToDate", "Revoked"), ("UptoDate",)):
+        with pytest.raises(PolicyError):
+            Policy(allowed_tcb_statuses=statuses)
+        with pytest.raises(PolicyError):
+            Policy.from_json({"allowed_tcb_statuses": list(statuses)})
+
+
+@pytest.mark.parametrize("where", ["level_status", "module_status", "qe_status"])
+def test_revoked_tcb_is_rejected_even_by_a_policy_that_lists_it(where: str) -> None:
+    ca = TdxTestCA()
+    q, col = ca.evidence(**{where: "Revoked"})
+    lax = Policy(trusted_roots=(ca.root_fingerprint,))
+    # a policy object that lists Revoked anyway (built around the constructor's refusal)
+    object.__setattr__(lax, "allowed_tcb_statuses", ("UpToDate", "Revoked"))
+    v = verify_tdx(q, col, at=TdxSpec().at, trust=TrustStore.default().with_roots([ca.root]), policy=lax)
+    assert not v.accepted and v.tcb_status == "Revoked"
+    assert v.first_failure.name == "tcb_status" and "never accepted" in v.first_failure.detail
