@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from eth_hash.auto import keccak
 from eth_keys import keys
 
+from offchain.compute.codec import load_json
 from offchain.compute.errors import ComputeError
 from offchain.compute.eventlog import image_measurement
 from offchain.compute.policy import Policy, require_utc
@@ -111,8 +112,8 @@ def init_dir(path: Path, seed: bytes | None = None) -> NitroTestCA:
 
 def load_dir(path: Path) -> NitroTestCA:
     try:
-        seed = bytes.fromhex(json.loads((path / DEVTEE_FILE).read_text())["seed"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        seed = bytes.fromhex(load_json((path / DEVTEE_FILE).read_bytes(), DEVTEE_FILE, ComputeError)["seed"])
+    except (OSError, ValueError, KeyError, TypeError, ComputeError) as exc:
         raise ComputeError(
             f"{path} is not a dev-TEE directory (run `eigen compute devtee init`): {exc}"
         ) from exc

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from eth_hash.auto import keccak
 
+from offchain.compute.codec import load_json
 from offchain.compute.errors import CheckFailed, PolicyError
 from offchain.compute.pki import AWS_NITRO_ROOT_SHA256, INTEL_SGX_ROOT_SHA256
 
@@ -159,10 +160,11 @@ class Policy:
     @classmethod
     def from_file(cls, path: str) -> Policy:
         try:
-            with open(path, encoding="utf-8") as fh:
-                return cls.from_json(json.load(fh))
-        except (OSError, json.JSONDecodeError) as exc:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
             raise PolicyError(f"cannot read policy {path}: {exc}") from exc
+        return cls.from_json(load_json(data, f"policy {path}", PolicyError))
 
 
 C = TypeVar("C")

@@ -450,8 +450,8 @@ def _signed_json(
     if len(sig_raw) != 64:
         raise CheckFailed(f"{sig} is not a 64-byte r||s signature")
     ecdsa_verify(certs[0].public_key(), sig_raw, raw.encode(), body)  # type: ignore[arg-type]
+    obj = load_json(raw, body, CheckFailed)
     try:
-        obj = json.loads(raw)
         issue, nxt = parse_time(obj["issueDate"]), parse_time(obj["nextUpdate"])
     except (ValueError, KeyError, TypeError, PolicyError) as exc:
         raise CheckFailed(f"{body} is malformed: {exc}") from exc
@@ -565,11 +565,11 @@ class TdxContext:
     def peek(self, name: str) -> None:
         """Decode (without trusting) a collateral body, so later checks can still report what it says."""
         try:
-            obj = json.loads(_need(self.collateral, name))
-            if isinstance(obj, dict):
-                self.unverified[name] = obj
-        except (CheckFailed, json.JSONDecodeError):
-            pass
+            obj = load_json(_need(self.collateral, name), name, CheckFailed)
+        except CheckFailed:
+            return
+        if isinstance(obj, dict):
+            self.unverified[name] = obj
 
     def check_collateral_age(self, obj: dict[str, Any]) -> None:
         if self.policy.max_collateral_age_s is not None:
