@@ -99,7 +99,7 @@ def test_receipt_file_with_a_duplicate_is_refused() -> None:
 
 def test_devtee_file_with_a_duplicate_is_refused(tmp_path: Path) -> None:
     init_dir(tmp_path, bytes(32))
-    (tmp_path / DEVTEE_FILE).write_text('{"seed": "%s", "seed": "%s"}' % ("00" * 32, "11" * 32))
+    (tmp_path / DEVTEE_FILE).write_text(f'{{"seed": "{"00" * 32}", "seed": "{"11" * 32}"}}')
     with pytest.raises(ComputeError, match="duplicate key 'seed'"):
         load_dir(tmp_path)
 
