@@ -204,6 +204,8 @@ def check_freshness(ctx: NitroContext) -> str:
 
 
 def check_nitro_measurements(ctx: NitroContext) -> str:
+    if ctx.policy.event_digests:
+        raise CheckFailed("policy names TDX event digests; a Nitro document has no event log")
     return check_measurements(ctx.policy, ctx.doc.measurements(), NITRO_MEASUREMENTS)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,6 +26,7 @@ from offchain.abi import ZERO32
 from offchain.compute.codec import bounded_bytes, load_json
 from offchain.compute.der import SGX_EXT_OID, parse_sgx_extension
 from offchain.compute.errors import CheckFailed, CollateralError, EvidenceFormatError, PolicyError
+from offchain.compute.eventlog import Event, locate_mismatch
 from offchain.compute.pki import (
     TrustStore,
     check_crl,
@@ -37,6 +38,7 @@ from offchain.compute.pki import (
     verify_chain,
 )
 from offchain.compute.policy import (
+    EVENT_REGISTERS,
     NEVER_ACCEPTED,
     TCB_STATUSES,
     TDX_MEASUREMENTS,
@@ -554,6 +556,7 @@ class TdxContext:
     )  # collateral bodies decoded, not trusted
     qe_status: tuple[str, list[str]] | None = None  # set by qe_identity_match: (QE TCB status, advisories)
     chains: dict[str, list[x509.Certificate]] = field(default_factory=dict)  # issuer chains verified so far
+    events: list[Event] | None = None  # the event log given with the quote, if any
 
     def signed_json(self, body: str, sig: str, chain: str) -> dict[str, Any]:
         if self.root is None:
@@ -749,6 +752,24 @@ def check_tdx_measurements(ctx: TdxContext) -> str:
     return check_measurements(ctx.policy, ctx.quote.measurements(), TDX_MEASUREMENTS)
 
 
+def check_event_log(ctx: TdxContext) -> str:
+    """Replay the event log into RTMR0-3 and compare with the quote (and with the policy's event
+    digests); the first event that does not fit is named."""
+    policy = ctx.policy
+    if ctx.events is None:
+        if policy.event_digests:
+            raise CheckFailed("policy names event digests but no event log was given")
+        return "no event log given"
+    expected = {
+        EVENT_REGISTERS.index(r): [bytes.fromhex(d) for d in ds] for r, ds in policy.event_digests.items()
+    }
+    bad = locate_mismatch(ctx.events, ctx.quote.report.rtmrs, expected)
+    if bad is not None:
+        raise CheckFailed(bad.reason)
+    named = f"; {sum(map(len, expected.values()))} policy digest(s) match" if expected else ""
+    return f"{len(ctx.events)} event(s) replay to RTMR0-3{named}"
+
+
 # The rows of a TDX verdict, in order (docs/attestation.md, "What is checked").
 TDX_CHECKS: CheckTable[TdxContext] = (
     ("trailing_bytes", check_trailing_bytes),
@@ -765,6 +786,7 @@ TDX_CHECKS: CheckTable[TdxContext] = (
     ("tcb_status", check_tcb_status),
     ("td_attributes", check_td_attributes),
     ("measurements", check_tdx_measurements),
+    ("event_log", check_event_log),
 )
 
 
@@ -783,9 +805,11 @@ def verify_tdx(
     at: datetime,
     policy: Policy | None = None,
     trust: TrustStore | None = None,
+    events: Sequence[Event] | None = None,
 ) -> Verdict:
-    """Verify a TDX quote at time ``at``. Malformed quotes raise EvidenceFormatError; everything else
-    yields a Verdict whose ``accepted`` is True only when every check of ``TDX_CHECKS`` passed."""
+    """Verify a TDX quote at time ``at`` (and, when ``events`` is given, replay that event log against
+    its RTMRs). Malformed quotes raise EvidenceFormatError; everything else yields a Verdict whose
+    ``accepted`` is True only when every check of ``TDX_CHECKS`` passed."""
     at = require_utc(at)
     policy = policy or Policy()
     q = quote if isinstance(quote, TdxQuote) else parse_quote(quote)
@@ -802,6 +826,15 @@ def verify_tdx(
         xfam=rep.xfam.hex(),
         mrseam=rep.mrseam.hex(),
     )
-    ctx = TdxContext(q, collateral, at, policy, store, v, pck=_pck_extension(q))
+    ctx = TdxContext(
+        q,
+        collateral,
+        at,
+        policy,
+        store,
+        v,
+        pck=_pck_extension(q),
+        events=None if events is None else list(events),
+    )
     v.run_table(TDX_CHECKS, ctx)
     return v
