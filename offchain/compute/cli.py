@@ -30,12 +30,26 @@ from offchain.compute.receipt import ReceiptBundle, receipt_abi, verify_receipt
 from offchain.compute.tdx import TdxCollateral
 from offchain.errors import ComputeError
 
+# Evidence, collateral, event logs, policies, roots and receipts are small (a quote is at most 64 KiB,
+# a PCK CRL tens of KiB); anything larger is refused before it is read into memory.
+MAX_DOCUMENT = 64 << 20
 
-def _read(path: str, what: str) -> bytes:
+
+def _read(path: str, what: str, limit: int | None = MAX_DOCUMENT) -> bytes:
     try:
-        return Path(path).read_bytes()
+        with open(path, "rb") as fh:
+            if limit is not None and os.fstat(fh.fileno()).st_size > limit:
+                raise InputFileError(f"{what} {path} is larger than {limit} bytes")
+            data = fh.read() if limit is None else fh.read(limit + 1)
     except OSError as exc:
         raise InputFileError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    if limit is not None and len(data) > limit:
+        raise InputFileError(f"{what} {path} is larger than {limit} bytes")
+    return data
+
+
+def _policy(path: str) -> Policy:
+    return Policy.loads(_read(path, "policy"), f"policy {path}")
 
 
 def _output_path(path: str, what: str) -> Path:
@@ -93,7 +107,7 @@ def _finish(v: Verdict) -> int:
 
 def cmd_attest_verify(args: argparse.Namespace) -> int:
     raw = _read(args.file, "evidence")
-    policy = Policy.from_file(args.policy) if args.policy else Policy()
+    policy = _policy(args.policy) if args.policy else Policy()
     trust, policy = _trust(args, policy)
     collateral = (
         TdxCollateral.from_files([_read(p, "collateral") for p in args.collateral])
@@ -141,7 +155,7 @@ def cmd_receipt_make(args: argparse.Namespace) -> int:
         raise ComputeReceiptError(f"--chain-id must be a uint256, not {args.chain_id}")
     at = _time(args.at) or datetime.now(UTC).replace(microsecond=0)
     ca = load_dir(Path(args.devtee))
-    input_data, output_data = _read(args.input, "input"), _read(args.output, "output")
+    input_data, output_data = _read(args.input, "input", None), _read(args.output, "output", None)
     digest = parse_digest(args.image_digest) if args.image_digest else image_digest(args.image).raw
     bundle = DevTEE(ca, digest).run(input_data, output_data, at, app_id=app_id, chain_id=args.chain_id)
     text = bundle.dumps()
@@ -161,7 +175,7 @@ def cmd_receipt_make(args: argparse.Namespace) -> int:
 
 def cmd_receipt_verify(args: argparse.Namespace) -> int:
     bundle = ReceiptBundle.loads(_read(args.receipt, "receipt"))
-    caller = Policy.from_file(args.policy) if args.policy else None
+    caller = _policy(args.policy) if args.policy else None
     trust, _ = _trust(args, Policy())
     return _finish(verify_receipt(bundle, at=_time(args.at), trust=trust, policy=caller))
 

@@ -185,7 +185,12 @@ class Policy:
                 data = fh.read()
         except OSError as exc:
             raise PolicyError(f"cannot read policy {path}: {exc}") from exc
-        return cls.from_json(load_json(data, f"policy {path}", PolicyError))
+        return cls.loads(data, f"policy {path}")
+
+    @classmethod
+    def loads(cls, data: str | bytes, what: str = "policy") -> Policy:
+        """A policy from its JSON text (strict: duplicate keys refused)."""
+        return cls.from_json(load_json(data, what, PolicyError))
 
 
 C = TypeVar("C")

@@ -199,6 +199,8 @@ def work(tmp_path: Path, capsys) -> Path:
     (tmp_path / "out").write_bytes(b"out")
     (tmp_path / "adir").mkdir()
     (tmp_path / "text").write_text("not json, not PEM\n")
+    with open(tmp_path / "huge", "wb") as fh:  # sparse: 1 GiB that takes no disk and is never read
+        fh.truncate(1 << 30)
     capsys.readouterr()
     return tmp_path
 
@@ -229,6 +231,9 @@ BAD_INPUTS = {
     "event log a directory": lambda w: ["attest", "verify", str(w / "in"), "--event-log", str(w / "adir")],
     "event log missing": lambda w: ["attest", "verify", str(w / "in"), "--event-log", str(w / "nope")],
     "bad --at": lambda w: ["attest", "verify", str(w / "in"), "--at", "noon"],
+    "policy too large": lambda w: ["attest", "verify", str(w / "in"), "--policy", str(w / "huge")],
+    "evidence too large": lambda w: ["attest", "verify", str(w / "huge")],
+    "collateral too large": lambda w: ["attest", "verify", str(w / "in"), "--collateral", str(w / "huge")],
     "receipt a directory": lambda w: ["compute", "receipt", "verify", str(w / "adir")],
     "receipt policy a directory": lambda w: [
         "compute",
