@@ -218,8 +218,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     v.add_argument(
         "--event-log",
         metavar="F",
-        help="TDX: a dstack/CCEL-style JSON event log to replay into RTMR0-3; the first event that "
-        "does not fit is named (default: none, RTMRs only as the policy names them)",
+        help="TDX: an event log to replay into RTMR0-3: binary CCEL (TCG2), dstack JSON, or "
+        "CoCo's cc_eventlog; the first event that does not fit is named (default: none)",
     )
     v.add_argument("--at", metavar="TIME", help="verification time, ISO 8601 UTC (default: now)")
     v.add_argument("--policy", metavar="P", help="policy JSON (default: the strict built-in policy)")

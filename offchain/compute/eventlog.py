@@ -8,6 +8,8 @@ into RTMR3, so a replayed event log shows which image ran.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -141,17 +143,147 @@ def parse_events(items: Any, registers: int = 4) -> list[Event]:
     return [parse_event(e, i, registers) for i, e in enumerate(items)]
 
 
+# ---- binary TCG2 ("crypto agile") logs: the TDX CCEL ACPI table's log area -----------------------
+
+SPEC_ID_SIGNATURE = b"Spec ID Event03\x00"
+TPM_ALG_SHA384 = 0x000C
+MAX_CCEL = 16 << 20
+_ALG_SIZES = {0x0004: 20, 0x000B: 32, 0x000C: 48, 0x000D: 64, 0x0012: 32}  # SHA1/256/384/512, SM3
+
+
+class _Cursor:
+    __slots__ = ("buf", "pos", "record")
+
+    def __init__(self, buf: bytes) -> None:
+        self.buf, self.pos, self.record = buf, 0, 0
+
+    def take(self, n: int, what: str) -> bytes:
+        if self.pos + n > len(self.buf):
+            raise _fail(
+                None, f"truncated in {what} of record {self.record} (offset {self.pos}, need {n} bytes)"
+            )
+        out = self.buf[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def u8(self, what: str) -> int:
+        return self.take(1, what)[0]
+
+    def u16(self, what: str) -> int:
+        return int.from_bytes(self.take(2, what), "little")
+
+    def u32(self, what: str) -> int:
+        return int.from_bytes(self.take(4, what), "little")
+
+
+def _spec_id(c: _Cursor) -> dict[int, int]:
+    """The first record (TCG_PCClientPCREvent, SHA-1 format): EV_NO_ACTION with the Spec ID Event03
+    structure, which lists the digest algorithms (and their sizes) every later record carries."""
+    c.u32("MR index")
+    if c.u32("event type") != EV_NO_ACTION:
+        raise _fail(None, "the first record is not the EV_NO_ACTION Spec ID event")
+    if any(c.take(20, "SHA-1 digest")):
+        raise _fail(None, "the Spec ID event's digest is not zero")
+    body = _Cursor(c.take(c.u32("event size"), "Spec ID event"))
+    if body.take(16, "signature") != SPEC_ID_SIGNATURE:
+        raise _fail(None, "not a crypto-agile TCG2 log (no 'Spec ID Event03' signature)")
+    body.take(4 + 1 + 1 + 1 + 1, "platform class and versions")
+    count = body.u32("number of algorithms")
+    if not 1 <= count <= len(_ALG_SIZES):
+        raise _fail(None, f"Spec ID event lists {count} digest algorithms")
+    algs: dict[int, int] = {}
+    for _ in range(count):
+        alg, size = body.u16("algorithm id"), body.u16("digest size")
+        if alg in algs:
+            raise _fail(None, f"Spec ID event lists algorithm {alg:#06x} twice")
+        if _ALG_SIZES.get(alg, size) != size:
+            raise _fail(None, f"Spec ID event gives algorithm {alg:#06x} size {size}, not {_ALG_SIZES[alg]}")
+        algs[alg] = size
+    body.take(body.u8("vendor info size"), "vendor info")
+    if body.pos != len(body.buf):
+        raise _fail(None, "bytes after the Spec ID event's vendor info")
+    if TPM_ALG_SHA384 not in algs:
+        raise _fail(None, "the log carries no SHA-384 digests (RTMRs are SHA-384)")
+    return algs
+
+
+def _padding(rest: bytes) -> bool:
+    """The unused end of the CCEL log area: all 0xFF (as firmware leaves it) or all zero."""
+    return not rest.strip(b"\xff") or not any(rest)
+
+
+def parse_ccel(data: bytes) -> list[Event]:
+    """A binary TCG2 crypto-agile event log as the TDX CCEL ACPI table points to it
+    (``/sys/firmware/acpi/tables/data/CCEL``; confidential-containers sends it as ``cc_eventlog``).
+
+    Strict: the Spec ID header first; every TCG_PCR_EVENT2 record carries exactly the header's
+    algorithms, once each; MR index 1-4 (RTMR0-3; 0 is MRTD, which no event extends); nothing after
+    the last record but uniform 0xFF or zero padding. EV_NO_ACTION records are checked and dropped
+    (never extended), so positions count the measured events."""
+    data = bytes(data)
+    if len(data) > MAX_CCEL:
+        raise _fail(None, f"binary log of {len(data)} bytes exceeds {MAX_CCEL}")
+    c = _Cursor(data)
+    algs = _spec_id(c)
+    out: list[Event] = []
+    while c.pos < len(data) and not _padding(data[c.pos :]):
+        c.record += 1
+        mr, etype = c.u32("MR index"), c.u32("event type")
+        n = c.u32("digest count")
+        if n != len(algs):
+            raise _fail(
+                None, f"record {c.record} carries {n} digests, the header lists {len(algs)} algorithms"
+            )
+        digests: dict[int, bytes] = {}
+        for _ in range(n):
+            alg = c.u16("digest algorithm")
+            if alg not in algs or alg in digests:
+                raise _fail(None, f"record {c.record}: digest algorithm {alg:#06x} unlisted or repeated")
+            digests[alg] = c.take(algs[alg], "digest")
+        payload = c.take(c.u32("event size"), "event data")
+        if etype == EV_NO_ACTION:
+            continue
+        if not 1 <= mr <= 4:
+            raise _fail(len(out), f"record {c.record}: MR index {mr} is not an RTMR (1-4)")
+        if len(out) >= MAX_EVENTS:
+            raise _fail(None, f"more than {MAX_EVENTS} events")
+        out.append(Event(mr - 1, digests[TPM_ALG_SHA384], etype, None, payload))
+    return out
+
+
+def _base64(text: Any, what: str) -> bytes:
+    if not isinstance(text, str):
+        raise _fail(None, f"{what} must be a base64 string")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (ValueError, binascii.Error) as exc:
+        raise _fail(None, f"{what} is not base64: {exc}") from exc
+
+
 def load_event_log(data: bytes | str) -> list[Event]:
-    """An event log file: a JSON list of events, or dstack's quote response, an object whose
-    ``event_log`` member is that list (or a JSON string holding it); its other members are not read.
-    JSON is strict (duplicate keys refused)."""
-    obj = load_json(data, "event log", EventLogError)
+    """An event log file, in any of these forms:
+
+    - a binary TCG2 log (the CCEL log area; see :func:`parse_ccel`);
+    - a JSON list of events (dstack's form, see :func:`parse_event`);
+    - dstack's quote response: an object whose ``event_log`` member is that list or a JSON string
+      holding it;
+    - confidential-containers' TDX evidence: an object whose ``cc_eventlog`` member is the binary
+      log in base64.
+
+    The other members of those objects are not read. JSON is strict (duplicate keys refused)."""
+    raw = data.encode() if isinstance(data, str) else bytes(data)
+    if raw[4:8] == EV_NO_ACTION.to_bytes(4, "little"):  # NUL bytes: never JSON text
+        return parse_ccel(raw)
+    obj = load_json(raw, "event log", EventLogError)
     if isinstance(obj, dict):
-        if "event_log" not in obj:
-            raise _fail(None, "a JSON object must have an event_log member (dstack's quote response)")
-        obj = obj["event_log"]
-        if isinstance(obj, str):
-            obj = load_json(obj, "event log (event_log string)", EventLogError)
+        if "event_log" in obj:
+            obj = obj["event_log"]
+            if isinstance(obj, str):
+                obj = load_json(obj, "event log (event_log string)", EventLogError)
+        elif "cc_eventlog" in obj:
+            return parse_ccel(_base64(obj["cc_eventlog"], "cc_eventlog"))
+        else:
+            raise _fail(None, "a JSON object needs an event_log (dstack) or cc_eventlog (CoCo) member")
     return parse_events(obj)
 
 

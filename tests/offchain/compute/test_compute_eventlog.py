@@ -4,6 +4,7 @@ not fit (against the quote or against the policy's event digests)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from pathlib import Path
@@ -18,10 +19,12 @@ from offchain.compute.eventlog import (
     DSTACK_EVENT_TYPE,
     EV_NO_ACTION,
     ZERO48,
+    Event,
     dstack_event_digest,
     extend,
     load_event_log,
     locate_mismatch,
+    parse_ccel,
     parse_events,
     replay,
 )
@@ -29,7 +32,7 @@ from offchain.compute.nitro import verify_nitro
 from offchain.compute.pki import TrustStore
 from offchain.compute.policy import Policy
 from offchain.compute.tdx import verify_tdx
-from offchain.compute.testca import NitroSpec, NitroTestCA, TdxSpec, TdxTestCA
+from offchain.compute.testca import NitroSpec, NitroTestCA, TdxSpec, TdxTestCA, ccel_log
 
 
 def _h(label: str) -> str:
@@ -259,3 +262,92 @@ def test_cli_event_log(tmp_path: Path, ca: TdxTestCA, capsys) -> None:
     out = json.loads(capsys.readouterr().out)
     assert rc == 1 and out["first_failure"]["check"] == "parse"
     assert "EventLogError: event #6: 'app-id': digest does not match" in out["first_failure"]["detail"]
+
+
+# ---- binary CCEL (TCG2 crypto-agile) logs ------------------------------------------------------------
+
+
+def _boot_events() -> list:
+    return [
+        Event(0, bytes.fromhex(_h("td-hob")), 0x80000001, None, b"hob"),
+        Event(0, bytes.fromhex(_h("acpi")), 0x0A, None, b"ACPI DATA"),
+        Event(1, bytes.fromhex(_h("kernel")), 0x80000003, None, b""),
+        Event(2, bytes.fromhex(_h("cmdline")), 0x0D, None, b"console=ttyS0"),
+        Event(3, bytes.fromhex(_h("rootfs")), 0x0D, None, b"rootfs"),
+    ]
+
+
+def test_a_ccel_log_we_build_parses_replays_and_is_accepted(ca: TdxTestCA) -> None:
+    events = _boot_events()
+    raw = ccel_log(events, no_action_at=(2,))
+    assert parse_ccel(raw) == events  # the EV_NO_ACTION record is checked and dropped
+    assert load_event_log(raw) == events
+    coco = json.dumps({"tdx_quote": "…", "cc_eventlog": base64.b64encode(raw).decode()})
+    assert load_event_log(coco) == events
+    for algorithms in ((0x000C,), (0x0004, 0x000B, 0x000C, 0x000D)):
+        assert parse_ccel(ccel_log(events, algorithms=algorithms, padding=bytes(16))) == events
+    v = _verify(ca, tuple(replay(events)), parse_ccel(raw))
+    assert v.accepted and v.check("event_log").detail.startswith("5 event(s) replay")
+
+
+def _patch(raw: bytes, offset: int, data: bytes) -> bytes:
+    return raw[:offset] + data + raw[offset + len(data) :]
+
+
+def _first_record(raw: bytes) -> int:
+    """Offset of the first TCG_PCR_EVENT2 record (after the Spec ID header)."""
+    return 32 + int.from_bytes(raw[28:32], "little")
+
+
+CCEL_CORRUPTIONS = {
+    "truncated in a record": lambda raw: raw[: _first_record(raw) + 30],
+    "truncated header": lambda raw: raw[:40],
+    "signature": lambda raw: _patch(raw, 32, b"Spec ID Event02\x00"),
+    "spec digest not zero": lambda raw: _patch(raw, 8, b"\x01"),
+    "no SHA-384": lambda raw: ccel_log(_boot_events(), algorithms=(0x000B,)),
+    "algorithm size wrong": lambda raw: _patch(raw, 32 + 24 + 4 + 2, (31).to_bytes(2, "little")),
+    "digest count": lambda raw: _patch(raw, _first_record(raw) + 8, (3).to_bytes(4, "little")),
+    "unlisted algorithm": lambda raw: _patch(raw, _first_record(raw) + 12, (0x0004).to_bytes(2, "little")),
+    "MR index 0 (MRTD)": lambda raw: _patch(raw, _first_record(raw), (0).to_bytes(4, "little")),
+    "MR index 5": lambda raw: _patch(raw, _first_record(raw), (5).to_bytes(4, "little")),
+    "event size past the end": lambda raw: _patch(
+        raw, _first_record(raw) + 12 + 34 + 50, b"\xff\xff\xff\x7f"
+    ),
+    "garbage after the last record": lambda raw: raw[:-64] + b"\xff" * 10 + b"\x01" + b"\xff" * 53,
+    "too large": lambda raw: raw + b"\xff" * (16 << 20),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CCEL_CORRUPTIONS))
+def test_a_corrupted_ccel_log_is_a_typed_error(case: str) -> None:
+    raw = ccel_log(_boot_events())
+    bad = CCEL_CORRUPTIONS[case](raw)
+    assert bad != raw
+    with pytest.raises(EventLogError):
+        load_event_log(bad)
+
+
+@pytest.mark.parametrize("text", ['{"cc_eventlog": "***"}', '{"cc_eventlog": 5}', '{"cc_eventlog": "AAAA"}'])
+def test_bad_coco_evidence_is_a_typed_error(text: str) -> None:
+    with pytest.raises(EventLogError):
+        load_event_log(text)
+
+
+def test_cli_ccel_mismatch_names_the_first_event(tmp_path: Path, ca: TdxTestCA, capsys) -> None:
+    events = _boot_events()
+    late = [*events[:3], Event(1, bytes.fromhex(_h("module")), 0x0D, None, b""), *events[3:]]
+    (tmp_path / "ccel.bin").write_bytes(ccel_log(late))
+    q, col = ca.evidence(rtmrs=tuple(replay(events)))
+    (tmp_path / "q.bin").write_bytes(q)
+    (tmp_path / "c.json").write_text(json.dumps(col.parts))
+    (tmp_path / "root.pem").write_bytes(ca.root.public_bytes(Encoding.PEM))
+    rc = main(
+        [
+            "attest", "verify", str(tmp_path / "q.bin"), "--collateral", str(tmp_path / "c.json"),
+            "--trust-root", str(tmp_path / "root.pem"), "--at", "2025-06-15T00:00:00Z",
+            "--event-log", str(tmp_path / "ccel.bin"),
+        ]
+    )  # fmt: skip
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 1 and out["first_failure"]["check"] == "event_log"
+    assert out["first_failure"]["detail"].startswith("event #3 (RTMR1")
