@@ -1,7 +1,9 @@
 """``eigen attest ...`` and ``eigen compute ...``.
 
-Exit status: 0 accepted / done, 1 rejected (including evidence that does not parse), 2 usage or
-input error (unreadable file, bad policy, bad time).
+Exit status: 0 accepted / done, 1 rejected (including evidence or an event log that does not
+parse), 2 usage or input error: a file that cannot be read, an output path that cannot be written
+(checked before any work), a bad policy, time or value. Input errors are typed ``EigenError``s, which
+``offchain.cli.main`` prints as one line.
 """
 
 from __future__ import annotations
