@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from offchain.compute.errors import EvidenceFormatError
+from offchain.compute.errors import EventLogError, EvidenceFormatError
+from offchain.compute.eventlog import Event
 from offchain.compute.nitro import is_nitro, verify_nitro
 from offchain.compute.pki import TrustStore
 from offchain.compute.policy import Policy, Verdict
@@ -27,8 +29,13 @@ def verify_evidence(
     at: datetime,
     policy: Policy | None = None,
     trust: TrustStore | None = None,
+    events: Sequence[Event] | None = None,
 ) -> Verdict:
+    """Verify TDX or Nitro evidence (detected from the bytes). An event log (``events``) goes with a
+    TDX quote only: given with a Nitro document it is an EventLogError."""
     kind = detect(raw)
     if kind == "tdx":
-        return verify_tdx(raw, collateral, at=at, policy=policy, trust=trust)
+        return verify_tdx(raw, collateral, at=at, policy=policy, trust=trust, events=events)
+    if events is not None:
+        raise EventLogError("an event log goes with a TDX quote; this evidence is a Nitro document")
     return verify_nitro(raw, at=at, policy=policy, trust=trust)

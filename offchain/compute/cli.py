@@ -1,13 +1,16 @@
 """``eigen attest ...`` and ``eigen compute ...``.
 
-Exit status: 0 accepted / done, 1 rejected (including evidence that does not parse), 2 usage or
-input error (unreadable file, bad policy, bad time).
+Exit status: 0 accepted / done, 1 rejected (including evidence or an event log that does not
+parse), 2 usage or input error: a file that cannot be read, an output path that cannot be written
+(checked before any work), a bad policy, time or value. Input errors are typed ``EigenError``s, which
+``offchain.cli.main`` prints as one line.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,19 +18,68 @@ from typing import Any
 
 from offchain.compute.attest import verify_evidence
 from offchain.compute.devtee import DevTEE, init_dir, load_dir
-from offchain.compute.errors import ComputeReceiptError, EvidenceFormatError, InputFileError
+from offchain.compute.errors import (
+    ComputeReceiptError,
+    EvidenceFormatError,
+    InputFileError,
+    OutputPathError,
+)
+from offchain.compute.eventlog import load_event_log
 from offchain.compute.oci import image_digest, parse_digest
 from offchain.compute.pki import TrustStore, fingerprint, load_pem_certs
 from offchain.compute.policy import Check, Policy, Verdict, parse_time
 from offchain.compute.receipt import ReceiptBundle, receipt_abi, verify_receipt
 from offchain.compute.tdx import TdxCollateral
+from offchain.errors import ComputeError
+
+# Evidence, collateral, event logs, policies, roots and receipts are small (a quote is at most 64 KiB,
+# a PCK CRL tens of KiB); anything larger is refused before it is read into memory.
+MAX_DOCUMENT = 64 << 20
 
 
-def _read(path: str, what: str) -> bytes:
+def _read(path: str, what: str, limit: int | None = MAX_DOCUMENT) -> bytes:
     try:
-        return Path(path).read_bytes()
+        with open(path, "rb") as fh:
+            if limit is not None and os.fstat(fh.fileno()).st_size > limit:
+                raise InputFileError(f"{what} {path} is larger than {limit} bytes")
+            data = fh.read() if limit is None else fh.read(limit + 1)
     except OSError as exc:
-        raise InputFileError(f"cannot read {what} {path}: {exc}") from exc
+        raise InputFileError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    if limit is not None and len(data) > limit:
+        raise InputFileError(f"{what} {path} is larger than {limit} bytes")
+    return data
+
+
+def _policy(path: str) -> Policy:
+    return Policy.loads(_read(path, "policy"), f"policy {path}")
+
+
+def _output_path(path: str, what: str) -> Path:
+    """Check, before any work is done, that ``path`` can be written: not a directory, in a folder
+    that exists and that we may write to."""
+    out = Path(path)
+    parent = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        raise OutputPathError(f"{what} {path} is a directory")
+    if not parent.is_dir():
+        raise OutputPathError(f"{what} {path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise OutputPathError(f"{what} {path}: not writable")
+    return out
+
+
+def _write(out: Path, text: str, what: str) -> None:
+    try:
+        out.write_text(text)
+    except OSError as exc:
+        raise OutputPathError(f"cannot write {what} {out}: {exc.strerror or exc}") from exc
+
+
+def _hex_arg(text: str, what: str) -> bytes:
+    try:
+        return bytes.fromhex(text.removeprefix("0x"))
+    except ValueError as exc:
+        raise ComputeError(f"{what} must be hex, not {text!r}") from exc
 
 
 def _print(obj: Any) -> None:
@@ -57,16 +109,18 @@ def _finish(v: Verdict) -> int:
 
 def cmd_attest_verify(args: argparse.Namespace) -> int:
     raw = _read(args.file, "evidence")
-    policy = Policy.from_file(args.policy) if args.policy else Policy()
+    policy = _policy(args.policy) if args.policy else Policy()
     trust, policy = _trust(args, policy)
     collateral = (
         TdxCollateral.from_files([_read(p, "collateral") for p in args.collateral])
         if args.collateral
         else None
     )
+    log = None if args.event_log is None else _read(args.event_log, "event log")
     at = _time(args.at) or datetime.now(UTC)
     try:
-        v = verify_evidence(raw, collateral, at=at, policy=policy, trust=trust)
+        events = None if log is None else load_event_log(log)
+        v = verify_evidence(raw, collateral, at=at, policy=policy, trust=trust, events=events)
     except EvidenceFormatError as exc:
         v = Verdict("unknown", at, policy_hash=policy.hash())
         v.checks.append(Check("parse", False, f"{type(exc).__name__}: {exc}"))
@@ -79,8 +133,12 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 
 def cmd_devtee_init(args: argparse.Namespace) -> int:
-    seed = bytes.fromhex(args.seed) if args.seed else None
-    ca = init_dir(Path(args.dir), seed)
+    seed = None
+    if args.seed is not None:
+        seed = _hex_arg(args.seed, "--seed")
+        if not seed:
+            raise ComputeError("--seed must not be empty (leave it out for a random seed)")
+    ca = init_dir(Path(args.dir), seed, force=args.force)
     _print(
         {"dir": args.dir, "root": str(Path(args.dir) / "root.pem"), "root_fingerprint": ca.root_fingerprint}
     )
@@ -88,21 +146,23 @@ def cmd_devtee_init(args: argparse.Namespace) -> int:
 
 
 def cmd_receipt_make(args: argparse.Namespace) -> int:
-    ca = load_dir(Path(args.devtee))
+    # every argument and the output path are checked before the enclave key signs anything
+    out = None if args.out is None else _output_path(args.out, "receipt")
     if (args.image is None) == (args.image_digest is None):
         raise ComputeReceiptError("give exactly one of --image and --image-digest")
-    digest = parse_digest(args.image_digest) if args.image_digest else image_digest(args.image).raw
-    try:
-        app_id = bytes.fromhex(args.app_id.removeprefix("0x")) if args.app_id else bytes(32)
-    except ValueError as exc:
-        raise ComputeReceiptError("--app-id must be 32 bytes of hex") from exc
+    app_id = bytes(32) if args.app_id is None else _hex_arg(args.app_id, "--app-id")
+    if len(app_id) != 32:
+        raise ComputeReceiptError(f"--app-id must be 32 bytes, not {len(app_id)}")
+    if not 0 <= args.chain_id < 1 << 256:
+        raise ComputeReceiptError(f"--chain-id must be a uint256, not {args.chain_id}")
     at = _time(args.at) or datetime.now(UTC).replace(microsecond=0)
-    bundle = DevTEE(ca, digest).run(
-        _read(args.input, "input"), _read(args.output, "output"), at, app_id=app_id, chain_id=args.chain_id
-    )
+    ca = load_dir(Path(args.devtee))
+    input_data, output_data = _read(args.input, "input", None), _read(args.output, "output", None)
+    digest = parse_digest(args.image_digest) if args.image_digest else image_digest(args.image).raw
+    bundle = DevTEE(ca, digest).run(input_data, output_data, at, app_id=app_id, chain_id=args.chain_id)
     text = bundle.dumps()
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    if out is not None:
+        _write(out, text + "\n", "receipt")
         _print(
             {
                 "receipt": args.out,
@@ -117,7 +177,7 @@ def cmd_receipt_make(args: argparse.Namespace) -> int:
 
 def cmd_receipt_verify(args: argparse.Namespace) -> int:
     bundle = ReceiptBundle.loads(_read(args.receipt, "receipt"))
-    caller = Policy.from_file(args.policy) if args.policy else None
+    caller = _policy(args.policy) if args.policy else None
     trust, _ = _trust(args, Policy())
     return _finish(verify_receipt(bundle, at=_time(args.at), trust=trust, policy=caller))
 
@@ -128,10 +188,25 @@ def cmd_receipt_abi(args: argparse.Namespace) -> int:
     return 0
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows "(default: X)" after every option whose default is a value; an option whose default is
+    None says in its own help what leaving it out does."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default is None or "default" in text:
+            return text
+        return super()._get_help_string(action) or text
+
+
+def _parser(sub: argparse._SubParsersAction, name: str, text: str) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+    return sub.add_parser(name, help=text, description=text, formatter_class=_HelpFormatter)  # type: ignore[no-any-return]
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    attest = subparsers.add_parser("attest", help="TEE attestation evidence (Intel TDX, AWS Nitro)")
+    attest = _parser(subparsers, "attest", "TEE attestation evidence (Intel TDX, AWS Nitro)")
     a_sub = attest.add_subparsers(dest="attest_command", metavar="COMMAND")
-    v = a_sub.add_parser("verify", help="verify a TDX quote or Nitro document; print a JSON verdict")
+    v = _parser(a_sub, "verify", "verify a TDX quote or Nitro document; print a JSON verdict")
     v.add_argument(
         "file", help="evidence: TDX quote v4/v5 or Nitro COSE_Sign1 (type detected from the bytes)"
     )
@@ -139,49 +214,72 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--collateral",
         action="append",
         metavar="F",
-        help="TDX collateral: dcap-qvl JSON, or Intel PCS tcbInfo/enclaveIdentity JSON and DER CRLs (repeatable)",
+        help="TDX collateral: dcap-qvl JSON, or Intel PCS tcbInfo/enclaveIdentity JSON and DER CRLs "
+        "(repeatable; default: none, so a TDX quote is rejected)",
+    )
+    v.add_argument(
+        "--event-log",
+        metavar="F",
+        help="TDX: an event log to replay into RTMR0-3: binary CCEL (TCG2), dstack JSON, or "
+        "CoCo's cc_eventlog; the first event that does not fit is named (default: none)",
     )
     v.add_argument("--at", metavar="TIME", help="verification time, ISO 8601 UTC (default: now)")
     v.add_argument("--policy", metavar="P", help="policy JSON (default: the strict built-in policy)")
     v.add_argument(
-        "--trust-root", action="append", metavar="PEM", help="also trust this root (e.g. a test CA)"
+        "--trust-root",
+        action="append",
+        metavar="PEM",
+        help="also trust this root, e.g. a test CA (repeatable; default: Intel's and AWS's roots only)",
     )
     v.set_defaults(func=cmd_attest_verify)
 
-    compute = subparsers.add_parser("compute", help="image digests, development TEE, receipts")
+    compute = _parser(subparsers, "compute", "image digests, development TEE, receipts")
     c_sub = compute.add_subparsers(dest="compute_command", metavar="COMMAND")
-    d = c_sub.add_parser("digest", help="OCI digest of an image layout or docker-archive tarball")
-    d.add_argument("image")
-    d.add_argument("--ref", help="image name when the layout/archive holds several")
+    d = _parser(c_sub, "digest", "OCI digest of an image layout or docker-archive tarball")
+    d.add_argument("image", help="OCI image layout (directory or tar) or docker-archive tarball")
+    d.add_argument("--ref", help="image name when the layout/archive holds several (default: the only image)")
     d.set_defaults(func=cmd_digest)
 
-    dt = c_sub.add_parser("devtee", help="development TEE (Nitro-format evidence from a local test CA)")
+    dt = _parser(c_sub, "devtee", "development TEE (Nitro-format evidence from a local test CA)")
     dt_sub = dt.add_subparsers(dest="devtee_command", metavar="COMMAND")
-    di = dt_sub.add_parser("init", help="create a dev-TEE directory (CA seed + root.pem)")
-    di.add_argument("dir")
-    di.add_argument("--seed", help="hex seed (default: random)")
+    di = _parser(dt_sub, "init", "create a dev-TEE directory (CA seed + root.pem)")
+    di.add_argument("dir", help="directory to create (its parents are created too)")
+    di.add_argument("--seed", help="hex seed of the CA keys (default: 32 random bytes)")
+    di.add_argument(
+        "--force", action="store_true", help="replace an existing dev-TEE CA in DIR (its old key is lost)"
+    )
     di.set_defaults(func=cmd_devtee_init)
 
-    r = c_sub.add_parser("receipt", help="make, verify or describe execution receipts")
+    r = _parser(c_sub, "receipt", "make, verify or describe execution receipts")
     r_sub = r.add_subparsers(dest="receipt_command", metavar="COMMAND")
-    rm = r_sub.add_parser("make", help="run the dev TEE: attest and sign a receipt")
-    rm.add_argument("--devtee", required=True, metavar="DIR")
-    rm.add_argument("--image", help="OCI layout or docker-archive to take the digest from")
-    rm.add_argument("--image-digest", help="sha256:<hex> image digest")
-    rm.add_argument("--input", required=True, metavar="F")
-    rm.add_argument("--output", required=True, metavar="F")
+    rm = _parser(r_sub, "make", "run the dev TEE: attest and sign a receipt")
+    rm.add_argument("--devtee", required=True, metavar="DIR", help="dev-TEE directory (from `devtee init`)")
+    rm.add_argument(
+        "--image",
+        help="OCI layout or docker-archive to take the digest from (default: none; give this or --image-digest)",
+    )
+    rm.add_argument("--image-digest", help="sha256:<hex> image digest (default: none; give this or --image)")
+    rm.add_argument("--input", required=True, metavar="F", help="the job's input file")
+    rm.add_argument("--output", required=True, metavar="F", help="the job's output file")
     rm.add_argument("--at", metavar="TIME", help="time of the run, ISO 8601 UTC (default: now)")
-    rm.add_argument("--app-id", help="32-byte app id (hex)")
-    rm.add_argument("--chain-id", type=int, default=0)
-    rm.add_argument("-o", "--out", metavar="RECEIPT")
+    rm.add_argument("--app-id", help="32-byte app id, hex (default: 32 zero bytes)")
+    rm.add_argument("--chain-id", type=int, default=0, help="chain id the receipt is bound to (uint256)")
+    rm.add_argument(
+        "-o", "--out", metavar="RECEIPT", help="write the receipt here (default: print it to stdout)"
+    )
     rm.set_defaults(func=cmd_receipt_make)
-    rv = r_sub.add_parser("verify", help="verify a receipt file; print a JSON verdict")
-    rv.add_argument("receipt")
+    rv = _parser(r_sub, "verify", "verify a receipt file; print a JSON verdict")
+    rv.add_argument("receipt", help="receipt file (from `receipt make`)")
     rv.add_argument("--at", metavar="TIME", help="verification time (default: the receipt's own time)")
-    rv.add_argument("--policy", metavar="P", help="require the receipt's policy to be this one")
     rv.add_argument(
-        "--trust-root", action="append", metavar="PEM", help="trust this root (the dev TEE's root.pem)"
+        "--policy", metavar="P", help="require the receipt's policy to be this one (default: any policy)"
+    )
+    rv.add_argument(
+        "--trust-root",
+        action="append",
+        metavar="PEM",
+        help="trust this root, e.g. the dev TEE's root.pem (repeatable; default: Intel's and AWS's only)",
     )
     rv.set_defaults(func=cmd_receipt_verify)
-    ra = r_sub.add_parser("abi", help="print the receipt's ABI tuple type and field order")
+    ra = _parser(r_sub, "abi", "print the receipt's ABI tuple type and field order")
     ra.set_defaults(func=cmd_receipt_abi)

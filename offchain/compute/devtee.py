@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from eth_hash.auto import keccak
 from eth_keys import keys
 
+from offchain.compute.codec import load_json
 from offchain.compute.errors import ComputeError
 from offchain.compute.eventlog import image_measurement
 from offchain.compute.policy import Policy, require_utc
@@ -100,19 +102,32 @@ class DevTEE:
         return ReceiptBundle(receipt, sign(receipt, self.enclave_key), evidence, pol.to_json())
 
 
-def init_dir(path: Path, seed: bytes | None = None) -> NitroTestCA:
-    """Create a dev-TEE directory: the CA seed (its private key material) and the root certificate."""
-    path.mkdir(parents=True, exist_ok=True)
+def init_dir(path: Path, seed: bytes | None = None, *, force: bool = False) -> NitroTestCA:
+    """Create a dev-TEE directory: the CA seed (its private key material, readable by the owner only)
+    and the root certificate. An existing CA is never replaced unless ``force``: its key would be lost,
+    and every receipt and policy naming its root with it."""
+    existing = [name for name in (DEVTEE_FILE, ROOT_FILE) if (path / name).exists()]
+    if existing and not force:
+        raise ComputeError(
+            f"{path} already holds a dev-TEE CA ({', '.join(existing)}); use --force to replace it"
+        )
     ca = NitroTestCA(seed=seed or secrets.token_bytes(32))
-    (path / DEVTEE_FILE).write_text(json.dumps({"seed": ca.seed.hex()}) + "\n")
-    (path / ROOT_FILE).write_bytes(ca.root.public_bytes(Encoding.PEM))
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path / DEVTEE_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            os.fchmod(fh.fileno(), 0o600)  # an existing file (--force) keeps its mode otherwise
+            fh.write(json.dumps({"seed": ca.seed.hex()}) + "\n")
+        (path / ROOT_FILE).write_bytes(ca.root.public_bytes(Encoding.PEM))
+    except OSError as exc:
+        raise ComputeError(f"cannot create the dev-TEE directory {path}: {exc.strerror or exc}") from exc
     return ca
 
 
 def load_dir(path: Path) -> NitroTestCA:
     try:
-        seed = bytes.fromhex(json.loads((path / DEVTEE_FILE).read_text())["seed"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        seed = bytes.fromhex(load_json((path / DEVTEE_FILE).read_bytes(), DEVTEE_FILE, ComputeError)["seed"])
+    except (OSError, ValueError, KeyError, TypeError, ComputeError) as exc:
         raise ComputeError(
             f"{path} is not a dev-TEE directory (run `eigen compute devtee init`): {exc}"
         ) from exc

@@ -17,6 +17,16 @@ class CBORError(EvidenceFormatError):
     """Non-canonical or malformed CBOR (duplicate keys, trailing bytes, non-minimal integers...)."""
 
 
+class EventLogError(EvidenceFormatError):
+    """A TDX / dstack event log is malformed: not a list of events, a bad field, or a dstack runtime
+    event whose digest does not recompute. ``position`` is the index of the first bad event (None
+    when the log as a whole is bad)."""
+
+    def __init__(self, message: str, position: int | None = None) -> None:
+        super().__init__(message)
+        self.position = position
+
+
 class CollateralError(AttestationError):
     """Collateral (TCB info, QE identity, CRLs, issuer chains) is malformed or unusable."""
 
@@ -40,3 +50,8 @@ class ImageError(ComputeError):
 
 class InputFileError(ComputeError):
     """A file named on the command line cannot be read."""
+
+
+class OutputPathError(ComputeError):
+    """An output path named on the command line cannot be written (a directory, a missing folder,
+    no permission); checked before any work is done."""

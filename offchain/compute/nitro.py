@@ -171,6 +171,7 @@ def check_cert_chain(ctx: NitroContext) -> str:
     certs = (d.certificate, *reversed(d.cabundle))
     root = verify_chain(certs, ctx.store, ctx.at, "cabundle chain")
     v.root_fingerprint = fingerprint(root)
+    v.roots["cabundle"] = v.root_fingerprint
     return f"{len(certs)} certificates to root {v.root_fingerprint}"
 
 
@@ -203,6 +204,8 @@ def check_freshness(ctx: NitroContext) -> str:
 
 
 def check_nitro_measurements(ctx: NitroContext) -> str:
+    if ctx.policy.event_digests:
+        raise CheckFailed("policy names TDX event digests; a Nitro document has no event log")
     return check_measurements(ctx.policy, ctx.doc.measurements(), NITRO_MEASUREMENTS)
 
 

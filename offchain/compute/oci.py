@@ -63,7 +63,8 @@ class _Source:
             try:
                 self.tar = tarfile.open(path)  # noqa: SIM115 - closed in close()
             except (tarfile.TarError, OSError) as exc:
-                raise ImageError(f"{path} is neither a directory nor a tar archive: {exc}") from exc
+                detail = " ".join(str(exc).split())  # tarfile lists one line per compression tried
+                raise ImageError(f"{path} is neither a directory nor a tar archive: {detail}") from exc
             for m in self.tar.getmembers():
                 if m.isfile():
                     self.members[m.name.removeprefix("./")] = m

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from eth_hash.auto import keccak
 
+from offchain.compute.codec import load_json
 from offchain.compute.errors import CheckFailed, PolicyError
 from offchain.compute.pki import AWS_NITRO_ROOT_SHA256, INTEL_SGX_ROOT_SHA256
 
@@ -32,6 +33,19 @@ TDX_MEASUREMENTS = (
     "reportdata",
 )
 NITRO_MEASUREMENTS = tuple(f"pcr{i}" for i in range(32)) + ("user_data", "nonce", "public_key")
+EVENT_REGISTERS = ("rtmr0", "rtmr1", "rtmr2", "rtmr3")
+# Intel's TCB statuses, best first (their rank is how statuses converge). "Revoked" is never accepted:
+# a policy cannot list it, and the TCB status check refuses it whatever the policy object holds.
+TCB_STATUSES = (
+    "UpToDate",
+    "SWHardeningNeeded",
+    "ConfigurationNeeded",
+    "ConfigurationAndSWHardeningNeeded",
+    "OutOfDate",
+    "OutOfDateConfigurationNeeded",
+    "Revoked",
+)
+NEVER_ACCEPTED = frozenset({"Revoked"})
 
 
 def parse_time(text: str) -> datetime:
@@ -76,6 +90,9 @@ class Policy:
     max_collateral_age_s: int | None = None
     allow_trailing_zeros: bool = True
     measurements: Mapping[str, str] = field(default_factory=dict)
+    # TDX: per register ("rtmr0".."rtmr3"), the complete list of event digests (SHA-384, hex) the
+    # event log must show, in order; needs an event log (``eigen attest verify --event-log``)
+    event_digests: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         known = set(TDX_MEASUREMENTS) | set(NITRO_MEASUREMENTS)
@@ -85,6 +102,21 @@ class Policy:
                 raise PolicyError(f"unknown measurement name {k!r}")
             norm[k] = _hex(v, k)
         object.__setattr__(self, "measurements", norm)
+        events: dict[str, tuple[str, ...]] = {}
+        for reg, digests in dict(self.event_digests).items():
+            if reg not in EVENT_REGISTERS:
+                raise PolicyError(f"event_digests names {reg!r}; registers are {', '.join(EVENT_REGISTERS)}")
+            if isinstance(digests, str) or not isinstance(digests, list | tuple):
+                raise PolicyError(f"event_digests[{reg!r}] must be a list of hex digests")
+            events[reg] = tuple(_hex(d, f"event_digests[{reg!r}]") for d in digests)
+            if any(len(d) != 96 for d in events[reg]):
+                raise PolicyError(f"event_digests[{reg!r}] holds SHA-384 digests (96 hex digits)")
+        object.__setattr__(self, "event_digests", events)
+        for status in self.allowed_tcb_statuses:
+            if status in NEVER_ACCEPTED:
+                raise PolicyError(f"TCB status {status!r} is never accepted; a policy cannot allow it")
+            if status not in TCB_STATUSES:
+                raise PolicyError(f"unknown TCB status {status!r} (known: {', '.join(TCB_STATUSES[:-1])})")
         roots = tuple(_hex(r, "trusted root") for r in self.trusted_roots)
         if any(len(r) != 64 for r in roots):
             raise PolicyError("trusted roots are SHA-256 fingerprints (64 hex digits)")
@@ -104,6 +136,12 @@ class Policy:
             "max_collateral_age_s": self.max_collateral_age_s,
             "allow_trailing_zeros": self.allow_trailing_zeros,
             "measurements": dict(sorted(self.measurements.items())),
+            # absent when empty, so that the ids of policies without it are unchanged
+            **(
+                {"event_digests": {k: list(v) for k, v in sorted(self.event_digests.items())}}
+                if self.event_digests
+                else {}
+            ),
         }
 
     def canonical_bytes(self) -> bytes:
@@ -135,17 +173,24 @@ class Policy:
                 isinstance(v, bool) or not isinstance(v, int)
             ):
                 raise PolicyError(f"{name} must be an integer")
-        if "measurements" in fields and not isinstance(fields["measurements"], dict):
-            raise PolicyError("measurements must be an object")
+        for name in ("measurements", "event_digests"):
+            if name in fields and not isinstance(fields[name], dict):
+                raise PolicyError(f"{name} must be an object")
         return cls(**fields)
 
     @classmethod
     def from_file(cls, path: str) -> Policy:
         try:
-            with open(path, encoding="utf-8") as fh:
-                return cls.from_json(json.load(fh))
-        except (OSError, json.JSONDecodeError) as exc:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
             raise PolicyError(f"cannot read policy {path}: {exc}") from exc
+        return cls.loads(data, f"policy {path}")
+
+    @classmethod
+    def loads(cls, data: str | bytes, what: str = "policy") -> Policy:
+        """A policy from its JSON text (strict: duplicate keys refused)."""
+        return cls.from_json(load_json(data, what, PolicyError))
 
 
 C = TypeVar("C")
@@ -174,6 +219,9 @@ class Verdict:
     collateral_hash: bytes = b""
     policy_hash: bytes = b""
     root_fingerprint: str | None = None
+    # every signing chain that verified, by name, with the root it ended at (TDX: the PCK chain and the
+    # TCB-info and QE-identity issuer chains, which must all end at one root; Nitro: the cabundle)
+    roots: dict[str, str] = field(default_factory=dict)
 
     @property
     def accepted(self) -> bool:
@@ -221,6 +269,7 @@ class Verdict:
             "collateral_hash": "0x" + self.collateral_hash.hex(),
             "policy_hash": "0x" + self.policy_hash.hex(),
             "root_fingerprint": self.root_fingerprint,
+            "roots": dict(self.roots),
             "checks": [{"check": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks],
             "claims": self.claims,
         }

@@ -30,10 +30,16 @@ from eth_keys import keys
 from eth_keys.exceptions import BadSignature, ValidationError
 
 from offchain import abi
-from offchain.compute.attest import verify_evidence
+from offchain.compute.attest import detect, verify_evidence
 from offchain.compute.codec import load_json
 from offchain.compute.errors import AttestationError, CheckFailed, ComputeReceiptError
-from offchain.compute.eventlog import first_mismatch, image_event_digest, image_measurement, parse_events
+from offchain.compute.eventlog import (
+    Event,
+    first_mismatch,
+    image_event_digest,
+    image_measurement,
+    parse_events,
+)
 from offchain.compute.pki import TrustStore
 from offchain.compute.policy import Check, CheckTable, Policy, Verdict
 from offchain.compute.tdx import TdxCollateral
@@ -317,6 +323,17 @@ RECEIPT_CHECKS: CheckTable[ReceiptContext] = (
 )
 
 
+def _tdx_events(bundle: ReceiptBundle) -> list[Event] | None:
+    """The bundle's event log for the quote's own replay (and the policy's event digests), when the
+    evidence is a TDX quote and the log parses; a log that does not parse fails ``receipt.image``."""
+    if bundle.event_log is None or detect(bundle.evidence) != "tdx":
+        return None
+    try:
+        return parse_events(bundle.event_log)
+    except AttestationError:
+        return None
+
+
 def verify_receipt(
     bundle: ReceiptBundle,
     *,
@@ -334,7 +351,9 @@ def verify_receipt(
         collateral = (
             None if bundle.collateral is None else TdxCollateral.from_json(json.dumps(bundle.collateral))
         )
-        inner = verify_evidence(bundle.evidence, collateral, at=at, policy=rpol, trust=trust)
+        inner = verify_evidence(
+            bundle.evidence, collateral, at=at, policy=rpol, trust=trust, events=_tdx_events(bundle)
+        )
     except AttestationError as exc:
         v = Verdict("receipt", at)
         v.checks.append(Check("evidence.parse", False, f"{type(exc).__name__}: {exc}"))
@@ -349,6 +368,7 @@ def verify_receipt(
         collateral_hash=inner.collateral_hash,
         policy_hash=inner.policy_hash,
         root_fingerprint=inner.root_fingerprint,
+        roots=inner.roots,
     )
     ctx = ReceiptContext(bundle, inner, at, rpol, policy)
     v.run_table(RECEIPT_POLICY_CHECKS, ctx)

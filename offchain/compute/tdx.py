@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,6 +26,7 @@ from offchain.abi import ZERO32
 from offchain.compute.codec import bounded_bytes, load_json
 from offchain.compute.der import SGX_EXT_OID, parse_sgx_extension
 from offchain.compute.errors import CheckFailed, CollateralError, EvidenceFormatError, PolicyError
+from offchain.compute.eventlog import Event, locate_mismatch
 from offchain.compute.pki import (
     TrustStore,
     check_crl,
@@ -37,6 +38,9 @@ from offchain.compute.pki import (
     verify_chain,
 )
 from offchain.compute.policy import (
+    EVENT_REGISTERS,
+    NEVER_ACCEPTED,
+    TCB_STATUSES,
     TDX_MEASUREMENTS,
     CheckTable,
     Policy,
@@ -58,15 +62,7 @@ ATTR_SEPT_VE_DISABLE = 1 << 28
 # TUD bits 1-7, SEC bits 8-27 and 29, OTHER bits 32-62 must be zero (PKS 30, KL 31, PERFMON 63 allowed).
 ATTR_RESERVED = (0xFE) | (0x0FFFFF00) | (1 << 29) | (0x7FFFFFFF << 32)
 
-_STATUS_RANK = {
-    "UpToDate": 0,
-    "SWHardeningNeeded": 1,
-    "ConfigurationNeeded": 2,
-    "ConfigurationAndSWHardeningNeeded": 3,
-    "OutOfDate": 4,
-    "OutOfDateConfigurationNeeded": 5,
-    "Revoked": 6,
-}
+_STATUS_RANK = {s: i for i, s in enumerate(TCB_STATUSES)}
 
 
 @dataclass(frozen=True)
@@ -422,18 +418,26 @@ def _signed_json(
     body: str,
     sig: str,
     chain: str,
-    trust: TrustStore,
+    anchor: x509.Certificate,
     root_crl: Any,
     at: datetime,
     verified: dict[str, list[x509.Certificate]],
 ) -> dict[str, Any]:
-    """Verify a signed collateral JSON (TCB info or QE identity) and return the decoded object."""
+    """Verify a signed collateral JSON (TCB info or QE identity) and return the decoded object.
+
+    Its issuer chain must end at ``anchor``, the root the evidence's own PCK chain ended at: any
+    other root the caller trusts (a test CA, the dev TEE) cannot vouch for collateral of this quote."""
     text = _need(col, chain)
     if text not in verified:  # TCB info and QE identity usually share one issuer chain
         certs = _chain(col, chain)
         if len(certs) != 2:
             raise CheckFailed(f"{chain} has {len(certs)} certificates, expected signer + root")
-        verify_chain(certs, trust, at, chain)
+        if fingerprint(certs[-1]) != fingerprint(anchor):
+            raise CheckFailed(
+                f"{chain} ends at root {fingerprint(certs[-1])}, not at the evidence's root "
+                f"{fingerprint(anchor)}: collateral must chain to the root the quote chains to"
+            )
+        verify_chain(certs, TrustStore((anchor,)), at, chain)
         if _cn(certs[0]) != "Intel SGX TCB Signing":
             raise CheckFailed(f"{chain} signer is {_cn(certs[0])!r}, not 'Intel SGX TCB Signing'")
         verified[text] = certs
@@ -448,8 +452,8 @@ def _signed_json(
     if len(sig_raw) != 64:
         raise CheckFailed(f"{sig} is not a 64-byte r||s signature")
     ecdsa_verify(certs[0].public_key(), sig_raw, raw.encode(), body)  # type: ignore[arg-type]
+    obj = load_json(raw, body, CheckFailed)
     try:
-        obj = json.loads(raw)
         issue, nxt = parse_time(obj["issueDate"]), parse_time(obj["nextUpdate"])
     except (ValueError, KeyError, TypeError, PolicyError) as exc:
         raise CheckFailed(f"{body} is malformed: {exc}") from exc
@@ -552,20 +556,23 @@ class TdxContext:
     )  # collateral bodies decoded, not trusted
     qe_status: tuple[str, list[str]] | None = None  # set by qe_identity_match: (QE TCB status, advisories)
     chains: dict[str, list[x509.Certificate]] = field(default_factory=dict)  # issuer chains verified so far
+    events: list[Event] | None = None  # the event log given with the quote, if any
 
     def signed_json(self, body: str, sig: str, chain: str) -> dict[str, Any]:
-        return _signed_json(
-            self.collateral, body, sig, chain, self.store, self.root_crl, self.at, self.chains
-        )
+        if self.root is None:
+            raise CheckFailed(f"{chain}: the PCK chain did not verify, so there is no root to anchor it to")
+        obj = _signed_json(self.collateral, body, sig, chain, self.root, self.root_crl, self.at, self.chains)
+        self.verdict.roots[chain] = fingerprint(self.root)
+        return obj
 
     def peek(self, name: str) -> None:
         """Decode (without trusting) a collateral body, so later checks can still report what it says."""
         try:
-            obj = json.loads(_need(self.collateral, name))
-            if isinstance(obj, dict):
-                self.unverified[name] = obj
-        except (CheckFailed, json.JSONDecodeError):
-            pass
+            obj = load_json(_need(self.collateral, name), name, CheckFailed)
+        except CheckFailed:
+            return
+        if isinstance(obj, dict):
+            self.unverified[name] = obj
 
     def check_collateral_age(self, obj: dict[str, Any]) -> None:
         if self.policy.max_collateral_age_s is not None:
@@ -595,6 +602,7 @@ def check_pck_chain(ctx: TdxContext) -> str:
     ):
         raise CheckFailed(f"unexpected PCK chain names {_cn(leaf)!r} / {_cn(inter)!r}")
     v.root_fingerprint = fingerprint(root)
+    v.roots["pck_chain"] = v.root_fingerprint
     ctx.root = root
     if ctx.pck is None:
         raise CheckFailed("PCK certificate lacks a valid SGX extension")
@@ -716,6 +724,8 @@ def check_tcb_status(ctx: TdxContext) -> str:
         raise CheckFailed(f"TCB status {v.claims['unverified_tcb_status']} comes from unverified collateral")
     if v.tcb_status is None:
         raise CheckFailed("TCB status unknown")
+    if v.tcb_status in NEVER_ACCEPTED:
+        raise CheckFailed(f"TCB status {v.tcb_status} is never accepted, whatever the policy says")
     if v.tcb_status not in policy.allowed_tcb_statuses:
         raise CheckFailed(f"TCB status {v.tcb_status} not in {list(policy.allowed_tcb_statuses)}")
     bad = [a for a in v.advisory_ids if a not in policy.allowed_advisories]
@@ -742,6 +752,24 @@ def check_tdx_measurements(ctx: TdxContext) -> str:
     return check_measurements(ctx.policy, ctx.quote.measurements(), TDX_MEASUREMENTS)
 
 
+def check_event_log(ctx: TdxContext) -> str:
+    """Replay the event log into RTMR0-3 and compare with the quote (and with the policy's event
+    digests); the first event that does not fit is named."""
+    policy = ctx.policy
+    if ctx.events is None:
+        if policy.event_digests:
+            raise CheckFailed("policy names event digests but no event log was given")
+        return "no event log given"
+    expected = {
+        EVENT_REGISTERS.index(r): [bytes.fromhex(d) for d in ds] for r, ds in policy.event_digests.items()
+    }
+    bad = locate_mismatch(ctx.events, ctx.quote.report.rtmrs, expected)
+    if bad is not None:
+        raise CheckFailed(bad.reason)
+    named = f"; {sum(map(len, expected.values()))} policy digest(s) match" if expected else ""
+    return f"{len(ctx.events)} event(s) replay to RTMR0-3{named}"
+
+
 # The rows of a TDX verdict, in order (docs/attestation.md, "What is checked").
 TDX_CHECKS: CheckTable[TdxContext] = (
     ("trailing_bytes", check_trailing_bytes),
@@ -758,6 +786,7 @@ TDX_CHECKS: CheckTable[TdxContext] = (
     ("tcb_status", check_tcb_status),
     ("td_attributes", check_td_attributes),
     ("measurements", check_tdx_measurements),
+    ("event_log", check_event_log),
 )
 
 
@@ -776,9 +805,11 @@ def verify_tdx(
     at: datetime,
     policy: Policy | None = None,
     trust: TrustStore | None = None,
+    events: Sequence[Event] | None = None,
 ) -> Verdict:
-    """Verify a TDX quote at time ``at``. Malformed quotes raise EvidenceFormatError; everything else
-    yields a Verdict whose ``accepted`` is True only when every check of ``TDX_CHECKS`` passed."""
+    """Verify a TDX quote at time ``at`` (and, when ``events`` is given, replay that event log against
+    its RTMRs). Malformed quotes raise EvidenceFormatError; everything else yields a Verdict whose
+    ``accepted`` is True only when every check of ``TDX_CHECKS`` passed."""
     at = require_utc(at)
     policy = policy or Policy()
     q = quote if isinstance(quote, TdxQuote) else parse_quote(quote)
@@ -795,6 +826,15 @@ def verify_tdx(
         xfam=rep.xfam.hex(),
         mrseam=rep.mrseam.hex(),
     )
-    ctx = TdxContext(q, collateral, at, policy, store, v, pck=_pck_extension(q))
+    ctx = TdxContext(
+        q,
+        collateral,
+        at,
+        policy,
+        store,
+        v,
+        pck=_pck_extension(q),
+        events=None if events is None else list(events),
+    )
     v.run_table(TDX_CHECKS, ctx)
     return v

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +26,7 @@ from cryptography.x509.oid import NameOID
 
 from offchain.compute import cbor
 from offchain.compute.der import SGX_EXT_OID, build_sgx_extension
+from offchain.compute.eventlog import EV_NO_ACTION, SPEC_ID_SIGNATURE, Event
 from offchain.compute.nitro import PROTECTED_ES384, sig_structure
 from offchain.compute.pki import fingerprint
 from offchain.compute.tdx import ATTR_SEPT_VE_DISABLE, INTEL_QE_VENDOR_ID, TdxCollateral
@@ -334,7 +335,15 @@ class TdxTestCA:
 
     def _sign_json(self, obj: dict[str, Any]) -> tuple[str, str]:
         raw = json.dumps(obj, separators=(",", ":"))
-        return raw, raw_sign(self.tcb_key, raw.encode()).hex()
+        return raw, self.sign_collateral(raw)
+
+    def sign_collateral(self, raw: str) -> str:
+        """This CA's TCB signer's signature (hex r||s) over a TCB info or QE identity body, as served."""
+        return raw_sign(self.tcb_key, raw.encode()).hex()
+
+    def tcb_issuer_chain(self, s: TdxSpec | None = None) -> str:
+        """The PEM issuer chain (TCB signer, then this CA's root) that goes with :meth:`sign_collateral`."""
+        return (pem(self.tcb_signer(s or TdxSpec())) + pem(self.root)).decode()
 
     def collateral(self, s: TdxSpec) -> TdxCollateral:
         pck, platform, root = self.chain(s)
@@ -393,7 +402,7 @@ class TdxTestCA:
         }
         tcb_raw, tcb_sig = self._sign_json(tcb_info)
         qe_raw, qe_sig = self._sign_json(qe_identity)
-        signer_chain = (pem(self.tcb_signer(s)) + pem(root)).decode()
+        signer_chain = self.tcb_issuer_chain(s)
         root_revoked = tuple(
             x for x, on in ((s.platform_serial, s.revoked_platform), (0x3003, s.revoked_tcb_signer)) if on
         )
@@ -422,6 +431,50 @@ class TdxTestCA:
     def evidence(self, s: TdxSpec | None = None, **changes: Any) -> tuple[bytes, TdxCollateral]:
         spec = replace(s or TdxSpec(), **changes)
         return self.quote(spec), self.collateral(spec)
+
+
+# ---- TDX CCEL event log --------------------------------------------------------------------------
+
+_HASHES = {0x0004: "sha1", 0x000B: "sha256", 0x000C: "sha384", 0x000D: "sha512"}
+
+
+def ccel_log(
+    events: Sequence[Event],
+    *,
+    algorithms: tuple[int, ...] = (0x000B, 0x000C),
+    no_action_at: tuple[int, ...] = (),
+    padding: bytes = b"\xff" * 64,
+) -> bytes:
+    """A binary TCG2 crypto-agile log, as the TDX CCEL table's log area holds it: the Spec ID header
+    listing ``algorithms``, then one TCG_PCR_EVENT2 record per event (MR index = RTMR + 1; SHA-384 is
+    the event's digest, other algorithms hash its payload), an EV_NO_ACTION record before each
+    position in ``no_action_at``, then ``padding``."""
+    spec = (
+        SPEC_ID_SIGNATURE
+        + struct.pack("<IBBBB", 0, 0, 2, 0, 2)
+        + struct.pack("<I", len(algorithms))
+        + b"".join(struct.pack("<HH", a, hashlib.new(_HASHES[a]).digest_size) for a in algorithms)
+        + b"\x00"
+    )
+    out = struct.pack("<II", 0, EV_NO_ACTION) + bytes(20) + struct.pack("<I", len(spec)) + spec
+
+    def record(mr: int, etype: int, sha384: bytes, payload: bytes) -> bytes:
+        digests = b"".join(
+            struct.pack("<H", a) + (sha384 if a == 0x000C else hashlib.new(_HASHES[a], payload).digest())
+            for a in algorithms
+        )
+        return (
+            struct.pack("<III", mr, etype, len(algorithms))
+            + digests
+            + struct.pack("<I", len(payload))
+            + payload
+        )
+
+    for i, e in enumerate(events):
+        if i in no_action_at:
+            out += record(0, EV_NO_ACTION, bytes(48), b"StartupLocality\x00\x00")
+        out += record(e.index + 1, 0x0D if e.event_type is None else e.event_type, e.digest, e.payload or b"")
+    return out + padding
 
 
 # ---- Nitro format --------------------------------------------------------------------------------

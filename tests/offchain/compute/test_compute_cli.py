@@ -184,3 +184,168 @@ def test_devtee_receipt_roundtrip(tmp_path: Path, capsys) -> None:
 def test_abi_command(capsys) -> None:
     rc, out = _run(capsys, "compute", "receipt", "abi")
     assert rc == 0 and out["fields"][0] == "appId" and out["type"].startswith("(bytes32")
+
+
+# ---- bad input: one line on stderr, exit 2, nothing written --------------------------------------
+
+DIGEST = "sha256:" + "ab" * 32
+
+
+@pytest.fixture
+def work(tmp_path: Path, capsys) -> Path:
+    """A dev-TEE directory ``tee``, an input, an output, a directory and a non-JSON file."""
+    assert main(["compute", "devtee", "init", str(tmp_path / "tee"), "--seed", "aa"]) == 0
+    (tmp_path / "in").write_bytes(b"in")
+    (tmp_path / "out").write_bytes(b"out")
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "text").write_text("not json, not PEM\n")
+    with open(tmp_path / "huge", "wb") as fh:  # sparse: 1 GiB that takes no disk and is never read
+        fh.truncate(1 << 30)
+    capsys.readouterr()
+    return tmp_path
+
+
+def _make(w: Path, *extra: str) -> list[str]:
+    return [
+        "compute", "receipt", "make", "--devtee", str(w / "tee"), "--image-digest", DIGEST,
+        "--input", str(w / "in"), "--output", str(w / "out"), *extra,
+    ]  # fmt: skip
+
+
+BAD_INPUTS = {
+    "policy is a directory": lambda w: ["attest", "verify", str(w / "in"), "--policy", str(w / "adir")],
+    "policy missing": lambda w: ["attest", "verify", str(w / "in"), "--policy", str(w / "nope")],
+    "policy not JSON": lambda w: ["attest", "verify", str(w / "in"), "--policy", str(w / "text")],
+    "policy allows Revoked": lambda w: [
+        "attest",
+        "verify",
+        str(w / "in"),
+        "--policy",
+        str(w / "revoked.json"),
+    ],
+    "trust root a directory": lambda w: ["attest", "verify", str(w / "in"), "--trust-root", str(w / "adir")],
+    "trust root not PEM": lambda w: ["attest", "verify", str(w / "in"), "--trust-root", str(w / "text")],
+    "evidence a directory": lambda w: ["attest", "verify", str(w / "adir")],
+    "collateral a directory": lambda w: ["attest", "verify", str(w / "in"), "--collateral", str(w / "adir")],
+    "collateral garbage": lambda w: ["attest", "verify", str(w / "in"), "--collateral", str(w / "text")],
+    "event log a directory": lambda w: ["attest", "verify", str(w / "in"), "--event-log", str(w / "adir")],
+    "event log missing": lambda w: ["attest", "verify", str(w / "in"), "--event-log", str(w / "nope")],
+    "bad --at": lambda w: ["attest", "verify", str(w / "in"), "--at", "noon"],
+    "policy too large": lambda w: ["attest", "verify", str(w / "in"), "--policy", str(w / "huge")],
+    "evidence too large": lambda w: ["attest", "verify", str(w / "huge")],
+    "collateral too large": lambda w: ["attest", "verify", str(w / "in"), "--collateral", str(w / "huge")],
+    "receipt a directory": lambda w: ["compute", "receipt", "verify", str(w / "adir")],
+    "receipt policy a directory": lambda w: [
+        "compute",
+        "receipt",
+        "verify",
+        str(w / "in"),
+        "--policy",
+        str(w / "adir"),
+    ],
+    "digest of a non-image file": lambda w: ["compute", "digest", str(w / "text")],
+    "digest of a directory": lambda w: ["compute", "digest", str(w / "adir")],
+    "devtee init over a file": lambda w: ["compute", "devtee", "init", str(w / "in")],
+    "devtee init bad seed": lambda w: ["compute", "devtee", "init", str(w / "new"), "--seed", "zz"],
+    "devtee init empty seed": lambda w: ["compute", "devtee", "init", str(w / "new"), "--seed", ""],
+    "devtee init over an existing CA": lambda w: ["compute", "devtee", "init", str(w / "tee")],
+    "make: devtee not a directory": lambda w: _make(w, "--devtee", str(w / "in")),
+    "make: input a directory": lambda w: _make(w, "--input", str(w / "adir")),
+    "make: out is a directory": lambda w: _make(w, "-o", str(w / "adir")),
+    "make: out in a missing folder": lambda w: _make(w, "-o", str(w / "missing" / "r.json")),
+    "make: bad chain id": lambda w: _make(w, "--chain-id", "-1"),
+    "make: bad app id": lambda w: _make(w, "--app-id", "abcd"),
+    "make: bad image digest": lambda w: _make(w, "--image-digest", "sha256:zz"),
+    "make: bad --at": lambda w: _make(w, "--at", "2025-13-01T00:00:00Z"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_is_one_line_and_exit_2(case: str, work: Path, capsys) -> None:
+    (work / "revoked.json").write_text(json.dumps({"allowed_tcb_statuses": ["UpToDate", "Revoked"]}))
+    before = sorted(p.relative_to(work) for p in work.rglob("*"))
+    seed = (work / "tee" / "devtee.json").read_bytes()
+    rc = main(BAD_INPUTS[case](work))
+    out, err = capsys.readouterr()
+    assert rc == 2, (case, out, err)
+    assert err.startswith("eigen: error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    assert out == ""  # no verdict, no half-written receipt
+    assert sorted(p.relative_to(work) for p in work.rglob("*")) == before  # nothing written
+    assert (work / "tee" / "devtee.json").read_bytes() == seed  # the CA is never replaced
+
+
+def test_output_path_is_checked_before_the_work(work: Path, capsys, monkeypatch) -> None:
+    """A bad -o fails before the dev TEE runs (no attestation, no signature made and then lost)."""
+    from offchain.compute import cli
+
+    ran = []
+    monkeypatch.setattr(cli.DevTEE, "run", lambda *a, **k: ran.append(1))
+    assert main(_make(work, "-o", str(work / "missing" / "r.json"))) == 2
+    assert main(_make(work, "-o", str(work / "adir"))) == 2
+    assert ran == []
+
+
+def test_devtee_init_force_replaces_and_keeps_the_seed_private(work: Path, capsys) -> None:
+    d = work / "tee"
+    old = (d / "root.pem").read_bytes()
+    assert main(["compute", "devtee", "init", str(d)]) == 2
+    assert (d / "root.pem").read_bytes() == old
+    capsys.readouterr()
+    assert main(["compute", "devtee", "init", str(d), "--force", "--seed", "bb"]) == 0
+    assert (d / "root.pem").read_bytes() != old
+    assert (d / "devtee.json").stat().st_mode & 0o777 == 0o600
+    fresh = work / "fresh"
+    assert main(["compute", "devtee", "init", str(fresh)]) == 0
+    assert (fresh / "devtee.json").stat().st_mode & 0o777 == 0o600
+
+
+def _walk(parser, path=()):
+    import argparse
+
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _walk(sub, (*path, name))
+
+
+def test_every_option_has_help_and_shows_its_default() -> None:
+    import argparse
+
+    from offchain.cli import build_parser
+
+    top = build_parser()
+    seen = 0
+    for path, parser in _walk(top):
+        if not path or path[0] not in ("attest", "compute"):
+            continue
+        text = parser.format_help()
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction | argparse._SubParsersAction):
+                continue
+            seen += 1
+            assert action.help, (path, action.dest)
+            if action.option_strings and not action.required and action.default is not argparse.SUPPRESS:
+                line = " ".join(text.split())
+                shown = " ".join((action.help % {"default": action.default, "prog": ""}).split())
+                assert "default" in shown or f"(default: {action.default})" in line, (path, action.dest)
+    assert seen > 20
+
+
+def test_receipt_with_one_byte_of_output_changed_is_a_mismatch_not_bad_input(work: Path, capsys) -> None:
+    assert main(_make(work, "--at", "2026-02-01T00:00:00Z", "-o", str(work / "r.json"))) == 0
+    bundle = json.loads((work / "r.json").read_text())
+    bundle["receipt"]["outputHash"] = "0x" + "00" * 32
+    (work / "r2.json").write_text(json.dumps(bundle))
+    capsys.readouterr()
+    rc = main(
+        [
+            "compute",
+            "receipt",
+            "verify",
+            str(work / "r2.json"),
+            "--trust-root",
+            str(work / "tee" / "root.pem"),
+        ]
+    )
+    assert rc == 1

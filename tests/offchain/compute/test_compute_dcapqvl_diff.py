@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -95,3 +96,60 @@ def test_agrees_on_test_ca_quotes(changes: dict) -> None:
     )
     theirs = _theirs(q, c, int(at.timestamp()), ca.root.public_bytes(Encoding.DER))
     assert (ours.tcb_status if ours.accepted else None) == theirs
+
+
+def _resigned_qe_identity(ca: TdxTestCA, col: TdxCollateral, **fields: str) -> TdxCollateral:
+    qe = json.loads(col.parts["qe_identity"])
+    qe.update(fields)
+    body = json.dumps(qe, separators=(",", ":"))
+    return TdxCollateral(
+        {**col.parts, "qe_identity": body, "qe_identity_signature": ca.sign_collateral(body)}
+    )
+
+
+def _iso(t) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.parametrize(
+    "edge,ours_ok,theirs_ok",
+    [
+        # dcap-qvl: TCB info and QE identity are current on [issueDate, nextUpdate] (nextUpdate inclusive);
+        # ours: [issueDate, nextUpdate) (stricter by exactly the instant nextUpdate)
+        ("tcb_info_next_update", False, True),
+        ("qe_identity_next_update", False, True),
+        ("tcb_info_issue_date", True, True),
+        # both: CRLs are current on [thisUpdate, nextUpdate), nextUpdate exclusive ...
+        ("crl_next_update", False, False),
+        ("crl_this_update", True, True),
+        # ... but dcap-qvl does not refuse a CRL issued after `at`; we do (the CRL is from the future)
+        ("crl_this_update_future", False, True),
+    ],
+)
+def test_validity_window_edges(edge: str, ours_ok: bool, theirs_ok: bool) -> None:
+    """What docs/attestation.md says about validity windows, pinned against dcap-qvl itself."""
+    ca = TdxTestCA()
+    at = TdxSpec().at
+    one = timedelta(seconds=1)
+    changes = {
+        "tcb_info_next_update": {"next_update": at},
+        "qe_identity_next_update": {},
+        "tcb_info_issue_date": {"issue": at},
+        "crl_next_update": {"crl_next": at},
+        "crl_this_update": {"crl_this": at},
+        "crl_this_update_future": {"crl_this": at + one},
+    }[edge]
+    q, c = ca.evidence(**changes)
+    if edge == "qe_identity_next_update":
+        c = _resigned_qe_identity(ca, c, nextUpdate=_iso(at))
+        assert json.loads(c.parts["tcb_info"])["nextUpdate"] != _iso(at)
+    ours = verify_tdx(
+        q,
+        c,
+        at=at,
+        trust=TrustStore.default().with_roots([ca.root]),
+        policy=Policy(trusted_roots=(ca.root_fingerprint,)),
+    )
+    theirs = _theirs(q, c, int(at.timestamp()), ca.root.public_bytes(Encoding.DER))
+    assert ours.accepted is ours_ok
+    assert (theirs == "UpToDate") is theirs_ok

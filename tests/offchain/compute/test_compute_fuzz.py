@@ -1,17 +1,21 @@
-"""Hypothesis: truncated or bit-flipped evidence only ever yields a typed error or a rejection."""
+"""Hypothesis: truncated or bit-flipped evidence (and event logs) only ever yield a typed error or a
+rejection."""
 
 from __future__ import annotations
+
+import hashlib
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from offchain.compute.attest import verify_evidence
-from offchain.compute.errors import AttestationError, EvidenceFormatError
+from offchain.compute.errors import AttestationError, EventLogError, EvidenceFormatError
+from offchain.compute.eventlog import Event, load_event_log
 from offchain.compute.pki import TrustStore
 from offchain.compute.policy import Policy
 from offchain.compute.tdx import TdxCollateral, parse_quote
-from offchain.compute.testca import NitroSpec, NitroTestCA, TdxSpec, TdxTestCA
+from offchain.compute.testca import NitroSpec, NitroTestCA, TdxSpec, TdxTestCA, ccel_log
 
 _TDX = TdxTestCA()
 _NITRO = NitroTestCA()
@@ -99,3 +103,38 @@ def test_mutated_collateral_never_accepted(field: str, pos: int, char: str) -> N
     except AttestationError:
         return
     assert not v.accepted, (field, pos, char)
+
+
+CCEL = ccel_log(
+    [Event(i % 4, hashlib.sha384(bytes([i])).digest(), 0x0D, None, bytes([i]) * i) for i in range(6)],
+    no_action_at=(3,),
+    padding=b"",
+)
+
+
+def test_ccel_baseline_parses() -> None:
+    assert len(load_event_log(CCEL)) == 6
+
+
+@given(st.data())
+def test_truncated_or_flipped_event_logs_only_raise_event_log_errors(data: st.DataObject) -> None:
+    raw = bytearray(CCEL)
+    if data.draw(st.booleans()):
+        raw = raw[: data.draw(st.integers(0, len(raw) - 1))]
+    else:
+        i = data.draw(st.integers(0, len(raw) - 1))
+        raw[i] ^= 1 << data.draw(st.integers(0, 7))
+    try:
+        events = load_event_log(bytes(raw))
+    except EventLogError:
+        return
+    assert all(0 <= e.index < 4 and len(e.digest) == 48 for e in events)
+
+
+@given(st.binary(max_size=400))
+def test_random_bytes_as_an_event_log_are_a_typed_error_or_events(raw: bytes) -> None:
+    try:
+        events = load_event_log(raw)
+    except EventLogError:
+        return
+    assert all(0 <= e.index < 4 and len(e.digest) == 48 for e in events)

@@ -228,12 +228,20 @@ def test_rtmr_replay_and_event_digests() -> None:
 
 
 def _tdx_bundle(
-    tca: TdxTestCA, events: list[Event], key: keys.PrivateKey = KEY, image: bytes = IMAGE
+    tca: TdxTestCA,
+    events: list[Event],
+    key: keys.PrivateKey = KEY,
+    image: bytes = IMAGE,
+    event_digests: dict | None = None,
 ) -> ReceiptBundle:
     addr = key.public_key.to_checksum_address().lower()
     rtmrs = tuple(replay(events))
     quote, col = tca.evidence(reportdata=key_binding(addr) + b"\x00" * 32, rtmrs=rtmrs)
-    pol = Policy(trusted_roots=(tca.root_fingerprint,), measurements={"mrtd": bytes(range(48)).hex()})
+    pol = Policy(
+        trusted_roots=(tca.root_fingerprint,),
+        measurements={"mrtd": bytes(range(48)).hex()},
+        event_digests=event_digests or {},
+    )
     at = TdxSpec().at
     r = Receipt(
         appId=bytes(32),
@@ -262,6 +270,17 @@ def test_tdx_receipt_accepted() -> None:
     assert v.check("receipt.key_binding").detail == "TDX REPORTDATA"
 
 
+def test_tdx_receipt_policy_with_event_digests_replays_the_receipts_log() -> None:
+    tca = TdxTestCA()
+    trust = TrustStore.default().with_roots([tca.root])
+    ev = Event(3, image_event_digest(IMAGE))
+    v = verify_receipt(_tdx_bundle(tca, [ev], event_digests={"rtmr3": [ev.digest.hex()]}), trust=trust)
+    assert v.accepted, v.first_failure
+    assert v.check("evidence.event_log").detail.endswith("1 policy digest(s) match")
+    v = verify_receipt(_tdx_bundle(tca, [ev], event_digests={"rtmr3": ["00" * 48]}), trust=trust)
+    assert not v.accepted and v.first_failure.name == "evidence.event_log"
+
+
 def test_tdx_receipt_wrong_image_or_log() -> None:
     tca = TdxTestCA()
     trust = TrustStore.default().with_roots([tca.root])
@@ -270,7 +289,9 @@ def test_tdx_receipt_wrong_image_or_log() -> None:
     assert v.first_failure.name == "receipt.image" and "no event" in v.first_failure.detail
     b = _tdx_bundle(tca, [Event(3, image_event_digest(IMAGE))])
     v = verify_receipt(replace(b, event_log=[]), trust=trust)
-    assert v.first_failure.name == "receipt.image" and "RTMR3" in v.first_failure.detail
+    # the evidence's own replay of the receipt's log fails first, and the image check too
+    assert v.first_failure.name == "evidence.event_log" and "RTMR3" in v.first_failure.detail
+    assert not v.check("receipt.image").ok and "RTMR3" in v.check("receipt.image").detail
     v = verify_receipt(replace(b, event_log=[{"imr": 9, "digest": "00"}]), trust=trust)
     assert v.first_failure.name == "receipt.image"
 
