@@ -18,7 +18,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from offchain import __version__
 from offchain.errors import EigenError
@@ -56,6 +56,11 @@ class EigenParser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", DefaultsFormatter)
         super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        """A bad command line: one line on stderr (``eigen: error: <command>: <message>``), exit 2;
+        ``--help`` shows the usage."""
+        self.exit(2, f"eigen: error: {self.prog}: {' '.join(message.split())}\n")
 
 
 # What a command may raise on bad input that is not yet one of the package's typed errors: a file that

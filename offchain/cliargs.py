@@ -4,6 +4,7 @@ a bad value is one line and exit 2 before any heavy work (never after it, losing
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 
@@ -17,6 +18,8 @@ def output_file(text: str) -> Path:
         raise argparse.ArgumentTypeError(f"folder {folder} of {text} does not exist")
     if path.exists() and not path.is_file():
         raise argparse.ArgumentTypeError(f"{text} exists and is not a regular file")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise argparse.ArgumentTypeError(f"{text} is not writable")
     return path
 
 

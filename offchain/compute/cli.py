@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from offchain import cliargs
 from offchain.compute.attest import verify_evidence
 from offchain.compute.devtee import DevTEE, init_dir, load_dir
 from offchain.compute.errors import (
@@ -52,20 +53,6 @@ def _read(path: str, what: str, limit: int | None = MAX_DOCUMENT) -> bytes:
 
 def _policy(path: str) -> Policy:
     return Policy.loads(_read(path, "policy"), f"policy {path}")
-
-
-def _output_path(path: str, what: str) -> Path:
-    """Check, before any work is done, that ``path`` can be written: not a directory, in a folder
-    that exists and that we may write to."""
-    out = Path(path)
-    parent = out.parent if str(out.parent) else Path(".")
-    if out.is_dir():
-        raise OutputPathError(f"{what} {path} is a directory")
-    if not parent.is_dir():
-        raise OutputPathError(f"{what} {path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        raise OutputPathError(f"{what} {path}: not writable")
-    return out
 
 
 def _write(out: Path, text: str, what: str) -> None:
@@ -146,15 +133,14 @@ def cmd_devtee_init(args: argparse.Namespace) -> int:
 
 
 def cmd_receipt_make(args: argparse.Namespace) -> int:
-    # every argument and the output path are checked before the enclave key signs anything
-    out = None if args.out is None else _output_path(args.out, "receipt")
+    # every argument and the output path (cliargs.output_file, at parse time) are checked before the
+    # enclave key signs anything
+    out = args.out
     if (args.image is None) == (args.image_digest is None):
         raise ComputeReceiptError("give exactly one of --image and --image-digest")
     app_id = bytes(32) if args.app_id is None else _hex_arg(args.app_id, "--app-id")
     if len(app_id) != 32:
         raise ComputeReceiptError(f"--app-id must be 32 bytes, not {len(app_id)}")
-    if not 0 <= args.chain_id < 1 << 256:
-        raise ComputeReceiptError(f"--chain-id must be a uint256, not {args.chain_id}")
     at = _time(args.at) or datetime.now(UTC).replace(microsecond=0)
     ca = load_dir(Path(args.devtee))
     input_data, output_data = _read(args.input, "input", None), _read(args.output, "output", None)
@@ -165,7 +151,7 @@ def cmd_receipt_make(args: argparse.Namespace) -> int:
         _write(out, text + "\n", "receipt")
         _print(
             {
-                "receipt": args.out,
+                "receipt": str(out),
                 "digest": "0x" + bundle.receipt.digest().hex(),
                 "enclaveSigner": bundle.receipt.enclaveSigner,
             }
@@ -263,9 +249,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     rm.add_argument("--output", required=True, metavar="F", help="the job's output file")
     rm.add_argument("--at", metavar="TIME", help="time of the run, ISO 8601 UTC (default: now)")
     rm.add_argument("--app-id", help="32-byte app id, hex (default: 32 zero bytes)")
-    rm.add_argument("--chain-id", type=int, default=0, help="chain id the receipt is bound to (uint256)")
     rm.add_argument(
-        "-o", "--out", metavar="RECEIPT", help="write the receipt here (default: print it to stdout)"
+        "--chain-id", type=cliargs.uint(256), default=0, help="chain id the receipt is bound to (uint256)"
+    )
+    rm.add_argument(
+        "-o",
+        "--out",
+        metavar="RECEIPT",
+        type=cliargs.output_file,
+        help="write the receipt here (default: print it to stdout)",
     )
     rm.set_defaults(func=cmd_receipt_make)
     rv = _parser(r_sub, "verify", "verify a receipt file; print a JSON verdict")

@@ -265,7 +265,10 @@ def test_bad_input_is_one_line_and_exit_2(case: str, work: Path, capsys) -> None
     (work / "revoked.json").write_text(json.dumps({"allowed_tcb_statuses": ["UpToDate", "Revoked"]}))
     before = sorted(p.relative_to(work) for p in work.rglob("*"))
     seed = (work / "tee" / "devtee.json").read_bytes()
-    rc = main(BAD_INPUTS[case](work))
+    try:
+        rc = main(BAD_INPUTS[case](work))
+    except SystemExit as exc:  # a value refused by its argument type, as argparse exits
+        rc = exc.code
     out, err = capsys.readouterr()
     assert rc == 2, (case, out, err)
     assert err.startswith("eigen: error: ") and err.count("\n") == 1 and "Traceback" not in err, err
@@ -280,8 +283,10 @@ def test_output_path_is_checked_before_the_work(work: Path, capsys, monkeypatch)
 
     ran = []
     monkeypatch.setattr(cli.DevTEE, "run", lambda *a, **k: ran.append(1))
-    assert main(_make(work, "-o", str(work / "missing" / "r.json"))) == 2
-    assert main(_make(work, "-o", str(work / "adir"))) == 2
+    for out in (work / "missing" / "r.json", work / "adir"):
+        with pytest.raises(SystemExit) as exc:  # refused by the argument's type, as argparse exits
+            main(_make(work, "-o", str(out)))
+        assert exc.value.code == 2
     assert ran == []
 
 
