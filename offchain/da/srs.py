@@ -243,15 +243,8 @@ def load_eigenda_srs(
         g2t = load_g2(
             d / "g2.trailing.point", g1_count, xp, sha256=digests["g2.trailing.point"], from_end=True
         )
-    return SRS(
-        g1=g1,
-        g2_pow2=g2_pow2,
-        g2=g2,
-        g2_trailing=g2t,
-        g1_reverse_pow2=eigenda_g1_reverse_pow2(xp),
-        name=f"eigenda:{d}/{g1_name}",
-        xp=xp,
-    )
+    rev = eigenda_g1_reverse_pow2(xp)
+    return SRS(g1, g2_pow2, g2, g2t, rev, name=f"eigenda:{d}/{g1_name}", xp=xp)
 
 
 def _generator_multiples(c: Any, group: str, scalars: np.ndarray) -> Array:
