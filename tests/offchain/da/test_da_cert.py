@@ -128,6 +128,17 @@ def test_da_cert_signature_and_aggregate_key_are_checked() -> None:
     got = _checks(parse_cert(_reencode(raw, swap_apk_g2)))
     assert got["signature"] is False and got["aggregate_key"] is False
 
+    def infinite_sigma(body):  # (0, 0): the point at infinity, which would make the pairing trivial
+        body[2][4] = [b"", b""]
+
+    assert _checks(parse_cert(_reencode(raw, infinite_sigma)))["signature"] is False
+
+    def no_quorums(body):
+        body[2][2], body[3] = [], b""
+
+    got = _checks(parse_cert(_reencode(raw, no_quorums)))
+    assert got["quorums"] is False and "aggregate_key" not in got
+
 
 def test_da_cert_inclusion_index_and_quorums() -> None:
     raw = _raw("cert_v3.sepolia.rlp.hex")  # depth-1 proof, blob index 0
