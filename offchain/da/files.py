@@ -22,7 +22,7 @@ PeerDAS (``eigen da peerdas``)::
                       "setup": name, "setup_sha256": hex, "packing": "blob" | "payload",
                       "payload_bytes": n (packing "payload" only)}
 
-Reading is strict: wrong magic, version, sizes, counts, duplicate or out-of-range indices, non-canonical
+Reading is strict: wrong magic, version, sizes, counts (a frames file holds 1 to 8,192 chunks), duplicate or out-of-range indices, non-canonical
 coefficients or invalid points are errors (a cells record whose proof or cell does not decode is
 reported as a bad cell by ``verify``/``recover``, not here).
 """
@@ -65,6 +65,8 @@ class ChunkSet:
 
 def write_frames(path: str | Path, L: int, index: np.ndarray, proofs: bytes, coeffs: np.ndarray) -> None:
     K = int(index.size)
+    if not 0 < K <= NUM_CHUNKS:
+        raise FrameFileError(f"a frames file holds 1 to {NUM_CHUNKS} chunks, not {K}")
     head = MAGIC + bytes([VERSION]) + L.to_bytes(4, "big") + K.to_bytes(4, "big")
     rec = np.zeros((K, 4 + 32 + 32 * L), dtype=np.uint8)
     rec[:, :4] = np.asarray(index, dtype=">u4").view(np.uint8).reshape(K, 4)
@@ -86,12 +88,14 @@ def read_frames(path: str | Path) -> ChunkSet:
     K = int.from_bytes(data[9:13], "big")
     if L == 0 or L & (L - 1) or L > 1 << 15:
         raise FrameFileError(f"{p}: chunk length {L} is not a power of two <= 2^15")
+    if not 0 < K <= NUM_CHUNKS:
+        raise FrameFileError(f"{p}: chunk count {K} not in [1, {NUM_CHUNKS}]")
     size = 4 + 32 + 32 * L
     if len(data) != 13 + K * size:
         raise FrameFileError(f"{p}: {len(data)} bytes, expected {13 + K * size} for {K} chunks of length {L}")
     rec = np.frombuffer(data, dtype=np.uint8, offset=13).reshape(K, size)
     index = rec[:, :4].copy().view(">u4").reshape(K).astype(np.int64)
-    if K and int(index.max()) >= NUM_CHUNKS:
+    if int(index.max()) >= NUM_CHUNKS:
         raise FrameFileError(f"{p}: chunk index {int(index.max())} >= {NUM_CHUNKS}")
     if np.unique(index).size != K:
         raise FrameFileError(f"{p}: duplicate chunk indices")

@@ -41,7 +41,48 @@ KNOWN_DIGESTS = {
     "g1_mainnet_first3000.point": MAINNET_G1_PREFIX_3000_SHA256,
 }
 
+# EigenDA's G1ReversePowerOf2SRS: [tau^(2^28 - 2^i)]_1 for i < 28, gnark-compressed. Public constants of the
+# mainnet SRS that EigenDA embeds in its binaries (encoding/v2/kzg, PR #1997) because no published SRS file
+# holds them; the length-proof pairing e([tau^(2^28 - n)]_1, LC) == e(G1, LP) takes point log2(n).
+# Each is tied to g2.point.powerOf2 by e(rev_i, [tau^(2^i)]_2) == e(G1, [tau^(2^28)]_2) for every i
+# (tests/offchain/da/test_da_srs.py checks that, and these bytes against ../shared/vectors when present).
+G1_REVERSE_POW2_HEX = (
+    "d902537c5ac68b39468f8cfcc46b00da353024b618b0454e6847d2aee530e850",
+    "c672cec11e3d0c0096d550635d28c4b51dd3c2deb407a5985f458f5a8610fe94",
+    "c2ee739ae261af377f3c65362049fef9402013bd898351eb60e0d7429a56f880",
+    "d9d7adde8d4e55e87312fcb7713fdd1e8713358347d7c8bc1ac21fa1ef1db34a",
+    "8f89ac9e77846d29af1c58af31cfc3fe61c45ca14cf0a10f7aa71605b868c0e7",
+    "e3adc6dbd3cb5c694b17bdb974860d07222f9ffd75655d8800702f455ddffc97",
+    "cb36c6a5486f20baf22e4ca283ee475b70447c35e16b749d710caa4bc7bf2ac9",
+    "86aa256a555695131099bc873d2d23dd0f31d6fa9e0117f2dc913565380f8536",
+    "ac25b7bfc07913ee0aa062624b6c06f0218dcf1f03f232397761463d079be7fe",
+    "a219ecf6ee97fe6b32ab434e3daff9ed6cbe8f467979ad1c6f39ee9dc660b212",
+    "97840fcc4dd766fa0748bf2d50dd85242d4bb031fac39f8bb8f12d1146b0d443",
+    "95b23343161483eed8834b7d595f5ac18b8c5dfe85d40538c83027a12b7e0ca6",
+    "82e393213e64aef7726afb4ee823b58634087a47330ef6150c6e9e496a18cc5a",
+    "e11a52ebf3628f51663a2fb41de1b755d28b764dde082521072531cf53bbb895",
+    "c6318eb9dfa5f5627ceddde2f026af4e3ef79b7f1702f497b353437f57f188e4",
+    "cfdc1c150ef291fa5eb1bdd2743815eebea02b4a89b3b0b1cc801269fb2502d6",
+    "88723a42d3025fbb3beb27a75cf1266e37c59959a434ccabd04c332c888afc7c",
+    "ebc857866d0cbb6ce20c2abd612cb99d1d2f4446e5330255c77f69bcfc56c8be",
+    "ecc72a85bca27e6e6d9dcc73e15bd528b9bb1b4dc5b158e87d821571859820eb",
+    "899e0d8eda7fcd5d0fcb7488574361663a7d05e920c11643101c1c996aad21b7",
+    "87f814468e6e5b08526830fe3ce8fde7b5385f53e7654d3c061f5f602c5452b6",
+    "a26d44f770db3207696477d61e7feedc3f0a83ea58f37b9ef914834fb32895b8",
+    "90ec8f5ba15034bf2faa5b650606b7786e3c5c16201488c4411de3a40476874c",
+    "ad10e224d82572833b2854c327a5db10a0b6c617c367e3aff58f5862aab90a41",
+    "8ccb85c07ad9092316ea6f95161e0a64ed7cca863f23bc22300225bf456d094a",
+    "d20165a1b364337df11a35fb687aa62382236938f8f740cb7059b656e1f4dd1c",
+    "a9d669092e951729fcc2eaf05ff706cf372e04cbde166f48833337fa37b69537",
+    "eb34e5696bcd208899dbd9d1e7604ec39cc594eeedae3eaf40ff8695ab25ca72",
+)
+
 Array = Any
+
+
+def eigenda_g1_reverse_pow2(xp: ModuleType = np) -> Array:
+    """The 28 embedded [tau^(2^28 - 2^i)]_1 points of EigenDA's SRS as a G1 batch (decoded, on-curve)."""
+    return bn254.g1_decompress(bytes.fromhex("".join(G1_REVERSE_POW2_HEX)), xp)
 
 
 def read_sha256_list(path: Path) -> dict[str, str]:
@@ -176,6 +217,8 @@ def load_eigenda_srs(
 ) -> SRS:
     """Load EigenDA SRS files from ``directory``, each checked against its published sha256.
 
+    The 28 [tau^(2^28 - 2^i)]_1 points of the length-proof check are EigenDA's embedded constants
+    (:data:`G1_REVERSE_POW2_HEX`), attached to every SRS loaded here.
     G1: ``g1.point`` (the full 2^19-point file) or ``g1_mainnet_first3000.point`` (the 3,000-point
     mainnet prefix). ``g2.point.powerOf2`` is required; ``g2.point`` and ``g2.trailing.point`` are loaded
     when present and ``with_g2`` (only length commitments/proofs need them): the first and the last
@@ -200,7 +243,8 @@ def load_eigenda_srs(
         g2t = load_g2(
             d / "g2.trailing.point", g1_count, xp, sha256=digests["g2.trailing.point"], from_end=True
         )
-    return SRS(g1=g1, g2_pow2=g2_pow2, g2=g2, g2_trailing=g2t, name=f"eigenda:{d}/{g1_name}", xp=xp)
+    rev = eigenda_g1_reverse_pow2(xp)
+    return SRS(g1, g2_pow2, g2, g2t, rev, name=f"eigenda:{d}/{g1_name}", xp=xp)
 
 
 def _generator_multiples(c: Any, group: str, scalars: np.ndarray) -> Array:

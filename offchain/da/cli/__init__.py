@@ -1,5 +1,6 @@
 """``eigen da``: the EigenDA commands (:mod:`.eigenda`: encode, verify, recover, bundle) and the PeerDAS
-commands (:mod:`.peerdas`: ``eigen da peerdas cells|verify|recover``), with the options they share in
+commands (:mod:`.peerdas`: ``eigen da peerdas cells|verify|recover``), certificates (:mod:`.cert`:
+``eigen da cert verify``), with the options they share in
 :mod:`.options`."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from offchain.da.cli import eigenda, peerdas
+from offchain.da.cli import cert, eigenda, peerdas
 
 
 def register(subparsers: Any) -> None:
@@ -16,3 +17,4 @@ def register(subparsers: Any) -> None:
     da.set_defaults(func=lambda a: (da.print_help(sys.stderr), 2)[1])
     eigenda.register(sub)  # eigen da encode|verify|recover|bundle
     peerdas.register(sub)  # eigen da peerdas cells|verify|recover
+    cert.register(sub)  # eigen da cert verify

@@ -2,8 +2,10 @@
 
 - ``eigen da encode PAYLOAD --out DIR``: payload -> blob -> commitment, 8,192 chunks with FK20 proofs;
   writes ``DIR/blob.bin``, ``DIR/commitment.json`` and ``DIR/frames.bin``.
-- ``eigen da verify DIR [--chunks 0,5,7]``: batch-verifies the chunks in ``DIR/frames.bin`` (or the
-  listed ones) against the commitment; exit 1 and the list of bad chunks when any fails.
+- ``eigen da verify DIR [--chunks 0,5,7] [--fail-fast]``: batch-verifies the chunks in ``DIR/frames.bin``
+  (or the listed ones) against the commitment, bisecting to the bad ones with a progress bar, and the
+  length commitment and proof; exit 1 and the list of bad chunks when any fails, exit 1 "NOT VERIFIED"
+  when the length cannot be checked (``--no-length-proof`` asks for the chunks only).
 - ``eigen da recover DIR --out FILE [--chunks ... | --sample K]``: drops invalid chunks, rebuilds the
   blob from the rest (any ``n/L`` distinct valid chunks), checks it against the commitment and writes
   the payload.
@@ -32,7 +34,16 @@ from offchain.backend import get_backend
 from offchain.crypto import bn254
 from offchain.crypto.ntt import ntt
 from offchain.da import codec
-from offchain.da.cli.options import add_run_options, parse_chunks, progress, table_cache_dir
+from offchain.da.cli.options import (
+    add_run_options,
+    check_srs_flags,
+    guarded,
+    output_dir,
+    output_file,
+    parse_chunks,
+    progress,
+    table_cache_dir,
+)
 from offchain.da.eigenda.encoder import Encoder
 from offchain.da.eigenda.params import NUM_CHUNKS, EncodingParams, Sample
 from offchain.da.errors import DAInputError, RecoveryError, SRSError
@@ -74,6 +85,8 @@ def _srs_from_args(args: argparse.Namespace, n: int, backend: str, with_g2: bool
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
+    check_srs_flags(args)
+    out = output_dir(args.out)
     src = Path(args.payload)
     if not src.is_file():
         raise DAInputError(f"payload file not found: {src}")
@@ -81,7 +94,6 @@ def cmd_encode(args: argparse.Namespace) -> int:
     blob = codec.encode_payload(payload)
     n = len(blob) // 32
     params = EncodingParams(n)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     bar = progress(5, "eigen da encode", args.quiet)
     srs = _srs_from_args(args, n, args.backend, with_g2=not args.no_length_proof)
@@ -144,6 +156,7 @@ def _load_for_check(
 ) -> tuple[dict[str, Any], Encoder, Any, Any]:
     """Commitment, encoder and chunks of ``args.dir``; the SRS holds L G1 points (chunk checks) or, with
     ``whole_blob``, the blob's length (re-committing a recovered blob)."""
+    check_srs_flags(args)
     d = Path(args.dir)
     xp = get_backend(args.backend)
     info, C = read_commitment(d / "commitment.json", xp)
@@ -200,51 +213,76 @@ def _decode_chunks(enc: Encoder, chunks: Any, select: np.ndarray | None) -> tupl
 
 
 def _check_length(info: dict[str, Any], path: Path, enc: Encoder, C: Any) -> tuple[bool | None, str]:
-    """The blob commitment's length pairings, when the commitment file has a length commitment and proof:
-    (True/False, what was checked), or (None, why not checked)."""
+    """The blob commitment's two length pairings: (True/False, what was checked), or (None, why they could
+    not be checked)."""
     if "length_commitment" not in info:
-        return None, "no length commitment/proof in the commitment file"
+        return None, (
+            "the commitment file has no length commitment/proof (encode with g2.point and g2.trailing.point "
+            "in the SRS directory, or the test SRS), so the blob's length is unproven"
+        )
     LC, LP = read_length_points(info, path, enc.xp)
     n = int(info["length"])
     if not enc.length_commitment_matches(C, LC):
         return False, "the length commitment is not the blob commitment's polynomial (e(C, G2) != e(G1, LC))"
     if enc.srs.g1_reverse_pow2 is None:
-        return True, (
-            "length commitment matches the commitment; length proof not checked (needs the 28 "
-            "[tau^(2^28 - 2^i)]_1 points, which EigenDA's SRS files do not include)"
-        )
+        return None, f"{enc.srs.name} has no [tau^(2^28 - 2^i)]_1 points, so the length proof is unchecked"
     if not enc.length_proof_holds(LC, LP, n):
         return False, f"the length proof does not prove degree < {n}"
     return True, f"length commitment and length proof (degree < {n}) valid"
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    """Exit 0 only when every requested check ran and passed: 1 when a chunk or a length pairing fails
+    (INVALID) or a check could not be done (NOT VERIFIED, with the reason); 2 for bad input."""
     info, enc, C, chunks = _load_for_check(args)
-    s, bad = _decode_chunks(enc, chunks, None if args.bundle else parse_chunks(args.chunks))
-    bar = progress(2, "eigen da verify", args.quiet)
-    if s.index.size:
-        bad_pos = enc.find_invalid(C, s)
+    select = None if args.bundle else parse_chunks(args.chunks)
+    s, bad = _decode_chunks(enc, chunks, select)
+    total = int(chunks.index.size if select is None else select.size)
+    bar = progress(s.index.size, "eigen da verify (chunks resolved)", args.quiet)
+    bar.set_postfix(bad=len(bad))
+
+    def resolved(k: int, found: int) -> None:
+        bar.update(k)
+        bar.set_postfix(bad=len(bad) + found)
+
+    if s.index.size and not (args.fail_fast and bad):
+        bad_pos = enc.find_invalid(C, s, limit=1 if args.fail_fast else None, on_resolved=resolved)
         bad += [int(s.index[k]) for k in bad_pos]
-    bar.update(1)
-    length_ok, length_note = _check_length(info, Path(args.dir) / "commitment.json", enc, C)
-    bar.update(1)
     bar.close()
-    total = s.index.size + len(bad) - len([b for b in bad if b in set(s.index.tolist())])
     if bad:
-        print(f"INVALID: {len(bad)} of {total} chunks fail: {sorted(bad)[:50]}")
+        if args.fail_fast:
+            print(
+                f"INVALID: chunk {bad[0]} fails (--fail-fast: the search stopped there; the other chunks of "
+                f"{total} are not all resolved)"
+            )
+        else:
+            print(f"INVALID: {len(bad)} of {total} chunks fail: {sorted(bad)[:50]}")
         return 1
+    chunks_note = f"{s.index.size} chunks verified against {info['commitment']}"
+    if args.no_length_proof:
+        print(f"VALID (chunks only, --no-length-proof: the blob length was not checked): {chunks_note}")
+        return 0
+    length_ok, length_note = _check_length(info, Path(args.dir) / "commitment.json", enc, C)
     if length_ok is False:
         print(f"INVALID: {length_note}")
         return 1
-    print(f"VALID: {s.index.size} chunks verified against {info['commitment']}; {length_note}")
+    if length_ok is None:
+        print(f"NOT VERIFIED: {chunks_note}, but {length_note} (--no-length-proof checks the chunks only)")
+        return 1
+    print(f"VALID: {chunks_note}; {length_note}")
     return 0
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
+    out = output_file(args.out)
+    if args.seed < 0:
+        raise DAInputError(f"--seed must be a non-negative integer, got {args.seed}")
+    if args.sample is not None and args.sample <= 0:
+        raise DAInputError(f"--sample must be a positive number of chunks, got {args.sample}")
     info, enc, C, chunks = _load_for_check(args, whole_blob=True)
     select = None if args.bundle else parse_chunks(args.chunks)
     if select is None and args.sample is not None:
-        if args.sample <= 0 or args.sample > chunks.index.size:
+        if args.sample > chunks.index.size:
             raise DAInputError(f"--sample must be in [1, {chunks.index.size}]")
         select = np.random.default_rng(args.seed).choice(chunks.index, args.sample, replace=False)
     s, bad = _decode_chunks(enc, chunks, select)
@@ -266,7 +304,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
     if info.get("form") == "eval":
         coeffs = ntt(enc.c.fr, coeffs, enc.domain(params.n))
     payload = codec.decode_payload(enc.coeffs_to_blob(coeffs))
-    Path(args.out).write_bytes(payload)
+    out.write_bytes(payload)
     bar.update(1)
     bar.close()
     note = f"; rejected {len(bad)} invalid chunks {sorted(bad)[:20]}" if bad else ""
@@ -275,6 +313,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
 
 def cmd_bundle(args: argparse.Namespace) -> int:
+    out = output_file(args.out)
     d = Path(args.dir)
     chunks = read_frames(d / "frames.bin")
     select = parse_chunks(args.chunks)
@@ -289,7 +328,7 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     keep = np.array([pos[int(i)] for i in select], dtype=np.int64)
     proofs = np.frombuffer(chunks.proofs, np.uint8).reshape(-1, 32)[keep].tobytes()
     data = bundle_bytes(chunks.L, proofs, chunks.coeffs[keep])
-    Path(args.out).write_bytes(data)
+    out.write_bytes(data)
     print(
         f"wrote an EigenDA bundle of {select.size} chunks of length {chunks.L} ({len(data)} bytes) to {args.out}"
     )
@@ -297,52 +336,96 @@ def cmd_bundle(args: argparse.Namespace) -> int:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--srs", help="directory with EigenDA SRS files (default $EIGEN_DA_SRS)")
-    p.add_argument("--insecure-test-srs", action="store_true", help="INSECURE known-secret SRS (tests only)")
+    p.add_argument(
+        "--srs",
+        metavar="DIR",
+        help="directory with EigenDA SRS files, each checked against its published sha256 (default: "
+        "$EIGEN_DA_SRS); not with --insecure-test-srs",
+    )
+    p.add_argument(
+        "--insecure-test-srs",
+        action="store_true",
+        help="INSECURE known-secret SRS, for tests only; not with --srs (default: off)",
+    )
     add_run_options(p)
 
 
 def register(sub: Any) -> None:
     """``encode``, ``verify``, ``recover`` and ``bundle`` under the ``eigen da`` sub-parsers ``sub``."""
     enc = sub.add_parser("encode", help="payload -> blob, commitment, 8192 chunks with proofs")
-    enc.add_argument("payload")
-    enc.add_argument("--out", required=True)
-    enc.add_argument("--form", choices=["coeff", "eval"], default="coeff", help="blob polynomial form")
+    enc.add_argument("payload", help="file with the payload bytes")
+    enc.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="output directory (created if missing): blob.bin, commitment.json, frames.bin",
+    )
+    enc.add_argument(
+        "--form",
+        choices=["coeff", "eval"],
+        default="coeff",
+        help="read the blob's symbols as polynomial coefficients or evaluations (default: coeff)",
+    )
     enc.add_argument(
         "--no-length-proof",
         action="store_true",
-        help="skip the length commitment and proof (two G2 MSMs of the blob's length)",
+        help="skip the length commitment and proof (two G2 MSMs of the blob's length) (default: made "
+        "when the SRS has the G2 powers)",
     )
     _common(enc)
-    enc.set_defaults(func=cmd_encode)
+    enc.set_defaults(func=guarded(cmd_encode))
 
-    ver = sub.add_parser("verify", help="verify chunks against the commitment (exit 1 if any fails)")
-    ver.add_argument("dir")
+    ver = sub.add_parser(
+        "verify",
+        help="verify chunks and the length proof against the commitment (exit 1 if any fails or "
+        "cannot be checked)",
+    )
+    ver.add_argument("dir", help="directory written by encode (commitment.json, frames.bin)")
     ver.add_argument(
         "--chunks",
         help="chunk indices, e.g. 0,5,100-199 (default: all in frames.bin); with --bundle, "
         "the index of each bundle record in order",
     )
-    ver.add_argument("--bundle", help="check an EigenDA validator bundle file instead of DIR/frames.bin")
+    ver.add_argument(
+        "--bundle",
+        metavar="FILE",
+        help="check an EigenDA validator bundle file instead of DIR/frames.bin (default: frames.bin)",
+    )
+    ver.add_argument(
+        "--fail-fast",
+        action="store_true",
+        help="stop the search for bad chunks at the first one found (default: find them all)",
+    )
+    ver.add_argument(
+        "--no-length-proof",
+        action="store_true",
+        help="check the chunks only, not the blob's length commitment and proof (default: both; "
+        "verify exits 1 when the length cannot be checked)",
+    )
     _common(ver)
-    ver.set_defaults(func=cmd_verify)
+    ver.set_defaults(func=guarded(cmd_verify))
 
     rec = sub.add_parser("recover", help="rebuild the payload from valid chunks")
-    rec.add_argument("dir")
-    rec.add_argument("--out", required=True)
+    rec.add_argument("dir", help="directory written by encode (commitment.json, frames.bin)")
+    rec.add_argument("--out", required=True, metavar="FILE", help="output file for the payload")
     rec.add_argument(
-        "--chunks", help="chunk indices to use, e.g. 0-1023; with --bundle, the index of each record"
+        "--chunks",
+        help="chunk indices to use, e.g. 0-1023 (default: all); with --bundle, the index of each record",
     )
     rec.add_argument(
-        "--bundle", help="recover from an EigenDA validator bundle file instead of DIR/frames.bin"
+        "--bundle",
+        metavar="FILE",
+        help="recover from an EigenDA validator bundle file instead of DIR/frames.bin (default: frames.bin)",
     )
-    rec.add_argument("--sample", type=int, help="use a random subset of this many chunks")
-    rec.add_argument("--seed", type=int, default=0)
+    rec.add_argument(
+        "--sample", type=int, help="use a random subset of this many chunks (default: all, or --chunks)"
+    )
+    rec.add_argument("--seed", type=int, default=0, help="seed of the --sample choice (default: 0)")
     _common(rec)
-    rec.set_defaults(func=cmd_recover)
+    rec.set_defaults(func=guarded(cmd_recover))
 
     bun = sub.add_parser("bundle", help="write chunks of DIR/frames.bin as an EigenDA validator bundle")
-    bun.add_argument("dir")
+    bun.add_argument("dir", help="directory written by encode (frames.bin)")
     bun.add_argument("--chunks", required=True, help="chunk indices in bundle order, e.g. 0-1023")
-    bun.add_argument("--out", required=True)
-    bun.set_defaults(func=cmd_bundle)
+    bun.add_argument("--out", required=True, metavar="FILE", help="output bundle file")
+    bun.set_defaults(func=guarded(cmd_bundle))

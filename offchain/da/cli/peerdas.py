@@ -29,7 +29,14 @@ from typing import Any
 import numpy as np
 
 from offchain.crypto import bls12_381
-from offchain.da.cli.options import add_run_options, progress, table_cache_dir
+from offchain.da.cli.options import (
+    add_run_options,
+    guarded,
+    output_dir,
+    output_file,
+    progress,
+    table_cache_dir,
+)
 from offchain.da.errors import PeerDASInputError, RecoveryError, SRSError
 from offchain.da.files import (
     CELLS_SCHEME,
@@ -100,6 +107,7 @@ def _setup(args: argparse.Namespace, g1_count: int) -> Setup:
 def cmd_cells(args: argparse.Namespace) -> int:
     if (args.blob is None) == (args.payload is None):
         raise PeerDASInputError("give either a BLOB file or --payload FILE (exactly one)")
+    out = output_dir(args.out, err=PeerDASInputError)
     src = Path(args.blob if args.blob is not None else args.payload)
     if not src.is_file():
         raise PeerDASInputError(f"{'blob' if args.blob is not None else 'payload'} file not found: {src}")
@@ -119,9 +127,6 @@ def cmd_cells(args: argparse.Namespace) -> int:
     bar.update(1)
     cells, proofs = st.pd.compute_cells_and_kzg_proofs(blob)
     bar.update(1)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise PeerDASInputError(f"--out {out} exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
     write_cells(out / "cells.bin", np.arange(CELLS_PER_EXT_BLOB), proofs, cells)
     info: dict[str, Any] = {
@@ -214,6 +219,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
+    out = output_file(args.out, err=PeerDASInputError)
+    if args.seed < 0:
+        raise PeerDASInputError(f"--seed must be a non-negative integer, got {args.seed}")
     info, com, C, cs, st = _load(args, FIELD_ELEMENTS_PER_BLOB)
     select = _parse_cells(args.cells)
     if select is not None and args.sample is not None:
@@ -259,7 +267,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
         what = f"payload of {len(data)} bytes"
     else:
         data, what = blob, f"blob of {len(blob)} bytes"
-    Path(args.out).write_bytes(data)
+    out.write_bytes(data)
     bar.update(1)
     bar.close()
     note = f"; rejected {len(bad)} invalid cells {sorted(bad)[:20]}" if bad else ""
@@ -270,7 +278,9 @@ def cmd_recover(args: argparse.Namespace) -> int:
 # ----- parser -------------------------------------------------------------------------------
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--setup", help="Ethereum KZG trusted setup file (default: the one in py-evm's eth package)"
+        "--setup",
+        metavar="FILE",
+        help="Ethereum KZG trusted setup file (default: the one in py-evm's eth package)",
     )
     add_run_options(p)
 
@@ -284,23 +294,34 @@ def register(da_subparsers: Any) -> None:
     pdp.set_defaults(func=lambda a: (pdp.print_help(sys.stderr), 2)[1])
 
     cel = sub.add_parser("cells", help="blob (or payload) -> commitment, 128 cells with KZG proofs")
-    cel.add_argument("blob", nargs="?", help=f"blob file of exactly {BLOB_BYTES} bytes")
-    cel.add_argument("--payload", help=f"pack this file (at most {MAX_PAYLOAD} bytes) into the blob instead")
-    cel.add_argument("--out", required=True, help="output directory (commitment.json, cells.bin)")
+    cel.add_argument("blob", nargs="?", help=f"blob file of exactly {BLOB_BYTES} bytes (or give --payload)")
+    cel.add_argument(
+        "--payload",
+        metavar="FILE",
+        help=f"pack this file (at most {MAX_PAYLOAD} bytes) into the blob instead (default: read BLOB)",
+    )
+    cel.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="output directory, created if missing (commitment.json, cells.bin)",
+    )
     _common(cel)
-    cel.set_defaults(func=cmd_cells)
+    cel.set_defaults(func=guarded(cmd_cells, PeerDASInputError))
 
     ver = sub.add_parser("verify", help="verify cells against the commitment (exit 1 if any fails)")
-    ver.add_argument("dir")
+    ver.add_argument("dir", help="directory written by cells (commitment.json, cells.bin)")
     ver.add_argument("--cells", help="comma-separated cell indices (default: all in cells.bin)")
     _common(ver)
-    ver.set_defaults(func=cmd_verify)
+    ver.set_defaults(func=guarded(cmd_verify, PeerDASInputError))
 
     rec = sub.add_parser("recover", help="rebuild the blob (or payload) from >= 64 valid cells")
-    rec.add_argument("dir")
-    rec.add_argument("--out", required=True, help="output file")
-    rec.add_argument("--cells", help="comma-separated cell indices to use")
-    rec.add_argument("--sample", type=int, help="use a random subset of this many cells")
-    rec.add_argument("--seed", type=int, default=0)
+    rec.add_argument("dir", help="directory written by cells (commitment.json, cells.bin)")
+    rec.add_argument("--out", required=True, metavar="FILE", help="output file for the blob or payload")
+    rec.add_argument("--cells", help="comma-separated cell indices to use (default: all in cells.bin)")
+    rec.add_argument(
+        "--sample", type=int, help="use a random subset of this many cells (default: all, or --cells)"
+    )
+    rec.add_argument("--seed", type=int, default=0, help="seed of the --sample choice (default: 0)")
     _common(rec)
-    rec.set_defaults(func=cmd_recover)
+    rec.set_defaults(func=guarded(cmd_recover, PeerDASInputError))

@@ -198,9 +198,15 @@ class Encoder:
         return self.verifier.verify_chunk(commitment, index, coeffs, proof, num_chunks)
 
     def find_invalid(
-        self, commitments: Array, s: Sample, num_chunks: int = NUM_CHUNKS, known_bad: bool = False
+        self,
+        commitments: Array,
+        s: Sample,
+        num_chunks: int = NUM_CHUNKS,
+        known_bad: bool = False,
+        **kw: Any,
     ) -> list[int]:
-        return self.verifier.find_invalid(commitments, s, num_chunks, known_bad)
+        """:meth:`Verifier.find_invalid` (``limit``, ``on_resolved`` pass through)."""
+        return self.verifier.find_invalid(commitments, s, num_chunks, known_bad, **kw)
 
     def sub_sample(self, s: Sample, sel: np.ndarray) -> Sample:
         return self.verifier.sub_sample(s, sel)

@@ -108,24 +108,50 @@ class Verifier:
         return self.verify_batch(commitment, s, num_chunks)
 
     def find_invalid(
-        self, commitments: Array, s: Sample, num_chunks: int = NUM_CHUNKS, known_bad: bool = False
+        self,
+        commitments: Array,
+        s: Sample,
+        num_chunks: int = NUM_CHUNKS,
+        known_bad: bool = False,
+        *,
+        limit: int | None = None,
+        on_resolved: Callable[[int, int], None] | None = None,
     ) -> list[int]:
-        """Positions (into the sample) of the chunks that fail: a batch check, then bisection. A half whose
-        sibling passed is known to fail and is split without being checked again; ``known_bad`` says the
-        whole sample already failed a batch check."""
-        K = int(s.index.shape[0])
-        if K == 0:
-            return []
-        if not known_bad and self.verify_batch(commitments, s, num_chunks):
-            return []
-        if K == 1:
-            return [0]
-        h = K // 2
-        left = self.find_invalid(commitments, self.sub_sample(s, np.arange(h)), num_chunks)
-        right = self.find_invalid(
-            commitments, self.sub_sample(s, np.arange(h, K)), num_chunks, known_bad=not left
-        )
-        return left + [h + k for k in right]
+        """Positions (into the sample, ascending) of the chunks that fail: a batch check, then bisection. A
+        half whose sibling passed is known to fail and is split without being checked again; ``known_bad``
+        says the whole sample already failed a batch check. One bad chunk among K costs between
+        log2(K) + 1 and 2 log2(K) + 1 checks.
+
+        ``limit``: stop once that many bad chunks are found (the rest of the sample is then unresolved;
+        ``eigen da verify --fail-fast`` passes 1). ``on_resolved(chunks, bad)``: called whenever ``chunks``
+        more chunks are resolved (passed a check, or found bad), with the number of bad ones found so far
+        (a progress hook)."""
+        found: list[int] = []
+        total = int(s.index.shape[0])
+
+        def resolved(k: int) -> None:
+            if on_resolved is not None:
+                on_resolved(k, len(found))
+
+        def walk(lo: int, hi: int, known_bad: bool) -> None:
+            if limit is not None and len(found) >= limit:
+                return
+            part = s if (lo, hi) == (0, total) else self.sub_sample(s, np.arange(lo, hi))
+            if not known_bad and self.verify_batch(commitments, part, num_chunks):
+                resolved(hi - lo)
+                return
+            if hi - lo == 1:
+                found.append(lo)
+                resolved(1)
+                return
+            mid = lo + (hi - lo) // 2
+            before = len(found)
+            walk(lo, mid, False)
+            walk(mid, hi, known_bad=len(found) == before)
+
+        if total:
+            walk(0, total, known_bad)
+        return found
 
     def sub_sample(self, s: Sample, sel: np.ndarray) -> Sample:
         xi = self.c.xp.asarray(sel)

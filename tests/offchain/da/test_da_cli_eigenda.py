@@ -42,7 +42,9 @@ def test_da_cli_encode_outputs(encoded_dir: Path) -> None:
 
 
 def test_da_cli_verify_and_recover(encoded_dir: Path, tmp_path: Path, capsys) -> None:
-    assert main(["da", "verify", str(encoded_dir), "--chunks", "0,1,77,8191", *_srs()]) == 0
+    assert (
+        main(["da", "verify", str(encoded_dir), "--chunks", "0,1,77,8191", "--no-length-proof", *_srs()]) == 0
+    )
     out = tmp_path / "payload"
     assert (
         main(["da", "recover", str(encoded_dir), "--out", str(out), "--sample", "3", "--seed", "1", *_srs()])
@@ -113,11 +115,17 @@ def test_da_cli_insecure_srs_roundtrip(tmp_path: Path, capsys) -> None:
 
 def test_da_cli_real_srs_without_g2_files_has_no_length_proof(encoded_dir: Path, capsys) -> None:
     """The SRS vectors hold no g2.point / g2.trailing.point: the commitment file says nothing about the
-    length and verify says the length was not checked (and still passes)."""
+    length, so verify cannot check it: NOT VERIFIED, exit 1 (never VALID with a check skipped), unless
+    --no-length-proof asks for the chunks only."""
     info = json.loads((encoded_dir / "commitment.json").read_text())
     assert "length_commitment" not in info and "length_proof" not in info
-    assert main(["da", "verify", str(encoded_dir), "--chunks", "0", *_srs()]) == 0
-    assert "no length commitment/proof" in capsys.readouterr().out
+    capsys.readouterr()
+    assert main(["da", "verify", str(encoded_dir), "--chunks", "0", *_srs()]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("NOT VERIFIED: 1 chunks verified") and "no length commitment/proof" in out
+    assert "VALID:" not in out
+    assert main(["da", "verify", str(encoded_dir), "--chunks", "0", "--no-length-proof", *_srs()]) == 0
+    assert capsys.readouterr().out.startswith("VALID (chunks only, --no-length-proof")
 
 
 @pytest.fixture(scope="module")
@@ -286,3 +294,146 @@ def test_da_cli_bundle_input_errors(insecure_dir: Path, tmp_path: Path, capsys) 
     assert "twice" in capsys.readouterr().err
     assert main(["da", "bundle", str(tmp_path), "--chunks", "1", "--out", out]) == 2
     assert "frames file not found" in capsys.readouterr().err
+
+
+# ----- degenerate inputs, output paths, flags: one line on stderr and exit 2 ---------------------
+def _one_line_error(capsys, msg: str) -> None:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and msg in err[0] and "Traceback" not in err[0], err
+
+
+def test_da_cli_zero_chunk_frames_is_input_error(encoded_dir: Path, tmp_path: Path, capsys) -> None:
+    d = tmp_path / "zero"
+    d.mkdir()
+    (d / "commitment.json").write_bytes((encoded_dir / "commitment.json").read_bytes())
+    (d / "frames.bin").write_bytes(b"EDAF\x01" + (1).to_bytes(4, "big") + (0).to_bytes(4, "big"))
+    capsys.readouterr()
+    assert main(["da", "verify", str(d), *_srs()]) == 2
+    _one_line_error(capsys, "chunk count 0 not in [1, 8192]")
+    assert main(["da", "recover", str(d), "--out", str(tmp_path / "p"), *_srs()]) == 2
+    _one_line_error(capsys, "chunk count 0")
+    assert main(["da", "bundle", str(d), "--chunks", "0", "--out", str(tmp_path / "b")]) == 2
+    _one_line_error(capsys, "chunk count 0")
+
+
+def test_da_cli_frames_path_unreadable(encoded_dir: Path, tmp_path: Path, capsys) -> None:
+    d = tmp_path / "dirframes"
+    d.mkdir()
+    (d / "commitment.json").write_bytes((encoded_dir / "commitment.json").read_bytes())
+    (d / "frames.bin").mkdir()
+    capsys.readouterr()
+    assert main(["da", "verify", str(d), *_srs()]) == 2
+    _one_line_error(capsys, "frames.bin")
+
+
+def test_da_cli_output_paths_checked_first(encoded_dir: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    """A bad output path is refused before the SRS is even looked for (no SRS given here)."""
+    monkeypatch.delenv("EIGEN_DA_SRS", raising=False)
+    (tmp_path / "p").write_bytes(b"x")
+    afile = tmp_path / "afile"
+    afile.write_bytes(b"")
+    capsys.readouterr()
+    cases = [
+        (["da", "encode", str(tmp_path / "p"), "--out", str(afile)], "exists and is not a directory"),
+        (["da", "encode", str(tmp_path / "p"), "--out", str(afile / "sub")], "is not a directory"),
+        (["da", "recover", str(encoded_dir), "--out", str(tmp_path)], "is a directory, not a file"),
+        (["da", "recover", str(encoded_dir), "--out", str(tmp_path / "no" / "p")], "does not exist"),
+        (["da", "bundle", str(encoded_dir), "--chunks", "0", "--out", str(tmp_path)], "is a directory"),
+        (
+            ["da", "bundle", str(encoded_dir), "--chunks", "0", "--out", str(tmp_path / "no" / "b")],
+            "does not exist",
+        ),
+    ]
+    for argv, msg in cases:
+        assert main([*argv, "--quiet"] if argv[1] != "bundle" else argv) == 2, argv
+        _one_line_error(capsys, msg)
+
+
+def test_da_cli_srs_flags_exclusive(encoded_dir: Path, tmp_path: Path, capsys) -> None:
+    (tmp_path / "p").write_bytes(b"x")
+    both = ["--srs", str(VECTORS / "da"), "--insecure-test-srs", "--quiet"]
+    capsys.readouterr()
+    for argv in (
+        ["da", "encode", str(tmp_path / "p"), "--out", str(tmp_path / "o")],
+        ["da", "verify", str(encoded_dir)],
+        ["da", "recover", str(encoded_dir), "--out", str(tmp_path / "r")],
+    ):
+        assert main([*argv, *both]) == 2
+        _one_line_error(capsys, "--srs and --insecure-test-srs are mutually exclusive")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "chunks,msg",
+    [
+        ("0-99999999999", "in [0, 8192)"),
+        ("0-8191,0-8191", "more than the 8192 chunks"),
+        ("3,1-5", "lists a chunk twice: [3]"),
+        ("9" * 5000, "comma-separated integers"),
+        ("-5", "comma-separated integers"),
+        (",", "in [0, 8192)"),
+    ],
+)
+def test_da_cli_chunk_ranges_bounded(encoded_dir: Path, capsys, chunks: str, msg: str) -> None:
+    assert main(["da", "verify", str(encoded_dir), "--chunks", chunks, *_srs()]) == 2
+    _one_line_error(capsys, msg)
+
+
+def test_da_cli_bad_seed_and_sample(encoded_dir: Path, tmp_path: Path, capsys) -> None:
+    out = str(tmp_path / "p")
+    assert (
+        main(["da", "recover", str(encoded_dir), "--out", out, "--sample", "3", "--seed", "-1", *_srs()]) == 2
+    )
+    _one_line_error(capsys, "--seed must be a non-negative integer")
+    assert main(["da", "recover", str(encoded_dir), "--out", out, "--sample", "0", *_srs()]) == 2
+    _one_line_error(capsys, "--sample must be a positive number")
+
+
+def test_da_cli_verify_progress_and_fail_fast(insecure_dir: Path, tmp_path: Path, capsys) -> None:
+    """The bisection shows chunks resolved and bad ones found on stderr; --fail-fast stops at the first."""
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "commitment.json").write_bytes((insecure_dir / "commitment.json").read_bytes())
+    data = bytearray((insecure_dir / "frames.bin").read_bytes())
+    L = json.loads((insecure_dir / "commitment.json").read_text())["chunk_length"]
+    rec = 4 + 32 + 32 * L
+    for k in (3, 6):
+        data[13 + k * rec + 4 + 32 + 31] ^= 1
+    (bad / "frames.bin").write_bytes(bytes(data))
+    argv = ["da", "verify", str(bad), "--chunks", "0-15", "--insecure-test-srs"]
+    capsys.readouterr()
+    assert main(argv) == 1
+    out, err = capsys.readouterr()
+    assert "2 of 16 chunks fail: [3, 6]" in out
+    assert "chunks resolved" in err and "16/16" in err and "bad=2" in err
+    assert main([*argv, "--fail-fast", "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("INVALID: chunk 3 fails (--fail-fast")
+
+
+def test_da_cli_every_option_has_help_and_default() -> None:
+    """Every argument of every ``eigen da`` command has help text; every option that takes a value and is
+    not required says its default, and so does every flag."""
+    import argparse
+
+    from offchain.cli import build_parser
+
+    def leaves(p: argparse.ArgumentParser, path: str):
+        subs = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            yield path, p
+        for a in subs:
+            for name, child in a.choices.items():
+                yield from leaves(child, f"{path} {name}")
+
+    da = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["da"]
+    seen = 0
+    for path, p in leaves(da, "da"):
+        for a in p._actions:
+            if isinstance(a, argparse._HelpAction):
+                continue
+            seen += 1
+            assert a.help, f"{path} {a.dest}: no help"
+            if a.option_strings and not a.required:
+                assert "default" in a.help, f"{path} {a.option_strings[0]}: help does not say its default"
+    assert seen > 30

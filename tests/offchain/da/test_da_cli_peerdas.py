@@ -420,3 +420,23 @@ def test_da_peerdas_cli_gpu_backend_without_cupy(encoded: Path, capsys) -> None:
 
 def test_da_peerdas_cli_no_action(capsys) -> None:
     assert main(["da", "peerdas"]) == 2
+
+
+def test_pd_output_paths_and_seed_checked_first(tmp_path: Path, capsys) -> None:
+    """Bad --out paths and seeds are refused (one line, exit 2) before the setup is loaded or anything is
+    computed: the setup named here does not exist, and the error is still about the output."""
+    afile = tmp_path / "afile"
+    afile.write_bytes(b"")
+    (tmp_path / "b").write_bytes(bytes(131072))
+    nosetup = ["--setup", str(tmp_path / "missing-setup.txt")]
+    cases = [
+        (["cells", str(tmp_path / "b"), "--out", str(afile), *nosetup], "exists and is not a directory"),
+        (["recover", str(tmp_path), "--out", str(tmp_path), *nosetup], "is a directory, not a file"),
+        (["recover", str(tmp_path), "--out", str(tmp_path / "no" / "x"), *nosetup], "does not exist"),
+        (["recover", str(tmp_path), "--out", str(tmp_path / "x"), "--seed", "-2", *nosetup], "--seed"),
+    ]
+    capsys.readouterr()
+    for argv, msg in cases:
+        assert _pd(*argv) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and msg in err[0], err

@@ -117,6 +117,25 @@ def test_da_verify_single_and_batch(enc: Encoder, encoded) -> None:
         enc.verify_batch(C, Sample(s.blob, s.index + 9000, s.coeffs, s.proofs))
 
 
+def test_da_find_invalid_bounded_with_progress(enc: Encoder, encoded) -> None:
+    """Bisection reports every chunk as resolved exactly once, counts the bad ones as it goes, and stops
+    at ``limit`` bad chunks (``--fail-fast``) without resolving the rest."""
+    _, C, fr = encoded
+    idx = np.arange(0, 8192, 512)  # 16 chunks, 3 of them corrupted
+    coeffs = enc.c.fr.take(fr.coeffs, idx).copy()
+    for k in (2, 9, 13):
+        coeffs[:, k] = enc.c.fr.add(coeffs[:, k], enc.c.fr.ones((1,)))
+    s = Sample(np.zeros(idx.size, np.int64), idx, coeffs, enc.c.g1.take(fr.proofs, idx))
+    events: list[tuple[int, int]] = []
+    assert enc.find_invalid(C, s, on_resolved=lambda k, bad: events.append((k, bad))) == [2, 9, 13]
+    assert sum(k for k, _ in events) == 16 and events[-1][1] == 3
+    assert [b for _, b in events] == sorted(b for _, b in events)
+    events.clear()
+    assert enc.find_invalid(C, s, limit=1, on_resolved=lambda k, bad: events.append((k, bad))) == [2]
+    assert sum(k for k, _ in events) == 3  # chunks 0, 1 (one passing half) and 2; the rest unresolved
+    assert enc.find_invalid(C, s, limit=2) == [2, 9]
+
+
 @settings(max_examples=6)
 @given(pos=st.integers(0, 8191), byte=st.integers(0, 63), bit=st.integers(0, 7))
 def test_da_any_changed_byte_fails(enc: Encoder, encoded, pos: int, byte: int, bit: int) -> None:

@@ -107,3 +107,91 @@ def _encoder(Encoder, insecure_test_srs):  # noqa: N803 - classes passed in to k
 
 def test_errors_are_da_errors() -> None:
     assert issubclass(FrameFileError, DAError) and issubclass(CellFileError, DAError)
+
+
+# ----- frames headers: every degenerate header is a FrameFileError ------------------------------
+def _frames(L: int, K: int, index: list[int] | None = None) -> bytes:
+    from offchain.da.files import write_frames
+
+    idx = np.array(index if index is not None else range(K), dtype=np.int64)
+    coeffs = np.arange(K * L * 32, dtype=np.uint64).astype(np.uint8).reshape(K, L, 32)
+    p = _TMP / "valid-frames.bin"
+    write_frames(p, L, idx, bytes(32 * K), coeffs)
+    return p.read_bytes()
+
+
+def _header(L: int, K: int) -> bytes:
+    return b"EDAF\x01" + L.to_bytes(4, "big") + K.to_bytes(4, "big")
+
+
+def test_frames_zero_records_is_a_typed_error() -> None:
+    """A header declaring zero chunks (nothing to verify) is refused, not read as an empty set."""
+    import pytest
+
+    for L in (1, 2, 1 << 15):
+        with pytest.raises(FrameFileError, match="chunk count 0"):
+            read_frames(_write("frames.bin", _header(L, 0)))
+
+
+_INTERESTING = [
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    7,
+    8,
+    1 << 13,
+    (1 << 13) + 1,
+    1 << 15,
+    (1 << 15) + 1,
+    (1 << 31),
+    (1 << 32) - 1,
+]
+
+
+@given(
+    st.sampled_from(_INTERESTING) | st.integers(0, (1 << 32) - 1), st.sampled_from(_INTERESTING), st.data()
+)
+def test_frames_header_values(L: int, K: int, data: st.DataObject) -> None:
+    """Any (L, K) in the header, with a body sized for it (when small enough) or not: either a well-formed
+    chunk set (1 <= K <= 8192, L a power of two <= 2^15) or FrameFileError."""
+    size = 4 + 32 + 32 * L
+    fits = 0 < K * size <= 1 << 16
+    body_len = data.draw(
+        st.sampled_from([K * size, K * size + 1, max(K * size - 1, 0), 0]) if fits else st.just(0)
+    )
+    body = bytearray(body_len)
+    for k in range(min(K, body_len // size)):  # distinct indices where records are whole
+        body[k * size : k * size + 4] = k.to_bytes(4, "big")
+    try:
+        cs = read_frames(_write("frames.bin", _header(L, K) + bytes(body)))
+    except FrameFileError:
+        return
+    assert 1 <= cs.index.size <= 8192 and cs.L == L and L & (L - 1) == 0 and L <= 1 << 15
+    assert cs.coeffs.shape == (cs.index.size, L, 32) and len(cs.proofs) == 32 * cs.index.size
+
+
+@given(st.integers(0, 12), st.integers(1, 255))
+def test_frames_header_byte_mutations(pos: int, xor: int) -> None:
+    """Any change to a header byte of a valid file is refused: magic, version, or a chunk length / count
+    that no longer matches the body."""
+    good = bytearray(_frames(2, 3))
+    good[pos] ^= xor
+    try:
+        read_frames(_write("frames.bin", bytes(good)))
+    except FrameFileError:
+        return
+    raise AssertionError(f"header byte {pos} ^ {xor:#x} still read as a frames file")
+
+
+@given(st.integers(0, 2), st.integers(8192, (1 << 32) - 1))
+def test_frames_index_out_of_range(record: int, index: int) -> None:
+    import pytest
+
+    data = bytearray(_frames(1, 3))
+    off = 13 + record * (4 + 32 + 32)
+    data[off : off + 4] = index.to_bytes(4, "big")
+    with pytest.raises(FrameFileError, match="chunk index"):
+        read_frames(_write("frames.bin", bytes(data)))
