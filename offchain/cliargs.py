@@ -8,18 +8,29 @@ import os
 from pathlib import Path
 
 
-def output_file(text: str) -> Path:
-    """A file the command will write: not a directory, in a folder that exists and is writable."""
-    path = Path(text)
+def output_file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be written as a file (None when it can): a directory, a missing or
+    read-only folder, something other than a regular file, or a read-only file."""
     if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text} is a directory, not a file")
+        return f"{path} is a directory, not a file"
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise argparse.ArgumentTypeError(f"folder {folder} of {text} does not exist")
+        return f"{path}: folder {folder} does not exist"
     if path.exists() and not path.is_file():
-        raise argparse.ArgumentTypeError(f"{text} exists and is not a regular file")
-    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise argparse.ArgumentTypeError(f"{text} is not writable")
+        return f"{path} exists and is not a regular file"
+    if not os.access(folder, os.W_OK):
+        return f"{path}: folder {folder} is not writable"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"{path} exists and is not writable"
+    return None
+
+
+def output_file(text: str) -> Path:
+    """An argparse type: a file the command will write (see :func:`output_file_problem`)."""
+    path = Path(text)
+    problem = output_file_problem(path)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
     return path
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from offchain import settings
+from offchain import cliargs, settings
 from offchain.backend import BACKENDS
 from offchain.da.eigenda.params import NUM_CHUNKS
 from offchain.da.errors import DAInputError
@@ -79,15 +79,9 @@ def parse_chunks(text: str | None) -> np.ndarray | None:
 def output_file(path: str, option: str = "--out", err: type[DAError] = DAInputError) -> Path:
     """An output file path, checked before any work: not a directory, in an existing writable folder."""
     p = Path(path)
-    if p.is_dir():
-        raise err(f"{option} {p} is a directory, not a file")
-    folder = p.parent
-    if not folder.is_dir():
-        raise err(f"{option} {p}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise err(f"{option} {p}: folder {folder} is not writable")
-    if p.exists() and not os.access(p, os.W_OK):
-        raise err(f"{option} {p} exists and is not writable")
+    problem = cliargs.output_file_problem(p)
+    if problem:
+        raise err(f"{option} {problem}")
     return p
 
 
