@@ -93,3 +93,23 @@ def test_help_shows_defaults(capsys):
         main(["ai", "run", "--help"])
     out = capsys.readouterr().out
     assert "(default: 64)" in out and "(default: cpu)" in out and "(default: None)" not in out
+
+
+def _parsers(parser, path=("eigen",)):
+    """Every parser of the command tree, with its path."""
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _parsers(sub, (*path, name))
+
+
+def test_every_option_of_every_command_has_help():
+    missing = [
+        (" ".join(path), a.option_strings or a.dest)
+        for path, parser in _parsers(build_parser())
+        for a in parser._actions
+        if not isinstance(a, argparse._HelpAction | argparse._SubParsersAction | argparse._VersionAction)
+        and not (a.help and a.help.strip())
+    ]
+    assert missing == []
