@@ -24,6 +24,7 @@ COMPONENTS: tuple[str, ...] = (
     "offchain.da.cli",  # eigen da encode|verify|recover
     "offchain.compute.cli",  # eigen attest ..., eigen compute ...
     "offchain.ai.cli",  # eigen ai run|verify|serve
+    "offchain.chain.cli",  # eigen chain devnet|addresses|abi|operator|avs
 )
 
 
