@@ -35,6 +35,7 @@ put_anvil_on_path()
     default="all",
     show_default=True,
     help="comma-separated subset of core,token,compute-avs,inference-disputes (core is always included)",
+    callback=lambda ctx, param, value: _components(value),
 )
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="write the record here"
@@ -44,7 +45,7 @@ def cli(network, components, out, redeploy):
     from ape import chain, networks, project
 
     from offchain import settings
-    from offchain.chain.components import Parameters, configured_networks, deploy_components, parse_components
+    from offchain.chain.components import Parameters, configured_networks, deploy_components
     from offchain.chain.deploy import load_config
     from offchain.errors import EigenError
 
@@ -52,7 +53,7 @@ def cli(network, components, out, redeploy):
         name = networks.provider.network.name
         base = name.removesuffix("-fork")
         config_path = settings.deploy_config_path()
-        comps = parse_components(components)
+        comps = components
         params = Parameters(load_config(base, config_path))
         record = out or record_path(name, chain.chain_id)
         if record.exists() and record.is_dir():
@@ -90,6 +91,17 @@ def cli(network, components, out, redeploy):
     ]
     print(f"{'; '.join(p for p in parts if p)} on {name} (chain id {chain.chain_id}); addresses in {record}")
     print(json.dumps(d.addresses(), indent=2))
+
+
+def _components(value):
+    """--components checked before ape connects to the network (a typo costs no anvil start)."""
+    from offchain.chain.components import parse_components
+    from offchain.errors import EigenError
+
+    try:
+        return parse_components(value)
+    except EigenError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def deployer_account():

@@ -58,9 +58,7 @@ def register(sub: Any) -> None:
     r = ops.add_parser("register", help="register as an operator, and for operator sets")
     _key(r)
     r.add_argument("--avs", default=None, help="the AVS whose sets to join (address or account name)")
-    r.add_argument(
-        "--set", dest="sets", type=int, action="append", default=[], help="an operator set id (repeatable)"
-    )
+    _sets_option(r)
     r.add_argument(
         "--allocation-delay",
         type=int,
@@ -77,16 +75,12 @@ def register(sub: Any) -> None:
     al.add_argument("--avs", required=True, help="the set's AVS (address or account name)")
     al.add_argument("--set", type=int, required=True, help="the operator set id")
     al.add_argument("--magnitude", required=True, help="share of the stake in each strategy: 0.25 or 25%%")
-    al.add_argument(
-        "--strategies", default=None, help="comma-separated symbols or addresses (default: the set's)"
-    )
+    _strategies_option(al)
     al.set_defaults(func=_allocate)
     st = ops.add_parser("status", help="an operator's stake, magnitudes and sets")
     st.add_argument("operator", help="the operator (address or account name)")
     st.add_argument("--avs", default=None, help="the AVS of the sets named (address or account name)")
-    st.add_argument(
-        "--set", dest="sets", type=int, action="append", default=[], help="an operator set id (repeatable)"
-    )
+    _sets_option(st)
     st.set_defaults(func=_status)
 
     avs = s.add_parser("avs", help="create-set, slash, release")
@@ -109,9 +103,7 @@ def register(sub: Any) -> None:
     sl.add_argument("--set", type=int, required=True, help="the operator set id")
     sl.add_argument("--wad", required=True, help="share of the allocation to slash: 0.1 or 10%%")
     sl.add_argument("--avs", default=None, help="the set's AVS (default: the key's address)")
-    sl.add_argument(
-        "--strategies", default=None, help="comma-separated symbols or addresses (default: the set's)"
-    )
+    _strategies_option(sl)
     sl.add_argument("--description", default="", help="the reason, kept in the event (256 bytes at most)")
     sl.set_defaults(func=_slash)
     rl = avss.add_parser("release", help="release an escrowed slash once its window has passed (anyone)")
@@ -120,6 +112,18 @@ def register(sub: Any) -> None:
     rl.add_argument("--set", type=int, required=True, help="the operator set id")
     rl.add_argument("--slash-id", type=int, required=True, help="the slash id that `avs slash` printed")
     rl.set_defaults(func=_release)
+
+
+def _strategies_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--strategies", default=None, help="comma-separated symbols or addresses (default: the set's)"
+    )
+
+
+def _sets_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--set", dest="sets", type=int, action="append", default=[], help="an operator set id (repeatable)"
+    )
 
 
 def _key(p: argparse.ArgumentParser) -> None:

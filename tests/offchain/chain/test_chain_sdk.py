@@ -6,7 +6,7 @@ import json
 import pytest
 
 from offchain.abi import WAD
-from offchain.chain import sdk
+from offchain.chain import devnet, sdk
 from offchain.chain.errors import ChainInputError, DevnetError
 from offchain.errors import ChainError
 
@@ -145,3 +145,45 @@ def test_export_abis_bad_places(tmp_path):
     with pytest.raises(ChainInputError, match="no ABI files"):
         sdk.load_abis(tmp_path / "empty")
     assert issubclass(ChainInputError, ChainError)
+
+
+# ---- on the test chain ape provides ---------------------------------------------------------------
+
+
+def test_load_ape_chain_and_act_over_web3(project, accounts, networks, chain, tmp_path, monkeypatch):
+    """`Deployment.load(chain)` with ape's chain finds the record for its chain id and talks to the
+    same node over web3: an AVS creates a set, an operator registers and allocates, a slash lands."""
+    from offchain.chain.components import Parameters, deploy_components
+    from tests.offchain.chain.test_chain_components import CONFIG
+
+    monkeypatch.setattr(sdk, "ROOT", tmp_path)
+    record = tmp_path / ".deploy" / f"{chain.chain_id}.json"
+    deploy_components(
+        project, accounts[0], Parameters(CONFIG), ("core",), record=record, provider=networks.provider
+    )
+    d = sdk.Deployment.load(chain)
+    assert d.chain_id == chain.chain_id and d.rpc_url == networks.provider.uri
+    d.check_live()
+    keys = devnet.accounts()  # the same mnemonic as ape's test accounts
+    avs, op, staker = (d.key(keys[n]["key"]) for n in ("avs", "operator-1", "staker-1"))
+    assert avs.address == accounts[1].address
+    sdk.register_operator(d, op, allocation_delay=1)
+    sdk.deposit(d, staker, "TKA", 10 * WAD, mint=True)
+    sdk.delegate(d, staker, op.address)
+    sdk.create_set(d, avs, 7, [d.strategy("TKA")])
+    with pytest.raises(ChainInputError, match="exists already"):
+        sdk.create_set(d, avs, 7, [d.strategy("TKA")])
+    sdk.register_operator(d, op, avs=avs.address, set_ids=[7])
+    sdk.allocate(d, op, avs.address, 7, WAD // 2)
+    with pytest.raises(ChainInputError, match="not the slasher"):
+        sdk.slash(d, op, op.address, 7, WAD // 10, avs=avs.address)
+    chain.mine(2)
+    s = sdk.slash(d, avs, op.address, 7, WAD // 10)
+    assert s["slash_id"] == 1 and s["amounts"] == [WAD // 2]  # 10% of the 5 TKA allocated
+    with pytest.raises(ChainInputError, match="can be released from block"):
+        sdk.release(d, staker, avs.address, 7, 1)
+    chain.mine(CONFIG.slash_resolution_delay_blocks + 1)
+    r = sdk.release(d, staker, avs.address, 7, 1)
+    assert r["amounts"] == [WAD // 2] and r["recipient"] == "0x00000000000000000000000000000000000E16E4"
+    with pytest.raises(ChainInputError, match="already released"):
+        sdk.release(d, staker, avs.address, 7, 1)
