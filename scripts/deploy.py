@@ -38,7 +38,10 @@ put_anvil_on_path()
     callback=lambda ctx, param, value: _components(value),
 )
 @click.option(
-    "--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="write the record here"
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="write the record here [default: deployments/<chain id>.json; .deploy/<chain id>.json for local]",
 )
 @click.option("--redeploy", is_flag=True, help="deploy anew even if the record names a live deployment")
 def cli(network, components, out, redeploy):

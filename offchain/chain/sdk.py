@@ -261,9 +261,14 @@ class Deployment:
             return Web3.to_checksum_address(by_symbol[ref])
         if ref.lower() == "beigen" and self.addresses.get("beigen_strategy"):
             return self.address("beigen_strategy")
-        addr = self._parse_address(ref, "strategy")
+        known = ", ".join(sorted(by_symbol)) or "none recorded"
+        try:
+            addr = Web3.to_checksum_address(abi.address(ref, ValueError))
+        except (ValueError, TypeError):
+            raise ChainInputError(
+                f"unknown strategy {ref!r}: give a token symbol ({known}) or a strategy address"
+            ) from None
         if not self.contract("strategy_manager").functions.isStrategy(addr).call():
-            known = ", ".join(sorted(by_symbol)) or "none recorded"
             raise ChainInputError(f"{ref} is not a strategy of this deployment (symbols: {known})")
         return addr
 

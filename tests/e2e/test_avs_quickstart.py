@@ -82,3 +82,83 @@ def test_release_before_the_window_is_refused_in_one_line(net, capsys):
     rc = main([*base, "avs", "release", "--key", "avs", "--set", "1", "--slash-id", str(slash_id)])
     err = capsys.readouterr().err
     assert rc == 2 and "can be released from block" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (
+            [
+                "avs",
+                "slash",
+                "--key",
+                "operator-2",
+                "--operator",
+                "operator-1",
+                "--set",
+                "1",
+                "--avs",
+                "avs",
+                "--wad",
+                "1%",
+            ],
+            "is not the slasher",
+        ),
+        (
+            ["avs", "slash", "--key", "avs", "--operator", "nobody", "--set", "1", "--wad", "1%"],
+            "unknown operator 'nobody'",
+        ),
+        (
+            ["avs", "slash", "--key", "avs", "--operator", "operator-1", "--set", "1", "--wad", "150%"],
+            "--wad must be in",
+        ),
+        (
+            ["avs", "slash", "--key", "0x1234", "--operator", "operator-1", "--set", "1", "--wad", "1%"],
+            "bad key",
+        ),
+        (["avs", "create-set", "--key", "avs", "--set", "1", "--strategies", "stETH"], "exists already"),
+        (
+            ["avs", "create-set", "--key", "avs", "--set", "9", "--strategies", "DOGE"],
+            "unknown strategy 'DOGE'",
+        ),
+        (
+            [
+                "operator",
+                "allocate",
+                "--key",
+                "operator-1",
+                "--avs",
+                "avs",
+                "--set",
+                "99",
+                "--magnitude",
+                "1%",
+            ],
+            "no operator set 99",
+        ),
+        (
+            [
+                "operator",
+                "register",
+                "--key",
+                "staker-1",
+                "--avs",
+                "avs",
+                "--set",
+                "1",
+                "--allocation-delay",
+                "1",
+            ],
+            None,
+        ),
+    ],
+)
+def test_wrong_keys_and_unknown_names_are_one_line_and_status_2(net, capsys, args, match):
+    folder, _ = net
+    rc = main(["chain", "--devnet", str(folder), *args])
+    out, err = capsys.readouterr()
+    if match is None:  # a staker who is delegated cannot become an operator: the contract's reason
+        assert rc == 2 and "refused by the contract" in err, (out, err)
+    else:
+        assert rc == 2 and match in err, (out, err)
+    assert len(err.strip().splitlines()) == 1
