@@ -9,6 +9,9 @@ artifacts (``.build/__local__.json``) or a folder that ``export_abis`` wrote.
 Every bad input is a typed error (``offchain.chain.errors``): an unknown address or account name, a
 malformed key or fraction (``ChainInputError``), no node answering (``DevnetError``), a call the
 contract refuses (``ChainRevertError``, with the contract's reason).
+
+This ``Deployment`` (addresses and a web3 connection) is not ``offchain.chain.deploy.Deployment``,
+the ape contract handles that deploying returns.
 """
 
 from __future__ import annotations

@@ -58,3 +58,10 @@ def test_addresses_and_bad_deployment_file(tmp_path, capsys):
 @pytest.mark.parametrize("argv", [["chain"], ["chain", "operator"], ["chain", "avs"], ["chain", "devnet"]])
 def test_bare_groups_print_help_and_exit_2(argv, capsys):
     assert main(argv) == 2
+
+
+def test_devnet_status_and_down_when_none_runs(tmp_path, capsys):
+    assert main(["chain", "--devnet", str(tmp_path), "devnet", "status"]) == 1
+    assert "not running" in capsys.readouterr().out
+    assert main(["chain", "--devnet", str(tmp_path), "devnet", "down"]) == 0
+    assert "no devnet running" in capsys.readouterr().out
