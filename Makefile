@@ -1,6 +1,6 @@
 # The project's entry points. `make help` lists them; each installs what it needs first
 # (tools/bootstrap.sh: a .venv from requirements.lock, anvil from npm, the C kernels), idempotently.
-.PHONY: help demo test bootstrap lint format bench-gas clean
+.PHONY: help demo test devnet devnet-stop bootstrap lint format bench-gas clean
 .DEFAULT_GOAL := help
 
 VENV := .venv/bin
@@ -8,13 +8,19 @@ ANVIL = $$(tools/bootstrap.sh | tail -n1)
 PY_TREES := offchain tests scripts bench tools
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 demo: ## run the main job on a local devnet
 	@tools/run demo
 
 test: ## run every test (contracts on anvil, off-chain code in-process)
 	@tools/run test
+
+devnet: ## start a persistent local chain, everything deployed and seeded (.devnet/devnet.json)
+	@tools/run devnet
+
+devnet-stop: ## stop the devnet started by make devnet (its state stays in .devnet/)
+	@tools/run devnet-stop
 
 bootstrap: ## install the venv, anvil and the C kernels (idempotent)
 	@tools/bootstrap.sh >/dev/null

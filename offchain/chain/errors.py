@@ -15,4 +15,27 @@ class DisputeError(ChainError):
     """A receipt cannot be disputed or re-executed here, or a dispute input is malformed."""
 
 
-__all__ = ["ChainError", "DeployConfigError", "DisputeError", "EnrolmentError"]
+class ChainInputError(ChainError):
+    """A bad argument for the chain SDK or ``eigen chain``: an unknown address or account name, a
+    malformed key or amount, a deployment that names no such contract."""
+
+
+class DevnetError(ChainError):
+    """The devnet (or the node named) is not running or not reachable, or cannot be started or
+    stopped, or its folder holds something else."""
+
+
+class ChainRevertError(ChainError):
+    """A transaction (or the call that checks it first) was reverted by a contract; the message
+    carries the contract's reason string."""
+
+
+__all__ = [
+    "ChainError",
+    "ChainInputError",
+    "ChainRevertError",
+    "DeployConfigError",
+    "DevnetError",
+    "DisputeError",
+    "EnrolmentError",
+]

@@ -1,0 +1,256 @@
+"""Deploy every component (or those named) over one deployment record, for ``ape run deploy`` and
+the devnet.
+
+The components are the restaking ``core`` (always deployed or reused: the others need it),
+``token`` (EIGEN/bEIGEN and fork-and-challenge), ``compute-avs`` and ``inference-disputes``. Each is
+deployed by its function in :mod:`offchain.chain.deploy`, so this module adds only the choice of
+components, the record of the parameters used and the comparison with a recorded deployment: a
+recorded deployment made with other parameters is reused with a warning naming each difference,
+or replaced when asked (``redeploy``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from offchain.chain.deploy import (
+    DEFAULT_CONFIG,
+    ComputeAVSConfig,
+    DeployConfig,
+    Deployment,
+    InferenceDisputesConfig,
+    deploy_compute_avs,
+    deploy_core,
+    deploy_inference_disputes,
+    deploy_token,
+)
+from offchain.chain.errors import DeployConfigError
+
+COMPONENTS = ("core", "token", "compute-avs", "inference-disputes")
+# Record keys of the AVS components, and their contract types.
+AVS_KEYS = {
+    "compute-avs": ("compute_avs", "ComputeAVS"),
+    "inference-disputes": ("inference_disputes", "InferenceDisputes"),
+}
+
+
+def parse_components(text: str | Iterable[str] | None) -> tuple[str, ...]:
+    """``"all"`` / None -> every component; otherwise a comma-separated (or iterable) subset, with
+    ``core`` added (the others are deployed on top of it). Unknown names raise DeployConfigError."""
+    if text is None:
+        return COMPONENTS
+    names = [n.strip() for n in (text.split(",") if isinstance(text, str) else text) if n.strip()]
+    if not names:
+        raise DeployConfigError(f"name at least one component of {', '.join(COMPONENTS)} (or all)")
+    if "all" in names:
+        return COMPONENTS
+    unknown = sorted(set(names) - set(COMPONENTS))
+    if unknown:
+        raise DeployConfigError(f"unknown components {unknown}: choose from {', '.join(COMPONENTS)} or all")
+    chosen = {"core", *names}
+    return tuple(c for c in COMPONENTS if c in chosen)
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """Everything a deployment is made with: the core's configuration (config/deploy.yaml) and the
+    AVS contracts' parameters."""
+
+    core: DeployConfig
+    compute_avs: ComputeAVSConfig = field(default_factory=ComputeAVSConfig)
+    inference_disputes: InferenceDisputesConfig = field(default_factory=InferenceDisputesConfig)
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        def plain(c: Any) -> dict[str, Any]:
+            return {
+                k: list(map(list, v)) if k == "mock_tokens" else (list(v) if isinstance(v, tuple) else v)
+                for k, v in asdict(c).items()
+            }
+
+        return {
+            "core": plain(self.core),
+            "compute_avs": plain(self.compute_avs),
+            "inference_disputes": plain(self.inference_disputes),
+        }
+
+    def lines(self, components: Iterable[str] = COMPONENTS) -> list[str]:
+        """One ``section.name = value`` line per parameter of the chosen components."""
+        d = self.as_dict()
+        token_fields = {
+            "eigen_initial_supply",
+            "eigen_governance",
+            "challenge_bond",
+            "challenge_window_blocks",
+            "fork_timelock_blocks",
+            "challenger_reward_bps",
+            "beigen_extra_withdrawal_delay_blocks",
+        }
+        comps = set(components)
+        out = [
+            f"core.{k} = {v}"
+            for k, v in d["core"].items()
+            if k != "eigen_enabled" and (k not in token_fields or "token" in comps)
+        ]
+        for comp, (key, _) in AVS_KEYS.items():
+            if comp in comps:
+                out += [f"{key}.{k} = {v}" for k, v in d[key].items()]
+        return out
+
+
+# Core parameters whose difference does not make the recorded deployment another one: eigen_enabled
+# follows the components chosen, and the token may be added to a recorded core later.
+_IGNORED = {"eigen_enabled"}
+
+
+def differences(recorded: dict[str, Any] | None, params: Parameters, components: Iterable[str]) -> list[str]:
+    """``name: recorded -> wanted`` for each parameter of the chosen components that differs from
+    the recorded deployment's; ``["the record holds no parameters"]`` for a record without them."""
+    if not recorded:
+        return ["the record holds no parameters"]
+    want = params.as_dict()
+    comps = set(components)
+    sections = ["core"] + [key for comp, (key, _) in AVS_KEYS.items() if comp in comps]
+    out = []
+    for section in sections:
+        old = recorded.get(section)
+        if old is None:
+            continue  # that component was not deployed before: nothing to compare
+        for k, v in want[section].items():
+            if k in _IGNORED:
+                continue
+            if old.get(k) != v:
+                out.append(f"{section}.{k}: {old.get(k)!r} -> {v!r}")
+    return out
+
+
+@dataclass
+class Deployed:
+    """What ``deploy_components`` deployed or reused: the core handles, the AVS contracts, which
+    components were reused, and the differences from the recorded parameters (when reused)."""
+
+    core: Deployment
+    avs: dict[str, Any] = field(default_factory=dict)  # record key -> ape contract
+    reused: list[str] = field(default_factory=list)
+    deployed: list[str] = field(default_factory=list)
+    differences: list[str] = field(default_factory=list)
+
+    def addresses(self) -> dict[str, Any]:
+        return {**self.core.addresses(), **{k: c.address for k, c in self.avs.items()}}
+
+
+def _read(record: Path) -> dict[str, Any]:
+    if not record.exists():
+        return {}
+    try:
+        data = json.loads(record.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DeployConfigError(f"deployment record {record} is corrupt: {exc}") from exc
+    if not isinstance(data, dict):
+        raise DeployConfigError(f"deployment record {record} is not a JSON object")
+    return data
+
+
+def _live_avs(project: Any, provider: Any, ctype: str, address: Any, allocation_manager: str) -> Any:
+    try:
+        if not isinstance(address, str) or not provider.get_code(address):
+            return None
+        c = getattr(project, ctype).at(address)
+        return c if c.allocationManager() == allocation_manager else None
+    except Exception:  # a record naming something else: deploy anew
+        return None
+
+
+def deploy_components(
+    project: Any,
+    deployer: Any,
+    params: Parameters,
+    components: Iterable[str] = COMPONENTS,
+    record: Path | None = None,
+    provider: Any = None,
+    redeploy: bool = False,
+) -> Deployed:
+    """Deploy (or reuse from `record`) the chosen components and write the record: the addresses
+    plus ``"parameters"``, the parameters of the components deployed."""
+    comps = parse_components(list(components))
+    core_cfg: DeployConfig = replace(params.core, eigen_enabled="token" in comps)
+    if "token" in comps and core_cfg.strategy_whitelister != "deployer":
+        raise DeployConfigError("the token component needs strategy_whitelister: deployer")
+    params = replace(params, core=core_cfg)
+    old = {} if record is None or redeploy else _read(record)
+    if redeploy and record is not None and record.exists():
+        record.unlink()  # deploy_core reuses whatever the record names
+    core = deploy_core(project, deployer, core_cfg, record=record, provider=provider)
+    out = Deployed(core)
+    if core.reused:
+        out.reused.append("core")
+        out.differences = differences(old.get("parameters"), params, comps)
+        if "token" in comps:
+            if core.eigen is None:
+                deploy_token(project, deployer, core, core_cfg)
+                out.deployed.append("token")
+            else:
+                out.reused.append("token")
+    else:
+        out.deployed += [c for c in ("core", "token") if c in comps]
+    am = core.allocation_manager.address
+    deployers = {
+        "compute-avs": (deploy_compute_avs, params.compute_avs),
+        "inference-disputes": (deploy_inference_disputes, params.inference_disputes),
+    }
+    for comp, (key, ctype) in AVS_KEYS.items():
+        if comp not in comps:
+            continue
+        existing = _live_avs(project, provider, ctype, old.get(key), am) if core.reused else None
+        if existing is not None:
+            out.avs[key] = existing
+            out.reused.append(comp)
+        else:
+            fn, cfg = deployers[comp]
+            out.avs[key] = fn(project, deployer, core, cfg)
+            out.deployed.append(comp)
+    if record is not None:
+        # The record describes what is on chain: the recorded parameters of what was reused, the
+        # wanted ones of what was deployed now, and (over a reused core) the AVS contracts left as
+        # they were.
+        wanted = params.as_dict()
+        recorded = (old.get("parameters") or {}) if core.reused else {}
+        kept = {
+            s: recorded[s] if s in recorded and _reused_section(s, out.reused) else wanted[s]
+            for s in wanted
+            if s in recorded or _section_deployed(s, out.deployed)
+        }
+        others = {k: old[k] for k, _ in AVS_KEYS.values() if core.reused and k in old}
+        data = {**others, **out.addresses(), "parameters": kept}
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps(data, indent=2) + "\n")
+    return out
+
+
+def _section_of(component: str) -> str:
+    return "core" if component in ("core", "token") else AVS_KEYS[component][0]
+
+
+def _reused_section(section: str, reused: list[str]) -> bool:
+    return any(_section_of(c) == section for c in reused)
+
+
+def _section_deployed(section: str, deployed: list[str]) -> bool:
+    return any(_section_of(c) == section for c in deployed)
+
+
+def configured_networks(path: Path | str | None = None) -> set[str]:
+    """The network names that have a section in the deploy configuration (already validated by
+    ``load_config``)."""
+    p = Path(path) if path else DEFAULT_CONFIG
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise DeployConfigError(f"deploy configuration {p} is unreadable: {exc}") from exc
+    nets = raw.get("networks") if isinstance(raw, dict) else None
+    return set(nets) if isinstance(nets, dict) else set()
