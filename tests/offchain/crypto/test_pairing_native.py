@@ -388,22 +388,23 @@ def test_pairing_check_rejects_batches():
 
 @pytest.mark.parametrize("cert", ["cert_v3.sepolia.rlp.hex", "cert_v2.sepolia.rlp.hex"])
 def test_pairing_da_certificate_checks_both_paths(cert, monkeypatch):
-    """A real EigenDA certificate's commitment pairing (and a failing length-proof pairing) on the
-    native kernel and on py_ecc."""
+    """A real EigenDA certificate's commitment and length-proof pairings (and a length-proof pairing
+    with a wrong point, which fails) on the native kernel and on py_ecc."""
     from offchain.da.cert import commitment_matches_length_commitment, length_proof_holds, parse_cert
     from tests.support import vector_path
 
-    _, bc = parse_cert(vector_path("da", cert).read_text())
+    bc = parse_cert(vector_path("da", cert).read_text()).blob_commitment
     out = []
     for flag in ("1", "0"):
         monkeypatch.setenv("EIGEN_NATIVE", flag)
         out.append(
             (
                 commitment_matches_length_commitment(bc),
-                length_proof_holds(bc, BN.bn254().g1.generator[..., 0]),
+                length_proof_holds(bc),  # EigenDA's embedded [tau^(2^28 - length)]_1
+                length_proof_holds(bc, BN.bn254().g1.generator[..., 0]),  # a wrong point
             )
         )
-    assert out == [(True, False), (True, False)]
+    assert out == [(True, True, False), (True, True, False)]
 
 
 def test_pairing_da_batch_verification_both_paths(monkeypatch):
