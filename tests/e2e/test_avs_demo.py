@@ -4,37 +4,14 @@ and redistributes."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from offchain.abi import WAD
 from scripts._demo.compute import run
-from tests.contracts.support import TEST_CONFIG
+from tests.e2e.support import demo_world
 
 
 def test_demo_compute_step(project, chain, accounts, deployment, capsys):
-    d = deployment
-    a = accounts
     titles = []
-    demo = SimpleNamespace(
-        d=d,
-        sm=d.strategy_manager,
-        dm=d.delegation_manager,
-        am=d.allocation_manager,
-        esc=d.slash_escrow,
-        deployer=a[0],
-        avs=a[1],
-        op_a=a[2],
-        op_b=a[3],
-        carol=a[4],
-        dave=a[5],
-        erin=a[6],
-        victim=a[7],
-        arbiter=a[8],
-        syms=["TKA", "TKB"],
-        strat=lambda s: d.strategies[s],
-        config=TEST_CONFIG,
-        report=titles.append,
-    )
+    demo = demo_world(deployment, accounts, titles.append)
     facts = run(demo)
     out = capsys.readouterr().out
     assert facts["accepted"] and facts["slash_id"] == 1

@@ -5,37 +5,15 @@ client compensated from the slash once the escrow window has passed."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from offchain.abi import WAD
 from scripts._demo.ai import run
-from tests.contracts.support import TEST_CONFIG
+from tests.e2e.support import demo_world
 
 
 def test_demo_ai_step_end_to_end(project, chain, accounts, deployment, capsys, monkeypatch):
     monkeypatch.setenv("EIGEN_DEMO_AI_MODEL", "tiny")
-    d = deployment
     a = accounts
-    demo = SimpleNamespace(
-        d=d,
-        sm=d.strategy_manager,
-        dm=d.delegation_manager,
-        am=d.allocation_manager,
-        esc=d.slash_escrow,
-        deployer=a[0],
-        avs=a[1],
-        op_a=a[2],
-        op_b=a[3],
-        carol=a[4],
-        dave=a[5],
-        erin=a[6],
-        victim=a[7],
-        arbiter=a[8],
-        syms=["TKA", "TKB"],
-        strat=lambda s: d.strategies[s],
-        config=TEST_CONFIG,
-        report=lambda title: None,
-    )
+    demo = demo_world(deployment, accounts, lambda title: None)
     erin_eth = a[6].balance
     facts = run(demo)
     out = capsys.readouterr().out
@@ -49,7 +27,7 @@ def test_demo_ai_step_end_to_end(project, chain, accounts, deployment, capsys, m
     assert facts["bond_refunded"] == WAD // 10
     assert a[6].balance > erin_eth - WAD // 100  # the bond came back; only gas was spent
     c = project.InferenceDisputes.at(facts["disputes"])
-    assert d.tokens["TKA"].balanceOf(c) == 0 and c.totalCredits() == 0 and c.balance == 0
+    assert deployment.tokens["TKA"].balanceOf(c) == 0 and c.totalCredits() == 0 and c.balance == 0
     assert (
         "the receipt stands (finalized = True)" in out
         and "operator A slashed" in out
