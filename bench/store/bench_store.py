@@ -6,8 +6,10 @@ For each value size (4 KiB, 64 KiB, 1 MiB) and each engine, a fresh child proces
 own) writes ``scale`` x (32, 64, 128) MiB of values under 32-byte keys in batches of 4 MiB, each batch made
 durable before the next (fsync: ``flush``, a synced LMDB commit, a ``sync=True`` RocksDB/LevelDB write
 batch); then, after evicting the engine's files from the page cache (``posix_fadvise(DONTNEED)``), reads
-``reads`` keys at random (cold: closed, evicted, reopened), then the same keys again (warm), copying each
-value once into a send buffer (what serving it costs, the same for every engine); then
+``reads`` keys at random (cold: closed, evicted, reopened), then the same keys again (warm: in the same
+process, so an engine that keeps its maps or caches reads them from there), then again after closing and
+reopening the engine (reopened: from the page cache, with no mapping or cache of the process left), copying
+each value once into a send buffer (what serving it costs, the same for every engine); then
 expires everything (our TTL GC; the peers delete every key). ``raw`` writes the same bytes to one file with
 ``write`` and ``fdatasync`` per batch: the physical limit of the disk. Peers are installed from PyPI on demand
 (``lmdb``, ``rocksdict``, ``plyvel``); the engine itself needs none of them.
@@ -291,7 +293,10 @@ def run_one(engine: str, size_name: str, directory: Path, scale: float, reads: i
     t0 = time.perf_counter()
     db = CLASSES[engine](directory, count * size)
     out["open_s"] = time.perf_counter() - t0
-    for phase in ("cold", "warm"):
+    for phase in ("cold", "warm", "reopened"):
+        if phase == "reopened":  # the page cache warm, the process not: what a restart or a new reader sees
+            db.close()
+            db = CLASSES[engine](directory, count * size)
         lat = []
         t0 = time.perf_counter()
         for k in keys:
@@ -374,6 +379,8 @@ METRICS = [
     ("read_warm_MBps", "warm read MB/s", max),
     ("read_cold_p99_us", "cold p99 us", min),
     ("read_warm_p99_us", "warm p99 us", min),
+    ("read_reopened_MBps", "reopened read MB/s", max),
+    ("read_reopened_p99_us", "reopened p99 us", min),
     ("peak_rss_MiB", "peak RSS MiB", min),
     ("space_amplification", "space ampl.", min),
     ("open_s", "open s", min),

@@ -143,6 +143,8 @@ class Table(Recovery):
         self.segment_bytes = segment_bytes
         self.verify_reads = verify_reads
         self.map_window = map_window
+        if not isinstance(huge_maps, bool):
+            raise E.StoreInputError(f"huge_maps must be True or False, not {huge_maps!r}")
         self.huge_maps = huge_maps
         self.clock = clock
         self.problems: list[E.CorruptionError] = []
