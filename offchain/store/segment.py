@@ -10,6 +10,7 @@ change file contents or sizes after creation: tests replace them to inject a ful
 
 from __future__ import annotations
 
+import errno
 import mmap
 import os
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from pathlib import Path
 from offchain.store import format as fmt
 
 IOV_MAX = min(os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024, 1024)
+HUGE_PAGE = 2 << 20  # the PMD size of x86-64 and arm64 (4 KiB pages): what one huge-page fault maps
 
 
 def write_all(fd: int, buffers: Sequence[bytes | memoryview]) -> None:
@@ -148,27 +150,31 @@ class Segment:
 
     # ---- reading --------------------------------------------------------------------------------
 
-    def mapping(self, shard: int, need: int) -> mmap.mmap:
+    def mapping(self, shard: int, need: int, huge: bool = False) -> mmap.mmap:
         """A read-only map of values file ``shard`` at least ``need`` bytes long (remapped as the file grows).
 
         Raises ``FileNotFoundError`` when the segment was deleted meanwhile. A map is never closed
         explicitly: memoryviews handed out keep it alive after the segment drops it. Maps are advised
-        ``MADV_RANDOM`` (no read-around: reads are by key, at random).
+        ``MADV_RANDOM`` (no read-around: reads are by key, at random); with ``huge`` also
+        ``MADV_HUGEPAGE`` (a fault that misses the page cache reads the aligned 2 MiB around it into one
+        huge page, mapped by one page-table entry).
         """
         mm = self.maps[shard]
         if mm is None or len(mm) < need:
             with open(self.values_paths[shard], "rb") as f:
                 mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
             advise(mm, "MADV_RANDOM")
+            if huge:
+                advise(mm, "MADV_HUGEPAGE")
             self.maps[shard] = mm
             self.views[shard] = memoryview(mm)
         return mm
 
-    def view(self, shard: int, need: int) -> memoryview:
+    def view(self, shard: int, need: int, huge: bool = False) -> memoryview:
         """A memoryview of :meth:`mapping` (slicing it hands out values without a copy)."""
         view = self.views[shard]
         if view is None or len(view) < need:
-            self.mapping(shard, need)
+            self.mapping(shard, need, huge)
             view = self.views[shard]
             assert view is not None
         return view
@@ -209,10 +215,16 @@ class Segment:
 
 
 def advise(mm: mmap.mmap, name: str, *span: int) -> None:
-    """``madvise`` where the platform has it (a hint: never required for correctness)."""
+    """``madvise`` where the platform has it (a hint: never required for correctness; ``EINVAL``, an
+    advice this kernel does not support, such as ``MADV_HUGEPAGE`` without transparent huge pages, is
+    ignored)."""
     option = getattr(mmap, name, None)
     if option is not None and hasattr(mm, "madvise"):
-        mm.madvise(option, *span)
+        try:
+            mm.madvise(option, *span)
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
 
 
 def _create(path: Path, header: bytes) -> int:

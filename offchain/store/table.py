@@ -49,7 +49,7 @@ from offchain.store.recovery import (
     Recovery,
     unpack,
 )
-from offchain.store.segment import Segment
+from offchain.store.segment import HUGE_PAGE, Segment
 
 SEGMENT_BYTES = 1 << 30
 MAP_WINDOW = 16 << 20
@@ -113,7 +113,12 @@ class Table(Recovery):
     ``verify_reads`` checks each record's head, key and CRC on ``get`` (off by default: a recovery
     checks every unindexed record, ``verify`` and ``eigen store verify`` check them all); ``map_window``
     bounds the mapped pages kept resident between trims (``None``: never trim; warm reads of large values
-    are then about twice as fast, and resident memory grows with the data read, as with LMDB); ``clock`` returns seconds (tests move time).
+    are then about twice as fast, and resident memory grows with the data read, as with LMDB);
+    ``huge_maps`` maps the values files with ``MADV_HUGEPAGE``: a read that misses the page cache fetches
+    the aligned 2 MiB around it as one huge page, mapped (again after each trim) by one fault, so warm
+    reads of large values stay fast with trimming on, at the price of reading up to 2 MiB per cold miss
+    and of counting whole 2 MiB pages against ``map_window`` (for tables of large values read more than
+    once); ``clock`` returns seconds (tests move time).
     """
 
     def __init__(
@@ -127,6 +132,7 @@ class Table(Recovery):
         cache_bytes: int = 0,
         verify_reads: bool = False,
         map_window: int | None = MAP_WINDOW,
+        huge_maps: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.name = name
@@ -137,6 +143,9 @@ class Table(Recovery):
         self.segment_bytes = segment_bytes
         self.verify_reads = verify_reads
         self.map_window = map_window
+        if not isinstance(huge_maps, bool):
+            raise E.StoreInputError(f"huge_maps must be True or False, not {huge_maps!r}")
+        self.huge_maps = huge_maps
         self.clock = clock
         self.problems: list[E.CorruptionError] = []
         self._keymap: dict[bytes, int] = {}
@@ -146,6 +155,7 @@ class Table(Recovery):
         self._closed = False
         self._failed: BaseException | None = None
         self._mapped = 0
+        self._touched: set[Segment] = set()  # segments read since the last trim
         self._cache: OrderedDict[bytes, bytes] = OrderedDict()
         self._cache_bytes = cache_bytes
         self._cache_used = 0
@@ -463,10 +473,11 @@ class Table(Recovery):
             return None
         shard = loc & 0xFF
         end = value_at + value_len
+        huge = self.huge_maps
         try:
             view = seg.views[shard]
             if view is None or len(view) < end:
-                view = seg.view(shard, end)
+                view = seg.view(shard, end, huge)
         except FileNotFoundError:  # the segment was collected meanwhile
             return None
         if len(view) < end:
@@ -475,10 +486,14 @@ class Table(Recovery):
             )
         if self.verify_reads if verify is None else verify:
             self._check_record(seg, shard, value_at, value_len, key)
-        if value_len >= PREFETCH_BYTES:  # many pages: one read request for them all, not a fault each
-            seg.prefetch(shard, value_at, value_len)
+        if value_len >= PREFETCH_BYTES and not huge:  # one read request for many pages, not a fault each
+            seg.prefetch(shard, value_at, value_len)  # (a huge page's one fault reads its 2 MiB at once)
         if self.map_window is not None:
-            self._mapped += value_len
+            self._touched.add(seg)
+            if huge:  # a fault maps the whole huge page around it
+                self._mapped += ((end - 1) // HUGE_PAGE - value_at // HUGE_PAGE + 1) * HUGE_PAGE
+            else:
+                self._mapped += value_len
             if self._mapped > self.map_window:
                 self._trim()
         value = view[value_at:end]
@@ -489,7 +504,7 @@ class Table(Recovery):
     def _check_record(self, seg: Segment, shard: int, value_at: int, value_len: int, key: bytes) -> None:
         """:class:`CorruptValueError` unless the record before ``value_at`` is ``key``'s, whole and intact."""
         offset = value_at - fmt.RECORD_HEAD_SIZE - len(key)
-        mm = seg.mapping(shard, value_at + value_len)
+        mm = seg.mapping(shard, value_at + value_len, self.huge_maps)
         try:
             got, got_at, got_len = fmt.parse_record_head(mm, offset, len(mm))
             if (got, got_at, got_len) != (key, value_at, value_len):
@@ -499,9 +514,11 @@ class Table(Recovery):
             raise E.CorruptValueError(str(seg.values_paths[shard]), exc.offset, exc.reason) from None
 
     def _trim(self) -> None:
-        """Release the mapped pages of every segment (resident memory stays bounded by ``map_window``)."""
+        """Release the mapped pages of the segments read since the last trim (resident memory stays bounded
+        by ``map_window``; the cost follows the segments read, not the segments stored)."""
         self._mapped = 0
-        for seg in list(self._segments.values()):
+        touched, self._touched = self._touched, set()
+        for seg in touched:
             seg.trim()
 
     def _cache_put(self, key: bytes, value: bytes) -> None:

@@ -1,6 +1,8 @@
 """The store's API: put/get/exists/flush, bad input, closed and locked stores, shards, TTL, cache, CLI."""
 
+import errno
 import json
+import mmap
 import os
 
 import pytest
@@ -15,7 +17,9 @@ from offchain.store import (
     StoreInputError,
     StoreLockedError,
 )
-from offchain.store.table import Table
+from offchain.store import segment as seg_io
+from offchain.store.segment import Segment
+from offchain.store.table import PREFETCH_BYTES, Table
 from tests.offchain.store.support import Clock, child, key_of, value_of
 
 
@@ -219,6 +223,110 @@ def test_mapped_pages_are_trimmed(tmp_path):
         for i in range(20):
             assert bytes(table.get(key_of(i))) == value_of(i, 30_000)
         assert table._mapped <= 100_000
+
+
+def _rss_file_kib() -> int:
+    """This process's resident pages of mapped files, in KiB: ``RssFile`` plus ``RssShmem`` (tmpfs) of
+    ``/proc/self/status``."""
+    fields = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    if "RssFile" not in fields:
+        pytest.skip("no RssFile in /proc/self/status")
+    return sum(int(fields[name].split()[0]) for name in ("RssFile", "RssShmem") if name in fields)
+
+
+@pytest.mark.parametrize("huge", [False, True])
+def test_resident_memory_stays_bounded_while_reading(tmp_path, huge):
+    """48 MiB of 1 MiB values read twice: the mapped pages resident stay within the window (plus one
+    value, in whole huge pages with ``huge_maps``); without trimming they grow with the data read."""
+    if not os.path.exists("/proc/self/status"):
+        pytest.skip("needs /proc")
+    window, size, count = 4 << 20, 1 << 20, 48
+    values = [value_of(i, size) for i in range(count)]
+    growth = {}
+    for map_window in (window, None):
+        path = tmp_path / str(map_window)
+        with Store(path, map_window=map_window, huge_maps=huge) as store:
+            table = store.table("t")
+            for i in range(0, count, 8):
+                table.put_batch([(key_of(j), values[j]) for j in range(i, i + 8)])
+            table.flush()
+            bytes(table.get(key_of(0)))  # first-read imports and maps outside the measure
+            table._trim()
+            before = _rss_file_kib()
+            peak = before
+            for _ in range(2):
+                for i in range(count):
+                    view = table.get(key_of(i))
+                    assert view == values[i]  # every page of it touched
+                    view.release()
+                    peak = max(peak, _rss_file_kib())
+            growth[map_window] = (peak - before) << 10
+    assert growth[window] <= window + 2 * seg_io.HUGE_PAGE + (2 << 20)
+    assert growth[None] >= 32 << 20  # the measure sees mapped pages: the bound above is the trimming's
+
+
+def test_huge_maps_advise_huge_pages_and_read_large_values_without_a_request(tmp_path, monkeypatch):
+    """Default: one ``MADV_WILLNEED`` per large get. ``huge_maps``: the maps are ``MADV_HUGEPAGE`` and a
+    get makes no call (its first fault reads the huge page around it); both hand out views, no copy."""
+    advised = []
+    real_advise = seg_io.advise
+
+    def spy_advise(mm, name, *span):
+        advised.append((name, span))
+        real_advise(mm, name, *span)
+
+    monkeypatch.setattr(seg_io, "advise", spy_advise)
+    big, small = value_of(1, PREFETCH_BYTES + 100), value_of(2, 4096)
+    for huge in (False, True):
+        advised.clear()
+        with Store(tmp_path / str(huge), huge_maps=huge) as store:
+            table = store.table("t")
+            table.put_batch([(key_of(1), big), (key_of(2), small)])
+            got_big, got_small = table.get(key_of(1)), table.get(key_of(2))
+            for got, want in ((got_big, big), (got_small, small)):  # a view into the map: no copy
+                assert isinstance(got, memoryview) and isinstance(got.obj, mmap.mmap) and got == want
+            del got_big, got_small
+        names = [name for name, _ in advised]
+        if huge:
+            assert names == ["MADV_RANDOM", "MADV_HUGEPAGE"]
+        else:
+            assert names == ["MADV_RANDOM", "MADV_WILLNEED"]
+            start, length = advised[1][1]
+            assert start % mmap.PAGESIZE == 0 and start + length >= len(big)  # the big value's pages
+
+
+def test_huge_maps_must_be_a_bool(tmp_path):
+    with Store(tmp_path) as store:
+        with pytest.raises(StoreInputError, match="huge_maps"):
+            store.table("t", huge_maps="yes")
+
+
+def test_an_advice_the_kernel_lacks_is_ignored():
+    class OldKernelMap:
+        def madvise(self, option, *span):
+            raise OSError(errno.EINVAL, "Invalid argument")
+
+    seg_io.advise(OldKernelMap(), "MADV_HUGEPAGE")  # no transparent huge pages: a hint, ignored
+
+    class FailingMap:
+        def madvise(self, option, *span):
+            raise OSError(errno.EIO, "Input/output error")
+
+    with pytest.raises(OSError, match="Input/output"):
+        seg_io.advise(FailingMap(), "MADV_WILLNEED")
+
+
+def test_a_trim_releases_only_the_segments_read(tmp_path, monkeypatch):
+    trimmed = []
+    monkeypatch.setattr(Segment, "trim", lambda seg: trimmed.append(seg.id))
+    with Store(tmp_path, segment_bytes=50_000, map_window=60_000) as store:
+        table = store.table("t")
+        for i in range(40):
+            table.put(key_of(i), value_of(i, 20_000))
+        assert table.stats()["segments"] >= 10
+        for i in (0, 1, 2, 3):  # the first two segments only
+            table.get(key_of(i))
+    assert trimmed and set(trimmed) <= {0, 1}
 
 
 def test_open_scans_only_the_unflushed_tail(tmp_path, monkeypatch):
