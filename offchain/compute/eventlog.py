@@ -286,6 +286,53 @@ def _spec_id(c: _Cursor) -> dict[int, int]:
     return algs
 
 
+# confidential-containers' attestation-agent event log (AAEL) in its TCG2 form: AA appends each
+# event to cc_eventlog as an EV_EVENT_TAG record whose event data is a TCG_PCClientTaggedEvent
+# (le32 tag id "AAEL", le32 size, the entry text) and whose digests hash that event data
+# (guest-components attestation-agent/src/eventlog/tcg2.rs, Tcg2EventEntry::digest). The entry text
+# is "<Domain> <Operation> <Content>" (trustee's AAEL specification, "AAEL Log Entry Format").
+EV_EVENT_TAG = 0x00000006
+AAEL_TAG_ID = 0x4141454C  # ASCII "AAEL"
+_HASHLIB = {0x0004: "sha1", 0x000B: "sha256", 0x000C: "sha384", 0x000D: "sha512", 0x0012: "sm3"}
+
+
+def parse_aael_entry(event_data: bytes) -> tuple[str, str, str]:
+    """``(domain, operation, content)`` of an AAEL tagged event, strictly: the tag size is the rest
+    of the data; the text is printable ASCII (0x20-0x7E) only, so no tab, CR or LF; domain and
+    operation are non-empty and separated by single spaces; content is non-empty (it may hold
+    spaces). Anything else is an :class:`EventLogError`."""
+    if len(event_data) < 8 or int.from_bytes(event_data[:4], "little") != AAEL_TAG_ID:
+        raise EventLogError("not an AAEL tagged event")
+    size = int.from_bytes(event_data[4:8], "little")
+    text = event_data[8:]
+    if size != len(text):
+        raise EventLogError(f"AAEL tagged event size {size} is not its {len(text)} bytes of text")
+    if any(not 0x20 <= b <= 0x7E for b in text):
+        raise EventLogError("AAEL entry holds a character that is not printable ASCII")
+    parts = text.decode("ascii").split(" ", 2)
+    if len(parts) != 3 or not all(parts):
+        raise EventLogError(
+            f"AAEL entry {text[:80].decode('ascii')!r} is not '<domain> <operation> <content>'"
+        )
+    return parts[0], parts[1], parts[2]
+
+
+def _aael_event(mr: int, digests: dict[int, bytes], payload: bytes, record: int) -> Event:
+    try:
+        domain, operation, _ = parse_aael_entry(payload)
+    except EventLogError as exc:
+        raise _fail(None, f"record {record}: {exc}") from exc
+    for alg, digest in digests.items():
+        name = _HASHLIB.get(alg)
+        if name is None or name not in hashlib.algorithms_available:
+            continue  # SM3 where OpenSSL has none: SHA-384 (always present) is still checked
+        if hashlib.new(name, payload).digest() != digest:
+            raise _fail(
+                None, f"record {record}: AAEL {domain} {operation}: {name} digest does not match the entry"
+            )
+    return Event(mr - 1, digests[TPM_ALG_SHA384], EV_EVENT_TAG, f"{domain} {operation}", payload)
+
+
 def _padding(rest: bytes) -> bool:
     """The unused end of the CCEL log area: all 0xFF (as firmware leaves it) or all zero."""
     return not rest.strip(b"\xff") or not any(rest)
@@ -298,7 +345,9 @@ def parse_ccel(data: bytes) -> list[Event]:
     Strict: the Spec ID header first; every TCG_PCR_EVENT2 record carries exactly the header's
     algorithms, once each; MR index 1-4 (RTMR0-3; 0 is MRTD, which no event extends); nothing after
     the last record but uniform 0xFF or zero padding. EV_NO_ACTION records are checked and dropped
-    (never extended), so positions count the measured events."""
+    (never extended), so positions count the measured events. confidential-containers' AAEL records
+    (EV_EVENT_TAG, tag "AAEL") are parsed strictly (:func:`parse_aael_entry`) and their digests
+    recomputed over the tagged event."""
     data = bytes(data)
     if len(data) > MAX_CCEL:
         raise _fail(None, f"binary log of {len(data)} bytes exceeds {MAX_CCEL}")
@@ -326,7 +375,10 @@ def parse_ccel(data: bytes) -> list[Event]:
             raise _fail(len(out), f"record {c.record}: MR index {mr} is not an RTMR (1-4)")
         if len(out) >= MAX_EVENTS:
             raise _fail(None, f"more than {MAX_EVENTS} events")
-        out.append(Event(mr - 1, digests[TPM_ALG_SHA384], etype, None, payload))
+        if etype == EV_EVENT_TAG and payload[:4] == AAEL_TAG_ID.to_bytes(4, "little"):
+            out.append(_aael_event(mr, digests, payload, c.record))
+        else:
+            out.append(Event(mr - 1, digests[TPM_ALG_SHA384], etype, None, payload))
     return out
 
 

@@ -462,3 +462,71 @@ def test_a_non_runtime_event_preimage_must_hash_to_its_digest() -> None:
     assert parse_events([ok])[0].digest == hashlib.sha384(pre).digest()
     with pytest.raises(EventLogError, match="does not hash"):
         parse_events([{**ok, "preimage": b"other".hex()}])
+
+
+# ---- confidential-containers' AAEL records in cc_eventlog --------------------------------------
+# The event data of an AAEL record is a TCG_PCClientTaggedEvent: le32 "AAEL" tag id (0x4141454C,
+# bytes "LEAA"), le32 size, then "<domain> <operation> <content>" (trustee's AAEL specification;
+# guest-components attestation-agent/src/eventlog/tcg2.rs); every digest hashes that event data.
+
+PULL = (
+    b'github.com/confidential-containers PullImage {"digest":"sha256:' + b"0c" * 32 + b'","image":"alpine"}'
+)
+
+
+def _tagged(text: bytes, size: int | None = None) -> bytes:
+    return b"LEAA" + (len(text) if size is None else size).to_bytes(4, "little") + text
+
+
+def _aael(text: bytes, digest: bytes | None = None) -> Event:
+    data = _tagged(text)
+    return Event(3, digest or hashlib.sha384(data).digest(), 0x00000006, None, data)
+
+
+def test_aael_records_are_parsed_and_their_digests_recomputed(ca: TdxTestCA) -> None:
+    events = [*_boot_events(), _aael(PULL), _aael(b"domain operation content with spaces")]
+    for algorithms in ((0x000C,), (0x000B, 0x000C), (0x0004, 0x000B, 0x000C, 0x000D)):
+        parsed = parse_ccel(ccel_log(events, algorithms=algorithms))
+        assert [e.name for e in parsed[-2:]] == [
+            "github.com/confidential-containers PullImage",
+            "domain operation",
+        ]
+        assert parsed[-2].digest == hashlib.sha384(b"LEAA" + len(PULL).to_bytes(4, "little") + PULL).digest()
+        assert parsed[-1].index == 3 and parsed[-1].payload == _tagged(
+            b"domain operation content with spaces"
+        )
+    parsed = parse_ccel(ccel_log(events))
+    v = _verify(ca, tuple(replay(parsed)), parsed)
+    assert v.accepted, v.first_failure
+
+
+AAEL_BAD = {
+    "digest of other text": _aael(PULL, hashlib.sha384(_tagged(b"a b c")).digest()),
+    "two fields": _aael(b"domain operation"),
+    "empty content": _aael(b"domain operation "),
+    "double space": _aael(b"domain  operation content"),
+    "leading space": _aael(b" domain operation content"),
+    "line feed": _aael(b"domain operation con\ntent"),
+    "carriage return": _aael(b"domain operation content\r"),
+    "tab": _aael(b"domain\toperation content x"),
+    "non-ASCII": _aael("domain operation caf\u00e9".encode()),
+    "size short": Event(3, hashlib.sha384(_tagged(b"a b c", 4)).digest(), 6, None, _tagged(b"a b c", 4)),
+    "size past the end": Event(
+        3, hashlib.sha384(_tagged(b"a b c", 9)).digest(), 6, None, _tagged(b"a b c", 9)
+    ),
+    "no size": Event(3, hashlib.sha384(b"LEAA\x01").digest(), 6, None, b"LEAA\x01"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(AAEL_BAD))
+def test_a_bad_aael_record_is_a_typed_error(case: str) -> None:
+    raw = ccel_log([*_boot_events(), AAEL_BAD[case]], algorithms=(0x000B, 0x000C))
+    with pytest.raises(EventLogError, match="record 6"):
+        load_event_log(raw)
+
+
+def test_a_wrong_sha256_of_an_aael_record_is_caught() -> None:
+    raw = ccel_log([_aael(PULL)], algorithms=(0x000B, 0x000C))
+    at = raw.index(hashlib.sha256(_tagged(PULL)).digest())
+    with pytest.raises(EventLogError, match="sha256 digest does not match"):
+        parse_ccel(_patch(raw, at, bytes(32)))
