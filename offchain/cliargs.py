@@ -4,6 +4,7 @@ a bad value is one line and exit 2 before any heavy work (never after it, losing
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from pathlib import Path
 
@@ -59,3 +60,33 @@ def uint(bits: int):
 
     parse.__name__ = f"uint{bits}"
     return parse
+
+
+def path(text: str) -> Path:
+    """An argparse type: a path, never the empty string (which would silently mean the current
+    directory, as an unset shell variable does)."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path (use . for the current directory)")
+    return Path(text)
+
+
+def timestamp(text: str) -> float:
+    """An argparse type: seconds since the epoch, a finite non-negative number."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 0, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (decimal)."""
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
