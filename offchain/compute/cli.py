@@ -148,7 +148,7 @@ def cmd_receipt_make(args: argparse.Namespace) -> int:
     at = _time(args.at) or datetime.now(UTC).replace(microsecond=0)
     ca = load_dir(Path(args.devtee))
     input_data, output_data = _read(args.input, "input", None), _read(args.output, "output", None)
-    digest = parse_digest(args.image_digest) if args.image_digest else image_digest(args.image).raw
+    digest = parse_digest(args.image_digest) if args.image is None else image_digest(args.image).raw
     bundle = DevTEE(ca, digest).run(input_data, output_data, at, app_id=app_id, chain_id=args.chain_id)
     text = bundle.dumps()
     if out is not None:

@@ -127,6 +127,19 @@ BAD_COMMANDS = [
     ["chain", "abi", "--out", ""],
     ["chain", "--devnet", "", "addresses"],
     ["compute", "devtee", "init", ""],
+    [
+        "compute",
+        "receipt",
+        "make",
+        "--devtee",
+        "{devtee}",
+        "--image-digest",
+        "",
+        "--input",
+        "{deep}",
+        "--output",
+        "{deep}",
+    ],
     ["ai", "run", "--prompt", "hi", "--tiny", "-1"],
     ["ai", "run", "--prompt", "hi", "--tiny", "9" * 80],
     ["ai", "run", "--prompt", "hi", "--prefill-chunk", "0"],
@@ -144,7 +157,10 @@ def test_bad_input_to_each_command_is_one_line_and_exit_2(argv, tmp_path, capsys
     monkeypatch.delenv("EIGEN_AI_OPERATOR_KEY", raising=False)
     (tmp_path / "garbage").write_bytes(b"\x00\xffnot a model or a quote")
     (tmp_path / "deep").write_text("[" * 100_000 + "]" * 100_000)
-    argv = [a.format(tmp=tmp_path, deep=tmp_path / "deep") for a in argv]
+    if "{devtee}" in argv:
+        assert main(["compute", "devtee", "init", str(tmp_path / "devtee")]) == 0
+        capsys.readouterr()
+    argv = [a.format(tmp=tmp_path, deep=tmp_path / "deep", devtee=tmp_path / "devtee") for a in argv]
     try:
         rc = main(argv)
     except SystemExit as exc:
