@@ -7,12 +7,15 @@ Each parser takes the error type to raise, so every caller keeps its own typed e
 - :func:`b32`: a ``bytes32`` from 32 bytes or (``text=True``) a hex string with or without ``0x``;
 - :func:`address`: a ``0x``-prefixed 20-byte hex address, returned in lower case;
 - :func:`uint`: a ``uintN`` from a Python ``int`` (``bool`` is refused) in ``[0, 2**bits)``;
-- :func:`sha256_file`: the SHA-256 of a file, read in 4 MiB blocks.
+- :func:`sha256_file`: the SHA-256 of a file, read in 4 MiB blocks;
+- :func:`json_depth`: refuse JSON text nested deeper than a limit, before the standard library's
+  recursive parser sees it (which, under a raised recursion limit, can overflow the C stack).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +62,21 @@ def sha256_file(path: str | Path) -> bytes:
         for block in iter(lambda: fh.read(1 << 22), b""):
             h.update(block)
     return h.digest()
+
+
+JSON_MAX_DEPTH = 256
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def json_depth(text: str | bytes, what: str, err: type[Exception], limit: int = JSON_MAX_DEPTH) -> None:
+    """Raise ``err`` when JSON ``text`` nests arrays/objects deeper than ``limit`` (brackets inside
+    strings do not count). Malformed text is left to the parser to report."""
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return
+    depth = 0
+    for m in _JSON_BRACKET.finditer(_JSON_STRING.sub(b"", data)):
+        depth += 1 if m.group() in (b"[", b"{") else -1
+        if depth > limit:
+            raise err(f"{what}: JSON nested deeper than {limit} levels")

@@ -65,8 +65,9 @@ class EigenParser(argparse.ArgumentParser):
 
 
 # What a command may raise on bad input that is not yet one of the package's typed errors: a file that
-# cannot be read or written, bytes that do not decode, a value out of range, a request too large.
-INPUT_ERRORS = (OSError, UnicodeError, ValueError, OverflowError, MemoryError)
+# cannot be read or written, bytes that do not decode, a value out of range, a request too large, a
+# document nested too deeply for the standard library's parsers (RecursionError).
+INPUT_ERRORS = (OSError, UnicodeError, ValueError, OverflowError, MemoryError, RecursionError)
 
 
 def build_parser() -> argparse.ArgumentParser:

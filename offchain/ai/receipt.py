@@ -408,8 +408,11 @@ class Receipt:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Receipt:
+        abi.json_depth(text, "receipt", InferenceReceiptError)
         try:
             d = json.loads(text)
         except (ValueError, UnicodeDecodeError) as exc:
             raise InferenceReceiptError(f"receipt is not valid JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise InferenceReceiptError("receipt is not valid JSON: nested too deeply") from exc
         return cls.from_dict(d)

@@ -20,6 +20,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from offchain import cliargs
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
@@ -29,7 +31,10 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--devnet", type=Path, default=None, help="the devnet folder (default: .devnet in the checkout)"
+        "--devnet",
+        type=cliargs.path,
+        default=None,
+        help="the devnet folder (default: .devnet in the checkout)",
     )
     p.add_argument("--rpc", default=None, help="a node's JSON-RPC URL (default: the devnet's)")
     p.add_argument("--deployment", type=Path, default=None, help="a deployment record or devnet.json to use")
@@ -49,7 +54,9 @@ def register(sub: Any) -> None:
 
     s.add_parser("addresses", help="print the deployment's addresses (JSON)").set_defaults(func=_addresses)
     ab = s.add_parser("abi", help="write each contract's ABI as JSON (for non-ape clients)")
-    ab.add_argument("--out", type=Path, required=True, help="the folder to write <Contract>.json into")
+    ab.add_argument(
+        "--out", type=cliargs.path, required=True, help="the folder to write <Contract>.json into"
+    )
     ab.set_defaults(func=_abi)
 
     op = s.add_parser("operator", help="register, allocate, status")

@@ -29,6 +29,8 @@ from offchain.chain.deploy import (
     deploy_core,
     deploy_inference_disputes,
     deploy_token,
+    load_avs_configs,
+    load_config,
 )
 from offchain.chain.errors import DeployConfigError
 
@@ -101,6 +103,13 @@ class Parameters:
             if comp in comps:
                 out += [f"{key}.{k} = {v}" for k, v in d[key].items()]
         return out
+
+
+def load_parameters(network: str, path: Path | str | None = None) -> Parameters:
+    """Every parameter for ape network `network` from the deploy configuration: the core's keys and
+    the ``compute_avs`` / ``inference_disputes`` sections (defaults + the network's overrides)."""
+    compute, disputes = load_avs_configs(network, path)
+    return Parameters(load_config(network, path), compute, disputes)
 
 
 # Core parameters whose difference does not make the recorded deployment another one: eigen_enabled

@@ -92,22 +92,37 @@ class DeployConfig:
             )
 
 
-def load_config(network: str, path: Path | str | None = None) -> DeployConfig:
-    """Parameters for ape network `network` ("local", "sepolia", ...): defaults + its overrides."""
+# Sections of config/deploy.yaml (under `default` and under a network) holding the AVS contracts'
+# parameters: see load_avs_configs.
+AVS_SECTIONS = ("compute_avs", "inference_disputes")
+
+
+def _read_config(network: str, path: Path | str | None) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+    """The configuration file's path, its `default` mapping and the overrides for `network`."""
     p = Path(path) if path else DEFAULT_CONFIG
     try:
         raw = yaml.safe_load(p.read_text())
     except FileNotFoundError as exc:
         raise DeployConfigError(f"deploy configuration not found: {p}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DeployConfigError(f"deploy configuration {p} is unreadable: {exc}") from exc
     except yaml.YAMLError as exc:
         raise DeployConfigError(f"deploy configuration {p} is not valid YAML: {exc}") from exc
     if not isinstance(raw, dict) or not isinstance(raw.get("default"), dict):
         raise DeployConfigError(f"{p}: needs a 'default' mapping")
-    merged: dict[str, Any] = dict(raw["default"])
-    overrides = (raw.get("networks") or {}).get(network) or {}
+    networks = raw.get("networks") or {}
+    if not isinstance(networks, dict):
+        raise DeployConfigError(f"{p}: networks must be a mapping")
+    overrides = networks.get(network) or {}
     if not isinstance(overrides, dict):
         raise DeployConfigError(f"{p}: networks.{network} must be a mapping")
-    merged.update(overrides)
+    return p, raw["default"], overrides
+
+
+def load_config(network: str, path: Path | str | None = None) -> DeployConfig:
+    """Parameters for ape network `network` ("local", "sepolia", ...): defaults + its overrides."""
+    p, default, overrides = _read_config(network, path)
+    merged = {k: v for k, v in {**default, **overrides}.items() if k not in AVS_SECTIONS}
     known = set(DeployConfig.__dataclass_fields__)
     unknown = set(merged) - known
     if unknown:
@@ -246,20 +261,38 @@ def deploy_core(
 # ---- AVS contracts (contracts/avs) -------------------------------------------------------------
 
 
+SECONDS_MAX = UINT32_MAX  # windows and lifetimes in seconds: below 2^32 (136 years)
+WAD = 10**18
+METADATA_URI_MAX = 1024  # String[1024] in the contracts' initialize
+
+
+def _check_int(section: str, name: str, v: Any, low: int, high: int, what: str) -> None:
+    if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+        raise DeployConfigError(f"{section}.{name} must be {what}: got {v!r}")
+
+
+def _check_uri(section: str, v: Any) -> None:
+    if not isinstance(v, str) or not v or len(v.encode()) > METADATA_URI_MAX:
+        raise DeployConfigError(
+            f"{section}.metadata_uri must be a non-empty string of at most {METADATA_URI_MAX} bytes: got {v!r}"
+        )
+
+
 @dataclass(frozen=True)
 class ComputeAVSConfig:
-    """Parameters of ComputeAVS: how long operators' enrolment signatures stay usable and the share
-    of an operator's allocation to the compute set that a proven fault slashes (WAD = 100%)."""
+    """Parameters of ComputeAVS (the ``compute_avs`` section of config/deploy.yaml): how long
+    operators' enrolment signatures stay usable (seconds) and the share of an operator's allocation
+    to the compute set that a proven fault slashes (WAD = 10^18 = 100%)."""
 
     enrolment_ttl_s: int = 86400
     fault_wad: int = 10**17
     metadata_uri: str = "https://compute.example/avs.json"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.enrolment_ttl_s, int) or self.enrolment_ttl_s <= 0:
-            raise DeployConfigError("enrolment_ttl_s must be a positive integer")
-        if not isinstance(self.fault_wad, int) or not 0 < self.fault_wad <= 10**18:
-            raise DeployConfigError("fault_wad must be in (0, 10**18]")
+        s = "compute_avs"
+        _check_int(s, "enrolment_ttl_s", self.enrolment_ttl_s, 1, SECONDS_MAX, "an integer in [1, 2^32)")
+        _check_int(s, "fault_wad", self.fault_wad, 1, WAD, "an integer in [1, 10^18] (WAD = 100%)")
+        _check_uri(s, self.metadata_uri)
 
 
 def deploy_compute_avs(
@@ -330,10 +363,11 @@ def deploy_token(project: Any, deployer: Any, d: Deployment, config: DeployConfi
 
 @dataclass(frozen=True)
 class InferenceDisputesConfig:
-    """Parameters of InferenceDisputes: the challenger's bond (wei), how long a registered receipt
-    can be challenged and how long the inference set has to post a verdict (seconds), and the share
-    of the operator's allocation to the set that a receipt proven wrong slashes (WAD = 100%). Keep
-    both windows well inside the deallocation delay so the operator is still slashable."""
+    """Parameters of InferenceDisputes (the ``inference_disputes`` section of config/deploy.yaml):
+    the challenger's bond (wei), how long a registered receipt can be challenged and how long the
+    inference set has to post a verdict (seconds), and the share of the operator's allocation to the
+    set that a receipt proven wrong slashes (WAD = 10^18 = 100%). Keep both windows well inside the
+    deallocation delay so the operator is still slashable."""
 
     challenge_bond_wei: int = 10**17
     challenge_window_s: int = 3600
@@ -342,16 +376,37 @@ class InferenceDisputesConfig:
     metadata_uri: str = "https://ai.example/avs.json"
 
     def __post_init__(self) -> None:
-        for name in ("challenge_bond_wei", "challenge_window_s", "resolution_window_s"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise DeployConfigError(f"{name} must be a positive integer")
-        if (
-            isinstance(self.slash_wad, bool)
-            or not isinstance(self.slash_wad, int)
-            or not 0 < self.slash_wad <= 10**18
-        ):
-            raise DeployConfigError("slash_wad must be in (0, 10**18]")
+        s = "inference_disputes"
+        _check_int(
+            s, "challenge_bond_wei", self.challenge_bond_wei, 1, 2**224 - 1, "an integer in [1, 2^224)"
+        )
+        for name in ("challenge_window_s", "resolution_window_s"):
+            _check_int(s, name, getattr(self, name), 1, SECONDS_MAX, "an integer in [1, 2^32)")
+        _check_int(s, "slash_wad", self.slash_wad, 1, WAD, "an integer in [1, 10^18] (WAD = 100%)")
+        _check_uri(s, self.metadata_uri)
+
+
+def load_avs_configs(
+    network: str, path: Path | str | None = None
+) -> tuple[ComputeAVSConfig, InferenceDisputesConfig]:
+    """The AVS contracts' parameters for ape network `network`: the ``compute_avs`` and
+    ``inference_disputes`` sections of `default`, each key overridden by the same section under
+    ``networks.<network>``; a key in neither takes the dataclass default. An unknown key, a section
+    that is not a mapping or a bad value is a DeployConfigError naming ``section.key``."""
+    p, default, overrides = _read_config(network, path)
+    out: list[Any] = []
+    for section, cls in zip(AVS_SECTIONS, (ComputeAVSConfig, InferenceDisputesConfig), strict=True):
+        merged: dict[str, Any] = {}
+        for where, source in (("default", default), (f"networks.{network}", overrides)):
+            part = source.get(section) or {}
+            if not isinstance(part, dict):
+                raise DeployConfigError(f"{p}: {where}.{section} must be a mapping")
+            merged.update(part)
+        unknown = set(merged) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise DeployConfigError(f"{p}: unknown keys {sorted(unknown)} in {section}")
+        out.append(cls(**merged))
+    return out[0], out[1]
 
 
 def deploy_inference_disputes(

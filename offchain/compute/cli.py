@@ -127,7 +127,11 @@ def cmd_devtee_init(args: argparse.Namespace) -> int:
             raise ComputeError("--seed must not be empty (leave it out for a random seed)")
     ca = init_dir(Path(args.dir), seed, force=args.force)
     _print(
-        {"dir": args.dir, "root": str(Path(args.dir) / "root.pem"), "root_fingerprint": ca.root_fingerprint}
+        {
+            "dir": str(args.dir),
+            "root": str(Path(args.dir) / "root.pem"),
+            "root_fingerprint": ca.root_fingerprint,
+        }
     )
     return 0
 
@@ -144,7 +148,7 @@ def cmd_receipt_make(args: argparse.Namespace) -> int:
     at = _time(args.at) or datetime.now(UTC).replace(microsecond=0)
     ca = load_dir(Path(args.devtee))
     input_data, output_data = _read(args.input, "input", None), _read(args.output, "output", None)
-    digest = parse_digest(args.image_digest) if args.image_digest else image_digest(args.image).raw
+    digest = parse_digest(args.image_digest) if args.image is None else image_digest(args.image).raw
     bundle = DevTEE(ca, digest).run(input_data, output_data, at, app_id=app_id, chain_id=args.chain_id)
     text = bundle.dumps()
     if out is not None:
@@ -229,7 +233,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     dt = _parser(c_sub, "devtee", "development TEE (Nitro-format evidence from a local test CA)")
     dt_sub = dt.add_subparsers(dest="devtee_command", metavar="COMMAND")
     di = _parser(dt_sub, "init", "create a dev-TEE directory (CA seed + root.pem)")
-    di.add_argument("dir", help="directory to create (its parents are created too)")
+    di.add_argument("dir", type=cliargs.path, help="directory to create (its parents are created too)")
     di.add_argument("--seed", help="hex seed of the CA keys (default: 32 random bytes)")
     di.add_argument(
         "--force", action="store_true", help="replace an existing dev-TEE CA in DIR (its old key is lost)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from offchain import abi
 from offchain.errors import EigenError
 
 
@@ -37,9 +38,12 @@ def _no_constant(name: str) -> Any:
 def load_json(text: str | bytes, what: str, error: type[EigenError]) -> Any:
     """Strict RFC 8259 JSON: a key repeated in one object (at any depth) or NaN/Infinity is ``error``,
     never "the last one wins" (two parsers of one document must not disagree on what it says)."""
+    abi.json_depth(text, what, error)
     try:
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except _Refused as exc:
         raise error(f"{what}: {exc}") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise error(f"{what} is not JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise error(f"{what}: JSON nested too deeply") from exc

@@ -27,6 +27,11 @@ class EventLogError(EvidenceFormatError):
         self.position = position
 
 
+class UnknownEventVersionError(EventLogError):
+    """A dstack runtime event names a digest version (``version``) this verifier does not know: its
+    digest cannot be recomputed, so the event is refused rather than trusted."""
+
+
 class CollateralError(AttestationError):
     """Collateral (TCB info, QE identity, CRLs, issuer chains) is malformed or unusable."""
 

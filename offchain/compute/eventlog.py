@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from offchain.compute.codec import load_json
-from offchain.compute.errors import EventLogError, EvidenceFormatError
+from offchain.compute.errors import EventLogError, EvidenceFormatError, UnknownEventVersionError
 
 IMAGE_EVENT_TAG = b"eigen.compute.image.v1:"
 ZERO48 = bytes(48)
@@ -41,9 +41,56 @@ def image_measurement(image_digest: bytes) -> bytes:
     return extend(ZERO48, image_event_digest(image_digest))
 
 
-def dstack_event_digest(name: str, payload: bytes, event_type: int = DSTACK_EVENT_TYPE) -> bytes:
-    """dstack runtime event (v1): SHA-384(le32(type) || ":" || name || ":" || payload)."""
-    return hashlib.sha384(event_type.to_bytes(4, "little") + b":" + name.encode() + b":" + payload).digest()
+DSTACK_EVENT_VERSIONS = (1, 2)
+
+_JCS_SHORT = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def _jcs_string(text: str) -> str:
+    """A JSON string as RFC 8785 (JCS) section 3.2.2.2 serializes it: quote, backslash and the
+    control characters with a short form escaped as such, the other controls (below U+0020) as
+    lowercase \\u00hh, everything else verbatim."""
+    out = ['"']
+    for ch in text:
+        if ch in _JCS_SHORT:
+            out.append(_JCS_SHORT[ch])
+        elif ch < " ":
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def dstack_event_preimage(name: str, payload: bytes, version: int = 1) -> bytes:
+    """The bytes whose SHA-384 is a dstack runtime event's digest, per dstack's
+    ``RuntimeEvent::preimage`` (dstack/cc-eventlog/src/runtime_events.rs; the versions are
+    ``EventLogVersion`` in dstack/dstack-types/src/lib.rs):
+
+    - version 1: ``le32(0x08000001) || ":" || name || ":" || payload``;
+    - version 2: the UTF-8 of the JCS (RFC 8785) canonical JSON object
+      ``{"name": name, "payload": lowercase hex of payload, "type": 134217729}`` (keys sorted,
+      no whitespace; ``canonical_event_json_v2`` there).
+
+    Any other version is an :class:`UnknownEventVersionError`; a name that is not valid Unicode
+    text (a lone surrogate from a JSON escape) an :class:`EventLogError`."""
+    try:
+        name_utf8 = name.encode()
+    except UnicodeEncodeError as exc:
+        raise EventLogError(f"event name {name!r} is not valid UTF-8 text") from exc
+    if version == 1:
+        return DSTACK_EVENT_TYPE.to_bytes(4, "little") + b":" + name_utf8 + b":" + payload
+    if version == 2:
+        text = f'{{"name":{_jcs_string(name)},"payload":"{payload.hex()}","type":{DSTACK_EVENT_TYPE}}}'
+        return text.encode()
+    raise UnknownEventVersionError(
+        f"dstack runtime event version {version!r} is unknown (known: {', '.join(map(str, DSTACK_EVENT_VERSIONS))})"
+    )
+
+
+def dstack_event_digest(name: str, payload: bytes, version: int = 1) -> bytes:
+    """A dstack runtime event's RTMR digest: SHA-384 of :func:`dstack_event_preimage`."""
+    return hashlib.sha384(dstack_event_preimage(name, payload, version)).digest()
 
 
 @dataclass(frozen=True)
@@ -57,6 +104,7 @@ class Event:
     event_type: int | None = None
     name: str | None = None
     payload: bytes | None = None
+    version: int = 1
 
     @property
     def extends(self) -> bool:
@@ -71,6 +119,8 @@ class Event:
             out["event"] = self.name
         if self.payload is not None:
             out["event_payload"] = self.payload.hex()
+        if self.version != 1:
+            out["version"] = self.version
         return out
 
     def describe(self, position: int) -> str:
@@ -78,7 +128,7 @@ class Event:
         return f"event #{position}{label} (RTMR{self.index}, digest {self.digest.hex()[:16]}…)"
 
 
-_EVENT_KEYS = frozenset({"imr", "digest", "event_type", "event", "event_payload"})
+_EVENT_KEYS = frozenset({"imr", "digest", "event_type", "event", "event_payload", "version", "preimage"})
 MAX_EVENTS = 1 << 16
 
 
@@ -99,9 +149,16 @@ def _hex_field(e: dict[str, Any], key: str, position: int) -> bytes:
 
 def parse_event(e: Any, position: int, registers: int = 4) -> Event:
     """One event, strictly: an object with ``imr`` (0..registers-1) and a 48-byte hex ``digest``, and
-    optionally dstack's ``event_type`` (u32), ``event`` (name) and ``event_payload`` (hex); no other
-    keys. A dstack runtime event (type 0x08000001) must carry its name and payload, and its digest
-    must recompute from them (dstack's v1 rule); an empty or absent digest means "compute it"."""
+    optionally dstack's ``event_type`` (u32), ``event`` (name), ``event_payload`` (hex), ``version``
+    (the runtime-event digest version, 1 when absent) and ``preimage`` (hex); no other keys.
+
+    A dstack runtime event (type 0x08000001) must carry its name and payload, and its digest must
+    recompute from them by the rule of its version (:func:`dstack_event_preimage`); an empty or
+    absent digest means "compute it". A version other than 1 or 2 is an
+    :class:`UnknownEventVersionError`, and a version on any other event type is refused (dstack
+    gives one to runtime events only). A ``preimage`` (dstack sends it with v2 events) must hash to
+    the digest, and for a runtime event be exactly the recomputed preimage, as dstack's
+    ``validate_v2_preimages`` requires."""
     if not isinstance(e, dict):
         raise _fail(position, f"must be a JSON object, not {type(e).__name__}")
     unknown = set(e) - _EVENT_KEYS
@@ -118,19 +175,41 @@ def parse_event(e: Any, position: int, registers: int = 4) -> Event:
     name = e.get("event")
     if name is not None and not isinstance(name, str):
         raise _fail(position, "event (the name) must be a string")
+    version = e.get("version", 1)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise _fail(position, f"version must be an integer, not {version!r}")
+    if version not in DSTACK_EVENT_VERSIONS:
+        raise UnknownEventVersionError(
+            f"event #{position}: dstack runtime event version {version} is unknown (known: "
+            f"{', '.join(map(str, DSTACK_EVENT_VERSIONS))}); its digest cannot be recomputed",
+            position,
+        )
+    if version != 1 and etype != DSTACK_EVENT_TYPE:
+        raise _fail(position, f"version {version} is given on an event that is not a dstack runtime event")
     payload = _hex_field(e, "event_payload", position) if "event_payload" in e else None
     digest = _hex_field(e, "digest", position) if "digest" in e else b""
+    preimage = _hex_field(e, "preimage", position) if "preimage" in e else None
     if etype == DSTACK_EVENT_TYPE:
         if name is None or payload is None:
             raise _fail(position, "a dstack runtime event needs its name (event) and event_payload")
-        want = dstack_event_digest(name, payload, etype)
+        try:
+            expected = dstack_event_preimage(name, payload, version)
+        except EventLogError as exc:
+            raise _fail(position, str(exc)) from exc
+        if preimage is not None and preimage != expected:
+            raise _fail(
+                position, f"{name!r}: preimage is not the v{version} preimage of its name and payload"
+            )
+        want = hashlib.sha384(expected).digest()
         if not digest:
             digest = want
         elif digest != want:
-            raise _fail(position, f"{name!r}: digest does not match its name and payload")
+            raise _fail(position, f"{name!r}: digest does not match its name and payload (v{version} rule)")
+    elif preimage is not None and hashlib.sha384(preimage).digest() != digest:
+        raise _fail(position, "preimage does not hash (SHA-384) to the digest")
     if len(digest) != 48:
         raise _fail(position, f"digest must be 48 bytes (SHA-384), not {len(digest)}")
-    return Event(idx, digest, etype, name, payload)
+    return Event(idx, digest, etype, name, payload, version)
 
 
 def parse_events(items: Any, registers: int = 4) -> list[Event]:
@@ -207,6 +286,53 @@ def _spec_id(c: _Cursor) -> dict[int, int]:
     return algs
 
 
+# confidential-containers' attestation-agent event log (AAEL) in its TCG2 form: AA appends each
+# event to cc_eventlog as an EV_EVENT_TAG record whose event data is a TCG_PCClientTaggedEvent
+# (le32 tag id "AAEL", le32 size, the entry text) and whose digests hash that event data
+# (guest-components attestation-agent/src/eventlog/tcg2.rs, Tcg2EventEntry::digest). The entry text
+# is "<Domain> <Operation> <Content>" (trustee's AAEL specification, "AAEL Log Entry Format").
+EV_EVENT_TAG = 0x00000006
+AAEL_TAG_ID = 0x4141454C  # ASCII "AAEL"
+_HASHLIB = {0x0004: "sha1", 0x000B: "sha256", 0x000C: "sha384", 0x000D: "sha512", 0x0012: "sm3"}
+
+
+def parse_aael_entry(event_data: bytes) -> tuple[str, str, str]:
+    """``(domain, operation, content)`` of an AAEL tagged event, strictly: the tag size is the rest
+    of the data; the text is printable ASCII (0x20-0x7E) only, so no tab, CR or LF; domain and
+    operation are non-empty and separated by single spaces; content is non-empty (it may hold
+    spaces). Anything else is an :class:`EventLogError`."""
+    if len(event_data) < 8 or int.from_bytes(event_data[:4], "little") != AAEL_TAG_ID:
+        raise EventLogError("not an AAEL tagged event")
+    size = int.from_bytes(event_data[4:8], "little")
+    text = event_data[8:]
+    if size != len(text):
+        raise EventLogError(f"AAEL tagged event size {size} is not its {len(text)} bytes of text")
+    if any(not 0x20 <= b <= 0x7E for b in text):
+        raise EventLogError("AAEL entry holds a character that is not printable ASCII")
+    parts = text.decode("ascii").split(" ", 2)
+    if len(parts) != 3 or not all(parts):
+        raise EventLogError(
+            f"AAEL entry {text[:80].decode('ascii')!r} is not '<domain> <operation> <content>'"
+        )
+    return parts[0], parts[1], parts[2]
+
+
+def _aael_event(mr: int, digests: dict[int, bytes], payload: bytes, record: int) -> Event:
+    try:
+        domain, operation, _ = parse_aael_entry(payload)
+    except EventLogError as exc:
+        raise _fail(None, f"record {record}: {exc}") from exc
+    for alg, digest in digests.items():
+        name = _HASHLIB.get(alg)
+        if name is None or name not in hashlib.algorithms_available:
+            continue  # SM3 where OpenSSL has none: SHA-384 (always present) is still checked
+        if hashlib.new(name, payload).digest() != digest:
+            raise _fail(
+                None, f"record {record}: AAEL {domain} {operation}: {name} digest does not match the entry"
+            )
+    return Event(mr - 1, digests[TPM_ALG_SHA384], EV_EVENT_TAG, f"{domain} {operation}", payload)
+
+
 def _padding(rest: bytes) -> bool:
     """The unused end of the CCEL log area: all 0xFF (as firmware leaves it) or all zero."""
     return not rest.strip(b"\xff") or not any(rest)
@@ -219,7 +345,9 @@ def parse_ccel(data: bytes) -> list[Event]:
     Strict: the Spec ID header first; every TCG_PCR_EVENT2 record carries exactly the header's
     algorithms, once each; MR index 1-4 (RTMR0-3; 0 is MRTD, which no event extends); nothing after
     the last record but uniform 0xFF or zero padding. EV_NO_ACTION records are checked and dropped
-    (never extended), so positions count the measured events."""
+    (never extended), so positions count the measured events. confidential-containers' AAEL records
+    (EV_EVENT_TAG, tag "AAEL") are parsed strictly (:func:`parse_aael_entry`) and their digests
+    recomputed over the tagged event."""
     data = bytes(data)
     if len(data) > MAX_CCEL:
         raise _fail(None, f"binary log of {len(data)} bytes exceeds {MAX_CCEL}")
@@ -247,7 +375,10 @@ def parse_ccel(data: bytes) -> list[Event]:
             raise _fail(len(out), f"record {c.record}: MR index {mr} is not an RTMR (1-4)")
         if len(out) >= MAX_EVENTS:
             raise _fail(None, f"more than {MAX_EVENTS} events")
-        out.append(Event(mr - 1, digests[TPM_ALG_SHA384], etype, None, payload))
+        if etype == EV_EVENT_TAG and payload[:4] == AAEL_TAG_ID.to_bytes(4, "little"):
+            out.append(_aael_event(mr, digests, payload, c.record))
+        else:
+            out.append(Event(mr - 1, digests[TPM_ALG_SHA384], etype, None, payload))
     return out
 
 

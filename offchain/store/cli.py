@@ -14,7 +14,9 @@ import json
 import sys
 from typing import Any
 
-from offchain.store.db import Store
+from offchain import cliargs
+from offchain.store import errors as E
+from offchain.store.db import META, Store
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -61,7 +63,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
-    """Delete expired segments in every table."""
+    """Delete expired segments in every table (of an existing store: gc never creates one)."""
+    if not (args.dir / META).is_file():
+        raise E.StoreInputError(f"no store at {args.dir}")
     with Store(args.dir) as store:
         for name in store.table_names():
             removed = store.table(name).gc(args.now)
@@ -92,9 +96,9 @@ def register(subparsers: Any) -> None:
     parsers = {}
     for name, (func, text) in ACTIONS.items():
         parsers[name] = sub.add_parser(name, help=text)
-        parsers[name].add_argument("dir", help="the store's (primary) directory")
+        parsers[name].add_argument("dir", type=cliargs.path, help="the store's (primary) directory")
         parsers[name].set_defaults(func=func)
     parsers["stats"].add_argument("--json", action="store_true", help="print JSON")
     parsers["gc"].add_argument(
-        "--now", type=float, help="the time to expire against (seconds since the epoch)"
+        "--now", type=cliargs.timestamp, help="the time to expire against (seconds since the epoch)"
     )

@@ -47,6 +47,7 @@ def test_vectors_path_points_beside_project():
         ValueError("line one\nline two"),
         OverflowError("too big"),
         MemoryError("cannot allocate"),
+        RecursionError("maximum recursion depth exceeded while decoding a JSON array"),
     ],
 )
 def test_input_errors_are_one_line_and_exit_2(exc, capsys, monkeypatch):
@@ -113,3 +114,66 @@ def test_every_option_of_every_command_has_help():
         and not (a.help and a.help.strip())
     ]
     assert missing == []
+
+
+# Bad inputs found by driving every sub-command with unreadable files, directories, missing folders,
+# huge or negative numbers and malformed JSON (each was a traceback, a second stderr line, or a store
+# or files silently created in the current directory). "{deep}" is JSON nested 100000 levels deep.
+BAD_COMMANDS = [
+    ["store", "gc", "{tmp}/nostore"],
+    ["store", "stats", ""],
+    ["store", "gc", "{tmp}/nostore", "--now", "nan"],
+    ["store", "gc", "{tmp}/nostore", "--now", "-5"],
+    ["chain", "abi", "--out", ""],
+    ["chain", "--devnet", "", "addresses"],
+    ["compute", "devtee", "init", ""],
+    [
+        "compute",
+        "receipt",
+        "make",
+        "--devtee",
+        "{devtee}",
+        "--image-digest",
+        "",
+        "--input",
+        "{deep}",
+        "--output",
+        "{deep}",
+    ],
+    ["ai", "run", "--prompt", "hi", "--tiny", "-1"],
+    ["ai", "run", "--prompt", "hi", "--tiny", "9" * 80],
+    ["ai", "run", "--prompt", "hi", "--prefill-chunk", "0"],
+    ["ai", "run", "--prompt", "hi", "--model", "{tmp}/garbage"],
+    ["ai", "verify", "{deep}"],
+    ["compute", "receipt", "verify", "{deep}"],
+]
+
+
+@pytest.mark.parametrize("argv", BAD_COMMANDS, ids=lambda a: " ".join(a)[:60])
+def test_bad_input_to_each_command_is_one_line_and_exit_2(argv, tmp_path, capsys, monkeypatch):
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("EIGEN_AI_OPERATOR_KEY", raising=False)
+    (tmp_path / "garbage").write_bytes(b"\x00\xffnot a model or a quote")
+    (tmp_path / "deep").write_text("[" * 100_000 + "]" * 100_000)
+    if "{devtee}" in argv:
+        assert main(["compute", "devtee", "init", str(tmp_path / "devtee")]) == 0
+        capsys.readouterr()
+    argv = [a.format(tmp=tmp_path, deep=tmp_path / "deep", devtee=tmp_path / "devtee") for a in argv]
+    try:
+        rc = main(argv)
+    except SystemExit as exc:
+        rc = exc.code
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and err.startswith("eigen: error: "), err
+    assert list(work.iterdir()) == [] and not (tmp_path / "nostore").exists()  # nothing written
+
+
+def test_a_deeply_nested_event_log_is_a_parse_rejection(tmp_path, capsys):
+    """`eigen attest verify` reports evidence it cannot parse as a rejecting verdict (exit 1)."""
+    (tmp_path / "quote").write_bytes(b"\x00\xffnot a quote")
+    (tmp_path / "deep").write_text("[" * 100_000 + "]" * 100_000)
+    assert main(["attest", "verify", str(tmp_path / "quote"), "--event-log", str(tmp_path / "deep")]) == 1
+    out = capsys.readouterr()
+    assert "EventLogError: event log: JSON nested deeper than 256 levels" in out.out and out.err == ""

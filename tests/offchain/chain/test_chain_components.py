@@ -12,9 +12,10 @@ from offchain.chain.components import (
     configured_networks,
     deploy_components,
     differences,
+    load_parameters,
     parse_components,
 )
-from offchain.chain.deploy import DeployConfig, InferenceDisputesConfig, load_config
+from offchain.chain.deploy import ComputeAVSConfig, DeployConfig, InferenceDisputesConfig, load_config
 from offchain.chain.errors import DeployConfigError
 
 CONFIG = DeployConfig(
@@ -134,3 +135,101 @@ def test_corrupt_record_is_a_typed_error(project, accounts, networks, tmp_path):
         deploy_components(
             project, accounts[0], Parameters(CONFIG), ("core",), record=record, provider=networks.provider
         )
+
+
+def test_avs_parameters_come_from_the_configuration():
+    main = load_parameters("mainnet")
+    assert main.compute_avs == ComputeAVSConfig(
+        enrolment_ttl_s=86400, fault_wad=10**17, metadata_uri="https://compute.example/avs.json"
+    )
+    assert (main.inference_disputes.challenge_bond_wei, main.inference_disputes.challenge_window_s) == (
+        10**17,
+        3600,
+    )
+    local = load_parameters("local")
+    assert local.compute_avs.enrolment_ttl_s == 600
+    assert local.compute_avs.fault_wad == 10**17  # not overridden: the default section's
+    d = local.inference_disputes
+    assert (d.challenge_bond_wei, d.challenge_window_s, d.resolution_window_s) == (10**16, 60, 60)
+    assert local.core == load_config("local")
+    lines = local.lines(COMPONENTS)
+    assert "compute_avs.enrolment_ttl_s = 600" in lines
+    assert "inference_disputes.challenge_window_s = 60" in lines
+
+
+_BASE = "default: {withdrawal_delay_blocks: 20, deallocation_delay_blocks: 20, allocation_configuration_delay_blocks: 25, slash_resolution_delay_blocks: 10"
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        (_BASE + ", compute_avs: [1]}\n", "default.compute_avs must be a mapping"),
+        (_BASE + ", compute_avs: {ttl: 5}}\n", r"unknown keys \['ttl'\] in compute_avs"),
+        (
+            _BASE + "}\nnetworks: {local: {inference_disputes: 7}}\n",
+            "networks.local.inference_disputes must be a mapping",
+        ),
+        (_BASE + "}\nnetworks: [local]\n", "networks must be a mapping"),
+        (_BASE + ", compute_avs: {enrolment_ttl_s: 0}}\n", r"compute_avs.enrolment_ttl_s must be .*got 0"),
+        (_BASE + ", compute_avs: {enrolment_ttl_s: -5}}\n", "compute_avs.enrolment_ttl_s"),
+        (_BASE + ", compute_avs: {enrolment_ttl_s: 4294967296}}\n", "compute_avs.enrolment_ttl_s"),
+        (_BASE + ", compute_avs: {enrolment_ttl_s: true}}\n", "compute_avs.enrolment_ttl_s"),
+        (_BASE + ", compute_avs: {fault_wad: 1000000000000000001}}\n", "compute_avs.fault_wad"),
+        (_BASE + ", compute_avs: {metadata_uri: ''}}\n", "compute_avs.metadata_uri"),
+        (_BASE + ", compute_avs: {metadata_uri: 5}}\n", "compute_avs.metadata_uri"),
+        (_BASE + ", inference_disputes: {challenge_bond_wei: 0}}\n", "inference_disputes.challenge_bond_wei"),
+        (
+            _BASE + ", inference_disputes: {challenge_bond_wei: 1e18}}\n",
+            "inference_disputes.challenge_bond_wei",
+        ),
+        (_BASE + ", inference_disputes: {challenge_bond_wei: " + str(2**224) + "}}\n", "challenge_bond_wei"),
+        (
+            _BASE + ", inference_disputes: {challenge_window_s: '60'}}\n",
+            "inference_disputes.challenge_window_s",
+        ),
+        (
+            _BASE + "}\nnetworks: {local: {inference_disputes: {resolution_window_s: -1}}}\n",
+            "resolution_window_s",
+        ),
+        (_BASE + ", inference_disputes: {slash_wad: 0}}\n", "inference_disputes.slash_wad"),
+    ],
+)
+def test_bad_avs_parameters_are_typed_errors(tmp_path, text, match):
+    p = tmp_path / "deploy.yaml"
+    p.write_text(text)
+    with pytest.raises(DeployConfigError, match=match):
+        load_parameters("local", p)
+
+
+def test_a_long_metadata_uri_is_refused():
+    with pytest.raises(DeployConfigError, match="at most 1024 bytes"):
+        InferenceDisputesConfig(metadata_uri="x" * 1025)
+
+
+def test_configured_avs_parameters_are_deployed_and_recorded(project, accounts, networks, tmp_path):
+    record = tmp_path / "rec.json"
+    params = replace(load_parameters("local"), core=CONFIG)
+    d = deploy_components(
+        project,
+        accounts[0],
+        params,
+        ("compute-avs", "inference-disputes"),
+        record=record,
+        provider=networks.provider,
+    )
+    avs, disputes = d.avs["compute_avs"], d.avs["inference_disputes"]
+    assert (avs.ENROLMENT_TTL(), avs.FAULT_WAD()) == (600, 10**17)
+    assert (disputes.CHALLENGE_BOND(), disputes.CHALLENGE_WINDOW(), disputes.RESOLUTION_WINDOW()) == (
+        10**16,
+        60,
+        60,
+    )
+    rec = json.loads(record.read_text())["parameters"]
+    assert rec["compute_avs"]["enrolment_ttl_s"] == 600
+    assert rec["inference_disputes"] == {
+        "challenge_bond_wei": 10**16,
+        "challenge_window_s": 60,
+        "resolution_window_s": 60,
+        "slash_wad": 10**17,
+        "metadata_uri": "https://ai.example/avs.json",
+    }

@@ -61,6 +61,30 @@ def test_documented_deploy_command_without_anvil_on_path(tmp_path):
     assert {"allocation_manager", "eigen", "compute_avs", "inference_disputes", "parameters"} <= set(rec)
 
 
+def test_deploy_prints_and_records_the_configured_avs_parameters(tmp_path):
+    out = tmp_path / "rec.json"
+    nets = {
+        "local": {"inference_disputes": {"challenge_window_s": 77}, "compute_avs": {"enrolment_ttl_s": 99}}
+    }
+    args = ("--components", "compute-avs,inference-disputes", "--out", str(out))
+    r = _deploy({"EIGEN_DEPLOY_CONFIG": str(_config(tmp_path, nets))}, *args)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "inference_disputes.challenge_window_s = 77" in r.stdout
+    assert "compute_avs.enrolment_ttl_s = 99" in r.stdout
+    assert "inference_disputes.resolution_window_s = 3600" in r.stdout  # the default section's
+    params = json.loads(out.read_text())["parameters"]
+    assert (
+        params["inference_disputes"]["challenge_window_s"] == 77
+        and params["compute_avs"]["enrolment_ttl_s"] == 99
+    )
+    nets["local"]["inference_disputes"]["challenge_window_s"] = -1
+    bad = _deploy({"EIGEN_DEPLOY_CONFIG": str(_config(tmp_path, nets))}, *args)
+    assert bad.returncode == 2
+    assert (
+        bad.stderr.strip().splitlines()[-1].startswith("deploy: error: inference_disputes.challenge_window_s")
+    )
+
+
 def test_deploy_refuses_unknown_components_in_one_line(tmp_path):
     r = _deploy({}, "--components", "core,bogus", "--out", str(tmp_path / "x.json"))
     assert r.returncode == 2 and "unknown components ['bogus']" in r.stderr

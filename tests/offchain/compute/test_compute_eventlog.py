@@ -14,13 +14,14 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from offchain.cli import main
 from offchain.compute.attest import verify_evidence
-from offchain.compute.errors import EventLogError, PolicyError
+from offchain.compute.errors import EventLogError, PolicyError, UnknownEventVersionError
 from offchain.compute.eventlog import (
     DSTACK_EVENT_TYPE,
     EV_NO_ACTION,
     ZERO48,
     Event,
     dstack_event_digest,
+    dstack_event_preimage,
     extend,
     load_event_log,
     locate_mismatch,
@@ -351,3 +352,181 @@ def test_cli_ccel_mismatch_names_the_first_event(tmp_path: Path, ca: TdxTestCA, 
     out = json.loads(capsys.readouterr().out)
     assert rc == 1 and out["first_failure"]["check"] == "event_log"
     assert out["first_failure"]["detail"].startswith("event #3 (RTMR1")
+
+
+# ---- dstack runtime-event digest versions -------------------------------------------------------
+# Vectors derived from the rule's definition, dstack/cc-eventlog/src/runtime_events.rs
+# (RuntimeEvent::preimage, canonical_event_json_v2) and dstack/dstack-types/src/lib.rs
+# (EventLogVersion): v1 hashes le32(type) ":" name ":" payload; v2 hashes the RFC 8785 canonical
+# JSON {"name","payload" (lowercase hex),"type": 134217729}. The expected preimages are written out
+# by hand here, not produced by the code under test.
+
+V2_VECTORS = [
+    ("compose-hash", b"\xab\xcd", b'{"name":"compose-hash","payload":"abcd","type":134217729}'),
+    ("", b"", b'{"name":"","payload":"","type":134217729}'),
+    (
+        'event"with\\special\nchars',
+        b"\xff",
+        b'{"name":"event\\"with\\\\special\\nchars","payload":"ff","type":134217729}',
+    ),
+    (
+        "\x08\x0c\n\r\t\x01\x1f\x7f",
+        b"",
+        b'{"name":"\\b\\f\\n\\r\\t\\u0001\\u001f\x7f","payload":"","type":134217729}',
+    ),
+    ("测试-🦀", b"\xab\xcd\xef", '{"name":"测试-🦀","payload":"abcdef","type":134217729}'.encode()),
+]
+
+
+@pytest.mark.parametrize(("name", "payload", "preimage"), V2_VECTORS)
+def test_dstack_v2_digest_is_sha384_of_the_canonical_json(name: str, payload: bytes, preimage: bytes) -> None:
+    assert dstack_event_preimage(name, payload, 2) == preimage
+    assert dstack_event_digest(name, payload, 2) == hashlib.sha384(preimage).digest()
+    assert json.loads(preimage) == {"name": name, "payload": payload.hex(), "type": DSTACK_EVENT_TYPE}
+
+
+def test_dstack_v1_digest_vector() -> None:
+    want = hashlib.sha384(b"\x01\x00\x00\x08:app-id:\xde\xad\xbe\xef").digest()
+    assert dstack_event_digest("app-id", b"\xde\xad\xbe\xef") == want
+    assert dstack_event_digest("app-id", b"\xde\xad\xbe\xef", 1) == want
+    assert dstack_event_digest("app-id", b"\xde\xad\xbe\xef", 2) != want
+
+
+def _runtime_v2(name: str, payload: bytes, preimage: bool = True) -> dict:
+    e = {**_runtime(name, payload), "version": 2, "digest": dstack_event_digest(name, payload, 2).hex()}
+    if preimage:
+        e["preimage"] = dstack_event_preimage(name, payload, 2).hex()
+    return e
+
+
+def test_a_log_with_v2_runtime_events_replays_and_is_accepted(ca: TdxTestCA) -> None:
+    log = [
+        *build_log(),
+        _runtime_v2("instance-id", b"\x05\x06"),
+        _runtime_v2("boot-done", b"", preimage=False),
+    ]
+    events = parse_events(log)
+    assert [e.version for e in events[-3:]] == [1, 2, 2]
+    assert (
+        events[-2].digest
+        == hashlib.sha384(b'{"name":"instance-id","payload":"0506","type":134217729}').digest()
+    )
+    assert parse_events([e.to_json() for e in events]) == events  # version survives a round trip
+    v = _verify(ca, _rtmrs(log), events)
+    assert v.accepted, v.first_failure
+    bare = {k: val for k, val in log[-2].items() if k not in ("digest", "preimage")}
+    assert parse_events([bare])[0].digest == events[-2].digest  # digest computed by the v2 rule
+
+
+V2_CORRUPTIONS = {
+    "v2 event with its v1 digest": lambda e: e.update(digest=dstack_event_digest("app-id", b"\x01", 1).hex()),
+    "v1 event with a v2 digest": lambda e: e.update(version=1),
+    "preimage not canonical": lambda e: e.update(
+        preimage=b'{"name":"app-id","type":134217729,"payload":"01"}'.hex()
+    ),
+    "preimage not hex": lambda e: e.update(preimage="xyz"),
+    "version a string": lambda e: e.update(version="2"),
+    "version a bool": lambda e: e.update(version=True),
+    "version on a TCG event": lambda e: e.update(event_type=0x0000000D),
+    "name a lone surrogate": lambda e: e.update(event="\ud800"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(V2_CORRUPTIONS))
+def test_a_bad_v2_event_is_a_typed_error(case: str) -> None:
+    e = _runtime_v2("app-id", b"\x01")
+    V2_CORRUPTIONS[case](e)
+    with pytest.raises(EventLogError) as exc:
+        load_event_log(json.dumps([build_log()[1], e]))
+    assert exc.value.position == 1 and "event #1" in str(exc.value)
+
+
+@pytest.mark.parametrize("version", [0, 3, 1 << 40, -1])
+def test_an_unknown_event_version_is_its_own_error(version: int) -> None:
+    e = {**_runtime_v2("app-id", b"\x01"), "version": version}
+    with pytest.raises(UnknownEventVersionError, match=f"version {version} is unknown") as exc:
+        parse_events([e])
+    assert exc.value.position == 0
+    with pytest.raises(UnknownEventVersionError):
+        dstack_event_digest("app-id", b"\x01", version)
+
+
+def test_a_non_runtime_event_preimage_must_hash_to_its_digest() -> None:
+    pre = b"firmware blob"
+    ok = {
+        "imr": 1,
+        "event_type": 0x80000003,
+        "digest": hashlib.sha384(pre).hexdigest(),
+        "preimage": pre.hex(),
+    }
+    assert parse_events([ok])[0].digest == hashlib.sha384(pre).digest()
+    with pytest.raises(EventLogError, match="does not hash"):
+        parse_events([{**ok, "preimage": b"other".hex()}])
+
+
+# ---- confidential-containers' AAEL records in cc_eventlog --------------------------------------
+# The event data of an AAEL record is a TCG_PCClientTaggedEvent: le32 "AAEL" tag id (0x4141454C,
+# bytes "LEAA"), le32 size, then "<domain> <operation> <content>" (trustee's AAEL specification;
+# guest-components attestation-agent/src/eventlog/tcg2.rs); every digest hashes that event data.
+
+PULL = (
+    b'github.com/confidential-containers PullImage {"digest":"sha256:' + b"0c" * 32 + b'","image":"alpine"}'
+)
+
+
+def _tagged(text: bytes, size: int | None = None) -> bytes:
+    return b"LEAA" + (len(text) if size is None else size).to_bytes(4, "little") + text
+
+
+def _aael(text: bytes, digest: bytes | None = None) -> Event:
+    data = _tagged(text)
+    return Event(3, digest or hashlib.sha384(data).digest(), 0x00000006, None, data)
+
+
+def test_aael_records_are_parsed_and_their_digests_recomputed(ca: TdxTestCA) -> None:
+    events = [*_boot_events(), _aael(PULL), _aael(b"domain operation content with spaces")]
+    for algorithms in ((0x000C,), (0x000B, 0x000C), (0x0004, 0x000B, 0x000C, 0x000D)):
+        parsed = parse_ccel(ccel_log(events, algorithms=algorithms))
+        assert [e.name for e in parsed[-2:]] == [
+            "github.com/confidential-containers PullImage",
+            "domain operation",
+        ]
+        assert parsed[-2].digest == hashlib.sha384(b"LEAA" + len(PULL).to_bytes(4, "little") + PULL).digest()
+        assert parsed[-1].index == 3 and parsed[-1].payload == _tagged(
+            b"domain operation content with spaces"
+        )
+    parsed = parse_ccel(ccel_log(events))
+    v = _verify(ca, tuple(replay(parsed)), parsed)
+    assert v.accepted, v.first_failure
+
+
+AAEL_BAD = {
+    "digest of other text": _aael(PULL, hashlib.sha384(_tagged(b"a b c")).digest()),
+    "two fields": _aael(b"domain operation"),
+    "empty content": _aael(b"domain operation "),
+    "double space": _aael(b"domain  operation content"),
+    "leading space": _aael(b" domain operation content"),
+    "line feed": _aael(b"domain operation con\ntent"),
+    "carriage return": _aael(b"domain operation content\r"),
+    "tab": _aael(b"domain\toperation content x"),
+    "non-ASCII": _aael("domain operation caf\u00e9".encode()),
+    "size short": Event(3, hashlib.sha384(_tagged(b"a b c", 4)).digest(), 6, None, _tagged(b"a b c", 4)),
+    "size past the end": Event(
+        3, hashlib.sha384(_tagged(b"a b c", 9)).digest(), 6, None, _tagged(b"a b c", 9)
+    ),
+    "no size": Event(3, hashlib.sha384(b"LEAA\x01").digest(), 6, None, b"LEAA\x01"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(AAEL_BAD))
+def test_a_bad_aael_record_is_a_typed_error(case: str) -> None:
+    raw = ccel_log([*_boot_events(), AAEL_BAD[case]], algorithms=(0x000B, 0x000C))
+    with pytest.raises(EventLogError, match="record 6"):
+        load_event_log(raw)
+
+
+def test_a_wrong_sha256_of_an_aael_record_is_caught() -> None:
+    raw = ccel_log([_aael(PULL)], algorithms=(0x000B, 0x000C))
+    at = raw.index(hashlib.sha256(_tagged(PULL)).digest())
+    with pytest.raises(EventLogError, match="sha256 digest does not match"):
+        parse_ccel(_patch(raw, at, bytes(32)))
