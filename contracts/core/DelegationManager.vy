@@ -12,9 +12,10 @@
      A slash lowers sf, so every staker loses exactly pro rata, at O(1) cost; new deposits get k
      scaled by 1/sf, so they are not hit by earlier slashes. Queued withdrawals keep scaled shares
      and are valued at the sf of the block their slashability ends (startBlock + delay).
-     A cancelled slash raises sf so that the restored shares go pro rata to the scaled shares
-     that bore the slash and are still held (delegated, or queued within the delay); no stake
-     can join the operator in that strategy while a cancellable slash is pending.
+     A cancelled slash is undone in the sf history itself (undoSlash), and withdrawals that a
+     cancellable slash may have touched wait for it to be resolved, so a cancel leaves every
+     party as if the slash never happened; no stake can join the operator in that strategy while
+     a cancellable slash is pending.
 """
 
 from ..interfaces import IStrategyManager
@@ -26,12 +27,17 @@ from ..interfaces import IDelegationManager
 implements: IDelegationManager
 
 
+interface ISlashEscrowDelay:
+    def SLASH_RESOLUTION_DELAY_BLOCKS() -> uint32: view
+
 interface IBurnableShares:
     def burnShares(amountShares: uint256): nonpayable
 
 WAD: constant(uint256) = 10**18
 MAX_STRATEGIES: constant(uint256) = 32
 MAX_WITHDRAWALS: constant(uint256) = 8
+# Most slashing-factor checkpoints (one per block with a slash) a cancel may rewrite.
+MAX_UNDO_CHECKPOINTS: constant(uint256) = 512
 VALUE_MASK: constant(uint256) = (1 << 224) - 1
 SECP256K1_HALF_N: constant(uint256) = 57896044618658097711785492504343953926418782139537452191302581570759080747168
 ERC1271_MAGIC: constant(bytes4) = 0x1626ba7e
@@ -128,7 +134,7 @@ event ForkSlasherSet:
 event OperatorSharesRestored:
     operator: indexed(address)
     strategy: address
-    restoredShares: uint256
+    slashBlock: uint256
     newSlashingFactor: uint256
 
 # The deployer, the only caller of initialize.
@@ -165,6 +171,11 @@ _depositScalingFactor: HashMap[address, HashMap[address, uint256]]
 strategyWithdrawalDelayBlocks: public(HashMap[address, uint32])
 # The fork-and-challenge manager, which may burn an accused operator's shares when a fork is adopted.
 forkSlasher: public(address)
+# operator -> strategy -> (block << 224) | the slashing factor before the slash of that block that
+# took all of the operator's magnitude and set the factor to zero (what undoSlash restores).
+_zeroedBy: HashMap[address, HashMap[address, uint256]]
+# Blocks a cancellable slash stays cancellable (the SlashEscrow's, read by initialize).
+slashResolutionDelayBlocks: public(uint32)
 # Checkpoint histories keyed by keccak(kind, operator, strategy): (block << 224) | value.
 _checkpoints: HashMap[bytes32, HashMap[uint256, uint256]]
 # key -> number of checkpoints in _checkpoints[key].
@@ -195,6 +206,7 @@ def initialize(_allocationManager: address, _slashEscrow: address):
     assert _allocationManager != empty(address) and _slashEscrow != empty(address), "zero address"
     self.allocationManager = _allocationManager
     self.slashEscrow = _slashEscrow
+    self.slashResolutionDelayBlocks = staticcall ISlashEscrowDelay(_slashEscrow).SLASH_RESOLUTION_DELAY_BLOCKS()
 
 
 # ---------------------------------------------------------------- checkpoint histories
@@ -513,6 +525,11 @@ def slashOperatorShares(operator: address, avs: address, operatorSetId: uint32, 
     key: bytes32 = self._key(0, operator, strategy)
     prev_sf: uint256 = self._latest(key, WAD)
     new_sf: uint256 = prev_sf * convert(newMaxMagnitude, uint256) // convert(prevMaxMagnitude, uint256)
+    if newMaxMagnitude == 0:
+        # Remember the factor a cancel of this slash must restore: zero cannot be scaled back.
+        self._zeroedBy[operator][strategy] = (block.number << 224) | prev_sf
+    elif new_sf == 0 and prev_sf != 0:
+        new_sf = 1  # magnitude is left, so the factor stays invertible (a cancel scales it back)
     self._push(key, new_sf)
     op_scaled: uint256 = self.operatorScaledShares[operator][strategy]
     q_scaled: uint256 = self._queued_scaled(operator, strategy)
@@ -545,21 +562,57 @@ def setSlashPending(operator: address, strategy: address, pending: bool):
 
 
 @external
-def restoreOperatorShares(operator: address, strategy: address, shares: uint256):
+def undoSlash(operator: address, strategy: address, slashBlock: uint256, prevMaxMagnitude: uint64, newMaxMagnitude: uint64):
     """
-    @notice Give the shares of a cancelled slash back, pro rata to everyone still holding
-            slashable stake with the operator (SlashEscrow only).
+    @notice Undo a cancelled slash in the slashing-factor history itself (SlashEscrow only): every
+            checkpoint from the slash's block on is scaled back by prevMax / newMax (a slash that
+            took all magnitude gets back the factor it replaced). Stakers, still-queued and
+            held-back withdrawals (valued at the factor of the block their window ended) all end
+            exactly as if the slash never happened; the escrow mints the slashed shares back.
     @param operator The operator.
     @param strategy The strategy.
-    @param shares The shares to restore.
+    @param slashBlock The block of the slash.
+    @param prevMaxMagnitude The operator's max magnitude before the slash.
+    @param newMaxMagnitude Its max magnitude after the slash.
     """
     assert msg.sender == self.slashEscrow, "only slash escrow"
-    denom: uint256 = self.operatorScaledShares[operator][strategy] + self._queued_scaled(operator, strategy)
-    assert denom != 0, "no stake to restore"
     key: bytes32 = self._key(0, operator, strategy)
-    new_sf: uint256 = self._latest(key, WAD) + shares * WAD // denom
-    self._push(key, new_sf)
-    log OperatorSharesRestored(operator=operator, strategy=strategy, restoredShares=shares, newSlashingFactor=new_sf)
+    n: uint256 = self._checkpointCount[key]
+    # first checkpoint at or after the slash's block
+    lo: uint256 = 0
+    hi: uint256 = n
+    for _: uint256 in range(64):
+        if lo >= hi:
+            break
+        mid: uint256 = (lo + hi) // 2
+        if (self._checkpoints[key][mid] >> 224) < slashBlock:
+            lo = mid + 1
+        else:
+            hi = mid
+    assert n - lo <= MAX_UNDO_CHECKPOINTS, "too many checkpoints to undo"
+    prev_mag: uint256 = convert(prevMaxMagnitude, uint256)
+    new_mag: uint256 = convert(newMaxMagnitude, uint256)
+    zero: uint256 = self._zeroedBy[operator][strategy]
+    restore_to: uint256 = 0
+    if new_mag == 0:
+        assert zero >> 224 == slashBlock, "unknown full slash"
+        restore_to = zero & VALUE_MASK
+        self._zeroedBy[operator][strategy] = 0
+    elif zero != 0 and zero >> 224 >= slashBlock:
+        # a later slash zeroed the factor: what it replaced bore this slash too
+        self._zeroedBy[operator][strategy] = (zero >> 224) << 224 | min(WAD, (zero & VALUE_MASK) * prev_mag // new_mag)
+    for j: uint256 in range(MAX_UNDO_CHECKPOINTS):
+        if lo + j >= n:
+            break
+        entry: uint256 = self._checkpoints[key][lo + j]
+        v: uint256 = entry & VALUE_MASK
+        if new_mag == 0:
+            v = restore_to  # nothing can lower a zero factor, so every later value was zero
+        else:
+            v = min(WAD, v * prev_mag // new_mag)
+        self._checkpoints[key][lo + j] = (entry >> 224) << 224 | v
+    new_sf: uint256 = self._latest(key, WAD)
+    log OperatorSharesRestored(operator=operator, strategy=strategy, slashBlock=slashBlock, newSlashingFactor=new_sf)
 
 
 # ---------------------------------------------------------------- per-strategy delay, fork slashing
@@ -700,6 +753,10 @@ def _complete(withdrawal: Withdrawal, tokens: DynArray[address, MAX_STRATEGIES],
         assert block.number > until, "withdrawal delay not passed"
         sf: uint256 = WAD
         if withdrawal.delegatedTo != empty(address):
+            # A slash still cancellable may have landed before the window ended: wait for it to
+            # be resolved, so a cancel values this withdrawal as if the slash never happened.
+            if self.pendingSlashes[withdrawal.delegatedTo][strategy] != 0:
+                assert block.number > until + convert(self.slashResolutionDelayBlocks, uint256), "pending slash"
             sf = self._at(self._key(0, withdrawal.delegatedTo, strategy), until, WAD)
         shares: uint256 = withdrawal.scaledShares[i] * sf // WAD
         if shares == 0:
@@ -835,18 +892,6 @@ def getOperatorShares(operator: address, strategies: DynArray[address, MAX_STRAT
     for s: address in strategies:
         out.append(self._operator_shares(operator, s))
     return out
-
-
-@external
-@view
-def restorableScaledShares(operator: address, strategy: address) -> uint256:
-    """
-    @notice Scaled shares a cancelled slash would be restored to now (delegated + still-slashable queued).
-    @param operator The operator.
-    @param strategy The strategy.
-    @return The scaled shares.
-    """
-    return self.operatorScaledShares[operator][strategy] + self._queued_scaled(operator, strategy)
 
 
 @external

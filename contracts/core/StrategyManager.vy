@@ -296,19 +296,18 @@ def slashShares(operator: address, avs: address, operatorSetId: uint32, slashId:
 
 
 @external
-def restoreShares(strategy: address, amount: uint256) -> uint256:
+def restoreShares(strategy: address, amount: uint256, shares: uint256):
     """
-    @notice Re-deposit tokens of a cancelled slash (already sent to `strategy` by the escrow)
-            and return the strategy shares minted for them (SlashEscrow only).
+    @notice Put back the shares of a cancelled slash whose `amount` tokens the escrow has just
+            returned to `strategy`: exactly the `shares` the slash took are minted again
+            (SlashEscrow only).
     @param strategy The strategy.
     @param amount The tokens the escrow sent back.
-    @return The shares minted.
+    @param shares The shares the slash took.
     """
     assert msg.sender == self.slashEscrow, "only slash escrow"
-    token: address = staticcall IStrategy(strategy).underlyingToken()
-    shares: uint256 = extcall IStrategy(strategy).deposit(token, amount)
+    extcall IStrategy(strategy).mintRestoredShares(shares)
     log SlashedSharesRestored(strategy=strategy, amount=amount, shares=shares)
-    return shares
 
 
 # ---------------------------------------------------------------- views

@@ -3,8 +3,9 @@
 @title SlashEscrow
 @notice Holds the tokens of every slash for a resolution window. During the window the
         operator set's resolver (fixed when the set was created; optional) may cancel the slash,
-        which puts the tokens back into the strategies, restores the stake of the operator's
-        stakers pro rata and gives the slashed magnitude back to the operator (unallocated). After the window anyone releases the tokens to the set's
+        which puts the tokens and the very shares taken back into the strategies, undoes the
+        slash in the slashing-factor history (every party ends as if it never happened) and gives
+        the slashed magnitude back to the operator (unallocated). After the window anyone releases the tokens to the set's
         redistribution recipient, or to the burn address for a burning set.
 @dev Implements ISlashEscrow (called by the StrategyManager) and ISlashEscrowRelease (used by
      redistribution recipients). A slash is one packed meta slot plus one (entry, amount) pair per
@@ -68,6 +69,9 @@ _slashMeta: HashMap[bytes32, uint256]
 _slashEntries: HashMap[bytes32, HashMap[uint256, uint256]]  # strategy | slashed magnitude << 160
 # slash key -> entry index -> tokens held for that entry.
 _slashEntryAmounts: HashMap[bytes32, HashMap[uint256, uint256]]
+# slash key -> entry index -> what a cancel needs to undo a cancellable entry exactly: the
+# strategy shares taken | the operator's max magnitude after the slash << 128.
+_slashEntryUndo: HashMap[bytes32, HashMap[uint256, uint256]]
 
 
 @deploy
@@ -127,11 +131,13 @@ def recordSlash(operator: address, avs: address, operatorSetId: uint32, slashId:
         resolve_block = block.number + convert(SLASH_RESOLUTION_DELAY_BLOCKS, uint256)
     assert n < MAX_STRATEGIES, "too many entries"
     # Bit 224 marks an entry that holds new stake away from the operator until it is resolved:
-    # tokens were taken and the set has a resolver, so the slash may still be cancelled.
+    # shares were taken and the set has a resolver, so the slash may still be cancelled.
     frozen: uint256 = 0
-    if amount != 0 and staticcall IAllocationManager(allocationManager).getResolver(ITypes.OperatorSet(avs=avs, id=operatorSetId)) != empty(address):
+    if shares != 0 and staticcall IAllocationManager(allocationManager).getResolver(ITypes.OperatorSet(avs=avs, id=operatorSetId)) != empty(address):
         frozen = 1
         extcall IDelegationManager(delegation).setSlashPending(operator, strategy, True)
+        new_max: uint64 = staticcall IAllocationManager(allocationManager).getMaxMagnitude(operator, strategy)
+        self._slashEntryUndo[key][n] = shares | (convert(new_max, uint256) << 128)
     self._slashEntries[key][n] = convert(strategy, uint256) | (convert(slashedMagnitude, uint256) << 160) | (frozen << 224)
     self._slashEntryAmounts[key][n] = amount
     self._slashMeta[key] = convert(operator, uint256) | (resolve_block << 160) | (convert(STATUS_PENDING, uint256) << 192) | ((n + 1) << 200)
@@ -186,8 +192,8 @@ def releaseSlash(avs: address, operatorSetId: uint32, slashId: uint256):
 @nonreentrant
 def cancelSlash(avs: address, operatorSetId: uint32, slashId: uint256):
     """
-    @notice Cancel a slash within its resolution window (the set's resolver only): the tokens go
-            back into their strategies and the operator's stakers get the stake back pro rata.
+    @notice Cancel a slash within its resolution window (the set's resolver only): the tokens and
+            the shares taken go back into their strategies and the slash is undone for everyone.
     @param avs The AVS.
     @param operatorSetId The operator set id within the AVS.
     @param slashId The slash id within the operator set (1, 2, ...).
@@ -201,6 +207,7 @@ def cancelSlash(avs: address, operatorSetId: uint32, slashId: uint256):
     resolver: address = staticcall IAllocationManager(allocationManager).getResolver(opset)
     assert resolver != empty(address) and msg.sender == resolver, "only resolver"
     assert block.number <= resolve_block, "resolution window closed"
+    slash_block: uint256 = resolve_block - convert(SLASH_RESOLUTION_DELAY_BLOCKS, uint256)
     for i: uint256 in range(MAX_STRATEGIES):
         if i >= n:
             break
@@ -209,19 +216,20 @@ def cancelSlash(avs: address, operatorSetId: uint32, slashId: uint256):
         strategy: address = self._strategy_of(entry)
         if (entry >> 224) & 1 == 1:
             extcall IDelegationManager(delegation).setSlashPending(operator, strategy, False)
-        extcall IAllocationManager(allocationManager).restoreSlashedMagnitude(operator, strategy, convert((entry >> 160) & ((1 << 64) - 1), uint64))
+        slashed_mag: uint64 = convert((entry >> 160) & ((1 << 64) - 1), uint64)
+        extcall IAllocationManager(allocationManager).restoreSlashedMagnitude(operator, strategy, slashed_mag)
         restored: uint256 = 0
-        if amount != 0:
-            token: address = staticcall IStrategy(strategy).underlyingToken()
-            # Tokens that cannot be restored as stake go back to the strategy (all its holders)
-            # instead of blocking the cancel of the whole slash: dust worth less than one share,
-            # or a strategy in which nobody holds the operator's stake any more (all of it
-            # withdrawn past the slashable window).
-            restorable: bool = staticcall IStrategy(strategy).underlyingToSharesView(amount) != 0 and staticcall IDelegationManager(delegation).restorableScaledShares(operator, strategy) != 0
-            assert extcall IERC20(token).transfer(strategy, amount, default_return_value=True), "transfer failed"
-            if restorable:
-                restored = extcall IStrategyManager(strategyManager).restoreShares(strategy, amount)
-                extcall IDelegationManager(delegation).restoreOperatorShares(operator, strategy, restored)
+        if (entry >> 224) & 1 == 1:
+            # Undo exactly: the tokens and the very shares taken go back into the strategy, and
+            # the slashing-factor history is scaled back from the slash's block on.
+            undo: uint256 = self._slashEntryUndo[key][i]
+            restored = undo & ((1 << 128) - 1)
+            new_max: uint64 = convert(undo >> 128, uint64)
+            if amount != 0:
+                token: address = staticcall IStrategy(strategy).underlyingToken()
+                assert extcall IERC20(token).transfer(strategy, amount, default_return_value=True), "transfer failed"
+            extcall IStrategyManager(strategyManager).restoreShares(strategy, amount, restored)
+            extcall IDelegationManager(delegation).undoSlash(operator, strategy, slash_block, new_max + slashed_mag, new_max)
         log SlashCancelled(operatorSet=opset, slashId=slashId, operator=operator, strategy=strategy, amount=amount, restoredShares=restored)
 
 

@@ -148,6 +148,16 @@ def run_machine(w: World, chain) -> None:
                 with ape.reverts("withdrawal delay not passed"):
                     w.dm.completeQueuedWithdrawal(wd, tokens, as_tokens, sender=staker)
                 return
+            until = start + w.dm.minWithdrawalDelayBlocks()
+            if (
+                wd[1] != ZERO
+                and any(w.dm.pendingSlashes(wd[1], a) for a in wd[5])
+                and chain.blocks.head.number + 1 <= until + w.dm.slashResolutionDelayBlocks()
+            ):
+                # its window ended while a cancellable slash may be pending: held until resolved
+                with ape.reverts("pending slash"):
+                    w.dm.completeQueuedWithdrawal(wd, tokens, as_tokens, sender=staker)
+                return
             op_now = self.delegated.get(staker)
             if (
                 not as_tokens
