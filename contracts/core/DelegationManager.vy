@@ -36,6 +36,8 @@ interface IBurnableShares:
 WAD: constant(uint256) = 10**18
 MAX_STRATEGIES: constant(uint256) = 32
 MAX_WITHDRAWALS: constant(uint256) = 8
+# Largest deposit scaling factor: WAD / (smallest non-zero slashing factor, 1) times WAD.
+MAX_DEPOSIT_SCALING_FACTOR: constant(uint256) = 10**36
 # Most slashing-factor checkpoints (one per block with a slash) a cancel may rewrite.
 MAX_UNDO_CHECKPOINTS: constant(uint256) = 512
 VALUE_MASK: constant(uint256) = (1 << 224) - 1
@@ -293,6 +295,18 @@ def _deposit_scaling_factor(staker: address, strategy: address) -> uint256:
     return k
 
 
+@internal
+def _set_deposit_scaling_factor(staker: address, strategy: address, k_new: uint256, sf: uint256, shares: uint256, allowed: uint256):
+    # The one writer of a deposit scaling factor (deposits, delegations, completions as shares):
+    # it refuses a slashing factor above WAD, a zero or oversized factor, and any factor that
+    # would credit the staker more withdrawable shares than it had plus what it added.
+    assert sf != 0 and sf <= WAD, "invalid slashing factor"
+    assert k_new != 0 and k_new <= MAX_DEPOSIT_SCALING_FACTOR, "invalid deposit scaling factor"
+    assert (shares * k_new // WAD) * sf // WAD <= allowed, "deposit scaling factor overflow"
+    self._depositScalingFactor[staker][strategy] = k_new
+    log DepositScalingFactorUpdated(staker=staker, strategy=strategy, newDepositScalingFactor=k_new)
+
+
 # ---------------------------------------------------------------- operators
 
 @external
@@ -388,9 +402,8 @@ def _delegate(staker: address, operator: address):
         k: uint256 = self._deposit_scaling_factor(staker, strategy)
         withdrawable: uint256 = s * k // WAD
         k_new: uint256 = k * WAD // sf
-        self._depositScalingFactor[staker][strategy] = k_new
+        self._set_deposit_scaling_factor(staker, strategy, k_new, sf, s, withdrawable)
         self.operatorScaledShares[operator][strategy] += s * k_new // WAD
-        log DepositScalingFactorUpdated(staker=staker, strategy=strategy, newDepositScalingFactor=k_new)
         log OperatorSharesIncreased(operator=operator, staker=staker, strategy=strategy, shares=withdrawable)
 
 
@@ -483,9 +496,7 @@ def _increase(staker: address, operator: address, strategy: address, prev: uint2
     else:
         withdrawable: uint256 = (prev * k // WAD) * sf // WAD
         k_new = ((withdrawable + added) * WAD // (prev + added)) * WAD // sf
-    assert k_new != 0, "zero scaling factor"
-    self._depositScalingFactor[staker][strategy] = k_new
-    log DepositScalingFactorUpdated(staker=staker, strategy=strategy, newDepositScalingFactor=k_new)
+    self._set_deposit_scaling_factor(staker, strategy, k_new, sf, prev + added, (prev * k // WAD) * sf // WAD + added)
     if operator != empty(address):
         old_scaled: uint256 = prev * k // WAD
         new_scaled: uint256 = (prev + added) * k_new // WAD

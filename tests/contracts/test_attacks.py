@@ -5,6 +5,8 @@ that stops the attack. docs/restaking.md ("Security") lists each attack and its 
 
 import ape
 import pytest
+from eth_abi import encode
+from eth_utils import keccak
 
 from tests.contracts.support import NO_SIG, SALT0, TEST_CONFIG, WAD, head, mine_to
 
@@ -88,3 +90,44 @@ def test_withdrawal_completed_before_the_slash_window_is_not_held(w):
     expected = _tokens_for(w, "TKA", DEP_OTHER)
     w.dm.completeQueuedWithdrawal(wd, [w.tokens["TKA"]], True, sender=w.staker2)
     assert w.tokens["TKA"].balanceOf(w.staker2) - bal0 == expected
+
+
+# ---------------------------------------------------------------- item 3
+
+CHECKPOINTS_SLOT, CHECKPOINT_COUNT_SLOT = 14, 15  # DelegationManager storage (vyper -f layout)
+
+
+def _slot(base, *keys):
+    for k in keys:
+        base = int.from_bytes(keccak(base.to_bytes(32, "big") + k.to_bytes(32, "big")), "big")
+    return base
+
+
+def _force_slashing_factor(w, op, strategy, sf):
+    """Write a slashing-factor checkpoint directly, as the bug of item 1 could (far above WAD)."""
+    key = keccak(encode(["uint256", "address", "address"], [0, op.address, strategy.address]))
+    k = int.from_bytes(key, "big")
+    blk = head(w)
+    w.chain.provider.set_storage(w.dm.address, _slot(CHECKPOINT_COUNT_SLOT, k), (1).to_bytes(32, "big"))
+    w.chain.provider.set_storage(
+        w.dm.address, _slot(CHECKPOINTS_SLOT, k, 0), ((blk << 224) | sf).to_bytes(32, "big")
+    )
+    assert w.dm.slashingFactor(op, strategy) == sf
+
+
+@pytest.mark.parametrize("sf", [WAD + 1, 10**36, 10**54])
+def test_no_path_sets_a_scaling_factor_from_an_invalid_slashing_factor(w, sf):
+    """Item 3. With a slashing factor far above WAD (what item 1 let a cancel produce), a new
+    delegator was credited about 1e18 times its deposit (before the fix delegateTo went through).
+    Every writer of a deposit scaling factor (delegation, deposit, completion as shares) now
+    goes through one guard that refuses it."""
+    sa = w.strats["TKA"]
+    w.register_operator(w.op)
+    w.deposit(w.staker, "TKA", 1000 * WAD)
+    _force_slashing_factor(w, w.op, sa, sf)
+    with ape.reverts("invalid slashing factor"):
+        w.dm.delegateTo(w.op, NO_SIG, SALT0, sender=w.staker)
+    w.fund(w.op, "TKA", WAD)
+    with ape.reverts("invalid slashing factor"):
+        w.sm.depositIntoStrategy(sa, w.tokens["TKA"], WAD, sender=w.op)
+    assert w.withdrawable(w.staker, "TKA") == 1000 * WAD
