@@ -46,6 +46,13 @@ event SlashReleased:
     token: address
     amount: uint256
 
+event SlashPaymentFailed:
+    operatorSet: ITypes.OperatorSet
+    slashId: indexed(uint256)
+    recipient: indexed(address)
+    token: address
+    amount: uint256
+
 event SlashCancelled:
     operatorSet: ITypes.OperatorSet
     slashId: indexed(uint256)
@@ -69,6 +76,8 @@ _slashMeta: HashMap[bytes32, uint256]
 _slashEntries: HashMap[bytes32, HashMap[uint256, uint256]]  # strategy | slashed magnitude << 160
 # slash key -> entry index -> tokens held for that entry.
 _slashEntryAmounts: HashMap[bytes32, HashMap[uint256, uint256]]
+# slash key -> entries of a released slash whose payment failed and is still claimable.
+_unpaidCount: HashMap[bytes32, uint256]
 # slash key -> entry index -> what a cancel needs to undo a cancellable entry exactly: the
 # strategy shares taken | the operator's max magnitude after the slash << 128.
 _slashEntryUndo: HashMap[bytes32, HashMap[uint256, uint256]]
@@ -100,6 +109,12 @@ def _key(avs: address, operatorSetId: uint32, slashId: uint256) -> bytes32:
 @pure
 def _strategy_of(entry: uint256) -> address:
     return convert(entry & ((1 << 160) - 1), address)
+
+
+@internal
+@view
+def _slashEntryToken(key: bytes32, i: uint256, strategy: address) -> address:
+    return staticcall IStrategy(strategy).underlyingToken()
 
 
 @internal
@@ -157,35 +172,65 @@ def _close(key: bytes32, status: uint8) -> (address, uint256, uint256):
     return operator, resolve_block, n
 
 
+@internal
+def _pay(token: address, recipient: address, amount: uint256) -> bool:
+    # One token's payment that can fail (a paused or blacklisting token, or one returning
+    # false) without reverting the others.
+    ok: bool = False
+    response: Bytes[32] = b""
+    ok, response = raw_call(token, abi_encode(recipient, amount, method_id=method_id("transfer(address,uint256)")), max_outsize=32, revert_on_failure=False)
+    if not ok:
+        return False
+    if len(response) == 0:
+        return token.is_contract
+    return convert(response, bool)
+
+
 @external
 @nonreentrant
 def releaseSlash(avs: address, operatorSetId: uint32, slashId: uint256):
     """
     @notice After the resolution window, send a slash's tokens to the set's redistribution
-            recipient (or the burn address). Anyone may call; each slash is released once.
+            recipient (or the burn address). Anyone may call. Each token is paid on its own: a
+            token whose transfer fails (paused, blacklisting) stays claimable by calling again,
+            and never holds back the others or keeps the operator closed to new stake.
     @param avs The AVS.
     @param operatorSetId The operator set id within the AVS.
     @param slashId The slash id within the operator set (1, 2, ...).
     """
     key: bytes32 = self._key(avs, operatorSetId, slashId)
+    meta: uint256 = self._slashMeta[key]
     operator: address = empty(address)
     resolve_block: uint256 = 0
+    status: uint8 = 0
     n: uint256 = 0
-    operator, resolve_block, n = self._close(key, STATUS_RELEASED)
+    operator, resolve_block, status, n = self._unpack(meta)
+    first: bool = status == STATUS_PENDING
+    assert first or (status == STATUS_RELEASED and self._unpaidCount[key] != 0), "slash not pending"
     assert block.number > resolve_block, "resolution window open"
+    if first:
+        self._slashMeta[key] = (meta & ~(255 << 192)) | (convert(STATUS_RELEASED, uint256) << 192)
     opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=avs, id=operatorSetId)
     recipient: address = staticcall IAllocationManager(allocationManager).getRedistributionRecipient(opset)
+    unpaid: uint256 = 0
     for i: uint256 in range(MAX_STRATEGIES):
         if i >= n:
             break
-        amount: uint256 = self._slashEntryAmounts[key][i]
         entry: uint256 = self._slashEntries[key][i]
-        token: address = staticcall IStrategy(self._strategy_of(entry)).underlyingToken()
-        if (entry >> 224) & 1 == 1:
-            extcall IDelegationManager(delegation).setSlashPending(operator, self._strategy_of(entry), False)
-        if amount != 0:
-            assert extcall IERC20(token).transfer(recipient, amount, default_return_value=True), "transfer failed"
+        strategy: address = self._strategy_of(entry)
+        if first and (entry >> 224) & 1 == 1:
+            extcall IDelegationManager(delegation).setSlashPending(operator, strategy, False)
+        if (entry >> 225) & 1 == 1:
+            continue  # paid by an earlier call
+        amount: uint256 = self._slashEntryAmounts[key][i]
+        token: address = self._slashEntryToken(key, i, strategy)
+        if amount != 0 and not self._pay(token, recipient, amount):
+            unpaid += 1
+            log SlashPaymentFailed(operatorSet=opset, slashId=slashId, recipient=recipient, token=token, amount=amount)
+            continue
+        self._slashEntries[key][i] = entry | (1 << 225)
         log SlashReleased(operatorSet=opset, slashId=slashId, recipient=recipient, token=token, amount=amount)
+    self._unpaidCount[key] = unpaid
 
 
 @external
@@ -256,6 +301,31 @@ def getSlash(avs: address, operatorSetId: uint32, slashId: uint256) -> ITypes.Sl
         rec.amounts.append(self._slashEntryAmounts[key][i])
         rec.magnitudes.append(convert((entry >> 160) & ((1 << 64) - 1), uint64))
     return rec
+
+
+@external
+@view
+def getUnpaid(avs: address, operatorSetId: uint32, slashId: uint256) -> DynArray[uint256, MAX_STRATEGIES]:
+    """
+    @notice Per entry of a slash (getSlash order), the tokens still owed to the recipient: all of
+            them before release, those whose payment failed after it (0 once paid or cancelled).
+    @param avs The AVS.
+    @param operatorSetId The operator set id within the AVS.
+    @param slashId The slash id within the operator set (1, 2, ...).
+    @return The unpaid amount of each entry.
+    """
+    key: bytes32 = self._key(avs, operatorSetId, slashId)
+    meta: uint256 = self._slashMeta[key]
+    st: uint8 = convert((meta >> 192) & 255, uint8)
+    out: DynArray[uint256, MAX_STRATEGIES] = []
+    for i: uint256 in range(MAX_STRATEGIES):
+        if i >= meta >> 200:
+            break
+        if st == STATUS_CANCELLED or (self._slashEntries[key][i] >> 225) & 1 == 1:
+            out.append(0)
+        else:
+            out.append(self._slashEntryAmounts[key][i])
+    return out
 
 
 @internal

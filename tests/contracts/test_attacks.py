@@ -8,7 +8,7 @@ import pytest
 from eth_abi import encode
 from eth_utils import keccak
 
-from tests.contracts.support import NO_SIG, SALT0, TEST_CONFIG, WAD, head, mine_to
+from tests.contracts.support import NO_SIG, SALT0, TEST_CONFIG, WAD, ZERO, head, mine_to
 
 R = TEST_CONFIG.slash_resolution_delay_blocks  # 10
 WD = TEST_CONFIG.withdrawal_delay_blocks  # 20
@@ -131,3 +131,53 @@ def test_no_path_sets_a_scaling_factor_from_an_invalid_slashing_factor(w, sf):
     with ape.reverts("invalid slashing factor"):
         w.sm.depositIntoStrategy(sa, w.tokens["TKA"], WAD, sender=w.op)
     assert w.withdrawable(w.staker, "TKA") == 1000 * WAD
+
+
+# ---------------------------------------------------------------- item 5
+
+
+@pytest.mark.parametrize("mode", ["revert", "false"])
+def test_a_failing_token_never_freezes_the_operator(w, project, mode):
+    """Item 5. Paying one token of a slash fails (a paused or blacklisting token reverts, another
+    returns false). Before the fix releaseSlash reverted for every token of the slash, the
+    pending-slash count never fell and the operator stayed closed to new stake for good. Now
+    each token is paid on its own; a failed one stays claimable by calling release again."""
+    tok = w.owner.deploy(project.MockFalseERC20, "Pausable", "PSE")
+    bad = project.Strategy.at(w.sm.deployNewStrategy(tok, sender=w.owner).return_value)
+    w.register_operator(w.op)
+    tok.mint(w.staker, 10 * WAD, sender=w.staker)
+    tok.approve(w.sm, 10 * WAD, sender=w.staker)
+    w.sm.depositIntoStrategy(bad, tok, 10 * WAD, sender=w.staker)
+    w.deposit(w.staker, "TKA", 10 * WAD)
+    w.dm.delegateTo(w.op, NO_SIG, SALT0, sender=w.staker)
+    w.am.updateAVSMetadataURI(w.avs, "m", sender=w.avs)
+    sa = w.strats["TKA"]
+    strategies = sorted([sa, bad], key=lambda s: int(s.address, 16))
+    w.am.createRedistributingOperatorSets(
+        w.avs, [(1, strategies, ZERO, w.resolver)], [w.recipient], sender=w.avs
+    )
+    w.am.setRedistributionConsent(w.op, w.opset(1), True, sender=w.op)
+    w.register_for_sets(w.op, (1,))
+    w.am.modifyAllocations(w.op, [(w.opset(1), strategies, [WAD // 2] * 2, [0, 0])], sender=w.op)
+    r = w.am.slashOperator(w.avs, (w.op, 1, strategies, [WAD // 2] * 2, "x"), sender=w.avs)
+    amounts = dict(zip([s.address for s in strategies], w.esc.getSlash(w.avs, 1, 1).amounts, strict=True))
+    assert w.dm.pendingSlashes(w.op, bad) == 1 and w.dm.pendingSlashes(w.op, sa) == 1
+    if mode == "revert":
+        tok.setRevertTransfers(True, sender=w.owner)
+    else:
+        tok.setFailTransfers(True, sender=w.owner)
+    mine_to(w, r.block_number + R + 1)
+    w.esc.releaseSlash(w.avs, 1, 1, sender=w.other)
+    assert w.tokens["TKA"].balanceOf(w.recipient) == amounts[sa.address]
+    assert tok.balanceOf(w.recipient) == 0
+    # the operator is open to new stake again in both strategies
+    assert w.dm.pendingSlashes(w.op, bad) == 0 and w.dm.pendingSlashes(w.op, sa) == 0
+    w.deposit(w.staker, "TKA", WAD)
+    # the failed token is paid once it works again, and only once
+    tok.setRevertTransfers(False, sender=w.owner)
+    tok.setFailTransfers(False, sender=w.owner)
+    w.esc.releaseSlash(w.avs, 1, 1, sender=w.other)
+    assert tok.balanceOf(w.recipient) == amounts[bad.address]
+    assert w.tokens["TKA"].balanceOf(w.recipient) == amounts[sa.address]
+    with ape.reverts("slash not pending"):
+        w.esc.releaseSlash(w.avs, 1, 1, sender=w.other)
