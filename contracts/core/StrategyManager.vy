@@ -61,6 +61,9 @@ strategyWhitelister: public(address)
 deployedStrategies: public(HashMap[address, address])  # token -> strategy
 # strategy -> known to this manager (from the blueprint or added as custom).
 isStrategy: public(HashMap[address, bool])
+# strategy -> its slashed shares stay in it, held by the escrow, until release (the bEIGEN
+# strategy: its balance must not move while a fork challenge is pending).
+escrowsSlashedShares: public(HashMap[address, bool])
 # strategy -> deposits are open.
 strategyIsWhitelistedForDeposit: public(HashMap[address, bool])
 # staker -> strategy -> deposit shares.
@@ -134,6 +137,12 @@ def addCustomStrategy(strategy: address):
     self.deployedStrategies[token] = strategy
     self.isStrategy[strategy] = True
     self.strategyIsWhitelistedForDeposit[strategy] = True
+    # a custom strategy may ask for its slashed shares to stay in it (escrowsSlashedShares())
+    ok: bool = False
+    res: Bytes[32] = b""
+    ok, res = raw_call(strategy, method_id("escrowsSlashedShares()"), max_outsize=32, is_static_call=True, revert_on_failure=False)
+    if ok and len(res) == 32:
+        self.escrowsSlashedShares[strategy] = convert(res, bool)
     log StrategyDeployed(token=token, strategy=strategy)
     log StrategyAddedToDepositWhitelist(strategy=strategy)
 
@@ -288,11 +297,28 @@ def slashShares(operator: address, avs: address, operatorSetId: uint32, slashId:
     escrow: address = self.slashEscrow
     token: address = staticcall IStrategy(strategy).underlyingToken()
     amount: uint256 = 0
-    if shares != 0:
+    held: bool = self.escrowsSlashedShares[strategy]
+    if shares != 0 and not held:
         amount = extcall IStrategy(strategy).withdraw(escrow, token, shares)
-    extcall ISlashEscrow(escrow).recordSlash(operator, avs, operatorSetId, slashId, strategy, token, amount, shares, slashedMagnitude)
+    extcall ISlashEscrow(escrow).recordSlash(operator, avs, operatorSetId, slashId, strategy, token, amount, shares, slashedMagnitude, held)
     log SlashedSharesRemoved(operator=operator, strategy=strategy, shares=shares, amount=amount)
     return amount
+
+
+@external
+def releaseEscrowedShares(strategy: address, recipient: address, shares: uint256) -> uint256:
+    """
+    @notice Pay out slashed shares the escrow held in `strategy` (escrowsSlashedShares) as the
+            strategy's current underlying token, i.e. canonical bEIGEN (SlashEscrow only). Reverts
+            while the strategy cannot move tokens (a fork challenge pending); the escrow retries.
+    @param strategy The strategy.
+    @param recipient The slash's recipient.
+    @param shares The shares held.
+    @return The tokens paid.
+    """
+    assert msg.sender == self.slashEscrow, "only slash escrow"
+    token: address = staticcall IStrategy(strategy).underlyingToken()
+    return extcall IStrategy(strategy).withdraw(recipient, token, shares)
 
 
 @external

@@ -112,19 +112,13 @@ def _strategy_of(entry: uint256) -> address:
 
 
 @internal
-@view
-def _slashEntryToken(key: bytes32, i: uint256, strategy: address) -> address:
-    return staticcall IStrategy(strategy).underlyingToken()
-
-
-@internal
 @pure
 def _unpack(meta: uint256) -> (address, uint256, uint8, uint256):
     return convert(meta & ((1 << 160) - 1), address), (meta >> 160) & ((1 << 32) - 1), convert((meta >> 192) & 255, uint8), meta >> 200
 
 
 @external
-def recordSlash(operator: address, avs: address, operatorSetId: uint32, slashId: uint256, strategy: address, token: address, amount: uint256, shares: uint256, slashedMagnitude: uint64):
+def recordSlash(operator: address, avs: address, operatorSetId: uint32, slashId: uint256, strategy: address, token: address, amount: uint256, shares: uint256, slashedMagnitude: uint64, sharesHeld: bool):
     """
     @notice Record tokens of a slash that the StrategyManager has just sent here.
     @param operator The operator.
@@ -136,6 +130,8 @@ def recordSlash(operator: address, avs: address, operatorSetId: uint32, slashId:
     @param amount The tokens received.
     @param shares The strategy shares slashed.
     @param slashedMagnitude The magnitude the slash took (WAD = all).
+    @param sharesHeld The shares stayed in the strategy, held here until release (bEIGEN); the
+           entry's amount is then those shares, paid out in the canonical token on release.
     """
     assert msg.sender == strategyManager, "only strategy manager"
     key: bytes32 = self._key(avs, operatorSetId, slashId)
@@ -153,8 +149,13 @@ def recordSlash(operator: address, avs: address, operatorSetId: uint32, slashId:
         extcall IDelegationManager(delegation).setSlashPending(operator, strategy, True)
         new_max: uint64 = staticcall IAllocationManager(allocationManager).getMaxMagnitude(operator, strategy)
         self._slashEntryUndo[key][n] = shares | (convert(new_max, uint256) << 128)
-    self._slashEntries[key][n] = convert(strategy, uint256) | (convert(slashedMagnitude, uint256) << 160) | (frozen << 224)
-    self._slashEntryAmounts[key][n] = amount
+    held: uint256 = 0
+    stored: uint256 = amount
+    if sharesHeld:
+        held = 1
+        stored = shares
+    self._slashEntries[key][n] = convert(strategy, uint256) | (convert(slashedMagnitude, uint256) << 160) | (frozen << 224) | (held << 226)
+    self._slashEntryAmounts[key][n] = stored
     self._slashMeta[key] = convert(operator, uint256) | (resolve_block << 160) | (convert(STATUS_PENDING, uint256) << 192) | ((n + 1) << 200)
     log SlashEscrowed(operatorSet=ITypes.OperatorSet(avs=avs, id=operatorSetId), slashId=slashId, operator=operator, strategy=strategy, token=token, amount=amount, resolveBlock=convert(resolve_block, uint32))
 
@@ -170,6 +171,14 @@ def _close(key: bytes32, status: uint8) -> (address, uint256, uint256):
     assert current == STATUS_PENDING, "slash not pending"
     self._slashMeta[key] = (meta & ~(255 << 192)) | (convert(status, uint256) << 192)
     return operator, resolve_block, n
+
+
+@internal
+def _call_ok(target: address, data: Bytes[100]) -> bool:
+    ok: bool = False
+    response: Bytes[32] = b""
+    ok, response = raw_call(target, data, max_outsize=32, revert_on_failure=False)
+    return ok
 
 
 @internal
@@ -223,8 +232,16 @@ def releaseSlash(avs: address, operatorSetId: uint32, slashId: uint256):
         if (entry >> 225) & 1 == 1:
             continue  # paid by an earlier call
         amount: uint256 = self._slashEntryAmounts[key][i]
-        token: address = self._slashEntryToken(key, i, strategy)
-        if amount != 0 and not self._pay(token, recipient, amount):
+        token: address = staticcall IStrategy(strategy).underlyingToken()
+        paid: bool = True
+        if amount != 0:
+            if (entry >> 226) & 1 == 1:
+                # held shares: paid in the strategy's token of now (canonical bEIGEN); while a
+                # challenge is pending the strategy cannot pay and the entry waits
+                paid = self._call_ok(strategyManager, abi_encode(strategy, recipient, amount, method_id=method_id("releaseEscrowedShares(address,address,uint256)")))
+            else:
+                paid = self._pay(token, recipient, amount)
+        if not paid:
             unpaid += 1
             log SlashPaymentFailed(operatorSet=opset, slashId=slashId, recipient=recipient, token=token, amount=amount)
             continue
@@ -270,10 +287,11 @@ def cancelSlash(avs: address, operatorSetId: uint32, slashId: uint256):
             undo: uint256 = self._slashEntryUndo[key][i]
             restored = undo & ((1 << 128) - 1)
             new_max: uint64 = convert(undo >> 128, uint64)
-            if amount != 0:
-                token: address = staticcall IStrategy(strategy).underlyingToken()
-                assert extcall IERC20(token).transfer(strategy, amount, default_return_value=True), "transfer failed"
-            extcall IStrategyManager(strategyManager).restoreShares(strategy, amount, restored)
+            if (entry >> 226) & 1 == 0:  # held shares never left the strategy
+                if amount != 0:
+                    token: address = staticcall IStrategy(strategy).underlyingToken()
+                    assert extcall IERC20(token).transfer(strategy, amount, default_return_value=True), "transfer failed"
+                extcall IStrategyManager(strategyManager).restoreShares(strategy, amount, restored)
             extcall IDelegationManager(delegation).undoSlash(operator, strategy, slash_block, new_max + slashed_mag, new_max)
         log SlashCancelled(operatorSet=opset, slashId=slashId, operator=operator, strategy=strategy, amount=amount, restoredShares=restored)
 

@@ -75,6 +75,17 @@ def _check(token: address):
 
 @external
 @view
+def escrowsSlashedShares() -> bool:
+    """
+    @notice Slashed shares stay here, held by the slash escrow, and are paid out on release in the
+            canonical bEIGEN of that time (the balance must not move during a challenge).
+    @return True.
+    """
+    return True
+
+
+@external
+@view
 def underlyingToken() -> address:
     """
     @notice The canonical bEIGEN (changes when a fork is adopted).

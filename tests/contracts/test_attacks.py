@@ -8,7 +8,7 @@ import pytest
 from eth_abi import encode
 from eth_utils import keccak
 
-from tests.contracts.support import NO_SIG, SALT0, TEST_CONFIG, WAD, ZERO, head, mine_to
+from tests.contracts.support import NO_SIG, SALT0, TEST_CONFIG, WAD, ZERO, TokenWorld, head, mine_to
 
 R = TEST_CONFIG.slash_resolution_delay_blocks  # 10
 WD = TEST_CONFIG.withdrawal_delay_blocks  # 20
@@ -181,3 +181,77 @@ def test_a_failing_token_never_freezes_the_operator(w, project, mode):
     assert w.tokens["TKA"].balanceOf(w.recipient) == amounts[sa.address]
     with ape.reverts("slash not pending"):
         w.esc.releaseSlash(w.avs, 1, 1, sender=w.other)
+
+
+# ---------------------------------------------------------------- items 2, 6 and 8 (bEIGEN)
+
+
+@pytest.fixture(scope="module")
+def t(project, chain, accounts, deployment):
+    return TokenWorld(project, chain, accounts, deployment)
+
+
+def _beigen_set(t):
+    """op holds 100 bEIGEN of a staker and 50 of its own, half allocated to a redistributing set
+    (resolver) of the AVS; op2 is an operator with no stake."""
+    t.register_operator(t.op)
+    t.register_operator(t.op2)
+    t.stake(t.op, 50 * WAD)
+    t.stake(t.staker, 100 * WAD, t.op)
+    t.am.updateAVSMetadataURI(t.avs, "m", sender=t.avs)
+    t.am.createRedistributingOperatorSets(
+        t.avs, [(1, [t.bstrat], ZERO, t.resolver)], [t.recipient], sender=t.avs
+    )
+    t.am.setRedistributionConsent(t.op, t.opset(1), True, sender=t.op)
+    t.register_for_sets(t.op, (1,))
+    t.am.modifyAllocations(t.op, [(t.opset(1), [t.bstrat], [WAD // 2], [0])], sender=t.op)
+    mine_to(t, head(t) + 2)
+
+
+def _slash_beigen(t, wad=WAD // 5):
+    return t.am.slashOperator(t.avs, (t.op, 1, [t.bstrat], [wad], "fault"), sender=t.avs)
+
+
+def test_a_bogus_challenge_stops_neither_slashing_nor_cancelling(t):
+    """Items 2 and 8. An accomplice opens a cheap challenge against an operator with no stake.
+    Before the fix every slash of the bEIGEN strategy reverted while it was pending ("challenge
+    pending"), so the guilty operator could deregister and sit out its slashable window, and the
+    resolver could not cancel a wrong bEIGEN slash either. Now the slash keeps the slashed shares
+    in the strategy (held by the escrow) and moves no bEIGEN, so it needs no token movement during
+    the challenge, and a cancel just undoes it."""
+    _beigen_set(t)
+    before = t.staked(t.staker)
+    total0, bal0 = t.bstrat.totalShares(), t.canonical().balanceOf(t.bstrat)
+    _slash_beigen(t)  # a wrong slash just before the challenge
+    t.open_challenge(t.other, [t.op2])
+    assert t.fm.challengePending()
+    _slash_beigen(t)  # and one while it is pending
+    assert t.staked(t.staker) < before
+    assert (t.bstrat.totalShares(), t.canonical().balanceOf(t.bstrat)) == (total0, bal0)  # nothing moved
+    t.esc.cancelSlash(t.avs, 1, 2, sender=t.resolver)
+    t.esc.cancelSlash(t.avs, 1, 1, sender=t.resolver)
+    assert t.staked(t.staker) == before
+    assert t.dm.pendingSlashes(t.op, t.bstrat) == 0
+
+
+def test_a_beigen_release_follows_the_canonical_fork(t):
+    """Item 6. A bEIGEN slash released while a challenge was pending paid the recipient in the
+    parent bEIGEN, which adoption then abandoned: the recipient ended with nothing in the adopted
+    fork (before the fix its fork balance was 0). Now the release of held shares waits while the
+    strategy cannot move tokens, stays claimable, and pays in the canonical fork."""
+    _beigen_set(t)
+    r = _slash_beigen(t)
+    shares = t.esc.getSlash(t.avs, 1, 1).amounts[0]
+    assert shares > 0
+    _, cid, fork = t.open_challenge(t.other, [t.op2])
+    mine_to(t, r.block_number + R + 1)
+    rr = t.esc.releaseSlash(t.avs, 1, 1, sender=t.other)
+    assert [e.amount for e in rr.events if e.event_name == "SlashPaymentFailed"] == [shares]
+    assert list(t.esc.getUnpaid(t.avs, 1, 1)) == [shares]
+    assert t.dm.pendingSlashes(t.op, t.bstrat) == 0
+    owed = t.bstrat.sharesToUnderlyingView(shares)
+    t.resolve(cid, True)
+    assert t.fm.canonicalToken() == fork.address
+    t.esc.releaseSlash(t.avs, 1, 1, sender=t.other)
+    assert fork.balanceOf(t.recipient) == owed
+    assert list(t.esc.getUnpaid(t.avs, 1, 1)) == [0]

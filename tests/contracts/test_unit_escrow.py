@@ -125,9 +125,9 @@ def test_constructor_and_immutables(w, project):
 
 def test_record_slash_only_strategy_manager(w):
     with ape.reverts("only strategy manager"):
-        w.esc.recordSlash(w.op, w.avs, 1, 1, w.strats["TKA"], w.tokens["TKA"], 1, 1, 1, sender=w.other)
+        w.esc.recordSlash(w.op, w.avs, 1, 1, w.strats["TKA"], w.tokens["TKA"], 1, 1, 1, False, sender=w.other)
     with ape.reverts("only strategy manager"):
-        w.esc.recordSlash(w.op, w.avs, 1, 1, w.strats["TKA"], w.tokens["TKA"], 1, 1, 1, sender=w.avs)
+        w.esc.recordSlash(w.op, w.avs, 1, 1, w.strats["TKA"], w.tokens["TKA"], 1, 1, 1, False, sender=w.avs)
 
 
 def test_unknown_slash(w):
