@@ -647,10 +647,14 @@ def setStrategyWithdrawalDelay(strategy: address, extraDelayBlocks: uint32):
 @external
 def setForkSlasher(newForkSlasher: address):
     """
-    @notice Set the fork-and-challenge manager allowed to call slashOperatorSharesForFork (whitelister only).
+    @notice Name the fork-and-challenge manager allowed to call slashOperatorSharesForFork, once, at
+            deployment (whitelister only). It can never be changed afterwards: a role that could
+            name itself fork slasher could burn anyone's stake outside the slashing rules.
     @param newForkSlasher The ForkManager.
     """
     assert msg.sender == staticcall IStrategyManager(strategyManager).strategyWhitelister(), "only whitelister"
+    assert self.forkSlasher == empty(address), "fork slasher already set"
+    assert newForkSlasher != empty(address), "zero address"
     self.forkSlasher = newForkSlasher
     log ForkSlasherSet(forkSlasher=newForkSlasher)
 

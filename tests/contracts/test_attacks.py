@@ -255,3 +255,21 @@ def test_a_beigen_release_follows_the_canonical_fork(t):
     t.esc.releaseSlash(t.avs, 1, 1, sender=t.other)
     assert fork.balanceOf(t.recipient) == owed
     assert list(t.esc.getUnpaid(t.avs, 1, 1)) == [0]
+
+
+# ---------------------------------------------------------------- item 7
+
+
+def test_no_role_can_name_itself_fork_slasher(t):
+    """Item 7. The strategy whitelister could name itself fork slasher at any time and burn any
+    operator's bEIGEN stake (before the fix setForkSlasher went through and the burn followed).
+    The fork slasher is now set once, at deployment, and never again."""
+    _beigen_set(t)
+    before = t.staked(t.staker)
+    assert t.dm.forkSlasher() == t.fm.address
+    whitelister = t.sm.strategyWhitelister()
+    with ape.reverts("fork slasher already set"):
+        t.dm.setForkSlasher(whitelister, sender=whitelister)
+    with ape.reverts("only fork slasher"):
+        t.dm.slashOperatorSharesForFork(t.op, t.bstrat, 10**30, sender=whitelister)
+    assert t.staked(t.staker) == before
