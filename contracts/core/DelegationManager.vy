@@ -1,4 +1,5 @@
 # pragma version ~=0.4.3
+# pragma optimize codesize
 """
 @title DelegationManager
 @notice Operators register here; stakers delegate all their stake to one operator, undelegate,
@@ -164,6 +165,13 @@ cumulativeWithdrawalsQueued: public(HashMap[address, uint256])
 # pending, no new stake may join the operator in that strategy, so a cancel restores the stakers
 # who bore the slash and nobody else.
 pendingSlashes: public(HashMap[address, HashMap[address, uint256]])
+# Cancellable dust slashes (each below 1/DUST_SLASH_DIVISOR of the operator's magnitude) of
+# (operator, strategy) still pending. They do not close the operator to new stake (so dust cannot
+# keep it closed); stake joining meanwhile is priced as if they will be cancelled, so a cancel
+# gives it nothing (and a release costs it at most the dust).
+pendingDustSlashes: public(HashMap[address, HashMap[address, uint256]])
+# operator -> strategy -> product of prevMax / newMax of those pending dust slashes (WAD-scaled; 0 = WAD).
+_pendingDustRatio: HashMap[address, HashMap[address, uint256]]
 # withdrawal root -> queued and not yet completed.
 pendingWithdrawals: public(HashMap[bytes32, bool])
 # staker -> strategy -> deposit scaling factor (0 stands for WAD).
@@ -230,14 +238,11 @@ def _latest(key: bytes32, dflt: uint256) -> uint256:
 
 @internal
 @view
-def _at(key: bytes32, blk: uint256, dflt: uint256) -> uint256:
-    # Value of the last checkpoint taken at or before block `blk`.
+def _count_upto(key: bytes32, blk: uint256) -> uint256:
+    # Number of checkpoints taken at or before block `blk` (binary search; the latest first).
     n: uint256 = self._checkpointCount[key]
-    if n == 0:
-        return dflt
-    last: uint256 = self._checkpoints[key][n - 1]
-    if (last >> 224) <= blk:
-        return last & VALUE_MASK
+    if n == 0 or (self._checkpoints[key][n - 1] >> 224) <= blk:
+        return n
     lo: uint256 = 0
     hi: uint256 = n - 1
     for _: uint256 in range(64):
@@ -248,9 +253,17 @@ def _at(key: bytes32, blk: uint256, dflt: uint256) -> uint256:
             hi = mid
         else:
             lo = mid + 1
-    if lo == 0:
+    return lo
+
+
+@internal
+@view
+def _at(key: bytes32, blk: uint256, dflt: uint256) -> uint256:
+    # Value of the last checkpoint taken at or before block `blk`.
+    i: uint256 = self._count_upto(key, blk)
+    if i == 0:
         return dflt
-    return self._checkpoints[key][lo - 1] & VALUE_MASK
+    return self._checkpoints[key][i - 1] & VALUE_MASK
 
 
 @internal
@@ -293,6 +306,20 @@ def _deposit_scaling_factor(staker: address, strategy: address) -> uint256:
     if k == 0:
         return WAD
     return k
+
+
+@internal
+@view
+def _joining_factor(operator: address, strategy: address, sf: uint256) -> uint256:
+    # The slashing factor new stake joins at: the current one, scaled back by every pending
+    # cancellable dust slash (what the factor will be if they are all cancelled), rounded up so
+    # a cancel never gives the newcomer more than it brought.
+    if operator == empty(address):
+        return sf
+    r: uint256 = self._pendingDustRatio[operator][strategy]
+    if r == 0:
+        return sf
+    return (sf * r + WAD - 1) // WAD
 
 
 @internal
@@ -401,7 +428,7 @@ def _delegate(staker: address, operator: address):
         assert self.pendingSlashes[operator][strategy] == 0, "pending slash"
         k: uint256 = self._deposit_scaling_factor(staker, strategy)
         withdrawable: uint256 = s * k // WAD
-        k_new: uint256 = k * WAD // sf
+        k_new: uint256 = k * WAD // self._joining_factor(operator, strategy, sf)
         self._set_deposit_scaling_factor(staker, strategy, k_new, sf, s, withdrawable)
         self.operatorScaledShares[operator][strategy] += s * k_new // WAD
         log OperatorSharesIncreased(operator=operator, staker=staker, strategy=strategy, shares=withdrawable)
@@ -490,12 +517,14 @@ def _increase(staker: address, operator: address, strategy: address, prev: uint2
     if operator != empty(address):
         assert self.pendingSlashes[operator][strategy] == 0, "pending slash"
     k: uint256 = self._deposit_scaling_factor(staker, strategy)
+    # priced as if pending dust slashes will be cancelled (sf_join = sf unless some are pending)
+    sf_join: uint256 = self._joining_factor(operator, strategy, sf)
     k_new: uint256 = 0
     if prev == 0:
-        k_new = k * WAD // sf
+        k_new = k * WAD // sf_join
     else:
-        withdrawable: uint256 = (prev * k // WAD) * sf // WAD
-        k_new = ((withdrawable + added) * WAD // (prev + added)) * WAD // sf
+        withdrawable: uint256 = (prev * k // WAD) * sf_join // WAD
+        k_new = ((withdrawable + added) * WAD // (prev + added)) * WAD // sf_join
     self._set_deposit_scaling_factor(staker, strategy, k_new, sf, prev + added, (prev * k // WAD) * sf // WAD + added)
     if operator != empty(address):
         old_scaled: uint256 = prev * k // WAD
@@ -553,23 +582,45 @@ def slashOperatorShares(operator: address, avs: address, operatorSetId: uint32, 
 
 
 @external
-def setSlashPending(operator: address, strategy: address, pending: bool):
+def setSlashPending(operator: address, strategy: address, pending: bool, dust: bool, prevMaxMagnitude: uint64, newMaxMagnitude: uint64):
     """
     @notice Count a cancellable slash of (operator, strategy) in or out of its resolution window
-            (SlashEscrow only). While any is pending, deposits into, delegations to and
-            completions as shares into the operator's stake in `strategy` revert ("pending slash").
+            (SlashEscrow only). Any pending one holds back withdrawals it may have touched. While
+            a material one is pending, deposits into, delegations to and completions as shares
+            into the operator's stake in `strategy` revert ("pending slash"). A dust one (below
+            1/10,000 of the operator's magnitude) closes nothing: stake joining meanwhile is
+            priced as if it will be cancelled (the factor scaled by prevMax / newMax), so dust
+            cannot keep an operator closed and a cancel gives newcomers nothing.
     @param operator The operator.
     @param strategy The strategy.
     @param pending True when the slash enters its window, False when it leaves it.
+    @param dust Whether the slash is dust.
+    @param prevMaxMagnitude The operator's max magnitude before the slash.
+    @param newMaxMagnitude Its max magnitude after the slash.
     """
     assert msg.sender == self.slashEscrow, "only slash escrow"
     n: uint256 = self.pendingSlashes[operator][strategy]
-    if pending:
+    d: uint256 = self.pendingDustSlashes[operator][strategy]
+    if dust:
+        r: uint256 = self._pendingDustRatio[operator][strategy]
+        if r == 0:
+            r = WAD
+        if pending:
+            d += 1
+            r = (r * convert(prevMaxMagnitude, uint256) + convert(newMaxMagnitude, uint256) - 1) // convert(newMaxMagnitude, uint256)
+        else:
+            d -= 1
+            r = (r * convert(newMaxMagnitude, uint256) + convert(prevMaxMagnitude, uint256) - 1) // convert(prevMaxMagnitude, uint256)
+        if d == 0:
+            r = 0
+        self.pendingDustSlashes[operator][strategy] = d
+        self._pendingDustRatio[operator][strategy] = r
+    elif pending:
         n += 1
     else:
         n -= 1
     self.pendingSlashes[operator][strategy] = n
-    log SlashPendingUpdated(operator=operator, strategy=strategy, pendingSlashes=n)
+    log SlashPendingUpdated(operator=operator, strategy=strategy, pendingSlashes=n + d)
 
 
 @external
@@ -590,16 +641,7 @@ def undoSlash(operator: address, strategy: address, slashBlock: uint256, prevMax
     key: bytes32 = self._key(0, operator, strategy)
     n: uint256 = self._checkpointCount[key]
     # first checkpoint at or after the slash's block
-    lo: uint256 = 0
-    hi: uint256 = n
-    for _: uint256 in range(64):
-        if lo >= hi:
-            break
-        mid: uint256 = (lo + hi) // 2
-        if (self._checkpoints[key][mid] >> 224) < slashBlock:
-            lo = mid + 1
-        else:
-            hi = mid
+    lo: uint256 = self._count_upto(key, slashBlock - 1)
     assert n - lo <= MAX_UNDO_CHECKPOINTS, "too many checkpoints to undo"
     prev_mag: uint256 = convert(prevMaxMagnitude, uint256)
     new_mag: uint256 = convert(newMaxMagnitude, uint256)
@@ -770,7 +812,7 @@ def _complete(withdrawal: Withdrawal, tokens: DynArray[address, MAX_STRATEGIES],
         if withdrawal.delegatedTo != empty(address):
             # A slash still cancellable may have landed before the window ended: wait for it to
             # be resolved, so a cancel values this withdrawal as if the slash never happened.
-            if self.pendingSlashes[withdrawal.delegatedTo][strategy] != 0:
+            if self.pendingSlashes[withdrawal.delegatedTo][strategy] != 0 or self.pendingDustSlashes[withdrawal.delegatedTo][strategy] != 0:
                 assert block.number > until + convert(self.slashResolutionDelayBlocks, uint256), "pending slash"
             sf = self._at(self._key(0, withdrawal.delegatedTo, strategy), until, WAD)
         shares: uint256 = withdrawal.scaledShares[i] * sf // WAD

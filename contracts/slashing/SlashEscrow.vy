@@ -29,6 +29,9 @@ STATUS_NONE: constant(uint8) = 0
 STATUS_PENDING: constant(uint8) = 1
 STATUS_RELEASED: constant(uint8) = 2
 STATUS_CANCELLED: constant(uint8) = 3
+# A cancellable slash taking less than 1/DUST_SLASH_DIVISOR of the operator's magnitude in a
+# strategy is dust: it closes nothing (DelegationManager.setSlashPending).
+DUST_SLASH_DIVISOR: constant(uint256) = 10_000
 
 event SlashEscrowed:
     operatorSet: ITypes.OperatorSet
@@ -144,20 +147,31 @@ def recordSlash(operator: address, avs: address, operatorSetId: uint32, slashId:
     # Bit 224 marks an entry that holds new stake away from the operator until it is resolved:
     # shares were taken and the set has a resolver, so the slash may still be cancelled.
     frozen: uint256 = 0
+    dust: uint256 = 0
     if shares != 0 and staticcall IAllocationManager(allocationManager).getResolver(ITypes.OperatorSet(avs=avs, id=operatorSetId)) != empty(address):
         frozen = 1
-        extcall IDelegationManager(delegation).setSlashPending(operator, strategy, True)
         new_max: uint64 = staticcall IAllocationManager(allocationManager).getMaxMagnitude(operator, strategy)
+        prev_max: uint64 = new_max + slashedMagnitude
+        if convert(slashedMagnitude, uint256) * DUST_SLASH_DIVISOR < convert(prev_max, uint256):
+            dust = 1
+        extcall IDelegationManager(delegation).setSlashPending(operator, strategy, True, dust == 1, prev_max, new_max)
         self._slashEntryUndo[key][n] = shares | (convert(new_max, uint256) << 128)
     held: uint256 = 0
     stored: uint256 = amount
     if sharesHeld:
         held = 1
         stored = shares
-    self._slashEntries[key][n] = convert(strategy, uint256) | (convert(slashedMagnitude, uint256) << 160) | (frozen << 224) | (held << 226)
+    self._slashEntries[key][n] = convert(strategy, uint256) | (convert(slashedMagnitude, uint256) << 160) | (frozen << 224) | (held << 226) | (dust << 227)
     self._slashEntryAmounts[key][n] = stored
     self._slashMeta[key] = convert(operator, uint256) | (resolve_block << 160) | (convert(STATUS_PENDING, uint256) << 192) | ((n + 1) << 200)
     log SlashEscrowed(operatorSet=ITypes.OperatorSet(avs=avs, id=operatorSetId), slashId=slashId, operator=operator, strategy=strategy, token=token, amount=amount, resolveBlock=convert(resolve_block, uint32))
+
+
+@internal
+def _unfreeze(key: bytes32, i: uint256, entry: uint256, operator: address, strategy: address):
+    new_max: uint64 = convert(self._slashEntryUndo[key][i] >> 128, uint64)
+    prev_max: uint64 = new_max + convert((entry >> 160) & ((1 << 64) - 1), uint64)
+    extcall IDelegationManager(delegation).setSlashPending(operator, strategy, False, (entry >> 227) & 1 == 1, prev_max, new_max)
 
 
 @internal
@@ -228,7 +242,7 @@ def releaseSlash(avs: address, operatorSetId: uint32, slashId: uint256):
         entry: uint256 = self._slashEntries[key][i]
         strategy: address = self._strategy_of(entry)
         if first and (entry >> 224) & 1 == 1:
-            extcall IDelegationManager(delegation).setSlashPending(operator, strategy, False)
+            self._unfreeze(key, i, entry, operator, strategy)
         if (entry >> 225) & 1 == 1:
             continue  # paid by an earlier call
         amount: uint256 = self._slashEntryAmounts[key][i]
@@ -277,7 +291,7 @@ def cancelSlash(avs: address, operatorSetId: uint32, slashId: uint256):
         entry: uint256 = self._slashEntries[key][i]
         strategy: address = self._strategy_of(entry)
         if (entry >> 224) & 1 == 1:
-            extcall IDelegationManager(delegation).setSlashPending(operator, strategy, False)
+            self._unfreeze(key, i, entry, operator, strategy)
         slashed_mag: uint64 = convert((entry >> 160) & ((1 << 64) - 1), uint64)
         extcall IAllocationManager(allocationManager).restoreSlashedMagnitude(operator, strategy, slashed_mag)
         restored: uint256 = 0

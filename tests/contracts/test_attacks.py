@@ -3,6 +3,11 @@ each reproduced on anvil: every test failed before its fix (noted per test) and 
 that stops the attack. docs/restaking.md ("Security") lists each attack and its rule.
 """
 
+import functools
+import json
+import subprocess
+import sys
+
 import ape
 import pytest
 from eth_abi import encode
@@ -94,7 +99,18 @@ def test_withdrawal_completed_before_the_slash_window_is_not_held(w):
 
 # ---------------------------------------------------------------- item 3
 
-CHECKPOINTS_SLOT, CHECKPOINT_COUNT_SLOT = 14, 15  # DelegationManager storage (vyper -f layout)
+
+@functools.cache
+def _dm_slot(name):
+    """The storage slot of a DelegationManager variable, from the compiler's layout."""
+    out = subprocess.run(
+        [sys.executable, "-m", "vyper", "-f", "layout", "-p", ".", "contracts/core/DelegationManager.vy"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    layout = json.loads(out)
+    return layout.get("storage_layout", layout)[name]["slot"]
 
 
 def _slot(base, *keys):
@@ -108,9 +124,11 @@ def _force_slashing_factor(w, op, strategy, sf):
     key = keccak(encode(["uint256", "address", "address"], [0, op.address, strategy.address]))
     k = int.from_bytes(key, "big")
     blk = head(w)
-    w.chain.provider.set_storage(w.dm.address, _slot(CHECKPOINT_COUNT_SLOT, k), (1).to_bytes(32, "big"))
     w.chain.provider.set_storage(
-        w.dm.address, _slot(CHECKPOINTS_SLOT, k, 0), ((blk << 224) | sf).to_bytes(32, "big")
+        w.dm.address, _slot(_dm_slot("_checkpointCount"), k), (1).to_bytes(32, "big")
+    )
+    w.chain.provider.set_storage(
+        w.dm.address, _slot(_dm_slot("_checkpoints"), k, 0), ((blk << 224) | sf).to_bytes(32, "big")
     )
     assert w.dm.slashingFactor(op, strategy) == sf
 
@@ -273,3 +291,36 @@ def test_no_role_can_name_itself_fork_slasher(t):
     with ape.reverts("only fork slasher"):
         t.dm.slashOperatorSharesForFork(t.op, t.bstrat, 10**30, sender=whitelister)
     assert t.staked(t.staker) == before
+
+
+# ---------------------------------------------------------------- item 9
+
+
+@pytest.mark.parametrize("outcome", ["cancel", "release"])
+def test_dust_slashes_cannot_keep_an_operator_closed(w, outcome):
+    """Item 9. A set with a resolver kept an operator closed to new stake with slashes of ~1,000
+    wei, one per resolution window (before the fix the newcomer's deposit and delegation reverted
+    "pending slash"). A cancellable slash below 1/10,000 of the operator's magnitude now closes
+    nothing: new stake joins priced as if it will be cancelled, so a cancel gives the newcomer
+    nothing and a release costs it at most the dust."""
+    _self_resolving_operator(w, WAD // 2)
+    old = w.withdrawable(w.staker, "TKA")
+    r = w.slash(w.op, 1, {"TKA": 10**6})  # 5e11 of WAD: about 1e-6 of the stake
+    new = 5 * WAD + 3
+    w.deposit(w.staker, "TKA", new)  # a staker of the operator adds stake
+    w.deposit(w.other, "TKA", new)
+    w.dm.delegateTo(w.op, NO_SIG, SALT0, sender=w.other)  # a newcomer joins
+    assert w.dm.pendingDustSlashes(w.op, w.strats["TKA"]) == 1
+    assert w.dm.pendingSlashes(w.op, w.strats["TKA"]) == 0
+    if outcome == "cancel":
+        w.esc.cancelSlash(w.avs, 1, 1, sender=w.op)
+        assert new - 10 <= w.withdrawable(w.other, "TKA") <= new  # never more than it brought
+        # its stake from before the slash is restored, up to the factor's rounding (1e-18)
+        assert old + new - (old + new) // 10**17 <= w.withdrawable(w.staker, "TKA") <= old + new
+    else:
+        mine_to(w, r.block_number + R + 1)
+        w.esc.releaseSlash(w.avs, 1, 1, sender=w.other)
+        got = w.withdrawable(w.other, "TKA")
+        assert new - new // 10**5 <= got <= new
+    assert w.dm.pendingDustSlashes(w.op, w.strats["TKA"]) == 0
+    w.deposit(w.other, "TKA", WAD)

@@ -151,7 +151,7 @@ def run_machine(w: World, chain) -> None:
             until = start + w.dm.minWithdrawalDelayBlocks()
             if (
                 wd[1] != ZERO
-                and any(w.dm.pendingSlashes(wd[1], a) for a in wd[5])
+                and any(w.dm.pendingSlashes(wd[1], a) + w.dm.pendingDustSlashes(wd[1], a) for a in wd[5])
                 and chain.blocks.head.number + 1 <= until + w.dm.slashResolutionDelayBlocks()
             ):
                 # its window ended while a cancellable slash may be pending: held until resolved

@@ -1271,7 +1271,7 @@ def test_release_unfreezes(dw):
 def test_set_slash_pending_only_escrow(dw):
     w = dw
     with ape.reverts("only slash escrow"):
-        w.dm.setSlashPending(w.op, w.strats["TKA"], True, sender=w.op)
+        w.dm.setSlashPending(w.op, w.strats["TKA"], True, False, WAD, WAD // 2, sender=w.op)
 
 
 # ------------------------------------------------------------------ model-checked random walk
