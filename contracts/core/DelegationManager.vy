@@ -24,6 +24,7 @@ from ..interfaces import IStrategy
 from ..interfaces import IAllocationManager
 from ..interfaces import IERC1271
 from ..interfaces import IDelegationManager
+from ..interfaces import IPauserRegistry
 
 implements: IDelegationManager
 
@@ -140,6 +141,11 @@ event OperatorSharesRestored:
     slashBlock: uint256
     newSlashingFactor: uint256
 
+# Pause flag of withdrawal completion in the PauserRegistry.
+PAUSED_WITHDRAWAL_COMPLETION: constant(uint8) = 1
+
+# The PauserRegistry (read from the StrategyManager at deployment).
+pauserRegistry: public(immutable(address))
 # The deployer, the only caller of initialize.
 deployer: immutable(address)
 # The StrategyManager.
@@ -201,6 +207,7 @@ def __init__(_strategyManager: address, _minWithdrawalDelayBlocks: uint32):
     """
     deployer = msg.sender
     strategyManager = _strategyManager
+    pauserRegistry = staticcall IStrategyManager(_strategyManager).pauserRegistry()
     minWithdrawalDelayBlocks = _minWithdrawalDelayBlocks
 
 
@@ -793,6 +800,7 @@ def queueWithdrawals(params: DynArray[QueuedWithdrawalParams, MAX_WITHDRAWALS]) 
 
 @internal
 def _complete(withdrawal: Withdrawal, tokens: DynArray[address, MAX_STRATEGIES], receiveAsTokens: bool):
+    assert not staticcall IPauserRegistry(pauserRegistry).isPaused(PAUSED_WITHDRAWAL_COMPLETION), "paused"
     assert msg.sender == withdrawal.withdrawer, "only withdrawer"
     root: bytes32 = keccak256(abi_encode(withdrawal))
     assert self.pendingWithdrawals[root], "withdrawal not queued"

@@ -12,6 +12,7 @@ from ..interfaces import IStrategy
 from ..interfaces import IDelegationManager
 from ..interfaces import ISlashEscrow
 from ..interfaces import IStrategyManager
+from ..interfaces import IPauserRegistry
 
 implements: IStrategyManager
 
@@ -51,6 +52,11 @@ event SlashedSharesRestored:
 deployer: immutable(address)
 # The ERC-5202 blueprint of Strategy.vy that deployNewStrategy instantiates.
 strategyBlueprint: public(immutable(address))
+# Pause flag of depositIntoStrategy in the PauserRegistry.
+PAUSED_DEPOSITS: constant(uint8) = 0
+
+# The PauserRegistry (pausers, unpauser, pause flags); the other core contracts read it from here.
+pauserRegistry: public(immutable(address))
 # The DelegationManager (set by initialize).
 delegation: public(address)
 # The SlashEscrow (set by initialize).
@@ -73,12 +79,16 @@ stakerStrategyList: HashMap[address, DynArray[address, MAX_STAKER_STRATEGY_LIST_
 
 
 @deploy
-def __init__(_strategyWhitelister: address, _strategyBlueprint: address):
+def __init__(_strategyWhitelister: address, _strategyBlueprint: address, _pauserRegistry: address):
     """
-    @notice Deploy with the strategy whitelister and the blueprint new strategies are made from.
+    @notice Deploy with the strategy whitelister, the blueprint new strategies are made from and
+            the PauserRegistry.
     @param _strategyWhitelister The address allowed to whitelist strategies.
     @param _strategyBlueprint The ERC-5202 blueprint of Strategy.vy.
+    @param _pauserRegistry The PauserRegistry.
     """
+    assert _pauserRegistry != empty(address), "zero address"
+    pauserRegistry = _pauserRegistry
     deployer = msg.sender
     strategyBlueprint = _strategyBlueprint
     self.strategyWhitelister = _strategyWhitelister
@@ -197,6 +207,7 @@ def depositIntoStrategy(strategy: address, token: address, amount: uint256) -> u
     @param amount The token amount.
     @return depositShares the deposit shares credited to the caller
     """
+    assert not staticcall IPauserRegistry(pauserRegistry).isPaused(PAUSED_DEPOSITS), "paused"
     assert self.strategyIsWhitelistedForDeposit[strategy], "strategy not whitelisted"
     assert amount != 0, "zero amount"
     assert extcall IERC20(token).transferFrom(msg.sender, strategy, amount, default_return_value=True), "transfer failed"

@@ -20,6 +20,7 @@ from ..interfaces import IStrategyManager
 from ..interfaces import IStrategy
 from ..interfaces import ISlashEscrow
 from ..interfaces import ISlashEscrowRelease
+from ..interfaces import IPauserRegistry
 
 implements: ISlashEscrow
 implements: ISlashEscrowRelease
@@ -64,6 +65,11 @@ event SlashCancelled:
     amount: uint256
     restoredShares: uint256
 
+# Pause flag of releaseSlash in the PauserRegistry.
+PAUSED_ESCROW_RELEASE: constant(uint8) = 3
+
+# The PauserRegistry (read from the DelegationManager at deployment).
+pauserRegistry: public(immutable(address))
 # The StrategyManager, the only caller of recordSlash.
 strategyManager: public(immutable(address))
 # The DelegationManager.
@@ -98,6 +104,7 @@ def __init__(_strategyManager: address, _delegation: address, _allocationManager
     assert _resolutionDelayBlocks <= staticcall IDelegationManager(_delegation).minWithdrawalDelayBlocks(), "resolution window exceeds withdrawal delay"
     strategyManager = _strategyManager
     delegation = _delegation
+    pauserRegistry = staticcall IDelegationManager(_delegation).pauserRegistry()
     allocationManager = _allocationManager
     SLASH_RESOLUTION_DELAY_BLOCKS = _resolutionDelayBlocks
 
@@ -221,6 +228,7 @@ def releaseSlash(avs: address, operatorSetId: uint32, slashId: uint256):
     @param operatorSetId The operator set id within the AVS.
     @param slashId The slash id within the operator set (1, 2, ...).
     """
+    assert not staticcall IPauserRegistry(pauserRegistry).isPaused(PAUSED_ESCROW_RELEASE), "paused"
     key: bytes32 = self._key(avs, operatorSetId, slashId)
     meta: uint256 = self._slashMeta[key]
     operator: address = empty(address)

@@ -7,13 +7,15 @@ import functools
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import ape
 import pytest
 from eth_abi import encode
 from eth_utils import keccak
 
-from tests.contracts.support import NO_SIG, SALT0, TEST_CONFIG, WAD, ZERO, TokenWorld, head, mine_to
+from offchain.chain.deploy import deploy_core
+from tests.contracts.support import NO_SIG, SALT0, TEST_CONFIG, WAD, ZERO, TokenWorld, World, head, mine_to
 
 R = TEST_CONFIG.slash_resolution_delay_blocks  # 10
 WD = TEST_CONFIG.withdrawal_delay_blocks  # 20
@@ -324,3 +326,92 @@ def test_dust_slashes_cannot_keep_an_operator_closed(w, outcome):
         assert new - new // 10**5 <= got <= new
     assert w.dm.pendingDustSlashes(w.op, w.strats["TKA"]) == 0
     w.deposit(w.other, "TKA", WAD)
+
+
+# ---------------------------------------------------------------- item 4
+
+MIN_DELAY = 30  # > the withdrawal delay (20): delegators can leave before an allocation applies
+
+
+@pytest.fixture
+def floored(project, accounts, chain):
+    """A core deployed with a minimum allocation delay longer than the withdrawal delay."""
+    d = deploy_core(project, accounts[0], replace(TEST_CONFIG, min_allocation_delay_blocks=MIN_DELAY))
+    return World(project, chain, accounts, d)
+
+
+def test_allocation_delay_floor_lets_delegators_leave_first(floored):
+    """Item 4 (ELIP-016). With allocation delay 0 an operator could allocate to a redistributing
+    set that pays itself and slash its delegators in the same block (before the fix a delay of 0
+    was accepted). The deployment now sets a minimum allocation delay; with it longer than the
+    withdrawal delay, a staker who sees the allocation leaves with everything."""
+    w = floored
+    assert w.am.MIN_ALLOCATION_DELAY() == MIN_DELAY
+    with ape.reverts("allocation delay below minimum"):
+        w.register_operator(w.op, delay=0)
+    w.register_operator(w.op, delay=MIN_DELAY)
+    with ape.reverts("allocation delay below minimum"):
+        w.am.setAllocationDelay(w.op, MIN_DELAY - 1, sender=w.op)
+    w.deposit(w.staker, "TKA", 100 * WAD)
+    w.dm.delegateTo(w.op, NO_SIG, SALT0, sender=w.staker)
+    # the operator is its own AVS with a redistributing set that pays the operator
+    w.am.updateAVSMetadataURI(w.op, "m", sender=w.op)
+    w.am.createRedistributingOperatorSets(w.op, [(1, [w.strats["TKA"]], ZERO, ZERO)], [w.op], sender=w.op)
+    w.am.setRedistributionConsent(w.op, (w.op.address, 1), True, sender=w.op)
+    w.am.registerForOperatorSets(w.op, (w.op, [1], b""), sender=w.op)
+    ra = w.am.modifyAllocations(w.op, [((w.op.address, 1), [w.strats["TKA"]], [WAD], [0])], sender=w.op)
+    rq = w.dm.undelegate(w.staker, sender=w.staker)  # the staker sees it and leaves at once
+    (wd,) = w.withdrawal_from_event(rq)
+    mine_to(w, ra.block_number + MIN_DELAY)
+    w.am.slashOperator(w.op, (w.op, 1, [w.strats["TKA"]], [WAD], "drain"), sender=w.op)
+    w.dm.completeQueuedWithdrawal(wd, [w.tokens["TKA"]], True, sender=w.staker)
+    assert w.tokens["TKA"].balanceOf(w.staker) == 100 * WAD
+
+
+def test_pauser_registry_roles_and_flags(w):
+    """Item 4. Nothing could stop a release, a slash, deposits or withdrawals. A PauserRegistry
+    (EigenLayer's roles: pausers pause, one unpauser unpauses and appoints pausers) now holds one
+    flag per guarded function, read by the core: 0 deposits, 1 withdrawal completion, 2 slashing,
+    3 escrow release."""
+    pr = w.project.PauserRegistry.at(w.sm.pauserRegistry())
+    for c in (w.dm, w.am, w.esc):
+        assert c.pauserRegistry() == pr.address
+    assert pr.isPauser(w.owner) and pr.unpauser() == w.owner.address and pr.paused() == 0
+    with ape.reverts("only pauser"):
+        pr.pause(1, sender=w.other)
+    with ape.reverts("only unpauser"):
+        pr.setIsPauser(w.other, True, sender=w.other)
+    pr.setIsPauser(w.resolver, True, sender=w.owner)
+    pr.setUnpauser(w.recipient, sender=w.owner)
+    _self_resolving_operator(w, WAD // 2)
+    rq = w.dm.queueWithdrawals([([w.strats["TKA"]], [WAD], w.staker2)], sender=w.staker2)
+    (wd,) = w.withdrawal_from_event(rq)
+    rs = w.slash(w.op, 1, {"TKA": WAD // 2})
+    mine_to(w, max(rq.block_number + WD, rs.block_number + R) + 1)
+    pr.pause(0b1111, sender=w.resolver)
+    assert [pr.isPaused(i) for i in range(5)] == [True] * 4 + [False]
+    with ape.reverts("invalid new paused status"):
+        pr.pause(0b0001, sender=w.resolver)  # a pause only adds flags
+    with ape.reverts("only unpauser"):
+        pr.unpause(0, sender=w.resolver)
+    w.fund(w.staker, "TKA", WAD)
+    with ape.reverts("paused"):
+        w.sm.depositIntoStrategy(w.strats["TKA"], w.tokens["TKA"], WAD, sender=w.staker)
+    with ape.reverts("paused"):
+        w.dm.completeQueuedWithdrawal(wd, [w.tokens["TKA"]], True, sender=w.staker2)
+    with ape.reverts("paused"):
+        w.slash(w.op, 1, {"TKA": WAD // 2})
+    with ape.reverts("paused"):
+        w.esc.releaseSlash(w.avs, 1, 1, sender=w.other)
+    with ape.reverts("invalid new paused status"):
+        pr.unpause(0b10000, sender=w.recipient)  # an unpause only clears flags
+    pr.unpause(0b1001, sender=w.recipient)  # deposits and release stay paused
+    w.dm.completeQueuedWithdrawal(wd, [w.tokens["TKA"]], True, sender=w.staker2)
+    w.slash(w.op, 1, {"TKA": WAD // 2})
+    with ape.reverts("paused"):
+        w.esc.releaseSlash(w.avs, 1, 1, sender=w.other)
+    pr.unpause(0, sender=w.recipient)
+    w.esc.releaseSlash(w.avs, 1, 1, sender=w.other)
+    w.deposit(w.other, "TKA", WAD)  # an undelegated staker (the operator has a slash pending)
+    pr.pauseAll(sender=w.resolver)
+    assert pr.paused() == 2**256 - 1

@@ -93,7 +93,9 @@ def test_wiring_and_deployed_strategies(w, chain):
 
 
 def test_initialize_only_once_by_deployer_with_nonzero_addresses(w, project):
-    sm = w.owner.deploy(project.StrategyManager, w.other.address, w.sm.strategyBlueprint())
+    sm = w.owner.deploy(
+        project.StrategyManager, w.other.address, w.sm.strategyBlueprint(), w.sm.pauserRegistry()
+    )
     assert A(sm.strategyWhitelister()) == A(w.other) and A(sm.delegation()) == ZERO
     with ape.reverts("only deployer"):
         sm.initialize(w.dm, w.esc, sender=w.other)
