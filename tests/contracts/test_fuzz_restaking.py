@@ -48,6 +48,26 @@ def run_machine(w: World, chain) -> None:
         def teardown(self):
             chain.restore(self.snap)
 
+        def _parties(self, op, strategies, slash_block):
+            """Value of each party's stake with `op` in `strategies` that a slash at
+            `slash_block` touched: delegated stakers (and the operator) now, and queued
+            withdrawals from `op` whose window reached the slash, at the factor of its end."""
+            out = {}
+            delay = w.dm.minWithdrawalDelayBlocks()
+            op = op.lower()
+            for a in strategies:
+                for s in stakers:
+                    if str(self.delegated.get(s.address, "")).lower() == op:
+                        out[(a, s.address)] = w.dm.getWithdrawableShares(s, [a])[0][0]
+                out[(a, op)] = w.dm.getWithdrawableShares(op, [a])[0][0]
+                for n, (wd, start) in enumerate(self.pending):
+                    names = [str(x).lower() for x in wd[5]]
+                    if str(wd[1]).lower() == op and a.lower() in names and start + delay >= slash_block:
+                        sc = wd[6][names.index(a.lower())]
+                        sf = w.dm.slashingFactorAtBlock(op, a, min(start + delay, chain.blocks.head.number))
+                        out[(a, n)] = sc * sf // WAD
+            return out
+
         @initialize()
         def setup(self):
             w.am.updateAVSMetadataURI(w.avs, "avs", sender=w.avs)
@@ -267,8 +287,19 @@ def run_machine(w: World, chain) -> None:
                 return
             op = rec.operator
             before = {a: w.am.getMaxMagnitude(op, a) for a in rec.strategies}
+            # every party that bore the slash (delegated stakers, the operator, withdrawals whose
+            # window reached the slash, completed or not) must be restored by the same factor
+            parties = self._parties(op, rec.strategies, x[2])
             w.esc.cancelSlash(w.avs, x[0], x[1], sender=w.resolver)
             x[3] = "cancelled"
+            after = self._parties(op, rec.strategies, x[2])
+            for a in rec.strategies:
+                ratios = [(after[k], v) for k, v in parties.items() if k[0] == a and v > 10**9 and k in after]
+                for (n1, d1), (n2, d2) in zip(ratios, ratios[1:], strict=False):
+                    assert n1 >= d1 and n2 >= d2, "a cancel took stake from someone"
+                    assert abs(n1 / d1 - n2 / d2) <= 1e-9 + 4 / d1 + 4 / d2, (
+                        "a cancel restored parties unequally"
+                    )
             # the only way max magnitude rises: a cancelled slash gives back exactly what it took
             for a, mag in zip(rec.strategies, rec.magnitudes, strict=False):
                 after = w.am.getMaxMagnitude(op, a)
@@ -312,6 +343,16 @@ def run_machine(w: World, chain) -> None:
                         assert a.currentMagnitude + a.pendingDiff >= 0
                     assert enc == total, f"encumbered {enc} != sum of allocations {total}"
                     assert enc <= mx
+
+        @invariant()
+        def scaling_factors_bounded(self):
+            # issue 12 item 3: no slashing factor above WAD; every deposit scaling factor in (0, 1e36]
+            for sym in SYMS:
+                strat = w.strats[sym]
+                for op in operators:
+                    assert w.dm.slashingFactor(op, strat) <= WAD
+                for s in [*stakers, *operators]:
+                    assert 0 < w.dm.depositScalingFactor(s, strat) <= 10**36
 
         @invariant()
         def shares_and_tokens(self):
