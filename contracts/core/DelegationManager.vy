@@ -40,6 +40,7 @@ MAX_STRATEGIES: constant(uint256) = 32
 MAX_WITHDRAWALS: constant(uint256) = 8
 # Largest deposit scaling factor: WAD / (smallest non-zero slashing factor, 1) times WAD.
 MAX_DEPOSIT_SCALING_FACTOR: constant(uint256) = 10**36
+U32: constant(uint256) = (1 << 32) - 1
 # Most slashing-factor checkpoints (one per block with a slash) a cancel may rewrite.
 MAX_UNDO_CHECKPOINTS: constant(uint256) = 512
 VALUE_MASK: constant(uint256) = (1 << 224) - 1
@@ -167,17 +168,14 @@ delegationApproverSaltIsSpent: public(HashMap[address, HashMap[bytes32, bool]])
 operatorScaledShares: public(HashMap[address, HashMap[address, uint256]])
 # staker -> number of withdrawals queued so far (the next withdrawal nonce).
 cumulativeWithdrawalsQueued: public(HashMap[address, uint256])
-# Cancellable slashes of (operator, strategy) still in their resolution window. While any is
-# pending, no new stake may join the operator in that strategy, so a cancel restores the stakers
-# who bore the slash and nobody else.
-pendingSlashes: public(HashMap[address, HashMap[address, uint256]])
-# Cancellable dust slashes (each below 1/DUST_SLASH_DIVISOR of the operator's magnitude) of
-# (operator, strategy) still pending. They do not close the operator to new stake (so dust cannot
-# keep it closed); stake joining meanwhile is priced as if they will be cancelled, so a cancel
-# gives it nothing (and a release costs it at most the dust).
-pendingDustSlashes: public(HashMap[address, HashMap[address, uint256]])
-# operator -> strategy -> product of prevMax / newMax of those pending dust slashes (WAD-scaled; 0 = WAD).
-_pendingDustRatio: HashMap[address, HashMap[address, uint256]]
+# operator -> strategy -> cancellable slashes still pending, one slot: material count | dust
+# count << 32 | product of prevMax / newMax of the dust ones (WAD-scaled, 0 when none) << 64.
+# While a material one is pending no new stake may join the operator in that strategy, so a
+# cancel restores the stakers who bore the slash and nobody else. Dust ones (each below 1/10,000
+# of the operator's magnitude) close nothing, so dust cannot keep an operator closed: stake
+# joining meanwhile is priced as if they will be cancelled (a cancel gives it nothing; a release
+# costs it at most the dust). Any pending one holds back withdrawals it may have touched.
+_pending: HashMap[address, HashMap[address, uint256]]
 # withdrawal root -> queued and not yet completed.
 pendingWithdrawals: public(HashMap[bytes32, bool])
 # staker -> strategy -> deposit scaling factor (0 stands for WAD).
@@ -320,10 +318,13 @@ def _deposit_scaling_factor(staker: address, strategy: address) -> uint256:
 def _joining_factor(operator: address, strategy: address, sf: uint256) -> uint256:
     # The slashing factor new stake joins at: the current one, scaled back by every pending
     # cancellable dust slash (what the factor will be if they are all cancelled), rounded up so
-    # a cancel never gives the newcomer more than it brought.
+    # a cancel never gives the newcomer more than it brought. Reverts while a material
+    # cancellable slash is pending.
     if operator == empty(address):
         return sf
-    r: uint256 = self._pendingDustRatio[operator][strategy]
+    word: uint256 = self._pending[operator][strategy]
+    assert word & U32 == 0, "pending slash"
+    r: uint256 = word >> 64
     if r == 0:
         return sf
     return (sf * r + WAD - 1) // WAD
@@ -432,7 +433,6 @@ def _delegate(staker: address, operator: address):
         s: uint256 = shares[i]
         sf: uint256 = self._slashing_factor(operator, strategy)
         assert sf != 0, "operator fully slashed"
-        assert self.pendingSlashes[operator][strategy] == 0, "pending slash"
         k: uint256 = self._deposit_scaling_factor(staker, strategy)
         withdrawable: uint256 = s * k // WAD
         k_new: uint256 = k * WAD // self._joining_factor(operator, strategy, sf)
@@ -521,8 +521,6 @@ def redelegate(newOperator: address, newOperatorApproverSig: SignatureWithExpiry
 def _increase(staker: address, operator: address, strategy: address, prev: uint256, added: uint256):
     sf: uint256 = self._slashing_factor(operator, strategy)
     assert sf != 0, "operator fully slashed"
-    if operator != empty(address):
-        assert self.pendingSlashes[operator][strategy] == 0, "pending slash"
     k: uint256 = self._deposit_scaling_factor(staker, strategy)
     # priced as if pending dust slashes will be cancelled (sf_join = sf unless some are pending)
     sf_join: uint256 = self._joining_factor(operator, strategy, sf)
@@ -606,10 +604,11 @@ def setSlashPending(operator: address, strategy: address, pending: bool, dust: b
     @param newMaxMagnitude Its max magnitude after the slash.
     """
     assert msg.sender == self.slashEscrow, "only slash escrow"
-    n: uint256 = self.pendingSlashes[operator][strategy]
-    d: uint256 = self.pendingDustSlashes[operator][strategy]
+    word: uint256 = self._pending[operator][strategy]
+    n: uint256 = word & U32
+    d: uint256 = (word >> 32) & U32
+    r: uint256 = word >> 64
     if dust:
-        r: uint256 = self._pendingDustRatio[operator][strategy]
         if r == 0:
             r = WAD
         if pending:
@@ -620,13 +619,11 @@ def setSlashPending(operator: address, strategy: address, pending: bool, dust: b
             r = (r * convert(newMaxMagnitude, uint256) + convert(prevMaxMagnitude, uint256) - 1) // convert(prevMaxMagnitude, uint256)
         if d == 0:
             r = 0
-        self.pendingDustSlashes[operator][strategy] = d
-        self._pendingDustRatio[operator][strategy] = r
     elif pending:
         n += 1
     else:
         n -= 1
-    self.pendingSlashes[operator][strategy] = n
+    self._pending[operator][strategy] = n | (d << 32) | (r << 64)
     log SlashPendingUpdated(operator=operator, strategy=strategy, pendingSlashes=n + d)
 
 
@@ -820,7 +817,7 @@ def _complete(withdrawal: Withdrawal, tokens: DynArray[address, MAX_STRATEGIES],
         if withdrawal.delegatedTo != empty(address):
             # A slash still cancellable may have landed before the window ended: wait for it to
             # be resolved, so a cancel values this withdrawal as if the slash never happened.
-            if self.pendingSlashes[withdrawal.delegatedTo][strategy] != 0 or self.pendingDustSlashes[withdrawal.delegatedTo][strategy] != 0:
+            if self._pending[withdrawal.delegatedTo][strategy] != 0:
                 assert block.number > until + convert(self.slashResolutionDelayBlocks, uint256), "pending slash"
             sf = self._at(self._key(0, withdrawal.delegatedTo, strategy), until, WAD)
         shares: uint256 = withdrawal.scaledShares[i] * sf // WAD
@@ -866,6 +863,30 @@ def completeQueuedWithdrawals(withdrawals: DynArray[Withdrawal, MAX_WITHDRAWALS]
 
 
 # ---------------------------------------------------------------- views
+
+@external
+@view
+def pendingSlashes(operator: address, strategy: address) -> uint256:
+    """
+    @notice Material cancellable slashes of (operator, strategy) in their window (no stake joins).
+    @param operator The operator.
+    @param strategy The strategy.
+    @return The number pending.
+    """
+    return self._pending[operator][strategy] & U32
+
+
+@external
+@view
+def pendingDustSlashes(operator: address, strategy: address) -> uint256:
+    """
+    @notice Cancellable dust slashes of (operator, strategy) in their window (they close nothing).
+    @param operator The operator.
+    @param strategy The strategy.
+    @return The number pending.
+    """
+    return (self._pending[operator][strategy] >> 32) & U32
+
 
 @external
 @view

@@ -85,8 +85,8 @@ _slashMeta: HashMap[bytes32, uint256]
 _slashEntries: HashMap[bytes32, HashMap[uint256, uint256]]  # strategy | slashed magnitude << 160
 # slash key -> entry index -> tokens held for that entry.
 _slashEntryAmounts: HashMap[bytes32, HashMap[uint256, uint256]]
-# slash key -> entries of a released slash whose payment failed and is still claimable.
-_unpaidCount: HashMap[bytes32, uint256]
+# slash key -> bit i set: entry i of the released slash failed to pay and is still claimable.
+_unpaidMask: HashMap[bytes32, uint256]
 # slash key -> entry index -> what a cancel needs to undo a cancellable entry exactly: the
 # strategy shares taken | the operator's max magnitude after the slash << 128.
 _slashEntryUndo: HashMap[bytes32, HashMap[uint256, uint256]]
@@ -237,7 +237,8 @@ def releaseSlash(avs: address, operatorSetId: uint32, slashId: uint256):
     n: uint256 = 0
     operator, resolve_block, status, n = self._unpack(meta)
     first: bool = status == STATUS_PENDING
-    assert first or (status == STATUS_RELEASED and self._unpaidCount[key] != 0), "slash not pending"
+    mask: uint256 = self._unpaidMask[key]
+    assert first or (status == STATUS_RELEASED and mask != 0), "slash not pending"
     assert block.number > resolve_block, "resolution window open"
     if first:
         self._slashMeta[key] = (meta & ~(255 << 192)) | (convert(STATUS_RELEASED, uint256) << 192)
@@ -251,7 +252,7 @@ def releaseSlash(avs: address, operatorSetId: uint32, slashId: uint256):
         strategy: address = self._strategy_of(entry)
         if first and (entry >> 224) & 1 == 1:
             self._unfreeze(key, i, entry, operator, strategy)
-        if (entry >> 225) & 1 == 1:
+        if not first and (mask >> i) & 1 == 0:
             continue  # paid by an earlier call
         amount: uint256 = self._slashEntryAmounts[key][i]
         token: address = staticcall IStrategy(strategy).underlyingToken()
@@ -264,12 +265,12 @@ def releaseSlash(avs: address, operatorSetId: uint32, slashId: uint256):
             else:
                 paid = self._pay(token, recipient, amount)
         if not paid:
-            unpaid += 1
+            unpaid |= 1 << i
             log SlashPaymentFailed(operatorSet=opset, slashId=slashId, recipient=recipient, token=token, amount=amount)
             continue
-        self._slashEntries[key][i] = entry | (1 << 225)
         log SlashReleased(operatorSet=opset, slashId=slashId, recipient=recipient, token=token, amount=amount)
-    self._unpaidCount[key] = unpaid
+    if unpaid != mask:
+        self._unpaidMask[key] = unpaid
 
 
 @external
@@ -361,7 +362,7 @@ def getUnpaid(avs: address, operatorSetId: uint32, slashId: uint256) -> DynArray
     for i: uint256 in range(MAX_STRATEGIES):
         if i >= meta >> 200:
             break
-        if st == STATUS_CANCELLED or (self._slashEntries[key][i] >> 225) & 1 == 1:
+        if st == STATUS_CANCELLED or (st == STATUS_RELEASED and (self._unpaidMask[key] >> i) & 1 == 0):
             out.append(0)
         else:
             out.append(self._slashEntryAmounts[key][i])
