@@ -14,7 +14,7 @@ balances in a fork; unaccused stakers keep exactly their stake across an adoptio
 from __future__ import annotations
 
 import ape
-from hypothesis import Phase, settings
+from hypothesis import Phase, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -205,6 +205,7 @@ def run_machine(t: TokenWorld, chain) -> None:
             assert (t.bstrat.totalShares(), t.canonical().balanceOf(t.bstrat)) == (total, bal)
             self.slashes.append([t.am.getSlashCount(t.opset(1)), "pending"])
             self._touch(op)
+            event(f"slash (challenge pending: {self.paused()})")
 
         @precondition(lambda self: self.slashes)
         @rule(k=st.integers(0, 20))
@@ -221,6 +222,7 @@ def run_machine(t: TokenWorld, chain) -> None:
             # item 8: cancellation stays possible while a challenge is pending
             t.esc.cancelSlash(t.avs, 1, x[0], sender=t.resolver)
             x[1] = "cancelled"
+            event(f"cancel (challenge pending: {self.paused()})")
             for addr, v in before.items():
                 assert t.dm.getWithdrawableShares(addr, [t.bstrat])[0][0] >= v
             if self.paused():
@@ -248,10 +250,12 @@ def run_machine(t: TokenWorld, chain) -> None:
                 assert tok.balanceOf(t.avs2) == bal
                 assert list(t.esc.getUnpaid(t.avs, 1, x[0])) == [shares]
                 x[1] = "unpaid"
+                event("release held during a challenge")
                 return
             # paid in the canonical bEIGEN of now
             assert tok.balanceOf(t.avs2) == bal + owed
             assert list(t.esc.getUnpaid(t.avs, 1, x[0])) == [0]
+            event(f"release paid (after being held: {x[1] == 'unpaid'})")
             x[1] = "released"
 
         # -------------------------------------------------------------- challenges and forks
