@@ -210,13 +210,16 @@ def run_machine(t: TokenWorld, chain) -> None:
         @precondition(lambda self: self.slashes)
         @rule(k=st.integers(0, 20))
         def cancel_slash(self, k):
-            pend = [x for x in self.slashes if x[1] == "pending"]
+            now = chain.blocks.head.number + 1
+            pend = [
+                x
+                for x in self.slashes
+                if x[1] == "pending" and t.esc.getSlash(t.avs, 1, x[0]).resolveBlock >= now
+            ]
             if not pend:
                 return
             x = pend[k % len(pend)]
             rec = t.esc.getSlash(t.avs, 1, x[0])
-            if chain.blocks.head.number + 1 > rec.resolveBlock:
-                return
             op = rec.operator
             before = {h.address: t.staked(h) for h in holders[:3] if t.dm.delegatedTo(h) == op}
             # item 8: cancellation stays possible while a challenge is pending
@@ -238,8 +241,9 @@ def run_machine(t: TokenWorld, chain) -> None:
                 return
             x = due[k % len(due)]
             rec = t.esc.getSlash(t.avs, 1, x[0])
-            if chain.blocks.head.number + 1 <= rec.resolveBlock:
-                return
+            wait = rec.resolveBlock - chain.blocks.head.number
+            if wait > 0:
+                chain.mine(wait)  # past the resolution window
             shares = rec.amounts[0]
             tok = t.canonical()
             bal = tok.balanceOf(t.avs2)
