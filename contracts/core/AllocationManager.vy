@@ -17,6 +17,7 @@ from ..interfaces import IStrategyManager
 from ..interfaces import IAVSRegistrar
 from ..interfaces import IAllocationManager
 from ..interfaces import IAllocationManagerAVS
+from ..interfaces import IPauserRegistry
 
 implements: IAllocationManager
 implements: IAllocationManagerAVS
@@ -120,8 +121,16 @@ event OperatorSlashed:
     wadSlashed: DynArray[uint256, MAX_STRATEGIES]
     description: String[256]
 
+# Pause flag of slashOperator in the PauserRegistry.
+PAUSED_OPERATOR_SLASHING: constant(uint8) = 2
+
 # The DelegationManager.
 delegation: public(immutable(address))
+# The PauserRegistry (read from the DelegationManager at deployment).
+pauserRegistry: public(immutable(address))
+# Smallest allocation delay an operator may choose (blocks): new allocations become slashable
+# only after delegators had this long to leave.
+MIN_ALLOCATION_DELAY: public(immutable(uint32))
 # The StrategyManager (read from the DelegationManager at deployment).
 strategyManager: public(immutable(address))
 # Blocks a deallocation or deregistration stays slashable.
@@ -170,17 +179,20 @@ deallocationQueueTail: HashMap[address, HashMap[address, uint256]]
 
 
 @deploy
-def __init__(_delegation: address, _deallocationDelay: uint32, _allocationConfigurationDelay: uint32):
+def __init__(_delegation: address, _deallocationDelay: uint32, _allocationConfigurationDelay: uint32, _minAllocationDelay: uint32):
     """
     @notice Deploy with the DelegationManager (whose StrategyManager is read from it) and the delays.
     @param _delegation The DelegationManager.
     @param _deallocationDelay Blocks a deallocation or deregistration stays slashable (DEALLOCATION_DELAY).
     @param _allocationConfigurationDelay Blocks before a changed allocation delay takes effect (ALLOCATION_CONFIGURATION_DELAY).
+    @param _minAllocationDelay Smallest allocation delay an operator may set (MIN_ALLOCATION_DELAY).
     """
     delegation = _delegation
     strategyManager = staticcall IDelegationManager(_delegation).strategyManager()
     DEALLOCATION_DELAY = _deallocationDelay
     ALLOCATION_CONFIGURATION_DELAY = _allocationConfigurationDelay
+    MIN_ALLOCATION_DELAY = _minAllocationDelay
+    pauserRegistry = staticcall IDelegationManager(_delegation).pauserRegistry()
 
 
 # ---------------------------------------------------------------- packing
@@ -471,6 +483,7 @@ def setAllocationDelay(operator: address, delay: uint32):
     @param operator The operator (the caller, or the DelegationManager on registration).
     @param delay The allocation delay in blocks.
     """
+    assert delay >= MIN_ALLOCATION_DELAY, "allocation delay below minimum"
     word: uint256 = 0
     effect: uint256 = block.number
     if msg.sender == delegation:
@@ -608,6 +621,7 @@ def slashOperator(avs: address, params: ITypes.SlashingParams) -> (uint256, DynA
     @param params The SlashingParams (strategies in ascending order).
     @return (slashId, strategy shares slashed per strategy)
     """
+    assert not staticcall IPauserRegistry(pauserRegistry).isPaused(PAUSED_OPERATOR_SLASHING), "paused"
     key: bytes32 = self._key(avs, params.operatorSetId)
     assert self._isOperatorSet[key], "invalid operator set"
     assert msg.sender == self._slashers[key], "only slasher"

@@ -1,4 +1,5 @@
 # pragma version ~=0.4.3
+# pragma optimize codesize
 """
 @title DelegationManager
 @notice Operators register here; stakers delegate all their stake to one operator, undelegate,
@@ -12,9 +13,10 @@
      A slash lowers sf, so every staker loses exactly pro rata, at O(1) cost; new deposits get k
      scaled by 1/sf, so they are not hit by earlier slashes. Queued withdrawals keep scaled shares
      and are valued at the sf of the block their slashability ends (startBlock + delay).
-     A cancelled slash raises sf so that the restored shares go pro rata to the scaled shares
-     that bore the slash and are still held (delegated, or queued within the delay); no stake
-     can join the operator in that strategy while a cancellable slash is pending.
+     A cancelled slash is undone in the sf history itself (undoSlash), and withdrawals that a
+     cancellable slash may have touched wait for it to be resolved, so a cancel leaves every
+     party as if the slash never happened; no stake can join the operator in that strategy while
+     a cancellable slash is pending.
 """
 
 from ..interfaces import IStrategyManager
@@ -22,9 +24,13 @@ from ..interfaces import IStrategy
 from ..interfaces import IAllocationManager
 from ..interfaces import IERC1271
 from ..interfaces import IDelegationManager
+from ..interfaces import IPauserRegistry
 
 implements: IDelegationManager
 
+
+interface ISlashEscrowDelay:
+    def SLASH_RESOLUTION_DELAY_BLOCKS() -> uint32: view
 
 interface IBurnableShares:
     def burnShares(amountShares: uint256): nonpayable
@@ -32,6 +38,11 @@ interface IBurnableShares:
 WAD: constant(uint256) = 10**18
 MAX_STRATEGIES: constant(uint256) = 32
 MAX_WITHDRAWALS: constant(uint256) = 8
+# Largest deposit scaling factor: WAD / (smallest non-zero slashing factor, 1) times WAD.
+MAX_DEPOSIT_SCALING_FACTOR: constant(uint256) = 10**36
+U32: constant(uint256) = (1 << 32) - 1
+# Most slashing-factor checkpoints (one per block with a slash) a cancel may rewrite.
+MAX_UNDO_CHECKPOINTS: constant(uint256) = 512
 VALUE_MASK: constant(uint256) = (1 << 224) - 1
 SECP256K1_HALF_N: constant(uint256) = 57896044618658097711785492504343953926418782139537452191302581570759080747168
 ERC1271_MAGIC: constant(bytes4) = 0x1626ba7e
@@ -128,9 +139,14 @@ event ForkSlasherSet:
 event OperatorSharesRestored:
     operator: indexed(address)
     strategy: address
-    restoredShares: uint256
+    slashBlock: uint256
     newSlashingFactor: uint256
 
+# Pause flag of withdrawal completion in the PauserRegistry.
+PAUSED_WITHDRAWAL_COMPLETION: constant(uint8) = 1
+
+# The PauserRegistry (read from the StrategyManager at deployment).
+pauserRegistry: public(immutable(address))
 # The deployer, the only caller of initialize.
 deployer: immutable(address)
 # The StrategyManager.
@@ -152,10 +168,14 @@ delegationApproverSaltIsSpent: public(HashMap[address, HashMap[bytes32, bool]])
 operatorScaledShares: public(HashMap[address, HashMap[address, uint256]])
 # staker -> number of withdrawals queued so far (the next withdrawal nonce).
 cumulativeWithdrawalsQueued: public(HashMap[address, uint256])
-# Cancellable slashes of (operator, strategy) still in their resolution window. While any is
-# pending, no new stake may join the operator in that strategy, so a cancel restores the stakers
-# who bore the slash and nobody else.
-pendingSlashes: public(HashMap[address, HashMap[address, uint256]])
+# operator -> strategy -> cancellable slashes still pending, one slot: material count | dust
+# count << 32 | product of prevMax / newMax of the dust ones (WAD-scaled, 0 when none) << 64.
+# While a material one is pending no new stake may join the operator in that strategy, so a
+# cancel restores the stakers who bore the slash and nobody else. Dust ones (each below 1/10,000
+# of the operator's magnitude) close nothing, so dust cannot keep an operator closed: stake
+# joining meanwhile is priced as if they will be cancelled (a cancel gives it nothing; a release
+# costs it at most the dust). Any pending one holds back withdrawals it may have touched.
+_pending: HashMap[address, HashMap[address, uint256]]
 # withdrawal root -> queued and not yet completed.
 pendingWithdrawals: public(HashMap[bytes32, bool])
 # staker -> strategy -> deposit scaling factor (0 stands for WAD).
@@ -165,6 +185,11 @@ _depositScalingFactor: HashMap[address, HashMap[address, uint256]]
 strategyWithdrawalDelayBlocks: public(HashMap[address, uint32])
 # The fork-and-challenge manager, which may burn an accused operator's shares when a fork is adopted.
 forkSlasher: public(address)
+# operator -> strategy -> (block << 224) | the slashing factor before the slash of that block that
+# took all of the operator's magnitude and set the factor to zero (what undoSlash restores).
+_zeroedBy: HashMap[address, HashMap[address, uint256]]
+# Blocks a cancellable slash stays cancellable (the SlashEscrow's, read by initialize).
+slashResolutionDelayBlocks: public(uint32)
 # Checkpoint histories keyed by keccak(kind, operator, strategy): (block << 224) | value.
 _checkpoints: HashMap[bytes32, HashMap[uint256, uint256]]
 # key -> number of checkpoints in _checkpoints[key].
@@ -180,6 +205,7 @@ def __init__(_strategyManager: address, _minWithdrawalDelayBlocks: uint32):
     """
     deployer = msg.sender
     strategyManager = _strategyManager
+    pauserRegistry = staticcall IStrategyManager(_strategyManager).pauserRegistry()
     minWithdrawalDelayBlocks = _minWithdrawalDelayBlocks
 
 
@@ -195,6 +221,7 @@ def initialize(_allocationManager: address, _slashEscrow: address):
     assert _allocationManager != empty(address) and _slashEscrow != empty(address), "zero address"
     self.allocationManager = _allocationManager
     self.slashEscrow = _slashEscrow
+    self.slashResolutionDelayBlocks = staticcall ISlashEscrowDelay(_slashEscrow).SLASH_RESOLUTION_DELAY_BLOCKS()
 
 
 # ---------------------------------------------------------------- checkpoint histories
@@ -216,14 +243,11 @@ def _latest(key: bytes32, dflt: uint256) -> uint256:
 
 @internal
 @view
-def _at(key: bytes32, blk: uint256, dflt: uint256) -> uint256:
-    # Value of the last checkpoint taken at or before block `blk`.
+def _count_upto(key: bytes32, blk: uint256) -> uint256:
+    # Number of checkpoints taken at or before block `blk` (binary search; the latest first).
     n: uint256 = self._checkpointCount[key]
-    if n == 0:
-        return dflt
-    last: uint256 = self._checkpoints[key][n - 1]
-    if (last >> 224) <= blk:
-        return last & VALUE_MASK
+    if n == 0 or (self._checkpoints[key][n - 1] >> 224) <= blk:
+        return n
     lo: uint256 = 0
     hi: uint256 = n - 1
     for _: uint256 in range(64):
@@ -234,9 +258,17 @@ def _at(key: bytes32, blk: uint256, dflt: uint256) -> uint256:
             hi = mid
         else:
             lo = mid + 1
-    if lo == 0:
+    return lo
+
+
+@internal
+@view
+def _at(key: bytes32, blk: uint256, dflt: uint256) -> uint256:
+    # Value of the last checkpoint taken at or before block `blk`.
+    i: uint256 = self._count_upto(key, blk)
+    if i == 0:
         return dflt
-    return self._checkpoints[key][lo - 1] & VALUE_MASK
+    return self._checkpoints[key][i - 1] & VALUE_MASK
 
 
 @internal
@@ -279,6 +311,35 @@ def _deposit_scaling_factor(staker: address, strategy: address) -> uint256:
     if k == 0:
         return WAD
     return k
+
+
+@internal
+@view
+def _joining_factor(operator: address, strategy: address, sf: uint256) -> uint256:
+    # The slashing factor new stake joins at: the current one, scaled back by every pending
+    # cancellable dust slash (what the factor will be if they are all cancelled), rounded up so
+    # a cancel never gives the newcomer more than it brought. Reverts while a material
+    # cancellable slash is pending.
+    if operator == empty(address):
+        return sf
+    word: uint256 = self._pending[operator][strategy]
+    assert word & U32 == 0, "pending slash"
+    r: uint256 = word >> 64
+    if r == 0:
+        return sf
+    return (sf * r + WAD - 1) // WAD
+
+
+@internal
+def _set_deposit_scaling_factor(staker: address, strategy: address, k_new: uint256, sf: uint256, shares: uint256, allowed: uint256):
+    # The one writer of a deposit scaling factor (deposits, delegations, completions as shares):
+    # it refuses a slashing factor above WAD, a zero or oversized factor, and any factor that
+    # would credit the staker more withdrawable shares than it had plus what it added.
+    assert sf != 0 and sf <= WAD, "invalid slashing factor"
+    assert k_new != 0 and k_new <= MAX_DEPOSIT_SCALING_FACTOR, "invalid deposit scaling factor"
+    assert (shares * k_new // WAD) * sf // WAD <= allowed, "deposit scaling factor overflow"
+    self._depositScalingFactor[staker][strategy] = k_new
+    log DepositScalingFactorUpdated(staker=staker, strategy=strategy, newDepositScalingFactor=k_new)
 
 
 # ---------------------------------------------------------------- operators
@@ -372,13 +433,11 @@ def _delegate(staker: address, operator: address):
         s: uint256 = shares[i]
         sf: uint256 = self._slashing_factor(operator, strategy)
         assert sf != 0, "operator fully slashed"
-        assert self.pendingSlashes[operator][strategy] == 0, "pending slash"
         k: uint256 = self._deposit_scaling_factor(staker, strategy)
         withdrawable: uint256 = s * k // WAD
-        k_new: uint256 = k * WAD // sf
-        self._depositScalingFactor[staker][strategy] = k_new
+        k_new: uint256 = k * WAD // self._joining_factor(operator, strategy, sf)
+        self._set_deposit_scaling_factor(staker, strategy, k_new, sf, s, withdrawable)
         self.operatorScaledShares[operator][strategy] += s * k_new // WAD
-        log DepositScalingFactorUpdated(staker=staker, strategy=strategy, newDepositScalingFactor=k_new)
         log OperatorSharesIncreased(operator=operator, staker=staker, strategy=strategy, shares=withdrawable)
 
 
@@ -462,18 +521,16 @@ def redelegate(newOperator: address, newOperatorApproverSig: SignatureWithExpiry
 def _increase(staker: address, operator: address, strategy: address, prev: uint256, added: uint256):
     sf: uint256 = self._slashing_factor(operator, strategy)
     assert sf != 0, "operator fully slashed"
-    if operator != empty(address):
-        assert self.pendingSlashes[operator][strategy] == 0, "pending slash"
     k: uint256 = self._deposit_scaling_factor(staker, strategy)
+    # priced as if pending dust slashes will be cancelled (sf_join = sf unless some are pending)
+    sf_join: uint256 = self._joining_factor(operator, strategy, sf)
     k_new: uint256 = 0
     if prev == 0:
-        k_new = k * WAD // sf
+        k_new = k * WAD // sf_join
     else:
-        withdrawable: uint256 = (prev * k // WAD) * sf // WAD
-        k_new = ((withdrawable + added) * WAD // (prev + added)) * WAD // sf
-    assert k_new != 0, "zero scaling factor"
-    self._depositScalingFactor[staker][strategy] = k_new
-    log DepositScalingFactorUpdated(staker=staker, strategy=strategy, newDepositScalingFactor=k_new)
+        withdrawable: uint256 = (prev * k // WAD) * sf_join // WAD
+        k_new = ((withdrawable + added) * WAD // (prev + added)) * WAD // sf_join
+    self._set_deposit_scaling_factor(staker, strategy, k_new, sf, prev + added, (prev * k // WAD) * sf // WAD + added)
     if operator != empty(address):
         old_scaled: uint256 = prev * k // WAD
         new_scaled: uint256 = (prev + added) * k_new // WAD
@@ -513,6 +570,11 @@ def slashOperatorShares(operator: address, avs: address, operatorSetId: uint32, 
     key: bytes32 = self._key(0, operator, strategy)
     prev_sf: uint256 = self._latest(key, WAD)
     new_sf: uint256 = prev_sf * convert(newMaxMagnitude, uint256) // convert(prevMaxMagnitude, uint256)
+    if newMaxMagnitude == 0:
+        # Remember the factor a cancel of this slash must restore: zero cannot be scaled back.
+        self._zeroedBy[operator][strategy] = (block.number << 224) | prev_sf
+    elif new_sf == 0 and prev_sf != 0:
+        new_sf = 1  # magnitude is left, so the factor stays invertible (a cancel scales it back)
     self._push(key, new_sf)
     op_scaled: uint256 = self.operatorScaledShares[operator][strategy]
     q_scaled: uint256 = self._queued_scaled(operator, strategy)
@@ -525,41 +587,89 @@ def slashOperatorShares(operator: address, avs: address, operatorSetId: uint32, 
 
 
 @external
-def setSlashPending(operator: address, strategy: address, pending: bool):
+def setSlashPending(operator: address, strategy: address, pending: bool, dust: bool, prevMaxMagnitude: uint64, newMaxMagnitude: uint64):
     """
     @notice Count a cancellable slash of (operator, strategy) in or out of its resolution window
-            (SlashEscrow only). While any is pending, deposits into, delegations to and
-            completions as shares into the operator's stake in `strategy` revert ("pending slash").
+            (SlashEscrow only). Any pending one holds back withdrawals it may have touched. While
+            a material one is pending, deposits into, delegations to and completions as shares
+            into the operator's stake in `strategy` revert ("pending slash"). A dust one (below
+            1/10,000 of the operator's magnitude) closes nothing: stake joining meanwhile is
+            priced as if it will be cancelled (the factor scaled by prevMax / newMax), so dust
+            cannot keep an operator closed and a cancel gives newcomers nothing.
     @param operator The operator.
     @param strategy The strategy.
     @param pending True when the slash enters its window, False when it leaves it.
+    @param dust Whether the slash is dust.
+    @param prevMaxMagnitude The operator's max magnitude before the slash.
+    @param newMaxMagnitude Its max magnitude after the slash.
     """
     assert msg.sender == self.slashEscrow, "only slash escrow"
-    n: uint256 = self.pendingSlashes[operator][strategy]
-    if pending:
+    word: uint256 = self._pending[operator][strategy]
+    n: uint256 = word & U32
+    d: uint256 = (word >> 32) & U32
+    r: uint256 = word >> 64
+    if dust:
+        if r == 0:
+            r = WAD
+        if pending:
+            d += 1
+            r = (r * convert(prevMaxMagnitude, uint256) + convert(newMaxMagnitude, uint256) - 1) // convert(newMaxMagnitude, uint256)
+        else:
+            d -= 1
+            r = (r * convert(newMaxMagnitude, uint256) + convert(prevMaxMagnitude, uint256) - 1) // convert(prevMaxMagnitude, uint256)
+        if d == 0:
+            r = 0
+    elif pending:
         n += 1
     else:
         n -= 1
-    self.pendingSlashes[operator][strategy] = n
-    log SlashPendingUpdated(operator=operator, strategy=strategy, pendingSlashes=n)
+    self._pending[operator][strategy] = n | (d << 32) | (r << 64)
+    log SlashPendingUpdated(operator=operator, strategy=strategy, pendingSlashes=n + d)
 
 
 @external
-def restoreOperatorShares(operator: address, strategy: address, shares: uint256):
+def undoSlash(operator: address, strategy: address, slashBlock: uint256, prevMaxMagnitude: uint64, newMaxMagnitude: uint64):
     """
-    @notice Give the shares of a cancelled slash back, pro rata to everyone still holding
-            slashable stake with the operator (SlashEscrow only).
+    @notice Undo a cancelled slash in the slashing-factor history itself (SlashEscrow only): every
+            checkpoint from the slash's block on is scaled back by prevMax / newMax (a slash that
+            took all magnitude gets back the factor it replaced). Stakers, still-queued and
+            held-back withdrawals (valued at the factor of the block their window ended) all end
+            exactly as if the slash never happened; the escrow mints the slashed shares back.
     @param operator The operator.
     @param strategy The strategy.
-    @param shares The shares to restore.
+    @param slashBlock The block of the slash.
+    @param prevMaxMagnitude The operator's max magnitude before the slash.
+    @param newMaxMagnitude Its max magnitude after the slash.
     """
     assert msg.sender == self.slashEscrow, "only slash escrow"
-    denom: uint256 = self.operatorScaledShares[operator][strategy] + self._queued_scaled(operator, strategy)
-    assert denom != 0, "no stake to restore"
     key: bytes32 = self._key(0, operator, strategy)
-    new_sf: uint256 = self._latest(key, WAD) + shares * WAD // denom
-    self._push(key, new_sf)
-    log OperatorSharesRestored(operator=operator, strategy=strategy, restoredShares=shares, newSlashingFactor=new_sf)
+    n: uint256 = self._checkpointCount[key]
+    # first checkpoint at or after the slash's block
+    lo: uint256 = self._count_upto(key, slashBlock - 1)
+    assert n - lo <= MAX_UNDO_CHECKPOINTS, "too many checkpoints to undo"
+    prev_mag: uint256 = convert(prevMaxMagnitude, uint256)
+    new_mag: uint256 = convert(newMaxMagnitude, uint256)
+    zero: uint256 = self._zeroedBy[operator][strategy]
+    restore_to: uint256 = 0
+    if new_mag == 0:
+        assert zero >> 224 == slashBlock, "unknown full slash"
+        restore_to = zero & VALUE_MASK
+        self._zeroedBy[operator][strategy] = 0
+    elif zero != 0 and zero >> 224 >= slashBlock:
+        # a later slash zeroed the factor: what it replaced bore this slash too
+        self._zeroedBy[operator][strategy] = (zero >> 224) << 224 | min(WAD, (zero & VALUE_MASK) * prev_mag // new_mag)
+    for j: uint256 in range(MAX_UNDO_CHECKPOINTS):
+        if lo + j >= n:
+            break
+        entry: uint256 = self._checkpoints[key][lo + j]
+        v: uint256 = entry & VALUE_MASK
+        if new_mag == 0:
+            v = restore_to  # nothing can lower a zero factor, so every later value was zero
+        else:
+            v = min(WAD, v * prev_mag // new_mag)
+        self._checkpoints[key][lo + j] = (entry >> 224) << 224 | v
+    new_sf: uint256 = self._latest(key, WAD)
+    log OperatorSharesRestored(operator=operator, strategy=strategy, slashBlock=slashBlock, newSlashingFactor=new_sf)
 
 
 # ---------------------------------------------------------------- per-strategy delay, fork slashing
@@ -583,10 +693,14 @@ def setStrategyWithdrawalDelay(strategy: address, extraDelayBlocks: uint32):
 @external
 def setForkSlasher(newForkSlasher: address):
     """
-    @notice Set the fork-and-challenge manager allowed to call slashOperatorSharesForFork (whitelister only).
+    @notice Name the fork-and-challenge manager allowed to call slashOperatorSharesForFork, once, at
+            deployment (whitelister only). It can never be changed afterwards: a role that could
+            name itself fork slasher could burn anyone's stake outside the slashing rules.
     @param newForkSlasher The ForkManager.
     """
     assert msg.sender == staticcall IStrategyManager(strategyManager).strategyWhitelister(), "only whitelister"
+    assert self.forkSlasher == empty(address), "fork slasher already set"
+    assert newForkSlasher != empty(address), "zero address"
     self.forkSlasher = newForkSlasher
     log ForkSlasherSet(forkSlasher=newForkSlasher)
 
@@ -683,6 +797,7 @@ def queueWithdrawals(params: DynArray[QueuedWithdrawalParams, MAX_WITHDRAWALS]) 
 
 @internal
 def _complete(withdrawal: Withdrawal, tokens: DynArray[address, MAX_STRATEGIES], receiveAsTokens: bool):
+    assert not staticcall IPauserRegistry(pauserRegistry).isPaused(PAUSED_WITHDRAWAL_COMPLETION), "paused"
     assert msg.sender == withdrawal.withdrawer, "only withdrawer"
     root: bytes32 = keccak256(abi_encode(withdrawal))
     assert self.pendingWithdrawals[root], "withdrawal not queued"
@@ -700,6 +815,10 @@ def _complete(withdrawal: Withdrawal, tokens: DynArray[address, MAX_STRATEGIES],
         assert block.number > until, "withdrawal delay not passed"
         sf: uint256 = WAD
         if withdrawal.delegatedTo != empty(address):
+            # A slash still cancellable may have landed before the window ended: wait for it to
+            # be resolved, so a cancel values this withdrawal as if the slash never happened.
+            if self._pending[withdrawal.delegatedTo][strategy] != 0:
+                assert block.number > until + convert(self.slashResolutionDelayBlocks, uint256), "pending slash"
             sf = self._at(self._key(0, withdrawal.delegatedTo, strategy), until, WAD)
         shares: uint256 = withdrawal.scaledShares[i] * sf // WAD
         if shares == 0:
@@ -744,6 +863,30 @@ def completeQueuedWithdrawals(withdrawals: DynArray[Withdrawal, MAX_WITHDRAWALS]
 
 
 # ---------------------------------------------------------------- views
+
+@external
+@view
+def pendingSlashes(operator: address, strategy: address) -> uint256:
+    """
+    @notice Material cancellable slashes of (operator, strategy) in their window (no stake joins).
+    @param operator The operator.
+    @param strategy The strategy.
+    @return The number pending.
+    """
+    return self._pending[operator][strategy] & U32
+
+
+@external
+@view
+def pendingDustSlashes(operator: address, strategy: address) -> uint256:
+    """
+    @notice Cancellable dust slashes of (operator, strategy) in their window (they close nothing).
+    @param operator The operator.
+    @param strategy The strategy.
+    @return The number pending.
+    """
+    return (self._pending[operator][strategy] >> 32) & U32
+
 
 @external
 @view
@@ -835,18 +978,6 @@ def getOperatorShares(operator: address, strategies: DynArray[address, MAX_STRAT
     for s: address in strategies:
         out.append(self._operator_shares(operator, s))
     return out
-
-
-@external
-@view
-def restorableScaledShares(operator: address, strategy: address) -> uint256:
-    """
-    @notice Scaled shares a cancelled slash would be restored to now (delegated + still-slashable queued).
-    @param operator The operator.
-    @param strategy The strategy.
-    @return The scaled shares.
-    """
-    return self.operatorScaledShares[operator][strategy] + self._queued_scaled(operator, strategy)
 
 
 @external

@@ -72,6 +72,21 @@ def deposit(token: address, amount: uint256) -> uint256:
 
 
 @external
+def mintRestoredShares(amountShares: uint256):
+    """
+    @notice Mint back the shares of a cancelled slash whose tokens the escrow has just returned
+            (StrategyManager only). Exactly the shares the slash took come back, so the exchange
+            rate is what it would have been without the slash.
+    @param amountShares The shares the slash took.
+    """
+    assert msg.sender == strategyManager, "only strategy manager"
+    total: uint256 = self.totalShares + amountShares
+    assert total <= MAX_TOTAL_SHARES, "max shares exceeded"
+    self.totalShares = total
+    self._emit_rate(self._balance(), total)
+
+
+@external
 def withdraw(recipient: address, token: address, amountShares: uint256) -> uint256:
     """
     @notice Burn `amountShares` and send the tokens they are worth to `recipient`.

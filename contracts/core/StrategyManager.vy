@@ -12,6 +12,7 @@ from ..interfaces import IStrategy
 from ..interfaces import IDelegationManager
 from ..interfaces import ISlashEscrow
 from ..interfaces import IStrategyManager
+from ..interfaces import IPauserRegistry
 
 implements: IStrategyManager
 
@@ -51,6 +52,11 @@ event SlashedSharesRestored:
 deployer: immutable(address)
 # The ERC-5202 blueprint of Strategy.vy that deployNewStrategy instantiates.
 strategyBlueprint: public(immutable(address))
+# Pause flag of depositIntoStrategy in the PauserRegistry.
+PAUSED_DEPOSITS: constant(uint8) = 0
+
+# The PauserRegistry (pausers, unpauser, pause flags); the other core contracts read it from here.
+pauserRegistry: public(immutable(address))
 # The DelegationManager (set by initialize).
 delegation: public(address)
 # The SlashEscrow (set by initialize).
@@ -61,6 +67,9 @@ strategyWhitelister: public(address)
 deployedStrategies: public(HashMap[address, address])  # token -> strategy
 # strategy -> known to this manager (from the blueprint or added as custom).
 isStrategy: public(HashMap[address, bool])
+# strategy -> its slashed shares stay in it, held by the escrow, until release (the bEIGEN
+# strategy: its balance must not move while a fork challenge is pending).
+escrowsSlashedShares: public(HashMap[address, bool])
 # strategy -> deposits are open.
 strategyIsWhitelistedForDeposit: public(HashMap[address, bool])
 # staker -> strategy -> deposit shares.
@@ -70,12 +79,16 @@ stakerStrategyList: HashMap[address, DynArray[address, MAX_STAKER_STRATEGY_LIST_
 
 
 @deploy
-def __init__(_strategyWhitelister: address, _strategyBlueprint: address):
+def __init__(_strategyWhitelister: address, _strategyBlueprint: address, _pauserRegistry: address):
     """
-    @notice Deploy with the strategy whitelister and the blueprint new strategies are made from.
+    @notice Deploy with the strategy whitelister, the blueprint new strategies are made from and
+            the PauserRegistry.
     @param _strategyWhitelister The address allowed to whitelist strategies.
     @param _strategyBlueprint The ERC-5202 blueprint of Strategy.vy.
+    @param _pauserRegistry The PauserRegistry.
     """
+    assert _pauserRegistry != empty(address), "zero address"
+    pauserRegistry = _pauserRegistry
     deployer = msg.sender
     strategyBlueprint = _strategyBlueprint
     self.strategyWhitelister = _strategyWhitelister
@@ -134,6 +147,12 @@ def addCustomStrategy(strategy: address):
     self.deployedStrategies[token] = strategy
     self.isStrategy[strategy] = True
     self.strategyIsWhitelistedForDeposit[strategy] = True
+    # a custom strategy may ask for its slashed shares to stay in it (escrowsSlashedShares())
+    ok: bool = False
+    res: Bytes[32] = b""
+    ok, res = raw_call(strategy, method_id("escrowsSlashedShares()"), max_outsize=32, is_static_call=True, revert_on_failure=False)
+    if ok and len(res) == 32:
+        self.escrowsSlashedShares[strategy] = convert(res, bool)
     log StrategyDeployed(token=token, strategy=strategy)
     log StrategyAddedToDepositWhitelist(strategy=strategy)
 
@@ -188,6 +207,7 @@ def depositIntoStrategy(strategy: address, token: address, amount: uint256) -> u
     @param amount The token amount.
     @return depositShares the deposit shares credited to the caller
     """
+    assert not staticcall IPauserRegistry(pauserRegistry).isPaused(PAUSED_DEPOSITS), "paused"
     assert self.strategyIsWhitelistedForDeposit[strategy], "strategy not whitelisted"
     assert amount != 0, "zero amount"
     assert extcall IERC20(token).transferFrom(msg.sender, strategy, amount, default_return_value=True), "transfer failed"
@@ -288,27 +308,43 @@ def slashShares(operator: address, avs: address, operatorSetId: uint32, slashId:
     escrow: address = self.slashEscrow
     token: address = staticcall IStrategy(strategy).underlyingToken()
     amount: uint256 = 0
-    if shares != 0:
+    held: bool = self.escrowsSlashedShares[strategy]
+    if shares != 0 and not held:
         amount = extcall IStrategy(strategy).withdraw(escrow, token, shares)
-    extcall ISlashEscrow(escrow).recordSlash(operator, avs, operatorSetId, slashId, strategy, token, amount, shares, slashedMagnitude)
+    extcall ISlashEscrow(escrow).recordSlash(operator, avs, operatorSetId, slashId, strategy, token, amount, shares, slashedMagnitude, held)
     log SlashedSharesRemoved(operator=operator, strategy=strategy, shares=shares, amount=amount)
     return amount
 
 
 @external
-def restoreShares(strategy: address, amount: uint256) -> uint256:
+def releaseEscrowedShares(strategy: address, recipient: address, shares: uint256) -> uint256:
     """
-    @notice Re-deposit tokens of a cancelled slash (already sent to `strategy` by the escrow)
-            and return the strategy shares minted for them (SlashEscrow only).
+    @notice Pay out slashed shares the escrow held in `strategy` (escrowsSlashedShares) as the
+            strategy's current underlying token, i.e. canonical bEIGEN (SlashEscrow only). Reverts
+            while the strategy cannot move tokens (a fork challenge pending); the escrow retries.
     @param strategy The strategy.
-    @param amount The tokens the escrow sent back.
-    @return The shares minted.
+    @param recipient The slash's recipient.
+    @param shares The shares held.
+    @return The tokens paid.
     """
     assert msg.sender == self.slashEscrow, "only slash escrow"
     token: address = staticcall IStrategy(strategy).underlyingToken()
-    shares: uint256 = extcall IStrategy(strategy).deposit(token, amount)
+    return extcall IStrategy(strategy).withdraw(recipient, token, shares)
+
+
+@external
+def restoreShares(strategy: address, amount: uint256, shares: uint256):
+    """
+    @notice Put back the shares of a cancelled slash whose `amount` tokens the escrow has just
+            returned to `strategy`: exactly the `shares` the slash took are minted again
+            (SlashEscrow only).
+    @param strategy The strategy.
+    @param amount The tokens the escrow sent back.
+    @param shares The shares the slash took.
+    """
+    assert msg.sender == self.slashEscrow, "only slash escrow"
+    extcall IStrategy(strategy).mintRestoredShares(shares)
     log SlashedSharesRestored(strategy=strategy, amount=amount, shares=shares)
-    return shares
 
 
 # ---------------------------------------------------------------- views

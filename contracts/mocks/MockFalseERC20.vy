@@ -29,6 +29,8 @@ symbol: public(String[16])
 decimals: public(uint8)
 # While set, `transfer` returns False and moves nothing.
 failTransfers: public(bool)
+# While set, `transfer` reverts (a paused or blacklisting token).
+revertTransfers: public(bool)
 
 
 @deploy
@@ -52,6 +54,15 @@ def setFailTransfers(f: bool):
 
 
 @external
+def setRevertTransfers(f: bool):
+    """
+    @notice Make `transfer` revert (True), as a paused or blacklisting token does, or not (False).
+    @param f The new revertTransfers flag.
+    """
+    self.revertTransfers = f
+
+
+@external
 def mint(to: address, amount: uint256):
     """
     @notice Create `amount` tokens for `to` (anyone may call).
@@ -69,6 +80,7 @@ def transfer(to: address, amount: uint256) -> bool:
     @param amount The amount moved.
     @return False while failTransfers is set, else True.
     """
+    assert not self.revertTransfers, "transfers paused"
     if self.failTransfers:
         return False
     erc20._transfer(msg.sender, to, amount)

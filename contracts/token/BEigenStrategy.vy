@@ -75,6 +75,17 @@ def _check(token: address):
 
 @external
 @view
+def escrowsSlashedShares() -> bool:
+    """
+    @notice Slashed shares stay here, held by the slash escrow, and are paid out on release in the
+            canonical bEIGEN of that time (the balance must not move during a challenge).
+    @return True.
+    """
+    return True
+
+
+@external
+@view
 def underlyingToken() -> address:
     """
     @notice The canonical bEIGEN (changes when a fork is adopted).
@@ -101,6 +112,20 @@ def deposit(token: address, amount: uint256) -> uint256:
     self.totalShares = total
     self._emit_rate(balance, total)
     return new_shares
+
+
+@external
+def mintRestoredShares(amountShares: uint256):
+    """
+    @notice Mint back the shares of a cancelled slash whose tokens the escrow has just returned
+            (StrategyManager only); allowed while a challenge is pending.
+    @param amountShares The shares the slash took.
+    """
+    assert msg.sender == strategyManager, "only strategy manager"
+    total: uint256 = self.totalShares + amountShares
+    assert total <= MAX_TOTAL_SHARES, "max shares exceeded"
+    self.totalShares = total
+    self._emit_rate(self._balance(), total)
 
 
 @external

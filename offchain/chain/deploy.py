@@ -52,6 +52,11 @@ class DeployConfig:
     fork_timelock_blocks: int = 14400  # 2 days
     challenger_reward_bps: int = 1000
     beigen_extra_withdrawal_delay_blocks: int = 72000  # 10 days on top of withdrawal_delay_blocks
+    # Security backstops (issue 12; docs/restaking.md "Security"): the smallest allocation delay an
+    # operator may choose, and the PauserRegistry's roles ("deployer" or addresses).
+    min_allocation_delay_blocks: int = 0
+    pausers: tuple[str, ...] = ("deployer",)
+    unpauser: str = "deployer"
 
     def __post_init__(self) -> None:
         for name in (
@@ -59,6 +64,7 @@ class DeployConfig:
             "deallocation_delay_blocks",
             "allocation_configuration_delay_blocks",
             "slash_resolution_delay_blocks",
+            "min_allocation_delay_blocks",
         ):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= UINT32_MAX:
@@ -77,6 +83,11 @@ class DeployConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or not 0 < v < 2**224:
                 raise DeployConfigError(f"{name} must be a positive integer below 2^224: got {v!r}")
+        for role in (*self.pausers, self.unpauser):
+            if role != "deployer" and not _is_address(role):
+                raise DeployConfigError(f"pausers and unpauser must be 'deployer' or addresses: got {role!r}")
+        if len(self.pausers) > 16:
+            raise DeployConfigError("at most 16 pausers")
         g = self.eigen_governance
         if g != "deployer" and not _is_address(g):
             raise DeployConfigError(f"eigen_governance must be 'deployer' or an address: got {g!r}")
@@ -132,6 +143,7 @@ def load_config(network: str, path: Path | str | None = None) -> DeployConfig:
     if missing:
         raise DeployConfigError(f"{p}: missing required keys {sorted(missing)}")
     merged["tokens"] = tuple(merged.get("tokens") or ())
+    merged["pausers"] = tuple(merged.get("pausers") or ())
     merged["mock_tokens"] = tuple(tuple(t) for t in (merged.get("mock_tokens") or ()))
     for t in merged["mock_tokens"]:
         if len(t) != 2:
@@ -154,6 +166,7 @@ class Deployment:
     beigen: Any = None  # the genesis bEIGEN
     fork_manager: Any = None
     beigen_strategy: Any = None
+    pauser_registry: Any = None  # the PauserRegistry (read from the StrategyManager when reused)
 
     def addresses(self) -> dict[str, Any]:
         out = {
@@ -161,6 +174,8 @@ class Deployment:
             "tokens": {k: v.address for k, v in self.tokens.items()},
             "strategies": {k: v.address for k, v in self.strategies.items()},
         }
+        if self.pauser_registry is not None:
+            out["pauser_registry"] = self.pauser_registry.address
         if self.eigen is not None:
             out.update({name: getattr(self, name).address for name in TOKEN})
         return out
@@ -215,6 +230,7 @@ def deploy_core(
                 strategies={k: project.Strategy.at(v) for k, v in existing.get("strategies", {}).items()},
                 reused=True,
             )
+            d.pauser_registry = project.PauserRegistry.at(d.strategy_manager.pauserRegistry())
             if all(existing.get(k) for k in TOKEN):
                 d.eigen = project.Eigen.at(existing["eigen"])
                 d.beigen = project.BackingEigen.at(existing["beigen"])
@@ -226,20 +242,28 @@ def deploy_core(
         deployer.address if config.strategy_whitelister == "deployer" else config.strategy_whitelister
     )
     blueprint = project.Strategy.declare(**tx).contract_address
-    sm = deployer.deploy(project.StrategyManager, whitelister, blueprint)
+
+    def role(x: str) -> str:
+        return deployer.address if x == "deployer" else x
+
+    pauser_registry = deployer.deploy(
+        project.PauserRegistry, [role(p) for p in config.pausers], role(config.unpauser), 0
+    )
+    sm = deployer.deploy(project.StrategyManager, whitelister, blueprint, pauser_registry.address)
     dm = deployer.deploy(project.DelegationManager, sm.address, config.withdrawal_delay_blocks)
     am = deployer.deploy(
         project.AllocationManager,
         dm.address,
         config.deallocation_delay_blocks,
         config.allocation_configuration_delay_blocks,
+        config.min_allocation_delay_blocks,
     )
     esc = deployer.deploy(
         project.SlashEscrow, sm.address, dm.address, am.address, config.slash_resolution_delay_blocks
     )
     sm.initialize(dm.address, esc.address, **tx)
     dm.initialize(am.address, esc.address, **tx)
-    d = Deployment(sm, dm, am, esc)
+    d = Deployment(sm, dm, am, esc, pauser_registry=pauser_registry)
     for name, symbol in config.mock_tokens:
         d.tokens[symbol] = deployer.deploy(project.MockERC20, name, symbol)
     for address in config.tokens:

@@ -16,6 +16,9 @@ def test_default_config_is_mainnet_sized():
     assert c.allocation_configuration_delay_blocks == 126000
     assert c.slash_resolution_delay_blocks == 50400
     assert c.mock_tokens == ()
+    # security backstops (issue 12): an allocation delay floor longer than the withdrawal delay
+    assert c.min_allocation_delay_blocks == 126000 > c.withdrawal_delay_blocks
+    assert (c.pausers, c.unpauser) == (("deployer",), "deployer")
 
 
 def test_local_config_overrides_delays():
@@ -51,6 +54,9 @@ def test_missing_config_file(tmp_path):
         ({"deallocation_delay_blocks": 2**32}, "deallocation_delay_blocks"),
         ({"slash_resolution_delay_blocks": 30}, "must not exceed"),
         ({"allocation_configuration_delay_blocks": True}, "allocation_configuration_delay_blocks"),
+        ({"min_allocation_delay_blocks": -1}, "min_allocation_delay_blocks"),
+        ({"pausers": ("nobody",)}, "pausers and unpauser"),
+        ({"unpauser": "0x12"}, "pausers and unpauser"),
     ],
 )
 def test_config_validation(kwargs, match):

@@ -48,6 +48,26 @@ def run_machine(w: World, chain) -> None:
         def teardown(self):
             chain.restore(self.snap)
 
+        def _parties(self, op, strategies, slash_block):
+            """Value of each party's stake with `op` in `strategies` that a slash at
+            `slash_block` touched: delegated stakers (and the operator) now, and queued
+            withdrawals from `op` whose window reached the slash, at the factor of its end."""
+            out = {}
+            delay = w.dm.minWithdrawalDelayBlocks()
+            op = op.lower()
+            for a in strategies:
+                for s in stakers:
+                    if str(self.delegated.get(s.address, "")).lower() == op:
+                        out[(a, s.address)] = w.dm.getWithdrawableShares(s, [a])[0][0]
+                out[(a, op)] = w.dm.getWithdrawableShares(op, [a])[0][0]
+                for n, (wd, start) in enumerate(self.pending):
+                    names = [str(x).lower() for x in wd[5]]
+                    if str(wd[1]).lower() == op and a.lower() in names and start + delay >= slash_block:
+                        sc = wd[6][names.index(a.lower())]
+                        sf = w.dm.slashingFactorAtBlock(op, a, min(start + delay, chain.blocks.head.number))
+                        out[(a, n)] = sc * sf // WAD
+            return out
+
         @initialize()
         def setup(self):
             w.am.updateAVSMetadataURI(w.avs, "avs", sender=w.avs)
@@ -80,7 +100,7 @@ def run_machine(w: World, chain) -> None:
                 w.sm.depositIntoStrategy(w.strats[sym], w.tokens[sym], amount, sender=s)
             except ape.exceptions.ContractLogicError as exc:
                 # tiny deposits into a strategy whose exchange rate rose can mint zero shares
-                assert "zero new shares" in str(exc) or "zero scaling factor" in str(exc), str(exc)
+                assert "zero new shares" in str(exc) or "invalid deposit scaling factor" in str(exc), str(exc)
                 return
             after = w.withdrawable(s, sym)
             added = after - before
@@ -146,6 +166,16 @@ def run_machine(w: World, chain) -> None:
             tokens = [w.project.Strategy.at(a).underlyingToken() for a in wd[5]]
             if early:
                 with ape.reverts("withdrawal delay not passed"):
+                    w.dm.completeQueuedWithdrawal(wd, tokens, as_tokens, sender=staker)
+                return
+            until = start + w.dm.minWithdrawalDelayBlocks()
+            if (
+                wd[1] != ZERO
+                and any(w.dm.pendingSlashes(wd[1], a) + w.dm.pendingDustSlashes(wd[1], a) for a in wd[5])
+                and chain.blocks.head.number + 1 <= until + w.dm.slashResolutionDelayBlocks()
+            ):
+                # its window ended while a cancellable slash may be pending: held until resolved
+                with ape.reverts("pending slash"):
                     w.dm.completeQueuedWithdrawal(wd, tokens, as_tokens, sender=staker)
                 return
             op_now = self.delegated.get(staker)
@@ -257,8 +287,19 @@ def run_machine(w: World, chain) -> None:
                 return
             op = rec.operator
             before = {a: w.am.getMaxMagnitude(op, a) for a in rec.strategies}
+            # every party that bore the slash (delegated stakers, the operator, withdrawals whose
+            # window reached the slash, completed or not) must be restored by the same factor
+            parties = self._parties(op, rec.strategies, x[2])
             w.esc.cancelSlash(w.avs, x[0], x[1], sender=w.resolver)
             x[3] = "cancelled"
+            after = self._parties(op, rec.strategies, x[2])
+            for a in rec.strategies:
+                ratios = [(after[k], v) for k, v in parties.items() if k[0] == a and v > 10**9 and k in after]
+                for (n1, d1), (n2, d2) in zip(ratios, ratios[1:], strict=False):
+                    assert n1 >= d1 and n2 >= d2, "a cancel took stake from someone"
+                    assert abs(n1 / d1 - n2 / d2) <= 1e-9 + 4 / d1 + 4 / d2, (
+                        "a cancel restored parties unequally"
+                    )
             # the only way max magnitude rises: a cancelled slash gives back exactly what it took
             for a, mag in zip(rec.strategies, rec.magnitudes, strict=False):
                 after = w.am.getMaxMagnitude(op, a)
@@ -302,6 +343,16 @@ def run_machine(w: World, chain) -> None:
                         assert a.currentMagnitude + a.pendingDiff >= 0
                     assert enc == total, f"encumbered {enc} != sum of allocations {total}"
                     assert enc <= mx
+
+        @invariant()
+        def scaling_factors_bounded(self):
+            # issue 12 item 3: no slashing factor above WAD; every deposit scaling factor in (0, 1e36]
+            for sym in SYMS:
+                strat = w.strats[sym]
+                for op in operators:
+                    assert w.dm.slashingFactor(op, strat) <= WAD
+                for s in [*stakers, *operators]:
+                    assert 0 < w.dm.depositScalingFactor(s, strat) <= 10**36
 
         @invariant()
         def shares_and_tokens(self):

@@ -1,7 +1,9 @@
 """Hypothesis state-machine fuzzing of EIGEN / bEIGEN fork-and-challenge on anvil.
 
 Random sequences of bEIGEN transfers, wraps, unwraps, stakes, queued and completed withdrawals,
-challenges, fork claims and fork transfers, adoptions and rejections, and mined blocks. After every
+challenges, fork claims and fork transfers, adoptions and rejections, ordinary slashes of the
+bEIGEN strategy with their cancels and releases (issue 12: a pending challenge never makes a slash
+or a cancel fail, and a release pays only the canonical bEIGEN), and mined blocks. After every
 step: EIGEN supply = bEIGEN held by EIGEN in the canonical token; the canonical supply equals the
 model (so every bond is burned exactly once, and an adopted fork's supply is its parent's at the
 fork block minus the slashed stake plus the reward paid out of it); no account claims a fork
@@ -12,7 +14,7 @@ balances in a fork; unaccused stakers keep exactly their stake across an adoptio
 from __future__ import annotations
 
 import ape
-from hypothesis import Phase, settings
+from hypothesis import Phase, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -28,7 +30,7 @@ from tests.contracts.support import EVIDENCE, NO_SIG, SALT0, WAD, ZERO, TokenWor
 
 
 def run_machine(t: TokenWorld, chain) -> None:
-    holders = [t.staker, t.staker2, t.other, t.recipient, t.resolver]
+    holders = [t.staker, t.staker2, t.other, t.recipient, t.resolver]  # t.avs2: the slash recipient
     operators = [t.op, t.op2]
     delay = t.dm.minWithdrawalDelayBlocks() + t.dm.strategyWithdrawalDelayBlocks(t.bstrat)
 
@@ -40,6 +42,7 @@ def run_machine(t: TokenWorld, chain) -> None:
             self.pending = []  # (withdrawal tuple, start block)
             self.challenge = None  # open challenge: dict
             self.forks = []  # every fork: dict(fork, parent, block, challenger, claimed{addr: amount})
+            self.slashes = []  # ordinary bEIGEN slashes: [slash id, status]
 
         def teardown(self):
             chain.restore(self.snap)
@@ -48,6 +51,15 @@ def run_machine(t: TokenWorld, chain) -> None:
         def setup(self):
             for op in operators:
                 t.register_operator(op)
+            # an AVS set with a resolver over the bEIGEN strategy; both operators half allocated
+            t.am.updateAVSMetadataURI(t.avs, "avs", sender=t.avs)
+            t.am.createRedistributingOperatorSets(
+                t.avs, [(1, [t.bstrat], ZERO, t.resolver)], [t.avs2], sender=t.avs
+            )
+            for op in operators:
+                t.am.setRedistributionConsent(op, t.opset(1), True, sender=op)
+                t.register_for_sets(op, (1,))
+                t.am.modifyAllocations(op, [(t.opset(1), [t.bstrat], [WAD // 2], [0])], sender=op)
             for h in holders:
                 t.give_beigen(h, 1_000 * WAD)
                 t.give_eigen(h, 100 * WAD)
@@ -118,11 +130,15 @@ def run_machine(t: TokenWorld, chain) -> None:
             try:
                 t.sm.depositIntoStrategy(t.bstrat, tok, amount, sender=s)
             except ape.exceptions.ContractLogicError as exc:
-                # after an adoption the exchange rate is slightly above 1: a few wei mint no share
-                assert "zero new shares" in str(exc), str(exc)
+                # after an adoption the exchange rate is slightly above 1: a few wei mint no share;
+                # no stake joins an operator while a material cancellable slash of it is pending
+                assert "zero new shares" in str(exc) or "pending slash" in str(exc), str(exc)
                 return
             if op is not None:
-                t.dm.delegateTo(op, NO_SIG, SALT0, sender=s)
+                try:
+                    t.dm.delegateTo(op, NO_SIG, SALT0, sender=s)
+                except ape.exceptions.ContractLogicError as exc:
+                    assert "pending slash" in str(exc), str(exc)
 
         @rule(i=st.integers(0, 2), frac=st.integers(1, 100))
         def queue(self, i, frac):
@@ -154,15 +170,97 @@ def run_machine(t: TokenWorld, chain) -> None:
                 try:
                     t.dm.completeQueuedWithdrawal(wd, [tok], True, sender=staker)
                 except ape.exceptions.ContractLogicError as exc:
-                    assert "challenge pending" in str(exc), str(exc)
+                    assert "challenge pending" in str(exc) or "pending slash" in str(exc), str(exc)
                     return
                 # only a withdrawal worth nothing (fully slashed) completes without touching the strategy
                 assert tok.balanceOf(staker) == before
                 self.pending.remove((wd, start))
                 return
-            t.dm.completeQueuedWithdrawal(wd, [tok], True, sender=staker)
+            try:
+                t.dm.completeQueuedWithdrawal(wd, [tok], True, sender=staker)
+            except ape.exceptions.ContractLogicError as exc:
+                # held while a cancellable slash that may have touched it is pending (item 1)
+                assert "pending slash" in str(exc), str(exc)
+                return
             self.pending.remove((wd, start))
             assert tok.balanceOf(staker) >= before
+
+        # -------------------------------------------------------------- ordinary bEIGEN slashes
+        def _touch(self, op):
+            # stake of op's stakers moved by an ordinary slash or cancel during a challenge
+            if self.paused():
+                for h in holders[:3] + operators:
+                    if t.dm.delegatedTo(h) == op.address:
+                        self.challenge["moved"].add(h.address)
+
+        @rule(j=st.integers(0, 1), wad=st.integers(1, WAD))
+        def slash(self, j, wad):
+            op = operators[j]
+            if t.am.getAllocation(op, t.opset(1), t.bstrat).currentMagnitude == 0:
+                return
+            total, bal = t.bstrat.totalShares(), t.canonical().balanceOf(t.bstrat)
+            # item 2: a pending challenge never makes an ordinary slash fail
+            t.am.slashOperator(t.avs, (op, 1, [t.bstrat], [wad], "fault"), sender=t.avs)
+            # the slashed shares stay in the strategy, held by the escrow: no bEIGEN moves
+            assert (t.bstrat.totalShares(), t.canonical().balanceOf(t.bstrat)) == (total, bal)
+            self.slashes.append([t.am.getSlashCount(t.opset(1)), "pending"])
+            self._touch(op)
+            event(f"slash (challenge pending: {self.paused()})")
+
+        @precondition(lambda self: self.slashes)
+        @rule(k=st.integers(0, 20))
+        def cancel_slash(self, k):
+            now = chain.blocks.head.number + 1
+            pend = [
+                x
+                for x in self.slashes
+                if x[1] == "pending" and t.esc.getSlash(t.avs, 1, x[0]).resolveBlock >= now
+            ]
+            if not pend:
+                return
+            x = pend[k % len(pend)]
+            rec = t.esc.getSlash(t.avs, 1, x[0])
+            op = rec.operator
+            before = {h.address: t.staked(h) for h in holders[:3] if t.dm.delegatedTo(h) == op}
+            # item 8: cancellation stays possible while a challenge is pending
+            t.esc.cancelSlash(t.avs, 1, x[0], sender=t.resolver)
+            x[1] = "cancelled"
+            event(f"cancel (challenge pending: {self.paused()})")
+            for addr, v in before.items():
+                assert t.dm.getWithdrawableShares(addr, [t.bstrat])[0][0] >= v
+            if self.paused():
+                for addr in before:
+                    self.challenge["moved"].add(addr)
+                self.challenge["moved"].add(op)
+
+        @precondition(lambda self: self.slashes)
+        @rule(k=st.integers(0, 20))
+        def release_slash(self, k):
+            due = [x for x in self.slashes if x[1] in ("pending", "unpaid")]
+            if not due:
+                return
+            x = due[k % len(due)]
+            rec = t.esc.getSlash(t.avs, 1, x[0])
+            wait = rec.resolveBlock - chain.blocks.head.number
+            if wait > 0:
+                chain.mine(wait)  # past the resolution window
+            shares = rec.amounts[0]
+            tok = t.canonical()
+            bal = tok.balanceOf(t.avs2)
+            owed = t.bstrat.sharesToUnderlyingView(shares)
+            t.esc.releaseSlash(t.avs, 1, x[0], sender=t.other)
+            if self.paused() and shares:
+                # item 6: no payment in the parent while a challenge is pending; it stays claimable
+                assert tok.balanceOf(t.avs2) == bal
+                assert list(t.esc.getUnpaid(t.avs, 1, x[0])) == [shares]
+                x[1] = "unpaid"
+                event("release held during a challenge")
+                return
+            # paid in the canonical bEIGEN of now
+            assert tok.balanceOf(t.avs2) == bal + owed
+            assert list(t.esc.getUnpaid(t.avs, 1, x[0])) == [0]
+            event(f"release paid (after being held: {x[1] == 'unpaid'})")
+            x[1] = "released"
 
         # -------------------------------------------------------------- challenges and forks
         @rule(mask=st.integers(1, 3), who=st.integers(3, 4))

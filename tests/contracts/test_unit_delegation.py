@@ -786,45 +786,50 @@ def test_slash_through_allocation_manager(dw):
 # ------------------------------------------------------------------ restore hook
 
 
-def test_restore_hook_access_and_math(dw, am_imp, esc_imp):
+def test_undo_slash_hook_access_and_math(dw, am_imp, esc_imp):
+    """undoSlash scales every checkpoint from the slash's block on by prevMax / newMax (capped at
+    WAD), so the current factor and the factor a queued withdrawal is valued at are both undone."""
     w = dw
     sa = w.strats["TKA"]
     for who in (w.op, am_imp, w.resolver):
         with ape.reverts("only slash escrow"):
-            w.dm.restoreOperatorShares(w.op, sa, 10, sender=who)
-    w.register_operator(w.op2)
-    with ape.reverts("no stake to restore"):
-        w.dm.restoreOperatorShares(w.op2, sa, 10, sender=esc_imp)
-    # small numbers: sf += floor(shares * WAD / scaled stake)
-    w.deposit(w.staker2, "TKA", 7)
-    w.dm.delegateTo(w.op2, NO_SIG, SALT0, sender=w.staker2)
-    r = w.dm.restoreOperatorShares(w.op2, sa, 3, sender=esc_imp)
-    assert one(r, "OperatorSharesRestored").newSlashingFactor == WAD + 3 * WAD // 7
-    assert w.withdrawable(w.staker2, "TKA") == 7 * (WAD + 3 * WAD // 7) // WAD == 9
+            w.dm.undoSlash(w.op, sa, 1, WAD, WAD // 2, sender=who)
     s0 = 1000 * WAD + 7
     rq = w.dm.queueWithdrawals([([sa], [100 * WAD], w.staker)], sender=w.staker)
-    slash(w, am_imp, w.op, "TKA", WAD, WAD // 2)
-    sf = WAD // 2
-    restored = 450 * WAD + 3
-    denom = (s0 - 100 * WAD) + 100 * WAD
-    new_sf = sf + restored * WAD // denom
-    r = w.dm.restoreOperatorShares(w.op, sa, restored, sender=esc_imp)
+    r1 = slash(w, am_imp, w.op, "TKA", WAD, 3 * WAD // 5)  # sf 0.6
+    mine_to(w.chain, r1.block_number + 3)
+    r2 = slash(w, am_imp, w.op, "TKA", 3 * WAD // 5, 3 * WAD // 10, slash_id=2)  # sf 0.3
+    assert w.dm.slashingFactor(w.op, sa) == 3 * WAD // 10
+    # undo the first slash (the escrow mints its shares back first): both checkpoints scale by 1 / 0.6
+    e1 = one(r1, "SlashedSharesRemoved")
+    w.tokens["TKA"].transfer(sa, e1.amount, sender=esc_imp)
+    w.sm.restoreShares(sa, e1.amount, e1.shares, sender=esc_imp)
+    r = w.dm.undoSlash(w.op, sa, r1.block_number, WAD, 3 * WAD // 5, sender=esc_imp)
     e = one(r, "OperatorSharesRestored")
-    assert (A(e.operator), A(e.strategy), e.restoredShares, e.newSlashingFactor) == (
+    assert (A(e.operator), A(e.strategy), e.slashBlock, e.newSlashingFactor) == (
         A(w.op),
         A(sa),
-        restored,
-        new_sf,
+        r1.block_number,
+        WAD // 2,
     )
-    assert w.dm.slashingFactor(w.op, sa) == new_sf
-    assert w.op_shares(w.op, "TKA") == (s0 - 100 * WAD) * new_sf // WAD
-    # the queued withdrawal (still in its window) shares the restoration
-    assert w.dm.getSlashableSharesInQueue(w.op, sa) == 100 * WAD * new_sf // WAD
-    # once its window is over the queue no longer counts in the denominator
+    assert w.dm.slashingFactorAtBlock(w.op, sa, r1.block_number) == WAD
+    assert w.dm.slashingFactorAtBlock(w.op, sa, r2.block_number) == WAD // 2
+    assert w.dm.slashingFactorAtBlock(w.op, sa, r1.block_number - 1) == WAD
+    assert w.op_shares(w.op, "TKA") == (s0 - 100 * WAD) // 2
+    assert w.dm.getSlashableSharesInQueue(w.op, sa) == 50 * WAD
+    # a full slash: the factor it replaced comes back on undo
+    r3 = slash(w, am_imp, w.op, "TKA", 3 * WAD // 10, 0, slash_id=3)
+    assert w.dm.slashingFactor(w.op, sa) == 0
+    with ape.reverts("unknown full slash"):
+        w.dm.undoSlash(w.op, sa, r3.block_number - 1, 3 * WAD // 10, 0, sender=esc_imp)
+    # undoing the second slash (before the full one) also raises what the full slash replaced
+    w.dm.undoSlash(w.op, sa, r2.block_number, 3 * WAD // 5, 3 * WAD // 10, sender=esc_imp)
+    assert w.dm.slashingFactor(w.op, sa) == 0
+    w.dm.undoSlash(w.op, sa, r3.block_number, 3 * WAD // 10, 0, sender=esc_imp)
+    assert w.dm.slashingFactor(w.op, sa) == WAD
+    assert w.withdrawable(w.staker, "TKA") == s0 - 100 * WAD
     mine_to(w.chain, rq.block_number + DELAY + 1)
-    assert w.dm.getSlashableSharesInQueue(w.op, sa) == 0
-    r = w.dm.restoreOperatorShares(w.op, sa, 9 * WAD, sender=esc_imp)
-    assert one(r, "OperatorSharesRestored").newSlashingFactor == new_sf + 9 * WAD * WAD // (s0 - 100 * WAD)
+    assert w.dm.slashingFactorAtBlock(w.op, sa, rq.block_number + DELAY) == WAD
 
 
 # ------------------------------------------------------------------ queue withdrawals
@@ -1266,7 +1271,7 @@ def test_release_unfreezes(dw):
 def test_set_slash_pending_only_escrow(dw):
     w = dw
     with ape.reverts("only slash escrow"):
-        w.dm.setSlashPending(w.op, w.strats["TKA"], True, sender=w.op)
+        w.dm.setSlashPending(w.op, w.strats["TKA"], True, False, WAD, WAD // 2, sender=w.op)
 
 
 # ------------------------------------------------------------------ model-checked random walk

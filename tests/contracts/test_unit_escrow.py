@@ -1,9 +1,9 @@
 """Unit tests for SlashEscrow: recording, release to the recipient or the burn address, cancel by
-the resolver (tokens back into the strategies, stake restored pro rata through the slashing
-factor), the resolution window at its exact boundary blocks, and every revert.
+the resolver (tokens and the very shares taken back into the strategies, the slash undone in the
+slashing-factor history), the resolution window at its exact boundary blocks, and every revert.
 
 Expected amounts are recomputed from the Strategy exchange rate (virtual offsets 1e3) and the
-DelegationManager slashing factor (sf' = sf * m' // m on a slash, sf + shares * WAD // held on a
+DelegationManager slashing factor (sf' = sf * m' // m on a slash, scaled back by m / m' on a
 cancel). Every transaction, reverting or not, is mined in block head + 1.
 """
 
@@ -125,9 +125,9 @@ def test_constructor_and_immutables(w, project):
 
 def test_record_slash_only_strategy_manager(w):
     with ape.reverts("only strategy manager"):
-        w.esc.recordSlash(w.op, w.avs, 1, 1, w.strats["TKA"], w.tokens["TKA"], 1, 1, 1, sender=w.other)
+        w.esc.recordSlash(w.op, w.avs, 1, 1, w.strats["TKA"], w.tokens["TKA"], 1, 1, 1, False, sender=w.other)
     with ape.reverts("only strategy manager"):
-        w.esc.recordSlash(w.op, w.avs, 1, 1, w.strats["TKA"], w.tokens["TKA"], 1, 1, 1, sender=w.avs)
+        w.esc.recordSlash(w.op, w.avs, 1, 1, w.strats["TKA"], w.tokens["TKA"], 1, 1, 1, False, sender=w.avs)
 
 
 def test_unknown_slash(w):
@@ -288,7 +288,7 @@ def test_cancel_reverts(world):
     w.esc.releaseSlash(w.avs, 2, 1, sender=w.other)
 
 
-def test_cancel_in_last_block_restores_stake_pro_rata(world):
+def test_cancel_in_last_block_undoes_the_slash_exactly(world):
     w, m = world
     before = (
         w.withdrawable(w.staker, "TKA"),
@@ -296,43 +296,31 @@ def test_cancel_in_last_block_restores_stake_pro_rata(world):
         w.withdrawable(w.staker, "TKB"),
     )
     assert before == (m.s1a, m.s2a, m.s1b)
+    vaults0 = {sym: (v.total, v.balance) for sym, v in (("TKA", m.va), ("TKB", m.vb))}
     r, exp, order = slash_set1(w, WAD // 3, 7 * WAD // 10, m)
     rb = r.block_number + R
     mine_to(w, rb)
     r = w.esc.cancelSlash(w.avs, 1, 1, sender=w.resolver)
     assert r.block_number == rb
     got = evs(r, "SlashCancelled")
-    restored = {}
-    for x, sym in zip(exp, order, strict=False):
-        vault = m.va if sym == "TKA" else m.vb
-        restored[sym] = vault.deposit(x["amount"])
     assert [
         (oset(e.operatorSet), e.slashId, e.operator, e.strategy, e.amount, e.restoredShares) for e in got
-    ] == [
-        ((w.avs.address.lower(), 1), 1, w.op.address, x["strategy"], x["amount"], restored[s])
-        for x, s in zip(exp, order, strict=False)
-    ]
+    ] == [((w.avs.address.lower(), 1), 1, w.op.address, x["strategy"], x["amount"], x["shares"]) for x in exp]
     assert w.esc.getSlash(w.avs, 1, 1).status == 3
-    for sym, vault in (("TKA", m.va), ("TKB", m.vb)):
+    # tokens and the very shares taken are back: the strategies are as before the slash
+    for sym in ("TKA", "TKB"):
         assert w.tokens[sym].balanceOf(w.esc) == 0
-        assert w.tokens[sym].balanceOf(w.strats[sym]) == vault.balance
-        assert w.strats[sym].totalShares() == vault.total
-    # the slashing factor rises by restored * WAD / (scaled shares still held)
-    ea, eb = exp[order.index("TKA")], exp[order.index("TKB")]
-    sfa = ea["sf"] + restored["TKA"] * WAD // (m.s1a + m.s2a)
-    sfb = eb["sf"] + restored["TKB"] * WAD // m.s1b
-    assert w.dm.slashingFactor(w.op, w.strats["TKA"]) == sfa
-    assert w.dm.slashingFactor(w.op, w.strats["TKB"]) == sfb
+        assert (w.strats[sym].totalShares(), w.tokens[sym].balanceOf(w.strats[sym])) == vaults0[sym]
+    # the slashing factor is scaled back by prevMax / newMax: exactly WAD again here
+    for sym in ("TKA", "TKB"):
+        assert w.dm.slashingFactor(w.op, w.strats[sym]) == WAD
     after = (
         w.withdrawable(w.staker, "TKA"),
         w.withdrawable(w.staker2, "TKA"),
         w.withdrawable(w.staker, "TKB"),
     )
-    assert after == (m.s1a * sfa // WAD, m.s2a * sfa // WAD, m.s1b * sfb // WAD)
-    assert w.op_shares(w.op, "TKA") == (m.s1a + m.s2a) * sfa // WAD
-    # each staker got back its share of the slash (up to rounding of the exchange rate)
-    for a, b0 in zip(after, before, strict=False):
-        assert abs(a - b0) <= 3 * 10**3
+    assert after == before
+    assert w.op_shares(w.op, "TKA") == m.s1a + m.s2a
     with ape.reverts("slash not pending"):
         w.esc.cancelSlash(w.avs, 1, 1, sender=w.resolver)
     with ape.reverts("slash not pending"):
@@ -341,7 +329,7 @@ def test_cancel_in_last_block_restores_stake_pro_rata(world):
 
 def test_cancel_restores_queued_withdrawal_too(world):
     w, m = world
-    # staker2 queues half its TKA before the slash: still slashable, so it shares the restore
+    # staker2 queues half its TKA before the slash: still slashable, so the cancel restores it
     half = m.s2a // 2
     rq = w.dm.queueWithdrawals([([w.strats["TKA"]], [half], w.staker2)], sender=w.staker2)
     (ev,) = evs(rq, "SlashingWithdrawalQueued")
@@ -352,17 +340,15 @@ def test_cancel_restores_queued_withdrawal_too(world):
     sf1 = WAD * (WAD - MAG_A // 2) // WAD
     shares = op_scaled + half - (op_scaled * sf1 // WAD + half * sf1 // WAD)
     assert list(r.return_value[1]) == [shares]
-    amount = m.va.withdraw(shares)
+    assert w.dm.getSlashableSharesInQueue(w.op, w.strats["TKA"]) == half * sf1 // WAD
     w.esc.cancelSlash(w.avs, 1, 1, sender=w.resolver)
-    restored = m.va.deposit(amount)
-    sf2 = sf1 + restored * WAD // held
-    assert w.dm.slashingFactor(w.op, w.strats["TKA"]) == sf2
-    assert w.dm.getSlashableSharesInQueue(w.op, w.strats["TKA"]) == half * sf2 // WAD
-    # the withdrawal completes at the restored factor
+    assert w.dm.slashingFactor(w.op, w.strats["TKA"]) == WAD
+    assert w.dm.getSlashableSharesInQueue(w.op, w.strats["TKA"]) == half
+    # the withdrawal completes at the pre-slash rate, in full
     mine_to(w, rq.block_number + WD + 1)
     bal0 = w.tokens["TKA"].balanceOf(w.staker2)
     w.dm.completeQueuedWithdrawal(wd, [w.tokens["TKA"]], True, sender=w.staker2)
-    assert w.tokens["TKA"].balanceOf(w.staker2) - bal0 == m.va.withdraw(half * sf2 // WAD)
+    assert w.tokens["TKA"].balanceOf(w.staker2) - bal0 == m.va.withdraw(half)
 
 
 def test_cancel_zero_amount_slash(world):
@@ -377,33 +363,27 @@ def test_cancel_zero_amount_slash(world):
     assert w.esc.getSlash(w.avs, 1, 1).status == 3
 
 
-def test_cancel_when_nobody_holds_a_slashed_strategy_any_more(world):
+def test_cancel_when_the_whole_slashed_stake_was_queued(world):
     """The staker's whole TKB stake was queued for withdrawal and the slash landed in the last
-    block it was slashable, so by the cancel no delegated or still-slashable queued TKB share
-    is left to restore to. Before the fix DelegationManager.restoreOperatorShares reverted
-    ("no stake to restore") and with it the cancel of the whole slash, TKA included; now the TKB
-    tokens go back into the strategy and TKA is restored as usual."""
+    block it was slashable. Before issue 12 the cancel gave the TKB tokens to the strategy's other
+    holders and the withdrawal stayed at the slashed rate. Now the withdrawal waits for the slash
+    to be resolved ("pending slash") and the cancel restores it in full."""
     w, m = world
     rq = w.dm.queueWithdrawals([([w.strats["TKB"]], [m.s1b], w.staker)], sender=w.staker)
+    (wd,) = w.withdrawal_from_event(rq)
     mine_to(w, rq.block_number + WD)
     r, exp, order = slash_set1(w, WAD // 2, WAD // 2, m)
     assert all(x["shares"] > 0 for x in exp)  # the queued TKB shares were slashed
-    assert w.dm.restorableScaledShares(w.op, w.strats["TKB"]) == m.s1b
-    mine_to(w, r.block_number + R)
-    assert w.dm.restorableScaledShares(w.op, w.strats["TKB"]) == 0
-    assert w.dm.restorableScaledShares(w.op, w.strats["TKA"]) == m.s1a + m.s2a
+    mine_to(w, r.block_number + R - 1)
+    with ape.reverts("pending slash"):
+        w.dm.completeQueuedWithdrawal(wd, [w.tokens["TKB"]], True, sender=w.staker)
     r = w.esc.cancelSlash(w.avs, 1, 1, sender=w.resolver)
-    ea, eb = exp[order.index("TKA")], exp[order.index("TKB")]
-    restored_a = m.va.deposit(ea["amount"])
-    m.vb.donate(eb["amount"])
     got = {e.strategy: (e.amount, e.restoredShares) for e in evs(r, "SlashCancelled")}
-    assert got == {ea["strategy"]: (ea["amount"], restored_a), eb["strategy"]: (eb["amount"], 0)}
-    assert w.dm.slashingFactor(w.op, w.strats["TKA"]) == ea["sf"] + restored_a * WAD // (m.s1a + m.s2a)
-    assert w.dm.slashingFactor(w.op, w.strats["TKB"]) == eb["sf"]
-    for sym, vault in (("TKA", m.va), ("TKB", m.vb)):
-        assert w.tokens[sym].balanceOf(w.strats[sym]) == vault.balance
-        assert w.strats[sym].totalShares() == vault.total
-        assert w.tokens[sym].balanceOf(w.esc) == 0
+    assert got == {x["strategy"]: (x["amount"], x["shares"]) for x in exp}
+    assert w.strats["TKB"].totalShares() == m.s1b
+    bal0 = w.tokens["TKB"].balanceOf(w.staker)
+    w.dm.completeQueuedWithdrawal(wd, [w.tokens["TKB"]], True, sender=w.staker)
+    assert w.tokens["TKB"].balanceOf(w.staker) - bal0 == (DEP_B + OFF) * m.s1b // (m.s1b + OFF)
     assert w.esc.getSlash(w.avs, 1, 1).status == 3
 
 
@@ -411,7 +391,8 @@ def test_cancel_with_dust_entry_is_not_blocked(w):
     """A slash entry whose tokens are worth less than one strategy share (possible once the
     exchange rate is above 1) must not make the whole slash impossible to cancel: before the fix,
     re-depositing it reverted with "zero new shares" in Strategy.deposit, so the slasher could
-    shield a wrongful slash from the resolver by adding a dust strategy to it."""
+    shield a wrongful slash from the resolver by adding a dust strategy to it. The exact undo mints
+    the taken share back with its token."""
     w.register_operator(w.op, delay=0)
     w.deposit(w.staker, "TKA", DEP_A)
     w.deposit(w.staker, "TKC", 1000)  # 1000 shares
@@ -421,14 +402,7 @@ def test_cancel_with_dust_entry_is_not_blocked(w):
     w.am.setRedistributionConsent(w.op, w.opset(1), True, sender=w.op)
     w.register_for_sets(w.op, (1,))
     w.allocate(w.op, 1, {"TKA": WAD // 2, "TKC": WAD // 2})
-    r = w.slash(w.op, 1, {"TKA": WAD // 2, "TKC": 1})
-    vc = Vault()
-    vc.deposit(1000)
-    vc.donate(1500)
-    shares_c = 1000 - 1000 * (WAD - 1) // WAD  # one magnitude unit of a tiny stake: 1 share
-    amount_c = vc.withdraw(shares_c)
-    assert (shares_c, amount_c) == (1, 1)
-    assert amount_c * (vc.total + OFF) // (vc.balance + OFF) == 0  # re-depositing mints nothing
+    w.slash(w.op, 1, {"TKA": WAD // 2, "TKC": 1})
     va = Vault()
     va.deposit(DEP_A)
     sf_a = WAD - WAD // 4
@@ -436,18 +410,19 @@ def test_cancel_with_dust_entry_is_not_blocked(w):
     amount_a = va.withdraw(shares_a)
     r = w.esc.cancelSlash(w.avs, 1, 1, sender=w.resolver)
     got = {e.strategy: (e.amount, e.restoredShares) for e in evs(r, "SlashCancelled")}
-    restored_a = va.deposit(amount_a)
-    assert got == {w.strats["TKA"].address: (amount_a, restored_a), w.strats["TKC"].address: (1, 0)}
-    # the dust goes back into the strategy (to its holders) and the rest is restored as usual
+    assert got == {w.strats["TKA"].address: (amount_a, shares_a), w.strats["TKC"].address: (1, 1)}
     assert w.tokens["TKC"].balanceOf(w.strats["TKC"]) == 2500
     assert w.tokens["TKC"].balanceOf(w.esc) == 0
-    assert w.strats["TKC"].totalShares() == 999
-    assert w.dm.slashingFactor(w.op, w.strats["TKA"]) == sf_a + restored_a * WAD // DEP_A
+    assert w.strats["TKC"].totalShares() == 1000
+    assert w.dm.slashingFactor(w.op, w.strats["TKA"]) == WAD
+    assert w.withdrawable(w.staker, "TKA") == DEP_A
+    assert w.withdrawable(w.staker, "TKC") == 1000
     assert w.esc.getSlash(w.avs, 1, 1).status == 3
 
 
-def test_token_transfer_returning_false_reverts(w, project):
-    """releaseSlash and cancelSlash check the ERC-20 return value ("transfer failed")."""
+def test_token_transfer_returning_false(w, project):
+    """cancelSlash checks the ERC-20 return value ("transfer failed"); releaseSlash leaves a
+    payment returning false claimable."""
     tok = w.owner.deploy(project.MockFalseERC20, "False", "FLS")
     strat = project.Strategy.at(
         w.sm.deployNewStrategy(tok, sender=w.owner).return_value or w.sm.deployedStrategies(tok)
@@ -471,11 +446,14 @@ def test_token_transfer_returning_false_reverts(w, project):
     with ape.reverts("transfer failed"):
         w.esc.cancelSlash(w.avs, 1, 1, sender=w.resolver)
     mine_to(w, r.block_number + R + 1)
-    with ape.reverts("transfer failed"):
-        w.esc.releaseSlash(w.avs, 1, 1, sender=w.other)
-    assert w.esc.getSlash(w.avs, 1, 1).status == 1
+    # the release does not revert: the payment stays claimable (item 5 of issue 12)
+    rr = w.esc.releaseSlash(w.avs, 1, 1, sender=w.other)
+    assert [e.amount for e in evs(rr, "SlashPaymentFailed")] == [amount]
+    assert list(w.esc.getUnpaid(w.avs, 1, 1)) == [amount]
+    assert w.esc.getSlash(w.avs, 1, 1).status == 2
     tok.setFailTransfers(False, sender=w.owner)
     w.esc.releaseSlash(w.avs, 1, 1, sender=w.other)
+    assert list(w.esc.getUnpaid(w.avs, 1, 1)) == [0]
     assert tok.balanceOf(w.recipient) == amount
 
 

@@ -93,7 +93,9 @@ def test_wiring_and_deployed_strategies(w, chain):
 
 
 def test_initialize_only_once_by_deployer_with_nonzero_addresses(w, project):
-    sm = w.owner.deploy(project.StrategyManager, w.other.address, w.sm.strategyBlueprint())
+    sm = w.owner.deploy(
+        project.StrategyManager, w.other.address, w.sm.strategyBlueprint(), w.sm.pauserRegistry()
+    )
     assert A(sm.strategyWhitelister()) == A(w.other) and A(sm.delegation()) == ZERO
     with ape.reverts("only deployer"):
         sm.initialize(w.dm, w.esc, sender=w.other)
@@ -358,8 +360,10 @@ def test_hooks_reject_every_other_caller(w, dm_imp, esc_imp):
             w.sm.slashShares(w.op, w.avs, 1, 1, sa, 1, 1, sender=who)
     for who in (w.staker, w.owner, dm_imp):
         with ape.reverts("only slash escrow"):
-            w.sm.restoreShares(sa, 1, sender=who)
+            w.sm.restoreShares(sa, 1, 1, sender=who)
     for who in (w.staker, dm_imp, esc_imp):
+        with ape.reverts("only strategy manager"):
+            sa.mintRestoredShares(1, sender=who)
         with ape.reverts("only strategy manager"):
             sa.deposit(tka, 1, sender=who)
         with ape.reverts("only strategy manager"):
@@ -460,6 +464,8 @@ def test_slash_shares_moves_tokens_to_escrow(w, dm_imp):
 
 
 def test_restore_shares(w, esc_imp):
+    """A cancelled slash's tokens (sent to the strategy by the escrow) come back with exactly the
+    shares the slash took, whatever the exchange rate is now."""
     sa, tka = w.strats["TKA"], w.tokens["TKA"]
     v = Vault()
     w.deposit(w.staker, "TKA", 10**18)
@@ -468,11 +474,11 @@ def test_restore_shares(w, esc_imp):
     v.donate(7 * 10**16 + 3)
     tka.mint(w.esc, 10**17, sender=w.other)
     tka.transfer(sa, 10**17, sender=esc_imp)  # the escrow sends the tokens first
-    r = w.sm.restoreShares(sa, 10**17, sender=esc_imp)
-    minted = v.deposit(10**17)
-    assert r.return_value == minted
+    r = w.sm.restoreShares(sa, 10**17, 9 * 10**16 + 1, sender=esc_imp)
+    v.donate(10**17)
+    v.total += 9 * 10**16 + 1
     e = one(r, "SlashedSharesRestored", w.sm)
-    assert (A(e.strategy), e.amount, e.shares) == (A(sa), 10**17, minted)
+    assert (A(e.strategy), e.amount, e.shares) == (A(sa), 10**17, 9 * 10**16 + 1)
     assert sa.totalShares() == v.total and tka.balanceOf(sa) == v.bal
     assert one(r, "ExchangeRateEmitted", sa).rate == v.rate()
 
@@ -510,27 +516,23 @@ def test_strategy_withdraw_and_views(w, sm_imp):
     assert one(r, "ExchangeRateEmitted", sa).rate == v.rate()
 
 
-def test_restore_of_dust_worth_less_than_a_share_does_not_revert(w, esc_imp):
+def test_restore_of_dust_worth_less_than_a_share(w, esc_imp):
     """restoreShares of an amount worth less than one share used to revert ("zero new shares" in
-    Strategy.deposit), and with it the whole SlashEscrow.cancelSlash."""
+    Strategy.deposit), and with it the whole SlashEscrow.cancelSlash; then it minted nothing. Now
+    the share the slash took comes back with its token."""
     sa, tka = w.strats["TKA"], w.tokens["TKA"]
-    v = Vault()
     w.deposit(w.staker, "TKA", 1000)
-    v.deposit(1000)
     tka.mint(sa, 500, sender=w.other)  # rate 1.25 tokens per share
-    v.donate(500)
     tka.mint(w.esc, 1, sender=w.other)
     tka.transfer(sa, 1, sender=esc_imp)
-    assert v.deposit(1) == 0
-    r = w.sm.restoreShares(sa, 1, sender=esc_imp)
-    assert r.return_value == 0
+    r = w.sm.restoreShares(sa, 1, 1, sender=esc_imp)
     e = one(r, "SlashedSharesRestored", w.sm)
-    assert (e.amount, e.shares) == (1, 0)
-    assert sa.totalShares() == 1000 and tka.balanceOf(sa) == 1501  # the dust stays with all holders
+    assert (e.amount, e.shares) == (1, 1)
+    assert sa.totalShares() == 1001 and tka.balanceOf(sa) == 1501
 
 
 def test_cancel_slash_with_dust_component_succeeds(w):
-    """End to end: a slash whose escrowed amount buys no share can still be cancelled."""
+    """End to end: a slash whose escrowed amount buys no share is cancelled exactly."""
     sa, tka = w.strats["TKA"], w.tokens["TKA"]
     w.register_operator(w.op)
     w.deposit(w.staker, "TKA", 1000)
@@ -542,14 +544,15 @@ def test_cancel_slash_with_dust_component_succeeds(w):
     r = w.slash(w.op, 1, {"TKA": WAD})
     # 1000 - floor(1000 * (1 - 1e-18)) = 1 share; worth floor(1 * 2500 / 2000) = 1 token
     assert list(r.return_value[1]) == [1] and tka.balanceOf(w.esc) == 1
-    sf = w.dm.slashingFactor(w.op, sa)
-    assert sf == WAD - 1
+    assert w.dm.slashingFactor(w.op, sa) == WAD - 1
     r = w.esc.cancelSlash(w.avs, 1, 1, sender=w.resolver)
     e = one(r, "SlashCancelled", w.esc)
-    assert (e.amount, e.restoredShares) == (1, 0)
+    assert (e.amount, e.restoredShares) == (1, 1)
     assert tka.balanceOf(w.esc) == 0 and tka.balanceOf(sa) == 1500
+    assert sa.totalShares() == 1000
     assert w.esc.getSlash(w.avs, 1, 1).status == 3  # cancelled
-    assert w.dm.slashingFactor(w.op, sa) == sf  # nothing to spread
+    assert w.dm.slashingFactor(w.op, sa) == WAD
+    assert w.withdrawable(w.staker, "TKA") == 1000
 
 
 def test_strategy_deposit_direct(w, sm_imp):
