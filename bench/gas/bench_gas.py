@@ -32,6 +32,23 @@ from offchain.abi import WAD, ZERO_ADDRESS  # noqa: E402
 
 ZERO = ZERO_ADDRESS
 REPS = 5
+# Every measured operation, in table order (eigenlayer_ref.CALLS names EigenLayer's call for each).
+OPERATIONS = (
+    "register as operator",
+    "deposit (first, cold)",
+    "deposit (again, warm)",
+    "delegate (3 strategies)",
+    "register for 1 operator set",
+    "modify allocations (1 set, 3 strategies)",
+    "modify allocations (1 set, 1 strategy)",
+    "queue withdrawal (1 strategy)",
+    "slash (1 strategy)",
+    "slash (3 strategies)",
+    "complete withdrawal as tokens",
+    "release escrow (1 strategy)",
+    "release escrow (3 strategies)",
+    "undelegate (3 strategies)",
+)
 # Peer figures (forge gas reports; execution gas only, i.e. without the 21,000 intrinsic gas).
 PEER = {
     "deposit (first, cold)": ("Symbiotic Vault.deposit median", 325_980),
@@ -100,6 +117,7 @@ def run_project(reps: int) -> dict[str, list[int]]:
     results: dict[str, list[int]] = {}
 
     def rec(name, receipt):
+        assert name in OPERATIONS, name
         results.setdefault(name, []).append(receipt.gas_used)
 
     a = accounts.test_accounts

@@ -428,6 +428,7 @@ def run(arts: dict[str, Artifact], token: Any, reps: int, proxied: bool = True) 
     results: dict[str, list[int]] = {}
 
     def rec(name: str, receipt: Any) -> Any:
+        assert name in CALLS, name
         results.setdefault(name, []).append(receipt.gas_used)
         return receipt
 
