@@ -251,7 +251,9 @@ def build(checkout: Path, deps: Path | None, cache_dir: Path) -> tuple[dict[str,
                 "compilation failed:\n" + "\n".join(e["formattedMessage"] for e in errors[:5])
             )
         cache_dir.mkdir(parents=True, exist_ok=True)
-        cached.write_text(json.dumps(out))
+        tmp = cached.with_suffix(".tmp")
+        tmp.write_text(json.dumps(out))
+        tmp.replace(cached)  # a run stopped mid-write leaves no truncated cache entry
     arts: dict[str, Artifact] = {}
     for name, unit in TARGETS.items():
         c = out.get("contracts", {}).get(unit, {}).get(name)

@@ -163,3 +163,60 @@ def test_withdrawal_tuple_from_a_list_or_a_struct():
     assert ref.withdrawal_tuple(list(fields)) == want
     names = ("staker", "delegatedTo", "withdrawer", "nonce", "startBlock", "strategies", "scaledShares")
     assert ref.withdrawal_tuple(SimpleNamespace(**dict(zip(names, fields, strict=True)))) == want
+
+
+def _fake_compiler(monkeypatch, tmp_path, output: dict | str, rc: int = 0) -> Path:
+    """Accept the stand-in checkout's sources and answer as solcjs would with `output`; returns the
+    file each call of the compiler appends a line to."""
+    calls = tmp_path / "calls"
+    text = output if isinstance(output, str) else json.dumps(output)
+    script = (
+        "import sys; sys.stdin.read(); open(sys.argv[1], 'a').write('x\\n'); "
+        "sys.stdout.write(sys.argv[2]); sys.stderr.write('boom'); sys.exit(int(sys.argv[3]))"
+    )
+    monkeypatch.setattr(
+        ref, "_solc_command", lambda deps: [sys.executable, "-c", script, str(calls), text, str(rc)]
+    )
+    root, deps = _checkout(tmp_path), _deps(tmp_path)
+    digest = ref.sources_digest(ref._Sources(root, deps).closure(sorted(set(ref.TARGETS.values()))))
+    monkeypatch.setattr(ref, "SOURCES_SHA256", digest)
+    return calls
+
+
+def _output(code: str = "6001") -> dict:
+    contracts: dict = {}
+    for name, unit in ref.TARGETS.items():
+        contracts.setdefault(unit, {})[name] = {"abi": [], "evm": {"bytecode": {"object": code}}}
+    return {"contracts": contracts}
+
+
+def test_build_compiles_once_and_reuses_the_cache(monkeypatch, tmp_path):
+    calls = _fake_compiler(monkeypatch, tmp_path, _output())
+    arts, digest = ref.build(tmp_path / "el", tmp_path / "deps", tmp_path / "cache")
+    assert set(arts) == set(ref.TARGETS) and arts["DelegationManager"].bytecode == "0x6001"
+    again, digest2 = ref.build(tmp_path / "el", tmp_path / "deps", tmp_path / "cache")
+    assert (again, digest2) == (arts, digest)
+    assert calls.read_text() == "x\n"  # the second build read the cache
+    assert [p.suffix for p in (tmp_path / "cache").iterdir()] == [".json"]
+
+
+@pytest.mark.parametrize(
+    ("output", "rc", "message"),
+    [
+        ("", 1, r"solcjs failed \(1\): boom"),
+        ("not json", 0, "solcjs printed no JSON"),
+        (
+            {"errors": [{"severity": "error", "formattedMessage": "TypeError: x"}]},
+            0,
+            "compilation failed:\nTypeError: x",
+        ),
+        ({"contracts": {}}, 0, "PauserRegistry missing from the compiler output"),
+        (_output("73__$abc$__"), 0, "needs library linking"),
+    ],
+)
+def test_compiler_failures_are_typed_errors_and_only_whole_answers_are_cached(monkeypatch, tmp_path, output, rc, message):
+    _fake_compiler(monkeypatch, tmp_path, output, rc)
+    with pytest.raises(ref.EigenLayerRefError, match=message):
+        ref.build(tmp_path / "el", tmp_path / "deps", tmp_path / "cache")
+    cached = list((tmp_path / "cache").glob("*")) if (tmp_path / "cache").exists() else []
+    assert all(json.loads(p.read_text()) == output for p in cached)  # only complete answers are kept
