@@ -214,7 +214,9 @@ def test_build_compiles_once_and_reuses_the_cache(monkeypatch, tmp_path):
         (_output("73__$abc$__"), 0, "needs library linking"),
     ],
 )
-def test_compiler_failures_are_typed_errors_and_only_whole_answers_are_cached(monkeypatch, tmp_path, output, rc, message):
+def test_compiler_failures_are_typed_errors_and_only_whole_answers_are_cached(
+    monkeypatch, tmp_path, output, rc, message
+):
     _fake_compiler(monkeypatch, tmp_path, output, rc)
     with pytest.raises(ref.EigenLayerRefError, match=message):
         ref.build(tmp_path / "el", tmp_path / "deps", tmp_path / "cache")
