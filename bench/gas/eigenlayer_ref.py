@@ -90,6 +90,25 @@ CALLS = {
     "release escrow (3 strategies)": "StrategyManager.clearBurnOrRedistributableShares",
     "undelegate (3 strategies)": "DelegationManager.undelegate",
 }
+# What each operation must have done, read from its receipt so a call that did nothing (a slash of
+# nothing allocated, a clear of nothing booked) is never measured: (event, how many, a field that
+# must be non-zero in each, or None).
+EXPECT: dict[str, tuple[str, int, str | None]] = {
+    "register as operator": ("OperatorRegistered", 1, None),
+    "deposit (first, cold)": ("Deposit", 1, "shares"),
+    "deposit (again, warm)": ("Deposit", 1, "shares"),
+    "delegate (3 strategies)": ("OperatorSharesIncreased", 3, "shares"),
+    "register for 1 operator set": ("OperatorAddedToOperatorSet", 1, None),
+    "modify allocations (1 set, 3 strategies)": ("AllocationUpdated", 3, "magnitude"),
+    "modify allocations (1 set, 1 strategy)": ("AllocationUpdated", 1, "magnitude"),
+    "queue withdrawal (1 strategy)": ("SlashingWithdrawalQueued", 1, None),
+    "complete withdrawal as tokens": ("SlashingWithdrawalCompleted", 1, None),
+    "slash (1 strategy)": ("BurnOrRedistributableSharesIncreased", 1, "shares"),
+    "slash (3 strategies)": ("BurnOrRedistributableSharesIncreased", 3, "shares"),
+    "release escrow (1 strategy)": ("BurnOrRedistributableSharesDecreased", 1, "shares"),
+    "release escrow (3 strategies)": ("BurnOrRedistributableSharesDecreased", 3, "shares"),
+    "undelegate (3 strategies)": ("SlashingWithdrawalQueued", 3, None),
+}
 _IMPORT = re.compile(r'^\s*import\s+(?:[^"\';]*?\s+from\s+)?["\']([^"\']+)["\']', re.M)
 
 
@@ -315,6 +334,17 @@ def withdrawal_tuple(wd: Any) -> tuple[Any, ...]:
     return (*fields, list(wd.strategies), list(wd.scaledShares))
 
 
+def check_effect(name: str, events: list[tuple[str, dict[str, Any]]]) -> None:
+    """Raise unless `events` (name, arguments) show the effect EXPECT names for operation `name`."""
+    event, count, field = EXPECT[name]
+    hits = [args for ev, args in events if ev == event]
+    if len(hits) != count or (field is not None and not all(a.get(field) for a in hits)):
+        raise EigenLayerRefError(
+            f"EigenLayer's {CALLS[name]} for {name!r} emitted {len(hits)} {event} event(s)"
+            f"{'' if field is None else f' with non-zero {field}'}, expected {count}: nothing to measure"
+        )
+
+
 def run(arts: dict[str, Artifact], token: Any, reps: int, proxied: bool = True) -> dict[str, list[int]]:
     """Deploy EigenLayer on the connected (anvil) provider and run bench_gas.py's scenarios;
     returns gas used per operation (whole transactions, as bench_gas.py records). `token` is the
@@ -430,7 +460,7 @@ def run(arts: dict[str, Artifact], token: Any, reps: int, proxied: bool = True) 
     results: dict[str, list[int]] = {}
 
     def rec(name: str, receipt: Any) -> Any:
-        assert name in CALLS, name
+        check_effect(name, [(e.event_name, dict(e.event_arguments)) for e in receipt.events])
         results.setdefault(name, []).append(receipt.gas_used)
         return receipt
 

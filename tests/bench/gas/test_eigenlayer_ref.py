@@ -222,3 +222,20 @@ def test_compiler_failures_are_typed_errors_and_only_whole_answers_are_cached(
         ref.build(tmp_path / "el", tmp_path / "deps", tmp_path / "cache")
     cached = list((tmp_path / "cache").glob("*")) if (tmp_path / "cache").exists() else []
     assert all(json.loads(p.read_text()) == output for p in cached)  # only complete answers are kept
+
+
+def test_every_operation_has_an_expected_effect():
+    assert set(ref.EXPECT) == set(ref.CALLS)
+
+
+def test_a_call_that_did_nothing_is_refused():
+    booked = ("BurnOrRedistributableSharesIncreased", {"shares": 5})
+    ref.check_effect("slash (1 strategy)", [("Transfer", {}), booked])
+    with pytest.raises(ref.EigenLayerRefError, match="emitted 0 BurnOrRedistributableSharesIncreased"):
+        ref.check_effect("slash (1 strategy)", [("OperatorSlashed", {})])
+    with pytest.raises(ref.EigenLayerRefError, match="with non-zero shares, expected 3"):
+        ref.check_effect(
+            "slash (3 strategies)", [booked, booked, ("BurnOrRedistributableSharesIncreased", {"shares": 0})]
+        )
+    with pytest.raises(ref.EigenLayerRefError, match="emitted 2 SlashingWithdrawalQueued"):
+        ref.check_effect("undelegate (3 strategies)", [("SlashingWithdrawalQueued", {})] * 2)
