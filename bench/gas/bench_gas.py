@@ -26,29 +26,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import eigenlayer_ref  # noqa: E402 - after the path set-up
-from eigenlayer_ref import withdrawal_tuple  # noqa: E402
+import scenario  # noqa: E402
 
-from offchain.abi import WAD, ZERO_ADDRESS  # noqa: E402
+from offchain.abi import ZERO_ADDRESS  # noqa: E402
 
 ZERO = ZERO_ADDRESS
 REPS = 5
-# Every measured operation, in table order (eigenlayer_ref.CALLS names EigenLayer's call for each).
-OPERATIONS = (
-    "register as operator",
-    "deposit (first, cold)",
-    "deposit (again, warm)",
-    "delegate (3 strategies)",
-    "register for 1 operator set",
-    "modify allocations (1 set, 3 strategies)",
-    "modify allocations (1 set, 1 strategy)",
-    "queue withdrawal (1 strategy)",
-    "slash (1 strategy)",
-    "slash (3 strategies)",
-    "complete withdrawal as tokens",
-    "release escrow (1 strategy)",
-    "release escrow (3 strategies)",
-    "undelegate (3 strategies)",
-)
 # Peer figures (forge gas reports; execution gas only, i.e. without the 21,000 intrinsic gas).
 PEER = {
     "deposit (first, cold)": ("Symbiotic Vault.deposit median", 325_980),
@@ -108,83 +91,40 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_project(reps: int) -> dict[str, list[int]]:
-    """Deploy the project's core on the connected anvil and run every scenario; gas per operation."""
-    from ape import accounts, chain, project
+    """Deploy the project's core on the connected anvil and run the scenario; gas per operation."""
+    from ape import accounts, project
 
     from offchain.chain.deploy import DeployConfig, deploy_core
 
-    cfg = DeployConfig(20, 20, 25, 10, mock_tokens=(("A", "A"), ("B", "B"), ("C", "C")))
-    results: dict[str, list[int]] = {}
-
-    def rec(name, receipt):
-        assert name in OPERATIONS, name
-        results.setdefault(name, []).append(receipt.gas_used)
-
+    cfg = DeployConfig(20, 20, 25, 10, mock_tokens=tuple((s, s) for s in scenario.SYMBOLS))
     a = accounts.test_accounts
     d = deploy_core(project, a[0], cfg)
-    sm, dm, am, esc = d.strategy_manager, d.delegation_manager, d.allocation_manager, d.slash_escrow
-    syms = ["A", "B", "C"]
-    strats = sorted((d.strategies[s] for s in syms), key=lambda c: int(c.address, 16))
-    by_sym = {s: d.strategies[s] for s in syms}
-    avs = a[1]
+    am, avs = d.allocation_manager, a[1]
+    strats = sorted((d.strategies[s] for s in scenario.SYMBOLS), key=lambda c: int(c.address, 16))
     am.updateAVSMetadataURI(avs, "avs", sender=avs)
     set_ids = list(range(1, 2 * reps + 2))
     am.createOperatorSets(avs, [(i, strats, ZERO, ZERO) for i in set_ids], sender=avs)
-    for rep in range(reps):
-        op = accounts.test_accounts.generate_test_account()
-        staker = accounts.test_accounts.generate_test_account()
-        for acct in (op, staker):
-            a[0].transfer(acct, 10**20)
-        rec("register as operator", dm.registerAsOperator(ZERO, 0, "https://op", sender=op))
-        for s in syms:
-            d.tokens[s].mint(staker, 10**24, sender=staker)
-            d.tokens[s].approve(sm, 2**256 - 1, sender=staker)
-        rec(
-            "deposit (first, cold)",
-            sm.depositIntoStrategy(by_sym["A"], d.tokens["A"], 10**21, sender=staker),
-        )
-        rec(
-            "deposit (again, warm)",
-            sm.depositIntoStrategy(by_sym["A"], d.tokens["A"], 10**21, sender=staker),
-        )
-        sm.depositIntoStrategy(by_sym["B"], d.tokens["B"], 10**21, sender=staker)
-        sm.depositIntoStrategy(by_sym["C"], d.tokens["C"], 10**21, sender=staker)
-        rec("delegate (3 strategies)", dm.delegateTo(op, (b"", 0), b"\x00" * 32, sender=staker))
-        set_a, set_b = set_ids[2 * rep], set_ids[2 * rep + 1]
-        rec("register for 1 operator set", am.registerForOperatorSets(op, (avs, [set_a], b""), sender=op))
-        am.registerForOperatorSets(op, (avs, [set_b], b""), sender=op)
-        rec(
-            "modify allocations (1 set, 3 strategies)",
-            am.modifyAllocations(op, [((avs, set_a), strats, [WAD // 2] * 3, [0] * 3)], sender=op),
-        )
-        rec(
-            "modify allocations (1 set, 1 strategy)",
-            am.modifyAllocations(op, [((avs, set_b), strats[:1], [WAD // 4], [0])], sender=op),
-        )
-        rec(
-            "queue withdrawal (1 strategy)",
-            dm.queueWithdrawals([([by_sym["A"]], [10**20], staker)], sender=staker),
-        )
-        r = dm.queueWithdrawals([([by_sym["B"]], [10**20], staker)], sender=staker)
-        ev = [e for e in r.events if e.event_name == "SlashingWithdrawalQueued"][0]
-        wd = ev.withdrawal
-        rec(
-            "slash (1 strategy)",
-            am.slashOperator(avs, (op, set_a, strats[:1], [WAD // 10], "x"), sender=avs),
-        )
-        rec(
-            "slash (3 strategies)",
-            am.slashOperator(avs, (op, set_a, strats, [WAD // 10] * 3, "y"), sender=avs),
-        )
-        chain.mine(cfg.withdrawal_delay_blocks + 1)
-        rec(
-            "complete withdrawal as tokens",
-            dm.completeQueuedWithdrawal(withdrawal_tuple(wd), [d.tokens["B"]], True, sender=staker),
-        )
-        rec("release escrow (1 strategy)", esc.releaseSlash(avs, set_a, 1, sender=staker))
-        rec("release escrow (3 strategies)", esc.releaseSlash(avs, set_a, 2, sender=staker))
-        rec("undelegate (3 strategies)", dm.undelegate(staker, sender=staker))
-    return results
+    side = scenario.Side(
+        funder=a[0],
+        avs=avs,
+        strategy_manager=d.strategy_manager,
+        delegation_manager=d.delegation_manager,
+        allocation_manager=am,
+        tokens=d.tokens,
+        strategies=d.strategies,
+        set_ids=set_ids,
+        withdrawal_delay_blocks=cfg.withdrawal_delay_blocks,
+        allocate=lambda op, set_id, strats, mags: am.modifyAllocations(
+            op, [((avs, set_id), strats, mags, [0] * len(mags))], sender=op
+        ),
+        queue=lambda staker, strategy, shares: d.delegation_manager.queueWithdrawals(
+            [([strategy], [shares], staker)], sender=staker
+        ),
+        release=lambda sender, set_id, slash_id: d.slash_escrow.releaseSlash(
+            avs, set_id, slash_id, sender=sender
+        ),
+    )
+    return scenario.run(side, reps)
 
 
 def _median(vals: list[int]) -> int:

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import scenario
+
 EL_TAG = "v1.12.0"
 EL_COMMIT = "d302f65042164c8d8d0a983c1540d85a8710030b"
 SOLC_VERSION = "0.8.30"
@@ -306,7 +308,6 @@ MIN_WITHDRAWAL_DELAY_BLOCKS = 20
 DEALLOCATION_DELAY_BLOCKS = 20
 ALLOCATION_CONFIGURATION_DELAY_BLOCKS = 25
 SEMVER = "1.12.0"
-WAD = 10**18
 ZERO = "0x" + "00" * 20
 
 
@@ -326,14 +327,6 @@ def _abi_without_overload(abi: list[dict[str, Any]], name: str, arity: int) -> l
     return [e for e in abi if not old(e)]
 
 
-def withdrawal_tuple(wd: Any) -> tuple[Any, ...]:
-    """A decoded `Withdrawal` struct (ape gives a list or a struct object) as call arguments."""
-    if isinstance(wd, (list, tuple)):
-        return (wd[0], wd[1], wd[2], wd[3], wd[4], list(wd[5]), list(wd[6]))
-    fields = (wd.staker, wd.delegatedTo, wd.withdrawer, wd.nonce, wd.startBlock)
-    return (*fields, list(wd.strategies), list(wd.scaledShares))
-
-
 def check_effect(name: str, events: list[tuple[str, dict[str, Any]]]) -> None:
     """Raise unless `events` (name, arguments) show the effect EXPECT names for operation `name`."""
     event, count, field = EXPECT[name]
@@ -346,8 +339,8 @@ def check_effect(name: str, events: list[tuple[str, dict[str, Any]]]) -> None:
 
 
 def run(arts: dict[str, Artifact], token: Any, reps: int, proxied: bool = True) -> dict[str, list[int]]:
-    """Deploy EigenLayer on the connected (anvil) provider and run bench_gas.py's scenarios;
-    returns gas used per operation (whole transactions, as bench_gas.py records). `token` is the
+    """Deploy EigenLayer on the connected (anvil) provider and run the bench's scenario
+    (scenario.py); returns gas used per operation (whole transactions). `token` is the
     mintable ERC-20 container (the project's MockERC20) both sides deposit.
 
     proxied=False measures the same deployment without proxy dispatch: once everything is deployed
@@ -433,7 +426,7 @@ def run(arts: dict[str, Artifact], token: Any, reps: int, proxied: bool = True) 
     dm, sm, am = at(dm_p, "DelegationManager"), at(sm_p, "StrategyManager"), at(am_p, "AllocationManager")
 
     base = deploy("StrategyBase", sm.address, pauser.address)
-    syms = ["A", "B", "C"]
+    syms = scenario.SYMBOLS
     tokens = {s: owner.deploy(token, s, s) for s in syms}
     by_sym = {}
     for s in syms:
@@ -457,66 +450,30 @@ def run(arts: dict[str, Artifact], token: Any, reps: int, proxied: bool = True) 
     set_ids = list(range(1, 2 * reps + 2))
     am.createOperatorSets(avs, [(i, strats, avs.address) for i in set_ids], sender=avs)
 
-    results: dict[str, list[int]] = {}
-
-    def rec(name: str, receipt: Any) -> Any:
-        check_effect(name, [(e.event_name, dict(e.event_arguments)) for e in receipt.events])
-        results.setdefault(name, []).append(receipt.gas_used)
-        return receipt
-
-    for rep in range(reps):
-        op = accounts.test_accounts.generate_test_account()
-        staker = accounts.test_accounts.generate_test_account()
-        for acct in (op, staker):
-            owner.transfer(acct, 10**20)
-        # allocation delay 0 takes effect at once for a newly registered operator
-        rec("register as operator", dm.registerAsOperator(ZERO, 0, "https://op", sender=op))
-        for s in syms:
-            tokens[s].mint(staker, 10**24, sender=staker)
-            tokens[s].approve(sm.address, 2**256 - 1, sender=staker)
-        rec("deposit (first, cold)", sm.depositIntoStrategy(by_sym["A"], tokens["A"], 10**21, sender=staker))
-        rec("deposit (again, warm)", sm.depositIntoStrategy(by_sym["A"], tokens["A"], 10**21, sender=staker))
-        sm.depositIntoStrategy(by_sym["B"], tokens["B"], 10**21, sender=staker)
-        sm.depositIntoStrategy(by_sym["C"], tokens["C"], 10**21, sender=staker)
-        rec("delegate (3 strategies)", dm.delegateTo(op, (b"", 0), b"\x00" * 32, sender=staker))
-        set_a, set_b = set_ids[2 * rep], set_ids[2 * rep + 1]
-        rec("register for 1 operator set", am.registerForOperatorSets(op, (avs, [set_a], b""), sender=op))
-        am.registerForOperatorSets(op, (avs, [set_b], b""), sender=op)
-        rec(
-            "modify allocations (1 set, 3 strategies)",
-            am.modifyAllocations(op, [((avs, set_a), strats, [WAD // 2] * 3)], sender=op),
-        )
-        rec(
-            "modify allocations (1 set, 1 strategy)",
-            am.modifyAllocations(op, [((avs, set_b), strats[:1], [WAD // 4])], sender=op),
-        )
-        rec(
-            "queue withdrawal (1 strategy)",
-            dm.queueWithdrawals([([by_sym["A"]], [10**20], ZERO)], sender=staker),
-        )
-        r = dm.queueWithdrawals([([by_sym["B"]], [10**20], ZERO)], sender=staker)
-        wd = [e for e in r.events if e.event_name == "SlashingWithdrawalQueued"][0].withdrawal
-        rec(
-            "slash (1 strategy)", am.slashOperator(avs, (op, set_a, strats[:1], [WAD // 10], "x"), sender=avs)
-        )
-        rec(
-            "slash (3 strategies)",
-            am.slashOperator(avs, (op, set_a, strats, [WAD // 10] * 3, "y"), sender=avs),
-        )
-        chain.mine(MIN_WITHDRAWAL_DELAY_BLOCKS + 1)
-        rec(
-            "complete withdrawal as tokens",
-            dm.completeQueuedWithdrawal(withdrawal_tuple(wd), [tokens["B"]], True, sender=staker),
-        )
-        # EigenLayer's counterpart of the escrow release: moving a slash's shares out as tokens
-        # (to the burn address for a non-redistributing set), per slash id.
-        rec(
-            "release escrow (1 strategy)",
-            sm.clearBurnOrRedistributableShares((avs, set_a), 1, sender=staker),
-        )
-        rec(
-            "release escrow (3 strategies)",
-            sm.clearBurnOrRedistributableShares((avs, set_a), 2, sender=staker),
-        )
-        rec("undelegate (3 strategies)", dm.undelegate(staker, sender=staker))
-    return results
+    side = scenario.Side(
+        funder=owner,
+        avs=avs,
+        strategy_manager=sm,
+        delegation_manager=dm,
+        allocation_manager=am,
+        tokens=tokens,
+        strategies=by_sym,
+        set_ids=set_ids,
+        withdrawal_delay_blocks=MIN_WITHDRAWAL_DELAY_BLOCKS,
+        allocate=lambda op, set_id, strats, mags: am.modifyAllocations(
+            op, [((avs, set_id), strats, mags)], sender=op
+        ),
+        # QueuedWithdrawalParams' third field is deprecated (the withdrawer is always the staker)
+        queue=lambda staker, strategy, shares: dm.queueWithdrawals(
+            [([strategy], [shares], ZERO)], sender=staker
+        ),
+        # the counterpart of the escrow release: a slash's shares paid out as tokens (to the burn
+        # address for a non-redistributing set), per slash id
+        release=lambda sender, set_id, slash_id: sm.clearBurnOrRedistributableShares(
+            (avs, set_id), slash_id, sender=sender
+        ),
+        check=lambda name, receipt: check_effect(
+            name, [(e.event_name, dict(e.event_arguments)) for e in receipt.events]
+        ),
+    )
+    return scenario.run(side, reps)

@@ -10,11 +10,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench" / "gas"))
 
 import bench_gas  # noqa: E402 - after the path set-up
 import eigenlayer_ref  # noqa: E402
+import scenario  # noqa: E402
 
 
 def test_every_operation_has_an_eigenlayer_call():
-    assert set(eigenlayer_ref.CALLS) == set(bench_gas.OPERATIONS)
-    assert len(bench_gas.OPERATIONS) == len(set(bench_gas.OPERATIONS))
+    assert set(eigenlayer_ref.CALLS) == set(scenario.OPERATIONS)
+    assert len(scenario.OPERATIONS) == len(set(scenario.OPERATIONS))
 
 
 def test_arguments():

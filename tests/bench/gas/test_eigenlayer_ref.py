@@ -4,7 +4,6 @@ every missing or wrong input (checkout, OpenZeppelin, compiler), before anything
 import json
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -155,14 +154,6 @@ def test_only_the_old_create_set_overload_is_dropped():
 
     other = {"type": "function", "name": "slashOperator", "inputs": [{"type": "address"}]}
     assert ref._abi_without_overload([fn(2), fn(3), other], "createOperatorSets", 2) == [fn(3), other]
-
-
-def test_withdrawal_tuple_from_a_list_or_a_struct():
-    fields = ("0xs", "0xd", "0xw", 7, 100, ("0xa",), (5,))
-    want = ("0xs", "0xd", "0xw", 7, 100, ["0xa"], [5])
-    assert ref.withdrawal_tuple(list(fields)) == want
-    names = ("staker", "delegatedTo", "withdrawer", "nonce", "startBlock", "strategies", "scaledShares")
-    assert ref.withdrawal_tuple(SimpleNamespace(**dict(zip(names, fields, strict=True)))) == want
 
 
 def _fake_compiler(monkeypatch, tmp_path, output: dict | str, rc: int = 0) -> Path:
