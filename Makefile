@@ -1,6 +1,6 @@
 # The project's entry points. `make help` lists them; each installs what it needs first
 # (tools/bootstrap.sh: a .venv from requirements.lock, anvil from npm, the C kernels), idempotently.
-.PHONY: help demo test devnet devnet-stop bootstrap lint format bench-gas clean
+.PHONY: help demo test devnet devnet-stop bootstrap lint format bench-gas bench-gas-el clean
 .DEFAULT_GOAL := help
 
 VENV := .venv/bin
@@ -34,6 +34,11 @@ format: bootstrap ## ruff format the Python trees
 
 bench-gas: bootstrap ## gas of the main operations (JSON in bench/results/)
 	@PATH=$$PWD/$(VENV):$(ANVIL):$$PATH $(VENV)/python bench/gas/bench_gas.py
+
+bench-gas-el: bootstrap ## bench-gas beside EigenLayer v1.12 (EL=checkout EL_DEPS=npm prefix, docs/restaking.md)
+	@test -n "$(EL)" || { echo "usage: make bench-gas-el EL=<eigenlayer-contracts at v1.12.0> EL_DEPS=<npm prefix>" >&2; exit 2; }
+	@PATH=$$PWD/$(VENV):$(ANVIL):$$PATH $(VENV)/python bench/gas/bench_gas.py \
+		--eigenlayer "$(EL)" $(if $(EL_DEPS),--eigenlayer-deps "$(EL_DEPS)")
 
 clean: ## remove build outputs and caches (keeps .venv and .tools)
 	@rm -rf .build .cache .pytest_cache .hypothesis bench/results
