@@ -111,22 +111,23 @@ class InferenceService:
                 prefill_chunk=self.prefill_chunk,
                 on_token=on_token,
             )
-        out = []
-        for tr, client in zip(trs, clients, strict=True):
-            r = Receipt(
-                model_hash=self.model.sha256,
-                tokenizer_hash=self.tokenizer.hash,
-                engine_id=ENGINE_ID,
-                operator=ZERO_ADDRESS,
-                params=tr.request.params,
-                prompt_tokens=tr.request.prompt_tokens,
-                output_tokens=tuple(tr.output_tokens),
-                logits_hashes=tuple(tr.logits_hashes),
-                finish_reason=tr.finish_reason,
-                client=client,
-            ).signed(self.key)
-            out.append(Completion(self.text_of(tr.output_tokens), r, tr))
-        return out
+        return [self.sign(tr, client) for tr, client in zip(trs, clients, strict=True)]
+
+    def sign(self, tr: Transcript, client: str = ZERO_ADDRESS) -> Completion:
+        """The completion of a finished transcript with its receipt, bound to ``client``, signed."""
+        r = Receipt(
+            model_hash=self.model.sha256,
+            tokenizer_hash=self.tokenizer.hash,
+            engine_id=ENGINE_ID,
+            operator=ZERO_ADDRESS,
+            params=tr.request.params,
+            prompt_tokens=tr.request.prompt_tokens,
+            output_tokens=tuple(tr.output_tokens),
+            logits_hashes=tuple(tr.logits_hashes),
+            finish_reason=tr.finish_reason,
+            client=client,
+        ).signed(self.key)
+        return Completion(self.text_of(tr.output_tokens), r, tr)
 
     def complete(
         self,
