@@ -29,6 +29,9 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from offchain import settings  # noqa: E402
 
 PROMPTS = [
     "What is the capital of France?",
@@ -46,7 +49,7 @@ def start_server(tiny: bool) -> tuple[subprocess.Popen[bytes], str, float]:
     cmd = [sys.executable, "-m", "offchain.cli", "ai", "serve", "--port", "0"]
     if tiny:
         cmd += ["--tiny", "0"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "EIGEN_AI_MAX_QUEUE": "256"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), settings.AI_MAX_QUEUE.name: "256"}
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
     assert proc.stdout is not None
@@ -127,7 +130,7 @@ def main() -> None:
                 "python": platform.python_version(),
                 "cpu_count": os.cpu_count(),
                 "loadavg_at_start": os.getloadavg(),
-                "EIGEN_AI_THREADS": os.environ.get("EIGEN_AI_THREADS"),
+                "ai_threads": settings.ai_threads(),
             },
             "levels": {},
         }
