@@ -31,6 +31,10 @@ class ServerError(AIError):
     """Bad server configuration (e.g. a non-loopback bind address)."""
 
 
+class GrammarError(AIError):
+    """Constrained decoding: a token the grammar does not allow, or no token continues the output."""
+
+
 class SchedulerError(AIError):
     """A generation cannot be queued (bad lengths, shut down, or the queue is full)."""
 
@@ -50,6 +54,7 @@ __all__ = [
     "AIError",
     "APIRequestError",
     "EngineError",
+    "GrammarError",
     "InferenceReceiptError",
     "ModelFileError",
     "SamplingError",

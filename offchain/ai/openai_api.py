@@ -6,10 +6,13 @@ text parts), ``prompt`` (legacy: a string, a list of strings, a list of token id
 lists), ``max_tokens`` / ``max_completion_tokens``, ``temperature``, ``top_p``, ``top_k`` (extension),
 ``seed``, ``n`` (choice i > 0 uses :func:`~offchain.ai.sampler.choice_seed`), ``stop``, ``stream``,
 ``stream_options.include_usage``, ``logprobs`` / ``top_logprobs`` (chat) or ``logprobs`` (legacy: an
-integer), ``client`` (extension: the address the receipts are bound to), ``user`` (recorded nowhere;
-it does not change the output). Zero/empty ``presence_penalty``, ``frequency_penalty``, ``logit_bias``,
-``response_format: {"type": "text"}``, ``echo: false``, ``best_of: 1``, no ``tools``: accepted as
-the defaults they are. Anything else -> 400 naming the parameter.
+integer), ``presence_penalty`` / ``frequency_penalty`` / ``logit_bias`` (exact integer arithmetic,
+:mod:`offchain.ai.options`), ``response_format`` ``text`` or ``json_object`` (constrained decoding,
+:mod:`offchain.ai.grammar`), ``client`` (extension: the address the receipts are bound to), ``user``
+(recorded nowhere; it does not change the output). A request with stop strings, penalties, a logit
+bias or JSON mode gets version 3 receipts (options and returned text bound). ``echo: false``,
+``best_of: 1``, no ``tools``: accepted as the defaults they are. Anything else -> 400 naming the
+parameter.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from typing import Any
 from offchain import abi
 from offchain.abi import ZERO_ADDRESS
 from offchain.ai.errors import AIError, APIRequestError
-from offchain.ai.sampler import SamplingParams, choice_seed
+from offchain.ai.options import RequestOptions
+from offchain.ai.sampler import SamplingParams, _fixed, choice_seed
 from offchain.ai.service import InferenceService
 
 DEFAULT_MAX_TOKENS = 256
@@ -31,9 +35,6 @@ MAX_LEGACY_LOGPROBS = 5
 
 # accepted when equal to the default, refused otherwise (named in the 400)
 _DEFAULT_ONLY: dict[str, tuple[Any, ...]] = {
-    "presence_penalty": (None, 0, 0.0),
-    "frequency_penalty": (None, 0, 0.0),
-    "logit_bias": (None, {}),
     "tools": (None, []),
     "functions": (None, []),
     "tool_choice": (None, "none"),
@@ -51,10 +52,8 @@ _DEFAULT_ONLY: dict[str, tuple[Any, ...]] = {
     "web_search_options": (None,),
 }
 _WHY = {
-    "presence_penalty": "repetition penalties are not supported yet (the receipt does not bind them)",
-    "frequency_penalty": "repetition penalties are not supported yet (the receipt does not bind them)",
-    "logit_bias": "logit_bias is not supported yet (the receipt does not bind it)",
-    "response_format": "only response_format {'type': 'text'} is supported yet (constrained decoding is not)",
+    "response_format": "response_format must be {'type': 'text'} or {'type': 'json_object'} "
+    "(json_schema is not supported yet)",
 }
 _COMMON = {
     "model",
@@ -72,6 +71,9 @@ _COMMON = {
     "user",
     "metadata",
     "response_format",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
     *_DEFAULT_ONLY,
 }
 CHAT_KEYS = _COMMON | {"messages", "max_completion_tokens", "top_logprobs"}
@@ -97,6 +99,7 @@ class Plan:
     stop: tuple[str, ...]
     top_logprobs: int | None  # None: no logprobs
     client: str
+    options: RequestOptions | None = None  # None: a plain request (version 2 receipts)
 
     def choice_params(self, i: int) -> SamplingParams:
         p = self.params
@@ -159,8 +162,35 @@ def _common(body: Any, svc: InferenceService, model_name: str, keys: set[str], k
             code="model_not_found",
         )
     rf = body.get("response_format")
+    grammar = ""
     if rf is not None and rf != {"type": "text"}:
-        raise _err(_WHY["response_format"], "response_format")
+        if rf != {"type": "json_object"}:
+            raise _err(_WHY["response_format"], "response_format")
+        grammar = "json_object"
+    penalties = {}
+    for name in ("presence_penalty", "frequency_penalty"):
+        v = _number(body, name, 0)
+        if not -2 <= v <= 2:
+            raise _err(f"'{name}' must be in [-2, 2]", name)
+        penalties[name] = _fixed(v, 1000, name)
+    lb = body.get("logit_bias")
+    bias: list[tuple[int, int]] = []
+    if lb is not None:
+        if not isinstance(lb, dict):
+            raise _err("'logit_bias' must map token ids to numbers in [-100, 100]", "logit_bias")
+        vocab = svc.engine.config.vocab_size
+        for k, v in lb.items():
+            try:
+                tid = int(k)
+            except ValueError:
+                raise _err(f"logit_bias key {k!r} is not a token id", "logit_bias") from None
+            if str(tid) != k.strip() or not 0 <= tid < vocab:
+                raise _err(f"logit_bias key {k!r} is not a token id in [0, {vocab})", "logit_bias")
+            if isinstance(v, bool) or not isinstance(v, int | float) or v != int(v) or not -100 <= v <= 100:
+                raise _err("logit_bias values must be integers in [-100, 100]", "logit_bias")
+            bias.append((tid, int(v)))
+        if len({t for t, _ in bias}) != len(bias):
+            raise _err("logit_bias names a token id twice", "logit_bias")
     if body.get("metadata") is not None and not isinstance(body["metadata"], dict):
         raise _err("'metadata' must be an object", "metadata")
     if body.get("user") is not None and not isinstance(body["user"], str):
@@ -222,9 +252,20 @@ def _common(body: Any, svc: InferenceService, model_name: str, keys: set[str], k
         )
     except AIError as exc:
         raise _err(str(exc), None) from None
+    try:
+        options = RequestOptions(
+            stop=stops,
+            presence_milli=penalties["presence_penalty"],
+            frequency_milli=penalties["frequency_penalty"],
+            logit_bias=tuple(sorted(bias)),
+            grammar=grammar,
+        )
+    except AIError as exc:
+        raise _err(str(exc), "stop") from None
     return {
         "model": model,
         "params": params,
+        "options": None if options.is_default else options,
         "n": n,
         "stream": stream,
         "include_usage": include_usage,
@@ -324,6 +365,7 @@ def parse_chat(body: Any, svc: InferenceService, model_name: str) -> Plan:
         c["stop"],
         (top or 0) if lp else None,
         c["client"],
+        c["options"],
     )
 
 
@@ -365,6 +407,7 @@ def parse_completion(body: Any, svc: InferenceService, model_name: str) -> Plan:
         c["stop"],
         lp,
         c["client"],
+        c["options"],
     )
 
 

@@ -100,13 +100,30 @@ def draw_u64(seed: int, request_digest: bytes, step: int) -> int:
     return int.from_bytes(h[:8], "big")
 
 
-def sample(logits: np.ndarray, params: SamplingParams, request_digest: bytes, step: int) -> int:
-    """Choose the token for ``step`` from integer logits (2^-16 units, shape [vocab])."""
+def sample(
+    logits: np.ndarray,
+    params: SamplingParams,
+    request_digest: bytes,
+    step: int,
+    allowed: np.ndarray | None = None,
+) -> int:
+    """Choose the token for ``step`` from integer logits (2^-16 units, shape [vocab]).
+
+    ``allowed`` (boolean [vocab], constrained decoding): the draw is over the allowed tokens only, by
+    the same procedure applied to their logits in id order, and returns a vocabulary id."""
     lg = np.asarray(logits).reshape(-1)
     if lg.dtype != np.int64:
         raise SamplingError("logits must be int64")
     if lg.size == 0:
         raise SamplingError("empty logits")
+    if allowed is not None:
+        mask = np.asarray(allowed).reshape(-1)
+        if mask.dtype != np.bool_ or mask.size != lg.size:
+            raise SamplingError("the allowed mask must be boolean, one entry per logit")
+        ids = np.flatnonzero(mask)
+        if ids.size == 0:
+            raise SamplingError("no token is allowed")
+        return int(ids[sample(lg[ids], params, request_digest, step)])
     if params.greedy:
         return int(np.argmax(lg))  # first maximum = lowest id on ties
     d = (lg.max() - lg) * TEMP_SCALE // params.temperature_milli

@@ -25,8 +25,16 @@ import numpy as np
 
 from offchain.abi import ZERO_ADDRESS
 from offchain.ai.errors import SchedulerError
-from offchain.ai.generate import Request, Transcript, request_digest_for
-from offchain.ai.receipt import FINISH_LENGTH, FINISH_STOP, logits_hash
+from offchain.ai.generate import Request, Transcript
+from offchain.ai.options import Decoder, RequestOptions
+from offchain.ai.receipt import (
+    ENGINE_ID,
+    FINISH_LENGTH,
+    FINISH_STOP,
+    FINISH_STOP_SEQUENCE,
+    logits_hash,
+    request_digest,
+)
 from offchain.ai.sampler import SamplingParams, logprobs, sample
 from offchain.ai.service import Completion, InferenceService
 from offchain.httpservice import logger
@@ -74,6 +82,7 @@ class Job:
     client: str = ZERO_ADDRESS
     top_logprobs: int | None = None  # None: no logprobs; k >= 0: the token's logprob and the top k
     timeout_s: float | None = None
+    options: RequestOptions | None = None  # stop/penalties/bias/grammar: a version 3 receipt
     # engine-thread state
     submitted: float = field(default_factory=time.monotonic)
     digest: bytes = b""
@@ -84,6 +93,7 @@ class Job:
     hashes: list[bytes] = field(default_factory=list)
     cancelled: bool = False
     finished: bool = False
+    decoder: Decoder | None = None
 
     def expired(self, now: float) -> bool:
         return self.timeout_s is not None and now - self.submitted > self.timeout_s
@@ -236,9 +246,11 @@ class Scheduler:
                 try:
                     if j.cache is None:
                         j.cache = svc.engine.new_cache()
-                        j.digest = request_digest_for(
-                            svc.engine, svc.tokenizer.hash, Request(j.prompt, j.params)
+                        j.digest = request_digest(
+                            svc.model.sha256, svc.tokenizer.hash, ENGINE_ID, j.params, j.prompt
                         )
+                        if j.options is not None:
+                            j.decoder = Decoder(j.options, svc.tokenizer)
                     if j.fed < len(j.prompt):
                         end = min(len(j.prompt), j.fed + self.prefill_chunk)
                         items.append((j.cache, list(j.prompt[j.fed : end])))
@@ -246,7 +258,12 @@ class Scheduler:
                         continue
                     assert j.last is not None
                     step = len(j.tokens)
-                    tok = sample(j.last, j.params, j.digest, step)
+                    dec = j.decoder
+                    if dec is None:
+                        tok = sample(j.last, j.params, j.digest, step)
+                    else:  # options: adjusted logits, the grammar's mask; the raw logits are committed
+                        tok = sample(dec.logits(j.last), j.params, j.digest, step, dec.allowed())
+                        dec.accept(tok)
                     j.tokens.append(tok)
                     j.hashes.append(logits_hash(j.last))
                     if j.top_logprobs is not None:
@@ -255,13 +272,16 @@ class Scheduler:
                     else:
                         j.sink(TokenEvent(step, tok))
                     self.tokens_out += 1
-                    if tok == eos or len(j.tokens) >= j.params.max_tokens:
-                        finish = FINISH_STOP if tok == eos else FINISH_LENGTH
+                    stop_seq = dec is not None and dec.stop_hit
+                    if tok == eos or stop_seq or len(j.tokens) >= j.params.max_tokens:
+                        finish = (
+                            FINISH_STOP if tok == eos else FINISH_STOP_SEQUENCE if stop_seq else FINISH_LENGTH
+                        )
                         tr = Transcript(
                             Request(j.prompt, j.params), j.digest, j.tokens, j.hashes, finish, True
                         )
                         j.finished, j.cache, j.last = True, None, None
-                        j.sink(DoneEvent(svc.sign(tr, j.client)))
+                        j.sink(DoneEvent(svc.sign(tr, j.client, j.options)))
                         leaving.append(j)
                     else:
                         items.append((j.cache, [tok]))

@@ -207,7 +207,9 @@ class InferenceApp:
             def sink(ev: Event, index: int = index) -> None:
                 loop.call_soon_threadsafe(queue.put_nowait, (index, ev))
 
-            job = Job(prompt, params, sink, plan.client, plan.top_logprobs, self.config.timeout_s)
+            job = Job(
+                prompt, params, sink, plan.client, plan.top_logprobs, self.config.timeout_s, plan.options
+            )
             choices.append(_Choice(index, job, ChoiceText(self.svc, plan.stop)))
         assert self.scheduler is not None
         try:

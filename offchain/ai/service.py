@@ -15,7 +15,8 @@ from offchain.ai.engine import Engine
 from offchain.ai.errors import InferenceReceiptError, TokenizerError
 from offchain.ai.generate import Request, TokenCallback, Transcript, generate
 from offchain.ai.model_file import ModelFile, load_model_file
-from offchain.ai.receipt import ENGINE_ID, FINISH_NAMES, Receipt
+from offchain.ai.options import RequestOptions, stop_position
+from offchain.ai.receipt import ENGINE_ID, FINISH_NAMES, Receipt, text_hash
 from offchain.ai.sampler import SamplingParams
 from offchain.ai.tokenizer import Tokenizer
 from offchain.ai.verify import VerifyReport, verify_receipt
@@ -113,8 +114,18 @@ class InferenceService:
             )
         return [self.sign(tr, client) for tr, client in zip(trs, clients, strict=True)]
 
-    def sign(self, tr: Transcript, client: str = ZERO_ADDRESS) -> Completion:
-        """The completion of a finished transcript with its receipt, bound to ``client``, signed."""
+    def sign(
+        self, tr: Transcript, client: str = ZERO_ADDRESS, options: RequestOptions | None = None
+    ) -> Completion:
+        """The completion of a finished transcript with its receipt, bound to ``client``, signed.
+        With ``options`` the receipt is version 3: it binds them and the returned text (the output cut
+        before the earliest stop string), and the completion's text is that returned text."""
+        text = self.text_of(tr.output_tokens)
+        thash = None
+        if options is not None:
+            at = stop_position(text, options.stop)
+            text = text if at is None else text[:at]
+            thash = text_hash(text)
         r = Receipt(
             model_hash=self.model.sha256,
             tokenizer_hash=self.tokenizer.hash,
@@ -126,8 +137,10 @@ class InferenceService:
             logits_hashes=tuple(tr.logits_hashes),
             finish_reason=tr.finish_reason,
             client=client,
+            options=options,
+            text_hash=thash,
         ).signed(self.key)
-        return Completion(self.text_of(tr.output_tokens), r, tr)
+        return Completion(text, r, tr)
 
     def complete(
         self,
@@ -150,4 +163,5 @@ class InferenceService:
                 expected_operator=expected_operator,
                 expected_client=expected_client,
                 prefill_chunk=self.prefill_chunk,
+                tokenizer=self.tokenizer,
             )

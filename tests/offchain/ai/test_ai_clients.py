@@ -1,7 +1,8 @@
 """The real client libraries against `eigen ai serve` (a separate process, uvicorn on a free port,
 the tiny model): the official `openai` client, `langchain-openai` and `litellm` for chat, streaming,
-legacy completions, stop, n and logprobs; JSON mode is refused with a 400 naming response_format."""
+legacy completions, stop, n, logprobs and JSON mode."""
 
+import json
 import os
 import re
 import subprocess
@@ -20,6 +21,9 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before litellm 
 ROOT = Path(__file__).resolve().parents[3]
 MODEL = "eigen-tiny-seed0"
 MSG = [{"role": "user", "content": "hello there"}]
+JSON_MODE = {"type": "json_object"}
+# the random tiny model closes a JSON object quickly with a bias towards '"' and '}' (byte tokens)
+CLOSING = {"37": 6, "128": 6}
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +123,10 @@ def test_openai_legacy_stop_n_logprobs(oa):
     for i, c in enumerate(res.choices):
         assert c.message.content == _chat_solo(seed=choice_seed(6, i), temperature=1, max_tokens=6).text
         assert all(len(t.top_logprobs) == 2 and t.logprob <= 0 for t in c.logprobs.content)
+    res = oa.chat.completions.create(
+        model=MODEL, messages=MSG, seed=1, max_tokens=100, response_format=JSON_MODE, logit_bias=CLOSING
+    )
+    assert isinstance(json.loads(res.choices[0].message.content), dict)
     legacy_lp = oa.completions.create(model=MODEL, prompt="hi", max_tokens=4, logprobs=2)
     assert len(legacy_lp.choices[0].logprobs.token_logprobs) == len(legacy_lp.choices[0].logprobs.tokens)
 
@@ -130,7 +138,9 @@ def test_openai_errors(oa):
         oa.chat.completions.create(model="gpt-4o", messages=MSG)
     assert ei.value.code == "model_not_found"
     with pytest.raises(openai.BadRequestError) as ei:
-        oa.chat.completions.create(model=MODEL, messages=MSG, response_format={"type": "json_object"})
+        oa.chat.completions.create(
+            model=MODEL, messages=MSG, response_format={"type": "json_schema", "json_schema": {"name": "x"}}
+        )
     assert ei.value.param == "response_format"
     with pytest.raises(openai.BadRequestError) as ei:
         oa.chat.completions.create(model=MODEL, messages=MSG, max_tokens=300, stream=True)
@@ -159,6 +169,8 @@ def test_langchain_chat_stream_stop_n_logprobs(served):
     assert [g.text for g in gens] == [
         _chat_solo(seed=choice_seed(3, i), temperature=0.8, max_tokens=10).text for i in range(2)
     ]
+    js = ChatOpenAI(max_tokens=100, logit_bias=CLOSING, **kw).invoke("hello there", response_format=JSON_MODE)
+    assert isinstance(json.loads(js.content), dict)
     lp = ChatOpenAI(max_tokens=4, logprobs=True, top_logprobs=2, **kw).invoke("hello there")
     assert all(len(t["top_logprobs"]) == 2 for t in lp.response_metadata["logprobs"]["content"])
     svc = tiny_service()
@@ -203,5 +215,7 @@ def test_litellm_chat_stream_legacy_stop_n_logprobs(served):
         legacy.choices[0].text
         == _solo(tuple(svc.tokenizer.encode("the theory")), seed=4, temperature=1, max_tokens=12).text
     )
+    js = litellm.completion(messages=MSG, max_tokens=100, response_format=JSON_MODE, logit_bias=CLOSING, **kw)
+    assert isinstance(json.loads(js.choices[0].message.content), dict)
     with pytest.raises(litellm.BadRequestError):
-        litellm.completion(messages=MSG, response_format={"type": "json_object"}, **kw)
+        litellm.completion(messages=MSG, presence_penalty=3, **kw)

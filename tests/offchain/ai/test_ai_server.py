@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from offchain.abi import ZERO_ADDRESS
+from offchain.ai.errors import AIError
 from offchain.ai.generate import Request, request_digest_for
-from offchain.ai.receipt import Receipt
+from offchain.ai.receipt import Receipt, text_hash
 from offchain.ai.sampler import SamplingParams, choice_seed, logprobs
 from offchain.ai.server import ServerConfig, ServerError, make_server
 from tests.offchain.ai.support import tiny_service
@@ -233,8 +234,17 @@ def test_stop_cuts_the_returned_text(http):
     r = _chat(http, seed=3, temperature=1.0, max_tokens=40, stop=[stop, "\u2603never"]).json()
     assert r["choices"][0]["message"]["content"] == text[:5]
     assert r["choices"][0]["finish_reason"] == "stop"
-    # the receipt is the whole generation's, so it still verifies; the cut is on the text
-    assert r["receipt"] == full["receipt"] and svc.verify(Receipt.from_dict(r["receipt"])).ok
+    # generation ended at the stop: the same draws, a prefix of the tokens; a version 3 receipt binds
+    # the options and the returned text, and verifies
+    rec = Receipt.from_dict(r["receipt"])
+    assert rec.version == 3 and rec.finish_reason == 2 and rec.options.stop == (stop, "\u2603never")
+    n = len(rec.output_tokens)
+    assert rec.output_tokens == tuple(full["receipt"]["outputTokens"][:n]) and n < len(
+        full["receipt"]["outputTokens"]
+    )
+    assert stop in svc.text_of(rec.output_tokens) and stop not in svc.text_of(rec.output_tokens[:-1])
+    assert rec.text_hash == text_hash(text[:5])
+    assert svc.verify(rec).ok
     ev = [
         json.loads(e)
         for e in _events(_chat(http, seed=3, temperature=1.0, max_tokens=40, stop=stop, stream=True).text)[
@@ -291,11 +301,19 @@ def test_logprobs_are_exact_and_bound_by_the_receipt(http):
 @pytest.mark.parametrize(
     "extra,param",
     [
-        ({"presence_penalty": 0.5}, "presence_penalty"),
-        ({"frequency_penalty": -1}, "frequency_penalty"),
-        ({"logit_bias": {"5": 10}}, "logit_bias"),
-        ({"response_format": {"type": "json_object"}}, "response_format"),
         ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
+        ({"presence_penalty": 2.5}, "presence_penalty"),
+        ({"frequency_penalty": "x"}, "frequency_penalty"),
+        ({"logit_bias": {"5": 101}}, "logit_bias"),
+        ({"logit_bias": {"5": 1.5}}, "logit_bias"),
+        ({"logit_bias": {"99999": 1}}, "logit_bias"),
+        ({"logit_bias": {"x": 1}}, "logit_bias"),
+        ({"logit_bias": [1]}, "logit_bias"),
+        (
+            {"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}},
+            "response_format",
+        ),
+        ({"response_format": {"type": "yaml"}}, "response_format"),
         ({"n": 17}, "n"),
         ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
         ({"stop": [""]}, "stop"),
@@ -482,3 +500,97 @@ def test_request_digest_binds_choice_seed():
     a = request_digest_for(svc.engine, svc.tokenizer.hash, Request(p, SamplingParams(seed=choice_seed(1, 1))))
     b = request_digest_for(svc.engine, svc.tokenizer.hash, Request(p, SamplingParams(seed=choice_seed(1, 2))))
     assert a != b and choice_seed(1, 0) == 1
+
+
+# -- options: penalties, logit bias, JSON mode (version 3 receipts) ------------------------------
+
+
+def test_logit_bias_and_penalties_are_exact_and_verified(http):
+    svc = tiny_service()
+    plain = Receipt.from_dict(_chat(http, seed=2, temperature=0.9, max_tokens=12).json()["receipt"])
+    assert plain.version == 2  # a plain request keeps the version the dispute contract takes
+    forced = _chat(http, seed=2, temperature=0.9, max_tokens=6, logit_bias={"65": 100}).json()
+    rec = Receipt.from_dict(forced["receipt"])
+    assert rec.version == 3 and set(rec.output_tokens) == {65}  # +100 in logit units dominates
+    assert svc.verify(rec).ok
+    banned = Receipt.from_dict(
+        _chat(
+            http,
+            seed=2,
+            temperature=0.9,
+            max_tokens=12,
+            logit_bias={str(t): -100 for t in set(plain.output_tokens)},
+        ).json()["receipt"]
+    )
+    assert not set(banned.output_tokens) & set(plain.output_tokens) and svc.verify(banned).ok
+    pen = Receipt.from_dict(
+        _chat(http, temperature=0, max_tokens=24, frequency_penalty=2, presence_penalty=2).json()["receipt"]
+    )
+    greedy = Receipt.from_dict(_chat(http, temperature=0, max_tokens=24).json()["receipt"])
+    assert pen.output_tokens != greedy.output_tokens and svc.verify(pen).ok
+    assert pen.options.frequency_milli == 2000 and pen.options.presence_milli == 2000
+    # the adjusted logits are what the sampler saw: a receipt claiming other options fails to verify
+    from dataclasses import replace
+
+    zero = replace(pen.options, frequency_milli=0, presence_milli=0)
+    forged = replace(pen, options=zero, signature=b"").signed(svc.key)
+    rep = svc.verify(forged)
+    assert not rep.ok and rep.reason == "first divergent step"
+
+
+def test_json_mode_always_parses_and_verifies(http):
+    svc = tiny_service()
+    for seed in range(4):
+        body = _chat(
+            http, seed=seed, temperature=1.0, max_tokens=200, response_format={"type": "json_object"}
+        ).json()
+        text = body["choices"][0]["message"]["content"]
+        rec = Receipt.from_dict(body["receipt"])
+        assert rec.options.grammar == "json_object" and svc.verify(rec).ok
+        if body["choices"][0]["finish_reason"] == "stop":
+            assert isinstance(json.loads(text), dict)
+        else:  # cut by max_tokens: still a prefix of a JSON object
+            assert text.startswith("{")
+    # with a bias towards '"' and '}' (byte tokens 3 + 0x22, 3 + 0x7D) the random tiny model closes
+    # its object: the output is then always a complete JSON object followed by the end of sequence
+    closing = {"37": 6, "128": 6}
+    for seed in range(4):
+        body = _chat(
+            http, seed=seed, max_tokens=120, response_format={"type": "json_object"}, logit_bias=closing
+        ).json()
+        assert body["choices"][0]["finish_reason"] == "stop"
+        assert isinstance(json.loads(body["choices"][0]["message"]["content"]), dict)
+        assert svc.verify(Receipt.from_dict(body["receipt"])).ok
+    ev = _events(
+        _chat(
+            http, seed=1, temperature=1.0, max_tokens=60, response_format={"type": "json_object"}, stream=True
+        ).text
+    )
+    streamed = "".join(json.loads(e)["choices"][0]["delta"].get("content", "") for e in ev[:-1])
+    assert (
+        streamed
+        == _chat(
+            http, seed=1, temperature=1.0, max_tokens=60, response_format={"type": "json_object"}
+        ).json()["choices"][0]["message"]["content"]
+    )
+
+
+def test_v3_receipt_tampering_is_caught(http):
+    from dataclasses import replace
+
+    svc = tiny_service()
+    full = _chat(http, seed=3, temperature=1.0, max_tokens=40).json()["choices"][0]["message"]["content"]
+    rec = Receipt.from_dict(
+        _chat(http, seed=3, temperature=1.0, max_tokens=40, stop=full[5:8]).json()["receipt"]
+    )
+    assert Receipt.from_json(rec.to_json()) == rec
+    bad_text = replace(rec, text_hash=text_hash("something else"), signature=b"").signed(svc.key)
+    assert svc.verify(bad_text).reason == "textHash is not the hash of the returned text"
+    no_stop = replace(rec, options=replace(rec.options, stop=()), signature=b"").signed(svc.key)
+    assert not svc.verify(no_stop).ok
+    d = rec.to_dict()
+    for key, value in (("optionsHash", "0x" + "11" * 32), ("version", 2), ("domain", "0x" + "00" * 32)):
+        with pytest.raises(AIError):
+            Receipt.from_dict({**d, key: value})
+    with pytest.raises(AIError):
+        Receipt.from_dict({**d, "options": {**d["options"], "grammar": "yaml"}})
