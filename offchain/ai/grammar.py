@@ -14,6 +14,9 @@ Automaton states are small tuples ``(stack, mode, aux)``: ``stack`` a string of 
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -23,7 +26,7 @@ from offchain.ai.errors import GrammarError
 from offchain.ai.tokenizer import TOKEN_TYPE_CONTROL, Tokenizer
 
 MAX_DEPTH = 32
-GRAMMARS = ("json_object",)
+GRAMMARS = ("json_object",)  # and "json_schema:<compact JSON of the schema>"
 
 # modes
 VALUE, VALUE_OR_CLOSE, KEY, KEY_OR_CLOSE, COLON, AFTER, DONE = range(7)
@@ -163,8 +166,8 @@ def complete(state: State) -> bool:
     return state[1] == DONE
 
 
-class JsonGrammar:
-    """Token masks of the JSON-object automaton over one tokenizer's vocabulary."""
+class VocabTrie:
+    """The bytes of every non-control token, and a byte trie over them (built once per tokenizer)."""
 
     def __init__(self, tokenizer: Tokenizer) -> None:
         self.vocab = len(tokenizer.tokens)
@@ -184,40 +187,59 @@ class JsonGrammar:
                 node = node.setdefault(byte, {})
             node.setdefault(-1, []).append(i)
         self.trie = trie
-        self._masks: dict[State, np.ndarray] = {}
 
-    def advance(self, state: State, token: int) -> State:
+
+class Grammar:
+    """Token masks of a byte automaton (``step``, ``start``, ``is_complete``) over a vocabulary."""
+
+    def __init__(
+        self,
+        vocab: VocabTrie,
+        step_fn: Callable[[Any, int], Any],
+        start: Any,
+        is_complete: Callable[[Any], bool],
+    ) -> None:
+        self.v = vocab
+        self.vocab = vocab.vocab
+        self.eos = vocab.eos
+        self.token_bytes = vocab.token_bytes
+        self.step = step_fn
+        self.start = start
+        self.is_complete = is_complete
+        self._masks: dict[Any, np.ndarray] = {}
+
+    def advance(self, state: Any, token: int) -> Any:
         """The state after ``token`` (which the mask allowed)."""
         if token == self.eos:
-            if not complete(state):
-                raise GrammarError("end of sequence before the JSON object is complete")
+            if not self.is_complete(state):
+                raise GrammarError("end of sequence before the JSON document is complete")
             return state
         b = self.token_bytes[token] if 0 <= token < self.vocab else None
-        if not b:
-            raise GrammarError(f"token {token} is not allowed by the JSON grammar")
+        if not b or self.is_complete(state):
+            raise GrammarError(f"token {token} is not allowed by the grammar")
         for byte in b:
-            nxt = step(state, byte)
+            nxt = self.step(state, byte)
             if nxt is None:
-                raise GrammarError(f"token {token} is not allowed by the JSON grammar")
+                raise GrammarError(f"token {token} is not allowed by the grammar")
             state = nxt
         return state
 
-    def mask(self, state: State) -> np.ndarray:
+    def mask(self, state: Any) -> np.ndarray:
         """Boolean [vocab]: the tokens allowed after ``state``."""
         hit = self._masks.get(state)
         if hit is not None:
             return hit
         allowed = np.zeros(self.vocab, dtype=bool)
-        if complete(state):
+        if self.is_complete(state):
             allowed[self.eos] = True
         else:
-            todo = [(self.trie, state)]
+            todo = [(self.v.trie, state)]
             while todo:
                 node, st = todo.pop()
                 for byte, child in node.items():
                     if byte < 0:
                         continue
-                    nxt = step(st, byte)
+                    nxt = self.step(st, byte)
                     if nxt is None:
                         continue
                     ids = child.get(-1)
@@ -226,7 +248,7 @@ class JsonGrammar:
                     if len(child) > (1 if ids else 0):
                         todo.append((child, nxt))
         if not allowed.any():  # pragma: no cover - every byte is a token in a byte-level vocabulary
-            raise GrammarError("no token continues the JSON object")
+            raise GrammarError("no token continues the JSON document")
         if len(self._masks) > 4096:
             self._masks.clear()
         self._masks[state] = allowed
@@ -234,5 +256,192 @@ class JsonGrammar:
 
 
 @lru_cache(maxsize=8)
-def json_grammar(tokenizer: Tokenizer) -> JsonGrammar:
-    return JsonGrammar(tokenizer)
+def vocab_trie(tokenizer: Tokenizer) -> VocabTrie:
+    return VocabTrie(tokenizer)
+
+
+@lru_cache(maxsize=8)
+def json_grammar(tokenizer: Tokenizer) -> Grammar:
+    return Grammar(vocab_trie(tokenizer), step, START, complete)
+
+
+@lru_cache(maxsize=64)
+def grammar_for(tokenizer: Tokenizer, spec: str) -> Grammar:
+    """The grammar named by an options ``grammar`` string: ``json_object`` or ``json_schema:<JSON>``."""
+    if spec == "json_object":
+        return json_grammar(tokenizer)
+    if spec.startswith(SCHEMA_PREFIX):
+        sch = compile_schema(json.loads(spec[len(SCHEMA_PREFIX) :]))
+        return Grammar(vocab_trie(tokenizer), sch.step, sch.start, sch.is_complete)
+    raise GrammarError(f"unknown grammar {spec[:40]!r}")
+
+
+# -- JSON schema (the subset OpenAI's strict structured outputs use) ------------------------------
+
+SCHEMA_PREFIX = "json_schema:"
+MAX_SCHEMA_NODES = 256
+MAX_SCHEMA_DEPTH = 16
+_ANNOTATIONS = {"description", "title", "$comment", "examples"}
+OBJ, ARR, STRG, LITS, NUM, INT = range(6)
+_NUM_MODES = (NUM_SIGN, NUM_ZERO, NUM_INT, NUM_DOT, NUM_FRAC, NUM_E, NUM_ESIGN, NUM_EXP)
+_INT_MODES = (NUM_SIGN, NUM_ZERO, NUM_INT)
+
+
+@dataclass(frozen=True)
+class _Node:
+    kind: int
+    props: tuple[int, ...] = ()  # OBJ: child node per property, in order; ARR: (item node,)
+    lits: tuple[bytes, ...] = ()  # OBJ: key literals (',' + "key" + ':'); LITS: the allowed values
+
+
+class Schema:
+    """A compiled schema: a byte automaton whose state is a tuple of frames (node, phase, a, b)."""
+
+    def __init__(self, nodes: list[_Node]) -> None:
+        self.nodes = nodes
+        self.start = ((0, -1, 0, b""),)
+
+    @staticmethod
+    def is_complete(state: tuple) -> bool:
+        return state == ()
+
+    def _done(self, rest: tuple) -> tuple:
+        """The child on top finished: advance the parent waiting below it."""
+        if not rest:
+            return ()
+        i, _, k, _ = rest[-1]
+        node = self.nodes[i]
+        if node.kind == OBJ:
+            nxt = (i, 1, k + 1, b"") if k + 1 < len(node.props) else (i, 2, 0, b"")
+        else:  # ARR
+            nxt = (i, 2, k + 1, b"")
+        return rest[:-1] + (nxt,)
+
+    def _child(self, rest: tuple, waiting: tuple, child: int, b: int | None) -> tuple | None:
+        """Push ``child``'s start frame above ``waiting`` and, if ``b`` is given, feed it."""
+        st = rest + (waiting, (child, -1, 0, b""))
+        return st if b is None else self.step(st, b)
+
+    def step(self, state: tuple, b: int) -> tuple | None:
+        if not state:
+            return None
+        rest, (i, phase, k, pre) = state[:-1], state[-1]
+        node = self.nodes[i]
+        kind = node.kind
+        if kind == OBJ:
+            if phase == -1:
+                if b != 0x7B:
+                    return None
+                return rest + ((i, 1, 0, b"") if node.props else (i, 2, 0, b""),)
+            if phase == 1:
+                lit = node.lits[k]
+                if b != lit[len(pre)]:
+                    return None
+                pre = pre + bytes([b])
+                if len(pre) < len(lit):
+                    return rest + ((i, 1, k, pre),)
+                return self._child(rest, (i, 3, k, b""), node.props[k], None)
+            if phase == 2:
+                return self._done(rest) if b == 0x7D else None
+            return None
+        if kind == ARR:
+            if phase == -1:
+                return rest + ((i, 1, 0, b""),) if b == 0x5B else None
+            if phase in (1, 2) and b == 0x5D:
+                return self._done(rest)
+            if phase == 2:
+                return rest + ((i, 4, k, b""),) if b == 0x2C else None
+            if phase in (1, 4):
+                return self._child(rest, (i, 3, k, b""), node.props[0], b)
+            return None
+        if kind == STRG:
+            if phase == -1:
+                return rest + ((i, STR, 0, b""),) if b == 0x22 else None
+            nxt = step(("", phase, k), b)  # the JSON string automaton (k: its aux, never a key)
+            if nxt is None:
+                return None
+            if nxt[1] == DONE:
+                return self._done(rest)
+            return rest + ((i, nxt[1], nxt[2], b""),)
+        if kind == LITS:
+            pre = pre + bytes([b])
+            cands = [x for x in node.lits if x.startswith(pre)]
+            if not cands:
+                return None
+            return self._done(rest) if pre in node.lits else rest + ((i, 0, 0, pre),)
+        # numbers: the JSON number automaton; a byte that cannot continue ends the number and goes
+        # to the parent
+        modes = _INT_MODES if kind == INT else _NUM_MODES
+        if phase == -1:
+            start = NUM_SIGN if b == 0x2D else NUM_ZERO if b == 0x30 else NUM_INT if b in _DIGITS else None
+            return None if start is None else rest + ((i, start, 0, b""),)
+        nxt = step(("[", phase, 0), b)
+        if nxt is not None and nxt[0] == "[" and nxt[1] in modes:
+            return rest + ((i, nxt[1], 0, b""),)
+        if phase in _NUM_END and phase in modes:
+            return self.step(self._done(rest), b)
+        return None
+
+
+def compile_schema(schema: Any) -> Schema:
+    """Compile a JSON schema (root an object; objects list every property as required, no additional
+    properties; arrays with ``items``; string, number, integer, boolean, null; ``enum``/``const`` of
+    strings, booleans and null). Anything else is refused with a GrammarError naming it."""
+    nodes: list[_Node] = []
+
+    def add(sch: Any, depth: int, where: str) -> int:
+        if depth > MAX_SCHEMA_DEPTH or len(nodes) >= MAX_SCHEMA_NODES:
+            raise GrammarError("the schema is too deep or too large")
+        if not isinstance(sch, dict):
+            raise GrammarError(f"{where}: a schema must be an object")
+        idx = len(nodes)
+        nodes.append(_Node(LITS))  # placeholder, children come after their parent
+        if "enum" in sch or "const" in sch:
+            values = sch["enum"] if "enum" in sch else [sch["const"]]
+            extra = set(sch) - _ANNOTATIONS - {"enum", "const", "type"}
+            if extra or not isinstance(values, list) or not values:
+                raise GrammarError(f"{where}: unsupported enum/const or keywords {sorted(extra)}")
+            if any(not (v is None or isinstance(v, bool | str)) for v in values):
+                raise GrammarError(f"{where}: enum values must be strings, booleans or null")
+            lits = tuple(dict.fromkeys(json.dumps(v, ensure_ascii=False).encode() for v in values))
+            nodes[idx] = _Node(LITS, lits=lits)
+            return idx
+        t = sch.get("type")
+        if t == "object":
+            extra = set(sch) - _ANNOTATIONS - {"type", "properties", "required", "additionalProperties"}
+            props = sch.get("properties", {})
+            if extra or not isinstance(props, dict):
+                raise GrammarError(f"{where}: unsupported object keywords {sorted(extra)}")
+            if sch.get("additionalProperties", False) is not False:
+                raise GrammarError(f"{where}: additionalProperties must be false")
+            if sorted(sch.get("required", [])) != sorted(props):
+                raise GrammarError(f"{where}: every property must be listed in required")
+            lits = tuple(
+                ((b"," if n else b"") + json.dumps(key, ensure_ascii=False).encode() + b":")
+                for n, key in enumerate(props)
+            )
+            kids = tuple(add(v, depth + 1, f"{where}.{key}") for key, v in props.items())
+            nodes[idx] = _Node(OBJ, props=kids, lits=lits)
+        elif t == "array":
+            extra = set(sch) - _ANNOTATIONS - {"type", "items"}
+            if extra or "items" not in sch:
+                raise GrammarError(f"{where}: arrays need items and no other keywords ({sorted(extra)})")
+            nodes[idx] = _Node(ARR, props=(add(sch["items"], depth + 1, f"{where}[]"),))
+        elif t in ("string", "number", "integer", "boolean", "null"):
+            extra = set(sch) - _ANNOTATIONS - {"type"}
+            if extra:
+                raise GrammarError(f"{where}: unsupported keywords {sorted(extra)}")
+            if t == "boolean":
+                nodes[idx] = _Node(LITS, lits=(b"true", b"false"))
+            elif t == "null":
+                nodes[idx] = _Node(LITS, lits=(b"null",))
+            else:
+                nodes[idx] = _Node({"string": STRG, "number": NUM, "integer": INT}[t])
+        else:
+            raise GrammarError(f"{where}: unsupported type {t!r}")
+        return idx
+
+    root = add(schema, 0, "schema")
+    if nodes[root].kind != OBJ:
+        raise GrammarError("the schema's root must be an object")
+    return Schema(nodes)

@@ -17,12 +17,14 @@ parameter.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from offchain import abi
 from offchain.abi import ZERO_ADDRESS
-from offchain.ai.errors import AIError, APIRequestError
+from offchain.ai.errors import AIError, APIRequestError, GrammarError
+from offchain.ai.grammar import SCHEMA_PREFIX, compile_schema
 from offchain.ai.options import RequestOptions
 from offchain.ai.sampler import SamplingParams, _fixed, choice_seed
 from offchain.ai.service import InferenceService
@@ -51,10 +53,29 @@ _DEFAULT_ONLY: dict[str, tuple[Any, ...]] = {
     "reasoning_effort": (None,),
     "web_search_options": (None,),
 }
-_WHY = {
-    "response_format": "response_format must be {'type': 'text'} or {'type': 'json_object'} "
-    "(json_schema is not supported yet)",
-}
+
+
+def _response_format(rf: Any) -> str:
+    """The grammar string of a ``response_format`` (json_object, or json_schema with its schema)."""
+    if rf == {"type": "json_object"}:
+        return "json_object"
+    if not isinstance(rf, dict) or rf.get("type") != "json_schema":
+        raise _err("response_format type must be text, json_object or json_schema", "response_format")
+    js = rf.get("json_schema")
+    if set(rf) != {"type", "json_schema"} or not isinstance(js, dict) or not isinstance(js.get("name"), str):
+        raise _err("response_format.json_schema needs a name and a schema", "response_format")
+    if set(js) - {"name", "schema", "strict", "description"} or not isinstance(js.get("schema"), dict):
+        raise _err("response_format.json_schema takes name, schema, strict, description", "response_format")
+    if js.get("strict") not in (None, True, False):
+        raise _err("response_format.json_schema.strict must be a boolean", "response_format")
+    grammar = SCHEMA_PREFIX + json.dumps(js["schema"], separators=(",", ":"), ensure_ascii=False)
+    try:
+        compile_schema(js["schema"])
+    except GrammarError as exc:
+        raise _err(f"response_format: {exc}", "response_format") from None
+    return grammar
+
+
 _COMMON = {
     "model",
     "max_tokens",
@@ -150,7 +171,7 @@ def _common(body: Any, svc: InferenceService, model_name: str, keys: set[str], k
         if k in body and not any(body[k] == a and type(body[k]) is type(a) for a in allowed if a is not None):
             if body[k] is None:
                 continue
-            raise _err(_WHY.get(k, f"'{k}' is not supported (only its default is accepted)"), k)
+            raise _err(f"'{k}' is not supported (only its default is accepted)", k)
     model = body.get("model", model_name)
     if not isinstance(model, str):
         raise _err("'model' must be a string", "model")
@@ -164,9 +185,7 @@ def _common(body: Any, svc: InferenceService, model_name: str, keys: set[str], k
     rf = body.get("response_format")
     grammar = ""
     if rf is not None and rf != {"type": "text"}:
-        if rf != {"type": "json_object"}:
-            raise _err(_WHY["response_format"], "response_format")
-        grammar = "json_object"
+        grammar = _response_format(rf)
     penalties = {}
     for name in ("presence_penalty", "frequency_penalty"):
         v = _number(body, name, 0)
@@ -261,7 +280,9 @@ def _common(body: Any, svc: InferenceService, model_name: str, keys: set[str], k
             grammar=grammar,
         )
     except AIError as exc:
-        raise _err(str(exc), "stop") from None
+        raise _err(
+            str(exc), "response_format" if "grammar" in str(exc) or "schema" in str(exc) else "stop"
+        ) from None
     return {
         "model": model,
         "params": params,

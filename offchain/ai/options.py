@@ -8,7 +8,8 @@ verifier alike).
   generated ``c`` times so far is lowered by ``floor((presence * [c > 0] + frequency * c) * 2^16 / 1000)``.
 * ``stop``: up to 4 strings; generation ends at the first token after which one occurs in the
   detokenized output, and the returned text is cut before the earliest occurrence.
-* ``grammar``: ``json_object`` masks tokens with :mod:`offchain.ai.grammar`.
+* ``grammar``: ``json_object`` or ``json_schema:<compact JSON of a schema>`` masks tokens with
+  :mod:`offchain.ai.grammar`.
 
 The raw engine logits stay what the receipt's ``logitsHash`` commits to; the adjusted logits are a
 function of them, the options and the tokens so far. ``optionsHash = keccak256(abi.encode(OPTIONS_TAG,
@@ -18,6 +19,7 @@ grammar))`` (bias ids ascending).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,8 +28,8 @@ import numpy as np
 from eth_abi import encode as abi_encode
 from eth_hash.auto import keccak
 
-from offchain.ai.errors import SamplingError
-from offchain.ai.grammar import GRAMMARS, START, State, json_grammar
+from offchain.ai.errors import GrammarError, SamplingError
+from offchain.ai.grammar import GRAMMARS, SCHEMA_PREFIX, compile_schema, grammar_for
 from offchain.ai.tokenizer import Tokenizer
 
 OPTIONS_TAG = keccak(b"eigencloud/ai/options/v1")
@@ -35,6 +37,7 @@ MAX_STOP = 4
 MAX_STOP_CHARS = 256
 MAX_BIAS_ENTRIES = 1024
 PENALTY_LIMIT_MILLI = 2000
+MAX_GRAMMAR_CHARS = 16384
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,15 @@ class RequestOptions:
             raise SamplingError("logit_bias ids must be distinct uint32, ascending")
         if any(type(b) is not int or not -100 <= b <= 100 for _, b in self.logit_bias):
             raise SamplingError("logit_bias values must be integers in [-100, 100]")
-        if self.grammar and self.grammar not in GRAMMARS:
-            raise SamplingError(f"unknown grammar {self.grammar!r}")
+        if not isinstance(self.grammar, str) or len(self.grammar) > MAX_GRAMMAR_CHARS:
+            raise SamplingError(f"the grammar must be a string of at most {MAX_GRAMMAR_CHARS} characters")
+        if self.grammar.startswith(SCHEMA_PREFIX):
+            try:
+                compile_schema(json.loads(self.grammar[len(SCHEMA_PREFIX) :]))
+            except (ValueError, RecursionError, GrammarError) as exc:
+                raise SamplingError(f"bad JSON schema: {exc}") from None
+        elif self.grammar and self.grammar not in GRAMMARS:
+            raise SamplingError(f"unknown grammar {self.grammar[:40]!r}")
 
     @property
     def is_default(self) -> bool:
@@ -134,8 +144,8 @@ class Decoder:
         self.tokenizer = tokenizer
         self.tokens: list[int] = []
         self.counts: dict[int, int] = {}
-        self.grammar = json_grammar(tokenizer) if options.grammar else None
-        self.state: State = START
+        self.grammar = grammar_for(tokenizer, options.grammar) if options.grammar else None
+        self.state: Any = self.grammar.start if self.grammar is not None else None
         self.stop_hit = False
         self._bias_ids = np.array([i for i, _ in options.logit_bias], dtype=np.int64)
         self._bias = np.array([b << 16 for _, b in options.logit_bias], dtype=np.int64)

@@ -24,6 +24,13 @@ MSG = [{"role": "user", "content": "hello there"}]
 JSON_MODE = {"type": "json_object"}
 # the random tiny model closes a JSON object quickly with a bias towards '"' and '}' (byte tokens)
 CLOSING = {"37": 6, "128": 6}
+CLOSING_SCHEMA = {"37": 6, "47": 6, "128": 6}  # and ','
+PERSON = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "n": {"type": "integer"}, "ok": {"type": "boolean"}},
+    "required": ["name", "n", "ok"],
+    "additionalProperties": False,
+}
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +134,19 @@ def test_openai_legacy_stop_n_logprobs(oa):
         model=MODEL, messages=MSG, seed=1, max_tokens=100, response_format=JSON_MODE, logit_bias=CLOSING
     )
     assert isinstance(json.loads(res.choices[0].message.content), dict)
+    res = oa.chat.completions.create(
+        model=MODEL,
+        messages=MSG,
+        seed=1,
+        max_tokens=100,
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "person", "schema": PERSON, "strict": True},
+        },
+        logit_bias=CLOSING_SCHEMA,
+    )
+    out = json.loads(res.choices[0].message.content)
+    assert list(out) == ["name", "n", "ok"] and type(out["n"]) is int
     legacy_lp = oa.completions.create(model=MODEL, prompt="hi", max_tokens=4, logprobs=2)
     assert len(legacy_lp.choices[0].logprobs.token_logprobs) == len(legacy_lp.choices[0].logprobs.tokens)
 
@@ -171,6 +191,11 @@ def test_langchain_chat_stream_stop_n_logprobs(served):
     ]
     js = ChatOpenAI(max_tokens=100, logit_bias=CLOSING, **kw).invoke("hello there", response_format=JSON_MODE)
     assert isinstance(json.loads(js.content), dict)
+    structured = ChatOpenAI(max_tokens=100, logit_bias=CLOSING_SCHEMA, **kw).with_structured_output(
+        {"title": "Person", **PERSON}, method="json_schema", strict=True
+    )
+    person = structured.invoke("hello there")
+    assert list(person) == ["name", "n", "ok"] and isinstance(person["ok"], bool)
     lp = ChatOpenAI(max_tokens=4, logprobs=True, top_logprobs=2, **kw).invoke("hello there")
     assert all(len(t["top_logprobs"]) == 2 for t in lp.response_metadata["logprobs"]["content"])
     svc = tiny_service()

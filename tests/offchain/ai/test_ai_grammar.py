@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from offchain.ai.errors import GrammarError, SamplingError
-from offchain.ai.grammar import START, complete, json_grammar, step
+from offchain.ai.grammar import START, compile_schema, complete, grammar_for, json_grammar, step
 from offchain.ai.options import Decoder, RequestOptions
 from offchain.ai.sampler import SamplingParams, sample
 from tests.offchain.ai.support import tiny_service
@@ -172,3 +172,144 @@ def test_options_hash_and_json_roundtrip():
     assert o.hash() != RequestOptions(stop=("x",)).hash() and RequestOptions().is_default
     with pytest.raises(SamplingError):
         RequestOptions.from_dict({**o.to_dict(), "extra": 1})
+
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "description": "a name"},
+        "age": {"type": "integer"},
+        "score": {"type": "number"},
+        "tags": {"type": "array", "items": {"type": "string", "enum": ["a", "b\u00e9"]}},
+        "ok": {"type": "boolean"},
+        "none": {"type": "null"},
+        "kind": {"const": "cat"},
+        "sub": {
+            "type": "object",
+            "properties": {"xs": {"type": "array", "items": {"type": "integer"}}},
+            "required": ["xs"],
+            "additionalProperties": False,
+        },
+    },
+    "required": ["name", "age", "score", "tags", "ok", "none", "kind", "sub"],
+    "additionalProperties": False,
+}
+
+
+def _run_schema(sch, data):
+    s = sch.start
+    for b in data:
+        s = sch.step(s, b)
+        if s is None:
+            return None
+    return s
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.text(max_size=6),
+    st.integers(-(10**9), 10**9),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.lists(st.sampled_from(["a", "b\u00e9"]), max_size=3),
+    st.booleans(),
+    st.lists(st.integers(-5, 10**6), max_size=3),
+)
+def test_schema_instances_are_accepted_and_complete_only_at_their_end(name, age, score, tags, ok, xs):
+    sch = compile_schema(SCHEMA)
+    doc = {
+        "name": name,
+        "age": age,
+        "score": score,
+        "tags": tags,
+        "ok": ok,
+        "none": None,
+        "kind": "cat",
+        "sub": {"xs": xs},
+    }
+    data = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    s = sch.start
+    for i, b in enumerate(data):
+        s = sch.step(s, b)
+        assert s is not None, data[: i + 1]
+        assert sch.is_complete(s) == (i == len(data) - 1)
+
+
+@pytest.mark.parametrize(
+    "mutation",
+    [
+        {"age": 1.5},
+        {"age": "1"},
+        {"tags": ["c"]},
+        {"ok": None},
+        {"none": 0},
+        {"kind": "dog"},
+        {"sub": {}},
+        {"sub": {"xs": [1.0]}},
+    ],
+)
+def test_schema_violations_are_refused(mutation):
+    doc = {
+        "name": "x",
+        "age": 1,
+        "score": 2,
+        "tags": [],
+        "ok": True,
+        "none": None,
+        "kind": "cat",
+        "sub": {"xs": []},
+    }
+    good = json.dumps(doc, separators=(",", ":")).encode()
+    assert _run_schema(compile_schema(SCHEMA), good) == ()
+    bad = json.dumps({**doc, **mutation}, separators=(",", ":")).encode()
+    assert _run_schema(compile_schema(SCHEMA), bad) is None
+    reordered = json.dumps(dict(reversed(list(doc.items()))), separators=(",", ":")).encode()
+    assert _run_schema(compile_schema(SCHEMA), reordered) is None  # properties come in schema order
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "array", "items": {"type": "string"}},
+        {"type": "object", "properties": {"a": {"type": "string"}}, "required": []},
+        {"type": "object", "properties": {}, "additionalProperties": True},
+        {"type": "object", "properties": {"a": {"type": "string", "pattern": "x"}}, "required": ["a"]},
+        {"type": "object", "properties": {"a": {"anyOf": []}}, "required": ["a"]},
+        {"type": "object", "properties": {"a": {"enum": [1]}}, "required": ["a"]},
+        {"type": "object", "properties": {"a": {"type": ["string", "null"]}}, "required": ["a"]},
+        {"type": "object", "properties": {"a": {"type": "array"}}, "required": ["a"]},
+        "nope",
+    ],
+)
+def test_unsupported_schemas_are_refused(schema):
+    with pytest.raises(GrammarError):
+        compile_schema(schema)
+    with pytest.raises(SamplingError):
+        RequestOptions(grammar="json_schema:" + json.dumps(schema))
+
+
+def test_schema_masks_agree_with_the_automaton():
+    svc = tiny_service()
+    g = grammar_for(svc.tokenizer, "json_schema:" + json.dumps(SCHEMA, separators=(",", ":")))
+    sch = compile_schema(SCHEMA)
+    for prefix in (
+        b"",
+        b'{"name":"a',
+        b'{"name":"a","age":1',
+        b'{"name":"","age":0,"score":1e',
+        b'{"name":"","age":0,"score":0,"tags":[',
+    ):
+        s = _run_schema(sch, prefix)
+        mask = g.mask(s)
+        for tok in range(g.vocab):
+            b = g.token_bytes[tok]
+            want = bool(b) and _run_schema_from(sch, s, b) is not None
+            assert mask[tok] == want, (prefix, tok, b)
+    assert not g.mask(sch.start)[svc.tokenizer.eos_id]
+
+
+def _run_schema_from(sch, s, data):
+    for b in data:
+        s = sch.step(s, b)
+        if s is None:
+            return None
+    return s

@@ -313,6 +313,7 @@ def test_logprobs_are_exact_and_bound_by_the_receipt(http):
             {"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}},
             "response_format",
         ),
+        ({"response_format": {"type": "json_schema", "json_schema": {"schema": {}}}}, "response_format"),
         ({"response_format": {"type": "yaml"}}, "response_format"),
         ({"n": 17}, "n"),
         ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
@@ -594,3 +595,32 @@ def test_v3_receipt_tampering_is_caught(http):
             Receipt.from_dict({**d, key: value})
     with pytest.raises(AIError):
         Receipt.from_dict({**d, "options": {**d["options"], "grammar": "yaml"}})
+
+
+PERSON = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "n": {"type": "integer"}, "ok": {"type": "boolean"}},
+    "required": ["name", "n", "ok"],
+    "additionalProperties": False,
+}
+
+
+def test_json_schema_output_validates_and_verifies(http):
+    svc = tiny_service()
+    rf = {"type": "json_schema", "json_schema": {"name": "person", "schema": PERSON, "strict": True}}
+    closing = {"37": 6, "47": 6, "128": 6}  # '"', ',' and '}' (byte tokens)
+    for seed in range(3):
+        body = _chat(http, seed=seed, max_tokens=120, response_format=rf, logit_bias=closing).json()
+        assert body["choices"][0]["finish_reason"] == "stop"
+        out = json.loads(body["choices"][0]["message"]["content"])
+        assert list(out) == ["name", "n", "ok"]
+        assert isinstance(out["name"], str) and type(out["n"]) is int and isinstance(out["ok"], bool)
+        rec = Receipt.from_dict(body["receipt"])
+        assert rec.options.grammar.startswith("json_schema:") and svc.verify(rec).ok
+    bad = {
+        "type": "json_schema",
+        "json_schema": {"name": "x", "schema": {"type": "object", "properties": {"a": {"type": "string"}}}},
+    }
+    r = _chat(http, response_format=bad)
+    assert r.status_code == 400 and r.json()["error"]["param"] == "response_format"
+    assert "required" in r.json()["error"]["message"]
