@@ -297,7 +297,7 @@ def _common(body: Any, svc: InferenceService, model_name: str, keys: set[str], k
 
 
 def _check_context(
-    svc: InferenceService, prompts: list[tuple[int, ...]], c: dict[str, Any]
+    svc: InferenceService, prompts: list[tuple[int, ...]], c: dict[str, Any], prompt_param: str = "messages"
 ) -> SamplingParams:
     """OpenAI's behaviour: a request whose prompt plus max_tokens exceeds the context is a 400 before
     anything is generated or streamed; without an explicit max_tokens the default is capped to fit."""
@@ -313,7 +313,7 @@ def _check_context(
         if room < 1:
             raise _err(
                 f"the prompt has {len(p)} tokens; this model's context is {ctx} tokens",
-                "messages",
+                prompt_param,
                 code="context_length_exceeded",
             )
         if params.max_tokens > room:
@@ -416,7 +416,7 @@ def parse_completion(body: Any, svc: InferenceService, model_name: str) -> Plan:
     if len(prompts) * c["n"] > MAX_N:
         raise _err(f"at most {MAX_N} choices (prompts x n) per request", "n")
     lp = _int(body, "logprobs", None, 0, MAX_LEGACY_LOGPROBS)
-    params = _check_context(svc, prompts, c)
+    params = _check_context(svc, prompts, c, "prompt")
     return Plan(
         "text",
         c["model"],

@@ -178,6 +178,8 @@ def test_legacy_completions(http):
         two = http.post("/v1/completions", json={"prompt": prompt, "max_tokens": 7, "seed": 4}).json()
         assert [c["index"] for c in two["choices"]] == [0, 1]
         assert two["choices"][0]["text"] == two["choices"][1]["text"] == solo.text
+    long = http.post("/v1/completions", json={"prompt": [5] * 256}).json()["error"]
+    assert long["param"] == "prompt" and long["code"] == "context_length_exceeded"
     mixed = http.post("/v1/completions", json={"prompt": [ids, "x"], "max_tokens": 7})
     assert mixed.status_code == 400 and mixed.json()["error"]["param"] == "prompt"
     ev = _events(
