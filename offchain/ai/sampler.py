@@ -24,6 +24,10 @@ TOP_P_SCALE = 1_000_000  # top_p in micro-units
 WEIGHT_BITS = 24
 MAX_TEMPERATURE_MILLI = 100_000
 U32 = (1 << 32) - 1
+# exp_neg(d, 24) is 0 for every d >= ZERO_WEIGHT_D: there the shift n = (d * log2e_q32) >> 48 is at
+# least WEIGHT_BITS + 2, and a table value <= 2^30 shifted right by n + 30 - WEIGHT_BITS >= 32 bits
+# with rounding is 0. (Proved in the comment, checked in test_ai_sampler.)
+ZERO_WEIGHT_D = -(-((WEIGHT_BITS + 2) << (fx.LOG_FRAC_BITS + 32)) // fx.log2e_q32())
 U64 = (1 << 64) - 1
 
 
@@ -127,9 +131,15 @@ def sample(
     if params.greedy:
         return int(np.argmax(lg))  # first maximum = lowest id on ties
     d = (lg.max() - lg) * TEMP_SCALE // params.temperature_milli
-    w = fx.exp_neg(np, d, WEIGHT_BITS)  # <= 2^24, max token gets exactly 2^24
-    order = np.lexsort((np.arange(lg.size), -w))  # weight desc, id asc
-    ws = w[order]
+    # Order by (weight desc, id asc). Zero-weight tokens sort after every other token and change no
+    # cumulative sum, so they can never be drawn nor move the top-p cut: leaving them out gives the
+    # same token, far faster. Weights are computed only where they can be nonzero (d < ZERO_WEIGHT_D).
+    cand = np.flatnonzero(d < ZERO_WEIGHT_D)
+    wc = fx.exp_neg(np, d[cand], WEIGHT_BITS)  # <= 2^24, max token gets exactly 2^24
+    keep = wc > 0
+    pos, wp = cand[keep], wc[keep]
+    by = np.lexsort((pos, -wp))
+    order, ws = pos[by], wp[by]
     if params.top_k:
         ws = ws[: params.top_k]
     cum = np.cumsum(ws)  # exact int64
