@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from offchain.ai.errors import SamplingError
 from offchain.ai import fixedpoint as fx
+from offchain.ai.errors import SamplingError
 from offchain.ai.sampler import (
     TEMP_SCALE,
     TOP_P_SCALE,
