@@ -204,14 +204,22 @@ class Scheduler:
             self.active.append(self.waiting.popleft())
         return dropped
 
+    def _emit(self, job: Job, ev: Event) -> None:
+        """Deliver an event; a sink that fails (its listener is gone) cancels its job, never the loop."""
+        try:
+            job.sink(ev)
+        except Exception as exc:
+            job.cancelled = True
+            log.warning("event_undeliverable", extra={"error": f"{type(exc).__name__}: {exc}"})
+
     def _fail(self, job: Job, now: float) -> None:
         job.finished = True
         job.cache = None
         if job.cancelled:
-            job.sink(FailedEvent("cancelled", "the client went away"))
+            self._emit(job, FailedEvent("cancelled", "the client went away"))
             log.info("generation_cancelled", extra={"generated": len(job.tokens)})
         else:
-            job.sink(FailedEvent("timeout", f"request timed out after {job.timeout_s} s"))
+            self._emit(job, FailedEvent("timeout", f"request timed out after {job.timeout_s} s"))
             log.info("generation_timeout", extra={"generated": len(job.tokens), "timeout_s": job.timeout_s})
 
     def _loop(self) -> None:
@@ -268,9 +276,9 @@ class Scheduler:
                     j.hashes.append(logits_hash(j.last))
                     if j.top_logprobs is not None:
                         lp, top = logprobs(j.last, tok, j.top_logprobs)
-                        j.sink(TokenEvent(step, tok, lp, tuple(top)))
+                        self._emit(j, TokenEvent(step, tok, lp, tuple(top)))
                     else:
-                        j.sink(TokenEvent(step, tok))
+                        self._emit(j, TokenEvent(step, tok))
                     self.tokens_out += 1
                     stop_seq = dec is not None and dec.stop_hit
                     if tok == eos or stop_seq or len(j.tokens) >= j.params.max_tokens:
@@ -281,7 +289,7 @@ class Scheduler:
                             Request(j.prompt, j.params), j.digest, j.tokens, j.hashes, finish, True
                         )
                         j.finished, j.cache, j.last = True, None, None
-                        j.sink(DoneEvent(svc.sign(tr, j.client, j.options)))
+                        self._emit(j, DoneEvent(svc.sign(tr, j.client, j.options)))
                         leaving.append(j)
                     else:
                         items.append((j.cache, [tok]))
@@ -289,7 +297,7 @@ class Scheduler:
                 except Exception as exc:  # a job's own failure (a bad model step) fails that job only
                     log.error("generation_failed", extra={"error": f"{type(exc).__name__}: {exc}"})
                     j.finished, j.cache = True, None
-                    j.sink(FailedEvent("error", str(exc)))
+                    self._emit(j, FailedEvent("error", str(exc)))
                     leaving.append(j)
             if items:
                 try:
@@ -299,7 +307,7 @@ class Scheduler:
                     log.error("engine_step_failed", extra={"error": f"{type(exc).__name__}: {exc}"})
                     for j, _ in fed:
                         j.finished, j.cache = True, None
-                        j.sink(FailedEvent("error", str(exc)))
+                        self._emit(j, FailedEvent("error", str(exc)))
                         leaving.append(j)
                     outs = []
                 for (j, end), lg in zip(fed, outs, strict=False):

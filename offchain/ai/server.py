@@ -205,7 +205,10 @@ class InferenceApp:
         for index, prompt, params in plan.choices():
 
             def sink(ev: Event, index: int = index) -> None:
-                loop.call_soon_threadsafe(queue.put_nowait, (index, ev))
+                try:
+                    loop.call_soon_threadsafe(queue.put_nowait, (index, ev))
+                except RuntimeError:  # the event loop has closed (shutdown): nobody is listening
+                    pass
 
             job = Job(
                 prompt, params, sink, plan.client, plan.top_logprobs, self.config.timeout_s, plan.options
