@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -244,3 +245,20 @@ def test_litellm_chat_stream_legacy_stop_n_logprobs(served):
     assert isinstance(json.loads(js.choices[0].message.content), dict)
     with pytest.raises(litellm.BadRequestError):
         litellm.completion(messages=MSG, presence_penalty=3, **kw)
+
+
+def test_openai_timeouts_and_retries_do_not_queue_generations(served):
+    """Issue 14's fault: a client that times out (and retries) used to leave each attempt generating.
+    Now every abandoned attempt is cancelled: the three attempts together generate less than one."""
+    import openai
+
+    before = httpx.get(served + "/health").json()
+    impatient = openai.OpenAI(base_url=served + "/v1", api_key="unused", timeout=0.05, max_retries=2)
+    with pytest.raises(openai.APITimeoutError):
+        impatient.chat.completions.create(model=MODEL, messages=MSG, max_tokens=230)
+    deadline = time.monotonic() + 20
+    while httpx.get(served + "/health").json()["active"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    after = httpx.get(served + "/health").json()
+    assert after["active"] == 0 and after["waiting"] == 0
+    assert 0 < after["tokens_out"] - before["tokens_out"] < 230  # the attempts did start, then stopped
