@@ -59,6 +59,10 @@ def served(tmp_path_factory):
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal (exit status -15)
     assert rc in (0, -15) and "Application shutdown complete" in log
     assert "Traceback" not in log and '"level": "error"' not in log
+    # structured logs: every line but the development-key warning is one JSON object
+    lines = [ln for ln in log.splitlines() if ln and not ln.startswith("eigen ai: warning")]
+    events = [json.loads(ln)["event"] for ln in lines]
+    assert "request" in events and "response" in events and "client_disconnected" in events
 
 
 def _solo(prompt, **kw):
