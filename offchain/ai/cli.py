@@ -118,12 +118,13 @@ def receipt_json(text: str) -> str:
     """The receipt in ``text``: a receipt object in any JSON formatting, a completion response or
     chunk that carries one (``receipt``, or the first choice's), or the output of ``eigen ai run``
     (the last line that is a JSON object)."""
+    abi.json_depth(text, "receipt", InferenceReceiptError)  # before any parse: no deep recursion
     candidates = [text]
     candidates += [ln for ln in reversed(text.splitlines()) if ln.strip().startswith("{")]
     for cand in candidates:
         try:
             obj = json.loads(cand)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(obj, dict) and isinstance(obj.get("receipt"), dict):
             obj = obj["receipt"]
