@@ -11,6 +11,8 @@ What it gives a service:
   ``http_request`` events. Ordinary client disconnects are logged as events, never as tracebacks.
 * :class:`ServiceServer` — a uvicorn server on a host and port (0 = any free one) that runs in the
   foreground (``eigen … serve``) or in a background thread (tests, benchmarks), with a clean shutdown.
+* :class:`Metrics` — request counters by method, route and status for ``GET /metrics`` (Prometheus
+  text format), plus the gauges a service adds.
 * :func:`check_loopback` — the loopback-only bind check of the development services.
 """
 
@@ -23,12 +25,14 @@ import logging
 import socket
 import threading
 import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import uvicorn
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from offchain.errors import ServiceError
 
@@ -245,6 +249,64 @@ class ServiceServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class Metrics:
+    """Request counters for ``GET /metrics`` (Prometheus text format): requests and their seconds by
+    method, route and status. ``routes`` are the path prefixes used as labels (others: ``other``)."""
+
+    def __init__(self, routes: Sequence[str], prefix: str = "eigen") -> None:
+        self.routes = sorted(routes, key=len, reverse=True)
+        self.prefix = prefix
+        self.requests: Counter[tuple[str, str, int]] = Counter()
+        self.seconds: defaultdict[tuple[str, str, int], float] = defaultdict(float)
+        self.lock = threading.Lock()
+
+    def _route(self, path: str) -> str:
+        for r in self.routes:
+            if path == r or path.startswith(r.rstrip("/") + "/"):
+                return r
+        return "other"
+
+    def wrap(self, app: ASGIApp) -> ASGIApp:
+        """The ASGI app counting every HTTP request of ``app``."""
+
+        async def counted(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            status = [0]
+            t0 = time.perf_counter()
+
+            async def send_status(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    status[0] = int(message["status"])
+                await send(message)
+
+            try:
+                await app(scope, receive, send_status)
+            finally:
+                key = (scope["method"], self._route(scope["path"]), status[0])
+                with self.lock:
+                    self.requests[key] += 1
+                    self.seconds[key] += time.perf_counter() - t0
+
+        return counted
+
+    def render(self, gauges: dict[str, float] | None = None) -> str:
+        p = self.prefix
+        out = [f"# TYPE {p}_http_requests_total counter", f"# TYPE {p}_http_request_seconds_sum counter"]
+        with self.lock:
+            for (method, route, status), n in sorted(self.requests.items()):
+                labels = f'method="{method}",path="{route}",status="{status}"'
+                out.append(f"{p}_http_requests_total{{{labels}}} {n}")
+                out.append(
+                    f"{p}_http_request_seconds_sum{{{labels}}} {self.seconds[(method, route, status)]:.6f}"
+                )
+        for name, value in sorted((gauges or {}).items()):
+            out.append(f"# TYPE {p}_{name} gauge")
+            out.append(f"{p}_{name} {value}")
+        return "\n".join(out) + "\n"
 
 
 def logger(name: str) -> logging.Logger:

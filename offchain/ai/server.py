@@ -41,6 +41,7 @@ from offchain.ai.service import Completion, InferenceService
 from offchain.errors import ServiceError, SettingError
 from offchain.httpservice import (
     HTTPError,
+    Metrics,
     ServiceServer,
     error_response,
     logger,
@@ -115,11 +116,17 @@ class InferenceApp:
             Route("/v1/models/{model_id:path}", self.model, methods=["GET"]),
             Route("/v1/receipts/{key:path}", self.receipt, methods=["GET"]),
             Route("/health", self.health, methods=["GET"]),
+            Route("/metrics", self.metrics_text, methods=["GET"]),
         ]
-        self.app = Starlette(
-            routes=routes,
-            lifespan=self._lifespan,
-            exception_handlers={404: self._not_found, 405: self._not_allowed},
+        self.metrics = Metrics(
+            ["/v1/chat/completions", "/v1/completions", "/v1/models", "/v1/receipts", "/health", "/metrics"]
+        )
+        self.app = self.metrics.wrap(
+            Starlette(
+                routes=routes,
+                lifespan=self._lifespan,
+                exception_handlers={404: self._not_found, 405: self._not_allowed},
+            )
         )
 
     def _lifespan(self, app: Starlette) -> Any:
@@ -172,6 +179,11 @@ class InferenceApp:
     async def health(self, request: Request) -> Response:
         stats = self.scheduler.stats() if self.scheduler else {}
         return JSONResponse({"status": "ok", "engine": ENGINE_VERSION, "model": self.model_name, **stats})
+
+    async def metrics_text(self, request: Request) -> Response:
+        stats = self.scheduler.stats() if self.scheduler else {}
+        gauges = {f"ai_{k}": float(v) for k, v in stats.items()}
+        return Response(self.metrics.render(gauges), media_type="text/plain; version=0.0.4")
 
     async def receipt(self, request: Request) -> Response:
         r = self.receipts.get(request.path_params["key"])

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from offchain.errors import ServiceError
-from offchain.httpservice import HTTPError, JSONFormatter, ServiceServer, check_loopback, read_json
+from offchain.httpservice import HTTPError, JSONFormatter, Metrics, ServiceServer, check_loopback, read_json
 
 
 async def echo(request: Request):
@@ -61,3 +61,16 @@ def test_json_log_lines():
         rec = logging.LogRecord("eigen.x", logging.WARNING, __file__, 1, "oops", None, sys.exc_info())
     line = JSONFormatter().format(rec)
     assert "Traceback" not in line and json.loads(line)["error"] == "ConnectionResetError: peer gone"
+
+
+def test_metrics_middleware_labels_routes_not_raw_paths():
+    m = Metrics(["/echo"])
+    with ServiceServer(m.wrap(APP), "127.0.0.1", 0) as srv, httpx.Client(base_url=srv.url) as c:
+        c.post("/echo", json=1)
+        c.post("/echo/x/y", json=1)
+        c.get("/nowhere/123")
+    text = m.render({"queue": 3})
+    assert 'eigen_http_requests_total{method="POST",path="/echo",status="200"} 1' in text
+    assert 'eigen_http_requests_total{method="POST",path="/echo",status="404"} 1' in text
+    assert 'eigen_http_requests_total{method="GET",path="other",status="404"} 1' in text
+    assert "eigen_queue 3" in text and "/nowhere" not in text

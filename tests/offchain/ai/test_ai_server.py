@@ -626,3 +626,18 @@ def test_json_schema_output_validates_and_verifies(http):
     r = _chat(http, response_format=bad)
     assert r.status_code == 400 and r.json()["error"]["param"] == "response_format"
     assert "required" in r.json()["error"]["message"]
+
+
+def test_metrics_count_requests_by_route_and_status(http):
+    _chat(http, max_tokens=2)
+    _chat(http, model="nope")
+    http.get("/v1/receipts/0x" + "00" * 32)
+    text = http.get("/metrics").text
+    lines = dict(ln.rsplit(" ", 1) for ln in text.splitlines() if not ln.startswith("#"))
+    ok = 'eigen_http_requests_total{method="POST",path="/v1/chat/completions",status="200"}'
+    assert int(lines[ok]) >= 1
+    assert (
+        int(lines['eigen_http_requests_total{method="POST",path="/v1/chat/completions",status="404"}']) >= 1
+    )
+    assert int(lines['eigen_http_requests_total{method="GET",path="/v1/receipts",status="404"}']) >= 1
+    assert float(lines["eigen_ai_tokens_out"]) >= 2 and lines["eigen_ai_active"] == "0.0"
