@@ -48,3 +48,7 @@ class ChainError(EigenError):
 
 class StoreError(EigenError):
     """Storage-engine error: bad key or value, closed or locked store, corrupt file, full disk."""
+
+
+class ServiceError(EigenError):
+    """HTTP service error (``offchain.httpservice``): bad bind address, a request refused with a status."""

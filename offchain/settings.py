@@ -14,6 +14,10 @@ variables; ``docs/settings.md`` lists the same table (a test keeps the two in st
 | ``EIGEN_AI_MODEL`` | unset | a GGUF file used instead of the installed SmolLM2 package |
 | ``EIGEN_AI_THREADS`` | OpenMP default | CPU threads of the inference kernels (results never depend on it) |
 | ``EIGEN_AI_OPERATOR_KEY`` | unset | hex private key that signs inference receipts (else the public dev key) |
+| ``EIGEN_AI_MAX_BATCH`` | ``16`` | sequences ``eigen ai serve`` decodes together (continuous batching) |
+| ``EIGEN_AI_MAX_QUEUE`` | ``64`` | requests waiting for a batch slot; beyond, HTTP 429 with ``Retry-After`` |
+| ``EIGEN_AI_REQUEST_TIMEOUT`` | ``600`` | seconds one generation may take; then it is dropped and answered 504 |
+| ``EIGEN_AI_RECEIPTS_KEPT`` | ``4096`` | receipts the server keeps for ``GET /v1/receipts/{key}`` |
 | ``EIGEN_DEMO_AI_MODEL`` | unset | ``tiny`` makes the demo use the tiny seeded model |
 | ``EIGEN_DEPLOYER`` | unset | keystore alias that deploys to a live network (``ape run deploy``) |
 | ``EIGEN_DEPLOY_CONFIG`` | ``config/deploy.yaml`` | another deployment configuration file |
@@ -60,6 +64,10 @@ DA_CACHE = Setting("EIGEN_DA_CACHE", None, "FK20 table cache (default .cache/da)
 AI_MODEL = Setting("EIGEN_AI_MODEL", None, "a GGUF file used instead of the installed SmolLM2 package")
 AI_THREADS = Setting("EIGEN_AI_THREADS", "", "CPU threads of the inference kernels (default: OpenMP's)")
 AI_OPERATOR_KEY = Setting("EIGEN_AI_OPERATOR_KEY", None, "hex private key that signs inference receipts")
+AI_MAX_BATCH = Setting("EIGEN_AI_MAX_BATCH", "16", "sequences the inference server decodes together")
+AI_MAX_QUEUE = Setting("EIGEN_AI_MAX_QUEUE", "64", "requests waiting for a batch slot before 429")
+AI_REQUEST_TIMEOUT = Setting("EIGEN_AI_REQUEST_TIMEOUT", "600", "seconds a generation may take (504 after)")
+AI_RECEIPTS_KEPT = Setting("EIGEN_AI_RECEIPTS_KEPT", "4096", "receipts the server keeps for /v1/receipts")
 DEMO_AI_MODEL = Setting("EIGEN_DEMO_AI_MODEL", "", "tiny makes the demo use the tiny seeded model")
 DEPLOYER = Setting("EIGEN_DEPLOYER", None, "keystore alias that deploys to a live network")
 DEPLOY_CONFIG = Setting("EIGEN_DEPLOY_CONFIG", None, "another deployment configuration file")
@@ -77,6 +85,10 @@ ALL: tuple[Setting, ...] = (
     AI_MODEL,
     AI_THREADS,
     AI_OPERATOR_KEY,
+    AI_MAX_BATCH,
+    AI_MAX_QUEUE,
+    AI_REQUEST_TIMEOUT,
+    AI_RECEIPTS_KEPT,
     DEMO_AI_MODEL,
     DEPLOYER,
     DEPLOY_CONFIG,
@@ -134,6 +146,37 @@ def ai_operator_key() -> str | None:
     """The operator key hex named by the environment, if any."""
     value = AI_OPERATOR_KEY.raw()
     return value.strip() if value and value.strip() else None
+
+
+def _int_setting(setting: Setting, lo: int) -> int:
+    value = (setting.raw() or "").strip()
+    try:
+        n = int(value)
+    except ValueError:
+        raise SettingError(f"{setting.name} must be an integer, got {value!r}") from None
+    if n < lo:
+        raise SettingError(f"{setting.name} must be >= {lo}, got {n}")
+    return n
+
+
+def ai_max_batch() -> int:
+    """Sequences the inference server runs in one batch."""
+    return _int_setting(AI_MAX_BATCH, 1)
+
+
+def ai_max_queue() -> int:
+    """Requests that may wait for a batch slot; beyond, the server answers 429."""
+    return _int_setting(AI_MAX_QUEUE, 0)
+
+
+def ai_request_timeout() -> float:
+    """Seconds one generation may take before the server gives up on it (504)."""
+    return float(_int_setting(AI_REQUEST_TIMEOUT, 1))
+
+
+def ai_receipts_kept() -> int:
+    """Receipts the inference server keeps for ``GET /v1/receipts/…``."""
+    return _int_setting(AI_RECEIPTS_KEPT, 1)
 
 
 def demo_ai_model() -> str:

@@ -107,12 +107,39 @@ def cmd_verify(args: argparse.Namespace) -> int:
         text = sys.stdin.read() if src == "-" else Path(src).read_text()
     except OSError as exc:
         raise InferenceReceiptError(f"cannot read receipt {src}: {exc}") from exc
-    lines = [ln for ln in text.splitlines() if ln.strip().startswith("{")]
-    receipt = Receipt.from_json(lines[-1] if lines else text)
+    receipt = Receipt.from_json(receipt_json(text))
     svc = _service(args)
     report = svc.verify(receipt, expected_operator=args.operator, expected_client=args.client)
     print(json.dumps(report.to_dict(), sort_keys=True))
     return 0 if report.ok else 1
+
+
+def receipt_json(text: str) -> str:
+    """The receipt in ``text``: a receipt object in any JSON formatting, a completion response or
+    chunk that carries one (``receipt``, or the first choice's), or the output of ``eigen ai run``
+    (the last line that is a JSON object)."""
+    abi.json_depth(text, "receipt", InferenceReceiptError)  # before any parse: no deep recursion
+    candidates = [text]
+    candidates += [ln for ln in reversed(text.splitlines()) if ln.strip().startswith("{")]
+    for cand in candidates:
+        try:
+            obj = json.loads(cand)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(obj, dict) and isinstance(obj.get("receipt"), dict):
+            obj = obj["receipt"]
+        elif isinstance(obj, dict) and "choices" in obj:
+            found = [
+                c["receipt"]
+                for c in obj["choices"]
+                if isinstance(c, dict) and isinstance(c.get("receipt"), dict)
+            ]
+            if not found:
+                raise InferenceReceiptError("the completion carries no receipt")
+            obj = found[0]
+        if isinstance(obj, dict):
+            return json.dumps(obj)
+    return text  # not JSON: Receipt.from_json reports why
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -153,13 +180,17 @@ def register(subparsers: Any) -> None:
     run.set_defaults(func=cmd_run)
 
     ver = sub.add_parser("verify", help="re-execute a receipt: exit 0 match, 1 mismatch")
-    ver.add_argument("receipt", help="receipt JSON file (or '-' for stdin; the last JSON line is used)")
+    ver.add_argument(
+        "receipt",
+        help="receipt JSON in any formatting, a completion response carrying one, or the output of "
+        "`eigen ai run` ('-' for stdin)",
+    )
     ver.add_argument("--operator", type=_address, default=None, help="require this operator address")
     ver.add_argument("--client", type=_address, default=None, help="require this client address")
     _add_model_args(ver)
     ver.set_defaults(func=cmd_verify)
 
-    srv = sub.add_parser("serve", help="OpenAI-compatible chat completions on loopback")
+    srv = sub.add_parser("serve", help="OpenAI-compatible server (chat, completions, receipts) on loopback")
     srv.add_argument("--host", default="127.0.0.1", help="address to listen on")
     srv.add_argument("--port", type=cliargs.port, default=8000, help="TCP port (0 = any free one)")
     srv.add_argument("--key-file", default=None, help="hex secp256k1 operator key")

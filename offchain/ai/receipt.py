@@ -29,16 +29,22 @@ from eth_utils import to_checksum_address
 from offchain import abi
 from offchain.ai.engine import ENGINE_VERSION
 from offchain.ai.errors import InferenceReceiptError
+from offchain.ai.options import RequestOptions
 from offchain.ai.sampler import SamplingParams
 
 RECEIPT_VERSION = 2
 DOMAIN = keccak(b"eigencloud/ai/receipt/v2")
 REQUEST_TAG = keccak(b"eigencloud/ai/request/v1")
+# Version 3: a request with options (stop strings, penalties, logit bias, a grammar) binds their hash
+# and the hash of the returned text; the fields of version 2 come first, unchanged.
+RECEIPT_VERSION_OPTIONS = 3
+DOMAIN_V3 = keccak(b"eigencloud/ai/receipt/v3")
 STEP_TAG = keccak(b"eigencloud/ai/step/v1")
 ENGINE_ID = keccak(ENGINE_VERSION.encode())
 FINISH_LENGTH = 0
 FINISH_STOP = 1
-FINISH_NAMES = {FINISH_LENGTH: "length", FINISH_STOP: "stop"}
+FINISH_STOP_SEQUENCE = 2  # version 3: a stop string occurred in the output
+FINISH_NAMES = {FINISH_LENGTH: "length", FINISH_STOP: "stop", FINISH_STOP_SEQUENCE: "stop"}
 
 RECEIPT_FIELDS: tuple[tuple[str, str], ...] = (
     ("domain", "bytes32"),
@@ -57,16 +63,30 @@ RECEIPT_FIELDS: tuple[tuple[str, str], ...] = (
     ("stepsRoot", "bytes32"),
     ("finishReason", "uint8"),
 )
+RECEIPT_FIELDS_V3: tuple[tuple[str, str], ...] = (
+    *RECEIPT_FIELDS,
+    ("optionsHash", "bytes32"),
+    ("textHash", "bytes32"),
+)
 
 
-def receipt_abi_type() -> str:
+def receipt_abi_type(version: int = RECEIPT_VERSION) -> str:
     """The ABI tuple type of a receipt, e.g. for a Vyper struct / ``abi_decode``."""
-    return "(" + ",".join(t for _, t in RECEIPT_FIELDS) + ")"
+    return "(" + ",".join(t for _, t in receipt_field_order(version)) + ")"
 
 
-def receipt_field_order() -> list[tuple[str, str]]:
+def receipt_field_order(version: int = RECEIPT_VERSION) -> list[tuple[str, str]]:
     """(name, ABI type) of each receipt field, in encoding order."""
+    if version == RECEIPT_VERSION_OPTIONS:
+        return list(RECEIPT_FIELDS_V3)
+    if version != RECEIPT_VERSION:
+        raise InferenceReceiptError(f"unknown receipt version {version!r}")
     return list(RECEIPT_FIELDS)
+
+
+def text_hash(text: str) -> bytes:
+    """keccak256 of the returned text's UTF-8 bytes (version 3 receipts)."""
+    return keccak(text.encode("utf-8", errors="surrogatepass"))
 
 
 def logits_hash(logits: np.ndarray) -> bytes:
@@ -121,7 +141,9 @@ def verify_merkle_proof(root: bytes, leaf: bytes, index: int, proof: Sequence[by
 def request_digest(
     model_hash: bytes, tokenizer_hash: bytes, engine_id: bytes, params: SamplingParams, prompt: Sequence[int]
 ) -> bytes:
-    """Digest of everything that determines the output (the sampler's randomness is keyed by it)."""
+    """Digest of everything that determines the output (the sampler's randomness is keyed by it).
+    Request options (version 3) are not part of it: they are bound by the receipt digest, and the same
+    draws with or without a stop string give the same tokens up to the stop."""
     return keccak(
         abi_encode(
             [
@@ -205,6 +227,7 @@ JSON_FIELDS: tuple[tuple[str, Callable[[Any, str], Any]], ...] = (
     ("signature", _hex),
 )
 _OPTIONAL_JSON_FIELDS = ("version", "engine", "digest")
+_V3_JSON_FIELDS = ("options", "optionsHash", "textHash")
 
 
 @dataclass(frozen=True)
@@ -224,8 +247,23 @@ class Receipt:
     # The zero address leaves the receipt unbound (valid off-chain; the dispute contract refuses it,
     # since otherwise whoever registered it first would collect the compensation).
     client: str = abi.ZERO_ADDRESS
+    # Version 3: the request's options and keccak256 of the returned text (None: version 2).
+    options: RequestOptions | None = None
+    text_hash: bytes | None = None
+
+    @property
+    def version(self) -> int:
+        return RECEIPT_VERSION if self.options is None else RECEIPT_VERSION_OPTIONS
 
     def __post_init__(self) -> None:
+        if (self.options is None) != (self.text_hash is None):
+            raise InferenceReceiptError("options and textHash come together (version 3) or not at all")
+        if self.options is not None:
+            _b32(self.text_hash, "textHash")
+            if self.domain == DOMAIN:
+                object.__setattr__(self, "domain", DOMAIN_V3)
+        elif self.finish_reason == FINISH_STOP_SEQUENCE:
+            raise InferenceReceiptError("finish reason 2 (stop sequence) needs a version 3 receipt")
         for name in ("model_hash", "tokenizer_hash", "engine_id", "domain"):
             _b32(getattr(self, name), name)
         if len(self.logits_hashes) != len(self.output_tokens):
@@ -235,7 +273,7 @@ class Receipt:
         for t in (*self.prompt_tokens, *self.output_tokens):
             abi.uint(t, 32, "token id", InferenceReceiptError)
         if self.finish_reason not in FINISH_NAMES:
-            raise InferenceReceiptError("finish reason must be 0 (length) or 1 (stop)")
+            raise InferenceReceiptError("finish reason must be 0 (length), 1 (stop) or 2 (stop sequence)")
         if self.signature and len(self.signature) != 65:
             raise InferenceReceiptError("signature must be 65 bytes (r, s, v)")
         for name in ("operator", "client"):
@@ -264,7 +302,11 @@ class Receipt:
     @property
     def request_digest(self) -> bytes:
         return request_digest(
-            self.model_hash, self.tokenizer_hash, self.engine_id, self.params, self.prompt_tokens
+            self.model_hash,
+            self.tokenizer_hash,
+            self.engine_id,
+            self.params,
+            self.prompt_tokens,
         )
 
     def abi_values(self) -> list[Any]:
@@ -285,10 +327,10 @@ class Receipt:
             list(self.output_tokens),
             self.steps_root,
             self.finish_reason,
-        ]
+        ] + ([] if self.options is None else [self.options.hash(), self.text_hash])
 
     def encode(self) -> bytes:
-        return abi_encode([t for _, t in RECEIPT_FIELDS], self.abi_values())
+        return abi_encode([t for _, t in receipt_field_order(self.version)], self.abi_values())
 
     def digest(self) -> bytes:
         return keccak(self.encode())
@@ -334,8 +376,8 @@ class Receipt:
 
     def to_dict(self) -> dict[str, Any]:
         p = self.params
-        return {
-            "version": RECEIPT_VERSION,
+        d = {
+            "version": self.version,
             "engine": ENGINE_VERSION,
             "domain": "0x" + self.domain.hex(),
             "modelHash": "0x" + self.model_hash.hex(),
@@ -356,6 +398,12 @@ class Receipt:
             "digest": "0x" + self.digest().hex(),
             "signature": "0x" + self.signature.hex(),
         }
+        if self.options is not None:
+            assert self.text_hash is not None
+            d["options"] = self.options.to_dict()
+            d["optionsHash"] = "0x" + self.options.hash().hex()
+            d["textHash"] = "0x" + self.text_hash.hex()
+        return d
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
@@ -364,9 +412,12 @@ class Receipt:
     def from_dict(cls, d: Any) -> Receipt:
         if not isinstance(d, dict):
             raise InferenceReceiptError("receipt must be a JSON object")
-        if d.get("version") != RECEIPT_VERSION:
+        version = d.get("version")
+        if version not in (RECEIPT_VERSION, RECEIPT_VERSION_OPTIONS):
             raise InferenceReceiptError(f"unknown receipt version {d.get('version')!r}")
         names = {name for name, _ in JSON_FIELDS}
+        if version == RECEIPT_VERSION_OPTIONS:
+            names |= set(_V3_JSON_FIELDS)
         missing = names - set(d)
         if missing:
             raise InferenceReceiptError(f"receipt fields missing: {sorted(missing)}")
@@ -384,6 +435,17 @@ class Receipt:
             )
         except Exception as exc:
             raise InferenceReceiptError(f"bad sampling parameters: {exc}") from exc
+        options, thash = None, None
+        if version == RECEIPT_VERSION_OPTIONS:
+            try:
+                options = RequestOptions.from_dict(d["options"])
+            except Exception as exc:
+                raise InferenceReceiptError(f"bad options: {exc}") from exc
+            if _b32(d["optionsHash"], "optionsHash") != options.hash():
+                raise InferenceReceiptError("optionsHash does not match the options")
+            thash = _b32(d["textHash"], "textHash")
+        if f["domain"] != (DOMAIN if options is None else DOMAIN_V3):
+            raise InferenceReceiptError("receipt domain tag is not this protocol's")
         r = cls(
             model_hash=f["modelHash"],
             tokenizer_hash=f["tokenizerHash"],
@@ -397,8 +459,10 @@ class Receipt:
             signature=f["signature"],
             domain=f["domain"],
             client=f["client"],
+            options=options,
+            text_hash=thash,
         )
-        if r.domain != DOMAIN:
+        if r.domain != (DOMAIN if options is None else DOMAIN_V3):
             raise InferenceReceiptError("receipt domain tag is not this protocol's")
         if f["stepsRoot"] != r.steps_root:
             raise InferenceReceiptError("stepsRoot does not match the logits hashes and output tokens")

@@ -9,7 +9,7 @@ draw is an integer inverse CDF.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 
 import numpy as np
 from eth_abi import encode as abi_encode
@@ -24,6 +24,10 @@ TOP_P_SCALE = 1_000_000  # top_p in micro-units
 WEIGHT_BITS = 24
 MAX_TEMPERATURE_MILLI = 100_000
 U32 = (1 << 32) - 1
+# exp_neg(d, 24) is 0 for every d >= ZERO_WEIGHT_D: there the shift n = (d * log2e_q32) >> 48 is at
+# least WEIGHT_BITS + 2, and a table value <= 2^30 shifted right by n + 30 - WEIGHT_BITS >= 32 bits
+# with rounding is 0. (Proved in the comment, checked in test_ai_sampler.)
+ZERO_WEIGHT_D = -(-((WEIGHT_BITS + 2) << (fx.LOG_FRAC_BITS + 32)) // fx.log2e_q32())
 U64 = (1 << 64) - 1
 
 
@@ -100,19 +104,42 @@ def draw_u64(seed: int, request_digest: bytes, step: int) -> int:
     return int.from_bytes(h[:8], "big")
 
 
-def sample(logits: np.ndarray, params: SamplingParams, request_digest: bytes, step: int) -> int:
-    """Choose the token for ``step`` from integer logits (2^-16 units, shape [vocab])."""
+def sample(
+    logits: np.ndarray,
+    params: SamplingParams,
+    request_digest: bytes,
+    step: int,
+    allowed: np.ndarray | None = None,
+) -> int:
+    """Choose the token for ``step`` from integer logits (2^-16 units, shape [vocab]).
+
+    ``allowed`` (boolean [vocab], constrained decoding): the draw is over the allowed tokens only, by
+    the same procedure applied to their logits in id order, and returns a vocabulary id."""
     lg = np.asarray(logits).reshape(-1)
     if lg.dtype != np.int64:
         raise SamplingError("logits must be int64")
     if lg.size == 0:
         raise SamplingError("empty logits")
+    if allowed is not None:
+        mask = np.asarray(allowed).reshape(-1)
+        if mask.dtype != np.bool_ or mask.size != lg.size:
+            raise SamplingError("the allowed mask must be boolean, one entry per logit")
+        ids = np.flatnonzero(mask)
+        if ids.size == 0:
+            raise SamplingError("no token is allowed")
+        return int(ids[sample(lg[ids], params, request_digest, step)])
     if params.greedy:
         return int(np.argmax(lg))  # first maximum = lowest id on ties
     d = (lg.max() - lg) * TEMP_SCALE // params.temperature_milli
-    w = fx.exp_neg(np, d, WEIGHT_BITS)  # <= 2^24, max token gets exactly 2^24
-    order = np.lexsort((np.arange(lg.size), -w))  # weight desc, id asc
-    ws = w[order]
+    # Order by (weight desc, id asc). Zero-weight tokens sort after every other token and change no
+    # cumulative sum, so they can never be drawn nor move the top-p cut: leaving them out gives the
+    # same token, far faster. Weights are computed only where they can be nonzero (d < ZERO_WEIGHT_D).
+    cand = np.flatnonzero(d < ZERO_WEIGHT_D)
+    wc = fx.exp_neg(np, d[cand], WEIGHT_BITS)  # <= 2^24, max token gets exactly 2^24
+    keep = wc > 0
+    pos, wp = cand[keep], wc[keep]
+    by = np.lexsort((pos, -wp))
+    order, ws = pos[by], wp[by]
     if params.top_k:
         ws = ws[: params.top_k]
     cum = np.cumsum(ws)  # exact int64
@@ -125,3 +152,51 @@ def sample(logits: np.ndarray, params: SamplingParams, request_digest: bytes, st
     target = (draw_u64(params.seed, request_digest, step) * kept) >> 64
     idx = int(np.searchsorted(cum[:n], target, side="right"))
     return int(order[idx])
+
+
+CHOICE_TAG = keccak(b"eigencloud/ai/choice/v1")
+LOGPROB_PREC = 40  # decimal digits: far beyond float64, so the float conversion is the only rounding
+
+
+def choice_seed(seed: int, index: int) -> int:
+    """The seed of choice ``index`` of a request with ``n`` > 1: choice 0 keeps the request's seed (so
+    n = 1 and the first of n choices are the same completion); choice i > 0 uses the first 8 bytes of
+    keccak256(abi.encode(CHOICE_TAG, uint64 seed, uint32 i))."""
+    if not 0 <= seed <= U64 or not 0 <= index <= U32:
+        raise SamplingError("seed must be in [0, 2^64) and the choice index in [0, 2^32)")
+    if index == 0:
+        return seed
+    h = keccak(abi_encode(["bytes32", "uint64", "uint32"], [CHOICE_TAG, seed, index]))
+    return int.from_bytes(h[:8], "big")
+
+
+def logprobs(logits: np.ndarray, token: int, top: int) -> tuple[float, list[tuple[int, float]]]:
+    """Natural-log probabilities under the model's distribution (temperature 1) from the exact integer
+    logits (2^-16 units): ``lp_i = (l_i - max)/2^16 - ln(sum_j w_j / 2^24)`` with ``w_j`` the integer
+    exp table of the sampler (``exp_neg``, max exactly 2^24) and ``ln`` evaluated in decimal to 40
+    digits, so the float returned is the same on every machine. Returns (logprob of ``token``, the
+    ``top`` most likely (id, logprob) ordered by (logit desc, id asc))."""
+    lg = np.asarray(logits).reshape(-1)
+    if lg.dtype != np.int64 or lg.size == 0:
+        raise SamplingError("logits must be a non-empty int64 vector")
+    if not 0 <= token < lg.size:
+        raise SamplingError("token id out of range")
+    m = int(lg.max())
+    total = int(fx.exp_neg(np, m - lg, WEIGHT_BITS).sum())
+    ctx = Context(prec=LOGPROB_PREC)
+    ln_z = ctx.subtract(ctx.ln(Decimal(total)), ctx.multiply(WEIGHT_BITS, ctx.ln(Decimal(2))))
+
+    def lp(i: int) -> float:
+        return float(ctx.subtract(ctx.divide(Decimal(int(lg[i]) - m), Decimal(1 << 16)), ln_z))
+
+    if top > 0:
+        k = min(top, lg.size)
+        cand = np.argpartition(-lg, k - 1)[:k] if k < lg.size else np.arange(lg.size)
+        # every id tied with the k-th logit, so the (logit desc, id asc) order is exact
+        kth = int(np.min(lg[cand]))
+        cand = np.flatnonzero(lg >= kth)
+        order = cand[np.lexsort((cand, -lg[cand]))][:k]
+        best = [(int(i), lp(int(i))) for i in order]
+    else:
+        best = []
+    return lp(token), best

@@ -15,7 +15,8 @@ from offchain.ai.engine import Engine
 from offchain.ai.errors import InferenceReceiptError, TokenizerError
 from offchain.ai.generate import Request, TokenCallback, Transcript, generate
 from offchain.ai.model_file import ModelFile, load_model_file
-from offchain.ai.receipt import ENGINE_ID, FINISH_NAMES, Receipt
+from offchain.ai.options import RequestOptions, stop_position
+from offchain.ai.receipt import ENGINE_ID, FINISH_NAMES, Receipt, text_hash
 from offchain.ai.sampler import SamplingParams
 from offchain.ai.tokenizer import Tokenizer
 from offchain.ai.verify import VerifyReport, verify_receipt
@@ -111,22 +112,35 @@ class InferenceService:
                 prefill_chunk=self.prefill_chunk,
                 on_token=on_token,
             )
-        out = []
-        for tr, client in zip(trs, clients, strict=True):
-            r = Receipt(
-                model_hash=self.model.sha256,
-                tokenizer_hash=self.tokenizer.hash,
-                engine_id=ENGINE_ID,
-                operator=ZERO_ADDRESS,
-                params=tr.request.params,
-                prompt_tokens=tr.request.prompt_tokens,
-                output_tokens=tuple(tr.output_tokens),
-                logits_hashes=tuple(tr.logits_hashes),
-                finish_reason=tr.finish_reason,
-                client=client,
-            ).signed(self.key)
-            out.append(Completion(self.text_of(tr.output_tokens), r, tr))
-        return out
+        return [self.sign(tr, client) for tr, client in zip(trs, clients, strict=True)]
+
+    def sign(
+        self, tr: Transcript, client: str = ZERO_ADDRESS, options: RequestOptions | None = None
+    ) -> Completion:
+        """The completion of a finished transcript with its receipt, bound to ``client``, signed.
+        With ``options`` the receipt is version 3: it binds them and the returned text (the output cut
+        before the earliest stop string), and the completion's text is that returned text."""
+        text = self.text_of(tr.output_tokens)
+        thash = None
+        if options is not None:
+            at = stop_position(text, options.stop)
+            text = text if at is None else text[:at]
+            thash = text_hash(text)
+        r = Receipt(
+            model_hash=self.model.sha256,
+            tokenizer_hash=self.tokenizer.hash,
+            engine_id=ENGINE_ID,
+            operator=ZERO_ADDRESS,
+            params=tr.request.params,
+            prompt_tokens=tr.request.prompt_tokens,
+            output_tokens=tuple(tr.output_tokens),
+            logits_hashes=tuple(tr.logits_hashes),
+            finish_reason=tr.finish_reason,
+            client=client,
+            options=options,
+            text_hash=thash,
+        ).signed(self.key)
+        return Completion(text, r, tr)
 
     def complete(
         self,
@@ -149,4 +163,5 @@ class InferenceService:
                 expected_operator=expected_operator,
                 expected_client=expected_client,
                 prefill_chunk=self.prefill_chunk,
+                tokenizer=self.tokenizer,
             )

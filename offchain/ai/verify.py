@@ -8,8 +8,20 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from offchain.ai.engine import Engine
-from offchain.ai.receipt import ENGINE_ID, FINISH_LENGTH, FINISH_NAMES, FINISH_STOP, Receipt, logits_hash
+from offchain.ai.errors import AIError
+from offchain.ai.options import Decoder
+from offchain.ai.receipt import (
+    ENGINE_ID,
+    FINISH_LENGTH,
+    FINISH_NAMES,
+    FINISH_STOP,
+    FINISH_STOP_SEQUENCE,
+    Receipt,
+    logits_hash,
+    text_hash,
+)
 from offchain.ai.sampler import sample
+from offchain.ai.tokenizer import Tokenizer
 
 
 @dataclass
@@ -39,15 +51,22 @@ def verify_receipt(
     expected_operator: str | None = None,
     expected_client: str | None = None,
     prefill_chunk: int | None = None,
+    tokenizer: Tokenizer | None = None,
 ) -> VerifyReport:
     """Check signature and bindings, then re-execute along the receipt's tokens (teacher forcing).
-    The report names the first check that fails, in the order below."""
+    The report names the first check that fails, in the order below. A version 3 receipt (request
+    options) needs the ``tokenizer``: stop strings, the grammar and the text hash are on the text."""
+    decoder = None
+    if receipt.options is not None:
+        if tokenizer is None or tokenizer.hash != tokenizer_hash:
+            return VerifyReport(False, "a version 3 receipt needs the verifier's tokenizer")
+        decoder = Decoder(receipt.options, tokenizer)
     return (
         _check_signature(receipt, expected_operator, expected_client)
         or _check_identity(receipt, engine, tokenizer_hash)
         or _check_lengths(receipt, engine)
-        or _replay(receipt, engine, eos_id, prefill_chunk)
-        or _check_finish(receipt, eos_id)
+        or _replay(receipt, engine, eos_id, prefill_chunk, decoder)
+        or _check_finish(receipt, eos_id, decoder)
         or VerifyReport(True, "match")
     )
 
@@ -101,16 +120,25 @@ def _check_lengths(receipt: Receipt, engine: Engine) -> VerifyReport | None:
     return None
 
 
-def _replay(receipt: Receipt, engine: Engine, eos_id: int, prefill_chunk: int | None) -> VerifyReport | None:
-    """Re-execute step by step: each step's logits hash and sampled token equal the receipt's, and
-    nothing follows the end-of-sequence token."""
+def _replay(
+    receipt: Receipt, engine: Engine, eos_id: int, prefill_chunk: int | None, decoder: Decoder | None
+) -> VerifyReport | None:
+    """Re-execute step by step: each step's logits hash and sampled token equal the receipt's (the
+    token sampled from the options' adjusted logits and grammar mask, if any), and nothing follows
+    the end-of-sequence token or a stop string."""
     p, digest = receipt.params, receipt.request_digest
     out = list(receipt.output_tokens)
     cache = engine.new_cache()
     lg = engine.prefill(cache, list(receipt.prompt_tokens), chunk=prefill_chunk)[-1]
     for step, claimed in enumerate(out):
         lh = logits_hash(lg)
-        tok = sample(lg, p, digest, step)
+        try:
+            if decoder is None:
+                tok = sample(lg, p, digest, step)
+            else:
+                tok = sample(decoder.logits(lg), p, digest, step, decoder.allowed())
+        except AIError as exc:
+            return VerifyReport(False, f"the request's options cannot be applied: {exc}", step=step)
         if lh != receipt.logits_hashes[step] or tok != claimed:
             return VerifyReport(
                 False,
@@ -121,15 +149,29 @@ def _replay(receipt: Receipt, engine: Engine, eos_id: int, prefill_chunk: int | 
             )
         if claimed == eos_id and step != len(out) - 1:
             return VerifyReport(False, "tokens continue after the end-of-sequence token", step=step)
+        if decoder is not None:
+            decoder.accept(claimed)
+            if decoder.stop_hit and step != len(out) - 1:
+                return VerifyReport(False, "tokens continue after a stop string", step=step)
         if step + 1 < len(out):
             lg = engine.forward([(cache, [claimed])])[0][-1]
     return None
 
 
-def _check_finish(receipt: Receipt, eos_id: int) -> VerifyReport | None:
-    """The finish reason is the one the tokens imply (stop at EOS, else length at maxTokens)."""
+def _check_finish(receipt: Receipt, eos_id: int, decoder: Decoder | None) -> VerifyReport | None:
+    """The finish reason is the one the tokens imply (stop at EOS, stop sequence when a stop string
+    occurred, else length at maxTokens); a version 3 receipt's text hash is the returned text's."""
     out = receipt.output_tokens
     want_finish = FINISH_STOP if out[-1] == eos_id else FINISH_LENGTH
+    if want_finish == FINISH_LENGTH and decoder is not None and decoder.stop_hit:
+        want_finish = FINISH_STOP_SEQUENCE
+    if decoder is not None and receipt.text_hash != text_hash(decoder.returned_text()):
+        return VerifyReport(
+            False,
+            "textHash is not the hash of the returned text",
+            expected={"textHash": "0x" + text_hash(decoder.returned_text()).hex()},
+            got={"textHash": "0x" + (receipt.text_hash or b"").hex()},
+        )
     if want_finish == FINISH_LENGTH and len(out) != receipt.params.max_tokens:
         return VerifyReport(
             False, "generation stopped before maxTokens without an end-of-sequence token", step=len(out)

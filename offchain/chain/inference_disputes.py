@@ -60,10 +60,18 @@ def receipt_output(receipt: Receipt) -> bytes:
     return output_commitment(receipt.output_tokens, receipt.steps_root, receipt.finish_reason)
 
 
+_V3_REFUSED = (
+    "a version 3 receipt (request options: stop, penalties, logit bias, grammar) is not accepted by "
+    "InferenceDisputes yet; its InferenceReceipt struct has no optionsHash/textHash"
+)
+
+
 def receipt_args(receipt: Receipt) -> tuple[tuple, Signature]:
     """(InferenceReceipt tuple, (v, r, s)) for InferenceDisputes.registerReceipt."""
     if len(receipt.signature) != 65:
         raise DisputeError("receipt is not signed")
+    if receipt.options is not None:
+        raise DisputeError(_V3_REFUSED)
     if int(receipt.client, 16) == 0:
         raise DisputeError("receipt is bound to no client (the zero address): the contract refuses it")
     if len(receipt.prompt_tokens) > MAX_PROMPT_TOKENS or len(receipt.output_tokens) > MAX_OUTPUT_TOKENS:
@@ -111,6 +119,8 @@ def reexecute(receipt: Receipt, engine: Engine, *, tokenizer_hash: bytes, eos_id
     commitment (INVALID_REQUEST for a request the engine cannot run). Refuses (DisputeError) a
     receipt that is not validly signed or is for another model, tokenizer or engine: such a receipt
     cannot be registered on-chain, and this operator could not judge it."""
+    if receipt.options is not None:
+        raise DisputeError(_V3_REFUSED)
     if not receipt.signature_valid():
         raise DisputeError("receipt signature does not recover to its operator")
     for name, want, got in (

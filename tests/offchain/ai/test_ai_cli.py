@@ -1,13 +1,9 @@
 import json
-import threading
-import urllib.error
-import urllib.request
 
 import pytest
 
-from offchain.abi import ZERO_ADDRESS
 from offchain.ai.receipt import Receipt
-from offchain.ai.server import ServerError, make_server
+from offchain.ai.sampler import SamplingParams
 from offchain.cli import main
 from tests.offchain.ai.support import tiny_service
 from tests.support import gpu_available
@@ -100,66 +96,6 @@ def test_client_flag_binds_and_verify_checks_it(tmp_path, capsys):
         _run_tiny("--prompt", "x", "--client", "0x12")
 
 
-def _post(port, body):
-    req = urllib.request.Request(
-        f"http://127.0.0.1:{port}/v1/chat/completions",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    return urllib.request.urlopen(req, timeout=30)
-
-
-def test_server_chat_completions_and_stream():
-    svc = tiny_service()
-    srv = make_server(svc, "127.0.0.1", 0)
-    th = threading.Thread(target=srv.serve_forever, daemon=True)
-    th.start()
-    port = srv.server_address[1]
-    try:
-        body = {
-            "messages": [{"role": "user", "content": "hi"}],
-            "seed": 5,
-            "temperature": 0.9,
-            "max_tokens": 6,
-        }
-        res = json.loads(_post(port, body).read())
-        receipt = Receipt.from_dict(res["receipt"])
-        assert svc.verify(receipt).ok
-        assert receipt.client == ZERO_ADDRESS  # no client given: an unbound receipt
-        client = "0x" + "5e" * 20
-        bound = Receipt.from_dict(json.loads(_post(port, {**body, "client": client}).read())["receipt"])
-        assert bound.client.lower() == client and bound.output_tokens == receipt.output_tokens
-        assert svc.verify(bound, expected_client=client).ok
-        assert res["choices"][0]["message"]["content"] == svc.text_of(receipt.output_tokens)
-        events = _post(port, {**body, "stream": True}).read().decode().split("\n\n")
-        chunks = [json.loads(e[6:]) for e in events if e.startswith("data: {")]
-        assert events[-2] == "data: [DONE]"
-        text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
-        assert text == res["choices"][0]["message"]["content"]
-        assert chunks[-1]["receipt"] == res["receipt"]
-        models = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=10).read())
-        assert models["data"][0]["id"]
-        for bad in (
-            {"messages": []},
-            {"messages": [{"role": "user"}]},
-            {"messages": [{"role": "user", "content": "x"}], "temperature": "hot"},
-            {"messages": [{"role": "user", "content": "x"}], "max_tokens": 10**6},
-            {"messages": [{"role": "user", "content": "x"}], "client": "0x12"},
-            {"messages": [{"role": "user", "content": "x"}], "client": "0x" + "zz" * 20},
-        ):
-            with pytest.raises(urllib.error.HTTPError) as ei:
-                _post(port, bad)
-            assert ei.value.code == 400
-    finally:
-        srv.shutdown()
-        srv.server_close()
-
-
-def test_server_refuses_non_loopback():
-    with pytest.raises(ServerError):
-        make_server(tiny_service(), "0.0.0.0", 0)
-
-
 @pytest.mark.parametrize(
     "extra, message",
     [
@@ -193,3 +129,24 @@ def test_verify_refuses_a_bad_operator_address(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["ai", "verify", str(tmp_path / "r.json"), "--tiny", "0", "--operator", "0x12"])
     assert exc.value.code == 2 and "--operator" in capsys.readouterr().err
+
+
+def test_verify_reads_any_json_formatting(tmp_path, capsys):
+    """A receipt pretty-printed, inside a completion response (top level or a choice), or fetched
+    from the server's receipt URL all verify; a completion without a receipt is a clear error."""
+    svc = tiny_service()
+    comp = svc.complete(svc.prompt_tokens(None, "hi"), SamplingParams.from_user(seed=1, max_tokens=4))
+    d = comp.receipt.to_dict()
+    forms = {
+        "pretty.json": json.dumps(d, indent=4),
+        "response.json": json.dumps({"id": "x", "receipt": d}, indent=2),
+        "choices.json": json.dumps({"id": "x", "choices": [{"index": 0, "receipt": d}]}),
+        "run.txt": "some text\n" + comp.receipt.to_json() + "\n",
+    }
+    for name, text in forms.items():
+        (tmp_path / name).write_text(text)
+        assert main(["ai", "verify", str(tmp_path / name), "--tiny", "0"]) == 0, name
+        assert json.loads(capsys.readouterr().out)["ok"] is True
+    (tmp_path / "none.json").write_text(json.dumps({"choices": [{"index": 0}]}))
+    assert main(["ai", "verify", str(tmp_path / "none.json"), "--tiny", "0"]) == 2
+    assert "no receipt" in capsys.readouterr().err

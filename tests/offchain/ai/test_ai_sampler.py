@@ -1,8 +1,17 @@
 import numpy as np
 import pytest
 
+from offchain.ai import fixedpoint as fx
 from offchain.ai.errors import SamplingError
-from offchain.ai.sampler import SamplingParams, draw_u64, sample
+from offchain.ai.sampler import (
+    TEMP_SCALE,
+    TOP_P_SCALE,
+    WEIGHT_BITS,
+    ZERO_WEIGHT_D,
+    SamplingParams,
+    draw_u64,
+    sample,
+)
 
 DIGEST = b"\x11" * 32
 
@@ -89,3 +98,39 @@ def test_bad_logits():
         sample(np.array([], dtype=np.int64), SamplingParams(), DIGEST, 0)
     with pytest.raises(SamplingError):
         SamplingParams(temperature_milli=1.5)  # type: ignore[arg-type]
+
+
+def _sample_full_sort(lg, params, digest, step):
+    """The sampler as specified: every token sorted by (weight desc, id asc) over the whole vocabulary."""
+    d = (lg.max() - lg) * TEMP_SCALE // params.temperature_milli
+    w = fx.exp_neg(np, d, WEIGHT_BITS)
+    order = np.lexsort((np.arange(lg.size), -w))
+    ws = w[order][: params.top_k or None]
+    cum = np.cumsum(ws)
+    n = cum.size
+    if params.top_p_micro < TOP_P_SCALE:
+        need = -(-params.top_p_micro * int(cum[-1]) // TOP_P_SCALE)
+        n = int(np.searchsorted(cum, need, side="left")) + 1
+    target = (draw_u64(params.seed, digest, step) * int(cum[n - 1])) >> 64
+    return int(order[int(np.searchsorted(cum[:n], target, side="right"))])
+
+
+def test_skipping_zero_weights_draws_the_specified_token():
+    """The sampler sorts only tokens whose weight can be nonzero; the token equals the full sort's."""
+    d = np.arange(ZERO_WEIGHT_D - 70_000, fx.EXP_D_MAX + 10, dtype=np.int64)
+    w = fx.exp_neg(np, d, 24)
+    assert w[d >= ZERO_WEIGHT_D].max() == 0 and w[d == ZERO_WEIGHT_D - 70_000][0] > 0
+    rng = np.random.default_rng(1)
+    for i in range(600):
+        size = int(rng.integers(2, 300))
+        lg = (rng.standard_normal(size) * float(rng.choice([1, 4, 16, 64])) * 65536).astype(np.int64)
+        if i % 3 == 0:
+            lg = (lg // 65536) * 65536  # ties
+        p = SamplingParams(
+            seed=int(rng.integers(0, 2**63)),
+            temperature_milli=int(rng.integers(1, 3000)),
+            top_k=int(rng.choice([0, 1, 3, 50, 1000])),
+            top_p_micro=int(rng.choice([1, 500_000, 900_000, 1_000_000])),
+            max_tokens=1,
+        )
+        assert sample(lg, p, b"\x01" * 32, i) == _sample_full_sort(lg, p, b"\x01" * 32, i)

@@ -12,6 +12,8 @@ from eth_hash.auto import keccak
 from eth_keys import keys
 
 from offchain.abi import ZERO_ADDRESS
+from offchain.ai.options import RequestOptions
+from offchain.ai.receipt import text_hash
 from offchain.ai.sampler import SamplingParams
 from offchain.chain.compute_avs import key_address
 from offchain.chain.inference_disputes import (
@@ -100,6 +102,17 @@ def test_refuses_what_it_cannot_judge():
         with pytest.raises(DisputeError):
             reexecute_with(svc(), bad)
     assert issubclass(DisputeError, ChainError) and issubclass(DisputeError, EigenError)
+
+
+def test_refuses_version_3_receipts_the_contract_cannot_take():
+    """A receipt with request options (stop strings etc.) binds fields the contract's struct lacks."""
+    rec = answer()
+    v3 = replace(rec, options=RequestOptions(stop=("x",)), text_hash=text_hash("t"), signature=b"")
+    v3 = v3.signed(KEY.to_bytes())
+    assert v3.version == 3
+    for call in (receipt_args, lambda r: reexecute_with(svc(), r)):
+        with pytest.raises(DisputeError, match="version 3"):
+            call(v3)
 
 
 def test_encodings():
