@@ -56,6 +56,7 @@ MAP_WINDOW = 16 << 20
 INDEX_SYNC_BYTES = 64 << 20
 PREFETCH_BYTES = 64 << 10
 PARALLEL_BYTES = 1 << 20
+PREAD_BYTES = 16 << 10
 FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 CONFIG = "table.json"
 
@@ -102,6 +103,19 @@ def check_value(value: Any) -> bytes | memoryview:
             f"value of {len(view)} bytes; values are at most {fmt.MAX_VALUE} bytes (64 MiB)"
         )
     return view
+
+
+def _byte_view(buffer: Any) -> memoryview:
+    """``buffer`` as a writable, contiguous memoryview of bytes; :class:`StoreInputError` otherwise."""
+    try:
+        out = memoryview(buffer)
+        if out.format != "B" or out.ndim != 1 or not out.c_contiguous:
+            out = out.cast("B")  # a TypeError unless contiguous
+    except TypeError as exc:
+        raise E.StoreInputError(f"buffer must be a contiguous byte buffer ({exc})") from None
+    if out.readonly:
+        raise E.StoreInputError("buffer is read-only")
+    return out
 
 
 class Table(Recovery):
@@ -473,33 +487,111 @@ class Table(Recovery):
             return None
         shard = loc & 0xFF
         end = value_at + value_len
-        huge = self.huge_maps
-        try:
-            view = seg.views[shard]
-            if view is None or len(view) < end:
-                view = seg.view(shard, end, huge)
-        except FileNotFoundError:  # the segment was collected meanwhile
-            return None
-        if len(view) < end:
-            raise E.CorruptValueError(
-                str(seg.values_paths[shard]), len(view), "file shorter than the indexed value"
-            )
-        if self.verify_reads if verify is None else verify:
+        view = seg.views[shard]
+        if view is None or len(view) < end:
+            view = self._remap(seg, shard, end)
+            if view is None:  # the segment was collected meanwhile
+                return None
+        if verify or (verify is None and self.verify_reads):
             self._check_record(seg, shard, value_at, value_len, key)
-        if value_len >= PREFETCH_BYTES and not huge:  # one read request for many pages, not a fault each
-            seg.prefetch(shard, value_at, value_len)  # (a huge page's one fault reads its 2 MiB at once)
-        if self.map_window is not None:
+        if value_len >= PREFETCH_BYTES or self.huge_maps:
+            self._map_large(seg, shard, value_at, end)
+        elif self.map_window is not None:  # a small value (the hot path: inlined)
             self._touched.add(seg)
-            if huge:  # a fault maps the whole huge page around it
-                self._mapped += ((end - 1) // HUGE_PAGE - value_at // HUGE_PAGE + 1) * HUGE_PAGE
-            else:
-                self._mapped += value_len
+            self._mapped += value_len
             if self._mapped > self.map_window:
                 self._trim()
         value = view[value_at:end]
         if self._cache_bytes and value_len <= self._cache_bytes // 8:
             self._cache_put(key, bytes(value))
         return value
+
+    def read_into(self, key: bytes, buffer: Any, verify: bool | None = None) -> int | None:
+        """Copy the value of ``key`` into the start of ``buffer`` (a writable, contiguous buffer at least as
+        long); its length, or ``None`` if absent. The serving path: one copy, and none of a large value's
+        pages mapped into the process (resident memory does not grow, no trim is needed).
+
+        A value of ``PREAD_BYTES`` or more is read with one ``preadv`` of its record: the head's lengths
+        and key are compared with the index on every such read. A smaller one is copied from the map, as
+        :meth:`get` hands it out (one fault maps the pages around it: cheaper than a system call each).
+        ``verify`` (default: the table's ``verify_reads``) checks the record's head and value checksums
+        too. :class:`CorruptValueError` names the file when a check fails or the file ends before the
+        value; :class:`StoreInputError` for a buffer that is too short, read-only or not a byte buffer.
+        """
+        if self._closed or self._failed is not None:
+            self._check_open()
+        if type(key) is not bytes:
+            key = check_key(key)
+        loc = self._keymap.get(key)
+        if loc is None:
+            return None
+        value_len = loc & LEN_MASK  # unpack(), inlined: this is the hot path
+        out = buffer if type(buffer) is bytearray else _byte_view(buffer)
+        if len(out) < value_len:
+            raise E.StoreInputError(f"buffer of {len(out)} bytes for a value of {value_len} bytes")
+        if value_len < PREAD_BYTES:
+            view = self.get(key, verify)
+            if view is None:
+                return None
+            out[:value_len] = view
+            return value_len
+        loc >>= LEN_BITS
+        value_at = loc & OFFSET_MASK
+        loc >>= OFFSET_BITS
+        seg = self._segments.get(loc >> SHARD_BITS)
+        if seg is None:
+            return None
+        shard = loc & 0xFF
+        head = bytearray(fmt.RECORD_HEAD_SIZE + len(key))
+        at = value_at - len(head)
+        try:
+            reader = seg.readers[shard] or seg.reader(shard)
+            got = os.preadv(reader.fd, [head, memoryview(out)[:value_len]], at)
+        except FileNotFoundError:  # the segment was collected meanwhile
+            return None
+        if got < len(head) + value_len:
+            raise E.CorruptValueError(
+                str(seg.values_paths[shard]), at + got, "file shorter than the indexed value"
+            )
+        if head[fmt.RECORD_HEAD_SIZE :] != key or int.from_bytes(head[4:8], "big") != value_len:
+            raise E.CorruptValueError(str(seg.values_paths[shard]), at, "record does not match the index")
+        if self.verify_reads if verify is None else verify:
+            try:
+                fmt.parse_record_head(head, 0, len(head) + value_len)  # the head checksum
+            except fmt.RecordFormatError as exc:
+                raise E.CorruptValueError(str(seg.values_paths[shard]), at, exc.reason) from None
+            if zlib.crc32(memoryview(out)[:value_len]) != fmt.value_crc(head, 0):
+                raise E.CorruptValueError(str(seg.values_paths[shard]), at, "value checksum mismatch")
+        return value_len
+
+    def _remap(self, seg: Segment, shard: int, end: int) -> memoryview | None:
+        """The view of values file ``shard`` of ``seg``, mapped again to reach ``end`` (the file grew);
+        ``None`` when the segment was deleted meanwhile."""
+        try:
+            view = seg.view(shard, end, self.huge_maps)
+        except FileNotFoundError:
+            return None
+        if len(view) < end:
+            raise E.CorruptValueError(
+                str(seg.values_paths[shard]), len(view), "file shorter than the indexed value"
+            )
+        return view
+
+    def _map_large(self, seg: Segment, shard: int, value_at: int, end: int) -> None:
+        """Before a large value (or any with ``huge_maps``) is handed out as a view: one read request for its
+        pages rather than a fault each (with ``huge_maps`` none: a huge page's one fault reads its 2 MiB at
+        once), and the pages it maps counted against ``map_window``."""
+        huge = self.huge_maps
+        if not huge:
+            seg.prefetch(shard, value_at, end - value_at)
+        if self.map_window is not None:
+            self._touched.add(seg)
+            if huge:  # a fault maps the whole huge page around it
+                self._mapped += ((end - 1) // HUGE_PAGE - value_at // HUGE_PAGE + 1) * HUGE_PAGE
+            else:
+                self._mapped += end - value_at
+            if self._mapped > self.map_window:
+                self._trim()
 
     def _check_record(self, seg: Segment, shard: int, value_at: int, value_len: int, key: bytes) -> None:
         """:class:`CorruptValueError` unless the record before ``value_at`` is ``key``'s, whole and intact."""

@@ -19,7 +19,7 @@ from offchain.store import (
 )
 from offchain.store import segment as seg_io
 from offchain.store.segment import Segment
-from offchain.store.table import PREFETCH_BYTES, Table
+from offchain.store.table import PREAD_BYTES, PREFETCH_BYTES, Table
 from tests.offchain.store.support import Clock, child, key_of, value_of
 
 
@@ -383,3 +383,74 @@ def test_store_files_are_private_to_the_package(tmp_path):
     with Store(tmp_path) as store:
         store.table("t").put(b"k", b"v")
     assert sorted(os.listdir(tmp_path)) == ["LOCK", "store.json", "t"]
+
+
+def test_read_into_copies_each_value_into_the_buffer(tmp_path):
+    import numpy as np
+
+    sizes = [0, 1, 4096, PREAD_BYTES - 1, PREAD_BYTES, 1 << 20]
+    with Store(tmp_path) as store:
+        table = store.table("t")
+        table.put_batch([(key_of(i), value_of(i, size)) for i, size in enumerate(sizes)])
+        for reopen in (False, True):
+            if reopen:
+                table.flush()
+                store.close()
+                store = Store(tmp_path)
+                table = store.table("t")
+            for i, size in enumerate(sizes):
+                buffer = bytearray(b"\xaa" * (size + 5))
+                assert table.read_into(key_of(i), buffer) == size
+                assert buffer[:size] == value_of(i, size) and buffer[size:] == b"\xaa" * 5
+                words = np.zeros(size // 4 + 1, dtype=np.uint32)  # any contiguous buffer
+                assert table.read_into(key_of(i), words, verify=True) == size
+                assert words.tobytes()[:size] == value_of(i, size)
+                window = memoryview(bytearray(size + 20))[10:]  # a view into a larger buffer
+                assert table.read_into(key_of(i), window) == size and window[:size] == value_of(i, size)
+            assert table.read_into(b"absent", bytearray(10)) is None
+        table.close()
+        with pytest.raises(StoreClosedError):
+            table.read_into(key_of(0), bytearray(10))
+
+
+@pytest.mark.parametrize("size", [100, PREAD_BYTES])
+def test_read_into_refuses_bad_buffers_and_writes_nothing(tmp_path, size):
+    import numpy as np
+
+    with Store(tmp_path) as store:
+        table = store.table("t")
+        table.put(key_of(1), value_of(1, size))
+        short = bytearray(size - 1)
+        with pytest.raises(StoreInputError, match=f"value of {size} bytes"):
+            table.read_into(key_of(1), short)
+        assert short == bytearray(size - 1)
+        with pytest.raises(StoreInputError, match="read-only"):
+            table.read_into(key_of(1), bytes(size))
+        for bad in ("text", 12, np.zeros((size, 2), dtype=np.uint8)[:, 0]):
+            with pytest.raises(StoreInputError, match="buffer"):
+                table.read_into(key_of(1), bad)
+        with pytest.raises(StoreInputError, match="key"):
+            table.read_into("key", bytearray(size))
+
+
+def test_read_into_maps_no_large_value_and_its_file_outlives_expiry_while_read(tmp_path):
+    clock = Clock()
+    with Store(tmp_path, segment_bytes=1 << 20, clock=clock) as store:
+        table = store.table("t", ttl_s=10)
+        table.put_batch([(key_of(i), value_of(i, 300_000)) for i in range(4)])  # segment 0 is sealed
+        table.put(key_of(9), value_of(9, 100))
+        seg = table._segments[0]
+        buffer = bytearray(300_000)
+        assert table.read_into(key_of(0), buffer) == 300_000 and buffer == value_of(0, 300_000)
+        assert seg.maps == [None] and table._mapped == 0  # copied by the kernel: nothing mapped
+        reader = seg.readers[0]
+        assert reader is not None
+        held, fd = reader, reader.fd
+        del reader
+        clock.now += 60
+        assert table.gc()["segments"] >= 1 and table.read_into(key_of(0), buffer) is None
+        os.fstat(fd)  # still open: a reader in the middle of a pread holds it
+        assert os.pread(fd, 4, 0) == b"ESTV"
+        del held  # the last reference: closed
+        with pytest.raises(OSError):
+            os.fstat(fd)
