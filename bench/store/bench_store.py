@@ -46,7 +46,7 @@ SIZES = {"4KiB": 4 << 10, "64KiB": 64 << 10, "1MiB": 1 << 20}
 VOLUME_MIB = {"4KiB": 32, "64KiB": 64, "1MiB": 128}
 BATCH_BYTES = 4 << 20
 PEERS = {"lmdb": "lmdb", "rocksdb": "rocksdict", "leveldb": "plyvel"}
-OURS = ["eigen", "eigen-view", "eigen-huge", "eigen-untrimmed"]
+OURS = ["eigen", "eigen-view", "eigen-huge", "eigen-untrimmed", "baseline"]
 ENGINES = ["raw", *OURS, *PEERS]
 DEFAULT_ENGINES = ["raw", "eigen", "eigen-view", *PEERS]
 
@@ -88,6 +88,10 @@ class EigenView(Eigen):
 
     def read(self, key: bytes, sink: bytearray) -> int:
         return _copy(self.table.get(key), sink)
+
+
+class Baseline(EigenView):
+    """``eigen-view`` run on the checkout given by ``--baseline`` (a before/after comparison in one run)."""
 
 
 class EigenUntrimmed(EigenView):
@@ -219,6 +223,7 @@ class Raw:
 CLASSES = {
     "eigen": Eigen,
     "eigen-view": EigenView,
+    "baseline": Baseline,
     "eigen-huge": EigenHuge,
     "eigen-untrimmed": EigenUntrimmed,
     "lmdb": Lmdb,
@@ -273,13 +278,49 @@ def _rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-PASSES = 3  # warm and reopened passes per run (each its own MB/s and p99; the medians are kept)
+def _read_phase(
+    out: dict[str, Any],
+    phase: str,
+    db: Any,
+    engine: str,
+    directory: Path,
+    keys: list[bytes],
+    size: int,
+    passes: int,
+    total: int,
+) -> Any:
+    """Read ``keys`` in ``passes`` passes (each reopening the engine first for ``reopened``); record the median
+    pass's MB/s (wall clock and the thread's CPU time) and p99 latency in ``out``; the engine, open."""
+    rates, cpu_rates, p99s = [], [], []
+    for _ in range(passes):
+        if phase == "reopened":  # the page cache warm, the process not: a restart or a new reader
+            db.close()
+            db = CLASSES[engine](directory, total)
+        lat = []
+        read = db.read
+        c0 = time.thread_time()
+        t0 = time.perf_counter()
+        for k in keys:
+            s = time.perf_counter_ns()
+            if read(k, SINK) != size:
+                raise AssertionError(f"{engine}: a value of the wrong size")
+            lat.append(time.perf_counter_ns() - s)
+        rates.append(len(keys) * size / (time.perf_counter() - t0) / 1e6)
+        cpu_rates.append(len(keys) * size / max(time.thread_time() - c0, 1e-9) / 1e6)
+        p99s.append(statistics.quantiles(lat, n=100)[98] / 1000)
+    out[f"read_{phase}_MBps"] = statistics.median(rates)
+    out[f"read_{phase}_cpu_MBps"] = statistics.median(cpu_rates)
+    out[f"read_{phase}_p99_us"] = statistics.median(p99s)
+    return db
+
+
+PASSES = 3  # fresh, warm and reopened passes per run (each its own MB/s and p99; the medians are kept)
 
 
 def run_one(
     engine: str, size_name: str, directory: Path, scale: float, reads: int, passes: int = PASSES
 ) -> dict[str, Any]:
-    """Write, read (cold, warm, reopened) and expire one engine's data set; the figures."""
+    """Write, read (fresh, cold, warm, reopened) and expire one engine's data set; the figures."""
     size = SIZES[size_name]
     count = max(1, int(VOLUME_MIB[size_name] * scale * (1 << 20)) // size)
     block = random.Random(size).randbytes(size + 4096)
@@ -303,33 +344,23 @@ def run_one(
     if engine == "raw":
         db.close()
         return out
+    rng = random.Random(7)
+    keys = [_key(size, rng.randrange(count)) for _ in range(reads)]
+    db = _read_phase(
+        out, "fresh", db, engine, directory, keys, size, passes, count * size
+    )  # just written: served at once
     db.close()
     out["disk_bytes"] = _du(directory)
     out["space_amplification"] = out["disk_bytes"] / (count * (size + 32))
-    rng = random.Random(7)
-    keys = [_key(size, rng.randrange(count)) for _ in range(reads)]
     _evict(directory)  # a restart: closed, out of the page cache, opened again
     t0 = time.perf_counter()
     db = CLASSES[engine](directory, count * size)
     out["open_s"] = time.perf_counter() - t0
-    for phase in ("cold", "warm", "reopened"):
-        rates, p99s = [], []
-        for _ in range(1 if phase == "cold" else passes):  # a cold pass needs an evicted page cache
-            if phase == "reopened":  # the page cache warm, the process not: a restart or a new reader
-                db.close()
-                db = CLASSES[engine](directory, count * size)
-            lat = []
-            read = db.read
-            t0 = time.perf_counter()
-            for k in keys:
-                s = time.perf_counter_ns()
-                if read(k, SINK) != size:
-                    raise AssertionError(f"{engine}: a value of the wrong size")
-                lat.append(time.perf_counter_ns() - s)
-            rates.append(reads * size / (time.perf_counter() - t0) / 1e6)
-            p99s.append(statistics.quantiles(lat, n=100)[98] / 1000)
-        out[f"read_{phase}_MBps"] = statistics.median(rates)
-        out[f"read_{phase}_p99_us"] = statistics.median(p99s)
+    db = _read_phase(
+        out, "cold", db, engine, directory, keys, size, 1, count * size
+    )  # a cold pass needs an evicted cache
+    db = _read_phase(out, "warm", db, engine, directory, keys, size, passes, count * size)
+    db = _read_phase(out, "reopened", db, engine, directory, keys, size, passes, count * size)
     t0 = time.perf_counter()
     db.expire_all()
     out["expire_s"] = time.perf_counter() - t0
@@ -359,13 +390,20 @@ def ensure_peers(engines: list[str]) -> None:
             subprocess.run([sys.executable, "-m", "pip", "install", "-q", module], check=True)
 
 
-def child_run(engine: str, size_name: str, base: Path, scale: float, reads: int) -> dict[str, Any]:
-    """Run one engine on one value size in a fresh process, in a fresh directory under ``base``."""
+def child_run(
+    engine: str, size_name: str, base: Path, scale: float, reads: int, baseline: Path | None = None
+) -> dict[str, Any]:
+    """Run one engine on one value size in a fresh process, in a fresh directory under ``base``
+    (``baseline``: the checkout whose ``offchain`` the ``baseline`` engine imports)."""
     directory = Path(tempfile.mkdtemp(prefix=f"{engine}-{size_name}-", dir=base))
     try:
         cmd = [sys.executable, __file__, "--child", engine, size_name, str(directory), str(scale), str(reads)]
         done = subprocess.run(
-            cmd, capture_output=True, text=True, check=False, env={**os.environ, "PYTHONPATH": str(ROOT)}
+            cmd,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "PYTHONPATH": str(baseline if engine == "baseline" else ROOT)},
         )
         if done.returncode != 0:
             raise RuntimeError(f"{engine} {size_name} failed:\n{done.stderr}")
@@ -398,11 +436,16 @@ def machine(base: Path) -> dict[str, Any]:
 
 METRICS = [
     ("write_MBps", "write MB/s", max),
+    ("read_fresh_MBps", "fresh read MB/s", max),
+    ("read_fresh_p99_us", "fresh p99 us", min),
+    ("read_fresh_cpu_MBps", "fresh MB/CPU-s", max),
     ("read_cold_MBps", "cold read MB/s", max),
     ("read_warm_MBps", "warm read MB/s", max),
     ("read_cold_p99_us", "cold p99 us", min),
     ("read_warm_p99_us", "warm p99 us", min),
     ("read_reopened_MBps", "reopened read MB/s", max),
+    ("read_warm_cpu_MBps", "warm MB/CPU-s", max),
+    ("read_reopened_cpu_MBps", "reopened MB/CPU-s", max),
     ("read_reopened_p99_us", "reopened p99 us", min),
     ("peak_rss_MiB", "peak RSS MiB", min),
     ("space_amplification", "space ampl.", min),
@@ -470,12 +513,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engines", nargs="+", default=DEFAULT_ENGINES, choices=ENGINES)
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="a checkout to run as the engine `baseline` (before/after)",
+    )
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         engine, size_name, directory, scale, reads = args.child
+        if engine == "baseline":  # import offchain from the baseline checkout, not this one
+            sys.path.insert(0, os.environ["PYTHONPATH"])
         print(json.dumps(run_one(engine, size_name, Path(directory), float(scale), int(reads))))
         return 0
+    if "baseline" in args.engines and args.baseline is None:
+        parser.error("the engine `baseline` needs --baseline CHECKOUT")
+    if args.baseline is not None and "baseline" not in args.engines:
+        args.engines.append("baseline")
     ensure_peers(args.engines)
     base = Path(tempfile.mkdtemp(prefix="bench-store-", dir=args.dir))
     runs = []
@@ -486,7 +541,7 @@ def main(argv: list[str] | None = None) -> int:
                 for engine in args.engines[shift:] + args.engines[:shift]:
                     os.sync()  # start every run on a settled disk: no writeback of the previous run
                     time.sleep(0.5)
-                    row = child_run(engine, size_name, base, args.scale, args.reads)
+                    row = child_run(engine, size_name, base, args.scale, args.reads, args.baseline)
                     row["rep"] = rep
                     runs.append(row)
                     print(f"{engine:8} {size_name:6} write {row['write_MBps']:8.1f} MB/s", file=sys.stderr)

@@ -512,8 +512,9 @@ class Table(Recovery):
         pages mapped into the process (resident memory does not grow, no trim is needed).
 
         A value of ``PREAD_BYTES`` or more is read with one ``preadv`` of its record: the head's lengths
-        and key are compared with the index on every such read. A smaller one is copied from the map, as
-        :meth:`get` hands it out (one fault maps the pages around it: cheaper than a system call each).
+        and key are compared with the index on every such read. A smaller one (any, with ``huge_maps``) is
+        copied from the map, as :meth:`get` hands it out (one fault maps the pages around it: cheaper than
+        a system call each; with ``huge_maps``, a 2 MiB page).
         ``verify`` (default: the table's ``verify_reads``) checks the record's head and value checksums
         too. :class:`CorruptValueError` names the file when a check fails or the file ends before the
         value; :class:`StoreInputError` for a buffer that is too short, read-only or not a byte buffer.
@@ -529,7 +530,7 @@ class Table(Recovery):
         out = buffer if type(buffer) is bytearray else _byte_view(buffer)
         if len(out) < value_len:
             raise E.StoreInputError(f"buffer of {len(out)} bytes for a value of {value_len} bytes")
-        if value_len < PREAD_BYTES:
+        if value_len < PREAD_BYTES or self.huge_maps:
             view = self.get(key, verify)
             if view is None:
                 return None

@@ -443,6 +443,10 @@ def test_read_into_maps_no_large_value_and_its_file_outlives_expiry_while_read(t
         buffer = bytearray(300_000)
         assert table.read_into(key_of(0), buffer) == 300_000 and buffer == value_of(0, 300_000)
         assert seg.maps == [None] and table._mapped == 0  # copied by the kernel: nothing mapped
+        table.huge_maps = True  # with huge_maps it is copied from the map, whose faults map 2 MiB pages
+        assert table.read_into(key_of(1), buffer) == 300_000 and buffer == value_of(1, 300_000)
+        assert seg.maps != [None] and table._mapped >= 300_000
+        table.huge_maps = False
         reader = seg.readers[0]
         assert reader is not None
         held, fd = reader, reader.fd
