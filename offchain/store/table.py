@@ -56,7 +56,7 @@ MAP_WINDOW = 16 << 20
 INDEX_SYNC_BYTES = 64 << 20
 PREFETCH_BYTES = 64 << 10
 PARALLEL_BYTES = 1 << 20
-PREAD_BYTES = 16 << 10
+FAULT_AROUND_SHIFT = 16  # Linux maps up to 64 KiB (fault_around_bytes) of cached pages around a read fault
 FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 CONFIG = "table.json"
 
@@ -497,8 +497,10 @@ class Table(Recovery):
         if value_len >= PREFETCH_BYTES or self.huge_maps:
             self._map_large(seg, shard, value_at, end)
         elif self.map_window is not None:  # a small value (the hot path: inlined)
-            self._touched.add(seg)
-            self._mapped += value_len
+            self._touched.add(seg)  # a fault maps the cached pages of the 64 KiB block around it
+            self._mapped += (
+                (end - 1 >> FAULT_AROUND_SHIFT) - (value_at >> FAULT_AROUND_SHIFT) + 1
+            ) << FAULT_AROUND_SHIFT
             if self._mapped > self.map_window:
                 self._trim()
         value = view[value_at:end]
@@ -508,16 +510,15 @@ class Table(Recovery):
 
     def read_into(self, key: bytes, buffer: Any, verify: bool | None = None) -> int | None:
         """Copy the value of ``key`` into the start of ``buffer`` (a writable, contiguous buffer at least as
-        long); its length, or ``None`` if absent. The serving path: one copy, and none of a large value's
-        pages mapped into the process (resident memory does not grow, no trim is needed).
+        long); its length, or ``None`` if absent. The serving path: one copy, by the kernel, and nothing
+        mapped into the process (resident memory does not grow with the data read, no trim is needed).
 
-        A value of ``PREAD_BYTES`` or more is read with one ``preadv`` of its record: the head's lengths
-        and key are compared with the index on every such read. A smaller one (any, with ``huge_maps``) is
-        copied from the map, as :meth:`get` hands it out (one fault maps the pages around it: cheaper than
-        a system call each; with ``huge_maps``, a 2 MiB page).
-        ``verify`` (default: the table's ``verify_reads``) checks the record's head and value checksums
-        too. :class:`CorruptValueError` names the file when a check fails or the file ends before the
-        value; :class:`StoreInputError` for a buffer that is too short, read-only or not a byte buffer.
+        One ``preadv`` reads the record: its head and key into a small buffer, the value into ``buffer``;
+        the head's key and value length are compared with the index on every read. With ``huge_maps`` the
+        value is copied out of the huge-page map instead, as :meth:`get` hands it out. ``verify``
+        (default: the table's ``verify_reads``) also checks the head and value checksums.
+        :class:`CorruptValueError` names the file when a check fails or the file ends before the value;
+        :class:`StoreInputError` for a buffer that is too short, read-only or not a byte buffer.
         """
         if self._closed or self._failed is not None:
             self._check_open()
@@ -526,23 +527,20 @@ class Table(Recovery):
         loc = self._keymap.get(key)
         if loc is None:
             return None
-        value_len = loc & LEN_MASK  # unpack(), inlined: this is the hot path
+        value_len = loc & LEN_MASK
         out = buffer if type(buffer) is bytearray else _byte_view(buffer)
         if len(out) < value_len:
             raise E.StoreInputError(f"buffer of {len(out)} bytes for a value of {value_len} bytes")
-        if value_len < PREAD_BYTES or self.huge_maps:
+        if self.huge_maps:
             view = self.get(key, verify)
             if view is None:
                 return None
             out[:value_len] = view
             return value_len
-        loc >>= LEN_BITS
-        value_at = loc & OFFSET_MASK
-        loc >>= OFFSET_BITS
-        seg = self._segments.get(loc >> SHARD_BITS)
+        sid, shard, value_at, _ = unpack(loc)  # (a call: small beside the system call)
+        seg = self._segments.get(sid)
         if seg is None:
             return None
-        shard = loc & 0xFF
         head = bytearray(fmt.RECORD_HEAD_SIZE + len(key))
         at = value_at - len(head)
         try:
@@ -589,8 +587,10 @@ class Table(Recovery):
             self._touched.add(seg)
             if huge:  # a fault maps the whole huge page around it
                 self._mapped += ((end - 1) // HUGE_PAGE - value_at // HUGE_PAGE + 1) * HUGE_PAGE
-            else:
-                self._mapped += end - value_at
+            else:  # the value's 64 KiB blocks (a fault maps the cached pages of the block around it)
+                self._mapped += (
+                    (end - 1 >> FAULT_AROUND_SHIFT) - (value_at >> FAULT_AROUND_SHIFT) + 1
+                ) << FAULT_AROUND_SHIFT
             if self._mapped > self.map_window:
                 self._trim()
 

@@ -19,7 +19,7 @@ from offchain.store import (
 )
 from offchain.store import segment as seg_io
 from offchain.store.segment import Segment
-from offchain.store.table import PREAD_BYTES, PREFETCH_BYTES, Table
+from offchain.store.table import PREFETCH_BYTES, Table
 from tests.offchain.store.support import Clock, child, key_of, value_of
 
 
@@ -265,6 +265,27 @@ def test_resident_memory_stays_bounded_while_reading(tmp_path, huge):
     assert growth[None] >= 32 << 20  # the measure sees mapped pages: the bound above is the trimming's
 
 
+def test_small_values_count_the_pages_a_fault_maps_around_them(tmp_path):
+    """With the whole file in the page cache (just written), a fault maps the cached pages of the 64 KiB block
+    around a small value, not only the value's: resident memory stays within the window all the same."""
+    if not os.path.exists("/proc/self/status"):
+        pytest.skip("needs /proc")
+    window, count = 2 << 20, 4096
+    values = [value_of(i, 4000) for i in range(count)]  # 16 MiB, in the page cache from the writes
+    with Store(tmp_path, map_window=window) as store:
+        table = store.table("t")
+        for i in range(0, count, 512):
+            table.put_batch([(key_of(j), values[j]) for j in range(i, i + 512)])
+        table.flush()
+        bytes(table.get(key_of(0)))
+        table._trim()
+        before = peak = _rss_file_kib()
+        for i in range(0, count, 7):  # one value in most 64 KiB blocks
+            assert table.get(key_of(i)) == values[i]
+            peak = max(peak, _rss_file_kib())
+    assert (peak - before) << 10 <= window + (1 << 20)
+
+
 def test_huge_maps_advise_huge_pages_and_read_large_values_without_a_request(tmp_path, monkeypatch):
     """Default: one ``MADV_WILLNEED`` per large get. ``huge_maps``: the maps are ``MADV_HUGEPAGE`` and a
     get makes no call (its first fault reads the huge page around it); both hand out views, no copy."""
@@ -388,7 +409,7 @@ def test_store_files_are_private_to_the_package(tmp_path):
 def test_read_into_copies_each_value_into_the_buffer(tmp_path):
     import numpy as np
 
-    sizes = [0, 1, 4096, PREAD_BYTES - 1, PREAD_BYTES, 1 << 20]
+    sizes = [0, 1, 4096, 16_384, 1 << 20]
     with Store(tmp_path) as store:
         table = store.table("t")
         table.put_batch([(key_of(i), value_of(i, size)) for i, size in enumerate(sizes)])
@@ -413,7 +434,7 @@ def test_read_into_copies_each_value_into_the_buffer(tmp_path):
             table.read_into(key_of(0), bytearray(10))
 
 
-@pytest.mark.parametrize("size", [100, PREAD_BYTES])
+@pytest.mark.parametrize("size", [100, 1 << 20])
 def test_read_into_refuses_bad_buffers_and_writes_nothing(tmp_path, size):
     import numpy as np
 

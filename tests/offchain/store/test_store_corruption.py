@@ -17,7 +17,6 @@ from offchain.store import (
     StoreError,
 )
 from offchain.store import format as fmt
-from offchain.store.table import PREAD_BYTES
 from tests.offchain.store.support import flip, key_of, value_of
 
 N = 12
@@ -187,7 +186,7 @@ def test_large_value_read_into_a_buffer_is_checked(tmp_path, where, unchecked, c
     """``read_into`` of a large value reads its whole record with one ``preadv``: a key or length that is not
     the index's is caught on every read, a damaged head or value by a checked read, a cut file always;
     the other values stay readable."""
-    big = PREAD_BYTES + 1000
+    big = 20_000
     with Store(tmp_path) as store:
         store.table("t").put_batch([(key_of(i), value_of(i, big)) for i in range(3)])
     sid, shard, offset = _offset_of(tmp_path, 2)
