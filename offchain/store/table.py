@@ -52,11 +52,13 @@ from offchain.store.recovery import (
 from offchain.store.segment import HUGE_PAGE, Segment
 
 SEGMENT_BYTES = 1 << 30
-MAP_WINDOW = 16 << 20
+MAP_WINDOW = 48 << 20
 INDEX_SYNC_BYTES = 64 << 20
 PREFETCH_BYTES = 64 << 10
+PREAD_BYTES = 16 << 10
 PARALLEL_BYTES = 1 << 20
 FAULT_AROUND_SHIFT = 16  # Linux maps up to 64 KiB (fault_around_bytes) of cached pages around a read fault
+HUGE_PAGE_SHIFT = HUGE_PAGE.bit_length() - 1  # one huge-page fault maps 2 MiB
 FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 CONFIG = "table.json"
 
@@ -170,6 +172,7 @@ class Table(Recovery):
         self._failed: BaseException | None = None
         self._mapped = 0
         self._touched: set[Segment] = set()  # segments read since the last trim
+        self._blocks: set[int] = set()  # blocks counted against map_window since then
         self._cache: OrderedDict[bytes, bytes] = OrderedDict()
         self._cache_bytes = cache_bytes
         self._cache_used = 0
@@ -479,9 +482,9 @@ class Table(Recovery):
         if loc is None:
             return None
         value_len = loc & LEN_MASK  # unpack(), inlined: this is the hot path
-        loc >>= LEN_BITS
-        value_at = loc & OFFSET_MASK
-        loc >>= OFFSET_BITS
+        place = loc >> LEN_BITS  # segment, shard and offset: one number per byte of the table
+        value_at = place & OFFSET_MASK
+        loc = place >> OFFSET_BITS
         seg = self._segments.get(loc >> SHARD_BITS)
         if seg is None:
             return None
@@ -495,14 +498,14 @@ class Table(Recovery):
         if verify or (verify is None and self.verify_reads):
             self._check_record(seg, shard, value_at, value_len, key)
         if value_len >= PREFETCH_BYTES or self.huge_maps:
-            self._map_large(seg, shard, value_at, end)
-        elif self.map_window is not None:  # a small value (the hot path: inlined)
-            self._touched.add(seg)  # a fault maps the cached pages of the 64 KiB block around it
-            self._mapped += (
-                (end - 1 >> FAULT_AROUND_SHIFT) - (value_at >> FAULT_AROUND_SHIFT) + 1
-            ) << FAULT_AROUND_SHIFT
-            if self._mapped > self.map_window:
-                self._trim()
+            self._map_large(seg, shard, place, value_len)
+        elif (
+            self.map_window is not None
+        ):  # a small value: the hot path, a block already counted costs a lookup
+            blocks = self._blocks
+            last = place + value_len - 1 >> FAULT_AROUND_SHIFT
+            if last not in blocks or place >> FAULT_AROUND_SHIFT not in blocks:
+                self._count_blocks(seg, place >> FAULT_AROUND_SHIFT, last, FAULT_AROUND_SHIFT)
         value = view[value_at:end]
         if self._cache_bytes and value_len <= self._cache_bytes // 8:
             self._cache_put(key, bytes(value))
@@ -513,9 +516,10 @@ class Table(Recovery):
         long); its length, or ``None`` if absent. The serving path: one copy, by the kernel, and nothing
         mapped into the process (resident memory does not grow with the data read, no trim is needed).
 
-        One ``preadv`` reads the record: its head and key into a small buffer, the value into ``buffer``;
-        the head's key and value length are compared with the index on every read. With ``huge_maps`` the
-        value is copied out of the huge-page map instead, as :meth:`get` hands it out. ``verify``
+        A value of ``PREAD_BYTES`` or more is read with one ``preadv`` of its record: head and key into a
+        small buffer, the value into ``buffer``; the head's key and value length are compared with the index
+        on every such read. A smaller one (any, with ``huge_maps``) is copied out of the map, as :meth:`get`
+        hands it out: while its 64 KiB block stays mapped that is a copy and no system call. ``verify``
         (default: the table's ``verify_reads``) also checks the head and value checksums.
         :class:`CorruptValueError` names the file when a check fails or the file ends before the value;
         :class:`StoreInputError` for a buffer that is too short, read-only or not a byte buffer.
@@ -531,7 +535,7 @@ class Table(Recovery):
         out = buffer if type(buffer) is bytearray else _byte_view(buffer)
         if len(out) < value_len:
             raise E.StoreInputError(f"buffer of {len(out)} bytes for a value of {value_len} bytes")
-        if self.huge_maps:
+        if value_len < PREAD_BYTES or self.huge_maps:
             view = self.get(key, verify)
             if view is None:
                 return None
@@ -576,23 +580,31 @@ class Table(Recovery):
             )
         return view
 
-    def _map_large(self, seg: Segment, shard: int, value_at: int, end: int) -> None:
-        """Before a large value (or any with ``huge_maps``) is handed out as a view: one read request for its
-        pages rather than a fault each (with ``huge_maps`` none: a huge page's one fault reads its 2 MiB at
-        once), and the pages it maps counted against ``map_window``."""
+    def _map_large(self, seg: Segment, shard: int, place: int, value_len: int) -> None:
+        """Before a large value (or any with ``huge_maps``) at ``place`` (segment, shard and offset) is handed
+        out as a view: one read request for its pages rather than a fault each (with ``huge_maps`` none: a
+        huge page's one fault reads its 2 MiB at once), and the blocks it maps counted."""
         huge = self.huge_maps
         if not huge:
-            seg.prefetch(shard, value_at, end - value_at)
+            seg.prefetch(shard, place & OFFSET_MASK, value_len)
         if self.map_window is not None:
-            self._touched.add(seg)
-            if huge:  # a fault maps the whole huge page around it
-                self._mapped += ((end - 1) // HUGE_PAGE - value_at // HUGE_PAGE + 1) * HUGE_PAGE
-            else:  # the value's 64 KiB blocks (a fault maps the cached pages of the block around it)
-                self._mapped += (
-                    (end - 1 >> FAULT_AROUND_SHIFT) - (value_at >> FAULT_AROUND_SHIFT) + 1
-                ) << FAULT_AROUND_SHIFT
-            if self._mapped > self.map_window:
-                self._trim()
+            shift = HUGE_PAGE_SHIFT if huge else FAULT_AROUND_SHIFT
+            self._count_blocks(seg, place >> shift, place + max(value_len, 1) - 1 >> shift, shift)
+
+    def _count_blocks(self, seg: Segment, first: int, last: int, shift: int) -> None:
+        """Count against ``map_window`` the blocks ``first`` .. ``last`` (of ``1 << shift`` bytes: what one
+        fault maps, the cached pages of the 64 KiB block around it or a 2 MiB huge page) not yet counted
+        since the last trim; trim once the window is full."""
+        blocks = self._blocks
+        new = 0
+        for block in range(first, last + 1):
+            if block not in blocks:
+                blocks.add(block)
+                new += 1
+        self._touched.add(seg)
+        self._mapped += new << shift
+        if self._mapped > self.map_window:
+            self._trim()
 
     def _check_record(self, seg: Segment, shard: int, value_at: int, value_len: int, key: bytes) -> None:
         """:class:`CorruptValueError` unless the record before ``value_at`` is ``key``'s, whole and intact."""
@@ -610,6 +622,7 @@ class Table(Recovery):
         """Release the mapped pages of the segments read since the last trim (resident memory stays bounded
         by ``map_window``; the cost follows the segments read, not the segments stored)."""
         self._mapped = 0
+        self._blocks = set()
         touched, self._touched = self._touched, set()
         for seg in touched:
             seg.trim()

@@ -19,7 +19,7 @@ from offchain.store import (
 )
 from offchain.store import segment as seg_io
 from offchain.store.segment import Segment
-from offchain.store.table import PREFETCH_BYTES, Table
+from offchain.store.table import PREAD_BYTES, PREFETCH_BYTES, Table
 from tests.offchain.store.support import Clock, child, key_of, value_of
 
 
@@ -286,6 +286,20 @@ def test_small_values_count_the_pages_a_fault_maps_around_them(tmp_path):
     assert (peak - before) << 10 <= window + (1 << 20)
 
 
+def test_a_block_is_counted_once_until_the_next_trim(tmp_path, monkeypatch):
+    """Re-reading values whose 64 KiB blocks are still mapped counts nothing more: no trim, no new faults."""
+    with Store(tmp_path, map_window=1 << 20) as store:
+        table = store.table("t")
+        table.put_batch([(key_of(i), value_of(i, 40_000)) for i in range(12)])  # 12 values in 8 blocks
+        trims = []
+        real_trim = table._trim
+        monkeypatch.setattr(table, "_trim", lambda: (trims.append(1), real_trim()))
+        for _ in range(50):
+            for i in range(12):
+                assert table.get(key_of(i)) == value_of(i, 40_000)
+        assert not trims and table._mapped == len(table._blocks) << 16 <= 9 << 16
+
+
 def test_huge_maps_advise_huge_pages_and_read_large_values_without_a_request(tmp_path, monkeypatch):
     """Default: one ``MADV_WILLNEED`` per large get. ``huge_maps``: the maps are ``MADV_HUGEPAGE`` and a
     get makes no call (its first fault reads the huge page around it); both hand out views, no copy."""
@@ -409,7 +423,7 @@ def test_store_files_are_private_to_the_package(tmp_path):
 def test_read_into_copies_each_value_into_the_buffer(tmp_path):
     import numpy as np
 
-    sizes = [0, 1, 4096, 16_384, 1 << 20]
+    sizes = [0, 1, 4096, PREAD_BYTES - 1, PREAD_BYTES, 1 << 20]
     with Store(tmp_path) as store:
         table = store.table("t")
         table.put_batch([(key_of(i), value_of(i, size)) for i, size in enumerate(sizes)])
