@@ -52,10 +52,9 @@ from offchain.store.recovery import (
 from offchain.store.segment import HUGE_PAGE, Segment
 
 SEGMENT_BYTES = 1 << 30
-MAP_WINDOW = 48 << 20
+MAP_WINDOW = 16 << 20
 INDEX_SYNC_BYTES = 64 << 20
 PREFETCH_BYTES = 64 << 10
-PREAD_BYTES = 16 << 10
 PARALLEL_BYTES = 1 << 20
 FAULT_AROUND_SHIFT = 16  # Linux maps up to 64 KiB (fault_around_bytes) of cached pages around a read fault
 HUGE_PAGE_SHIFT = HUGE_PAGE.bit_length() - 1  # one huge-page fault maps 2 MiB
@@ -516,10 +515,9 @@ class Table(Recovery):
         long); its length, or ``None`` if absent. The serving path: one copy, by the kernel, and nothing
         mapped into the process (resident memory does not grow with the data read, no trim is needed).
 
-        A value of ``PREAD_BYTES`` or more is read with one ``preadv`` of its record: head and key into a
-        small buffer, the value into ``buffer``; the head's key and value length are compared with the index
-        on every such read. A smaller one (any, with ``huge_maps``) is copied out of the map, as :meth:`get`
-        hands it out: while its 64 KiB block stays mapped that is a copy and no system call. ``verify``
+        One ``preadv`` reads the record: its head and key into a small buffer, the value into ``buffer``;
+        the head's key and value length are compared with the index on every read. With ``huge_maps`` the
+        value is copied out of the huge-page map instead, as :meth:`get` hands it out. ``verify``
         (default: the table's ``verify_reads``) also checks the head and value checksums.
         :class:`CorruptValueError` names the file when a check fails or the file ends before the value;
         :class:`StoreInputError` for a buffer that is too short, read-only or not a byte buffer.
@@ -535,7 +533,7 @@ class Table(Recovery):
         out = buffer if type(buffer) is bytearray else _byte_view(buffer)
         if len(out) < value_len:
             raise E.StoreInputError(f"buffer of {len(out)} bytes for a value of {value_len} bytes")
-        if value_len < PREAD_BYTES or self.huge_maps:
+        if self.huge_maps:
             view = self.get(key, verify)
             if view is None:
                 return None

@@ -19,7 +19,7 @@ from offchain.store import (
 )
 from offchain.store import segment as seg_io
 from offchain.store.segment import Segment
-from offchain.store.table import PREAD_BYTES, PREFETCH_BYTES, Table
+from offchain.store.table import PREFETCH_BYTES, Table
 from tests.offchain.store.support import Clock, child, key_of, value_of
 
 
@@ -423,7 +423,7 @@ def test_store_files_are_private_to_the_package(tmp_path):
 def test_read_into_copies_each_value_into_the_buffer(tmp_path):
     import numpy as np
 
-    sizes = [0, 1, 4096, PREAD_BYTES - 1, PREAD_BYTES, 1 << 20]
+    sizes = [0, 1, 4096, 16_384, 1 << 20]
     with Store(tmp_path) as store:
         table = store.table("t")
         table.put_batch([(key_of(i), value_of(i, size)) for i, size in enumerate(sizes)])
