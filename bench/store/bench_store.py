@@ -5,14 +5,17 @@ Usage: ``python bench/store/bench_store.py [--scale 1] [--reps 1] [--dir DIR] [-
 For each value size (4 KiB, 64 KiB, 1 MiB) and each engine, a fresh child process (so its peak RSS is its
 own) writes ``scale`` x (32, 64, 128) MiB of values under 32-byte keys in batches of 4 MiB, each batch made
 durable before the next (fsync: ``flush``, a synced LMDB commit, a ``sync=True`` RocksDB/LevelDB write
-batch); then, after evicting the engine's files from the page cache (``posix_fadvise(DONTNEED)``), reads
-``reads`` keys at random (cold: closed, evicted, reopened), then the same keys again (warm: in the same
-process, so an engine that keeps its maps or caches reads them from there), then again after closing and
-reopening the engine (reopened: from the page cache, with no mapping or cache of the process left), copying
-each value once into a send buffer (what serving it costs, the same for every engine); then
-expires everything (our TTL GC; the peers delete every key). ``raw`` writes the same bytes to one file with
-``write`` and ``fdatasync`` per batch: the physical limit of the disk. Peers are installed from PyPI on demand
-(``lmdb``, ``rocksdict``, ``plyvel``); the engine itself needs none of them.
+batch); reads ``reads`` keys at random right away (fresh: the page cache as the writes left it); closes,
+evicts the engine's files from the page cache (``posix_fadvise(DONTNEED)``), reopens and reads the same
+keys (cold), then again in the same process (warm: an engine that keeps its maps or caches reads them from
+there), then again after closing and reopening the engine (reopened: from the page cache, with no mapping
+or cache of the process left). Each read puts the value into a send buffer, each engine its fastest way
+(see ``read`` below): every byte of every value is copied in the timed part. Fresh, warm and reopened run
+``PASSES`` passes, the median pass is kept (MB/s on the wall clock and on the thread's CPU time, p99).
+Then everything expires (our TTL GC; the peers delete every key). ``raw`` writes the same bytes to one file
+with ``write`` and ``fdatasync`` per batch: the physical limit of the disk. ``--baseline CHECKOUT`` adds the
+engine ``baseline``: ``eigen-view`` run on another checkout, for a before/after comparison in one run.
+Peers are installed from PyPI on demand (``lmdb``, ``rocksdict``, ``plyvel``); the engine itself needs none.
 
 Engines run in turn (the order rotates each repetition, after a ``sync``). Prints medians (over ``--reps``)
 and ratios against the best peer, and writes
