@@ -5,14 +5,17 @@ Usage: ``python bench/store/bench_store.py [--scale 1] [--reps 1] [--dir DIR] [-
 For each value size (4 KiB, 64 KiB, 1 MiB) and each engine, a fresh child process (so its peak RSS is its
 own) writes ``scale`` x (32, 64, 128) MiB of values under 32-byte keys in batches of 4 MiB, each batch made
 durable before the next (fsync: ``flush``, a synced LMDB commit, a ``sync=True`` RocksDB/LevelDB write
-batch); then, after evicting the engine's files from the page cache (``posix_fadvise(DONTNEED)``), reads
-``reads`` keys at random (cold: closed, evicted, reopened), then the same keys again (warm: in the same
-process, so an engine that keeps its maps or caches reads them from there), then again after closing and
-reopening the engine (reopened: from the page cache, with no mapping or cache of the process left), copying
-each value once into a send buffer (what serving it costs, the same for every engine); then
-expires everything (our TTL GC; the peers delete every key). ``raw`` writes the same bytes to one file with
-``write`` and ``fdatasync`` per batch: the physical limit of the disk. Peers are installed from PyPI on demand
-(``lmdb``, ``rocksdict``, ``plyvel``); the engine itself needs none of them.
+batch); reads ``reads`` keys at random right away (fresh: the page cache as the writes left it); closes,
+evicts the engine's files from the page cache (``posix_fadvise(DONTNEED)``), reopens and reads the same
+keys (cold), then again in the same process (warm: an engine that keeps its maps or caches reads them from
+there), then again after closing and reopening the engine (reopened: from the page cache, with no mapping
+or cache of the process left). Each read puts the value into a send buffer, each engine its fastest way
+(see ``read`` below): every byte of every value is copied in the timed part. Fresh, warm and reopened run
+``PASSES`` passes, the median pass is kept (MB/s on the wall clock and on the thread's CPU time, p99).
+Then everything expires (our TTL GC; the peers delete every key). ``raw`` writes the same bytes to one file
+with ``write`` and ``fdatasync`` per batch: the physical limit of the disk. ``--baseline CHECKOUT`` adds the
+engine ``baseline``: ``eigen-view`` run on another checkout, for a before/after comparison in one run.
+Peers are installed from PyPI on demand (``lmdb``, ``rocksdict``, ``plyvel``); the engine itself needs none.
 
 Engines run in turn (the order rotates each repetition, after a ``sync``). Prints medians (over ``--reps``)
 and ratios against the best peer, and writes
@@ -46,15 +49,22 @@ SIZES = {"4KiB": 4 << 10, "64KiB": 64 << 10, "1MiB": 1 << 20}
 VOLUME_MIB = {"4KiB": 32, "64KiB": 64, "1MiB": 128}
 BATCH_BYTES = 4 << 20
 PEERS = {"lmdb": "lmdb", "rocksdb": "rocksdict", "leveldb": "plyvel"}
-OURS = ["eigen", "eigen-huge", "eigen-untrimmed"]
+OURS = ["eigen", "eigen-view", "eigen-huge", "eigen-untrimmed", "baseline"]
 ENGINES = ["raw", *OURS, *PEERS]
+DEFAULT_ENGINES = ["raw", "eigen", "eigen-view", *PEERS]
 
 
-# ---- the engines, one class each: open, write_batch (durable on return), get, expire_all, close ----------
+# ---- the engines, one class each: open, write_batch (durable on return), read, expire_all, close ---------
+#
+# ``read(key, sink)`` puts the value into the send buffer ``sink`` and returns its length, with the engine's
+# fastest way to do it: one copy out of the engine's view (LMDB, our ``get``) or out of the bytes it returns
+# (RocksDB, LevelDB: their copy plus this one), or the engine copying it there itself (our ``read_into``).
+# Every byte of every value is copied in the timed part, whatever the engine: a view that nobody reads would
+# cost nothing and move its page faults out of the measure.
 
 
 class Eigen:
-    """offchain.store with its defaults (values checksummed on read)."""
+    """offchain.store with its defaults, served with ``read_into`` (large values by ``preadv``)."""
 
     def __init__(self, path: Path, total: int = 0) -> None:
         from offchain.store import Store
@@ -66,8 +76,8 @@ class Eigen:
         self.table.put_batch(items)
         self.table.flush()
 
-    def get(self, key: bytes) -> Any:
-        return self.table.get(key)
+    def read(self, key: bytes, sink: bytearray) -> int:
+        return self.table.read_into(key, sink)
 
     def expire_all(self) -> None:
         self.table.gc(time.time() + 7200)
@@ -76,7 +86,18 @@ class Eigen:
         self.store.close()
 
 
-class EigenUntrimmed(Eigen):
+class EigenView(Eigen):
+    """offchain.store with its defaults, served with ``get`` (a view into the map) and one copy of it."""
+
+    def read(self, key: bytes, sink: bytearray) -> int:
+        return _copy(self.table.get(key), sink)
+
+
+class Baseline(EigenView):
+    """``eigen-view`` run on the checkout given by ``--baseline`` (a before/after comparison in one run)."""
+
+
+class EigenUntrimmed(EigenView):
     """offchain.store with ``map_window=None``: mapped pages are never dropped (faster warm reads of large
     values, resident memory grows with the data read, as LMDB's)."""
 
@@ -87,7 +108,7 @@ class EigenUntrimmed(Eigen):
         self.table = self.store.table("chunks", ttl_s=3600)
 
 
-class EigenHuge(Eigen):
+class EigenHuge(EigenView):
     """offchain.store with ``huge_maps=True``: huge-page maps, large values populated in one call (a cold
     miss reads the aligned 2 MiB around it; warm re-reads map in one fault each, with trimming on)."""
 
@@ -112,10 +133,10 @@ class Lmdb:
             for k, v in items:
                 txn.put(k, v)
 
-    def get(self, key: bytes) -> Any:
+    def read(self, key: bytes, sink: bytearray) -> int:
         if self.txn is None:
             self.txn = self.env.begin(buffers=True)
-        return self.txn.get(key)
+        return _copy(self.txn.get(key), sink)
 
     def expire_all(self) -> None:
         self._end_read()
@@ -150,8 +171,8 @@ class Rocks:
             batch.put(k, v)
         self.db.write(batch, self.sync)
 
-    def get(self, key: bytes) -> Any:
-        return self.db.get(key)
+    def read(self, key: bytes, sink: bytearray) -> int:
+        return _copy(self.db.get(key), sink)
 
     def expire_all(self) -> None:
         self.db.delete_range(b"\x00" * 32, b"\xff" * 33)
@@ -174,8 +195,8 @@ class Level:
             for k, v in items:
                 batch.put(k, v)
 
-    def get(self, key: bytes) -> Any:
-        return self.db.get(key)
+    def read(self, key: bytes, sink: bytearray) -> int:
+        return _copy(self.db.get(key), sink)
 
     def expire_all(self) -> None:
         with self.db.write_batch(sync=True) as batch:
@@ -204,6 +225,8 @@ class Raw:
 
 CLASSES = {
     "eigen": Eigen,
+    "eigen-view": EigenView,
+    "baseline": Baseline,
     "eigen-huge": EigenHuge,
     "eigen-untrimmed": EigenUntrimmed,
     "lmdb": Lmdb,
@@ -241,11 +264,10 @@ def _evict(path: Path) -> None:
 SINK = bytearray(max(SIZES.values()))
 
 
-def _consume(value: Any) -> int:
-    """Copy the value into a preallocated buffer, as serving it would (the same one copy for every engine,
-    whether it returned a view into its files or bytes of its own)."""
+def _copy(value: Any, sink: bytearray) -> int:
+    """Copy a value an engine handed out (a view into its files or bytes of its own) into the send buffer."""
     n = len(value)
-    SINK[:n] = value
+    sink[:n] = value
     return n
 
 
@@ -259,8 +281,49 @@ def _rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def run_one(engine: str, size_name: str, directory: Path, scale: float, reads: int) -> dict[str, Any]:
-    """Write, read (cold, then warm) and expire one engine's data set; the figures."""
+def _read_phase(
+    out: dict[str, Any],
+    phase: str,
+    db: Any,
+    engine: str,
+    directory: Path,
+    keys: list[bytes],
+    size: int,
+    passes: int,
+    total: int,
+) -> Any:
+    """Read ``keys`` in ``passes`` passes (each reopening the engine first for ``reopened``); record the median
+    pass's MB/s (wall clock and the thread's CPU time) and p99 latency in ``out``; the engine, open."""
+    rates, cpu_rates, p99s = [], [], []
+    for _ in range(passes):
+        if phase == "reopened":  # the page cache warm, the process not: a restart or a new reader
+            db.close()
+            db = CLASSES[engine](directory, total)
+        lat = []
+        read = db.read
+        c0 = time.thread_time()
+        t0 = time.perf_counter()
+        for k in keys:
+            s = time.perf_counter_ns()
+            if read(k, SINK) != size:
+                raise AssertionError(f"{engine}: a value of the wrong size")
+            lat.append(time.perf_counter_ns() - s)
+        rates.append(len(keys) * size / (time.perf_counter() - t0) / 1e6)
+        cpu_rates.append(len(keys) * size / max(time.thread_time() - c0, 1e-9) / 1e6)
+        p99s.append(statistics.quantiles(lat, n=100)[98] / 1000)
+    out[f"read_{phase}_MBps"] = statistics.median(rates)
+    out[f"read_{phase}_cpu_MBps"] = statistics.median(cpu_rates)
+    out[f"read_{phase}_p99_us"] = statistics.median(p99s)
+    return db
+
+
+PASSES = 3  # fresh, warm and reopened passes per run (each its own MB/s and p99; the medians are kept)
+
+
+def run_one(
+    engine: str, size_name: str, directory: Path, scale: float, reads: int, passes: int = PASSES
+) -> dict[str, Any]:
+    """Write, read (fresh, cold, warm, reopened) and expire one engine's data set; the figures."""
     size = SIZES[size_name]
     count = max(1, int(VOLUME_MIB[size_name] * scale * (1 << 20)) // size)
     block = random.Random(size).randbytes(size + 4096)
@@ -284,29 +347,23 @@ def run_one(engine: str, size_name: str, directory: Path, scale: float, reads: i
     if engine == "raw":
         db.close()
         return out
+    rng = random.Random(7)
+    keys = [_key(size, rng.randrange(count)) for _ in range(reads)]
+    db = _read_phase(
+        out, "fresh", db, engine, directory, keys, size, passes, count * size
+    )  # just written: served at once
     db.close()
     out["disk_bytes"] = _du(directory)
     out["space_amplification"] = out["disk_bytes"] / (count * (size + 32))
-    rng = random.Random(7)
-    keys = [_key(size, rng.randrange(count)) for _ in range(reads)]
     _evict(directory)  # a restart: closed, out of the page cache, opened again
     t0 = time.perf_counter()
     db = CLASSES[engine](directory, count * size)
     out["open_s"] = time.perf_counter() - t0
-    for phase in ("cold", "warm", "reopened"):
-        if phase == "reopened":  # the page cache warm, the process not: what a restart or a new reader sees
-            db.close()
-            db = CLASSES[engine](directory, count * size)
-        lat = []
-        t0 = time.perf_counter()
-        for k in keys:
-            s = time.perf_counter_ns()
-            v = db.get(k)
-            _consume(v)
-            lat.append(time.perf_counter_ns() - s)
-        elapsed = time.perf_counter() - t0
-        out[f"read_{phase}_MBps"] = reads * size / elapsed / 1e6
-        out[f"read_{phase}_p99_us"] = statistics.quantiles(lat, n=100)[98] / 1000
+    db = _read_phase(
+        out, "cold", db, engine, directory, keys, size, 1, count * size
+    )  # a cold pass needs an evicted cache
+    db = _read_phase(out, "warm", db, engine, directory, keys, size, passes, count * size)
+    db = _read_phase(out, "reopened", db, engine, directory, keys, size, passes, count * size)
     t0 = time.perf_counter()
     db.expire_all()
     out["expire_s"] = time.perf_counter() - t0
@@ -336,13 +393,20 @@ def ensure_peers(engines: list[str]) -> None:
             subprocess.run([sys.executable, "-m", "pip", "install", "-q", module], check=True)
 
 
-def child_run(engine: str, size_name: str, base: Path, scale: float, reads: int) -> dict[str, Any]:
-    """Run one engine on one value size in a fresh process, in a fresh directory under ``base``."""
+def child_run(
+    engine: str, size_name: str, base: Path, scale: float, reads: int, baseline: Path | None = None
+) -> dict[str, Any]:
+    """Run one engine on one value size in a fresh process, in a fresh directory under ``base``
+    (``baseline``: the checkout whose ``offchain`` the ``baseline`` engine imports)."""
     directory = Path(tempfile.mkdtemp(prefix=f"{engine}-{size_name}-", dir=base))
     try:
         cmd = [sys.executable, __file__, "--child", engine, size_name, str(directory), str(scale), str(reads)]
         done = subprocess.run(
-            cmd, capture_output=True, text=True, check=False, env={**os.environ, "PYTHONPATH": str(ROOT)}
+            cmd,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "PYTHONPATH": str(baseline if engine == "baseline" else ROOT)},
         )
         if done.returncode != 0:
             raise RuntimeError(f"{engine} {size_name} failed:\n{done.stderr}")
@@ -375,11 +439,16 @@ def machine(base: Path) -> dict[str, Any]:
 
 METRICS = [
     ("write_MBps", "write MB/s", max),
+    ("read_fresh_MBps", "fresh read MB/s", max),
+    ("read_fresh_p99_us", "fresh p99 us", min),
+    ("read_fresh_cpu_MBps", "fresh MB/CPU-s", max),
     ("read_cold_MBps", "cold read MB/s", max),
     ("read_warm_MBps", "warm read MB/s", max),
     ("read_cold_p99_us", "cold p99 us", min),
     ("read_warm_p99_us", "warm p99 us", min),
     ("read_reopened_MBps", "reopened read MB/s", max),
+    ("read_warm_cpu_MBps", "warm MB/CPU-s", max),
+    ("read_reopened_cpu_MBps", "reopened MB/CPU-s", max),
     ("read_reopened_p99_us", "reopened p99 us", min),
     ("peak_rss_MiB", "peak RSS MiB", min),
     ("space_amplification", "space ampl.", min),
@@ -444,15 +513,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reads", type=int, default=1000, help="random reads per phase")
     parser.add_argument("--reps", type=int, default=1, help="repetitions (medians are reported)")
     parser.add_argument("--dir", type=Path, default=None, help="file system to test (default: a temp dir)")
-    parser.add_argument("--engines", nargs="+", default=ENGINES, choices=ENGINES)
+    parser.add_argument("--engines", nargs="+", default=DEFAULT_ENGINES, choices=ENGINES)
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="a checkout to run as the engine `baseline` (before/after)",
+    )
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         engine, size_name, directory, scale, reads = args.child
+        if engine == "baseline":  # import offchain from the baseline checkout, not this one
+            sys.path.insert(0, os.environ["PYTHONPATH"])
         print(json.dumps(run_one(engine, size_name, Path(directory), float(scale), int(reads))))
         return 0
+    if "baseline" in args.engines and args.baseline is None:
+        parser.error("the engine `baseline` needs --baseline CHECKOUT")
+    if args.baseline is not None and "baseline" not in args.engines:
+        args.engines.append("baseline")
     ensure_peers(args.engines)
     base = Path(tempfile.mkdtemp(prefix="bench-store-", dir=args.dir))
     runs = []
@@ -463,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
                 for engine in args.engines[shift:] + args.engines[:shift]:
                     os.sync()  # start every run on a settled disk: no writeback of the previous run
                     time.sleep(0.5)
-                    row = child_run(engine, size_name, base, args.scale, args.reads)
+                    row = child_run(engine, size_name, base, args.scale, args.reads, args.baseline)
                     row["rep"] = rep
                     runs.append(row)
                     print(f"{engine:8} {size_name:6} write {row['write_MBps']:8.1f} MB/s", file=sys.stderr)

@@ -1,6 +1,7 @@
 """An embedded key-value store for write-once values that expire whole (the DA validators' chunks).
 
-``Store(path)`` -> ``store.table(name, ttl_s=...)`` -> ``put_batch`` / ``put``, ``get`` (a read-only
+``Store(path)`` -> ``store.table(name, ttl_s=...)`` -> ``put_batch`` / ``put``, ``read_into`` (a copy into
+your buffer, one ``preadv``), ``get`` (a read-only
 ``memoryview`` into the file, no copy), ``exists``, ``flush`` (durable when it returns), ``gc`` (drops
 whole expired segments), ``stats``, ``verify``. Append-only segment files, an in-memory key index
 rebuilt at open from compact keys files, sharding over several directories, a flock against a second

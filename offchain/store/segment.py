@@ -100,6 +100,7 @@ class Segment:
         self.keys_end = fmt.FILE_HEADER_SIZE
         self.maps: list[mmap.mmap | None] = [None] * self.shards
         self.views: list[memoryview | None] = [None] * self.shards
+        self.readers: list[ReadFile | None] = [None] * self.shards
         self.index_lag = 0  # value bytes whose keys-file entries are written but not yet fsynced
         self.entries_crc = 0  # CRC-32 of the entries in the keys file (the seal records it)
         self.fds: list[int] | None = None  # values files, open for appending (active segment only)
@@ -179,6 +180,14 @@ class Segment:
             assert view is not None
         return view
 
+    def reader(self, shard: int) -> ReadFile:
+        """A read-only descriptor of values file ``shard`` (for ``pread``: values copied by the kernel,
+        nothing mapped). Raises ``FileNotFoundError`` when the segment was deleted meanwhile."""
+        rf = self.readers[shard]
+        if rf is None:
+            rf = self.readers[shard] = ReadFile(self.values_paths[shard])
+        return rf
+
     def prefetch(self, shard: int, offset: int, length: int) -> None:
         """Ask the kernel to read ``length`` bytes at ``offset`` ahead (large values, one request)."""
         mm = self.maps[shard]
@@ -196,6 +205,7 @@ class Segment:
         """Forget the maps (closed once no memoryview uses them)."""
         self.maps = [None] * self.shards
         self.views = [None] * self.shards
+        self.readers = [None] * self.shards
 
     def file_bytes(self) -> int:
         """Bytes of the segment's files on disk (as far as this process wrote or recovered them)."""
@@ -212,6 +222,27 @@ class Segment:
                 pass
         for d in set(self.dirs):
             sync_dir(d)
+
+
+class ReadFile:
+    """A read-only descriptor of a values file, closed when its last reference goes: a reader in the
+    middle of a ``pread`` holds one, so expiry dropping the segment never closes (or lets the number be
+    reused for another file) under it. Advised ``POSIX_FADV_RANDOM``: a read that misses the page cache
+    fetches the bytes asked for, no read-ahead (reads are by key, at random, as the maps'
+    ``MADV_RANDOM``)."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, path: Path) -> None:
+        self.fd = -1
+        self.fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(self.fd, 0, 0, os.POSIX_FADV_RANDOM)
+
+    def __del__(self, _close=os.close) -> None:
+        if self.fd >= 0:
+            _close(self.fd)
+            self.fd = -1
 
 
 def advise(mm: mmap.mmap, name: str, *span: int) -> None:

@@ -56,6 +56,8 @@ MAP_WINDOW = 16 << 20
 INDEX_SYNC_BYTES = 64 << 20
 PREFETCH_BYTES = 64 << 10
 PARALLEL_BYTES = 1 << 20
+FAULT_AROUND_SHIFT = 16  # Linux maps up to 64 KiB (fault_around_bytes) of cached pages around a read fault
+HUGE_PAGE_SHIFT = HUGE_PAGE.bit_length() - 1  # one huge-page fault maps 2 MiB
 FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 CONFIG = "table.json"
 
@@ -102,6 +104,19 @@ def check_value(value: Any) -> bytes | memoryview:
             f"value of {len(view)} bytes; values are at most {fmt.MAX_VALUE} bytes (64 MiB)"
         )
     return view
+
+
+def _byte_view(buffer: Any) -> memoryview:
+    """``buffer`` as a writable, contiguous memoryview of bytes; :class:`StoreInputError` otherwise."""
+    try:
+        out = memoryview(buffer)
+        if out.format != "B" or out.ndim != 1 or not out.c_contiguous:
+            out = out.cast("B")  # a TypeError unless contiguous
+    except TypeError as exc:
+        raise E.StoreInputError(f"buffer must be a contiguous byte buffer ({exc})") from None
+    if out.readonly:
+        raise E.StoreInputError("buffer is read-only")
+    return out
 
 
 class Table(Recovery):
@@ -156,6 +171,7 @@ class Table(Recovery):
         self._failed: BaseException | None = None
         self._mapped = 0
         self._touched: set[Segment] = set()  # segments read since the last trim
+        self._blocks: set[int] = set()  # blocks counted against map_window since then
         self._cache: OrderedDict[bytes, bytes] = OrderedDict()
         self._cache_bytes = cache_bytes
         self._cache_used = 0
@@ -465,41 +481,128 @@ class Table(Recovery):
         if loc is None:
             return None
         value_len = loc & LEN_MASK  # unpack(), inlined: this is the hot path
-        loc >>= LEN_BITS
-        value_at = loc & OFFSET_MASK
-        loc >>= OFFSET_BITS
+        place = loc >> LEN_BITS  # segment, shard and offset: one number per byte of the table
+        value_at = place & OFFSET_MASK
+        loc = place >> OFFSET_BITS
         seg = self._segments.get(loc >> SHARD_BITS)
         if seg is None:
             return None
         shard = loc & 0xFF
         end = value_at + value_len
-        huge = self.huge_maps
+        view = seg.views[shard]
+        if view is None or len(view) < end:
+            view = self._remap(seg, shard, end)
+            if view is None:  # the segment was collected meanwhile
+                return None
+        if verify or (verify is None and self.verify_reads):
+            self._check_record(seg, shard, value_at, value_len, key)
+        if value_len >= PREFETCH_BYTES or self.huge_maps:
+            self._map_large(seg, shard, place, value_len)
+        elif (
+            self.map_window is not None
+        ):  # a small value: the hot path, a block already counted costs a lookup
+            blocks = self._blocks
+            last = place + value_len - 1 >> FAULT_AROUND_SHIFT
+            if last not in blocks or place >> FAULT_AROUND_SHIFT not in blocks:
+                self._count_blocks(seg, place >> FAULT_AROUND_SHIFT, last, FAULT_AROUND_SHIFT)
+        value = view[value_at:end]
+        if self._cache_bytes and value_len <= self._cache_bytes // 8:
+            self._cache_put(key, bytes(value))
+        return value
+
+    def read_into(self, key: bytes, buffer: Any, verify: bool | None = None) -> int | None:
+        """Copy the value of ``key`` into the start of ``buffer`` (a writable, contiguous buffer at least as
+        long); its length, or ``None`` if absent. The serving path: one copy, by the kernel, and nothing
+        mapped into the process (resident memory does not grow with the data read, no trim is needed).
+
+        One ``preadv`` reads the record: its head and key into a small buffer, the value into ``buffer``;
+        the head's key and value length are compared with the index on every read. With ``huge_maps`` the
+        value is copied out of the huge-page map instead, as :meth:`get` hands it out. ``verify``
+        (default: the table's ``verify_reads``) also checks the head and value checksums.
+        :class:`CorruptValueError` names the file when a check fails or the file ends before the value;
+        :class:`StoreInputError` for a buffer that is too short, read-only or not a byte buffer.
+        """
+        if self._closed or self._failed is not None:
+            self._check_open()
+        if type(key) is not bytes:
+            key = check_key(key)
+        loc = self._keymap.get(key)
+        if loc is None:
+            return None
+        value_len = loc & LEN_MASK
+        out = buffer if type(buffer) is bytearray else _byte_view(buffer)
+        if len(out) < value_len:
+            raise E.StoreInputError(f"buffer of {len(out)} bytes for a value of {value_len} bytes")
+        if self.huge_maps:
+            view = self.get(key, verify)
+            if view is None:
+                return None
+            out[:value_len] = view
+            return value_len
+        sid, shard, value_at, _ = unpack(loc)  # (a call: small beside the system call)
+        seg = self._segments.get(sid)
+        if seg is None:
+            return None
+        head = bytearray(fmt.RECORD_HEAD_SIZE + len(key))
+        at = value_at - len(head)
         try:
-            view = seg.views[shard]
-            if view is None or len(view) < end:
-                view = seg.view(shard, end, huge)
+            reader = seg.readers[shard] or seg.reader(shard)
+            got = os.preadv(reader.fd, [head, memoryview(out)[:value_len]], at)
         except FileNotFoundError:  # the segment was collected meanwhile
+            return None
+        if got < len(head) + value_len:
+            raise E.CorruptValueError(
+                str(seg.values_paths[shard]), at + got, "file shorter than the indexed value"
+            )
+        if head[fmt.RECORD_HEAD_SIZE :] != key or int.from_bytes(head[4:8], "big") != value_len:
+            raise E.CorruptValueError(str(seg.values_paths[shard]), at, "record does not match the index")
+        if self.verify_reads if verify is None else verify:
+            try:
+                fmt.parse_record_head(head, 0, len(head) + value_len)  # the head checksum
+            except fmt.RecordFormatError as exc:
+                raise E.CorruptValueError(str(seg.values_paths[shard]), at, exc.reason) from None
+            if zlib.crc32(memoryview(out)[:value_len]) != fmt.value_crc(head, 0):
+                raise E.CorruptValueError(str(seg.values_paths[shard]), at, "value checksum mismatch")
+        return value_len
+
+    def _remap(self, seg: Segment, shard: int, end: int) -> memoryview | None:
+        """The view of values file ``shard`` of ``seg``, mapped again to reach ``end`` (the file grew);
+        ``None`` when the segment was deleted meanwhile."""
+        try:
+            view = seg.view(shard, end, self.huge_maps)
+        except FileNotFoundError:
             return None
         if len(view) < end:
             raise E.CorruptValueError(
                 str(seg.values_paths[shard]), len(view), "file shorter than the indexed value"
             )
-        if self.verify_reads if verify is None else verify:
-            self._check_record(seg, shard, value_at, value_len, key)
-        if value_len >= PREFETCH_BYTES and not huge:  # one read request for many pages, not a fault each
-            seg.prefetch(shard, value_at, value_len)  # (a huge page's one fault reads its 2 MiB at once)
+        return view
+
+    def _map_large(self, seg: Segment, shard: int, place: int, value_len: int) -> None:
+        """Before a large value (or any with ``huge_maps``) at ``place`` (segment, shard and offset) is handed
+        out as a view: one read request for its pages rather than a fault each (with ``huge_maps`` none: a
+        huge page's one fault reads its 2 MiB at once), and the blocks it maps counted."""
+        huge = self.huge_maps
+        if not huge:
+            seg.prefetch(shard, place & OFFSET_MASK, value_len)
         if self.map_window is not None:
-            self._touched.add(seg)
-            if huge:  # a fault maps the whole huge page around it
-                self._mapped += ((end - 1) // HUGE_PAGE - value_at // HUGE_PAGE + 1) * HUGE_PAGE
-            else:
-                self._mapped += value_len
-            if self._mapped > self.map_window:
-                self._trim()
-        value = view[value_at:end]
-        if self._cache_bytes and value_len <= self._cache_bytes // 8:
-            self._cache_put(key, bytes(value))
-        return value
+            shift = HUGE_PAGE_SHIFT if huge else FAULT_AROUND_SHIFT
+            self._count_blocks(seg, place >> shift, place + max(value_len, 1) - 1 >> shift, shift)
+
+    def _count_blocks(self, seg: Segment, first: int, last: int, shift: int) -> None:
+        """Count against ``map_window`` the blocks ``first`` .. ``last`` (of ``1 << shift`` bytes: what one
+        fault maps, the cached pages of the 64 KiB block around it or a 2 MiB huge page) not yet counted
+        since the last trim; trim once the window is full."""
+        blocks = self._blocks
+        new = 0
+        for block in range(first, last + 1):
+            if block not in blocks:
+                blocks.add(block)
+                new += 1
+        self._touched.add(seg)
+        self._mapped += new << shift
+        if self._mapped > self.map_window:
+            self._trim()
 
     def _check_record(self, seg: Segment, shard: int, value_at: int, value_len: int, key: bytes) -> None:
         """:class:`CorruptValueError` unless the record before ``value_at`` is ``key``'s, whole and intact."""
@@ -517,6 +620,7 @@ class Table(Recovery):
         """Release the mapped pages of the segments read since the last trim (resident memory stays bounded
         by ``map_window``; the cost follows the segments read, not the segments stored)."""
         self._mapped = 0
+        self._blocks = set()
         touched, self._touched = self._touched, set()
         for seg in touched:
             seg.trim()

@@ -265,6 +265,41 @@ def test_resident_memory_stays_bounded_while_reading(tmp_path, huge):
     assert growth[None] >= 32 << 20  # the measure sees mapped pages: the bound above is the trimming's
 
 
+def test_small_values_count_the_pages_a_fault_maps_around_them(tmp_path):
+    """With the whole file in the page cache (just written), a fault maps the cached pages of the 64 KiB block
+    around a small value, not only the value's: resident memory stays within the window all the same."""
+    if not os.path.exists("/proc/self/status"):
+        pytest.skip("needs /proc")
+    window, count = 2 << 20, 4096
+    values = [value_of(i, 4000) for i in range(count)]  # 16 MiB, in the page cache from the writes
+    with Store(tmp_path, map_window=window) as store:
+        table = store.table("t")
+        for i in range(0, count, 512):
+            table.put_batch([(key_of(j), values[j]) for j in range(i, i + 512)])
+        table.flush()
+        bytes(table.get(key_of(0)))
+        table._trim()
+        before = peak = _rss_file_kib()
+        for i in range(0, count, 7):  # one value in most 64 KiB blocks
+            assert table.get(key_of(i)) == values[i]
+            peak = max(peak, _rss_file_kib())
+    assert (peak - before) << 10 <= window + (1 << 20)
+
+
+def test_a_block_is_counted_once_until_the_next_trim(tmp_path, monkeypatch):
+    """Re-reading values whose 64 KiB blocks are still mapped counts nothing more: no trim, no new faults."""
+    with Store(tmp_path, map_window=1 << 20) as store:
+        table = store.table("t")
+        table.put_batch([(key_of(i), value_of(i, 40_000)) for i in range(12)])  # 12 values in 8 blocks
+        trims = []
+        real_trim = table._trim
+        monkeypatch.setattr(table, "_trim", lambda: (trims.append(1), real_trim()))
+        for _ in range(50):
+            for i in range(12):
+                assert table.get(key_of(i)) == value_of(i, 40_000)
+        assert not trims and table._mapped == len(table._blocks) << 16 <= 9 << 16
+
+
 def test_huge_maps_advise_huge_pages_and_read_large_values_without_a_request(tmp_path, monkeypatch):
     """Default: one ``MADV_WILLNEED`` per large get. ``huge_maps``: the maps are ``MADV_HUGEPAGE`` and a
     get makes no call (its first fault reads the huge page around it); both hand out views, no copy."""
@@ -383,3 +418,78 @@ def test_store_files_are_private_to_the_package(tmp_path):
     with Store(tmp_path) as store:
         store.table("t").put(b"k", b"v")
     assert sorted(os.listdir(tmp_path)) == ["LOCK", "store.json", "t"]
+
+
+def test_read_into_copies_each_value_into_the_buffer(tmp_path):
+    import numpy as np
+
+    sizes = [0, 1, 4096, 16_384, 1 << 20]
+    with Store(tmp_path) as store:
+        table = store.table("t")
+        table.put_batch([(key_of(i), value_of(i, size)) for i, size in enumerate(sizes)])
+        for reopen in (False, True):
+            if reopen:
+                table.flush()
+                store.close()
+                store = Store(tmp_path)
+                table = store.table("t")
+            for i, size in enumerate(sizes):
+                buffer = bytearray(b"\xaa" * (size + 5))
+                assert table.read_into(key_of(i), buffer) == size
+                assert buffer[:size] == value_of(i, size) and buffer[size:] == b"\xaa" * 5
+                words = np.zeros(size // 4 + 1, dtype=np.uint32)  # any contiguous buffer
+                assert table.read_into(key_of(i), words, verify=True) == size
+                assert words.tobytes()[:size] == value_of(i, size)
+                window = memoryview(bytearray(size + 20))[10:]  # a view into a larger buffer
+                assert table.read_into(key_of(i), window) == size and window[:size] == value_of(i, size)
+            assert table.read_into(b"absent", bytearray(10)) is None
+        table.close()
+        with pytest.raises(StoreClosedError):
+            table.read_into(key_of(0), bytearray(10))
+
+
+@pytest.mark.parametrize("size", [100, 1 << 20])
+def test_read_into_refuses_bad_buffers_and_writes_nothing(tmp_path, size):
+    import numpy as np
+
+    with Store(tmp_path) as store:
+        table = store.table("t")
+        table.put(key_of(1), value_of(1, size))
+        short = bytearray(size - 1)
+        with pytest.raises(StoreInputError, match=f"value of {size} bytes"):
+            table.read_into(key_of(1), short)
+        assert short == bytearray(size - 1)
+        with pytest.raises(StoreInputError, match="read-only"):
+            table.read_into(key_of(1), bytes(size))
+        for bad in ("text", 12, np.zeros((size, 2), dtype=np.uint8)[:, 0]):
+            with pytest.raises(StoreInputError, match="buffer"):
+                table.read_into(key_of(1), bad)
+        with pytest.raises(StoreInputError, match="key"):
+            table.read_into("key", bytearray(size))
+
+
+def test_read_into_maps_no_large_value_and_its_file_outlives_expiry_while_read(tmp_path):
+    clock = Clock()
+    with Store(tmp_path, segment_bytes=1 << 20, clock=clock) as store:
+        table = store.table("t", ttl_s=10)
+        table.put_batch([(key_of(i), value_of(i, 300_000)) for i in range(4)])  # segment 0 is sealed
+        table.put(key_of(9), value_of(9, 100))
+        seg = table._segments[0]
+        buffer = bytearray(300_000)
+        assert table.read_into(key_of(0), buffer) == 300_000 and buffer == value_of(0, 300_000)
+        assert seg.maps == [None] and table._mapped == 0  # copied by the kernel: nothing mapped
+        table.huge_maps = True  # with huge_maps it is copied from the map, whose faults map 2 MiB pages
+        assert table.read_into(key_of(1), buffer) == 300_000 and buffer == value_of(1, 300_000)
+        assert seg.maps != [None] and table._mapped >= 300_000
+        table.huge_maps = False
+        reader = seg.readers[0]
+        assert reader is not None
+        held, fd = reader, reader.fd
+        del reader
+        clock.now += 60
+        assert table.gc()["segments"] >= 1 and table.read_into(key_of(0), buffer) is None
+        os.fstat(fd)  # still open: a reader in the middle of a pread holds it
+        assert os.pread(fd, 4, 0) == b"ESTV"
+        del held  # the last reference: closed
+        with pytest.raises(OSError):
+            os.fstat(fd)

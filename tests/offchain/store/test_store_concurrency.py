@@ -89,6 +89,10 @@ def test_readers_race_expiry_and_the_cache(tmp_path):
                 got = table.get(key_of(i))
                 if got is not None and bytes(got) != value_of(i):
                     failures.append(f"key {i}")
+                buffer = bytearray(70_000)  # values of 20,000 and 70,000 bytes are read with preadv
+                n = table.read_into(key_of(i), buffer, verify=seed % 2 == 1)
+                if n is not None and buffer[:n] != value_of(i):
+                    failures.append(f"key {i} read into a buffer")
                 time.sleep(0)  # let the writer run
 
         threads = [threading.Thread(target=reader, args=(s,)) for s in range(3)]

@@ -161,5 +161,52 @@ def test_any_flipped_byte_never_yields_a_wrong_value(tmp_path_factory, data):
                 assert exc.path == str(path)
                 continue
             assert got is None or bytes(got) == value_of(i, SIZE)
+            buffer = bytearray(SIZE)
+            try:
+                n = table.read_into(key_of(i), buffer)
+            except CorruptionError as exc:
+                assert exc.path == str(path)
+                continue
+            assert n is None or buffer == value_of(i, SIZE)
         for problem in table.problems:
             assert problem.path == str(path)
+
+
+@pytest.mark.parametrize(
+    "where, unchecked, checked",
+    [
+        ("key", "does not match the index", "does not match the index"),
+        ("value_len", "does not match the index", "does not match the index"),
+        ("head_crc", None, "head checksum"),
+        ("value", None, "value checksum"),
+        ("cut", "shorter", "shorter"),
+    ],
+)
+def test_large_value_read_into_a_buffer_is_checked(tmp_path, where, unchecked, checked):
+    """``read_into`` of a large value reads its whole record with one ``preadv``: a key or length that is not
+    the index's is caught on every read, a damaged head or value by a checked read, a cut file always;
+    the other values stay readable."""
+    big = 20_000
+    with Store(tmp_path) as store:
+        store.table("t").put_batch([(key_of(i), value_of(i, big)) for i in range(3)])
+    sid, shard, offset = _offset_of(tmp_path, 2)
+    path = tmp_path / "t" / f"{sid:08d}-{shard}.values"
+    if where == "cut":
+        with open(path, "r+b") as f:
+            f.truncate(path.stat().st_size - 10)
+    else:
+        at = {"key": fmt.RECORD_HEAD_SIZE + 5, "value_len": 6, "head_crc": 13, "value": 1000}[where]
+        flip(path, offset + at + (fmt.RECORD_HEAD_SIZE + 32 if where == "value" else 0))
+    with Store(tmp_path) as store:
+        table = store.table("t")
+        for verify, error in ((False, unchecked), (True, checked)):
+            buffer = bytearray(big)
+            if error is None:  # unchecked reads trust the index and the head's lengths and key
+                assert table.read_into(key_of(2), buffer, verify=verify) == big
+                continue
+            with pytest.raises(CorruptValueError, match=error) as info:
+                table.read_into(key_of(2), buffer, verify=verify)
+            assert info.value.path == str(path) and info.value.offset <= offset + 16 + 32 + big
+        for i in range(2):
+            buffer = bytearray(big)
+            assert table.read_into(key_of(i), buffer, verify=True) == big and buffer == value_of(i, big)

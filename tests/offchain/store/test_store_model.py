@@ -39,7 +39,7 @@ class StoreModel(RuleBasedStateMachine):
     def _stored(self):
         return {**self.durable, **self.unflushed}
 
-    @rule(i=KEYS, size=st.sampled_from([0, 1, 500, 5000, 12_000]))
+    @rule(i=KEYS, size=st.sampled_from([0, 1, 500, 5000, 12_000, 20_000]))
     def put(self, i, size):
         if i in self._stored():
             try:
@@ -75,6 +75,15 @@ class StoreModel(RuleBasedStateMachine):
             assert got is not None and bytes(got) == value_of(i, self.sizes[i])
         else:
             assert got is None and not self.table.exists(key_of(i))
+
+    @rule(i=KEYS)
+    def read_into(self, i):
+        buffer = bytearray(20_010)
+        got = self.table.read_into(key_of(i), buffer, verify=True)
+        if i in self._stored():
+            assert got == self.sizes[i] and buffer[:got] == value_of(i, got)
+        else:
+            assert got is None
 
     @rule()
     def flush(self):
@@ -123,6 +132,9 @@ class StoreModel(RuleBasedStateMachine):
         for i in self._stored():
             got = self.table.get(key_of(i))
             assert got is not None and bytes(got) == value_of(i, self.sizes[i]), f"key {i} lost or wrong"
+            buffer = bytearray(self.sizes[i])
+            assert self.table.read_into(key_of(i), buffer, verify=True) == len(buffer)
+            assert buffer == value_of(i, self.sizes[i]), f"key {i} read wrong into a buffer"
 
     @invariant()
     def counts_match(self):
