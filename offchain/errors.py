@@ -48,3 +48,7 @@ class ChainError(EigenError):
 
 class StoreError(EigenError):
     """Storage-engine error: bad key or value, closed or locked store, corrupt file, full disk."""
+
+
+class BLSError(EigenError):
+    """BLS keys, signatures, keystores and operator-set certificates (BN254)."""
