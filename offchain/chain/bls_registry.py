@@ -9,11 +9,15 @@ G1Point signature)`` (G2 in EVM order, X[0] the imaginary part).
 
 from __future__ import annotations
 
+from typing import Any
+
 from eth_abi import encode as abi_encode
 
 from offchain.bls import group
 from offchain.bls.cert import Certificate
 from offchain.bls.keys import SecretKey
+from offchain.chain import sdk
+from offchain.chain.errors import ChainInputError
 
 G1_ABI = "(uint256,uint256)"
 G2_ABI = "(uint256[2],uint256[2])"
@@ -51,3 +55,46 @@ def certificate_args(cert: Certificate) -> tuple:
 
 def status_text(status: int) -> str:
     return STATUS.get(int(status), f"unknown status {status}")
+
+
+def register_key(
+    d: Any,
+    account: Any,
+    avs: str,
+    set_ids: list[int],
+    sk: SecretKey,
+    registry: str | None = None,
+    rotate: bool = False,
+) -> dict[str, Any]:
+    """Join sets ``set_ids`` of ``avs`` with the BLS key ``sk`` (the registration data carries its proof of
+    possession), or with ``rotate`` queue a rotation to it in each set. ``registry``: the BLSRegistry
+    (default: the AVS's registrar in the AllocationManager). The account must be an operator."""
+    if not set_ids:
+        raise ChainInputError("name the set(s) to register the key for (--set)")
+    ids = [sdk._set_id(i) for i in set_ids]
+    am = d.contract("allocation_manager")
+    reg_addr = registry or am.functions.getAVSRegistrar(avs).call()
+    if int(reg_addr, 16) == 0:
+        raise ChainInputError(f"AVS {avs} has no registrar: name the BLSRegistry (--registry)")
+    reg = d.contract("bls_registry", reg_addr, ctype="BLSRegistry")
+    try:
+        serves = reg.functions.supportsAVS(avs).call()
+    except Exception:  # noqa: BLE001 - any failure means the address is not a BLSRegistry
+        serves = False
+    if not serves:
+        raise ChainInputError(f"{reg_addr} is not a BLSRegistry serving AVS {avs}")
+    me = account.address
+    oid = "0x" + sk.public_key().operator_id.hex()
+    if rotate:
+        args = key_args(sk, me, d.chain_id, reg.address)
+        for i in ids:
+            sdk.send(d, account, reg.functions.rotateKey(i, *args), "rotateKey")
+        return {"operator": me, "operator_id": oid, "sets": ids, "registry": reg.address, "rotated": True}
+    for i in ids:
+        if not reg.functions.quorums(i).call():
+            raise ChainInputError(f"set {i} has no quorums in registry {reg.address} (configureQuorums)")
+    data = registration_data(sk, me, d.chain_id, reg.address)
+    sdk.send(
+        d, account, am.functions.registerForOperatorSets(me, (avs, ids, data)), "registerForOperatorSets"
+    )
+    return {"operator": me, "operator_id": oid, "sets": ids, "registry": reg.address, "rotated": False}

@@ -232,3 +232,54 @@ def test_eigenda_sepolia_certificate_pairing_on_chain(bw) -> None:
         False,
     )
     assert tuple(bw.reg.trySignatureAndApkVerification(m, (1, 3), apk_g2, sigma)) == (False, False)
+
+
+def test_cli_register_key_and_rotate(bw, chain, tmp_path, capsys) -> None:
+    import json
+
+    from offchain.bls import keystore
+    from offchain.cli import main
+
+    op = bw.operator(join=False)
+    pw = tmp_path / "pw"
+    pw.write_text("pw\n")
+    stores = []
+    for i, sk in enumerate((SecretKey(31337), SecretKey(31338))):
+        p = tmp_path / f"k{i}.json"
+        keystore.save(keystore.encrypt(sk, "pw", "pbkdf2", pbkdf2_c=1000), p)
+        stores.append((sk, p))
+    rec = tmp_path / "rec.json"
+    rec.write_text(json.dumps(bw.w.d.addresses()))
+    base = ["chain", "--deployment", str(rec), "--rpc", chain.provider.uri, "operator", "register-key"]
+    common = [
+        "--key",
+        op.private_key,
+        "--avs",
+        bw.w.avs.address,
+        "--set",
+        str(BLS_SET),
+        "--password-file",
+        str(pw),
+    ]
+    assert main([*base, *common, "--bls-keystore", str(stores[0][1])]) == 0, capsys.readouterr().err
+    assert bw.reg.isMember(BLS_SET, op)
+    assert bw.reg.operatorIdOf(BLS_SET, op) == stores[0][0].public_key().operator_id
+
+    def refused(argv, match):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and match in err, err
+
+    refused([*base, *common, "--bls-keystore", str(stores[0][1])], "already registered")
+    refused(
+        [*base, *common, "--bls-keystore", str(stores[1][1]), "--registry", bw.w.am.address],
+        "not a BLSRegistry",
+    )
+    bad_pw = tmp_path / "bad"
+    bad_pw.write_text("nope\n")
+    refused([*base, *common[:-1], str(bad_pw), "--bls-keystore", str(stores[1][1])], "wrong password")
+    assert main([*base, *common, "--bls-keystore", str(stores[1][1]), "--rotate"]) == 0
+    pend = bw.reg.pendingKey(BLS_SET, op)
+    assert (
+        tuple(pend.pk) == stores[1][0].public_key().g1 and pend.effectiveBlock == bw.head() + ROTATION_DELAY
+    )
