@@ -23,20 +23,15 @@
 from ..interfaces import ITypes
 from ..interfaces import IAllocationManagerAVS as IAM
 from ..interfaces import IAVSRegistrar
+from ..interfaces import IBLSRegistry
 
 implements: IAVSRegistrar
+implements: IBLSRegistry
 
-struct G1Point:
-    X: uint256
-    Y: uint256
-
-# X[0] * i + X[1] (EIP-197 order, as BN254.sol)
-struct G2Point:
-    X: uint256[2]
-    Y: uint256[2]
+# the point structs are the interface's (contracts/interfaces/IBLSRegistry.vyi)
 
 struct PendingKey:
-    pk: G1Point
+    pk: IBLSRegistry.G1Point
     effectiveBlock: uint256
 
 MAX_QUORUMS: constant(uint256) = 8
@@ -71,6 +66,8 @@ NON_SIGNERS_UNSORTED: constant(uint8) = 4  # operator ids not strictly ascending
 NON_SIGNER_NOT_MEMBER: constant(uint8) = 5  # a non-signer key that was no member at the reference block
 BAD_SIGNATURE_POINT: constant(uint8) = 6  # sigma off the curve
 INVALID_SIGNATURE: constant(uint8) = 7    # the pairing equation fails or a precompile refused the input
+EXCLUDED_SIGNED: constant(uint8) = 8      # checkCertificate: the excluded operator is not a non-signer
+CERT_MAX: constant(uint256) = 33056
 
 MASK32: constant(uint256) = 2**32 - 1
 MAX_STAKE0: constant(uint256) = 2**192
@@ -83,8 +80,8 @@ event KeyRegistered:
     operator: indexed(address)
     operatorSetId: indexed(uint32)
     operatorId: indexed(bytes32)
-    pkG1: G1Point
-    pkG2: G2Point
+    pkG1: IBLSRegistry.G1Point
+    pkG2: IBLSRegistry.G2Point
 
 event KeyRotationQueued:
     operator: indexed(address)
@@ -128,7 +125,7 @@ _quorums: HashMap[uint32, DynArray[address, MAX_QUORUMS]]
 # key hash (operatorId) -> operator, for ever (no key reused across operators)
 operatorOfKey: public(HashMap[bytes32, address])
 # set -> operator -> current key / operatorId / membership
-_keyOf: HashMap[uint32, HashMap[address, G1Point]]
+_keyOf: HashMap[uint32, HashMap[address, IBLSRegistry.G1Point]]
 operatorIdOf: public(HashMap[uint32, HashMap[address, bytes32]])
 isMember: public(HashMap[uint32, HashMap[address, bool]])
 _pending: HashMap[uint32, HashMap[address, PendingKey]]
@@ -136,7 +133,7 @@ _pending: HashMap[uint32, HashMap[address, PendingKey]]
 # set history: block, apk, total stake per quorum
 _setLen: HashMap[uint32, uint256]
 _setBlock: HashMap[uint32, HashMap[uint256, uint256]]
-_setApk: HashMap[uint32, HashMap[uint256, G1Point]]
+_setApk: HashMap[uint32, HashMap[uint256, IBLSRegistry.G1Point]]
 _setTotal: HashMap[uint32, HashMap[uint256, HashMap[uint256, uint256]]]
 # operator history per (set, operatorId): word = block | member << 32 | stake(quorum 0) << 64,
 # the other quorums' stakes beside it
@@ -166,7 +163,7 @@ def __init__(_allocationManager: address, _avs: address, _rotationDelay: uint256
 
 @internal
 @view
-def _ec_add(a: G1Point, b: G1Point) -> (bool, G1Point):
+def _ec_add(a: IBLSRegistry.G1Point, b: IBLSRegistry.G1Point) -> (bool, IBLSRegistry.G1Point):
     ok: bool = False
     out: Bytes[64] = b""
     ok, out = raw_call(
@@ -175,13 +172,13 @@ def _ec_add(a: G1Point, b: G1Point) -> (bool, G1Point):
         max_outsize=64, gas=EC_ADD_GAS, is_static_call=True, revert_on_failure=False,
     )
     if not ok or len(out) != 64:
-        return False, empty(G1Point)
-    return True, G1Point(X=extract32(out, 0, output_type=uint256), Y=extract32(out, 32, output_type=uint256))
+        return False, empty(IBLSRegistry.G1Point)
+    return True, IBLSRegistry.G1Point(X=extract32(out, 0, output_type=uint256), Y=extract32(out, 32, output_type=uint256))
 
 
 @internal
 @view
-def _ec_mul(a: G1Point, s: uint256) -> (bool, G1Point):
+def _ec_mul(a: IBLSRegistry.G1Point, s: uint256) -> (bool, IBLSRegistry.G1Point):
     ok: bool = False
     out: Bytes[64] = b""
     ok, out = raw_call(
@@ -190,21 +187,21 @@ def _ec_mul(a: G1Point, s: uint256) -> (bool, G1Point):
         max_outsize=64, gas=EC_MUL_GAS, is_static_call=True, revert_on_failure=False,
     )
     if not ok or len(out) != 64:
-        return False, empty(G1Point)
-    return True, G1Point(X=extract32(out, 0, output_type=uint256), Y=extract32(out, 32, output_type=uint256))
+        return False, empty(IBLSRegistry.G1Point)
+    return True, IBLSRegistry.G1Point(X=extract32(out, 0, output_type=uint256), Y=extract32(out, 32, output_type=uint256))
 
 
 @internal
 @pure
-def _neg(a: G1Point) -> G1Point:
+def _neg(a: IBLSRegistry.G1Point) -> IBLSRegistry.G1Point:
     if a.X == 0 and a.Y == 0:
         return a
-    return G1Point(X=a.X, Y=P - (a.Y % P))
+    return IBLSRegistry.G1Point(X=a.X, Y=P - (a.Y % P))
 
 
 @internal
 @pure
-def _on_curve(a: G1Point) -> bool:
+def _on_curve(a: IBLSRegistry.G1Point) -> bool:
     if a.X == 0 and a.Y == 0:
         return True
     if a.X >= P or a.Y >= P:
@@ -214,7 +211,7 @@ def _on_curve(a: G1Point) -> bool:
 
 @internal
 @view
-def _hash_to_g1(m: bytes32) -> G1Point:
+def _hash_to_g1(m: bytes32) -> IBLSRegistry.G1Point:
     # BN254.hashToG1: x = m mod p, then x + 1 until x^3 + 3 is a square; y = (x^3 + 3)^((p+1)/4).
     # Each step fails with probability 1/2: 64 steps fail with probability 2^-64.
     x: uint256 = convert(m, uint256) % P
@@ -230,26 +227,26 @@ def _hash_to_g1(m: bytes32) -> G1Point:
         assert ok and len(out) == 32, "modexp failed"
         y: uint256 = extract32(out, 0, output_type=uint256)
         if uint256_mulmod(y, y, P) == beta:
-            return G1Point(X=x, Y=y)
+            return IBLSRegistry.G1Point(X=x, Y=y)
         x = uint256_addmod(x, 1, P)
     raise "hashToG1: no point"
 
 
 @internal
 @view
-def _gamma_pairing(sigma: G1Point, pk: G1Point, pk2: G2Point, h: G1Point, gamma: uint256) -> bool:
+def _gamma_pairing(sigma: IBLSRegistry.G1Point, pk: IBLSRegistry.G1Point, pk2: IBLSRegistry.G2Point, h: IBLSRegistry.G1Point, gamma: uint256) -> bool:
     # e(sigma + gamma * pk, -G2) * e(h + gamma * G1, pk2) == 1
     ok: bool = False
-    t: G1Point = empty(G1Point)
-    a: G1Point = empty(G1Point)
-    b: G1Point = empty(G1Point)
+    t: IBLSRegistry.G1Point = empty(IBLSRegistry.G1Point)
+    a: IBLSRegistry.G1Point = empty(IBLSRegistry.G1Point)
+    b: IBLSRegistry.G1Point = empty(IBLSRegistry.G1Point)
     ok, t = self._ec_mul(pk, gamma)
     if not ok:
         return False
     ok, a = self._ec_add(sigma, t)
     if not ok:
         return False
-    ok, t = self._ec_mul(G1Point(X=1, Y=2), gamma)
+    ok, t = self._ec_mul(IBLSRegistry.G1Point(X=1, Y=2), gamma)
     if not ok:
         return False
     ok, b = self._ec_add(h, t)
@@ -269,7 +266,7 @@ def _gamma_pairing(sigma: G1Point, pk: G1Point, pk2: G2Point, h: G1Point, gamma:
 
 @external
 @view
-def trySignatureAndApkVerification(msgHash: bytes32, apk: G1Point, apkG2: G2Point, sigma: G1Point) -> (bool, bool):
+def trySignatureAndApkVerification(msgHash: bytes32, apk: IBLSRegistry.G1Point, apkG2: IBLSRegistry.G2Point, sigma: IBLSRegistry.G1Point) -> (bool, bool):
     """
     @notice BLSSignatureChecker.trySignatureAndApkVerification: the gamma-combined pairing check
             e(sigma + gamma * apk, -G2) * e(H(m) + gamma * G1, apkG2) == 1 with gamma =
@@ -304,7 +301,7 @@ def _registration_digest(operator: address) -> bytes32:
 
 @external
 @view
-def pubkeyRegistrationMessageHash(operator: address) -> G1Point:
+def pubkeyRegistrationMessageHash(operator: address) -> IBLSRegistry.G1Point:
     """
     @notice The G1 point an operator signs to prove possession of its key: hashToG1 of the EIP-712
             digest of BN254PubkeyRegistration(address operator) under this contract's domain.
@@ -326,14 +323,14 @@ def calculatePubkeyRegistrationMessageHash(operator: address) -> bytes32:
 
 
 @internal
-def _claim_key(operator: address, pk1: G1Point, pk2: G2Point, sig: G1Point) -> bytes32:
+def _claim_key(operator: address, pk1: IBLSRegistry.G1Point, pk2: IBLSRegistry.G2Point, sig: IBLSRegistry.G1Point) -> bytes32:
     # proof of possession, then the key is the operator's for ever
     oid: bytes32 = keccak256(abi_encode(pk1.X, pk1.Y))
     assert oid != ZERO_PK_HASH, "zero key"
     assert self._on_curve(pk1) and self._on_curve(sig), "point not on curve"
     owner: address = self.operatorOfKey[oid]
     assert owner == empty(address) or owner == operator, "key registered by another operator"
-    h: G1Point = self._hash_to_g1(self._registration_digest(operator))
+    h: IBLSRegistry.G1Point = self._hash_to_g1(self._registration_digest(operator))
     gamma: uint256 = convert(keccak256(abi_encode(sig, pk1, pk2, h)), uint256) % R
     assert self._gamma_pairing(sig, pk1, pk2, h, gamma), "invalid proof of possession"
     self.operatorOfKey[oid] = operator
@@ -422,10 +419,10 @@ def _op_push(set_id: uint32, oid: bytes32, member: bool, stakes: DynArray[uint25
 
 
 @internal
-def _set_push(set_id: uint32, apk_delta: G1Point, add: DynArray[uint256, MAX_QUORUMS], sub: DynArray[uint256, MAX_QUORUMS]):
+def _set_push(set_id: uint32, apk_delta: IBLSRegistry.G1Point, add: DynArray[uint256, MAX_QUORUMS], sub: DynArray[uint256, MAX_QUORUMS]):
     # new set checkpoint at this block: apk + delta, totals + add - sub
     n: uint256 = self._setLen[set_id]
-    apk: G1Point = empty(G1Point)
+    apk: IBLSRegistry.G1Point = empty(IBLSRegistry.G1Point)
     last: uint256 = 0
     if n != 0:
         last = n - 1
@@ -475,7 +472,7 @@ def _last_stakes(set_id: uint32, oid: bytes32) -> DynArray[uint256, MAX_QUORUMS]
 
 
 @internal
-def _enter(set_id: uint32, operator: address, oid: bytes32, pk: G1Point, stakes: DynArray[uint256, MAX_QUORUMS]):
+def _enter(set_id: uint32, operator: address, oid: bytes32, pk: IBLSRegistry.G1Point, stakes: DynArray[uint256, MAX_QUORUMS]):
     # a key that left earlier holds zero stake in its last checkpoint
     old: DynArray[uint256, MAX_QUORUMS] = self._last_stakes(set_id, oid)
     self._op_push(set_id, oid, True, stakes)
@@ -484,7 +481,7 @@ def _enter(set_id: uint32, operator: address, oid: bytes32, pk: G1Point, stakes:
 
 
 @internal
-def _leave(set_id: uint32, operator: address, oid: bytes32, pk: G1Point):
+def _leave(set_id: uint32, operator: address, oid: bytes32, pk: IBLSRegistry.G1Point):
     old: DynArray[uint256, MAX_QUORUMS] = self._last_stakes(set_id, oid)
     zero: DynArray[uint256, MAX_QUORUMS] = []
     for q: uint256 in range(MAX_QUORUMS):
@@ -539,8 +536,8 @@ def configureQuorums(operatorSetId: uint32, strategies: DynArray[address, MAX_QU
 @external
 def registerOperator(operator: address, _avs: address, operatorSetIds: DynArray[uint32, 16], data: Bytes[1024]):
     """
-    @notice Registrar callback: `operator` joins `operatorSetIds`. `data` is abi.encode(G1Point pkG1,
-            G2Point pkG2, G1Point signature), the proof of possession over
+    @notice Registrar callback: `operator` joins `operatorSetIds`. `data` is abi.encode(IBLSRegistry.G1Point pkG1,
+            IBLSRegistry.G2Point pkG2, IBLSRegistry.G1Point signature), the proof of possession over
             pubkeyRegistrationMessageHash(operator), or empty to reuse the operator's key in each set.
     @param operator The operator.
     @param _avs The AVS (must be this registry's).
@@ -549,13 +546,13 @@ def registerOperator(operator: address, _avs: address, operatorSetIds: DynArray[
     """
     assert msg.sender == allocationManager or msg.sender == avs, "only allocation manager or avs"
     assert _avs == avs, "wrong avs"
-    pk1: G1Point = empty(G1Point)
-    pk2: G2Point = empty(G2Point)
-    sig: G1Point = empty(G1Point)
+    pk1: IBLSRegistry.G1Point = empty(IBLSRegistry.G1Point)
+    pk2: IBLSRegistry.G2Point = empty(IBLSRegistry.G2Point)
+    sig: IBLSRegistry.G1Point = empty(IBLSRegistry.G1Point)
     oid: bytes32 = empty(bytes32)
     if len(data) != 0:
         assert len(data) == 256, "bad registration data"
-        pk1, pk2, sig = abi_decode(data, (G1Point, G2Point, G1Point))
+        pk1, pk2, sig = abi_decode(data, (IBLSRegistry.G1Point, IBLSRegistry.G2Point, IBLSRegistry.G1Point))
         oid = self._claim_key(operator, pk1, pk2, sig)
     ids: DynArray[address, MAX_BATCH] = [operator]
     for set_id: uint32 in operatorSetIds:
@@ -626,11 +623,11 @@ def updateOperators(operatorSetId: uint32, operators: DynArray[address, MAX_BATC
         if self._same(new, old):
             continue
         self._op_push(operatorSetId, oid, True, new)
-        self._set_push(operatorSetId, empty(G1Point), new, old)
+        self._set_push(operatorSetId, empty(IBLSRegistry.G1Point), new, old)
 
 
 @external
-def rotateKey(operatorSetId: uint32, pkG1: G1Point, pkG2: G2Point, signature: G1Point):
+def rotateKey(operatorSetId: uint32, pkG1: IBLSRegistry.G1Point, pkG2: IBLSRegistry.G2Point, signature: IBLSRegistry.G1Point):
     """
     @notice Queue a new key for the caller in a set where it has one; it takes effect
             `rotationDelay` blocks later (applyKeyRotation). The new key must be unused and proven.
@@ -654,7 +651,7 @@ def _apply_pending(set_id: uint32, operator: address) -> bool:
     if pend.effectiveBlock == 0 or block.number < pend.effectiveBlock:
         return False
     old_id: bytes32 = self.operatorIdOf[set_id][operator]
-    old_pk: G1Point = self._keyOf[set_id][operator]
+    old_pk: IBLSRegistry.G1Point = self._keyOf[set_id][operator]
     new_id: bytes32 = keccak256(abi_encode(pend.pk.X, pend.pk.Y))
     self._pending[set_id][operator] = empty(PendingKey)
     if self.isMember[set_id][operator]:
@@ -687,7 +684,7 @@ def _fail(status: uint8) -> (uint8, DynArray[uint256, MAX_QUORUMS], DynArray[uin
 
 @internal
 @view
-def _check(set_id: uint32, msgHash: bytes32, ref: uint32, nonSigners: DynArray[G1Point, MAX_NON_SIGNERS], apkG2: G2Point, sigma: G1Point) -> (uint8, DynArray[uint256, MAX_QUORUMS], DynArray[uint256, MAX_QUORUMS]):
+def _check(set_id: uint32, msgHash: bytes32, ref: uint32, nonSigners: DynArray[IBLSRegistry.G1Point, MAX_NON_SIGNERS], apkG2: IBLSRegistry.G2Point, sigma: IBLSRegistry.G1Point) -> (uint8, DynArray[uint256, MAX_QUORUMS], DynArray[uint256, MAX_QUORUMS]):
     rb: uint256 = convert(ref, uint256)
     if rb >= block.number or block.number - rb > maxStaleness:
         return self._fail(STALE_REFERENCE)
@@ -706,13 +703,13 @@ def _check(set_id: uint32, msgHash: bytes32, ref: uint32, nonSigners: DynArray[G
         total.append(t)
         signed.append(t)
     # apk = setApk - sum(nonSigners); signed = total - sum(nonSigner stakes)
-    nsum: G1Point = empty(G1Point)
+    nsum: IBLSRegistry.G1Point = empty(IBLSRegistry.G1Point)
     prev: uint256 = 0
     ok: bool = False
     for k: uint256 in range(MAX_NON_SIGNERS):
         if k >= len(nonSigners):
             break
-        pk: G1Point = nonSigners[k]
+        pk: IBLSRegistry.G1Point = nonSigners[k]
         oid: bytes32 = keccak256(abi_encode(pk.X, pk.Y))
         if k != 0 and convert(oid, uint256) <= prev:
             return self._fail(NON_SIGNERS_UNSORTED)
@@ -731,7 +728,7 @@ def _check(set_id: uint32, msgHash: bytes32, ref: uint32, nonSigners: DynArray[G
         ok, nsum = self._ec_add(nsum, pk)
     if not self._on_curve(sigma):
         return self._fail(BAD_SIGNATURE_POINT)
-    apk: G1Point = empty(G1Point)
+    apk: IBLSRegistry.G1Point = empty(IBLSRegistry.G1Point)
     ok, apk = self._ec_add(self._setApk[set_id][si], self._neg(nsum))
     gamma: uint256 = convert(keccak256(abi_encode(msgHash, apk, apkG2, sigma)), uint256) % R
     if not ok or not self._gamma_pairing(sigma, apk, apkG2, self._hash_to_g1(msgHash), gamma):
@@ -741,7 +738,7 @@ def _check(set_id: uint32, msgHash: bytes32, ref: uint32, nonSigners: DynArray[G
 
 @external
 @view
-def checkSignatures(operatorSetId: uint32, msgHash: bytes32, referenceBlock: uint32, nonSignerPubkeys: DynArray[G1Point, MAX_NON_SIGNERS], apkG2: G2Point, sigma: G1Point) -> (uint8, DynArray[uint256, MAX_QUORUMS], DynArray[uint256, MAX_QUORUMS]):
+def checkSignatures(operatorSetId: uint32, msgHash: bytes32, referenceBlock: uint32, nonSignerPubkeys: DynArray[IBLSRegistry.G1Point, MAX_NON_SIGNERS], apkG2: IBLSRegistry.G2Point, sigma: IBLSRegistry.G1Point) -> (uint8, DynArray[uint256, MAX_QUORUMS], DynArray[uint256, MAX_QUORUMS]):
     """
     @notice Check a certificate against the set's keys and stakes at `referenceBlock`:
             non-signers strictly ascending by operatorId and members then, apk = setApk -
@@ -761,7 +758,7 @@ def checkSignatures(operatorSetId: uint32, msgHash: bytes32, referenceBlock: uin
 
 @external
 @view
-def isThresholdMet(operatorSetId: uint32, msgHash: bytes32, referenceBlock: uint32, nonSignerPubkeys: DynArray[G1Point, MAX_NON_SIGNERS], apkG2: G2Point, sigma: G1Point, thresholdBps: uint256) -> (uint8, bool):
+def isThresholdMet(operatorSetId: uint32, msgHash: bytes32, referenceBlock: uint32, nonSignerPubkeys: DynArray[IBLSRegistry.G1Point, MAX_NON_SIGNERS], apkG2: IBLSRegistry.G2Point, sigma: IBLSRegistry.G1Point, thresholdBps: uint256) -> (uint8, bool):
     """
     @notice checkSignatures, then whether every quorum's signed stake reaches `thresholdBps` of its
             (non-zero) total.
@@ -788,6 +785,60 @@ def isThresholdMet(operatorSetId: uint32, msgHash: bytes32, referenceBlock: uint
     return status, True
 
 
+@external
+@view
+def checkCertificate(operatorSetId: uint32, digest: bytes32, cert: Bytes[CERT_MAX], excluded: address) -> (uint8, uint256, uint256):
+    """
+    @notice The AVS contracts' entry (OperatorSetSigCheck): `cert` = abi.encode(uint32
+            referenceBlock, G1Point[] nonSigners, G2Point apkG2, G1Point sigma) over the message
+            keccak256(abi.encode(digest, referenceBlock)), checked as checkSignatures does; stakes
+            are summed over the set's quorums. If `excluded` (an operator; zero: none) was a member
+            at the reference block, its key must be a non-signer (else status 8) and its stake
+            leaves the total. Reverts only on a certificate that is not ABI-encoded.
+    @param operatorSetId The set.
+    @param digest The statement digest.
+    @param cert The encoded certificate.
+    @param excluded An operator that may not sign and does not count (zero: none).
+    @return (status, signed stake, total stake), the stakes summed over the quorums.
+    """
+    ref: uint32 = 0
+    ns: DynArray[IBLSRegistry.G1Point, MAX_NON_SIGNERS] = []
+    apk_g2: IBLSRegistry.G2Point = empty(IBLSRegistry.G2Point)
+    sigma: IBLSRegistry.G1Point = empty(IBLSRegistry.G1Point)
+    ref, ns, apk_g2, sigma = abi_decode(cert, (uint32, DynArray[IBLSRegistry.G1Point, MAX_NON_SIGNERS], IBLSRegistry.G2Point, IBLSRegistry.G1Point))
+    status: uint8 = 0
+    signed_q: DynArray[uint256, MAX_QUORUMS] = []
+    total_q: DynArray[uint256, MAX_QUORUMS] = []
+    status, signed_q, total_q = self._check(operatorSetId, keccak256(abi_encode(digest, ref)), ref, ns, apk_g2, sigma)
+    if status != SUCCESS:
+        return status, 0, 0
+    signed: uint256 = 0
+    total: uint256 = 0
+    for q: uint256 in range(MAX_QUORUMS):
+        if q >= len(total_q):
+            break
+        signed += signed_q[q]
+        total += total_q[q]
+    if excluded != empty(address):
+        oid: bytes32 = self.operatorIdOf[operatorSetId][excluded]
+        found: bool = False
+        i: uint256 = 0
+        w: uint256 = 0
+        found, i, w = self._op_index(operatorSetId, oid, convert(ref, uint256))
+        if found and (w >> 32) & 1 == 1:
+            listed: bool = False
+            for pk: IBLSRegistry.G1Point in ns:
+                if keccak256(abi_encode(pk.X, pk.Y)) == oid:
+                    listed = True
+                    break
+            if not listed:
+                return EXCLUDED_SIGNED, 0, 0
+            own: DynArray[uint256, MAX_QUORUMS] = self._op_stakes(operatorSetId, oid, i, w, len(self._quorums[operatorSetId]))
+            for x: uint256 in own:
+                total -= x
+    return SUCCESS, signed, total
+
+
 # ---------------------------------------------------------------- views
 
 @external
@@ -803,7 +854,7 @@ def quorums(operatorSetId: uint32) -> DynArray[address, MAX_QUORUMS]:
 
 @external
 @view
-def keyOf(operatorSetId: uint32, operator: address) -> G1Point:
+def keyOf(operatorSetId: uint32, operator: address) -> IBLSRegistry.G1Point:
     """
     @notice The operator's current G1 key in the set (zero: none).
     @param operatorSetId The set.
@@ -827,7 +878,7 @@ def pendingKey(operatorSetId: uint32, operator: address) -> PendingKey:
 
 @external
 @view
-def apkAt(operatorSetId: uint32, blockNumber: uint32) -> G1Point:
+def apkAt(operatorSetId: uint32, blockNumber: uint32) -> IBLSRegistry.G1Point:
     """
     @notice The set's aggregate G1 key at a block (zero before any member).
     @param operatorSetId The set.
@@ -838,7 +889,7 @@ def apkAt(operatorSetId: uint32, blockNumber: uint32) -> G1Point:
     i: uint256 = 0
     found, i = self._set_index(operatorSetId, convert(blockNumber, uint256))
     if not found:
-        return empty(G1Point)
+        return empty(IBLSRegistry.G1Point)
     return self._setApk[operatorSetId][i]
 
 

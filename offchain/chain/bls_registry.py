@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from eth_abi import encode as abi_encode
+from eth_hash.auto import keccak
 
 from offchain.bls import group
 from offchain.bls.cert import Certificate
@@ -98,3 +99,17 @@ def register_key(
         d, account, am.functions.registerForOperatorSets(me, (avs, ids, data)), "registerForOperatorSets"
     )
     return {"operator": me, "operator_id": oid, "sets": ids, "registry": reg.address, "rotated": False}
+
+
+def bls_digest(digest: bytes, reference_block: int) -> bytes:
+    """What BLS signers sign for an AVS statement ``digest`` (``OperatorSetSigCheck.blsDigest``):
+    keccak256(abi.encode(digest, uint32 referenceBlock)), so a certificate names its block."""
+    return keccak(abi_encode(["bytes32", "uint32"], [digest, reference_block]))
+
+
+def certificate_bytes(cert: Certificate) -> bytes:
+    """The ``cert`` argument of the AVS contracts' BLS entry points (``enrollEnclaveKeyBLS``,
+    ``resolveChallengeBLS``) and of ``BLSRegistry.checkCertificate``: abi.encode(uint32 referenceBlock,
+    G1Point[] nonSigners, G2Point apkG2, G1Point sigma)."""
+    _msg, ref, ns, apk_g2, sigma = cert.abi_args()
+    return abi_encode(["uint32", f"{G1_ABI}[]", G2_ABI, G1_ABI], [ref, ns, apk_g2, sigma])

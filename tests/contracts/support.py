@@ -288,6 +288,10 @@ class TokenWorld(World):
 
 # ---------------------------------------------------------------- AVSs: shared
 
+BLS_SET = 5  # BLSWorld's set
+ROTATION_DELAY = 10  # BLSRegistry deployments in the tests: key rotation delay (blocks)
+STALENESS = 50  # and the oldest reference block a certificate may use (blocks)
+
 THRESHOLD = 6667
 STAKES = (100, 60, 40)  # TKA deposited by each operator; 50% allocated -> 50, 30, 20
 
@@ -324,16 +328,25 @@ class ComputeWorld(_SetWorld):
 
     set_id = COMPUTE_SET
 
-    def __init__(self, w, project, chain, accounts):
+    def __init__(self, w, project, chain, accounts, bls=False):
+        """With `bls`, a BLSRegistry is attached before the set is created: operators join with an
+        ECDSA and a BLS key (``bls_sk``), and enrolments may carry BLS certificates."""
         self.w, self.chain, self.project = w, chain, project
         self.avs = self.contract = deploy_compute_avs(
             project, w.owner, w.d, ComputeAVSConfig(enrolment_ttl_s=TTL, fault_wad=FAULT_WAD)
         )
+        self.reg = None
+        self.bls_sk: dict[str, SecretKey] = {}
+        if bls:
+            self.reg = deploy_bls_registry(project, w.owner, w.d, self.avs.address, ROTATION_DELAY, STALENESS)
+            self.avs.setBLSRegistry(self.reg, sender=w.owner)
         self.strats = [w.strats["TKA"], w.strats["TKB"]]
         self.avs.createOperatorSet(
             COMPUTE_SET, self.strats, w.resolver, w.recipient, THRESHOLD, sender=w.owner
         )
         self._add_operators(b"compute")
+        if bls:  # the stake allocated after joining
+            self.reg.updateOperators(COMPUTE_SET, [o.address for o in self.ops], sender=w.other)
         self.app_owner = w.avs2
         self.app_id = keccak(b"app: deterministic sum")
         self.ca = NitroTestCA(seed=b"compute-avs tests")
@@ -352,6 +365,11 @@ class ComputeWorld(_SetWorld):
             self.w.am.setRedistributionConsent(op, (self.avs.address, set_id), True, sender=op)
         if data is None:
             data = registration_data(self.chain.chain_id, self.avs.address, op.address, key)
+            if self.reg is not None:
+                sk = self.bls_sk.setdefault(
+                    op.address, SecretKey(int.from_bytes(keccak(key.to_bytes()), "big") % 2**250 + 1)
+                )
+                data += bls_registration_data(sk, op.address, self.chain.chain_id, self.reg.address)
         if expect is not None:
             return reverts(
                 expect, self.w.am.registerForOperatorSets, op, (self.avs.address, [set_id], data), sender=op
@@ -495,10 +513,6 @@ def tamper(receipt, key, position=-1, new_token=None):
 
 
 # ---------------------------------------------------------------- BLSRegistry
-
-BLS_SET = 5
-ROTATION_DELAY = 10
-STALENESS = 50
 
 
 class BLSWorld:
