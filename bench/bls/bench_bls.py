@@ -56,7 +56,9 @@ def main() -> int:
     a = ap.parse_args()
     reps = a.reps
     m = keccak(b"bench message")
-    sks = [keys.SecretKey(int.from_bytes(keccak(b"k%d" % i), "big") % (group.R - 1) + 1) for i in range(N_AGG)]
+    sks = [
+        keys.SecretKey(int.from_bytes(keccak(b"k%d" % i), "big") % (group.R - 1) + 1) for i in range(N_AGG)
+    ]
     pks = [k.public_key() for k in sks]
     sigs = [k.sign(m) for k in sks]
     agg = keys.aggregate_keys(pks)
