@@ -50,6 +50,19 @@ def py_verify(m, apk, apk_g2, sigma) -> bool:
     return O.final_exponentiate(acc) == FQ12.one()
 
 
+def write_results(name: str, payload: dict) -> Path:
+    """bench/results/<name>: the time, the machine and ``payload`` as JSON (the BLS benches share it)."""
+    out = ROOT / "bench" / "results" / name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    head = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"platform": platform.platform(), "python": platform.python_version()},
+    }
+    out.write_text(json.dumps({**head, **payload}, indent=2))
+    print(f"wrote {out.relative_to(ROOT)}")
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=7)
@@ -115,19 +128,7 @@ def main() -> int:
         print(
             f"{r['operation']:48} {r['ours_per_s']:>10,} {r['py_ecc_per_s']:>10,} {r['speedup_vs_py_ecc']:>8}"
         )
-    out = ROOT / "bench" / "results" / "bls.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {
-                "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "machine": {"platform": platform.platform(), "python": platform.python_version()},
-                "results": rows,
-            },
-            indent=2,
-        )
-    )
-    print(f"wrote {out.relative_to(ROOT)}")
+    write_results("bls.json", {"results": rows})
     return 0
 
 

@@ -147,30 +147,32 @@ def _from_py_g2(q: Any) -> G2 | None:
 
 
 # ----- operations ------------------------------------------------------------------------------
-def g1_mul(points: Sequence[G1 | None], scalars: Sequence[int]) -> list[G1 | None]:
-    """[s_i * P_i] elementwise (scalars reduced mod r)."""
+# (kernel index, import, export, to py_ecc, from py_ecc) per group
+_G1 = (0, _g1_import, _g1_export, _py_g1, _from_py_g1)
+_G2 = (1, _g2_import, _g2_export, _py_g2, _from_py_g2)
+
+
+def _mul(group_ops: tuple, points: Sequence[Any], scalars: Sequence[int]) -> list[Any]:
     if not points:
         return []
+    which, imp, exp, to_py, from_py = group_ops
     ks = _kernels()
     if ks is not None:
-        k = ks[0]
-        return _g1_export(k.scalar_mul(_g1_import(points, k), _scalars(scalars)), k)
+        k = ks[which]
+        return exp(k.scalar_mul(imp(points, k), _scalars(scalars)), k)
     from py_ecc.optimized_bn128 import multiply
 
-    return [_from_py_g1(multiply(_py_g1(p), s % R)) for p, s in zip(points, scalars, strict=True)]
+    return [from_py(multiply(to_py(p), s % R)) for p, s in zip(points, scalars, strict=True)]
+
+
+def g1_mul(points: Sequence[G1 | None], scalars: Sequence[int]) -> list[G1 | None]:
+    """[s_i * P_i] elementwise (scalars reduced mod r)."""
+    return _mul(_G1, points, scalars)
 
 
 def g2_mul(points: Sequence[G2 | None], scalars: Sequence[int]) -> list[G2 | None]:
     """[s_i * Q_i] elementwise (scalars reduced mod r)."""
-    if not points:
-        return []
-    ks = _kernels()
-    if ks is not None:
-        k = ks[1]
-        return _g2_export(k.scalar_mul(_g2_import(points, k), _scalars(scalars)), k)
-    from py_ecc.optimized_bn128 import multiply
-
-    return [_from_py_g2(multiply(_py_g2(q), s % R)) for q, s in zip(points, scalars, strict=True)]
+    return _mul(_G2, points, scalars)
 
 
 def g1_sum(points: Sequence[G1 | None]) -> G1 | None:
