@@ -47,6 +47,12 @@ def calldata_gas(data: bytes) -> int:
 
 def main() -> int:
     from ape import accounts, chain, networks, project
+    from ape_foundry.provider import FoundryProvider
+
+    # ape-foundry runs anvil with --steps-tracing, which keeps every transaction's trace: ~1,700
+    # registrations then hold tens of GB. Keep only the last blocks' transactions in memory.
+    build = FoundryProvider.build_command
+    FoundryProvider.build_command = lambda self: [*build(self), "--transaction-block-keeper", "32"]
 
     from offchain.chain.deploy import (
         ComputeAVSConfig,

@@ -28,6 +28,9 @@ from ..interfaces import IBLSRegistry
 implements: IAVSRegistrar
 implements: IBLSRegistry
 
+interface IRegistrarOf:
+    def getAVSRegistrar(avs: address) -> address: view
+
 # the point structs are the interface's (contracts/interfaces/IBLSRegistry.vyi)
 
 struct PendingKey:
@@ -519,6 +522,16 @@ def _stakes_row(row: DynArray[uint256, 32]) -> DynArray[uint256, MAX_QUORUMS]:
 
 # ---------------------------------------------------------------- AVS side
 
+@internal
+@view
+def _only_registrar_path():
+    # the AllocationManager's callback when this registry is the AVS's registrar, or the AVS
+    # contract forwarding its own callbacks when it is its own registrar (an AVS that is not the
+    # registrar cannot attribute keys or membership to operators)
+    registrar: address = staticcall IRegistrarOf(allocationManager).getAVSRegistrar(avs)
+    assert (msg.sender == allocationManager and registrar == self) or (msg.sender == avs and registrar == avs), "only allocation manager or avs"
+
+
 @external
 def configureQuorums(operatorSetId: uint32, strategies: DynArray[address, MAX_QUORUMS]):
     """
@@ -544,7 +557,7 @@ def registerOperator(operator: address, _avs: address, operatorSetIds: DynArray[
     @param operatorSetIds The sets joined.
     @param data The key registration, or empty.
     """
-    assert msg.sender == allocationManager or msg.sender == avs, "only allocation manager or avs"
+    self._only_registrar_path()
     assert _avs == avs, "wrong avs"
     pk1: IBLSRegistry.G1Point = empty(IBLSRegistry.G1Point)
     pk2: IBLSRegistry.G2Point = empty(IBLSRegistry.G2Point)
@@ -582,7 +595,7 @@ def deregisterOperator(operator: address, _avs: address, operatorSetIds: DynArra
     @param _avs The AVS (must be this registry's).
     @param operatorSetIds The sets left.
     """
-    assert msg.sender == allocationManager or msg.sender == avs, "only allocation manager or avs"
+    self._only_registrar_path()
     assert _avs == avs, "wrong avs"
     for set_id: uint32 in operatorSetIds:
         if not self.isMember[set_id][operator]:

@@ -94,6 +94,18 @@ def test_bad_registrations_revert(bw, chain, w) -> None:
         bw.data(b, sk),
         sender=b,
     )
+    # the AVS account itself may not call the hooks while the registry is its registrar: it could
+    # otherwise attribute a key (with its own proof of possession) to an operator that never joined
+    reverts(
+        "only allocation manager or avs",
+        bw.reg.registerOperator,
+        b,
+        w.avs,
+        [BLS_SET],
+        bw.data(b, sk),
+        sender=w.avs,
+    )
+    reverts("only allocation manager or avs", bw.reg.deregisterOperator, a, w.avs, [BLS_SET], sender=w.avs)
     reverts("only avs", bw.reg.configureQuorums, 9, bw.strats, sender=b)
     reverts("quorums already set", bw.reg.configureQuorums, BLS_SET, bw.strats, sender=w.avs)
     assert not bw.reg.isMember(BLS_SET, b)
