@@ -84,27 +84,19 @@ def test_bad_registrations_revert(bw, chain, w) -> None:
     join_reverts(bw, "no key in this set", b, b"")
     zero = bytes(256)
     join_reverts(bw, "zero key", b, zero)
-    # only the AllocationManager (or the AVS) may call the registrar hooks
-    reverts(
-        "only allocation manager or avs",
-        bw.reg.registerOperator,
-        b,
-        w.avs,
-        [BLS_SET],
-        bw.data(b, sk),
-        sender=b,
-    )
-    # the AVS account itself may not call the hooks while the registry is its registrar: it could
-    # otherwise attribute a key (with its own proof of possession) to an operator that never joined
-    reverts(
-        "only allocation manager or avs",
-        bw.reg.registerOperator,
-        b,
-        w.avs,
-        [BLS_SET],
-        bw.data(b, sk),
-        sender=w.avs,
-    )
+    # only the AllocationManager (the registry being the registrar) may call the registrar hooks: not a
+    # stranger, nor the AVS account, which could otherwise attribute a key (with its own proof of
+    # possession) to an operator that never joined
+    for caller in (b, w.avs):
+        reverts(
+            "only allocation manager or avs",
+            bw.reg.registerOperator,
+            b,
+            w.avs,
+            [BLS_SET],
+            bw.data(b, sk),
+            sender=caller,
+        )
     reverts("only allocation manager or avs", bw.reg.deregisterOperator, a, w.avs, [BLS_SET], sender=w.avs)
     reverts("only avs", bw.reg.configureQuorums, 9, bw.strats, sender=b)
     reverts("quorums already set", bw.reg.configureQuorums, BLS_SET, bw.strats, sender=w.avs)
