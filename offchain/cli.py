@@ -29,6 +29,7 @@ COMPONENTS: tuple[str, ...] = (
     "offchain.compute.cli",  # eigen attest ..., eigen compute ...
     "offchain.ai.cli",  # eigen ai run|verify|serve
     "offchain.store.cli",  # eigen store stats|verify|gc
+    "offchain.bls.cli",  # eigen bls keygen|pop|sign|aggregate|verify
     "offchain.chain.cli",  # eigen chain devnet|addresses|abi|operator|avs
 )
 

@@ -26,6 +26,10 @@ class CryptoError(EigenError):
     """Field, curve, encoding or pairing error (bad point, wrong length, not in subgroup...)."""
 
 
+class BLSError(EigenError):
+    """BLS keys, signatures, keystores and operator-set certificates (BN254)."""
+
+
 class DAError(EigenError):
     """Data-availability error: bad payload, blob, chunk, proof or SRS."""
 

@@ -36,6 +36,8 @@ exports: (
     sigcheck.getMembers,
     sigcheck.isMember,
     sigcheck.signingKeyDigest,
+    sigcheck.blsRegistry,
+    sigcheck.blsDigest,
 )
 
 WAD: constant(uint256) = 10**18
@@ -217,7 +219,19 @@ def createOperatorSet(operatorSetId: uint32, strategies: DynArray[address, MAX_S
         extcall IAM(am).createOperatorSets(self, [p])
     else:
         extcall IAM(am).createRedistributingOperatorSets(self, [p], [redistributionRecipient])
+    sigcheck._enable_bls(operatorSetId, strategies)
     log ComputeOperatorSetCreated(operatorSetId=operatorSetId, redistributionRecipient=redistributionRecipient, resolver=resolver, thresholdBps=thresholdBps)
+
+
+@external
+def setBLSRegistry(registry: address):
+    """
+    @notice Attach this AVS's BLSRegistry (once): sets created afterwards take BLS keys and accept
+            BLS certificates beside ECDSA signatures (docs/bls.md).
+    @param registry A BLSRegistry deployed for this AVS.
+    """
+    ownable._check_owner()
+    sigcheck._set_bls_registry(registry)
 
 
 @external
@@ -404,6 +418,27 @@ def enrolmentDigest(appId: bytes32, imageDigest: bytes32, enclaveKey: address, e
     return self._enrolment_digest(appId, imageDigest, self.images[appId][imageDigest].policyHash, enclaveKey, evidenceHash, operator, verifiedAt)
 
 
+@internal
+def _enrol(appId: bytes32, imageDigest: bytes32, enclaveKey: address, evidenceHash: bytes32, verifiedAt: uint256, signatures: DynArray[sigcheck.Signature, 64], cert: Bytes[sigcheck.BLS_CERT_MAX], bls: bool):
+    app: App = self.apps[appId]
+    assert app.owner != empty(address), "unknown app"
+    assert self._is_active(appId, imageDigest), "image not active"
+    assert sigcheck._member_index[app.operatorSetId][msg.sender] != 0, "operator not in set"
+    assert enclaveKey != empty(address), "zero enclave key"
+    assert self.enclaves[enclaveKey].operator == empty(address), "enclave key enrolled"
+    assert verifiedAt <= block.timestamp + MAX_FUTURE_SKEW, "verified in the future"
+    assert block.timestamp <= verifiedAt + ENROLMENT_TTL, "statement expired"
+    digest: bytes32 = self._enrolment_digest(appId, imageDigest, self.images[appId][imageDigest].policyHash, enclaveKey, evidenceHash, msg.sender, verifiedAt)
+    signed: uint256 = 0
+    total: uint256 = 0
+    if bls:
+        signed, total = sigcheck._require_bls(app.operatorSetId, digest, cert, empty(address))
+    else:
+        signed, total = sigcheck._require_threshold(app.operatorSetId, digest, signatures)
+    self.enclaves[enclaveKey] = Enclave(operator=msg.sender, appId=appId, imageDigest=imageDigest, evidenceHash=evidenceHash, enrolledAt=block.timestamp, revoked=False)
+    log EnclaveKeyEnrolled(enclaveKey=enclaveKey, appId=appId, operator=msg.sender, imageDigest=imageDigest, evidenceHash=evidenceHash, signedStake=signed, totalStake=total)
+
+
 @external
 def enrollEnclaveKey(appId: bytes32, imageDigest: bytes32, enclaveKey: address, evidenceHash: bytes32, verifiedAt: uint256, signatures: DynArray[sigcheck.Signature, 64]):
     """
@@ -418,20 +453,23 @@ def enrollEnclaveKey(appId: bytes32, imageDigest: bytes32, enclaveKey: address, 
     @param verifiedAt Unix time (seconds) at which the evidence was verified.
     @param signatures The signatures, in strictly ascending order of signing key.
     """
-    app: App = self.apps[appId]
-    assert app.owner != empty(address), "unknown app"
-    assert self._is_active(appId, imageDigest), "image not active"
-    assert sigcheck._member_index[app.operatorSetId][msg.sender] != 0, "operator not in set"
-    assert enclaveKey != empty(address), "zero enclave key"
-    assert self.enclaves[enclaveKey].operator == empty(address), "enclave key enrolled"
-    assert verifiedAt <= block.timestamp + MAX_FUTURE_SKEW, "verified in the future"
-    assert block.timestamp <= verifiedAt + ENROLMENT_TTL, "statement expired"
-    digest: bytes32 = self._enrolment_digest(appId, imageDigest, self.images[appId][imageDigest].policyHash, enclaveKey, evidenceHash, msg.sender, verifiedAt)
-    signed: uint256 = 0
-    total: uint256 = 0
-    signed, total = sigcheck._require_threshold(app.operatorSetId, digest, signatures)
-    self.enclaves[enclaveKey] = Enclave(operator=msg.sender, appId=appId, imageDigest=imageDigest, evidenceHash=evidenceHash, enrolledAt=block.timestamp, revoked=False)
-    log EnclaveKeyEnrolled(enclaveKey=enclaveKey, appId=appId, operator=msg.sender, imageDigest=imageDigest, evidenceHash=evidenceHash, signedStake=signed, totalStake=total)
+    self._enrol(appId, imageDigest, enclaveKey, evidenceHash, verifiedAt, signatures, b"", False)
+
+
+@external
+def enrollEnclaveKeyBLS(appId: bytes32, imageDigest: bytes32, enclaveKey: address, evidenceHash: bytes32, verifiedAt: uint256, cert: Bytes[sigcheck.BLS_CERT_MAX]):
+    """
+    @notice enrollEnclaveKey with a BLS certificate: the set's BLS signers signed
+            blsDigest(enrolmentDigest(...), referenceBlock) and the registry's checker accepts
+            the certificate at its reference block with the set's threshold of stake signed.
+    @param appId The app id.
+    @param imageDigest The image digest (OCI digest bytes).
+    @param enclaveKey The enclave key (an address).
+    @param evidenceHash keccak256 of the attestation evidence.
+    @param verifiedAt Unix time (seconds) at which the evidence was verified.
+    @param cert abi.encode(uint32 referenceBlock, G1Point[] nonSigners (sorted by operator id), G2Point apkG2, G1Point sigma).
+    """
+    self._enrol(appId, imageDigest, enclaveKey, evidenceHash, verifiedAt, [], cert, True)
 
 
 @external

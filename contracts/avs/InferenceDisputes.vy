@@ -1,4 +1,5 @@
 # pragma version ~=0.4.3
+# pragma optimize codesize
 """
 @title InferenceDisputes
 @notice On-chain disputes over deterministic-inference receipts (offchain.ai). Anyone registers
@@ -43,6 +44,8 @@ exports: (
     sigcheck.getMembers,
     sigcheck.isMember,
     sigcheck.signingKeyDigest,
+    sigcheck.blsRegistry,
+    sigcheck.blsDigest,
 )
 
 WAD: constant(uint256) = 10**18
@@ -253,7 +256,19 @@ def createInferenceSet(operatorSetId: uint32, strategies: DynArray[address, MAX_
     self.operatorSetId = operatorSetId
     p: ITypes.CreateSetParams = ITypes.CreateSetParams(operatorSetId=operatorSetId, strategies=strategies, slasher=self, resolver=resolver)
     extcall IAM(sigcheck.allocationManager).createRedistributingOperatorSets(self, [p], [self])
+    sigcheck._enable_bls(operatorSetId, strategies)
     log InferenceSetCreated(operatorSetId=operatorSetId, resolver=resolver, thresholdBps=thresholdBps)
+
+
+@external
+def setBLSRegistry(registry: address):
+    """
+    @notice Attach this AVS's BLSRegistry (once, before the set is created): the set then takes BLS
+            keys and verdicts may come as BLS certificates (resolveChallengeBLS, docs/bls.md).
+    @param registry A BLSRegistry deployed for this AVS.
+    """
+    ownable._check_owner()
+    sigcheck._set_bls_registry(registry)
 
 
 @external
@@ -517,19 +532,20 @@ def _verdict_stake(set_id: uint32, digest: bytes32, accused: address, sigs: DynA
 
 
 @external
-def resolveChallenge(receiptDigest: bytes32, correctOutput: bytes32, signatures: DynArray[sigcheck.Signature, 64]):
+def resolveChallengeBLS(receiptDigest: bytes32, correctOutput: bytes32, cert: Bytes[sigcheck.BLS_CERT_MAX]):
     """
-    @notice Post the set's verdict on a challenged receipt before its resolution deadline (anyone
-            may submit it). `signatures`: members' signatures over verdictDigest(receiptDigest,
-            correctOutput), strictly ascending signing keys, not the accused's, whose stake reaches
-            the threshold of the set's stake without the accused's. If `correctOutput` differs
-            from the receipt's output commitment the operator is slashed by SLASH_WAD of its
-            allocation in every strategy of the set and the bond is credited back to the
-            challenger; otherwise the bond is credited to the accused operator.
+    @notice resolveChallenge with a BLS certificate: the set's BLS signers signed
+            blsDigest(verdictDigest(receiptDigest, correctOutput), referenceBlock); the accused
+            is a non-signer and its stake at the reference block is left out of the total.
     @param receiptDigest The receipt digest (receiptDigest of the receipt).
     @param correctOutput The output commitment the set found by re-executing (INVALID_REQUEST for a malformed request).
-    @param signatures The signatures, in strictly ascending order of signing key.
+    @param cert abi.encode(uint32 referenceBlock, G1Point[] nonSigners (sorted by operator id), G2Point apkG2, G1Point sigma).
     """
+    self._resolve(receiptDigest, correctOutput, [], cert, True)
+
+
+@internal
+def _resolve(receiptDigest: bytes32, correctOutput: bytes32, signatures: DynArray[sigcheck.Signature, 64], cert: Bytes[sigcheck.BLS_CERT_MAX], bls: bool):
     c: Claim = self.claims[receiptDigest]
     assert c.status == STATUS_CHALLENGED, "not challenged"
     assert block.timestamp <= c.deadline, "resolution deadline passed"
@@ -537,7 +553,11 @@ def resolveChallenge(receiptDigest: bytes32, correctOutput: bytes32, signatures:
     set_id: uint32 = self.operatorSetId
     signed: uint256 = 0
     total: uint256 = 0
-    signed, total = self._verdict_stake(set_id, self._verdict_digest(receiptDigest, correctOutput), c.operator, signatures)
+    if bls:
+        # the accused is a non-signer whose stake leaves the total (BLSRegistry.checkCertificate)
+        signed, total = sigcheck._require_bls(set_id, self._verdict_digest(receiptDigest, correctOutput), cert, c.operator)
+    else:
+        signed, total = self._verdict_stake(set_id, self._verdict_digest(receiptDigest, correctOutput), c.operator, signatures)
     if correctOutput == c.output:
         self.claims[receiptDigest].status = STATUS_UPHELD
         log ChallengeRejected(receiptDigest=receiptDigest, challenger=c.challenger, operator=c.operator, bondForfeited=c.bond, signedStake=signed, totalStake=total)
@@ -558,6 +578,23 @@ def resolveChallenge(receiptDigest: bytes32, correctOutput: bytes32, signatures:
         log OperatorNotSlashable(receiptDigest=receiptDigest, operator=c.operator)
     log ReceiptProvenWrong(receiptDigest=receiptDigest, operator=c.operator, challenger=c.challenger, claimedOutput=c.output, correctOutput=correctOutput, slashId=slash_id, signedStake=signed, totalStake=total)
     self._credit(c.challenger, receiptDigest, c.bond)
+
+
+@external
+def resolveChallenge(receiptDigest: bytes32, correctOutput: bytes32, signatures: DynArray[sigcheck.Signature, 64]):
+    """
+    @notice Post the set's verdict on a challenged receipt before its resolution deadline (anyone
+            may submit it). `signatures`: members' signatures over verdictDigest(receiptDigest,
+            correctOutput), strictly ascending signing keys, not the accused's, whose stake reaches
+            the threshold of the set's stake without the accused's. If `correctOutput` differs
+            from the receipt's output commitment the operator is slashed by SLASH_WAD of its
+            allocation in every strategy of the set and the bond is credited back to the
+            challenger; otherwise the bond is credited to the accused operator.
+    @param receiptDigest The receipt digest (receiptDigest of the receipt).
+    @param correctOutput The output commitment the set found by re-executing (INVALID_REQUEST for a malformed request).
+    @param signatures The signatures, in strictly ascending order of signing key.
+    """
+    self._resolve(receiptDigest, correctOutput, signatures, b"", False)
 
 
 @external

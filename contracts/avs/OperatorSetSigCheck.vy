@@ -11,14 +11,24 @@
      the signing key arrives in the registration data). Signatures sign the digest itself (no
      EIP-191 prefix), one per signer, ordered by strictly ascending signing-key address, low s.
      Stake is the plain sum of allocated shares over the set's strategies (multiplier 1 each).
+     BLS flavour (any set size): with a BLSRegistry (contracts/certs) attached, sets created
+     afterwards take BN254 keys too (the registration data then carries the ECDSA part followed
+     by the BLS part, which is forwarded to the registry), and a certificate is accepted when
+     the registry's checker returns success at its reference block and the signed stake, summed
+     over the set's strategies as for ECDSA, reaches the same threshold. BLS signers sign
+     keccak256(abi.encode(digest, referenceBlock)), so a certificate names its block.
 """
 
 from ..interfaces import ITypes
 from ..interfaces import IAllocationManagerAVS as IAM
+from ..interfaces import IBLSRegistry
 
 MAX_MEMBERS: constant(uint256) = 64
 MAX_STRATEGIES: constant(uint256) = 32
 BPS: constant(uint256) = 10000
+# a BLS certificate as the AVSs take it: abi.encode(uint32 referenceBlock, G1Point[] nonSigners,
+# G2Point apkG2, G1Point sigma), at most 512 non-signers; forwarded to the registry as it is
+BLS_CERT_MAX: constant(uint256) = 33056
 SECP256K1_N: constant(uint256) = 115792089237316195423570985008687907852837564279074904382605163141518161494337
 SECP256K1_HALF_N: constant(uint256) = 57896044618658097711785492504343953926418782139537452191302581570759080747168
 KEY_DOMAIN: constant(bytes32) = keccak256("eigen.avs.SigningKey.v1")
@@ -53,6 +63,8 @@ signingKeyOf: public(HashMap[address, address])
 operatorOfKey: public(HashMap[address, address])
 # operator set id -> signing threshold in basis points of allocated stake (0: set not managed).
 thresholdBps: public(HashMap[uint32, uint256])
+# The BLSRegistry of this AVS's sets (zero: ECDSA only).
+blsRegistry: public(address)
 # operator set id -> registered members.
 _members: HashMap[uint32, DynArray[address, MAX_MEMBERS]]
 _member_index: HashMap[uint32, HashMap[address, uint256]]  # 1-based position in _members
@@ -108,12 +120,21 @@ def _set_key(operator: address, key: address, sig: Signature):
 @internal
 def _add_member(set_id: uint32, operator: address, data: Bytes[1024]):
     # `data` is abi.encode(address key, uint8 v, bytes32 r, bytes32 s), or empty when the operator
-    # already has a key.
+    # already has a key; for a BLS set, followed by the BLS registration (256 bytes, or nothing to
+    # reuse the operator's key), which goes to the registry.
+    reg: address = self.blsRegistry
+    if reg != empty(address) and len(staticcall IBLSRegistry(reg).quorums(set_id)) != 0:
+        bls: Bytes[256] = b""
+        if len(data) == 384 or len(data) == 256:
+            bls = slice(data, len(data) - 256, 256)
+        extcall IBLSRegistry(reg).registerOperator(operator, self, [set_id], bls)
+        if len(data) == 256:
+            data = b""
     if len(data) != 0:
-        assert len(data) == 128, "bad registration data"
+        assert len(data) == 128 or len(data) == 384, "bad registration data"
         key: address = empty(address)
         sig: Signature = empty(Signature)
-        key, sig.v, sig.r, sig.s = abi_decode(data, (address, uint8, bytes32, bytes32))
+        key, sig.v, sig.r, sig.s = abi_decode(slice(data, 0, 128), (address, uint8, bytes32, bytes32))
         if key != self.signingKeyOf[operator]:
             self._set_key(operator, key, sig)
     assert self.signingKeyOf[operator] != empty(address), "no signing key"
@@ -127,6 +148,9 @@ def _add_member(set_id: uint32, operator: address, data: Bytes[1024]):
 
 @internal
 def _remove_member(set_id: uint32, operator: address):
+    reg: address = self.blsRegistry
+    if reg != empty(address) and len(staticcall IBLSRegistry(reg).quorums(set_id)) != 0:
+        extcall IBLSRegistry(reg).deregisterOperator(operator, self, [set_id])
     idx: uint256 = self._member_index[set_id][operator]
     if idx == 0:
         return
@@ -137,6 +161,25 @@ def _remove_member(set_id: uint32, operator: address):
     self._members[set_id].pop()
     self._member_index[set_id][operator] = 0
     log OperatorSetMemberRemoved(operatorSetId=set_id, operator=operator)
+
+
+@internal
+def _set_bls_registry(registry: address):
+    assert self.blsRegistry == empty(address), "bls registry already set"
+    assert registry != empty(address), "zero bls registry"
+    self.blsRegistry = registry
+
+
+@internal
+def _enable_bls(set_id: uint32, strategies: DynArray[address, MAX_STRATEGIES]):
+    # a set created after the registry was attached takes BLS keys, one quorum per strategy
+    reg: address = self.blsRegistry
+    if reg == empty(address):
+        return
+    quorums: DynArray[address, 8] = []
+    for s: address in strategies:
+        quorums.append(s)
+    extcall IBLSRegistry(reg).configureQuorums(set_id, quorums)
 
 
 @internal
@@ -199,6 +242,52 @@ def _require_threshold(set_id: uint32, digest: bytes32, sigs: DynArray[Signature
     assert total != 0, "no stake in set"
     assert signed * BPS >= total * self.thresholdBps[set_id], "threshold not met"
     return signed, total
+
+
+@internal
+@view
+def _bls_digest(digest: bytes32, reference_block: uint32) -> bytes32:
+    return keccak256(abi_encode(digest, reference_block))
+
+
+@internal
+@view
+def _bls_check(set_id: uint32, digest: bytes32, cert: Bytes[BLS_CERT_MAX], excluded: address) -> (uint256, uint256):
+    # the registry's checkCertificate: signers signed blsDigest(digest, referenceBlock); stake at
+    # the reference block summed over the set's strategies, `excluded` (if a member then) a
+    # non-signer whose stake leaves the total
+    reg: address = self.blsRegistry
+    assert reg != empty(address), "no bls registry"
+    status: uint8 = 0
+    signed: uint256 = 0
+    total: uint256 = 0
+    status, signed, total = staticcall IBLSRegistry(reg).checkCertificate(set_id, digest, cert, excluded)
+    assert status != 8, "accused operator signed"
+    assert status == 1, "bls certificate rejected"
+    return signed, total
+
+
+@internal
+@view
+def _require_bls(set_id: uint32, digest: bytes32, cert: Bytes[BLS_CERT_MAX], excluded: address) -> (uint256, uint256):
+    signed: uint256 = 0
+    total: uint256 = 0
+    signed, total = self._bls_check(set_id, digest, cert, excluded)
+    assert total != 0, "no stake in set"
+    assert signed * BPS >= total * self.thresholdBps[set_id], "threshold not met"
+    return signed, total
+
+
+@external
+@view
+def blsDigest(digest: bytes32, referenceBlock: uint32) -> bytes32:
+    """
+    @notice The message BLS signers sign for `digest` with a certificate at `referenceBlock`.
+    @param digest The statement digest (the one ECDSA signers sign).
+    @param referenceBlock The certificate's reference block.
+    @return keccak256(abi.encode(digest, referenceBlock)).
+    """
+    return self._bls_digest(digest, referenceBlock)
 
 
 @external

@@ -3,7 +3,7 @@
     eigen chain devnet up|down|status
     eigen chain addresses
     eigen chain abi --out DIR
-    eigen chain operator register|allocate|status
+    eigen chain operator register|allocate|status|register-key
     eigen chain avs create-set|slash|release
 
 The deployment is the running devnet's (``.devnet/``, or ``--devnet DIR``) unless ``--rpc URL``
@@ -84,6 +84,22 @@ def register(sub: Any) -> None:
     al.add_argument("--magnitude", required=True, help="share of the stake in each strategy: 0.25 or 25%%")
     _strategies_option(al)
     al.set_defaults(func=_allocate)
+    rk = ops.add_parser(
+        "register-key",
+        help="join operator sets with a BLS key (proof of possession), or rotate it (docs/bls.md)",
+    )
+    _key(rk)
+    rk.add_argument("--avs", required=True, help="the sets' AVS (address or account name)")
+    _sets_option(rk)
+    rk.add_argument(
+        "--bls-keystore", type=cliargs.path, required=True, help="the BLS keystore (eigen bls keygen)"
+    )
+    rk.add_argument("--password-file", type=cliargs.path, required=True, help="the keystore's password file")
+    rk.add_argument("--registry", default=None, help="the BLSRegistry (default: the AVS's registrar)")
+    rk.add_argument(
+        "--rotate", action="store_true", help="queue a rotation to this key in the set(s) instead of joining"
+    )
+    rk.set_defaults(func=_register_key)
     st = ops.add_parser("status", help="an operator's stake, magnitudes and sets")
     st.add_argument("operator", help="the operator (address or account name)")
     st.add_argument("--avs", default=None, help="the AVS of the sets named (address or account name)")
@@ -243,6 +259,25 @@ def _register(args: argparse.Namespace) -> int:
     what = "registered as an operator" if r["registered_as_operator"] else "already an operator"
     sets = f"; joined set(s) {', '.join(map(str, r['sets']))} of {avs}" if r["sets"] else ""
     return _print(args, r, f"{acct.address}: {what}{sets}")
+
+
+def _register_key(args: argparse.Namespace) -> int:
+    from offchain.bls.cli import open_keystore
+    from offchain.chain import bls_registry
+
+    d = _load(args)
+    acct = d.key(args.key)
+    avs = d.resolve(args.avs, "AVS")
+    registry = d.resolve(args.registry, "registry") if args.registry else None
+    sk = open_keystore(args.bls_keystore, args.password_file)
+    r = bls_registry.register_key(d, acct, avs, args.sets, sk, registry, rotate=args.rotate)
+    verb = "queued a rotation to" if args.rotate else "joined with"
+    return _print(
+        args,
+        r,
+        f"{acct.address}: {verb} BLS key {r['operator_id']} in set(s) {', '.join(map(str, r['sets']))} "
+        f"of {avs} (registry {r['registry']})",
+    )
 
 
 def _allocate(args: argparse.Namespace) -> int:

@@ -332,6 +332,38 @@ def deploy_compute_avs(
     return avs
 
 
+def deploy_bls_registry(
+    project: Any,
+    deployer: Any,
+    core: Deployment,
+    avs: str,
+    rotation_delay_blocks: int,
+    max_staleness_blocks: int,
+) -> Any:
+    """Deploy a BLSRegistry (contracts/certs, docs/bls.md) for the AVS ``avs`` over a deployed core. The
+    AVS then fixes each set's quorums (``configureQuorums``) and makes the registry its registrar, or
+    forwards its registrar callbacks to it."""
+    _check_int(
+        "bls_registry",
+        "rotation_delay_blocks",
+        rotation_delay_blocks,
+        0,
+        UINT32_MAX,
+        "a block count below 2^32",
+    )
+    _check_int(
+        "bls_registry",
+        "max_staleness_blocks",
+        max_staleness_blocks,
+        1,
+        UINT32_MAX,
+        "a block count in [1, 2^32)",
+    )
+    return deployer.deploy(
+        project.BLSRegistry, core.allocation_manager.address, avs, rotation_delay_blocks, max_staleness_blocks
+    )
+
+
 def deploy_token(project: Any, deployer: Any, d: Deployment, config: DeployConfig) -> Deployment:
     """Deploy EIGEN, the genesis bEIGEN, the ForkManager and the bEIGEN strategy on top of the core
     `d` (whose strategy whitelister must be `deployer`), and wire them (docs/token.md).

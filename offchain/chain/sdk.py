@@ -47,6 +47,7 @@ CONTRACT_TYPES = {
     "beigen_strategy": "BEigenStrategy",
     "compute_avs": "ComputeAVS",
     "inference_disputes": "InferenceDisputes",
+    "bls_registry": "BLSRegistry",
 }
 # Contracts whose ABI is exported besides those above (handles of tokens and strategies, modules).
 EXTRA_TYPES = ("Strategy", "MockERC20", "OperatorSetSigCheck")

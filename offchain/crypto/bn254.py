@@ -253,6 +253,19 @@ def g1_from_ints(points: list[tuple[int, int]], xp: ModuleType = np) -> Array:
     return P_
 
 
+def hash_to_g1(message: bytes) -> tuple[int, int]:
+    """``BN254.hashToG1`` (eigenlayer-middleware) / EigenDA's ``MapToCurve``, try-and-increment: x = m mod p
+    (m the 32-byte message as a big-endian integer), then x + 1 until x^3 + 3 is a square; y = (x^3 + 3)^((p +
+    1) / 4) (no sign normalisation). Not constant time (the messages it hashes are public)."""
+    x = int.from_bytes(message, "big") % P
+    while True:
+        beta = (x * x * x + 3) % P
+        y = pow(beta, (P + 1) // 4, P)
+        if y * y % P == beta:
+            return x, y
+        x = (x + 1) % P
+
+
 def pairing_check(pairs: list[tuple[Array, Array]]) -> bool:
     """True iff prod_k e(P_k, Q_k) == 1 for single G1 points P_k and G2 points Q_k (one final exp).
 

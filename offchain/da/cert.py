@@ -51,6 +51,7 @@ from eth_hash.auto import keccak
 
 from offchain.backend import backend_of
 from offchain.crypto import bn254
+from offchain.crypto.bn254 import hash_to_g1
 from offchain.da.errors import CertError
 from offchain.da.srs import SRS_ORDER, eigenda_g1_reverse_pow2
 
@@ -319,19 +320,6 @@ def merkle_root(leaf: bytes, proof: bytes, index: int) -> bytes:
         h = keccak(h + sib) if index % 2 == 0 else keccak(sib + h)
         index //= 2
     return h
-
-
-def hash_to_g1(message: bytes) -> tuple[int, int]:
-    """``BN254.hashToG1`` (eigenlayer-middleware) / EigenDA's ``MapToCurve``: x = m mod p, then x + 1 until
-    x^3 + 3 is a square; y = (x^3 + 3)^((p + 1) / 4) (no sign normalisation)."""
-    p = bn254.P
-    x = int.from_bytes(message, "big") % p
-    while True:
-        beta = (x * x * x + 3) % p
-        y = pow(beta, (p + 1) // 4, p)
-        if y * y % p == beta:
-            return x, y
-        x = (x + 1) % p
 
 
 # ----- checks ----------------------------------------------------------------------------------

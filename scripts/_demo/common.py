@@ -5,10 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from eth_hash.auto import keccak
 from eth_keys import keys
 
 from offchain.abi import WAD, ZERO_ADDRESS
+from offchain.bls.cert import build_certificate
+from offchain.bls.keys import SecretKey
+from offchain.chain.bls_registry import bls_digest, certificate_bytes
+from offchain.chain.bls_registry import registration_data as bls_registration_data
 from offchain.chain.compute_avs import registration_data
+from offchain.chain.deploy import deploy_bls_registry
+
+# the demo's BLS registries: keys rotate after 10 blocks; certificates may be 100 blocks old
+BLS_ROTATION_DELAY, BLS_MAX_STALENESS = 10, 100
 
 
 def fmt(x: int) -> str:
@@ -29,10 +38,13 @@ def join_set(
     signing: Mapping[str, keys.PrivateKey],
     amount: int,
     allocation_delay: int,
+    bls: Mapping[str, SecretKey] | None = None,
+    registry: Any = None,
 ) -> list[list[int]]:
     """Each operator (registered first if it is not, with `allocation_delay`) restakes `amount` of the
-    demo's first token, consents to redistribution, joins (avs, set_id) with its signing key and
-    allocates half its free magnitude; the chain is mined until the allocations are effective.
+    demo's first token, consents to redistribution, joins (avs, set_id) with its signing key (and its
+    BLS key in `bls` for the AVS's BLSRegistry `registry`) and allocates half its free magnitude; the
+    chain is mined until the allocations are effective, and the registry records the stake.
     Returns each operator's allocated stake per strategy."""
     from ape import chain
 
@@ -50,8 +62,46 @@ def join_set(
         sm.depositIntoStrategy(demo.strat(sym0), token, amount, sender=op)
         am.setRedistributionConsent(op, (avs, set_id), True, sender=op)
         data = registration_data(chain.chain_id, avs, op.address, signing[op.address])
+        if bls is not None:
+            data += bls_registration_data(bls[op.address], op.address, chain.chain_id, registry.address)
         am.registerForOperatorSets(op, (avs, [set_id], data), sender=op)
         mags = [am.getAllocatableMagnitude(op, s) // 2 for s in strategies]
         am.modifyAllocations(op, [((avs, set_id), strategies, mags, [0] * len(strategies))], sender=op)
     chain.mine(max(am.getAllocationDelay(op)[1] for op in ops) + 1)
+    if registry is not None:
+        registry.updateOperators(set_id, [op.address for op in ops], sender=ops[0])
     return am.getAllocatedStake((avs, set_id), ops, strategies)
+
+
+def attach_bls_registry(demo: Any, avs: Any) -> Any:
+    """Deploy a BLSRegistry for the AVS contract `avs` and attach it (before its sets are created)."""
+    from ape import project
+
+    reg = deploy_bls_registry(
+        project, demo.deployer, demo.d, avs.address, BLS_ROTATION_DELAY, BLS_MAX_STALENESS
+    )
+    avs.setBLSRegistry(reg, sender=demo.deployer)
+    return reg
+
+
+def bls_keys(label: bytes, ops: Sequence[Any]) -> dict[str, SecretKey]:
+    """A deterministic BLS key per operator (the demo's stand-in for `eigen bls keygen`)."""
+    return {
+        op.address: SecretKey(int.from_bytes(keccak(label + op.address.encode()), "big") % 2**250 + 1)
+        for op in ops
+    }
+
+
+def bls_certificate(
+    set_id: int, digest: bytes, members: Mapping[str, SecretKey], signers: Sequence[str]
+) -> tuple[bytes, Any]:
+    """The members in `signers` sign `digest` bound to the previous block (the reference block) and an
+    aggregator builds the certificate: (the AVS's `cert` bytes, the certificate)."""
+    from ape import chain
+
+    ref = chain.blocks.head.number - 1
+    m = bls_digest(digest, ref)
+    pks = [sk.public_key() for sk in members.values()]
+    sigs = {members[a].public_key().operator_id: members[a].sign(m) for a in signers}
+    cert, _ = build_certificate(set_id, m, ref, pks, sigs)
+    return certificate_bytes(cert), cert

@@ -1,9 +1,10 @@
 """Demo step for the verifiable-compute AVS (contracts/avs/ComputeAVS.vy).
 
 ``run(demo)`` takes the ``Demo`` of scripts/_demo/world.py (after or instead of its own run): it deploys
-ComputeAVS over the same core, creates a redistributing compute operator set that operators A and B
-join with signing keys, registers an app and its image, has the development TEE attest, lets both
-operators verify the evidence and sign its enrolment, submits a receipt from the enclave that the
+ComputeAVS over the same core with a BLSRegistry attached, creates a redistributing compute operator set
+that operators A and B join with signing and BLS keys, registers an app and its image, has the
+development TEE attest, lets both operators verify the evidence and BLS-sign its enrolment (one
+aggregate certificate checked on-chain, docs/bls.md), submits a receipt from the enclave that the
 contract accepts, then proves a fault (the same enclave signed two different outputs for the same
 input of a deterministic app), which slashes operator A; the slashed funds reach the victim after
 the resolution window.
@@ -24,7 +25,7 @@ from offchain.compute.devtee import DevTEE, dev_policy
 from offchain.compute.pki import TrustStore
 from offchain.compute.receipt import verify_receipt
 from offchain.compute.testca import NitroTestCA
-from scripts._demo.common import event, fmt, join_set
+from scripts._demo.common import attach_bls_registry, bls_certificate, bls_keys, event, fmt, join_set
 
 COMPUTE_SET = 1
 THRESHOLD_BPS = 6667
@@ -44,6 +45,7 @@ def run(demo: Any) -> dict[str, Any]:
     avs = deploy_compute_avs(
         project, demo.deployer, d, ComputeAVSConfig(enrolment_ttl_s=3600, fault_wad=WAD // 10)
     )
+    registry = attach_bls_registry(demo, avs)
     avs.createOperatorSet(
         COMPUTE_SET, strategies, demo.arbiter, demo.victim, THRESHOLD_BPS, sender=demo.deployer
     )
@@ -55,11 +57,15 @@ def run(demo: Any) -> dict[str, Any]:
     signing = {
         op.address: keys.PrivateKey(keccak(b"demo compute signing key " + op.address.encode())) for op in ops
     }
-    stake = join_set(demo, avs.address, COMPUTE_SET, ops, signing, 20 * WAD, allocation_delay=2)
+    bls = bls_keys(b"demo compute bls key ", ops)
+    stake = join_set(
+        demo, avs.address, COMPUTE_SET, ops, signing, 20 * WAD, allocation_delay=2, bls=bls, registry=registry
+    )
     for op, row in zip(ops, stake, strict=True):
         print(
             f"  {names[op.address]} restaked 20 {sym0} more, registered signing key "
-            f"{avs.signingKeyOf(op)[:10]}…, allocated half its free magnitude: "
+            f"{avs.signingKeyOf(op)[:10]}… and BLS key {registry.operatorIdOf(COMPUTE_SET, op).hex()[:10]}… "
+            "(proof of possession checked by the BLSRegistry), allocated half its free magnitude: "
             + ", ".join(f"{fmt(x)} {s}" for x, s in zip(row, demo.syms, strict=True))
         )
 
@@ -93,11 +99,15 @@ def run(demo: Any) -> dict[str, Any]:
         demo.op_a.address,
         int(at.timestamp()),
     )
-    sigs = st.sign(signing.values())
-    r = avs.enrollEnclaveKey(
-        app_id, image, st.enclave_key, st.evidence_hash, st.verified_at, sigs, sender=demo.op_a
+    cert, c = bls_certificate(COMPUTE_SET, st.digest(), bls, [op.address for op in ops])
+    r = avs.enrollEnclaveKeyBLS(
+        app_id, image, st.enclave_key, st.evidence_hash, st.verified_at, cert, sender=demo.op_a
     )
     ev = event(r, "EnclaveKeyEnrolled")
+    print(
+        f"Both operators BLS-signed the enrolment bound to reference block {c.reference_block}; one aggregate "
+        f"signature ({len(c.non_signers)} non-signers) was checked by the BLSRegistry (gas {r.gas_used:,})."
+    )
     print(
         f"The dev TEE attested (Nitro-format evidence, {len(evidence)} bytes, verdict: "
         f"{'accepted' if checked.verdict.accepted else 'rejected'} by each operator off-chain); enclave key "

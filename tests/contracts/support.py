@@ -4,7 +4,8 @@
 - small helpers: addresses, events, blocks, rounding, exact revert reasons;
 - `TokenWorld`: EIGEN / bEIGEN and the fork-and-challenge manager on top of the core;
 - `ComputeWorld`: a ComputeAVS compute set of three operators, an app with one image, a dev TEE;
-- `DisputeWorld`: an InferenceDisputes inference set of three operators and the tiny model.
+- `DisputeWorld`: an InferenceDisputes inference set of three operators and the tiny model;
+- `BLSWorld`: a BLSRegistry as the registrar of an AVS's set with two quorums, operators made on demand.
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ from eth_utils import to_checksum_address
 from offchain.abi import BURN_ADDRESS, WAD, ZERO_ADDRESS
 from offchain.ai.receipt import ENGINE_ID
 from offchain.ai.sampler import SamplingParams
+from offchain.bls.keys import SecretKey
+from offchain.chain.bls_registry import registration_data as bls_registration_data
 from offchain.chain.compute_avs import EnrolmentStatement, receipt_args, registration_data, verify_enclave
 from offchain.chain.deploy import (
     ComputeAVSConfig,
     DeployConfig,
     InferenceDisputesConfig,
+    deploy_bls_registry,
     deploy_compute_avs,
     deploy_inference_disputes,
     deploy_token,
@@ -284,6 +288,10 @@ class TokenWorld(World):
 
 # ---------------------------------------------------------------- AVSs: shared
 
+BLS_SET = 5  # BLSWorld's set
+ROTATION_DELAY = 10  # BLSRegistry deployments in the tests: key rotation delay (blocks)
+STALENESS = 50  # and the oldest reference block a certificate may use (blocks)
+
 THRESHOLD = 6667
 STAKES = (100, 60, 40)  # TKA deposited by each operator; 50% allocated -> 50, 30, 20
 
@@ -320,16 +328,25 @@ class ComputeWorld(_SetWorld):
 
     set_id = COMPUTE_SET
 
-    def __init__(self, w, project, chain, accounts):
+    def __init__(self, w, project, chain, accounts, bls=False):
+        """With `bls`, a BLSRegistry is attached before the set is created: operators join with an
+        ECDSA and a BLS key (``bls_sk``), and enrolments may carry BLS certificates."""
         self.w, self.chain, self.project = w, chain, project
         self.avs = self.contract = deploy_compute_avs(
             project, w.owner, w.d, ComputeAVSConfig(enrolment_ttl_s=TTL, fault_wad=FAULT_WAD)
         )
+        self.reg = None
+        self.bls_sk: dict[str, SecretKey] = {}
+        if bls:
+            self.reg = deploy_bls_registry(project, w.owner, w.d, self.avs.address, ROTATION_DELAY, STALENESS)
+            self.avs.setBLSRegistry(self.reg, sender=w.owner)
         self.strats = [w.strats["TKA"], w.strats["TKB"]]
         self.avs.createOperatorSet(
             COMPUTE_SET, self.strats, w.resolver, w.recipient, THRESHOLD, sender=w.owner
         )
         self._add_operators(b"compute")
+        if bls:  # the stake allocated after joining
+            self.reg.updateOperators(COMPUTE_SET, [o.address for o in self.ops], sender=w.other)
         self.app_owner = w.avs2
         self.app_id = keccak(b"app: deterministic sum")
         self.ca = NitroTestCA(seed=b"compute-avs tests")
@@ -348,6 +365,11 @@ class ComputeWorld(_SetWorld):
             self.w.am.setRedistributionConsent(op, (self.avs.address, set_id), True, sender=op)
         if data is None:
             data = registration_data(self.chain.chain_id, self.avs.address, op.address, key)
+            if self.reg is not None:
+                sk = self.bls_sk.setdefault(
+                    op.address, SecretKey(int.from_bytes(keccak(key.to_bytes()), "big") % 2**250 + 1)
+                )
+                data += bls_registration_data(sk, op.address, self.chain.chain_id, self.reg.address)
         if expect is not None:
             return reverts(
                 expect, self.w.am.registerForOperatorSets, op, (self.avs.address, [set_id], data), sender=op
@@ -488,3 +510,62 @@ def tamper(receipt, key, position=-1, new_token=None):
     out = list(receipt.output_tokens)
     out[position] = new_token if new_token is not None else (out[position] + 1) % 256
     return replace(receipt, output_tokens=tuple(out), signature=b"").signed(key.to_bytes())
+
+
+# ---------------------------------------------------------------- BLSRegistry
+
+
+class BLSWorld:
+    """A BLSRegistry serving the AVS account ``w.avs`` as its registrar, for set BLS_SET with quorums
+    (TKA, TKB). ``operator(...)`` makes a funded operator with stake allocated to the set and a BLS key."""
+
+    set_id = BLS_SET
+
+    def __init__(self, w, project, chain, accounts, delay=ROTATION_DELAY, staleness=STALENESS):
+        self.w, self.chain, self.accounts = w, chain, accounts
+        self.reg = deploy_bls_registry(project, w.owner, w.d, w.avs.address, delay, staleness)
+        w.create_sets(ids=(BLS_SET,), syms=("TKA", "TKB"))
+        w.am.setAVSRegistrar(w.avs, self.reg, sender=w.avs)
+        self.strats = [w.strats["TKA"], w.strats["TKB"]]
+        self.reg.configureQuorums(BLS_SET, self.strats, sender=w.avs)
+        self.sk: dict[str, SecretKey] = {}  # operator address -> its current key
+        self._n = 0
+
+    def operator(self, stake_a=100 * WAD, stake_b=50 * WAD, mag=WAD // 2, join=True, sk=None):
+        """A new operator with TKA/TKB deposits, `mag` of each allocated to the set, and (with `join`)
+        registered with a key (deterministic from a counter unless `sk`)."""
+        w = self.w
+        self._n += 1
+        op = self.accounts.generate_test_account()
+        w.owner.transfer(op, 10**19)
+        w.register_operator(op)
+        for sym, amount in (("TKA", stake_a), ("TKB", stake_b)):
+            if amount:
+                w.deposit(op, sym, amount)
+        w.allocate(op, BLS_SET, {"TKA": mag, "TKB": mag})
+        self.sk[op.address] = sk or SecretKey(
+            int.from_bytes(keccak(b"bls operator %d" % self._n), "big") % (2**250) + 1
+        )
+        if join:
+            self.join(op)
+        return op
+
+    def data(self, op, sk=None):
+        return bls_registration_data(
+            sk or self.sk[op.address], op.address, self.chain.chain_id, self.reg.address
+        )
+
+    def join(self, op, data=None):
+        return self.w.am.registerForOperatorSets(
+            op, (self.w.avs.address, [BLS_SET], self.data(op) if data is None else data), sender=op
+        )
+
+    def leave(self, op):
+        return self.w.am.deregisterFromOperatorSets((op, self.w.avs.address, [BLS_SET]), sender=op)
+
+    def stakes(self, op):
+        """The operator's allocated stake per quorum now (as the AllocationManager reports it)."""
+        return list(self.w.am.getAllocatedStake((self.w.avs.address, BLS_SET), [op], self.strats)[0])
+
+    def head(self):
+        return self.chain.blocks.head.number

@@ -18,4 +18,5 @@ def test_demo_compute_step(project, chain, accounts, deployment, capsys):
     # 20 TKA restaked by A, half allocated to the compute set, 10% of that slashed
     assert facts["slashed_shares"] == 20 * WAD // 2 // 10 == facts["redistributed"]
     assert "ReceiptAccepted" in out and "proved a fault" in out
+    assert "one aggregate signature (0 non-signers) was checked by the BLSRegistry" in out  # BLS enrolment
     assert titles == ["After the compute fault"]

@@ -32,5 +32,6 @@ def test_demo_ai_step_end_to_end(project, chain, accounts, deployment, capsys, m
         "the receipt stands (finalized = True)" in out
         and "operator A slashed" in out
         and "forwarded to her" in out
+        and out.count("BLS verdict posted") == 2  # both verdicts are BLS certificates
     )
     print(facts["gas"])
