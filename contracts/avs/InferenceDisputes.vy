@@ -54,6 +54,9 @@ MAX_STRATEGIES: constant(uint256) = 32
 MAX_PROMPT_TOKENS: constant(uint256) = 512
 MAX_OUTPUT_TOKENS: constant(uint256) = 512
 RECEIPT_DOMAIN: constant(bytes32) = keccak256("eigencloud/ai/receipt/v2")
+# Version 3 (request options): the receipt's domain word is keccak256(abi.encode(RECEIPT_DOMAIN_V3,
+# optionsHash, textHash)); bindReceiptOptions publishes that preimage before registration.
+RECEIPT_DOMAIN_V3: constant(bytes32) = keccak256("eigencloud/ai/receipt/v3")
 OUTPUT_TAG: constant(bytes32) = keccak256("eigen.ai.dispute.Output.v1")
 VERDICT_DOMAIN: constant(bytes32) = keccak256("eigen.ai.dispute.Verdict.v1")
 # The correct output of a request the engine cannot run (token outside the vocabulary, prompt plus
@@ -110,6 +113,11 @@ event ModelAllowed:
     tokenizerHash: bytes32
     engineId: bytes32
     allowed: bool
+
+event ReceiptOptionsBound:
+    domain: indexed(bytes32)
+    optionsHash: bytes32
+    textHash: bytes32
 
 event ReceiptRegistered:
     receiptDigest: indexed(bytes32)
@@ -185,6 +193,8 @@ SLASH_WAD: public(immutable(uint256))
 operatorSetId: public(uint32)
 # Set once createInferenceSet created the inference set.
 setCreated: public(bool)
+# Version 3 domain words whose preimage (options hash, text hash) was published.
+boundDomain: public(HashMap[bytes32, bool])
 # keccak256(modelHash, tokenizerHash, engineId) -> receipts for it may be registered.
 allowedModel: public(HashMap[bytes32, bool])
 # receipt digest -> Claim (operator, client, deadlines, challenger, status, slash id).
@@ -422,13 +432,30 @@ def verdictDigest(receiptDigest: bytes32, correctOutput: bytes32) -> bytes32:
 # ---------------------------------------------------------------- receipts and challenges
 
 @external
+def bindReceiptOptions(optionsHash: bytes32, textHash: bytes32) -> bytes32:
+    """
+    @notice Publish the preimage of a version 3 receipt's domain word (a request with options: stop
+            strings, penalties, logit bias, a grammar), so registerReceipt accepts receipts carrying
+            it. Anyone may call it; it binds nothing but the two hashes, which re-executors need.
+    @param optionsHash keccak256 of the request's canonical options (offchain.ai.options).
+    @param textHash keccak256 of the text the receipt returned.
+    @return The domain word keccak256(abi.encode(RECEIPT_DOMAIN_V3, optionsHash, textHash)).
+    """
+    domain: bytes32 = keccak256(abi_encode(RECEIPT_DOMAIN_V3, optionsHash, textHash))
+    self.boundDomain[domain] = True
+    log ReceiptOptionsBound(domain=domain, optionsHash=optionsHash, textHash=textHash)
+    return domain
+
+
+@external
 def registerReceipt(r: InferenceReceipt, signature: sigcheck.Signature) -> bytes32:
     """
     @notice Register an operator's signed receipt on behalf of its client: the receipt's `client`
             field, signed by the operator, is the address a slash for it compensates, whoever
             registers it (a receipt with no client is refused, so nobody can front-run a client's
             registration and capture its compensation). Opens the challenge window of CHALLENGE_WINDOW seconds. The
-            receipt must carry this protocol's domain, an allowed model, be signed (low s) by its
+            receipt must carry this protocol's domain (version 2, or a version 3 domain word bound
+            with bindReceiptOptions), an allowed model, be signed (low s) by its
             `operator` field's key over the canonical digest, and the signer must be a member of the set or a
             member's registered signing key (that member answers for the receipt).
     @param r The receipt.
@@ -436,7 +463,7 @@ def registerReceipt(r: InferenceReceipt, signature: sigcheck.Signature) -> bytes
     @return the receipt digest
     """
     assert self.setCreated, "no inference set"
-    assert r.domain == RECEIPT_DOMAIN, "wrong receipt domain"
+    assert r.domain == RECEIPT_DOMAIN or self.boundDomain[r.domain], "wrong receipt domain"
     assert r.client != empty(address), "receipt has no client"
     assert self.allowedModel[self._model_key(r.modelHash, r.tokenizerHash, r.engineId)], "model not allowed"
     digest: bytes32 = self._receipt_digest(r)

@@ -1,8 +1,9 @@
 """Inference receipts: canonical ABI encoding + keccak256, per-step logits commitments, secp256k1 signature.
 
 The signed digest is ``keccak256(abi.encode(f_1, ..., f_n))`` over the fields of ``RECEIPT_FIELDS`` in
-order (encoded as a list of arguments, i.e. Vyper ``abi_encode(f_1, ..., f_n)``), signed without any
-prefix so a contract recovers the operator with ``ecrecover(digest, v, r, s)``; ``v`` is 27 or 28.
+order (encoded as a list of arguments, i.e. Vyper ``abi_encode(f_1, ..., f_n)``); a version 3 receipt
+(request options) signs the same fields with ``bound_domain(optionsHash, textHash)`` as its domain word.
+It is signed without any prefix so a contract recovers the operator with ``ecrecover(digest, v, r, s)``; ``v`` is 27 or 28.
 
 Per step t the engine commits ``logitsHash_t = keccak256(int32 big-endian logits)`` and
 ``stepHash_t = keccak256(abi.encode(STEP_TAG, uint32 t, uint32 token_t, bytes32 logitsHash_t))``;
@@ -63,11 +64,14 @@ RECEIPT_FIELDS: tuple[tuple[str, str], ...] = (
     ("stepsRoot", "bytes32"),
     ("finishReason", "uint8"),
 )
-RECEIPT_FIELDS_V3: tuple[tuple[str, str], ...] = (
-    *RECEIPT_FIELDS,
-    ("optionsHash", "bytes32"),
-    ("textHash", "bytes32"),
-)
+
+
+def bound_domain(options_hash: bytes, text_hash: bytes) -> bytes:
+    """The domain word a version 3 receipt signs in place of ``DOMAIN``:
+    ``keccak256(abi.encode(DOMAIN_V3, optionsHash, textHash))``. The digest keeps version 2's field
+    list, so InferenceDisputes takes both versions through one struct; it accepts this word once
+    ``bindReceiptOptions(optionsHash, textHash)`` has published its preimage."""
+    return keccak(abi_encode(["bytes32", "bytes32", "bytes32"], [DOMAIN_V3, options_hash, text_hash]))
 
 
 def receipt_abi_type(version: int = RECEIPT_VERSION) -> str:
@@ -77,9 +81,7 @@ def receipt_abi_type(version: int = RECEIPT_VERSION) -> str:
 
 def receipt_field_order(version: int = RECEIPT_VERSION) -> list[tuple[str, str]]:
     """(name, ABI type) of each receipt field, in encoding order."""
-    if version == RECEIPT_VERSION_OPTIONS:
-        return list(RECEIPT_FIELDS_V3)
-    if version != RECEIPT_VERSION:
+    if version not in (RECEIPT_VERSION, RECEIPT_VERSION_OPTIONS):
         raise InferenceReceiptError(f"unknown receipt version {version!r}")
     return list(RECEIPT_FIELDS)
 
@@ -311,8 +313,12 @@ class Receipt:
 
     def abi_values(self) -> list[Any]:
         p = self.params
+        domain = self.domain
+        if self.options is not None:
+            assert self.text_hash is not None
+            domain = bound_domain(self.options.hash(), self.text_hash)
         return [
-            self.domain,
+            domain,
             self.model_hash,
             self.tokenizer_hash,
             self.engine_id,
@@ -327,7 +333,7 @@ class Receipt:
             list(self.output_tokens),
             self.steps_root,
             self.finish_reason,
-        ] + ([] if self.options is None else [self.options.hash(), self.text_hash])
+        ]
 
     def encode(self) -> bytes:
         return abi_encode([t for _, t in receipt_field_order(self.version)], self.abi_values())

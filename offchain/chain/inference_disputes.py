@@ -9,6 +9,7 @@ naming the correct output commitment (:class:`Verdict`). Encodings (``abi.encode
     OUTPUT_TAG = keccak256("eigen.ai.dispute.Output.v1")
     output  = keccak256(abi.encode(OUTPUT_TAG, uint32[] outputTokens, bytes32 stepsRoot, uint8 finishReason))
     INVALID_REQUEST = keccak256("eigen.ai.dispute.InvalidRequest.v1")   # correct output of an unrunnable request
+                                                                         # or of a receipt whose textHash lies
     VERDICT_DOMAIN = keccak256("eigen.ai.dispute.Verdict.v1")
     verdict = keccak256(abi.encode(VERDICT_DOMAIN, uint256 chainId, address disputes, bytes32 receiptDigest,
                                    bytes32 correctOutput))
@@ -29,7 +30,20 @@ from offchain import abi
 from offchain.ai.engine import Engine
 from offchain.ai.errors import AIError
 from offchain.ai.generate import Request, generate
-from offchain.ai.receipt import ENGINE_ID, Receipt, merkle_root, step_hash
+from offchain.ai.options import Decoder
+from offchain.ai.receipt import (
+    ENGINE_ID,
+    FINISH_LENGTH,
+    FINISH_STOP,
+    FINISH_STOP_SEQUENCE,
+    Receipt,
+    logits_hash,
+    merkle_root,
+    step_hash,
+    text_hash,
+)
+from offchain.ai.sampler import sample
+from offchain.ai.tokenizer import Tokenizer
 from offchain.ai.verify import VerifyReport, verify_receipt
 from offchain.chain.compute_avs import Signature, threshold_signatures
 from offchain.chain.errors import DisputeError
@@ -60,18 +74,21 @@ def receipt_output(receipt: Receipt) -> bytes:
     return output_commitment(receipt.output_tokens, receipt.steps_root, receipt.finish_reason)
 
 
-_V3_REFUSED = (
-    "a version 3 receipt (request options: stop, penalties, logit bias, grammar) is not accepted by "
-    "InferenceDisputes yet; its InferenceReceipt struct has no optionsHash/textHash"
-)
+def options_binding(receipt: Receipt) -> tuple[bytes, bytes] | None:
+    """(optionsHash, textHash) for InferenceDisputes.bindReceiptOptions, which a version 3 receipt
+    needs before registerReceipt (it publishes the preimage of the receipt's domain word); None for
+    version 2."""
+    if receipt.options is None:
+        return None
+    assert receipt.text_hash is not None
+    return receipt.options.hash(), receipt.text_hash
 
 
 def receipt_args(receipt: Receipt) -> tuple[tuple, Signature]:
-    """(InferenceReceipt tuple, (v, r, s)) for InferenceDisputes.registerReceipt."""
+    """(InferenceReceipt tuple, (v, r, s)) for InferenceDisputes.registerReceipt (a version 3 receipt
+    first needs ``bindReceiptOptions(*options_binding(receipt))``)."""
     if len(receipt.signature) != 65:
         raise DisputeError("receipt is not signed")
-    if receipt.options is not None:
-        raise DisputeError(_V3_REFUSED)
     if int(receipt.client, 16) == 0:
         raise DisputeError("receipt is bound to no client (the zero address): the contract refuses it")
     if len(receipt.prompt_tokens) > MAX_PROMPT_TOKENS or len(receipt.output_tokens) > MAX_OUTPUT_TOKENS:
@@ -114,13 +131,45 @@ class Reexecution:
         return self.correct_output == self.claimed_output
 
 
-def reexecute(receipt: Receipt, engine: Engine, *, tokenizer_hash: bytes, eos_id: int) -> Reexecution:
+def _generate_with_options(
+    engine: Engine, receipt: Receipt, decoder: Decoder, eos_id: int
+) -> tuple[list[int], list[bytes], int]:
+    """Free-running generation under a version 3 receipt's options, exactly as the server's scheduler
+    runs it: the options adjust the logits and mask the grammar, the raw logits are committed, and a
+    stop string ends generation. Returns (tokens, logits hashes, finish reason)."""
+    p, digest = receipt.params, receipt.request_digest
+    cache = engine.new_cache()
+    lg = engine.prefill(cache, list(receipt.prompt_tokens))[-1]
+    tokens: list[int] = []
+    hashes: list[bytes] = []
+    while True:
+        tok = sample(decoder.logits(lg), p, digest, len(tokens), decoder.allowed())
+        decoder.accept(tok)
+        tokens.append(tok)
+        hashes.append(logits_hash(lg))
+        if tok == eos_id:
+            return tokens, hashes, FINISH_STOP
+        if decoder.stop_hit:
+            return tokens, hashes, FINISH_STOP_SEQUENCE
+        if len(tokens) >= p.max_tokens:
+            return tokens, hashes, FINISH_LENGTH
+        lg = engine.forward([(cache, [tok])])[0][-1]
+
+
+def reexecute(
+    receipt: Receipt,
+    engine: Engine,
+    *,
+    tokenizer_hash: bytes,
+    eos_id: int,
+    tokenizer: Tokenizer | None = None,
+) -> Reexecution:
     """Recompute a receipt's request from scratch with the engine and return the correct output
-    commitment (INVALID_REQUEST for a request the engine cannot run). Refuses (DisputeError) a
-    receipt that is not validly signed or is for another model, tokenizer or engine: such a receipt
-    cannot be registered on-chain, and this operator could not judge it."""
-    if receipt.options is not None:
-        raise DisputeError(_V3_REFUSED)
+    commitment (INVALID_REQUEST for a request the engine cannot run, or for a version 3 receipt whose
+    textHash is not the hash of the text its own tokens return under its options). Refuses
+    (DisputeError) a receipt that is not validly signed or is for another model, tokenizer or engine:
+    such a receipt cannot be registered on-chain, and this operator could not judge it. A version 3
+    receipt (request options) needs the ``tokenizer``: stop strings and the grammar act on text."""
     if not receipt.signature_valid():
         raise DisputeError("receipt signature does not recover to its operator")
     for name, want, got in (
@@ -135,27 +184,47 @@ def reexecute(receipt: Receipt, engine: Engine, *, tokenizer_hash: bytes, eos_id
     vocab = engine.config.vocab_size
     if not prompt or any(t >= vocab for t in prompt):
         return Reexecution(receipt.digest(), claimed, INVALID_REQUEST, (), None)
+    decoder = None
+    if receipt.options is not None:
+        if tokenizer is None or tokenizer.hash != tokenizer_hash:
+            raise DisputeError("a version 3 receipt (request options) needs the re-executor's tokenizer")
+        try:
+            decoder = Decoder(receipt.options, tokenizer)
+        except AIError:
+            return Reexecution(receipt.digest(), claimed, INVALID_REQUEST, (), None)
     try:
-        tr = generate(
-            engine, [Request(tuple(prompt), receipt.params)], tokenizer_hash=tokenizer_hash, eos_id=eos_id
-        )[0]
+        if decoder is None:
+            tr = generate(
+                engine, [Request(tuple(prompt), receipt.params)], tokenizer_hash=tokenizer_hash, eos_id=eos_id
+            )[0]
+            tokens, hashes, finish = tr.output_tokens, tr.logits_hashes, tr.finish_reason
+        else:
+            if len(prompt) + receipt.params.max_tokens > engine.config.context_length:
+                return Reexecution(receipt.digest(), claimed, INVALID_REQUEST, (), None)
+            tokens, hashes, finish = _generate_with_options(engine, receipt, decoder, eos_id)
     except AIError:
         return Reexecution(receipt.digest(), claimed, INVALID_REQUEST, (), None)
-    root = merkle_root(
-        [step_hash(i, t, h) for i, (t, h) in enumerate(zip(tr.output_tokens, tr.logits_hashes, strict=True))]
-    )
-    correct = output_commitment(tr.output_tokens, root, tr.finish_reason)
+    root = merkle_root([step_hash(i, t, h) for i, (t, h) in enumerate(zip(tokens, hashes, strict=True))])
+    correct = output_commitment(tokens, root, finish)
+    if correct == claimed and decoder is not None and text_hash(decoder.returned_text()) != receipt.text_hash:
+        correct = INVALID_REQUEST  # the right tokens, but the text the receipt binds is not theirs
     report = None
     if correct != claimed:
-        report = verify_receipt(receipt, engine, tokenizer_hash=tokenizer_hash, eos_id=eos_id)
-    return Reexecution(receipt.digest(), claimed, correct, tuple(tr.output_tokens), report)
+        report = verify_receipt(
+            receipt, engine, tokenizer_hash=tokenizer_hash, eos_id=eos_id, tokenizer=tokenizer
+        )
+    return Reexecution(receipt.digest(), claimed, correct, tuple(tokens), report)
 
 
 def reexecute_with(service: Any, receipt: Receipt) -> Reexecution:
     """:func:`reexecute` with an ``offchain.ai.service.InferenceService`` (its engine and tokenizer)."""
     with service.lock:
         return reexecute(
-            receipt, service.engine, tokenizer_hash=service.tokenizer.hash, eos_id=service.tokenizer.eos_id
+            receipt,
+            service.engine,
+            tokenizer_hash=service.tokenizer.hash,
+            eos_id=service.tokenizer.eos_id,
+            tokenizer=service.tokenizer,
         )
 
 

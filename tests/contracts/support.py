@@ -486,6 +486,8 @@ class DisputeWorld(_SetWorld):
 
     def register(self, receipt, sender=None):
         r, sig = inference_receipt_args(receipt)
+        if receipt.options is not None:  # version 3: publish the domain word's preimage first
+            self.c.bindReceiptOptions(receipt.options.hash(), receipt.text_hash, sender=sender or self.client)
         return self.c.registerReceipt(r, sig, sender=sender or self.client)
 
     def challenge(self, receipt, sender=None, value=BOND):

@@ -267,6 +267,34 @@ def test_register_reverts(dworld):
         dworld.register(stranger)
 
 
+def test_version_3_receipts_register_once_their_options_are_bound(dworld):
+    """A receipt with request options signs bound_domain(optionsHash, textHash) as its domain word;
+    the contract computes the same digest and takes it once bindReceiptOptions published the preimage."""
+    from dataclasses import replace
+
+    from offchain.ai.options import RequestOptions
+    from offchain.ai.receipt import bound_domain, text_hash
+
+    rec = dworld.answer()
+    opts = RequestOptions(stop=("4",), presence_milli=250)
+    v3 = replace(rec, options=opts, text_hash=text_hash("2+2 is "), signature=b"").signed(
+        dworld.keys[0].to_bytes()
+    )
+    args, sig = receipt_args(v3)
+    assert args[0] == bound_domain(opts.hash(), v3.text_hash)
+    assert dworld.c.receiptDigest(args) == v3.digest() != rec.digest()
+    with ape.reverts("wrong receipt domain"):
+        dworld.c.registerReceipt(args, sig, sender=dworld.client)
+    other = dworld.c.bindReceiptOptions(opts.hash(), text_hash("other"), sender=dworld.watcher)
+    assert other.return_value != args[0]
+    with ape.reverts("wrong receipt domain"):  # another text's binding does not admit it
+        dworld.c.registerReceipt(args, sig, sender=dworld.client)
+    tx = dworld.register(v3)
+    assert dworld.c.boundDomain(args[0])
+    assert dworld.c.claims(v3.digest()).status == 1
+    assert tx.events[-1].event_name == "ReceiptRegistered"
+
+
 def test_anyone_registers_for_the_bound_client(dworld):
     # The watcher registers (front-runs) Erin's receipt: the claim still pays Erin, never the caller.
     rec = dworld.answer()

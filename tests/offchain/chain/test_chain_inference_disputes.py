@@ -104,15 +104,51 @@ def test_refuses_what_it_cannot_judge():
     assert issubclass(DisputeError, ChainError) and issubclass(DisputeError, EigenError)
 
 
-def test_refuses_version_3_receipts_the_contract_cannot_take():
-    """A receipt with request options (stop strings etc.) binds fields the contract's struct lacks."""
-    rec = answer()
-    v3 = replace(rec, options=RequestOptions(stop=("x",)), text_hash=text_hash("t"), signature=b"")
-    v3 = v3.signed(KEY.to_bytes())
-    assert v3.version == 3
-    for call in (receipt_args, lambda r: reexecute_with(svc(), r)):
-        with pytest.raises(DisputeError, match="version 3"):
-            call(v3)
+def answer_v3(options, seed=3, temperature=0.8, max_tokens=8):
+    """A version 3 receipt as `eigen ai serve` produces it: through the server's scheduler."""
+    import threading
+
+    from offchain.ai.scheduler import DoneEvent, FailedEvent, Job, Scheduler
+
+    s = svc()
+    done, events = threading.Event(), []
+
+    def sink(ev):
+        events.append(ev)
+        if isinstance(ev, DoneEvent | FailedEvent):
+            done.set()
+
+    p = SamplingParams.from_user(seed=seed, temperature=temperature, max_tokens=max_tokens)
+    sch = Scheduler(s, max_batch=2)
+    try:
+        sch.submit(Job(s.prompt_tokens(None, "hello there"), p, sink, client=CLIENT, options=options))
+        assert done.wait(60) and isinstance(events[-1], DoneEvent)
+    finally:
+        sch.close()
+    return events[-1].completion.receipt.signed(KEY.to_bytes())
+
+
+def test_version_3_receipts_reexecute_and_text_lies_are_caught():
+    """A receipt with request options re-executes under them (penalties, bias, stop strings); one
+    whose textHash is not its tokens' returned text is judged INVALID_REQUEST (the operator signed a
+    text its tokens do not give), one with other tokens gets the correct output."""
+    for opts in (
+        RequestOptions(presence_milli=500, frequency_milli=300, logit_bias=((5, 3),)),
+        RequestOptions(stop=("e",)),
+    ):
+        rec = answer_v3(opts)
+        assert rec.version == 3
+        rex = reexecute_with(svc(), rec)
+        assert rex.receipt_correct and rex.report is None, opts
+        assert receipt_args(rec)[0][0] == rec.abi_values()[0] != rec.domain  # the bound domain word
+        liar = replace(rec, text_hash=text_hash("something else"), signature=b"").signed(KEY.to_bytes())
+        rex = reexecute_with(svc(), liar)
+        assert rex.correct_output == INVALID_REQUEST and not rex.report.ok
+    from offchain.chain.inference_disputes import reexecute
+
+    s = svc()
+    with pytest.raises(DisputeError, match="tokenizer"):
+        reexecute(rec, s.engine, tokenizer_hash=s.tokenizer.hash, eos_id=s.tokenizer.eos_id)
 
 
 def test_encodings():
