@@ -55,7 +55,7 @@ def main() -> int:
         avs = a[1]
         am.updateAVSMetadataURI(avs, "avs", sender=avs)
         set_ids = list(range(1, 2 * REPS + 2))
-        am.createOperatorSets(avs, [(i, strats, ZERO, ZERO) for i in set_ids], sender=avs)
+        am.createOperatorSets(avs, [(i, strats, ZERO) for i in set_ids], sender=avs)
         for rep in range(REPS):
             op = accounts.test_accounts.generate_test_account()
             staker = accounts.test_accounts.generate_test_account()

@@ -23,10 +23,16 @@ from ..interfaces import IStrategyManager
 from ..interfaces import IStrategy
 from ..interfaces import IAllocationManager
 from ..interfaces import IDelegationManager
-from ..interfaces import IPauserRegistry
+from ..permissions import pausable
 from ..lib import signatures
 
 implements: IDelegationManager
+
+initializes: pausable
+exports: (pausable.pauserRegistry, pausable.paused, pausable.setPausedStatus)
+
+# Pause flag (bit of this contract's bitmap, EigenLayer's index) of the guarded function.
+PAUSED_WITHDRAWAL_COMPLETION: constant(uint256) = 2
 
 
 interface ISlashEscrowDelay:
@@ -137,11 +143,7 @@ event OperatorSharesRestored:
     slashBlock: uint256
     newSlashingFactor: uint256
 
-# Pause flag of withdrawal completion in the PauserRegistry.
-PAUSED_WITHDRAWAL_COMPLETION: constant(uint8) = 1
 
-# The PauserRegistry (read from the StrategyManager at deployment).
-pauserRegistry: public(immutable(address))
 # The deployer, the only caller of initialize.
 deployer: immutable(address)
 # The StrategyManager.
@@ -200,7 +202,7 @@ def __init__(_strategyManager: address, _minWithdrawalDelayBlocks: uint32):
     """
     deployer = msg.sender
     strategyManager = _strategyManager
-    pauserRegistry = staticcall IStrategyManager(_strategyManager).pauserRegistry()
+    pausable.__init__(staticcall IStrategyManager(_strategyManager).pauserRegistry())
     minWithdrawalDelayBlocks = _minWithdrawalDelayBlocks
 
 
@@ -769,7 +771,7 @@ def queueWithdrawals(params: DynArray[QueuedWithdrawalParams, MAX_WITHDRAWALS]) 
 
 @internal
 def _complete(withdrawal: Withdrawal, tokens: DynArray[address, MAX_STRATEGIES], receiveAsTokens: bool):
-    assert not staticcall IPauserRegistry(pauserRegistry).isPaused(PAUSED_WITHDRAWAL_COMPLETION), "paused"
+    pausable._check_not_paused(PAUSED_WITHDRAWAL_COMPLETION)
     assert msg.sender == withdrawal.withdrawer, "only withdrawer"
     root: bytes32 = keccak256(abi_encode(withdrawal))
     assert self.pendingWithdrawals[root], "withdrawal not queued"

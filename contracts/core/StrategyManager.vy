@@ -12,10 +12,16 @@ from ..interfaces import IStrategy
 from ..interfaces import IDelegationManager
 from ..interfaces import ISlashEscrow
 from ..interfaces import IStrategyManager
-from ..interfaces import IPauserRegistry
+from ..permissions import pausable
 from ..lib import signatures
 
 implements: IStrategyManager
+
+initializes: pausable
+exports: (pausable.pauserRegistry, pausable.paused, pausable.setPausedStatus)
+
+# Pause flag (bit of this contract's bitmap, EigenLayer's index) of the guarded function.
+PAUSED_DEPOSITS: constant(uint256) = 0
 
 MAX_STAKER_STRATEGY_LIST_LENGTH: constant(uint256) = 32
 # EIP-712 type of a deposit signed by its staker (EigenLayer's StrategyManager.DEPOSIT_TYPEHASH).
@@ -56,11 +62,7 @@ event SlashedSharesRestored:
 deployer: immutable(address)
 # The ERC-5202 blueprint of Strategy.vy that deployNewStrategy instantiates.
 strategyBlueprint: public(immutable(address))
-# Pause flag of depositIntoStrategy in the PauserRegistry.
-PAUSED_DEPOSITS: constant(uint8) = 0
 
-# The PauserRegistry (pausers, unpauser, pause flags); the other core contracts read it from here.
-pauserRegistry: public(immutable(address))
 # The DelegationManager (set by initialize).
 delegation: public(address)
 # The SlashEscrow (set by initialize).
@@ -93,8 +95,7 @@ def __init__(_strategyWhitelister: address, _strategyBlueprint: address, _pauser
     @param _strategyBlueprint The ERC-5202 blueprint of Strategy.vy.
     @param _pauserRegistry The PauserRegistry.
     """
-    assert _pauserRegistry != empty(address), "zero address"
-    pauserRegistry = _pauserRegistry
+    pausable.__init__(_pauserRegistry)
     deployer = msg.sender
     strategyBlueprint = _strategyBlueprint
     self.strategyWhitelister = _strategyWhitelister
@@ -252,7 +253,7 @@ def _deposit_digest(staker: address, strategy: address, token: address, amount: 
 
 @internal
 def _deposit(staker: address, strategy: address, token: address, amount: uint256) -> uint256:
-    assert not staticcall IPauserRegistry(pauserRegistry).isPaused(PAUSED_DEPOSITS), "paused"
+    pausable._check_not_paused(PAUSED_DEPOSITS)
     assert self.strategyIsWhitelistedForDeposit[strategy], "strategy not whitelisted"
     assert amount != 0, "zero amount"
     assert extcall IERC20(token).transferFrom(msg.sender, strategy, amount, default_return_value=True), "transfer failed"

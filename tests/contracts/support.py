@@ -92,12 +92,13 @@ class World:
     def create_sets(self, ids=(1,), syms=("TKA", "TKB"), redistributing=False, resolver=ZERO, slasher=ZERO):
         if not self.am.avsRegisteredMetadata(self.avs):
             self.am.updateAVSMetadataURI(self.avs, "https://avs.example/meta.json", sender=self.avs)
-        params = [(i, [self.strats[s] for s in syms], slasher, resolver) for i in ids]
+        params = [(i, [self.strats[s] for s in syms], slasher) for i in ids]
+        resolvers = [resolver] * len(ids)
         if redistributing:
             return self.am.createRedistributingOperatorSets(
-                self.avs, params, [self.recipient] * len(ids), sender=self.avs
+                self.avs, params, [self.recipient] * len(ids), resolvers, sender=self.avs
             )
-        return self.am.createOperatorSets(self.avs, params, sender=self.avs)
+        return self.am.createOperatorSets(self.avs, params, resolvers, sender=self.avs)
 
     def opset(self, set_id=1):
         return (self.avs.address, set_id)

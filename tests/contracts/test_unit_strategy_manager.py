@@ -307,7 +307,9 @@ def deposit_typed_data(chain_id, sm, staker, strategy, token, amount, nonce, exp
 
 def sign_deposit(key, chain_id, sm, staker, strategy, token, amount, nonce, expiry):
     signed = Account.sign_message(
-        encode_typed_data(full_message=deposit_typed_data(chain_id, sm, staker, strategy, token, amount, nonce, expiry)),
+        encode_typed_data(
+            full_message=deposit_typed_data(chain_id, sm, staker, strategy, token, amount, nonce, expiry)
+        ),
         key,
     )
     return signed.signature
@@ -316,7 +318,9 @@ def sign_deposit(key, chain_id, sm, staker, strategy, token, amount, nonce, expi
 def test_deposit_digest_matches_eip712_and_eigenlayer_typehash(w, chain):
     staker = Account.from_key(STAKER_KEY).address
     sa, tka = w.strats["TKA"], w.tokens["TKA"]
-    msg = encode_typed_data(full_message=deposit_typed_data(chain.chain_id, w.sm, staker, sa, tka, 77, 3, 2**40))
+    msg = encode_typed_data(
+        full_message=deposit_typed_data(chain.chain_id, w.sm, staker, sa, tka, 77, 3, 2**40)
+    )
     expected = keccak(b"\x19" + msg.version + msg.header + msg.body)
     assert bytes(w.sm.calculateStrategyDepositDigestHash(staker, sa, tka, 77, 3, 2**40)) == expected
     assert bytes(w.sm.domainSeparator()) == msg.header
@@ -401,10 +405,10 @@ def test_deposit_with_signature_rejections(w, chain):
         call(good)
     w.sm.addStrategiesToDepositWhitelist([sa], sender=w.sm.strategyWhitelister())
     pr = w.project.PauserRegistry.at(w.sm.pauserRegistry())
-    pr.pause(1, sender=w.owner)
+    pr.pause(w.sm, 1, sender=w.owner)
     with ape.reverts("paused"):
         call(good)
-    pr.unpause(0, sender=w.owner)
+    pr.unpause(w.sm, 0, sender=w.owner)
     assert w.sm.nonces(staker) == 0
     call(good)
     assert w.sm.nonces(staker) == 1 and w.sm.stakerDepositShares(staker, sa) == 100
@@ -424,7 +428,13 @@ def test_deposit_with_signature_by_contract_staker(w, project, chain):
     sig = sign_deposit(STAKER_KEY, cid, w.sm, wallet, sa, tka, 42, 0, exp)
     with ape.reverts("invalid signature"):  # signed by a key the wallet does not accept
         w.sm.depositIntoStrategyWithSignature(
-            sa, tka, 42, wallet, exp, sign_deposit("0x" + "6b" * 32, cid, w.sm, wallet, sa, tka, 42, 0, exp), sender=w.other
+            sa,
+            tka,
+            42,
+            wallet,
+            exp,
+            sign_deposit("0x" + "6b" * 32, cid, w.sm, wallet, sa, tka, 42, 0, exp),
+            sender=w.other,
         )
     w.sm.depositIntoStrategyWithSignature(sa, tka, 42, wallet, exp, sig, sender=w.other)
     assert w.sm.stakerDepositShares(wallet, sa) == 42 and w.sm.nonces(wallet) == 1
