@@ -192,6 +192,31 @@ def oset(x):
     return (str(x[0]).lower(), int(x[1]))
 
 
+def typed_data(contract_name, chain_id, contract, primary, fields, message):
+    """An EIP-712 message for eth_account's encoder (independent of the contracts' digest code):
+    domain (name, version "1", chain id, verifying contract) and one struct type `primary` with
+    `fields` [(name, type)] and values `message`."""
+    return {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            primary: [{"name": n, "type": t} for n, t in fields],
+        },
+        "primaryType": primary,
+        "domain": {
+            "name": contract_name,
+            "version": "1",
+            "chainId": chain_id,
+            "verifyingContract": A(contract),
+        },
+        "message": message,
+    }
+
+
 def ceil_div(a, b):
     return -(-a // b)
 

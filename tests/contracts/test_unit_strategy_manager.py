@@ -13,7 +13,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak, to_checksum_address
 
-from tests.contracts.support import NO_SIG, SALT0, WAD, ZERO, A, evs, one
+from tests.contracts.support import NO_SIG, SALT0, WAD, ZERO, A, evs, one, typed_data
 
 DELAY = 20
 OFF = 10**3
@@ -270,39 +270,11 @@ STAKER_KEY = "0x" + "5a" * 32
 def deposit_typed_data(chain_id, sm, staker, strategy, token, amount, nonce, expiry):
     """EigenLayer's Deposit message, built with eth_account's EIP-712 encoder (independent of
     the contract's own digest code)."""
-    return {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "Deposit": [
-                {"name": "staker", "type": "address"},
-                {"name": "strategy", "type": "address"},
-                {"name": "token", "type": "address"},
-                {"name": "amount", "type": "uint256"},
-                {"name": "nonce", "type": "uint256"},
-                {"name": "expiry", "type": "uint256"},
-            ],
-        },
-        "primaryType": "Deposit",
-        "domain": {
-            "name": "EigenCloud StrategyManager",
-            "version": "1",
-            "chainId": chain_id,
-            "verifyingContract": A(sm),
-        },
-        "message": {
-            "staker": A(staker),
-            "strategy": A(strategy),
-            "token": A(token),
-            "amount": amount,
-            "nonce": nonce,
-            "expiry": expiry,
-        },
-    }
+    fields = [("staker", "address"), ("strategy", "address"), ("token", "address")]
+    fields += [("amount", "uint256"), ("nonce", "uint256"), ("expiry", "uint256")]
+    message = {"staker": A(staker), "strategy": A(strategy), "token": A(token)}
+    message |= {"amount": amount, "nonce": nonce, "expiry": expiry}
+    return typed_data("EigenCloud StrategyManager", chain_id, sm, "Deposit", fields, message)
 
 
 def sign_deposit(key, chain_id, sm, staker, strategy, token, amount, nonce, expiry):
