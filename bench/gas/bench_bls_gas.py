@@ -72,7 +72,7 @@ def main() -> int:
         am.updateAVSMetadataURI(avs, "avs", sender=avs)
         sets = {n: i + 1 for i, n in enumerate(SIZES)}
         am.createOperatorSets(
-            avs, [(sets[n], [strat], ZERO_ADDRESS, ZERO_ADDRESS) for n in SIZES], sender=avs
+            avs, [(sets[n], [strat], ZERO_ADDRESS) for n in SIZES], sender=avs
         )
         reg = deploy_bls_registry(project, a[0], d, avs.address, 10, 10_000)
         am.setAVSRegistrar(avs, reg, sender=avs)

@@ -103,7 +103,7 @@ def run_project(reps: int) -> dict[str, list[int]]:
     strats = sorted((d.strategies[s] for s in scenario.SYMBOLS), key=lambda c: int(c.address, 16))
     am.updateAVSMetadataURI(avs, "avs", sender=avs)
     set_ids = list(range(1, 2 * reps + 2))
-    am.createOperatorSets(avs, [(i, strats, ZERO, ZERO) for i in set_ids], sender=avs)
+    am.createOperatorSets(avs, [(i, strats, ZERO) for i in set_ids], sender=avs)
     side = scenario.Side(
         funder=a[0],
         avs=avs,

@@ -214,11 +214,11 @@ def createOperatorSet(operatorSetId: uint32, strategies: DynArray[address, MAX_S
     assert self.initialized, "not initialized"
     sigcheck._set_threshold(operatorSetId, thresholdBps)
     am: address = sigcheck.allocationManager
-    p: ITypes.CreateSetParams = ITypes.CreateSetParams(operatorSetId=operatorSetId, strategies=strategies, slasher=self, resolver=resolver)
+    p: ITypes.CreateSetParams = ITypes.CreateSetParams(operatorSetId=operatorSetId, strategies=strategies, slasher=self)
     if redistributionRecipient == empty(address):
-        extcall IAM(am).createOperatorSets(self, [p])
+        extcall IAM(am).createOperatorSets(self, [p], [resolver])
     else:
-        extcall IAM(am).createRedistributingOperatorSets(self, [p], [redistributionRecipient])
+        extcall IAM(am).createRedistributingOperatorSets(self, [p], [redistributionRecipient], [resolver])
     sigcheck._enable_bls(operatorSetId, strategies)
     log ComputeOperatorSetCreated(operatorSetId=operatorSetId, redistributionRecipient=redistributionRecipient, resolver=resolver, thresholdBps=thresholdBps)
 

@@ -264,8 +264,8 @@ def createInferenceSet(operatorSetId: uint32, strategies: DynArray[address, MAX_
     sigcheck._set_threshold(operatorSetId, thresholdBps)
     self.setCreated = True
     self.operatorSetId = operatorSetId
-    p: ITypes.CreateSetParams = ITypes.CreateSetParams(operatorSetId=operatorSetId, strategies=strategies, slasher=self, resolver=resolver)
-    extcall IAM(sigcheck.allocationManager).createRedistributingOperatorSets(self, [p], [self])
+    p: ITypes.CreateSetParams = ITypes.CreateSetParams(operatorSetId=operatorSetId, strategies=strategies, slasher=self)
+    extcall IAM(sigcheck.allocationManager).createRedistributingOperatorSets(self, [p], [self], [resolver])
     sigcheck._enable_bls(operatorSetId, strategies)
     log InferenceSetCreated(operatorSetId=operatorSetId, resolver=resolver, thresholdBps=thresholdBps)
 

@@ -1,4 +1,5 @@
 # pragma version ~=0.4.3
+# pragma optimize codesize
 """
 @title AllocationManager
 @notice AVSs create operator sets; operators register for them and allocate magnitudes (shares
@@ -17,10 +18,16 @@ from ..interfaces import IStrategyManager
 from ..interfaces import IAVSRegistrar
 from ..interfaces import IAllocationManager
 from ..interfaces import IAllocationManagerAVS
-from ..interfaces import IPauserRegistry
+from ..permissions import pausable
 
 implements: IAllocationManager
 implements: IAllocationManagerAVS
+
+initializes: pausable
+exports: (pausable.pauserRegistry, pausable.paused, pausable.setPausedStatus)
+
+# Pause flag (bit of this contract's bitmap, EigenLayer's index) of the guarded function.
+PAUSED_OPERATOR_SLASHING: constant(uint256) = 1
 
 WAD: constant(uint256) = 10**18
 DEFAULT_BURN_ADDRESS: constant(address) = 0x00000000000000000000000000000000000E16E4
@@ -28,6 +35,8 @@ MAX_STRATEGIES: constant(uint256) = 32
 MAX_SETS: constant(uint256) = 16
 MAX_OPERATORS: constant(uint256) = 64
 MAX_QUEUE_CLEAR: constant(uint256) = 64
+# Most members getMembers returns in one call (page through larger sets with start, length).
+MAX_MEMBERS_PAGE: constant(uint256) = 1024
 U64: constant(uint256) = (1 << 64) - 1
 U128: constant(uint256) = (1 << 128) - 1
 U32: constant(uint256) = (1 << 32) - 1
@@ -121,13 +130,9 @@ event OperatorSlashed:
     wadSlashed: DynArray[uint256, MAX_STRATEGIES]
     description: String[256]
 
-# Pause flag of slashOperator in the PauserRegistry.
-PAUSED_OPERATOR_SLASHING: constant(uint8) = 2
 
 # The DelegationManager.
 delegation: public(immutable(address))
-# The PauserRegistry (read from the DelegationManager at deployment).
-pauserRegistry: public(immutable(address))
 # Smallest allocation delay an operator may choose (blocks): new allocations become slashable
 # only after delegators had this long to leave.
 MIN_ALLOCATION_DELAY: public(immutable(uint32))
@@ -160,7 +165,10 @@ _resolvers: HashMap[bytes32, address]
 _slashIds: HashMap[bytes32, uint256]
 # operator set key -> number of registered operators.
 _operatorSetMemberCount: HashMap[bytes32, uint256]
-# registration: bit 0 registered, bits 1..32 slashableUntil
+# operator set key -> position -> registered operator (positions 0 .. count - 1, unordered).
+_operatorSetMembers: HashMap[bytes32, HashMap[uint256, address]]
+# registration: bit 0 registered, bits 1..32 slashableUntil (deregistered), bits 33.. the
+# operator's position in _operatorSetMembers plus one (registered)
 registrationStatus: HashMap[address, HashMap[bytes32, uint256]]
 # operator -> operator set key -> the operator accepted redistribution by the set.
 _redistributionConsent: HashMap[address, HashMap[bytes32, bool]]
@@ -192,7 +200,7 @@ def __init__(_delegation: address, _deallocationDelay: uint32, _allocationConfig
     DEALLOCATION_DELAY = _deallocationDelay
     ALLOCATION_CONFIGURATION_DELAY = _allocationConfigurationDelay
     MIN_ALLOCATION_DELAY = _minAllocationDelay
-    pauserRegistry = staticcall IDelegationManager(_delegation).pauserRegistry()
+    pausable.__init__(staticcall IDelegationManager(_delegation).pauserRegistry())
 
 
 # ---------------------------------------------------------------- packing
@@ -304,22 +312,35 @@ def setAVSRegistrar(avs: address, registrar: address):
 
 
 @internal
-def _create_set(avs: address, p: ITypes.CreateSetParams, recipient: address):
+def _create_sets(avs: address, params: DynArray[ITypes.CreateSetParams, MAX_SETS], recipients: DynArray[address, MAX_SETS], resolvers: DynArray[address, MAX_SETS]):
+    assert msg.sender == avs, "only avs"
     assert self.avsRegisteredMetadata[avs], "avs metadata not registered"
-    key: bytes32 = self._key(avs, p.operatorSetId)
-    assert not self._isOperatorSet[key], "operator set exists"
-    slasher: address = p.slasher
-    if slasher == empty(address):
-        slasher = avs
-    self._isOperatorSet[key] = True
-    self._slashers[key] = slasher
-    self._resolvers[key] = p.resolver
-    self._redistributionRecipients[key] = recipient
-    self.operatorSetCount[avs] += 1
-    opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=avs, id=p.operatorSetId)
-    log OperatorSetCreated(operatorSet=opset, slasher=slasher, resolver=p.resolver)
-    log RedistributionAddressSet(operatorSet=opset, redistributionRecipient=recipient)
-    self._add_strategies(key, opset, p.strategies)
+    assert len(resolvers) == 0 or len(resolvers) == len(params), "input length mismatch"
+    for i: uint256 in range(MAX_SETS):
+        if i >= len(params):
+            break
+        p: ITypes.CreateSetParams = params[i]
+        recipient: address = DEFAULT_BURN_ADDRESS
+        if len(recipients) != 0:
+            recipient = recipients[i]
+            assert recipient != empty(address) and recipient != DEFAULT_BURN_ADDRESS, "invalid redistribution recipient"
+        resolver: address = empty(address)
+        if len(resolvers) != 0:
+            resolver = resolvers[i]
+        key: bytes32 = self._key(avs, p.operatorSetId)
+        assert not self._isOperatorSet[key], "operator set exists"
+        slasher: address = p.slasher
+        if slasher == empty(address):
+            slasher = avs
+        self._isOperatorSet[key] = True
+        self._slashers[key] = slasher
+        self._resolvers[key] = resolver
+        self._redistributionRecipients[key] = recipient
+        self.operatorSetCount[avs] += 1
+        opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=avs, id=p.operatorSetId)
+        log OperatorSetCreated(operatorSet=opset, slasher=slasher, resolver=resolver)
+        log RedistributionAddressSet(operatorSet=opset, redistributionRecipient=recipient)
+        self._add_strategies(key, opset, p.strategies)
 
 
 @internal
@@ -334,35 +355,34 @@ def _add_strategies(key: bytes32, opset: ITypes.OperatorSet, strategies: DynArra
 
 
 @external
-def createOperatorSets(avs: address, params: DynArray[ITypes.CreateSetParams, MAX_SETS]):
+def createOperatorSets(avs: address, params: DynArray[ITypes.CreateSetParams, MAX_SETS], resolvers: DynArray[address, MAX_SETS] = []):
     """
     @notice Create burning operator sets: slashed funds go to the burn address after the
-            resolution window. slasher zero means the AVS itself; resolver zero means none.
+            resolution window. EigenLayer's ABI (CreateSetParamsV2: id, strategies, slasher);
+            slasher zero means the AVS itself.
+    @dev Two selectors: EigenLayer's `createOperatorSets(address,(uint32,address[],address)[])`
+         (no resolvers) and this project's with a trailing `address[] resolvers`.
     @param avs The AVS; must be the caller.
     @param params One CreateSetParams per set.
+    @param resolvers Empty (no resolver), or one resolver per set (zero: none), fixed forever.
     """
-    assert msg.sender == avs, "only avs"
-    for p: ITypes.CreateSetParams in params:
-        self._create_set(avs, p, DEFAULT_BURN_ADDRESS)
+    self._create_sets(avs, params, [], resolvers)
 
 
 @external
-def createRedistributingOperatorSets(avs: address, params: DynArray[ITypes.CreateSetParams, MAX_SETS], redistributionRecipients: DynArray[address, MAX_SETS]):
+def createRedistributingOperatorSets(avs: address, params: DynArray[ITypes.CreateSetParams, MAX_SETS], redistributionRecipients: DynArray[address, MAX_SETS], resolvers: DynArray[address, MAX_SETS] = []):
     """
     @notice Create operator sets whose slashed funds go to a recipient fixed forever here.
             Operators must consent (setRedistributionConsent) before registering.
+    @dev Two selectors: EigenLayer's `createRedistributingOperatorSets(address,
+         (uint32,address[],address)[],address[])` and this project's with trailing resolvers.
     @param avs The AVS; must be the caller.
     @param params One CreateSetParams per set.
     @param redistributionRecipients The recipient of each set (same order).
+    @param resolvers Empty (no resolver), or one resolver per set (zero: none), fixed forever.
     """
-    assert msg.sender == avs, "only avs"
     assert len(params) == len(redistributionRecipients), "input length mismatch"
-    for i: uint256 in range(MAX_SETS):
-        if i >= len(params):
-            break
-        r: address = redistributionRecipients[i]
-        assert r != empty(address) and r != DEFAULT_BURN_ADDRESS, "invalid redistribution recipient"
-        self._create_set(avs, params[i], r)
+    self._create_sets(avs, params, redistributionRecipients, resolvers)
 
 
 @external
@@ -442,8 +462,10 @@ def registerForOperatorSets(operator: address, params: RegisterParams):
         assert not self._is_slashable(operator, key), "already registered or still slashable"
         if self._redistributionRecipients[key] != DEFAULT_BURN_ADDRESS:
             assert self._redistributionConsent[operator][key], "redistribution not accepted"
-        self.registrationStatus[operator][key] = 1
-        self._operatorSetMemberCount[key] += 1
+        n: uint256 = self._operatorSetMemberCount[key]
+        self._operatorSetMembers[key][n] = operator
+        self._operatorSetMemberCount[key] = n + 1
+        self.registrationStatus[operator][key] = 1 | ((n + 1) << 33)
         log OperatorAddedToOperatorSet(operator=operator, operatorSet=ITypes.OperatorSet(avs=params.avs, id=id))
     registrar: address = self._avsRegistrar[params.avs]
     if registrar != empty(address):
@@ -463,9 +485,18 @@ def deregisterFromOperatorSets(params: DeregisterParams):
     for id: uint32 in params.operatorSetIds:
         key: bytes32 = self._key(params.avs, id)
         assert self._isOperatorSet[key], "invalid operator set"
-        assert (self.registrationStatus[params.operator][key] & 1) == 1, "not registered"
+        reg: uint256 = self.registrationStatus[params.operator][key]
+        assert (reg & 1) == 1, "not registered"
         self.registrationStatus[params.operator][key] = until << 1
-        self._operatorSetMemberCount[key] -= 1
+        # swap the last member into the leaver's position
+        pos: uint256 = (reg >> 33) - 1
+        last: uint256 = self._operatorSetMemberCount[key] - 1
+        if pos != last:
+            moved: address = self._operatorSetMembers[key][last]
+            self._operatorSetMembers[key][pos] = moved
+            self.registrationStatus[moved][key] = 1 | ((pos + 1) << 33)
+        self._operatorSetMembers[key][last] = empty(address)
+        self._operatorSetMemberCount[key] = last
         log OperatorRemovedFromOperatorSet(operator=params.operator, operatorSet=ITypes.OperatorSet(avs=params.avs, id=id))
     registrar: address = self._avsRegistrar[params.avs]
     if registrar != empty(address):
@@ -621,7 +652,7 @@ def slashOperator(avs: address, params: ITypes.SlashingParams) -> (uint256, DynA
     @param params The SlashingParams (strategies in ascending order).
     @return (slashId, strategy shares slashed per strategy)
     """
-    assert not staticcall IPauserRegistry(pauserRegistry).isPaused(PAUSED_OPERATOR_SLASHING), "paused"
+    pausable._check_not_paused(PAUSED_OPERATOR_SLASHING)
     key: bytes32 = self._key(avs, params.operatorSetId)
     assert self._isOperatorSet[key], "invalid operator set"
     assert msg.sender == self._slashers[key], "only slasher"
@@ -903,7 +934,7 @@ def getRegistrationStatus(operator: address, operatorSet: ITypes.OperatorSet) ->
     @return (registered, slashableUntil).
     """
     reg: uint256 = self.registrationStatus[operator][self._key(operatorSet.avs, operatorSet.id)]
-    return (reg & 1) == 1, convert(reg >> 1, uint32)
+    return (reg & 1) == 1, convert((reg >> 1) & U32, uint32)
 
 
 @external
@@ -915,6 +946,30 @@ def getMemberCount(operatorSet: ITypes.OperatorSet) -> uint256:
     @return The number of members.
     """
     return self._operatorSetMemberCount[self._key(operatorSet.avs, operatorSet.id)]
+
+
+@external
+@view
+def getMembers(operatorSet: ITypes.OperatorSet, start: uint256 = 0, length: uint256 = MAX_MEMBERS_PAGE) -> DynArray[address, MAX_MEMBERS_PAGE]:
+    """
+    @notice The operators registered for the set, in no particular order (a deregistration
+            moves the last member into the leaver's place): EigenLayer's `getMembers(set)`
+            (the first 1,024 members) and a paged variant `getMembers(set, start, length)`.
+    @dev Reverts "page too long" for a length above 1,024; a start at or past the end returns
+         nothing. getMemberCount gives the number of pages.
+    @param operatorSet The operator set (avs, id).
+    @param start The position of the first member to return.
+    @param length The most members to return (at most 1,024).
+    @return The members at positions start .. start + length - 1.
+    """
+    assert length <= MAX_MEMBERS_PAGE, "page too long"
+    key: bytes32 = self._key(operatorSet.avs, operatorSet.id)
+    out: DynArray[address, MAX_MEMBERS_PAGE] = []
+    for i: uint256 in range(start, start + length, bound=MAX_MEMBERS_PAGE):
+        if i >= self._operatorSetMemberCount[key]:
+            break
+        out.append(self._operatorSetMembers[key][i])
+    return out
 
 
 @external

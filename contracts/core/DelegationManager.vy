@@ -22,11 +22,17 @@
 from ..interfaces import IStrategyManager
 from ..interfaces import IStrategy
 from ..interfaces import IAllocationManager
-from ..interfaces import IERC1271
 from ..interfaces import IDelegationManager
-from ..interfaces import IPauserRegistry
+from ..permissions import pausable
+from ..lib import signatures
 
 implements: IDelegationManager
+
+initializes: pausable
+exports: (pausable.pauserRegistry, pausable.paused, pausable.setPausedStatus)
+
+# Pause flag (bit of this contract's bitmap, EigenLayer's index) of the guarded function.
+PAUSED_WITHDRAWAL_COMPLETION: constant(uint256) = 2
 
 
 interface ISlashEscrowDelay:
@@ -44,13 +50,8 @@ U32: constant(uint256) = (1 << 32) - 1
 # Most slashing-factor checkpoints (one per block with a slash) a cancel may rewrite.
 MAX_UNDO_CHECKPOINTS: constant(uint256) = 512
 VALUE_MASK: constant(uint256) = (1 << 224) - 1
-SECP256K1_HALF_N: constant(uint256) = 57896044618658097711785492504343953926418782139537452191302581570759080747168
-ERC1271_MAGIC: constant(bytes4) = 0x1626ba7e
-
-DOMAIN_TYPEHASH: constant(bytes32) = keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
 DELEGATION_APPROVAL_TYPEHASH: constant(bytes32) = keccak256("DelegationApproval(address delegationApprover,address staker,address operator,bytes32 salt,uint256 expiry)")
 DOMAIN_NAME_HASH: constant(bytes32) = keccak256("EigenCloud DelegationManager")
-DOMAIN_VERSION_HASH: constant(bytes32) = keccak256("1")
 
 struct SignatureWithExpiry:
     signature: Bytes[256]
@@ -142,11 +143,7 @@ event OperatorSharesRestored:
     slashBlock: uint256
     newSlashingFactor: uint256
 
-# Pause flag of withdrawal completion in the PauserRegistry.
-PAUSED_WITHDRAWAL_COMPLETION: constant(uint8) = 1
 
-# The PauserRegistry (read from the StrategyManager at deployment).
-pauserRegistry: public(immutable(address))
 # The deployer, the only caller of initialize.
 deployer: immutable(address)
 # The StrategyManager.
@@ -205,7 +202,7 @@ def __init__(_strategyManager: address, _minWithdrawalDelayBlocks: uint32):
     """
     deployer = msg.sender
     strategyManager = _strategyManager
-    pauserRegistry = staticcall IStrategyManager(_strategyManager).pauserRegistry()
+    pausable.__init__(staticcall IStrategyManager(_strategyManager).pauserRegistry())
     minWithdrawalDelayBlocks = _minWithdrawalDelayBlocks
 
 
@@ -391,32 +388,9 @@ def updateOperatorMetadataURI(operator: address, metadataURI: String[1024]):
 
 @internal
 @view
-def _domain_separator() -> bytes32:
-    return keccak256(abi_encode(DOMAIN_TYPEHASH, DOMAIN_NAME_HASH, DOMAIN_VERSION_HASH, chain.id, self))
-
-
-@internal
-@view
 def _approval_digest(staker: address, operator: address, approver: address, salt: bytes32, expiry: uint256) -> bytes32:
     struct_hash: bytes32 = keccak256(abi_encode(DELEGATION_APPROVAL_TYPEHASH, approver, staker, operator, salt, expiry))
-    return keccak256(concat(b"\x19\x01", self._domain_separator(), struct_hash))
-
-
-@internal
-@view
-def _check_signature(signer: address, digest: bytes32, signature: Bytes[256]):
-    if signer.is_contract:
-        magic: bytes4 = staticcall IERC1271(signer).isValidSignature(digest, signature)
-        assert magic == ERC1271_MAGIC, "invalid signature"
-        return
-    assert len(signature) == 65, "invalid signature length"
-    r: uint256 = convert(slice(signature, 0, 32), uint256)
-    s: uint256 = convert(slice(signature, 32, 32), uint256)
-    v: uint256 = convert(slice(signature, 64, 1), uint256)
-    assert v == 27 or v == 28, "invalid signature v"
-    assert s <= SECP256K1_HALF_N, "invalid signature s"
-    recovered: address = ecrecover(digest, v, r, s)
-    assert recovered != empty(address) and recovered == signer, "invalid signature"
+    return signatures._digest(DOMAIN_NAME_HASH, struct_hash)
 
 
 @internal
@@ -449,7 +423,7 @@ def _delegate_to(staker: address, operator: address, sig: SignatureWithExpiry, s
     if approver != empty(address) and msg.sender != approver:
         assert sig.expiry >= block.timestamp, "signature expired"
         assert not self.delegationApproverSaltIsSpent[approver][salt], "salt spent"
-        self._check_signature(approver, self._approval_digest(staker, operator, approver, salt, sig.expiry), sig.signature)
+        signatures._check_signature(approver, self._approval_digest(staker, operator, approver, salt, sig.expiry), sig.signature)
         self.delegationApproverSaltIsSpent[approver][salt] = True
     self._delegate(staker, operator)
 
@@ -797,7 +771,7 @@ def queueWithdrawals(params: DynArray[QueuedWithdrawalParams, MAX_WITHDRAWALS]) 
 
 @internal
 def _complete(withdrawal: Withdrawal, tokens: DynArray[address, MAX_STRATEGIES], receiveAsTokens: bool):
-    assert not staticcall IPauserRegistry(pauserRegistry).isPaused(PAUSED_WITHDRAWAL_COMPLETION), "paused"
+    pausable._check_not_paused(PAUSED_WITHDRAWAL_COMPLETION)
     assert msg.sender == withdrawal.withdrawer, "only withdrawer"
     root: bytes32 = keccak256(abi_encode(withdrawal))
     assert self.pendingWithdrawals[root], "withdrawal not queued"
@@ -1044,4 +1018,4 @@ def domainSeparator() -> bytes32:
     @notice The EIP-712 domain separator.
     @return The domain separator.
     """
-    return self._domain_separator()
+    return signatures._domain_separator(DOMAIN_NAME_HASH)

@@ -12,11 +12,21 @@ from ..interfaces import IStrategy
 from ..interfaces import IDelegationManager
 from ..interfaces import ISlashEscrow
 from ..interfaces import IStrategyManager
-from ..interfaces import IPauserRegistry
+from ..permissions import pausable
+from ..lib import signatures
 
 implements: IStrategyManager
 
+initializes: pausable
+exports: (pausable.pauserRegistry, pausable.paused, pausable.setPausedStatus)
+
+# Pause flag (bit of this contract's bitmap, EigenLayer's index) of the guarded function.
+PAUSED_DEPOSITS: constant(uint256) = 0
+
 MAX_STAKER_STRATEGY_LIST_LENGTH: constant(uint256) = 32
+# EIP-712 type of a deposit signed by its staker (EigenLayer's StrategyManager.DEPOSIT_TYPEHASH).
+DEPOSIT_TYPEHASH: public(constant(bytes32)) = keccak256("Deposit(address staker,address strategy,address token,uint256 amount,uint256 nonce,uint256 expiry)")
+DOMAIN_NAME_HASH: constant(bytes32) = keccak256("EigenCloud StrategyManager")
 
 event StrategyDeployed:
     token: indexed(address)
@@ -52,11 +62,7 @@ event SlashedSharesRestored:
 deployer: immutable(address)
 # The ERC-5202 blueprint of Strategy.vy that deployNewStrategy instantiates.
 strategyBlueprint: public(immutable(address))
-# Pause flag of depositIntoStrategy in the PauserRegistry.
-PAUSED_DEPOSITS: constant(uint8) = 0
 
-# The PauserRegistry (pausers, unpauser, pause flags); the other core contracts read it from here.
-pauserRegistry: public(immutable(address))
 # The DelegationManager (set by initialize).
 delegation: public(address)
 # The SlashEscrow (set by initialize).
@@ -76,6 +82,8 @@ strategyIsWhitelistedForDeposit: public(HashMap[address, bool])
 stakerDepositShares: public(HashMap[address, HashMap[address, uint256]])
 # staker -> strategies it holds deposit shares in.
 stakerStrategyList: HashMap[address, DynArray[address, MAX_STAKER_STRATEGY_LIST_LENGTH]]
+# staker -> nonce of its next signed deposit (depositIntoStrategyWithSignature).
+nonces: public(HashMap[address, uint256])
 
 
 @deploy
@@ -87,8 +95,7 @@ def __init__(_strategyWhitelister: address, _strategyBlueprint: address, _pauser
     @param _strategyBlueprint The ERC-5202 blueprint of Strategy.vy.
     @param _pauserRegistry The PauserRegistry.
     """
-    assert _pauserRegistry != empty(address), "zero address"
-    pauserRegistry = _pauserRegistry
+    pausable.__init__(_pauserRegistry)
     deployer = msg.sender
     strategyBlueprint = _strategyBlueprint
     self.strategyWhitelister = _strategyWhitelister
@@ -207,15 +214,54 @@ def depositIntoStrategy(strategy: address, token: address, amount: uint256) -> u
     @param amount The token amount.
     @return depositShares the deposit shares credited to the caller
     """
-    assert not staticcall IPauserRegistry(pauserRegistry).isPaused(PAUSED_DEPOSITS), "paused"
+    return self._deposit(msg.sender, strategy, token, amount)
+
+
+@external
+@nonreentrant
+def depositIntoStrategyWithSignature(strategy: address, token: address, amount: uint256, staker: address, expiry: uint256, signature: Bytes[256]) -> uint256:
+    """
+    @notice Deposit `amount` of `token` from the caller into `strategy` and credit the shares to
+            `staker`, who signed the deposit (EigenLayer's ABI and EIP-712 message).
+    @dev The staker signs the EIP-712 digest `calculateStrategyDepositDigestHash(staker, strategy,
+         token, amount, nonces(staker), expiry)`; ECDSA for an EOA, ERC-1271 for a contract. Each
+         signature works once (the staker's nonce rises) and not after `expiry` (a timestamp).
+         Reverts "signature expired", "invalid signature" (wrong signer, replayed, or for other
+         arguments), "invalid signature length", "invalid signature v", "invalid signature s",
+         and every revert of depositIntoStrategy.
+    @param strategy The strategy.
+    @param token The strategy's underlying token (pulled from the caller).
+    @param amount The token amount.
+    @param staker The account credited with the shares, the signer.
+    @param expiry The last timestamp at which the signature is valid.
+    @param signature The staker's signature.
+    @return depositShares the deposit shares credited to the staker
+    """
+    assert expiry >= block.timestamp, "signature expired"
+    nonce: uint256 = self.nonces[staker]
+    signatures._check_signature(staker, self._deposit_digest(staker, strategy, token, amount, nonce, expiry), signature)
+    self.nonces[staker] = nonce + 1
+    return self._deposit(staker, strategy, token, amount)
+
+
+@internal
+@view
+def _deposit_digest(staker: address, strategy: address, token: address, amount: uint256, nonce: uint256, expiry: uint256) -> bytes32:
+    struct_hash: bytes32 = keccak256(abi_encode(DEPOSIT_TYPEHASH, staker, strategy, token, amount, nonce, expiry))
+    return signatures._digest(DOMAIN_NAME_HASH, struct_hash)
+
+
+@internal
+def _deposit(staker: address, strategy: address, token: address, amount: uint256) -> uint256:
+    pausable._check_not_paused(PAUSED_DEPOSITS)
     assert self.strategyIsWhitelistedForDeposit[strategy], "strategy not whitelisted"
     assert amount != 0, "zero amount"
     assert extcall IERC20(token).transferFrom(msg.sender, strategy, amount, default_return_value=True), "transfer failed"
     shares: uint256 = extcall IStrategy(strategy).deposit(token, amount)
     assert shares != 0, "zero new shares"
-    prev: uint256 = self._add_shares(msg.sender, strategy, shares)
-    extcall IDelegationManager(self.delegation).increaseDelegatedShares(msg.sender, strategy, prev, shares)
-    log Deposit(staker=msg.sender, strategy=strategy, shares=shares)
+    prev: uint256 = self._add_shares(staker, strategy, shares)
+    extcall IDelegationManager(self.delegation).increaseDelegatedShares(staker, strategy, prev, shares)
+    log Deposit(staker=staker, strategy=strategy, shares=shares)
     return shares
 
 
@@ -384,3 +430,30 @@ def getStakerStrategyList(staker: address) -> DynArray[address, MAX_STAKER_STRAT
     @return The strategies.
     """
     return self.stakerStrategyList[staker]
+
+
+@external
+@view
+def calculateStrategyDepositDigestHash(staker: address, strategy: address, token: address, amount: uint256, nonce: uint256, expiry: uint256) -> bytes32:
+    """
+    @notice The EIP-712 digest a staker signs for depositIntoStrategyWithSignature.
+    @param staker The staker credited with the shares.
+    @param strategy The strategy.
+    @param token The token.
+    @param amount The token amount.
+    @param nonce The staker's nonce (nonces(staker) for its next signature).
+    @param expiry The last valid timestamp.
+    @return the digest
+    """
+    return self._deposit_digest(staker, strategy, token, amount, nonce, expiry)
+
+
+@external
+@view
+def domainSeparator() -> bytes32:
+    """
+    @notice This contract's EIP-712 domain separator (name "EigenCloud StrategyManager",
+            version "1", the current chain id, this address).
+    @return the domain separator
+    """
+    return signatures._domain_separator(DOMAIN_NAME_HASH)

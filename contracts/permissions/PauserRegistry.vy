@@ -2,15 +2,19 @@
 """
 @title PauserRegistry
 @notice The protocol's emergency brake, after EigenLayer's PauserRegistry and Pausable: pausers may
-        pause, one unpauser may unpause, and each guarded function has its own flag in a bitmap.
-        Flags: 0 deposits (StrategyManager.depositIntoStrategy), 1 withdrawal completion
-        (DelegationManager.completeQueuedWithdrawal(s)), 2 slashing
-        (AllocationManager.slashOperator), 3 escrow release (SlashEscrow.releaseSlash).
-        Pausing only stops; no role here can move, burn or redirect anyone's funds.
-@dev EigenLayer keeps a bitmap in each Pausable contract; here one bitmap serves the core (one
-     registry, one place to look). Function names follow EigenLayer's (`paused(uint8)` is
-     `isPaused(uint8)`: Vyper has no overloading). See docs/restaking.md, "Security".
+        pause, one unpauser may unpause, and each guarded function has its own flag in the
+        bitmap of its contract. Flags (EigenLayer's indices): StrategyManager 0 deposits,
+        DelegationManager 2 withdrawal completion, AllocationManager 1 slashing, SlashEscrow 0
+        escrow release. Pausing only stops; no role here can move, burn or redirect anyone's funds.
+@dev As EigenLayer, each core contract keeps its own bitmap (contracts/permissions/pausable.vy:
+     a local read in every guarded call) and this registry holds the roles. Unlike EigenLayer,
+     pause and unpause are called here, naming the target contract (`pause(target, status)`),
+     and this registry writes the target's bitmap: the role checks and the set-only /
+     clear-only rules then live once, here, instead of in contracts at EIP-170's size limit.
+     See docs/restaking.md, "Security".
 """
+
+from ..interfaces import IPausable
 
 MAX_PAUSERS: constant(uint256) = 16
 PAUSE_ALL: constant(uint256) = max_value(uint256)
@@ -25,27 +29,26 @@ event UnpauserChanged:
 
 event Paused:
     account: indexed(address)
+    target: indexed(address)
     newPausedStatus: uint256
 
 event Unpaused:
     account: indexed(address)
+    target: indexed(address)
     newPausedStatus: uint256
 
 # account -> may pause.
 isPauser: public(HashMap[address, bool])
 # The one account that may unpause and appoint pausers.
 unpauser: public(address)
-# Bit i set: the function guarded by flag i is paused.
-_paused: uint256
 
 
 @deploy
-def __init__(_pausers: DynArray[address, MAX_PAUSERS], _unpauser: address, _initialPausedStatus: uint256):
+def __init__(_pausers: DynArray[address, MAX_PAUSERS], _unpauser: address):
     """
-    @notice Deploy with the pausers, the unpauser and the initial flags (normally 0).
+    @notice Deploy with the pausers and the unpauser (EigenLayer's constructor).
     @param _pausers The accounts that may pause.
     @param _unpauser The account that may unpause and change the pausers.
-    @param _initialPausedStatus The initial bitmap of paused flags.
     """
     assert _unpauser != empty(address), "zero address"
     for p: address in _pausers:
@@ -54,7 +57,6 @@ def __init__(_pausers: DynArray[address, MAX_PAUSERS], _unpauser: address, _init
         log PauserStatusChanged(pauser=p, canPause=True)
     self.unpauser = _unpauser
     log UnpauserChanged(previousUnpauser=empty(address), newUnpauser=_unpauser)
-    self._paused = _initialPausedStatus
 
 
 @external
@@ -83,55 +85,53 @@ def setUnpauser(newUnpauser: address):
 
 
 @external
-def pause(newPausedStatus: uint256):
+def pause(target: address, newPausedStatus: uint256):
     """
-    @notice Set more flags (pausers only); every flag set now must stay set.
-    @param newPausedStatus The new bitmap (a superset of the current one).
+    @notice Set more flags of `target` (pausers only); every flag set now must stay set.
+    @param target The core contract (StrategyManager, DelegationManager, AllocationManager,
+           SlashEscrow).
+    @param newPausedStatus Its new bitmap (a superset of the current one).
     """
     assert self.isPauser[msg.sender], "only pauser"
-    assert newPausedStatus & self._paused == self._paused, "invalid new paused status"
-    self._paused = newPausedStatus
-    log Paused(account=msg.sender, newPausedStatus=newPausedStatus)
+    current: uint256 = staticcall IPausable(target).paused()
+    assert newPausedStatus & current == current, "invalid new paused status"
+    extcall IPausable(target).setPausedStatus(newPausedStatus)
+    log Paused(account=msg.sender, target=target, newPausedStatus=newPausedStatus)
 
 
 @external
-def pauseAll():
+def pauseAll(target: address):
     """
-    @notice Set every flag (pausers only).
+    @notice Set every flag of `target` (pausers only).
+    @param target The core contract.
     """
     assert self.isPauser[msg.sender], "only pauser"
-    self._paused = PAUSE_ALL
-    log Paused(account=msg.sender, newPausedStatus=PAUSE_ALL)
+    extcall IPausable(target).setPausedStatus(PAUSE_ALL)
+    log Paused(account=msg.sender, target=target, newPausedStatus=PAUSE_ALL)
 
 
 @external
-def unpause(newPausedStatus: uint256):
+def unpause(target: address, newPausedStatus: uint256):
     """
-    @notice Clear flags (unpauser only); no flag clear now may be set by this call.
-    @param newPausedStatus The new bitmap (a subset of the current one).
+    @notice Clear flags of `target` (unpauser only); no flag clear now may be set by this call.
+    @param target The core contract.
+    @param newPausedStatus Its new bitmap (a subset of the current one).
     """
     assert msg.sender == self.unpauser, "only unpauser"
-    assert newPausedStatus & self._paused == newPausedStatus, "invalid new paused status"
-    self._paused = newPausedStatus
-    log Unpaused(account=msg.sender, newPausedStatus=newPausedStatus)
+    current: uint256 = staticcall IPausable(target).paused()
+    assert newPausedStatus & current == newPausedStatus, "invalid new paused status"
+    extcall IPausable(target).setPausedStatus(newPausedStatus)
+    log Unpaused(account=msg.sender, target=target, newPausedStatus=newPausedStatus)
 
 
 @external
 @view
-def paused() -> uint256:
+def isPaused(target: address, index: uint8) -> bool:
     """
-    @notice The bitmap of paused flags.
-    @return The bitmap.
-    """
-    return self._paused
-
-
-@external
-@view
-def isPaused(index: uint8) -> bool:
-    """
-    @notice Whether flag `index` is paused (EigenLayer's `paused(uint8)`).
-    @param index The flag (0 deposits, 1 withdrawal completion, 2 slashing, 3 escrow release).
+    @notice Whether flag `index` of `target` is paused (EigenLayer's `paused(uint8)` on the
+            target; the target's `paused()` gives the whole bitmap).
+    @param target The core contract.
+    @param index The flag.
     @return True if paused.
     """
-    return (self._paused >> convert(index, uint256)) & 1 == 1
+    return (staticcall IPausable(target).paused() >> convert(index, uint256)) & 1 == 1

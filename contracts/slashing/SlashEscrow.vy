@@ -20,10 +20,16 @@ from ..interfaces import IStrategyManager
 from ..interfaces import IStrategy
 from ..interfaces import ISlashEscrow
 from ..interfaces import ISlashEscrowRelease
-from ..interfaces import IPauserRegistry
+from ..permissions import pausable
 
 implements: ISlashEscrow
 implements: ISlashEscrowRelease
+
+initializes: pausable
+exports: (pausable.pauserRegistry, pausable.paused, pausable.setPausedStatus)
+
+# Pause flag (bit of this contract's bitmap, EigenLayer's index) of the guarded function.
+PAUSED_ESCROW_RELEASE: constant(uint256) = 0
 
 MAX_STRATEGIES: constant(uint256) = 32
 STATUS_NONE: constant(uint8) = 0
@@ -65,11 +71,7 @@ event SlashCancelled:
     amount: uint256
     restoredShares: uint256
 
-# Pause flag of releaseSlash in the PauserRegistry.
-PAUSED_ESCROW_RELEASE: constant(uint8) = 3
 
-# The PauserRegistry (read from the DelegationManager at deployment).
-pauserRegistry: public(immutable(address))
 # The StrategyManager, the only caller of recordSlash.
 strategyManager: public(immutable(address))
 # The DelegationManager.
@@ -104,7 +106,7 @@ def __init__(_strategyManager: address, _delegation: address, _allocationManager
     assert _resolutionDelayBlocks <= staticcall IDelegationManager(_delegation).minWithdrawalDelayBlocks(), "resolution window exceeds withdrawal delay"
     strategyManager = _strategyManager
     delegation = _delegation
-    pauserRegistry = staticcall IDelegationManager(_delegation).pauserRegistry()
+    pausable.__init__(staticcall IDelegationManager(_delegation).pauserRegistry())
     allocationManager = _allocationManager
     SLASH_RESOLUTION_DELAY_BLOCKS = _resolutionDelayBlocks
 
@@ -228,7 +230,7 @@ def releaseSlash(avs: address, operatorSetId: uint32, slashId: uint256):
     @param operatorSetId The operator set id within the AVS.
     @param slashId The slash id within the operator set (1, 2, ...).
     """
-    assert not staticcall IPauserRegistry(pauserRegistry).isPaused(PAUSED_ESCROW_RELEASE), "paused"
+    pausable._check_not_paused(PAUSED_ESCROW_RELEASE)
     key: bytes32 = self._key(avs, operatorSetId, slashId)
     meta: uint256 = self._slashMeta[key]
     operator: address = empty(address)

@@ -247,7 +247,7 @@ def deploy_core(
         return deployer.address if x == "deployer" else x
 
     pauser_registry = deployer.deploy(
-        project.PauserRegistry, [role(p) for p in config.pausers], role(config.unpauser), 0
+        project.PauserRegistry, [role(p) for p in config.pausers], role(config.unpauser)
     )
     sm = deployer.deploy(project.StrategyManager, whitelister, blueprint, pauser_registry.address)
     dm = deployer.deploy(project.DelegationManager, sm.address, config.withdrawal_delay_blocks)

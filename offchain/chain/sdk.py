@@ -528,11 +528,12 @@ def create_set(
         raise ChainInputError(f"operator set {set_id} of {me} exists already")
     if not am.functions.avsRegisteredMetadata(me).call():
         send(d, account, am.functions.updateAVSMetadataURI(me, metadata_uri), "updateAVSMetadataURI")
-    p = (set_id, strategies, slasher or ZERO_ADDRESS, resolver or ZERO_ADDRESS)
+    p = (set_id, strategies, slasher or ZERO_ADDRESS)
+    resolvers = [resolver or ZERO_ADDRESS]
     if redistribute_to:
-        fn = am.functions.createRedistributingOperatorSets(me, [p], [redistribute_to])
+        fn = am.functions.createRedistributingOperatorSets(me, [p], [redistribute_to], resolvers)
     else:
-        fn = am.functions.createOperatorSets(me, [p])
+        fn = am.functions.createOperatorSets(me, [p], resolvers)
     send(d, account, fn, "createOperatorSets")
     return {
         "avs": me,

@@ -87,9 +87,9 @@ class Demo:
         strategies = [self.strat(s) for s in self.syms]
         self.am.updateAVSMetadataURI(self.avs, "https://avs.example/metadata.json", sender=self.avs)
         self.am.createRedistributingOperatorSets(
-            self.avs, [(1, strategies, ZERO_ADDRESS, self.arbiter)], [self.victim], sender=self.avs
+            self.avs, [(1, strategies, ZERO_ADDRESS)], [self.victim], [self.arbiter], sender=self.avs
         )
-        self.am.createOperatorSets(self.avs, [(2, strategies, ZERO_ADDRESS, ZERO_ADDRESS)], sender=self.avs)
+        self.am.createOperatorSets(self.avs, [(2, strategies, ZERO_ADDRESS)], sender=self.avs)
         print("\nAVS created set 1 (redistributing to the victim, arbiter may cancel) and set 2 (burning).")
 
         for op in (self.op_a, self.op_b):

@@ -96,12 +96,13 @@ class World:
     def create_sets(self, ids=(1,), syms=("TKA", "TKB"), redistributing=False, resolver=ZERO, slasher=ZERO):
         if not self.am.avsRegisteredMetadata(self.avs):
             self.am.updateAVSMetadataURI(self.avs, "https://avs.example/meta.json", sender=self.avs)
-        params = [(i, [self.strats[s] for s in syms], slasher, resolver) for i in ids]
+        params = [(i, [self.strats[s] for s in syms], slasher) for i in ids]
+        resolvers = [resolver] * len(ids)
         if redistributing:
             return self.am.createRedistributingOperatorSets(
-                self.avs, params, [self.recipient] * len(ids), sender=self.avs
+                self.avs, params, [self.recipient] * len(ids), resolvers, sender=self.avs
             )
-        return self.am.createOperatorSets(self.avs, params, sender=self.avs)
+        return self.am.createOperatorSets(self.avs, params, resolvers, sender=self.avs)
 
     def opset(self, set_id=1):
         return (self.avs.address, set_id)
@@ -193,6 +194,31 @@ def mine_to(w, blk):
 def oset(x):
     """Normalise an OperatorSet from an event or call to (checksum-insensitive avs, id)."""
     return (str(x[0]).lower(), int(x[1]))
+
+
+def typed_data(contract_name, chain_id, contract, primary, fields, message):
+    """An EIP-712 message for eth_account's encoder (independent of the contracts' digest code):
+    domain (name, version "1", chain id, verifying contract) and one struct type `primary` with
+    `fields` [(name, type)] and values `message`."""
+    return {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            primary: [{"name": n, "type": t} for n, t in fields],
+        },
+        "primaryType": primary,
+        "domain": {
+            "name": contract_name,
+            "version": "1",
+            "chainId": chain_id,
+            "verifyingContract": A(contract),
+        },
+        "message": message,
+    }
 
 
 def ceil_div(a, b):

@@ -15,7 +15,19 @@ from eth_abi import encode
 from eth_utils import keccak
 
 from offchain.chain.deploy import deploy_core
-from tests.contracts.support import NO_SIG, SALT0, TEST_CONFIG, WAD, ZERO, TokenWorld, World, head, mine_to
+from tests.contracts.support import (
+    NO_SIG,
+    SALT0,
+    TEST_CONFIG,
+    WAD,
+    ZERO,
+    A,
+    TokenWorld,
+    World,
+    head,
+    mine_to,
+    one,
+)
 
 R = TEST_CONFIG.slash_resolution_delay_blocks  # 10
 WD = TEST_CONFIG.withdrawal_delay_blocks  # 20
@@ -174,7 +186,7 @@ def test_a_failing_token_never_freezes_the_operator(w, project, mode):
     sa = w.strats["TKA"]
     strategies = sorted([sa, bad], key=lambda s: int(s.address, 16))
     w.am.createRedistributingOperatorSets(
-        w.avs, [(1, strategies, ZERO, w.resolver)], [w.recipient], sender=w.avs
+        w.avs, [(1, strategies, ZERO)], [w.recipient], [w.resolver], sender=w.avs
     )
     w.am.setRedistributionConsent(w.op, w.opset(1), True, sender=w.op)
     w.register_for_sets(w.op, (1,))
@@ -220,7 +232,7 @@ def _beigen_set(t):
     t.stake(t.staker, 100 * WAD, t.op)
     t.am.updateAVSMetadataURI(t.avs, "m", sender=t.avs)
     t.am.createRedistributingOperatorSets(
-        t.avs, [(1, [t.bstrat], ZERO, t.resolver)], [t.recipient], sender=t.avs
+        t.avs, [(1, [t.bstrat], ZERO)], [t.recipient], [t.resolver], sender=t.avs
     )
     t.am.setRedistributionConsent(t.op, t.opset(1), True, sender=t.op)
     t.register_for_sets(t.op, (1,))
@@ -356,7 +368,7 @@ def test_allocation_delay_floor_lets_delegators_leave_first(floored):
     w.dm.delegateTo(w.op, NO_SIG, SALT0, sender=w.staker)
     # the operator is its own AVS with a redistributing set that pays the operator
     w.am.updateAVSMetadataURI(w.op, "m", sender=w.op)
-    w.am.createRedistributingOperatorSets(w.op, [(1, [w.strats["TKA"]], ZERO, ZERO)], [w.op], sender=w.op)
+    w.am.createRedistributingOperatorSets(w.op, [(1, [w.strats["TKA"]], ZERO)], [w.op], sender=w.op)
     w.am.setRedistributionConsent(w.op, (w.op.address, 1), True, sender=w.op)
     w.am.registerForOperatorSets(w.op, (w.op, [1], b""), sender=w.op)
     ra = w.am.modifyAllocations(w.op, [((w.op.address, 1), [w.strats["TKA"]], [WAD], [0])], sender=w.op)
@@ -370,17 +382,24 @@ def test_allocation_delay_floor_lets_delegators_leave_first(floored):
 
 def test_pauser_registry_roles_and_flags(w):
     """Item 4. Nothing could stop a release, a slash, deposits or withdrawals. A PauserRegistry
-    (EigenLayer's roles: pausers pause, one unpauser unpauses and appoints pausers) now holds one
-    flag per guarded function, read by the core: 0 deposits, 1 withdrawal completion, 2 slashing,
-    3 escrow release."""
+    (EigenLayer's roles: pausers pause, one unpauser unpauses and appoints pausers) now sets the
+    flags each guarded contract keeps in its own bitmap (EigenLayer's Pausable, indices as
+    EigenLayer's): StrategyManager 0 deposits, DelegationManager 2 withdrawal completion,
+    AllocationManager 1 slashing, SlashEscrow 0 escrow release."""
     pr = w.project.PauserRegistry.at(w.sm.pauserRegistry())
     for c in (w.dm, w.am, w.esc):
         assert c.pauserRegistry() == pr.address
-    assert pr.isPauser(w.owner) and pr.unpauser() == w.owner.address and pr.paused() == 0
+    assert pr.isPauser(w.owner) and pr.unpauser() == w.owner.address
+    assert [c.paused() for c in (w.sm, w.dm, w.am, w.esc)] == [0] * 4
     with ape.reverts("only pauser"):
-        pr.pause(1, sender=w.other)
+        pr.pause(w.sm, 1, sender=w.other)
+    with ape.reverts("only pauser"):
+        pr.pauseAll(w.sm, sender=w.other)
     with ape.reverts("only unpauser"):
         pr.setIsPauser(w.other, True, sender=w.other)
+    for c in (w.sm, w.dm, w.am, w.esc):  # only the registry writes a contract's flags
+        with ape.reverts("only pauser registry"):
+            c.setPausedStatus(1, sender=w.owner)
     pr.setIsPauser(w.resolver, True, sender=w.owner)
     pr.setUnpauser(w.recipient, sender=w.owner)
     _self_resolving_operator(w, WAD // 2)
@@ -388,12 +407,17 @@ def test_pauser_registry_roles_and_flags(w):
     (wd,) = w.withdrawal_from_event(rq)
     rs = w.slash(w.op, 1, {"TKA": WAD // 2})
     mine_to(w, max(rq.block_number + WD, rs.block_number + R) + 1)
-    pr.pause(0b1111, sender=w.resolver)
-    assert [pr.isPaused(i) for i in range(5)] == [True] * 4 + [False]
+    flags = {w.sm: 0b1, w.dm: 0b100, w.am: 0b10, w.esc: 0b1}
+    for c, f in flags.items():
+        r = pr.pause(c, f, sender=w.resolver)
+        e = one(r, "Paused", pr)
+        assert (A(e.account), A(e.target), e.newPausedStatus) == (A(w.resolver), A(c), f)
+        assert c.paused() == f and pr.isPaused(c, f.bit_length() - 1)
+        assert not pr.isPaused(c, f.bit_length())
     with ape.reverts("invalid new paused status"):
-        pr.pause(0b0001, sender=w.resolver)  # a pause only adds flags
+        pr.pause(w.dm, 0b001, sender=w.resolver)  # a pause only adds flags
     with ape.reverts("only unpauser"):
-        pr.unpause(0, sender=w.resolver)
+        pr.unpause(w.dm, 0, sender=w.resolver)
     w.fund(w.staker, "TKA", WAD)
     with ape.reverts("paused"):
         w.sm.depositIntoStrategy(w.strats["TKA"], w.tokens["TKA"], WAD, sender=w.staker)
@@ -404,14 +428,20 @@ def test_pauser_registry_roles_and_flags(w):
     with ape.reverts("paused"):
         w.esc.releaseSlash(w.avs, 1, 1, sender=w.other)
     with ape.reverts("invalid new paused status"):
-        pr.unpause(0b10000, sender=w.recipient)  # an unpause only clears flags
-    pr.unpause(0b1001, sender=w.recipient)  # deposits and release stay paused
+        pr.unpause(w.dm, 0b1100, sender=w.recipient)  # an unpause only clears flags
+    for c in (w.dm, w.am):  # deposits and release stay paused
+        r = pr.unpause(c, 0, sender=w.recipient)
+        e = one(r, "Unpaused", pr)
+        assert (A(e.account), A(e.target), e.newPausedStatus) == (A(w.recipient), A(c), 0)
     w.dm.completeQueuedWithdrawal(wd, [w.tokens["TKA"]], True, sender=w.staker2)
     w.slash(w.op, 1, {"TKA": WAD // 2})
     with ape.reverts("paused"):
         w.esc.releaseSlash(w.avs, 1, 1, sender=w.other)
-    pr.unpause(0, sender=w.recipient)
+    pr.unpause(w.esc, 0, sender=w.recipient)
     w.esc.releaseSlash(w.avs, 1, 1, sender=w.other)
+    with ape.reverts("paused"):  # the StrategyManager's flag is its own
+        w.deposit(w.other, "TKA", WAD)
+    pr.unpause(w.sm, 0, sender=w.recipient)
     w.deposit(w.other, "TKA", WAD)  # an undelegated staker (the operator has a slash pending)
-    pr.pauseAll(sender=w.resolver)
-    assert pr.paused() == 2**256 - 1
+    pr.pauseAll(w.am, sender=w.resolver)
+    assert w.am.paused() == 2**256 - 1 and w.sm.paused() == 0

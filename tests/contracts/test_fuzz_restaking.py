@@ -2,14 +2,17 @@
 
 Random sequences of deposit, delegate, undelegate, queue and complete withdrawal, register,
 deregister, allocate, deallocate, mine blocks, slash, cancel and release; after every step the
-protocol invariants are checked against the chain (see `check_invariants`). The CI profile runs a
+protocol invariants are checked against the chain (see `check_invariants`). One token (TKF) can
+refuse payment at release time, by reverting or returning false as a paused or blacklisting
+token does (issue 12 item 5): the release still pays the other tokens, TKF stays claimable and a
+later release call pays it. The CI profile runs a
 few hundred steps; EIGEN_PROFILE=long runs thousands.
 """
 
 from __future__ import annotations
 
 import ape
-from hypothesis import Phase, settings
+from hypothesis import Phase, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -22,7 +25,7 @@ from hypothesis.stateful import (
 from offchain import settings as eigen_settings
 from tests.contracts.support import BURN, NO_SIG, SALT0, WAD, ZERO, World
 
-SYMS = ("TKA", "TKB")
+SYMS = ("TKA", "TKB", "TKF")  # TKF: a MockFalseERC20 whose transfers can fail
 SETS = (1, 2)  # 1: redistributing with a resolver, 2: burning without one
 REL = 10**12  # relative tolerance for pro-rata checks (rounding of the slashing factor)
 
@@ -33,6 +36,7 @@ def approx_le(a: int, b: int, slack: int = 2) -> bool:
 
 def run_machine(w: World, chain) -> None:
     stakers = [w.staker, w.staker2, w.other]
+    w.tokens, w.strats = dict(w.tokens), dict(w.strats)  # TKF is this test's only
     operators = [w.op, w.op2]
 
     class Restaking(RuleBasedStateMachine):
@@ -43,6 +47,7 @@ def run_machine(w: World, chain) -> None:
             self.delegated = {}  # staker -> operator
             self.pending = []  # (withdrawal tuple, start block)
             self.slashes = []  # [set_id, slash_id, block, status]
+            self.unpaid = []  # released slashes with a payment still owed
             self.max_seen = {}
 
         def teardown(self):
@@ -70,10 +75,14 @@ def run_machine(w: World, chain) -> None:
 
         @initialize()
         def setup(self):
+            tkf = w.owner.deploy(w.project.MockFalseERC20, "Token F", "TKF")
+            w.sm.deployNewStrategy(tkf, sender=w.sm.strategyWhitelister())
+            w.tokens["TKF"] = tkf
+            w.strats["TKF"] = w.project.Strategy.at(w.sm.deployedStrategies(tkf))
             w.am.updateAVSMetadataURI(w.avs, "avs", sender=w.avs)
-            params = [(1, [w.strats[s] for s in SYMS], ZERO, w.resolver)]
-            w.am.createRedistributingOperatorSets(w.avs, params, [w.recipient], sender=w.avs)
-            w.am.createOperatorSets(w.avs, [(2, [w.strats[s] for s in SYMS], ZERO, ZERO)], sender=w.avs)
+            params = [(1, [w.strats[s] for s in SYMS], ZERO)]
+            w.am.createRedistributingOperatorSets(w.avs, params, [w.recipient], [w.resolver], sender=w.avs)
+            w.am.createOperatorSets(w.avs, [(2, [w.strats[s] for s in SYMS], ZERO)], sender=w.avs)
             for op in operators:
                 w.register_operator(op)
                 w.am.setRedistributionConsent(op, w.opset(1), True, sender=op)
@@ -307,8 +316,41 @@ def run_machine(w: World, chain) -> None:
                 sym = next(s for s in SYMS if w.strats[s].address == a)
                 self.max_seen[(op, sym)] = after
 
-        @rule(k=st.integers(0, 50))
-        def release(self, k):
+        def _release_with(self, x, failing):
+            """releaseSlash while TKF's transfers revert, return false, or work (None)."""
+            tkf = w.tokens["TKF"]
+            if failing == "revert":
+                tkf.setRevertTransfers(True, sender=w.other)
+            elif failing == "false":
+                tkf.setFailTransfers(True, sender=w.other)
+            try:
+                return w.esc.releaseSlash(w.avs, x[0], x[1], sender=w.other)
+            finally:
+                if failing:
+                    tkf.setRevertTransfers(False, sender=w.other)
+                    tkf.setFailTransfers(False, sender=w.other)
+
+        def _check_paid(self, x, receipt, failing):
+            rec = w.esc.getSlash(w.avs, x[0], x[1])
+            unpaid = list(w.esc.getUnpaid(w.avs, x[0], x[1]))
+            tkf = w.tokens["TKF"].address
+            failed = {(e.token, e.amount) for e in receipt.events if e.event_name == "SlashPaymentFailed"}
+            for tok, amount, owed in zip(rec.tokens, rec.amounts, unpaid, strict=True):
+                # only the failing token is owed, exactly its amount; every other token was paid
+                assert owed == (amount if failing and tok == tkf and amount else 0), "wrong token held back"
+                assert ((tok, amount) in failed) == bool(owed)
+            if any(unpaid):
+                event(f"release held TKF ({failing})")
+                if x not in self.unpaid:
+                    self.unpaid.append(x)
+            else:
+                if x in self.unpaid:
+                    self.unpaid.remove(x)
+                with ape.reverts("slash not pending"):
+                    w.esc.releaseSlash(w.avs, x[0], x[1], sender=w.other)
+
+        @rule(k=st.integers(0, 50), failing=st.sampled_from([None, None, "revert", "false"]))
+        def release(self, k, failing):
             pend = [x for x in self.slashes if x[3] == "pending"]
             if not pend:
                 return
@@ -318,10 +360,20 @@ def run_machine(w: World, chain) -> None:
                 with ape.reverts("resolution window open"):
                     w.esc.releaseSlash(w.avs, x[0], x[1], sender=w.other)
                 return
-            w.esc.releaseSlash(w.avs, x[0], x[1], sender=w.other)
+            r = self._release_with(x, failing)
             x[3] = "released"
-            with ape.reverts("slash not pending"):
-                w.esc.releaseSlash(w.avs, x[0], x[1], sender=w.other)
+            # a held payment does not keep the slash pending (nor the operator closed to new stake)
+            assert w.esc.getSlash(w.avs, x[0], x[1]).status == 2
+            self._check_paid(x, r, failing)
+
+        @rule(k=st.integers(0, 50), failing=st.sampled_from([None, "revert"]))
+        def claim_unpaid(self, k, failing):
+            """Call releaseSlash again for a payment held back: paid once TKF works again."""
+            if not self.unpaid:
+                return
+            x = self.unpaid[k % len(self.unpaid)]
+            r = self._release_with(x, failing)
+            self._check_paid(x, r, failing)
 
         # ------------------------------------------------------------------ invariants
         @invariant()

@@ -54,7 +54,7 @@ def run_machine(t: TokenWorld, chain) -> None:
             # an AVS set with a resolver over the bEIGEN strategy; both operators half allocated
             t.am.updateAVSMetadataURI(t.avs, "avs", sender=t.avs)
             t.am.createRedistributingOperatorSets(
-                t.avs, [(1, [t.bstrat], ZERO, t.resolver)], [t.avs2], sender=t.avs
+                t.avs, [(1, [t.bstrat], ZERO)], [t.avs2], [t.resolver], sender=t.avs
             )
             for op in operators:
                 t.am.setRedistributionConsent(op, t.opset(1), True, sender=op)

@@ -8,6 +8,7 @@ view call sees block.number == head; `mine_to(w, b)` makes the next transaction 
 
 import ape
 import pytest
+from eth_utils import function_signature_to_4byte_selector
 
 from tests.contracts.support import (
     BURN,
@@ -16,6 +17,7 @@ from tests.contracts.support import (
     TEST_CONFIG,
     WAD,
     ZERO,
+    A,
     ceil_div,
     evs,
     head,
@@ -162,7 +164,7 @@ def test_registrar_callbacks_and_rejection(w, project):
 
 
 def test_create_sets_requires_metadata_and_avs(w):
-    p = [(1, [sa(w)], ZERO, ZERO)]
+    p = [(1, [sa(w)], ZERO)]
     with ape.reverts("avs metadata not registered"):
         w.am.createOperatorSets(w.avs, p, sender=w.avs)
     w.am.updateAVSMetadataURI(w.avs, "m", sender=w.avs)
@@ -175,7 +177,7 @@ def test_create_sets_requires_metadata_and_avs(w):
 def test_create_burning_sets(w):
     w.am.updateAVSMetadataURI(w.avs, "m", sender=w.avs)
     r = w.am.createOperatorSets(
-        w.avs, [(1, [sa(w), sb(w)], ZERO, ZERO), (7, [sb(w)], w.other, w.resolver)], sender=w.avs
+        w.avs, [(1, [sa(w), sb(w)], ZERO), (7, [sb(w)], w.other)], [ZERO, w.resolver], sender=w.avs
     )
     created = evs(r, "OperatorSetCreated")
     assert [(oset(e.operatorSet), e.slasher, e.resolver) for e in created] == [
@@ -209,32 +211,35 @@ def test_create_burning_sets(w):
 def test_create_set_reverts(w):
     w.am.updateAVSMetadataURI(w.avs, "m", sender=w.avs)
     with ape.reverts("operator set exists"):
-        w.am.createOperatorSets(w.avs, [(1, [], ZERO, ZERO), (1, [], ZERO, ZERO)], sender=w.avs)
+        w.am.createOperatorSets(w.avs, [(1, [], ZERO), (1, [], ZERO)], sender=w.avs)
     with ape.reverts("not a strategy"):
-        w.am.createOperatorSets(w.avs, [(1, [w.tokens["TKA"]], ZERO, ZERO)], sender=w.avs)
+        w.am.createOperatorSets(w.avs, [(1, [w.tokens["TKA"]], ZERO)], sender=w.avs)
     with ape.reverts("strategy already in set"):
-        w.am.createOperatorSets(w.avs, [(1, [sa(w), sa(w)], ZERO, ZERO)], sender=w.avs)
-    w.am.createOperatorSets(w.avs, [(1, [], ZERO, ZERO)], sender=w.avs)
+        w.am.createOperatorSets(w.avs, [(1, [sa(w), sa(w)], ZERO)], sender=w.avs)
+    w.am.createOperatorSets(w.avs, [(1, [], ZERO)], sender=w.avs)
     with ape.reverts("operator set exists"):
-        w.am.createOperatorSets(w.avs, [(1, [sa(w)], ZERO, ZERO)], sender=w.avs)
+        w.am.createOperatorSets(w.avs, [(1, [sa(w)], ZERO)], sender=w.avs)
     with ape.reverts("operator set exists"):
-        w.am.createRedistributingOperatorSets(w.avs, [(1, [], ZERO, ZERO)], [w.recipient], sender=w.avs)
+        w.am.createRedistributingOperatorSets(w.avs, [(1, [], ZERO)], [w.recipient], sender=w.avs)
     # a set id is per AVS: avs2 may use id 1 once it registered metadata
     w.am.updateAVSMetadataURI(w.avs2, "m2", sender=w.avs2)
-    w.am.createOperatorSets(w.avs2, [(1, [], ZERO, ZERO)], sender=w.avs2)
+    w.am.createOperatorSets(w.avs2, [(1, [], ZERO)], sender=w.avs2)
     assert w.am.getOperatorSetCount(w.avs) == 1 and w.am.getOperatorSetCount(w.avs2) == 1
 
 
 def test_create_redistributing_sets(w):
     w.am.updateAVSMetadataURI(w.avs, "m", sender=w.avs)
-    p = [(1, [sa(w)], ZERO, w.resolver), (2, [sb(w)], ZERO, ZERO)]
+    p = [(1, [sa(w)], ZERO), (2, [sb(w)], ZERO)]
+    res = [w.resolver, ZERO]
     with ape.reverts("input length mismatch"):
-        w.am.createRedistributingOperatorSets(w.avs, p, [w.recipient], sender=w.avs)
+        w.am.createRedistributingOperatorSets(w.avs, p, [w.recipient], res, sender=w.avs)
+    with ape.reverts("input length mismatch"):  # one resolver per set, or none
+        w.am.createRedistributingOperatorSets(w.avs, p, [w.recipient, w.other], [w.resolver], sender=w.avs)
     with ape.reverts("invalid redistribution recipient"):
-        w.am.createRedistributingOperatorSets(w.avs, p, [w.recipient, ZERO], sender=w.avs)
+        w.am.createRedistributingOperatorSets(w.avs, p, [w.recipient, ZERO], res, sender=w.avs)
     with ape.reverts("invalid redistribution recipient"):
-        w.am.createRedistributingOperatorSets(w.avs, p, [BURN, w.recipient], sender=w.avs)
-    r = w.am.createRedistributingOperatorSets(w.avs, p, [w.recipient, w.other], sender=w.avs)
+        w.am.createRedistributingOperatorSets(w.avs, p, [BURN, w.recipient], res, sender=w.avs)
+    r = w.am.createRedistributingOperatorSets(w.avs, p, [w.recipient, w.other], res, sender=w.avs)
     assert [(oset(e.operatorSet), e.redistributionRecipient) for e in evs(r, "RedistributionAddressSet")] == [
         (ops(w, 1), w.recipient.address),
         (ops(w, 2), w.other.address),
@@ -261,7 +266,7 @@ def test_too_many_strategies(w, project):
         rc = w.sm.deployNewStrategy(tok, sender=w.owner)
         strategies.append(rc.return_value or w.sm.deployedStrategies(tok))
     w.am.updateAVSMetadataURI(w.avs, "m", sender=w.avs)
-    w.am.createOperatorSets(w.avs, [(1, strategies[:32], ZERO, ZERO)], sender=w.avs)
+    w.am.createOperatorSets(w.avs, [(1, strategies[:32], ZERO)], sender=w.avs)
     assert len(w.am.getStrategiesInOperatorSet(w.opset(1))) == 32
     with ape.reverts("too many strategies"):
         w.am.addStrategiesToOperatorSet(w.avs, 1, [strategies[32]], sender=w.avs)
@@ -373,6 +378,96 @@ def test_register_and_views(w):
     assert not w.am.isOperatorSlashable(w.op2, w.opset(1))
     assert tuple(w.am.getRegistrationStatus(w.op, w.opset(1))) == (True, 0)
     assert tuple(w.am.getRegistrationStatus(w.op2, w.opset(1))) == (False, 0)
+
+
+def test_members_enumerable_and_paged(w):
+    """getMembers (EigenLayer's) lists exactly the registered operators; a deregistration moves
+    the last member into the leaver's place; the paged variant returns [start, start + length)."""
+    ops_ = [w.op, w.op2, w.other, w.resolver, w.recipient]
+    for o in ops_:
+        w.register_operator(o)
+    w.create_sets(ids=(1, 2))
+    for o in ops_:
+        w.register_for_sets(o, (1,))
+
+    def members(set_id=1, *page):
+        return [A(x) for x in w.am.getMembers(w.opset(set_id), *page)]
+
+    assert members() == [A(o) for o in ops_] and members(2) == []
+    assert members(1, 1, 2) == [A(w.op2), A(w.other)]
+    assert members(1, 3, 10) == [A(w.resolver), A(w.recipient)]
+    assert members(1, 5, 1) == [] and members(1, 2**255, 1024) == [] and members(1, 0, 0) == []
+    with ape.reverts("page too long"):
+        w.am.getMembers(w.opset(1), 0, 1025)
+    # the leaver's place is taken by the last member; the others keep theirs
+    w.am.deregisterFromOperatorSets((w.op2, w.avs, [1]), sender=w.op2)
+    assert members() == [A(w.op), A(w.recipient), A(w.other), A(w.resolver)]
+    w.am.deregisterFromOperatorSets((w.resolver, w.avs, [1]), sender=w.avs)  # the last one
+    assert members() == [A(w.op), A(w.recipient), A(w.other)]
+    assert tuple(w.am.getRegistrationStatus(w.recipient, w.opset(1))) == (True, 0)
+    w.am.deregisterFromOperatorSets((w.op, w.avs, [1]), sender=w.op)
+    assert members() == [A(w.other), A(w.recipient)]
+    mine_to(w, head(w) + DD + 1)
+    w.register_for_sets(w.op2, (1,))
+    assert members() == [A(w.other), A(w.recipient), A(w.op2)]
+    assert w.am.getMemberCount(w.opset(1)) == 3
+    for o in ops_:
+        assert w.am.isMemberOfOperatorSet(o, w.opset(1)) == (A(o) in members())
+    for o in (w.other, w.recipient, w.op2):
+        w.am.deregisterFromOperatorSets((o, w.avs, [1]), sender=o)
+    assert members() == [] and w.am.getMemberCount(w.opset(1)) == 0
+
+
+def test_eigenlayer_selectors_exist(w):
+    """The EigenLayer core selectors a client calls are in the ABIs, with EigenLayer's types."""
+    sel = function_signature_to_4byte_selector
+
+    def selectors(c):
+        return {
+            sel(f"{a.name}({','.join(i.canonical_type for i in a.inputs)})")
+            for a in c.contract_type.abi
+            if a.type == "function"
+        }
+
+    am, dm, sm = selectors(w.am), selectors(w.dm), selectors(w.sm)
+    for sig in (
+        "createOperatorSets(address,(uint32,address[],address)[])",
+        "createRedistributingOperatorSets(address,(uint32,address[],address)[],address[])",
+        "getMembers((address,uint32))",
+        "getMemberCount((address,uint32))",
+        "getRedistributionRecipient((address,uint32))",
+        "isRedistributingOperatorSet((address,uint32))",
+        "slashOperator(address,(address,uint32,address[],uint256[],string))",
+        "registerForOperatorSets(address,(address,uint32[],bytes))",
+        "deregisterFromOperatorSets((address,address,uint32[]))",
+        "getAllocatedStake((address,uint32),address[],address[])",
+        "getMinimumSlashableStake((address,uint32),address[],address[],uint32)",
+    ):
+        assert sel(sig) in am, sig
+    for sig in (
+        "queueWithdrawals((address[],uint256[],address)[])",
+        "completeQueuedWithdrawal((address,address,address,uint256,uint32,address[],uint256[]),address[],bool)",
+        "delegateTo(address,(bytes,uint256),bytes32)",
+        "undelegate(address)",
+    ):
+        assert sel(sig) in dm, sig
+    for sig in (
+        "depositIntoStrategy(address,address,uint256)",
+        "depositIntoStrategyWithSignature(address,address,uint256,address,uint256,bytes)",
+        "nonces(address)",
+    ):
+        assert sel(sig) in sm, sig
+
+
+def test_create_sets_with_eigenlayer_abi_have_no_resolver(w):
+    w.am.updateAVSMetadataURI(w.avs, "m", sender=w.avs)
+    w.am.createOperatorSets(w.avs, [(1, [sa(w)], ZERO)], sender=w.avs)
+    w.am.createRedistributingOperatorSets(w.avs, [(2, [sb(w)], w.other)], [w.recipient], sender=w.avs)
+    assert w.am.getResolver(w.opset(1)) == ZERO and w.am.getResolver(w.opset(2)) == ZERO
+    assert w.am.getSlasher(w.opset(1)) == w.avs.address and w.am.getSlasher(w.opset(2)) == w.other.address
+    assert w.am.getRedistributionRecipient(w.opset(2)) == w.recipient.address
+    with ape.reverts("input length mismatch"):  # resolvers, when given, one per set
+        w.am.createOperatorSets(w.avs, [(3, [], ZERO), (4, [], ZERO)], [ZERO], sender=w.avs)
 
 
 def test_deregister_reverts(w):
@@ -597,7 +692,7 @@ def test_deallocation_of_slashable_stake_waits_exact(live):
 def test_deallocation_instant_when_not_slashable(base):
     w = base
     # set 3 exists but the operator is not registered: allocations are not slashable
-    w.am.createOperatorSets(w.avs, [(3, [sa(w)], ZERO, ZERO)], sender=w.avs)
+    w.am.createOperatorSets(w.avs, [(3, [sa(w)], ZERO)], sender=w.avs)
     modify(w, 3, {"TKA": WAD // 2}, {"TKA": 0})
     w.chain.mine(OP_DELAY)
     r = modify(w, 3, {"TKA": WAD // 8}, {"TKA": WAD // 2})
@@ -774,7 +869,7 @@ def test_magnitude_views(live):
 
 def test_slash_reverts(live):
     w = live
-    w.am.createOperatorSets(w.avs, [(3, [sa(w)], w.other, ZERO)], sender=w.avs)
+    w.am.createOperatorSets(w.avs, [(3, [sa(w)], w.other)], sender=w.avs)
 
     def sl(set_id, strats, wads, sender=None, op=None):
         return w.am.slashOperator(w.avs, (op or w.op, set_id, strats, wads, "d"), sender=sender or w.avs)
@@ -979,7 +1074,7 @@ def test_slash_two_strategies_ascending_and_skip_zero(live):
 def test_slash_all_skipped_still_counts(live):
     w = live
     # a pending (not yet effective) allocation is not slashable
-    w.am.createOperatorSets(w.avs, [(3, [sa(w)], ZERO, ZERO)], sender=w.avs)
+    w.am.createOperatorSets(w.avs, [(3, [sa(w)], ZERO)], sender=w.avs)
     w.register_for_sets(w.op, (3,))
     modify(w, 3, {"TKA": WAD // 10}, {"TKA": 0})
     r = w.slash(w.op, 3, {"TKA": WAD})
@@ -1013,7 +1108,7 @@ def test_slash_unique_stake_other_sets_unchanged(live):
 
 def test_slash_by_custom_slasher_and_in_deregistration_window(live):
     w = live
-    w.am.createOperatorSets(w.avs, [(3, [sa(w)], w.other, ZERO)], sender=w.avs)
+    w.am.createOperatorSets(w.avs, [(3, [sa(w)], w.other)], sender=w.avs)
     w.register_for_sets(w.op, (3,))
     modify(w, 3, {"TKA": WAD // 10}, {"TKA": 0})
     w.chain.mine(OP_DELAY)

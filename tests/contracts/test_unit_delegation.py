@@ -12,7 +12,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 
-from tests.contracts.support import NO_SIG, SALT0, WAD, ZERO, A, evs, one
+from tests.contracts.support import NO_SIG, SALT0, WAD, ZERO, A, evs, one, typed_data
 
 DELAY = 20  # TEST_CONFIG.withdrawal_delay_blocks
 OFF = 10**3  # Strategy SHARES_OFFSET == BALANCE_OFFSET
@@ -382,38 +382,14 @@ def test_digest_matches_eip712_typed_data(w, cid):
     ours = approval_digest(cid, w.dm, w.staker, w.op, w.other, salt, expiry)
     assert bytes(w.dm.calculateDelegationApprovalDigestHash(w.staker, w.op, w.other, salt, expiry)) == ours
     # cross-check with eth_account's independent EIP-712 encoder
+    fields = [("delegationApprover", "address"), ("staker", "address"), ("operator", "address")]
+    fields += [("salt", "bytes32"), ("expiry", "uint256")]
+    message = {"delegationApprover": A(w.other), "staker": A(w.staker), "operator": A(w.op)}
+    message |= {"salt": salt, "expiry": expiry}
     msg = encode_typed_data(
-        full_message={
-            "types": {
-                "EIP712Domain": [
-                    {"name": "name", "type": "string"},
-                    {"name": "version", "type": "string"},
-                    {"name": "chainId", "type": "uint256"},
-                    {"name": "verifyingContract", "type": "address"},
-                ],
-                "DelegationApproval": [
-                    {"name": "delegationApprover", "type": "address"},
-                    {"name": "staker", "type": "address"},
-                    {"name": "operator", "type": "address"},
-                    {"name": "salt", "type": "bytes32"},
-                    {"name": "expiry", "type": "uint256"},
-                ],
-            },
-            "primaryType": "DelegationApproval",
-            "domain": {
-                "name": "EigenCloud DelegationManager",
-                "version": "1",
-                "chainId": cid,
-                "verifyingContract": A(w.dm),
-            },
-            "message": {
-                "delegationApprover": A(w.other),
-                "staker": A(w.staker),
-                "operator": A(w.op),
-                "salt": salt,
-                "expiry": expiry,
-            },
-        }
+        full_message=typed_data(
+            "EigenCloud DelegationManager", cid, w.dm, "DelegationApproval", fields, message
+        )
     )
     assert keccak(b"\x19" + msg.version + msg.header + msg.body) == ours
 

@@ -434,7 +434,7 @@ def test_token_transfer_returning_false(w, project):
     w.dm.delegateTo(w.op, NO_SIG, SALT0, sender=w.staker)
     w.am.updateAVSMetadataURI(w.avs, "m", sender=w.avs)
     w.am.createRedistributingOperatorSets(
-        w.avs, [(1, [strat], ZERO, w.resolver)], [w.recipient], sender=w.avs
+        w.avs, [(1, [strat], ZERO)], [w.recipient], [w.resolver], sender=w.avs
     )
     w.am.setRedistributionConsent(w.op, w.opset(1), True, sender=w.op)
     w.register_for_sets(w.op, (1,))

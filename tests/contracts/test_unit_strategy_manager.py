@@ -9,9 +9,11 @@ Share math is recomputed in Python with Strategy.vy's formulas (offsets 1e3 / 1e
 
 import ape
 import pytest
-from eth_utils import to_checksum_address
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_utils import keccak, to_checksum_address
 
-from tests.contracts.support import NO_SIG, SALT0, WAD, ZERO, A, evs, one
+from tests.contracts.support import NO_SIG, SALT0, WAD, ZERO, A, evs, one, typed_data
 
 DELAY = 20
 OFF = 10**3
@@ -257,6 +259,159 @@ def test_deposit_rejections(w):
     with ape.reverts("zero new shares"):
         w.sm.depositIntoStrategy(sa, tka, 1, sender=w.staker)
     assert w.sm.stakerDepositShares(w.staker, sa) == 1
+
+
+# ------------------------------------------------------------------ deposits by signature
+
+# A key no test account holds: the signed-deposit tests' staker.
+STAKER_KEY = "0x" + "5a" * 32
+
+
+def deposit_typed_data(chain_id, sm, staker, strategy, token, amount, nonce, expiry):
+    """EigenLayer's Deposit message, built with eth_account's EIP-712 encoder (independent of
+    the contract's own digest code)."""
+    fields = [("staker", "address"), ("strategy", "address"), ("token", "address")]
+    fields += [("amount", "uint256"), ("nonce", "uint256"), ("expiry", "uint256")]
+    message = {"staker": A(staker), "strategy": A(strategy), "token": A(token)}
+    message |= {"amount": amount, "nonce": nonce, "expiry": expiry}
+    return typed_data("EigenCloud StrategyManager", chain_id, sm, "Deposit", fields, message)
+
+
+def sign_deposit(key, chain_id, sm, staker, strategy, token, amount, nonce, expiry):
+    signed = Account.sign_message(
+        encode_typed_data(
+            full_message=deposit_typed_data(chain_id, sm, staker, strategy, token, amount, nonce, expiry)
+        ),
+        key,
+    )
+    return signed.signature
+
+
+def test_deposit_digest_matches_eip712_and_eigenlayer_typehash(w, chain):
+    staker = Account.from_key(STAKER_KEY).address
+    sa, tka = w.strats["TKA"], w.tokens["TKA"]
+    msg = encode_typed_data(
+        full_message=deposit_typed_data(chain.chain_id, w.sm, staker, sa, tka, 77, 3, 2**40)
+    )
+    expected = keccak(b"\x19" + msg.version + msg.header + msg.body)
+    assert bytes(w.sm.calculateStrategyDepositDigestHash(staker, sa, tka, 77, 3, 2**40)) == expected
+    assert bytes(w.sm.domainSeparator()) == msg.header
+    assert bytes(w.sm.DEPOSIT_TYPEHASH()) == keccak(
+        text="Deposit(address staker,address strategy,address token,uint256 amount,uint256 nonce,uint256 expiry)"
+    )
+
+
+def test_deposit_with_signature_credits_the_staker_once(w, chain):
+    staker = Account.from_key(STAKER_KEY).address
+    sa, tka = w.strats["TKA"], w.tokens["TKA"]
+    w.fund(w.other, "TKA", 10**6)  # the caller pays
+    exp = chain.pending_timestamp + 1000
+    sig = sign_deposit(STAKER_KEY, chain.chain_id, w.sm, staker, sa, tka, 5000, 0, exp)
+    assert w.sm.nonces(staker) == 0
+    r = w.sm.depositIntoStrategyWithSignature(sa, tka, 5000, staker, exp, sig, sender=w.other)
+    assert r.return_value == 5000
+    e = one(r, "Deposit", w.sm)
+    assert (A(e.staker), A(e.strategy), e.shares) == (A(staker), A(sa), 5000)
+    assert w.sm.stakerDepositShares(staker, sa) == 5000 and w.sm.stakerDepositShares(w.other, sa) == 0
+    assert tka.balanceOf(w.other) == 10**6 - 5000 and w.sm.nonces(staker) == 1
+    # the same signature again: the nonce moved on, so it no longer verifies
+    with ape.reverts("invalid signature"):
+        w.sm.depositIntoStrategyWithSignature(sa, tka, 5000, staker, exp, sig, sender=w.other)
+    # a signature over the next nonce works; the DelegationManager sees it like any deposit
+    sig2 = sign_deposit(STAKER_KEY, chain.chain_id, w.sm, staker, sa, tka, 7, 1, exp)
+    w.sm.depositIntoStrategyWithSignature(sa, tka, 7, staker, exp, sig2, sender=w.other)
+    assert w.sm.stakerDepositShares(staker, sa) == 5007 and w.sm.nonces(staker) == 2
+    assert w.dm.getWithdrawableShares(staker, [sa])[0][0] == 5007
+
+
+def test_deposit_with_signature_rejections(w, chain):
+    staker = Account.from_key(STAKER_KEY).address
+    sa, tka = w.strats["TKA"], w.tokens["TKA"]
+    w.fund(w.other, "TKA", 10**6)
+    cid, exp = chain.chain_id, chain.pending_timestamp + 1000
+
+    def signed(**kw):
+        a = {"key": STAKER_KEY, "chain_id": cid, "sm": w.sm, "staker": staker, "strategy": sa, "token": tka}
+        a |= {"amount": 100, "nonce": 0, "expiry": exp} | kw
+        return sign_deposit(**a)
+
+    def call(sig, amount=100, expiry=None, who=staker):
+        e = exp if expiry is None else expiry
+        return w.sm.depositIntoStrategyWithSignature(sa, tka, amount, who, e, sig, sender=w.other, gas=10**6)
+
+    # expired: checked before the signature (expiry is the last valid timestamp)
+    t = chain.blocks.head.timestamp + 100
+    chain.pending_timestamp = t
+    with ape.reverts("signature expired"):
+        call(signed(expiry=t - 1), expiry=t - 1)
+    exp = t + 1000
+    bad = {
+        "wrong signer": signed(key="0x" + "6b" * 32),
+        "other amount": signed(amount=101),
+        "other nonce": signed(nonce=1),
+        "other expiry": signed(expiry=exp + 1),
+        "other chain": signed(chain_id=cid + 1),
+        "other contract": signed(sm=w.dm),
+        "other strategy": signed(strategy=w.strats["TKB"]),
+    }
+    for why, sig in bad.items():
+        with ape.reverts("invalid signature"):
+            call(sig)
+        assert why and w.sm.nonces(staker) == 0
+    with ape.reverts("invalid signature"):  # a valid signature credited to someone else
+        call(signed(), who=w.staker)
+    good = bytes(signed())
+    with ape.reverts("invalid signature length"):
+        call(good[:64])
+    with ape.reverts("invalid signature v"):
+        call(good[:64] + bytes([good[64] + 2]))
+    n = 115792089237316195423570985008687907852837564279074904382605163141518161494337
+    s = int.from_bytes(good[32:64], "big")
+    with ape.reverts("invalid signature s"):  # the malleable twin (high s) is refused
+        call(good[:32] + (n - s).to_bytes(32, "big") + bytes([55 - good[64]]))
+    # the deposit checks still apply after a valid signature, and a failed call spends no nonce
+    with ape.reverts("zero amount"):
+        call(signed(amount=0), amount=0)
+    w.sm.removeStrategiesFromDepositWhitelist([sa], sender=w.sm.strategyWhitelister())
+    with ape.reverts("strategy not whitelisted"):
+        call(good)
+    w.sm.addStrategiesToDepositWhitelist([sa], sender=w.sm.strategyWhitelister())
+    pr = w.project.PauserRegistry.at(w.sm.pauserRegistry())
+    pr.pause(w.sm, 1, sender=w.owner)
+    with ape.reverts("paused"):
+        call(good)
+    pr.unpause(w.sm, 0, sender=w.owner)
+    assert w.sm.nonces(staker) == 0
+    call(good)
+    assert w.sm.nonces(staker) == 1 and w.sm.stakerDepositShares(staker, sa) == 100
+    # expiry equal to the block's timestamp is still valid
+    t = chain.blocks.head.timestamp + 100
+    chain.pending_timestamp = t
+    r = call(signed(nonce=1, expiry=t), expiry=t)
+    assert r.timestamp == t and w.sm.nonces(staker) == 2
+
+
+def test_deposit_with_signature_by_contract_staker(w, project, chain):
+    """An ERC-1271 staker (a smart wallet) signs through isValidSignature."""
+    wallet = w.owner.deploy(project.MockERC1271Wallet, Account.from_key(STAKER_KEY).address)
+    sa, tka = w.strats["TKA"], w.tokens["TKA"]
+    w.fund(w.other, "TKA", 10**6)
+    cid, exp = chain.chain_id, chain.pending_timestamp + 1000
+    sig = sign_deposit(STAKER_KEY, cid, w.sm, wallet, sa, tka, 42, 0, exp)
+    with ape.reverts("invalid signature"):  # signed by a key the wallet does not accept
+        w.sm.depositIntoStrategyWithSignature(
+            sa,
+            tka,
+            42,
+            wallet,
+            exp,
+            sign_deposit("0x" + "6b" * 32, cid, w.sm, wallet, sa, tka, 42, 0, exp),
+            sender=w.other,
+        )
+    w.sm.depositIntoStrategyWithSignature(sa, tka, 42, wallet, exp, sig, sender=w.other)
+    assert w.sm.stakerDepositShares(wallet, sa) == 42 and w.sm.nonces(wallet) == 1
+    with ape.reverts("invalid signature"):  # replay
+        w.sm.depositIntoStrategyWithSignature(sa, tka, 42, wallet, exp, sig, sender=w.other)
 
 
 def test_max_total_shares_boundary(w):
