@@ -336,6 +336,16 @@ class Engine:
             except ImportError:  # optional: only a speed matter
                 self._blas = None
 
+    def set_threads(self, threads: int) -> None:
+        """Change the thread count of the native kernels (0 = OpenMP default); results never depend on it."""
+        if not isinstance(threads, int) or isinstance(threads, bool) or threads < 0:
+            raise EngineError(f"threads must be an integer >= 0 (0 = OpenMP default), got {threads!r}")
+        self.threads = threads
+        for ly in self.layers:
+            for bl in (ly.wqkv, ly.wo, ly.w_gate_up, ly.w_down):
+                bl.threads = threads
+        self.head.threads = threads
+
     # -- pieces ---------------------------------------------------------------------------------
 
     def new_cache(self) -> KVCache:

@@ -20,20 +20,22 @@ from offchain.ai.errors import EngineError
 
 SOURCE = "ai/kernels/intkernel.c"
 FLAGS = ("-fopenmp",)
-ROW_GROUP = 8
+ROW_GROUP = 16
 X_LIMIT = 1 << 15
-IMPLS = {"auto": 0, "portable": 1, "avx2": 2}
+NB_MAX = 512  # blocks per row the kernel accepts (its int64 bound, see intkernel.c)
+IMPLS = {"auto": 0, "portable": 1, "avx2": 2, "avx512vnni": 3}
 
 # argument kinds of the C entry points (all return int): p pointer, q int64_t, i int
 _KINDS = {"p": ctypes.c_void_p, "q": ctypes.c_int64, "i": ctypes.c_int}
 _SIGNATURES = {
-    "il_linear": "pppqqpqpii",
-    "il_block_linear": "pppqqqpqiqppii",
+    "il_linear": "ppppqqipqpii",
+    "il_block_linear": "ppppqqiqpqiqppii",
     "il_exp_neg": "pqippqp",
     "il_silu_mul": "pqqppqp",
     "il_rmsnorm": "pqqpqpp",
     "il_attend": "ppqqqqpppqqqppqp",
     "il_has_avx2": "",
+    "il_impl_available": "i",
 }
 
 
@@ -58,6 +60,12 @@ def has_avx2() -> bool:
     return bool(library().il_has_avx2())
 
 
+def implementations() -> list[str]:
+    """The linear-kernel implementations this CPU runs ("portable" always; "auto" picks the last)."""
+    lib = library()
+    return [name for name, code in IMPLS.items() if code and lib.il_impl_available(code)]
+
+
 _ERRORS = {-1: "bad sizes, thread count or null pointers", -2: "activation out of range", -3: "out of memory"}
 X_IN_LIMIT = 1 << 62
 
@@ -66,7 +74,8 @@ class NativeLinear:
     """Packed weights of one linear layer and the call into the C kernel.
 
     ``q``: integer weights [rows, nb, 32] (|q| <= 128), ``d``/``mc``: integer row-block scales [rows, nb]
-    (|.| < 2^24; ``mc`` None for Q8_0)."""
+    (|.| < 2^24; ``mc`` None for Q8_0). Weights all in [-8, 7] (Q4_1) are stored as 4-bit w = q + 8, two
+    per byte; others as bytes (see intkernel.c for the layout and the arithmetic)."""
 
     def __init__(
         self,
@@ -80,6 +89,10 @@ class NativeLinear:
         if q.ndim != 3 or q.shape[2] != 32 or q.shape[0] < 1 or q.shape[1] < 1:
             raise EngineError(f"native linear: weights must be [rows, blocks, 32], got {q.shape}")
         rows, nb, _ = q.shape
+        if nb > NB_MAX:
+            raise EngineError(
+                f"native linear: at most {NB_MAX} blocks ({NB_MAX * 32} columns) per row, got {nb}"
+            )
         if not np.issubdtype(q.dtype, np.integer) or q.size and (q.min() < -128 or q.max() > 127):
             raise EngineError("native linear: weights must be integers in [-128, 127]")
         scales = [np.asarray(d)] + ([np.asarray(mc)] if mc is not None else [])
@@ -88,19 +101,32 @@ class NativeLinear:
                 raise EngineError(f"native linear: scales must be [{rows}, {nb}], got {s.shape}")
             if not np.all(np.rint(s) == s) or np.abs(s).max() >= 1 << 24:
                 raise EngineError("native linear: scales must be integers below 2^24 in magnitude")
-        self.rows, self.nb, self.cols = rows, nb, nb * 32
-        self.groups = -(-rows // ROW_GROUP)
-        pad = self.groups * ROW_GROUP - rows
-        qp = np.pad(q.astype(np.int8), ((0, pad), (0, 0), (0, 0)))
-        # [g, j, b, p, h] -> [g, b, p, j, h]
-        self.w = np.ascontiguousarray(qp.reshape(self.groups, ROW_GROUP, nb, 16, 2).transpose(0, 2, 3, 1, 4))
-        self.D = self._pack_scales(scales[0], pad)
-        self.Mc = self._pack_scales(scales[1], pad) if mc is not None else None
         if not 1 <= act_bits <= 15:
             raise EngineError("native linear: act_bits must be in [1, 15]")
         s_row = np.zeros(rows, dtype=np.int64) if s_row is None else np.asarray(s_row)
         if s_row.shape != (rows,) or not np.issubdtype(s_row.dtype, np.integer):
             raise EngineError(f"native linear: row shifts must be integers [{rows}]")
+        self.rows, self.nb, self.cols = rows, nb, nb * 32
+        self.groups = -(-rows // ROW_GROUP)
+        pad = self.groups * ROW_GROUP - rows
+        q64 = q.astype(np.int64)
+        self.nibble = bool(q.size and q.min() >= -8 and q.max() <= 7)
+        off = 8 if self.nibble else 0
+        w = np.pad(q64 + off, ((0, pad), (0, 0), (0, 0)))  # padded rows: w = 0, D = E = 0
+        # [g, r, b, p, j] -> [g, b, p, r, j]: for each (group, block) the column quads of the 16 rows
+        wq = w.reshape(self.groups, ROW_GROUP, nb, 8, 4).transpose(0, 2, 3, 1, 4)
+        if self.nibble:
+            packed = (wq[:, :, :4] | (wq[:, :, 4:] << 4)).astype(np.uint8)
+        else:
+            packed = wq.astype(np.int8).view(np.uint8)
+        self.w = np.ascontiguousarray(packed).reshape(-1)
+        d64 = np.rint(scales[0]).astype(np.int64)
+        mc64 = np.rint(scales[1]).astype(np.int64) if mc is not None else np.zeros_like(d64)
+        self.D = self._pack_scales(d64, pad)
+        self.E = self._pack_scales(mc64 - off * d64, pad)  # |E| < 9 * 2^24: int32
+        wsum = np.pad(w.sum(axis=2), ((0, pad), (0, 0)))[: self.groups * ROW_GROUP]
+        dpad = np.pad(d64, ((0, pad), (0, 0)))
+        self.C = np.ascontiguousarray(-(1 << 15) * (dpad * wsum).sum(axis=1), dtype=np.int64)
         self.s_row = np.ascontiguousarray(s_row, dtype=np.int64)
         self.act_bits = act_bits
         self.lib = library()
@@ -111,14 +137,27 @@ class NativeLinear:
 
     def weights(self) -> np.ndarray:
         """The integer weights back as int8 [rows, nb, 32] (inverse of the packing)."""
-        q = self.w.transpose(0, 3, 1, 2, 4).reshape(self.groups * ROW_GROUP, self.nb, 32)
-        return q[: self.rows]
+        if self.nibble:
+            v = self.w.reshape(self.groups, self.nb, 4, ROW_GROUP, 4)
+            wq = np.concatenate([v & 15, v >> 4], axis=2).astype(np.int8) - 8
+        else:
+            wq = self.w.view(np.int8).reshape(self.groups, self.nb, 8, ROW_GROUP, 4)
+        q = wq.transpose(0, 3, 1, 2, 4).reshape(self.groups * ROW_GROUP, self.nb, 32)
+        return np.ascontiguousarray(q[: self.rows])
 
     def _run(self, fn: Any, *args: Any) -> None:
         """Call a kernel entry point with the packed weights in front of ``args``; a C error code is
         raised as ``EngineError``."""
-        mc = self.Mc.ctypes.data if self.Mc is not None else None
-        rc = fn(self.w.ctypes.data, self.D.ctypes.data, mc, self.groups, self.nb, *args)
+        rc = fn(
+            self.w.ctypes.data,
+            self.D.ctypes.data,
+            self.E.ctypes.data,
+            self.C.ctypes.data,
+            self.groups,
+            self.nb,
+            int(self.nibble),
+            *args,
+        )
         if rc != 0:
             raise EngineError(f"native linear kernel failed: {_ERRORS.get(rc, rc)}")
 
@@ -160,13 +199,18 @@ class NativeLinear:
 
     def __call__(self, x: Any, threads: int = 0, impl: str = "auto") -> np.ndarray:
         """x: quantized integer activations [T, cols], |x| <= 2^15 -> the exact products y as
-        integer-valued float64 [T, rows] (before the output scaling)."""
+        integer-valued float64 [T, rows] (before the output scaling; exact, as the engine's bounds keep
+        |y| < 2^53)."""
+        return self.product(x, threads, impl).astype(np.float64)
+
+    def product(self, x: Any, threads: int = 0, impl: str = "auto") -> np.ndarray:
+        """The exact products y as int64 [T, rows] (see ``__call__``)."""
         x = self._check(x, threads, impl)
         if int(x.min()) < -X_LIMIT or int(x.max()) > X_LIMIT:
             raise EngineError("native linear: activations must lie in [-2^15, 2^15]")
         x32 = np.ascontiguousarray(x, dtype=np.int32)
         t = x32.shape[0]
-        y = np.empty((t, self.groups * ROW_GROUP), dtype=np.float64)
+        y = np.empty((t, self.groups * ROW_GROUP), dtype=np.int64)
         self._run(self.lib.il_linear, x32.ctypes.data, t, y.ctypes.data, int(threads), IMPLS[impl])
         return y[:, : self.rows] if y.shape[1] != self.rows else y
 

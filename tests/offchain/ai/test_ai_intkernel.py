@@ -18,7 +18,7 @@ from offchain.ai.model_file import RawTensor
 from offchain.errors import EigenError
 from tests.offchain.ai.support import smol_service, tiny_service
 
-IMPLS = ["portable"] + (["avx2"] if intkernel.has_avx2() else [])
+IMPLS = intkernel.implementations()
 
 
 @pytest.fixture(autouse=True)
