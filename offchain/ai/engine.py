@@ -326,6 +326,10 @@ class Engine:
         base = cfg.rope_base
         cos, sin = fx.rope_tables(base.numerator, base.denominator, cfg.head_dim, cfg.context_length)
         self.cos, self.sin = xp.asarray(cos), xp.asarray(sin)
+        self._cos_np, self._sin_np = (
+            np.ascontiguousarray(cos, dtype=np.int64),
+            np.ascontiguousarray(sin, dtype=np.int64),
+        )
         self.score_shift = F_ACT - 2 * F_ACT - (cfg.head_dim.bit_length() - 1) // 2
         self._blas = None
         if xp is np:
@@ -417,6 +421,12 @@ class Engine:
         silu = fx.round_shift(xp, gate * sig, fx.EXP_ONE_BITS)  # 2^-16
         return silu * up  # 2^-32, |.| < 2^60
 
+    def _ffn(self, layer: Layer, h: Any) -> Any:
+        """The MLP half of a layer with its residual: h + down(silu(gate) * up) of the normed h."""
+        xn = layer.ffn_norm(h)
+        mlp = self._mlp_act(layer.w_gate_up, layer.w_gate_up(xn, layer.ffn_norm.f_out, F_ACT))
+        return self.xp.clip(h + layer.w_down(mlp, 2 * F_ACT, F_ACT), -RESID_LIMIT, RESID_LIMIT)
+
     # -- forward --------------------------------------------------------------------------------
 
     def forward(
@@ -462,7 +472,28 @@ class Engine:
         for li, layer in enumerate(self.layers):
             xn = layer.attn_norm(h)
             fn = layer.attn_norm.f_out
-            q, k, v = layer.wqkv.split_out(layer.wqkv(xn, fn, F_ACT))
+            qkv = layer.wqkv(xn, fn, F_ACT)
+            if self.native_ops:  # rope, shifts, cache writes and attention in one C call per sequence
+                outs = [
+                    intkernel.attn_step(
+                        qkv[o0 : o0 + n],
+                        nh,
+                        kvh,
+                        self._cos_np,
+                        self._sin_np,
+                        cache.length,
+                        cache.k[li],
+                        cache.ek[li],
+                        cache.v[li],
+                        self.score_shift,
+                        self.threads,
+                    )
+                    for (cache, _), (o0, n) in zip(items, spans, strict=True)
+                ]
+                att = np.concatenate(outs, axis=0) if len(outs) > 1 else outs[0]
+                h = self._ffn(layer, np.clip(h + layer.wo(att, F_V, F_ACT), -RESID_LIMIT, RESID_LIMIT))
+                continue
+            q, k, v = layer.wqkv.split_out(qkv)
             q = self._rope(q.reshape(t, nh, hd), pos)
             k = self._rope(k.reshape(t, kvh, hd), pos)
             v = v.reshape(t, kvh, hd)
@@ -477,11 +508,7 @@ class Engine:
                 cache.v[li][:, st : st + n] = vs[o0 : o0 + n].transpose(1, 0, 2).astype(np.float64)
                 outs.append(self._attend(li, cache, qs[o0 : o0 + n], eq[o0 : o0 + n], st, n))
             att = xp.concatenate(outs, axis=0) if len(outs) > 1 else outs[0]
-            h = xp.clip(h + layer.wo(att, F_V, F_ACT), -RESID_LIMIT, RESID_LIMIT)
-            xn = layer.ffn_norm(h)
-            fn = layer.ffn_norm.f_out
-            mlp = self._mlp_act(layer.w_gate_up, layer.w_gate_up(xn, fn, F_ACT))
-            h = xp.clip(h + layer.w_down(mlp, 2 * F_ACT, F_ACT), -RESID_LIMIT, RESID_LIMIT)
+            h = self._ffn(layer, xp.clip(h + layer.wo(att, F_V, F_ACT), -RESID_LIMIT, RESID_LIMIT))
         for cache, (_, n) in zip((c for c, _ in items), spans, strict=True):
             cache.length += n
         if all_logits:

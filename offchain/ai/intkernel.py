@@ -36,6 +36,7 @@ _SIGNATURES = {
     "il_attend": "ppqqqqpppqqqppqp",
     "il_has_avx2": "",
     "il_impl_available": "i",
+    "il_attn_step": "pqqqqppqqppqqqppqpi",
 }
 
 
@@ -323,4 +324,78 @@ def attend(
         out.ctypes.data,
     )
     _check_rc(rc, "attend (positions beyond the cache or the 8192 limit)")
+    return out
+
+
+def attn_step(
+    qkv: Any,
+    heads: int,
+    kv_heads: int,
+    cos: np.ndarray,
+    sin: np.ndarray,
+    start: int,
+    k: np.ndarray,
+    ek: np.ndarray,
+    v: np.ndarray,
+    score_shift: int,
+    threads: int = 0,
+) -> np.ndarray:
+    """The attention half of ``Engine._forward`` for one sequence and layer, in C: qkv int64
+    [n, (heads + 2 kv_heads) * hd] (the fused q|k|v product, 2^-16 units) -> RoPE (tables cos, sin int64
+    [positions, hd/2]), the q/k shifts, the value rounding, the writes into the layer's cache (k, ek, v
+    at positions start..start+n-1) and the attention; returns int64 [n, heads * hd] in 2^-14 units."""
+    qkv = _int64(qkv, "attn_step qkv")
+    cos, sin, ek = _int64(cos, "attn_step cos"), _int64(sin, "attn_step sin"), np.asarray(ek)
+    if kv_heads < 1 or heads < 1 or heads % kv_heads or qkv.ndim != 2 or qkv.shape[0] < 1:
+        raise EngineError(
+            "native attn_step: qkv [n >= 1, (heads + 2 kv_heads) * hd], heads a multiple of kv_heads"
+        )
+    hd = qkv.shape[1] // (heads + 2 * kv_heads)
+    cap = k.shape[1] if k.ndim == 3 else -1
+    if (
+        hd < 2
+        or hd % 2
+        or qkv.shape[1] != (heads + 2 * kv_heads) * hd
+        or cos.shape != sin.shape
+        or cos.ndim != 2
+        or cos.shape[1] != hd // 2
+        or k.shape != (kv_heads, cap, hd)
+        or v.shape != k.shape
+        or ek.shape != (kv_heads, cap)
+        or k.dtype != np.float64
+        or v.dtype != np.float64
+        or ek.dtype != np.int64
+        or not (k.flags.c_contiguous and v.flags.c_contiguous and ek.flags.c_contiguous)
+    ):
+        raise EngineError(
+            f"native attn_step: shapes qkv {qkv.shape}, tables {cos.shape}, cache {k.shape}/{ek.shape}/{v.shape}"
+            " do not fit (contiguous float64 k, v and int64 ek expected)"
+        )
+    if not isinstance(threads, int | np.integer) or threads < 0:
+        raise EngineError(f"native attn_step: threads must be an integer >= 0, got {threads!r}")
+    t1, t2, l2e = _tables()
+    n = qkv.shape[0]
+    out = np.empty((n, heads * hd), dtype=np.int64)
+    rc = library().il_attn_step(
+        qkv.ctypes.data,
+        n,
+        heads,
+        kv_heads,
+        hd,
+        cos.ctypes.data,
+        sin.ctypes.data,
+        cos.shape[0],
+        int(start),
+        k.ctypes.data,
+        ek.ctypes.data,
+        v.ctypes.data,
+        cap,
+        int(score_shift),
+        t1.ctypes.data,
+        t2.ctypes.data,
+        l2e,
+        out.ctypes.data,
+        int(threads),
+    )
+    _check_rc(rc, "attn_step (positions beyond the cache, the tables or the 8192 limit)")
     return out

@@ -627,3 +627,78 @@ int il_attn_step(const int64_t *qkv, int64_t n, int64_t heads, int64_t kvh, int6
     free(qs);
     return rc;
 }
+
+/* ---- one whole transformer layer (Engine._forward's loop body) for one sequence ---- */
+
+/* All fields 8 bytes wide (no padding), mirrored by intkernel._LinearDesc / _LayerDesc. */
+typedef struct {
+    const uint8_t *w;
+    const int32_t *D, *E;
+    const int64_t *C, *s_row;
+    int64_t groups, nb, rows, nibble, act_bits;
+} il_lin;
+
+typedef struct {
+    const int64_t *G, *eps_tbl;
+    int64_t K, f_out;
+} il_norm;
+
+typedef struct {
+    il_norm attn_norm;
+    il_lin wqkv, wo;
+    il_norm ffn_norm;
+    il_lin gate_up, down;
+    int64_t d_model, heads, kv_heads, head_dim, d_ff;
+    const int64_t *cos, *sin;
+    int64_t npos, score_shift;
+    const int64_t *t1, *t2;
+    int64_t log2e;
+} il_layer_desc;
+
+#define RESID_LIMIT (((int64_t)1 << 40) - 1)
+#define F_ACT 16
+#define F_V 14
+
+static int lin_apply(const il_lin *L, const int64_t *x, int64_t T, int64_t out_shift, int64_t *out, int nthreads) {
+    return il_block_linear(L->w, L->D, L->E, L->C, L->groups, L->nb, (int)L->nibble, L->rows, x, T, (int)L->act_bits,
+                           out_shift, L->s_row, out, nthreads, IMPL_AUTO);
+}
+
+/* h int64 [T][d_model] (2^-16 units) is replaced by the layer's output; the new tokens take positions
+   start..start+T-1 of the layer's cache (k, ek, v as in il_attn_step). Every step is the C kernel the
+   engine otherwise calls one by one, so the integers are the same. */
+int il_layer(const il_layer_desc *L, int64_t *h, int64_t T, int64_t start, double *k, int64_t *ek, double *v,
+             int64_t cap, int nthreads) {
+    if (!L || !h || T <= 0) return IL_EARG;
+    const int64_t d = L->d_model, hd = L->head_dim;
+    const int64_t wq = (L->heads + 2 * L->kv_heads) * hd, wa = L->heads * hd;
+    if (L->wqkv.rows != wq || L->wo.rows != d || L->gate_up.rows != 2 * L->d_ff || L->down.rows != d ||
+        L->wqkv.nb * 32 != d || L->wo.nb * 32 != wa || L->gate_up.nb * 32 != d || L->down.nb * 32 != L->d_ff)
+        return IL_EARG;
+    int64_t big = wq > 2 * L->d_ff ? wq : 2 * L->d_ff;
+    int64_t *xn = (int64_t *)malloc((size_t)(T * d) * sizeof(int64_t));
+    int64_t *y = (int64_t *)malloc((size_t)(T * big) * sizeof(int64_t));
+    int64_t *z = (int64_t *)malloc((size_t)(T * (wa > L->d_ff ? wa : L->d_ff)) * sizeof(int64_t));
+    int rc = IL_OK;
+    if (!xn || !y || !z) {
+        rc = IL_ENOMEM;
+        goto done;
+    }
+    if ((rc = il_rmsnorm(h, T, d, L->attn_norm.G, L->attn_norm.K, L->attn_norm.eps_tbl, xn))) goto done;
+    if ((rc = lin_apply(&L->wqkv, xn, T, F_ACT - L->attn_norm.f_out, y, nthreads))) goto done;
+    if ((rc = il_attn_step(y, T, L->heads, L->kv_heads, hd, L->cos, L->sin, L->npos, start, k, ek, v, cap,
+                           L->score_shift, L->t1, L->t2, L->log2e, z, nthreads)))
+        goto done;
+    if ((rc = lin_apply(&L->wo, z, T, F_ACT - F_V, xn, nthreads))) goto done;
+    for (int64_t i = 0; i < T * d; i++) h[i] = clip(h[i] + xn[i], RESID_LIMIT);
+    if ((rc = il_rmsnorm(h, T, d, L->ffn_norm.G, L->ffn_norm.K, L->ffn_norm.eps_tbl, xn))) goto done;
+    if ((rc = lin_apply(&L->gate_up, xn, T, F_ACT - L->ffn_norm.f_out, y, nthreads))) goto done;
+    if ((rc = il_silu_mul(y, T, L->d_ff, L->t1, L->t2, L->log2e, z))) goto done;
+    if ((rc = lin_apply(&L->down, z, T, F_ACT - 2 * F_ACT, xn, nthreads))) goto done;
+    for (int64_t i = 0; i < T * d; i++) h[i] = clip(h[i] + xn[i], RESID_LIMIT);
+done:
+    free(xn);
+    free(y);
+    free(z);
+    return rc;
+}
