@@ -36,7 +36,7 @@ from offchain.ai import fixedpoint as fx
 from offchain.ai import intkernel
 from offchain.ai.backend import get_backend, to_numpy
 from offchain.ai.errors import EngineError, ModelFileError
-from offchain.ai.intkernel import NativeLinear
+from offchain.ai.intkernel import NativeLayer, NativeLinear
 from offchain.ai.model_file import GGML_F32, GGML_Q4_1, GGML_Q8_0, ModelFile, RawTensor
 from offchain.errors import SettingError
 
@@ -206,6 +206,10 @@ class RMSNorm:
         self.xp = xp
         self.native = xp is np and native.enabled()  # the same integers in C
 
+    def params(self) -> tuple[Any, int, Any, int]:
+        """(gains, K, eps table, f_out): what the native layer kernel needs."""
+        return self.G, self.K, self.eps_tbl, self.f_out
+
     def __call__(self, h: Any) -> Any:
         if self.native:
             return intkernel.rmsnorm(h, self.G, self.K, self.eps_tbl)
@@ -331,6 +335,27 @@ class Engine:
             np.ascontiguousarray(sin, dtype=np.int64),
         )
         self.score_shift = F_ACT - 2 * F_ACT - (cfg.head_dim.bit_length() - 1) // 2
+        # one C call per layer for a single sequence (the same kernels, so the same integers)
+        self._native_layers: list[NativeLayer] | None = None
+        if self.native_ops and all(
+            bl.native is not None for ly in self.layers for bl in (ly.wqkv, ly.wo, ly.w_gate_up, ly.w_down)
+        ):
+            self._native_layers = [
+                NativeLayer(
+                    ly.attn_norm.params(),
+                    ly.wqkv.native,
+                    ly.wo.native,
+                    ly.ffn_norm.params(),  # type: ignore[arg-type]
+                    ly.w_gate_up.native,
+                    ly.w_down.native,
+                    cfg.n_heads,
+                    cfg.n_kv_heads,  # type: ignore[arg-type]
+                    self._cos_np,
+                    self._sin_np,
+                    self.score_shift,
+                )  # fmt: skip
+                for ly in self.layers
+            ]
         self._blas = None
         if xp is np:
             try:
@@ -469,7 +494,12 @@ class Engine:
         h = self.embed(ids)
         hd, nh, kvh = cfg.head_dim, cfg.n_heads, cfg.n_kv_heads
         t = ids.size
-        for li, layer in enumerate(self.layers):
+        if self._native_layers is not None and len(items) == 1:
+            cache = items[0][0]
+            h = np.ascontiguousarray(h)
+            for li, nl in enumerate(self._native_layers):
+                nl(h, cache.length, cache.k[li], cache.ek[li], cache.v[li], self.threads)
+        for li, layer in enumerate(self.layers if self._native_layers is None or len(items) > 1 else ()):
             xn = layer.attn_norm(h)
             fn = layer.attn_norm.f_out
             qkv = layer.wqkv(xn, fn, F_ACT)

@@ -37,6 +37,7 @@ _SIGNATURES = {
     "il_has_avx2": "",
     "il_impl_available": "i",
     "il_attn_step": "pqqqqppqqppqqqppqpi",
+    "il_layer": "ppqqpppqi",
 }
 
 
@@ -399,3 +400,128 @@ def attn_step(
     )
     _check_rc(rc, "attn_step (positions beyond the cache, the tables or the 8192 limit)")
     return out
+
+
+class _Lin(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_void_p) for n in ("w", "D", "E", "C", "s_row")] + [
+        (n, ctypes.c_int64) for n in ("groups", "nb", "rows", "nibble", "act_bits")
+    ]
+
+
+class _Norm(ctypes.Structure):
+    _fields_ = [
+        ("G", ctypes.c_void_p),
+        ("eps_tbl", ctypes.c_void_p),
+        ("K", ctypes.c_int64),
+        ("f_out", ctypes.c_int64),
+    ]
+
+
+class _LayerDesc(ctypes.Structure):
+    _fields_ = [
+        ("attn_norm", _Norm),
+        ("wqkv", _Lin),
+        ("wo", _Lin),
+        ("ffn_norm", _Norm),
+        ("gate_up", _Lin),
+        ("down", _Lin),
+        *((n, ctypes.c_int64) for n in ("d_model", "heads", "kv_heads", "head_dim", "d_ff")),
+        ("cos", ctypes.c_void_p),
+        ("sin", ctypes.c_void_p),
+        ("npos", ctypes.c_int64),
+        ("score_shift", ctypes.c_int64),
+        ("t1", ctypes.c_void_p),
+        ("t2", ctypes.c_void_p),
+        ("log2e", ctypes.c_int64),
+    ]
+
+
+NormParams = tuple[np.ndarray, int, np.ndarray, int]  # gains G, constant K, eps table, f_out
+
+
+class NativeLayer:
+    """A whole transformer layer in one C call (``il_layer``): RMSNorm, qkv, attention, output
+    projection, residual, RMSNorm, gate|up, SiLU gate, down projection, residual; each step the C
+    kernel the engine otherwise calls one at a time, so the same integers. The descriptor holds
+    pointers into the arrays given here, which this object keeps alive."""
+
+    def __init__(
+        self,
+        attn_norm: NormParams,
+        wqkv: NativeLinear,
+        wo: NativeLinear,
+        ffn_norm: NormParams,
+        gate_up: NativeLinear,
+        down: NativeLinear,
+        heads: int,
+        kv_heads: int,
+        cos: np.ndarray,
+        sin: np.ndarray,
+        score_shift: int,
+    ) -> None:
+        cos, sin = _int64(cos, "layer cos"), _int64(sin, "layer sin")
+        t1, t2, l2e = _tables()
+        d_model, d_ff, hd = wo.rows, down.cols, cos.shape[1] * 2
+        self._keep = [cos, sin, t1, t2]
+
+        def norm(p: NormParams) -> _Norm:
+            g, k, eps, f_out = (
+                _int64(p[0], "layer gains"),
+                int(p[1]),
+                _int64(p[2], "layer eps table"),
+                int(p[3]),
+            )
+            if g.shape != (d_model,) or eps.shape != (65,):
+                raise EngineError("native layer: norm gains [d_model] and a 65-entry eps table expected")
+            self._keep += [g, eps]
+            return _Norm(g.ctypes.data, eps.ctypes.data, k, f_out)
+
+        def lin(x: NativeLinear) -> _Lin:
+            return _Lin(
+                x.w.ctypes.data, x.D.ctypes.data, x.E.ctypes.data, x.C.ctypes.data, x.s_row.ctypes.data,
+                x.groups, x.nb, x.rows, int(x.nibble), x.act_bits,
+            )  # fmt: skip
+
+        self._lins = (wqkv, wo, gate_up, down)
+        if (
+            wqkv.rows != (heads + 2 * kv_heads) * hd
+            or wqkv.cols != d_model
+            or wo.cols != heads * hd
+            or gate_up.rows != 2 * d_ff
+            or gate_up.cols != d_model
+            or down.rows != d_model
+        ):
+            raise EngineError("native layer: the linear layers' shapes do not fit together")
+        self.d_model = d_model
+        self.desc = _LayerDesc(
+            norm(attn_norm), lin(wqkv), lin(wo), norm(ffn_norm), lin(gate_up), lin(down),
+            d_model, heads, kv_heads, hd, d_ff, cos.ctypes.data, sin.ctypes.data, cos.shape[0],
+            int(score_shift), t1.ctypes.data, t2.ctypes.data, l2e,
+        )  # fmt: skip
+        self._ref = ctypes.byref(self.desc)
+        self._fn = library().il_layer
+
+    def __call__(
+        self, h: np.ndarray, start: int, k: np.ndarray, ek: np.ndarray, v: np.ndarray, threads: int = 0
+    ) -> None:
+        """Run the layer on h (int64 [T, d_model], C-contiguous, replaced in place) for positions
+        start..start+T-1 of one sequence whose layer cache is k, ek, v (see ``attn_step``)."""
+        if h.dtype != np.int64 or h.ndim != 2 or h.shape[1] != self.d_model or not h.flags.c_contiguous:
+            raise EngineError(f"native layer: h must be C-contiguous int64 [T, {self.d_model}]")
+        hd, kvh = self.desc.head_dim, self.desc.kv_heads
+        cap = k.shape[1] if k.ndim == 3 else -1
+        if (
+            k.shape != (kvh, cap, hd)
+            or v.shape != k.shape
+            or ek.shape != (kvh, cap)
+            or (k.dtype, v.dtype, ek.dtype) != (np.float64, np.float64, np.int64)
+            or not (k.flags.c_contiguous and v.flags.c_contiguous and ek.flags.c_contiguous)
+        ):
+            raise EngineError(
+                "native layer: cache k, v float64 [kv_heads, cap, hd] and ek int64 [kv_heads, cap]"
+            )
+        if not isinstance(threads, int | np.integer) or threads < 0:
+            raise EngineError(f"native layer: threads must be an integer >= 0, got {threads!r}")
+        rc = self._fn(self._ref, h.ctypes.data, h.shape[0], int(start), k.ctypes.data, ek.ctypes.data,
+                      v.ctypes.data, cap, int(threads))  # fmt: skip
+        _check_rc(rc, "layer (positions beyond the cache or the tables, or values out of range)")

@@ -51,7 +51,8 @@
 #define X_MAX 32768
 #define RG 16           /* rows per group */
 #define NB_MAX 512      /* blocks per row (see the bounds above) */
-#define TOKEN_TILE 64   /* prefill: tokens whose activations stay in cache while every group passes */
+#define TOKEN_TILE 64   /* prefill: tokens whose activations stay in cache while a block of groups passes */
+#define GROUP_BLOCK 4   /* groups (of 16 rows) per unit of work handed to a thread */
 /* below this many multiply-adds one thread does the product (waking a sleeping worker costs more) */
 #define PAR_MIN_MACS (1LL << 17)
 
@@ -291,31 +292,27 @@ static int linear_core(const uint8_t *w, const int32_t *D, const int32_t *E, con
         il_args a = {w, D, E, C, groups, nb, T, nibble, u, ul, uh, X, y};
         group_fn fn = pick(impl);
         int nth = 1;
+        (void)nth;
 #ifdef _OPENMP
         nth = nthreads > 0 ? nthreads : omp_get_max_threads();
         if (groups * RG * cols * T < PAR_MIN_MACS) nth = 1;
-        if (nth > groups) nth = (int)groups;
-#pragma omp parallel num_threads(nth)
+        if (nth > (groups + GROUP_BLOCK - 1) / GROUP_BLOCK) nth = (int)((groups + GROUP_BLOCK - 1) / GROUP_BLOCK);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nth)
 #endif
-        {
-            /* token tiles outside, groups inside: a tile's activations stay in cache while the weights
-               stream; the static split gives each thread the same groups (rows) in every tile */
-            for (int64_t t0 = 0; t0 < T; t0 += TOKEN_TILE) {
-                const int64_t t1 = t0 + TOKEN_TILE < T ? t0 + TOKEN_TILE : T;
-#ifdef _OPENMP
-#pragma omp for schedule(static) nowait
-#endif
-                for (int64_t g = 0; g < groups; g++) fn(&a, g, t0, t1);
-            }
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-            for (int64_t g = 0; g < groups; g++) {
+        /* Blocks of GROUP_BLOCK groups are handed out dynamically (a thread that the shared machine
+           preempts holds up no other). Within one, token tiles outside and its groups inside: a tile's
+           activations and the block's weights stay in cache. */
+        for (int64_t g0 = 0; g0 < groups; g0 += GROUP_BLOCK) {
+            const int64_t g1 = g0 + GROUP_BLOCK < groups ? g0 + GROUP_BLOCK : groups;
+            for (int64_t t0 = 0; t0 < T; t0 += TOKEN_TILE)
+                for (int64_t g = g0; g < g1; g++) fn(&a, g, t0, t0 + TOKEN_TILE < T ? t0 + TOKEN_TILE : T);
+            for (int64_t g = g0; g < g1; g++) {
                 /* the clamped activations: add D * w * 1 for each */
                 for (int64_t f = 0; f < nfix; f++) {
                     int64_t t = fix[2 * f], c = fix[2 * f + 1], b = c / 32;
                     const int32_t *Db = D + (g * nb + b) * RG;
-                    for (int r = 0; r < RG; r++) y[t * ldy + g * RG + r] += (int64_t)Db[r] * wget(&a, g, b, r, (int)(c % 32));
+                    for (int r = 0; r < RG; r++)
+                        y[t * ldy + g * RG + r] += (int64_t)Db[r] * wget(&a, g, b, r, (int)(c % 32));
                 }
                 if (out)
                     for (int64_t t = 0; t < T; t++)
@@ -490,6 +487,84 @@ int il_rmsnorm(const int64_t *h, int64_t T, int64_t n, const int64_t *G, int64_t
    table (masked positions get exp_neg(EXP_D_MAX)), exact P.V and a rounded division by the sum.
    out int64 [n][kvh*g*hd]. All sums are exact integers (q.k < 2^46, P.V < 2^53 for <= 8192 positions),
    so the vectorised reductions (any order) and the split of heads over threads give the same bits. */
+/* compiled for AVX-512, AVX2 and baseline x86-64, picked at load time: the same exact integers */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define IL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define IL_CLONES
+#endif
+
+/* One query head (all n new tokens) against its kv head; s [total] and acc [2 hd] are scratch. HD is
+   the head size, a compile-time constant for the common sizes (the accumulators then stay in
+   registers). */
+__attribute__((always_inline)) static inline void attend_head_hd(
+    const int64_t *q, const int64_t *eq, int64_t n, int64_t H, int64_t head, const int64_t HD, const double *kh,
+    const int64_t *ekh, const double *vh, int64_t start, int64_t score_shift, const int64_t *t1, const int64_t *t2,
+    int64_t log2e, int64_t pm, int64_t *out, int64_t *s, double *acc) {
+    const int64_t total = start + n;
+    double *qd = acc + HD;
+    for (int64_t ti = 0; ti < n; ti++) {
+        const int64_t qpos = start + ti;
+        const int64_t *qr = q + (ti * H + head) * HD;
+        const int64_t eqr = eq[ti * H + head];
+        for (int64_t c = 0; c < HD; c++) qd[c] = (double)qr[c];
+        int64_t m = INT64_MIN, p = 0;
+        /* integer products and sums below 2^53: exact in double, in any order; four positions at a
+           time keep four independent accumulator chains */
+        for (; p + 4 <= qpos + 1; p += 4) {
+            const double *k0 = kh + p * HD;
+            double d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+#ifdef _OPENMP
+#pragma omp simd reduction(+ : d0, d1, d2, d3)
+#endif
+            for (int64_t c = 0; c < HD; c++) {
+                d0 += qd[c] * k0[c];
+                d1 += qd[c] * k0[HD + c];
+                d2 += qd[c] * k0[2 * HD + c];
+                d3 += qd[c] * k0[3 * HD + c];
+            }
+            s[p] = scale_round((int64_t)d0, eqr + ekh[p] + score_shift);
+            s[p + 1] = scale_round((int64_t)d1, eqr + ekh[p + 1] + score_shift);
+            s[p + 2] = scale_round((int64_t)d2, eqr + ekh[p + 2] + score_shift);
+            s[p + 3] = scale_round((int64_t)d3, eqr + ekh[p + 3] + score_shift);
+        }
+        for (; p <= qpos; p++) {
+            const double *kp = kh + p * HD;
+            double d = 0;
+#ifdef _OPENMP
+#pragma omp simd reduction(+ : d)
+#endif
+            for (int64_t c = 0; c < HD; c++) d += qd[c] * kp[c];
+            s[p] = scale_round((int64_t)d, eqr + ekh[p] + score_shift);
+        }
+        for (p = 0; p <= qpos; p++) m = s[p] > m ? s[p] : m;
+        for (int64_t p = 0; p < total; p++) s[p] = p <= qpos ? exp_neg1(m - s[p], 16, t1, t2, log2e) : pm;
+        int64_t z = 0;
+        for (int64_t c = 0; c < HD; c++) acc[c] = 0;
+        for (int64_t p = 0; p < total; p++) {
+            if (s[p] == 0) continue;
+            z += s[p];
+            const double *vp = vh + p * HD;
+            const double wd = (double)s[p];
+            for (int64_t c = 0; c < HD; c++) acc[c] += wd * vp[c];
+        }
+        int64_t *o = out + ti * H * HD + head * HD;
+        for (int64_t c = 0; c < HD; c++) o[c] = floor_div(2 * (int64_t)acc[c] + z, 2 * z);
+    }
+}
+
+IL_CLONES static void attend_head(const int64_t *q, const int64_t *eq, int64_t n, int64_t H, int64_t head, int64_t hd,
+                                  const double *kh, const int64_t *ekh, const double *vh, int64_t start,
+                                  int64_t score_shift, const int64_t *t1, const int64_t *t2, int64_t log2e,
+                                  int64_t pm, int64_t *out, int64_t *s, double *acc) {
+    if (hd == 64)
+        attend_head_hd(q, eq, n, H, head, 64, kh, ekh, vh, start, score_shift, t1, t2, log2e, pm, out, s, acc);
+    else if (hd == 128)
+        attend_head_hd(q, eq, n, H, head, 128, kh, ekh, vh, start, score_shift, t1, t2, log2e, pm, out, s, acc);
+    else
+        attend_head_hd(q, eq, n, H, head, hd, kh, ekh, vh, start, score_shift, t1, t2, log2e, pm, out, s, acc);
+}
+
 static int attend_core(const int64_t *q, const int64_t *eq, int64_t n, int64_t kvh, int64_t g, int64_t hd,
                        const double *k, const int64_t *ek, const double *v, int64_t cap, int64_t start,
                        int64_t score_shift, const int64_t *t1, const int64_t *t2, int64_t log2e, int64_t *out,
@@ -500,6 +575,7 @@ static int attend_core(const int64_t *q, const int64_t *eq, int64_t n, int64_t k
     const int64_t total = start + n, H = kvh * g;
     const int64_t pm = exp_neg1(EXP_D_MAX, 16, t1, t2, log2e); /* weight of a masked position */
     int rc = IL_OK, nth = 1;
+    (void)nth;
 #ifdef _OPENMP
     nth = nthreads > 0 ? nthreads : omp_get_max_threads();
     if (n * total * H * hd < ATT_PAR_MIN) nth = 1;
@@ -508,7 +584,7 @@ static int attend_core(const int64_t *q, const int64_t *eq, int64_t n, int64_t k
 #endif
     {
         int64_t *s = (int64_t *)malloc((size_t)total * sizeof(int64_t));
-        double *acc = (double *)malloc((size_t)hd * 2 * sizeof(double)), *qd = acc ? acc + hd : NULL;
+        double *acc = (double *)malloc((size_t)hd * 2 * sizeof(double));
         if (!s || !acc) {
 #ifdef _OPENMP
 #pragma omp atomic write
@@ -521,38 +597,8 @@ static int attend_core(const int64_t *q, const int64_t *eq, int64_t n, int64_t k
         for (int64_t head = 0; head < H; head++) {
             if (!s || !acc) continue;
             const int64_t h = head / g;
-            const double *kh = k + h * cap * hd, *vh = v + h * cap * hd;
-            const int64_t *ekh = ek + h * cap;
-            for (int64_t ti = 0; ti < n; ti++) {
-                const int64_t qpos = start + ti;
-                const int64_t *qr = q + (ti * H + head) * hd;
-                const int64_t eqr = eq[ti * H + head];
-                for (int64_t c = 0; c < hd; c++) qd[c] = (double)qr[c];
-                int64_t m = INT64_MIN;
-                for (int64_t p = 0; p <= qpos; p++) {
-                    const double *kp = kh + p * hd;
-                    /* integer products and sums below 2^53: exact in double, in any order */
-                    double d = 0;
-#ifdef _OPENMP
-#pragma omp simd reduction(+ : d)
-#endif
-                    for (int64_t c = 0; c < hd; c++) d += qd[c] * kp[c];
-                    s[p] = scale_round((int64_t)d, eqr + ekh[p] + score_shift);
-                    if (s[p] > m) m = s[p];
-                }
-                int64_t z = 0;
-                for (int64_t c = 0; c < hd; c++) acc[c] = 0;
-                for (int64_t p = 0; p < total; p++) {
-                    int64_t w = p <= qpos ? exp_neg1(m - s[p], 16, t1, t2, log2e) : pm;
-                    if (w == 0) continue;
-                    z += w;
-                    const double *vp = vh + p * hd;
-                    const double wd = (double)w;
-                    for (int64_t c = 0; c < hd; c++) acc[c] += wd * vp[c];
-                }
-                int64_t *o = out + ti * H * hd + head * hd;
-                for (int64_t c = 0; c < hd; c++) o[c] = floor_div(2 * (int64_t)acc[c] + z, 2 * z);
-            }
+            attend_head(q, eq, n, H, head, hd, k + h * cap * hd, ek + h * cap, v + h * cap * hd, start, score_shift,
+                        t1, t2, log2e, pm, out, s, acc);
         }
         free(s);
         free(acc);

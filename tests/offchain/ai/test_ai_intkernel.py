@@ -383,3 +383,38 @@ def test_attn_step_native_equals_array(monkeypatch):
     ):
         with pytest.raises(EngineError):
             intkernel.attn_step(*bad)
+
+
+def test_native_layer_matches_step_by_step_and_rejects_bad_input():
+    """One C call per layer (single sequence) against the same layer run kernel by kernel (the
+    multi-sequence path of Engine._forward), and typed errors for bad arguments."""
+    eng = Engine(tiny_service().model)
+    assert eng._native_layers is not None
+    toks = [5, 17, 99, 3, 250, 8, 41]
+    c1, c2, c3 = eng.new_cache(), eng.new_cache(), eng.new_cache()
+    fused = eng.forward([(c1, toks)], all_logits=True)[0]  # one item: il_layer
+    stepwise = eng.forward([(c2, toks), (c3, toks[:2])], all_logits=True)[0]  # two items: kernel by kernel
+    assert np.array_equal(fused, stepwise)
+    for a, b in ((c1.k, c2.k), (c1.ek, c2.ek), (c1.v, c2.v)):
+        assert all(np.array_equal(x[:, : len(toks)], y[:, : len(toks)]) for x, y in zip(a, b, strict=True))
+    nl, cache = eng._native_layers[0], eng.new_cache()
+    cache._reserve(4)
+    k, ek, v = cache.k[0], cache.ek[0], cache.v[0]
+    h = np.zeros((2, eng.config.d_model), dtype=np.int64)
+    for bad in (
+        (h.astype(np.int32), 0, k, ek, v),
+        (np.asfortranarray(np.zeros((2, eng.config.d_model, 2), dtype=np.int64))[..., 0], 0, k, ek, v),
+        (h[:, :-1], 0, k, ek, v),
+        (h, 0, k[:, :, :-1], ek, v),
+        (h, 0, k, ek.astype(np.float64), v),
+        (h, cache.cap - 1, k, ek, v),  # past the cache
+        (h, 0, k, ek, v, -1),
+    ):
+        with pytest.raises(EngineError):
+            nl(*bad)
+    ly = eng.layers[0]
+    with pytest.raises(EngineError):  # shapes that do not fit together
+        intkernel.NativeLayer(
+            ly.attn_norm.params(), ly.wqkv.native, ly.wqkv.native, ly.ffn_norm.params(), ly.w_gate_up.native,
+            ly.w_down.native, eng.config.n_heads, eng.config.n_kv_heads, eng._cos_np, eng._sin_np, eng.score_shift,
+        )  # fmt: skip
