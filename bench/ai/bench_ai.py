@@ -160,7 +160,8 @@ for line in sys.stdin:
     t1 = time.perf_counter()
     out = []
     for _ in range(req["steps"]):
-        tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))  # greedy
+        logits = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),))
+        tok = int(np.argmax(logits))  # greedy, on the last position's logits
         out.append(tok)
         llm.eval([tok])
     t2 = time.perf_counter()
