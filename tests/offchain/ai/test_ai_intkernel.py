@@ -418,3 +418,17 @@ def test_native_layer_matches_step_by_step_and_rejects_bad_input():
             ly.attn_norm.params(), ly.wqkv.native, ly.wqkv.native, ly.ffn_norm.params(), ly.w_gate_up.native,
             ly.w_down.native, eng.config.n_heads, eng.config.n_kv_heads, eng._cos_np, eng._sin_np, eng.score_shift,
         )  # fmt: skip
+
+
+def test_set_threads_changes_every_kernel_not_the_result():
+    eng = Engine(tiny_service().model, threads=1)
+    toks = list(range(3, 40))
+    one = eng.prefill(eng.new_cache(), toks, all_logits=True)
+    eng.set_threads(2)
+    assert eng.threads == 2 and eng.head.threads == 2
+    assert all(bl.threads == 2 for ly in eng.layers for bl in (ly.wqkv, ly.wo, ly.w_gate_up, ly.w_down))
+    assert np.array_equal(eng.prefill(eng.new_cache(), toks, all_logits=True), one)
+    for bad in (-1, 1.5, True, "2"):
+        with pytest.raises(EngineError):
+            eng.set_threads(bad)  # type: ignore[arg-type]
+    assert eng.threads == 2
