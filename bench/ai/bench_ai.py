@@ -233,12 +233,21 @@ def bench_vs_llama(
     """Engine vs llama.cpp on the same token ids: every repetition runs each (threads, prompt) case on
     both sides back to back, so the load of a shared machine hits both alike; medians per case."""
     runs: dict[tuple[int, str, str], list[dict[str, object]]] = {}
-    for _ in range(reps):
+    for rep in range(reps):
         for th in threads:
             eng.set_threads(th)
             for name, toks in prompts.items():
-                runs.setdefault((th, name, "engine"), []).append(engine_run(eng, toks, steps))
-                runs.setdefault((th, name, "llama"), []).append(worker.run(th, toks, steps))
+                e = engine_run(eng, toks, steps)
+                ll = worker.run(th, toks, steps)
+                runs.setdefault((th, name, "engine"), []).append(e)
+                runs.setdefault((th, name, "llama"), []).append(ll)
+                print(
+                    f"rep {rep + 1}/{reps} threads {th} prompt {name}: prefill {e['prefill_s']:.2f} s vs"
+                    f" {ll['prefill_s']:.2f} s, decode {e['decode_s']:.2f} s vs {ll['decode_s']:.2f} s (load"
+                    f" {os.getloadavg()[0]:.1f})",
+                    file=sys.stderr,
+                    flush=True,
+                )
     rows = []
     for th in threads:
         for name, toks in prompts.items():
