@@ -283,8 +283,8 @@ def attend(
     q: Any, eq: Any, k: np.ndarray, ek: np.ndarray, v: np.ndarray, start: int, kv_heads: int, score_shift: int
 ) -> np.ndarray:
     """``Engine._attend`` in C for one sequence and layer: q int64 [n, heads, hd] (scaled), eq int64
-    [n, heads]; the layer's cache k, v float64 [kv_heads, cap, hd] and ek int64 [kv_heads, cap] already
-    holding positions < start + n. Returns int64 [n, heads * hd] in 2^-14 units."""
+    [n, heads]; the layer's cache k, v int32 (or the array code's float64) [kv_heads, cap, hd] and ek
+    int64 [kv_heads, cap] already holding positions < start + n. Returns int64 [n, heads * hd] in 2^-14 units."""
     q, eq, ek = _int64(q, "attend q"), _int64(eq, "attend eq"), _int64(ek, "attend ek")
     k, v = np.asarray(k), np.asarray(v)
     if (
@@ -292,10 +292,14 @@ def attend(
         or q.ndim != 3
         or q.shape[1] % kv_heads
         or eq.shape != q.shape[:2]
-        or k.dtype != np.float64
-        or v.dtype != np.float64
+        or k.dtype not in (np.float64, np.int32)
+        or v.dtype not in (np.float64, np.int32)
     ):
-        raise EngineError("native attend: q [n, heads, hd] int64, eq [n, heads] and float64 k, v expected")
+        raise EngineError(
+            "native attend: q [n, heads, hd] int64, eq [n, heads] and int32 or float64 k, v expected"
+        )
+    if k.dtype == np.float64:  # the array code's cache: the same integers (|k| <= 2^20, |v| < 2^24)
+        k, v = k.astype(np.int32), v.astype(np.int32)
     n, heads, hd = q.shape
     cap = k.shape[1] if k.ndim == 3 else -1
     if k.shape != (kv_heads, cap, hd) or v.shape != k.shape or ek.shape != (kv_heads, cap):
@@ -363,14 +367,14 @@ def attn_step(
         or k.shape != (kv_heads, cap, hd)
         or v.shape != k.shape
         or ek.shape != (kv_heads, cap)
-        or k.dtype != np.float64
-        or v.dtype != np.float64
+        or k.dtype != np.int32
+        or v.dtype != np.int32
         or ek.dtype != np.int64
         or not (k.flags.c_contiguous and v.flags.c_contiguous and ek.flags.c_contiguous)
     ):
         raise EngineError(
             f"native attn_step: shapes qkv {qkv.shape}, tables {cos.shape}, cache {k.shape}/{ek.shape}/{v.shape}"
-            " do not fit (contiguous float64 k, v and int64 ek expected)"
+            " do not fit (contiguous int32 k, v and int64 ek expected)"
         )
     if not isinstance(threads, int | np.integer) or threads < 0:
         raise EngineError(f"native attn_step: threads must be an integer >= 0, got {threads!r}")
@@ -514,7 +518,7 @@ class NativeLayer:
             k.shape != (kvh, cap, hd)
             or v.shape != k.shape
             or ek.shape != (kvh, cap)
-            or (k.dtype, v.dtype, ek.dtype) != (np.float64, np.float64, np.int64)
+            or (k.dtype, v.dtype, ek.dtype) != (np.int32, np.int32, np.int64)
             or not (k.flags.c_contiguous and v.flags.c_contiguous and ek.flags.c_contiguous)
         ):
             raise EngineError(

@@ -481,7 +481,7 @@ int il_rmsnorm(const int64_t *h, int64_t T, int64_t n, const int64_t *G, int64_t
 #define ATT_PAR_MIN (1LL << 20)
 
 /* Engine._attend for one sequence and layer. q int64 [n][kvh*g][hd] (|q| < 2^20), eq int64 [n][kvh*g];
-   cache k, v float64 integers [kvh][cap][hd] (|k| < 2^20, |v| < 2^24), ek int64 [kvh][cap]; the new
+   cache k, v int32 [kvh][cap][hd] (|k| <= 2^20, |v| < 2^24), ek int64 [kvh][cap]; the new
    tokens are at positions start..start+n-1 and the cache already holds them. Per query row: scores
    round(q.k * 2^(eq + ek + score_shift)) (ties to even), causal mask, softmax weights from the exp
    table (masked positions get exp_neg(EXP_D_MAX)), exact P.V and a rounded division by the sum.
@@ -498,8 +498,8 @@ int il_rmsnorm(const int64_t *h, int64_t T, int64_t n, const int64_t *G, int64_t
    the head size, a compile-time constant for the common sizes (the accumulators then stay in
    registers). */
 __attribute__((always_inline)) static inline void attend_head_hd(
-    const int64_t *q, const int64_t *eq, int64_t n, int64_t H, int64_t head, const int64_t HD, const double *kh,
-    const int64_t *ekh, const double *vh, int64_t start, int64_t score_shift, const int64_t *t1, const int64_t *t2,
+    const int64_t *q, const int64_t *eq, int64_t n, int64_t H, int64_t head, const int64_t HD, const int32_t *kh,
+    const int64_t *ekh, const int32_t *vh, int64_t start, int64_t score_shift, const int64_t *t1, const int64_t *t2,
     int64_t log2e, int64_t pm, int64_t *out, int64_t *s, double *acc) {
     const int64_t total = start + n;
     double *qd = acc + HD;
@@ -512,7 +512,7 @@ __attribute__((always_inline)) static inline void attend_head_hd(
         /* integer products and sums below 2^53: exact in double, in any order; four positions at a
            time keep four independent accumulator chains */
         for (; p + 4 <= qpos + 1; p += 4) {
-            const double *k0 = kh + p * HD;
+            const int32_t *k0 = kh + p * HD;
             double d0 = 0, d1 = 0, d2 = 0, d3 = 0;
 #ifdef _OPENMP
 #pragma omp simd reduction(+ : d0, d1, d2, d3)
@@ -529,7 +529,7 @@ __attribute__((always_inline)) static inline void attend_head_hd(
             s[p + 3] = scale_round((int64_t)d3, eqr + ekh[p + 3] + score_shift);
         }
         for (; p <= qpos; p++) {
-            const double *kp = kh + p * HD;
+            const int32_t *kp = kh + p * HD;
             double d = 0;
 #ifdef _OPENMP
 #pragma omp simd reduction(+ : d)
@@ -544,7 +544,7 @@ __attribute__((always_inline)) static inline void attend_head_hd(
         for (int64_t p = 0; p < total; p++) {
             if (s[p] == 0) continue;
             z += s[p];
-            const double *vp = vh + p * HD;
+            const int32_t *vp = vh + p * HD;
             const double wd = (double)s[p];
             for (int64_t c = 0; c < HD; c++) acc[c] += wd * vp[c];
         }
@@ -554,7 +554,7 @@ __attribute__((always_inline)) static inline void attend_head_hd(
 }
 
 IL_CLONES static void attend_head(const int64_t *q, const int64_t *eq, int64_t n, int64_t H, int64_t head, int64_t hd,
-                                  const double *kh, const int64_t *ekh, const double *vh, int64_t start,
+                                  const int32_t *kh, const int64_t *ekh, const int32_t *vh, int64_t start,
                                   int64_t score_shift, const int64_t *t1, const int64_t *t2, int64_t log2e,
                                   int64_t pm, int64_t *out, int64_t *s, double *acc) {
     if (hd == 64)
@@ -566,7 +566,7 @@ IL_CLONES static void attend_head(const int64_t *q, const int64_t *eq, int64_t n
 }
 
 static int attend_core(const int64_t *q, const int64_t *eq, int64_t n, int64_t kvh, int64_t g, int64_t hd,
-                       const double *k, const int64_t *ek, const double *v, int64_t cap, int64_t start,
+                       const int32_t *k, const int64_t *ek, const int32_t *v, int64_t cap, int64_t start,
                        int64_t score_shift, const int64_t *t1, const int64_t *t2, int64_t log2e, int64_t *out,
                        int nthreads) {
     if (!q || !eq || !k || !ek || !v || !out || !t1 || !t2 || n <= 0 || kvh <= 0 || g <= 0 || hd <= 0 ||
@@ -606,8 +606,8 @@ static int attend_core(const int64_t *q, const int64_t *eq, int64_t n, int64_t k
     return rc;
 }
 
-int il_attend(const int64_t *q, const int64_t *eq, int64_t n, int64_t kvh, int64_t g, int64_t hd, const double *k,
-              const int64_t *ek, const double *v, int64_t cap, int64_t start, int64_t score_shift, const int64_t *t1,
+int il_attend(const int64_t *q, const int64_t *eq, int64_t n, int64_t kvh, int64_t g, int64_t hd, const int32_t *k,
+              const int64_t *ek, const int32_t *v, int64_t cap, int64_t start, int64_t score_shift, const int64_t *t1,
               const int64_t *t2, int64_t log2e, int64_t *out) {
     return attend_core(q, eq, n, kvh, g, hd, k, ek, v, cap, start, score_shift, t1, t2, log2e, out, 1);
 }
@@ -643,7 +643,7 @@ static int64_t rope_scale(const int64_t *x, const int64_t *cs, const int64_t *sn
    rounding to 2^-14 and clip, the cache writes (k, ek, v as Engine._forward stores them) and the
    attention (attend_core). out int64 [n][heads * hd] in 2^-14 units. */
 int il_attn_step(const int64_t *qkv, int64_t n, int64_t heads, int64_t kvh, int64_t hd, const int64_t *cosT,
-                 const int64_t *sinT, int64_t npos, int64_t start, double *k, int64_t *ek, double *v, int64_t cap,
+                 const int64_t *sinT, int64_t npos, int64_t start, int32_t *k, int64_t *ek, int32_t *v, int64_t cap,
                  int64_t score_shift, const int64_t *t1, const int64_t *t2, int64_t log2e, int64_t *out,
                  int nthreads) {
     if (!qkv || !cosT || !sinT || !k || !ek || !v || !out || n <= 0 || kvh <= 0 || heads <= 0 || heads % kvh ||
@@ -660,11 +660,11 @@ int il_attn_step(const int64_t *qkv, int64_t n, int64_t heads, int64_t kvh, int6
             eq[ti * heads + hh] = rope_scale(row + hh * hd, cs, sn, hd, qs + (ti * heads + hh) * hd);
         for (int64_t h = 0; h < kvh; h++) {
             ek[h * cap + pos] = rope_scale(row + (heads + h) * hd, cs, sn, hd, tmp);
-            double *kp = k + (h * cap + pos) * hd, *vp = v + (h * cap + pos) * hd;
+            int32_t *kp = k + (h * cap + pos) * hd, *vp = v + (h * cap + pos) * hd;
             const int64_t *vr = row + (heads + kvh + h) * hd;
             for (int64_t c = 0; c < hd; c++) {
-                kp[c] = (double)tmp[c];
-                vp[c] = (double)clip(round_shift(vr[c], V_SHIFT), V_LIMIT);
+                kp[c] = (int32_t)tmp[c]; /* |k| <= 2^20 after the shift */
+                vp[c] = (int32_t)clip(round_shift(vr[c], V_SHIFT), V_LIMIT);
             }
         }
     }
@@ -713,7 +713,7 @@ static int lin_apply(const il_lin *L, const int64_t *x, int64_t T, int64_t out_s
 /* h int64 [T][d_model] (2^-16 units) is replaced by the layer's output; the new tokens take positions
    start..start+T-1 of the layer's cache (k, ek, v as in il_attn_step). Every step is the C kernel the
    engine otherwise calls one by one, so the integers are the same. */
-int il_layer(const il_layer_desc *L, int64_t *h, int64_t T, int64_t start, double *k, int64_t *ek, double *v,
+int il_layer(const il_layer_desc *L, int64_t *h, int64_t T, int64_t start, int32_t *k, int64_t *ek, int32_t *v,
              int64_t cap, int nthreads) {
     if (!L || !h || T <= 0) return IL_EARG;
     const int64_t d = L->d_model, hd = L->head_dim;
