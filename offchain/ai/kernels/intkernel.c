@@ -523,10 +523,10 @@ __attribute__((always_inline)) static inline void attend_head_hd(
                 d2 += qd[c] * k0[2 * HD + c];
                 d3 += qd[c] * k0[3 * HD + c];
             }
-            s[p] = scale_round((int64_t)d0, eqr + ekh[p] + score_shift);
-            s[p + 1] = scale_round((int64_t)d1, eqr + ekh[p + 1] + score_shift);
-            s[p + 2] = scale_round((int64_t)d2, eqr + ekh[p + 2] + score_shift);
-            s[p + 3] = scale_round((int64_t)d3, eqr + ekh[p + 3] + score_shift);
+            s[p] = (int64_t)d0;
+            s[p + 1] = (int64_t)d1;
+            s[p + 2] = (int64_t)d2;
+            s[p + 3] = (int64_t)d3;
         }
         for (; p <= qpos; p++) {
             const int32_t *kp = kh + p * HD;
@@ -535,8 +535,10 @@ __attribute__((always_inline)) static inline void attend_head_hd(
 #pragma omp simd reduction(+ : d)
 #endif
             for (int64_t c = 0; c < HD; c++) d += qd[c] * kp[c];
-            s[p] = scale_round((int64_t)d, eqr + ekh[p] + score_shift);
+            s[p] = (int64_t)d;
         }
+        /* the score rounding as a separate (vectorisable) pass */
+        for (p = 0; p <= qpos; p++) s[p] = scale_round(s[p], eqr + ekh[p] + score_shift);
         for (p = 0; p <= qpos; p++) m = s[p] > m ? s[p] : m;
         for (int64_t p = 0; p < total; p++) s[p] = p <= qpos ? exp_neg1(m - s[p], 16, t1, t2, log2e) : pm;
         int64_t z = 0;
