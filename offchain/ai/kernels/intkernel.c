@@ -540,10 +540,12 @@ __attribute__((always_inline)) static inline void attend_head_hd(
         /* the score rounding as a separate (vectorisable) pass */
         for (p = 0; p <= qpos; p++) s[p] = scale_round(s[p], eqr + ekh[p] + score_shift);
         for (p = 0; p <= qpos; p++) m = s[p] > m ? s[p] : m;
-        for (int64_t p = 0; p < total; p++) s[p] = p <= qpos ? exp_neg1(m - s[p], 16, t1, t2, log2e) : pm;
+        /* masked positions weigh pm (0 with the engine's tables: then they are skipped outright) */
+        const int64_t end = pm ? total : qpos + 1;
+        for (p = 0; p < end; p++) s[p] = p <= qpos ? exp_neg1(m - s[p], 16, t1, t2, log2e) : pm;
         int64_t z = 0;
         for (int64_t c = 0; c < HD; c++) acc[c] = 0;
-        for (int64_t p = 0; p < total; p++) {
+        for (p = 0; p < end; p++) {
             if (s[p] == 0) continue;
             z += s[p];
             const int32_t *vp = vh + p * HD;
