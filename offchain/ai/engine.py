@@ -36,7 +36,7 @@ from offchain.ai import fixedpoint as fx
 from offchain.ai import intkernel
 from offchain.ai.backend import get_backend, to_numpy
 from offchain.ai.errors import EngineError, ModelFileError
-from offchain.ai.intkernel import NativeLinear
+from offchain.ai.intkernel import NativeLayer, NativeLinear
 from offchain.ai.model_file import GGML_F32, GGML_Q4_1, GGML_Q8_0, ModelFile, RawTensor
 from offchain.errors import SettingError
 
@@ -206,6 +206,10 @@ class RMSNorm:
         self.xp = xp
         self.native = xp is np and native.enabled()  # the same integers in C
 
+    def params(self) -> tuple[Any, int, Any, int]:
+        """(gains, K, eps table, f_out): what the native layer kernel needs."""
+        return self.G, self.K, self.eps_tbl, self.f_out
+
     def __call__(self, h: Any) -> Any:
         if self.native:
             return intkernel.rmsnorm(h, self.G, self.K, self.eps_tbl)
@@ -230,7 +234,9 @@ class Layer:
 
 
 class KVCache:
-    """Per-sequence key/value cache: integer-valued float64 keys (with per-token-head exponents) and values."""
+    """Per-sequence key/value cache: integer keys (with per-token-head exponents) and values, as float64
+    for the array code's GEMMs, as int32 for the native kernels (|k| <= 2^20, |v| < 2^24: half the
+    memory traffic per decode step); the same integers either way."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -251,11 +257,12 @@ class KVCache:
         xp, cfg = self.engine.xp, self.engine.config
         cap = min(max(need, 2 * self.cap, 64), cfg.context_length)
         kvh, hd = cfg.n_kv_heads, cfg.head_dim
+        kv_dtype = np.int32 if self.engine.native_ops else np.float64
         for i in range(cfg.n_layers):
             for store, shape, dt in (
-                (self.k, (kvh, cap, hd), np.float64),
+                (self.k, (kvh, cap, hd), kv_dtype),
                 (self.ek, (kvh, cap), np.int64),
-                (self.v, (kvh, cap, hd), np.float64),
+                (self.v, (kvh, cap, hd), kv_dtype),
             ):
                 new = xp.zeros(shape, dtype=dt)
                 if self.cap:
@@ -326,7 +333,32 @@ class Engine:
         base = cfg.rope_base
         cos, sin = fx.rope_tables(base.numerator, base.denominator, cfg.head_dim, cfg.context_length)
         self.cos, self.sin = xp.asarray(cos), xp.asarray(sin)
+        self._cos_np, self._sin_np = (
+            np.ascontiguousarray(cos, dtype=np.int64),
+            np.ascontiguousarray(sin, dtype=np.int64),
+        )
         self.score_shift = F_ACT - 2 * F_ACT - (cfg.head_dim.bit_length() - 1) // 2
+        # one C call per layer for a single sequence (the same kernels, so the same integers)
+        self._native_layers: list[NativeLayer] | None = None
+        if self.native_ops and all(
+            bl.native is not None for ly in self.layers for bl in (ly.wqkv, ly.wo, ly.w_gate_up, ly.w_down)
+        ):
+            self._native_layers = [
+                NativeLayer(
+                    ly.attn_norm.params(),
+                    ly.wqkv.native,
+                    ly.wo.native,
+                    ly.ffn_norm.params(),  # type: ignore[arg-type]
+                    ly.w_gate_up.native,
+                    ly.w_down.native,
+                    cfg.n_heads,
+                    cfg.n_kv_heads,  # type: ignore[arg-type]
+                    self._cos_np,
+                    self._sin_np,
+                    self.score_shift,
+                )  # fmt: skip
+                for ly in self.layers
+            ]
         self._blas = None
         if xp is np:
             try:
@@ -335,6 +367,16 @@ class Engine:
                 self._blas = ThreadpoolController()
             except ImportError:  # optional: only a speed matter
                 self._blas = None
+
+    def set_threads(self, threads: int) -> None:
+        """Change the thread count of the native kernels (0 = OpenMP default); results never depend on it."""
+        if not isinstance(threads, int) or isinstance(threads, bool) or threads < 0:
+            raise EngineError(f"threads must be an integer >= 0 (0 = OpenMP default), got {threads!r}")
+        self.threads = threads
+        for ly in self.layers:
+            for bl in (ly.wqkv, ly.wo, ly.w_gate_up, ly.w_down):
+                bl.threads = threads
+        self.head.threads = threads
 
     # -- pieces ---------------------------------------------------------------------------------
 
@@ -407,6 +449,12 @@ class Engine:
         silu = fx.round_shift(xp, gate * sig, fx.EXP_ONE_BITS)  # 2^-16
         return silu * up  # 2^-32, |.| < 2^60
 
+    def _ffn(self, layer: Layer, h: Any) -> Any:
+        """The MLP half of a layer with its residual: h + down(silu(gate) * up) of the normed h."""
+        xn = layer.ffn_norm(h)
+        mlp = self._mlp_act(layer.w_gate_up, layer.w_gate_up(xn, layer.ffn_norm.f_out, F_ACT))
+        return self.xp.clip(h + layer.w_down(mlp, 2 * F_ACT, F_ACT), -RESID_LIMIT, RESID_LIMIT)
+
     # -- forward --------------------------------------------------------------------------------
 
     def forward(
@@ -449,10 +497,36 @@ class Engine:
         h = self.embed(ids)
         hd, nh, kvh = cfg.head_dim, cfg.n_heads, cfg.n_kv_heads
         t = ids.size
-        for li, layer in enumerate(self.layers):
+        if self._native_layers is not None and len(items) == 1:
+            cache = items[0][0]
+            h = np.ascontiguousarray(h)
+            for li, nl in enumerate(self._native_layers):
+                nl(h, cache.length, cache.k[li], cache.ek[li], cache.v[li], self.threads)
+        for li, layer in enumerate(self.layers if self._native_layers is None or len(items) > 1 else ()):
             xn = layer.attn_norm(h)
             fn = layer.attn_norm.f_out
-            q, k, v = layer.wqkv.split_out(layer.wqkv(xn, fn, F_ACT))
+            qkv = layer.wqkv(xn, fn, F_ACT)
+            if self.native_ops:  # rope, shifts, cache writes and attention in one C call per sequence
+                outs = [
+                    intkernel.attn_step(
+                        qkv[o0 : o0 + n],
+                        nh,
+                        kvh,
+                        self._cos_np,
+                        self._sin_np,
+                        cache.length,
+                        cache.k[li],
+                        cache.ek[li],
+                        cache.v[li],
+                        self.score_shift,
+                        self.threads,
+                    )
+                    for (cache, _), (o0, n) in zip(items, spans, strict=True)
+                ]
+                att = np.concatenate(outs, axis=0) if len(outs) > 1 else outs[0]
+                h = self._ffn(layer, np.clip(h + layer.wo(att, F_V, F_ACT), -RESID_LIMIT, RESID_LIMIT))
+                continue
+            q, k, v = layer.wqkv.split_out(qkv)
             q = self._rope(q.reshape(t, nh, hd), pos)
             k = self._rope(k.reshape(t, kvh, hd), pos)
             v = v.reshape(t, kvh, hd)
@@ -467,11 +541,7 @@ class Engine:
                 cache.v[li][:, st : st + n] = vs[o0 : o0 + n].transpose(1, 0, 2).astype(np.float64)
                 outs.append(self._attend(li, cache, qs[o0 : o0 + n], eq[o0 : o0 + n], st, n))
             att = xp.concatenate(outs, axis=0) if len(outs) > 1 else outs[0]
-            h = xp.clip(h + layer.wo(att, F_V, F_ACT), -RESID_LIMIT, RESID_LIMIT)
-            xn = layer.ffn_norm(h)
-            fn = layer.ffn_norm.f_out
-            mlp = self._mlp_act(layer.w_gate_up, layer.w_gate_up(xn, fn, F_ACT))
-            h = xp.clip(h + layer.w_down(mlp, 2 * F_ACT, F_ACT), -RESID_LIMIT, RESID_LIMIT)
+            h = self._ffn(layer, xp.clip(h + layer.wo(att, F_V, F_ACT), -RESID_LIMIT, RESID_LIMIT))
         for cache, (_, n) in zip((c for c, _ in items), spans, strict=True):
             cache.length += n
         if all_logits:

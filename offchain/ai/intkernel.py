@@ -20,20 +20,24 @@ from offchain.ai.errors import EngineError
 
 SOURCE = "ai/kernels/intkernel.c"
 FLAGS = ("-fopenmp",)
-ROW_GROUP = 8
+ROW_GROUP = 16
 X_LIMIT = 1 << 15
-IMPLS = {"auto": 0, "portable": 1, "avx2": 2}
+NB_MAX = 512  # blocks per row the kernel accepts (its int64 bound, see intkernel.c)
+IMPLS = {"auto": 0, "portable": 1, "avx2": 2, "avx512vnni": 3}
 
 # argument kinds of the C entry points (all return int): p pointer, q int64_t, i int
 _KINDS = {"p": ctypes.c_void_p, "q": ctypes.c_int64, "i": ctypes.c_int}
 _SIGNATURES = {
-    "il_linear": "pppqqpqpii",
-    "il_block_linear": "pppqqqpqiqppii",
+    "il_linear": "ppppqqipqpii",
+    "il_block_linear": "ppppqqiqpqiqppii",
     "il_exp_neg": "pqippqp",
     "il_silu_mul": "pqqppqp",
     "il_rmsnorm": "pqqpqpp",
     "il_attend": "ppqqqqpppqqqppqp",
     "il_has_avx2": "",
+    "il_impl_available": "i",
+    "il_attn_step": "pqqqqppqqppqqqppqpi",
+    "il_layer": "ppqqpppqi",
 }
 
 
@@ -58,6 +62,12 @@ def has_avx2() -> bool:
     return bool(library().il_has_avx2())
 
 
+def implementations() -> list[str]:
+    """The linear-kernel implementations this CPU runs ("portable" always; "auto" picks the last)."""
+    lib = library()
+    return [name for name, code in IMPLS.items() if code and lib.il_impl_available(code)]
+
+
 _ERRORS = {-1: "bad sizes, thread count or null pointers", -2: "activation out of range", -3: "out of memory"}
 X_IN_LIMIT = 1 << 62
 
@@ -66,7 +76,8 @@ class NativeLinear:
     """Packed weights of one linear layer and the call into the C kernel.
 
     ``q``: integer weights [rows, nb, 32] (|q| <= 128), ``d``/``mc``: integer row-block scales [rows, nb]
-    (|.| < 2^24; ``mc`` None for Q8_0)."""
+    (|.| < 2^24; ``mc`` None for Q8_0). Weights all in [-8, 7] (Q4_1) are stored as 4-bit w = q + 8, two
+    per byte; others as bytes (see intkernel.c for the layout and the arithmetic)."""
 
     def __init__(
         self,
@@ -80,6 +91,10 @@ class NativeLinear:
         if q.ndim != 3 or q.shape[2] != 32 or q.shape[0] < 1 or q.shape[1] < 1:
             raise EngineError(f"native linear: weights must be [rows, blocks, 32], got {q.shape}")
         rows, nb, _ = q.shape
+        if nb > NB_MAX:
+            raise EngineError(
+                f"native linear: at most {NB_MAX} blocks ({NB_MAX * 32} columns) per row, got {nb}"
+            )
         if not np.issubdtype(q.dtype, np.integer) or q.size and (q.min() < -128 or q.max() > 127):
             raise EngineError("native linear: weights must be integers in [-128, 127]")
         scales = [np.asarray(d)] + ([np.asarray(mc)] if mc is not None else [])
@@ -88,19 +103,32 @@ class NativeLinear:
                 raise EngineError(f"native linear: scales must be [{rows}, {nb}], got {s.shape}")
             if not np.all(np.rint(s) == s) or np.abs(s).max() >= 1 << 24:
                 raise EngineError("native linear: scales must be integers below 2^24 in magnitude")
-        self.rows, self.nb, self.cols = rows, nb, nb * 32
-        self.groups = -(-rows // ROW_GROUP)
-        pad = self.groups * ROW_GROUP - rows
-        qp = np.pad(q.astype(np.int8), ((0, pad), (0, 0), (0, 0)))
-        # [g, j, b, p, h] -> [g, b, p, j, h]
-        self.w = np.ascontiguousarray(qp.reshape(self.groups, ROW_GROUP, nb, 16, 2).transpose(0, 2, 3, 1, 4))
-        self.D = self._pack_scales(scales[0], pad)
-        self.Mc = self._pack_scales(scales[1], pad) if mc is not None else None
         if not 1 <= act_bits <= 15:
             raise EngineError("native linear: act_bits must be in [1, 15]")
         s_row = np.zeros(rows, dtype=np.int64) if s_row is None else np.asarray(s_row)
         if s_row.shape != (rows,) or not np.issubdtype(s_row.dtype, np.integer):
             raise EngineError(f"native linear: row shifts must be integers [{rows}]")
+        self.rows, self.nb, self.cols = rows, nb, nb * 32
+        self.groups = -(-rows // ROW_GROUP)
+        pad = self.groups * ROW_GROUP - rows
+        q64 = q.astype(np.int64)
+        self.nibble = bool(q.size and q.min() >= -8 and q.max() <= 7)
+        off = 8 if self.nibble else 0
+        w = np.pad(q64 + off, ((0, pad), (0, 0), (0, 0)))  # padded rows: w = 0, D = E = 0
+        # [g, r, b, p, j] -> [g, b, p, r, j]: for each (group, block) the column quads of the 16 rows
+        wq = w.reshape(self.groups, ROW_GROUP, nb, 8, 4).transpose(0, 2, 3, 1, 4)
+        if self.nibble:
+            packed = (wq[:, :, :4] | (wq[:, :, 4:] << 4)).astype(np.uint8)
+        else:
+            packed = wq.astype(np.int8).view(np.uint8)
+        self.w = np.ascontiguousarray(packed).reshape(-1)
+        d64 = np.rint(scales[0]).astype(np.int64)
+        mc64 = np.rint(scales[1]).astype(np.int64) if mc is not None else np.zeros_like(d64)
+        self.D = self._pack_scales(d64, pad)
+        self.E = self._pack_scales(mc64 - off * d64, pad)  # |E| < 9 * 2^24: int32
+        wsum = np.pad(w.sum(axis=2), ((0, pad), (0, 0)))[: self.groups * ROW_GROUP]
+        dpad = np.pad(d64, ((0, pad), (0, 0)))
+        self.C = np.ascontiguousarray(-(1 << 15) * (dpad * wsum).sum(axis=1), dtype=np.int64)
         self.s_row = np.ascontiguousarray(s_row, dtype=np.int64)
         self.act_bits = act_bits
         self.lib = library()
@@ -111,14 +139,27 @@ class NativeLinear:
 
     def weights(self) -> np.ndarray:
         """The integer weights back as int8 [rows, nb, 32] (inverse of the packing)."""
-        q = self.w.transpose(0, 3, 1, 2, 4).reshape(self.groups * ROW_GROUP, self.nb, 32)
-        return q[: self.rows]
+        if self.nibble:
+            v = self.w.reshape(self.groups, self.nb, 4, ROW_GROUP, 4)
+            wq = np.concatenate([v & 15, v >> 4], axis=2).astype(np.int8) - 8
+        else:
+            wq = self.w.view(np.int8).reshape(self.groups, self.nb, 8, ROW_GROUP, 4)
+        q = wq.transpose(0, 3, 1, 2, 4).reshape(self.groups * ROW_GROUP, self.nb, 32)
+        return np.ascontiguousarray(q[: self.rows])
 
     def _run(self, fn: Any, *args: Any) -> None:
         """Call a kernel entry point with the packed weights in front of ``args``; a C error code is
         raised as ``EngineError``."""
-        mc = self.Mc.ctypes.data if self.Mc is not None else None
-        rc = fn(self.w.ctypes.data, self.D.ctypes.data, mc, self.groups, self.nb, *args)
+        rc = fn(
+            self.w.ctypes.data,
+            self.D.ctypes.data,
+            self.E.ctypes.data,
+            self.C.ctypes.data,
+            self.groups,
+            self.nb,
+            int(self.nibble),
+            *args,
+        )
         if rc != 0:
             raise EngineError(f"native linear kernel failed: {_ERRORS.get(rc, rc)}")
 
@@ -160,13 +201,18 @@ class NativeLinear:
 
     def __call__(self, x: Any, threads: int = 0, impl: str = "auto") -> np.ndarray:
         """x: quantized integer activations [T, cols], |x| <= 2^15 -> the exact products y as
-        integer-valued float64 [T, rows] (before the output scaling)."""
+        integer-valued float64 [T, rows] (before the output scaling; exact, as the engine's bounds keep
+        |y| < 2^53)."""
+        return self.product(x, threads, impl).astype(np.float64)
+
+    def product(self, x: Any, threads: int = 0, impl: str = "auto") -> np.ndarray:
+        """The exact products y as int64 [T, rows] (see ``__call__``)."""
         x = self._check(x, threads, impl)
         if int(x.min()) < -X_LIMIT or int(x.max()) > X_LIMIT:
             raise EngineError("native linear: activations must lie in [-2^15, 2^15]")
         x32 = np.ascontiguousarray(x, dtype=np.int32)
         t = x32.shape[0]
-        y = np.empty((t, self.groups * ROW_GROUP), dtype=np.float64)
+        y = np.empty((t, self.groups * ROW_GROUP), dtype=np.int64)
         self._run(self.lib.il_linear, x32.ctypes.data, t, y.ctypes.data, int(threads), IMPLS[impl])
         return y[:, : self.rows] if y.shape[1] != self.rows else y
 
@@ -237,8 +283,8 @@ def attend(
     q: Any, eq: Any, k: np.ndarray, ek: np.ndarray, v: np.ndarray, start: int, kv_heads: int, score_shift: int
 ) -> np.ndarray:
     """``Engine._attend`` in C for one sequence and layer: q int64 [n, heads, hd] (scaled), eq int64
-    [n, heads]; the layer's cache k, v float64 [kv_heads, cap, hd] and ek int64 [kv_heads, cap] already
-    holding positions < start + n. Returns int64 [n, heads * hd] in 2^-14 units."""
+    [n, heads]; the layer's cache k, v int32 (or the array code's float64) [kv_heads, cap, hd] and ek
+    int64 [kv_heads, cap] already holding positions < start + n. Returns int64 [n, heads * hd] in 2^-14 units."""
     q, eq, ek = _int64(q, "attend q"), _int64(eq, "attend eq"), _int64(ek, "attend ek")
     k, v = np.asarray(k), np.asarray(v)
     if (
@@ -246,10 +292,14 @@ def attend(
         or q.ndim != 3
         or q.shape[1] % kv_heads
         or eq.shape != q.shape[:2]
-        or k.dtype != np.float64
-        or v.dtype != np.float64
+        or k.dtype not in (np.float64, np.int32)
+        or v.dtype not in (np.float64, np.int32)
     ):
-        raise EngineError("native attend: q [n, heads, hd] int64, eq [n, heads] and float64 k, v expected")
+        raise EngineError(
+            "native attend: q [n, heads, hd] int64, eq [n, heads] and int32 or float64 k, v expected"
+        )
+    if k.dtype == np.float64:  # the array code's cache: the same integers (|k| <= 2^20, |v| < 2^24)
+        k, v = k.astype(np.int32), v.astype(np.int32)
     n, heads, hd = q.shape
     cap = k.shape[1] if k.ndim == 3 else -1
     if k.shape != (kv_heads, cap, hd) or v.shape != k.shape or ek.shape != (kv_heads, cap):
@@ -280,3 +330,202 @@ def attend(
     )
     _check_rc(rc, "attend (positions beyond the cache or the 8192 limit)")
     return out
+
+
+def attn_step(
+    qkv: Any,
+    heads: int,
+    kv_heads: int,
+    cos: np.ndarray,
+    sin: np.ndarray,
+    start: int,
+    k: np.ndarray,
+    ek: np.ndarray,
+    v: np.ndarray,
+    score_shift: int,
+    threads: int = 0,
+) -> np.ndarray:
+    """The attention half of ``Engine._forward`` for one sequence and layer, in C: qkv int64
+    [n, (heads + 2 kv_heads) * hd] (the fused q|k|v product, 2^-16 units) -> RoPE (tables cos, sin int64
+    [positions, hd/2]), the q/k shifts, the value rounding, the writes into the layer's cache (k, ek, v
+    at positions start..start+n-1) and the attention; returns int64 [n, heads * hd] in 2^-14 units."""
+    qkv = _int64(qkv, "attn_step qkv")
+    cos, sin, ek = _int64(cos, "attn_step cos"), _int64(sin, "attn_step sin"), np.asarray(ek)
+    if kv_heads < 1 or heads < 1 or heads % kv_heads or qkv.ndim != 2 or qkv.shape[0] < 1:
+        raise EngineError(
+            "native attn_step: qkv [n >= 1, (heads + 2 kv_heads) * hd], heads a multiple of kv_heads"
+        )
+    hd = qkv.shape[1] // (heads + 2 * kv_heads)
+    cap = k.shape[1] if k.ndim == 3 else -1
+    if (
+        hd < 2
+        or hd % 2
+        or qkv.shape[1] != (heads + 2 * kv_heads) * hd
+        or cos.shape != sin.shape
+        or cos.ndim != 2
+        or cos.shape[1] != hd // 2
+        or k.shape != (kv_heads, cap, hd)
+        or v.shape != k.shape
+        or ek.shape != (kv_heads, cap)
+        or k.dtype != np.int32
+        or v.dtype != np.int32
+        or ek.dtype != np.int64
+        or not (k.flags.c_contiguous and v.flags.c_contiguous and ek.flags.c_contiguous)
+    ):
+        raise EngineError(
+            f"native attn_step: shapes qkv {qkv.shape}, tables {cos.shape}, cache {k.shape}/{ek.shape}/{v.shape}"
+            " do not fit (contiguous int32 k, v and int64 ek expected)"
+        )
+    if not isinstance(threads, int | np.integer) or threads < 0:
+        raise EngineError(f"native attn_step: threads must be an integer >= 0, got {threads!r}")
+    t1, t2, l2e = _tables()
+    n = qkv.shape[0]
+    out = np.empty((n, heads * hd), dtype=np.int64)
+    rc = library().il_attn_step(
+        qkv.ctypes.data,
+        n,
+        heads,
+        kv_heads,
+        hd,
+        cos.ctypes.data,
+        sin.ctypes.data,
+        cos.shape[0],
+        int(start),
+        k.ctypes.data,
+        ek.ctypes.data,
+        v.ctypes.data,
+        cap,
+        int(score_shift),
+        t1.ctypes.data,
+        t2.ctypes.data,
+        l2e,
+        out.ctypes.data,
+        int(threads),
+    )
+    _check_rc(rc, "attn_step (positions beyond the cache, the tables or the 8192 limit)")
+    return out
+
+
+class _Lin(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_void_p) for n in ("w", "D", "E", "C", "s_row")] + [
+        (n, ctypes.c_int64) for n in ("groups", "nb", "rows", "nibble", "act_bits")
+    ]
+
+
+class _Norm(ctypes.Structure):
+    _fields_ = [
+        ("G", ctypes.c_void_p),
+        ("eps_tbl", ctypes.c_void_p),
+        ("K", ctypes.c_int64),
+        ("f_out", ctypes.c_int64),
+    ]
+
+
+class _LayerDesc(ctypes.Structure):
+    _fields_ = [
+        ("attn_norm", _Norm),
+        ("wqkv", _Lin),
+        ("wo", _Lin),
+        ("ffn_norm", _Norm),
+        ("gate_up", _Lin),
+        ("down", _Lin),
+        *((n, ctypes.c_int64) for n in ("d_model", "heads", "kv_heads", "head_dim", "d_ff")),
+        ("cos", ctypes.c_void_p),
+        ("sin", ctypes.c_void_p),
+        ("npos", ctypes.c_int64),
+        ("score_shift", ctypes.c_int64),
+        ("t1", ctypes.c_void_p),
+        ("t2", ctypes.c_void_p),
+        ("log2e", ctypes.c_int64),
+    ]
+
+
+NormParams = tuple[np.ndarray, int, np.ndarray, int]  # gains G, constant K, eps table, f_out
+
+
+class NativeLayer:
+    """A whole transformer layer in one C call (``il_layer``): RMSNorm, qkv, attention, output
+    projection, residual, RMSNorm, gate|up, SiLU gate, down projection, residual; each step the C
+    kernel the engine otherwise calls one at a time, so the same integers. The descriptor holds
+    pointers into the arrays given here, which this object keeps alive."""
+
+    def __init__(
+        self,
+        attn_norm: NormParams,
+        wqkv: NativeLinear,
+        wo: NativeLinear,
+        ffn_norm: NormParams,
+        gate_up: NativeLinear,
+        down: NativeLinear,
+        heads: int,
+        kv_heads: int,
+        cos: np.ndarray,
+        sin: np.ndarray,
+        score_shift: int,
+    ) -> None:
+        cos, sin = _int64(cos, "layer cos"), _int64(sin, "layer sin")
+        t1, t2, l2e = _tables()
+        d_model, d_ff, hd = wo.rows, down.cols, cos.shape[1] * 2
+        self._keep = [cos, sin, t1, t2]
+
+        def norm(p: NormParams) -> _Norm:
+            g, k, eps, f_out = (
+                _int64(p[0], "layer gains"),
+                int(p[1]),
+                _int64(p[2], "layer eps table"),
+                int(p[3]),
+            )
+            if g.shape != (d_model,) or eps.shape != (65,):
+                raise EngineError("native layer: norm gains [d_model] and a 65-entry eps table expected")
+            self._keep += [g, eps]
+            return _Norm(g.ctypes.data, eps.ctypes.data, k, f_out)
+
+        def lin(x: NativeLinear) -> _Lin:
+            return _Lin(
+                x.w.ctypes.data, x.D.ctypes.data, x.E.ctypes.data, x.C.ctypes.data, x.s_row.ctypes.data,
+                x.groups, x.nb, x.rows, int(x.nibble), x.act_bits,
+            )  # fmt: skip
+
+        self._lins = (wqkv, wo, gate_up, down)
+        if (
+            wqkv.rows != (heads + 2 * kv_heads) * hd
+            or wqkv.cols != d_model
+            or wo.cols != heads * hd
+            or gate_up.rows != 2 * d_ff
+            or gate_up.cols != d_model
+            or down.rows != d_model
+        ):
+            raise EngineError("native layer: the linear layers' shapes do not fit together")
+        self.d_model = d_model
+        self.desc = _LayerDesc(
+            norm(attn_norm), lin(wqkv), lin(wo), norm(ffn_norm), lin(gate_up), lin(down),
+            d_model, heads, kv_heads, hd, d_ff, cos.ctypes.data, sin.ctypes.data, cos.shape[0],
+            int(score_shift), t1.ctypes.data, t2.ctypes.data, l2e,
+        )  # fmt: skip
+        self._ref = ctypes.byref(self.desc)
+        self._fn = library().il_layer
+
+    def __call__(
+        self, h: np.ndarray, start: int, k: np.ndarray, ek: np.ndarray, v: np.ndarray, threads: int = 0
+    ) -> None:
+        """Run the layer on h (int64 [T, d_model], C-contiguous, replaced in place) for positions
+        start..start+T-1 of one sequence whose layer cache is k, ek, v (see ``attn_step``)."""
+        if h.dtype != np.int64 or h.ndim != 2 or h.shape[1] != self.d_model or not h.flags.c_contiguous:
+            raise EngineError(f"native layer: h must be C-contiguous int64 [T, {self.d_model}]")
+        hd, kvh = self.desc.head_dim, self.desc.kv_heads
+        cap = k.shape[1] if k.ndim == 3 else -1
+        if (
+            k.shape != (kvh, cap, hd)
+            or v.shape != k.shape
+            or ek.shape != (kvh, cap)
+            or (k.dtype, v.dtype, ek.dtype) != (np.int32, np.int32, np.int64)
+            or not (k.flags.c_contiguous and v.flags.c_contiguous and ek.flags.c_contiguous)
+        ):
+            raise EngineError(
+                "native layer: cache k, v float64 [kv_heads, cap, hd] and ek int64 [kv_heads, cap]"
+            )
+        if not isinstance(threads, int | np.integer) or threads < 0:
+            raise EngineError(f"native layer: threads must be an integer >= 0, got {threads!r}")
+        rc = self._fn(self._ref, h.ctypes.data, h.shape[0], int(start), k.ctypes.data, ek.ctypes.data,
+                      v.ctypes.data, cap, int(threads))  # fmt: skip
+        _check_rc(rc, "layer (positions beyond the cache or the tables, or values out of range)")

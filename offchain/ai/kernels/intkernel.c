@@ -1,24 +1,40 @@
 /* Exact integer kernels of the eigen-ai-int/1 engine (offchain/ai/engine.py): the linear layer
    (BlockLinear) first, then the element-wise steps (exp table, SiLU gate, RMSNorm, attention).
 
-   Linear layer:
+   Linear layer (the engine's definition, in exact integers):
 
    y[t][r] = sum_b D[r][b] * (sum_{i<32} q[r][32b+i] * x[t][32b+i]) + Mc[r][b] * (sum_{i<32} x[t][32b+i])
 
    q are the block weights (Q4_1: q-8 in [-8, 7]; Q8_0: [-128, 127]), D and Mc the per-(row, block)
-   integer scales (|.| < 2^24), x the quantized activations (|x| <= 2^15). The engine proves every
-   block sum is an integer of magnitude <= 2^23 (int32 here) and every partial sum of y an integer
-   below 2^53, so y is accumulated in double without rounding: the result is the same exact integer
-   as the array (numpy/cupy) path, whatever the order, vector width or thread count.
+   integer scales (|.| < 2^24), x the quantized activations (|x| <= 2^15). The kernel computes this
+   integer exactly, in int32 block sums and int64 accumulators, so the result does not depend on the
+   order of the sums, the vector width, the implementation or the thread count.
 
-   Weight layout ("packed"): rows in groups of 8 (zero rows pad the last group); for group g, block b
-   and column pair p (0..15), 16 int8 values w[((g*nb + b)*16 + p)*16 + 2j + h] = q[8g + j][32b + 2p + h].
-   D and Mc are int32 [(g*nb + b)*8 + j]. Activations enter as int32 [T][cols]; they are narrowed to
-   int16 pairs for the multiply-add, with +2^15 (the one value int16 lacks) clamped to 2^15 - 1 and
-   the missing q*1 added back exactly afterwards.
+   How: the weights are stored as w = q + o, o = 8 for Q4 (w in [0, 15], packed two per byte) and 0
+   for bytes (w in [-128, 127]); with Mc = 0 where absent, E = Mc - o*D and W_b = sum_{i<32} w_i,
 
-   Two implementations of the same arithmetic: AVX2+FMA (chosen at run time when the CPU has it) and
-   portable C. FMA of integers below 2^53 is exact, so both return identical bits. */
+     y = sum_b D_b * S_b + E_b * X_b + C,   S_b = sum_i w_i * u_i,  u_i = x_i + 2^15 in [0, 2^16),
+     X_b = sum_i x_i,  C = -2^15 * sum_b D_b * W_b (a per-row constant, computed once in int64),
+
+   since sum_i q_i x_i = sum_i w_i x_i - o X_b and sum_i w_i x_i = S_b - 2^15 W_b. u splits into bytes,
+   u = 256*uh + ul, so S_b = 256 * sum w*uh + sum w*ul: unsigned bytes times signed bytes, which is
+   what AVX-512 VNNI vpdpbusd multiplies and adds (4 products per int32 lane, no saturation).
+   x = +2^15, the one value u cannot hold, is clamped to 2^15 - 1 and the missing D_b * w_i added back.
+
+   Bounds (so nothing wraps): |w| <= 128, u < 2^16: |S_b| <= 32 * 128 * 2^16 = 2^28 (int32, and each
+   byte half <= 2^20 before the shift); |D_b S_b| < 2^24 * 2^28 = 2^52; |E_b| < 2^24 + 128 * 2^24 < 2^31
+   (int32), |X_b| <= 2^20, |E_b X_b| < 2^51; |C| <= 2^15 * nb * 2^24 * 2^12. With nb <= NB_MAX = 512
+   blocks every partial sum of y stays below 512 * (2^52 + 2^51 + 2^51) < 2^62: int64 never wraps,
+   so any order gives the same integer. (The engine further guarantees |y| < 2^53.)
+
+   Weight layout: rows in groups of 16 (zero rows pad the last group). For group g and block b, the
+   column quad p (columns 32b + 4p .. 4p + 3) of the 16 rows is 64 bytes w[r*4 + j] (row r, column
+   4p + j): for bytes, quad p at ((g*nb + b)*8 + p)*64; for Q4, 256 bytes per (g, b) where byte
+   z*64 + r*4 + j holds quad z in its low nibble and quad z + 4 in its high nibble. D and E are int32
+   [(g*nb + b)*16 + r], C int64 [16g + r].
+
+   Three implementations of the same integers, chosen at run time: AVX-512 VNNI (vpdpbusd), and one
+   portable C source compiled twice, for any x86-64/other CPU and with AVX2 enabled. */
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,195 +49,177 @@
 #define IL_ENOMEM -3
 
 #define X_MAX 32768
-#define PAR_MIN_MACS (1LL << 23)
+#define RG 16           /* rows per group */
+#define NB_MAX 512      /* blocks per row (see the bounds above) */
+#define TOKEN_TILE 64   /* prefill: tokens whose activations stay in cache while a block of groups passes */
+#define GROUP_BLOCK 4   /* groups (of 16 rows) per unit of work handed to a thread */
+/* below this many multiply-adds one thread does the product (waking a sleeping worker costs more) */
+#define PAR_MIN_MACS (1LL << 17)
 
 typedef struct {
-    const int8_t *w;
-    const int32_t *D;
-    const int32_t *Mc; /* may be NULL (Q8_0) */
+    const uint8_t *w;
+    const int32_t *D, *E; /* [groups][nb][16] */
+    const int64_t *C;     /* [groups*16] */
     int64_t groups, nb, T;
-    const int32_t *x16p; /* [T][nb*16] int16 pairs (clamped) as int32 words */
-    const int32_t *xs;   /* [T][nb] block sums of the true activations */
-    double *y;           /* [T][groups*8] */
+    int nibble;
+    const uint16_t *u;        /* [T][nb*32]: x + 2^15 (x clamped below 2^15) */
+    const uint32_t *ul, *uh;  /* [T][nb*8]: low / high bytes of u, one column quad per word */
+    const int32_t *X;         /* [T][nb]: block sums of the true activations */
+    int64_t *y;               /* [T][groups*16] */
 } il_args;
 
-static void group_generic(const il_args *a, int64_t g) {
-    const int64_t nb = a->nb, ldy = a->groups * 8;
-    for (int64_t t = 0; t < a->T; t++) {
-        double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        const int16_t *xt = (const int16_t *)(a->x16p + t * nb * 16);
-        for (int64_t b = 0; b < nb; b++) {
-            const int8_t *wb = a->w + (g * nb + b) * 256;
-            const int16_t *xb = xt + b * 32;
-            int32_t s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-            for (int p = 0; p < 16; p++) {
-                const int8_t *wp = wb + p * 16;
-                int32_t x0 = xb[2 * p], x1 = xb[2 * p + 1];
-                for (int j = 0; j < 8; j++) s[j] += (int32_t)wp[2 * j] * x0 + (int32_t)wp[2 * j + 1] * x1;
-            }
-            const int32_t *Db = a->D + (g * nb + b) * 8;
-            for (int j = 0; j < 8; j++) acc[j] += (double)Db[j] * (double)s[j];
-            if (a->Mc) {
-                const int32_t *Mb = a->Mc + (g * nb + b) * 8;
-                double xsb = (double)a->xs[t * nb + b];
-                for (int j = 0; j < 8; j++) acc[j] += (double)Mb[j] * xsb;
-            }
-        }
-        for (int j = 0; j < 8; j++) a->y[t * ldy + g * 8 + j] = acc[j];
+/* The weight w of row 16g + r, column 32b + i. */
+static inline int32_t wget(const il_args *a, int64_t g, int64_t b, int r, int i) {
+    int p = i >> 2, j = i & 3;
+    if (a->nibble) {
+        uint8_t v = a->w[(g * a->nb + b) * 256 + (p & 3) * 64 + r * 4 + j];
+        return p < 4 ? (v & 15) : (v >> 4);
     }
+    return (int8_t)a->w[((g * a->nb + b) * 8 + p) * 64 + r * 4 + j];
 }
+
+/* Rows of group g for tokens [t0, t1): plain C, the reference implementation. */
+#define GROUP_GENERIC_BODY                                                                              \
+    const int64_t nb = a->nb, ldy = a->groups * RG, cols = nb * 32;                                     \
+    for (int64_t t = t0; t < t1; t++) {                                                                 \
+        int64_t acc[RG];                                                                                \
+        for (int r = 0; r < RG; r++) acc[r] = a->C[g * RG + r];                                         \
+        const uint16_t *ut = a->u + t * cols;                                                           \
+        for (int64_t b = 0; b < nb; b++) {                                                              \
+            int32_t s[RG];                                                                              \
+            for (int r = 0; r < RG; r++) s[r] = 0;                                                      \
+            const uint16_t *ub = ut + b * 32;                                                           \
+            if (a->nibble) {                                                                            \
+                const uint8_t *wb = a->w + (g * nb + b) * 256;                                          \
+                for (int z = 0; z < 4; z++)                                                             \
+                    for (int r = 0; r < RG; r++)                                                        \
+                        for (int j = 0; j < 4; j++) {                                                   \
+                            int32_t v = wb[z * 64 + r * 4 + j];                                         \
+                            s[r] += (v & 15) * (int32_t)ub[4 * z + j] + (v >> 4) * (int32_t)ub[16 + 4 * z + j]; \
+                        }                                                                               \
+            } else {                                                                                    \
+                const int8_t *wb = (const int8_t *)a->w + (g * nb + b) * 512;                           \
+                for (int p = 0; p < 8; p++)                                                             \
+                    for (int r = 0; r < RG; r++)                                                        \
+                        for (int j = 0; j < 4; j++) s[r] += (int32_t)wb[p * 64 + r * 4 + j] * (int32_t)ub[4 * p + j]; \
+            }                                                                                           \
+            const int32_t *Db = a->D + (g * nb + b) * RG, *Eb = a->E + (g * nb + b) * RG;              \
+            const int64_t xb = a->X[t * nb + b];                                                        \
+            for (int r = 0; r < RG; r++) acc[r] += (int64_t)Db[r] * s[r] + (int64_t)Eb[r] * xb;         \
+        }                                                                                               \
+        for (int r = 0; r < RG; r++) a->y[t * ldy + g * RG + r] = acc[r];                               \
+    }
+
+static void group_portable(const il_args *a, int64_t g, int64_t t0, int64_t t1) { GROUP_GENERIC_BODY }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
-#define IL_HAVE_AVX2 1
+#define IL_X86 1
 
-/* NT tokens at once share each expanded weight vector; NT is a compile-time constant at every call. */
-__attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2(const il_args *a, int64_t g,
-                                                                                 int64_t t0, const int NT) {
-    const int64_t nb = a->nb, ldy = a->groups * 8;
-    __m256d acc_lo[4], acc_hi[4];
-    for (int k = 0; k < NT; k++) acc_lo[k] = acc_hi[k] = _mm256_setzero_pd();
+/* The same C source with AVX2 code generation (the compiler vectorises the integer loops). */
+__attribute__((target("avx2,fma"))) static void group_avx2(const il_args *a, int64_t g, int64_t t0, int64_t t1) {
+    GROUP_GENERIC_BODY
+}
+
+#define VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni")))
+
+/* NT tokens (a compile-time constant at each call) share each unpacked weight vector. Lane r of an
+   int32 vector is row r of the group; int64 accumulators hold the even rows (ae) and odd rows (ao). */
+VNNI_TARGET __attribute__((always_inline)) static inline void tile_vnni(const il_args *a, int64_t g, int64_t t0,
+                                                                         const int NT) {
+    const int64_t nb = a->nb, ldy = a->groups * RG;
+    const __m512i m4 = _mm512_set1_epi8(15), zero = _mm512_setzero_si512();
+    __m512i ae[4], ao[4];
+    for (int k = 0; k < NT; k++) ae[k] = ao[k] = zero;
     for (int64_t b = 0; b < nb; b++) {
-        const int8_t *wb = a->w + (g * nb + b) * 256;
-        __m256i s[4];
-        for (int k = 0; k < NT; k++) s[k] = _mm256_setzero_si256();
-        for (int p = 0; p < 16; p++) {
-            __m256i wv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wb + p * 16)));
-            for (int k = 0; k < NT; k++) {
-                __m256i xv = _mm256_set1_epi32(a->x16p[(t0 + k) * nb * 16 + b * 16 + p]);
-                s[k] = _mm256_add_epi32(s[k], _mm256_madd_epi16(wv, xv));
+        __m512i W[8];
+        if (a->nibble) {
+            const uint8_t *wb = a->w + (g * nb + b) * 256;
+            for (int z = 0; z < 4; z++) {
+                __m512i v = _mm512_loadu_si512((const void *)(wb + z * 64));
+                W[z] = _mm512_and_si512(v, m4);
+                W[z + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
             }
+        } else {
+            const uint8_t *wb = a->w + (g * nb + b) * 512;
+            for (int p = 0; p < 8; p++) W[p] = _mm512_loadu_si512((const void *)(wb + p * 64));
         }
-        const __m128i *Db = (const __m128i *)(a->D + (g * nb + b) * 8);
-        __m256d d0 = _mm256_cvtepi32_pd(_mm_loadu_si128(Db)), d1 = _mm256_cvtepi32_pd(_mm_loadu_si128(Db + 1));
+        const __m512i D = _mm512_loadu_si512((const void *)(a->D + (g * nb + b) * RG));
+        const __m512i E = _mm512_loadu_si512((const void *)(a->E + (g * nb + b) * RG));
+        const __m512i Do = _mm512_srli_epi64(D, 32), Eo = _mm512_srli_epi64(E, 32);
         for (int k = 0; k < NT; k++) {
-            acc_lo[k] = _mm256_fmadd_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(s[k])), d0, acc_lo[k]);
-            acc_hi[k] = _mm256_fmadd_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256(s[k], 1)), d1, acc_hi[k]);
-        }
-        if (a->Mc) {
-            const __m128i *Mb = (const __m128i *)(a->Mc + (g * nb + b) * 8);
-            __m256d m0 = _mm256_cvtepi32_pd(_mm_loadu_si128(Mb)), m1 = _mm256_cvtepi32_pd(_mm_loadu_si128(Mb + 1));
-            for (int k = 0; k < NT; k++) {
-                __m256d xsb = _mm256_set1_pd((double)a->xs[(t0 + k) * nb + b]);
-                acc_lo[k] = _mm256_fmadd_pd(m0, xsb, acc_lo[k]);
-                acc_hi[k] = _mm256_fmadd_pd(m1, xsb, acc_hi[k]);
+            const uint32_t *ul = a->ul + ((t0 + k) * nb + b) * 8, *uh = a->uh + ((t0 + k) * nb + b) * 8;
+            __m512i l0 = zero, l1 = zero, h0 = zero, h1 = zero;
+            for (int p = 0; p < 8; p += 2) {
+                l0 = _mm512_dpbusd_epi32(l0, _mm512_set1_epi32((int)ul[p]), W[p]);
+                h0 = _mm512_dpbusd_epi32(h0, _mm512_set1_epi32((int)uh[p]), W[p]);
+                l1 = _mm512_dpbusd_epi32(l1, _mm512_set1_epi32((int)ul[p + 1]), W[p + 1]);
+                h1 = _mm512_dpbusd_epi32(h1, _mm512_set1_epi32((int)uh[p + 1]), W[p + 1]);
             }
+            const __m512i s = _mm512_add_epi32(_mm512_slli_epi32(_mm512_add_epi32(h0, h1), 8), _mm512_add_epi32(l0, l1));
+            const __m512i xb = _mm512_set1_epi32(a->X[(t0 + k) * nb + b]);
+            ae[k] = _mm512_add_epi64(ae[k], _mm512_add_epi64(_mm512_mul_epi32(D, s), _mm512_mul_epi32(E, xb)));
+            ao[k] = _mm512_add_epi64(
+                ao[k], _mm512_add_epi64(_mm512_mul_epi32(Do, _mm512_srli_epi64(s, 32)), _mm512_mul_epi32(Eo, xb)));
         }
     }
+    const __m512i ilo = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0), ihi = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
+    const __m512i c0 = _mm512_loadu_si512((const void *)(a->C + g * RG));
+    const __m512i c1 = _mm512_loadu_si512((const void *)(a->C + g * RG + 8));
     for (int k = 0; k < NT; k++) {
-        _mm256_storeu_pd(a->y + (t0 + k) * ldy + g * 8, acc_lo[k]);
-        _mm256_storeu_pd(a->y + (t0 + k) * ldy + g * 8 + 4, acc_hi[k]);
+        int64_t *yt = a->y + (t0 + k) * ldy + g * RG;
+        _mm512_storeu_si512((void *)yt, _mm512_add_epi64(_mm512_permutex2var_epi64(ae[k], ilo, ao[k]), c0));
+        _mm512_storeu_si512((void *)(yt + 8), _mm512_add_epi64(_mm512_permutex2var_epi64(ae[k], ihi, ao[k]), c1));
     }
 }
 
-__attribute__((target("avx2,fma"))) static void group_avx2(const il_args *a, int64_t g) {
-    int64_t t = 0;
-    for (; t + 4 <= a->T; t += 4) tile_avx2(a, g, t, 4);
-    switch (a->T - t) {
-    case 3: tile_avx2(a, g, t, 3); break;
-    case 2: tile_avx2(a, g, t, 2); break;
-    case 1: tile_avx2(a, g, t, 1); break;
+VNNI_TARGET static void group_vnni(const il_args *a, int64_t g, int64_t t0, int64_t t1) {
+    int64_t t = t0;
+    for (; t + 4 <= t1; t += 4) tile_vnni(a, g, t, 4);
+    switch (t1 - t) {
+    case 3: tile_vnni(a, g, t, 3); break;
+    case 2: tile_vnni(a, g, t, 2); break;
+    case 1: tile_vnni(a, g, t, 1); break;
     default: break;
     }
 }
 #else
-#define IL_HAVE_AVX2 0
+#define IL_X86 0
 #endif
 
-/* 1 when the AVX2+FMA implementation can run on this CPU. */
-int il_has_avx2(void) {
-#if IL_HAVE_AVX2
+#define IMPL_AUTO 0
+#define IMPL_PORTABLE 1
+#define IMPL_AVX2 2
+#define IMPL_AVX512VNNI 3
+
+/* 1 when implementation impl (1 portable, 2 AVX2, 3 AVX-512 VNNI) can run on this CPU. */
+int il_impl_available(int impl) {
+    if (impl == IMPL_PORTABLE) return 1;
+#if IL_X86
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
+    if (impl == IMPL_AVX2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (impl == IMPL_AVX512VNNI)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vnni");
+#endif
     return 0;
-#endif
 }
 
-/* y[T][groups*8] = exact linear layer of x[T][nb*32] (int32 activations, |x| <= 2^15).
-   impl: 0 = best available, 1 = portable C, 2 = AVX2 (falls back to portable C if unsupported).
-   nthreads 0: the OpenMP default (OMP_NUM_THREADS). Returns IL_OK or a negative IL_E* code. */
-int il_linear(const int8_t *w, const int32_t *D, const int32_t *Mc, int64_t groups, int64_t nb, const int32_t *x,
-              int64_t T, double *y, int nthreads, int impl) {
-    if (nthreads < 0) return IL_EARG;
-    if (!w || !D || !x || !y || groups <= 0 || nb <= 0 || T <= 0 || impl < 0 || impl > 2) return IL_EARG;
-    const int64_t cols = nb * 32;
-    int16_t *x16 = (int16_t *)malloc((size_t)(T * cols) * sizeof(int16_t));
-    int32_t *xs = (int32_t *)malloc((size_t)(T * nb) * sizeof(int32_t));
-    int64_t *fix = NULL; /* (t, col) of every activation equal to +2^15 */
-    int64_t nfix = 0, capfix = 0;
-    if (!x16 || !xs) {
-        free(x16);
-        free(xs);
-        return IL_ENOMEM;
-    }
-    for (int64_t t = 0; t < T; t++) {
-        for (int64_t b = 0; b < nb; b++) {
-            int32_t sum = 0;
-            for (int i = 0; i < 32; i++) {
-                int64_t c = b * 32 + i;
-                int32_t v = x[t * cols + c];
-                if (v < -X_MAX || v > X_MAX) {
-                    free(x16);
-                    free(xs);
-                    free(fix);
-                    return IL_ERANGE;
-                }
-                sum += v;
-                if (v == X_MAX) {
-                    if (nfix == capfix) {
-                        capfix = capfix ? 2 * capfix : 16;
-                        int64_t *nf = (int64_t *)realloc(fix, (size_t)capfix * 2 * sizeof(int64_t));
-                        if (!nf) {
-                            free(x16);
-                            free(xs);
-                            free(fix);
-                            return IL_ENOMEM;
-                        }
-                        fix = nf;
-                    }
-                    fix[2 * nfix] = t;
-                    fix[2 * nfix + 1] = c;
-                    nfix++;
-                    v = X_MAX - 1;
-                }
-                x16[t * cols + c] = (int16_t)v;
-            }
-            xs[t * nb + b] = sum;
-        }
-    }
-    il_args a = {w, D, Mc, groups, nb, T, (const int32_t *)x16, xs, y};
-    int use_avx2 = (impl == 0 || impl == 2) && il_has_avx2();
-    (void)use_avx2;
-#ifdef _OPENMP
-    int nth = nthreads > 0 ? nthreads : omp_get_max_threads();
-    /* a small product (a decode-step GEMV) is done before threads would even be woken up */
-    if (groups * 8 * cols * T < PAR_MIN_MACS) nth = 1;
-    if (nth > groups) nth = (int)groups;
-#pragma omp parallel for schedule(dynamic, 8) num_threads(nth)
+/* kept for callers of the first kernel version */
+int il_has_avx2(void) { return il_impl_available(IMPL_AVX2); }
+
+typedef void (*group_fn)(const il_args *, int64_t, int64_t, int64_t);
+
+static group_fn pick(int impl) {
+#if IL_X86
+    if ((impl == IMPL_AUTO || impl == IMPL_AVX512VNNI) && il_impl_available(IMPL_AVX512VNNI)) return group_vnni;
+    if ((impl == IMPL_AUTO || impl == IMPL_AVX2 || impl == IMPL_AVX512VNNI) && il_impl_available(IMPL_AVX2))
+        return group_avx2;
 #endif
-    for (int64_t g = 0; g < groups; g++) {
-#if IL_HAVE_AVX2
-        if (use_avx2)
-            group_avx2(&a, g);
-        else
-#endif
-            group_generic(&a, g);
-        /* the clamped activations: add D * q * 1 for each (exact integers, < 2^53) */
-        for (int64_t f = 0; f < nfix; f++) {
-            int64_t t = fix[2 * f], c = fix[2 * f + 1], b = c / 32, i = c % 32;
-            const int8_t *wp = w + ((g * nb + b) * 16 + i / 2) * 16 + (i % 2);
-            const int32_t *Db = D + (g * nb + b) * 8;
-            for (int j = 0; j < 8; j++) y[t * groups * 8 + g * 8 + j] += (double)Db[j] * (double)wp[2 * j];
-        }
-    }
-    free(x16);
-    free(xs);
-    free(fix);
-    return IL_OK;
+    return group_portable;
 }
 
-/* round(y * 2^e) with ties to even, for an integer |y| < 2^53 (what rint(ldexp(y, e)) gives). */
+/* round(y * 2^e) with ties to even, for an integer |y| < 2^62 (what rint(ldexp(y, e)) gives). */
 static int64_t scale_round(int64_t y, int64_t e) {
     if (e > 62) return y ? INT64_MIN : 0; /* out of range: what the x86 float-to-int conversion gives */
     if (e >= 0) return (int64_t)((uint64_t)y << e);
@@ -233,20 +231,126 @@ static int64_t scale_round(int64_t y, int64_t e) {
     return fl;
 }
 
+/* The product y = W x (exact int64) of int32 activations |x| <= 2^15, and with out != NULL the
+   output rounding out[t][r] = round(y * 2^(out_shift - s_row[r] + sh[t])) for r < rows. */
+static int linear_core(const uint8_t *w, const int32_t *D, const int32_t *E, const int64_t *C, int64_t groups,
+                       int64_t nb, int nibble, const int32_t *x, int64_t T, int64_t *y, int nthreads, int impl,
+                       int64_t rows, int64_t out_shift, const int64_t *s_row, const int64_t *sh, int64_t *out) {
+    if (nthreads < 0 || !w || !D || !E || !C || !x || !y || groups <= 0 || nb <= 0 || nb > NB_MAX || T <= 0 ||
+        impl < 0 || impl > 3)
+        return IL_EARG;
+    const int64_t cols = nb * 32, ldy = groups * RG;
+    uint16_t *u = (uint16_t *)malloc((size_t)(T * cols) * sizeof(uint16_t));
+    uint32_t *ul = (uint32_t *)malloc((size_t)(T * nb * 8) * sizeof(uint32_t) * 2), *uh = ul + T * nb * 8;
+    int32_t *X = (int32_t *)malloc((size_t)(T * nb) * sizeof(int32_t));
+    int64_t *fix = NULL; /* (t, col) of every activation equal to +2^15 */
+    int64_t nfix = 0, capfix = 0;
+    int rc = IL_OK;
+    if (!u || !ul || !X) {
+        rc = IL_ENOMEM;
+        goto done;
+    }
+    for (int64_t t = 0; t < T; t++) {
+        for (int64_t b = 0; b < nb; b++) {
+            int32_t sum = 0;
+            for (int i = 0; i < 32; i++) {
+                int64_t c = b * 32 + i;
+                int32_t v = x[t * cols + c];
+                if (v < -X_MAX || v > X_MAX) {
+                    rc = IL_ERANGE;
+                    goto done;
+                }
+                sum += v;
+                if (v == X_MAX) {
+                    if (nfix == capfix) {
+                        capfix = capfix ? 2 * capfix : 16;
+                        int64_t *nf = (int64_t *)realloc(fix, (size_t)capfix * 2 * sizeof(int64_t));
+                        if (!nf) {
+                            rc = IL_ENOMEM;
+                            goto done;
+                        }
+                        fix = nf;
+                    }
+                    fix[2 * nfix] = t;
+                    fix[2 * nfix + 1] = c;
+                    nfix++;
+                    v = X_MAX - 1;
+                }
+                u[t * cols + c] = (uint16_t)(v + X_MAX);
+            }
+            X[t * nb + b] = sum;
+        }
+        for (int64_t k = 0; k < nb * 8; k++) {
+            const uint16_t *q4 = u + t * cols + 4 * k;
+            ul[t * nb * 8 + k] = (uint32_t)(q4[0] & 255) | (uint32_t)(q4[1] & 255) << 8 |
+                                 (uint32_t)(q4[2] & 255) << 16 | (uint32_t)(q4[3] & 255) << 24;
+            uh[t * nb * 8 + k] = (uint32_t)(q4[0] >> 8) | (uint32_t)(q4[1] >> 8) << 8 | (uint32_t)(q4[2] >> 8) << 16 |
+                                 (uint32_t)(q4[3] >> 8) << 24;
+        }
+    }
+    {
+        il_args a = {w, D, E, C, groups, nb, T, nibble, u, ul, uh, X, y};
+        group_fn fn = pick(impl);
+        int nth = 1;
+        (void)nth;
+#ifdef _OPENMP
+        nth = nthreads > 0 ? nthreads : omp_get_max_threads();
+        if (groups * RG * cols * T < PAR_MIN_MACS) nth = 1;
+        if (nth > (groups + GROUP_BLOCK - 1) / GROUP_BLOCK) nth = (int)((groups + GROUP_BLOCK - 1) / GROUP_BLOCK);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nth)
+#endif
+        /* Blocks of GROUP_BLOCK groups are handed out dynamically (a thread that the shared machine
+           preempts holds up no other). Within one, token tiles outside and its groups inside: a tile's
+           activations and the block's weights stay in cache. */
+        for (int64_t g0 = 0; g0 < groups; g0 += GROUP_BLOCK) {
+            const int64_t g1 = g0 + GROUP_BLOCK < groups ? g0 + GROUP_BLOCK : groups;
+            for (int64_t t0 = 0; t0 < T; t0 += TOKEN_TILE)
+                for (int64_t g = g0; g < g1; g++) fn(&a, g, t0, t0 + TOKEN_TILE < T ? t0 + TOKEN_TILE : T);
+            for (int64_t g = g0; g < g1; g++) {
+                /* the clamped activations: add D * w * 1 for each */
+                for (int64_t f = 0; f < nfix; f++) {
+                    int64_t t = fix[2 * f], c = fix[2 * f + 1], b = c / 32;
+                    const int32_t *Db = D + (g * nb + b) * RG;
+                    for (int r = 0; r < RG; r++)
+                        y[t * ldy + g * RG + r] += (int64_t)Db[r] * wget(&a, g, b, r, (int)(c % 32));
+                }
+                if (out)
+                    for (int64_t t = 0; t < T; t++)
+                        for (int64_t r = g * RG; r < (g + 1) * RG && r < rows; r++)
+                            out[t * rows + r] = scale_round(y[t * ldy + r], out_shift - s_row[r] + sh[t]);
+            }
+        }
+    }
+done:
+    free(u);
+    free(ul);
+    free(X);
+    free(fix);
+    return rc;
+}
+
+/* y[T][groups*16] = exact linear layer of x[T][nb*32] (int32 activations, |x| <= 2^15), as int64.
+   impl: 0 = best available, 1 = portable C, 2 = AVX2, 3 = AVX-512 VNNI (an unavailable one falls back
+   to the next available below it). nthreads 0: the OpenMP default. Returns IL_OK or a negative IL_E*. */
+int il_linear(const uint8_t *w, const int32_t *D, const int32_t *E, const int64_t *C, int64_t groups, int64_t nb,
+              int nibble, const int32_t *x, int64_t T, int64_t *y, int nthreads, int impl) {
+    return linear_core(w, D, E, C, groups, nb, nibble, x, T, y, nthreads, impl, 0, 0, NULL, NULL, NULL);
+}
+
 /* The whole BlockLinear step: x int64 [T][nb*32] in 2^-f_in units -> out int64 [T][rows] in 2^-f_out
    units. Per token: sh = max(bitlen(max|x|) - act_bits, 0), xq = round(x / 2^sh) (halves up), then the
    exact product y, then out = round(y * 2^(out_shift - s_row[r] + sh)) with ties to even, where
    out_shift = f_out - f_in. |x| must stay below 2^62 (the engine's values are far below). */
-int il_block_linear(const int8_t *w, const int32_t *D, const int32_t *Mc, int64_t groups, int64_t nb, int64_t rows,
-                    const int64_t *x, int64_t T, int act_bits, int64_t out_shift, const int64_t *s_row,
-                    int64_t *out, int nthreads, int impl) {
-    if (!w || !D || !x || !s_row || !out || groups <= 0 || nb <= 0 || T <= 0 || rows <= 0 || rows > groups * 8 ||
+int il_block_linear(const uint8_t *w, const int32_t *D, const int32_t *E, const int64_t *C, int64_t groups, int64_t nb,
+                    int nibble, int64_t rows, const int64_t *x, int64_t T, int act_bits, int64_t out_shift,
+                    const int64_t *s_row, int64_t *out, int nthreads, int impl) {
+    if (!w || !D || !x || !s_row || !out || groups <= 0 || nb <= 0 || T <= 0 || rows <= 0 || rows > groups * RG ||
         act_bits < 1 || act_bits > 15)
         return IL_EARG;
-    const int64_t cols = nb * 32, ldy = groups * 8;
+    const int64_t cols = nb * 32, ldy = groups * RG;
     int32_t *xq = (int32_t *)malloc((size_t)(T * cols) * sizeof(int32_t));
     int64_t *sh = (int64_t *)malloc((size_t)T * sizeof(int64_t));
-    double *y = (double *)malloc((size_t)(T * ldy) * sizeof(double));
+    int64_t *y = (int64_t *)malloc((size_t)(T * ldy) * sizeof(int64_t));
     int rc = IL_OK;
     if (!xq || !sh || !y) {
         rc = IL_ENOMEM;
@@ -269,11 +373,7 @@ int il_block_linear(const int8_t *w, const int32_t *D, const int32_t *Mc, int64_
         int64_t half = s > 0 ? (int64_t)1 << (s - 1) : 0;
         for (int64_t c = 0; c < cols; c++) xq[t * cols + c] = (int32_t)((xt[c] + half) >> s);
     }
-    rc = il_linear(w, D, Mc, groups, nb, xq, T, y, nthreads, impl);
-    if (rc != IL_OK) goto done;
-    for (int64_t t = 0; t < T; t++)
-        for (int64_t r = 0; r < rows; r++)
-            out[t * rows + r] = scale_round((int64_t)y[t * ldy + r], out_shift - s_row[r] + sh[t]);
+    rc = linear_core(w, D, E, C, groups, nb, nibble, xq, T, y, nthreads, impl, rows, out_shift, s_row, sh, out);
 done:
     free(xq);
     free(sh);
@@ -377,68 +477,278 @@ int il_rmsnorm(const int64_t *h, int64_t T, int64_t n, const int64_t *G, int64_t
     return IL_OK;
 }
 
+/* Below this many score multiply-adds (n * total * heads * hd) attention runs on one thread. */
+#define ATT_PAR_MIN (1LL << 20)
+
 /* Engine._attend for one sequence and layer. q int64 [n][kvh*g][hd] (|q| < 2^20), eq int64 [n][kvh*g];
-   cache k, v float64 integers [kvh][cap][hd] (|k| < 2^20, |v| < 2^24), ek int64 [kvh][cap]; the new
+   cache k, v int32 [kvh][cap][hd] (|k| <= 2^20, |v| < 2^24), ek int64 [kvh][cap]; the new
    tokens are at positions start..start+n-1 and the cache already holds them. Per query row: scores
    round(q.k * 2^(eq + ek + score_shift)) (ties to even), causal mask, softmax weights from the exp
    table (masked positions get exp_neg(EXP_D_MAX)), exact P.V and a rounded division by the sum.
-   out int64 [n][kvh*g*hd]. All sums are exact integers (q.k < 2^46, P.V < 2^53 for <= 8192 positions). */
-int il_attend(const int64_t *q, const int64_t *eq, int64_t n, int64_t kvh, int64_t g, int64_t hd, const double *k,
-              const int64_t *ek, const double *v, int64_t cap, int64_t start, int64_t score_shift, const int64_t *t1,
-              const int64_t *t2, int64_t log2e, int64_t *out) {
+   out int64 [n][kvh*g*hd]. All sums are exact integers (q.k < 2^46, P.V < 2^53 for <= 8192 positions),
+   so the vectorised reductions (any order) and the split of heads over threads give the same bits. */
+/* compiled for AVX-512, AVX2 and baseline x86-64, picked at load time: the same exact integers */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define IL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define IL_CLONES
+#endif
+
+/* One query head (all n new tokens) against its kv head; s [total] and acc [2 hd] are scratch. HD is
+   the head size, a compile-time constant for the common sizes (the accumulators then stay in
+   registers). */
+__attribute__((always_inline)) static inline void attend_head_hd(
+    const int64_t *q, const int64_t *eq, int64_t n, int64_t H, int64_t head, const int64_t HD, const int32_t *kh,
+    const int64_t *ekh, const int32_t *vh, int64_t start, int64_t score_shift, const int64_t *t1, const int64_t *t2,
+    int64_t log2e, int64_t pm, int64_t *out, int64_t *s, double *acc) {
+    const int64_t total = start + n;
+    double *qd = acc + HD;
+    for (int64_t ti = 0; ti < n; ti++) {
+        const int64_t qpos = start + ti;
+        const int64_t *qr = q + (ti * H + head) * HD;
+        const int64_t eqr = eq[ti * H + head];
+        for (int64_t c = 0; c < HD; c++) qd[c] = (double)qr[c];
+        int64_t m = INT64_MIN, p = 0;
+        /* integer products and sums below 2^53: exact in double, in any order; four positions at a
+           time keep four independent accumulator chains */
+        for (; p + 4 <= qpos + 1; p += 4) {
+            const int32_t *k0 = kh + p * HD;
+            double d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+#ifdef _OPENMP
+#pragma omp simd reduction(+ : d0, d1, d2, d3)
+#endif
+            for (int64_t c = 0; c < HD; c++) {
+                d0 += qd[c] * k0[c];
+                d1 += qd[c] * k0[HD + c];
+                d2 += qd[c] * k0[2 * HD + c];
+                d3 += qd[c] * k0[3 * HD + c];
+            }
+            s[p] = (int64_t)d0;
+            s[p + 1] = (int64_t)d1;
+            s[p + 2] = (int64_t)d2;
+            s[p + 3] = (int64_t)d3;
+        }
+        for (; p <= qpos; p++) {
+            const int32_t *kp = kh + p * HD;
+            double d = 0;
+#ifdef _OPENMP
+#pragma omp simd reduction(+ : d)
+#endif
+            for (int64_t c = 0; c < HD; c++) d += qd[c] * kp[c];
+            s[p] = (int64_t)d;
+        }
+        /* the score rounding as a separate (vectorisable) pass */
+        for (p = 0; p <= qpos; p++) s[p] = scale_round(s[p], eqr + ekh[p] + score_shift);
+        for (p = 0; p <= qpos; p++) m = s[p] > m ? s[p] : m;
+        /* masked positions weigh pm (0 with the engine's tables: then they are skipped outright) */
+        const int64_t end = pm ? total : qpos + 1;
+        for (p = 0; p < end; p++) s[p] = p <= qpos ? exp_neg1(m - s[p], 16, t1, t2, log2e) : pm;
+        int64_t z = 0;
+        for (int64_t c = 0; c < HD; c++) acc[c] = 0;
+        for (p = 0; p < end; p++) {
+            if (s[p] == 0) continue;
+            z += s[p];
+            const int32_t *vp = vh + p * HD;
+            const double wd = (double)s[p];
+            for (int64_t c = 0; c < HD; c++) acc[c] += wd * vp[c];
+        }
+        int64_t *o = out + ti * H * HD + head * HD;
+        for (int64_t c = 0; c < HD; c++) o[c] = floor_div(2 * (int64_t)acc[c] + z, 2 * z);
+    }
+}
+
+IL_CLONES static void attend_head(const int64_t *q, const int64_t *eq, int64_t n, int64_t H, int64_t head, int64_t hd,
+                                  const int32_t *kh, const int64_t *ekh, const int32_t *vh, int64_t start,
+                                  int64_t score_shift, const int64_t *t1, const int64_t *t2, int64_t log2e,
+                                  int64_t pm, int64_t *out, int64_t *s, double *acc) {
+    if (hd == 64)
+        attend_head_hd(q, eq, n, H, head, 64, kh, ekh, vh, start, score_shift, t1, t2, log2e, pm, out, s, acc);
+    else if (hd == 128)
+        attend_head_hd(q, eq, n, H, head, 128, kh, ekh, vh, start, score_shift, t1, t2, log2e, pm, out, s, acc);
+    else
+        attend_head_hd(q, eq, n, H, head, hd, kh, ekh, vh, start, score_shift, t1, t2, log2e, pm, out, s, acc);
+}
+
+static int attend_core(const int64_t *q, const int64_t *eq, int64_t n, int64_t kvh, int64_t g, int64_t hd,
+                       const int32_t *k, const int64_t *ek, const int32_t *v, int64_t cap, int64_t start,
+                       int64_t score_shift, const int64_t *t1, const int64_t *t2, int64_t log2e, int64_t *out,
+                       int nthreads) {
     if (!q || !eq || !k || !ek || !v || !out || !t1 || !t2 || n <= 0 || kvh <= 0 || g <= 0 || hd <= 0 ||
-        start < 0 || start + n > cap || start + n > 8192)
+        start < 0 || start + n > cap || start + n > 8192 || nthreads < 0)
         return IL_EARG;
     const int64_t total = start + n, H = kvh * g;
-    int64_t *s = (int64_t *)malloc((size_t)total * sizeof(int64_t));
-    double *acc = (double *)malloc((size_t)hd * 2 * sizeof(double)), *qd = acc + hd;
-    if (!s || !acc) {
+    const int64_t pm = exp_neg1(EXP_D_MAX, 16, t1, t2, log2e); /* weight of a masked position */
+    int rc = IL_OK, nth = 1;
+    (void)nth;
+#ifdef _OPENMP
+    nth = nthreads > 0 ? nthreads : omp_get_max_threads();
+    if (n * total * H * hd < ATT_PAR_MIN) nth = 1;
+    if (nth > H) nth = (int)H;
+#pragma omp parallel num_threads(nth)
+#endif
+    {
+        int64_t *s = (int64_t *)malloc((size_t)total * sizeof(int64_t));
+        double *acc = (double *)malloc((size_t)hd * 2 * sizeof(double));
+        if (!s || !acc) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+            rc = IL_ENOMEM;
+        }
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic)
+#endif
+        for (int64_t head = 0; head < H; head++) {
+            if (!s || !acc) continue;
+            const int64_t h = head / g;
+            attend_head(q, eq, n, H, head, hd, k + h * cap * hd, ek + h * cap, v + h * cap * hd, start, score_shift,
+                        t1, t2, log2e, pm, out, s, acc);
+        }
         free(s);
         free(acc);
-        return IL_ENOMEM;
     }
-    const int64_t pm = exp_neg1(EXP_D_MAX, 16, t1, t2, log2e); /* weight of a masked position */
-    for (int64_t h = 0; h < kvh; h++) {
-        const double *kh = k + h * cap * hd, *vh = v + h * cap * hd;
-        const int64_t *ekh = ek + h * cap;
-        for (int64_t gi = 0; gi < g; gi++) {
-            for (int64_t ti = 0; ti < n; ti++) {
-                const int64_t head = h * g + gi, qpos = start + ti;
-                const int64_t *qr = q + (ti * H + head) * hd;
-                const int64_t eqr = eq[ti * H + head];
-                for (int64_t c = 0; c < hd; c++) qd[c] = (double)qr[c];
-                int64_t m = INT64_MIN;
-                for (int64_t p = 0; p <= qpos; p++) {
-                    const double *kp = kh + p * hd;
-                    /* integer products and sums below 2^53: exact in double, in any order */
-                    double d0 = 0, d1 = 0, d2 = 0, d3 = 0;
-                    int64_t c = 0;
-                    for (; c + 4 <= hd; c += 4) {
-                        d0 += qd[c] * kp[c];
-                        d1 += qd[c + 1] * kp[c + 1];
-                        d2 += qd[c + 2] * kp[c + 2];
-                        d3 += qd[c + 3] * kp[c + 3];
-                    }
-                    for (; c < hd; c++) d0 += qd[c] * kp[c];
-                    s[p] = scale_round((int64_t)((d0 + d1) + (d2 + d3)), eqr + ekh[p] + score_shift);
-                    if (s[p] > m) m = s[p];
-                }
-                int64_t z = 0;
-                for (int64_t c = 0; c < hd; c++) acc[c] = 0;
-                for (int64_t p = 0; p < total; p++) {
-                    int64_t w = p <= qpos ? exp_neg1(m - s[p], 16, t1, t2, log2e) : pm;
-                    if (w == 0) continue;
-                    z += w;
-                    const double *vp = vh + p * hd;
-                    const double wd = (double)w;
-                    for (int64_t c = 0; c < hd; c++) acc[c] += wd * vp[c];
-                }
-                int64_t *o = out + ti * H * hd + head * hd;
-                for (int64_t c = 0; c < hd; c++) o[c] = floor_div(2 * (int64_t)acc[c] + z, 2 * z);
+    return rc;
+}
+
+int il_attend(const int64_t *q, const int64_t *eq, int64_t n, int64_t kvh, int64_t g, int64_t hd, const int32_t *k,
+              const int64_t *ek, const int32_t *v, int64_t cap, int64_t start, int64_t score_shift, const int64_t *t1,
+              const int64_t *t2, int64_t log2e, int64_t *out) {
+    return attend_core(q, eq, n, kvh, g, hd, k, ek, v, cap, start, score_shift, t1, t2, log2e, out, 1);
+}
+
+#define ROPE_LIMIT (((int64_t)1 << 31) - 1)
+#define QK_BITS 20
+#define V_LIMIT (((int64_t)1 << 24) - 1)
+#define V_SHIFT 2 /* F_ACT - F_V */
+
+static inline int64_t clip(int64_t x, int64_t lim) { return x < -lim ? -lim : x > lim ? lim : x; }
+
+/* rope (adjacent pairs, 2^-30 tables) then the per-(token, head) shift below 2^QK_BITS
+   (Engine._rope, Engine._qk_scale); returns the shift e, writes hd scaled values. */
+static int64_t rope_scale(const int64_t *x, const int64_t *cs, const int64_t *sn, int64_t hd, int64_t *tmp) {
+    uint64_t amax = 0;
+    for (int64_t i = 0; i < hd / 2; i++) {
+        int64_t x0 = clip(x[2 * i], ROPE_LIMIT), x1 = clip(x[2 * i + 1], ROPE_LIMIT);
+        tmp[2 * i] = round_shift(x0 * cs[i] - x1 * sn[i], EXP_ONE_BITS);
+        tmp[2 * i + 1] = round_shift(x0 * sn[i] + x1 * cs[i], EXP_ONE_BITS);
+    }
+    for (int64_t c = 0; c < hd; c++) {
+        uint64_t a = tmp[c] < 0 ? (uint64_t)0 - (uint64_t)tmp[c] : (uint64_t)tmp[c];
+        if (a > amax) amax = a;
+    }
+    int64_t bl = amax ? 64 - __builtin_clzll(amax) : 0, e = bl > QK_BITS ? bl - QK_BITS : 0;
+    for (int64_t c = 0; c < hd; c++) tmp[c] = round_shift(tmp[c], e);
+    return e;
+}
+
+/* The attention half of a layer for one sequence (Engine._forward between the qkv product and the
+   output projection): qkv int64 [n][(heads + 2 kvh) * hd] in 2^-16 units (q | k | v); rope with the
+   tables cos, sin int64 [npos][hd/2] at positions start..start+n-1, the q/k shifts, the value
+   rounding to 2^-14 and clip, the cache writes (k, ek, v as Engine._forward stores them) and the
+   attention (attend_core). out int64 [n][heads * hd] in 2^-14 units. */
+int il_attn_step(const int64_t *qkv, int64_t n, int64_t heads, int64_t kvh, int64_t hd, const int64_t *cosT,
+                 const int64_t *sinT, int64_t npos, int64_t start, int32_t *k, int64_t *ek, int32_t *v, int64_t cap,
+                 int64_t score_shift, const int64_t *t1, const int64_t *t2, int64_t log2e, int64_t *out,
+                 int nthreads) {
+    if (!qkv || !cosT || !sinT || !k || !ek || !v || !out || n <= 0 || kvh <= 0 || heads <= 0 || heads % kvh ||
+        hd <= 0 || hd % 2 || start < 0 || start + n > cap || start + n > npos || start + n > 8192)
+        return IL_EARG;
+    const int64_t width = (heads + 2 * kvh) * hd;
+    int64_t *qs = (int64_t *)malloc((size_t)(n * heads * hd + n * heads + hd) * sizeof(int64_t));
+    if (!qs) return IL_ENOMEM;
+    int64_t *eq = qs + n * heads * hd, *tmp = eq + n * heads;
+    for (int64_t ti = 0; ti < n; ti++) {
+        const int64_t pos = start + ti, *row = qkv + ti * width;
+        const int64_t *cs = cosT + pos * (hd / 2), *sn = sinT + pos * (hd / 2);
+        for (int64_t hh = 0; hh < heads; hh++)
+            eq[ti * heads + hh] = rope_scale(row + hh * hd, cs, sn, hd, qs + (ti * heads + hh) * hd);
+        for (int64_t h = 0; h < kvh; h++) {
+            ek[h * cap + pos] = rope_scale(row + (heads + h) * hd, cs, sn, hd, tmp);
+            int32_t *kp = k + (h * cap + pos) * hd, *vp = v + (h * cap + pos) * hd;
+            const int64_t *vr = row + (heads + kvh + h) * hd;
+            for (int64_t c = 0; c < hd; c++) {
+                kp[c] = (int32_t)tmp[c]; /* |k| <= 2^20 after the shift */
+                vp[c] = (int32_t)clip(round_shift(vr[c], V_SHIFT), V_LIMIT);
             }
         }
     }
-    free(s);
-    free(acc);
-    return IL_OK;
+    int rc = attend_core(qs, eq, n, kvh, heads / kvh, hd, k, ek, v, cap, start, score_shift, t1, t2, log2e, out,
+                         nthreads);
+    free(qs);
+    return rc;
+}
+
+/* ---- one whole transformer layer (Engine._forward's loop body) for one sequence ---- */
+
+/* All fields 8 bytes wide (no padding), mirrored by intkernel._LinearDesc / _LayerDesc. */
+typedef struct {
+    const uint8_t *w;
+    const int32_t *D, *E;
+    const int64_t *C, *s_row;
+    int64_t groups, nb, rows, nibble, act_bits;
+} il_lin;
+
+typedef struct {
+    const int64_t *G, *eps_tbl;
+    int64_t K, f_out;
+} il_norm;
+
+typedef struct {
+    il_norm attn_norm;
+    il_lin wqkv, wo;
+    il_norm ffn_norm;
+    il_lin gate_up, down;
+    int64_t d_model, heads, kv_heads, head_dim, d_ff;
+    const int64_t *cos, *sin;
+    int64_t npos, score_shift;
+    const int64_t *t1, *t2;
+    int64_t log2e;
+} il_layer_desc;
+
+#define RESID_LIMIT (((int64_t)1 << 40) - 1)
+#define F_ACT 16
+#define F_V 14
+
+static int lin_apply(const il_lin *L, const int64_t *x, int64_t T, int64_t out_shift, int64_t *out, int nthreads) {
+    return il_block_linear(L->w, L->D, L->E, L->C, L->groups, L->nb, (int)L->nibble, L->rows, x, T, (int)L->act_bits,
+                           out_shift, L->s_row, out, nthreads, IMPL_AUTO);
+}
+
+/* h int64 [T][d_model] (2^-16 units) is replaced by the layer's output; the new tokens take positions
+   start..start+T-1 of the layer's cache (k, ek, v as in il_attn_step). Every step is the C kernel the
+   engine otherwise calls one by one, so the integers are the same. */
+int il_layer(const il_layer_desc *L, int64_t *h, int64_t T, int64_t start, int32_t *k, int64_t *ek, int32_t *v,
+             int64_t cap, int nthreads) {
+    if (!L || !h || T <= 0) return IL_EARG;
+    const int64_t d = L->d_model, hd = L->head_dim;
+    const int64_t wq = (L->heads + 2 * L->kv_heads) * hd, wa = L->heads * hd;
+    if (L->wqkv.rows != wq || L->wo.rows != d || L->gate_up.rows != 2 * L->d_ff || L->down.rows != d ||
+        L->wqkv.nb * 32 != d || L->wo.nb * 32 != wa || L->gate_up.nb * 32 != d || L->down.nb * 32 != L->d_ff)
+        return IL_EARG;
+    int64_t big = wq > 2 * L->d_ff ? wq : 2 * L->d_ff;
+    int64_t *xn = (int64_t *)malloc((size_t)(T * d) * sizeof(int64_t));
+    int64_t *y = (int64_t *)malloc((size_t)(T * big) * sizeof(int64_t));
+    int64_t *z = (int64_t *)malloc((size_t)(T * (wa > L->d_ff ? wa : L->d_ff)) * sizeof(int64_t));
+    int rc = IL_OK;
+    if (!xn || !y || !z) {
+        rc = IL_ENOMEM;
+        goto done;
+    }
+    if ((rc = il_rmsnorm(h, T, d, L->attn_norm.G, L->attn_norm.K, L->attn_norm.eps_tbl, xn))) goto done;
+    if ((rc = lin_apply(&L->wqkv, xn, T, F_ACT - L->attn_norm.f_out, y, nthreads))) goto done;
+    if ((rc = il_attn_step(y, T, L->heads, L->kv_heads, hd, L->cos, L->sin, L->npos, start, k, ek, v, cap,
+                           L->score_shift, L->t1, L->t2, L->log2e, z, nthreads)))
+        goto done;
+    if ((rc = lin_apply(&L->wo, z, T, F_ACT - F_V, xn, nthreads))) goto done;
+    for (int64_t i = 0; i < T * d; i++) h[i] = clip(h[i] + xn[i], RESID_LIMIT);
+    if ((rc = il_rmsnorm(h, T, d, L->ffn_norm.G, L->ffn_norm.K, L->ffn_norm.eps_tbl, xn))) goto done;
+    if ((rc = lin_apply(&L->gate_up, xn, T, F_ACT - L->ffn_norm.f_out, y, nthreads))) goto done;
+    if ((rc = il_silu_mul(y, T, L->d_ff, L->t1, L->t2, L->log2e, z))) goto done;
+    if ((rc = lin_apply(&L->down, z, T, F_ACT - 2 * F_ACT, xn, nthreads))) goto done;
+    for (int64_t i = 0; i < T * d; i++) h[i] = clip(h[i] + xn[i], RESID_LIMIT);
+done:
+    free(xn);
+    free(y);
+    free(z);
+    return rc;
 }

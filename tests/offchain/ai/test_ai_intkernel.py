@@ -18,7 +18,7 @@ from offchain.ai.model_file import RawTensor
 from offchain.errors import EigenError
 from tests.offchain.ai.support import smol_service, tiny_service
 
-IMPLS = ["portable"] + (["avx2"] if intkernel.has_avx2() else [])
+IMPLS = intkernel.implementations()
 
 
 @pytest.fixture(autouse=True)
@@ -318,3 +318,117 @@ def test_attend_native_equals_array(monkeypatch):
         intkernel.attend(q, eq, k, ek, v, 0, 0, nat.score_shift)
     with pytest.raises(EngineError):
         intkernel.attend(q, eq, k.astype(np.float32), ek, v, 0, cfg.n_kv_heads, nat.score_shift)
+
+
+def _attn_step_array(ref: Engine, cache, qkv: np.ndarray, start: int) -> np.ndarray:
+    """The array code of Engine._forward between the qkv product and the output projection."""
+    from offchain.ai import fixedpoint as fx
+    from offchain.ai.engine import F_ACT, F_V, V_LIMIT
+
+    cfg = ref.config
+    nh, kvh, hd, n = cfg.n_heads, cfg.n_kv_heads, cfg.head_dim, qkv.shape[0]
+    pos = np.arange(start, start + n)
+    q = ref._rope(qkv[:, : nh * hd].reshape(n, nh, hd), pos)
+    k = ref._rope(qkv[:, nh * hd : (nh + kvh) * hd].reshape(n, kvh, hd), pos)
+    v = qkv[:, (nh + kvh) * hd :].reshape(n, kvh, hd)
+    qs, eq = ref._qk_scale(q)
+    ks, ek = ref._qk_scale(k)
+    cache.k[0][:, start : start + n] = ks.transpose(1, 0, 2)
+    cache.ek[0][:, start : start + n] = ek.T
+    cache.v[0][:, start : start + n] = np.clip(
+        fx.round_shift(np, v, F_ACT - F_V), -V_LIMIT, V_LIMIT
+    ).transpose(1, 0, 2)
+    return ref._attend(0, cache, qs, eq, start, n)
+
+
+def test_attn_step_native_equals_array(monkeypatch):
+    """RoPE, the q/k shifts, the value rounding, the cache writes and attention in one C call: the same
+    integers (output and cache) as the array code, with values beyond every clip, 1 and 2 threads
+    (200 new tokens are enough to split heads over threads)."""
+    model = tiny_service().model
+    nat = Engine(model)
+    monkeypatch.setenv("EIGEN_NATIVE", "0")
+    ref = Engine(model)
+    cfg = model.config
+    width = (cfg.n_heads + 2 * cfg.n_kv_heads) * cfg.head_dim
+    rng = np.random.default_rng(13)
+    for threads in (1, 2):
+        c_nat, c_ref = nat.new_cache(), ref.new_cache()
+        start = 0
+        for n in (1, 9, 200, 1, 3):
+            c_nat._reserve(n)
+            c_ref._reserve(n)
+            qkv = rng.integers(-(1 << 33), 1 << 33, size=(n, width))
+            qkv[0] >>= rng.integers(0, 30)  # rows of every magnitude
+            qkv[-1, ::3] = (1 << 40) * rng.choice([-1, 1])  # beyond the RoPE and value clips
+            expect = _attn_step_array(ref, c_ref, qkv, start)
+            got = intkernel.attn_step(
+                qkv, cfg.n_heads, cfg.n_kv_heads, nat._cos_np, nat._sin_np, start,
+                c_nat.k[0], c_nat.ek[0], c_nat.v[0], nat.score_shift, threads,
+            )  # fmt: skip
+            assert np.array_equal(got, expect)
+            for a, b in ((c_nat.k, c_ref.k), (c_nat.ek, c_ref.ek), (c_nat.v, c_ref.v)):
+                assert np.array_equal(a[0][:, : start + n], b[0][:, : start + n])
+            start += n
+            c_nat.length = c_ref.length = start
+    k, ek, v = c_nat.k[0], c_nat.ek[0], c_nat.v[0]
+    args = (cfg.n_heads, cfg.n_kv_heads, nat._cos_np, nat._sin_np)
+    for bad in (
+        (qkv[:, :-1], *args, 0, k, ek, v, nat.score_shift),  # width not (heads + 2 kv) * hd
+        (qkv, cfg.n_heads, 3, *args[2:], 0, k, ek, v, nat.score_shift),  # heads not a multiple
+        (qkv, *args, c_nat.cap, k, ek, v, nat.score_shift),  # past the cache
+        (qkv, *args, 0, k.astype(np.float32), ek, v, nat.score_shift),
+        (qkv.astype(np.float64), *args, 0, k, ek, v, nat.score_shift),
+        (qkv, *args, 0, k, ek, v, nat.score_shift, -1),
+    ):
+        with pytest.raises(EngineError):
+            intkernel.attn_step(*bad)
+
+
+def test_native_layer_matches_step_by_step_and_rejects_bad_input():
+    """One C call per layer (single sequence) against the same layer run kernel by kernel (the
+    multi-sequence path of Engine._forward), and typed errors for bad arguments."""
+    eng = Engine(tiny_service().model)
+    assert eng._native_layers is not None
+    toks = [5, 17, 99, 3, 250, 8, 41]
+    c1, c2, c3 = eng.new_cache(), eng.new_cache(), eng.new_cache()
+    fused = eng.forward([(c1, toks)], all_logits=True)[0]  # one item: il_layer
+    stepwise = eng.forward([(c2, toks), (c3, toks[:2])], all_logits=True)[0]  # two items: kernel by kernel
+    assert np.array_equal(fused, stepwise)
+    for a, b in ((c1.k, c2.k), (c1.ek, c2.ek), (c1.v, c2.v)):
+        assert all(np.array_equal(x[:, : len(toks)], y[:, : len(toks)]) for x, y in zip(a, b, strict=True))
+    nl, cache = eng._native_layers[0], eng.new_cache()
+    cache._reserve(4)
+    k, ek, v = cache.k[0], cache.ek[0], cache.v[0]
+    h = np.zeros((2, eng.config.d_model), dtype=np.int64)
+    for bad in (
+        (h.astype(np.int32), 0, k, ek, v),
+        (np.asfortranarray(np.zeros((2, eng.config.d_model, 2), dtype=np.int64))[..., 0], 0, k, ek, v),
+        (h[:, :-1], 0, k, ek, v),
+        (h, 0, k[:, :, :-1], ek, v),
+        (h, 0, k, ek.astype(np.float64), v),
+        (h, cache.cap - 1, k, ek, v),  # past the cache
+        (h, 0, k, ek, v, -1),
+    ):
+        with pytest.raises(EngineError):
+            nl(*bad)
+    ly = eng.layers[0]
+    with pytest.raises(EngineError):  # shapes that do not fit together
+        intkernel.NativeLayer(
+            ly.attn_norm.params(), ly.wqkv.native, ly.wqkv.native, ly.ffn_norm.params(), ly.w_gate_up.native,
+            ly.w_down.native, eng.config.n_heads, eng.config.n_kv_heads, eng._cos_np, eng._sin_np, eng.score_shift,
+        )  # fmt: skip
+
+
+def test_set_threads_changes_every_kernel_not_the_result():
+    eng = Engine(tiny_service().model, threads=1)
+    toks = list(range(3, 40))
+    one = eng.prefill(eng.new_cache(), toks, all_logits=True)
+    eng.set_threads(2)
+    assert eng.threads == 2 and eng.head.threads == 2
+    assert all(bl.threads == 2 for ly in eng.layers for bl in (ly.wqkv, ly.wo, ly.w_gate_up, ly.w_down))
+    assert np.array_equal(eng.prefill(eng.new_cache(), toks, all_logits=True), one)
+    for bad in (-1, 1.5, True, "2"):
+        with pytest.raises(EngineError):
+            eng.set_threads(bad)  # type: ignore[arg-type]
+    assert eng.threads == 2
