@@ -25,6 +25,7 @@ from offchain.chain.deploy import (
     DeployConfig,
     Deployment,
     InferenceDisputesConfig,
+    deploy_bls_registry,
     deploy_compute_avs,
     deploy_core,
     deploy_inference_disputes,
@@ -221,7 +222,18 @@ def deploy_components(
             out.reused.append(comp)
         else:
             fn, cfg = deployers[comp]
-            out.avs[key] = fn(project, deployer, core, cfg)
+            avs = out.avs[key] = fn(project, deployer, core, cfg)
+            # Its BLSRegistry, so operators can join with BLS keys and certificates are checkable
+            # (the AVS contract names it: `blsRegistry()`).
+            reg = deploy_bls_registry(
+                project,
+                deployer,
+                core,
+                avs.address,
+                cfg.bls_rotation_delay_blocks,
+                cfg.bls_max_staleness_blocks,
+            )
+            avs.setBLSRegistry(reg, sender=deployer)
             out.deployed.append(comp)
     if record is not None:
         # The record describes what is on chain: the recorded parameters of what was reused, the

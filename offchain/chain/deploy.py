@@ -311,9 +311,14 @@ class ComputeAVSConfig:
     enrolment_ttl_s: int = 86400
     fault_wad: int = 10**17
     metadata_uri: str = "https://compute.example/avs.json"
+    # Its BLSRegistry (deploy_components attaches one; docs/bls.md): blocks before a rotated key
+    # takes effect, and how old a certificate's reference block may be.
+    bls_rotation_delay_blocks: int = 7200
+    bls_max_staleness_blocks: int = 300
 
     def __post_init__(self) -> None:
         s = "compute_avs"
+        _check_bls(s, self.bls_rotation_delay_blocks, self.bls_max_staleness_blocks)
         _check_int(s, "enrolment_ttl_s", self.enrolment_ttl_s, 1, SECONDS_MAX, "an integer in [1, 2^32)")
         _check_int(s, "fault_wad", self.fault_wad, 1, WAD, "an integer in [1, 10^18] (WAD = 100%)")
         _check_uri(s, self.metadata_uri)
@@ -332,6 +337,25 @@ def deploy_compute_avs(
     return avs
 
 
+def _check_bls(section: str, rotation_delay_blocks: int, max_staleness_blocks: int) -> None:
+    _check_int(
+        section,
+        "bls_rotation_delay_blocks",
+        rotation_delay_blocks,
+        0,
+        UINT32_MAX,
+        "a block count below 2^32",
+    )
+    _check_int(
+        section,
+        "bls_max_staleness_blocks",
+        max_staleness_blocks,
+        1,
+        UINT32_MAX,
+        "a block count in [1, 2^32)",
+    )
+
+
 def deploy_bls_registry(
     project: Any,
     deployer: Any,
@@ -343,22 +367,7 @@ def deploy_bls_registry(
     """Deploy a BLSRegistry (contracts/certs, docs/bls.md) for the AVS ``avs`` over a deployed core. The
     AVS then fixes each set's quorums (``configureQuorums``) and makes the registry its registrar, or
     forwards its registrar callbacks to it."""
-    _check_int(
-        "bls_registry",
-        "rotation_delay_blocks",
-        rotation_delay_blocks,
-        0,
-        UINT32_MAX,
-        "a block count below 2^32",
-    )
-    _check_int(
-        "bls_registry",
-        "max_staleness_blocks",
-        max_staleness_blocks,
-        1,
-        UINT32_MAX,
-        "a block count in [1, 2^32)",
-    )
+    _check_bls("bls_registry", rotation_delay_blocks, max_staleness_blocks)
     return deployer.deploy(
         project.BLSRegistry, core.allocation_manager.address, avs, rotation_delay_blocks, max_staleness_blocks
     )
@@ -430,9 +439,12 @@ class InferenceDisputesConfig:
     resolution_window_s: int = 3600
     slash_wad: int = 10**17
     metadata_uri: str = "https://ai.example/avs.json"
+    bls_rotation_delay_blocks: int = 7200  # its BLSRegistry, as ComputeAVSConfig's
+    bls_max_staleness_blocks: int = 300
 
     def __post_init__(self) -> None:
         s = "inference_disputes"
+        _check_bls(s, self.bls_rotation_delay_blocks, self.bls_max_staleness_blocks)
         _check_int(
             s, "challenge_bond_wei", self.challenge_bond_wei, 1, 2**224 - 1, "an integer in [1, 2^224)"
         )

@@ -96,7 +96,11 @@ def test_deploy_chosen_components_then_all_then_changed(project, accounts, netwo
     assert first.deployed == ["core", "compute-avs"] and first.reused == []
     assert "compute_avs" in data and "inference_disputes" not in data and "eigen" not in data
     assert set(data["parameters"]) == {"core", "compute_avs"}
-    assert project.ComputeAVS.at(data["compute_avs"]).allocationManager() == data["allocation_manager"]
+    compute = project.ComputeAVS.at(data["compute_avs"])
+    assert compute.allocationManager() == data["allocation_manager"]
+    reg = project.BLSRegistry.at(compute.blsRegistry())  # attached, so operators can join with BLS keys
+    assert reg.avs() == compute.address and reg.allocationManager() == data["allocation_manager"]
+    assert reg.rotationDelay() == ComputeAVSConfig().bls_rotation_delay_blocks
 
     second = deploy_components(project, accounts[0], Parameters(CONFIG), COMPONENTS, **kw)
     data2 = json.loads(record.read_text())
@@ -232,4 +236,8 @@ def test_configured_avs_parameters_are_deployed_and_recorded(project, accounts, 
         "resolution_window_s": 60,
         "slash_wad": 10**17,
         "metadata_uri": "https://ai.example/avs.json",
+        "bls_rotation_delay_blocks": 10,
+        "bls_max_staleness_blocks": 100,
     }
+    reg = project.BLSRegistry.at(disputes.blsRegistry())
+    assert (reg.avs(), reg.rotationDelay(), reg.maxStaleness()) == (disputes.address, 10, 100)
