@@ -176,7 +176,7 @@ class Table(Recovery):
         self._mapped = 0
         self._touched: set[Segment] = set()  # segments read since the last trim
         self._blocks: set[int] = set()  # blocks counted against map_window since then
-        self._cache: OrderedDict[bytes, bytes] = OrderedDict()
+        self._cache: OrderedDict[bytes, bytes | memoryview] = OrderedDict()
         if type(cache_bytes) is not int or cache_bytes < 0:
             raise E.StoreInputError(f"cache_bytes must be a whole number of bytes, not {cache_bytes!r}")
         self._cache_bytes = cache_bytes
@@ -567,19 +567,28 @@ class Table(Recovery):
             reader = self._reader(place >> OFFSET_BITS)
             if reader is None:  # the segment was collected meanwhile
                 return None
-        head = bytearray(fmt.RECORD_HEAD_SIZE + len(key))
-        at = (place & OFFSET_MASK) - len(head)
+        head_len = fmt.RECORD_HEAD_SIZE + len(key)
+        at = (place & OFFSET_MASK) - head_len
+        if value_len <= self._cache_max:  # a small value: the record read whole, its value kept in the cache
+            record = os.pread(reader.fd, head_len + value_len, at)
+            if (
+                len(record) != head_len + value_len
+                or not record.startswith(key, fmt.RECORD_HEAD_SIZE)
+                or _U32.unpack_from(record, 4)[0] != value_len
+            ):
+                self._read_failed(place, at, len(record), head_len + value_len)
+            value = memoryview(record)[head_len:]
+            if checked:
+                self._verify_read(place, at, record, head_len, value)
+            out[:value_len] = value
+            self._cache_put(key, value)
+            return value_len
+        head = bytearray(head_len)  # a larger value: one preadv, the value straight into the buffer
         got = os.preadv(reader.fd, [head, memoryview(out)[:value_len]], at)
-        if (
-            got != len(head) + value_len
-            or not head.endswith(key)
-            or _U32.unpack_from(head, 4)[0] != value_len
-        ):
-            self._read_failed(place, at, got, len(head) + value_len)
+        if got != head_len + value_len or not head.endswith(key) or _U32.unpack_from(head, 4)[0] != value_len:
+            self._read_failed(place, at, got, head_len + value_len)
         if checked:
-            self._verify_read(place, at, head, out, value_len)
-        if value_len <= self._cache_max:
-            self._cache_put(key, bytes(out[:value_len]))
+            self._verify_read(place, at, head, head_len, memoryview(out)[:value_len])
         return value_len
 
     def _reader(self, file_id: int) -> seg_io.ReadFile | None:
@@ -617,13 +626,14 @@ class Table(Recovery):
             )
         raise E.CorruptValueError(self._values_path(place), at, "record does not match the index")
 
-    def _verify_read(self, place: int, at: int, head: bytearray, out: Any, value_len: int) -> None:
-        """The head and value checksums of a record ``read_into`` read (``head``: its head and key)."""
+    def _verify_read(self, place: int, at: int, head: Any, head_len: int, value: memoryview) -> None:
+        """The head and value checksums of a record ``read_into`` read (``head``: its first ``head_len``
+        bytes are its head and key; ``value``: its value)."""
         try:
-            fmt.parse_record_head(head, 0, len(head) + value_len)  # the head checksum
+            fmt.parse_record_head(head, 0, head_len + len(value))  # the head checksum
         except fmt.RecordFormatError as exc:
             raise E.CorruptValueError(self._values_path(place), at, exc.reason) from None
-        if zlib.crc32(memoryview(out)[:value_len]) != fmt.value_crc(head, 0):
+        if zlib.crc32(value) != fmt.value_crc(head, 0):
             raise E.CorruptValueError(self._values_path(place), at, "value checksum mismatch")
 
     def _remap(self, seg: Segment, shard: int, end: int) -> memoryview | None:
@@ -701,7 +711,7 @@ class Table(Recovery):
                 used -= len(cache.popitem(last=False)[1])
             self._cache_used = used
 
-    def _cache_put(self, key: bytes, value: bytes) -> None:
+    def _cache_put(self, key: bytes, value: bytes | memoryview) -> None:
         """Insert into the LRU cache, evicting the least recently used values beyond ``cache_bytes``."""
         with self._cache_lock:
             if key in self._cache:

@@ -501,7 +501,8 @@ def test_small_values_are_served_from_a_bounded_cache_written_through(tmp_path, 
     """Values under 64 KiB (and an eighth of ``cache_bytes``) are cached when written and when read from
     the file; larger ones, and every ``verify`` read, go to the file each time."""
     reads = []
-    real_preadv = os.preadv
+    real_pread, real_preadv = os.pread, os.preadv
+    monkeypatch.setattr(os, "pread", lambda fd, n, at: reads.append(at) or real_pread(fd, n, at))
     monkeypatch.setattr(
         os, "preadv", lambda fd, buffers, at: reads.append(at) or real_preadv(fd, buffers, at)
     )
