@@ -176,7 +176,7 @@ class Table(Recovery):
         self._mapped = 0
         self._touched: set[Segment] = set()  # segments read since the last trim
         self._blocks: set[int] = set()  # blocks counted against map_window since then
-        self._cache: OrderedDict[bytes, bytes | memoryview] = OrderedDict()
+        self._cache: OrderedDict[bytes, bytes | bytearray] = OrderedDict()
         if type(cache_bytes) is not int or cache_bytes < 0:
             raise E.StoreInputError(f"cache_bytes must be a whole number of bytes, not {cache_bytes!r}")
         self._cache_bytes = cache_bytes
@@ -569,26 +569,21 @@ class Table(Recovery):
                 return None
         head_len = fmt.RECORD_HEAD_SIZE + len(key)
         at = (place & OFFSET_MASK) - head_len
-        if value_len <= self._cache_max:  # a small value: the record read whole, its value kept in the cache
-            record = os.pread(reader.fd, head_len + value_len, at)
-            if (
-                len(record) != head_len + value_len
-                or not record.startswith(key, fmt.RECORD_HEAD_SIZE)
-                or _U32.unpack_from(record, 4)[0] != value_len
-            ):
-                self._read_failed(place, at, len(record), head_len + value_len)
-            value = memoryview(record)[head_len:]
-            if checked:
-                self._verify_read(place, at, record, head_len, value)
-            out[:value_len] = value
-            self._cache_put(key, value)
-            return value_len
-        head = bytearray(head_len)  # a larger value: one preadv, the value straight into the buffer
+        head = bytearray(head_len)  # one preadv: the head and key here, the value straight into the buffer
         got = os.preadv(reader.fd, [head, memoryview(out)[:value_len]], at)
         if got != head_len + value_len or not head.endswith(key) or _U32.unpack_from(head, 4)[0] != value_len:
             self._read_failed(place, at, got, head_len + value_len)
         if checked:
             self._verify_read(place, at, head, head_len, memoryview(out)[:value_len])
+        if value_len <= self._cache_max:  # a small value: a copy of it kept in the cache
+            value = out[:value_len] if type(out) is bytearray else bytes(out[:value_len])
+            with self._cache_lock:
+                cache = self._cache
+                if key not in cache:
+                    cache[key] = value
+                    self._cache_used += value_len
+                    if self._cache_used > self._cache_bytes:
+                        self._cache_evict()
         return value_len
 
     def _reader(self, file_id: int) -> seg_io.ReadFile | None:
@@ -711,7 +706,12 @@ class Table(Recovery):
                 used -= len(cache.popitem(last=False)[1])
             self._cache_used = used
 
-    def _cache_put(self, key: bytes, value: bytes | memoryview) -> None:
+    def _cache_evict(self) -> None:
+        """Drop the least recently used values until the cache is within ``cache_bytes`` (lock held)."""
+        while self._cache_used > self._cache_bytes:
+            self._cache_used -= len(self._cache.popitem(last=False)[1])
+
+    def _cache_put(self, key: bytes, value: bytes | bytearray) -> None:
         """Insert into the LRU cache, evicting the least recently used values beyond ``cache_bytes``."""
         with self._cache_lock:
             if key in self._cache:

@@ -184,9 +184,9 @@ def test_any_flipped_byte_never_yields_a_wrong_value(tmp_path_factory, data):
 )
 @pytest.mark.parametrize("big", [20_000, 100_000])
 def test_read_into_a_buffer_is_checked(tmp_path, where, unchecked, checked, big):
-    """``read_into`` reads a value's whole record with one ``pread`` (a small value, then cached) or ``preadv``
-    (64 KiB or more): a key or length that is not the index's is caught on every read, a damaged head or
-    value by a checked read, a cut file always; the other values stay readable."""
+    """``read_into`` reads a value's whole record with one ``preadv`` (a small value, 20 KB, is then cached;
+    100 KB is not): a key or length that is not the index's is caught on every read from the file, a
+    damaged head or value by a checked read, a cut file always; the other values stay readable."""
     with Store(tmp_path) as store:
         store.table("t").put_batch([(key_of(i), value_of(i, big)) for i in range(3)])
     sid, shard, offset = _offset_of(tmp_path, 2)
