@@ -128,7 +128,8 @@ class Table(Recovery):
 
     ``dirs[s]`` is the directory of shard ``s`` (one per path of the store). ``ttl_s`` (``None``: the
     stored value, default no expiry) is how long values live; ``segment_bytes`` the size at which a
-    segment is sealed; ``cache_bytes`` a bound on an in-memory LRU of copied values (0: off);
+    segment is sealed; ``cache_bytes`` a bound on an in-memory LRU of small values (under 64 KiB and an
+    eighth of it; default 16 MiB, 0: off), filled when they are written and when read from the file;
     ``verify_reads`` checks each record's head, key and CRC on ``get`` (off by default: a recovery
     checks every unindexed record, ``verify`` and ``eigen store verify`` check them all); ``map_window``
     bounds the mapped pages kept resident between trims (``None``: never trim; warm reads of large values
@@ -475,7 +476,8 @@ class Table(Recovery):
     # ---- reading ---------------------------------------------------------------------------------
 
     def get(self, key: bytes, verify: bool | None = None) -> memoryview | bytes | None:
-        """The value of ``key`` (a read-only view into the values file, no copy), or ``None`` if absent.
+        """The value of ``key`` (a read-only view into the values file, no copy; for a small value in the
+        cache, of its cached copy), or ``None`` if absent.
 
         ``verify`` (default: the table's ``verify_reads``) also checks the record's head, key and value
         checksum, raising :class:`CorruptValueError` naming the file when they do not hold.
