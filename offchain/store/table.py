@@ -55,6 +55,7 @@ from offchain.store.segment import HUGE_PAGE, Segment
 SEGMENT_BYTES = 1 << 30
 MAP_WINDOW = 16 << 20
 CACHE_BYTES = 16 << 20  # the default LRU of small values: what a read of one costs is mostly fixed cost
+CACHE_ENTRY_BYTES = 200  # what an entry costs beside its value (the key, the objects, the LRU's links)
 CACHE_VALUE_MAX = (64 << 10) - 1  # values cached: those below 64 KiB (at most an eighth of the cache)
 INDEX_SYNC_BYTES = 64 << 20
 PREFETCH_BYTES = 64 << 10
@@ -522,7 +523,7 @@ class Table(Recovery):
                 self._count_blocks(seg, place >> FAULT_AROUND_SHIFT, last, FAULT_AROUND_SHIFT)
         value = view[value_at:end]
         if value_len <= self._cache_max:
-            self._cache_put(key, bytes(value))
+            self._cache_put_many([(key, bytes(value))])
         return value
 
     def read_into(self, key: bytes, buffer: Any, verify: bool | None = None) -> int | None:
@@ -583,7 +584,7 @@ class Table(Recovery):
                 cache = self._cache
                 if key not in cache:
                     cache[key] = value
-                    self._cache_used += value_len
+                    self._cache_used += value_len + CACHE_ENTRY_BYTES
                     if self._cache_used > self._cache_bytes:
                         self._cache_evict()
         return value_len
@@ -694,7 +695,8 @@ class Table(Recovery):
             seg.trim()
 
     def _cache_put_many(self, items: list[tuple[bytes, bytes]]) -> None:
-        """Insert several values into the LRU cache (newest last), evicting beyond ``cache_bytes``."""
+        """Insert several values into the LRU cache (newest last), evicting beyond ``cache_bytes`` (each entry
+        counts its value's bytes and ``CACHE_ENTRY_BYTES``, so that tiny values do not escape the bound)."""
         if not items:
             return
         with self._cache_lock:
@@ -703,26 +705,15 @@ class Table(Recovery):
             for key, value in items:
                 if key not in cache:
                     cache[key] = value
-                    used += len(value)
+                    used += len(value) + CACHE_ENTRY_BYTES
             while used > self._cache_bytes:
-                used -= len(cache.popitem(last=False)[1])
+                used -= len(cache.popitem(last=False)[1]) + CACHE_ENTRY_BYTES
             self._cache_used = used
 
     def _cache_evict(self) -> None:
         """Drop the least recently used values until the cache is within ``cache_bytes`` (lock held)."""
         while self._cache_used > self._cache_bytes:
-            self._cache_used -= len(self._cache.popitem(last=False)[1])
-
-    def _cache_put(self, key: bytes, value: bytes | bytearray) -> None:
-        """Insert into the LRU cache, evicting the least recently used values beyond ``cache_bytes``."""
-        with self._cache_lock:
-            if key in self._cache:
-                return
-            self._cache[key] = value
-            self._cache_used += len(value)
-            while self._cache_used > self._cache_bytes:
-                _, old = self._cache.popitem(last=False)
-                self._cache_used -= len(old)
+            self._cache_used -= len(self._cache.popitem(last=False)[1]) + CACHE_ENTRY_BYTES
 
     def exists(self, key: bytes) -> bool:
         """Whether ``key`` is stored (and not collected)."""
@@ -769,7 +760,7 @@ class Table(Recovery):
                 del self._keymap[key]
                 with self._cache_lock:
                     if key in self._cache:
-                        self._cache_used -= len(self._cache.pop(key))
+                        self._cache_used -= len(self._cache.pop(key)) + CACHE_ENTRY_BYTES
         del self._segments[seg.id]
         for shard in range(seg.shards):
             self._readers.pop(seg.id << SHARD_BITS | shard, None)

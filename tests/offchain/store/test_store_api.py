@@ -21,7 +21,7 @@ from offchain.store import (
 from offchain.store import segment as seg_io
 from offchain.store.recovery import LEN_BITS, OFFSET_MASK
 from offchain.store.segment import Segment
-from offchain.store.table import CACHE_BYTES, PREFETCH_BYTES, Table
+from offchain.store.table import CACHE_BYTES, CACHE_ENTRY_BYTES, PREFETCH_BYTES, Table
 from tests.offchain.store.support import Clock, child, flip, key_of, value_of
 
 
@@ -559,6 +559,17 @@ def test_a_cached_value_still_fails_a_checked_read_of_a_damaged_file(tmp_path):
         assert table.read_into(key_of(1), buffer) == 4096 and buffer == value_of(1, 4096)  # as written
         with pytest.raises(CorruptValueError, match="value checksum"):
             table.read_into(key_of(1), buffer, verify=True)
+
+
+def test_the_cache_bound_counts_each_entry_not_only_its_bytes(tmp_path):
+    with Store(tmp_path, cache_bytes=100_000) as store:
+        table = store.table("t")
+        table.put_batch([(key_of(i), b"x") for i in range(5000)])  # 5,000 bytes of values
+        assert table._cache_used <= 100_000 and len(table._cache) == 100_000 // (1 + CACHE_ENTRY_BYTES)
+        buffer = bytearray(1)
+        for i in range(5000):
+            assert table.read_into(key_of(i), buffer) == 1 and buffer == b"x"
+        assert table._cache_used <= 100_000
 
 
 @pytest.mark.parametrize("bad", [-1, 1.5, "16M", None])
