@@ -14,7 +14,7 @@ or cache of the process left). Each read puts the value into a send buffer, each
 ``PASSES`` passes, the median pass is kept (MB/s on the wall clock and on the thread's CPU time, p99).
 Then everything expires (our TTL GC; the peers delete every key). ``raw`` writes the same bytes to one file
 with ``write`` and ``fdatasync`` per batch: the physical limit of the disk. ``--baseline CHECKOUT`` adds the
-engine ``baseline``: ``eigen-view`` run on another checkout, for a before/after comparison in one run.
+engine ``baseline``: ``eigen`` run on another checkout, for a before/after comparison in one run.
 Peers are installed from PyPI on demand (``lmdb``, ``rocksdict``, ``plyvel``); the engine itself needs none.
 
 Engines run in turn (the order rotates each repetition, after a ``sync``). Prints medians (over ``--reps``)
@@ -49,7 +49,7 @@ SIZES = {"4KiB": 4 << 10, "64KiB": 64 << 10, "1MiB": 1 << 20}
 VOLUME_MIB = {"4KiB": 32, "64KiB": 64, "1MiB": 128}
 BATCH_BYTES = 4 << 20
 PEERS = {"lmdb": "lmdb", "rocksdb": "rocksdict", "leveldb": "plyvel"}
-OURS = ["eigen", "eigen-view", "eigen-huge", "eigen-untrimmed", "baseline"]
+OURS = ["eigen", "eigen-view", "eigen-uncached", "eigen-huge", "eigen-untrimmed", "baseline"]
 ENGINES = ["raw", *OURS, *PEERS]
 DEFAULT_ENGINES = ["raw", "eigen", "eigen-view", *PEERS]
 
@@ -93,8 +93,20 @@ class EigenView(Eigen):
         return _copy(self.table.get(key), sink)
 
 
-class Baseline(EigenView):
-    """``eigen-view`` run on the checkout given by ``--baseline`` (a before/after comparison in one run)."""
+class Baseline(Eigen):
+    """``eigen`` (``read_into``) run on the checkout given by ``--baseline`` (a before/after comparison in one
+    run)."""
+
+
+class EigenUncached(Eigen):
+    """offchain.store with ``cache_bytes=0``: every read is a ``preadv`` of the values file (what the default
+    LRU of small values saves)."""
+
+    def __init__(self, path: Path, total: int = 0) -> None:
+        from offchain.store import Store
+
+        self.store = Store(path, cache_bytes=0)
+        self.table = self.store.table("chunks", ttl_s=3600)
 
 
 class EigenUntrimmed(EigenView):
@@ -227,6 +239,7 @@ CLASSES = {
     "eigen": Eigen,
     "eigen-view": EigenView,
     "baseline": Baseline,
+    "eigen-uncached": EigenUncached,
     "eigen-huge": EigenHuge,
     "eigen-untrimmed": EigenUntrimmed,
     "lmdb": Lmdb,

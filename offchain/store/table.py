@@ -27,6 +27,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import struct
 import threading
 import time
 import zlib
@@ -53,11 +54,15 @@ from offchain.store.segment import HUGE_PAGE, Segment
 
 SEGMENT_BYTES = 1 << 30
 MAP_WINDOW = 16 << 20
+CACHE_BYTES = 16 << 20  # the default LRU of small values: what a read of one costs is mostly fixed cost
+CACHE_ENTRY_BYTES = 200  # what an entry costs beside its value (the key, the objects, the LRU's links)
+CACHE_VALUE_MAX = (64 << 10) - 1  # values cached: those below 64 KiB (at most an eighth of the cache)
 INDEX_SYNC_BYTES = 64 << 20
 PREFETCH_BYTES = 64 << 10
 PARALLEL_BYTES = 1 << 20
 FAULT_AROUND_SHIFT = 16  # Linux maps up to 64 KiB (fault_around_bytes) of cached pages around a read fault
 HUGE_PAGE_SHIFT = HUGE_PAGE.bit_length() - 1  # one huge-page fault maps 2 MiB
+_U32 = struct.Struct(">I")
 FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 CONFIG = "table.json"
 
@@ -124,7 +129,8 @@ class Table(Recovery):
 
     ``dirs[s]`` is the directory of shard ``s`` (one per path of the store). ``ttl_s`` (``None``: the
     stored value, default no expiry) is how long values live; ``segment_bytes`` the size at which a
-    segment is sealed; ``cache_bytes`` a bound on an in-memory LRU of copied values (0: off);
+    segment is sealed; ``cache_bytes`` a bound on an in-memory LRU of small values (under 64 KiB and an
+    eighth of it; default 16 MiB, 0: off), filled when they are written and when read from the file;
     ``verify_reads`` checks each record's head, key and CRC on ``get`` (off by default: a recovery
     checks every unindexed record, ``verify`` and ``eigen store verify`` check them all); ``map_window``
     bounds the mapped pages kept resident between trims (``None``: never trim; warm reads of large values
@@ -144,7 +150,7 @@ class Table(Recovery):
         readonly: bool = False,
         ttl_s: float | None = None,
         segment_bytes: int = SEGMENT_BYTES,
-        cache_bytes: int = 0,
+        cache_bytes: int = CACHE_BYTES,
         verify_reads: bool = False,
         map_window: int | None = MAP_WINDOW,
         huge_maps: bool = False,
@@ -172,11 +178,15 @@ class Table(Recovery):
         self._mapped = 0
         self._touched: set[Segment] = set()  # segments read since the last trim
         self._blocks: set[int] = set()  # blocks counted against map_window since then
-        self._cache: OrderedDict[bytes, bytes] = OrderedDict()
+        self._cache: OrderedDict[bytes, bytes | bytearray] = OrderedDict()
+        if type(cache_bytes) is not int or cache_bytes < 0:
+            raise E.StoreInputError(f"cache_bytes must be a whole number of bytes, not {cache_bytes!r}")
         self._cache_bytes = cache_bytes
+        self._cache_max = min(cache_bytes // 8, CACHE_VALUE_MAX)  # the largest value cached (0: none)
         self._cache_used = 0
         self._cache_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
+        self._readers: dict[int, seg_io.ReadFile] = {}  # read_into's descriptors, by segment and shard
         self.ttl_s = self._load_config(ttl_s)
         self._load()
 
@@ -280,6 +290,11 @@ class Table(Recovery):
                 pending.append(entry(key, shard, offset, value_len, now))
                 total += value_len
             seg.keys.extend(key for key, *_ in plan)
+            if self._cache_max:  # written through: just-written values are the likeliest to be read
+                small = self._cache_max
+                self._cache_put_many(
+                    [(key, bytes(value)) for key, value, value_len, *_ in plan if value_len <= small]
+                )
             seg.value_bytes += total
             seg.index_lag += total
             seg.newest_ms = max(seg.newest_ms, now)
@@ -462,7 +477,8 @@ class Table(Recovery):
     # ---- reading ---------------------------------------------------------------------------------
 
     def get(self, key: bytes, verify: bool | None = None) -> memoryview | bytes | None:
-        """The value of ``key`` (a read-only view into the values file, no copy), or ``None`` if absent.
+        """The value of ``key`` (a read-only view into the values file, no copy; for a small value in the
+        cache, of its cached copy), or ``None`` if absent.
 
         ``verify`` (default: the table's ``verify_reads``) also checks the record's head, key and value
         checksum, raising :class:`CorruptValueError` naming the file when they do not hold.
@@ -471,12 +487,12 @@ class Table(Recovery):
             self._check_open()
         if type(key) is not bytes:
             key = check_key(key)
-        if self._cache_bytes:
+        if self._cache_max and not (verify or (verify is None and self.verify_reads)):
             with self._cache_lock:
                 hit = self._cache.get(key)
                 if hit is not None:
                     self._cache.move_to_end(key)
-                    return hit
+                    return memoryview(hit)  # read-only, as a view of the map
         loc = self._keymap.get(key)
         if loc is None:
             return None
@@ -506,8 +522,8 @@ class Table(Recovery):
             if last not in blocks or place >> FAULT_AROUND_SHIFT not in blocks:
                 self._count_blocks(seg, place >> FAULT_AROUND_SHIFT, last, FAULT_AROUND_SHIFT)
         value = view[value_at:end]
-        if self._cache_bytes and value_len <= self._cache_bytes // 8:
-            self._cache_put(key, bytes(value))
+        if value_len <= self._cache_max:
+            self._cache_put_many([(key, bytes(value))])
         return value
 
     def read_into(self, key: bytes, buffer: Any, verify: bool | None = None) -> int | None:
@@ -533,37 +549,90 @@ class Table(Recovery):
         out = buffer if type(buffer) is bytearray else _byte_view(buffer)
         if len(out) < value_len:
             raise E.StoreInputError(f"buffer of {len(out)} bytes for a value of {value_len} bytes")
+        checked = verify or (verify is None and self.verify_reads)
+        if value_len <= self._cache_max and not checked:  # a small value: the cache first
+            with self._cache_lock:
+                hit = self._cache.get(key)
+                if hit is not None:
+                    self._cache.move_to_end(key)
+            if hit is not None:
+                out[:value_len] = hit
+                return value_len
         if self.huge_maps:
             view = self.get(key, verify)
             if view is None:
                 return None
             out[:value_len] = view
             return value_len
-        sid, shard, value_at, _ = unpack(loc)  # (a call: small beside the system call)
-        seg = self._segments.get(sid)
+        place = loc >> LEN_BITS  # unpack(), inlined: this is the hot path
+        reader = self._readers.get(place >> OFFSET_BITS)
+        if reader is None:
+            reader = self._reader(place >> OFFSET_BITS)
+            if reader is None:  # the segment was collected meanwhile
+                return None
+        head_len = fmt.RECORD_HEAD_SIZE + len(key)
+        at = (place & OFFSET_MASK) - head_len
+        head = bytearray(head_len)  # one preadv: the head and key here, the value straight into the buffer
+        got = os.preadv(reader.fd, [head, memoryview(out)[:value_len]], at)
+        if got != head_len + value_len or not head.endswith(key) or _U32.unpack_from(head, 4)[0] != value_len:
+            self._read_failed(place, at, got, head_len + value_len)
+        if checked:
+            self._verify_read(place, at, head, head_len, memoryview(out)[:value_len])
+        if value_len <= self._cache_max:  # a small value: a copy of it kept in the cache
+            value = out[:value_len] if type(out) is bytearray else bytes(out[:value_len])
+            with self._cache_lock:
+                cache = self._cache
+                if key not in cache:
+                    cache[key] = value
+                    self._cache_used += value_len + CACHE_ENTRY_BYTES
+                    if self._cache_used > self._cache_bytes:
+                        self._cache_evict()
+        return value_len
+
+    def _reader(self, file_id: int) -> seg_io.ReadFile | None:
+        """The descriptor of values file ``file_id`` (segment and shard, the high bits of a location),
+        opened and kept in ``_readers`` (dropped when its segment is collected); ``None`` when the
+        segment is gone. Holding the :class:`ReadFile` across a ``preadv`` keeps its number from being
+        reused for another file."""
+        seg = self._segments.get(file_id >> SHARD_BITS)
         if seg is None:
             return None
-        head = bytearray(fmt.RECORD_HEAD_SIZE + len(key))
-        at = value_at - len(head)
+        shard = file_id & 0xFF
         try:
             reader = seg.readers[shard] or seg.reader(shard)
-            got = os.preadv(reader.fd, [head, memoryview(out)[:value_len]], at)
-        except FileNotFoundError:  # the segment was collected meanwhile
+        except FileNotFoundError:
             return None
-        if got < len(head) + value_len:
+        self._readers[file_id] = reader
+        if self._segments.get(file_id >> SHARD_BITS) is not seg or self._closed:
+            self._readers.pop(file_id, None)  # collected or closed meanwhile: _delete or close dropped it
+        return reader
+
+    def _values_path(self, place: int) -> str:
+        """The values file holding the location ``place`` (its segment may be gone: then its expected name)."""
+        file_id = place >> OFFSET_BITS
+        seg = self._segments.get(file_id >> SHARD_BITS)
+        if seg is not None:
+            return str(seg.values_paths[file_id & 0xFF])
+        return f"segment {file_id >> SHARD_BITS} shard {file_id & 0xFF} (collected)"
+
+    def _read_failed(self, place: int, at: int, got: int, want: int) -> None:
+        """:class:`CorruptValueError` for a ``preadv`` of ``read_into`` that came back short or found
+        another record than the index names."""
+        if got < want:
             raise E.CorruptValueError(
-                str(seg.values_paths[shard]), at + got, "file shorter than the indexed value"
+                self._values_path(place), at + got, "file shorter than the indexed value"
             )
-        if head[fmt.RECORD_HEAD_SIZE :] != key or int.from_bytes(head[4:8], "big") != value_len:
-            raise E.CorruptValueError(str(seg.values_paths[shard]), at, "record does not match the index")
-        if self.verify_reads if verify is None else verify:
-            try:
-                fmt.parse_record_head(head, 0, len(head) + value_len)  # the head checksum
-            except fmt.RecordFormatError as exc:
-                raise E.CorruptValueError(str(seg.values_paths[shard]), at, exc.reason) from None
-            if zlib.crc32(memoryview(out)[:value_len]) != fmt.value_crc(head, 0):
-                raise E.CorruptValueError(str(seg.values_paths[shard]), at, "value checksum mismatch")
-        return value_len
+        raise E.CorruptValueError(self._values_path(place), at, "record does not match the index")
+
+    def _verify_read(self, place: int, at: int, head: Any, head_len: int, value: memoryview) -> None:
+        """The head and value checksums of a record ``read_into`` read (``head``: its first ``head_len``
+        bytes are its head and key; ``value``: its value)."""
+        try:
+            fmt.parse_record_head(head, 0, head_len + len(value))  # the head checksum
+        except fmt.RecordFormatError as exc:
+            raise E.CorruptValueError(self._values_path(place), at, exc.reason) from None
+        if zlib.crc32(value) != fmt.value_crc(head, 0):
+            raise E.CorruptValueError(self._values_path(place), at, "value checksum mismatch")
 
     def _remap(self, seg: Segment, shard: int, end: int) -> memoryview | None:
         """The view of values file ``shard`` of ``seg``, mapped again to reach ``end`` (the file grew);
@@ -625,16 +694,26 @@ class Table(Recovery):
         for seg in touched:
             seg.trim()
 
-    def _cache_put(self, key: bytes, value: bytes) -> None:
-        """Insert into the LRU cache, evicting the least recently used values beyond ``cache_bytes``."""
+    def _cache_put_many(self, items: list[tuple[bytes, bytes]]) -> None:
+        """Insert several values into the LRU cache (newest last), evicting beyond ``cache_bytes`` (each entry
+        counts its value's bytes and ``CACHE_ENTRY_BYTES``, so that tiny values do not escape the bound)."""
+        if not items:
+            return
         with self._cache_lock:
-            if key in self._cache:
-                return
-            self._cache[key] = value
-            self._cache_used += len(value)
-            while self._cache_used > self._cache_bytes:
-                _, old = self._cache.popitem(last=False)
-                self._cache_used -= len(old)
+            cache = self._cache
+            used = self._cache_used
+            for key, value in items:
+                if key not in cache:
+                    cache[key] = value
+                    used += len(value) + CACHE_ENTRY_BYTES
+            while used > self._cache_bytes:
+                used -= len(cache.popitem(last=False)[1]) + CACHE_ENTRY_BYTES
+            self._cache_used = used
+
+    def _cache_evict(self) -> None:
+        """Drop the least recently used values until the cache is within ``cache_bytes`` (lock held)."""
+        while self._cache_used > self._cache_bytes:
+            self._cache_used -= len(self._cache.popitem(last=False)[1]) + CACHE_ENTRY_BYTES
 
     def exists(self, key: bytes) -> bool:
         """Whether ``key`` is stored (and not collected)."""
@@ -681,8 +760,10 @@ class Table(Recovery):
                 del self._keymap[key]
                 with self._cache_lock:
                     if key in self._cache:
-                        self._cache_used -= len(self._cache.pop(key))
+                        self._cache_used -= len(self._cache.pop(key)) + CACHE_ENTRY_BYTES
         del self._segments[seg.id]
+        for shard in range(seg.shards):
+            self._readers.pop(seg.id << SHARD_BITS | shard, None)
         seg.unlink()
 
     # ---- metrics, checks, closing ----------------------------------------------------------------
@@ -737,6 +818,7 @@ class Table(Recovery):
                     self._flush_segment(self._active, sync_index=True)
             finally:
                 self._closed = True
+                self._readers.clear()
                 for seg in self._segments.values():
                     seg.close_files()
                     seg.drop_maps()
@@ -747,6 +829,7 @@ class Table(Recovery):
         """Close the files without flushing: what a crash leaves (for tests and crash drills)."""
         with self._lock:
             self._closed = True
+            self._readers.clear()
             for seg in self._segments.values():
                 seg.pending.clear()
                 seg.close_files()

@@ -11,6 +11,7 @@ from offchain.cli import main
 from offchain.store import (
     MAX_KEY,
     MAX_VALUE,
+    CorruptValueError,
     KeyExistsError,
     Store,
     StoreClosedError,
@@ -18,9 +19,10 @@ from offchain.store import (
     StoreLockedError,
 )
 from offchain.store import segment as seg_io
+from offchain.store.recovery import LEN_BITS, OFFSET_MASK
 from offchain.store.segment import Segment
-from offchain.store.table import PREFETCH_BYTES, Table
-from tests.offchain.store.support import Clock, child, key_of, value_of
+from offchain.store.table import CACHE_BYTES, CACHE_ENTRY_BYTES, PREFETCH_BYTES, Table
+from tests.offchain.store.support import Clock, child, flip, key_of, value_of
 
 
 def test_put_get_exists_roundtrip(tmp_path):
@@ -314,7 +316,7 @@ def test_huge_maps_advise_huge_pages_and_read_large_values_without_a_request(tmp
     big, small = value_of(1, PREFETCH_BYTES + 100), value_of(2, 4096)
     for huge in (False, True):
         advised.clear()
-        with Store(tmp_path / str(huge), huge_maps=huge) as store:
+        with Store(tmp_path / str(huge), huge_maps=huge, cache_bytes=0) as store:  # the maps, no cache
             table = store.table("t")
             table.put_batch([(key_of(1), big), (key_of(2), small)])
             got_big, got_small = table.get(key_of(1)), table.get(key_of(2))
@@ -354,7 +356,7 @@ def test_an_advice_the_kernel_lacks_is_ignored():
 def test_a_trim_releases_only_the_segments_read(tmp_path, monkeypatch):
     trimmed = []
     monkeypatch.setattr(Segment, "trim", lambda seg: trimmed.append(seg.id))
-    with Store(tmp_path, segment_bytes=50_000, map_window=60_000) as store:
+    with Store(tmp_path, segment_bytes=50_000, map_window=60_000, cache_bytes=0) as store:
         table = store.table("t")
         for i in range(40):
             table.put(key_of(i), value_of(i, 20_000))
@@ -493,3 +495,103 @@ def test_read_into_maps_no_large_value_and_its_file_outlives_expiry_while_read(t
         del held  # the last reference: closed
         with pytest.raises(OSError):
             os.fstat(fd)
+
+
+def test_small_values_are_served_from_a_bounded_cache_written_through(tmp_path, monkeypatch):
+    """Values under 64 KiB (and an eighth of ``cache_bytes``) are cached when written and when read from
+    the file; larger ones, and every ``verify`` read, go to the file each time."""
+    reads = []
+    real_pread, real_preadv = os.pread, os.preadv
+    monkeypatch.setattr(os, "pread", lambda fd, n, at: reads.append(at) or real_pread(fd, n, at))
+    monkeypatch.setattr(
+        os, "preadv", lambda fd, buffers, at: reads.append(at) or real_preadv(fd, buffers, at)
+    )
+    with Store(tmp_path, cache_bytes=100_000) as store:
+        table = store.table("t")
+        table.put_batch(
+            [(key_of(i), value_of(i, 4096)) for i in range(4)] + [(key_of(9), value_of(9, 20_000))]
+        )
+        buffer = bytearray(20_000)
+        for i in range(4):  # written through: no read of the file
+            assert table.read_into(key_of(i), buffer) == 4096 and buffer[:4096] == value_of(i, 4096)
+        assert reads == []
+        for _ in range(2):  # above an eighth of the cache: from the file each time
+            assert table.read_into(key_of(9), buffer) == 20_000 and buffer == value_of(9, 20_000)
+        assert len(reads) == 2
+        table.put_batch([(key_of(i), value_of(i, 4096)) for i in range(10, 40)])  # evicts the oldest
+        assert table._cache_used <= 100_000 and key_of(0) not in table._cache
+        reads.clear()
+        for _ in range(2):  # a miss reads the file once, then the value is cached again
+            assert table.read_into(key_of(0), buffer) == 4096 and buffer[:4096] == value_of(0, 4096)
+        assert len(reads) == 1 and bytes(table.get(key_of(0))) == value_of(0, 4096)
+        assert (
+            table.read_into(key_of(0), buffer, verify=True) == 4096 and len(reads) == 2
+        )  # checked: the file
+    with Store(tmp_path / "default") as store:
+        table = store.table("t")
+        assert table._cache_bytes == CACHE_BYTES
+        table.put_batch([(key_of(1), value_of(1, 65_536)), (key_of(2), value_of(2, 65_535))])
+        reads.clear()
+        buffer = bytearray(65_536)
+        for _ in range(2):
+            assert (
+                table.read_into(key_of(1), buffer) == 65_536 and table.read_into(key_of(2), buffer) == 65_535
+            )
+        assert len(reads) == 2  # 64 KiB is not cached, 64 KiB less a byte was written through
+    with Store(tmp_path / "off", cache_bytes=0) as store:
+        table = store.table("t")
+        table.put(key_of(1), value_of(1, 100))
+        reads.clear()
+        for _ in range(3):
+            assert table.read_into(key_of(1), buffer) == 100
+        assert len(reads) == 3 and not table._cache
+
+
+def test_a_cached_value_still_fails_a_checked_read_of_a_damaged_file(tmp_path):
+    with Store(tmp_path) as store:
+        table = store.table("t")
+        table.put(key_of(1), value_of(1, 4096))
+        table.flush()
+        seg = table._segments[0]
+        value_at = table._keymap[key_of(1)] >> LEN_BITS & OFFSET_MASK
+        flip(seg.values_paths[0], value_at + 7)
+        buffer = bytearray(4096)
+        assert table.read_into(key_of(1), buffer) == 4096 and buffer == value_of(1, 4096)  # as written
+        with pytest.raises(CorruptValueError, match="value checksum"):
+            table.read_into(key_of(1), buffer, verify=True)
+
+
+def test_the_cache_bound_counts_each_entry_not_only_its_bytes(tmp_path):
+    with Store(tmp_path, cache_bytes=100_000) as store:
+        table = store.table("t")
+        table.put_batch([(key_of(i), b"x") for i in range(5000)])  # 5,000 bytes of values
+        assert table._cache_used <= 100_000 and len(table._cache) == 100_000 // (1 + CACHE_ENTRY_BYTES)
+        buffer = bytearray(1)
+        for i in range(5000):
+            assert table.read_into(key_of(i), buffer) == 1 and buffer == b"x"
+        assert table._cache_used <= 100_000
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "16M", None])
+def test_cache_bytes_must_be_a_whole_number(tmp_path, bad):
+    with Store(tmp_path) as store:
+        with pytest.raises(StoreInputError, match="cache_bytes"):
+            store.table("t", cache_bytes=bad)
+
+
+def test_read_into_keeps_one_descriptor_per_file_and_drops_it_with_the_segment(tmp_path):
+    clock = Clock()
+    with Store(tmp_path, segment_bytes=20_000, cache_bytes=0, clock=clock) as store:
+        table = store.table("t", ttl_s=10)
+        table.put_batch([(key_of(i), value_of(i, 5000)) for i in range(5)])  # segment 0 is sealed
+        clock.now += 60
+        table.put(key_of(9), value_of(9, 100))
+        buffer = bytearray(5000)
+        for _ in range(2):
+            for i in range(5):
+                assert table.read_into(key_of(i), buffer) == 5000 and buffer == value_of(i, 5000)
+        assert list(table._readers) == [0]  # segment 0, shard 0: opened once
+        assert table.gc()["segments"] == 1
+        assert table._readers == {} and table.read_into(key_of(0), buffer) is None
+        assert table.read_into(key_of(9), buffer) == 100 and buffer[:100] == value_of(9, 100)
+    assert table._readers == {}

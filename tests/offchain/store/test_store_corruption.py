@@ -182,11 +182,11 @@ def test_any_flipped_byte_never_yields_a_wrong_value(tmp_path_factory, data):
         ("cut", "shorter", "shorter"),
     ],
 )
-def test_large_value_read_into_a_buffer_is_checked(tmp_path, where, unchecked, checked):
-    """``read_into`` of a large value reads its whole record with one ``preadv``: a key or length that is not
-    the index's is caught on every read, a damaged head or value by a checked read, a cut file always;
-    the other values stay readable."""
-    big = 20_000
+@pytest.mark.parametrize("big", [20_000, 100_000])
+def test_read_into_a_buffer_is_checked(tmp_path, where, unchecked, checked, big):
+    """``read_into`` reads a value's whole record with one ``preadv`` (a small value, 20 KB, is then cached;
+    100 KB is not): a key or length that is not the index's is caught on every read from the file, a
+    damaged head or value by a checked read, a cut file always; the other values stay readable."""
     with Store(tmp_path) as store:
         store.table("t").put_batch([(key_of(i), value_of(i, big)) for i in range(3)])
     sid, shard, offset = _offset_of(tmp_path, 2)

@@ -42,6 +42,7 @@ def test_full_disk_rolls_back_the_batch(tmp_path, monkeypatch):
     with pytest.raises(StoreFullError, match="disk full"):
         table.put_batch([(key_of(i), value_of(i, 3000)) for i in range(5, 10)])
     assert table.key_count() == 5 and not table.exists(key_of(5))
+    assert table.read_into(key_of(5), bytearray(3000)) is None and key_of(5) not in table._cache  # not cached
     size = (tmp_path / "t" / "00000000-0.values").stat().st_size
     assert size == 16 + 5 * (16 + 32 + 3000)  # the partial batch was cut off
     left[0] = 1 << 30  # room again
