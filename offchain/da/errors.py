@@ -63,3 +63,14 @@ class PeerDASInputError(PeerDASError):
 
 class CellFileError(PeerDASError):
     """Malformed cells file or commitment file."""
+
+
+# ----- the V2 network (offchain/da/network) ---------------------------------------------------
+
+
+class NetworkMessageError(DAError):
+    """A V2 network message or field (blob header, payment header, batch, certificate, JSON) is malformed."""
+
+
+class AssignmentError(DAError):
+    """Chunk assignment impossible: no operators or zero stake in a quorum, too many operators, bad parameters."""
