@@ -74,3 +74,12 @@ class NetworkMessageError(DAError):
 
 class AssignmentError(DAError):
     """Chunk assignment impossible: no operators or zero stake in a quorum, too many operators, bad parameters."""
+
+
+class NodeRequestError(DAError):
+    """A validator refuses a request (bad signature, stale reference block, invalid chunks, unknown blob)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message

@@ -42,6 +42,7 @@ from offchain.da.errors import NetworkMessageError
 
 COMMITMENT_ABI = "((uint256,uint256),(uint256[2],uint256[2]),(uint256[2],uint256[2]),uint32)"
 DISPERSE_BLOB_REQUEST_DOMAIN = b"disperser.DisperseBlobRequest"
+STORE_CHUNKS_REQUEST_DOMAIN = b"validator.StoreChunksRequest"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
@@ -60,7 +61,7 @@ def _bytes(value: Any, what: str, size: int | None = None) -> bytes:
     return bytes(value)
 
 
-def _hex(value: Any, what: str, size: int | None = None) -> bytes:
+def hex_field(value: Any, what: str, size: int | None = None) -> bytes:
     if not isinstance(value, str):
         raise NetworkMessageError(f"{what}: expected a hex string, got {type(value).__name__}")
     text = value[2:] if value[:2] in ("0x", "0X") else value
@@ -71,7 +72,7 @@ def _hex(value: Any, what: str, size: int | None = None) -> bytes:
     return _bytes(raw, what, size)
 
 
-def _fields(obj: Any, names: tuple[str, ...], what: str) -> dict[str, Any]:
+def json_fields(obj: Any, names: tuple[str, ...], what: str) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise NetworkMessageError(f"{what}: expected an object, got {type(obj).__name__}")
     missing = [n for n in names if n not in obj]
@@ -133,17 +134,17 @@ class PaymentHeader:
         # proto bytes of a big.Int: big-endian, minimal, empty for zero
         n = self.cumulative_payment
         return {
-            "account_id": self.account,
+            "account_id": self.account_id,  # as given: the StoreChunks digest hashes the string itself
             "timestamp": self.timestamp,
             "cumulative_payment": n.to_bytes((n.bit_length() + 7) // 8, "big").hex(),
         }
 
     @classmethod
     def from_json(cls, obj: Any) -> PaymentHeader:
-        f = _fields(obj, ("account_id", "timestamp", "cumulative_payment"), "payment_header")
+        f = json_fields(obj, ("account_id", "timestamp", "cumulative_payment"), "payment_header")
         if isinstance(f["timestamp"], bool):
             raise NetworkMessageError("payment_header.timestamp: not an integer")
-        cum = _hex(f["cumulative_payment"], "payment_header.cumulative_payment")
+        cum = hex_field(f["cumulative_payment"], "payment_header.cumulative_payment")
         if len(cum) > 32:
             raise NetworkMessageError("payment_header.cumulative_payment: more than 32 bytes")
         return cls(f["account_id"], f["timestamp"], int.from_bytes(cum, "big"))
@@ -215,11 +216,11 @@ class BlobCommitment:
 
     @classmethod
     def from_json(cls, obj: Any) -> BlobCommitment:
-        f = _fields(obj, ("commitment", "length_commitment", "length_proof", "length"), "commitment")
+        f = json_fields(obj, ("commitment", "length_commitment", "length_proof", "length"), "commitment")
         return cls(
-            _hex(f["commitment"], "commitment.commitment", 32),
-            _hex(f["length_commitment"], "commitment.length_commitment", 64),
-            _hex(f["length_proof"], "commitment.length_proof", 64),
+            hex_field(f["commitment"], "commitment.commitment", 32),
+            hex_field(f["length_commitment"], "commitment.length_commitment", 64),
+            hex_field(f["length_proof"], "commitment.length_proof", 64),
             f["length"],
         )
 
@@ -270,7 +271,7 @@ class BlobHeader:
 
     @classmethod
     def from_json(cls, obj: Any) -> BlobHeader:
-        f = _fields(obj, ("version", "quorum_numbers", "commitment", "payment_header"), "blob_header")
+        f = json_fields(obj, ("version", "quorum_numbers", "commitment", "payment_header"), "blob_header")
         return cls(
             f["version"],
             _quorums(f["quorum_numbers"]),
@@ -312,11 +313,13 @@ class BlobCertificate:
 
     @classmethod
     def from_json(cls, obj: Any) -> BlobCertificate:
-        f = _fields(obj, ("blob_header", "signature", "relay_keys"), "blob_certificate")
+        f = json_fields(obj, ("blob_header", "signature", "relay_keys"), "blob_certificate")
         if not isinstance(f["relay_keys"], list):
             raise NetworkMessageError("relay_keys: expected a list")
         return cls(
-            BlobHeader.from_json(f["blob_header"]), _hex(f["signature"], "signature"), tuple(f["relay_keys"])
+            BlobHeader.from_json(f["blob_header"]),
+            hex_field(f["signature"], "signature"),
+            tuple(f["relay_keys"]),
         )
 
 
@@ -340,8 +343,8 @@ class BatchHeader:
 
     @classmethod
     def from_json(cls, obj: Any) -> BatchHeader:
-        f = _fields(obj, ("batch_root", "reference_block_number"), "batch_header")
-        return cls(_hex(f["batch_root"], "batch_root", 32), f["reference_block_number"])
+        f = json_fields(obj, ("batch_root", "reference_block_number"), "batch_header")
+        return cls(hex_field(f["batch_root"], "batch_root", 32), f["reference_block_number"])
 
 
 class MerkleTree:
@@ -432,3 +435,45 @@ def check_request_signature(header: BlobHeader, signature: bytes) -> bytes:
             f"signature: signed by {signer}, not by the account {header.payment_header.account}"
         )
     return key
+
+
+def _lp(data: bytes) -> bytes:
+    return len(data).to_bytes(4, "big") + data
+
+
+def store_chunks_request_digest(
+    header: BatchHeader, certificates: list[BlobCertificate], disperser_id: int, timestamp: int
+) -> bytes:
+    """``HashStoreChunksRequest``: keccak256 of the domain then the request, big-endian, byte strings and
+    arrays length-prefixed (uint32), the quorum count written twice, the reference block as uint64, the
+    account id as the string's bytes and the cumulative payment as its minimal big-endian bytes."""
+    _uint(disperser_id, 32, "disperser_id")
+    _uint(timestamp, 32, "timestamp")
+    out = [
+        STORE_CHUNKS_REQUEST_DOMAIN,
+        _lp(header.batch_root),
+        header.reference_block_number.to_bytes(8, "big"),
+    ]
+    out.append(len(certificates).to_bytes(4, "big"))
+    for cert in certificates:
+        bh, com, pay = cert.blob_header, cert.blob_header.commitment, cert.blob_header.payment_header
+        q = len(bh.quorum_numbers).to_bytes(4, "big")
+        cum = pay.cumulative_payment
+        out += [
+            bh.version.to_bytes(4, "big"),
+            q,
+            q,
+            b"".join(n.to_bytes(4, "big") for n in bh.quorum_numbers),
+            _lp(com.commitment),
+            _lp(com.length_commitment),
+            _lp(com.length_proof),
+            com.length.to_bytes(4, "big"),
+            _lp(pay.account_id.encode()),
+            pay.timestamp.to_bytes(8, "big", signed=True),
+            _lp(cum.to_bytes((cum.bit_length() + 7) // 8, "big")),
+            _lp(cert.signature),
+            len(cert.relay_keys).to_bytes(4, "big"),
+            b"".join(k.to_bytes(4, "big") for k in cert.relay_keys),
+        ]
+    out += [disperser_id.to_bytes(4, "big"), timestamp.to_bytes(4, "big")]
+    return keccak(b"".join(out))

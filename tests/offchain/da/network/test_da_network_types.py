@@ -195,3 +195,27 @@ def test_request_signature_and_anchor():
     )
     assert dispersal_anchor_hash(17000, 0, key) == expect
     assert dispersal_anchor_hash(17000, 1, key) != expect
+
+
+def test_store_chunks_digest_layout_and_sensitivity():
+    from offchain.da.network.types import store_chunks_request_digest
+
+    cert = _cert("cert_v3.mainnet.rlp.hex")
+    com = _commitment(cert)
+    pay = PaymentHeader("0x" + "ab" * 20, -5, 0x010203)
+    bc = BlobCertificate(BlobHeader(3, (9, 8), com, pay), b"\xde\xad", (5, 6))
+    bh = BatchHeader(b"\x01" * 32, 42)
+    u32 = lambda n: n.to_bytes(4, "big")  # noqa: E731
+    expect = keccak(
+        b"validator.StoreChunksRequest"
+        + u32(32) + b"\x01" * 32 + (42).to_bytes(8, "big") + u32(1)
+        + u32(3) + u32(2) + u32(2) + u32(9) + u32(8)
+        + u32(32) + com.commitment + u32(64) + com.length_commitment + u32(64) + com.length_proof + u32(com.length)
+        + u32(42) + pay.account_id.encode() + (-5).to_bytes(8, "big", signed=True) + u32(3) + b"\x01\x02\x03"
+        + u32(2) + b"\xde\xad" + u32(2) + u32(5) + u32(6)
+        + u32(7) + u32(55)
+    )  # fmt: skip
+    assert store_chunks_request_digest(bh, [bc], 7, 55) == expect
+    assert store_chunks_request_digest(bh, [bc], 7, 56) != expect
+    assert store_chunks_request_digest(bh, [bc], 8, 55) != expect
+    assert store_chunks_request_digest(BatchHeader(bh.batch_root, 43), [bc], 7, 55) != expect
