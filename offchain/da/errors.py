@@ -83,3 +83,7 @@ class NodeRequestError(DAError):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+class NetworkConfigError(DAError):
+    """A DA network process's configuration file is missing, unreadable or has a bad key or value."""
