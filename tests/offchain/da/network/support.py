@@ -55,6 +55,7 @@ class EncodedBlob:
     proofs: bytes  # 8192 x 32 gnark bytes, chunk order
     coeffs: np.ndarray  # uint8 (8192, L, 32)
     L: int
+    raw: bytes
 
 
 def encoded_blob(seed: int, timestamp: int = 1) -> EncodedBlob:
@@ -73,7 +74,12 @@ def encoded_blob(seed: int, timestamp: int = 1) -> EncodedBlob:
     L = frames.params.chunk_length
     fr_bytes = enc.c.fr.to_bytes(frames.coeffs).reshape(-1, L, 32)
     return EncodedBlob(
-        header, sign_digest(CLIENT_KEY, header.blob_key()), bn254.g1_compress(frames.proofs), fr_bytes, L
+        header,
+        sign_digest(CLIENT_KEY, header.blob_key()),
+        bn254.g1_compress(frames.proofs),
+        fr_bytes,
+        L,
+        bytes(raw),
     )
 
 
