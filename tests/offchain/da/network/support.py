@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import numpy as np
+import yaml
 from eth_keys import keys as eth_keys
 
 from offchain.bls.keys import SecretKey
@@ -103,3 +109,47 @@ def store_request(
     ts = int(time.time()) if timestamp is None else timestamp
     unsigned = StoreChunksRequest(header, certs, 0, ts, b"\x00" * 65, bundles)
     return StoreChunksRequest(header, certs, 0, ts, sign_digest(DISPERSER_KEY, unsigned.digest()), bundles)
+
+
+ROOT = Path(__file__).resolve().parents[4]
+
+
+def write_node_config(tmp: Path, key: SecretKey, state: NodeState, suffix: str = ".yaml") -> Path:
+    """A node's key, network description and configuration file in ``tmp``."""
+    (tmp / "node.key").write_text(key.to_bytes().hex())
+    network = {
+        "operators": [
+            {"operator_id": oid.hex(), "stakes": {str(q): state.stakes[q][oid] for q in state.stakes}}
+            for oid in state.stakes[0]
+        ],
+        "dispersers": {str(k): v for k, v in state.dispersers.items()},
+    }
+    (tmp / "network.json").write_text(json.dumps(network))
+    cfg = {
+        "port": 0,
+        "bls_key_file": "node.key",
+        "store_dir": "db",
+        "srs": {"insecure_test_symbols": N_SYMBOLS},
+        "network": "network.json",
+        "log_level": "warning",
+    }
+    path = tmp / f"node{suffix}"
+    path.write_text(yaml.safe_dump(cfg) if suffix == ".yaml" else json.dumps(cfg))
+    return path
+
+
+def start_node(config: Path) -> tuple[subprocess.Popen, dict]:
+    """``eigen da node --config`` as a process; returns it and its first line (the bound URL)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "offchain.cli", "da", "node", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+    )
+    line = proc.stdout.readline()
+    if not line:
+        proc.wait(30)
+        raise RuntimeError(f"node did not start: {proc.stderr.read()[-2000:]}")
+    return proc, json.loads(line)

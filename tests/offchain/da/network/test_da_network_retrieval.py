@@ -1,11 +1,5 @@
 """Retrieval from validator processes on loopback: one killed, one serving corrupted chunks."""
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -16,10 +10,15 @@ from starlette.routing import Route
 from offchain.da.errors import RecoveryError
 from offchain.da.network.retrieval import retrieve_blob
 from offchain.httpservice import ServiceServer
-from tests.offchain.da.network.support import encoded_blob, encoder, node_state, operator_keys, store_request
-from tests.offchain.da.network.test_da_network_service import write_node_config
-
-ROOT = Path(__file__).resolve().parents[4]
+from tests.offchain.da.network.support import (
+    encoded_blob,
+    encoder,
+    node_state,
+    operator_keys,
+    start_node,
+    store_request,
+    write_node_config,
+)
 
 
 def corrupting_proxy(upstream: str) -> ServiceServer:
@@ -43,23 +42,13 @@ def network(tmp_path):
     keys = operator_keys()
     state = node_state(keys)
     procs, urls = [], {}
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     try:
         for i, k in enumerate(keys):
             d = tmp_path / f"node{i}"
             d.mkdir()
-            cfg = write_node_config(d, k, state)
-            p = subprocess.Popen(
-                [sys.executable, "-m", "offchain.cli", "da", "node", "--config", str(cfg)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                text=True,
-                env=env,
-                cwd=ROOT,
-            )
-            procs.append(p)
-        for k, p in zip(keys, procs, strict=True):
-            urls[k.public_key().operator_id] = json.loads(p.stdout.readline())["url"]
+            proc, info = start_node(write_node_config(d, k, state))
+            procs.append(proc)
+            urls[k.public_key().operator_id] = info["url"]
         yield keys, state, procs, urls
     finally:
         for p in procs:

@@ -1,45 +1,22 @@
 """`eigen da node --config FILE` as a process on loopback: StoreChunks, GetChunks, refusals over HTTP."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
 from offchain.bls.keys import verify_single
 from offchain.crypto import bn254
 from offchain.da.errors import NetworkConfigError
 from offchain.da.network.config import node_config
-from tests.offchain.da.network.support import encoded_blob, node_state, operator_keys, store_request
-
-ROOT = Path(__file__).resolve().parents[4]
-
-
-def write_node_config(tmp: Path, key, state, suffix=".yaml") -> Path:
-    (tmp / "node.key").write_text(key.to_bytes().hex())
-    network = {
-        "operators": [
-            {"operator_id": oid.hex(), "stakes": {str(q): state.stakes[q][oid] for q in state.stakes}}
-            for oid in state.stakes[0]
-        ],
-        "dispersers": {str(k): v for k, v in state.dispersers.items()},
-    }
-    (tmp / "network.json").write_text(json.dumps(network))
-    cfg = {
-        "port": 0,
-        "bls_key_file": "node.key",
-        "store_dir": "db",
-        "srs": {"insecure_test_symbols": 64},
-        "network": "network.json",
-        "log_level": "warning",
-    }
-    path = tmp / f"node{suffix}"
-    path.write_text(yaml.safe_dump(cfg) if suffix == ".yaml" else json.dumps(cfg))
-    return path
+from tests.offchain.da.network.support import (
+    encoded_blob,
+    node_state,
+    operator_keys,
+    start_node,
+    store_request,
+    write_node_config,
+)
 
 
 @pytest.fixture
@@ -47,20 +24,8 @@ def node_process(tmp_path):
     keys = operator_keys()
     state = node_state(keys)
     cfg = write_node_config(tmp_path, keys[2], state)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "offchain.cli", "da", "node", "--config", str(cfg)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    )
+    proc, info = start_node(cfg)
     try:
-        line = proc.stdout.readline()
-        if not line:
-            pytest.fail(f"node did not start: {proc.stderr.read()[-2000:]}")
-        info = json.loads(line)
         yield info["url"], keys, state, info
     finally:
         proc.terminate()

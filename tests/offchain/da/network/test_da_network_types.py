@@ -10,20 +10,7 @@ from offchain.da.cert import blob_certificate_hash as cert_blob_certificate_hash
 from offchain.da.cert import blob_key as cert_blob_key
 from offchain.da.cert import parse_cert
 from offchain.da.errors import NetworkMessageError
-from offchain.da.network.types import (
-    BatchHeader,
-    BlobCertificate,
-    BlobCommitment,
-    BlobHeader,
-    MerkleTree,
-    PaymentHeader,
-    blob_certificate_hash,
-    blob_key_of,
-    check_request_signature,
-    dispersal_anchor_hash,
-    inclusion_root,
-    sign_digest,
-)
+from offchain.da.network import types as v2
 from offchain.settings import shared_dir
 
 VECTORS = Path(shared_dir()) / "vectors" / "da"
@@ -40,28 +27,28 @@ def _cert(name):
 
 def _commitment(cert):
     bc = cert.blob_commitment
-    return BlobCommitment.from_points(bc.commitment, bc.length_commitment, bc.length_proof, bc.length)
+    return v2.BlobCommitment.from_points(bc.commitment, bc.length_commitment, bc.length_proof, bc.length)
 
 
 def test_payment_header_hash_vectors():
     # core/v2/serialization_test.go: the string form (0x123) and the address form (0x...0123)
-    assert PaymentHeader("0x" + "00" * 18 + "0123", 5, 100).hash().hex().startswith("234c3d10")
-    assert PaymentHeader("0x" + "00" * 18 + "0123", 5, 100).hash().hex().endswith("77c9")
+    assert v2.PaymentHeader("0x" + "00" * 18 + "0123", 5, 100).hash().hex().startswith("234c3d10")
+    assert v2.PaymentHeader("0x" + "00" * 18 + "0123", 5, 100).hash().hex().endswith("77c9")
     raw = keccak(abi_encode(["(string,int64,uint256)"], [("0x123", 5, 100)])).hex()
     assert raw == "f5894a8e9281b5687c0c7757d3d45fb76152bf659e6e61b1062f4c6bcb69c449"
 
 
 def test_payment_header_hashes_the_checksummed_account():
     lower = "0x" + "ab" * 20
-    h = PaymentHeader(lower, 7, 0)
+    h = v2.PaymentHeader(lower, 7, 0)
     assert h.account != lower and h.account.lower() == lower
     expect = keccak(abi_encode(["(string,int64,uint256)"], [(h.account, 7, 0)]))
     assert h.hash() == expect
-    assert h.is_reservation and not PaymentHeader(lower, 7, 1).is_reservation
+    assert h.is_reservation and not v2.PaymentHeader(lower, 7, 1).is_reservation
 
 
 def test_batch_header_hash_vector():
-    bh = BatchHeader(b"1" + bytes(31), 1)
+    bh = v2.BatchHeader(b"1" + bytes(31), 1)
     assert bh.hash().hex() == "891d0936da4627f445ef193aad63afb173409af9e775e292e4e35aff790a45e2"
 
 
@@ -71,40 +58,40 @@ def test_batch_header_hash_vector():
 def test_real_certificates_reproduce_their_batch_roots(name):
     cert = _cert(name)
     com = _commitment(cert)
-    key = blob_key_of(cert.blob_version, cert.quorum_numbers, com.abi_ints(), cert.payment_header_hash)
+    key = v2.blob_key_of(cert.blob_version, cert.quorum_numbers, com.abi_ints(), cert.payment_header_hash)
     assert key == cert_blob_key(cert)
-    ch = blob_certificate_hash(key, cert.signature, cert.relay_keys)
+    ch = v2.blob_certificate_hash(key, cert.signature, cert.relay_keys)
     assert ch == cert_blob_certificate_hash(cert)
-    assert inclusion_root(ch, cert.inclusion_proof, cert.blob_index) == cert.batch_root
+    assert v2.inclusion_root(ch, cert.inclusion_proof, cert.blob_index) == cert.batch_root
     tampered = bytes([cert.signature[0] ^ 1]) + cert.signature[1:] if cert.signature else b"\x01"
     assert (
-        inclusion_root(
-            blob_certificate_hash(key, tampered, cert.relay_keys), cert.inclusion_proof, cert.blob_index
+        v2.inclusion_root(
+            v2.blob_certificate_hash(key, tampered, cert.relay_keys), cert.inclusion_proof, cert.blob_index
         )
         != cert.batch_root
     )
     if name == "cert_v3.mainnet.rlp.hex":
         assert key.hex() == MAINNET_BLOB_KEY
-        assert BatchHeader(cert.batch_root, cert.reference_block).hash().hex() == MAINNET_BATCH_HEADER_HASH
+        assert v2.BatchHeader(cert.batch_root, cert.reference_block).hash().hex() == MAINNET_BATCH_HEADER_HASH
         # a one-blob batch: the tree's root is the leaf
-        assert MerkleTree([ch]).root == cert.batch_root and MerkleTree([ch]).proof(0) == b""
+        assert v2.MerkleTree([ch]).root == cert.batch_root and v2.MerkleTree([ch]).proof(0) == b""
 
 
 def test_blob_key_ignores_quorum_order_and_binds_every_field():
     cert = _cert("cert_v3.mainnet.rlp.hex")
     com = _commitment(cert)
-    pay = PaymentHeader("0x" + "11" * 20, 1_700_000_000_000_000_000, 0)
-    a = BlobHeader(0, (0, 1), com, pay)
-    assert a.blob_key() == BlobHeader(0, (1, 0), com, pay).blob_key()
-    assert a.blob_key() == blob_key_of(0, b"\x00\x01", com.abi_ints(), pay.hash())
+    pay = v2.PaymentHeader("0x" + "11" * 20, 1_700_000_000_000_000_000, 0)
+    a = v2.BlobHeader(0, (0, 1), com, pay)
+    assert a.blob_key() == v2.BlobHeader(0, (1, 0), com, pay).blob_key()
+    assert a.blob_key() == v2.blob_key_of(0, b"\x00\x01", com.abi_ints(), pay.hash())
     others = [
-        BlobHeader(1, (0, 1), com, pay),
-        BlobHeader(0, (0,), com, pay),
-        BlobHeader(0, (0, 1), com, PaymentHeader(pay.account_id, pay.timestamp + 1, 0)),
-        BlobHeader(
+        v2.BlobHeader(1, (0, 1), com, pay),
+        v2.BlobHeader(0, (0,), com, pay),
+        v2.BlobHeader(0, (0, 1), com, v2.PaymentHeader(pay.account_id, pay.timestamp + 1, 0)),
+        v2.BlobHeader(
             0,
             (0, 1),
-            BlobCommitment(com.commitment, com.length_commitment, com.length_proof, 2 * com.length),
+            v2.BlobCommitment(com.commitment, com.length_commitment, com.length_proof, 2 * com.length),
             pay,
         ),
     ]
@@ -113,11 +100,13 @@ def test_blob_key_ignores_quorum_order_and_binds_every_field():
 
 def test_json_round_trip_and_strictness():
     cert = _cert("cert_v3.mainnet.rlp.hex")
-    header = BlobHeader(0, (0, 1), _commitment(cert), PaymentHeader("0x" + "22" * 20, 5, 10**20))
-    bc = BlobCertificate(header, b"\x05" * 65, (0, 1))
-    back = BlobCertificate.from_json(bc.to_json())
+    header = v2.BlobHeader(0, (0, 1), _commitment(cert), v2.PaymentHeader("0x" + "22" * 20, 5, 10**20))
+    bc = v2.BlobCertificate(header, b"\x05" * 65, (0, 1))
+    back = v2.BlobCertificate.from_json(bc.to_json())
     assert back == bc and back.hash() == bc.hash()
-    assert BatchHeader.from_json(BatchHeader(b"\x07" * 32, 9).to_json()) == BatchHeader(b"\x07" * 32, 9)
+    assert v2.BatchHeader.from_json(v2.BatchHeader(b"\x07" * 32, 9).to_json()) == v2.BatchHeader(
+        b"\x07" * 32, 9
+    )
     j = header.to_json()
     for bad in (
         {**j, "extra": 1},
@@ -133,7 +122,7 @@ def test_json_round_trip_and_strictness():
         {**j, "payment_header": {**j["payment_header"], "cumulative_payment": "01" * 33}},
     ):
         with pytest.raises(NetworkMessageError):
-            BlobHeader.from_json(bad)
+            v2.BlobHeader.from_json(bad)
 
 
 def test_off_curve_commitment_is_a_typed_error():
@@ -143,23 +132,23 @@ def test_off_curve_commitment_is_a_typed_error():
     for x in range(1, 50):
         bad = bytes([0x80]) + bytes(30) + bytes([x])
         try:
-            BlobCommitment(bad, com.length_commitment, com.length_proof, com.length).abi_ints()
+            v2.BlobCommitment(bad, com.length_commitment, com.length_proof, com.length).abi_ints()
         except NetworkMessageError:
             break
     else:
         pytest.fail("no invalid x below 50")
     bad_g2 = bytes([0x80]) + bytes(62) + b"\x05"
     with pytest.raises(NetworkMessageError):
-        BlobCommitment(com.commitment, bad_g2, com.length_proof, com.length).abi_ints()
+        v2.BlobCommitment(com.commitment, bad_g2, com.length_proof, com.length).abi_ints()
 
 
 @pytest.mark.parametrize("n", list(range(1, 10)))
 def test_merkle_tree_proofs_fold_to_the_root(n):
     hashes = [keccak(bytes([i])) for i in range(n)]
-    tree = MerkleTree(hashes)
+    tree = v2.MerkleTree(hashes)
     for i, h in enumerate(hashes):
-        assert inclusion_root(h, tree.proof(i), i) == tree.root
-        assert inclusion_root(hashes[(i + 1) % n], tree.proof(i), i) != tree.root or n == 1
+        assert v2.inclusion_root(h, tree.proof(i), i) == tree.root
+        assert v2.inclusion_root(hashes[(i + 1) % n], tree.proof(i), i) != tree.root or n == 1
     with pytest.raises(NetworkMessageError):
         tree.proof(n)
 
@@ -167,11 +156,11 @@ def test_merkle_tree_proofs_fold_to_the_root(n):
 def test_merkle_tree_pads_with_zero_leaves():
     a, b, c = (keccak(bytes([i])) for i in range(3))
     la, lb, lc = keccak(a), keccak(b), keccak(c)
-    assert MerkleTree([a, b, c]).root == keccak(keccak(la + lb) + keccak(lc + bytes(32)))
+    assert v2.MerkleTree([a, b, c]).root == keccak(keccak(la + lb) + keccak(lc + bytes(32)))
     with pytest.raises(NetworkMessageError):
-        MerkleTree([])
+        v2.MerkleTree([])
     with pytest.raises(NetworkMessageError):
-        inclusion_root(a, b"\x00" * 31, 0)
+        v2.inclusion_root(a, b"\x00" * 31, 0)
 
 
 def test_request_signature_and_anchor():
@@ -180,31 +169,29 @@ def test_request_signature_and_anchor():
     from eth_keys import keys
 
     account = keys.PrivateKey(sk).public_key.to_checksum_address()
-    header = BlobHeader(0, (0, 1), _commitment(cert), PaymentHeader(account, 123, 0))
-    sig = sign_digest(sk, header.blob_key())
+    header = v2.BlobHeader(0, (0, 1), _commitment(cert), v2.PaymentHeader(account, 123, 0))
+    sig = v2.sign_digest(sk, header.blob_key())
     assert len(sig) == 65 and sig[64] in (0, 1)
-    assert check_request_signature(header, sig) == header.blob_key()
-    other = BlobHeader(0, (0, 1), header.commitment, PaymentHeader(account, 124, 0))
+    assert v2.check_request_signature(header, sig) == header.blob_key()
+    other = v2.BlobHeader(0, (0, 1), header.commitment, v2.PaymentHeader(account, 124, 0))
     with pytest.raises(NetworkMessageError):
-        check_request_signature(other, sig)
+        v2.check_request_signature(other, sig)
     with pytest.raises(NetworkMessageError):
-        check_request_signature(header, sig[:64])
+        v2.check_request_signature(header, sig[:64])
     key = header.blob_key()
     expect = keccak(
         b"disperser.DisperseBlobRequest" + (17000).to_bytes(32, "big") + (0).to_bytes(4, "big") + key
     )
-    assert dispersal_anchor_hash(17000, 0, key) == expect
-    assert dispersal_anchor_hash(17000, 1, key) != expect
+    assert v2.dispersal_anchor_hash(17000, 0, key) == expect
+    assert v2.dispersal_anchor_hash(17000, 1, key) != expect
 
 
 def test_store_chunks_digest_layout_and_sensitivity():
-    from offchain.da.network.types import store_chunks_request_digest
-
     cert = _cert("cert_v3.mainnet.rlp.hex")
     com = _commitment(cert)
-    pay = PaymentHeader("0x" + "ab" * 20, -5, 0x010203)
-    bc = BlobCertificate(BlobHeader(3, (9, 8), com, pay), b"\xde\xad", (5, 6))
-    bh = BatchHeader(b"\x01" * 32, 42)
+    pay = v2.PaymentHeader("0x" + "ab" * 20, -5, 0x010203)
+    bc = v2.BlobCertificate(v2.BlobHeader(3, (9, 8), com, pay), b"\xde\xad", (5, 6))
+    bh = v2.BatchHeader(b"\x01" * 32, 42)
     u32 = lambda n: n.to_bytes(4, "big")  # noqa: E731
     expect = keccak(
         b"validator.StoreChunksRequest"
@@ -215,7 +202,7 @@ def test_store_chunks_digest_layout_and_sensitivity():
         + u32(2) + b"\xde\xad" + u32(2) + u32(5) + u32(6)
         + u32(7) + u32(55)
     )  # fmt: skip
-    assert store_chunks_request_digest(bh, [bc], 7, 55) == expect
-    assert store_chunks_request_digest(bh, [bc], 7, 56) != expect
-    assert store_chunks_request_digest(bh, [bc], 8, 55) != expect
-    assert store_chunks_request_digest(BatchHeader(bh.batch_root, 43), [bc], 7, 55) != expect
+    assert v2.store_chunks_request_digest(bh, [bc], 7, 55) == expect
+    assert v2.store_chunks_request_digest(bh, [bc], 7, 56) != expect
+    assert v2.store_chunks_request_digest(bh, [bc], 8, 55) != expect
+    assert v2.store_chunks_request_digest(v2.BatchHeader(bh.batch_root, 43), [bc], 7, 55) != expect
