@@ -31,18 +31,10 @@ from offchain.bls.keys import SecretKey, verify_single  # noqa: E402
 from offchain.crypto import bn254  # noqa: E402
 from offchain.da.eigenda.encoder import Encoder  # noqa: E402
 from offchain.da.files import bundle_bytes  # noqa: E402
+from offchain.da.network import types as v2  # noqa: E402
 from offchain.da.network.assignment import BlobParams, assignments_for_blob  # noqa: E402
 from offchain.da.network.node import StoreChunksRequest  # noqa: E402
 from offchain.da.network.retrieval import retrieve_blob  # noqa: E402
-from offchain.da.network.types import (  # noqa: E402
-    BatchHeader,
-    BlobCertificate,
-    BlobCommitment,
-    BlobHeader,
-    MerkleTree,
-    PaymentHeader,
-    sign_digest,
-)
 from offchain.da.srs import insecure_test_srs  # noqa: E402
 
 DISPERSER = bytes(31) + b"\x07"
@@ -95,14 +87,14 @@ def main() -> None:
         t0 = time.perf_counter()
         coeffs = enc.blob_to_coeffs(bytes(raw))
         frames = enc.frames(coeffs)
-        com = BlobCommitment.from_points(
+        com = v2.BlobCommitment.from_points(
             enc.commit(coeffs), enc.length_commitment(coeffs), enc.length_proof(coeffs), n
         )
         t_encode = time.perf_counter() - t0
         account = eth_keys.PrivateKey(CLIENT).public_key.to_checksum_address()
-        header = BlobHeader(0, (0, 1), com, PaymentHeader(account, time.time_ns(), 0))
-        cert = BlobCertificate(header, sign_digest(CLIENT, header.blob_key()), (0,))
-        batch = BatchHeader(MerkleTree([cert.hash()]).root, 100)
+        header = v2.BlobHeader(0, (0, 1), com, v2.PaymentHeader(account, time.time_ns(), 0))
+        cert = v2.BlobCertificate(header, v2.sign_digest(CLIENT, header.blob_key()), (0,))
+        batch = v2.BatchHeader(v2.MerkleTree([cert.hash()]).root, 100)
         L = frames.params.chunk_length
         proofs = np.frombuffer(bn254.g1_compress(frames.proofs), np.uint8).reshape(-1, 32)
         coeff_bytes = enc.c.fr.to_bytes(frames.coeffs).reshape(-1, L, 32)
@@ -114,7 +106,7 @@ def main() -> None:
             bundle = bundle_bytes(L, proofs[idx].tobytes(), coeff_bytes[idx])
             req = StoreChunksRequest(batch, [cert], 0, int(time.time()), b"\0" * 65, [bundle])
             req = StoreChunksRequest(
-                batch, [cert], 0, req.timestamp, sign_digest(DISPERSER, req.digest()), [bundle]
+                batch, [cert], 0, req.timestamp, v2.sign_digest(DISPERSER, req.digest()), [bundle]
             )
             r = httpx.post(f"{urls[oid]}/v2/StoreChunks", json=req.to_json(), timeout=300)
             r.raise_for_status()
