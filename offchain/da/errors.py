@@ -63,3 +63,27 @@ class PeerDASInputError(PeerDASError):
 
 class CellFileError(PeerDASError):
     """Malformed cells file or commitment file."""
+
+
+# ----- the V2 network (offchain/da/network) ---------------------------------------------------
+
+
+class NetworkMessageError(DAError):
+    """A V2 network message or field (blob header, payment header, batch, certificate, JSON) is malformed."""
+
+
+class AssignmentError(DAError):
+    """Chunk assignment impossible: no operators or zero stake in a quorum, too many operators, bad parameters."""
+
+
+class NodeRequestError(DAError):
+    """A validator refuses a request (bad signature, stale reference block, invalid chunks, unknown blob)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class NetworkConfigError(DAError):
+    """A DA network process's configuration file is missing, unreadable or has a bad key or value."""

@@ -1,6 +1,6 @@
 """``eigen da``: the EigenDA commands (:mod:`.eigenda`: encode, verify, recover, bundle) and the PeerDAS
 commands (:mod:`.peerdas`: ``eigen da peerdas cells|verify|recover``), certificates (:mod:`.cert`:
-``eigen da cert verify``), with the options they share in
+``eigen da cert verify``), the network processes (:mod:`.network`: ``eigen da node``), with the options they share in
 :mod:`.options`."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from offchain.da.cli import cert, eigenda, peerdas
+from offchain.da.cli import cert, eigenda, network, peerdas
 
 
 def register(subparsers: Any) -> None:
@@ -18,3 +18,4 @@ def register(subparsers: Any) -> None:
     eigenda.register(sub)  # eigen da encode|verify|recover|bundle
     peerdas.register(sub)  # eigen da peerdas cells|verify|recover
     cert.register(sub)  # eigen da cert verify
+    network.register(sub)  # eigen da node

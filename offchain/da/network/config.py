@@ -1,0 +1,171 @@
+"""Configuration files of the DA network processes (JSON, or YAML by suffix ``.yaml``/``.yml``).
+
+A validator node's file::
+
+    host: 127.0.0.1            # bind address (non-loopback needs public: true)
+    port: 9100                 # 0 = any free port (the bound URL is logged)
+    public: false
+    bls_key_file: node.key     # 32-byte BLS secret key, hex (relative paths: to the config file)
+    store_dir: data/           # offchain/store directory (or a list of directories)
+    srs: {dir: srs/, g1_count: 4096}      # EigenDA SRS files; or {insecure_test_symbols: 64} (tests only)
+    network: network.json      # or inline: the operators' stakes and the dispersers (below)
+    stale_blocks: 300          # refuse reference blocks this far behind the newest accepted
+    max_request_age_s: 60      # refuse StoreChunks requests whose timestamp is further from the clock
+    max_request_bytes: 67108864
+    log_level: info
+
+The network description (shared by every node and the disperser until the on-chain registry is wired)::
+
+    operators: [{operator_id: 0x<32 bytes>, stakes: {"0": 100, "1": 50}, url: http://...}, ...]
+    dispersers: {"0": 0x<disperser's signing address>}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from offchain.da.errors import NetworkConfigError, SRSError
+from offchain.da.network.assignment import BlobParams
+from offchain.da.network.node import BLOCK_STALE_MEASURE, NodeState
+from offchain.da.srs import SRS, insecure_test_srs, load_eigenda_srs
+
+
+def read_file(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise NetworkConfigError(f"{p}: {exc.strerror or exc}") from exc
+    try:
+        obj = yaml.safe_load(text) if p.suffix in (".yaml", ".yml") else json.loads(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise NetworkConfigError(
+            f"{p}: not valid {'YAML' if p.suffix in ('.yaml', '.yml') else 'JSON'}: {exc}"
+        ) from exc
+    if not isinstance(obj, dict):
+        raise NetworkConfigError(f"{p}: expected a mapping at the top level")
+    return obj
+
+
+def _int(obj: dict, key: str, default: int | None, lo: int = 0, hi: int = 1 << 64) -> int:
+    v = obj.get(key, default)
+    if v is None:
+        raise NetworkConfigError(f"{key}: required")
+    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v < hi:
+        raise NetworkConfigError(f"{key}: {v!r} is not an integer in [{lo}, {hi})")
+    return v
+
+
+def _bytes32(text: Any, what: str) -> bytes:
+    try:
+        raw = bytes.fromhex(str(text).removeprefix("0x"))
+    except ValueError:
+        raise NetworkConfigError(f"{what}: not hex") from None
+    if len(raw) != 32:
+        raise NetworkConfigError(f"{what}: {len(raw)} bytes, expected 32")
+    return raw
+
+
+def network_state(obj: Any, base: Path) -> tuple[NodeState, dict[bytes, str]]:
+    """The operators' stakes per quorum, the dispersers' addresses, and the operators' URLs."""
+    if isinstance(obj, str):
+        p = base / obj
+        obj, base = read_file(p), p.parent
+    if not isinstance(obj, dict) or set(obj) - {"operators", "dispersers"}:
+        raise NetworkConfigError("network: expected {operators, dispersers}")
+    stakes: dict[int, dict[bytes, int]] = {}
+    urls: dict[bytes, str] = {}
+    for i, op in enumerate(obj.get("operators") or []):
+        if not isinstance(op, dict) or set(op) - {"operator_id", "stakes", "url"} or "operator_id" not in op:
+            raise NetworkConfigError(f"network.operators[{i}]: expected {{operator_id, stakes, url}}")
+        oid = _bytes32(op["operator_id"], f"network.operators[{i}].operator_id")
+        if oid in urls:
+            raise NetworkConfigError(f"network.operators[{i}]: operator {oid.hex()} listed twice")
+        urls[oid] = str(op.get("url", ""))
+        for q, s in (op.get("stakes") or {}).items():
+            try:
+                qn = int(q)
+            except ValueError:
+                raise NetworkConfigError(f"network.operators[{i}].stakes: quorum {q!r}") from None
+            if not 0 <= qn < 256 or not isinstance(s, int) or isinstance(s, bool) or not 0 <= s < 1 << 96:
+                raise NetworkConfigError(f"network.operators[{i}].stakes[{q}]: {s!r}")
+            stakes.setdefault(qn, {})[oid] = s
+    dispersers = {}
+    for k, addr in (obj.get("dispersers") or {}).items():
+        try:
+            raw = bytes.fromhex(str(addr).removeprefix("0x"))
+        except ValueError:
+            raw = b""
+        if len(raw) != 20 or not str(k).isdigit():
+            raise NetworkConfigError(f"network.dispersers[{k}]: {addr!r} is not a 20-byte address")
+        dispersers[int(k)] = "0x" + raw.hex()
+    return NodeState(stakes, dispersers, BlobParams()), urls
+
+
+def load_srs(spec: Any, base: Path) -> SRS:
+    if not isinstance(spec, dict):
+        raise NetworkConfigError("srs: expected {dir, g1_count} or {insecure_test_symbols}")
+    try:
+        if "insecure_test_symbols" in spec:
+            return insecure_test_srs(_int(spec, "insecure_test_symbols", None, 1, 1 << 20))
+        if "dir" not in spec:
+            raise NetworkConfigError("srs: expected {dir, g1_count} or {insecure_test_symbols}")
+        return load_eigenda_srs(base / str(spec["dir"]), spec.get("g1_count"))
+    except SRSError as exc:
+        raise NetworkConfigError(f"srs: {exc}") from exc
+
+
+@dataclass
+class NodeConfig:
+    host: str
+    port: int
+    public: bool
+    bls_key: bytes
+    store_dirs: list[str]
+    srs: Any
+    state: NodeState
+    stale_blocks: int
+    max_request_age_s: int
+    max_request_bytes: int
+    log_level: str
+
+
+NODE_KEYS = {
+    "host", "port", "public", "bls_key_file", "store_dir", "srs", "network", "stale_blocks",
+    "max_request_age_s", "max_request_bytes", "log_level",
+}  # fmt: skip
+
+
+def node_config(path: str | Path) -> NodeConfig:
+    p = Path(path)
+    obj, base = read_file(p), p.parent
+    unknown = sorted(set(obj) - NODE_KEYS)
+    if unknown:
+        raise NetworkConfigError(f"{p}: unknown keys {unknown}")
+    for key in ("bls_key_file", "store_dir", "srs", "network"):
+        if key not in obj:
+            raise NetworkConfigError(f"{p}: {key} is required")
+    try:
+        key_text = (base / str(obj["bls_key_file"])).read_text().strip()
+    except OSError as exc:
+        raise NetworkConfigError(f"bls_key_file: {exc.strerror or exc}") from exc
+    dirs = obj["store_dir"] if isinstance(obj["store_dir"], list) else [obj["store_dir"]]
+    state, _ = network_state(obj["network"], base)
+    return NodeConfig(
+        host=str(obj.get("host", "127.0.0.1")),
+        port=_int(obj, "port", 0, 0, 65536),
+        public=bool(obj.get("public", False)),
+        bls_key=_bytes32(key_text, "bls_key_file"),
+        store_dirs=[str(base / str(d)) for d in dirs],
+        srs=load_srs(obj["srs"], base),
+        state=state,
+        stale_blocks=_int(obj, "stale_blocks", BLOCK_STALE_MEASURE),
+        max_request_age_s=_int(obj, "max_request_age_s", 60, 1),
+        max_request_bytes=_int(obj, "max_request_bytes", 64 << 20, 1024),
+        log_level=str(obj.get("log_level", "info")),
+    )

@@ -1,0 +1,120 @@
+"""HTTP+JSON front of the DA network processes, on the shared service stack (:mod:`offchain.httpservice`).
+
+Validator node routes (EigenDA's ``validator.Dispersal`` / ``validator.Retrieval`` methods, JSON bodies
+with the protobuf field names):
+
+- ``POST /v2/StoreChunks``: a :class:`StoreChunksRequest` -> ``{"signature": G1 gnark-compressed hex}``,
+  the node's BLS signature over the batch header hash;
+- ``POST /v2/GetChunks``: ``{"blob_key", "quorum_id"}`` -> ``{"chunks": [hex], "chunk_encoding_format": 1}``;
+- ``GET /v2/GetNodeInfo``: the node's operator id; ``GET /metrics``.
+
+Refusals are JSON errors with the status the check maps to (400 malformed or invalid chunks, 401 bad
+disperser signature, 403 unknown disperser, 404 unknown blob, 409 stale reference block, 413 too large).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
+
+from offchain.bls.keys import SecretKey
+from offchain.crypto import bn254
+from offchain.da.eigenda.encoder import Encoder
+from offchain.da.errors import NetworkMessageError, NodeRequestError
+from offchain.da.network.config import NodeConfig
+from offchain.da.network.node import StoreChunksRequest, ValidatorNode
+from offchain.da.network.types import hex_field, json_fields
+from offchain.httpservice import HTTPError, Metrics, ServiceServer, logger, read_json
+from offchain.store import Store
+
+log = logger("da.node")
+
+
+def node_app(node: ValidatorNode, max_request_bytes: int = 64 << 20) -> Any:
+    metrics = Metrics(["/v2/StoreChunks", "/v2/GetChunks", "/v2/GetNodeInfo", "/metrics"])
+
+    async def body(request: Request) -> Any:
+        return await read_json(request, max_request_bytes)
+
+    def refuse(exc: Exception) -> HTTPError:
+        if isinstance(exc, NodeRequestError):
+            return HTTPError(exc.status, exc.message, code="refused")
+        return HTTPError(400, str(exc), code="malformed")
+
+    async def store_chunks(request: Request) -> JSONResponse:
+        t0 = time.perf_counter()
+        try:
+            req = StoreChunksRequest.from_json(await body(request))
+            sigma = await run_in_threadpool(node.store_chunks, req)
+        except (NodeRequestError, NetworkMessageError) as exc:
+            log.info("store_chunks_refused", extra={"reason": str(exc)})
+            return refuse(exc).response()
+        except HTTPError as exc:
+            return exc.response()
+        log.info(
+            "store_chunks",
+            extra={
+                "batch_header_hash": req.header.hash().hex(),
+                "blobs": len(req.certificates),
+                "reference_block_number": req.header.reference_block_number,
+                "seconds": round(time.perf_counter() - t0, 4),
+            },
+        )
+        return JSONResponse({"signature": bn254.g1_compress(bn254.g1_from_ints([sigma])).hex()})
+
+    async def get_chunks(request: Request) -> JSONResponse:
+        try:
+            f = json_fields(await body(request), ("blob_key", "quorum_id"), "GetChunksRequest")
+            key = hex_field(f["blob_key"], "blob_key", 32)
+            q = f["quorum_id"]
+            if not isinstance(q, int) or isinstance(q, bool) or not 0 <= q < 256:
+                raise NetworkMessageError(f"quorum_id: {q!r} is not a quorum number")
+            reply = await run_in_threadpool(node.get_chunks, key)
+        except (NodeRequestError, NetworkMessageError) as exc:
+            return refuse(exc).response()
+        except HTTPError as exc:
+            return exc.response()
+        return JSONResponse(reply)
+
+    async def node_info(request: Request) -> JSONResponse:
+        return JSONResponse({"operator_id": node.operator_id.hex(), "chunks_stored": node.table.key_count()})
+
+    async def metrics_route(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(metrics.render({"da_node_blobs_stored": node.table.key_count()}))
+
+    app = Starlette(
+        routes=[
+            Route("/v2/StoreChunks", store_chunks, methods=["POST"]),
+            Route("/v2/GetChunks", get_chunks, methods=["POST"]),
+            Route("/v2/GetNodeInfo", node_info, methods=["GET"]),
+            Route("/metrics", metrics_route, methods=["GET"]),
+        ]
+    )
+    return metrics.wrap(app)
+
+
+def node_server(cfg: NodeConfig) -> tuple[ServiceServer, ValidatorNode, Store]:
+    """The node of ``cfg`` and its server (not started)."""
+    store = Store(cfg.store_dirs)
+    node = ValidatorNode(
+        SecretKey.from_bytes(cfg.bls_key),
+        cfg.state,
+        Encoder(cfg.srs),
+        store,
+        stale_blocks=cfg.stale_blocks,
+        max_request_age_s=cfg.max_request_age_s,
+    )
+    server = ServiceServer(
+        node_app(node, cfg.max_request_bytes),
+        cfg.host,
+        cfg.port,
+        log_level=cfg.log_level,
+        loopback_only=not cfg.public,
+    )
+    return server, node, store

@@ -1,0 +1,155 @@
+"""A small network for the DA network tests: an encoded blob, BLS operators, a disperser key, batches."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import yaml
+from eth_keys import keys as eth_keys
+
+from offchain.bls.keys import SecretKey
+from offchain.crypto import bn254
+from offchain.da.eigenda.encoder import Encoder
+from offchain.da.files import bundle_bytes
+from offchain.da.network.assignment import BlobParams, assignments_for_blob
+from offchain.da.network.node import NodeState, StoreChunksRequest
+from offchain.da.network.types import (
+    BatchHeader,
+    BlobCertificate,
+    BlobCommitment,
+    BlobHeader,
+    MerkleTree,
+    PaymentHeader,
+    sign_digest,
+)
+from offchain.da.srs import insecure_test_srs
+
+N_SYMBOLS = 64  # L = 1 (8192 chunks of one symbol each)
+DISPERSER_KEY = bytes.fromhex("8da4ef21b864d2cc526dbdb2a120bd2874c36c9d0a1fb7f8c63d7f7a8b41de8f")
+CLIENT_KEY = bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
+
+
+@cache
+def encoder() -> Encoder:
+    return Encoder(insecure_test_srs(N_SYMBOLS))
+
+
+def operator_keys(n: int = 4) -> list[SecretKey]:
+    return [SecretKey(1000 + 7 * i) for i in range(n)]
+
+
+def node_state(keys: list[SecretKey], stakes: list[int] | None = None) -> NodeState:
+    stakes = stakes or [1, 2, 3, 4][: len(keys)]
+    ids = [k.public_key().operator_id for k in keys]
+    address = eth_keys.PrivateKey(DISPERSER_KEY).public_key.to_checksum_address()
+    table = {q: dict(zip(ids, stakes, strict=True)) for q in (0, 1)}
+    return NodeState(table, {0: address}, BlobParams())
+
+
+@dataclass
+class EncodedBlob:
+    header: BlobHeader
+    signature: bytes
+    proofs: bytes  # 8192 x 32 gnark bytes, chunk order
+    coeffs: np.ndarray  # uint8 (8192, L, 32)
+    L: int
+    raw: bytes
+
+
+def encoded_blob(seed: int, timestamp: int = 1) -> EncodedBlob:
+    enc = encoder()
+    rng = np.random.default_rng(seed)
+    raw = bytearray(rng.integers(0, 256, (N_SYMBOLS, 32), dtype=np.uint8).tobytes())
+    for k in range(N_SYMBOLS):
+        raw[32 * k] = 0  # every symbol below r
+    coeffs = enc.blob_to_coeffs(bytes(raw))
+    frames = enc.frames(coeffs)
+    com = BlobCommitment.from_points(
+        enc.commit(coeffs), enc.length_commitment(coeffs), enc.length_proof(coeffs), N_SYMBOLS
+    )
+    account = eth_keys.PrivateKey(CLIENT_KEY).public_key.to_checksum_address()
+    header = BlobHeader(0, (0, 1), com, PaymentHeader(account, timestamp, 0))
+    L = frames.params.chunk_length
+    fr_bytes = enc.c.fr.to_bytes(frames.coeffs).reshape(-1, L, 32)
+    return EncodedBlob(
+        header,
+        sign_digest(CLIENT_KEY, header.blob_key()),
+        bn254.g1_compress(frames.proofs),
+        fr_bytes,
+        L,
+        bytes(raw),
+    )
+
+
+def bundle_for(blob: EncodedBlob, indices: list[int]) -> bytes:
+    if not indices:
+        return b""
+    idx = np.asarray(indices)
+    proofs = np.frombuffer(blob.proofs, np.uint8).reshape(-1, 32)[idx].tobytes()
+    return bundle_bytes(blob.L, proofs, blob.coeffs[idx])
+
+
+def store_request(
+    blobs: list[EncodedBlob], state: NodeState, operator: bytes, rbn: int = 100, timestamp: int | None = None
+) -> StoreChunksRequest:
+    certs = [BlobCertificate(b.header, b.signature, (0,)) for b in blobs]
+    header = BatchHeader(MerkleTree([c.hash() for c in certs]).root, rbn)
+    bundles = [
+        bundle_for(b, assignments_for_blob(state.stakes, state.params, [0, 1]).get(operator, []))
+        for b in blobs
+    ]
+    ts = int(time.time()) if timestamp is None else timestamp
+    unsigned = StoreChunksRequest(header, certs, 0, ts, b"\x00" * 65, bundles)
+    return StoreChunksRequest(header, certs, 0, ts, sign_digest(DISPERSER_KEY, unsigned.digest()), bundles)
+
+
+ROOT = Path(__file__).resolve().parents[4]
+
+
+def write_node_config(tmp: Path, key: SecretKey, state: NodeState, suffix: str = ".yaml") -> Path:
+    """A node's key, network description and configuration file in ``tmp``."""
+    (tmp / "node.key").write_text(key.to_bytes().hex())
+    network = {
+        "operators": [
+            {"operator_id": oid.hex(), "stakes": {str(q): state.stakes[q][oid] for q in state.stakes}}
+            for oid in state.stakes[0]
+        ],
+        "dispersers": {str(k): v for k, v in state.dispersers.items()},
+    }
+    (tmp / "network.json").write_text(json.dumps(network))
+    cfg = {
+        "port": 0,
+        "bls_key_file": "node.key",
+        "store_dir": "db",
+        "srs": {"insecure_test_symbols": N_SYMBOLS},
+        "network": "network.json",
+        "log_level": "warning",
+    }
+    path = tmp / f"node{suffix}"
+    path.write_text(yaml.safe_dump(cfg) if suffix == ".yaml" else json.dumps(cfg))
+    return path
+
+
+def start_node(config: Path) -> tuple[subprocess.Popen, dict]:
+    """``eigen da node --config`` as a process; returns it and its first line (the bound URL)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "offchain.cli", "da", "node", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+    )
+    line = proc.stdout.readline()
+    if not line:
+        proc.wait(30)
+        raise RuntimeError(f"node did not start: {proc.stderr.read()[-2000:]}")
+    return proc, json.loads(line)
