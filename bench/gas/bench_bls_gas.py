@@ -71,9 +71,7 @@ def main() -> int:
         avs = a[1]
         am.updateAVSMetadataURI(avs, "avs", sender=avs)
         sets = {n: i + 1 for i, n in enumerate(SIZES)}
-        am.createOperatorSets(
-            avs, [(sets[n], [strat], ZERO_ADDRESS) for n in SIZES], sender=avs
-        )
+        am.createOperatorSets(avs, [(sets[n], [strat], ZERO_ADDRESS) for n in SIZES], sender=avs)
         reg = deploy_bls_registry(project, a[0], d, avs.address, 10, 10_000)
         am.setAVSRegistrar(avs, reg, sender=avs)
         for n in SIZES:
