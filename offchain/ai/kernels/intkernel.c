@@ -33,8 +33,8 @@
    z*64 + r*4 + j holds quad z in its low nibble and quad z + 4 in its high nibble. D and E are int32
    [(g*nb + b)*16 + r], C int64 [16g + r].
 
-   Three implementations of the same integers, chosen at run time: AVX-512 VNNI (vpdpbusd), and one
-   portable C source compiled twice, for any x86-64/other CPU and with AVX2 enabled. */
+   Three implementations of the same integers, chosen at run time: AVX-512 VNNI (vpdpbusd), AVX2
+   (vpmaddwd on 16-bit activations, below) and portable C for any CPU. */
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -116,9 +116,73 @@ static void group_portable(const il_args *a, int64_t g, int64_t t0, int64_t t1) 
 #include <immintrin.h>
 #define IL_X86 1
 
-/* The same C source with AVX2 code generation (the compiler vectorises the integer loops). */
-__attribute__((target("avx2,fma"))) static void group_avx2(const il_args *a, int64_t g, int64_t t0, int64_t t1) {
-    GROUP_GENERIC_BODY
+#define AVX2_TARGET __attribute__((target("avx2")))
+
+/* AVX2 (vpmaddwd on 16-bit lanes; what CPUs without AVX-512 VNNI run). The activations are taken
+   signed, x' = u - 2^15 = u ^ 0x8000 in [-2^15, 2^15 - 1] (the clamped x), and the weights are
+   widened to int16 (w in [0, 15] for Q4, [-128, 127] for bytes). S'_b = sum_i w_i x'_i = S_b - 2^15 W_b,
+   so sum_b (D_b S'_b + E_b X_b) = sum_b (D_b S_b + E_b X_b) + C: the same y without adding C.
+
+   Bounds: |w_i x'_i| <= 2^7 * 2^15 = 2^22 (vpmaddwd's one overflow, -2^15 * -2^15, needs |w| = 2^15),
+   a pair <= 2^23, the 16 products of one int32 lane in a block <= 2^26 and the block sum |S'_b| <= 2^27
+   (int32); |D_b S'_b| < 2^51, |E_b X_b| < 2^51, so with nb <= 512 every partial sum of y stays below
+   2^61: int64 never wraps and the integer is the one of the other implementations.
+
+   Layout in registers: a column quad p of 4 rows is 16 int16 (row r's 4 weights in lanes 4r..4r+3);
+   vpmaddwd against the quad's 4 activations (broadcast) leaves row r's two pair sums in its 64-bit
+   lane, added and multiplied by D_r (vpmuldq reads the low 32 bits) into int64 accumulators of 4 rows.
+   NT tokens (a compile-time constant at each call) share each widened weight vector. */
+AVX2_TARGET __attribute__((always_inline)) static inline void tile_avx2(const il_args *a, int64_t g, int64_t t0,
+                                                                         const int NT) {
+    const int64_t nb = a->nb, ldy = a->groups * RG, cols = nb * 32;
+    const __m128i m4 = _mm_set1_epi8(15);
+    const __m256i flip = _mm256_set1_epi16((short)0x8000);
+    __m256i Y[2][4];
+    for (int k = 0; k < NT; k++)
+        for (int i = 0; i < 4; i++) Y[k][i] = _mm256_setzero_si256();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i acc[2][4];
+        for (int k = 0; k < NT; k++)
+            for (int i = 0; i < 4; i++) acc[k][i] = _mm256_setzero_si256();
+        for (int p = 0; p < 8; p++) {
+            __m256i W[4];
+            if (a->nibble) {
+                const uint8_t *wb = a->w + (g * nb + b) * 256 + (p & 3) * 64;
+                for (int i = 0; i < 4; i++) {
+                    __m128i v = _mm_loadu_si128((const __m128i *)(wb + 16 * i));
+                    v = p < 4 ? _mm_and_si128(v, m4) : _mm_and_si128(_mm_srli_epi16(v, 4), m4);
+                    W[i] = _mm256_cvtepu8_epi16(v);
+                }
+            } else {
+                const uint8_t *wb = a->w + ((g * nb + b) * 8 + p) * 64;
+                for (int i = 0; i < 4; i++) W[i] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wb + 16 * i)));
+            }
+            for (int k = 0; k < NT; k++) {
+                int64_t q;
+                memcpy(&q, a->u + (t0 + k) * cols + b * 32 + 4 * p, sizeof q);
+                const __m256i xv = _mm256_xor_si256(_mm256_set1_epi64x(q), flip);
+                for (int i = 0; i < 4; i++) acc[k][i] = _mm256_add_epi32(acc[k][i], _mm256_madd_epi16(W[i], xv));
+            }
+        }
+        const int32_t *Db = a->D + (g * nb + b) * RG, *Eb = a->E + (g * nb + b) * RG;
+        for (int i = 0; i < 4; i++) {
+            const __m256i D = _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(Db + 4 * i)));
+            const __m256i E = _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(Eb + 4 * i)));
+            for (int k = 0; k < NT; k++) {
+                const __m256i s = _mm256_add_epi32(acc[k][i], _mm256_srli_epi64(acc[k][i], 32));
+                const __m256i xb = _mm256_set1_epi64x(a->X[(t0 + k) * nb + b]);
+                Y[k][i] = _mm256_add_epi64(Y[k][i], _mm256_add_epi64(_mm256_mul_epi32(D, s), _mm256_mul_epi32(E, xb)));
+            }
+        }
+    }
+    for (int k = 0; k < NT; k++)
+        for (int i = 0; i < 4; i++) _mm256_storeu_si256((__m256i *)(a->y + (t0 + k) * ldy + g * RG + 4 * i), Y[k][i]);
+}
+
+AVX2_TARGET static void group_avx2(const il_args *a, int64_t g, int64_t t0, int64_t t1) {
+    int64_t t = t0;
+    for (; t + 2 <= t1; t += 2) tile_avx2(a, g, t, 2);
+    if (t < t1) tile_avx2(a, g, t, 1);
 }
 
 #define VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni")))
@@ -197,7 +261,7 @@ int il_impl_available(int impl) {
     if (impl == IMPL_PORTABLE) return 1;
 #if IL_X86
     __builtin_cpu_init();
-    if (impl == IMPL_AVX2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (impl == IMPL_AVX2) return __builtin_cpu_supports("avx2");
     if (impl == IMPL_AVX512VNNI)
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                __builtin_cpu_supports("avx512vnni");
