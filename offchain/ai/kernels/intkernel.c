@@ -274,7 +274,21 @@ int il_has_avx2(void) { return il_impl_available(IMPL_AVX2); }
 
 typedef void (*group_fn)(const il_args *, int64_t, int64_t, int64_t);
 
+/* What impl 0 (auto) means for this process: 0 the best available, else one implementation
+   (EIGEN_AI_KERNEL, for measurements). Every implementation computes the same integers. */
+static int il_default_impl = IMPL_AUTO;
+
+/* Sets what auto means; IL_EARG for an unknown or unavailable implementation. */
+int il_set_default_impl(int impl) {
+    if (impl < IMPL_AUTO || impl > IMPL_AVX512VNNI || (impl != IMPL_AUTO && !il_impl_available(impl))) return IL_EARG;
+    il_default_impl = impl;
+    return IL_OK;
+}
+
+int il_get_default_impl(void) { return il_default_impl; }
+
 static group_fn pick(int impl) {
+    if (impl == IMPL_AUTO) impl = il_default_impl;
 #if IL_X86
     if ((impl == IMPL_AUTO || impl == IMPL_AVX512VNNI) && il_impl_available(IMPL_AVX512VNNI)) return group_vnni;
     if ((impl == IMPL_AUTO || impl == IMPL_AVX2 || impl == IMPL_AVX512VNNI) && il_impl_available(IMPL_AVX2))

@@ -212,6 +212,30 @@ def test_threaded_product_equals_int64_reference():
             )
 
 
+@pytest.mark.parametrize("qlo,qhi", [(-128, 127), (-8, 7)])
+def test_extreme_products_equal_int64_reference(qlo, qhi):
+    """The bounds of intkernel.c at their limits (every implementation): NB_MAX blocks, weights and
+    scales at their extremes, activations at +-2^15 (the sums most likely to wrap a narrower lane)."""
+    rng = np.random.default_rng(17)
+    rows, nb, t = 33, intkernel.NB_MAX, 3
+    q = rng.choice([qlo, qhi], size=(rows, nb, 32))
+    q[0], q[1] = qlo, qhi  # rows of one sign throughout
+    top = (1 << 24) - 1
+    d = rng.choice([-top, top], size=(rows, nb))
+    d[:2] = top
+    mc = rng.choice([-top, top], size=(rows, nb)) if qhi == 7 else None
+    x = rng.choice([-(1 << 15), 1 << 15], size=(t, nb * 32))
+    x[0], x[1] = 1 << 15, -(1 << 15)
+    xb = x.reshape(t, nb, 32)
+    expect = np.einsum("rb,tbr->tr", d, np.einsum("rbi,tbi->tbr", q, xb))
+    if mc is not None:
+        expect += np.einsum("rb,tb->tr", mc, xb.sum(2))
+    lin = NativeLinear(q, d, mc)
+    for impl in IMPLS:
+        for threads in (1, 2):
+            assert np.array_equal(lin.product(x, threads, impl), expect), (impl, threads)
+
+
 def test_exp_neg_native_equals_array():
     from offchain.ai import fixedpoint as fx
 
@@ -432,3 +456,27 @@ def test_set_threads_changes_every_kernel_not_the_result():
         with pytest.raises(EngineError):
             eng.set_threads(bad)  # type: ignore[arg-type]
     assert eng.threads == 2
+
+
+def test_kernel_setting_selects_the_implementation(monkeypatch):
+    """EIGEN_AI_KERNEL picks what the engine's "auto" runs (same integers); a bad or unavailable
+    one is a typed error naming the setting's choices."""
+    try:
+        for impl in IMPLS:
+            monkeypatch.setenv("EIGEN_AI_KERNEL", impl)
+            eng = Engine(tiny_service().model)
+            assert intkernel.default_implementation() == impl
+            assert intkernel.library().il_set_default_impl(9) == -1  # rejected, default unchanged
+            assert intkernel.default_implementation() == impl
+            logits = eng.prefill(eng.new_cache(), [1, 2, 3])
+            if impl == IMPLS[0]:
+                base = logits
+            assert np.array_equal(logits, base), impl
+        monkeypatch.setenv("EIGEN_AI_KERNEL", "sse9")
+        with pytest.raises(EngineError, match="EIGEN_AI_KERNEL"):
+            Engine(tiny_service().model)
+        with pytest.raises(EngineError, match="not available"):
+            intkernel.set_default_implementation("mmx")
+    finally:
+        intkernel.set_default_implementation("auto")
+    assert intkernel.default_implementation() == "auto"
