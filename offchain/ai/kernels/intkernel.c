@@ -309,6 +309,158 @@ static int64_t scale_round(int64_t y, int64_t e) {
     return fl;
 }
 
+/* ---- a persistent team for the linear layer ----
+
+   A decode step runs ~120 small products (about 0.1 ms each). An OpenMP region per product wakes a
+   sleeping worker and then waits at the closing barrier until that worker has been scheduled, which
+   on a busy machine can take longer than the product. Here workers stay in a team: after a job they
+   spin (bounded, POOL_SPIN pause loops, ~50 us) and then sleep on a condition variable. A job is
+   numbered units claimed from one atomic counter; the caller claims units too and, when none are left,
+   waits only for the workers that did join this job (a worker that arrives after the job closed
+   leaves it untouched). Which thread computes a unit never changes its integers. */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#if IL_X86
+#define POOL_PAUSE() __builtin_ia32_pause()
+#else
+#define POOL_PAUSE() ((void)0)
+#endif
+#define POOL_MAX 64
+#define POOL_SPIN 2000
+
+typedef void (*unit_fn)(void *ctx, int64_t unit);
+
+static struct {
+    pthread_mutex_t mu;     /* guards sleeping, the condition variable and thread creation */
+    pthread_cond_t cv;
+    pthread_mutex_t run_mu; /* one job at a time (callers from several Python threads queue here) */
+    atomic_uint_fast64_t gen; /* bumped for each job */
+    atomic_int closed;        /* 1: the current job takes no new workers */
+    atomic_int refs;          /* workers inside the current job */
+    atomic_int sleepers;
+    atomic_int_fast64_t next; /* next unit to claim */
+    unit_fn fn;
+    void *ctx;
+    int64_t n;
+    int allowed; /* workers 0..allowed-1 may join this job */
+    int started;
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, 0, 1, 0, 0, 0};
+
+static void pool_work(void) {
+    const unit_fn fn = pool.fn;
+    void *ctx = pool.ctx;
+    const int64_t n = pool.n;
+    for (int64_t k; (k = atomic_fetch_add(&pool.next, 1)) < n;) fn(ctx, k);
+}
+
+static void *pool_worker(void *arg) {
+    const int id = (int)(intptr_t)arg;
+    uint64_t seen = atomic_load(&pool.gen);
+    for (;;) {
+        uint64_t g = atomic_load(&pool.gen);
+        for (int i = 0; g == seen && i < POOL_SPIN; i++) {
+            POOL_PAUSE();
+            g = atomic_load(&pool.gen);
+        }
+        if (g == seen) {
+            pthread_mutex_lock(&pool.mu);
+            atomic_fetch_add(&pool.sleepers, 1);
+            while ((g = atomic_load(&pool.gen)) == seen) pthread_cond_wait(&pool.cv, &pool.mu);
+            atomic_fetch_sub(&pool.sleepers, 1);
+            pthread_mutex_unlock(&pool.mu);
+        }
+        seen = g;
+        atomic_fetch_add(&pool.refs, 1);
+        /* the job's fields are read only while it is open and this worker is counted in refs; the
+           caller rewrites them only after closing a job and seeing refs == 0 */
+        if (!atomic_load(&pool.closed) && atomic_load(&pool.gen) == g && id < pool.allowed) pool_work();
+        atomic_fetch_sub(&pool.refs, 1);
+    }
+    return NULL;
+}
+
+/* fn(ctx, k) for k < n on up to nth threads, the caller one of them (if a worker cannot be created,
+   the others and the caller do its share). */
+static void pool_run(unit_fn fn, void *ctx, int64_t n, int nth) {
+    if (nth > POOL_MAX + 1) nth = POOL_MAX + 1;
+    if (nth <= 1) {
+        for (int64_t k = 0; k < n; k++) fn(ctx, k);
+        return;
+    }
+    pthread_mutex_lock(&pool.run_mu);
+    pthread_mutex_lock(&pool.mu);
+    while (pool.started < nth - 1) {
+        pthread_t th;
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        int err = pthread_create(&th, &at, pool_worker, (void *)(intptr_t)pool.started);
+        pthread_attr_destroy(&at);
+        if (err) break;
+        pool.started++;
+    }
+    pthread_mutex_unlock(&pool.mu);
+    /* no job open, refs == 0: publish this one */
+    pool.fn = fn;
+    pool.ctx = ctx;
+    pool.n = n;
+    pool.allowed = nth - 1;
+    atomic_store(&pool.next, 0);
+    atomic_store(&pool.closed, 0);
+    atomic_fetch_add(&pool.gen, 1);
+    if (atomic_load(&pool.sleepers)) {
+        pthread_mutex_lock(&pool.mu);
+        pthread_cond_broadcast(&pool.cv);
+        pthread_mutex_unlock(&pool.mu);
+    }
+    pool_work();
+    atomic_store(&pool.closed, 1);
+    /* only workers that joined this job (a preempted one is waited for by yielding the core) */
+    for (int i = 0; atomic_load(&pool.refs); i++) {
+        if (i < 2000)
+            POOL_PAUSE();
+        else
+            sched_yield();
+    }
+    pthread_mutex_unlock(&pool.run_mu);
+}
+
+typedef struct {
+    const il_args *a;
+    group_fn fn;
+    const int32_t *D;
+    const int64_t *fix;
+    int64_t nfix, rows, out_shift;
+    const int64_t *s_row, *sh;
+    int64_t *out;
+} lin_job;
+
+/* Unit k of a product: the groups [k*GROUP_BLOCK, ...), token tiles outside and its groups inside (a
+   tile's activations and the block's weights stay in cache), then the clamped-activation fix-ups and
+   the output rounding of those rows. */
+static void lin_unit(void *ctx, int64_t k) {
+    const lin_job *j = (const lin_job *)ctx;
+    const il_args *a = j->a;
+    const int64_t groups = a->groups, nb = a->nb, T = a->T, ldy = groups * RG;
+    int64_t *y = a->y;
+    const int64_t g0 = k * GROUP_BLOCK, g1 = g0 + GROUP_BLOCK < groups ? g0 + GROUP_BLOCK : groups;
+    for (int64_t t0 = 0; t0 < T; t0 += TOKEN_TILE)
+        for (int64_t g = g0; g < g1; g++) j->fn(a, g, t0, t0 + TOKEN_TILE < T ? t0 + TOKEN_TILE : T);
+    for (int64_t g = g0; g < g1; g++) {
+        /* the clamped activations: add D * w * 1 for each */
+        for (int64_t f = 0; f < j->nfix; f++) {
+            int64_t t = j->fix[2 * f], c = j->fix[2 * f + 1], b = c / 32;
+            const int32_t *Db = j->D + (g * nb + b) * RG;
+            for (int r = 0; r < RG; r++) y[t * ldy + g * RG + r] += (int64_t)Db[r] * wget(a, g, b, r, (int)(c % 32));
+        }
+        if (j->out)
+            for (int64_t t = 0; t < T; t++)
+                for (int64_t r = g * RG; r < (g + 1) * RG && r < j->rows; r++)
+                    j->out[t * j->rows + r] = scale_round(y[t * ldy + r], j->out_shift - j->s_row[r] + j->sh[t]);
+    }
+}
+
 /* The product y = W x (exact int64) of int32 activations |x| <= 2^15, and with out != NULL the
    output rounding out[t][r] = round(y * 2^(out_shift - s_row[r] + sh[t])) for r < rows. */
 static int linear_core(const uint8_t *w, const int32_t *D, const int32_t *E, const int64_t *C, int64_t groups,
@@ -317,7 +469,7 @@ static int linear_core(const uint8_t *w, const int32_t *D, const int32_t *E, con
     if (nthreads < 0 || !w || !D || !E || !C || !x || !y || groups <= 0 || nb <= 0 || nb > NB_MAX || T <= 0 ||
         impl < 0 || impl > 3)
         return IL_EARG;
-    const int64_t cols = nb * 32, ldy = groups * RG;
+    const int64_t cols = nb * 32;
     uint16_t *u = (uint16_t *)malloc((size_t)(T * cols) * sizeof(uint16_t));
     uint32_t *ul = (uint32_t *)malloc((size_t)(T * nb * 8) * sizeof(uint32_t) * 2), *uh = ul + T * nb * 8;
     int32_t *X = (int32_t *)malloc((size_t)(T * nb) * sizeof(int32_t));
@@ -368,36 +520,15 @@ static int linear_core(const uint8_t *w, const int32_t *D, const int32_t *E, con
     }
     {
         il_args a = {w, D, E, C, groups, nb, T, nibble, u, ul, uh, X, y};
-        group_fn fn = pick(impl);
+        lin_job job = {&a, pick(impl), D, fix, nfix, rows, out_shift, s_row, sh, out};
         int nth = 1;
-        (void)nth;
 #ifdef _OPENMP
         nth = nthreads > 0 ? nthreads : omp_get_max_threads();
-        if (groups * RG * cols * T < PAR_MIN_MACS) nth = 1;
-        if (nth > (groups + GROUP_BLOCK - 1) / GROUP_BLOCK) nth = (int)((groups + GROUP_BLOCK - 1) / GROUP_BLOCK);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nth)
 #endif
-        /* Blocks of GROUP_BLOCK groups are handed out dynamically (a thread that the shared machine
-           preempts holds up no other). Within one, token tiles outside and its groups inside: a tile's
-           activations and the block's weights stay in cache. */
-        for (int64_t g0 = 0; g0 < groups; g0 += GROUP_BLOCK) {
-            const int64_t g1 = g0 + GROUP_BLOCK < groups ? g0 + GROUP_BLOCK : groups;
-            for (int64_t t0 = 0; t0 < T; t0 += TOKEN_TILE)
-                for (int64_t g = g0; g < g1; g++) fn(&a, g, t0, t0 + TOKEN_TILE < T ? t0 + TOKEN_TILE : T);
-            for (int64_t g = g0; g < g1; g++) {
-                /* the clamped activations: add D * w * 1 for each */
-                for (int64_t f = 0; f < nfix; f++) {
-                    int64_t t = fix[2 * f], c = fix[2 * f + 1], b = c / 32;
-                    const int32_t *Db = D + (g * nb + b) * RG;
-                    for (int r = 0; r < RG; r++)
-                        y[t * ldy + g * RG + r] += (int64_t)Db[r] * wget(&a, g, b, r, (int)(c % 32));
-                }
-                if (out)
-                    for (int64_t t = 0; t < T; t++)
-                        for (int64_t r = g * RG; r < (g + 1) * RG && r < rows; r++)
-                            out[t * rows + r] = scale_round(y[t * ldy + r], out_shift - s_row[r] + sh[t]);
-            }
-        }
+        if (groups * RG * cols * T < PAR_MIN_MACS) nth = 1;
+        const int64_t units = (groups + GROUP_BLOCK - 1) / GROUP_BLOCK;
+        if (nth > units) nth = (int)units;
+        pool_run(lin_unit, &job, units, nth);
     }
 done:
     free(u);

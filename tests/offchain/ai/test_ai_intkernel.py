@@ -480,3 +480,22 @@ def test_kernel_setting_selects_the_implementation(monkeypatch):
     finally:
         intkernel.set_default_implementation("auto")
     assert intkernel.default_implementation() == "auto"
+
+
+def test_concurrent_threaded_products_are_exact():
+    """Products from several Python threads at once (ctypes releases the GIL) share the kernel's
+    thread team: each gets its own exact result, on every thread count."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(23)
+    q = rng.integers(-8, 8, size=(1024, 16, 32))
+    d = rng.integers(-(1 << 20), 1 << 20, size=(1024, 16))
+    lin = NativeLinear(q, d, d)
+    xs = [_activations(rng, t, 512, 15) for t in (1, 3, 1, 7, 1, 2)]
+    expect = [lin.product(x, 1, "portable") for x in xs]
+
+    def run(i: int) -> bool:
+        return all(np.array_equal(lin.product(xs[i], 1 + (i + k) % 3), expect[i]) for k in range(20))
+
+    with ThreadPoolExecutor(4) as ex:
+        assert all(ex.map(run, range(len(xs))))
