@@ -380,6 +380,20 @@ static void *pool_worker(void *arg) {
     return NULL;
 }
 
+/* A forked child has none of the workers (and maybe a lock another thread held): a fresh team. */
+static void pool_atfork_child(void) {
+    pthread_mutex_init(&pool.mu, NULL);
+    pthread_cond_init(&pool.cv, NULL);
+    pthread_mutex_init(&pool.run_mu, NULL);
+    pool.started = 0;
+    atomic_store(&pool.sleepers, 0);
+    atomic_store(&pool.refs, 0);
+    atomic_store(&pool.closed, 1);
+}
+
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+static void pool_init(void) { pthread_atfork(NULL, NULL, pool_atfork_child); }
+
 /* fn(ctx, k) for k < n on up to nth threads, the caller one of them (if a worker cannot be created,
    the others and the caller do its share). */
 static void pool_run(unit_fn fn, void *ctx, int64_t n, int nth) {
@@ -388,6 +402,7 @@ static void pool_run(unit_fn fn, void *ctx, int64_t n, int nth) {
         for (int64_t k = 0; k < n; k++) fn(ctx, k);
         return;
     }
+    pthread_once(&pool_once, pool_init);
     pthread_mutex_lock(&pool.run_mu);
     pthread_mutex_lock(&pool.mu);
     while (pool.started < nth - 1) {

@@ -499,3 +499,45 @@ def test_concurrent_threaded_products_are_exact():
 
     with ThreadPoolExecutor(4) as ex:
         assert all(ex.map(run, range(len(xs))))
+
+
+def test_forked_child_runs_threaded_products():
+    """Children forked while another thread is inside a threaded product (os.fork copies no threads,
+    and the team's locks may be held) get a fresh team and the same exact products, never a hang."""
+    import os
+    import select
+    import threading
+
+    rng = np.random.default_rng(29)
+    q = rng.integers(-8, 8, size=(1024, 16, 32))
+    d = rng.integers(-(1 << 20), 1 << 20, size=(1024, 16))
+    lin = NativeLinear(q, d, d)
+    x = _activations(rng, 2, 512, 15)
+    expect = lin.product(x, 2)
+    stop = threading.Event()
+
+    def busy() -> None:
+        while not stop.is_set():
+            lin.product(x, 2)
+
+    th = threading.Thread(target=busy)
+    th.start()
+    try:
+        for _ in range(6):
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child reports through the pipe
+                ok = all(np.array_equal(lin.product(x, t), expect) for t in (2, 3, 1, 2))
+                os.write(w, b"1" if ok else b"0")
+                os._exit(0)
+            os.close(w)
+            ready, _, _ = select.select([r], [], [], 30)
+            if not ready:
+                os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            got = os.read(r, 1) if ready else b""
+            os.close(r)
+            assert got == b"1", "the forked child hung or computed wrong products"
+    finally:
+        stop.set()
+        th.join()
