@@ -13,6 +13,7 @@ variables; ``docs/settings.md`` lists the same table (a test keeps the two in st
 | ``EIGEN_DA_CACHE`` | ``.cache/da`` | FK20 table cache of ``eigen da encode``; ``off`` keeps tables in memory |
 | ``EIGEN_AI_MODEL`` | unset | a GGUF file used instead of the installed SmolLM2 package |
 | ``EIGEN_AI_THREADS`` | OpenMP default | CPU threads of the inference kernels (results never depend on it) |
+| ``EIGEN_AI_KERNEL`` | ``auto`` | linear kernel: ``auto`` (the best this CPU has), ``portable``, ``avx2``, ``avx512vnni`` (same results) |
 | ``EIGEN_AI_OPERATOR_KEY`` | unset | hex private key that signs inference receipts (else the public dev key) |
 | ``EIGEN_AI_MAX_BATCH`` | ``16`` | sequences ``eigen ai serve`` decodes together (continuous batching) |
 | ``EIGEN_AI_MAX_QUEUE`` | ``64`` | requests waiting for a batch slot; beyond, HTTP 429 with ``Retry-After`` |
@@ -63,6 +64,9 @@ DA_SRS = Setting("EIGEN_DA_SRS", None, "directory with EigenDA's SRS files for `
 DA_CACHE = Setting("EIGEN_DA_CACHE", None, "FK20 table cache (default .cache/da); off keeps tables in memory")
 AI_MODEL = Setting("EIGEN_AI_MODEL", None, "a GGUF file used instead of the installed SmolLM2 package")
 AI_THREADS = Setting("EIGEN_AI_THREADS", "", "CPU threads of the inference kernels (default: OpenMP's)")
+AI_KERNEL = Setting(
+    "EIGEN_AI_KERNEL", "auto", "linear kernel: auto, portable, avx2, avx512vnni (same results)"
+)
 AI_OPERATOR_KEY = Setting("EIGEN_AI_OPERATOR_KEY", None, "hex private key that signs inference receipts")
 AI_MAX_BATCH = Setting("EIGEN_AI_MAX_BATCH", "16", "sequences the inference server decodes together")
 AI_MAX_QUEUE = Setting("EIGEN_AI_MAX_QUEUE", "64", "requests waiting for a batch slot before 429")
@@ -84,6 +88,7 @@ ALL: tuple[Setting, ...] = (
     DA_CACHE,
     AI_MODEL,
     AI_THREADS,
+    AI_KERNEL,
     AI_OPERATOR_KEY,
     AI_MAX_BATCH,
     AI_MAX_QUEUE,
@@ -140,6 +145,14 @@ def ai_threads() -> int:
         return int(value) if value else 0
     except ValueError:
         raise SettingError(f"EIGEN_AI_THREADS must be an integer, got {value!r}") from None
+
+
+def ai_kernel() -> str:
+    """The linear kernel implementation the engine uses (``auto``: the best the CPU has)."""
+    value = (AI_KERNEL.raw() or "auto").strip().lower() or "auto"
+    if value not in ("auto", "portable", "avx2", "avx512vnni"):
+        raise SettingError(f"EIGEN_AI_KERNEL must be auto, portable, avx2 or avx512vnni, got {value!r}")
+    return value
 
 
 def ai_operator_key() -> str | None:

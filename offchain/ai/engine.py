@@ -294,6 +294,11 @@ class Engine:
         self.config = cfg = model.config
         self.backend = backend
         self.xp = xp = get_backend(backend)
+        if xp is np and native.enabled():
+            try:
+                intkernel.set_default_implementation(settings.ai_kernel())  # what "auto" runs
+            except SettingError as exc:
+                raise EngineError(str(exc)) from None
         eps = cfg.rms_eps
         self.layers: list[Layer] = []
         for i in range(cfg.n_layers):

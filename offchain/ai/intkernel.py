@@ -36,6 +36,8 @@ _SIGNATURES = {
     "il_attend": "ppqqqqpppqqqppqp",
     "il_has_avx2": "",
     "il_impl_available": "i",
+    "il_set_default_impl": "i",
+    "il_get_default_impl": "",
     "il_attn_step": "pqqqqppqqppqqqppqpi",
     "il_layer": "ppqqpppqi",
 }
@@ -66,6 +68,22 @@ def implementations() -> list[str]:
     """The linear-kernel implementations this CPU runs ("portable" always; "auto" picks the last)."""
     lib = library()
     return [name for name, code in IMPLS.items() if code and lib.il_impl_available(code)]
+
+
+def set_default_implementation(name: str) -> None:
+    """What "auto" runs in this process: "auto" (the best this CPU has) or one of ``implementations()``
+    (``EIGEN_AI_KERNEL``, for measurements; every implementation computes the same integers)."""
+    if name not in IMPLS or (name != "auto" and name not in implementations()):
+        raise EngineError(
+            f"linear kernel {name!r} is not available on this CPU (choose from auto, {', '.join(implementations())})"
+        )
+    library().il_set_default_impl(IMPLS[name])
+
+
+def default_implementation() -> str:
+    """What "auto" runs in this process (see ``set_default_implementation``)."""
+    code = library().il_get_default_impl()
+    return next(name for name, c in IMPLS.items() if c == code)
 
 
 _ERRORS = {-1: "bad sizes, thread count or null pointers", -2: "activation out of range", -3: "out of memory"}

@@ -33,8 +33,8 @@
    z*64 + r*4 + j holds quad z in its low nibble and quad z + 4 in its high nibble. D and E are int32
    [(g*nb + b)*16 + r], C int64 [16g + r].
 
-   Three implementations of the same integers, chosen at run time: AVX-512 VNNI (vpdpbusd), and one
-   portable C source compiled twice, for any x86-64/other CPU and with AVX2 enabled. */
+   Three implementations of the same integers, chosen at run time: AVX-512 VNNI (vpdpbusd), AVX2
+   (vpmaddwd on 16-bit activations, below) and portable C for any CPU. */
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -116,9 +116,73 @@ static void group_portable(const il_args *a, int64_t g, int64_t t0, int64_t t1) 
 #include <immintrin.h>
 #define IL_X86 1
 
-/* The same C source with AVX2 code generation (the compiler vectorises the integer loops). */
-__attribute__((target("avx2,fma"))) static void group_avx2(const il_args *a, int64_t g, int64_t t0, int64_t t1) {
-    GROUP_GENERIC_BODY
+#define AVX2_TARGET __attribute__((target("avx2")))
+
+/* AVX2 (vpmaddwd on 16-bit lanes; what CPUs without AVX-512 VNNI run). The activations are taken
+   signed, x' = u - 2^15 = u ^ 0x8000 in [-2^15, 2^15 - 1] (the clamped x), and the weights are
+   widened to int16 (w in [0, 15] for Q4, [-128, 127] for bytes). S'_b = sum_i w_i x'_i = S_b - 2^15 W_b,
+   so sum_b (D_b S'_b + E_b X_b) = sum_b (D_b S_b + E_b X_b) + C: the same y without adding C.
+
+   Bounds: |w_i x'_i| <= 2^7 * 2^15 = 2^22 (vpmaddwd's one overflow, -2^15 * -2^15, needs |w| = 2^15),
+   a pair <= 2^23, the 16 products of one int32 lane in a block <= 2^26 and the block sum |S'_b| <= 2^27
+   (int32); |D_b S'_b| < 2^51, |E_b X_b| < 2^51, so with nb <= 512 every partial sum of y stays below
+   2^61: int64 never wraps and the integer is the one of the other implementations.
+
+   Layout in registers: a column quad p of 4 rows is 16 int16 (row r's 4 weights in lanes 4r..4r+3);
+   vpmaddwd against the quad's 4 activations (broadcast) leaves row r's two pair sums in its 64-bit
+   lane, added and multiplied by D_r (vpmuldq reads the low 32 bits) into int64 accumulators of 4 rows.
+   NT tokens (a compile-time constant at each call) share each widened weight vector. */
+AVX2_TARGET __attribute__((always_inline)) static inline void tile_avx2(const il_args *a, int64_t g, int64_t t0,
+                                                                         const int NT) {
+    const int64_t nb = a->nb, ldy = a->groups * RG, cols = nb * 32;
+    const __m128i m4 = _mm_set1_epi8(15);
+    const __m256i flip = _mm256_set1_epi16((short)0x8000);
+    __m256i Y[2][4];
+    for (int k = 0; k < NT; k++)
+        for (int i = 0; i < 4; i++) Y[k][i] = _mm256_setzero_si256();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i acc[2][4];
+        for (int k = 0; k < NT; k++)
+            for (int i = 0; i < 4; i++) acc[k][i] = _mm256_setzero_si256();
+        for (int p = 0; p < 8; p++) {
+            __m256i W[4];
+            if (a->nibble) {
+                const uint8_t *wb = a->w + (g * nb + b) * 256 + (p & 3) * 64;
+                for (int i = 0; i < 4; i++) {
+                    __m128i v = _mm_loadu_si128((const __m128i *)(wb + 16 * i));
+                    v = p < 4 ? _mm_and_si128(v, m4) : _mm_and_si128(_mm_srli_epi16(v, 4), m4);
+                    W[i] = _mm256_cvtepu8_epi16(v);
+                }
+            } else {
+                const uint8_t *wb = a->w + ((g * nb + b) * 8 + p) * 64;
+                for (int i = 0; i < 4; i++) W[i] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wb + 16 * i)));
+            }
+            for (int k = 0; k < NT; k++) {
+                int64_t q;
+                memcpy(&q, a->u + (t0 + k) * cols + b * 32 + 4 * p, sizeof q);
+                const __m256i xv = _mm256_xor_si256(_mm256_set1_epi64x(q), flip);
+                for (int i = 0; i < 4; i++) acc[k][i] = _mm256_add_epi32(acc[k][i], _mm256_madd_epi16(W[i], xv));
+            }
+        }
+        const int32_t *Db = a->D + (g * nb + b) * RG, *Eb = a->E + (g * nb + b) * RG;
+        for (int i = 0; i < 4; i++) {
+            const __m256i D = _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(Db + 4 * i)));
+            const __m256i E = _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(Eb + 4 * i)));
+            for (int k = 0; k < NT; k++) {
+                const __m256i s = _mm256_add_epi32(acc[k][i], _mm256_srli_epi64(acc[k][i], 32));
+                const __m256i xb = _mm256_set1_epi64x(a->X[(t0 + k) * nb + b]);
+                Y[k][i] = _mm256_add_epi64(Y[k][i], _mm256_add_epi64(_mm256_mul_epi32(D, s), _mm256_mul_epi32(E, xb)));
+            }
+        }
+    }
+    for (int k = 0; k < NT; k++)
+        for (int i = 0; i < 4; i++) _mm256_storeu_si256((__m256i *)(a->y + (t0 + k) * ldy + g * RG + 4 * i), Y[k][i]);
+}
+
+AVX2_TARGET static void group_avx2(const il_args *a, int64_t g, int64_t t0, int64_t t1) {
+    int64_t t = t0;
+    for (; t + 2 <= t1; t += 2) tile_avx2(a, g, t, 2);
+    if (t < t1) tile_avx2(a, g, t, 1);
 }
 
 #define VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni")))
@@ -197,7 +261,7 @@ int il_impl_available(int impl) {
     if (impl == IMPL_PORTABLE) return 1;
 #if IL_X86
     __builtin_cpu_init();
-    if (impl == IMPL_AVX2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (impl == IMPL_AVX2) return __builtin_cpu_supports("avx2");
     if (impl == IMPL_AVX512VNNI)
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                __builtin_cpu_supports("avx512vnni");
@@ -210,7 +274,21 @@ int il_has_avx2(void) { return il_impl_available(IMPL_AVX2); }
 
 typedef void (*group_fn)(const il_args *, int64_t, int64_t, int64_t);
 
+/* What impl 0 (auto) means for this process: 0 the best available, else one implementation
+   (EIGEN_AI_KERNEL, for measurements). Every implementation computes the same integers. */
+static int il_default_impl = IMPL_AUTO;
+
+/* Sets what auto means; IL_EARG for an unknown or unavailable implementation. */
+int il_set_default_impl(int impl) {
+    if (impl < IMPL_AUTO || impl > IMPL_AVX512VNNI || (impl != IMPL_AUTO && !il_impl_available(impl))) return IL_EARG;
+    il_default_impl = impl;
+    return IL_OK;
+}
+
+int il_get_default_impl(void) { return il_default_impl; }
+
 static group_fn pick(int impl) {
+    if (impl == IMPL_AUTO) impl = il_default_impl;
 #if IL_X86
     if ((impl == IMPL_AUTO || impl == IMPL_AVX512VNNI) && il_impl_available(IMPL_AVX512VNNI)) return group_vnni;
     if ((impl == IMPL_AUTO || impl == IMPL_AVX2 || impl == IMPL_AVX512VNNI) && il_impl_available(IMPL_AVX2))
@@ -231,6 +309,173 @@ static int64_t scale_round(int64_t y, int64_t e) {
     return fl;
 }
 
+/* ---- a persistent team for the linear layer ----
+
+   A decode step runs ~120 small products (about 0.1 ms each). An OpenMP region per product wakes a
+   sleeping worker and then waits at the closing barrier until that worker has been scheduled, which
+   on a busy machine can take longer than the product. Here workers stay in a team: after a job they
+   spin (bounded, POOL_SPIN pause loops, ~50 us) and then sleep on a condition variable. A job is
+   numbered units claimed from one atomic counter; the caller claims units too and, when none are left,
+   waits only for the workers that did join this job (a worker that arrives after the job closed
+   leaves it untouched). Which thread computes a unit never changes its integers. */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#if IL_X86
+#define POOL_PAUSE() __builtin_ia32_pause()
+#else
+#define POOL_PAUSE() ((void)0)
+#endif
+#define POOL_MAX 64
+#define POOL_SPIN 2000
+
+typedef void (*unit_fn)(void *ctx, int64_t unit);
+
+static struct {
+    pthread_mutex_t mu;     /* guards sleeping, the condition variable and thread creation */
+    pthread_cond_t cv;
+    pthread_mutex_t run_mu; /* one job at a time (callers from several Python threads queue here) */
+    atomic_uint_fast64_t gen; /* bumped for each job */
+    atomic_int closed;        /* 1: the current job takes no new workers */
+    atomic_int refs;          /* workers inside the current job */
+    atomic_int sleepers;
+    atomic_int_fast64_t next; /* next unit to claim */
+    unit_fn fn;
+    void *ctx;
+    int64_t n;
+    int allowed; /* workers 0..allowed-1 may join this job */
+    int started;
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, 0, 1, 0, 0, 0};
+
+static void pool_work(void) {
+    const unit_fn fn = pool.fn;
+    void *ctx = pool.ctx;
+    const int64_t n = pool.n;
+    for (int64_t k; (k = atomic_fetch_add(&pool.next, 1)) < n;) fn(ctx, k);
+}
+
+static void *pool_worker(void *arg) {
+    const int id = (int)(intptr_t)arg;
+    uint64_t seen = atomic_load(&pool.gen);
+    for (;;) {
+        uint64_t g = atomic_load(&pool.gen);
+        for (int i = 0; g == seen && i < POOL_SPIN; i++) {
+            POOL_PAUSE();
+            g = atomic_load(&pool.gen);
+        }
+        if (g == seen) {
+            pthread_mutex_lock(&pool.mu);
+            atomic_fetch_add(&pool.sleepers, 1);
+            while ((g = atomic_load(&pool.gen)) == seen) pthread_cond_wait(&pool.cv, &pool.mu);
+            atomic_fetch_sub(&pool.sleepers, 1);
+            pthread_mutex_unlock(&pool.mu);
+        }
+        seen = g;
+        atomic_fetch_add(&pool.refs, 1);
+        /* the job's fields are read only while it is open and this worker is counted in refs; the
+           caller rewrites them only after closing a job and seeing refs == 0 */
+        if (!atomic_load(&pool.closed) && atomic_load(&pool.gen) == g && id < pool.allowed) pool_work();
+        atomic_fetch_sub(&pool.refs, 1);
+    }
+    return NULL;
+}
+
+/* A forked child has none of the workers (and maybe a lock another thread held): a fresh team. */
+static void pool_atfork_child(void) {
+    pthread_mutex_init(&pool.mu, NULL);
+    pthread_cond_init(&pool.cv, NULL);
+    pthread_mutex_init(&pool.run_mu, NULL);
+    pool.started = 0;
+    atomic_store(&pool.sleepers, 0);
+    atomic_store(&pool.refs, 0);
+    atomic_store(&pool.closed, 1);
+}
+
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+static void pool_init(void) { pthread_atfork(NULL, NULL, pool_atfork_child); }
+
+/* fn(ctx, k) for k < n on up to nth threads, the caller one of them (if a worker cannot be created,
+   the others and the caller do its share). */
+static void pool_run(unit_fn fn, void *ctx, int64_t n, int nth) {
+    if (nth > POOL_MAX + 1) nth = POOL_MAX + 1;
+    if (nth <= 1) {
+        for (int64_t k = 0; k < n; k++) fn(ctx, k);
+        return;
+    }
+    pthread_once(&pool_once, pool_init);
+    pthread_mutex_lock(&pool.run_mu);
+    pthread_mutex_lock(&pool.mu);
+    while (pool.started < nth - 1) {
+        pthread_t th;
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        int err = pthread_create(&th, &at, pool_worker, (void *)(intptr_t)pool.started);
+        pthread_attr_destroy(&at);
+        if (err) break;
+        pool.started++;
+    }
+    pthread_mutex_unlock(&pool.mu);
+    /* no job open, refs == 0: publish this one */
+    pool.fn = fn;
+    pool.ctx = ctx;
+    pool.n = n;
+    pool.allowed = nth - 1;
+    atomic_store(&pool.next, 0);
+    atomic_store(&pool.closed, 0);
+    atomic_fetch_add(&pool.gen, 1);
+    if (atomic_load(&pool.sleepers)) {
+        pthread_mutex_lock(&pool.mu);
+        pthread_cond_broadcast(&pool.cv);
+        pthread_mutex_unlock(&pool.mu);
+    }
+    pool_work();
+    atomic_store(&pool.closed, 1);
+    /* only workers that joined this job (a preempted one is waited for by yielding the core) */
+    for (int i = 0; atomic_load(&pool.refs); i++) {
+        if (i < 2000)
+            POOL_PAUSE();
+        else
+            sched_yield();
+    }
+    pthread_mutex_unlock(&pool.run_mu);
+}
+
+typedef struct {
+    const il_args *a;
+    group_fn fn;
+    const int32_t *D;
+    const int64_t *fix;
+    int64_t nfix, rows, out_shift;
+    const int64_t *s_row, *sh;
+    int64_t *out;
+} lin_job;
+
+/* Unit k of a product: the groups [k*GROUP_BLOCK, ...), token tiles outside and its groups inside (a
+   tile's activations and the block's weights stay in cache), then the clamped-activation fix-ups and
+   the output rounding of those rows. */
+static void lin_unit(void *ctx, int64_t k) {
+    const lin_job *j = (const lin_job *)ctx;
+    const il_args *a = j->a;
+    const int64_t groups = a->groups, nb = a->nb, T = a->T, ldy = groups * RG;
+    int64_t *y = a->y;
+    const int64_t g0 = k * GROUP_BLOCK, g1 = g0 + GROUP_BLOCK < groups ? g0 + GROUP_BLOCK : groups;
+    for (int64_t t0 = 0; t0 < T; t0 += TOKEN_TILE)
+        for (int64_t g = g0; g < g1; g++) j->fn(a, g, t0, t0 + TOKEN_TILE < T ? t0 + TOKEN_TILE : T);
+    for (int64_t g = g0; g < g1; g++) {
+        /* the clamped activations: add D * w * 1 for each */
+        for (int64_t f = 0; f < j->nfix; f++) {
+            int64_t t = j->fix[2 * f], c = j->fix[2 * f + 1], b = c / 32;
+            const int32_t *Db = j->D + (g * nb + b) * RG;
+            for (int r = 0; r < RG; r++) y[t * ldy + g * RG + r] += (int64_t)Db[r] * wget(a, g, b, r, (int)(c % 32));
+        }
+        if (j->out)
+            for (int64_t t = 0; t < T; t++)
+                for (int64_t r = g * RG; r < (g + 1) * RG && r < j->rows; r++)
+                    j->out[t * j->rows + r] = scale_round(y[t * ldy + r], j->out_shift - j->s_row[r] + j->sh[t]);
+    }
+}
+
 /* The product y = W x (exact int64) of int32 activations |x| <= 2^15, and with out != NULL the
    output rounding out[t][r] = round(y * 2^(out_shift - s_row[r] + sh[t])) for r < rows. */
 static int linear_core(const uint8_t *w, const int32_t *D, const int32_t *E, const int64_t *C, int64_t groups,
@@ -239,7 +484,7 @@ static int linear_core(const uint8_t *w, const int32_t *D, const int32_t *E, con
     if (nthreads < 0 || !w || !D || !E || !C || !x || !y || groups <= 0 || nb <= 0 || nb > NB_MAX || T <= 0 ||
         impl < 0 || impl > 3)
         return IL_EARG;
-    const int64_t cols = nb * 32, ldy = groups * RG;
+    const int64_t cols = nb * 32;
     uint16_t *u = (uint16_t *)malloc((size_t)(T * cols) * sizeof(uint16_t));
     uint32_t *ul = (uint32_t *)malloc((size_t)(T * nb * 8) * sizeof(uint32_t) * 2), *uh = ul + T * nb * 8;
     int32_t *X = (int32_t *)malloc((size_t)(T * nb) * sizeof(int32_t));
@@ -290,36 +535,15 @@ static int linear_core(const uint8_t *w, const int32_t *D, const int32_t *E, con
     }
     {
         il_args a = {w, D, E, C, groups, nb, T, nibble, u, ul, uh, X, y};
-        group_fn fn = pick(impl);
+        lin_job job = {&a, pick(impl), D, fix, nfix, rows, out_shift, s_row, sh, out};
         int nth = 1;
-        (void)nth;
 #ifdef _OPENMP
         nth = nthreads > 0 ? nthreads : omp_get_max_threads();
-        if (groups * RG * cols * T < PAR_MIN_MACS) nth = 1;
-        if (nth > (groups + GROUP_BLOCK - 1) / GROUP_BLOCK) nth = (int)((groups + GROUP_BLOCK - 1) / GROUP_BLOCK);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nth)
 #endif
-        /* Blocks of GROUP_BLOCK groups are handed out dynamically (a thread that the shared machine
-           preempts holds up no other). Within one, token tiles outside and its groups inside: a tile's
-           activations and the block's weights stay in cache. */
-        for (int64_t g0 = 0; g0 < groups; g0 += GROUP_BLOCK) {
-            const int64_t g1 = g0 + GROUP_BLOCK < groups ? g0 + GROUP_BLOCK : groups;
-            for (int64_t t0 = 0; t0 < T; t0 += TOKEN_TILE)
-                for (int64_t g = g0; g < g1; g++) fn(&a, g, t0, t0 + TOKEN_TILE < T ? t0 + TOKEN_TILE : T);
-            for (int64_t g = g0; g < g1; g++) {
-                /* the clamped activations: add D * w * 1 for each */
-                for (int64_t f = 0; f < nfix; f++) {
-                    int64_t t = fix[2 * f], c = fix[2 * f + 1], b = c / 32;
-                    const int32_t *Db = D + (g * nb + b) * RG;
-                    for (int r = 0; r < RG; r++)
-                        y[t * ldy + g * RG + r] += (int64_t)Db[r] * wget(&a, g, b, r, (int)(c % 32));
-                }
-                if (out)
-                    for (int64_t t = 0; t < T; t++)
-                        for (int64_t r = g * RG; r < (g + 1) * RG && r < rows; r++)
-                            out[t * rows + r] = scale_round(y[t * ldy + r], out_shift - s_row[r] + sh[t]);
-            }
-        }
+        if (groups * RG * cols * T < PAR_MIN_MACS) nth = 1;
+        const int64_t units = (groups + GROUP_BLOCK - 1) / GROUP_BLOCK;
+        if (nth > units) nth = (int)units;
+        pool_run(lin_unit, &job, units, nth);
     }
 done:
     free(u);

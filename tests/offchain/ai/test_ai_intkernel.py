@@ -212,6 +212,30 @@ def test_threaded_product_equals_int64_reference():
             )
 
 
+@pytest.mark.parametrize("qlo,qhi", [(-128, 127), (-8, 7)])
+def test_extreme_products_equal_int64_reference(qlo, qhi):
+    """The bounds of intkernel.c at their limits (every implementation): NB_MAX blocks, weights and
+    scales at their extremes, activations at +-2^15 (the sums most likely to wrap a narrower lane)."""
+    rng = np.random.default_rng(17)
+    rows, nb, t = 33, intkernel.NB_MAX, 3
+    q = rng.choice([qlo, qhi], size=(rows, nb, 32))
+    q[0], q[1] = qlo, qhi  # rows of one sign throughout
+    top = (1 << 24) - 1
+    d = rng.choice([-top, top], size=(rows, nb))
+    d[:2] = top
+    mc = rng.choice([-top, top], size=(rows, nb)) if qhi == 7 else None
+    x = rng.choice([-(1 << 15), 1 << 15], size=(t, nb * 32))
+    x[0], x[1] = 1 << 15, -(1 << 15)
+    xb = x.reshape(t, nb, 32)
+    expect = np.einsum("rb,tbr->tr", d, np.einsum("rbi,tbi->tbr", q, xb))
+    if mc is not None:
+        expect += np.einsum("rb,tb->tr", mc, xb.sum(2))
+    lin = NativeLinear(q, d, mc)
+    for impl in IMPLS:
+        for threads in (1, 2):
+            assert np.array_equal(lin.product(x, threads, impl), expect), (impl, threads)
+
+
 def test_exp_neg_native_equals_array():
     from offchain.ai import fixedpoint as fx
 
@@ -432,3 +456,88 @@ def test_set_threads_changes_every_kernel_not_the_result():
         with pytest.raises(EngineError):
             eng.set_threads(bad)  # type: ignore[arg-type]
     assert eng.threads == 2
+
+
+def test_kernel_setting_selects_the_implementation(monkeypatch):
+    """EIGEN_AI_KERNEL picks what the engine's "auto" runs (same integers); a bad or unavailable
+    one is a typed error naming the setting's choices."""
+    try:
+        for impl in IMPLS:
+            monkeypatch.setenv("EIGEN_AI_KERNEL", impl)
+            eng = Engine(tiny_service().model)
+            assert intkernel.default_implementation() == impl
+            assert intkernel.library().il_set_default_impl(9) == -1  # rejected, default unchanged
+            assert intkernel.default_implementation() == impl
+            logits = eng.prefill(eng.new_cache(), [1, 2, 3])
+            if impl == IMPLS[0]:
+                base = logits
+            assert np.array_equal(logits, base), impl
+        monkeypatch.setenv("EIGEN_AI_KERNEL", "sse9")
+        with pytest.raises(EngineError, match="EIGEN_AI_KERNEL"):
+            Engine(tiny_service().model)
+        with pytest.raises(EngineError, match="not available"):
+            intkernel.set_default_implementation("mmx")
+    finally:
+        intkernel.set_default_implementation("auto")
+    assert intkernel.default_implementation() == "auto"
+
+
+def test_concurrent_threaded_products_are_exact():
+    """Products from several Python threads at once (ctypes releases the GIL) share the kernel's
+    thread team: each gets its own exact result, on every thread count."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(23)
+    q = rng.integers(-8, 8, size=(1024, 16, 32))
+    d = rng.integers(-(1 << 20), 1 << 20, size=(1024, 16))
+    lin = NativeLinear(q, d, d)
+    xs = [_activations(rng, t, 512, 15) for t in (1, 3, 1, 7, 1, 2)]
+    expect = [lin.product(x, 1, "portable") for x in xs]
+
+    def run(i: int) -> bool:
+        return all(np.array_equal(lin.product(xs[i], 1 + (i + k) % 3), expect[i]) for k in range(20))
+
+    with ThreadPoolExecutor(4) as ex:
+        assert all(ex.map(run, range(len(xs))))
+
+
+def test_forked_child_runs_threaded_products():
+    """Children forked while another thread is inside a threaded product (os.fork copies no threads,
+    and the team's locks may be held) get a fresh team and the same exact products, never a hang."""
+    import os
+    import select
+    import threading
+
+    rng = np.random.default_rng(29)
+    q = rng.integers(-8, 8, size=(1024, 16, 32))
+    d = rng.integers(-(1 << 20), 1 << 20, size=(1024, 16))
+    lin = NativeLinear(q, d, d)
+    x = _activations(rng, 2, 512, 15)
+    expect = lin.product(x, 2)
+    stop = threading.Event()
+
+    def busy() -> None:
+        while not stop.is_set():
+            lin.product(x, 2)
+
+    th = threading.Thread(target=busy)
+    th.start()
+    try:
+        for _ in range(6):
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child reports through the pipe
+                ok = all(np.array_equal(lin.product(x, t), expect) for t in (2, 3, 1, 2))
+                os.write(w, b"1" if ok else b"0")
+                os._exit(0)
+            os.close(w)
+            ready, _, _ = select.select([r], [], [], 30)
+            if not ready:
+                os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            got = os.read(r, 1) if ready else b""
+            os.close(r)
+            assert got == b"1", "the forked child hung or computed wrong products"
+    finally:
+        stop.set()
+        th.join()
