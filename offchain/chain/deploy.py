@@ -482,3 +482,48 @@ def deploy_inference_disputes(
     )
     c.initialize(cfg.metadata_uri, sender=deployer)
     return c
+
+
+# ---------------------------------------------------------------- EigenDA contracts (docs/da-contracts.md)
+
+UINT64_MAX = 2**64 - 1
+
+
+@dataclass(frozen=True)
+class PaymentVaultParams:
+    """The PaymentVault's global parameters (EigenDA's mainnet values by default)."""
+
+    min_num_symbols: int = 4096
+    price_per_symbol: int = 447_000_000
+    price_update_cooldown: int = 1
+    global_symbols_per_period: int = 131_072
+    reservation_period_interval: int = 300
+    global_rate_period_interval: int = 30
+
+    def __post_init__(self) -> None:
+        for name in (
+            "min_num_symbols",
+            "price_per_symbol",
+            "price_update_cooldown",
+            "global_symbols_per_period",
+        ):
+            _check_int("payment_vault", name, getattr(self, name), 0, UINT64_MAX, "an integer below 2^64")
+        for name in ("reservation_period_interval", "global_rate_period_interval"):
+            _check_int("payment_vault", name, getattr(self, name), 1, UINT64_MAX, "seconds in [1, 2^64)")
+
+
+def deploy_payment_vault(project: Any, deployer: Any, owner: str, params: PaymentVaultParams) -> Any:
+    """Deploy EigenDA's PaymentVault (contracts/da) governed by ``owner``."""
+    if not _is_address(owner) or owner == ZERO_ADDRESS:
+        raise DeployConfigError(f"payment_vault.owner must be a non-zero address: got {owner!r}")
+    p = params
+    return deployer.deploy(
+        project.PaymentVault,
+        owner,
+        p.min_num_symbols,
+        p.price_per_symbol,
+        p.price_update_cooldown,
+        p.global_symbols_per_period,
+        p.reservation_period_interval,
+        p.global_rate_period_interval,
+    )
