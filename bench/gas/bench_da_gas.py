@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from eth_hash.auto import keccak  # noqa: E402
 
 from bench.bls.bench_bls import write_results  # noqa: E402
+from bench.gas.bench_bls_gas import calldata_gas  # noqa: E402
 from offchain.abi import WAD, ZERO_ADDRESS  # noqa: E402
 from offchain.bls.cert import Certificate, build_certificate  # noqa: E402
 from offchain.bls.keys import SecretKey, operator_id  # noqa: E402
@@ -49,10 +50,6 @@ G2 = (
         0x12C85EA5DB8C6DEB4AAB71808DCB408FE3D1E7690C43D37B4CE6CC0166FA7DAA,
     ),
 )
-
-
-def calldata_gas(data: bytes) -> int:
-    return sum(16 if b else 4 for b in data)
 
 
 def main() -> int:

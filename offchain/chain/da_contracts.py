@@ -32,7 +32,7 @@ from offchain.bls.cert import Certificate
 from offchain.chain.bls_registry import G1_ABI, G2_ABI
 from offchain.chain.errors import ChainInputError
 from offchain.crypto import bn254
-from offchain.da.cert import Cert
+from offchain.da.cert import Cert, merkle_root
 
 BATCH_HEADER_ABI = "(bytes32,uint32)"
 BLOB_COMMITMENT_ABI = f"({G1_ABI},{G2_ABI},{G2_ABI},uint32)"
@@ -108,12 +108,7 @@ def inclusion_root(cert_hash: bytes, proof: bytes, index: int) -> bytes:
     """``Merkle.processInclusionProofKeccak`` from the leaf keccak256(certHash)."""
     if len(proof) % 32:
         raise ChainInputError(f"inclusion proof of {len(proof)} bytes: not a multiple of 32")
-    h = keccak(cert_hash)
-    for k in range(0, len(proof), 32):
-        sib = proof[k : k + 32]
-        h = keccak(h + sib) if index % 2 == 0 else keccak(sib + h)
-        index //= 2
-    return h
+    return merkle_root(keccak(cert_hash), proof, index)
 
 
 # ----- certificates ----------------------------------------------------------------------------------
