@@ -32,6 +32,7 @@ initializes: ownable
 exports: ownable.__interface__
 
 MAX_QUORUMS: constant(uint256) = 8  # the BLSRegistry's quorums per set
+MAX_CERT_QUORUMS: constant(uint256) = 5  # signed quorums a certificate may carry (EigenDA's guard)
 MAX_NON_SIGNERS: constant(uint256) = 415  # EigenDA's guard (PR #2413)
 MAX_RELAYS: constant(uint256) = 32
 MAX_PROOF: constant(uint256) = 1024  # 32 levels of 32-byte siblings
@@ -88,19 +89,19 @@ struct BlobInclusionInfo:
 struct NonSignerStakesAndSignature:
     nonSignerQuorumBitmapIndices: DynArray[uint32, MAX_NON_SIGNERS]
     nonSignerPubkeys: DynArray[IBLSRegistry.G1Point, MAX_NON_SIGNERS]
-    quorumApks: DynArray[IBLSRegistry.G1Point, MAX_QUORUMS]
+    quorumApks: DynArray[IBLSRegistry.G1Point, MAX_CERT_QUORUMS]
     apkG2: IBLSRegistry.G2Point
     sigma: IBLSRegistry.G1Point
-    quorumApkIndices: DynArray[uint32, MAX_QUORUMS]
-    totalStakeIndices: DynArray[uint32, MAX_QUORUMS]
-    nonSignerStakeIndices: DynArray[DynArray[uint32, MAX_NON_SIGNERS], MAX_QUORUMS]
+    quorumApkIndices: DynArray[uint32, MAX_CERT_QUORUMS]
+    totalStakeIndices: DynArray[uint32, MAX_CERT_QUORUMS]
+    nonSignerStakeIndices: DynArray[DynArray[uint32, MAX_NON_SIGNERS], MAX_CERT_QUORUMS]
 
 
 struct EigenDACertV3:
     batchHeader: BatchHeaderV2
     blobInclusionInfo: BlobInclusionInfo
     nonSignerStakesAndSignature: NonSignerStakesAndSignature
-    signedQuorumNumbers: Bytes[MAX_QUORUMS]
+    signedQuorumNumbers: Bytes[MAX_CERT_QUORUMS]
 
 
 # EigenDAThresholdRegistry's VersionedBlobParams and SecurityThresholds
@@ -312,20 +313,24 @@ def _security_ok(version: uint16) -> bool:
     return lhs >= 100 * convert(p.numChunks, uint256)
 
 
-@internal
 @view
-def _verify(cert: EigenDACertV3) -> (uint8, uint8):
-    # (status, the BLS checker's status or 0 when it was not reached)
+@external
+def checkDACertV3(cert: EigenDACertV3) -> (uint8, uint8):
+    """
+    @notice Check a decoded certificate: (status as checkDACert, the BLS checker's own status, 0 if
+            the check stopped before it).
+    @param cert The certificate (read in place: an internal call would copy its ~110 KB frame).
+    @return (status, BLS checker status).
+    """
     bh: BatchHeaderV2 = cert.batchHeader
-    ns: NonSignerStakesAndSignature = cert.nonSignerStakesAndSignature
     # shapes (EigenDA's checker reverts on these: INVALID_CERT)
     signed_bitmap: uint256 = self._bitmap(cert.signedQuorumNumbers, True)
     nq: uint256 = len(cert.signedQuorumNumbers)
     if signed_bitmap == max_value(uint256) or nq == 0:
         return INVALID_CERT, 0
-    if len(ns.quorumApks) != nq or len(ns.quorumApkIndices) != nq or len(ns.totalStakeIndices) != nq or len(ns.nonSignerStakeIndices) != nq:
+    if len(cert.nonSignerStakesAndSignature.quorumApks) != nq or len(cert.nonSignerStakesAndSignature.quorumApkIndices) != nq or len(cert.nonSignerStakesAndSignature.totalStakeIndices) != nq or len(cert.nonSignerStakesAndSignature.nonSignerStakeIndices) != nq:
         return INVALID_CERT, 0
-    if len(ns.nonSignerQuorumBitmapIndices) != len(ns.nonSignerPubkeys):
+    if len(cert.nonSignerStakesAndSignature.nonSignerQuorumBitmapIndices) != len(cert.nonSignerStakesAndSignature.nonSignerPubkeys):
         return INVALID_CERT, 0
     # inclusion, security parameters, recency
     if not self._included(cert.blobInclusionInfo, bh.batchRoot):
@@ -338,14 +343,21 @@ def _verify(cert: EigenDACertV3) -> (uint8, uint8):
     # the BLS checker at the reference block
     ok: bool = False
     res: Bytes[704] = b""
+    g: uint256 = msg.gas
     ok, res = raw_call(
         blsRegistry,
-        abi_encode(operatorSetId, keccak256(abi_encode(bh)), bh.referenceBlockNumber, ns.nonSignerPubkeys, ns.apkG2, ns.sigma, method_id=CHECK_SIGNATURES),
+        abi_encode(operatorSetId, keccak256(abi_encode(bh)), bh.referenceBlockNumber, cert.nonSignerStakesAndSignature.nonSignerPubkeys, cert.nonSignerStakesAndSignature.apkG2, cert.nonSignerStakesAndSignature.sigma, method_id=CHECK_SIGNATURES),
         max_outsize=704,
         is_static_call=True,
         revert_on_failure=False,
     )
     if not ok:
+        # a checker that ran out of the gas it was given is the caller's shortfall, not a bad
+        # certificate: revert (63/64 rule: then about g/64 is left here; a checker that refuses
+        # at once leaves nearly all of g)
+        assert msg.gas > g // 8, "out of gas"
+        return INTERNAL_ERROR, 0
+    if len(res) < 160:
         return INTERNAL_ERROR, 0
     bls: uint8 = 0
     signed: DynArray[uint256, MAX_QUORUMS] = []
@@ -376,28 +388,24 @@ def _verify(cert: EigenDACertV3) -> (uint8, uint8):
 
 @view
 @external
-def checkDACertV3(_cert: EigenDACertV3) -> (uint8, uint8):
-    """
-    @notice Check a decoded certificate: (status as checkDACert, the BLS checker's own status, 0 if
-            the check stopped before it).
-    @param _cert The certificate.
-    @return (status, BLS checker status).
-    """
-    return self._verify(_cert)
-
-
-@view
-@external
 def checkDACert(_abiEncodedCert: Bytes[MAX_CERT_BYTES]) -> uint8:
     """
     @notice Check abi.encode(EigenDACertV3). Never reverts on a bad certificate: a certificate that
-            does not decode (or exceeds the bounds) is INVALID_CERT (6).
+            does not decode (or exceeds the bounds) is INVALID_CERT (6). Reverts "out of gas" when
+            the check ran out of the gas it was given (so no certificate is judged for want of gas).
     @param _abiEncodedCert The ABI-encoded certificate.
     @return The status (1 SUCCESS; see the contract notice).
     """
     ok: bool = False
     res: Bytes[64] = b""
+    g: uint256 = msg.gas
     ok, res = raw_call(self, concat(CHECK_V3, _abiEncodedCert), max_outsize=64, is_static_call=True, revert_on_failure=False)
-    if not ok or len(res) != 64:
+    if not ok:
+        # decoding failures cost little; a call that used up its share (about 63/64 of g, or an
+        # inner "out of gas" that left about g/32) ran out of gas: revert, so a good certificate
+        # is never reported invalid for want of gas (and eth_estimateGas is right)
+        assert msg.gas > g // 8, "out of gas"
+        return INVALID_CERT
+    if len(res) != 64:
         return INVALID_CERT
     return convert(convert(extract32(res, 0), uint256) & 255, uint8)

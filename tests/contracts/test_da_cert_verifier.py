@@ -275,3 +275,23 @@ def test_cert_v3_builder_checks(bw, ops) -> None:
     bls, _ = build_certificate(BLS_SET, m, cert[0][1], pks, sigs)
     with pytest.raises(ChainInputError, match="reference block"):
         dac.cert_v3(header, cert[1][0], 1, cert[1][2], bls, b"\x00\x01")
+
+
+def test_too_little_gas_reverts_instead_of_judging(bw, ops, cv) -> None:
+    """With too little gas the inner checks run out: checkDACert reverts rather than call a good
+    certificate invalid (and so eth_estimateGas finds the gas a real verdict needs)."""
+    from web3.exceptions import ContractLogicError, Web3RPCError
+
+    enc = dac.encode_cert_v3(make(bw, ops, ops[1:]))
+    web3 = cv.provider.web3
+    tx = {"to": cv.address, "data": cv.checkDACert.encode_input(enc)}
+    need = web3.eth.estimate_gas(tx)
+    assert need > 250_000  # the BLS check's pairing alone is 113,000
+    ok = web3.eth.call({**tx, "gas": need})
+    assert int.from_bytes(ok, "big") == 1
+    for gas in (need // 2, need - 60_000):
+        with pytest.raises((ContractLogicError, Web3RPCError)):
+            web3.eth.call({**tx, "gas": gas})
+    # junk still decodes to INVALID_CERT cheaply
+    junk = {"to": cv.address, "data": cv.checkDACert.encode_input(b"\xff" * 64)}
+    assert int.from_bytes(web3.eth.call({**junk, "gas": 100_000}), "big") == 6
