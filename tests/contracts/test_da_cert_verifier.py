@@ -212,6 +212,16 @@ def test_invalid_certificates(bw, ops, cv) -> None:
     enc = dac.encode_cert_v3(good)
     for junk in (b"", b"\x00" * 31, enc[:-32], b"\xff" * 64, enc[:100]):
         assert cv.checkDACert(junk) == 6
+    # trailing bytes after a whole encoding are ignored, as Solidity's abi.decode ignores them
+    assert cv.checkDACert(enc + bytes(65_536 - len(enc))) == 4
+    # the bound: 395 non-signers in 2 quorums (every hint filled) fit in 65,536 bytes; more is the
+    # ABI decoder's refusal
+    big = with_ns(with_ns(good, 1, [(1, 2)] * 395), 0, [0] * 395)
+    big = with_ns(big, 7, [[0] * 395, [0] * 395])
+    assert len(dac.encode_cert_v3(big)) <= 65_536
+    assert cv.checkDACert(dac.encode_cert_v3(big)) == 6  # (1, 2) repeated: not ascending
+    with pytest.raises(ape.exceptions.ContractLogicError):
+        cv.checkDACert(bytes(65_537))
 
 
 def test_recency(bw, ops, cv, chain) -> None:
