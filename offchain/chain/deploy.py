@@ -494,3 +494,111 @@ def deploy_inference_disputes(
     )
     c.initialize(cfg.metadata_uri, sender=deployer)
     return c
+
+
+# ---------------------------------------------------------------- EigenDA contracts (docs/da-contracts.md)
+
+UINT64_MAX = 2**64 - 1
+
+
+@dataclass(frozen=True)
+class PaymentVaultParams:
+    """The PaymentVault's global parameters (EigenDA's mainnet values by default)."""
+
+    min_num_symbols: int = 4096
+    price_per_symbol: int = 447_000_000
+    price_update_cooldown: int = 1
+    global_symbols_per_period: int = 131_072
+    reservation_period_interval: int = 300
+    global_rate_period_interval: int = 30
+
+    def __post_init__(self) -> None:
+        for name in (
+            "min_num_symbols",
+            "price_per_symbol",
+            "price_update_cooldown",
+            "global_symbols_per_period",
+        ):
+            _check_int("payment_vault", name, getattr(self, name), 0, UINT64_MAX, "an integer below 2^64")
+        for name in ("reservation_period_interval", "global_rate_period_interval"):
+            _check_int("payment_vault", name, getattr(self, name), 1, UINT64_MAX, "seconds in [1, 2^64)")
+
+
+def deploy_payment_vault(project: Any, deployer: Any, owner: str, params: PaymentVaultParams) -> Any:
+    """Deploy EigenDA's PaymentVault (contracts/da) governed by ``owner``."""
+    if not _is_address(owner) or owner == ZERO_ADDRESS:
+        raise DeployConfigError(f"payment_vault.owner must be a non-zero address: got {owner!r}")
+    p = params
+    return deployer.deploy(
+        project.PaymentVault,
+        owner,
+        p.min_num_symbols,
+        p.price_per_symbol,
+        p.price_update_cooldown,
+        p.global_symbols_per_period,
+        p.reservation_period_interval,
+        p.global_rate_period_interval,
+    )
+
+
+@dataclass(frozen=True)
+class CertVerifierParams:
+    """EigenDACertVerifier's parameters (EigenDA mainnet's by default: 55/33 thresholds, quorums 0
+    and 1 required, blob version 0 = 3537 operators, 8192 chunks, coding rate 8)."""
+
+    confirmation_threshold: int = 55
+    adversary_threshold: int = 33
+    required_quorums: bytes = b"\x00\x01"
+    recency_window_blocks: int = 14_400
+    max_num_operators: int = 3537
+    num_chunks: int = 8192
+    coding_rate: int = 8
+
+    def __post_init__(self) -> None:
+        s = "cert_verifier"
+        _check_int(
+            s, "confirmation_threshold", self.confirmation_threshold, 1, 100, "a percentage in [1, 100]"
+        )
+        _check_int(s, "adversary_threshold", self.adversary_threshold, 0, 99, "a percentage in [0, 100)")
+        if self.confirmation_threshold <= self.adversary_threshold:
+            raise DeployConfigError(f"{s}: confirmation_threshold must exceed adversary_threshold")
+        q = self.required_quorums
+        if not isinstance(q, bytes) or len(q) > 8 or len(set(q)) != len(q) or any(b >= 8 for b in q):
+            raise DeployConfigError(
+                f"{s}.required_quorums must be distinct quorum numbers below 8: got {q!r}"
+            )
+        _check_int(
+            s, "recency_window_blocks", self.recency_window_blocks, 1, UINT32_MAX, "blocks in [1, 2^32)"
+        )
+        _check_int(s, "max_num_operators", self.max_num_operators, 0, UINT32_MAX, "below 2^32")
+        _check_int(s, "num_chunks", self.num_chunks, 1, UINT32_MAX, "in [1, 2^32)")
+        _check_int(s, "coding_rate", self.coding_rate, 1, 255, "in [1, 255]")
+
+    def blob_params(self) -> tuple[int, int, int]:
+        return (self.max_num_operators, self.num_chunks, self.coding_rate)
+
+
+def deploy_cert_verifier(
+    project: Any,
+    deployer: Any,
+    owner: str,
+    bls_registry: str,
+    operator_set_id: int,
+    params: CertVerifierParams,
+) -> Any:
+    """Deploy an EigenDACertVerifier (contracts/da) over a BLSRegistry's operator set."""
+    for name, v in (("owner", owner), ("bls_registry", bls_registry)):
+        if not _is_address(v) or v == ZERO_ADDRESS:
+            raise DeployConfigError(f"cert_verifier.{name} must be a non-zero address: got {v!r}")
+    _check_int("cert_verifier", "operator_set_id", operator_set_id, 0, UINT32_MAX, "below 2^32")
+    p = params
+    return deployer.deploy(
+        project.EigenDACertVerifier,
+        owner,
+        bls_registry,
+        operator_set_id,
+        (p.confirmation_threshold, p.adversary_threshold),
+        p.required_quorums,
+        p.recency_window_blocks,
+        p.blob_params(),
+    )

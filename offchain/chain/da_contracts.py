@@ -1,0 +1,180 @@
+"""Off-chain side of contracts/da (docs/da-contracts.md): EigenDA's certificate structs as the
+contracts' ABI tuples, their canonical hashes (``EigenDAHasher``), the batch Merkle tree, the cert
+verifier's statuses, and certificates from parsed real ones (:mod:`offchain.da.cert`) or from a BLS
+certificate of the project's registry.
+
+Tuples, field for field (Solidity names)::
+
+    BatchHeaderV2        (batchRoot bytes32, referenceBlockNumber uint32)
+    BlobCommitment       (commitment G1, lengthCommitment G2, lengthProof G2, length uint32)
+    BlobHeaderV2         (version uint16, quorumNumbers bytes, commitment, paymentHeaderHash bytes32)
+    BlobCertificate      (blobHeader, signature bytes, relayKeys uint32[])
+    BlobInclusionInfo    (blobCertificate, blobIndex uint32, inclusionProof bytes)
+    NonSignerStakesAndSignature (nonSignerQuorumBitmapIndices uint32[], nonSignerPubkeys G1[],
+        quorumApks G1[], apkG2 G2, sigma G1, quorumApkIndices uint32[], totalStakeIndices uint32[],
+        nonSignerStakeIndices uint32[][])
+    EigenDACertV3        (batchHeader, blobInclusionInfo, nonSignerStakesAndSignature,
+                          signedQuorumNumbers bytes)
+
+G1 = (X, Y); G2 = ((X.A1, X.A0), (Y.A1, Y.A0)) (EVM order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eth_abi import encode as abi_encode
+from eth_hash.auto import keccak
+
+from offchain.bls import group
+from offchain.bls.cert import Certificate
+from offchain.chain.bls_registry import G1_ABI, G2_ABI
+from offchain.chain.errors import ChainInputError
+from offchain.crypto import bn254
+from offchain.da.cert import Cert, merkle_root
+
+BATCH_HEADER_ABI = "(bytes32,uint32)"
+BLOB_COMMITMENT_ABI = f"({G1_ABI},{G2_ABI},{G2_ABI},uint32)"
+BLOB_HEADER_ABI = f"(uint16,bytes,{BLOB_COMMITMENT_ABI},bytes32)"
+BLOB_CERTIFICATE_ABI = f"({BLOB_HEADER_ABI},bytes,uint32[])"
+BLOB_INCLUSION_INFO_ABI = f"({BLOB_CERTIFICATE_ABI},uint32,bytes)"
+NON_SIGNER_ABI = f"(uint32[],{G1_ABI}[],{G1_ABI}[],{G2_ABI},{G1_ABI},uint32[],uint32[],uint32[][])"
+CERT_V3_ABI = f"({BATCH_HEADER_ABI},{BLOB_INCLUSION_INFO_ABI},{NON_SIGNER_ABI},bytes)"
+
+# contracts/da/EigenDACertVerifier.vy: checkDACert's statuses (0-7 are EigenDA's, 8 ours)
+STATUS = {
+    0: "null error",
+    1: "success",
+    2: "invalid inclusion proof",
+    3: "security assumptions not met",
+    4: "blob quorums not a subset of the confirmed quorums",
+    5: "required quorums not a subset of the blob quorums",
+    6: "invalid certificate",
+    7: "internal error",
+    8: "reference block not recent",
+}
+SUCCESS = 1
+MAX_TREE_DEPTH = 32  # the verifier's inclusion proofs hold at most 32 levels
+ZERO_LEAF = bytes(32)  # wealdtech merkletree pads the leaves to a power of two with zero hashes
+
+
+def status_text(status: int) -> str:
+    return STATUS.get(int(status), f"unknown status {status}")
+
+
+# ----- hashes (EigenDAHasher) ----------------------------------------------------------------------
+def blob_key(blob_header: tuple) -> bytes:
+    """``hashBlobHeaderV2``: keccak256(abi.encode(keccak256(abi.encode(version, quorumNumbers,
+    commitment)), paymentHeaderHash))."""
+    version, quorums, commitment, payment_hash = blob_header
+    inner = keccak(abi_encode(["uint16", "bytes", BLOB_COMMITMENT_ABI], [version, quorums, commitment]))
+    return keccak(abi_encode(["bytes32", "bytes32"], [inner, payment_hash]))
+
+
+def blob_certificate_hash(blob_certificate: tuple) -> bytes:
+    """``hashBlobCertificate``: keccak256(abi.encode(blobKey, signature, relayKeys))."""
+    header, signature, relay_keys = blob_certificate
+    return keccak(abi_encode(["bytes32", "bytes", "uint32[]"], [blob_key(header), signature, relay_keys]))
+
+
+def batch_header_hash(batch_header: tuple) -> bytes:
+    """The message operators sign: keccak256(abi.encode(batchRoot, referenceBlockNumber))."""
+    return keccak(abi_encode([BATCH_HEADER_ABI], [batch_header]))
+
+
+# ----- the batch tree ------------------------------------------------------------------------------
+def batch_tree(cert_hashes: Sequence[bytes]) -> tuple[bytes, list[bytes]]:
+    """The batch root over leaves keccak256(certHash) (padded with zero leaves to a power of two,
+    nodes keccak256(left || right)) and each blob's inclusion proof (siblings from the leaf up),
+    as ``Merkle.verifyInclusionKeccak`` folds them. One blob: the root is its leaf, the proof empty."""
+    if not cert_hashes:
+        raise ChainInputError("a batch needs at least one blob certificate")
+    if any(not isinstance(h, bytes) or len(h) != 32 for h in cert_hashes):
+        raise ChainInputError("certificate hashes must be 32-byte strings")
+    depth = (len(cert_hashes) - 1).bit_length()
+    if depth > MAX_TREE_DEPTH:
+        raise ChainInputError(f"{len(cert_hashes)} blobs: deeper than {MAX_TREE_DEPTH} levels")
+    level = [keccak(h) for h in cert_hashes] + [ZERO_LEAF] * ((1 << depth) - len(cert_hashes))
+    proofs = [b""] * len(cert_hashes)
+    for _ in range(depth):
+        for i in range(len(cert_hashes)):
+            proofs[i] += level[(i >> len(proofs[i]) // 32) ^ 1]
+        level = [keccak(level[k] + level[k + 1]) for k in range(0, len(level), 2)]
+    return level[0], proofs
+
+
+def inclusion_root(cert_hash: bytes, proof: bytes, index: int) -> bytes:
+    """``Merkle.processInclusionProofKeccak`` from the leaf keccak256(certHash)."""
+    if len(proof) % 32:
+        raise ChainInputError(f"inclusion proof of {len(proof)} bytes: not a multiple of 32")
+    return merkle_root(keccak(cert_hash), proof, index)
+
+
+# ----- certificates ----------------------------------------------------------------------------------
+def blob_certificate_of(cert: Cert) -> tuple:
+    """The BlobCertificate tuple of a parsed real certificate."""
+    C, LC, LP, n = cert.commitment_ints
+    commitment = (tuple(C), (tuple(LC[0]), tuple(LC[1])), (tuple(LP[0]), tuple(LP[1])), n)
+    header = (cert.blob_version, cert.quorum_numbers, commitment, cert.payment_header_hash)
+    return (header, cert.signature, list(cert.relay_keys))
+
+
+def cert_v3_of(cert: Cert) -> tuple:
+    """The EigenDACertV3 tuple of a parsed real certificate (V2 and V3 carry the same fields)."""
+    apks = _g1_list(cert.quorum_apks)
+    ns = (
+        list(cert.non_signer_bitmap_indices),
+        [tuple(p) for p in cert.non_signer_pubkeys],
+        apks,
+        _g2_tuple(cert.apk_g2),
+        _g1_list(cert.sigma)[0],
+        list(cert.quorum_apk_indices),
+        list(cert.total_stake_indices),
+        [list(v) for v in cert.non_signer_stake_indices],
+    )
+    info = (blob_certificate_of(cert), cert.blob_index, cert.inclusion_proof)
+    return ((cert.batch_root, cert.reference_block), info, ns, cert.signed_quorum_numbers)
+
+
+def _g1_list(points: Any) -> list[tuple[int, int]]:
+    return [p for p in bn254.g1_to_ints(points) if p is not None]
+
+
+def _g2_tuple(point: Any) -> tuple:
+    return group.g2_to_evm(bn254.g2_to_ints(point)[0])
+
+
+def cert_v3(
+    batch_header: tuple,
+    blob_certificate: tuple,
+    blob_index: int,
+    inclusion_proof: bytes,
+    bls: Certificate,
+    signed_quorum_numbers: bytes,
+) -> tuple:
+    """An EigenDACertV3 tuple whose signature part is a BLS certificate of the project's registry
+    over ``batch_header_hash(batch_header)``; the lookup hints are zero, one per signed quorum and
+    non-signer (the registry finds its histories itself)."""
+    if bls.message != batch_header_hash(batch_header):
+        raise ChainInputError("the BLS certificate does not sign this batch header")
+    if bls.reference_block != batch_header[1]:
+        raise ChainInputError("the BLS certificate's reference block is not the batch header's")
+    _msg, _ref, non_signers, apk_g2, sigma = bls.abi_args()
+    nq = len(signed_quorum_numbers)
+    ns = (
+        [0] * len(non_signers),
+        non_signers,
+        [(0, 0)] * nq,
+        apk_g2,
+        sigma,
+        [0] * nq,
+        [0] * nq,
+        [[] for _ in range(nq)],
+    )
+    return (batch_header, (blob_certificate, blob_index, inclusion_proof), ns, signed_quorum_numbers)
+
+
+def encode_cert_v3(cert: tuple) -> bytes:
+    """abi.encode(EigenDACertV3): what ``checkDACert(bytes)`` takes."""
+    return abi_encode([CERT_V3_ABI], [cert])
