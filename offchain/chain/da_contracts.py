@@ -33,6 +33,8 @@ from offchain.chain.bls_registry import G1_ABI, G2_ABI
 from offchain.chain.errors import ChainInputError
 from offchain.crypto import bn254
 from offchain.da.cert import Cert, merkle_root
+from offchain.da.errors import NetworkMessageError
+from offchain.da.network import types
 
 BATCH_HEADER_ABI = "(bytes32,uint32)"
 BLOB_COMMITMENT_ABI = f"({G1_ABI},{G2_ABI},{G2_ABI},uint32)"
@@ -56,7 +58,6 @@ STATUS = {
 }
 SUCCESS = 1
 MAX_TREE_DEPTH = 32  # the verifier's inclusion proofs hold at most 32 levels
-ZERO_LEAF = bytes(32)  # wealdtech merkletree pads the leaves to a power of two with zero hashes
 
 
 def status_text(status: int) -> str:
@@ -66,42 +67,38 @@ def status_text(status: int) -> str:
 # ----- hashes (EigenDAHasher) ----------------------------------------------------------------------
 def blob_key(blob_header: tuple) -> bytes:
     """``hashBlobHeaderV2``: keccak256(abi.encode(keccak256(abi.encode(version, quorumNumbers,
-    commitment)), paymentHeaderHash))."""
+    commitment)), paymentHeaderHash)) (:func:`offchain.da.network.types.blob_key_of`)."""
     version, quorums, commitment, payment_hash = blob_header
-    inner = keccak(abi_encode(["uint16", "bytes", BLOB_COMMITMENT_ABI], [version, quorums, commitment]))
-    return keccak(abi_encode(["bytes32", "bytes32"], [inner, payment_hash]))
+    return types.blob_key_of(version, quorums, commitment, payment_hash)
 
 
 def blob_certificate_hash(blob_certificate: tuple) -> bytes:
     """``hashBlobCertificate``: keccak256(abi.encode(blobKey, signature, relayKeys))."""
     header, signature, relay_keys = blob_certificate
-    return keccak(abi_encode(["bytes32", "bytes", "uint32[]"], [blob_key(header), signature, relay_keys]))
+    return types.blob_certificate_hash(blob_key(header), signature, relay_keys)
 
 
 def batch_header_hash(batch_header: tuple) -> bytes:
     """The message operators sign: keccak256(abi.encode(batchRoot, referenceBlockNumber))."""
-    return keccak(abi_encode([BATCH_HEADER_ABI], [batch_header]))
+    try:
+        return types.BatchHeader(*batch_header).hash()
+    except NetworkMessageError as exc:
+        raise ChainInputError(str(exc)) from None
 
 
 # ----- the batch tree ------------------------------------------------------------------------------
 def batch_tree(cert_hashes: Sequence[bytes]) -> tuple[bytes, list[bytes]]:
     """The batch root over leaves keccak256(certHash) (padded with zero leaves to a power of two,
     nodes keccak256(left || right)) and each blob's inclusion proof (siblings from the leaf up),
-    as ``Merkle.verifyInclusionKeccak`` folds them. One blob: the root is its leaf, the proof empty."""
-    if not cert_hashes:
-        raise ChainInputError("a batch needs at least one blob certificate")
-    if any(not isinstance(h, bytes) or len(h) != 32 for h in cert_hashes):
-        raise ChainInputError("certificate hashes must be 32-byte strings")
-    depth = (len(cert_hashes) - 1).bit_length()
-    if depth > MAX_TREE_DEPTH:
+    as ``Merkle.verifyInclusionKeccak`` folds them (:class:`offchain.da.network.types.MerkleTree`).
+    One blob: the root is its leaf, the proof empty."""
+    if len(cert_hashes) > 1 << MAX_TREE_DEPTH:
         raise ChainInputError(f"{len(cert_hashes)} blobs: deeper than {MAX_TREE_DEPTH} levels")
-    level = [keccak(h) for h in cert_hashes] + [ZERO_LEAF] * ((1 << depth) - len(cert_hashes))
-    proofs = [b""] * len(cert_hashes)
-    for _ in range(depth):
-        for i in range(len(cert_hashes)):
-            proofs[i] += level[(i >> len(proofs[i]) // 32) ^ 1]
-        level = [keccak(level[k] + level[k + 1]) for k in range(0, len(level), 2)]
-    return level[0], proofs
+    try:
+        tree = types.MerkleTree(list(cert_hashes))
+    except NetworkMessageError as exc:
+        raise ChainInputError(str(exc)) from None
+    return tree.root, [tree.proof(i) for i in range(len(cert_hashes))]
 
 
 def inclusion_root(cert_hash: bytes, proof: bytes, index: int) -> bytes:

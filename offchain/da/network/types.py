@@ -38,6 +38,7 @@ from eth_utils import to_checksum_address
 
 from offchain.crypto import bn254
 from offchain.crypto.errors import PointError
+from offchain.da.cert import merkle_root
 from offchain.da.errors import NetworkMessageError
 
 COMMITMENT_ABI = "((uint256,uint256),(uint256[2],uint256[2]),(uint256[2],uint256[2]),uint32)"
@@ -384,12 +385,7 @@ def inclusion_root(cert_hash: bytes, proof: bytes, index: int) -> bytes:
         raise NetworkMessageError(f"inclusion_proof: {len(proof)} bytes, not a multiple of 32")
     if not 0 <= index < 1 << (len(proof) // 32):
         raise NetworkMessageError(f"blob_index {index} does not fit a proof of {len(proof) // 32} levels")
-    h = keccak(cert_hash)
-    for k in range(0, len(proof), 32):
-        sib = proof[k : k + 32]
-        h = keccak(h + sib) if index % 2 == 0 else keccak(sib + h)
-        index //= 2
-    return h
+    return merkle_root(keccak(cert_hash), proof, index)
 
 
 # ----- request signatures -----------------------------------------------------------------------
