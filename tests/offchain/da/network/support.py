@@ -138,10 +138,10 @@ def write_node_config(tmp: Path, key: SecretKey, state: NodeState, suffix: str =
     return path
 
 
-def start_node(config: Path) -> tuple[subprocess.Popen, dict]:
-    """``eigen da node --config`` as a process; returns it and its first line (the bound URL)."""
+def start_process(args: list[str]) -> tuple[subprocess.Popen, dict]:
+    """``eigen da ARGS`` as a process serving HTTP; returns it and its first line (the bound URL)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "offchain.cli", "da", "node", "--config", str(config)],
+        [sys.executable, "-m", "offchain.cli", "da", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -151,5 +151,37 @@ def start_node(config: Path) -> tuple[subprocess.Popen, dict]:
     line = proc.stdout.readline()
     if not line:
         proc.wait(30)
-        raise RuntimeError(f"node did not start: {proc.stderr.read()[-2000:]}")
+        raise RuntimeError(f"{args[0]} did not start: {proc.stderr.read()[-2000:]}")
     return proc, json.loads(line)
+
+
+def start_node(config: Path) -> tuple[subprocess.Popen, dict]:
+    """``eigen da node --config`` as a process; returns it and its first line (the bound URL)."""
+    return start_process(["node", "--config", str(config)])
+
+
+def network_file(path: Path, keys: list[SecretKey], state: NodeState, urls: dict[bytes, str]) -> Path:
+    """The network description with the operators' URLs and BLS public keys (the disperser's, the client's)."""
+    ops = []
+    for k in keys:
+        oid = k.public_key().operator_id
+        ops.append({
+            "operator_id": oid.hex(), "stakes": {str(q): state.stakes[q][oid] for q in state.stakes},
+            "url": urls.get(oid, ""), "bls_public_key": k.public_key().to_json(),
+        })  # fmt: skip
+    path.write_text(
+        json.dumps({"operators": ops, "dispersers": {str(k): v for k, v in state.dispersers.items()}})
+    )
+    return path
+
+
+def write_disperser_config(tmp: Path, network: Path) -> Path:
+    (tmp / "disperser.key").write_text(DISPERSER_KEY.hex())
+    cfg = {
+        "port": 0, "key_file": "disperser.key", "srs": {"insecure_test_symbols": N_SYMBOLS},
+        "network": str(network), "metadata": "sqlite:///" + str(tmp / "meta.db"), "reference_block_number": 100,
+        "log_level": "warning",
+    }  # fmt: skip
+    path = tmp / "disperser.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
