@@ -151,3 +151,46 @@ def test_metadata_survives_reopen(tmp_path):
     db.set_status([b"\x01" * 32], BlobStatus.FAILED, "below threshold")
     assert db.pending(10) == [] and db.blob(b"\x01" * 32)["reason"] == "below threshold"
     db.close()
+
+
+def test_disperse_blob_checks_in_process(tmp_path):
+    """The API's refusals (typed, with EigenDA's statuses) and FAILED when no validator signs."""
+    from starlette.testclient import TestClient
+
+    from offchain.da.network.disperser import Disperser
+    from offchain.da.network.service import disperser_app
+    from tests.offchain.da.network.support import DISPERSER_KEY, encoded_blob, encoder
+
+    keys = operator_keys(4)
+    state = node_state(keys)
+    pks = {k.public_key().operator_id: k.public_key() for k in keys}
+    db = MetadataStore(str(tmp_path / "meta.db"))
+    d = Disperser(DISPERSER_KEY, 0, encoder(), state.stakes, {}, pks, db)  # no validator reachable
+    b, other = encoded_blob(1, timestamp=5), encoded_blob(2, timestamp=6)
+    body = {"blob": b.raw.hex(), "blob_header": b.header.to_json(), "signature": b.signature.hex()}
+    with TestClient(disperser_app(d)) as http:
+
+        def call(method: str, payload: dict, status: int) -> dict:
+            r = http.post(f"/v2/{method}", json=payload)
+            assert r.status_code == status, r.text
+            return r.json()
+
+        com = call("GetBlobCommitment", {"blob": b.raw.hex()}, 200)["blob_commitment"]
+        assert com == b.header.commitment.to_json()
+        assert (
+            "not by the account"
+            in call("DisperseBlob", {**body, "signature": other.signature.hex()}, 401)["error"]["message"]
+        )
+        assert (
+            "commitment" in call("DisperseBlob", {**body, "blob": other.raw.hex()}, 400)["error"]["message"]
+        )
+        call("DisperseBlob", {**body, "blob": (b.raw * 2).hex()}, 413)
+        call("DisperseBlob", {**body, "extra": 1}, 400)
+        assert call("DisperseBlob", body, 200) == {"result": "QUEUED", "blob_key": b.header.blob_key().hex()}
+        call("DisperseBlob", body, 409)
+        call("GetBlobStatus", {"blob_key": other.header.blob_key().hex()}, 404)
+        assert d.run_batch() and not d.run_batch()
+        st = call("GetBlobStatus", {"blob_key": b.header.blob_key().hex()}, 200)
+        assert st["status"] == "FAILED" and "quorum 0: 0% signed" in st["failure_reason"]
+        assert "blob_inclusion_info" not in st
+    db.close()
