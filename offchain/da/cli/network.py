@@ -26,18 +26,26 @@ def cmd_node(args: argparse.Namespace) -> int:
     return 0
 
 
+def _process(sub: Any, name: str, func: Any, help: str, description: str) -> None:
+    """``eigen da NAME --config FILE``: a network process; prints one JSON line with its bound URL."""
+    p = sub.add_parser(name, help=help, description=description + " Prints one JSON line with the bound URL.")
+    p.add_argument("--config", required=True, metavar="FILE", help=f"the {name}'s configuration file")
+    p.set_defaults(func=func)
+
+
 def register(sub: Any) -> None:
-    node = sub.add_parser(
-        "node",
-        help="run a DA validator node: StoreChunks (verify, store, BLS-sign) and GetChunks over HTTP+JSON",
-        description=(
-            "Serve EigenDA V2's validator API (POST /v2/StoreChunks, /v2/GetChunks) as configured by FILE "
-            "(JSON or YAML: host, port, bls_key_file, store_dir, srs, network; docs/da-network.md). Prints one "
-            "JSON line with the bound URL, then logs JSON lines to stderr."
-        ),
-    )
-    node.add_argument("--config", required=True, metavar="FILE", help="the node's configuration file")
-    node.set_defaults(func=cmd_node)
+    _process(
+        sub, "node", cmd_node,
+        "run a DA validator node: StoreChunks (verify, store, BLS-sign) and GetChunks over HTTP+JSON",
+        "Serve EigenDA V2's validator API (POST /v2/StoreChunks, /v2/GetChunks) as configured by FILE (JSON or "
+        "YAML: host, port, bls_key_file, store_dir, srs, network; docs/da-network.md); logs JSON lines to stderr.",
+    )  # fmt: skip
+    _process(
+        sub, "disperser", cmd_disperser,
+        "run a DA disperser: DisperseBlob, GetBlobStatus, GetBlobCommitment over HTTP+JSON",
+        "Serve EigenDA V2's disperser API as configured by FILE (JSON or YAML: host, port, key_file, srs, network, "
+        "metadata; docs/da-network.md); logs JSON lines to stderr.",
+    )  # fmt: skip
     register_client(sub)
 
 
@@ -101,21 +109,9 @@ def cmd_get(args: argparse.Namespace) -> int:
 
 
 def register_client(sub: Any) -> None:
-    disperser = sub.add_parser(
-        "disperser",
-        help="run a DA disperser: DisperseBlob, GetBlobStatus, GetBlobCommitment over HTTP+JSON",
-        description=(
-            "Serve EigenDA V2's disperser API as configured by FILE (JSON or YAML: host, port, key_file, srs, "
-            "network, metadata; docs/da-network.md). Prints one JSON line with the bound URL."
-        ),
-    )
-    disperser.add_argument(
-        "--config", required=True, metavar="FILE", help="the disperser's configuration file"
-    )
-    disperser.set_defaults(func=cmd_disperser)
     put = sub.add_parser("put", help="disperse FILE through a disperser; writes its certificate (JSON)")
-    put.add_argument("file", metavar="FILE")
-    put.add_argument("--disperser", required=True, metavar="URL")
+    put.add_argument("file", metavar="FILE", help="the payload to disperse")
+    put.add_argument("--disperser", required=True, metavar="URL", help="the disperser's base URL")
     put.add_argument(
         "--key", required=True, metavar="KEYFILE", help="the payer's secp256k1 key (32 bytes hex)"
     )
@@ -124,7 +120,7 @@ def register_client(sub: Any) -> None:
     put.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for COMPLETE")
     put.set_defaults(func=cmd_put)
     get = sub.add_parser("get", help="the bytes of a certificate, from validators' chunks (each verified)")
-    get.add_argument("cert", metavar="CERT")
+    get.add_argument("cert", metavar="CERT", help="a certificate written by eigen da put")
     get.add_argument("--config", required=True, metavar="FILE", help="client config: {network, srs}")
     get.add_argument("-o", "--out", metavar="FILE", help="output file (default stdout)")
     get.set_defaults(func=cmd_get)

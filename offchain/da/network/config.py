@@ -148,26 +148,36 @@ NODE_KEYS = {
 }  # fmt: skip
 
 
-def node_config(path: str | Path) -> NodeConfig:
+def _config_file(
+    path: str | Path, allowed: set[str], required: tuple[str, ...], key_file: str
+) -> tuple[dict[str, Any], Path, bytes]:
+    """A process's configuration: its mapping, its folder, and the secret key file's 32 bytes."""
     p = Path(path)
     obj, base = read_file(p), p.parent
-    unknown = sorted(set(obj) - NODE_KEYS)
+    unknown = sorted(set(obj) - allowed)
     if unknown:
         raise NetworkConfigError(f"{p}: unknown keys {unknown}")
-    for key in ("bls_key_file", "store_dir", "srs", "network"):
+    for key in required:
         if key not in obj:
             raise NetworkConfigError(f"{p}: {key} is required")
     try:
-        key_text = (base / str(obj["bls_key_file"])).read_text().strip()
+        key_text = (base / str(obj[key_file])).read_text().strip()
     except OSError as exc:
-        raise NetworkConfigError(f"bls_key_file: {exc.strerror or exc}") from exc
+        raise NetworkConfigError(f"{key_file}: {exc.strerror or exc}") from exc
+    return obj, base, _bytes32(key_text, key_file)
+
+
+def node_config(path: str | Path) -> NodeConfig:
+    obj, base, key = _config_file(
+        path, NODE_KEYS, ("bls_key_file", "store_dir", "srs", "network"), "bls_key_file"
+    )
     dirs = obj["store_dir"] if isinstance(obj["store_dir"], list) else [obj["store_dir"]]
     state, _ = network_state(obj["network"], base)
     return NodeConfig(
         host=str(obj.get("host", "127.0.0.1")),
         port=_int(obj, "port", 0, 0, 65536),
         public=bool(obj.get("public", False)),
-        bls_key=_bytes32(key_text, "bls_key_file"),
+        bls_key=key,
         store_dirs=[str(base / str(d)) for d in dirs],
         srs=load_srs(obj["srs"], base),
         state=state,
@@ -224,18 +234,9 @@ DISPERSER_KEYS = {
 
 
 def disperser_config(path: str | Path) -> DisperserConfig:
-    p = Path(path)
-    obj, base = read_file(p), p.parent
-    unknown = sorted(set(obj) - DISPERSER_KEYS)
-    if unknown:
-        raise NetworkConfigError(f"{p}: unknown keys {unknown}")
-    for key in ("key_file", "srs", "network", "metadata"):
-        if key not in obj:
-            raise NetworkConfigError(f"{p}: {key} is required")
-    try:
-        key_text = (base / str(obj["key_file"])).read_text().strip()
-    except OSError as exc:
-        raise NetworkConfigError(f"key_file: {exc.strerror or exc}") from exc
+    obj, base, key = _config_file(
+        path, DISPERSER_KEYS, ("key_file", "srs", "network", "metadata"), "key_file"
+    )
     state, urls = network_state(obj["network"], base)
     meta = str(obj["metadata"])
     if "://" not in meta:
@@ -244,7 +245,7 @@ def disperser_config(path: str | Path) -> DisperserConfig:
         host=str(obj.get("host", "127.0.0.1")),
         port=_int(obj, "port", 0, 0, 65536),
         public=bool(obj.get("public", False)),
-        key=_bytes32(key_text, "key_file"),
+        key=key,
         disperser_id=_int(obj, "disperser_id", 0, 0, 1 << 32),
         srs=load_srs(obj["srs"], base),
         state=state,
