@@ -1,6 +1,7 @@
 """A blob through N validator processes on loopback: encode, StoreChunks to every validator (verify, store,
-BLS-sign), then retrieval from validators (GetChunks, verify, decode). No disperser yet: this process
-plays it (encoding, assignment, batch, request signature).
+BLS-sign), then retrieval from validators (GetChunks, verify, decode). This process plays the
+disperser with the disperser's own functions (offchain/da/network/disperser.py: encoding, bundles, signed
+StoreChunks); `eigen da disperser` itself is tested in tests/offchain/da/network/test_da_network_disperser.py.
 
 Run: `.venv/bin/python bench/da-network/bench_node_roundtrip.py [--kib 128] [--validators 4]`.
 Writes bench/results/da-network-roundtrip.json. Uses the INSECURE test SRS (the timing does not depend on
@@ -30,10 +31,14 @@ from eth_keys import keys as eth_keys  # noqa: E402
 from offchain.bls.keys import SecretKey, verify_single  # noqa: E402
 from offchain.crypto import bn254  # noqa: E402
 from offchain.da.eigenda.encoder import Encoder  # noqa: E402
-from offchain.da.files import bundle_bytes  # noqa: E402
 from offchain.da.network import types as v2  # noqa: E402
 from offchain.da.network.assignment import BlobParams, assignments_for_blob  # noqa: E402
-from offchain.da.network.node import StoreChunksRequest  # noqa: E402
+from offchain.da.network.disperser import (  # noqa: E402
+    blob_commitment,
+    bundle_for,
+    encode_chunks,
+    signed_store_request,
+)
 from offchain.da.network.retrieval import retrieve_blob  # noqa: E402
 from offchain.da.srs import insecure_test_srs  # noqa: E402
 
@@ -85,29 +90,18 @@ def main() -> None:
         raw = bytearray(rng.integers(0, 256, (n, 32), dtype=np.uint8).tobytes())
         raw[::32] = bytes(n)
         t0 = time.perf_counter()
-        coeffs = enc.blob_to_coeffs(bytes(raw))
-        frames = enc.frames(coeffs)
-        com = v2.BlobCommitment.from_points(
-            enc.commit(coeffs), enc.length_commitment(coeffs), enc.length_proof(coeffs), n
-        )
+        com = blob_commitment(enc, bytes(raw))
+        chunks = encode_chunks(enc, bytes(raw))
         t_encode = time.perf_counter() - t0
         account = eth_keys.PrivateKey(CLIENT).public_key.to_checksum_address()
         header = v2.BlobHeader(0, (0, 1), com, v2.PaymentHeader(account, time.time_ns(), 0))
         cert = v2.BlobCertificate(header, v2.sign_digest(CLIENT, header.blob_key()), (0,))
         batch = v2.BatchHeader(v2.MerkleTree([cert.hash()]).root, 100)
-        L = frames.params.chunk_length
-        proofs = np.frombuffer(bn254.g1_compress(frames.proofs), np.uint8).reshape(-1, 32)
-        coeff_bytes = enc.c.fr.to_bytes(frames.coeffs).reshape(-1, L, 32)
         assignment = assignments_for_blob(stakes, BlobParams(), [0, 1])
 
         def send(i: int) -> float:
             oid = ids[i]
-            idx = np.asarray(assignment[oid])
-            bundle = bundle_bytes(L, proofs[idx].tobytes(), coeff_bytes[idx])
-            req = StoreChunksRequest(batch, [cert], 0, int(time.time()), b"\0" * 65, [bundle])
-            req = StoreChunksRequest(
-                batch, [cert], 0, req.timestamp, v2.sign_digest(DISPERSER, req.digest()), [bundle]
-            )
+            req = signed_store_request(DISPERSER, 0, batch, [cert], [bundle_for(chunks, assignment[oid])])
             r = httpx.post(f"{urls[oid]}/v2/StoreChunks", json=req.to_json(), timeout=300)
             r.raise_for_status()
             sigma = bn254.g1_to_ints(bn254.g1_decompress(bytes.fromhex(r.json()["signature"])))[0]

@@ -87,3 +87,20 @@ class NodeRequestError(DAError):
 
 class NetworkConfigError(DAError):
     """A DA network process's configuration file is missing, unreadable or has a bad key or value."""
+
+
+class DisperserRequestError(DAError):
+    """The disperser refuses a request (bad signature, wrong commitment, oversized blob, unknown blob)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class DispersalError(DAError):
+    """``eigen da put/get``: the disperser refused or failed the blob, or a certificate is malformed."""
+
+
+class MetadataStoreError(DAError):
+    """The disperser's metadata database cannot be opened or its URL names an unsupported engine."""

@@ -1,9 +1,12 @@
-"""``eigen da node --config FILE``: run a DA validator node (docs/da-network.md)."""
+"""``eigen da node|disperser --config FILE`` (the network's processes) and ``eigen da put|get`` (its client);
+docs/da-network.md."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -23,15 +26,101 @@ def cmd_node(args: argparse.Namespace) -> int:
     return 0
 
 
+def _process(sub: Any, name: str, func: Any, help: str, description: str) -> None:
+    """``eigen da NAME --config FILE``: a network process; prints one JSON line with its bound URL."""
+    p = sub.add_parser(name, help=help, description=description + " Prints one JSON line with the bound URL.")
+    p.add_argument("--config", required=True, metavar="FILE", help=f"the {name}'s configuration file")
+    p.set_defaults(func=func)
+
+
 def register(sub: Any) -> None:
-    node = sub.add_parser(
-        "node",
-        help="run a DA validator node: StoreChunks (verify, store, BLS-sign) and GetChunks over HTTP+JSON",
-        description=(
-            "Serve EigenDA V2's validator API (POST /v2/StoreChunks, /v2/GetChunks) as configured by FILE "
-            "(JSON or YAML: host, port, bls_key_file, store_dir, srs, network; docs/da-network.md). Prints one "
-            "JSON line with the bound URL, then logs JSON lines to stderr."
-        ),
+    _process(
+        sub, "node", cmd_node,
+        "run a DA validator node: StoreChunks (verify, store, BLS-sign) and GetChunks over HTTP+JSON",
+        "Serve EigenDA V2's validator API (POST /v2/StoreChunks, /v2/GetChunks) as configured by FILE (JSON or "
+        "YAML: host, port, bls_key_file, store_dir, srs, network; docs/da-network.md); logs JSON lines to stderr.",
+    )  # fmt: skip
+    _process(
+        sub, "disperser", cmd_disperser,
+        "run a DA disperser: DisperseBlob, GetBlobStatus, GetBlobCommitment over HTTP+JSON",
+        "Serve EigenDA V2's disperser API as configured by FILE (JSON or YAML: host, port, key_file, srs, network, "
+        "metadata; docs/da-network.md); logs JSON lines to stderr.",
+    )  # fmt: skip
+    register_client(sub)
+
+
+def cmd_disperser(args: argparse.Namespace) -> int:
+    from offchain.da.network.config import disperser_config
+    from offchain.da.network.service import disperser_server, dlog
+
+    cfg = disperser_config(args.config)
+    server, disperser = disperser_server(cfg)
+    print(json.dumps({"event": "disperser_listening", "url": server.url}), flush=True)
+    dlog.info("disperser_listening", extra={"url": server.url})
+    disperser.start()
+    try:
+        server.run()
+    finally:
+        disperser.stop()
+        disperser.db.close()
+    return 0
+
+
+def _private_key(path: str) -> bytes:
+    from offchain.da.errors import DispersalError
+
+    try:
+        raw = bytes.fromhex(Path(path).read_text().strip().removeprefix("0x"))
+    except ValueError:
+        raise DispersalError(f"--key {path}: not hex") from None
+    if len(raw) != 32:
+        raise DispersalError(f"--key {path}: {len(raw)} bytes, expected a 32-byte secp256k1 key")
+    return raw
+
+
+def cmd_put(args: argparse.Namespace) -> int:
+    from offchain.da.network import client
+
+    payload = Path(args.file).read_bytes()
+    quorums = tuple(int(q) for q in args.quorums.split(","))
+    cert = client.put(args.disperser, payload, _private_key(args.key), quorums, timeout_s=args.timeout)
+    out = Path(args.out or f"{args.file}.cert.json")
+    out.write_text(json.dumps(cert, indent=1) + "\n")
+    print(json.dumps({"event": "certified", "blob_key": cert["blob_key"], "certificate": str(out)}))
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    from offchain.da.eigenda.encoder import Encoder
+    from offchain.da.network import client
+    from offchain.da.network.config import load_srs, network_state, read_file
+
+    cert = client.read_certificate(Path(args.cert).read_text())
+    client.check_certificate(cert)
+    cfg_path = Path(args.config)
+    cfg = read_file(cfg_path)
+    state, urls = network_state(cfg.get("network"), cfg_path.parent)
+    payload = client.get(cert, state.stakes, urls, Encoder(load_srs(cfg.get("srs"), cfg_path.parent)))
+    if args.out:
+        Path(args.out).write_bytes(payload)
+    else:
+        sys.stdout.buffer.write(payload)
+    return 0
+
+
+def register_client(sub: Any) -> None:
+    put = sub.add_parser("put", help="disperse FILE through a disperser; writes its certificate (JSON)")
+    put.add_argument("file", metavar="FILE", help="the payload to disperse")
+    put.add_argument("--disperser", required=True, metavar="URL", help="the disperser's base URL")
+    put.add_argument(
+        "--key", required=True, metavar="KEYFILE", help="the payer's secp256k1 key (32 bytes hex)"
     )
-    node.add_argument("--config", required=True, metavar="FILE", help="the node's configuration file")
-    node.set_defaults(func=cmd_node)
+    put.add_argument("--quorums", default="0,1", help="quorum numbers, comma-separated (default 0,1)")
+    put.add_argument("-o", "--out", metavar="CERT", help="certificate file (default FILE.cert.json)")
+    put.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for COMPLETE")
+    put.set_defaults(func=cmd_put)
+    get = sub.add_parser("get", help="the bytes of a certificate, from validators' chunks (each verified)")
+    get.add_argument("cert", metavar="CERT", help="a certificate written by eigen da put")
+    get.add_argument("--config", required=True, metavar="FILE", help="client config: {network, srs}")
+    get.add_argument("-o", "--out", metavar="FILE", help="output file (default stdout)")
+    get.set_defaults(func=cmd_get)

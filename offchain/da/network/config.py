@@ -29,6 +29,8 @@ from typing import Any
 
 import yaml
 
+from offchain.bls.errors import BLSError
+from offchain.bls.keys import PublicKey
 from offchain.da.errors import NetworkConfigError, SRSError
 from offchain.da.network.assignment import BlobParams
 from offchain.da.network.node import BLOCK_STALE_MEASURE, NodeState
@@ -71,6 +73,9 @@ def _bytes32(text: Any, what: str) -> bytes:
     return raw
 
 
+OPERATOR_KEYS = {"operator_id", "stakes", "url", "bls_public_key"}
+
+
 def network_state(obj: Any, base: Path) -> tuple[NodeState, dict[bytes, str]]:
     """The operators' stakes per quorum, the dispersers' addresses, and the operators' URLs."""
     if isinstance(obj, str):
@@ -81,8 +86,10 @@ def network_state(obj: Any, base: Path) -> tuple[NodeState, dict[bytes, str]]:
     stakes: dict[int, dict[bytes, int]] = {}
     urls: dict[bytes, str] = {}
     for i, op in enumerate(obj.get("operators") or []):
-        if not isinstance(op, dict) or set(op) - {"operator_id", "stakes", "url"} or "operator_id" not in op:
-            raise NetworkConfigError(f"network.operators[{i}]: expected {{operator_id, stakes, url}}")
+        if not isinstance(op, dict) or set(op) - OPERATOR_KEYS or "operator_id" not in op:
+            raise NetworkConfigError(
+                f"network.operators[{i}]: expected {{operator_id, stakes, url, bls_public_key}}"
+            )
         oid = _bytes32(op["operator_id"], f"network.operators[{i}].operator_id")
         if oid in urls:
             raise NetworkConfigError(f"network.operators[{i}]: operator {oid.hex()} listed twice")
@@ -141,31 +148,113 @@ NODE_KEYS = {
 }  # fmt: skip
 
 
-def node_config(path: str | Path) -> NodeConfig:
+def _config_file(
+    path: str | Path, allowed: set[str], required: tuple[str, ...], key_file: str
+) -> tuple[dict[str, Any], Path, bytes]:
+    """A process's configuration: its mapping, its folder, and the secret key file's 32 bytes."""
     p = Path(path)
     obj, base = read_file(p), p.parent
-    unknown = sorted(set(obj) - NODE_KEYS)
+    unknown = sorted(set(obj) - allowed)
     if unknown:
         raise NetworkConfigError(f"{p}: unknown keys {unknown}")
-    for key in ("bls_key_file", "store_dir", "srs", "network"):
+    for key in required:
         if key not in obj:
             raise NetworkConfigError(f"{p}: {key} is required")
     try:
-        key_text = (base / str(obj["bls_key_file"])).read_text().strip()
+        key_text = (base / str(obj[key_file])).read_text().strip()
     except OSError as exc:
-        raise NetworkConfigError(f"bls_key_file: {exc.strerror or exc}") from exc
+        raise NetworkConfigError(f"{key_file}: {exc.strerror or exc}") from exc
+    return obj, base, _bytes32(key_text, key_file)
+
+
+def node_config(path: str | Path) -> NodeConfig:
+    obj, base, key = _config_file(
+        path, NODE_KEYS, ("bls_key_file", "store_dir", "srs", "network"), "bls_key_file"
+    )
     dirs = obj["store_dir"] if isinstance(obj["store_dir"], list) else [obj["store_dir"]]
     state, _ = network_state(obj["network"], base)
     return NodeConfig(
         host=str(obj.get("host", "127.0.0.1")),
         port=_int(obj, "port", 0, 0, 65536),
         public=bool(obj.get("public", False)),
-        bls_key=_bytes32(key_text, "bls_key_file"),
+        bls_key=key,
         store_dirs=[str(base / str(d)) for d in dirs],
         srs=load_srs(obj["srs"], base),
         state=state,
         stale_blocks=_int(obj, "stale_blocks", BLOCK_STALE_MEASURE),
         max_request_age_s=_int(obj, "max_request_age_s", 60, 1),
+        max_request_bytes=_int(obj, "max_request_bytes", 64 << 20, 1024),
+        log_level=str(obj.get("log_level", "info")),
+    )
+
+
+def network_public_keys(obj: Any, base: Path) -> dict[bytes, PublicKey]:
+    """The operators' BLS public keys (``bls_public_key``: {g1, g2} as ``PublicKey.to_json``), each
+    checked against its operator id; required for every operator (the disperser aggregates with them)."""
+    if isinstance(obj, str):
+        obj = read_file(base / obj)
+    keys: dict[bytes, PublicKey] = {}
+    for i, op in enumerate(obj.get("operators") or []):
+        oid = _bytes32(op["operator_id"], f"network.operators[{i}].operator_id")
+        if "bls_public_key" not in op:
+            raise NetworkConfigError(f"network.operators[{i}].bls_public_key: required by the disperser")
+        try:
+            pk = PublicKey.from_json(op["bls_public_key"])
+        except BLSError as exc:
+            raise NetworkConfigError(f"network.operators[{i}].bls_public_key: {exc}") from exc
+        if pk.operator_id != oid:
+            raise NetworkConfigError(f"network.operators[{i}].bls_public_key: not operator {oid.hex()}'s key")
+        keys[oid] = pk
+    return keys
+
+
+@dataclass
+class DisperserConfig:
+    host: str
+    port: int
+    public: bool
+    key: bytes
+    disperser_id: int
+    srs: Any
+    state: NodeState
+    urls: dict[bytes, str]
+    public_keys: dict[bytes, PublicKey]
+    metadata: str
+    confirmation_threshold: int
+    reference_block_number: int
+    batch_size: int
+    max_request_bytes: int
+    log_level: str
+
+
+DISPERSER_KEYS = {
+    "host", "port", "public", "key_file", "disperser_id", "srs", "network", "metadata", "confirmation_threshold",
+    "reference_block_number", "batch_size", "max_request_bytes", "log_level",
+}  # fmt: skip
+
+
+def disperser_config(path: str | Path) -> DisperserConfig:
+    obj, base, key = _config_file(
+        path, DISPERSER_KEYS, ("key_file", "srs", "network", "metadata"), "key_file"
+    )
+    state, urls = network_state(obj["network"], base)
+    meta = str(obj["metadata"])
+    if "://" not in meta:
+        meta = str(base / meta)
+    return DisperserConfig(
+        host=str(obj.get("host", "127.0.0.1")),
+        port=_int(obj, "port", 0, 0, 65536),
+        public=bool(obj.get("public", False)),
+        key=key,
+        disperser_id=_int(obj, "disperser_id", 0, 0, 1 << 32),
+        srs=load_srs(obj["srs"], base),
+        state=state,
+        urls=urls,
+        public_keys=network_public_keys(obj["network"], base),
+        metadata=meta,
+        confirmation_threshold=_int(obj, "confirmation_threshold", 55, 1, 101),
+        reference_block_number=_int(obj, "reference_block_number", 0, 0, 1 << 32),
+        batch_size=_int(obj, "batch_size", 32, 1, 4097),
         max_request_bytes=_int(obj, "max_request_bytes", 64 << 20, 1024),
         log_level=str(obj.get("log_level", "info")),
     )

@@ -26,10 +26,12 @@ from starlette.routing import Route
 from offchain.bls.keys import SecretKey
 from offchain.crypto import bn254
 from offchain.da.eigenda.encoder import Encoder
-from offchain.da.errors import NetworkMessageError, NodeRequestError
-from offchain.da.network.config import NodeConfig
+from offchain.da.errors import DisperserRequestError, NetworkMessageError, NodeRequestError
+from offchain.da.network.config import DisperserConfig, NodeConfig
+from offchain.da.network.disperser import Disperser
+from offchain.da.network.metadata import MetadataStore
 from offchain.da.network.node import StoreChunksRequest, ValidatorNode
-from offchain.da.network.types import hex_field, json_fields
+from offchain.da.network.types import BlobHeader, hex_field, json_fields
 from offchain.httpservice import HTTPError, Metrics, ServiceServer, logger, read_json
 from offchain.store import Store
 
@@ -118,3 +120,86 @@ def node_server(cfg: NodeConfig) -> tuple[ServiceServer, ValidatorNode, Store]:
         loopback_only=not cfg.public,
     )
     return server, node, store
+
+
+# ----- the disperser ------------------------------------------------------------------------------
+
+dlog = logger("da.disperser")
+
+
+def disperser_app(disperser: Disperser, max_request_bytes: int = 64 << 20) -> Any:
+    """EigenDA's ``disperser.v2.Disperser`` methods as JSON routes (protobuf field names, bytes as hex):
+
+    - ``POST /v2/DisperseBlob``: ``{blob, blob_header, signature}`` -> ``{result: "QUEUED", blob_key}``;
+    - ``POST /v2/GetBlobStatus``: ``{blob_key}`` -> ``{status, signed_batch, blob_inclusion_info}``;
+    - ``POST /v2/GetBlobCommitment``: ``{blob}`` -> ``{blob_commitment}``.
+    """
+    metrics = Metrics(["/v2/DisperseBlob", "/v2/GetBlobStatus", "/v2/GetBlobCommitment", "/metrics"])
+
+    async def call(request: Request, names: tuple[str, ...], what: str, fn: Any) -> JSONResponse:
+        try:
+            f = json_fields(await read_json(request, max_request_bytes), names, what)
+            return JSONResponse(await run_in_threadpool(fn, f))
+        except DisperserRequestError as exc:
+            dlog.info("request_refused", extra={"method": what, "reason": exc.message})
+            return HTTPError(exc.status, exc.message, code="refused").response()
+        except NetworkMessageError as exc:
+            return HTTPError(400, str(exc), code="malformed").response()
+        except HTTPError as exc:
+            return exc.response()
+
+    def disperse(f: dict) -> dict:
+        blob = hex_field(f["blob"], "blob")
+        header = BlobHeader.from_json(f["blob_header"])
+        status, key = disperser.disperse_blob(blob, header, hex_field(f["signature"], "signature", 65))
+        return {"result": status.name, "blob_key": key.hex()}
+
+    async def disperse_blob(request: Request) -> JSONResponse:
+        return await call(request, ("blob", "blob_header", "signature"), "DisperseBlobRequest", disperse)
+
+    async def blob_status(request: Request) -> JSONResponse:
+        return await call(
+            request, ("blob_key",), "BlobStatusRequest",
+            lambda f: disperser.blob_status(hex_field(f["blob_key"], "blob_key", 32)),
+        )  # fmt: skip
+
+    async def blob_commitment(request: Request) -> JSONResponse:
+        return await call(
+            request, ("blob",), "BlobCommitmentRequest",
+            lambda f: {"blob_commitment": disperser.get_blob_commitment(hex_field(f["blob"], "blob")).to_json()},
+        )  # fmt: skip
+
+    async def metrics_route(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(metrics.render())
+
+    app = Starlette(
+        routes=[
+            Route("/v2/DisperseBlob", disperse_blob, methods=["POST"]),
+            Route("/v2/GetBlobStatus", blob_status, methods=["POST"]),
+            Route("/v2/GetBlobCommitment", blob_commitment, methods=["POST"]),
+            Route("/metrics", metrics_route, methods=["GET"]),
+        ]
+    )
+    return metrics.wrap(app)
+
+
+def disperser_server(cfg: DisperserConfig) -> tuple[ServiceServer, Disperser]:
+    """The disperser of ``cfg`` (its batcher not started) and its server (not started)."""
+    disperser = Disperser(
+        cfg.key,
+        cfg.disperser_id,
+        Encoder(cfg.srs),
+        cfg.state.stakes,
+        cfg.urls,
+        cfg.public_keys,
+        MetadataStore(cfg.metadata),
+        params=cfg.state.params,
+        confirmation_threshold=cfg.confirmation_threshold,
+        reference_block_number=cfg.reference_block_number,
+        batch_size=cfg.batch_size,
+    )
+    server = ServiceServer(
+        disperser_app(disperser, cfg.max_request_bytes), cfg.host, cfg.port, log_level=cfg.log_level,
+        loopback_only=not cfg.public,
+    )  # fmt: skip
+    return server, disperser

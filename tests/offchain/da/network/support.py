@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -16,15 +15,19 @@ import yaml
 from eth_keys import keys as eth_keys
 
 from offchain.bls.keys import SecretKey
-from offchain.crypto import bn254
 from offchain.da.eigenda.encoder import Encoder
-from offchain.da.files import bundle_bytes
 from offchain.da.network.assignment import BlobParams, assignments_for_blob
+from offchain.da.network.disperser import (
+    EncodedChunks,
+    blob_commitment,
+    bundle_for,
+    encode_chunks,
+    signed_store_request,
+)
 from offchain.da.network.node import NodeState, StoreChunksRequest
 from offchain.da.network.types import (
     BatchHeader,
     BlobCertificate,
-    BlobCommitment,
     BlobHeader,
     MerkleTree,
     PaymentHeader,
@@ -58,10 +61,12 @@ def node_state(keys: list[SecretKey], stakes: list[int] | None = None) -> NodeSt
 class EncodedBlob:
     header: BlobHeader
     signature: bytes
-    proofs: bytes  # 8192 x 32 gnark bytes, chunk order
-    coeffs: np.ndarray  # uint8 (8192, L, 32)
-    L: int
+    chunks: EncodedChunks  # the disperser's encoding: proofs (8192, 32), coefficients (8192, L, 32)
     raw: bytes
+
+    @property
+    def L(self) -> int:
+        return self.chunks.L
 
 
 def encoded_blob(seed: int, timestamp: int = 1) -> EncodedBlob:
@@ -70,45 +75,23 @@ def encoded_blob(seed: int, timestamp: int = 1) -> EncodedBlob:
     raw = bytearray(rng.integers(0, 256, (N_SYMBOLS, 32), dtype=np.uint8).tobytes())
     for k in range(N_SYMBOLS):
         raw[32 * k] = 0  # every symbol below r
-    coeffs = enc.blob_to_coeffs(bytes(raw))
-    frames = enc.frames(coeffs)
-    com = BlobCommitment.from_points(
-        enc.commit(coeffs), enc.length_commitment(coeffs), enc.length_proof(coeffs), N_SYMBOLS
-    )
+    com = blob_commitment(enc, bytes(raw))
     account = eth_keys.PrivateKey(CLIENT_KEY).public_key.to_checksum_address()
     header = BlobHeader(0, (0, 1), com, PaymentHeader(account, timestamp, 0))
-    L = frames.params.chunk_length
-    fr_bytes = enc.c.fr.to_bytes(frames.coeffs).reshape(-1, L, 32)
     return EncodedBlob(
-        header,
-        sign_digest(CLIENT_KEY, header.blob_key()),
-        bn254.g1_compress(frames.proofs),
-        fr_bytes,
-        L,
-        bytes(raw),
+        header, sign_digest(CLIENT_KEY, header.blob_key()), encode_chunks(enc, bytes(raw)), bytes(raw)
     )
-
-
-def bundle_for(blob: EncodedBlob, indices: list[int]) -> bytes:
-    if not indices:
-        return b""
-    idx = np.asarray(indices)
-    proofs = np.frombuffer(blob.proofs, np.uint8).reshape(-1, 32)[idx].tobytes()
-    return bundle_bytes(blob.L, proofs, blob.coeffs[idx])
 
 
 def store_request(
     blobs: list[EncodedBlob], state: NodeState, operator: bytes, rbn: int = 100, timestamp: int | None = None
 ) -> StoreChunksRequest:
+    """The disperser's StoreChunks request to ``operator`` for a batch of ``blobs``."""
     certs = [BlobCertificate(b.header, b.signature, (0,)) for b in blobs]
     header = BatchHeader(MerkleTree([c.hash() for c in certs]).root, rbn)
-    bundles = [
-        bundle_for(b, assignments_for_blob(state.stakes, state.params, [0, 1]).get(operator, []))
-        for b in blobs
-    ]
-    ts = int(time.time()) if timestamp is None else timestamp
-    unsigned = StoreChunksRequest(header, certs, 0, ts, b"\x00" * 65, bundles)
-    return StoreChunksRequest(header, certs, 0, ts, sign_digest(DISPERSER_KEY, unsigned.digest()), bundles)
+    assignment = assignments_for_blob(state.stakes, state.params, [0, 1]).get(operator, [])
+    bundles = [bundle_for(b.chunks, assignment) for b in blobs]
+    return signed_store_request(DISPERSER_KEY, 0, header, certs, bundles, timestamp)
 
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -138,10 +121,10 @@ def write_node_config(tmp: Path, key: SecretKey, state: NodeState, suffix: str =
     return path
 
 
-def start_node(config: Path) -> tuple[subprocess.Popen, dict]:
-    """``eigen da node --config`` as a process; returns it and its first line (the bound URL)."""
+def start_process(args: list[str]) -> tuple[subprocess.Popen, dict]:
+    """``eigen da ARGS`` as a process serving HTTP; returns it and its first line (the bound URL)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "offchain.cli", "da", "node", "--config", str(config)],
+        [sys.executable, "-m", "offchain.cli", "da", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -151,5 +134,37 @@ def start_node(config: Path) -> tuple[subprocess.Popen, dict]:
     line = proc.stdout.readline()
     if not line:
         proc.wait(30)
-        raise RuntimeError(f"node did not start: {proc.stderr.read()[-2000:]}")
+        raise RuntimeError(f"{args[0]} did not start: {proc.stderr.read()[-2000:]}")
     return proc, json.loads(line)
+
+
+def start_node(config: Path) -> tuple[subprocess.Popen, dict]:
+    """``eigen da node --config`` as a process; returns it and its first line (the bound URL)."""
+    return start_process(["node", "--config", str(config)])
+
+
+def network_file(path: Path, keys: list[SecretKey], state: NodeState, urls: dict[bytes, str]) -> Path:
+    """The network description with the operators' URLs and BLS public keys (the disperser's, the client's)."""
+    ops = []
+    for k in keys:
+        oid = k.public_key().operator_id
+        ops.append({
+            "operator_id": oid.hex(), "stakes": {str(q): state.stakes[q][oid] for q in state.stakes},
+            "url": urls.get(oid, ""), "bls_public_key": k.public_key().to_json(),
+        })  # fmt: skip
+    path.write_text(
+        json.dumps({"operators": ops, "dispersers": {str(k): v for k, v in state.dispersers.items()}})
+    )
+    return path
+
+
+def write_disperser_config(tmp: Path, network: Path) -> Path:
+    (tmp / "disperser.key").write_text(DISPERSER_KEY.hex())
+    cfg = {
+        "port": 0, "key_file": "disperser.key", "srs": {"insecure_test_symbols": N_SYMBOLS},
+        "network": str(network), "metadata": "sqlite:///" + str(tmp / "meta.db"), "reference_block_number": 100,
+        "log_level": "warning",
+    }  # fmt: skip
+    path = tmp / "disperser.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path

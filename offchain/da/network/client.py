@@ -1,0 +1,142 @@
+"""The client of the V2 network: ``eigen da put`` (payload -> certificate) and ``eigen da get`` (certificate
+-> payload, from validators' chunks, each verified).
+
+``put`` encodes the payload as a blob (:func:`offchain.da.codec.encode_payload`), asks the disperser for the
+blob's commitment (``GetBlobCommitment``), builds the blob header with a reservation payment header, signs
+the blob key with the payer's secp256k1 key, calls ``DisperseBlob`` and polls ``GetBlobStatus`` until the
+blob is COMPLETE (its certificate: signed batch and inclusion info) or FAILED. The certificate is checked
+before it is returned: it carries the header that was signed and its inclusion proof folds to the batch root.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from eth_keys import keys as eth_keys
+
+from offchain.da.codec import decode_payload, encode_payload
+from offchain.da.eigenda.encoder import Encoder
+from offchain.da.errors import DispersalError, NetworkMessageError
+from offchain.da.network.retrieval import retrieve_blob
+from offchain.da.network.types import (
+    BatchHeader,
+    BlobCertificate,
+    BlobCommitment,
+    BlobHeader,
+    PaymentHeader,
+    hex_field,
+    inclusion_root,
+    json_fields,
+    sign_digest,
+)
+
+
+def _call(url: str, method: str, body: dict, timeout_s: float) -> dict:
+    try:
+        r = httpx.post(f"{url.rstrip('/')}/v2/{method}", json=body, timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        raise DispersalError(f"{method}: disperser {url} unreachable: {exc}") from exc
+    try:
+        reply = r.json()
+    except ValueError:
+        raise DispersalError(f"{method}: HTTP {r.status_code}, not JSON") from None
+    if r.status_code != 200:
+        err = reply.get("error", {}) if isinstance(reply, dict) else {}
+        raise DispersalError(f"{method}: refused (HTTP {r.status_code}): {err.get('message', reply)}")
+    if not isinstance(reply, dict):
+        raise DispersalError(f"{method}: malformed reply")
+    return reply
+
+
+def check_certificate(cert: Any) -> tuple[BlobCertificate, BatchHeader]:
+    """The blob certificate and batch header of a certificate JSON; raises :class:`DispersalError` when it is
+    malformed or its inclusion proof does not fold to the batch root."""
+    try:
+        f = json_fields(cert, ("blob_key", "signed_batch", "blob_inclusion_info"), "certificate")
+        batch = json_fields(f["signed_batch"], ("header", "attestation"), "signed_batch")
+        header = BatchHeader.from_json(batch["header"])
+        inc = json_fields(
+            f["blob_inclusion_info"],
+            ("blob_certificate", "blob_index", "inclusion_proof"),
+            "blob_inclusion_info",
+        )
+        bc = BlobCertificate.from_json(inc["blob_certificate"])
+        index = inc["blob_index"]
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < 1 << 32:
+            raise NetworkMessageError(f"blob_index: {index!r}")
+        proof = hex_field(inc["inclusion_proof"], "inclusion_proof")
+        key = hex_field(f["blob_key"], "blob_key", 32)
+    except NetworkMessageError as exc:
+        raise DispersalError(f"certificate: {exc}") from exc
+    if bc.blob_header.blob_key() != key:
+        raise DispersalError("certificate: blob_key is not the certificate's blob header's key")
+    try:
+        root = inclusion_root(bc.hash(), proof, index)
+    except NetworkMessageError as exc:
+        raise DispersalError(f"certificate: the inclusion proof is malformed: {exc}") from exc
+    if root != header.batch_root:
+        raise DispersalError("certificate: the inclusion proof does not lead to the batch root")
+    return bc, header
+
+
+def put(
+    url: str, payload: bytes, private_key: bytes, quorums: tuple[int, ...] = (0, 1), *,
+    timeout_s: float = 300.0, poll_s: float = 0.2,
+) -> dict[str, Any]:  # fmt: skip
+    """Disperse ``payload``; its certificate JSON once COMPLETE. :class:`DispersalError` when refused or FAILED."""
+    blob = encode_payload(payload)
+    reply = _call(url, "GetBlobCommitment", {"blob": blob.hex()}, timeout_s)
+    try:
+        com = BlobCommitment.from_json(reply.get("blob_commitment"))
+    except NetworkMessageError as exc:
+        raise DispersalError(f"GetBlobCommitment: {exc}") from exc
+    account = eth_keys.PrivateKey(private_key).public_key.to_checksum_address()
+    header = BlobHeader(0, quorums, com, PaymentHeader(account, time.time_ns(), 0))
+    key = header.blob_key()
+    body = {
+        "blob": blob.hex(),
+        "blob_header": header.to_json(),
+        "signature": sign_digest(private_key, key).hex(),
+    }
+    reply = _call(url, "DisperseBlob", body, timeout_s)
+    if reply.get("blob_key") != key.hex():
+        raise DispersalError(
+            f"DisperseBlob: the disperser acknowledged {reply.get('blob_key')!r}, not {key.hex()}"
+        )
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status = _call(url, "GetBlobStatus", {"blob_key": key.hex()}, timeout_s)
+        if status.get("status") == "COMPLETE":
+            cert = {"blob_key": key.hex(), "signed_batch": status.get("signed_batch"),
+                    "blob_inclusion_info": status.get("blob_inclusion_info")}  # fmt: skip
+            bc, _ = check_certificate(cert)
+            if bc.blob_header != header:
+                raise DispersalError("GetBlobStatus: the certificate's blob header is not the one signed")
+            return cert
+        if status.get("status") == "FAILED":
+            raise DispersalError(
+                f"blob {key.hex()} FAILED: {status.get('failure_reason', 'no reason given')}"
+            )
+        if time.monotonic() > deadline:
+            raise DispersalError(f"blob {key.hex()}: still {status.get('status')} after {timeout_s:g} s")
+        time.sleep(poll_s)
+
+
+def get(
+    cert: Any, stakes: Mapping[int, Mapping[bytes, int]], urls: Mapping[bytes, str], encoder: Encoder
+) -> bytes:
+    """The payload of a certificate, recovered from the validators' verified chunks."""
+    bc, _ = check_certificate(cert)
+    got = retrieve_blob(bc.blob_header, stakes, urls, encoder)
+    return decode_payload(got.blob)
+
+
+def read_certificate(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise DispersalError(f"certificate: not JSON: {exc}") from exc

@@ -1,0 +1,292 @@
+"""The disperser of EigenDA V2: accept signed blobs, encode, send validators their chunks, certify.
+
+``DisperseBlob`` checks the payer's signature over the blob key (:func:`check_request_signature`) and
+that the header's commitment is the blob's, records the blob QUEUED in the metadata database and
+acknowledges it. A batcher thread then takes the queued blobs in batches: encodes each (ENCODED: chunks
+with FK20 proofs), builds the batch (certificates, wealdtech Merkle root, batch header), sends each
+validator its ``StoreChunks`` (its assigned chunks of every blob, signed by the disperser's key;
+GATHERING_SIGNATURES), aggregates the BLS signatures (:func:`attestation.aggregate`), and marks the blobs
+COMPLETE with their inclusion proof, or FAILED when any quorum's signed stake is below the confirmation
+threshold: a certificate is never issued without the stake behind it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import numpy as np
+
+from offchain.bls import group
+from offchain.bls.keys import PublicKey
+from offchain.crypto import bn254
+from offchain.crypto.errors import PointError
+from offchain.da.eigenda.encoder import Encoder
+from offchain.da.errors import DAError, DisperserRequestError, NetworkMessageError
+from offchain.da.files import bundle_bytes
+from offchain.da.network.assignment import BlobParams, assignments_for_blob
+from offchain.da.network.attestation import Attestation, aggregate
+from offchain.da.network.metadata import BlobStatus, MetadataStore
+from offchain.da.network.node import StoreChunksRequest
+from offchain.da.network.types import (
+    BatchHeader,
+    BlobCertificate,
+    BlobCommitment,
+    BlobHeader,
+    MerkleTree,
+    check_request_signature,
+    sign_digest,
+)
+from offchain.httpservice import logger
+
+log = logger("da.disperser")
+V0_PARAMS = BlobParams()
+
+
+@dataclass
+class EncodedChunks:
+    """A blob's chunks: proofs (gnark G1, 32 bytes each, chunk order) and coefficients (uint8 (n, L, 32))."""
+
+    proofs: np.ndarray
+    coeffs: np.ndarray
+    L: int
+
+
+def blob_commitment(encoder: Encoder, blob: bytes) -> BlobCommitment:
+    """``GetBlobCommitment``: commitment, length commitment and proof of ``blob`` (32-byte symbols)."""
+    coeffs = encoder.blob_to_coeffs(blob)
+    return BlobCommitment.from_points(
+        encoder.commit(coeffs),
+        encoder.length_commitment(coeffs),
+        encoder.length_proof(coeffs),
+        len(blob) // 32,
+    )
+
+
+def encode_chunks(encoder: Encoder, blob: bytes) -> EncodedChunks:
+    frames = encoder.frames(encoder.blob_to_coeffs(blob))
+    L = frames.params.chunk_length
+    proofs = np.frombuffer(bn254.g1_compress(frames.proofs), np.uint8).reshape(-1, 32)
+    return EncodedChunks(proofs, encoder.c.fr.to_bytes(frames.coeffs).reshape(-1, L, 32), L)
+
+
+def bundle_for(chunks: EncodedChunks, indices: list[int]) -> bytes:
+    """EigenDA's bundle of the chunks at ``indices`` (empty when none is assigned)."""
+    if not indices:
+        return b""
+    idx = np.asarray(indices)
+    return bundle_bytes(chunks.L, chunks.proofs[idx].tobytes(), chunks.coeffs[idx])
+
+
+def signed_store_request(
+    key: bytes, disperser_id: int, header: BatchHeader, certs: list[BlobCertificate], bundles: list[bytes],
+    timestamp: int | None = None,
+) -> StoreChunksRequest:  # fmt: skip
+    """A ``StoreChunks`` request signed by the disperser's secp256k1 ``key``."""
+    ts = int(time.time()) if timestamp is None else timestamp
+    unsigned = StoreChunksRequest(header, certs, disperser_id, ts, b"\x00" * 65, bundles)
+    return StoreChunksRequest(header, certs, disperser_id, ts, sign_digest(key, unsigned.digest()), bundles)
+
+
+def _g1(p: Any) -> list[str] | None:
+    return None if p is None else [hex(v) for v in p]
+
+
+def attestation_json(att: Attestation) -> dict[str, Any]:
+    """``disperser.v2.Attestation`` with points as EVM integers (G2 as [[x1, x0], [y1, y0]])."""
+    g2 = None
+    if att.apk_g2 is not None:
+        (x1, x0), (y1, y0) = group.g2_to_evm(att.apk_g2)
+        g2 = [[hex(x1), hex(x0)], [hex(y1), hex(y0)]]
+    return {
+        "non_signer_pubkeys": [_g1(p) for p in att.non_signer_pubkeys],
+        "apk_g2": g2,
+        "quorum_apks": [_g1(p) for p in att.quorum_apks],
+        "sigma": _g1(att.sigma),
+        "quorum_numbers": att.quorum_numbers,
+        "quorum_signed_percentages": att.quorum_signed_percentages,
+    }
+
+
+class Disperser:
+    def __init__(
+        self,
+        key: bytes,
+        disperser_id: int,
+        encoder: Encoder,
+        stakes: Mapping[int, Mapping[bytes, int]],
+        urls: Mapping[bytes, str],
+        public_keys: Mapping[bytes, PublicKey],
+        db: MetadataStore,
+        *,
+        params: BlobParams = V0_PARAMS,
+        confirmation_threshold: int = 55,
+        reference_block_number: int = 0,
+        max_blob_symbols: int | None = None,
+        batch_size: int = 32,
+        store_timeout_s: float = 60.0,
+    ) -> None:
+        self.key, self.disperser_id, self.encoder = key, disperser_id, encoder
+        self.stakes, self.urls, self.public_keys, self.db = stakes, urls, public_keys, db
+        self.params, self.threshold = params, confirmation_threshold
+        self.reference_block_number = reference_block_number
+        self.max_blob_symbols = max_blob_symbols or encoder.srs.g1.shape[-1]
+        self.batch_size, self.store_timeout_s = batch_size, store_timeout_s
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ----- API --------------------------------------------------------------------------------------
+
+    def check_blob(self, blob: bytes) -> None:
+        n = len(blob) // 32
+        if not blob or len(blob) % 32 or n & (n - 1):
+            raise DisperserRequestError(
+                400, f"blob: {len(blob)} bytes is not a power of two of 32-byte symbols"
+            )
+        if n > self.max_blob_symbols:
+            raise DisperserRequestError(
+                413, f"blob: {n} symbols, this disperser takes at most {self.max_blob_symbols}"
+            )
+        try:
+            self.encoder.blob_to_coeffs(blob)
+        except DAError as exc:
+            raise DisperserRequestError(400, f"blob: {exc}") from exc
+
+    def get_blob_commitment(self, blob: bytes) -> BlobCommitment:
+        self.check_blob(blob)
+        return blob_commitment(self.encoder, blob)
+
+    def disperse_blob(self, blob: bytes, header: BlobHeader, signature: bytes) -> tuple[BlobStatus, bytes]:
+        self.check_blob(blob)
+        try:
+            key = check_request_signature(header, signature)
+        except NetworkMessageError as exc:
+            raise DisperserRequestError(401, str(exc)) from exc
+        if header.version != 0:
+            raise DisperserRequestError(
+                400, f"blob_header.version: {header.version}, only version 0 is known"
+            )
+        unknown = [q for q in header.quorum_numbers if not self.stakes.get(q)]
+        if unknown:
+            raise DisperserRequestError(400, f"blob_header.quorum_numbers: no operators in quorums {unknown}")
+        if header.commitment.length != len(blob) // 32:
+            raise DisperserRequestError(400, "blob_header.commitment.length: not the blob's length")
+        if blob_commitment(self.encoder, blob) != header.commitment:
+            raise DisperserRequestError(400, "blob_header.commitment: not the blob's commitment")
+        if not self.db.add_blob(key, header.to_json(), signature, blob):
+            raise DisperserRequestError(409, f"blob {key.hex()} was already dispersed")
+        log.info("blob_queued", extra={"blob_key": key.hex(), "symbols": len(blob) // 32})
+        self._wake.set()
+        return BlobStatus.QUEUED, key
+
+    def blob_status(self, key: bytes) -> dict[str, Any]:
+        row = self.db.blob(key)
+        if row is None:
+            raise DisperserRequestError(404, f"blob {key.hex()}: unknown")
+        reply: dict[str, Any] = {"status": row["status"].name}
+        if row["reason"]:
+            reply["failure_reason"] = row["reason"]
+        if row["status"] == BlobStatus.COMPLETE:
+            reply["signed_batch"] = row["signed_batch"]
+            reply["blob_inclusion_info"] = row["inclusion"]
+        return reply
+
+    # ----- batcher ----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="da-batcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(self.store_timeout_s + 5)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if not self.run_batch():
+                    self._wake.wait(1.0)
+                    self._wake.clear()
+            except Exception:  # noqa: BLE001 - the batcher logs and keeps serving
+                log.exception("batch_error")
+                time.sleep(1.0)
+
+    def run_batch(self) -> bool:
+        """Disperse one batch of pending blobs; False when none is pending."""
+        pending = self.db.pending(self.batch_size)
+        if not pending:
+            return False
+        t0 = time.perf_counter()
+        keys = [k for k, _, _, _ in pending]
+        certs = [BlobCertificate(BlobHeader.from_json(h), s, (0,)) for _, h, s, _ in pending]
+        chunks = [encode_chunks(self.encoder, d) for _, _, _, d in pending]
+        self.db.set_status(keys, BlobStatus.ENCODED)
+        tree = MerkleTree([c.hash() for c in certs])
+        header = BatchHeader(tree.root, self.reference_block_number)
+        quorums = sorted({q for c in certs for q in c.blob_header.quorum_numbers})
+        assignments = [
+            assignments_for_blob(self.stakes, self.params, c.blob_header.quorum_numbers) for c in certs
+        ]
+        self.db.set_status(keys, BlobStatus.GATHERING_SIGNATURES)
+        operators = sorted({op for a in assignments for op in a})
+        with ThreadPoolExecutor(max(1, len(operators))) as pool:
+            replies = dict(
+                zip(
+                    operators,
+                    pool.map(lambda op: self._store(op, header, certs, chunks, assignments), operators),
+                    strict=False,
+                )
+            )
+        stakes = {q: self.stakes[q] for q in quorums}
+        att = aggregate(header.hash(), quorums, stakes, self.public_keys, replies)
+        low = [
+            f"quorum {q}: {p}% signed" for q, p in zip(att.quorum_numbers, att.quorum_signed_percentages, strict=False)
+            if p < self.threshold
+        ]  # fmt: skip
+        if low:
+            reason = f"signed stake below the {self.threshold}% confirmation threshold ({', '.join(low)})"
+            self.db.set_status(keys, BlobStatus.FAILED, reason)
+            log.info("batch_failed", extra={"batch_header_hash": header.hash().hex(), "reason": reason})
+            return True
+        self.db.add_batch(header.hash(), header.to_json(), attestation_json(att))
+        inclusion = {
+            k: {"blob_certificate": c.to_json(), "blob_index": i, "inclusion_proof": tree.proof(i).hex()}
+            for i, (k, c) in enumerate(zip(keys, certs, strict=True))
+        }
+        self.db.set_status(keys, BlobStatus.COMPLETE, inclusion=inclusion, batch_header_hash=header.hash())
+        log.info(
+            "batch_complete",
+            extra={
+                "batch_header_hash": header.hash().hex(), "blobs": len(keys),
+                "signed_percentages": att.quorum_signed_percentages, "seconds": round(time.perf_counter() - t0, 3),
+            },
+        )  # fmt: skip
+        return True
+
+    def _store(
+        self, op: bytes, header: BatchHeader, certs: list[BlobCertificate], chunks: list[EncodedChunks],
+        assignments: list[dict[bytes, list[int]]],
+    ) -> Any:  # fmt: skip
+        """One validator's StoreChunks; its BLS signature, or None (down, refused, malformed reply)."""
+        url = self.urls.get(op)
+        if not url:
+            return None
+        bundles = [bundle_for(ch, a.get(op, [])) for ch, a in zip(chunks, assignments, strict=True)]
+        req = signed_store_request(self.key, self.disperser_id, header, certs, bundles)
+        try:
+            r = httpx.post(f"{url}/v2/StoreChunks", json=req.to_json(), timeout=self.store_timeout_s)
+            if r.status_code != 200:
+                log.info("store_chunks_refused", extra={"operator_id": op.hex(), "status": r.status_code})
+                return None
+            return bn254.g1_to_ints(bn254.g1_decompress(bytes.fromhex(r.json()["signature"])))[0]
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, DAError, PointError) as exc:
+            log.info("store_chunks_unreachable", extra={"operator_id": op.hex(), "reason": str(exc)})
+            return None
