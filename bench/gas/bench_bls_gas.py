@@ -45,14 +45,19 @@ def calldata_gas(data: bytes) -> int:
     return sum(16 if b else 4 for b in data)
 
 
-def main() -> int:
-    from ape import accounts, chain, networks, project
+def bound_anvil_memory() -> None:
+    """ape-foundry runs anvil with --steps-tracing, which keeps every transaction's trace: ~1,700
+    registrations then hold tens of GB. Keep only the last blocks' transactions in memory."""
     from ape_foundry.provider import FoundryProvider
 
-    # ape-foundry runs anvil with --steps-tracing, which keeps every transaction's trace: ~1,700
-    # registrations then hold tens of GB. Keep only the last blocks' transactions in memory.
     build = FoundryProvider.build_command
     FoundryProvider.build_command = lambda self: [*build(self), "--transaction-block-keeper", "32"]
+
+
+def main() -> int:
+    from ape import accounts, chain, networks, project
+
+    bound_anvil_memory()
 
     from offchain.chain.deploy import (
         ComputeAVSConfig,

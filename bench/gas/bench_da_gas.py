@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from eth_hash.auto import keccak  # noqa: E402
 
 from bench.bls.bench_bls import write_results  # noqa: E402
-from bench.gas.bench_bls_gas import calldata_gas  # noqa: E402
+from bench.gas.bench_bls_gas import bound_anvil_memory, calldata_gas  # noqa: E402
 from offchain.abi import WAD, ZERO_ADDRESS  # noqa: E402
 from offchain.bls.cert import Certificate, build_certificate  # noqa: E402
 from offchain.bls.keys import SecretKey, operator_id  # noqa: E402
@@ -54,10 +54,8 @@ G2 = (
 
 def main() -> int:
     from ape import accounts, chain, networks, project
-    from ape_foundry.provider import FoundryProvider
 
-    build = FoundryProvider.build_command
-    FoundryProvider.build_command = lambda self: [*build(self), "--transaction-block-keeper", "32"]
+    bound_anvil_memory()
 
     from offchain.chain.deploy import (
         CertVerifierParams,
