@@ -46,7 +46,30 @@ def register(sub: Any) -> None:
         "Serve EigenDA V2's disperser API as configured by FILE (JSON or YAML: host, port, key_file, srs, network, "
         "metadata; docs/da-network.md); logs JSON lines to stderr.",
     )  # fmt: skip
+    _process(
+        sub, "relay", cmd_relay,
+        "run a DA relay: GetBlob and GetChunks (signed by a known operator) over HTTP+JSON",
+        "Serve EigenDA V2's relay API as configured by FILE (JSON or YAML: host, port, store_dir, srs, network, "
+        "disperser_metadata; docs/da-network.md); copies the disperser's certified blobs; logs JSON lines to stderr.",
+    )  # fmt: skip
     register_client(sub)
+
+
+def cmd_relay(args: argparse.Namespace) -> int:
+    from offchain.da.network.config import relay_config
+    from offchain.da.network.service import relay_server, rlog
+
+    cfg = relay_config(args.config)
+    server, relay, store = relay_server(cfg)
+    print(json.dumps({"event": "relay_listening", "url": server.url}), flush=True)
+    rlog.info("relay_listening", extra={"url": server.url})
+    relay.start()
+    try:
+        server.run()
+    finally:
+        relay.stop()
+        store.close()
+    return 0
 
 
 def cmd_disperser(args: argparse.Namespace) -> int:
@@ -92,6 +115,7 @@ def cmd_put(args: argparse.Namespace) -> int:
 
 def cmd_get(args: argparse.Namespace) -> int:
     from offchain.da.eigenda.encoder import Encoder
+    from offchain.da.errors import DispersalError
     from offchain.da.network import client
     from offchain.da.network.config import load_srs, network_state, read_file
 
@@ -100,7 +124,13 @@ def cmd_get(args: argparse.Namespace) -> int:
     cfg_path = Path(args.config)
     cfg = read_file(cfg_path)
     state, urls = network_state(cfg.get("network"), cfg_path.parent)
-    payload = client.get(cert, state.stakes, urls, Encoder(load_srs(cfg.get("srs"), cfg_path.parent)))
+    relay = cfg.get("relay")
+    if relay is not None and not isinstance(relay, str):
+        raise DispersalError(f"{cfg_path}: relay: expected a URL, got {relay!r}")
+    encoder = Encoder(load_srs(cfg.get("srs"), cfg_path.parent))
+    payload, path = client.get(cert, state.stakes, urls, encoder, relay=relay)
+    print(json.dumps({"event": "retrieved", "served_by": path.served_by, "relay_error": path.relay_error}),
+          file=sys.stderr)  # fmt: skip
     if args.out:
         Path(args.out).write_bytes(payload)
     else:
@@ -119,8 +149,13 @@ def register_client(sub: Any) -> None:
     put.add_argument("-o", "--out", metavar="CERT", help="certificate file (default FILE.cert.json)")
     put.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for COMPLETE")
     put.set_defaults(func=cmd_put)
-    get = sub.add_parser("get", help="the bytes of a certificate, from validators' chunks (each verified)")
+    get = sub.add_parser(
+        "get",
+        help="the bytes of a certificate, from the relay (checked against the commitment) or validators' chunks",
+    )
     get.add_argument("cert", metavar="CERT", help="a certificate written by eigen da put")
-    get.add_argument("--config", required=True, metavar="FILE", help="client config: {network, srs}")
+    get.add_argument(
+        "--config", required=True, metavar="FILE", help="client config: {network, srs, relay (URL, optional)}"
+    )
     get.add_argument("-o", "--out", metavar="FILE", help="output file (default stdout)")
     get.set_defaults(func=cmd_get)

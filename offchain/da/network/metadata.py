@@ -154,3 +154,14 @@ class MetadataStore:
         with self.lock:
             row = self.db.execute("SELECT data FROM blobs WHERE blob_key = ?", (key.hex(),)).fetchone()
         return bytes(row[0]) if row else None
+
+    def completed_since(self, after_ns: int, limit: int) -> list[tuple[bytes, bytes, int]]:
+        """COMPLETE blobs certified after ``after_ns`` (their last update), oldest first: (key, data, ns).
+        What a relay reading this disperser's store copies (EigenDA's relays read the disperser's stores)."""
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT blob_key, data, updated_at_ns FROM blobs WHERE status = ? AND updated_at_ns > ?"
+                " ORDER BY updated_at_ns LIMIT ?",
+                (int(BlobStatus.COMPLETE), after_ns, limit),
+            ).fetchall()
+        return [(bytes.fromhex(k), bytes(d), int(t)) for k, d, t in rows]

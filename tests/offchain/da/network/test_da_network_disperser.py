@@ -5,9 +5,7 @@ restarted (statuses survive), validators down below the threshold (FAILED, no ce
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 
 import httpx
 import pytest
@@ -15,7 +13,7 @@ import pytest
 from offchain.da.network.metadata import BlobStatus, MetadataStore
 from tests.offchain.da.network.support import (
     CLIENT_KEY,
-    ROOT,
+    eigen,
     network_file,
     node_state,
     operator_keys,
@@ -24,13 +22,6 @@ from tests.offchain.da.network.support import (
     write_disperser_config,
     write_node_config,
 )
-
-
-def eigen(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "offchain.cli", "da", *args], capture_output=True, timeout=180, cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")

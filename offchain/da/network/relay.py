@@ -1,0 +1,226 @@
+"""The relay of EigenDA V2: holds certified blobs and serves ``GetBlob`` and ``GetChunks``.
+
+Where its blobs come from: EigenDA's relays read the blobs the disperser wrote to its blob store, listed in
+its metadata store; here the relay reads the disperser's metadata database (``MetadataStore``, SQLite in WAL
+mode: readers do not block the disperser) and copies every COMPLETE blob into its own ``offchain/store``
+tables, the blob in ``blobs`` and its encoded chunks (EigenDA's bundle, every chunk) in ``chunks``, both
+with the validators' store duration as TTL. The disperser is unchanged: a relay only needs its database.
+
+``GetBlob`` (``{blob_key}``) is public, as EigenDA's. ``GetChunks`` carries the requester's id, a timestamp
+and its BLS signature over :func:`get_chunks_request_digest`; the relay checks it against the operator's key
+from the network file (unknown operator 403, bad signature 401, timestamp too far from the clock 400).
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from eth_hash.auto import keccak
+
+from offchain.bls.keys import PublicKey, SecretKey, verify_single
+from offchain.crypto import bn254
+from offchain.crypto.errors import PointError
+from offchain.da.eigenda.encoder import Encoder
+from offchain.da.errors import DAError, NetworkMessageError, RelayRequestError
+from offchain.da.files import parse_bundle
+from offchain.da.network.disperser import bundle_for, encode_chunks
+from offchain.da.network.metadata import MetadataStore
+from offchain.da.network.node import BLOCK_STALE_MEASURE, BLOCK_TIME_S, STORE_DURATION_BLOCKS
+from offchain.da.network.types import hex_field, json_fields
+from offchain.httpservice import logger
+from offchain.store import Store
+
+log = logger("da.relay")
+GET_CHUNKS_DOMAIN = b"relay.GetChunksRequest"
+MAX_CHUNK_INDEX = 1 << 32
+
+
+@dataclass(frozen=True)
+class ChunkRequest:
+    """``relay.ChunkRequest``: ``by_index`` (``indices``) or ``by_range`` ([``start``, ``end``))."""
+
+    blob_key: bytes
+    indices: tuple[int, ...] | None = None
+    start: int = 0
+    end: int = 0
+
+    def wanted(self) -> list[int]:
+        return list(self.indices) if self.indices is not None else list(range(self.start, self.end))
+
+    def to_json(self) -> dict[str, Any]:
+        if self.indices is not None:
+            return {"by_index": {"blob_key": self.blob_key.hex(), "chunk_indices": list(self.indices)}}
+        return {
+            "by_range": {"blob_key": self.blob_key.hex(), "start_index": self.start, "end_index": self.end}
+        }
+
+    @classmethod
+    def from_json(cls, obj: Any, i: int) -> ChunkRequest:
+        what = f"chunk_requests[{i}]"
+        if not isinstance(obj, dict) or len(obj) != 1 or not set(obj) <= {"by_index", "by_range"}:
+            raise NetworkMessageError(f"{what}: expected exactly one of by_index, by_range")
+        if "by_index" in obj:
+            f = json_fields(obj["by_index"], ("blob_key", "chunk_indices"), f"{what}.by_index")
+            idx = f["chunk_indices"]
+            if not isinstance(idx, list) or not idx or not all(_u32(v) for v in idx):
+                raise NetworkMessageError(f"{what}.by_index.chunk_indices: a non-empty list of uint32")
+            return cls(hex_field(f["blob_key"], "blob_key", 32), tuple(idx))
+        f = json_fields(obj["by_range"], ("blob_key", "start_index", "end_index"), f"{what}.by_range")
+        s, e = f["start_index"], f["end_index"]
+        if not (_u32(s) and _u32(e) and s < e):
+            raise NetworkMessageError(f"{what}.by_range: start_index < end_index, both uint32 ({s!r}, {e!r})")
+        return cls(hex_field(f["blob_key"], "blob_key", 32), None, s, e)
+
+
+def _u32(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < MAX_CHUNK_INDEX
+
+
+def get_chunks_request_digest(requests: list[ChunkRequest], operator_id: bytes, timestamp: int) -> bytes:
+    """keccak256 of the domain, then per request 'i' ‖ blob key ‖ uint32 count ‖ uint32 indices or
+    'r' ‖ blob key ‖ uint32 start ‖ uint32 end, then the operator id and uint32 timestamp (big-endian,
+    as EigenDA's ``HashGetChunksRequest``; not checked against an upstream vector)."""
+    out = [GET_CHUNKS_DOMAIN]
+    for r in requests:
+        if r.indices is not None:
+            out += [
+                b"i",
+                r.blob_key,
+                struct.pack(">I", len(r.indices)),
+                struct.pack(f">{len(r.indices)}I", *r.indices),
+            ]
+        else:
+            out += [b"r", r.blob_key, struct.pack(">II", r.start, r.end)]
+    out += [operator_id, struct.pack(">I", timestamp)]
+    return keccak(b"".join(out))
+
+
+def signed_get_chunks(requests: list[ChunkRequest], key: SecretKey, timestamp: int | None = None) -> dict:
+    """A ``GetChunksRequest`` JSON signed by the operator ``key``."""
+    ts = int(time.time()) if timestamp is None else timestamp
+    oid = key.public_key().operator_id
+    sig = key.sign(get_chunks_request_digest(requests, oid, ts))
+    return {
+        "chunk_requests": [r.to_json() for r in requests],
+        "operator_id": oid.hex(),
+        "timestamp": ts,
+        "operator_signature": bn254.g1_compress(bn254.g1_from_ints([sig])).hex(),
+    }
+
+
+class Relay:
+    def __init__(
+        self,
+        encoder: Encoder,
+        store: Store,
+        keys: Mapping[bytes, PublicKey],
+        source: MetadataStore | None,
+        *,
+        ttl_s: float = (STORE_DURATION_BLOCKS + BLOCK_STALE_MEASURE) * BLOCK_TIME_S,
+        max_request_age_s: float = 60.0,
+        poll_s: float = 0.5,
+        clock: Any = time.time,
+    ) -> None:
+        self.encoder, self.keys, self.source = encoder, keys, source
+        self.blobs = store.table("blobs", ttl_s=ttl_s)
+        self.chunks = store.table("chunks", ttl_s=ttl_s)
+        self.max_request_age_s, self.poll_s, self.clock = max_request_age_s, poll_s, clock
+        self._since = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ----- ingest -----------------------------------------------------------------------------
+
+    def add_blob(self, key: bytes, blob: bytes) -> None:
+        """Hold a certified blob and its chunks (every chunk, EigenDA's bundle)."""
+        if self.blobs.exists(key):
+            return
+        ch = encode_chunks(self.encoder, blob)
+        self.chunks.put(key, bundle_for(ch, list(range(ch.proofs.shape[0]))))
+        self.blobs.put(key, blob)
+        self.blobs.flush()
+        self.chunks.flush()
+        log.info("blob_held", extra={"blob_key": key.hex(), "symbols": len(blob) // 32})
+
+    def sync(self) -> int:
+        """Copy the disperser's newly COMPLETE blobs; how many were new."""
+        if self.source is None:
+            return 0
+        rows = self.source.completed_since(self._since, 64)
+        for key, data, ns in rows:
+            self.add_blob(key, data)
+            self._since = ns
+        return len(rows)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="da-relay-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(30)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if not self.sync():
+                    self._stop.wait(self.poll_s)
+            except Exception:  # noqa: BLE001 - the relay logs and keeps serving
+                log.exception("sync_error")
+                self._stop.wait(1.0)
+
+    # ----- API --------------------------------------------------------------------------------
+
+    def get_blob(self, key: bytes) -> bytes:
+        value = self.blobs.get(key)
+        if value is None:
+            raise RelayRequestError(404, f"blob {key.hex()}: not held by this relay")
+        return bytes(value)
+
+    def get_chunks(self, req: dict[str, Any]) -> dict[str, Any]:
+        """``GetChunksReply``: one bundle-format byte string per request (all or nothing)."""
+        f = json_fields(
+            req, ("chunk_requests", "operator_id", "timestamp", "operator_signature"), "GetChunksRequest"
+        )
+        if not isinstance(f["chunk_requests"], list) or not f["chunk_requests"]:
+            raise NetworkMessageError("chunk_requests: a non-empty list")
+        requests = [ChunkRequest.from_json(r, i) for i, r in enumerate(f["chunk_requests"])]
+        oid = hex_field(f["operator_id"], "operator_id", 32)
+        ts = f["timestamp"]
+        if not _u32(ts):
+            raise NetworkMessageError(f"timestamp: {ts!r} is not a uint32")
+        sig_raw = hex_field(f["operator_signature"], "operator_signature", 32)
+        pk = self.keys.get(oid)
+        if pk is None:
+            raise RelayRequestError(403, f"operator {oid.hex()} is not a known requester")
+        if abs(self.clock() - ts) > self.max_request_age_s:
+            raise RelayRequestError(
+                400, f"timestamp {ts} is more than {self.max_request_age_s:g} s from the clock"
+            )
+        try:
+            (sig,) = bn254.g1_to_ints(bn254.g1_decompress(sig_raw))
+        except (PointError, DAError, ValueError) as exc:
+            raise RelayRequestError(401, f"operator_signature: {exc}") from exc
+        if not verify_single(get_chunks_request_digest(requests, oid, ts), pk, sig):
+            raise RelayRequestError(
+                401, f"operator_signature: not operator {oid.hex()}'s signature over the request"
+            )
+        data = []
+        for r in requests:
+            value = self.chunks.get(r.blob_key)
+            if value is None:
+                raise RelayRequestError(404, f"blob {r.blob_key.hex()}: not held by this relay")
+            L, proofs, coeffs = parse_bundle(bytes(value))
+            wanted = r.wanted()
+            if max(wanted) >= coeffs.shape[0]:
+                raise RelayRequestError(
+                    400, f"chunk index {max(wanted)}: the blob has {coeffs.shape[0]} chunks"
+                )
+            data.append(b"".join(proofs[32 * k : 32 * k + 32] + coeffs[k].tobytes() for k in wanted).hex())
+        return {"data": data}
