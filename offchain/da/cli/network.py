@@ -124,11 +124,15 @@ def cmd_get(args: argparse.Namespace) -> int:
     cfg_path = Path(args.config)
     cfg = read_file(cfg_path)
     state, urls = network_state(cfg.get("network"), cfg_path.parent)
-    relay = cfg.get("relay")
-    if relay is not None and not isinstance(relay, str):
-        raise DispersalError(f"{cfg_path}: relay: expected a URL, got {relay!r}")
+    relays = cfg.get("relays") or {}
+    if not isinstance(relays, dict) or not all(
+        str(k).isdigit() and isinstance(u, str) for k, u in relays.items()
+    ):
+        raise DispersalError(f"{cfg_path}: relays: expected {{relay key: URL}}, got {relays!r}")
     encoder = Encoder(load_srs(cfg.get("srs"), cfg_path.parent))
-    payload, path = client.get(cert, state.stakes, urls, encoder, relay=relay)
+    payload, path = client.get(
+        cert, state.stakes, urls, encoder, relays={int(k): u for k, u in relays.items()}
+    )
     print(json.dumps({"event": "retrieved", "served_by": path.served_by, "relay_error": path.relay_error}),
           file=sys.stderr)  # fmt: skip
     if args.out:
@@ -155,7 +159,10 @@ def register_client(sub: Any) -> None:
     )
     get.add_argument("cert", metavar="CERT", help="a certificate written by eigen da put")
     get.add_argument(
-        "--config", required=True, metavar="FILE", help="client config: {network, srs, relay (URL, optional)}"
+        "--config",
+        required=True,
+        metavar="FILE",
+        help="client config: {network, srs, relays: {relay key: URL} (optional)}",
     )
     get.add_argument("-o", "--out", metavar="FILE", help="output file (default stdout)")
     get.set_defaults(func=cmd_get)

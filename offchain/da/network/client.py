@@ -165,19 +165,23 @@ def blob_from_relay(relay: str, header: BlobHeader, encoder: Encoder, timeout_s:
 
 def get(
     cert: Any, stakes: Mapping[int, Mapping[bytes, int]], urls: Mapping[bytes, str], encoder: Encoder,
-    relay: str | None = None,
+    relays: Mapping[int, str] | None = None,
 ) -> tuple[bytes, Served]:  # fmt: skip
-    """The payload of a certificate: from the relay when one is given and its blob's commitment is the
-    certificate's, otherwise recovered from the validators' verified chunks; and which path served it."""
+    """The payload of a certificate: from the first of the certificate's relays (``relay_keys``, URLs from
+    ``relays``) whose blob has the certificate's commitment, otherwise recovered from the validators' verified
+    chunks; and which path served it."""
     bc, _ = check_certificate(cert)
-    relay_error = None
-    if relay:
+    errors = []
+    for k in bc.relay_keys:
+        url = (relays or {}).get(k)
+        if not url:
+            continue
         try:
-            return decode_payload(blob_from_relay(relay, bc.blob_header, encoder)), Served("relay")
+            return decode_payload(blob_from_relay(url, bc.blob_header, encoder)), Served(f"relay {k}")
         except DAError as exc:
-            relay_error = str(exc)
+            errors.append(f"relay {k}: {exc}")
     got = retrieve_blob(bc.blob_header, stakes, urls, encoder)
-    return decode_payload(got.blob), Served("validators", relay_error)
+    return decode_payload(got.blob), Served("validators", "; ".join(errors) or None)
 
 
 def read_certificate(text: str) -> Any:

@@ -13,14 +13,10 @@ from the network file (unknown operator 403, bad signature 401, timestamp too fa
 
 from __future__ import annotations
 
-import struct
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
-
-from eth_hash.auto import keccak
 
 from offchain.bls.keys import PublicKey, SecretKey, verify_single
 from offchain.crypto import bn254
@@ -31,80 +27,18 @@ from offchain.da.files import parse_bundle
 from offchain.da.network.disperser import bundle_for, encode_chunks
 from offchain.da.network.metadata import MetadataStore
 from offchain.da.network.node import BLOCK_STALE_MEASURE, BLOCK_TIME_S, STORE_DURATION_BLOCKS
-from offchain.da.network.types import hex_field, json_fields
+from offchain.da.network.types import ChunkRequest, get_chunks_request_digest, hex_field, is_u32, json_fields
 from offchain.httpservice import logger
 from offchain.store import Store
 
 log = logger("da.relay")
-GET_CHUNKS_DOMAIN = b"relay.GetChunksRequest"
-MAX_CHUNK_INDEX = 1 << 32
-
-
-@dataclass(frozen=True)
-class ChunkRequest:
-    """``relay.ChunkRequest``: ``by_index`` (``indices``) or ``by_range`` ([``start``, ``end``))."""
-
-    blob_key: bytes
-    indices: tuple[int, ...] | None = None
-    start: int = 0
-    end: int = 0
-
-    def wanted(self) -> list[int]:
-        return list(self.indices) if self.indices is not None else list(range(self.start, self.end))
-
-    def to_json(self) -> dict[str, Any]:
-        if self.indices is not None:
-            return {"by_index": {"blob_key": self.blob_key.hex(), "chunk_indices": list(self.indices)}}
-        return {
-            "by_range": {"blob_key": self.blob_key.hex(), "start_index": self.start, "end_index": self.end}
-        }
-
-    @classmethod
-    def from_json(cls, obj: Any, i: int) -> ChunkRequest:
-        what = f"chunk_requests[{i}]"
-        if not isinstance(obj, dict) or len(obj) != 1 or not set(obj) <= {"by_index", "by_range"}:
-            raise NetworkMessageError(f"{what}: expected exactly one of by_index, by_range")
-        if "by_index" in obj:
-            f = json_fields(obj["by_index"], ("blob_key", "chunk_indices"), f"{what}.by_index")
-            idx = f["chunk_indices"]
-            if not isinstance(idx, list) or not idx or not all(_u32(v) for v in idx):
-                raise NetworkMessageError(f"{what}.by_index.chunk_indices: a non-empty list of uint32")
-            return cls(hex_field(f["blob_key"], "blob_key", 32), tuple(idx))
-        f = json_fields(obj["by_range"], ("blob_key", "start_index", "end_index"), f"{what}.by_range")
-        s, e = f["start_index"], f["end_index"]
-        if not (_u32(s) and _u32(e) and s < e):
-            raise NetworkMessageError(f"{what}.by_range: start_index < end_index, both uint32 ({s!r}, {e!r})")
-        return cls(hex_field(f["blob_key"], "blob_key", 32), None, s, e)
-
-
-def _u32(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < MAX_CHUNK_INDEX
-
-
-def get_chunks_request_digest(requests: list[ChunkRequest], operator_id: bytes, timestamp: int) -> bytes:
-    """keccak256 of the domain, then per request 'i' ‖ blob key ‖ uint32 count ‖ uint32 indices or
-    'r' ‖ blob key ‖ uint32 start ‖ uint32 end, then the operator id and uint32 timestamp (big-endian,
-    as EigenDA's ``HashGetChunksRequest``; not checked against an upstream vector)."""
-    out = [GET_CHUNKS_DOMAIN]
-    for r in requests:
-        if r.indices is not None:
-            out += [
-                b"i",
-                r.blob_key,
-                struct.pack(">I", len(r.indices)),
-                struct.pack(f">{len(r.indices)}I", *r.indices),
-            ]
-        else:
-            out += [b"r", r.blob_key, struct.pack(">II", r.start, r.end)]
-    out += [operator_id, struct.pack(">I", timestamp)]
-    return keccak(b"".join(out))
 
 
 def signed_get_chunks(requests: list[ChunkRequest], key: SecretKey, timestamp: int | None = None) -> dict:
     """A ``GetChunksRequest`` JSON signed by the operator ``key``."""
     ts = int(time.time()) if timestamp is None else timestamp
     oid = key.public_key().operator_id
-    sig = key.sign(get_chunks_request_digest(requests, oid, ts))
+    sig = key.sign(get_chunks_request_digest(requests, oid))
     return {
         "chunk_requests": [r.to_json() for r in requests],
         "operator_id": oid.hex(),
@@ -193,7 +127,7 @@ class Relay:
         requests = [ChunkRequest.from_json(r, i) for i, r in enumerate(f["chunk_requests"])]
         oid = hex_field(f["operator_id"], "operator_id", 32)
         ts = f["timestamp"]
-        if not _u32(ts):
+        if not is_u32(ts):
             raise NetworkMessageError(f"timestamp: {ts!r} is not a uint32")
         sig_raw = hex_field(f["operator_signature"], "operator_signature", 32)
         pk = self.keys.get(oid)
@@ -207,7 +141,7 @@ class Relay:
             (sig,) = bn254.g1_to_ints(bn254.g1_decompress(sig_raw))
         except (PointError, DAError, ValueError) as exc:
             raise RelayRequestError(401, f"operator_signature: {exc}") from exc
-        if not verify_single(get_chunks_request_digest(requests, oid, ts), pk, sig):
+        if not verify_single(get_chunks_request_digest(requests, oid), pk, sig):
             raise RelayRequestError(
                 401, f"operator_signature: not operator {oid.hex()}'s signature over the request"
             )

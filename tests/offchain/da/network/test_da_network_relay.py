@@ -132,6 +132,25 @@ def test_get_blob_and_signed_get_chunks(relay):
         refused({**good, "extra": 1}, 400, "extra")
 
 
+def test_get_chunks_request_digest_layout():
+    """HashGetChunksRequest's byte layout, written out: domain, length-prefixed operator id, request count,
+    'i' requests with their index arrays and 'r' requests with start and end (the timestamp is not hashed)."""
+    from eth_hash.auto import keccak
+
+    from offchain.da.network.types import get_chunks_request_digest
+
+    oid, k1, k2 = b"\x11" * 32, b"\x22" * 32, b"\x33" * 32
+    u32 = lambda v: v.to_bytes(4, "big")  # noqa: E731
+    want = keccak(
+        b"relay.GetChunksRequest" + u32(32) + oid + u32(2)
+        + b"i" + u32(32) + k1 + u32(3) + u32(7) + u32(0) + u32(70000)
+        + b"r" + u32(32) + k2 + u32(5) + u32(9)
+    )  # fmt: skip
+    reqs = [ChunkRequest(k1, (7, 0, 70000)), ChunkRequest(k2, None, 5, 9)]
+    assert get_chunks_request_digest(reqs, oid) == want
+    assert get_chunks_request_digest(reqs[::-1], oid) != want
+
+
 def test_chunk_request_json_errors():
     with pytest.raises(NetworkMessageError, match="uint32"):
         ChunkRequest.from_json({"by_index": {"blob_key": "00" * 32, "chunk_indices": [-1]}}, 0)
@@ -205,18 +224,18 @@ def test_relay_process_get_and_fallback(tmp_path):
             time.sleep(0.2)
         assert bytes.fromhex(got.json()["blob"]) == b.raw
         cert = certificate(b)
-        payload, served = client.get(cert, state.stakes, urls, encoder(), relay=rinfo["url"])
-        assert payload == PAYLOAD and served == client.Served("relay")
+        payload, served = client.get(cert, state.stakes, urls, encoder(), relays={0: rinfo["url"]})
+        assert payload == PAYLOAD and served == client.Served("relay 0")
         with lying_relay(rinfo["url"]) as liar:
             with pytest.raises(DispersalError, match="commitment is not the certificate's"):
                 client.blob_from_relay(liar.url, b.header, encoder())
-            payload, served = client.get(cert, state.stakes, urls, encoder(), relay=liar.url)
+            payload, served = client.get(cert, state.stakes, urls, encoder(), relays={0: liar.url})
             assert payload == PAYLOAD and served.served_by == "validators"
             assert "commitment is not the certificate's" in served.relay_error
         # the relay down: `eigen da get` says the validators served it, and why the relay did not
         (tmp_path / "c.cert.json").write_text(json.dumps(cert))
         (tmp_path / "client.json").write_text(json.dumps(
-            {"network": str(network), "srs": {"insecure_test_symbols": N_SYMBOLS}, "relay": liar_url}
+            {"network": str(network), "srs": {"insecure_test_symbols": N_SYMBOLS}, "relays": {"0": liar_url}}
         ))  # fmt: skip
         out = tmp_path / "out.bin"
         g = eigen(
