@@ -250,3 +250,28 @@ def test_relay_process_get_and_fallback(tmp_path):
         relay_proc.wait(30)
         node.terminate()
         node.wait(30)
+
+
+def test_relay_config_errors(tmp_path):
+    from offchain.da.errors import NetworkConfigError
+    from offchain.da.network.config import relay_config
+
+    keys = operator_keys(4)
+    network = network_file(tmp_path / "network.json", keys, node_state(keys), {})
+    base = {
+        "store_dir": "s",
+        "srs": {"insecure_test_symbols": 64},
+        "network": str(network),
+        "disperser_metadata": "m.db",
+    }
+    path = tmp_path / "relay.yaml"
+    path.write_text(yaml.safe_dump(base))
+    cfg = relay_config(path)
+    assert cfg.source == str(tmp_path / "m.db") and set(cfg.public_keys) == {
+        k.public_key().operator_id for k in keys
+    }
+    for bad, words in (({**base, "extra": 1}, "unknown keys"), ({"store_dir": "s"}, "srs is required"),
+                       ({**base, "port": -1}, "port")):  # fmt: skip
+        path.write_text(yaml.safe_dump(bad))
+        with pytest.raises(NetworkConfigError, match=words):
+            relay_config(path)
