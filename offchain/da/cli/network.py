@@ -59,16 +59,20 @@ def cmd_relay(args: argparse.Namespace) -> int:
     from offchain.da.network.config import relay_config
     from offchain.da.network.service import relay_server, rlog
 
-    cfg = relay_config(args.config)
-    server, relay, store = relay_server(cfg)
-    print(json.dumps({"event": "relay_listening", "url": server.url}), flush=True)
-    rlog.info("relay_listening", extra={"url": server.url})
-    relay.start()
+    server, relay, store = relay_server(relay_config(args.config))
+    return _serve("relay_listening", server, rlog, relay, store.close)
+
+
+def _serve(event: str, server: Any, log: Any, worker: Any, close: Any) -> int:
+    """Print the bound URL, start ``worker``'s thread, serve until stopped; then stop the worker and ``close``."""
+    print(json.dumps({"event": event, "url": server.url}), flush=True)
+    log.info(event, extra={"url": server.url})
+    worker.start()
     try:
         server.run()
     finally:
-        relay.stop()
-        store.close()
+        worker.stop()
+        close()
     return 0
 
 
@@ -76,17 +80,8 @@ def cmd_disperser(args: argparse.Namespace) -> int:
     from offchain.da.network.config import disperser_config
     from offchain.da.network.service import disperser_server, dlog
 
-    cfg = disperser_config(args.config)
-    server, disperser = disperser_server(cfg)
-    print(json.dumps({"event": "disperser_listening", "url": server.url}), flush=True)
-    dlog.info("disperser_listening", extra={"url": server.url})
-    disperser.start()
-    try:
-        server.run()
-    finally:
-        disperser.stop()
-        disperser.db.close()
-    return 0
+    server, disperser = disperser_server(disperser_config(args.config))
+    return _serve("disperser_listening", server, dlog, disperser, disperser.db.close)
 
 
 def _private_key(path: str) -> bytes:

@@ -123,6 +123,20 @@ def node_server(cfg: NodeConfig) -> tuple[ServiceServer, ValidatorNode, Store]:
     return server, node, store
 
 
+async def json_call(request: Request, max_bytes: int, fn: Any, refusal: type, log_to: Any) -> JSONResponse:
+    """``fn(body)`` in a worker thread as the JSON reply; ``refusal`` errors (with their status), malformed
+    messages (400) and oversized or non-JSON bodies become JSON errors."""
+    try:
+        return JSONResponse(await run_in_threadpool(fn, await read_json(request, max_bytes)))
+    except refusal as exc:
+        log_to.info("request_refused", extra={"path": request.url.path, "reason": exc.message})
+        return HTTPError(exc.status, exc.message, code="refused").response()
+    except NetworkMessageError as exc:
+        return HTTPError(400, str(exc), code="malformed").response()
+    except HTTPError as exc:
+        return exc.response()
+
+
 # ----- the disperser ------------------------------------------------------------------------------
 
 dlog = logger("da.disperser")
@@ -138,16 +152,13 @@ def disperser_app(disperser: Disperser, max_request_bytes: int = 64 << 20) -> An
     metrics = Metrics(["/v2/DisperseBlob", "/v2/GetBlobStatus", "/v2/GetBlobCommitment", "/metrics"])
 
     async def call(request: Request, names: tuple[str, ...], what: str, fn: Any) -> JSONResponse:
-        try:
-            f = json_fields(await read_json(request, max_request_bytes), names, what)
-            return JSONResponse(await run_in_threadpool(fn, f))
-        except DisperserRequestError as exc:
-            dlog.info("request_refused", extra={"method": what, "reason": exc.message})
-            return HTTPError(exc.status, exc.message, code="refused").response()
-        except NetworkMessageError as exc:
-            return HTTPError(400, str(exc), code="malformed").response()
-        except HTTPError as exc:
-            return exc.response()
+        return await json_call(
+            request,
+            max_request_bytes,
+            lambda body: fn(json_fields(body, names, what)),
+            DisperserRequestError,
+            dlog,
+        )
 
     def disperse(f: dict) -> dict:
         blob = hex_field(f["blob"], "blob")
@@ -220,15 +231,7 @@ def relay_app(relay: Relay, max_request_bytes: int = 1 << 20) -> Any:
     metrics = Metrics(["/v2/GetBlob", "/v2/GetChunks", "/metrics"])
 
     async def call(request: Request, fn: Any) -> JSONResponse:
-        try:
-            return JSONResponse(await run_in_threadpool(fn, await read_json(request, max_request_bytes)))
-        except RelayRequestError as exc:
-            rlog.info("request_refused", extra={"path": request.url.path, "reason": exc.message})
-            return HTTPError(exc.status, exc.message, code="refused").response()
-        except NetworkMessageError as exc:
-            return HTTPError(400, str(exc), code="malformed").response()
-        except HTTPError as exc:
-            return exc.response()
+        return await json_call(request, max_request_bytes, fn, RelayRequestError, rlog)
 
     def blob(body: Any) -> dict:
         f = json_fields(body, ("blob_key",), "GetBlobRequest")
@@ -243,14 +246,11 @@ def relay_app(relay: Relay, max_request_bytes: int = 1 << 20) -> Any:
     async def metrics_route(request: Request) -> PlainTextResponse:
         return PlainTextResponse(metrics.render({"da_relay_blobs_held": relay.blobs.key_count()}))
 
-    app = Starlette(
-        routes=[
-            Route("/v2/GetBlob", get_blob, methods=["POST"]),
-            Route("/v2/GetChunks", get_chunks, methods=["POST"]),
-            Route("/metrics", metrics_route, methods=["GET"]),
-        ]
-    )
-    return metrics.wrap(app)
+    routes = [
+        Route("/v2/GetBlob", get_blob, methods=["POST"]),
+        Route("/v2/GetChunks", get_chunks, methods=["POST"]),
+    ]
+    return metrics.wrap(Starlette(routes=[*routes, Route("/metrics", metrics_route, methods=["GET"])]))
 
 
 def relay_server(cfg: RelayConfig) -> tuple[ServiceServer, Relay, Store]:
