@@ -151,10 +151,9 @@ class Relay:
             if value is None:
                 raise RelayRequestError(404, f"blob {r.blob_key.hex()}: not held by this relay")
             L, proofs, coeffs = parse_bundle(bytes(value))
+            last = max(r.indices) if r.indices is not None else r.end - 1
+            if last >= coeffs.shape[0]:  # checked before a range is expanded
+                raise RelayRequestError(400, f"chunk index {last}: the blob has {coeffs.shape[0]} chunks")
             wanted = r.wanted()
-            if max(wanted) >= coeffs.shape[0]:
-                raise RelayRequestError(
-                    400, f"chunk index {max(wanted)}: the blob has {coeffs.shape[0]} chunks"
-                )
             data.append(b"".join(proofs[32 * k : 32 * k + 32] + coeffs[k].tobytes() for k in wanted).hex())
         return {"data": data}

@@ -125,6 +125,8 @@ def test_get_blob_and_signed_get_chunks(relay):
         refused(signed_get_chunks(reqs, keys[1], timestamp=int(time.time()) - 3600), 400, "from the clock")
         refused({**good, "operator_signature": "ff" * 32}, 401, "operator_signature")
         refused(signed_get_chunks([ChunkRequest(key, (8192,))], keys[1]), 400, "8192 chunks")
+        huge = ChunkRequest(key, None, 0, (1 << 32) - 1)  # refused before 2^32 indices are listed
+        refused(signed_get_chunks([huge], keys[1]), 400, "chunk index 4294967294")
         refused(signed_get_chunks([ChunkRequest(b"\1" * 32, (1,))], keys[1]), 404, "not held")
         for bad in ({"by_range": {"blob_key": key.hex(), "start_index": 4, "end_index": 4}},
                     {"by_index": {"blob_key": key.hex(), "chunk_indices": []}}, {"by_index": {}, "by_range": {}}):  # fmt: skip
