@@ -64,7 +64,8 @@ class Relay:
         self.blobs = store.table("blobs", ttl_s=ttl_s)
         self.chunks = store.table("chunks", ttl_s=ttl_s)
         self.max_request_age_s, self.poll_s, self.clock = max_request_age_s, poll_s, clock
-        self._since = 0
+        self._since: tuple[int, str] = (0, "")
+        self.batch = 64
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -85,10 +86,10 @@ class Relay:
         """Copy the disperser's newly COMPLETE blobs; how many were new."""
         if self.source is None:
             return 0
-        rows = self.source.completed_since(self._since, 64)
-        for key, data, ns in rows:
+        rows = self.source.completed_since(self._since, self.batch)
+        for key, data, cursor in rows:
             self.add_blob(key, data)
-            self._since = ns
+            self._since = cursor
         return len(rows)
 
     def start(self) -> None:

@@ -173,6 +173,18 @@ def test_relay_copies_only_complete_blobs(relay, tmp_path):
     assert r.get_blob(done.header.blob_key()) == done.raw
     with pytest.raises(RelayRequestError):
         r.get_blob(queued.header.blob_key())
+    # one batch's blobs share an update time: a sync page smaller than the batch still copies every blob
+    more = [encoded_blob(10 + i, timestamp=10 + i) for i in range(3)]
+    for b in more:
+        db.add_blob(b.header.blob_key(), b.header.to_json(), b.signature, b.raw)
+    db.set_status(
+        [b.header.blob_key() for b in more],
+        BlobStatus.COMPLETE,
+        inclusion={b.header.blob_key(): {} for b in more},
+    )
+    r.batch = 2
+    assert r.sync() == 2 and r.sync() == 1 and r.sync() == 0
+    assert all(r.get_blob(b.header.blob_key()) == b.raw for b in more)
     db.close()
 
 
