@@ -104,3 +104,12 @@ class DispersalError(DAError):
 
 class MetadataStoreError(DAError):
     """The disperser's metadata database cannot be opened or its URL names an unsupported engine."""
+
+
+class RelayRequestError(DAError):
+    """The relay refuses a request (bad or unknown requester signature, unknown blob, malformed ranges)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message

@@ -46,24 +46,42 @@ def register(sub: Any) -> None:
         "Serve EigenDA V2's disperser API as configured by FILE (JSON or YAML: host, port, key_file, srs, network, "
         "metadata; docs/da-network.md); logs JSON lines to stderr.",
     )  # fmt: skip
+    _process(
+        sub, "relay", cmd_relay,
+        "run a DA relay: GetBlob and GetChunks (signed by a known operator) over HTTP+JSON",
+        "Serve EigenDA V2's relay API as configured by FILE (JSON or YAML: host, port, store_dir, srs, network, "
+        "disperser_metadata; docs/da-network.md); copies the disperser's certified blobs; logs JSON lines to stderr.",
+    )  # fmt: skip
     register_client(sub)
+
+
+def cmd_relay(args: argparse.Namespace) -> int:
+    from offchain.da.network.config import relay_config
+    from offchain.da.network.service import relay_server, rlog
+
+    server, relay, store = relay_server(relay_config(args.config))
+    return _serve("relay_listening", server, rlog, relay, store.close)
+
+
+def _serve(event: str, server: Any, log: Any, worker: Any, close: Any) -> int:
+    """Print the bound URL, start ``worker``'s thread, serve until stopped; then stop the worker and ``close``."""
+    print(json.dumps({"event": event, "url": server.url}), flush=True)
+    log.info(event, extra={"url": server.url})
+    worker.start()
+    try:
+        server.run()
+    finally:
+        worker.stop()
+        close()
+    return 0
 
 
 def cmd_disperser(args: argparse.Namespace) -> int:
     from offchain.da.network.config import disperser_config
     from offchain.da.network.service import disperser_server, dlog
 
-    cfg = disperser_config(args.config)
-    server, disperser = disperser_server(cfg)
-    print(json.dumps({"event": "disperser_listening", "url": server.url}), flush=True)
-    dlog.info("disperser_listening", extra={"url": server.url})
-    disperser.start()
-    try:
-        server.run()
-    finally:
-        disperser.stop()
-        disperser.db.close()
-    return 0
+    server, disperser = disperser_server(disperser_config(args.config))
+    return _serve("disperser_listening", server, dlog, disperser, disperser.db.close)
 
 
 def _private_key(path: str) -> bytes:
@@ -92,6 +110,7 @@ def cmd_put(args: argparse.Namespace) -> int:
 
 def cmd_get(args: argparse.Namespace) -> int:
     from offchain.da.eigenda.encoder import Encoder
+    from offchain.da.errors import DispersalError
     from offchain.da.network import client
     from offchain.da.network.config import load_srs, network_state, read_file
 
@@ -100,7 +119,17 @@ def cmd_get(args: argparse.Namespace) -> int:
     cfg_path = Path(args.config)
     cfg = read_file(cfg_path)
     state, urls = network_state(cfg.get("network"), cfg_path.parent)
-    payload = client.get(cert, state.stakes, urls, Encoder(load_srs(cfg.get("srs"), cfg_path.parent)))
+    relays = cfg.get("relays") or {}
+    if not isinstance(relays, dict) or not all(
+        str(k).isdigit() and isinstance(u, str) for k, u in relays.items()
+    ):
+        raise DispersalError(f"{cfg_path}: relays: expected {{relay key: URL}}, got {relays!r}")
+    encoder = Encoder(load_srs(cfg.get("srs"), cfg_path.parent))
+    payload, path = client.get(
+        cert, state.stakes, urls, encoder, relays={int(k): u for k, u in relays.items()}
+    )
+    print(json.dumps({"event": "retrieved", "served_by": path.served_by, "relay_error": path.relay_error}),
+          file=sys.stderr)  # fmt: skip
     if args.out:
         Path(args.out).write_bytes(payload)
     else:
@@ -119,8 +148,16 @@ def register_client(sub: Any) -> None:
     put.add_argument("-o", "--out", metavar="CERT", help="certificate file (default FILE.cert.json)")
     put.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for COMPLETE")
     put.set_defaults(func=cmd_put)
-    get = sub.add_parser("get", help="the bytes of a certificate, from validators' chunks (each verified)")
+    get = sub.add_parser(
+        "get",
+        help="the bytes of a certificate, from the relay (checked against the commitment) or validators' chunks",
+    )
     get.add_argument("cert", metavar="CERT", help="a certificate written by eigen da put")
-    get.add_argument("--config", required=True, metavar="FILE", help="client config: {network, srs}")
+    get.add_argument(
+        "--config",
+        required=True,
+        metavar="FILE",
+        help="client config: {network, srs, relays: {relay key: URL} (optional)}",
+    )
     get.add_argument("-o", "--out", metavar="FILE", help="output file (default stdout)")
     get.set_defaults(func=cmd_get)

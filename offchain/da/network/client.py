@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -20,7 +21,8 @@ from eth_keys import keys as eth_keys
 
 from offchain.da.codec import decode_payload, encode_payload
 from offchain.da.eigenda.encoder import Encoder
-from offchain.da.errors import DispersalError, NetworkMessageError
+from offchain.da.errors import DAError, DispersalError, NetworkMessageError
+from offchain.da.network.disperser import blob_commitment
 from offchain.da.network.retrieval import retrieve_blob
 from offchain.da.network.types import (
     BatchHeader,
@@ -126,13 +128,60 @@ def put(
         time.sleep(poll_s)
 
 
+@dataclass
+class Served:
+    """Which path served ``get``: ``relay`` or ``validators``; why the relay was not used, if it was not."""
+
+    served_by: str
+    relay_error: str | None = None
+
+
+def blob_from_relay(relay: str, header: BlobHeader, encoder: Encoder, timeout_s: float = 30.0) -> bytes:
+    """``GetBlob`` from the relay, accepted only when the blob's recomputed commitment (commitment, length
+    commitment, length proof, length) is the certificate's; :class:`DispersalError` otherwise."""
+    key = header.blob_key()
+    try:
+        r = httpx.post(f"{relay.rstrip('/')}/v2/GetBlob", json={"blob_key": key.hex()}, timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        raise DispersalError(f"relay {relay} unreachable: {exc}") from exc
+    if r.status_code != 200:
+        raise DispersalError(f"relay {relay}: HTTP {r.status_code}")
+    try:
+        blob = hex_field(r.json().get("blob"), "blob")
+    except (ValueError, AttributeError, NetworkMessageError) as exc:
+        raise DispersalError(f"relay {relay}: malformed GetBlobReply: {exc}") from exc
+    if len(blob) != 32 * header.commitment.length:
+        raise DispersalError(
+            f"relay {relay}: {len(blob)} bytes, the certificate's blob has {32 * header.commitment.length}"
+        )
+    try:
+        com = blob_commitment(encoder, blob)
+    except DAError as exc:
+        raise DispersalError(f"relay {relay}: not a blob: {exc}") from exc
+    if com != header.commitment:
+        raise DispersalError(f"relay {relay}: the blob's commitment is not the certificate's")
+    return blob
+
+
 def get(
-    cert: Any, stakes: Mapping[int, Mapping[bytes, int]], urls: Mapping[bytes, str], encoder: Encoder
-) -> bytes:
-    """The payload of a certificate, recovered from the validators' verified chunks."""
+    cert: Any, stakes: Mapping[int, Mapping[bytes, int]], urls: Mapping[bytes, str], encoder: Encoder,
+    relays: Mapping[int, str] | None = None,
+) -> tuple[bytes, Served]:  # fmt: skip
+    """The payload of a certificate: from the first of the certificate's relays (``relay_keys``, URLs from
+    ``relays``) whose blob has the certificate's commitment, otherwise recovered from the validators' verified
+    chunks; and which path served it."""
     bc, _ = check_certificate(cert)
+    errors = []
+    for k in bc.relay_keys:
+        url = (relays or {}).get(k)
+        if not url:
+            continue
+        try:
+            return decode_payload(blob_from_relay(url, bc.blob_header, encoder)), Served(f"relay {k}")
+        except DAError as exc:
+            errors.append(f"relay {k}: {exc}")
     got = retrieve_blob(bc.blob_header, stakes, urls, encoder)
-    return decode_payload(got.blob)
+    return decode_payload(got.blob), Served("validators", "; ".join(errors) or None)
 
 
 def read_certificate(text: str) -> Any:

@@ -258,3 +258,52 @@ def disperser_config(path: str | Path) -> DisperserConfig:
         max_request_bytes=_int(obj, "max_request_bytes", 64 << 20, 1024),
         log_level=str(obj.get("log_level", "info")),
     )
+
+
+@dataclass
+class RelayConfig:
+    host: str
+    port: int
+    public: bool
+    store_dirs: list[str]
+    srs: Any
+    public_keys: dict[bytes, PublicKey]
+    source: str
+    max_request_age_s: int
+    max_request_bytes: int
+    log_level: str
+
+
+RELAY_KEYS = {
+    "host", "port", "public", "store_dir", "srs", "network", "disperser_metadata", "max_request_age_s",
+    "max_request_bytes", "log_level",
+}  # fmt: skip
+
+
+def relay_config(path: str | Path) -> RelayConfig:
+    """A relay's file: its store, the SRS, the network (the requesters' BLS keys) and the disperser's
+    metadata database it copies certified blobs from."""
+    p = Path(path)
+    obj, base = read_file(p), p.parent
+    unknown = sorted(set(obj) - RELAY_KEYS)
+    if unknown:
+        raise NetworkConfigError(f"{p}: unknown keys {unknown}")
+    for key in ("store_dir", "srs", "network", "disperser_metadata"):
+        if key not in obj:
+            raise NetworkConfigError(f"{p}: {key} is required")
+    dirs = obj["store_dir"] if isinstance(obj["store_dir"], list) else [obj["store_dir"]]
+    meta = str(obj["disperser_metadata"])
+    if "://" not in meta:
+        meta = str(base / meta)
+    return RelayConfig(
+        host=str(obj.get("host", "127.0.0.1")),
+        port=_int(obj, "port", 0, 0, 65536),
+        public=bool(obj.get("public", False)),
+        store_dirs=[str(base / str(d)) for d in dirs],
+        srs=load_srs(obj["srs"], base),
+        public_keys=network_public_keys(obj["network"], base),
+        source=meta,
+        max_request_age_s=_int(obj, "max_request_age_s", 60, 1),
+        max_request_bytes=_int(obj, "max_request_bytes", 1 << 20, 1024),
+        log_level=str(obj.get("log_level", "info")),
+    )

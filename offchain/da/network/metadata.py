@@ -154,3 +154,19 @@ class MetadataStore:
         with self.lock:
             row = self.db.execute("SELECT data FROM blobs WHERE blob_key = ?", (key.hex(),)).fetchone()
         return bytes(row[0]) if row else None
+
+    def completed_since(
+        self, after: tuple[int, str], limit: int
+    ) -> list[tuple[bytes, bytes, tuple[int, str]]]:
+        """COMPLETE blobs after the cursor ``after`` = (update time ns, blob key hex), in cursor order:
+        (key, data, cursor). A batch's blobs share one update time, hence the key in the cursor. What a
+        relay reading this disperser's store copies (EigenDA's relays read the disperser's stores)."""
+        ns, key = after
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT blob_key, data, updated_at_ns FROM blobs WHERE status = ?"
+                " AND (updated_at_ns > ? OR (updated_at_ns = ? AND blob_key > ?))"
+                " ORDER BY updated_at_ns, blob_key LIMIT ?",
+                (int(BlobStatus.COMPLETE), ns, ns, key, limit),
+            ).fetchall()
+        return [(bytes.fromhex(k), bytes(d), (int(t), k)) for k, d, t in rows]

@@ -26,11 +26,12 @@ from starlette.routing import Route
 from offchain.bls.keys import SecretKey
 from offchain.crypto import bn254
 from offchain.da.eigenda.encoder import Encoder
-from offchain.da.errors import DisperserRequestError, NetworkMessageError, NodeRequestError
-from offchain.da.network.config import DisperserConfig, NodeConfig
+from offchain.da.errors import DisperserRequestError, NetworkMessageError, NodeRequestError, RelayRequestError
+from offchain.da.network.config import DisperserConfig, NodeConfig, RelayConfig
 from offchain.da.network.disperser import Disperser
 from offchain.da.network.metadata import MetadataStore
 from offchain.da.network.node import StoreChunksRequest, ValidatorNode
+from offchain.da.network.relay import Relay
 from offchain.da.network.types import BlobHeader, hex_field, json_fields
 from offchain.httpservice import HTTPError, Metrics, ServiceServer, logger, read_json
 from offchain.store import Store
@@ -122,6 +123,20 @@ def node_server(cfg: NodeConfig) -> tuple[ServiceServer, ValidatorNode, Store]:
     return server, node, store
 
 
+async def json_call(request: Request, max_bytes: int, fn: Any, refusal: type, log_to: Any) -> JSONResponse:
+    """``fn(body)`` in a worker thread as the JSON reply; ``refusal`` errors (with their status), malformed
+    messages (400) and oversized or non-JSON bodies become JSON errors."""
+    try:
+        return JSONResponse(await run_in_threadpool(fn, await read_json(request, max_bytes)))
+    except refusal as exc:
+        log_to.info("request_refused", extra={"path": request.url.path, "reason": exc.message})
+        return HTTPError(exc.status, exc.message, code="refused").response()
+    except NetworkMessageError as exc:
+        return HTTPError(400, str(exc), code="malformed").response()
+    except HTTPError as exc:
+        return exc.response()
+
+
 # ----- the disperser ------------------------------------------------------------------------------
 
 dlog = logger("da.disperser")
@@ -137,16 +152,13 @@ def disperser_app(disperser: Disperser, max_request_bytes: int = 64 << 20) -> An
     metrics = Metrics(["/v2/DisperseBlob", "/v2/GetBlobStatus", "/v2/GetBlobCommitment", "/metrics"])
 
     async def call(request: Request, names: tuple[str, ...], what: str, fn: Any) -> JSONResponse:
-        try:
-            f = json_fields(await read_json(request, max_request_bytes), names, what)
-            return JSONResponse(await run_in_threadpool(fn, f))
-        except DisperserRequestError as exc:
-            dlog.info("request_refused", extra={"method": what, "reason": exc.message})
-            return HTTPError(exc.status, exc.message, code="refused").response()
-        except NetworkMessageError as exc:
-            return HTTPError(400, str(exc), code="malformed").response()
-        except HTTPError as exc:
-            return exc.response()
+        return await json_call(
+            request,
+            max_request_bytes,
+            lambda body: fn(json_fields(body, names, what)),
+            DisperserRequestError,
+            dlog,
+        )
 
     def disperse(f: dict) -> dict:
         blob = hex_field(f["blob"], "blob")
@@ -203,3 +215,53 @@ def disperser_server(cfg: DisperserConfig) -> tuple[ServiceServer, Disperser]:
         loopback_only=not cfg.public,
     )  # fmt: skip
     return server, disperser
+
+
+# ----- the relay ----------------------------------------------------------------------------------
+
+rlog = logger("da.relay")
+
+
+def relay_app(relay: Relay, max_request_bytes: int = 1 << 20) -> Any:
+    """EigenDA's ``relay.Relay`` methods as JSON routes (protobuf field names, bytes as hex):
+
+    - ``POST /v2/GetBlob``: ``{blob_key}`` -> ``{blob}``;
+    - ``POST /v2/GetChunks``: ``{chunk_requests, operator_id, timestamp, operator_signature}`` -> ``{data}``.
+    """
+    metrics = Metrics(["/v2/GetBlob", "/v2/GetChunks", "/metrics"])
+
+    async def call(request: Request, fn: Any) -> JSONResponse:
+        return await json_call(request, max_request_bytes, fn, RelayRequestError, rlog)
+
+    def blob(body: Any) -> dict:
+        f = json_fields(body, ("blob_key",), "GetBlobRequest")
+        return {"blob": relay.get_blob(hex_field(f["blob_key"], "blob_key", 32)).hex()}
+
+    async def get_blob(request: Request) -> JSONResponse:
+        return await call(request, blob)
+
+    async def get_chunks(request: Request) -> JSONResponse:
+        return await call(request, relay.get_chunks)
+
+    async def metrics_route(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(metrics.render({"da_relay_blobs_held": relay.blobs.key_count()}))
+
+    routes = [
+        Route("/v2/GetBlob", get_blob, methods=["POST"]),
+        Route("/v2/GetChunks", get_chunks, methods=["POST"]),
+    ]
+    return metrics.wrap(Starlette(routes=[*routes, Route("/metrics", metrics_route, methods=["GET"])]))
+
+
+def relay_server(cfg: RelayConfig) -> tuple[ServiceServer, Relay, Store]:
+    """The relay of ``cfg`` (its sync thread not started) and its server (not started)."""
+    store = Store(cfg.store_dirs)
+    relay = Relay(
+        Encoder(cfg.srs), store, cfg.public_keys, MetadataStore(cfg.source),
+        max_request_age_s=cfg.max_request_age_s,
+    )  # fmt: skip
+    server = ServiceServer(
+        relay_app(relay, cfg.max_request_bytes), cfg.host, cfg.port, log_level=cfg.log_level,
+        loopback_only=not cfg.public,
+    )  # fmt: skip
+    return server, relay, store

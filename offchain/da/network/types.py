@@ -473,3 +473,64 @@ def store_chunks_request_digest(
         ]
     out += [disperser_id.to_bytes(4, "big"), timestamp.to_bytes(4, "big")]
     return keccak(b"".join(out))
+
+
+# ----- relay requests ---------------------------------------------------------------------------
+
+GET_CHUNKS_REQUEST_DOMAIN = b"relay.GetChunksRequest"
+
+
+def is_u32(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 1 << 32
+
+
+@dataclass(frozen=True)
+class ChunkRequest:
+    """``relay.ChunkRequest``: ``by_index`` (``indices``) or ``by_range`` ([``start``, ``end``))."""
+
+    blob_key: bytes
+    indices: tuple[int, ...] | None = None
+    start: int = 0
+    end: int = 0
+
+    def wanted(self) -> list[int]:
+        return list(self.indices) if self.indices is not None else list(range(self.start, self.end))
+
+    def to_json(self) -> dict[str, Any]:
+        if self.indices is not None:
+            return {"by_index": {"blob_key": self.blob_key.hex(), "chunk_indices": list(self.indices)}}
+        return {
+            "by_range": {"blob_key": self.blob_key.hex(), "start_index": self.start, "end_index": self.end}
+        }
+
+    @classmethod
+    def from_json(cls, obj: Any, i: int) -> ChunkRequest:
+        what = f"chunk_requests[{i}]"
+        if not isinstance(obj, dict) or len(obj) != 1 or not set(obj) <= {"by_index", "by_range"}:
+            raise NetworkMessageError(f"{what}: expected exactly one of by_index, by_range")
+        if "by_index" in obj:
+            f = json_fields(obj["by_index"], ("blob_key", "chunk_indices"), f"{what}.by_index")
+            idx = f["chunk_indices"]
+            if not isinstance(idx, list) or not idx or not all(is_u32(v) for v in idx):
+                raise NetworkMessageError(f"{what}.by_index.chunk_indices: a non-empty list of uint32")
+            return cls(hex_field(f["blob_key"], "blob_key", 32), tuple(idx))
+        f = json_fields(obj["by_range"], ("blob_key", "start_index", "end_index"), f"{what}.by_range")
+        s, e = f["start_index"], f["end_index"]
+        if not (is_u32(s) and is_u32(e) and s < e):
+            raise NetworkMessageError(f"{what}.by_range: start_index < end_index, both uint32 ({s!r}, {e!r})")
+        return cls(hex_field(f["blob_key"], "blob_key", 32), None, s, e)
+
+
+def get_chunks_request_digest(requests: list[ChunkRequest], operator_id: bytes) -> bytes:
+    """``HashGetChunksRequest``: keccak256 of the domain, the operator id (length-prefixed), the request
+    count (uint32), then per request 'i' ‖ blob key (length-prefixed) ‖ indices (uint32 count, uint32 each)
+    or 'r' ‖ blob key (length-prefixed) ‖ uint32 start ‖ uint32 end; big-endian. As upstream, the timestamp
+    is not part of the digest."""
+    out = [GET_CHUNKS_REQUEST_DOMAIN, _lp(operator_id), len(requests).to_bytes(4, "big")]
+    for r in requests:
+        if r.indices is not None:
+            out += [b"i", _lp(r.blob_key), len(r.indices).to_bytes(4, "big")]
+            out += [k.to_bytes(4, "big") for k in r.indices]
+        else:
+            out += [b"r", _lp(r.blob_key), r.start.to_bytes(4, "big"), r.end.to_bytes(4, "big")]
+    return keccak(b"".join(out))

@@ -168,3 +168,11 @@ def write_disperser_config(tmp: Path, network: Path) -> Path:
     path = tmp / "disperser.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
+
+
+def eigen(*args: str) -> subprocess.CompletedProcess:
+    """``eigen da ARGS`` run to completion (the client commands)."""
+    return subprocess.run(
+        [sys.executable, "-m", "offchain.cli", "da", *args], capture_output=True, timeout=180, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip

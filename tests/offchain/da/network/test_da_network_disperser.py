@@ -5,9 +5,8 @@ restarted (statuses survive), validators down below the threshold (FAILED, no ce
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
+import time
 
 import httpx
 import pytest
@@ -15,7 +14,7 @@ import pytest
 from offchain.da.network.metadata import BlobStatus, MetadataStore
 from tests.offchain.da.network.support import (
     CLIENT_KEY,
-    ROOT,
+    eigen,
     network_file,
     node_state,
     operator_keys,
@@ -24,13 +23,6 @@ from tests.offchain.da.network.support import (
     write_disperser_config,
     write_node_config,
 )
-
-
-def eigen(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "offchain.cli", "da", *args], capture_output=True, timeout=180, cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -54,10 +46,21 @@ def net(tmp_path_factory):
         (tmp / "client.json").write_text(
             json.dumps({"network": str(network), "srs": {"insecure_test_symbols": 64}})
         )
+        # a relay copying the disperser's certified blobs from its metadata database
+        (tmp / "relay.json").write_text(json.dumps({
+            "port": 0, "store_dir": "relay", "srs": {"insecure_test_symbols": 64}, "network": str(network),
+            "disperser_metadata": "meta.db", "log_level": "warning",
+        }))  # fmt: skip
+        disperser["relay"], info = start_process(["relay", "--config", str(tmp / "relay.json")])
+        (tmp / "client-relay.json").write_text(
+            json.dumps(
+                {"network": str(network), "srs": {"insecure_test_symbols": 64}, "relays": {"0": info["url"]}}
+            )
+        )
         (tmp / "payer.key").write_text(CLIENT_KEY.hex())
         yield {"tmp": tmp, "keys": keys, "nodes": nodes, "disperser": disperser, "cfg": cfg, "state": state}
     finally:
-        for p in [*nodes.values(), *([disperser["proc"]] if "proc" in disperser else [])]:
+        for p in [*nodes.values(), *(disperser[k] for k in ("proc", "relay") if k in disperser)]:
             p.terminate()
             p.wait(30)
 
@@ -78,6 +81,24 @@ def test_put_restart_kill_get(net):
     att = cert["signed_batch"]["attestation"]
     assert att["quorum_numbers"] == [0, 1] and att["quorum_signed_percentages"] == [100, 100]
     assert att["non_signer_pubkeys"] == []
+
+    # the relay holds the certified blob (copied from the disperser's database): get is served by it
+    out = tmp / "rec.relay.out"
+    deadline = time.monotonic() + 60
+    while True:
+        g = eigen(
+            "get", str(tmp / "rec.bin.cert.json"), "--config", str(tmp / "client-relay.json"), "-o", str(out)
+        )
+        assert g.returncode == 0, g.stderr.decode()
+        if json.loads(g.stderr.splitlines()[-1])["served_by"] == "relay 0" or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert json.loads(g.stderr.splitlines()[-1]) == {
+        "event": "retrieved",
+        "served_by": "relay 0",
+        "relay_error": None,
+    }
+    assert out.read_bytes() == payload
 
     # the disperser restarted: the acknowledged blob's status and certificate are still there
     d = net["disperser"]

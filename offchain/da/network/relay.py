@@ -1,0 +1,160 @@
+"""The relay of EigenDA V2: holds certified blobs and serves ``GetBlob`` and ``GetChunks``.
+
+Where its blobs come from: EigenDA's relays read the blobs the disperser wrote to its blob store, listed in
+its metadata store; here the relay reads the disperser's metadata database (``MetadataStore``, SQLite in WAL
+mode: readers do not block the disperser) and copies every COMPLETE blob into its own ``offchain/store``
+tables, the blob in ``blobs`` and its encoded chunks (EigenDA's bundle, every chunk) in ``chunks``, both
+with the validators' store duration as TTL. The disperser is unchanged: a relay only needs its database.
+
+``GetBlob`` (``{blob_key}``) is public, as EigenDA's. ``GetChunks`` carries the requester's id, a timestamp
+and its BLS signature over :func:`get_chunks_request_digest`; the relay checks it against the operator's key
+from the network file (unknown operator 403, bad signature 401, timestamp too far from the clock 400).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from offchain.bls.keys import PublicKey, SecretKey, verify_single
+from offchain.crypto import bn254
+from offchain.crypto.errors import PointError
+from offchain.da.eigenda.encoder import Encoder
+from offchain.da.errors import DAError, NetworkMessageError, RelayRequestError
+from offchain.da.files import parse_bundle
+from offchain.da.network.disperser import bundle_for, encode_chunks
+from offchain.da.network.metadata import MetadataStore
+from offchain.da.network.node import BLOCK_STALE_MEASURE, BLOCK_TIME_S, STORE_DURATION_BLOCKS
+from offchain.da.network.types import ChunkRequest, get_chunks_request_digest, hex_field, is_u32, json_fields
+from offchain.httpservice import logger
+from offchain.store import Store
+
+log = logger("da.relay")
+
+
+def signed_get_chunks(requests: list[ChunkRequest], key: SecretKey, timestamp: int | None = None) -> dict:
+    """A ``GetChunksRequest`` JSON signed by the operator ``key``."""
+    ts = int(time.time()) if timestamp is None else timestamp
+    oid = key.public_key().operator_id
+    sig = key.sign(get_chunks_request_digest(requests, oid))
+    return {
+        "chunk_requests": [r.to_json() for r in requests],
+        "operator_id": oid.hex(),
+        "timestamp": ts,
+        "operator_signature": bn254.g1_compress(bn254.g1_from_ints([sig])).hex(),
+    }
+
+
+class Relay:
+    def __init__(
+        self,
+        encoder: Encoder,
+        store: Store,
+        keys: Mapping[bytes, PublicKey],
+        source: MetadataStore | None,
+        *,
+        ttl_s: float = (STORE_DURATION_BLOCKS + BLOCK_STALE_MEASURE) * BLOCK_TIME_S,
+        max_request_age_s: float = 60.0,
+        poll_s: float = 0.5,
+        clock: Any = time.time,
+    ) -> None:
+        self.encoder, self.keys, self.source = encoder, keys, source
+        self.blobs = store.table("blobs", ttl_s=ttl_s)
+        self.chunks = store.table("chunks", ttl_s=ttl_s)
+        self.max_request_age_s, self.poll_s, self.clock = max_request_age_s, poll_s, clock
+        self._since: tuple[int, str] = (0, "")
+        self.batch = 64
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ----- ingest -----------------------------------------------------------------------------
+
+    def add_blob(self, key: bytes, blob: bytes) -> None:
+        """Hold a certified blob and its chunks (every chunk, EigenDA's bundle)."""
+        if self.blobs.exists(key):
+            return
+        ch = encode_chunks(self.encoder, blob)
+        self.chunks.put(key, bundle_for(ch, list(range(ch.proofs.shape[0]))))
+        self.blobs.put(key, blob)
+        self.blobs.flush()
+        self.chunks.flush()
+        log.info("blob_held", extra={"blob_key": key.hex(), "symbols": len(blob) // 32})
+
+    def sync(self) -> int:
+        """Copy the disperser's newly COMPLETE blobs; how many were new."""
+        if self.source is None:
+            return 0
+        rows = self.source.completed_since(self._since, self.batch)
+        for key, data, cursor in rows:
+            self.add_blob(key, data)
+            self._since = cursor
+        return len(rows)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="da-relay-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(30)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if not self.sync():
+                    self._stop.wait(self.poll_s)
+            except Exception:  # noqa: BLE001 - the relay logs and keeps serving
+                log.exception("sync_error")
+                self._stop.wait(1.0)
+
+    # ----- API --------------------------------------------------------------------------------
+
+    def get_blob(self, key: bytes) -> bytes:
+        value = self.blobs.get(key)
+        if value is None:
+            raise RelayRequestError(404, f"blob {key.hex()}: not held by this relay")
+        return bytes(value)
+
+    def get_chunks(self, req: dict[str, Any]) -> dict[str, Any]:
+        """``GetChunksReply``: one bundle-format byte string per request (all or nothing)."""
+        f = json_fields(
+            req, ("chunk_requests", "operator_id", "timestamp", "operator_signature"), "GetChunksRequest"
+        )
+        if not isinstance(f["chunk_requests"], list) or not f["chunk_requests"]:
+            raise NetworkMessageError("chunk_requests: a non-empty list")
+        requests = [ChunkRequest.from_json(r, i) for i, r in enumerate(f["chunk_requests"])]
+        oid = hex_field(f["operator_id"], "operator_id", 32)
+        ts = f["timestamp"]
+        if not is_u32(ts):
+            raise NetworkMessageError(f"timestamp: {ts!r} is not a uint32")
+        sig_raw = hex_field(f["operator_signature"], "operator_signature", 32)
+        pk = self.keys.get(oid)
+        if pk is None:
+            raise RelayRequestError(403, f"operator {oid.hex()} is not a known requester")
+        if abs(self.clock() - ts) > self.max_request_age_s:
+            raise RelayRequestError(
+                400, f"timestamp {ts} is more than {self.max_request_age_s:g} s from the clock"
+            )
+        try:
+            (sig,) = bn254.g1_to_ints(bn254.g1_decompress(sig_raw))
+        except (PointError, DAError, ValueError) as exc:
+            raise RelayRequestError(401, f"operator_signature: {exc}") from exc
+        if not verify_single(get_chunks_request_digest(requests, oid), pk, sig):
+            raise RelayRequestError(
+                401, f"operator_signature: not operator {oid.hex()}'s signature over the request"
+            )
+        data = []
+        for r in requests:
+            value = self.chunks.get(r.blob_key)
+            if value is None:
+                raise RelayRequestError(404, f"blob {r.blob_key.hex()}: not held by this relay")
+            L, proofs, coeffs = parse_bundle(bytes(value))
+            last = max(r.indices) if r.indices is not None else r.end - 1
+            if last >= coeffs.shape[0]:  # checked before a range is expanded
+                raise RelayRequestError(400, f"chunk index {last}: the blob has {coeffs.shape[0]} chunks")
+            wanted = r.wanted()
+            data.append(b"".join(proofs[32 * k : 32 * k + 32] + coeffs[k].tobytes() for k in wanted).hex())
+        return {"data": data}
