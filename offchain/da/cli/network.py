@@ -146,7 +146,7 @@ def register_client(sub: Any) -> None:
     )
     put.add_argument("--quorums", default="0,1", help="quorum numbers, comma-separated (default 0,1)")
     put.add_argument("-o", "--out", metavar="CERT", help="certificate file (default FILE.cert.json)")
-    put.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for COMPLETE")
+    put.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for COMPLETE (default 300)")
     put.set_defaults(func=cmd_put)
     get = sub.add_parser(
         "get",
