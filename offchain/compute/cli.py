@@ -119,6 +119,95 @@ def cmd_digest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_image_build(args: argparse.Namespace) -> int:
+    from offchain.compute.imagebuild import build_image
+
+    built = build_image(
+        args.dir,
+        args.out,
+        entrypoint=args.entrypoint,
+        cmd=args.cmd,
+        env=args.env,
+        workdir=args.workdir,
+        interpreters=args.interpreter_layer,
+        compression=args.compression,
+        ref=args.ref,
+    )
+    _print(built.to_json())
+    return 0
+
+
+def cmd_image_unpack(args: argparse.Namespace) -> int:
+    from offchain.compute.image import open_image
+    from offchain.compute.unpack import UnpackLimits, unpack_image
+
+    parse_digest(args.digest)
+    with open_image(args.image, args.digest, ref=args.ref) as img:
+        report = unpack_image(img, args.out, UnpackLimits(max_bytes=args.max_mb << 20))
+        config = img.config
+    _print(
+        {
+            "digest": args.digest,
+            "rootfs": str(args.out),
+            "argv": config.argv,
+            "env": list(config.env),
+            "working_dir": config.working_dir,
+            "entries": report.entries,
+            "bytes": report.written,
+            "skipped": report.skipped,
+        }
+    )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    # arguments, output paths and the dev TEE are checked before the image is read
+    from offchain.compute.executor import dev_enclave, execute_task
+    from offchain.compute.sandbox import Limits
+
+    parse_digest(args.digest)
+    app_id = bytes(32) if args.app_id is None else _hex_arg(args.app_id, "--app-id")
+    if len(app_id) != 32:
+        raise ComputeReceiptError(f"--app-id must be 32 bytes, not {len(app_id)}")
+    limits = Limits(
+        wall_s=args.wall_s,
+        cpu_s=args.cpu_s,
+        memory_bytes=args.memory_mb << 20,
+        nproc=args.nproc,
+        output_bytes=args.output_limit_mb << 20,
+    )
+    ca = load_dir(Path(args.devtee))
+    input_data = _read(args.input, "input", MAX_DOCUMENT)
+    outcome = execute_task(
+        args.image,
+        args.digest,
+        input_data,
+        enclave=dev_enclave(ca),
+        limits=limits,
+        at=_time(args.at),
+        app_id=app_id,
+        chain_id=args.chain_id,
+    )
+    _write(args.receipt, outcome.receipt.dumps() + "\n", "receipt")
+    summary = {
+        "digest": outcome.image_digest,
+        "receipt": str(args.receipt),
+        "receipt_digest": "0x" + outcome.receipt.receipt.digest().hex(),
+        "output_bytes": len(outcome.output),
+        "wall_s": round(outcome.sandbox.wall_s, 4),
+    }
+    if args.output is None:
+        sys.stdout.buffer.write(outcome.output)
+        sys.stdout.flush()
+    else:
+        try:
+            args.output.write_bytes(outcome.output)
+        except OSError as exc:
+            raise OutputPathError(f"cannot write output {args.output}: {exc.strerror or exc}") from exc
+        _print({**summary, "output": str(args.output)})
+    return 0
+
+
 def cmd_devtee_init(args: argparse.Namespace) -> int:
     seed = None
     if args.seed is not None:
@@ -229,6 +318,91 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     d.add_argument("image", help="OCI image layout (directory or tar) or docker-archive tarball")
     d.add_argument("--ref", help="image name when the layout/archive holds several (default: the only image)")
     d.set_defaults(func=cmd_digest)
+
+    img = _parser(c_sub, "image", "build and unpack OCI images (docs/compute.md)")
+    i_sub = img.add_subparsers(dest="image_command", metavar="COMMAND")
+    ib = _parser(i_sub, "build", "a small reproducible OCI image from a directory (static binary or script)")
+    ib.add_argument("dir", type=cliargs.path, help="directory whose files go under /app in the image")
+    ib.add_argument(
+        "-o",
+        "--out",
+        required=True,
+        type=cliargs.path,
+        help="OCI layout to write: a directory, or a tar if it ends in .tar",
+    )
+    ib.add_argument(
+        "--entrypoint",
+        help="file of DIR (or an absolute path in the image) to run (default: DIR's only executable file)",
+    )
+    ib.add_argument(
+        "--cmd",
+        action="append",
+        metavar="ARG",
+        help="argument after the entrypoint (repeatable; default: none)",
+    )
+    ib.add_argument(
+        "--env",
+        action="append",
+        metavar="NAME=VALUE",
+        help="environment variable (repeatable; default: PATH only)",
+    )
+    ib.add_argument("--workdir", default="/app", help="working directory in the image")
+    ib.add_argument(
+        "--interpreter-layer",
+        action="append",
+        metavar="EXE",
+        help="host executable to put, with the libraries ldd lists, in the interpreter layer "
+        "(repeatable; default: only the entry's #! interpreter and its libraries)",
+    )
+    ib.add_argument("--compression", choices=("gzip", "none"), default="gzip", help="layer compression")
+    ib.add_argument("--ref", help="org.opencontainers.image.ref.name annotation (default: none)")
+    ib.set_defaults(func=cmd_image_build)
+    iu = _parser(i_sub, "unpack", "check an image's digest and blobs, then unpack its layers safely")
+    iu.add_argument("image", help="OCI layout (directory or tar), docker-archive tar or blob-store directory")
+    iu.add_argument("--digest", required=True, help="expected image digest, sha256:<hex>")
+    iu.add_argument(
+        "-o",
+        "--out",
+        required=True,
+        type=cliargs.path,
+        help="rootfs directory to create (must not exist or be empty)",
+    )
+    iu.add_argument("--ref", help="image name when the layout holds several (default: the only image)")
+    iu.add_argument("--max-mb", type=cliargs.uint(32), default=1024, help="cap on the unpacked size, MiB")
+    iu.set_defaults(func=cmd_image_unpack)
+
+    run = _parser(c_sub, "run", "run one task: image checked against --digest, sandboxed, receipt signed")
+    run.add_argument(
+        "image", help="OCI layout (directory or tar), docker-archive tar or blob-store directory"
+    )
+    run.add_argument("--digest", required=True, help="the image digest the registry names, sha256:<hex>")
+    run.add_argument(
+        "--input", required=True, metavar="F", help="the task's input (given on stdin and at /input/data)"
+    )
+    run.add_argument("--devtee", required=True, metavar="DIR", help="dev-TEE directory (from `devtee init`)")
+    run.add_argument(
+        "--receipt", required=True, metavar="RECEIPT", type=cliargs.output_file, help="write the receipt here"
+    )
+    run.add_argument(
+        "-o",
+        "--output",
+        metavar="F",
+        type=cliargs.output_file,
+        help="write the output here (default: stdout)",
+    )
+    run.add_argument("--wall-s", type=float, default=30.0, help="wall-clock limit, seconds")
+    run.add_argument("--cpu-s", type=cliargs.uint(32), default=10, help="CPU-time limit per process, seconds")
+    run.add_argument(
+        "--memory-mb", type=cliargs.uint(32), default=512, help="address-space limit per process, MiB"
+    )
+    run.add_argument("--nproc", type=cliargs.uint(32), default=64, help="process limit of the sandbox uid")
+    run.add_argument("--output-limit-mb", type=cliargs.uint(32), default=16, help="stdout cap, MiB")
+    run.add_argument("--at", metavar="TIME", help="receipt time, ISO 8601 UTC (default: now)")
+    run.add_argument("--app-id", help="32-byte app id, hex (default: 32 zero bytes)")
+    run.add_argument(
+        "--chain-id", type=cliargs.uint(256), default=0, help="chain id the receipt is bound to (uint256)"
+    )
+    run.set_defaults(func=cmd_run)
 
     dt = _parser(c_sub, "devtee", "development TEE (Nitro-format evidence from a local test CA)")
     dt_sub = dt.add_subparsers(dest="devtee_command", metavar="COMMAND")

@@ -1,4 +1,4 @@
-"""Typed errors of the compute component (attestation, receipts, image digests).
+"""Typed errors of the compute component (attestation, receipts, images, the sandbox).
 
 Evidence that cannot be parsed raises :class:`EvidenceFormatError`; evidence that parses but
 fails a check is not an exception: it yields a rejecting :class:`~offchain.compute.policy.Verdict`.
@@ -51,6 +51,98 @@ class ComputeReceiptError(ComputeError):
 
 class ImageError(ComputeError):
     """An OCI image layout or docker-archive tarball is malformed."""
+
+
+class ImageBuildError(ImageError):
+    """A directory or the options cannot make an image (no entrypoint, a link leaving the directory,
+    a special file, an interpreter that cannot be found or whose libraries are missing)."""
+
+
+class ImageDigestMismatch(ImageError):
+    """The image is not the one expected (the digest the registry names): refused before anything of
+    it is unpacked or run. ``expected`` and ``actual`` are ``sha256:<hex>`` strings."""
+
+    def __init__(self, expected: str, actual: str) -> None:
+        super().__init__(f"image digest {actual} is not the expected {expected}")
+        self.expected = expected
+        self.actual = actual
+
+
+class BlobDigestMismatch(ImageError):
+    """A blob (manifest, config or layer) does not hash to the digest that names it, or a layer does
+    not decompress to the config's ``diff_id``, or a blob's size is not the declared one."""
+
+
+class UnsupportedImage(ImageError):
+    """An image this executor does not run: a zstd or foreign layer, no manifest for this platform,
+    no entrypoint, a config field of the wrong type."""
+
+
+class LayerError(ImageError):
+    """A layer tarball that is refused while unpacking (the rootfs is discarded)."""
+
+
+class LayerPathTraversal(LayerError):
+    """An entry's name is absolute, contains ``..`` or a NUL, or is empty."""
+
+
+class LayerLinkEscape(LayerError):
+    """A symbolic link whose target leaves the root, or a hard link to something outside the rootfs,
+    missing, or not a regular file."""
+
+
+class LayerWhiteoutError(LayerError):
+    """A malformed OCI whiteout (``.wh.``, ``.wh..``, ``.wh...``), or one that hides an entry of its own
+    layer."""
+
+
+class LayerTooLarge(LayerError):
+    """Unpacking would exceed the size or entry-count limits (a decompression bomb)."""
+
+
+class SandboxError(ComputeError):
+    """A task did not complete in the sandbox. ``stderr`` holds the tail of what it wrote there."""
+
+    def __init__(self, message: str, stderr: bytes = b"") -> None:
+        super().__init__(message)
+        self.stderr = stderr
+
+
+class SandboxUnavailable(SandboxError):
+    """The sandbox cannot be set up (``bwrap`` missing or refused by the kernel, an unreachable
+    rootfs): the task is never run unsandboxed."""
+
+
+class SandboxTimeout(SandboxError):
+    """The task ran past its wall-clock limit (``kind == "wall"``) or its CPU-time limit
+    (``kind == "cpu"``); everything in the sandbox was killed."""
+
+    def __init__(self, message: str, kind: str, stderr: bytes = b"") -> None:
+        super().__init__(message, stderr)
+        self.kind = kind
+
+
+class SandboxMemoryExceeded(SandboxError):
+    """The task ended abnormally after its address space reached at least half its memory limit
+    (``peak`` bytes observed)."""
+
+    def __init__(self, message: str, peak: int, stderr: bytes = b"") -> None:
+        super().__init__(message, stderr)
+        self.peak = peak
+
+
+class SandboxCrashed(SandboxError):
+    """The task exited with a non-zero status (``exit_code``) or was killed by a signal (``signal``,
+    else None)."""
+
+    def __init__(self, message: str, exit_code: int | None, signal: int | None, stderr: bytes = b"") -> None:
+        super().__init__(message, stderr)
+        self.exit_code = exit_code
+        self.signal = signal
+
+
+class OutputTooLarge(SandboxError):
+    """The task wrote more than its output limit to stdout; it was killed."""
 
 
 class InputFileError(ComputeError):

@@ -52,7 +52,7 @@ def parse_digest(text: str) -> bytes:
     return bytes.fromhex(text[7:])
 
 
-class _Source:
+class Source:
     """Uniform read access to a directory or a tar archive."""
 
     def __init__(self, path: Path) -> None:
@@ -115,7 +115,7 @@ def _blob_name(digest: str) -> str:
     return "blobs/sha256/" + digest[7:]
 
 
-def _checked_blob(src: _Source, desc: Any, what: str) -> None:
+def _checked_blob(src: Source, desc: Any, what: str) -> None:
     """Verify a descriptor's blob: present, hashes to its digest, has the declared size."""
     if not isinstance(desc, dict) or "digest" not in desc:
         raise ImageError(f"{what}: descriptor without a digest")
@@ -130,7 +130,7 @@ def _checked_blob(src: _Source, desc: Any, what: str) -> None:
             raise ImageError(f"{what}: blob size {size} is not the declared {desc['size']}")
 
 
-def _walk(src: _Source, desc: dict[str, Any], what: str) -> None:
+def _walk(src: Source, desc: dict[str, Any], what: str) -> None:
     """Check a manifest or index blob and everything it references."""
     _checked_blob(src, desc, what)
     body = _json(src.read(_blob_name(desc["digest"])), what)
@@ -157,7 +157,7 @@ def _ref(desc: dict[str, Any]) -> str | None:
     return ann.get("org.opencontainers.image.ref.name") or ann.get("io.containerd.image.name")
 
 
-def _oci_layout(src: _Source, ref: str | None) -> ImageDigest:
+def _oci_layout(src: Source, ref: str | None) -> ImageDigest:
     layout = _json(src.read("oci-layout"), "oci-layout")
     if not isinstance(layout, dict) or layout.get("imageLayoutVersion") != "1.0.0":
         raise ImageError("unsupported oci-layout version")
@@ -178,7 +178,7 @@ def _oci_layout(src: _Source, ref: str | None) -> ImageDigest:
     return ImageDigest(desc["digest"], kind, desc.get("mediaType"), _ref(desc))
 
 
-def _docker_archive(src: _Source, ref: str | None) -> ImageDigest:
+def _docker_archive(src: Source, ref: str | None) -> ImageDigest:
     entries = _json(src.read("manifest.json"), "manifest.json")
     if not isinstance(entries, list) or not entries:
         raise ImageError("manifest.json lists no images")
@@ -203,9 +203,9 @@ def _docker_archive(src: _Source, ref: str | None) -> ImageDigest:
 
 def image_digest(path: str | Path, ref: str | None = None) -> ImageDigest:
     """Digest of the image in an OCI layout (directory or tar) or a docker-archive tarball."""
-    src = _Source(Path(path))
+    src = Source(Path(path))
     try:
-        handler: Callable[[_Source, str | None], ImageDigest]
+        handler: Callable[[Source, str | None], ImageDigest]
         if src.exists("oci-layout") and src.exists("index.json"):
             handler = _oci_layout
         elif src.exists("manifest.json"):

@@ -1,0 +1,388 @@
+"""Run a command of an unpacked image under bubblewrap, with no network and hard resource limits.
+
+What the task gets (``bwrap`` arguments built by :func:`bwrap_args`):
+
+- every namespace new (``--unshare-all``: user, pid, network, ipc, uts, cgroup), so no network at all
+  (only a loopback device that is down), its own pid 1, and no further user namespaces
+  (``--disable-userns``);
+- the rootfs bound read-only at ``/`` and nothing else of the host: a fresh ``/proc``, a minimal
+  ``/dev`` (null, zero, full, random, urandom, tty), a size-capped tmpfs at ``/tmp``, the input as a
+  read-only file ``/input/data`` (a copy, not a bind of a host path) and on stdin;
+- no environment but the image's (``--clearenv``), the image's working directory, a new session
+  (``--new-session``: no TIOCSTI into the caller's terminal), killed when the caller dies
+  (``--die-with-parent``);
+- when the caller is root, the sandbox runs as an unprivileged uid (65534, nobody, by default): as
+  root, RLIMIT_NPROC would not apply and the user namespace would map back to uid 0;
+- resource limits set before ``bwrap`` starts and inherited by everything in the sandbox: RLIMIT_CPU
+  (SIGXCPU at the limit, SIGKILL a second later), RLIMIT_AS (address space), RLIMIT_NPROC (processes
+  of the sandbox uid, so one uid per concurrent task), RLIMIT_FSIZE (largest file written),
+  RLIMIT_CORE 0 (no core dumps leave the sandbox), RLIMIT_NOFILE;
+- a wall-clock deadline, after which ``bwrap`` is killed and with it the task's pid namespace (every
+  process in it), and a cap on stdout, past which the same happens.
+
+Failures are typed (:mod:`offchain.compute.errors`): ``SandboxUnavailable`` (no ``bwrap``, or it
+cannot set the sandbox up: never run unsandboxed), ``SandboxTimeout`` (wall or CPU),
+``SandboxMemoryExceeded``, ``SandboxCrashed`` (exit status or signal), ``OutputTooLarge``.
+
+How a failure is classified: ``bwrap`` reports the task's status (a signal ``n`` as ``128 + n``) on
+its status descriptor; while the task runs its main process's CPU time and peak address space
+(``/proc/PID/stat``, ``VmPeak``) are sampled every few milliseconds. SIGXCPU, or SIGKILL with the CPU
+limit used, is a CPU timeout; any other abnormal end after the address space reached half the memory
+limit is a memory failure (a program that fails an allocation reacts in its own way: an error exit, an
+abort or a segmentation fault); the rest are crashes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import selectors
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from offchain.compute.errors import (
+    OutputTooLarge,
+    SandboxCrashed,
+    SandboxMemoryExceeded,
+    SandboxTimeout,
+    SandboxUnavailable,
+)
+from offchain.errors import ComputeError
+
+SANDBOX_UID = 65534  # nobody
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+INPUT_PATH = "/input/data"
+SAMPLE_S = 0.005
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+_INSTALL = "install Debian's bubblewrap package (tools/bootstrap.sh does, as root)"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-task limits. ``memory_bytes`` caps the address space of each process of the task."""
+
+    wall_s: float = 30.0
+    cpu_s: int = 10
+    memory_bytes: int = 512 << 20
+    nproc: int = 64
+    fsize_bytes: int = 64 << 20
+    tmpfs_bytes: int = 64 << 20
+    output_bytes: int = 16 << 20
+    stderr_bytes: int = 64 << 10  # the tail kept for diagnostics
+    nofile: int = 256
+
+    def __post_init__(self) -> None:
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+                raise ComputeError(f"sandbox limit {name} must be a positive number, not {value!r}")
+        if self.nproc < 4:
+            raise ComputeError("sandbox limit nproc must be at least 4 (bwrap and its init count too)")
+
+
+@dataclass(frozen=True)
+class SandboxResult:
+    output: bytes
+    stderr: bytes
+    wall_s: float
+    cpu_s: float  # the main process's CPU time, as last sampled
+    peak_vm: int  # the main process's peak address space, bytes, as last sampled
+    pid_namespace: int | None  # inode of the task's pid namespace (gone once the task ended)
+
+
+def find_bwrap(path: str | None = None) -> str:
+    """The ``bwrap`` executable (``path``, else the one on PATH); SandboxUnavailable when missing."""
+    found = path if path is not None else shutil.which("bwrap")
+    if found is None or not os.path.isfile(found) or not os.access(found, os.X_OK):
+        where = path if path is not None else "on PATH"
+        raise SandboxUnavailable(
+            f"bubblewrap (bwrap) is not found {where}: {_INSTALL}; tasks never run unsandboxed"
+        )
+    return found
+
+
+def _check_reachable(rootfs: Path, uid: int) -> None:
+    """The sandbox uid must be able to reach the rootfs (bwrap binds it with that uid's rights)."""
+    for d in [rootfs, *rootfs.parents]:
+        st = d.stat()
+        if st.st_uid != uid and not st.st_mode & 0o001:
+            raise SandboxUnavailable(
+                f"rootfs {rootfs}: {d} (mode {st.st_mode & 0o777:o}) cannot be searched by the sandbox uid "
+                f"{uid}; unpack images under a directory others can search"
+            )
+
+
+def _missing_mount_points(rootfs: Path) -> list[str]:
+    return [n for n in ("proc", "dev", "tmp", "input") if not (rootfs / n).is_dir()]
+
+
+def bwrap_args(
+    bwrap: str,
+    rootfs: Path,
+    argv: Sequence[str],
+    env: Sequence[str],
+    cwd: str,
+    limits: Limits,
+    fds: tuple[int, int],
+) -> list[str]:
+    """The bubblewrap command line (``fds``: the status descriptor and the input copy's)."""
+    status_fd, input_fd = fds
+    args = [
+        bwrap,
+        "--unshare-all",
+        "--unshare-user",
+        "--disable-userns",
+        "--die-with-parent",
+        "--new-session",
+    ]
+    args += ["--ro-bind", str(rootfs), "/", "--proc", "/proc", "--dev", "/dev"]
+    args += ["--size", str(limits.tmpfs_bytes), "--tmpfs", "/tmp"]
+    args += ["--size", "65536", "--tmpfs", "/input", "--ro-bind-data", str(input_fd), INPUT_PATH]
+    args += ["--remount-ro", "/input"]
+    args += ["--hostname", "sandbox", "--chdir", cwd, "--clearenv"]
+    names = set()
+    for item in env:
+        name, _, value = item.partition("=")
+        names.add(name)
+        args += ["--setenv", name, value]
+    if "PATH" not in names:
+        args += ["--setenv", "PATH", DEFAULT_PATH]
+    args += ["--json-status-fd", str(status_fd), "--", *argv]
+    return args
+
+
+def _rlimits(limits: Limits):  # noqa: ANN202 - a preexec_fn
+    wanted = (
+        (resource.RLIMIT_CPU, int(limits.cpu_s), int(limits.cpu_s) + 1),
+        (resource.RLIMIT_AS, int(limits.memory_bytes), int(limits.memory_bytes)),
+        (resource.RLIMIT_NPROC, int(limits.nproc), int(limits.nproc)),
+        (resource.RLIMIT_FSIZE, int(limits.fsize_bytes), int(limits.fsize_bytes)),
+        (resource.RLIMIT_CORE, 0, 0),
+        (resource.RLIMIT_NOFILE, int(limits.nofile), int(limits.nofile)),
+    )
+
+    def apply() -> None:  # runs in the child between fork and exec: only setrlimit calls
+        for res, soft, hard in wanted:
+            _, cur_hard = resource.getrlimit(res)
+            if cur_hard != resource.RLIM_INFINITY:
+                soft, hard = min(soft, cur_hard), min(hard, cur_hard)
+            resource.setrlimit(res, (soft, hard))
+
+    return apply
+
+
+class _Sampler:
+    """CPU time and peak address space of the task's processes (bwrap's init in the task's pid
+    namespace and its descendants), read from /proc; the largest of each over the processes."""
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+        self.cpu_s = 0.0
+        self.peak_vm = 0
+
+    def _tree(self) -> list[int]:
+        assert self.pid is not None
+        pids, todo = [], [self.pid]
+        while todo and len(pids) < 4096:
+            pid = todo.pop()
+            pids.append(pid)
+            try:
+                with open(f"/proc/{pid}/task/{pid}/children", "rb") as fh:
+                    todo += [int(c) for c in fh.read().split()]
+            except OSError:
+                continue
+        return pids[1:]  # bwrap's own init is not the task
+
+    def sample(self) -> None:
+        if self.pid is None:
+            return
+        for pid in self._tree():
+            try:
+                with open(f"/proc/{pid}/stat", "rb") as fh:
+                    fields = fh.read().rsplit(b")", 1)[1].split()
+                with open(f"/proc/{pid}/status", "rb") as fh:
+                    status = fh.read()
+            except (OSError, IndexError):
+                continue  # gone meanwhile
+            self.cpu_s = max(self.cpu_s, (int(fields[11]) + int(fields[12])) / _CLK_TCK)
+            for line in status.splitlines():
+                if line.startswith(b"VmPeak:"):
+                    self.peak_vm = max(self.peak_vm, int(line.split()[1]) * 1024)
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """Kill bwrap's process group; bwrap's death takes the pid namespace (every task process) along."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def run_sandboxed(
+    rootfs: str | Path,
+    argv: Sequence[str],
+    *,
+    stdin: bytes = b"",
+    env: Sequence[str] = (),
+    cwd: str = "/",
+    limits: Limits | None = None,
+    bwrap: str | None = None,
+    uid: int | None = None,
+) -> SandboxResult:
+    """Run ``argv`` in ``rootfs`` under bubblewrap with ``stdin`` as its input; return its stdout.
+    ``uid``: the host uid the sandbox runs as when the caller is root (default 65534)."""
+    limits = limits or Limits()
+    exe = find_bwrap(bwrap)
+    rootfs = Path(rootfs).resolve()
+    if not argv:
+        raise ComputeError("nothing to run: empty argv")
+    run_uid: int | None = None
+    if os.geteuid() == 0:
+        run_uid = SANDBOX_UID if uid is None else uid
+        if run_uid == 0:
+            raise SandboxUnavailable("the sandbox does not run as root (RLIMIT_NPROC would not apply)")
+        _check_reachable(rootfs, run_uid)
+    elif uid is not None and uid != os.geteuid():
+        raise SandboxUnavailable("only root can choose the sandbox uid")
+    missing = _missing_mount_points(rootfs)
+    if missing:
+        try:
+            for name in missing:
+                (rootfs / name).mkdir(mode=0o755, exist_ok=True)
+        except OSError as exc:
+            raise SandboxUnavailable(f"rootfs {rootfs} lacks the mount points {missing}: {exc}") from exc
+    with tempfile.TemporaryFile() as in_stdin, tempfile.TemporaryFile() as in_copy:
+        for fh in (in_stdin, in_copy):
+            fh.write(stdin)
+            fh.flush()
+            fh.seek(0)
+        status_r, status_w = os.pipe()
+        args = bwrap_args(exe, rootfs, argv, env, cwd, limits, (status_w, in_copy.fileno()))
+        start = time.monotonic()
+        try:
+            proc = subprocess.Popen(
+                args,
+                stdin=in_stdin,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=(status_w, in_copy.fileno()),
+                start_new_session=True,
+                env={},
+                user=run_uid,
+                group=run_uid,
+                extra_groups=[] if run_uid is not None else None,
+                preexec_fn=_rlimits(limits),  # noqa: PLW1509 - only setrlimit calls
+            )
+        except OSError as exc:
+            os.close(status_r)
+            raise SandboxUnavailable(f"cannot start {exe}: {exc}") from exc
+        finally:
+            os.close(status_w)
+        return _supervise(proc, status_r, limits, start)
+
+
+def _supervise(proc: subprocess.Popen[bytes], status_r: int, limits: Limits, start: float) -> SandboxResult:
+    assert proc.stdout is not None and proc.stderr is not None
+    sel = selectors.DefaultSelector()
+    for fd, key in ((proc.stdout.fileno(), "out"), (proc.stderr.fileno(), "err"), (status_r, "status")):
+        os.set_blocking(fd, False)
+        sel.register(fd, selectors.EVENT_READ, key)
+    out, err, status = bytearray(), bytearray(), bytearray()
+    sampler, docs = _Sampler(), []
+    deadline = start + limits.wall_s
+    failure: str | None = None
+    try:
+        while sel.get_map():
+            now = time.monotonic()
+            if now >= deadline:
+                failure = "wall"
+                break
+            for key, _ in sel.select(timeout=min(SAMPLE_S, deadline - now)):
+                data = os.read(key.fd, 1 << 16)
+                if not data:
+                    sel.unregister(key.fd)
+                elif key.data == "out":
+                    out += data
+                elif key.data == "err":
+                    err += data
+                    del err[: max(0, len(err) - limits.stderr_bytes)]
+                else:
+                    status += data
+            if len(out) > limits.output_bytes:
+                failure = "output"
+                break
+            if sampler.pid is None and b"\n" in status:
+                docs = _status_docs(status)
+                sampler.pid = next((d["child-pid"] for d in docs if "child-pid" in d), None)
+            sampler.sample()
+    finally:
+        if failure is not None:
+            _kill(proc)
+        proc.wait()
+        sel.close()
+        proc.stdout.close()
+        proc.stderr.close()
+        status += _drain(status_r)
+        os.close(status_r)
+    wall = time.monotonic() - start
+    tail = bytes(err)
+    docs = _status_docs(status)
+    pidns = next((d.get("pid-namespace") for d in docs if "child-pid" in d), None)
+    if failure == "wall":
+        raise SandboxTimeout(f"the task ran past its wall-clock limit of {limits.wall_s} s", "wall", tail)
+    if failure == "output":
+        raise OutputTooLarge(f"the task wrote more than {limits.output_bytes} bytes to stdout", tail)
+    last = tail.decode(errors="replace").strip().rsplit("\n", 1)[-1]
+    if not any("child-pid" in d for d in docs) or (proc.returncode == 1 and last.startswith("bwrap: ")):
+        text = tail.decode(errors="replace").strip()
+        raise SandboxUnavailable(f"bwrap could not set the sandbox up (exit {proc.returncode}): {text}", tail)
+    code = next((d["exit-code"] for d in docs if "exit-code" in d), proc.returncode)
+    if code == 0:
+        return SandboxResult(bytes(out), tail, wall, sampler.cpu_s, sampler.peak_vm, pidns)
+    sig = code - 128 if 128 < code <= 128 + 64 else None
+    if sig == signal.SIGXCPU or (sig == signal.SIGKILL and sampler.cpu_s >= limits.cpu_s - 0.05):
+        raise SandboxTimeout(f"the task used its CPU-time limit of {limits.cpu_s} s", "cpu", tail)
+    if 2 * sampler.peak_vm >= limits.memory_bytes:
+        raise SandboxMemoryExceeded(
+            f"the task failed (status {code}) at {sampler.peak_vm} bytes of address space, "
+            f"limit {limits.memory_bytes}",
+            sampler.peak_vm,
+            tail,
+        )
+    what = f"signal {signal.Signals(sig).name}" if sig in set(signal.Signals) else f"exit status {code}"
+    raise SandboxCrashed(f"the task ended with {what}", None if sig else code, sig, tail)
+
+
+def _drain(fd: int) -> bytes:
+    os.set_blocking(fd, False)
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks)
+
+
+def _status_docs(raw: bytes | bytearray) -> list[dict[str, int]]:
+    """bwrap's --json-status-fd output: one JSON object per line."""
+    docs = []
+    for line in bytes(raw).splitlines():
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            docs.append(obj)
+    return docs
