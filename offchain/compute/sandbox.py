@@ -332,9 +332,12 @@ def _supervise(proc: subprocess.Popen[bytes], status_r: int, limits: Limits, sta
         proc.stderr.close()
         status += _drain(status_r)
         os.close(status_r)
+    docs = _status_docs(status)
+    init = next((d["child-pid"] for d in docs if "child-pid" in d), None)
+    if init is not None:
+        _wait_gone(init)
     wall = time.monotonic() - start
     tail = bytes(err)
-    docs = _status_docs(status)
     pidns = next((d.get("pid-namespace") for d in docs if "child-pid" in d), None)
     if failure == "wall":
         raise SandboxTimeout(f"the task ran past its wall-clock limit of {limits.wall_s} s", "wall", tail)
@@ -359,6 +362,23 @@ def _supervise(proc: subprocess.Popen[bytes], status_r: int, limits: Limits, sta
         )
     what = f"signal {signal.Signals(sig).name}" if sig in set(signal.Signals) else f"exit status {code}"
     raise SandboxCrashed(f"the task ended with {what}", None if sig else code, sig, tail)
+
+
+def _wait_gone(pid: int, timeout_s: float = 10.0) -> None:
+    """Wait until the task's init (bwrap's pid 1 in the task's namespace) has exited: the kernel
+    kills and reaps every other process of the namespace before its init becomes a zombie, so after
+    this nothing of the task runs."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                state = fh.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return
+        if state in (b"Z", b"X"):
+            return
+        time.sleep(0.002)
+    raise SandboxUnavailable(f"the task's processes did not exit within {timeout_s} s of being killed")
 
 
 def _drain(fd: int) -> bytes:
