@@ -36,6 +36,18 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "$want" > "$stamp"
 fi
 
+# The compute sandbox runs tasks under bubblewrap (docs/compute.md); never unsandboxed.
+if ! command -v bwrap >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        echo "bootstrap: installing bubblewrap (the compute sandbox)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap >/dev/null \
+            || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap >/dev/null; } \
+            || echo "bootstrap: could not install bubblewrap: compute tasks will refuse to run" >&2
+    else
+        echo "bootstrap: bwrap not found: install bubblewrap (e.g. apt-get install bubblewrap) to run compute tasks" >&2
+    fi
+fi
+
 arch=$(uname -m)
 if [ "$arch" = "x86_64" ]; then
     anvil_bin=.tools/node_modules/@foundry-rs/anvil-linux-amd64/bin
