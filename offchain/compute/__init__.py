@@ -1,8 +1,10 @@
 """Verifiable compute: TEE attestation (Intel TDX, AWS Nitro), policy and verdicts, the development
-TEE, OCI image digests and execution receipts.
+TEE, OCI image digests and execution receipts; images built, checked, unpacked and run in a sandbox.
 
 Modules: ``attest`` (type detection, one entry point), ``tdx``, ``nitro``, ``policy``, ``pki``
 (pinned roots, chains, CRLs), ``cbor`` (strict decoder), ``der`` (SGX extension), ``eventlog``
 (RTMR/PCR replay), ``receipt`` (canonical encoding shared with the contracts), ``devtee``,
-``testca``, ``oci``, ``cli``. See docs/attestation.md and docs/compute.md.
+``testca``, ``oci``, ``imagebuild`` (reproducible OCI images from a directory), ``image`` (open an
+image, check its digest and blobs), ``unpack`` (safe layer application), ``sandbox`` (bubblewrap),
+``executor`` (one task: image -> sandbox -> output + receipt), ``cli``. See docs/attestation.md and docs/compute.md.
 """
