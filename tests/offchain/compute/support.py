@@ -130,6 +130,15 @@ def static_binary(tmp: Path, name: str, source: str) -> Path:
     return out
 
 
+def script_app(parent: Path, body: str, name: str = "src") -> Path:
+    """A directory ``parent/name`` holding one executable ``run.sh``: ``#!/bin/sh`` and ``body``."""
+    src = parent / name
+    src.mkdir()
+    (src / "run.sh").write_text("#!/bin/sh\n" + body)
+    (src / "run.sh").chmod(0o755)
+    return src
+
+
 @contextmanager
 def reachable_dir() -> Iterator[Path]:
     """A work directory under the system's temporary directory that the sandbox uid can search

@@ -14,14 +14,11 @@ from offchain.compute.errors import ImageBuildError
 from offchain.compute.image import open_image
 from offchain.compute.imagebuild import build_image
 from offchain.compute.oci import image_digest
-from tests.offchain.compute.support import static_binary
+from tests.offchain.compute.support import script_app, static_binary
 
 
-def script_dir(tmp: Path, body: str = 'read x; echo "hello $x"\n') -> Path:
-    d = tmp / "app"
-    d.mkdir()
-    (d / "run.sh").write_text("#!/bin/sh\n" + body)
-    (d / "run.sh").chmod(0o755)
+def script_dir(tmp: Path) -> Path:
+    d = script_app(tmp, 'read x; echo "hello $x"\n', "app")
     (d / "data.txt").write_text("some data\n")
     return d
 

@@ -29,7 +29,7 @@ from offchain.compute.sandbox import Limits, find_bwrap, run_sandboxed
 from offchain.compute.testca import NitroTestCA
 from offchain.compute.unpack import unpack_image
 from offchain.errors import ComputeError
-from tests.offchain.compute.support import reachable_dir, static_binary
+from tests.offchain.compute.support import reachable_dir, script_app, static_binary
 
 AT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 CA = NitroTestCA(seed=b"sandbox-tests")
@@ -56,10 +56,7 @@ def shell_rootfs(work: Path, body: str, **kw) -> tuple[Path, list[str], str]:
     folder of ``work``."""
     work = work / f"t{len(os.listdir(work))}"
     work.mkdir()
-    src = work / "src"
-    src.mkdir()
-    (src / "run.sh").write_text("#!/bin/sh\n" + body)
-    (src / "run.sh").chmod(0o755)
+    src = script_app(work, body)
     built = build_image(src, work / "img", **kw)
     with open_image(work / "img", built.digest) as img:
         unpack_image(img, work / "rootfs")
@@ -85,10 +82,7 @@ def sh(work: Path, body: str, stdin: bytes = b"", limits: Limits = FAST, **kw):
 def test_missing_bwrap_is_a_clear_error_and_nothing_runs(work):
     with pytest.raises(SandboxUnavailable, match="bubblewrap"):
         find_bwrap("/nonexistent/bwrap")
-    src = work / "src"
-    src.mkdir()
-    (src / "run.sh").write_text("#!/bin/sh\necho ran\n")
-    (src / "run.sh").chmod(0o755)
+    src = script_app(work, "echo ran\n")
     built = build_image(src, work / "img")
     with pytest.raises(SandboxUnavailable, match="never run unsandboxed"):
         execute_task(
@@ -106,10 +100,7 @@ def test_limits_are_validated():
 
 @needs_bwrap
 def test_script_runs_and_receipt_verifies(work):
-    src = work / "src"
-    src.mkdir()
-    (src / "run.sh").write_text('#!/bin/sh\nread x; read y < /input/data; echo "hello $x $y"\n')
-    (src / "run.sh").chmod(0o755)
+    src = script_app(work, 'read x; read y < /input/data; echo "hello $x $y"\n')
     built = build_image(src, work / "img.tar")
     out = execute_task(work / "img.tar", built.digest, b"bob\n", enclave=dev_enclave(CA), at=AT, workdir=work)
     assert out.output == b"hello bob bob\n"
@@ -292,10 +283,7 @@ def test_crashes_are_typed_with_status_and_stderr(work):
 @needs_bwrap
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root switches the sandbox uid")
 def test_rootfs_the_sandbox_uid_cannot_reach_is_refused(tmp_path):
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "run.sh").write_text("#!/bin/sh\necho hi\n")
-    (src / "run.sh").chmod(0o755)
+    src = script_app(tmp_path, "echo hi\n")
     built = build_image(src, tmp_path / "img")
     with open_image(tmp_path / "img", built.digest) as img:
         unpack_image(img, tmp_path / "rootfs")
@@ -306,10 +294,7 @@ def test_rootfs_the_sandbox_uid_cannot_reach_is_refused(tmp_path):
 
 @needs_bwrap
 def test_cli_run(work, capsys):
-    src = work / "src"
-    src.mkdir()
-    (src / "run.sh").write_text('#!/bin/sh\nread x; echo "got $x"\n')
-    (src / "run.sh").chmod(0o755)
+    src = script_app(work, 'read x; echo "got $x"\n')
     digest = build_image(src, work / "img").digest
     init_dir(work / "tee", seed=b"cli")
     (work / "in").write_bytes(b"42\n")

@@ -23,8 +23,8 @@ from offchain.compute.errors import (
 )
 from offchain.compute.image import open_image
 from offchain.compute.imagebuild import build_image
-from offchain.compute.unpack import UnpackLimits, unpack_image
-from tests.offchain.compute.support import TGZ, docker_archive, gz, sha, tar_bytes, write_layout
+from offchain.compute.unpack import UnpackLimits, clean_name, link_target, unpack_image
+from tests.offchain.compute.support import TGZ, docker_archive, gz, script_app, sha, tar_bytes, write_layout
 
 ZERO = "sha256:" + "0" * 64
 
@@ -37,10 +37,7 @@ def unpack(tmp: Path, *layers: bytes, limits: UnpackLimits | None = None, **kw) 
 
 
 def test_builder_image_unpacks_from_layout_tar_docker_archive_and_blob_store(tmp_path):
-    src = tmp_path / "app"
-    src.mkdir()
-    (src / "run.sh").write_text("#!/bin/sh\necho hi\n")
-    (src / "run.sh").chmod(0o755)
+    src = script_app(tmp_path, "echo hi\n", "app")
     built = build_image(src, tmp_path / "layout")
     build_image(src, tmp_path / "layout.tar")
     image_id = docker_archive(tmp_path / "layout", tmp_path / "docker.tar")
@@ -250,8 +247,6 @@ def test_cli_unpack(tmp_path, capsys):
 
 
 def test_names_with_a_nul_are_refused():
-    from offchain.compute.unpack import clean_name, link_target
-
     with pytest.raises(LayerPathTraversal, match="NUL"):
         clean_name("x\0y")
     with pytest.raises(LayerLinkEscape, match="NUL"):
