@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from offchain.cli import main
 from offchain.compute.errors import (
@@ -252,3 +255,36 @@ def test_names_with_a_nul_are_refused():
     with pytest.raises(LayerLinkEscape, match="NUL"):
         link_target(("a",), "b\0")
     assert clean_name("./a//b/.") == ("a", "b")
+
+
+_COMPONENTS = st.sampled_from(["a", "b", "..", ".", "", ".wh.a", ".wh..wh..opq", "/"])
+_NAMES = st.lists(_COMPONENTS, min_size=1, max_size=4).map("/".join)
+_ENTRIES = st.lists(
+    st.tuples(st.sampled_from(["file", "dir", "symlink", "hardlink"]), _NAMES, _NAMES), min_size=1, max_size=8
+)
+
+
+@given(layers=st.lists(_ENTRIES, min_size=1, max_size=3))
+@settings(max_examples=60, deadline=None)
+def test_random_layers_never_write_outside_the_rootfs(layers):
+    """Whatever the names, links and whiteouts: a typed refusal, or every path in the rootfs."""
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        (base / "outside").mkdir()
+        (base / "outside" / "sentinel").write_text("host")
+        blobs = [
+            tar_bytes(
+                *((k, n, d if k != "file" else "x") if k != "dir" else (k, n, b"") for k, n, d in entries)
+            )
+            for entries in layers
+        ]
+        try:
+            unpack(base / "work", *blobs)
+        except LayerError:
+            assert not (base / "work" / "rootfs").exists()
+        else:
+            root = base / "work" / "rootfs"
+            for path in root.rglob("*"):
+                assert os.path.realpath(path.parent).startswith(os.path.realpath(root))
+        assert sorted(p.name for p in base.iterdir()) == ["outside", "work"]
+        assert [p.name for p in (base / "outside").iterdir()] == ["sentinel"]
