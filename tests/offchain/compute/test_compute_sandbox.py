@@ -329,3 +329,16 @@ def test_cli_run(work, capsys):
     bad = "sha256:" + "0" * 64
     assert main([*args, "--digest", bad, "--receipt", str(work / "r2.json")]) == 2
     assert "ImageDigestMismatch" in capsys.readouterr().err and not (work / "r2.json").exists()
+
+
+def test_a_bwrap_that_cannot_set_up_is_unavailable_not_a_crash(work):
+    fake = work / "bwrap"
+    fake.write_text(
+        "#!/bin/sh\necho 'bwrap: Creating new namespace failed: Operation not permitted' >&2\nexit 1\n"
+    )
+    fake.chmod(0o755)
+    rootfs = work / "rootfs"
+    rootfs.mkdir(mode=0o755)
+    with pytest.raises(SandboxUnavailable, match="Creating new namespace failed") as exc:
+        run_sandboxed(rootfs, ["/app/run"], limits=FAST, bwrap=str(fake))
+    assert b"Operation not permitted" in exc.value.stderr

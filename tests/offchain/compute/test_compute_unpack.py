@@ -25,7 +25,7 @@ from offchain.compute.errors import (
     UnsupportedImage,
 )
 from offchain.compute.image import open_image
-from offchain.compute.imagebuild import build_image
+from offchain.compute.imagebuild import MEDIA_INDEX, build_image, canonical_json, host_arch
 from offchain.compute.unpack import UnpackLimits, clean_name, link_target, unpack_image
 from tests.offchain.compute.support import TGZ, docker_archive, gz, script_app, sha, tar_bytes, write_layout
 
@@ -288,3 +288,24 @@ def test_random_layers_never_write_outside_the_rootfs(layers):
                 assert os.path.realpath(path.parent).startswith(os.path.realpath(root))
         assert sorted(p.name for p in base.iterdir()) == ["outside", "work"]
         assert [p.name for p in (base / "outside").iterdir()] == ["sentinel"]
+
+
+def test_multi_platform_index_resolves_to_this_machines_manifest(tmp_path):
+    write_layout(tmp_path / "img", [tar_bytes(("file", "mine", "1"))])
+    index = json.loads((tmp_path / "img/index.json").read_text())
+    mine = {**index["manifests"][0], "platform": {"os": "linux", "architecture": host_arch()}}
+    other = {**mine, "platform": {"os": "linux", "architecture": "s390x"}}
+    body = canonical_json({"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": [other, mine]})
+    (tmp_path / "img/blobs/sha256" / sha(body)[7:]).write_bytes(body)
+    desc = {"mediaType": MEDIA_INDEX, "digest": sha(body), "size": len(body)}
+    (tmp_path / "img/index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [desc]}))
+    with open_image(tmp_path / "img", sha(body)) as img:
+        assert img.digest == sha(body)
+        unpack_image(img, tmp_path / "rootfs")
+    assert (tmp_path / "rootfs/mine").read_text() == "1"
+    only_other = canonical_json({"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": [other]})
+    (tmp_path / "img/blobs/sha256" / sha(only_other)[7:]).write_bytes(only_other)
+    desc = {"mediaType": MEDIA_INDEX, "digest": sha(only_other), "size": len(only_other)}
+    (tmp_path / "img/index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [desc]}))
+    with pytest.raises(UnsupportedImage, match="no manifest for linux"):
+        open_image(tmp_path / "img", sha(only_other))
