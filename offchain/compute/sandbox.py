@@ -323,8 +323,13 @@ def _supervise(proc: subprocess.Popen[bytes], status_r: int, limits: Limits, sta
                 docs = _status_docs(status)
                 sampler.pid = next((d["child-pid"] for d in docs if "child-pid" in d), None)
             sampler.sample()
+        if failure is None:
+            try:  # every pipe closed: bwrap still must end by the deadline
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                failure = "wall"
     finally:
-        if failure is not None:
+        if failure is not None or proc.poll() is None:
             _kill(proc)
         proc.wait()
         sel.close()

@@ -38,6 +38,8 @@ ROOT_CALLER = os.geteuid() == 0
 # RLIMIT_NPROC counts every process of the sandbox's uid: a root caller gives the sandbox its own uid,
 # a user's sandbox shares the count with the user's other processes, so only root tests a small cap
 NPROC = 16 if ROOT_CALLER else 1 << 16
+# the tests' sandboxes run as their own uid (root callers), apart from any other user of uid 65534
+TEST_UID = 61010 if ROOT_CALLER else None
 # generous wall clocks: the CPU limits must trip first even on a loaded machine
 FAST = Limits(wall_s=60, cpu_s=2, memory_bytes=64 << 20, nproc=NPROC, output_bytes=1 << 20)
 
@@ -91,6 +93,7 @@ def binary_rootfs(work: Path, name: str, source: str) -> Path:
 
 def sh(work: Path, body: str, stdin: bytes = b"", limits: Limits = FAST, **kw):
     rootfs, argv, _ = shell_rootfs(work, body)
+    kw.setdefault("uid", TEST_UID)
     return run_sandboxed(rootfs, argv, stdin=stdin, limits=limits, cwd="/app", **kw)
 
 
@@ -144,7 +147,7 @@ def test_static_binary_image_runs(work):
         "echo",
         "#include <stdio.h>\nint main(void){int c; while((c=getchar())!=EOF) putchar(c^32); return 0;}\n",
     )
-    assert run_sandboxed(rootfs, ["/app/echo"], stdin=b"abc", limits=FAST).output == b"ABC"
+    assert run_sandboxed(rootfs, ["/app/echo"], stdin=b"abc", limits=FAST, uid=TEST_UID).output == b"ABC"
 
 
 @needs_bwrap
@@ -210,7 +213,7 @@ int main(int argc, char **argv) { try("127.0.0.1", atoi(argv[1])); try("1.1.1.1"
         listener.listen(1)
         listener.settimeout(0.2)
         port = listener.getsockname()[1]
-        out = run_sandboxed(rootfs, ["/app/net", str(port)], limits=FAST).output.decode()
+        out = run_sandboxed(rootfs, ["/app/net", str(port)], limits=FAST, uid=TEST_UID).output.decode()
         assert "CONNECTED" not in out and out.count("refused") == 3, out
         with pytest.raises(TimeoutError):
             listener.accept()
@@ -275,8 +278,9 @@ def test_infinite_loop_hits_the_cpu_limit(work):
 
 @needs_bwrap
 def test_wall_clock_limit_kills_the_task(work):
+    # stdout and stderr closed first: the deadline holds without the pipes
     with pytest.raises(SandboxTimeout) as exc:
-        sh(work, "while :; do :; done\n", limits=Limits(wall_s=1.5, cpu_s=60))
+        sh(work, "exec >&- 2>&-; while :; do :; done\n", limits=Limits(wall_s=1.5, cpu_s=60))
     assert exc.value.kind == "wall"
 
 
