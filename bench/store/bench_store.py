@@ -7,7 +7,8 @@ own) writes ``scale`` x (32, 64, 128) MiB of values under 32-byte keys in batche
 durable before the next (fsync: ``flush``, a synced LMDB commit, a ``sync=True`` RocksDB/LevelDB write
 batch); reads ``reads`` keys at random right away (fresh: the page cache as the writes left it); closes,
 evicts the engine's files from the page cache (``posix_fadvise(DONTNEED)``), reopens and reads the same
-keys (cold), then again in the same process (warm: an engine that keeps its maps or caches reads them from
+keys (cold: its disk reads too, from ``/proc/self/io``, over the distinct value bytes asked: the read
+amplification of a miss), then again in the same process (warm: an engine that keeps its maps or caches reads them from
 there), then again after closing and reopening the engine (reopened: from the page cache, with no mapping
 or cache of the process left). Each read puts the value into a send buffer, each engine its fastest way
 (see ``read`` below): every byte of every value is copied in the timed part. Fresh, warm and reopened run
@@ -294,6 +295,16 @@ def _rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def _disk_read_bytes() -> int | None:
+    """Bytes this process (all its threads) has caused to be read from storage (``read_bytes`` of
+    ``/proc/self/io``: page-cache misses, read-ahead and faults included, hits not), or ``None`` without it."""
+    try:
+        with open("/proc/self/io") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("read_bytes:"))
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
 def _read_phase(
     out: dict[str, Any],
     phase: str,
@@ -308,6 +319,7 @@ def _read_phase(
     """Read ``keys`` in ``passes`` passes (each reopening the engine first for ``reopened``); record the median
     pass's MB/s (wall clock and the thread's CPU time) and p99 latency in ``out``; the engine, open."""
     rates, cpu_rates, p99s = [], [], []
+    disk0 = _disk_read_bytes()
     for _ in range(passes):
         if phase == "reopened":  # the page cache warm, the process not: a restart or a new reader
             db.close()
@@ -327,6 +339,10 @@ def _read_phase(
     out[f"read_{phase}_MBps"] = statistics.median(rates)
     out[f"read_{phase}_cpu_MBps"] = statistics.median(cpu_rates)
     out[f"read_{phase}_p99_us"] = statistics.median(p99s)
+    disk1 = _disk_read_bytes()
+    if phase == "cold" and disk0 is not None and disk1 is not None:  # what the misses cost the disk
+        out["read_cold_disk_MiB"] = (disk1 - disk0) / (1 << 20)
+        out["read_cold_ampl"] = (disk1 - disk0) / (len(set(keys)) * size)  # over the distinct bytes asked
     return db
 
 
@@ -458,6 +474,8 @@ METRICS = [
     ("read_cold_MBps", "cold read MB/s", max),
     ("read_warm_MBps", "warm read MB/s", max),
     ("read_cold_p99_us", "cold p99 us", min),
+    ("read_cold_disk_MiB", "cold disk read MiB", min),
+    ("read_cold_ampl", "cold read ampl.", min),
     ("read_warm_p99_us", "warm p99 us", min),
     ("read_reopened_MBps", "reopened read MB/s", max),
     ("read_warm_cpu_MBps", "warm MB/CPU-s", max),
