@@ -15,7 +15,8 @@ or cache of the process left). Each read puts the value into a send buffer, each
 ``PASSES`` passes, the median pass is kept (MB/s on the wall clock and on the thread's CPU time, p99).
 Then everything expires (our TTL GC; the peers delete every key). ``raw`` writes the same bytes to one file
 with ``write`` and ``fdatasync`` per batch: the physical limit of the disk. ``--baseline CHECKOUT`` adds the
-engine ``baseline``: ``eigen`` run on another checkout, for a before/after comparison in one run.
+engine ``baseline``: ``eigen`` run on another checkout (``baseline-view``: ``eigen-view`` there), for a before/after
+comparison in one run.
 Peers are installed from PyPI on demand (``lmdb``, ``rocksdict``, ``plyvel``); the engine itself needs none.
 
 Engines run in turn (the order rotates each repetition, after a ``sync``). Prints medians (over ``--reps``)
@@ -50,7 +51,7 @@ SIZES = {"4KiB": 4 << 10, "64KiB": 64 << 10, "1MiB": 1 << 20}
 VOLUME_MIB = {"4KiB": 32, "64KiB": 64, "1MiB": 128}
 BATCH_BYTES = 4 << 20
 PEERS = {"lmdb": "lmdb", "rocksdb": "rocksdict", "leveldb": "plyvel"}
-OURS = ["eigen", "eigen-view", "eigen-uncached", "eigen-huge", "eigen-untrimmed", "baseline"]
+OURS = ["eigen", "eigen-view", "eigen-uncached", "eigen-huge", "eigen-untrimmed", "baseline", "baseline-view"]
 ENGINES = ["raw", *OURS, *PEERS]
 DEFAULT_ENGINES = ["raw", "eigen", "eigen-view", *PEERS]
 
@@ -97,6 +98,10 @@ class EigenView(Eigen):
 class Baseline(Eigen):
     """``eigen`` (``read_into``) run on the checkout given by ``--baseline`` (a before/after comparison in one
     run)."""
+
+
+class BaselineView(EigenView):
+    """``eigen-view`` (``get`` and one copy) run on the checkout given by ``--baseline``."""
 
 
 class EigenUncached(Eigen):
@@ -240,6 +245,7 @@ CLASSES = {
     "eigen": Eigen,
     "eigen-view": EigenView,
     "baseline": Baseline,
+    "baseline-view": BaselineView,
     "eigen-uncached": EigenUncached,
     "eigen-huge": EigenHuge,
     "eigen-untrimmed": EigenUntrimmed,
@@ -435,7 +441,7 @@ def child_run(
             capture_output=True,
             text=True,
             check=False,
-            env={**os.environ, "PYTHONPATH": str(baseline if engine == "baseline" else ROOT)},
+            env={**os.environ, "PYTHONPATH": str(baseline if engine.startswith("baseline") else ROOT)},
         )
         if done.returncode != 0:
             raise RuntimeError(f"{engine} {size_name} failed:\n{done.stderr}")
@@ -557,13 +563,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.child:
         engine, size_name, directory, scale, reads = args.child
-        if engine == "baseline":  # import offchain from the baseline checkout, not this one
+        if engine.startswith("baseline"):  # import offchain from the baseline checkout, not this one
             sys.path.insert(0, os.environ["PYTHONPATH"])
         print(json.dumps(run_one(engine, size_name, Path(directory), float(scale), int(reads))))
         return 0
-    if "baseline" in args.engines and args.baseline is None:
-        parser.error("the engine `baseline` needs --baseline CHECKOUT")
-    if args.baseline is not None and "baseline" not in args.engines:
+    if {"baseline", "baseline-view"} & set(args.engines) and args.baseline is None:
+        parser.error("the engines `baseline` and `baseline-view` need --baseline CHECKOUT")
+    if args.baseline is not None and not {"baseline", "baseline-view"} & set(args.engines):
         args.engines.append("baseline")
     ensure_peers(args.engines)
     base = Path(tempfile.mkdtemp(prefix="bench-store-", dir=args.dir))
