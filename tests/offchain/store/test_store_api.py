@@ -633,3 +633,27 @@ def test_views_from_get_outlive_trims_expiry_and_close(tmp_path, huge):
         view.release()
     del views
     assert _maps_of(path) == 0  # released with the last view: nothing left mapped
+
+
+def test_a_large_value_is_requested_from_the_disk_once_until_the_next_trim(tmp_path, monkeypatch):
+    """A get of a large value sends one ``MADV_WILLNEED`` for its pages; getting it again before the next trim
+    sends none (its pages are cached, or still mapped), after a trim or its expiry one again."""
+    advised = []
+    real_advise = seg_io.advise
+    monkeypatch.setattr(
+        seg_io, "advise", lambda mm, name, *span: (advised.append(name), real_advise(mm, name, *span))
+    )
+    clock = Clock()
+    big = value_of(1, PREFETCH_BYTES + 100)
+    with Store(tmp_path, cache_bytes=0, clock=clock) as store:
+        table = store.table("t", ttl_s=10)
+        table.put(key_of(1), big)
+        for _ in range(3):
+            assert table.get(key_of(1)) == big
+        assert advised.count("MADV_WILLNEED") == 1
+        table._trim()
+        assert table.get(key_of(1)) == big and advised.count("MADV_WILLNEED") == 2
+        clock.now += 60
+        assert table.gc()["keys"] == 1 and key_of(1) not in table._prefetched
+        table.put(key_of(1), big)  # written again, elsewhere: requested again
+        assert table.get(key_of(1)) == big and advised.count("MADV_WILLNEED") == 3
