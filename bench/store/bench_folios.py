@@ -1,19 +1,25 @@
-"""What a warm ``pread`` costs depends on how the page cache was filled: exact random reads against huge pages.
+"""What a warm read of a large value costs depends on how its cold read filled the page cache.
 
-Usage: ``python bench/store/bench_folios.py [--size-kib 1024] [--mib 256] [--dir DIR]``.
+Usage: ``python bench/store/bench_folios.py [--size-kib 1024] [--mib 256] [--dir DIR] [--modes ...]``.
 
-Writes ``mib`` MiB of values of ``size-kib`` KiB into a store, evicts its values file from the page cache,
-then reads a quarter of the values (random, fixed seed) in one of two ways and reports, for each:
+Writes ``mib`` MiB of values of ``size-kib`` KiB into a store, and for each mode: evicts the values file from
+the page cache, reads a quarter of the values (random, fixed seed) the mode's way (cold), then measures what
+re-reading 100 of them costs three ways. The cold modes:
 
-- ``exact``: ``preadv`` of exactly the value through a ``POSIX_FADV_RANDOM`` descriptor (what
-  ``Table.read_into`` does): the kernel reads the value's pages and nothing else, into 4 KiB folios;
-- ``huge``: a fault in a ``MADV_HUGEPAGE`` map of each 2 MiB block the value touches, then the same
-  ``preadv`` (what ``huge_maps=True`` leads to): each fault reads the whole aligned 2 MiB into one folio.
+- ``exact``: ``preadv`` of exactly the value through a ``POSIX_FADV_RANDOM`` descriptor (``Table.read_into``);
+- ``willneed``: one ``MADV_WILLNEED`` of the value's pages on a ``MADV_RANDOM`` map, then a copy out of the
+  map (``Table.get`` of a large value and a copy);
+- ``readahead``: ``preadv`` through a descriptor with the kernel's default read-ahead;
+- ``maparound``: a copy out of a map without advice (a fault reads around it, as LMDB's map does);
+- ``huge``: a copy out of a ``MADV_HUGEPAGE`` map (``huge_maps=True``: a fault that misses reads the aligned
+  2 MiB around it into one folio).
 
-For each: the cold MB/s, the read amplification (bytes resident in the page cache afterwards, from
-``fincore``, over the bytes asked for) and the thread CPU time of a warm ``preadv`` of 100 of the values
-(median of 20 passes), against LMDB's warm read of the same values (a copy out of its map, which stays
-mapped). CPU time, not wall-clock, so that other jobs on the machine move the figures less.
+For each: the cold MB/s, the read amplification (bytes of the file in the page cache afterwards, from
+``fincore``, over the bytes asked for), and the thread CPU time per value (median of 20 passes) of a warm
+``preadv`` (``read_into``), of a copy out of a map whose pages stay mapped (what LMDB's warm reads do, and a
+bounded window of maps on a hit), and of a copy out of a map after its pages were dropped (a window's miss:
+faults on cached pages), against LMDB's warm read of the same values (a copy out of its map, kept). CPU
+time, not wall-clock, so that other jobs on the machine move the figures less.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 HUGE = 2 << 20
+MODES = ("exact", "willneed", "readahead", "maparound", "huge")
 
 
 def _cpu_us(fn, passes: int = 20, per: int = 100) -> float:
@@ -65,30 +72,44 @@ def run(mode: str, directory: Path, size: int, count: int) -> str:
     table = store.table("t")
     keys = [b"%032d" % i for i in range(count)]
     sample = random.Random(3).sample(keys, max(1, count // 4))
-    locations = [unpack(table._keymap[k]) for k in sample]
+    locations = [unpack(table._keymap[k])[2:] for k in sample]
     path = table._segments[0].values_paths[0]
     fd = os.open(path, os.O_RDONLY)
     os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+    if mode != "readahead":
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
     mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
-    mm.madvise(mmap.MADV_RANDOM)
-    if mode == "huge":
+    if mode == "willneed":
+        mm.madvise(mmap.MADV_RANDOM)
+    elif mode == "huge":
         mm.madvise(mmap.MADV_HUGEPAGE)
+    view = memoryview(mm)
     sink = memoryview(bytearray(size))
+    page = mmap.PAGESIZE
     t0 = time.perf_counter()
-    for _, _, at, length in locations:
-        if mode == "huge":
-            for block in range(at // HUGE, (at + length - 1) // HUGE + 1):
-                mm[max(at, block * HUGE)]
-        os.preadv(fd, [sink[:length]], at)
+    for at, length in locations:
+        if mode in ("exact", "readahead"):
+            os.preadv(fd, [sink[:length]], at)
+            continue
+        if mode == "willneed":
+            mm.madvise(mmap.MADV_WILLNEED, at - at % page, at + length - (at - at % page))
+        sink[:length] = view[at : at + length]
     cold = len(locations) * size / (time.perf_counter() - t0) / 1e6
     mm.madvise(mmap.MADV_DONTNEED)
     resident = _resident(path)
     warm = locations[:100]
 
     def pread_warm() -> None:
-        for _, _, at, length in warm:
+        for at, length in warm:
             os.preadv(fd, [sink[:length]], at)
+
+    def copy_warm() -> None:
+        for at, length in warm:
+            sink[:length] = view[at : at + length]
+
+    def remap_warm() -> None:
+        mm.madvise(mmap.MADV_DONTNEED)
+        copy_warm()
 
     env = lmdb.open(str(directory / "lmdb"), map_size=max(4 * count * size, 1 << 30))
     txn = env.begin(buffers=True)
@@ -100,14 +121,23 @@ def run(mode: str, directory: Path, size: int, count: int) -> str:
             sink[: len(value)] = value
 
     lmdb_warm()  # its pages mapped, as in its warm phase
-    ours, theirs = _cpu_us(pread_warm), _cpu_us(lmdb_warm)
+    per = len(warm)
+    ours = _cpu_us(pread_warm, per=per)
+    copy_warm()  # mapped, and kept
+    kept = _cpu_us(copy_warm, per=per)
+    again = _cpu_us(remap_warm, per=per)
+    theirs = _cpu_us(lmdb_warm, per=per)
     amplification = f"{resident / (len(locations) * size):.2f}" if resident is not None else "?"
     txn.abort()
     env.close()
+    view.release()
+    mm.close()
+    os.close(fd)
     store.close()
     return (
-        f"{mode:6} cold {cold:7.0f} MB/s  read amplification {amplification}  warm preadv {ours:7.1f} us"
-        f"  LMDB warm {theirs:7.1f} us (CPU per value; ours / LMDB's cost {ours / theirs:.2f}x)"
+        f"{mode:9} cold {cold:6.0f} MB/s  ampl. {amplification:>5}  warm: preadv {ours:6.1f} us"
+        f"  kept map {kept:6.1f} us  remapped {again:6.1f} us  LMDB {theirs:6.1f} us"
+        f"  (preadv / LMDB {ours / theirs:.2f}x)"
     )
 
 
@@ -116,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size-kib", type=int, default=1024)
     parser.add_argument("--mib", type=int, default=256)
     parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    parser.add_argument("--rounds", type=int, default=2, help="times each mode runs (in turn)")
     args = parser.parse_args(argv)
     import lmdb
 
@@ -136,8 +168,9 @@ def main(argv: list[str] | None = None) -> int:
             for key, value in values:
                 txn.put(key, value)
         env.close()
-        for mode in ("exact", "huge", "exact", "huge"):
-            print(run(mode, directory, size, count), flush=True)
+        for _ in range(args.rounds):
+            for mode in args.modes:
+                print(run(mode, directory, size, count), flush=True)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     return 0

@@ -7,14 +7,16 @@ own) writes ``scale`` x (32, 64, 128) MiB of values under 32-byte keys in batche
 durable before the next (fsync: ``flush``, a synced LMDB commit, a ``sync=True`` RocksDB/LevelDB write
 batch); reads ``reads`` keys at random right away (fresh: the page cache as the writes left it); closes,
 evicts the engine's files from the page cache (``posix_fadvise(DONTNEED)``), reopens and reads the same
-keys (cold), then again in the same process (warm: an engine that keeps its maps or caches reads them from
+keys (cold: its disk reads too, from ``/proc/self/io``, over the distinct value bytes asked: the read
+amplification of a miss), then again in the same process (warm: an engine that keeps its maps or caches reads them from
 there), then again after closing and reopening the engine (reopened: from the page cache, with no mapping
 or cache of the process left). Each read puts the value into a send buffer, each engine its fastest way
 (see ``read`` below): every byte of every value is copied in the timed part. Fresh, warm and reopened run
 ``PASSES`` passes, the median pass is kept (MB/s on the wall clock and on the thread's CPU time, p99).
 Then everything expires (our TTL GC; the peers delete every key). ``raw`` writes the same bytes to one file
 with ``write`` and ``fdatasync`` per batch: the physical limit of the disk. ``--baseline CHECKOUT`` adds the
-engine ``baseline``: ``eigen`` run on another checkout, for a before/after comparison in one run.
+engine ``baseline``: ``eigen`` run on another checkout (``baseline-view``: ``eigen-view`` there), for a before/after
+comparison in one run.
 Peers are installed from PyPI on demand (``lmdb``, ``rocksdict``, ``plyvel``); the engine itself needs none.
 
 Engines run in turn (the order rotates each repetition, after a ``sync``). Prints medians (over ``--reps``)
@@ -49,7 +51,7 @@ SIZES = {"4KiB": 4 << 10, "64KiB": 64 << 10, "1MiB": 1 << 20}
 VOLUME_MIB = {"4KiB": 32, "64KiB": 64, "1MiB": 128}
 BATCH_BYTES = 4 << 20
 PEERS = {"lmdb": "lmdb", "rocksdb": "rocksdict", "leveldb": "plyvel"}
-OURS = ["eigen", "eigen-view", "eigen-uncached", "eigen-huge", "eigen-untrimmed", "baseline"]
+OURS = ["eigen", "eigen-view", "eigen-uncached", "eigen-huge", "eigen-untrimmed", "baseline", "baseline-view"]
 ENGINES = ["raw", *OURS, *PEERS]
 DEFAULT_ENGINES = ["raw", "eigen", "eigen-view", *PEERS]
 
@@ -96,6 +98,10 @@ class EigenView(Eigen):
 class Baseline(Eigen):
     """``eigen`` (``read_into``) run on the checkout given by ``--baseline`` (a before/after comparison in one
     run)."""
+
+
+class BaselineView(EigenView):
+    """``eigen-view`` (``get`` and one copy) run on the checkout given by ``--baseline``."""
 
 
 class EigenUncached(Eigen):
@@ -239,6 +245,7 @@ CLASSES = {
     "eigen": Eigen,
     "eigen-view": EigenView,
     "baseline": Baseline,
+    "baseline-view": BaselineView,
     "eigen-uncached": EigenUncached,
     "eigen-huge": EigenHuge,
     "eigen-untrimmed": EigenUntrimmed,
@@ -294,6 +301,16 @@ def _rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def _disk_read_bytes() -> int | None:
+    """Bytes this process (all its threads) has caused to be read from storage (``read_bytes`` of
+    ``/proc/self/io``: page-cache misses, read-ahead and faults included, hits not), or ``None`` without it."""
+    try:
+        with open("/proc/self/io") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("read_bytes:"))
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
 def _read_phase(
     out: dict[str, Any],
     phase: str,
@@ -308,6 +325,7 @@ def _read_phase(
     """Read ``keys`` in ``passes`` passes (each reopening the engine first for ``reopened``); record the median
     pass's MB/s (wall clock and the thread's CPU time) and p99 latency in ``out``; the engine, open."""
     rates, cpu_rates, p99s = [], [], []
+    disk0 = _disk_read_bytes()
     for _ in range(passes):
         if phase == "reopened":  # the page cache warm, the process not: a restart or a new reader
             db.close()
@@ -327,6 +345,10 @@ def _read_phase(
     out[f"read_{phase}_MBps"] = statistics.median(rates)
     out[f"read_{phase}_cpu_MBps"] = statistics.median(cpu_rates)
     out[f"read_{phase}_p99_us"] = statistics.median(p99s)
+    disk1 = _disk_read_bytes()
+    if phase == "cold" and disk0 is not None and disk1 is not None:  # what the misses cost the disk
+        out["read_cold_disk_MiB"] = (disk1 - disk0) / (1 << 20)
+        out["read_cold_ampl"] = (disk1 - disk0) / (len(set(keys)) * size)  # over the distinct bytes asked
     return db
 
 
@@ -419,7 +441,7 @@ def child_run(
             capture_output=True,
             text=True,
             check=False,
-            env={**os.environ, "PYTHONPATH": str(baseline if engine == "baseline" else ROOT)},
+            env={**os.environ, "PYTHONPATH": str(baseline if engine.startswith("baseline") else ROOT)},
         )
         if done.returncode != 0:
             raise RuntimeError(f"{engine} {size_name} failed:\n{done.stderr}")
@@ -458,6 +480,8 @@ METRICS = [
     ("read_cold_MBps", "cold read MB/s", max),
     ("read_warm_MBps", "warm read MB/s", max),
     ("read_cold_p99_us", "cold p99 us", min),
+    ("read_cold_disk_MiB", "cold disk read MiB", min),
+    ("read_cold_ampl", "cold read ampl.", min),
     ("read_warm_p99_us", "warm p99 us", min),
     ("read_reopened_MBps", "reopened read MB/s", max),
     ("read_warm_cpu_MBps", "warm MB/CPU-s", max),
@@ -539,13 +563,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.child:
         engine, size_name, directory, scale, reads = args.child
-        if engine == "baseline":  # import offchain from the baseline checkout, not this one
+        if engine.startswith("baseline"):  # import offchain from the baseline checkout, not this one
             sys.path.insert(0, os.environ["PYTHONPATH"])
         print(json.dumps(run_one(engine, size_name, Path(directory), float(scale), int(reads))))
         return 0
-    if "baseline" in args.engines and args.baseline is None:
-        parser.error("the engine `baseline` needs --baseline CHECKOUT")
-    if args.baseline is not None and "baseline" not in args.engines:
+    if {"baseline", "baseline-view"} & set(args.engines) and args.baseline is None:
+        parser.error("the engines `baseline` and `baseline-view` need --baseline CHECKOUT")
+    if args.baseline is not None and not {"baseline", "baseline-view"} & set(args.engines):
         args.engines.append("baseline")
     ensure_peers(args.engines)
     base = Path(tempfile.mkdtemp(prefix="bench-store-", dir=args.dir))

@@ -59,6 +59,8 @@ CACHE_ENTRY_BYTES = 200  # what an entry costs beside its value (the key, the ob
 CACHE_VALUE_MAX = (64 << 10) - 1  # values cached: those below 64 KiB (at most an eighth of the cache)
 INDEX_SYNC_BYTES = 64 << 20
 PREFETCH_BYTES = 64 << 10
+# large values remembered as requested from the disk (map_window=None: there is no trim to forget them)
+PREFETCHED_MAX = 4096
 PARALLEL_BYTES = 1 << 20
 FAULT_AROUND_SHIFT = 16  # Linux maps up to 64 KiB (fault_around_bytes) of cached pages around a read fault
 HUGE_PAGE_SHIFT = HUGE_PAGE.bit_length() - 1  # one huge-page fault maps 2 MiB
@@ -178,6 +180,7 @@ class Table(Recovery):
         self._mapped = 0
         self._touched: set[Segment] = set()  # segments read since the last trim
         self._blocks: set[int] = set()  # blocks counted against map_window since then
+        self._prefetched: set[bytes] = set()  # large values whose pages were requested since then
         self._cache: OrderedDict[bytes, bytes | bytearray] = OrderedDict()
         if type(cache_bytes) is not int or cache_bytes < 0:
             raise E.StoreInputError(f"cache_bytes must be a whole number of bytes, not {cache_bytes!r}")
@@ -513,7 +516,7 @@ class Table(Recovery):
         if verify or (verify is None and self.verify_reads):
             self._check_record(seg, shard, value_at, value_len, key)
         if value_len >= PREFETCH_BYTES or self.huge_maps:
-            self._map_large(seg, shard, place, value_len)
+            self._map_large(seg, shard, place, value_len, key)
         elif (
             self.map_window is not None
         ):  # a small value: the hot path, a block already counted costs a lookup
@@ -647,13 +650,19 @@ class Table(Recovery):
             )
         return view
 
-    def _map_large(self, seg: Segment, shard: int, place: int, value_len: int) -> None:
+    def _map_large(self, seg: Segment, shard: int, place: int, value_len: int, key: bytes) -> None:
         """Before a large value (or any with ``huge_maps``) at ``place`` (segment, shard and offset) is handed
         out as a view: one read request for its pages rather than a fault each (with ``huge_maps`` none: a
-        huge page's one fault reads its 2 MiB at once), and the blocks it maps counted."""
+        huge page's one fault reads its 2 MiB at once), and the blocks it maps counted. The request is sent
+        once per value until the next trim (or ``PREFETCHED_MAX`` values): its pages are in the page cache
+        meanwhile (just read, or still mapped), and asking again costs a walk of them (about 18 us for
+        1 MiB)."""
         huge = self.huge_maps
-        if not huge:
+        if not huge and key not in self._prefetched:
             seg.prefetch(shard, place & OFFSET_MASK, value_len)
+            if len(self._prefetched) >= PREFETCHED_MAX:
+                self._prefetched = set()
+            self._prefetched.add(key)
         if self.map_window is not None:
             shift = HUGE_PAGE_SHIFT if huge else FAULT_AROUND_SHIFT
             self._count_blocks(seg, place >> shift, place + max(value_len, 1) - 1 >> shift, shift)
@@ -690,6 +699,7 @@ class Table(Recovery):
         by ``map_window``; the cost follows the segments read, not the segments stored)."""
         self._mapped = 0
         self._blocks = set()
+        self._prefetched = set()
         touched, self._touched = self._touched, set()
         for seg in touched:
             seg.trim()
@@ -758,6 +768,7 @@ class Table(Recovery):
             loc = self._keymap.get(key)
             if loc is not None and unpack(loc)[0] == seg.id:
                 del self._keymap[key]
+                self._prefetched.discard(key)  # the key may be written again, elsewhere
                 with self._cache_lock:
                     if key in self._cache:
                         self._cache_used -= len(self._cache.pop(key)) + CACHE_ENTRY_BYTES

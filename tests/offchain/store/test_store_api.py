@@ -595,3 +595,65 @@ def test_read_into_keeps_one_descriptor_per_file_and_drops_it_with_the_segment(t
         assert table._readers == {} and table.read_into(key_of(0), buffer) is None
         assert table.read_into(key_of(9), buffer) == 100 and buffer[:100] == value_of(9, 100)
     assert table._readers == {}
+
+
+def _maps_of(path) -> int:
+    """How many of this process's mappings are of the file ``path`` (deleted or not), from ``/proc/self/maps``."""
+    with open("/proc/self/maps") as f:
+        return sum(1 for line in f if str(path) in line)
+
+
+@pytest.mark.parametrize("huge", [False, True])
+def test_views_from_get_outlive_trims_expiry_and_close(tmp_path, huge):
+    """A view ``get`` handed out stays valid and unchanged while the table drops its pages (a trim), deletes
+    its segment (expiry) and closes; its map goes away with the last view, not before and not after."""
+    if not os.path.exists("/proc/self/maps"):
+        pytest.skip("needs /proc")
+    clock = Clock()
+    big, small = value_of(1, 300_000), value_of(2, 1000)
+    store = Store(tmp_path, segment_bytes=1 << 20, cache_bytes=0, huge_maps=huge, clock=clock)
+    table = store.table("t", ttl_s=10)
+    table.put_batch(
+        [(key_of(1), big), (key_of(2), small)] + [(key_of(i), value_of(i, 300_000)) for i in range(3, 7)]
+    )
+    table.put(key_of(9), value_of(9, 100))  # segment 0 is sealed, segment 1 active
+    path = table._segments[0].values_paths[0]
+    views = [table.get(key_of(1)), table.get(key_of(2))]
+    assert all(isinstance(v, memoryview) and isinstance(v.obj, mmap.mmap) for v in views)
+    table._trim()  # the pages dropped under the views: they fault back in from the file
+    assert views[0] == big and views[1] == small
+    clock.now += 60
+    assert table.gc()["segments"] == 2 and table.get(key_of(1)) is None and not path.exists()
+    assert views[0] == big and views[1] == small  # the file is unlinked, its map alive
+    store.close()
+    assert views[0] == big and views[1] == small and _maps_of(path) >= 1
+    with pytest.raises(StoreClosedError):
+        table.get(key_of(1))
+    for view in views:
+        view.release()
+    del views
+    assert _maps_of(path) == 0  # released with the last view: nothing left mapped
+
+
+def test_a_large_value_is_requested_from_the_disk_once_until_the_next_trim(tmp_path, monkeypatch):
+    """A get of a large value sends one ``MADV_WILLNEED`` for its pages; getting it again before the next trim
+    sends none (its pages are cached, or still mapped), after a trim or its expiry one again."""
+    advised = []
+    real_advise = seg_io.advise
+    monkeypatch.setattr(
+        seg_io, "advise", lambda mm, name, *span: (advised.append(name), real_advise(mm, name, *span))
+    )
+    clock = Clock()
+    big = value_of(1, PREFETCH_BYTES + 100)
+    with Store(tmp_path, cache_bytes=0, clock=clock) as store:
+        table = store.table("t", ttl_s=10)
+        table.put(key_of(1), big)
+        for _ in range(3):
+            assert table.get(key_of(1)) == big
+        assert advised.count("MADV_WILLNEED") == 1
+        table._trim()
+        assert table.get(key_of(1)) == big and advised.count("MADV_WILLNEED") == 2
+        clock.now += 60
+        assert table.gc()["keys"] == 1 and key_of(1) not in table._prefetched
+        table.put(key_of(1), big)  # written again, elsewhere: requested again
+        assert table.get(key_of(1)) == big and advised.count("MADV_WILLNEED") == 3
