@@ -552,10 +552,7 @@ class BLSWorld:
     def __init__(self, w, project, chain, accounts, delay=ROTATION_DELAY, staleness=STALENESS):
         self.w, self.chain, self.accounts = w, chain, accounts
         self.reg = deploy_bls_registry(project, w.owner, w.d, w.avs.address, delay, staleness)
-        # In a long session ape's per-test chain restore has been seen to leave an earlier test's set
-        # behind (once, in the full suite); a fresh registry over the same set id serves as well.
-        if not w.am.isOperatorSet((w.avs.address, BLS_SET)):
-            w.create_sets(ids=(BLS_SET,), syms=("TKA", "TKB"))
+        w.create_sets(ids=(BLS_SET,), syms=("TKA", "TKB"))
         w.am.setAVSRegistrar(w.avs, self.reg, sender=w.avs)
         self.strats = [w.strats["TKA"], w.strats["TKB"]]
         self.reg.configureQuorums(BLS_SET, self.strats, sender=w.avs)
