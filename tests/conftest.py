@@ -11,6 +11,7 @@ import tempfile
 from hypothesis import HealthCheck, settings
 
 from offchain import settings as eigen_settings
+from tests.contracts.support import anvil_without_step_traces
 
 settings.register_profile(
     "ci",
@@ -30,6 +31,11 @@ settings.register_profile(
     suppress_health_check=list(HealthCheck),
 )
 settings.load_profile(eigen_settings.hypothesis_profile())
+
+# anvil without ape-foundry's --steps-tracing: it keeps every opcode of every transaction (with stack and
+# memory) for ape's coverage and source tracebacks, which the suite does not use, and a module that
+# registers hundreds of BLS keys (tests/contracts/test_fuzz_bls.py) would exhaust memory with it.
+anvil_without_step_traces()
 
 # `eigen da encode` keeps FK20 tables in $EIGEN_DA_CACHE (default .cache/da in the checkout): tests use a
 # fresh directory per run, so no run reads a table another run wrote.
