@@ -271,12 +271,12 @@ class Batch:
     """Many transactions of test accounts sent at once: JSON-RPC batches of ``eth_sendTransaction``
     (anvil impersonates the senders, so nothing is signed here), automine off, mined in as few
     blocks as the block gas limit holds; every one must succeed. ape's path costs tens of
-    milliseconds a transaction (gas estimate, receipt, events); a 200-operator set needs ~1,600.
+    milliseconds a transaction (gas estimate, receipt, events); a 200-operator set needs ~1,800.
 
     ``add(sender, contract.method, *args)`` queues a call in order (a sender's calls keep their
     order; calls of different senders must not depend on each other); ``send()`` mines them."""
 
-    GAS = 2_000_000  # per transaction (gas price is 0 on the test chain); 15 fit in a block
+    GAS = 2_000_000  # the limit of each (gas price is 0 on the test chain)
     CHUNK = 400  # requests per HTTP batch
 
     def __init__(self, chain):

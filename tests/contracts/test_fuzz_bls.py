@@ -5,7 +5,7 @@ non-signers were members at the reference block, the signers' keys are exactly t
 the signed stake meets the threshold; forged, replayed, wrong-reference-block and rogue-key
 certificates fail. Each example runs in a chain snapshot that is restored afterwards.
 
-Sizes: a pool of 200 operators joins the set once per module (their ~1,600 transactions batched in a
+Sizes: a pool of 200 operators joins the set once per module (their ~1,800 transactions batched in a
 few blocks: ``BLSWorld.operators``); each example keeps a random subset of 1 to 200 of them (the others
 leave first, inside the example's snapshot), so certificates carry up to 199 non-signers. The ``ci``
 profile runs EXAMPLES examples besides the explicit ones (two of them use the whole pool);
