@@ -11,6 +11,7 @@ import tempfile
 from hypothesis import HealthCheck, settings
 
 from offchain import settings as eigen_settings
+from tests.contracts.support import anvil_without_step_traces
 
 settings.register_profile(
     "ci",
@@ -31,7 +32,53 @@ settings.register_profile(
 )
 settings.load_profile(eigen_settings.hypothesis_profile())
 
+# anvil without ape-foundry's --steps-tracing: it keeps every opcode of every transaction (with stack and
+# memory) for ape's coverage and source tracebacks, which the suite does not use, and a module that
+# registers hundreds of BLS keys (tests/contracts/test_fuzz_bls.py) would exhaust memory with it.
+anvil_without_step_traces()
+
 # `eigen da encode` keeps FK20 tables in $EIGEN_DA_CACHE (default .cache/da in the checkout): tests use a
 # fresh directory per run, so no run reads a table another run wrote.
 if eigen_settings.DA_CACHE.raw() is None:  # unset (an empty value means off)
     os.environ[eigen_settings.DA_CACHE.name] = tempfile.mkdtemp(prefix="eigen-da-cache-")
+
+
+# ape's pytest plugin keys its chain isolation by fixture *name*: a test's fixtures are listed once per
+# scope at which any collected module defines that name, and a name's scope is the first one it saw.
+# A function-scoped fixture that shares its name with a module-scoped one elsewhere is then set up
+# before the test's snapshot and its chain state outlives the test (a module-scoped `ops` in
+# tests/offchain/bls made tests/contracts/test_da_cert_verifier's `ops` leak an operator set from one
+# test into the next). Such clashes stop the run.
+CHAIN_FIXTURES = frozenset({"chain", "accounts", "project", "networks", "Contract", "compilers"})
+
+
+def chain_scope_clashes(defs: dict) -> dict[str, list[str]]:
+    """Names of fixtures defined at more than one scope where some definition reaches the chain,
+    with their scopes. `defs` maps a fixture name to its definitions (objects with `scope` and
+    `argnames`), as pytest's fixture manager holds them."""
+    reach: dict[str, bool] = {}
+
+    def reaches(name: str, seen: frozenset = frozenset()) -> bool:
+        if name in CHAIN_FIXTURES:
+            return True
+        if name in seen or name not in defs:
+            return False
+        if name not in reach:
+            reach[name] = any(reaches(a, seen | {name}) for d in defs[name] for a in d.argnames)
+        return reach[name]
+
+    return {
+        name: sorted({d.scope for d in ds})
+        for name, ds in defs.items()
+        if len({d.scope for d in ds}) > 1 and reaches(name)
+    }
+
+
+def pytest_collection_modifyitems(session, config, items):
+    import pytest
+
+    if clashes := chain_scope_clashes(session._fixturemanager._arg2fixturedefs):
+        raise pytest.UsageError(
+            "fixtures that reach the chain share a name across scopes (ape isolates by name, so the "
+            f"narrower one would escape its snapshot); rename one of each: {clashes}"
+        )

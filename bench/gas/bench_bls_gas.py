@@ -32,6 +32,7 @@ from offchain.bls.keys import SecretKey  # noqa: E402
 from offchain.chain.bls_registry import certificate_args, registration_data  # noqa: E402
 from offchain.chain.compute_avs import key_address, sign_digest  # noqa: E402
 from offchain.chain.compute_avs import registration_data as ecdsa_registration_data  # noqa: E402
+from tests.contracts.support import anvil_without_step_traces  # noqa: E402
 
 SIZES = (1, 10, 50, 200)
 FRACTIONS = (0.0, 0.1, 0.5)
@@ -46,12 +47,9 @@ def calldata_gas(data: bytes) -> int:
 
 
 def bound_anvil_memory() -> None:
-    """ape-foundry runs anvil with --steps-tracing, which keeps every transaction's trace: ~1,700
-    registrations then hold tens of GB. Keep only the last blocks' transactions in memory."""
-    from ape_foundry.provider import FoundryProvider
-
-    build = FoundryProvider.build_command
-    FoundryProvider.build_command = lambda self: [*build(self), "--transaction-block-keeper", "32"]
+    """anvil without ape-foundry's --steps-tracing (~1,700 registrations would hold tens of GB of
+    opcode traces) and keeping only the last 32 blocks' transactions (tests/contracts/support.py)."""
+    anvil_without_step_traces(keep_blocks=32)
 
 
 def main() -> int:

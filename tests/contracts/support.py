@@ -1,7 +1,8 @@
 """Shared helpers for the contract tests (the fixtures that build on them are in conftest.py).
 
 - the core deployment: constants, TEST_CONFIG and `World`, shortcuts for multi-step flows;
-- small helpers: addresses, events, blocks, rounding, exact revert reasons;
+- small helpers: addresses, events, blocks, rounding, exact revert reasons; `Batch` (many
+  transactions in few blocks) and `anvil_without_step_traces` (anvil's memory bounded);
 - `TokenWorld`: EIGEN / bEIGEN and the fork-and-challenge manager on top of the core;
 - `ComputeWorld`: a ComputeAVS compute set of three operators, an app with one image, a dev TEE;
 - `DisputeWorld`: an InferenceDisputes inference set of three operators and the tiny model;
@@ -242,6 +243,89 @@ def reverts(reason, method, *args, sender):
         assert got == f"execution reverted: {reason}", f"expected revert {reason!r}, got {got!r}"
         return
     raise AssertionError(f"expected revert {reason!r}, but the call succeeded")
+
+
+def anvil_without_step_traces(keep_blocks: int | None = None) -> None:
+    """Start anvil (through ape-foundry, which has no setting for it) without ``--steps-tracing``.
+
+    That flag makes anvil keep every executed opcode of every transaction with its stack and memory,
+    for ape's coverage and source tracebacks: a few thousand BLS registrations (a hashToG1 loop
+    each) then hold tens of GB and anvil dies. Without it anvil still keeps the call traces that
+    ape's return values and gas reports use. ``keep_blocks`` also drops transactions (receipts and
+    their logs, for good: a snapshot restore does not bring them back) older than that many blocks,
+    for benches that send more than memory holds; the tests keep every receipt.
+    Call before the provider starts (tests/conftest.py does, for the whole suite)."""
+    from ape_foundry.provider import FoundryProvider
+
+    build = getattr(FoundryProvider.build_command, "__wrapped__", FoundryProvider.build_command)
+
+    def command(self):
+        cmd = [a for a in build(self) if a != "--steps-tracing"]
+        return cmd if keep_blocks is None else [*cmd, "--transaction-block-keeper", str(keep_blocks)]
+
+    command.__wrapped__ = build
+    FoundryProvider.build_command = command
+
+
+class Batch:
+    """Many transactions of test accounts sent at once: JSON-RPC batches of ``eth_sendTransaction``
+    (anvil impersonates the senders, so nothing is signed here), automine off, mined in as few
+    blocks as the block gas limit holds; every one must succeed. ape's path costs tens of
+    milliseconds a transaction (gas estimate, receipt, events); a 200-operator set needs ~1,800.
+
+    ``add(sender, contract.method, *args)`` queues a call in order (a sender's calls keep their
+    order; calls of different senders must not depend on each other); ``send()`` mines them."""
+
+    GAS = 2_000_000  # the limit of each (gas price is 0 on the test chain)
+    CHUNK = 400  # requests per HTTP batch
+
+    def __init__(self, chain):
+        self.chain = chain
+        self.calls: list[tuple[str, str, str, str]] = []  # (from, to, data, label)
+
+    def add(self, sender, method, *args) -> None:
+        frm = getattr(sender, "address", sender)
+        self.calls.append((frm, method.contract.address, method.encode_input(*args), str(method)))
+
+    def _rpc(self, requests: list[tuple[str, list]]) -> list:
+        provider = self.chain.provider.web3.provider
+        out = []
+        for i in range(0, len(requests), self.CHUNK):
+            for r in provider.make_batch_request(requests[i : i + self.CHUNK]):
+                if "error" in r:
+                    raise AssertionError(f"anvil refused a batched request: {r['error']}")
+                out.append(r["result"])
+        return out
+
+    def send(self) -> int:
+        """Mine the queued calls; returns how many blocks that took."""
+        calls, self.calls = self.calls, []
+        if not calls:
+            return 0
+        senders = list(dict.fromkeys(c[0] for c in calls))
+        counts = self._rpc([("eth_getTransactionCount", [a, "latest"]) for a in senders])
+        nonces = {a: int(n, 16) for a, n in zip(senders, counts, strict=True)}
+        txs = []
+        for frm, to, data, _ in calls:
+            txs.append({"from": frm, "to": to, "data": data, "gas": hex(self.GAS), "gasPrice": "0x0"})
+            txs[-1]["nonce"] = hex(nonces[frm])
+            nonces[frm] += 1
+        self._rpc([("anvil_impersonateAccount", [a]) for a in senders])
+        self._rpc([("anvil_setAutomine", [False])])
+        blocks = 0
+        try:
+            hashes = self._rpc([("eth_sendTransaction", [tx]) for tx in txs])
+            while int(self._rpc([("txpool_status", [])])[0]["pending"], 16):
+                self._rpc([("evm_mine", [])])
+                blocks += 1
+                assert blocks <= len(txs), "transactions left pending"
+        finally:
+            self._rpc([("anvil_setAutomine", [True])])
+            self._rpc([("anvil_stopImpersonatingAccount", [a]) for a in senders])
+        receipts = self._rpc([("eth_getTransactionReceipt", [h]) for h in hashes])
+        for (frm, _, _, label), r in zip(calls, receipts, strict=True):
+            assert r is not None and int(r["status"], 16) == 1, f"batched {label} from {frm} failed"
+        return blocks
 
 
 # ---------------------------------------------------------------- EIGEN / bEIGEN
@@ -552,10 +636,7 @@ class BLSWorld:
     def __init__(self, w, project, chain, accounts, delay=ROTATION_DELAY, staleness=STALENESS):
         self.w, self.chain, self.accounts = w, chain, accounts
         self.reg = deploy_bls_registry(project, w.owner, w.d, w.avs.address, delay, staleness)
-        # In a long session ape's per-test chain restore has been seen to leave an earlier test's set
-        # behind (once, in the full suite); a fresh registry over the same set id serves as well.
-        if not w.am.isOperatorSet((w.avs.address, BLS_SET)):
-            w.create_sets(ids=(BLS_SET,), syms=("TKA", "TKB"))
+        w.create_sets(ids=(BLS_SET,), syms=("TKA", "TKB"))
         w.am.setAVSRegistrar(w.avs, self.reg, sender=w.avs)
         self.strats = [w.strats["TKA"], w.strats["TKB"]]
         self.reg.configureQuorums(BLS_SET, self.strats, sender=w.avs)
@@ -581,6 +662,42 @@ class BLSWorld:
             self.join(op)
         return op
 
+    def operators(self, stakes, mag=WAD // 2):
+        """Many operators at once, as ``operator`` makes one, their transactions sent in a few
+        blocks (``Batch``): ``stakes`` lists each one's (TKA, TKB) deposits, both nonzero."""
+        w, batch = self.w, Batch(self.chain)
+        ops = []
+        for _ in stakes:  # keys made here: ape derives each generated account from the mnemonic (~50 ms)
+            key = keys.PrivateKey(
+                keccak(b"bls operator account %s %d" % (self.reg.address.encode(), len(ops)))
+            )
+            ops.append(
+                self.accounts.init_test_account(
+                    10_000 + len(ops), key.public_key.to_checksum_address(), key.to_hex()
+                )
+            )
+        batch._rpc([("anvil_setBalance", [op.address, hex(10**19)]) for op in ops])
+        for op, (stake_a, stake_b) in zip(ops, stakes, strict=True):
+            self._n += 1
+            sk = SecretKey(int.from_bytes(keccak(b"bls operator %d" % self._n), "big") % (2**250) + 1)
+            self.sk[op.address] = sk
+            batch.add(op, w.dm.registerAsOperator, ZERO, 0, "https://op.example/meta.json")
+            for sym, amount in (("TKA", stake_a), ("TKB", stake_b)):
+                batch.add(op, w.tokens[sym].mint, op, amount)
+                batch.add(op, w.tokens[sym].approve, w.sm, 2**256 - 1)
+                batch.add(op, w.sm.depositIntoStrategy, w.strats[sym], w.tokens[sym], amount)
+            batch.add(op, w.am.modifyAllocations, op, [(w.opset(BLS_SET), self.strats, [mag, mag], [0, 0])])
+            batch.add(op, w.am.registerForOperatorSets, op, (w.avs.address, [BLS_SET], self.data(op)))
+        batch.send()
+        return ops
+
+    def leave_all(self, ops):
+        """Deregister `ops` from the set (in a few blocks)."""
+        batch = Batch(self.chain)
+        for op in ops:
+            batch.add(op, self.w.am.deregisterFromOperatorSets, (op, self.w.avs.address, [BLS_SET]))
+        batch.send()
+
     def data(self, op, sk=None):
         return bls_registration_data(
             sk or self.sk[op.address], op.address, self.chain.chain_id, self.reg.address
@@ -596,7 +713,17 @@ class BLSWorld:
 
     def stakes(self, op):
         """The operator's allocated stake per quorum now (as the AllocationManager reports it)."""
-        return list(self.w.am.getAllocatedStake((self.w.avs.address, BLS_SET), [op], self.strats)[0])
+        return self.stakes_of([op])[0]
+
+    def stakes_of(self, ops):
+        """``stakes`` of each of `ops` (one call per 64, the view's bound)."""
+        ops, oset = list(ops), (self.w.avs.address, BLS_SET)
+        rows = [
+            r
+            for i in range(0, len(ops), 64)
+            for r in self.w.am.getAllocatedStake(oset, ops[i : i + 64], self.strats)
+        ]
+        return [list(r) for r in rows]
 
     def head(self):
         return self.chain.blocks.head.number

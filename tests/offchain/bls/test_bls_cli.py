@@ -29,7 +29,7 @@ def bad(capsys, argv, match):
 
 
 @pytest.fixture(scope="module")
-def ops(tmp_path_factory):
+def keystores(tmp_path_factory):
     """Four operators' keystores (pbkdf2 with few rounds, written through the library) and members.json."""
     d = tmp_path_factory.mktemp("ops")
     pw = d / "pw.txt"
@@ -46,8 +46,8 @@ def ops(tmp_path_factory):
     return d, pw, paths, members
 
 
-def test_keygen_writes_a_keystore_that_opens(tmp_path, capsys, ops) -> None:
-    _, pw, _, _ = ops
+def test_keygen_writes_a_keystore_that_opens(tmp_path, capsys, keystores) -> None:
+    _, pw, _, _ = keystores
     out = tmp_path / "k.json"
     rc, text, _ = run(
         capsys, ["bls", "keygen", "--out", str(out), "--password-file", str(pw), "--kdf", "pbkdf2"]
@@ -59,8 +59,8 @@ def test_keygen_writes_a_keystore_that_opens(tmp_path, capsys, ops) -> None:
     bad(capsys, ["bls", "keygen", "--out", str(out), "--password-file", str(pw)], "already exists")
 
 
-def test_sign_aggregate_verify(tmp_path, capsys, ops) -> None:
-    d, pw, paths, members = ops
+def test_sign_aggregate_verify(tmp_path, capsys, keystores) -> None:
+    d, pw, paths, members = keystores
     sigs = []
     for i in (0, 2, 3):
         rc, text, _ = run(
@@ -114,8 +114,8 @@ def test_sign_aggregate_verify(tmp_path, capsys, ops) -> None:
     bad(capsys, [*base, *sigs, "--members", str(one), "--out", str(tmp_path / "c5.json")], "not a member")
 
 
-def test_bad_keystores_passwords_and_messages(tmp_path, capsys, ops) -> None:
-    _, pw, paths, _ = ops
+def test_bad_keystores_passwords_and_messages(tmp_path, capsys, keystores) -> None:
+    _, pw, paths, _ = keystores
     wrong = tmp_path / "wrong.txt"
     wrong.write_text("battery staple\n")
     sign = ["bls", "sign", "--message", MSG]
