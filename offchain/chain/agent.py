@@ -224,8 +224,7 @@ class Sender:
                     "nonce": self._next_nonce(),
                     "gas": gas,
                     "chainId": self.chain_id,
-                    "maxFeePerGas": 2 * self.w3.eth.gas_price + 1,
-                    "maxPriorityFeePerGas": 1,
+                    "gasPrice": 2 * self.w3.eth.gas_price + 1,
                 }
             )
             signed = self.account.sign_transaction(tx)
