@@ -413,3 +413,46 @@ def test_messages_round_trip_and_refusals(world):
 def test_token_handle_reads(world):
     t = StableToken(world.w3, world.token.address, load_abis()["StableToken"])
     assert t.name == "USD Coin" and t.balance_of(world.addresses["payer"]) == FUNDS
+
+
+# ---------------------------------------------------------------- eigen agent
+
+
+def test_cli_pay_and_bad_inputs(world, servers, capsys, tmp_path):
+    from offchain.cli import main
+
+    _, url = servers
+    key_file = tmp_path / "payer.key"
+    key_file.write_text(str(world.keys["payer"]))
+    cid = str(world.w3.eth.chain_id)
+    before = world.balance("payer")
+    common = ["--key", str(key_file), "--token", world.token.address, "--chain-id", cid]
+    assert main(["agent", "pay", url + "/price", *common, "--budget", str(PRICE)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["status"] == 200 and out["spent"] == PRICE and out["settlement"]["success"] is True
+    assert world.balance("payer") == before - PRICE
+    assert main(["agent", "pay", url + "/price", *common, "--budget", str(PRICE - 1)]) == 2
+    assert "BudgetExceededError" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "agent",
+                "pay",
+                url + "/price",
+                "--key",
+                "0x12",
+                "--token",
+                ADDR,
+                "--chain-id",
+                cid,
+                "--budget",
+                "1",
+            ]
+        )
+        == 2
+    )
+    assert "a key is 0x and 64 hex digits" in capsys.readouterr().err
+    bad_token = ["--key", str(key_file), "--token", "0x12", "--chain-id", cid, "--budget", "1"]
+    assert main(["agent", "pay", url + "/price", *bad_token]) == 2
+    assert "--token must be a 20-byte hex address" in capsys.readouterr().err
+    assert main(["agent"]) == 2
