@@ -39,9 +39,10 @@ from offchain.agent.x402 import (
     SettleResponse,
     VerifyResponse,
 )
-from offchain.httpservice import HTTPError, read_json
+from offchain.httpservice import HTTPError, logger, read_json
 
 MAX_BODY = 64 * 1024
+LOG = logger("agent.facilitator")
 
 
 def parse_request(body: Any) -> tuple[PaymentPayload, PaymentRequirements]:
@@ -83,6 +84,7 @@ def create_app(facilitator: EvmFacilitator) -> Starlette:
             payer = await anyio.to_thread.run_sync(facilitator.verify, payload, req)
             return JSONResponse(VerifyResponse(True, None, payer).to_json())
         except X402Error as exc:
+            LOG.info("x402_refused", extra={"route": "verify", "code": exc.code, "reason": str(exc)})
             return JSONResponse(VerifyResponse(False, exc.code, exc.payer or _payer(body)).to_json())
 
     async def settle(request: Request) -> JSONResponse:
@@ -95,6 +97,7 @@ def create_app(facilitator: EvmFacilitator) -> Starlette:
             out = await anyio.to_thread.run_sync(facilitator.settle, payload, req)
             return JSONResponse(out.to_json())
         except X402Error as exc:
+            LOG.info("x402_refused", extra={"route": "settle", "code": exc.code, "reason": str(exc)})
             fail = SettleResponse(False, "", facilitator.network, exc.payer or _payer(body), exc.code)
             return JSONResponse(fail.to_json())
 

@@ -48,6 +48,7 @@ IDENTITY_DOMAIN = ("ERC8004IdentityRegistry", "1")
 # USDC's EIP-712 domain version; the devnet token's name is its deployment parameter.
 STABLE_VERSION = "2"
 TX_TIMEOUT_S = 60
+TIP_WEI = 10**9
 
 
 def type_string(primary: str, fields: tuple[tuple[str, str], ...]) -> str:
@@ -224,12 +225,14 @@ class Sender:
                     "nonce": self._next_nonce(),
                     "gas": gas,
                     "chainId": self.chain_id,
-                    "gasPrice": 2 * self.w3.eth.gas_price + 1,
+                    # twice the base fee plus a 1 gwei tip: not eth_gasPrice, which follows
+                    # the recent tips and would climb with every settlement of our own
+                    "gasPrice": 2 * int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0)) + TIP_WEI,
                 }
             )
             signed = self.account.sign_transaction(tx)
             tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, TX_TIMEOUT_S)
+            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, TX_TIMEOUT_S, poll_latency=0.05)
         except TimeExhausted as exc:
             raise DevnetError(f"no receipt within {TX_TIMEOUT_S} s: {exc}") from None
         except (Web3Exception, ValueError, OSError) as exc:
