@@ -59,7 +59,6 @@ from offchain.agent.x402 import (
 from offchain.chain.agent import (
     RECEIVE_WITH_AUTHORIZATION,
     TRANSFER_WITH_AUTHORIZATION,
-    Authorization,
     Sender,
     Settler,
     StableToken,
@@ -87,10 +86,6 @@ REVERTS: tuple[tuple[str, type[X402Error]], ...] = (
 )
 
 
-def _authorization(a: EvmAuthorization) -> Authorization:
-    return Authorization(a.from_, a.to, a.value, a.valid_after, a.valid_before, a.nonce)
-
-
 def create_payment(
     key: Any,
     req: PaymentRequirements,
@@ -116,9 +111,7 @@ def create_payment(
     auth = EvmAuthorization(
         payer, to, req.amount, max(t - VALID_AFTER_SLACK_S, 0), t + req.max_timeout_seconds, n
     )
-    data = authorization_data(
-        SCHEME_PRIMARY[req.scheme], name, chain_id, req.asset, _authorization(auth), version
-    )
+    data = authorization_data(SCHEME_PRIMARY[req.scheme], name, chain_id, req.asset, auth, version)
     return PaymentPayload(req, EvmPayload(sign(key, data), auth, salt), resource)
 
 
@@ -249,7 +242,7 @@ class EvmFacilitator:
             raise PaymentExpiredError(f"expired at {a.valid_before} (now {now})", payer)
         if not self.w3.eth.get_code(payer):
             data = authorization_data(
-                SCHEME_PRIMARY[req.scheme], token.name, token.chain_id, token.address, _authorization(a)
+                SCHEME_PRIMARY[req.scheme], token.name, token.chain_id, token.address, a
             )
             try:
                 signer = recover(data, sig)
@@ -266,7 +259,7 @@ class EvmFacilitator:
         if token.balance_of(payer) < a.value:
             raise PaymentUnderfundedError(f"{payer} holds less than {a.value}", payer)
         if req.scheme == "exact":
-            call = token.transfer_with_authorization(_authorization(a), sig)
+            call = token.transfer_with_authorization(a, sig)
         else:
             assert self.settler is not None and p.payload.salt is not None
             call = self.settler.settle(

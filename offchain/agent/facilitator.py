@@ -74,32 +74,30 @@ def _payer(body: Any) -> str | None:
 def create_app(facilitator: EvmFacilitator) -> Starlette:
     """The facilitator's Starlette app (serve it with httpservice.ServiceServer)."""
 
-    async def verify(request: Request) -> JSONResponse:
+    async def handle(request: Request, route: str) -> JSONResponse:
         try:
             body = await read_json(request, MAX_BODY)
         except HTTPError as exc:
             return exc.response()
         try:
             payload, req = parse_request(body)
-            payer = await anyio.to_thread.run_sync(facilitator.verify, payload, req)
-            return JSONResponse(VerifyResponse(True, None, payer).to_json())
-        except X402Error as exc:
-            LOG.info("x402_refused", extra={"route": "verify", "code": exc.code, "reason": str(exc)})
-            return JSONResponse(VerifyResponse(False, exc.code, exc.payer or _payer(body)).to_json())
-
-    async def settle(request: Request) -> JSONResponse:
-        try:
-            body = await read_json(request, MAX_BODY)
-        except HTTPError as exc:
-            return exc.response()
-        try:
-            payload, req = parse_request(body)
+            if route == "verify":
+                payer = await anyio.to_thread.run_sync(facilitator.verify, payload, req)
+                return JSONResponse(VerifyResponse(True, None, payer).to_json())
             out = await anyio.to_thread.run_sync(facilitator.settle, payload, req)
             return JSONResponse(out.to_json())
         except X402Error as exc:
-            LOG.info("x402_refused", extra={"route": "settle", "code": exc.code, "reason": str(exc)})
-            fail = SettleResponse(False, "", facilitator.network, exc.payer or _payer(body), exc.code)
-            return JSONResponse(fail.to_json())
+            LOG.info("x402_refused", extra={"route": route, "code": exc.code, "reason": str(exc)})
+            payer = exc.payer or _payer(body)
+            if route == "verify":
+                return JSONResponse(VerifyResponse(False, exc.code, payer).to_json())
+            return JSONResponse(SettleResponse(False, "", facilitator.network, payer, exc.code).to_json())
+
+    async def verify(request: Request) -> JSONResponse:
+        return await handle(request, "verify")
+
+    async def settle(request: Request) -> JSONResponse:
+        return await handle(request, "settle")
 
     async def supported(request: Request) -> JSONResponse:
         return JSONResponse(facilitator.supported())

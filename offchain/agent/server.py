@@ -23,7 +23,13 @@ from typing import Any, Protocol
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from offchain.agent.errors import PaymentRequirementsError, X402Error
+from offchain.agent.errors import (
+    FacilitatorError,
+    PaymentAmountError,
+    PaymentPayloadError,
+    PaymentRequirementsError,
+    X402Error,
+)
 from offchain.agent.x402 import (
     PAYMENT_REQUIRED,
     PAYMENT_RESPONSE,
@@ -65,6 +71,13 @@ class Payment:
     requirements: PaymentRequirements
     payload: PaymentPayload
     charge: int | None = None
+
+
+def _refusal(reason: str) -> X402Error:
+    """An error carrying a facilitator's reason code as it was given."""
+    exc = X402Error(f"the facilitator refused the payment: {reason}")
+    exc.code = reason
+    return exc
 
 
 def _same_offer(a: PaymentRequirements, b: PaymentRequirements) -> bool:
@@ -120,22 +133,10 @@ class PaymentMiddleware:
             await self._payment_required(send, route, url, f"{PAYMENT_SIGNATURE} header is required")
             return
         try:
-            payload = PaymentPayload.from_json(decode_header(raw, PAYMENT_SIGNATURE))
-            req = next((a for a in route.accepts if _same_offer(a, payload.accepted)), None)
-            if req is None:
-                raise PaymentRequirementsError("the payment accepts no offer of this resource")
+            payment = await self._accept(raw, route)
         except X402Error as exc:
             await self._payment_required(send, route, url, exc.code)
             return
-        try:
-            verdict = await self.facilitator.verify(payload, req)
-        except X402Error as exc:
-            await self._payment_required(send, route, url, exc.code)
-            return
-        if not verdict.is_valid:
-            await self._payment_required(send, route, url, verdict.invalid_reason or "invalid_payload")
-            return
-        payment = Payment(verdict.payer or payload.payload.authorization.from_, req, payload)
         scope.setdefault("state", {})["x402"] = payment
 
         held: list[Message] = []
@@ -149,22 +150,10 @@ class PaymentMiddleware:
             for m in held:  # an error (or nothing): sent as is, nothing settled
                 await send(m)
             return
-        settle_req = req
-        if req.scheme == "upto":
-            charge = req.amount if payment.charge is None else payment.charge
-            if not 0 <= charge <= req.amount:
-                await self._payment_required(
-                    send, route, url, "invalid_exact_evm_payload_authorization_value"
-                )
-                return
-            settle_req = replace(req, amount=charge)
         try:
-            result = await self.facilitator.settle(payload, settle_req)
+            result = await self._settle(payment)
         except X402Error as exc:
             await self._payment_required(send, route, url, exc.code)
-            return
-        if not result.success:
-            await self._payment_required(send, route, url, result.error_reason or "unexpected_settle_error")
             return
         start = dict(start)
         start["headers"] = [
@@ -173,6 +162,30 @@ class PaymentMiddleware:
         ]
         for m in held:
             await send(start if m["type"] == "http.response.start" else m)
+
+    async def _accept(self, raw: str, route: PricedRoute) -> Payment:
+        """The verified payment of a PAYMENT-SIGNATURE header, or the refusal."""
+        payload = PaymentPayload.from_json(decode_header(raw, PAYMENT_SIGNATURE))
+        req = next((a for a in route.accepts if _same_offer(a, payload.accepted)), None)
+        if req is None:
+            raise PaymentRequirementsError("the payment accepts no offer of this resource")
+        verdict = await self.facilitator.verify(payload, req)
+        if not verdict.is_valid:
+            raise _refusal(verdict.invalid_reason or PaymentPayloadError.code)
+        return Payment(verdict.payer or payload.payload.authorization.from_, req, payload)
+
+    async def _settle(self, payment: Payment) -> SettleResponse:
+        """Settle the payment (upto: the route's charge), or the refusal."""
+        req = payment.requirements
+        if req.scheme == "upto":
+            charge = req.amount if payment.charge is None else payment.charge
+            if not 0 <= charge <= req.amount:
+                raise PaymentAmountError(f"the route charged {charge}, above the authorized {req.amount}")
+            req = replace(req, amount=charge)
+        result = await self.facilitator.settle(payment.payload, req)
+        if not result.success:
+            raise _refusal(result.error_reason or FacilitatorError.code)
+        return result
 
     @staticmethod
     def payment(request: Any) -> Payment:

@@ -24,6 +24,7 @@ from offchain.agent.errors import (
     PaymentVersionError,
     X402Error,
 )
+from offchain.chain.agent import Authorization
 
 X402_VERSION = 2
 # HTTP transport v2 header names.
@@ -213,15 +214,8 @@ class PaymentRequired:
 
 
 @dataclass(frozen=True)
-class EvmAuthorization:
-    """The EIP-3009 fields of an exact/upto EVM payload."""
-
-    from_: str
-    to: str
-    value: int
-    valid_after: int
-    valid_before: int
-    nonce: bytes
+class EvmAuthorization(Authorization):
+    """The EIP-3009 fields of an exact/upto EVM payload (x402's ``authorization`` object)."""
 
     @classmethod
     def from_json(cls, v: Any) -> EvmAuthorization:
