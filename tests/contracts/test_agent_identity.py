@@ -220,15 +220,19 @@ def test_agent_wallet_by_erc1271_and_cleared_on_transfer(reg, chain, accounts, w
     aid = one(reg.register("u", sender=a), "Registered").agentId
     deadline = now(chain) + 60
     data = agent_wallet_data(chain.chain_id, reg.address, aid, wallet_1271.address, a.address, deadline)
-    reverts(
-        "invalid signature",
-        reg.setAgentWallet,
-        aid,
-        wallet_1271,
-        deadline,
-        sign(b.private_key, data),
-        sender=a,
-    )
+
+    def refused(key, sender):
+        reverts(
+            "invalid signature",
+            reg.setAgentWallet,
+            aid,
+            wallet_1271,
+            deadline,
+            sign(key, data),
+            sender=sender,
+        )
+
+    refused(b.private_key, a)
     reg.setAgentWallet(aid, wallet_1271, deadline, sign(signer.private_key, data), sender=a)
     assert A(reg.getAgentWallet(aid)) == A(wallet_1271)
     r = reg.transferFrom(a, b, aid, sender=a)
@@ -237,13 +241,5 @@ def test_agent_wallet_by_erc1271_and_cleared_on_transfer(reg, chain, accounts, w
     assert A(reg.getAgentWallet(aid)) == ZERO
     assert bytes(reg.getMetadata(aid, "agentWallet")) == b""
     # the old owner's signature names the old owner: useless to the new one
-    reverts(
-        "invalid signature",
-        reg.setAgentWallet,
-        aid,
-        wallet_1271,
-        deadline,
-        sign(signer.private_key, data),
-        sender=b,
-    )
+    refused(signer.private_key, b)
     reverts("not authorized", reg.unsetAgentWallet, aid, sender=a)

@@ -195,29 +195,17 @@ def test_cancel_authorization(usdc, chain, accounts):
     payer, payee, relayer = accounts[3], accounts[4], accounts[5]
     a = auth(chain, payer, payee, 5)
     cancel = cancel_data(NAME, chain.chain_id, usdc.address, payer.address, a.nonce)
-    reverts(
-        "invalid signature",
-        usdc.cancelAuthorization,
-        payer,
-        a.nonce,
-        sign(relayer.private_key, cancel),
-        sender=relayer,
-    )
-    r = usdc.cancelAuthorization(payer, a.nonce, sign(payer.private_key, cancel), sender=relayer)
+    by_payer, by_relayer = sign(payer.private_key, cancel), sign(relayer.private_key, cancel)
+    reverts("invalid signature", usdc.cancelAuthorization, payer, a.nonce, by_relayer, sender=relayer)
+    r = usdc.cancelAuthorization(payer, a.nonce, by_payer, sender=relayer)
     e = one(r, "AuthorizationCanceled")
     assert (A(e.authorizer), bytes(e.nonce)) == (A(payer), a.nonce)
     sig = signed(chain, usdc, payer.private_key, a)
     reverts(
         "authorization is used or canceled", usdc.transferWithAuthorization, *a.args(), sig, sender=relayer
     )
-    reverts(
-        "authorization is used or canceled",
-        usdc.cancelAuthorization,
-        payer,
-        a.nonce,
-        sign(payer.private_key, cancel),
-        sender=relayer,
-    )
+    used = "authorization is used or canceled"
+    reverts(used, usdc.cancelAuthorization, payer, a.nonce, by_payer, sender=relayer)
 
 
 def test_vrs_forms(usdc, chain, accounts):
