@@ -9,7 +9,9 @@ held while its request is in flight, so concurrent requests cannot overspend.
 
 Refusals are typed: no offer it can pay (``NoAcceptablePaymentError``), none within the budget
 (``BudgetExceededError``), the server refusing the payment (``PaymentRefusedError`` with the x402
-reason), a malformed 402 or settlement header (``PaymentPayloadError``).
+reason), a malformed 402 or settlement header (``PaymentPayloadError``). Given an AP2 intent
+(offchain.agent.ap2), it also pays only offers within the user's limits (a ``MandateError``
+otherwise).
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ import httpx
 from eth_account import Account
 from eth_utils import to_checksum_address
 
+from offchain.agent.ap2 import Intent, check_offer
 from offchain.agent.errors import (
     BudgetExceededError,
+    MandateError,
     NoAcceptablePaymentError,
     PaymentPayloadError,
     PaymentRefusedError,
@@ -81,6 +85,7 @@ class PayingClient:
         max_per_request: int | None = None,
         schemes: tuple[str, ...] = SCHEMES,
         allowed_payees: set[str] | None = None,
+        intent: Intent | None = None,
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -96,6 +101,7 @@ class PayingClient:
         self.allowed_payees = (
             None if allowed_payees is None else {to_checksum_address(p) for p in allowed_payees}
         )
+        self.intent = intent
         self.http = http or httpx.Client(timeout=60)
         self.clock = clock
         self.spent = 0
@@ -117,6 +123,18 @@ class PayingClient:
             and o.asset == self.asset
             and (self.allowed_payees is None or o.pay_to in self.allowed_payees)
         ]
+        if self.intent is not None and usable:
+            refusals: list[MandateError] = []
+            fits = []
+            for o in usable:
+                try:
+                    check_offer(self.intent, o, self.spent + self._held, self.clock())
+                    fits.append(o)
+                except MandateError as exc:
+                    refusals.append(exc)
+            if not fits:
+                raise refusals[0]
+            usable = fits
         if not usable:
             raise NoAcceptablePaymentError(
                 f"no offer this client may pay ({', '.join(self.schemes)} in {self.asset} on {self.network})"

@@ -125,6 +125,28 @@ class PaymentRefusedError(AgentError):
         self.reason = reason
 
 
+class MandateError(AgentError):
+    """An AP2 mandate is malformed, or a payment falls outside it."""
+
+
+class MandateSignatureError(MandateError):
+    """A mandate is not signed by the party it must be signed by."""
+
+
+class MandateExpiredError(MandateError):
+    """The intent or the cart has expired."""
+
+
+class MandateMismatchError(MandateError):
+    """The payment mandate does not pay this intent's and this cart's terms (hashes, token,
+    network, payee, amount)."""
+
+
+class MandateLimitError(MandateError):
+    """The payment breaks one of the intent's limits: payee not allowed, amount out of range,
+    budget exceeded."""
+
+
 # Reason code -> error class, to turn a facilitator's answer back into the typed error.
 BY_CODE: dict[str, type[X402Error]] = {
     cls.code: cls
@@ -152,6 +174,11 @@ __all__ = [
     "AgentError",
     "BudgetExceededError",
     "FacilitatorError",
+    "MandateError",
+    "MandateExpiredError",
+    "MandateLimitError",
+    "MandateMismatchError",
+    "MandateSignatureError",
     "NoAcceptablePaymentError",
     "PaymentAmountError",
     "PaymentAssetError",

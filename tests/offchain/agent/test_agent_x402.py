@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from offchain.agent import errors as E
+from offchain.agent.ap2 import INTENT, check_intent, sign_mandate
 from offchain.agent.client import PayingClient, parse_payment_required
 from offchain.agent.evm import create_payment
 from offchain.agent.facilitator import HTTPFacilitator, LocalFacilitator, create_app, error_of, parse_request
@@ -456,3 +457,38 @@ def test_cli_pay_and_bad_inputs(world, servers, capsys, tmp_path):
     assert main(["agent", "pay", url + "/price", *bad_token]) == 2
     assert "--token must be a 20-byte hex address" in capsys.readouterr().err
     assert main(["agent"]) == 2
+
+
+def test_client_pays_only_within_an_ap2_intent(world, servers):
+    _, url = servers
+    payer_key = world.keys["payer"]
+    payer = world.addresses["payer"]
+
+    def intent(max_amount, payees):
+        body = {
+            "type": INTENT,
+            "agent": payer,
+            "asset": world.token.address,
+            "network": f"eip155:{world.w3.eth.chain_id}",
+            "budget": str(2 * PRICE),
+            "amount_range": {"min": "1", "max": str(max_amount)},
+            "allowed_payees": payees,
+            "expiry": str(int(world.clock()) + 3600),
+        }
+        return check_intent(sign_mandate(payer_key, body), payer)
+
+    seller = world.addresses["seller"]
+    before = world.balance("payer")
+    with pytest.raises(E.MandateLimitError, match="outside"):
+        world.client(intent=intent(PRICE - 1, [seller])).get(url + "/price")
+    with pytest.raises(E.MandateLimitError, match="not an allowed payee"):
+        world.client(intent=intent(PRICE, [ADDR])).get(url + "/price")
+    assert world.balance("payer") == before
+    c = world.client(intent=intent(PRICE, [seller]))
+    c.get(url + "/price")
+    c.get(url + "/price")
+    with pytest.raises(
+        E.MandateLimitError, match="exceed the budget"
+    ):  # the intent's budget, not the client's
+        c.get(url + "/price")
+    assert world.balance("payer") == before - 2 * PRICE
