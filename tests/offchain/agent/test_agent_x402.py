@@ -457,6 +457,10 @@ def test_cli_pay_and_bad_inputs(world, servers, capsys, tmp_path):
     assert main(["agent", "pay", url + "/price", *bad_token]) == 2
     assert "--token must be a 20-byte hex address" in capsys.readouterr().err
     assert main(["agent"]) == 2
+    fac = ["agent", "facilitator", "--key", str(key_file), "--token", world.token.address]
+    assert main([*fac, "--rpc", "http://127.0.0.1:9"]) == 2
+    assert "no node answers" in capsys.readouterr().err
+    assert main([*fac[:-1], "0x12", "--rpc", "http://127.0.0.1:9"]) == 2
 
 
 def test_client_pays_only_within_an_ap2_intent(world, servers):
