@@ -186,7 +186,9 @@ class EvmFacilitator:
     # ---- checks
 
     def _now(self) -> int:
-        return max(int(time.time()), int(self.w3.eth.get_block("latest")["timestamp"]))
+        """The time the settlement will see: the pending block's timestamp (the chain's clock,
+        which on a devnet may differ from this machine's)."""
+        return int(self.w3.eth.get_block("pending")["timestamp"])
 
     def _match(self, p: PaymentPayload, req: PaymentRequirements) -> None:
         acc = p.accepted

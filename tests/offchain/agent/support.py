@@ -42,7 +42,7 @@ class World:
 
     def clock(self) -> float:
         """The chain's time (the tests move it): clients sign against it."""
-        return float(self.w3.eth.get_block("latest")["timestamp"])
+        return float(self.w3.eth.get_block("pending")["timestamp"])
 
     def balance(self, who: str) -> int:
         return self.token.balance_of(self.addresses.get(who, who))
