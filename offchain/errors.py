@@ -54,5 +54,10 @@ class StoreError(EigenError):
     """Storage-engine error: bad key or value, closed or locked store, corrupt file, full disk."""
 
 
+class AgentError(EigenError):
+    """Agent economy error (``offchain.agent``): x402 payments refused or malformed, a client's
+    budget, AP2 mandates."""
+
+
 class ServiceError(EigenError):
     """HTTP service error (``offchain.httpservice``): bad bind address, a request refused with a status."""

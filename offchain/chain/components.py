@@ -20,11 +20,13 @@ from typing import Any
 import yaml
 
 from offchain.chain.deploy import (
+    AGENT_CONTRACTS,
     DEFAULT_CONFIG,
     ComputeAVSConfig,
     DeployConfig,
     Deployment,
     InferenceDisputesConfig,
+    deploy_agent,
     deploy_bls_registry,
     deploy_compute_avs,
     deploy_core,
@@ -36,6 +38,8 @@ from offchain.chain.deploy import (
 from offchain.chain.errors import DeployConfigError
 
 COMPONENTS = ("core", "token", "compute-avs", "inference-disputes")
+# Deployed only when named (``core,agent`` or ``all,agent``): the agent economy's contracts.
+OPT_IN = ("agent",)
 # Record keys of the AVS components, and their contract types.
 AVS_KEYS = {
     "compute-avs": ("compute_avs", "ComputeAVS"),
@@ -51,13 +55,13 @@ def parse_components(text: str | Iterable[str] | None) -> tuple[str, ...]:
     names = [n.strip() for n in (text.split(",") if isinstance(text, str) else text) if n.strip()]
     if not names:
         raise DeployConfigError(f"name at least one component of {', '.join(COMPONENTS)} (or all)")
-    if "all" in names:
-        return COMPONENTS
-    unknown = sorted(set(names) - set(COMPONENTS))
+    unknown = sorted(set(names) - set(COMPONENTS) - set(OPT_IN) - {"all"})
     if unknown:
-        raise DeployConfigError(f"unknown components {unknown}: choose from {', '.join(COMPONENTS)} or all")
-    chosen = {"core", *names}
-    return tuple(c for c in COMPONENTS if c in chosen)
+        raise DeployConfigError(
+            f"unknown components {unknown}: choose from {', '.join(COMPONENTS + OPT_IN)} or all"
+        )
+    chosen = {"core", *names, *(COMPONENTS if "all" in names else ())}
+    return tuple(c for c in COMPONENTS + OPT_IN if c in chosen)
 
 
 @dataclass(frozen=True)
@@ -146,12 +150,17 @@ class Deployed:
 
     core: Deployment
     avs: dict[str, Any] = field(default_factory=dict)  # record key -> ape contract
+    agent: dict[str, Any] = field(default_factory=dict)  # record key -> ape contract (agent)
     reused: list[str] = field(default_factory=list)
     deployed: list[str] = field(default_factory=list)
     differences: list[str] = field(default_factory=list)
 
     def addresses(self) -> dict[str, Any]:
-        return {**self.core.addresses(), **{k: c.address for k, c in self.avs.items()}}
+        return {
+            **self.core.addresses(),
+            **{k: c.address for k, c in self.avs.items()},
+            **{k: c.address for k, c in self.agent.items()},
+        }
 
 
 def _read(record: Path) -> dict[str, Any]:
@@ -235,6 +244,10 @@ def deploy_components(
             )
             avs.setBLSRegistry(reg, sender=deployer)
             out.deployed.append(comp)
+    if "agent" in comps:
+        live = _live_agent(project, provider, old) if core.reused else None
+        out.agent = live or deploy_agent(project, deployer)
+        (out.reused if live else out.deployed).append("agent")
     if record is not None:
         # The record describes what is on chain: the recorded parameters of what was reused, the
         # wanted ones of what was deployed now, and (over a reused core) the AVS contracts left as
@@ -246,14 +259,32 @@ def deploy_components(
             for s in wanted
             if s in recorded or _section_deployed(s, out.deployed)
         }
-        others = {k: old[k] for k, _ in AVS_KEYS.values() if core.reused and k in old}
+        kept_keys = [k for k, _ in AVS_KEYS.values()] + list(AGENT_CONTRACTS)
+        others = {k: old[k] for k in kept_keys if core.reused and k in old}
         data = {**others, **out.addresses(), "parameters": kept}
         record.parent.mkdir(parents=True, exist_ok=True)
         record.write_text(json.dumps(data, indent=2) + "\n")
     return out
 
 
+def _live_agent(project: Any, provider: Any, old: dict[str, Any]) -> dict[str, Any] | None:
+    """The recorded agent contracts, if every one is live and the registries are wired together."""
+    try:
+        if not all(isinstance(old.get(k), str) and provider.get_code(old[k]) for k in AGENT_CONTRACTS):
+            return None
+        out = {k: getattr(project, t).at(old[k]) for k, t in AGENT_CONTRACTS.items()}
+        ident = out["identity_registry"].address
+        wired = all(
+            out[k].getIdentityRegistry() == ident for k in ("reputation_registry", "validation_registry")
+        )
+        return out if wired else None
+    except Exception:  # a record naming something else: deploy anew
+        return None
+
+
 def _section_of(component: str) -> str:
+    if component in OPT_IN:
+        return component  # no parameters section
     return "core" if component in ("core", "token") else AVS_KEYS[component][0]
 
 

@@ -602,3 +602,40 @@ def deploy_cert_verifier(
         p.recency_window_blocks,
         p.blob_params(),
     )
+
+
+# ---- the agent economy (issue 20, docs/agent.md): ERC-8004 registries, the x402 stablecoin ------
+
+# Record key -> contract type of the agent component.
+AGENT_CONTRACTS = {
+    "identity_registry": "IdentityRegistry",
+    "reputation_registry": "ReputationRegistry",
+    "validation_registry": "ValidationRegistry",
+    "stable_token": "StableToken",
+    "upto_settler": "UptoSettler",
+}
+
+
+def deploy_agent(
+    project: Any,
+    deployer: Any,
+    minter: str | None = None,
+    token_name: str = "USD Coin",
+    token_symbol: str = "USDC",
+) -> dict[str, Any]:
+    """Deploy the ERC-8004 identity, reputation and validation registries, the devnet's EIP-3009
+    stablecoin (6 decimals, minted by `minter`, default the deployer) and the x402 upto settler;
+    returns {record key: contract}."""
+    minter = deployer.address if minter is None else minter
+    if not _is_address(minter) or minter == ZERO_ADDRESS:
+        raise DeployConfigError(f"agent.minter must be a non-zero address: got {minter!r}")
+    if not 0 < len(token_name.encode()) <= 32 or not 0 < len(token_symbol.encode()) <= 16:
+        raise DeployConfigError("agent: the token's name is 1 to 32 bytes, its symbol 1 to 16")
+    identity = deployer.deploy(project.IdentityRegistry)
+    return {
+        "identity_registry": identity,
+        "reputation_registry": deployer.deploy(project.ReputationRegistry, identity),
+        "validation_registry": deployer.deploy(project.ValidationRegistry, identity),
+        "stable_token": deployer.deploy(project.StableToken, token_name, token_symbol, minter),
+        "upto_settler": deployer.deploy(project.UptoSettler),
+    }

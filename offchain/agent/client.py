@@ -1,0 +1,191 @@
+"""An HTTP client (httpx) that pays x402 v2 resources by itself, within a budget.
+
+``PayingClient.request`` sends the request; on a ``402`` it reads the ``PAYMENT-REQUIRED`` offers,
+picks the first it may pay (a scheme it speaks, its chain, its token, an amount within the
+per-request cap and what is left of the budget), signs it (EIP-3009, see offchain.agent.evm) and
+retries once with ``PAYMENT-SIGNATURE``. The budget is spent by what the server settled (its
+``PAYMENT-RESPONSE``; an upto charge may be below the maximum signed); an offer's full amount is
+held while its request is in flight, so concurrent requests cannot overspend.
+
+Refusals are typed: no offer it can pay (``NoAcceptablePaymentError``), none within the budget
+(``BudgetExceededError``), the server refusing the payment (``PaymentRefusedError`` with the x402
+reason), a malformed 402 or settlement header (``PaymentPayloadError``). Given an AP2 intent
+(offchain.agent.ap2), it also pays only offers within the user's limits (a ``MandateError``
+otherwise).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from eth_account import Account
+from eth_utils import to_checksum_address
+
+from offchain.agent.ap2 import Intent, check_offer
+from offchain.agent.errors import (
+    BudgetExceededError,
+    MandateError,
+    NoAcceptablePaymentError,
+    PaymentPayloadError,
+    PaymentRefusedError,
+)
+from offchain.agent.evm import create_payment
+from offchain.agent.x402 import (
+    PAYMENT_REQUIRED,
+    PAYMENT_RESPONSE,
+    PAYMENT_SIGNATURE,
+    SCHEMES,
+    PaymentRequired,
+    PaymentRequirements,
+    SettleResponse,
+    caip2,
+    decode_header,
+    encode_header,
+)
+
+
+def parse_payment_required(headers: Any, body: bytes) -> PaymentRequired:
+    """The PaymentRequired of a 402: the header (v2), else the JSON body."""
+    raw = headers.get(PAYMENT_REQUIRED)
+    if raw is not None:
+        return PaymentRequired.from_json(decode_header(raw, PAYMENT_REQUIRED))
+    try:
+        return PaymentRequired.from_json(json.loads(body))
+    except ValueError:
+        raise PaymentPayloadError(f"a 402 without a {PAYMENT_REQUIRED} header or JSON body") from None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """One settled payment: the resource, the offer paid and the facilitator's settlement."""
+
+    url: str
+    requirements: PaymentRequirements
+    settlement: SettleResponse
+    seconds: float
+
+
+class PayingClient:
+    """Pays with `key` in `asset` (a token address) on `chain_id`, at most `budget` atomic units in
+    all and `max_per_request` per request (default: the budget)."""
+
+    def __init__(
+        self,
+        key: Any,
+        chain_id: int,
+        asset: str,
+        budget: int,
+        *,
+        max_per_request: int | None = None,
+        schemes: tuple[str, ...] = SCHEMES,
+        allowed_payees: set[str] | None = None,
+        intent: Intent | None = None,
+        http: httpx.Client | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if budget < 0 or (max_per_request is not None and max_per_request < 0):
+            raise BudgetExceededError("a budget is a non-negative number of atomic units")
+        self.key = key
+        self.address = Account.from_key(key).address
+        self.network = caip2(chain_id)
+        self.asset = to_checksum_address(asset)
+        self.budget = budget
+        self.max_per_request = budget if max_per_request is None else max_per_request
+        self.schemes = schemes
+        self.allowed_payees = (
+            None if allowed_payees is None else {to_checksum_address(p) for p in allowed_payees}
+        )
+        self.intent = intent
+        self.http = http or httpx.Client(timeout=60)
+        self.clock = clock
+        self.spent = 0
+        self.receipts: list[Receipt] = []
+        self._held = 0
+        self._lock = threading.Lock()
+
+    @property
+    def left(self) -> int:
+        with self._lock:
+            return self.budget - self.spent - self._held
+
+    def _choose(self, offers: tuple[PaymentRequirements, ...]) -> PaymentRequirements:
+        usable = [
+            o
+            for o in offers
+            if o.scheme in self.schemes
+            and o.network == self.network
+            and o.asset == self.asset
+            and (self.allowed_payees is None or o.pay_to in self.allowed_payees)
+        ]
+        if self.intent is not None and usable:
+            refusals: list[MandateError] = []
+            fits = []
+            for o in usable:
+                try:
+                    check_offer(self.intent, o, self.spent + self._held, self.clock())
+                    fits.append(o)
+                except MandateError as exc:
+                    refusals.append(exc)
+            if not fits:
+                raise refusals[0]
+            usable = fits
+        if not usable:
+            raise NoAcceptablePaymentError(
+                f"no offer this client may pay ({', '.join(self.schemes)} in {self.asset} on {self.network})"
+            )
+        with self._lock:
+            left = self.budget - self.spent - self._held
+            for o in usable:
+                if o.amount <= min(left, self.max_per_request):
+                    self._held += o.amount
+                    return o
+        cheapest = min(o.amount for o in usable)
+        raise BudgetExceededError(
+            f"the cheapest offer ({cheapest}) exceeds what is left ({left}) or the per-request cap "
+            f"({self.max_per_request})"
+        )
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """Send the request, paying once if the server asks (402)."""
+        t0 = time.perf_counter()
+        first = self.http.request(method, url, **kwargs)
+        if first.status_code != 402:
+            return first
+        offers = parse_payment_required(first.headers, first.content)
+        req = self._choose(offers.accepts)
+        try:
+            payload = create_payment(self.key, req, offers.resource, now=self.clock())
+            headers = dict(kwargs.pop("headers", None) or {})
+            headers[PAYMENT_SIGNATURE] = encode_header(payload)
+            second = self.http.request(method, url, headers=headers, **kwargs)
+            if second.status_code == 402:
+                refused = parse_payment_required(second.headers, second.content)
+                raise PaymentRefusedError(
+                    f"{url} refused the payment: {refused.error or 'no reason given'}", refused.error
+                )
+            raw = second.headers.get(PAYMENT_RESPONSE)
+            if raw is None:  # the route failed before settlement: nothing was paid
+                return second
+            settled = SettleResponse.from_json(decode_header(raw, PAYMENT_RESPONSE))
+            charged = req.amount if settled.amount is None else settled.amount
+            if not settled.success or charged > req.amount:
+                raise PaymentPayloadError(f"{url} sent a settlement that is no success within the offer")
+            with self._lock:
+                self.spent += charged
+            self.receipts.append(Receipt(url, req, settled, time.perf_counter() - t0))
+            return second
+        finally:
+            with self._lock:
+                self._held -= req.amount
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", url, **kwargs)

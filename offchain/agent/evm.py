@@ -1,0 +1,318 @@
+"""The x402 ``exact`` and ``upto`` schemes on EVM chains, over EIP-3009.
+
+``exact``: the payer signs EIP-3009 ``TransferWithAuthorization(from, to = payTo, value = amount,
+validAfter, validBefore, nonce)`` on the token; the facilitator submits it
+(``transferWithAuthorization``) and pays the gas.
+
+``upto`` (per-token inference billing: authorize a maximum, settle the actual): the payer signs
+``ReceiveWithAuthorization(from, to = UptoSettler, value = maximum, ..., nonce)`` with nonce =
+keccak256(abi.encode(payTo, facilitator, salt)); the facilitator calls the settler with the
+actual charge, which pays it to payTo and returns the rest to the payer in the same transaction.
+The nonce binds the payee and the one facilitator that may settle; the requirements' ``extra``
+names the settler and the facilitator (``/supported`` gives both).
+
+:func:`create_payment` is the client's half (no chain access needed); :class:`EvmFacilitator` is
+the facilitator's: ``verify`` runs every check of x402 §6.1.2 (network, asset, payee, amount, time
+window, signature, nonce unused, balance, then a simulation of the very settlement call) and
+raises the typed error of the first that fails; ``settle`` verifies, then sends.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from eth_account import Account
+from eth_utils import to_checksum_address
+from web3 import Web3
+
+from offchain.agent.errors import (
+    PaymentAmountError,
+    PaymentAssetError,
+    PaymentExpiredError,
+    PaymentNetworkError,
+    PaymentNotYetValidError,
+    PaymentPayeeError,
+    PaymentReplayedError,
+    PaymentRequirementsError,
+    PaymentSchemeError,
+    PaymentSignatureError,
+    PaymentUnderfundedError,
+    SettlementError,
+    X402Error,
+)
+from offchain.agent.x402 import (
+    SCHEMES,
+    X402_VERSION,
+    EvmAuthorization,
+    EvmPayload,
+    PaymentPayload,
+    PaymentRequirements,
+    ResourceInfo,
+    SettleResponse,
+    caip2,
+    chain_id_of,
+)
+from offchain.chain.agent import (
+    RECEIVE_WITH_AUTHORIZATION,
+    TRANSFER_WITH_AUTHORIZATION,
+    Sender,
+    Settler,
+    StableToken,
+    authorization_data,
+    recover,
+    sign,
+    upto_nonce,
+)
+from offchain.chain.errors import ChainError, ChainRevertError
+
+# How long before validAfter a client's authorization starts (clock skew between client and chain).
+VALID_AFTER_SLACK_S = 600
+# A facilitator refuses an authorization that expires within this many seconds (it could not land).
+SETTLE_MARGIN_S = 2
+SCHEME_PRIMARY = {"exact": TRANSFER_WITH_AUTHORIZATION, "upto": RECEIVE_WITH_AUTHORIZATION}
+
+# The token's revert reasons -> the refusal they mean.
+REVERTS: tuple[tuple[str, type[X402Error]], ...] = (
+    ("authorization is used or canceled", PaymentReplayedError),
+    ("authorization is expired", PaymentExpiredError),
+    ("authorization is not yet valid", PaymentNotYetValidError),
+    ("invalid signature", PaymentSignatureError),
+    ("insufficient balance", PaymentUnderfundedError),
+    ("amount above maximum", PaymentAmountError),
+)
+
+
+def create_payment(
+    key: Any,
+    req: PaymentRequirements,
+    resource: ResourceInfo | None = None,
+    now: float | None = None,
+    nonce: bytes | None = None,
+) -> PaymentPayload:
+    """The client's PaymentPayload for `req` (exact or upto on an EVM network), signed with `key`:
+    valid from 10 minutes ago until `req.max_timeout_seconds` from `now` (unix seconds)."""
+    if req.scheme not in SCHEMES:
+        raise PaymentSchemeError(f"scheme {req.scheme!r} is not one of {', '.join(SCHEMES)}")
+    chain_id = chain_id_of(req.network, PaymentNetworkError)
+    name, version = req.domain()
+    payer = Account.from_key(key).address
+    t = int(time.time() if now is None else now)
+    salt = None
+    if req.scheme == "exact":
+        to, n = req.pay_to, nonce or os.urandom(32)
+    else:
+        salt = nonce or os.urandom(32)
+        to = req.extra_address("settler")
+        n = upto_nonce(req.pay_to, req.extra_address("facilitator"), salt)
+    auth = EvmAuthorization(
+        payer, to, req.amount, max(t - VALID_AFTER_SLACK_S, 0), t + req.max_timeout_seconds, n
+    )
+    data = authorization_data(SCHEME_PRIMARY[req.scheme], name, chain_id, req.asset, auth, version)
+    return PaymentPayload(req, EvmPayload(sign(key, data), auth, salt), resource)
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A payment that passed every check: who pays, how much the settlement moves, and the
+    settlement call ready to send."""
+
+    payer: str
+    amount: int
+    call: Any
+
+
+class EvmFacilitator:
+    """Verifies and settles exact and upto payments on one chain, for the EIP-3009 tokens given,
+    sending from `key` (which pays the gas and is the facilitator upto payloads name)."""
+
+    def __init__(
+        self,
+        w3: Web3,
+        key: Any,
+        tokens: list[StableToken],
+        settler: Settler | None = None,
+        settle_margin_s: int = SETTLE_MARGIN_S,
+    ) -> None:
+        self.w3 = w3
+        self.sender = Sender(w3, key)
+        self.address = self.sender.address
+        self.network = caip2(self.sender.chain_id)
+        self.tokens = {t.address: t for t in tokens}
+        self.settler = settler
+        self.margin = settle_margin_s
+        self._lock = threading.Lock()
+        self._in_flight: set[tuple[str, bytes]] = set()
+
+    # ---- what it settles
+
+    def supported(self) -> dict[str, Any]:
+        """GET /supported: the kinds (x402 version, scheme, network), extensions and signers."""
+        kinds: list[dict[str, Any]] = [
+            {"x402Version": X402_VERSION, "scheme": "exact", "network": self.network}
+        ]
+        if self.settler is not None:
+            kinds.append(
+                {
+                    "x402Version": X402_VERSION,
+                    "scheme": "upto",
+                    "network": self.network,
+                    "extra": {"settler": self.settler.address, "facilitator": self.address},
+                }
+            )
+        return {"kinds": kinds, "extensions": [], "signers": {"eip155:*": [self.address]}}
+
+    def requirements(
+        self, scheme: str, token: str, pay_to: str, amount: int, max_timeout_seconds: int = 60
+    ) -> PaymentRequirements:
+        """PaymentRequirements a resource server can offer for settlement here."""
+        t = self.tokens.get(to_checksum_address(token))
+        if t is None:
+            raise PaymentAssetError(f"this facilitator settles no token {token}")
+        extra: dict[str, Any] = {"name": t.name, "version": "2"}
+        if scheme == "upto":
+            if self.settler is None:
+                raise PaymentSchemeError("this facilitator has no upto settler")
+            extra |= {"settler": self.settler.address, "facilitator": self.address}
+        elif scheme != "exact":
+            raise PaymentSchemeError(f"scheme {scheme!r} is not one of {', '.join(SCHEMES)}")
+        return PaymentRequirements(
+            scheme, self.network, amount, t.address, to_checksum_address(pay_to), max_timeout_seconds, extra
+        )
+
+    # ---- checks
+
+    def _now(self) -> int:
+        """The time the settlement will see: the pending block's timestamp (the chain's clock,
+        which on a devnet may differ from this machine's)."""
+        return int(self.w3.eth.get_block("pending")["timestamp"])
+
+    def _match(self, p: PaymentPayload, req: PaymentRequirements) -> None:
+        acc = p.accepted
+        if req.scheme not in SCHEMES or (req.scheme == "upto" and self.settler is None):
+            raise PaymentSchemeError(f"scheme {req.scheme!r} is not settled here")
+        if acc.scheme != req.scheme:
+            raise PaymentSchemeError(
+                f"the payment uses scheme {acc.scheme!r}, the requirements {req.scheme!r}"
+            )
+        if req.network != self.network or acc.network != req.network:
+            raise PaymentNetworkError(
+                f"the payment is for {acc.network}, the requirements {req.network}, this facilitator {self.network}"
+            )
+        if req.asset not in self.tokens or acc.asset != req.asset:
+            raise PaymentAssetError(f"the payment is in {acc.asset}, the requirements in {req.asset}")
+        if acc.pay_to != req.pay_to:
+            raise PaymentPayeeError(f"the payment is to {acc.pay_to}, the requirements to {req.pay_to}")
+
+    def check(self, p: PaymentPayload, req: PaymentRequirements, charge: int | None = None) -> Verified:
+        """Every check of the payment against `req`; the first that fails raises its typed error.
+        For upto, `charge` is the amount to settle (default: the authorized maximum)."""
+        self._match(p, req)
+        a, sig = p.payload.authorization, p.payload.signature
+        payer = a.from_
+        token = self.tokens[req.asset]
+        if req.scheme == "exact":
+            if a.to != req.pay_to:
+                raise PaymentPayeeError(f"the authorization pays {a.to}, not payTo {req.pay_to}", payer)
+            if a.value != req.amount:
+                raise PaymentAmountError(
+                    f"the authorization is for {a.value}, the price is {req.amount}", payer
+                )
+            amount = a.value
+        else:
+            assert self.settler is not None and p.payload.salt is not None  # _match, the payload parser
+            if req.extra_address("settler") != self.settler.address:
+                raise PaymentRequirementsError("the requirements name another upto settler", payer)
+            if req.extra_address("facilitator") != self.address:
+                raise PaymentRequirementsError("the requirements name another facilitator", payer)
+            if a.to != self.settler.address:
+                raise PaymentPayeeError(f"an upto authorization pays the settler, not {a.to}", payer)
+            if a.nonce != upto_nonce(req.pay_to, self.address, p.payload.salt):
+                raise PaymentPayeeError("the upto nonce binds another payee or facilitator", payer)
+            if a.value < req.amount:
+                raise PaymentAmountError(f"the authorized maximum {a.value} is below {req.amount}", payer)
+            amount = req.amount if charge is None else charge
+            if amount > a.value:
+                raise PaymentAmountError(f"the charge {amount} exceeds the authorized {a.value}", payer)
+        now = self._now()
+        if a.valid_after >= now:
+            raise PaymentNotYetValidError(f"valid only after {a.valid_after} (now {now})", payer)
+        if a.valid_before <= now + self.margin:
+            raise PaymentExpiredError(f"expired at {a.valid_before} (now {now})", payer)
+        if not self.w3.eth.get_code(payer):
+            data = authorization_data(
+                SCHEME_PRIMARY[req.scheme], token.name, token.chain_id, token.address, a
+            )
+            try:
+                signer = recover(data, sig)
+            except Exception:  # a malformed signature: eth_keys' BadSignature, ValueError
+                raise PaymentSignatureError("the signature is malformed", payer) from None
+            if signer != payer:
+                raise PaymentSignatureError("the signature is not the payer's over this authorization", payer)
+        # else: a contract payer answers ERC-1271, which the simulation below asks
+        with self._lock:
+            if (payer, a.nonce) in self._in_flight:
+                raise PaymentReplayedError("this authorization is being settled already", payer)
+        if token.authorization_state(payer, a.nonce):
+            raise PaymentReplayedError(f"nonce 0x{a.nonce.hex()} of {payer} is used or canceled", payer)
+        if token.balance_of(payer) < a.value:
+            raise PaymentUnderfundedError(f"{payer} holds less than {a.value}", payer)
+        if req.scheme == "exact":
+            call = token.transfer_with_authorization(a, sig)
+        else:
+            assert self.settler is not None and p.payload.salt is not None
+            call = self.settler.settle(
+                token.address,
+                payer,
+                req.pay_to,
+                a.value,
+                a.valid_after,
+                a.valid_before,
+                p.payload.salt,
+                sig,
+                amount,
+            )
+        try:
+            self.sender.simulate(call)
+        except ChainRevertError as exc:
+            raise _refusal(str(exc), payer) from None
+        return Verified(payer, amount, call)
+
+    def verify(self, p: PaymentPayload, req: PaymentRequirements) -> str:
+        """POST /verify: the payer's address if the payment is valid, else its typed error."""
+        return self.check(p, req).payer
+
+    def settle(self, p: PaymentPayload, req: PaymentRequirements) -> SettleResponse:
+        """POST /settle: verify, then send the settlement (upto: `req.amount` is the charge, at
+        most the authorized maximum) and wait for it; the response names the transaction."""
+        a = p.payload.authorization
+        if p.accepted.scheme == "upto":
+            # the payload's `accepted` holds the maximum; the settle request's amount is the charge
+            v = self.check(p, replace(req, amount=0), charge=req.amount)
+        else:
+            v = self.check(p, req)
+        key = (v.payer, a.nonce)
+        with self._lock:
+            if key in self._in_flight:
+                raise PaymentReplayedError("this authorization is being settled already", v.payer)
+            self._in_flight.add(key)
+        try:
+            tx = self.sender.send(v.call)
+        except ChainRevertError as exc:
+            raise SettlementError(f"the settlement reverted: {exc}", v.payer) from None
+        except ChainError as exc:
+            raise SettlementError(f"the settlement failed: {exc}", v.payer) from None
+        finally:
+            with self._lock:
+                self._in_flight.discard(key)
+        return SettleResponse(True, "0x" + tx.hex(), self.network, v.payer, None, v.amount)
+
+
+def _refusal(reason: str, payer: str) -> X402Error:
+    for text, cls in REVERTS:
+        if reason.startswith(text):
+            return cls(f"the settlement would revert: {reason}", payer)
+    return SettlementError(f"the settlement would revert: {reason}", payer)

@@ -1,0 +1,193 @@
+"""x402 v2 for a resource server: an ASGI middleware (Starlette or any ASGI app) that puts a price
+on routes.
+
+A request to a priced route without ``PAYMENT-SIGNATURE`` is answered ``402`` with
+``PAYMENT-REQUIRED: base64(PaymentRequired)`` (the same JSON in the body). A retry's
+``PAYMENT-SIGNATURE: base64(PaymentPayload)`` must name one of the route's offers (its
+``accepted``), is verified by the facilitator, then the route runs with the payment in
+``request.state.x402`` (a :class:`Payment`). Its response is held back until the payment is
+settled: a response below 400 is settled and sent with ``PAYMENT-RESPONSE:
+base64(SettlementResponse)``; an error response is sent unsettled (the client pays nothing); a
+settlement that fails turns into a 402 naming the reason.
+
+``upto`` routes charge what the route sets in ``request.state.x402.charge`` (atomic units, at most
+the authorized maximum; unset: the maximum), e.g. the tokens an inference generated times a price.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from offchain.agent.errors import (
+    FacilitatorError,
+    PaymentAmountError,
+    PaymentPayloadError,
+    PaymentRequirementsError,
+    X402Error,
+)
+from offchain.agent.x402 import (
+    PAYMENT_REQUIRED,
+    PAYMENT_RESPONSE,
+    PAYMENT_SIGNATURE,
+    PaymentPayload,
+    PaymentRequired,
+    PaymentRequirements,
+    ResourceInfo,
+    SettleResponse,
+    VerifyResponse,
+    decode_header,
+    encode_header,
+)
+
+
+class Facilitator(Protocol):
+    async def verify(self, payload: PaymentPayload, req: PaymentRequirements) -> VerifyResponse: ...
+
+    async def settle(self, payload: PaymentPayload, req: PaymentRequirements) -> SettleResponse: ...
+
+
+@dataclass(frozen=True)
+class PricedRoute:
+    """The offers (`accepts`) of one path (and method, None: any), with its description."""
+
+    path: str
+    accepts: tuple[PaymentRequirements, ...]
+    method: str | None = None
+    description: str | None = None
+    mime_type: str | None = "application/json"
+
+
+@dataclass
+class Payment:
+    """A verified payment, as the route sees it: who pays, under which offer; `charge` is what an
+    upto route bills (None: the maximum)."""
+
+    payer: str
+    requirements: PaymentRequirements
+    payload: PaymentPayload
+    charge: int | None = None
+
+
+def _refusal(reason: str) -> X402Error:
+    """An error carrying a facilitator's reason code as it was given."""
+    exc = X402Error(f"the facilitator refused the payment: {reason}")
+    exc.code = reason
+    return exc
+
+
+def _same_offer(a: PaymentRequirements, b: PaymentRequirements) -> bool:
+    return (a.scheme, a.network, a.asset, a.pay_to, a.amount) == (
+        b.scheme,
+        b.network,
+        b.asset,
+        b.pay_to,
+        b.amount,
+    )
+
+
+class PaymentMiddleware:
+    """Charge for the routes in `routes` through `facilitator` (LocalFacilitator or HTTPFacilitator)."""
+
+    def __init__(self, app: ASGIApp, routes: list[PricedRoute], facilitator: Facilitator) -> None:
+        self.app = app
+        self.routes = routes
+        self.facilitator = facilitator
+
+    def _route(self, scope: Scope) -> PricedRoute | None:
+        for r in self.routes:
+            if r.path == scope["path"] and (r.method is None or r.method == scope["method"]):
+                return r
+        return None
+
+    async def _payment_required(self, send: Send, route: PricedRoute, url: str, error: str) -> None:
+        pr = PaymentRequired(ResourceInfo(url, route.description, route.mime_type), route.accepts, error)
+        body = json.dumps(pr.to_json()).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 402,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (PAYMENT_REQUIRED.lower().encode(), encode_header(pr).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self._route(scope) if scope["type"] == "http" else None
+        if route is None:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        host = headers.get("host", "localhost")
+        url = f"{scope.get('scheme', 'http')}://{host}{scope['path']}"
+        raw = headers.get(PAYMENT_SIGNATURE)
+        if raw is None:
+            await self._payment_required(send, route, url, f"{PAYMENT_SIGNATURE} header is required")
+            return
+        try:
+            payment = await self._accept(raw, route)
+        except X402Error as exc:
+            await self._payment_required(send, route, url, exc.code)
+            return
+        scope.setdefault("state", {})["x402"] = payment
+
+        held: list[Message] = []
+
+        async def hold(message: Message) -> None:
+            held.append(message)
+
+        await self.app(scope, receive, hold)
+        start = next((m for m in held if m["type"] == "http.response.start"), None)
+        if start is None or start["status"] >= 400:
+            for m in held:  # an error (or nothing): sent as is, nothing settled
+                await send(m)
+            return
+        try:
+            result = await self._settle(payment)
+        except X402Error as exc:
+            await self._payment_required(send, route, url, exc.code)
+            return
+        start = dict(start)
+        start["headers"] = [
+            *start.get("headers", []),
+            (PAYMENT_RESPONSE.lower().encode(), encode_header(result).encode()),
+        ]
+        for m in held:
+            await send(start if m["type"] == "http.response.start" else m)
+
+    async def _accept(self, raw: str, route: PricedRoute) -> Payment:
+        """The verified payment of a PAYMENT-SIGNATURE header, or the refusal."""
+        payload = PaymentPayload.from_json(decode_header(raw, PAYMENT_SIGNATURE))
+        req = next((a for a in route.accepts if _same_offer(a, payload.accepted)), None)
+        if req is None:
+            raise PaymentRequirementsError("the payment accepts no offer of this resource")
+        verdict = await self.facilitator.verify(payload, req)
+        if not verdict.is_valid:
+            raise _refusal(verdict.invalid_reason or PaymentPayloadError.code)
+        return Payment(verdict.payer or payload.payload.authorization.from_, req, payload)
+
+    async def _settle(self, payment: Payment) -> SettleResponse:
+        """Settle the payment (upto: the route's charge), or the refusal."""
+        req = payment.requirements
+        if req.scheme == "upto":
+            charge = req.amount if payment.charge is None else payment.charge
+            if not 0 <= charge <= req.amount:
+                raise PaymentAmountError(f"the route charged {charge}, above the authorized {req.amount}")
+            req = replace(req, amount=charge)
+        result = await self.facilitator.settle(payment.payload, req)
+        if not result.success:
+            raise _refusal(result.error_reason or FacilitatorError.code)
+        return result
+
+    @staticmethod
+    def payment(request: Any) -> Payment:
+        """The verified payment of a request to a priced route (inside the route)."""
+        return request.state.x402

@@ -1,0 +1,387 @@
+"""x402 v2 messages: PaymentRequired, PaymentRequirements, PaymentPayload, the exact/upto EVM
+payloads, VerifyResponse, SettleResponse, SupportedResponse, and the HTTP transport's headers.
+
+Every parser is strict: a missing or mistyped field, an amount that is no decimal integer, an
+address that is no 20-byte hex string, a header that is not base64 of one JSON object, is a
+``PaymentPayloadError`` (``PaymentRequirementsError`` for requirements, ``PaymentVersionError`` for
+a version other than 2). ``to_json`` gives the spec's camelCase JSON, amounts as decimal strings.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_utils import is_hex_address, to_checksum_address
+
+from offchain import abi
+from offchain.agent.errors import (
+    PaymentPayloadError,
+    PaymentRequirementsError,
+    PaymentVersionError,
+    X402Error,
+)
+from offchain.chain.agent import Authorization
+
+X402_VERSION = 2
+# HTTP transport v2 header names.
+PAYMENT_REQUIRED = "PAYMENT-REQUIRED"
+PAYMENT_SIGNATURE = "PAYMENT-SIGNATURE"
+PAYMENT_RESPONSE = "PAYMENT-RESPONSE"
+MAX_HEADER_BYTES = 16 * 1024
+MAX_JSON_DEPTH = 16
+UINT256_MAX = 2**256 - 1
+SCHEMES = ("exact", "upto")
+
+
+def caip2(chain_id: int) -> str:
+    """The CAIP-2 network id of an EVM chain: ``eip155:<chain id>``."""
+    return f"eip155:{chain_id}"
+
+
+def chain_id_of(network: str, err: type[X402Error] = PaymentPayloadError) -> int:
+    """The chain id of an ``eip155:<id>`` network (another namespace or a bad id -> `err`)."""
+    ns, _, ref = network.partition(":")
+    if ns != "eip155" or not ref.isdigit() or len(ref) > 20:
+        raise err(f"network {network!r} is not an EVM CAIP-2 id (eip155:<chain id>)")
+    return int(ref)
+
+
+def _obj(v: Any, what: str, err: type[X402Error]) -> dict[str, Any]:
+    if not isinstance(v, dict):
+        raise err(f"{what} must be a JSON object")
+    return v
+
+
+def _str(d: dict[str, Any], key: str, what: str, err: type[X402Error], optional: bool = False) -> Any:
+    v = d.get(key)
+    if v is None and optional:
+        return None
+    if not isinstance(v, str):
+        raise err(f"{what}.{key} must be a string")
+    return v
+
+
+def _amount(d: dict[str, Any], key: str, what: str, err: type[X402Error]) -> int:
+    v = _str(d, key, what, err)
+    if not v.isdigit() or len(v) > 78 or int(v) > UINT256_MAX:
+        raise err(f"{what}.{key} must be a decimal integer string below 2^256: got {v[:80]!r}")
+    return int(v)
+
+
+def _address(d: dict[str, Any], key: str, what: str, err: type[X402Error]) -> str:
+    v = _str(d, key, what, err)
+    if not is_hex_address(v):
+        raise err(f"{what}.{key} must be a 20-byte hex address: got {v[:80]!r}")
+    return to_checksum_address(v)
+
+
+def _hexbytes(d: dict[str, Any], key: str, what: str, err: type[X402Error], size: int | None = None) -> bytes:
+    v = _str(d, key, what, err)
+    try:
+        out = bytes.fromhex(v.removeprefix("0x"))
+    except ValueError:
+        raise err(f"{what}.{key} must be 0x-prefixed hex") from None
+    if not v.startswith("0x") or (size is not None and len(out) != size):
+        raise err(f"{what}.{key} must be 0x-prefixed hex{f' of {size} bytes' if size else ''}")
+    return out
+
+
+def _version(d: dict[str, Any], what: str) -> None:
+    v = d.get("x402Version")
+    if v != X402_VERSION or isinstance(v, bool):
+        raise PaymentVersionError(f"{what}.x402Version must be {X402_VERSION}: got {v!r}")
+
+
+@dataclass(frozen=True)
+class ResourceInfo:
+    url: str
+    description: str | None = None
+    mime_type: str | None = None
+
+    @classmethod
+    def from_json(cls, v: Any, err: type[X402Error] = PaymentPayloadError) -> ResourceInfo:
+        d = _obj(v, "resource", err)
+        return cls(
+            _str(d, "url", "resource", err),
+            _str(d, "description", "resource", err, optional=True),
+            _str(d, "mimeType", "resource", err, optional=True),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"url": self.url}
+        if self.description is not None:
+            out["description"] = self.description
+        if self.mime_type is not None:
+            out["mimeType"] = self.mime_type
+        return out
+
+
+@dataclass(frozen=True)
+class PaymentRequirements:
+    """One way to pay: `amount` atomic units of `asset` on `network` to `pay_to` (for ``upto``,
+    the maximum; the charge is settled later), within `max_timeout_seconds`. `extra` carries the
+    token's EIP-712 domain (name, version) and, for upto, the settler and facilitator."""
+
+    scheme: str
+    network: str
+    amount: int
+    asset: str
+    pay_to: str
+    max_timeout_seconds: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, v: Any, err: type[X402Error] = PaymentRequirementsError) -> PaymentRequirements:
+        what = "paymentRequirements"
+        d = _obj(v, what, err)
+        timeout = d.get("maxTimeoutSeconds")
+        if not isinstance(timeout, int) or isinstance(timeout, bool) or not 0 < timeout <= 86_400:
+            raise err(f"{what}.maxTimeoutSeconds must be an integer in (0, 86400]: got {timeout!r}")
+        extra = d.get("extra", {})
+        if not isinstance(extra, dict):
+            raise err(f"{what}.extra must be a JSON object")
+        return cls(
+            _str(d, "scheme", what, err),
+            _str(d, "network", what, err),
+            _amount(d, "amount", what, err),
+            _address(d, "asset", what, err),
+            _address(d, "payTo", what, err),
+            timeout,
+            dict(extra),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scheme": self.scheme,
+            "network": self.network,
+            "amount": str(self.amount),
+            "asset": self.asset,
+            "payTo": self.pay_to,
+            "maxTimeoutSeconds": self.max_timeout_seconds,
+            "extra": dict(self.extra),
+        }
+
+    def domain(self, err: type[X402Error] = PaymentRequirementsError) -> tuple[str, str]:
+        """The token's EIP-712 (name, version) from `extra`."""
+        name, version = self.extra.get("name"), self.extra.get("version")
+        if not isinstance(name, str) or not isinstance(version, str):
+            raise err("paymentRequirements.extra must name the token's EIP-712 name and version")
+        return name, version
+
+    def extra_address(self, key: str, err: type[X402Error] = PaymentRequirementsError) -> str:
+        v = self.extra.get(key)
+        if not isinstance(v, str) or not is_hex_address(v):
+            raise err(f"paymentRequirements.extra.{key} must be a 20-byte hex address")
+        return to_checksum_address(v)
+
+
+@dataclass(frozen=True)
+class PaymentRequired:
+    resource: ResourceInfo
+    accepts: tuple[PaymentRequirements, ...]
+    error: str | None = None
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, v: Any) -> PaymentRequired:
+        d = _obj(v, "PaymentRequired", PaymentPayloadError)
+        _version(d, "PaymentRequired")
+        accepts = d.get("accepts")
+        if not isinstance(accepts, list) or not accepts or len(accepts) > 32:
+            raise PaymentPayloadError("PaymentRequired.accepts must be a list of 1 to 32 requirements")
+        ext = d.get("extensions", {})
+        if not isinstance(ext, dict):
+            raise PaymentPayloadError("PaymentRequired.extensions must be a JSON object")
+        return cls(
+            ResourceInfo.from_json(d.get("resource")),
+            tuple(PaymentRequirements.from_json(a, PaymentPayloadError) for a in accepts),
+            _str(d, "error", "PaymentRequired", PaymentPayloadError, optional=True),
+            dict(ext),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"x402Version": X402_VERSION}
+        if self.error is not None:
+            out["error"] = self.error
+        out["resource"] = self.resource.to_json()
+        out["accepts"] = [a.to_json() for a in self.accepts]
+        out["extensions"] = dict(self.extensions)
+        return out
+
+
+@dataclass(frozen=True)
+class EvmAuthorization(Authorization):
+    """The EIP-3009 fields of an exact/upto EVM payload (x402's ``authorization`` object)."""
+
+    @classmethod
+    def from_json(cls, v: Any) -> EvmAuthorization:
+        what = "payload.authorization"
+        d = _obj(v, what, PaymentPayloadError)
+        e = PaymentPayloadError
+        return cls(
+            _address(d, "from", what, e),
+            _address(d, "to", what, e),
+            _amount(d, "value", what, e),
+            _amount(d, "validAfter", what, e),
+            _amount(d, "validBefore", what, e),
+            _hexbytes(d, "nonce", what, e, 32),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "from": self.from_,
+            "to": self.to,
+            "value": str(self.value),
+            "validAfter": str(self.valid_after),
+            "validBefore": str(self.valid_before),
+            "nonce": "0x" + self.nonce.hex(),
+        }
+
+
+@dataclass(frozen=True)
+class EvmPayload:
+    """The scheme payload: the payer's signature over the authorization; for upto also the salt
+    that, with payTo and the facilitator, makes the nonce."""
+
+    signature: bytes
+    authorization: EvmAuthorization
+    salt: bytes | None = None
+
+    @classmethod
+    def from_json(cls, v: Any, scheme: str) -> EvmPayload:
+        d = _obj(v, "payload", PaymentPayloadError)
+        sig = _hexbytes(d, "signature", "payload", PaymentPayloadError)
+        if not 1 <= len(sig) <= 256:
+            raise PaymentPayloadError("payload.signature must be 1 to 256 bytes")
+        salt = _hexbytes(d, "salt", "payload", PaymentPayloadError, 32) if scheme == "upto" else None
+        return cls(sig, EvmAuthorization.from_json(d.get("authorization")), salt)
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"signature": "0x" + self.signature.hex(), "authorization": self.authorization.to_json()}
+        if self.salt is not None:
+            out["salt"] = "0x" + self.salt.hex()
+        return out
+
+
+@dataclass(frozen=True)
+class PaymentPayload:
+    accepted: PaymentRequirements
+    payload: EvmPayload
+    resource: ResourceInfo | None = None
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, v: Any) -> PaymentPayload:
+        d = _obj(v, "PaymentPayload", PaymentPayloadError)
+        _version(d, "PaymentPayload")
+        accepted = PaymentRequirements.from_json(d.get("accepted"), PaymentPayloadError)
+        ext = d.get("extensions", {})
+        if not isinstance(ext, dict):
+            raise PaymentPayloadError("PaymentPayload.extensions must be a JSON object")
+        res = d.get("resource")
+        return cls(
+            accepted,
+            EvmPayload.from_json(d.get("payload"), accepted.scheme),
+            None if res is None else ResourceInfo.from_json(res),
+            dict(ext),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"x402Version": X402_VERSION}
+        if self.resource is not None:
+            out["resource"] = self.resource.to_json()
+        out["accepted"] = self.accepted.to_json()
+        out["payload"] = self.payload.to_json()
+        out["extensions"] = dict(self.extensions)
+        return out
+
+
+@dataclass(frozen=True)
+class VerifyResponse:
+    is_valid: bool
+    invalid_reason: str | None = None
+    payer: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"isValid": self.is_valid}
+        if self.invalid_reason is not None:
+            out["invalidReason"] = self.invalid_reason
+        if self.payer is not None:
+            out["payer"] = self.payer
+        return out
+
+    @classmethod
+    def from_json(cls, v: Any) -> VerifyResponse:
+        d = _obj(v, "VerifyResponse", PaymentPayloadError)
+        if not isinstance(d.get("isValid"), bool):
+            raise PaymentPayloadError("VerifyResponse.isValid must be a boolean")
+        return cls(
+            d["isValid"],
+            _str(d, "invalidReason", "VerifyResponse", PaymentPayloadError, optional=True),
+            _str(d, "payer", "VerifyResponse", PaymentPayloadError, optional=True),
+        )
+
+
+@dataclass(frozen=True)
+class SettleResponse:
+    success: bool
+    transaction: str
+    network: str
+    payer: str | None = None
+    error_reason: str | None = None
+    amount: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"success": self.success}
+        if self.error_reason is not None:
+            out["errorReason"] = self.error_reason
+        if self.payer is not None:
+            out["payer"] = self.payer
+        out["transaction"] = self.transaction
+        out["network"] = self.network
+        if self.amount is not None:
+            out["amount"] = str(self.amount)
+        return out
+
+    @classmethod
+    def from_json(cls, v: Any) -> SettleResponse:
+        what = "SettleResponse"
+        d = _obj(v, what, PaymentPayloadError)
+        if not isinstance(d.get("success"), bool):
+            raise PaymentPayloadError(f"{what}.success must be a boolean")
+        amount = _amount(d, "amount", what, PaymentPayloadError) if "amount" in d else None
+        return cls(
+            d["success"],
+            _str(d, "transaction", what, PaymentPayloadError),
+            _str(d, "network", what, PaymentPayloadError),
+            _str(d, "payer", what, PaymentPayloadError, optional=True),
+            _str(d, "errorReason", what, PaymentPayloadError, optional=True),
+            amount,
+        )
+
+
+def encode_header(obj: Any) -> str:
+    """base64 of the compact JSON of a message (or a plain JSON value)."""
+    data = obj.to_json() if hasattr(obj, "to_json") else obj
+    return base64.b64encode(json.dumps(data, separators=(",", ":")).encode()).decode("ascii")
+
+
+def decode_header(text: str | None, name: str) -> Any:
+    """The JSON value in a base64 header (at most 16 KiB, nesting at most 16 deep)."""
+    if text is None:
+        raise PaymentPayloadError(f"the {name} header is missing")
+    if len(text) > MAX_HEADER_BYTES:
+        raise PaymentPayloadError(f"the {name} header is longer than {MAX_HEADER_BYTES} bytes")
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise PaymentPayloadError(f"the {name} header is not base64") from None
+    abi.json_depth(raw, f"the {name} header", PaymentPayloadError, MAX_JSON_DEPTH)
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise PaymentPayloadError(f"the {name} header is not base64 of JSON") from None

@@ -1,0 +1,498 @@
+"""x402 v2 end to end on the test chain: a resource server behind the payment middleware, a
+facilitator settling on anvil (over HTTP and in-process), a client paying within a budget, with
+balances checked on chain; every refusal as its typed error and x402 reason code; the messages
+and headers as the spec has them."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import replace
+
+import anyio
+import httpx
+import pytest
+
+from offchain.agent import errors as E
+from offchain.agent.ap2 import INTENT, check_intent, sign_mandate
+from offchain.agent.client import PayingClient, parse_payment_required
+from offchain.agent.evm import create_payment
+from offchain.agent.facilitator import HTTPFacilitator, LocalFacilitator, create_app, error_of, parse_request
+from offchain.agent.x402 import (
+    PAYMENT_REQUIRED,
+    PAYMENT_RESPONSE,
+    PAYMENT_SIGNATURE,
+    EvmPayload,
+    PaymentPayload,
+    PaymentRequired,
+    PaymentRequirements,
+    ResourceInfo,
+    SettleResponse,
+    decode_header,
+    encode_header,
+)
+from offchain.chain.agent import StableToken
+from offchain.chain.sdk import load_abis
+from offchain.httpservice import ServiceServer
+from tests.offchain.agent.support import FUNDS, MAX_TOKENS_PRICE, PER_TOKEN, PRICE, build_world, resource_app
+
+ADDR = "0x" + "11" * 20
+
+
+@pytest.fixture(scope="module")
+def world(project, accounts, chain):
+    return build_world(project, accounts, chain)
+
+
+@pytest.fixture
+def fac(world):
+    return world.fresh_facilitator()
+
+
+@pytest.fixture
+def servers(world, fac):
+    """The facilitator and the resource server, each on its own HTTP port."""
+    with ServiceServer(create_app(fac), log_level="warning") as f:
+        app = resource_app(world, HTTPFacilitator(f.url))
+        with ServiceServer(app, log_level="warning") as r:
+            yield f.url, r.url
+
+
+def exact_req(world, amount=PRICE, **kw):
+    return world.facilitator.requirements(
+        "exact", world.token.address, world.addresses["seller"], amount, **kw
+    )
+
+
+def upto_req(world, amount=MAX_TOKENS_PRICE):
+    return world.facilitator.requirements("upto", world.token.address, world.addresses["seller"], amount)
+
+
+def pay(world, req, who="payer", **kw):
+    return create_payment(world.keys[who], req, now=world.clock(), **kw)
+
+
+# ---------------------------------------------------------------- end to end over HTTP
+
+
+def test_exact_end_to_end_over_http(world, servers):
+    fac_url, url = servers
+    seller, payer = world.addresses["seller"], world.addresses["payer"]
+    before = (world.balance(payer), world.balance(seller))
+    # unpaid: 402 with the offers in PAYMENT-REQUIRED (base64 JSON, v2), the same in the body
+    r = httpx.get(url + "/price")
+    assert r.status_code == 402
+    pr = json.loads(base64.b64decode(r.headers[PAYMENT_REQUIRED]))
+    assert pr == r.json()
+    assert pr["x402Version"] == 2 and pr["error"] == "PAYMENT-SIGNATURE header is required"
+    assert pr["resource"] == {
+        "url": url + "/price",
+        "description": "ETH price",
+        "mimeType": "application/json",
+    }
+    (offer,) = pr["accepts"]
+    assert offer == {
+        "scheme": "exact",
+        "network": f"eip155:{world.w3.eth.chain_id}",
+        "amount": str(PRICE),
+        "asset": world.token.address,
+        "payTo": seller,
+        "maxTimeoutSeconds": 60,
+        "extra": {"name": "USD Coin", "version": "2"},
+    }
+    # a free route stays free
+    assert httpx.get(url + "/free").json() == {"ok": True}
+    client = world.client(budget=3 * PRICE)
+    r = client.get(url + "/price")
+    assert r.status_code == 200 and r.json()["payer"] == payer
+    settled = json.loads(base64.b64decode(r.headers[PAYMENT_RESPONSE]))
+    assert settled["success"] is True and settled["payer"] == payer and settled["amount"] == str(PRICE)
+    assert settled["network"] == offer["network"]
+    receipt = world.w3.eth.get_transaction_receipt(settled["transaction"])
+    assert receipt["status"] == 1 and receipt["to"] == world.token.address
+    assert (world.balance(payer), world.balance(seller)) == (before[0] - PRICE, before[1] + PRICE)
+    assert client.spent == PRICE and client.left == 2 * PRICE and len(client.receipts) == 1
+    # the facilitator pays the gas, never the tokens
+    assert world.balance(world.addresses["facilitator"]) == 0
+    # /supported as x402 v2 has it
+    sup = httpx.get(fac_url + "/supported").json()
+    net = offer["network"]
+    assert sup["kinds"][0] == {"x402Version": 2, "scheme": "exact", "network": net}
+    assert (
+        sup["kinds"][1]["scheme"] == "upto" and sup["kinds"][1]["extra"]["settler"] == world.settler.address
+    )
+    assert sup["extensions"] == [] and sup["signers"] == {"eip155:*": [world.addresses["facilitator"]]}
+
+
+def test_replayed_signature_is_refused_and_costs_nothing(world, servers):
+    _, url = servers
+    payload = pay(world, exact_req(world))
+    header = {PAYMENT_SIGNATURE: encode_header(payload)}
+    assert httpx.get(url + "/price", headers=header).status_code == 200
+    before = world.balance("payer")
+    r = httpx.get(url + "/price", headers=header)
+    assert r.status_code == 402
+    assert (
+        decode_header(r.headers[PAYMENT_REQUIRED], PAYMENT_REQUIRED)["error"] == E.PaymentReplayedError.code
+    )
+    assert world.balance("payer") == before
+
+
+def test_upto_bills_the_tokens_generated(world, servers):
+    _, url = servers
+    seller, payer = world.addresses["seller"], world.addresses["payer"]
+    before = (world.balance(payer), world.balance(seller))
+    client = world.client(budget=MAX_TOKENS_PRICE, schemes=("upto",))
+    r = client.post(url + "/infer", json={"max_tokens": 37})
+    assert r.status_code == 200 and r.json()["tokens"] == 37
+    settled = SettleResponse.from_json(decode_header(r.headers[PAYMENT_RESPONSE], PAYMENT_RESPONSE))
+    assert settled.amount == 37 * PER_TOKEN
+    assert (world.balance(payer), world.balance(seller)) == (
+        before[0] - 37 * PER_TOKEN,
+        before[1] + 37 * PER_TOKEN,
+    )
+    assert world.token.balance_of(world.settler.address) == 0
+    # the budget is spent by the charge, not by the maximum held while in flight
+    assert client.spent == 37 * PER_TOKEN and client.left == MAX_TOKENS_PRICE - 37 * PER_TOKEN
+    with pytest.raises(E.BudgetExceededError):  # the maximum is held while in flight
+        client.post(url + "/infer", json={"max_tokens": 1})
+    # a route charging above the maximum is refused, and nothing moves
+    rich = world.client(budget=10 * MAX_TOKENS_PRICE)
+    before = world.balance(payer)
+    with pytest.raises(E.PaymentRefusedError) as info:
+        rich.post(url + "/infer", json={"max_tokens": MAX_TOKENS_PRICE // PER_TOKEN + 1})
+    assert info.value.reason == E.PaymentAmountError.code
+    assert world.balance(payer) == before and rich.spent == 0
+
+
+def test_failed_route_is_not_settled(world, servers):
+    _, url = servers
+    client = world.client()
+    before = world.balance("payer")
+    r = client.get(url + "/broken")
+    assert r.status_code == 503 and PAYMENT_RESPONSE not in r.headers
+    assert world.balance("payer") == before and client.spent == 0 and client.left == client.budget
+
+
+# ---------------------------------------------------------------- the client's own refusals
+
+
+def test_client_budget_and_offers(world, servers):
+    _, url = servers
+    with pytest.raises(E.BudgetExceededError, match="exceeds what is left"):
+        world.client(budget=PRICE - 1).get(url + "/price")
+    with pytest.raises(E.BudgetExceededError):
+        world.client(budget=10 * PRICE, max_per_request=PRICE - 1).get(url + "/price")
+    other = PayingClient(world.keys["payer"], world.w3.eth.chain_id, ADDR, 10**9)
+    with pytest.raises(E.NoAcceptablePaymentError):
+        other.get(url + "/price")
+    wrong_chain = PayingClient(world.keys["payer"], 1, world.token.address, 10**9)
+    with pytest.raises(E.NoAcceptablePaymentError):
+        wrong_chain.get(url + "/price")
+    with pytest.raises(E.NoAcceptablePaymentError):
+        world.client(allowed_payees={ADDR}).get(url + "/price")
+    # two payments within budget, the third is refused
+    c = world.client(budget=2 * PRICE)
+    c.get(url + "/price")
+    c.get(url + "/price")
+    with pytest.raises(E.BudgetExceededError):
+        c.get(url + "/price")
+    assert c.spent == 2 * PRICE
+
+
+def test_server_refusal_reaches_the_client_typed(world, servers):
+    _, url = servers
+    broke = world.client(who="seller")  # the seller holds no USDC of its own
+    with pytest.raises(E.PaymentRefusedError) as info:
+        broke.get(url + "/price")
+    assert info.value.reason == E.PaymentUnderfundedError.code
+    assert broke.spent == 0 and broke.left == broke.budget
+
+
+# ---------------------------------------------------------------- the facilitator's refusals
+
+
+def refused(fac, payload, req, cls):
+    with pytest.raises(cls) as info:
+        fac.verify(payload, req)
+    assert info.value.code == cls.code
+    return info.value
+
+
+def test_every_refusal_of_an_exact_payment(world, fac, project, accounts):
+    req = exact_req(world)
+    good = pay(world, req)
+    assert fac.verify(good, req) == world.addresses["payer"]
+    a = good.payload.authorization
+    t = world.clock()
+
+    def with_auth(**kw):
+        return replace(good, payload=replace(good.payload, authorization=replace(a, **kw)))
+
+    # tampered: the signature no longer covers the fields
+    refused(fac, with_auth(value=PRICE + 1), replace(req, amount=PRICE + 1), E.PaymentSignatureError)
+    sig = bytearray(good.payload.signature)
+    sig[5] ^= 0xFF
+    refused(
+        fac, replace(good, payload=replace(good.payload, signature=bytes(sig))), req, E.PaymentSignatureError
+    )
+    refused(
+        fac,
+        replace(good, payload=replace(good.payload, signature=b"\x01" * 10)),
+        req,
+        E.PaymentSignatureError,
+    )
+    # signed by another key for the payer's address
+    forged = pay(world, req, who="payer2")
+    forged = replace(
+        forged,
+        payload=replace(forged.payload, authorization=replace(forged.payload.authorization, from_=a.from_)),
+    )
+    refused(fac, forged, req, E.PaymentSignatureError)
+    # wrong payee, wrong amount (signed honestly, but not what the server asks)
+    refused(fac, pay(world, replace(req, pay_to=ADDR)), req, E.PaymentPayeeError)
+    refused(fac, with_auth(to=ADDR), req, E.PaymentPayeeError)
+    refused(fac, pay(world, replace(req, amount=PRICE - 1)), req, E.PaymentAmountError)
+    low = pay(world, req)
+    low = replace(
+        low, payload=replace(low.payload, authorization=replace(low.payload.authorization, value=PRICE - 1))
+    )
+    refused(fac, low, req, E.PaymentAmountError)
+    # wrong network (chain id), wrong asset
+    refused(fac, good, replace(req, network="eip155:1"), E.PaymentNetworkError)
+    refused(fac, replace(good, accepted=replace(req, network="eip155:8453")), req, E.PaymentNetworkError)
+    other = accounts[0].deploy(project.StableToken, "USD Coin", "USDC", accounts[0])
+    refused(fac, pay(world, replace(req, asset=other.address)), req, E.PaymentAssetError)
+    refused(fac, good, replace(req, asset=other.address), E.PaymentAssetError)
+    # time window
+    not_yet = create_payment(world.keys["payer"], req, now=t + 1200)  # valid after t + 600
+    refused(fac, not_yet, req, E.PaymentNotYetValidError)
+    expired = create_payment(world.keys["payer"], req, now=t - 120)  # valid before t - 60
+    refused(fac, expired, req, E.PaymentExpiredError)
+    # underfunded
+    refused(fac, pay(world, req, who="seller"), req, E.PaymentUnderfundedError)
+    # replay: settled once, refused after; the balance moved once
+    before = world.balance("payer")
+    out = fac.settle(good, req)
+    assert out.success and out.amount == PRICE and world.balance("payer") == before - PRICE
+    refused(fac, good, req, E.PaymentReplayedError)
+    with pytest.raises(E.PaymentReplayedError):
+        fac.settle(good, req)
+    assert world.balance("payer") == before - PRICE
+    # unsupported scheme
+    refused(fac, good, replace(req, scheme="deferred"), E.PaymentSchemeError)
+
+
+def test_upto_refusals(world, fac):
+    req = upto_req(world)
+    good = pay(world, req)
+    assert fac.verify(good, req) == world.addresses["payer"]
+    # the nonce binds the payee: a payload re-pointed at another payee is refused
+    refused(
+        fac,
+        replace(good, accepted=replace(good.accepted, pay_to=ADDR)),
+        replace(req, pay_to=ADDR),
+        E.PaymentPayeeError,
+    )
+    # a charge above the maximum
+    with pytest.raises(E.PaymentAmountError):
+        fac.settle(good, replace(req, amount=MAX_TOKENS_PRICE + 1))
+    # an authorization to someone else than the settler
+    bad = replace(
+        good, payload=replace(good.payload, authorization=replace(good.payload.authorization, to=ADDR))
+    )
+    refused(fac, bad, req, E.PaymentPayeeError)
+    # requirements naming another settler or facilitator
+    refused(fac, good, replace(req, extra=req.extra | {"settler": ADDR}), E.PaymentRequirementsError)
+    refused(fac, good, replace(req, extra=req.extra | {"facilitator": ADDR}), E.PaymentRequirementsError)
+    out = fac.settle(good, replace(req, amount=1234))
+    assert out.amount == 1234 and world.balance("payer") == FUNDS - 1234
+    with pytest.raises(E.PaymentReplayedError):
+        fac.settle(good, replace(req, amount=1))
+
+
+def test_http_verify_and_settle_answer_reason_codes(world, servers):
+    fac_url, _ = servers
+    req = exact_req(world)
+    good = pay(world, req)
+    body = {"x402Version": 2, "paymentPayload": good.to_json(), "paymentRequirements": req.to_json()}
+    assert httpx.post(fac_url + "/verify", json=body).json() == {
+        "isValid": True,
+        "payer": world.addresses["payer"],
+    }
+    wrong = body | {"paymentRequirements": replace(req, amount=PRICE + 1).to_json()}
+    assert httpx.post(fac_url + "/verify", json=wrong).json() == {
+        "isValid": False,
+        "invalidReason": "invalid_exact_evm_payload_authorization_value",
+        "payer": world.addresses["payer"],
+    }
+    s = httpx.post(fac_url + "/settle", json=body).json()
+    assert s["success"] is True and s["transaction"].startswith("0x") and len(s["transaction"]) == 66
+    again = httpx.post(fac_url + "/settle", json=body).json()
+    assert again == {
+        "success": False,
+        "errorReason": E.PaymentReplayedError.code,
+        "payer": world.addresses["payer"],
+        "transaction": "",
+        "network": req.network,
+    }
+    assert (
+        httpx.post(fac_url + "/verify", json=body | {"x402Version": 1}).json()["invalidReason"]
+        == "invalid_x402_version"
+    )
+    assert httpx.post(fac_url + "/verify", content=b"{not json").status_code == 400
+    assert (
+        httpx.post(fac_url + "/verify", json={"paymentPayload": 3}).json()["invalidReason"]
+        == "invalid_payload"
+    )
+
+
+def test_in_process_facilitator(world, fac):
+    app = resource_app(world, LocalFacilitator(fac))
+
+    async def run():  # httpx's ASGI transport is async-only
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://agent") as c:
+            r = await c.get("/price")
+            offer = parse_payment_required(r.headers, r.content).accepts[0]
+            p = create_payment(world.keys["payer2"], offer, now=world.clock())
+            return await c.get("/price", headers={PAYMENT_SIGNATURE: encode_header(p)})
+
+    r = anyio.run(run)
+    assert r.status_code == 200 and world.balance("payer2") == FUNDS - PRICE
+
+
+# ---------------------------------------------------------------- messages and headers
+
+
+def test_messages_round_trip_and_refusals(world):
+    req = exact_req(world)
+    p = pay(world, req)
+    assert PaymentPayload.from_json(decode_header(encode_header(p), PAYMENT_SIGNATURE)) == p
+    pr = PaymentRequired(ResourceInfo("http://x/y"), (req,), "why")
+    assert PaymentRequired.from_json(pr.to_json()) == pr
+    j = p.to_json()
+    assert set(j) == {"x402Version", "accepted", "payload", "extensions"}
+    assert set(j["payload"]["authorization"]) == {"from", "to", "value", "validAfter", "validBefore", "nonce"}
+    assert parse_request({"paymentPayload": j, "paymentRequirements": req.to_json()}) == (p, req)
+    bad_cases = [
+        (None, E.PaymentPayloadError, "missing"),
+        ("!!!", E.PaymentPayloadError, "not base64"),
+        (base64.b64encode(b"[1,2").decode(), E.PaymentPayloadError, "not base64 of JSON"),
+        (base64.b64encode(b"[" * 40 + b"]" * 40).decode(), E.PaymentPayloadError, "nest"),
+        ("A" * 20000, E.PaymentPayloadError, "longer"),
+    ]
+    for raw, cls, match in bad_cases:
+        with pytest.raises(cls, match=match):
+            decode_header(raw, PAYMENT_SIGNATURE)
+    with pytest.raises(E.PaymentVersionError):
+        PaymentPayload.from_json(j | {"x402Version": 1})
+    for field, value in (
+        ("amount", "-1"),
+        ("amount", "1e6"),
+        ("amount", 5),
+        ("payTo", "0x12"),
+        ("maxTimeoutSeconds", 0),
+    ):
+        with pytest.raises(E.PaymentPayloadError):
+            PaymentPayload.from_json(j | {"accepted": j["accepted"] | {field: value}})
+        with pytest.raises(E.PaymentRequirementsError):
+            PaymentRequirements.from_json(req.to_json() | {field: value})
+    auth = j["payload"]["authorization"]
+    for field, value in (("nonce", "0x12"), ("nonce", "zz"), ("value", "0x10"), ("from", 7)):
+        with pytest.raises(E.PaymentPayloadError):
+            PaymentPayload.from_json(j | {"payload": j["payload"] | {"authorization": auth | {field: value}}})
+    with pytest.raises(E.PaymentPayloadError):
+        EvmPayload.from_json({"signature": "0x", "authorization": auth}, "exact")
+    with pytest.raises(E.PaymentPayloadError):  # upto needs its salt
+        EvmPayload.from_json(j["payload"], "upto")
+    with pytest.raises(E.PaymentPayloadError):
+        PaymentRequired.from_json(pr.to_json() | {"accepts": []})
+    assert isinstance(error_of("insufficient_funds", "m"), E.PaymentUnderfundedError)
+    assert isinstance(error_of("something else", "m"), E.FacilitatorError)
+
+
+def test_token_handle_reads(world):
+    t = StableToken(world.w3, world.token.address, load_abis()["StableToken"])
+    assert t.name == "USD Coin" and t.balance_of(world.addresses["payer"]) == FUNDS
+
+
+# ---------------------------------------------------------------- eigen agent
+
+
+def test_cli_pay_and_bad_inputs(world, servers, capsys, tmp_path):
+    from offchain.cli import main
+
+    _, url = servers
+    key_file = tmp_path / "payer.key"
+    key_file.write_text(str(world.keys["payer"]))
+    cid = str(world.w3.eth.chain_id)
+    before = world.balance("payer")
+    common = ["--key", str(key_file), "--token", world.token.address, "--chain-id", cid]
+    assert main(["agent", "pay", url + "/price", *common, "--budget", str(PRICE)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["status"] == 200 and out["spent"] == PRICE and out["settlement"]["success"] is True
+    assert world.balance("payer") == before - PRICE
+    assert main(["agent", "pay", url + "/price", *common, "--budget", str(PRICE - 1)]) == 2
+    assert "BudgetExceededError" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "agent",
+                "pay",
+                url + "/price",
+                "--key",
+                "0x12",
+                "--token",
+                ADDR,
+                "--chain-id",
+                cid,
+                "--budget",
+                "1",
+            ]
+        )
+        == 2
+    )
+    assert "a key is 0x and 64 hex digits" in capsys.readouterr().err
+    bad_token = ["--key", str(key_file), "--token", "0x12", "--chain-id", cid, "--budget", "1"]
+    assert main(["agent", "pay", url + "/price", *bad_token]) == 2
+    assert "--token must be a 20-byte hex address" in capsys.readouterr().err
+    assert main(["agent"]) == 2
+    fac = ["agent", "facilitator", "--key", str(key_file), "--token", world.token.address]
+    assert main([*fac, "--rpc", "http://127.0.0.1:9"]) == 2
+    assert "no node answers" in capsys.readouterr().err
+    assert main([*fac[:-1], "0x12", "--rpc", "http://127.0.0.1:9"]) == 2
+
+
+def test_client_pays_only_within_an_ap2_intent(world, servers):
+    _, url = servers
+    payer_key = world.keys["payer"]
+    payer = world.addresses["payer"]
+
+    def intent(max_amount, payees):
+        body = {
+            "type": INTENT,
+            "agent": payer,
+            "asset": world.token.address,
+            "network": f"eip155:{world.w3.eth.chain_id}",
+            "budget": str(2 * PRICE),
+            "amount_range": {"min": "1", "max": str(max_amount)},
+            "allowed_payees": payees,
+            "expiry": str(int(world.clock()) + 3600),
+        }
+        return check_intent(sign_mandate(payer_key, body), payer)
+
+    seller = world.addresses["seller"]
+    before = world.balance("payer")
+    with pytest.raises(E.MandateLimitError, match="outside"):
+        world.client(intent=intent(PRICE - 1, [seller])).get(url + "/price")
+    with pytest.raises(E.MandateLimitError, match="not an allowed payee"):
+        world.client(intent=intent(PRICE, [ADDR])).get(url + "/price")
+    assert world.balance("payer") == before
+    c = world.client(intent=intent(PRICE, [seller]))
+    c.get(url + "/price")
+    c.get(url + "/price")
+    with pytest.raises(
+        E.MandateLimitError, match="exceed the budget"
+    ):  # the intent's budget, not the client's
+        c.get(url + "/price")
+    assert world.balance("payer") == before - 2 * PRICE
