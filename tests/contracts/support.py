@@ -23,6 +23,7 @@ from offchain.abi import BURN_ADDRESS, WAD, ZERO_ADDRESS
 from offchain.ai.receipt import ENGINE_ID
 from offchain.ai.sampler import SamplingParams
 from offchain.bls.keys import SecretKey
+from offchain.chain import agent as agent_chain
 from offchain.chain.bls_registry import registration_data as bls_registration_data
 from offchain.chain.compute_avs import EnrolmentStatement, receipt_args, registration_data, verify_enclave
 from offchain.chain.deploy import (
@@ -201,25 +202,9 @@ def typed_data(contract_name, chain_id, contract, primary, fields, message):
     """An EIP-712 message for eth_account's encoder (independent of the contracts' digest code):
     domain (name, version "1", chain id, verifying contract) and one struct type `primary` with
     `fields` [(name, type)] and values `message`."""
-    return {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            primary: [{"name": n, "type": t} for n, t in fields],
-        },
-        "primaryType": primary,
-        "domain": {
-            "name": contract_name,
-            "version": "1",
-            "chainId": chain_id,
-            "verifyingContract": A(contract),
-        },
-        "message": message,
-    }
+    return agent_chain.typed_data(
+        primary, tuple(fields), (contract_name, "1"), chain_id, A(contract), message
+    )
 
 
 def ceil_div(a, b):
