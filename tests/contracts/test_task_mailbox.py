@@ -8,7 +8,11 @@ from __future__ import annotations
 import pytest
 from eth_hash.auto import keccak
 from eth_keys import keys
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
+from offchain import settings as eigen_settings
 from offchain.abi import WAD, ZERO_ADDRESS
 from offchain.bls.keys import SecretKey
 from offchain.chain.bls_registry import registration_data as bls_registration_data
@@ -507,3 +511,122 @@ def test_receipt_fault_slashes_the_certifiers(mw) -> None:
     )
     h2, _ = mw.create()
     reverts("task not verified", s.proveReceiptFault, h2, r, sig, accepted, sender=w.other)
+
+
+def test_task_state_machine(project, mw, chain) -> None:
+    """create / submit / mine / refund / withdraw / prove a conflict in random order, against a model
+    of every task: the status is the model's, a result is accepted exactly when the task is open and
+    the signers reach the threshold, and for each token the mailbox holds exactly the open tasks'
+    escrow plus the fees owed (payouts + refunds == escrow)."""
+    fot = mw.w.owner.deploy(project.MockFeeERC20)
+    types = {mw.ecdsa_type: mw.token, mw.register_type(CERT_ECDSA, token=fot): fot}
+    mw.fund(mw.creator, 10**12, token=fot)
+    m, s, ops = mw.mailbox, mw.slasher, mw.ops
+    signer_sets = [(0,), (0, 1), (0, 2), (1, 2), (0, 1, 2)]
+
+    class Tasks(RuleBasedStateMachine):
+        def __init__(self):
+            super().__init__()
+            self.snap = chain.snapshot()
+            self.tasks = []  # [hash, type, fee, deadline, state ("open" | "verified" | "refunded"), signers]
+
+        def teardown(self):
+            chain.restore(self.snap)
+
+        def pick(self, k):
+            return self.tasks[k % len(self.tasks)] if self.tasks else None
+
+        @rule(kind=st.sampled_from(sorted(types)), payload=st.binary(max_size=40))
+        def create(self, kind, payload):
+            h, rc = mw.create(mw.params(task_type=kind, payload=payload))
+            fee = m.getTaskInfo(h).fee
+            self.tasks.append([h, kind, fee, rc.block_number + TIMEOUT, "open", None])
+
+        @rule(
+            k=st.integers(0, 50),
+            who=st.integers(0, len(signer_sets) - 1),
+            result=st.sampled_from([b"4", b"5"]),
+        )
+        def submit(self, k, who, result):
+            t = self.pick(k)
+            if t is None:
+                return
+            h, signers = t[0], signer_sets[who]
+            cert = mw.ecdsa(h, result, signers=signers)
+            stake = [sum(r) for r in mw.w.am.getAllocatedStake(mw.opset, [o.address for o in ops], mw.strats)]
+            met = sum(stake[i] for i in signers) * 10_000 >= sum(stake) * THRESHOLD
+            if t[4] == "verified":
+                mw.submit(h, cert, result=result, expect="duplicate result")
+            elif chain.blocks.head.number + 1 > t[3]:  # expired (refunded or not)
+                mw.submit(h, cert, result=result, expect="task expired")
+            elif not met:
+                mw.submit(h, cert, result=result, expect="certificate below threshold")
+            else:
+                rc = mw.submit(h, cert, result=result)
+                assert sum(e.amount for e in evs(rc, "FeePaid")) == t[2]
+                t[4], t[5] = "verified", list(evs(rc, "TaskVerified")[0].signers)
+
+        @rule(n=st.integers(1, 6))
+        def mine(self, n):
+            chain.mine(n)
+
+        @rule(k=st.integers(0, 50))
+        def refund(self, k):
+            t = self.pick(k)
+            if t is None:
+                return
+            expired = chain.blocks.head.number + 1 > t[3]
+            if t[4] == "verified":
+                reverts("task verified", m.refundFee, t[0], sender=mw.w.other)
+            elif t[4] == "refunded":
+                reverts("fee already refunded", m.refundFee, t[0], sender=mw.w.other)
+            elif not expired:
+                reverts("task not expired", m.refundFee, t[0], sender=mw.w.other)
+            else:
+                m.refundFee(t[0], sender=mw.w.other)
+                t[4] = "refunded"
+
+        @rule(i=st.integers(0, 2), kind=st.sampled_from(sorted(types)))
+        def withdraw(self, i, kind):
+            token = types[kind]
+            if m.feesOwed(ops[i], token) == 0:
+                reverts("no fees owed", m.withdrawFees, token, sender=ops[i])
+            else:
+                m.withdrawFees(token, sender=ops[i])
+
+        @rule(k=st.integers(0, 50))
+        def conflict(self, k):
+            t = self.pick(k)
+            if t is None or t[4] != "verified":
+                return
+            h = t[0]
+            result = b"4" if m.getTaskResult(h)[0] != keccak(b"4") else b"5"
+            other = (0, 1, 2)
+            try:
+                rc = s.proveConflict(
+                    h, mw.ecdsa(h, result, signers=other), result, [], t[5], sender=mw.w.other
+                )
+            except Exception as exc:  # every signer of the first result was found at fault before
+                assert "fault already proven" in str(exc) or "below threshold" in str(exc), exc
+                return
+            assert {e.operator for e in evs(rc, "TaskFaultProven")} <= set(t[5])
+
+        @invariant()
+        def statuses(self):
+            for h, _kind, _fee, deadline, state, _ in self.tasks:
+                want = {"verified": 2, "refunded": 3}.get(state)
+                if want is None:
+                    want = 3 if chain.blocks.head.number > deadline else 1
+                assert m.getTaskStatus(h) == want
+
+        @invariant()
+        def escrow_balances(self):
+            for kind, token in types.items():
+                open_fees = sum(t[2] for t in self.tasks if t[1] == kind and t[4] == "open")
+                owed = sum(m.feesOwed(o, token) for o in ops)
+                assert token.balanceOf(m) == m.feesHeld(token) == open_fees + owed
+
+    base = settings.default
+    if eigen_settings.hypothesis_profile() == "ci":
+        base = settings(base, max_examples=4, stateful_step_count=20)
+    run_state_machine_as_test(Tasks, settings=base)
