@@ -51,15 +51,21 @@ exports: (
 interface IDeallocationDelay:
     def DEALLOCATION_DELAY() -> uint32: view
 
+interface IStakeViews:
+    def getStrategiesInOperatorSet(operatorSet: ITypes.OperatorSet) -> DynArray[address, MAX_STRATEGIES]: view
+    def getAllocatedStake(operatorSet: ITypes.OperatorSet, operators: DynArray[address, MAX_SIGNERS], strategies: DynArray[address, MAX_STRATEGIES]) -> DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_SIGNERS]: view
+
 interface IBLSViews:
+    def checkCertificate(operatorSetId: uint32, digest: bytes32, cert: Bytes[MAX_CERT], excluded: address) -> (uint8, uint256, uint256): view
     def operatorOfKey(operatorId: bytes32) -> address: view
     def maxStaleness() -> uint256: view
 
 WAD: constant(uint256) = 10**18
 BPS: constant(uint256) = 10000
-MAX_STRATEGIES: constant(uint256) = 32
+MAX_STRATEGIES: constant(uint256) = 8  # a BLS set has one quorum per strategy, at most 8
 MAX_SIGNERS: constant(uint256) = 64  # sigcheck.MAX_MEMBERS
-MAX_NON_SIGNERS: constant(uint256) = 512
+# a certificate: ECDSA abi.encode((v, r, s)[64]) = 6,208 bytes; BLS (64 members) 4,384 bytes
+MAX_CERT: constant(uint256) = 6208
 MAX_PAYLOAD: constant(uint256) = 4096
 MAX_RESULT: constant(uint256) = 4096
 RESULT_DOMAIN: constant(bytes32) = keccak256("eigen.compute.TaskResult.v1")
@@ -408,7 +414,14 @@ def createTask(params: TaskParams) -> bytes32:
         assert extcall IERC20(t.feeToken).transferFrom(msg.sender, self, t.fee, default_return_value=True), "fee transfer failed"
         received = staticcall IERC20(t.feeToken).balanceOf(self) - before
         self.feesHeld[t.feeToken] += received
-    self._tasks[task_hash] = Task(creator=msg.sender, refundCollector=params.refundCollector, taskType=params.taskType, fee=received, createdBlock=block.number, inputHash=keccak256(params.payload), verified=False, refunded=False, resultHash=empty(bytes32), record=empty(bytes32), signersHash=empty(bytes32))
+    # the fields set now (the rest stay zero until a result or a refund)
+    self._tasks[task_hash].creator = msg.sender
+    self._tasks[task_hash].refundCollector = params.refundCollector
+    self._tasks[task_hash].taskType = params.taskType
+    if received != 0:
+        self._tasks[task_hash].fee = received
+    self._tasks[task_hash].createdBlock = block.number
+    self._tasks[task_hash].inputHash = keccak256(params.payload)
     log TaskCreated(creator=msg.sender, taskHash=task_hash, taskType=params.taskType, operatorSetId=t.operatorSetId, referenceBlock=block.number - 1, refundCollector=params.refundCollector, fee=received, deadline=block.number + t.timeout, taskCount=count, payload=params.payload)
     return task_hash
 
@@ -427,16 +440,15 @@ def _certificate_digest(task_hash: bytes32, result: Bytes[MAX_RESULT]) -> bytes3
 
 @internal
 @view
-def _ecdsa_signers(t: ITaskMailbox.TaskType, digest: bytes32, cert: Bytes[sigcheck.BLS_CERT_MAX]) -> (DynArray[address, MAX_SIGNERS], DynArray[uint256, MAX_SIGNERS], uint256, uint256):
+def _ecdsa_signers(set_id: uint32, digest: bytes32, cert: Bytes[MAX_CERT]) -> (DynArray[address, MAX_SIGNERS], DynArray[uint256, MAX_SIGNERS], uint256, uint256):
     # cert = abi.encode((uint8 v, bytes32 r, bytes32 s)[]) by strictly ascending signing keys of
     # current members; stake is allocated stake now (the module keeps no history)
     sigs: DynArray[sigcheck.Signature, MAX_SIGNERS] = abi_decode(cert, DynArray[sigcheck.Signature, MAX_SIGNERS])
-    set_id: uint32 = t.operatorSetId
     members: DynArray[address, MAX_SIGNERS] = sigcheck._members[set_id]
     opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=self, id=set_id)
     am: address = sigcheck.allocationManager
-    strategies: DynArray[address, MAX_STRATEGIES] = staticcall IAM(am).getStrategiesInOperatorSet(opset)
-    rows: DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_SIGNERS] = staticcall IAM(am).getAllocatedStake(opset, members, strategies)
+    strategies: DynArray[address, MAX_STRATEGIES] = staticcall IStakeViews(am).getStrategiesInOperatorSet(opset)
+    rows: DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_SIGNERS] = staticcall IStakeViews(am).getAllocatedStake(opset, members, strategies)
     total: uint256 = 0
     stake: DynArray[uint256, MAX_SIGNERS] = []
     for row: DynArray[uint256, MAX_STRATEGIES] in rows:
@@ -464,18 +476,17 @@ def _ecdsa_signers(t: ITaskMailbox.TaskType, digest: bytes32, cert: Bytes[sigche
 
 @internal
 @view
-def _bls_signers(t: ITaskMailbox.TaskType, ref: uint256, digest: bytes32, cert: Bytes[sigcheck.BLS_CERT_MAX], signer_ids: DynArray[bytes32, MAX_SIGNERS]) -> (DynArray[address, MAX_SIGNERS], DynArray[uint256, MAX_SIGNERS], uint256, uint256):
+def _bls_signers(set_id: uint32, ref: uint256, digest: bytes32, cert: Bytes[MAX_CERT], signer_ids: DynArray[bytes32, MAX_SIGNERS]) -> (DynArray[address, MAX_SIGNERS], DynArray[uint256, MAX_SIGNERS], uint256, uint256):
     # cert = the registry's certificate (abi.encode(uint32 referenceBlock, G1Point[] nonSigners,
     # G2Point apkG2, G1Point sigma)) at the task's reference block; signer_ids = the signers'
     # operator ids, strictly ascending, every member at the reference block that is no non-signer
     # (checked: members then, disjoint from the non-signers, stakes summing to the signed stake)
     reg: address = sigcheck.blsRegistry
-    set_id: uint32 = t.operatorSetId
     assert len(cert) >= 32 and convert(extract32(cert, 0), uint256) == ref, "wrong reference block"
     status: uint8 = 0
     signed: uint256 = 0
     total: uint256 = 0
-    status, signed, total = staticcall IBLSRegistry(reg).checkCertificate(set_id, digest, cert, empty(address))
+    status, signed, total = staticcall IBLSViews(reg).checkCertificate(set_id, digest, cert, empty(address))
     assert status == 1, "bad certificate"
     # the registry decoded the certificate: its head is (referenceBlock, offset of nonSigners,
     # apkG2, sigma), nonSigners = length, then (X, Y) per key
@@ -492,7 +503,7 @@ def _bls_signers(t: ITaskMailbox.TaskType, ref: uint256, digest: bytes32, cert: 
         assert o > prev, "signer ids not ascending"
         prev = o
         # both lists ascend (the registry checked the non-signers' order): merge
-        for _: uint256 in range(MAX_NON_SIGNERS):
+        for _: uint256 in range(MAX_SIGNERS):
             if j >= n_ns or convert(keccak256(slice(cert, base + 64 * j, 64)), uint256) >= o:
                 break
             j += 1
@@ -513,25 +524,25 @@ def _bls_signers(t: ITaskMailbox.TaskType, ref: uint256, digest: bytes32, cert: 
 
 @internal
 @view
-def _certify(t: ITaskMailbox.TaskType, ref: uint256, task_hash: bytes32, result: Bytes[MAX_RESULT], cert: Bytes[sigcheck.BLS_CERT_MAX], signer_ids: DynArray[bytes32, MAX_SIGNERS]) -> (DynArray[address, MAX_SIGNERS], DynArray[uint256, MAX_SIGNERS], uint256, uint256):
-    digest: bytes32 = self._certificate_digest(task_hash, result)
+def _certify(task_type: uint32, ref: uint256, digest: bytes32, cert: Bytes[MAX_CERT], signer_ids: DynArray[bytes32, MAX_SIGNERS]) -> (DynArray[address, MAX_SIGNERS], DynArray[uint256, MAX_SIGNERS], uint256, uint256):
+    set_id: uint32 = self.taskTypes[task_type].operatorSetId
     signers: DynArray[address, MAX_SIGNERS] = []
     stakes: DynArray[uint256, MAX_SIGNERS] = []
     signed: uint256 = 0
     total: uint256 = 0
-    if t.certKind == CERT_BLS:
-        signers, stakes, signed, total = self._bls_signers(t, ref, digest, cert, signer_ids)
+    if self.taskTypes[task_type].certKind == CERT_BLS:
+        signers, stakes, signed, total = self._bls_signers(set_id, ref, digest, cert, signer_ids)
     else:
         assert len(signer_ids) == 0, "signer ids with ecdsa"
-        signers, stakes, signed, total = self._ecdsa_signers(t, digest, cert)
+        signers, stakes, signed, total = self._ecdsa_signers(set_id, digest, cert)
     assert total != 0, "executor set has no stake"
-    assert signed * BPS >= total * t.thresholdBps, "certificate below threshold"
+    assert signed * BPS >= total * self.taskTypes[task_type].thresholdBps, "certificate below threshold"
     return signers, stakes, signed, total
 
 
 @external
 @nonreentrant
-def submitResult(taskHash: bytes32, executorCert: Bytes[sigcheck.BLS_CERT_MAX], result: Bytes[MAX_RESULT], record: bytes32, signerIds: DynArray[bytes32, MAX_SIGNERS]):
+def submitResult(taskHash: bytes32, executorCert: Bytes[MAX_CERT], result: Bytes[MAX_RESULT], record: bytes32, signerIds: DynArray[bytes32, MAX_SIGNERS]):
     """
     @notice Accept a task's result with its executor set's certificate over
             certificateDigest(taskHash, result) and pay the fee to the signers, pro rata to the
@@ -545,24 +556,26 @@ def submitResult(taskHash: bytes32, executorCert: Bytes[sigcheck.BLS_CERT_MAX], 
            hash; zero: none).
     @param signerIds BLS: the signers' operator ids, ascending (empty for ECDSA).
     """
-    task: Task = self._tasks[taskHash]
-    assert task.creator != empty(address), "unknown task"
-    assert not task.verified, "duplicate result"
-    t: ITaskMailbox.TaskType = self.taskTypes[task.taskType]
-    assert block.number <= task.createdBlock + t.timeout, "task expired"
+    created: uint256 = self._tasks[taskHash].createdBlock
+    assert created != 0, "unknown task"
+    assert not self._tasks[taskHash].verified, "duplicate result"
+    task_type: uint32 = self._tasks[taskHash].taskType
+    assert block.number <= created + self.taskTypes[task_type].timeout, "task expired"
     signers: DynArray[address, MAX_SIGNERS] = []
     stakes: DynArray[uint256, MAX_SIGNERS] = []
     signed: uint256 = 0
     total: uint256 = 0
-    signers, stakes, signed, total = self._certify(t, task.createdBlock - 1, taskHash, result, executorCert, signerIds)
+    signers, stakes, signed, total = self._certify(task_type, created - 1, self._certificate_digest(taskHash, result), executorCert, signerIds)
     result_hash: bytes32 = keccak256(result)
     self._tasks[taskHash].verified = True
     self._tasks[taskHash].resultHash = result_hash
-    self._tasks[taskHash].record = record
+    if record != empty(bytes32):
+        self._tasks[taskHash].record = record
     self._tasks[taskHash].signersHash = keccak256(abi_encode(signers))
-    if task.fee != 0:
-        self._pay(taskHash, task.fee, t.feeToken, signers, stakes, signed)
-    log TaskVerified(aggregator=msg.sender, taskHash=taskHash, taskType=task.taskType, resultHash=result_hash, record=record, signedStake=signed, totalStake=total, signers=signers, result=result)
+    fee: uint256 = self._tasks[taskHash].fee
+    if fee != 0:
+        self._pay(taskHash, fee, self.taskTypes[task_type].feeToken, signers, stakes, signed)
+    log TaskVerified(aggregator=msg.sender, taskHash=taskHash, taskType=task_type, resultHash=result_hash, record=record, signedStake=signed, totalStake=total, signers=signers, result=result)
 
 
 @internal
@@ -667,7 +680,7 @@ def getTaskInfo(taskHash: bytes32) -> ITaskMailbox.TaskInfo:
 
 @external
 @view
-def verifyResult(taskHash: bytes32, executorCert: Bytes[sigcheck.BLS_CERT_MAX], result: Bytes[MAX_RESULT], signerIds: DynArray[bytes32, MAX_SIGNERS]) -> (DynArray[address, MAX_SIGNERS], DynArray[uint256, MAX_SIGNERS], uint256, uint256):
+def verifyResult(taskHash: bytes32, executorCert: Bytes[MAX_CERT], result: Bytes[MAX_RESULT], signerIds: DynArray[bytes32, MAX_SIGNERS]) -> (DynArray[address, MAX_SIGNERS], DynArray[uint256, MAX_SIGNERS], uint256, uint256):
     """
     @notice Check a certificate over `result` for a task as submitResult does (its type's set,
             kind and threshold, its reference block), at any time; reverts on a bad one.
@@ -679,7 +692,7 @@ def verifyResult(taskHash: bytes32, executorCert: Bytes[sigcheck.BLS_CERT_MAX], 
     """
     created: uint256 = self._tasks[taskHash].createdBlock
     assert created != 0, "unknown task"
-    return self._certify(self.taskTypes[self._tasks[taskHash].taskType], created - 1, taskHash, result, executorCert, signerIds)
+    return self._certify(self._tasks[taskHash].taskType, created - 1, self._certificate_digest(taskHash, result), executorCert, signerIds)
 
 
 @external

@@ -108,7 +108,7 @@ def _slash(task_hash: bytes32, operators: DynArray[address, MAX_SIGNERS], set_id
 
 @external
 @nonreentrant
-def proveConflict(taskHash: bytes32, executorCert: Bytes[33056], result: Bytes[4096], signerIds: DynArray[bytes32, MAX_SIGNERS], acceptedSigners: DynArray[address, MAX_SIGNERS]) -> uint256:
+def proveConflict(taskHash: bytes32, executorCert: Bytes[6208], result: Bytes[4096], signerIds: DynArray[bytes32, MAX_SIGNERS], acceptedSigners: DynArray[address, MAX_SIGNERS]) -> uint256:
     """
     @notice Fault proof (a) for a deterministic task: a second result, different from the accepted
             one and certified like it (TaskMailbox.verifyResult: same set, kind, threshold and
