@@ -630,3 +630,30 @@ def test_task_state_machine(project, mw, chain) -> None:
     if eigen_settings.hypothesis_profile() == "ci":
         base = settings(base, max_examples=4, stateful_step_count=20)
     run_state_machine_as_test(Tasks, settings=base)
+
+
+def test_client_refuses_malformed_input() -> None:
+    from offchain.chain.errors import ChainInputError
+
+    ok = ("0x" + "11" * 20, 1, 5, b"in")
+    TaskParams(*ok)
+    for bad in (
+        ("0x1234", 1, 5, b""),
+        (ok[0], 2**32, 5, b""),
+        (ok[0], 1, -1, b""),
+        (ok[0], 1, 5, "text"),
+        (ok[0], 1, 5, bytes(4097)),
+    ):
+        with pytest.raises(ChainInputError):
+            TaskParams(*bad)
+    with pytest.raises(ChainInputError):
+        message_hash(b"short", b"")
+    with pytest.raises(ChainInputError):
+        ecdsa_certificate(b"\x00" * 32, [])
+    key = keys.PrivateKey(b"\x01" * 32)
+    with pytest.raises(ChainInputError):
+        ecdsa_certificate(b"\x00" * 32, [key, key])
+    # the digest names the chain and the mailbox
+    h = keccak(b"task")
+    assert certificate_digest(1, ok[0], h, b"r") != certificate_digest(2, ok[0], h, b"r")
+    assert certificate_digest(1, ok[0], h, b"r") != certificate_digest(1, "0x" + "22" * 20, h, b"r")
