@@ -400,6 +400,12 @@ def test_fee_on_transfer_token_escrows_what_arrives(project, mw) -> None:
     assert fot.balanceOf(mw.mailbox) == 0 and mw.mailbox.feesHeld(fot) == 0
 
 
+def conflict_reverts(mw, reason, h, signers, result, accepted):
+    """proveConflict with an ECDSA certificate by `signers` over `result` reverts with `reason`."""
+    cert = mw.ecdsa(h, result, signers=signers)
+    reverts(reason, mw.slasher.proveConflict, h, cert, result, [], accepted, sender=mw.w.other)
+
+
 def _verified(mw, signers=(0, 1), result=b"4"):
     h, _ = mw.create()
     rc = mw.submit(h, mw.ecdsa(h, result, signers=signers), result=result)
@@ -414,16 +420,7 @@ def test_conflict_slashes_operators_that_signed_both(mw) -> None:
     alloc = w.am.getAllocatedStake(mw.opset, [mw.ops[0]], [tka])[0][0]
     other = mw.ecdsa(h, b"5", signers=(0, 2))  # op 0 signed both
     reverts("wrong signer list", s.proveConflict, h, other, b"5", [], accepted[::-1], sender=w.other)
-    reverts(
-        "results agree",
-        s.proveConflict,
-        h,
-        mw.ecdsa(h, b"4", signers=(0, 2)),
-        b"4",
-        [],
-        accepted,
-        sender=w.other,
-    )
+    conflict_reverts(mw, "results agree", h, (0, 2), b"4", accepted)
     reverts(
         "certificate below threshold",
         s.proveConflict,
@@ -499,16 +496,7 @@ def test_receipt_fault_slashes_the_certifiers(mw) -> None:
     assert {e.kind for e in evs(rc, "TaskFaultProven")} == {2}
     reverts("fault already proven", s.proveReceiptFault, h, r, sig, accepted, sender=w.other)
     # and a conflict proof of the same task slashes no one twice
-    reverts(
-        "fault already proven",
-        s.proveConflict,
-        h,
-        mw.ecdsa(h, b"4", signers=(0, 1)),
-        b"4",
-        [],
-        accepted,
-        sender=w.other,
-    )
+    conflict_reverts(mw, "fault already proven", h, (0, 1), b"4", accepted)
     h2, _ = mw.create()
     reverts("task not verified", s.proveReceiptFault, h2, r, sig, accepted, sender=w.other)
 
