@@ -2,7 +2,8 @@
 the devnet.
 
 The components are the restaking ``core`` (always deployed or reused: the others need it),
-``token`` (EIGEN/bEIGEN and fork-and-challenge), ``compute-avs`` and ``inference-disputes``. Each is
+``token`` (EIGEN/bEIGEN and fork-and-challenge), ``compute-avs``, ``inference-disputes`` and
+``task-mailbox`` (the compute task mailbox and its slasher, over ``compute-avs``). Each is
 deployed by its function in :mod:`offchain.chain.deploy`, so this module adds only the choice of
 components, the record of the parameters used and the comparison with a recorded deployment: a
 recorded deployment made with other parameters is reused with a warning naming each difference,
@@ -25,21 +26,24 @@ from offchain.chain.deploy import (
     DeployConfig,
     Deployment,
     InferenceDisputesConfig,
+    TaskMailboxConfig,
     deploy_bls_registry,
     deploy_compute_avs,
     deploy_core,
     deploy_inference_disputes,
+    deploy_task_mailbox,
     deploy_token,
     load_avs_configs,
     load_config,
 )
 from offchain.chain.errors import DeployConfigError
 
-COMPONENTS = ("core", "token", "compute-avs", "inference-disputes")
+COMPONENTS = ("core", "token", "compute-avs", "inference-disputes", "task-mailbox")
 # Record keys of the AVS components, and their contract types.
 AVS_KEYS = {
     "compute-avs": ("compute_avs", "ComputeAVS"),
     "inference-disputes": ("inference_disputes", "InferenceDisputes"),
+    "task-mailbox": ("task_mailbox", "TaskMailbox"),
 }
 
 
@@ -57,6 +61,8 @@ def parse_components(text: str | Iterable[str] | None) -> tuple[str, ...]:
     if unknown:
         raise DeployConfigError(f"unknown components {unknown}: choose from {', '.join(COMPONENTS)} or all")
     chosen = {"core", *names}
+    if "task-mailbox" in chosen:  # its apps and images are ComputeAVS's
+        chosen.add("compute-avs")
     return tuple(c for c in COMPONENTS if c in chosen)
 
 
@@ -68,6 +74,7 @@ class Parameters:
     core: DeployConfig
     compute_avs: ComputeAVSConfig = field(default_factory=ComputeAVSConfig)
     inference_disputes: InferenceDisputesConfig = field(default_factory=InferenceDisputesConfig)
+    task_mailbox: TaskMailboxConfig = field(default_factory=TaskMailboxConfig)
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
         def plain(c: Any) -> dict[str, Any]:
@@ -80,6 +87,7 @@ class Parameters:
             "core": plain(self.core),
             "compute_avs": plain(self.compute_avs),
             "inference_disputes": plain(self.inference_disputes),
+            "task_mailbox": plain(self.task_mailbox),
         }
 
     def lines(self, components: Iterable[str] = COMPONENTS) -> list[str]:
@@ -217,6 +225,9 @@ def deploy_components(
         if comp not in comps:
             continue
         existing = _live_avs(project, provider, ctype, old.get(key), am) if core.reused else None
+        if comp == "task-mailbox":
+            _task_mailbox(project, deployer, core, params.task_mailbox, out, existing, old)
+            continue
         if existing is not None:
             out.avs[key] = existing
             out.reused.append(comp)
@@ -246,11 +257,36 @@ def deploy_components(
             for s in wanted
             if s in recorded or _section_deployed(s, out.deployed)
         }
-        others = {k: old[k] for k, _ in AVS_KEYS.values() if core.reused and k in old}
+        kept_keys = [k for k, _ in AVS_KEYS.values()] + ["task_slasher"]
+        others = {k: old[k] for k in kept_keys if core.reused and k in old}
         data = {**others, **out.addresses(), "parameters": kept}
         record.parent.mkdir(parents=True, exist_ok=True)
         record.write_text(json.dumps(data, indent=2) + "\n")
     return out
+
+
+def _task_mailbox(
+    project: Any,
+    deployer: Any,
+    core: Deployment,
+    cfg: TaskMailboxConfig,
+    out: Deployed,
+    existing: Any,
+    old: dict,
+) -> None:
+    # the mailbox and its slasher over this deployment's ComputeAVS (reused only with the same one)
+    compute = out.avs["compute_avs"].address
+    if existing is not None and existing.computeAVS() == compute and old.get("task_slasher"):
+        out.avs["task_mailbox"], out.avs["task_slasher"] = (
+            existing,
+            project.TaskSlasher.at(old["task_slasher"]),
+        )
+        out.reused.append("task-mailbox")
+        return
+    out.avs["task_mailbox"], out.avs["task_slasher"], _registry = deploy_task_mailbox(
+        project, deployer, core, compute, cfg
+    )
+    out.deployed.append("task-mailbox")
 
 
 def _section_of(component: str) -> str:
