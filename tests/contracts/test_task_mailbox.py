@@ -645,3 +645,51 @@ def test_client_refuses_malformed_input() -> None:
     h = keccak(b"task")
     assert certificate_digest(1, ok[0], h, b"r") != certificate_digest(2, ok[0], h, b"r")
     assert certificate_digest(1, ok[0], h, b"r") != certificate_digest(1, "0x" + "22" * 20, h, b"r")
+
+
+def test_non_deterministic_tasks_have_no_fault_proofs(mw) -> None:
+    w, cw, m = mw.w, mw.cw, mw.mailbox
+    app2 = keccak(b"app: sampling")
+    cw.avs.registerApp(app2, 7, False, sender=mw.app)
+    cw.avs.registerImage(app2, cw.image, "v1", cw.policy.hash(), 0, sender=mw.app)
+    sid = m.createExecutorOperatorSet(
+        app2, mw.strats, ZERO_ADDRESS, ZERO_ADDRESS, 5000, sender=mw.app
+    ).return_value
+    for op, sk in zip(mw.ops, mw.sks, strict=True):  # the ECDSA keys they have serve the new set too
+        w.am.setRedistributionConsent(op, (m.address, sid), True, sender=op)
+        data = bls_registration_data(sk, op.address, mw.chain.chain_id, mw.reg.address)
+        w.am.registerForOperatorSets(op, (m.address, [sid], data), sender=op)
+        w.am.modifyAllocations(op, [((m.address, sid), mw.strats, [MAG // 2, MAG // 2], [0, 0])], sender=op)
+    t = m.registerTaskType(
+        sid, cw.image, mw.token, FEE, TIMEOUT, CERT_ECDSA, THRESHOLD, sender=mw.app
+    ).return_value
+    h, _ = mw.create(mw.params(task_type=t))
+    accepted = list(evs(mw.submit(h, mw.ecdsa(h, b"4")), "TaskVerified")[0].signers)
+    conflict_reverts(mw, "task not deterministic", h, (0, 2), b"5", accepted)
+    reverts("unknown task", m.verifyResult, b"\x05" * 32, mw.ecdsa(h, b"4"), b"4", [], sender=w.other)
+
+
+def test_bls_type_needs_bls_keys(project, mw) -> None:
+    # a mailbox without a BLSRegistry: its sets take ECDSA certificates only
+    w = mw.w
+    m2 = w.owner.deploy(project.TaskMailbox, w.am.address, mw.cw.avs.address)
+    s2 = w.owner.deploy(project.TaskSlasher, m2.address, w.am.address, FAULT_WAD)
+    m2.initialize("https://tasks.example", sender=w.owner)
+    reverts(
+        "no task slasher",
+        m2.createExecutorOperatorSet,
+        mw.cw.app_id,
+        mw.strats,
+        ZERO_ADDRESS,
+        ZERO_ADDRESS,
+        5000,
+        sender=mw.app,
+    )
+    reverts("zero task slasher", m2.setTaskSlasher, ZERO_ADDRESS, sender=w.owner)
+    m2.setTaskSlasher(s2, sender=w.owner)
+    sid = m2.createExecutorOperatorSet(
+        mw.cw.app_id, mw.strats, ZERO_ADDRESS, ZERO_ADDRESS, 5000, sender=mw.app
+    ).return_value
+    args = (sid, mw.cw.image, mw.token, FEE, TIMEOUT)
+    reverts("set has no bls keys", m2.registerTaskType, *args, CERT_BLS, THRESHOLD, sender=mw.app)
+    m2.registerTaskType(*args, CERT_ECDSA, THRESHOLD, sender=mw.app)
