@@ -35,7 +35,7 @@ put_anvil_on_path()
     "--components",
     default="all",
     show_default=True,
-    help="comma-separated subset of core,token,compute-avs,inference-disputes (core is always included)",
+    help="comma-separated subset of core,token,compute-avs,inference-disputes,task-mailbox (core is always included)",
     callback=lambda ctx, param, value: _components(value),
 )
 @click.option(

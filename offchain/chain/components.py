@@ -2,7 +2,8 @@
 the devnet.
 
 The components are the restaking ``core`` (always deployed or reused: the others need it),
-``token`` (EIGEN/bEIGEN and fork-and-challenge), ``compute-avs`` and ``inference-disputes``. Each is
+``token`` (EIGEN/bEIGEN and fork-and-challenge), ``compute-avs``, ``inference-disputes`` and
+``task-mailbox`` (the compute task mailbox and its slasher, over ``compute-avs``). Each is
 deployed by its function in :mod:`offchain.chain.deploy`, so this module adds only the choice of
 components, the record of the parameters used and the comparison with a recorded deployment: a
 recorded deployment made with other parameters is reused with a warning naming each difference,
@@ -26,24 +27,27 @@ from offchain.chain.deploy import (
     DeployConfig,
     Deployment,
     InferenceDisputesConfig,
+    TaskMailboxConfig,
     deploy_agent,
     deploy_bls_registry,
     deploy_compute_avs,
     deploy_core,
     deploy_inference_disputes,
+    deploy_task_mailbox,
     deploy_token,
     load_avs_configs,
     load_config,
 )
 from offchain.chain.errors import DeployConfigError
 
-COMPONENTS = ("core", "token", "compute-avs", "inference-disputes")
+COMPONENTS = ("core", "token", "compute-avs", "inference-disputes", "task-mailbox")
 # Deployed only when named (``core,agent`` or ``all,agent``): the agent economy's contracts.
 OPT_IN = ("agent",)
 # Record keys of the AVS components, and their contract types.
 AVS_KEYS = {
     "compute-avs": ("compute_avs", "ComputeAVS"),
     "inference-disputes": ("inference_disputes", "InferenceDisputes"),
+    "task-mailbox": ("task_mailbox", "TaskMailbox"),
 }
 
 
@@ -61,6 +65,8 @@ def parse_components(text: str | Iterable[str] | None) -> tuple[str, ...]:
             f"unknown components {unknown}: choose from {', '.join(COMPONENTS + OPT_IN)} or all"
         )
     chosen = {"core", *names, *(COMPONENTS if "all" in names else ())}
+    if "task-mailbox" in chosen:  # its apps and images are ComputeAVS's
+        chosen.add("compute-avs")
     return tuple(c for c in COMPONENTS + OPT_IN if c in chosen)
 
 
@@ -72,6 +78,7 @@ class Parameters:
     core: DeployConfig
     compute_avs: ComputeAVSConfig = field(default_factory=ComputeAVSConfig)
     inference_disputes: InferenceDisputesConfig = field(default_factory=InferenceDisputesConfig)
+    task_mailbox: TaskMailboxConfig = field(default_factory=TaskMailboxConfig)
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
         def plain(c: Any) -> dict[str, Any]:
@@ -84,6 +91,7 @@ class Parameters:
             "core": plain(self.core),
             "compute_avs": plain(self.compute_avs),
             "inference_disputes": plain(self.inference_disputes),
+            "task_mailbox": plain(self.task_mailbox),
         }
 
     def lines(self, components: Iterable[str] = COMPONENTS) -> list[str]:
@@ -226,6 +234,9 @@ def deploy_components(
         if comp not in comps:
             continue
         existing = _live_avs(project, provider, ctype, old.get(key), am) if core.reused else None
+        if comp == "task-mailbox":
+            _task_mailbox(project, deployer, core, params.task_mailbox, out, existing, old)
+            continue
         if existing is not None:
             out.avs[key] = existing
             out.reused.append(comp)
@@ -259,7 +270,7 @@ def deploy_components(
             for s in wanted
             if s in recorded or _section_deployed(s, out.deployed)
         }
-        kept_keys = [k for k, _ in AVS_KEYS.values()] + list(AGENT_CONTRACTS)
+        kept_keys = [k for k, _ in AVS_KEYS.values()] + ["task_slasher"] + list(AGENT_CONTRACTS)
         others = {k: old[k] for k in kept_keys if core.reused and k in old}
         data = {**others, **out.addresses(), "parameters": kept}
         record.parent.mkdir(parents=True, exist_ok=True)
@@ -280,6 +291,30 @@ def _live_agent(project: Any, provider: Any, old: dict[str, Any]) -> dict[str, A
         return out if wired else None
     except Exception:  # a record naming something else: deploy anew
         return None
+
+
+def _task_mailbox(
+    project: Any,
+    deployer: Any,
+    core: Deployment,
+    cfg: TaskMailboxConfig,
+    out: Deployed,
+    existing: Any,
+    old: dict,
+) -> None:
+    # the mailbox and its slasher over this deployment's ComputeAVS (reused only with the same one)
+    compute = out.avs["compute_avs"].address
+    if existing is not None and existing.computeAVS() == compute and old.get("task_slasher"):
+        out.avs["task_mailbox"], out.avs["task_slasher"] = (
+            existing,
+            project.TaskSlasher.at(old["task_slasher"]),
+        )
+        out.reused.append("task-mailbox")
+        return
+    out.avs["task_mailbox"], out.avs["task_slasher"], _registry = deploy_task_mailbox(
+        project, deployer, core, compute, cfg
+    )
+    out.deployed.append("task-mailbox")
 
 
 def _section_of(component: str) -> str:

@@ -373,6 +373,44 @@ def deploy_bls_registry(
     )
 
 
+@dataclass(frozen=True)
+class TaskMailboxConfig:
+    """Parameters of the task mailbox (contracts/compute, docs/compute-network.md): the fraction of
+    a faulty executor's allocation slashed per task (WAD = 100%), its BLSRegistry's key-rotation
+    delay and certificate staleness window (blocks; a BLS task type's timeout must fit inside it)."""
+
+    fault_wad: int = WAD // 10
+    bls_rotation_delay_blocks: int = 7200
+    bls_max_staleness_blocks: int = 7200
+    metadata_uri: str = "https://compute.example/tasks.json"
+
+    def __post_init__(self) -> None:
+        s = "task_mailbox"
+        _check_bls(s, self.bls_rotation_delay_blocks, self.bls_max_staleness_blocks)
+        _check_int(s, "fault_wad", self.fault_wad, 1, WAD, "an integer in [1, 10^18] (WAD = 100%)")
+        _check_uri(s, self.metadata_uri)
+
+
+def deploy_task_mailbox(
+    project: Any, deployer: Any, core: Deployment, compute_avs: str, config: TaskMailboxConfig | None = None
+) -> tuple[Any, Any, Any]:
+    """Deploy the TaskMailbox over a deployed core and ComputeAVS (its app and image registry), its
+    TaskSlasher and its BLSRegistry, and wire them: the mailbox registers as an AVS and its own
+    registrar, then takes the slasher and the registry (so every executor set it creates accepts
+    ECDSA and BLS certificates and is slashed by the TaskSlasher). Returns (mailbox, slasher, registry)."""
+    cfg = config or TaskMailboxConfig()
+    am = core.allocation_manager.address
+    mailbox = deployer.deploy(project.TaskMailbox, am, compute_avs)
+    slasher = deployer.deploy(project.TaskSlasher, mailbox.address, am, cfg.fault_wad)
+    registry = deploy_bls_registry(
+        project, deployer, core, mailbox.address, cfg.bls_rotation_delay_blocks, cfg.bls_max_staleness_blocks
+    )
+    mailbox.initialize(cfg.metadata_uri, sender=deployer)
+    mailbox.setTaskSlasher(slasher.address, sender=deployer)
+    mailbox.setBLSRegistry(registry.address, sender=deployer)
+    return mailbox, slasher, registry
+
+
 def deploy_token(project: Any, deployer: Any, d: Deployment, config: DeployConfig) -> Deployment:
     """Deploy EIGEN, the genesis bEIGEN, the ForkManager and the bEIGEN strategy on top of the core
     `d` (whose strategy whitelister must be `deployer`), and wire them (docs/token.md).

@@ -47,6 +47,8 @@ CONTRACT_TYPES = {
     "beigen_strategy": "BEigenStrategy",
     "compute_avs": "ComputeAVS",
     "inference_disputes": "InferenceDisputes",
+    "task_mailbox": "TaskMailbox",
+    "task_slasher": "TaskSlasher",
     "bls_registry": "BLSRegistry",
 }
 # Contracts whose ABI is exported besides those above (handles of tokens and strategies, modules).

@@ -40,6 +40,7 @@ CONFIG = DeployConfig(
         ("compute-avs", ("core", "compute-avs")),
         ("inference-disputes, token", ("core", "token", "inference-disputes")),
         ("core", ("core",)),
+        ("task-mailbox", ("core", "compute-avs", "task-mailbox")),
     ],
 )
 def test_parse_components(text, want):
@@ -104,17 +105,20 @@ def test_deploy_chosen_components_then_all_then_changed(project, accounts, netwo
 
     second = deploy_components(project, accounts[0], Parameters(CONFIG), COMPONENTS, **kw)
     data2 = json.loads(record.read_text())
-    assert second.reused == ["core", "compute-avs"] and second.deployed == ["token", "inference-disputes"]
+    assert second.reused == ["core", "compute-avs"]
+    assert second.deployed == ["token", "inference-disputes", "task-mailbox"]
     assert second.differences == []
     assert (
         data2["compute_avs"] == data["compute_avs"]
         and data2["allocation_manager"] == data["allocation_manager"]
     )
     assert data2["eigen"] and data2["inference_disputes"]
+    mailbox = project.TaskMailbox.at(data2["task_mailbox"])
+    assert mailbox.computeAVS() == data["compute_avs"] and mailbox.taskSlasher() == data2["task_slasher"]
 
     changed = Parameters(replace(CONFIG, withdrawal_delay_blocks=30))
     third = deploy_components(project, accounts[0], changed, COMPONENTS, **kw)
-    assert third.reused == ["core", "token", "compute-avs", "inference-disputes"]
+    assert third.reused == ["core", "token", "compute-avs", "inference-disputes", "task-mailbox"]
     assert third.differences == ["core.withdrawal_delay_blocks: 20 -> 30"]
     # the record still describes what is on chain
     assert json.loads(record.read_text())["parameters"]["core"]["withdrawal_delay_blocks"] == 20

@@ -56,7 +56,7 @@ def test_documented_deploy_command_without_anvil_on_path(tmp_path):
     assert "network 'local' has no section in the deploy configuration: using its defaults" in r.stdout
     assert "core.withdrawal_delay_blocks = 100800" in r.stdout
     assert "inference_disputes.challenge_window_s = 3600" in r.stdout
-    assert "deployed core, token, compute-avs, inference-disputes on local" in r.stdout
+    assert "deployed core, token, compute-avs, inference-disputes, task-mailbox on local" in r.stdout
     rec = json.loads(out.read_text())
     assert {"allocation_manager", "eigen", "compute_avs", "inference_disputes", "parameters"} <= set(rec)
 

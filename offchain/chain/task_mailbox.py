@@ -1,0 +1,200 @@
+"""Off-chain side of contracts/compute/TaskMailbox.vy and TaskSlasher.vy: task hashes, the digest
+executors sign, ECDSA and BLS certificates as ``submitResult`` takes them, and a small client.
+
+Encodings (``abi.encode`` + keccak256, as the contract computes them; docs/compute-network.md)::
+
+    params     = (address refundCollector, uint32 taskType, uint256 fee, bytes payload)
+    taskHash   = keccak256(abi.encode(uint256 taskCount, address mailbox, uint256 chainId, params))
+    message    = keccak256(abi.encode(bytes32 taskHash, bytes result))           # Hourglass
+    RESULT_DOMAIN = keccak256("eigen.compute.TaskResult.v1")
+    digest     = keccak256(abi.encode(RESULT_DOMAIN, uint256 chainId, address mailbox, message))
+    ECDSA cert = abi.encode((uint8 v, bytes32 r, bytes32 s)[])  signatures over digest, keys ascending
+    BLS cert   = BLSRegistry certificate over keccak256(abi.encode(digest, uint32 referenceBlock)),
+                 referenceBlock = the task's creation block - 1; signer ids beside it, ascending
+    inputHash  = keccak256(payload)      resultHash = keccak256(result)
+
+Hourglass's ECDSA certificate digest has no chain id (a certificate is valid on every destination
+chain); here the chain id and the mailbox address are in every digest, so a certificate made for
+one chain or mailbox is refused by any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from eth_abi import encode as abi_encode
+from eth_hash.auto import keccak
+from eth_keys import keys
+
+from offchain import abi
+from offchain.bls.cert import build_certificate
+from offchain.bls.keys import PublicKey, SecretKey
+from offchain.chain.bls_registry import bls_digest, certificate_bytes
+from offchain.chain.compute_avs import threshold_signatures
+from offchain.chain.errors import ChainInputError
+
+RESULT_DOMAIN = keccak(b"eigen.compute.TaskResult.v1")
+CERT_ECDSA, CERT_BLS = 1, 2
+CERT_KINDS = {"ecdsa": CERT_ECDSA, "bls": CERT_BLS}
+STATUS = ("NONE", "CREATED", "VERIFIED", "EXPIRED")
+MAX_PAYLOAD = MAX_RESULT = 4096
+PARAMS_ABI = "(address,uint32,uint256,bytes)"
+SIGNATURE_ABI = "(uint8,bytes32,bytes32)"
+
+_addr = partial(abi.address, err=ChainInputError)
+_b32 = partial(abi.b32, err=ChainInputError, text=False)
+
+
+def _bytes(v: Any, name: str, limit: int) -> bytes:
+    if not isinstance(v, bytes | bytearray):
+        raise ChainInputError(f"{name} must be bytes")
+    if len(v) > limit:
+        raise ChainInputError(f"{name} is {len(v)} bytes, over the mailbox's {limit}")
+    return bytes(v)
+
+
+@dataclass(frozen=True)
+class TaskParams:
+    """What ``createTask`` takes: where an expired task's fee goes, the task type, the fee agreed
+    (must equal the type's) and the input."""
+
+    refund_collector: str
+    task_type: int
+    fee: int
+    payload: bytes
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "refund_collector", _addr(self.refund_collector))
+        abi.uint(self.task_type, 32, "task_type", ChainInputError)
+        abi.uint(self.fee, 256, "fee", ChainInputError)
+        object.__setattr__(self, "payload", _bytes(self.payload, "payload", MAX_PAYLOAD))
+
+    def as_tuple(self) -> tuple[str, int, int, bytes]:
+        return (self.refund_collector, self.task_type, self.fee, self.payload)
+
+    def input_hash(self) -> bytes:
+        return keccak(self.payload)
+
+    def task_hash(self, count: int, mailbox: str, chain_id: int) -> bytes:
+        """The hash ``createTask`` gives this task when it is the mailbox's task number ``count``."""
+        abi.uint(count, 256, "count", ChainInputError)
+        return keccak(
+            abi_encode(
+                ["uint256", "address", "uint256", PARAMS_ABI],
+                [count, _addr(mailbox), chain_id, self.as_tuple()],
+            )
+        )
+
+
+def message_hash(task_hash: bytes, result: bytes) -> bytes:
+    """Hourglass's ``getMessageHash``: keccak256(abi.encode(taskHash, result))."""
+    return keccak(
+        abi_encode(["bytes32", "bytes"], [_b32(task_hash, "task_hash"), _bytes(result, "result", MAX_RESULT)])
+    )
+
+
+def certificate_digest(chain_id: int, mailbox: str, task_hash: bytes, result: bytes) -> bytes:
+    """What executors sign for ``result`` (``TaskMailbox.certificateDigest``)."""
+    return keccak(
+        abi_encode(
+            ["bytes32", "uint256", "address", "bytes32"],
+            [RESULT_DOMAIN, chain_id, _addr(mailbox), message_hash(task_hash, result)],
+        )
+    )
+
+
+def ecdsa_certificate(digest: bytes, signing_keys: Iterable[keys.PrivateKey]) -> bytes:
+    """An ECDSA certificate: the signing keys' signatures over ``digest``, keys ascending."""
+    sigs = threshold_signatures(_b32(digest, "digest"), signing_keys, ChainInputError)
+    if not sigs:
+        raise ChainInputError("an ECDSA certificate needs at least one signature")
+    return abi_encode([f"{SIGNATURE_ABI}[]"], [sigs])
+
+
+def bls_certificate(
+    operator_set_id: int,
+    digest: bytes,
+    reference_block: int,
+    members: Sequence[PublicKey],
+    signers: Iterable[SecretKey] | Mapping[bytes, Any],
+) -> tuple[bytes, list[bytes]]:
+    """A BLS certificate over ``digest`` at ``reference_block`` (the task's) from the set's
+    ``members`` then, signed by ``signers`` (secret keys, or operator id -> signature already made
+    over ``bls_digest(digest, reference_block)``); returns (certificate bytes, signer ids ascending)."""
+    m = bls_digest(_b32(digest, "digest"), reference_block)
+    if isinstance(signers, Mapping):
+        sigs = dict(signers)
+    else:
+        sigs = {sk.public_key().operator_id: sk.sign(m) for sk in signers}
+    cert, _apk = build_certificate(operator_set_id, m, reference_block, members, sigs)
+    return certificate_bytes(cert), sorted(sigs)
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    creator: str
+    refund_collector: str
+    task_type: int
+    fee: int
+    created_block: int
+    reference_block: int
+    deadline: int
+    input_hash: bytes
+    status: str
+    refunded: bool
+    result_hash: bytes
+    record: bytes
+    signers_hash: bytes
+
+    @classmethod
+    def from_chain(cls, t: Any) -> TaskInfo:
+        v = list(t)
+        v[8] = STATUS[int(v[8])]
+        return cls(*v)
+
+
+def signers_hash(signers: Sequence[str]) -> bytes:
+    """``signersHash`` of a verified task: keccak256(abi.encode(address[] signers))."""
+    return keccak(abi_encode(["address[]"], [[_addr(s) for s in signers]]))
+
+
+class TaskMailbox:
+    """A thin client over a deployed TaskMailbox (any object with its ABI methods: an ape contract
+    or a web3 contract's functions through :mod:`offchain.chain.sdk`). Transactions go through
+    ``send(method, *args)``; views through the contract."""
+
+    def __init__(self, contract: Any, chain_id: int) -> None:
+        self.contract, self.chain_id = contract, chain_id
+        self.address = _addr(str(contract.address))
+
+    def next_task_hash(self, params: TaskParams) -> bytes:
+        return params.task_hash(int(self.contract.taskCount()), self.address, self.chain_id)
+
+    def digest(self, task_hash: bytes, result: bytes) -> bytes:
+        return certificate_digest(self.chain_id, self.address, task_hash, result)
+
+    def info(self, task_hash: bytes) -> TaskInfo:
+        return TaskInfo.from_chain(self.contract.getTaskInfo(_b32(task_hash, "task_hash")))
+
+    def status(self, task_hash: bytes) -> str:
+        return STATUS[int(self.contract.getTaskStatus(_b32(task_hash, "task_hash")))]
+
+
+__all__ = [
+    "CERT_BLS",
+    "CERT_ECDSA",
+    "CERT_KINDS",
+    "RESULT_DOMAIN",
+    "STATUS",
+    "TaskInfo",
+    "TaskMailbox",
+    "TaskParams",
+    "bls_certificate",
+    "certificate_digest",
+    "ecdsa_certificate",
+    "message_hash",
+    "signers_hash",
+]
