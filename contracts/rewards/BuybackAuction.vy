@@ -11,14 +11,15 @@
           INITIAL_REFERENCE_PRICE for a token's first auction; so an unfilled auction restarts
           lower and the search goes on downwards;
         - the price falls by DECAY_WAD each STEP_SECONDS (exponential decay) for AUCTION_PERIOD,
-          then rests at that floor until the next auction starts;
+          then rests at that floor until the next auction starts; START_FACTOR_WAD times the
+          decay over a period is below one, so an unfilled auction restarts lower;
         - `fill(token, amount, maxPrice)` buys up to `amount` (partial fills welcome) at the
           current price and pays ceil(amount * price / 1e18) EIGEN: rounding is always against
           the filler.
         Prices are EIGEN wei per token wei, scaled by 1e18.
 @dev Revert strings: "auction running", "nothing to sell", "no auction", "amount is zero",
      "price above limit", "token transfer short", "transfer failed", "not eigen's to sell",
-     "sink not ready", "no pending sink".
+     "sink not ready", "no pending sink", "auction cannot descend".
 """
 
 from ethereum.ercs import IERC20
@@ -129,6 +130,9 @@ def __init__(
     AUCTION_PERIOD = _auctionPeriod
     STEP_SECONDS = _stepSeconds
     DECAY_WAD = _decayWad
+    # An auction that nothing fills must restart lower than it started, so the price search
+    # goes on downwards: START_FACTOR * DECAY^(steps in a period) < 1.
+    assert _startFactorWad * self._decay(_auctionPeriod // _stepSeconds) < WAD * WAD, "auction cannot descend"
     START_FACTOR_WAD = _startFactorWad
     INITIAL_REFERENCE_PRICE = _initialReferencePrice
     SINK_DELAY = _sinkDelay

@@ -609,6 +609,17 @@ def deploy_cert_verifier(
 REWARDS_SECTION = "rewards"  # its section of config/deploy.yaml (under `default` and a network)
 
 
+def wad_pow(base: int, steps: int) -> int:
+    """``base ** steps`` in WAD fixed point, rounding as BuybackAuction's ``_decay`` does."""
+    result = WAD
+    while steps:
+        if steps & 1:
+            result = result * base // WAD
+        base = base * base // WAD
+        steps >>= 1
+    return result
+
+
 @dataclass(frozen=True)
 class RewardsConfig:
     """Parameters of the RewardsCoordinator, FeeVault and BuybackAuction (the ``rewards`` section
@@ -674,6 +685,15 @@ class RewardsConfig:
             "in [1, 2^128]",
         )
         _check_int(s, "sink_delay_s", self.sink_delay_s, 0, SECONDS_MAX, "seconds in [0, 2^32)")
+        if (
+            self.auction_start_factor_wad
+            * wad_pow(self.auction_decay_wad, self.auction_period_s // self.auction_step_s)
+            >= WAD * WAD
+        ):
+            raise DeployConfigError(
+                f"{s}: auction_start_factor_wad x auction_decay_wad^(period/step) must be below 1, so an "
+                "unfilled auction restarts lower"
+            )
         for name in ("rewards_updater", "governance"):
             v = getattr(self, name)
             if v != "deployer" and (not _is_address(v) or v == ZERO_ADDRESS):
