@@ -31,6 +31,7 @@ COMPONENTS: tuple[str, ...] = (
     "offchain.store.cli",  # eigen store stats|verify|gc
     "offchain.bls.cli",  # eigen bls keygen|pop|sign|aggregate|verify
     "offchain.chain.cli",  # eigen chain devnet|addresses|abi|operator|avs
+    "offchain.rewards.cli",  # eigen rewards root|proof|verify|status|claim
 )
 
 
