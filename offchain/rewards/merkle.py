@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_hash.auto import keccak
+from eth_utils import to_checksum_address
 
 from offchain import abi
 from offchain.rewards.errors import ProofError, RewardsInputError
@@ -169,15 +170,16 @@ class Claim:
     token_leaves: tuple[TokenLeaf, ...]
 
     def as_tuple(self) -> tuple:
-        """The contract's RewardsMerkleClaim as an ABI tuple (for processClaim / processClaims)."""
+        """The contract's RewardsMerkleClaim as an ABI tuple (for processClaim / processClaims;
+        addresses checksummed, as web3 wants them)."""
         return (
             self.root_index,
             self.earner_index,
             self.earner_tree_proof,
-            (self.earner, self.earner_token_root),
+            (to_checksum_address(self.earner), self.earner_token_root),
             list(self.token_indices),
             list(self.token_tree_proofs),
-            [(t.token, t.cumulative_earnings) for t in self.token_leaves],
+            [(to_checksum_address(t.token), t.cumulative_earnings) for t in self.token_leaves],
         )
 
     def verify(self, root: bytes) -> None:
