@@ -2,7 +2,8 @@
 the devnet.
 
 The components are the restaking ``core`` (always deployed or reused: the others need it),
-``token`` (EIGEN/bEIGEN and fork-and-challenge), ``compute-avs`` and ``inference-disputes``. Each is
+``token`` (EIGEN/bEIGEN and fork-and-challenge), ``compute-avs``, ``inference-disputes`` and
+``rewards`` (RewardsCoordinator, FeeVault, BuybackAuction; needs ``token``). Each is
 deployed by its function in :mod:`offchain.chain.deploy`, so this module adds only the choice of
 components, the record of the parameters used and the comparison with a recorded deployment: a
 recorded deployment made with other parameters is reused with a warning naming each difference,
@@ -25,17 +26,22 @@ from offchain.chain.deploy import (
     DeployConfig,
     Deployment,
     InferenceDisputesConfig,
+    RewardsConfig,
     deploy_bls_registry,
     deploy_compute_avs,
     deploy_core,
     deploy_inference_disputes,
+    deploy_rewards,
     deploy_token,
     load_avs_configs,
     load_config,
+    load_rewards_config,
 )
 from offchain.chain.errors import DeployConfigError
 
 COMPONENTS = ("core", "token", "compute-avs", "inference-disputes")
+# Deployed only when named (not part of "all" yet): the rewards contracts (docs/rewards.md).
+OPT_IN = ("rewards",)
 # Record keys of the AVS components, and their contract types.
 AVS_KEYS = {
     "compute-avs": ("compute_avs", "ComputeAVS"),
@@ -52,12 +58,15 @@ def parse_components(text: str | Iterable[str] | None) -> tuple[str, ...]:
     if not names:
         raise DeployConfigError(f"name at least one component of {', '.join(COMPONENTS)} (or all)")
     if "all" in names:
-        return COMPONENTS
-    unknown = sorted(set(names) - set(COMPONENTS))
+        return COMPONENTS + tuple(c for c in OPT_IN if c in names)
+    known = COMPONENTS + OPT_IN
+    unknown = sorted(set(names) - set(known))
     if unknown:
-        raise DeployConfigError(f"unknown components {unknown}: choose from {', '.join(COMPONENTS)} or all")
+        raise DeployConfigError(f"unknown components {unknown}: choose from {', '.join(known)} or all")
     chosen = {"core", *names}
-    return tuple(c for c in COMPONENTS if c in chosen)
+    if "rewards" in chosen:
+        chosen.add("token")  # the buyback buys EIGEN
+    return tuple(c for c in known if c in chosen)
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,7 @@ class Parameters:
     core: DeployConfig
     compute_avs: ComputeAVSConfig = field(default_factory=ComputeAVSConfig)
     inference_disputes: InferenceDisputesConfig = field(default_factory=InferenceDisputesConfig)
+    rewards: RewardsConfig = field(default_factory=RewardsConfig)
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
         def plain(c: Any) -> dict[str, Any]:
@@ -80,6 +90,7 @@ class Parameters:
             "core": plain(self.core),
             "compute_avs": plain(self.compute_avs),
             "inference_disputes": plain(self.inference_disputes),
+            "rewards": plain(self.rewards),
         }
 
     def lines(self, components: Iterable[str] = COMPONENTS) -> list[str]:
@@ -103,6 +114,8 @@ class Parameters:
         for comp, (key, _) in AVS_KEYS.items():
             if comp in comps:
                 out += [f"{key}.{k} = {v}" for k, v in d[key].items()]
+        if "rewards" in comps:
+            out += [f"rewards.{k} = {v}" for k, v in d["rewards"].items()]
         return out
 
 
@@ -110,7 +123,7 @@ def load_parameters(network: str, path: Path | str | None = None) -> Parameters:
     """Every parameter for ape network `network` from the deploy configuration: the core's keys and
     the ``compute_avs`` / ``inference_disputes`` sections (defaults + the network's overrides)."""
     compute, disputes = load_avs_configs(network, path)
-    return Parameters(load_config(network, path), compute, disputes)
+    return Parameters(load_config(network, path), compute, disputes, load_rewards_config(network, path))
 
 
 # Core parameters whose difference does not make the recorded deployment another one: eigen_enabled
@@ -126,6 +139,7 @@ def differences(recorded: dict[str, Any] | None, params: Parameters, components:
     want = params.as_dict()
     comps = set(components)
     sections = ["core"] + [key for comp, (key, _) in AVS_KEYS.items() if comp in comps]
+    sections += ["rewards"] if "rewards" in comps else []
     out = []
     for section in sections:
         old = recorded.get(section)
@@ -235,6 +249,7 @@ def deploy_components(
             )
             avs.setBLSRegistry(reg, sender=deployer)
             out.deployed.append(comp)
+    _rewards_component(project, deployer, params, comps, old, core, out, provider)
     if record is not None:
         # The record describes what is on chain: the recorded parameters of what was reused, the
         # wanted ones of what was deployed now, and (over a reused core) the AVS contracts left as
@@ -247,6 +262,7 @@ def deploy_components(
             if s in recorded or _section_deployed(s, out.deployed)
         }
         others = {k: old[k] for k, _ in AVS_KEYS.values() if core.reused and k in old}
+        others.update({k: old[k] for k in REWARDS_KEYS if core.reused and k in old})
         data = {**others, **out.addresses(), "parameters": kept}
         record.parent.mkdir(parents=True, exist_ok=True)
         record.write_text(json.dumps(data, indent=2) + "\n")
@@ -254,7 +270,48 @@ def deploy_components(
 
 
 def _section_of(component: str) -> str:
+    if component == "rewards":
+        return "rewards"
     return "core" if component in ("core", "token") else AVS_KEYS[component][0]
+
+
+# ---- rewards (RewardsCoordinator, FeeVault, BuybackAuction; docs/rewards.md) ----------------------
+
+REWARDS_KEYS = {
+    "rewards_coordinator": "RewardsCoordinator",
+    "fee_vault": "FeeVault",
+    "buyback_auction": "BuybackAuction",
+}
+
+
+def _rewards_component(
+    project: Any,
+    deployer: Any,
+    params: Parameters,
+    comps: tuple[str, ...],
+    old: dict[str, Any],
+    core: Deployment,
+    out: Deployed,
+    provider: Any,
+) -> None:
+    """Deploy the rewards contracts (or reuse the recorded ones, when the core is reused and the
+    recorded coordinator is live over its AllocationManager) into ``out.avs``."""
+    if "rewards" not in comps:
+        return
+    if core.reused and all(isinstance(old.get(k), str) for k in REWARDS_KEYS):
+        am = core.allocation_manager.address
+        rc = _live_avs(project, provider, "RewardsCoordinator", old["rewards_coordinator"], am)
+        if rc is not None:
+            out.avs["rewards_coordinator"] = rc
+            out.avs["fee_vault"] = project.FeeVault.at(old["fee_vault"])
+            out.avs["buyback_auction"] = project.BuybackAuction.at(old["buyback_auction"])
+            out.reused.append("rewards")
+            return
+    r = deploy_rewards(project, deployer, core, params.rewards)
+    out.avs.update(
+        {"rewards_coordinator": r.coordinator, "fee_vault": r.fee_vault, "buyback_auction": r.buyback}
+    )
+    out.deployed.append("rewards")
 
 
 def _reused_section(section: str, reused: list[str]) -> bool:
