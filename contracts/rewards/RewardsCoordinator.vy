@@ -82,7 +82,7 @@ MAX_SUBMISSIONS: constant(uint256) = 16
 MAX_OPERATOR_REWARDS: constant(uint256) = 256
 MAX_EARNER_PROOF: constant(uint256) = 1024  # depth 32
 MAX_TOKEN_PROOF: constant(uint256) = 512  # depth 16
-MAX_TOKENS: constant(uint256) = 32
+MAX_TOKENS: constant(uint256) = 8  # a claim is copied to memory whole: keep it small
 MAX_CLAIMS: constant(uint256) = 16
 
 # Submission kinds (which hash map and event).
@@ -373,34 +373,30 @@ def _credit(avs: address, token: address, amount: uint256):
 
 
 @internal
-def _create(avs: address, opset: ITypes.OperatorSet, subs: DynArray[IRC.RewardsSubmission, MAX_SUBMISSIONS], kind: uint8):
-    if kind != KIND_AVS:
-        assert staticcall IOperatorSets(allocationManager).isOperatorSet(opset), "invalid operator set"
-    fee_on: bool = self.isOptedInForProtocolFee[msg.sender]
-    for s: IRC.RewardsSubmission in subs:
-        sub: IRC.RewardsSubmission = s
-        self._validate_common(sub.strategiesAndMultipliers, sub.startTimestamp, sub.duration)
-        assert sub.amount > 0, "amount is zero"
-        assert sub.amount <= MAX_REWARDS_AMOUNT, "amount exceeds max"
-        assert convert(sub.startTimestamp, uint256) <= block.timestamp + convert(MAX_FUTURE_LENGTH, uint256), "start timestamp too far in future"
-        self._pull(sub.token, sub.amount)
-        if fee_on:
-            fee: uint256 = sub.amount * convert(PROTOCOL_FEE_BIPS, uint256) // convert(ONE_HUNDRED_IN_BIPS, uint256)
-            self._pay_fee(avs, sub.token, fee)
-            sub.amount -= fee
-        self._credit(avs, sub.token, sub.amount)
-        nonce: uint256 = self.submissionNonce[avs]
-        h: bytes32 = keccak256(abi_encode(avs, nonce, sub))
-        self.submissionNonce[avs] = nonce + 1
-        if kind == KIND_AVS:
-            self.isAVSRewardsSubmissionHash[avs][h] = True
-            log AVSRewardsSubmissionCreated(avs=avs, submissionNonce=nonce, rewardsSubmissionHash=h, rewardsSubmission=sub)
-        elif kind == KIND_UNIQUE:
-            self.isUniqueStakeRewardsSubmissionHash[avs][h] = True
-            log UniqueStakeRewardsSubmissionCreated(caller=msg.sender, rewardsSubmissionHash=h, operatorSet=opset, submissionNonce=nonce, rewardsSubmission=sub)
-        else:
-            self.isTotalStakeRewardsSubmissionHash[avs][h] = True
-            log TotalStakeRewardsSubmissionCreated(caller=msg.sender, rewardsSubmissionHash=h, operatorSet=opset, submissionNonce=nonce, rewardsSubmission=sub)
+def _create(avs: address, opset: ITypes.OperatorSet, sub: IRC.RewardsSubmission, kind: uint8):
+    # One submission (the caller loops, so only one is copied to memory at a time).
+    self._validate_common(sub.strategiesAndMultipliers, sub.startTimestamp, sub.duration)
+    assert sub.amount > 0, "amount is zero"
+    assert sub.amount <= MAX_REWARDS_AMOUNT, "amount exceeds max"
+    assert convert(sub.startTimestamp, uint256) <= block.timestamp + convert(MAX_FUTURE_LENGTH, uint256), "start timestamp too far in future"
+    self._pull(sub.token, sub.amount)
+    if self.isOptedInForProtocolFee[msg.sender]:
+        fee: uint256 = sub.amount * convert(PROTOCOL_FEE_BIPS, uint256) // convert(ONE_HUNDRED_IN_BIPS, uint256)
+        self._pay_fee(avs, sub.token, fee)
+        sub.amount -= fee
+    self._credit(avs, sub.token, sub.amount)
+    nonce: uint256 = self.submissionNonce[avs]
+    h: bytes32 = keccak256(abi_encode(avs, nonce, sub))
+    self.submissionNonce[avs] = nonce + 1
+    if kind == KIND_AVS:
+        self.isAVSRewardsSubmissionHash[avs][h] = True
+        log AVSRewardsSubmissionCreated(avs=avs, submissionNonce=nonce, rewardsSubmissionHash=h, rewardsSubmission=sub)
+    elif kind == KIND_UNIQUE:
+        self.isUniqueStakeRewardsSubmissionHash[avs][h] = True
+        log UniqueStakeRewardsSubmissionCreated(caller=msg.sender, rewardsSubmissionHash=h, operatorSet=opset, submissionNonce=nonce, rewardsSubmission=sub)
+    else:
+        self.isTotalStakeRewardsSubmissionHash[avs][h] = True
+        log TotalStakeRewardsSubmissionCreated(caller=msg.sender, rewardsSubmissionHash=h, operatorSet=opset, submissionNonce=nonce, rewardsSubmission=sub)
 
 
 @external
@@ -412,7 +408,8 @@ def createAVSRewardsSubmission(rewardsSubmissions: DynArray[IRC.RewardsSubmissio
            day-aligned start and duration.
     """
     pausable._check_not_paused(PAUSED_AVS_REWARDS_SUBMISSION)
-    self._create(msg.sender, empty(ITypes.OperatorSet), rewardsSubmissions, KIND_AVS)
+    for k: uint256 in range(len(rewardsSubmissions), bound=MAX_SUBMISSIONS):
+        self._create(msg.sender, empty(ITypes.OperatorSet), rewardsSubmissions[k], KIND_AVS)
 
 
 @external
@@ -425,7 +422,9 @@ def createUniqueStakeRewardsSubmission(operatorSet: ITypes.OperatorSet, rewardsS
     """
     pausable._check_not_paused(PAUSED_UNIQUE_STAKE_REWARDS_SUBMISSION)
     assert msg.sender == operatorSet.avs, "unauthorized caller"
-    self._create(operatorSet.avs, operatorSet, rewardsSubmissions, KIND_UNIQUE)
+    assert staticcall IOperatorSets(allocationManager).isOperatorSet(operatorSet), "invalid operator set"
+    for k: uint256 in range(len(rewardsSubmissions), bound=MAX_SUBMISSIONS):
+        self._create(operatorSet.avs, operatorSet, rewardsSubmissions[k], KIND_UNIQUE)
 
 
 @external
@@ -438,46 +437,46 @@ def createTotalStakeRewardsSubmission(operatorSet: ITypes.OperatorSet, rewardsSu
     """
     pausable._check_not_paused(PAUSED_TOTAL_STAKE_REWARDS_SUBMISSION)
     assert msg.sender == operatorSet.avs, "unauthorized caller"
-    self._create(operatorSet.avs, operatorSet, rewardsSubmissions, KIND_TOTAL)
+    assert staticcall IOperatorSets(allocationManager).isOperatorSet(operatorSet), "invalid operator set"
+    for k: uint256 in range(len(rewardsSubmissions), bound=MAX_SUBMISSIONS):
+        self._create(operatorSet.avs, operatorSet, rewardsSubmissions[k], KIND_TOTAL)
 
 
 @internal
-def _create_directed(avs: address, opset: ITypes.OperatorSet, subs: DynArray[IRC.OperatorDirectedRewardsSubmission, MAX_SUBMISSIONS], for_set: bool):
+def _create_directed(avs: address, opset: ITypes.OperatorSet, s: IRC.OperatorDirectedRewardsSubmission, for_set: bool):
+    # One operator-directed submission (the caller loops).
     assert msg.sender == avs, "unauthorized caller"
-    if for_set:
-        assert staticcall IOperatorSets(allocationManager).isOperatorSet(opset), "invalid operator set"
     fee_on: bool = self.isOptedInForProtocolFee[msg.sender]
-    for s: IRC.OperatorDirectedRewardsSubmission in subs:
-        sub: IRC.OperatorDirectedRewardsSubmission = s
-        self._validate_common(sub.strategiesAndMultipliers, sub.startTimestamp, sub.duration)
-        assert len(sub.operatorRewards) > 0, "input array length zero"
-        assert convert(sub.startTimestamp, uint256) + convert(sub.duration, uint256) < block.timestamp, "submission not retroactive"
-        before_fee: uint256 = 0
-        after_fee: uint256 = 0
-        last: address = empty(address)
-        for i: uint256 in range(len(sub.operatorRewards), bound=MAX_OPERATOR_REWARDS):
-            r: IRC.OperatorReward = sub.operatorRewards[i]
-            assert r.operator != empty(address), "invalid address zero"
-            assert convert(last, uint256) < convert(r.operator, uint256), "operators not in ascending order"
-            assert r.amount > 0, "amount is zero"
-            before_fee += r.amount
-            if fee_on:
-                sub.operatorRewards[i].amount = r.amount - r.amount * convert(PROTOCOL_FEE_BIPS, uint256) // convert(ONE_HUNDRED_IN_BIPS, uint256)
-            after_fee += sub.operatorRewards[i].amount
-            last = r.operator
-        assert before_fee <= MAX_REWARDS_AMOUNT, "amount exceeds max"
-        self._pull(sub.token, before_fee)
-        self._pay_fee(avs, sub.token, before_fee - after_fee)
-        self._credit(avs, sub.token, after_fee)
-        nonce: uint256 = self.submissionNonce[avs]
-        h: bytes32 = keccak256(abi_encode(avs, nonce, sub))
-        self.submissionNonce[avs] = nonce + 1
-        if for_set:
-            self.isOperatorDirectedOperatorSetRewardsSubmissionHash[avs][h] = True
-            log OperatorDirectedOperatorSetRewardsSubmissionCreated(caller=msg.sender, operatorDirectedRewardsSubmissionHash=h, operatorSet=opset, submissionNonce=nonce, operatorDirectedRewardsSubmission=sub)
-        else:
-            self.isOperatorDirectedAVSRewardsSubmissionHash[avs][h] = True
-            log OperatorDirectedAVSRewardsSubmissionCreated(caller=msg.sender, avs=avs, operatorDirectedRewardsSubmissionHash=h, submissionNonce=nonce, operatorDirectedRewardsSubmission=sub)
+    sub: IRC.OperatorDirectedRewardsSubmission = s
+    self._validate_common(sub.strategiesAndMultipliers, sub.startTimestamp, sub.duration)
+    assert len(sub.operatorRewards) > 0, "input array length zero"
+    assert convert(sub.startTimestamp, uint256) + convert(sub.duration, uint256) < block.timestamp, "submission not retroactive"
+    before_fee: uint256 = 0
+    after_fee: uint256 = 0
+    last: address = empty(address)
+    for i: uint256 in range(len(sub.operatorRewards), bound=MAX_OPERATOR_REWARDS):
+        r: IRC.OperatorReward = sub.operatorRewards[i]
+        assert r.operator != empty(address), "invalid address zero"
+        assert convert(last, uint256) < convert(r.operator, uint256), "operators not in ascending order"
+        assert r.amount > 0, "amount is zero"
+        before_fee += r.amount
+        if fee_on:
+            sub.operatorRewards[i].amount = r.amount - r.amount * convert(PROTOCOL_FEE_BIPS, uint256) // convert(ONE_HUNDRED_IN_BIPS, uint256)
+        after_fee += sub.operatorRewards[i].amount
+        last = r.operator
+    assert before_fee <= MAX_REWARDS_AMOUNT, "amount exceeds max"
+    self._pull(sub.token, before_fee)
+    self._pay_fee(avs, sub.token, before_fee - after_fee)
+    self._credit(avs, sub.token, after_fee)
+    nonce: uint256 = self.submissionNonce[avs]
+    h: bytes32 = keccak256(abi_encode(avs, nonce, sub))
+    self.submissionNonce[avs] = nonce + 1
+    if for_set:
+        self.isOperatorDirectedOperatorSetRewardsSubmissionHash[avs][h] = True
+        log OperatorDirectedOperatorSetRewardsSubmissionCreated(caller=msg.sender, operatorDirectedRewardsSubmissionHash=h, operatorSet=opset, submissionNonce=nonce, operatorDirectedRewardsSubmission=sub)
+    else:
+        self.isOperatorDirectedAVSRewardsSubmissionHash[avs][h] = True
+        log OperatorDirectedAVSRewardsSubmissionCreated(caller=msg.sender, avs=avs, operatorDirectedRewardsSubmissionHash=h, submissionNonce=nonce, operatorDirectedRewardsSubmission=sub)
 
 
 @external
@@ -490,7 +489,8 @@ def createOperatorDirectedAVSRewardsSubmission(avs: address, operatorDirectedRew
            amounts, a past day-aligned period, a description.
     """
     pausable._check_not_paused(PAUSED_OPERATOR_DIRECTED_AVS_REWARDS_SUBMISSION)
-    self._create_directed(avs, empty(ITypes.OperatorSet), operatorDirectedRewardsSubmissions, False)
+    for k: uint256 in range(len(operatorDirectedRewardsSubmissions), bound=MAX_SUBMISSIONS):
+        self._create_directed(avs, empty(ITypes.OperatorSet), operatorDirectedRewardsSubmissions[k], False)
 
 
 @external
@@ -502,7 +502,9 @@ def createOperatorDirectedOperatorSetRewardsSubmission(operatorSet: ITypes.Opera
     @param operatorDirectedRewardsSubmissions As createOperatorDirectedAVSRewardsSubmission.
     """
     pausable._check_not_paused(PAUSED_OPERATOR_DIRECTED_OPERATOR_SET_REWARDS_SUBMISSION)
-    self._create_directed(operatorSet.avs, operatorSet, operatorDirectedRewardsSubmissions, True)
+    assert staticcall IOperatorSets(allocationManager).isOperatorSet(operatorSet), "invalid operator set"
+    for k: uint256 in range(len(operatorDirectedRewardsSubmissions), bound=MAX_SUBMISSIONS):
+        self._create_directed(operatorSet.avs, operatorSet, operatorDirectedRewardsSubmissions[k], True)
 
 
 # ------------------------------------------------------------------ roots and the updater's bond
@@ -682,8 +684,8 @@ def processClaims(claims: DynArray[IRC.RewardsMerkleClaim, MAX_CLAIMS], recipien
     @param recipient Who receives the tokens.
     """
     pausable._check_not_paused(PAUSED_PROCESS_CLAIM)
-    for c: IRC.RewardsMerkleClaim in claims:
-        self._claim(c, recipient)
+    for i: uint256 in range(len(claims), bound=MAX_CLAIMS):
+        self._claim(claims[i], recipient)  # one claim copied to memory at a time
 
 
 @external

@@ -168,10 +168,16 @@ def claim(
             raise ChainInputError(
                 f"{avs}'s escrow of {r['token']} ({r['escrow']}) does not cover {r['claimable']}"
             )
-    c = tree.claim(e, wanted, st["root_index"])
-    c.verify(bytes.fromhex(st["root"][2:]))
+    claims = tree.claims(e, wanted, st["root_index"])
+    for c in claims:
+        c.verify(bytes.fromhex(st["root"][2:]))
     to = _checksum(recipient, "recipient") if recipient else e
-    fn = coordinator(d).functions.processClaim(c.as_tuple(), to)
+    f = coordinator(d).functions
+    fn = (
+        f.processClaim(claims[0].as_tuple(), to)
+        if len(claims) == 1
+        else f.processClaims([c.as_tuple() for c in claims], to)
+    )
     receipt = sdk.send(d, account, fn, "processClaim")
     paid = {t: rows[t]["claimable"] for t in wanted}
     return {

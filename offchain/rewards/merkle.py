@@ -38,10 +38,10 @@ TOKEN_LEAF_SALT = b"\x01"
 ZERO_WORD = b"\x00" * 32
 MAX_CUMULATIVE = 2**256 - 1
 # The contract's bounds (contracts/interfaces/IRewardsCoordinator.vyi): proofs of depth 32 in the
-# earner tree and 16 in a token tree, 32 tokens a claim, uint32 indices.
+# earner tree and 16 in a token tree, 8 tokens a claim, uint32 indices.
 MAX_EARNER_DEPTH = 32
 MAX_TOKEN_DEPTH = 16
-MAX_TOKENS_PER_CLAIM = 32
+MAX_TOKENS_PER_CLAIM = 8
 
 
 def _addr(v: Any, what: str) -> str:
@@ -348,3 +348,13 @@ class DistributionTree:
             token_tree_proofs=tuple(proof_of(levels, i) for i in idx),
             token_leaves=tuple(TokenLeaf(t, self.earnings[e][t]) for t in wanted),
         )
+
+    def claims(self, earner: str, tokens: Iterable[str] | None = None, root_index: int = 0) -> list[Claim]:
+        """:meth:`claim` for any number of tokens: one claim per MAX_TOKENS_PER_CLAIM tokens (sent
+        together with ``processClaims``)."""
+        e = self._earner(earner)
+        wanted = self._tokens[e] if tokens is None else [_addr(t, "token") for t in tokens]
+        if not wanted:
+            raise RewardsInputError("a claim needs at least one token")
+        n = MAX_TOKENS_PER_CLAIM
+        return [self.claim(e, wanted[i : i + n], root_index) for i in range(0, len(wanted), n)]

@@ -152,7 +152,19 @@ def test_bad_claims_are_typed_errors():
         Claim.from_json(bad)
     with pytest.raises(RewardsInputError, match="JSON object"):
         Claim.from_json("[1]")
-    with pytest.raises(RewardsInputError, match="1 to 32 tokens"):
+    with pytest.raises(RewardsInputError, match="1 to 8 tokens"):
         t.claim(A, [])
     with pytest.raises(RewardsInputError, match="twice"):
         t.claim(A, [T1, T1])
+
+
+def test_many_tokens_split_into_claims_of_eight():
+    tokens = {f"0x{i + 1:040x}": i + 1 for i in range(19)}
+    t = DistributionTree({A: tokens})
+    with pytest.raises(RewardsInputError, match="1 to 8 tokens"):
+        t.claim(A)
+    parts = t.claims(A, root_index=3)
+    assert [len(c.token_leaves) for c in parts] == [8, 8, 3] and all(c.root_index == 3 for c in parts)
+    for c in parts:
+        c.verify(t.root)
+    assert sorted(x.token for c in parts for x in c.token_leaves) == sorted(tokens)
