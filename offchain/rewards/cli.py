@@ -142,16 +142,9 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _deployment(args: argparse.Namespace) -> Any:
-    from offchain.chain.sdk import Deployment
+    from offchain.chain.cli import _load  # the same deployment lookup as `eigen chain`
 
-    if args.deployment is not None:
-        d = Deployment.load(args.deployment, rpc=args.rpc, abi_source=args.abi)
-    elif args.rpc is not None:
-        d = Deployment.load(args.rpc, devnet_dir=args.devnet, abi_source=args.abi)
-    else:
-        d = Deployment.load("devnet", devnet_dir=args.devnet, abi_source=args.abi)
-    d.check_live()
-    return d
+    return _load(args)
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -87,6 +87,17 @@ def _index(v: Any, what: str) -> int:
     return v
 
 
+def _json(obj: Any, what: str) -> Any:
+    """`obj` parsed when it is JSON text (nesting bounded), else itself."""
+    if not isinstance(obj, str | bytes):
+        return obj
+    abi.json_depth(obj, what, RewardsInputError)
+    try:
+        return json.loads(obj)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RewardsInputError(f"{what} is not JSON: {exc}") from None
+
+
 def earner_leaf_hash(earner: str, earner_token_root: bytes) -> bytes:
     """``keccak(0x00 | earner | earnerTokenRoot)``, the contract's calculateEarnerLeafHash."""
     return keccak(EARNER_LEAF_SALT + bytes.fromhex(_addr(earner, "earner")[2:]) + earner_token_root)
@@ -218,12 +229,7 @@ class Claim:
     @classmethod
     def from_json(cls, obj: Any) -> tuple[Claim, bytes | None]:
         """A claim (and its ``Root`` when present) from EigenLayer's vector format."""
-        if isinstance(obj, str | bytes):
-            abi.json_depth(obj, "claim", RewardsInputError)
-            try:
-                obj = json.loads(obj)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise RewardsInputError(f"claim is not JSON: {exc}") from None
+        obj = _json(obj, "claim")
         if not isinstance(obj, dict):
             raise RewardsInputError("a claim is a JSON object")
         try:
@@ -265,12 +271,7 @@ def parse_earnings(obj: Any) -> dict[str, dict[str, int]]:
     """``{earner: {token: cumulativeEarnings}}`` checked and normalised (lower-case addresses,
     integer amounts in [1, 2^256)); amounts may be integers or decimal / 0x strings. A JSON text
     is parsed first. Duplicates (the same address in two spellings) are refused."""
-    if isinstance(obj, str | bytes):
-        abi.json_depth(obj, "distribution", RewardsInputError)
-        try:
-            obj = json.loads(obj)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise RewardsInputError(f"distribution is not JSON: {exc}") from None
+    obj = _json(obj, "distribution")
     if not isinstance(obj, Mapping) or not obj:
         raise RewardsInputError("a distribution is a non-empty object {earner: {token: cumulative earnings}}")
     out: dict[str, dict[str, int]] = {}
