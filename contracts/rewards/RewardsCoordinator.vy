@@ -698,7 +698,7 @@ def setClaimerFor(earnerOrClaimer: address, claimer: address = empty(address)):
     """
     earner: address = msg.sender
     who: address = earnerOrClaimer
-    if len(msg.data) > 36:
+    if convert(slice(msg.data, 0, 4), bytes4) == method_id("setClaimerFor(address,address)", output_type=bytes4):
         earner = earnerOrClaimer
         who = claimer
         assert msg.sender == earner, "unauthorized caller"

@@ -517,3 +517,13 @@ def test_claims_respect_disabling_and_pausing(rw):
     reg.unpause(rw.rc, 0, sender=rw.owner)
     rw.rc.processClaim(c, rw.staker, sender=rw.staker)
     assert tka.balanceOf(rw.staker) == 10
+
+
+def test_set_claimer_forms_are_told_apart_by_selector(rw):
+    """`setClaimerFor(claimer)` with bytes appended is still the one-argument form."""
+    w3 = rw.chain.provider.web3
+    sel = keccak(b"setClaimerFor(address)")[:4]
+    data = sel + encode(["address"], [rw.other.address]) + b"\x00" * 12 + bytes.fromhex(rw.staker.address[2:])
+    tx = w3.eth.send_transaction({"from": rw.staker.address, "to": rw.rc.address, "data": data})
+    assert w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
+    assert rw.rc.claimerFor(rw.staker) == rw.other.address
