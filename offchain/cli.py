@@ -32,6 +32,7 @@ COMPONENTS: tuple[str, ...] = (
     "offchain.bls.cli",  # eigen bls keygen|pop|sign|aggregate|verify
     "offchain.chain.cli",  # eigen chain devnet|addresses|abi|operator|avs
     "offchain.agent.cli",  # eigen agent facilitator|pay
+    "offchain.rewards.cli",  # eigen rewards root|proof|verify|status|claim
 )
 
 

@@ -3,7 +3,9 @@ the devnet.
 
 The components are the restaking ``core`` (always deployed or reused: the others need it),
 ``token`` (EIGEN/bEIGEN and fork-and-challenge), ``compute-avs``, ``inference-disputes`` and
-``task-mailbox`` (the compute task mailbox and its slasher, over ``compute-avs``). Each is
+``task-mailbox`` (the compute task mailbox and its slasher, over ``compute-avs``); opt-in, only
+when named: ``agent`` (ERC-8004 registries, the stablecoin) and ``rewards`` (RewardsCoordinator,
+FeeVault, BuybackAuction; needs ``token``). Each is
 deployed by its function in :mod:`offchain.chain.deploy`, so this module adds only the choice of
 components, the record of the parameters used and the comparison with a recorded deployment: a
 recorded deployment made with other parameters is reused with a warning naming each difference,
@@ -27,22 +29,26 @@ from offchain.chain.deploy import (
     DeployConfig,
     Deployment,
     InferenceDisputesConfig,
+    RewardsConfig,
     TaskMailboxConfig,
     deploy_agent,
     deploy_bls_registry,
     deploy_compute_avs,
     deploy_core,
     deploy_inference_disputes,
+    deploy_rewards,
     deploy_task_mailbox,
     deploy_token,
     load_avs_configs,
     load_config,
+    load_rewards_config,
 )
 from offchain.chain.errors import DeployConfigError
 
 COMPONENTS = ("core", "token", "compute-avs", "inference-disputes", "task-mailbox")
-# Deployed only when named (``core,agent`` or ``all,agent``): the agent economy's contracts.
-OPT_IN = ("agent",)
+# Deployed only when named (``core,agent`` or ``all,rewards``): the agent economy's contracts and the
+# rewards contracts (docs/agent.md, docs/rewards.md).
+OPT_IN = ("agent", "rewards")
 # Record keys of the AVS components, and their contract types.
 AVS_KEYS = {
     "compute-avs": ("compute_avs", "ComputeAVS"),
@@ -67,6 +73,8 @@ def parse_components(text: str | Iterable[str] | None) -> tuple[str, ...]:
     chosen = {"core", *names, *(COMPONENTS if "all" in names else ())}
     if "task-mailbox" in chosen:  # its apps and images are ComputeAVS's
         chosen.add("compute-avs")
+    if "rewards" in chosen:
+        chosen.add("token")  # the buyback buys EIGEN
     return tuple(c for c in COMPONENTS + OPT_IN if c in chosen)
 
 
@@ -79,6 +87,7 @@ class Parameters:
     compute_avs: ComputeAVSConfig = field(default_factory=ComputeAVSConfig)
     inference_disputes: InferenceDisputesConfig = field(default_factory=InferenceDisputesConfig)
     task_mailbox: TaskMailboxConfig = field(default_factory=TaskMailboxConfig)
+    rewards: RewardsConfig = field(default_factory=RewardsConfig)
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
         def plain(c: Any) -> dict[str, Any]:
@@ -92,6 +101,7 @@ class Parameters:
             "compute_avs": plain(self.compute_avs),
             "inference_disputes": plain(self.inference_disputes),
             "task_mailbox": plain(self.task_mailbox),
+            "rewards": plain(self.rewards),
         }
 
     def lines(self, components: Iterable[str] = COMPONENTS) -> list[str]:
@@ -115,6 +125,8 @@ class Parameters:
         for comp, (key, _) in AVS_KEYS.items():
             if comp in comps:
                 out += [f"{key}.{k} = {v}" for k, v in d[key].items()]
+        if "rewards" in comps:
+            out += [f"rewards.{k} = {v}" for k, v in d["rewards"].items()]
         return out
 
 
@@ -122,7 +134,7 @@ def load_parameters(network: str, path: Path | str | None = None) -> Parameters:
     """Every parameter for ape network `network` from the deploy configuration: the core's keys and
     the ``compute_avs`` / ``inference_disputes`` sections (defaults + the network's overrides)."""
     compute, disputes = load_avs_configs(network, path)
-    return Parameters(load_config(network, path), compute, disputes)
+    return Parameters(load_config(network, path), compute, disputes, load_rewards_config(network, path))
 
 
 # Core parameters whose difference does not make the recorded deployment another one: eigen_enabled
@@ -138,6 +150,7 @@ def differences(recorded: dict[str, Any] | None, params: Parameters, components:
     want = params.as_dict()
     comps = set(components)
     sections = ["core"] + [key for comp, (key, _) in AVS_KEYS.items() if comp in comps]
+    sections += ["rewards"] if "rewards" in comps else []
     out = []
     for section in sections:
         old = recorded.get(section)
@@ -259,6 +272,7 @@ def deploy_components(
         live = _live_agent(project, provider, old) if core.reused else None
         out.agent = live or deploy_agent(project, deployer)
         (out.reused if live else out.deployed).append("agent")
+    _rewards_component(project, deployer, params, comps, old, core, out, provider)
     if record is not None:
         # The record describes what is on chain: the recorded parameters of what was reused, the
         # wanted ones of what was deployed now, and (over a reused core) the AVS contracts left as
@@ -271,6 +285,7 @@ def deploy_components(
             if s in recorded or _section_deployed(s, out.deployed)
         }
         kept_keys = [k for k, _ in AVS_KEYS.values()] + ["task_slasher"] + list(AGENT_CONTRACTS)
+        kept_keys += list(REWARDS_KEYS)
         others = {k: old[k] for k in kept_keys if core.reused and k in old}
         data = {**others, **out.addresses(), "parameters": kept}
         record.parent.mkdir(parents=True, exist_ok=True)
@@ -321,6 +336,45 @@ def _section_of(component: str) -> str:
     if component in OPT_IN:
         return component  # no parameters section
     return "core" if component in ("core", "token") else AVS_KEYS[component][0]
+
+
+# ---- rewards (RewardsCoordinator, FeeVault, BuybackAuction; docs/rewards.md) ----------------------
+
+REWARDS_KEYS = {
+    "rewards_coordinator": "RewardsCoordinator",
+    "fee_vault": "FeeVault",
+    "buyback_auction": "BuybackAuction",
+}
+
+
+def _rewards_component(
+    project: Any,
+    deployer: Any,
+    params: Parameters,
+    comps: tuple[str, ...],
+    old: dict[str, Any],
+    core: Deployment,
+    out: Deployed,
+    provider: Any,
+) -> None:
+    """Deploy the rewards contracts (or reuse the recorded ones, when the core is reused and the
+    recorded coordinator is live over its AllocationManager) into ``out.avs``."""
+    if "rewards" not in comps:
+        return
+    if core.reused and all(isinstance(old.get(k), str) for k in REWARDS_KEYS):
+        am = core.allocation_manager.address
+        rc = _live_avs(project, provider, "RewardsCoordinator", old["rewards_coordinator"], am)
+        if rc is not None:
+            out.avs["rewards_coordinator"] = rc
+            out.avs["fee_vault"] = project.FeeVault.at(old["fee_vault"])
+            out.avs["buyback_auction"] = project.BuybackAuction.at(old["buyback_auction"])
+            out.reused.append("rewards")
+            return
+    r = deploy_rewards(project, deployer, core, params.rewards)
+    out.avs.update(
+        {"rewards_coordinator": r.coordinator, "fee_vault": r.fee_vault, "buyback_auction": r.buyback}
+    )
+    out.deployed.append("rewards")
 
 
 def _reused_section(section: str, reused: list[str]) -> bool:

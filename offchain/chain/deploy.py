@@ -133,7 +133,7 @@ def _read_config(network: str, path: Path | str | None) -> tuple[Path, dict[str,
 def load_config(network: str, path: Path | str | None = None) -> DeployConfig:
     """Parameters for ape network `network` ("local", "sepolia", ...): defaults + its overrides."""
     p, default, overrides = _read_config(network, path)
-    merged = {k: v for k, v in {**default, **overrides}.items() if k not in AVS_SECTIONS}
+    merged = {k: v for k, v in {**default, **overrides}.items() if k not in (*AVS_SECTIONS, REWARDS_SECTION)}
     known = set(DeployConfig.__dataclass_fields__)
     unknown = set(merged) - known
     if unknown:
@@ -677,3 +677,180 @@ def deploy_agent(
         "stable_token": deployer.deploy(project.StableToken, token_name, token_symbol, minter),
         "upto_settler": deployer.deploy(project.UptoSettler),
     }
+
+
+# ---------------------------------------------------------------- rewards, fees, buyback (docs/rewards.md)
+
+REWARDS_SECTION = "rewards"  # its section of config/deploy.yaml (under `default` and a network)
+
+
+def wad_pow(base: int, steps: int) -> int:
+    """``base ** steps`` in WAD fixed point, rounding as BuybackAuction's ``_decay`` does."""
+    result = WAD
+    while steps:
+        if steps & 1:
+            result = result * base // WAD
+        base = base * base // WAD
+        steps >>= 1
+    return result
+
+
+@dataclass(frozen=True)
+class RewardsConfig:
+    """Parameters of the RewardsCoordinator, FeeVault and BuybackAuction (the ``rewards`` section
+    of config/deploy.yaml). The period constants are EigenLayer mainnet's (script/configs/
+    mainnet.json) with ELIP-001's one-day calculation interval; the updater's bond is wei; prices
+    are EIGEN wei per token wei x 10^18."""
+
+    calculation_interval_seconds: int = 86400
+    max_rewards_duration: int = 6_048_000  # 70 days
+    max_retroactive_length: int = 14_515_200  # 168 days
+    max_future_length: int = 2_592_000  # 30 days
+    genesis_rewards_timestamp: int = 1_710_979_200  # 2024-03-21 00:00 UTC
+    activation_delay_s: int = 604_800  # 7 days: a root's veto / (later) challenge window
+    default_split_bips: int = 1000
+    updater_bond_wei: int = 32 * 10**18
+    rewards_updater: str = "deployer"
+    auction_period_s: int = 86_400
+    auction_step_s: int = 300
+    auction_decay_wad: int = 995 * 10**15  # -0.5 % a step: 23.6 % of the start price after a day
+    auction_start_factor_wad: int = 15 * 10**17  # start at 1.5 x the last clearing price
+    auction_initial_reference_price: int = 10**18
+    sink_delay_s: int = 172_800  # 2 days before a new EIGEN sink applies
+    governance: str = "deployer"
+
+    def __post_init__(self) -> None:
+        s = REWARDS_SECTION
+        for name in (
+            "calculation_interval_seconds",
+            "max_rewards_duration",
+            "max_retroactive_length",
+            "max_future_length",
+            "genesis_rewards_timestamp",
+            "activation_delay_s",
+        ):
+            _check_int(s, name, getattr(self, name), 0, UINT32_MAX, "an integer in [0, 2^32)")
+        iv = self.calculation_interval_seconds
+        if iv == 0 or self.genesis_rewards_timestamp % iv or self.max_rewards_duration % iv:
+            raise DeployConfigError(
+                f"{s}: calculation_interval_seconds must be positive and divide genesis_rewards_timestamp "
+                "and max_rewards_duration"
+            )
+        _check_int(s, "default_split_bips", self.default_split_bips, 0, 10_000, "bips in [0, 10000]")
+        _check_int(s, "updater_bond_wei", self.updater_bond_wei, 0, 2**255, "an integer in [0, 2^255]")
+        _check_int(s, "auction_step_s", self.auction_step_s, 1, SECONDS_MAX, "seconds in [1, 2^32)")
+        _check_int(s, "auction_period_s", self.auction_period_s, 1, SECONDS_MAX, "seconds in [1, 2^32)")
+        if self.auction_period_s % self.auction_step_s:
+            raise DeployConfigError(f"{s}: auction_step_s must divide auction_period_s")
+        _check_int(s, "auction_decay_wad", self.auction_decay_wad, 1, WAD - 1, "in (0, 10^18)")
+        _check_int(
+            s,
+            "auction_start_factor_wad",
+            self.auction_start_factor_wad,
+            WAD + 1,
+            1000 * WAD,
+            "in (10^18, 10^21]",
+        )
+        _check_int(
+            s,
+            "auction_initial_reference_price",
+            self.auction_initial_reference_price,
+            1,
+            2**128,
+            "in [1, 2^128]",
+        )
+        _check_int(s, "sink_delay_s", self.sink_delay_s, 0, SECONDS_MAX, "seconds in [0, 2^32)")
+        if (
+            self.auction_start_factor_wad
+            * wad_pow(self.auction_decay_wad, self.auction_period_s // self.auction_step_s)
+            >= WAD * WAD
+        ):
+            raise DeployConfigError(
+                f"{s}: auction_start_factor_wad x auction_decay_wad^(period/step) must be below 1, so an "
+                "unfilled auction restarts lower"
+            )
+        for name in ("rewards_updater", "governance"):
+            v = getattr(self, name)
+            if v != "deployer" and (not _is_address(v) or v == ZERO_ADDRESS):
+                raise DeployConfigError(f"{s}.{name} must be 'deployer' or a non-zero address: got {v!r}")
+
+
+def load_rewards_config(network: str, path: Path | str | None = None) -> RewardsConfig:
+    """The ``rewards`` section of `default`, overridden key by key by ``networks.<network>``."""
+    p, default, overrides = _read_config(network, path)
+    merged: dict[str, Any] = {}
+    for where, source in (("default", default), (f"networks.{network}", overrides)):
+        part = source.get(REWARDS_SECTION) or {}
+        if not isinstance(part, dict):
+            raise DeployConfigError(f"{p}: {where}.{REWARDS_SECTION} must be a mapping")
+        merged.update(part)
+    unknown = set(merged) - set(RewardsConfig.__dataclass_fields__)
+    if unknown:
+        raise DeployConfigError(f"{p}: unknown keys {sorted(unknown)} in {REWARDS_SECTION}")
+    return RewardsConfig(**merged)
+
+
+@dataclass
+class RewardsDeployment:
+    """Handles to the rewards contracts."""
+
+    coordinator: Any
+    fee_vault: Any
+    buyback: Any
+
+    def addresses(self) -> dict[str, str]:
+        return {
+            "rewards_coordinator": self.coordinator.address,
+            "fee_vault": self.fee_vault.address,
+            "buyback_auction": self.buyback.address,
+        }
+
+
+def deploy_rewards(
+    project: Any, deployer: Any, core: Deployment, config: RewardsConfig | None = None
+) -> RewardsDeployment:
+    """Deploy the FeeVault, the RewardsCoordinator (fees into the vault) and the BuybackAuction
+    (selling the vault's tokens for the core's EIGEN, which must be deployed), and name the auction
+    the vault's one releaser."""
+    cfg = config or RewardsConfig()
+    if core.eigen is None:
+        raise DeployConfigError("the rewards component needs the token component (EIGEN to buy back)")
+
+    def role(x: str) -> str:
+        return deployer.address if x == "deployer" else x
+
+    vault = deployer.deploy(project.FeeVault, deployer.address)
+    rc = deployer.deploy(
+        project.RewardsCoordinator,
+        core.delegation_manager.address,
+        core.strategy_manager.address,
+        core.allocation_manager.address,
+        core.pauser_registry.address,
+        cfg.calculation_interval_seconds,
+        cfg.max_rewards_duration,
+        cfg.max_retroactive_length,
+        cfg.max_future_length,
+        cfg.genesis_rewards_timestamp,
+        cfg.updater_bond_wei,
+        role(cfg.governance),
+        role(cfg.rewards_updater),
+        cfg.activation_delay_s,
+        cfg.default_split_bips,
+        vault.address,
+    )
+    buyback = deployer.deploy(
+        project.BuybackAuction,
+        core.eigen.address,
+        vault.address,
+        cfg.auction_period_s,
+        cfg.auction_step_s,
+        cfg.auction_decay_wad,
+        cfg.auction_start_factor_wad,
+        cfg.auction_initial_reference_price,
+        cfg.sink_delay_s,
+        role(cfg.governance),
+    )
+    vault.setBuyback(buyback.address, sender=deployer)
+    if role(cfg.governance) != deployer.address:
+        vault.transferOwnership(role(cfg.governance), sender=deployer)
+    return RewardsDeployment(rc, vault, buyback)

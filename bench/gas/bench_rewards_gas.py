@@ -1,0 +1,183 @@
+"""Gas of the rewards contracts (contracts/rewards; docs/rewards.md): a rewards submission (first
+and later for the same AVS and token, with and without the protocol fee), ``processClaim`` (one
+token at earner-tree depths 0 to 10; EigenLayer's published Root1 vector: six tokens), and
+``processClaims`` batches of 2, 4 and 8 claims (one token each, each against another AVS's root),
+beside Symbiotic's ``claim`` (median 13,185) and ``claimBatch`` (median 34,434) from its forge gas
+snapshot (shared/research/eigenlayer-contracts.md section 7). EigenLayer publishes no gas figures
+for ``processClaim`` and no Solidity toolchain is installed here to measure its source, so its
+column is the structural difference only: per token our claim also debits the AVS's escrow (one
+more warm-slot write, about 2,900 gas after the cold read of 2,100).
+
+Forge reports execution gas; our ``execution`` column is a receipt's ``gasUsed`` less the 21,000
+intrinsic gas and the calldata gas, so the two compare. Medians over REPEAT runs (fresh earners).
+
+Run: `.venv/bin/python bench/gas/bench_rewards_gas.py` with anvil on PATH (about a minute).
+Writes bench/results/rewards_gas.json.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from bench.bls.bench_bls import write_results  # noqa: E402
+from offchain import settings  # noqa: E402
+from offchain.rewards.merkle import Claim, DistributionTree  # noqa: E402
+
+REPEAT = 5
+DAY = 86_400
+DEPTHS = (0, 4, 10)  # earner tree depth: 1, 16, 1024 earners
+BATCHES = (2, 4, 8)
+PEERS = {"symbiotic_claim_median": 13_185, "symbiotic_claimBatch_median": 34_434}
+
+
+def calldata_gas(data: bytes) -> int:
+    return sum(16 if b else 4 for b in data)
+
+
+def execution(receipt) -> int:
+    return receipt.gas_used - 21_000 - calldata_gas(bytes(receipt.transaction.data))
+
+
+def main() -> int:
+    from ape import accounts, chain, networks, project
+    from eth_account import Account
+
+    from offchain.chain.deploy import DeployConfig, RewardsConfig, deploy_core, deploy_rewards, deploy_token
+
+    cfg = DeployConfig(20, 20, 25, 10, mock_tokens=(("A", "A"), ("B", "B")), eigen_enabled=True)
+    rows: dict[str, dict] = {}
+
+    def record(name: str, receipts: list) -> None:
+        gas = [r.gas_used for r in receipts]
+        ex = [execution(r) for r in receipts]
+        rows[name] = {
+            "gas_median": int(statistics.median(gas)),
+            "execution_median": int(statistics.median(ex)),
+            "runs": len(gas),
+        }
+        print(
+            f"{name:<48} gas {rows[name]['gas_median']:>9,}  execution {rows[name]['execution_median']:>9,}"
+        )
+
+    with networks.ethereum.local.use_provider("foundry"):
+        a = accounts.test_accounts
+        d = deploy_core(project, a[0], cfg)
+        if d.eigen is None:
+            deploy_token(project, a[0], d, cfg)
+        r = deploy_rewards(project, a[0], d, RewardsConfig(activation_delay_s=10, updater_bond_wei=1))
+        rc = r.coordinator
+        rc.depositBond(value=1, sender=a[0])
+        strats = sorted(d.strategies.values(), key=lambda s: int(s.address, 16))[:2]
+        tok, tok2 = d.tokens["A"], d.tokens["B"]
+        avss = [a[i] for i in range(1, 10)]
+        start = (chain.pending_timestamp // DAY - 1) * DAY
+
+        def sub(t, amount):
+            return ([(s.address, 10**18) for s in strats], t.address, amount, start, DAY)
+
+        for avs in avss:
+            for t in (tok, tok2):
+                t.mint(avs, 10**30, sender=avs)
+                t.approve(rc, 2**256 - 1, sender=avs)
+        # submissions: the first for an (AVS, token) writes a fresh escrow slot
+        record(
+            "createAVSRewardsSubmission (first for AVS, token)",
+            [rc.createAVSRewardsSubmission([sub(tok, 10**24)], sender=avs) for avs in avss[:REPEAT]],
+        )
+        record(
+            "createAVSRewardsSubmission (later)",
+            [rc.createAVSRewardsSubmission([sub(tok, 10**24)], sender=avss[0]) for _ in range(REPEAT)],
+        )
+        rc.setOptInForProtocolFee(avss[1], True, sender=avss[1])
+        record(
+            "createAVSRewardsSubmission (later, 20 % fee)",
+            [rc.createAVSRewardsSubmission([sub(tok, 10**24)], sender=avss[1]) for _ in range(REPEAT)],
+        )
+        for avs in avss:
+            rc.createAVSRewardsSubmission([sub(tok2, 10**24)], sender=avs)
+
+        def fresh_earner():
+            acct = Account.create()
+            chain.set_balance(acct.address, 10**20)
+            return accounts[acct.address]
+
+        def post(avs, tree):
+            end = rc.currRewardsCalculationEndTimestamp(avs) + 1
+            return rc.submitRoot(avs, tree.root, end, sender=a[0]).events[0].rootIndex
+
+        def activate():
+            chain.pending_timestamp = chain.pending_timestamp + 11
+            chain.mine()
+
+        # processClaim: one token, earner trees of depth 0, 4, 10 (the claimer is a fresh earner)
+        for depth in DEPTHS:
+            receipts = []
+            for _ in range(REPEAT):
+                e = fresh_earner()
+                filler = {f"0x{i + 1:040x}": {tok.address: 1} for i in range((1 << depth) - 1)}
+                tree = DistributionTree({e.address: {tok.address: 1_000}, **filler})
+                i = post(avss[2], tree)
+                activate()
+                receipts.append(rc.processClaim(tree.claim(e.address, root_index=i).as_tuple(), e, sender=e))
+            record(f"processClaim (1 token, earner depth {depth})", receipts)
+        # EigenLayer's Root1 vector: six tokens, depth 3 / 3 (MockERC20 code at its token addresses)
+        vec = settings.shared_dir() / "vectors" / "rewards" / "processClaimProofs_Root1.json"
+        if vec.exists():
+            claim, root = Claim.from_json(json.loads(vec.read_text()))
+            code = chain.provider.web3.eth.get_code(tok.address)
+            for t in claim.token_leaves:
+                chain.provider.set_code(t.token, code)
+                m = project.MockERC20.at(t.token)
+                m.mint(avss[3], t.cumulative_earnings, sender=avss[3])
+                m.approve(rc, 2**256 - 1, sender=avss[3])
+                rc.createAVSRewardsSubmission([sub(m, t.cumulative_earnings)], sender=avss[3])
+            i = (
+                rc.submitRoot(avss[3], root, rc.currRewardsCalculationEndTimestamp(avss[3]) + 1, sender=a[0])
+                .events[0]
+                .rootIndex
+            )
+            activate()
+            e = accounts[claim.earner]
+            chain.set_balance(claim.earner, 10**20)
+            c = Claim(i, *[getattr(claim, f) for f in list(claim.__dataclass_fields__)[1:]])
+            record(
+                "processClaim (EigenLayer Root1 vector, 6 tokens)",
+                [rc.processClaim(c.as_tuple(), e, sender=e)],
+            )
+        # processClaims: n claims against n AVSs' roots (one token each)
+        for n in BATCHES:
+            receipts = []
+            for _ in range(3):
+                e = fresh_earner()
+                claims = []
+                for avs in avss[:n]:
+                    tree = DistributionTree(
+                        {e.address: {tok2.address: 1_000}, f"0x{1:040x}": {tok2.address: 1}}
+                    )
+                    claims.append(tree.claim(e.address, root_index=post(avs, tree)).as_tuple())
+                activate()
+                receipts.append(rc.processClaims(claims, e, sender=e))
+            record(f"processClaims ({n} claims, 1 token each)", receipts)
+
+    one = rows["processClaim (1 token, earner depth 0)"]["execution_median"]
+    write_results(
+        "rewards_gas.json",
+        {
+            "provider": "anvil 1.7.1 via ape-foundry",
+            "results": rows,
+            "peers": PEERS,
+            "claim_vs_symbiotic": round(one / PEERS["symbiotic_claim_median"], 3),
+            "eigenlayer_processClaim": "not published; not measurable here (no Solidity toolchain): see the docstring",
+        },
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

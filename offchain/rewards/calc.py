@@ -1,0 +1,162 @@
+"""The sidecar's reward calculation (EigenLayer sidecar ``docs/calculation.mdx``), as an exact
+reference that the on-chain distribution will be checked against.
+
+Per reward submission and daily snapshot:
+
+- ``tokensPerDay = amount / (duration / 86400)`` (exact, a fraction when it does not divide);
+- each earner's weight ``w = sum over strategies of multiplier * shares``;
+- its proportion, truncated to 15 decimals: ``prop = floor(w / sum(w) * 1e15) / 1e15``;
+- its payout ``floor(prop * tokensPerDay)``;
+- the operator's commission on a staker's payout ``floor(payout * split / 10000)`` (split in bips,
+  EigenLayer's default 1000 = 10 %), the staker keeps the rest.
+
+The sidecar's worked example (tokensPerDay 1e18; weights 3e36, 1e36, 2e36) gives payouts 5e17,
+166666666666666000 and 333333333333333000; with a 10 % split the operator earns 5e16 of the
+first. The truncation makes the sum of payouts at most tokensPerDay; what is left is not rolled
+over (EigenLayer refunds days with no operator for v2.1+ submissions).
+
+For operator sets (v2.2 unique / total stake), the same truncation splits a day's tokens over the
+operators by stake, then each operator's share is split again: the commission to the operator, the
+rest to its stakers by their shares (:func:`operator_set_day`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from offchain.rewards.errors import CalculationError
+
+SNAPSHOT_CADENCE = 86_400
+PRECISION = 10**15  # proportions are truncated to 15 decimals
+ONE_HUNDRED_IN_BIPS = 10_000
+DEFAULT_SPLIT_BIPS = 1_000
+
+
+def tokens_per_day(amount: int, duration: int) -> Fraction:
+    """``amount / (duration / 86400)``, exact. The duration must be a positive number of days."""
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+        raise CalculationError(f"amount must be a non-negative integer: got {amount!r}")
+    if (
+        isinstance(duration, bool)
+        or not isinstance(duration, int)
+        or duration <= 0
+        or duration % SNAPSHOT_CADENCE
+    ):
+        raise CalculationError(
+            f"duration must be a positive multiple of {SNAPSHOT_CADENCE} s: got {duration!r}"
+        )
+    return Fraction(amount * SNAPSHOT_CADENCE, duration)
+
+
+def weight(shares: Mapping[str, int], multipliers: Mapping[str, int]) -> int:
+    """``sum(multiplier * shares)`` over the strategies the submission rewards (others weigh 0)."""
+    return sum(multipliers[s] * n for s, n in shares.items() if s in multipliers)
+
+
+def proportions(weights: Mapping[str, int]) -> dict[str, int]:
+    """Each earner's ``floor(w / sum(w) * 1e15)`` (the proportion in units of 1e-15)."""
+    for k, w in weights.items():
+        if isinstance(w, bool) or not isinstance(w, int) or w < 0:
+            raise CalculationError(f"weight of {k} must be a non-negative integer: got {w!r}")
+    total = sum(weights.values())
+    if total == 0:
+        raise CalculationError("no weight to split by (no stake in the rewarded strategies)")
+    return {k: w * PRECISION // total for k, w in weights.items()}
+
+
+def payouts(per_day: Fraction | int, weights: Mapping[str, int]) -> dict[str, int]:
+    """Each earner's ``floor(prop * tokensPerDay)`` for one day."""
+    tpd = Fraction(per_day)
+    if tpd < 0:
+        raise CalculationError("tokens per day must be non-negative")
+    return {k: int(Fraction(p, PRECISION) * tpd) for k, p in proportions(weights).items()}
+
+
+def commission(payout: int, split_bips: int) -> int:
+    """The operator's cut ``floor(payout * split / 10000)``."""
+    if (
+        isinstance(split_bips, bool)
+        or not isinstance(split_bips, int)
+        or not 0 <= split_bips <= ONE_HUNDRED_IN_BIPS
+    ):
+        raise CalculationError(f"split must be bips in [0, {ONE_HUNDRED_IN_BIPS}]: got {split_bips!r}")
+    return payout * split_bips // ONE_HUNDRED_IN_BIPS
+
+
+@dataclass
+class DayResult:
+    """One day's payouts: to each staker (after commission) and each operator (its commissions)."""
+
+    stakers: dict[str, int] = field(default_factory=dict)
+    operators: dict[str, int] = field(default_factory=dict)
+
+    def total(self) -> int:
+        return sum(self.stakers.values()) + sum(self.operators.values())
+
+    def earnings(self) -> dict[str, int]:
+        """Per earner (a staker that is also an operator gets both)."""
+        out = dict(self.stakers)
+        for k, v in self.operators.items():
+            out[k] = out.get(k, 0) + v
+        return out
+
+
+def avs_day(
+    per_day: Fraction | int,
+    stakers: Mapping[str, tuple[str, int]],
+    split_bips: Mapping[str, int] | int = DEFAULT_SPLIT_BIPS,
+) -> DayResult:
+    """One day of an AVS rewards submission (v1): ``stakers`` maps each staker to (its operator,
+    its weight); ``split_bips`` is one split for all or a split per operator."""
+    pay = payouts(per_day, {s: w for s, (_, w) in stakers.items()})
+    out = DayResult()
+    for s, p in pay.items():
+        op = stakers[s][0]
+        cut = commission(
+            p, split_bips if isinstance(split_bips, int) else split_bips.get(op, DEFAULT_SPLIT_BIPS)
+        )
+        out.operators[op] = out.operators.get(op, 0) + cut
+        out.stakers[s] = out.stakers.get(s, 0) + p - cut
+    return out
+
+
+def operator_set_day(
+    per_day: Fraction | int,
+    operator_stakes: Mapping[str, int],
+    staker_shares: Mapping[str, Mapping[str, int]],
+    split_bips: Mapping[str, int] | int = DEFAULT_SPLIT_BIPS,
+) -> DayResult:
+    """One day of an operator-set submission (v2.2): the day's tokens split over operators by their
+    (unique or total) stake weight, the operator's commission taken, the rest split over its
+    stakers by ``staker_shares[operator]`` (staker -> weight) with the same truncation. An operator
+    with no stakers keeps its whole share."""
+    out = DayResult()
+    for op, share in payouts(per_day, operator_stakes).items():
+        cut = commission(
+            share, split_bips if isinstance(split_bips, int) else split_bips.get(op, DEFAULT_SPLIT_BIPS)
+        )
+        stakers = {s: w for s, w in (staker_shares.get(op) or {}).items() if w}
+        rest = share - cut
+        if not stakers or rest == 0:
+            out.operators[op] = out.operators.get(op, 0) + share
+            continue
+        out.operators[op] = out.operators.get(op, 0) + cut
+        for s, p in payouts(rest, stakers).items():
+            out.stakers[s] = out.stakers.get(s, 0) + p
+    return out
+
+
+def cumulative(
+    days: list[DayResult], token: str, before: Mapping[str, Mapping[str, int]] | None = None
+) -> dict[str, dict[str, int]]:
+    """Cumulative earnings ``{earner: {token: amount}}`` after adding `days` (paid in `token`) to
+    `before` (the last root's amounts): the input of :class:`offchain.rewards.merkle.DistributionTree`."""
+    out = {e: dict(t) for e, t in (before or {}).items()}
+    for d in days:
+        for e, v in d.earnings().items():
+            if v:
+                row = out.setdefault(e, {})
+                row[token] = row.get(token, 0) + v
+    return out

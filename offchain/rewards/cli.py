@@ -1,0 +1,179 @@
+"""``eigen rewards ...``: distribution trees, claim proofs and claims (docs/rewards.md).
+
+    eigen rewards root --earnings FILE
+    eigen rewards proof --earnings FILE --earner ADDR [--token ADDR]... [--root-index N] [--out FILE]
+    eigen rewards verify --claim FILE [--root HEX]
+    eigen rewards status --earnings FILE --avs ADDR --earner ADDR [--root-index N]
+    eigen rewards claim --earnings FILE --avs ADDR --key KEY [--earner ADDR] [--recipient ADDR]
+                        [--token ADDR]... [--root-index N]
+
+``--earnings`` is the distribution: JSON ``{earner: {token: cumulative earnings}}`` (amounts as
+integers or decimal strings). ``root`` prints the root of EigenLayer's two-level tree over it;
+``proof`` writes an earner's claim in EigenLayer's claim-vector format; ``verify`` checks one
+(exit 1 when a proof does not hold). ``status`` and ``claim`` work against a deployment (the
+running devnet's unless ``--rpc`` or ``--deployment`` names another) and the root posted for the
+AVS that equals the distribution's. Keys are 0x + 64 hex digits, a file holding them, or a devnet
+account name. Every bad input is one line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from offchain import cliargs
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "rewards",
+        help="rewards distribution trees, proofs and claims (docs/rewards.md)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
+    s = p.add_subparsers(dest="rewards_command", metavar="COMMAND")
+
+    r = s.add_parser("root", help="the distribution root of an earnings file")
+    _earnings(r)
+    r.set_defaults(func=_root)
+
+    pf = s.add_parser("proof", help="an earner's claim (EigenLayer's claim-vector JSON)")
+    _earnings(pf)
+    pf.add_argument("--earner", required=True, help="the earner's address")
+    _tokens(pf)
+    pf.add_argument("--root-index", type=cliargs.uint(32), default=0, help="the root's index on chain")
+    pf.add_argument(
+        "--out", type=cliargs.output_file, default=None, help="write the claim here (default: stdout)"
+    )
+    pf.set_defaults(func=_proof)
+
+    v = s.add_parser("verify", help="check a claim's proofs (exit 1 if one does not hold)")
+    v.add_argument("--claim", type=cliargs.path, required=True, help="a claim in EigenLayer's vector format")
+    v.add_argument("--root", default=None, help="the root to check against (default: the file's Root)")
+    v.set_defaults(func=_verify)
+
+    st = s.add_parser("status", help="what an earner has claimed and can claim")
+    _chain(st)
+    _earnings(st)
+    st.add_argument("--avs", required=True, help="the AVS whose root and escrow pay")
+    st.add_argument("--earner", required=True, help="the earner")
+    st.add_argument(
+        "--root-index", type=cliargs.uint(32), default=None, help="the root (default: the newest equal)"
+    )
+    st.set_defaults(func=_status)
+
+    c = s.add_parser("claim", help="claim an earner's earnings")
+    _chain(c)
+    _earnings(c)
+    c.add_argument("--avs", required=True, help="the AVS whose root and escrow pay")
+    c.add_argument(
+        "--key", required=True, help="the earner's or its claimer's key (0x+64 hex, a file, a devnet name)"
+    )
+    c.add_argument("--earner", default=None, help="the earner (default: the key's account)")
+    c.add_argument("--recipient", default=None, help="who receives the tokens (default: the earner)")
+    _tokens(c)
+    c.add_argument(
+        "--root-index", type=cliargs.uint(32), default=None, help="the root (default: the newest equal)"
+    )
+    c.set_defaults(func=_claim)
+
+
+def _earnings(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--earnings", type=cliargs.path, required=True, help="JSON {earner: {token: cumulative}}")
+
+
+def _tokens(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--token", action="append", default=None, help="a token to claim (repeatable; default: all)"
+    )
+
+
+def _chain(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--devnet", type=cliargs.path, default=None, help="the devnet folder (default: .devnet)")
+    p.add_argument("--rpc", default=None, help="a node's JSON-RPC URL (default: the devnet's)")
+    p.add_argument("--deployment", type=Path, default=None, help="a deployment record or devnet.json")
+    p.add_argument("--abi", type=Path, default=None, help="a folder of ABI files (default: ape's .build/)")
+
+
+def _tree(args: argparse.Namespace) -> Any:
+    from offchain.rewards.merkle import DistributionTree
+
+    return DistributionTree(args.earnings.read_text())
+
+
+def _root(args: argparse.Namespace) -> int:
+    t = _tree(args)
+    print(json.dumps({"root": "0x" + t.root.hex(), "earners": len(t.earners)}))
+    return 0
+
+
+def _proof(args: argparse.Namespace) -> int:
+    t = _tree(args)
+    c = t.claim(args.earner, args.token, args.root_index)
+    text = json.dumps(c.to_json(t.root), indent=2) + "\n"
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.write_text(text)
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from offchain import abi
+    from offchain.rewards.errors import ProofError, RewardsInputError
+    from offchain.rewards.merkle import Claim
+
+    claim, root = Claim.from_json(args.claim.read_text())
+    if args.root is not None:
+        root = abi.b32(args.root, "--root", RewardsInputError)
+    if root is None:
+        raise RewardsInputError("the claim names no Root: give --root")
+    try:
+        claim.verify(root)
+    except ProofError as exc:
+        print(f"INVALID: {exc}")
+        return 1
+    print(f"VALID: {claim.earner} in 0x{root.hex()} ({len(claim.token_leaves)} token leaves)")
+    return 0
+
+
+def _deployment(args: argparse.Namespace) -> Any:
+    from offchain.chain.cli import _load  # the same deployment lookup as `eigen chain`
+
+    return _load(args)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from offchain.chain import rewards
+
+    d = _deployment(args)
+    print(
+        json.dumps(
+            rewards.status(
+                d, d.resolve(args.avs, "avs"), _tree(args), d.resolve(args.earner, "earner"), args.root_index
+            )
+        )
+    )
+    return 0
+
+
+def _claim(args: argparse.Namespace) -> int:
+    from offchain.chain import rewards
+
+    d = _deployment(args)
+    out = rewards.claim(
+        d,
+        d.key(args.key),
+        d.resolve(args.avs, "avs"),
+        _tree(args),
+        earner=d.resolve(args.earner, "earner") if args.earner else None,
+        recipient=d.resolve(args.recipient, "recipient") if args.recipient else None,
+        tokens=args.token,
+        root_index=args.root_index,
+    )
+    print(json.dumps(out))
+    return 0

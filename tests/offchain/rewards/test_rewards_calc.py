@@ -1,0 +1,70 @@
+"""offchain.rewards.calc: the sidecar's worked example reproduced exactly, the rounding rules, the
+operator-set split, and bad input as typed errors."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+from offchain.rewards import calc
+from offchain.rewards.errors import CalculationError
+
+E18, E36 = 10**18, 10**36
+
+
+def test_the_sidecar_worked_example():
+    """tokensPerDay 1e18; weights 3e36, 1e36, 2e36 -> 5e17, 166666666666666000, 333333333333333000;
+    with the operator's 10 % the first staker keeps 4.5e17 and the operator earns 5e16 of it."""
+    assert calc.tokens_per_day(7 * E18, 7 * 86_400) == E18
+    weights = {"s1": 3 * E36, "s2": E36, "s3": 2 * E36}
+    pay = calc.payouts(E18, weights)
+    assert pay == {"s1": 5 * 10**17, "s2": 166666666666666000, "s3": 333333333333333000}
+    day = calc.avs_day(E18, {s: ("op", w) for s, w in weights.items()}, 1_000)
+    assert day.stakers["s1"] == 45 * 10**16
+    assert calc.commission(pay["s1"], 1_000) == 5 * 10**16
+    assert day.operators["op"] == sum(calc.commission(p, 1_000) for p in pay.values())
+    assert day.total() == sum(pay.values()) <= E18
+
+
+def test_truncation_and_fractional_tokens_per_day():
+    assert calc.tokens_per_day(10, 3 * 86_400) == Fraction(10, 3)
+    # 15-decimal proportions: 1/3 -> 0.333333333333333
+    assert calc.proportions({"a": 1, "b": 2}) == {"a": 333333333333333, "b": 666666666666666}
+    assert calc.payouts(Fraction(10, 3), {"a": 1, "b": 1}) == {"a": 1, "b": 1}
+    assert calc.payouts(E18, {"a": 1, "b": 0}) == {"a": E18, "b": 0}
+
+
+def test_per_operator_splits_and_weights():
+    day = calc.avs_day(1_000, {"s1": ("op1", 1), "s2": ("op2", 1)}, {"op1": 0, "op2": 10_000})
+    assert day.stakers == {"s1": 500, "s2": 0} and day.operators == {"op1": 0, "op2": 500}
+    assert calc.weight({"st1": 2, "st2": 3, "x": 100}, {"st1": 10, "st2": 1}) == 23
+
+
+def test_operator_set_day():
+    day = calc.operator_set_day(1_000, {"op1": 3, "op2": 1}, {"op1": {"a": 1, "b": 1}}, 1_000)
+    # op1: 750 -> 75 commission, 675 over two stakers (337 each, truncated); op2 has no stakers: 250
+    assert day.operators == {"op1": 75, "op2": 250}
+    assert day.stakers == {"a": 337, "b": 337}
+    assert day.total() <= 1_000
+    cum = calc.cumulative([day, day], "0x" + "01" * 20, {"a": {"0x" + "02" * 20: 5}})
+    assert cum["a"] == {"0x" + "02" * 20: 5, "0x" + "01" * 20: 674}
+    assert cum["op2"] == {"0x" + "01" * 20: 500}
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: calc.tokens_per_day(1, 0), "multiple"),
+        (lambda: calc.tokens_per_day(1, 86_401), "multiple"),
+        (lambda: calc.tokens_per_day(-1, 86_400), "non-negative"),
+        (lambda: calc.payouts(1, {"a": 0}), "no weight"),
+        (lambda: calc.payouts(1, {"a": -1}), "non-negative"),
+        (lambda: calc.payouts(-1, {"a": 1}), "non-negative"),
+        (lambda: calc.commission(1, 10_001), "bips"),
+        (lambda: calc.commission(1, -1), "bips"),
+    ],
+)
+def test_bad_input_is_a_calculation_error(call, match):
+    with pytest.raises(CalculationError, match=match):
+        call()
