@@ -134,7 +134,9 @@ def load_parameters(network: str, path: Path | str | None = None) -> Parameters:
     """Every parameter for ape network `network` from the deploy configuration: the core's keys and
     the ``compute_avs`` / ``inference_disputes`` sections (defaults + the network's overrides)."""
     compute, disputes = load_avs_configs(network, path)
-    return Parameters(load_config(network, path), compute, disputes, load_rewards_config(network, path))
+    return Parameters(
+        load_config(network, path), compute, disputes, rewards=load_rewards_config(network, path)
+    )
 
 
 # Core parameters whose difference does not make the recorded deployment another one: eigen_enabled
