@@ -167,6 +167,8 @@ class Deployment:
     fork_manager: Any = None
     beigen_strategy: Any = None
     pauser_registry: Any = None  # the PauserRegistry (read from the StrategyManager when reused)
+    # The AllocationManagerExtension (read from the AllocationManager when reused)
+    allocation_manager_extension: Any = None
 
     def addresses(self) -> dict[str, Any]:
         out = {
@@ -176,6 +178,8 @@ class Deployment:
         }
         if self.pauser_registry is not None:
             out["pauser_registry"] = self.pauser_registry.address
+        if self.allocation_manager_extension is not None:
+            out["allocation_manager_extension"] = self.allocation_manager_extension.address
         if self.eigen is not None:
             out.update({name: getattr(self, name).address for name in TOKEN})
         return out
@@ -215,8 +219,9 @@ def deploy_core(
 ) -> Deployment:
     """Deploy (or reuse, when `record` names a live deployment) the restaking core.
 
-    Order: strategy blueprint, StrategyManager, DelegationManager, AllocationManager, SlashEscrow,
-    then the one-time wiring, then strategies for configured and mock tokens.
+    Order: strategy blueprint, StrategyManager, DelegationManager, AllocationManagerExtension,
+    AllocationManager, SlashEscrow, then the one-time wiring, then strategies for configured and
+    mock tokens.
     """
     if record is not None and provider is not None:
         existing = _load(record)
@@ -231,6 +236,9 @@ def deploy_core(
                 reused=True,
             )
             d.pauser_registry = project.PauserRegistry.at(d.strategy_manager.pauserRegistry())
+            d.allocation_manager_extension = project.AllocationManagerExtension.at(
+                d.allocation_manager.extension()
+            )
             if all(existing.get(k) for k in TOKEN):
                 d.eigen = project.Eigen.at(existing["eigen"])
                 d.beigen = project.BackingEigen.at(existing["beigen"])
@@ -251,19 +259,22 @@ def deploy_core(
     )
     sm = deployer.deploy(project.StrategyManager, whitelister, blueprint, pauser_registry.address)
     dm = deployer.deploy(project.DelegationManager, sm.address, config.withdrawal_delay_blocks)
-    am = deployer.deploy(
-        project.AllocationManager,
+    am_args = (
         dm.address,
         config.deallocation_delay_blocks,
         config.allocation_configuration_delay_blocks,
         config.min_allocation_delay_blocks,
     )
+    # The AllocationManager runs its colder entry points in the extension (EIP-170's size limit);
+    # its constructor checks that the extension was deployed with the same arguments.
+    am_ext = deployer.deploy(project.AllocationManagerExtension, *am_args)
+    am = deployer.deploy(project.AllocationManager, *am_args, am_ext.address)
     esc = deployer.deploy(
         project.SlashEscrow, sm.address, dm.address, am.address, config.slash_resolution_delay_blocks
     )
     sm.initialize(dm.address, esc.address, **tx)
     dm.initialize(am.address, esc.address, **tx)
-    d = Deployment(sm, dm, am, esc, pauser_registry=pauser_registry)
+    d = Deployment(sm, dm, am, esc, pauser_registry=pauser_registry, allocation_manager_extension=am_ext)
     for name, symbol in config.mock_tokens:
         d.tokens[symbol] = deployer.deploy(project.MockERC20, name, symbol)
     for address in config.tokens:

@@ -6,6 +6,11 @@ Block arithmetic: every transaction (also a reverting one) is mined in block hea
 view call sees block.number == head; `mine_to(w, b)` makes the next transaction land in block b.
 """
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import ape
 import pytest
 from eth_utils import function_signature_to_4byte_selector
@@ -442,6 +447,9 @@ def test_eigenlayer_selectors_exist(w):
         "deregisterFromOperatorSets((address,address,uint32[]))",
         "getAllocatedStake((address,uint32),address[],address[])",
         "getMinimumSlashableStake((address,uint32),address[],address[],uint32)",
+        "updateSlasher((address,uint32),address)",
+        "getSlasher((address,uint32))",
+        "getPendingSlasher((address,uint32))",
     ):
         assert sel(sig) in am, sig
     for sig in (
@@ -1131,3 +1139,114 @@ def test_slash_after_strategy_removed_reverts(live):
         w.slash(w.op, 1, {"TKA": WAD})
     # the pending deallocation keeps its full delay
     assert alloc(w)[1] == -(4 * WAD // 10)
+
+
+# ---------------------------------------------------------------- slasher rotation
+
+
+def test_update_slasher_takes_effect_after_the_delay_exact(live):
+    """updateSlasher: the old slasher alone slashes up to effectBlock - 1, the new one from
+    effectBlock on (ALLOCATION_CONFIGURATION_DELAY + 1 blocks after the update)."""
+    w = live
+    assert w.am.getPendingSlasher(w.opset(1)) == (ZERO, 0)
+    r = w.am.updateSlasher(w.opset(1), w.other, sender=w.avs)
+    effect = r.block_number + ACD + 1
+    (e,) = evs(r, "SlasherUpdated")
+    assert e.slasher == w.other.address and e.effectBlock == effect
+    assert tuple(e.operatorSet) == ops(w)
+    assert w.am.getSlasher(w.opset(1)) == w.avs.address
+    assert w.am.getPendingSlasher(w.opset(1)) == (w.other.address, effect)
+    with ape.reverts("only slasher"):
+        w.slash(w.op, 1, {"TKA": WAD // 10}, sender=w.other)
+    mine_to(w, effect - 1)
+    r = w.slash(w.op, 1, {"TKA": WAD // 10})  # the old slasher, in the last block it may
+    assert r.block_number == effect - 1
+    with ape.reverts("only slasher"):  # lands in effectBlock: the old slasher is out
+        w.slash(w.op, 1, {"TKA": WAD // 10})
+    assert head(w) == effect
+    assert w.am.getSlasher(w.opset(1)) == w.other.address
+    assert w.am.getPendingSlasher(w.opset(1)) == (ZERO, 0)
+    r = w.slash(w.op, 1, {"TKA": WAD // 10}, sender=w.other)
+    assert r.return_value[0] == 2
+    # a later rotation starts from the new slasher
+    r = w.am.updateSlasher(w.opset(1), w.avs, sender=w.avs)
+    assert w.am.getSlasher(w.opset(1)) == w.other.address
+    assert w.am.getPendingSlasher(w.opset(1)) == (w.avs.address, r.block_number + ACD + 1)
+
+
+def test_update_slasher_again_replaces_the_pending_one(live):
+    w = live
+    w.am.updateSlasher(w.opset(1), w.other, sender=w.avs)
+    w.chain.mine(ACD // 2)
+    r = w.am.updateSlasher(w.opset(1), w.resolver, sender=w.avs)
+    effect = r.block_number + ACD + 1  # the delay restarts
+    assert w.am.getPendingSlasher(w.opset(1)) == (w.resolver.address, effect)
+    view_at(w, effect - 1)
+    assert w.am.getSlasher(w.opset(1)) == w.avs.address
+    view_at(w, effect)
+    assert w.am.getSlasher(w.opset(1)) == w.resolver.address
+    with ape.reverts("only slasher"):  # the replaced pending slasher never takes over
+        w.slash(w.op, 1, {"TKA": WAD // 10}, sender=w.other)
+
+
+def test_update_slasher_reverts(live):
+    w = live
+    with ape.reverts("only avs"):
+        w.am.updateSlasher(w.opset(1), w.other, sender=w.other)
+    with ape.reverts("only avs"):  # the slasher itself cannot rotate
+        w.am.updateSlasher(w.opset(1), w.other, sender=w.op)
+    with ape.reverts("zero address"):
+        w.am.updateSlasher(w.opset(1), ZERO, sender=w.avs)
+    with ape.reverts("invalid operator set"):
+        w.am.updateSlasher(w.opset(9), w.other, sender=w.avs)
+    assert w.am.getPendingSlasher(w.opset(1)) == (ZERO, 0)
+
+
+def test_set_creation_logs_its_slasher(w):
+    r = w.create_sets(ids=(1,), slasher=w.other)
+    (e,) = evs(r, "SlasherUpdated")
+    assert e.slasher == w.other.address and e.effectBlock == r.block_number
+    assert w.am.getSlasher(w.opset(1)) == w.other.address
+
+
+# ---------------------------------------------------------------- the extension
+
+
+def test_extension_runs_only_by_delegatecall(w, project):
+    ext = project.AllocationManagerExtension.at(w.am.extension())
+    assert ext.delegation() == w.dm.address and ext.DEALLOCATION_DELAY() == DD
+    with ape.reverts("only delegatecall"):
+        ext.updateAVSMetadataURI(w.avs, "m", sender=w.avs)
+    with ape.reverts("only delegatecall"):
+        ext.setAllocationDelay(w.op, 1, sender=w.op)
+
+
+def test_extension_must_match_the_constructor(w, project, accounts):
+    ext = w.am.extension()
+    args = (w.dm, DD, ACD, TEST_CONFIG.min_allocation_delay_blocks)
+    for i, bad in ((1, DD + 1), (2, ACD + 1), (3, 7), (0, w.sm)):
+        wrong = list(args)
+        wrong[i] = bad
+        with ape.reverts("extension mismatch"):
+            accounts[0].deploy(project.AllocationManager, *wrong, ext)
+
+
+def test_extension_and_manager_share_the_storage_layout(project):
+    """Both initialize allocation_storage first, so every shared variable sits at one slot."""
+    vyper = Path(sys.executable).parent / "vyper"
+    layouts = []
+    for name in ("AllocationManager", "AllocationManagerExtension"):
+        out = subprocess.run(
+            [str(vyper), "-f", "layout", f"contracts/core/{name}.vy"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        layouts.append(json.loads(out))
+    main, ext = layouts
+    assert main["storage_layout"]["st"] == ext["storage_layout"]["st"]
+    assert set(ext["storage_layout"]) == {"st"}
+    assert min(v["slot"] for v in main["storage_layout"]["pausable"].values()) > max(
+        v["slot"] for v in main["storage_layout"]["st"].values()
+    )
+    assert main["transient_storage_layout"] == ext["transient_storage_layout"]
