@@ -20,6 +20,7 @@ from ..interfaces import IAllocationManager
 from ..interfaces import IAllocationManagerAVS
 from ..interfaces import IAllocationManagerExtension
 from ..permissions import pausable
+from ..permissions import permissioned
 from . import allocation_storage as st
 
 implements: IAllocationManager
@@ -149,6 +150,9 @@ DEALLOCATION_DELAY: public(immutable(uint32))
 ALLOCATION_CONFIGURATION_DELAY: public(immutable(uint32))
 # The AllocationManagerExtension: the colder entry points, run here by delegatecall.
 extension: public(immutable(address))
+# The PermissionController (read from the DelegationManager): who may act for an operator, AVS
+# or slasher (EigenLayer's checkCanCall at every entry point that acts for one).
+permissionController: public(immutable(address))
 
 # This contract's state lives in allocation_storage (shared with the extension); see its header.
 
@@ -171,6 +175,7 @@ def __init__(_delegation: address, _deallocationDelay: uint32, _allocationConfig
     assert staticcall ext.MIN_ALLOCATION_DELAY() == _minAllocationDelay, "extension mismatch"
     extension = _extension
     delegation = _delegation
+    permissionController = staticcall IDelegationManager(_delegation).permissionController()
     strategyManager = staticcall IDelegationManager(_delegation).strategyManager()
     DEALLOCATION_DELAY = _deallocationDelay
     ALLOCATION_CONFIGURATION_DELAY = _allocationConfigurationDelay
@@ -191,7 +196,7 @@ def _forward():
 def updateAVSMetadataURI(avs: address, metadataURI: String[1024]):
     """
     @notice Register the AVS (the caller) and emit its metadata URI.
-    @param avs The AVS; must be the caller.
+    @param avs The AVS; the caller must act for it (PermissionController.canCall).
     @param metadataURI The metadata URI (emitted only).
     """
     self._forward()
@@ -202,7 +207,7 @@ def setAVSRegistrar(avs: address, registrar: address):
     """
     @notice Set the contract called back when operators register or deregister for the AVS's
             sets (zero: no callback). It must report supportsAVS(avs).
-    @param avs The AVS; must be the caller.
+    @param avs The AVS; the caller must act for it (PermissionController.canCall).
     @param registrar The registrar contract (zero: none).
     """
     self._forward()
@@ -216,7 +221,7 @@ def createOperatorSets(avs: address, params: DynArray[ITypes.CreateSetParams, MA
             slasher zero means the AVS itself.
     @dev Two selectors: EigenLayer's `createOperatorSets(address,(uint32,address[],address)[])`
          (no resolvers) and this project's with a trailing `address[] resolvers`.
-    @param avs The AVS; must be the caller.
+    @param avs The AVS; the caller must act for it (PermissionController.canCall).
     @param params One CreateSetParams per set.
     @param resolvers Empty (no resolver), or one resolver per set (zero: none), fixed forever.
     """
@@ -230,7 +235,7 @@ def createRedistributingOperatorSets(avs: address, params: DynArray[ITypes.Creat
             Operators must consent (setRedistributionConsent) before registering.
     @dev Two selectors: EigenLayer's `createRedistributingOperatorSets(address,
          (uint32,address[],address)[],address[])` and this project's with trailing resolvers.
-    @param avs The AVS; must be the caller.
+    @param avs The AVS; the caller must act for it (PermissionController.canCall).
     @param params One CreateSetParams per set.
     @param redistributionRecipients The recipient of each set (same order).
     @param resolvers Empty (no resolver), or one resolver per set (zero: none), fixed forever.
@@ -242,7 +247,7 @@ def createRedistributingOperatorSets(avs: address, params: DynArray[ITypes.Creat
 def addStrategiesToOperatorSet(avs: address, operatorSetId: uint32, strategies: DynArray[address, MAX_STRATEGIES]):
     """
     @notice Add strategies to a set; existing allocations to them become slashable at once.
-    @param avs The AVS; must be the caller.
+    @param avs The AVS; the caller must act for it (PermissionController.canCall).
     @param operatorSetId The operator set id within the AVS.
     @param strategies The strategies to add.
     """
@@ -253,7 +258,7 @@ def addStrategiesToOperatorSet(avs: address, operatorSetId: uint32, strategies: 
 def removeStrategiesFromOperatorSet(avs: address, operatorSetId: uint32, strategies: DynArray[address, MAX_STRATEGIES]):
     """
     @notice Remove strategies from a set (pending deallocations keep their full delay).
-    @param avs The AVS; must be the caller.
+    @param avs The AVS; the caller must act for it (PermissionController.canCall).
     @param operatorSetId The operator set id within the AVS.
     @param strategies The strategies to remove.
     """
@@ -268,7 +273,7 @@ def updateSlasher(operatorSet: ITypes.OperatorSet, slasher: address):
             block); until then the current slasher alone may slash. A second update before
             then replaces the pending slasher and restarts the delay.
     @dev Reverts "only avs", "zero address", "invalid operator set".
-    @param operatorSet The operator set (avs, id); the caller must be its AVS.
+    @param operatorSet The operator set (avs, id); the caller must act for its AVS (PermissionController.canCall).
     @param slasher The new slasher (not zero).
     """
     self._forward()
@@ -280,7 +285,7 @@ def updateSlasher(operatorSet: ITypes.OperatorSet, slasher: address):
 def setRedistributionConsent(operator: address, operatorSet: ITypes.OperatorSet, accepted: bool):
     """
     @notice An operator's explicit opt-in (or opt-out) to a redistributing set.
-    @param operator The operator; must be the caller.
+    @param operator The operator; the caller must act for it (PermissionController.canCall).
     @param operatorSet The operator set (avs, id).
     @param accepted True to accept, False to withdraw consent.
     """
@@ -294,10 +299,10 @@ def registerForOperatorSets(operator: address, params: RegisterParams):
     @notice Register the operator (the caller) for sets of one AVS; the AVS's registrar, if any,
             is called and may reject by reverting. Re-registering waits until the old slashable
             window has passed.
-    @param operator The operator; must be the caller.
+    @param operator The operator; the caller must act for it (PermissionController.canCall).
     @param params (avs, operatorSetIds, data); data is passed to the registrar.
     """
-    assert msg.sender == operator, "only operator"
+    assert permissioned._can_call(permissionController, operator), "only operator"
     assert staticcall IDelegationManager(delegation).isOperator(operator), "not an operator"
     for id: uint32 in params.operatorSetIds:
         key: bytes32 = st._key(params.avs, id)
@@ -333,7 +338,7 @@ def setAllocationDelay(operator: address, delay: uint32):
     @notice Set the operator's allocation delay (blocks before a new allocation takes effect).
             Takes effect after ALLOCATION_CONFIGURATION_DELAY blocks; at once when the
             DelegationManager sets it for a new operator.
-    @param operator The operator (the caller, or the DelegationManager on registration).
+    @param operator The operator (the caller acts for it, or is the DelegationManager on registration).
     @param delay The allocation delay in blocks.
     """
     self._forward()
@@ -393,10 +398,10 @@ def modifyAllocations(operator: address, params: DynArray[AllocateParams, MAX_SE
             landing first cannot turn a deallocation into an allocation. Allocations encumber at
             once and take effect after the allocation delay; deallocations of slashable stake
             take effect after DEALLOCATION_DELAY + 1 blocks, others at once.
-    @param operator The operator; must be the caller.
+    @param operator The operator; the caller must act for it (PermissionController.canCall).
     @param params One AllocateParams per set: strategies, new and expected current magnitudes.
     """
-    assert msg.sender == operator, "only operator"
+    assert permissioned._can_call(permissionController, operator), "only operator"
     delay_set: bool = False
     delay: uint32 = 0
     delay_set, delay = st._allocation_delay(operator)
@@ -452,7 +457,8 @@ def modifyAllocations(operator: address, params: DynArray[AllocateParams, MAX_SE
 def slashOperator(avs: address, params: ITypes.SlashingParams) -> (uint256, DynArray[uint256, MAX_STRATEGIES]):
     """
     @notice Slash `params.operator` in set (avs, operatorSetId) by wadsToSlash[i] of its
-            allocation to each strategy (strictly ascending addresses). Only the set's slasher.
+            allocation to each strategy (strictly ascending addresses). Only the set's slasher now
+            (getSlasher), or who acts for it (PermissionController.canCall).
             The slashed magnitude is removed from the allocation, the encumbered and the max
             magnitude (rounded up, so a slash never rounds to nothing); stake falls pro rata for
             every staker and the tokens go to the slash escrow.
@@ -463,7 +469,7 @@ def slashOperator(avs: address, params: ITypes.SlashingParams) -> (uint256, DynA
     pausable._check_not_paused(PAUSED_OPERATOR_SLASHING)
     key: bytes32 = st._key(avs, params.operatorSetId)
     assert st._isOperatorSet[key], "invalid operator set"
-    assert msg.sender == st._effective_slasher(key), "only slasher"
+    assert permissioned._can_call(permissionController, st._effective_slasher(key)), "only slasher"
     operator: address = params.operator
     assert st._is_slashable(operator, key), "operator not slashable"
     n: uint256 = len(params.strategies)

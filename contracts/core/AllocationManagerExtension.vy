@@ -17,6 +17,7 @@ from ..interfaces import IDelegationManager
 from ..interfaces import ITypes
 from ..interfaces import IStrategyManager
 from ..interfaces import IAVSRegistrar
+from ..permissions import permissioned
 from . import allocation_storage as st
 from . import AllocationManager as am
 
@@ -32,6 +33,8 @@ DEALLOCATION_DELAY: public(immutable(uint32))
 ALLOCATION_CONFIGURATION_DELAY: public(immutable(uint32))
 # Smallest allocation delay an operator may choose (blocks).
 MIN_ALLOCATION_DELAY: public(immutable(uint32))
+# The PermissionController (read from the DelegationManager): who may act for an operator or AVS.
+permissionController: public(immutable(address))
 # This contract's own address: code running by delegatecall sees another `self`.
 _SELF: immutable(address)
 
@@ -50,6 +53,7 @@ def __init__(_delegation: address, _deallocationDelay: uint32, _allocationConfig
     DEALLOCATION_DELAY = _deallocationDelay
     ALLOCATION_CONFIGURATION_DELAY = _allocationConfigurationDelay
     MIN_ALLOCATION_DELAY = _minAllocationDelay
+    permissionController = staticcall IDelegationManager(_delegation).permissionController()
     _SELF = self
 
 
@@ -65,11 +69,11 @@ def _only_delegatecall():
 def updateAVSMetadataURI(avs: address, metadataURI: String[1024]):
     """
     @notice Register the AVS (the caller) and emit its metadata URI.
-    @param avs The AVS; must be the caller.
+    @param avs The AVS; the caller must act for it (PermissionController.canCall).
     @param metadataURI The metadata URI (emitted only).
     """
     self._only_delegatecall()
-    assert msg.sender == avs, "only avs"
+    assert permissioned._can_call(permissionController, avs), "only avs"
     st.avsRegisteredMetadata[avs] = True
     log am.AVSMetadataURIUpdated(avs=avs, metadataURI=metadataURI)
 
@@ -79,11 +83,11 @@ def setAVSRegistrar(avs: address, registrar: address):
     """
     @notice Set the contract called back when operators register or deregister for the AVS's
             sets (zero: no callback). It must report supportsAVS(avs).
-    @param avs The AVS; must be the caller.
+    @param avs The AVS; the caller must act for it (PermissionController.canCall).
     @param registrar The registrar contract (zero: none).
     """
     self._only_delegatecall()
-    assert msg.sender == avs, "only avs"
+    assert permissioned._can_call(permissionController, avs), "only avs"
     if registrar != empty(address):
         assert staticcall IAVSRegistrar(registrar).supportsAVS(avs), "invalid avs registrar"
     st._avsRegistrar[avs] = registrar
@@ -93,7 +97,7 @@ def setAVSRegistrar(avs: address, registrar: address):
 @internal
 def _create_sets(avs: address, params: DynArray[ITypes.CreateSetParams, am.MAX_SETS], recipients: DynArray[address, am.MAX_SETS], resolvers: DynArray[address, am.MAX_SETS]):
     self._only_delegatecall()
-    assert msg.sender == avs, "only avs"
+    assert permissioned._can_call(permissionController, avs), "only avs"
     assert st.avsRegisteredMetadata[avs], "avs metadata not registered"
     assert len(resolvers) == 0 or len(resolvers) == len(params), "input length mismatch"
     for i: uint256 in range(am.MAX_SETS):
@@ -139,7 +143,7 @@ def _add_strategies(key: bytes32, opset: ITypes.OperatorSet, strategies: DynArra
 def createOperatorSets(avs: address, params: DynArray[ITypes.CreateSetParams, am.MAX_SETS], resolvers: DynArray[address, am.MAX_SETS] = []):
     """
     @notice Create burning operator sets (see AllocationManager.createOperatorSets).
-    @param avs The AVS; must be the caller.
+    @param avs The AVS; the caller must act for it (PermissionController.canCall).
     @param params One CreateSetParams per set.
     @param resolvers Empty (no resolver), or one resolver per set (zero: none), fixed forever.
     """
@@ -150,7 +154,7 @@ def createOperatorSets(avs: address, params: DynArray[ITypes.CreateSetParams, am
 def createRedistributingOperatorSets(avs: address, params: DynArray[ITypes.CreateSetParams, am.MAX_SETS], redistributionRecipients: DynArray[address, am.MAX_SETS], resolvers: DynArray[address, am.MAX_SETS] = []):
     """
     @notice Create redistributing operator sets (see AllocationManager.createRedistributingOperatorSets).
-    @param avs The AVS; must be the caller.
+    @param avs The AVS; the caller must act for it (PermissionController.canCall).
     @param params One CreateSetParams per set.
     @param redistributionRecipients The recipient of each set (same order).
     @param resolvers Empty (no resolver), or one resolver per set (zero: none), fixed forever.
@@ -163,12 +167,12 @@ def createRedistributingOperatorSets(avs: address, params: DynArray[ITypes.Creat
 def addStrategiesToOperatorSet(avs: address, operatorSetId: uint32, strategies: DynArray[address, am.MAX_STRATEGIES]):
     """
     @notice Add strategies to a set; existing allocations to them become slashable at once.
-    @param avs The AVS; must be the caller.
+    @param avs The AVS; the caller must act for it (PermissionController.canCall).
     @param operatorSetId The operator set id within the AVS.
     @param strategies The strategies to add.
     """
     self._only_delegatecall()
-    assert msg.sender == avs, "only avs"
+    assert permissioned._can_call(permissionController, avs), "only avs"
     key: bytes32 = st._key(avs, operatorSetId)
     assert st._isOperatorSet[key], "invalid operator set"
     self._add_strategies(key, ITypes.OperatorSet(avs=avs, id=operatorSetId), strategies)
@@ -178,12 +182,12 @@ def addStrategiesToOperatorSet(avs: address, operatorSetId: uint32, strategies: 
 def removeStrategiesFromOperatorSet(avs: address, operatorSetId: uint32, strategies: DynArray[address, am.MAX_STRATEGIES]):
     """
     @notice Remove strategies from a set (pending deallocations keep their full delay).
-    @param avs The AVS; must be the caller.
+    @param avs The AVS; the caller must act for it (PermissionController.canCall).
     @param operatorSetId The operator set id within the AVS.
     @param strategies The strategies to remove.
     """
     self._only_delegatecall()
-    assert msg.sender == avs, "only avs"
+    assert permissioned._can_call(permissionController, avs), "only avs"
     key: bytes32 = st._key(avs, operatorSetId)
     assert st._isOperatorSet[key], "invalid operator set"
     opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=avs, id=operatorSetId)
@@ -210,11 +214,11 @@ def updateSlasher(operatorSet: ITypes.OperatorSet, slasher: address):
             one ALLOCATION_CONFIGURATION_DELAY + 1 blocks from now; until then the current one
             alone may slash. A second update before then replaces the pending one (and restarts
             the delay); an update after it takes over from the new slasher.
-    @param operatorSet The operator set (avs, id); the caller must be its AVS.
+    @param operatorSet The operator set (avs, id); the caller must act for its AVS (PermissionController.canCall).
     @param slasher The new slasher (not zero).
     """
     self._only_delegatecall()
-    assert msg.sender == operatorSet.avs, "only avs"
+    assert permissioned._can_call(permissionController, operatorSet.avs), "only avs"
     assert slasher != empty(address), "zero address"
     key: bytes32 = st._key(operatorSet.avs, operatorSet.id)
     assert st._isOperatorSet[key], "invalid operator set"
@@ -234,12 +238,12 @@ def updateSlasher(operatorSet: ITypes.OperatorSet, slasher: address):
 def setRedistributionConsent(operator: address, operatorSet: ITypes.OperatorSet, accepted: bool):
     """
     @notice An operator's explicit opt-in (or opt-out) to a redistributing set.
-    @param operator The operator; must be the caller.
+    @param operator The operator; the caller must act for it (PermissionController.canCall).
     @param operatorSet The operator set (avs, id).
     @param accepted True to accept, False to withdraw consent.
     """
     self._only_delegatecall()
-    assert msg.sender == operator, "only operator"
+    assert permissioned._can_call(permissionController, operator), "only operator"
     key: bytes32 = st._key(operatorSet.avs, operatorSet.id)
     assert st._isOperatorSet[key], "invalid operator set"
     st._redistributionConsent[operator][key] = accepted
@@ -255,7 +259,7 @@ def deregisterFromOperatorSets(params: am.DeregisterParams):
     @param params (operator, avs, operatorSetIds).
     """
     self._only_delegatecall()
-    assert msg.sender == params.operator or msg.sender == params.avs, "only operator or avs"
+    assert permissioned._can_call(permissionController, params.operator) or permissioned._can_call(permissionController, params.avs), "only operator or avs"
     until: uint256 = block.number + convert(DEALLOCATION_DELAY, uint256)
     for id: uint32 in params.operatorSetIds:
         key: bytes32 = st._key(params.avs, id)
@@ -284,7 +288,7 @@ def deregisterFromOperatorSets(params: am.DeregisterParams):
 def setAllocationDelay(operator: address, delay: uint32):
     """
     @notice Set the operator's allocation delay (see AllocationManager.setAllocationDelay).
-    @param operator The operator (the caller, or the DelegationManager on registration).
+    @param operator The operator (the caller acts for it, or is the DelegationManager on registration).
     @param delay The allocation delay in blocks.
     """
     self._only_delegatecall()
@@ -294,7 +298,7 @@ def setAllocationDelay(operator: address, delay: uint32):
     if msg.sender == delegation:
         word = convert(delay, uint256) | (1 << 32)
     else:
-        assert msg.sender == operator, "only operator"
+        assert permissioned._can_call(permissionController, operator), "only operator"
         assert staticcall IDelegationManager(delegation).isOperator(operator), "not an operator"
         is_set: bool = False
         current: uint32 = 0

@@ -1231,11 +1231,17 @@ def test_extension_must_match_the_constructor(w, project, accounts):
             accounts[0].deploy(project.AllocationManager, *wrong, ext)
 
 
-def test_extension_and_manager_share_the_storage_layout(project):
-    """Both initialize allocation_storage first, so every shared variable sits at one slot."""
+@pytest.mark.parametrize(
+    "manager,module",
+    [("AllocationManager", "st"), ("DelegationManager", "ds")],
+    ids=["allocation", "delegation"],
+)
+def test_extension_and_manager_share_the_storage_layout(manager, module):
+    """Each manager and its extension initialize their storage module first, so every shared
+    variable sits at one slot (the DelegationManager's pair is checked here too)."""
     vyper = Path(sys.executable).parent / "vyper"
     layouts = []
-    for name in ("AllocationManager", "AllocationManagerExtension"):
+    for name in (manager, manager + "Extension"):
         out = subprocess.run(
             [str(vyper), "-f", "layout", f"contracts/core/{name}.vy"],
             capture_output=True,
@@ -1244,9 +1250,13 @@ def test_extension_and_manager_share_the_storage_layout(project):
         ).stdout
         layouts.append(json.loads(out))
     main, ext = layouts
-    assert main["storage_layout"]["st"] == ext["storage_layout"]["st"]
-    assert set(ext["storage_layout"]) == {"st"}
+    assert main["storage_layout"][module] == ext["storage_layout"][module]
+    assert set(ext["storage_layout"]) == {module}
     assert min(v["slot"] for v in main["storage_layout"]["pausable"].values()) > max(
-        v["slot"] for v in main["storage_layout"]["st"].values()
+        v["slot"] for v in main["storage_layout"][module].values()
     )
-    assert main["transient_storage_layout"] == ext["transient_storage_layout"]
+    # the same reentrancy lock slot (an extension with no locked function has none)
+    assert (
+        ext.get("transient_storage_layout", main["transient_storage_layout"])
+        == main["transient_storage_layout"]
+    )
