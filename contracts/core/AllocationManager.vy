@@ -313,7 +313,10 @@ def registerForOperatorSets(operator: address, params: RegisterParams):
         n: uint256 = st._operatorSetMemberCount[key]
         st._operatorSetMembers[key][n] = operator
         st._operatorSetMemberCount[key] = n + 1
-        st.registrationStatus[operator][key] = 1 | ((n + 1) << 33)
+        r: uint256 = st._registeredSetCount[operator]
+        st._registeredSets[operator][r] = key
+        st._registeredSetCount[operator] = r + 1
+        st.registrationStatus[operator][key] = 1 | ((n + 1) << 33) | ((r + 1) << 128)
         log OperatorAddedToOperatorSet(operator=operator, operatorSet=ITypes.OperatorSet(avs=params.avs, id=id))
     registrar: address = st._avsRegistrar[params.avs]
     if registrar != empty(address):
@@ -366,7 +369,7 @@ def _clear_queue(operator: address, strategy: address, num: uint256):
             delta: int256 = 0
             a, delta = st._updated(operator, key, strategy)
             enc = convert(convert(enc, int256) + delta, uint256)
-            st.allocations[operator][key][strategy] = st._pack_allocation(a)
+            st._write_allocation(operator, key, strategy, a)
             changed = True
         head += 1
     st.deallocationQueueHead[operator][strategy] = head
@@ -444,7 +447,7 @@ def modifyAllocations(operator: address, params: DynArray[AllocateParams, MAX_SE
                 assert enc <= max_mag, "insufficient magnitude"
                 a.pendingDiff = convert(convert(new_mag, uint256) - cur, int128)
                 a.effectBlock = convert(block.number + convert(delay, uint256), uint32)
-            st.allocations[operator][key][strategy] = st._pack_allocation(a)
+            st._write_allocation(operator, key, strategy, a)
             st._store_strategy_info(operator, strategy, max_mag, enc)
             log AllocationUpdated(operator=operator, operatorSet=p.operatorSet, strategy=strategy, magnitude=new_mag, effectBlock=a.effectBlock)
             log EncumberedMagnitudeUpdated(operator=operator, strategy=strategy, encumberedMagnitude=convert(enc, uint64))
@@ -507,7 +510,7 @@ def slashOperator(avs: address, params: ITypes.SlashingParams) -> (uint256, DynA
             a.pendingDiff += convert((pending * wad + WAD - 1) // WAD, int128)
         new_max: uint256 = max_mag - slashed_mag
         enc -= slashed_mag
-        st.allocations[operator][key][strategy] = st._pack_allocation(a)
+        st._write_allocation(operator, key, strategy, a)
         st._store_strategy_info(operator, strategy, new_max, enc)
         opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=avs, id=params.operatorSetId)
         log AllocationUpdated(operator=operator, operatorSet=opset, strategy=strategy, magnitude=a.currentMagnitude, effectBlock=convert(block.number, uint32))
@@ -628,6 +631,105 @@ def getAllocatableMagnitude(operator: address, strategy: address) -> uint64:
     enc: uint256 = 0
     max_mag, enc = st._max_and_encumbered_magnitude(operator, strategy)
     return convert(max_mag - self._effective_encumbered(operator, strategy), uint64)
+
+
+@external
+@view
+def getMaxMagnitudesAtBlock(operator: address, strategies: DynArray[address, MAX_STRATEGIES], blockNumber: uint32) -> DynArray[uint64, MAX_STRATEGIES]:
+    """
+    @notice The operator's max magnitude of each strategy as of `blockNumber` (EigenLayer's
+            getMaxMagnitudesAtBlock): WAD before its first slash; a slash lowers it from its own
+            block on, a cancelled slash's restoration raises it from the cancel's block on.
+    @param operator The operator.
+    @param strategies The strategies.
+    @param blockNumber The block (a future block reads as the current one).
+    @return The max magnitude of each strategy at that block.
+    """
+    out: DynArray[uint64, MAX_STRATEGIES] = []
+    for s: address in strategies:
+        out.append(convert(st._max_magnitude_at(operator, s, convert(blockNumber, uint256)), uint64))
+    return out
+
+
+@external
+@view
+def getRegisteredSets(operator: address, start: uint256 = 0, length: uint256 = st.MAX_PAGE) -> DynArray[ITypes.OperatorSet, st.MAX_PAGE]:
+    """
+    @notice The sets the operator is registered for, in no particular order (EigenLayer's
+            getRegisteredSets(operator): the first 1,024; and a paged form).
+    @dev Reverts "page too long" for a length above 1,024; a start at or past the end returns
+         nothing. getRegisteredSetCount gives the number of pages.
+    @param operator The operator.
+    @param start The position of the first set to return.
+    @param length The most sets to return (at most 1,024).
+    @return The operator sets (avs, id).
+    """
+    assert length <= st.MAX_PAGE, "page too long"
+    out: DynArray[ITypes.OperatorSet, st.MAX_PAGE] = []
+    for i: uint256 in range(start, start + length, bound=st.MAX_PAGE):
+        if i >= st._registeredSetCount[operator]:
+            break
+        out.append(st._operator_set(st._registeredSets[operator][i]))
+    return out
+
+
+@external
+@view
+def getAllocatedSets(operator: address, start: uint256 = 0, length: uint256 = st.MAX_PAGE) -> DynArray[ITypes.OperatorSet, st.MAX_PAGE]:
+    """
+    @notice The sets the operator has a non-zero or pending allocation to, in no particular order
+            (EigenLayer's getAllocatedSets(operator): the first 1,024; and a paged form). A
+            deallocation to zero leaves the list when it is applied (clearDeallocationQueue,
+            modifyAllocations or a slash of that set), as in EigenLayer.
+    @dev Reverts "page too long" for a length above 1,024.
+    @param operator The operator.
+    @param start The position of the first set to return.
+    @param length The most sets to return (at most 1,024).
+    @return The operator sets (avs, id).
+    """
+    assert length <= st.MAX_PAGE, "page too long"
+    out: DynArray[ITypes.OperatorSet, st.MAX_PAGE] = []
+    for i: uint256 in range(start, start + length, bound=st.MAX_PAGE):
+        if i >= st._allocatedSetCount[operator]:
+            break
+        out.append(st._operator_set(st._allocatedSets[operator][i]))
+    return out
+
+
+@external
+@view
+def getAllocatedStrategies(operator: address, operatorSet: ITypes.OperatorSet, start: uint256 = 0, length: uint256 = st.MAX_PAGE) -> DynArray[address, st.MAX_PAGE]:
+    """
+    @notice The strategies the operator has a non-zero or pending allocation of to the set, in
+            no particular order (EigenLayer's getAllocatedStrategies(operator, set); and a paged
+            form). Same lifetime as getAllocatedSets.
+    @dev Reverts "page too long" for a length above 1,024.
+    @param operator The operator.
+    @param operatorSet The operator set (avs, id).
+    @param start The position of the first strategy to return.
+    @param length The most strategies to return (at most 1,024).
+    @return The strategies.
+    """
+    assert length <= st.MAX_PAGE, "page too long"
+    key: bytes32 = st._key(operatorSet.avs, operatorSet.id)
+    n: uint256 = st._allocatedStrategyCount[operator][key] & st.U128
+    out: DynArray[address, st.MAX_PAGE] = []
+    for i: uint256 in range(start, start + length, bound=st.MAX_PAGE):
+        if i >= n:
+            break
+        out.append(st._allocatedStrategies[operator][key][i])
+    return out
+
+
+@external
+@view
+def getRegisteredSetCount(operator: address) -> uint256:
+    """
+    @notice Number of sets the operator is registered for.
+    @param operator The operator.
+    @return The number of sets.
+    """
+    return st._registeredSetCount[operator]
 
 
 @external

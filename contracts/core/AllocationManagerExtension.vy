@@ -268,14 +268,25 @@ def deregisterFromOperatorSets(params: am.DeregisterParams):
         assert (reg & 1) == 1, "not registered"
         st.registrationStatus[params.operator][key] = until << 1
         # swap the last member into the leaver's position
-        pos: uint256 = (reg >> 33) - 1
+        pos: uint256 = ((reg >> 33) & st.U95) - 1
         last: uint256 = st._operatorSetMemberCount[key] - 1
         if pos != last:
             moved: address = st._operatorSetMembers[key][last]
             st._operatorSetMembers[key][pos] = moved
-            st.registrationStatus[moved][key] = 1 | ((pos + 1) << 33)
+            moved_reg: uint256 = st.registrationStatus[moved][key]
+            st.registrationStatus[moved][key] = (moved_reg & ~(st.U95 << 33)) | ((pos + 1) << 33)
         st._operatorSetMembers[key][last] = empty(address)
         st._operatorSetMemberCount[key] = last
+        # and the last of the operator's sets into this set's position
+        pos = (reg >> 128) - 1
+        last = st._registeredSetCount[params.operator] - 1
+        if pos != last:
+            moved_key: bytes32 = st._registeredSets[params.operator][last]
+            st._registeredSets[params.operator][pos] = moved_key
+            set_reg: uint256 = st.registrationStatus[params.operator][moved_key]
+            st.registrationStatus[params.operator][moved_key] = (set_reg & ((1 << 128) - 1)) | ((pos + 1) << 128)
+        st._registeredSets[params.operator][last] = empty(bytes32)
+        st._registeredSetCount[params.operator] = last
         log am.OperatorRemovedFromOperatorSet(operator=params.operator, operatorSet=ITypes.OperatorSet(avs=params.avs, id=id))
     registrar: address = st._avsRegistrar[params.avs]
     if registrar != empty(address):

@@ -18,6 +18,9 @@ U64: constant(uint256) = (1 << 64) - 1
 U128: constant(uint256) = (1 << 128) - 1
 U32: constant(uint256) = (1 << 32) - 1
 U160: constant(uint256) = (1 << 160) - 1
+U95: constant(uint256) = (1 << 95) - 1
+# Most entries a list view returns in one call (page through longer lists with start, length).
+MAX_PAGE: constant(uint256) = 1024
 
 struct Allocation:
     currentMagnitude: uint64
@@ -50,17 +53,37 @@ _slashIds: HashMap[bytes32, uint256]
 _operatorSetMemberCount: HashMap[bytes32, uint256]
 # operator set key -> position -> registered operator (positions 0 .. count - 1, unordered).
 _operatorSetMembers: HashMap[bytes32, HashMap[uint256, address]]
-# registration: bit 0 registered, bits 1..32 slashableUntil (deregistered), bits 33.. the
-# operator's position in _operatorSetMembers plus one (registered)
+# registration: bit 0 registered, bits 1..32 slashableUntil (deregistered); while registered,
+# bits 33..127 the operator's position in _operatorSetMembers plus one and bits 128.. the set's
+# position in _registeredSets plus one
 registrationStatus: HashMap[address, HashMap[bytes32, uint256]]
+# operator -> position -> key of a set it is registered for (positions 0 .. count - 1, unordered).
+_registeredSets: HashMap[address, HashMap[uint256, bytes32]]
+# operator -> number of sets it is registered for.
+_registeredSetCount: HashMap[address, uint256]
 # operator -> operator set key -> the operator accepted redistribution by the set.
 _redistributionConsent: HashMap[address, HashMap[bytes32, bool]]
 # allocation delay: delay | isSet << 32 | pendingDelay << 33 | effectBlock << 65
 _allocationDelayInfo: HashMap[address, uint256]
 # allocation: currentMagnitude | (pendingDiff as two's complement uint128) << 64 | effectBlock << 192
+# | (the strategy's position in _allocatedStrategies plus one, 0 when not listed) << 224
 allocations: HashMap[address, HashMap[bytes32, HashMap[address, uint256]]]
-# strategy info: (WAD - maxMagnitude) | encumberedMagnitude << 64   (zero = fresh operator)
+# operator -> set key -> position -> a strategy with a non-zero or pending allocation to the set.
+_allocatedStrategies: HashMap[address, HashMap[bytes32, HashMap[uint256, address]]]
+# operator -> set key -> number of _allocatedStrategies | (the set's position in _allocatedSets
+# plus one) << 128
+_allocatedStrategyCount: HashMap[address, HashMap[bytes32, uint256]]
+# operator -> position -> key of a set it has a non-zero or pending allocation to.
+_allocatedSets: HashMap[address, HashMap[uint256, bytes32]]
+# operator -> number of _allocatedSets.
+_allocatedSetCount: HashMap[address, uint256]
+# strategy info: (WAD - maxMagnitude) | encumberedMagnitude << 64 | since << 128 | n << 160
+# (zero = fresh operator): since is the block from which maxMagnitude holds (0: always WAD so
+# far), n the number of earlier values in _maxMagnitudeHistory.
 _strategyInfo: HashMap[address, HashMap[address, uint256]]
+# operator -> strategy -> i -> the i-th earlier max magnitude: (WAD - max) | since << 64, oldest
+# first; before the first one's block (or with none) the max magnitude was WAD.
+_maxMagnitudeHistory: HashMap[address, HashMap[address, HashMap[uint256, uint256]]]
 # operator -> strategy -> position -> operator set key of a pending deallocation (FIFO).
 deallocationQueue: HashMap[address, HashMap[address, HashMap[uint256, bytes32]]]
 # operator -> strategy -> position of the oldest uncleared entry of deallocationQueue.
@@ -99,6 +122,50 @@ def _pack_allocation(a: Allocation) -> uint256:
 
 
 @internal
+def _write_allocation(operator: address, key: bytes32, strategy: address, a: Allocation):
+    # Store the allocation, and keep the operator's lists of allocated sets and strategies
+    # (EigenLayer's allocatedSets / allocatedStrategies): listed while the magnitude or a
+    # pending change is non-zero.
+    pos: uint256 = self.allocations[operator][key][strategy] >> 224
+    live: bool = a.currentMagnitude != 0 or a.pendingDiff != 0
+    if live and pos == 0:
+        cword: uint256 = self._allocatedStrategyCount[operator][key]
+        n: uint256 = cword & U128
+        self._allocatedStrategies[operator][key][n] = strategy
+        pos = n + 1
+        if n == 0:
+            m: uint256 = self._allocatedSetCount[operator]
+            self._allocatedSets[operator][m] = key
+            self._allocatedSetCount[operator] = m + 1
+            cword = (m + 1) << 128
+        self._allocatedStrategyCount[operator][key] = cword + 1
+    elif not live and pos != 0:
+        cword: uint256 = self._allocatedStrategyCount[operator][key]
+        last: uint256 = (cword & U128) - 1
+        if pos - 1 != last:
+            moved: address = self._allocatedStrategies[operator][key][last]
+            self._allocatedStrategies[operator][key][pos - 1] = moved
+            w: uint256 = self.allocations[operator][key][moved]
+            self.allocations[operator][key][moved] = (w & ((1 << 224) - 1)) | (pos << 224)
+        self._allocatedStrategies[operator][key][last] = empty(address)
+        if last == 0:
+            i: uint256 = (cword >> 128) - 1
+            m: uint256 = self._allocatedSetCount[operator] - 1
+            if i != m:
+                moved_key: bytes32 = self._allocatedSets[operator][m]
+                self._allocatedSets[operator][i] = moved_key
+                c: uint256 = self._allocatedStrategyCount[operator][moved_key]
+                self._allocatedStrategyCount[operator][moved_key] = (c & U128) | ((i + 1) << 128)
+            self._allocatedSets[operator][m] = empty(bytes32)
+            self._allocatedSetCount[operator] = m
+            self._allocatedStrategyCount[operator][key] = 0
+        else:
+            self._allocatedStrategyCount[operator][key] = cword - 1
+        pos = 0
+    self.allocations[operator][key][strategy] = self._pack_allocation(a) | (pos << 224)
+
+
+@internal
 @view
 def _max_and_encumbered_magnitude(operator: address, strategy: address) -> (uint256, uint256):
     word: uint256 = self._strategyInfo[operator][strategy]
@@ -107,7 +174,46 @@ def _max_and_encumbered_magnitude(operator: address, strategy: address) -> (uint
 
 @internal
 def _store_strategy_info(operator: address, strategy: address, max_mag: uint256, encumbered: uint256):
-    self._strategyInfo[operator][strategy] = (WAD - max_mag) | (encumbered << 64)
+    # A new max magnitude in a new block moves the old one (and its block) into the history,
+    # except the untouched WAD every operator starts from, which the history implies.
+    word: uint256 = self._strategyInfo[operator][strategy]
+    since: uint256 = (word >> 128) & U32
+    n: uint256 = word >> 160
+    if WAD - (word & U64) != max_mag and since != block.number:
+        if since != 0 or n != 0:
+            self._maxMagnitudeHistory[operator][strategy][n] = (word & U64) | (since << 64)
+            n += 1
+        since = block.number
+    self._strategyInfo[operator][strategy] = (WAD - max_mag) | (encumbered << 64) | (since << 128) | (n << 160)
+
+
+@internal
+@view
+def _max_magnitude_at(operator: address, strategy: address, blk: uint256) -> uint256:
+    # The max magnitude as of block `blk` (binary search of the history; the current value first).
+    word: uint256 = self._strategyInfo[operator][strategy]
+    if blk >= (word >> 128) & U32:
+        return WAD - (word & U64)
+    lo: uint256 = 0
+    hi: uint256 = word >> 160
+    for _: uint256 in range(64):
+        if lo >= hi:
+            break
+        mid: uint256 = (lo + hi) // 2
+        if (self._maxMagnitudeHistory[operator][strategy][mid] >> 64) > blk:
+            hi = mid
+        else:
+            lo = mid + 1
+    if lo == 0:
+        return WAD
+    return WAD - (self._maxMagnitudeHistory[operator][strategy][lo - 1] & U64)
+
+
+@internal
+@pure
+def _operator_set(key: bytes32) -> ITypes.OperatorSet:
+    k: uint256 = convert(key, uint256)
+    return ITypes.OperatorSet(avs=convert(k >> 96, address), id=convert(k & U32, uint32))
 
 
 @internal
