@@ -1374,3 +1374,26 @@ def test_allocated_sets_and_strategies(live):
     assert [x.id for x in w.am.getAllocatedSets(w.op, 1, 5)] == []
     with ape.reverts("page too long"):
         w.am.getAllocatedStrategies(w.op, w.opset(3), 0, 1025)
+
+
+def test_max_magnitude_history_through_a_cancelled_slash(w):
+    """A cancelled slash gives the max magnitude back from the cancel's block on; the history
+    keeps what held in between."""
+    w.register_operator(w.op)
+    w.deposit(w.staker, "TKA", DEP_A)
+    w.dm.delegateTo(w.op, NO_SIG, SALT0, sender=w.staker)
+    w.create_sets(ids=(1,), syms=("TKA",), resolver=w.resolver)
+    w.register_for_sets(w.op, (1,))
+    w.allocate(w.op, 1, {"TKA": WAD // 2})
+    s = sa(w)
+    r1 = w.slash(w.op, 1, {"TKA": WAD // 2})
+    m1 = w.am.getMaxMagnitude(w.op, s)
+    w.chain.mine(2)
+    r2 = w.esc.cancelSlash(w.avs, 1, 1, sender=w.resolver)
+    assert w.am.getMaxMagnitude(w.op, s) == WAD
+
+    def at(blk):
+        return w.am.getMaxMagnitudesAtBlock(w.op, [s], blk)[0]
+
+    assert (at(r1.block_number - 1), at(r1.block_number), at(r2.block_number - 1)) == (WAD, m1, m1)
+    assert at(r2.block_number) == WAD and at(head(w)) == WAD
