@@ -9,7 +9,7 @@
         DEALLOCATION_DELAY blocks before the magnitude is free again.
 @dev Interface names follow EigenLayer's IAllocationManager; deviations (compare-and-set
      allocations, per-set resolver, operator consent to redistribution) are in docs/restaking.md.
-     Hot records are packed by hand: an Allocation and a (max, encumbered) pair in one slot each.
+     Hot records are packed by hand: an st.Allocation and a (max, encumbered) pair in one slot each.
 """
 
 from ..interfaces import IDelegationManager
@@ -18,13 +18,18 @@ from ..interfaces import IStrategyManager
 from ..interfaces import IAVSRegistrar
 from ..interfaces import IAllocationManager
 from ..interfaces import IAllocationManagerAVS
+from ..interfaces import IAllocationManagerExtension
 from ..permissions import pausable
+from ..permissions import permissioned
+from . import allocation_storage as st
 
 implements: IAllocationManager
 implements: IAllocationManagerAVS
 
+# The state first, at the same slots as in the extension (see allocation_storage).
+initializes: st
 initializes: pausable
-exports: (pausable.pauserRegistry, pausable.paused, pausable.setPausedStatus)
+exports: (pausable.pauserRegistry, pausable.paused, pausable.setPausedStatus, st.avsRegisteredMetadata)
 
 # Pause flag (bit of this contract's bitmap, EigenLayer's index) of the guarded function.
 PAUSED_OPERATOR_SLASHING: constant(uint256) = 1
@@ -40,11 +45,6 @@ MAX_MEMBERS_PAGE: constant(uint256) = 1024
 U64: constant(uint256) = (1 << 64) - 1
 U128: constant(uint256) = (1 << 128) - 1
 U32: constant(uint256) = (1 << 32) - 1
-
-struct Allocation:
-    currentMagnitude: uint64
-    pendingDiff: int128
-    effectBlock: uint32
 
 struct RegisterParams:
     avs: address
@@ -122,6 +122,11 @@ event MaxMagnitudeUpdated:
     strategy: address
     maxMagnitude: uint64
 
+event SlasherUpdated:
+    operatorSet: ITypes.OperatorSet
+    slasher: address
+    effectBlock: uint32
+
 event OperatorSlashed:
     operator: indexed(address)
     operatorSet: ITypes.OperatorSet
@@ -140,62 +145,37 @@ MIN_ALLOCATION_DELAY: public(immutable(uint32))
 strategyManager: public(immutable(address))
 # Blocks a deallocation or deregistration stays slashable.
 DEALLOCATION_DELAY: public(immutable(uint32))
-# Blocks before a changed allocation delay takes effect.
+# Blocks before a changed allocation delay, or a new slasher, takes effect (EigenLayer's
+# ALLOCATION_CONFIGURATION_DELAY, which is also its SLASHER_CONFIGURATION_DELAY).
 ALLOCATION_CONFIGURATION_DELAY: public(immutable(uint32))
+# The AllocationManagerExtension: the colder entry points, run here by delegatecall.
+extension: public(immutable(address))
+# The PermissionController (read from the DelegationManager): who may act for an operator, AVS
+# or slasher (EigenLayer's checkCanCall at every entry point that acts for one).
+permissionController: public(immutable(address))
 
-# avs -> has called updateAVSMetadataURI (required before creating sets).
-avsRegisteredMetadata: public(HashMap[address, bool])
-# avs -> the contract called back on (de)registration (zero: none).
-_avsRegistrar: HashMap[address, address]
-# avs -> number of operator sets it created.
-operatorSetCount: HashMap[address, uint256]
-# operator set key -> the set exists.
-_isOperatorSet: HashMap[bytes32, bool]
-# operator set key -> its strategies.
-_operatorSetStrategies: HashMap[bytes32, DynArray[address, MAX_STRATEGIES]]
-# operator set key -> strategy -> the strategy is in the set.
-_isOperatorSetStrategy: HashMap[bytes32, HashMap[address, bool]]
-# operator set key -> where slashed funds go (DEFAULT_BURN_ADDRESS: burning set).
-_redistributionRecipients: HashMap[bytes32, address]
-# operator set key -> the only address that may slash.
-_slashers: HashMap[bytes32, address]
-# operator set key -> the address that may cancel escrowed slashes (zero: none).
-_resolvers: HashMap[bytes32, address]
-# operator set key -> number of slashes so far (the last slashId).
-_slashIds: HashMap[bytes32, uint256]
-# operator set key -> number of registered operators.
-_operatorSetMemberCount: HashMap[bytes32, uint256]
-# operator set key -> position -> registered operator (positions 0 .. count - 1, unordered).
-_operatorSetMembers: HashMap[bytes32, HashMap[uint256, address]]
-# registration: bit 0 registered, bits 1..32 slashableUntil (deregistered), bits 33.. the
-# operator's position in _operatorSetMembers plus one (registered)
-registrationStatus: HashMap[address, HashMap[bytes32, uint256]]
-# operator -> operator set key -> the operator accepted redistribution by the set.
-_redistributionConsent: HashMap[address, HashMap[bytes32, bool]]
-# allocation delay: delay | isSet << 32 | pendingDelay << 33 | effectBlock << 65
-_allocationDelayInfo: HashMap[address, uint256]
-# allocation: currentMagnitude | (pendingDiff as two's complement uint128) << 64 | effectBlock << 192
-allocations: HashMap[address, HashMap[bytes32, HashMap[address, uint256]]]
-# strategy info: (WAD - maxMagnitude) | encumberedMagnitude << 64   (zero = fresh operator)
-_strategyInfo: HashMap[address, HashMap[address, uint256]]
-# operator -> strategy -> position -> operator set key of a pending deallocation (FIFO).
-deallocationQueue: HashMap[address, HashMap[address, HashMap[uint256, bytes32]]]
-# operator -> strategy -> position of the oldest uncleared entry of deallocationQueue.
-deallocationQueueHead: HashMap[address, HashMap[address, uint256]]
-# operator -> strategy -> position of the next entry of deallocationQueue.
-deallocationQueueTail: HashMap[address, HashMap[address, uint256]]
-
+# This contract's state lives in allocation_storage (shared with the extension); see its header.
 
 @deploy
-def __init__(_delegation: address, _deallocationDelay: uint32, _allocationConfigurationDelay: uint32, _minAllocationDelay: uint32):
+def __init__(_delegation: address, _deallocationDelay: uint32, _allocationConfigurationDelay: uint32, _minAllocationDelay: uint32, _extension: address):
     """
-    @notice Deploy with the DelegationManager (whose StrategyManager is read from it) and the delays.
+    @notice Deploy with the DelegationManager (whose StrategyManager is read from it), the delays
+            and the AllocationManagerExtension deployed with the same arguments.
+    @dev Reverts "extension mismatch" unless the extension's delegation and delays are these.
     @param _delegation The DelegationManager.
     @param _deallocationDelay Blocks a deallocation or deregistration stays slashable (DEALLOCATION_DELAY).
-    @param _allocationConfigurationDelay Blocks before a changed allocation delay takes effect (ALLOCATION_CONFIGURATION_DELAY).
+    @param _allocationConfigurationDelay Blocks before a changed allocation delay or slasher takes effect (ALLOCATION_CONFIGURATION_DELAY).
     @param _minAllocationDelay Smallest allocation delay an operator may set (MIN_ALLOCATION_DELAY).
+    @param _extension The AllocationManagerExtension.
     """
+    ext: IAllocationManagerExtension = IAllocationManagerExtension(_extension)
+    assert staticcall ext.delegation() == _delegation, "extension mismatch"
+    assert staticcall ext.DEALLOCATION_DELAY() == _deallocationDelay, "extension mismatch"
+    assert staticcall ext.ALLOCATION_CONFIGURATION_DELAY() == _allocationConfigurationDelay, "extension mismatch"
+    assert staticcall ext.MIN_ALLOCATION_DELAY() == _minAllocationDelay, "extension mismatch"
+    extension = _extension
     delegation = _delegation
+    permissionController = staticcall IDelegationManager(_delegation).permissionController()
     strategyManager = staticcall IDelegationManager(_delegation).strategyManager()
     DEALLOCATION_DELAY = _deallocationDelay
     ALLOCATION_CONFIGURATION_DELAY = _allocationConfigurationDelay
@@ -203,83 +183,11 @@ def __init__(_delegation: address, _deallocationDelay: uint32, _allocationConfig
     pausable.__init__(staticcall IDelegationManager(_delegation).pauserRegistry())
 
 
-# ---------------------------------------------------------------- packing
-
 @internal
-@pure
-def _key(avs: address, id: uint32) -> bytes32:
-    return convert((convert(avs, uint256) << 96) | convert(id, uint256), bytes32)
-
-
-@internal
-@pure
-def _unpack_allocation(word: uint256) -> Allocation:
-    raw: uint256 = (word >> 64) & U128
-    diff: int128 = 0
-    if raw >= (1 << 127):
-        diff = -convert((1 << 128) - raw, int128)
-    else:
-        diff = convert(raw, int128)
-    return Allocation(currentMagnitude=convert(word & U64, uint64), pendingDiff=diff, effectBlock=convert((word >> 192) & U32, uint32))
-
-
-@internal
-@pure
-def _pack_allocation(a: Allocation) -> uint256:
-    raw: uint256 = 0
-    if a.pendingDiff < 0:
-        raw = (1 << 128) - convert(-a.pendingDiff, uint256)
-    else:
-        raw = convert(a.pendingDiff, uint256)
-    return convert(a.currentMagnitude, uint256) | (raw << 64) | (convert(a.effectBlock, uint256) << 192)
-
-
-@internal
-@view
-def _max_and_encumbered_magnitude(operator: address, strategy: address) -> (uint256, uint256):
-    word: uint256 = self._strategyInfo[operator][strategy]
-    return WAD - (word & U64), word >> 64
-
-
-@internal
-def _store_strategy_info(operator: address, strategy: address, max_mag: uint256, encumbered: uint256):
-    self._strategyInfo[operator][strategy] = (WAD - max_mag) | (encumbered << 64)
-
-
-@internal
-@view
-def _updated(operator: address, key: bytes32, strategy: address) -> (Allocation, int256):
-    # The allocation with a due pending change applied, and the change to encumbered magnitude
-    # that applying it implies (negative when a deallocation completed).
-    a: Allocation = self._unpack_allocation(self.allocations[operator][key][strategy])
-    enc_delta: int256 = 0
-    if a.effectBlock != 0 and block.number >= convert(a.effectBlock, uint256):
-        a.currentMagnitude = convert(convert(a.currentMagnitude, int256) + convert(a.pendingDiff, int256), uint64)
-        if a.pendingDiff < 0:
-            enc_delta = convert(a.pendingDiff, int256)
-        a.pendingDiff = 0
-        a.effectBlock = 0
-    return a, enc_delta
-
-
-@internal
-@view
-def _is_slashable(operator: address, key: bytes32) -> bool:
-    reg: uint256 = self.registrationStatus[operator][key]
-    return (reg & 1) == 1 or block.number <= (reg >> 1)
-
-
-@internal
-@view
-def _allocation_delay(operator: address) -> (bool, uint32):
-    word: uint256 = self._allocationDelayInfo[operator]
-    delay: uint256 = word & U32
-    is_set: bool = ((word >> 32) & 1) == 1
-    effect: uint256 = (word >> 65) & U32
-    if effect != 0 and block.number >= effect:
-        delay = (word >> 33) & U32
-        is_set = True
-    return is_set, convert(delay, uint32)
+def _forward():
+    # Run this call's function in the extension, in this contract's storage; a revert there
+    # reverts here with the same reason.
+    raw_call(extension, msg.data, is_delegate_call=True)
 
 
 # ---------------------------------------------------------------- AVS and operator sets
@@ -288,12 +196,10 @@ def _allocation_delay(operator: address) -> (bool, uint32):
 def updateAVSMetadataURI(avs: address, metadataURI: String[1024]):
     """
     @notice Register the AVS (the caller) and emit its metadata URI.
-    @param avs The AVS; must be the caller.
+    @param avs The AVS; the caller must act for it (PermissionController.canCall).
     @param metadataURI The metadata URI (emitted only).
     """
-    assert msg.sender == avs, "only avs"
-    self.avsRegisteredMetadata[avs] = True
-    log AVSMetadataURIUpdated(avs=avs, metadataURI=metadataURI)
+    self._forward()
 
 
 @external
@@ -301,57 +207,10 @@ def setAVSRegistrar(avs: address, registrar: address):
     """
     @notice Set the contract called back when operators register or deregister for the AVS's
             sets (zero: no callback). It must report supportsAVS(avs).
-    @param avs The AVS; must be the caller.
+    @param avs The AVS; the caller must act for it (PermissionController.canCall).
     @param registrar The registrar contract (zero: none).
     """
-    assert msg.sender == avs, "only avs"
-    if registrar != empty(address):
-        assert staticcall IAVSRegistrar(registrar).supportsAVS(avs), "invalid avs registrar"
-    self._avsRegistrar[avs] = registrar
-    log AVSRegistrarSet(avs=avs, registrar=registrar)
-
-
-@internal
-def _create_sets(avs: address, params: DynArray[ITypes.CreateSetParams, MAX_SETS], recipients: DynArray[address, MAX_SETS], resolvers: DynArray[address, MAX_SETS]):
-    assert msg.sender == avs, "only avs"
-    assert self.avsRegisteredMetadata[avs], "avs metadata not registered"
-    assert len(resolvers) == 0 or len(resolvers) == len(params), "input length mismatch"
-    for i: uint256 in range(MAX_SETS):
-        if i >= len(params):
-            break
-        p: ITypes.CreateSetParams = params[i]
-        recipient: address = DEFAULT_BURN_ADDRESS
-        if len(recipients) != 0:
-            recipient = recipients[i]
-            assert recipient != empty(address) and recipient != DEFAULT_BURN_ADDRESS, "invalid redistribution recipient"
-        resolver: address = empty(address)
-        if len(resolvers) != 0:
-            resolver = resolvers[i]
-        key: bytes32 = self._key(avs, p.operatorSetId)
-        assert not self._isOperatorSet[key], "operator set exists"
-        slasher: address = p.slasher
-        if slasher == empty(address):
-            slasher = avs
-        self._isOperatorSet[key] = True
-        self._slashers[key] = slasher
-        self._resolvers[key] = resolver
-        self._redistributionRecipients[key] = recipient
-        self.operatorSetCount[avs] += 1
-        opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=avs, id=p.operatorSetId)
-        log OperatorSetCreated(operatorSet=opset, slasher=slasher, resolver=resolver)
-        log RedistributionAddressSet(operatorSet=opset, redistributionRecipient=recipient)
-        self._add_strategies(key, opset, p.strategies)
-
-
-@internal
-def _add_strategies(key: bytes32, opset: ITypes.OperatorSet, strategies: DynArray[address, MAX_STRATEGIES]):
-    for s: address in strategies:
-        assert staticcall IStrategyManager(strategyManager).isStrategy(s), "not a strategy"
-        assert not self._isOperatorSetStrategy[key][s], "strategy already in set"
-        assert len(self._operatorSetStrategies[key]) < MAX_STRATEGIES, "too many strategies"
-        self._isOperatorSetStrategy[key][s] = True
-        self._operatorSetStrategies[key].append(s)
-        log StrategyAddedToOperatorSet(operatorSet=opset, strategy=s)
+    self._forward()
 
 
 @external
@@ -362,11 +221,11 @@ def createOperatorSets(avs: address, params: DynArray[ITypes.CreateSetParams, MA
             slasher zero means the AVS itself.
     @dev Two selectors: EigenLayer's `createOperatorSets(address,(uint32,address[],address)[])`
          (no resolvers) and this project's with a trailing `address[] resolvers`.
-    @param avs The AVS; must be the caller.
+    @param avs The AVS; the caller must act for it (PermissionController.canCall).
     @param params One CreateSetParams per set.
     @param resolvers Empty (no resolver), or one resolver per set (zero: none), fixed forever.
     """
-    self._create_sets(avs, params, [], resolvers)
+    self._forward()
 
 
 @external
@@ -376,55 +235,48 @@ def createRedistributingOperatorSets(avs: address, params: DynArray[ITypes.Creat
             Operators must consent (setRedistributionConsent) before registering.
     @dev Two selectors: EigenLayer's `createRedistributingOperatorSets(address,
          (uint32,address[],address)[],address[])` and this project's with trailing resolvers.
-    @param avs The AVS; must be the caller.
+    @param avs The AVS; the caller must act for it (PermissionController.canCall).
     @param params One CreateSetParams per set.
     @param redistributionRecipients The recipient of each set (same order).
     @param resolvers Empty (no resolver), or one resolver per set (zero: none), fixed forever.
     """
-    assert len(params) == len(redistributionRecipients), "input length mismatch"
-    self._create_sets(avs, params, redistributionRecipients, resolvers)
+    self._forward()
 
 
 @external
 def addStrategiesToOperatorSet(avs: address, operatorSetId: uint32, strategies: DynArray[address, MAX_STRATEGIES]):
     """
     @notice Add strategies to a set; existing allocations to them become slashable at once.
-    @param avs The AVS; must be the caller.
+    @param avs The AVS; the caller must act for it (PermissionController.canCall).
     @param operatorSetId The operator set id within the AVS.
     @param strategies The strategies to add.
     """
-    assert msg.sender == avs, "only avs"
-    key: bytes32 = self._key(avs, operatorSetId)
-    assert self._isOperatorSet[key], "invalid operator set"
-    self._add_strategies(key, ITypes.OperatorSet(avs=avs, id=operatorSetId), strategies)
+    self._forward()
 
 
 @external
 def removeStrategiesFromOperatorSet(avs: address, operatorSetId: uint32, strategies: DynArray[address, MAX_STRATEGIES]):
     """
     @notice Remove strategies from a set (pending deallocations keep their full delay).
-    @param avs The AVS; must be the caller.
+    @param avs The AVS; the caller must act for it (PermissionController.canCall).
     @param operatorSetId The operator set id within the AVS.
     @param strategies The strategies to remove.
     """
-    assert msg.sender == avs, "only avs"
-    key: bytes32 = self._key(avs, operatorSetId)
-    assert self._isOperatorSet[key], "invalid operator set"
-    opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=avs, id=operatorSetId)
-    for s: address in strategies:
-        assert self._isOperatorSetStrategy[key][s], "strategy not in set"
-        self._isOperatorSetStrategy[key][s] = False
-        lst: DynArray[address, MAX_STRATEGIES] = self._operatorSetStrategies[key]
-        n: uint256 = len(lst)
-        for j: uint256 in range(MAX_STRATEGIES):
-            if j >= n:
-                break
-            if lst[j] == s:
-                lst[j] = lst[n - 1]
-                lst.pop()
-                break
-        self._operatorSetStrategies[key] = lst
-        log StrategyRemovedFromOperatorSet(operatorSet=opset, strategy=s)
+    self._forward()
+
+
+@external
+def updateSlasher(operatorSet: ITypes.OperatorSet, slasher: address):
+    """
+    @notice Appoint the set's next slasher (EigenLayer's updateSlasher). It takes over
+            ALLOCATION_CONFIGURATION_DELAY + 1 blocks from now (SlasherUpdated carries that
+            block); until then the current slasher alone may slash. A second update before
+            then replaces the pending slasher and restarts the delay.
+    @dev Reverts "only avs", "zero address", "invalid operator set".
+    @param operatorSet The operator set (avs, id); the caller must act for its AVS (PermissionController.canCall).
+    @param slasher The new slasher (not zero).
+    """
+    self._forward()
 
 
 # ---------------------------------------------------------------- registration
@@ -433,15 +285,11 @@ def removeStrategiesFromOperatorSet(avs: address, operatorSetId: uint32, strateg
 def setRedistributionConsent(operator: address, operatorSet: ITypes.OperatorSet, accepted: bool):
     """
     @notice An operator's explicit opt-in (or opt-out) to a redistributing set.
-    @param operator The operator; must be the caller.
+    @param operator The operator; the caller must act for it (PermissionController.canCall).
     @param operatorSet The operator set (avs, id).
     @param accepted True to accept, False to withdraw consent.
     """
-    assert msg.sender == operator, "only operator"
-    key: bytes32 = self._key(operatorSet.avs, operatorSet.id)
-    assert self._isOperatorSet[key], "invalid operator set"
-    self._redistributionConsent[operator][key] = accepted
-    log RedistributionConsentSet(operator=operator, operatorSet=operatorSet, accepted=accepted)
+    self._forward()
 
 
 @external
@@ -451,56 +299,38 @@ def registerForOperatorSets(operator: address, params: RegisterParams):
     @notice Register the operator (the caller) for sets of one AVS; the AVS's registrar, if any,
             is called and may reject by reverting. Re-registering waits until the old slashable
             window has passed.
-    @param operator The operator; must be the caller.
+    @param operator The operator; the caller must act for it (PermissionController.canCall).
     @param params (avs, operatorSetIds, data); data is passed to the registrar.
     """
-    assert msg.sender == operator, "only operator"
+    assert permissioned._can_call(permissionController, operator), "only operator"
     assert staticcall IDelegationManager(delegation).isOperator(operator), "not an operator"
     for id: uint32 in params.operatorSetIds:
-        key: bytes32 = self._key(params.avs, id)
-        assert self._isOperatorSet[key], "invalid operator set"
-        assert not self._is_slashable(operator, key), "already registered or still slashable"
-        if self._redistributionRecipients[key] != DEFAULT_BURN_ADDRESS:
-            assert self._redistributionConsent[operator][key], "redistribution not accepted"
-        n: uint256 = self._operatorSetMemberCount[key]
-        self._operatorSetMembers[key][n] = operator
-        self._operatorSetMemberCount[key] = n + 1
-        self.registrationStatus[operator][key] = 1 | ((n + 1) << 33)
+        key: bytes32 = st._key(params.avs, id)
+        assert st._isOperatorSet[key], "invalid operator set"
+        assert not st._is_slashable(operator, key), "already registered or still slashable"
+        if st._redistributionRecipients[key] != DEFAULT_BURN_ADDRESS:
+            assert st._redistributionConsent[operator][key], "redistribution not accepted"
+        n: uint256 = st._operatorSetMemberCount[key]
+        st._operatorSetMembers[key][n] = operator
+        st._operatorSetMemberCount[key] = n + 1
+        r: uint256 = st._registeredSetCount[operator]
+        st._registeredSets[operator][r] = key
+        st._registeredSetCount[operator] = r + 1
+        st.registrationStatus[operator][key] = 1 | ((n + 1) << 33) | ((r + 1) << 128)
         log OperatorAddedToOperatorSet(operator=operator, operatorSet=ITypes.OperatorSet(avs=params.avs, id=id))
-    registrar: address = self._avsRegistrar[params.avs]
+    registrar: address = st._avsRegistrar[params.avs]
     if registrar != empty(address):
         extcall IAVSRegistrar(registrar).registerOperator(operator, params.avs, params.operatorSetIds, params.data)
 
 
 @external
-@nonreentrant
 def deregisterFromOperatorSets(params: DeregisterParams):
     """
     @notice Deregister an operator (by itself or the AVS); it stays slashable by those sets for
             DEALLOCATION_DELAY blocks.
     @param params (operator, avs, operatorSetIds).
     """
-    assert msg.sender == params.operator or msg.sender == params.avs, "only operator or avs"
-    until: uint256 = block.number + convert(DEALLOCATION_DELAY, uint256)
-    for id: uint32 in params.operatorSetIds:
-        key: bytes32 = self._key(params.avs, id)
-        assert self._isOperatorSet[key], "invalid operator set"
-        reg: uint256 = self.registrationStatus[params.operator][key]
-        assert (reg & 1) == 1, "not registered"
-        self.registrationStatus[params.operator][key] = until << 1
-        # swap the last member into the leaver's position
-        pos: uint256 = (reg >> 33) - 1
-        last: uint256 = self._operatorSetMemberCount[key] - 1
-        if pos != last:
-            moved: address = self._operatorSetMembers[key][last]
-            self._operatorSetMembers[key][pos] = moved
-            self.registrationStatus[moved][key] = 1 | ((pos + 1) << 33)
-        self._operatorSetMembers[key][last] = empty(address)
-        self._operatorSetMemberCount[key] = last
-        log OperatorRemovedFromOperatorSet(operator=params.operator, operatorSet=ITypes.OperatorSet(avs=params.avs, id=id))
-    registrar: address = self._avsRegistrar[params.avs]
-    if registrar != empty(address):
-        extcall IAVSRegistrar(registrar).deregisterOperator(params.operator, params.avs, params.operatorSetIds)
+    self._forward()
 
 
 # ---------------------------------------------------------------- allocations
@@ -511,54 +341,40 @@ def setAllocationDelay(operator: address, delay: uint32):
     @notice Set the operator's allocation delay (blocks before a new allocation takes effect).
             Takes effect after ALLOCATION_CONFIGURATION_DELAY blocks; at once when the
             DelegationManager sets it for a new operator.
-    @param operator The operator (the caller, or the DelegationManager on registration).
+    @param operator The operator (the caller acts for it, or is the DelegationManager on registration).
     @param delay The allocation delay in blocks.
     """
-    assert delay >= MIN_ALLOCATION_DELAY, "allocation delay below minimum"
-    word: uint256 = 0
-    effect: uint256 = block.number
-    if msg.sender == delegation:
-        word = convert(delay, uint256) | (1 << 32)
-    else:
-        assert msg.sender == operator, "only operator"
-        assert staticcall IDelegationManager(delegation).isOperator(operator), "not an operator"
-        is_set: bool = False
-        current: uint32 = 0
-        is_set, current = self._allocation_delay(operator)
-        effect = block.number + convert(ALLOCATION_CONFIGURATION_DELAY, uint256) + 1
-        word = convert(current, uint256) | (convert(is_set, uint256) << 32) | (convert(delay, uint256) << 33) | (effect << 65)
-    self._allocationDelayInfo[operator] = word
-    log AllocationDelaySet(operator=operator, delay=delay, effectBlock=convert(effect, uint32))
+    self._forward()
 
 
 @internal
 def _clear_queue(operator: address, strategy: address, num: uint256):
-    head: uint256 = self.deallocationQueueHead[operator][strategy]
-    tail: uint256 = self.deallocationQueueTail[operator][strategy]
+    head: uint256 = st.deallocationQueueHead[operator][strategy]
+    tail: uint256 = st.deallocationQueueTail[operator][strategy]
     max_mag: uint256 = 0
     enc: uint256 = 0
-    max_mag, enc = self._max_and_encumbered_magnitude(operator, strategy)
+    max_mag, enc = st._max_and_encumbered_magnitude(operator, strategy)
     changed: bool = False
     for _: uint256 in range(MAX_QUEUE_CLEAR):
         if head >= tail or _ >= num:
             break
-        key: bytes32 = self.deallocationQueue[operator][strategy][head]
-        word: uint256 = self.allocations[operator][key][strategy]
-        a: Allocation = self._unpack_allocation(word)
+        key: bytes32 = st.deallocationQueue[operator][strategy][head]
+        word: uint256 = st.allocations[operator][key][strategy]
+        a: st.Allocation = st._unpack_allocation(word)
         # An entry is stale when its deallocation was already applied by another write-back
         # (a slash, or modifyAllocations of that set); it may then point at a later change.
         if a.effectBlock != 0 and a.pendingDiff < 0:
             if block.number < convert(a.effectBlock, uint256):
                 break
             delta: int256 = 0
-            a, delta = self._updated(operator, key, strategy)
+            a, delta = st._updated(operator, key, strategy)
             enc = convert(convert(enc, int256) + delta, uint256)
-            self.allocations[operator][key][strategy] = self._pack_allocation(a)
+            st._write_allocation(operator, key, strategy, a)
             changed = True
         head += 1
-    self.deallocationQueueHead[operator][strategy] = head
+    st.deallocationQueueHead[operator][strategy] = head
     if changed:
-        self._store_strategy_info(operator, strategy, max_mag, enc)
+        st._store_strategy_info(operator, strategy, max_mag, enc)
         log EncumberedMagnitudeUpdated(operator=operator, strategy=strategy, encumberedMagnitude=convert(enc, uint64))
 
 
@@ -585,31 +401,31 @@ def modifyAllocations(operator: address, params: DynArray[AllocateParams, MAX_SE
             landing first cannot turn a deallocation into an allocation. Allocations encumber at
             once and take effect after the allocation delay; deallocations of slashable stake
             take effect after DEALLOCATION_DELAY + 1 blocks, others at once.
-    @param operator The operator; must be the caller.
+    @param operator The operator; the caller must act for it (PermissionController.canCall).
     @param params One AllocateParams per set: strategies, new and expected current magnitudes.
     """
-    assert msg.sender == operator, "only operator"
+    assert permissioned._can_call(permissionController, operator), "only operator"
     delay_set: bool = False
     delay: uint32 = 0
-    delay_set, delay = self._allocation_delay(operator)
+    delay_set, delay = st._allocation_delay(operator)
     assert delay_set, "uninitialized allocation delay"
     for p: AllocateParams in params:
-        key: bytes32 = self._key(p.operatorSet.avs, p.operatorSet.id)
-        assert self._isOperatorSet[key], "invalid operator set"
+        key: bytes32 = st._key(p.operatorSet.avs, p.operatorSet.id)
+        assert st._isOperatorSet[key], "invalid operator set"
         n: uint256 = len(p.strategies)
         assert n == len(p.newMagnitudes) and n == len(p.expectedMagnitudes), "input length mismatch"
-        slashable_set: bool = self._is_slashable(operator, key)
+        slashable_set: bool = st._is_slashable(operator, key)
         for i: uint256 in range(MAX_STRATEGIES):
             if i >= n:
                 break
             strategy: address = p.strategies[i]
             self._clear_queue(operator, strategy, MAX_QUEUE_CLEAR)
-            a: Allocation = empty(Allocation)
+            a: st.Allocation = empty(st.Allocation)
             delta: int256 = 0
-            a, delta = self._updated(operator, key, strategy)
+            a, delta = st._updated(operator, key, strategy)
             max_mag: uint256 = 0
             enc: uint256 = 0
-            max_mag, enc = self._max_and_encumbered_magnitude(operator, strategy)
+            max_mag, enc = st._max_and_encumbered_magnitude(operator, strategy)
             enc = convert(convert(enc, int256) + delta, uint256)
             assert a.effectBlock == 0, "modification already pending"
             assert a.currentMagnitude == p.expectedMagnitudes[i], "magnitude changed"
@@ -617,12 +433,12 @@ def modifyAllocations(operator: address, params: DynArray[AllocateParams, MAX_SE
             assert new_mag != a.currentMagnitude, "same magnitude"
             cur: uint256 = convert(a.currentMagnitude, uint256)
             if new_mag < a.currentMagnitude:
-                if slashable_set and self._isOperatorSetStrategy[key][strategy] and cur != 0:
+                if slashable_set and st._isOperatorSetStrategy[key][strategy] and cur != 0:
                     a.pendingDiff = -convert(cur - convert(new_mag, uint256), int128)
                     a.effectBlock = convert(block.number + convert(DEALLOCATION_DELAY, uint256) + 1, uint32)
-                    tail: uint256 = self.deallocationQueueTail[operator][strategy]
-                    self.deallocationQueue[operator][strategy][tail] = key
-                    self.deallocationQueueTail[operator][strategy] = tail + 1
+                    tail: uint256 = st.deallocationQueueTail[operator][strategy]
+                    st.deallocationQueue[operator][strategy][tail] = key
+                    st.deallocationQueueTail[operator][strategy] = tail + 1
                 else:
                     enc -= cur - convert(new_mag, uint256)
                     a.currentMagnitude = new_mag
@@ -631,8 +447,8 @@ def modifyAllocations(operator: address, params: DynArray[AllocateParams, MAX_SE
                 assert enc <= max_mag, "insufficient magnitude"
                 a.pendingDiff = convert(convert(new_mag, uint256) - cur, int128)
                 a.effectBlock = convert(block.number + convert(delay, uint256), uint32)
-            self.allocations[operator][key][strategy] = self._pack_allocation(a)
-            self._store_strategy_info(operator, strategy, max_mag, enc)
+            st._write_allocation(operator, key, strategy, a)
+            st._store_strategy_info(operator, strategy, max_mag, enc)
             log AllocationUpdated(operator=operator, operatorSet=p.operatorSet, strategy=strategy, magnitude=new_mag, effectBlock=a.effectBlock)
             log EncumberedMagnitudeUpdated(operator=operator, strategy=strategy, encumberedMagnitude=convert(enc, uint64))
 
@@ -644,7 +460,8 @@ def modifyAllocations(operator: address, params: DynArray[AllocateParams, MAX_SE
 def slashOperator(avs: address, params: ITypes.SlashingParams) -> (uint256, DynArray[uint256, MAX_STRATEGIES]):
     """
     @notice Slash `params.operator` in set (avs, operatorSetId) by wadsToSlash[i] of its
-            allocation to each strategy (strictly ascending addresses). Only the set's slasher.
+            allocation to each strategy (strictly ascending addresses). Only the set's slasher now
+            (getSlasher), or who acts for it (PermissionController.canCall).
             The slashed magnitude is removed from the allocation, the encumbered and the max
             magnitude (rounded up, so a slash never rounds to nothing); stake falls pro rata for
             every staker and the tokens go to the slash escrow.
@@ -653,15 +470,15 @@ def slashOperator(avs: address, params: ITypes.SlashingParams) -> (uint256, DynA
     @return (slashId, strategy shares slashed per strategy)
     """
     pausable._check_not_paused(PAUSED_OPERATOR_SLASHING)
-    key: bytes32 = self._key(avs, params.operatorSetId)
-    assert self._isOperatorSet[key], "invalid operator set"
-    assert msg.sender == self._slashers[key], "only slasher"
+    key: bytes32 = st._key(avs, params.operatorSetId)
+    assert st._isOperatorSet[key], "invalid operator set"
+    assert permissioned._can_call(permissionController, st._effective_slasher(key)), "only slasher"
     operator: address = params.operator
-    assert self._is_slashable(operator, key), "operator not slashable"
+    assert st._is_slashable(operator, key), "operator not slashable"
     n: uint256 = len(params.strategies)
     assert n != 0 and n == len(params.wadsToSlash), "input length mismatch"
-    slash_id: uint256 = self._slashIds[key] + 1
-    self._slashIds[key] = slash_id
+    slash_id: uint256 = st._slashIds[key] + 1
+    st._slashIds[key] = slash_id
     shares: DynArray[uint256, MAX_STRATEGIES] = []
     wads_slashed: DynArray[uint256, MAX_STRATEGIES] = []
     prev_strategy: uint256 = 0
@@ -671,19 +488,19 @@ def slashOperator(avs: address, params: ITypes.SlashingParams) -> (uint256, DynA
         strategy: address = params.strategies[i]
         assert i == 0 or convert(strategy, uint256) > prev_strategy, "strategies not ascending"
         prev_strategy = convert(strategy, uint256)
-        assert self._isOperatorSetStrategy[key][strategy], "strategy not in set"
+        assert st._isOperatorSetStrategy[key][strategy], "strategy not in set"
         wad: uint256 = params.wadsToSlash[i]
         assert wad != 0 and wad <= WAD, "invalid wad to slash"
-        a: Allocation = empty(Allocation)
+        a: st.Allocation = empty(st.Allocation)
         delta: int256 = 0
-        a, delta = self._updated(operator, key, strategy)
+        a, delta = st._updated(operator, key, strategy)
         if a.currentMagnitude == 0:
             shares.append(0)
             wads_slashed.append(0)
             continue
         max_mag: uint256 = 0
         enc: uint256 = 0
-        max_mag, enc = self._max_and_encumbered_magnitude(operator, strategy)
+        max_mag, enc = st._max_and_encumbered_magnitude(operator, strategy)
         enc = convert(convert(enc, int256) + delta, uint256)
         cur: uint256 = convert(a.currentMagnitude, uint256)
         slashed_mag: uint256 = (cur * wad + WAD - 1) // WAD
@@ -693,8 +510,8 @@ def slashOperator(avs: address, params: ITypes.SlashingParams) -> (uint256, DynA
             a.pendingDiff += convert((pending * wad + WAD - 1) // WAD, int128)
         new_max: uint256 = max_mag - slashed_mag
         enc -= slashed_mag
-        self.allocations[operator][key][strategy] = self._pack_allocation(a)
-        self._store_strategy_info(operator, strategy, new_max, enc)
+        st._write_allocation(operator, key, strategy, a)
+        st._store_strategy_info(operator, strategy, new_max, enc)
         opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=avs, id=params.operatorSetId)
         log AllocationUpdated(operator=operator, operatorSet=opset, strategy=strategy, magnitude=a.currentMagnitude, effectBlock=convert(block.number, uint32))
         log EncumberedMagnitudeUpdated(operator=operator, strategy=strategy, encumberedMagnitude=convert(enc, uint64))
@@ -715,14 +532,7 @@ def restoreSlashedMagnitude(operator: address, strategy: address, magnitude: uin
     @param strategy The strategy.
     @param magnitude The magnitude to give back.
     """
-    assert msg.sender == staticcall IDelegationManager(delegation).slashEscrow(), "only slash escrow"
-    max_mag: uint256 = 0
-    enc: uint256 = 0
-    max_mag, enc = self._max_and_encumbered_magnitude(operator, strategy)
-    new_max: uint256 = max_mag + convert(magnitude, uint256)
-    assert new_max <= WAD, "magnitude overflow"
-    self._store_strategy_info(operator, strategy, new_max, enc)
-    log MaxMagnitudeUpdated(operator=operator, strategy=strategy, maxMagnitude=convert(new_max, uint64))
+    self._forward()
 
 
 # ---------------------------------------------------------------- views
@@ -732,15 +542,15 @@ def restoreSlashedMagnitude(operator: address, strategy: address, magnitude: uin
 def _effective_encumbered(operator: address, strategy: address) -> uint256:
     max_mag: uint256 = 0
     enc: uint256 = 0
-    max_mag, enc = self._max_and_encumbered_magnitude(operator, strategy)
-    head: uint256 = self.deallocationQueueHead[operator][strategy]
-    tail: uint256 = self.deallocationQueueTail[operator][strategy]
+    max_mag, enc = st._max_and_encumbered_magnitude(operator, strategy)
+    head: uint256 = st.deallocationQueueHead[operator][strategy]
+    tail: uint256 = st.deallocationQueueTail[operator][strategy]
     seen: DynArray[bytes32, MAX_QUEUE_CLEAR] = []
     for j: uint256 in range(MAX_QUEUE_CLEAR):
         if head + j >= tail:
             break
-        key: bytes32 = self.deallocationQueue[operator][strategy][head + j]
-        a: Allocation = self._unpack_allocation(self.allocations[operator][key][strategy])
+        key: bytes32 = st.deallocationQueue[operator][strategy][head + j]
+        a: st.Allocation = st._unpack_allocation(st.allocations[operator][key][strategy])
         if a.effectBlock != 0 and a.pendingDiff < 0:
             if block.number < convert(a.effectBlock, uint256):
                 break
@@ -752,17 +562,17 @@ def _effective_encumbered(operator: address, strategy: address) -> uint256:
 
 @external
 @view
-def getAllocation(operator: address, operatorSet: ITypes.OperatorSet, strategy: address) -> Allocation:
+def getAllocation(operator: address, operatorSet: ITypes.OperatorSet, strategy: address) -> st.Allocation:
     """
     @notice The operator's allocation to (set, strategy), with any due change applied.
     @param operator The operator.
     @param operatorSet The operator set (avs, id).
     @param strategy The strategy.
-    @return The Allocation (currentMagnitude, pendingDiff, effectBlock).
+    @return The st.Allocation (currentMagnitude, pendingDiff, effectBlock).
     """
-    a: Allocation = empty(Allocation)
+    a: st.Allocation = empty(st.Allocation)
     delta: int256 = 0
-    a, delta = self._updated(operator, self._key(operatorSet.avs, operatorSet.id), strategy)
+    a, delta = st._updated(operator, st._key(operatorSet.avs, operatorSet.id), strategy)
     return a
 
 
@@ -777,7 +587,7 @@ def getMaxMagnitude(operator: address, strategy: address) -> uint64:
     """
     max_mag: uint256 = 0
     enc: uint256 = 0
-    max_mag, enc = self._max_and_encumbered_magnitude(operator, strategy)
+    max_mag, enc = st._max_and_encumbered_magnitude(operator, strategy)
     return convert(max_mag, uint64)
 
 
@@ -792,7 +602,7 @@ def getMaxMagnitudes(operator: address, strategies: DynArray[address, MAX_STRATE
     """
     out: DynArray[uint64, MAX_STRATEGIES] = []
     for s: address in strategies:
-        out.append(convert(WAD - (self._strategyInfo[operator][s] & U64), uint64))
+        out.append(convert(WAD - (st._strategyInfo[operator][s] & U64), uint64))
     return out
 
 
@@ -819,8 +629,107 @@ def getAllocatableMagnitude(operator: address, strategy: address) -> uint64:
     """
     max_mag: uint256 = 0
     enc: uint256 = 0
-    max_mag, enc = self._max_and_encumbered_magnitude(operator, strategy)
+    max_mag, enc = st._max_and_encumbered_magnitude(operator, strategy)
     return convert(max_mag - self._effective_encumbered(operator, strategy), uint64)
+
+
+@external
+@view
+def getMaxMagnitudesAtBlock(operator: address, strategies: DynArray[address, MAX_STRATEGIES], blockNumber: uint32) -> DynArray[uint64, MAX_STRATEGIES]:
+    """
+    @notice The operator's max magnitude of each strategy as of `blockNumber` (EigenLayer's
+            getMaxMagnitudesAtBlock): WAD before its first slash; a slash lowers it from its own
+            block on, a cancelled slash's restoration raises it from the cancel's block on.
+    @param operator The operator.
+    @param strategies The strategies.
+    @param blockNumber The block (a future block reads as the current one).
+    @return The max magnitude of each strategy at that block.
+    """
+    out: DynArray[uint64, MAX_STRATEGIES] = []
+    for s: address in strategies:
+        out.append(convert(st._max_magnitude_at(operator, s, convert(blockNumber, uint256)), uint64))
+    return out
+
+
+@external
+@view
+def getRegisteredSets(operator: address, start: uint256 = 0, length: uint256 = st.MAX_PAGE) -> DynArray[ITypes.OperatorSet, st.MAX_PAGE]:
+    """
+    @notice The sets the operator is registered for, in no particular order (EigenLayer's
+            getRegisteredSets(operator): the first 1,024; and a paged form).
+    @dev Reverts "page too long" for a length above 1,024; a start at or past the end returns
+         nothing. getRegisteredSetCount gives the number of pages.
+    @param operator The operator.
+    @param start The position of the first set to return.
+    @param length The most sets to return (at most 1,024).
+    @return The operator sets (avs, id).
+    """
+    assert length <= st.MAX_PAGE, "page too long"
+    out: DynArray[ITypes.OperatorSet, st.MAX_PAGE] = []
+    for i: uint256 in range(start, start + length, bound=st.MAX_PAGE):
+        if i >= st._registeredSetCount[operator]:
+            break
+        out.append(st._operator_set(st._registeredSets[operator][i]))
+    return out
+
+
+@external
+@view
+def getAllocatedSets(operator: address, start: uint256 = 0, length: uint256 = st.MAX_PAGE) -> DynArray[ITypes.OperatorSet, st.MAX_PAGE]:
+    """
+    @notice The sets the operator has a non-zero or pending allocation to, in no particular order
+            (EigenLayer's getAllocatedSets(operator): the first 1,024; and a paged form). A
+            deallocation to zero leaves the list when it is applied (clearDeallocationQueue,
+            modifyAllocations or a slash of that set), as in EigenLayer.
+    @dev Reverts "page too long" for a length above 1,024.
+    @param operator The operator.
+    @param start The position of the first set to return.
+    @param length The most sets to return (at most 1,024).
+    @return The operator sets (avs, id).
+    """
+    assert length <= st.MAX_PAGE, "page too long"
+    out: DynArray[ITypes.OperatorSet, st.MAX_PAGE] = []
+    for i: uint256 in range(start, start + length, bound=st.MAX_PAGE):
+        if i >= st._allocatedSetCount[operator]:
+            break
+        out.append(st._operator_set(st._allocatedSets[operator][i]))
+    return out
+
+
+@external
+@view
+def getAllocatedStrategies(operator: address, operatorSet: ITypes.OperatorSet, start: uint256 = 0, length: uint256 = st.MAX_PAGE) -> DynArray[address, st.MAX_PAGE]:
+    """
+    @notice The strategies the operator has a non-zero or pending allocation of to the set, in
+            no particular order (EigenLayer's getAllocatedStrategies(operator, set); and a paged
+            form). Same lifetime as getAllocatedSets.
+    @dev Reverts "page too long" for a length above 1,024.
+    @param operator The operator.
+    @param operatorSet The operator set (avs, id).
+    @param start The position of the first strategy to return.
+    @param length The most strategies to return (at most 1,024).
+    @return The strategies.
+    """
+    assert length <= st.MAX_PAGE, "page too long"
+    key: bytes32 = st._key(operatorSet.avs, operatorSet.id)
+    n: uint256 = st._allocatedStrategyCount[operator][key] & st.U128
+    out: DynArray[address, st.MAX_PAGE] = []
+    for i: uint256 in range(start, start + length, bound=st.MAX_PAGE):
+        if i >= n:
+            break
+        out.append(st._allocatedStrategies[operator][key][i])
+    return out
+
+
+@external
+@view
+def getRegisteredSetCount(operator: address) -> uint256:
+    """
+    @notice Number of sets the operator is registered for.
+    @param operator The operator.
+    @return The number of sets.
+    """
+    return st._registeredSetCount[operator]
 
 
 @external
@@ -831,18 +740,18 @@ def getAllocationDelay(operator: address) -> (bool, uint32):
     @param operator The operator.
     @return (isSet, delay).
     """
-    return self._allocation_delay(operator)
+    return st._allocation_delay(operator)
 
 
 @internal
 @view
 def _stake(operator: address, key: bytes32, strategy: address, future_block: uint256) -> uint256:
-    a: Allocation = empty(Allocation)
+    a: st.Allocation = empty(st.Allocation)
     delta: int256 = 0
-    a, delta = self._updated(operator, key, strategy)
+    a, delta = st._updated(operator, key, strategy)
     max_mag: uint256 = 0
     enc: uint256 = 0
-    max_mag, enc = self._max_and_encumbered_magnitude(operator, strategy)
+    max_mag, enc = st._max_and_encumbered_magnitude(operator, strategy)
     if max_mag == 0:
         return 0
     mag: uint256 = convert(a.currentMagnitude, uint256)
@@ -861,7 +770,7 @@ def getAllocatedStake(operatorSet: ITypes.OperatorSet, operators: DynArray[addre
     @param strategies The strategies.
     @return Allocated shares, [operator][strategy].
     """
-    key: bytes32 = self._key(operatorSet.avs, operatorSet.id)
+    key: bytes32 = st._key(operatorSet.avs, operatorSet.id)
     out: DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_OPERATORS] = []
     for op: address in operators:
         row: DynArray[uint256, MAX_STRATEGIES] = []
@@ -884,15 +793,15 @@ def getMinimumSlashableStake(operatorSet: ITypes.OperatorSet, operators: DynArra
     @param futureBlock The last block of the period.
     @return Slashable shares, [operator][strategy].
     """
-    key: bytes32 = self._key(operatorSet.avs, operatorSet.id)
+    key: bytes32 = st._key(operatorSet.avs, operatorSet.id)
     out: DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_OPERATORS] = []
     fb: uint256 = max(convert(futureBlock, uint256), block.number)
     for op: address in operators:
         row: DynArray[uint256, MAX_STRATEGIES] = []
-        reg: uint256 = self.registrationStatus[op][key]
+        reg: uint256 = st.registrationStatus[op][key]
         slashable: bool = (reg & 1) == 1 or fb <= (reg >> 1)
         for s: address in strategies:
-            if slashable and self._isOperatorSetStrategy[key][s]:
+            if slashable and st._isOperatorSetStrategy[key][s]:
                 row.append(self._stake(op, key, s, fb))
             else:
                 row.append(0)
@@ -909,7 +818,7 @@ def isOperatorSlashable(operator: address, operatorSet: ITypes.OperatorSet) -> b
     @param operatorSet The operator set (avs, id).
     @return True if the set can slash the operator.
     """
-    return self._is_slashable(operator, self._key(operatorSet.avs, operatorSet.id))
+    return st._is_slashable(operator, st._key(operatorSet.avs, operatorSet.id))
 
 
 @external
@@ -921,7 +830,7 @@ def isMemberOfOperatorSet(operator: address, operatorSet: ITypes.OperatorSet) ->
     @param operatorSet The operator set (avs, id).
     @return True if registered.
     """
-    return (self.registrationStatus[operator][self._key(operatorSet.avs, operatorSet.id)] & 1) == 1
+    return (st.registrationStatus[operator][st._key(operatorSet.avs, operatorSet.id)] & 1) == 1
 
 
 @external
@@ -933,7 +842,7 @@ def getRegistrationStatus(operator: address, operatorSet: ITypes.OperatorSet) ->
     @param operatorSet The operator set (avs, id).
     @return (registered, slashableUntil).
     """
-    reg: uint256 = self.registrationStatus[operator][self._key(operatorSet.avs, operatorSet.id)]
+    reg: uint256 = st.registrationStatus[operator][st._key(operatorSet.avs, operatorSet.id)]
     return (reg & 1) == 1, convert((reg >> 1) & U32, uint32)
 
 
@@ -945,7 +854,7 @@ def getMemberCount(operatorSet: ITypes.OperatorSet) -> uint256:
     @param operatorSet The operator set (avs, id).
     @return The number of members.
     """
-    return self._operatorSetMemberCount[self._key(operatorSet.avs, operatorSet.id)]
+    return st._operatorSetMemberCount[st._key(operatorSet.avs, operatorSet.id)]
 
 
 @external
@@ -963,12 +872,12 @@ def getMembers(operatorSet: ITypes.OperatorSet, start: uint256 = 0, length: uint
     @return The members at positions start .. start + length - 1.
     """
     assert length <= MAX_MEMBERS_PAGE, "page too long"
-    key: bytes32 = self._key(operatorSet.avs, operatorSet.id)
+    key: bytes32 = st._key(operatorSet.avs, operatorSet.id)
     out: DynArray[address, MAX_MEMBERS_PAGE] = []
     for i: uint256 in range(start, start + length, bound=MAX_MEMBERS_PAGE):
-        if i >= self._operatorSetMemberCount[key]:
+        if i >= st._operatorSetMemberCount[key]:
             break
-        out.append(self._operatorSetMembers[key][i])
+        out.append(st._operatorSetMembers[key][i])
     return out
 
 
@@ -980,7 +889,7 @@ def isOperatorSet(operatorSet: ITypes.OperatorSet) -> bool:
     @param operatorSet The operator set (avs, id).
     @return True if the set exists.
     """
-    return self._isOperatorSet[self._key(operatorSet.avs, operatorSet.id)]
+    return st._isOperatorSet[st._key(operatorSet.avs, operatorSet.id)]
 
 
 @external
@@ -991,7 +900,7 @@ def getOperatorSetCount(avs: address) -> uint256:
     @param avs The AVS.
     @return The number of sets.
     """
-    return self.operatorSetCount[avs]
+    return st.operatorSetCount[avs]
 
 
 @external
@@ -1002,7 +911,7 @@ def getStrategiesInOperatorSet(operatorSet: ITypes.OperatorSet) -> DynArray[addr
     @param operatorSet The operator set (avs, id).
     @return The strategies.
     """
-    return self._operatorSetStrategies[self._key(operatorSet.avs, operatorSet.id)]
+    return st._operatorSetStrategies[st._key(operatorSet.avs, operatorSet.id)]
 
 
 @external
@@ -1013,9 +922,9 @@ def getRedistributionRecipient(operatorSet: ITypes.OperatorSet) -> address:
     @param operatorSet The operator set (avs, id).
     @return The recipient address.
     """
-    key: bytes32 = self._key(operatorSet.avs, operatorSet.id)
-    assert self._isOperatorSet[key], "invalid operator set"
-    return self._redistributionRecipients[key]
+    key: bytes32 = st._key(operatorSet.avs, operatorSet.id)
+    assert st._isOperatorSet[key], "invalid operator set"
+    return st._redistributionRecipients[key]
 
 
 @external
@@ -1026,7 +935,7 @@ def isRedistributingOperatorSet(operatorSet: ITypes.OperatorSet) -> bool:
     @param operatorSet The operator set (avs, id).
     @return True if the set redistributes.
     """
-    r: address = self._redistributionRecipients[self._key(operatorSet.avs, operatorSet.id)]
+    r: address = st._redistributionRecipients[st._key(operatorSet.avs, operatorSet.id)]
     return r != empty(address) and r != DEFAULT_BURN_ADDRESS
 
 
@@ -1034,11 +943,28 @@ def isRedistributingOperatorSet(operatorSet: ITypes.OperatorSet) -> bool:
 @view
 def getSlasher(operatorSet: ITypes.OperatorSet) -> address:
     """
-    @notice The only address that may slash the set's operators.
+    @notice The only address that may slash the set's operators now: the pending slasher
+            once its effect block has come, the previous one before.
     @param operatorSet The operator set (avs, id).
-    @return The slasher.
+    @return The slasher (zero for a set that does not exist).
     """
-    return self._slashers[self._key(operatorSet.avs, operatorSet.id)]
+    return st._effective_slasher(st._key(operatorSet.avs, operatorSet.id))
+
+
+@external
+@view
+def getPendingSlasher(operatorSet: ITypes.OperatorSet) -> (address, uint32):
+    """
+    @notice The slasher appointed by updateSlasher that has not taken over yet, and the block
+            from which it will.
+    @param operatorSet The operator set (avs, id).
+    @return (pendingSlasher, effectBlock); (zero, 0) when no change is pending.
+    """
+    slasher: address = empty(address)
+    pending: address = empty(address)
+    effect: uint256 = 0
+    slasher, pending, effect = st._slasher(st._key(operatorSet.avs, operatorSet.id))
+    return pending, convert(effect, uint32)
 
 
 @external
@@ -1049,7 +975,7 @@ def getResolver(operatorSet: ITypes.OperatorSet) -> address:
     @param operatorSet The operator set (avs, id).
     @return The resolver (zero: none).
     """
-    return self._resolvers[self._key(operatorSet.avs, operatorSet.id)]
+    return st._resolvers[st._key(operatorSet.avs, operatorSet.id)]
 
 
 @external
@@ -1060,7 +986,7 @@ def getSlashCount(operatorSet: ITypes.OperatorSet) -> uint256:
     @param operatorSet The operator set (avs, id).
     @return The number of slashes.
     """
-    return self._slashIds[self._key(operatorSet.avs, operatorSet.id)]
+    return st._slashIds[st._key(operatorSet.avs, operatorSet.id)]
 
 
 @external
@@ -1071,7 +997,7 @@ def getAVSRegistrar(avs: address) -> address:
     @param avs The AVS.
     @return The registrar.
     """
-    return self._avsRegistrar[avs]
+    return st._avsRegistrar[avs]
 
 
 @external
@@ -1083,7 +1009,7 @@ def getRedistributionConsent(operator: address, operatorSet: ITypes.OperatorSet)
     @param operatorSet The operator set (avs, id).
     @return True if the operator consented.
     """
-    return self._redistributionConsent[operator][self._key(operatorSet.avs, operatorSet.id)]
+    return st._redistributionConsent[operator][st._key(operatorSet.avs, operatorSet.id)]
 
 
 @external
@@ -1095,4 +1021,4 @@ def getDeallocationQueueLength(operator: address, strategy: address) -> uint256:
     @param strategy The strategy.
     @return The queue length.
     """
-    return self.deallocationQueueTail[operator][strategy] - self.deallocationQueueHead[operator][strategy]
+    return st.deallocationQueueTail[operator][strategy] - st.deallocationQueueHead[operator][strategy]

@@ -23,13 +23,33 @@ from ..interfaces import IStrategyManager
 from ..interfaces import IStrategy
 from ..interfaces import IAllocationManager
 from ..interfaces import IDelegationManager
+from ..interfaces import IDelegationManagerExtension
 from ..permissions import pausable
+from ..permissions import permissioned
 from ..lib import signatures
+from . import delegation_storage as ds
 
 implements: IDelegationManager
 
+# The state first, at the same slots as in the extension (see delegation_storage).
+initializes: ds
 initializes: pausable
-exports: (pausable.pauserRegistry, pausable.paused, pausable.setPausedStatus)
+exports: (
+    pausable.pauserRegistry,
+    pausable.paused,
+    pausable.setPausedStatus,
+    ds.allocationManager,
+    ds.slashEscrow,
+    ds.delegatedTo,
+    ds.delegationApprover,
+    ds.delegationApproverSaltIsSpent,
+    ds.operatorScaledShares,
+    ds.cumulativeWithdrawalsQueued,
+    ds.pendingWithdrawals,
+    ds.strategyWithdrawalDelayBlocks,
+    ds.forkSlasher,
+    ds.slashResolutionDelayBlocks,
+)
 
 # Pause flag (bit of this contract's bitmap, EigenLayer's index) of the guarded function.
 PAUSED_WITHDRAWAL_COMPLETION: constant(uint256) = 2
@@ -150,56 +170,32 @@ deployer: immutable(address)
 strategyManager: public(immutable(address))
 # Blocks a queued withdrawal waits (and stays slashable) before completion.
 minWithdrawalDelayBlocks: public(immutable(uint32))
-# The AllocationManager (set by initialize).
-allocationManager: public(address)
-# The SlashEscrow (set by initialize).
-slashEscrow: public(address)
-
-# staker -> operator it delegates to (an operator delegates to itself).
-delegatedTo: public(HashMap[address, address])
-# operator -> address whose signature a delegation needs (zero: none).
-delegationApprover: public(HashMap[address, address])
-# approver -> salt -> already used in a delegation signature.
-delegationApproverSaltIsSpent: public(HashMap[address, HashMap[bytes32, bool]])
-# operator -> strategy -> delegated shares before the slashing factor is applied.
-operatorScaledShares: public(HashMap[address, HashMap[address, uint256]])
-# staker -> number of withdrawals queued so far (the next withdrawal nonce).
-cumulativeWithdrawalsQueued: public(HashMap[address, uint256])
-# operator -> strategy -> cancellable slashes still pending, one slot: material count | dust
-# count << 32 | product of prevMax / newMax of the dust ones (WAD-scaled, 0 when none) << 64.
-# While a material one is pending no new stake may join the operator in that strategy, so a
-# cancel restores the stakers who bore the slash and nobody else. Dust ones (each below 1/10,000
-# of the operator's magnitude) close nothing, so dust cannot keep an operator closed: stake
-# joining meanwhile is priced as if they will be cancelled (a cancel gives it nothing; a release
-# costs it at most the dust). Any pending one holds back withdrawals it may have touched.
-_pending: HashMap[address, HashMap[address, uint256]]
-# withdrawal root -> queued and not yet completed.
-pendingWithdrawals: public(HashMap[bytes32, bool])
-# staker -> strategy -> deposit scaling factor (0 stands for WAD).
-_depositScalingFactor: HashMap[address, HashMap[address, uint256]]
-# Extra withdrawal delay per strategy (blocks on top of minWithdrawalDelayBlocks): queued shares of
-# such a strategy stay slashable, and locked, for the longer period (the bEIGEN strategy).
-strategyWithdrawalDelayBlocks: public(HashMap[address, uint32])
-# The fork-and-challenge manager, which may burn an accused operator's shares when a fork is adopted.
-forkSlasher: public(address)
-# operator -> strategy -> (block << 224) | the slashing factor before the slash of that block that
-# took all of the operator's magnitude and set the factor to zero (what undoSlash restores).
-_zeroedBy: HashMap[address, HashMap[address, uint256]]
-# Blocks a cancellable slash stays cancellable (the SlashEscrow's, read by initialize).
-slashResolutionDelayBlocks: public(uint32)
-# Checkpoint histories keyed by keccak(kind, operator, strategy): (block << 224) | value.
-_checkpoints: HashMap[bytes32, HashMap[uint256, uint256]]
-# key -> number of checkpoints in _checkpoints[key].
-_checkpointCount: HashMap[bytes32, uint256]
+# The PermissionController: who may act for an operator (EigenLayer's checkCanCall).
+permissionController: public(immutable(address))
+# The DelegationManagerExtension: the colder entry points, run here by delegatecall.
+extension: public(immutable(address))
+# The rest of the state lives in delegation_storage (shared with the extension); see its header.
 
 
 @deploy
-def __init__(_strategyManager: address, _minWithdrawalDelayBlocks: uint32):
+def __init__(_strategyManager: address, _minWithdrawalDelayBlocks: uint32, _permissionController: address, _extension: address):
     """
-    @notice Deploy with the StrategyManager and the withdrawal delay; the deployer wires the rest with initialize.
+    @notice Deploy with the StrategyManager, the withdrawal delay, the PermissionController and
+            the DelegationManagerExtension deployed with the same three; the deployer wires the
+            rest with initialize.
+    @dev Reverts "extension mismatch" unless the extension was deployed with these arguments.
     @param _strategyManager The StrategyManager.
     @param _minWithdrawalDelayBlocks Blocks a queued withdrawal waits and stays slashable.
+    @param _permissionController The PermissionController.
+    @param _extension The DelegationManagerExtension.
     """
+    ext: IDelegationManagerExtension = IDelegationManagerExtension(_extension)
+    assert staticcall ext.strategyManager() == _strategyManager, "extension mismatch"
+    assert staticcall ext.minWithdrawalDelayBlocks() == _minWithdrawalDelayBlocks, "extension mismatch"
+    assert staticcall ext.permissionController() == _permissionController, "extension mismatch"
+    assert _permissionController != empty(address), "zero address"
+    permissionController = _permissionController
+    extension = _extension
     deployer = msg.sender
     strategyManager = _strategyManager
     pausable.__init__(staticcall IStrategyManager(_strategyManager).pauserRegistry())
@@ -214,97 +210,27 @@ def initialize(_allocationManager: address, _slashEscrow: address):
     @param _slashEscrow The SlashEscrow.
     """
     assert msg.sender == deployer, "only deployer"
-    assert self.allocationManager == empty(address), "already initialized"
+    assert ds.allocationManager == empty(address), "already initialized"
     assert _allocationManager != empty(address) and _slashEscrow != empty(address), "zero address"
-    self.allocationManager = _allocationManager
-    self.slashEscrow = _slashEscrow
-    self.slashResolutionDelayBlocks = staticcall ISlashEscrowDelay(_slashEscrow).SLASH_RESOLUTION_DELAY_BLOCKS()
+    ds.allocationManager = _allocationManager
+    ds.slashEscrow = _slashEscrow
+    ds.slashResolutionDelayBlocks = staticcall ISlashEscrowDelay(_slashEscrow).SLASH_RESOLUTION_DELAY_BLOCKS()
 
 
 # ---------------------------------------------------------------- checkpoint histories
-
-@internal
-@pure
-def _key(kind: uint256, operator: address, strategy: address) -> bytes32:
-    return keccak256(abi_encode(kind, operator, strategy))
-
-
-@internal
-@view
-def _latest(key: bytes32, dflt: uint256) -> uint256:
-    n: uint256 = self._checkpointCount[key]
-    if n == 0:
-        return dflt
-    return self._checkpoints[key][n - 1] & VALUE_MASK
-
-
-@internal
-@view
-def _count_upto(key: bytes32, blk: uint256) -> uint256:
-    # Number of checkpoints taken at or before block `blk` (binary search; the latest first).
-    n: uint256 = self._checkpointCount[key]
-    if n == 0 or (self._checkpoints[key][n - 1] >> 224) <= blk:
-        return n
-    lo: uint256 = 0
-    hi: uint256 = n - 1
-    for _: uint256 in range(64):
-        if lo >= hi:
-            break
-        mid: uint256 = (lo + hi) // 2
-        if (self._checkpoints[key][mid] >> 224) > blk:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
-
-
-@internal
-@view
-def _at(key: bytes32, blk: uint256, dflt: uint256) -> uint256:
-    # Value of the last checkpoint taken at or before block `blk`.
-    i: uint256 = self._count_upto(key, blk)
-    if i == 0:
-        return dflt
-    return self._checkpoints[key][i - 1] & VALUE_MASK
-
-
-@internal
-def _push(key: bytes32, val: uint256):
-    assert val <= VALUE_MASK, "checkpoint overflow"
-    n: uint256 = self._checkpointCount[key]
-    entry: uint256 = (block.number << 224) | val
-    if n != 0 and (self._checkpoints[key][n - 1] >> 224) == block.number:
-        self._checkpoints[key][n - 1] = entry
-    else:
-        self._checkpoints[key][n] = entry
-        self._checkpointCount[key] = n + 1
-
 
 @internal
 @view
 def _slashing_factor(operator: address, strategy: address) -> uint256:
     if operator == empty(address):
         return WAD
-    return self._latest(self._key(0, operator, strategy), WAD)
-
-
-@internal
-@view
-def _queued_scaled(operator: address, strategy: address) -> uint256:
-    # Scaled shares queued for withdrawal from `operator` in the last minWithdrawalDelayBlocks
-    # blocks, i.e. still slashable.
-    key: bytes32 = self._key(1, operator, strategy)
-    latest: uint256 = self._latest(key, 0)
-    horizon: uint256 = convert(minWithdrawalDelayBlocks, uint256) + convert(self.strategyWithdrawalDelayBlocks[strategy], uint256) + 1
-    if block.number < horizon:
-        return latest
-    return latest - self._at(key, block.number - horizon, 0)
+    return ds._latest(ds._key(0, operator, strategy), WAD)
 
 
 @internal
 @view
 def _deposit_scaling_factor(staker: address, strategy: address) -> uint256:
-    k: uint256 = self._depositScalingFactor[staker][strategy]
+    k: uint256 = ds._depositScalingFactor[staker][strategy]
     if k == 0:
         return WAD
     return k
@@ -319,7 +245,7 @@ def _joining_factor(operator: address, strategy: address, sf: uint256) -> uint25
     # cancellable slash is pending.
     if operator == empty(address):
         return sf
-    word: uint256 = self._pending[operator][strategy]
+    word: uint256 = ds._pending[operator][strategy]
     assert word & U32 == 0, "pending slash"
     r: uint256 = word >> 64
     if r == 0:
@@ -335,8 +261,15 @@ def _set_deposit_scaling_factor(staker: address, strategy: address, k_new: uint2
     assert sf != 0 and sf <= WAD, "invalid slashing factor"
     assert k_new != 0 and k_new <= MAX_DEPOSIT_SCALING_FACTOR, "invalid deposit scaling factor"
     assert (shares * k_new // WAD) * sf // WAD <= allowed, "deposit scaling factor overflow"
-    self._depositScalingFactor[staker][strategy] = k_new
+    ds._depositScalingFactor[staker][strategy] = k_new
     log DepositScalingFactorUpdated(staker=staker, strategy=strategy, newDepositScalingFactor=k_new)
+
+
+@internal
+def _forward() -> Bytes[32]:
+    # Run this call's function in the extension, in this contract's storage; a revert there
+    # reverts here with the same reason.
+    return raw_call(extension, msg.data, max_outsize=32, is_delegate_call=True)
 
 
 # ---------------------------------------------------------------- operators
@@ -350,9 +283,9 @@ def registerAsOperator(initDelegationApprover: address, allocationDelay: uint32,
     @param allocationDelay The operator's allocation delay in blocks.
     @param metadataURI The metadata URI (emitted only).
     """
-    assert self.delegatedTo[msg.sender] == empty(address), "already delegated"
-    self.delegationApprover[msg.sender] = initDelegationApprover
-    extcall IAllocationManager(self.allocationManager).setAllocationDelay(msg.sender, allocationDelay)
+    assert ds.delegatedTo[msg.sender] == empty(address), "already delegated"
+    ds.delegationApprover[msg.sender] = initDelegationApprover
+    extcall IAllocationManager(ds.allocationManager).setAllocationDelay(msg.sender, allocationDelay)
     log OperatorRegistered(operator=msg.sender, delegationApprover=initDelegationApprover)
     log DelegationApproverUpdated(operator=msg.sender, newDelegationApprover=initDelegationApprover)
     log OperatorMetadataURIUpdated(operator=msg.sender, metadataURI=metadataURI)
@@ -363,25 +296,20 @@ def registerAsOperator(initDelegationApprover: address, allocationDelay: uint32,
 def modifyOperatorDetails(operator: address, newDelegationApprover: address):
     """
     @notice Change the operator's delegation approver (the operator only).
-    @param operator The operator; must be the caller.
+    @param operator The operator; the caller must act for it (PermissionController.canCall).
     @param newDelegationApprover The new approver (zero: none).
     """
-    assert msg.sender == operator, "only operator"
-    assert self.delegatedTo[operator] == operator, "not an operator"
-    self.delegationApprover[operator] = newDelegationApprover
-    log DelegationApproverUpdated(operator=operator, newDelegationApprover=newDelegationApprover)
+    self._forward()
 
 
 @external
 def updateOperatorMetadataURI(operator: address, metadataURI: String[1024]):
     """
     @notice Emit a new metadata URI for the operator (the operator only).
-    @param operator The operator; must be the caller.
+    @param operator The operator; the caller must act for it (PermissionController.canCall).
     @param metadataURI The metadata URI (emitted only).
     """
-    assert msg.sender == operator, "only operator"
-    assert self.delegatedTo[operator] == operator, "not an operator"
-    log OperatorMetadataURIUpdated(operator=operator, metadataURI=metadataURI)
+    self._forward()
 
 
 # ---------------------------------------------------------------- delegation
@@ -395,7 +323,7 @@ def _approval_digest(staker: address, operator: address, approver: address, salt
 
 @internal
 def _delegate(staker: address, operator: address):
-    self.delegatedTo[staker] = operator
+    ds.delegatedTo[staker] = operator
     log StakerDelegated(staker=staker, operator=operator)
     strategies: DynArray[address, MAX_STRATEGIES] = []
     shares: DynArray[uint256, MAX_STRATEGIES] = []
@@ -411,20 +339,20 @@ def _delegate(staker: address, operator: address):
         withdrawable: uint256 = s * k // WAD
         k_new: uint256 = k * WAD // self._joining_factor(operator, strategy, sf)
         self._set_deposit_scaling_factor(staker, strategy, k_new, sf, s, withdrawable)
-        self.operatorScaledShares[operator][strategy] += s * k_new // WAD
+        ds.operatorScaledShares[operator][strategy] += s * k_new // WAD
         log OperatorSharesIncreased(operator=operator, staker=staker, strategy=strategy, shares=withdrawable)
 
 
 @internal
 def _delegate_to(staker: address, operator: address, sig: SignatureWithExpiry, salt: bytes32):
-    assert self.delegatedTo[staker] == empty(address), "already delegated"
-    assert operator != empty(address) and self.delegatedTo[operator] == operator, "not an operator"
-    approver: address = self.delegationApprover[operator]
+    assert ds.delegatedTo[staker] == empty(address), "already delegated"
+    assert operator != empty(address) and ds.delegatedTo[operator] == operator, "not an operator"
+    approver: address = ds.delegationApprover[operator]
     if approver != empty(address) and msg.sender != approver:
         assert sig.expiry >= block.timestamp, "signature expired"
-        assert not self.delegationApproverSaltIsSpent[approver][salt], "salt spent"
+        assert not ds.delegationApproverSaltIsSpent[approver][salt], "salt spent"
         signatures._check_signature(approver, self._approval_digest(staker, operator, approver, salt, sig.expiry), sig.signature)
-        self.delegationApproverSaltIsSpent[approver][salt] = True
+        ds.delegationApproverSaltIsSpent[approver][salt] = True
     self._delegate(staker, operator)
 
 
@@ -444,11 +372,11 @@ def delegateTo(operator: address, approverSignatureAndExpiry: SignatureWithExpir
 
 @internal
 def _undelegate(staker: address) -> DynArray[bytes32, 1]:
-    operator: address = self.delegatedTo[staker]
+    operator: address = ds.delegatedTo[staker]
     assert operator != empty(address), "not delegated"
     assert operator != staker, "operators cannot undelegate"
     if msg.sender != staker:
-        assert msg.sender == operator or msg.sender == self.delegationApprover[operator], "unauthorized"
+        assert msg.sender == ds.delegationApprover[operator] or permissioned._can_call(permissionController, operator), "unauthorized"
         log StakerForceUndelegated(staker=staker, operator=operator)
     log StakerUndelegated(staker=staker, operator=operator)
     strategies: DynArray[address, MAX_STRATEGIES] = []
@@ -457,7 +385,7 @@ def _undelegate(staker: address) -> DynArray[bytes32, 1]:
     roots: DynArray[bytes32, 1] = []
     if len(strategies) != 0:
         roots.append(self._queue(staker, operator, strategies, shares))
-    self.delegatedTo[staker] = empty(address)
+    ds.delegatedTo[staker] = empty(address)
     return roots
 
 
@@ -465,7 +393,7 @@ def _undelegate(staker: address) -> DynArray[bytes32, 1]:
 @nonreentrant
 def undelegate(staker: address) -> DynArray[bytes32, 1]:
     """
-    @notice Undelegate `staker` (by the staker, its operator or the operator's approver) and queue
+    @notice Undelegate `staker` (by the staker, who acts for its operator, or the approver) and queue
             one withdrawal of all its stake. Operators cannot undelegate.
     @param staker The staker.
     @return the withdrawal roots (none if the staker had no stake)
@@ -508,7 +436,7 @@ def _increase(staker: address, operator: address, strategy: address, prev: uint2
     if operator != empty(address):
         old_scaled: uint256 = prev * k // WAD
         new_scaled: uint256 = (prev + added) * k_new // WAD
-        self.operatorScaledShares[operator][strategy] = self.operatorScaledShares[operator][strategy] - old_scaled + new_scaled
+        ds.operatorScaledShares[operator][strategy] = ds.operatorScaledShares[operator][strategy] - old_scaled + new_scaled
         log OperatorSharesIncreased(operator=operator, staker=staker, strategy=strategy, shares=added)
 
 
@@ -522,7 +450,7 @@ def increaseDelegatedShares(staker: address, strategy: address, prevDepositShare
     @param addedShares The shares the deposit added.
     """
     assert msg.sender == strategyManager, "only strategy manager"
-    self._increase(staker, self.delegatedTo[staker], strategy, prevDepositShares, addedShares)
+    self._increase(staker, ds.delegatedTo[staker], strategy, prevDepositShares, addedShares)
 
 
 @external
@@ -540,18 +468,18 @@ def slashOperatorShares(operator: address, avs: address, operatorSetId: uint32, 
     @param newMaxMagnitude Its max magnitude after the slash.
     @return the strategy shares slashed
     """
-    assert msg.sender == self.allocationManager, "only allocation manager"
-    key: bytes32 = self._key(0, operator, strategy)
-    prev_sf: uint256 = self._latest(key, WAD)
+    assert msg.sender == ds.allocationManager, "only allocation manager"
+    key: bytes32 = ds._key(0, operator, strategy)
+    prev_sf: uint256 = ds._latest(key, WAD)
     new_sf: uint256 = prev_sf * convert(newMaxMagnitude, uint256) // convert(prevMaxMagnitude, uint256)
     if newMaxMagnitude == 0:
         # Remember the factor a cancel of this slash must restore: zero cannot be scaled back.
-        self._zeroedBy[operator][strategy] = (block.number << 224) | prev_sf
+        ds._zeroedBy[operator][strategy] = (block.number << 224) | prev_sf
     elif new_sf == 0 and prev_sf != 0:
         new_sf = 1  # magnitude is left, so the factor stays invertible (a cancel scales it back)
-    self._push(key, new_sf)
-    op_scaled: uint256 = self.operatorScaledShares[operator][strategy]
-    q_scaled: uint256 = self._queued_scaled(operator, strategy)
+    ds._push(key, new_sf)
+    op_scaled: uint256 = ds.operatorScaledShares[operator][strategy]
+    q_scaled: uint256 = ds._queued_scaled(minWithdrawalDelayBlocks, operator, strategy)
     before: uint256 = op_scaled * prev_sf // WAD + q_scaled * prev_sf // WAD
     after: uint256 = op_scaled * new_sf // WAD + q_scaled * new_sf // WAD
     slashed: uint256 = before - after
@@ -577,8 +505,8 @@ def setSlashPending(operator: address, strategy: address, pending: bool, dust: b
     @param prevMaxMagnitude The operator's max magnitude before the slash.
     @param newMaxMagnitude Its max magnitude after the slash.
     """
-    assert msg.sender == self.slashEscrow, "only slash escrow"
-    word: uint256 = self._pending[operator][strategy]
+    assert msg.sender == ds.slashEscrow, "only slash escrow"
+    word: uint256 = ds._pending[operator][strategy]
     n: uint256 = word & U32
     d: uint256 = (word >> 32) & U32
     r: uint256 = word >> 64
@@ -597,7 +525,7 @@ def setSlashPending(operator: address, strategy: address, pending: bool, dust: b
         n += 1
     else:
         n -= 1
-    self._pending[operator][strategy] = n | (d << 32) | (r << 64)
+    ds._pending[operator][strategy] = n | (d << 32) | (r << 64)
     log SlashPendingUpdated(operator=operator, strategy=strategy, pendingSlashes=n + d)
 
 
@@ -615,35 +543,7 @@ def undoSlash(operator: address, strategy: address, slashBlock: uint256, prevMax
     @param prevMaxMagnitude The operator's max magnitude before the slash.
     @param newMaxMagnitude Its max magnitude after the slash.
     """
-    assert msg.sender == self.slashEscrow, "only slash escrow"
-    key: bytes32 = self._key(0, operator, strategy)
-    n: uint256 = self._checkpointCount[key]
-    # first checkpoint at or after the slash's block
-    lo: uint256 = self._count_upto(key, slashBlock - 1)
-    assert n - lo <= MAX_UNDO_CHECKPOINTS, "too many checkpoints to undo"
-    prev_mag: uint256 = convert(prevMaxMagnitude, uint256)
-    new_mag: uint256 = convert(newMaxMagnitude, uint256)
-    zero: uint256 = self._zeroedBy[operator][strategy]
-    restore_to: uint256 = 0
-    if new_mag == 0:
-        assert zero >> 224 == slashBlock, "unknown full slash"
-        restore_to = zero & VALUE_MASK
-        self._zeroedBy[operator][strategy] = 0
-    elif zero != 0 and zero >> 224 >= slashBlock:
-        # a later slash zeroed the factor: what it replaced bore this slash too
-        self._zeroedBy[operator][strategy] = (zero >> 224) << 224 | min(WAD, (zero & VALUE_MASK) * prev_mag // new_mag)
-    for j: uint256 in range(MAX_UNDO_CHECKPOINTS):
-        if lo + j >= n:
-            break
-        entry: uint256 = self._checkpoints[key][lo + j]
-        v: uint256 = entry & VALUE_MASK
-        if new_mag == 0:
-            v = restore_to  # nothing can lower a zero factor, so every later value was zero
-        else:
-            v = min(WAD, v * prev_mag // new_mag)
-        self._checkpoints[key][lo + j] = (entry >> 224) << 224 | v
-    new_sf: uint256 = self._latest(key, WAD)
-    log OperatorSharesRestored(operator=operator, strategy=strategy, slashBlock=slashBlock, newSlashingFactor=new_sf)
+    self._forward()
 
 
 # ---------------------------------------------------------------- per-strategy delay, fork slashing
@@ -658,10 +558,7 @@ def setStrategyWithdrawalDelay(strategy: address, extraDelayBlocks: uint32):
     @dev Strategy whitelister only, and only while the strategy holds no shares (the slashable-queue
          horizon must not change under queued withdrawals).
     """
-    assert msg.sender == staticcall IStrategyManager(strategyManager).strategyWhitelister(), "only whitelister"
-    assert staticcall IStrategy(strategy).totalShares() == 0, "strategy has shares"
-    self.strategyWithdrawalDelayBlocks[strategy] = extraDelayBlocks
-    log StrategyWithdrawalDelaySet(strategy=strategy, extraDelayBlocks=extraDelayBlocks)
+    self._forward()
 
 
 @external
@@ -672,11 +569,7 @@ def setForkSlasher(newForkSlasher: address):
             name itself fork slasher could burn anyone's stake outside the slashing rules.
     @param newForkSlasher The ForkManager.
     """
-    assert msg.sender == staticcall IStrategyManager(strategyManager).strategyWhitelister(), "only whitelister"
-    assert self.forkSlasher == empty(address), "fork slasher already set"
-    assert newForkSlasher != empty(address), "zero address"
-    self.forkSlasher = newForkSlasher
-    log ForkSlasherSet(forkSlasher=newForkSlasher)
+    self._forward()
 
 
 @external
@@ -690,21 +583,7 @@ def slashOperatorSharesForFork(operator: address, strategy: address, shares: uin
     @param shares The most shares to burn.
     @return the strategy shares burned
     """
-    assert msg.sender == self.forkSlasher and msg.sender != empty(address), "only fork slasher"
-    key: bytes32 = self._key(0, operator, strategy)
-    prev_sf: uint256 = self._latest(key, WAD)
-    op_scaled: uint256 = self.operatorScaledShares[operator][strategy]
-    q_scaled: uint256 = self._queued_scaled(operator, strategy)
-    before: uint256 = op_scaled * prev_sf // WAD + q_scaled * prev_sf // WAD
-    if before == 0 or shares == 0:
-        return 0
-    take: uint256 = min(shares, before)
-    new_sf: uint256 = prev_sf * (before - take) // before
-    self._push(key, new_sf)
-    slashed: uint256 = before - (op_scaled * new_sf // WAD + q_scaled * new_sf // WAD)
-    extcall IBurnableShares(strategy).burnShares(slashed)
-    log OperatorSharesSlashed(operator=operator, strategy=strategy, totalSlashedShares=slashed)
-    return slashed
+    return abi_decode(self._forward(), uint256)
 
 
 # ---------------------------------------------------------------- withdrawals
@@ -727,16 +606,16 @@ def _queue(staker: address, operator: address, strategies: DynArray[address, MAX
         scaled: uint256 = x * k // WAD
         withdrawable: uint256 = scaled * self._slashing_factor(operator, strategy) // WAD
         if operator != empty(address):
-            self.operatorScaledShares[operator][strategy] -= s * k // WAD - (s - x) * k // WAD
-            key: bytes32 = self._key(1, operator, strategy)
-            self._push(key, self._latest(key, 0) + scaled)
+            ds.operatorScaledShares[operator][strategy] -= s * k // WAD - (s - x) * k // WAD
+            key: bytes32 = ds._key(1, operator, strategy)
+            ds._push(key, ds._latest(key, 0) + scaled)
             log OperatorSharesDecreased(operator=operator, staker=staker, strategy=strategy, shares=withdrawable)
         if extcall IStrategyManager(strategyManager).removeDepositShares(staker, strategy, x):
-            self._depositScalingFactor[staker][strategy] = 0
+            ds._depositScalingFactor[staker][strategy] = 0
         scaled_list.append(scaled)
         withdrawable_list.append(withdrawable)
-    nonce: uint256 = self.cumulativeWithdrawalsQueued[staker]
-    self.cumulativeWithdrawalsQueued[staker] = nonce + 1
+    nonce: uint256 = ds.cumulativeWithdrawalsQueued[staker]
+    ds.cumulativeWithdrawalsQueued[staker] = nonce + 1
     w: Withdrawal = Withdrawal(
         staker=staker,
         delegatedTo=operator,
@@ -747,7 +626,7 @@ def _queue(staker: address, operator: address, strategies: DynArray[address, MAX
         scaledShares=scaled_list,
     )
     root: bytes32 = keccak256(abi_encode(w))
-    self.pendingWithdrawals[root] = True
+    ds.pendingWithdrawals[root] = True
     log SlashingWithdrawalQueued(withdrawalRoot=root, withdrawal=w, sharesToWithdraw=withdrawable_list)
     return root
 
@@ -761,7 +640,7 @@ def queueWithdrawals(params: DynArray[QueuedWithdrawalParams, MAX_WITHDRAWALS]) 
     @param params One QueuedWithdrawalParams (strategies, deposit shares, withdrawer) per withdrawal.
     @return the withdrawal roots
     """
-    operator: address = self.delegatedTo[msg.sender]
+    operator: address = ds.delegatedTo[msg.sender]
     roots: DynArray[bytes32, MAX_WITHDRAWALS] = []
     for p: QueuedWithdrawalParams in params:
         assert p.withdrawer == msg.sender, "withdrawer must be staker"
@@ -774,26 +653,26 @@ def _complete(withdrawal: Withdrawal, tokens: DynArray[address, MAX_STRATEGIES],
     pausable._check_not_paused(PAUSED_WITHDRAWAL_COMPLETION)
     assert msg.sender == withdrawal.withdrawer, "only withdrawer"
     root: bytes32 = keccak256(abi_encode(withdrawal))
-    assert self.pendingWithdrawals[root], "withdrawal not queued"
+    assert ds.pendingWithdrawals[root], "withdrawal not queued"
     slashable_until: uint256 = convert(withdrawal.startBlock, uint256) + convert(minWithdrawalDelayBlocks, uint256)
     assert block.number > slashable_until, "withdrawal delay not passed"
     if receiveAsTokens:
         assert len(tokens) == len(withdrawal.strategies), "input length mismatch"
-    self.pendingWithdrawals[root] = False
-    current_operator: address = self.delegatedTo[withdrawal.staker]
+    ds.pendingWithdrawals[root] = False
+    current_operator: address = ds.delegatedTo[withdrawal.staker]
     for i: uint256 in range(MAX_STRATEGIES):
         if i >= len(withdrawal.strategies):
             break
         strategy: address = withdrawal.strategies[i]
-        until: uint256 = slashable_until + convert(self.strategyWithdrawalDelayBlocks[strategy], uint256)
+        until: uint256 = slashable_until + convert(ds.strategyWithdrawalDelayBlocks[strategy], uint256)
         assert block.number > until, "withdrawal delay not passed"
         sf: uint256 = WAD
         if withdrawal.delegatedTo != empty(address):
             # A slash still cancellable may have landed before the window ended: wait for it to
             # be resolved, so a cancel values this withdrawal as if the slash never happened.
-            if self._pending[withdrawal.delegatedTo][strategy] != 0:
-                assert block.number > until + convert(self.slashResolutionDelayBlocks, uint256), "pending slash"
-            sf = self._at(self._key(0, withdrawal.delegatedTo, strategy), until, WAD)
+            if ds._pending[withdrawal.delegatedTo][strategy] != 0:
+                assert block.number > until + convert(ds.slashResolutionDelayBlocks, uint256), "pending slash"
+            sf = ds._at(ds._key(0, withdrawal.delegatedTo, strategy), until, WAD)
         shares: uint256 = withdrawal.scaledShares[i] * sf // WAD
         if shares == 0:
             continue
@@ -847,7 +726,7 @@ def pendingSlashes(operator: address, strategy: address) -> uint256:
     @param strategy The strategy.
     @return The number pending.
     """
-    return self._pending[operator][strategy] & U32
+    return ds._pending[operator][strategy] & U32
 
 
 @external
@@ -859,7 +738,7 @@ def pendingDustSlashes(operator: address, strategy: address) -> uint256:
     @param strategy The strategy.
     @return The number pending.
     """
-    return (self._pending[operator][strategy] >> 32) & U32
+    return (ds._pending[operator][strategy] >> 32) & U32
 
 
 @external
@@ -870,7 +749,7 @@ def isOperator(operator: address) -> bool:
     @param operator The operator.
     @return True if registered.
     """
-    return operator != empty(address) and self.delegatedTo[operator] == operator
+    return operator != empty(address) and ds.delegatedTo[operator] == operator
 
 
 @external
@@ -881,7 +760,7 @@ def isDelegated(staker: address) -> bool:
     @param staker The staker.
     @return True if delegated.
     """
-    return self.delegatedTo[staker] != empty(address)
+    return ds.delegatedTo[staker] != empty(address)
 
 
 @external
@@ -906,7 +785,7 @@ def slashingFactorAtBlock(operator: address, strategy: address, blockNumber: uin
     @param blockNumber The block number (not after the current block).
     @return The slashing factor (WAD-scaled).
     """
-    return self._at(self._key(0, operator, strategy), blockNumber, WAD)
+    return ds._at(ds._key(0, operator, strategy), blockNumber, WAD)
 
 
 @external
@@ -924,7 +803,7 @@ def depositScalingFactor(staker: address, strategy: address) -> uint256:
 @internal
 @view
 def _operator_shares(operator: address, strategy: address) -> uint256:
-    return self.operatorScaledShares[operator][strategy] * self._slashing_factor(operator, strategy) // WAD
+    return ds.operatorScaledShares[operator][strategy] * self._slashing_factor(operator, strategy) // WAD
 
 
 @external
@@ -963,7 +842,7 @@ def getSlashableSharesInQueue(operator: address, strategy: address) -> uint256:
     @param strategy The strategy.
     @return The slashable queued shares.
     """
-    return self._queued_scaled(operator, strategy) * self._slashing_factor(operator, strategy) // WAD
+    return ds._queued_scaled(minWithdrawalDelayBlocks, operator, strategy) * self._slashing_factor(operator, strategy) // WAD
 
 
 @external
@@ -975,7 +854,7 @@ def getWithdrawableShares(staker: address, strategies: DynArray[address, MAX_STR
     @param strategies The strategies.
     @return (withdrawable shares, deposit shares), one of each per strategy.
     """
-    operator: address = self.delegatedTo[staker]
+    operator: address = ds.delegatedTo[staker]
     withdrawable: DynArray[uint256, MAX_STRATEGIES] = []
     deposits: DynArray[uint256, MAX_STRATEGIES] = []
     for strategy: address in strategies:

@@ -167,6 +167,10 @@ class Deployment:
     fork_manager: Any = None
     beigen_strategy: Any = None
     pauser_registry: Any = None  # the PauserRegistry (read from the StrategyManager when reused)
+    # The extensions and the PermissionController (read from the managers when reused)
+    allocation_manager_extension: Any = None
+    delegation_manager_extension: Any = None
+    permission_controller: Any = None
 
     def addresses(self) -> dict[str, Any]:
         out = {
@@ -176,6 +180,9 @@ class Deployment:
         }
         if self.pauser_registry is not None:
             out["pauser_registry"] = self.pauser_registry.address
+        for name in ("allocation_manager_extension", "delegation_manager_extension", "permission_controller"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name).address
         if self.eigen is not None:
             out.update({name: getattr(self, name).address for name in TOKEN})
         return out
@@ -215,8 +222,10 @@ def deploy_core(
 ) -> Deployment:
     """Deploy (or reuse, when `record` names a live deployment) the restaking core.
 
-    Order: strategy blueprint, StrategyManager, DelegationManager, AllocationManager, SlashEscrow,
-    then the one-time wiring, then strategies for configured and mock tokens.
+    Order: strategy blueprint, PauserRegistry, StrategyManager, PermissionController,
+    DelegationManagerExtension, DelegationManager, AllocationManagerExtension, AllocationManager,
+    SlashEscrow, then the one-time wiring, then strategies for configured and
+    mock tokens.
     """
     if record is not None and provider is not None:
         existing = _load(record)
@@ -231,6 +240,15 @@ def deploy_core(
                 reused=True,
             )
             d.pauser_registry = project.PauserRegistry.at(d.strategy_manager.pauserRegistry())
+            d.allocation_manager_extension = project.AllocationManagerExtension.at(
+                d.allocation_manager.extension()
+            )
+            d.delegation_manager_extension = project.DelegationManagerExtension.at(
+                d.delegation_manager.extension()
+            )
+            d.permission_controller = project.PermissionController.at(
+                d.delegation_manager.permissionController()
+            )
             if all(existing.get(k) for k in TOKEN):
                 d.eigen = project.Eigen.at(existing["eigen"])
                 d.beigen = project.BackingEigen.at(existing["beigen"])
@@ -250,20 +268,37 @@ def deploy_core(
         project.PauserRegistry, [role(p) for p in config.pausers], role(config.unpauser)
     )
     sm = deployer.deploy(project.StrategyManager, whitelister, blueprint, pauser_registry.address)
-    dm = deployer.deploy(project.DelegationManager, sm.address, config.withdrawal_delay_blocks)
-    am = deployer.deploy(
-        project.AllocationManager,
+    # Who may act for an operator or AVS (EigenLayer's PermissionController), consulted by the
+    # DelegationManager and the AllocationManager, which read it from the DelegationManager.
+    pc = deployer.deploy(project.PermissionController)
+    dm_args = (sm.address, config.withdrawal_delay_blocks, pc.address)
+    # Each manager runs its colder entry points in an extension (EIP-170's size limit); its
+    # constructor checks that the extension was deployed with the same arguments.
+    dm_ext = deployer.deploy(project.DelegationManagerExtension, *dm_args)
+    dm = deployer.deploy(project.DelegationManager, *dm_args, dm_ext.address)
+    am_args = (
         dm.address,
         config.deallocation_delay_blocks,
         config.allocation_configuration_delay_blocks,
         config.min_allocation_delay_blocks,
     )
+    am_ext = deployer.deploy(project.AllocationManagerExtension, *am_args)
+    am = deployer.deploy(project.AllocationManager, *am_args, am_ext.address)
     esc = deployer.deploy(
         project.SlashEscrow, sm.address, dm.address, am.address, config.slash_resolution_delay_blocks
     )
     sm.initialize(dm.address, esc.address, **tx)
     dm.initialize(am.address, esc.address, **tx)
-    d = Deployment(sm, dm, am, esc, pauser_registry=pauser_registry)
+    d = Deployment(
+        sm,
+        dm,
+        am,
+        esc,
+        pauser_registry=pauser_registry,
+        allocation_manager_extension=am_ext,
+        delegation_manager_extension=dm_ext,
+        permission_controller=pc,
+    )
     for name, symbol in config.mock_tokens:
         d.tokens[symbol] = deployer.deploy(project.MockERC20, name, symbol)
     for address in config.tokens:

@@ -123,8 +123,9 @@ def _dm_slot(name):
         text=True,
         check=True,
     ).stdout
-    layout = json.loads(out)
-    return layout.get("storage_layout", layout)[name]["slot"]
+    layout = json.loads(out)["storage_layout"]
+    # the state is in the delegation_storage module the contract initializes ("ds")
+    return layout.get(name, layout["ds"].get(name))["slot"]
 
 
 def _slot(base, *keys):

@@ -6,6 +6,11 @@ Block arithmetic: every transaction (also a reverting one) is mined in block hea
 view call sees block.number == head; `mine_to(w, b)` makes the next transaction land in block b.
 """
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import ape
 import pytest
 from eth_utils import function_signature_to_4byte_selector
@@ -442,6 +447,13 @@ def test_eigenlayer_selectors_exist(w):
         "deregisterFromOperatorSets((address,address,uint32[]))",
         "getAllocatedStake((address,uint32),address[],address[])",
         "getMinimumSlashableStake((address,uint32),address[],address[],uint32)",
+        "updateSlasher((address,uint32),address)",
+        "getSlasher((address,uint32))",
+        "getPendingSlasher((address,uint32))",
+        "getAllocatedSets(address)",
+        "getAllocatedStrategies(address,(address,uint32))",
+        "getRegisteredSets(address)",
+        "getMaxMagnitudesAtBlock(address,address[],uint32)",
     ):
         assert sel(sig) in am, sig
     for sig in (
@@ -1131,3 +1143,257 @@ def test_slash_after_strategy_removed_reverts(live):
         w.slash(w.op, 1, {"TKA": WAD})
     # the pending deallocation keeps its full delay
     assert alloc(w)[1] == -(4 * WAD // 10)
+
+
+# ---------------------------------------------------------------- slasher rotation
+
+
+def test_update_slasher_takes_effect_after_the_delay_exact(live):
+    """updateSlasher: the old slasher alone slashes up to effectBlock - 1, the new one from
+    effectBlock on (ALLOCATION_CONFIGURATION_DELAY + 1 blocks after the update)."""
+    w = live
+    assert w.am.getPendingSlasher(w.opset(1)) == (ZERO, 0)
+    r = w.am.updateSlasher(w.opset(1), w.other, sender=w.avs)
+    effect = r.block_number + ACD + 1
+    (e,) = evs(r, "SlasherUpdated")
+    assert e.slasher == w.other.address and e.effectBlock == effect
+    assert tuple(e.operatorSet) == ops(w)
+    assert w.am.getSlasher(w.opset(1)) == w.avs.address
+    assert w.am.getPendingSlasher(w.opset(1)) == (w.other.address, effect)
+    with ape.reverts("only slasher"):
+        w.slash(w.op, 1, {"TKA": WAD // 10}, sender=w.other)
+    mine_to(w, effect - 1)
+    r = w.slash(w.op, 1, {"TKA": WAD // 10})  # the old slasher, in the last block it may
+    assert r.block_number == effect - 1
+    with ape.reverts("only slasher"):  # lands in effectBlock: the old slasher is out
+        w.slash(w.op, 1, {"TKA": WAD // 10})
+    assert head(w) == effect
+    assert w.am.getSlasher(w.opset(1)) == w.other.address
+    assert w.am.getPendingSlasher(w.opset(1)) == (ZERO, 0)
+    r = w.slash(w.op, 1, {"TKA": WAD // 10}, sender=w.other)
+    assert r.return_value[0] == 2
+    # a later rotation starts from the new slasher
+    r = w.am.updateSlasher(w.opset(1), w.avs, sender=w.avs)
+    assert w.am.getSlasher(w.opset(1)) == w.other.address
+    assert w.am.getPendingSlasher(w.opset(1)) == (w.avs.address, r.block_number + ACD + 1)
+
+
+def test_update_slasher_again_replaces_the_pending_one(live):
+    w = live
+    w.am.updateSlasher(w.opset(1), w.other, sender=w.avs)
+    w.chain.mine(ACD // 2)
+    r = w.am.updateSlasher(w.opset(1), w.resolver, sender=w.avs)
+    effect = r.block_number + ACD + 1  # the delay restarts
+    assert w.am.getPendingSlasher(w.opset(1)) == (w.resolver.address, effect)
+    view_at(w, effect - 1)
+    assert w.am.getSlasher(w.opset(1)) == w.avs.address
+    view_at(w, effect)
+    assert w.am.getSlasher(w.opset(1)) == w.resolver.address
+    with ape.reverts("only slasher"):  # the replaced pending slasher never takes over
+        w.slash(w.op, 1, {"TKA": WAD // 10}, sender=w.other)
+
+
+def test_update_slasher_reverts(live):
+    w = live
+    with ape.reverts("only avs"):
+        w.am.updateSlasher(w.opset(1), w.other, sender=w.other)
+    with ape.reverts("only avs"):  # the slasher itself cannot rotate
+        w.am.updateSlasher(w.opset(1), w.other, sender=w.op)
+    with ape.reverts("zero address"):
+        w.am.updateSlasher(w.opset(1), ZERO, sender=w.avs)
+    with ape.reverts("invalid operator set"):
+        w.am.updateSlasher(w.opset(9), w.other, sender=w.avs)
+    assert w.am.getPendingSlasher(w.opset(1)) == (ZERO, 0)
+
+
+def test_set_creation_logs_its_slasher(w):
+    r = w.create_sets(ids=(1,), slasher=w.other)
+    (e,) = evs(r, "SlasherUpdated")
+    assert e.slasher == w.other.address and e.effectBlock == r.block_number
+    assert w.am.getSlasher(w.opset(1)) == w.other.address
+
+
+# ---------------------------------------------------------------- the extension
+
+
+def test_extension_runs_only_by_delegatecall(w, project):
+    ext = project.AllocationManagerExtension.at(w.am.extension())
+    assert ext.delegation() == w.dm.address and ext.DEALLOCATION_DELAY() == DD
+    with ape.reverts("only delegatecall"):
+        ext.updateAVSMetadataURI(w.avs, "m", sender=w.avs)
+    with ape.reverts("only delegatecall"):
+        ext.setAllocationDelay(w.op, 1, sender=w.op)
+
+
+def test_extension_must_match_the_constructor(w, project, accounts):
+    ext = w.am.extension()
+    args = (w.dm, DD, ACD, TEST_CONFIG.min_allocation_delay_blocks)
+    for i, bad in ((1, DD + 1), (2, ACD + 1), (3, 7), (0, w.sm)):
+        wrong = list(args)
+        wrong[i] = bad
+        with ape.reverts("extension mismatch"):
+            accounts[0].deploy(project.AllocationManager, *wrong, ext)
+
+
+@pytest.mark.parametrize(
+    "manager,module",
+    [("AllocationManager", "st"), ("DelegationManager", "ds")],
+    ids=["allocation", "delegation"],
+)
+def test_extension_and_manager_share_the_storage_layout(manager, module):
+    """Each manager and its extension initialize their storage module first, so every shared
+    variable sits at one slot (the DelegationManager's pair is checked here too)."""
+    vyper = Path(sys.executable).parent / "vyper"
+    layouts = []
+    for name in (manager, manager + "Extension"):
+        out = subprocess.run(
+            [str(vyper), "-f", "layout", f"contracts/core/{name}.vy"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        layouts.append(json.loads(out))
+    main, ext = layouts
+    assert main["storage_layout"][module] == ext["storage_layout"][module]
+    assert set(ext["storage_layout"]) == {module}
+    assert min(v["slot"] for v in main["storage_layout"]["pausable"].values()) > max(
+        v["slot"] for v in main["storage_layout"][module].values()
+    )
+    # the same reentrancy lock slot (an extension with no locked function has none)
+    assert (
+        ext.get("transient_storage_layout", main["transient_storage_layout"])
+        == main["transient_storage_layout"]
+    )
+
+
+# ---------------------------------------------------------------- integrator views
+
+
+def test_registered_sets_follow_registration(w):
+    """getRegisteredSets lists exactly the sets an operator is registered for, through
+    deregistrations that move other entries (its own and other operators' member lists)."""
+    w.register_operator(w.op)
+    w.register_operator(w.op2)
+    w.create_sets(ids=(1, 2, 3, 4), syms=("TKA",))
+    assert list(w.am.getRegisteredSets(w.op)) == [] and w.am.getRegisteredSetCount(w.op) == 0
+    w.register_for_sets(w.op, (1, 2, 3))
+    w.register_for_sets(w.op2, (1, 2))
+
+    def sets(op):
+        return sorted(s.id for s in w.am.getRegisteredSets(op))
+
+    def members(i):
+        return sorted(A(m) for m in w.am.getMembers(w.opset(i)))
+
+    assert sets(w.op) == [1, 2, 3] and sets(w.op2) == [1, 2]
+    assert all(A(s.avs) == A(w.avs) for s in w.am.getRegisteredSets(w.op))
+    w.am.deregisterFromOperatorSets((w.op, w.avs, [1]), sender=w.op)
+    assert sets(w.op) == [2, 3] and w.am.getRegisteredSetCount(w.op) == 2
+    assert members(1) == [A(w.op2)] and members(2) == sorted([A(w.op), A(w.op2)])
+    w.register_for_sets(w.op, (4,))
+    w.am.deregisterFromOperatorSets((w.op, w.avs, [3, 2]), sender=w.avs)
+    assert sets(w.op) == [4] and sets(w.op2) == [1, 2] and members(2) == [A(w.op2)]
+    # each operator's membership and registration status survive the moves
+    assert w.am.isMemberOfOperatorSet(w.op2, w.opset(2)) and w.am.isMemberOfOperatorSet(w.op, w.opset(4))
+    assert not w.am.isMemberOfOperatorSet(w.op, w.opset(2))
+    w.am.deregisterFromOperatorSets((w.op2, w.avs, [1, 2]), sender=w.op2)
+    assert sets(w.op2) == [] and members(1) == [] and members(2) == []
+    mine_to(w, head(w) + DD + 2)
+    w.register_for_sets(w.op, (1, 2, 3))
+    assert sets(w.op) == [1, 2, 3, 4]
+    assert [s.id for s in w.am.getRegisteredSets(w.op, 1, 2)] == [s.id for s in w.am.getRegisteredSets(w.op)][
+        1:3
+    ]
+    assert list(w.am.getRegisteredSets(w.op, 4, 10)) == []
+    with ape.reverts("page too long"):
+        w.am.getRegisteredSets(w.op, 0, 1025)
+
+
+def test_max_magnitudes_at_block(live):
+    """getMaxMagnitudesAtBlock: WAD before the first slash, each slash's value from its own
+    block on, the current value for the current and future blocks."""
+    w = live
+    s, t = sa(w), sb(w)
+    start = head(w)
+    r1 = w.slash(w.op, 1, {"TKA": WAD // 2})
+    m1 = w.am.getMaxMagnitude(w.op, s)
+    w.chain.mine(3)
+    r2 = w.slash(w.op, 1, {"TKA": WAD // 2, "TKB": WAD // 4})
+    m2, n2 = w.am.getMaxMagnitude(w.op, s), w.am.getMaxMagnitude(w.op, t)
+    assert WAD > m1 > m2 and n2 < WAD
+    w.chain.mine(2)
+    r3 = w.slash(w.op, 2, {"TKA": WAD // 10})
+    m3 = w.am.getMaxMagnitude(w.op, s)
+    b1, b2, b3 = r1.block_number, r2.block_number, r3.block_number
+
+    def at(blk):
+        return list(w.am.getMaxMagnitudesAtBlock(w.op, [s, t], blk))
+
+    assert at(start) == [WAD, WAD] and at(b1 - 1) == [WAD, WAD]
+    assert at(b1) == [m1, WAD] and at(b2 - 1) == [m1, WAD]
+    assert at(b2) == [m2, n2] and at(b3 - 1) == [m2, n2]
+    assert at(b3) == [m3, n2] and at(head(w)) == [m3, n2] and at(2**32 - 1) == [m3, n2]
+    assert list(w.am.getMaxMagnitudesAtBlock(w.op2, [s], b2)) == [WAD]
+
+
+def test_allocated_sets_and_strategies(live):
+    """getAllocatedSets / getAllocatedStrategies list what has a non-zero or pending allocation;
+    a deallocation to zero leaves the lists when it is applied, the last strategy takes the set
+    with it, and list moves keep every other entry."""
+    w = live
+    s, t = A(sa(w)), A(sb(w))
+
+    def sets(op=None):
+        return sorted(x.id for x in w.am.getAllocatedSets(op or w.op))
+
+    def strats(set_id, op=None):
+        return sorted(A(x) for x in w.am.getAllocatedStrategies(op or w.op, w.opset(set_id)))
+
+    assert sets() == [1, 2] and strats(1) == sorted([s, t]) and strats(2) == [s]
+    assert sets(w.op2) == [] and strats(1, w.op2) == []
+    modify(w, 1, {"TKA": 0}, {"TKA": 4 * WAD // 10})  # slashable: pending, still listed
+    assert strats(1) == sorted([s, t])
+    mine_to(w, head(w) + DD + 2)
+    w.am.clearDeallocationQueue(w.op, [sa(w)], [1], sender=w.other)
+    assert strats(1) == [t] and sets() == [1, 2]
+    modify(w, 2, {"TKA": 0}, {"TKA": WAD // 4})
+    mine_to(w, head(w) + DD + 2)
+    w.am.clearDeallocationQueue(w.op, [sa(w)], [1], sender=w.other)
+    assert sets() == [1] and strats(2) == []
+    # an instant deallocation (set 3: not registered) leaves at once; a new allocation is listed
+    w.am.createOperatorSets(w.avs, [(3, [sa(w), sb(w)], ZERO)], sender=w.avs)
+    modify(w, 3, {"TKA": WAD // 10, "TKB": WAD // 10}, {"TKA": 0, "TKB": 0})
+    assert sets() == [1, 3] and strats(3) == sorted([s, t])
+    w.chain.mine(OP_DELAY)
+    modify(w, 1, {"TKB": 0}, {"TKB": 3 * WAD // 10})
+    mine_to(w, head(w) + DD + 2)
+    modify(w, 3, {"TKA": 0}, {"TKA": WAD // 10})  # not registered: instant
+    assert strats(3) == [t]
+    w.am.clearDeallocationQueue(w.op, [sb(w)], [4], sender=w.other)
+    assert sets() == [3] and strats(1) == []
+    assert [x.id for x in w.am.getAllocatedSets(w.op, 1, 5)] == []
+    with ape.reverts("page too long"):
+        w.am.getAllocatedStrategies(w.op, w.opset(3), 0, 1025)
+
+
+def test_max_magnitude_history_through_a_cancelled_slash(w):
+    """A cancelled slash gives the max magnitude back from the cancel's block on; the history
+    keeps what held in between."""
+    w.register_operator(w.op)
+    w.deposit(w.staker, "TKA", DEP_A)
+    w.dm.delegateTo(w.op, NO_SIG, SALT0, sender=w.staker)
+    w.create_sets(ids=(1,), syms=("TKA",), resolver=w.resolver)
+    w.register_for_sets(w.op, (1,))
+    w.allocate(w.op, 1, {"TKA": WAD // 2})
+    s = sa(w)
+    r1 = w.slash(w.op, 1, {"TKA": WAD // 2})
+    m1 = w.am.getMaxMagnitude(w.op, s)
+    w.chain.mine(2)
+    r2 = w.esc.cancelSlash(w.avs, 1, 1, sender=w.resolver)
+    assert w.am.getMaxMagnitude(w.op, s) == WAD
+
+    def at(blk):
+        return w.am.getMaxMagnitudesAtBlock(w.op, [s], blk)[0]
+
+    assert (at(r1.block_number - 1), at(r1.block_number), at(r2.block_number - 1)) == (WAD, m1, m1)
+    assert at(r2.block_number) == WAD and at(head(w)) == WAD

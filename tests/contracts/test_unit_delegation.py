@@ -196,7 +196,9 @@ def test_wiring_constants_and_domain(w, cid):
 
 
 def test_initialize_only_once_by_deployer_with_nonzero_addresses(w, project):
-    dm = w.owner.deploy(project.DelegationManager, w.sm.address, 5)
+    pc = w.dm.permissionController()
+    ext = w.owner.deploy(project.DelegationManagerExtension, w.sm.address, 5, pc)
+    dm = w.owner.deploy(project.DelegationManager, w.sm.address, 5, pc, ext)
     assert dm.minWithdrawalDelayBlocks() == 5 and A(dm.strategyManager()) == A(w.sm)
     with ape.reverts("only deployer"):
         dm.initialize(w.am, w.esc, sender=w.other)
@@ -210,6 +212,27 @@ def test_initialize_only_once_by_deployer_with_nonzero_addresses(w, project):
         dm.initialize(w.am, w.esc, sender=w.owner)
     with ape.reverts("already initialized"):
         w.dm.initialize(w.am, w.esc, sender=w.owner)
+
+
+def test_extension_runs_only_by_delegatecall_and_must_match(w, project):
+    pc = w.dm.permissionController()
+    ext = project.DelegationManagerExtension.at(w.dm.extension())
+    assert A(ext.strategyManager()) == A(w.sm) and ext.minWithdrawalDelayBlocks() == DELAY
+    assert A(ext.permissionController()) == A(pc)
+    w.register_operator(w.op)
+    with ape.reverts("only delegatecall"):
+        ext.updateOperatorMetadataURI(w.op, "x", sender=w.op)
+    with ape.reverts("only delegatecall"):
+        ext.undoSlash(w.op, w.strats["TKA"], 1, 2, 1, sender=w.other)
+    args = (w.sm.address, DELAY, pc)
+    for i, bad in ((0, w.am.address), (1, DELAY + 1), (2, w.other.address)):
+        wrong = list(args)
+        wrong[i] = bad
+        with ape.reverts("extension mismatch"):
+            w.owner.deploy(project.DelegationManager, *wrong, ext)
+    with ape.reverts("zero address"):
+        zero_ext = w.owner.deploy(project.DelegationManagerExtension, w.sm.address, DELAY, ZERO)
+        w.owner.deploy(project.DelegationManager, w.sm.address, DELAY, ZERO, zero_ext)
 
 
 # ------------------------------------------------------------------ operators
