@@ -80,7 +80,13 @@ def cmd_disperser(args: argparse.Namespace) -> int:
     from offchain.da.network.config import disperser_config
     from offchain.da.network.service import disperser_server, dlog
 
-    server, disperser = disperser_server(disperser_config(args.config))
+    cfg = disperser_config(args.config)
+    vault = None
+    if cfg.payments is not None:
+        from offchain.chain.da_contracts import PaymentVaultReader
+
+        vault = PaymentVaultReader(cfg.payments.rpc, cfg.payments.vault)
+    server, disperser = disperser_server(cfg, vault)
     return _serve("disperser_listening", server, dlog, disperser, disperser.db.close)
 
 
@@ -101,7 +107,9 @@ def cmd_put(args: argparse.Namespace) -> int:
 
     payload = Path(args.file).read_bytes()
     quorums = tuple(int(q) for q in args.quorums.split(","))
-    cert = client.put(args.disperser, payload, _private_key(args.key), quorums, timeout_s=args.timeout)
+    cert = client.put(
+        args.disperser, payload, _private_key(args.key), quorums, timeout_s=args.timeout, payment=args.payment
+    )
     out = Path(args.out or f"{args.file}.cert.json")
     out.write_text(json.dumps(cert, indent=1) + "\n")
     print(json.dumps({"event": "certified", "blob_key": cert["blob_key"], "certificate": str(out)}))
@@ -146,7 +154,15 @@ def register_client(sub: Any) -> None:
     )
     put.add_argument("--quorums", default="0,1", help="quorum numbers, comma-separated (default 0,1)")
     put.add_argument("-o", "--out", metavar="CERT", help="certificate file (default FILE.cert.json)")
-    put.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for COMPLETE (default 300)")
+    put.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds to wait for COMPLETE (default 300)"
+    )
+    put.add_argument(
+        "--payment",
+        choices=("reservation", "on-demand"),
+        default="reservation",
+        help="pay from the account's reservation (default) or its on-demand deposit in the PaymentVault",
+    )
     put.set_defaults(func=cmd_put)
     get = sub.add_parser(
         "get",

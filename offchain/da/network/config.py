@@ -209,6 +209,44 @@ def network_public_keys(obj: Any, base: Path) -> dict[bytes, PublicKey]:
 
 
 @dataclass
+class PaymentsConfig:
+    """The disperser's ``payments`` section: the PaymentVault it meters against."""
+
+    rpc: str
+    vault: str
+    refresh_s: float
+    max_dispersal_age_s: float
+    max_future_dispersal_s: float
+
+
+PAYMENTS_KEYS = {"rpc", "vault", "refresh_s", "max_dispersal_age_s", "max_future_dispersal_s"}
+
+
+def payments_config(obj: Any) -> PaymentsConfig | None:
+    if obj is None:
+        return None
+    if not isinstance(obj, dict) or set(obj) - PAYMENTS_KEYS or not {"rpc", "vault"} <= set(obj):
+        raise NetworkConfigError(f"payments: expected {{rpc, vault, refresh_s?, max_dispersal_age_s?, "
+                                 f"max_future_dispersal_s?}}, got {obj!r}")  # fmt: skip
+    vault = str(obj["vault"])
+    try:
+        raw = bytes.fromhex(vault.removeprefix("0x"))
+    except ValueError:
+        raw = b""
+    if not vault.startswith("0x") or len(raw) != 20:
+        raise NetworkConfigError(f"payments.vault: {vault!r} is not a 20-byte 0x address")
+    if not str(obj["rpc"]).startswith(("http://", "https://")):
+        raise NetworkConfigError(f"payments.rpc: {obj['rpc']!r} is not an http(s) URL")
+    secs = {}
+    for k, default in (("refresh_s", 30), ("max_dispersal_age_s", 45), ("max_future_dispersal_s", 45)):
+        v = obj.get(k, default)
+        if not isinstance(v, int | float) or isinstance(v, bool) or not 0 < v <= 86_400:
+            raise NetworkConfigError(f"payments.{k}: {v!r} is not a number of seconds in (0, 86400]")
+        secs[k] = float(v)
+    return PaymentsConfig(str(obj["rpc"]), vault, **secs)
+
+
+@dataclass
 class DisperserConfig:
     host: str
     port: int
@@ -225,11 +263,12 @@ class DisperserConfig:
     batch_size: int
     max_request_bytes: int
     log_level: str
+    payments: PaymentsConfig | None = None
 
 
 DISPERSER_KEYS = {
     "host", "port", "public", "key_file", "disperser_id", "srs", "network", "metadata", "confirmation_threshold",
-    "reference_block_number", "batch_size", "max_request_bytes", "log_level",
+    "reference_block_number", "batch_size", "max_request_bytes", "log_level", "payments",
 }  # fmt: skip
 
 
@@ -257,6 +296,7 @@ def disperser_config(path: str | Path) -> DisperserConfig:
         batch_size=_int(obj, "batch_size", 32, 1, 4097),
         max_request_bytes=_int(obj, "max_request_bytes", 64 << 20, 1024),
         log_level=str(obj.get("log_level", "info")),
+        payments=payments_config(obj.get("payments")),
     )
 
 

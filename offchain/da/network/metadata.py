@@ -16,7 +16,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-from offchain.da.errors import MetadataStoreError
+from offchain.da.errors import MetadataStoreError, PaymentReplayError
 
 
 class BlobStatus(IntEnum):
@@ -42,6 +42,11 @@ SCHEMA = (
         updated_at_ns BIGINT NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS blobs_status ON blobs (status, requested_at_ns)",
+    """CREATE TABLE IF NOT EXISTS on_demand (
+        account_id TEXT PRIMARY KEY,
+        cumulative_payment TEXT NOT NULL,
+        updated_at_ns BIGINT NOT NULL
+    )""",
     """CREATE TABLE IF NOT EXISTS batches (
         batch_header_hash TEXT PRIMARY KEY,
         batch_header TEXT NOT NULL,
@@ -73,16 +78,61 @@ class MetadataStore:
         with self.lock:
             self.db.close()
 
-    def add_blob(self, key: bytes, header: dict, signature: bytes, data: bytes) -> bool:
-        """Record a QUEUED blob; False when the key is already known (a repeated request)."""
+    def add_blob(
+        self,
+        key: bytes,
+        header: dict,
+        signature: bytes,
+        data: bytes,
+        on_demand: tuple[str, int] | None = None,
+    ) -> bool:
+        """Record a QUEUED blob; False when the key is already known (a repeated request). ``on_demand`` =
+        (account, cumulative payment) is recorded in the same transaction as the account's last accepted total;
+        one not above the recorded total raises :class:`PaymentReplayError` and records nothing."""
         now = time.time_ns()
         with self.lock:
-            cur = self.db.execute(
-                "INSERT OR IGNORE INTO blobs (blob_key, blob_header, signature, data, status, requested_at_ns,"
-                " updated_at_ns) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (key.hex(), json.dumps(header), signature.hex(), data, int(BlobStatus.QUEUED), now, now),
-            )
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                if on_demand is not None:
+                    account, cum = on_demand
+                    last = self._cumulative(account)
+                    if cum <= last:
+                        raise PaymentReplayError(
+                            f"cumulative payment {cum} is not above the last accepted for {account} ({last})"
+                        )
+                cur = self.db.execute(
+                    "INSERT OR IGNORE INTO blobs (blob_key, blob_header, signature, data, status, requested_at_ns,"
+                    " updated_at_ns) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (key.hex(), json.dumps(header), signature.hex(), data, int(BlobStatus.QUEUED), now, now),
+                )
+                if cur.rowcount == 1 and on_demand is not None:
+                    self.db.execute(
+                        "INSERT OR REPLACE INTO on_demand (account_id, cumulative_payment, updated_at_ns)"
+                        " VALUES (?, ?, ?)",
+                        (on_demand[0], str(on_demand[1]), now),
+                    )
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
             return cur.rowcount == 1
+
+    def _cumulative(self, account: str) -> int:
+        row = self.db.execute(
+            "SELECT cumulative_payment FROM on_demand WHERE account_id = ?", (account,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def cumulative_payment(self, account: str) -> int:
+        """The account's last accepted on-demand cumulative payment (wei; 0 if none)."""
+        with self.lock:
+            return self._cumulative(account)
+
+    def has_blob(self, key: bytes) -> bool:
+        with self.lock:
+            return (
+                self.db.execute("SELECT 1 FROM blobs WHERE blob_key = ?", (key.hex(),)).fetchone() is not None
+            )
 
     def set_status(
         self, keys: list[bytes], status: BlobStatus, reason: str = "", inclusion: dict[bytes, dict] | None = None,

@@ -26,11 +26,18 @@ from starlette.routing import Route
 from offchain.bls.keys import SecretKey
 from offchain.crypto import bn254
 from offchain.da.eigenda.encoder import Encoder
-from offchain.da.errors import DisperserRequestError, NetworkMessageError, NodeRequestError, RelayRequestError
+from offchain.da.errors import (
+    DisperserRequestError,
+    NetworkConfigError,
+    NetworkMessageError,
+    NodeRequestError,
+    RelayRequestError,
+)
 from offchain.da.network.config import DisperserConfig, NodeConfig, RelayConfig
 from offchain.da.network.disperser import Disperser
 from offchain.da.network.metadata import MetadataStore
 from offchain.da.network.node import StoreChunksRequest, ValidatorNode
+from offchain.da.network.payments import PaymentMeter, VaultCache, VaultReader
 from offchain.da.network.relay import Relay
 from offchain.da.network.types import BlobHeader, hex_field, json_fields
 from offchain.httpservice import HTTPError, Metrics, ServiceServer, logger, read_json
@@ -130,7 +137,7 @@ async def json_call(request: Request, max_bytes: int, fn: Any, refusal: type, lo
         return JSONResponse(await run_in_threadpool(fn, await read_json(request, max_bytes)))
     except refusal as exc:
         log_to.info("request_refused", extra={"path": request.url.path, "reason": exc.message})
-        return HTTPError(exc.status, exc.message, code="refused").response()
+        return HTTPError(exc.status, exc.message, code=getattr(exc, "grpc_code", "refused")).response()
     except NetworkMessageError as exc:
         return HTTPError(400, str(exc), code="malformed").response()
     except HTTPError as exc:
@@ -147,9 +154,14 @@ def disperser_app(disperser: Disperser, max_request_bytes: int = 64 << 20) -> An
 
     - ``POST /v2/DisperseBlob``: ``{blob, blob_header, signature}`` -> ``{result: "QUEUED", blob_key}``;
     - ``POST /v2/GetBlobStatus``: ``{blob_key}`` -> ``{status, signed_batch, blob_inclusion_info}``;
-    - ``POST /v2/GetBlobCommitment``: ``{blob}`` -> ``{blob_commitment}``.
+    - ``POST /v2/GetBlobCommitment``: ``{blob}`` -> ``{blob_commitment}``;
+    - ``POST /v2/GetPaymentState``: ``{account_id, timestamp, signature}`` -> the account's payment state.
+
+    A refused payment's error carries EigenDA's gRPC status name as its ``code``.
     """
-    metrics = Metrics(["/v2/DisperseBlob", "/v2/GetBlobStatus", "/v2/GetBlobCommitment", "/metrics"])
+    metrics = Metrics(
+        ["/v2/DisperseBlob", "/v2/GetBlobStatus", "/v2/GetBlobCommitment", "/v2/GetPaymentState", "/metrics"]
+    )
 
     async def call(request: Request, names: tuple[str, ...], what: str, fn: Any) -> JSONResponse:
         return await json_call(
@@ -181,6 +193,15 @@ def disperser_app(disperser: Disperser, max_request_bytes: int = 64 << 20) -> An
             lambda f: {"blob_commitment": disperser.get_blob_commitment(hex_field(f["blob"], "blob")).to_json()},
         )  # fmt: skip
 
+    def state(f: dict) -> dict:
+        ts = f["timestamp"]
+        if not isinstance(ts, int) or isinstance(ts, bool) or not 0 <= ts < 1 << 64:
+            raise NetworkMessageError(f"timestamp: {ts!r} is not a uint64 (ns)")
+        return disperser.payment_state(f["account_id"], ts, hex_field(f["signature"], "signature", 65))
+
+    async def payment_state(request: Request) -> JSONResponse:
+        return await call(request, ("account_id", "timestamp", "signature"), "GetPaymentStateRequest", state)
+
     async def metrics_route(request: Request) -> PlainTextResponse:
         return PlainTextResponse(metrics.render())
 
@@ -189,14 +210,32 @@ def disperser_app(disperser: Disperser, max_request_bytes: int = 64 << 20) -> An
             Route("/v2/DisperseBlob", disperse_blob, methods=["POST"]),
             Route("/v2/GetBlobStatus", blob_status, methods=["POST"]),
             Route("/v2/GetBlobCommitment", blob_commitment, methods=["POST"]),
+            Route("/v2/GetPaymentState", payment_state, methods=["POST"]),
             Route("/metrics", metrics_route, methods=["GET"]),
         ]
     )
     return metrics.wrap(app)
 
 
-def disperser_server(cfg: DisperserConfig) -> tuple[ServiceServer, Disperser]:
-    """The disperser of ``cfg`` (its batcher not started) and its server (not started)."""
+def disperser_server(
+    cfg: DisperserConfig, vault: VaultReader | None = None
+) -> tuple[ServiceServer, Disperser]:
+    """The disperser of ``cfg`` (its batcher not started) and its server (not started). With ``payments`` in
+    ``cfg``, ``vault`` reads the PaymentVault it names (the command builds it from ``offchain.chain``)."""
+    meter = None
+    if cfg.payments is not None:
+        if vault is None:
+            raise NetworkConfigError("payments: configured, but no payment vault reader was given")
+        p = cfg.payments
+        meter = PaymentMeter(
+            VaultCache(vault, p.refresh_s),
+            max_age_s=p.max_dispersal_age_s,
+            max_future_s=p.max_future_dispersal_s,
+        )
+    else:
+        dlog.warning(
+            "payments_unmetered", extra={"reason": "no payments section: every payment header is accepted"}
+        )
     disperser = Disperser(
         cfg.key,
         cfg.disperser_id,
@@ -209,6 +248,7 @@ def disperser_server(cfg: DisperserConfig) -> tuple[ServiceServer, Disperser]:
         confirmation_threshold=cfg.confirmation_threshold,
         reference_block_number=cfg.reference_block_number,
         batch_size=cfg.batch_size,
+        meter=meter,
     )
     server = ServiceServer(
         disperser_app(disperser, cfg.max_request_bytes), cfg.host, cfg.port, log_level=cfg.log_level,
