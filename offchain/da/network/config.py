@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from offchain import settings
 from offchain.bls.errors import BLSError
 from offchain.bls.keys import PublicKey
 from offchain.da.errors import NetworkConfigError, SRSError
@@ -208,6 +209,16 @@ def network_public_keys(obj: Any, base: Path) -> dict[bytes, PublicKey]:
     return keys
 
 
+def metadata_url(obj: dict[str, Any], key: str, base: Path, path: str | Path) -> str:
+    """The disperser's metadata database: ``EIGEN_DA_METADATA_URL`` when set, else the file's ``key`` (a URL,
+    or a SQLite path relative to the file)."""
+    meta = settings.da_metadata_url() or obj.get(key)
+    if meta is None:
+        raise NetworkConfigError(f"{path}: {key} is required (or set {settings.DA_METADATA_URL.name})")
+    meta = str(meta)
+    return meta if "://" in meta else str(base / meta)
+
+
 @dataclass
 class PaymentsConfig:
     """The disperser's ``payments`` section: the PaymentVault it meters against."""
@@ -273,13 +284,9 @@ DISPERSER_KEYS = {
 
 
 def disperser_config(path: str | Path) -> DisperserConfig:
-    obj, base, key = _config_file(
-        path, DISPERSER_KEYS, ("key_file", "srs", "network", "metadata"), "key_file"
-    )
+    obj, base, key = _config_file(path, DISPERSER_KEYS, ("key_file", "srs", "network"), "key_file")
     state, urls = network_state(obj["network"], base)
-    meta = str(obj["metadata"])
-    if "://" not in meta:
-        meta = str(base / meta)
+    meta = metadata_url(obj, "metadata", base, path)
     return DisperserConfig(
         host=str(obj.get("host", "127.0.0.1")),
         port=_int(obj, "port", 0, 0, 65536),
@@ -328,13 +335,11 @@ def relay_config(path: str | Path) -> RelayConfig:
     unknown = sorted(set(obj) - RELAY_KEYS)
     if unknown:
         raise NetworkConfigError(f"{p}: unknown keys {unknown}")
-    for key in ("store_dir", "srs", "network", "disperser_metadata"):
+    for key in ("store_dir", "srs", "network"):
         if key not in obj:
             raise NetworkConfigError(f"{p}: {key} is required")
     dirs = obj["store_dir"] if isinstance(obj["store_dir"], list) else [obj["store_dir"]]
-    meta = str(obj["disperser_metadata"])
-    if "://" not in meta:
-        meta = str(base / meta)
+    meta = metadata_url(obj, "disperser_metadata", base, p)
     return RelayConfig(
         host=str(obj.get("host", "127.0.0.1")),
         port=_int(obj, "port", 0, 0, 65536),
