@@ -198,3 +198,7 @@ class RelayRequestError(DAError):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+class DevnetProcessError(DAError):
+    """``eigen da devnet``: a process did not start or listen, a bad argument, or an unreadable state file."""

@@ -53,6 +53,7 @@ def register(sub: Any) -> None:
         "disperser_metadata; docs/da-network.md); copies the disperser's certified blobs; logs JSON lines to stderr.",
     )  # fmt: skip
     register_client(sub)
+    register_devnet(sub)
 
 
 def cmd_relay(args: argparse.Namespace) -> int:
@@ -177,3 +178,57 @@ def register_client(sub: Any) -> None:
     )
     get.add_argument("-o", "--out", metavar="FILE", help="output file (default stdout)")
     get.set_defaults(func=cmd_get)
+
+
+def _devnet_dir(args: argparse.Namespace) -> Path:
+    from offchain.settings import ROOT
+
+    return Path(args.dir) if args.dir else ROOT / ".devnet" / "da"
+
+
+def cmd_devnet(args: argparse.Namespace) -> int:
+    from offchain.da.errors import DevnetProcessError
+    from offchain.da.network import devnet
+    from offchain.settings import da_srs_dir
+
+    folder = _devnet_dir(args)
+    if args.action == "up":
+        payments = None
+        if args.payment_vault or args.rpc:
+            if not (args.payment_vault and args.rpc):
+                raise DevnetProcessError("--payment-vault and --rpc go together")
+            payments = {"rpc": args.rpc, "vault": args.payment_vault}
+        info = devnet.up(
+            folder, args.validators, srs_dir=args.srs or (None if args.test_srs else da_srs_dir()),
+            test_srs_symbols=args.test_srs, payments=payments, log_level=args.log_level,
+        )  # fmt: skip
+    elif args.action == "down":
+        info = {"stopped": devnet.down(folder), "folder": str(folder.resolve())}
+    else:
+        info = devnet.status(folder)
+    print(json.dumps(info))
+    return 0 if args.action != "status" or info["running"] else 3
+
+
+def register_devnet(sub: Any) -> None:
+    p = sub.add_parser(
+        "devnet",
+        help="a DA network on loopback: N validators, a disperser and a relay as processes (up, down, status)",
+        description="up: start (or keep) N `eigen da node`, one `eigen da disperser` and one `eigen da relay` on "
+        "free loopback ports, with keys, configurations and devnet.json in --dir; down: stop them; status: which "
+        "run and answer (exit 3 when not all do). Prints one JSON line (docs/da-network.md, Devnet).",
+    )
+    p.add_argument("action", choices=("up", "down", "status"), help="what to do")
+    p.add_argument("--dir", metavar="DIR", help="the devnet's folder (default .devnet/da in the checkout)")
+    p.add_argument("--validators", type=int, default=4, help="validator nodes to start (default 4)")
+    p.add_argument("--srs", metavar="DIR", help="EigenDA's SRS files (default $EIGEN_DA_SRS)")
+    p.add_argument(
+        "--test-srs",
+        type=int,
+        metavar="SYMBOLS",
+        help="an insecure test SRS of SYMBOLS points instead (tests only)",
+    )
+    p.add_argument("--payment-vault", metavar="ADDRESS", help="meter payments against this PaymentVault ...")
+    p.add_argument("--rpc", metavar="URL", help="... on the chain at this JSON-RPC URL")
+    p.add_argument("--log-level", default="info", help="the processes' log level (default info)")
+    p.set_defaults(func=cmd_devnet)
