@@ -202,6 +202,18 @@ def cmd_devnet(args: argparse.Namespace) -> int:
             folder, args.validators, srs_dir=args.srs or (None if args.test_srs else da_srs_dir()),
             test_srs_symbols=args.test_srs, payments=payments, log_level=args.log_level,
         )  # fmt: skip
+    elif args.action == "configure":
+        ports = [args.validator_port] * args.validators if args.validator_port else None
+        if ports is None:
+            raise DevnetProcessError("configure: --validator-port is required (each validator's port)")
+        payments = {"rpc": args.rpc, "vault": args.payment_vault} if args.payment_vault and args.rpc else None
+        srs = devnet.srs_spec(args.srs or (None if args.test_srs else da_srs_dir()), args.test_srs)
+        configs = devnet.configure(
+            folder, args.validators, srs=srs, validator_ports=ports, disperser_port=args.disperser_port,
+            relay_port=args.relay_port, validator_url=args.validator_url, relay_url=args.relay_url, host=args.host,
+            data_dir=args.data_dir, payments=payments, log_level=args.log_level,
+        )  # fmt: skip
+        info = {"folder": str(folder.resolve()), "configs": {name: str(cfg) for name, _, cfg in configs}}
     elif args.action == "down":
         info = {"stopped": devnet.down(folder), "folder": str(folder.resolve())}
     else:
@@ -216,9 +228,10 @@ def register_devnet(sub: Any) -> None:
         help="a DA network on loopback: N validators, a disperser and a relay as processes (up, down, status)",
         description="up: start (or keep) N `eigen da node`, one `eigen da disperser` and one `eigen da relay` on "
         "free loopback ports, with keys, configurations and devnet.json in --dir; down: stop them; status: which "
-        "run and answer (exit 3 when not all do). Prints one JSON line (docs/da-network.md, Devnet).",
+        "run and answer (exit 3 when not all do); configure: only write keys and configurations (deploy/). "
+        "Prints one JSON line (docs/da-network.md, Devnet).",
     )
-    p.add_argument("action", choices=("up", "down", "status"), help="what to do")
+    p.add_argument("action", choices=("up", "down", "status", "configure"), help="what to do")
     p.add_argument("--dir", metavar="DIR", help="the devnet's folder (default .devnet/da in the checkout)")
     p.add_argument("--validators", type=int, default=4, help="validator nodes to start (default 4)")
     p.add_argument("--srs", metavar="DIR", help="EigenDA's SRS files (default $EIGEN_DA_SRS)")
@@ -231,4 +244,20 @@ def register_devnet(sub: Any) -> None:
     p.add_argument("--payment-vault", metavar="ADDRESS", help="meter payments against this PaymentVault ...")
     p.add_argument("--rpc", metavar="URL", help="... on the chain at this JSON-RPC URL")
     p.add_argument("--log-level", default="info", help="the processes' log level (default info)")
+    g = p.add_argument_group("configure (keys and configurations only, for deploy/: nothing is started)")
+    g.add_argument("--host", default="127.0.0.1", help="bind address of every process (non-loopback: public)")
+    g.add_argument("--validator-port", type=int, help="each validator's port")
+    g.add_argument("--disperser-port", type=int, default=9200, help="the disperser's port (default 9200)")
+    g.add_argument("--relay-port", type=int, default=9300, help="the relay's port (default 9300)")
+    g.add_argument(
+        "--validator-url",
+        default="http://127.0.0.1:{port}",
+        help="how validator {i} is reached (with {i}, {port})",
+    )
+    g.add_argument(
+        "--relay-url", default="http://127.0.0.1:{port}", help="how clients reach the relay ({port})"
+    )
+    g.add_argument(
+        "--data-dir", default="data", help="where stores and the metadata database live (default data)"
+    )
     p.set_defaults(func=cmd_devnet)

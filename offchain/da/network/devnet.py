@@ -185,7 +185,7 @@ def _wait_listening(folder: Path, name: str, proc: subprocess.Popen, deadline: f
         time.sleep(0.1)
 
 
-def _srs_spec(srs_dir: str | None, test_symbols: int | None) -> dict[str, Any]:
+def srs_spec(srs_dir: str | None, test_symbols: int | None) -> dict[str, Any]:
     if srs_dir:
         return {"dir": str(Path(srs_dir).resolve())}
     if test_symbols:
@@ -193,6 +193,63 @@ def _srs_spec(srs_dir: str | None, test_symbols: int | None) -> dict[str, Any]:
     raise DevnetProcessError(
         "an SRS is needed: --srs DIR (EigenDA's SRS files, or EIGEN_DA_SRS), or --test-srs SYMBOLS (insecure, tests)"
     )
+
+
+def configure(
+    folder: Path | str, validators: int = 4, *, srs: dict[str, Any], validator_ports: list[int], disperser_port: int,
+    relay_port: int, validator_url: str = "http://127.0.0.1:{port}", relay_url: str = "http://127.0.0.1:{port}",
+    host: str = "127.0.0.1", data_dir: str = "data", payments: dict[str, Any] | None = None, log_level: str = "info",
+) -> list[tuple[str, str, Path]]:  # fmt: skip
+    """Write a network's keys (made once, kept) and configurations into ``folder``: ``network.json``, ``vI.json``,
+    ``disperser.json``, ``relay.json``, ``client.json``; paths inside are relative to the folder (keys, the
+    network file) or to ``data_dir`` (stores, the metadata database), so the folder can be mounted anywhere.
+    ``validator_url`` / ``relay_url`` are how the others reach them (``{i}`` the validator's index, ``{port}``
+    its port). Returns (name, role, config file) per process."""
+    if not 1 <= validators <= 64:
+        raise DevnetProcessError(f"--validators {validators}: between 1 and 64")
+    if len(validator_ports) != validators:
+        raise DevnetProcessError(f"{len(validator_ports)} validator ports for {validators} validators")
+    folder = Path(folder).resolve()
+    keys = folder / "keys"
+    keys.mkdir(parents=True, exist_ok=True)
+    bls = [SecretKey.from_bytes(_key_file(keys / f"v{i}.bls", _bls_secret)) for i in range(validators)]
+    disperser_key = _key_file(keys / "disperser.key", _ecdsa_secret)
+    _key_file(keys / "payer.key", _ecdsa_secret)
+    ops = []
+    for i, k in enumerate(bls):
+        pk = k.public_key()
+        ops.append({
+            "operator_id": pk.operator_id.hex(), "stakes": {str(q): 1 for q in QUORUMS},
+            "url": validator_url.format(i=i, port=validator_ports[i]), "bls_public_key": pk.to_json(),
+        })  # fmt: skip
+    address = eth_keys.PrivateKey(disperser_key).public_key.to_checksum_address()
+    (folder / "network.json").write_text(
+        json.dumps({"operators": ops, "dispersers": {"0": address}}, indent=1)
+    )
+    common: dict[str, Any] = {"host": host, "srs": srs, "network": "network.json", "log_level": log_level}
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        common["public"] = True
+    data = data_dir.rstrip("/")
+    configs: list[tuple[str, str, Path]] = []
+    for i in range(validators):
+        cfg = folder / f"v{i}.json"
+        cfg.write_text(json.dumps({
+            **common, "port": validator_ports[i], "bls_key_file": f"keys/v{i}.bls", "store_dir": f"{data}/v{i}",
+        }, indent=1))  # fmt: skip
+        configs.append((f"v{i}", "node", cfg))
+    disperser = {**common, "port": disperser_port, "key_file": "keys/disperser.key", "metadata": f"{data}/meta.db",
+                 "reference_block_number": 1}  # fmt: skip
+    if payments:
+        disperser["payments"] = payments
+    (folder / "disperser.json").write_text(json.dumps(disperser, indent=1))
+    configs.append(("disperser", "disperser", folder / "disperser.json"))
+    (folder / "relay.json").write_text(json.dumps({
+        **common, "port": relay_port, "store_dir": f"{data}/relay", "disperser_metadata": f"{data}/meta.db",
+    }, indent=1))  # fmt: skip
+    configs.append(("relay", "relay", folder / "relay.json"))
+    client = {"network": "network.json", "srs": srs, "relays": {"0": relay_url.format(port=relay_port)}}
+    (folder / "client.json").write_text(json.dumps(client, indent=1))
+    return configs
 
 
 def up(
@@ -209,41 +266,11 @@ def up(
         if len(state["validators"]) == validators and all(is_ours(p) for p in processes(state)):
             return status(folder)
         down(folder)  # some are gone, or another size was asked for: start again
-    srs = _srs_spec(srs_dir, test_srs_symbols)
-    keys = folder / "keys"
-    keys.mkdir(exist_ok=True)
-    bls = [SecretKey.from_bytes(_key_file(keys / f"v{i}.bls", _bls_secret)) for i in range(validators)]
-    disperser_key = _key_file(keys / "disperser.key", _ecdsa_secret)
-    _key_file(keys / "payer.key", _ecdsa_secret)
     ports = [free_port() for _ in range(validators + 2)]
-    ops = []
-    for i, k in enumerate(bls):
-        pk = k.public_key()
-        ops.append({
-            "operator_id": pk.operator_id.hex(), "stakes": {str(q): 1 for q in QUORUMS},
-            "url": f"http://127.0.0.1:{ports[i]}", "bls_public_key": pk.to_json(),
-        })  # fmt: skip
-    address = eth_keys.PrivateKey(disperser_key).public_key.to_checksum_address()
-    network = folder / "network.json"
-    network.write_text(json.dumps({"operators": ops, "dispersers": {"0": address}}, indent=1))
-    common = {"srs": srs, "network": str(network), "log_level": log_level}
-    configs: list[tuple[str, str, Path]] = []
-    for i in range(validators):
-        cfg = folder / f"v{i}.json"
-        cfg.write_text(json.dumps({
-            **common, "port": ports[i], "bls_key_file": f"keys/v{i}.bls", "store_dir": f"data/v{i}",
-        }, indent=1))  # fmt: skip
-        configs.append((f"v{i}", "node", cfg))
-    disperser = {**common, "port": ports[-2], "key_file": "keys/disperser.key", "metadata": "data/meta.db",
-                 "reference_block_number": 1}  # fmt: skip
-    if payments:
-        disperser["payments"] = payments
-    (folder / "disperser.json").write_text(json.dumps(disperser, indent=1))
-    configs.append(("disperser", "disperser", folder / "disperser.json"))
-    (folder / "relay.json").write_text(json.dumps({
-        **common, "port": ports[-1], "store_dir": "data/relay", "disperser_metadata": "data/meta.db",
-    }, indent=1))  # fmt: skip
-    configs.append(("relay", "relay", folder / "relay.json"))
+    configs = configure(
+        folder, validators, srs=srs_spec(srs_dir, test_srs_symbols), validator_ports=ports[:validators],
+        disperser_port=ports[-2], relay_port=ports[-1], payments=payments, log_level=log_level,
+    )  # fmt: skip
     started: dict[str, tuple[subprocess.Popen, Path]] = {}
     record: list[dict[str, Any]] = []
     deadline = time.monotonic() + START_TIMEOUT_S
@@ -261,12 +288,9 @@ def up(
                 proc.wait(STOP_TIMEOUT_S)
         raise
     client = folder / "client.json"
-    client.write_text(
-        json.dumps({"network": str(network), "srs": srs, "relays": {"0": record[-1]["url"]}}, indent=1)
-    )
     state = {
         "validators": record[:-2], "disperser": record[-2], "relay": record[-1], "client_config": str(client),
-        "payer_key": str(keys / "payer.key"), "started_at": int(time.time()),
+        "payer_key": str(folder / "keys" / "payer.key"), "started_at": int(time.time()),
     }  # fmt: skip
     (folder / STATE_FILE).write_text(json.dumps(state, indent=1))
     return status(folder)
