@@ -112,70 +112,64 @@ GRPC_HTTP_STATUS = {
 
 
 class PaymentError(DisperserRequestError):
-    """A payment refused by the disperser's meter; ``grpc_code`` is the gRPC status EigenDA returns for it."""
+    """A payment refused by the disperser's meter; ``grpc_code`` is the gRPC status EigenDA returns for it
+    (each subclass's own), the HTTP status the one it maps to."""
 
-    def __init__(self, grpc_code: str, message: str) -> None:
-        super().__init__(GRPC_HTTP_STATUS[grpc_code], message)
-        self.grpc_code = grpc_code
+    grpc_code = "INTERNAL"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(GRPC_HTTP_STATUS[self.grpc_code], message)
 
 
 class ReservationExhaustedError(PaymentError):
     """The reservation's leaky bucket has no room for the blob (PERMISSION_DENIED, "insufficient bandwidth")."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__("PERMISSION_DENIED", message)
+    grpc_code = "PERMISSION_DENIED"
 
 
 class ReservationMissingError(PaymentError):
     """A reservation payment from an account without a reservation (PERMISSION_DENIED)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__("PERMISSION_DENIED", message)
+    grpc_code = "PERMISSION_DENIED"
 
 
 class ReservationTermsError(PaymentError):
     """A quorum the reservation does not cover, or a dispersal time outside it (INVALID_ARGUMENT)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__("INVALID_ARGUMENT", message)
+    grpc_code = "INVALID_ARGUMENT"
 
 
 class OnDemandFundsError(PaymentError):
     """An on-demand cumulative payment above the account's deposit, or below what the blob costs
     (PERMISSION_DENIED, EigenDA's InsufficientFundsError)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__("PERMISSION_DENIED", message)
+    grpc_code = "PERMISSION_DENIED"
 
 
 class PaymentReplayError(PaymentError):
     """A cumulative payment not above the last one accepted for the account, or a payment-state request
     seen before (PERMISSION_DENIED)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__("PERMISSION_DENIED", message)
+    grpc_code = "PERMISSION_DENIED"
 
 
 class PaymentTimeError(PaymentError):
     """A payment header's timestamp too far in the past or the future of the disperser's clock
     (INVALID_ARGUMENT, EigenDA's MaxDispersalAge / MaxFutureDispersalTime)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__("INVALID_ARGUMENT", message)
+    grpc_code = "INVALID_ARGUMENT"
 
 
 class GlobalRateError(PaymentError):
     """The network's on-demand throughput (globalSymbolsPerPeriod) is used up (RESOURCE_EXHAUSTED)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__("RESOURCE_EXHAUSTED", message)
+    grpc_code = "RESOURCE_EXHAUSTED"
 
 
 class PaymentVaultError(PaymentError):
     """The payment vault cannot be read (UNAVAILABLE): no state to meter against."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__("UNAVAILABLE", message)
+    grpc_code = "UNAVAILABLE"
 
 
 class DispersalError(DAError):
