@@ -15,7 +15,7 @@ def cmd_node(args: argparse.Namespace) -> int:
     from offchain.da.network.service import log, node_server
 
     cfg = node_config(args.config)
-    server, node, store = node_server(cfg)
+    server, node, store = node_server(cfg, _vault(cfg.payments))
     info = {"event": "node_listening", "url": server.url, "operator_id": node.operator_id.hex()}
     print(json.dumps(info), flush=True)  # the bound URL (port 0 picks one), for whoever started the node
     log.info("node_listening", extra={"url": server.url, "operator_id": node.operator_id.hex()})
@@ -24,6 +24,15 @@ def cmd_node(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return 0
+
+
+def _vault(payments: Any) -> Any:
+    """The PaymentVault reader a ``payments`` section names (offchain.chain), or None."""
+    if payments is None:
+        return None
+    from offchain.chain.da_contracts import PaymentVaultReader
+
+    return PaymentVaultReader(payments.rpc, payments.vault)
 
 
 def _process(sub: Any, name: str, func: Any, help: str, description: str) -> None:
@@ -82,12 +91,7 @@ def cmd_disperser(args: argparse.Namespace) -> int:
     from offchain.da.network.service import disperser_server, dlog
 
     cfg = disperser_config(args.config)
-    vault = None
-    if cfg.payments is not None:
-        from offchain.chain.da_contracts import PaymentVaultReader
-
-        vault = PaymentVaultReader(cfg.payments.rpc, cfg.payments.vault)
-    server, disperser = disperser_server(cfg, vault)
+    server, disperser = disperser_server(cfg, _vault(cfg.payments))
     return _serve("disperser_listening", server, dlog, disperser, disperser.db.close)
 
 

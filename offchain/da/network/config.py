@@ -141,11 +141,12 @@ class NodeConfig:
     max_request_age_s: int
     max_request_bytes: int
     log_level: str
+    payments: PaymentsConfig | None = None
 
 
 NODE_KEYS = {
     "host", "port", "public", "bls_key_file", "store_dir", "srs", "network", "stale_blocks",
-    "max_request_age_s", "max_request_bytes", "log_level",
+    "max_request_age_s", "max_request_bytes", "log_level", "payments",
 }  # fmt: skip
 
 
@@ -186,6 +187,7 @@ def node_config(path: str | Path) -> NodeConfig:
         max_request_age_s=_int(obj, "max_request_age_s", 60, 1),
         max_request_bytes=_int(obj, "max_request_bytes", 64 << 20, 1024),
         log_level=str(obj.get("log_level", "info")),
+        payments=payments_config(obj.get("payments")),
     )
 
 

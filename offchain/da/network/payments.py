@@ -348,6 +348,26 @@ class PaymentMeter:
                 )
         return Charge(account, symbols, cum)
 
+    def meter_reservations(self, headers: Sequence[BlobHeader]) -> list[Charge]:
+        """A validator's check of a batch (EigenDA's validators meter reservations with their own 120 s buckets,
+        so a disperser that lets an account overuse its reservation is refused by them): every reservation
+        payment debited, or none (the first refusal reverts the others and is raised). On-demand payments are
+        the disperser's to meter; no timestamp window (a batch arrives after its blobs were dispersed)."""
+        charges: list[Charge] = []
+        try:
+            for h in headers:
+                if not h.payment_header.is_reservation:
+                    continue
+                params = self.cache.params()
+                reservation, _ = self.cache.account(h.payment_header.account)
+                symbols = billable_symbols(h.commitment.length, params.min_num_symbols)
+                charges.append(self._reservation(h.payment_header.account, reservation, h, symbols))
+        except BaseException:
+            for c in charges:
+                self.revert(c)
+            raise
+        return charges
+
     def revert(self, charge: Charge) -> None:
         """Give back a charge whose blob was not accepted (a repeated blob, a lost race)."""
         now = self.clock()

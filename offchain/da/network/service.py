@@ -33,11 +33,17 @@ from offchain.da.errors import (
     NodeRequestError,
     RelayRequestError,
 )
-from offchain.da.network.config import DisperserConfig, NodeConfig, RelayConfig
+from offchain.da.network.config import DisperserConfig, NodeConfig, PaymentsConfig, RelayConfig
 from offchain.da.network.disperser import Disperser
 from offchain.da.network.metadata import MetadataStore
 from offchain.da.network.node import StoreChunksRequest, ValidatorNode
-from offchain.da.network.payments import PaymentMeter, VaultCache, VaultReader
+from offchain.da.network.payments import (
+    DISPERSER_BUCKET_S,
+    VALIDATOR_BUCKET_S,
+    PaymentMeter,
+    VaultCache,
+    VaultReader,
+)
 from offchain.da.network.relay import Relay
 from offchain.da.network.types import BlobHeader, hex_field, json_fields
 from offchain.httpservice import HTTPError, Metrics, ServiceServer, logger, read_json
@@ -109,8 +115,27 @@ def node_app(node: ValidatorNode, max_request_bytes: int = 64 << 20) -> Any:
     return metrics.wrap(app)
 
 
-def node_server(cfg: NodeConfig) -> tuple[ServiceServer, ValidatorNode, Store]:
-    """The node of ``cfg`` and its server (not started)."""
+def payment_meter(cfg: PaymentsConfig | None, vault: VaultReader | None, bucket_s: float, who: Any) -> Any:
+    """The meter of a process's ``payments`` section (None without one: logged as unmetered)."""
+    if cfg is None:
+        who.warning(
+            "payments_unmetered", extra={"reason": "no payments section: every payment header is accepted"}
+        )
+        return None
+    if vault is None:
+        raise NetworkConfigError("payments: configured, but no payment vault reader was given")
+    return PaymentMeter(
+        VaultCache(vault, cfg.refresh_s), bucket_s=bucket_s, max_age_s=cfg.max_dispersal_age_s,
+        max_future_s=cfg.max_future_dispersal_s,
+    )  # fmt: skip
+
+
+def node_server(
+    cfg: NodeConfig, vault: VaultReader | None = None
+) -> tuple[ServiceServer, ValidatorNode, Store]:
+    """The node of ``cfg`` and its server (not started); ``vault`` reads the PaymentVault its ``payments`` names
+    (the node meters reservations with its own 120 s buckets)."""
+    meter = payment_meter(cfg.payments, vault, VALIDATOR_BUCKET_S, log)
     store = Store(cfg.store_dirs)
     node = ValidatorNode(
         SecretKey.from_bytes(cfg.bls_key),
@@ -119,6 +144,7 @@ def node_server(cfg: NodeConfig) -> tuple[ServiceServer, ValidatorNode, Store]:
         store,
         stale_blocks=cfg.stale_blocks,
         max_request_age_s=cfg.max_request_age_s,
+        meter=meter,
     )
     server = ServiceServer(
         node_app(node, cfg.max_request_bytes),
@@ -222,20 +248,7 @@ def disperser_server(
 ) -> tuple[ServiceServer, Disperser]:
     """The disperser of ``cfg`` (its batcher not started) and its server (not started). With ``payments`` in
     ``cfg``, ``vault`` reads the PaymentVault it names (the command builds it from ``offchain.chain``)."""
-    meter = None
-    if cfg.payments is not None:
-        if vault is None:
-            raise NetworkConfigError("payments: configured, but no payment vault reader was given")
-        p = cfg.payments
-        meter = PaymentMeter(
-            VaultCache(vault, p.refresh_s),
-            max_age_s=p.max_dispersal_age_s,
-            max_future_s=p.max_future_dispersal_s,
-        )
-    else:
-        dlog.warning(
-            "payments_unmetered", extra={"reason": "no payments section: every payment header is accepted"}
-        )
+    meter = payment_meter(cfg.payments, vault, DISPERSER_BUCKET_S, dlog)
     disperser = Disperser(
         cfg.key,
         cfg.disperser_id,

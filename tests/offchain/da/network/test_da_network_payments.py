@@ -354,3 +354,40 @@ def test_disperser_process_reads_the_vault(vault, tmp_path) -> None:
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_validator_refuses_overuse_from_a_dishonest_disperser(vault, tmp_path) -> None:
+    """A disperser that forwards more than an account's reservation is refused by the validators' own 120 s
+    buckets: nothing stored, no signature; a batch already stored is not charged again; on-demand is not theirs."""
+    from offchain.da.errors import NodeRequestError
+    from offchain.da.network.node import ValidatorNode
+    from offchain.da.network.payments import VALIDATOR_BUCKET_S
+    from offchain.store import Store
+    from tests.offchain.da.network.support import CLIENT_KEY, store_request
+
+    pv, reader, owner = vault
+    now = int(time.time())
+    # the test client's account: 1 symbol/s, a 120-symbol bucket at a validator; each blob bills 128
+    pv.setReservation(
+        address_of(CLIENT_KEY), (1, now - 3600, now + 3600, b"\x00\x01", b"\x32\x32"), sender=owner
+    )
+    clock = Clock()
+    keys = operator_keys(4)
+    state = node_state(keys)
+    store = Store([str(tmp_path / "v0")])
+    meter = PaymentMeter(VaultCache(reader, clock=clock), bucket_s=VALIDATOR_BUCKET_S, clock=clock)
+    node = ValidatorNode(keys[3], state, encoder(), store, meter=meter)
+    op = keys[3].public_key().operator_id
+    ts = time.time_ns()
+    first, second, third = (encoded_blob(s, timestamp=ts + s) for s in (11, 12, 13))
+    node.store_chunks(store_request([first], state, op))  # overfills the empty bucket once
+    node.store_chunks(store_request([first], state, op))  # stored already: not charged again
+    with pytest.raises(NodeRequestError, match="payment: .*insufficient bandwidth") as err:
+        node.store_chunks(store_request([second, third], state, op))
+    assert err.value.status == 403
+    assert not node.table.exists(second.header.blob_key()) and not node.table.exists(third.header.blob_key())
+    clock.t += 10  # 10 symbols leak out: 128 - 10 < 120, room for one more (overfilling once)
+    node.store_chunks(store_request([second], state, op))
+    with pytest.raises(NodeRequestError, match="insufficient bandwidth"):
+        node.store_chunks(store_request([third], state, op))
+    store.close()
