@@ -11,6 +11,7 @@ variables; ``docs/settings.md`` lists the same table (a test keeps the two in st
 | ``EIGEN_G1_NVRTC_OPTIONS`` | empty | extra nvrtc options for the GPU G1 kernel (tuning runs) |
 | ``EIGEN_DA_SRS`` | unset | directory with EigenDA's SRS files for ``eigen da`` |
 | ``EIGEN_DA_CACHE`` | ``.cache/da`` | FK20 table cache of ``eigen da encode``; ``off`` keeps tables in memory |
+| ``EIGEN_DA_METADATA_URL`` | unset | the DA disperser's metadata database (``postgresql://…`` or ``sqlite:///PATH``), over the config files' |
 | ``EIGEN_AI_MODEL`` | unset | a GGUF file used instead of the installed SmolLM2 package |
 | ``EIGEN_AI_THREADS`` | OpenMP default | CPU threads of the inference kernels (results never depend on it) |
 | ``EIGEN_AI_KERNEL`` | ``auto`` | linear kernel: ``auto`` (the best this CPU has), ``portable``, ``avx2``, ``avx512vnni`` (same results) |
@@ -62,6 +63,11 @@ NATIVE_DIR = Setting("EIGEN_NATIVE_DIR", None, "where compiled kernels are cache
 G1_NVRTC_OPTIONS = Setting("EIGEN_G1_NVRTC_OPTIONS", "", "extra nvrtc options for the GPU G1 kernel")
 DA_SRS = Setting("EIGEN_DA_SRS", None, "directory with EigenDA's SRS files for `eigen da`")
 DA_CACHE = Setting("EIGEN_DA_CACHE", None, "FK20 table cache (default .cache/da); off keeps tables in memory")
+DA_METADATA_URL = Setting(
+    "EIGEN_DA_METADATA_URL",
+    None,
+    "the DA disperser's metadata database URL, over the config files' (and its relays')",
+)
 AI_MODEL = Setting("EIGEN_AI_MODEL", None, "a GGUF file used instead of the installed SmolLM2 package")
 AI_THREADS = Setting("EIGEN_AI_THREADS", "", "CPU threads of the inference kernels (default: OpenMP's)")
 AI_KERNEL = Setting(
@@ -86,6 +92,7 @@ ALL: tuple[Setting, ...] = (
     G1_NVRTC_OPTIONS,
     DA_SRS,
     DA_CACHE,
+    DA_METADATA_URL,
     AI_MODEL,
     AI_THREADS,
     AI_KERNEL,
@@ -123,6 +130,12 @@ def g1_nvrtc_options() -> tuple[str, ...]:
 def da_srs_dir() -> str | None:
     """The EigenDA SRS directory named by the environment, if any."""
     return DA_SRS.raw() or None
+
+
+def da_metadata_url() -> str | None:
+    """The disperser's metadata database URL named by the environment (a PostgreSQL DSN, or sqlite:///PATH),
+    which the disperser's and the relays' configuration files' ``metadata`` / ``disperser_metadata`` yield to."""
+    return DA_METADATA_URL.raw() or None
 
 
 def da_table_cache() -> str | None:

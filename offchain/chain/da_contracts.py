@@ -26,6 +26,8 @@ from typing import Any
 
 from eth_abi import encode as abi_encode
 from eth_hash.auto import keccak
+from eth_utils import is_address, to_checksum_address
+from web3 import Web3
 
 from offchain.bls import group
 from offchain.bls.cert import Certificate
@@ -35,6 +37,7 @@ from offchain.crypto import bn254
 from offchain.da.cert import Cert, merkle_root
 from offchain.da.errors import NetworkMessageError
 from offchain.da.network import types
+from offchain.da.network.payments import Reservation, VaultParams
 
 BATCH_HEADER_ABI = "(bytes32,uint32)"
 BLOB_COMMITMENT_ABI = f"({G1_ABI},{G2_ABI},{G2_ABI},uint32)"
@@ -175,3 +178,63 @@ def cert_v3(
 def encode_cert_v3(cert: tuple) -> bytes:
     """abi.encode(EigenDACertV3): what ``checkDACert(bytes)`` takes."""
     return abi_encode([CERT_V3_ABI], [cert])
+
+
+# ----- the PaymentVault, read by the disperser's meter -----------------------------------------------
+def _view(name: str, inputs: list[dict], outputs: list[dict]) -> dict[str, Any]:
+    return {"type": "function", "name": name, "stateMutability": "view", "inputs": inputs, "outputs": outputs}
+
+
+_RESERVATION = {
+    "type": "tuple",
+    "name": "",
+    "components": [
+        {"type": "uint64", "name": "symbolsPerSecond"},
+        {"type": "uint64", "name": "startTimestamp"},
+        {"type": "uint64", "name": "endTimestamp"},
+        {"type": "bytes", "name": "quorumNumbers"},
+        {"type": "bytes", "name": "quorumSplits"},
+    ],
+}
+_ACCOUNTS = [{"type": "address[]", "name": "_accounts"}]
+PARAM_NAMES = (
+    "minNumSymbols",
+    "pricePerSymbol",
+    "priceUpdateCooldown",
+    "globalSymbolsPerPeriod",
+    "reservationPeriodInterval",
+    "globalRatePeriodInterval",
+)
+# The views the meters call (contracts/da/PaymentVault.vy; a test compares them with the compiled ABI).
+PAYMENT_VAULT_READ_ABI = [
+    _view("getReservations", _ACCOUNTS, [{**_RESERVATION, "type": "tuple[]"}]),
+    _view("getOnDemandTotalDeposits", _ACCOUNTS, [{"type": "uint80[]", "name": ""}]),
+    *(_view(n, [], [{"type": "uint64", "name": ""}]) for n in PARAM_NAMES),
+]
+
+
+class PaymentVaultReader:
+    """The PaymentVault's reservations, deposits and global parameters over JSON-RPC (web3), batched as
+    EigenDA's vault monitors read them: :class:`offchain.da.network.payments.VaultReader` for the disperser's
+    :class:`~offchain.da.network.payments.VaultCache`. Reads at the latest block; RPC failures propagate
+    (the cache keeps its last values or refuses with UNAVAILABLE)."""
+
+    def __init__(self, rpc_url: str, address: str, timeout_s: float = 10.0) -> None:
+        if not isinstance(address, str) or not is_address(address):
+            raise ChainInputError(f"payment vault address {address!r} is not an address")
+        self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}))
+        self.contract = self.w3.eth.contract(address=to_checksum_address(address), abi=PAYMENT_VAULT_READ_ABI)
+
+    def params(self) -> VaultParams:
+        f = self.contract.functions
+        return VaultParams(*(int(getattr(f, n)().call()) for n in PARAM_NAMES))
+
+    def reservations(self, accounts: Sequence[str]) -> list[Reservation]:
+        got = self.contract.functions.getReservations([to_checksum_address(a) for a in accounts]).call()
+        return [Reservation.from_abi(r) for r in got]
+
+    def deposits(self, accounts: Sequence[str]) -> list[int]:
+        got = self.contract.functions.getOnDemandTotalDeposits(
+            [to_checksum_address(a) for a in accounts]
+        ).call()
+        return [int(v) for v in got]

@@ -98,8 +98,87 @@ class DisperserRequestError(DAError):
         self.message = message
 
 
+# gRPC status names as EigenDA's servers return them, and the HTTP status each maps to (grpc-gateway's table)
+GRPC_HTTP_STATUS = {
+    "INVALID_ARGUMENT": 400,
+    "UNAUTHENTICATED": 401,
+    "PERMISSION_DENIED": 403,
+    "NOT_FOUND": 404,
+    "ALREADY_EXISTS": 409,
+    "RESOURCE_EXHAUSTED": 429,
+    "INTERNAL": 500,
+    "UNAVAILABLE": 503,
+}
+
+
+class PaymentError(DisperserRequestError):
+    """A payment refused by the disperser's meter; ``grpc_code`` is the gRPC status EigenDA returns for it
+    (each subclass's own), the HTTP status the one it maps to."""
+
+    grpc_code = "INTERNAL"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(GRPC_HTTP_STATUS[self.grpc_code], message)
+
+
+class ReservationExhaustedError(PaymentError):
+    """The reservation's leaky bucket has no room for the blob (PERMISSION_DENIED, "insufficient bandwidth")."""
+
+    grpc_code = "PERMISSION_DENIED"
+
+
+class ReservationMissingError(PaymentError):
+    """A reservation payment from an account without a reservation (PERMISSION_DENIED)."""
+
+    grpc_code = "PERMISSION_DENIED"
+
+
+class ReservationTermsError(PaymentError):
+    """A quorum the reservation does not cover, or a dispersal time outside it (INVALID_ARGUMENT)."""
+
+    grpc_code = "INVALID_ARGUMENT"
+
+
+class OnDemandFundsError(PaymentError):
+    """An on-demand cumulative payment above the account's deposit, or below what the blob costs
+    (PERMISSION_DENIED, EigenDA's InsufficientFundsError)."""
+
+    grpc_code = "PERMISSION_DENIED"
+
+
+class PaymentReplayError(PaymentError):
+    """A cumulative payment not above the last one accepted for the account, or a payment-state request
+    seen before (PERMISSION_DENIED)."""
+
+    grpc_code = "PERMISSION_DENIED"
+
+
+class PaymentTimeError(PaymentError):
+    """A payment header's timestamp too far in the past or the future of the disperser's clock
+    (INVALID_ARGUMENT, EigenDA's MaxDispersalAge / MaxFutureDispersalTime)."""
+
+    grpc_code = "INVALID_ARGUMENT"
+
+
+class GlobalRateError(PaymentError):
+    """The network's on-demand throughput (globalSymbolsPerPeriod) is used up (RESOURCE_EXHAUSTED)."""
+
+    grpc_code = "RESOURCE_EXHAUSTED"
+
+
+class PaymentVaultError(PaymentError):
+    """The payment vault cannot be read (UNAVAILABLE): no state to meter against."""
+
+    grpc_code = "UNAVAILABLE"
+
+
 class DispersalError(DAError):
-    """``eigen da put/get``: the disperser refused or failed the blob, or a certificate is malformed."""
+    """``eigen da put/get``: the disperser refused or failed the blob, or a certificate is malformed;
+    ``status``: the disperser's HTTP status when it refused."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class MetadataStoreError(DAError):
@@ -113,3 +192,7 @@ class RelayRequestError(DAError):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+class DevnetProcessError(DAError):
+    """``eigen da devnet``: a process did not start or listen, a bad argument, or an unreadable state file."""

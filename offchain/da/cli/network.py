@@ -15,7 +15,7 @@ def cmd_node(args: argparse.Namespace) -> int:
     from offchain.da.network.service import log, node_server
 
     cfg = node_config(args.config)
-    server, node, store = node_server(cfg)
+    server, node, store = node_server(cfg, _vault(cfg.payments))
     info = {"event": "node_listening", "url": server.url, "operator_id": node.operator_id.hex()}
     print(json.dumps(info), flush=True)  # the bound URL (port 0 picks one), for whoever started the node
     log.info("node_listening", extra={"url": server.url, "operator_id": node.operator_id.hex()})
@@ -24,6 +24,15 @@ def cmd_node(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return 0
+
+
+def _vault(payments: Any) -> Any:
+    """The PaymentVault reader a ``payments`` section names (offchain.chain), or None."""
+    if payments is None:
+        return None
+    from offchain.chain.da_contracts import PaymentVaultReader
+
+    return PaymentVaultReader(payments.rpc, payments.vault)
 
 
 def _process(sub: Any, name: str, func: Any, help: str, description: str) -> None:
@@ -53,6 +62,7 @@ def register(sub: Any) -> None:
         "disperser_metadata; docs/da-network.md); copies the disperser's certified blobs; logs JSON lines to stderr.",
     )  # fmt: skip
     register_client(sub)
+    register_devnet(sub)
 
 
 def cmd_relay(args: argparse.Namespace) -> int:
@@ -80,7 +90,8 @@ def cmd_disperser(args: argparse.Namespace) -> int:
     from offchain.da.network.config import disperser_config
     from offchain.da.network.service import disperser_server, dlog
 
-    server, disperser = disperser_server(disperser_config(args.config))
+    cfg = disperser_config(args.config)
+    server, disperser = disperser_server(cfg, _vault(cfg.payments))
     return _serve("disperser_listening", server, dlog, disperser, disperser.db.close)
 
 
@@ -101,7 +112,9 @@ def cmd_put(args: argparse.Namespace) -> int:
 
     payload = Path(args.file).read_bytes()
     quorums = tuple(int(q) for q in args.quorums.split(","))
-    cert = client.put(args.disperser, payload, _private_key(args.key), quorums, timeout_s=args.timeout)
+    cert = client.put(
+        args.disperser, payload, _private_key(args.key), quorums, timeout_s=args.timeout, payment=args.payment
+    )
     out = Path(args.out or f"{args.file}.cert.json")
     out.write_text(json.dumps(cert, indent=1) + "\n")
     print(json.dumps({"event": "certified", "blob_key": cert["blob_key"], "certificate": str(out)}))
@@ -146,7 +159,15 @@ def register_client(sub: Any) -> None:
     )
     put.add_argument("--quorums", default="0,1", help="quorum numbers, comma-separated (default 0,1)")
     put.add_argument("-o", "--out", metavar="CERT", help="certificate file (default FILE.cert.json)")
-    put.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for COMPLETE (default 300)")
+    put.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds to wait for COMPLETE (default 300)"
+    )
+    put.add_argument(
+        "--payment",
+        choices=("reservation", "on-demand"),
+        default="reservation",
+        help="pay from the account's reservation (default) or its on-demand deposit in the PaymentVault",
+    )
     put.set_defaults(func=cmd_put)
     get = sub.add_parser(
         "get",
@@ -161,3 +182,86 @@ def register_client(sub: Any) -> None:
     )
     get.add_argument("-o", "--out", metavar="FILE", help="output file (default stdout)")
     get.set_defaults(func=cmd_get)
+
+
+def _devnet_dir(args: argparse.Namespace) -> Path:
+    from offchain.settings import ROOT
+
+    return Path(args.dir) if args.dir else ROOT / ".devnet" / "da"
+
+
+def cmd_devnet(args: argparse.Namespace) -> int:
+    from offchain.da.errors import DevnetProcessError
+    from offchain.da.network import devnet
+    from offchain.settings import da_srs_dir
+
+    folder = _devnet_dir(args)
+    if args.action == "up":
+        payments = None
+        if args.payment_vault or args.rpc:
+            if not (args.payment_vault and args.rpc):
+                raise DevnetProcessError("--payment-vault and --rpc go together")
+            payments = {"rpc": args.rpc, "vault": args.payment_vault}
+        info = devnet.up(
+            folder, args.validators, srs_dir=args.srs or (None if args.test_srs else da_srs_dir()),
+            test_srs_symbols=args.test_srs, payments=payments, log_level=args.log_level,
+        )  # fmt: skip
+    elif args.action == "configure":
+        ports = [args.validator_port] * args.validators if args.validator_port else None
+        if ports is None:
+            raise DevnetProcessError("configure: --validator-port is required (each validator's port)")
+        payments = {"rpc": args.rpc, "vault": args.payment_vault} if args.payment_vault and args.rpc else None
+        srs = devnet.srs_spec(args.srs or (None if args.test_srs else da_srs_dir()), args.test_srs)
+        configs = devnet.configure(
+            folder, args.validators, srs=srs, validator_ports=ports, disperser_port=args.disperser_port,
+            relay_port=args.relay_port, validator_url=args.validator_url, relay_url=args.relay_url, host=args.host,
+            data_dir=args.data_dir, payments=payments, log_level=args.log_level,
+        )  # fmt: skip
+        info = {"folder": str(folder.resolve()), "configs": {name: str(cfg) for name, _, cfg in configs}}
+    elif args.action == "down":
+        info = {"stopped": devnet.down(folder), "folder": str(folder.resolve())}
+    else:
+        info = devnet.status(folder)
+    print(json.dumps(info))
+    return 0 if args.action != "status" or info["running"] else 3
+
+
+def register_devnet(sub: Any) -> None:
+    p = sub.add_parser(
+        "devnet",
+        help="a DA network on loopback: N validators, a disperser and a relay as processes (up, down, status)",
+        description="up: start (or keep) N `eigen da node`, one `eigen da disperser` and one `eigen da relay` on "
+        "free loopback ports, with keys, configurations and devnet.json in --dir; down: stop them; status: which "
+        "run and answer (exit 3 when not all do); configure: only write keys and configurations (deploy/). "
+        "Prints one JSON line (docs/da-network.md, Devnet).",
+    )
+    p.add_argument("action", choices=("up", "down", "status", "configure"), help="what to do")
+    p.add_argument("--dir", metavar="DIR", help="the devnet's folder (default .devnet/da in the checkout)")
+    p.add_argument("--validators", type=int, default=4, help="validator nodes to start (default 4)")
+    p.add_argument("--srs", metavar="DIR", help="EigenDA's SRS files (default $EIGEN_DA_SRS)")
+    p.add_argument(
+        "--test-srs",
+        type=int,
+        metavar="SYMBOLS",
+        help="an insecure test SRS of SYMBOLS points instead (tests only)",
+    )
+    p.add_argument("--payment-vault", metavar="ADDRESS", help="meter payments against this PaymentVault ...")
+    p.add_argument("--rpc", metavar="URL", help="... on the chain at this JSON-RPC URL")
+    p.add_argument("--log-level", default="info", help="the processes' log level (default info)")
+    g = p.add_argument_group("configure (keys and configurations only, for deploy/: nothing is started)")
+    g.add_argument("--host", default="127.0.0.1", help="bind address of every process (non-loopback: public)")
+    g.add_argument("--validator-port", type=int, help="each validator's port")
+    g.add_argument("--disperser-port", type=int, default=9200, help="the disperser's port (default 9200)")
+    g.add_argument("--relay-port", type=int, default=9300, help="the relay's port (default 9300)")
+    g.add_argument(
+        "--validator-url",
+        default="http://127.0.0.1:{port}",
+        help="how validator {i} is reached (with {i}, {port})",
+    )
+    g.add_argument(
+        "--relay-url", default="http://127.0.0.1:{port}", help="how clients reach the relay ({port})"
+    )
+    g.add_argument(
+        "--data-dir", default="data", help="where stores and the metadata database live (default data)"
+    )
+    p.set_defaults(func=cmd_devnet)

@@ -6,6 +6,12 @@ blob's commitment (``GetBlobCommitment``), builds the blob header with a reserva
 the blob key with the payer's secp256k1 key, calls ``DisperseBlob`` and polls ``GetBlobStatus`` until the
 blob is COMPLETE (its certificate: signed batch and inclusion info) or FAILED. The certificate is checked
 before it is returned: it carries the header that was signed and its inclusion proof folds to the batch root.
+
+Payments (:mod:`offchain.da.network.payments`): ``put`` first asks ``GetPaymentState`` (signed by the payer)
+for the account's reservation, its last accepted on-demand total and its deposit, and keeps a
+:class:`ClientLedger`: a reservation payment waits while the client's bucket (60 s, starting full) has no room;
+an on-demand payment carries the last total plus the blob's cost, refused here when the deposit does not
+cover it. The payment header is part of the blob key the payer signs, as EigenDA's.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from offchain.da.codec import decode_payload, encode_payload
 from offchain.da.eigenda.encoder import Encoder
 from offchain.da.errors import DAError, DispersalError, NetworkMessageError
 from offchain.da.network.disperser import blob_commitment
+from offchain.da.network.payments import NO_RESERVATION, ClientLedger, Reservation, VaultParams
 from offchain.da.network.retrieval import retrieve_blob
 from offchain.da.network.types import (
     BatchHeader,
@@ -33,8 +40,11 @@ from offchain.da.network.types import (
     hex_field,
     inclusion_root,
     json_fields,
+    payment_state_request_digest,
     sign_digest,
 )
+
+PAYMENT_MODES = ("reservation", "on-demand")
 
 
 def _call(url: str, method: str, body: dict, timeout_s: float) -> dict:
@@ -48,7 +58,11 @@ def _call(url: str, method: str, body: dict, timeout_s: float) -> dict:
         raise DispersalError(f"{method}: HTTP {r.status_code}, not JSON") from None
     if r.status_code != 200:
         err = reply.get("error", {}) if isinstance(reply, dict) else {}
-        raise DispersalError(f"{method}: refused (HTTP {r.status_code}): {err.get('message', reply)}")
+        code = err.get("code") if isinstance(err, dict) else None
+        raise DispersalError(
+            f"{method}: refused (HTTP {r.status_code}{f', {code}' if code else ''}): {err.get('message', reply)}",
+            status=r.status_code,
+        )
     if not isinstance(reply, dict):
         raise DispersalError(f"{method}: malformed reply")
     return reply
@@ -85,11 +99,85 @@ def check_certificate(cert: Any) -> tuple[BlobCertificate, BatchHeader]:
     return bc, header
 
 
+def payment_state(url: str, private_key: bytes, timeout_s: float = 30.0) -> ClientLedger | None:
+    """``GetPaymentState`` for the key's account, signed as EigenDA's ``SignPaymentStateRequest``; the client's
+    ledger from it, or None when the disperser does not meter payments (HTTP 501)."""
+    account = eth_keys.PrivateKey(private_key).public_key.to_checksum_address()
+    ts = time.time_ns()
+    body = {
+        "account_id": account,
+        "timestamp": ts,
+        "signature": sign_digest(private_key, payment_state_request_digest(account, ts)).hex(),
+    }
+    try:
+        reply = _call(url, "GetPaymentState", body, timeout_s)
+    except DispersalError as exc:
+        if exc.status == 501:
+            return None
+        raise
+    try:
+        g = reply["payment_global_params"]
+        window = int(g["reservation_window"])
+        params = VaultParams(int(g["min_num_symbols"]), int(g["price_per_symbol"]), 0, 0, window, window)
+        res = Reservation.from_json(reply["reservation"]) if reply.get("reservation") else NO_RESERVATION
+        cum = int.from_bytes(bytes.fromhex(reply["cumulative_payment"]), "big")
+        deposit = int.from_bytes(bytes.fromhex(reply["onchain_cumulative_payment"]), "big")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DispersalError(f"GetPaymentState: malformed reply: {exc!r}") from None
+    return ClientLedger(res, params, cum, deposit)
+
+
+def payment_header(
+    account: str,
+    ledger: ClientLedger | None,
+    payment: str,
+    symbols: int,
+    quorums: tuple[int, ...],
+    deadline: float,
+) -> PaymentHeader:
+    """The payment header of the next blob: a reservation one once the client's bucket has room (waiting
+    until ``deadline`` at most), or an on-demand one with the next cumulative payment."""
+    if payment not in PAYMENT_MODES:
+        raise DispersalError(f"payment: {payment!r}, expected one of {PAYMENT_MODES}")
+    if payment == "on-demand":
+        if ledger is None:
+            raise DispersalError(
+                "on-demand payment: the disperser does not meter payments (no payment state)"
+            )
+        cum = ledger.next_cumulative(symbols)
+        if cum is None:
+            raise DispersalError(
+                f"on-demand payment: {account}'s deposit ({ledger.deposit} wei) does not cover "
+                f"{ledger.cumulative} already paid plus this blob's {ledger.params.cost(symbols)} wei"
+            )
+        ledger.cumulative = cum
+        return PaymentHeader(account, time.time_ns(), cum)
+    while ledger is not None:
+        ts = time.time_ns()
+        wait = ledger.reservation_wait_s(symbols, quorums, ts)
+        if wait is None:
+            raise DispersalError(
+                f"reservation payment: {account} has no reservation covering quorums {list(quorums)} now "
+                f"({ledger.reservation.to_json() if ledger.reservation.exists else 'none'})"
+            )
+        if wait == 0:
+            return PaymentHeader(account, ts, 0)
+        if time.monotonic() + wait > deadline:
+            raise DispersalError(f"reservation payment: the bucket has no room for {wait:.1f} s more")
+        time.sleep(wait)
+    return PaymentHeader(account, time.time_ns(), 0)
+
+
 def put(
     url: str, payload: bytes, private_key: bytes, quorums: tuple[int, ...] = (0, 1), *,
-    timeout_s: float = 300.0, poll_s: float = 0.2,
+    timeout_s: float = 300.0, poll_s: float = 0.2, payment: str = "reservation", ledger: ClientLedger | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Disperse ``payload``; its certificate JSON once COMPLETE. :class:`DispersalError` when refused or FAILED."""
+    """Disperse ``payload``; its certificate JSON once COMPLETE. :class:`DispersalError` when refused or FAILED.
+    ``payment``: ``reservation`` or ``on-demand``; ``ledger``: a ledger kept across puts (default: a fresh one
+    from ``GetPaymentState``)."""
+    if payment not in PAYMENT_MODES:
+        raise DispersalError(f"payment: {payment!r}, expected one of {PAYMENT_MODES}")
+    deadline = time.monotonic() + timeout_s
     blob = encode_payload(payload)
     reply = _call(url, "GetBlobCommitment", {"blob": blob.hex()}, timeout_s)
     try:
@@ -97,7 +185,10 @@ def put(
     except NetworkMessageError as exc:
         raise DispersalError(f"GetBlobCommitment: {exc}") from exc
     account = eth_keys.PrivateKey(private_key).public_key.to_checksum_address()
-    header = BlobHeader(0, quorums, com, PaymentHeader(account, time.time_ns(), 0))
+    if ledger is None:
+        ledger = payment_state(url, private_key, timeout_s)
+    pay = payment_header(account, ledger, payment, com.length, quorums, deadline)
+    header = BlobHeader(0, quorums, com, pay)
     key = header.blob_key()
     body = {
         "blob": blob.hex(),
@@ -109,7 +200,6 @@ def put(
         raise DispersalError(
             f"DisperseBlob: the disperser acknowledged {reply.get('blob_key')!r}, not {key.hex()}"
         )
-    deadline = time.monotonic() + timeout_s
     while True:
         status = _call(url, "GetBlobStatus", {"blob_key": key.hex()}, timeout_s)
         if status.get("status") == "COMPLETE":

@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from offchain import settings
 from offchain.bls.errors import BLSError
 from offchain.bls.keys import PublicKey
 from offchain.da.errors import NetworkConfigError, SRSError
@@ -140,11 +141,12 @@ class NodeConfig:
     max_request_age_s: int
     max_request_bytes: int
     log_level: str
+    payments: PaymentsConfig | None = None
 
 
 NODE_KEYS = {
     "host", "port", "public", "bls_key_file", "store_dir", "srs", "network", "stale_blocks",
-    "max_request_age_s", "max_request_bytes", "log_level",
+    "max_request_age_s", "max_request_bytes", "log_level", "payments",
 }  # fmt: skip
 
 
@@ -185,6 +187,7 @@ def node_config(path: str | Path) -> NodeConfig:
         max_request_age_s=_int(obj, "max_request_age_s", 60, 1),
         max_request_bytes=_int(obj, "max_request_bytes", 64 << 20, 1024),
         log_level=str(obj.get("log_level", "info")),
+        payments=payments_config(obj.get("payments")),
     )
 
 
@@ -208,6 +211,54 @@ def network_public_keys(obj: Any, base: Path) -> dict[bytes, PublicKey]:
     return keys
 
 
+def metadata_url(obj: dict[str, Any], key: str, base: Path, path: str | Path) -> str:
+    """The disperser's metadata database: ``EIGEN_DA_METADATA_URL`` when set, else the file's ``key`` (a URL,
+    or a SQLite path relative to the file)."""
+    meta = settings.da_metadata_url() or obj.get(key)
+    if meta is None:
+        raise NetworkConfigError(f"{path}: {key} is required (or set {settings.DA_METADATA_URL.name})")
+    meta = str(meta)
+    return meta if "://" in meta else str(base / meta)
+
+
+@dataclass
+class PaymentsConfig:
+    """The disperser's ``payments`` section: the PaymentVault it meters against."""
+
+    rpc: str
+    vault: str
+    refresh_s: float
+    max_dispersal_age_s: float
+    max_future_dispersal_s: float
+
+
+PAYMENTS_KEYS = {"rpc", "vault", "refresh_s", "max_dispersal_age_s", "max_future_dispersal_s"}
+
+
+def payments_config(obj: Any) -> PaymentsConfig | None:
+    if obj is None:
+        return None
+    if not isinstance(obj, dict) or set(obj) - PAYMENTS_KEYS or not {"rpc", "vault"} <= set(obj):
+        raise NetworkConfigError(f"payments: expected {{rpc, vault, refresh_s?, max_dispersal_age_s?, "
+                                 f"max_future_dispersal_s?}}, got {obj!r}")  # fmt: skip
+    vault = str(obj["vault"])
+    try:
+        raw = bytes.fromhex(vault.removeprefix("0x"))
+    except ValueError:
+        raw = b""
+    if not vault.startswith("0x") or len(raw) != 20:
+        raise NetworkConfigError(f"payments.vault: {vault!r} is not a 20-byte 0x address")
+    if not str(obj["rpc"]).startswith(("http://", "https://")):
+        raise NetworkConfigError(f"payments.rpc: {obj['rpc']!r} is not an http(s) URL")
+    secs = {}
+    for k, default in (("refresh_s", 30), ("max_dispersal_age_s", 45), ("max_future_dispersal_s", 45)):
+        v = obj.get(k, default)
+        if not isinstance(v, int | float) or isinstance(v, bool) or not 0 < v <= 86_400:
+            raise NetworkConfigError(f"payments.{k}: {v!r} is not a number of seconds in (0, 86400]")
+        secs[k] = float(v)
+    return PaymentsConfig(str(obj["rpc"]), vault, **secs)
+
+
 @dataclass
 class DisperserConfig:
     host: str
@@ -225,22 +276,19 @@ class DisperserConfig:
     batch_size: int
     max_request_bytes: int
     log_level: str
+    payments: PaymentsConfig | None = None
 
 
 DISPERSER_KEYS = {
     "host", "port", "public", "key_file", "disperser_id", "srs", "network", "metadata", "confirmation_threshold",
-    "reference_block_number", "batch_size", "max_request_bytes", "log_level",
+    "reference_block_number", "batch_size", "max_request_bytes", "log_level", "payments",
 }  # fmt: skip
 
 
 def disperser_config(path: str | Path) -> DisperserConfig:
-    obj, base, key = _config_file(
-        path, DISPERSER_KEYS, ("key_file", "srs", "network", "metadata"), "key_file"
-    )
+    obj, base, key = _config_file(path, DISPERSER_KEYS, ("key_file", "srs", "network"), "key_file")
     state, urls = network_state(obj["network"], base)
-    meta = str(obj["metadata"])
-    if "://" not in meta:
-        meta = str(base / meta)
+    meta = metadata_url(obj, "metadata", base, path)
     return DisperserConfig(
         host=str(obj.get("host", "127.0.0.1")),
         port=_int(obj, "port", 0, 0, 65536),
@@ -257,6 +305,7 @@ def disperser_config(path: str | Path) -> DisperserConfig:
         batch_size=_int(obj, "batch_size", 32, 1, 4097),
         max_request_bytes=_int(obj, "max_request_bytes", 64 << 20, 1024),
         log_level=str(obj.get("log_level", "info")),
+        payments=payments_config(obj.get("payments")),
     )
 
 
@@ -288,13 +337,11 @@ def relay_config(path: str | Path) -> RelayConfig:
     unknown = sorted(set(obj) - RELAY_KEYS)
     if unknown:
         raise NetworkConfigError(f"{p}: unknown keys {unknown}")
-    for key in ("store_dir", "srs", "network", "disperser_metadata"):
+    for key in ("store_dir", "srs", "network"):
         if key not in obj:
             raise NetworkConfigError(f"{p}: {key} is required")
     dirs = obj["store_dir"] if isinstance(obj["store_dir"], list) else [obj["store_dir"]]
-    meta = str(obj["disperser_metadata"])
-    if "://" not in meta:
-        meta = str(base / meta)
+    meta = metadata_url(obj, "disperser_metadata", base, p)
     return RelayConfig(
         host=str(obj.get("host", "127.0.0.1")),
         port=_int(obj, "port", 0, 0, 65536),

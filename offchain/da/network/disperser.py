@@ -27,20 +27,25 @@ from offchain.bls.keys import PublicKey
 from offchain.crypto import bn254
 from offchain.crypto.errors import PointError
 from offchain.da.eigenda.encoder import Encoder
-from offchain.da.errors import DAError, DisperserRequestError, NetworkMessageError
+from offchain.da.errors import DAError, DisperserRequestError, NetworkMessageError, PaymentReplayError
 from offchain.da.files import bundle_bytes
 from offchain.da.network.assignment import BlobParams, assignments_for_blob
 from offchain.da.network.attestation import Attestation, aggregate
 from offchain.da.network.metadata import BlobStatus, MetadataStore
 from offchain.da.network.node import StoreChunksRequest
+from offchain.da.network.payments import PaymentMeter
 from offchain.da.network.types import (
     BatchHeader,
     BlobCertificate,
     BlobCommitment,
     BlobHeader,
     MerkleTree,
+    PaymentHeader,
     check_request_signature,
+    payment_state_request_digest,
+    payment_state_request_hash,
     sign_digest,
+    signer_of,
 )
 from offchain.httpservice import logger
 
@@ -130,6 +135,7 @@ class Disperser:
         max_blob_symbols: int | None = None,
         batch_size: int = 32,
         store_timeout_s: float = 60.0,
+        meter: PaymentMeter | None = None,
     ) -> None:
         self.key, self.disperser_id, self.encoder = key, disperser_id, encoder
         self.stakes, self.urls, self.public_keys, self.db = stakes, urls, public_keys, db
@@ -137,6 +143,9 @@ class Disperser:
         self.reference_block_number = reference_block_number
         self.max_blob_symbols = max_blob_symbols or encoder.srs.g1.shape[-1]
         self.batch_size, self.store_timeout_s = batch_size, store_timeout_s
+        self.meter = meter
+        self._seen_state_requests: dict[bytes, int] = {}  # GetPaymentState replay guard: hash -> timestamp
+        self._seen_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -179,11 +188,50 @@ class Disperser:
             raise DisperserRequestError(400, "blob_header.commitment.length: not the blob's length")
         if blob_commitment(self.encoder, blob) != header.commitment:
             raise DisperserRequestError(400, "blob_header.commitment: not the blob's commitment")
-        if not self.db.add_blob(key, header.to_json(), signature, blob):
+        if self.db.has_blob(key):
+            raise DisperserRequestError(409, f"blob {key.hex()} was already dispersed")
+        pay = header.payment_header
+        charge = None
+        if self.meter is not None:
+            charge = self.meter.authorize(header, self.db.cumulative_payment(pay.account))
+        on_demand = None if pay.is_reservation else (pay.account, pay.cumulative_payment)
+        try:
+            added = self.db.add_blob(key, header.to_json(), signature, blob, on_demand)
+        except PaymentReplayError:
+            if charge is not None:
+                self.meter.revert(charge)
+            raise
+        if not added:
+            if charge is not None:
+                self.meter.revert(charge)
             raise DisperserRequestError(409, f"blob {key.hex()} was already dispersed")
         log.info("blob_queued", extra={"blob_key": key.hex(), "symbols": len(blob) // 32})
         self._wake.set()
         return BlobStatus.QUEUED, key
+
+    def payment_state(self, account_id: str, timestamp: int, signature: bytes) -> dict[str, Any]:
+        """``GetPaymentState``: the account's reservation, its last accepted on-demand total, its deposit and
+        the vault's parameters; signed by the account over :func:`payment_state_request_digest`, the
+        timestamp (ns) within the dispersal window and not seen before (EigenDA's replay guardian)."""
+        if self.meter is None:
+            raise DisperserRequestError(501, "GetPaymentState: this disperser does not meter payments")
+        account = PaymentHeader(account_id, 0).account
+        try:
+            signer = signer_of(payment_state_request_digest(account_id, timestamp), signature)
+        except NetworkMessageError as exc:
+            raise DisperserRequestError(401, str(exc)) from exc
+        if signer != account:
+            raise DisperserRequestError(401, f"signature: signed by {signer}, not by the account {account}")
+        self.meter.check_time(timestamp)
+        h = payment_state_request_hash(account_id, timestamp)
+        now = self.meter.wall_ns()
+        with self._seen_lock:
+            horizon = now - self.meter.max_age_ns - self.meter.max_future_ns
+            self._seen_state_requests = {k: t for k, t in self._seen_state_requests.items() if t >= horizon}
+            if h in self._seen_state_requests:
+                raise PaymentReplayError("GetPaymentState: this request was already answered")
+            self._seen_state_requests[h] = timestamp
+        return self.meter.state(account, self.db.cumulative_payment(account))
 
     def blob_status(self, key: bytes) -> dict[str, Any]:
         row = self.db.blob(key)

@@ -1,22 +1,50 @@
-"""The disperser's metadata (blobs, their statuses, batches) in a SQL database.
+"""The disperser's metadata (blobs, their statuses, batches, on-demand payments) in a SQL database.
 
-The schema is plain SQL-92 types (TEXT, BLOB as ``bytes``, BIGINT) in one place so that a PostgreSQL
-backend is a second :func:`connect` branch; today ``sqlite:///path`` (or a bare path) is the engine.
-Statuses are EigenDA V2's ``disperser.v2.BlobStatus`` numbers. Every write is one committed transaction,
-so a blob acknowledged by ``DisperseBlob`` survives a disperser restart.
+Two engines behind one schema and one set of statements: **SQLite** (``sqlite:///PATH`` or a bare path; the
+default, embedded, WAL with ``synchronous=FULL``) and **PostgreSQL** (``postgresql://…`` DSN, through the
+``psycopg`` driver; ``EIGEN_DA_METADATA_URL`` selects one for every process without editing its file). The
+statements are the SQL both engines share (``INSERT … ON CONFLICT``, ``?`` placeholders rewritten for
+PostgreSQL); only the bytes type and the per-account lock of an on-demand payment differ (SQLite's
+``BEGIN IMMEDIATE``, PostgreSQL's transaction-scoped advisory lock), so two dispersers sharing a PostgreSQL
+database never accept the same on-demand total twice. Statuses are EigenDA V2's ``disperser.v2.BlobStatus``
+numbers. Every write is one committed transaction, so a blob acknowledged by ``DisperseBlob`` survives a
+disperser restart.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-from offchain.da.errors import MetadataStoreError
+from offchain.da.errors import MetadataStoreError, PaymentReplayError
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+# The PostgreSQL driver, and the requirement that installs it (one line in requirements.lock/pyproject).
+POSTGRES_DRIVER = "psycopg"
+POSTGRES_REQUIREMENT = "psycopg[binary]==3.3.9"
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith(POSTGRES_SCHEMES)
+
+
+def postgres_driver() -> Any:
+    """The ``psycopg`` module; :class:`MetadataStoreError` naming the requirement when it is not installed."""
+    try:
+        return importlib.import_module(POSTGRES_DRIVER)
+    except ImportError:
+        raise MetadataStoreError(
+            f"PostgreSQL metadata needs the {POSTGRES_DRIVER} driver, which is not installed "
+            f"(add {POSTGRES_REQUIREMENT!r} to the environment)"
+        ) from None
 
 
 class BlobStatus(IntEnum):
@@ -33,7 +61,7 @@ SCHEMA = (
         blob_key TEXT PRIMARY KEY,
         blob_header TEXT NOT NULL,
         signature TEXT NOT NULL,
-        data BLOB NOT NULL,
+        data {bytes} NOT NULL,
         status INTEGER NOT NULL,
         reason TEXT NOT NULL DEFAULT '',
         batch_header_hash TEXT,
@@ -42,6 +70,11 @@ SCHEMA = (
         updated_at_ns BIGINT NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS blobs_status ON blobs (status, requested_at_ns)",
+    """CREATE TABLE IF NOT EXISTS on_demand (
+        account_id TEXT PRIMARY KEY,
+        cumulative_payment TEXT NOT NULL,
+        updated_at_ns BIGINT NOT NULL
+    )""",
     """CREATE TABLE IF NOT EXISTS batches (
         batch_header_hash TEXT PRIMARY KEY,
         batch_header TEXT NOT NULL,
@@ -51,38 +84,142 @@ SCHEMA = (
 )
 
 
+class _Connection:
+    """One connection of either engine: ``execute(sql, params)`` with ``?`` placeholders, autocommit unless
+    inside an explicit ``BEGIN``."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.postgres = is_postgres(url)
+        if self.postgres:
+            driver = postgres_driver()
+            self.errors: tuple[type[BaseException], ...] = (driver.Error,)
+            try:
+                self.conn = driver.connect(url, autocommit=True)
+            except driver.Error as exc:
+                raise MetadataStoreError(f"metadata database {_redact(url)}: {exc}") from exc
+            return
+        if "://" in url and not url.startswith("sqlite:///"):
+            raise MetadataStoreError(
+                f"metadata database {_redact(url)}: expected sqlite:///PATH, a path, or postgresql://…"
+            )
+        path = url.removeprefix("sqlite:///")
+        self.errors = (sqlite3.Error,)
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=FULL")
+        except (OSError, sqlite3.Error) as exc:
+            raise MetadataStoreError(f"metadata database {url!r}: {exc}") from exc
+
+    def execute(self, sql: str, params: tuple = ()) -> Any:
+        if self.postgres:
+            sql = sql.replace("?", "%s")
+        try:
+            return self.conn.execute(sql, params)
+        except self.errors as exc:
+            raise MetadataStoreError(f"metadata database {_redact(self.url)}: {exc}") from exc
+
+    @contextmanager
+    def transaction(self, lock_key: str | None = None) -> Iterator[None]:
+        """One write transaction, committed at the end or rolled back on an exception; ``lock_key`` serializes
+        the writers of one key (an account) across processes: SQLite takes the database's write lock at once,
+        PostgreSQL an advisory lock on the key."""
+        if self.postgres:
+            self.execute("BEGIN")
+            if lock_key is not None:
+                self.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (lock_key,))
+        else:
+            self.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.execute("ROLLBACK")
+            raise
+        self.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _redact(url: str) -> str:
+    """A DSN without its password."""
+    if "@" not in url or "://" not in url:
+        return repr(url)
+    scheme, rest = url.split("://", 1)
+    cred, host = rest.rsplit("@", 1)
+    return repr(f"{scheme}://{cred.split(':', 1)[0]}:***@{host}" if ":" in cred else url)
+
+
 class MetadataStore:
     """Blobs and batches of one disperser. Thread-safe (one connection behind a lock)."""
 
     def __init__(self, url: str) -> None:
-        path = url.removeprefix("sqlite:///") if "://" in url else url
-        if "://" in path:
-            raise MetadataStoreError(f"metadata database {url!r}: only sqlite:///PATH is supported so far")
-        try:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            for stmt in SCHEMA:
-                self.db.execute(stmt)
-        except (OSError, sqlite3.Error) as exc:
-            raise MetadataStoreError(f"metadata database {url!r}: {exc}") from exc
+        self.db = _Connection(url)
+        for stmt in SCHEMA:
+            self.db.execute(stmt.format(bytes="BYTEA" if self.db.postgres else "BLOB"))
         self.lock = threading.Lock()
+
+    @property
+    def engine(self) -> str:
+        return "postgresql" if self.db.postgres else "sqlite"
 
     def close(self) -> None:
         with self.lock:
             self.db.close()
 
-    def add_blob(self, key: bytes, header: dict, signature: bytes, data: bytes) -> bool:
-        """Record a QUEUED blob; False when the key is already known (a repeated request)."""
+    def add_blob(
+        self,
+        key: bytes,
+        header: dict,
+        signature: bytes,
+        data: bytes,
+        on_demand: tuple[str, int] | None = None,
+    ) -> bool:
+        """Record a QUEUED blob; False when the key is already known (a repeated request). ``on_demand`` =
+        (account, cumulative payment) is recorded in the same transaction as the account's last accepted total;
+        one not above the recorded total raises :class:`PaymentReplayError` and records nothing."""
         now = time.time_ns()
         with self.lock:
-            cur = self.db.execute(
-                "INSERT OR IGNORE INTO blobs (blob_key, blob_header, signature, data, status, requested_at_ns,"
-                " updated_at_ns) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (key.hex(), json.dumps(header), signature.hex(), data, int(BlobStatus.QUEUED), now, now),
-            )
+            with self.db.transaction(on_demand[0] if on_demand else None):
+                if on_demand is not None:
+                    account, cum = on_demand
+                    last = self._cumulative(account)
+                    if cum <= last:
+                        raise PaymentReplayError(
+                            f"cumulative payment {cum} is not above the last accepted for {account} ({last})"
+                        )
+                cur = self.db.execute(
+                    "INSERT INTO blobs (blob_key, blob_header, signature, data, status, requested_at_ns,"
+                    " updated_at_ns) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (key.hex(), json.dumps(header), signature.hex(), data, int(BlobStatus.QUEUED), now, now),
+                )
+                if cur.rowcount == 1 and on_demand is not None:
+                    self.db.execute(
+                        "INSERT INTO on_demand (account_id, cumulative_payment, updated_at_ns) VALUES (?, ?, ?)"
+                        " ON CONFLICT (account_id) DO UPDATE SET cumulative_payment = excluded.cumulative_payment,"
+                        " updated_at_ns = excluded.updated_at_ns",
+                        (on_demand[0], str(on_demand[1]), now),
+                    )
             return cur.rowcount == 1
+
+    def _cumulative(self, account: str) -> int:
+        row = self.db.execute(
+            "SELECT cumulative_payment FROM on_demand WHERE account_id = ?", (account,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def cumulative_payment(self, account: str) -> int:
+        """The account's last accepted on-demand cumulative payment (wei; 0 if none)."""
+        with self.lock:
+            return self._cumulative(account)
+
+    def has_blob(self, key: bytes) -> bool:
+        with self.lock:
+            return (
+                self.db.execute("SELECT 1 FROM blobs WHERE blob_key = ?", (key.hex(),)).fetchone() is not None
+            )
 
     def set_status(
         self, keys: list[bytes], status: BlobStatus, reason: str = "", inclusion: dict[bytes, dict] | None = None,
@@ -90,27 +227,28 @@ class MetadataStore:
     ) -> None:  # fmt: skip
         now = time.time_ns()
         with self.lock:
-            self.db.execute("BEGIN")
-            for k in keys:
-                inc = json.dumps(inclusion[k]) if inclusion and k in inclusion else None
-                self.db.execute(
-                    "UPDATE blobs SET status = ?, reason = ?, inclusion = ?, batch_header_hash = ?,"
-                    " updated_at_ns = ? WHERE blob_key = ?",
-                    (
-                        int(status),
-                        reason,
-                        inc,
-                        batch_header_hash.hex() if batch_header_hash else None,
-                        now,
-                        k.hex(),
-                    ),
-                )
-            self.db.execute("COMMIT")
+            with self.db.transaction():
+                self._set_status(keys, status, reason, inclusion, batch_header_hash, now)
+
+    def _set_status(
+        self, keys: list[bytes], status: BlobStatus, reason: str, inclusion: dict[bytes, dict] | None,
+        batch_header_hash: bytes | None, now: int,
+    ) -> None:  # fmt: skip
+        batch = batch_header_hash.hex() if batch_header_hash else None
+        for k in keys:
+            inc = json.dumps(inclusion[k]) if inclusion and k in inclusion else None
+            self.db.execute(
+                "UPDATE blobs SET status = ?, reason = ?, inclusion = ?, batch_header_hash = ?, updated_at_ns = ?"
+                " WHERE blob_key = ?",
+                (int(status), reason, inc, batch, now, k.hex()),
+            )
 
     def add_batch(self, header_hash: bytes, header: dict, attestation: dict) -> None:
         with self.lock:
             self.db.execute(
-                "INSERT OR REPLACE INTO batches VALUES (?, ?, ?, ?)",
+                "INSERT INTO batches VALUES (?, ?, ?, ?) ON CONFLICT (batch_header_hash) DO UPDATE SET"
+                " batch_header = excluded.batch_header, attestation = excluded.attestation,"
+                " created_at_ns = excluded.created_at_ns",
                 (header_hash.hex(), json.dumps(header), json.dumps(attestation), time.time_ns()),
             )
 

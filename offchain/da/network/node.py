@@ -35,9 +35,16 @@ from offchain.crypto import bn254
 from offchain.crypto.errors import PointError
 from offchain.da.eigenda.encoder import Encoder
 from offchain.da.eigenda.params import EncodingParams, Sample
-from offchain.da.errors import AssignmentError, FrameFileError, NetworkMessageError, NodeRequestError
+from offchain.da.errors import (
+    AssignmentError,
+    FrameFileError,
+    NetworkMessageError,
+    NodeRequestError,
+    PaymentError,
+)
 from offchain.da.files import BUNDLE_FORMAT_GNARK, parse_bundle
 from offchain.da.network.assignment import BlobParams, assignments_for_blob, chunk_length
+from offchain.da.network.payments import PaymentMeter
 from offchain.da.network.types import (
     BatchHeader,
     BlobCertificate,
@@ -128,8 +135,10 @@ class ValidatorNode:
         max_request_age_s: float = 60.0,
         ttl_s: float = (STORE_DURATION_BLOCKS + BLOCK_STALE_MEASURE) * BLOCK_TIME_S,
         clock: Any = time.time,
+        meter: PaymentMeter | None = None,
     ) -> None:
         self.key = key
+        self.meter = meter
         self.operator_id = key.public_key().operator_id
         self.state = state
         self.encoder = encoder
@@ -160,6 +169,13 @@ class ValidatorNode:
             items.append((key, bundle))
         with self._lock:
             fresh = [(k, v) for k, v in dict(items).items() if not self.table.exists(k)]
+            if self.meter is not None:  # blobs stored before were paid for then
+                new = {k for k, _ in fresh}
+                headers = [c.blob_header for c in req.certificates if c.blob_header.blob_key() in new]
+                try:
+                    self.meter.meter_reservations(headers)
+                except PaymentError as exc:
+                    raise NodeRequestError(exc.status, f"payment: {exc.message}") from exc
             if fresh:
                 self.table.put_batch(fresh)
                 self.table.flush()

@@ -26,11 +26,24 @@ from starlette.routing import Route
 from offchain.bls.keys import SecretKey
 from offchain.crypto import bn254
 from offchain.da.eigenda.encoder import Encoder
-from offchain.da.errors import DisperserRequestError, NetworkMessageError, NodeRequestError, RelayRequestError
-from offchain.da.network.config import DisperserConfig, NodeConfig, RelayConfig
+from offchain.da.errors import (
+    DisperserRequestError,
+    NetworkConfigError,
+    NetworkMessageError,
+    NodeRequestError,
+    RelayRequestError,
+)
+from offchain.da.network.config import DisperserConfig, NodeConfig, PaymentsConfig, RelayConfig
 from offchain.da.network.disperser import Disperser
 from offchain.da.network.metadata import MetadataStore
 from offchain.da.network.node import StoreChunksRequest, ValidatorNode
+from offchain.da.network.payments import (
+    DISPERSER_BUCKET_S,
+    VALIDATOR_BUCKET_S,
+    PaymentMeter,
+    VaultCache,
+    VaultReader,
+)
 from offchain.da.network.relay import Relay
 from offchain.da.network.types import BlobHeader, hex_field, json_fields
 from offchain.httpservice import HTTPError, Metrics, ServiceServer, logger, read_json
@@ -102,8 +115,27 @@ def node_app(node: ValidatorNode, max_request_bytes: int = 64 << 20) -> Any:
     return metrics.wrap(app)
 
 
-def node_server(cfg: NodeConfig) -> tuple[ServiceServer, ValidatorNode, Store]:
-    """The node of ``cfg`` and its server (not started)."""
+def payment_meter(cfg: PaymentsConfig | None, vault: VaultReader | None, bucket_s: float, who: Any) -> Any:
+    """The meter of a process's ``payments`` section (None without one: logged as unmetered)."""
+    if cfg is None:
+        who.warning(
+            "payments_unmetered", extra={"reason": "no payments section: every payment header is accepted"}
+        )
+        return None
+    if vault is None:
+        raise NetworkConfigError("payments: configured, but no payment vault reader was given")
+    return PaymentMeter(
+        VaultCache(vault, cfg.refresh_s), bucket_s=bucket_s, max_age_s=cfg.max_dispersal_age_s,
+        max_future_s=cfg.max_future_dispersal_s,
+    )  # fmt: skip
+
+
+def node_server(
+    cfg: NodeConfig, vault: VaultReader | None = None
+) -> tuple[ServiceServer, ValidatorNode, Store]:
+    """The node of ``cfg`` and its server (not started); ``vault`` reads the PaymentVault its ``payments`` names
+    (the node meters reservations with its own 120 s buckets)."""
+    meter = payment_meter(cfg.payments, vault, VALIDATOR_BUCKET_S, log)
     store = Store(cfg.store_dirs)
     node = ValidatorNode(
         SecretKey.from_bytes(cfg.bls_key),
@@ -112,6 +144,7 @@ def node_server(cfg: NodeConfig) -> tuple[ServiceServer, ValidatorNode, Store]:
         store,
         stale_blocks=cfg.stale_blocks,
         max_request_age_s=cfg.max_request_age_s,
+        meter=meter,
     )
     server = ServiceServer(
         node_app(node, cfg.max_request_bytes),
@@ -130,7 +163,7 @@ async def json_call(request: Request, max_bytes: int, fn: Any, refusal: type, lo
         return JSONResponse(await run_in_threadpool(fn, await read_json(request, max_bytes)))
     except refusal as exc:
         log_to.info("request_refused", extra={"path": request.url.path, "reason": exc.message})
-        return HTTPError(exc.status, exc.message, code="refused").response()
+        return HTTPError(exc.status, exc.message, code=getattr(exc, "grpc_code", "refused")).response()
     except NetworkMessageError as exc:
         return HTTPError(400, str(exc), code="malformed").response()
     except HTTPError as exc:
@@ -147,9 +180,14 @@ def disperser_app(disperser: Disperser, max_request_bytes: int = 64 << 20) -> An
 
     - ``POST /v2/DisperseBlob``: ``{blob, blob_header, signature}`` -> ``{result: "QUEUED", blob_key}``;
     - ``POST /v2/GetBlobStatus``: ``{blob_key}`` -> ``{status, signed_batch, blob_inclusion_info}``;
-    - ``POST /v2/GetBlobCommitment``: ``{blob}`` -> ``{blob_commitment}``.
+    - ``POST /v2/GetBlobCommitment``: ``{blob}`` -> ``{blob_commitment}``;
+    - ``POST /v2/GetPaymentState``: ``{account_id, timestamp, signature}`` -> the account's payment state.
+
+    A refused payment's error carries EigenDA's gRPC status name as its ``code``.
     """
-    metrics = Metrics(["/v2/DisperseBlob", "/v2/GetBlobStatus", "/v2/GetBlobCommitment", "/metrics"])
+    metrics = Metrics(
+        ["/v2/DisperseBlob", "/v2/GetBlobStatus", "/v2/GetBlobCommitment", "/v2/GetPaymentState", "/metrics"]
+    )
 
     async def call(request: Request, names: tuple[str, ...], what: str, fn: Any) -> JSONResponse:
         return await json_call(
@@ -181,6 +219,15 @@ def disperser_app(disperser: Disperser, max_request_bytes: int = 64 << 20) -> An
             lambda f: {"blob_commitment": disperser.get_blob_commitment(hex_field(f["blob"], "blob")).to_json()},
         )  # fmt: skip
 
+    def state(f: dict) -> dict:
+        ts = f["timestamp"]
+        if not isinstance(ts, int) or isinstance(ts, bool) or not 0 <= ts < 1 << 64:
+            raise NetworkMessageError(f"timestamp: {ts!r} is not a uint64 (ns)")
+        return disperser.payment_state(f["account_id"], ts, hex_field(f["signature"], "signature", 65))
+
+    async def payment_state(request: Request) -> JSONResponse:
+        return await call(request, ("account_id", "timestamp", "signature"), "GetPaymentStateRequest", state)
+
     async def metrics_route(request: Request) -> PlainTextResponse:
         return PlainTextResponse(metrics.render())
 
@@ -189,14 +236,19 @@ def disperser_app(disperser: Disperser, max_request_bytes: int = 64 << 20) -> An
             Route("/v2/DisperseBlob", disperse_blob, methods=["POST"]),
             Route("/v2/GetBlobStatus", blob_status, methods=["POST"]),
             Route("/v2/GetBlobCommitment", blob_commitment, methods=["POST"]),
+            Route("/v2/GetPaymentState", payment_state, methods=["POST"]),
             Route("/metrics", metrics_route, methods=["GET"]),
         ]
     )
     return metrics.wrap(app)
 
 
-def disperser_server(cfg: DisperserConfig) -> tuple[ServiceServer, Disperser]:
-    """The disperser of ``cfg`` (its batcher not started) and its server (not started)."""
+def disperser_server(
+    cfg: DisperserConfig, vault: VaultReader | None = None
+) -> tuple[ServiceServer, Disperser]:
+    """The disperser of ``cfg`` (its batcher not started) and its server (not started). With ``payments`` in
+    ``cfg``, ``vault`` reads the PaymentVault it names (the command builds it from ``offchain.chain``)."""
+    meter = payment_meter(cfg.payments, vault, DISPERSER_BUCKET_S, dlog)
     disperser = Disperser(
         cfg.key,
         cfg.disperser_id,
@@ -209,6 +261,7 @@ def disperser_server(cfg: DisperserConfig) -> tuple[ServiceServer, Disperser]:
         confirmation_threshold=cfg.confirmation_threshold,
         reference_block_number=cfg.reference_block_number,
         batch_size=cfg.batch_size,
+        meter=meter,
     )
     server = ServiceServer(
         disperser_app(disperser, cfg.max_request_bytes), cfg.host, cfg.port, log_level=cfg.log_level,

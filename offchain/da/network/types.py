@@ -27,6 +27,7 @@ malformed field raises :class:`NetworkMessageError` naming the field.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -534,3 +535,20 @@ def get_chunks_request_digest(requests: list[ChunkRequest], operator_id: bytes) 
         else:
             out += [b"r", _lp(r.blob_key), r.start.to_bytes(4, "big"), r.end.to_bytes(4, "big")]
     return keccak(b"".join(out))
+
+
+# ----- payment state requests -------------------------------------------------------------------
+
+
+def payment_state_request_hash(account_id: str, timestamp: int) -> bytes:
+    """``HashGetPaymentStateRequest``: keccak256(uint32 length ‖ the account's 20 bytes ‖ uint64 timestamp),
+    big-endian; the timestamp in ns (also the replay guard's nonce)."""
+    account = PaymentHeader(account_id, 0).account_id
+    _uint(timestamp, 64, "timestamp")
+    return keccak(_lp(bytes.fromhex(account.removeprefix("0x"))) + timestamp.to_bytes(8, "big"))
+
+
+def payment_state_request_digest(account_id: str, timestamp: int) -> bytes:
+    """What the account signs for ``GetPaymentState``: sha256 of :func:`payment_state_request_hash`
+    (EigenDA's ``SignPaymentStateRequest`` / ``AuthenticatePaymentStateRequest``)."""
+    return hashlib.sha256(payment_state_request_hash(account_id, timestamp)).digest()

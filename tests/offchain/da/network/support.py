@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -176,3 +178,44 @@ def eigen(*args: str) -> subprocess.CompletedProcess:
         [sys.executable, "-m", "offchain.cli", "da", *args], capture_output=True, timeout=180, cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def postgres_cluster() -> Iterator[str]:
+    """A PostgreSQL cluster of the machine's binaries (initdb, pg_ctl; they refuse root, so run as ``nobody``)
+    in a temporary folder owned by nobody, on a free loopback port; yields its DSN and stops it after.
+    Fails, naming what is missing, where the binaries or ``runuser`` are not on PATH."""
+    import pwd
+    import shutil
+    import tempfile
+
+    missing = [b for b in ("initdb", "pg_ctl", "postgres", "runuser") if shutil.which(b) is None]
+    assert not missing, f"PostgreSQL test cluster: {missing} not on PATH"
+    as_nobody = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
+    folder = Path(tempfile.mkdtemp(prefix="eigen-pg-", dir="/tmp"))
+    if as_nobody:
+        os.chown(folder, pwd.getpwnam("nobody").pw_uid, -1)
+    data, port = folder / "data", free_port()
+
+    def run(*args: str) -> None:
+        r = subprocess.run([*as_nobody, *args], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, f"{args[0]}: {r.stdout[-1000:]} {r.stderr[-1000:]}"
+
+    try:
+        run("initdb", "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync")
+        opts = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        run("pg_ctl", "-D", str(data), "-o", opts, "-l", str(folder / "log"), "-w", "start")
+        try:
+            yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        finally:
+            run("pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

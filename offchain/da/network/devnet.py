@@ -1,0 +1,296 @@
+"""``eigen da devnet up|down|status``: a DA network on loopback as real processes (docs/da-network.md, *Devnet*).
+
+``up`` writes, in its folder, one BLS key and configuration per validator, the disperser's key and
+configuration, the relay's, the network description (operators, equal stakes in quorums 0 and 1, URLs, BLS
+public keys) and a client configuration for ``eigen da get``; picks free loopback ports; starts
+``eigen da node`` N times, ``eigen da disperser`` and ``eigen da relay`` as detached processes (logs in
+``logs/``); waits until each has printed its listening line; and writes ``devnet.json`` (every process's pid,
+URL and configuration). Keys are made once and kept, so a devnet brought up again has the same operator ids.
+``up`` on a devnet whose processes all run changes nothing; one with some processes gone is stopped and
+started again. ``down`` stops each recorded process (SIGTERM, then SIGKILL after a grace period), only when it
+is still the process the devnet started (its command line names the devnet's configuration), and removes
+``devnet.json``; with nothing running it does nothing. ``status`` says which processes run and answer.
+
+Payments: with ``payments`` = {rpc, vault} the disperser meters against that PaymentVault; otherwise it
+accepts every payment header (its log says so).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from eth_keys import keys as eth_keys
+from eth_keys.exceptions import ValidationError
+
+from offchain.bls.keys import SecretKey
+from offchain.da.errors import DevnetProcessError
+from offchain.settings import ROOT
+
+STATE_FILE = "devnet.json"
+START_TIMEOUT_S = 180.0
+STOP_TIMEOUT_S = 15.0
+QUORUMS = (0, 1)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _key_file(path: Path, make: Any) -> bytes:
+    """A 32-byte secret kept in ``path`` (mode 0600), made once."""
+    if path.exists():
+        return bytes.fromhex(path.read_text().strip())
+    raw = make()
+    path.write_text(raw.hex())
+    path.chmod(0o600)
+    return raw
+
+
+def _bls_secret() -> bytes:
+    return SecretKey.generate().to_bytes()
+
+
+def _ecdsa_secret() -> bytes:
+    while True:  # below secp256k1's order (eth_keys refuses the rest)
+        raw = secrets.token_bytes(32)
+        try:
+            eth_keys.PrivateKey(raw)
+            return raw
+        except ValidationError:
+            continue
+
+
+def _cmdline(pid: int) -> list[bytes]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return []
+
+
+def is_ours(proc: dict[str, Any]) -> bool:
+    """Whether the recorded process still runs and is the one the devnet started (its command line holds
+    its configuration file), so a recycled pid is never signalled."""
+    return str(proc["config"]).encode() in _cmdline(int(proc["pid"]))
+
+
+def read_state(folder: Path) -> dict[str, Any] | None:
+    p = folder / STATE_FILE
+    if not p.exists():
+        return None
+    try:
+        state = json.loads(p.read_text())
+        _ = [(q["pid"], q["config"], q["url"]) for q in processes(state)]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DevnetProcessError(f"{p} is unreadable: {exc}") from exc
+    return state
+
+
+def processes(state: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*state["validators"], state["disperser"], state["relay"]]
+
+
+def status(folder: Path | str) -> dict[str, Any]:
+    """Each recorded process: whether it runs and whether it answers HTTP; ``running`` when all do."""
+    folder = Path(folder).resolve()
+    state = read_state(folder)
+    if state is None:
+        return {"running": False, "folder": str(folder), "processes": []}
+    out = []
+    for p in processes(state):
+        alive = is_ours(p)
+        answers = False
+        if alive:
+            try:
+                answers = httpx.get(f"{p['url']}/metrics", timeout=5).status_code == 200
+            except httpx.HTTPError:
+                answers = False
+        out.append({"name": p["name"], "pid": p["pid"], "url": p["url"], "alive": alive, "answers": answers})
+    return {
+        "running": all(p["alive"] and p["answers"] for p in out),
+        "folder": str(folder),
+        "disperser": state["disperser"]["url"],
+        "relay": state["relay"]["url"],
+        "client_config": state["client_config"],
+        "processes": out,
+    }
+
+
+def _stop(proc: dict[str, Any], timeout_s: float = STOP_TIMEOUT_S) -> None:
+    if not is_ours(proc):
+        return
+    pid = int(proc["pid"])
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0]:  # our child (a test's up in process): reap it
+                return
+        except ChildProcessError:
+            pass
+        if not is_ours(proc):
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+
+
+def down(folder: Path | str) -> bool:
+    """Stop the devnet's processes; False when none was recorded."""
+    folder = Path(folder).resolve()
+    state = read_state(folder)
+    if state is None:
+        return False
+    for p in reversed(processes(state)):  # the relay and the disperser first, then the validators
+        _stop(p)
+    (folder / STATE_FILE).unlink()
+    return True
+
+
+def _spawn(folder: Path, name: str, role: str, config: Path) -> subprocess.Popen:
+    logs = folder / "logs"
+    logs.mkdir(exist_ok=True)
+    with open(logs / f"{name}.out", "w") as out, open(logs / f"{name}.log", "w") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "offchain.cli", "da", role, "--config", str(config)],
+            stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=folder, start_new_session=True,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))},
+        )  # fmt: skip
+
+
+def _wait_listening(folder: Path, name: str, proc: subprocess.Popen, deadline: float) -> str:
+    out = folder / "logs" / f"{name}.out"
+    while True:
+        line = out.read_text().split("\n", 1)[0] if out.exists() else ""
+        if line.endswith("}"):
+            return json.loads(line)["url"]
+        if proc.poll() is not None:
+            tail = (folder / "logs" / f"{name}.log").read_text()[-1500:]
+            raise DevnetProcessError(f"{name} exited with {proc.returncode} before listening: {tail}")
+        if time.monotonic() > deadline:
+            raise DevnetProcessError(f"{name} did not listen within {START_TIMEOUT_S:g} s")
+        time.sleep(0.1)
+
+
+def srs_spec(srs_dir: str | None, test_symbols: int | None) -> dict[str, Any]:
+    if srs_dir:
+        return {"dir": str(Path(srs_dir).resolve())}
+    if test_symbols:
+        return {"insecure_test_symbols": test_symbols}
+    raise DevnetProcessError(
+        "an SRS is needed: --srs DIR (EigenDA's SRS files, or EIGEN_DA_SRS), or --test-srs SYMBOLS (insecure, tests)"
+    )
+
+
+def configure(
+    folder: Path | str, validators: int = 4, *, srs: dict[str, Any], validator_ports: list[int], disperser_port: int,
+    relay_port: int, validator_url: str = "http://127.0.0.1:{port}", relay_url: str = "http://127.0.0.1:{port}",
+    host: str = "127.0.0.1", data_dir: str = "data", payments: dict[str, Any] | None = None, log_level: str = "info",
+) -> list[tuple[str, str, Path]]:  # fmt: skip
+    """Write a network's keys (made once, kept) and configurations into ``folder``: ``network.json``, ``vI.json``,
+    ``disperser.json``, ``relay.json``, ``client.json``; paths inside are relative to the folder (keys, the
+    network file) or to ``data_dir`` (stores, the metadata database), so the folder can be mounted anywhere.
+    ``validator_url`` / ``relay_url`` are how the others reach them (``{i}`` the validator's index, ``{port}``
+    its port). Returns (name, role, config file) per process."""
+    if not 1 <= validators <= 64:
+        raise DevnetProcessError(f"--validators {validators}: between 1 and 64")
+    if len(validator_ports) != validators:
+        raise DevnetProcessError(f"{len(validator_ports)} validator ports for {validators} validators")
+    folder = Path(folder).resolve()
+    keys = folder / "keys"
+    keys.mkdir(parents=True, exist_ok=True)
+    bls = [SecretKey.from_bytes(_key_file(keys / f"v{i}.bls", _bls_secret)) for i in range(validators)]
+    disperser_key = _key_file(keys / "disperser.key", _ecdsa_secret)
+    _key_file(keys / "payer.key", _ecdsa_secret)
+    ops = []
+    for i, k in enumerate(bls):
+        pk = k.public_key()
+        ops.append({
+            "operator_id": pk.operator_id.hex(), "stakes": {str(q): 1 for q in QUORUMS},
+            "url": validator_url.format(i=i, port=validator_ports[i]), "bls_public_key": pk.to_json(),
+        })  # fmt: skip
+    address = eth_keys.PrivateKey(disperser_key).public_key.to_checksum_address()
+    (folder / "network.json").write_text(
+        json.dumps({"operators": ops, "dispersers": {"0": address}}, indent=1)
+    )
+    common: dict[str, Any] = {"host": host, "srs": srs, "network": "network.json", "log_level": log_level}
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        common["public"] = True
+    data = data_dir.rstrip("/")
+    configs: list[tuple[str, str, Path]] = []
+    for i in range(validators):
+        cfg = folder / f"v{i}.json"
+        cfg.write_text(json.dumps({
+            **common, "port": validator_ports[i], "bls_key_file": f"keys/v{i}.bls", "store_dir": f"{data}/v{i}",
+        }, indent=1))  # fmt: skip
+        configs.append((f"v{i}", "node", cfg))
+    disperser = {**common, "port": disperser_port, "key_file": "keys/disperser.key", "metadata": f"{data}/meta.db",
+                 "reference_block_number": 1}  # fmt: skip
+    if payments:
+        disperser["payments"] = payments
+    (folder / "disperser.json").write_text(json.dumps(disperser, indent=1))
+    configs.append(("disperser", "disperser", folder / "disperser.json"))
+    (folder / "relay.json").write_text(json.dumps({
+        **common, "port": relay_port, "store_dir": f"{data}/relay", "disperser_metadata": f"{data}/meta.db",
+    }, indent=1))  # fmt: skip
+    configs.append(("relay", "relay", folder / "relay.json"))
+    client = {"network": "network.json", "srs": srs, "relays": {"0": relay_url.format(port=relay_port)}}
+    (folder / "client.json").write_text(json.dumps(client, indent=1))
+    return configs
+
+
+def up(
+    folder: Path | str, validators: int = 4, *, srs_dir: str | None = None, test_srs_symbols: int | None = None,
+    payments: dict[str, Any] | None = None, log_level: str = "info",
+) -> dict[str, Any]:  # fmt: skip
+    """Bring the devnet up (idempotent); its :func:`status`."""
+    if not 1 <= validators <= 64:
+        raise DevnetProcessError(f"--validators {validators}: between 1 and 64")
+    folder = Path(folder).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    state = read_state(folder)
+    if state is not None:
+        if len(state["validators"]) == validators and all(is_ours(p) for p in processes(state)):
+            return status(folder)
+        down(folder)  # some are gone, or another size was asked for: start again
+    ports = [free_port() for _ in range(validators + 2)]
+    configs = configure(
+        folder, validators, srs=srs_spec(srs_dir, test_srs_symbols), validator_ports=ports[:validators],
+        disperser_port=ports[-2], relay_port=ports[-1], payments=payments, log_level=log_level,
+    )  # fmt: skip
+    started: dict[str, tuple[subprocess.Popen, Path]] = {}
+    record: list[dict[str, Any]] = []
+    deadline = time.monotonic() + START_TIMEOUT_S
+    try:
+        for name, role, cfg in configs:
+            started[name] = (_spawn(folder, name, role, cfg), cfg)
+        for name, role, cfg in configs:
+            proc = started[name][0]
+            url = _wait_listening(folder, name, proc, deadline)
+            record.append({"name": name, "role": role, "pid": proc.pid, "url": url, "config": str(cfg)})
+    except BaseException:
+        for proc, _ in started.values():
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(STOP_TIMEOUT_S)
+        raise
+    client = folder / "client.json"
+    state = {
+        "validators": record[:-2], "disperser": record[-2], "relay": record[-1], "client_config": str(client),
+        "payer_key": str(folder / "keys" / "payer.key"), "started_at": int(time.time()),
+    }  # fmt: skip
+    (folder / STATE_FILE).write_text(json.dumps(state, indent=1))
+    return status(folder)

@@ -1,0 +1,117 @@
+"""``eigen da devnet up|down|status``: a 4-validator devnet as processes, a blob put and got through it, the
+relay killed (get from validators), up again after a loss (the same operators), down idempotent; bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.offchain.da.network.support import eigen
+
+
+def run(*args: str) -> tuple[int, dict]:
+    r = eigen(*args)
+    assert r.stdout.count(b"\n") == 1, (r.stdout, r.stderr[-2000:])
+    return r.returncode, json.loads(r.stdout)
+
+
+def gone(pid: int, timeout_s: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not Path(f"/proc/{pid}").exists() or b"Z" in Path(f"/proc/{pid}/stat").read_bytes().split()[2]:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def relay_holds(url: str, blob_key: str, timeout_s: float = 60.0) -> bool:
+    """Whether the relay serves the blob within ``timeout_s`` (it copies certified blobs as it polls)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if httpx.post(f"{url}/v2/GetBlob", json={"blob_key": blob_key}, timeout=10).status_code == 200:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_devnet_up_put_get_down(tmp_path) -> None:
+    folder = tmp_path / "dn"
+    up = (
+        "devnet",
+        "up",
+        "--dir",
+        str(folder),
+        "--validators",
+        "4",
+        "--test-srs",
+        "64",
+        "--log-level",
+        "warning",
+    )
+    try:
+        rc, info = run(*up)
+        assert rc == 0 and info["running"] and len(info["processes"]) == 6, info
+        pids = {p["name"]: p["pid"] for p in info["processes"]}
+        state = json.loads((folder / "devnet.json").read_text())
+        network = json.loads((folder / "network.json").read_text())
+        ids = [o["operator_id"] for o in network["operators"]]
+        assert len(set(ids)) == 4 and all(o["stakes"] == {"0": 1, "1": 1} for o in network["operators"])
+        rc, again = run(*up)  # idempotent: the same processes
+        assert rc == 0 and {p["name"]: p["pid"] for p in again["processes"]} == pids
+        # a blob through the devnet
+        (tmp_path / "rec.txt").write_bytes(b"an agent's record " * 40)
+        cert = tmp_path / "rec.cert"
+        r = eigen("put", str(tmp_path / "rec.txt"), "--disperser", info["disperser"], "--key", state["payer_key"],
+                  "--timeout", "120", "-o", str(cert))  # fmt: skip
+        assert r.returncode == 0, r.stderr[-2000:]
+        key = json.loads(cert.read_text())["blob_key"]
+        assert relay_holds(info["relay"], key), "the relay did not copy the certified blob within 60 s"
+        r = eigen("get", str(cert), "--config", info["client_config"])
+        assert r.returncode == 0 and r.stdout == b"an agent's record " * 40, r.stderr[-2000:]
+        assert b'"served_by": "relay 0"' in r.stderr
+        # the relay dies: get recovers from the validators; status says not everything runs (exit 3)
+        os.kill(pids["relay"], signal.SIGKILL)
+        assert gone(pids["relay"])
+        r = eigen("get", str(cert), "--config", info["client_config"])
+        assert r.returncode == 0 and r.stdout == b"an agent's record " * 40 and b'"validators"' in r.stderr
+        rc, st = run("devnet", "status", "--dir", str(folder))
+        assert rc == 3 and not st["running"]
+        assert [p["alive"] for p in st["processes"] if p["name"] == "relay"] == [False]
+        # up again: started anew with the same keys (operator ids), the blob still there
+        rc, info2 = run(*up)
+        assert rc == 0 and info2["running"] and info2["processes"][0]["pid"] != pids["v0"]
+        assert gone(pids["v0"]) and gone(pids["disperser"])  # the survivors were stopped first
+        assert [
+            o["operator_id"] for o in json.loads((folder / "network.json").read_text())["operators"]
+        ] == ids
+        r = eigen("get", str(cert), "--config", info2["client_config"])
+        assert r.returncode == 0 and r.stdout == b"an agent's record " * 40, r.stderr[-2000:]
+    finally:
+        rc, down = run("devnet", "down", "--dir", str(folder))
+    assert rc == 0 and down["stopped"]
+    assert all(gone(p["pid"]) for p in info2["processes"])
+    assert not (folder / "devnet.json").exists()
+    rc, down = run("devnet", "down", "--dir", str(folder))  # nothing left: nothing to do
+    assert rc == 0 and not down["stopped"]
+    rc, st = run("devnet", "status", "--dir", str(folder))
+    assert rc == 3 and st == {"running": False, "folder": str(folder.resolve()), "processes": []}
+
+
+def test_devnet_bad_input(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("EIGEN_DA_SRS", raising=False)
+    for args, msg in [
+        (("--validators", "0", "--test-srs", "64"), b"between 1 and 64"),
+        ((), b"an SRS is needed"),
+        (("--test-srs", "64", "--rpc", "http://127.0.0.1:8545"), b"go together"),
+    ]:
+        r = eigen("devnet", "up", "--dir", str(tmp_path / "dn"), *args)
+        assert r.returncode == 2 and msg in r.stderr and r.stderr.count(b"\n") == 1, r.stderr
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "devnet.json").write_text("{")
+    r = eigen("devnet", "down", "--dir", str(tmp_path / "bad"))
+    assert r.returncode == 2 and b"unreadable" in r.stderr

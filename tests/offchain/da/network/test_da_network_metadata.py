@@ -1,0 +1,152 @@
+"""The disperser's metadata store on both engines: SQLite (the default) and PostgreSQL (a cluster of the
+machine's binaries started by the test). The same tests run on each: blobs, statuses, batches, the relay's
+cursor, on-demand totals (replays refused, also between two stores sharing a database), reopening.
+
+Without the ``psycopg`` driver the PostgreSQL runs are expected failures that must fail with the error naming
+the requirement (strict), so nothing passes silently and they run for real once the driver is installed."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from offchain import settings
+from offchain.da.errors import MetadataStoreError, NetworkConfigError, PaymentReplayError
+from offchain.da.network.config import disperser_config, relay_config
+from offchain.da.network.metadata import POSTGRES_REQUIREMENT, BlobStatus, MetadataStore
+from tests.offchain.da.network.support import (
+    network_file,
+    node_state,
+    operator_keys,
+    postgres_cluster,
+    write_disperser_config,
+)
+
+HAVE_DRIVER = importlib.util.find_spec("psycopg") is not None
+POSTGRES = pytest.param(
+    "postgresql",
+    marks=pytest.mark.xfail(
+        not HAVE_DRIVER, raises=MetadataStoreError, strict=True,
+        reason=f"the psycopg driver is not installed: {POSTGRES_REQUIREMENT} is needed",
+    ),
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def pg_cluster():
+    with postgres_cluster() as dsn:
+        yield dsn
+
+
+@pytest.fixture(params=["sqlite", POSTGRES])
+def url(request, tmp_path):
+    if request.param == "sqlite":
+        return "sqlite:///" + str(tmp_path / "meta.db")
+    dsn = request.getfixturevalue("pg_cluster")
+    try:  # a fresh schema for each test: drop what an earlier test left
+        db = MetadataStore(dsn)
+    except MetadataStoreError as exc:
+        assert "psycopg" in str(exc) and POSTGRES_REQUIREMENT in str(exc), exc
+        raise
+    for table in ("blobs", "batches", "on_demand"):
+        db.db.execute(f"DROP TABLE {table}")
+    db.close()
+    return dsn
+
+
+K1, K2, K3 = (bytes([i]) * 32 for i in (1, 2, 3))
+
+
+def test_blobs_statuses_batches(url) -> None:
+    db = MetadataStore(url)
+    assert db.engine == ("postgresql" if url.startswith("postgresql") else "sqlite")
+    assert db.add_blob(K1, {"h": 1}, b"\x02" * 65, b"\x00data\xff")
+    assert not db.add_blob(K1, {"h": 1}, b"\x02" * 65, b"\x00data\xff")  # a repeat is not a second blob
+    assert db.add_blob(K2, {"h": 2}, b"\x03" * 65, b"two") and db.has_blob(K2) and not db.has_blob(K3)
+    assert db.pending(10) == [
+        (K1, {"h": 1}, b"\x02" * 65, b"\x00data\xff"),
+        (K2, {"h": 2}, b"\x03" * 65, b"two"),
+    ]
+    assert db.pending(1) == [(K1, {"h": 1}, b"\x02" * 65, b"\x00data\xff")]
+    db.set_status([K1, K2], BlobStatus.ENCODED)
+    db.add_batch(b"\xbb" * 32, {"batch_root": "r"}, {"sigma": 1})
+    db.add_batch(b"\xbb" * 32, {"batch_root": "r"}, {"sigma": 2})  # replaced, not repeated
+    db.set_status(
+        [K1], BlobStatus.COMPLETE, inclusion={K1: {"blob_index": 0}}, batch_header_hash=b"\xbb" * 32
+    )
+    db.set_status([K2], BlobStatus.FAILED, "below threshold")
+    assert db.pending(10) == []
+    b1 = db.blob(K1)
+    assert b1["status"] == BlobStatus.COMPLETE and b1["inclusion"] == {"blob_index": 0}
+    assert b1["signed_batch"] == {"header": {"batch_root": "r"}, "attestation": {"sigma": 2}}
+    assert db.blob(K2)["reason"] == "below threshold" and db.blob(K3) is None
+    assert db.blob_data(K1) == b"\x00data\xff" and db.blob_data(K3) is None
+    got = db.completed_since((0, ""), 10)
+    assert [(k, d) for k, d, _ in got] == [(K1, b"\x00data\xff")]
+    assert db.completed_since(got[-1][2], 10) == []  # the relay's cursor moves past it
+    db.close()
+    db = MetadataStore(url)  # reopened: everything is still there
+    assert db.blob(K1)["status"] == BlobStatus.COMPLETE and db.blob(K2)["status"] == BlobStatus.FAILED
+    db.close()
+
+
+def test_on_demand_totals(url) -> None:
+    a, b = MetadataStore(url), MetadataStore(url)  # two dispersers sharing one database
+    acct = "0x" + "ab" * 20
+    assert a.cumulative_payment(acct) == 0
+    assert a.add_blob(K1, {}, b"s", b"d", on_demand=(acct, 10**30))  # beyond 64 bits
+    assert b.cumulative_payment(acct) == 10**30
+    with pytest.raises(PaymentReplayError, match="not above the last accepted"):
+        b.add_blob(K2, {}, b"s", b"d", on_demand=(acct, 10**30))
+    assert not a.has_blob(K2)  # the refused blob was rolled back with its payment
+    assert not b.add_blob(K1, {}, b"s", b"d", on_demand=(acct, 10**30 + 5))  # a repeated blob pays nothing
+    assert a.cumulative_payment(acct) == 10**30
+    assert b.add_blob(K2, {}, b"s", b"d", on_demand=(acct, 10**30 + 5))
+    assert a.cumulative_payment(acct) == 10**30 + 5 and a.cumulative_payment("0x" + "cd" * 20) == 0
+    a.close()
+    b.close()
+
+
+def test_bad_urls(tmp_path) -> None:
+    with pytest.raises(MetadataStoreError, match="expected sqlite:///PATH"):
+        MetadataStore("mysql://u:pw@h/db")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(MetadataStoreError, match="metadata database"):
+        MetadataStore(str(tmp_path / "file" / "meta.db"))  # a file where a folder should be
+    if HAVE_DRIVER:
+        with pytest.raises(MetadataStoreError) as err:
+            MetadataStore("postgresql://u:hunter2@127.0.0.1:9/x")  # nothing listens on port 9
+        assert "hunter2" not in str(err.value) and "***" in str(err.value)
+
+
+def test_environment_selects_the_database(tmp_path, monkeypatch) -> None:
+    """``EIGEN_DA_METADATA_URL`` (a PostgreSQL DSN in production) over the files' ``metadata`` and
+    ``disperser_metadata``; without both, a typed error naming the setting."""
+    import json
+
+    import yaml
+
+    keys = operator_keys(4)
+    net = network_file(tmp_path / "network.json", keys, node_state(keys), {})
+    cfg = write_disperser_config(tmp_path, net)
+    assert disperser_config(cfg).metadata == "sqlite:///" + str(tmp_path / "meta.db")
+    dsn = "postgresql://disperser@db.internal:5432/eigenda"
+    monkeypatch.setenv(settings.DA_METADATA_URL.name, dsn)
+    assert disperser_config(cfg).metadata == dsn
+    relay = tmp_path / "relay.json"
+    relay.write_text(
+        json.dumps({"store_dir": "r", "srs": {"insecure_test_symbols": 64}, "network": str(net)})
+    )
+    assert relay_config(relay).source == dsn
+    monkeypatch.delenv(settings.DA_METADATA_URL.name)
+    with pytest.raises(NetworkConfigError, match="disperser_metadata is required"):
+        relay_config(relay)
+    base = yaml.safe_load(cfg.read_text())
+    del base["metadata"]
+    cfg.write_text(yaml.safe_dump(base))
+    with pytest.raises(NetworkConfigError, match=f"metadata is required .*{settings.DA_METADATA_URL.name}"):
+        disperser_config(cfg)
+    base["metadata"] = "rel/meta.db"  # a bare path is relative to the file
+    cfg.write_text(yaml.safe_dump(base))
+    assert disperser_config(cfg).metadata == str(tmp_path / "rel" / "meta.db")
