@@ -7,14 +7,12 @@ the requirement (strict), so nothing passes silently and they run for real once 
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from offchain import settings
 from offchain.da.errors import MetadataStoreError, NetworkConfigError, PaymentReplayError
 from offchain.da.network.config import disperser_config, relay_config
-from offchain.da.network.metadata import POSTGRES_REQUIREMENT, BlobStatus, MetadataStore
+from offchain.da.network.metadata import BlobStatus, MetadataStore
 from tests.offchain.da.network.support import (
     network_file,
     node_state,
@@ -23,14 +21,7 @@ from tests.offchain.da.network.support import (
     write_disperser_config,
 )
 
-HAVE_DRIVER = importlib.util.find_spec("psycopg") is not None
-POSTGRES = pytest.param(
-    "postgresql",
-    marks=pytest.mark.xfail(
-        not HAVE_DRIVER, raises=MetadataStoreError, strict=True,
-        reason=f"the psycopg driver is not installed: {POSTGRES_REQUIREMENT} is needed",
-    ),
-)  # fmt: skip
+POSTGRES = "postgresql"  # the driver is a dependency (requirements.lock): a missing one fails
 
 
 @pytest.fixture(scope="module")
@@ -44,11 +35,7 @@ def url(request, tmp_path):
     if request.param == "sqlite":
         return "sqlite:///" + str(tmp_path / "meta.db")
     dsn = request.getfixturevalue("pg_cluster")
-    try:  # a fresh schema for each test: drop what an earlier test left
-        db = MetadataStore(dsn)
-    except MetadataStoreError as exc:
-        assert "psycopg" in str(exc) and POSTGRES_REQUIREMENT in str(exc), exc
-        raise
+    db = MetadataStore(dsn)  # a fresh schema for each test: drop what an earlier test left
     for table in ("blobs", "batches", "on_demand"):
         db.db.execute(f"DROP TABLE {table}")
     db.close()
@@ -114,10 +101,9 @@ def test_bad_urls(tmp_path) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(MetadataStoreError, match="metadata database"):
         MetadataStore(str(tmp_path / "file" / "meta.db"))  # a file where a folder should be
-    if HAVE_DRIVER:
-        with pytest.raises(MetadataStoreError) as err:
-            MetadataStore("postgresql://u:hunter2@127.0.0.1:9/x")  # nothing listens on port 9
-        assert "hunter2" not in str(err.value) and "***" in str(err.value)
+    with pytest.raises(MetadataStoreError) as err:
+        MetadataStore("postgresql://u:hunter2@127.0.0.1:9/x")  # nothing listens on port 9
+    assert "hunter2" not in str(err.value) and "***" in str(err.value)
 
 
 def test_environment_selects_the_database(tmp_path, monkeypatch) -> None:
