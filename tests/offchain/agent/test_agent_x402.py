@@ -40,45 +40,47 @@ ADDR = "0x" + "11" * 20
 
 
 @pytest.fixture(scope="module")
-def world(project, accounts, chain):
+def x402_world(project, accounts, chain):
     return build_world(project, accounts, chain)
 
 
 @pytest.fixture
-def fac(world):
-    return world.fresh_facilitator()
+def fac(x402_world):
+    return x402_world.fresh_facilitator()
 
 
 @pytest.fixture
-def servers(world, fac):
+def servers(x402_world, fac):
     """The facilitator and the resource server, each on its own HTTP port."""
     with ServiceServer(create_app(fac), log_level="warning") as f:
-        app = resource_app(world, HTTPFacilitator(f.url))
+        app = resource_app(x402_world, HTTPFacilitator(f.url))
         with ServiceServer(app, log_level="warning") as r:
             yield f.url, r.url
 
 
-def exact_req(world, amount=PRICE, **kw):
-    return world.facilitator.requirements(
-        "exact", world.token.address, world.addresses["seller"], amount, **kw
+def exact_req(x402_world, amount=PRICE, **kw):
+    return x402_world.facilitator.requirements(
+        "exact", x402_world.token.address, x402_world.addresses["seller"], amount, **kw
     )
 
 
-def upto_req(world, amount=MAX_TOKENS_PRICE):
-    return world.facilitator.requirements("upto", world.token.address, world.addresses["seller"], amount)
+def upto_req(x402_world, amount=MAX_TOKENS_PRICE):
+    return x402_world.facilitator.requirements(
+        "upto", x402_world.token.address, x402_world.addresses["seller"], amount
+    )
 
 
-def pay(world, req, who="payer", **kw):
-    return create_payment(world.keys[who], req, now=world.clock(), **kw)
+def pay(x402_world, req, who="payer", **kw):
+    return create_payment(x402_world.keys[who], req, now=x402_world.clock(), **kw)
 
 
 # ---------------------------------------------------------------- end to end over HTTP
 
 
-def test_exact_end_to_end_over_http(world, servers):
+def test_exact_end_to_end_over_http(x402_world, servers):
     fac_url, url = servers
-    seller, payer = world.addresses["seller"], world.addresses["payer"]
-    before = (world.balance(payer), world.balance(seller))
+    seller, payer = x402_world.addresses["seller"], x402_world.addresses["payer"]
+    before = (x402_world.balance(payer), x402_world.balance(seller))
     # unpaid: 402 with the offers in PAYMENT-REQUIRED (base64 JSON, v2), the same in the body
     r = httpx.get(url + "/price")
     assert r.status_code == 402
@@ -93,106 +95,107 @@ def test_exact_end_to_end_over_http(world, servers):
     (offer,) = pr["accepts"]
     assert offer == {
         "scheme": "exact",
-        "network": f"eip155:{world.w3.eth.chain_id}",
+        "network": f"eip155:{x402_world.w3.eth.chain_id}",
         "amount": str(PRICE),
-        "asset": world.token.address,
+        "asset": x402_world.token.address,
         "payTo": seller,
         "maxTimeoutSeconds": 60,
         "extra": {"name": "USD Coin", "version": "2"},
     }
     # a free route stays free
     assert httpx.get(url + "/free").json() == {"ok": True}
-    client = world.client(budget=3 * PRICE)
+    client = x402_world.client(budget=3 * PRICE)
     r = client.get(url + "/price")
     assert r.status_code == 200 and r.json()["payer"] == payer
     settled = json.loads(base64.b64decode(r.headers[PAYMENT_RESPONSE]))
     assert settled["success"] is True and settled["payer"] == payer and settled["amount"] == str(PRICE)
     assert settled["network"] == offer["network"]
-    receipt = world.w3.eth.get_transaction_receipt(settled["transaction"])
-    assert receipt["status"] == 1 and receipt["to"] == world.token.address
-    assert (world.balance(payer), world.balance(seller)) == (before[0] - PRICE, before[1] + PRICE)
+    receipt = x402_world.w3.eth.get_transaction_receipt(settled["transaction"])
+    assert receipt["status"] == 1 and receipt["to"] == x402_world.token.address
+    assert (x402_world.balance(payer), x402_world.balance(seller)) == (before[0] - PRICE, before[1] + PRICE)
     assert client.spent == PRICE and client.left == 2 * PRICE and len(client.receipts) == 1
     # the facilitator pays the gas, never the tokens
-    assert world.balance(world.addresses["facilitator"]) == 0
+    assert x402_world.balance(x402_world.addresses["facilitator"]) == 0
     # /supported as x402 v2 has it
     sup = httpx.get(fac_url + "/supported").json()
     net = offer["network"]
     assert sup["kinds"][0] == {"x402Version": 2, "scheme": "exact", "network": net}
     assert (
-        sup["kinds"][1]["scheme"] == "upto" and sup["kinds"][1]["extra"]["settler"] == world.settler.address
+        sup["kinds"][1]["scheme"] == "upto"
+        and sup["kinds"][1]["extra"]["settler"] == x402_world.settler.address
     )
-    assert sup["extensions"] == [] and sup["signers"] == {"eip155:*": [world.addresses["facilitator"]]}
+    assert sup["extensions"] == [] and sup["signers"] == {"eip155:*": [x402_world.addresses["facilitator"]]}
 
 
-def test_replayed_signature_is_refused_and_costs_nothing(world, servers):
+def test_replayed_signature_is_refused_and_costs_nothing(x402_world, servers):
     _, url = servers
-    payload = pay(world, exact_req(world))
+    payload = pay(x402_world, exact_req(x402_world))
     header = {PAYMENT_SIGNATURE: encode_header(payload)}
     assert httpx.get(url + "/price", headers=header).status_code == 200
-    before = world.balance("payer")
+    before = x402_world.balance("payer")
     r = httpx.get(url + "/price", headers=header)
     assert r.status_code == 402
     assert (
         decode_header(r.headers[PAYMENT_REQUIRED], PAYMENT_REQUIRED)["error"] == E.PaymentReplayedError.code
     )
-    assert world.balance("payer") == before
+    assert x402_world.balance("payer") == before
 
 
-def test_upto_bills_the_tokens_generated(world, servers):
+def test_upto_bills_the_tokens_generated(x402_world, servers):
     _, url = servers
-    seller, payer = world.addresses["seller"], world.addresses["payer"]
-    before = (world.balance(payer), world.balance(seller))
-    client = world.client(budget=MAX_TOKENS_PRICE, schemes=("upto",))
+    seller, payer = x402_world.addresses["seller"], x402_world.addresses["payer"]
+    before = (x402_world.balance(payer), x402_world.balance(seller))
+    client = x402_world.client(budget=MAX_TOKENS_PRICE, schemes=("upto",))
     r = client.post(url + "/infer", json={"max_tokens": 37})
     assert r.status_code == 200 and r.json()["tokens"] == 37
     settled = SettleResponse.from_json(decode_header(r.headers[PAYMENT_RESPONSE], PAYMENT_RESPONSE))
     assert settled.amount == 37 * PER_TOKEN
-    assert (world.balance(payer), world.balance(seller)) == (
+    assert (x402_world.balance(payer), x402_world.balance(seller)) == (
         before[0] - 37 * PER_TOKEN,
         before[1] + 37 * PER_TOKEN,
     )
-    assert world.token.balance_of(world.settler.address) == 0
+    assert x402_world.token.balance_of(x402_world.settler.address) == 0
     # the budget is spent by the charge, not by the maximum held while in flight
     assert client.spent == 37 * PER_TOKEN and client.left == MAX_TOKENS_PRICE - 37 * PER_TOKEN
     with pytest.raises(E.BudgetExceededError):  # the maximum is held while in flight
         client.post(url + "/infer", json={"max_tokens": 1})
     # a route charging above the maximum is refused, and nothing moves
-    rich = world.client(budget=10 * MAX_TOKENS_PRICE)
-    before = world.balance(payer)
+    rich = x402_world.client(budget=10 * MAX_TOKENS_PRICE)
+    before = x402_world.balance(payer)
     with pytest.raises(E.PaymentRefusedError) as info:
         rich.post(url + "/infer", json={"max_tokens": MAX_TOKENS_PRICE // PER_TOKEN + 1})
     assert info.value.reason == E.PaymentAmountError.code
-    assert world.balance(payer) == before and rich.spent == 0
+    assert x402_world.balance(payer) == before and rich.spent == 0
 
 
-def test_failed_route_is_not_settled(world, servers):
+def test_failed_route_is_not_settled(x402_world, servers):
     _, url = servers
-    client = world.client()
-    before = world.balance("payer")
+    client = x402_world.client()
+    before = x402_world.balance("payer")
     r = client.get(url + "/broken")
     assert r.status_code == 503 and PAYMENT_RESPONSE not in r.headers
-    assert world.balance("payer") == before and client.spent == 0 and client.left == client.budget
+    assert x402_world.balance("payer") == before and client.spent == 0 and client.left == client.budget
 
 
 # ---------------------------------------------------------------- the client's own refusals
 
 
-def test_client_budget_and_offers(world, servers):
+def test_client_budget_and_offers(x402_world, servers):
     _, url = servers
     with pytest.raises(E.BudgetExceededError, match="exceeds what is left"):
-        world.client(budget=PRICE - 1).get(url + "/price")
+        x402_world.client(budget=PRICE - 1).get(url + "/price")
     with pytest.raises(E.BudgetExceededError):
-        world.client(budget=10 * PRICE, max_per_request=PRICE - 1).get(url + "/price")
-    other = PayingClient(world.keys["payer"], world.w3.eth.chain_id, ADDR, 10**9)
+        x402_world.client(budget=10 * PRICE, max_per_request=PRICE - 1).get(url + "/price")
+    other = PayingClient(x402_world.keys["payer"], x402_world.w3.eth.chain_id, ADDR, 10**9)
     with pytest.raises(E.NoAcceptablePaymentError):
         other.get(url + "/price")
-    wrong_chain = PayingClient(world.keys["payer"], 1, world.token.address, 10**9)
+    wrong_chain = PayingClient(x402_world.keys["payer"], 1, x402_world.token.address, 10**9)
     with pytest.raises(E.NoAcceptablePaymentError):
         wrong_chain.get(url + "/price")
     with pytest.raises(E.NoAcceptablePaymentError):
-        world.client(allowed_payees={ADDR}).get(url + "/price")
+        x402_world.client(allowed_payees={ADDR}).get(url + "/price")
     # two payments within budget, the third is refused
-    c = world.client(budget=2 * PRICE)
+    c = x402_world.client(budget=2 * PRICE)
     c.get(url + "/price")
     c.get(url + "/price")
     with pytest.raises(E.BudgetExceededError):
@@ -200,9 +203,9 @@ def test_client_budget_and_offers(world, servers):
     assert c.spent == 2 * PRICE
 
 
-def test_server_refusal_reaches_the_client_typed(world, servers):
+def test_server_refusal_reaches_the_client_typed(x402_world, servers):
     _, url = servers
-    broke = world.client(who="seller")  # the seller holds no USDC of its own
+    broke = x402_world.client(who="seller")  # the seller holds no USDC of its own
     with pytest.raises(E.PaymentRefusedError) as info:
         broke.get(url + "/price")
     assert info.value.reason == E.PaymentUnderfundedError.code
@@ -219,12 +222,12 @@ def refused(fac, payload, req, cls):
     return info.value
 
 
-def test_every_refusal_of_an_exact_payment(world, fac, project, accounts):
-    req = exact_req(world)
-    good = pay(world, req)
-    assert fac.verify(good, req) == world.addresses["payer"]
+def test_every_refusal_of_an_exact_payment(x402_world, fac, project, accounts):
+    req = exact_req(x402_world)
+    good = pay(x402_world, req)
+    assert fac.verify(good, req) == x402_world.addresses["payer"]
     a = good.payload.authorization
-    t = world.clock()
+    t = x402_world.clock()
 
     def with_auth(**kw):
         return replace(good, payload=replace(good.payload, authorization=replace(a, **kw)))
@@ -243,17 +246,17 @@ def test_every_refusal_of_an_exact_payment(world, fac, project, accounts):
         E.PaymentSignatureError,
     )
     # signed by another key for the payer's address
-    forged = pay(world, req, who="payer2")
+    forged = pay(x402_world, req, who="payer2")
     forged = replace(
         forged,
         payload=replace(forged.payload, authorization=replace(forged.payload.authorization, from_=a.from_)),
     )
     refused(fac, forged, req, E.PaymentSignatureError)
     # wrong payee, wrong amount (signed honestly, but not what the server asks)
-    refused(fac, pay(world, replace(req, pay_to=ADDR)), req, E.PaymentPayeeError)
+    refused(fac, pay(x402_world, replace(req, pay_to=ADDR)), req, E.PaymentPayeeError)
     refused(fac, with_auth(to=ADDR), req, E.PaymentPayeeError)
-    refused(fac, pay(world, replace(req, amount=PRICE - 1)), req, E.PaymentAmountError)
-    low = pay(world, req)
+    refused(fac, pay(x402_world, replace(req, amount=PRICE - 1)), req, E.PaymentAmountError)
+    low = pay(x402_world, req)
     low = replace(
         low, payload=replace(low.payload, authorization=replace(low.payload.authorization, value=PRICE - 1))
     )
@@ -262,31 +265,31 @@ def test_every_refusal_of_an_exact_payment(world, fac, project, accounts):
     refused(fac, good, replace(req, network="eip155:1"), E.PaymentNetworkError)
     refused(fac, replace(good, accepted=replace(req, network="eip155:8453")), req, E.PaymentNetworkError)
     other = accounts[0].deploy(project.StableToken, "USD Coin", "USDC", accounts[0])
-    refused(fac, pay(world, replace(req, asset=other.address)), req, E.PaymentAssetError)
+    refused(fac, pay(x402_world, replace(req, asset=other.address)), req, E.PaymentAssetError)
     refused(fac, good, replace(req, asset=other.address), E.PaymentAssetError)
     # time window
-    not_yet = create_payment(world.keys["payer"], req, now=t + 1200)  # valid after t + 600
+    not_yet = create_payment(x402_world.keys["payer"], req, now=t + 1200)  # valid after t + 600
     refused(fac, not_yet, req, E.PaymentNotYetValidError)
-    expired = create_payment(world.keys["payer"], req, now=t - 120)  # valid before t - 60
+    expired = create_payment(x402_world.keys["payer"], req, now=t - 120)  # valid before t - 60
     refused(fac, expired, req, E.PaymentExpiredError)
     # underfunded
-    refused(fac, pay(world, req, who="seller"), req, E.PaymentUnderfundedError)
+    refused(fac, pay(x402_world, req, who="seller"), req, E.PaymentUnderfundedError)
     # replay: settled once, refused after; the balance moved once
-    before = world.balance("payer")
+    before = x402_world.balance("payer")
     out = fac.settle(good, req)
-    assert out.success and out.amount == PRICE and world.balance("payer") == before - PRICE
+    assert out.success and out.amount == PRICE and x402_world.balance("payer") == before - PRICE
     refused(fac, good, req, E.PaymentReplayedError)
     with pytest.raises(E.PaymentReplayedError):
         fac.settle(good, req)
-    assert world.balance("payer") == before - PRICE
+    assert x402_world.balance("payer") == before - PRICE
     # unsupported scheme
     refused(fac, good, replace(req, scheme="deferred"), E.PaymentSchemeError)
 
 
-def test_upto_refusals(world, fac):
-    req = upto_req(world)
-    good = pay(world, req)
-    assert fac.verify(good, req) == world.addresses["payer"]
+def test_upto_refusals(x402_world, fac):
+    req = upto_req(x402_world)
+    good = pay(x402_world, req)
+    assert fac.verify(good, req) == x402_world.addresses["payer"]
     # the nonce binds the payee: a payload re-pointed at another payee is refused
     refused(
         fac,
@@ -306,25 +309,25 @@ def test_upto_refusals(world, fac):
     refused(fac, good, replace(req, extra=req.extra | {"settler": ADDR}), E.PaymentRequirementsError)
     refused(fac, good, replace(req, extra=req.extra | {"facilitator": ADDR}), E.PaymentRequirementsError)
     out = fac.settle(good, replace(req, amount=1234))
-    assert out.amount == 1234 and world.balance("payer") == FUNDS - 1234
+    assert out.amount == 1234 and x402_world.balance("payer") == FUNDS - 1234
     with pytest.raises(E.PaymentReplayedError):
         fac.settle(good, replace(req, amount=1))
 
 
-def test_http_verify_and_settle_answer_reason_codes(world, servers):
+def test_http_verify_and_settle_answer_reason_codes(x402_world, servers):
     fac_url, _ = servers
-    req = exact_req(world)
-    good = pay(world, req)
+    req = exact_req(x402_world)
+    good = pay(x402_world, req)
     body = {"x402Version": 2, "paymentPayload": good.to_json(), "paymentRequirements": req.to_json()}
     assert httpx.post(fac_url + "/verify", json=body).json() == {
         "isValid": True,
-        "payer": world.addresses["payer"],
+        "payer": x402_world.addresses["payer"],
     }
     wrong = body | {"paymentRequirements": replace(req, amount=PRICE + 1).to_json()}
     assert httpx.post(fac_url + "/verify", json=wrong).json() == {
         "isValid": False,
         "invalidReason": "invalid_exact_evm_payload_authorization_value",
-        "payer": world.addresses["payer"],
+        "payer": x402_world.addresses["payer"],
     }
     s = httpx.post(fac_url + "/settle", json=body).json()
     assert s["success"] is True and s["transaction"].startswith("0x") and len(s["transaction"]) == 66
@@ -332,7 +335,7 @@ def test_http_verify_and_settle_answer_reason_codes(world, servers):
     assert again == {
         "success": False,
         "errorReason": E.PaymentReplayedError.code,
-        "payer": world.addresses["payer"],
+        "payer": x402_world.addresses["payer"],
         "transaction": "",
         "network": req.network,
     }
@@ -347,26 +350,26 @@ def test_http_verify_and_settle_answer_reason_codes(world, servers):
     )
 
 
-def test_in_process_facilitator(world, fac):
-    app = resource_app(world, LocalFacilitator(fac))
+def test_in_process_facilitator(x402_world, fac):
+    app = resource_app(x402_world, LocalFacilitator(fac))
 
     async def run():  # httpx's ASGI transport is async-only
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://agent") as c:
             r = await c.get("/price")
             offer = parse_payment_required(r.headers, r.content).accepts[0]
-            p = create_payment(world.keys["payer2"], offer, now=world.clock())
+            p = create_payment(x402_world.keys["payer2"], offer, now=x402_world.clock())
             return await c.get("/price", headers={PAYMENT_SIGNATURE: encode_header(p)})
 
     r = anyio.run(run)
-    assert r.status_code == 200 and world.balance("payer2") == FUNDS - PRICE
+    assert r.status_code == 200 and x402_world.balance("payer2") == FUNDS - PRICE
 
 
 # ---------------------------------------------------------------- messages and headers
 
 
-def test_messages_round_trip_and_refusals(world):
-    req = exact_req(world)
-    p = pay(world, req)
+def test_messages_round_trip_and_refusals(x402_world):
+    req = exact_req(x402_world)
+    p = pay(x402_world, req)
     assert PaymentPayload.from_json(decode_header(encode_header(p), PAYMENT_SIGNATURE)) == p
     pr = PaymentRequired(ResourceInfo("http://x/y"), (req,), "why")
     assert PaymentRequired.from_json(pr.to_json()) == pr
@@ -411,27 +414,27 @@ def test_messages_round_trip_and_refusals(world):
     assert isinstance(error_of("something else", "m"), E.FacilitatorError)
 
 
-def test_token_handle_reads(world):
-    t = StableToken(world.w3, world.token.address, load_abis()["StableToken"])
-    assert t.name == "USD Coin" and t.balance_of(world.addresses["payer"]) == FUNDS
+def test_token_handle_reads(x402_world):
+    t = StableToken(x402_world.w3, x402_world.token.address, load_abis()["StableToken"])
+    assert t.name == "USD Coin" and t.balance_of(x402_world.addresses["payer"]) == FUNDS
 
 
 # ---------------------------------------------------------------- eigen agent
 
 
-def test_cli_pay_and_bad_inputs(world, servers, capsys, tmp_path):
+def test_cli_pay_and_bad_inputs(x402_world, servers, capsys, tmp_path):
     from offchain.cli import main
 
     _, url = servers
     key_file = tmp_path / "payer.key"
-    key_file.write_text(str(world.keys["payer"]))
-    cid = str(world.w3.eth.chain_id)
-    before = world.balance("payer")
-    common = ["--key", str(key_file), "--token", world.token.address, "--chain-id", cid]
+    key_file.write_text(str(x402_world.keys["payer"]))
+    cid = str(x402_world.w3.eth.chain_id)
+    before = x402_world.balance("payer")
+    common = ["--key", str(key_file), "--token", x402_world.token.address, "--chain-id", cid]
     assert main(["agent", "pay", url + "/price", *common, "--budget", str(PRICE)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["status"] == 200 and out["spent"] == PRICE and out["settlement"]["success"] is True
-    assert world.balance("payer") == before - PRICE
+    assert x402_world.balance("payer") == before - PRICE
     assert main(["agent", "pay", url + "/price", *common, "--budget", str(PRICE - 1)]) == 2
     assert "BudgetExceededError" in capsys.readouterr().err
     assert (
@@ -457,42 +460,42 @@ def test_cli_pay_and_bad_inputs(world, servers, capsys, tmp_path):
     assert main(["agent", "pay", url + "/price", *bad_token]) == 2
     assert "--token must be a 20-byte hex address" in capsys.readouterr().err
     assert main(["agent"]) == 2
-    fac = ["agent", "facilitator", "--key", str(key_file), "--token", world.token.address]
+    fac = ["agent", "facilitator", "--key", str(key_file), "--token", x402_world.token.address]
     assert main([*fac, "--rpc", "http://127.0.0.1:9"]) == 2
     assert "no node answers" in capsys.readouterr().err
     assert main([*fac[:-1], "0x12", "--rpc", "http://127.0.0.1:9"]) == 2
 
 
-def test_client_pays_only_within_an_ap2_intent(world, servers):
+def test_client_pays_only_within_an_ap2_intent(x402_world, servers):
     _, url = servers
-    payer_key = world.keys["payer"]
-    payer = world.addresses["payer"]
+    payer_key = x402_world.keys["payer"]
+    payer = x402_world.addresses["payer"]
 
     def intent(max_amount, payees):
         body = {
             "type": INTENT,
             "agent": payer,
-            "asset": world.token.address,
-            "network": f"eip155:{world.w3.eth.chain_id}",
+            "asset": x402_world.token.address,
+            "network": f"eip155:{x402_world.w3.eth.chain_id}",
             "budget": str(2 * PRICE),
             "amount_range": {"min": "1", "max": str(max_amount)},
             "allowed_payees": payees,
-            "expiry": str(int(world.clock()) + 3600),
+            "expiry": str(int(x402_world.clock()) + 3600),
         }
         return check_intent(sign_mandate(payer_key, body), payer)
 
-    seller = world.addresses["seller"]
-    before = world.balance("payer")
+    seller = x402_world.addresses["seller"]
+    before = x402_world.balance("payer")
     with pytest.raises(E.MandateLimitError, match="outside"):
-        world.client(intent=intent(PRICE - 1, [seller])).get(url + "/price")
+        x402_world.client(intent=intent(PRICE - 1, [seller])).get(url + "/price")
     with pytest.raises(E.MandateLimitError, match="not an allowed payee"):
-        world.client(intent=intent(PRICE, [ADDR])).get(url + "/price")
-    assert world.balance("payer") == before
-    c = world.client(intent=intent(PRICE, [seller]))
+        x402_world.client(intent=intent(PRICE, [ADDR])).get(url + "/price")
+    assert x402_world.balance("payer") == before
+    c = x402_world.client(intent=intent(PRICE, [seller]))
     c.get(url + "/price")
     c.get(url + "/price")
     with pytest.raises(
         E.MandateLimitError, match="exceed the budget"
     ):  # the intent's budget, not the client's
         c.get(url + "/price")
-    assert world.balance("payer") == before - 2 * PRICE
+    assert x402_world.balance("payer") == before - 2 * PRICE
