@@ -45,7 +45,6 @@ exports: (
     ds.delegationApproverSaltIsSpent,
     ds.operatorScaledShares,
     ds.cumulativeWithdrawalsQueued,
-    ds.pendingWithdrawals,
     ds.strategyWithdrawalDelayBlocks,
     ds.forkSlasher,
     ds.slashResolutionDelayBlocks,
@@ -64,9 +63,12 @@ interface IBurnableShares:
 WAD: constant(uint256) = 10**18
 MAX_STRATEGIES: constant(uint256) = 32
 MAX_WITHDRAWALS: constant(uint256) = 8
+# Most queued withdrawals (or roots) one call of the queued-withdrawal views returns.
+MAX_QUEUED_PAGE: constant(uint256) = 64
 # Largest deposit scaling factor: WAD / (smallest non-zero slashing factor, 1) times WAD.
 MAX_DEPOSIT_SCALING_FACTOR: constant(uint256) = 10**36
 U32: constant(uint256) = (1 << 32) - 1
+ADDRESS_MASK: constant(uint256) = (1 << 160) - 1
 # Most slashing-factor checkpoints (one per block with a slash) a cancel may rewrite.
 MAX_UNDO_CHECKPOINTS: constant(uint256) = 512
 VALUE_MASK: constant(uint256) = (1 << 224) - 1
@@ -81,15 +83,6 @@ struct QueuedWithdrawalParams:
     strategies: DynArray[address, MAX_STRATEGIES]
     depositShares: DynArray[uint256, MAX_STRATEGIES]
     withdrawer: address
-
-struct Withdrawal:
-    staker: address
-    delegatedTo: address
-    withdrawer: address
-    nonce: uint256
-    startBlock: uint32
-    strategies: DynArray[address, MAX_STRATEGIES]
-    scaledShares: DynArray[uint256, MAX_STRATEGIES]
 
 event OperatorRegistered:
     operator: indexed(address)
@@ -134,7 +127,7 @@ event DepositScalingFactorUpdated:
 
 event SlashingWithdrawalQueued:
     withdrawalRoot: bytes32
-    withdrawal: Withdrawal
+    withdrawal: ds.Withdrawal
     sharesToWithdraw: DynArray[uint256, MAX_STRATEGIES]
 
 event SlashingWithdrawalCompleted:
@@ -616,7 +609,7 @@ def _queue(staker: address, operator: address, strategies: DynArray[address, MAX
         withdrawable_list.append(withdrawable)
     nonce: uint256 = ds.cumulativeWithdrawalsQueued[staker]
     ds.cumulativeWithdrawalsQueued[staker] = nonce + 1
-    w: Withdrawal = Withdrawal(
+    w: ds.Withdrawal = ds.Withdrawal(
         staker=staker,
         delegatedTo=operator,
         withdrawer=staker,
@@ -626,7 +619,11 @@ def _queue(staker: address, operator: address, strategies: DynArray[address, MAX
         scaledShares=scaled_list,
     )
     root: bytes32 = keccak256(abi_encode(w))
-    ds.pendingWithdrawals[root] = True
+    n: uint256 = ds._queuedCount[staker]
+    ds._queuedRoots[staker][n] = root
+    ds._queuedCount[staker] = n + 1
+    ds._queuedPosition[root] = n + 1
+    ds._withdrawals[root] = ds.StoredWithdrawal(head=convert(staker, uint256) | block.number << 160 | nonce << 192, delegatedTo=operator, strategies=strategies, scaledShares=scaled_list)
     log SlashingWithdrawalQueued(withdrawalRoot=root, withdrawal=w, sharesToWithdraw=withdrawable_list)
     return root
 
@@ -649,16 +646,38 @@ def queueWithdrawals(params: DynArray[QueuedWithdrawalParams, MAX_WITHDRAWALS]) 
 
 
 @internal
-def _complete(withdrawal: Withdrawal, tokens: DynArray[address, MAX_STRATEGIES], receiveAsTokens: bool):
+@view
+def _withdrawable(w: ds.Withdrawal, i: uint256) -> uint256:
+    # The shares the withdrawal's i-th strategy pays: its scaled shares at the operator's slashing
+    # factor as of the block its slashability ends (the current factor until then).
+    if w.delegatedTo == empty(address):
+        return w.scaledShares[i]
+    strategy: address = w.strategies[i]
+    until: uint256 = convert(w.startBlock, uint256) + convert(minWithdrawalDelayBlocks, uint256) + convert(ds.strategyWithdrawalDelayBlocks[strategy], uint256)
+    return w.scaledShares[i] * ds._at(ds._key(0, w.delegatedTo, strategy), until, WAD) // WAD
+
+
+@internal
+def _complete(withdrawal: ds.Withdrawal, tokens: DynArray[address, MAX_STRATEGIES], receiveAsTokens: bool):
     pausable._check_not_paused(PAUSED_WITHDRAWAL_COMPLETION)
     assert msg.sender == withdrawal.withdrawer, "only withdrawer"
     root: bytes32 = keccak256(abi_encode(withdrawal))
-    assert ds.pendingWithdrawals[root], "withdrawal not queued"
+    pos: uint256 = ds._queuedPosition[root]
+    assert pos != 0, "withdrawal not queued"
     slashable_until: uint256 = convert(withdrawal.startBlock, uint256) + convert(minWithdrawalDelayBlocks, uint256)
     assert block.number > slashable_until, "withdrawal delay not passed"
     if receiveAsTokens:
         assert len(tokens) == len(withdrawal.strategies), "input length mismatch"
-    ds.pendingWithdrawals[root] = False
+    # Unlist it: the staker's last root takes its place.
+    last: uint256 = ds._queuedCount[withdrawal.staker] - 1
+    if pos <= last:
+        moved: bytes32 = ds._queuedRoots[withdrawal.staker][last]
+        ds._queuedRoots[withdrawal.staker][pos - 1] = moved
+        ds._queuedPosition[moved] = pos
+    ds._queuedRoots[withdrawal.staker][last] = empty(bytes32)
+    ds._queuedCount[withdrawal.staker] = last
+    ds._queuedPosition[root] = 0
+    ds._withdrawals[root] = empty(ds.StoredWithdrawal)
     current_operator: address = ds.delegatedTo[withdrawal.staker]
     for i: uint256 in range(MAX_STRATEGIES):
         if i >= len(withdrawal.strategies):
@@ -666,14 +685,12 @@ def _complete(withdrawal: Withdrawal, tokens: DynArray[address, MAX_STRATEGIES],
         strategy: address = withdrawal.strategies[i]
         until: uint256 = slashable_until + convert(ds.strategyWithdrawalDelayBlocks[strategy], uint256)
         assert block.number > until, "withdrawal delay not passed"
-        sf: uint256 = WAD
         if withdrawal.delegatedTo != empty(address):
             # A slash still cancellable may have landed before the window ended: wait for it to
             # be resolved, so a cancel values this withdrawal as if the slash never happened.
             if ds._pending[withdrawal.delegatedTo][strategy] != 0:
                 assert block.number > until + convert(ds.slashResolutionDelayBlocks, uint256), "pending slash"
-            sf = ds._at(ds._key(0, withdrawal.delegatedTo, strategy), until, WAD)
-        shares: uint256 = withdrawal.scaledShares[i] * sf // WAD
+        shares: uint256 = self._withdrawable(withdrawal, i)
         if shares == 0:
             continue
         if receiveAsTokens:
@@ -688,7 +705,7 @@ def _complete(withdrawal: Withdrawal, tokens: DynArray[address, MAX_STRATEGIES],
 
 @external
 @nonreentrant
-def completeQueuedWithdrawal(withdrawal: Withdrawal, tokens: DynArray[address, MAX_STRATEGIES], receiveAsTokens: bool):
+def completeQueuedWithdrawal(withdrawal: ds.Withdrawal, tokens: DynArray[address, MAX_STRATEGIES], receiveAsTokens: bool):
     """
     @notice Complete a queued withdrawal after the delay, as tokens (one token per strategy) or
             as shares re-credited to the caller (and its current operator).
@@ -701,7 +718,7 @@ def completeQueuedWithdrawal(withdrawal: Withdrawal, tokens: DynArray[address, M
 
 @external
 @nonreentrant
-def completeQueuedWithdrawals(withdrawals: DynArray[Withdrawal, MAX_WITHDRAWALS], tokens: DynArray[DynArray[address, MAX_STRATEGIES], MAX_WITHDRAWALS], receiveAsTokens: DynArray[bool, MAX_WITHDRAWALS]):
+def completeQueuedWithdrawals(withdrawals: DynArray[ds.Withdrawal, MAX_WITHDRAWALS], tokens: DynArray[DynArray[address, MAX_STRATEGIES], MAX_WITHDRAWALS], receiveAsTokens: DynArray[bool, MAX_WITHDRAWALS]):
     """
     @notice Batch form of completeQueuedWithdrawal.
     @param withdrawals The queued withdrawals.
@@ -716,6 +733,96 @@ def completeQueuedWithdrawals(withdrawals: DynArray[Withdrawal, MAX_WITHDRAWALS]
 
 
 # ---------------------------------------------------------------- views
+
+@external
+@view
+def pendingWithdrawals(withdrawalRoot: bytes32) -> bool:
+    """
+    @notice Whether the withdrawal is queued and not yet completed.
+    @param withdrawalRoot The withdrawal root.
+    @return True while queued.
+    """
+    return ds._queuedPosition[withdrawalRoot] != 0
+
+
+@internal
+@view
+def _queued_withdrawal(root: bytes32) -> (ds.Withdrawal, DynArray[uint256, MAX_STRATEGIES]):
+    q: ds.StoredWithdrawal = ds._withdrawals[root]
+    staker: address = convert(q.head & ADDRESS_MASK, address)
+    w: ds.Withdrawal = ds.Withdrawal(staker=staker, delegatedTo=q.delegatedTo, withdrawer=staker, nonce=q.head >> 192, startBlock=convert((q.head >> 160) & U32, uint32), strategies=q.strategies, scaledShares=q.scaledShares)
+    shares: DynArray[uint256, MAX_STRATEGIES] = []
+    for i: uint256 in range(MAX_STRATEGIES):
+        if i >= len(w.strategies):
+            break
+        shares.append(self._withdrawable(w, i))
+    return w, shares
+
+
+@external
+@view
+def getQueuedWithdrawal(withdrawalRoot: bytes32) -> (ds.Withdrawal, DynArray[uint256, MAX_STRATEGIES]):
+    """
+    @notice A queued withdrawal and the shares it pays per strategy (EigenLayer's name): the
+            scaled shares at the operator's slashing factor now, or as of the end of its
+            slashable window once that has passed (what completion pays, unless a pending
+            cancellable slash is cancelled first).
+    @dev An unknown or completed root gives an empty withdrawal and no shares.
+    @param withdrawalRoot The withdrawal root.
+    @return (the withdrawal, its withdrawable shares per strategy)
+    """
+    return self._queued_withdrawal(withdrawalRoot)
+
+
+@external
+@view
+def getQueuedWithdrawalRoots(staker: address, start: uint256 = 0, length: uint256 = MAX_QUEUED_PAGE) -> DynArray[bytes32, MAX_QUEUED_PAGE]:
+    """
+    @notice Roots of the staker's withdrawals queued and not completed, in no particular order
+            (a completion moves the last into the completed one's place): EigenLayer's
+            `getQueuedWithdrawalRoots(staker)` (the first 64) and a paged variant.
+    @dev Reverts "page too long" for a length above 64; a start at or past the end returns
+         nothing.
+    @param staker The staker.
+    @param start The position of the first root to return.
+    @param length The most roots to return (at most 64).
+    @return The roots at positions start .. start + length - 1.
+    """
+    assert length <= MAX_QUEUED_PAGE, "page too long"
+    out: DynArray[bytes32, MAX_QUEUED_PAGE] = []
+    for i: uint256 in range(start, start + length, bound=MAX_QUEUED_PAGE):
+        if i >= ds._queuedCount[staker]:
+            break
+        out.append(ds._queuedRoots[staker][i])
+    return out
+
+
+@external
+@view
+def getQueuedWithdrawals(staker: address, start: uint256 = 0, length: uint256 = MAX_QUEUED_PAGE) -> (DynArray[ds.Withdrawal, MAX_QUEUED_PAGE], DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_QUEUED_PAGE]):
+    """
+    @notice The staker's queued withdrawals and the shares each pays (as getQueuedWithdrawal),
+            in the order of getQueuedWithdrawalRoots: EigenLayer's
+            `getQueuedWithdrawals(staker)` (the first 64) and a paged variant.
+    @dev Reverts "page too long" for a length above 64.
+    @param staker The staker.
+    @param start The position of the first withdrawal to return.
+    @param length The most withdrawals to return (at most 64).
+    @return (withdrawals, withdrawable shares of each per strategy)
+    """
+    assert length <= MAX_QUEUED_PAGE, "page too long"
+    ws: DynArray[ds.Withdrawal, MAX_QUEUED_PAGE] = []
+    shares: DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_QUEUED_PAGE] = []
+    for i: uint256 in range(start, start + length, bound=MAX_QUEUED_PAGE):
+        if i >= ds._queuedCount[staker]:
+            break
+        w: ds.Withdrawal = empty(ds.Withdrawal)
+        s: DynArray[uint256, MAX_STRATEGIES] = []
+        w, s = self._queued_withdrawal(ds._queuedRoots[staker][i])
+        ws.append(w)
+        shares.append(s)
+    return ws, shares
+
 
 @external
 @view
@@ -866,7 +973,7 @@ def getWithdrawableShares(staker: address, strategies: DynArray[address, MAX_STR
 
 @external
 @view
-def calculateWithdrawalRoot(withdrawal: Withdrawal) -> bytes32:
+def calculateWithdrawalRoot(withdrawal: ds.Withdrawal) -> bytes32:
     """
     @notice keccak256 of the ABI-encoded withdrawal.
     @param withdrawal The queued withdrawal, as logged by SlashingWithdrawalQueued.

@@ -12,6 +12,26 @@
 
 WAD: constant(uint256) = 10**18
 VALUE_MASK: constant(uint256) = (1 << 224) - 1
+MAX_STRATEGIES: constant(uint256) = 32
+
+# A queued withdrawal (EigenLayer's IDelegationManager.Withdrawal); its root is the keccak256 of
+# its ABI encoding.
+struct Withdrawal:
+    staker: address
+    delegatedTo: address
+    withdrawer: address
+    nonce: uint256
+    startBlock: uint32
+    strategies: DynArray[address, MAX_STRATEGIES]
+    scaledShares: DynArray[uint256, MAX_STRATEGIES]
+
+# A queued withdrawal as stored, in three fewer slots: head = staker | startBlock << 160 | nonce
+# << 192 (nonces count queued withdrawals, far below 2**64); the withdrawer is the staker.
+struct StoredWithdrawal:
+    head: uint256
+    delegatedTo: address
+    strategies: DynArray[address, MAX_STRATEGIES]
+    scaledShares: DynArray[uint256, MAX_STRATEGIES]
 
 # The AllocationManager (set by initialize).
 allocationManager: public(address)
@@ -36,8 +56,9 @@ cumulativeWithdrawalsQueued: public(HashMap[address, uint256])
 # joining meanwhile is priced as if they will be cancelled (a cancel gives it nothing; a release
 # costs it at most the dust). Any pending one holds back withdrawals it may have touched.
 _pending: HashMap[address, HashMap[address, uint256]]
-# withdrawal root -> queued and not yet completed.
-pendingWithdrawals: public(HashMap[bytes32, bool])
+# withdrawal root -> 1 + its position in its staker's _queuedRoots while queued, 0 otherwise
+# (not queued, or completed).
+_queuedPosition: HashMap[bytes32, uint256]
 # staker -> strategy -> deposit scaling factor (0 stands for WAD).
 _depositScalingFactor: HashMap[address, HashMap[address, uint256]]
 # Extra withdrawal delay per strategy (blocks on top of minWithdrawalDelayBlocks): queued shares of
@@ -54,6 +75,13 @@ slashResolutionDelayBlocks: public(uint32)
 _checkpoints: HashMap[bytes32, HashMap[uint256, uint256]]
 # key -> number of checkpoints in _checkpoints[key].
 _checkpointCount: HashMap[bytes32, uint256]
+# withdrawal root -> the withdrawal, while queued (cleared on completion).
+_withdrawals: HashMap[bytes32, StoredWithdrawal]
+# staker -> position -> root of a queued withdrawal, in no particular order (a completion moves
+# the last root into the completed one's place); unbounded, read in pages.
+_queuedRoots: HashMap[address, HashMap[uint256, bytes32]]
+# staker -> number of its withdrawals queued and not yet completed.
+_queuedCount: HashMap[address, uint256]
 
 
 # ---------------------------------------------------------------- checkpoint histories

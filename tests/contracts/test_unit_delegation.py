@@ -1210,6 +1210,110 @@ def test_views_for_unknown_accounts(w):
     assert bytes(w.dm.calculateWithdrawalRoot(wt2)) == root_of(wt2)
 
 
+# ------------------------------------------------------------------ queued-withdrawal views
+
+
+def qviews(w, staker):
+    """(roots, [(withdrawal tuple, shares)]) of the staker's queued withdrawals, by both views."""
+    roots = [bytes(x) for x in w.dm.getQueuedWithdrawalRoots(staker)]
+    ws, shares = w.dm.getQueuedWithdrawals(staker)
+    listed = [(wtuple(x), [int(v) for v in s]) for x, s in zip(ws, shares, strict=True)]
+    assert len(listed) == len(roots)
+    for root, item in zip(roots, listed, strict=True):  # one by one, the same; roots are the hashes
+        one_w, one_s = w.dm.getQueuedWithdrawal(root)
+        assert (wtuple(one_w), [int(v) for v in one_s]) == item
+        assert root == root_of(item[0]) == bytes(w.dm.calculateWithdrawalRoot(item[0]))
+    return roots, listed
+
+
+def test_queued_withdrawal_views_follow_queue_slash_and_completion(dw, am_imp):
+    w = dw
+    sa, sb = w.strats["TKA"], w.strats["TKB"]
+    w.deposit(w.staker, "TKB", 300)
+    assert qviews(w, w.staker) == ([], [])
+    r = w.dm.queueWithdrawals(
+        [([sa], [100 * WAD], w.staker), ([sb, sa], [90, 10 * WAD + 1], w.staker), ([sa], [7], w.staker)],
+        sender=w.staker,
+    )
+    q = queued(r)
+    roots, listed = qviews(w, w.staker)
+    assert roots == [root for _, root, _ in q]
+    assert listed == [(wt, shares) for wt, _, shares in q]  # unslashed: shares = scaled
+    assert listed[1] == (
+        (A(w.staker), A(w.op), A(w.staker), 1, r.block_number, [A(sb), A(sa)], [90, 10 * WAD + 1]),
+        [90, 10 * WAD + 1],
+    )
+    # a partial slash inside the window scales the shares of every queued withdrawal of TKA
+    slash(w, am_imp, w.op, "TKA", WAD, 6 * 10**17)
+    sf = 6 * 10**17
+    _, listed = qviews(w, w.staker)
+    assert [s for _, s in listed] == [
+        [100 * WAD * sf // WAD],
+        [90, (10 * WAD + 1) * sf // WAD],
+        [7 * sf // WAD],
+    ]
+    # once the window has passed, a later slash no longer changes them
+    mine_to(w.chain, r.block_number + DELAY)
+    slash(w, am_imp, w.op, "TKA", 6 * 10**17, 3 * 10**17, slash_id=2)
+    assert w.dm.slashingFactor(w.op, sa) == sf // 2
+    _, after = qviews(w, w.staker)
+    assert after == listed
+    # completing the first removes it: the last takes its place, the others are unchanged
+    rc = w.dm.completeQueuedWithdrawal(q[0][0], [w.tokens["TKA"]], True, sender=w.staker)
+    assert one(rc, "SlashingWithdrawalCompleted")
+    roots, listed2 = qviews(w, w.staker)
+    assert roots == [q[2][1], q[1][1]] and listed2 == [after[2], after[1]]
+    assert not w.dm.pendingWithdrawals(q[0][1])
+    gone_w, gone_s = w.dm.getQueuedWithdrawal(q[0][1])
+    assert wtuple(gone_w) == (ZERO, ZERO, ZERO, 0, 0, [], []) and list(gone_s) == []
+    # the shares the view showed are what completion pays, as shares back to the operator
+    rc = w.dm.completeQueuedWithdrawals([q[1][0], q[2][0]], [[], []], [False, False], sender=w.staker)
+    assert [e.shares for e in evs(rc, "Deposit", w.sm)] == after[1][1] + after[2][1]
+    assert qviews(w, w.staker) == ([], [])
+
+
+def test_queued_withdrawal_views_after_forced_undelegation(dw):
+    w = dw
+    sa = w.strats["TKA"]
+    w.deposit(w.staker, "TKB", 5)
+    r = w.dm.undelegate(w.staker, sender=w.op)  # by force
+    [(wt, root, shares)] = queued(r)
+    assert qviews(w, w.staker) == ([root], [(wt, shares)])
+    assert wt == (
+        A(w.staker),
+        A(w.op),
+        A(w.staker),
+        0,
+        r.block_number,
+        [A(sa), A(w.strats["TKB"])],
+        [1000 * WAD + 7, 5],
+    )
+    assert qviews(w, w.op) == ([], [])  # listed under the staker only
+
+
+def test_queued_withdrawal_views_page(w):
+    """Undelegated stakers' withdrawals pay their scaled shares; the list is paged, unbounded."""
+    sa = w.strats["TKA"]
+    w.deposit(w.staker, "TKA", 3000)
+    n = 66  # more than one page of 64
+    for i in range(0, n, 8):
+        w.dm.queueWithdrawals([([sa], [1 + j], w.staker) for j in range(i, min(i + 8, n))], sender=w.staker)
+    roots = [bytes(x) for x in w.dm.getQueuedWithdrawalRoots(w.staker)]
+    assert len(roots) == 64  # EigenLayer's selector: the first page
+    rest = [bytes(x) for x in w.dm.getQueuedWithdrawalRoots(w.staker, 64, 64)]
+    assert len(rest) == 2 and len(set(roots + rest)) == n
+    ws, shares = w.dm.getQueuedWithdrawals(w.staker, 63, 3)
+    assert [bytes(w.dm.calculateWithdrawalRoot(x)) for x in ws] == roots[63:] + rest
+    assert [wtuple(x)[3] for x in ws] == [63, 64, 65] and [list(s) for s in shares] == [[64], [65], [66]]
+    assert wtuple(ws[0])[1] == ZERO
+    assert list(w.dm.getQueuedWithdrawalRoots(w.staker, n, 64)) == []
+    assert list(w.dm.getQueuedWithdrawals(w.staker, 2**255, 1)[0]) == []
+    with ape.reverts("page too long"):
+        w.dm.getQueuedWithdrawalRoots(w.staker, 0, 65)
+    with ape.reverts("page too long"):
+        w.dm.getQueuedWithdrawals(w.staker, 0, 65)
+
+
 # ------------------------------------------------------------------ cancellable slashes freeze inflows
 
 
