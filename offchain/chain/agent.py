@@ -174,6 +174,38 @@ def upto_nonce(pay_to: str, facilitator: str, salt: bytes) -> bytes:
     return keccak(abi_encode(["address", "address", "bytes32"], [pay_to, facilitator, salt]))
 
 
+# VerifiedEscrow's kinds of work (KIND_TASK: a TaskMailbox task hash).
+ESCROW_KIND_TASK = 1
+
+
+def escrow_nonce(
+    pay_to: str, kind: int, ref: bytes, expected_result: bytes, deadline: int, salt: bytes
+) -> bytes:
+    """The EIP-3009 nonce of a verified-escrow payment (VerifiedEscrow.escrowNonce): it binds the
+    payee, the work the payment is conditioned on, the expected result hash (zero: any), the
+    refund deadline (unix seconds) and a salt."""
+    for name, v in (("ref", ref), ("expected result", expected_result), ("salt", salt)):
+        if len(v) != 32:
+            raise ChainInputError(f"an escrow {name} is 32 bytes, got {len(v)}")
+    if kind != ESCROW_KIND_TASK:
+        raise ChainInputError(f"unknown escrow kind {kind}")
+    if not 0 <= deadline < 2**256:
+        raise ChainInputError(f"escrow deadline out of range: {deadline}")
+    return keccak(
+        abi_encode(
+            ["address", "uint8", "bytes32", "bytes32", "uint256", "bytes32"],
+            [pay_to, kind, ref, expected_result, deadline, salt],
+        )
+    )
+
+
+def escrow_id(token: str, payer: str, nonce: bytes) -> bytes:
+    """The id of the escrow a deposit creates (VerifiedEscrow.escrowId)."""
+    if len(nonce) != 32:
+        raise ChainInputError(f"an EIP-3009 nonce is 32 bytes, got {len(nonce)}")
+    return keccak(abi_encode(["address", "address", "bytes32"], [token, payer, nonce]))
+
+
 def split_signature(signature: bytes) -> tuple[int, bytes, bytes]:
     """(v, r, s) of a 65-byte r || s || v signature, for FiatToken's (v, r, s) selectors."""
     if len(signature) != 65:
