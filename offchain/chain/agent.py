@@ -318,3 +318,74 @@ class Settler:
             signature,
             amount,
         )
+
+
+ESCROW_STATES = ("none", "held", "released", "refunded")
+
+
+@dataclass(frozen=True)
+class EscrowRecord:
+    """One VerifiedEscrow escrow as the contract stores it (`state`: none, held, released or
+    refunded)."""
+
+    token: str
+    payer: str
+    payee: str
+    amount: int
+    kind: int
+    ref: bytes
+    expected_result: bytes
+    deadline: int
+    state: str
+
+
+class Escrow:
+    """A web3 handle on contracts/agent/VerifiedEscrow.vy: the deposit the x402 ``verified``
+    facilitator submits, and the release and refund anyone may send afterwards."""
+
+    def __init__(self, w3: Web3, address: str, abi: list[dict[str, Any]]) -> None:
+        self.address = to_checksum_address(address)
+        self.contract = w3.eth.contract(address=self.address, abi=abi)
+
+    def deposit(
+        self, token: str, payer: str, amount: int, valid_after: int, valid_before: int, payee: str,
+        kind: int, ref: bytes, expected_result: bytes, deadline: int, salt: bytes, signature: bytes,
+    ) -> Any:  # fmt: skip
+        return self.contract.functions.deposit(
+            to_checksum_address(token),
+            to_checksum_address(payer),
+            amount,
+            valid_after,
+            valid_before,
+            to_checksum_address(payee),
+            kind,
+            ref,
+            expected_result,
+            deadline,
+            salt,
+            signature,
+        )
+
+    def release(self, escrow: bytes, signers: list[str]) -> Any:
+        """Pay the payee (the task is verified with the expected result and no fault proven);
+        `signers`: the certifying operators as TaskVerified listed them."""
+        return self.contract.functions.release(escrow, [to_checksum_address(s) for s in signers])
+
+    def refund(self, escrow: bytes, signers: list[str]) -> Any:
+        """Return the payment to the payer (expired, past its deadline, unexpected result, or a
+        proven fault; `signers` as for release, only read for a verified task)."""
+        return self.contract.functions.refund(escrow, [to_checksum_address(s) for s in signers])
+
+    def get(self, escrow: bytes) -> EscrowRecord:
+        e = self.contract.functions.escrows(escrow).call()
+        return EscrowRecord(
+            to_checksum_address(e[0]),
+            to_checksum_address(e[1]),
+            to_checksum_address(e[2]),
+            e[3],
+            e[4],
+            bytes(e[5]),
+            bytes(e[6]),
+            e[7],
+            ESCROW_STATES[e[8]],
+        )

@@ -1,0 +1,193 @@
+"""The x402 ``verified`` scheme end to end over HTTP (docs/agent.md "Verified settlement"): a server
+agent sells a compute job; it creates the TaskMailbox task, offers it under ``verified``, and the
+facilitator's settlement deposits the client's payment into the VerifiedEscrow. The server agent
+is paid only once the executor set certifies the result (release refused before); the facilitator
+refuses payments conditioned on other terms, with typed errors."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from offchain.agent import errors as E
+from offchain.agent.client import PayingClient
+from offchain.agent.evm import EvmFacilitator, create_payment, escrow_of
+from offchain.agent.facilitator import HTTPFacilitator, create_app
+from offchain.agent.server import PaymentMiddleware, PricedRoute
+from offchain.agent.x402 import PAYMENT_RESPONSE, EscrowTerms, decode_header
+from offchain.chain.agent import Escrow, Sender, StableToken
+from offchain.chain.deploy import deploy_core
+from offchain.chain.errors import ChainRevertError
+from offchain.chain.sdk import load_abis
+from offchain.chain.task_mailbox import TaskParams
+from offchain.httpservice import ServiceServer
+from tests.contracts.support import TEST_CONFIG, World, evs
+from tests.contracts.test_task_mailbox import MailboxWorld
+
+PRICE = 250_000
+FUNDS = 10_000_000
+WINDOW_S = 3600  # the client's refund deadline: an hour after the offer
+
+
+class VerifiedWorld:
+    """A MailboxWorld (executor set, ECDSA task type) plus a stablecoin, a VerifiedEscrow on the
+    mailbox, a facilitator settling into it, and the server agent (the task creator) it pays."""
+
+    def __init__(self, project, chain, accounts):
+        w = World(project, chain, accounts, deploy_core(project, accounts[0], TEST_CONFIG))
+        self.mw = MailboxWorld(w, project, chain, accounts)
+        self.w3 = chain.provider.web3
+        abis = load_abis()
+        usdc = w.owner.deploy(project.StableToken, "USD Coin", "USDC", w.owner)
+        escrow = w.owner.deploy(project.VerifiedEscrow, self.mw.mailbox)
+        self.seller, self.payer, self.fac_account = w.staker, w.avs2, w.resolver
+        usdc.mint(self.payer, FUNDS, sender=w.owner)
+        self.token = StableToken(self.w3, usdc.address, abis["StableToken"])
+        self.escrow = Escrow(self.w3, escrow.address, abis["VerifiedEscrow"])
+        self.mailbox = self.w3.eth.contract(address=self.mw.mailbox.address, abi=abis["TaskMailbox"])
+        self.facilitator = EvmFacilitator(
+            self.w3, self.fac_account.private_key, [self.token], escrow=self.escrow
+        )
+
+    def clock(self) -> int:
+        return int(self.w3.eth.get_block("pending")["timestamp"])
+
+
+@pytest.fixture(scope="module")
+def vw(project, chain, accounts):
+    return VerifiedWorld(project, chain, accounts)
+
+
+def job_server(vw, facilitator):
+    """The server agent: POST /jobs creates a TaskMailbox task for the payload (the agent pays the
+    executors' fee); GET /jobs/result?task=0x.. is priced under ``verified`` for that very task and
+    answers the task reference and the escrow id (the result comes from the executor set)."""
+    sender = Sender(vw.w3, vw.seller.private_key)
+    jobs: dict[bytes, int] = {}  # task -> refund deadline offered
+
+    async def create(request: Request) -> JSONResponse:
+        body = await request.json()
+        p = TaskParams(vw.seller.address, vw.mw.ecdsa_type, 1_000_000, body["payload"].encode())
+        h = p.task_hash(vw.mailbox.functions.taskCount().call(), vw.mailbox.address, vw.w3.eth.chain_id)
+        sender.send(vw.mailbox.functions.createTask((vw.seller.address, *p.as_tuple()[1:])), gas=1_000_000)
+        jobs[h] = vw.clock() + WINDOW_S
+        return JSONResponse({"task": "0x" + h.hex()})
+
+    async def result(request: Request) -> JSONResponse:
+        pay = PaymentMiddleware.payment(request)
+        terms = EscrowTerms.of(pay.requirements)
+        return JSONResponse({"task": "0x" + terms.task.hex(), "escrow": "0x" + escrow_of(pay.payload).hex()})
+
+    async def offers(scope):
+        q = parse_qs(scope.get("query_string", b"").decode())
+        try:
+            h = bytes.fromhex(q["task"][0].removeprefix("0x"))
+        except (KeyError, ValueError):
+            return ()
+        if h not in jobs:
+            return ()
+        req = vw.facilitator.requirements(
+            "verified", vw.token.address, vw.seller.address, PRICE, task=h, deadline=jobs[h]
+        )
+        return (req,)
+
+    app = Starlette(routes=[Route("/jobs", create, methods=["POST"]), Route("/jobs/result", result)])
+    route = PricedRoute("/jobs/result", (), "GET", "a certified compute job", offers=offers)
+    return PaymentMiddleware(app, [route], facilitator)
+
+
+def test_verified_payment_end_to_end_over_http(vw):
+    seller, payer = vw.seller.address, vw.payer.address
+    with ServiceServer(create_app(vw.facilitator), log_level="warning") as f:
+        with ServiceServer(job_server(vw, HTTPFacilitator(f.url)), log_level="warning") as r:
+            # /supported names the escrow
+            kinds = httpx.get(f.url + "/supported").json()["kinds"]
+            assert {"scheme": "verified", "extra": {"escrow": vw.escrow.address}}.items() <= kinds[-1].items()
+            task = httpx.post(r.url + "/jobs", json={"payload": "2+2"}).json()["task"]
+            h = bytes.fromhex(task[2:])
+            # unpaid: the offer names the escrow and this task
+            offer = httpx.get(r.url + "/jobs/result", params={"task": task}).json()["accepts"][0]
+            assert offer["scheme"] == "verified" and offer["extra"]["task"] == task
+            assert offer["extra"]["escrow"] == vw.escrow.address and offer["payTo"] == seller
+            before = (vw.token.balance_of(payer), vw.token.balance_of(seller))
+            client = PayingClient(
+                vw.payer.private_key, vw.w3.eth.chain_id, vw.token.address, PRICE, clock=vw.clock
+            )
+            resp = client.get(r.url + "/jobs/result", params={"task": task})
+            assert resp.status_code == 200, resp.text
+            body = resp.json()
+            settled = decode_header(resp.headers[PAYMENT_RESPONSE], PAYMENT_RESPONSE)
+            assert settled["success"] is True and settled["amount"] == str(PRICE)
+            receipt = vw.w3.eth.get_transaction_receipt(settled["transaction"])
+            assert receipt["to"] == vw.escrow.address and receipt["status"] == 1
+    assert body["task"] == task
+    eid = bytes.fromhex(body["escrow"][2:])
+    # the payment sits in escrow, conditioned on the task
+    rec = vw.escrow.get(eid)
+    assert (rec.payer, rec.payee, rec.amount, rec.ref, rec.state) == (payer, seller, PRICE, h, "held")
+    assert vw.token.balance_of(payer) == before[0] - PRICE and vw.token.balance_of(seller) == before[1]
+    assert vw.token.balance_of(vw.escrow.address) == PRICE
+    # anyone (here the client) releases; refused until the executor set certifies the result
+    client_tx = Sender(vw.w3, vw.payer.private_key)
+    with pytest.raises(ChainRevertError, match="task not verified"):
+        client_tx.simulate(vw.escrow.release(eid, []))
+    with pytest.raises(ChainRevertError, match="not refundable"):
+        client_tx.simulate(vw.escrow.refund(eid, []))
+    rc = vw.mw.submit(h, vw.mw.ecdsa(h, b"4"))
+    signers = list(evs(rc, "TaskVerified")[0].signers)
+    client_tx.send(vw.escrow.release(eid, signers))
+    assert vw.token.balance_of(seller) == before[1] + PRICE and vw.escrow.get(eid).state == "released"
+    with pytest.raises(ChainRevertError, match="escrow settled"):
+        client_tx.simulate(vw.escrow.release(eid, signers))
+
+
+def test_facilitator_refuses_other_terms_typed(vw):
+    fac = EvmFacilitator(vw.w3, vw.fac_account.private_key, [vw.token], escrow=vw.escrow)
+    h, _ = vw.mw.create()
+    deadline = vw.clock() + WINDOW_S
+    req = fac.requirements("verified", vw.token.address, vw.seller.address, PRICE, task=h, deadline=deadline)
+    key = vw.payer.private_key
+    assert fac.verify(create_payment(key, req, now=vw.clock()), req) == vw.payer.address
+    # the payment names another task, deadline or expected result than the offer
+    for extra in (
+        {"task": "0x" + "11" * 32},
+        {"deadline": str(deadline + 1)},
+        {"expectedResult": "0x" + "22" * 32},
+    ):
+        other = replace(req, extra=req.extra | extra)
+        with pytest.raises(E.PaymentRequirementsError):
+            fac.verify(create_payment(key, other, now=vw.clock()), req)
+    # a task the mailbox does not know; a deadline already past
+    unknown = replace(req, extra=req.extra | {"task": "0x" + "33" * 32})
+    with pytest.raises(E.PaymentRequirementsError, match="unknown task"):
+        fac.verify(create_payment(key, unknown, now=vw.clock()), unknown)
+    past = replace(req, extra=req.extra | {"deadline": str(vw.clock() - 1)})
+    with pytest.raises(E.PaymentExpiredError):
+        fac.verify(create_payment(key, past, now=vw.clock()), past)
+    # a settled payment cannot be deposited twice
+    p = create_payment(key, req, now=vw.clock())
+    fac.settle(p, req)
+    with pytest.raises(E.PaymentReplayedError):
+        fac.settle(p, req)
+    # malformed terms and a facilitator without an escrow
+    with pytest.raises(E.PaymentRequirementsError):
+        fac.requirements(
+            "verified", vw.token.address, vw.seller.address, PRICE, task=b"\x01", deadline=deadline
+        )
+    bad = replace(req, extra={k: v for k, v in req.extra.items() if k != "task"})
+    with pytest.raises(E.PaymentRequirementsError):
+        create_payment(key, bad, now=vw.clock())
+    plain = EvmFacilitator(vw.w3, vw.fac_account.private_key, [vw.token])
+    with pytest.raises(E.PaymentSchemeError):
+        plain.requirements("verified", vw.token.address, vw.seller.address, PRICE, task=h, deadline=deadline)
+    with pytest.raises(E.PaymentSchemeError):
+        plain.verify(p, req)
+    assert json.loads(json.dumps(req.to_json()))["extra"]["deadline"] == str(deadline)
