@@ -6,11 +6,12 @@ every path once, every refusal typed."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
 
-from offchain.abi import WAD
+from offchain.abi import WAD, ZERO_ADDRESS
 from offchain.chain.agent import (
     ESCROW_KIND_TASK,
     RECEIVE_WITH_AUTHORIZATION,
@@ -20,8 +21,10 @@ from offchain.chain.agent import (
     escrow_nonce,
     sign,
 )
-from offchain.chain.errors import ChainInputError
-from tests.contracts.support import A, World, evs, one, reverts
+from offchain.chain.components import Parameters, deploy_components
+from offchain.chain.deploy import VERIFIED_ESCROW, deploy_verified_escrow
+from offchain.chain.errors import ChainInputError, DeployConfigError
+from tests.contracts.support import TEST_CONFIG, A, World, evs, one, reverts
 from tests.contracts.test_task_mailbox import FAULT_WAD, TIMEOUT, MailboxWorld
 
 NAME = "USD Coin"
@@ -245,3 +248,24 @@ def test_refund_after_a_proven_fault_slashes_and_bars_release(ew) -> None:
     assert one(e.refund(eid, signers, sender=ew.relayer), "Refunded").reason == 4
     assert ew.usdc.balanceOf(ew.client) == before + PRICE
     reverts("escrow settled", e.release, eid, signers, sender=ew.relayer)
+
+
+def test_deployed_with_the_agent_component_beside_a_mailbox(project, accounts, networks, tmp_path):
+    record = tmp_path / "rec.json"
+    kw = dict(record=record, provider=networks.provider)
+    first = deploy_components(project, accounts[0], Parameters(TEST_CONFIG), ("task-mailbox", "agent"), **kw)
+    escrow = first.agent[VERIFIED_ESCROW]
+    assert A(escrow.mailbox()) == A(first.avs["task_mailbox"])
+    assert json.loads(record.read_text())[VERIFIED_ESCROW] == escrow.address
+    # reused from the record with the mailbox it serves; kept by a core-only run
+    second = deploy_components(project, accounts[0], Parameters(TEST_CONFIG), ("task-mailbox", "agent"), **kw)
+    assert second.agent[VERIFIED_ESCROW].address == escrow.address
+    deploy_components(project, accounts[0], Parameters(TEST_CONFIG), ("core",), **kw)
+    assert json.loads(record.read_text())[VERIFIED_ESCROW] == escrow.address
+    # without a mailbox there is nothing to verify against: no escrow
+    alone = deploy_components(
+        project, accounts[0], Parameters(TEST_CONFIG), ("agent",), record=tmp_path / "b.json"
+    )
+    assert VERIFIED_ESCROW not in alone.agent
+    with pytest.raises(DeployConfigError, match="task mailbox"):
+        deploy_verified_escrow(project, accounts[0], ZERO_ADDRESS)
