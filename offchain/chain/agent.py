@@ -344,6 +344,7 @@ class Escrow:
     facilitator submits, and the release and refund anyone may send afterwards."""
 
     def __init__(self, w3: Web3, address: str, abi: list[dict[str, Any]]) -> None:
+        self.w3 = w3
         self.address = to_checksum_address(address)
         self.contract = w3.eth.contract(address=self.address, abi=abi)
 
@@ -375,6 +376,15 @@ class Escrow:
         """Return the payment to the payer (expired, past its deadline, unexpected result, or a
         proven fault; `signers` as for release, only read for a verified task)."""
         return self.contract.functions.refund(escrow, [to_checksum_address(s) for s in signers])
+
+    def task_signers(self, task: bytes, mailbox_abi: list[dict[str, Any]]) -> list[str]:
+        """The certifying operators of `task` as its TaskVerified event lists them (what release
+        and refund take); empty while the task is not verified."""
+        if len(task) != 32:
+            raise ChainInputError(f"a task hash is 32 bytes, got {len(task)}")
+        mailbox = self.w3.eth.contract(address=self.contract.functions.mailbox().call(), abi=mailbox_abi)
+        logs = mailbox.events.TaskVerified().get_logs(argument_filters={"taskHash": task}, from_block=0)
+        return [to_checksum_address(a) for a in logs[-1]["args"]["signers"]] if logs else []
 
     def get(self, escrow: bytes) -> EscrowRecord:
         e = self.contract.functions.escrows(escrow).call()

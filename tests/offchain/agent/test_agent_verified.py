@@ -28,8 +28,9 @@ from offchain.chain.deploy import deploy_core
 from offchain.chain.errors import ChainRevertError
 from offchain.chain.sdk import load_abis
 from offchain.chain.task_mailbox import TaskParams
+from offchain.cli import main
 from offchain.httpservice import ServiceServer
-from tests.contracts.support import TEST_CONFIG, World, evs
+from tests.contracts.support import TEST_CONFIG, A, World, evs
 from tests.contracts.test_task_mailbox import MailboxWorld
 
 PRICE = 250_000
@@ -104,7 +105,7 @@ def job_server(vw, facilitator):
     return PaymentMiddleware(app, [route], facilitator)
 
 
-def test_verified_payment_end_to_end_over_http(vw):
+def test_verified_payment_end_to_end_over_http(vw, capsys, tmp_path):
     seller, payer = vw.seller.address, vw.payer.address
     with ServiceServer(create_app(vw.facilitator), log_level="warning") as f:
         with ServiceServer(job_server(vw, HTTPFacilitator(f.url)), log_level="warning") as r:
@@ -141,10 +142,26 @@ def test_verified_payment_end_to_end_over_http(vw):
         client_tx.simulate(vw.escrow.release(eid, []))
     with pytest.raises(ChainRevertError, match="not refundable"):
         client_tx.simulate(vw.escrow.refund(eid, []))
+    # the client releases from the command line: refused (typed, one line) until certified
+    key_file = tmp_path / "client.key"
+    key_file.write_text(str(vw.payer.private_key))
+    cli = ["agent", "escrow", "release", body["escrow"], "--rpc", vw.w3.provider.endpoint_uri]
+    cli += ["--escrow", vw.escrow.address, "--key", str(key_file)]
+    assert main(cli) == 2 and "task not verified" in capsys.readouterr().err
+    assert vw.escrow.task_signers(h, load_abis()["TaskMailbox"]) == []
     rc = vw.mw.submit(h, vw.mw.ecdsa(h, b"4"))
-    signers = list(evs(rc, "TaskVerified")[0].signers)
-    client_tx.send(vw.escrow.release(eid, signers))
+    signers = [A(s) for s in evs(rc, "TaskVerified")[0].signers]
+    assert vw.escrow.task_signers(h, load_abis()["TaskMailbox"]) == signers
+    assert main(cli) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["state"] == "released" and out["payee"] == seller and out["amount"] == PRICE
+    assert vw.w3.eth.get_transaction_receipt(out["transaction"])["status"] == 1
     assert vw.token.balance_of(seller) == before[1] + PRICE and vw.escrow.get(eid).state == "released"
+    assert main([*cli[:2], "show", *cli[3:8]]) == 0
+    assert json.loads(capsys.readouterr().out)["state"] == "released"
+    assert main([*cli[:2], "refund", *cli[3:]]) == 2 and "escrow settled" in capsys.readouterr().err
+    assert main([*cli[:3], "0x12", *cli[4:]]) == 2 and "escrow id" in capsys.readouterr().err
+    assert main(cli[:8]) == 2 and "give --key" in capsys.readouterr().err
     with pytest.raises(ChainRevertError, match="escrow settled"):
         client_tx.simulate(vw.escrow.release(eid, signers))
 
