@@ -65,7 +65,6 @@ from offchain.agent.x402 import (
     chain_id_of,
 )
 from offchain.chain.agent import (
-    ESCROW_KIND_TASK,
     RECEIVE_WITH_AUTHORIZATION,
     TRANSFER_WITH_AUTHORIZATION,
     Escrow,
@@ -74,7 +73,6 @@ from offchain.chain.agent import (
     StableToken,
     authorization_data,
     escrow_id,
-    escrow_nonce,
     recover,
     sign,
     upto_nonce,
@@ -133,9 +131,7 @@ def create_payment(
         terms = EscrowTerms.of(req)
         salt = nonce or os.urandom(32)
         to = terms.escrow
-        n = escrow_nonce(
-            req.pay_to, ESCROW_KIND_TASK, terms.task, terms.expected_result, terms.deadline, salt
-        )
+        n = terms.nonce(req.pay_to, salt)
     else:
         salt = nonce or os.urandom(32)
         to = req.extra_address("settler")
@@ -300,14 +296,7 @@ class EvmFacilitator:
                 raise PaymentRequirementsError("the requirements name another escrow", payer)
             if a.to != self.escrow.address:
                 raise PaymentPayeeError(f"a verified authorization pays the escrow, not {a.to}", payer)
-            if a.nonce != escrow_nonce(
-                req.pay_to,
-                ESCROW_KIND_TASK,
-                terms.task,
-                terms.expected_result,
-                terms.deadline,
-                p.payload.salt,
-            ):
+            if a.nonce != terms.nonce(req.pay_to, p.payload.salt):
                 raise PaymentPayeeError("the escrow nonce binds another payee or other terms", payer)
             if a.value != req.amount:
                 raise PaymentAmountError(
@@ -366,10 +355,7 @@ class EvmFacilitator:
                 a.valid_after,
                 a.valid_before,
                 req.pay_to,
-                ESCROW_KIND_TASK,
-                terms.task,
-                terms.expected_result,
-                terms.deadline,
+                *terms.condition(),
                 p.payload.salt,
                 sig,
             )

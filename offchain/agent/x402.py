@@ -24,7 +24,7 @@ from offchain.agent.errors import (
     PaymentVersionError,
     X402Error,
 )
-from offchain.chain.agent import Authorization
+from offchain.chain.agent import ESCROW_KIND_TASK, Authorization, escrow_nonce
 
 X402_VERSION = 2
 # HTTP transport v2 header names.
@@ -207,6 +207,14 @@ class EscrowTerms:
             expected,
             _amount(d, "deadline", what, err),
         )
+
+    def condition(self) -> tuple[int, bytes, bytes, int]:
+        """(kind, task, expected result, deadline): what the escrow's nonce and deposit bind."""
+        return ESCROW_KIND_TASK, self.task, self.expected_result, self.deadline
+
+    def nonce(self, pay_to: str, salt: bytes) -> bytes:
+        """The EIP-3009 nonce of a payment to `pay_to` on these terms (VerifiedEscrow.escrowNonce)."""
+        return escrow_nonce(pay_to, *self.condition(), salt)
 
     def to_extra(self) -> dict[str, Any]:
         out = {"escrow": self.escrow, "task": "0x" + self.task.hex(), "deadline": str(self.deadline)}
