@@ -22,7 +22,7 @@ from offchain.agent.client import PayingClient
 from offchain.agent.evm import EvmFacilitator, create_payment, escrow_of
 from offchain.agent.facilitator import HTTPFacilitator, create_app
 from offchain.agent.server import PaymentMiddleware, PricedRoute
-from offchain.agent.x402 import PAYMENT_RESPONSE, EscrowTerms, decode_header
+from offchain.agent.x402 import PAYMENT_RESPONSE, PAYMENT_SIGNATURE, EscrowTerms, decode_header, encode_header
 from offchain.chain.agent import Escrow, Sender, StableToken
 from offchain.chain.deploy import deploy_core
 from offchain.chain.errors import ChainRevertError
@@ -129,6 +129,20 @@ def test_verified_payment_end_to_end_over_http(vw, capsys, tmp_path):
             assert settled["success"] is True and settled["amount"] == str(PRICE)
             receipt = vw.w3.eth.get_transaction_receipt(settled["transaction"])
             assert receipt["to"] == vw.escrow.address and receipt["status"] == 1
+            # the server takes a verified payment only for this request's task: a payment
+            # conditioned on another task is refused before the route runs, nothing deposited
+            other = httpx.post(r.url + "/jobs", json={"payload": "3+3"}).json()["task"]
+            req = vw.facilitator.requirements(
+                "verified", vw.token.address, seller, PRICE, task=h, deadline=int(offer["extra"]["deadline"])
+            )
+            stray = create_payment(vw.payer.private_key, req, now=vw.clock())
+            refused = httpx.get(
+                r.url + "/jobs/result",
+                params={"task": other},
+                headers={PAYMENT_SIGNATURE: encode_header(stray)},
+            )
+            assert refused.status_code == 402
+            assert refused.json()["error"] == E.PaymentRequirementsError.code
     assert body["task"] == task
     eid = bytes.fromhex(body["escrow"][2:])
     # the payment sits in escrow, conditioned on the task
