@@ -8,101 +8,27 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from urllib.parse import parse_qs
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from offchain.agent import errors as E
 from offchain.agent.client import PayingClient
-from offchain.agent.evm import EvmFacilitator, create_payment, escrow_of
+from offchain.agent.evm import EvmFacilitator, create_payment
 from offchain.agent.facilitator import HTTPFacilitator, create_app
-from offchain.agent.server import PaymentMiddleware, PricedRoute
-from offchain.agent.x402 import PAYMENT_RESPONSE, PAYMENT_SIGNATURE, EscrowTerms, decode_header, encode_header
-from offchain.chain.agent import Escrow, Sender, StableToken
-from offchain.chain.deploy import deploy_core
+from offchain.agent.x402 import PAYMENT_RESPONSE, PAYMENT_SIGNATURE, decode_header, encode_header
+from offchain.chain.agent import Sender
 from offchain.chain.errors import ChainRevertError
 from offchain.chain.sdk import load_abis
-from offchain.chain.task_mailbox import TaskParams
 from offchain.cli import main
 from offchain.httpservice import ServiceServer
-from tests.contracts.support import TEST_CONFIG, A, World, evs
-from tests.contracts.test_task_mailbox import MailboxWorld
-
-PRICE = 250_000
-FUNDS = 10_000_000
-WINDOW_S = 3600  # the client's refund deadline: an hour after the offer
-
-
-class VerifiedWorld:
-    """A MailboxWorld (executor set, ECDSA task type) plus a stablecoin, a VerifiedEscrow on the
-    mailbox, a facilitator settling into it, and the server agent (the task creator) it pays."""
-
-    def __init__(self, project, chain, accounts):
-        w = World(project, chain, accounts, deploy_core(project, accounts[0], TEST_CONFIG))
-        self.mw = MailboxWorld(w, project, chain, accounts)
-        self.w3 = chain.provider.web3
-        abis = load_abis()
-        usdc = w.owner.deploy(project.StableToken, "USD Coin", "USDC", w.owner)
-        escrow = w.owner.deploy(project.VerifiedEscrow, self.mw.mailbox)
-        self.seller, self.payer, self.fac_account = w.staker, w.avs2, w.resolver
-        usdc.mint(self.payer, FUNDS, sender=w.owner)
-        self.token = StableToken(self.w3, usdc.address, abis["StableToken"])
-        self.escrow = Escrow(self.w3, escrow.address, abis["VerifiedEscrow"])
-        self.mailbox = self.w3.eth.contract(address=self.mw.mailbox.address, abi=abis["TaskMailbox"])
-        self.facilitator = EvmFacilitator(
-            self.w3, self.fac_account.private_key, [self.token], escrow=self.escrow
-        )
-
-    def clock(self) -> int:
-        return int(self.w3.eth.get_block("pending")["timestamp"])
+from tests.contracts.support import A, evs
+from tests.offchain.agent.support import JOB_PRICE, WINDOW_S, VerifiedWorld, job_server
 
 
 @pytest.fixture(scope="module")
 def vw(project, chain, accounts):
     return VerifiedWorld(project, chain, accounts)
-
-
-def job_server(vw, facilitator):
-    """The server agent: POST /jobs creates a TaskMailbox task for the payload (the agent pays the
-    executors' fee); GET /jobs/result?task=0x.. is priced under ``verified`` for that very task and
-    answers the task reference and the escrow id (the result comes from the executor set)."""
-    sender = Sender(vw.w3, vw.seller.private_key)
-    jobs: dict[bytes, int] = {}  # task -> refund deadline offered
-
-    async def create(request: Request) -> JSONResponse:
-        body = await request.json()
-        p = TaskParams(vw.seller.address, vw.mw.ecdsa_type, 1_000_000, body["payload"].encode())
-        h = p.task_hash(vw.mailbox.functions.taskCount().call(), vw.mailbox.address, vw.w3.eth.chain_id)
-        sender.send(vw.mailbox.functions.createTask((vw.seller.address, *p.as_tuple()[1:])), gas=1_000_000)
-        jobs[h] = vw.clock() + WINDOW_S
-        return JSONResponse({"task": "0x" + h.hex()})
-
-    async def result(request: Request) -> JSONResponse:
-        pay = PaymentMiddleware.payment(request)
-        terms = EscrowTerms.of(pay.requirements)
-        return JSONResponse({"task": "0x" + terms.task.hex(), "escrow": "0x" + escrow_of(pay.payload).hex()})
-
-    async def offers(scope):
-        q = parse_qs(scope.get("query_string", b"").decode())
-        try:
-            h = bytes.fromhex(q["task"][0].removeprefix("0x"))
-        except (KeyError, ValueError):
-            return ()
-        if h not in jobs:
-            return ()
-        req = vw.facilitator.requirements(
-            "verified", vw.token.address, vw.seller.address, PRICE, task=h, deadline=jobs[h]
-        )
-        return (req,)
-
-    app = Starlette(routes=[Route("/jobs", create, methods=["POST"]), Route("/jobs/result", result)])
-    route = PricedRoute("/jobs/result", (), "GET", "a certified compute job", offers=offers)
-    return PaymentMiddleware(app, [route], facilitator)
 
 
 def test_verified_payment_end_to_end_over_http(vw, capsys, tmp_path):
@@ -120,20 +46,25 @@ def test_verified_payment_end_to_end_over_http(vw, capsys, tmp_path):
             assert offer["extra"]["escrow"] == vw.escrow.address and offer["payTo"] == seller
             before = (vw.token.balance_of(payer), vw.token.balance_of(seller))
             client = PayingClient(
-                vw.payer.private_key, vw.w3.eth.chain_id, vw.token.address, PRICE, clock=vw.clock
+                vw.payer.private_key, vw.w3.eth.chain_id, vw.token.address, JOB_PRICE, clock=vw.clock
             )
             resp = client.get(r.url + "/jobs/result", params={"task": task})
             assert resp.status_code == 200, resp.text
             body = resp.json()
             settled = decode_header(resp.headers[PAYMENT_RESPONSE], PAYMENT_RESPONSE)
-            assert settled["success"] is True and settled["amount"] == str(PRICE)
+            assert settled["success"] is True and settled["amount"] == str(JOB_PRICE)
             receipt = vw.w3.eth.get_transaction_receipt(settled["transaction"])
             assert receipt["to"] == vw.escrow.address and receipt["status"] == 1
             # the server takes a verified payment only for this request's task: a payment
             # conditioned on another task is refused before the route runs, nothing deposited
             other = httpx.post(r.url + "/jobs", json={"payload": "3+3"}).json()["task"]
             req = vw.facilitator.requirements(
-                "verified", vw.token.address, seller, PRICE, task=h, deadline=int(offer["extra"]["deadline"])
+                "verified",
+                vw.token.address,
+                seller,
+                JOB_PRICE,
+                task=h,
+                deadline=int(offer["extra"]["deadline"]),
             )
             stray = create_payment(vw.payer.private_key, req, now=vw.clock())
             refused = httpx.get(
@@ -147,9 +78,9 @@ def test_verified_payment_end_to_end_over_http(vw, capsys, tmp_path):
     eid = bytes.fromhex(body["escrow"][2:])
     # the payment sits in escrow, conditioned on the task
     rec = vw.escrow.get(eid)
-    assert (rec.payer, rec.payee, rec.amount, rec.ref, rec.state) == (payer, seller, PRICE, h, "held")
-    assert vw.token.balance_of(payer) == before[0] - PRICE and vw.token.balance_of(seller) == before[1]
-    assert vw.token.balance_of(vw.escrow.address) == PRICE
+    assert (rec.payer, rec.payee, rec.amount, rec.ref, rec.state) == (payer, seller, JOB_PRICE, h, "held")
+    assert vw.token.balance_of(payer) == before[0] - JOB_PRICE and vw.token.balance_of(seller) == before[1]
+    assert vw.token.balance_of(vw.escrow.address) == JOB_PRICE
     # anyone (here the client) releases; refused until the executor set certifies the result
     client_tx = Sender(vw.w3, vw.payer.private_key)
     with pytest.raises(ChainRevertError, match="task not verified"):
@@ -168,9 +99,9 @@ def test_verified_payment_end_to_end_over_http(vw, capsys, tmp_path):
     assert vw.escrow.task_signers(h, load_abis()["TaskMailbox"]) == signers
     assert main(cli) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["state"] == "released" and out["payee"] == seller and out["amount"] == PRICE
+    assert out["state"] == "released" and out["payee"] == seller and out["amount"] == JOB_PRICE
     assert vw.w3.eth.get_transaction_receipt(out["transaction"])["status"] == 1
-    assert vw.token.balance_of(seller) == before[1] + PRICE and vw.escrow.get(eid).state == "released"
+    assert vw.token.balance_of(seller) == before[1] + JOB_PRICE and vw.escrow.get(eid).state == "released"
     assert main([*cli[:2], "show", *cli[3:8]]) == 0
     assert json.loads(capsys.readouterr().out)["state"] == "released"
     assert main([*cli[:2], "refund", *cli[3:]]) == 2 and "escrow settled" in capsys.readouterr().err
@@ -184,7 +115,9 @@ def test_facilitator_refuses_other_terms_typed(vw):
     fac = EvmFacilitator(vw.w3, vw.fac_account.private_key, [vw.token], escrow=vw.escrow)
     h, _ = vw.mw.create()
     deadline = vw.clock() + WINDOW_S
-    req = fac.requirements("verified", vw.token.address, vw.seller.address, PRICE, task=h, deadline=deadline)
+    req = fac.requirements(
+        "verified", vw.token.address, vw.seller.address, JOB_PRICE, task=h, deadline=deadline
+    )
     key = vw.payer.private_key
     assert fac.verify(create_payment(key, req, now=vw.clock()), req) == vw.payer.address
     # the payment names another task, deadline or expected result than the offer
@@ -211,14 +144,16 @@ def test_facilitator_refuses_other_terms_typed(vw):
     # malformed terms and a facilitator without an escrow
     with pytest.raises(E.PaymentRequirementsError):
         fac.requirements(
-            "verified", vw.token.address, vw.seller.address, PRICE, task=b"\x01", deadline=deadline
+            "verified", vw.token.address, vw.seller.address, JOB_PRICE, task=b"\x01", deadline=deadline
         )
     bad = replace(req, extra={k: v for k, v in req.extra.items() if k != "task"})
     with pytest.raises(E.PaymentRequirementsError):
         create_payment(key, bad, now=vw.clock())
     plain = EvmFacilitator(vw.w3, vw.fac_account.private_key, [vw.token])
     with pytest.raises(E.PaymentSchemeError):
-        plain.requirements("verified", vw.token.address, vw.seller.address, PRICE, task=h, deadline=deadline)
+        plain.requirements(
+            "verified", vw.token.address, vw.seller.address, JOB_PRICE, task=h, deadline=deadline
+        )
     with pytest.raises(E.PaymentSchemeError):
         plain.verify(p, req)
     assert json.loads(json.dumps(req.to_json()))["extra"]["deadline"] == str(deadline)
