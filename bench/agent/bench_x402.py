@@ -12,9 +12,12 @@ Figures (medians; JSON in bench/results/x402.json):
   402, the signed retry, /verify, the route, /settle (a transferWithAuthorization mined on anvil)
   and the PAYMENT-RESPONSE;
 - ``upto``: the same for the per-token route (settled through UptoSettler);
-- ``latency``: seconds from the first request to the settled payment's response (median, p90).
-Verified settlement (payment released only when the work's receipt verifies) is not built yet
-(docs/agent.md), so there is no "with verified settlement" column.
+- ``latency``: seconds from the first request to the settled payment's response (median, p90);
+- ``verified``: a compute job bought with verified settlement (docs/agent.md): the job's
+  TaskMailbox task is created (POST /jobs), the paid request's settlement is a deposit into the
+  VerifiedEscrow (paid requests/s and latency as above), then the executor set certifies the result
+  and the client releases the payment (``release_s``: the release transaction alone). Its world is
+  a second deployment (core, ComputeAVS, TaskMailbox, escrow) on the same anvil.
 """
 
 from __future__ import annotations
@@ -109,7 +112,56 @@ def run(requests: int, threads: int) -> dict:
                 # every payment settled on chain: the seller holds exactly what was charged
                 charged = sum(rc.settlement.amount or 0 for c in (client, shared, upto) for rc in c.receipts)
                 out["settled_on_chain"] = world.balance("seller") == charged
-                return out
+        out |= _verified(requests, project, chain, accounts.test_accounts)
+        return out
+
+
+def _verified(requests: int, project, chain, accts) -> dict:
+    import httpx
+
+    from offchain.agent.client import PayingClient
+    from offchain.agent.facilitator import HTTPFacilitator, create_app
+    from offchain.chain.agent import Sender
+    from offchain.httpservice import ServiceServer
+    from tests.contracts.support import evs
+    from tests.offchain.agent.support import JOB_PRICE, VerifiedWorld, job_server
+
+    vw = VerifiedWorld(project, chain, accts, funds=JOB_PRICE * requests)
+    vw.mw.fund(vw.seller, vw.mw.mailbox.taskTypes(vw.mw.ecdsa_type).fee * requests)
+    before = vw.token.balance_of(vw.seller.address)
+    client = PayingClient(
+        vw.payer.private_key, vw.w3.eth.chain_id, vw.token.address, JOB_PRICE * requests,
+        schemes=("verified",), clock=vw.clock,
+    )  # fmt: skip
+    releaser = Sender(vw.w3, vw.payer.private_key)
+    paid, release = 0.0, []
+    with ServiceServer(create_app(vw.facilitator), log_level="warning") as f:
+        with ServiceServer(job_server(vw, HTTPFacilitator(f.url)), log_level="warning") as r:
+            for i in range(requests):
+                task = httpx.post(r.url + "/jobs", json={"payload": f"job {i}"}).json()["task"]
+                t = time.perf_counter()
+                resp = client.get(r.url + "/jobs/result", params={"task": task})
+                paid += time.perf_counter() - t
+                assert resp.status_code == 200, resp.text
+                h = bytes.fromhex(task[2:])
+                rc = vw.mw.submit(h, vw.mw.ecdsa(h, b"4"))
+                signers = list(evs(rc, "TaskVerified")[0].signers)
+                t = time.perf_counter()
+                releaser.send(vw.escrow.release(bytes.fromhex(resp.json()["escrow"][2:]), signers))
+                release.append(time.perf_counter() - t)
+    lat = [rc.seconds for rc in client.receipts]
+    return {
+        "verified_sequential_rps": _rate(requests, paid),
+        "verified_latency_s": {
+            "median": round(statistics.median(lat), 4),
+            "p90": round(_quantile(lat, 0.9), 4),
+        },
+        "verified_release_s": {
+            "median": round(statistics.median(release), 4),
+            "p90": round(_quantile(release, 0.9), 4),
+        },
+        "verified_released_on_chain": vw.token.balance_of(vw.seller.address) == before + JOB_PRICE * requests,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,12 +1,16 @@
 """``eigen agent ...``: x402 payments between agents (docs/agent.md).
 
-    eigen agent facilitator --rpc URL --key KEY --token ADDR [--settler ADDR] [--host H] [--port N]
+    eigen agent facilitator --rpc URL --key KEY --token ADDR [--settler ADDR] [--escrow ADDR] [--host H] [--port N]
     eigen agent pay URL --key KEY --token ADDR --chain-id N --budget UNITS [--method M] [--json BODY]
+    eigen agent escrow {release,refund,show} ID --rpc URL --escrow ADDR [--key KEY]
 
 ``facilitator`` serves x402 v2's ``/verify``, ``/settle`` and ``/supported`` for the EIP-3009 token
-(``exact``) and, with ``--settler`` (contracts/agent/UptoSettler.vy), ``upto``; it sends the
+(``exact``), with ``--settler`` (contracts/agent/UptoSettler.vy) ``upto``, and with ``--escrow``
+(contracts/agent/VerifiedEscrow.vy) ``verified``; it sends the
 settlements from KEY, which pays the gas. ``pay`` requests URL and pays a 402 within the budget
-(atomic units of the token), then prints the response and the settlement as JSON. Keys are
+(atomic units of the token), then prints the response and the settlement as JSON. ``escrow``
+releases a verified payment to its payee, refunds it to its payer, or shows it (anyone may send a
+release or refund; the certifying operators are read from the task's TaskVerified event). Keys are
 0x + 64 hex digits or a file holding them. Every bad input is one line and exit status 2.
 """
 
@@ -35,6 +39,7 @@ def register(sub: Any) -> None:
     f.add_argument("--key", required=True, help="the settling account's key (0x + 64 hex, or a file)")
     f.add_argument("--token", required=True, help="the EIP-3009 token's address")
     f.add_argument("--settler", default=None, help="the UptoSettler's address (enables upto)")
+    f.add_argument("--escrow", default=None, help="the VerifiedEscrow's address (enables verified)")
     f.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback only)")
     f.add_argument("--port", type=cliargs.port, default=4020, help="port to listen on")
     f.set_defaults(func=_facilitator)
@@ -48,6 +53,14 @@ def register(sub: Any) -> None:
     y.add_argument("--method", default="GET", choices=("GET", "POST"), help="HTTP method")
     y.add_argument("--json", default=None, help="a JSON body to send (POST)")
     y.set_defaults(func=_pay)
+
+    e = s.add_parser("escrow", help="release, refund or show a verified (escrowed) payment")
+    e.add_argument("action", choices=("release", "refund", "show"), help="what to do")
+    e.add_argument("id", help="the escrow id (0x + 64 hex)")
+    e.add_argument("--rpc", required=True, help="the chain's JSON-RPC URL")
+    e.add_argument("--escrow", required=True, help="the VerifiedEscrow's address")
+    e.add_argument("--key", default=None, help="the sending account's key (release, refund)")
+    e.set_defaults(func=_escrow)
 
 
 def _key(ref: str) -> str:
@@ -75,7 +88,7 @@ def _address(text: str, what: str) -> str:
 def _facilitator(args: argparse.Namespace) -> int:
     from offchain.agent.evm import EvmFacilitator
     from offchain.agent.facilitator import create_app
-    from offchain.chain.agent import Settler, StableToken
+    from offchain.chain.agent import Escrow, Settler, StableToken
     from offchain.chain.sdk import _connect, load_abis
     from offchain.httpservice import ServiceServer
 
@@ -88,7 +101,10 @@ def _facilitator(args: argparse.Namespace) -> int:
         if args.settler is None
         else Settler(w3, _address(args.settler, "--settler"), abis["UptoSettler"])
     )
-    fac = EvmFacilitator(w3, key, [token], settler)
+    escrow = (
+        None if args.escrow is None else Escrow(w3, _address(args.escrow, "--escrow"), abis["VerifiedEscrow"])
+    )
+    fac = EvmFacilitator(w3, key, [token], settler, escrow=escrow)
     server = ServiceServer(create_app(fac), args.host, args.port)
     print(json.dumps({"url": server.url, **fac.supported()}), flush=True)
     server.run()
@@ -114,3 +130,38 @@ def _pay(args: argparse.Namespace) -> int:
         out["settlement"] = client.receipts[-1].settlement.to_json()
     print(json.dumps(out, indent=1))
     return 0 if r.status_code < 400 else 1
+
+
+def _escrow(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from offchain.agent.errors import PaymentPayloadError
+    from offchain.chain.agent import Escrow, Sender
+    from offchain.chain.sdk import _connect, load_abis
+
+    body = args.id.removeprefix("0x")
+    if (
+        not args.id.startswith("0x")
+        or len(body) != 64
+        or any(c not in "0123456789abcdefABCDEF" for c in body)
+    ):
+        raise PaymentPayloadError(f"an escrow id is 0x and 64 hex digits: got {args.id!r}")
+    eid = bytes.fromhex(body)
+    if args.action != "show" and args.key is None:
+        raise PaymentPayloadError(f"escrow {args.action} sends a transaction: give --key")
+    key = None if args.key is None else _key(args.key)
+    w3 = _connect(args.rpc)
+    abis = load_abis()
+    escrow = Escrow(w3, _address(args.escrow, "--escrow"), abis["VerifiedEscrow"])
+    out: dict[str, Any] = {"id": "0x" + eid.hex()}
+    if args.action != "show":
+        rec = escrow.get(eid)
+        signers = escrow.task_signers(rec.ref, abis["TaskMailbox"]) if rec.state == "held" else []
+        call = (escrow.release if args.action == "release" else escrow.refund)(eid, signers)
+        sender = Sender(w3, key)
+        sender.simulate(call)  # a refusal is its revert reason, before any gas is spent
+        out["transaction"] = "0x" + sender.send(call).hex()
+    rec = escrow.get(eid)
+    out |= {k: ("0x" + v.hex() if isinstance(v, bytes) else v) for k, v in asdict(rec).items()}
+    print(json.dumps(out, indent=1))
+    return 0

@@ -11,6 +11,12 @@ actual charge, which pays it to payTo and returns the rest to the payer in the s
 The nonce binds the payee and the one facilitator that may settle; the requirements' ``extra``
 names the settler and the facilitator (``/supported`` gives both).
 
+``verified`` (pay on certified work): the payer signs ``ReceiveWithAuthorization(from, to =
+VerifiedEscrow, value = price, ..., nonce)`` with nonce = keccak256(abi.encode(payTo, kind, task,
+expectedResult, deadline, salt)); the facilitator's settlement is the escrow's ``deposit``, which
+holds the payment until the TaskMailbox task named in ``extra`` is certified (``release`` pays
+payTo) or fails (``refund`` pays the payer back); :func:`escrow_of` is the escrow's id.
+
 :func:`create_payment` is the client's half (no chain access needed); :class:`EvmFacilitator` is
 the facilitator's: ``verify`` runs every check of x402 §6.1.2 (network, asset, payee, amount, time
 window, signature, nonce unused, balance, then a simulation of the very settlement call) and
@@ -36,6 +42,7 @@ from offchain.agent.errors import (
     PaymentNetworkError,
     PaymentNotYetValidError,
     PaymentPayeeError,
+    PaymentPayloadError,
     PaymentReplayedError,
     PaymentRequirementsError,
     PaymentSchemeError,
@@ -47,6 +54,7 @@ from offchain.agent.errors import (
 from offchain.agent.x402 import (
     SCHEMES,
     X402_VERSION,
+    EscrowTerms,
     EvmAuthorization,
     EvmPayload,
     PaymentPayload,
@@ -59,10 +67,12 @@ from offchain.agent.x402 import (
 from offchain.chain.agent import (
     RECEIVE_WITH_AUTHORIZATION,
     TRANSFER_WITH_AUTHORIZATION,
+    Escrow,
     Sender,
     Settler,
     StableToken,
     authorization_data,
+    escrow_id,
     recover,
     sign,
     upto_nonce,
@@ -73,7 +83,15 @@ from offchain.chain.errors import ChainError, ChainRevertError
 VALID_AFTER_SLACK_S = 600
 # A facilitator refuses an authorization that expires within this many seconds (it could not land).
 SETTLE_MARGIN_S = 2
-SCHEME_PRIMARY = {"exact": TRANSFER_WITH_AUTHORIZATION, "upto": RECEIVE_WITH_AUTHORIZATION}
+# Gas limits of a settlement: the token transfer or the upto settlement; the escrow deposit (a
+# mailbox read and a nine-slot record besides the transfer).
+SETTLE_GAS = 300_000
+DEPOSIT_GAS = 600_000
+SCHEME_PRIMARY = {
+    "exact": TRANSFER_WITH_AUTHORIZATION,
+    "upto": RECEIVE_WITH_AUTHORIZATION,
+    "verified": RECEIVE_WITH_AUTHORIZATION,
+}
 
 # The token's revert reasons -> the refusal they mean.
 REVERTS: tuple[tuple[str, type[X402Error]], ...] = (
@@ -83,6 +101,11 @@ REVERTS: tuple[tuple[str, type[X402Error]], ...] = (
     ("invalid signature", PaymentSignatureError),
     ("insufficient balance", PaymentUnderfundedError),
     ("amount above maximum", PaymentAmountError),
+    # VerifiedEscrow's deposit refusals
+    ("escrow exists", PaymentReplayedError),
+    ("deadline passed", PaymentExpiredError),
+    ("task expired", PaymentExpiredError),
+    ("unknown task", PaymentRequirementsError),
 )
 
 
@@ -93,7 +116,7 @@ def create_payment(
     now: float | None = None,
     nonce: bytes | None = None,
 ) -> PaymentPayload:
-    """The client's PaymentPayload for `req` (exact or upto on an EVM network), signed with `key`:
+    """The client's PaymentPayload for `req` (exact, upto or verified on an EVM network), signed with `key`:
     valid from 10 minutes ago until `req.max_timeout_seconds` from `now` (unix seconds)."""
     if req.scheme not in SCHEMES:
         raise PaymentSchemeError(f"scheme {req.scheme!r} is not one of {', '.join(SCHEMES)}")
@@ -104,6 +127,11 @@ def create_payment(
     salt = None
     if req.scheme == "exact":
         to, n = req.pay_to, nonce or os.urandom(32)
+    elif req.scheme == "verified":
+        terms = EscrowTerms.of(req)
+        salt = nonce or os.urandom(32)
+        to = terms.escrow
+        n = terms.nonce(req.pay_to, salt)
     else:
         salt = nonce or os.urandom(32)
         to = req.extra_address("settler")
@@ -136,6 +164,7 @@ class EvmFacilitator:
         tokens: list[StableToken],
         settler: Settler | None = None,
         settle_margin_s: int = SETTLE_MARGIN_S,
+        escrow: Escrow | None = None,
     ) -> None:
         self.w3 = w3
         self.sender = Sender(w3, key)
@@ -143,6 +172,7 @@ class EvmFacilitator:
         self.network = caip2(self.sender.chain_id)
         self.tokens = {t.address: t for t in tokens}
         self.settler = settler
+        self.escrow = escrow
         self.margin = settle_margin_s
         self._lock = threading.Lock()
         self._in_flight: set[tuple[str, bytes]] = set()
@@ -163,12 +193,32 @@ class EvmFacilitator:
                     "extra": {"settler": self.settler.address, "facilitator": self.address},
                 }
             )
+        if self.escrow is not None:
+            kinds.append(
+                {
+                    "x402Version": X402_VERSION,
+                    "scheme": "verified",
+                    "network": self.network,
+                    "extra": {"escrow": self.escrow.address},
+                }
+            )
         return {"kinds": kinds, "extensions": [], "signers": {"eip155:*": [self.address]}}
 
     def requirements(
-        self, scheme: str, token: str, pay_to: str, amount: int, max_timeout_seconds: int = 60
+        self,
+        scheme: str,
+        token: str,
+        pay_to: str,
+        amount: int,
+        max_timeout_seconds: int = 60,
+        task: bytes | None = None,
+        deadline: int | None = None,
+        expected_result: bytes | None = None,
     ) -> PaymentRequirements:
-        """PaymentRequirements a resource server can offer for settlement here."""
+        """PaymentRequirements a resource server can offer for settlement here; ``verified``
+        names the TaskMailbox `task` whose certified result (`expected_result`, None: any)
+        releases the payment, and the `deadline` (unix seconds) after which an uncertified task
+        refunds it."""
         t = self.tokens.get(to_checksum_address(token))
         if t is None:
             raise PaymentAssetError(f"this facilitator settles no token {token}")
@@ -177,6 +227,15 @@ class EvmFacilitator:
             if self.settler is None:
                 raise PaymentSchemeError("this facilitator has no upto settler")
             extra |= {"settler": self.settler.address, "facilitator": self.address}
+        elif scheme == "verified":
+            if self.escrow is None:
+                raise PaymentSchemeError("this facilitator has no verified escrow")
+            if task is None or len(task) != 32 or deadline is None or deadline <= 0:
+                raise PaymentRequirementsError("a verified offer names a 32-byte task and a deadline")
+            if expected_result is not None and len(expected_result) != 32:
+                raise PaymentRequirementsError("an expected result hash is 32 bytes")
+            terms = EscrowTerms(self.escrow.address, task, expected_result or bytes(32), deadline)
+            extra |= terms.to_extra()
         elif scheme != "exact":
             raise PaymentSchemeError(f"scheme {scheme!r} is not one of {', '.join(SCHEMES)}")
         return PaymentRequirements(
@@ -192,7 +251,11 @@ class EvmFacilitator:
 
     def _match(self, p: PaymentPayload, req: PaymentRequirements) -> None:
         acc = p.accepted
-        if req.scheme not in SCHEMES or (req.scheme == "upto" and self.settler is None):
+        if (
+            req.scheme not in SCHEMES
+            or (req.scheme == "upto" and self.settler is None)
+            or (req.scheme == "verified" and self.escrow is None)
+        ):
             raise PaymentSchemeError(f"scheme {req.scheme!r} is not settled here")
         if acc.scheme != req.scheme:
             raise PaymentSchemeError(
@@ -206,6 +269,10 @@ class EvmFacilitator:
             raise PaymentAssetError(f"the payment is in {acc.asset}, the requirements in {req.asset}")
         if acc.pay_to != req.pay_to:
             raise PaymentPayeeError(f"the payment is to {acc.pay_to}, the requirements to {req.pay_to}")
+        if req.scheme == "verified" and EscrowTerms.of(acc, PaymentPayloadError) != EscrowTerms.of(req):
+            raise PaymentRequirementsError(
+                "the payment is conditioned on other escrow terms than the requirements"
+            )
 
     def check(self, p: PaymentPayload, req: PaymentRequirements, charge: int | None = None) -> Verified:
         """Every check of the payment against `req`; the first that fails raises its typed error.
@@ -221,6 +288,22 @@ class EvmFacilitator:
                 raise PaymentAmountError(
                     f"the authorization is for {a.value}, the price is {req.amount}", payer
                 )
+            amount = a.value
+        elif req.scheme == "verified":
+            assert self.escrow is not None and p.payload.salt is not None  # _match, the payload parser
+            terms = EscrowTerms.of(req)
+            if terms.escrow != self.escrow.address:
+                raise PaymentRequirementsError("the requirements name another escrow", payer)
+            if a.to != self.escrow.address:
+                raise PaymentPayeeError(f"a verified authorization pays the escrow, not {a.to}", payer)
+            if a.nonce != terms.nonce(req.pay_to, p.payload.salt):
+                raise PaymentPayeeError("the escrow nonce binds another payee or other terms", payer)
+            if a.value != req.amount:
+                raise PaymentAmountError(
+                    f"the authorization is for {a.value}, the price is {req.amount}", payer
+                )
+            if terms.deadline <= self._now():
+                raise PaymentExpiredError(f"the escrow deadline {terms.deadline} has passed", payer)
             amount = a.value
         else:
             assert self.settler is not None and p.payload.salt is not None  # _match, the payload parser
@@ -262,6 +345,20 @@ class EvmFacilitator:
             raise PaymentUnderfundedError(f"{payer} holds less than {a.value}", payer)
         if req.scheme == "exact":
             call = token.transfer_with_authorization(a, sig)
+        elif req.scheme == "verified":
+            assert self.escrow is not None and p.payload.salt is not None
+            terms = EscrowTerms.of(req)
+            call = self.escrow.deposit(
+                token.address,
+                payer,
+                a.value,
+                a.valid_after,
+                a.valid_before,
+                req.pay_to,
+                *terms.condition(),
+                p.payload.salt,
+                sig,
+            )
         else:
             assert self.settler is not None and p.payload.salt is not None
             call = self.settler.settle(
@@ -300,7 +397,7 @@ class EvmFacilitator:
                 raise PaymentReplayedError("this authorization is being settled already", v.payer)
             self._in_flight.add(key)
         try:
-            tx = self.sender.send(v.call)
+            tx = self.sender.send(v.call, gas=DEPOSIT_GAS if p.accepted.scheme == "verified" else SETTLE_GAS)
         except ChainRevertError as exc:
             raise SettlementError(f"the settlement reverted: {exc}", v.payer) from None
         except ChainError as exc:
@@ -309,6 +406,15 @@ class EvmFacilitator:
             with self._lock:
                 self._in_flight.discard(key)
         return SettleResponse(True, "0x" + tx.hex(), self.network, v.payer, None, v.amount)
+
+
+def escrow_of(p: PaymentPayload) -> bytes:
+    """The VerifiedEscrow id a settled ``verified`` payment created (what release and refund
+    take): keccak256(abi.encode(token, payer, nonce))."""
+    if p.accepted.scheme != "verified":
+        raise PaymentSchemeError(f"a {p.accepted.scheme!r} payment holds nothing in escrow")
+    a = p.payload.authorization
+    return escrow_id(p.accepted.asset, a.from_, a.nonce)
 
 
 def _refusal(reason: str, payer: str) -> X402Error:

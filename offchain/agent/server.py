@@ -10,6 +10,10 @@ settled: a response below 400 is settled and sent with ``PAYMENT-RESPONSE:
 base64(SettlementResponse)``; an error response is sent unsettled (the client pays nothing); a
 settlement that fails turns into a 402 naming the reason.
 
+``verified`` routes (per-request offers, :attr:`PricedRoute.offers`) are paid into a VerifiedEscrow
+that releases the payment once the TaskMailbox certifies the task the offer names; the route
+should return that task reference, from which the client (or anyone) releases or refunds later.
+
 ``upto`` routes charge what the route sets in ``request.state.x402.charge`` (atomic units, at most
 the authorized maximum; unset: the maximum), e.g. the tokens an inference generated times a price.
 """
@@ -17,6 +21,7 @@ the authorized maximum; unset: the maximum), e.g. the tokens an inference genera
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -53,13 +58,17 @@ class Facilitator(Protocol):
 
 @dataclass(frozen=True)
 class PricedRoute:
-    """The offers (`accepts`) of one path (and method, None: any), with its description."""
+    """The offers (`accepts`) of one path (and method, None: any), with its description. `offers`,
+    when given, makes them per request: it is awaited with the request's ASGI scope, for the 402
+    and again for the paid retry (a ``verified`` offer names the task of this very request, so the
+    same request must get the same offer), and replaces `accepts`."""
 
     path: str
     accepts: tuple[PaymentRequirements, ...]
     method: str | None = None
     description: str | None = None
     mime_type: str | None = "application/json"
+    offers: Callable[[Scope], Awaitable[tuple[PaymentRequirements, ...]]] | None = None
 
 
 @dataclass
@@ -81,13 +90,15 @@ def _refusal(reason: str) -> X402Error:
 
 
 def _same_offer(a: PaymentRequirements, b: PaymentRequirements) -> bool:
-    return (a.scheme, a.network, a.asset, a.pay_to, a.amount) == (
+    same = (a.scheme, a.network, a.asset, a.pay_to, a.amount) == (
         b.scheme,
         b.network,
         b.asset,
         b.pay_to,
         b.amount,
     )
+    # a verified payment is conditioned on its offer's escrow terms: all of them must match
+    return same and (a.scheme != "verified" or a.extra == b.extra)
 
 
 class PaymentMiddleware:
@@ -104,8 +115,10 @@ class PaymentMiddleware:
                 return r
         return None
 
-    async def _payment_required(self, send: Send, route: PricedRoute, url: str, error: str) -> None:
-        pr = PaymentRequired(ResourceInfo(url, route.description, route.mime_type), route.accepts, error)
+    async def _payment_required(
+        self, send: Send, route: PricedRoute, accepts: tuple[PaymentRequirements, ...], url: str, error: str
+    ) -> None:
+        pr = PaymentRequired(ResourceInfo(url, route.description, route.mime_type), accepts, error)
         body = json.dumps(pr.to_json()).encode()
         await send(
             {
@@ -128,14 +141,15 @@ class PaymentMiddleware:
         headers = Headers(scope=scope)
         host = headers.get("host", "localhost")
         url = f"{scope.get('scheme', 'http')}://{host}{scope['path']}"
+        accepts = route.accepts if route.offers is None else await route.offers(scope)
         raw = headers.get(PAYMENT_SIGNATURE)
         if raw is None:
-            await self._payment_required(send, route, url, f"{PAYMENT_SIGNATURE} header is required")
+            await self._payment_required(send, route, accepts, url, f"{PAYMENT_SIGNATURE} header is required")
             return
         try:
-            payment = await self._accept(raw, route)
+            payment = await self._accept(raw, accepts)
         except X402Error as exc:
-            await self._payment_required(send, route, url, exc.code)
+            await self._payment_required(send, route, accepts, url, exc.code)
             return
         scope.setdefault("state", {})["x402"] = payment
 
@@ -153,7 +167,7 @@ class PaymentMiddleware:
         try:
             result = await self._settle(payment)
         except X402Error as exc:
-            await self._payment_required(send, route, url, exc.code)
+            await self._payment_required(send, route, accepts, url, exc.code)
             return
         start = dict(start)
         start["headers"] = [
@@ -163,10 +177,10 @@ class PaymentMiddleware:
         for m in held:
             await send(start if m["type"] == "http.response.start" else m)
 
-    async def _accept(self, raw: str, route: PricedRoute) -> Payment:
+    async def _accept(self, raw: str, accepts: tuple[PaymentRequirements, ...]) -> Payment:
         """The verified payment of a PAYMENT-SIGNATURE header, or the refusal."""
         payload = PaymentPayload.from_json(decode_header(raw, PAYMENT_SIGNATURE))
-        req = next((a for a in route.accepts if _same_offer(a, payload.accepted)), None)
+        req = next((a for a in accepts if _same_offer(a, payload.accepted)), None)
         if req is None:
             raise PaymentRequirementsError("the payment accepts no offer of this resource")
         verdict = await self.facilitator.verify(payload, req)

@@ -24,7 +24,7 @@ from offchain.agent.errors import (
     PaymentVersionError,
     X402Error,
 )
-from offchain.chain.agent import Authorization
+from offchain.chain.agent import ESCROW_KIND_TASK, Authorization, escrow_nonce
 
 X402_VERSION = 2
 # HTTP transport v2 header names.
@@ -34,7 +34,9 @@ PAYMENT_RESPONSE = "PAYMENT-RESPONSE"
 MAX_HEADER_BYTES = 16 * 1024
 MAX_JSON_DEPTH = 16
 UINT256_MAX = 2**256 - 1
-SCHEMES = ("exact", "upto")
+SCHEMES = ("exact", "upto", "verified")
+# Schemes whose payload carries the salt its EIP-3009 nonce is derived from.
+SALTED = ("upto", "verified")
 
 
 def caip2(chain_id: int) -> str:
@@ -180,6 +182,48 @@ class PaymentRequirements:
 
 
 @dataclass(frozen=True)
+class EscrowTerms:
+    """What a ``verified`` payment is conditioned on (the requirements' ``extra``): the
+    VerifiedEscrow holding it, the TaskMailbox task whose certified result releases it, the
+    expected result hash (zero: any certified result) and the refund deadline (unix seconds)."""
+
+    escrow: str
+    task: bytes
+    expected_result: bytes
+    deadline: int
+
+    @classmethod
+    def of(cls, req: PaymentRequirements, err: type[X402Error] = PaymentRequirementsError) -> EscrowTerms:
+        what = "paymentRequirements.extra"
+        d = req.extra
+        expected = (
+            _hexbytes(d, "expectedResult", what, err, 32)
+            if d.get("expectedResult") is not None
+            else bytes(32)
+        )
+        return cls(
+            req.extra_address("escrow", err),
+            _hexbytes(d, "task", what, err, 32),
+            expected,
+            _amount(d, "deadline", what, err),
+        )
+
+    def condition(self) -> tuple[int, bytes, bytes, int]:
+        """(kind, task, expected result, deadline): what the escrow's nonce and deposit bind."""
+        return ESCROW_KIND_TASK, self.task, self.expected_result, self.deadline
+
+    def nonce(self, pay_to: str, salt: bytes) -> bytes:
+        """The EIP-3009 nonce of a payment to `pay_to` on these terms (VerifiedEscrow.escrowNonce)."""
+        return escrow_nonce(pay_to, *self.condition(), salt)
+
+    def to_extra(self) -> dict[str, Any]:
+        out = {"escrow": self.escrow, "task": "0x" + self.task.hex(), "deadline": str(self.deadline)}
+        if self.expected_result != bytes(32):
+            out["expectedResult"] = "0x" + self.expected_result.hex()
+        return out
+
+
+@dataclass(frozen=True)
 class PaymentRequired:
     resource: ResourceInfo
     accepts: tuple[PaymentRequirements, ...]
@@ -245,7 +289,8 @@ class EvmAuthorization(Authorization):
 @dataclass(frozen=True)
 class EvmPayload:
     """The scheme payload: the payer's signature over the authorization; for upto also the salt
-    that, with payTo and the facilitator, makes the nonce."""
+    that, with payTo and the facilitator, makes the nonce (verified: with payTo and the escrow
+    terms)."""
 
     signature: bytes
     authorization: EvmAuthorization
@@ -257,7 +302,7 @@ class EvmPayload:
         sig = _hexbytes(d, "signature", "payload", PaymentPayloadError)
         if not 1 <= len(sig) <= 256:
             raise PaymentPayloadError("payload.signature must be 1 to 256 bytes")
-        salt = _hexbytes(d, "salt", "payload", PaymentPayloadError, 32) if scheme == "upto" else None
+        salt = _hexbytes(d, "salt", "payload", PaymentPayloadError, 32) if scheme in SALTED else None
         return cls(sig, EvmAuthorization.from_json(d.get("authorization")), salt)
 
     def to_json(self) -> dict[str, Any]:

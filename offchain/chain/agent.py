@@ -174,6 +174,38 @@ def upto_nonce(pay_to: str, facilitator: str, salt: bytes) -> bytes:
     return keccak(abi_encode(["address", "address", "bytes32"], [pay_to, facilitator, salt]))
 
 
+# VerifiedEscrow's kinds of work (KIND_TASK: a TaskMailbox task hash).
+ESCROW_KIND_TASK = 1
+
+
+def escrow_nonce(
+    pay_to: str, kind: int, ref: bytes, expected_result: bytes, deadline: int, salt: bytes
+) -> bytes:
+    """The EIP-3009 nonce of a verified-escrow payment (VerifiedEscrow.escrowNonce): it binds the
+    payee, the work the payment is conditioned on, the expected result hash (zero: any), the
+    refund deadline (unix seconds) and a salt."""
+    for name, v in (("ref", ref), ("expected result", expected_result), ("salt", salt)):
+        if len(v) != 32:
+            raise ChainInputError(f"an escrow {name} is 32 bytes, got {len(v)}")
+    if kind != ESCROW_KIND_TASK:
+        raise ChainInputError(f"unknown escrow kind {kind}")
+    if not 0 <= deadline < 2**256:
+        raise ChainInputError(f"escrow deadline out of range: {deadline}")
+    return keccak(
+        abi_encode(
+            ["address", "uint8", "bytes32", "bytes32", "uint256", "bytes32"],
+            [pay_to, kind, ref, expected_result, deadline, salt],
+        )
+    )
+
+
+def escrow_id(token: str, payer: str, nonce: bytes) -> bytes:
+    """The id of the escrow a deposit creates (VerifiedEscrow.escrowId)."""
+    if len(nonce) != 32:
+        raise ChainInputError(f"an EIP-3009 nonce is 32 bytes, got {len(nonce)}")
+    return keccak(abi_encode(["address", "address", "bytes32"], [token, payer, nonce]))
+
+
 def split_signature(signature: bytes) -> tuple[int, bytes, bytes]:
     """(v, r, s) of a 65-byte r || s || v signature, for FiatToken's (v, r, s) selectors."""
     if len(signature) != 65:
@@ -285,4 +317,85 @@ class Settler:
             salt,
             signature,
             amount,
+        )
+
+
+ESCROW_STATES = ("none", "held", "released", "refunded")
+
+
+@dataclass(frozen=True)
+class EscrowRecord:
+    """One VerifiedEscrow escrow as the contract stores it (`state`: none, held, released or
+    refunded)."""
+
+    token: str
+    payer: str
+    payee: str
+    amount: int
+    kind: int
+    ref: bytes
+    expected_result: bytes
+    deadline: int
+    state: str
+
+
+class Escrow:
+    """A web3 handle on contracts/agent/VerifiedEscrow.vy: the deposit the x402 ``verified``
+    facilitator submits, and the release and refund anyone may send afterwards."""
+
+    def __init__(self, w3: Web3, address: str, abi: list[dict[str, Any]]) -> None:
+        self.w3 = w3
+        self.address = to_checksum_address(address)
+        self.contract = w3.eth.contract(address=self.address, abi=abi)
+
+    def deposit(
+        self, token: str, payer: str, amount: int, valid_after: int, valid_before: int, payee: str,
+        kind: int, ref: bytes, expected_result: bytes, deadline: int, salt: bytes, signature: bytes,
+    ) -> Any:  # fmt: skip
+        return self.contract.functions.deposit(
+            to_checksum_address(token),
+            to_checksum_address(payer),
+            amount,
+            valid_after,
+            valid_before,
+            to_checksum_address(payee),
+            kind,
+            ref,
+            expected_result,
+            deadline,
+            salt,
+            signature,
+        )
+
+    def release(self, escrow: bytes, signers: list[str]) -> Any:
+        """Pay the payee (the task is verified with the expected result and no fault proven);
+        `signers`: the certifying operators as TaskVerified listed them."""
+        return self.contract.functions.release(escrow, [to_checksum_address(s) for s in signers])
+
+    def refund(self, escrow: bytes, signers: list[str]) -> Any:
+        """Return the payment to the payer (expired, past its deadline, unexpected result, or a
+        proven fault; `signers` as for release, only read for a verified task)."""
+        return self.contract.functions.refund(escrow, [to_checksum_address(s) for s in signers])
+
+    def task_signers(self, task: bytes, mailbox_abi: list[dict[str, Any]]) -> list[str]:
+        """The certifying operators of `task` as its TaskVerified event lists them (what release
+        and refund take); empty while the task is not verified."""
+        if len(task) != 32:
+            raise ChainInputError(f"a task hash is 32 bytes, got {len(task)}")
+        mailbox = self.w3.eth.contract(address=self.contract.functions.mailbox().call(), abi=mailbox_abi)
+        logs = mailbox.events.TaskVerified().get_logs(argument_filters={"taskHash": task}, from_block=0)
+        return [to_checksum_address(a) for a in logs[-1]["args"]["signers"]] if logs else []
+
+    def get(self, escrow: bytes) -> EscrowRecord:
+        e = self.contract.functions.escrows(escrow).call()
+        return EscrowRecord(
+            to_checksum_address(e[0]),
+            to_checksum_address(e[1]),
+            to_checksum_address(e[2]),
+            e[3],
+            e[4],
+            bytes(e[5]),
+            bytes(e[6]),
+            e[7],
+            ESCROW_STATES[e[8]],
         )

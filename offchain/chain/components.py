@@ -4,7 +4,8 @@ the devnet.
 The components are the restaking ``core`` (always deployed or reused: the others need it),
 ``token`` (EIGEN/bEIGEN and fork-and-challenge), ``compute-avs``, ``inference-disputes`` and
 ``task-mailbox`` (the compute task mailbox and its slasher, over ``compute-avs``); opt-in, only
-when named: ``agent`` (ERC-8004 registries, the stablecoin) and ``rewards`` (RewardsCoordinator,
+when named: ``agent`` (ERC-8004 registries, the stablecoin, the upto settler; with
+``task-mailbox`` also the x402 verified escrow over its mailbox) and ``rewards`` (RewardsCoordinator,
 FeeVault, BuybackAuction; needs ``token``). Each is
 deployed by its function in :mod:`offchain.chain.deploy`, so this module adds only the choice of
 components, the record of the parameters used and the comparison with a recorded deployment: a
@@ -25,6 +26,7 @@ import yaml
 from offchain.chain.deploy import (
     AGENT_CONTRACTS,
     DEFAULT_CONFIG,
+    VERIFIED_ESCROW,
     ComputeAVSConfig,
     DeployConfig,
     Deployment,
@@ -39,6 +41,7 @@ from offchain.chain.deploy import (
     deploy_rewards,
     deploy_task_mailbox,
     deploy_token,
+    deploy_verified_escrow,
     load_avs_configs,
     load_config,
     load_rewards_config,
@@ -274,6 +277,8 @@ def deploy_components(
         live = _live_agent(project, provider, old) if core.reused else None
         out.agent = live or deploy_agent(project, deployer)
         (out.reused if live else out.deployed).append("agent")
+        if "task_mailbox" in out.avs:  # the x402 verified escrow settles on its certified tasks
+            out.agent[VERIFIED_ESCROW] = _verified_escrow(project, deployer, provider, old, out, core.reused)
     _rewards_component(project, deployer, params, comps, old, core, out, provider)
     if record is not None:
         # The record describes what is on chain: the recorded parameters of what was reused, the
@@ -287,6 +292,7 @@ def deploy_components(
             if s in recorded or _section_deployed(s, out.deployed)
         }
         kept_keys = [k for k, _ in AVS_KEYS.values()] + ["task_slasher"] + list(AGENT_CONTRACTS)
+        kept_keys.append(VERIFIED_ESCROW)
         kept_keys += list(REWARDS_KEYS)
         others = {k: old[k] for k in kept_keys if core.reused and k in old}
         data = {**others, **out.addresses(), "parameters": kept}
@@ -308,6 +314,23 @@ def _live_agent(project: Any, provider: Any, old: dict[str, Any]) -> dict[str, A
         return out if wired else None
     except Exception:  # a record naming something else: deploy anew
         return None
+
+
+def _verified_escrow(
+    project: Any, deployer: Any, provider: Any, old: dict, out: Deployed, reused: bool
+) -> Any:
+    """The recorded VerifiedEscrow if it is live and over this deployment's mailbox, else a new one."""
+    mailbox = out.avs["task_mailbox"].address
+    addr = old.get(VERIFIED_ESCROW)
+    if reused and isinstance(addr, str):
+        try:
+            if provider.get_code(addr):
+                escrow = project.VerifiedEscrow.at(addr)
+                if escrow.mailbox() == mailbox:
+                    return escrow
+        except Exception:  # a record naming something else: deploy anew
+            pass
+    return deploy_verified_escrow(project, deployer, mailbox)
 
 
 def _task_mailbox(

@@ -714,6 +714,18 @@ def deploy_agent(
     }
 
 
+# Record key of the agent component's VerifiedEscrow (deployed only beside a task mailbox).
+VERIFIED_ESCROW = "verified_escrow"
+
+
+def deploy_verified_escrow(project: Any, deployer: Any, mailbox: str) -> Any:
+    """Deploy the x402 ``verified`` escrow (contracts/agent/VerifiedEscrow.vy) over `mailbox`,
+    whose certified tasks release its payments."""
+    if not _is_address(mailbox) or mailbox == ZERO_ADDRESS:
+        raise DeployConfigError(f"the verified escrow needs a task mailbox: got {mailbox!r}")
+    return deployer.deploy(project.VerifiedEscrow, mailbox)
+
+
 # ---------------------------------------------------------------- rewards, fees, buyback (docs/rewards.md)
 
 REWARDS_SECTION = "rewards"  # its section of config/deploy.yaml (under `default` and a network)

@@ -1,11 +1,13 @@
 """The x402 world of the agent tests and the bench: the stablecoin and the upto settler deployed on
 the test chain (anvil through ape), a facilitator over web3, a priced Starlette resource server
-behind the payment middleware, and a paying client."""
+behind the payment middleware, and a paying client; for verified settlement, a TaskMailbox world
+with a VerifiedEscrow and a server agent selling certified compute jobs."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -14,10 +16,16 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from offchain.agent.client import PayingClient
-from offchain.agent.evm import EvmFacilitator
+from offchain.agent.evm import EvmFacilitator, escrow_of
 from offchain.agent.server import PaymentMiddleware, PricedRoute
-from offchain.chain.agent import Settler, StableToken
+from offchain.agent.x402 import EscrowTerms
+from offchain.chain.agent import Escrow, Sender, Settler, StableToken
+from offchain.chain.deploy import deploy_core
 from offchain.chain.sdk import load_abis
+from offchain.chain.task_mailbox import TaskParams
+from tests.contracts.support import TEST_CONFIG
+from tests.contracts.support import World as CoreWorld
+from tests.contracts.test_task_mailbox import MailboxWorld
 
 PRICE = 10_000  # 0.01 USDC per request
 MAX_TOKENS_PRICE = 50_000  # upto: the most one inference may cost
@@ -118,3 +126,72 @@ def resource_app(world: World, facilitator: Any) -> ASGIApp:
         PricedRoute("/broken", (fac.requirements("exact", world.token.address, seller, PRICE),)),
     ]
     return PaymentMiddleware(app, routes, facilitator)
+
+
+# ---------------------------------------------------------------- verified settlement
+
+JOB_PRICE = 250_000  # verified: the price of one certified compute job
+JOB_FUNDS = 10_000_000  # verified: minted to the client
+WINDOW_S = 3600  # the client's refund deadline: an hour after the offer
+
+
+class VerifiedWorld:
+    """A MailboxWorld (executor set, ECDSA task type) plus a stablecoin, a VerifiedEscrow on the
+    mailbox, a facilitator settling into it, and the server agent (the task creator) it pays."""
+
+    def __init__(self, project: Any, chain: Any, accounts: Any, funds: int = JOB_FUNDS) -> None:
+        w = CoreWorld(project, chain, accounts, deploy_core(project, accounts[0], TEST_CONFIG))
+        self.mw = MailboxWorld(w, project, chain, accounts)
+        self.w3 = chain.provider.web3
+        abis = load_abis()
+        self.usdc = usdc = w.owner.deploy(project.StableToken, "USD Coin", "USDC", w.owner)
+        escrow = w.owner.deploy(project.VerifiedEscrow, self.mw.mailbox)
+        self.seller, self.payer, self.fac_account = w.staker, w.avs2, w.resolver
+        usdc.mint(self.payer, funds, sender=w.owner)
+        self.token = StableToken(self.w3, usdc.address, abis["StableToken"])
+        self.escrow = Escrow(self.w3, escrow.address, abis["VerifiedEscrow"])
+        self.mailbox = self.w3.eth.contract(address=self.mw.mailbox.address, abi=abis["TaskMailbox"])
+        self.facilitator = EvmFacilitator(
+            self.w3, self.fac_account.private_key, [self.token], escrow=self.escrow
+        )
+
+    def clock(self) -> int:
+        return int(self.w3.eth.get_block("pending")["timestamp"])
+
+
+def job_server(vw: VerifiedWorld, facilitator: Any) -> ASGIApp:
+    """The server agent: POST /jobs creates a TaskMailbox task for the payload (the agent pays the
+    executors' fee); GET /jobs/result?task=0x.. is priced under ``verified`` for that very task and
+    answers the task reference and the escrow id (the result comes from the executor set)."""
+    sender = Sender(vw.w3, vw.seller.private_key)
+    jobs: dict[bytes, int] = {}  # task -> refund deadline offered
+
+    async def create(request: Request) -> JSONResponse:
+        body = await request.json()
+        p = TaskParams(vw.seller.address, vw.mw.ecdsa_type, 1_000_000, body["payload"].encode())
+        h = p.task_hash(vw.mailbox.functions.taskCount().call(), vw.mailbox.address, vw.w3.eth.chain_id)
+        sender.send(vw.mailbox.functions.createTask((vw.seller.address, *p.as_tuple()[1:])), gas=1_000_000)
+        jobs[h] = vw.clock() + WINDOW_S
+        return JSONResponse({"task": "0x" + h.hex()})
+
+    async def result(request: Request) -> JSONResponse:
+        pay = PaymentMiddleware.payment(request)
+        terms = EscrowTerms.of(pay.requirements)
+        return JSONResponse({"task": "0x" + terms.task.hex(), "escrow": "0x" + escrow_of(pay.payload).hex()})
+
+    async def offers(scope: Any) -> tuple[Any, ...]:
+        q = parse_qs(scope.get("query_string", b"").decode())
+        try:
+            h = bytes.fromhex(q["task"][0].removeprefix("0x"))
+        except (KeyError, ValueError):
+            return ()
+        if h not in jobs:
+            return ()
+        req = vw.facilitator.requirements(
+            "verified", vw.token.address, vw.seller.address, JOB_PRICE, task=h, deadline=jobs[h]
+        )
+        return (req,)
+
+    app = Starlette(routes=[Route("/jobs", create, methods=["POST"]), Route("/jobs/result", result)])
+    route = PricedRoute("/jobs/result", (), "GET", "a certified compute job", offers=offers)
+    return PaymentMiddleware(app, [route], facilitator)

@@ -1,0 +1,159 @@
+"""The x402 ``verified`` scheme end to end over HTTP (docs/agent.md "Verified settlement"): a server
+agent sells a compute job; it creates the TaskMailbox task, offers it under ``verified``, and the
+facilitator's settlement deposits the client's payment into the VerifiedEscrow. The server agent
+is paid only once the executor set certifies the result (release refused before); the facilitator
+refuses payments conditioned on other terms, with typed errors."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import httpx
+import pytest
+
+from offchain.agent import errors as E
+from offchain.agent.client import PayingClient
+from offchain.agent.evm import EvmFacilitator, create_payment
+from offchain.agent.facilitator import HTTPFacilitator, create_app
+from offchain.agent.x402 import PAYMENT_RESPONSE, PAYMENT_SIGNATURE, decode_header, encode_header
+from offchain.chain.agent import Sender
+from offchain.chain.errors import ChainRevertError
+from offchain.chain.sdk import load_abis
+from offchain.cli import main
+from offchain.httpservice import ServiceServer
+from tests.contracts.support import A, evs
+from tests.offchain.agent.support import JOB_PRICE, WINDOW_S, VerifiedWorld, job_server
+
+
+@pytest.fixture(scope="module")
+def vw(project, chain, accounts):
+    return VerifiedWorld(project, chain, accounts)
+
+
+def test_verified_payment_end_to_end_over_http(vw, capsys, tmp_path):
+    seller, payer = vw.seller.address, vw.payer.address
+    with ServiceServer(create_app(vw.facilitator), log_level="warning") as f:
+        with ServiceServer(job_server(vw, HTTPFacilitator(f.url)), log_level="warning") as r:
+            # /supported names the escrow
+            kinds = httpx.get(f.url + "/supported").json()["kinds"]
+            assert {"scheme": "verified", "extra": {"escrow": vw.escrow.address}}.items() <= kinds[-1].items()
+            task = httpx.post(r.url + "/jobs", json={"payload": "2+2"}).json()["task"]
+            h = bytes.fromhex(task[2:])
+            # unpaid: the offer names the escrow and this task
+            offer = httpx.get(r.url + "/jobs/result", params={"task": task}).json()["accepts"][0]
+            assert offer["scheme"] == "verified" and offer["extra"]["task"] == task
+            assert offer["extra"]["escrow"] == vw.escrow.address and offer["payTo"] == seller
+            before = (vw.token.balance_of(payer), vw.token.balance_of(seller))
+            client = PayingClient(
+                vw.payer.private_key, vw.w3.eth.chain_id, vw.token.address, JOB_PRICE, clock=vw.clock
+            )
+            resp = client.get(r.url + "/jobs/result", params={"task": task})
+            assert resp.status_code == 200, resp.text
+            body = resp.json()
+            settled = decode_header(resp.headers[PAYMENT_RESPONSE], PAYMENT_RESPONSE)
+            assert settled["success"] is True and settled["amount"] == str(JOB_PRICE)
+            receipt = vw.w3.eth.get_transaction_receipt(settled["transaction"])
+            assert receipt["to"] == vw.escrow.address and receipt["status"] == 1
+            # the server takes a verified payment only for this request's task: a payment
+            # conditioned on another task is refused before the route runs, nothing deposited
+            other = httpx.post(r.url + "/jobs", json={"payload": "3+3"}).json()["task"]
+            req = vw.facilitator.requirements(
+                "verified",
+                vw.token.address,
+                seller,
+                JOB_PRICE,
+                task=h,
+                deadline=int(offer["extra"]["deadline"]),
+            )
+            stray = create_payment(vw.payer.private_key, req, now=vw.clock())
+            refused = httpx.get(
+                r.url + "/jobs/result",
+                params={"task": other},
+                headers={PAYMENT_SIGNATURE: encode_header(stray)},
+            )
+            assert refused.status_code == 402
+            assert refused.json()["error"] == E.PaymentRequirementsError.code
+    assert body["task"] == task
+    eid = bytes.fromhex(body["escrow"][2:])
+    # the payment sits in escrow, conditioned on the task
+    rec = vw.escrow.get(eid)
+    assert (rec.payer, rec.payee, rec.amount, rec.ref, rec.state) == (payer, seller, JOB_PRICE, h, "held")
+    assert vw.token.balance_of(payer) == before[0] - JOB_PRICE and vw.token.balance_of(seller) == before[1]
+    assert vw.token.balance_of(vw.escrow.address) == JOB_PRICE
+    # anyone (here the client) releases; refused until the executor set certifies the result
+    client_tx = Sender(vw.w3, vw.payer.private_key)
+    with pytest.raises(ChainRevertError, match="task not verified"):
+        client_tx.simulate(vw.escrow.release(eid, []))
+    with pytest.raises(ChainRevertError, match="not refundable"):
+        client_tx.simulate(vw.escrow.refund(eid, []))
+    # the client releases from the command line: refused (typed, one line) until certified
+    key_file = tmp_path / "client.key"
+    key_file.write_text(str(vw.payer.private_key))
+    cli = ["agent", "escrow", "release", body["escrow"], "--rpc", vw.w3.provider.endpoint_uri]
+    cli += ["--escrow", vw.escrow.address, "--key", str(key_file)]
+    assert main(cli) == 2 and "task not verified" in capsys.readouterr().err
+    assert vw.escrow.task_signers(h, load_abis()["TaskMailbox"]) == []
+    rc = vw.mw.submit(h, vw.mw.ecdsa(h, b"4"))
+    signers = [A(s) for s in evs(rc, "TaskVerified")[0].signers]
+    assert vw.escrow.task_signers(h, load_abis()["TaskMailbox"]) == signers
+    assert main(cli) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["state"] == "released" and out["payee"] == seller and out["amount"] == JOB_PRICE
+    assert vw.w3.eth.get_transaction_receipt(out["transaction"])["status"] == 1
+    assert vw.token.balance_of(seller) == before[1] + JOB_PRICE and vw.escrow.get(eid).state == "released"
+    assert main([*cli[:2], "show", *cli[3:8]]) == 0
+    assert json.loads(capsys.readouterr().out)["state"] == "released"
+    assert main([*cli[:2], "refund", *cli[3:]]) == 2 and "escrow settled" in capsys.readouterr().err
+    assert main([*cli[:3], "0x12", *cli[4:]]) == 2 and "escrow id" in capsys.readouterr().err
+    assert main(cli[:8]) == 2 and "give --key" in capsys.readouterr().err
+    with pytest.raises(ChainRevertError, match="escrow settled"):
+        client_tx.simulate(vw.escrow.release(eid, signers))
+
+
+def test_facilitator_refuses_other_terms_typed(vw):
+    fac = EvmFacilitator(vw.w3, vw.fac_account.private_key, [vw.token], escrow=vw.escrow)
+    h, _ = vw.mw.create()
+    deadline = vw.clock() + WINDOW_S
+    req = fac.requirements(
+        "verified", vw.token.address, vw.seller.address, JOB_PRICE, task=h, deadline=deadline
+    )
+    key = vw.payer.private_key
+    assert fac.verify(create_payment(key, req, now=vw.clock()), req) == vw.payer.address
+    # the payment names another task, deadline or expected result than the offer
+    for extra in (
+        {"task": "0x" + "11" * 32},
+        {"deadline": str(deadline + 1)},
+        {"expectedResult": "0x" + "22" * 32},
+    ):
+        other = replace(req, extra=req.extra | extra)
+        with pytest.raises(E.PaymentRequirementsError):
+            fac.verify(create_payment(key, other, now=vw.clock()), req)
+    # a task the mailbox does not know; a deadline already past
+    unknown = replace(req, extra=req.extra | {"task": "0x" + "33" * 32})
+    with pytest.raises(E.PaymentRequirementsError, match="unknown task"):
+        fac.verify(create_payment(key, unknown, now=vw.clock()), unknown)
+    past = replace(req, extra=req.extra | {"deadline": str(vw.clock() - 1)})
+    with pytest.raises(E.PaymentExpiredError):
+        fac.verify(create_payment(key, past, now=vw.clock()), past)
+    # a settled payment cannot be deposited twice
+    p = create_payment(key, req, now=vw.clock())
+    fac.settle(p, req)
+    with pytest.raises(E.PaymentReplayedError):
+        fac.settle(p, req)
+    # malformed terms and a facilitator without an escrow
+    with pytest.raises(E.PaymentRequirementsError):
+        fac.requirements(
+            "verified", vw.token.address, vw.seller.address, JOB_PRICE, task=b"\x01", deadline=deadline
+        )
+    bad = replace(req, extra={k: v for k, v in req.extra.items() if k != "task"})
+    with pytest.raises(E.PaymentRequirementsError):
+        create_payment(key, bad, now=vw.clock())
+    plain = EvmFacilitator(vw.w3, vw.fac_account.private_key, [vw.token])
+    with pytest.raises(E.PaymentSchemeError):
+        plain.requirements(
+            "verified", vw.token.address, vw.seller.address, JOB_PRICE, task=h, deadline=deadline
+        )
+    with pytest.raises(E.PaymentSchemeError):
+        plain.verify(p, req)
+    assert json.loads(json.dumps(req.to_json()))["extra"]["deadline"] == str(deadline)
