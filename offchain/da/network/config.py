@@ -142,11 +142,12 @@ class NodeConfig:
     max_request_bytes: int
     log_level: str
     payments: PaymentsConfig | None = None
+    operators: OperatorsConfig | None = None
 
 
 NODE_KEYS = {
     "host", "port", "public", "bls_key_file", "store_dir", "srs", "network", "stale_blocks",
-    "max_request_age_s", "max_request_bytes", "log_level", "payments",
+    "max_request_age_s", "max_request_bytes", "log_level", "payments", "operators",
 }  # fmt: skip
 
 
@@ -188,6 +189,7 @@ def node_config(path: str | Path) -> NodeConfig:
         max_request_bytes=_int(obj, "max_request_bytes", 64 << 20, 1024),
         log_level=str(obj.get("log_level", "info")),
         payments=payments_config(obj.get("payments")),
+        operators=operators_config(obj.get("operators")),
     )
 
 
@@ -219,6 +221,64 @@ def metadata_url(obj: dict[str, Any], key: str, base: Path, path: str | Path) ->
         raise NetworkConfigError(f"{path}: {key} is required (or set {settings.DA_METADATA_URL.name})")
     meta = str(meta)
     return meta if "://" in meta else str(base / meta)
+
+
+@dataclass
+class OperatorsConfig:
+    """The ``operators`` section: the operators' stakes and keys from the BLSRegistry at each batch's reference
+    block instead of the network file's (:class:`offchain.da.network.operators.RegistryOperators`)."""
+
+    rpc: str
+    registry: str
+    quorums: dict[int, tuple[int, int]]  # DA quorum -> (operator set id, stake index in the set)
+    reference_block_offset: int
+
+
+OPERATORS_KEYS = {"rpc", "registry", "quorums", "reference_block_offset"}
+
+
+def operators_config(obj: Any) -> OperatorsConfig | None:
+    if obj is None:
+        return None
+    if (
+        not isinstance(obj, dict)
+        or set(obj) - OPERATORS_KEYS
+        or not {"rpc", "registry", "quorums"} <= set(obj)
+    ):
+        raise NetworkConfigError(
+            f"operators: expected {{rpc, registry, quorums, reference_block_offset?}}, got {obj!r}"
+        )
+    registry = str(obj["registry"])
+    try:
+        raw = bytes.fromhex(registry.removeprefix("0x"))
+    except ValueError:
+        raw = b""
+    if not registry.startswith("0x") or len(raw) != 20:
+        raise NetworkConfigError(f"operators.registry: {registry!r} is not a 20-byte 0x address")
+    if not str(obj["rpc"]).startswith(("http://", "https://")):
+        raise NetworkConfigError(f"operators.rpc: {obj['rpc']!r} is not an http(s) URL")
+    quorums: dict[int, tuple[int, int]] = {}
+    if not isinstance(obj["quorums"], dict) or not obj["quorums"]:
+        raise NetworkConfigError("operators.quorums: expected {quorum: {operator_set, stake_index?}, ...}")
+    for q, spec in obj["quorums"].items():
+        what = f"operators.quorums[{q}]"
+        if not str(q).isdigit() or not 0 <= int(q) < 256:
+            raise NetworkConfigError(f"{what}: the quorum is not a number in [0, 256)")
+        if (
+            not isinstance(spec, dict)
+            or set(spec) - {"operator_set", "stake_index"}
+            or "operator_set" not in spec
+        ):
+            raise NetworkConfigError(f"{what}: expected {{operator_set, stake_index?}}, got {spec!r}")
+        try:
+            quorums[int(q)] = (
+                _int(spec, "operator_set", None, 0, 1 << 32),
+                _int(spec, "stake_index", 0, 0, 8),
+            )
+        except NetworkConfigError as exc:
+            raise NetworkConfigError(f"{what}.{exc}") from None
+    offset = _int(obj, "reference_block_offset", 75, 0, 1 << 32)
+    return OperatorsConfig(str(obj["rpc"]), registry, quorums, offset)
 
 
 @dataclass
@@ -277,11 +337,12 @@ class DisperserConfig:
     max_request_bytes: int
     log_level: str
     payments: PaymentsConfig | None = None
+    operators: OperatorsConfig | None = None
 
 
 DISPERSER_KEYS = {
     "host", "port", "public", "key_file", "disperser_id", "srs", "network", "metadata", "confirmation_threshold",
-    "reference_block_number", "batch_size", "max_request_bytes", "log_level", "payments",
+    "reference_block_number", "batch_size", "max_request_bytes", "log_level", "payments", "operators",
 }  # fmt: skip
 
 
@@ -289,6 +350,7 @@ def disperser_config(path: str | Path) -> DisperserConfig:
     obj, base, key = _config_file(path, DISPERSER_KEYS, ("key_file", "srs", "network"), "key_file")
     state, urls = network_state(obj["network"], base)
     meta = metadata_url(obj, "metadata", base, path)
+    operators = operators_config(obj.get("operators"))
     return DisperserConfig(
         host=str(obj.get("host", "127.0.0.1")),
         port=_int(obj, "port", 0, 0, 65536),
@@ -298,7 +360,8 @@ def disperser_config(path: str | Path) -> DisperserConfig:
         srs=load_srs(obj["srs"], base),
         state=state,
         urls=urls,
-        public_keys=network_public_keys(obj["network"], base),
+        # with an operators section the keys are the registry's; the file gives the validators' URLs
+        public_keys=network_public_keys(obj["network"], base) if operators is None else {},
         metadata=meta,
         confirmation_threshold=_int(obj, "confirmation_threshold", 55, 1, 101),
         reference_block_number=_int(obj, "reference_block_number", 0, 0, 1 << 32),
@@ -306,6 +369,7 @@ def disperser_config(path: str | Path) -> DisperserConfig:
         max_request_bytes=_int(obj, "max_request_bytes", 64 << 20, 1024),
         log_level=str(obj.get("log_level", "info")),
         payments=payments_config(obj.get("payments")),
+        operators=operators,
     )
 
 
