@@ -194,6 +194,17 @@ class RelayRequestError(DAError):
         self.message = message
 
 
+class RelayRateLimitError(RelayRequestError):
+    """The relay's rate limit for this requester (an operator's GetChunks bytes, a client address's GetBlob
+    bytes) is spent: HTTP 429, gRPC RESOURCE_EXHAUSTED; ``retry_after_s``: when the next request fits."""
+
+    grpc_code = "RESOURCE_EXHAUSTED"
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(429, message)
+        self.retry_after_s = retry_after_s
+
+
 class DevnetProcessError(DAError):
     """``eigen da devnet``: a process did not start or listen, a bad argument, or an unreadable state file."""
 

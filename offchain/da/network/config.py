@@ -35,6 +35,7 @@ from offchain.bls.keys import PublicKey
 from offchain.da.errors import NetworkConfigError, SRSError
 from offchain.da.network.assignment import BlobParams
 from offchain.da.network.node import BLOCK_STALE_MEASURE, NodeState
+from offchain.da.network.relay import RateLimits
 from offchain.da.srs import SRS, insecure_test_srs, load_eigenda_srs
 
 
@@ -385,12 +386,34 @@ class RelayConfig:
     max_request_age_s: int
     max_request_bytes: int
     log_level: str
+    rate_limits: RateLimits = RateLimits()
 
 
 RELAY_KEYS = {
     "host", "port", "public", "store_dir", "srs", "network", "disperser_metadata", "max_request_age_s",
-    "max_request_bytes", "log_level",
+    "max_request_bytes", "log_level", "rate_limits",
 }  # fmt: skip
+
+
+def rate_limits_config(obj: Any) -> RateLimits:
+    """The relay's ``rate_limits``: {get_chunks_bytes_per_s, get_chunks_burst_s, get_blob_bytes_per_s,
+    get_blob_burst_s} (rates 0 or absent: unlimited)."""
+    if obj is None:
+        return RateLimits()
+    names = set(RateLimits.__dataclass_fields__)
+    if not isinstance(obj, dict) or set(obj) - names:
+        raise NetworkConfigError(f"rate_limits: expected keys among {sorted(names)}, got {obj!r}")
+    for k, v in obj.items():
+        burst = k.endswith("_burst_s")
+        if (
+            not isinstance(v, int | float)
+            or isinstance(v, bool)
+            or not (0 < v <= 3600 if burst else 0 <= v < 1e12)
+        ):
+            raise NetworkConfigError(
+                f"rate_limits.{k}: {v!r} is not {'a number of seconds in (0, 3600]' if burst else 'a rate ≥ 0'}"
+            )
+    return RateLimits(**{k: float(v) for k, v in obj.items()})
 
 
 def relay_config(path: str | Path) -> RelayConfig:
@@ -417,4 +440,5 @@ def relay_config(path: str | Path) -> RelayConfig:
         max_request_age_s=_int(obj, "max_request_age_s", 60, 1),
         max_request_bytes=_int(obj, "max_request_bytes", 1 << 20, 1024),
         log_level=str(obj.get("log_level", "info")),
+        rate_limits=rate_limits_config(obj.get("rate_limits")),
     )

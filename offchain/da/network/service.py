@@ -305,12 +305,13 @@ def relay_app(relay: Relay, max_request_bytes: int = 1 << 20) -> Any:
     async def call(request: Request, fn: Any) -> JSONResponse:
         return await json_call(request, max_request_bytes, fn, RelayRequestError, rlog)
 
-    def blob(body: Any) -> dict:
+    def blob(body: Any, client: str) -> dict:
         f = json_fields(body, ("blob_key",), "GetBlobRequest")
-        return {"blob": relay.get_blob(hex_field(f["blob_key"], "blob_key", 32)).hex()}
+        return {"blob": relay.get_blob(hex_field(f["blob_key"], "blob_key", 32), client).hex()}
 
     async def get_blob(request: Request) -> JSONResponse:
-        return await call(request, blob)
+        client = request.client.host if request.client else "unknown"
+        return await call(request, lambda body: blob(body, client))
 
     async def get_chunks(request: Request) -> JSONResponse:
         return await call(request, relay.get_chunks)
@@ -330,7 +331,7 @@ def relay_server(cfg: RelayConfig) -> tuple[ServiceServer, Relay, Store]:
     store = Store(cfg.store_dirs)
     relay = Relay(
         Encoder(cfg.srs), store, cfg.public_keys, MetadataStore(cfg.source),
-        max_request_age_s=cfg.max_request_age_s,
+        max_request_age_s=cfg.max_request_age_s, limits=cfg.rate_limits,
     )  # fmt: skip
     server = ServiceServer(
         relay_app(relay, cfg.max_request_bytes), cfg.host, cfg.port, log_level=cfg.log_level,
