@@ -161,18 +161,14 @@ def cert_v3(
     if bls.reference_block != batch_header[1]:
         raise ChainInputError("the BLS certificate's reference block is not the batch header's")
     _msg, _ref, non_signers, apk_g2, sigma = bls.abi_args()
-    nq = len(signed_quorum_numbers)
-    ns = (
-        [0] * len(non_signers),
-        non_signers,
-        [(0, 0)] * nq,
-        apk_g2,
-        sigma,
-        [0] * nq,
-        [0] * nq,
-        [[] for _ in range(nq)],
-    )
+    ns = signature_part(non_signers, apk_g2, sigma, len(signed_quorum_numbers))
     return (batch_header, (blob_certificate, blob_index, inclusion_proof), ns, signed_quorum_numbers)
+
+
+def signature_part(non_signers: list, apk_g2: tuple, sigma: tuple, nq: int) -> tuple:
+    """NonSignerStakesAndSignature with zero lookup hints, one per signed quorum (``nq``) and non-signer."""
+    return ([0] * len(non_signers), non_signers, [(0, 0)] * nq, apk_g2, sigma, [0] * nq, [0] * nq,
+            [[] for _ in range(nq)])  # fmt: skip
 
 
 def encode_cert_v3(cert: tuple) -> bytes:
@@ -272,17 +268,7 @@ def cert_v3_of_network(cert: dict[str, Any]) -> tuple:
         index = int(inc["blob_index"])
     except (KeyError, TypeError, ValueError, NetworkMessageError) as exc:
         raise ChainInputError(f"certificate: not one `eigen da put` writes ({exc!r})") from None
-    nq = len(signed)
-    ns = (
-        [0] * len(non_signers),
-        non_signers,
-        [(0, 0)] * nq,
-        apk_g2,
-        sigma,
-        [0] * nq,
-        [0] * nq,
-        [[] for _ in range(nq)],
-    )
+    ns = signature_part(non_signers, apk_g2, sigma, len(signed))
     blob_certificate = (blob_header, bc.signature, list(bc.relay_keys))
     return ((header.batch_root, header.reference_block_number), (blob_certificate, index, proof), ns, signed)
 

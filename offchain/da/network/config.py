@@ -224,6 +224,20 @@ def metadata_url(obj: dict[str, Any], key: str, base: Path, path: str | Path) ->
     return meta if "://" in meta else str(base / meta)
 
 
+def chain_contract(obj: dict[str, Any], section: str, key: str) -> str:
+    """A section's contract address ``obj[key]`` (0x, 20 bytes), its ``rpc`` checked to be an http(s) URL."""
+    address = str(obj[key])
+    try:
+        raw = bytes.fromhex(address.removeprefix("0x"))
+    except ValueError:
+        raw = b""
+    if not address.startswith("0x") or len(raw) != 20:
+        raise NetworkConfigError(f"{section}.{key}: {address!r} is not a 20-byte 0x address")
+    if not str(obj["rpc"]).startswith(("http://", "https://")):
+        raise NetworkConfigError(f"{section}.rpc: {obj['rpc']!r} is not an http(s) URL")
+    return address
+
+
 @dataclass
 class OperatorsConfig:
     """The ``operators`` section: the operators' stakes and keys from the BLSRegistry at each batch's reference
@@ -249,15 +263,7 @@ def operators_config(obj: Any) -> OperatorsConfig | None:
         raise NetworkConfigError(
             f"operators: expected {{rpc, registry, quorums, reference_block_offset?}}, got {obj!r}"
         )
-    registry = str(obj["registry"])
-    try:
-        raw = bytes.fromhex(registry.removeprefix("0x"))
-    except ValueError:
-        raw = b""
-    if not registry.startswith("0x") or len(raw) != 20:
-        raise NetworkConfigError(f"operators.registry: {registry!r} is not a 20-byte 0x address")
-    if not str(obj["rpc"]).startswith(("http://", "https://")):
-        raise NetworkConfigError(f"operators.rpc: {obj['rpc']!r} is not an http(s) URL")
+    registry = chain_contract(obj, "operators", "registry")
     quorums: dict[int, tuple[int, int]] = {}
     if not isinstance(obj["quorums"], dict) or not obj["quorums"]:
         raise NetworkConfigError("operators.quorums: expected {quorum: {operator_set, stake_index?}, ...}")
@@ -302,15 +308,7 @@ def payments_config(obj: Any) -> PaymentsConfig | None:
     if not isinstance(obj, dict) or set(obj) - PAYMENTS_KEYS or not {"rpc", "vault"} <= set(obj):
         raise NetworkConfigError(f"payments: expected {{rpc, vault, refresh_s?, max_dispersal_age_s?, "
                                  f"max_future_dispersal_s?}}, got {obj!r}")  # fmt: skip
-    vault = str(obj["vault"])
-    try:
-        raw = bytes.fromhex(vault.removeprefix("0x"))
-    except ValueError:
-        raw = b""
-    if not vault.startswith("0x") or len(raw) != 20:
-        raise NetworkConfigError(f"payments.vault: {vault!r} is not a 20-byte 0x address")
-    if not str(obj["rpc"]).startswith(("http://", "https://")):
-        raise NetworkConfigError(f"payments.rpc: {obj['rpc']!r} is not an http(s) URL")
+    vault = chain_contract(obj, "payments", "vault")
     secs = {}
     for k, default in (("refresh_s", 30), ("max_dispersal_age_s", 45), ("max_future_dispersal_s", 45)):
         v = obj.get(k, default)
