@@ -29,7 +29,7 @@ STAKES = [(10, 40), (20, 10), (30, 20), (50, 30)]  # TKA, TKB deposits (WAD) of 
 
 
 @pytest.fixture(scope="module")
-def bw(project, chain, accounts):
+def dareg(project, chain, accounts):
     w = World(project, chain, accounts, deploy_core(project, accounts[0], TEST_CONFIG))
     world = BLSWorld(w, project, chain, accounts)
     world.ops = [world.operator(stake_a=a * WAD, stake_b=b * WAD) for a, b in STAKES]
@@ -38,18 +38,18 @@ def bw(project, chain, accounts):
 
 
 @pytest.fixture
-def reader(bw, networks):
-    return BLSRegistryReader(networks.provider.uri, bw.reg.address)
+def reader(dareg, networks):
+    return BLSRegistryReader(networks.provider.uri, dareg.reg.address)
 
 
-def chain_stakes(bw) -> dict[int, dict[bytes, int]]:
+def chain_stakes(dareg) -> dict[int, dict[bytes, int]]:
     """Each quorum's stakes as the AllocationManager reports them now, by operator id."""
-    rows = bw.stakes_of(bw.ops)
-    ids = [bw.sk[op.address].public_key().operator_id for op in bw.ops]
+    rows = dareg.stakes_of(dareg.ops)
+    ids = [dareg.sk[op.address].public_key().operator_id for op in dareg.ops]
     return {q: {oid: row[q] for oid, row in zip(ids, rows, strict=True)} for q in (0, 1)}
 
 
-def node_network(bw) -> NodeState:
+def node_network(dareg) -> NodeState:
     """The validators' file view: the disperser's address, no stakes (the registry gives them)."""
     from eth_keys import keys as eth_keys
 
@@ -67,16 +67,16 @@ def test_reader_abi_is_the_contracts(project) -> None:
         assert [o["type"] for o in got["outputs"]] == [o["type"] for o in view["outputs"]]
 
 
-def test_state_at_a_block_is_the_registrys(bw, reader, chain) -> None:
+def test_state_at_a_block_is_the_registrys(dareg, reader, chain) -> None:
     source = RegistryOperators(reader, QUORUMS, reference_block_offset=1)
     ref = source.reference_block()
     assert ref == chain.blocks.head.number - 1
     state = source.state_at(ref)
-    want = chain_stakes(bw)
+    want = chain_stakes(dareg)
     assert state.reference_block == ref and state.stakes == want
     assert len(set(want[0].values())) == 4 and want[0] != want[1]  # unequal, and per quorum
-    assert state.public_keys == {bw.sk[op.address].public_key().operator_id: bw.sk[op.address].public_key()
-                                 for op in bw.ops}  # fmt: skip
+    assert state.public_keys == {dareg.sk[op.address].public_key().operator_id: dareg.sk[op.address].public_key()
+                                 for op in dareg.ops}  # fmt: skip
     with pytest.raises(OperatorStateError, match="not a mined block"):
         source.state_at(chain.blocks.head.number + 5)
     with pytest.raises(OperatorStateError, match="below the reference block offset"):
@@ -95,18 +95,18 @@ class MissingKey(BLSRegistryReader):
         return keys
 
 
-def test_a_missed_member_is_refused_not_ignored(bw, networks, chain) -> None:
-    source = RegistryOperators(MissingKey(networks.provider.uri, bw.reg.address), QUORUMS)
+def test_a_missed_member_is_refused_not_ignored(dareg, networks, chain) -> None:
+    source = RegistryOperators(MissingKey(networks.provider.uri, dareg.reg.address), QUORUMS)
     with pytest.raises(OperatorStateError, match="add up to .*the registry's total"):
         source.state_at(chain.blocks.head.number)
 
 
-def serve_nodes(bw, reader, tmp_path, stale_blocks=300):
+def serve_nodes(dareg, reader, tmp_path, stale_blocks=300):
     nodes, servers, stores = {}, [], []
-    for i, op in enumerate(bw.ops):
-        sk = bw.sk[op.address]
+    for i, op in enumerate(dareg.ops):
+        sk = dareg.sk[op.address]
         store = Store([str(tmp_path / f"v{i}")])
-        node = ValidatorNode(sk, node_network(bw), encoder(), store, stale_blocks=stale_blocks,
+        node = ValidatorNode(sk, node_network(dareg), encoder(), store, stale_blocks=stale_blocks,
                              operators=RegistryOperators(reader, QUORUMS))  # fmt: skip
         srv = ServiceServer(node_app(node), log_level="warning").__enter__()
         nodes[node.operator_id], stores = node, [*stores, store]
@@ -137,11 +137,11 @@ def stored_as(nodes, blob, stakes) -> None:
         assert bytes(node.table.get(blob.header.blob_key())) == bundle_for(blob.chunks, want[oid])
 
 
-def test_disperser_assigns_from_the_registry_at_the_reference_block(bw, reader, chain, tmp_path) -> None:
-    nodes, servers, stores = serve_nodes(bw, reader, tmp_path)
+def test_disperser_assigns_from_the_registry_at_the_reference_block(dareg, reader, chain, tmp_path) -> None:
+    nodes, servers, stores = serve_nodes(dareg, reader, tmp_path)
     urls = {oid: s.url for oid, s in zip(nodes, servers, strict=True)}
     try:
-        before = chain_stakes(bw)
+        before = chain_stakes(dareg)
         source = RegistryOperators(reader, QUORUMS, reference_block_offset=1)
         d = Disperser(DISPERSER_KEY, 0, encoder(), {}, urls, {}, MetadataStore(str(tmp_path / "m.db")),
                       operators=source)  # fmt: skip
@@ -150,10 +150,10 @@ def test_disperser_assigns_from_the_registry_at_the_reference_block(bw, reader, 
         stored_as(nodes, blob, before)
 
         # the largest operator adds stake after that reference block
-        op = bw.ops[3]
-        bw.w.deposit(op, "TKA", 100 * WAD)
-        bw.reg.updateOperators(BLS_SET, [op], sender=bw.w.owner)
-        after = chain_stakes(bw)
+        op = dareg.ops[3]
+        dareg.w.deposit(op, "TKA", 100 * WAD)
+        dareg.reg.updateOperators(BLS_SET, [op], sender=dareg.w.owner)
+        after = chain_stakes(dareg)
         assert after != before
         # a disperser whose reference block is still the old one: the same assignment, the validators agree
         pinned = RegistryOperators(reader, QUORUMS, reference_block_offset=chain.blocks.head.number - ref)
@@ -175,14 +175,14 @@ def test_disperser_assigns_from_the_registry_at_the_reference_block(bw, reader, 
         stop(servers, stores)
 
 
-def test_a_validator_refuses_another_view(bw, reader, chain, tmp_path) -> None:
-    keys = [bw.sk[op.address] for op in bw.ops]
+def test_a_validator_refuses_another_view(dareg, reader, chain, tmp_path) -> None:
+    keys = [dareg.sk[op.address] for op in dareg.ops]
     oid = keys[3].public_key().operator_id
     store = Store([str(tmp_path / "v")])
-    node = ValidatorNode(keys[3], node_network(bw), encoder(), store, stale_blocks=4,
+    node = ValidatorNode(keys[3], node_network(dareg), encoder(), store, stale_blocks=4,
                          operators=RegistryOperators(reader, QUORUMS))  # fmt: skip
     head = chain.blocks.head.number
-    chained = NodeState(chain_stakes(bw), node.state.dispersers, BlobParams())
+    chained = NodeState(chain_stakes(dareg), node.state.dispersers, BlobParams())
     equal = NodeState(
         {q: dict.fromkeys(chained.stakes[q], 1) for q in (0, 1)}, node.state.dispersers, BlobParams()
     )
@@ -245,7 +245,7 @@ RECENCY = 20
 
 
 def test_put_and_get_check_the_certificate_on_chain(
-    bw, reader, chain, project, accounts, networks, tmp_path
+    dareg, reader, chain, project, accounts, networks, tmp_path
 ) -> None:
     """A real dispersal through registry-backed validators; the certificate passes the deployed
     EigenDACertVerifier's checkDACert (all signing, then one validator down: a non-signer); an altered
@@ -259,10 +259,10 @@ def test_put_and_get_check_the_certificate_on_chain(
     from offchain.da.network.service import disperser_app
     from tests.offchain.da.network.support import CLIENT_KEY
 
-    cv = deploy_cert_verifier(project, accounts[0], accounts[1].address, bw.reg.address, BLS_SET,
+    cv = deploy_cert_verifier(project, accounts[0], accounts[1].address, dareg.reg.address, BLS_SET,
                               CertVerifierParams(recency_window_blocks=RECENCY))  # fmt: skip
     checker = CertVerifierClient(networks.provider.uri, cv.address)
-    nodes, servers, stores = serve_nodes(bw, reader, tmp_path)
+    nodes, servers, stores = serve_nodes(dareg, reader, tmp_path)
     urls = {oid: s.url for oid, s in zip(nodes, servers, strict=True)}
     source = RegistryOperators(reader, QUORUMS, reference_block_offset=1)
     d = Disperser(
@@ -276,7 +276,7 @@ def test_put_and_get_check_the_certificate_on_chain(
             )
             assert checker.check_da_cert(cert) == 1
             assert cert["signed_batch"]["attestation"]["registry_signature"]["non_signer_pubkeys"] == []
-            payload, served = client.get(cert, chain_stakes(bw), urls, encoder(), cert_checker=checker)
+            payload, served = client.get(cert, chain_stakes(dareg), urls, encoder(), cert_checker=checker)
             assert payload == b"checked on chain" and served.served_by == "validators"
 
             servers.pop(0).__exit__(None, None, None)  # the smallest operator down: a non-signer
@@ -292,7 +292,7 @@ def test_put_and_get_check_the_certificate_on_chain(
             assert err.value.status == 6
             chain.mine(RECENCY + 1)
             with pytest.raises(CertificateRejectedError, match="status 8 .reference block not recent") as err:
-                client.get(cert, chain_stakes(bw), urls, encoder(), cert_checker=checker)
+                client.get(cert, chain_stakes(dareg), urls, encoder(), cert_checker=checker)
             assert err.value.status == 8
     finally:
         d.stop()
