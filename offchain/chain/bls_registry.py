@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_hash.auto import keccak
+from eth_utils import is_address, to_checksum_address
+from web3 import Web3
 
 from offchain.bls import group
 from offchain.bls.cert import Certificate
-from offchain.bls.keys import SecretKey
+from offchain.bls.keys import PublicKey, SecretKey
 from offchain.chain import sdk
 from offchain.chain.errors import ChainInputError
 
@@ -113,3 +116,75 @@ def certificate_bytes(cert: Certificate) -> bytes:
     G1Point[] nonSigners, G2Point apkG2, G1Point sigma)."""
     _msg, ref, ns, apk_g2, sigma = cert.abi_args()
     return abi_encode(["uint32", f"{G1_ABI}[]", G2_ABI, G1_ABI], [ref, ns, apk_g2, sigma])
+
+
+# ----- the registry's views, read by the DA network (offchain/da/network/operators.py) ------------------
+def _view(name: str, inputs: list[tuple[str, str]], outputs: list[dict]) -> dict[str, Any]:
+    return {
+        "type": "function", "name": name, "stateMutability": "view",
+        "inputs": [{"type": t, "name": n} for n, t in inputs], "outputs": outputs,
+    }  # fmt: skip
+
+
+_G1_OUT = {"type": "tuple", "name": "", "components": [{"type": "uint256", "name": "X"}, {"type": "uint256", "name": "Y"}]}  # fmt: skip
+_SET_BLOCK = [("operatorSetId", "uint32"), ("blockNumber", "uint32")]
+# The views BLSRegistryReader calls (contracts/certs/BLSRegistry.vy; a test compares them with the compiled ABI).
+BLS_REGISTRY_READ_ABI = [
+    _view("apkAt", _SET_BLOCK, [_G1_OUT]),
+    _view("totalStakeAt", _SET_BLOCK, [{"type": "uint256[]", "name": ""}]),
+    _view(
+        "operatorStakeAt",
+        [("operatorSetId", "uint32"), ("operatorId", "bytes32"), ("blockNumber", "uint32")],
+        [{"type": "bool", "name": ""}, {"type": "uint256[]", "name": ""}],
+    ),
+]
+KEY_REGISTERED_TOPIC = (
+    "0x" + keccak(b"KeyRegistered(address,uint32,bytes32,(uint256,uint256),(uint256[2],uint256[2]))").hex()
+)
+
+
+class BLSRegistryReader:
+    """The BLSRegistry's membership, stake and key histories over JSON-RPC (web3), at a block (the views
+    take the block and are read at the head: the histories are append-only): the
+    :class:`offchain.da.network.operators.RegistryReader` the DA disperser and validators read their
+    operators from. RPC failures propagate (the caller refuses with a typed error)."""
+
+    def __init__(self, rpc_url: str, address: str, timeout_s: float = 10.0) -> None:
+        if not isinstance(address, str) or not is_address(address):
+            raise ChainInputError(f"BLS registry address {address!r} is not an address")
+        self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}))
+        self.address = to_checksum_address(address)
+        self.contract = self.w3.eth.contract(address=self.address, abi=BLS_REGISTRY_READ_ABI)
+
+    def block_number(self) -> int:
+        return int(self.w3.eth.block_number)
+
+    def registered_keys(self, set_id: int, to_block: int) -> dict[bytes, PublicKey]:
+        """Every key registered in set ``set_id`` up to ``to_block`` (``KeyRegistered``: registrations and
+        queued rotations), by operator id; each key is checked (points, matching G1/G2) and against its id."""
+        logs = self.w3.eth.get_logs({
+            "address": self.address, "fromBlock": 0, "toBlock": int(to_block),
+            "topics": [KEY_REGISTERED_TOPIC, None, "0x" + int(set_id).to_bytes(32, "big").hex()],
+        })  # fmt: skip
+        keys: dict[bytes, PublicKey] = {}
+        for entry in logs:
+            oid = bytes(entry["topics"][3])
+            g1, g2 = abi_decode([G1_ABI, G2_ABI], bytes(entry["data"]))
+            pk = PublicKey(
+                group.g1_from_evm(g1, "registered G1 key"), group.g2_from_evm(g2, "registered G2 key")
+            )
+            if pk.check().operator_id != oid:
+                raise ChainInputError(f"KeyRegistered for operator id {oid.hex()} carries another key")
+            keys[oid] = pk
+        return keys
+
+    def operator_stake_at(self, set_id: int, operator_id: bytes, block: int) -> tuple[bool, list[int]]:
+        member, stakes = self.contract.functions.operatorStakeAt(set_id, operator_id, block).call()
+        return bool(member), [int(v) for v in stakes]
+
+    def total_stake_at(self, set_id: int, block: int) -> list[int]:
+        return [int(v) for v in self.contract.functions.totalStakeAt(set_id, block).call()]
+
+    def apk_at(self, set_id: int, block: int) -> tuple[int, int]:
+        x, y = self.contract.functions.apkAt(set_id, block).call()
+        return int(x), int(y)

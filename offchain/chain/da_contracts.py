@@ -161,18 +161,14 @@ def cert_v3(
     if bls.reference_block != batch_header[1]:
         raise ChainInputError("the BLS certificate's reference block is not the batch header's")
     _msg, _ref, non_signers, apk_g2, sigma = bls.abi_args()
-    nq = len(signed_quorum_numbers)
-    ns = (
-        [0] * len(non_signers),
-        non_signers,
-        [(0, 0)] * nq,
-        apk_g2,
-        sigma,
-        [0] * nq,
-        [0] * nq,
-        [[] for _ in range(nq)],
-    )
+    ns = signature_part(non_signers, apk_g2, sigma, len(signed_quorum_numbers))
     return (batch_header, (blob_certificate, blob_index, inclusion_proof), ns, signed_quorum_numbers)
+
+
+def signature_part(non_signers: list, apk_g2: tuple, sigma: tuple, nq: int) -> tuple:
+    """NonSignerStakesAndSignature with zero lookup hints, one per signed quorum (``nq``) and non-signer."""
+    return ([0] * len(non_signers), non_signers, [(0, 0)] * nq, apk_g2, sigma, [0] * nq, [0] * nq,
+            [[] for _ in range(nq)])  # fmt: skip
 
 
 def encode_cert_v3(cert: tuple) -> bytes:
@@ -238,3 +234,57 @@ class PaymentVaultReader:
             [to_checksum_address(a) for a in accounts]
         ).call()
         return [int(v) for v in got]
+
+
+# ----- the EigenDACertVerifier, called by `eigen da put/get` --------------------------------------------------
+CERT_VERIFIER_READ_ABI = [
+    _view("checkDACert", [{"type": "bytes", "name": "abiEncodedCert"}], [{"type": "uint8", "name": ""}])
+]
+
+
+def _hex_ints(v: Any) -> Any:
+    return tuple(_hex_ints(x) for x in v) if isinstance(v, list) else int(v, 16)
+
+
+def cert_v3_of_network(cert: dict[str, Any]) -> tuple:
+    """The EigenDACertV3 tuple of a certificate as ``eigen da put`` writes it (offchain/da/network/client.py):
+    its batch header, blob inclusion info, and the attestation's ``registry_signature`` (each signer once,
+    the non-signers by operator id) with zero lookup hints, one per signed quorum (as :func:`cert_v3`)."""
+    try:
+        batch = cert["signed_batch"]
+        header = types.BatchHeader.from_json(batch["header"])
+        inc = cert["blob_inclusion_info"]
+        bc = types.BlobCertificate.from_json(inc["blob_certificate"])
+        h = bc.blob_header
+        blob_header = (h.version, h.sorted_quorums, h.commitment.abi_ints(), h.payment_header.hash())
+        reg = batch["attestation"]["registry_signature"]
+        non_signers = [_hex_ints(p) for p in reg["non_signer_pubkeys"]]
+        apk_g2, sigma = (
+            _hex_ints(reg["apk_g2"] or [["0x0", "0x0"], ["0x0", "0x0"]]),
+            _hex_ints(reg["sigma"] or ["0x0", "0x0"]),
+        )
+        signed = bytes(int(q) for q in batch["attestation"]["quorum_numbers"])
+        proof = bytes.fromhex(inc["inclusion_proof"])
+        index = int(inc["blob_index"])
+    except (KeyError, TypeError, ValueError, NetworkMessageError) as exc:
+        raise ChainInputError(f"certificate: not one `eigen da put` writes ({exc!r})") from None
+    ns = signature_part(non_signers, apk_g2, sigma, len(signed))
+    blob_certificate = (blob_header, bc.signature, list(bc.relay_keys))
+    return ((header.batch_root, header.reference_block_number), (blob_certificate, index, proof), ns, signed)
+
+
+class CertVerifierClient:
+    """``EigenDACertVerifier.checkDACert`` over JSON-RPC (an ``eth_call`` at the head): the
+    :class:`offchain.da.network.client.CertChecker` of ``eigen da put/get --cert-verifier``."""
+
+    def __init__(self, rpc_url: str, address: str, timeout_s: float = 10.0) -> None:
+        if not isinstance(address, str) or not is_address(address):
+            raise ChainInputError(f"cert verifier address {address!r} is not an address")
+        self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}))
+        self.contract = self.w3.eth.contract(address=to_checksum_address(address), abi=CERT_VERIFIER_READ_ABI)
+
+    def check_da_cert(self, cert: dict[str, Any]) -> int:
+        return int(self.contract.functions.checkDACert(encode_cert_v3(cert_v3_of_network(cert))).call())
+
+    def status_text(self, status: int) -> str:
+        return status_text(status)

@@ -194,5 +194,32 @@ class RelayRequestError(DAError):
         self.message = message
 
 
+class RelayRateLimitError(RelayRequestError):
+    """The relay's rate limit for this requester (an operator's GetChunks bytes, a client address's GetBlob
+    bytes) is spent: HTTP 429, gRPC RESOURCE_EXHAUSTED; ``retry_after_s``: when the next request fits."""
+
+    grpc_code = "RESOURCE_EXHAUSTED"
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(429, message)
+        self.retry_after_s = retry_after_s
+
+
 class DevnetProcessError(DAError):
     """``eigen da devnet``: a process did not start or listen, a bad argument, or an unreadable state file."""
+
+
+class OperatorStateError(DAError):
+    """The operators' state at a reference block cannot be read or is inconsistent (the chain unreachable, a
+    reference block in the future, a registry whose members' stakes or keys do not add up to its totals)."""
+
+
+class CertificateRejectedError(DispersalError):
+    """The deployed EigenDACertVerifier's ``checkDACert`` did not return SUCCESS for a certificate; ``status`` is
+    its status code, ``status_name`` what it means."""
+
+    def __init__(self, status: int, status_name: str) -> None:
+        super().__init__(
+            f"checkDACert: status {status} ({status_name}): certificate not accepted", status=status
+        )
+        self.status_name = status_name

@@ -15,7 +15,7 @@ def cmd_node(args: argparse.Namespace) -> int:
     from offchain.da.network.service import log, node_server
 
     cfg = node_config(args.config)
-    server, node, store = node_server(cfg, _vault(cfg.payments))
+    server, node, store = node_server(cfg, _vault(cfg.payments), _operators(cfg.operators))
     info = {"event": "node_listening", "url": server.url, "operator_id": node.operator_id.hex()}
     print(json.dumps(info), flush=True)  # the bound URL (port 0 picks one), for whoever started the node
     log.info("node_listening", extra={"url": server.url, "operator_id": node.operator_id.hex()})
@@ -33,6 +33,17 @@ def _vault(payments: Any) -> Any:
     from offchain.chain.da_contracts import PaymentVaultReader
 
     return PaymentVaultReader(payments.rpc, payments.vault)
+
+
+def _operators(operators: Any) -> Any:
+    """The BLSRegistry operator source an ``operators`` section names (offchain.chain), or None."""
+    if operators is None:
+        return None
+    from offchain.chain.bls_registry import BLSRegistryReader
+    from offchain.da.network.operators import RegistryOperators
+
+    reader = BLSRegistryReader(operators.rpc, operators.registry)
+    return RegistryOperators(reader, operators.quorums, operators.reference_block_offset)
 
 
 def _process(sub: Any, name: str, func: Any, help: str, description: str) -> None:
@@ -91,7 +102,7 @@ def cmd_disperser(args: argparse.Namespace) -> int:
     from offchain.da.network.service import disperser_server, dlog
 
     cfg = disperser_config(args.config)
-    server, disperser = disperser_server(cfg, _vault(cfg.payments))
+    server, disperser = disperser_server(cfg, _vault(cfg.payments), _operators(cfg.operators))
     return _serve("disperser_listening", server, dlog, disperser, disperser.db.close)
 
 
@@ -113,12 +124,32 @@ def cmd_put(args: argparse.Namespace) -> int:
     payload = Path(args.file).read_bytes()
     quorums = tuple(int(q) for q in args.quorums.split(","))
     cert = client.put(
-        args.disperser, payload, _private_key(args.key), quorums, timeout_s=args.timeout, payment=args.payment
-    )
+        args.disperser, payload, _private_key(args.key), quorums, timeout_s=args.timeout, payment=args.payment,
+        cert_checker=_cert_checker(args.cert_verifier, args.rpc),
+    )  # fmt: skip
     out = Path(args.out or f"{args.file}.cert.json")
     out.write_text(json.dumps(cert, indent=1) + "\n")
     print(json.dumps({"event": "certified", "blob_key": cert["blob_key"], "certificate": str(out)}))
     return 0
+
+
+def _cert_checker(address: str | None, rpc: str | None) -> Any:
+    """The EigenDACertVerifier client ``--cert-verifier ADDRESS --rpc URL`` name (offchain.chain), or None."""
+    from offchain.da.errors import DispersalError
+
+    if address is None and rpc is None:
+        return None
+    if not (address and rpc):
+        raise DispersalError(
+            "--cert-verifier and --rpc go together (or client.json's cert_verifier: {rpc, address})"
+        )
+    from offchain.chain.da_contracts import CertVerifierClient
+    from offchain.chain.errors import ChainInputError
+
+    try:
+        return CertVerifierClient(rpc, address)
+    except ChainInputError as exc:
+        raise DispersalError(f"--cert-verifier: {exc}") from exc
 
 
 def cmd_get(args: argparse.Namespace) -> int:
@@ -137,9 +168,13 @@ def cmd_get(args: argparse.Namespace) -> int:
         str(k).isdigit() and isinstance(u, str) for k, u in relays.items()
     ):
         raise DispersalError(f"{cfg_path}: relays: expected {{relay key: URL}}, got {relays!r}")
+    verifier = cfg.get("cert_verifier") or {}
+    if not isinstance(verifier, dict) or set(verifier) - {"rpc", "address"}:
+        raise DispersalError(f"{cfg_path}: cert_verifier: expected {{rpc, address}}, got {verifier!r}")
+    checker = _cert_checker(args.cert_verifier or verifier.get("address"), args.rpc or verifier.get("rpc"))
     encoder = Encoder(load_srs(cfg.get("srs"), cfg_path.parent))
     payload, path = client.get(
-        cert, state.stakes, urls, encoder, relays={int(k): u for k, u in relays.items()}
+        cert, state.stakes, urls, encoder, relays={int(k): u for k, u in relays.items()}, cert_checker=checker
     )
     print(json.dumps({"event": "retrieved", "served_by": path.served_by, "relay_error": path.relay_error}),
           file=sys.stderr)  # fmt: skip
@@ -168,6 +203,7 @@ def register_client(sub: Any) -> None:
         default="reservation",
         help="pay from the account's reservation (default) or its on-demand deposit in the PaymentVault",
     )
+    _verifier_options(put)
     put.set_defaults(func=cmd_put)
     get = sub.add_parser(
         "get",
@@ -181,7 +217,16 @@ def register_client(sub: Any) -> None:
         help="client config: {network, srs, relays: {relay key: URL} (optional)}",
     )
     get.add_argument("-o", "--out", metavar="FILE", help="output file (default stdout)")
+    _verifier_options(get)
     get.set_defaults(func=cmd_get)
+
+
+def _verifier_options(p: Any) -> None:
+    p.add_argument(
+        "--cert-verifier", metavar="ADDRESS",
+        help="accept the certificate only when this EigenDACertVerifier's checkDACert returns SUCCESS (with --rpc)",
+    )  # fmt: skip
+    p.add_argument("--rpc", metavar="URL", help="JSON-RPC node of the chain holding the cert verifier")
 
 
 def _devnet_dir(args: argparse.Namespace) -> Path:

@@ -9,6 +9,11 @@ equals. ``quorum_apks`` are the sums of every registered operator's G1 key in th
 registry's apk), ``quorum_signed_percentages`` the signed stake as a whole percentage (rounded down),
 ``non_signer_pubkeys`` the G1 keys of the operators of those quorums that did not sign, ordered by
 operator id as ``checkSignatures`` requires.
+
+Beside it, the same signatures with each signer counted once (``once``): the form the project's
+BLSRegistry checker (and so ``EigenDACertVerifier.checkDACert``) takes, whose apk is the operator set's
+(every member once) minus the non-signers: sigma and apk_g2 over the signers of the batch's quorums, the
+non-signers' G1 keys by operator id.
 """
 
 from __future__ import annotations
@@ -25,6 +30,15 @@ G2 = group.G2
 
 
 @dataclass(frozen=True)
+class SignerAggregate:
+    """Signatures and G2 keys of the signers summed once each; the non-signers' G1 keys by operator id."""
+
+    non_signer_pubkeys: list[G1]
+    apk_g2: G2 | None
+    sigma: G1 | None
+
+
+@dataclass(frozen=True)
 class Attestation:
     """``disperser.v2.Attestation`` (points as affine integers; G2 as (a0, a1) pairs)."""
 
@@ -35,6 +49,7 @@ class Attestation:
     quorum_numbers: list[int]
     quorum_signed_percentages: list[int]
     signers: list[bytes]  # operator ids whose valid signatures are in sigma
+    once: SignerAggregate | None = None  # every signer counted once (the BLSRegistry checker's form)
 
     def onchain_apk(
         self, stakes: Mapping[int, Mapping[bytes, int]], keys: Mapping[bytes, PublicKey]
@@ -93,7 +108,15 @@ def aggregate(
                 apk_g2s.append(keys[oid].g2)
             else:
                 non_signers.add(oid)
+    members = sorted({oid for q in qs for oid in stakes[q]})
+    signers = [oid for oid in members if oid in valid]
+    once = SignerAggregate(
+        non_signer_pubkeys=[keys[oid].g1 for oid in members if oid not in valid],
+        apk_g2=group.g2_sum([keys[oid].g2 for oid in signers]) if signers else None,
+        sigma=group.g1_sum([signatures[oid] for oid in signers]) if signers else None,
+    )
     return Attestation(
+        once=once,
         non_signer_pubkeys=[keys[oid].g1 for oid in sorted(non_signers)],
         apk_g2=group.g2_sum(apk_g2s) if apk_g2s else None,
         quorum_apks=quorum_apks,

@@ -20,14 +20,14 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from eth_keys import keys as eth_keys
 
 from offchain.da.codec import decode_payload, encode_payload
 from offchain.da.eigenda.encoder import Encoder
-from offchain.da.errors import DAError, DispersalError, NetworkMessageError
+from offchain.da.errors import CertificateRejectedError, DAError, DispersalError, NetworkMessageError
 from offchain.da.network.disperser import blob_commitment
 from offchain.da.network.payments import NO_RESERVATION, ClientLedger, Reservation, VaultParams
 from offchain.da.network.retrieval import retrieve_blob
@@ -97,6 +97,30 @@ def check_certificate(cert: Any) -> tuple[BlobCertificate, BatchHeader]:
     if root != header.batch_root:
         raise DispersalError("certificate: the inclusion proof does not lead to the batch root")
     return bc, header
+
+
+class CertChecker(Protocol):
+    """``EigenDACertVerifier.checkDACert`` (``offchain.chain.da_contracts.CertVerifierClient``)."""
+
+    def check_da_cert(self, cert: dict[str, Any]) -> int: ...
+
+    def status_text(self, status: int) -> str: ...
+
+
+CHECK_DA_CERT_SUCCESS = 1
+
+
+def check_onchain(cert: dict[str, Any], checker: CertChecker) -> None:
+    """Raise :class:`CertificateRejectedError` naming the status unless ``checkDACert`` returns SUCCESS; a chain
+    that cannot be asked is a :class:`DispersalError`."""
+    try:
+        status = int(checker.check_da_cert(cert))
+    except DAError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any RPC or encoding failure: not checked, so not accepted
+        raise DispersalError(f"checkDACert: the certificate could not be checked: {exc}") from exc
+    if status != CHECK_DA_CERT_SUCCESS:
+        raise CertificateRejectedError(status, checker.status_text(status))
 
 
 def payment_state(url: str, private_key: bytes, timeout_s: float = 30.0) -> ClientLedger | None:
@@ -171,10 +195,12 @@ def payment_header(
 def put(
     url: str, payload: bytes, private_key: bytes, quorums: tuple[int, ...] = (0, 1), *,
     timeout_s: float = 300.0, poll_s: float = 0.2, payment: str = "reservation", ledger: ClientLedger | None = None,
+    cert_checker: CertChecker | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Disperse ``payload``; its certificate JSON once COMPLETE. :class:`DispersalError` when refused or FAILED.
     ``payment``: ``reservation`` or ``on-demand``; ``ledger``: a ledger kept across puts (default: a fresh one
-    from ``GetPaymentState``)."""
+    from ``GetPaymentState``); ``cert_checker``: the certificate is accepted only when the deployed
+    EigenDACertVerifier's ``checkDACert`` says SUCCESS (:func:`check_onchain`)."""
     if payment not in PAYMENT_MODES:
         raise DispersalError(f"payment: {payment!r}, expected one of {PAYMENT_MODES}")
     deadline = time.monotonic() + timeout_s
@@ -208,6 +234,8 @@ def put(
             bc, _ = check_certificate(cert)
             if bc.blob_header != header:
                 raise DispersalError("GetBlobStatus: the certificate's blob header is not the one signed")
+            if cert_checker is not None:
+                check_onchain(cert, cert_checker)
             return cert
         if status.get("status") == "FAILED":
             raise DispersalError(
@@ -255,12 +283,14 @@ def blob_from_relay(relay: str, header: BlobHeader, encoder: Encoder, timeout_s:
 
 def get(
     cert: Any, stakes: Mapping[int, Mapping[bytes, int]], urls: Mapping[bytes, str], encoder: Encoder,
-    relays: Mapping[int, str] | None = None,
+    relays: Mapping[int, str] | None = None, cert_checker: CertChecker | None = None,
 ) -> tuple[bytes, Served]:  # fmt: skip
     """The payload of a certificate: from the first of the certificate's relays (``relay_keys``, URLs from
     ``relays``) whose blob has the certificate's commitment, otherwise recovered from the validators' verified
-    chunks; and which path served it."""
+    chunks; and which path served it. With ``cert_checker`` the certificate must pass ``checkDACert`` first."""
     bc, _ = check_certificate(cert)
+    if cert_checker is not None:
+        check_onchain(cert, cert_checker)
     errors = []
     for k in bc.relay_keys:
         url = (relays or {}).get(k)

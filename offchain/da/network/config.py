@@ -35,6 +35,7 @@ from offchain.bls.keys import PublicKey
 from offchain.da.errors import NetworkConfigError, SRSError
 from offchain.da.network.assignment import BlobParams
 from offchain.da.network.node import BLOCK_STALE_MEASURE, NodeState
+from offchain.da.network.relay import RateLimits
 from offchain.da.srs import SRS, insecure_test_srs, load_eigenda_srs
 
 
@@ -142,11 +143,12 @@ class NodeConfig:
     max_request_bytes: int
     log_level: str
     payments: PaymentsConfig | None = None
+    operators: OperatorsConfig | None = None
 
 
 NODE_KEYS = {
     "host", "port", "public", "bls_key_file", "store_dir", "srs", "network", "stale_blocks",
-    "max_request_age_s", "max_request_bytes", "log_level", "payments",
+    "max_request_age_s", "max_request_bytes", "log_level", "payments", "operators",
 }  # fmt: skip
 
 
@@ -188,6 +190,7 @@ def node_config(path: str | Path) -> NodeConfig:
         max_request_bytes=_int(obj, "max_request_bytes", 64 << 20, 1024),
         log_level=str(obj.get("log_level", "info")),
         payments=payments_config(obj.get("payments")),
+        operators=operators_config(obj.get("operators")),
     )
 
 
@@ -221,6 +224,70 @@ def metadata_url(obj: dict[str, Any], key: str, base: Path, path: str | Path) ->
     return meta if "://" in meta else str(base / meta)
 
 
+def chain_contract(obj: dict[str, Any], section: str, key: str) -> str:
+    """A section's contract address ``obj[key]`` (0x, 20 bytes), its ``rpc`` checked to be an http(s) URL."""
+    address = str(obj[key])
+    try:
+        raw = bytes.fromhex(address.removeprefix("0x"))
+    except ValueError:
+        raw = b""
+    if not address.startswith("0x") or len(raw) != 20:
+        raise NetworkConfigError(f"{section}.{key}: {address!r} is not a 20-byte 0x address")
+    if not str(obj["rpc"]).startswith(("http://", "https://")):
+        raise NetworkConfigError(f"{section}.rpc: {obj['rpc']!r} is not an http(s) URL")
+    return address
+
+
+@dataclass
+class OperatorsConfig:
+    """The ``operators`` section: the operators' stakes and keys from the BLSRegistry at each batch's reference
+    block instead of the network file's (:class:`offchain.da.network.operators.RegistryOperators`)."""
+
+    rpc: str
+    registry: str
+    quorums: dict[int, tuple[int, int]]  # DA quorum -> (operator set id, stake index in the set)
+    reference_block_offset: int
+
+
+OPERATORS_KEYS = {"rpc", "registry", "quorums", "reference_block_offset"}
+
+
+def operators_config(obj: Any) -> OperatorsConfig | None:
+    if obj is None:
+        return None
+    if (
+        not isinstance(obj, dict)
+        or set(obj) - OPERATORS_KEYS
+        or not {"rpc", "registry", "quorums"} <= set(obj)
+    ):
+        raise NetworkConfigError(
+            f"operators: expected {{rpc, registry, quorums, reference_block_offset?}}, got {obj!r}"
+        )
+    registry = chain_contract(obj, "operators", "registry")
+    quorums: dict[int, tuple[int, int]] = {}
+    if not isinstance(obj["quorums"], dict) or not obj["quorums"]:
+        raise NetworkConfigError("operators.quorums: expected {quorum: {operator_set, stake_index?}, ...}")
+    for q, spec in obj["quorums"].items():
+        what = f"operators.quorums[{q}]"
+        if not str(q).isdigit() or not 0 <= int(q) < 256:
+            raise NetworkConfigError(f"{what}: the quorum is not a number in [0, 256)")
+        if (
+            not isinstance(spec, dict)
+            or set(spec) - {"operator_set", "stake_index"}
+            or "operator_set" not in spec
+        ):
+            raise NetworkConfigError(f"{what}: expected {{operator_set, stake_index?}}, got {spec!r}")
+        try:
+            quorums[int(q)] = (
+                _int(spec, "operator_set", None, 0, 1 << 32),
+                _int(spec, "stake_index", 0, 0, 8),
+            )
+        except NetworkConfigError as exc:
+            raise NetworkConfigError(f"{what}.{exc}") from None
+    offset = _int(obj, "reference_block_offset", 75, 0, 1 << 32)
+    return OperatorsConfig(str(obj["rpc"]), registry, quorums, offset)
+
+
 @dataclass
 class PaymentsConfig:
     """The disperser's ``payments`` section: the PaymentVault it meters against."""
@@ -241,15 +308,7 @@ def payments_config(obj: Any) -> PaymentsConfig | None:
     if not isinstance(obj, dict) or set(obj) - PAYMENTS_KEYS or not {"rpc", "vault"} <= set(obj):
         raise NetworkConfigError(f"payments: expected {{rpc, vault, refresh_s?, max_dispersal_age_s?, "
                                  f"max_future_dispersal_s?}}, got {obj!r}")  # fmt: skip
-    vault = str(obj["vault"])
-    try:
-        raw = bytes.fromhex(vault.removeprefix("0x"))
-    except ValueError:
-        raw = b""
-    if not vault.startswith("0x") or len(raw) != 20:
-        raise NetworkConfigError(f"payments.vault: {vault!r} is not a 20-byte 0x address")
-    if not str(obj["rpc"]).startswith(("http://", "https://")):
-        raise NetworkConfigError(f"payments.rpc: {obj['rpc']!r} is not an http(s) URL")
+    vault = chain_contract(obj, "payments", "vault")
     secs = {}
     for k, default in (("refresh_s", 30), ("max_dispersal_age_s", 45), ("max_future_dispersal_s", 45)):
         v = obj.get(k, default)
@@ -277,11 +336,12 @@ class DisperserConfig:
     max_request_bytes: int
     log_level: str
     payments: PaymentsConfig | None = None
+    operators: OperatorsConfig | None = None
 
 
 DISPERSER_KEYS = {
     "host", "port", "public", "key_file", "disperser_id", "srs", "network", "metadata", "confirmation_threshold",
-    "reference_block_number", "batch_size", "max_request_bytes", "log_level", "payments",
+    "reference_block_number", "batch_size", "max_request_bytes", "log_level", "payments", "operators",
 }  # fmt: skip
 
 
@@ -289,6 +349,7 @@ def disperser_config(path: str | Path) -> DisperserConfig:
     obj, base, key = _config_file(path, DISPERSER_KEYS, ("key_file", "srs", "network"), "key_file")
     state, urls = network_state(obj["network"], base)
     meta = metadata_url(obj, "metadata", base, path)
+    operators = operators_config(obj.get("operators"))
     return DisperserConfig(
         host=str(obj.get("host", "127.0.0.1")),
         port=_int(obj, "port", 0, 0, 65536),
@@ -298,7 +359,8 @@ def disperser_config(path: str | Path) -> DisperserConfig:
         srs=load_srs(obj["srs"], base),
         state=state,
         urls=urls,
-        public_keys=network_public_keys(obj["network"], base),
+        # with an operators section the keys are the registry's; the file gives the validators' URLs
+        public_keys=network_public_keys(obj["network"], base) if operators is None else {},
         metadata=meta,
         confirmation_threshold=_int(obj, "confirmation_threshold", 55, 1, 101),
         reference_block_number=_int(obj, "reference_block_number", 0, 0, 1 << 32),
@@ -306,6 +368,7 @@ def disperser_config(path: str | Path) -> DisperserConfig:
         max_request_bytes=_int(obj, "max_request_bytes", 64 << 20, 1024),
         log_level=str(obj.get("log_level", "info")),
         payments=payments_config(obj.get("payments")),
+        operators=operators,
     )
 
 
@@ -321,12 +384,34 @@ class RelayConfig:
     max_request_age_s: int
     max_request_bytes: int
     log_level: str
+    rate_limits: RateLimits = RateLimits()
 
 
 RELAY_KEYS = {
     "host", "port", "public", "store_dir", "srs", "network", "disperser_metadata", "max_request_age_s",
-    "max_request_bytes", "log_level",
+    "max_request_bytes", "log_level", "rate_limits",
 }  # fmt: skip
+
+
+def rate_limits_config(obj: Any) -> RateLimits:
+    """The relay's ``rate_limits``: {get_chunks_bytes_per_s, get_chunks_burst_s, get_blob_bytes_per_s,
+    get_blob_burst_s} (rates 0 or absent: unlimited)."""
+    if obj is None:
+        return RateLimits()
+    names = set(RateLimits.__dataclass_fields__)
+    if not isinstance(obj, dict) or set(obj) - names:
+        raise NetworkConfigError(f"rate_limits: expected keys among {sorted(names)}, got {obj!r}")
+    for k, v in obj.items():
+        burst = k.endswith("_burst_s")
+        if (
+            not isinstance(v, int | float)
+            or isinstance(v, bool)
+            or not (0 < v <= 3600 if burst else 0 <= v < 1e12)
+        ):
+            raise NetworkConfigError(
+                f"rate_limits.{k}: {v!r} is not {'a number of seconds in (0, 3600]' if burst else 'a rate ≥ 0'}"
+            )
+    return RateLimits(**{k: float(v) for k, v in obj.items()})
 
 
 def relay_config(path: str | Path) -> RelayConfig:
@@ -353,4 +438,5 @@ def relay_config(path: str | Path) -> RelayConfig:
         max_request_age_s=_int(obj, "max_request_age_s", 60, 1),
         max_request_bytes=_int(obj, "max_request_bytes", 1 << 20, 1024),
         log_level=str(obj.get("log_level", "info")),
+        rate_limits=rate_limits_config(obj.get("rate_limits")),
     )

@@ -27,12 +27,20 @@ from offchain.bls.keys import PublicKey
 from offchain.crypto import bn254
 from offchain.crypto.errors import PointError
 from offchain.da.eigenda.encoder import Encoder
-from offchain.da.errors import DAError, DisperserRequestError, NetworkMessageError, PaymentReplayError
+from offchain.da.errors import (
+    AssignmentError,
+    DAError,
+    DisperserRequestError,
+    NetworkMessageError,
+    OperatorStateError,
+    PaymentReplayError,
+)
 from offchain.da.files import bundle_bytes
 from offchain.da.network.assignment import BlobParams, assignments_for_blob
 from offchain.da.network.attestation import Attestation, aggregate
 from offchain.da.network.metadata import BlobStatus, MetadataStore
 from offchain.da.network.node import StoreChunksRequest
+from offchain.da.network.operators import OperatorSource, OperatorState, StaticOperators
 from offchain.da.network.payments import PaymentMeter
 from offchain.da.network.types import (
     BatchHeader,
@@ -102,15 +110,26 @@ def _g1(p: Any) -> list[str] | None:
     return None if p is None else [hex(v) for v in p]
 
 
+def _g2(q: Any) -> list[list[str]] | None:
+    if q is None:
+        return None
+    (x1, x0), (y1, y0) = group.g2_to_evm(q)
+    return [[hex(x1), hex(x0)], [hex(y1), hex(y0)]]
+
+
 def attestation_json(att: Attestation) -> dict[str, Any]:
-    """``disperser.v2.Attestation`` with points as EVM integers (G2 as [[x1, x0], [y1, y0]])."""
-    g2 = None
-    if att.apk_g2 is not None:
-        (x1, x0), (y1, y0) = group.g2_to_evm(att.apk_g2)
-        g2 = [[hex(x1), hex(x0)], [hex(y1), hex(y0)]]
+    """``disperser.v2.Attestation`` with points as EVM integers (G2 as [[x1, x0], [y1, y0]]); ``registry_signature``
+    (an addition) is the same with each signer counted once, what the BLSRegistry's checker takes."""
+    once = {}
+    if att.once is not None:
+        once = {"registry_signature": {
+            "non_signer_pubkeys": [_g1(p) for p in att.once.non_signer_pubkeys],
+            "apk_g2": _g2(att.once.apk_g2), "sigma": _g1(att.once.sigma),
+        }}  # fmt: skip
     return {
+        **once,
         "non_signer_pubkeys": [_g1(p) for p in att.non_signer_pubkeys],
-        "apk_g2": g2,
+        "apk_g2": _g2(att.apk_g2),
         "quorum_apks": [_g1(p) for p in att.quorum_apks],
         "sigma": _g1(att.sigma),
         "quorum_numbers": att.quorum_numbers,
@@ -136,8 +155,11 @@ class Disperser:
         batch_size: int = 32,
         store_timeout_s: float = 60.0,
         meter: PaymentMeter | None = None,
+        operators: OperatorSource | None = None,
     ) -> None:
         self.key, self.disperser_id, self.encoder = key, disperser_id, encoder
+        # where each batch's reference block and the operators' stakes and keys at it come from
+        self.operators = operators or StaticOperators(stakes, public_keys, reference_block_number)
         self.stakes, self.urls, self.public_keys, self.db = stakes, urls, public_keys, db
         self.params, self.threshold = params, confirmation_threshold
         self.reference_block_number = reference_block_number
@@ -181,7 +203,11 @@ class Disperser:
             raise DisperserRequestError(
                 400, f"blob_header.version: {header.version}, only version 0 is known"
             )
-        unknown = [q for q in header.quorum_numbers if not self.stakes.get(q)]
+        try:
+            current = self.operators.state_at(self.operators.reference_block()).stakes
+        except OperatorStateError as exc:
+            raise DisperserRequestError(503, f"operator state: {exc}") from exc
+        unknown = [q for q in header.quorum_numbers if not current.get(q)]
         if unknown:
             raise DisperserRequestError(400, f"blob_header.quorum_numbers: no operators in quorums {unknown}")
         if header.commitment.length != len(blob) // 32:
@@ -268,7 +294,13 @@ class Disperser:
                 time.sleep(1.0)
 
     def run_batch(self) -> bool:
-        """Disperse one batch of pending blobs; False when none is pending."""
+        """Disperse one batch of pending blobs; False when none is pending (or the operators' state cannot be
+        read: the blobs stay pending)."""
+        try:
+            state = self.operator_state()
+        except OperatorStateError as exc:
+            log.warning("operator_state_unavailable", extra={"reason": str(exc)})
+            return False
         pending = self.db.pending(self.batch_size)
         if not pending:
             return False
@@ -278,11 +310,17 @@ class Disperser:
         chunks = [encode_chunks(self.encoder, d) for _, _, _, d in pending]
         self.db.set_status(keys, BlobStatus.ENCODED)
         tree = MerkleTree([c.hash() for c in certs])
-        header = BatchHeader(tree.root, self.reference_block_number)
+        header = BatchHeader(tree.root, state.reference_block)
         quorums = sorted({q for c in certs for q in c.blob_header.quorum_numbers})
-        assignments = [
-            assignments_for_blob(self.stakes, self.params, c.blob_header.quorum_numbers) for c in certs
-        ]
+        try:
+            assignments = [
+                assignments_for_blob(state.stakes, self.params, c.blob_header.quorum_numbers) for c in certs
+            ]
+        except AssignmentError as exc:  # a quorum emptied since the blobs were accepted
+            reason = f"no assignment at reference block {state.reference_block}: {exc}"
+            self.db.set_status(keys, BlobStatus.FAILED, reason)
+            log.info("batch_failed", extra={"batch_header_hash": header.hash().hex(), "reason": reason})
+            return True
         self.db.set_status(keys, BlobStatus.GATHERING_SIGNATURES)
         operators = sorted({op for a in assignments for op in a})
         with ThreadPoolExecutor(max(1, len(operators))) as pool:
@@ -293,8 +331,8 @@ class Disperser:
                     strict=False,
                 )
             )
-        stakes = {q: self.stakes[q] for q in quorums}
-        att = aggregate(header.hash(), quorums, stakes, self.public_keys, replies)
+        stakes = {q: state.stakes[q] for q in quorums}
+        att = aggregate(header.hash(), quorums, stakes, state.public_keys, replies)
         low = [
             f"quorum {q}: {p}% signed" for q, p in zip(att.quorum_numbers, att.quorum_signed_percentages, strict=False)
             if p < self.threshold
@@ -318,6 +356,10 @@ class Disperser:
             },
         )  # fmt: skip
         return True
+
+    def operator_state(self) -> OperatorState:
+        """The operators at the reference block a new batch names (the chain head minus the source's offset)."""
+        return self.operators.state_at(self.operators.reference_block())
 
     def _store(
         self, op: bytes, header: BatchHeader, certs: list[BlobCertificate], chunks: list[EncodedChunks],

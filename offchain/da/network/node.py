@@ -40,10 +40,12 @@ from offchain.da.errors import (
     FrameFileError,
     NetworkMessageError,
     NodeRequestError,
+    OperatorStateError,
     PaymentError,
 )
 from offchain.da.files import BUNDLE_FORMAT_GNARK, parse_bundle
 from offchain.da.network.assignment import BlobParams, assignments_for_blob, chunk_length
+from offchain.da.network.operators import OperatorSource
 from offchain.da.network.payments import PaymentMeter
 from offchain.da.network.types import (
     BatchHeader,
@@ -136,9 +138,11 @@ class ValidatorNode:
         ttl_s: float = (STORE_DURATION_BLOCKS + BLOCK_STALE_MEASURE) * BLOCK_TIME_S,
         clock: Any = time.time,
         meter: PaymentMeter | None = None,
+        operators: OperatorSource | None = None,
     ) -> None:
         self.key = key
         self.meter = meter
+        self.operators = operators  # None: the stakes of ``state`` at every reference block
         self.operator_id = key.public_key().operator_id
         self.state = state
         self.encoder = encoder
@@ -159,13 +163,14 @@ class ValidatorNode:
                 409,
                 f"stale reference block {rbn}: {self.latest_reference_block - rbn} blocks behind the newest seen",
             )
+        stakes = self.stakes_at(rbn)
         cert_hashes = [c.hash() for c in req.certificates]
         if MerkleTree(cert_hashes).root != req.header.batch_root:
             raise NodeRequestError(400, "batch_root is not the Merkle root of the blob certificates")
         items = []
         for i, (cert, bundle) in enumerate(zip(req.certificates, req.bundles, strict=True)):
             key = cert.blob_header.blob_key()
-            self._verify_bundle(i, cert, bundle)
+            self._verify_bundle(i, cert, bundle, stakes)
             items.append((key, bundle))
         with self._lock:
             fresh = [(k, v) for k, v in dict(items).items() if not self.table.exists(k)]
@@ -198,23 +203,43 @@ class ValidatorNode:
                 400, f"request timestamp {req.timestamp} is {age:.0f} s from this node's clock"
             )
 
-    def assigned(self, cert: BlobCertificate) -> list[int]:
+    def stakes_at(self, rbn: int) -> Mapping[int, Mapping[bytes, int]]:
+        """The stakes a batch with reference block ``rbn`` is assigned by: the network file's, or with an
+        operator source the chain's at ``rbn``, which must be mined and at most ``stale_blocks`` behind the head."""
+        if self.operators is None:
+            return self.state.stakes
+        try:
+            head = self.operators.head()
+            if head is not None and rbn > head:
+                raise NodeRequestError(400, f"reference block {rbn} is ahead of the chain head {head}")
+            if head is not None and rbn + self.stale_blocks < head:
+                raise NodeRequestError(
+                    409, f"stale reference block {rbn}: {head - rbn} blocks behind the chain head"
+                )
+            return self.operators.state_at(rbn).stakes
+        except OperatorStateError as exc:
+            raise NodeRequestError(503, f"operator state: {exc}") from exc
+
+    def assigned(
+        self, cert: BlobCertificate, stakes: Mapping[int, Mapping[bytes, int]] | None = None
+    ) -> list[int]:
         """This node's chunk indices for the blob (empty when it is in none of the blob's quorums)."""
+        stakes = self.state.stakes if stakes is None else stakes
         quorums = cert.blob_header.quorum_numbers
-        mine = [q for q in quorums if self.operator_id in self.state.stakes.get(q, {})]
+        mine = [q for q in quorums if self.operator_id in stakes.get(q, {})]
         if not mine:
             return []
         try:
-            return assignments_for_blob(self.state.stakes, self.state.params, quorums).get(
-                self.operator_id, []
-            )
+            return assignments_for_blob(stakes, self.state.params, quorums).get(self.operator_id, [])
         except AssignmentError as exc:
             raise NodeRequestError(400, f"blob quorums {list(quorums)}: {exc}") from exc
 
-    def _verify_bundle(self, i: int, cert: BlobCertificate, bundle: bytes) -> None:
+    def _verify_bundle(
+        self, i: int, cert: BlobCertificate, bundle: bytes, stakes: Mapping[int, Mapping[bytes, int]]
+    ) -> None:
         what = f"bundles[{i}]"
         com = cert.blob_header.commitment
-        indices = self.assigned(cert)
+        indices = self.assigned(cert, stakes)
         if not indices:
             if bundle:
                 raise NodeRequestError(400, f"{what}: chunks for a blob this node is not assigned")

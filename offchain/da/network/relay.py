@@ -16,17 +16,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from offchain.bls.keys import PublicKey, SecretKey, verify_single
 from offchain.crypto import bn254
 from offchain.crypto.errors import PointError
 from offchain.da.eigenda.encoder import Encoder
-from offchain.da.errors import DAError, NetworkMessageError, RelayRequestError
+from offchain.da.errors import DAError, NetworkMessageError, RelayRateLimitError, RelayRequestError
 from offchain.da.files import parse_bundle
 from offchain.da.network.disperser import bundle_for, encode_chunks
 from offchain.da.network.metadata import MetadataStore
 from offchain.da.network.node import BLOCK_STALE_MEASURE, BLOCK_TIME_S, STORE_DURATION_BLOCKS
+from offchain.da.network.payments import LeakyBucket
 from offchain.da.network.types import ChunkRequest, get_chunks_request_digest, hex_field, is_u32, json_fields
 from offchain.httpservice import logger
 from offchain.store import Store
@@ -47,6 +49,46 @@ def signed_get_chunks(requests: list[ChunkRequest], key: SecretKey, timestamp: i
     }
 
 
+@dataclass(frozen=True)
+class RateLimits:
+    """Leaky buckets of bytes served (EigenDA's relay limits GetChunks per requesting operator and GetBlob; here
+    GetBlob per client address): each requester's bucket holds ``rate × burst_s`` bytes and leaks at ``rate``; a
+    reply is served while any room is left (it may overfill once), else refused with 429 and nothing served.
+    A rate of 0 leaves that method unlimited."""
+
+    get_chunks_bytes_per_s: float = 0.0
+    get_chunks_burst_s: float = 10.0
+    get_blob_bytes_per_s: float = 0.0
+    get_blob_burst_s: float = 10.0
+
+
+class RateLimiter:
+    """Per-requester :class:`~offchain.da.network.payments.LeakyBucket` s of bytes; buckets that have leaked
+    empty are dropped once more than ``max_buckets`` exist (so spoofed requesters cannot grow it unbounded)."""
+
+    def __init__(self, what: str, rate: float, burst_s: float, max_buckets: int = 10_000) -> None:
+        self.what, self.rate, self.burst_s, self.max_buckets = what, rate, burst_s, max_buckets
+        self.buckets: dict[str, LeakyBucket] = {}
+        self._lock = threading.Lock()
+
+    def take(self, requester: str, nbytes: int, now: float) -> None:
+        if self.rate <= 0 or nbytes <= 0:
+            return
+        with self._lock:
+            b = self.buckets.get(requester)
+            if b is None:
+                if len(self.buckets) >= self.max_buckets:
+                    self.buckets = {k: v for k, v in self.buckets.items() if v.remaining(now) < v.capacity}
+                b = self.buckets[requester] = LeakyBucket(self.rate, self.burst_s, False, now)
+            if not b.fill(now, nbytes):
+                wait = b.wait_s(now)
+                raise RelayRateLimitError(
+                    f"{self.what}: rate limit of {self.rate:g} bytes/s for {requester} spent "
+                    f"({nbytes} bytes asked); retry in {wait:.1f} s",
+                    wait,
+                )
+
+
 class Relay:
     def __init__(
         self,
@@ -59,8 +101,14 @@ class Relay:
         max_request_age_s: float = 60.0,
         poll_s: float = 0.5,
         clock: Any = time.time,
+        limits: RateLimits | None = None,
     ) -> None:
         self.encoder, self.keys, self.source = encoder, keys, source
+        limits = limits or RateLimits()
+        self.chunk_limiter = RateLimiter(
+            "GetChunks", limits.get_chunks_bytes_per_s, limits.get_chunks_burst_s
+        )
+        self.blob_limiter = RateLimiter("GetBlob", limits.get_blob_bytes_per_s, limits.get_blob_burst_s)
         self.blobs = store.table("blobs", ttl_s=ttl_s)
         self.chunks = store.table("chunks", ttl_s=ttl_s)
         self.max_request_age_s, self.poll_s, self.clock = max_request_age_s, poll_s, clock
@@ -112,10 +160,12 @@ class Relay:
 
     # ----- API --------------------------------------------------------------------------------
 
-    def get_blob(self, key: bytes) -> bytes:
+    def get_blob(self, key: bytes, client: str = "") -> bytes:
+        """The blob; ``client`` (its address) is charged its size against the GetBlob rate limit."""
         value = self.blobs.get(key)
         if value is None:
             raise RelayRequestError(404, f"blob {key.hex()}: not held by this relay")
+        self.blob_limiter.take(f"client {client}", len(value), self.clock())
         return bytes(value)
 
     def get_chunks(self, req: dict[str, Any]) -> dict[str, Any]:
@@ -156,5 +206,7 @@ class Relay:
             if last >= coeffs.shape[0]:  # checked before a range is expanded
                 raise RelayRequestError(400, f"chunk index {last}: the blob has {coeffs.shape[0]} chunks")
             wanted = r.wanted()
-            data.append(b"".join(proofs[32 * k : 32 * k + 32] + coeffs[k].tobytes() for k in wanted).hex())
-        return {"data": data}
+            data.append(b"".join(proofs[32 * k : 32 * k + 32] + coeffs[k].tobytes() for k in wanted))
+        # charged after the signature check (no one spends an operator's budget) and before anything is served
+        self.chunk_limiter.take(f"operator {oid.hex()}", sum(len(d) for d in data), self.clock())
+        return {"data": [d.hex() for d in data]}

@@ -33,10 +33,17 @@ from offchain.da.errors import (
     NodeRequestError,
     RelayRequestError,
 )
-from offchain.da.network.config import DisperserConfig, NodeConfig, PaymentsConfig, RelayConfig
+from offchain.da.network.config import (
+    DisperserConfig,
+    NodeConfig,
+    OperatorsConfig,
+    PaymentsConfig,
+    RelayConfig,
+)
 from offchain.da.network.disperser import Disperser
 from offchain.da.network.metadata import MetadataStore
 from offchain.da.network.node import StoreChunksRequest, ValidatorNode
+from offchain.da.network.operators import OperatorSource
 from offchain.da.network.payments import (
     DISPERSER_BUCKET_S,
     VALIDATOR_BUCKET_S,
@@ -130,12 +137,21 @@ def payment_meter(cfg: PaymentsConfig | None, vault: VaultReader | None, bucket_
     )  # fmt: skip
 
 
+def chain_operators(cfg: OperatorsConfig | None, source: OperatorSource | None) -> OperatorSource | None:
+    """The operator source an ``operators`` section names (the command builds it from ``offchain.chain``)."""
+    if cfg is not None and source is None:
+        raise NetworkConfigError("operators: configured, but no registry reader was given")
+    return source
+
+
 def node_server(
-    cfg: NodeConfig, vault: VaultReader | None = None
+    cfg: NodeConfig, vault: VaultReader | None = None, operators: OperatorSource | None = None
 ) -> tuple[ServiceServer, ValidatorNode, Store]:
     """The node of ``cfg`` and its server (not started); ``vault`` reads the PaymentVault its ``payments`` names
-    (the node meters reservations with its own 120 s buckets)."""
+    (the node meters reservations with its own 120 s buckets); ``operators`` reads the stakes at each batch's
+    reference block when ``cfg`` has an ``operators`` section (else the network file's)."""
     meter = payment_meter(cfg.payments, vault, VALIDATOR_BUCKET_S, log)
+    operators = chain_operators(cfg.operators, operators)
     store = Store(cfg.store_dirs)
     node = ValidatorNode(
         SecretKey.from_bytes(cfg.bls_key),
@@ -145,6 +161,7 @@ def node_server(
         stale_blocks=cfg.stale_blocks,
         max_request_age_s=cfg.max_request_age_s,
         meter=meter,
+        operators=operators,
     )
     server = ServiceServer(
         node_app(node, cfg.max_request_bytes),
@@ -244,11 +261,12 @@ def disperser_app(disperser: Disperser, max_request_bytes: int = 64 << 20) -> An
 
 
 def disperser_server(
-    cfg: DisperserConfig, vault: VaultReader | None = None
+    cfg: DisperserConfig, vault: VaultReader | None = None, operators: OperatorSource | None = None
 ) -> tuple[ServiceServer, Disperser]:
     """The disperser of ``cfg`` (its batcher not started) and its server (not started). With ``payments`` in
     ``cfg``, ``vault`` reads the PaymentVault it names (the command builds it from ``offchain.chain``)."""
     meter = payment_meter(cfg.payments, vault, DISPERSER_BUCKET_S, dlog)
+    operators = chain_operators(cfg.operators, operators)
     disperser = Disperser(
         cfg.key,
         cfg.disperser_id,
@@ -262,6 +280,7 @@ def disperser_server(
         reference_block_number=cfg.reference_block_number,
         batch_size=cfg.batch_size,
         meter=meter,
+        operators=operators,
     )
     server = ServiceServer(
         disperser_app(disperser, cfg.max_request_bytes), cfg.host, cfg.port, log_level=cfg.log_level,
@@ -286,12 +305,13 @@ def relay_app(relay: Relay, max_request_bytes: int = 1 << 20) -> Any:
     async def call(request: Request, fn: Any) -> JSONResponse:
         return await json_call(request, max_request_bytes, fn, RelayRequestError, rlog)
 
-    def blob(body: Any) -> dict:
+    def blob(body: Any, client: str) -> dict:
         f = json_fields(body, ("blob_key",), "GetBlobRequest")
-        return {"blob": relay.get_blob(hex_field(f["blob_key"], "blob_key", 32)).hex()}
+        return {"blob": relay.get_blob(hex_field(f["blob_key"], "blob_key", 32), client).hex()}
 
     async def get_blob(request: Request) -> JSONResponse:
-        return await call(request, blob)
+        client = request.client.host if request.client else "unknown"
+        return await call(request, lambda body: blob(body, client))
 
     async def get_chunks(request: Request) -> JSONResponse:
         return await call(request, relay.get_chunks)
@@ -311,7 +331,7 @@ def relay_server(cfg: RelayConfig) -> tuple[ServiceServer, Relay, Store]:
     store = Store(cfg.store_dirs)
     relay = Relay(
         Encoder(cfg.srs), store, cfg.public_keys, MetadataStore(cfg.source),
-        max_request_age_s=cfg.max_request_age_s,
+        max_request_age_s=cfg.max_request_age_s, limits=cfg.rate_limits,
     )  # fmt: skip
     server = ServiceServer(
         relay_app(relay, cfg.max_request_bytes), cfg.host, cfg.port, log_level=cfg.log_level,

@@ -50,3 +50,21 @@ def test_bad_input():
         aggregate(MSG, [2], stakes, keys, {})
     with pytest.raises(AssignmentError):
         aggregate(MSG, [0], stakes, {ids[0]: keys[ids[0]]}, {})
+
+
+def test_each_signer_once_is_the_registry_form():
+    """``once``: the BLSRegistry checker's form (apk = every member's G1 key once − the non-signers'), which the
+    per-quorum sums (operators in two quorums counted twice) are not."""
+    from offchain.bls import group
+    from offchain.bls.keys import verify
+
+    sks, ids, keys, stakes = setup()
+    sigs = {ids[0]: sks[0].sign(MSG), ids[2]: sks[2].sign(MSG), ids[1]: sks[1].sign(bytes(32))}
+    att = aggregate(MSG, [0, 1], stakes, keys, sigs)
+    non = sorted([ids[1], ids[3]])
+    assert att.once.non_signer_pubkeys == [keys[i].g1 for i in non]
+    set_apk = group.g1_sum([keys[i].g1 for i in ids])
+    apk = group.g1_sum([set_apk, *(group.g1_neg(keys[i].g1) for i in non)])
+    assert verify(MSG, apk, att.once.apk_g2, att.once.sigma)
+    assert not verify(MSG, apk, att.apk_g2, att.sigma)  # the per-quorum sums count operators 0 and 2 twice
+    assert not verify(bytes(32), apk, att.once.apk_g2, att.once.sigma)

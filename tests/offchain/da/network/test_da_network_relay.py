@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 
 from offchain.bls.keys import SecretKey
 from offchain.da.codec import encode_payload
-from offchain.da.errors import DispersalError, NetworkMessageError, RelayRequestError
+from offchain.da.errors import DispersalError, NetworkConfigError, NetworkMessageError, RelayRequestError
 from offchain.da.network import client
 from offchain.da.network.disperser import blob_commitment, encode_chunks
 from offchain.da.network.metadata import BlobStatus, MetadataStore
@@ -289,3 +289,82 @@ def test_relay_config_errors(tmp_path):
         path.write_text(yaml.safe_dump(bad))
         with pytest.raises(NetworkConfigError, match=words):
             relay_config(path)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = time.time()
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_rate_limits(tmp_path):
+    """GetChunks per operator and GetBlob per client address, leaky buckets of bytes: 429 once spent (nothing
+    served, another requester unaffected), served again once enough has leaked; a refused request is not charged."""
+    from offchain.da.errors import RelayRateLimitError
+    from offchain.da.network.config import rate_limits_config
+    from offchain.da.network.relay import RateLimits
+
+    keys = operator_keys(4)
+    clock = Clock()
+    store = Store([str(tmp_path / "relay")])
+    b = encoded_blob(3)
+    key = b.header.blob_key()
+    size = 32 + 32 * b.L  # one chunk's bytes
+    # an operator may take 100 chunks per 10 s burst, 10 chunks/s; a client 1.5 blobs per 10 s burst
+    limits = RateLimits(get_chunks_bytes_per_s=10 * size, get_chunks_burst_s=10,
+                        get_blob_bytes_per_s=1.5 * len(b.raw) / 10, get_blob_burst_s=10)  # fmt: skip
+    r = Relay(encoder(), store, {k.public_key().operator_id: k.public_key() for k in keys}, None,
+              clock=clock, limits=limits)  # fmt: skip
+    r.add_blob(key, b.raw)
+
+    def chunks(k: SecretKey, n: int) -> dict:
+        return signed_get_chunks([ChunkRequest(key, None, 0, n)], k, timestamp=int(clock.t))
+
+    r.get_chunks(chunks(keys[0], 60))
+    r.get_chunks(chunks(keys[0], 60))  # 60 + 60 > 100: overfills once, while room was left
+    with pytest.raises(
+        RelayRateLimitError, match=r"GetChunks: rate limit .* for operator .*retry in 2\.0 s"
+    ) as err:
+        r.get_chunks(chunks(keys[0], 1))
+    assert err.value.status == 429 and err.value.retry_after_s == pytest.approx(2.0, abs=0.01)
+    r.get_chunks(chunks(keys[1], 60))  # another operator has its own bucket
+    clock.t += 1.0  # 10 chunks leak: still full (110 of 100)
+    with pytest.raises(RelayRateLimitError):
+        r.get_chunks(chunks(keys[0], 1))
+    clock.t += 1.5
+    assert len(r.get_chunks(chunks(keys[0], 1))["data"]) == 1
+    # a forged request is refused before any bucket is touched
+    forged = {**chunks(keys[2], 1), "operator_id": keys[3].public_key().operator_id.hex()}
+    with pytest.raises(RelayRequestError, match="not operator"):
+        r.get_chunks(forged)
+    assert r.chunk_limiter.buckets.keys() == {
+        f"operator {keys[i].public_key().operator_id.hex()}" for i in (0, 1)
+    }
+
+    with TestClient(relay_app(r)) as http:  # the test client's address is "testclient"
+        assert http.post("/v2/GetBlob", json={"blob_key": key.hex()}).status_code == 200
+        assert http.post("/v2/GetBlob", json={"blob_key": key.hex()}).status_code == 200  # overfills once
+        res = http.post("/v2/GetBlob", json={"blob_key": key.hex()})
+        assert res.status_code == 429 and res.json()["error"]["code"] == "RESOURCE_EXHAUSTED"
+        assert (
+            "GetBlob: rate limit" in res.json()["error"]["message"]
+            and "client testclient" in res.json()["error"]["message"]
+        )
+        assert (
+            http.post("/v2/GetBlob", json={"blob_key": "00" * 32}).status_code == 404
+        )  # unknown: not charged
+        clock.t += 10.1
+        assert http.post("/v2/GetBlob", json={"blob_key": key.hex()}).status_code == 200
+    r.get_blob(key, "10.0.0.9")  # another address has its own bucket
+    unlimited = Relay(encoder(), store, {}, None, clock=clock)
+    for _ in range(5):
+        unlimited.get_blob(key, "x")
+
+    assert rate_limits_config({"get_blob_bytes_per_s": 5}) == RateLimits(get_blob_bytes_per_s=5.0)
+    for bad, words in (({"get_blob_burst_s": 0}, "seconds"), ({"get_chunks_bytes_per_s": -1}, "rate"),
+                       ({"per_ip": 1}, "expected keys"), ({"get_blob_bytes_per_s": True}, "rate")):  # fmt: skip
+        with pytest.raises(NetworkConfigError, match=words):
+            rate_limits_config(bad)
+    store.close()
