@@ -29,6 +29,7 @@ from eth_abi import encode as abi_encode
 from eth_hash.auto import keccak
 from eth_keys import keys
 from web3 import Web3
+from web3.logs import DISCARD
 
 from offchain import abi
 from offchain.bls.cert import build_certificate
@@ -231,7 +232,7 @@ class Web3TaskMailbox:
     def __init__(self, d: Deployment, address: str | None = None, account: Any = None) -> None:
         self.d, self.account = d, account
         self.contract = d.contract("task_mailbox", address)
-        self.address = _addr(self.contract.address)
+        self.address = Web3.to_checksum_address(self.contract.address)
         self._types: dict[int, TaskType] = {}
 
     @property
@@ -277,6 +278,51 @@ class Web3TaskMailbox:
 
     def status(self, task_hash: bytes) -> str:
         return STATUS[int(self.contract.functions.getTaskStatus(_b32(task_hash, "task_hash")).call())]
+
+    def create_task(self, account: Any, params: TaskParams) -> bytes:
+        """``createTask`` from ``account`` (approving the fee token first when its allowance is
+        short); returns the task hash from the TaskCreated event."""
+        if self.account is None and account is None:
+            raise ChainInputError("creating a task needs an account")
+        t = self.contract.functions.taskTypes(params.task_type).call()
+        if bytes(t[0]) == bytes(32):
+            raise ChainInputError(f"no task type {params.task_type} in the mailbox {self.address}")
+        if not t[8]:
+            raise ChainInputError(f"task type {params.task_type} is disabled")
+        if params.fee != int(t[4]):
+            raise ChainInputError(f"task type {params.task_type} costs {int(t[4])}, not {params.fee}")
+        if params.fee:
+            token = self.d.contract("token", address=t[3], ctype="MockERC20")
+            if token.functions.allowance(account.address, self.address).call() < params.fee:
+                send(self.d, account, token.functions.approve(self.address, params.fee), "approve")
+        _, *rest = params.as_tuple()
+        fn = self.contract.functions.createTask((Web3.to_checksum_address(params.refund_collector), *rest))
+        receipt = send(self.d, account, fn, "createTask")
+        (ev,) = self.contract.events.TaskCreated().process_receipt(receipt, errors=DISCARD)
+        return bytes(ev["args"]["taskHash"])
+
+    def result(self, task_hash: bytes) -> dict[str, Any]:
+        """A verified task's result (from its TaskVerified event), signers and stake."""
+        h = _b32(task_hash, "task_hash")
+        info = self.info(h)
+        if info.status != "VERIFIED":
+            raise ChainInputError(f"task 0x{h.hex()} has no result (status {info.status})")
+        logs = self.contract.events.TaskVerified.get_logs(
+            from_block=info.created_block, argument_filters={"taskHash": h}
+        )
+        if not logs:
+            raise ChainInputError(f"no TaskVerified event for 0x{h.hex()} (a pruned node?)")
+        a = logs[-1]["args"]
+        return {
+            "task_hash": "0x" + h.hex(),
+            "result": bytes(a["result"]),
+            "result_hash": "0x" + bytes(a["resultHash"]).hex(),
+            "record": "0x" + bytes(a["record"]).hex(),
+            "signers": list(a["signers"]),
+            "signed_stake": int(a["signedStake"]),
+            "total_stake": int(a["totalStake"]),
+            "block": int(logs[-1]["blockNumber"]),
+        }
 
     # -- the aggregator's side
 

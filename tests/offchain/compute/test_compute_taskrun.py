@@ -277,3 +277,95 @@ def test_executor_state_and_image_dir_errors(tmp_path, tw):
     (tmp_path / "s.json").write_text('{"next_block": -1}')
     with pytest.raises(TaskRunError, match="next_block"):
         ex.poll()
+
+
+# ---- eigen compute task submit|status|result ------------------------------------------------------
+
+
+def _eigen(capsys, *argv):
+    from offchain.cli import main
+
+    try:
+        rc = main(list(argv))
+    except SystemExit as exc:  # argparse's usage errors
+        rc = exc.code
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+@needs_bwrap
+def test_cli_submit_status_result(tw, tmp_path, images, accounts, capsys):
+    creator = Account.from_key(keccak(b"cli creator"))
+    accounts[0].transfer(creator.address, 10**18)
+    tw.token.mint(creator.address, 10 * FEE, sender=accounts[0])
+    rec = tmp_path / "deployment.json"
+    rec.write_text(
+        json.dumps({"chain_id": tw.d.chain_id, "rpc_url": tw.d.rpc_url, "addresses": tw.d.addresses})
+    )
+    (tmp_path / "in").write_bytes(b"40+2\n")
+    base = ("compute", "task", "--deployment", str(rec))
+    agg = aggregator(tw, tmp_path)
+    exs = executors(tw, tmp_path, images, sink=agg.add)  # watching from the next block on
+    rc, out, err = _eigen(
+        capsys,
+        *base,
+        "submit",
+        "--type",
+        str(tw.image_type),
+        "--payload",
+        str(tmp_path / "in"),
+        "--key",
+        "0x" + creator.key.hex()[-64:],
+    )
+    assert rc == 0, err
+    h = out.strip()
+    assert len(h) == 66 and tw.token.balanceOf(creator.address) == 9 * FEE
+    rc, out, _ = _eigen(capsys, *base, "status", h)
+    st = json.loads(out)
+    assert rc == 0 and st["status"] == "CREATED" and st["input_hash"] == "0x" + keccak(b"40+2\n").hex()
+    assert st["refund_collector"] == creator.address
+    rc, _, err = _eigen(capsys, *base, "result", h)
+    assert rc == 2 and "no result (status CREATED)" in err and len(err.strip().splitlines()) == 1
+    for ex in exs:
+        ex.poll()
+    rc, out, err = _eigen(capsys, *base, "result", h, "-o", str(tmp_path / "out"))
+    assert rc == 0, err
+    r = json.loads(out)
+    assert (
+        r["result"] == "0x" + b"sum of 40+2\n".hex() and (tmp_path / "out").read_bytes() == b"sum of 40+2\n"
+    )
+    assert r["signed_stake"] * 10000 >= 6667 * r["total_stake"] and len(r["signers"]) == 2
+    assert json.loads(_eigen(capsys, *base, "status", h)[1])["status"] == "VERIFIED"
+
+
+def test_cli_task_bad_input_is_one_line_exit_2(tw, tmp_path, capsys):
+    rec = tmp_path / "deployment.json"
+    rec.write_text(
+        json.dumps({"chain_id": tw.d.chain_id, "rpc_url": tw.d.rpc_url, "addresses": tw.d.addresses})
+    )
+    base = ("compute", "task", "--deployment", str(rec))
+    (tmp_path / "big").write_bytes(b"x" * 4097)
+    cases = [
+        ((*base, "status", "0x1234"), "64 hex digits"),
+        ((*base, "status", "nothex"), "must be hex"),
+        ((*base, "submit", "--payload", str(tmp_path / "big"), "--key", "x"), "--type"),
+        (
+            (*base, "submit", "--type", "1", "--payload", str(tmp_path / "big"), "--key", "avs"),
+            "larger than 4096",
+        ),
+        (
+            (*base, "submit", "--type", "1", "--payload", str(tmp_path / "none"), "--key", "avs"),
+            "cannot read",
+        ),
+        ((*base, "submit", "--type", "-1", "--payload", str(tmp_path / "big"), "--key", "avs"), "type"),
+    ]
+    for argv, msg in cases:
+        rc, _, err = _eigen(capsys, *argv)
+        assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1, (argv, err)
+    (tmp_path / "in").write_bytes(b"1")
+    rc, _, err = _eigen(
+        capsys, *base, "submit", "--type", "999", "--payload", str(tmp_path / "in"), "--key", "0x" + "11" * 32
+    )
+    assert rc == 2 and "no task type 999" in err
+    rc, out, _ = _eigen(capsys, *base, "status", "0x" + "07" * 32)
+    assert rc == 1 and json.loads(out)["status"] == "NONE"
