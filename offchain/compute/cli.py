@@ -485,7 +485,11 @@ def _register_task(c_sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     tr = _parser(t_sub, "result", "a verified task's result, signers and stake (JSON)")
     tr.add_argument("task_hash", help="0x + 64 hex digits")
     tr.add_argument(
-        "-o", "--output", type=cliargs.output_file, metavar="F", help="also write the raw result bytes here (default: only the JSON)"
+        "-o",
+        "--output",
+        type=cliargs.output_file,
+        metavar="F",
+        help="also write the raw result bytes here (default: only the JSON)",
     )
     tr.set_defaults(func=cmd_task_result)
 
