@@ -19,16 +19,27 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import httpx
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
 from offchain.compute.errors import ImageError, SandboxError, TaskRunError
 from offchain.compute.executor import Enclave, execute_task
 from offchain.compute.sandbox import Limits
+from offchain.errors import EigenError
+from offchain.httpservice import HTTPError, read_json
 
 IMAGE_SUFFIXES = ("", ".tar", ".oci", ".tar.gz")
+MAX_RESPONSE_BODY = 1 << 20  # a response with its receipt (evidence, certificates) is tens of KiB
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,38 @@ class Response:
             "receipt": self.receipt,
             "image_digest": self.image_digest,
         }
+
+    @classmethod
+    def from_json(cls, obj: Any) -> Response:
+        """The inverse of :meth:`to_json`; anything malformed is a :class:`TaskRunError`."""
+        if not isinstance(obj, dict):
+            raise TaskRunError("a response is a JSON object")
+        share = obj.get("share")
+        if not isinstance(share, dict):
+            raise TaskRunError("a response needs a share object {key, signature}")
+        receipt, digest, op = obj.get("receipt"), obj.get("image_digest"), obj.get("operator")
+        if not isinstance(receipt, dict) or not isinstance(digest, str) or not isinstance(op, str):
+            raise TaskRunError("a response needs operator, receipt (object) and image_digest (string)")
+        h = _hex(obj.get("task_hash"), "task_hash")
+        if len(h) != 32:
+            raise TaskRunError("task_hash must be 32 bytes")
+        return cls(
+            h,
+            op,
+            _hex(obj.get("result"), "result"),
+            Share(_hex(share.get("key"), "share.key"), _hex(share.get("signature"), "share.signature")),
+            receipt,
+            digest,
+        )
+
+
+def _hex(v: Any, name: str) -> bytes:
+    if not isinstance(v, str) or not v.startswith("0x"):
+        raise TaskRunError(f"{name} must be a 0x-prefixed hex string")
+    try:
+        return bytes.fromhex(v[2:])
+    except ValueError:
+        raise TaskRunError(f"{name} is not hex") from None
 
 
 class MailboxView(Protocol):
@@ -262,8 +305,10 @@ class Aggregator:
             return None
         by_result = self.groups.setdefault(h, {})
         group = by_result.setdefault(response.result, {})
-        if response.operator in group or any(response.operator in g for g in by_result.values()):
-            raise TaskRunError(f"operator {response.operator} answered task 0x{h.hex()} twice")
+        if response.operator in group:
+            return None  # the same answer again (an executor restarted before moving its cursor)
+        if any(response.operator in g for g in by_result.values()):
+            raise TaskRunError(f"operator {response.operator} answered task 0x{h.hex()} twice, differently")
         group[response.operator] = response
         shares = [r.share for r in group.values()]
         cert = self.certifier.try_certify(h, response.result, shares)
@@ -276,6 +321,41 @@ class Aggregator:
             self._keep(h, minority)
         del self.groups[h]
         return cert
+
+    def app(self, body_limit: int = MAX_RESPONSE_BODY) -> Starlette:
+        """The aggregator's HTTP endpoint: ``POST /v1/responses`` with a response's JSON
+        (:meth:`Response.to_json`) -> ``{"certified": bool, "task_hash", "tx"}``; a malformed or
+        refused response is 400 / 422 with the reason, a chain failure 502."""
+        lock = threading.Lock()
+
+        def add(r: Response) -> Certified | None:
+            with lock:
+                return self.add(r)
+
+        async def post(request: Request) -> JSONResponse:
+            try:
+                r = Response.from_json(await read_json(request, body_limit))
+            except TaskRunError as exc:
+                return HTTPError(400, str(exc)).response()
+            except HTTPError as exc:
+                return exc.response()
+            try:
+                cert = await run_in_threadpool(add, r)
+            except TaskRunError as exc:
+                return HTTPError(422, str(exc), code="response_refused").response()
+            except EigenError as exc:
+                return HTTPError(502, str(exc), type="upstream_error").response()
+            done = self.done.get(r.task_hash)
+            return JSONResponse(
+                {
+                    "task_hash": "0x" + r.task_hash.hex(),
+                    "certified": done is not None,
+                    "by_this": cert is not None,
+                    "tx": "0x" + bytes(done.tx).hex() if done is not None and done.tx is not None else None,
+                }
+            )
+
+        return Starlette(routes=[Route("/v1/responses", post, methods=["POST"])])
 
     def _keep(self, task_hash: bytes, responses: list[Response]) -> None:
         self.evidence.mkdir(parents=True, exist_ok=True)
@@ -296,6 +376,30 @@ class Aggregator:
         os.replace(tmp, path)
 
 
+def http_sink(url: str, timeout_s: float = 30.0) -> Callable[[Response], dict[str, Any]]:
+    """An executor's ``sink`` that posts each response to an aggregator at ``url``
+    (``http://host:port``); a refusal is a :class:`TaskRunError` with the aggregator's reason."""
+    base = url.rstrip("/")
+
+    def post(r: Response) -> dict[str, Any]:
+        try:
+            resp = httpx.post(f"{base}/v1/responses", json=r.to_json(), timeout=timeout_s)
+        except httpx.HTTPError as exc:
+            raise TaskRunError(f"the aggregator at {base} does not answer: {exc}") from exc
+        try:
+            body = resp.json()
+        except ValueError:
+            body = {}
+        if resp.status_code != 200:
+            msg = body.get("error", {}).get("message") if isinstance(body, dict) else None
+            raise TaskRunError(
+                f"the aggregator refused the response ({resp.status_code}): {msg or resp.text[:200]}"
+            )
+        return body  # type: ignore[no-any-return]
+
+    return post
+
+
 __all__ = [
     "Aggregator",
     "Certified",
@@ -309,4 +413,5 @@ __all__ = [
     "Signer",
     "Task",
     "TaskType",
+    "http_sink",
 ]

@@ -236,8 +236,10 @@ def test_the_aggregator_refuses_a_forged_or_foreign_share(tw, tmp_path):
     with pytest.raises(TaskRunError, match="signing key"):
         agg.add(resp(tw.ops[0].address, stranger.sign(task, CERT_ECDSA, view.digest(h, result))))
     assert agg.add(resp(tw.ops[0].address, share)) is None  # valid, 25 of 50
-    with pytest.raises(TaskRunError, match="twice"):
-        agg.add(resp(tw.ops[0].address, share))
+    assert agg.add(resp(tw.ops[0].address, share)) is None  # the same again: nothing new
+    other = good.sign(task, CERT_ECDSA, view.digest(h, b"other"))
+    with pytest.raises(TaskRunError, match="twice, differently"):
+        agg.add(resp(tw.ops[0].address, other, b"other"))
     with pytest.raises(TaskRunError, match="no task"):
         agg.add(Response(b"\x07" * 32, tw.ops[0].address, result, share, {}, "sha256:00"))
     assert tw.mailbox.getTaskStatus(h) == 1
@@ -369,3 +371,60 @@ def test_cli_task_bad_input_is_one_line_exit_2(tw, tmp_path, capsys):
     assert rc == 2 and "no task type 999" in err
     rc, out, _ = _eigen(capsys, *base, "status", "0x" + "07" * 32)
     assert rc == 1 and json.loads(out)["status"] == "NONE"
+
+
+# ---- the aggregator over HTTP ---------------------------------------------------------------------
+
+
+@needs_bwrap
+def test_executors_post_to_the_aggregator_over_http(tw, tmp_path, images):
+    import httpx
+
+    from offchain.compute.taskrun import http_sink
+    from offchain.httpservice import ServiceServer
+
+    def tamper(*a, **k):
+        return dataclasses.replace(execute_task(*a, **k), output=b"lie\n")
+
+    agg = aggregator(tw, tmp_path)
+    with ServiceServer(agg.app(), log_level="warning").start() as srv:
+        sink = http_sink(srv.url)
+        exs = executors(tw, tmp_path, images, which=(2, 0, 1), sink=sink, run={2: tamper})
+        h = create(tw)
+        for ex in exs:
+            ex.poll()
+        assert agg.done[h].result == b"sum of 2+2\n" and tw.mailbox.getTaskStatus(h) == 2
+        ev = json.loads((tmp_path / "evidence" / f"0x{h.hex()}.json").read_text())
+        assert [r["result"] for r in ev["responses"]] == ["0x" + b"lie\n".hex()]
+        url = f"{srv.url}/v1/responses"
+        assert httpx.post(url, content=b"{").status_code == 400
+        bad = httpx.post(url, json={"task_hash": "0x12"})
+        assert bad.status_code == 400 and "share" in bad.json()["error"]["message"]
+        forged = Response(
+            h, tw.ops[1].address, b"x", Share(b"\x01" * 20, b"\x02" * 64 + b"\x1b"), {}, "sha256:00"
+        )
+        r = httpx.post(url, json=forged.to_json())
+        assert r.status_code == 422, r.text
+        with pytest.raises(TaskRunError, match="refused the response \\(422\\)"):
+            sink(forged)
+        assert httpx.post(url, content=b"x" * (2 << 20)).status_code == 413
+    with pytest.raises(TaskRunError, match="does not answer"):
+        sink(forged)
+
+
+def test_response_json_round_trip_and_malformed():
+    r = Response(
+        b"\x01" * 32, "0x" + "ab" * 20, b"out", Share(b"\x02" * 20, b"\x03" * 65), {"a": 1}, "sha256:ff"
+    )
+    assert Response.from_json(json.loads(json.dumps(r.to_json()))) == r
+    good = r.to_json()
+    for bad, msg in [
+        ([], "JSON object"),
+        ({**good, "share": None}, "share"),
+        ({**good, "task_hash": "0x12"}, "32 bytes"),
+        ({**good, "result": "zz"}, "0x-prefixed"),
+        ({**good, "result": "0xzz"}, "not hex"),
+        ({**good, "receipt": "x"}, "receipt"),
+    ]:
+        with pytest.raises(TaskRunError, match=msg):
+            Response.from_json(bad)
