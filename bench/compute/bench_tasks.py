@@ -54,14 +54,8 @@ def main() -> int:
     tasks = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     from ape import accounts, chain, networks, project
 
-    from offchain.chain.deploy import (
-        ComputeAVSConfig,
-        DeployConfig,
-        TaskMailboxConfig,
-        deploy_compute_avs,
-        deploy_core,
-        deploy_task_mailbox,
-    )
+    from offchain.chain.components import Parameters, deploy_components
+    from offchain.chain.deploy import DeployConfig
 
     work = Path(tempfile.mkdtemp(prefix="eigen-bench-tasks-"))
     os.chmod(work, 0o711)
@@ -82,19 +76,16 @@ def main() -> int:
         with networks.ethereum.local.use_provider("foundry"):
             a = accounts.test_accounts
             owner, app, creator = a[0], a[1], a[2]
-            d = deploy_core(project, owner, cfg)
+            # the one deployment path (`ape run deploy`'s components): core, ComputeAVS, the mailbox
+            out = deploy_components(project, owner, Parameters(cfg), ("core", "compute-avs", "task-mailbox"))
+            d, cavs, mailbox = out.core, out.avs["compute_avs"], out.avs["task_mailbox"]
+            reg = project.BLSRegistry.at(mailbox.blsRegistry())
             am, tok, strat, fee_tok = d.allocation_manager, d.tokens["A"], d.strategies["A"], d.tokens["F"]
-            cavs = deploy_compute_avs(project, owner, d, ComputeAVSConfig())
             cavs.createOperatorSet(1, [strat], ZERO_ADDRESS, ZERO_ADDRESS, 6667, sender=owner)
-            app_id = keccak(b"bench app")
+            app_id = keccak(b"bench tasks app")
             cavs.registerApp(app_id, 1, True, sender=app)
-            cavs.registerImage(app_id, image, "v1", keccak(b"policy"), 0, sender=app)
-            mailbox, _slasher, reg = deploy_task_mailbox(
-                project,
-                owner,
-                d,
-                cavs.address,
-                TaskMailboxConfig(bls_rotation_delay_blocks=10, bls_max_staleness_blocks=1000),
+            cavs.registerImage(
+                app_id, image, built.digest[7:19], keccak(b"bench tasks policy"), 0, sender=app
             )
             sets, types = {}, {}
             for n in SIZES:
