@@ -492,6 +492,40 @@ def _register_task(c_sub: argparse._SubParsersAction) -> None:  # type: ignore[t
         help="also write the raw result bytes here (default: only the JSON)",
     )
     tr.set_defaults(func=cmd_task_result)
+    ex = _parser(
+        t_sub, "executor", "one operator's executor: watch the mailbox, run tasks, post signed results"
+    )
+    ex.add_argument("--operator", required=True, help="the operator's address (or a devnet account name)")
+    ex.add_argument(
+        "--signing-key",
+        required=True,
+        help="the operator's registered ECDSA signing key (0x+64 hex or a file)",
+    )
+    ex.add_argument("--set", dest="set_id", required=True, type=cliargs.uint(32), help="its executor set id")
+    ex.add_argument(
+        "--images", required=True, type=cliargs.path, help="image directory (files named by digest)"
+    )
+    ex.add_argument("--devtee", required=True, metavar="DIR", help="dev-TEE directory (from `devtee init`)")
+    ex.add_argument("--state", required=True, type=cliargs.path, help="the cursor file (JSON; created)")
+    ex.add_argument("--aggregator", required=True, metavar="URL", help="the aggregator, http://host:port")
+    ex.add_argument(
+        "--from-block",
+        type=cliargs.uint(64),
+        help="first block to watch when --state does not exist (default: the next block)",
+    )
+    ex.add_argument("--interval", type=float, default=2.0, help="seconds between polls")
+    ex.add_argument("--once", action="store_true", help="poll once and exit (default: poll forever)")
+    ex.set_defaults(func=cmd_task_executor)
+    ag = _parser(t_sub, "aggregator", "collect executors' signed results over HTTP, certify and submit")
+    ag.add_argument(
+        "--key", required=True, help="the account paying for submitResult (0x+64 hex, file, or name)"
+    )
+    ag.add_argument(
+        "--evidence", required=True, type=cliargs.path, help="folder for minority responses (JSON)"
+    )
+    ag.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback only)")
+    ag.add_argument("--port", type=cliargs.port, default=8790, help="port to listen on")
+    ag.set_defaults(func=cmd_task_aggregator)
 
 
 def _mailbox(args: argparse.Namespace) -> Any:
@@ -553,3 +587,50 @@ def _write_bytes(out: Path, data: bytes, what: str) -> None:
         out.write_bytes(data)
     except OSError as exc:
         raise OutputPathError(f"cannot write the {what} to {out}: {exc.strerror or exc}") from exc
+
+
+def cmd_task_executor(args: argparse.Namespace) -> int:
+    import time
+
+    from eth_keys import keys
+
+    from offchain.chain.task_mailbox import EcdsaSigner
+    from offchain.compute.executor import dev_enclave
+    from offchain.compute.taskrun import Executor, ImageStore, http_sink
+
+    if not args.interval > 0:
+        raise ComputeError(f"--interval must be a positive number of seconds, not {args.interval}")
+    ca = load_dir(Path(args.devtee))
+    images = ImageStore(args.images)
+    d, mb = _mailbox(args)
+    operator = d.resolve(args.operator, "operator")
+    signer = EcdsaSigner(operator, keys.PrivateKey(bytes(d.key(args.signing_key).key)))
+    start = args.from_block if args.from_block is not None else mb.head() + 1
+    sink = http_sink(args.aggregator)
+    ex = Executor(mb, signer, images, args.set_id, dev_enclave(ca), sink, args.state, start_block=start)
+    seen = 0
+    while True:
+        for r in ex.poll():
+            _print({"task_hash": "0x" + r.task_hash.hex(), "result": "0x" + r.result.hex(), "posted": True})
+        for f in ex.failures[seen:]:
+            print(
+                json.dumps({"task_hash": "0x" + f.task_hash.hex(), "error": f.kind, "message": f.error}),
+                file=sys.stderr,
+            )
+        seen = len(ex.failures)
+        if args.once:
+            return 0
+        time.sleep(args.interval)
+
+
+def cmd_task_aggregator(args: argparse.Namespace) -> int:
+    from offchain.chain.task_mailbox import Web3TaskMailbox
+    from offchain.compute.taskrun import Aggregator
+    from offchain.httpservice import ServiceServer
+
+    d, mb = _mailbox(args)
+    agg = Aggregator(Web3TaskMailbox(d, mb.address, account=d.key(args.key)), args.evidence)
+    server = ServiceServer(agg.app(), args.host, args.port)
+    print(json.dumps({"aggregator": server.url, "mailbox": mb.address}), flush=True)
+    server.run()
+    return 0

@@ -428,3 +428,98 @@ def test_response_json_round_trip_and_malformed():
     ]:
         with pytest.raises(TaskRunError, match=msg):
             Response.from_json(bad)
+
+
+@needs_bwrap
+def test_cli_executors_post_to_an_aggregator(tw, tmp_path, images, capsys):
+    from offchain.compute.devtee import init_dir
+    from offchain.httpservice import ServiceServer
+
+    _, store, *_ = images
+    init_dir(tmp_path / "tee", b"\x05" * 32)
+    rec = tmp_path / "deployment.json"
+    rec.write_text(
+        json.dumps({"chain_id": tw.d.chain_id, "rpc_url": tw.d.rpc_url, "addresses": tw.d.addresses})
+    )
+    base = ("compute", "task", "--deployment", str(rec))
+    agg = aggregator(tw, tmp_path)
+    h = create(tw, payload=b"1+1\n")
+    start = tw.mailbox.getTaskInfo(h).createdBlock
+    with ServiceServer(agg.app(), log_level="warning").start() as srv:
+        for i in range(3):
+            rc, out, err = _eigen(
+                capsys,
+                *base,
+                "executor",
+                "--operator",
+                tw.ops[i].address,
+                "--signing-key",
+                "0x" + tw.keys[i].to_bytes().hex(),
+                "--set",
+                str(tw.set_id),
+                "--images",
+                str(store),
+                "--devtee",
+                str(tmp_path / "tee"),
+                "--state",
+                str(tmp_path / f"cli-state{i}.json"),
+                "--aggregator",
+                srv.url,
+                "--from-block",
+                str(start),
+                "--once",
+            )
+            assert rc == 0, err
+            assert json.loads(out)["result"] == "0x" + b"sum of 1+1\n".hex()
+    assert agg.done[h].result == b"sum of 1+1\n" and tw.mailbox.getTaskStatus(h) == 2
+    assert json.loads((tmp_path / "cli-state0.json").read_text())["next_block"] > start
+
+
+def test_cli_executor_and_aggregator_bad_input(tw, tmp_path, capsys):
+    rec = tmp_path / "deployment.json"
+    rec.write_text(
+        json.dumps({"chain_id": tw.d.chain_id, "rpc_url": tw.d.rpc_url, "addresses": tw.d.addresses})
+    )
+    base = ("compute", "task", "--deployment", str(rec))
+    ex = (
+        *base,
+        "executor",
+        "--operator",
+        tw.ops[0].address,
+        "--signing-key",
+        "0x" + "11" * 32,
+        "--set",
+        "1",
+        "--images",
+        str(tmp_path),
+        "--state",
+        str(tmp_path / "s.json"),
+        "--aggregator",
+        "http://127.0.0.1:9",
+        "--once",
+    )
+    cases = [
+        ((*ex, "--devtee", str(tmp_path / "none")), "not a dev-TEE directory"),
+        ((*ex, "--devtee", str(tmp_path), "--interval", "0"), "--interval"),
+        ((*ex[:-2], "--devtee", str(tmp_path)), "--aggregator"),
+        (
+            (*base, "aggregator", "--key", "0x" + "11" * 32, "--evidence", str(tmp_path), "--port", "70000"),
+            "port",
+        ),
+        (
+            (
+                *base,
+                "aggregator",
+                "--key",
+                "0x" + "11" * 32,
+                "--evidence",
+                str(tmp_path),
+                "--host",
+                "0.0.0.0",
+            ),
+            "loopback",
+        ),
+    ]
+    for argv, msg in cases:
+        rc, _, err = _eigen(capsys, *argv)
+        assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1, (argv, err)
