@@ -284,6 +284,15 @@ def test_executor_state_and_image_dir_errors(tmp_path, tw):
 # ---- eigen compute task submit|status|result ------------------------------------------------------
 
 
+def task_cli(tw, tmp_path):
+    """`eigen compute task --deployment FILE`, FILE a record of the test chain's mailbox."""
+    rec = tmp_path / "deployment.json"
+    rec.write_text(
+        json.dumps({"chain_id": tw.d.chain_id, "rpc_url": tw.d.rpc_url, "addresses": tw.d.addresses})
+    )
+    return ("compute", "task", "--deployment", str(rec))
+
+
 def _eigen(capsys, *argv):
     from offchain.cli import main
 
@@ -300,12 +309,8 @@ def test_cli_submit_status_result(tw, tmp_path, images, accounts, capsys):
     creator = Account.from_key(keccak(b"cli creator"))
     accounts[0].transfer(creator.address, 10**18)
     tw.token.mint(creator.address, 10 * FEE, sender=accounts[0])
-    rec = tmp_path / "deployment.json"
-    rec.write_text(
-        json.dumps({"chain_id": tw.d.chain_id, "rpc_url": tw.d.rpc_url, "addresses": tw.d.addresses})
-    )
+    base = task_cli(tw, tmp_path)
     (tmp_path / "in").write_bytes(b"40+2\n")
-    base = ("compute", "task", "--deployment", str(rec))
     agg = aggregator(tw, tmp_path)
     exs = executors(tw, tmp_path, images, sink=agg.add)  # watching from the next block on
     rc, out, err = _eigen(
@@ -341,11 +346,7 @@ def test_cli_submit_status_result(tw, tmp_path, images, accounts, capsys):
 
 
 def test_cli_task_bad_input_is_one_line_exit_2(tw, tmp_path, capsys):
-    rec = tmp_path / "deployment.json"
-    rec.write_text(
-        json.dumps({"chain_id": tw.d.chain_id, "rpc_url": tw.d.rpc_url, "addresses": tw.d.addresses})
-    )
-    base = ("compute", "task", "--deployment", str(rec))
+    base = task_cli(tw, tmp_path)
     (tmp_path / "big").write_bytes(b"x" * 4097)
     cases = [
         ((*base, "status", "0x1234"), "64 hex digits"),
@@ -389,7 +390,8 @@ def test_executors_post_to_the_aggregator_over_http(tw, tmp_path, images):
     agg = aggregator(tw, tmp_path)
     with ServiceServer(agg.app(), log_level="warning").start() as srv:
         sink = http_sink(srv.url)
-        exs = executors(tw, tmp_path, images, which=(2, 0, 1), sink=sink, run={2: tamper})
+        # the liar answers last, after the certificate: its response is kept all the same
+        exs = executors(tw, tmp_path, images, which=(0, 1, 2), sink=sink, run={2: tamper})
         h = create(tw)
         for ex in exs:
             ex.poll()
@@ -437,11 +439,7 @@ def test_cli_executors_post_to_an_aggregator(tw, tmp_path, images, capsys):
 
     _, store, *_ = images
     init_dir(tmp_path / "tee", b"\x05" * 32)
-    rec = tmp_path / "deployment.json"
-    rec.write_text(
-        json.dumps({"chain_id": tw.d.chain_id, "rpc_url": tw.d.rpc_url, "addresses": tw.d.addresses})
-    )
-    base = ("compute", "task", "--deployment", str(rec))
+    base = task_cli(tw, tmp_path)
     agg = aggregator(tw, tmp_path)
     h = create(tw, payload=b"1+1\n")
     start = tw.mailbox.getTaskInfo(h).createdBlock
@@ -476,11 +474,7 @@ def test_cli_executors_post_to_an_aggregator(tw, tmp_path, images, capsys):
 
 
 def test_cli_executor_and_aggregator_bad_input(tw, tmp_path, capsys):
-    rec = tmp_path / "deployment.json"
-    rec.write_text(
-        json.dumps({"chain_id": tw.d.chain_id, "rpc_url": tw.d.rpc_url, "addresses": tw.d.addresses})
-    )
-    base = ("compute", "task", "--deployment", str(rec))
+    base = task_cli(tw, tmp_path)
     ex = (
         *base,
         "executor",
