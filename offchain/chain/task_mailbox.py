@@ -28,13 +28,18 @@ from typing import Any
 from eth_abi import encode as abi_encode
 from eth_hash.auto import keccak
 from eth_keys import keys
+from web3 import Web3
+from web3.logs import DISCARD
 
 from offchain import abi
 from offchain.bls.cert import build_certificate
 from offchain.bls.keys import PublicKey, SecretKey
 from offchain.chain.bls_registry import bls_digest, certificate_bytes
 from offchain.chain.compute_avs import threshold_signatures
-from offchain.chain.errors import ChainInputError
+from offchain.chain.errors import ChainInputError, ChainRevertError
+from offchain.chain.sdk import Deployment, send
+from offchain.compute.errors import TaskRunError
+from offchain.compute.taskrun import Certified, Response, Share, Task, TaskType
 
 RESULT_DOMAIN = keccak(b"eigen.compute.TaskResult.v1")
 CERT_ECDSA, CERT_BLS = 1, 2
@@ -183,6 +188,184 @@ class TaskMailbox:
         return STATUS[int(self.contract.getTaskStatus(_b32(task_hash, "task_hash")))]
 
 
+# ---- over web3: what the executor and aggregator processes use ------------------------------------
+
+LOG_SPAN = 2000  # blocks per eth_getLogs request
+
+
+@dataclass(frozen=True)
+class EcdsaSigner:
+    """An executor's ECDSA share: its signing key's signature over the certificate digest."""
+
+    operator: str
+    key: keys.PrivateKey
+
+    def sign(self, task: Task, kind: int, digest: bytes) -> Share:
+        if kind != CERT_ECDSA:
+            raise TaskRunError(
+                f"task type {task.task_type} takes {kind_name(kind)} certificates, this executor signs ECDSA"
+            )
+        (v, r, s) = threshold_signatures(digest, [self.key], ChainInputError)[0]
+        return Share(self.key.public_key.to_canonical_address(), bytes(r) + bytes(s) + bytes([v]))
+
+
+def kind_name(kind: int) -> str:
+    return {v: k for k, v in CERT_KINDS.items()}.get(kind, f"kind {kind}")
+
+
+def _recover(digest: bytes, signature: bytes) -> bytes:
+    if len(signature) != 65 or signature[64] not in (27, 28):
+        raise TaskRunError("an ECDSA share is 65 bytes r||s||v with v 27 or 28")
+    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:64], "big")
+    try:
+        pk = keys.Signature(vrs=(signature[64] - 27, r, s)).recover_public_key_from_msg_hash(digest)
+    except Exception as exc:  # eth_keys raises several types for a bad signature
+        raise TaskRunError(f"the ECDSA share does not verify: {exc}") from None
+    return pk.to_canonical_address()
+
+
+class Web3TaskMailbox:
+    """A deployed TaskMailbox over web3 (a :class:`offchain.chain.sdk.Deployment`): the
+    executor's view (:class:`offchain.compute.taskrun.MailboxView`) and, with ``account`` (an
+    eth_account key that pays for ``submitResult``), the aggregator's certifier."""
+
+    def __init__(self, d: Deployment, address: str | None = None, account: Any = None) -> None:
+        self.d, self.account = d, account
+        self.contract = d.contract("task_mailbox", address)
+        self.address = Web3.to_checksum_address(self.contract.address)
+        self._types: dict[int, TaskType] = {}
+
+    @property
+    def chain_id(self) -> int:
+        return int(self.d.w3.eth.chain_id)
+
+    def head(self) -> int:
+        return int(self.d.w3.eth.block_number)
+
+    def tasks_created(self, from_block: int, to_block: int) -> list[Task]:
+        out = []
+        for lo in range(from_block, to_block + 1, LOG_SPAN):
+            hi = min(to_block, lo + LOG_SPAN - 1)
+            for ev in self.contract.events.TaskCreated.get_logs(from_block=lo, to_block=hi):
+                a = ev["args"]
+                out.append(
+                    Task(
+                        bytes(a["taskHash"]),
+                        int(a["taskType"]),
+                        int(a["operatorSetId"]),
+                        int(a["referenceBlock"]),
+                        int(a["deadline"]),
+                        bytes(a["payload"]),
+                        int(ev["blockNumber"]),
+                    )
+                )
+        return out
+
+    def task_type(self, task_type: int) -> TaskType:
+        if task_type not in self._types:  # a type's image, kind and threshold never change
+            t = self.contract.functions.taskTypes(task_type).call()
+            tt = TaskType(bytes(t[2]), int(t[1]), int(t[6]), int(t[7]), bool(t[8]))
+            if tt.operator_set_id == 0 and tt.image_digest == bytes(32):
+                raise TaskRunError(f"no task type {task_type} in the mailbox {self.address}")
+            self._types[task_type] = tt
+        return self._types[task_type]
+
+    def digest(self, task_hash: bytes, result: bytes) -> bytes:
+        return certificate_digest(self.chain_id, self.address, task_hash, result)
+
+    def info(self, task_hash: bytes) -> TaskInfo:
+        return TaskInfo.from_chain(self.contract.functions.getTaskInfo(_b32(task_hash, "task_hash")).call())
+
+    def status(self, task_hash: bytes) -> str:
+        return STATUS[int(self.contract.functions.getTaskStatus(_b32(task_hash, "task_hash")).call())]
+
+    def create_task(self, account: Any, params: TaskParams) -> bytes:
+        """``createTask`` from ``account`` (approving the fee token first when its allowance is
+        short); returns the task hash from the TaskCreated event."""
+        if self.account is None and account is None:
+            raise ChainInputError("creating a task needs an account")
+        t = self.contract.functions.taskTypes(params.task_type).call()
+        if bytes(t[0]) == bytes(32):
+            raise ChainInputError(f"no task type {params.task_type} in the mailbox {self.address}")
+        if not t[8]:
+            raise ChainInputError(f"task type {params.task_type} is disabled")
+        if params.fee != int(t[4]):
+            raise ChainInputError(f"task type {params.task_type} costs {int(t[4])}, not {params.fee}")
+        if params.fee:
+            token = self.d.contract("token", address=t[3], ctype="MockERC20")
+            if token.functions.allowance(account.address, self.address).call() < params.fee:
+                send(self.d, account, token.functions.approve(self.address, params.fee), "approve")
+        _, *rest = params.as_tuple()
+        fn = self.contract.functions.createTask((Web3.to_checksum_address(params.refund_collector), *rest))
+        receipt = send(self.d, account, fn, "createTask")
+        (ev,) = self.contract.events.TaskCreated().process_receipt(receipt, errors=DISCARD)
+        return bytes(ev["args"]["taskHash"])
+
+    def result(self, task_hash: bytes) -> dict[str, Any]:
+        """A verified task's result (from its TaskVerified event), signers and stake."""
+        h = _b32(task_hash, "task_hash")
+        info = self.info(h)
+        if info.status != "VERIFIED":
+            raise ChainInputError(f"task 0x{h.hex()} has no result (status {info.status})")
+        logs = self.contract.events.TaskVerified.get_logs(
+            from_block=info.created_block, argument_filters={"taskHash": h}
+        )
+        if not logs:
+            raise ChainInputError(f"no TaskVerified event for 0x{h.hex()} (a pruned node?)")
+        a = logs[-1]["args"]
+        return {
+            "task_hash": "0x" + h.hex(),
+            "result": bytes(a["result"]),
+            "result_hash": "0x" + bytes(a["resultHash"]).hex(),
+            "record": "0x" + bytes(a["record"]).hex(),
+            "signers": list(a["signers"]),
+            "signed_stake": int(a["signedStake"]),
+            "total_stake": int(a["totalStake"]),
+            "block": int(logs[-1]["blockNumber"]),
+        }
+
+    # -- the aggregator's side
+
+    def check_share(self, response: Response) -> None:
+        info = self.info(response.task_hash)
+        if info.status == "NONE":
+            raise TaskRunError(f"no task 0x{response.task_hash.hex()} in the mailbox")
+        tt = self.task_type(info.task_type)
+        if tt.cert_kind != CERT_ECDSA:
+            raise TaskRunError(f"task type {info.task_type} takes {kind_name(tt.cert_kind)} certificates")
+        key = _recover(self.digest(response.task_hash, response.result), response.share.signature)
+        if key != response.share.key:
+            raise TaskRunError("the ECDSA share is not by the key it names (or not over this result)")
+        op = self.contract.functions.operatorOfKey(Web3.to_checksum_address(key)).call()
+        if op.lower() != response.operator.lower():
+            raise TaskRunError(f"the share's key is not {response.operator}'s signing key")
+        if not self.contract.functions.isMember(tt.operator_set_id, op).call():
+            raise TaskRunError(f"{op} is not a member of executor set {tt.operator_set_id}")
+
+    def try_certify(self, task_hash: bytes, result: bytes, shares: list[Share]) -> Certified | None:
+        ordered = sorted(shares, key=lambda sh: int.from_bytes(sh.key, "big"))
+        sigs = [(sh.signature[64], sh.signature[:32], sh.signature[32:64]) for sh in ordered]
+        cert = abi_encode([f"{SIGNATURE_ABI}[]"], [sigs])
+        fn = self.contract.functions.verifyResult(task_hash, cert, result, [])
+        try:
+            signers, _stakes, signed, total = fn.call()
+        except Exception as exc:  # web3's ContractLogicError and friends
+            reason = str(getattr(exc, "message", None) or exc)
+            if "below threshold" in reason:
+                return None
+            raise ChainRevertError(f"verifyResult refused the certificate: {reason}") from None
+        return Certified(task_hash, result, list(signers), int(signed), int(total), cert)
+
+    def submit(self, certified: Certified, shares: list[Share], record: bytes = bytes(32)) -> Certified:
+        if self.account is None:
+            raise ChainInputError("the aggregator needs an account to submit results")
+        fn = self.contract.functions.submitResult(
+            certified.task_hash, certified.certificate, certified.result, record, list(certified.signer_ids)
+        )
+        receipt = send(self.d, self.account, fn, "submitResult")
+        return Certified(**{**certified.__dict__, "tx": receipt["transactionHash"]})
+
+
 __all__ = [
     "CERT_BLS",
     "CERT_ECDSA",
@@ -193,6 +376,8 @@ __all__ = [
     "TaskMailbox",
     "TaskParams",
     "bls_certificate",
+    "EcdsaSigner",
+    "Web3TaskMailbox",
     "certificate_digest",
     "ecdsa_certificate",
     "message_hash",

@@ -6,5 +6,6 @@ Modules: ``attest`` (type detection, one entry point), ``tdx``, ``nitro``, ``pol
 (RTMR/PCR replay), ``receipt`` (canonical encoding shared with the contracts), ``devtee``,
 ``testca``, ``oci``, ``imagebuild`` (reproducible OCI images from a directory), ``image`` (open an
 image, check its digest and blobs), ``unpack`` (safe layer application), ``sandbox`` (bubblewrap),
-``executor`` (one task: image -> sandbox -> output + receipt), ``cli``. See docs/attestation.md and docs/compute.md.
+``executor`` (one task: image -> sandbox -> output + receipt), ``taskrun`` (the executor and
+aggregator processes of the task network), ``cli``. See docs/attestation.md and docs/compute.md.
 """

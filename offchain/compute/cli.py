@@ -451,5 +451,186 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="trust this root, e.g. the dev TEE's root.pem (repeatable; default: Intel's and AWS's only)",
     )
     rv.set_defaults(func=cmd_receipt_verify)
+    _register_task(c_sub)
+
     ra = _parser(r_sub, "abi", "print the receipt's ABI tuple type and field order")
     ra.set_defaults(func=cmd_receipt_abi)
+
+
+# ---- eigen compute task ... (the task mailbox, docs/compute-network.md) ---------------------------
+
+
+def _register_task(c_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    t = _parser(c_sub, "task", "tasks on the mailbox: submit one, read its status and certified result")
+    t.add_argument("--rpc", help="a node's JSON-RPC URL (default: the devnet's)")
+    t.add_argument(
+        "--deployment", type=cliargs.path, help="a deployment record or devnet.json (default: the devnet's)"
+    )
+    t.add_argument("--abi", type=cliargs.path, help="a folder of ABI files (default: ape's .build/)")
+    t.add_argument("--mailbox", help="TaskMailbox address (default: the deployment's task_mailbox)")
+    t_sub = t.add_subparsers(dest="task_command", metavar="COMMAND")
+    ts = _parser(t_sub, "submit", "createTask: escrow the type's fee, print the task hash")
+    ts.add_argument("--type", dest="task_type", required=True, type=cliargs.uint(32), help="task type id")
+    ts.add_argument("--payload", required=True, metavar="FILE", help="the task's input (at most 4096 bytes)")
+    ts.add_argument(
+        "--key",
+        required=True,
+        help="the creator's key: 0x+64 hex, a file holding it, or a devnet account name",
+    )
+    ts.add_argument("--refund-to", help="where an expired task's fee goes (default: the creator)")
+    ts.set_defaults(func=cmd_task_submit)
+    st = _parser(t_sub, "status", "a task's status and record (JSON)")
+    st.add_argument("task_hash", help="0x + 64 hex digits")
+    st.set_defaults(func=cmd_task_status)
+    tr = _parser(t_sub, "result", "a verified task's result, signers and stake (JSON)")
+    tr.add_argument("task_hash", help="0x + 64 hex digits")
+    tr.add_argument(
+        "-o",
+        "--output",
+        type=cliargs.output_file,
+        metavar="F",
+        help="also write the raw result bytes here (default: only the JSON)",
+    )
+    tr.set_defaults(func=cmd_task_result)
+    ex = _parser(
+        t_sub, "executor", "one operator's executor: watch the mailbox, run tasks, post signed results"
+    )
+    ex.add_argument("--operator", required=True, help="the operator's address (or a devnet account name)")
+    ex.add_argument(
+        "--signing-key",
+        required=True,
+        help="the operator's registered ECDSA signing key (0x+64 hex or a file)",
+    )
+    ex.add_argument("--set", dest="set_id", required=True, type=cliargs.uint(32), help="its executor set id")
+    ex.add_argument(
+        "--images", required=True, type=cliargs.path, help="image directory (files named by digest)"
+    )
+    ex.add_argument("--devtee", required=True, metavar="DIR", help="dev-TEE directory (from `devtee init`)")
+    ex.add_argument("--state", required=True, type=cliargs.path, help="the cursor file (JSON; created)")
+    ex.add_argument("--aggregator", required=True, metavar="URL", help="the aggregator, http://host:port")
+    ex.add_argument(
+        "--from-block",
+        type=cliargs.uint(64),
+        help="first block to watch when --state does not exist (default: the next block)",
+    )
+    ex.add_argument("--interval", type=float, default=2.0, help="seconds between polls")
+    ex.add_argument("--once", action="store_true", help="poll once and exit (default: poll forever)")
+    ex.set_defaults(func=cmd_task_executor)
+    ag = _parser(t_sub, "aggregator", "collect executors' signed results over HTTP, certify and submit")
+    ag.add_argument(
+        "--key", required=True, help="the account paying for submitResult (0x+64 hex, file, or name)"
+    )
+    ag.add_argument(
+        "--evidence", required=True, type=cliargs.path, help="folder for minority responses (JSON)"
+    )
+    ag.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback only)")
+    ag.add_argument("--port", type=cliargs.port, default=8790, help="port to listen on")
+    ag.set_defaults(func=cmd_task_aggregator)
+
+
+def _mailbox(args: argparse.Namespace) -> Any:
+    from offchain.chain.sdk import Deployment
+    from offchain.chain.task_mailbox import Web3TaskMailbox
+
+    if args.deployment is not None:
+        d = Deployment.load(args.deployment, rpc=args.rpc, abi_source=args.abi)
+    elif args.rpc is not None:
+        d = Deployment.load(args.rpc, abi_source=args.abi)
+    else:
+        d = Deployment.load("devnet", abi_source=args.abi)
+    return d, Web3TaskMailbox(d, d.resolve(args.mailbox, "mailbox") if args.mailbox else None)
+
+
+def _task_hash(text: str) -> bytes:
+    h = _hex_arg(text, "the task hash")
+    if len(h) != 32:
+        raise ComputeError(f"a task hash is 0x + 64 hex digits, not {text!r}")
+    return h
+
+
+def cmd_task_submit(args: argparse.Namespace) -> int:
+    from offchain.chain.task_mailbox import MAX_PAYLOAD, TaskParams
+
+    payload = _read(args.payload, "payload", MAX_PAYLOAD)
+    d, mb = _mailbox(args)
+    account = d.key(args.key)
+    fee = int(mb.contract.functions.taskTypes(args.task_type).call()[4])
+    refund = d.resolve(args.refund_to, "refund address") if args.refund_to else account.address
+    h = mb.create_task(account, TaskParams(refund, args.task_type, fee, payload))
+    print("0x" + h.hex())
+    return 0
+
+
+def cmd_task_status(args: argparse.Namespace) -> int:
+    h = _task_hash(args.task_hash)
+    _, mb = _mailbox(args)
+    info = mb.info(h)
+    out = {k: ("0x" + v.hex() if isinstance(v, bytes) else v) for k, v in info.__dict__.items()} | {
+        "task_hash": "0x" + h.hex()
+    }
+    print(json.dumps(out, indent=1))
+    return 0 if info.status != "NONE" else 1
+
+
+def cmd_task_result(args: argparse.Namespace) -> int:
+    h = _task_hash(args.task_hash)
+    _, mb = _mailbox(args)
+    r = mb.result(h)
+    if args.output is not None:
+        _write_bytes(args.output, r["result"], "result")
+    _print(r | {"result": "0x" + r["result"].hex()})
+    return 0
+
+
+def _write_bytes(out: Path, data: bytes, what: str) -> None:
+    try:
+        out.write_bytes(data)
+    except OSError as exc:
+        raise OutputPathError(f"cannot write the {what} to {out}: {exc.strerror or exc}") from exc
+
+
+def cmd_task_executor(args: argparse.Namespace) -> int:
+    import time
+
+    from eth_keys import keys
+
+    from offchain.chain.task_mailbox import EcdsaSigner
+    from offchain.compute.executor import dev_enclave
+    from offchain.compute.taskrun import Executor, ImageStore, http_sink
+
+    if not args.interval > 0:
+        raise ComputeError(f"--interval must be a positive number of seconds, not {args.interval}")
+    ca = load_dir(Path(args.devtee))
+    images = ImageStore(args.images)
+    d, mb = _mailbox(args)
+    operator = d.resolve(args.operator, "operator")
+    signer = EcdsaSigner(operator, keys.PrivateKey(bytes(d.key(args.signing_key).key)))
+    start = args.from_block if args.from_block is not None else mb.head() + 1
+    sink = http_sink(args.aggregator)
+    ex = Executor(mb, signer, images, args.set_id, dev_enclave(ca), sink, args.state, start_block=start)
+    seen = 0
+    while True:
+        for r in ex.poll():
+            _print({"task_hash": "0x" + r.task_hash.hex(), "result": "0x" + r.result.hex(), "posted": True})
+        for f in ex.failures[seen:]:
+            print(
+                json.dumps({"task_hash": "0x" + f.task_hash.hex(), "error": f.kind, "message": f.error}),
+                file=sys.stderr,
+            )
+        seen = len(ex.failures)
+        if args.once:
+            return 0
+        time.sleep(args.interval)
+
+
+def cmd_task_aggregator(args: argparse.Namespace) -> int:
+    from offchain.chain.task_mailbox import Web3TaskMailbox
+    from offchain.compute.taskrun import Aggregator
+    from offchain.httpservice import ServiceServer
+
+    d, mb = _mailbox(args)
+    agg = Aggregator(Web3TaskMailbox(d, mb.address, account=d.key(args.key)), args.evidence)
+    server = ServiceServer(agg.app(), args.host, args.port)
+    print(json.dumps({"aggregator": server.url, "mailbox": mb.address}), flush=True)
+    server.run()
+    return 0

@@ -152,3 +152,8 @@ class InputFileError(ComputeError):
 class OutputPathError(ComputeError):
     """An output path named on the command line cannot be written (a directory, a missing folder,
     no permission); checked before any work is done."""
+
+
+class TaskRunError(ComputeError):
+    """The executor or the aggregator cannot go on with a task: no image for a digest, an
+    unreadable cursor file, a share that does not verify, an operator answering twice."""

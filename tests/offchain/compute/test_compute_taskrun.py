@@ -1,0 +1,519 @@
+"""Executors and the aggregator on anvil: a task created on chain is run by three executors in the
+sandbox, their ECDSA shares certified by stake and the result submitted; a lying executor is outvoted
+and its response kept as evidence; a missing one does not stop the rest; a wrong image never runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import pytest
+from eth_account import Account
+from eth_hash.auto import keccak
+
+from offchain.chain import sdk
+from offchain.chain.deploy import deploy_core
+from offchain.chain.errors import ChainRevertError
+from offchain.chain.task_mailbox import CERT_ECDSA, EcdsaSigner, Web3TaskMailbox
+from offchain.compute.devtee import dev_policy
+from offchain.compute.errors import TaskRunError
+from offchain.compute.executor import dev_enclave, execute_task
+from offchain.compute.imagebuild import build_image
+from offchain.compute.taskrun import Aggregator, Executor, ImageStore, Response, Share, Task
+from tests.contracts.support import TEST_CONFIG, World
+from tests.contracts.test_task_mailbox import FEE, TIMEOUT, MailboxWorld
+from tests.offchain.compute.support import reachable_dir, script_app
+from tests.offchain.compute.test_compute_sandbox import _NO_SANDBOX, TEST_UID
+
+needs_bwrap = pytest.mark.skipif(_NO_SANDBOX is not None, reason=str(_NO_SANDBOX))
+SCRIPT = 'read x; echo "sum of $x"\n'
+
+
+@pytest.fixture(scope="module")
+def images():
+    """An image directory holding the task image (named by its digest) and a decoy."""
+    with reachable_dir() as work:
+        store = work / "images"
+        store.mkdir()
+        good = build_image(script_app(work, SCRIPT), work / "good.tar")
+        other = build_image(script_app(work, "echo other\n", name="src2"), work / "other.tar")
+        (work / "good.tar").rename(store / good.digest[7:])
+        yield work, store, good.digest, other.digest, work / "other.tar"
+
+
+@pytest.fixture(scope="module")
+def tw(project, chain, accounts, networks, images):
+    """MailboxWorld (three executors with stake 25, 15, 10 in set 1, threshold 66.67%) and an ECDSA
+    task type running the built image; a web3 view of the mailbox; a funded aggregator key."""
+    mw = MailboxWorld(
+        World(project, chain, accounts, deploy_core(project, accounts[0], TEST_CONFIG)),
+        project,
+        chain,
+        accounts,
+    )
+    _, _, digest, other, _ = images
+    cw = mw.cw
+    for d in (digest, other):
+        raw = bytes.fromhex(d[7:])
+        cw.avs.registerImage(
+            cw.app_id,
+            raw,
+            d[7:15],
+            dev_policy(cw.ca, raw).hash(),
+            chain.pending_timestamp + 10**8,
+            sender=cw.app_owner,
+        )
+    raw = bytes.fromhex(digest[7:])
+    mw.image_type = mw.mailbox.registerTaskType(
+        mw.set_id, raw, mw.token, FEE, TIMEOUT, CERT_ECDSA, 6667, sender=mw.app
+    ).return_value
+    mw.other_type = mw.mailbox.registerTaskType(
+        mw.set_id, bytes.fromhex(other[7:]), mw.token, FEE, TIMEOUT, CERT_ECDSA, 6667, sender=mw.app
+    ).return_value
+    mw.d = sdk.Deployment(
+        chain_id=chain.chain_id,
+        rpc_url=networks.provider.uri,
+        addresses={"task_mailbox": mw.mailbox.address, "allocation_manager": mw.w.am.address},
+    )
+    mw.agg_key = Account.from_key(keccak(b"aggregator"))
+    accounts[0].transfer(mw.agg_key.address, 10**18)
+    return mw
+
+
+def executors(tw, tmp_path, images, which=(0, 1, 2), sink=None, run=None):
+    work, store, *_ = images
+    view = Web3TaskMailbox(tw.d)
+    head = view.head()
+    return [
+        Executor(
+            mailbox=view,
+            signer=EcdsaSigner(tw.ops[i].address, tw.keys[i]),
+            images=ImageStore(store),
+            operator_set_id=tw.set_id,
+            enclave=dev_enclave(tw.cw.ca),
+            sink=sink or (lambda r: None),
+            state=tmp_path / f"executor{i}.json",
+            start_block=head + 1,
+            workdir=work,
+            uid=TEST_UID,
+            run=(run or {}).get(i, execute_task),
+        )
+        for i in which
+    ]
+
+
+def aggregator(tw, tmp_path):
+    return Aggregator(Web3TaskMailbox(tw.d, account=tw.agg_key), tmp_path / "evidence")
+
+
+def create(tw, payload=b"2+2\n", task_type=None):
+    p = tw.params(task_type=task_type or tw.image_type, payload=payload)
+    h, _ = tw.create(p)
+    return bytes(h)
+
+
+def owed(tw):
+    return [tw.mailbox.feesOwed(op, tw.token) for op in tw.ops]
+
+
+@needs_bwrap
+def test_three_executors_certify_and_fees_are_paid(tw, tmp_path, images):
+    agg = aggregator(tw, tmp_path)
+    exs = executors(tw, tmp_path, images, sink=agg.add)
+    h = create(tw)
+    before = owed(tw)
+    out = [ex.poll() for ex in exs]
+    assert [len(o) for o in out] == [1, 1, 1]
+    assert all(o[0].result == b"sum of 2+2\n" for o in out)
+    cert = agg.done[h]
+    assert cert.result == b"sum of 2+2\n" and cert.tx is not None
+    assert sorted(cert.signers) == sorted(o.address for o in tw.ops[:2])  # 25 + 15 of 50 >= 66.67%
+    assert tuple(tw.mailbox.getTaskResult(h)) == (keccak(b"sum of 2+2\n"), bytes(32))
+    assert tw.mailbox.getTaskStatus(h) == 2
+    paid = [a - b for a, b in zip(owed(tw), before, strict=True)]
+    assert sum(paid) == FEE and paid[2] == 0 and paid[0] > paid[1] > 0
+    assert not (tmp_path / "evidence").exists()  # nobody disagreed
+    # restart-safe: the cursor moved on; a fresh process on the same state answers nothing again
+    assert [ex.poll() for ex in exs] == [[], [], []]
+    again = executors(tw, tmp_path, images, sink=agg.add)
+    assert [ex.poll() for ex in again] == [[], [], []]
+
+
+@needs_bwrap
+def test_a_lying_executor_is_outvoted_and_its_response_kept(tw, tmp_path, images):
+    def tamper(*a, **k):
+        return dataclasses.replace(execute_task(*a, **k), output=b"sum of 2+2 is 5\n")
+
+    agg = aggregator(tw, tmp_path)
+    exs = executors(tw, tmp_path, images, which=(2, 0, 1), sink=agg.add, run={2: tamper})
+    h = create(tw)
+    liar = exs[0].poll()[0]  # first in: alone it is below the threshold
+    assert h not in agg.done and tw.mailbox.getTaskStatus(h) == 1
+    exs[1].poll()
+    assert h not in agg.done  # 25 of 50
+    exs[2].poll()
+    assert agg.done[h].result == b"sum of 2+2\n"
+    assert tuple(tw.mailbox.getTaskResult(h))[0] == keccak(b"sum of 2+2\n")
+    ev = json.loads((tmp_path / "evidence" / f"0x{h.hex()}.json").read_text())
+    assert ev["certified_result"] == "0x" + b"sum of 2+2\n".hex()
+    (r,) = ev["responses"]
+    assert r["operator"] == tw.ops[2].address and r["result"] == "0x" + liar.result.hex()
+    # the liar's receipt binds the honest output: it proves the lie
+    assert r["receipt"] == liar.receipt and r["share"]["signature"] == "0x" + liar.share.signature.hex()
+
+
+@needs_bwrap
+def test_an_executor_down_the_rest_certify(tw, tmp_path, images):
+    agg = aggregator(tw, tmp_path)
+    exs = executors(tw, tmp_path, images, which=(0, 2), sink=agg.add)
+    h = create(tw)
+    for ex in exs:
+        ex.poll()
+    assert sorted(agg.done[h].signers) == sorted([tw.ops[0].address, tw.ops[2].address])  # 35 of 50
+    assert tw.mailbox.getTaskStatus(h) == 2
+
+
+@needs_bwrap
+def test_below_threshold_waits_and_nothing_is_submitted(tw, tmp_path, images):
+    agg = aggregator(tw, tmp_path)
+    exs = executors(tw, tmp_path, images, which=(1, 2), sink=agg.add)  # 25 of 50
+    h = create(tw)
+    for ex in exs:
+        ex.poll()
+    assert h not in agg.done and tw.mailbox.getTaskStatus(h) == 1
+
+
+@needs_bwrap
+def test_an_image_whose_digest_does_not_match_is_refused_before_running(tw, tmp_path, images):
+    work, store, _, other, other_file = images
+    ran = []
+
+    def counting(*a, **k):
+        ran.append(1)
+        return execute_task(*a, **k)
+
+    # the file under the other type's digest is the good image: its content does not match
+    wrong = store / other[7:]
+    os.link(store / images[2][7:], wrong)
+    try:
+        (ex,) = executors(tw, tmp_path, images, which=(0,), run={0: counting})
+        h = create(tw, task_type=tw.other_type)
+        assert ex.poll() == []
+        (f,) = ex.failures
+        assert f.task_hash == h and f.kind == "ImageDigestMismatch"
+        assert len(ran) == 1 and not [p for p in os.listdir(work) if p.startswith("eigen-task-")]
+    finally:
+        wrong.unlink()
+    # no image at all: a typed failure too, and the loop goes on
+    (ex,) = executors(tw, tmp_path, images, which=(0,), run={0: counting})
+    (tmp_path / "empty").mkdir()
+    ex.images = ImageStore(tmp_path / "empty")
+    ex.state = tmp_path / "again.json"
+    create(tw, task_type=tw.other_type)
+    assert ex.poll() == [] and ex.failures[0].kind == "TaskRunError" and len(ran) == 1
+
+
+def test_the_aggregator_refuses_a_forged_or_foreign_share(tw, tmp_path):
+    agg = aggregator(tw, tmp_path)
+    h = create(tw)
+    view = Web3TaskMailbox(tw.d)
+    result = b"sum of 2+2\n"
+    good = EcdsaSigner(tw.ops[0].address, tw.keys[0])
+    task = Task(h, tw.image_type, tw.set_id, 0, 0, b"", 0)
+    share = good.sign(task, CERT_ECDSA, view.digest(h, result))
+
+    def resp(op, sh, res=result):
+        return Response(h, op, res, sh, {}, "sha256:00")
+
+    with pytest.raises(TaskRunError, match="not by the key it names"):
+        agg.add(resp(tw.ops[0].address, share, b"other"))
+    with pytest.raises(TaskRunError, match="signing key"):
+        agg.add(resp(tw.ops[1].address, share))
+    with pytest.raises(TaskRunError, match="65 bytes"):
+        agg.add(resp(tw.ops[0].address, Share(share.key, share.signature[:64])))
+    stranger = EcdsaSigner(tw.ops[0].address, type(tw.keys[0])(keccak(b"stranger")))
+    with pytest.raises(TaskRunError, match="signing key"):
+        agg.add(resp(tw.ops[0].address, stranger.sign(task, CERT_ECDSA, view.digest(h, result))))
+    assert agg.add(resp(tw.ops[0].address, share)) is None  # valid, 25 of 50
+    assert agg.add(resp(tw.ops[0].address, share)) is None  # the same again: nothing new
+    other = good.sign(task, CERT_ECDSA, view.digest(h, b"other"))
+    with pytest.raises(TaskRunError, match="twice, differently"):
+        agg.add(resp(tw.ops[0].address, other, b"other"))
+    with pytest.raises(TaskRunError, match="no task"):
+        agg.add(Response(b"\x07" * 32, tw.ops[0].address, result, share, {}, "sha256:00"))
+    assert tw.mailbox.getTaskStatus(h) == 1
+
+
+def test_submit_after_the_deadline_is_a_typed_refusal(tw, tmp_path, chain):
+    agg = aggregator(tw, tmp_path)
+    h = create(tw)
+    chain.mine(TIMEOUT + 1)
+    view = Web3TaskMailbox(tw.d)
+    result = b"r"
+    task = Task(h, tw.image_type, tw.set_id, 0, 0, b"", 0)
+    for i in (0, 1):
+        sh = EcdsaSigner(tw.ops[i].address, tw.keys[i]).sign(task, CERT_ECDSA, view.digest(h, result))
+        if i == 0:
+            agg.add(Response(h, tw.ops[i].address, result, sh, {}, "sha256:00"))
+        else:
+            with pytest.raises(ChainRevertError, match="expired"):
+                agg.add(Response(h, tw.ops[i].address, result, sh, {}, "sha256:00"))
+
+
+def test_executor_state_and_image_dir_errors(tmp_path, tw):
+    with pytest.raises(TaskRunError, match="not a folder"):
+        ImageStore(tmp_path / "missing")
+    ex = Executor(
+        mailbox=Web3TaskMailbox(tw.d),
+        signer=EcdsaSigner(tw.ops[0].address, tw.keys[0]),
+        images=ImageStore(tmp_path),
+        operator_set_id=tw.set_id,
+        enclave=dev_enclave(tw.cw.ca),
+        sink=lambda r: None,
+        state=tmp_path / "s.json",
+    )
+    (tmp_path / "s.json").write_text("{")
+    with pytest.raises(TaskRunError, match="unreadable"):
+        ex.poll()
+    (tmp_path / "s.json").write_text('{"next_block": -1}')
+    with pytest.raises(TaskRunError, match="next_block"):
+        ex.poll()
+
+
+# ---- eigen compute task submit|status|result ------------------------------------------------------
+
+
+def task_cli(tw, tmp_path):
+    """`eigen compute task --deployment FILE`, FILE a record of the test chain's mailbox."""
+    rec = tmp_path / "deployment.json"
+    rec.write_text(
+        json.dumps({"chain_id": tw.d.chain_id, "rpc_url": tw.d.rpc_url, "addresses": tw.d.addresses})
+    )
+    return ("compute", "task", "--deployment", str(rec))
+
+
+def _eigen(capsys, *argv):
+    from offchain.cli import main
+
+    try:
+        rc = main(list(argv))
+    except SystemExit as exc:  # argparse's usage errors
+        rc = exc.code
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+@needs_bwrap
+def test_cli_submit_status_result(tw, tmp_path, images, accounts, capsys):
+    creator = Account.from_key(keccak(b"cli creator"))
+    accounts[0].transfer(creator.address, 10**18)
+    tw.token.mint(creator.address, 10 * FEE, sender=accounts[0])
+    base = task_cli(tw, tmp_path)
+    (tmp_path / "in").write_bytes(b"40+2\n")
+    agg = aggregator(tw, tmp_path)
+    exs = executors(tw, tmp_path, images, sink=agg.add)  # watching from the next block on
+    rc, out, err = _eigen(
+        capsys,
+        *base,
+        "submit",
+        "--type",
+        str(tw.image_type),
+        "--payload",
+        str(tmp_path / "in"),
+        "--key",
+        "0x" + creator.key.hex()[-64:],
+    )
+    assert rc == 0, err
+    h = out.strip()
+    assert len(h) == 66 and tw.token.balanceOf(creator.address) == 9 * FEE
+    rc, out, _ = _eigen(capsys, *base, "status", h)
+    st = json.loads(out)
+    assert rc == 0 and st["status"] == "CREATED" and st["input_hash"] == "0x" + keccak(b"40+2\n").hex()
+    assert st["refund_collector"] == creator.address
+    rc, _, err = _eigen(capsys, *base, "result", h)
+    assert rc == 2 and "no result (status CREATED)" in err and len(err.strip().splitlines()) == 1
+    for ex in exs:
+        ex.poll()
+    rc, out, err = _eigen(capsys, *base, "result", h, "-o", str(tmp_path / "out"))
+    assert rc == 0, err
+    r = json.loads(out)
+    assert (
+        r["result"] == "0x" + b"sum of 40+2\n".hex() and (tmp_path / "out").read_bytes() == b"sum of 40+2\n"
+    )
+    assert r["signed_stake"] * 10000 >= 6667 * r["total_stake"] and len(r["signers"]) == 2
+    assert json.loads(_eigen(capsys, *base, "status", h)[1])["status"] == "VERIFIED"
+
+
+def test_cli_task_bad_input_is_one_line_exit_2(tw, tmp_path, capsys):
+    base = task_cli(tw, tmp_path)
+    (tmp_path / "big").write_bytes(b"x" * 4097)
+    cases = [
+        ((*base, "status", "0x1234"), "64 hex digits"),
+        ((*base, "status", "nothex"), "must be hex"),
+        ((*base, "submit", "--payload", str(tmp_path / "big"), "--key", "x"), "--type"),
+        (
+            (*base, "submit", "--type", "1", "--payload", str(tmp_path / "big"), "--key", "avs"),
+            "larger than 4096",
+        ),
+        (
+            (*base, "submit", "--type", "1", "--payload", str(tmp_path / "none"), "--key", "avs"),
+            "cannot read",
+        ),
+        ((*base, "submit", "--type", "-1", "--payload", str(tmp_path / "big"), "--key", "avs"), "type"),
+    ]
+    for argv, msg in cases:
+        rc, _, err = _eigen(capsys, *argv)
+        assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1, (argv, err)
+    (tmp_path / "in").write_bytes(b"1")
+    rc, _, err = _eigen(
+        capsys, *base, "submit", "--type", "999", "--payload", str(tmp_path / "in"), "--key", "0x" + "11" * 32
+    )
+    assert rc == 2 and "no task type 999" in err
+    rc, out, _ = _eigen(capsys, *base, "status", "0x" + "07" * 32)
+    assert rc == 1 and json.loads(out)["status"] == "NONE"
+
+
+# ---- the aggregator over HTTP ---------------------------------------------------------------------
+
+
+@needs_bwrap
+def test_executors_post_to_the_aggregator_over_http(tw, tmp_path, images):
+    import httpx
+
+    from offchain.compute.taskrun import http_sink
+    from offchain.httpservice import ServiceServer
+
+    def tamper(*a, **k):
+        return dataclasses.replace(execute_task(*a, **k), output=b"lie\n")
+
+    agg = aggregator(tw, tmp_path)
+    with ServiceServer(agg.app(), log_level="warning").start() as srv:
+        sink = http_sink(srv.url)
+        # the liar answers last, after the certificate: its response is kept all the same
+        exs = executors(tw, tmp_path, images, which=(0, 1, 2), sink=sink, run={2: tamper})
+        h = create(tw)
+        for ex in exs:
+            ex.poll()
+        assert agg.done[h].result == b"sum of 2+2\n" and tw.mailbox.getTaskStatus(h) == 2
+        ev = json.loads((tmp_path / "evidence" / f"0x{h.hex()}.json").read_text())
+        assert [r["result"] for r in ev["responses"]] == ["0x" + b"lie\n".hex()]
+        url = f"{srv.url}/v1/responses"
+        assert httpx.post(url, content=b"{").status_code == 400
+        bad = httpx.post(url, json={"task_hash": "0x12"})
+        assert bad.status_code == 400 and "share" in bad.json()["error"]["message"]
+        forged = Response(
+            h, tw.ops[1].address, b"x", Share(b"\x01" * 20, b"\x02" * 64 + b"\x1b"), {}, "sha256:00"
+        )
+        r = httpx.post(url, json=forged.to_json())
+        assert r.status_code == 422, r.text
+        with pytest.raises(TaskRunError, match="refused the response \\(422\\)"):
+            sink(forged)
+        assert httpx.post(url, content=b"x" * (2 << 20)).status_code == 413
+    with pytest.raises(TaskRunError, match="does not answer"):
+        sink(forged)
+
+
+def test_response_json_round_trip_and_malformed():
+    r = Response(
+        b"\x01" * 32, "0x" + "ab" * 20, b"out", Share(b"\x02" * 20, b"\x03" * 65), {"a": 1}, "sha256:ff"
+    )
+    assert Response.from_json(json.loads(json.dumps(r.to_json()))) == r
+    good = r.to_json()
+    for bad, msg in [
+        ([], "JSON object"),
+        ({**good, "share": None}, "share"),
+        ({**good, "task_hash": "0x12"}, "32 bytes"),
+        ({**good, "result": "zz"}, "0x-prefixed"),
+        ({**good, "result": "0xzz"}, "not hex"),
+        ({**good, "receipt": "x"}, "receipt"),
+    ]:
+        with pytest.raises(TaskRunError, match=msg):
+            Response.from_json(bad)
+
+
+@needs_bwrap
+def test_cli_executors_post_to_an_aggregator(tw, tmp_path, images, capsys):
+    from offchain.compute.devtee import init_dir
+    from offchain.httpservice import ServiceServer
+
+    _, store, *_ = images
+    init_dir(tmp_path / "tee", b"\x05" * 32)
+    base = task_cli(tw, tmp_path)
+    agg = aggregator(tw, tmp_path)
+    h = create(tw, payload=b"1+1\n")
+    start = tw.mailbox.getTaskInfo(h).createdBlock
+    with ServiceServer(agg.app(), log_level="warning").start() as srv:
+        for i in range(3):
+            rc, out, err = _eigen(
+                capsys,
+                *base,
+                "executor",
+                "--operator",
+                tw.ops[i].address,
+                "--signing-key",
+                "0x" + tw.keys[i].to_bytes().hex(),
+                "--set",
+                str(tw.set_id),
+                "--images",
+                str(store),
+                "--devtee",
+                str(tmp_path / "tee"),
+                "--state",
+                str(tmp_path / f"cli-state{i}.json"),
+                "--aggregator",
+                srv.url,
+                "--from-block",
+                str(start),
+                "--once",
+            )
+            assert rc == 0, err
+            assert json.loads(out)["result"] == "0x" + b"sum of 1+1\n".hex()
+    assert agg.done[h].result == b"sum of 1+1\n" and tw.mailbox.getTaskStatus(h) == 2
+    assert json.loads((tmp_path / "cli-state0.json").read_text())["next_block"] > start
+
+
+def test_cli_executor_and_aggregator_bad_input(tw, tmp_path, capsys):
+    base = task_cli(tw, tmp_path)
+    ex = (
+        *base,
+        "executor",
+        "--operator",
+        tw.ops[0].address,
+        "--signing-key",
+        "0x" + "11" * 32,
+        "--set",
+        "1",
+        "--images",
+        str(tmp_path),
+        "--state",
+        str(tmp_path / "s.json"),
+        "--aggregator",
+        "http://127.0.0.1:9",
+        "--once",
+    )
+    cases = [
+        ((*ex, "--devtee", str(tmp_path / "none")), "not a dev-TEE directory"),
+        ((*ex, "--devtee", str(tmp_path), "--interval", "0"), "--interval"),
+        ((*ex[:-2], "--devtee", str(tmp_path)), "--aggregator"),
+        (
+            (*base, "aggregator", "--key", "0x" + "11" * 32, "--evidence", str(tmp_path), "--port", "70000"),
+            "port",
+        ),
+        (
+            (
+                *base,
+                "aggregator",
+                "--key",
+                "0x" + "11" * 32,
+                "--evidence",
+                str(tmp_path),
+                "--host",
+                "0.0.0.0",
+            ),
+            "loopback",
+        ),
+    ]
+    for argv, msg in cases:
+        rc, _, err = _eigen(capsys, *argv)
+        assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1, (argv, err)
