@@ -63,11 +63,14 @@ def settler(project, accounts):
 
 def auth(chain, frm, to, value, after=None, before=None, nonce=None):
     t = chain.pending_timestamp
+    # valid from before the head block: raw_call's eth_call runs at the head's timestamp, which lags
+    # the pending one once wall-clock time has passed since it was mined
+    head = chain.blocks.head.timestamp
     return Authorization(
         A(frm),
         A(to),
         value,
-        t - 1 if after is None else after,
+        min(t, head) - 1 if after is None else after,
         t + 60 if before is None else before,
         nonce or os.urandom(32),
     )
