@@ -422,9 +422,17 @@ def test_token_handle_reads(x402_world):
 # ---------------------------------------------------------------- eigen agent
 
 
-def test_cli_pay_and_bad_inputs(x402_world, servers, capsys, tmp_path):
+def test_cli_pay_and_bad_inputs(x402_world, servers, capsys, tmp_path, monkeypatch):
+    from offchain.agent import client
     from offchain.cli import main
 
+    # The command signs with its machine's clock; the test chain's clock may run ahead of it (earlier
+    # tests advance anvil's time), so the command's client reads the chain's, as the other tests do.
+    class ChainClockClient(client.PayingClient):
+        def __init__(self, *args, **kw):
+            super().__init__(*args, clock=x402_world.clock, **kw)
+
+    monkeypatch.setattr(client, "PayingClient", ChainClockClient)
     _, url = servers
     key_file = tmp_path / "payer.key"
     key_file.write_text(str(x402_world.keys["payer"]))
