@@ -224,9 +224,11 @@ def register_client(sub: Any) -> None:
 def _verifier_options(p: Any) -> None:
     p.add_argument(
         "--cert-verifier", metavar="ADDRESS",
-        help="accept the certificate only when this EigenDACertVerifier's checkDACert returns SUCCESS (with --rpc)",
+        help="accept the certificate only when this EigenDACertVerifier's checkDACert returns SUCCESS (with --rpc; default: none, not checked on chain)",
     )  # fmt: skip
-    p.add_argument("--rpc", metavar="URL", help="JSON-RPC node of the chain holding the cert verifier")
+    p.add_argument(
+        "--rpc", metavar="URL", help="JSON-RPC node of the chain holding the cert verifier (default: none)"
+    )
 
 
 def _devnet_dir(args: argparse.Namespace) -> Path:
@@ -288,23 +290,35 @@ def register_devnet(sub: Any) -> None:
         "--test-srs",
         type=int,
         metavar="SYMBOLS",
-        help="an insecure test SRS of SYMBOLS points instead (tests only)",
+        help="an insecure test SRS of SYMBOLS points instead (tests only; default: none, the real SRS)",
     )
-    p.add_argument("--payment-vault", metavar="ADDRESS", help="meter payments against this PaymentVault ...")
-    p.add_argument("--rpc", metavar="URL", help="... on the chain at this JSON-RPC URL")
+    p.add_argument(
+        "--payment-vault",
+        metavar="ADDRESS",
+        help="meter payments against this PaymentVault ... (default: none, no payments)",
+    )
+    p.add_argument("--rpc", metavar="URL", help="... on the chain at this JSON-RPC URL (default: none)")
     p.add_argument("--log-level", default="info", help="the processes' log level (default info)")
     g = p.add_argument_group("configure (keys and configurations only, for deploy/: nothing is started)")
-    g.add_argument("--host", default="127.0.0.1", help="bind address of every process (non-loopback: public)")
-    g.add_argument("--validator-port", type=int, help="each validator's port")
+    g.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="bind address of every process (non-loopback: public; default 127.0.0.1)",
+    )
+    g.add_argument(
+        "--validator-port", type=int, help="each validator's port (default: none; required by configure)"
+    )
     g.add_argument("--disperser-port", type=int, default=9200, help="the disperser's port (default 9200)")
     g.add_argument("--relay-port", type=int, default=9300, help="the relay's port (default 9300)")
     g.add_argument(
         "--validator-url",
         default="http://127.0.0.1:{port}",
-        help="how validator {i} is reached (with {i}, {port})",
+        help="how validator {i} is reached (with {i}, {port}; default http://127.0.0.1:{port})",
     )
     g.add_argument(
-        "--relay-url", default="http://127.0.0.1:{port}", help="how clients reach the relay ({port})"
+        "--relay-url",
+        default="http://127.0.0.1:{port}",
+        help="how clients reach the relay ({port}; default http://127.0.0.1:{port})",
     )
     g.add_argument(
         "--data-dir", default="data", help="where stores and the metadata database live (default data)"
