@@ -1,7 +1,7 @@
 """The x402 world of the agent tests and the bench: the stablecoin and the upto settler deployed on
 the test chain (anvil through ape), a facilitator over web3, a priced Starlette resource server
 behind the payment middleware, and a paying client; for verified settlement, a TaskMailbox world
-with a VerifiedEscrow and a server agent selling certified compute jobs."""
+with a VerifiedEscrow and a server agent selling certified compute jobs; a data agent over A2A."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from offchain.agent.a2a import AgentSkill, Message
+from offchain.agent.a2a_server import A2AServer, Skill
 from offchain.agent.client import PayingClient
 from offchain.agent.evm import EvmFacilitator, escrow_of
-from offchain.agent.server import PaymentMiddleware, PricedRoute
-from offchain.agent.x402 import EscrowTerms
+from offchain.agent.server import Payment, PaymentMiddleware, PricedRoute
+from offchain.agent.x402 import EscrowTerms, PaymentRequirements
 from offchain.chain.agent import Escrow, Sender, Settler, StableToken
 from offchain.chain.deploy import deploy_core
 from offchain.chain.sdk import load_abis
@@ -195,3 +197,38 @@ def job_server(vw: VerifiedWorld, facilitator: Any) -> ASGIApp:
     app = Starlette(routes=[Route("/jobs", create, methods=["POST"]), Route("/jobs/result", result)])
     route = PricedRoute("/jobs/result", (), "GET", "a certified compute job", offers=offers)
     return PaymentMiddleware(app, [route], facilitator)
+
+
+# ---------------------------------------------------------------- A2A
+
+
+def a2a_agent(world: World, facilitator: Any, **kw: Any) -> A2AServer:
+    """A data agent over A2A: skill ``price`` costs PRICE (exact), ``infer`` bills PER_TOKEN per
+    token up to MAX_TOKENS_PRICE (upto), ``free`` is free, ``broken`` is priced and always fails."""
+    seller, fac = world.addresses["seller"], world.facilitator
+
+    async def exact(msg: Message) -> tuple[PaymentRequirements, ...]:
+        return (fac.requirements("exact", world.token.address, seller, PRICE),)
+
+    async def upto(msg: Message) -> tuple[PaymentRequirements, ...]:
+        return (fac.requirements("upto", world.token.address, seller, MAX_TOKENS_PRICE),)
+
+    async def price(msg: Message, pay: Payment | None) -> Any:
+        return {"pair": "ETH/USD", "price": "3120.55", "payer": None if pay is None else pay.payer}
+
+    async def infer(msg: Message, pay: Payment | None) -> Any:
+        tokens = int(msg.data()["max_tokens"])
+        assert pay is not None
+        pay.charge = tokens * PER_TOKEN
+        return {"text": "buy " * tokens, "tokens": tokens}
+
+    async def broken(msg: Message, pay: Payment | None) -> Any:
+        raise RuntimeError("upstream down")
+
+    skills = [
+        Skill(AgentSkill("price", "ETH price", "the ETH/USD price", ("market-data",)), price, exact),
+        Skill(AgentSkill("infer", "inference", "billed per generated token"), infer, upto),
+        Skill(AgentSkill("free", "free price", "the price, free"), price),
+        Skill(AgentSkill("broken", "broken", "always fails"), broken, exact),
+    ]
+    return A2AServer("data-agent", "sells ETH/USD market data", skills, facilitator, clock=world.clock, **kw)
