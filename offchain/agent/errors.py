@@ -147,6 +147,10 @@ class MandateLimitError(MandateError):
     budget exceeded."""
 
 
+class AgentNotFoundError(AgentError):
+    """No agent has this id in the identity registry (or the deployment records none)."""
+
+
 class A2AError(AgentError):
     """An A2A request or answer was refused; ``rpc_code`` is its JSON-RPC error code (the A2A
     specification's numbers: -327xx/-326xx are JSON-RPC's own, -320xx A2A's)."""
@@ -263,6 +267,7 @@ __all__ = [
     "A2AUnsupportedOperationError",
     "A2AVersionError",
     "AgentError",
+    "AgentNotFoundError",
     "BudgetExceededError",
     "FacilitatorError",
     "MandateError",
