@@ -52,6 +52,7 @@ X402_EXTENSION = "https://github.com/google-agentic-commerce/a2a-x402/blob/main/
 # AP2 v0.1's closed mandates in this project's signed-JSON form (offchain.agent.ap2), carried in
 # message metadata under AP2's A2A data keys.
 MANDATES_EXTENSION = "urn:eigencloud:ap2-mandates:v1"
+ERC8004_EXTENSION = "https://eips.ethereum.org/EIPS/eip-8004"
 AP2_INTENT = "ap2.mandates.IntentMandate"
 AP2_CART = "ap2.mandates.CartMandate"
 AP2_PAYMENT = "ap2.mandates.PaymentMandate"
@@ -487,6 +488,15 @@ def agent_card(
                 "params": {"keys": [AP2_INTENT, AP2_CART, AP2_PAYMENT]},
             }
         )
+    if registrations:  # ERC-8004: the on-chain identities this agent holds (the card has no free field)
+        exts.append(
+            {
+                "uri": ERC8004_EXTENSION,
+                "description": "ERC-8004 identities of this agent (agentRegistry: eip155:<chain>:<registry>).",
+                "required": False,
+                "params": {"registrations": list(registrations)},
+            }
+        )
     card: dict[str, Any] = {
         "name": name,
         "description": description,
@@ -499,8 +509,6 @@ def agent_card(
     }
     if provider is not None:
         card["provider"] = dict(provider)
-    if registrations:  # ERC-8004: the on-chain identities this agent holds
-        card["metadata"] = {"erc8004": {"registrations": list(registrations)}}
     return card
 
 

@@ -17,6 +17,7 @@ from offchain.agent.a2a import (
     AP2_PAYMENT,
     CANCELED,
     COMPLETED,
+    ERC8004_EXTENSION,
     EXTENSIONS_HEADER,
     FAILED,
     INPUT_REQUIRED,
@@ -90,6 +91,17 @@ def test_agent_card_has_a2a_fields_and_declares_x402(agent):
     assert MANDATES_EXTENSION not in {e["uri"] for e in ext}  # this agent signs no carts
     parsed = AgentCard.from_json(card)
     assert parsed.url == agent + "/a2a" and parsed.extensions == {X402_EXTENSION: True}
+
+
+def test_card_lists_erc8004_registrations_and_a_public_url(a2a_world):
+    reg = [{"agentId": 3, "agentRegistry": "eip155:31337:0x" + "12" * 20}]
+    server = a2a_agent(a2a_world, None, registrations=reg, public_url="https://agent.example")
+    with ServiceServer(server.app(), log_level="warning") as s:
+        card = AgentCard.from_json(httpx.get(s.url + "/.well-known/agent-card.json").json())
+    assert card.url == "https://agent.example/a2a"
+    assert card.extensions == {X402_EXTENSION: True, ERC8004_EXTENSION: False}
+    (ext,) = [e for e in card.raw["capabilities"]["extensions"] if e["uri"] == ERC8004_EXTENSION]
+    assert ext["params"] == {"registrations": reg}
 
 
 def test_card_without_a_jsonrpc_interface_is_refused():
@@ -281,7 +293,9 @@ def test_wrong_payments_are_refused_with_their_codes(a2a_world, agent):
     underfunded = poor.wallet.sign(_offer(t))
     assert _submit(c, t, underfunded).status.metadata[X402_ERROR] == "INSUFFICIENT_FUNDS"
     malformed = c.send(
-        user_message("pay", task_id=t.id, metadata={X402_STATUS: PAYMENT_SUBMITTED, X402_PAYLOAD: {"x402Version": 2}})
+        user_message(
+            "pay", task_id=t.id, metadata={X402_STATUS: PAYMENT_SUBMITTED, X402_PAYLOAD: {"x402Version": 2}}
+        )
     )
     assert malformed.status.metadata[X402_ERROR] == "INVALID_PAYLOAD"
     assert len(malformed.receipts()) == 4 and not any(r.success for r in malformed.receipts())
