@@ -161,6 +161,14 @@ class VerifiedWorld:
         return int(self.w3.eth.get_block("pending")["timestamp"])
 
 
+def create_job(vw: VerifiedWorld, sender: Sender, payload: str) -> bytes:
+    """The server agent creates a TaskMailbox task for `payload` (paying the executors' fee)."""
+    p = TaskParams(vw.seller.address, vw.mw.ecdsa_type, 1_000_000, payload.encode())
+    h = p.task_hash(vw.mailbox.functions.taskCount().call(), vw.mailbox.address, vw.w3.eth.chain_id)
+    sender.send(vw.mailbox.functions.createTask((vw.seller.address, *p.as_tuple()[1:])), gas=1_000_000)
+    return h
+
+
 def job_server(vw: VerifiedWorld, facilitator: Any) -> ASGIApp:
     """The server agent: POST /jobs creates a TaskMailbox task for the payload (the agent pays the
     executors' fee); GET /jobs/result?task=0x.. is priced under ``verified`` for that very task and
@@ -170,9 +178,7 @@ def job_server(vw: VerifiedWorld, facilitator: Any) -> ASGIApp:
 
     async def create(request: Request) -> JSONResponse:
         body = await request.json()
-        p = TaskParams(vw.seller.address, vw.mw.ecdsa_type, 1_000_000, body["payload"].encode())
-        h = p.task_hash(vw.mailbox.functions.taskCount().call(), vw.mailbox.address, vw.w3.eth.chain_id)
-        sender.send(vw.mailbox.functions.createTask((vw.seller.address, *p.as_tuple()[1:])), gas=1_000_000)
+        h = create_job(vw, sender, body["payload"])
         jobs[h] = vw.clock() + WINDOW_S
         return JSONResponse({"task": "0x" + h.hex()})
 
@@ -232,3 +238,27 @@ def a2a_agent(world: World, facilitator: Any, **kw: Any) -> A2AServer:
         Skill(AgentSkill("broken", "broken", "always fails"), broken, exact),
     ]
     return A2AServer("data-agent", "sells ETH/USD market data", skills, facilitator, clock=world.clock, **kw)
+
+
+def a2a_job_agent(vw: VerifiedWorld, facilitator: Any) -> A2AServer:
+    """The server agent over A2A: skill ``job`` creates a TaskMailbox task for the message's text
+    and asks to be paid under ``verified`` for that task; once paid it answers the task and the
+    escrow id (the executor set certifies the result, which releases the payment)."""
+    sender = Sender(vw.w3, vw.seller.private_key)
+
+    async def offers(msg: Message) -> tuple[PaymentRequirements, ...]:
+        h = create_job(vw, sender, msg.text())
+        deadline = vw.clock() + WINDOW_S
+        return (
+            vw.facilitator.requirements(
+                "verified", vw.token.address, vw.seller.address, JOB_PRICE, task=h, deadline=deadline
+            ),
+        )
+
+    async def run(msg: Message, pay: Payment | None) -> Any:
+        assert pay is not None
+        task = EscrowTerms.of(pay.requirements).task
+        return {"task": "0x" + task.hex(), "escrow": "0x" + escrow_of(pay.payload).hex()}
+
+    skill = Skill(AgentSkill("job", "certified compute job", "paid on a certified result"), run, offers)
+    return A2AServer("job-agent", "sells certified compute jobs", [skill], facilitator, clock=vw.clock)
