@@ -1,14 +1,19 @@
 """TaskValidator over InferenceDisputes (contracts/agent/TaskValidator.vy): a receipt's validation
 request answered 100 once the receipt is final (unchallenged past its window, or upheld), 0 when
 the inference set proved it wrong or a challenge expired unresolved, 0 for another agent's receipt;
-no answer while the receipt can still be challenged or is under challenge. (A module of its own:
+no answer while the receipt can still be challenged or is under challenge; the agent's history
+(offchain/agent/history.py) shows the receipts, the slash and the answers. (A module of its own:
 the dispute world's operators cannot share a chain with the mailbox world's.)"""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from offchain.agent.history import agent_history
 from offchain.chain.agent import VALIDATION_KIND_INFERENCE
+from offchain.chain.sdk import Deployment
 from tests.contracts.support import CHALLENGE_WINDOW, RESOLUTION_WINDOW, reverts, tamper
 from tests.contracts.test_agent_validator import SALT, ZERO32, Registries
 
@@ -42,7 +47,7 @@ def test_final_receipt_answers_100(iw):
     assert iw.status(rh2)[0] == 100
 
 
-def test_wrong_or_unresolved_receipt_answers_0(iw):
+def test_wrong_or_unresolved_receipt_answers_0(iw, tmp_path):
     d = iw.d
     bad = tamper(d.answer(), d.keys[0])
     d.register(bad)
@@ -68,3 +73,26 @@ def test_wrong_or_unresolved_receipt_answers_0(iw):
     iw.request(d.client, iw.agent_id, VALIDATION_KIND_INFERENCE, ghost)
     reverts("unknown receipt", iw.v.respondInference, iw.agent_id, ghost, SALT, sender=d.watcher)
     reverts("no mailbox", iw.v.respondTask, iw.agent_id, ghost, ZERO32, SALT, [], sender=d.watcher)
+    # the agent's history shows both receipts, their dispute status, the slash and the answers
+    record = tmp_path / "record.json"
+    addresses = {
+        "allocation_manager": d.w.am.address,
+        "identity_registry": iw.ident.address,
+        "validation_registry": iw.val.address,
+        "inference_disputes": d.c.address,
+    }
+    rpc = d.chain.provider.web3.provider.endpoint_uri
+    record.write_text(json.dumps({"chain_id": d.chain.chain_id, "rpc_url": rpc, **addresses}))
+    h = agent_history(Deployment.load(record), iw.agent_id)
+    assert [(r["receipt"], r["role"], r["status"]) for r in h["receipts"]] == [
+        ("0x" + bad.digest().hex(), "client", "faulty"),
+        ("0x" + rec.digest().hex(), "client", "expired"),
+    ]
+    (slash,) = h["slashes"]
+    assert (slash["kind"], slash["ref"], slash["operator"]) == (
+        "inference-fault",
+        "0x" + bad.digest().hex(),
+        d.ops[0].address,
+    )
+    assert [v["tag"] for v in h["validations"]] == ["inference-faulty", "inference-unresolved", None]
+    assert h["tasks"] == [] and h["escrows"] == [] and "task_mailbox" not in h["read"]

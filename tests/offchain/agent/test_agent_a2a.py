@@ -399,3 +399,19 @@ def test_payments_outside_the_mandates_are_refused_before_settling(a2a_world, me
     # an expired intent
     assert refused(mandated(w, merchant, intent(w, expiry=str(int(w.clock()) - 1)))) == "mandate_expired"
     assert w.balance("seller") - seller0 == 2 * PRICE
+
+
+def test_the_task_store_is_bounded(a2a_world):
+    """The agent keeps at most max_tasks tasks: the oldest not being worked on is forgotten."""
+    server = a2a_agent(a2a_world, LocalFacilitator(a2a_world.fresh_facilitator()), max_tasks=2)
+    with ServiceServer(server.app(), log_level="warning") as s:
+        c = client(a2a_world, s.url)
+        first, second = _open_task(c), _open_task(c)
+        third = _open_task(c)
+        with pytest.raises(E.A2ATaskNotFoundError):
+            c.get_task(first.id)
+        assert c.get_task(second.id).id == second.id and c.get_task(third.id).id == third.id
+        assert len(server.tasks) == 2
+        # a forgotten task cannot be paid
+        with pytest.raises(E.A2ATaskNotFoundError):
+            c.pay(first)
