@@ -3,6 +3,7 @@
     eigen agent facilitator --rpc URL --key KEY --token ADDR [--settler ADDR] [--escrow ADDR] [--host H] [--port N]
     eigen agent pay URL --key KEY --token ADDR --chain-id N --budget UNITS [--method M] [--json BODY]
     eigen agent escrow {release,refund,show} ID --rpc URL --escrow ADDR [--key KEY]
+    eigen agent history AGENT_ID [--deployment RECORD] [--rpc URL] [--from-block N] [--json]
 
 ``facilitator`` serves x402 v2's ``/verify``, ``/settle`` and ``/supported`` for the EIP-3009 token
 (``exact``), with ``--settler`` (contracts/agent/UptoSettler.vy) ``upto``, and with ``--escrow``
@@ -11,7 +12,10 @@ settlements from KEY, which pays the gas. ``pay`` requests URL and pays a 402 wi
 (atomic units of the token), then prints the response and the settlement as JSON. ``escrow``
 releases a verified payment to its payee, refunds it to its payer, or shows it (anyone may send a
 release or refund; the certifying operators are read from the task's TaskVerified event). Keys are
-0x + 64 hex digits or a file holding them. Every bad input is one line and exit status 2.
+0x + 64 hex digits or a file holding them. ``history`` prints what the chain holds about an agent
+(ERC-8004 identity, feedback, validations, its TaskMailbox tasks and inference receipts, its
+verified-escrow payments, the slashes proven against its work), read from the contracts a deployment
+record names (default: the running devnet's). Every bad input is one line and exit status 2.
 """
 
 from __future__ import annotations
@@ -61,6 +65,21 @@ def register(sub: Any) -> None:
     e.add_argument("--escrow", required=True, help="the VerifiedEscrow's address")
     e.add_argument("--key", default=None, help="the sending account's key (release, refund)")
     e.set_defaults(func=_escrow)
+
+    h = s.add_parser(
+        "history",
+        help="an agent's record from the chain: identity, feedback, validations, tasks, payments, slashes",
+    )
+    h.add_argument("agent_id", type=cliargs.uint(256), help="the ERC-8004 agent id")
+    h.add_argument("--devnet", type=cliargs.path, default=None, help="the devnet folder (default: .devnet)")
+    h.add_argument("--rpc", default=None, help="a node's JSON-RPC URL (default: the devnet's)")
+    h.add_argument("--deployment", type=Path, default=None, help="a deployment record or devnet.json")
+    h.add_argument("--abi", type=Path, default=None, help="a folder of ABI files (default: ape's .build/)")
+    h.add_argument(
+        "--from-block", type=cliargs.uint(64), default=0, help="the first block to read events from"
+    )
+    h.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    h.set_defaults(func=_history)
 
 
 def _key(ref: str) -> str:
@@ -164,4 +183,13 @@ def _escrow(args: argparse.Namespace) -> int:
     rec = escrow.get(eid)
     out |= {k: ("0x" + v.hex() if isinstance(v, bytes) else v) for k, v in asdict(rec).items()}
     print(json.dumps(out, indent=1))
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    from offchain.agent.history import agent_history, render
+    from offchain.chain.cli import _load  # the same deployment lookup as `eigen chain`
+
+    h = agent_history(_load(args), args.agent_id, args.from_block)
+    print(json.dumps(h, indent=1) if args.json else render(h))
     return 0

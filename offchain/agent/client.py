@@ -41,8 +41,10 @@ from offchain.agent.x402 import (
     PAYMENT_RESPONSE,
     PAYMENT_SIGNATURE,
     SCHEMES,
+    PaymentPayload,
     PaymentRequired,
     PaymentRequirements,
+    ResourceInfo,
     SettleResponse,
     caip2,
     decode_header,
@@ -114,7 +116,9 @@ class PayingClient:
         with self._lock:
             return self.budget - self.spent - self._held
 
-    def _choose(self, offers: tuple[PaymentRequirements, ...]) -> PaymentRequirements:
+    def reserve(self, offers: tuple[PaymentRequirements, ...]) -> PaymentRequirements:
+        """The first offer this client may pay, its amount held against the budget until
+        :meth:`release` (other transports than HTTP, e.g. A2A, pay through this too)."""
         usable = [
             o
             for o in offers
@@ -158,9 +162,9 @@ class PayingClient:
         if first.status_code != 402:
             return first
         offers = parse_payment_required(first.headers, first.content)
-        req = self._choose(offers.accepts)
+        req = self.reserve(offers.accepts)
         try:
-            payload = create_payment(self.key, req, offers.resource, now=self.clock())
+            payload = self.sign(req, offers.resource)
             headers = dict(kwargs.pop("headers", None) or {})
             headers[PAYMENT_SIGNATURE] = encode_header(payload)
             second = self.http.request(method, url, headers=headers, **kwargs)
@@ -173,16 +177,31 @@ class PayingClient:
             if raw is None:  # the route failed before settlement: nothing was paid
                 return second
             settled = SettleResponse.from_json(decode_header(raw, PAYMENT_RESPONSE))
-            charged = req.amount if settled.amount is None else settled.amount
-            if not settled.success or charged > req.amount:
-                raise PaymentPayloadError(f"{url} sent a settlement that is no success within the offer")
-            with self._lock:
-                self.spent += charged
-            self.receipts.append(Receipt(url, req, settled, time.perf_counter() - t0))
+            self.record(url, req, settled, time.perf_counter() - t0)
             return second
         finally:
-            with self._lock:
-                self._held -= req.amount
+            self.release(req)
+
+    def sign(self, req: PaymentRequirements, resource: ResourceInfo | None = None) -> PaymentPayload:
+        """The signed payment of a reserved offer."""
+        return create_payment(self.key, req, resource, now=self.clock())
+
+    def release(self, req: PaymentRequirements) -> None:
+        """Stop holding a reserved offer's amount (after its settlement was recorded, or none came)."""
+        with self._lock:
+            self._held -= req.amount
+
+    def record(self, url: str, req: PaymentRequirements, settled: SettleResponse, seconds: float) -> Receipt:
+        """Spend what a settlement of the reserved offer `req` charged (a settlement that is no
+        success, or charges above the offer, is PaymentPayloadError)."""
+        charged = req.amount if settled.amount is None else settled.amount
+        if not settled.success or charged > req.amount:
+            raise PaymentPayloadError(f"{url} sent a settlement that is no success within the offer")
+        receipt = Receipt(url, req, settled, seconds)
+        with self._lock:
+            self.spent += charged
+        self.receipts.append(receipt)
+        return receipt
 
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("GET", url, **kwargs)

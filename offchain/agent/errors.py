@@ -147,6 +147,90 @@ class MandateLimitError(MandateError):
     budget exceeded."""
 
 
+class AgentNotFoundError(AgentError):
+    """No agent has this id in the identity registry (or the deployment records none)."""
+
+
+class A2AError(AgentError):
+    """An A2A request or answer was refused; ``rpc_code`` is its JSON-RPC error code (the A2A
+    specification's numbers: -327xx/-326xx are JSON-RPC's own, -320xx A2A's)."""
+
+    rpc_code = -32603
+
+
+class A2AParseError(A2AError):
+    """The request body is not JSON."""
+
+    rpc_code = -32700
+
+
+class A2AInvalidRequestError(A2AError):
+    """The body is JSON but no JSON-RPC 2.0 request (version, method, id), or a batch."""
+
+    rpc_code = -32600
+
+
+class A2AMethodNotFoundError(A2AError):
+    """The JSON-RPC method is not one this agent serves."""
+
+    rpc_code = -32601
+
+
+class A2AInvalidParamsError(A2AError):
+    """The method's params are malformed (a Message, Part or metadata field of the wrong type)."""
+
+    rpc_code = -32602
+
+
+class A2ATaskNotFoundError(A2AError):
+    """No task has this id (never created, or forgotten)."""
+
+    rpc_code = -32001
+
+
+class A2AUnsupportedOperationError(A2AError):
+    """The operation does not apply to the task now (a message to a finished task, a payment to
+    a task that awaits none)."""
+
+    rpc_code = -32004
+
+
+class A2AExtensionRequiredError(A2AError):
+    """The request did not activate an extension the agent requires (the x402 extension)."""
+
+    rpc_code = -32008
+
+
+class A2AVersionError(A2AError):
+    """The request asks for an A2A protocol version this agent does not speak."""
+
+    rpc_code = -32009
+
+
+class A2AResponseError(A2AError):
+    """The agent answered something that is no A2A response (client side)."""
+
+    rpc_code = -32006
+
+
+# JSON-RPC error code -> error class (the client raises the typed error of an agent's answer).
+A2A_BY_CODE: dict[int, type[A2AError]] = {
+    cls.rpc_code: cls
+    for cls in (
+        A2AError,
+        A2AParseError,
+        A2AInvalidRequestError,
+        A2AMethodNotFoundError,
+        A2AInvalidParamsError,
+        A2ATaskNotFoundError,
+        A2AUnsupportedOperationError,
+        A2AExtensionRequiredError,
+        A2AVersionError,
+        A2AResponseError,
+    )
+}
+
+
 # Reason code -> error class, to turn a facilitator's answer back into the typed error.
 BY_CODE: dict[str, type[X402Error]] = {
     cls.code: cls
@@ -170,8 +254,20 @@ BY_CODE: dict[str, type[X402Error]] = {
 }
 
 __all__ = [
+    "A2A_BY_CODE",
     "BY_CODE",
+    "A2AError",
+    "A2AExtensionRequiredError",
+    "A2AInvalidParamsError",
+    "A2AInvalidRequestError",
+    "A2AMethodNotFoundError",
+    "A2AParseError",
+    "A2AResponseError",
+    "A2ATaskNotFoundError",
+    "A2AUnsupportedOperationError",
+    "A2AVersionError",
     "AgentError",
+    "AgentNotFoundError",
     "BudgetExceededError",
     "FacilitatorError",
     "MandateError",

@@ -101,6 +101,30 @@ def _same_offer(a: PaymentRequirements, b: PaymentRequirements) -> bool:
     return same and (a.scheme != "verified" or a.extra == b.extra)
 
 
+async def verify_payment(
+    facilitator: Facilitator, payload: PaymentPayload, req: PaymentRequirements
+) -> Payment:
+    """The verified payment of `payload` under the offer `req`, or the facilitator's refusal."""
+    verdict = await facilitator.verify(payload, req)
+    if not verdict.is_valid:
+        raise _refusal(verdict.invalid_reason or PaymentPayloadError.code)
+    return Payment(verdict.payer or payload.payload.authorization.from_, req, payload)
+
+
+async def settle_payment(facilitator: Facilitator, payment: Payment) -> SettleResponse:
+    """Settle a verified payment (upto: its charge, unset: the maximum), or the refusal."""
+    req = payment.requirements
+    if req.scheme == "upto":
+        charge = req.amount if payment.charge is None else payment.charge
+        if not 0 <= charge <= req.amount:
+            raise PaymentAmountError(f"the route charged {charge}, above the authorized {req.amount}")
+        req = replace(req, amount=charge)
+    result = await facilitator.settle(payment.payload, req)
+    if not result.success:
+        raise _refusal(result.error_reason or FacilitatorError.code)
+    return result
+
+
 class PaymentMiddleware:
     """Charge for the routes in `routes` through `facilitator` (LocalFacilitator or HTTPFacilitator)."""
 
@@ -183,23 +207,10 @@ class PaymentMiddleware:
         req = next((a for a in accepts if _same_offer(a, payload.accepted)), None)
         if req is None:
             raise PaymentRequirementsError("the payment accepts no offer of this resource")
-        verdict = await self.facilitator.verify(payload, req)
-        if not verdict.is_valid:
-            raise _refusal(verdict.invalid_reason or PaymentPayloadError.code)
-        return Payment(verdict.payer or payload.payload.authorization.from_, req, payload)
+        return await verify_payment(self.facilitator, payload, req)
 
     async def _settle(self, payment: Payment) -> SettleResponse:
-        """Settle the payment (upto: the route's charge), or the refusal."""
-        req = payment.requirements
-        if req.scheme == "upto":
-            charge = req.amount if payment.charge is None else payment.charge
-            if not 0 <= charge <= req.amount:
-                raise PaymentAmountError(f"the route charged {charge}, above the authorized {req.amount}")
-            req = replace(req, amount=charge)
-        result = await self.facilitator.settle(payment.payload, req)
-        if not result.success:
-            raise _refusal(result.error_reason or FacilitatorError.code)
-        return result
+        return await settle_payment(self.facilitator, payment)
 
     @staticmethod
     def payment(request: Any) -> Payment:

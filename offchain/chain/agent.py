@@ -178,6 +178,41 @@ def upto_nonce(pay_to: str, facilitator: str, salt: bytes) -> bytes:
 ESCROW_KIND_TASK = 1
 
 
+# TaskValidator (contracts/agent/TaskValidator.vy): what a validation request names.
+VALIDATION_KIND_TASK = 1  # a TaskMailbox task hash, with the expected result hash (zero: any)
+VALIDATION_KIND_INFERENCE = 2  # an InferenceDisputes receipt digest
+VALIDATION_REQUEST_DOMAIN = keccak(b"eigen.agent.ValidationRequest.v1")
+
+
+def validation_request_hash(
+    validator: str,
+    chain_id: int,
+    agent_id: int,
+    kind: int,
+    ref: bytes,
+    expected: bytes = bytes(32),
+    salt: bytes = bytes(32),
+) -> bytes:
+    """The ERC-8004 request hash an agent files for the TaskValidator at `validator` to answer
+    (TaskValidator.requestHash): it binds the chain, the validator, the agent, the kind of work, the work
+    (`ref`), the result hash claimed (kind 1; zero: any certified result) and a salt (any 32
+    bytes: a second request for the same work needs another)."""
+    if not 0 <= agent_id < 2**256:
+        raise ChainInputError(f"agent id out of range: {agent_id}")
+    if kind not in (VALIDATION_KIND_TASK, VALIDATION_KIND_INFERENCE):
+        raise ChainInputError(f"unknown validation kind {kind}")
+    if len(ref) != 32 or len(expected) != 32 or len(salt) != 32:
+        raise ChainInputError("a validation reference, expected result and salt are 32 bytes each")
+    if kind == VALIDATION_KIND_INFERENCE and expected != bytes(32):
+        raise ChainInputError("an inference validation names no expected result (the receipt commits to it)")
+    return keccak(
+        abi_encode(
+            ["bytes32", "uint256", "address", "uint256", "uint8", "bytes32", "bytes32", "bytes32"],
+            [VALIDATION_REQUEST_DOMAIN, chain_id, validator, agent_id, kind, ref, expected, salt],
+        )
+    )
+
+
 def escrow_nonce(
     pay_to: str, kind: int, ref: bytes, expected_result: bytes, deadline: int, salt: bytes
 ) -> bytes:

@@ -23,9 +23,11 @@ from typing import Any
 
 import yaml
 
+from offchain.abi import ZERO_ADDRESS
 from offchain.chain.deploy import (
     AGENT_CONTRACTS,
     DEFAULT_CONFIG,
+    TASK_VALIDATOR,
     VERIFIED_ESCROW,
     ComputeAVSConfig,
     DeployConfig,
@@ -40,6 +42,7 @@ from offchain.chain.deploy import (
     deploy_inference_disputes,
     deploy_rewards,
     deploy_task_mailbox,
+    deploy_task_validator,
     deploy_token,
     deploy_verified_escrow,
     load_avs_configs,
@@ -279,6 +282,8 @@ def deploy_components(
         (out.reused if live else out.deployed).append("agent")
         if "task_mailbox" in out.avs:  # the x402 verified escrow settles on its certified tasks
             out.agent[VERIFIED_ESCROW] = _verified_escrow(project, deployer, provider, old, out, core.reused)
+        if "task_mailbox" in out.avs or "inference_disputes" in out.avs:  # the stake-backed validator
+            out.agent[TASK_VALIDATOR] = _task_validator(project, deployer, provider, old, out, core.reused)
     _rewards_component(project, deployer, params, comps, old, core, out, provider)
     if record is not None:
         # The record describes what is on chain: the recorded parameters of what was reused, the
@@ -292,7 +297,7 @@ def deploy_components(
             if s in recorded or _section_deployed(s, out.deployed)
         }
         kept_keys = [k for k, _ in AVS_KEYS.values()] + ["task_slasher"] + list(AGENT_CONTRACTS)
-        kept_keys.append(VERIFIED_ESCROW)
+        kept_keys += [VERIFIED_ESCROW, TASK_VALIDATOR]
         kept_keys += list(REWARDS_KEYS)
         others = {k: old[k] for k in kept_keys if core.reused and k in old}
         data = {**others, **out.addresses(), "parameters": kept}
@@ -331,6 +336,28 @@ def _verified_escrow(
         except Exception:  # a record naming something else: deploy anew
             pass
     return deploy_verified_escrow(project, deployer, mailbox)
+
+
+def _task_validator(
+    project: Any, deployer: Any, provider: Any, old: dict, out: Deployed, reused: bool
+) -> Any:
+    """The recorded TaskValidator if it is live and answers this deployment's registry from its
+    mailbox and disputes, else a new one."""
+    want = (
+        out.agent["validation_registry"].address,
+        out.avs["task_mailbox"].address if "task_mailbox" in out.avs else ZERO_ADDRESS,
+        out.avs["inference_disputes"].address if "inference_disputes" in out.avs else ZERO_ADDRESS,
+    )
+    addr = old.get(TASK_VALIDATOR)
+    if reused and isinstance(addr, str):
+        try:
+            if provider.get_code(addr):
+                v = project.TaskValidator.at(addr)
+                if (v.registry(), v.mailbox(), v.disputes()) == want:
+                    return v
+        except Exception:  # a record naming something else: deploy anew
+            pass
+    return deploy_task_validator(project, deployer, *want)
 
 
 def _task_mailbox(

@@ -726,6 +726,27 @@ def deploy_verified_escrow(project: Any, deployer: Any, mailbox: str) -> Any:
     return deployer.deploy(project.VerifiedEscrow, mailbox)
 
 
+# Record key of the agent component's TaskValidator (deployed beside a task mailbox or inference
+# disputes: the ERC-8004 validator answering from their certified records).
+TASK_VALIDATOR = "task_validator"
+
+
+def deploy_task_validator(
+    project: Any, deployer: Any, registry: str, mailbox: str = ZERO_ADDRESS, disputes: str = ZERO_ADDRESS
+) -> Any:
+    """Deploy the stake-backed ERC-8004 validator (contracts/agent/TaskValidator.vy) answering the
+    ValidationRegistry `registry` from `mailbox`'s certified tasks and `disputes`' verdicts (either
+    may be the zero address, not both)."""
+    for what, v in (("registry", registry), ("mailbox", mailbox), ("disputes", disputes)):
+        if not _is_address(v):
+            raise DeployConfigError(f"the task validator's {what} must be an address: got {v!r}")
+    if registry == ZERO_ADDRESS or (mailbox == ZERO_ADDRESS and disputes == ZERO_ADDRESS):
+        raise DeployConfigError(
+            "the task validator needs a validation registry and a task mailbox or inference disputes"
+        )
+    return deployer.deploy(project.TaskValidator, registry, mailbox, disputes)
+
+
 # ---------------------------------------------------------------- rewards, fees, buyback (docs/rewards.md)
 
 REWARDS_SECTION = "rewards"  # its section of config/deploy.yaml (under `default` and a network)

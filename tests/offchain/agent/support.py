@@ -1,7 +1,7 @@
 """The x402 world of the agent tests and the bench: the stablecoin and the upto settler deployed on
 the test chain (anvil through ape), a facilitator over web3, a priced Starlette resource server
 behind the payment middleware, and a paying client; for verified settlement, a TaskMailbox world
-with a VerifiedEscrow and a server agent selling certified compute jobs."""
+with a VerifiedEscrow and a server agent selling certified compute jobs; a data agent over A2A."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from offchain.agent.a2a import AgentSkill, Message
+from offchain.agent.a2a_server import A2AServer, Skill
 from offchain.agent.client import PayingClient
 from offchain.agent.evm import EvmFacilitator, escrow_of
-from offchain.agent.server import PaymentMiddleware, PricedRoute
-from offchain.agent.x402 import EscrowTerms
+from offchain.agent.server import Payment, PaymentMiddleware, PricedRoute
+from offchain.agent.x402 import EscrowTerms, PaymentRequirements
 from offchain.chain.agent import Escrow, Sender, Settler, StableToken
 from offchain.chain.deploy import deploy_core
 from offchain.chain.sdk import load_abis
@@ -159,6 +161,14 @@ class VerifiedWorld:
         return int(self.w3.eth.get_block("pending")["timestamp"])
 
 
+def create_job(vw: VerifiedWorld, sender: Sender, payload: str) -> bytes:
+    """The server agent creates a TaskMailbox task for `payload` (paying the executors' fee)."""
+    p = TaskParams(vw.seller.address, vw.mw.ecdsa_type, 1_000_000, payload.encode())
+    h = p.task_hash(vw.mailbox.functions.taskCount().call(), vw.mailbox.address, vw.w3.eth.chain_id)
+    sender.send(vw.mailbox.functions.createTask((vw.seller.address, *p.as_tuple()[1:])), gas=1_000_000)
+    return h
+
+
 def job_server(vw: VerifiedWorld, facilitator: Any) -> ASGIApp:
     """The server agent: POST /jobs creates a TaskMailbox task for the payload (the agent pays the
     executors' fee); GET /jobs/result?task=0x.. is priced under ``verified`` for that very task and
@@ -168,9 +178,7 @@ def job_server(vw: VerifiedWorld, facilitator: Any) -> ASGIApp:
 
     async def create(request: Request) -> JSONResponse:
         body = await request.json()
-        p = TaskParams(vw.seller.address, vw.mw.ecdsa_type, 1_000_000, body["payload"].encode())
-        h = p.task_hash(vw.mailbox.functions.taskCount().call(), vw.mailbox.address, vw.w3.eth.chain_id)
-        sender.send(vw.mailbox.functions.createTask((vw.seller.address, *p.as_tuple()[1:])), gas=1_000_000)
+        h = create_job(vw, sender, body["payload"])
         jobs[h] = vw.clock() + WINDOW_S
         return JSONResponse({"task": "0x" + h.hex()})
 
@@ -195,3 +203,62 @@ def job_server(vw: VerifiedWorld, facilitator: Any) -> ASGIApp:
     app = Starlette(routes=[Route("/jobs", create, methods=["POST"]), Route("/jobs/result", result)])
     route = PricedRoute("/jobs/result", (), "GET", "a certified compute job", offers=offers)
     return PaymentMiddleware(app, [route], facilitator)
+
+
+# ---------------------------------------------------------------- A2A
+
+
+def a2a_agent(world: World, facilitator: Any, **kw: Any) -> A2AServer:
+    """A data agent over A2A: skill ``price`` costs PRICE (exact), ``infer`` bills PER_TOKEN per
+    token up to MAX_TOKENS_PRICE (upto), ``free`` is free, ``broken`` is priced and always fails."""
+    seller, fac = world.addresses["seller"], world.facilitator
+
+    async def exact(msg: Message) -> tuple[PaymentRequirements, ...]:
+        return (fac.requirements("exact", world.token.address, seller, PRICE),)
+
+    async def upto(msg: Message) -> tuple[PaymentRequirements, ...]:
+        return (fac.requirements("upto", world.token.address, seller, MAX_TOKENS_PRICE),)
+
+    async def price(msg: Message, pay: Payment | None) -> Any:
+        return {"pair": "ETH/USD", "price": "3120.55", "payer": None if pay is None else pay.payer}
+
+    async def infer(msg: Message, pay: Payment | None) -> Any:
+        tokens = int(msg.data()["max_tokens"])
+        assert pay is not None
+        pay.charge = tokens * PER_TOKEN
+        return {"text": "buy " * tokens, "tokens": tokens}
+
+    async def broken(msg: Message, pay: Payment | None) -> Any:
+        raise RuntimeError("upstream down")
+
+    skills = [
+        Skill(AgentSkill("price", "ETH price", "the ETH/USD price", ("market-data",)), price, exact),
+        Skill(AgentSkill("infer", "inference", "billed per generated token"), infer, upto),
+        Skill(AgentSkill("free", "free price", "the price, free"), price),
+        Skill(AgentSkill("broken", "broken", "always fails"), broken, exact),
+    ]
+    return A2AServer("data-agent", "sells ETH/USD market data", skills, facilitator, clock=world.clock, **kw)
+
+
+def a2a_job_agent(vw: VerifiedWorld, facilitator: Any) -> A2AServer:
+    """The server agent over A2A: skill ``job`` creates a TaskMailbox task for the message's text
+    and asks to be paid under ``verified`` for that task; once paid it answers the task and the
+    escrow id (the executor set certifies the result, which releases the payment)."""
+    sender = Sender(vw.w3, vw.seller.private_key)
+
+    async def offers(msg: Message) -> tuple[PaymentRequirements, ...]:
+        h = create_job(vw, sender, msg.text())
+        deadline = vw.clock() + WINDOW_S
+        return (
+            vw.facilitator.requirements(
+                "verified", vw.token.address, vw.seller.address, JOB_PRICE, task=h, deadline=deadline
+            ),
+        )
+
+    async def run(msg: Message, pay: Payment | None) -> Any:
+        assert pay is not None
+        task = EscrowTerms.of(pay.requirements).task
+        return {"task": "0x" + task.hex(), "escrow": "0x" + escrow_of(pay.payload).hex()}
+
+    skill = Skill(AgentSkill("job", "certified compute job", "paid on a certified result"), run, offers)
+    return A2AServer("job-agent", "sells certified compute jobs", [skill], facilitator, clock=vw.clock)

@@ -13,9 +13,10 @@ import httpx
 import pytest
 
 from offchain.agent import errors as E
+from offchain.agent.a2a import COMPLETED, A2AClient
 from offchain.agent.client import PayingClient
 from offchain.agent.evm import EvmFacilitator, create_payment
-from offchain.agent.facilitator import HTTPFacilitator, create_app
+from offchain.agent.facilitator import HTTPFacilitator, LocalFacilitator, create_app
 from offchain.agent.x402 import PAYMENT_RESPONSE, PAYMENT_SIGNATURE, decode_header, encode_header
 from offchain.chain.agent import Sender
 from offchain.chain.errors import ChainRevertError
@@ -23,7 +24,7 @@ from offchain.chain.sdk import load_abis
 from offchain.cli import main
 from offchain.httpservice import ServiceServer
 from tests.contracts.support import A, evs
-from tests.offchain.agent.support import JOB_PRICE, WINDOW_S, VerifiedWorld, job_server
+from tests.offchain.agent.support import JOB_PRICE, WINDOW_S, VerifiedWorld, a2a_job_agent, job_server
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +158,28 @@ def test_facilitator_refuses_other_terms_typed(vw):
     with pytest.raises(E.PaymentSchemeError):
         plain.verify(p, req)
     assert json.loads(json.dumps(req.to_json()))["extra"]["deadline"] == str(deadline)
+
+
+def test_verified_payment_over_a2a(vw):
+    """The same job bought over A2A: the task's offer is ``verified`` for the mailbox task the skill
+    created; the payment waits in escrow until the executor set certifies the result."""
+    seller, payer = vw.seller.address, vw.payer.address
+    fac = EvmFacilitator(vw.w3, vw.fac_account.private_key, [vw.token], escrow=vw.escrow)
+    with ServiceServer(a2a_job_agent(vw, LocalFacilitator(fac)).app(), log_level="warning") as s:
+        wallet = PayingClient(
+            vw.payer.private_key, vw.w3.eth.chain_id, vw.token.address, JOB_PRICE, clock=vw.clock
+        )
+        before = (vw.token.balance_of(payer), vw.token.balance_of(seller))
+        ex = A2AClient(s.url, wallet).ask("2+2", skill="job")
+    assert ex.task.status.state == COMPLETED and ex.requirements.scheme == "verified"
+    assert ex.receipt.amount == JOB_PRICE and wallet.spent == JOB_PRICE
+    out = ex.task.result()
+    h, eid = bytes.fromhex(out["task"][2:]), bytes.fromhex(out["escrow"][2:])
+    assert ex.requirements.extra["task"] == out["task"]
+    rec = vw.escrow.get(eid)
+    assert (rec.payer, rec.payee, rec.amount, rec.ref, rec.state) == (payer, seller, JOB_PRICE, h, "held")
+    assert vw.token.balance_of(payer) == before[0] - JOB_PRICE and vw.token.balance_of(seller) == before[1]
+    rc = vw.mw.submit(h, vw.mw.ecdsa(h, b"4"))
+    signers = [A(x) for x in evs(rc, "TaskVerified")[0].signers]
+    Sender(vw.w3, vw.payer.private_key).send(vw.escrow.release(eid, signers))
+    assert vw.token.balance_of(seller) == before[1] + JOB_PRICE and vw.escrow.get(eid).state == "released"

@@ -1,0 +1,730 @@
+"""A2A (Agent2Agent protocol v1.0) messages, the agent card and the JSON-RPC binding, with the x402
+payments extension (a2a-x402 v0.2) and AP2 mandates in message metadata; and the client that talks
+to an agent and pays it when asked.
+
+Shapes are A2A v1.0's ProtoJSON (``specification/a2a.proto``): camelCase fields, enums by name
+(``TASK_STATE_INPUT_REQUIRED``, ``ROLE_USER``), a ``Part`` holding exactly one of ``text``, ``raw``
+(base64), ``url`` or ``data``. JSON-RPC method names are the PascalCase ones (``SendMessage``,
+``GetTask``); errors carry A2A's codes (offchain.agent.errors, ``A2A_BY_CODE``).
+
+The x402 extension's flow (standalone): the agent answers a priced request with a Task in
+``TASK_STATE_INPUT_REQUIRED`` whose status message metadata holds ``x402.payment.status:
+payment-required`` and ``x402.payment.required`` (an x402 PaymentRequired); the client sends a
+message with the task's id, ``payment-submitted`` and ``x402.payment.payload`` (a PaymentPayload);
+the agent verifies, works, settles through the facilitator and completes the task with
+``payment-completed`` and ``x402.payment.receipts`` (SettleResponses) — or answers
+``payment-failed`` with ``x402.payment.error`` and leaves the offer open.
+
+Parsing is strict: a field of the wrong type is ``A2AInvalidParamsError`` in a request (the agent's
+side) and ``A2AResponseError`` in an answer (the client's side).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from offchain.agent.ap2 import CART, PAYMENT, Signed, sign_mandate
+from offchain.agent.client import PayingClient
+from offchain.agent.errors import (
+    A2A_BY_CODE,
+    A2AError,
+    A2AResponseError,
+    MandateError,
+    PaymentRefusedError,
+    X402Error,
+)
+from offchain.agent.x402 import PaymentPayload, PaymentRequired, PaymentRequirements, SettleResponse
+
+A2A_VERSION = "1.0"
+VERSION_HEADER = "A2A-Version"
+EXTENSIONS_HEADER = "A2A-Extensions"
+# a2a-x402 v0.2 names the older header; the agent reads both.
+EXTENSIONS_HEADERS = (EXTENSIONS_HEADER, "X-A2A-Extensions")
+X402_EXTENSION = "https://github.com/google-agentic-commerce/a2a-x402/blob/main/spec/v0.2"
+# AP2 v0.1's closed mandates in this project's signed-JSON form (offchain.agent.ap2), carried in
+# message metadata under AP2's A2A data keys.
+MANDATES_EXTENSION = "urn:eigencloud:ap2-mandates:v1"
+ERC8004_EXTENSION = "https://eips.ethereum.org/EIPS/eip-8004"
+AP2_INTENT = "ap2.mandates.IntentMandate"
+AP2_CART = "ap2.mandates.CartMandate"
+AP2_PAYMENT = "ap2.mandates.PaymentMandate"
+
+# the x402 extension's metadata keys and payment states
+X402_STATUS = "x402.payment.status"
+X402_REQUIRED = "x402.payment.required"
+X402_PAYLOAD = "x402.payment.payload"
+X402_RECEIPTS = "x402.payment.receipts"
+X402_ERROR = "x402.payment.error"
+PAYMENT_REQUIRED = "payment-required"
+PAYMENT_SUBMITTED = "payment-submitted"
+PAYMENT_REJECTED = "payment-rejected"
+PAYMENT_VERIFIED = "payment-verified"
+PAYMENT_COMPLETED = "payment-completed"
+PAYMENT_FAILED = "payment-failed"
+
+# A2A task states; the first four end a task, the next two wait for the client
+SUBMITTED, WORKING = "TASK_STATE_SUBMITTED", "TASK_STATE_WORKING"
+COMPLETED, FAILED = "TASK_STATE_COMPLETED", "TASK_STATE_FAILED"
+CANCELED, REJECTED = "TASK_STATE_CANCELED", "TASK_STATE_REJECTED"
+INPUT_REQUIRED, AUTH_REQUIRED = "TASK_STATE_INPUT_REQUIRED", "TASK_STATE_AUTH_REQUIRED"
+TERMINAL = frozenset({COMPLETED, FAILED, CANCELED, REJECTED})
+INTERRUPTED = frozenset({INPUT_REQUIRED, AUTH_REQUIRED})
+STATES = TERMINAL | INTERRUPTED | {SUBMITTED, WORKING}
+USER, AGENT = "ROLE_USER", "ROLE_AGENT"
+
+MAX_PARTS = 64
+MAX_ID_CHARS = 128
+
+# x402 reason code -> the extension's error code (x402.payment.error); others keep their own
+ERROR_CODES = {
+    "insufficient_funds": "INSUFFICIENT_FUNDS",
+    "invalid_exact_evm_payload_signature": "INVALID_SIGNATURE",
+    "invalid_exact_evm_payload_authorization_valid_before": "EXPIRED_PAYMENT",
+    "invalid_exact_evm_payload_authorization_nonce_used": "DUPLICATE_NONCE",
+    "invalid_network": "NETWORK_MISMATCH",
+    "invalid_exact_evm_payload_authorization_value": "INVALID_AMOUNT",
+    "invalid_transaction_state": "SETTLEMENT_FAILED",
+}
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _obj(v: Any, what: str, err: type[A2AError]) -> dict[str, Any]:
+    if not isinstance(v, dict):
+        raise err(f"{what} must be a JSON object")
+    return v
+
+
+def _opt_str(d: dict[str, Any], key: str, what: str, err: type[A2AError], limit: int | None = None) -> Any:
+    v = d.get(key)
+    if v is None:
+        return None
+    if not isinstance(v, str) or (limit is not None and not 0 < len(v) <= limit):
+        raise err(f"{what}.{key} must be a string" + (f" of 1 to {limit} characters" if limit else ""))
+    return v
+
+
+def _req_str(d: dict[str, Any], key: str, what: str, err: type[A2AError], limit: int | None = None) -> str:
+    v = _opt_str(d, key, what, err, limit)
+    if v is None:
+        raise err(f"{what}.{key} is required")
+    return v
+
+
+def _meta(d: dict[str, Any], what: str, err: type[A2AError]) -> dict[str, Any]:
+    v = d.get("metadata", {})
+    return dict(_obj(v, f"{what}.metadata", err))
+
+
+def _str_list(d: dict[str, Any], key: str, what: str, err: type[A2AError]) -> list[str]:
+    v = d.get(key, [])
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise err(f"{what}.{key} must be a list of strings")
+    return list(v)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One piece of content: exactly one of `text`, `raw` (bytes), `url` or `data` (any JSON)."""
+
+    text: str | None = None
+    raw: bytes | None = None
+    url: str | None = None
+    data: Any = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    filename: str | None = None
+    media_type: str | None = None
+
+    @classmethod
+    def from_json(cls, v: Any, err: type[A2AError]) -> Part:
+        d = _obj(v, "part", err)
+        present = [k for k in ("text", "raw", "url", "data") if k in d]
+        if len(present) != 1:
+            raise err("a part holds exactly one of text, raw, url, data")
+        raw = None
+        if "raw" in d:
+            try:
+                raw = base64.b64decode(_req_str(d, "raw", "part", err), validate=True)
+            except (binascii.Error, ValueError):
+                raise err("part.raw must be base64") from None
+        return cls(
+            _opt_str(d, "text", "part", err),
+            raw,
+            _opt_str(d, "url", "part", err),
+            d.get("data"),
+            _meta(d, "part", err),
+            _opt_str(d, "filename", "part", err),
+            _opt_str(d, "mediaType", "part", err),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.text is not None:
+            out["text"] = self.text
+        elif self.raw is not None:
+            out["raw"] = base64.b64encode(self.raw).decode()
+        elif self.url is not None:
+            out["url"] = self.url
+        else:
+            out["data"] = self.data
+        if self.metadata:
+            out["metadata"] = dict(self.metadata)
+        if self.filename is not None:
+            out["filename"] = self.filename
+        if self.media_type is not None:
+            out["mediaType"] = self.media_type
+        return out
+
+
+def _parts(d: dict[str, Any], what: str, err: type[A2AError], required: bool = True) -> tuple[Part, ...]:
+    v = d.get("parts", [] if not required else None)
+    if not isinstance(v, list) or (required and not v) or len(v) > MAX_PARTS:
+        raise err(f"{what}.parts must be a list of {'1' if required else '0'} to {MAX_PARTS} parts")
+    return tuple(Part.from_json(p, err) for p in v)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One turn: who speaks (`role`), its parts, the task and context it belongs to, metadata."""
+
+    message_id: str
+    role: str
+    parts: tuple[Part, ...]
+    context_id: str | None = None
+    task_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    extensions: tuple[str, ...] = ()
+    reference_task_ids: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, v: Any, err: type[A2AError]) -> Message:
+        d = _obj(v, "message", err)
+        role = d.get("role")
+        if role not in (USER, AGENT):
+            raise err(f"message.role must be {USER} or {AGENT}: got {role!r}")
+        return cls(
+            _req_str(d, "messageId", "message", err, MAX_ID_CHARS),
+            role,
+            _parts(d, "message", err),
+            _opt_str(d, "contextId", "message", err, MAX_ID_CHARS),
+            _opt_str(d, "taskId", "message", err, MAX_ID_CHARS),
+            _meta(d, "message", err),
+            tuple(_str_list(d, "extensions", "message", err)),
+            tuple(_str_list(d, "referenceTaskIds", "message", err)),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"messageId": self.message_id, "role": self.role}
+        if self.context_id is not None:
+            out["contextId"] = self.context_id
+        if self.task_id is not None:
+            out["taskId"] = self.task_id
+        out["parts"] = [p.to_json() for p in self.parts]
+        if self.metadata:
+            out["metadata"] = dict(self.metadata)
+        if self.extensions:
+            out["extensions"] = list(self.extensions)
+        if self.reference_task_ids:
+            out["referenceTaskIds"] = list(self.reference_task_ids)
+        return out
+
+    def text(self) -> str:
+        """The text parts, joined."""
+        return "\n".join(p.text for p in self.parts if p.text is not None)
+
+    def data(self) -> Any:
+        """The first data part's value (None: none)."""
+        return next((p.data for p in self.parts if p.text is None and p.raw is None and p.url is None), None)
+
+
+def user_message(
+    text: str | None = None,
+    data: Any = None,
+    *,
+    task_id: str | None = None,
+    context_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    extensions: tuple[str, ...] = (),
+) -> Message:
+    """A client's message (a text part and/or a data part)."""
+    parts = tuple(p for p in (Part(text=text) if text is not None else None, _data_part(data)) if p)
+    return Message(new_id(), USER, parts or (Part(text=""),), context_id, task_id, metadata or {}, extensions)
+
+
+def _data_part(data: Any) -> Part | None:
+    return None if data is None else Part(data=data, media_type="application/json")
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    state: str
+    message: Message | None = None
+    timestamp: str | None = None
+
+    @classmethod
+    def from_json(cls, v: Any, err: type[A2AError]) -> TaskStatus:
+        d = _obj(v, "status", err)
+        if d.get("state") not in STATES:
+            raise err(f"status.state is no A2A task state: {d.get('state')!r}")
+        msg = d.get("message")
+        return cls(
+            d["state"],
+            None if msg is None else Message.from_json(msg, err),
+            _opt_str(d, "timestamp", "status", err),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"state": self.state}
+        if self.message is not None:
+            out["message"] = self.message.to_json()
+        if self.timestamp is not None:
+            out["timestamp"] = self.timestamp
+        return out
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return {} if self.message is None else self.message.metadata
+
+
+@dataclass(frozen=True)
+class Artifact:
+    artifact_id: str
+    parts: tuple[Part, ...]
+    name: str | None = None
+    description: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, v: Any, err: type[A2AError]) -> Artifact:
+        d = _obj(v, "artifact", err)
+        return cls(
+            _req_str(d, "artifactId", "artifact", err, MAX_ID_CHARS),
+            _parts(d, "artifact", err),
+            _opt_str(d, "name", "artifact", err),
+            _opt_str(d, "description", "artifact", err),
+            _meta(d, "artifact", err),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"artifactId": self.artifact_id}
+        if self.name is not None:
+            out["name"] = self.name
+        if self.description is not None:
+            out["description"] = self.description
+        out["parts"] = [p.to_json() for p in self.parts]
+        if self.metadata:
+            out["metadata"] = dict(self.metadata)
+        return out
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    context_id: str
+    status: TaskStatus
+    artifacts: tuple[Artifact, ...] = ()
+    history: tuple[Message, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, v: Any, err: type[A2AError] = A2AResponseError) -> Task:
+        d = _obj(v, "task", err)
+        arts, hist = d.get("artifacts", []), d.get("history", [])
+        if not isinstance(arts, list) or not isinstance(hist, list):
+            raise err("task.artifacts and task.history must be lists")
+        return cls(
+            _req_str(d, "id", "task", err, MAX_ID_CHARS),
+            _req_str(d, "contextId", "task", err, MAX_ID_CHARS),
+            TaskStatus.from_json(d.get("status"), err),
+            tuple(Artifact.from_json(a, err) for a in arts),
+            tuple(Message.from_json(m, err) for m in hist),
+            _meta(d, "task", err),
+        )
+
+    def to_json(self, history_length: int | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "contextId": self.context_id, "status": self.status.to_json()}
+        if self.artifacts:
+            out["artifacts"] = [a.to_json() for a in self.artifacts]
+        hist = self.history if history_length is None else self.history[len(self.history) - history_length :]
+        if history_length == 0:
+            hist = ()
+        if hist:
+            out["history"] = [m.to_json() for m in hist]
+        if self.metadata:
+            out["metadata"] = dict(self.metadata)
+        return out
+
+    def payment_status(self) -> str | None:
+        return self.status.metadata.get(X402_STATUS)
+
+    def receipts(self) -> list[SettleResponse]:
+        """The task's x402 receipts (SettleResponses), as the agent listed them."""
+        raw = self.status.metadata.get(X402_RECEIPTS, [])
+        if not isinstance(raw, list):
+            raise A2AResponseError(f"{X402_RECEIPTS} must be a list")
+        try:
+            return [SettleResponse.from_json(r) for r in raw]
+        except X402Error as exc:
+            raise A2AResponseError(f"a receipt is malformed: {exc}") from None
+
+    def result(self) -> Any:
+        """The first artifact's first data part (or text), the usual answer of a skill."""
+        for a in self.artifacts:
+            for p in a.parts:
+                return p.data if p.text is None and p.raw is None and p.url is None else p.text
+        return None
+
+
+# ---------------------------------------------------------------- agent card
+
+
+@dataclass(frozen=True)
+class AgentSkill:
+    id: str
+    name: str
+    description: str
+    tags: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "tags": list(self.tags),
+            "examples": list(self.examples),
+        }
+
+
+@dataclass(frozen=True)
+class AgentCard:
+    """The parts of an agent card a client acts on: name, the JSON-RPC endpoint, the skills and
+    the extensions (by URI -> required)."""
+
+    name: str
+    description: str
+    version: str
+    url: str
+    skills: tuple[str, ...]
+    extensions: dict[str, bool]
+    raw: dict[str, Any]
+
+    @classmethod
+    def from_json(cls, v: Any) -> AgentCard:
+        err = A2AResponseError
+        d = _obj(v, "agent card", err)
+        ifaces = d.get("supportedInterfaces")
+        if not isinstance(ifaces, list):
+            raise err("agentCard.supportedInterfaces must be a list")
+        url = next(
+            (
+                i["url"]
+                for i in ifaces
+                if isinstance(i, dict)
+                and i.get("protocolBinding") == "JSONRPC"
+                and isinstance(i.get("url"), str)
+                and str(i.get("protocolVersion", "")).split(".")[0] == A2A_VERSION.split(".")[0]
+            ),
+            None,
+        )
+        if url is None:
+            raise err(f"the agent offers no JSONRPC interface of A2A {A2A_VERSION}")
+        caps = _obj(d.get("capabilities", {}), "agentCard.capabilities", err)
+        exts = caps.get("extensions", [])
+        skills = d.get("skills", [])
+        if not isinstance(exts, list) or not isinstance(skills, list):
+            raise err("agentCard.capabilities.extensions and agentCard.skills must be lists")
+        return cls(
+            _req_str(d, "name", "agentCard", err),
+            _req_str(d, "description", "agentCard", err),
+            _req_str(d, "version", "agentCard", err),
+            url,
+            tuple(str(_obj(s, "skill", err).get("id")) for s in skills),
+            {
+                _req_str(_obj(e, "extension", err), "uri", "extension", err): bool(e.get("required"))
+                for e in exts
+            },
+            dict(d),
+        )
+
+
+def agent_card(
+    name: str,
+    description: str,
+    url: str,
+    skills: list[AgentSkill],
+    *,
+    version: str = "1.0.0",
+    provider: dict[str, str] | None = None,
+    x402_required: bool = True,
+    mandates: bool = False,
+    registrations: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """An A2A v1.0 agent card (JSON) for an agent whose JSON-RPC endpoint is `url`."""
+    exts: list[dict[str, Any]] = [
+        {
+            "uri": X402_EXTENSION,
+            "description": "Supports payments using the x402 protocol for on-chain settlement.",
+            "required": x402_required,
+        }
+    ]
+    if mandates:
+        exts.append(
+            {
+                "uri": MANDATES_EXTENSION,
+                "description": "Payments must carry AP2 intent and payment mandates (signed JSON) "
+                "in message metadata; the agent signs the cart.",
+                "required": False,
+                "params": {"keys": [AP2_INTENT, AP2_CART, AP2_PAYMENT]},
+            }
+        )
+    if registrations:  # ERC-8004: the on-chain identities this agent holds (the card has no free field)
+        exts.append(
+            {
+                "uri": ERC8004_EXTENSION,
+                "description": "ERC-8004 identities of this agent (agentRegistry: eip155:<chain>:<registry>).",
+                "required": False,
+                "params": {"registrations": list(registrations)},
+            }
+        )
+    card: dict[str, Any] = {
+        "name": name,
+        "description": description,
+        "supportedInterfaces": [{"url": url, "protocolBinding": "JSONRPC", "protocolVersion": A2A_VERSION}],
+        "version": version,
+        "capabilities": {"streaming": False, "pushNotifications": False, "extensions": exts},
+        "defaultInputModes": ["text/plain", "application/json"],
+        "defaultOutputModes": ["application/json", "text/plain"],
+        "skills": [s.to_json() for s in skills],
+    }
+    if provider is not None:
+        card["provider"] = dict(provider)
+    return card
+
+
+# ---------------------------------------------------------------- JSON-RPC
+
+
+def rpc_error(req_id: Any, exc: A2AError) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": req_id, "error": {"code": exc.rpc_code, "message": str(exc)}}
+
+
+def rpc_result(req_id: Any, result: Any) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": req_id, "result": result}
+
+
+# ---------------------------------------------------------------- client
+
+
+@dataclass
+class Exchange:
+    """What one paid request to an agent came to: the final task, the offer paid and the settlement."""
+
+    task: Task
+    requirements: PaymentRequirements | None = None
+    receipt: SettleResponse | None = None
+
+
+class A2AClient:
+    """Talks to the agent at `base_url` (its card at ``/.well-known/agent-card.json``) over JSON-RPC,
+    paying with `wallet` (a PayingClient: its key, budget, per-request cap, payee list and AP2 intent)
+    when a task asks for payment. `mandates(offer, cart)`, when given, returns the AP2 mandates
+    (metadata keys -> signed JSON) the payment carries."""
+
+    def __init__(
+        self,
+        base_url: str,
+        wallet: PayingClient | None = None,
+        *,
+        http: httpx.Client | None = None,
+        mandates: Callable[[PaymentRequirements, Signed | None], dict[str, Any]] | None = None,
+        poll_s: float = 0.05,
+        timeout_s: float = 60.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.wallet = wallet
+        self.http = http or (wallet.http if wallet is not None else httpx.Client(timeout=60))
+        self.mandates = mandates
+        self.poll_s = poll_s
+        self.timeout_s = timeout_s
+        self._card: AgentCard | None = None
+        self._ids = 0
+
+    def card(self) -> AgentCard:
+        if self._card is None:
+            try:
+                r = self.http.get(self.base_url + "/.well-known/agent-card.json")
+                r.raise_for_status()
+                self._card = AgentCard.from_json(r.json())
+            except (httpx.HTTPError, ValueError) as exc:
+                raise A2AResponseError(f"no agent card at {self.base_url}: {exc}") from None
+        return self._card
+
+    def call(self, method: str, params: dict[str, Any]) -> Any:
+        """One JSON-RPC call; an error answer raises its typed A2AError."""
+        card = self.card()
+        self._ids += 1
+        headers = {VERSION_HEADER: A2A_VERSION, EXTENSIONS_HEADER: ", ".join(card.extensions)}
+        body = {"jsonrpc": "2.0", "id": self._ids, "method": method, "params": params}
+        try:
+            r = self.http.post(card.url, json=body, headers=headers)
+            answer = r.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise A2AResponseError(f"{card.url} gave no JSON-RPC answer: {exc}") from None
+        if not isinstance(answer, dict) or answer.get("jsonrpc") != "2.0" or answer.get("id") != self._ids:
+            raise A2AResponseError(f"{card.url} answered no JSON-RPC 2.0 response to request {self._ids}")
+        if "error" in answer:
+            e = _obj(answer["error"], "error", A2AResponseError)
+            code = e.get("code")
+            raise A2A_BY_CODE.get(code if isinstance(code, int) else 0, A2AError)(
+                f"{method}: {e.get('message')} (code {code})"
+            )
+        if "result" not in answer:
+            raise A2AResponseError(f"{card.url} answered neither result nor error")
+        return answer["result"]
+
+    def send(self, message: Message, return_immediately: bool = False) -> Task | Message:
+        params: dict[str, Any] = {"message": message.to_json()}
+        if return_immediately:
+            params["configuration"] = {"returnImmediately": True}
+        res = _obj(self.call("SendMessage", params), "SendMessageResponse", A2AResponseError)
+        if "task" in res:
+            return Task.from_json(res["task"])
+        if "message" in res:
+            return Message.from_json(res["message"], A2AResponseError)
+        raise A2AResponseError("SendMessageResponse holds neither a task nor a message")
+
+    def get_task(self, task_id: str, history_length: int | None = None) -> Task:
+        params: dict[str, Any] = {"id": task_id}
+        if history_length is not None:
+            params["historyLength"] = history_length
+        return Task.from_json(self.call("GetTask", params))
+
+    def wait(self, task_id: str) -> Task:
+        """Poll GetTask until the task ends or waits for the client."""
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            task = self.get_task(task_id)
+            if task.status.state in TERMINAL | INTERRUPTED:
+                return task
+            if time.monotonic() > deadline:
+                raise A2AResponseError(f"task {task_id} still {task.status.state} after {self.timeout_s} s")
+            time.sleep(self.poll_s)
+
+    def ask(
+        self,
+        text: str | None = None,
+        data: Any = None,
+        *,
+        skill: str | None = None,
+        return_immediately: bool = False,
+    ) -> Exchange:
+        """Send a request; pay if the agent asks (within the wallet's limits); wait for the end."""
+        meta = {} if skill is None else {"skill": skill}
+        first = self.send(user_message(text, data, metadata=meta), return_immediately)
+        if not isinstance(first, Task):
+            return Exchange(Task(new_id(), first.context_id or "", TaskStatus(COMPLETED, first)))
+        task = first if first.status.state in TERMINAL | INTERRUPTED else self.wait(first.id)
+        if task.payment_status() != PAYMENT_REQUIRED:
+            return Exchange(task)
+        return self.pay(task, return_immediately)
+
+    def pay(self, task: Task, return_immediately: bool = False) -> Exchange:
+        """Pay a task that asks for payment; the settled amount is spent from the wallet's budget.
+        A refused payment is PaymentRefusedError with the agent's x402 reason."""
+        if self.wallet is None:
+            raise PaymentRefusedError(f"task {task.id} asks for payment and this client has no wallet")
+        t0 = time.perf_counter()
+        try:
+            offers = PaymentRequired.from_json(task.status.metadata.get(X402_REQUIRED))
+        except X402Error as exc:
+            raise A2AResponseError(f"task {task.id}'s payment requirements are malformed: {exc}") from None
+        req = self.wallet.reserve(offers.accepts)
+        try:
+            payload = self.wallet.sign(req, offers.resource)
+            meta: dict[str, Any] = {X402_STATUS: PAYMENT_SUBMITTED, X402_PAYLOAD: payload.to_json()}
+            if self.mandates is not None:
+                cart_raw = task.status.metadata.get(AP2_CART)
+                try:
+                    cart = None if cart_raw is None else Signed.from_json(cart_raw, CART)
+                except MandateError as exc:
+                    raise A2AResponseError(f"task {task.id}'s cart mandate is malformed: {exc}") from None
+                meta |= self.mandates(req, cart)
+            msg = user_message(
+                "payment",
+                task_id=task.id,
+                context_id=task.context_id,
+                metadata=meta,
+                extensions=(X402_EXTENSION,),
+            )
+            answer = self.send(msg, return_immediately)
+            if not isinstance(answer, Task):
+                raise A2AResponseError(f"the agent answered the payment for {task.id} with no task")
+            done = answer if answer.status.state in TERMINAL | INTERRUPTED else self.wait(answer.id)
+            status = done.payment_status()
+            if status == PAYMENT_FAILED or done.status.state == INPUT_REQUIRED:
+                reasons = [r.error_reason for r in done.receipts() if not r.success]
+                reason = reasons[-1] if reasons else None
+                raise PaymentRefusedError(
+                    f"the agent refused the payment for task {task.id}: "
+                    f"{done.status.metadata.get(X402_ERROR)} ({reason})",
+                    reason,
+                )
+            settled = [r for r in done.receipts() if r.success]
+            if status != PAYMENT_COMPLETED or not settled:
+                # the work failed before settlement: nothing was paid
+                return Exchange(done, req)
+            receipt = settled[-1]
+            self.wallet.record(f"{self.base_url}#{task.id}", req, receipt, time.perf_counter() - t0)
+            return Exchange(done, req, receipt)
+        finally:
+            self.wallet.release(req)
+
+    def reject(self, task: Task) -> Task:
+        """Decline a task's payment request (``payment-rejected``)."""
+        msg = user_message(
+            "no", task_id=task.id, context_id=task.context_id, metadata={X402_STATUS: PAYMENT_REJECTED}
+        )
+        out = self.send(msg)
+        if not isinstance(out, Task):
+            raise A2AResponseError("the agent answered the rejection with no task")
+        return out
+
+
+def mandates_for(
+    agent_key: Any, intent: Signed, clock: Callable[[], float] = time.time
+) -> Callable[[PaymentRequirements, Signed | None], dict[str, Any]]:
+    """A2AClient's `mandates`: the user's `intent` and a PaymentMandate signed by the agent's key
+    for the offer paid against the agent's cart."""
+
+    def make(offer: PaymentRequirements, cart: Signed | None) -> dict[str, Any]:
+        if cart is None:
+            raise A2AResponseError("the agent sent no cart mandate to pay against")
+        body = {
+            "type": PAYMENT,
+            "intent_hash": "0x" + intent.hash.hex(),
+            "cart_hash": "0x" + cart.hash.hex(),
+            "payee": offer.pay_to,
+            "asset": offer.asset,
+            "network": offer.network,
+            "amount": str(offer.amount),
+            "timestamp": str(int(clock())),
+        }
+        return {AP2_INTENT: intent.to_json(), AP2_PAYMENT: sign_mandate(agent_key, body).to_json()}
+
+    return make
+
+
+def payload_of(message: Message) -> PaymentPayload:
+    """The PaymentPayload a payment-submitted message carries (x402 errors when malformed)."""
+    return PaymentPayload.from_json(message.metadata.get(X402_PAYLOAD))

@@ -1,0 +1,461 @@
+"""An A2A agent over HTTP (Starlette, served with httpservice.ServiceServer) whose skills are paid
+through x402 (the a2a-x402 extension's standalone flow) and settled by a facilitator, with AP2
+mandates checked before any settlement when the agent asks for them.
+
+Routes: ``GET /.well-known/agent-card.json`` (the card) and ``POST /a2a`` (JSON-RPC 2.0:
+``SendMessage``, ``GetTask``). A request (a message without ``taskId``) to a priced skill creates a
+task in ``TASK_STATE_INPUT_REQUIRED`` with ``payment-required`` and the offers; each offer's
+``extra.a2aTaskId`` names the task, so a payment made for one task is refused on another. The
+client's ``payment-submitted`` message (with ``taskId``) is matched against the task's offers,
+the mandates are checked (when required), the facilitator verifies, the skill runs, the payment
+settles, and the task completes with ``payment-completed``, the receipts and the skill's result as
+an artifact. A refused payment leaves the task waiting (``payment-failed``, ``x402.payment.error``,
+a failed receipt, the offers again); a skill that fails ends the task ``TASK_STATE_FAILED``
+unsettled. ``configuration.returnImmediately`` answers the payment at ``TASK_STATE_WORKING`` and
+works in the background (the client polls ``GetTask``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from eth_account import Account
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from offchain.agent.a2a import (
+    A2A_VERSION,
+    AGENT,
+    AP2_CART,
+    AP2_INTENT,
+    AP2_PAYMENT,
+    CANCELED,
+    COMPLETED,
+    ERROR_CODES,
+    EXTENSIONS_HEADERS,
+    FAILED,
+    INPUT_REQUIRED,
+    PAYMENT_COMPLETED,
+    PAYMENT_FAILED,
+    PAYMENT_REJECTED,
+    PAYMENT_REQUIRED,
+    PAYMENT_SUBMITTED,
+    PAYMENT_VERIFIED,
+    TERMINAL,
+    USER,
+    VERSION_HEADER,
+    WORKING,
+    X402_ERROR,
+    X402_EXTENSION,
+    X402_RECEIPTS,
+    X402_REQUIRED,
+    X402_STATUS,
+    AgentSkill,
+    Artifact,
+    Message,
+    Part,
+    Task,
+    TaskStatus,
+    agent_card,
+    new_id,
+    payload_of,
+    rpc_error,
+    rpc_result,
+)
+from offchain.agent.ap2 import CART, INTENT, PAYMENT, Signed, check_intent, check_payment, sign_mandate
+from offchain.agent.errors import (
+    A2AError,
+    A2AExtensionRequiredError,
+    A2AInvalidParamsError,
+    A2AInvalidRequestError,
+    A2AMethodNotFoundError,
+    A2AParseError,
+    A2ATaskNotFoundError,
+    A2AUnsupportedOperationError,
+    A2AVersionError,
+    MandateError,
+    MandateExpiredError,
+    MandateLimitError,
+    MandateMismatchError,
+    MandateSignatureError,
+    PaymentRequirementsError,
+    X402Error,
+)
+from offchain.agent.server import Facilitator, Payment, settle_payment, verify_payment
+from offchain.agent.x402 import PaymentPayload, PaymentRequired, PaymentRequirements, ResourceInfo
+from offchain.httpservice import HTTPError, logger, read_json
+
+LOG = logger("agent.a2a")
+MAX_BODY = 256 * 1024
+TASK_KEY = "a2aTaskId"  # the offer's extra naming the task it is for
+CART_TTL_S = 600
+
+# a mandate refusal -> the receipt's errorReason
+MANDATE_REASONS: tuple[tuple[type[MandateError], str], ...] = (
+    (MandateSignatureError, "mandate_signature"),
+    (MandateExpiredError, "mandate_expired"),
+    (MandateMismatchError, "mandate_mismatch"),
+    (MandateLimitError, "mandate_limit"),
+    (MandateError, "mandate_invalid"),
+)
+
+
+@dataclass(frozen=True)
+class Skill:
+    """A skill: its card entry, what it costs for a request (`offers`, awaited with the request
+    message; None or no offers: free) and the work (`run`, awaited with the request and the
+    verified payment, returns the JSON result; an upto skill sets ``payment.charge``)."""
+
+    card: AgentSkill
+    run: Callable[[Message, Payment | None], Awaitable[Any]]
+    offers: Callable[[Message], Awaitable[tuple[PaymentRequirements, ...]]] | None = None
+
+
+@dataclass
+class _Record:
+    task: Task
+    skill: Skill
+    request: Message
+    offers: tuple[PaymentRequirements, ...] = ()
+    cart: Signed | None = None
+    history: list[Message] = field(default_factory=list)
+    receipts: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _mandate_reason(exc: MandateError) -> str:
+    return next(code for cls, code in MANDATE_REASONS if isinstance(exc, cls))
+
+
+class A2AServer:
+    """An agent named `name` selling `skills`, settling through `facilitator`. With
+    `merchant_key` (the payee's key) it signs an AP2 CartMandate for each priced task; with
+    `require_mandates` it settles only payments that carry the user's IntentMandate and the
+    agent's PaymentMandate, checked against the cart and the intent's limits (its budget counted
+    over the payments this agent has taken under that intent)."""
+
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        skills: list[Skill],
+        facilitator: Facilitator,
+        *,
+        version: str = "1.0.0",
+        public_url: str | None = None,
+        merchant_key: Any = None,
+        require_mandates: bool = False,
+        max_tasks: int = 10_000,
+        clock: Callable[[], float] = time.time,
+        registrations: list[dict[str, Any]] | None = None,
+    ) -> None:
+        if not skills:
+            raise ValueError("an agent has at least one skill")
+        if require_mandates and merchant_key is None:
+            raise ValueError("checking mandates needs the merchant's key (it signs the carts)")
+        self.name = name
+        self.description = description
+        self.skills = {s.card.id: s for s in skills}
+        self.facilitator = facilitator
+        self.version = version
+        self.public_url = public_url
+        self.merchant_key = merchant_key
+        self.merchant = None if merchant_key is None else Account.from_key(merchant_key).address
+        self.require_mandates = require_mandates
+        self.max_tasks = max_tasks
+        self.clock = clock
+        self.registrations = registrations
+        self.tasks: OrderedDict[str, _Record] = OrderedDict()
+        self.intent_spent: dict[bytes, int] = {}
+        self._background: set[asyncio.Task[None]] = set()
+
+    # ---- the card
+
+    def card(self, base_url: str) -> dict[str, Any]:
+        return agent_card(
+            self.name,
+            self.description,
+            (self.public_url or base_url.rstrip("/")) + "/a2a",
+            [s.card for s in self.skills.values()],
+            version=self.version,
+            mandates=self.merchant_key is not None,
+            registrations=self.registrations,
+        )
+
+    # ---- tasks
+
+    def _status(self, rec: _Record, state: str, text: str, meta: dict[str, Any]) -> Task:
+        msg = Message(new_id(), AGENT, (Part(text=text),), rec.task.context_id, rec.task.id, meta)
+        rec.history.append(msg)
+        rec.task = replace(rec.task, status=TaskStatus(state, msg, _now_iso()), history=tuple(rec.history))
+        return rec.task
+
+    def _store(self, rec: _Record) -> None:
+        while len(self.tasks) >= self.max_tasks:
+            old = next((k for k, r in self.tasks.items() if r.task.status.state != WORKING), None)
+            if old is None:
+                raise A2AError(f"{self.max_tasks} tasks are being worked on: try again later")
+            del self.tasks[old]
+        self.tasks[rec.task.id] = rec
+
+    def _required(self, rec: _Record) -> dict[str, Any]:
+        pr = PaymentRequired(ResourceInfo(f"a2a:{rec.task.id}", rec.skill.card.description), rec.offers)
+        meta: dict[str, Any] = {X402_STATUS: PAYMENT_REQUIRED, X402_REQUIRED: pr.to_json()}
+        if rec.cart is not None:
+            meta[AP2_CART] = rec.cart.to_json()
+        return meta
+
+    def _cart(self, task_id: str, skill: Skill, offer: PaymentRequirements) -> Signed:
+        body = {
+            "type": CART,
+            "id": task_id,
+            "merchant": self.merchant,
+            "items": [{"skill": skill.card.id, "task": task_id, "quantity": 1}],
+            "total": {"asset": offer.asset, "amount": str(offer.amount)},
+            "network": offer.network,
+            "cart_expiry": str(int(self.clock()) + CART_TTL_S),
+        }
+        return sign_mandate(self.merchant_key, body)
+
+    async def _new_task(self, msg: Message) -> Task:
+        name = msg.metadata.get("skill", next(iter(self.skills)))
+        skill = self.skills.get(name) if isinstance(name, str) else None
+        if skill is None:
+            raise A2AInvalidParamsError(f"this agent has no skill {name!r} (it has {', '.join(self.skills)})")
+        task_id, context = new_id(), msg.context_id or new_id()
+        msg = replace(msg, task_id=task_id, context_id=context)
+        rec = _Record(Task(task_id, context, TaskStatus(WORKING)), skill, msg, history=[msg])
+        offers = () if skill.offers is None else await skill.offers(msg)
+        if not offers:
+            self._store(rec)
+            await self._work(rec, None)
+            return rec.task
+        rec.offers = tuple(replace(o, extra={**o.extra, TASK_KEY: task_id}) for o in offers)
+        if self.merchant_key is not None:
+            rec.cart = self._cart(task_id, skill, rec.offers[0])
+        self._store(rec)
+        return self._status(rec, INPUT_REQUIRED, "Payment is required.", self._required(rec))
+
+    def _fail(self, rec: _Record, reason: str, message: str, network: str) -> Task:
+        """A refused payment: the task waits again, with the reason and the offers."""
+        LOG.info("a2a_payment_refused", extra={"task": rec.task.id, "reason": reason, "detail": message})
+        rec.receipts.append({"success": False, "errorReason": reason, "transaction": "", "network": network})
+        meta = self._required(rec) | {
+            X402_STATUS: PAYMENT_FAILED,
+            X402_ERROR: ERROR_CODES.get(reason, reason.upper()),
+            X402_RECEIPTS: list(rec.receipts),
+        }
+        return self._status(rec, INPUT_REQUIRED, f"Payment failed: {message}", meta)
+
+    def _check_mandates(self, rec: _Record, msg: Message, payload: PaymentPayload) -> tuple[bytes, int]:
+        """The intent's hash and the amount the mandates allow (a MandateError otherwise)."""
+        assert rec.cart is not None
+        meta = msg.metadata
+        if AP2_INTENT not in meta or AP2_PAYMENT not in meta:
+            raise MandateError(f"this agent settles only payments carrying {AP2_INTENT} and {AP2_PAYMENT}")
+        intent = Signed.from_json(meta[AP2_INTENT], INTENT)
+        payment = Signed.from_json(meta[AP2_PAYMENT], PAYMENT)
+        user = intent.signer()
+        spent = self.intent_spent.get(intent.hash, 0)
+        amount = check_payment(intent, rec.cart, payment, user, spent, self.clock())
+        agent = check_intent(intent, user).agent
+        if payload.payload.authorization.from_ != agent:
+            raise MandateMismatchError(
+                f"the payment is signed by {payload.payload.authorization.from_}, the intent's agent is {agent}"
+            )
+        if payload.accepted.amount != amount or payload.accepted.pay_to != self.merchant:
+            raise MandateMismatchError("the x402 payment is not the payment mandate's amount to the merchant")
+        return intent.hash, amount
+
+    async def _pay(self, rec: _Record, msg: Message, return_immediately: bool) -> Task:
+        network = rec.offers[0].network
+        try:
+            payload = payload_of(msg)
+        except X402Error as exc:
+            return self._fail(rec, exc.code, str(exc), network)
+        offer = next((o for o in rec.offers if o.to_json() == payload.accepted.to_json()), None)
+        if offer is None:
+            other = payload.accepted.extra.get(TASK_KEY)
+            what = (
+                f"the payment is for task {other}" if other != rec.task.id else "the payment accepts no offer"
+            )
+            return self._fail(rec, PaymentRequirementsError.code, f"{what} of task {rec.task.id}", network)
+        reserved: tuple[bytes, int] | None = None
+        if self.require_mandates:
+            try:
+                reserved = self._check_mandates(rec, msg, payload)
+            except MandateError as exc:
+                return self._fail(rec, _mandate_reason(exc), str(exc), network)
+            self.intent_spent[reserved[0]] = self.intent_spent.get(reserved[0], 0) + reserved[1]
+        meta = {X402_STATUS: PAYMENT_SUBMITTED, X402_RECEIPTS: list(rec.receipts)}
+        self._status(rec, WORKING, "Payment received.", meta)
+        job = self._settle(rec, payload, offer, reserved)
+        if not return_immediately:
+            await job
+            return rec.task
+        bg = asyncio.ensure_future(job)
+        self._background.add(bg)
+        bg.add_done_callback(self._background.discard)
+        return rec.task
+
+    async def _settle(
+        self,
+        rec: _Record,
+        payload: PaymentPayload,
+        offer: PaymentRequirements,
+        reserved: tuple[bytes, int] | None,
+    ) -> None:
+        settled = False
+        try:
+            try:
+                payment = await verify_payment(self.facilitator, payload, offer)
+            except X402Error as exc:
+                self._fail(rec, exc.code, str(exc), offer.network)
+                return
+            meta = {X402_STATUS: PAYMENT_VERIFIED, X402_RECEIPTS: list(rec.receipts)}
+            self._status(rec, WORKING, "Payment verified; working.", meta)
+            if not await self._work(rec, payment):
+                return
+            try:
+                receipt = await settle_payment(self.facilitator, payment)
+            except X402Error as exc:
+                self._fail(rec, exc.code, str(exc), offer.network)
+                rec.task = replace(rec.task, artifacts=())
+                return
+            settled = True
+            rec.receipts.append(receipt.to_json())
+            meta = {X402_STATUS: PAYMENT_COMPLETED, X402_RECEIPTS: list(rec.receipts)}
+            self._status(rec, COMPLETED, "Payment successful.", meta)
+        except Exception as exc:  # the facilitator unreachable, a bug: the task fails, unsettled
+            LOG.exception("a2a_task_error", extra={"task": rec.task.id})
+            self._status(
+                rec, FAILED, f"internal error: {type(exc).__name__}", {X402_RECEIPTS: list(rec.receipts)}
+            )
+        finally:
+            if reserved is not None and not settled:
+                self.intent_spent[reserved[0]] -= reserved[1]
+
+    async def _work(self, rec: _Record, payment: Payment | None) -> bool:
+        """Run the skill; its result becomes the task's artifact (a failure ends the task)."""
+        try:
+            result = await rec.skill.run(rec.request, payment)
+        except Exception as exc:  # the skill's own failure: reported, nothing settled
+            LOG.info("a2a_skill_failed", extra={"task": rec.task.id, "error": repr(exc)})
+            meta = (
+                {} if payment is None else {X402_STATUS: PAYMENT_VERIFIED, X402_RECEIPTS: list(rec.receipts)}
+            )
+            self._status(rec, FAILED, f"The skill failed: {exc}", meta)
+            return False
+        art = Artifact(new_id(), (Part(data=result, media_type="application/json"),), rec.skill.card.id)
+        rec.task = replace(rec.task, artifacts=(art,))
+        if payment is None:
+            self._status(rec, COMPLETED, "Done.", {})
+        return True
+
+    # ---- JSON-RPC methods
+
+    async def send_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        msg = Message.from_json(params.get("message"), A2AInvalidParamsError)
+        if msg.role != USER:
+            raise A2AInvalidParamsError(f"a client's message has role {USER}")
+        config = params.get("configuration", {})
+        if not isinstance(config, dict) or not isinstance(config.get("returnImmediately", False), bool):
+            raise A2AInvalidParamsError("configuration.returnImmediately must be a boolean")
+        if msg.task_id is None:
+            return {"task": (await self._new_task(msg)).to_json()}
+        rec = self.tasks.get(msg.task_id)
+        if rec is None:
+            raise A2ATaskNotFoundError(f"no task {msg.task_id}")
+        if msg.context_id is not None and msg.context_id != rec.task.context_id:
+            raise A2AInvalidParamsError(f"task {msg.task_id} belongs to another context")
+        state = rec.task.status.state
+        if state in TERMINAL:
+            raise A2AUnsupportedOperationError(f"task {msg.task_id} is {state}: it takes no more messages")
+        if state != INPUT_REQUIRED:
+            raise A2AUnsupportedOperationError(f"task {msg.task_id} is {state}: it awaits no input")
+        status = msg.metadata.get(X402_STATUS)
+        rec.history.append(msg)
+        if status == PAYMENT_REJECTED:
+            return {
+                "task": self._status(
+                    rec, CANCELED, "Payment rejected.", {X402_STATUS: PAYMENT_REJECTED}
+                ).to_json()
+            }
+        if status != PAYMENT_SUBMITTED:
+            raise A2AInvalidParamsError(
+                f"task {msg.task_id} awaits payment: {X402_STATUS} must be {PAYMENT_SUBMITTED} or {PAYMENT_REJECTED}"
+            )
+        task = await self._pay(rec, msg, bool(config.get("returnImmediately", False)))
+        return {"task": task.to_json()}
+
+    async def get_task(self, params: dict[str, Any]) -> dict[str, Any]:
+        task_id, hist = params.get("id"), params.get("historyLength")
+        if not isinstance(task_id, str):
+            raise A2AInvalidParamsError("GetTask takes params.id, a string")
+        if hist is not None and (not isinstance(hist, int) or isinstance(hist, bool) or hist < 0):
+            raise A2AInvalidParamsError("params.historyLength must be a non-negative integer")
+        rec = self.tasks.get(task_id)
+        if rec is None:
+            raise A2ATaskNotFoundError(f"no task {task_id}")
+        return rec.task.to_json(hist)
+
+    async def dispatch(self, request: Request, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise A2AInvalidRequestError("a JSON-RPC request is one object (batches are not served)")
+        req_id = body.get("id")
+        if body.get("jsonrpc") != "2.0" or not isinstance(body.get("method"), str):
+            raise A2AInvalidRequestError('a JSON-RPC 2.0 request has "jsonrpc": "2.0" and a method')
+        if "id" not in body or isinstance(req_id, bool) or not isinstance(req_id, str | int):
+            raise A2AInvalidRequestError("the request id must be a string or an integer")
+        version = request.headers.get(VERSION_HEADER)
+        if version is not None and version.split(".")[0] != A2A_VERSION.split(".")[0]:
+            raise A2AVersionError(f"this agent speaks A2A {A2A_VERSION}, not {version}")
+        params = body.get("params", {})
+        if not isinstance(params, dict):
+            raise A2AInvalidParamsError("params must be an object")
+        method = body["method"]
+        if method == "GetTask":
+            return rpc_result(req_id, await self.get_task(params))
+        if method != "SendMessage":
+            raise A2AMethodNotFoundError(f"method {method[:64]!r} is not served (SendMessage, GetTask)")
+        active = {u.strip() for h in EXTENSIONS_HEADERS for u in request.headers.get(h, "").split(",")}
+        if X402_EXTENSION not in active:
+            raise A2AExtensionRequiredError(
+                f"activate the x402 extension: {EXTENSIONS_HEADERS[0]}: {X402_EXTENSION}"
+            )
+        return rpc_result(req_id, await self.send_message(params))
+
+    def app(self) -> Starlette:
+        async def card(request: Request) -> JSONResponse:
+            return JSONResponse(self.card(str(request.base_url)))
+
+        async def rpc(request: Request) -> JSONResponse:
+            try:
+                body = await read_json(request, MAX_BODY)
+            except HTTPError as exc:
+                err = A2AInvalidRequestError(exc.message) if exc.status == 413 else A2AParseError(exc.message)
+                return JSONResponse(rpc_error(None, err), status_code=413 if exc.status == 413 else 200)
+            req_id = body.get("id") if isinstance(body, dict) else None
+            req_id = req_id if isinstance(req_id, str | int) and not isinstance(req_id, bool) else None
+            try:
+                return JSONResponse(await self.dispatch(request, body))
+            except A2AError as exc:
+                return JSONResponse(rpc_error(req_id, exc))
+
+        return Starlette(
+            routes=[
+                Route("/.well-known/agent-card.json", card, methods=["GET"]),
+                Route("/a2a", rpc, methods=["POST"]),
+            ]
+        )

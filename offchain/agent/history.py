@@ -1,0 +1,343 @@
+"""An agent's history from the chain alone (``eigen agent history ID``): its ERC-8004 identity,
+the feedback given to it, its validation requests and their answers, the TaskMailbox tasks it
+created, the inference receipts it is client or operator of, the verified-escrow payments it
+received or made, and the slashes proven against the work it relied on.
+
+Everything is read from events and views of the contracts a deployment record names
+(``identity_registry``, ``reputation_registry``, ``validation_registry``, ``task_mailbox``,
+``task_slasher``, ``verified_escrow``, ``inference_disputes``); a contract the record lacks leaves
+its section empty. The agent's accounts are its owner and its agent wallet (ERC-8004); tasks,
+receipts and payments are matched by them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from web3.exceptions import ContractLogicError
+
+from offchain.agent.errors import AgentNotFoundError
+
+# record key -> contract type of what the history reads
+CONTRACTS = {
+    "identity_registry": "IdentityRegistry",
+    "reputation_registry": "ReputationRegistry",
+    "validation_registry": "ValidationRegistry",
+    "task_mailbox": "TaskMailbox",
+    "task_slasher": "TaskSlasher",
+    "verified_escrow": "VerifiedEscrow",
+    "inference_disputes": "InferenceDisputes",
+}
+TASK_STATUS = ("none", "created", "verified", "expired")
+RECEIPT_STATUS = ("none", "registered", "challenged", "upheld", "faulty", "expired")
+REFUND_REASONS = {1: "task expired", 2: "deadline passed", 3: "result mismatch", 4: "fault proven"}
+ZERO = "0x" + "00" * 20
+
+
+def _hex(b: Any) -> str:
+    return "0x" + bytes(b).hex()
+
+
+def _value(v: int, decimals: int) -> str:
+    return str(Decimal(v).scaleb(-decimals)) if decimals else str(v)
+
+
+class _Reader:
+    def __init__(self, deployment: Any, from_block: int) -> None:
+        self.d = deployment
+        self.from_block = from_block
+        self.c = {
+            k: deployment.contract(k, ctype=t)
+            for k, t in CONTRACTS.items()
+            if isinstance(deployment.addresses.get(k), str)
+        }
+
+    def logs(self, key: str, event: str, **filters: Any) -> list[Any]:
+        if key not in self.c:
+            return []
+        ev = getattr(self.c[key].events, event)()
+        kw: dict[str, Any] = {"from_block": self.from_block}
+        if filters:
+            kw["argument_filters"] = filters
+        return sorted(ev.get_logs(**kw), key=lambda e: (e["blockNumber"], e["logIndex"]))
+
+    def each(self, key: str, event: str, field: str, values: list[Any]) -> list[Any]:
+        out: list[Any] = []
+        for v in values:
+            out += self.logs(key, event, **{field: v})
+        return sorted(out, key=lambda e: (e["blockNumber"], e["logIndex"]))
+
+
+def _identity(r: _Reader, agent_id: int) -> tuple[dict[str, Any], list[str]]:
+    if "identity_registry" not in r.c:
+        raise AgentNotFoundError(f"the deployment ({r.d.source}) records no identity registry")
+    ident = r.c["identity_registry"].functions
+    try:
+        owner = ident.ownerOf(agent_id).call()
+    except ContractLogicError:
+        raise AgentNotFoundError(f"no agent {agent_id} in the identity registry") from None
+    wallet = ident.getAgentWallet(agent_id).call()
+    reg = r.logs("identity_registry", "Registered", agentId=agent_id)
+    transfers = r.logs("identity_registry", "Transfer", tokenId=agent_id)
+    meta = r.logs("identity_registry", "MetadataSet", agentId=agent_id)
+    out = {
+        "registry": r.c["identity_registry"].address,
+        "owner": owner,
+        "wallet": wallet if wallet != ZERO else None,
+        "uri": ident.tokenURI(agent_id).call(),
+        "registered": None
+        if not reg
+        else {
+            "block": reg[0]["blockNumber"],
+            "tx": _hex(reg[0]["transactionHash"]),
+            "owner": reg[0].args.owner,
+        },
+        "transfers": [
+            {"block": e["blockNumber"], "from": e.args["from"], "to": e.args.to} for e in transfers[1:]
+        ],
+        "uri_updates": len(r.logs("identity_registry", "URIUpdated", agentId=agent_id)),
+        "metadata": [{"key": e.args.metadataKey, "block": e["blockNumber"]} for e in meta],
+    }
+    accounts = [a for a in dict.fromkeys([owner, wallet]) if a != ZERO]
+    return out, accounts
+
+
+def _feedback(r: _Reader, agent_id: int) -> dict[str, Any]:
+    revoked = {
+        (e.args.clientAddress, e.args.feedbackIndex)
+        for e in r.logs("reputation_registry", "FeedbackRevoked", agentId=agent_id)
+    }
+    responses: dict[tuple[str, int], int] = {}
+    for e in r.logs("reputation_registry", "ResponseAppended", agentId=agent_id):
+        k = (e.args.clientAddress, e.args.feedbackIndex)
+        responses[k] = responses.get(k, 0) + 1
+    entries = []
+    for e in r.logs("reputation_registry", "NewFeedback", agentId=agent_id):
+        a = e.args
+        k = (a.clientAddress, a.feedbackIndex)
+        entries.append(
+            {
+                "client": a.clientAddress,
+                "index": a.feedbackIndex,
+                "value": _value(a.value, a.valueDecimals),
+                "tag1": a.tag1,
+                "tag2": a.tag2,
+                "endpoint": a.endpoint,
+                "uri": a.feedbackURI,
+                "revoked": k in revoked,
+                "responses": responses.get(k, 0),
+                "block": e["blockNumber"],
+            }
+        )
+    live = [Decimal(x["value"]) for x in entries if not x["revoked"]]
+    return {
+        "count": len(live),
+        "revoked": len(entries) - len(live),
+        "mean": None if not live else str(sum(live) / len(live)),
+        "entries": entries,
+    }
+
+
+def _validations(r: _Reader, agent_id: int) -> list[dict[str, Any]]:
+    answers: dict[bytes, Any] = {}
+    for e in r.logs("validation_registry", "ValidationResponse", agentId=agent_id):
+        answers[bytes(e.args.requestHash)] = e  # the last answer counts
+    out = []
+    for e in r.logs("validation_registry", "ValidationRequest", agentId=agent_id):
+        h = bytes(e.args.requestHash)
+        ans = answers.get(h)
+        out.append(
+            {
+                "request_hash": _hex(h),
+                "validator": e.args.validatorAddress,
+                "uri": e.args.requestURI,
+                "block": e["blockNumber"],
+                "response": None if ans is None else ans.args.response,
+                "tag": None if ans is None else ans.args.tag,
+                "response_hash": None if ans is None else _hex(ans.args.responseHash),
+                "answered_block": None if ans is None else ans["blockNumber"],
+            }
+        )
+    return out
+
+
+def _tasks(r: _Reader, accounts: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    tasks, slashes = [], []
+    mailbox = r.c.get("task_mailbox")
+    for e in r.each("task_mailbox", "TaskCreated", "creator", accounts):
+        h = bytes(e.args.taskHash)
+        info = mailbox.functions.getTaskInfo(h).call() if mailbox is not None else None
+        verified = r.logs("task_mailbox", "TaskVerified", taskHash=h)
+        faults = r.logs("task_slasher", "TaskFaultProven", taskHash=h)
+        for f in faults:
+            slashes.append(
+                {
+                    "kind": "task-fault",
+                    "ref": _hex(h),
+                    "operator": f.args.operator,
+                    "slash_id": f.args.slashId,
+                    "block": f["blockNumber"],
+                }
+            )
+        tasks.append(
+            {
+                "task": _hex(h),
+                "creator": e.args.creator,
+                "task_type": e.args.taskType,
+                "fee": e.args.fee,
+                "block": e["blockNumber"],
+                "status": TASK_STATUS[info[8]] if info is not None else None,
+                "result_hash": _hex(verified[-1].args.resultHash) if verified else None,
+                "record": _hex(verified[-1].args.record) if verified else None,
+                "signers": list(verified[-1].args.signers) if verified else [],
+                "verified_block": verified[-1]["blockNumber"] if verified else None,
+                "faults": len(faults),
+            }
+        )
+    return tasks, slashes
+
+
+def _receipts(r: _Reader, accounts: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    if "inference_disputes" not in r.c:
+        return [], []
+    disputes = r.c["inference_disputes"].functions
+    seen: dict[bytes, dict[str, Any]] = {}
+    for role in ("client", "operator"):
+        for e in r.each("inference_disputes", "ReceiptRegistered", role, accounts):
+            d = bytes(e.args.receiptDigest)
+            if d in seen:
+                seen[d]["role"] = "client+operator"
+                continue
+            claim = disputes.claims(d).call()
+            seen[d] = {
+                "receipt": _hex(d),
+                "role": role,
+                "client": e.args.client,
+                "operator": e.args.operator,
+                "output": _hex(e.args.output),
+                "status": RECEIPT_STATUS[claim[3]],
+                "block": e["blockNumber"],
+            }
+    slashes = []
+    for d, rec in seen.items():
+        for e in r.logs("inference_disputes", "ReceiptProvenWrong", receiptDigest=d):
+            comp = r.logs("inference_disputes", "ClientCompensated", receiptDigest=d)
+            slashes.append(
+                {
+                    "kind": "inference-fault",
+                    "ref": rec["receipt"],
+                    "operator": e.args.operator,
+                    "slash_id": e.args.slashId,
+                    "block": e["blockNumber"],
+                    "compensated": sum(c.args.amount for c in comp),
+                }
+            )
+    return list(seen.values()), slashes
+
+
+def _escrows(r: _Reader, accounts: list[str]) -> list[dict[str, Any]]:
+    out: dict[bytes, dict[str, Any]] = {}
+    for role in ("payee", "payer"):
+        for e in r.each("verified_escrow", "Deposited", role, accounts):
+            i = bytes(e.args.id)
+            if i in out:
+                continue
+            state, reason, settled_block = "held", None, None
+            rel = r.logs("verified_escrow", "Released", id=i)
+            ref = r.logs("verified_escrow", "Refunded", id=i)
+            if rel:
+                state, settled_block = "released", rel[0]["blockNumber"]
+            elif ref:
+                state, settled_block = "refunded", ref[0]["blockNumber"]
+                reason = REFUND_REASONS.get(ref[0].args.reason, str(ref[0].args.reason))
+            out[i] = {
+                "escrow": _hex(i),
+                "role": role,
+                "payer": e.args.payer,
+                "payee": e.args.payee,
+                "token": e.args.token,
+                "amount": e.args.amount,
+                "task": _hex(e.args.ref),
+                "state": state,
+                "refund_reason": reason,
+                "block": e["blockNumber"],
+                "settled_block": settled_block,
+            }
+    return sorted(out.values(), key=lambda x: x["block"])
+
+
+def agent_history(deployment: Any, agent_id: int, from_block: int = 0) -> dict[str, Any]:
+    """Everything the chain holds about agent `agent_id` (see the module's docstring), as JSON."""
+    if not 0 <= agent_id < 2**256:
+        raise AgentNotFoundError(f"an agent id is a uint256: got {agent_id}")
+    r = _Reader(deployment, from_block)
+    identity, accounts = _identity(r, agent_id)
+    tasks, task_slashes = _tasks(r, accounts)
+    receipts, inference_slashes = _receipts(r, accounts)
+    return {
+        "agent_id": agent_id,
+        "chain_id": deployment.w3.eth.chain_id,
+        "accounts": accounts,
+        "identity": identity,
+        "feedback": _feedback(r, agent_id),
+        "validations": _validations(r, agent_id),
+        "tasks": tasks,
+        "receipts": receipts,
+        "escrows": _escrows(r, accounts),
+        "slashes": sorted(task_slashes + inference_slashes, key=lambda s: s["block"]),
+        "read": sorted(r.c),
+    }
+
+
+def _short(v: Any) -> str:
+    s = "-" if v is None else str(v)
+    return s[:10] + ".." + s[-4:] if s.startswith("0x") and len(s) > 18 else s
+
+
+def _table(
+    title: str, rows: list[dict[str, Any]], cols: list[str], fmt: Callable[[Any], str] = _short
+) -> list[str]:
+    out = [f"{title} ({len(rows)})"]
+    if not rows:
+        return out
+    cells = [[fmt(row.get(c)) for c in cols] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(cols)]
+    out.append(("  " + "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))).rstrip())
+    out += [("  " + "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True))).rstrip() for r in cells]
+    return out
+
+
+def render(h: dict[str, Any]) -> str:
+    """The history as tables (what ``eigen agent history`` prints without ``--json``)."""
+    i = h["identity"]
+    fb = h["feedback"]
+    lines = [
+        f"agent {h['agent_id']} on chain {h['chain_id']}: owner {i['owner']}, wallet {i['wallet'] or '-'}",
+        f"  uri {i['uri'] or '-'}; registered at block {(i['registered'] or {}).get('block', '-')}; "
+        f"{len(i['transfers'])} transfers, {i['uri_updates']} URI updates, {len(i['metadata'])} metadata entries",
+        f"feedback: {fb['count']} live (mean {fb['mean'] or '-'}), {fb['revoked']} revoked",
+    ]
+    lines += _table(
+        "  entries",
+        fb["entries"],
+        ["client", "index", "value", "tag1", "tag2", "revoked", "responses", "block"],
+    )
+    lines += _table(
+        "validations",
+        h["validations"],
+        ["request_hash", "validator", "response", "tag", "block", "answered_block"],
+    )
+    lines += _table(
+        "tasks", h["tasks"], ["task", "status", "fee", "result_hash", "faults", "block", "verified_block"]
+    )
+    lines += _table("receipts", h["receipts"], ["receipt", "role", "operator", "status", "block"])
+    lines += _table(
+        "escrows",
+        h["escrows"],
+        ["escrow", "role", "payer", "payee", "amount", "state", "refund_reason", "block"],
+    )
+    lines += _table("slashes", h["slashes"], ["kind", "ref", "operator", "slash_id", "block"])
+    lines.append(f"read: {', '.join(h['read'])}")
+    return "\n".join(lines)

@@ -1,0 +1,214 @@
+"""TaskValidator (contracts/agent/TaskValidator.vy, docs/agent.md "Validators with stake"): ERC-8004
+validation requests answered from what the chain certified: a TaskMailbox task's certificate
+(100), its expiry, another result or a proven fault (0); an InferenceDisputes receipt that is final
+(100), proven wrong or left unresolved (0) is in test_agent_validator_disputes.py; never for another
+agent's work; anyone may call."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from offchain.abi import ZERO_ADDRESS
+from offchain.chain.agent import (
+    VALIDATION_KIND_INFERENCE,
+    VALIDATION_KIND_TASK,
+    validation_request_hash,
+)
+from offchain.chain.components import Parameters, deploy_components
+from offchain.chain.deploy import TASK_VALIDATOR, deploy_task_validator
+from offchain.chain.errors import ChainInputError, DeployConfigError
+from tests.contracts.support import TEST_CONFIG, A, World, evs, one, reverts
+from tests.contracts.test_task_mailbox import TIMEOUT, MailboxWorld
+
+ZERO32 = b"\x00" * 32
+SALT = ZERO32  # the requests' salt, unless a test needs another
+H4 = bytes.fromhex("13600b294191fc92924bb3ce4b969c1e7e2bab8f4c93c3fc6d0a51733df3c060")  # keccak(b"4")
+H5 = bytes.fromhex("ceebf77a833b30520287ddd9478ff51abbdffa30aa90a8d655dba0e8a79ce0c1")  # keccak(b"5")
+
+
+class Registries:
+    """An IdentityRegistry, a ValidationRegistry on it and a TaskValidator answering it."""
+
+    def __init__(self, project, chain, owner, mailbox=ZERO_ADDRESS, disputes=ZERO_ADDRESS):
+        self.chain = chain
+        self.ident = owner.deploy(project.IdentityRegistry)
+        self.val = owner.deploy(project.ValidationRegistry, self.ident)
+        self.v = owner.deploy(project.TaskValidator, self.val, mailbox, disputes)
+
+    def agent(self, owner) -> int:
+        return one(self.ident.register("https://agent.example/card.json", sender=owner), "Registered").agentId
+
+    def request(
+        self, owner, agent_id, kind, ref, expected=ZERO32, validator=None, hash_agent=None, salt=SALT
+    ) -> bytes:
+        h = validation_request_hash(
+            A(self.v),
+            self.chain.chain_id,
+            agent_id if hash_agent is None else hash_agent,
+            kind,
+            ref,
+            expected,
+            salt,
+        )
+        self.val.validationRequest(validator or self.v, agent_id, "ipfs://work", h, sender=owner)
+        return h
+
+    def status(self, h):
+        s = self.val.getValidationStatus(h)
+        return s[2], bytes(s[3]), s[4]  # response, responseHash, tag
+
+
+@pytest.fixture(scope="module")
+def tw(project, chain, accounts, deployment):
+    w = World(project, chain, accounts, deployment)
+    mw = MailboxWorld(w, project, chain, accounts)
+    r = Registries(project, chain, w.owner, mailbox=mw.mailbox)
+    r.mw, r.w = mw, w
+    r.agent_id = r.agent(mw.creator)  # the agent creating the tasks
+    return r
+
+
+def _verify(mw, h, result=b"4", signers=(0, 1)):
+    rc = mw.submit(h, mw.ecdsa(h, result, signers=signers), result=result)
+    return list(evs(rc, "TaskVerified")[0].signers)
+
+
+def test_request_hash_matches_offchain(tw):
+    ref = bytes(range(32))
+    salt = b"\x05" * 32
+    assert bytes(tw.v.requestHash(7, VALIDATION_KIND_TASK, ref, H4, salt)) == validation_request_hash(
+        A(tw.v), tw.chain.chain_id, 7, VALIDATION_KIND_TASK, ref, H4, salt
+    )
+    assert validation_request_hash(A(tw.v), 1, 7, 1, ref, salt=salt) != validation_request_hash(
+        A(tw.v), 1, 7, 1, ref
+    )
+    assert validation_request_hash(A(tw.v), 1, 7, 1, ref) != validation_request_hash(A(tw.v), 1, 8, 1, ref)
+    assert tw.v.KIND_TASK() == VALIDATION_KIND_TASK and tw.v.KIND_INFERENCE() == VALIDATION_KIND_INFERENCE
+    assert A(tw.v.identity()) == A(tw.ident) and A(tw.v.mailbox()) == A(tw.mw.mailbox)
+    for bad in (
+        lambda: validation_request_hash(A(tw.v), 1, 0, 3, ref),
+        lambda: validation_request_hash(A(tw.v), 1, -1, VALIDATION_KIND_TASK, ref),
+        lambda: validation_request_hash(A(tw.v), 1, 0, VALIDATION_KIND_TASK, b"\x01"),
+        lambda: validation_request_hash(A(tw.v), 1, 0, VALIDATION_KIND_INFERENCE, ref, H4),
+        lambda: validation_request_hash(A(tw.v), 1, 0, VALIDATION_KIND_TASK, ref, H4, b"\x01"),
+    ):
+        with pytest.raises(ChainInputError):
+            bad()
+
+
+def test_certified_task_answers_100_by_anyone(tw):
+    mw = tw.mw
+    h, _ = mw.create()
+    rh = tw.request(mw.creator, tw.agent_id, VALIDATION_KIND_TASK, h, H4)
+    reverts("task pending", tw.v.respondTask, tw.agent_id, h, H4, SALT, [], sender=tw.w.other)
+    signers = _verify(mw, h)
+    reverts("wrong signer list", tw.v.respondTask, tw.agent_id, h, H4, SALT, [], sender=tw.w.other)
+    rc = tw.v.respondTask(tw.agent_id, h, H4, SALT, signers, sender=tw.w.other)
+    ev = one(rc, "Answered")
+    assert (bytes(ev.requestHash), ev.agentId, ev.kind, ev.response, ev.tag) == (
+        rh,
+        tw.agent_id,
+        VALIDATION_KIND_TASK,
+        100,
+        "task-certified",
+    )
+    assert tw.status(rh) == (100, H4, "task-certified")
+    assert tuple(tw.val.getSummary(tw.agent_id, [tw.v], "task-certified")) == (1, 100)
+    # no expectation: any certified result
+    rh_any = tw.request(mw.creator, tw.agent_id, VALIDATION_KIND_TASK, h)
+    tw.v.respondTask(tw.agent_id, h, ZERO32, SALT, signers, sender=tw.w.other)
+    assert tw.status(rh_any)[0] == 100
+
+
+def test_expired_and_mismatched_tasks_answer_0(tw):
+    mw = tw.mw
+    h, _ = mw.create()
+    rh = tw.request(mw.creator, tw.agent_id, VALIDATION_KIND_TASK, h)
+    tw.chain.mine(TIMEOUT + 1)
+    tw.v.respondTask(tw.agent_id, h, ZERO32, SALT, [], sender=tw.w.other)
+    assert tw.status(rh) == (0, ZERO32, "task-expired")
+    h2, _ = mw.create()
+    rh2 = tw.request(mw.creator, tw.agent_id, VALIDATION_KIND_TASK, h2, H4)
+    signers = _verify(mw, h2, result=b"5")
+    tw.v.respondTask(tw.agent_id, h2, H4, SALT, signers, sender=tw.w.other)
+    assert tw.status(rh2) == (0, H5, "result-mismatch")
+
+
+def test_a_fault_proven_after_the_answer_turns_it_to_0(tw):
+    mw, w = tw.mw, tw.w
+    h, _ = mw.create()
+    rh = tw.request(mw.creator, tw.agent_id, VALIDATION_KIND_TASK, h, H4)
+    signers = _verify(mw, h)
+    tw.v.respondTask(tw.agent_id, h, H4, SALT, signers, sender=w.other)
+    assert tw.status(rh)[0] == 100
+    # ops 0 and 2 certify "5" for the same deterministic task: op 0 signed both and is slashed
+    mw.slasher.proveConflict(h, mw.ecdsa(h, b"5", signers=(0, 2)), b"5", [], signers, sender=w.other)
+    tw.v.respondTask(tw.agent_id, h, H4, SALT, signers, sender=w.other)
+    assert tw.status(rh) == (0, H4, "fault-proven")
+    assert tuple(tw.val.getSummary(tw.agent_id, [tw.v], "")) == (1, 0)  # the last answer counts
+
+
+def test_another_agents_task_and_other_refusals(tw, accounts):
+    mw, w = tw.mw, tw.w
+    h, _ = mw.create()
+    signers = _verify(mw, h)
+    # an agent claiming a task it did not create is answered 0
+    thief = tw.agent(w.staker2)
+    rh = tw.request(w.staker2, thief, VALIDATION_KIND_TASK, h, H4)
+    tw.v.respondTask(thief, h, H4, SALT, signers, sender=w.other)
+    assert tw.status(rh) == (0, ZERO32, "not-agent-task")
+    # the real agent's request for the same work is its own (the hash names the agent)
+    mine = tw.request(mw.creator, tw.agent_id, VALIDATION_KIND_TASK, h, H4)
+    tw.v.respondTask(tw.agent_id, h, H4, SALT, signers, sender=w.other)
+    assert tw.status(mine)[0] == 100 and tw.status(rh)[0] == 0
+    # a hash of this agent's filed under another agent is never answered
+    h3, _ = mw.create()
+    taken = tw.request(w.staker2, thief, VALIDATION_KIND_TASK, h3, hash_agent=tw.agent_id)
+    reverts("wrong agent", tw.v.respondTask, tw.agent_id, h3, ZERO32, SALT, [], sender=w.other)
+    reverts("exists", tw.val.validationRequest, tw.v, tw.agent_id, "", taken, sender=mw.creator)
+    # the agent files again under another salt, and that request is answered
+    salt = b"\x01" * 32
+    again = tw.request(mw.creator, tw.agent_id, VALIDATION_KIND_TASK, h3, salt=salt)
+    tw.chain.mine(TIMEOUT + 1)
+    tw.v.respondTask(tw.agent_id, h3, ZERO32, salt, [], sender=w.other)
+    assert tw.status(again) == (0, ZERO32, "task-expired")
+    # a request never filed, one addressed to another validator, an unknown task
+    reverts("unknown", tw.v.respondTask, tw.agent_id, h, H5, SALT, signers, sender=w.other)
+    other = w.other.address
+    h2, _ = mw.create()
+    tw.request(mw.creator, tw.agent_id, VALIDATION_KIND_TASK, h2, validator=other)
+    reverts("not this validator", tw.v.respondTask, tw.agent_id, h2, ZERO32, SALT, [], sender=w.other)
+    ghost = b"\x77" * 32
+    tw.request(mw.creator, tw.agent_id, VALIDATION_KIND_TASK, ghost)
+    reverts("unknown task", tw.v.respondTask, tw.agent_id, ghost, ZERO32, SALT, [], sender=w.other)
+    reverts("no disputes", tw.v.respondInference, tw.agent_id, ghost, SALT, sender=w.other)
+    # only the validator contract can file the answer in the registry
+    reverts("not validator", tw.val.validationResponse, rh, 100, "", ZERO32, "", sender=w.other)
+
+
+def test_deployed_with_the_agent_component_beside_a_mailbox(project, accounts, networks, tmp_path):
+    record = tmp_path / "rec.json"
+    kw = dict(record=record, provider=networks.provider)
+    comps = ("task-mailbox", "agent")
+    first = deploy_components(project, accounts[0], Parameters(TEST_CONFIG), comps, **kw)
+    v = first.agent[TASK_VALIDATOR]
+    assert A(v.registry()) == A(first.agent["validation_registry"])
+    assert A(v.mailbox()) == A(first.avs["task_mailbox"]) and A(v.disputes()) == A(ZERO_ADDRESS)
+    assert A(v.identity()) == A(first.agent["identity_registry"])
+    assert json.loads(record.read_text())[TASK_VALIDATOR] == v.address
+    second = deploy_components(project, accounts[0], Parameters(TEST_CONFIG), comps, **kw)
+    assert second.agent[TASK_VALIDATOR].address == v.address
+    alone = deploy_components(
+        project, accounts[0], Parameters(TEST_CONFIG), ("agent",), record=tmp_path / "b.json"
+    )
+    assert TASK_VALIDATOR not in alone.agent
+    reg = first.agent["validation_registry"].address
+    for args in (
+        (reg, ZERO_ADDRESS, ZERO_ADDRESS),
+        (ZERO_ADDRESS, reg, ZERO_ADDRESS),
+        (reg, "0x12", ZERO_ADDRESS),
+    ):
+        with pytest.raises(DeployConfigError):
+            deploy_task_validator(project, accounts[0], *args)

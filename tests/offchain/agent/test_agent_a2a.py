@@ -1,0 +1,417 @@
+"""A2A v1.0 over JSON-RPC with the x402 extension (offchain/agent/a2a.py, a2a_server.py): the
+agent card, SendMessage/GetTask, a client paying a task through the facilitator on the test chain
+(balances checked on chain), every refusal typed (JSON-RPC codes, x402 payment errors), and AP2
+mandates carried in message metadata and checked before settlement."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import httpx
+import pytest
+
+from offchain.agent import errors as E
+from offchain.agent.a2a import (
+    AP2_CART,
+    AP2_INTENT,
+    AP2_PAYMENT,
+    CANCELED,
+    COMPLETED,
+    ERC8004_EXTENSION,
+    EXTENSIONS_HEADER,
+    FAILED,
+    INPUT_REQUIRED,
+    MANDATES_EXTENSION,
+    PAYMENT_COMPLETED,
+    PAYMENT_FAILED,
+    PAYMENT_REQUIRED,
+    PAYMENT_SUBMITTED,
+    X402_ERROR,
+    X402_EXTENSION,
+    X402_PAYLOAD,
+    X402_REQUIRED,
+    X402_STATUS,
+    A2AClient,
+    AgentCard,
+    Task,
+    mandates_for,
+    user_message,
+)
+from offchain.agent.a2a_server import TASK_KEY
+from offchain.agent.ap2 import INTENT, sign_mandate
+from offchain.agent.facilitator import HTTPFacilitator, LocalFacilitator, create_app
+from offchain.agent.x402 import PaymentRequired
+from offchain.httpservice import ServiceServer
+from tests.offchain.agent.support import MAX_TOKENS_PRICE, PER_TOKEN, PRICE, a2a_agent, build_world
+
+
+@pytest.fixture(scope="module")
+def a2a_world(project, accounts, chain):
+    return build_world(project, accounts, chain)
+
+
+@pytest.fixture
+def agent(a2a_world):
+    """The data agent on its own port, settling through an in-process facilitator."""
+    fac = a2a_world.fresh_facilitator()
+    server = a2a_agent(a2a_world, LocalFacilitator(fac))
+    with ServiceServer(server.app(), log_level="warning") as s:
+        yield s.url
+
+
+def client(world, url, who="payer", budget=1_000_000, **kw):
+    return A2AClient(url, world.client(who, budget), **kw)
+
+
+def rpc(url, body, headers=None, raw=None):
+    h = {EXTENSIONS_HEADER: X402_EXTENSION} | (headers or {})
+    if raw is not None:
+        return httpx.post(url + "/a2a", content=raw, headers=h | {"content-type": "application/json"})
+    return httpx.post(url + "/a2a", json=body, headers=h)
+
+
+def send(url, message, req_id=1):
+    return rpc(url, {"jsonrpc": "2.0", "id": req_id, "method": "SendMessage", "params": {"message": message}})
+
+
+# ---------------------------------------------------------------- the card
+
+
+def test_agent_card_has_a2a_fields_and_declares_x402(agent):
+    card = httpx.get(agent + "/.well-known/agent-card.json").json()
+    assert card["name"] == "data-agent" and card["version"] == "1.0.0"
+    assert card["supportedInterfaces"] == [
+        {"url": agent + "/a2a", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
+    ]
+    assert card["defaultInputModes"] and card["defaultOutputModes"]
+    assert [s["id"] for s in card["skills"]] == ["price", "infer", "free", "broken"]
+    assert {"id", "name", "description", "tags", "examples"} <= set(card["skills"][0])
+    ext = card["capabilities"]["extensions"]
+    assert ext[0]["uri"] == X402_EXTENSION and ext[0]["required"] is True
+    assert MANDATES_EXTENSION not in {e["uri"] for e in ext}  # this agent signs no carts
+    parsed = AgentCard.from_json(card)
+    assert parsed.url == agent + "/a2a" and parsed.extensions == {X402_EXTENSION: True}
+
+
+def test_card_lists_erc8004_registrations_and_a_public_url(a2a_world):
+    reg = [{"agentId": 3, "agentRegistry": "eip155:31337:0x" + "12" * 20}]
+    server = a2a_agent(a2a_world, None, registrations=reg, public_url="https://agent.example")
+    with ServiceServer(server.app(), log_level="warning") as s:
+        card = AgentCard.from_json(httpx.get(s.url + "/.well-known/agent-card.json").json())
+    assert card.url == "https://agent.example/a2a"
+    assert card.extensions == {X402_EXTENSION: True, ERC8004_EXTENSION: False}
+    (ext,) = [e for e in card.raw["capabilities"]["extensions"] if e["uri"] == ERC8004_EXTENSION]
+    assert ext["params"] == {"registrations": reg}
+
+
+def test_card_without_a_jsonrpc_interface_is_refused():
+    with pytest.raises(E.A2AResponseError, match="JSONRPC"):
+        AgentCard.from_json(
+            {
+                "name": "x",
+                "description": "y",
+                "version": "1",
+                "supportedInterfaces": [{"url": "u", "protocolBinding": "GRPC", "protocolVersion": "1.0"}],
+            }
+        )
+
+
+# ---------------------------------------------------------------- paid tasks
+
+
+def test_paid_task_exact_end_to_end(a2a_world, agent):
+    w = a2a_world
+    seller0, payer0 = w.balance("seller"), w.balance("payer")
+    c = client(w, agent)
+    ex = c.ask("ETH/USD please", skill="price")
+    t = ex.task
+    assert t.status.state == COMPLETED and t.payment_status() == PAYMENT_COMPLETED
+    assert t.result() == {"pair": "ETH/USD", "price": "3120.55", "payer": w.addresses["payer"]}
+    (receipt,) = t.receipts()
+    assert receipt.success and receipt.amount == PRICE and receipt.transaction.startswith("0x")
+    assert ex.receipt == receipt and ex.requirements.extra[TASK_KEY] == t.id
+    # on chain: the seller got the price, the payer paid it, the client spent it
+    assert w.balance("seller") - seller0 == PRICE and payer0 - w.balance("payer") == PRICE
+    assert c.wallet.spent == PRICE and c.wallet.left == 1_000_000 - PRICE
+    # GetTask gives the same task; the history holds the request, the offer, the payment, the end
+    got = c.get_task(t.id)
+    assert got == t
+    states = [m.metadata.get(X402_STATUS) for m in got.history]
+    assert states[0] is None and states[1] == PAYMENT_REQUIRED and states[2] == PAYMENT_SUBMITTED
+    assert states[-1] == PAYMENT_COMPLETED
+    assert len(c.get_task(t.id, history_length=2).history) == 2
+    assert c.get_task(t.id, history_length=0).history == ()
+
+
+def test_upto_task_charges_what_the_skill_billed(a2a_world, agent):
+    w = a2a_world
+    seller0 = w.balance("seller")
+    c = client(w, agent)
+    ex = c.ask(data={"max_tokens": 7}, skill="infer")
+    assert ex.task.status.state == COMPLETED and ex.task.result()["tokens"] == 7
+    assert ex.receipt.amount == 7 * PER_TOKEN < MAX_TOKENS_PRICE
+    assert w.balance("seller") - seller0 == 7 * PER_TOKEN and c.wallet.spent == 7 * PER_TOKEN
+
+
+def test_return_immediately_then_poll_get_task(a2a_world, agent):
+    w = a2a_world
+    seller0 = w.balance("seller")
+    c = client(w, agent)
+    ex = c.ask(skill="price", return_immediately=True)
+    assert ex.task.status.state == COMPLETED and ex.receipt.amount == PRICE
+    assert w.balance("seller") - seller0 == PRICE
+
+
+def test_free_skill_and_failing_skill(a2a_world, agent):
+    w = a2a_world
+    seller0, payer0 = w.balance("seller"), w.balance("payer")
+    c = client(w, agent)
+    free = c.ask(skill="free")
+    assert (
+        free.task.status.state == COMPLETED and free.receipt is None and free.task.result()["payer"] is None
+    )
+    broken = c.ask(skill="broken")
+    assert broken.task.status.state == FAILED and broken.receipt is None
+    assert "upstream down" in broken.task.status.message.text()
+    assert w.balance("seller") == seller0 and w.balance("payer") == payer0 and c.wallet.spent == 0
+
+
+def test_settles_through_an_http_facilitator(a2a_world):
+    w = a2a_world
+    seller0 = w.balance("seller")
+    with ServiceServer(create_app(w.fresh_facilitator()), log_level="warning") as f:
+        server = a2a_agent(w, HTTPFacilitator(f.url))
+        with ServiceServer(server.app(), log_level="warning") as s:
+            ex = client(w, s.url).ask(skill="price")
+    assert ex.task.status.state == COMPLETED and w.balance("seller") - seller0 == PRICE
+
+
+# ---------------------------------------------------------------- JSON-RPC refusals
+
+
+def test_malformed_json_rpc_gets_json_rpc_error_codes(agent):
+    def code(r):
+        return r.json()["error"]["code"]
+
+    assert code(rpc(agent, None, raw=b"{not json")) == -32700
+    assert code(rpc(agent, [{"jsonrpc": "2.0", "id": 1, "method": "GetTask"}])) == -32600
+    assert code(rpc(agent, {"id": 1, "method": "GetTask", "params": {"id": "x"}})) == -32600
+    assert code(rpc(agent, {"jsonrpc": "2.0", "id": True, "method": "GetTask"})) == -32600
+    assert code(rpc(agent, {"jsonrpc": "2.0", "id": 1, "method": "message/send"})) == -32601
+    assert code(rpc(agent, {"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": []})) == -32602
+    assert code(rpc(agent, {"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": {"id": 5}})) == -32602
+    r = rpc(agent, {"jsonrpc": "2.0", "id": "q", "method": "GetTask", "params": {"id": "nope"}})
+    assert code(r) == -32001 and r.json()["id"] == "q"
+    msg = user_message("hi").to_json()
+    assert code(send(agent, {k: v for k, v in msg.items() if k != "role"})) == -32602
+    assert code(send(agent, msg | {"parts": [{"text": "a", "data": 1}]})) == -32602
+    assert code(send(agent, msg | {"parts": []})) == -32602
+    assert code(send(agent, msg | {"role": "ROLE_AGENT"})) == -32602
+    assert code(send(agent, msg | {"metadata": {"skill": "nope"}})) == -32602
+    assert code(send(agent, msg | {"taskId": "no-such-task"})) == -32001
+    # the x402 extension must be activated; the protocol version must be 1.x
+    body = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": msg}}
+    assert code(httpx.post(agent + "/a2a", json=body)) == -32008
+    assert code(rpc(agent, body, {"A2A-Version": "2.0"})) == -32009
+    big = rpc(agent, None, raw=b'{"x": "' + b"a" * 300_000 + b'"}')
+    assert big.status_code == 413 and code(big) == -32600
+
+
+def test_client_raises_the_typed_error_of_an_answer(a2a_world, agent):
+    c = client(a2a_world, agent)
+    with pytest.raises(E.A2ATaskNotFoundError):
+        c.get_task("missing")
+    with pytest.raises(E.A2AMethodNotFoundError):
+        c.call("CancelTask", {"id": "x"})
+
+
+# ---------------------------------------------------------------- payment refusals
+
+
+def _open_task(c, skill="price"):
+    t = c.send(user_message(skill, metadata={"skill": skill}))
+    assert isinstance(t, Task) and t.status.state == INPUT_REQUIRED
+    return t
+
+
+def _submit(c, task, payload):
+    meta = {X402_STATUS: PAYMENT_SUBMITTED, X402_PAYLOAD: payload.to_json()}
+    return c.send(user_message("pay", task_id=task.id, metadata=meta))
+
+
+def _offer(task):
+    return PaymentRequired.from_json(task.status.metadata[X402_REQUIRED]).accepts[0]
+
+
+def test_payment_for_another_task_is_refused_and_the_task_stays_payable(a2a_world, agent):
+    w = a2a_world
+    seller0 = w.balance("seller")
+    c = client(w, agent)
+    a, b = _open_task(c), _open_task(c)
+    payload = c.wallet.sign(_offer(a))
+    refused = _submit(c, b, payload)
+    assert refused.status.state == INPUT_REQUIRED and refused.payment_status() == PAYMENT_FAILED
+    assert refused.status.metadata[X402_ERROR] == "INVALID_PAYMENT_REQUIREMENTS"
+    assert refused.receipts()[-1].error_reason == E.PaymentRequirementsError.code
+    assert f"for task {a.id}" in refused.status.message.text()
+    assert w.balance("seller") == seller0
+    # the refused task is still payable, by a payment for it
+    done = c.pay(refused)
+    assert done.task.status.state == COMPLETED and w.balance("seller") - seller0 == PRICE
+
+
+def test_replayed_payment_is_refused(a2a_world, agent):
+    w = a2a_world
+    c = client(w, agent)
+    a = _open_task(c)
+    payload = c.wallet.sign(_offer(a))
+    assert _submit(c, a, payload).status.state == COMPLETED
+    seller0 = w.balance("seller")
+    # the same message again: the task is over
+    with pytest.raises(E.A2AUnsupportedOperationError, match="COMPLETED"):
+        _submit(c, a, payload)
+    # the same authorization relabelled for a new task: its nonce is spent on chain
+    b = _open_task(c)
+    moved = replace(payload, accepted=_offer(b))
+    refused = _submit(c, b, moved)
+    assert refused.status.metadata[X402_ERROR] == "DUPLICATE_NONCE"
+    assert refused.receipts()[-1].error_reason == E.PaymentReplayedError.code
+    assert w.balance("seller") == seller0
+
+
+def test_wrong_payments_are_refused_with_their_codes(a2a_world, agent):
+    w = a2a_world
+    c = client(w, agent)
+    t = _open_task(c)
+    good = c.wallet.sign(_offer(t))
+    auth = replace(good.payload.authorization, value=PRICE - 1)
+    tampered = replace(good, payload=replace(good.payload, authorization=auth))
+    assert _submit(c, t, tampered).status.metadata[X402_ERROR] == "INVALID_AMOUNT"
+    forged = replace(good, payload=replace(good.payload, signature=b"\x01" * 65))
+    assert _submit(c, t, forged).status.metadata[X402_ERROR] == "INVALID_SIGNATURE"
+    poor = A2AClient(agent, w.client("facilitator", 1_000_000))  # holds no USDC at all
+    underfunded = poor.wallet.sign(_offer(t))
+    assert _submit(c, t, underfunded).status.metadata[X402_ERROR] == "INSUFFICIENT_FUNDS"
+    malformed = c.send(
+        user_message(
+            "pay", task_id=t.id, metadata={X402_STATUS: PAYMENT_SUBMITTED, X402_PAYLOAD: {"x402Version": 2}}
+        )
+    )
+    assert malformed.status.metadata[X402_ERROR] == "INVALID_PAYLOAD"
+    assert len(malformed.receipts()) == 4 and not any(r.success for r in malformed.receipts())
+    with pytest.raises(E.A2AInvalidParamsError, match="awaits payment"):
+        c.send(user_message("hello?", task_id=t.id))
+    # the client raises the refusal typed, with the x402 reason, and spends nothing
+    with pytest.raises(E.PaymentRefusedError) as info:
+        poor.pay(t)
+    assert info.value.reason == E.PaymentUnderfundedError.code and poor.wallet.spent == 0
+
+
+def test_budget_and_rejection(a2a_world, agent):
+    w = a2a_world
+    payer0 = w.balance("payer")
+    c = client(w, agent, budget=PRICE - 1)
+    with pytest.raises(E.BudgetExceededError):
+        c.ask(skill="price")
+    t = _open_task(c)
+    rejected = c.reject(t)
+    assert rejected.status.state == CANCELED
+    rich = client(w, agent)
+    with pytest.raises(E.A2AUnsupportedOperationError, match="CANCELED"):
+        rich.pay(t)
+    assert w.balance("payer") == payer0 and c.wallet.left == PRICE - 1 and rich.wallet.left == 1_000_000
+
+
+# ---------------------------------------------------------------- AP2 mandates in A2A metadata
+
+
+@pytest.fixture
+def merchant(a2a_world):
+    """The data agent signing carts (the seller's key) and settling only mandated payments."""
+    fac = a2a_world.fresh_facilitator()
+    key = a2a_world.keys["seller"]
+    server = a2a_agent(a2a_world, LocalFacilitator(fac), merchant_key=key, require_mandates=True)
+    with ServiceServer(server.app(), log_level="warning") as s:
+        yield s.url
+
+
+def intent(w, budget=3 * PRICE, payees=None, agent_who="payer", **kw):
+    body = {
+        "type": INTENT,
+        "natural_language_description": "ETH/USD ticks, at most 3 a session",
+        "agent": w.addresses[agent_who],
+        "asset": w.token.address,
+        "network": f"eip155:{w.w3.eth.chain_id}",
+        "budget": str(budget),
+        "amount_range": {"min": "1", "max": str(PRICE)},
+        "allowed_payees": payees if payees is not None else [w.addresses["seller"]],
+        "expiry": str(int(w.clock()) + 3600),
+    } | kw
+    return sign_mandate(w.keys["payer2"], body)  # payer2 plays the user
+
+
+def mandated(w, url, signed, agent_key=None):
+    return A2AClient(
+        url, w.client("payer"), mandates=mandates_for(agent_key or w.keys["payer"], signed, w.clock)
+    )
+
+
+def test_mandated_payment_is_settled_and_the_cart_signed_by_the_merchant(a2a_world, merchant):
+    w = a2a_world
+    seller0 = w.balance("seller")
+    card = AgentCard.from_json(httpx.get(merchant + "/.well-known/agent-card.json").json())
+    assert MANDATES_EXTENSION in card.extensions
+    c = mandated(w, merchant, intent(w))
+    t = _open_task(c)
+    cart = t.status.metadata[AP2_CART]
+    assert cart["mandate"]["merchant"] == w.addresses["seller"]
+    assert cart["mandate"]["total"] == {"asset": w.token.address, "amount": str(PRICE)}
+    ex = c.pay(t)
+    assert ex.task.status.state == COMPLETED and w.balance("seller") - seller0 == PRICE
+    sent = next(m for m in ex.task.history if m.metadata.get(X402_STATUS) == PAYMENT_SUBMITTED)
+    assert {AP2_INTENT, AP2_PAYMENT} <= set(sent.metadata)
+
+
+def test_payments_outside_the_mandates_are_refused_before_settling(a2a_world, merchant):
+    w = a2a_world
+    seller0 = w.balance("seller")
+
+    def refused(c):
+        with pytest.raises(E.PaymentRefusedError) as info:
+            c.ask(skill="price")
+        return info.value.reason
+
+    # no mandates at all
+    assert refused(A2AClient(merchant, w.client("payer"))) == "mandate_invalid"
+    # the intent's budget: two payments fit, the third does not (counted by the merchant)
+    two = mandated(w, merchant, intent(w, budget=2 * PRICE))
+    two.ask(skill="price")
+    two.ask(skill="price")
+    assert refused(two) == "mandate_limit"
+    # a payee the user did not allow
+    assert refused(mandated(w, merchant, intent(w, payees=[w.addresses["payer2"]]))) == "mandate_limit"
+    # a payment mandate not signed by the intent's agent
+    assert refused(mandated(w, merchant, intent(w), agent_key=w.keys["payer2"])) == "mandate_signature"
+    # an intent naming another agent than the one whose key pays
+    assert refused(mandated(w, merchant, intent(w, agent_who="payer2"), agent_key=w.keys["payer2"])) == (
+        "mandate_mismatch"
+    )
+    # an expired intent
+    assert refused(mandated(w, merchant, intent(w, expiry=str(int(w.clock()) - 1)))) == "mandate_expired"
+    assert w.balance("seller") - seller0 == 2 * PRICE
+
+
+def test_the_task_store_is_bounded(a2a_world):
+    """The agent keeps at most max_tasks tasks: the oldest not being worked on is forgotten."""
+    server = a2a_agent(a2a_world, LocalFacilitator(a2a_world.fresh_facilitator()), max_tasks=2)
+    with ServiceServer(server.app(), log_level="warning") as s:
+        c = client(a2a_world, s.url)
+        first, second = _open_task(c), _open_task(c)
+        third = _open_task(c)
+        with pytest.raises(E.A2ATaskNotFoundError):
+            c.get_task(first.id)
+        assert c.get_task(second.id).id == second.id and c.get_task(third.id).id == third.id
+        assert len(server.tasks) == 2
+        # a forgotten task cannot be paid
+        with pytest.raises(E.A2ATaskNotFoundError):
+            c.pay(first)
