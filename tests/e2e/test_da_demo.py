@@ -15,15 +15,24 @@ def test_demo_da_step(capsys, monkeypatch):
     assert world.STEPS[-1].__name__ == demo_da.__name__  # the main job runs it
     demo = Demo()
     demo.results = {
-        "scripts._demo.example": {"answer": 42, "note": "x" * 5000}
+        "scripts._demo.example": {"answer": 42, "note": "x" * 10000}
     }  # a record longer than a blob
     t0 = time.monotonic()
     facts = demo_da.run(demo)
     elapsed = time.monotonic() - t0
     out = capsys.readouterr().out
-    parts = demo_da._records(demo, 63 * 31)  # the test SRS's 64 symbols carry 63 x 31 payload bytes
-    assert facts["records"] == len(parts) and sum(n.startswith("example") for n, _ in parts) == 3
-    assert facts["statuses"] == [1] * facts["records"]  # checkDACert: SUCCESS for every certificate
-    assert facts["served_by"] == ["validators"] * facts["records"]
+    limit = 255 * 31  # the test SRS's 256 symbols carry 255 x 31 payload bytes
+    parts = demo_da._records(demo, limit // 2)
+    blobs = demo_da._blobs(parts, limit)
+    assert [n for n, _ in parts] == [
+        "restaking deployment",
+        "example (1/3)",
+        "example (2/3)",
+        "example (3/3)",
+    ]
+    assert facts["records"] == 4 and facts["blobs"] == len(blobs) == 2
+    assert all(len(demo_da._payload(b)) <= limit for b in blobs)
+    assert facts["statuses"] == [1, 1]  # checkDACert: SUCCESS for every certificate
+    assert facts["served_by"] == ["validators", "validators"]
     assert "checkDACert: 1 (success)" in out and "v2 (25% of the stake) killed" in out
     print(out + f"DA step: {elapsed:.1f} s")
