@@ -337,11 +337,13 @@ class DisperserConfig:
     log_level: str
     payments: PaymentsConfig | None = None
     operators: OperatorsConfig | None = None
+    batches_in_flight: int = 1
 
 
 DISPERSER_KEYS = {
     "host", "port", "public", "key_file", "disperser_id", "srs", "network", "metadata", "confirmation_threshold",
     "reference_block_number", "batch_size", "max_request_bytes", "log_level", "payments", "operators",
+    "batches_in_flight",
 }  # fmt: skip
 
 
@@ -365,6 +367,7 @@ def disperser_config(path: str | Path) -> DisperserConfig:
         confirmation_threshold=_int(obj, "confirmation_threshold", 55, 1, 101),
         reference_block_number=_int(obj, "reference_block_number", 0, 0, 1 << 32),
         batch_size=_int(obj, "batch_size", 32, 1, 4097),
+        batches_in_flight=_int(obj, "batches_in_flight", 1, 1, 65),
         max_request_bytes=_int(obj, "max_request_bytes", 64 << 20, 1024),
         log_level=str(obj.get("log_level", "info")),
         payments=payments_config(obj.get("payments")),

@@ -214,7 +214,7 @@ def configure(
     folder: Path | str, validators: int = 4, *, srs: dict[str, Any], validator_ports: list[int], disperser_port: int,
     relay_port: int, validator_url: str = "http://127.0.0.1:{port}", relay_url: str = "http://127.0.0.1:{port}",
     host: str = "127.0.0.1", data_dir: str = "data", payments: dict[str, Any] | None = None, log_level: str = "info",
-    chain: dict[str, Any] | None = None,
+    chain: dict[str, Any] | None = None, disperser_options: dict[str, Any] | None = None,
 ) -> list[tuple[str, str, Path]]:  # fmt: skip
     """Write a network's keys (made once, kept) and configurations into ``folder``: ``network.json``, ``vI.json``,
     ``disperser.json``, ``relay.json``, ``client.json``; paths inside are relative to the folder (keys, the
@@ -258,6 +258,7 @@ def configure(
                  "reference_block_number": 1}  # fmt: skip
     if payments:
         disperser["payments"] = payments
+    disperser.update(disperser_options or {})  # e.g. batch_size, batches_in_flight (the bench's)
     if operators:
         disperser["operators"] = {**operators, "reference_block_offset": REFERENCE_BLOCK_OFFSET}
     (folder / "disperser.json").write_text(json.dumps(disperser, indent=1))
@@ -281,6 +282,7 @@ def configure(
 def up(
     folder: Path | str, validators: int = 4, *, srs_dir: str | None = None, test_srs_symbols: int | None = None,
     payments: dict[str, Any] | None = None, log_level: str = "info", chain: devchain.ChainSpec | None = None,
+    disperser_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Bring the devnet up (idempotent); its :func:`status`. With ``chain``, its contracts are deployed there (or
     found live) and its validators registered as operators first (:mod:`offchain.da.network.devchain`)."""
@@ -308,6 +310,7 @@ def up(
     configs = configure(
         folder, validators, srs=srs, validator_ports=ports[:validators],
         disperser_port=ports[-2], relay_port=ports[-1], payments=payments, log_level=log_level, chain=record,
+        disperser_options=disperser_options,
     )  # fmt: skip
     started: dict[str, tuple[subprocess.Popen, Path]] = {}
     procs: list[dict[str, Any]] = []
