@@ -121,13 +121,17 @@ def main() -> None:
     blob = encode_payload(payload(args.kib))
     symbols = len(blob) // 32
     if args.throughput:
-        rows = [throughput(4, args.kib, args.throughput, k, symbols) for k in (1, args.in_flight)]
+        rows = []
+        for k in (1, args.in_flight):
+            rows.append(throughput(4, args.kib, args.throughput, k, symbols))
+            print(json.dumps(rows[-1]), flush=True)
         out = {"bench": "da-network-throughput", "payload_kib": args.kib, "blob_symbols": symbols, "validators": 4,
                "rows": rows, "ratio": round(rows[0]["seconds"] / rows[1]["seconds"], 2),
                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}  # fmt: skip
+        print(json.dumps(out), flush=True)
         path = Path(args.out).with_name("da-network-throughput.json")
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(out, indent=1) + "\n")
-        print(json.dumps(out))
         return
     encoder = Encoder(load_srs({"insecure_test_symbols": symbols}, ROOT))
     encode_chunks(encoder, blob)  # the FK20 table, as the devnet's warm-up builds it
