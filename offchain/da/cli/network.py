@@ -243,7 +243,7 @@ def _devnet_dir(args: argparse.Namespace) -> Path:
 
 def _devnet_chain(path: Path | None) -> Any:
     """The DA devnet's chain: a chain record file (devnet.json's shape: rpc_url, addresses, accounts), or an
-    ``eigen devnet`` folder (default the checkout's .devnet), started and deployed first when it is not running."""
+    ``eigen chain devnet`` folder (default the checkout's .devnet), started and deployed first when it is not running."""
     from offchain.chain import devnet as chain_devnet
     from offchain.chain import sdk
     from offchain.da.network.devchain import ChainSpec
@@ -332,7 +332,7 @@ def register_devnet(sub: Any) -> None:
     p.add_argument(
         "--chain",
         metavar="PATH",
-        help="up: the chain to deploy the DA contracts on and register the validators in: an `eigen devnet` folder "
+        help="up: the chain to deploy the DA contracts on and register the validators in: an `eigen chain devnet` folder "
         "(started first when not running) or a chain record file (rpc_url, addresses, accounts.deployer.key) "
         "(default: the checkout's .devnet)",
     )

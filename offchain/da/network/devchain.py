@@ -4,7 +4,7 @@ with one operator set of two quorums, each validator registered in it as an oper
 EigenDACertVerifier over the set, so ``eigen da put --cert-verifier`` checks the devnet's certificates.
 
 The chain is any node with the restaking core deployed whose mock tokens anyone may mint (the project's
-``eigen devnet``, or an ape test chain): :class:`ChainSpec` names its RPC URL, the core's addresses and a funded
+``eigen chain devnet``, or an ape test chain): :class:`ChainSpec` names its RPC URL, the core's addresses and a funded
 key that deploys and pays. The contracts come from ape's compiled artifacts (``ape compile``), deployed through
 web3; each phase's transactions are sent together (explicit nonces, fixed gas) so a chain mining by the clock
 takes a few blocks, not one per transaction. The record (``chain.json`` in the devnet's folder) is reused while
@@ -57,7 +57,7 @@ TX_TIMEOUT_S = 60.0
 class ChainSpec:
     """A chain with the restaking core: its JSON-RPC URL, the core's addresses (``allocation_manager``,
     ``delegation_manager``, ``strategy_manager``, ``tokens`` and ``strategies`` by symbol, as
-    ``Deployment.addresses()`` / an ``eigen devnet`` record name them) and a funded key (hex)."""
+    ``Deployment.addresses()`` / an ``eigen chain devnet`` record name them) and a funded key (hex)."""
 
     rpc_url: str
     addresses: dict[str, Any]
@@ -65,7 +65,7 @@ class ChainSpec:
 
     @classmethod
     def from_record(cls, path: Path | str) -> ChainSpec:
-        """From a devnet.json as ``eigen devnet`` writes it (``rpc_url``, ``addresses``, ``accounts.deployer.key``)."""
+        """From a devnet.json as ``eigen chain devnet`` writes it (``rpc_url``, ``addresses``, ``accounts.deployer.key``)."""
         p = Path(path)
         try:
             rec = json.loads(p.read_text())
