@@ -21,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,15 +86,53 @@ def run(n: int, kib: int, repeats: int, symbols: int) -> dict:
         devnet.down(folder)
 
 
+def throughput(n: int, kib: int, blobs: int, in_flight: int, symbols: int) -> dict:
+    """``blobs`` payloads put at once, one blob per batch (``batch_size`` 1), the disperser keeping ``in_flight``
+    batches in flight: seconds from the first put to the last certificate, and MiB/s of payload."""
+    folder = Path(tempfile.mkdtemp(prefix=f"bench-da-tput-{in_flight}-"))
+    opts = {"batch_size": 1, "batches_in_flight": in_flight}
+    try:
+        info = devnet.up(folder, n, test_srs_symbols=symbols, log_level="warning", disperser_options=opts)
+        key = bytes.fromhex((folder / "keys" / "payer.key").read_text())
+        client.put(info["disperser"], payload(kib), key, timeout_s=600, poll_s=0.05)  # warm-up, not counted
+        data = [payload(kib) for _ in range(blobs)]
+        t = time.perf_counter()
+        with ThreadPoolExecutor(blobs) as pool:
+            list(pool.map(lambda d: client.put(info["disperser"], d, key, timeout_s=900, poll_s=0.05), data))
+        s = time.perf_counter() - t
+        return {"batches_in_flight": in_flight, "blobs": blobs, "seconds": round(s, 2),
+                "MiB_per_s": round(blobs * kib / 1024 / s, 4)}  # fmt: skip
+    finally:
+        devnet.down(folder)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--kib", type=int, default=120, help="payload KiB (120 KiB fills a 4,096-symbol blob)")
     ap.add_argument("--validators", default="1,2,4,8")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "da-network-e2e.json"))
+    ap.add_argument(
+        "--throughput", type=int, default=0, metavar="BLOBS",
+        help="instead: BLOBS payloads put at once through 4 validators, with 1 then --in-flight batches in flight",
+    )  # fmt: skip
+    ap.add_argument("--in-flight", type=int, default=2, help="batches in flight for --throughput (default 2)")
     args = ap.parse_args()
     blob = encode_payload(payload(args.kib))
     symbols = len(blob) // 32
+    if args.throughput:
+        rows = []
+        for k in (1, args.in_flight):
+            rows.append(throughput(4, args.kib, args.throughput, k, symbols))
+            print(json.dumps(rows[-1]), flush=True)
+        out = {"bench": "da-network-throughput", "payload_kib": args.kib, "blob_symbols": symbols, "validators": 4,
+               "rows": rows, "ratio": round(rows[0]["seconds"] / rows[1]["seconds"], 2),
+               "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}  # fmt: skip
+        print(json.dumps(out), flush=True)
+        path = Path(args.out).with_name("da-network-throughput.json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(out, indent=1) + "\n")
+        return
     encoder = Encoder(load_srs({"insecure_test_symbols": symbols}, ROOT))
     encode_chunks(encoder, blob)  # the FK20 table, as the devnet's warm-up builds it
     alone = []

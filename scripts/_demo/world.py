@@ -15,6 +15,7 @@ from scripts._demo.common import fmt
 
 # The later components' steps, run in this order after the restaking walk-through.
 STEPS = (token, compute, ai)
+STEPS += (__import__("scripts._demo.da", fromlist=["run"]),)  # the DA step (scripts/_demo/da.py)
 
 
 class Demo:

@@ -156,7 +156,7 @@ def cmd_get(args: argparse.Namespace) -> int:
     from offchain.da.eigenda.encoder import Encoder
     from offchain.da.errors import DispersalError
     from offchain.da.network import client
-    from offchain.da.network.config import load_srs, network_state, read_file
+    from offchain.da.network.config import load_srs, network_state, operators_config, read_file
 
     cert = client.read_certificate(Path(args.cert).read_text())
     client.check_certificate(cert)
@@ -173,8 +173,12 @@ def cmd_get(args: argparse.Namespace) -> int:
         raise DispersalError(f"{cfg_path}: cert_verifier: expected {{rpc, address}}, got {verifier!r}")
     checker = _cert_checker(args.cert_verifier or verifier.get("address"), args.rpc or verifier.get("rpc"))
     encoder = Encoder(load_srs(cfg.get("srs"), cfg_path.parent))
+    stakes = state.stakes
+    source = _operators(operators_config(cfg.get("operators")))
+    if source is not None:  # the stakes at the certificate's reference block, from the registry
+        stakes = source.state_at(int(cert["signed_batch"]["header"]["reference_block_number"])).stakes
     payload, path = client.get(
-        cert, state.stakes, urls, encoder, relays={int(k): u for k, u in relays.items()}, cert_checker=checker
+        cert, stakes, urls, encoder, relays={int(k): u for k, u in relays.items()}, cert_checker=checker
     )
     print(json.dumps({"event": "retrieved", "served_by": path.served_by, "relay_error": path.relay_error}),
           file=sys.stderr)  # fmt: skip
@@ -237,6 +241,20 @@ def _devnet_dir(args: argparse.Namespace) -> Path:
     return Path(args.dir) if args.dir else ROOT / ".devnet" / "da"
 
 
+def _devnet_chain(path: Path | None) -> Any:
+    """The DA devnet's chain: a chain record file (devnet.json's shape: rpc_url, addresses, accounts), or an
+    ``eigen chain devnet`` folder (default the checkout's .devnet), started and deployed first when it is not running."""
+    from offchain.chain import devnet as chain_devnet
+    from offchain.chain import sdk
+    from offchain.da.network.devchain import ChainSpec
+
+    if path is not None and path.is_file():
+        return ChainSpec.from_record(path)
+    folder = path or sdk.DEVNET_DIR
+    chain_devnet.up(folder, log=lambda line: print(line, file=sys.stderr))
+    return ChainSpec.from_record(folder / sdk.DEVNET_FILE)
+
+
 def cmd_devnet(args: argparse.Namespace) -> int:
     from offchain.da.errors import DevnetProcessError
     from offchain.da.network import devnet
@@ -249,9 +267,22 @@ def cmd_devnet(args: argparse.Namespace) -> int:
             if not (args.payment_vault and args.rpc):
                 raise DevnetProcessError("--payment-vault and --rpc go together")
             payments = {"rpc": args.rpc, "vault": args.payment_vault}
+        srs_dir = args.srs or (None if args.test_srs else da_srs_dir())
+        if not 1 <= args.validators <= 64:  # before any chain is started
+            raise DevnetProcessError(f"--validators {args.validators}: between 1 and 64")
+        devnet.srs_spec(srs_dir, args.test_srs)
+        chain = None
+        if args.no_chain and args.chain:
+            raise DevnetProcessError("--chain and --no-chain: one or the other")
+        if not args.no_chain:
+            if payments:
+                raise DevnetProcessError(
+                    "--payment-vault: only with --no-chain (on a chain the devnet deploys its own)"
+                )
+            chain = _devnet_chain(Path(args.chain) if args.chain else None)
         info = devnet.up(
-            folder, args.validators, srs_dir=args.srs or (None if args.test_srs else da_srs_dir()),
-            test_srs_symbols=args.test_srs, payments=payments, log_level=args.log_level,
+            folder, args.validators, srs_dir=srs_dir, test_srs_symbols=args.test_srs, payments=payments,
+            log_level=args.log_level, chain=chain,
         )  # fmt: skip
     elif args.action == "configure":
         ports = [args.validator_port] * args.validators if args.validator_port else None
@@ -295,9 +326,21 @@ def register_devnet(sub: Any) -> None:
     p.add_argument(
         "--payment-vault",
         metavar="ADDRESS",
-        help="meter payments against this PaymentVault ... (default: none, no payments)",
+        help="with --no-chain: meter payments against this PaymentVault ... (default: none, no payments)",
     )
     p.add_argument("--rpc", metavar="URL", help="... on the chain at this JSON-RPC URL (default: none)")
+    p.add_argument(
+        "--chain",
+        metavar="PATH",
+        help="up: the chain to deploy the DA contracts on and register the validators in: an `eigen chain devnet` folder "
+        "(started first when not running) or a chain record file (rpc_url, addresses, accounts.deployer.key) "
+        "(default: the checkout's .devnet)",
+    )
+    p.add_argument(
+        "--no-chain",
+        action="store_true",
+        help="up: no chain: equal stakes from network.json, payments unmetered or --payment-vault (default: off)",
+    )
     p.add_argument("--log-level", default="info", help="the processes' log level (default info)")
     g = p.add_argument_group("configure (keys and configurations only, for deploy/: nothing is started)")
     g.add_argument(

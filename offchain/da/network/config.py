@@ -337,11 +337,13 @@ class DisperserConfig:
     log_level: str
     payments: PaymentsConfig | None = None
     operators: OperatorsConfig | None = None
+    batches_in_flight: int = 1
 
 
 DISPERSER_KEYS = {
     "host", "port", "public", "key_file", "disperser_id", "srs", "network", "metadata", "confirmation_threshold",
     "reference_block_number", "batch_size", "max_request_bytes", "log_level", "payments", "operators",
+    "batches_in_flight",
 }  # fmt: skip
 
 
@@ -365,6 +367,7 @@ def disperser_config(path: str | Path) -> DisperserConfig:
         confirmation_threshold=_int(obj, "confirmation_threshold", 55, 1, 101),
         reference_block_number=_int(obj, "reference_block_number", 0, 0, 1 << 32),
         batch_size=_int(obj, "batch_size", 32, 1, 4097),
+        batches_in_flight=_int(obj, "batches_in_flight", 1, 1, 65),
         max_request_bytes=_int(obj, "max_request_bytes", 64 << 20, 1024),
         log_level=str(obj.get("log_level", "info")),
         payments=payments_config(obj.get("payments")),
@@ -394,23 +397,27 @@ RELAY_KEYS = {
 
 
 def rate_limits_config(obj: Any) -> RateLimits:
-    """The relay's ``rate_limits``: {get_chunks_bytes_per_s, get_chunks_burst_s, get_blob_bytes_per_s,
-    get_blob_burst_s} (rates 0 or absent: unlimited)."""
+    """The relay's ``rate_limits``: bytes per second {get_chunks_bytes_per_s, get_chunks_burst_s,
+    get_blob_bytes_per_s, get_blob_burst_s}, requests per second {get_blob_ops_per_s, get_blob_ops_burst,
+    get_chunks_ops_per_s, get_chunks_ops_burst, get_chunks_ops_per_s_operator, get_chunks_ops_burst_operator} and
+    requests in progress {max_concurrent_get_blob, max_concurrent_get_chunks} (rates and maxima 0 or absent:
+    unlimited)."""
     if obj is None:
         return RateLimits()
     names = set(RateLimits.__dataclass_fields__)
     if not isinstance(obj, dict) or set(obj) - names:
         raise NetworkConfigError(f"rate_limits: expected keys among {sorted(names)}, got {obj!r}")
     for k, v in obj.items():
-        burst = k.endswith("_burst_s")
-        if (
-            not isinstance(v, int | float)
-            or isinstance(v, bool)
-            or not (0 < v <= 3600 if burst else 0 <= v < 1e12)
-        ):
-            raise NetworkConfigError(
-                f"rate_limits.{k}: {v!r} is not {'a number of seconds in (0, 3600]' if burst else 'a rate ≥ 0'}"
-            )
+        if k.endswith("_burst_s"):
+            ok, what = isinstance(v, int | float) and 0 < v <= 3600, "a number of seconds in (0, 3600]"
+        elif "_ops_burst" in k:
+            ok, what = isinstance(v, int) and 1 <= v <= 1_000_000, "a whole number of requests in [1, 10^6]"
+        elif k.startswith("max_concurrent_"):
+            ok, what = isinstance(v, int) and 0 <= v <= 1_000_000, "a whole number of requests in [0, 10^6]"
+        else:
+            ok, what = isinstance(v, int | float) and 0 <= v < 1e12, "a rate ≥ 0"
+        if isinstance(v, bool) or not ok:
+            raise NetworkConfigError(f"rate_limits.{k}: {v!r} is not {what}")
     return RateLimits(**{k: float(v) for k, v in obj.items()})
 
 

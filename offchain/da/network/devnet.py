@@ -34,12 +34,16 @@ from eth_keys.exceptions import ValidationError
 
 from offchain.bls.keys import SecretKey
 from offchain.da.errors import DevnetProcessError
+from offchain.da.network import devchain
 from offchain.settings import ROOT
 
 STATE_FILE = "devnet.json"
 START_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 15.0
 QUORUMS = (0, 1)
+REFERENCE_BLOCK_OFFSET = (
+    1  # the disperser's reference block: the head's parent (a devnet chain is not reorganised)
+)
 
 
 def free_port() -> int:
@@ -123,6 +127,7 @@ def status(folder: Path | str) -> dict[str, Any]:
         "disperser": state["disperser"]["url"],
         "relay": state["relay"]["url"],
         "client_config": state["client_config"],
+        "chain": state.get("chain"),
         "processes": out,
     }
 
@@ -195,10 +200,21 @@ def srs_spec(srs_dir: str | None, test_symbols: int | None) -> dict[str, Any]:
     )
 
 
+def keys(folder: Path, validators: int) -> tuple[list[SecretKey], list[bytes], bytes, bytes]:
+    """The devnet's keys in ``folder/keys`` (made once, kept): each validator's BLS key and its operator
+    account's secp256k1 key, the disperser's and the payer's secp256k1 keys."""
+    d = folder / "keys"
+    d.mkdir(parents=True, exist_ok=True)
+    bls = [SecretKey.from_bytes(_key_file(d / f"v{i}.bls", _bls_secret)) for i in range(validators)]
+    eth = [_key_file(d / f"v{i}.eth", _ecdsa_secret) for i in range(validators)]
+    return bls, eth, _key_file(d / "disperser.key", _ecdsa_secret), _key_file(d / "payer.key", _ecdsa_secret)
+
+
 def configure(
     folder: Path | str, validators: int = 4, *, srs: dict[str, Any], validator_ports: list[int], disperser_port: int,
     relay_port: int, validator_url: str = "http://127.0.0.1:{port}", relay_url: str = "http://127.0.0.1:{port}",
     host: str = "127.0.0.1", data_dir: str = "data", payments: dict[str, Any] | None = None, log_level: str = "info",
+    chain: dict[str, Any] | None = None, disperser_options: dict[str, Any] | None = None,
 ) -> list[tuple[str, str, Path]]:  # fmt: skip
     """Write a network's keys (made once, kept) and configurations into ``folder``: ``network.json``, ``vI.json``,
     ``disperser.json``, ``relay.json``, ``client.json``; paths inside are relative to the folder (keys, the
@@ -210,16 +226,12 @@ def configure(
     if len(validator_ports) != validators:
         raise DevnetProcessError(f"{len(validator_ports)} validator ports for {validators} validators")
     folder = Path(folder).resolve()
-    keys = folder / "keys"
-    keys.mkdir(parents=True, exist_ok=True)
-    bls = [SecretKey.from_bytes(_key_file(keys / f"v{i}.bls", _bls_secret)) for i in range(validators)]
-    disperser_key = _key_file(keys / "disperser.key", _ecdsa_secret)
-    _key_file(keys / "payer.key", _ecdsa_secret)
+    bls, _, disperser_key, _ = keys(folder, validators)
     ops = []
     for i, k in enumerate(bls):
         pk = k.public_key()
         ops.append({
-            "operator_id": pk.operator_id.hex(), "stakes": {str(q): 1 for q in QUORUMS},
+            "operator_id": pk.operator_id.hex(), "stakes": {} if chain else {str(q): 1 for q in QUORUMS},
             "url": validator_url.format(i=i, port=validator_ports[i]), "bls_public_key": pk.to_json(),
         })  # fmt: skip
     address = eth_keys.PrivateKey(disperser_key).public_key.to_checksum_address()
@@ -227,6 +239,10 @@ def configure(
         json.dumps({"operators": ops, "dispersers": {"0": address}}, indent=1)
     )
     common: dict[str, Any] = {"host": host, "srs": srs, "network": "network.json", "log_level": log_level}
+    operators = None
+    if chain:  # the stakes and keys from the devnet's BLSRegistry, payments metered against its PaymentVault
+        payments = {"rpc": chain["rpc_url"], "vault": chain["payment_vault"]}
+        operators = {"rpc": chain["rpc_url"], "registry": chain["registry"], "quorums": chain["quorums"]}
     if host not in ("127.0.0.1", "::1", "localhost"):
         common["public"] = True
     data = data_dir.rstrip("/")
@@ -235,44 +251,69 @@ def configure(
         cfg = folder / f"v{i}.json"
         cfg.write_text(json.dumps({
             **common, "port": validator_ports[i], "bls_key_file": f"keys/v{i}.bls", "store_dir": f"{data}/v{i}",
+            **({"payments": payments, "operators": operators} if chain else {}),
         }, indent=1))  # fmt: skip
         configs.append((f"v{i}", "node", cfg))
     disperser = {**common, "port": disperser_port, "key_file": "keys/disperser.key", "metadata": f"{data}/meta.db",
                  "reference_block_number": 1}  # fmt: skip
     if payments:
         disperser["payments"] = payments
+    disperser.update(disperser_options or {})  # e.g. batch_size, batches_in_flight (the bench's)
+    if operators:
+        disperser["operators"] = {**operators, "reference_block_offset": REFERENCE_BLOCK_OFFSET}
     (folder / "disperser.json").write_text(json.dumps(disperser, indent=1))
     configs.append(("disperser", "disperser", folder / "disperser.json"))
     (folder / "relay.json").write_text(json.dumps({
         **common, "port": relay_port, "store_dir": f"{data}/relay", "disperser_metadata": f"{data}/meta.db",
     }, indent=1))  # fmt: skip
     configs.append(("relay", "relay", folder / "relay.json"))
-    client = {"network": "network.json", "srs": srs, "relays": {"0": relay_url.format(port=relay_port)}}
+    client: dict[str, Any] = {
+        "network": "network.json",
+        "srs": srs,
+        "relays": {"0": relay_url.format(port=relay_port)},
+    }
+    if chain:
+        client["operators"] = operators
+        client["cert_verifier"] = {"rpc": chain["rpc_url"], "address": chain["cert_verifier"]}
     (folder / "client.json").write_text(json.dumps(client, indent=1))
     return configs
 
 
 def up(
     folder: Path | str, validators: int = 4, *, srs_dir: str | None = None, test_srs_symbols: int | None = None,
-    payments: dict[str, Any] | None = None, log_level: str = "info",
+    payments: dict[str, Any] | None = None, log_level: str = "info", chain: devchain.ChainSpec | None = None,
+    disperser_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Bring the devnet up (idempotent); its :func:`status`."""
+    """Bring the devnet up (idempotent); its :func:`status`. With ``chain``, its contracts are deployed there (or
+    found live) and its validators registered as operators first (:mod:`offchain.da.network.devchain`)."""
     if not 1 <= validators <= 64:
         raise DevnetProcessError(f"--validators {validators}: between 1 and 64")
     folder = Path(folder).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     state = read_state(folder)
     if state is not None:
-        if len(state["validators"]) == validators and all(is_ours(p) for p in processes(state)):
+        same = len(state["validators"]) == validators and bool(state.get("chain")) == (chain is not None)
+        if same and all(is_ours(p) for p in processes(state)):
             return status(folder)
         down(folder)  # some are gone, or another size was asked for: start again
+    srs = srs_spec(srs_dir, test_srs_symbols)
+    record = None
+    if chain is not None:
+        if payments:
+            raise DevnetProcessError(
+                "a devnet on a chain deploys its own PaymentVault: no --payment-vault with it"
+            )
+        bls, eth, _, payer = keys(folder, validators)
+        address = eth_keys.PrivateKey(payer).public_key.to_checksum_address()
+        record = devchain.deploy(folder, chain, bls, eth, address)
     ports = [free_port() for _ in range(validators + 2)]
     configs = configure(
-        folder, validators, srs=srs_spec(srs_dir, test_srs_symbols), validator_ports=ports[:validators],
-        disperser_port=ports[-2], relay_port=ports[-1], payments=payments, log_level=log_level,
+        folder, validators, srs=srs, validator_ports=ports[:validators],
+        disperser_port=ports[-2], relay_port=ports[-1], payments=payments, log_level=log_level, chain=record,
+        disperser_options=disperser_options,
     )  # fmt: skip
     started: dict[str, tuple[subprocess.Popen, Path]] = {}
-    record: list[dict[str, Any]] = []
+    procs: list[dict[str, Any]] = []
     deadline = time.monotonic() + START_TIMEOUT_S
     try:
         for name, role, cfg in configs:
@@ -280,7 +321,7 @@ def up(
         for name, role, cfg in configs:
             proc = started[name][0]
             url = _wait_listening(folder, name, proc, deadline)
-            record.append({"name": name, "role": role, "pid": proc.pid, "url": url, "config": str(cfg)})
+            procs.append({"name": name, "role": role, "pid": proc.pid, "url": url, "config": str(cfg)})
     except BaseException:
         for proc, _ in started.values():
             if proc.poll() is None:
@@ -289,8 +330,8 @@ def up(
         raise
     client = folder / "client.json"
     state = {
-        "validators": record[:-2], "disperser": record[-2], "relay": record[-1], "client_config": str(client),
-        "payer_key": str(folder / "keys" / "payer.key"), "started_at": int(time.time()),
+        "validators": procs[:-2], "disperser": procs[-2], "relay": procs[-1], "client_config": str(client),
+        "payer_key": str(folder / "keys" / "payer.key"), "started_at": int(time.time()), "chain": record,
     }  # fmt: skip
     (folder / STATE_FILE).write_text(json.dumps(state, indent=1))
     return status(folder)

@@ -153,6 +153,7 @@ class Disperser:
         reference_block_number: int = 0,
         max_blob_symbols: int | None = None,
         batch_size: int = 32,
+        batches_in_flight: int = 1,
         store_timeout_s: float = 60.0,
         meter: PaymentMeter | None = None,
         operators: OperatorSource | None = None,
@@ -170,7 +171,10 @@ class Disperser:
         self._seen_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.batches_in_flight = batches_in_flight
+        self._threads: list[threading.Thread] = []
+        self._claimed: set[bytes] = set()  # the blobs of the batches in flight (no two batches take one)
+        self._claim_lock = threading.Lock()
 
     # ----- API --------------------------------------------------------------------------------------
 
@@ -274,14 +278,18 @@ class Disperser:
     # ----- batcher ----------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="da-batcher", daemon=True)
-        self._thread.start()
+        """``batches_in_flight`` batcher threads: while one batch waits for the validators' signatures, another
+        encodes the next blobs (each batch takes blobs no other batch in flight holds)."""
+        for i in range(self.batches_in_flight):
+            t = threading.Thread(target=self._loop, name=f"da-batcher-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(self.store_timeout_s + 5)
+        for t in self._threads:
+            t.join(self.store_timeout_s + 5)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -301,9 +309,21 @@ class Disperser:
         except OperatorStateError as exc:
             log.warning("operator_state_unavailable", extra={"reason": str(exc)})
             return False
-        pending = self.db.pending(self.batch_size)
+        with self._claim_lock:  # the oldest pending blobs no batch in flight holds
+            pending = [
+                p for p in self.db.pending(self.batch_size + len(self._claimed)) if p[0] not in self._claimed
+            ]
+            pending = pending[: self.batch_size]
+            self._claimed.update(k for k, _, _, _ in pending)
         if not pending:
             return False
+        try:
+            return self._run_batch(state, pending)
+        finally:
+            with self._claim_lock:
+                self._claimed.difference_update(k for k, _, _, _ in pending)
+
+    def _run_batch(self, state: OperatorState, pending: list[tuple[bytes, dict, bytes, bytes]]) -> bool:
         t0 = time.perf_counter()
         keys = [k for k, _, _, _ in pending]
         certs = [BlobCertificate(BlobHeader.from_json(h), s, (0,)) for _, h, s, _ in pending]

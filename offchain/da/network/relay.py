@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,64 @@ class RateLimits:
     get_chunks_burst_s: float = 10.0
     get_blob_bytes_per_s: float = 0.0
     get_blob_burst_s: float = 10.0
+    # EigenDA's operation limits (relay/limiter): requests per second as token buckets of ``*_ops_burst`` requests
+    # (golang.org/x/time/rate's semantics), all requesters together and per operator, and requests in progress
+    get_blob_ops_per_s: float = 0.0  # MaxGetBlobOpsPerSecond (all clients)
+    get_blob_ops_burst: float = 1.0  # GetBlobOpsBurstiness
+    get_chunks_ops_per_s: float = 0.0  # MaxGetChunkOpsPerSecond (all operators)
+    get_chunks_ops_burst: float = 1.0  # GetChunkOpsBurstiness
+    get_chunks_ops_per_s_operator: float = 0.0  # MaxGetChunkOpsPerSecondClient
+    get_chunks_ops_burst_operator: float = 1.0  # GetChunkOpsBurstinessClient
+    max_concurrent_get_blob: float = 0.0  # MaxConcurrentGetBlobOperations (0: unlimited)
+    max_concurrent_get_chunks: float = 0.0  # MaxConcurrentGetChunkOperations
+
+
+class OpsLimiter:
+    """Requests per second as token buckets (x/time/rate's ``Allow``: ``burst`` tokens, refilled at ``rate``, one
+    per request; none left: refused, nothing taken), one per requester (``per_requester``) or one for all; and at
+    most ``max_concurrent`` requests in progress (0: any). A rate of 0 leaves the requests per second unlimited."""
+
+    def __init__(
+        self, what: str, rate: float, burst: float, max_concurrent: float = 0, max_buckets: int = 10_000
+    ):
+        self.what, self.rate, self.burst, self.max_buckets = what, rate, max(1.0, burst), max_buckets
+        self.max_concurrent, self.running = int(max_concurrent), 0
+        self.tokens: dict[str, tuple[float, float]] = {}  # requester -> (tokens, at)
+        self._lock = threading.Lock()
+
+    def allow(self, requester: str, now: float) -> None:
+        if self.rate <= 0:
+            return
+        with self._lock:
+            if requester not in self.tokens and len(self.tokens) >= self.max_buckets:
+                self.tokens = {k: v for k, v in self.tokens.items() if self._at(v, now) < self.burst}
+            tokens = self._at(self.tokens.get(requester, (self.burst, now)), now)
+            if tokens < 1:
+                wait = (1 - tokens) / self.rate
+                raise RelayRateLimitError(
+                    f"{self.what}: {self.rate:g} requests/s for {requester} spent; retry in {wait:.2f} s",
+                    wait,
+                )
+            self.tokens[requester] = (tokens - 1, now)
+
+    def _at(self, state: tuple[float, float], now: float) -> float:
+        tokens, at = state
+        return min(self.burst, tokens + max(0.0, now - at) * self.rate)
+
+    @contextmanager
+    def running_one(self) -> Iterator[None]:
+        """One request in progress; refused (429) when ``max_concurrent`` already are."""
+        with self._lock:
+            if self.max_concurrent and self.running >= self.max_concurrent:
+                raise RelayRateLimitError(
+                    f"{self.what}: {self.max_concurrent} requests already in progress; retry shortly", 0.1
+                )
+            self.running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.running -= 1
 
 
 class RateLimiter:
@@ -109,6 +168,18 @@ class Relay:
             "GetChunks", limits.get_chunks_bytes_per_s, limits.get_chunks_burst_s
         )
         self.blob_limiter = RateLimiter("GetBlob", limits.get_blob_bytes_per_s, limits.get_blob_burst_s)
+        self.blob_ops = OpsLimiter(
+            "GetBlob", limits.get_blob_ops_per_s, limits.get_blob_ops_burst, limits.max_concurrent_get_blob
+        )
+        self.chunk_ops = OpsLimiter(
+            "GetChunks",
+            limits.get_chunks_ops_per_s,
+            limits.get_chunks_ops_burst,
+            limits.max_concurrent_get_chunks,
+        )
+        self.chunk_ops_operator = OpsLimiter(
+            "GetChunks", limits.get_chunks_ops_per_s_operator, limits.get_chunks_ops_burst_operator
+        )
         self.blobs = store.table("blobs", ttl_s=ttl_s)
         self.chunks = store.table("chunks", ttl_s=ttl_s)
         self.max_request_age_s, self.poll_s, self.clock = max_request_age_s, poll_s, clock
@@ -161,7 +232,13 @@ class Relay:
     # ----- API --------------------------------------------------------------------------------
 
     def get_blob(self, key: bytes, client: str = "") -> bytes:
-        """The blob; ``client`` (its address) is charged its size against the GetBlob rate limit."""
+        """The blob; ``client`` (its address) is charged its size against the GetBlob rate limit; the request counts
+        against the relay's GetBlob requests per second and in progress first."""
+        self.blob_ops.allow("all clients", self.clock())
+        with self.blob_ops.running_one():
+            return self._get_blob(key, client)
+
+    def _get_blob(self, key: bytes, client: str) -> bytes:
         value = self.blobs.get(key)
         if value is None:
             raise RelayRequestError(404, f"blob {key.hex()}: not held by this relay")
@@ -169,7 +246,14 @@ class Relay:
         return bytes(value)
 
     def get_chunks(self, req: dict[str, Any]) -> dict[str, Any]:
-        """``GetChunksReply``: one bundle-format byte string per request (all or nothing)."""
+        """``GetChunksReply``: one bundle-format byte string per request (all or nothing). The request counts
+        against the relay's GetChunks requests per second and in progress before any work, and against the
+        operator's own requests per second once its signature is checked."""
+        self.chunk_ops.allow("all operators", self.clock())
+        with self.chunk_ops.running_one():
+            return self._get_chunks(req)
+
+    def _get_chunks(self, req: dict[str, Any]) -> dict[str, Any]:
         f = json_fields(
             req, ("chunk_requests", "operator_id", "timestamp", "operator_signature"), "GetChunksRequest"
         )
@@ -196,6 +280,7 @@ class Relay:
             raise RelayRequestError(
                 401, f"operator_signature: not operator {oid.hex()}'s signature over the request"
             )
+        self.chunk_ops_operator.allow(f"operator {oid.hex()}", self.clock())
         data = []
         for r in requests:
             value = self.chunks.get(r.blob_key)

@@ -279,6 +279,7 @@ def disperser_server(
         confirmation_threshold=cfg.confirmation_threshold,
         reference_block_number=cfg.reference_block_number,
         batch_size=cfg.batch_size,
+        batches_in_flight=cfg.batches_in_flight,
         meter=meter,
         operators=operators,
     )

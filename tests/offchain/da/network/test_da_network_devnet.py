@@ -52,6 +52,7 @@ def test_devnet_up_put_get_down(tmp_path) -> None:
         "64",
         "--log-level",
         "warning",
+        "--no-chain",
     )
     try:
         rc, info = run(*up)
@@ -104,10 +105,17 @@ def test_devnet_up_put_get_down(tmp_path) -> None:
 
 def test_devnet_bad_input(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("EIGEN_DA_SRS", raising=False)
+    (tmp_path / "c.json").write_text('{"rpc_url": "http://127.0.0.1:9"}')
     for args, msg in [
         (("--validators", "0", "--test-srs", "64"), b"between 1 and 64"),
         ((), b"an SRS is needed"),
         (("--test-srs", "64", "--rpc", "http://127.0.0.1:8545"), b"go together"),
+        (
+            ("--test-srs", "64", "--payment-vault", "0x" + "11" * 20, "--rpc", "http://127.0.0.1:9"),
+            b"only with --no-chain",
+        ),
+        (("--test-srs", "64", "--chain", str(tmp_path / "c.json"), "--no-chain"), b"one or the other"),
+        (("--test-srs", "64", "--chain", str(tmp_path / "c.json")), b"not a chain record"),
     ]:
         r = eigen("devnet", "up", "--dir", str(tmp_path / "dn"), *args)
         assert r.returncode == 2 and msg in r.stderr and r.stderr.count(b"\n") == 1, r.stderr

@@ -215,3 +215,69 @@ def test_disperse_blob_checks_in_process(tmp_path):
         assert st["status"] == "FAILED" and "quorum 0: 0% signed" in st["failure_reason"]
         assert "blob_inclusion_info" not in st
     db.close()
+
+
+@pytest.mark.parametrize("in_flight", [1, 2])
+def test_batches_in_flight(tmp_path, in_flight):
+    """With ``batches_in_flight`` 2 a second batch is dispersed while the first waits for the validators'
+    signatures (each blob in one batch only); with 1 it waits its turn. Both end COMPLETE in their own batches."""
+    import threading
+    import time
+
+    from offchain.da.network.disperser import Disperser
+    from offchain.da.network.metadata import BlobStatus
+    from offchain.da.network.node import ValidatorNode
+    from offchain.da.network.service import node_app
+    from offchain.httpservice import ServiceServer
+    from offchain.store import Store
+    from tests.offchain.da.network.support import DISPERSER_KEY, encoded_blob, encoder
+
+    keys = operator_keys(4)
+    state = node_state(keys)
+    gate = threading.Event()  # every validator holds its StoreChunks until the gate opens
+    servers, stores, urls = [], [], {}
+    for i, k in enumerate(keys):
+        store = Store([str(tmp_path / f"v{i}")])
+        node = ValidatorNode(k, state, encoder(), store)
+        real = node.store_chunks
+        node.store_chunks = lambda req, real=real: (gate.wait(60), real(req))[1]
+        srv = ServiceServer(node_app(node), log_level="warning").__enter__()
+        servers.append(srv)
+        stores.append(store)
+        urls[k.public_key().operator_id] = srv.url
+    pks = {k.public_key().operator_id: k.public_key() for k in keys}
+    db = MetadataStore(str(tmp_path / "meta.db"))
+    d = Disperser(
+        DISPERSER_KEY, 0, encoder(), state.stakes, urls, pks, db, batch_size=1, batches_in_flight=in_flight
+    )
+    blobs = [encoded_blob(10 + i, timestamp=time.time_ns() + i) for i in range(2)]
+    d.start()
+    try:
+        for b in blobs:
+            d.disperse_blob(b.raw, b.header, b.signature)
+        keys_ = [b.header.blob_key() for b in blobs]
+
+        def statuses():
+            return [db.blob(k)["status"] for k in keys_]
+
+        deadline = time.monotonic() + 60
+        while BlobStatus.GATHERING_SIGNATURES not in statuses() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.5)  # time enough for a second batcher to encode and send the other blob
+        gathering = statuses().count(BlobStatus.GATHERING_SIGNATURES)
+        assert gathering == in_flight, statuses()
+        gate.set()
+        while time.monotonic() < deadline and statuses() != [BlobStatus.COMPLETE] * 2:
+            time.sleep(0.05)
+        rows = [db.blob(k) for k in keys_]
+        assert [r["status"] for r in rows] == [BlobStatus.COMPLETE] * 2, [r["reason"] for r in rows]
+        roots = {r["signed_batch"]["header"]["batch_root"] for r in rows}
+        assert len(roots) == 2 and all(r["inclusion"]["blob_index"] == 0 for r in rows)  # one batch each
+    finally:
+        gate.set()
+        d.stop()
+        for s in servers:
+            s.__exit__(None, None, None)
+        for s in stores:
+            s.close()
+        db.close()

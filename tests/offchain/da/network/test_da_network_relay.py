@@ -368,3 +368,86 @@ def test_rate_limits(tmp_path):
         with pytest.raises(NetworkConfigError, match=words):
             rate_limits_config(bad)
     store.close()
+
+
+def test_request_rate_and_concurrency_limits(tmp_path):
+    """EigenDA's operation limits: GetBlob and GetChunks requests per second for all requesters together, GetChunks
+    per operator (counted only once its signature is checked), and requests in progress; 429 with when to retry."""
+    import threading
+
+    from offchain.da.errors import RelayRateLimitError
+    from offchain.da.network.config import rate_limits_config
+    from offchain.da.network.relay import RateLimits
+
+    keys = operator_keys(4)
+    clock = Clock()
+    store = Store([str(tmp_path / "relay")])
+    b = encoded_blob(4)
+    key = b.header.blob_key()
+    limits = RateLimits(get_blob_ops_per_s=2, get_blob_ops_burst=3, get_chunks_ops_per_s=100, get_chunks_ops_burst=6,
+                        get_chunks_ops_per_s_operator=1, get_chunks_ops_burst_operator=2)  # fmt: skip
+    r = Relay(encoder(), store, {k.public_key().operator_id: k.public_key() for k in keys}, None,
+              clock=clock, limits=limits)  # fmt: skip
+    r.add_blob(key, b.raw)
+    for who in ("a", "b", "c"):  # a burst of 3 GetBlob, whoever asks
+        r.get_blob(key, who)
+    with pytest.raises(
+        RelayRateLimitError, match=r"GetBlob: 2 requests/s for all clients spent; retry in 0\.50 s"
+    ):
+        r.get_blob(key, "d")
+    clock.t += 0.5  # one request's token back
+    r.get_blob(key, "d")
+    with pytest.raises(RelayRateLimitError):
+        r.get_blob(key, "e")
+
+    def chunks(k: SecretKey) -> dict:
+        return signed_get_chunks([ChunkRequest(key, None, 0, 1)], k, timestamp=int(clock.t))
+
+    r.get_chunks(chunks(keys[0]))
+    r.get_chunks(chunks(keys[0]))  # the operator's burst of 2
+    with pytest.raises(RelayRateLimitError, match=r"GetChunks: 1 requests/s for operator .* spent") as err:
+        r.get_chunks(chunks(keys[0]))
+    assert err.value.status == 429 and err.value.retry_after_s == pytest.approx(1.0)
+    r.get_chunks(chunks(keys[1]))  # another operator: its own budget
+    forged = {**chunks(keys[2]), "operator_id": keys[1].public_key().operator_id.hex()}
+    with pytest.raises(
+        RelayRequestError, match="not operator"
+    ):  # a forged request spends no operator's budget
+        r.get_chunks(forged)
+    r.get_chunks(chunks(keys[1]))
+    with pytest.raises(
+        RelayRateLimitError, match="requests/s for all operators spent"
+    ):  # 6 counted (refused ones too): the relay's burst
+        r.get_chunks(chunks(keys[3]))
+    clock.t += 1.0
+    r.get_chunks(chunks(keys[0]))
+
+    # requests in progress: a second GetBlob while one is held is refused at once, served after
+    busy = Relay(encoder(), store, {}, None, clock=clock, limits=RateLimits(max_concurrent_get_blob=1))
+    inside, release = threading.Event(), threading.Event()
+    real = busy._get_blob
+
+    def slow(k, c):
+        inside.set()
+        release.wait(10)
+        return real(k, c)
+
+    busy._get_blob = slow
+    t = threading.Thread(target=busy.get_blob, args=(key, "x"))
+    t.start()
+    assert inside.wait(10)
+    with pytest.raises(RelayRateLimitError, match="GetBlob: 1 requests already in progress"):
+        busy.get_blob(key, "y")
+    release.set()
+    t.join(10)
+    busy._get_blob = real
+    assert busy.get_blob(key, "y") == b.raw and busy.blob_ops.running == 0
+
+    assert rate_limits_config(
+        {"get_chunks_ops_per_s_operator": 3, "max_concurrent_get_chunks": 8}
+    ) == RateLimits(get_chunks_ops_per_s_operator=3.0, max_concurrent_get_chunks=8.0)
+    for bad, words in (({"get_blob_ops_burst": 0}, "whole number"), ({"get_blob_ops_burst": 1.5}, "whole number"),
+                       ({"max_concurrent_get_blob": -1}, "whole number"), ({"get_blob_ops_per_s": -2}, "rate")):  # fmt: skip
+        with pytest.raises(NetworkConfigError, match=words):
+            rate_limits_config(bad)
+    store.close()

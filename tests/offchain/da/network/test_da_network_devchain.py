@@ -1,0 +1,241 @@
+"""``eigen da devnet up --chain``: the devnet's contracts on a chain with the restaking core (a BLSRegistry with the
+validators registered as operators with stake and BLS keys, a PaymentVault, an EigenDACertVerifier), the processes
+reading stakes from the registry and metering payments against the vault; certificates checked on chain. Then the
+faults on that devnet: validators killed while the disperser waits for their signatures (below and above the
+adversary threshold), and the disperser killed mid-batch and restarted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from eth_keys import keys as eth_keys
+
+from offchain.bls.keys import SecretKey
+from offchain.chain.bls_registry import BLSRegistryReader
+from offchain.chain.da_contracts import CertVerifierClient, PaymentVaultReader
+from offchain.chain.deploy import deploy_core
+from offchain.da.errors import DispersalError
+from offchain.da.network import client
+from offchain.da.network.devchain import MAGNITUDE, STAKE
+from offchain.da.network.metadata import BlobStatus
+from offchain.da.network.operators import RegistryOperators
+from tests.contracts.support import TEST_CONFIG
+from tests.offchain.da.network.support import eigen
+from tests.offchain.da.network.test_da_network_devnet import gone, run
+
+PAYLOAD = b"an agent's record, certified on chain " * 20
+
+
+@pytest.fixture(scope="module")
+def devnet(project, accounts, networks, tmp_path_factory):
+    """A 4-validator devnet on the test chain's core (deployed here); its folder and chain record."""
+    d = deploy_core(project, accounts[0], TEST_CONFIG)
+    tmp = tmp_path_factory.mktemp("dachain")
+    record = tmp / "chain-record.json"
+    record.write_text(json.dumps({
+        "rpc_url": networks.provider.uri, "addresses": d.addresses(),
+        "accounts": {"deployer": {"key": accounts[0].private_key}},
+    }))  # fmt: skip
+    folder = tmp / "dn"
+    up = ("devnet", "up", "--dir", str(folder), "--validators", "4", "--test-srs", "64", "--chain", str(record),
+          "--log-level", "warning")  # fmt: skip
+    rc, info = run(*up)
+    assert rc == 0 and info["running"], info
+    yield folder, up, info
+    run("devnet", "down", "--dir", str(folder))
+
+
+def up_again(devnet) -> dict:
+    """``up`` (restarting whatever is gone); every process runs."""
+    _, up, _ = devnet
+    rc, info = run(*up)
+    assert rc == 0 and info["running"], info
+    return info
+
+
+def checker(info) -> CertVerifierClient:
+    return CertVerifierClient(info["chain"]["rpc_url"], info["chain"]["cert_verifier"])
+
+
+def payer_key(folder: Path) -> bytes:
+    return bytes.fromhex((folder / "keys" / "payer.key").read_text())
+
+
+def test_devnet_registers_its_validators_on_chain(devnet, chain) -> None:
+    folder, up, info = devnet
+    rec = info["chain"]
+    assert rec == json.loads((folder / "chain.json").read_text())
+    ids = [o["operator_id"] for o in json.loads((folder / "network.json").read_text())["operators"]]
+    assert rec["operator_ids"] == ["0x" + i for i in ids]
+    # the registry's state: the 4 validators' keys, each with the half of its stake allocated, in both quorums
+    source = RegistryOperators(BLSRegistryReader(rec["rpc_url"], rec["registry"]), {0: (1, 0), 1: (1, 1)})
+    state = source.state_at(chain.blocks.head.number)
+    want = STAKE * MAGNITUDE // 10**18
+    assert state.stakes == {q: {bytes.fromhex(i): want for i in ids} for q in (0, 1)}
+    # every process reads the registry; the disperser and the validators meter against the vault
+    for name in ("v0", "disperser"):
+        cfg = json.loads((folder / f"{name}.json").read_text())
+        assert (
+            cfg["operators"]["registry"] == rec["registry"]
+            and cfg["payments"]["vault"] == rec["payment_vault"]
+        )
+    payer = eth_keys.PrivateKey(payer_key(folder)).public_key.to_checksum_address()
+    vault = PaymentVaultReader(rec["rpc_url"], rec["payment_vault"])
+    assert vault.reservations([payer])[0].symbols_per_second > 0 and vault.deposits([payer])[0] > 0
+    # up again: the same deployment and processes
+    rc, again = run(*up)
+    assert rc == 0 and again["chain"] == rec
+    assert [p["pid"] for p in again["processes"]] == [p["pid"] for p in info["processes"]]
+
+
+def test_put_certified_on_chain_and_get(devnet, tmp_path) -> None:
+    folder, _, info = devnet
+    rec = info["chain"]
+    (tmp_path / "rec.txt").write_bytes(PAYLOAD)
+    cert = tmp_path / "rec.cert"
+    r = eigen("put", str(tmp_path / "rec.txt"), "--disperser", info["disperser"], "--key",
+              str(folder / "keys" / "payer.key"), "--cert-verifier", rec["cert_verifier"], "--rpc", rec["rpc_url"],
+              "--timeout", "120", "-o", str(cert))  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    c = json.loads(cert.read_text())
+    assert checker(info).check_da_cert(c) == 1
+    assert c["signed_batch"]["attestation"]["quorum_signed_percentages"] == [100, 100]
+    r = eigen(
+        "get", str(cert), "--config", info["client_config"]
+    )  # checks checkDACert, stakes from the registry
+    assert r.returncode == 0 and r.stdout == PAYLOAD, r.stderr[-2000:]
+
+
+def _wait_status(folder: Path, status: BlobStatus, since_ns: int, timeout_s: float = 60.0) -> bytes:
+    """The key of a blob requested after ``since_ns`` that is in ``status`` in the disperser's database (read
+    beside it, as the relay does)."""
+    deadline = time.monotonic() + timeout_s
+    db = sqlite3.connect(f"file:{folder / 'data' / 'meta.db'}?mode=ro", uri=True)
+    try:
+        while time.monotonic() < deadline:
+            rows = db.execute(
+                "SELECT blob_key FROM blobs WHERE status = ? AND requested_at_ns > ?", (int(status), since_ns)
+            ).fetchall()
+            if rows:
+                return bytes.fromhex(rows[0][0].removeprefix("0x"))
+            time.sleep(0.05)
+    finally:
+        db.close()
+    raise AssertionError(f"no blob reached {status.name} within {timeout_s:g} s")
+
+
+def _put_in_background(info, folder, payload) -> tuple[threading.Thread, dict]:
+    out: dict = {}
+
+    def go():
+        try:
+            out["cert"] = client.put(info["disperser"], payload, payer_key(folder), (0, 1), timeout_s=120,
+                                     cert_checker=checker(info))  # fmt: skip
+        except DispersalError as exc:
+            out["error"] = exc
+
+    t = threading.Thread(target=go, daemon=True)
+    t.start()
+    return t, out
+
+
+def _kill_during_dispersal(devnet, victims: list[str], payload: bytes) -> tuple[dict, list[str]]:
+    """Freeze ``victims`` (SIGSTOP: they take the StoreChunks connection and never answer), put ``payload``,
+    and once the disperser waits for their signatures (GATHERING_SIGNATURES) kill them; the put's outcome."""
+    folder, since = devnet[0], time.time_ns()
+    info = up_again(devnet)
+    pids = {p["name"]: p["pid"] for p in info["processes"]}
+    ids = [o["operator_id"] for o in json.loads((folder / "network.json").read_text())["operators"]]
+    for v in victims:
+        os.kill(pids[v], signal.SIGSTOP)
+    try:
+        t, out = _put_in_background(info, folder, payload)
+        _wait_status(folder, BlobStatus.GATHERING_SIGNATURES, since)
+        time.sleep(0.5)  # the StoreChunks requests are out, to validators that will never answer
+    finally:
+        for v in victims:
+            os.kill(pids[v], signal.SIGKILL)
+    for v in victims:
+        assert gone(pids[v])
+    t.join(150)
+    assert not t.is_alive()
+    return out, [ids[int(v[1:])] for v in victims]
+
+
+def test_validator_killed_during_dispersal_below_the_adversary_threshold(devnet) -> None:
+    """One of 4 equal validators (25 % < 33 %) dies while the disperser waits for it: the certificate holds with
+    75 %, it names the dead validator as a non-signer, and checkDACert accepts it."""
+    out, dead = _kill_during_dispersal(devnet, ["v1"], PAYLOAD + b"1")
+    assert "error" not in out, out.get("error")
+    cert = out["cert"]
+    att = cert["signed_batch"]["attestation"]
+    assert att["quorum_signed_percentages"] == [75, 75]
+    non = att["registry_signature"]["non_signer_pubkeys"]
+    sk = SecretKey.from_bytes(bytes.fromhex((devnet[0] / "keys" / "v1.bls").read_text()))
+    assert non == [[hex(int(v)) for v in sk.public_key().g1]]  # the dead validator, and only it
+    info = up_again(devnet)  # the dead validator restarted: the chain deployment is found live and kept
+    assert info["chain"] == devnet[2]["chain"]
+    assert checker(info).check_da_cert(cert) == 1
+
+
+def test_validators_killed_during_dispersal_above_the_adversary_threshold(devnet) -> None:
+    """Two of 4 (50 % > 33 %, and 50 % < the 55 % confirmation threshold) die mid-dispersal: the blob is FAILED
+    with the percentages, and no certificate is issued."""
+    since = time.time_ns()
+    out, _ = _kill_during_dispersal(devnet, ["v0", "v3"], PAYLOAD + b"2")
+    assert "cert" not in out
+    assert "FAILED" in str(out["error"]) and "quorum 0: 50% signed" in str(out["error"]), out["error"]
+    folder = devnet[0]
+    key = _wait_status(folder, BlobStatus.FAILED, since, timeout_s=5)
+    st = httpx.post(
+        f"{up_again(devnet)['disperser']}/v2/GetBlobStatus", json={"blob_key": key.hex()}, timeout=10
+    )
+    assert st.json()["status"] == "FAILED" and "signed_batch" not in st.json()
+
+
+def test_disperser_killed_mid_batch_loses_no_acknowledged_blob(devnet) -> None:
+    """Every validator frozen, a blob acknowledged and its batch gathering signatures when the disperser is
+    killed: after ``up`` the blob's status is kept, the new disperser finishes it, and its certificate passes."""
+    folder, since = devnet[0], time.time_ns()
+    info = up_again(devnet)
+    pids = {p["name"]: p["pid"] for p in info["processes"]}
+    validators = [p for p in pids if p.startswith("v")]
+    for v in validators:
+        os.kill(pids[v], signal.SIGSTOP)
+    try:
+        t, out = _put_in_background(info, folder, PAYLOAD + b"3")
+        key = _wait_status(folder, BlobStatus.GATHERING_SIGNATURES, since)
+        os.kill(pids["disperser"], signal.SIGKILL)
+        assert gone(pids["disperser"])
+    finally:
+        for v in validators:
+            os.kill(pids[v], signal.SIGCONT)
+    t.join(150)
+    assert "cert" not in out  # the client lost its disperser
+    info = up_again(devnet)
+    deadline = time.monotonic() + 120
+    while True:
+        st = httpx.post(
+            f"{info['disperser']}/v2/GetBlobStatus", json={"blob_key": key.hex()}, timeout=10
+        ).json()
+        if st["status"] in ("COMPLETE", "FAILED") or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert st["status"] == "COMPLETE", st
+    cert = {
+        "blob_key": key.hex(),
+        "signed_batch": st["signed_batch"],
+        "blob_inclusion_info": st["blob_inclusion_info"],
+    }
+    assert checker(info).check_da_cert(cert) == 1
+    (folder / "restarted.cert").write_text(json.dumps(cert))
+    r = eigen("get", str(folder / "restarted.cert"), "--config", info["client_config"])
+    assert r.returncode == 0 and r.stdout == PAYLOAD + b"3", r.stderr[-2000:]
