@@ -27,6 +27,7 @@ parser, and compares with the recorded order (and, given the chain, the trade's 
 from __future__ import annotations
 
 import json
+import queue
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -42,15 +43,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
+from web3.logs import DISCARD as _DISCARD
 
 from offchain.agent.errors import FeedError, RecordError, RecordUnavailableError, TradeError
 from offchain.agent.server import PaymentMiddleware, PricedRoute
-from offchain.ai.options import RequestOptions
+from offchain.ai.options import RequestOptions, stop_position
 from offchain.ai.receipt import Receipt
 from offchain.ai.sampler import SamplingParams
+from offchain.ai.scheduler import DoneEvent, FailedEvent, Job, Scheduler
 from offchain.chain.agent import Sender
 from offchain.chain.errors import ChainError
 from offchain.chain.inference_disputes import Reexecution, reexecute_with
+from offchain.da.eigenda.encoder import Encoder
+from offchain.da.errors import DAError
+from offchain.da.network import client as da_client
+from offchain.da.network.config import load_srs, network_state, read_file
 from offchain.errors import EigenError
 
 FEED_TYPE = "eigen.trading.MarketFeed"
@@ -474,9 +481,6 @@ class DARecords:
     def __init__(
         self, disperser: str, key: bytes, client_config: Path | str, timeout_s: float = 180.0
     ) -> None:
-        from offchain.da.eigenda.encoder import Encoder
-        from offchain.da.network.config import load_srs, network_state, read_file
-
         self.disperser, self.key, self.timeout_s = disperser, key, timeout_s
         path = Path(client_config)
         cfg = read_file(path)
@@ -485,20 +489,14 @@ class DARecords:
         self.encoder = Encoder(load_srs(cfg.get("srs"), path.parent))
 
     def put(self, payload: bytes) -> dict[str, Any]:
-        from offchain.da.errors import DAError
-        from offchain.da.network import client
-
         try:
-            return client.put(self.disperser, payload, self.key, timeout_s=self.timeout_s)
+            return da_client.put(self.disperser, payload, self.key, timeout_s=self.timeout_s)
         except DAError as exc:
             raise RecordUnavailableError(f"dispersal failed: {exc}") from None
 
     def get(self, cert: Any) -> bytes:
-        from offchain.da.errors import DAError
-        from offchain.da.network import client
-
         try:
-            payload, _ = client.get(cert, self.state.stakes, self.urls, self.encoder, relays=self.relays)
+            payload, _ = da_client.get(cert, self.state.stakes, self.urls, self.encoder, relays=self.relays)
         except (DAError, ValueError, KeyError, TypeError) as exc:
             raise RecordUnavailableError(f"the record could not be fetched and verified: {exc}") from None
         return payload
@@ -604,21 +602,12 @@ def swap_event(w3: Any, amm: Any, tx: bytes | str) -> Mapping[str, Any]:
     return events[0]["args"]
 
 
-try:  # web3's log-processing flag (DISCARD: skip logs of other events)
-    from web3.logs import DISCARD as _DISCARD
-except ImportError:  # pragma: no cover - older web3
-    _DISCARD = None
-
-
 # ---------------------------------------------------------------- inference (an operator)
 
 
 def infer_with(svc: Any, operator_key: bytes, strategy: Strategy, client: str, prompt: str) -> Receipt:
     """The inference operator's answer to `prompt` under the strategy's parameters and the decision
     grammar: a version 3 receipt bound to `client`, signed by `operator_key`."""
-    import queue
-
-    from offchain.ai.scheduler import DoneEvent, FailedEvent, Job, Scheduler
 
     done: queue.Queue[Any] = queue.Queue()
 
@@ -647,7 +636,6 @@ def infer_with(svc: Any, operator_key: bytes, strategy: Strategy, client: str, p
 
 def receipt_text(svc: Any, receipt: Receipt) -> str:
     """The text a version 3 receipt returns (the decoded output tokens, cut before a stop string)."""
-    from offchain.ai.options import stop_position
 
     text = svc.text_of(receipt.output_tokens)
     if receipt.options is not None:
