@@ -111,6 +111,7 @@ def run(demo: Any) -> dict[str, Any]:
     honest, h = _honest_answer(w)
     t = _tampered_answer(w, honest)
     return {
+        "world": w,  # the model, contract, set and keys, which the trading step reuses
         "disputes": w.c.address,
         "model": w.model_desc,
         "honest_finalized": h["finalized"],
