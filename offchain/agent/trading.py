@@ -340,6 +340,14 @@ class Order:
     min_out: int
     reason: str
 
+    def describe(self) -> str:
+        """E.g. ``BUY 125.00 USDC``, ``SELL 0.2500 dETH``, ``HOLD``."""
+        if self.action == "BUY":
+            return f"BUY {self.amount_in / USDC_UNIT:,.2f} USDC"
+        if self.action == "SELL":
+            return f"SELL {self.amount_in / ASSET_UNIT:.4f} dETH"
+        return self.action
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "action": self.action,
@@ -703,7 +711,7 @@ def reexecute_step(
         problems.append("the recorded order is not what the receipt's answer gives")
     if recomputed != rec.order:
         problems.append(
-            f"re-executed, the strategy orders {recomputed.action} {recomputed.amount_in}, not {rec.order.action} {rec.order.amount_in}"
+            f"re-executed, the strategy orders {recomputed.describe()}, not {rec.order.describe()}"
         )
     if w3 is not None and amm is not None:
         problems += _check_trade(w3, amm, rec)

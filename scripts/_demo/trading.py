@@ -49,7 +49,7 @@ from scripts._demo.ai import BOND, INFERENCE_SET
 from scripts._demo.common import bls_certificate, event, fmt
 
 FEED_PRICE = 20_000  # 0.02 USDC a feed
-STEPS = 3  # honest steps before the tampered one
+STEPS = 2  # honest steps before the tampered one
 STRATEGY = Strategy(max_buy_usdc=500 * USDC_UNIT, max_sell_asset=ASSET_UNIT // 4)
 
 
@@ -158,6 +158,7 @@ def _story(demo: Any, w: Any, da_dir: Path, da_info: dict, da_thread: Any, t_sta
     payer_key = bytes.fromhex((da_dir / "keys" / "payer.key").read_text().strip())
     records = DARecords(info["disperser"], payer_key, da_dir / "client.json")
     print(f"DA devnet up: 4 validators, disperser {info['disperser']}, relay {info['relay']}.")
+    t_setup = time.perf_counter()
 
     a_key = w.signing[demo.op_a.address].to_bytes()
 
@@ -202,16 +203,25 @@ def _story(demo: Any, w: Any, da_dir: Path, da_info: dict, da_thread: Any, t_sta
     )
     pending.append(_disperse(records, res_bad.raw, i))
     balances(f"after step {i}")
-    certs = {}
-    for idx, _, th, box in pending:
-        th.join()
-        if "error" in box:
-            raise box["error"]
-        certs[idx] = box["cert"]
-    print(
-        "Every step's record (feed, payment, prompt, receipt, order, trade tx) is on DA; certificates: "
-        + ", ".join(f"step {k} blob {v['blob_key'][:10]}…" for k, v in certs.items())
-    )
+    t_steps = time.perf_counter()
+    certs: dict[int, Any] = {}
+    waited = [0.0]
+
+    def cert(i: int) -> Any:
+        """Step i's DA certificate, once its dispersal completes (the others go on meanwhile)."""
+        if i not in certs:
+            t0 = time.perf_counter()
+            _, _, th, box = pending[i]
+            th.join()
+            waited[0] += time.perf_counter() - t0
+            if "error" in box:
+                raise box["error"]
+            certs[i] = box["cert"]
+            print(
+                f"  Step {i}'s record (feed, payment, prompt, receipt, order, trade tx) is certified by the DA "
+                f"network: blob {certs[i]['blob_key'][:16]}…"
+            )
+        return certs[i]
 
     # register every receipt (the dispute contract's challenge window starts)
     for res in (*steps, res_bad):
@@ -223,19 +233,19 @@ def _story(demo: Any, w: Any, da_dir: Path, da_info: dict, da_thread: Any, t_sta
     print(f"Dave registers the {STEPS + 1} receipts on InferenceDisputes (challengeable for the window).")
 
     # 1) an honest decision disputed: re-executed from DA alone, matches, the challenge fails
+    cert(1)
     disputed = steps[1].record.receipt
     ch = c.challengeReceipt(disputed.digest(), sender=watcher, value=BOND)
     print(
         f"\nCarol, a watcher, disputes step 1's decision with a {fmt(BOND)} ETH bond (gas {ch.gas_used:,})."
     )
     outputs = set()
-    for op in (demo.op_b, w.op_c):
-        t0 = time.perf_counter()
-        check = reexecute_step(certs[1], records, svc, data_addr, STRATEGY.hash(), w3, amm_w3)
+    checks = _both(lambda: reexecute_step(cert(1), records, svc, data_addr, STRATEGY.hash(), w3, amm_w3))
+    for op, (check, secs) in zip((demo.op_b, w.op_c), checks, strict=True):
         outputs.add(check.reexecution.correct_output)
         print(
             f"  {w.names[op.address]} fetches the record by its certificate from DA (verified), checks the feed's "
-            f"signature, the strategy hash, the prompt and the receipt, re-executes ({time.perf_counter() - t0:.1f} s): "
+            f"signature, the strategy hash, the prompt and the receipt, re-executes ({secs:.1f} s): "
             f"{'MATCH' if check.matches else 'MISMATCH'}: order {check.recomputed.action} {_amount(check.recomputed)}, "
             f"the trade on chain is the order."
         )
@@ -251,31 +261,33 @@ def _story(demo: Any, w: Any, da_dir: Path, da_info: dict, da_thread: Any, t_sta
     if c.credits(demo.op_a):
         c.withdraw(sender=demo.op_a)
 
-    # 2) the tampered step: anyone re-executing the DA record sees it; Dave challenges; A is slashed
-    check = reexecute_step(certs[STEPS], records, svc, data_addr, STRATEGY.hash(), w3, amm_w3)
-    print(
-        f"\nRe-executing step {STEPS} from its DA record: {'MATCH' if check.matches else 'MISMATCH'}: "
-        + "; ".join(check.problems)
-        + f". The honest answer {svc.text_of(check.reexecution.output_tokens)!r} gives "
-        f"{check.recomputed.action} {_amount(check.recomputed)}."
-    )
+    # 2) the tampered step: re-executing the DA record shows it; Dave challenges; A is slashed
+    cert(STEPS)
     bad = res_bad.record.receipt
     ch = c.challengeReceipt(bad.digest(), sender=dave, value=BOND)
+    print(f"\nDave challenges step {STEPS}'s receipt with a {fmt(BOND)} ETH bond (gas {ch.gas_used:,}).")
     correct = None
-    for _op in (demo.op_b, w.op_c):  # each re-executes on its own
-        rex = reexecute_step(certs[STEPS], records, svc, data_addr, STRATEGY.hash()).reexecution
+    checks = _both(lambda: reexecute_step(cert(STEPS), records, svc, data_addr, STRATEGY.hash(), w3, amm_w3))
+    for op, (check, secs) in zip((demo.op_b, w.op_c), checks, strict=True):
+        rex = check.reexecution
         correct = rex.correct_output if correct is None else correct
         assert rex.correct_output == correct, "re-executions disagree"
+        print(
+            f"  {w.names[op.address]} re-executes step {STEPS} from its DA record ({secs:.1f} s): "
+            f"{'MATCH' if check.matches else 'MISMATCH'}: "
+            + "; ".join(check.problems)
+            + f". The model's answer is {svc.text_of(rex.output_tokens)!r}: {check.recomputed.action} "
+            f"{_amount(check.recomputed)}."
+        )
     verdict = Verdict(chain.chain_id, c.address, bad.digest(), correct)
-    cert, _ = bls_certificate(INFERENCE_SET, verdict.digest(), w.bls, [demo.op_b.address, w.op_c.address])
+    vcert, _ = bls_certificate(INFERENCE_SET, verdict.digest(), w.bls, [demo.op_b.address, w.op_c.address])
     sym0 = demo.syms[0]
     before = demo.dm.operatorShares(demo.op_a, demo.strat(sym0))
-    res = c.resolveChallengeBLS(bad.digest(), correct, cert, sender=dave)
+    res = c.resolveChallengeBLS(bad.digest(), correct, vcert, sender=dave)
     pw = event(res, "ReceiptProvenWrong")
     after = demo.dm.operatorShares(demo.op_a, demo.strat(sym0))
     print(
-        f"  Dave challenges with a {fmt(BOND)} ETH bond; B and C re-execute from DA and sign; the receipt is proven "
-        f"wrong (gas {res.gas_used:,}): operator A slashed (slash {pw.slashId}), {sym0} delegated to A "
+        f"  B and C's BLS verdict: the receipt is proven wrong (gas {res.gas_used:,}): operator A slashed (slash {pw.slashId}), {sym0} delegated to A "
         f"{fmt(before)} -> {fmt(after)}."
     )
     chain.mine(demo.config.slash_resolution_delay_blocks + 1)
@@ -288,6 +300,9 @@ def _story(demo: Any, w: Any, da_dir: Path, da_info: dict, da_thread: Any, t_sta
         + ", ".join(f"{fmt(v)} {s}" for s, v in paid.items())
         + " forwarded to him, and his bond returned."
     )
+
+    for i in range(len(pending)):  # every step's record is on DA, disputed or not
+        cert(i)
 
     # 3) ERC-8004 validation and reputation records for both
     val, rep = ag["validation_registry"], ag["reputation_registry"]
@@ -325,7 +340,12 @@ def _story(demo: Any, w: Any, da_dir: Path, da_info: dict, da_thread: Any, t_sta
         f"entries, mean {rvalue / 10**rdec:g}."
     )
     server.stop()
-    print(f"Trading agent step: {time.perf_counter() - t_start:.1f} s.")
+    t_end = time.perf_counter()
+    print(
+        f"Trading agent step: {t_end - t_start:.1f} s (setup with the DA devnet {t_setup - t_start:.1f} s, "
+        f"{STEPS + 1} steps {t_steps - t_setup:.1f} s, then disputes and ERC-8004 records "
+        f"{t_end - t_steps:.1f} s, of which {waited[0]:.1f} s waiting for DA certificates)."
+    )
     return {
         "agent_id": agent_id,
         "steps": [s.record.order.action for s in steps],
@@ -337,6 +357,29 @@ def _story(demo: Any, w: Any, da_dir: Path, da_info: dict, da_thread: Any, t_sta
         "certificates": {k: v["blob_key"] for k, v in certs.items()},
         "validations": (count, avg),
     }
+
+
+def _both(check: Any) -> list[tuple[Any, float]]:
+    """Operators B and C each run `check` on their own, at the same time (the DA fetches overlap; the
+    model is shared by this one process, so the re-executions themselves take turns): [(result, s)]."""
+    out: list[Any] = [None, None]
+
+    def one(i: int) -> None:
+        t0 = time.perf_counter()
+        try:
+            out[i] = (check(), time.perf_counter() - t0)
+        except Exception as exc:  # noqa: BLE001 - re-raised below
+            out[i] = exc
+
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for r in out:
+        if isinstance(r, Exception):
+            raise r
+    return out
 
 
 def _hex(tx: Any) -> str:
