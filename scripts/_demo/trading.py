@@ -41,12 +41,12 @@ from offchain.agent.trading import (
 from offchain.ai.receipt import text_hash
 from offchain.chain.agent import Settler, StableToken
 from offchain.chain.deploy import deploy_agent
-from offchain.chain.inference_disputes import Verdict, options_binding, receipt_args
+from offchain.chain.inference_disputes import options_binding, receipt_args
 from offchain.chain.sdk import load_abis
 from offchain.httpservice import ServiceServer
 from scripts._demo import ai as ai_step
-from scripts._demo.ai import BOND, INFERENCE_SET
-from scripts._demo.common import bls_certificate, event, fmt
+from scripts._demo.ai import BOND
+from scripts._demo.common import event, fmt
 
 FEED_PRICE = 20_000  # 0.02 USDC a feed
 STEPS = 2  # honest steps before the tampered one
@@ -195,7 +195,7 @@ def _story(demo: Any, w: Any, da_dir: Path, da_info: dict, da_thread: Any, t_sta
 
     # a tampered step: A signs another answer than the model's; the agent trades on it
     i = STEPS
-    res_bad = agent.step(i, lambda p: _tampered(svc, honest(p), a_key), text_of)
+    res_bad = agent.step(i, lambda p: tampered_decision(svc, honest(p), a_key), text_of)
     o = res_bad.record.order
     print(
         f"Step {i}: operator A tampers with its output: its receipt answers {res_bad.completion_text} "
@@ -250,9 +250,7 @@ def _story(demo: Any, w: Any, da_dir: Path, da_info: dict, da_thread: Any, t_sta
             f"the trade on chain is the order."
         )
     (upheld,) = outputs
-    v0 = Verdict(chain.chain_id, c.address, disputed.digest(), upheld)
-    cert0, _ = bls_certificate(INFERENCE_SET, v0.digest(), w.bls, [demo.op_b.address, w.op_c.address])
-    up = c.resolveChallengeBLS(disputed.digest(), upheld, cert0, sender=watcher)
+    up = w.post_verdict(disputed.digest(), upheld, watcher)
     rej = event(up, "ChallengeRejected")
     print(
         f"  B and C's BLS verdict upholds the receipt (gas {up.gas_used:,}); Carol's bond "
@@ -279,11 +277,9 @@ def _story(demo: Any, w: Any, da_dir: Path, da_info: dict, da_thread: Any, t_sta
             + f". The model's answer is {svc.text_of(rex.output_tokens)!r}: {check.recomputed.action} "
             f"{_amount(check.recomputed)}."
         )
-    verdict = Verdict(chain.chain_id, c.address, bad.digest(), correct)
-    vcert, _ = bls_certificate(INFERENCE_SET, verdict.digest(), w.bls, [demo.op_b.address, w.op_c.address])
     sym0 = demo.syms[0]
     before = demo.dm.operatorShares(demo.op_a, demo.strat(sym0))
-    res = c.resolveChallengeBLS(bad.digest(), correct, vcert, sender=dave)
+    res = w.post_verdict(bad.digest(), correct, dave)
     pw = event(res, "ReceiptProvenWrong")
     after = demo.dm.operatorShares(demo.op_a, demo.strat(sym0))
     print(
@@ -408,7 +404,7 @@ def _disperse(records: DARecords, raw: bytes, i: int) -> tuple[int, bytes, threa
     return i, raw, th, box
 
 
-def _tampered(svc: Any, honest: Any, key: bytes) -> Any:
+def tampered_decision(svc: Any, honest: Any, key: bytes) -> Any:
     """What a dishonest operator signs instead of `honest`: the opposite answer at full size, with
     made-up logits commitments (the text hash matches the forged text, so only re-execution shows it)."""
     from dataclasses import replace

@@ -35,6 +35,7 @@ from offchain.agent.trading import (
     reexecute_step,
 )
 from offchain.chain.sdk import load_abis
+from scripts._demo.trading import tampered_decision
 from tests.offchain.agent.support import PRICE, build_world
 
 STRATEGY = Strategy(max_buy_usdc=20 * USDC_UNIT, max_sell_asset=ASSET_UNIT // 100)
@@ -220,28 +221,6 @@ def test_tampered_records_are_refused(market, svc):
 # ---------------------------------------------------------------- re-execution from DA
 
 
-def tampered_receipt(svc, receipt, key=OPERATOR_KEY):
-    """The operator's output replaced by another grammar answer, re-signed (a valid signature)."""
-    from offchain.ai.receipt import text_hash
-
-    text = receipt_text(svc, receipt)
-    forged = (
-        '{"action":"SELL","size":"large"}'
-        if "BUY" in text or "HOLD" in text
-        else '{"action":"BUY","size":"large"}'
-    )
-    out = (*svc.tokenizer.encode(forged), svc.tokenizer.eos_id)
-    hashes = tuple(keccak(b"made up %d" % i) for i in range(len(out)))
-    return replace(
-        receipt,
-        output_tokens=out,
-        logits_hashes=hashes,
-        finish_reason=1,
-        text_hash=text_hash(forged),
-        signature=b"",
-    ).signed(key)
-
-
 def test_reexecution_from_da(market, svc, da):
     w, c = market
     agent = agent_for(market)
@@ -252,7 +231,7 @@ def test_reexecution_from_da(market, svc, da):
     assert check.recomputed == res.record.order
 
     # the operator tampered with the output: the agent acted on the forged answer
-    forged = tampered_receipt(svc, res.record.receipt)
+    forged = tampered_decision(svc, res.record.receipt, OPERATOR_KEY)
     text = receipt_text(svc, forged)
     bad = replace(res.record, receipt=forged, order=decide(STRATEGY, res.record.feed.feed, text), trade=None)
     cert_bad = da.put(bad.to_json())
