@@ -37,7 +37,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_hash.auto import keccak
-from eth_utils import is_hex_address, to_checksum_address
+from eth_utils import to_checksum_address
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -45,6 +45,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 from web3.logs import DISCARD as _DISCARD
 
+from offchain import abi
 from offchain.agent.errors import FeedError, RecordError, RecordUnavailableError, TradeError
 from offchain.agent.server import PaymentMiddleware, PricedRoute
 from offchain.ai.options import RequestOptions, stop_position
@@ -228,9 +229,7 @@ def _nat(v: Any) -> int:
 
 
 def _addr(v: Any) -> str:
-    if not isinstance(v, str) or not is_hex_address(v):
-        raise ValueError(f"{v!r} is not an address")
-    return to_checksum_address(v)
+    return to_checksum_address(abi.address(v, ValueError))
 
 
 @dataclass(frozen=True)

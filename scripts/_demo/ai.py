@@ -115,6 +115,15 @@ class _World:
         )
         return self.c.resolveChallengeBLS(receipt_digest, output, cert, sender=sender)
 
+    def prove_wrong(self, receipt_digest: bytes, output: bytes, sender: Any) -> tuple[Any, Any, int, int]:
+        """:meth:`post_verdict` for a wrong receipt of operator A: (the transaction, its
+        ReceiptProvenWrong event, A's delegated shares of the first token before and after)."""
+        demo = self.demo
+        strat = demo.strat(demo.syms[0])
+        before = demo.dm.operatorShares(demo.op_a, strat)
+        res = self.post_verdict(receipt_digest, output, sender)
+        return res, event(res, "ReceiptProvenWrong"), before, demo.dm.operatorShares(demo.op_a, strat)
+
 
 def run(demo: Any) -> dict[str, Any]:
     """Run the inference-dispute step on `demo` and print what happened; returns the key facts."""
@@ -286,10 +295,7 @@ def _tampered_answer(w: _World, honest: Receipt) -> dict[str, Any]:
             f"{svc.text_of(rex.output_tokens)!r}, commitment {rex.correct_output.hex()[:16]}… "
             f"(the receipt claims {rex.claimed_output.hex()[:16]}…) and signs the verdict."
         )
-    before = demo.dm.operatorShares(demo.op_a, demo.strat(sym0))
-    res = w.post_verdict(bad.digest(), correct, client)
-    pw = event(res, "ReceiptProvenWrong")
-    after = demo.dm.operatorShares(demo.op_a, demo.strat(sym0))
+    res, pw, before, after = w.prove_wrong(bad.digest(), correct, client)
     print(
         f"  B and C's BLS verdict posted (gas {res.gas_used:,}): {fmt(pw.signedStake)} of {fmt(pw.totalStake)} "
         f"(A's excluded) allocated-stake units (summed over strategies) signed; the receipt is wrong, operator A slashed (slash {pw.slashId}): {sym0} delegated "

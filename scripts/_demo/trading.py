@@ -278,10 +278,7 @@ def _story(demo: Any, w: Any, da_dir: Path, da_info: dict, da_thread: Any, t_sta
             f"{_amount(check.recomputed)}."
         )
     sym0 = demo.syms[0]
-    before = demo.dm.operatorShares(demo.op_a, demo.strat(sym0))
-    res = w.post_verdict(bad.digest(), correct, dave)
-    pw = event(res, "ReceiptProvenWrong")
-    after = demo.dm.operatorShares(demo.op_a, demo.strat(sym0))
+    res, pw, before, after = w.prove_wrong(bad.digest(), correct, dave)
     print(
         f"  B and C's BLS verdict: the receipt is proven wrong (gas {res.gas_used:,}): operator A slashed (slash {pw.slashId}), {sym0} delegated to A "
         f"{fmt(before)} -> {fmt(after)}."
