@@ -14,9 +14,11 @@ compensated; the agent's validation and reputation records say both.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,7 @@ from offchain.chain.agent import Settler, StableToken
 from offchain.chain.deploy import deploy_agent
 from offchain.chain.inference_disputes import options_binding, receipt_args
 from offchain.chain.sdk import load_abis
+from offchain.da.network import devnet
 from offchain.httpservice import ServiceServer
 from scripts._demo import ai as ai_step
 from scripts._demo.ai import BOND
@@ -72,14 +75,12 @@ def run(demo: Any) -> dict[str, Any]:
     try:
         return _story(demo, w, da_dir, da_info, da_thread, t_start)
     finally:
-        from offchain.da.network import devnet
-
+        da_thread.join()
         devnet.down(da_dir)
+        shutil.rmtree(da_dir, ignore_errors=True)
 
 
 def _da_up(folder: Path, out: dict[str, Any]) -> None:
-    from offchain.da.network import devnet
-
     try:
         out["info"] = devnet.up(folder, 4, test_srs_symbols=256, log_level="warning")
     except Exception as exc:  # noqa: BLE001 - reported by the main thread
@@ -87,6 +88,7 @@ def _da_up(folder: Path, out: dict[str, Any]) -> None:
 
 
 def _story(demo: Any, w: Any, da_dir: Path, da_info: dict, da_thread: Any, t_start: float) -> dict[str, Any]:
+    from ape import accounts as ape_accounts
     from ape import chain, project
 
     svc, c = w.svc, w.c
@@ -299,8 +301,6 @@ def _story(demo: Any, w: Any, da_dir: Path, da_info: dict, da_thread: Any, t_sta
 
     # 3) ERC-8004 validation and reputation records for both
     val, rep = ag["validation_registry"], ag["reputation_registry"]
-    from ape import accounts as ape_accounts
-
     validator = ape_accounts.test_accounts[8]  # reports the contract's verdicts (see docs/agent.md)
     outcomes = (
         (1, disputed, 100, "reexecution-upheld", up.txn_hash),
@@ -404,8 +404,6 @@ def _disperse(records: DARecords, raw: bytes, i: int) -> tuple[int, bytes, threa
 def tampered_decision(svc: Any, honest: Any, key: bytes) -> Any:
     """What a dishonest operator signs instead of `honest`: the opposite answer at full size, with
     made-up logits commitments (the text hash matches the forged text, so only re-execution shows it)."""
-    from dataclasses import replace
-
     text = receipt_text(svc, honest)
     forged = '{"action":"SELL","size":"large"}' if '"BUY"' in text else '{"action":"BUY","size":"large"}'
     out = (*svc.tokenizer.encode(forged), svc.tokenizer.eos_id)
