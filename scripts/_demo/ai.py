@@ -128,10 +128,12 @@ class _World:
 def run(demo: Any) -> dict[str, Any]:
     """Run the inference-dispute step on `demo` and print what happened; returns the key facts."""
     w = _setup(demo)
+    demo.ai_world = (
+        w  # the model, contract, set and keys, which the trading step reuses (not a result: it holds keys)
+    )
     honest, h = _honest_answer(w)
     t = _tampered_answer(w, honest)
     return {
-        "world": w,  # the model, contract, set and keys, which the trading step reuses
         "disputes": w.c.address,
         "model": w.model_desc,
         "honest_finalized": h["finalized"],

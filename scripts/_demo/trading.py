@@ -47,7 +47,6 @@ from offchain.chain.inference_disputes import options_binding, receipt_args
 from offchain.chain.sdk import load_abis
 from offchain.da.network import devnet
 from offchain.httpservice import ServiceServer
-from scripts._demo import ai as ai_step
 from scripts._demo.ai import BOND
 from scripts._demo.common import event, fmt
 
@@ -63,7 +62,7 @@ def _key(label: bytes) -> bytes:
 def run(demo: Any) -> dict[str, Any]:
     """Run the trading-agent story on `demo` (after the ai step); returns its key figures."""
     t_start = time.perf_counter()
-    w = demo.results[ai_step.__name__]["world"]
+    w = demo.ai_world  # set by the ai step (scripts/_demo/ai.py)
     print(
         "\n##### The verifiable trading agent: paid market data, deterministic inference, AMM trades, DA records; "
         "an honest decision disputed and upheld, a tampered one slashed"
