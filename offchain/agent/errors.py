@@ -231,6 +231,28 @@ A2A_BY_CODE: dict[int, type[A2AError]] = {
 }
 
 
+class TradingError(AgentError):
+    """The verifiable trading agent (offchain/agent/trading.py) refused an input."""
+
+
+class FeedError(TradingError):
+    """A market-data feed is malformed, for another market, or not signed by the data agent."""
+
+
+class RecordError(TradingError):
+    """A step record is malformed or its parts do not fit together (strategy, feed, prompt,
+    receipt, order)."""
+
+
+class RecordUnavailableError(TradingError):
+    """A step record could not be fetched from DA by its certificate, or the certificate or the
+    payload it names did not verify."""
+
+
+class TradeError(TradingError):
+    """A trade could not be made (the AMM or the token refused it)."""
+
+
 # Reason code -> error class, to turn a facilitator's answer back into the typed error.
 BY_CODE: dict[str, type[X402Error]] = {
     cls.code: cls
@@ -270,6 +292,7 @@ __all__ = [
     "AgentNotFoundError",
     "BudgetExceededError",
     "FacilitatorError",
+    "FeedError",
     "MandateError",
     "MandateExpiredError",
     "MandateLimitError",
@@ -290,6 +313,10 @@ __all__ = [
     "PaymentSignatureError",
     "PaymentUnderfundedError",
     "PaymentVersionError",
+    "RecordError",
+    "RecordUnavailableError",
     "SettlementError",
+    "TradeError",
+    "TradingError",
     "X402Error",
 ]

@@ -686,7 +686,13 @@ AGENT_CONTRACTS = {
     "validation_registry": "ValidationRegistry",
     "stable_token": "StableToken",
     "upto_settler": "UptoSettler",
+    "amm_asset": "MockERC20",
+    "amm": "ConstantProductAMM",
 }
+
+# The trading agent's venue: a constant-product pool of the stablecoin and a demo asset.
+AMM_FEE_BIPS = 30
+AMM_ASSET = ("Demo Ether", "dETH")
 
 
 def deploy_agent(
@@ -697,20 +703,26 @@ def deploy_agent(
     token_symbol: str = "USDC",
 ) -> dict[str, Any]:
     """Deploy the ERC-8004 identity, reputation and validation registries, the devnet's EIP-3009
-    stablecoin (6 decimals, minted by `minter`, default the deployer) and the x402 upto settler;
-    returns {record key: contract}."""
+    stablecoin (6 decimals, minted by `minter`, default the deployer), the x402 upto settler and
+    the trading agent's venue (a demo asset, freely mintable, and a ConstantProductAMM of the
+    stablecoin against it, empty, fee AMM_FEE_BIPS); returns {record key: contract}."""
     minter = deployer.address if minter is None else minter
     if not _is_address(minter) or minter == ZERO_ADDRESS:
         raise DeployConfigError(f"agent.minter must be a non-zero address: got {minter!r}")
     if not 0 < len(token_name.encode()) <= 32 or not 0 < len(token_symbol.encode()) <= 16:
         raise DeployConfigError("agent: the token's name is 1 to 32 bytes, its symbol 1 to 16")
     identity = deployer.deploy(project.IdentityRegistry)
+    stable = deployer.deploy(project.StableToken, token_name, token_symbol, minter)
+    asset = deployer.deploy(project.MockERC20, *AMM_ASSET)
+    pool_name = f"AMM {token_symbol}/{AMM_ASSET[1]}"[:32]
     return {
         "identity_registry": identity,
         "reputation_registry": deployer.deploy(project.ReputationRegistry, identity),
         "validation_registry": deployer.deploy(project.ValidationRegistry, identity),
-        "stable_token": deployer.deploy(project.StableToken, token_name, token_symbol, minter),
+        "stable_token": stable,
         "upto_settler": deployer.deploy(project.UptoSettler),
+        "amm_asset": asset,
+        "amm": deployer.deploy(project.ConstantProductAMM, stable, asset, AMM_FEE_BIPS, pool_name, "AMM-LP"),
     }
 
 

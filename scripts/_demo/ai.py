@@ -104,10 +104,33 @@ class _World:
     def client(self) -> Any:
         return self.demo.erin
 
+    def post_verdict(self, receipt_digest: bytes, output: bytes, sender: Any) -> Any:
+        """Operators B and C's BLS verdict that `output` is the receipt's correct output, as one
+        certificate (A a non-signer), posted by `sender`; the transaction."""
+        from ape import chain
+
+        v = Verdict(chain.chain_id, self.c.address, receipt_digest, output)
+        cert, _ = bls_certificate(
+            INFERENCE_SET, v.digest(), self.bls, [self.demo.op_b.address, self.op_c.address]
+        )
+        return self.c.resolveChallengeBLS(receipt_digest, output, cert, sender=sender)
+
+    def prove_wrong(self, receipt_digest: bytes, output: bytes, sender: Any) -> tuple[Any, Any, int, int]:
+        """:meth:`post_verdict` for a wrong receipt of operator A: (the transaction, its
+        ReceiptProvenWrong event, A's delegated shares of the first token before and after)."""
+        demo = self.demo
+        strat = demo.strat(demo.syms[0])
+        before = demo.dm.operatorShares(demo.op_a, strat)
+        res = self.post_verdict(receipt_digest, output, sender)
+        return res, event(res, "ReceiptProvenWrong"), before, demo.dm.operatorShares(demo.op_a, strat)
+
 
 def run(demo: Any) -> dict[str, Any]:
     """Run the inference-dispute step on `demo` and print what happened; returns the key facts."""
     w = _setup(demo)
+    demo.ai_world = (
+        w  # the model, contract, set and keys, which the trading step reuses (not a result: it holds keys)
+    )
     honest, h = _honest_answer(w)
     t = _tampered_answer(w, honest)
     return {
@@ -184,7 +207,6 @@ def _setup(demo: Any) -> _World:
 def _honest_answer(w: _World) -> tuple[Receipt, dict[str, Any]]:
     """A answers Erin with a signed receipt; Erin checks and registers it; Carol challenges it anyway
     and B and C's verdict upholds it, forfeiting Carol's bond to A."""
-    from ape import chain
 
     demo, svc, c, client = w.demo, w.svc, w.c, w.client
     a_key = w.signing[demo.op_a.address]
@@ -222,9 +244,7 @@ def _honest_answer(w: _World) -> tuple[Receipt, dict[str, Any]]:
             f"{'correct' if rex.receipt_correct else 'WRONG'}; it signs output {rex.correct_output.hex()[:16]}…."
         )
     (upheld_output,) = outputs
-    v0 = Verdict(chain.chain_id, c.address, honest.digest(), upheld_output)
-    cert0, _ = bls_certificate(INFERENCE_SET, v0.digest(), w.bls, [demo.op_b.address, w.op_c.address])
-    up = c.resolveChallengeBLS(honest.digest(), upheld_output, cert0, sender=watcher)
+    up = w.post_verdict(honest.digest(), upheld_output, watcher)
     rej = event(up, "ChallengeRejected")
     honest_final = c.isFinalized(honest.digest())
     print(
@@ -277,12 +297,7 @@ def _tampered_answer(w: _World, honest: Receipt) -> dict[str, Any]:
             f"{svc.text_of(rex.output_tokens)!r}, commitment {rex.correct_output.hex()[:16]}… "
             f"(the receipt claims {rex.claimed_output.hex()[:16]}…) and signs the verdict."
         )
-    verdict = Verdict(chain.chain_id, c.address, bad.digest(), correct)
-    cert, _ = bls_certificate(INFERENCE_SET, verdict.digest(), w.bls, [demo.op_b.address, w.op_c.address])
-    before = demo.dm.operatorShares(demo.op_a, demo.strat(sym0))
-    res = c.resolveChallengeBLS(bad.digest(), correct, cert, sender=client)
-    pw = event(res, "ReceiptProvenWrong")
-    after = demo.dm.operatorShares(demo.op_a, demo.strat(sym0))
+    res, pw, before, after = w.prove_wrong(bad.digest(), correct, client)
     print(
         f"  B and C's BLS verdict posted (gas {res.gas_used:,}): {fmt(pw.signedStake)} of {fmt(pw.totalStake)} "
         f"(A's excluded) allocated-stake units (summed over strategies) signed; the receipt is wrong, operator A slashed (slash {pw.slashId}): {sym0} delegated "

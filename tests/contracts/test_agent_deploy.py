@@ -9,7 +9,7 @@ import json
 import pytest
 
 from offchain.chain.components import COMPONENTS, Parameters, deploy_components, parse_components
-from offchain.chain.deploy import AGENT_CONTRACTS, deploy_agent
+from offchain.chain.deploy import AGENT_CONTRACTS, AMM_FEE_BIPS, deploy_agent
 from offchain.chain.errors import DeployConfigError
 from tests.contracts.support import TEST_CONFIG
 
@@ -39,6 +39,13 @@ def test_deploy_record_and_reuse(project, accounts, networks, tmp_path):
         "USDC",
         6,
         accounts[0],
+    )
+    amm = first.agent["amm"]  # the trading agent's venue: the stablecoin against the demo asset
+    assert (amm.token0(), amm.token1(), amm.feeBips(), amm.totalSupply()) == (
+        token.address,
+        first.agent["amm_asset"].address,
+        AMM_FEE_BIPS,
+        0,
     )
     second = deploy_components(project, accounts[0], Parameters(TEST_CONFIG), ("agent",), **kw)
     assert second.reused == ["core", "agent"] and second.deployed == []

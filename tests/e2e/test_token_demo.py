@@ -1,9 +1,11 @@
-"""The main job's token step (scripts/_demo/token.py, run) on the demo's own deployment."""
+"""The main job's token step (scripts/_demo/token.py, run) on the demo's own deployment, and the
+figures of its last step, the verifiable trading agent (scripts/_demo/trading.py)."""
 
 from __future__ import annotations
 
 from offchain.abi import WAD
 from scripts._demo import token as demo_token
+from scripts._demo import trading as demo_trading
 from scripts._demo.world import Demo
 
 
@@ -18,3 +20,11 @@ def test_demo_token_step(capsys):
     assert figures["slashed"] == slashed
     assert figures["reward"] == 10 * WAD + slashed // 10
     assert figures["erin"] == 2_000 * WAD
+    # the trading agent: the honest decision upheld from its DA record, the tampered one slashed
+    trading = demo.results[demo_trading.__name__]
+    assert trading["honest_upheld"] and trading["slash_id"] > 0
+    assert trading["recomputed_order"] != trading["tampered_order"]
+    assert all(v > 0 for v in trading["compensation"].values())
+    assert trading["validations"] == (2, 50)
+    assert len(trading["certificates"]) == demo_trading.STEPS + 1
+    assert "MISMATCH: the receipt's output is not what the model computes" in out

@@ -1,0 +1,736 @@
+"""The verifiable trading agent (docs/agent.md, *The verifiable trading agent*).
+
+One step of the agent, every part of it evidence that someone else can check:
+
+1. **Feed.** It buys a market-data feed from a data agent over x402 (``exact`` in the stablecoin):
+   the AMM's reserves at a block and a scripted reference price, signed by the data agent's key
+   (:func:`data_agent_app`, :func:`check_feed`).
+2. **Prompt.** The prompt is a pure function of the declared :class:`Strategy` (a fixed text with
+   risk limits, whose hash the agent publishes in its ERC-8004 metadata) and the feed
+   (:func:`build_prompt`).
+3. **Decision.** An inference operator answers with a signed, version 3 receipt: the request's
+   options constrain the output to a JSON object ``{"action": BUY|SELL|HOLD, "size":
+   small|medium|large}`` (:data:`DECISION_SCHEMA`), so the model cannot name an unbounded amount.
+4. **Order.** A fixed parser turns the receipt's text into an :class:`Order` sized by the strategy's
+   limits and the feed's reserves (:func:`decide`); anything it cannot read is HOLD (fail closed).
+5. **Trade.** The order is sent to the ConstantProductAMM with a minimum output from the feed.
+6. **Record.** The step (strategy, feed, payment, prompt, receipt, order, trade transaction) is one
+   JSON document (:class:`StepRecord`) dispersed to the DA network; the agent keeps the certificate.
+
+:func:`reexecute_step` re-executes a step from its DA record alone: it fetches the record by its
+certificate (the DA client verifies the certificate and the blob's commitment), checks the feed's
+signature, the strategy's hash, that the prompt is the one the strategy and the feed give, that the
+receipt is for that prompt under the declared options and parameters, re-runs the inference and the
+parser, and compares with the recorded order (and, given the chain, the trade's Swap event).
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_hash.auto import keccak
+from eth_utils import to_checksum_address
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp
+from web3.logs import DISCARD as _DISCARD
+
+from offchain import abi
+from offchain.agent.errors import FeedError, RecordError, RecordUnavailableError, TradeError
+from offchain.agent.server import PaymentMiddleware, PricedRoute
+from offchain.ai.options import RequestOptions, stop_position
+from offchain.ai.receipt import Receipt
+from offchain.ai.sampler import SamplingParams
+from offchain.ai.scheduler import DoneEvent, FailedEvent, Job, Scheduler
+from offchain.chain.agent import Sender
+from offchain.chain.errors import ChainError
+from offchain.chain.inference_disputes import Reexecution, reexecute_with
+from offchain.da.eigenda.encoder import Encoder
+from offchain.da.errors import DAError
+from offchain.da.network import client as da_client
+from offchain.da.network.config import load_srs, network_state, read_file
+from offchain.errors import EigenError
+
+FEED_TYPE = "eigen.trading.MarketFeed"
+RECORD_TYPE = "eigen.trading.StepRecord"
+RECORD_VERSION = 1
+MAX_RECORD_BYTES = 64 * 1024
+BIPS = 10_000
+ASSET_UNIT = 10**18  # the asset's decimals
+USDC_UNIT = 10**6
+
+# The reference price the data agent publishes, in micro-USDC per whole asset, step by step
+# (a scripted series: the same on every run, so every feed is reproducible).
+REFERENCE_PRICES = (2_000, 2_150, 1_880, 2_060, 2_240, 1_950, 2_010, 2_300)
+
+# The model's answer: one JSON object, every field an enum (the grammar masks everything else).
+DECISION_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "action": {"enum": ["BUY", "SELL", "HOLD"]},
+        "size": {"enum": ["small", "medium", "large"]},
+    },
+    "required": ["action", "size"],
+    "additionalProperties": False,
+}
+SIZE_BIPS = {"small": 2_500, "medium": 5_000, "large": 10_000}  # of the strategy's per-step limit
+
+
+def reference_price(step: int) -> int:
+    """The scripted reference price of `step`, micro-USDC per whole asset."""
+    if step < 0:
+        raise FeedError(f"step {step}: steps count from 0")
+    return REFERENCE_PRICES[step % len(REFERENCE_PRICES)] * USDC_UNIT
+
+
+def canonical(body: Mapping[str, Any]) -> bytes:
+    """The one byte form of a JSON object that is hashed and signed (sorted keys, no spaces)."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# ---------------------------------------------------------------- the declared strategy
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """What the agent declares before it trades: a fixed text and its risk limits (atomic units).
+    Its :meth:`hash` is published in the agent's ERC-8004 metadata under ``strategy``."""
+
+    name: str = "mean-reversion-1"
+    text: str = "Mean reversion on USDC/dETH: buy below the reference, sell above, hold in the band."
+    max_buy_usdc: int = 500 * USDC_UNIT  # per step
+    max_sell_asset: int = ASSET_UNIT // 4  # per step
+    band_bips: int = 200  # |pool / reference - 1| within which the strategy holds
+    slippage_bips: int = 100  # minimum output: the feed's quote less this
+    seed: int = 2026
+    temperature: str = "0.7"
+    max_tokens: int = 32
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.text:
+            raise RecordError("a strategy has a name and a text")
+        for n in ("max_buy_usdc", "max_sell_asset"):
+            if not isinstance(getattr(self, n), int) or getattr(self, n) <= 0:
+                raise RecordError(f"strategy {n} must be a positive integer")
+        for n in ("band_bips", "slippage_bips"):
+            if not isinstance(getattr(self, n), int) or not 0 <= getattr(self, n) < BIPS:
+                raise RecordError(f"strategy {n} must be in [0, {BIPS})")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> Strategy:
+        if not isinstance(d, dict) or set(d) != {f for f in cls.__dataclass_fields__}:
+            raise RecordError("strategy: expected exactly the fields of Strategy")
+        try:
+            return cls(**d)
+        except TypeError as exc:
+            raise RecordError(f"strategy: {exc}") from None
+
+    def hash(self) -> bytes:
+        return keccak(canonical(self.to_dict()))
+
+    def params(self) -> SamplingParams:
+        return SamplingParams.from_user(
+            seed=self.seed, temperature=self.temperature, max_tokens=self.max_tokens
+        )
+
+    @staticmethod
+    def options() -> RequestOptions:
+        return RequestOptions(grammar="json_schema:" + json.dumps(DECISION_SCHEMA, separators=(",", ":")))
+
+
+# ---------------------------------------------------------------- the feed
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A market-data feed: the pool's reserves at `block` and the reference price of `step`."""
+
+    chain_id: int
+    amm: str
+    token0: str  # the stablecoin
+    token1: str  # the asset
+    fee_bips: int
+    step: int
+    block: int
+    reserve0: int
+    reserve1: int
+    reference_price: int  # micro-USDC per whole asset
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("reserve0", "reserve1", "reference_price"):
+            d[k] = str(d[k])  # beyond JSON's safe integers
+        return {"type": FEED_TYPE, **d}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> Feed:
+        if not isinstance(d, dict) or d.get("type") != FEED_TYPE:
+            raise FeedError(f"expected a {FEED_TYPE}")
+        if set(d) != {"type", *cls.__dataclass_fields__}:
+            raise FeedError("feed: unexpected or missing fields")
+        try:
+            out = cls(
+                chain_id=_nat(d["chain_id"]),
+                amm=_addr(d["amm"]),
+                token0=_addr(d["token0"]),
+                token1=_addr(d["token1"]),
+                fee_bips=_nat(d["fee_bips"]),
+                step=_nat(d["step"]),
+                block=_nat(d["block"]),
+                reserve0=_nat(d["reserve0"]),
+                reserve1=_nat(d["reserve1"]),
+                reference_price=_nat(d["reference_price"]),
+            )
+        except (TypeError, ValueError) as exc:
+            raise FeedError(f"feed: {exc}") from None
+        if out.fee_bips >= BIPS:
+            raise FeedError("feed: fee_bips out of range")
+        return out
+
+    @property
+    def pool_price(self) -> int:
+        """The pool's price, micro-USDC per whole asset (0 for an empty pool)."""
+        return self.reserve0 * ASSET_UNIT // self.reserve1 if self.reserve1 else 0
+
+    def amount_out(self, token_in: str, amount_in: int) -> int:
+        """The AMM's output for `amount_in` of `token_in` at these reserves (its formula)."""
+        r_in, r_out = (
+            (self.reserve0, self.reserve1) if token_in == self.token0 else (self.reserve1, self.reserve0)
+        )
+        if amount_in <= 0 or not r_in or not r_out:
+            return 0
+        with_fee = amount_in * (BIPS - self.fee_bips)
+        return with_fee * r_out // (r_in * BIPS + with_fee)
+
+
+def _nat(v: Any) -> int:
+    if isinstance(v, bool):
+        raise TypeError("a boolean is not a number")
+    if isinstance(v, str):
+        if not v.isdigit() or len(v) > 78:
+            raise ValueError(f"{v!r} is not a decimal integer")
+        v = int(v)
+    if not isinstance(v, int) or v < 0 or v >= 2**256:
+        raise ValueError(f"{v!r} is not an unsigned integer")
+    return v
+
+
+def _addr(v: Any) -> str:
+    return to_checksum_address(abi.address(v, ValueError))
+
+
+@dataclass(frozen=True)
+class SignedFeed:
+    feed: Feed
+    signature: bytes
+
+    def digest(self) -> bytes:
+        return keccak(canonical(self.feed.to_dict()))
+
+    def signer(self) -> str:
+        try:
+            return Account.recover_message(encode_defunct(self.digest()), signature=self.signature)
+        except Exception:  # malformed signature bytes
+            raise FeedError("the feed's signature is malformed") from None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"feed": self.feed.to_dict(), "signature": "0x" + self.signature.hex()}
+
+    @classmethod
+    def from_json(cls, v: Any) -> SignedFeed:
+        if not isinstance(v, dict) or set(v) != {"feed", "signature"} or not isinstance(v["signature"], str):
+            raise FeedError("a signed feed is {feed, signature}")
+        try:
+            sig = bytes.fromhex(v["signature"].removeprefix("0x"))
+        except ValueError:
+            raise FeedError("the feed's signature is not hex") from None
+        return cls(Feed.from_dict(v["feed"]), sig)
+
+
+def sign_feed(key: Any, feed: Feed) -> SignedFeed:
+    sf = SignedFeed(feed, b"")
+    return SignedFeed(feed, bytes(Account.sign_message(encode_defunct(sf.digest()), key).signature))
+
+
+def check_feed(signed: SignedFeed, data_agent: str, amm: str | None = None, step: int | None = None) -> Feed:
+    """The feed, if `data_agent` signed it (and it is for `amm` and `step` when given)."""
+    if signed.signer() != to_checksum_address(data_agent):
+        raise FeedError("the feed is not signed by the data agent")
+    f = signed.feed
+    if amm is not None and f.amm != to_checksum_address(amm):
+        raise FeedError(f"the feed is for the pool {f.amm}, not {amm}")
+    if step is not None and f.step != step:
+        raise FeedError(f"the feed is for step {f.step}, not {step}")
+    if f.reference_price != reference_price(f.step):
+        raise FeedError("the feed's reference price is not the scripted series'")
+    return f
+
+
+def read_feed(w3: Any, amm: Any, step: int) -> Feed:
+    """The feed of `step` from the pool `amm` (a web3 contract) at the latest block."""
+    block = w3.eth.get_block("latest")["number"]
+    r0, r1 = amm.functions.getReserves().call(block_identifier=block)
+    return Feed(
+        chain_id=w3.eth.chain_id,
+        amm=to_checksum_address(amm.address),
+        token0=to_checksum_address(amm.functions.token0().call()),
+        token1=to_checksum_address(amm.functions.token1().call()),
+        fee_bips=amm.functions.feeBips().call(),
+        step=step,
+        block=block,
+        reserve0=r0,
+        reserve1=r1,
+        reference_price=reference_price(step),
+    )
+
+
+def data_agent_app(w3: Any, amm: Any, key: Any, accepts: tuple[Any, ...], facilitator: Any) -> ASGIApp:
+    """The data agent: ``GET /feed?step=N`` answers the signed feed of step N, behind the x402
+    payment middleware (`accepts`: the offers, e.g. ``exact`` at the feed's price)."""
+
+    async def feed(request: Request) -> JSONResponse:
+        try:
+            step = _nat(request.query_params.get("step", ""))
+        except ValueError:
+            return JSONResponse({"error": "step: a non-negative integer"}, status_code=400)
+        return JSONResponse(sign_feed(key, read_feed(w3, amm, step)).to_json())
+
+    app = Starlette(routes=[Route("/feed", feed)])
+    return PaymentMiddleware(
+        app, [PricedRoute("/feed", accepts, "GET", "signed USDC/dETH market feed")], facilitator
+    )
+
+
+# ---------------------------------------------------------------- prompt, decision, order
+
+
+def build_prompt(strategy: Strategy, feed: Feed) -> str:
+    """The prompt of a step: the strategy's text and limits, then the feed's facts (short: the tiny
+    test model's context is 256 tokens)."""
+    return (
+        f"{strategy.text}\n"
+        f"Max {strategy.max_buy_usdc // USDC_UNIT} USDC / {strategy.max_sell_asset * 100 // ASSET_UNIT / 100:g} dETH; "
+        f"band {strategy.band_bips / 100:g}%.\n"
+        f"Pool {feed.pool_price / USDC_UNIT:.2f}, reference {feed.reference_price / USDC_UNIT:.2f}.\n"
+    )
+
+
+@dataclass(frozen=True)
+class Order:
+    """What the agent does: BUY pays `amount_in` USDC for dETH, SELL pays `amount_in` dETH for USDC,
+    HOLD does nothing; `min_out` is the feed's quote less the strategy's slippage; `reason` says how
+    the parser read the answer."""
+
+    action: str
+    amount_in: int
+    min_out: int
+    reason: str
+
+    def describe(self) -> str:
+        """E.g. ``BUY 125.00 USDC``, ``SELL 0.2500 dETH``, ``HOLD``."""
+        if self.action == "BUY":
+            return f"BUY {self.amount_in / USDC_UNIT:,.2f} USDC"
+        if self.action == "SELL":
+            return f"SELL {self.amount_in / ASSET_UNIT:.4f} dETH"
+        return self.action
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "amount_in": str(self.amount_in),
+            "min_out": str(self.min_out),
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Any) -> Order:
+        if not isinstance(d, dict) or set(d) != {"action", "amount_in", "min_out", "reason"}:
+            raise RecordError("order: expected {action, amount_in, min_out, reason}")
+        try:
+            return cls(str(d["action"]), _nat(d["amount_in"]), _nat(d["min_out"]), str(d["reason"]))
+        except (TypeError, ValueError) as exc:
+            raise RecordError(f"order: {exc}") from None
+
+
+_ANSWER = re.compile(r'\{"action":"(BUY|SELL|HOLD)","size":"(small|medium|large)"\}')
+
+
+def decide(strategy: Strategy, feed: Feed, text: str) -> Order:
+    """The fixed parser: the model's text -> an order within the strategy's limits. Only the exact
+    answer the grammar allows is read; anything else (a truncated or tampered answer) is HOLD, and so
+    is a trade whose quote is zero."""
+    m = _ANSWER.fullmatch(text.strip())
+    if m is None:
+        return Order("HOLD", 0, 0, "unparseable answer: hold (fail closed)")
+    action, size = m.groups()
+    if action == "HOLD":
+        return Order("HOLD", 0, 0, "the model holds")
+    limit, token_in = (
+        (strategy.max_buy_usdc, feed.token0) if action == "BUY" else (strategy.max_sell_asset, feed.token1)
+    )
+    amount = limit * SIZE_BIPS[size] // BIPS
+    quote = feed.amount_out(token_in, amount)
+    min_out = quote * (BIPS - strategy.slippage_bips) // BIPS
+    if min_out == 0:
+        return Order("HOLD", 0, 0, f"{action} {size}: the pool quotes nothing: hold")
+    return Order(action, amount, min_out, f"{action} {size} ({SIZE_BIPS[size] / 100:g}% of the limit)")
+
+
+# ---------------------------------------------------------------- the step record
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One step of the agent, as dispersed to DA."""
+
+    agent: dict[str, Any]  # {"registry", "id", "wallet", "client"}
+    strategy: Strategy
+    feed: SignedFeed
+    payment: dict[str, Any]  # the x402 settlement of the feed
+    prompt: str
+    receipt: Receipt
+    order: Order
+    trade: dict[str, Any] | None  # {"tx", "amount_out"} (None: HOLD)
+
+    def to_json(self) -> bytes:
+        body = {
+            "type": RECORD_TYPE,
+            "version": RECORD_VERSION,
+            "agent": self.agent,
+            "strategy": self.strategy.to_dict(),
+            "strategy_hash": "0x" + self.strategy.hash().hex(),
+            "feed": self.feed.to_json(),
+            "payment": self.payment,
+            "prompt": self.prompt,
+            "receipt": self.receipt.to_dict(),
+            "order": self.order.to_dict(),
+            "trade": self.trade,
+        }
+        out = canonical(body)
+        if len(out) > MAX_RECORD_BYTES:
+            raise RecordError(f"a step record is at most {MAX_RECORD_BYTES} bytes")
+        return out
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> StepRecord:
+        if len(raw) > MAX_RECORD_BYTES:
+            raise RecordError(f"a step record is at most {MAX_RECORD_BYTES} bytes")
+        try:
+            d = json.loads(raw)
+        except ValueError as exc:
+            raise RecordError(f"the step record is not JSON: {exc}") from None
+        keys = {
+            "type",
+            "version",
+            "agent",
+            "strategy",
+            "strategy_hash",
+            "feed",
+            "payment",
+            "prompt",
+            "receipt",
+            "order",
+            "trade",
+        }
+        if not isinstance(d, dict) or set(d) != keys:
+            raise RecordError("the step record's fields are not a StepRecord's")
+        if d["type"] != RECORD_TYPE or d["version"] != RECORD_VERSION:
+            raise RecordError(f"unknown record type/version {d['type']!r}/{d['version']!r}")
+        strategy = Strategy.from_dict(d["strategy"])
+        if d["strategy_hash"] != "0x" + strategy.hash().hex():
+            raise RecordError("the strategy hash is not the strategy's")
+        if (
+            not isinstance(d["prompt"], str)
+            or not isinstance(d["agent"], dict)
+            or not isinstance(d["payment"], dict)
+        ):
+            raise RecordError("the record's prompt, agent or payment is malformed")
+        try:
+            receipt = Receipt.from_dict(d["receipt"])
+        except EigenError as exc:
+            raise RecordError(f"the record's receipt: {exc}") from None
+        trade = d["trade"]
+        if trade is not None and (not isinstance(trade, dict) or set(trade) != {"tx", "amount_out"}):
+            raise RecordError("trade: expected null or {tx, amount_out}")
+        return cls(
+            d["agent"],
+            strategy,
+            SignedFeed.from_json(d["feed"]),
+            d["payment"],
+            d["prompt"],
+            receipt,
+            Order.from_dict(d["order"]),
+            trade,
+        )
+
+
+# ---------------------------------------------------------------- the DA side
+
+
+class DARecords:
+    """Step records on the DA network: `put` disperses (through `disperser`, paying with `key`) and
+    returns the certificate; `get` fetches a certificate's payload from the relay or the validators of
+    the network in `client_config` (``eigen da devnet``'s client.json), verified by the DA client."""
+
+    def __init__(
+        self, disperser: str, key: bytes, client_config: Path | str, timeout_s: float = 180.0
+    ) -> None:
+        self.disperser, self.key, self.timeout_s = disperser, key, timeout_s
+        path = Path(client_config)
+        cfg = read_file(path)
+        self.state, self.urls = network_state(cfg.get("network"), path.parent)
+        self.relays = {int(k): u for k, u in (cfg.get("relays") or {}).items()}
+        self.encoder = Encoder(load_srs(cfg.get("srs"), path.parent))
+
+    def put(self, payload: bytes) -> dict[str, Any]:
+        try:
+            return da_client.put(self.disperser, payload, self.key, timeout_s=self.timeout_s)
+        except DAError as exc:
+            raise RecordUnavailableError(f"dispersal failed: {exc}") from None
+
+    def get(self, cert: Any) -> bytes:
+        try:
+            payload, _ = da_client.get(cert, self.state.stakes, self.urls, self.encoder, relays=self.relays)
+        except (DAError, ValueError, KeyError, TypeError) as exc:
+            raise RecordUnavailableError(f"the record could not be fetched and verified: {exc}") from None
+        return payload
+
+
+# ---------------------------------------------------------------- the agent
+
+
+@dataclass
+class StepResult:
+    record: StepRecord
+    raw: bytes  # the record's bytes as dispersed
+    completion_text: str
+
+
+@dataclass
+class TradingAgent:
+    """The agent: its wallet key (it pays for feeds and trades), its ERC-8004 id, the strategy, the
+    pool and tokens (web3 contracts), the data agent's URL and address, and a paying client."""
+
+    w3: Any
+    key: Any
+    agent_id: int
+    registry: str
+    strategy: Strategy
+    amm: Any
+    token0: Any
+    token1: Any
+    feed_url: str
+    data_agent: str
+    payer: Any  # offchain.agent.client.PayingClient
+    client: str  # whom the inference receipts answer to (compensated by a slash)
+    sender: Sender = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sender = Sender(self.w3, self.key)
+
+    @property
+    def wallet(self) -> str:
+        return self.sender.address
+
+    def approve(self) -> None:
+        """Let the pool pull both tokens (once)."""
+        for t in (self.token0, self.token1):
+            self.sender.send(t.functions.approve(self.amm.address, 2**256 - 1))
+
+    def buy_feed(self, step: int) -> tuple[SignedFeed, dict[str, Any]]:
+        """Pay for and check the feed of `step`: (the signed feed, the settlement)."""
+        r = self.payer.get(f"{self.feed_url}?step={step}")
+        if r.status_code != 200:
+            raise FeedError(f"the data agent answered {r.status_code}: {r.text[:200]}")
+        signed = SignedFeed.from_json(r.json())
+        check_feed(signed, self.data_agent, self.amm.address, step)
+        rec = self.payer.receipts[-1]
+        paid = rec.settlement.amount if rec.settlement.amount is not None else rec.requirements.amount
+        return signed, {
+            "scheme": rec.requirements.scheme,
+            "amount": str(paid),
+            "payee": rec.requirements.pay_to,
+            "transaction": rec.settlement.transaction,
+        }
+
+    def trade(self, order: Order, deadline_s: int = 600) -> dict[str, Any] | None:
+        if order.action == "HOLD":
+            return None
+        token_in = self.token0 if order.action == "BUY" else self.token1
+        now = self.w3.eth.get_block("latest")["timestamp"]
+        fn = self.amm.functions.swapExactIn(
+            token_in.address, order.amount_in, order.min_out, self.wallet, now + deadline_s
+        )
+        try:
+            self.sender.simulate(fn)
+            tx = self.sender.send(fn, gas=200_000)
+        except ChainError as exc:
+            raise TradeError(f"the swap was refused: {exc}") from None
+        out = swap_event(self.w3, self.amm, tx)
+        return {"tx": "0x" + tx.hex(), "amount_out": str(out["amountOut"])}
+
+    def step(
+        self, step: int, infer: Callable[[str], Receipt], text_of: Callable[[Receipt], str]
+    ) -> StepResult:
+        """One step: buy the feed, prompt, decide by `infer` (prompt -> signed receipt), parse,
+        trade, and build the record (dispersing it is the caller's: :class:`DARecords`)."""
+        signed, payment = self.buy_feed(step)
+        prompt = build_prompt(self.strategy, signed.feed)
+        receipt = infer(prompt)
+        text = text_of(receipt)
+        order = decide(self.strategy, signed.feed, text)
+        trade = self.trade(order)
+        agent = {"registry": self.registry, "id": self.agent_id, "wallet": self.wallet, "client": self.client}
+        rec = StepRecord(agent, self.strategy, signed, payment, prompt, receipt, order, trade)
+        return StepResult(rec, rec.to_json(), text)
+
+
+def swap_event(w3: Any, amm: Any, tx: bytes | str) -> Mapping[str, Any]:
+    """The pool's Swap event in transaction `tx`."""
+    receipt = w3.eth.get_transaction_receipt(tx)
+    events = [
+        e for e in amm.events.Swap().process_receipt(receipt, errors=_DISCARD) if e["address"] == amm.address
+    ]
+    if len(events) != 1:
+        raise TradeError(f"transaction {tx!r} has {len(events)} Swap events of the pool")
+    return events[0]["args"]
+
+
+# ---------------------------------------------------------------- inference (an operator)
+
+
+def infer_with(svc: Any, operator_key: bytes, strategy: Strategy, client: str, prompt: str) -> Receipt:
+    """The inference operator's answer to `prompt` under the strategy's parameters and the decision
+    grammar: a version 3 receipt bound to `client`, signed by `operator_key`."""
+
+    done: queue.Queue[Any] = queue.Queue()
+
+    def sink(ev: Any) -> None:
+        if isinstance(ev, DoneEvent | FailedEvent):
+            done.put(ev)
+
+    sched = Scheduler(svc, max_batch=1, max_queue=1)
+    try:
+        sched.submit(
+            Job(
+                svc.prompt_tokens(None, prompt),
+                strategy.params(),
+                sink,
+                client=client,
+                options=strategy.options(),
+            )
+        )
+        ev = done.get(timeout=600)
+    finally:
+        sched.close()
+    if isinstance(ev, FailedEvent):
+        raise RecordError(f"inference failed: {ev.reason}: {ev.message}")
+    return ev.completion.receipt.signed(operator_key)
+
+
+def receipt_text(svc: Any, receipt: Receipt) -> str:
+    """The text a version 3 receipt returns (the decoded output tokens, cut before a stop string)."""
+
+    text = svc.text_of(receipt.output_tokens)
+    if receipt.options is not None:
+        at = stop_position(text, receipt.options.stop)
+        text = text if at is None else text[:at]
+    return text
+
+
+# ---------------------------------------------------------------- re-execution from DA
+
+
+@dataclass
+class StepCheck:
+    """The outcome of re-executing a step from its DA record."""
+
+    record: StepRecord
+    reexecution: Reexecution
+    recomputed: Order  # the order the correct inference output gives
+    matches: bool  # the recorded order is the recomputed one and the receipt is correct
+    problems: list[str]
+
+
+def check_record(rec: StepRecord, svc: Any, data_agent: str, strategy_hash: bytes | None = None) -> Feed:
+    """Everything about a record that needs no re-execution; a refusal is RecordError/FeedError."""
+    feed = check_feed(rec.feed, data_agent, step=rec.feed.feed.step)
+    if strategy_hash is not None and rec.strategy.hash() != strategy_hash:
+        raise RecordError("the record's strategy is not the one the agent declared")
+    if rec.prompt != build_prompt(rec.strategy, feed):
+        raise RecordError("the prompt is not the one the strategy and the feed give")
+    r = rec.receipt
+    if tuple(r.prompt_tokens) != tuple(svc.prompt_tokens(None, rec.prompt)):
+        raise RecordError("the receipt is for another prompt")
+    if r.options != rec.strategy.options() or r.params != rec.strategy.params():
+        raise RecordError("the receipt's options or sampling parameters are not the strategy's")
+    if not r.signature_valid():
+        raise RecordError("the receipt's signature does not recover to its operator")
+    if r.client != to_checksum_address(str(rec.agent.get("client", ""))):
+        raise RecordError("the receipt is bound to another client than the record's")
+    return feed
+
+
+def reexecute_step(
+    cert: Any,
+    records: Any,
+    svc: Any,
+    data_agent: str,
+    strategy_hash: bytes | None = None,
+    w3: Any = None,
+    amm: Any = None,
+) -> StepCheck:
+    """Re-execute a step from its DA record alone: fetch it by `cert` from `records`
+    (:class:`DARecords`: the certificate and the blob are verified), check it
+    (:func:`check_record`), re-run the inference, parse the correct output and compare with the
+    recorded order; with `w3` and `amm`, the trade's Swap event must be the order's."""
+    rec = StepRecord.from_json(records.get(cert))
+    feed = check_record(rec, svc, data_agent, strategy_hash)
+    rex = reexecute_with(svc, rec.receipt)
+    problems = []
+    correct_text = svc.text_of(rex.output_tokens) if rex.output_tokens else ""
+    recomputed = decide(rec.strategy, feed, correct_text)
+    if not rex.receipt_correct:
+        problems.append("the receipt's output is not what the model computes")
+    claimed = decide(rec.strategy, feed, receipt_text(svc, rec.receipt))
+    if claimed != rec.order:
+        problems.append("the recorded order is not what the receipt's answer gives")
+    if recomputed != rec.order:
+        problems.append(
+            f"re-executed, the strategy orders {recomputed.describe()}, not {rec.order.describe()}"
+        )
+    if w3 is not None and amm is not None:
+        problems += _check_trade(w3, amm, rec)
+    return StepCheck(rec, rex, recomputed, not problems, problems)
+
+
+def _check_trade(w3: Any, amm: Any, rec: StepRecord) -> list[str]:
+    o, t = rec.order, rec.trade
+    if o.action == "HOLD":
+        return [] if t is None else ["a HOLD order has a trade"]
+    if t is None:
+        return [f"the {o.action} order has no trade"]
+    try:
+        ev = swap_event(w3, amm, t["tx"])
+    except (TradeError, ValueError, EigenError) as exc:
+        return [f"the trade transaction: {exc}"]
+    token_in = rec.feed.feed.token0 if o.action == "BUY" else rec.feed.feed.token1
+    wallet = to_checksum_address(str(rec.agent.get("wallet", "")))
+    if (ev["tokenIn"], ev["amountIn"], ev["sender"]) != (token_in, o.amount_in, wallet) or ev[
+        "amountOut"
+    ] < o.min_out:
+        return ["the trade on chain is not the order"]
+    return []

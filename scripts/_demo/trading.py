@@ -1,0 +1,417 @@
+"""Demo step: the verifiable trading agent (offchain/agent/trading.py; docs/agent.md, *The story*).
+
+``run(demo)`` runs after the inference step (scripts/_demo/ai.py) and reuses its world: the model, the
+InferenceDisputes contract, its set (operators A, B, C) and their signing and BLS keys. On the same devnet
+it deploys the agent component (ERC-8004 registries, the stablecoin, the ConstantProductAMM with a demo
+asset), starts a DA devnet (4 validators, a disperser, a relay, as processes), serves a data agent that
+sells a signed market feed over x402, and registers Dave's trading agent (ERC-8004, with its strategy's
+hash as metadata). Then: a few steps, each buying the feed, deciding with operator A's signed inference,
+trading, and recording to DA; a watcher disputes one honest decision (B and C re-execute it from the DA
+record alone, it matches, the watcher's bond goes to A); in a later step A tampers with the output, the
+agent trades on it, anyone re-executing the DA record sees it, Dave challenges, A is slashed and Dave
+compensated; the agent's validation and reputation records say both.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_hash.auto import keccak
+
+from offchain.abi import WAD
+from offchain.agent.client import PayingClient
+from offchain.agent.evm import EvmFacilitator
+from offchain.agent.facilitator import LocalFacilitator
+from offchain.agent.trading import (
+    ASSET_UNIT,
+    USDC_UNIT,
+    DARecords,
+    Strategy,
+    TradingAgent,
+    data_agent_app,
+    infer_with,
+    receipt_text,
+    reexecute_step,
+)
+from offchain.ai.receipt import text_hash
+from offchain.chain.agent import Settler, StableToken
+from offchain.chain.deploy import deploy_agent
+from offchain.chain.inference_disputes import options_binding, receipt_args
+from offchain.chain.sdk import load_abis
+from offchain.da.network import devnet
+from offchain.httpservice import ServiceServer
+from scripts._demo.ai import BOND
+from scripts._demo.common import event, fmt
+
+FEED_PRICE = 20_000  # 0.02 USDC a feed
+STEPS = 2  # honest steps before the tampered one
+STRATEGY = Strategy(max_buy_usdc=500 * USDC_UNIT, max_sell_asset=ASSET_UNIT // 4)
+
+
+def _key(label: bytes) -> bytes:
+    return keccak(b"demo trading " + label)
+
+
+def run(demo: Any) -> dict[str, Any]:
+    """Run the trading-agent story on `demo` (after the ai step); returns its key figures."""
+    t_start = time.perf_counter()
+    w = demo.ai_world  # set by the ai step (scripts/_demo/ai.py)
+    print(
+        "\n##### The verifiable trading agent: paid market data, deterministic inference, AMM trades, DA records; "
+        "an honest decision disputed and upheld, a tampered one slashed"
+    )
+    da_dir = Path(tempfile.mkdtemp(prefix="eigen-demo-da-"))
+    da_info: dict[str, Any] = {}
+    da_thread = threading.Thread(target=_da_up, args=(da_dir, da_info), daemon=True)
+    da_thread.start()
+    try:
+        return _story(demo, w, da_dir, da_info, da_thread, t_start)
+    finally:
+        da_thread.join()
+        devnet.down(da_dir)
+        shutil.rmtree(da_dir, ignore_errors=True)
+
+
+def _da_up(folder: Path, out: dict[str, Any]) -> None:
+    try:
+        out["info"] = devnet.up(folder, 4, test_srs_symbols=256, log_level="warning")
+    except Exception as exc:  # noqa: BLE001 - reported by the main thread
+        out["error"] = exc
+
+
+def _story(demo: Any, w: Any, da_dir: Path, da_info: dict, da_thread: Any, t_start: float) -> dict[str, Any]:
+    from ape import accounts as ape_accounts
+    from ape import chain, project
+
+    svc, c = w.svc, w.c
+    deployer, dave, watcher = demo.deployer, demo.dave, demo.carol
+    w3 = chain.provider.web3
+    abis = load_abis()
+    ag = deploy_agent(project, deployer)
+    usdc, asset, amm = ag["stable_token"], ag["amm_asset"], ag["amm"]
+    # keys: the trading agent's wallet, the data agent, the facilitator (the last two funded with gas)
+    agent_key, data_key, fac_key = (_key(x) for x in (b"agent", b"data", b"facilitator"))
+    agent_addr, data_addr, fac_addr = (Account.from_key(k).address for k in (agent_key, data_key, fac_key))
+    for a in (agent_addr, fac_addr):
+        deployer.transfer(a, WAD)
+    usdc.mint(deployer, 200_000 * USDC_UNIT, sender=deployer)
+    asset.mint(deployer, 100 * ASSET_UNIT, sender=deployer)
+    usdc.approve(amm, 2**256 - 1, sender=deployer)
+    asset.approve(amm, 2**256 - 1, sender=deployer)
+    amm.addLiquidity(100_000 * USDC_UNIT, 50 * ASSET_UNIT, 0, 0, deployer, 2**40, sender=deployer)
+    usdc.mint(agent_addr, 3_000 * USDC_UNIT, sender=deployer)
+    asset.mint(agent_addr, ASSET_UNIT, sender=deployer)
+    print(
+        f"Agent contracts deployed; pool {amm.address}: 100,000 USDC / 50 dETH (2,000 USDC per dETH), fee "
+        f"{amm.feeBips()} bips. Dave funds his trading agent's wallet {agent_addr[:10]}… with 3,000 USDC and 1 dETH."
+    )
+
+    # ERC-8004: the agent's identity, its strategy's hash as metadata
+    ident = ag["identity_registry"]
+    r = ident.register(
+        "https://agents.example/dave-trader.json",
+        [("strategy", STRATEGY.hash()), ("strategyName", STRATEGY.name.encode())],
+        sender=dave,
+    )
+    agent_id = event(r, "Registered").agentId
+    print(
+        f"Dave registers the trading agent in the ERC-8004 identity registry: agent id {agent_id}, "
+        f"metadata strategy = {STRATEGY.hash().hex()[:16]}… (the hash of its declared strategy: "
+        f"{STRATEGY.text!r}, at most {STRATEGY.max_buy_usdc // USDC_UNIT} USDC / "
+        f"{STRATEGY.max_sell_asset / ASSET_UNIT:g} dETH a step)."
+    )
+
+    # the data agent behind x402, over HTTP
+    token = StableToken(w3, usdc.address, abis["StableToken"])
+    settler = Settler(w3, ag["upto_settler"].address, abis["UptoSettler"])
+    fac = EvmFacilitator(w3, fac_key, [token], settler)
+    offer = fac.requirements("exact", usdc.address, data_addr, FEED_PRICE)
+    amm_w3 = w3.eth.contract(address=amm.address, abi=abis["ConstantProductAMM"])
+    server = ServiceServer(
+        data_agent_app(w3, amm_w3, data_key, (offer,), LocalFacilitator(fac)), log_level="warning"
+    ).start()
+    payer = PayingClient(
+        agent_key, chain.chain_id, usdc.address, 10 * FEED_PRICE,
+        clock=lambda: float(w3.eth.get_block("pending")["timestamp"]),
+    )  # fmt: skip
+    agent = TradingAgent(
+        w3, agent_key, agent_id, ident.address, STRATEGY, amm_w3,
+        w3.eth.contract(address=usdc.address, abi=abis["StableToken"]),
+        w3.eth.contract(address=asset.address, abi=abis["MockERC20"]),
+        server.url + "/feed", data_addr, payer, dave.address,
+    )  # fmt: skip
+    agent.approve()
+    print(
+        f"The data agent serves a signed USDC/dETH feed at {server.url}/feed for {FEED_PRICE / USDC_UNIT:.2f} USDC "
+        "(x402 exact, EIP-3009)."
+    )
+    da_thread.join()
+    if "error" in da_info:
+        raise da_info["error"]
+    info = da_info["info"]
+    payer_key = bytes.fromhex((da_dir / "keys" / "payer.key").read_text().strip())
+    records = DARecords(info["disperser"], payer_key, da_dir / "client.json")
+    print(f"DA devnet up: 4 validators, disperser {info['disperser']}, relay {info['relay']}.")
+    t_setup = time.perf_counter()
+
+    a_key = w.signing[demo.op_a.address].to_bytes()
+
+    def honest(prompt: str) -> Any:
+        return infer_with(svc, a_key, STRATEGY, dave.address, prompt)
+
+    def text_of(receipt: Any) -> str:
+        return receipt_text(svc, receipt)
+
+    def balances(title: str) -> None:
+        u = usdc.balanceOf(agent_addr)
+        e = asset.balanceOf(agent_addr)
+        r0, r1 = amm.getReserves()
+        print(
+            f"  {title}: agent {u / USDC_UNIT:,.2f} USDC, {e / ASSET_UNIT:.4f} dETH; pool {r0 / USDC_UNIT:,.2f} USDC / "
+            f"{r1 / ASSET_UNIT:.4f} dETH; data agent earned {usdc.balanceOf(data_addr) / USDC_UNIT:.2f} USDC"
+        )
+
+    balances("start")
+    pending: list[tuple[int, Any, threading.Thread, dict]] = []
+    steps = []
+    for i in range(STEPS):
+        res = agent.step(i, honest, text_of)
+        steps.append(res)
+        o = res.record.order
+        print(
+            f"Step {i}: feed (pool {res.record.feed.feed.pool_price / USDC_UNIT:,.2f}, reference "
+            f"{res.record.feed.feed.reference_price / USDC_UNIT:,.2f}) paid {int(res.record.payment['amount']) / USDC_UNIT:.2f} USDC; "
+            f"A's receipt {res.record.receipt.digest().hex()[:12]}… answers {res.completion_text}; order {o.action} "
+            f"{_amount(o)}" + (f", tx {res.record.trade['tx'][:12]}…" if res.record.trade else "")
+        )
+        pending.append(_disperse(records, res.raw, i))
+        balances(f"after step {i}")
+
+    # a tampered step: A signs another answer than the model's; the agent trades on it
+    i = STEPS
+    res_bad = agent.step(i, lambda p: tampered_decision(svc, honest(p), a_key), text_of)
+    o = res_bad.record.order
+    print(
+        f"Step {i}: operator A tampers with its output: its receipt answers {res_bad.completion_text} "
+        f"(validly signed by A); the agent, which cannot tell yet, orders {o.action} {_amount(o)}."
+    )
+    pending.append(_disperse(records, res_bad.raw, i))
+    balances(f"after step {i}")
+    t_steps = time.perf_counter()
+    certs: dict[int, Any] = {}
+    waited = [0.0]
+
+    def cert(i: int) -> Any:
+        """Step i's DA certificate, once its dispersal completes (the others go on meanwhile)."""
+        if i not in certs:
+            t0 = time.perf_counter()
+            _, _, th, box = pending[i]
+            th.join()
+            waited[0] += time.perf_counter() - t0
+            if "error" in box:
+                raise box["error"]
+            certs[i] = box["cert"]
+            print(
+                f"  Step {i}'s record (feed, payment, prompt, receipt, order, trade tx) is certified by the DA "
+                f"network: blob {certs[i]['blob_key'][:16]}…"
+            )
+        return certs[i]
+
+    # register every receipt (the dispute contract's challenge window starts)
+    for res in (*steps, res_bad):
+        rc = res.record.receipt
+        binding = options_binding(rc)
+        if binding is not None:
+            c.bindReceiptOptions(*binding, sender=dave)
+        c.registerReceipt(*receipt_args(rc), sender=dave)
+    print(f"Dave registers the {STEPS + 1} receipts on InferenceDisputes (challengeable for the window).")
+
+    # 1) an honest decision disputed: re-executed from DA alone, matches, the challenge fails
+    cert(1)
+    disputed = steps[1].record.receipt
+    ch = c.challengeReceipt(disputed.digest(), sender=watcher, value=BOND)
+    print(
+        f"\nCarol, a watcher, disputes step 1's decision with a {fmt(BOND)} ETH bond (gas {ch.gas_used:,})."
+    )
+    outputs = set()
+    checks = _both(lambda: reexecute_step(cert(1), records, svc, data_addr, STRATEGY.hash(), w3, amm_w3))
+    for op, (check, secs) in zip((demo.op_b, w.op_c), checks, strict=True):
+        outputs.add(check.reexecution.correct_output)
+        print(
+            f"  {w.names[op.address]} fetches the record by its certificate from DA (verified), checks the feed's "
+            f"signature, the strategy hash, the prompt and the receipt, re-executes ({secs:.1f} s): "
+            f"{'MATCH' if check.matches else 'MISMATCH'}: order {check.recomputed.action} {_amount(check.recomputed)}, "
+            f"the trade on chain is the order."
+        )
+    (upheld,) = outputs
+    up = w.post_verdict(disputed.digest(), upheld, watcher)
+    rej = event(up, "ChallengeRejected")
+    print(
+        f"  B and C's BLS verdict upholds the receipt (gas {up.gas_used:,}); Carol's bond "
+        f"({fmt(rej.bondForfeited)} ETH) goes to operator A."
+    )
+    if c.credits(demo.op_a):
+        c.withdraw(sender=demo.op_a)
+
+    # 2) the tampered step: re-executing the DA record shows it; Dave challenges; A is slashed
+    cert(STEPS)
+    bad = res_bad.record.receipt
+    ch = c.challengeReceipt(bad.digest(), sender=dave, value=BOND)
+    print(f"\nDave challenges step {STEPS}'s receipt with a {fmt(BOND)} ETH bond (gas {ch.gas_used:,}).")
+    correct = None
+    checks = _both(lambda: reexecute_step(cert(STEPS), records, svc, data_addr, STRATEGY.hash(), w3, amm_w3))
+    for op, (check, secs) in zip((demo.op_b, w.op_c), checks, strict=True):
+        rex = check.reexecution
+        correct = rex.correct_output if correct is None else correct
+        assert rex.correct_output == correct, "re-executions disagree"
+        print(
+            f"  {w.names[op.address]} re-executes step {STEPS} from its DA record ({secs:.1f} s): "
+            f"{'MATCH' if check.matches else 'MISMATCH'}: "
+            + "; ".join(check.problems)
+            + f". The model's answer is {svc.text_of(rex.output_tokens)!r}: {check.recomputed.action} "
+            f"{_amount(check.recomputed)}."
+        )
+    sym0 = demo.syms[0]
+    res, pw, before, after = w.prove_wrong(bad.digest(), correct, dave)
+    print(
+        f"  B and C's BLS verdict: the receipt is proven wrong (gas {res.gas_used:,}): operator A slashed (slash {pw.slashId}), {sym0} delegated to A "
+        f"{fmt(before)} -> {fmt(after)}."
+    )
+    chain.mine(demo.config.slash_resolution_delay_blocks + 1)
+    bal_before = [demo.d.tokens[s].balanceOf(dave) for s in demo.syms]
+    c.claimCompensation(bad.digest(), sender=dave)
+    paid = {s: demo.d.tokens[s].balanceOf(dave) - b for s, b in zip(demo.syms, bal_before, strict=True)}
+    c.withdraw(sender=dave)
+    print(
+        "  After the escrow window Dave is compensated: "
+        + ", ".join(f"{fmt(v)} {s}" for s, v in paid.items())
+        + " forwarded to him, and his bond returned."
+    )
+
+    for i in range(len(pending)):  # every step's record is on DA, disputed or not
+        cert(i)
+
+    # 3) ERC-8004 validation and reputation records for both
+    val, rep = ag["validation_registry"], ag["reputation_registry"]
+    validator = ape_accounts.test_accounts[8]  # reports the contract's verdicts (see docs/agent.md)
+    outcomes = (
+        (1, disputed, 100, "reexecution-upheld", up.txn_hash),
+        (STEPS, bad, 0, "inference-slashed", res.txn_hash),
+    )
+    for step_i, rc, score, tag, tx in outcomes:
+        req_hash = keccak(certs[step_i]["blob_key"].encode() + rc.digest())
+        val.validationRequest(
+            validator, agent_id, f"eigenda:{certs[step_i]['blob_key']}", req_hash, sender=dave
+        )
+        val.validationResponse(
+            req_hash, score, f"eip155:{chain.chain_id}:tx/{_hex(tx)}", rc.digest(), tag, sender=validator
+        )
+        rep.giveFeedback(
+            agent_id,
+            score,
+            0,
+            tag,
+            "step",
+            f"eigenda:{certs[step_i]['blob_key']}",
+            "",
+            rc.digest(),
+            sender=watcher,
+        )
+    count, avg = val.getSummary(agent_id, [], "")
+    rcount, rvalue, rdec = rep.getSummary(agent_id, [watcher.address], "", "")
+    print(
+        f"\nERC-8004 records of agent {agent_id}: validations {count} (average {avg}: step 1 upheld = 100, step "
+        f"{STEPS} slashed = 0), each naming its DA record and the verdict transaction; Carol's feedback: {rcount} "
+        f"entries, mean {rvalue / 10**rdec:g}."
+    )
+    server.stop()
+    t_end = time.perf_counter()
+    print(
+        f"Trading agent step: {t_end - t_start:.1f} s (setup with the DA devnet {t_setup - t_start:.1f} s, "
+        f"{STEPS + 1} steps {t_steps - t_setup:.1f} s, then disputes and ERC-8004 records "
+        f"{t_end - t_steps:.1f} s, of which {waited[0]:.1f} s waiting for DA certificates)."
+    )
+    return {
+        "agent_id": agent_id,
+        "steps": [s.record.order.action for s in steps],
+        "tampered_order": res_bad.record.order.action,
+        "recomputed_order": check.recomputed.action,
+        "honest_upheld": bool(c.isFinalized(disputed.digest())),
+        "slash_id": pw.slashId,
+        "compensation": paid,
+        "certificates": {k: v["blob_key"] for k, v in certs.items()},
+        "validations": (count, avg),
+    }
+
+
+def _both(check: Any) -> list[tuple[Any, float]]:
+    """Operators B and C each run `check` on their own, at the same time (the DA fetches overlap; the
+    model is shared by this one process, so the re-executions themselves take turns): [(result, s)]."""
+    out: list[Any] = [None, None]
+
+    def one(i: int) -> None:
+        t0 = time.perf_counter()
+        try:
+            out[i] = (check(), time.perf_counter() - t0)
+        except Exception as exc:  # noqa: BLE001 - re-raised below
+            out[i] = exc
+
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for r in out:
+        if isinstance(r, Exception):
+            raise r
+    return out
+
+
+def _hex(tx: Any) -> str:
+    return tx if isinstance(tx, str) else "0x" + bytes(tx).hex()
+
+
+def _amount(o: Any) -> str:
+    if o.action == "BUY":
+        return f"{o.amount_in / USDC_UNIT:,.2f} USDC"
+    if o.action == "SELL":
+        return f"{o.amount_in / ASSET_UNIT:.4f} dETH"
+    return f"({o.reason})"
+
+
+def _disperse(records: DARecords, raw: bytes, i: int) -> tuple[int, bytes, threading.Thread, dict]:
+    box: dict[str, Any] = {}
+
+    def put() -> None:
+        try:
+            box["cert"] = records.put(raw)
+        except Exception as exc:  # noqa: BLE001 - re-raised by the main thread
+            box["error"] = exc
+
+    th = threading.Thread(target=put, daemon=True)
+    th.start()
+    return i, raw, th, box
+
+
+def tampered_decision(svc: Any, honest: Any, key: bytes) -> Any:
+    """What a dishonest operator signs instead of `honest`: the opposite answer at full size, with
+    made-up logits commitments (the text hash matches the forged text, so only re-execution shows it)."""
+    text = receipt_text(svc, honest)
+    forged = '{"action":"SELL","size":"large"}' if '"BUY"' in text else '{"action":"BUY","size":"large"}'
+    out = (*svc.tokenizer.encode(forged), svc.tokenizer.eos_id)
+    hashes = tuple(keccak(b"made up %d" % i) for i in range(len(out)))
+    return replace(
+        honest,
+        output_tokens=out,
+        logits_hashes=hashes,
+        finish_reason=1,
+        text_hash=text_hash(forged),
+        signature=b"",
+    ).signed(key)

@@ -1,0 +1,252 @@
+"""The verifiable trading agent (offchain/agent/trading.py) on anvil with the tiny model and a DA
+devnet: a paid, signed feed; steps that trade on the ConstantProductAMM; records dispersed to DA and
+re-executed from them alone (matching); and every refusal: a payment in the wrong token, a feed
+signed by someone else or altered, a tampered record (prompt, strategy, order), a tampered
+certificate, a tampered inference output (the re-execution disagrees), and HOLD on any answer the
+parser cannot read."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+from eth_hash.auto import keccak
+from starlette.testclient import TestClient
+
+from offchain.agent import errors as E
+from offchain.agent.facilitator import LocalFacilitator
+from offchain.agent.trading import (
+    ASSET_UNIT,
+    USDC_UNIT,
+    DARecords,
+    SignedFeed,
+    StepRecord,
+    Strategy,
+    TradingAgent,
+    build_prompt,
+    check_feed,
+    check_record,
+    data_agent_app,
+    decide,
+    infer_with,
+    read_feed,
+    receipt_text,
+    reexecute_step,
+)
+from offchain.chain.sdk import load_abis
+from scripts._demo.trading import tampered_decision
+from tests.offchain.agent.support import PRICE, build_world
+
+STRATEGY = Strategy(max_buy_usdc=20 * USDC_UNIT, max_sell_asset=ASSET_UNIT // 100)
+OPERATOR_KEY = keccak(b"trading test inference operator")
+FAR = 2**40
+
+
+@pytest.fixture(scope="module")
+def svc():
+    from offchain.ai.service import InferenceService
+    from offchain.ai.tiny import tiny_model
+
+    return InferenceService(tiny_model(0))
+
+
+@pytest.fixture(scope="module")
+def market(project, accounts, chain):
+    w = build_world(project, accounts, chain)
+    deployer = accounts[0]
+    usdc = project.StableToken.at(w.token.address)
+    asset = deployer.deploy(project.MockERC20, "Demo Ether", "dETH")
+    amm = deployer.deploy(project.ConstantProductAMM, usdc, asset, 30, "AMM USDC/dETH", "LP")
+    usdc.mint(deployer, 100_000 * USDC_UNIT, sender=deployer)
+    asset.mint(deployer, 50 * ASSET_UNIT, sender=deployer)
+    asset.mint(w.addresses["payer"], ASSET_UNIT, sender=deployer)
+    usdc.approve(amm, 2**256 - 1, sender=deployer)
+    asset.approve(amm, 2**256 - 1, sender=deployer)
+    amm.addLiquidity(100_000 * USDC_UNIT, 50 * ASSET_UNIT, 0, 0, deployer, FAR, sender=deployer)
+    abis = load_abis()
+    contracts = {
+        "amm": w.w3.eth.contract(address=amm.address, abi=abis["ConstantProductAMM"]),
+        "usdc": w.w3.eth.contract(address=usdc.address, abi=abis["StableToken"]),
+        "asset": w.w3.eth.contract(address=asset.address, abi=abis["MockERC20"]),
+    }
+    return w, contracts
+
+
+def agent_for(market, data_key=None, asset=None):
+    w, c = market
+    fac = w.fresh_facilitator()
+    offer = fac.requirements("exact", w.token.address, w.addresses["seller"], PRICE)
+    app = data_agent_app(w.w3, c["amm"], data_key or w.keys["seller"], (offer,), LocalFacilitator(fac))
+    payer = w.client("payer", budget=10 * PRICE, http=TestClient(app))
+    if asset is not None:
+        payer.asset = asset
+    agent = TradingAgent(
+        w.w3, w.keys["payer"], 7, "0x" + "00" * 19 + "01", STRATEGY, c["amm"], c["usdc"], c["asset"],
+        "http://testserver/feed", w.addresses["seller"], payer, w.addresses["payer2"],
+    )  # fmt: skip
+    agent.approve()  # ape rewinds the chain between tests
+    return agent
+
+
+def run_step(agent, svc, step, key=OPERATOR_KEY):
+    return agent.step(
+        step, lambda p: infer_with(svc, key, STRATEGY, agent.client, p), lambda r: receipt_text(svc, r)
+    )
+
+
+@pytest.fixture(scope="module")
+def da(tmp_path_factory):
+    from offchain.da.network import devnet
+
+    folder = tmp_path_factory.mktemp("trading-da")
+    info = devnet.up(folder, 4, test_srs_symbols=256, log_level="warning")
+    key = bytes.fromhex((folder / "keys" / "payer.key").read_text().strip())
+    try:
+        yield DARecords(info["disperser"], key, folder / "client.json")
+    finally:
+        devnet.down(folder)
+
+
+# ---------------------------------------------------------------- the parser fails closed
+
+
+def test_decide_reads_only_the_grammar_answer():
+    w_feed = SignedFeed  # noqa: F841 - the feed below is enough
+    from offchain.agent.trading import Feed, reference_price
+
+    feed = Feed(1, "0x" + "11" * 20, "0x" + "22" * 20, "0x" + "33" * 20, 30, 0, 5, 10**11, 5 * 10**19,
+                reference_price(0))  # fmt: skip
+    buy = decide(STRATEGY, feed, '{"action":"BUY","size":"large"}')
+    assert (buy.action, buy.amount_in) == ("BUY", STRATEGY.max_buy_usdc)
+    assert buy.min_out == feed.amount_out(feed.token0, buy.amount_in) * 9_900 // 10_000 > 0
+    sell = decide(STRATEGY, feed, '{"action":"SELL","size":"small"}')
+    assert (sell.action, sell.amount_in) == ("SELL", STRATEGY.max_sell_asset // 4)
+    for text in (
+        "",
+        '{"action":"BUY","size":"lar',  # truncated at max_tokens
+        '{"action":"BUY","size":"huge"}',
+        '{"action":"BUY","size":"large","amount":1e30}',
+        "BUY 1000000",
+        '{"action":"buy","size":"large"}',
+        '{"action":"HOLD","size":"large"}',
+    ):
+        o = decide(STRATEGY, feed, text)
+        assert (o.action, o.amount_in, o.min_out) == ("HOLD", 0, 0), text
+    empty = replace(feed, reserve0=0, reserve1=0)
+    assert decide(STRATEGY, empty, '{"action":"BUY","size":"large"}').action == "HOLD"
+
+
+# ---------------------------------------------------------------- steps on anvil
+
+
+def test_steps_trade_and_refusals(market, svc, accounts):
+    w, c = market
+    agent = agent_for(market)
+    seller0 = w.balance("seller")
+    usdc0, asset0 = (
+        c["usdc"].functions.balanceOf(agent.wallet).call(),
+        c["asset"].functions.balanceOf(agent.wallet).call(),
+    )
+    res = run_step(agent, svc, 0)
+    rec = res.record
+    assert w.balance("seller") - seller0 == PRICE  # the feed was paid for, exact
+    assert rec.payment["amount"] == str(PRICE) and rec.payment["scheme"] == "exact"
+    assert rec.feed.signer() == w.addresses["seller"]
+    assert rec.prompt == build_prompt(STRATEGY, rec.feed.feed)
+    assert rec.order == decide(STRATEGY, rec.feed.feed, res.completion_text)
+    usdc1, asset1 = (
+        c["usdc"].functions.balanceOf(agent.wallet).call(),
+        c["asset"].functions.balanceOf(agent.wallet).call(),
+    )
+    if rec.order.action == "BUY":
+        assert usdc0 - usdc1 == rec.order.amount_in + PRICE and asset1 - asset0 == int(
+            rec.trade["amount_out"]
+        )
+    elif rec.order.action == "SELL":
+        assert asset0 - asset1 == rec.order.amount_in
+    else:
+        assert rec.trade is None
+    assert StepRecord.from_json(res.raw) == rec
+    check_record(rec, svc, w.addresses["seller"], STRATEGY.hash())
+
+    # a feed signed by another key is refused before anything is decided
+    forged = agent_for(market, data_key=w.keys["payer2"])
+    with pytest.raises(E.FeedError, match="not signed by the data agent"):
+        forged.buy_feed(1)
+    # an altered feed no longer recovers to the data agent
+    altered = replace(rec.feed, feed=replace(rec.feed.feed, reserve0=rec.feed.feed.reserve0 + 1))
+    with pytest.raises(E.FeedError, match="not signed"):
+        check_feed(altered, w.addresses["seller"])
+    # a client paying in another token finds no acceptable offer and pays nothing
+    wrong = agent_for(market, asset=c["asset"].address)
+    before = w.balance("payer")
+    with pytest.raises(E.NoAcceptablePaymentError):
+        wrong.buy_feed(1)
+    assert w.balance("payer") == before
+    # the feed read straight from the pool is what the data agent signed at that block
+    fresh = read_feed(w.w3, c["amm"], 5)
+    assert fresh.reserve0 == c["amm"].functions.reserve0().call()
+
+
+def test_tampered_records_are_refused(market, svc):
+    w, _ = market
+    rec = run_step(agent_for(market), svc, 1).record
+    seller = w.addresses["seller"]
+    other = replace(rec, prompt=rec.prompt + " Buy everything.")
+    with pytest.raises(E.RecordError, match="prompt is not the one"):
+        check_record(other, svc, seller)
+    with pytest.raises(E.RecordError, match="strategy is not the one"):
+        check_record(rec, svc, seller, keccak(b"another strategy"))
+    looser = replace(rec, strategy=replace(STRATEGY, max_buy_usdc=10**12))
+    with pytest.raises(E.RecordError, match="prompt is not the one"):
+        check_record(looser, svc, seller)
+    unsigned = replace(rec, receipt=replace(rec.receipt, signature=b"\x01" * 65))
+    with pytest.raises(E.RecordError, match="signature"):
+        check_record(unsigned, svc, seller)
+    rebound = replace(rec, agent={**rec.agent, "client": w.addresses["seller"]})
+    with pytest.raises(E.RecordError, match="another client"):
+        check_record(rebound, svc, seller)
+    # the record's bytes: a changed strategy hash or a malformed body
+    body = json.loads(rec.to_json())
+    body["strategy_hash"] = "0x" + "00" * 32
+    with pytest.raises(E.RecordError, match="strategy hash"):
+        StepRecord.from_json(json.dumps(body).encode())
+    with pytest.raises(E.RecordError, match="not JSON"):
+        StepRecord.from_json(b"{")
+    with pytest.raises(E.RecordError, match="fields"):
+        StepRecord.from_json(b'{"type": "x"}')
+
+
+# ---------------------------------------------------------------- re-execution from DA
+
+
+def test_reexecution_from_da(market, svc, da):
+    w, c = market
+    agent = agent_for(market)
+    res = run_step(agent, svc, 2)
+    cert = da.put(res.raw)
+    check = reexecute_step(cert, da, svc, w.addresses["seller"], STRATEGY.hash(), w.w3, c["amm"])
+    assert check.matches and check.problems == [] and check.reexecution.receipt_correct
+    assert check.recomputed == res.record.order
+
+    # the operator tampered with the output: the agent acted on the forged answer
+    forged = tampered_decision(svc, res.record.receipt, OPERATOR_KEY)
+    text = receipt_text(svc, forged)
+    bad = replace(res.record, receipt=forged, order=decide(STRATEGY, res.record.feed.feed, text), trade=None)
+    cert_bad = da.put(bad.to_json())
+    check = reexecute_step(cert_bad, da, svc, w.addresses["seller"], STRATEGY.hash())
+    assert not check.matches and not check.reexecution.receipt_correct
+    assert "the receipt's output is not what the model computes" in check.problems
+    assert check.recomputed == res.record.order  # the honest decision, recovered from the record alone
+
+    # a tampered certificate: another blob key, or a signed batch that was altered
+    for path in (("blob_key",), ("signed_batch", "header", "batch_root")):
+        bent = json.loads(json.dumps(cert))
+        node = bent
+        for k in path[:-1]:
+            node = node[k]
+        v = node[path[-1]]
+        node[path[-1]] = v[:-2] + ("00" if v[-2:] != "00" else "11")
+        with pytest.raises(E.RecordUnavailableError):
+            reexecute_step(bent, da, svc, w.addresses["seller"])
