@@ -32,9 +32,11 @@ from web3 import Web3
 from web3.logs import DISCARD
 
 from offchain import abi
+from offchain.bls import group
 from offchain.bls.cert import build_certificate
-from offchain.bls.keys import PublicKey, SecretKey
-from offchain.chain.bls_registry import bls_digest, certificate_bytes
+from offchain.bls.errors import BLSCertificateError, BLSKeyError, BLSSignatureError
+from offchain.bls.keys import PublicKey, SecretKey, verify_single
+from offchain.chain.bls_registry import BLSRegistryReader, bls_digest, certificate_bytes
 from offchain.chain.compute_avs import threshold_signatures
 from offchain.chain.errors import ChainInputError, ChainRevertError
 from offchain.chain.sdk import Deployment, send
@@ -209,6 +211,56 @@ class EcdsaSigner:
         return Share(self.key.public_key.to_canonical_address(), bytes(r) + bytes(s) + bytes([v]))
 
 
+@dataclass(frozen=True)
+class BlsSigner:
+    """An executor's BLS share: its BLS key (as registered in the BLSRegistry) signs
+    ``bls_digest(digest, referenceBlock)``, the task's reference block; the share names the
+    operator id and carries the G1 signature's 64 bytes X || Y."""
+
+    operator: str
+    key: SecretKey
+
+    def sign(self, task: Task, kind: int, digest: bytes) -> Share:
+        if kind != CERT_BLS:
+            raise TaskRunError(
+                f"task type {task.task_type} takes {kind_name(kind)} certificates, this executor signs BLS"
+            )
+        sigma = self.key.sign(bls_digest(digest, task.reference_block))
+        return Share(self.key.public_key().operator_id, group.g1_words(sigma))
+
+
+@dataclass(frozen=True)
+class OperatorSigner:
+    """An operator holding both keys: ECDSA shares for ECDSA task types, BLS for BLS ones."""
+
+    ecdsa: EcdsaSigner
+    bls: BlsSigner
+
+    def __post_init__(self) -> None:
+        if self.ecdsa.operator.lower() != self.bls.operator.lower():
+            raise ChainInputError("the ECDSA and BLS signers name different operators")
+
+    @property
+    def operator(self) -> str:
+        return self.ecdsa.operator
+
+    def sign(self, task: Task, kind: int, digest: bytes) -> Share:
+        return (self.bls if kind == CERT_BLS else self.ecdsa).sign(task, kind, digest)
+
+
+def _g1_share(signature: bytes) -> Any:
+    if len(signature) != 64:
+        raise TaskRunError("a BLS share is a G1 point's 64 bytes X || Y")
+    xy = (int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
+    try:
+        sigma = group.g1_from_evm(xy, "the BLS share")
+    except (BLSKeyError, BLSSignatureError) as exc:
+        raise TaskRunError(str(exc)) from None
+    if sigma is None:
+        raise TaskRunError("the BLS share is the point at infinity")
+    return sigma
+
+
 def kind_name(kind: int) -> str:
     return {v: k for k, v in CERT_KINDS.items()}.get(kind, f"kind {kind}")
 
@@ -234,6 +286,9 @@ class Web3TaskMailbox:
         self.contract = d.contract("task_mailbox", address)
         self.address = Web3.to_checksum_address(self.contract.address)
         self._types: dict[int, TaskType] = {}
+        self._registry: BLSRegistryReader | None = None
+        self._registry_full: Any = None
+        self._keys: dict[tuple[int, int], dict[bytes, PublicKey]] = {}
 
     @property
     def chain_id(self) -> int:
@@ -331,9 +386,13 @@ class Web3TaskMailbox:
         if info.status == "NONE":
             raise TaskRunError(f"no task 0x{response.task_hash.hex()} in the mailbox")
         tt = self.task_type(info.task_type)
+        digest = self.digest(response.task_hash, response.result)
+        if tt.cert_kind == CERT_BLS:
+            self._check_bls_share(response, tt, info.reference_block, digest)
+            return
         if tt.cert_kind != CERT_ECDSA:
             raise TaskRunError(f"task type {info.task_type} takes {kind_name(tt.cert_kind)} certificates")
-        key = _recover(self.digest(response.task_hash, response.result), response.share.signature)
+        key = _recover(digest, response.share.signature)
         if key != response.share.key:
             raise TaskRunError("the ECDSA share is not by the key it names (or not over this result)")
         op = self.contract.functions.operatorOfKey(Web3.to_checksum_address(key)).call()
@@ -342,11 +401,71 @@ class Web3TaskMailbox:
         if not self.contract.functions.isMember(tt.operator_set_id, op).call():
             raise TaskRunError(f"{op} is not a member of executor set {tt.operator_set_id}")
 
+    # -- BLS: keys and stakes at the task's reference block, from the BLSRegistry
+
+    def registry(self) -> BLSRegistryReader:
+        if self._registry is None:
+            addr = self.contract.functions.blsRegistry().call()
+            if int(addr, 16) == 0:
+                raise TaskRunError(f"the mailbox {self.address} has no BLS registry")
+            if not self.d.rpc_url:
+                raise ChainInputError("reading the BLS registry needs the deployment's rpc_url")
+            self._registry = BLSRegistryReader(self.d.rpc_url, addr)
+            self._registry_full = self.d.contract("bls_registry", addr, ctype="BLSRegistry")
+        return self._registry
+
+    def members_at(self, set_id: int, block: int) -> dict[bytes, PublicKey]:
+        """The set's BLS members at ``block`` (keys registered by then whose operator id was a
+        member then), by operator id; cached (the registry's histories are append-only)."""
+        reg = self.registry()
+        if (set_id, block) not in self._keys:
+            keys_then = reg.registered_keys(set_id, block)
+            self._keys[(set_id, block)] = {
+                oid: pk for oid, pk in keys_then.items() if reg.operator_stake_at(set_id, oid, block)[0]
+            }
+        return self._keys[(set_id, block)]
+
+    def _check_bls_share(self, response: Response, tt: TaskType, ref: int, digest: bytes) -> None:
+        oid, sh = response.share.key, response.share
+        if len(oid) != 32:
+            raise TaskRunError("a BLS share names its operator id (32 bytes)")
+        sigma = _g1_share(sh.signature)
+        pk = self.members_at(tt.operator_set_id, ref).get(oid)
+        if pk is None:
+            raise TaskRunError(
+                f"operator id 0x{oid.hex()} was no BLS member of executor set {tt.operator_set_id} "
+                f"at the task's reference block {ref}"
+            )
+        owner = self._registry_full.functions.operatorOfKey(oid).call()
+        if owner.lower() != response.operator.lower():
+            raise TaskRunError(f"the share's BLS key is not {response.operator}'s")
+        if not verify_single(bls_digest(digest, ref), pk, sigma):
+            raise TaskRunError(
+                "the BLS share does not verify (not by the key it names, or not over this result)"
+            )
+
     def try_certify(self, task_hash: bytes, result: bytes, shares: list[Share]) -> Certified | None:
-        ordered = sorted(shares, key=lambda sh: int.from_bytes(sh.key, "big"))
-        sigs = [(sh.signature[64], sh.signature[:32], sh.signature[32:64]) for sh in ordered]
-        cert = abi_encode([f"{SIGNATURE_ABI}[]"], [sigs])
-        fn = self.contract.functions.verifyResult(task_hash, cert, result, [])
+        info = self.info(task_hash)
+        tt = self.task_type(info.task_type)
+        ids: list[bytes] = []
+        if tt.cert_kind == CERT_BLS:
+            members = self.members_at(tt.operator_set_id, info.reference_block)
+            sigs = {sh.key: _g1_share(sh.signature) for sh in shares}
+            try:
+                cert, ids = bls_certificate(
+                    tt.operator_set_id,
+                    self.digest(task_hash, result),
+                    info.reference_block,
+                    list(members.values()),
+                    sigs,
+                )
+            except BLSCertificateError as exc:
+                raise TaskRunError(f"cannot build the BLS certificate: {exc}") from None
+        else:
+            ordered = sorted(shares, key=lambda sh: int.from_bytes(sh.key, "big"))
+            sigs_e = [(sh.signature[64], sh.signature[:32], sh.signature[32:64]) for sh in ordered]
+            cert = abi_encode([f"{SIGNATURE_ABI}[]"], [sigs_e])
+        fn = self.contract.functions.verifyResult(task_hash, cert, result, ids)
         try:
             signers, _stakes, signed, total = fn.call()
         except Exception as exc:  # web3's ContractLogicError and friends
@@ -354,7 +473,7 @@ class Web3TaskMailbox:
             if "below threshold" in reason:
                 return None
             raise ChainRevertError(f"verifyResult refused the certificate: {reason}") from None
-        return Certified(task_hash, result, list(signers), int(signed), int(total), cert)
+        return Certified(task_hash, result, list(signers), int(signed), int(total), cert, tuple(ids))
 
     def submit(self, certified: Certified, shares: list[Share], record: bytes = bytes(32)) -> Certified:
         if self.account is None:
@@ -375,8 +494,10 @@ __all__ = [
     "TaskInfo",
     "TaskMailbox",
     "TaskParams",
-    "bls_certificate",
+    "BlsSigner",
     "EcdsaSigner",
+    "OperatorSigner",
+    "bls_certificate",
     "Web3TaskMailbox",
     "certificate_digest",
     "ecdsa_certificate",

@@ -498,8 +498,16 @@ def _register_task(c_sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     ex.add_argument("--operator", required=True, help="the operator's address (or a devnet account name)")
     ex.add_argument(
         "--signing-key",
-        required=True,
-        help="the operator's registered ECDSA signing key (0x+64 hex or a file)",
+        help="the operator's registered ECDSA signing key (0x+64 hex or a file), for ECDSA task types",
+    )
+    ex.add_argument(
+        "--bls-keystore",
+        type=cliargs.path,
+        help="the operator's BLS key as registered in the BLSRegistry (an `eigen bls keygen` keystore), "
+        "for BLS task types",
+    )
+    ex.add_argument(
+        "--bls-password-file", type=cliargs.path, help="the BLS keystore's password (a file, one line)"
     )
     ex.add_argument("--set", dest="set_id", required=True, type=cliargs.uint(32), help="its executor set id")
     ex.add_argument(
@@ -594,17 +602,29 @@ def cmd_task_executor(args: argparse.Namespace) -> int:
 
     from eth_keys import keys
 
-    from offchain.chain.task_mailbox import EcdsaSigner
+    from offchain.bls.cli import open_keystore
+    from offchain.chain.task_mailbox import BlsSigner, EcdsaSigner, OperatorSigner
     from offchain.compute.executor import dev_enclave
     from offchain.compute.taskrun import Executor, ImageStore, http_sink
 
     if not args.interval > 0:
         raise ComputeError(f"--interval must be a positive number of seconds, not {args.interval}")
+    if args.signing_key is None and args.bls_keystore is None:
+        raise ComputeError(
+            "an executor needs --signing-key (ECDSA task types), --bls-keystore (BLS), or both"
+        )
+    if (args.bls_keystore is None) != (args.bls_password_file is None):
+        raise ComputeError("--bls-keystore and --bls-password-file go together")
     ca = load_dir(Path(args.devtee))
     images = ImageStore(args.images)
     d, mb = _mailbox(args)
     operator = d.resolve(args.operator, "operator")
-    signer = EcdsaSigner(operator, keys.PrivateKey(bytes(d.key(args.signing_key).key)))
+    ecdsa = bls = None
+    if args.signing_key is not None:
+        ecdsa = EcdsaSigner(operator, keys.PrivateKey(bytes(d.key(args.signing_key).key)))
+    if args.bls_keystore is not None:
+        bls = BlsSigner(operator, open_keystore(args.bls_keystore, args.bls_password_file))
+    signer = OperatorSigner(ecdsa, bls) if ecdsa and bls else ecdsa or bls
     start = args.from_block if args.from_block is not None else mb.head() + 1
     sink = http_sink(args.aggregator)
     ex = Executor(mb, signer, images, args.set_id, dev_enclave(ca), sink, args.state, start_block=start)

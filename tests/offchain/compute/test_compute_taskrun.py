@@ -12,17 +12,25 @@ import pytest
 from eth_account import Account
 from eth_hash.auto import keccak
 
+from offchain.bls.keys import SecretKey
 from offchain.chain import sdk
 from offchain.chain.deploy import deploy_core
 from offchain.chain.errors import ChainRevertError
-from offchain.chain.task_mailbox import CERT_ECDSA, EcdsaSigner, Web3TaskMailbox
+from offchain.chain.task_mailbox import (
+    CERT_BLS,
+    CERT_ECDSA,
+    BlsSigner,
+    EcdsaSigner,
+    OperatorSigner,
+    Web3TaskMailbox,
+)
 from offchain.compute.devtee import dev_policy
 from offchain.compute.errors import TaskRunError
 from offchain.compute.executor import dev_enclave, execute_task
 from offchain.compute.imagebuild import build_image
 from offchain.compute.taskrun import Aggregator, Executor, ImageStore, Response, Share, Task
 from tests.contracts.support import TEST_CONFIG, World
-from tests.contracts.test_task_mailbox import FEE, TIMEOUT, MailboxWorld
+from tests.contracts.test_task_mailbox import FEE, STAKE, TIMEOUT, MailboxWorld
 from tests.offchain.compute.support import reachable_dir, script_app
 from tests.offchain.compute.test_compute_sandbox import _NO_SANDBOX, TEST_UID
 
@@ -71,6 +79,9 @@ def tw(project, chain, accounts, networks, images):
     mw.other_type = mw.mailbox.registerTaskType(
         mw.set_id, bytes.fromhex(other[7:]), mw.token, FEE, TIMEOUT, CERT_ECDSA, 6667, sender=mw.app
     ).return_value
+    mw.bls_image_type = mw.mailbox.registerTaskType(
+        mw.set_id, raw, mw.token, FEE, TIMEOUT, CERT_BLS, 6667, sender=mw.app
+    ).return_value
     mw.d = sdk.Deployment(
         chain_id=chain.chain_id,
         rpc_url=networks.provider.uri,
@@ -88,7 +99,7 @@ def executors(tw, tmp_path, images, which=(0, 1, 2), sink=None, run=None):
     return [
         Executor(
             mailbox=view,
-            signer=EcdsaSigner(tw.ops[i].address, tw.keys[i]),
+            signer=signer(tw, i),
             images=ImageStore(store),
             operator_set_id=tw.set_id,
             enclave=dev_enclave(tw.cw.ca),
@@ -101,6 +112,11 @@ def executors(tw, tmp_path, images, which=(0, 1, 2), sink=None, run=None):
         )
         for i in which
     ]
+
+
+def signer(tw, i):
+    """Operator i's two keys as registered: ECDSA shares for ECDSA types, BLS for BLS types."""
+    return OperatorSigner(EcdsaSigner(tw.ops[i].address, tw.keys[i]), BlsSigner(tw.ops[i].address, tw.sks[i]))
 
 
 def aggregator(tw, tmp_path):
@@ -161,6 +177,81 @@ def test_a_lying_executor_is_outvoted_and_its_response_kept(tw, tmp_path, images
     assert r["operator"] == tw.ops[2].address and r["result"] == "0x" + liar.result.hex()
     # the liar's receipt binds the honest output: it proves the lie
     assert r["receipt"] == liar.receipt and r["share"]["signature"] == "0x" + liar.share.signature.hex()
+
+
+@needs_bwrap
+def test_bls_shares_certified_at_the_reference_block(tw, tmp_path, images):
+    """A BLS task type: each executor signs with its BLS key as registered; the aggregator reads the
+    members' keys and stakes at the task's reference block from the BLSRegistry, aggregates and
+    submits a BLS certificate; a lying executor is outvoted by stake and kept as evidence."""
+
+    def tamper(*a, **k):
+        return dataclasses.replace(execute_task(*a, **k), output=b"sum of 2+2 is 5\n")
+
+    agg = aggregator(tw, tmp_path)
+    exs = executors(tw, tmp_path, images, which=(2, 0, 1), sink=agg.add, run={2: tamper})
+    h = create(tw, task_type=tw.bls_image_type)
+    before = owed(tw)
+    liar = exs[0].poll()[0]
+    oid = [sk.public_key().operator_id for sk in tw.sks]
+    assert liar.share.key == oid[2] and len(liar.share.signature) == 64
+    exs[1].poll()
+    assert h not in agg.done  # 25 of 50 for the honest result, 10 for the lie
+    exs[2].poll()
+    cert = agg.done[h]
+    assert cert.result == b"sum of 2+2\n" and cert.tx is not None
+    assert list(cert.signer_ids) == sorted([oid[0], oid[1]])
+    by_id = dict(zip(oid, (o.address for o in tw.ops), strict=True))
+    assert cert.signers == [by_id[i] for i in cert.signer_ids]
+    assert (cert.signed_stake, cert.total_stake) == (STAKE[0] + STAKE[1], sum(STAKE))
+    assert int.from_bytes(cert.certificate[:32], "big") == tw.mailbox.getTaskInfo(h).referenceBlock
+    assert tw.mailbox.getTaskStatus(h) == 2
+    assert tuple(tw.mailbox.getTaskResult(h))[0] == keccak(b"sum of 2+2\n")
+    paid = [a - b for a, b in zip(owed(tw), before, strict=True)]
+    assert sum(paid) == FEE and paid[2] == 0 and paid[0] > paid[1] > 0
+    ev = json.loads((tmp_path / "evidence" / f"0x{h.hex()}.json").read_text())
+    (r,) = ev["responses"]
+    assert r["operator"] == tw.ops[2].address and r["share"]["key"] == "0x" + oid[2].hex()
+
+
+def test_the_aggregator_refuses_a_forged_or_foreign_bls_share(tw, tmp_path):
+    agg = aggregator(tw, tmp_path)
+    h = create(tw, task_type=tw.bls_image_type)
+    ref = tw.mailbox.getTaskInfo(h).referenceBlock
+    view = Web3TaskMailbox(tw.d)
+    result = b"sum of 2+2\n"
+    task = Task(h, tw.bls_image_type, tw.set_id, ref, 0, b"", 0)
+    good = BlsSigner(tw.ops[0].address, tw.sks[0])
+    share = good.sign(task, CERT_BLS, view.digest(h, result))
+
+    def resp(op, sh, res=result):
+        return Response(h, op, res, sh, {}, "sha256:00")
+
+    with pytest.raises(TaskRunError, match="does not verify"):
+        agg.add(resp(tw.ops[0].address, share, b"other"))
+    late = Task(h, tw.bls_image_type, tw.set_id, ref + 1, 0, b"", 0)  # signed for another block
+    with pytest.raises(TaskRunError, match="does not verify"):
+        agg.add(resp(tw.ops[0].address, good.sign(late, CERT_BLS, view.digest(h, result))))
+    with pytest.raises(TaskRunError, match="is not .*'s"):
+        agg.add(resp(tw.ops[1].address, share))  # another operator's key
+    stranger = BlsSigner(tw.ops[0].address, SecretKey(12345))
+    with pytest.raises(TaskRunError, match="no BLS member"):
+        agg.add(resp(tw.ops[0].address, stranger.sign(task, CERT_BLS, view.digest(h, result))))
+    with pytest.raises(TaskRunError, match="64 bytes"):
+        agg.add(resp(tw.ops[0].address, Share(share.key, share.signature[:63])))
+    with pytest.raises(TaskRunError, match="infinity"):
+        agg.add(resp(tw.ops[0].address, Share(share.key, bytes(64))))
+    with pytest.raises(TaskRunError):
+        agg.add(resp(tw.ops[0].address, Share(share.key, (1).to_bytes(32, "big") * 2)))  # off the curve
+    ecdsa = EcdsaSigner(tw.ops[0].address, tw.keys[0])
+    with pytest.raises(TaskRunError, match="takes bls certificates, this executor signs ECDSA"):
+        ecdsa.sign(task, CERT_BLS, view.digest(h, result))
+    with pytest.raises(TaskRunError, match="32 bytes"):
+        agg.add(resp(tw.ops[0].address, Share(tw.keys[0].public_key.to_canonical_address(), share.signature)))
+    with pytest.raises(TaskRunError, match="signs BLS"):
+        good.sign(task, CERT_ECDSA, view.digest(h, result))
+    assert agg.add(resp(tw.ops[0].address, share)) is None  # valid, 25 of 50
+    assert tw.mailbox.getTaskStatus(h) == 1
 
 
 @needs_bwrap
@@ -291,6 +382,15 @@ def task_cli(tw, tmp_path):
         json.dumps({"chain_id": tw.d.chain_id, "rpc_url": tw.d.rpc_url, "addresses": tw.d.addresses})
     )
     return ("compute", "task", "--deployment", str(rec))
+
+
+def json_objects(text):
+    """The JSON objects printed one after another (each may span lines)."""
+    dec, out, i = json.JSONDecoder(), [], 0
+    while text[i:].strip():
+        obj, i = dec.raw_decode(text, i + len(text[i:]) - len(text[i:].lstrip()))
+        out.append(obj)
+    return out
 
 
 def _eigen(capsys, *argv):
@@ -434,14 +534,19 @@ def test_response_json_round_trip_and_malformed():
 
 @needs_bwrap
 def test_cli_executors_post_to_an_aggregator(tw, tmp_path, images, capsys):
+    from offchain.bls import keystore
     from offchain.compute.devtee import init_dir
     from offchain.httpservice import ServiceServer
 
     _, store, *_ = images
     init_dir(tmp_path / "tee", b"\x05" * 32)
+    (tmp_path / "pw").write_text("executor password\n")
+    for i, sk in enumerate(tw.sks):
+        keystore.save(keystore.encrypt(sk, "executor password", "pbkdf2"), tmp_path / f"bls{i}.json")
     base = task_cli(tw, tmp_path)
     agg = aggregator(tw, tmp_path)
     h = create(tw, payload=b"1+1\n")
+    hb = create(tw, payload=b"1+2\n", task_type=tw.bls_image_type)  # both keys: an ECDSA and a BLS task
     start = tw.mailbox.getTaskInfo(h).createdBlock
     with ServiceServer(agg.app(), log_level="warning").start() as srv:
         for i in range(3):
@@ -453,6 +558,10 @@ def test_cli_executors_post_to_an_aggregator(tw, tmp_path, images, capsys):
                 tw.ops[i].address,
                 "--signing-key",
                 "0x" + tw.keys[i].to_bytes().hex(),
+                "--bls-keystore",
+                str(tmp_path / f"bls{i}.json"),
+                "--bls-password-file",
+                str(tmp_path / "pw"),
                 "--set",
                 str(tw.set_id),
                 "--images",
@@ -468,8 +577,13 @@ def test_cli_executors_post_to_an_aggregator(tw, tmp_path, images, capsys):
                 "--once",
             )
             assert rc == 0, err
-            assert json.loads(out)["result"] == "0x" + b"sum of 1+1\n".hex()
+            assert [o["result"] for o in json_objects(out)] == [
+                "0x" + b"sum of 1+1\n".hex(),
+                "0x" + b"sum of 1+2\n".hex(),
+            ]
     assert agg.done[h].result == b"sum of 1+1\n" and tw.mailbox.getTaskStatus(h) == 2
+    assert agg.done[hb].result == b"sum of 1+2\n" and len(agg.done[hb].signer_ids) == 2
+    assert tw.mailbox.getTaskStatus(hb) == 2
     assert json.loads((tmp_path / "cli-state0.json").read_text())["next_block"] > start
 
 
@@ -496,6 +610,8 @@ def test_cli_executor_and_aggregator_bad_input(tw, tmp_path, capsys):
         ((*ex, "--devtee", str(tmp_path / "none")), "not a dev-TEE directory"),
         ((*ex, "--devtee", str(tmp_path), "--interval", "0"), "--interval"),
         ((*ex[:-2], "--devtee", str(tmp_path)), "--aggregator"),
+        ((*ex[:7], *ex[9:], "--devtee", str(tmp_path)), "--signing-key (ECDSA task types), --bls-keystore"),
+        ((*ex, "--devtee", str(tmp_path), "--bls-keystore", str(tmp_path)), "go together"),
         (
             (*base, "aggregator", "--key", "0x" + "11" * 32, "--evidence", str(tmp_path), "--port", "70000"),
             "port",
