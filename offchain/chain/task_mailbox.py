@@ -475,6 +475,36 @@ class Web3TaskMailbox:
             raise ChainRevertError(f"verifyResult refused the certificate: {reason}") from None
         return Certified(task_hash, result, list(signers), int(signed), int(total), cert, tuple(ids))
 
+    def prove_fault(self, certified: Certified, response: Response) -> Any:
+        """The TaskSlasher's share fault proof (``proveShareFault`` / ``proveShareFaultBLS``) of
+        ``response``, a member's share over a result other than the certified one; from the
+        aggregator's account. Returns the transaction hash."""
+        if self.account is None:
+            raise ChainInputError("the aggregator needs an account to submit fault proofs")
+        h, sh = response.task_hash, response.share
+        if response.result == certified.result:
+            raise TaskRunError("the response agrees with the certified result: no fault")
+        slasher = self.d.contract("task_slasher", self.contract.functions.taskSlasher().call())
+        info = self.info(h)
+        tt = self.task_type(info.task_type)
+        if tt.cert_kind == CERT_BLS:
+            pk = self.members_at(tt.operator_set_id, info.reference_block).get(sh.key)
+            if pk is None:
+                raise TaskRunError(f"operator id 0x{sh.key.hex()} was no member at the reference block")
+            fn = slasher.functions.proveShareFaultBLS(
+                h,
+                response.result,
+                group.g1_to_evm(pk.g1),
+                group.g2_to_evm(pk.g2),
+                group.g1_to_evm(_g1_share(sh.signature)),
+            )
+            what = "proveShareFaultBLS"
+        else:
+            sig = (sh.signature[64], sh.signature[:32], sh.signature[32:64])
+            fn = slasher.functions.proveShareFault(h, response.result, Web3.to_checksum_address(sh.key), sig)
+            what = "proveShareFault"
+        return send(self.d, self.account, fn, what)["transactionHash"]
+
     def submit(self, certified: Certified, shares: list[Share], record: bytes = bytes(32)) -> Certified:
         if self.account is None:
             raise ChainInputError("the aggregator needs an account to submit results")

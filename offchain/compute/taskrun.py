@@ -161,6 +161,11 @@ class MailboxCertifier(Protocol):
 
     def submit(self, certified: Certified, shares: list[Share]) -> Certified: ...
 
+    def prove_fault(self, certified: Certified, response: Response) -> Any:
+        """Submit the fault proof of ``response`` (a share over another result than the certified
+        one); returns the transaction hash. A refusal (a non-deterministic task, a fault already
+        proven) raises an :class:`offchain.errors.EigenError`."""
+
 
 # ---- images -------------------------------------------------------------------------------------
 
@@ -289,10 +294,12 @@ class Executor:
 @dataclass
 class Aggregator:
     """Collects signed responses; certifies the first result whose signed stake meets the
-    threshold; keeps every response for another result in ``evidence/<taskHash>.json``."""
+    threshold; keeps every response for another result in ``evidence/<taskHash>.json`` and, with
+    ``prove_faults``, turns each into a fault proof (the TaskSlasher slashes its signer)."""
 
     certifier: MailboxCertifier
     evidence: Path
+    prove_faults: bool = True
     groups: dict[bytes, dict[bytes, dict[str, Response]]] = field(default_factory=dict)
     done: dict[bytes, Certified] = field(default_factory=dict)
 
@@ -370,10 +377,21 @@ class Aggregator:
                 "certified_signers": c.signers,
                 "responses": [],
             }
-        data["responses"].extend(r.to_json() for r in responses)
+        for r in responses:
+            entry = r.to_json()
+            if self.prove_faults:
+                entry["fault_proof"] = self._prove(self.done[task_hash], r)
+            data["responses"].append(entry)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(data, indent=1) + "\n")
         os.replace(tmp, path)
+
+    def _prove(self, certified: Certified, response: Response) -> dict[str, Any]:
+        try:
+            tx = self.certifier.prove_fault(certified, response)
+        except EigenError as exc:  # kept with the evidence: a person (or a later run) can retry
+            return {"error": str(exc), "type": type(exc).__name__}
+        return {"tx": "0x" + bytes(tx).hex()}
 
 
 def http_sink(url: str, timeout_s: float = 30.0) -> Callable[[Response], dict[str, Any]]:

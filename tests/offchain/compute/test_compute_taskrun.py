@@ -12,6 +12,7 @@ import pytest
 from eth_account import Account
 from eth_hash.auto import keccak
 
+from offchain.abi import WAD
 from offchain.bls.keys import SecretKey
 from offchain.chain import sdk
 from offchain.chain.deploy import deploy_core
@@ -30,7 +31,7 @@ from offchain.compute.executor import dev_enclave, execute_task
 from offchain.compute.imagebuild import build_image
 from offchain.compute.taskrun import Aggregator, Executor, ImageStore, Response, Share, Task
 from tests.contracts.support import TEST_CONFIG, World
-from tests.contracts.test_task_mailbox import FEE, STAKE, TIMEOUT, MailboxWorld
+from tests.contracts.test_task_mailbox import FAULT_WAD, FEE, STAKE, TIMEOUT, MailboxWorld
 from tests.offchain.compute.support import reachable_dir, script_app
 from tests.offchain.compute.test_compute_sandbox import _NO_SANDBOX, TEST_UID
 
@@ -161,6 +162,9 @@ def test_a_lying_executor_is_outvoted_and_its_response_kept(tw, tmp_path, images
     def tamper(*a, **k):
         return dataclasses.replace(execute_task(*a, **k), output=b"sum of 2+2 is 5\n")
 
+    w, tka = tw.w, tw.w.strats["TKA"]
+    alloc = w.am.getAllocatedStake(tw.opset, [tw.ops[2]], [tka])[0][0]
+    shares = w.dm.operatorShares(tw.ops[2], tka)
     agg = aggregator(tw, tmp_path)
     exs = executors(tw, tmp_path, images, which=(2, 0, 1), sink=agg.add, run={2: tamper})
     h = create(tw)
@@ -177,6 +181,18 @@ def test_a_lying_executor_is_outvoted_and_its_response_kept(tw, tmp_path, images
     assert r["operator"] == tw.ops[2].address and r["result"] == "0x" + liar.result.hex()
     # the liar's receipt binds the honest output: it proves the lie
     assert r["receipt"] == liar.receipt and r["share"]["signature"] == "0x" + liar.share.signature.hex()
+    # and its share over the lie is a fault proof: the aggregator submitted it, the liar alone is
+    # slashed through the AllocationManager, and the slash is released to the app
+    tx = r["fault_proof"]["tx"]
+    (ev,) = tw.slasher.TaskFaultProven.from_receipt(tw.chain.get_receipt(tx))
+    assert (ev.taskHash, ev.operator, ev.kind) == (h, tw.ops[2].address, 3)
+    assert [tw.slasher.faultSlashed(h, op) for op in tw.ops] == [False, False, True]
+    slashed = alloc * FAULT_WAD // WAD
+    assert w.dm.operatorShares(tw.ops[2], tka) == shares - slashed
+    before = w.tokens["TKA"].balanceOf(tw.app)
+    w.mine(11)
+    w.esc.releaseSlash(tw.mailbox, tw.set_id, ev.slashId, sender=w.other)
+    assert w.tokens["TKA"].balanceOf(tw.app) == before + slashed
 
 
 @needs_bwrap
@@ -212,6 +228,9 @@ def test_bls_shares_certified_at_the_reference_block(tw, tmp_path, images):
     ev = json.loads((tmp_path / "evidence" / f"0x{h.hex()}.json").read_text())
     (r,) = ev["responses"]
     assert r["operator"] == tw.ops[2].address and r["share"]["key"] == "0x" + oid[2].hex()
+    (fault,) = tw.slasher.TaskFaultProven.from_receipt(tw.chain.get_receipt(r["fault_proof"]["tx"]))
+    assert (fault.taskHash, fault.operator) == (h, tw.ops[2].address)
+    assert [tw.slasher.faultSlashed(h, op) for op in tw.ops] == [False, False, True]
 
 
 def test_the_aggregator_refuses_a_forged_or_foreign_bls_share(tw, tmp_path):
