@@ -356,6 +356,31 @@ class Web3TaskMailbox:
         (ev,) = self.contract.events.TaskCreated().process_receipt(receipt, errors=DISCARD)
         return bytes(ev["args"]["taskHash"])
 
+    def refund(self, task_hash: bytes, account: Any = None) -> Any:
+        """``refundFee`` of an expired task from ``account`` (default: this client's); the fee goes
+        to the task's refund collector. Returns the transaction hash; a task that is not
+        expired or already refunded is a :class:`ChainInputError` naming its state."""
+        account = account or self.account
+        if account is None:
+            raise ChainInputError("a refund needs an account to send it")
+        h = _b32(task_hash, "task_hash")
+        info = self.info(h)
+        if info.status != "EXPIRED":
+            raise ChainInputError(f"task 0x{h.hex()} is {info.status}, not expired: no refund")
+        if info.refunded:
+            raise ChainInputError(f"task 0x{h.hex()}: fee already refunded")
+        return send(self.d, account, self.contract.functions.refundFee(h), "refundFee")["transactionHash"]
+
+    def expired_unrefunded(self, from_block: int, to_block: int | None = None) -> list[bytes]:
+        """The tasks created in [from_block, to_block] (default: the head) that expired without a
+        result and whose fee was not refunded yet."""
+        head = self.head() if to_block is None else to_block
+        return [
+            t.task_hash
+            for t in self.tasks_created(from_block, head)
+            if (i := self.info(t.task_hash)).status == "EXPIRED" and not i.refunded
+        ]
+
     def result(self, task_hash: bytes) -> dict[str, Any]:
         """A verified task's result (from its TaskVerified event), signers and stake."""
         h = _b32(task_hash, "task_hash")

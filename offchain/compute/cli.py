@@ -492,6 +492,15 @@ def _register_task(c_sub: argparse._SubParsersAction) -> None:  # type: ignore[t
         help="also write the raw result bytes here (default: only the JSON)",
     )
     tr.set_defaults(func=cmd_task_result)
+    rf = _parser(t_sub, "refund", "refund expired tasks' fees to their refund collectors (refundFee)")
+    rf.add_argument("task_hash", nargs="*", help="0x + 64 hex digits (any number)")
+    rf.add_argument(
+        "--since-block",
+        type=cliargs.uint(64),
+        help="also every task created from this block on that expired unrefunded",
+    )
+    rf.add_argument("--key", required=True, help="the account sending refundFee (0x+64 hex, file, or name)")
+    rf.set_defaults(func=cmd_task_refund)
     ex = _parser(
         t_sub, "executor", "one operator's executor: watch the mailbox, run tasks, post signed results"
     )
@@ -533,6 +542,13 @@ def _register_task(c_sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     )
     ag.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback only)")
     ag.add_argument("--port", type=cliargs.port, default=8790, help="port to listen on")
+    ag.add_argument(
+        "--refund-interval",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="seconds between refunds of expired pending tasks (0: never)",
+    )
     ag.set_defaults(func=cmd_task_aggregator)
 
 
@@ -590,6 +606,34 @@ def cmd_task_result(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_task_refund(args: argparse.Namespace) -> int:
+    hashes = [_task_hash(h) for h in args.task_hash]
+    if not hashes and args.since_block is None:
+        raise ComputeError("name the task(s) to refund, or --since-block N to refund every expired one")
+    d, mb = _mailbox(args)
+    account = d.key(args.key)
+    if args.since_block is not None:
+        hashes += [h for h in mb.expired_unrefunded(args.since_block) if h not in hashes]
+    infos = {h: mb.info(h) for h in hashes}
+    for h, info in infos.items():  # every named task checked before anything is sent
+        if info.status != "EXPIRED" or info.refunded:
+            state = "already refunded" if info.refunded else f"{info.status}, not expired"
+            raise ComputeError(f"task 0x{h.hex()} is {state}: no refund")
+    out = []
+    for h, info in infos.items():
+        tx = mb.refund(h, account)
+        out.append(
+            {
+                "task_hash": "0x" + h.hex(),
+                "refund_collector": info.refund_collector,
+                "amount": info.fee,
+                "tx": "0x" + bytes(tx).hex(),
+            }
+        )
+    _print({"refunded": out})
+    return 0
+
+
 def _write_bytes(out: Path, data: bytes, what: str) -> None:
     try:
         out.write_bytes(data)
@@ -644,13 +688,31 @@ def cmd_task_executor(args: argparse.Namespace) -> int:
 
 
 def cmd_task_aggregator(args: argparse.Namespace) -> int:
+    import threading
+    import time
+
     from offchain.chain.task_mailbox import Web3TaskMailbox
     from offchain.compute.taskrun import Aggregator
+    from offchain.errors import EigenError
     from offchain.httpservice import ServiceServer
 
+    if not args.refund_interval >= 0:
+        raise ComputeError(f"--refund-interval must be 0 or a number of seconds, not {args.refund_interval}")
     d, mb = _mailbox(args)
     agg = Aggregator(Web3TaskMailbox(d, mb.address, account=d.key(args.key)), args.evidence)
     server = ServiceServer(agg.app(), args.host, args.port)
+    if args.refund_interval > 0:
+
+        def expire() -> None:
+            while True:
+                time.sleep(args.refund_interval)
+                try:
+                    for h in agg.expire():
+                        print(json.dumps({"refunded": "0x" + h.hex()}), flush=True)
+                except EigenError as exc:  # the node away for a while: tried again next round
+                    print(json.dumps({"error": type(exc).__name__, "message": str(exc)}), file=sys.stderr)
+
+        threading.Thread(target=expire, name="aggregator-expiry", daemon=True).start()
     print(json.dumps({"aggregator": server.url, "mailbox": mb.address}), flush=True)
     server.run()
     return 0

@@ -161,6 +161,12 @@ class MailboxCertifier(Protocol):
 
     def submit(self, certified: Certified, shares: list[Share]) -> Certified: ...
 
+    def status(self, task_hash: bytes) -> str:
+        """NONE, CREATED, VERIFIED or EXPIRED."""
+
+    def refund(self, task_hash: bytes) -> Any:
+        """``refundFee`` for an expired task; returns the transaction hash."""
+
     def prove_fault(self, certified: Certified, response: Response) -> Any:
         """Submit the fault proof of ``response`` (a share over another result than the certified
         one); returns the transaction hash. A refusal (a non-deterministic task, a fault already
@@ -259,6 +265,16 @@ class Executor:
     def handle(self, task: Task) -> Response | None:
         """Run one task; a refused image or a sandbox failure is recorded (no response: the
         executor does not sign what it could not run) and the loop goes on."""
+        head = self.mailbox.head()
+        if head >= task.deadline:  # a result can land in block head + 1 at the earliest
+            self.failures.append(
+                Failure(
+                    task.task_hash,
+                    f"task expired (deadline block {task.deadline}, head {head}): not run",
+                    "TaskExpired",
+                )
+            )
+            return None
         tt = self.mailbox.task_type(task.task_type)
         digest = "sha256:" + tt.image_digest.hex()
         try:
@@ -302,6 +318,7 @@ class Aggregator:
     prove_faults: bool = True
     groups: dict[bytes, dict[bytes, dict[str, Response]]] = field(default_factory=dict)
     done: dict[bytes, Certified] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # the HTTP app and expiry
 
     def add(self, response: Response) -> Certified | None:
         self.certifier.check_share(response)
@@ -329,14 +346,34 @@ class Aggregator:
         del self.groups[h]
         return cert
 
+    def expire(self) -> list[bytes]:
+        """Refund every pending task (answered, never certified) that has expired, and forget it;
+        returns their hashes. A refund the chain refuses (already refunded by someone else) is
+        not an error: the task is forgotten all the same."""
+        with self.lock:
+            return self._expire()
+
+    def _expire(self) -> list[bytes]:
+        out = []
+        for h in list(self.groups):
+            if self.certifier.status(h) != "EXPIRED":
+                continue
+            try:
+                self.certifier.refund(h)
+            except EigenError as exc:
+                if "already refunded" not in str(exc):
+                    raise
+            del self.groups[h]
+            out.append(h)
+        return out
+
     def app(self, body_limit: int = MAX_RESPONSE_BODY) -> Starlette:
         """The aggregator's HTTP endpoint: ``POST /v1/responses`` with a response's JSON
         (:meth:`Response.to_json`) -> ``{"certified": bool, "task_hash", "tx"}``; a malformed or
         refused response is 400 / 422 with the reason, a chain failure 502."""
-        lock = threading.Lock()
 
         def add(r: Response) -> Certified | None:
-            with lock:
+            with self.lock:
                 return self.add(r)
 
         async def post(request: Request) -> JSONResponse:

@@ -294,6 +294,34 @@ def test_below_threshold_waits_and_nothing_is_submitted(tw, tmp_path, images):
     assert h not in agg.done and tw.mailbox.getTaskStatus(h) == 1
 
 
+def test_an_expired_task_is_skipped_not_run(tw, tmp_path, images, chain):
+    ran = []
+    (ex,) = executors(tw, tmp_path, images, which=(0,), run={0: lambda *a, **k: ran.append(1)})
+    h = create(tw)
+    chain.mine(TIMEOUT)  # head == deadline: a result could land at deadline + 1 only
+    assert ex.poll() == [] and ran == []
+    (f,) = ex.failures
+    assert f.task_hash == h and f.kind == "TaskExpired" and "not run" in f.error
+
+
+@needs_bwrap
+def test_executors_down_the_task_expires_and_the_aggregator_refunds(tw, tmp_path, images, chain):
+    agg = aggregator(tw, tmp_path)
+    exs = executors(tw, tmp_path, images, which=(1, 2), sink=agg.add)  # 25 of 50: below threshold
+    h = create(tw)
+    collector = tw.mailbox.getTaskInfo(h).refundCollector
+    for ex in exs:
+        ex.poll()
+    assert h in agg.groups and agg.expire() == []  # not expired yet: kept
+    chain.mine(TIMEOUT + 1)
+    before = tw.token.balanceOf(collector)
+    assert agg.expire() == [h] and h not in agg.groups
+    info = tw.mailbox.getTaskInfo(h)
+    assert tw.mailbox.getTaskStatus(h) == 3 and info.refunded
+    assert tw.token.balanceOf(collector) == before + FEE
+    assert agg.expire() == []
+
+
 @needs_bwrap
 def test_an_image_whose_digest_does_not_match_is_refused_before_running(tw, tmp_path, images):
     work, store, _, other, other_file = images
@@ -462,6 +490,34 @@ def test_cli_submit_status_result(tw, tmp_path, images, accounts, capsys):
     )
     assert r["signed_stake"] * 10000 >= 6667 * r["total_stake"] and len(r["signers"]) == 2
     assert json.loads(_eigen(capsys, *base, "status", h)[1])["status"] == "VERIFIED"
+
+
+def test_cli_refund(tw, tmp_path, capsys, chain, accounts):
+    base = task_cli(tw, tmp_path)
+    payer = Account.from_key(keccak(b"refund sender"))
+    accounts[0].transfer(payer.address, 10**18)
+    key = "0x" + payer.key.hex()[-64:]
+    since = chain.blocks.head.number + 1
+    h1, h2 = create(tw, payload=b"a"), create(tw, payload=b"b")
+    collector = tw.mailbox.getTaskInfo(h1).refundCollector
+    rc, _, err = _eigen(capsys, *base, "refund", "0x" + h1.hex(), "--key", key)
+    assert rc == 2 and "CREATED, not expired" in err and len(err.strip().splitlines()) == 1
+    rc, _, err = _eigen(capsys, *base, "refund", "--key", key)
+    assert rc == 2 and "--since-block" in err
+    chain.mine(TIMEOUT + 1)
+    before = tw.token.balanceOf(collector)
+    rc, out, err = _eigen(capsys, *base, "refund", "0x" + h1.hex(), "--key", key)
+    assert rc == 0, err
+    (r,) = json.loads(out)["refunded"]
+    assert (r["task_hash"], r["amount"], r["refund_collector"]) == ("0x" + h1.hex(), FEE, collector)
+    assert tw.token.balanceOf(collector) == before + FEE
+    rc, _, err = _eigen(capsys, *base, "refund", "0x" + h1.hex(), "--key", key)
+    assert rc == 2 and "already refunded" in err
+    # every expired, unrefunded task since a block: only h2 is left
+    rc, out, err = _eigen(capsys, *base, "refund", "--since-block", str(since), "--key", key)
+    assert rc == 0, err
+    assert [r["task_hash"] for r in json.loads(out)["refunded"]] == ["0x" + h2.hex()]
+    assert tw.mailbox.getTaskInfo(h2).refunded
 
 
 def test_cli_task_bad_input_is_one_line_exit_2(tw, tmp_path, capsys):
@@ -634,6 +690,19 @@ def test_cli_executor_and_aggregator_bad_input(tw, tmp_path, capsys):
         (
             (*base, "aggregator", "--key", "0x" + "11" * 32, "--evidence", str(tmp_path), "--port", "70000"),
             "port",
+        ),
+        (
+            (
+                *base,
+                "aggregator",
+                "--key",
+                "0x" + "11" * 32,
+                "--evidence",
+                str(tmp_path),
+                "--refund-interval",
+                "-1",
+            ),
+            "--refund-interval",
         ),
         (
             (
