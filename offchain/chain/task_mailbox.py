@@ -20,12 +20,16 @@ one chain or mailbox is refused by any other.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
+from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
+from eth_abi.exceptions import DecodingError
 from eth_hash.auto import keccak
 from eth_keys import keys
 from web3 import Web3
@@ -40,8 +44,11 @@ from offchain.chain.bls_registry import BLSRegistryReader, bls_digest, certifica
 from offchain.chain.compute_avs import threshold_signatures
 from offchain.chain.errors import ChainInputError, ChainRevertError
 from offchain.chain.sdk import Deployment, send
-from offchain.compute.errors import TaskRunError
+from offchain.compute.errors import ComputeReceiptError, TaskRunError
+from offchain.compute.receipt import ReceiptBundle, recover
 from offchain.compute.taskrun import Certified, Response, Share, Task, TaskType
+from offchain.da.errors import DAError
+from offchain.da.network import client as da_client
 
 RESULT_DOMAIN = keccak(b"eigen.compute.TaskResult.v1")
 CERT_ECDSA, CERT_BLS = 1, 2
@@ -166,6 +173,91 @@ class TaskInfo:
 def signers_hash(signers: Sequence[str]) -> bytes:
     """``signersHash`` of a verified task: keccak256(abi.encode(address[] signers))."""
     return keccak(abi_encode(["address[]"], [[_addr(s) for s in signers]]))
+
+
+# ---- DA records: a task's input, output and receipt -------------------------------------------
+
+RECORD_ABI = ["bytes32", "bytes", "bytes", "bytes"]  # taskHash, input, output, receipt (JSON)
+
+
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+def task_record(task_hash: bytes, payload: bytes, result: bytes, receipt: dict[str, Any]) -> bytes:
+    """What is recorded to DA for a certified task: abi.encode(bytes32 taskHash, bytes input,
+    bytes output, bytes receipt), the receipt a certifying executor's bundle as canonical JSON."""
+    return abi_encode(RECORD_ABI, [_b32(task_hash, "task_hash"), payload, result, _canonical(receipt)])
+
+
+def record_hash(certificate: dict[str, Any]) -> bytes:
+    """The ``record`` submitResult stores: keccak256 of the DA certificate's canonical JSON."""
+    return keccak(_canonical(certificate))
+
+
+def check_record(data: bytes, info: TaskInfo, task_hash: bytes, result_hash: bytes) -> dict[str, Any]:
+    """A fetched record against the chain: it names the task, its input hashes to the task's
+    ``inputHash``, its output to the certified ``resultHash``, and its receipt (signed by the
+    enclave key it names) binds that input and output. Returns {input, output, receipt}; a
+    :class:`TaskRunError` names the first mismatch."""
+    try:
+        h, payload, output, receipt_json = abi_decode(RECORD_ABI, data)
+        bundle = ReceiptBundle.loads(receipt_json)
+    except (DecodingError, ValueError, TypeError, OverflowError) as exc:
+        raise TaskRunError(f"the DA record is not a task record: {exc}") from None
+    except ComputeReceiptError as exc:
+        raise TaskRunError(f"the DA record's receipt is malformed: {exc}") from None
+    if bytes(h) != task_hash:
+        raise TaskRunError(f"the DA record is for task 0x{bytes(h).hex()}, not 0x{task_hash.hex()}")
+    if keccak(payload) != info.input_hash:
+        raise TaskRunError("the DA record's input is not the task's (inputHash differs)")
+    if keccak(output) != result_hash:
+        raise TaskRunError("the DA record's output is not the certified result")
+    r = bundle.receipt
+    if r.inputHash != info.input_hash or r.outputHash != result_hash:
+        raise TaskRunError("the DA record's receipt is over another input or output")
+    try:
+        signer = recover(r.digest(), bundle.signature)
+    except ComputeReceiptError as exc:
+        raise TaskRunError(f"the DA record's receipt signature: {exc}") from None
+    if signer != r.enclaveSigner.lower():
+        raise TaskRunError("the DA record's receipt is not signed by the enclave key it names")
+    return {"input": bytes(payload), "output": bytes(output), "receipt": bundle.to_json()}
+
+
+class DARecorder:
+    """Records each certified task to the DA network (``offchain.da.network.client.put`` through
+    ``disperser``, paid by ``payer_key``): the record is :func:`task_record` with the first
+    certifying executor's receipt; its certificate is written to ``records/0x<taskHash>.cert.json``
+    and its :func:`record_hash` is what ``submitResult`` stores. The task's input comes from its
+    ``TaskCreated`` event."""
+
+    def __init__(
+        self,
+        mailbox: Web3TaskMailbox,
+        disperser: str,
+        payer_key: bytes,
+        records: str | Path,
+        quorums: tuple[int, ...] = (0, 1),
+        timeout_s: float = 300.0,
+    ) -> None:
+        self.mailbox, self.disperser, self.payer_key = mailbox, disperser, payer_key
+        self.records, self.quorums, self.timeout_s = Path(records), quorums, timeout_s
+
+    def __call__(self, certified: Certified, responses: list[Response]) -> bytes:
+        h = certified.task_hash
+        receipt = responses[0].receipt
+        data = task_record(h, self.mailbox.payload(h), certified.result, receipt)
+        try:
+            cert = da_client.put(self.disperser, data, self.payer_key, self.quorums, timeout_s=self.timeout_s)
+        except DAError as exc:
+            raise TaskRunError(f"recording task 0x{h.hex()} to DA failed: {exc}") from exc
+        self.records.mkdir(parents=True, exist_ok=True)
+        path = self.records / f"0x{h.hex()}.cert.json"
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(cert, indent=1) + "\n")
+        tmp.replace(path)
+        return record_hash(cert)
 
 
 class TaskMailbox:
@@ -334,6 +426,19 @@ class Web3TaskMailbox:
     def status(self, task_hash: bytes) -> str:
         return STATUS[int(self.contract.functions.getTaskStatus(_b32(task_hash, "task_hash")).call())]
 
+    def payload(self, task_hash: bytes) -> bytes:
+        """A task's input, from its ``TaskCreated`` event (checked against its ``inputHash``)."""
+        h = _b32(task_hash, "task_hash")
+        info = self.info(h)
+        if info.status == "NONE":
+            raise ChainInputError(f"no task 0x{h.hex()} in the mailbox {self.address}")
+        logs = self.contract.events.TaskCreated.get_logs(
+            from_block=info.created_block, to_block=info.created_block, argument_filters={"taskHash": h}
+        )
+        if not logs or keccak(bytes(logs[0]["args"]["payload"])) != info.input_hash:
+            raise ChainInputError(f"no TaskCreated event for 0x{h.hex()} (a pruned node?)")
+        return bytes(logs[0]["args"]["payload"])
+
     def create_task(self, account: Any, params: TaskParams) -> bytes:
         """``createTask`` from ``account`` (approving the fee token first when its allowance is
         short); returns the task hash from the TaskCreated event."""
@@ -355,6 +460,28 @@ class Web3TaskMailbox:
         receipt = send(self.d, account, fn, "createTask")
         (ev,) = self.contract.events.TaskCreated().process_receipt(receipt, errors=DISCARD)
         return bytes(ev["args"]["taskHash"])
+
+    def fetch_record(self, task_hash: bytes, certificate: Any, **get_args: Any) -> dict[str, Any]:
+        """A verified task's DA record, fetched and checked: ``certificate`` (the DA certificate
+        the aggregator wrote) must hash to the task's on-chain ``record``; its payload is retrieved
+        with ``offchain.da.network.client.get(certificate, **get_args)`` (verified chunks or a
+        relay's blob with the certificate's commitment) and checked by :func:`check_record`.
+        Returns {input, output, receipt, served_by}."""
+        h = _b32(task_hash, "task_hash")
+        info = self.info(h)
+        if info.status != "VERIFIED":
+            raise ChainInputError(f"task 0x{h.hex()} has no result (status {info.status})")
+        if info.record == bytes(32):
+            raise TaskRunError(f"task 0x{h.hex()} was certified without a DA record")
+        if not isinstance(certificate, dict) or record_hash(certificate) != info.record:
+            raise TaskRunError(
+                f"the certificate is not task 0x{h.hex()}'s record (its hash is not 0x{info.record.hex()})"
+            )
+        try:
+            data, served = da_client.get(certificate, **get_args)
+        except DAError as exc:
+            raise TaskRunError(f"fetching task 0x{h.hex()}'s record from DA failed: {exc}") from exc
+        return check_record(data, info, h, info.result_hash) | {"served_by": served.served_by}
 
     def refund(self, task_hash: bytes, account: Any = None) -> Any:
         """``refundFee`` of an expired task from ``account`` (default: this client's); the fee goes
@@ -537,7 +664,7 @@ class Web3TaskMailbox:
             certified.task_hash, certified.certificate, certified.result, record, list(certified.signer_ids)
         )
         receipt = send(self.d, self.account, fn, "submitResult")
-        return Certified(**{**certified.__dict__, "tx": receipt["transactionHash"]})
+        return Certified(**{**certified.__dict__, "tx": receipt["transactionHash"], "record": record})
 
 
 __all__ = [
@@ -552,7 +679,11 @@ __all__ = [
     "BlsSigner",
     "EcdsaSigner",
     "OperatorSigner",
+    "DARecorder",
     "bls_certificate",
+    "check_record",
+    "record_hash",
+    "task_record",
     "Web3TaskMailbox",
     "certificate_digest",
     "ecdsa_certificate",

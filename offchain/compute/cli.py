@@ -491,6 +491,19 @@ def _register_task(c_sub: argparse._SubParsersAction) -> None:  # type: ignore[t
         metavar="F",
         help="also write the raw result bytes here (default: only the JSON)",
     )
+    tr.add_argument(
+        "--record-cert",
+        type=cliargs.path,
+        metavar="F",
+        help="the task's DA certificate (the aggregator's records/0x<hash>.cert.json): fetch the record "
+        "of input, output and receipt from DA and verify it against the chain",
+    )
+    tr.add_argument(
+        "--da-config",
+        type=cliargs.path,
+        metavar="F",
+        help="the DA client config (as `eigen da get --config`)",
+    )
     tr.set_defaults(func=cmd_task_result)
     rf = _parser(t_sub, "refund", "refund expired tasks' fees to their refund collectors (refundFee)")
     rf.add_argument("task_hash", nargs="*", help="0x + 64 hex digits (any number)")
@@ -542,6 +555,13 @@ def _register_task(c_sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     )
     ag.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback only)")
     ag.add_argument("--port", type=cliargs.port, default=8790, help="port to listen on")
+    ag.add_argument(
+        "--disperser", metavar="URL", help="record every certified task to DA through this disperser"
+    )
+    ag.add_argument("--da-key", type=cliargs.path, metavar="F", help="the DA payer's key file (hex)")
+    ag.add_argument(
+        "--records", type=cliargs.path, metavar="DIR", help="folder for the records' DA certificates (JSON)"
+    )
     ag.add_argument(
         "--refund-interval",
         type=float,
@@ -598,11 +618,31 @@ def cmd_task_status(args: argparse.Namespace) -> int:
 
 def cmd_task_result(args: argparse.Namespace) -> int:
     h = _task_hash(args.task_hash)
+    if (args.record_cert is None) != (args.da_config is None):
+        raise ComputeError("--record-cert and --da-config go together")
     _, mb = _mailbox(args)
     r = mb.result(h)
+    out = r | {"result": "0x" + r["result"].hex()}
+    if args.record_cert is not None:
+        from offchain.da.cli.network import client_config
+
+        try:
+            cert = json.loads(args.record_cert.read_text())
+        except (OSError, ValueError) as exc:
+            raise ComputeError(
+                f"--record-cert {args.record_cert}: not a readable JSON certificate: {exc}"
+            ) from None
+        rec = mb.fetch_record(h, cert, **client_config(args.da_config))
+        out["da_record"] = {
+            "verified": True,
+            "served_by": rec["served_by"],
+            "input": "0x" + rec["input"].hex(),
+            "enclave_signer": rec["receipt"]["receipt"]["enclaveSigner"],
+            "receipt_digest": rec["receipt"]["digest"],
+        }
     if args.output is not None:
         _write_bytes(args.output, r["result"], "result")
-    _print(r | {"result": "0x" + r["result"].hex()})
+    _print(out)
     return 0
 
 
@@ -698,8 +738,18 @@ def cmd_task_aggregator(args: argparse.Namespace) -> int:
 
     if not args.refund_interval >= 0:
         raise ComputeError(f"--refund-interval must be 0 or a number of seconds, not {args.refund_interval}")
+    da = (args.disperser, args.da_key, args.records)
+    if any(v is not None for v in da) and not all(v is not None for v in da):
+        raise ComputeError("--disperser, --da-key and --records go together (DA records of every task)")
     d, mb = _mailbox(args)
-    agg = Aggregator(Web3TaskMailbox(d, mb.address, account=d.key(args.key)), args.evidence)
+    certifier = Web3TaskMailbox(d, mb.address, account=d.key(args.key))
+    recorder = None
+    if args.disperser is not None:
+        from offchain.chain.task_mailbox import DARecorder
+        from offchain.da.cli.network import private_key_file
+
+        recorder = DARecorder(certifier, args.disperser, private_key_file(args.da_key), args.records)
+    agg = Aggregator(certifier, args.evidence, recorder=recorder)
     server = ServiceServer(agg.app(), args.host, args.port)
     if args.refund_interval > 0:
 

@@ -150,6 +150,7 @@ class Certified:
     certificate: bytes = b""
     signer_ids: tuple[bytes, ...] = ()
     tx: Any = None
+    record: bytes = bytes(32)
 
 
 class MailboxCertifier(Protocol):
@@ -159,7 +160,7 @@ class MailboxCertifier(Protocol):
     def try_certify(self, task_hash: bytes, result: bytes, shares: list[Share]) -> Certified | None:
         """Build the certificate; None while the signed stake is below the threshold."""
 
-    def submit(self, certified: Certified, shares: list[Share]) -> Certified: ...
+    def submit(self, certified: Certified, shares: list[Share], record: bytes = bytes(32)) -> Certified: ...
 
     def status(self, task_hash: bytes) -> str:
         """NONE, CREATED, VERIFIED or EXPIRED."""
@@ -311,11 +312,14 @@ class Executor:
 class Aggregator:
     """Collects signed responses; certifies the first result whose signed stake meets the
     threshold; keeps every response for another result in ``evidence/<taskHash>.json`` and, with
-    ``prove_faults``, turns each into a fault proof (the TaskSlasher slashes its signer)."""
+    ``prove_faults``, turns each into a fault proof (the TaskSlasher slashes its signer). With a
+    ``recorder`` (certified, the certifying responses) -> 32-byte record (a DA certificate's hash),
+    each certified task is recorded before its result is submitted, and the record goes with it."""
 
     certifier: MailboxCertifier
     evidence: Path
     prove_faults: bool = True
+    recorder: Callable[[Certified, list[Response]], bytes] | None = None
     groups: dict[bytes, dict[bytes, dict[str, Response]]] = field(default_factory=dict)
     done: dict[bytes, Certified] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)  # the HTTP app and expiry
@@ -338,7 +342,8 @@ class Aggregator:
         cert = self.certifier.try_certify(h, response.result, shares)
         if cert is None:
             return None
-        cert = self.certifier.submit(cert, shares)
+        record = bytes(32) if self.recorder is None else self.recorder(cert, list(group.values()))
+        cert = self.certifier.submit(cert, shares, record)
         self.done[h] = cert
         minority = [r for res, g in by_result.items() if res != response.result for r in g.values()]
         if minority:

@@ -712,6 +712,19 @@ def test_cli_executor_and_aggregator_bad_input(tw, tmp_path, capsys):
                 "0x" + "11" * 32,
                 "--evidence",
                 str(tmp_path),
+                "--disperser",
+                "http://127.0.0.1:9",
+            ),
+            "--disperser, --da-key and --records go together",
+        ),
+        (
+            (
+                *base,
+                "aggregator",
+                "--key",
+                "0x" + "11" * 32,
+                "--evidence",
+                str(tmp_path),
                 "--host",
                 "0.0.0.0",
             ),
@@ -721,3 +734,138 @@ def test_cli_executor_and_aggregator_bad_input(tw, tmp_path, capsys):
     for argv, msg in cases:
         rc, _, err = _eigen(capsys, *argv)
         assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1, (argv, err)
+
+
+# ---- DA records of input, output and receipt ------------------------------------------------------
+
+DA_SYMBOLS = 256  # 8 KiB blobs: a record with the dev TEE's receipt (~5.3 KB) fits
+
+
+@pytest.fixture(scope="module")
+def danet(tmp_path_factory):
+    """An in-process DA network: four validators (stakes 1-4) and a disperser on loopback, and a
+    client config (`eigen da get --config`) naming them."""
+    from offchain.da.eigenda.encoder import Encoder
+    from offchain.da.network.disperser import Disperser
+    from offchain.da.network.metadata import MetadataStore
+    from offchain.da.network.node import ValidatorNode
+    from offchain.da.network.service import disperser_app, node_app
+    from offchain.da.srs import insecure_test_srs
+    from offchain.httpservice import ServiceServer
+    from offchain.store import Store
+    from tests.offchain.da.network.support import DISPERSER_KEY, network_file, node_state, operator_keys
+
+    tmp = tmp_path_factory.mktemp("danet")
+    enc = Encoder(insecure_test_srs(DA_SYMBOLS))
+    keys = operator_keys(4)
+    state = node_state(keys)
+    servers, stores, urls = [], [], {}
+    d = None
+    try:
+        for i, k in enumerate(keys):
+            stores.append(Store([str(tmp / f"v{i}")]))
+            srv = ServiceServer(node_app(ValidatorNode(k, state, enc, stores[-1])), log_level="warning")
+            servers.append(srv.__enter__())
+            urls[k.public_key().operator_id] = srv.url
+        pks = {k.public_key().operator_id: k.public_key() for k in keys}
+        d = Disperser(DISPERSER_KEY, 0, enc, state.stakes, urls, pks, MetadataStore(str(tmp / "meta.db")))
+        d.start()
+        network_file(tmp / "network.json", keys, state, urls)
+        (tmp / "client.json").write_text(
+            json.dumps({"network": "network.json", "srs": {"insecure_test_symbols": DA_SYMBOLS}})
+        )
+        with ServiceServer(disperser_app(d), log_level="warning") as srv:
+            yield {"url": srv.url, "config": tmp / "client.json", "stakes": state.stakes, "urls": urls}
+    finally:
+        if d is not None:
+            d.stop()
+            d.db.close()
+        for srv in servers:
+            srv.__exit__(None, None, None)
+        for st in stores:
+            st.close()
+
+
+@needs_bwrap
+def test_every_task_is_recorded_to_da_and_the_result_verifies_it(tw, tmp_path, images, danet, capsys):
+    from offchain.chain.task_mailbox import DARecorder, record_hash
+    from tests.offchain.da.network.support import CLIENT_KEY
+
+    certifier = Web3TaskMailbox(tw.d, account=tw.agg_key)
+    recorder = DARecorder(certifier, danet["url"], CLIENT_KEY, tmp_path / "records", timeout_s=120)
+    agg = Aggregator(certifier, tmp_path / "evidence", recorder=recorder)
+    exs = executors(tw, tmp_path, images, sink=agg.add)
+    h = create(tw, payload=b"3+4\n")
+    for ex in exs:
+        ex.poll()
+    done = agg.done[h]
+    cert = json.loads((tmp_path / "records" / f"0x{h.hex()}.cert.json").read_text())
+    assert done.record == record_hash(cert) != bytes(32)
+    assert tw.mailbox.getTaskInfo(h).record == done.record
+    assert tuple(tw.mailbox.getTaskResult(h)) == (keccak(b"sum of 3+4\n"), done.record)
+    # `eigen compute task result` fetches the record from DA and checks it against the chain
+    base = task_cli(tw, tmp_path)
+    da = (
+        "--record-cert",
+        str(tmp_path / "records" / f"0x{h.hex()}.cert.json"),
+        "--da-config",
+        str(danet["config"]),
+    )
+    rc, out, err = _eigen(capsys, *base, "result", "0x" + h.hex(), *da)
+    assert rc == 0, err
+    rec = json.loads(out)["da_record"]
+    assert rec["verified"] and rec["input"] == "0x" + b"3+4\n".hex() and rec["served_by"] == "validators"
+    # another task's certificate is not this task's record
+    (tmp_path / "forged.json").write_text(json.dumps({**cert, "blob_key": "00" * 32}))
+    rc, _, err = _eigen(capsys, *base, "result", "0x" + h.hex(), "--record-cert", str(tmp_path / "forged.json"),
+                        "--da-config", str(danet["config"]))  # fmt: skip
+    assert rc == 2 and "not task" in err and len(err.strip().splitlines()) == 1
+    rc, _, err = _eigen(
+        capsys, *base, "result", "0x" + h.hex(), "--record-cert", str(tmp_path / "forged.json")
+    )
+    assert rc == 2 and "go together" in err
+    # a task certified without a recorder has no record to fetch
+    (tmp_path / "plain").mkdir()
+    plain = aggregator(tw, tmp_path / "plain")
+    exs = executors(tw, tmp_path / "plain", images, sink=plain.add)
+    h2 = create(tw, payload=b"5+5\n")
+    for ex in exs:
+        ex.poll()
+    assert plain.done[h2].record == bytes(32)
+    with pytest.raises(TaskRunError, match="without a DA record"):
+        certifier.fetch_record(h2, cert)
+
+
+def test_a_da_record_is_checked_against_the_chain(tw):
+    """check_record: every mismatch between a fetched record and the chain is named."""
+    from offchain.chain.task_mailbox import TaskInfo, check_record, task_record
+    from offchain.compute.receipt import Receipt, ReceiptBundle, sign
+
+    key = type(tw.keys[0])(keccak(b"enclave"))
+    h, payload, out = b"\x01" * 32, b"2+2", b"4"
+
+    def bundle(inp=payload, output=out, signer=key):
+        r = Receipt(b"\x00" * 32, b"\x00" * 32, keccak(inp), keccak(output), 1, key.public_key.to_checksum_address(),
+                    b"\x00" * 32, b"\x00" * 32, b"\x00" * 32, 1, 1)  # fmt: skip
+        return ReceiptBundle(r, sign(r, signer), b"", {}).to_json()
+
+    info = TaskInfo(
+        *([None] * 7), keccak(payload), "VERIFIED", False, keccak(out), b"\x00" * 32, b"\x00" * 32
+    )
+    good = check_record(task_record(h, payload, out, bundle()), info, h, keccak(out))
+    assert (good["input"], good["output"]) == (payload, out)
+    cases = [
+        (task_record(b"\x02" * 32, payload, out, bundle()), "for task 0x0202"),
+        (task_record(h, b"2+3", out, bundle()), "input is not the task's"),
+        (task_record(h, payload, b"5", bundle()), "output is not the certified"),
+        (task_record(h, payload, out, bundle(output=b"5")), "receipt is over another"),
+        (
+            task_record(h, payload, out, bundle(signer=type(key)(keccak(b"other")))),
+            "not signed by the enclave",
+        ),
+        (b"garbage", "not a task record"),
+        (task_record(h, payload, out, {"version": 2}), "receipt is malformed"),
+    ]
+    for data, msg in cases:
+        with pytest.raises(TaskRunError, match=msg):
+            check_record(data, info, h, keccak(out))
