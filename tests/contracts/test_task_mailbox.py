@@ -402,6 +402,16 @@ def test_fee_on_transfer_token_escrows_what_arrives(project, mw) -> None:
     assert fot.balanceOf(mw.mailbox) == 0 and mw.mailbox.feesHeld(fot) == 0
 
 
+def released_to_app(mw, slash_id, slashed):
+    """Compensation: a slash waits in the SlashEscrow, then its TKA goes to the app owner (the
+    executor set's redistribution recipient)."""
+    w = mw.w
+    before = w.tokens["TKA"].balanceOf(mw.app)
+    w.mine(11)
+    w.esc.releaseSlash(mw.mailbox, mw.set_id, slash_id, sender=w.other)
+    assert w.tokens["TKA"].balanceOf(mw.app) == before + slashed
+
+
 def conflict_reverts(mw, reason, h, signers, result, accepted):
     """proveConflict with an ECDSA certificate by `signers` over `result` reverts with `reason`."""
     cert = mw.ecdsa(h, result, signers=signers)
@@ -441,11 +451,7 @@ def test_conflict_slashes_operators_that_signed_both(mw) -> None:
     assert w.dm.operatorShares(mw.ops[0], tka) == shares - slashed
     assert s.faultSlashed(h, mw.ops[0]) and not s.faultSlashed(h, mw.ops[1])
     reverts("fault already proven", s.proveConflict, h, other, b"5", [], accepted, sender=w.other)
-    # compensation: the slash is escrowed and released to the app (the set's redistribution recipient)
-    before = w.tokens["TKA"].balanceOf(mw.app)
-    w.mine(11)
-    w.esc.releaseSlash(mw.mailbox, mw.set_id, ev.slashId, sender=w.other)
-    assert w.tokens["TKA"].balanceOf(mw.app) == before + slashed
+    released_to_app(mw, ev.slashId, slashed)
 
 
 def test_conflict_without_overlap_slashes_both_sides(mw) -> None:
@@ -552,11 +558,7 @@ def test_share_fault_slashes_the_minority_signer(mw) -> None:
     assert w.dm.operatorShares(mw.ops[2], tka) == shares - slashed
     assert not s.faultSlashed(h, mw.ops[0]) and not s.faultSlashed(h, mw.ops[1])
     reverts("fault already proven", s.proveShareFault, h, b"5", key, sig, sender=w.other)
-    # compensation: escrowed, then released to the app
-    before = w.tokens["TKA"].balanceOf(mw.app)
-    w.mine(11)
-    w.esc.releaseSlash(mw.mailbox, mw.set_id, ev.slashId, sender=w.other)
-    assert w.tokens["TKA"].balanceOf(mw.app) == before + slashed
+    released_to_app(mw, ev.slashId, slashed)
 
 
 def test_bls_share_fault(mw) -> None:

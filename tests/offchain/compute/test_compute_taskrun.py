@@ -31,7 +31,7 @@ from offchain.compute.executor import dev_enclave, execute_task
 from offchain.compute.imagebuild import build_image
 from offchain.compute.taskrun import Aggregator, Executor, ImageStore, Response, Share, Task
 from tests.contracts.support import TEST_CONFIG, World
-from tests.contracts.test_task_mailbox import FAULT_WAD, FEE, STAKE, TIMEOUT, MailboxWorld
+from tests.contracts.test_task_mailbox import FAULT_WAD, FEE, STAKE, TIMEOUT, MailboxWorld, released_to_app
 from tests.offchain.compute.support import reachable_dir, script_app
 from tests.offchain.compute.test_compute_sandbox import _NO_SANDBOX, TEST_UID
 
@@ -189,10 +189,7 @@ def test_a_lying_executor_is_outvoted_and_its_response_kept(tw, tmp_path, images
     assert [tw.slasher.faultSlashed(h, op) for op in tw.ops] == [False, False, True]
     slashed = alloc * FAULT_WAD // WAD
     assert w.dm.operatorShares(tw.ops[2], tka) == shares - slashed
-    before = w.tokens["TKA"].balanceOf(tw.app)
-    w.mine(11)
-    w.esc.releaseSlash(tw.mailbox, tw.set_id, ev.slashId, sender=w.other)
-    assert w.tokens["TKA"].balanceOf(tw.app) == before + slashed
+    released_to_app(tw, ev.slashId, slashed)
 
 
 @needs_bwrap
