@@ -333,11 +333,14 @@ class Aggregator:
             return None
         by_result = self.groups.setdefault(h, {})
         group = by_result.setdefault(response.result, {})
-        if response.operator in group:
-            return None  # the same answer again (an executor restarted before moving its cursor)
-        if any(response.operator in g for g in by_result.values()):
-            raise TaskRunError(f"operator {response.operator} answered task 0x{h.hex()} twice, differently")
-        group[response.operator] = response
+        if response.operator not in group:
+            if any(response.operator in g for g in by_result.values()):
+                raise TaskRunError(
+                    f"operator {response.operator} answered task 0x{h.hex()} twice, differently"
+                )
+            group[response.operator] = response
+        # else the same answer again (an executor restarted, or re-sending after a refusal): no new
+        # share, but certification is tried again (a DA record or a submission that failed before)
         shares = [r.share for r in group.values()]
         cert = self.certifier.try_certify(h, response.result, shares)
         if cert is None:

@@ -800,6 +800,23 @@ def test_every_task_is_recorded_to_da_and_the_result_verifies_it(tw, tmp_path, i
     assert done.record == record_hash(cert) != bytes(32)
     assert tw.mailbox.getTaskInfo(h).record == done.record
     assert tuple(tw.mailbox.getTaskResult(h)) == (keccak(b"sum of 3+4\n"), done.record)
+    # a DA record that cannot be made stops the submission (no result goes on chain without its
+    # record); the executor's response sent again retries it
+    down = Aggregator(
+        certifier,
+        tmp_path / "ev2",
+        recorder=DARecorder(certifier, "http://127.0.0.1:9", CLIENT_KEY, tmp_path / "r2", timeout_s=5),
+    )
+    (tmp_path / "down").mkdir()
+    exs = executors(tw, tmp_path / "down", images)
+    h3 = create(tw, payload=b"1+0\n")
+    answers = [ex.poll()[0] for ex in exs]
+    assert down.add(answers[0]) is None
+    with pytest.raises(TaskRunError, match="recording task .* to DA failed"):
+        down.add(answers[1])
+    assert h3 not in down.done and tw.mailbox.getTaskStatus(h3) == 1
+    down.recorder = recorder
+    assert down.add(answers[1]).record == tw.mailbox.getTaskInfo(h3).record != bytes(32)
     # `eigen compute task result` fetches the record from DA and checks it against the chain
     base = task_cli(tw, tmp_path)
     da = (
