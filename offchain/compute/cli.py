@@ -496,13 +496,13 @@ def _register_task(c_sub: argparse._SubParsersAction) -> None:  # type: ignore[t
         type=cliargs.path,
         metavar="F",
         help="the task's DA certificate (the aggregator's records/0x<hash>.cert.json): fetch the record "
-        "of input, output and receipt from DA and verify it against the chain",
+        "of input, output and receipt from DA and verify it against the chain (default: the chain's result only)",
     )
     tr.add_argument(
         "--da-config",
         type=cliargs.path,
         metavar="F",
-        help="the DA client config (as `eigen da get --config`)",
+        help="the DA client config (as `eigen da get --config`; default: none)",
     )
     tr.set_defaults(func=cmd_task_result)
     rf = _parser(t_sub, "refund", "refund expired tasks' fees to their refund collectors (refundFee)")
@@ -510,7 +510,7 @@ def _register_task(c_sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     rf.add_argument(
         "--since-block",
         type=cliargs.uint(64),
-        help="also every task created from this block on that expired unrefunded",
+        help="also every task created from this block on that expired unrefunded (default: only the named)",
     )
     rf.add_argument("--key", required=True, help="the account sending refundFee (0x+64 hex, file, or name)")
     rf.set_defaults(func=cmd_task_refund)
@@ -520,16 +520,19 @@ def _register_task(c_sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     ex.add_argument("--operator", required=True, help="the operator's address (or a devnet account name)")
     ex.add_argument(
         "--signing-key",
-        help="the operator's registered ECDSA signing key (0x+64 hex or a file), for ECDSA task types",
+        help="the operator's registered ECDSA signing key (0x+64 hex or a file), for ECDSA task types "
+        "(default: none, BLS task types only)",
     )
     ex.add_argument(
         "--bls-keystore",
         type=cliargs.path,
         help="the operator's BLS key as registered in the BLSRegistry (an `eigen bls keygen` keystore), "
-        "for BLS task types",
+        "for BLS task types (default: none, ECDSA task types only)",
     )
     ex.add_argument(
-        "--bls-password-file", type=cliargs.path, help="the BLS keystore's password (a file, one line)"
+        "--bls-password-file",
+        type=cliargs.path,
+        help="the BLS keystore's password (a file, one line; default: none)",
     )
     ex.add_argument("--set", dest="set_id", required=True, type=cliargs.uint(32), help="its executor set id")
     ex.add_argument(
@@ -556,18 +559,25 @@ def _register_task(c_sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     ag.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback only)")
     ag.add_argument("--port", type=cliargs.port, default=8790, help="port to listen on")
     ag.add_argument(
-        "--disperser", metavar="URL", help="record every certified task to DA through this disperser"
+        "--disperser",
+        metavar="URL",
+        help="record every certified task to DA through this disperser (default: no DA records)",
     )
-    ag.add_argument("--da-key", type=cliargs.path, metavar="F", help="the DA payer's key file (hex)")
     ag.add_argument(
-        "--records", type=cliargs.path, metavar="DIR", help="folder for the records' DA certificates (JSON)"
+        "--da-key", type=cliargs.path, metavar="F", help="the DA payer's key file (hex; default: none)"
+    )
+    ag.add_argument(
+        "--records",
+        type=cliargs.path,
+        metavar="DIR",
+        help="folder for the records' DA certificates (JSON; default: none)",
     )
     ag.add_argument(
         "--refund-interval",
         type=float,
         default=30.0,
         metavar="S",
-        help="seconds between refunds of expired pending tasks (0: never)",
+        help="seconds between refunds of expired pending tasks (0: never; default: 30)",
     )
     ag.set_defaults(func=cmd_task_aggregator)
 

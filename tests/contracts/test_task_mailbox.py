@@ -402,6 +402,13 @@ def test_fee_on_transfer_token_escrows_what_arrives(project, mw) -> None:
     assert fot.balanceOf(mw.mailbox) == 0 and mw.mailbox.feesHeld(fot) == 0
 
 
+def tka_stake(mw, i):
+    """Operator i's TKA strategy, its shares and its allocation to the executor set."""
+    tka = mw.w.strats["TKA"]
+    shares = mw.w.dm.operatorShares(mw.ops[i], tka)
+    return tka, shares, mw.w.am.getAllocatedStake(mw.opset, [mw.ops[i]], [tka])[0][0]
+
+
 def released_to_app(mw, slash_id, slashed):
     """Compensation: a slash waits in the SlashEscrow, then its TKA goes to the app owner (the
     executor set's redistribution recipient)."""
@@ -427,9 +434,7 @@ def _verified(mw, signers=(0, 1), result=b"4"):
 def test_conflict_slashes_operators_that_signed_both(mw) -> None:
     w, s = mw.w, mw.slasher
     h, accepted = _verified(mw)
-    tka = w.strats["TKA"]
-    shares = w.dm.operatorShares(mw.ops[0], tka)
-    alloc = w.am.getAllocatedStake(mw.opset, [mw.ops[0]], [tka])[0][0]
+    tka, shares, alloc = tka_stake(mw, 0)
     other = mw.ecdsa(h, b"5", signers=(0, 2))  # op 0 signed both
     reverts("wrong signer list", s.proveConflict, h, other, b"5", [], accepted[::-1], sender=w.other)
     conflict_reverts(mw, "results agree", h, (0, 2), b"4", accepted)
@@ -519,9 +524,7 @@ def test_share_fault_slashes_the_minority_signer(mw) -> None:
     # op 2 signed "5" for a task certified "4" by ops 0 and 1: its share alone proves the fault
     w, s = mw.w, mw.slasher
     h, _ = _verified(mw)
-    tka = w.strats["TKA"]
-    shares = w.dm.operatorShares(mw.ops[2], tka)
-    alloc = w.am.getAllocatedStake(mw.opset, [mw.ops[2]], [tka])[0][0]
+    tka, shares, alloc = tka_stake(mw, 2)
     key, sig = _ecdsa_share(mw, h, b"5", 2)
     reverts("results agree", s.proveShareFault, h, b"4", *_ecdsa_share(mw, h, b"4", 2), sender=w.other)
     reverts("invalid signature", s.proveShareFault, h, b"6", key, sig, sender=w.other)  # not over "6"

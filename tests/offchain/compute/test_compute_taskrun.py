@@ -31,7 +31,15 @@ from offchain.compute.executor import dev_enclave, execute_task
 from offchain.compute.imagebuild import build_image
 from offchain.compute.taskrun import Aggregator, Executor, ImageStore, Response, Share, Task
 from tests.contracts.support import TEST_CONFIG, World
-from tests.contracts.test_task_mailbox import FAULT_WAD, FEE, STAKE, TIMEOUT, MailboxWorld, released_to_app
+from tests.contracts.test_task_mailbox import (
+    FAULT_WAD,
+    FEE,
+    STAKE,
+    TIMEOUT,
+    MailboxWorld,
+    released_to_app,
+    tka_stake,
+)
 from tests.offchain.compute.support import reachable_dir, script_app
 from tests.offchain.compute.test_compute_sandbox import _NO_SANDBOX, TEST_UID
 
@@ -162,9 +170,8 @@ def test_a_lying_executor_is_outvoted_and_its_response_kept(tw, tmp_path, images
     def tamper(*a, **k):
         return dataclasses.replace(execute_task(*a, **k), output=b"sum of 2+2 is 5\n")
 
-    w, tka = tw.w, tw.w.strats["TKA"]
-    alloc = w.am.getAllocatedStake(tw.opset, [tw.ops[2]], [tka])[0][0]
-    shares = w.dm.operatorShares(tw.ops[2], tka)
+    w = tw.w
+    tka, shares, alloc = tka_stake(tw, 2)
     agg = aggregator(tw, tmp_path)
     exs = executors(tw, tmp_path, images, which=(2, 0, 1), sink=agg.add, run={2: tamper})
     h = create(tw)
