@@ -461,12 +461,9 @@ class Web3TaskMailbox:
         (ev,) = self.contract.events.TaskCreated().process_receipt(receipt, errors=DISCARD)
         return bytes(ev["args"]["taskHash"])
 
-    def fetch_record(self, task_hash: bytes, certificate: Any, **get_args: Any) -> dict[str, Any]:
-        """A verified task's DA record, fetched and checked: ``certificate`` (the DA certificate
-        the aggregator wrote) must hash to the task's on-chain ``record``; its payload is retrieved
-        with ``offchain.da.network.client.get(certificate, **get_args)`` (verified chunks or a
-        relay's blob with the certificate's commitment) and checked by :func:`check_record`.
-        Returns {input, output, receipt, served_by}."""
+    def record_of(self, task_hash: bytes, certificate: Any) -> TaskInfo:
+        """The verified task's info once ``certificate`` (the DA certificate the aggregator wrote)
+        is its record: its hash is the task's on-chain ``record``. A :class:`TaskRunError` otherwise."""
         h = _b32(task_hash, "task_hash")
         info = self.info(h)
         if info.status != "VERIFIED":
@@ -477,6 +474,16 @@ class Web3TaskMailbox:
             raise TaskRunError(
                 f"the certificate is not task 0x{h.hex()}'s record (its hash is not 0x{info.record.hex()})"
             )
+        return info
+
+    def fetch_record(self, task_hash: bytes, certificate: Any, **get_args: Any) -> dict[str, Any]:
+        """A verified task's DA record, fetched and checked: the certificate must be the task's
+        record (:meth:`record_of`); its payload is retrieved with
+        ``offchain.da.network.client.get(certificate, **get_args)`` (verified chunks or a relay's
+        blob with the certificate's commitment) and checked by :func:`check_record`.
+        Returns {input, output, receipt, served_by}."""
+        h = _b32(task_hash, "task_hash")
+        info = self.record_of(h, certificate)
         try:
             data, served = da_client.get(certificate, **get_args)
         except DAError as exc:

@@ -559,12 +559,10 @@ def _register_task(c_sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     ag.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback only)")
     ag.add_argument("--port", type=cliargs.port, default=8790, help="port to listen on")
     ag.add_argument(
-        "--disperser",
-        metavar="URL",
-        help="record every certified task to DA through this disperser (default: no DA records)",
+        "--disperser", metavar="URL", help="record each certified task to DA here (default: none)"
     )
     ag.add_argument(
-        "--da-key", type=cliargs.path, metavar="F", help="the DA payer's key file (hex; default: none)"
+        "--da-key", metavar="KEY", help="the DA payer's key (0x+64 hex, file, or name; default: none)"
     )
     ag.add_argument(
         "--records",
@@ -634,22 +632,7 @@ def cmd_task_result(args: argparse.Namespace) -> int:
     r = mb.result(h)
     out = r | {"result": "0x" + r["result"].hex()}
     if args.record_cert is not None:
-        from offchain.da.cli.network import client_config
-
-        try:
-            cert = json.loads(args.record_cert.read_text())
-        except (OSError, ValueError) as exc:
-            raise ComputeError(
-                f"--record-cert {args.record_cert}: not a readable JSON certificate: {exc}"
-            ) from None
-        rec = mb.fetch_record(h, cert, **client_config(args.da_config))
-        out["da_record"] = {
-            "verified": True,
-            "served_by": rec["served_by"],
-            "input": "0x" + rec["input"].hex(),
-            "enclave_signer": rec["receipt"]["receipt"]["enclaveSigner"],
-            "receipt_digest": rec["receipt"]["digest"],
-        }
+        out["da_record"] = _da_record(mb, h, args.record_cert, args.da_config)
     if args.output is not None:
         _write_bytes(args.output, r["result"], "result")
     _print(out)
@@ -682,6 +665,34 @@ def cmd_task_refund(args: argparse.Namespace) -> int:
         )
     _print({"refunded": out})
     return 0
+
+
+def _da_record(mb: Any, h: bytes, cert_file: Path, da_config: Path) -> dict[str, Any]:
+    """The task's DA record, fetched with `eigen da get CERT --config C` (its checks and its config
+    handling) once the certificate is known to be the task's, then checked against the chain."""
+    import tempfile
+
+    from offchain.chain.task_mailbox import check_record
+    from offchain.da.cli.network import register_client
+
+    try:
+        cert = json.loads(cert_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise ComputeError(f"--record-cert {cert_file}: not a readable JSON certificate: {exc}") from None
+    info = mb.record_of(h, cert)
+    parser = argparse.ArgumentParser(prog="eigen da")
+    register_client(parser.add_subparsers())
+    with tempfile.TemporaryDirectory() as tmp:
+        got = Path(tmp) / "record"
+        get = parser.parse_args(["get", str(cert_file), "--config", str(da_config), "--out", str(got)])
+        get.func(get)
+        rec = check_record(got.read_bytes(), info, h, info.result_hash)
+    return {
+        "verified": True,
+        "input": "0x" + rec["input"].hex(),
+        "enclave_signer": rec["receipt"]["receipt"]["enclaveSigner"],
+        "receipt_digest": rec["receipt"]["digest"],
+    }
 
 
 def _write_bytes(out: Path, data: bytes, what: str) -> None:
@@ -756,9 +767,8 @@ def cmd_task_aggregator(args: argparse.Namespace) -> int:
     recorder = None
     if args.disperser is not None:
         from offchain.chain.task_mailbox import DARecorder
-        from offchain.da.cli.network import private_key_file
 
-        recorder = DARecorder(certifier, args.disperser, private_key_file(args.da_key), args.records)
+        recorder = DARecorder(certifier, args.disperser, bytes(d.key(args.da_key).key), args.records)
     agg = Aggregator(certifier, args.evidence, recorder=recorder)
     server = ServiceServer(agg.app(), args.host, args.port)
     if args.refund_interval > 0:

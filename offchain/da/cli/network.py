@@ -106,8 +106,7 @@ def cmd_disperser(args: argparse.Namespace) -> int:
     return _serve("disperser_listening", server, dlog, disperser, disperser.db.close)
 
 
-def private_key_file(path: str) -> bytes:
-    """A 32-byte secp256k1 key from a file of hex (``--key``)."""
+def _private_key(path: str) -> bytes:
     from offchain.da.errors import DispersalError
 
     try:
@@ -125,7 +124,7 @@ def cmd_put(args: argparse.Namespace) -> int:
     payload = Path(args.file).read_bytes()
     quorums = tuple(int(q) for q in args.quorums.split(","))
     cert = client.put(
-        args.disperser, payload, private_key_file(args.key), quorums, timeout_s=args.timeout, payment=args.payment,
+        args.disperser, payload, _private_key(args.key), quorums, timeout_s=args.timeout, payment=args.payment,
         cert_checker=_cert_checker(args.cert_verifier, args.rpc),
     )  # fmt: skip
     out = Path(args.out or f"{args.file}.cert.json")
@@ -153,13 +152,15 @@ def _cert_checker(address: str | None, rpc: str | None) -> Any:
         raise DispersalError(f"--cert-verifier: {exc}") from exc
 
 
-def client_config(cfg_path: Path, cert_verifier: str | None = None, rpc: str | None = None) -> dict[str, Any]:
-    """What ``get`` needs from a client config file (``client.json``: network, srs, relays,
-    cert_verifier): ``client.get``'s keyword arguments ``stakes, urls, encoder, relays, cert_checker``."""
+def cmd_get(args: argparse.Namespace) -> int:
     from offchain.da.eigenda.encoder import Encoder
     from offchain.da.errors import DispersalError
+    from offchain.da.network import client
     from offchain.da.network.config import load_srs, network_state, read_file
 
+    cert = client.read_certificate(Path(args.cert).read_text())
+    client.check_certificate(cert)
+    cfg_path = Path(args.config)
     cfg = read_file(cfg_path)
     state, urls = network_state(cfg.get("network"), cfg_path.parent)
     relays = cfg.get("relays") or {}
@@ -170,22 +171,11 @@ def client_config(cfg_path: Path, cert_verifier: str | None = None, rpc: str | N
     verifier = cfg.get("cert_verifier") or {}
     if not isinstance(verifier, dict) or set(verifier) - {"rpc", "address"}:
         raise DispersalError(f"{cfg_path}: cert_verifier: expected {{rpc, address}}, got {verifier!r}")
-    checker = _cert_checker(cert_verifier or verifier.get("address"), rpc or verifier.get("rpc"))
-    return {
-        "stakes": state.stakes,
-        "urls": urls,
-        "encoder": Encoder(load_srs(cfg.get("srs"), cfg_path.parent)),
-        "relays": {int(k): u for k, u in relays.items()},
-        "cert_checker": checker,
-    }
-
-
-def cmd_get(args: argparse.Namespace) -> int:
-    from offchain.da.network import client
-
-    cert = client.read_certificate(Path(args.cert).read_text())
-    client.check_certificate(cert)
-    payload, path = client.get(cert, **client_config(Path(args.config), args.cert_verifier, args.rpc))
+    checker = _cert_checker(args.cert_verifier or verifier.get("address"), args.rpc or verifier.get("rpc"))
+    encoder = Encoder(load_srs(cfg.get("srs"), cfg_path.parent))
+    payload, path = client.get(
+        cert, state.stakes, urls, encoder, relays={int(k): u for k, u in relays.items()}, cert_checker=checker
+    )
     print(json.dumps({"event": "retrieved", "served_by": path.served_by, "relay_error": path.relay_error}),
           file=sys.stderr)  # fmt: skip
     if args.out:

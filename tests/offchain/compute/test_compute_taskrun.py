@@ -779,7 +779,13 @@ def danet(tmp_path_factory):
             json.dumps({"network": "network.json", "srs": {"insecure_test_symbols": DA_SYMBOLS}})
         )
         with ServiceServer(disperser_app(d), log_level="warning") as srv:
-            yield {"url": srv.url, "config": tmp / "client.json", "stakes": state.stakes, "urls": urls}
+            yield {
+                "url": srv.url,
+                "config": tmp / "client.json",
+                "stakes": state.stakes,
+                "urls": urls,
+                "encoder": enc,
+            }
     finally:
         if d is not None:
             d.stop()
@@ -835,7 +841,18 @@ def test_every_task_is_recorded_to_da_and_the_result_verifies_it(tw, tmp_path, i
     rc, out, err = _eigen(capsys, *base, "result", "0x" + h.hex(), *da)
     assert rc == 0, err
     rec = json.loads(out)["da_record"]
-    assert rec["verified"] and rec["input"] == "0x" + b"3+4\n".hex() and rec["served_by"] == "validators"
+    assert rec["verified"] and rec["input"] == "0x" + b"3+4\n".hex()
+    # and in Python, from the validators' verified chunks: the same record
+    got = certifier.fetch_record(
+        h, cert, stakes=danet["stakes"], urls=danet["urls"], encoder=danet["encoder"]
+    )
+    assert (got["input"], got["output"], got["served_by"]) == (b"3+4\n", b"sum of 3+4\n", "validators")
+    receipt = got["receipt"]
+    assert (rec["enclave_signer"], rec["receipt_digest"]) == (
+        receipt["receipt"]["enclaveSigner"],
+        receipt["digest"],
+    )
+    assert receipt["receipt"]["outputHash"] == "0x" + keccak(b"sum of 3+4\n").hex()
     # another task's certificate is not this task's record
     (tmp_path / "forged.json").write_text(json.dumps({**cert, "blob_key": "00" * 32}))
     rc, _, err = _eigen(capsys, *base, "result", "0x" + h.hex(), "--record-cert", str(tmp_path / "forged.json"),
