@@ -2,14 +2,15 @@
 in the bubblewrap sandbox and sign -> the aggregator certifies and ``submitResult`` is mined, for
 executor sets of 1 to 4 operators (equal stake, threshold 66.67%, so 1, 2, 3 and 3 signatures).
 
-Everything runs in this one process, as the tests do: the executors poll one after another (on a
-machine with one executor per operator they would run in parallel, so the figures for 2-4
-executors are upper bounds), the aggregator is called in-process, and the clock stops when the
-certifying ``submitResult`` is mined. The image is a ``/bin/sh`` script built by imagebuild.
+Two modes, measured in the same run on the same chain: ``sequential`` (the executors poll one
+after another in this process: an upper bound) and ``parallel`` (each executor polls in its own
+thread, as one executor per operator on its own machine would; the aggregator takes their
+responses under its lock). The clock stops when the certifying ``submitResult`` is mined. The image
+is a ``/bin/sh`` script built by imagebuild.
 
 Run: `.venv/bin/python bench/compute/bench_tasks.py [TASKS]` with anvil on PATH and bubblewrap
-installed (TASKS per set size, default 20). Writes bench/results/compute_tasks.json (p50, p99, mean
-and tasks per minute one after another, 60 / mean, per set size).
+installed (TASKS per set size and mode, default 20). Writes bench/results/compute_tasks.json (p50,
+p99, mean and tasks per minute one task after another, 60 / mean, per mode and set size).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -41,6 +43,7 @@ from offchain.compute.taskrun import Aggregator, Executor, ImageStore  # noqa: E
 from offchain.compute.testca import NitroTestCA  # noqa: E402
 
 SIZES = (1, 2, 3, 4)
+MODES = ("sequential", "parallel")
 FEE = 10**15
 TIMEOUT = 10
 
@@ -48,6 +51,66 @@ TIMEOUT = 10
 def pct(xs: list[float], q: float) -> float:
     s = sorted(xs)
     return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+
+
+def run_size(mode, n, tasks, dep, agg_key, ops, eks, sets, types, store, ca, work, mailbox, creator) -> dict:
+    """``tasks`` tasks, one after another, for the set of ``n`` executors in ``mode``."""
+    agg = Aggregator(Web3TaskMailbox(dep, account=agg_key), work / f"evidence-{mode}{n}")
+    certified_at: dict[bytes, float] = {}
+
+    def sink(r):
+        with agg.lock:
+            c = agg.add(r)
+        if c is not None:
+            certified_at[c.task_hash] = time.perf_counter()
+
+    head = Web3TaskMailbox(dep).head()
+    exs = [
+        Executor(
+            mailbox=Web3TaskMailbox(dep),  # one view each: in parallel mode each has its thread
+            signer=EcdsaSigner(ops[i].address, eks[i]),
+            images=ImageStore(store),
+            operator_set_id=sets[n],
+            enclave=dev_enclave(ca),
+            sink=sink,
+            state=work / f"state-{mode}{n}-{i}.json",
+            start_block=head + 1,
+            workdir=work,
+        )
+        for i in range(n)
+    ]
+    times = []
+    for k in range(tasks):
+        t0 = time.perf_counter()
+        rc = mailbox.createTask(
+            TaskParams(creator.address, types[n], FEE, b"%d+%d\n" % (k, n)).as_tuple(), sender=creator
+        )
+        h = bytes(rc.return_value)
+        if mode == "parallel":
+            threads = [threading.Thread(target=ex.poll) for ex in exs]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        else:
+            rest = list(exs)
+            while rest and h not in agg.done:
+                rest.pop(0).poll()
+            for ex in rest:  # untimed below: the executors after the certifying one answer too
+                ex.poll()
+        if h not in certified_at:
+            raise RuntimeError(f"task {k} with {n} executors ({mode}) was not certified: {exs[0].failures}")
+        times.append(certified_at[h] - t0)
+    return {
+        "mode": mode,
+        "executors": n,
+        "signers": len(agg.done[h].signers),
+        "tasks": tasks,
+        "p50_s": round(statistics.median(times), 4),
+        "p99_s": round(pct(times, 0.99), 4),
+        "mean_s": round(statistics.fmean(times), 4),
+        "tasks_per_minute": round(60 / statistics.fmean(times), 1),
+    }
 
 
 def main() -> int:
@@ -126,56 +189,31 @@ def main() -> int:
             )
             agg_key = Account.from_key(keccak(b"bench aggregator"))
             owner.transfer(agg_key.address, 10**20)
-            for n in SIZES:
-                view = Web3TaskMailbox(dep)
-                agg = Aggregator(Web3TaskMailbox(dep, account=agg_key), work / f"evidence{n}")
-                head = view.head()
-                exs = [
-                    Executor(
-                        mailbox=view,
-                        signer=EcdsaSigner(ops[i].address, eks[i]),
-                        images=ImageStore(store),
-                        operator_set_id=sets[n],
-                        enclave=dev_enclave(ca),
-                        sink=agg.add,
-                        state=work / f"state{n}-{i}.json",
-                        start_block=head + 1,
-                        workdir=work,
-                    )
-                    for i in range(n)
-                ]
-                times = []
-                for k in range(tasks):
-                    t0 = time.perf_counter()
-                    rc = mailbox.createTask(
-                        TaskParams(creator.address, types[n], FEE, b"%d+%d\n" % (k, n)).as_tuple(),
-                        sender=creator,
-                    )
-                    h = bytes(rc.return_value)
-                    rest = list(exs)
-                    while rest and h not in agg.done:
-                        rest.pop(0).poll()
-                    if h not in agg.done:
-                        raise RuntimeError(
-                            f"task {k} with {n} executors was not certified: {exs[0].failures}"
+            for mode in MODES:
+                for n in SIZES:
+                    rows.append(
+                        run_size(
+                            mode,
+                            n,
+                            tasks,
+                            dep,
+                            agg_key,
+                            ops,
+                            eks,
+                            sets,
+                            types,
+                            store,
+                            ca,
+                            work,
+                            mailbox,
+                            creator,
                         )
-                    times.append(time.perf_counter() - t0)
-                    for ex in rest:  # untimed: the executors after the certifying one answer too
-                        ex.poll()
-                row = {
-                    "executors": n,
-                    "signers": len(agg.done[h].signers),
-                    "tasks": tasks,
-                    "p50_s": round(statistics.median(times), 4),
-                    "p99_s": round(pct(times, 0.99), 4),
-                    "mean_s": round(statistics.fmean(times), 4),
-                    "tasks_per_minute": round(60 / statistics.fmean(times), 1),
-                }
-                rows.append(row)
-                print(
-                    f"{n} executors ({row['signers']} signing): p50 {row['p50_s'] * 1000:7.1f} ms  "
-                    f"p99 {row['p99_s'] * 1000:7.1f} ms  {row['tasks_per_minute']:6.1f} tasks/min"
-                )
+                    )
+                    r = rows[-1]
+                    print(
+                        f"{mode:10s} {n} executors ({r['signers']} signing): p50 {r['p50_s'] * 1000:7.1f} ms  "
+                        f"p99 {r['p99_s'] * 1000:7.1f} ms  {r['tasks_per_minute']:6.1f} tasks/min"
+                    )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     write_results(

@@ -10,7 +10,10 @@
         (a) proveConflict: a second result for the task, certified like the first (same set,
             certificate kind, threshold and reference block) but different;
         (b) proveReceiptFault: an execution receipt of an enclave key enrolled in ComputeAVS for
-            the task's app and image, for the task's input, whose output differs.
+            the task's app and image, for the task's input, whose output differs;
+        (c) proveShareFault / proveShareFaultBLS: one member's share (its ECDSA or BLS signature
+            as executors sign them) over a result that differs from the certified one: the
+            minority that signed a wrong result, slashed alone.
 @dev Split from the mailbox to keep both under EIP-170; the mailbox names this contract as the
      slasher of the sets it creates and checks certificates for it (verifyResult).
 """
@@ -18,6 +21,7 @@
 from ..lib import signatures
 from ..interfaces import ITypes
 from ..interfaces import IAllocationManagerAVS as IAM
+from ..interfaces import IBLSRegistry
 from ..interfaces import IComputeAVS
 from ..interfaces import ITaskMailbox
 
@@ -27,6 +31,19 @@ MAX_SIGNERS: constant(uint256) = 64
 STATUS_VERIFIED: constant(uint8) = 2
 FAULT_CONFLICT: constant(uint8) = 1
 FAULT_RECEIPT: constant(uint8) = 2
+FAULT_SHARE: constant(uint8) = 3
+CERT_ECDSA: constant(uint8) = 1
+CERT_BLS: constant(uint8) = 2
+
+interface IMailboxKeys:
+    def certificateDigest(taskHash: bytes32, result: Bytes[4096]) -> bytes32: view
+    def operatorOfKey(key: address) -> address: view
+    def isMember(operatorSetId: uint32, operator: address) -> bool: view
+    def blsRegistry() -> address: view
+
+interface IBLSShare:
+    def operatorOfKey(operatorId: bytes32) -> address: view
+    def trySignatureAndApkVerification(msgHash: bytes32, apk: IBLSRegistry.G1Point, apkG2: IBLSRegistry.G2Point, sigma: IBLSRegistry.G1Point) -> (bool, bool): view
 
 struct Signature:
     v: uint8
@@ -72,14 +89,42 @@ def __init__(_mailbox: address, _allocationManager: address, _faultWad: uint256)
 
 @internal
 @view
-def _verified_deterministic(task_hash: bytes32, signers: DynArray[address, MAX_SIGNERS]) -> (ITaskMailbox.TaskInfo, ITaskMailbox.TaskType):
+def _verified(task_hash: bytes32) -> (ITaskMailbox.TaskInfo, ITaskMailbox.TaskType):
     info: ITaskMailbox.TaskInfo = staticcall ITaskMailbox(mailbox).getTaskInfo(task_hash)
     assert info.status == STATUS_VERIFIED, "task not verified"
     t: ITaskMailbox.TaskType = staticcall ITaskMailbox(mailbox).taskTypes(info.taskType)
     avs: address = staticcall ITaskMailbox(mailbox).computeAVS()
     assert (staticcall IComputeAVS(avs).apps(t.appId)).deterministic, "task not deterministic"
+    return info, t
+
+
+@internal
+@view
+def _verified_deterministic(task_hash: bytes32, signers: DynArray[address, MAX_SIGNERS]) -> (ITaskMailbox.TaskInfo, ITaskMailbox.TaskType):
+    info: ITaskMailbox.TaskInfo = empty(ITaskMailbox.TaskInfo)
+    t: ITaskMailbox.TaskType = empty(ITaskMailbox.TaskType)
+    info, t = self._verified(task_hash)
     assert keccak256(abi_encode(signers)) == info.signersHash, "wrong signer list"
     return info, t
+
+
+@internal
+@view
+def _wrong_share_task(task_hash: bytes32, result: Bytes[4096], kind: uint8) -> (ITaskMailbox.TaskInfo, ITaskMailbox.TaskType, bytes32):
+    info: ITaskMailbox.TaskInfo = empty(ITaskMailbox.TaskInfo)
+    t: ITaskMailbox.TaskType = empty(ITaskMailbox.TaskType)
+    info, t = self._verified(task_hash)
+    assert t.certKind == kind, "wrong certificate kind"
+    assert keccak256(result) != info.resultHash, "results agree"
+    return info, t, staticcall IMailboxKeys(mailbox).certificateDigest(task_hash, result)
+
+
+@internal
+def _slash_one(task_hash: bytes32, op: address, set_id: uint32) -> uint256:
+    assert op != empty(address) and staticcall IMailboxKeys(mailbox).isMember(set_id, op), "signer not a member"
+    n: uint256 = self._slash(task_hash, [op], set_id, FAULT_SHARE)
+    assert n != 0, "fault already proven"
+    return n
 
 
 @internal
@@ -175,3 +220,60 @@ def proveReceiptFault(taskHash: bytes32, receipt: IComputeAVS.Receipt, signature
     n: uint256 = self._slash(taskHash, acceptedSigners, t.operatorSetId, FAULT_RECEIPT)
     assert n != 0, "fault already proven"
     return n
+
+
+@external
+@nonreentrant
+def proveShareFault(taskHash: bytes32, result: Bytes[4096], key: address, signature: Signature) -> uint256:
+    """
+    @notice Fault proof (c), ECDSA task types: a member's share, its registered signing key's
+            signature (low s) over TaskMailbox.certificateDigest(taskHash, result), for a result
+            other than the certified one of a deterministic task. That operator alone is slashed
+            (an honest minority outvoted by a lying majority has its slash cancelled by the set's
+            resolver, and proves the majority wrong with proveReceiptFault). Anyone may call.
+    @param taskHash The verified task.
+    @param result The result the share signs.
+    @param key The signing key (TaskMailbox.operatorOfKey names its operator).
+    @param signature The share.
+    @return 1 (the operator found at fault: slashed or no longer slashable).
+    """
+    info: ITaskMailbox.TaskInfo = empty(ITaskMailbox.TaskInfo)
+    t: ITaskMailbox.TaskType = empty(ITaskMailbox.TaskType)
+    digest: bytes32 = empty(bytes32)
+    info, t, digest = self._wrong_share_task(taskHash, result, CERT_ECDSA)
+    signatures._check_signature(key, digest, concat(signature.r, signature.s, convert(signature.v, bytes1)))
+    return self._slash_one(taskHash, staticcall IMailboxKeys(mailbox).operatorOfKey(key), t.operatorSetId)
+
+
+@external
+@nonreentrant
+def proveShareFaultBLS(taskHash: bytes32, result: Bytes[4096], pkG1: IBLSRegistry.G1Point, pkG2: IBLSRegistry.G2Point, sigma: IBLSRegistry.G1Point) -> uint256:
+    """
+    @notice Fault proof (c), BLS task types: a member's BLS share, its key's signature over
+            keccak256(abi.encode(certificateDigest(taskHash, result), uint32 referenceBlock)),
+            for a result other than the certified one of a deterministic task; the key (operator
+            id keccak256(pkG1)) must have been a member at the task's reference block. That
+            operator alone is slashed (see proveShareFault). Anyone may call.
+    @param taskHash The verified task.
+    @param result The result the share signs.
+    @param pkG1 The signer's registered G1 key.
+    @param pkG2 The signer's registered G2 key (bound to pkG1 by the pairing check).
+    @param sigma The share.
+    @return 1 (the operator found at fault: slashed or no longer slashable).
+    """
+    info: ITaskMailbox.TaskInfo = empty(ITaskMailbox.TaskInfo)
+    t: ITaskMailbox.TaskType = empty(ITaskMailbox.TaskType)
+    digest: bytes32 = empty(bytes32)
+    info, t, digest = self._wrong_share_task(taskHash, result, CERT_BLS)
+    reg: address = staticcall IMailboxKeys(mailbox).blsRegistry()
+    ref: uint32 = convert(info.referenceBlock, uint32)
+    oid: bytes32 = keccak256(abi_encode(pkG1))
+    member: bool = False
+    stakes: DynArray[uint256, 8] = []
+    member, stakes = staticcall IBLSRegistry(reg).operatorStakeAt(t.operatorSetId, oid, ref)
+    assert member, "signer not a member"
+    ok: bool = False
+    valid: bool = False
+    ok, valid = staticcall IBLSShare(reg).trySignatureAndApkVerification(keccak256(abi_encode(digest, ref)), pkG1, pkG2, sigma)
+    assert ok and valid, "invalid signature"
+    return self._slash_one(taskHash, staticcall IBLSShare(reg).operatorOfKey(oid), t.operatorSetId)

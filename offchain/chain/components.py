@@ -138,10 +138,11 @@ class Parameters:
 
 def load_parameters(network: str, path: Path | str | None = None) -> Parameters:
     """Every parameter for ape network `network` from the deploy configuration: the core's keys and
-    the ``compute_avs`` / ``inference_disputes`` sections (defaults + the network's overrides)."""
-    compute, disputes = load_avs_configs(network, path)
+    the ``compute_avs`` / ``inference_disputes`` / ``task_mailbox`` / ``rewards`` sections (defaults +
+    the network's overrides)."""
+    compute, disputes, mailbox = load_avs_configs(network, path)
     return Parameters(
-        load_config(network, path), compute, disputes, rewards=load_rewards_config(network, path)
+        load_config(network, path), compute, disputes, mailbox, rewards=load_rewards_config(network, path)
     )
 
 

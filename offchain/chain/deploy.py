@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import MISSING, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -105,7 +105,8 @@ class DeployConfig:
 
 # Sections of config/deploy.yaml (under `default` and under a network) holding the AVS contracts'
 # parameters: see load_avs_configs.
-AVS_SECTIONS = ("compute_avs", "inference_disputes")
+_C = TypeVar("_C")  # a configuration dataclass
+AVS_SECTIONS = ("compute_avs", "inference_disputes", "task_mailbox")
 
 
 def _read_config(network: str, path: Path | str | None) -> tuple[Path, dict[str, Any], dict[str, Any]]:
@@ -527,27 +528,34 @@ class InferenceDisputesConfig:
         _check_uri(s, self.metadata_uri)
 
 
+def _merged_section(network: str, path: Path | str | None, section: str, cls: type[_C]) -> _C:
+    """Section ``section`` of `default`, each key overridden by the same section under
+    ``networks.<network>``, as a ``cls`` (a key in neither takes the dataclass default). A section
+    that is not a mapping or an unknown key is a DeployConfigError naming it; bad values are the
+    dataclass's own (naming ``section.key``)."""
+    p, default, overrides = _read_config(network, path)
+    merged: dict[str, Any] = {}
+    for where, source in (("default", default), (f"networks.{network}", overrides)):
+        part = source.get(section) or {}
+        if not isinstance(part, dict):
+            raise DeployConfigError(f"{p}: {where}.{section} must be a mapping")
+        merged.update(part)
+    unknown = set(merged) - set(cls.__dataclass_fields__)  # type: ignore[attr-defined]
+    if unknown:
+        raise DeployConfigError(f"{p}: unknown keys {sorted(unknown)} in {section}")
+    return cls(**merged)
+
+
 def load_avs_configs(
     network: str, path: Path | str | None = None
-) -> tuple[ComputeAVSConfig, InferenceDisputesConfig]:
-    """The AVS contracts' parameters for ape network `network`: the ``compute_avs`` and
-    ``inference_disputes`` sections of `default`, each key overridden by the same section under
-    ``networks.<network>``; a key in neither takes the dataclass default. An unknown key, a section
-    that is not a mapping or a bad value is a DeployConfigError naming ``section.key``."""
-    p, default, overrides = _read_config(network, path)
-    out: list[Any] = []
-    for section, cls in zip(AVS_SECTIONS, (ComputeAVSConfig, InferenceDisputesConfig), strict=True):
-        merged: dict[str, Any] = {}
-        for where, source in (("default", default), (f"networks.{network}", overrides)):
-            part = source.get(section) or {}
-            if not isinstance(part, dict):
-                raise DeployConfigError(f"{p}: {where}.{section} must be a mapping")
-            merged.update(part)
-        unknown = set(merged) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise DeployConfigError(f"{p}: unknown keys {sorted(unknown)} in {section}")
-        out.append(cls(**merged))
-    return out[0], out[1]
+) -> tuple[ComputeAVSConfig, InferenceDisputesConfig, TaskMailboxConfig]:
+    """The AVS contracts' parameters for ape network `network`: the ``compute_avs``,
+    ``inference_disputes`` and ``task_mailbox`` sections (:func:`_merged_section`)."""
+    return (
+        _merged_section(network, path, "compute_avs", ComputeAVSConfig),
+        _merged_section(network, path, "inference_disputes", InferenceDisputesConfig),
+        _merged_section(network, path, "task_mailbox", TaskMailboxConfig),
+    )
 
 
 def deploy_inference_disputes(
@@ -857,17 +865,7 @@ class RewardsConfig:
 
 def load_rewards_config(network: str, path: Path | str | None = None) -> RewardsConfig:
     """The ``rewards`` section of `default`, overridden key by key by ``networks.<network>``."""
-    p, default, overrides = _read_config(network, path)
-    merged: dict[str, Any] = {}
-    for where, source in (("default", default), (f"networks.{network}", overrides)):
-        part = source.get(REWARDS_SECTION) or {}
-        if not isinstance(part, dict):
-            raise DeployConfigError(f"{p}: {where}.{REWARDS_SECTION} must be a mapping")
-        merged.update(part)
-    unknown = set(merged) - set(RewardsConfig.__dataclass_fields__)
-    if unknown:
-        raise DeployConfigError(f"{p}: unknown keys {sorted(unknown)} in {REWARDS_SECTION}")
-    return RewardsConfig(**merged)
+    return _merged_section(network, path, REWARDS_SECTION, RewardsConfig)
 
 
 @dataclass

@@ -20,26 +20,35 @@ one chain or mailbox is refused by any other.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
+from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
+from eth_abi.exceptions import DecodingError
 from eth_hash.auto import keccak
 from eth_keys import keys
 from web3 import Web3
 from web3.logs import DISCARD
 
 from offchain import abi
+from offchain.bls import group
 from offchain.bls.cert import build_certificate
-from offchain.bls.keys import PublicKey, SecretKey
-from offchain.chain.bls_registry import bls_digest, certificate_bytes
+from offchain.bls.errors import BLSCertificateError, BLSKeyError, BLSSignatureError
+from offchain.bls.keys import PublicKey, SecretKey, verify_single
+from offchain.chain.bls_registry import BLSRegistryReader, bls_digest, certificate_bytes
 from offchain.chain.compute_avs import threshold_signatures
 from offchain.chain.errors import ChainInputError, ChainRevertError
 from offchain.chain.sdk import Deployment, send
-from offchain.compute.errors import TaskRunError
+from offchain.compute.errors import ComputeReceiptError, TaskRunError
+from offchain.compute.receipt import ReceiptBundle, recover
 from offchain.compute.taskrun import Certified, Response, Share, Task, TaskType
+from offchain.da.errors import DAError
+from offchain.da.network import client as da_client
 
 RESULT_DOMAIN = keccak(b"eigen.compute.TaskResult.v1")
 CERT_ECDSA, CERT_BLS = 1, 2
@@ -166,6 +175,91 @@ def signers_hash(signers: Sequence[str]) -> bytes:
     return keccak(abi_encode(["address[]"], [[_addr(s) for s in signers]]))
 
 
+# ---- DA records: a task's input, output and receipt -------------------------------------------
+
+RECORD_ABI = ["bytes32", "bytes", "bytes", "bytes"]  # taskHash, input, output, receipt (JSON)
+
+
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+def task_record(task_hash: bytes, payload: bytes, result: bytes, receipt: dict[str, Any]) -> bytes:
+    """What is recorded to DA for a certified task: abi.encode(bytes32 taskHash, bytes input,
+    bytes output, bytes receipt), the receipt a certifying executor's bundle as canonical JSON."""
+    return abi_encode(RECORD_ABI, [_b32(task_hash, "task_hash"), payload, result, _canonical(receipt)])
+
+
+def record_hash(certificate: dict[str, Any]) -> bytes:
+    """The ``record`` submitResult stores: keccak256 of the DA certificate's canonical JSON."""
+    return keccak(_canonical(certificate))
+
+
+def check_record(data: bytes, info: TaskInfo, task_hash: bytes, result_hash: bytes) -> dict[str, Any]:
+    """A fetched record against the chain: it names the task, its input hashes to the task's
+    ``inputHash``, its output to the certified ``resultHash``, and its receipt (signed by the
+    enclave key it names) binds that input and output. Returns {input, output, receipt}; a
+    :class:`TaskRunError` names the first mismatch."""
+    try:
+        h, payload, output, receipt_json = abi_decode(RECORD_ABI, data)
+        bundle = ReceiptBundle.loads(receipt_json)
+    except (DecodingError, ValueError, TypeError, OverflowError) as exc:
+        raise TaskRunError(f"the DA record is not a task record: {exc}") from None
+    except ComputeReceiptError as exc:
+        raise TaskRunError(f"the DA record's receipt is malformed: {exc}") from None
+    if bytes(h) != task_hash:
+        raise TaskRunError(f"the DA record is for task 0x{bytes(h).hex()}, not 0x{task_hash.hex()}")
+    if keccak(payload) != info.input_hash:
+        raise TaskRunError("the DA record's input is not the task's (inputHash differs)")
+    if keccak(output) != result_hash:
+        raise TaskRunError("the DA record's output is not the certified result")
+    r = bundle.receipt
+    if r.inputHash != info.input_hash or r.outputHash != result_hash:
+        raise TaskRunError("the DA record's receipt is over another input or output")
+    try:
+        signer = recover(r.digest(), bundle.signature)
+    except ComputeReceiptError as exc:
+        raise TaskRunError(f"the DA record's receipt signature: {exc}") from None
+    if signer != r.enclaveSigner.lower():
+        raise TaskRunError("the DA record's receipt is not signed by the enclave key it names")
+    return {"input": bytes(payload), "output": bytes(output), "receipt": bundle.to_json()}
+
+
+class DARecorder:
+    """Records each certified task to the DA network (``offchain.da.network.client.put`` through
+    ``disperser``, paid by ``payer_key``): the record is :func:`task_record` with the first
+    certifying executor's receipt; its certificate is written to ``records/0x<taskHash>.cert.json``
+    and its :func:`record_hash` is what ``submitResult`` stores. The task's input comes from its
+    ``TaskCreated`` event."""
+
+    def __init__(
+        self,
+        mailbox: Web3TaskMailbox,
+        disperser: str,
+        payer_key: bytes,
+        records: str | Path,
+        quorums: tuple[int, ...] = (0, 1),
+        timeout_s: float = 300.0,
+    ) -> None:
+        self.mailbox, self.disperser, self.payer_key = mailbox, disperser, payer_key
+        self.records, self.quorums, self.timeout_s = Path(records), quorums, timeout_s
+
+    def __call__(self, certified: Certified, responses: list[Response]) -> bytes:
+        h = certified.task_hash
+        receipt = responses[0].receipt
+        data = task_record(h, self.mailbox.payload(h), certified.result, receipt)
+        try:
+            cert = da_client.put(self.disperser, data, self.payer_key, self.quorums, timeout_s=self.timeout_s)
+        except DAError as exc:
+            raise TaskRunError(f"recording task 0x{h.hex()} to DA failed: {exc}") from exc
+        self.records.mkdir(parents=True, exist_ok=True)
+        path = self.records / f"0x{h.hex()}.cert.json"
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(cert, indent=1) + "\n")
+        tmp.replace(path)
+        return record_hash(cert)
+
+
 class TaskMailbox:
     """A thin client over a deployed TaskMailbox (any object with its ABI methods: an ape contract
     or a web3 contract's functions through :mod:`offchain.chain.sdk`). Transactions go through
@@ -209,6 +303,56 @@ class EcdsaSigner:
         return Share(self.key.public_key.to_canonical_address(), bytes(r) + bytes(s) + bytes([v]))
 
 
+@dataclass(frozen=True)
+class BlsSigner:
+    """An executor's BLS share: its BLS key (as registered in the BLSRegistry) signs
+    ``bls_digest(digest, referenceBlock)``, the task's reference block; the share names the
+    operator id and carries the G1 signature's 64 bytes X || Y."""
+
+    operator: str
+    key: SecretKey
+
+    def sign(self, task: Task, kind: int, digest: bytes) -> Share:
+        if kind != CERT_BLS:
+            raise TaskRunError(
+                f"task type {task.task_type} takes {kind_name(kind)} certificates, this executor signs BLS"
+            )
+        sigma = self.key.sign(bls_digest(digest, task.reference_block))
+        return Share(self.key.public_key().operator_id, group.g1_words(sigma))
+
+
+@dataclass(frozen=True)
+class OperatorSigner:
+    """An operator holding both keys: ECDSA shares for ECDSA task types, BLS for BLS ones."""
+
+    ecdsa: EcdsaSigner
+    bls: BlsSigner
+
+    def __post_init__(self) -> None:
+        if self.ecdsa.operator.lower() != self.bls.operator.lower():
+            raise ChainInputError("the ECDSA and BLS signers name different operators")
+
+    @property
+    def operator(self) -> str:
+        return self.ecdsa.operator
+
+    def sign(self, task: Task, kind: int, digest: bytes) -> Share:
+        return (self.bls if kind == CERT_BLS else self.ecdsa).sign(task, kind, digest)
+
+
+def _g1_share(signature: bytes) -> Any:
+    if len(signature) != 64:
+        raise TaskRunError("a BLS share is a G1 point's 64 bytes X || Y")
+    xy = (int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
+    try:
+        sigma = group.g1_from_evm(xy, "the BLS share")
+    except (BLSKeyError, BLSSignatureError) as exc:
+        raise TaskRunError(str(exc)) from None
+    if sigma is None:
+        raise TaskRunError("the BLS share is the point at infinity")
+    return sigma
+
+
 def kind_name(kind: int) -> str:
     return {v: k for k, v in CERT_KINDS.items()}.get(kind, f"kind {kind}")
 
@@ -234,6 +378,9 @@ class Web3TaskMailbox:
         self.contract = d.contract("task_mailbox", address)
         self.address = Web3.to_checksum_address(self.contract.address)
         self._types: dict[int, TaskType] = {}
+        self._registry: BLSRegistryReader | None = None
+        self._registry_full: Any = None
+        self._keys: dict[tuple[int, int], dict[bytes, PublicKey]] = {}
 
     @property
     def chain_id(self) -> int:
@@ -279,6 +426,19 @@ class Web3TaskMailbox:
     def status(self, task_hash: bytes) -> str:
         return STATUS[int(self.contract.functions.getTaskStatus(_b32(task_hash, "task_hash")).call())]
 
+    def payload(self, task_hash: bytes) -> bytes:
+        """A task's input, from its ``TaskCreated`` event (checked against its ``inputHash``)."""
+        h = _b32(task_hash, "task_hash")
+        info = self.info(h)
+        if info.status == "NONE":
+            raise ChainInputError(f"no task 0x{h.hex()} in the mailbox {self.address}")
+        logs = self.contract.events.TaskCreated.get_logs(
+            from_block=info.created_block, to_block=info.created_block, argument_filters={"taskHash": h}
+        )
+        if not logs or keccak(bytes(logs[0]["args"]["payload"])) != info.input_hash:
+            raise ChainInputError(f"no TaskCreated event for 0x{h.hex()} (a pruned node?)")
+        return bytes(logs[0]["args"]["payload"])
+
     def create_task(self, account: Any, params: TaskParams) -> bytes:
         """``createTask`` from ``account`` (approving the fee token first when its allowance is
         short); returns the task hash from the TaskCreated event."""
@@ -300,6 +460,60 @@ class Web3TaskMailbox:
         receipt = send(self.d, account, fn, "createTask")
         (ev,) = self.contract.events.TaskCreated().process_receipt(receipt, errors=DISCARD)
         return bytes(ev["args"]["taskHash"])
+
+    def record_of(self, task_hash: bytes, certificate: Any) -> TaskInfo:
+        """The verified task's info once ``certificate`` (the DA certificate the aggregator wrote)
+        is its record: its hash is the task's on-chain ``record``. A :class:`TaskRunError` otherwise."""
+        h = _b32(task_hash, "task_hash")
+        info = self.info(h)
+        if info.status != "VERIFIED":
+            raise ChainInputError(f"task 0x{h.hex()} has no result (status {info.status})")
+        if info.record == bytes(32):
+            raise TaskRunError(f"task 0x{h.hex()} was certified without a DA record")
+        if not isinstance(certificate, dict) or record_hash(certificate) != info.record:
+            raise TaskRunError(
+                f"the certificate is not task 0x{h.hex()}'s record (its hash is not 0x{info.record.hex()})"
+            )
+        return info
+
+    def fetch_record(self, task_hash: bytes, certificate: Any, **get_args: Any) -> dict[str, Any]:
+        """A verified task's DA record, fetched and checked: the certificate must be the task's
+        record (:meth:`record_of`); its payload is retrieved with
+        ``offchain.da.network.client.get(certificate, **get_args)`` (verified chunks or a relay's
+        blob with the certificate's commitment) and checked by :func:`check_record`.
+        Returns {input, output, receipt, served_by}."""
+        h = _b32(task_hash, "task_hash")
+        info = self.record_of(h, certificate)
+        try:
+            data, served = da_client.get(certificate, **get_args)
+        except DAError as exc:
+            raise TaskRunError(f"fetching task 0x{h.hex()}'s record from DA failed: {exc}") from exc
+        return check_record(data, info, h, info.result_hash) | {"served_by": served.served_by}
+
+    def refund(self, task_hash: bytes, account: Any = None) -> Any:
+        """``refundFee`` of an expired task from ``account`` (default: this client's); the fee goes
+        to the task's refund collector. Returns the transaction hash; a task that is not
+        expired or already refunded is a :class:`ChainInputError` naming its state."""
+        account = account or self.account
+        if account is None:
+            raise ChainInputError("a refund needs an account to send it")
+        h = _b32(task_hash, "task_hash")
+        info = self.info(h)
+        if info.status != "EXPIRED":
+            raise ChainInputError(f"task 0x{h.hex()} is {info.status}, not expired: no refund")
+        if info.refunded:
+            raise ChainInputError(f"task 0x{h.hex()}: fee already refunded")
+        return send(self.d, account, self.contract.functions.refundFee(h), "refundFee")["transactionHash"]
+
+    def expired_unrefunded(self, from_block: int, to_block: int | None = None) -> list[bytes]:
+        """The tasks created in [from_block, to_block] (default: the head) that expired without a
+        result and whose fee was not refunded yet."""
+        head = self.head() if to_block is None else to_block
+        return [
+            t.task_hash
+            for t in self.tasks_created(from_block, head)
+            if (i := self.info(t.task_hash)).status == "EXPIRED" and not i.refunded
+        ]
 
     def result(self, task_hash: bytes) -> dict[str, Any]:
         """A verified task's result (from its TaskVerified event), signers and stake."""
@@ -331,9 +545,13 @@ class Web3TaskMailbox:
         if info.status == "NONE":
             raise TaskRunError(f"no task 0x{response.task_hash.hex()} in the mailbox")
         tt = self.task_type(info.task_type)
+        digest = self.digest(response.task_hash, response.result)
+        if tt.cert_kind == CERT_BLS:
+            self._check_bls_share(response, tt, info.reference_block, digest)
+            return
         if tt.cert_kind != CERT_ECDSA:
             raise TaskRunError(f"task type {info.task_type} takes {kind_name(tt.cert_kind)} certificates")
-        key = _recover(self.digest(response.task_hash, response.result), response.share.signature)
+        key = _recover(digest, response.share.signature)
         if key != response.share.key:
             raise TaskRunError("the ECDSA share is not by the key it names (or not over this result)")
         op = self.contract.functions.operatorOfKey(Web3.to_checksum_address(key)).call()
@@ -342,11 +560,71 @@ class Web3TaskMailbox:
         if not self.contract.functions.isMember(tt.operator_set_id, op).call():
             raise TaskRunError(f"{op} is not a member of executor set {tt.operator_set_id}")
 
+    # -- BLS: keys and stakes at the task's reference block, from the BLSRegistry
+
+    def registry(self) -> BLSRegistryReader:
+        if self._registry is None:
+            addr = self.contract.functions.blsRegistry().call()
+            if int(addr, 16) == 0:
+                raise TaskRunError(f"the mailbox {self.address} has no BLS registry")
+            if not self.d.rpc_url:
+                raise ChainInputError("reading the BLS registry needs the deployment's rpc_url")
+            self._registry = BLSRegistryReader(self.d.rpc_url, addr)
+            self._registry_full = self.d.contract("bls_registry", addr, ctype="BLSRegistry")
+        return self._registry
+
+    def members_at(self, set_id: int, block: int) -> dict[bytes, PublicKey]:
+        """The set's BLS members at ``block`` (keys registered by then whose operator id was a
+        member then), by operator id; cached (the registry's histories are append-only)."""
+        reg = self.registry()
+        if (set_id, block) not in self._keys:
+            keys_then = reg.registered_keys(set_id, block)
+            self._keys[(set_id, block)] = {
+                oid: pk for oid, pk in keys_then.items() if reg.operator_stake_at(set_id, oid, block)[0]
+            }
+        return self._keys[(set_id, block)]
+
+    def _check_bls_share(self, response: Response, tt: TaskType, ref: int, digest: bytes) -> None:
+        oid, sh = response.share.key, response.share
+        if len(oid) != 32:
+            raise TaskRunError("a BLS share names its operator id (32 bytes)")
+        sigma = _g1_share(sh.signature)
+        pk = self.members_at(tt.operator_set_id, ref).get(oid)
+        if pk is None:
+            raise TaskRunError(
+                f"operator id 0x{oid.hex()} was no BLS member of executor set {tt.operator_set_id} "
+                f"at the task's reference block {ref}"
+            )
+        owner = self._registry_full.functions.operatorOfKey(oid).call()
+        if owner.lower() != response.operator.lower():
+            raise TaskRunError(f"the share's BLS key is not {response.operator}'s")
+        if not verify_single(bls_digest(digest, ref), pk, sigma):
+            raise TaskRunError(
+                "the BLS share does not verify (not by the key it names, or not over this result)"
+            )
+
     def try_certify(self, task_hash: bytes, result: bytes, shares: list[Share]) -> Certified | None:
-        ordered = sorted(shares, key=lambda sh: int.from_bytes(sh.key, "big"))
-        sigs = [(sh.signature[64], sh.signature[:32], sh.signature[32:64]) for sh in ordered]
-        cert = abi_encode([f"{SIGNATURE_ABI}[]"], [sigs])
-        fn = self.contract.functions.verifyResult(task_hash, cert, result, [])
+        info = self.info(task_hash)
+        tt = self.task_type(info.task_type)
+        ids: list[bytes] = []
+        if tt.cert_kind == CERT_BLS:
+            members = self.members_at(tt.operator_set_id, info.reference_block)
+            sigs = {sh.key: _g1_share(sh.signature) for sh in shares}
+            try:
+                cert, ids = bls_certificate(
+                    tt.operator_set_id,
+                    self.digest(task_hash, result),
+                    info.reference_block,
+                    list(members.values()),
+                    sigs,
+                )
+            except BLSCertificateError as exc:
+                raise TaskRunError(f"cannot build the BLS certificate: {exc}") from None
+        else:
+            ordered = sorted(shares, key=lambda sh: int.from_bytes(sh.key, "big"))
+            sigs_e = [(sh.signature[64], sh.signature[:32], sh.signature[32:64]) for sh in ordered]
+            cert = abi_encode([f"{SIGNATURE_ABI}[]"], [sigs_e])
+        fn = self.contract.functions.verifyResult(task_hash, cert, result, ids)
         try:
             signers, _stakes, signed, total = fn.call()
         except Exception as exc:  # web3's ContractLogicError and friends
@@ -354,7 +632,37 @@ class Web3TaskMailbox:
             if "below threshold" in reason:
                 return None
             raise ChainRevertError(f"verifyResult refused the certificate: {reason}") from None
-        return Certified(task_hash, result, list(signers), int(signed), int(total), cert)
+        return Certified(task_hash, result, list(signers), int(signed), int(total), cert, tuple(ids))
+
+    def prove_fault(self, certified: Certified, response: Response) -> Any:
+        """The TaskSlasher's share fault proof (``proveShareFault`` / ``proveShareFaultBLS``) of
+        ``response``, a member's share over a result other than the certified one; from the
+        aggregator's account. Returns the transaction hash."""
+        if self.account is None:
+            raise ChainInputError("the aggregator needs an account to submit fault proofs")
+        h, sh = response.task_hash, response.share
+        if response.result == certified.result:
+            raise TaskRunError("the response agrees with the certified result: no fault")
+        slasher = self.d.contract("task_slasher", self.contract.functions.taskSlasher().call())
+        info = self.info(h)
+        tt = self.task_type(info.task_type)
+        if tt.cert_kind == CERT_BLS:
+            pk = self.members_at(tt.operator_set_id, info.reference_block).get(sh.key)
+            if pk is None:
+                raise TaskRunError(f"operator id 0x{sh.key.hex()} was no member at the reference block")
+            fn = slasher.functions.proveShareFaultBLS(
+                h,
+                response.result,
+                group.g1_to_evm(pk.g1),
+                group.g2_to_evm(pk.g2),
+                group.g1_to_evm(_g1_share(sh.signature)),
+            )
+            what = "proveShareFaultBLS"
+        else:
+            sig = (sh.signature[64], sh.signature[:32], sh.signature[32:64])
+            fn = slasher.functions.proveShareFault(h, response.result, Web3.to_checksum_address(sh.key), sig)
+            what = "proveShareFault"
+        return send(self.d, self.account, fn, what)["transactionHash"]
 
     def submit(self, certified: Certified, shares: list[Share], record: bytes = bytes(32)) -> Certified:
         if self.account is None:
@@ -363,7 +671,7 @@ class Web3TaskMailbox:
             certified.task_hash, certified.certificate, certified.result, record, list(certified.signer_ids)
         )
         receipt = send(self.d, self.account, fn, "submitResult")
-        return Certified(**{**certified.__dict__, "tx": receipt["transactionHash"]})
+        return Certified(**{**certified.__dict__, "tx": receipt["transactionHash"], "record": record})
 
 
 __all__ = [
@@ -375,8 +683,14 @@ __all__ = [
     "TaskInfo",
     "TaskMailbox",
     "TaskParams",
-    "bls_certificate",
+    "BlsSigner",
     "EcdsaSigner",
+    "OperatorSigner",
+    "DARecorder",
+    "bls_certificate",
+    "check_record",
+    "record_hash",
+    "task_record",
     "Web3TaskMailbox",
     "certificate_digest",
     "ecdsa_certificate",

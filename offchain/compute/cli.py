@@ -491,15 +491,48 @@ def _register_task(c_sub: argparse._SubParsersAction) -> None:  # type: ignore[t
         metavar="F",
         help="also write the raw result bytes here (default: only the JSON)",
     )
+    tr.add_argument(
+        "--record-cert",
+        type=cliargs.path,
+        metavar="F",
+        help="the task's DA certificate (the aggregator's records/0x<hash>.cert.json): fetch the record "
+        "of input, output and receipt from DA and verify it against the chain (default: the chain's result only)",
+    )
+    tr.add_argument(
+        "--da-config",
+        type=cliargs.path,
+        metavar="F",
+        help="the DA client config (as `eigen da get --config`; default: none)",
+    )
     tr.set_defaults(func=cmd_task_result)
+    rf = _parser(t_sub, "refund", "refund expired tasks' fees to their refund collectors (refundFee)")
+    rf.add_argument("task_hash", nargs="*", help="0x + 64 hex digits (any number)")
+    rf.add_argument(
+        "--since-block",
+        type=cliargs.uint(64),
+        help="also every task created from this block on that expired unrefunded (default: only the named)",
+    )
+    rf.add_argument("--key", required=True, help="the account sending refundFee (0x+64 hex, file, or name)")
+    rf.set_defaults(func=cmd_task_refund)
     ex = _parser(
         t_sub, "executor", "one operator's executor: watch the mailbox, run tasks, post signed results"
     )
     ex.add_argument("--operator", required=True, help="the operator's address (or a devnet account name)")
     ex.add_argument(
         "--signing-key",
-        required=True,
-        help="the operator's registered ECDSA signing key (0x+64 hex or a file)",
+        help="the operator's registered ECDSA signing key (0x+64 hex or a file), for ECDSA task types "
+        "(default: none, BLS task types only)",
+    )
+    ex.add_argument(
+        "--bls-keystore",
+        type=cliargs.path,
+        help="the operator's BLS key as registered in the BLSRegistry (an `eigen bls keygen` keystore), "
+        "for BLS task types (default: none, ECDSA task types only)",
+    )
+    ex.add_argument(
+        "--bls-password-file",
+        type=cliargs.path,
+        help="the BLS keystore's password (a file, one line; default: none)",
     )
     ex.add_argument("--set", dest="set_id", required=True, type=cliargs.uint(32), help="its executor set id")
     ex.add_argument(
@@ -525,6 +558,25 @@ def _register_task(c_sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     )
     ag.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback only)")
     ag.add_argument("--port", type=cliargs.port, default=8790, help="port to listen on")
+    ag.add_argument(
+        "--disperser", metavar="URL", help="record each certified task to DA here (default: none)"
+    )
+    ag.add_argument(
+        "--da-key", metavar="KEY", help="the DA payer's key (0x+64 hex, file, or name; default: none)"
+    )
+    ag.add_argument(
+        "--records",
+        type=cliargs.path,
+        metavar="DIR",
+        help="folder for the records' DA certificates (JSON; default: none)",
+    )
+    ag.add_argument(
+        "--refund-interval",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="seconds between refunds of expired pending tasks (0: never; default: 30)",
+    )
     ag.set_defaults(func=cmd_task_aggregator)
 
 
@@ -574,12 +626,73 @@ def cmd_task_status(args: argparse.Namespace) -> int:
 
 def cmd_task_result(args: argparse.Namespace) -> int:
     h = _task_hash(args.task_hash)
+    if (args.record_cert is None) != (args.da_config is None):
+        raise ComputeError("--record-cert and --da-config go together")
     _, mb = _mailbox(args)
     r = mb.result(h)
+    out = r | {"result": "0x" + r["result"].hex()}
+    if args.record_cert is not None:
+        out["da_record"] = _da_record(mb, h, args.record_cert, args.da_config)
     if args.output is not None:
         _write_bytes(args.output, r["result"], "result")
-    _print(r | {"result": "0x" + r["result"].hex()})
+    _print(out)
     return 0
+
+
+def cmd_task_refund(args: argparse.Namespace) -> int:
+    hashes = [_task_hash(h) for h in args.task_hash]
+    if not hashes and args.since_block is None:
+        raise ComputeError("name the task(s) to refund, or --since-block N to refund every expired one")
+    d, mb = _mailbox(args)
+    account = d.key(args.key)
+    if args.since_block is not None:
+        hashes += [h for h in mb.expired_unrefunded(args.since_block) if h not in hashes]
+    infos = {h: mb.info(h) for h in hashes}
+    for h, info in infos.items():  # every named task checked before anything is sent
+        if info.status != "EXPIRED" or info.refunded:
+            state = "already refunded" if info.refunded else f"{info.status}, not expired"
+            raise ComputeError(f"task 0x{h.hex()} is {state}: no refund")
+    out = []
+    for h, info in infos.items():
+        tx = mb.refund(h, account)
+        out.append(
+            {
+                "task_hash": "0x" + h.hex(),
+                "refund_collector": info.refund_collector,
+                "amount": info.fee,
+                "tx": "0x" + bytes(tx).hex(),
+            }
+        )
+    _print({"refunded": out})
+    return 0
+
+
+def _da_record(mb: Any, h: bytes, cert_file: Path, da_config: Path) -> dict[str, Any]:
+    """The task's DA record, fetched with `eigen da get CERT --config C` (its checks and its config
+    handling) once the certificate is known to be the task's, then checked against the chain."""
+    import tempfile
+
+    from offchain.chain.task_mailbox import check_record
+    from offchain.da.cli.network import register_client
+
+    try:
+        cert = json.loads(cert_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise ComputeError(f"--record-cert {cert_file}: not a readable JSON certificate: {exc}") from None
+    info = mb.record_of(h, cert)
+    parser = argparse.ArgumentParser(prog="eigen da")
+    register_client(parser.add_subparsers())
+    with tempfile.TemporaryDirectory() as tmp:
+        got = Path(tmp) / "record"
+        get = parser.parse_args(["get", str(cert_file), "--config", str(da_config), "--out", str(got)])
+        get.func(get)
+        rec = check_record(got.read_bytes(), info, h, info.result_hash)
+    return {
+        "verified": True,
+        "input": "0x" + rec["input"].hex(),
+        "enclave_signer": rec["receipt"]["receipt"]["enclaveSigner"],
+        "receipt_digest": rec["receipt"]["digest"],
+    }
 
 
 def _write_bytes(out: Path, data: bytes, what: str) -> None:
@@ -594,17 +707,29 @@ def cmd_task_executor(args: argparse.Namespace) -> int:
 
     from eth_keys import keys
 
-    from offchain.chain.task_mailbox import EcdsaSigner
+    from offchain.bls.cli import open_keystore
+    from offchain.chain.task_mailbox import BlsSigner, EcdsaSigner, OperatorSigner
     from offchain.compute.executor import dev_enclave
     from offchain.compute.taskrun import Executor, ImageStore, http_sink
 
     if not args.interval > 0:
         raise ComputeError(f"--interval must be a positive number of seconds, not {args.interval}")
+    if args.signing_key is None and args.bls_keystore is None:
+        raise ComputeError(
+            "an executor needs --signing-key (ECDSA task types), --bls-keystore (BLS), or both"
+        )
+    if (args.bls_keystore is None) != (args.bls_password_file is None):
+        raise ComputeError("--bls-keystore and --bls-password-file go together")
     ca = load_dir(Path(args.devtee))
     images = ImageStore(args.images)
     d, mb = _mailbox(args)
     operator = d.resolve(args.operator, "operator")
-    signer = EcdsaSigner(operator, keys.PrivateKey(bytes(d.key(args.signing_key).key)))
+    ecdsa = bls = None
+    if args.signing_key is not None:
+        ecdsa = EcdsaSigner(operator, keys.PrivateKey(bytes(d.key(args.signing_key).key)))
+    if args.bls_keystore is not None:
+        bls = BlsSigner(operator, open_keystore(args.bls_keystore, args.bls_password_file))
+    signer = OperatorSigner(ecdsa, bls) if ecdsa and bls else ecdsa or bls
     start = args.from_block if args.from_block is not None else mb.head() + 1
     sink = http_sink(args.aggregator)
     ex = Executor(mb, signer, images, args.set_id, dev_enclave(ca), sink, args.state, start_block=start)
@@ -624,13 +749,40 @@ def cmd_task_executor(args: argparse.Namespace) -> int:
 
 
 def cmd_task_aggregator(args: argparse.Namespace) -> int:
+    import threading
+    import time
+
     from offchain.chain.task_mailbox import Web3TaskMailbox
     from offchain.compute.taskrun import Aggregator
+    from offchain.errors import EigenError
     from offchain.httpservice import ServiceServer
 
+    if not args.refund_interval >= 0:
+        raise ComputeError(f"--refund-interval must be 0 or a number of seconds, not {args.refund_interval}")
+    da = (args.disperser, args.da_key, args.records)
+    if any(v is not None for v in da) and not all(v is not None for v in da):
+        raise ComputeError("--disperser, --da-key and --records go together (DA records of every task)")
     d, mb = _mailbox(args)
-    agg = Aggregator(Web3TaskMailbox(d, mb.address, account=d.key(args.key)), args.evidence)
+    certifier = Web3TaskMailbox(d, mb.address, account=d.key(args.key))
+    recorder = None
+    if args.disperser is not None:
+        from offchain.chain.task_mailbox import DARecorder
+
+        recorder = DARecorder(certifier, args.disperser, bytes(d.key(args.da_key).key), args.records)
+    agg = Aggregator(certifier, args.evidence, recorder=recorder)
     server = ServiceServer(agg.app(), args.host, args.port)
+    if args.refund_interval > 0:
+
+        def expire() -> None:
+            while True:
+                time.sleep(args.refund_interval)
+                try:
+                    for h in agg.expire():
+                        print(json.dumps({"refunded": "0x" + h.hex()}), flush=True)
+                except EigenError as exc:  # the node away for a while: tried again next round
+                    print(json.dumps({"error": type(exc).__name__, "message": str(exc)}), file=sys.stderr)
+
+        threading.Thread(target=expire, name="aggregator-expiry", daemon=True).start()
     print(json.dumps({"aggregator": server.url, "mailbox": mb.address}), flush=True)
     server.run()
     return 0

@@ -150,6 +150,7 @@ class Certified:
     certificate: bytes = b""
     signer_ids: tuple[bytes, ...] = ()
     tx: Any = None
+    record: bytes = bytes(32)
 
 
 class MailboxCertifier(Protocol):
@@ -159,7 +160,18 @@ class MailboxCertifier(Protocol):
     def try_certify(self, task_hash: bytes, result: bytes, shares: list[Share]) -> Certified | None:
         """Build the certificate; None while the signed stake is below the threshold."""
 
-    def submit(self, certified: Certified, shares: list[Share]) -> Certified: ...
+    def submit(self, certified: Certified, shares: list[Share], record: bytes = bytes(32)) -> Certified: ...
+
+    def status(self, task_hash: bytes) -> str:
+        """NONE, CREATED, VERIFIED or EXPIRED."""
+
+    def refund(self, task_hash: bytes) -> Any:
+        """``refundFee`` for an expired task; returns the transaction hash."""
+
+    def prove_fault(self, certified: Certified, response: Response) -> Any:
+        """Submit the fault proof of ``response`` (a share over another result than the certified
+        one); returns the transaction hash. A refusal (a non-deterministic task, a fault already
+        proven) raises an :class:`offchain.errors.EigenError`."""
 
 
 # ---- images -------------------------------------------------------------------------------------
@@ -254,6 +266,16 @@ class Executor:
     def handle(self, task: Task) -> Response | None:
         """Run one task; a refused image or a sandbox failure is recorded (no response: the
         executor does not sign what it could not run) and the loop goes on."""
+        head = self.mailbox.head()
+        if head >= task.deadline:  # a result can land in block head + 1 at the earliest
+            self.failures.append(
+                Failure(
+                    task.task_hash,
+                    f"task expired (deadline block {task.deadline}, head {head}): not run",
+                    "TaskExpired",
+                )
+            )
+            return None
         tt = self.mailbox.task_type(task.task_type)
         digest = "sha256:" + tt.image_digest.hex()
         try:
@@ -289,12 +311,18 @@ class Executor:
 @dataclass
 class Aggregator:
     """Collects signed responses; certifies the first result whose signed stake meets the
-    threshold; keeps every response for another result in ``evidence/<taskHash>.json``."""
+    threshold; keeps every response for another result in ``evidence/<taskHash>.json`` and, with
+    ``prove_faults``, turns each into a fault proof (the TaskSlasher slashes its signer). With a
+    ``recorder`` (certified, the certifying responses) -> 32-byte record (a DA certificate's hash),
+    each certified task is recorded before its result is submitted, and the record goes with it."""
 
     certifier: MailboxCertifier
     evidence: Path
+    prove_faults: bool = True
+    recorder: Callable[[Certified, list[Response]], bytes] | None = None
     groups: dict[bytes, dict[bytes, dict[str, Response]]] = field(default_factory=dict)
     done: dict[bytes, Certified] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # the HTTP app and expiry
 
     def add(self, response: Response) -> Certified | None:
         self.certifier.check_share(response)
@@ -305,16 +333,20 @@ class Aggregator:
             return None
         by_result = self.groups.setdefault(h, {})
         group = by_result.setdefault(response.result, {})
-        if response.operator in group:
-            return None  # the same answer again (an executor restarted before moving its cursor)
-        if any(response.operator in g for g in by_result.values()):
-            raise TaskRunError(f"operator {response.operator} answered task 0x{h.hex()} twice, differently")
-        group[response.operator] = response
+        if response.operator not in group:
+            if any(response.operator in g for g in by_result.values()):
+                raise TaskRunError(
+                    f"operator {response.operator} answered task 0x{h.hex()} twice, differently"
+                )
+            group[response.operator] = response
+        # else the same answer again (an executor restarted, or re-sending after a refusal): no new
+        # share, but certification is tried again (a DA record or a submission that failed before)
         shares = [r.share for r in group.values()]
         cert = self.certifier.try_certify(h, response.result, shares)
         if cert is None:
             return None
-        cert = self.certifier.submit(cert, shares)
+        record = bytes(32) if self.recorder is None else self.recorder(cert, list(group.values()))
+        cert = self.certifier.submit(cert, shares, record)
         self.done[h] = cert
         minority = [r for res, g in by_result.items() if res != response.result for r in g.values()]
         if minority:
@@ -322,14 +354,34 @@ class Aggregator:
         del self.groups[h]
         return cert
 
+    def expire(self) -> list[bytes]:
+        """Refund every pending task (answered, never certified) that has expired, and forget it;
+        returns their hashes. A refund the chain refuses (already refunded by someone else) is
+        not an error: the task is forgotten all the same."""
+        with self.lock:
+            return self._expire()
+
+    def _expire(self) -> list[bytes]:
+        out = []
+        for h in list(self.groups):
+            if self.certifier.status(h) != "EXPIRED":
+                continue
+            try:
+                self.certifier.refund(h)
+            except EigenError as exc:
+                if "already refunded" not in str(exc):
+                    raise
+            del self.groups[h]
+            out.append(h)
+        return out
+
     def app(self, body_limit: int = MAX_RESPONSE_BODY) -> Starlette:
         """The aggregator's HTTP endpoint: ``POST /v1/responses`` with a response's JSON
         (:meth:`Response.to_json`) -> ``{"certified": bool, "task_hash", "tx"}``; a malformed or
         refused response is 400 / 422 with the reason, a chain failure 502."""
-        lock = threading.Lock()
 
         def add(r: Response) -> Certified | None:
-            with lock:
+            with self.lock:
                 return self.add(r)
 
         async def post(request: Request) -> JSONResponse:
@@ -370,10 +422,21 @@ class Aggregator:
                 "certified_signers": c.signers,
                 "responses": [],
             }
-        data["responses"].extend(r.to_json() for r in responses)
+        for r in responses:
+            entry = r.to_json()
+            if self.prove_faults:
+                entry["fault_proof"] = self._prove(self.done[task_hash], r)
+            data["responses"].append(entry)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(data, indent=1) + "\n")
         os.replace(tmp, path)
+
+    def _prove(self, certified: Certified, response: Response) -> dict[str, Any]:
+        try:
+            tx = self.certifier.prove_fault(certified, response)
+        except EigenError as exc:  # kept with the evidence: a person (or a later run) can retry
+            return {"error": str(exc), "type": type(exc).__name__}
+        return {"tx": "0x" + bytes(tx).hex()}
 
 
 def http_sink(url: str, timeout_s: float = 30.0) -> Callable[[Response], dict[str, Any]]:

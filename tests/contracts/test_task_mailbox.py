@@ -14,9 +14,11 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from offchain import settings as eigen_settings
 from offchain.abi import WAD, ZERO_ADDRESS
+from offchain.bls import group
 from offchain.bls.keys import SecretKey
+from offchain.chain.bls_registry import bls_digest
 from offchain.chain.bls_registry import registration_data as bls_registration_data
-from offchain.chain.compute_avs import receipt_args, registration_data
+from offchain.chain.compute_avs import receipt_args, registration_data, threshold_signatures
 from offchain.chain.deploy import TaskMailboxConfig, deploy_task_mailbox
 from offchain.chain.task_mailbox import (
     CERT_BLS,
@@ -400,6 +402,23 @@ def test_fee_on_transfer_token_escrows_what_arrives(project, mw) -> None:
     assert fot.balanceOf(mw.mailbox) == 0 and mw.mailbox.feesHeld(fot) == 0
 
 
+def tka_stake(mw, i):
+    """Operator i's TKA strategy, its shares and its allocation to the executor set."""
+    tka = mw.w.strats["TKA"]
+    shares = mw.w.dm.operatorShares(mw.ops[i], tka)
+    return tka, shares, mw.w.am.getAllocatedStake(mw.opset, [mw.ops[i]], [tka])[0][0]
+
+
+def released_to_app(mw, slash_id, slashed):
+    """Compensation: a slash waits in the SlashEscrow, then its TKA goes to the app owner (the
+    executor set's redistribution recipient)."""
+    w = mw.w
+    before = w.tokens["TKA"].balanceOf(mw.app)
+    w.mine(11)
+    w.esc.releaseSlash(mw.mailbox, mw.set_id, slash_id, sender=w.other)
+    assert w.tokens["TKA"].balanceOf(mw.app) == before + slashed
+
+
 def conflict_reverts(mw, reason, h, signers, result, accepted):
     """proveConflict with an ECDSA certificate by `signers` over `result` reverts with `reason`."""
     cert = mw.ecdsa(h, result, signers=signers)
@@ -415,9 +434,7 @@ def _verified(mw, signers=(0, 1), result=b"4"):
 def test_conflict_slashes_operators_that_signed_both(mw) -> None:
     w, s = mw.w, mw.slasher
     h, accepted = _verified(mw)
-    tka = w.strats["TKA"]
-    shares = w.dm.operatorShares(mw.ops[0], tka)
-    alloc = w.am.getAllocatedStake(mw.opset, [mw.ops[0]], [tka])[0][0]
+    tka, shares, alloc = tka_stake(mw, 0)
     other = mw.ecdsa(h, b"5", signers=(0, 2))  # op 0 signed both
     reverts("wrong signer list", s.proveConflict, h, other, b"5", [], accepted[::-1], sender=w.other)
     conflict_reverts(mw, "results agree", h, (0, 2), b"4", accepted)
@@ -439,11 +456,7 @@ def test_conflict_slashes_operators_that_signed_both(mw) -> None:
     assert w.dm.operatorShares(mw.ops[0], tka) == shares - slashed
     assert s.faultSlashed(h, mw.ops[0]) and not s.faultSlashed(h, mw.ops[1])
     reverts("fault already proven", s.proveConflict, h, other, b"5", [], accepted, sender=w.other)
-    # compensation: the slash is escrowed and released to the app (the set's redistribution recipient)
-    before = w.tokens["TKA"].balanceOf(mw.app)
-    w.mine(11)
-    w.esc.releaseSlash(mw.mailbox, mw.set_id, ev.slashId, sender=w.other)
-    assert w.tokens["TKA"].balanceOf(mw.app) == before + slashed
+    released_to_app(mw, ev.slashId, slashed)
 
 
 def test_conflict_without_overlap_slashes_both_sides(mw) -> None:
@@ -499,6 +512,92 @@ def test_receipt_fault_slashes_the_certifiers(mw) -> None:
     conflict_reverts(mw, "fault already proven", h, (0, 1), b"4", accepted)
     h2, _ = mw.create()
     reverts("task not verified", s.proveReceiptFault, h2, r, sig, accepted, sender=w.other)
+
+
+def _ecdsa_share(mw, h, result, i):
+    """Operator i's ECDSA share over `result` as executors sign it: (key, (v, r, s))."""
+    (v, r, sig_s) = threshold_signatures(mw.digest(h, result), [mw.keys[i]], ValueError)[0]
+    return mw.keys[i].public_key.to_checksum_address(), (v, r, sig_s)
+
+
+def test_share_fault_slashes_the_minority_signer(mw) -> None:
+    # op 2 signed "5" for a task certified "4" by ops 0 and 1: its share alone proves the fault
+    w, s = mw.w, mw.slasher
+    h, _ = _verified(mw)
+    tka, shares, alloc = tka_stake(mw, 2)
+    key, sig = _ecdsa_share(mw, h, b"5", 2)
+    reverts("results agree", s.proveShareFault, h, b"4", *_ecdsa_share(mw, h, b"4", 2), sender=w.other)
+    reverts("invalid signature", s.proveShareFault, h, b"6", key, sig, sender=w.other)  # not over "6"
+    other_key, _ = _ecdsa_share(mw, h, b"5", 1)
+    reverts("invalid signature", s.proveShareFault, h, b"5", other_key, sig, sender=w.other)
+    stranger = keys.PrivateKey(keccak(b"not a signing key"))
+    (v, r, ss) = threshold_signatures(mw.digest(h, b"5"), [stranger], ValueError)[0]
+    reverts(
+        "signer not a member",
+        s.proveShareFault,
+        h,
+        b"5",
+        stranger.public_key.to_checksum_address(),
+        (v, r, ss),
+        sender=w.other,
+    )
+    reverts(
+        "wrong certificate kind",
+        s.proveShareFaultBLS,
+        h,
+        b"5",
+        (1, 2),
+        ((0, 0), (0, 0)),
+        (1, 2),
+        sender=w.other,
+    )
+    h2, _ = mw.create()
+    reverts("task not verified", s.proveShareFault, h2, b"5", key, sig, sender=w.other)
+    rc = s.proveShareFault(h, b"5", key, sig, sender=w.other)
+    assert rc.return_value == 1
+    (ev,) = evs(rc, "TaskFaultProven")
+    assert (ev.operator, ev.taskHash, ev.kind) == (mw.ops[2].address, h, 3)
+    slashed = alloc * FAULT_WAD // WAD
+    assert w.dm.operatorShares(mw.ops[2], tka) == shares - slashed
+    assert not s.faultSlashed(h, mw.ops[0]) and not s.faultSlashed(h, mw.ops[1])
+    reverts("fault already proven", s.proveShareFault, h, b"5", key, sig, sender=w.other)
+    released_to_app(mw, ev.slashId, slashed)
+
+
+def test_bls_share_fault(mw) -> None:
+    w, s = mw.w, mw.slasher
+    h, _ = mw.create(mw.params(mw.bls_type))
+    mw.chain.mine(1)
+    ref = mw.mailbox.getTaskInfo(h).referenceBlock
+    cert, ids = mw.bls(h, b"4", signers=(0, 1))
+    mw.submit(h, cert, ids=ids)
+
+    def share(i, result, block=ref):
+        pk = mw.sks[i].public_key()
+        sigma = mw.sks[i].sign(bls_digest(mw.digest(h, result), block))
+        return group.g1_to_evm(pk.g1), group.g2_to_evm(pk.g2), group.g1_to_evm(sigma)
+
+    g1, g2, sigma = share(2, b"5")
+    reverts("results agree", s.proveShareFaultBLS, h, b"4", *share(2, b"4"), sender=w.other)
+    reverts("invalid signature", s.proveShareFaultBLS, h, b"5", *share(2, b"5", ref + 1), sender=w.other)
+    reverts("invalid signature", s.proveShareFaultBLS, h, b"5", g1, share(1, b"5")[1], sigma, sender=w.other)
+    stranger = SecretKey(424242).public_key()
+    reverts(
+        "signer not a member",
+        s.proveShareFaultBLS,
+        h,
+        b"5",
+        group.g1_to_evm(stranger.g1),
+        group.g2_to_evm(stranger.g2),
+        sigma,
+        sender=w.other,
+    )
+    reverts(
+        "wrong certificate kind", s.proveShareFault, h, b"5", *_ecdsa_share(mw, h, b"5", 2), sender=w.other
+    )
+    rc = s.proveShareFaultBLS(h, b"5", g1, g2, sigma, sender=w.other)
+    assert [(e.operator, e.kind) for e in evs(rc, "TaskFaultProven")] == [(mw.ops[2].address, 3)]
+    reverts("fault already proven", s.proveShareFaultBLS, h, b"5", g1, g2, sigma, sender=w.other)
 
 
 def test_task_state_machine(project, mw, chain) -> None:

@@ -15,7 +15,13 @@ from offchain.chain.components import (
     load_parameters,
     parse_components,
 )
-from offchain.chain.deploy import ComputeAVSConfig, DeployConfig, InferenceDisputesConfig, load_config
+from offchain.chain.deploy import (
+    ComputeAVSConfig,
+    DeployConfig,
+    InferenceDisputesConfig,
+    TaskMailboxConfig,
+    load_config,
+)
 from offchain.chain.errors import DeployConfigError
 
 CONFIG = DeployConfig(
@@ -160,7 +166,18 @@ def test_avs_parameters_come_from_the_configuration():
     d = local.inference_disputes
     assert (d.challenge_bond_wei, d.challenge_window_s, d.resolution_window_s) == (10**16, 60, 60)
     assert local.core == load_config("local")
+    # the task mailbox's section: the default's values, the local network's BLS windows
+    assert main.task_mailbox == TaskMailboxConfig(
+        fault_wad=10**17,
+        metadata_uri="https://compute.example/tasks.json",
+        bls_rotation_delay_blocks=7200,
+        bls_max_staleness_blocks=7200,
+    )
+    assert local.task_mailbox == replace(
+        main.task_mailbox, bls_rotation_delay_blocks=10, bls_max_staleness_blocks=100
+    )
     lines = local.lines(COMPONENTS)
+    assert "task_mailbox.bls_max_staleness_blocks = 100" in lines
     assert "compute_avs.enrolment_ttl_s = 600" in lines
     assert "inference_disputes.challenge_window_s = 60" in lines
 
@@ -200,6 +217,14 @@ _BASE = "default: {withdrawal_delay_blocks: 20, deallocation_delay_blocks: 20, a
             "resolution_window_s",
         ),
         (_BASE + ", inference_disputes: {slash_wad: 0}}\n", "inference_disputes.slash_wad"),
+        (_BASE + ", task_mailbox: [1]}\n", "default.task_mailbox must be a mapping"),
+        (_BASE + ", task_mailbox: {fault: 1}}\n", r"unknown keys \['fault'\] in task_mailbox"),
+        (_BASE + ", task_mailbox: {fault_wad: 0}}\n", "task_mailbox.fault_wad"),
+        (_BASE + ", task_mailbox: {metadata_uri: ''}}\n", "task_mailbox.metadata_uri"),
+        (
+            _BASE + "}\nnetworks: {local: {task_mailbox: {bls_max_staleness_blocks: -1}}}\n",
+            "task_mailbox.bls_max_staleness_blocks",
+        ),
     ],
 )
 def test_bad_avs_parameters_are_typed_errors(tmp_path, text, match):
@@ -221,11 +246,15 @@ def test_configured_avs_parameters_are_deployed_and_recorded(project, accounts, 
         project,
         accounts[0],
         params,
-        ("compute-avs", "inference-disputes"),
+        ("compute-avs", "inference-disputes", "task-mailbox"),
         record=record,
         provider=networks.provider,
     )
     avs, disputes = d.avs["compute_avs"], d.avs["inference_disputes"]
+    mailbox = d.avs["task_mailbox"]
+    assert project.TaskSlasher.at(d.avs["task_slasher"].address).FAULT_WAD() == 10**17
+    mreg = project.BLSRegistry.at(mailbox.blsRegistry())
+    assert (mreg.avs(), mreg.rotationDelay(), mreg.maxStaleness()) == (mailbox.address, 10, 100)
     assert (avs.ENROLMENT_TTL(), avs.FAULT_WAD()) == (600, 10**17)
     assert (disputes.CHALLENGE_BOND(), disputes.CHALLENGE_WINDOW(), disputes.RESOLUTION_WINDOW()) == (
         10**16,
@@ -234,6 +263,7 @@ def test_configured_avs_parameters_are_deployed_and_recorded(project, accounts, 
     )
     rec = json.loads(record.read_text())["parameters"]
     assert rec["compute_avs"]["enrolment_ttl_s"] == 600
+    assert rec["task_mailbox"]["bls_max_staleness_blocks"] == 100
     assert rec["inference_disputes"] == {
         "challenge_bond_wei": 10**16,
         "challenge_window_s": 60,

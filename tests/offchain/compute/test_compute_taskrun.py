@@ -12,17 +12,34 @@ import pytest
 from eth_account import Account
 from eth_hash.auto import keccak
 
+from offchain.abi import WAD
+from offchain.bls.keys import SecretKey
 from offchain.chain import sdk
 from offchain.chain.deploy import deploy_core
 from offchain.chain.errors import ChainRevertError
-from offchain.chain.task_mailbox import CERT_ECDSA, EcdsaSigner, Web3TaskMailbox
+from offchain.chain.task_mailbox import (
+    CERT_BLS,
+    CERT_ECDSA,
+    BlsSigner,
+    EcdsaSigner,
+    OperatorSigner,
+    Web3TaskMailbox,
+)
 from offchain.compute.devtee import dev_policy
 from offchain.compute.errors import TaskRunError
 from offchain.compute.executor import dev_enclave, execute_task
 from offchain.compute.imagebuild import build_image
 from offchain.compute.taskrun import Aggregator, Executor, ImageStore, Response, Share, Task
 from tests.contracts.support import TEST_CONFIG, World
-from tests.contracts.test_task_mailbox import FEE, TIMEOUT, MailboxWorld
+from tests.contracts.test_task_mailbox import (
+    FAULT_WAD,
+    FEE,
+    STAKE,
+    TIMEOUT,
+    MailboxWorld,
+    released_to_app,
+    tka_stake,
+)
 from tests.offchain.compute.support import reachable_dir, script_app
 from tests.offchain.compute.test_compute_sandbox import _NO_SANDBOX, TEST_UID
 
@@ -71,6 +88,9 @@ def tw(project, chain, accounts, networks, images):
     mw.other_type = mw.mailbox.registerTaskType(
         mw.set_id, bytes.fromhex(other[7:]), mw.token, FEE, TIMEOUT, CERT_ECDSA, 6667, sender=mw.app
     ).return_value
+    mw.bls_image_type = mw.mailbox.registerTaskType(
+        mw.set_id, raw, mw.token, FEE, TIMEOUT, CERT_BLS, 6667, sender=mw.app
+    ).return_value
     mw.d = sdk.Deployment(
         chain_id=chain.chain_id,
         rpc_url=networks.provider.uri,
@@ -88,7 +108,7 @@ def executors(tw, tmp_path, images, which=(0, 1, 2), sink=None, run=None):
     return [
         Executor(
             mailbox=view,
-            signer=EcdsaSigner(tw.ops[i].address, tw.keys[i]),
+            signer=signer(tw, i),
             images=ImageStore(store),
             operator_set_id=tw.set_id,
             enclave=dev_enclave(tw.cw.ca),
@@ -101,6 +121,11 @@ def executors(tw, tmp_path, images, which=(0, 1, 2), sink=None, run=None):
         )
         for i in which
     ]
+
+
+def signer(tw, i):
+    """Operator i's two keys as registered: ECDSA shares for ECDSA types, BLS for BLS types."""
+    return OperatorSigner(EcdsaSigner(tw.ops[i].address, tw.keys[i]), BlsSigner(tw.ops[i].address, tw.sks[i]))
 
 
 def aggregator(tw, tmp_path):
@@ -145,6 +170,8 @@ def test_a_lying_executor_is_outvoted_and_its_response_kept(tw, tmp_path, images
     def tamper(*a, **k):
         return dataclasses.replace(execute_task(*a, **k), output=b"sum of 2+2 is 5\n")
 
+    w = tw.w
+    tka, shares, alloc = tka_stake(tw, 2)
     agg = aggregator(tw, tmp_path)
     exs = executors(tw, tmp_path, images, which=(2, 0, 1), sink=agg.add, run={2: tamper})
     h = create(tw)
@@ -161,6 +188,93 @@ def test_a_lying_executor_is_outvoted_and_its_response_kept(tw, tmp_path, images
     assert r["operator"] == tw.ops[2].address and r["result"] == "0x" + liar.result.hex()
     # the liar's receipt binds the honest output: it proves the lie
     assert r["receipt"] == liar.receipt and r["share"]["signature"] == "0x" + liar.share.signature.hex()
+    # and its share over the lie is a fault proof: the aggregator submitted it, the liar alone is
+    # slashed through the AllocationManager, and the slash is released to the app
+    tx = r["fault_proof"]["tx"]
+    (ev,) = tw.slasher.TaskFaultProven.from_receipt(tw.chain.get_receipt(tx))
+    assert (ev.taskHash, ev.operator, ev.kind) == (h, tw.ops[2].address, 3)
+    assert [tw.slasher.faultSlashed(h, op) for op in tw.ops] == [False, False, True]
+    slashed = alloc * FAULT_WAD // WAD
+    assert w.dm.operatorShares(tw.ops[2], tka) == shares - slashed
+    released_to_app(tw, ev.slashId, slashed)
+
+
+@needs_bwrap
+def test_bls_shares_certified_at_the_reference_block(tw, tmp_path, images):
+    """A BLS task type: each executor signs with its BLS key as registered; the aggregator reads the
+    members' keys and stakes at the task's reference block from the BLSRegistry, aggregates and
+    submits a BLS certificate; a lying executor is outvoted by stake and kept as evidence."""
+
+    def tamper(*a, **k):
+        return dataclasses.replace(execute_task(*a, **k), output=b"sum of 2+2 is 5\n")
+
+    agg = aggregator(tw, tmp_path)
+    exs = executors(tw, tmp_path, images, which=(2, 0, 1), sink=agg.add, run={2: tamper})
+    h = create(tw, task_type=tw.bls_image_type)
+    before = owed(tw)
+    liar = exs[0].poll()[0]
+    oid = [sk.public_key().operator_id for sk in tw.sks]
+    assert liar.share.key == oid[2] and len(liar.share.signature) == 64
+    exs[1].poll()
+    assert h not in agg.done  # 25 of 50 for the honest result, 10 for the lie
+    exs[2].poll()
+    cert = agg.done[h]
+    assert cert.result == b"sum of 2+2\n" and cert.tx is not None
+    assert list(cert.signer_ids) == sorted([oid[0], oid[1]])
+    by_id = dict(zip(oid, (o.address for o in tw.ops), strict=True))
+    assert cert.signers == [by_id[i] for i in cert.signer_ids]
+    assert (cert.signed_stake, cert.total_stake) == (STAKE[0] + STAKE[1], sum(STAKE))
+    assert int.from_bytes(cert.certificate[:32], "big") == tw.mailbox.getTaskInfo(h).referenceBlock
+    assert tw.mailbox.getTaskStatus(h) == 2
+    assert tuple(tw.mailbox.getTaskResult(h))[0] == keccak(b"sum of 2+2\n")
+    paid = [a - b for a, b in zip(owed(tw), before, strict=True)]
+    assert sum(paid) == FEE and paid[2] == 0 and paid[0] > paid[1] > 0
+    ev = json.loads((tmp_path / "evidence" / f"0x{h.hex()}.json").read_text())
+    (r,) = ev["responses"]
+    assert r["operator"] == tw.ops[2].address and r["share"]["key"] == "0x" + oid[2].hex()
+    (fault,) = tw.slasher.TaskFaultProven.from_receipt(tw.chain.get_receipt(r["fault_proof"]["tx"]))
+    assert (fault.taskHash, fault.operator) == (h, tw.ops[2].address)
+    assert [tw.slasher.faultSlashed(h, op) for op in tw.ops] == [False, False, True]
+
+
+def test_the_aggregator_refuses_a_forged_or_foreign_bls_share(tw, tmp_path):
+    agg = aggregator(tw, tmp_path)
+    h = create(tw, task_type=tw.bls_image_type)
+    ref = tw.mailbox.getTaskInfo(h).referenceBlock
+    view = Web3TaskMailbox(tw.d)
+    result = b"sum of 2+2\n"
+    task = Task(h, tw.bls_image_type, tw.set_id, ref, 0, b"", 0)
+    good = BlsSigner(tw.ops[0].address, tw.sks[0])
+    share = good.sign(task, CERT_BLS, view.digest(h, result))
+
+    def resp(op, sh, res=result):
+        return Response(h, op, res, sh, {}, "sha256:00")
+
+    with pytest.raises(TaskRunError, match="does not verify"):
+        agg.add(resp(tw.ops[0].address, share, b"other"))
+    late = Task(h, tw.bls_image_type, tw.set_id, ref + 1, 0, b"", 0)  # signed for another block
+    with pytest.raises(TaskRunError, match="does not verify"):
+        agg.add(resp(tw.ops[0].address, good.sign(late, CERT_BLS, view.digest(h, result))))
+    with pytest.raises(TaskRunError, match="is not .*'s"):
+        agg.add(resp(tw.ops[1].address, share))  # another operator's key
+    stranger = BlsSigner(tw.ops[0].address, SecretKey(12345))
+    with pytest.raises(TaskRunError, match="no BLS member"):
+        agg.add(resp(tw.ops[0].address, stranger.sign(task, CERT_BLS, view.digest(h, result))))
+    with pytest.raises(TaskRunError, match="64 bytes"):
+        agg.add(resp(tw.ops[0].address, Share(share.key, share.signature[:63])))
+    with pytest.raises(TaskRunError, match="infinity"):
+        agg.add(resp(tw.ops[0].address, Share(share.key, bytes(64))))
+    with pytest.raises(TaskRunError):
+        agg.add(resp(tw.ops[0].address, Share(share.key, (1).to_bytes(32, "big") * 2)))  # off the curve
+    ecdsa = EcdsaSigner(tw.ops[0].address, tw.keys[0])
+    with pytest.raises(TaskRunError, match="takes bls certificates, this executor signs ECDSA"):
+        ecdsa.sign(task, CERT_BLS, view.digest(h, result))
+    with pytest.raises(TaskRunError, match="32 bytes"):
+        agg.add(resp(tw.ops[0].address, Share(tw.keys[0].public_key.to_canonical_address(), share.signature)))
+    with pytest.raises(TaskRunError, match="signs BLS"):
+        good.sign(task, CERT_ECDSA, view.digest(h, result))
+    assert agg.add(resp(tw.ops[0].address, share)) is None  # valid, 25 of 50
+    assert tw.mailbox.getTaskStatus(h) == 1
 
 
 @needs_bwrap
@@ -182,6 +296,34 @@ def test_below_threshold_waits_and_nothing_is_submitted(tw, tmp_path, images):
     for ex in exs:
         ex.poll()
     assert h not in agg.done and tw.mailbox.getTaskStatus(h) == 1
+
+
+def test_an_expired_task_is_skipped_not_run(tw, tmp_path, images, chain):
+    ran = []
+    (ex,) = executors(tw, tmp_path, images, which=(0,), run={0: lambda *a, **k: ran.append(1)})
+    h = create(tw)
+    chain.mine(TIMEOUT)  # head == deadline: a result could land at deadline + 1 only
+    assert ex.poll() == [] and ran == []
+    (f,) = ex.failures
+    assert f.task_hash == h and f.kind == "TaskExpired" and "not run" in f.error
+
+
+@needs_bwrap
+def test_executors_down_the_task_expires_and_the_aggregator_refunds(tw, tmp_path, images, chain):
+    agg = aggregator(tw, tmp_path)
+    exs = executors(tw, tmp_path, images, which=(1, 2), sink=agg.add)  # 25 of 50: below threshold
+    h = create(tw)
+    collector = tw.mailbox.getTaskInfo(h).refundCollector
+    for ex in exs:
+        ex.poll()
+    assert h in agg.groups and agg.expire() == []  # not expired yet: kept
+    chain.mine(TIMEOUT + 1)
+    before = tw.token.balanceOf(collector)
+    assert agg.expire() == [h] and h not in agg.groups
+    info = tw.mailbox.getTaskInfo(h)
+    assert tw.mailbox.getTaskStatus(h) == 3 and info.refunded
+    assert tw.token.balanceOf(collector) == before + FEE
+    assert agg.expire() == []
 
 
 @needs_bwrap
@@ -293,6 +435,15 @@ def task_cli(tw, tmp_path):
     return ("compute", "task", "--deployment", str(rec))
 
 
+def json_objects(text):
+    """The JSON objects printed one after another (each may span lines)."""
+    dec, out, i = json.JSONDecoder(), [], 0
+    while text[i:].strip():
+        obj, i = dec.raw_decode(text, i + len(text[i:]) - len(text[i:].lstrip()))
+        out.append(obj)
+    return out
+
+
 def _eigen(capsys, *argv):
     from offchain.cli import main
 
@@ -343,6 +494,34 @@ def test_cli_submit_status_result(tw, tmp_path, images, accounts, capsys):
     )
     assert r["signed_stake"] * 10000 >= 6667 * r["total_stake"] and len(r["signers"]) == 2
     assert json.loads(_eigen(capsys, *base, "status", h)[1])["status"] == "VERIFIED"
+
+
+def test_cli_refund(tw, tmp_path, capsys, chain, accounts):
+    base = task_cli(tw, tmp_path)
+    payer = Account.from_key(keccak(b"refund sender"))
+    accounts[0].transfer(payer.address, 10**18)
+    key = "0x" + payer.key.hex()[-64:]
+    since = chain.blocks.head.number + 1
+    h1, h2 = create(tw, payload=b"a"), create(tw, payload=b"b")
+    collector = tw.mailbox.getTaskInfo(h1).refundCollector
+    rc, _, err = _eigen(capsys, *base, "refund", "0x" + h1.hex(), "--key", key)
+    assert rc == 2 and "CREATED, not expired" in err and len(err.strip().splitlines()) == 1
+    rc, _, err = _eigen(capsys, *base, "refund", "--key", key)
+    assert rc == 2 and "--since-block" in err
+    chain.mine(TIMEOUT + 1)
+    before = tw.token.balanceOf(collector)
+    rc, out, err = _eigen(capsys, *base, "refund", "0x" + h1.hex(), "--key", key)
+    assert rc == 0, err
+    (r,) = json.loads(out)["refunded"]
+    assert (r["task_hash"], r["amount"], r["refund_collector"]) == ("0x" + h1.hex(), FEE, collector)
+    assert tw.token.balanceOf(collector) == before + FEE
+    rc, _, err = _eigen(capsys, *base, "refund", "0x" + h1.hex(), "--key", key)
+    assert rc == 2 and "already refunded" in err
+    # every expired, unrefunded task since a block: only h2 is left
+    rc, out, err = _eigen(capsys, *base, "refund", "--since-block", str(since), "--key", key)
+    assert rc == 0, err
+    assert [r["task_hash"] for r in json.loads(out)["refunded"]] == ["0x" + h2.hex()]
+    assert tw.mailbox.getTaskInfo(h2).refunded
 
 
 def test_cli_task_bad_input_is_one_line_exit_2(tw, tmp_path, capsys):
@@ -434,14 +613,19 @@ def test_response_json_round_trip_and_malformed():
 
 @needs_bwrap
 def test_cli_executors_post_to_an_aggregator(tw, tmp_path, images, capsys):
+    from offchain.bls import keystore
     from offchain.compute.devtee import init_dir
     from offchain.httpservice import ServiceServer
 
     _, store, *_ = images
     init_dir(tmp_path / "tee", b"\x05" * 32)
+    (tmp_path / "pw").write_text("executor password\n")
+    for i, sk in enumerate(tw.sks):
+        keystore.save(keystore.encrypt(sk, "executor password", "pbkdf2"), tmp_path / f"bls{i}.json")
     base = task_cli(tw, tmp_path)
     agg = aggregator(tw, tmp_path)
     h = create(tw, payload=b"1+1\n")
+    hb = create(tw, payload=b"1+2\n", task_type=tw.bls_image_type)  # both keys: an ECDSA and a BLS task
     start = tw.mailbox.getTaskInfo(h).createdBlock
     with ServiceServer(agg.app(), log_level="warning").start() as srv:
         for i in range(3):
@@ -453,6 +637,10 @@ def test_cli_executors_post_to_an_aggregator(tw, tmp_path, images, capsys):
                 tw.ops[i].address,
                 "--signing-key",
                 "0x" + tw.keys[i].to_bytes().hex(),
+                "--bls-keystore",
+                str(tmp_path / f"bls{i}.json"),
+                "--bls-password-file",
+                str(tmp_path / "pw"),
                 "--set",
                 str(tw.set_id),
                 "--images",
@@ -468,8 +656,13 @@ def test_cli_executors_post_to_an_aggregator(tw, tmp_path, images, capsys):
                 "--once",
             )
             assert rc == 0, err
-            assert json.loads(out)["result"] == "0x" + b"sum of 1+1\n".hex()
+            assert [o["result"] for o in json_objects(out)] == [
+                "0x" + b"sum of 1+1\n".hex(),
+                "0x" + b"sum of 1+2\n".hex(),
+            ]
     assert agg.done[h].result == b"sum of 1+1\n" and tw.mailbox.getTaskStatus(h) == 2
+    assert agg.done[hb].result == b"sum of 1+2\n" and len(agg.done[hb].signer_ids) == 2
+    assert tw.mailbox.getTaskStatus(hb) == 2
     assert json.loads((tmp_path / "cli-state0.json").read_text())["next_block"] > start
 
 
@@ -496,9 +689,37 @@ def test_cli_executor_and_aggregator_bad_input(tw, tmp_path, capsys):
         ((*ex, "--devtee", str(tmp_path / "none")), "not a dev-TEE directory"),
         ((*ex, "--devtee", str(tmp_path), "--interval", "0"), "--interval"),
         ((*ex[:-2], "--devtee", str(tmp_path)), "--aggregator"),
+        ((*ex[:7], *ex[9:], "--devtee", str(tmp_path)), "--signing-key (ECDSA task types), --bls-keystore"),
+        ((*ex, "--devtee", str(tmp_path), "--bls-keystore", str(tmp_path)), "go together"),
         (
             (*base, "aggregator", "--key", "0x" + "11" * 32, "--evidence", str(tmp_path), "--port", "70000"),
             "port",
+        ),
+        (
+            (
+                *base,
+                "aggregator",
+                "--key",
+                "0x" + "11" * 32,
+                "--evidence",
+                str(tmp_path),
+                "--refund-interval",
+                "-1",
+            ),
+            "--refund-interval",
+        ),
+        (
+            (
+                *base,
+                "aggregator",
+                "--key",
+                "0x" + "11" * 32,
+                "--evidence",
+                str(tmp_path),
+                "--disperser",
+                "http://127.0.0.1:9",
+            ),
+            "--disperser, --da-key and --records go together",
         ),
         (
             (
@@ -517,3 +738,172 @@ def test_cli_executor_and_aggregator_bad_input(tw, tmp_path, capsys):
     for argv, msg in cases:
         rc, _, err = _eigen(capsys, *argv)
         assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1, (argv, err)
+
+
+# ---- DA records of input, output and receipt ------------------------------------------------------
+
+DA_SYMBOLS = 256  # 8 KiB blobs: a record with the dev TEE's receipt (~5.3 KB) fits
+
+
+@pytest.fixture(scope="module")
+def danet(tmp_path_factory):
+    """An in-process DA network: four validators (stakes 1-4) and a disperser on loopback, and a
+    client config (`eigen da get --config`) naming them."""
+    from offchain.da.eigenda.encoder import Encoder
+    from offchain.da.network.disperser import Disperser
+    from offchain.da.network.metadata import MetadataStore
+    from offchain.da.network.node import ValidatorNode
+    from offchain.da.network.service import disperser_app, node_app
+    from offchain.da.srs import insecure_test_srs
+    from offchain.httpservice import ServiceServer
+    from offchain.store import Store
+    from tests.offchain.da.network.support import DISPERSER_KEY, network_file, node_state, operator_keys
+
+    tmp = tmp_path_factory.mktemp("danet")
+    enc = Encoder(insecure_test_srs(DA_SYMBOLS))
+    keys = operator_keys(4)
+    state = node_state(keys)
+    servers, stores, urls = [], [], {}
+    d = None
+    try:
+        for i, k in enumerate(keys):
+            stores.append(Store([str(tmp / f"v{i}")]))
+            srv = ServiceServer(node_app(ValidatorNode(k, state, enc, stores[-1])), log_level="warning")
+            servers.append(srv.__enter__())
+            urls[k.public_key().operator_id] = srv.url
+        pks = {k.public_key().operator_id: k.public_key() for k in keys}
+        d = Disperser(DISPERSER_KEY, 0, enc, state.stakes, urls, pks, MetadataStore(str(tmp / "meta.db")))
+        d.start()
+        network_file(tmp / "network.json", keys, state, urls)
+        (tmp / "client.json").write_text(
+            json.dumps({"network": "network.json", "srs": {"insecure_test_symbols": DA_SYMBOLS}})
+        )
+        with ServiceServer(disperser_app(d), log_level="warning") as srv:
+            yield {
+                "url": srv.url,
+                "config": tmp / "client.json",
+                "stakes": state.stakes,
+                "urls": urls,
+                "encoder": enc,
+            }
+    finally:
+        if d is not None:
+            d.stop()
+            d.db.close()
+        for srv in servers:
+            srv.__exit__(None, None, None)
+        for st in stores:
+            st.close()
+
+
+@needs_bwrap
+def test_every_task_is_recorded_to_da_and_the_result_verifies_it(tw, tmp_path, images, danet, capsys):
+    from offchain.chain.task_mailbox import DARecorder, record_hash
+    from tests.offchain.da.network.support import CLIENT_KEY
+
+    certifier = Web3TaskMailbox(tw.d, account=tw.agg_key)
+    recorder = DARecorder(certifier, danet["url"], CLIENT_KEY, tmp_path / "records", timeout_s=120)
+    agg = Aggregator(certifier, tmp_path / "evidence", recorder=recorder)
+    exs = executors(tw, tmp_path, images, sink=agg.add)
+    h = create(tw, payload=b"3+4\n")
+    for ex in exs:
+        ex.poll()
+    done = agg.done[h]
+    cert = json.loads((tmp_path / "records" / f"0x{h.hex()}.cert.json").read_text())
+    assert done.record == record_hash(cert) != bytes(32)
+    assert tw.mailbox.getTaskInfo(h).record == done.record
+    assert tuple(tw.mailbox.getTaskResult(h)) == (keccak(b"sum of 3+4\n"), done.record)
+    # a DA record that cannot be made stops the submission (no result goes on chain without its
+    # record); the executor's response sent again retries it
+    down = Aggregator(
+        certifier,
+        tmp_path / "ev2",
+        recorder=DARecorder(certifier, "http://127.0.0.1:9", CLIENT_KEY, tmp_path / "r2", timeout_s=5),
+    )
+    (tmp_path / "down").mkdir()
+    exs = executors(tw, tmp_path / "down", images)
+    h3 = create(tw, payload=b"1+0\n")
+    answers = [ex.poll()[0] for ex in exs]
+    assert down.add(answers[0]) is None
+    with pytest.raises(TaskRunError, match="recording task .* to DA failed"):
+        down.add(answers[1])
+    assert h3 not in down.done and tw.mailbox.getTaskStatus(h3) == 1
+    down.recorder = recorder
+    assert down.add(answers[1]).record == tw.mailbox.getTaskInfo(h3).record != bytes(32)
+    # `eigen compute task result` fetches the record from DA and checks it against the chain
+    base = task_cli(tw, tmp_path)
+    da = (
+        "--record-cert",
+        str(tmp_path / "records" / f"0x{h.hex()}.cert.json"),
+        "--da-config",
+        str(danet["config"]),
+    )
+    rc, out, err = _eigen(capsys, *base, "result", "0x" + h.hex(), *da)
+    assert rc == 0, err
+    rec = json.loads(out)["da_record"]
+    assert rec["verified"] and rec["input"] == "0x" + b"3+4\n".hex()
+    # and in Python, from the validators' verified chunks: the same record
+    got = certifier.fetch_record(
+        h, cert, stakes=danet["stakes"], urls=danet["urls"], encoder=danet["encoder"]
+    )
+    assert (got["input"], got["output"], got["served_by"]) == (b"3+4\n", b"sum of 3+4\n", "validators")
+    receipt = got["receipt"]
+    assert (rec["enclave_signer"], rec["receipt_digest"]) == (
+        receipt["receipt"]["enclaveSigner"],
+        receipt["digest"],
+    )
+    assert receipt["receipt"]["outputHash"] == "0x" + keccak(b"sum of 3+4\n").hex()
+    # another task's certificate is not this task's record
+    (tmp_path / "forged.json").write_text(json.dumps({**cert, "blob_key": "00" * 32}))
+    rc, _, err = _eigen(capsys, *base, "result", "0x" + h.hex(), "--record-cert", str(tmp_path / "forged.json"),
+                        "--da-config", str(danet["config"]))  # fmt: skip
+    assert rc == 2 and "not task" in err and len(err.strip().splitlines()) == 1
+    rc, _, err = _eigen(
+        capsys, *base, "result", "0x" + h.hex(), "--record-cert", str(tmp_path / "forged.json")
+    )
+    assert rc == 2 and "go together" in err
+    # a task certified without a recorder has no record to fetch
+    (tmp_path / "plain").mkdir()
+    plain = aggregator(tw, tmp_path / "plain")
+    exs = executors(tw, tmp_path / "plain", images, sink=plain.add)
+    h2 = create(tw, payload=b"5+5\n")
+    for ex in exs:
+        ex.poll()
+    assert plain.done[h2].record == bytes(32)
+    with pytest.raises(TaskRunError, match="without a DA record"):
+        certifier.fetch_record(h2, cert)
+
+
+def test_a_da_record_is_checked_against_the_chain(tw):
+    """check_record: every mismatch between a fetched record and the chain is named."""
+    from offchain.chain.task_mailbox import TaskInfo, check_record, task_record
+    from offchain.compute.receipt import Receipt, ReceiptBundle, sign
+
+    key = type(tw.keys[0])(keccak(b"enclave"))
+    h, payload, out = b"\x01" * 32, b"2+2", b"4"
+
+    def bundle(inp=payload, output=out, signer=key):
+        r = Receipt(b"\x00" * 32, b"\x00" * 32, keccak(inp), keccak(output), 1, key.public_key.to_checksum_address(),
+                    b"\x00" * 32, b"\x00" * 32, b"\x00" * 32, 1, 1)  # fmt: skip
+        return ReceiptBundle(r, sign(r, signer), b"", {}).to_json()
+
+    info = TaskInfo(
+        *([None] * 7), keccak(payload), "VERIFIED", False, keccak(out), b"\x00" * 32, b"\x00" * 32
+    )
+    good = check_record(task_record(h, payload, out, bundle()), info, h, keccak(out))
+    assert (good["input"], good["output"]) == (payload, out)
+    cases = [
+        (task_record(b"\x02" * 32, payload, out, bundle()), "for task 0x0202"),
+        (task_record(h, b"2+3", out, bundle()), "input is not the task's"),
+        (task_record(h, payload, b"5", bundle()), "output is not the certified"),
+        (task_record(h, payload, out, bundle(output=b"5")), "receipt is over another"),
+        (
+            task_record(h, payload, out, bundle(signer=type(key)(keccak(b"other")))),
+            "not signed by the enclave",
+        ),
+        (b"garbage", "not a task record"),
+        (task_record(h, payload, out, {"version": 2}), "receipt is malformed"),
+    ]
+    for data, msg in cases:
+        with pytest.raises(TaskRunError, match=msg):
+            check_record(data, info, h, keccak(out))
