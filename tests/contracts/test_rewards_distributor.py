@@ -8,12 +8,13 @@ snapshot and restores it."""
 from __future__ import annotations
 
 import pytest
+from eth_account import Account
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from offchain import settings as eigen_settings
 from offchain.rewards.calc import DEFAULT_SPLIT_BIPS, operator_set_day
-from tests.contracts.support import NO_SIG, SALT0, ZERO, reverts
+from tests.contracts.support import NO_SIG, SALT0, ZERO, Batch, reverts
 from tests.contracts.test_rewards import RewardsWorld
 
 WAD = 10**18
@@ -260,5 +261,34 @@ def test_protocol_fee_opt_in_goes_to_the_fee_vault(dw):
         assert rd.getDistribution(did).amount == 8_000
         assert dw.reward.balanceOf(dw.rw.vault) == 2_000
         assert rd.claimable(did, dw.ops[0], dw.ops[0]) == 8_000
+    finally:
+        chain.restore(snap)
+
+
+def test_sets_of_up_to_64_operators(dw):
+    """64 members distribute (each paid by its weight); a 65th member makes the set too large."""
+    tw, rd, chain = dw.tw, dw.rd, dw.chain
+    snap = chain.snapshot()
+    try:
+        extra = [Account.create().address for _ in range(62)]
+        for a in extra:
+            chain.set_balance(a, 10**20)
+        b = Batch(chain)
+        for a in extra:
+            b.add(a, tw.dm.registerAsOperator, ZERO, 0, "")
+        b.send()
+        for a in extra[:61]:
+            b.add(a, tw.am.registerForOperatorSets, a, (tw.avs.address, [SET], b""))
+        b.send()
+        assert tw.am.getMemberCount(dw.opset) == 64
+        dw.deposit(dw.ops[0], "TKA", 3)
+        dw.deposit(dw.ops[1], "TKA", 1)
+        did = dw.distribute(1_000, chain.blocks.head.number, {"TKA": 1}).return_value
+        assert rd.operatorCommission(did, dw.ops[0]) + rd.stakersPool(did, dw.ops[0]) == 750
+        assert rd.operatorCommission(did, dw.ops[1]) + rd.stakersPool(did, dw.ops[1]) == 250
+        assert rd.claimable(did, extra[0], extra[0]) == 0
+        b.add(extra[61], tw.am.registerForOperatorSets, extra[61], (tw.avs.address, [SET], b""))
+        b.send()
+        dw.refused("too many operators", 1_000, chain.blocks.head.number, {"TKA": 1})
     finally:
         chain.restore(snap)
