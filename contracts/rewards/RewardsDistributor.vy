@@ -102,8 +102,9 @@ distributionCount: public(uint256)
 operatorWeight: public(HashMap[uint256, HashMap[address, uint256]])
 # id -> operator -> its commission << 128 | what its stakers share (both below 2**127).
 _shares: HashMap[uint256, HashMap[address, uint256]]
-# id -> earner -> operator -> already claimed (an earner had weight with one operator at a block).
-isClaimed: public(HashMap[uint256, HashMap[address, HashMap[address, bool]]])
+# earner -> operator -> id >> 8 -> bit (id & 255) set once claimed (an earner has weight with one
+# operator at a block); one slot holds 256 distributions, so claims of later ones write warm words.
+_claimed: HashMap[address, HashMap[address, HashMap[uint256, uint256]]]
 
 
 @deploy
@@ -261,6 +262,25 @@ def getDistribution(distributionId: uint256) -> Distribution:
     return self._distributions[distributionId]
 
 
+@internal
+@view
+def _is_claimed(did: uint256, earner: address, operator: address) -> bool:
+    return self._claimed[earner][operator][did >> 8] & (1 << (did & 255)) != 0
+
+
+@external
+@view
+def isClaimed(distributionId: uint256, earner: address, operator: address) -> bool:
+    """
+    @notice Whether `earner` has claimed its part of the distribution through `operator`.
+    @param distributionId The distribution id.
+    @param earner The earner.
+    @param operator The operator named in the claim.
+    @return True once claimed.
+    """
+    return self._is_claimed(distributionId, earner, operator)
+
+
 @external
 @view
 def claimable(distributionId: uint256, earner: address, operator: address) -> uint256:
@@ -271,7 +291,7 @@ def claimable(distributionId: uint256, earner: address, operator: address) -> ui
     @param operator The operator the earner was delegated to at the snapshot.
     @return The amount.
     """
-    if self.isClaimed[distributionId][earner][operator] or distributionId >= self.distributionCount:
+    if self._is_claimed(distributionId, earner, operator) or distributionId >= self.distributionCount:
         return 0
     return self._amount(distributionId, self._distributions[distributionId], earner, operator)
 
@@ -294,11 +314,13 @@ def claim(earner: address, claims: DynArray[DistributionClaim, MAX_CLAIMS], reci
     for c: DistributionClaim in claims:
         did: uint256 = c.distributionId
         assert did < self.distributionCount, "unknown distribution"
-        assert not self.isClaimed[did][earner][c.operator], "already claimed"
+        word: uint256 = self._claimed[earner][c.operator][did >> 8]
+        bit: uint256 = 1 << (did & 255)
+        assert word & bit == 0, "already claimed"
         d: Distribution = self._distributions[did]
         amount: uint256 = self._amount(did, d, earner, c.operator)
         assert amount != 0, "nothing to claim"
-        self.isClaimed[did][earner][c.operator] = True
+        self._claimed[earner][c.operator][did >> 8] = word | bit
         claimed: uint256 = d.claimed + amount
         assert claimed <= d.amount, "distribution escrow exceeded"
         self._distributions[did].claimed = claimed

@@ -242,7 +242,10 @@ def test_split_claimer_recipient_batch_and_refusals(dw):
         reverts("already claimed", rd.claim, staker, [(d2, op)], staker, sender=staker)
         reverts("nothing to claim", rd.claim, staker, [(d1, dw.ops[1])], staker, sender=staker)
         # the escrow of each distribution bounds its claims
+        reverts("already claimed", rd.claim, op, [(d1, op), (d1, op)], op, sender=op)  # twice in a batch
+        assert not rd.isClaimed(d1, op, op) and rd.isClaimed(d1, staker, op)
         rd.claim(op, [(d1, op), (d2, op)], op, sender=op)
+        assert rd.isClaimed(d1, op, op) and rd.isClaimed(d2, op, op) and not rd.isClaimed(d2, op, dw.ops[1])
         assert rd.getDistribution(d1).claimed == 10_000
         d2_op = 190 + (100 * 10**15 // 1_900) * 1_710 // 10**15
         assert rd.getDistribution(d2).claimed == d2_staker + d2_op <= 1_900
