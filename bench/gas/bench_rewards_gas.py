@@ -2,7 +2,9 @@
 and later for the same AVS and token, with and without the protocol fee), ``processClaim`` (one
 token at earner-tree depths 0 to 10; EigenLayer's published Root1 vector: six tokens), and
 ``processClaims`` batches of 2, 4 and 8 claims (one token each, each against another AVS's root),
-beside Symbiotic's ``claim`` (median 13,185) and ``claimBatch`` (median 34,434) from its forge gas
+the on-chain distribution (RewardsDistributor: ``createOperatorSetDistribution`` over sets of 1,
+8, 32 and 64 operators, one and two strategies; ``claim`` of one distribution and of 2, 4 and 8 in
+one call), beside Symbiotic's ``claim`` (median 13,185) and ``claimBatch`` (median 34,434) from its forge gas
 snapshot (shared/research/eigenlayer-contracts.md section 7). EigenLayer publishes no gas figures
 for ``processClaim`` and no Solidity toolchain is installed here to measure its source, so its
 column is the structural difference only: per token our claim also debits the AVS's escrow (one
@@ -31,6 +33,8 @@ from offchain.rewards.merkle import Claim, DistributionTree  # noqa: E402
 
 REPEAT = 5
 DAY = 86_400
+SET_SIZES = (1, 8, 32, 64)
+DIST_BATCHES = (2, 4, 8)
 DEPTHS = (0, 4, 10)  # earner tree depth: 1, 16, 1024 earners
 BATCHES = (2, 4, 8)
 PEERS = {"symbiotic_claim_median": 13_185, "symbiotic_claimBatch_median": 34_434}
@@ -165,6 +169,8 @@ def main() -> int:
                 receipts.append(rc.processClaims(claims, e, sender=e))
             record(f"processClaims ({n} claims, 1 token each)", receipts)
 
+        bench_distribution(project, chain, accounts, d, r, avss[4], record, fresh_earner)
+
     one = rows["processClaim (1 token, earner depth 0)"]["execution_median"]
     write_results(
         "rewards_gas.json",
@@ -177,6 +183,75 @@ def main() -> int:
         },
     )
     return 0
+
+
+def bench_distribution(project, chain, accounts, d, r, avs, record, fresh_earner) -> None:
+    """RewardsDistributor: sets of SET_SIZES operators (operator i is in every set larger than
+    i; each operator holds stake in both strategies, a staker delegates to operator 0)."""
+    zero = "0x" + "00" * 20
+    rd, dm, am, sm = r.distributor, d.delegation_manager, d.allocation_manager, d.strategy_manager
+    strats = sorted(d.strategies.values(), key=lambda s: int(s.address, 16))[:2]
+    syms = {s.address: sym for sym, s in d.strategies.items()}
+    am.updateAVSMetadataURI(avs, "bench", sender=avs)
+    am.createOperatorSets(
+        avs, [(k + 1, strats, zero) for k in range(len(SET_SIZES))], [zero] * len(SET_SIZES), sender=avs
+    )
+
+    def stake(who, amount):
+        for s in strats:
+            t = d.tokens[syms[s.address]]
+            t.mint(who, amount, sender=who)
+            t.approve(sm, amount, sender=who)
+            sm.depositIntoStrategy(s, t, amount, sender=who)
+
+    ops = []
+    for i in range(max(SET_SIZES)):
+        op = fresh_earner()
+        dm.registerAsOperator(zero, 0, "", sender=op)
+        stake(op, 10**18 * (i + 1))
+        ids = [k + 1 for k, n in enumerate(SET_SIZES) if i < n]
+        am.registerForOperatorSets(op, (avs, ids, b""), sender=op)
+        ops.append(op)
+    staker = fresh_earner()
+    dm.delegateTo(ops[0], (b"", 0), b"\x00" * 32, sender=staker)
+    stake(staker, 5 * 10**18)
+    token = d.tokens["A"]
+    token.mint(avs, 10**30, sender=avs)
+    token.approve(rd, 2**256 - 1, sender=avs)
+    chain.mine()
+    ids = []
+    for k, n in enumerate(SET_SIZES):
+        for m in (1, 2):
+            sams = [(s.address, 10**18) for s in strats[:m]]
+            receipts = []
+            for _ in range(3):
+                snap = chain.blocks.head.number
+                receipts.append(
+                    rd.createOperatorSetDistribution((avs, k + 1), token, 10**24, snap, sams, sender=avs)
+                )
+                ids.append(receipts[-1].return_value)
+            record(
+                f"createOperatorSetDistribution ({n} operators, {m} strateg{'y' if m == 1 else 'ies'})",
+                receipts,
+            )
+    # claims: each distribution above pays the staker through operator 0 (it is in every set)
+    record(
+        "RewardsDistributor.claim (1 distribution, 1 strategy)",
+        [rd.claim(staker, [(ids[0], ops[0])], staker, sender=staker)],
+    )
+    record(
+        "RewardsDistributor.claim (1 distribution, 2 strategies)",
+        [rd.claim(staker, [(ids[3], ops[0])], staker, sender=staker)],
+    )
+    left = [i for i in ids if i not in (ids[0], ids[3])]
+    for n in DIST_BATCHES:
+        batch, left = left[:n], left[n:]
+        if len(batch) < n:
+            break
+        record(
+            f"RewardsDistributor.claim ({n} distributions, 1-2 strategies)",
+            [rd.claim(staker, [(i, ops[0]) for i in batch], staker, sender=staker)],
+        )
 
 
 if __name__ == "__main__":

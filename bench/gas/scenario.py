@@ -17,6 +17,7 @@ OPERATIONS = (
     "deposit (first, cold)",
     "deposit (again, warm)",
     "delegate (3 strategies)",
+    "deposit (delegated, warm)",
     "register for 1 operator set",
     "modify allocations (1 set, 3 strategies)",
     "modify allocations (1 set, 1 strategy)",
@@ -99,6 +100,10 @@ def run(side: Side, reps: int) -> dict[str, list[int]]:
         sm.depositIntoStrategy(by_sym["B"], tokens["B"], 10**21, sender=staker)
         sm.depositIntoStrategy(by_sym["C"], tokens["C"], 10**21, sender=staker)
         rec("delegate (3 strategies)", dm.delegateTo(op, (b"", 0), b"\x00" * 32, sender=staker))
+        rec(
+            "deposit (delegated, warm)",
+            sm.depositIntoStrategy(by_sym["A"], tokens["A"], 10**21, sender=staker),
+        )
         set_a, set_b = side.set_ids[2 * rep], side.set_ids[2 * rep + 1]
         rec("register for 1 operator set", am.registerForOperatorSets(op, (avs, [set_a], b""), sender=op))
         am.registerForOperatorSets(op, (avs, [set_b], b""), sender=op)

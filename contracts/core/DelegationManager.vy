@@ -10,6 +10,9 @@
      - per (operator, strategy): a slashing factor sf (checkpointed by block, WAD = untouched)
        and the sum of the scaled shares of its stakers (operatorScaledShares);
      - withdrawable shares = floor(scaled * sf / WAD); operator shares = floor(sum * sf / WAD).
+     - the operator's scaled sum and each staker's scaled shares with its operator are block-keyed
+       checkpoint histories (delegation_storage), so shares at any past block are the scaled
+       value there times sf there (operatorSharesAt, stakerSharesAt).
      A slash lowers sf, so every staker loses exactly pro rata, at O(1) cost; new deposits get k
      scaled by 1/sf, so they are not hit by earlier slashes. Queued withdrawals keep scaled shares
      and are valued at the sf of the block their slashability ends (startBlock + delay).
@@ -43,7 +46,6 @@ exports: (
     ds.delegatedTo,
     ds.delegationApprover,
     ds.delegationApproverSaltIsSpent,
-    ds.operatorScaledShares,
     ds.cumulativeWithdrawalsQueued,
     ds.strategyWithdrawalDelayBlocks,
     ds.forkSlasher,
@@ -332,7 +334,7 @@ def _delegate(staker: address, operator: address):
         withdrawable: uint256 = s * k // WAD
         k_new: uint256 = k * WAD // self._joining_factor(operator, strategy, sf)
         self._set_deposit_scaling_factor(staker, strategy, k_new, sf, s, withdrawable)
-        ds.operatorScaledShares[operator][strategy] += s * k_new // WAD
+        ds._set_staker_scaled(staker, operator, strategy, s * k_new // WAD)
         log OperatorSharesIncreased(operator=operator, staker=staker, strategy=strategy, shares=withdrawable)
 
 
@@ -427,9 +429,7 @@ def _increase(staker: address, operator: address, strategy: address, prev: uint2
         k_new = ((withdrawable + added) * WAD // (prev + added)) * WAD // sf_join
     self._set_deposit_scaling_factor(staker, strategy, k_new, sf, prev + added, (prev * k // WAD) * sf // WAD + added)
     if operator != empty(address):
-        old_scaled: uint256 = prev * k // WAD
-        new_scaled: uint256 = (prev + added) * k_new // WAD
-        ds.operatorScaledShares[operator][strategy] = ds.operatorScaledShares[operator][strategy] - old_scaled + new_scaled
+        ds._set_staker_scaled(staker, operator, strategy, (prev + added) * k_new // WAD)
         log OperatorSharesIncreased(operator=operator, staker=staker, strategy=strategy, shares=added)
 
 
@@ -471,7 +471,7 @@ def slashOperatorShares(operator: address, avs: address, operatorSetId: uint32, 
     elif new_sf == 0 and prev_sf != 0:
         new_sf = 1  # magnitude is left, so the factor stays invertible (a cancel scales it back)
     ds._push(key, new_sf)
-    op_scaled: uint256 = ds.operatorScaledShares[operator][strategy]
+    op_scaled: uint256 = ds._latest(ds._key(2, operator, strategy), 0)
     q_scaled: uint256 = ds._queued_scaled(minWithdrawalDelayBlocks, operator, strategy)
     before: uint256 = op_scaled * prev_sf // WAD + q_scaled * prev_sf // WAD
     after: uint256 = op_scaled * new_sf // WAD + q_scaled * new_sf // WAD
@@ -498,28 +498,7 @@ def setSlashPending(operator: address, strategy: address, pending: bool, dust: b
     @param prevMaxMagnitude The operator's max magnitude before the slash.
     @param newMaxMagnitude Its max magnitude after the slash.
     """
-    assert msg.sender == ds.slashEscrow, "only slash escrow"
-    word: uint256 = ds._pending[operator][strategy]
-    n: uint256 = word & U32
-    d: uint256 = (word >> 32) & U32
-    r: uint256 = word >> 64
-    if dust:
-        if r == 0:
-            r = WAD
-        if pending:
-            d += 1
-            r = (r * convert(prevMaxMagnitude, uint256) + convert(newMaxMagnitude, uint256) - 1) // convert(newMaxMagnitude, uint256)
-        else:
-            d -= 1
-            r = (r * convert(newMaxMagnitude, uint256) + convert(prevMaxMagnitude, uint256) - 1) // convert(prevMaxMagnitude, uint256)
-        if d == 0:
-            r = 0
-    elif pending:
-        n += 1
-    else:
-        n -= 1
-    ds._pending[operator][strategy] = n | (d << 32) | (r << 64)
-    log SlashPendingUpdated(operator=operator, strategy=strategy, pendingSlashes=n + d)
+    self._forward()
 
 
 @external
@@ -599,7 +578,7 @@ def _queue(staker: address, operator: address, strategies: DynArray[address, MAX
         scaled: uint256 = x * k // WAD
         withdrawable: uint256 = scaled * self._slashing_factor(operator, strategy) // WAD
         if operator != empty(address):
-            ds.operatorScaledShares[operator][strategy] -= s * k // WAD - (s - x) * k // WAD
+            ds._set_staker_scaled(staker, operator, strategy, (s - x) * k // WAD)
             key: bytes32 = ds._key(1, operator, strategy)
             ds._push(key, ds._latest(key, 0) + scaled)
             log OperatorSharesDecreased(operator=operator, staker=staker, strategy=strategy, shares=withdrawable)
@@ -910,7 +889,59 @@ def depositScalingFactor(staker: address, strategy: address) -> uint256:
 @internal
 @view
 def _operator_shares(operator: address, strategy: address) -> uint256:
-    return ds.operatorScaledShares[operator][strategy] * self._slashing_factor(operator, strategy) // WAD
+    return ds._latest(ds._key(2, operator, strategy), 0) * self._slashing_factor(operator, strategy) // WAD
+
+
+@internal
+@view
+def _shares_at(key: bytes32, operator: address, strategy: address, blockNumber: uint256) -> uint256:
+    return ds._at(key, blockNumber, 0) * ds._at(ds._key(0, operator, strategy), blockNumber, WAD) // WAD
+
+
+@external
+@view
+def operatorScaledShares(operator: address, strategy: address) -> uint256:
+    """
+    @notice The sum of the scaled shares of the operator's stakers in `strategy` (before the
+            slashing factor).
+    @param operator The operator.
+    @param strategy The strategy.
+    @return The scaled shares.
+    """
+    return ds._latest(ds._key(2, operator, strategy), 0)
+
+
+@external
+@view
+def operatorSharesAt(operator: address, strategy: address, blockNumber: uint256) -> uint256:
+    """
+    @notice operatorShares as of the end of block `blockNumber` (checkpointed on every deposit,
+            delegation, undelegation, withdrawal and slash; binary search).
+    @dev Final only for blocks before the current one; a cancelled slash (undoSlash) is undone
+         in the history too.
+    @param operator The operator.
+    @param strategy The strategy.
+    @param blockNumber The block number.
+    @return The shares delegated to the operator in `strategy` at that block.
+    """
+    return self._shares_at(ds._key(2, operator, strategy), operator, strategy, blockNumber)
+
+
+@external
+@view
+def stakerSharesAt(staker: address, operator: address, strategy: address, blockNumber: uint256) -> uint256:
+    """
+    @notice The staker's withdrawable shares in `strategy` delegated to `operator` as of the end
+            of block `blockNumber` (0 if it was delegated elsewhere or to nobody then). Summed
+            over the operator's stakers they never exceed operatorSharesAt.
+    @dev Final only for blocks before the current one.
+    @param staker The staker.
+    @param operator The operator.
+    @param strategy The strategy.
+    @param blockNumber The block number.
+    @return The staker's delegated shares at that block.
+    """
+    return self._shares_at(ds._staker_key(staker, operator, strategy), operator, strategy, blockNumber)
 
 
 @external

@@ -79,6 +79,48 @@ def updateOperatorMetadataURI(operator: address, metadataURI: String[1024]):
 
 
 @external
+def setSlashPending(operator: address, strategy: address, pending: bool, dust: bool, prevMaxMagnitude: uint64, newMaxMagnitude: uint64):
+    """
+    @notice Count a cancellable slash of (operator, strategy) in or out of its resolution window
+            (SlashEscrow only). Any pending one holds back withdrawals it may have touched. While
+            a material one is pending, deposits into, delegations to and completions as shares
+            into the operator's stake in `strategy` revert ("pending slash"). A dust one (below
+            1/10,000 of the operator's magnitude) closes nothing: stake joining meanwhile is
+            priced as if it will be cancelled (the factor scaled by prevMax / newMax), so dust
+            cannot keep an operator closed and a cancel gives newcomers nothing.
+    @param operator The operator.
+    @param strategy The strategy.
+    @param pending True when the slash enters its window, False when it leaves it.
+    @param dust Whether the slash is dust.
+    @param prevMaxMagnitude The operator's max magnitude before the slash.
+    @param newMaxMagnitude Its max magnitude after the slash.
+    """
+    self._only_delegatecall()
+    assert msg.sender == ds.slashEscrow, "only slash escrow"
+    word: uint256 = ds._pending[operator][strategy]
+    n: uint256 = word & dm.U32
+    d: uint256 = (word >> 32) & dm.U32
+    r: uint256 = word >> 64
+    if dust:
+        if r == 0:
+            r = dm.WAD
+        if pending:
+            d += 1
+            r = (r * convert(prevMaxMagnitude, uint256) + convert(newMaxMagnitude, uint256) - 1) // convert(newMaxMagnitude, uint256)
+        else:
+            d -= 1
+            r = (r * convert(newMaxMagnitude, uint256) + convert(prevMaxMagnitude, uint256) - 1) // convert(prevMaxMagnitude, uint256)
+        if d == 0:
+            r = 0
+    elif pending:
+        n += 1
+    else:
+        n -= 1
+    ds._pending[operator][strategy] = n | (d << 32) | (r << 64)
+    log dm.SlashPendingUpdated(operator=operator, strategy=strategy, pendingSlashes=n + d)
+
+
+@external
 def undoSlash(operator: address, strategy: address, slashBlock: uint256, prevMaxMagnitude: uint64, newMaxMagnitude: uint64):
     """
     @notice Undo a cancelled slash in the slashing-factor history itself (SlashEscrow only): every
@@ -172,7 +214,7 @@ def slashOperatorSharesForFork(operator: address, strategy: address, shares: uin
     assert msg.sender == ds.forkSlasher and msg.sender != empty(address), "only fork slasher"
     key: bytes32 = ds._key(0, operator, strategy)
     prev_sf: uint256 = ds._latest(key, dm.WAD)
-    op_scaled: uint256 = ds.operatorScaledShares[operator][strategy]
+    op_scaled: uint256 = ds._latest(ds._key(2, operator, strategy), 0)
     q_scaled: uint256 = ds._queued_scaled(minWithdrawalDelayBlocks, operator, strategy)
     before: uint256 = op_scaled * prev_sf // dm.WAD + q_scaled * prev_sf // dm.WAD
     if before == 0 or shares == 0:

@@ -44,8 +44,6 @@ delegatedTo: public(HashMap[address, address])
 delegationApprover: public(HashMap[address, address])
 # approver -> salt -> already used in a delegation signature.
 delegationApproverSaltIsSpent: public(HashMap[address, HashMap[bytes32, bool]])
-# operator -> strategy -> delegated shares before the slashing factor is applied.
-operatorScaledShares: public(HashMap[address, HashMap[address, uint256]])
 # staker -> number of withdrawals queued so far (the next withdrawal nonce).
 cumulativeWithdrawalsQueued: public(HashMap[address, uint256])
 # operator -> strategy -> cancellable slashes still pending, one slot: material count | dust
@@ -71,7 +69,12 @@ forkSlasher: public(address)
 _zeroedBy: HashMap[address, HashMap[address, uint256]]
 # Blocks a cancellable slash stays cancellable (the SlashEscrow's, read by initialize).
 slashResolutionDelayBlocks: public(uint32)
-# Checkpoint histories keyed by keccak(kind, operator, strategy): (block << 224) | value.
+# Checkpoint histories keyed by keccak(kind, a, b): (block << 224) | value, one per block at most,
+# block-ascending. Kinds: 0 (operator, strategy) -> slashing factor; 1 (operator, strategy) ->
+# cumulative scaled shares queued for withdrawal; 2 (operator, strategy) -> the operator's scaled
+# shares (the sum of its stakers' kind-3 values); 3 + (operator << 8) (staker, strategy) -> the
+# staker's scaled shares delegated to that operator (0 while delegated elsewhere or to nobody).
+# Shares at a block are the scaled value there times the slashing factor there.
 _checkpoints: HashMap[bytes32, HashMap[uint256, uint256]]
 # key -> number of checkpoints in _checkpoints[key].
 _checkpointCount: HashMap[bytes32, uint256]
@@ -141,6 +144,21 @@ def _push(key: bytes32, val: uint256):
     else:
         self._checkpoints[key][n] = entry
         self._checkpointCount[key] = n + 1
+
+
+@internal
+@pure
+def _staker_key(staker: address, operator: address, strategy: address) -> bytes32:
+    return self._key(3 | convert(operator, uint256) << 8, staker, strategy)
+
+
+@internal
+def _set_staker_scaled(staker: address, operator: address, strategy: address, new_scaled: uint256):
+    # Record the staker's scaled shares with its operator and move the operator's sum with them.
+    skey: bytes32 = self._staker_key(staker, operator, strategy)
+    okey: bytes32 = self._key(2, operator, strategy)
+    self._push(okey, self._latest(okey, 0) + new_scaled - self._latest(skey, 0))
+    self._push(skey, new_scaled)
 
 
 @internal

@@ -397,6 +397,7 @@ REWARDS_KEYS = {
     "rewards_coordinator": "RewardsCoordinator",
     "fee_vault": "FeeVault",
     "buyback_auction": "BuybackAuction",
+    "rewards_distributor": "RewardsDistributor",
 }
 
 
@@ -421,11 +422,17 @@ def _rewards_component(
             out.avs["rewards_coordinator"] = rc
             out.avs["fee_vault"] = project.FeeVault.at(old["fee_vault"])
             out.avs["buyback_auction"] = project.BuybackAuction.at(old["buyback_auction"])
+            out.avs["rewards_distributor"] = project.RewardsDistributor.at(old["rewards_distributor"])
             out.reused.append("rewards")
             return
     r = deploy_rewards(project, deployer, core, params.rewards)
     out.avs.update(
-        {"rewards_coordinator": r.coordinator, "fee_vault": r.fee_vault, "buyback_auction": r.buyback}
+        {
+            "rewards_coordinator": r.coordinator,
+            "fee_vault": r.fee_vault,
+            "buyback_auction": r.buyback,
+            "rewards_distributor": r.distributor,
+        }
     )
     out.deployed.append("rewards")
 

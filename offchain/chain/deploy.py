@@ -875,21 +875,24 @@ class RewardsDeployment:
     coordinator: Any
     fee_vault: Any
     buyback: Any
+    distributor: Any
 
     def addresses(self) -> dict[str, str]:
         return {
             "rewards_coordinator": self.coordinator.address,
             "fee_vault": self.fee_vault.address,
             "buyback_auction": self.buyback.address,
+            "rewards_distributor": self.distributor.address,
         }
 
 
 def deploy_rewards(
     project: Any, deployer: Any, core: Deployment, config: RewardsConfig | None = None
 ) -> RewardsDeployment:
-    """Deploy the FeeVault, the RewardsCoordinator (fees into the vault) and the BuybackAuction
-    (selling the vault's tokens for the core's EIGEN, which must be deployed), and name the auction
-    the vault's one releaser."""
+    """Deploy the FeeVault, the RewardsCoordinator (fees into the vault), the RewardsDistributor
+    (on-chain distribution for small sets, over the coordinator) and the BuybackAuction (selling the
+    vault's tokens for the core's EIGEN, which must be deployed), and name the auction the vault's
+    one releaser."""
     cfg = config or RewardsConfig()
     if core.eigen is None:
         raise DeployConfigError("the rewards component needs the token component (EIGEN to buy back)")
@@ -928,7 +931,13 @@ def deploy_rewards(
         cfg.sink_delay_s,
         role(cfg.governance),
     )
+    distributor = deployer.deploy(
+        project.RewardsDistributor,
+        rc.address,
+        core.delegation_manager.address,
+        core.allocation_manager.address,
+    )
     vault.setBuyback(buyback.address, sender=deployer)
     if role(cfg.governance) != deployer.address:
         vault.transferOwnership(role(cfg.governance), sender=deployer)
-    return RewardsDeployment(rc, vault, buyback)
+    return RewardsDeployment(rc, vault, buyback, distributor)

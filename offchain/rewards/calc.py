@@ -1,5 +1,6 @@
 """The sidecar's reward calculation (EigenLayer sidecar ``docs/calculation.mdx``), as an exact
-reference that the on-chain distribution will be checked against.
+reference: the on-chain distribution (contracts/rewards/RewardsDistributor.vy) is checked against
+:func:`operator_set_day` (tests/contracts/test_rewards_distributor.py).
 
 Per reward submission and daily snapshot:
 

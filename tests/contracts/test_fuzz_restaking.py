@@ -49,6 +49,7 @@ def run_machine(w: World, chain) -> None:
             self.slashes = []  # [set_id, slash_id, block, status]
             self.unpaid = []  # released slashes with a payment still owed
             self.max_seen = {}
+            self.history = {}  # block -> {(op, sym, staker or None): shares at the block's end}
 
         def teardown(self):
             chain.restore(self.snap)
@@ -301,6 +302,7 @@ def run_machine(w: World, chain) -> None:
             parties = self._parties(op, rec.strategies, x[2])
             w.esc.cancelSlash(w.avs, x[0], x[1], sender=w.resolver)
             x[3] = "cancelled"
+            self.history.clear()  # a cancel rewrites the slashing-factor history, as if never slashed
             after = self._parties(op, rec.strategies, x[2])
             for a in rec.strategies:
                 ratios = [(after[k], v) for k, v in parties.items() if k[0] == a and v > 10**9 and k in after]
@@ -395,6 +397,40 @@ def run_machine(w: World, chain) -> None:
                         assert a.currentMagnitude + a.pendingDiff >= 0
                     assert enc == total, f"encumbered {enc} != sum of allocations {total}"
                     assert enc <= mx
+
+        @invariant()
+        def share_histories(self):
+            # operatorSharesAt / stakerSharesAt at the head equal the current shares (stakers
+            # delegated elsewhere: 0), their stakers never exceed them, and every block recorded
+            # earlier still reads what it had at its end. One strategy a step, in turn (each
+            # check is a dozen eth_calls).
+            now = chain.blocks.head.number
+            snap = {}
+            sym = SYMS[len(self.history) % len(SYMS)]
+            for op in operators:
+                strat = w.strats[sym]
+                total = w.dm.operatorSharesAt(op, strat, now)
+                assert total == w.op_shares(op, sym), "operatorSharesAt(head) != operatorShares"
+                snap[(op.address, sym, None)] = total
+                parts = 0
+                for s in [*stakers, op]:
+                    got = w.dm.stakerSharesAt(s, op, strat, now)
+                    mine = s == op or self.delegated.get(s.address) == op.address
+                    assert got == (w.withdrawable(s, sym) if mine else 0), "stakerSharesAt(head)"
+                    snap[(op.address, sym, s.address)] = got
+                    parts += got
+                assert parts <= total, "stakers above their operator"
+            earlier = [b for b in sorted(self.history)[-3:] if b != now]
+            for b in earlier[:1]:  # the oldest of the last three steps' blocks
+                for (op, sym, s), v in self.history[b].items():
+                    strat = w.strats[sym]
+                    got = (
+                        w.dm.operatorSharesAt(op, strat, b)
+                        if s is None
+                        else w.dm.stakerSharesAt(s, op, strat, b)
+                    )
+                    assert got == v, f"history at block {b} changed"
+            self.history[now] = snap
 
         @invariant()
         def scaling_factors_bounded(self):

@@ -53,7 +53,7 @@ class RewardsWorld:
         self.staker, self.staker2, self.recipient, self.other = tw.staker, tw.staker2, tw.recipient, tw.other
         self.tokens, self.eigen = tw.tokens, tw.eigen
         r = deploy_rewards(project, tw.owner, tw.d, config)
-        self.rc, self.vault, self.bb = r.coordinator, r.fee_vault, r.buyback
+        self.rc, self.vault, self.bb, self.rd = r.coordinator, r.fee_vault, r.buyback, r.distributor
         self.rc.depositBond(value=BOND, sender=self.owner)
         self.strats = tw.sorted_strats
 

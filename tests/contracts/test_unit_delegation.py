@@ -12,7 +12,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 
-from tests.contracts.support import NO_SIG, SALT0, WAD, ZERO, A, evs, one, typed_data
+from tests.contracts.support import NO_SIG, SALT0, WAD, ZERO, A, Batch, evs, one, typed_data
 
 DELAY = 20  # TEST_CONFIG.withdrawal_delay_blocks
 OFF = 10**3  # Strategy SHARES_OFFSET == BALANCE_OFFSET
@@ -1130,6 +1130,80 @@ def test_redelegate(dw, key, cid):
     mine_to(w.chain, r.block_number + DELAY)
     w.dm.completeQueuedWithdrawal(wt, [], False, sender=w.staker)
     assert w.op_shares(w.op2, "TKA") == s0 and w.withdrawable(w.staker, "TKA") == s0
+
+
+def test_share_histories_follow_every_change(dw, am_imp):
+    """operatorSharesAt / stakerSharesAt give, for every past block, what operatorShares and the
+    staker's withdrawable shares were at its end: deposit, delegation, queue, slash, redelegation
+    and completion as shares each write them; earlier blocks keep their values."""
+    w = dw
+    sa, tkb = w.strats["TKA"], w.strats["TKB"]
+    s0 = 1000 * WAD + 7
+    seen = []  # (block, staker shares with op, with op2, op shares, op2 shares)
+
+    def now():
+        b = w.chain.blocks.head.number
+        row = (
+            b,
+            w.withdrawable(w.staker, "TKA") if A(w.dm.delegatedTo(w.staker)) == A(w.op) else 0,
+            w.withdrawable(w.staker, "TKA") if A(w.dm.delegatedTo(w.staker)) == A(w.op2) else 0,
+            w.op_shares(w.op, "TKA"),
+            w.op_shares(w.op2, "TKA"),
+        )
+        seen.append(row)
+        return row
+
+    d = now()
+    assert d[1:] == (s0, 0, s0, 0)
+    # before the delegation: the deposit existed but was delegated to nobody
+    assert w.dm.stakerSharesAt(w.staker, w.op, sa, d[0] - 1) == 0
+    assert w.dm.operatorSharesAt(w.op, sa, d[0] - 1) == 0
+    w.register_operator(w.op2)
+    w.deposit(w.staker, "TKA", 500 * WAD)
+    w.deposit(w.op, "TKA", 40 * WAD)  # the operator is its own staker
+    assert now()[1:] == (s0 + 500 * WAD, 0, s0 + 540 * WAD, 0)
+    w.dm.queueWithdrawals([([sa], [300 * WAD], w.staker)], sender=w.staker)
+    assert now()[1:] == (s0 + 200 * WAD, 0, s0 + 240 * WAD, 0)
+    slash(w, am_imp, w.op, "TKA", WAD, 3 * WAD // 4)
+    sf = 3 * WAD // 4
+    assert now()[1:] == ((s0 + 200 * WAD) * sf // WAD, 0, (s0 + 240 * WAD) * sf // WAD, 0)
+    r = w.dm.redelegate(w.op2, NO_SIG, SALT0, sender=w.staker)
+    assert now()[1:] == (0, 0, 40 * WAD * sf // WAD, 0)
+    [(wt, _, _)] = queued(r)
+    mine_to(w.chain, r.block_number + DELAY)
+    w.dm.completeQueuedWithdrawal(wt, [], False, sender=w.staker)
+    back = (s0 + 200 * WAD) * sf // WAD
+    assert now()[1:] == (0, back, 40 * WAD * sf // WAD, back)
+    w.chain.mine(3)
+    assert w.chain.blocks.head.number > seen[-1][0]
+    for b, st_op, st_op2, op_sh, op2_sh in seen:
+        assert w.dm.stakerSharesAt(w.staker, w.op, sa, b) == st_op, b
+        assert w.dm.stakerSharesAt(w.staker, w.op2, sa, b) == st_op2, b
+        assert w.dm.operatorSharesAt(w.op, sa, b) == op_sh, b
+        assert w.dm.operatorSharesAt(w.op2, sa, b) == op2_sh, b
+        own = w.dm.stakerSharesAt(w.op, w.op, sa, b)
+        assert own + st_op <= op_sh, "stakers above their operator"
+        assert w.dm.operatorSharesAt(w.op, tkb, b) == 0
+    # a block between two changes has the earlier one's values; a later block the last ones
+    assert w.dm.operatorSharesAt(w.op2, sa, w.chain.blocks.head.number + 100) == seen[-1][4]
+    assert w.dm.operatorSharesAt(w.op, sa, 0) == 0
+    assert w.dm.operatorScaledShares(w.op, sa) == 40 * WAD
+
+
+def test_share_histories_keep_the_last_value_of_a_block(dw):
+    """Two changes in one block leave one checkpoint: the block's final value."""
+    w = dw
+    sa = w.strats["TKA"]
+    s0 = 1000 * WAD + 7
+    w.fund(w.staker, "TKA", 30 * WAD)
+    b = Batch(w.chain)
+    b.add(w.staker, w.sm.depositIntoStrategy, sa, w.tokens["TKA"], 10 * WAD)
+    b.add(w.staker, w.sm.depositIntoStrategy, sa, w.tokens["TKA"], 20 * WAD)
+    assert b.send() == 1
+    blk = w.chain.blocks.head.number
+    assert w.dm.stakerSharesAt(w.staker, w.op, sa, blk) == s0 + 30 * WAD
+    assert w.dm.operatorSharesAt(w.op, sa, blk) == s0 + 30 * WAD
+    assert w.dm.operatorSharesAt(w.op, sa, blk - 1) == s0
 
 
 def test_redelegate_rejections(dw):
