@@ -66,7 +66,7 @@ class DistWorld:
 
 
 @pytest.fixture(scope="module")
-def dw(project, chain, accounts, deployment):
+def dist(project, chain, accounts, deployment):
     return DistWorld(RewardsWorld(project, chain, accounts, deployment))
 
 
@@ -93,34 +93,34 @@ amounts = st.integers(1, 10**24)
     seed_stake=st.tuples(st.integers(0, 2), amounts),
 )
 def test_every_earner_gets_the_reference_amount_and_never_more_than_escrowed(
-    dw, deposits, delegation, splits, mults, amount, later, undelegate_later, seed_stake
+    dist, deposits, delegation, splits, mults, amount, later, undelegate_later, seed_stake
 ):
-    tw, rd, chain = dw.tw, dw.rd, dw.chain
+    tw, rd, chain = dist.tw, dist.rd, dist.chain
     snap = chain.snapshot()
     try:
-        earners = [*dw.ops, *dw.stakers]  # 0-2 operators, 3-6 stakers
-        operator_of = {op.address: op for op in dw.ops}
-        for op, split in zip(dw.ops, splits, strict=True):
+        earners = [*dist.ops, *dist.stakers]  # 0-2 operators, 3-6 stakers
+        operator_of = {op.address: op for op in dist.ops}
+        for op, split in zip(dist.ops, splits, strict=True):
             if split is not None:
-                dw.rw.rc.setOperatorSetSplit(op, dw.opset, split, sender=op)
-        dw.rw.activate()
-        for s, j in zip(dw.stakers, delegation, strict=True):
+                dist.rw.rc.setOperatorSetSplit(op, dist.opset, split, sender=op)
+        dist.rw.activate()
+        for s, j in zip(dist.stakers, delegation, strict=True):
             if j is not None:
-                tw.dm.delegateTo(dw.ops[j], NO_SIG, SALT0, sender=s)
-                operator_of[s.address] = dw.ops[j]
+                tw.dm.delegateTo(dist.ops[j], NO_SIG, SALT0, sender=s)
+                operator_of[s.address] = dist.ops[j]
         shares: dict[str, dict[str, int]] = {}  # earner -> sym -> shares (1:1: nothing moves the rate)
         # one operator always has stake in both strategies, so every example distributes
         deposits = [(seed_stake[0], sym, seed_stake[1]) for sym in SYMS] + deposits
         for i, sym, a in deposits:
-            dw.deposit(earners[i], sym, a)
+            dist.deposit(earners[i], sym, a)
             row = shares.setdefault(earners[i].address, {})
             row[sym] = row.get(sym, 0) + a
         snapshot = chain.blocks.head.number
         # stake changes after the snapshot block count for nothing
         for i, sym, a in later:
-            dw.deposit(earners[i], sym, a)
+            dist.deposit(earners[i], sym, a)
         if undelegate_later < 4 and delegation[undelegate_later] is not None:
-            s = dw.stakers[undelegate_later]
+            s = dist.stakers[undelegate_later]
             tw.dm.undelegate(s, sender=s)
 
         def weight(addr):
@@ -128,14 +128,15 @@ def test_every_earner_gets_the_reference_amount_and_never_more_than_escrowed(
 
         staker_shares = {
             op.address: {e.address: weight(e.address) for e in earners if operator_of.get(e.address) == op}
-            for op in dw.ops
+            for op in dist.ops
         }
         op_stakes = {op: sum(ws.values()) for op, ws in staker_shares.items()}
         split_map = {
-            op.address: (DEFAULT_SPLIT_BIPS if s is None else s) for op, s in zip(dw.ops, splits, strict=True)
+            op.address: (DEFAULT_SPLIT_BIPS if s is None else s)
+            for op, s in zip(dist.ops, splits, strict=True)
         }
         ref = operator_set_day(amount, op_stakes, staker_shares, split_map)
-        r = dw.distribute(amount, snapshot, mults)
+        r = dist.distribute(amount, snapshot, mults)
         did = r.return_value
         assert rd.getDistribution(did).amount == amount
         expected = ref.earnings()
@@ -150,82 +151,82 @@ def test_every_earner_gets_the_reference_amount_and_never_more_than_escrowed(
             if want == 0:
                 reverts("nothing to claim", rd.claim, e, [(did, op)], e, sender=e)
                 continue
-            before = dw.reward.balanceOf(e)
+            before = dist.reward.balanceOf(e)
             rd.claim(e, [(did, op)], e, sender=e)
-            assert dw.reward.balanceOf(e) - before == want
+            assert dist.reward.balanceOf(e) - before == want
             paid += want
             assert rd.claimable(did, e, op) == 0
             reverts("already claimed", rd.claim, e, [(did, op)], e, sender=e)
         assert paid <= amount and rd.getDistribution(did).claimed == paid
-        assert dw.reward.balanceOf(rd) == amount - paid
+        assert dist.reward.balanceOf(rd) == amount - paid
     finally:
         chain.restore(snap)
 
 
-def test_sidecar_worked_example_on_chain(dw):
+def test_sidecar_worked_example_on_chain(dist):
     """The sidecar's worked example as a set of three operators, each its own only staker, split 0:
     weights 3e36, 1e36, 2e36 over 1e18 give 5e17, 166666666666666000, 333333333333333000."""
-    rd, chain = dw.rd, dw.chain
+    rd, chain = dist.rd, dist.chain
     snap = chain.snapshot()
     try:
-        for op, n in zip(dw.ops, (3, 1, 2), strict=True):
-            dw.rw.rc.setOperatorSetSplit(op, dw.opset, 0, sender=op)
-            dw.deposit(op, "TKA", n * WAD)
-        dw.rw.activate()
-        did = dw.distribute(WAD, chain.blocks.head.number, {"TKA": WAD}).return_value
-        got = [rd.claimable(did, op, op) for op in dw.ops]
+        for op, n in zip(dist.ops, (3, 1, 2), strict=True):
+            dist.rw.rc.setOperatorSetSplit(op, dist.opset, 0, sender=op)
+            dist.deposit(op, "TKA", n * WAD)
+        dist.rw.activate()
+        did = dist.distribute(WAD, chain.blocks.head.number, {"TKA": WAD}).return_value
+        got = [rd.claimable(did, op, op) for op in dist.ops]
         assert got == [5 * 10**17, 166_666_666_666_666_000, 333_333_333_333_333_000]
-        assert [rd.operatorCommission(did, op) for op in dw.ops] == [0, 0, 0]
+        assert [rd.operatorCommission(did, op) for op in dist.ops] == [0, 0, 0]
     finally:
         chain.restore(snap)
 
 
-def test_split_claimer_recipient_batch_and_refusals(dw):
-    tw, rd, rc, chain = dw.tw, dw.rd, dw.rw.rc, dw.chain
-    op, staker = dw.ops[0], dw.stakers[0]
+def test_split_claimer_recipient_batch_and_refusals(dist):
+    tw, rd, rc, chain = dist.tw, dist.rd, dist.rw.rc, dist.chain
+    op, staker = dist.ops[0], dist.stakers[0]
     snap = chain.snapshot()
     try:
         tw.dm.delegateTo(op, NO_SIG, SALT0, sender=staker)
-        dw.deposit(staker, "TKA", 900)
-        dw.deposit(op, "TKA", 100)
+        dist.deposit(staker, "TKA", 900)
+        dist.deposit(op, "TKA", 100)
         b1 = chain.blocks.head.number
         mults = {"TKA": 1}
         # refusals before anything moves
         reverts(
             "only avs",
             rd.createOperatorSetDistribution,
-            dw.opset,
-            dw.reward,
+            dist.opset,
+            dist.reward,
             1,
             b1,
-            dw.sams(mults),
+            dist.sams(mults),
             sender=op,
         )
-        dw.refused("snapshot not final", 1, chain.blocks.head.number + 100, mults)
-        dw.refused("amount is zero", 0, b1, mults)
-        dw.refused("no stake", 10, b1, {"TKB": 1})
-        dw.refused("zero multiplier", 10, b1, {"TKA": 0})
+        dist.refused("snapshot not final", 1, chain.blocks.head.number + 100, mults)
+        dist.refused("amount is zero", 0, b1, mults)
+        dist.refused("no stake", 10, b1, {"TKB": 1})
+        dist.refused("zero multiplier", 10, b1, {"TKA": 0})
         tw.create_sets(ids=(2,), syms=("TKA",))
-        tkb = [(dw.strats["TKB"].address, 1)]
+        tkb = [(dist.strats["TKB"].address, 1)]
         reverts(
             "strategy not in operator set",
             rd.createOperatorSetDistribution,
             (tw.avs.address, 2),
-            dw.reward,
+            dist.reward,
             1,
             b1,
             tkb,
             sender=tw.avs,
         )
-        d1 = dw.distribute(10_000, b1, mults).return_value
+        d1 = dist.distribute(10_000, b1, mults).return_value
         # default split 10 %: op gets 1,000 + 10 % of 9,000 by its own stake; staker 90 % of 9,000
         assert rd.operatorCommission(d1, op) == 1_000 and rd.stakersPool(d1, op) == 9_000
         assert rd.claimable(d1, staker, op) == 8_100 and rd.claimable(d1, op, op) == 1_900
-        assert rd.claimable(d1, staker, dw.ops[1]) == 0  # delegated to op, not op2
+        assert rd.claimable(d1, staker, dist.ops[1]) == 0  # delegated to op, not op2
         # a second distribution at a later block, after the staker doubled its stake
-        dw.deposit(staker, "TKA", 900)
+        dist.deposit(staker, "TKA", 900)
         b2 = chain.blocks.head.number
-        d2 = dw.distribute(1_900, b2, mults).return_value
+        d2 = dist.distribute(1_900, b2, mults).return_value
         # op has all the set's weight: 1,900, 10 % commission, 1,710 to its stakers by weight
         d2_staker = (1_800 * 10**15 // 1_900) * 1_710 // 10**15
         assert rd.claimable(d2, staker, op) == d2_staker
@@ -234,43 +235,43 @@ def test_split_claimer_recipient_batch_and_refusals(dw):
         rc.setClaimerFor(tw.other, sender=staker)
         reverts("unknown distribution", rd.claim, staker, [(d2 + 1, op)], tw.other, sender=tw.other)
         reverts("zero address", rd.claim, staker, [(d1, op)], ZERO, sender=tw.other)
-        before = dw.reward.balanceOf(tw.recipient)
+        before = dist.reward.balanceOf(tw.recipient)
         r = rd.claim(staker, [(d1, op), (d2, op)], tw.recipient, sender=tw.other)
-        assert dw.reward.balanceOf(tw.recipient) - before == 8_100 + d2_staker
+        assert dist.reward.balanceOf(tw.recipient) - before == 8_100 + d2_staker
         transfers = [e for e in r.events if e.event_name == "Transfer"]
         assert len(transfers) == 1  # one token, one transfer
         reverts("already claimed", rd.claim, staker, [(d2, op)], staker, sender=staker)
-        reverts("nothing to claim", rd.claim, staker, [(d1, dw.ops[1])], staker, sender=staker)
+        reverts("nothing to claim", rd.claim, staker, [(d1, dist.ops[1])], staker, sender=staker)
         # the escrow of each distribution bounds its claims
         reverts("already claimed", rd.claim, op, [(d1, op), (d1, op)], op, sender=op)  # twice in a batch
         assert not rd.isClaimed(d1, op, op) and rd.isClaimed(d1, staker, op)
         rd.claim(op, [(d1, op), (d2, op)], op, sender=op)
-        assert rd.isClaimed(d1, op, op) and rd.isClaimed(d2, op, op) and not rd.isClaimed(d2, op, dw.ops[1])
+        assert rd.isClaimed(d1, op, op) and rd.isClaimed(d2, op, op) and not rd.isClaimed(d2, op, dist.ops[1])
         assert rd.getDistribution(d1).claimed == 10_000
         d2_op = 190 + (100 * 10**15 // 1_900) * 1_710 // 10**15
         assert rd.getDistribution(d2).claimed == d2_staker + d2_op <= 1_900
-        assert dw.reward.balanceOf(rd) == 1_900 - d2_staker - d2_op
+        assert dist.reward.balanceOf(rd) == 1_900 - d2_staker - d2_op
     finally:
         chain.restore(snap)
 
 
-def test_protocol_fee_opt_in_goes_to_the_fee_vault(dw):
-    tw, rd, rc, chain = dw.tw, dw.rd, dw.rw.rc, dw.chain
+def test_protocol_fee_opt_in_goes_to_the_fee_vault(dist):
+    tw, rd, rc, chain = dist.tw, dist.rd, dist.rw.rc, dist.chain
     snap = chain.snapshot()
     try:
-        dw.deposit(dw.ops[0], "TKA", 100)
+        dist.deposit(dist.ops[0], "TKA", 100)
         rc.setOptInForProtocolFee(tw.avs, True, sender=tw.avs)
-        did = dw.distribute(10_000, chain.blocks.head.number, {"TKA": 1}).return_value
+        did = dist.distribute(10_000, chain.blocks.head.number, {"TKA": 1}).return_value
         assert rd.getDistribution(did).amount == 8_000
-        assert dw.reward.balanceOf(dw.rw.vault) == 2_000
-        assert rd.claimable(did, dw.ops[0], dw.ops[0]) == 8_000
+        assert dist.reward.balanceOf(dist.rw.vault) == 2_000
+        assert rd.claimable(did, dist.ops[0], dist.ops[0]) == 8_000
     finally:
         chain.restore(snap)
 
 
-def test_sets_of_up_to_64_operators(dw):
+def test_sets_of_up_to_64_operators(dist):
     """64 members distribute (each paid by its weight); a 65th member makes the set too large."""
-    tw, rd, chain = dw.tw, dw.rd, dw.chain
+    tw, rd, chain = dist.tw, dist.rd, dist.chain
     snap = chain.snapshot()
     try:
         extra = [Account.create().address for _ in range(62)]
@@ -283,15 +284,15 @@ def test_sets_of_up_to_64_operators(dw):
         for a in extra[:61]:
             b.add(a, tw.am.registerForOperatorSets, a, (tw.avs.address, [SET], b""))
         b.send()
-        assert tw.am.getMemberCount(dw.opset) == 64
-        dw.deposit(dw.ops[0], "TKA", 3)
-        dw.deposit(dw.ops[1], "TKA", 1)
-        did = dw.distribute(1_000, chain.blocks.head.number, {"TKA": 1}).return_value
-        assert rd.operatorCommission(did, dw.ops[0]) + rd.stakersPool(did, dw.ops[0]) == 750
-        assert rd.operatorCommission(did, dw.ops[1]) + rd.stakersPool(did, dw.ops[1]) == 250
+        assert tw.am.getMemberCount(dist.opset) == 64
+        dist.deposit(dist.ops[0], "TKA", 3)
+        dist.deposit(dist.ops[1], "TKA", 1)
+        did = dist.distribute(1_000, chain.blocks.head.number, {"TKA": 1}).return_value
+        assert rd.operatorCommission(did, dist.ops[0]) + rd.stakersPool(did, dist.ops[0]) == 750
+        assert rd.operatorCommission(did, dist.ops[1]) + rd.stakersPool(did, dist.ops[1]) == 250
         assert rd.claimable(did, extra[0], extra[0]) == 0
         b.add(extra[61], tw.am.registerForOperatorSets, extra[61], (tw.avs.address, [SET], b""))
         b.send()
-        dw.refused("too many operators", 1_000, chain.blocks.head.number, {"TKA": 1})
+        dist.refused("too many operators", 1_000, chain.blocks.head.number, {"TKA": 1})
     finally:
         chain.restore(snap)
