@@ -10,7 +10,7 @@ variables; ``docs/settings.md`` lists the same table (a test keeps the two in st
 | ``EIGEN_NATIVE_DIR`` | ``.cache/native`` | where compiled kernels are cached |
 | ``EIGEN_G1_NVRTC_OPTIONS`` | empty | extra nvrtc options for the GPU G1 kernel (tuning runs) |
 | ``EIGEN_DA_SRS`` | unset | directory with EigenDA's SRS files for ``eigen da`` |
-| ``EIGEN_DA_CACHE`` | ``.cache/da`` | FK20 table cache of ``eigen da encode``; ``off`` keeps tables in memory |
+| ``EIGEN_DA_CACHE`` | ``.cache/da`` | FK20 table cache of ``eigen da encode`` and the disperser; ``off`` keeps tables in memory |
 | ``EIGEN_DA_METADATA_URL`` | unset | the DA disperser's metadata database (``postgresql://…`` or ``sqlite:///PATH``), over the config files' |
 | ``EIGEN_AI_MODEL`` | unset | a GGUF file used instead of the installed SmolLM2 package |
 | ``EIGEN_AI_THREADS`` | OpenMP default | CPU threads of the inference kernels (results never depend on it) |

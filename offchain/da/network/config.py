@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from offchain import settings
+from offchain.backend import canonical
 from offchain.bls.errors import BLSError
 from offchain.bls.keys import PublicKey
 from offchain.da.errors import NetworkConfigError, SRSError
@@ -37,6 +38,7 @@ from offchain.da.network.assignment import BlobParams
 from offchain.da.network.node import BLOCK_STALE_MEASURE, NodeState
 from offchain.da.network.relay import RateLimits
 from offchain.da.srs import SRS, insecure_test_srs, load_eigenda_srs
+from offchain.errors import BackendError
 
 
 def read_file(path: str | Path) -> dict[str, Any]:
@@ -338,13 +340,23 @@ class DisperserConfig:
     payments: PaymentsConfig | None = None
     operators: OperatorsConfig | None = None
     batches_in_flight: int = 1
+    backend: str = "cpu"  # the encoder's array backend: cpu (numpy) or gpu (cupy)
 
 
 DISPERSER_KEYS = {
     "host", "port", "public", "key_file", "disperser_id", "srs", "network", "metadata", "confirmation_threshold",
     "reference_block_number", "batch_size", "max_request_bytes", "log_level", "payments", "operators",
-    "batches_in_flight",
+    "batches_in_flight", "backend",
 }  # fmt: skip
+
+
+def _backend(obj: dict[str, Any]) -> str:
+    """The disperser's ``backend`` (``cpu`` by default, or ``gpu``): checked here, its device when the encoder
+    is built."""
+    try:
+        return canonical(obj.get("backend", "cpu"))
+    except BackendError as exc:
+        raise NetworkConfigError(f"backend: {exc}") from None
 
 
 def disperser_config(path: str | Path) -> DisperserConfig:
@@ -368,6 +380,7 @@ def disperser_config(path: str | Path) -> DisperserConfig:
         reference_block_number=_int(obj, "reference_block_number", 0, 0, 1 << 32),
         batch_size=_int(obj, "batch_size", 32, 1, 4097),
         batches_in_flight=_int(obj, "batches_in_flight", 1, 1, 65),
+        backend=_backend(obj),
         max_request_bytes=_int(obj, "max_request_bytes", 64 << 20, 1024),
         log_level=str(obj.get("log_level", "info")),
         payments=payments_config(obj.get("payments")),

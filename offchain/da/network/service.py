@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
+from offchain import settings
 from offchain.bls.keys import SecretKey
 from offchain.crypto import bn254
 from offchain.da.eigenda.encoder import Encoder
@@ -270,7 +271,7 @@ def disperser_server(
     disperser = Disperser(
         cfg.key,
         cfg.disperser_id,
-        Encoder(cfg.srs),
+        Encoder(cfg.srs, cfg.backend, table_cache=settings.da_table_cache()),
         cfg.state.stakes,
         cfg.urls,
         cfg.public_keys,

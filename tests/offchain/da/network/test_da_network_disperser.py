@@ -281,3 +281,40 @@ def test_batches_in_flight(tmp_path, in_flight):
         for s in stores:
             s.close()
         db.close()
+
+
+def test_backend_setting(tmp_path, monkeypatch):
+    """``backend`` picks the encoder's array module (``cpu`` by default, any spelling ``--backend`` takes),
+    an unknown one is a typed configuration error, and ``gpu`` on a machine without a device fails when the
+    disperser is built, naming the backend; the encoder keeps its FK20 tables in ``EIGEN_DA_CACHE``."""
+    import yaml
+
+    from offchain import backend, settings
+    from offchain.da.errors import NetworkConfigError
+    from offchain.da.network.config import disperser_config
+    from offchain.da.network.service import disperser_server
+    from offchain.errors import BackendError
+
+    monkeypatch.setenv(settings.DA_CACHE.name, str(tmp_path / "tables"))
+    keys = operator_keys(4)
+    cfg = write_disperser_config(
+        tmp_path, network_file(tmp_path / "network.json", keys, node_state(keys), {})
+    )
+    base = yaml.safe_load(cfg.read_text())
+    assert disperser_config(cfg).backend == "cpu"
+    _, disperser = disperser_server(disperser_config(cfg))
+    assert disperser.encoder.backend == "cpu"
+    assert disperser.encoder.table_cache == str(tmp_path / "tables")
+    for spelling, name in (("numpy", "cpu"), ("cupy", "gpu")):
+        cfg.write_text(yaml.safe_dump({**base, "backend": spelling}))
+        assert disperser_config(cfg).backend == name
+    for bad in ("tpu", 1, None):
+        cfg.write_text(yaml.safe_dump({**base, "backend": bad}))
+        with pytest.raises(NetworkConfigError, match="backend"):
+            disperser_config(cfg)
+    try:
+        backend.get_backend("gpu")
+    except BackendError:
+        cfg.write_text(yaml.safe_dump({**base, "backend": "gpu"}))
+        with pytest.raises(BackendError, match="gpu"):
+            disperser_server(disperser_config(cfg))
