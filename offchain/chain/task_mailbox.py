@@ -505,6 +505,62 @@ class Web3TaskMailbox:
             raise ChainInputError(f"task 0x{h.hex()}: fee already refunded")
         return send(self.d, account, self.contract.functions.refundFee(h), "refundFee")["transactionHash"]
 
+    def deploy_image(
+        self,
+        account: Any,
+        image_digest: bytes,
+        set_id: int,
+        policy_hash: bytes,
+        *,
+        fee_token: str,
+        fee: int,
+        timeout: int,
+        cert_kind: int,
+        threshold_bps: int,
+        version: str,
+        upgrade_by: int,
+    ) -> dict[str, Any]:
+        """Deploy an image for the app of executor set ``set_id`` (``account`` is its owner): register
+        it in the ComputeAVS image registry with its attestation policy's hash (skipped when the app
+        already has it with that policy; another policy is refused) and register a task type running
+        it. Returns the app, the image and the new task type id with the transactions."""
+        digest, policy = _b32(image_digest, "image digest"), _b32(policy_hash, "policy hash")
+        if cert_kind not in CERT_KINDS.values():
+            raise ChainInputError(f"certificate kind {cert_kind} is neither ECDSA (1) nor BLS (2)")
+        if len(version.encode()) > 64:
+            raise ChainInputError(f"version {version!r} is longer than 64 bytes")
+        app_id = bytes(self.contract.functions.executorSetApp(set_id).call())
+        if app_id == bytes(32):
+            raise ChainInputError(f"executor set {set_id} has no app in the mailbox {self.address}")
+        avs = self.d.contract("compute_avs", address=self.contract.functions.computeAVS().call())
+        owner = avs.functions.apps(app_id).call()[0]
+        if owner.lower() != account.address.lower():
+            raise ChainInputError(f"only the app's owner {owner} deploys its images, not {account.address}")
+        image = avs.functions.images(app_id, digest).call()
+        out: dict[str, Any] = {"app_id": "0x" + app_id.hex(), "image_digest": "sha256:" + digest.hex()}
+        if image[1] == 0:
+            fn = avs.functions.registerImage(app_id, digest, version, policy, upgrade_by)
+            out["image_tx"] = (
+                "0x" + bytes(send(self.d, account, fn, "registerImage")["transactionHash"]).hex()
+            )
+        elif bytes(image[0]) != policy:
+            raise ChainInputError(
+                f"image sha256:{digest.hex()} is registered under policy 0x{bytes(image[0]).hex()}, "
+                f"not 0x{policy.hex()}"
+            )
+        else:
+            out["image_tx"] = None  # registered before, with this policy
+        fn = self.contract.functions.registerTaskType(
+            set_id, digest, Web3.to_checksum_address(fee_token), fee, timeout, cert_kind, threshold_bps
+        )
+        receipt = send(self.d, account, fn, "registerTaskType")
+        (ev,) = self.contract.events.TaskTypeRegistered().process_receipt(receipt, errors=DISCARD)
+        out |= {
+            "task_type": int(ev["args"]["taskType"]),
+            "task_type_tx": "0x" + bytes(receipt["transactionHash"]).hex(),
+        }
+        return out
+
     def expired_unrefunded(self, from_block: int, to_block: int | None = None) -> list[bytes]:
         """The tasks created in [from_block, to_block] (default: the head) that expired without a
         result and whose fee was not refunded yet."""

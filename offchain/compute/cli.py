@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 
 from offchain import cliargs
 from offchain.compute.attest import verify_evidence
-from offchain.compute.devtee import DevTEE, init_dir, load_dir
+from offchain.compute.devtee import DevTEE, dev_policy, init_dir, load_dir
 from offchain.compute.errors import (
     ComputeReceiptError,
     EvidenceFormatError,
@@ -452,6 +453,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     rv.set_defaults(func=cmd_receipt_verify)
     _register_task(c_sub)
+    _register_deploy(c_sub)
 
     ra = _parser(r_sub, "abi", "print the receipt's ABI tuple type and field order")
     ra.set_defaults(func=cmd_receipt_abi)
@@ -460,14 +462,69 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 # ---- eigen compute task ... (the task mailbox, docs/compute-network.md) ---------------------------
 
 
-def _register_task(c_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    t = _parser(c_sub, "task", "tasks on the mailbox: submit one, read its status and certified result")
-    t.add_argument("--rpc", help="a node's JSON-RPC URL (default: the devnet's)")
-    t.add_argument(
+def _mailbox_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rpc", help="a node's JSON-RPC URL (default: the devnet's)")
+    p.add_argument(
         "--deployment", type=cliargs.path, help="a deployment record or devnet.json (default: the devnet's)"
     )
-    t.add_argument("--abi", type=cliargs.path, help="a folder of ABI files (default: ape's .build/)")
-    t.add_argument("--mailbox", help="TaskMailbox address (default: the deployment's task_mailbox)")
+    p.add_argument("--abi", type=cliargs.path, help="a folder of ABI files (default: ape's .build/)")
+    p.add_argument("--mailbox", help="TaskMailbox address (default: the deployment's task_mailbox)")
+
+
+def _register_deploy(c_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    dp = _parser(
+        c_sub,
+        "deploy",
+        "register an image in the app's image registry and a task type running it on the mailbox",
+    )
+    dp.add_argument("image", help="OCI layout (directory or tar) or docker-archive tar")
+    dp.add_argument("--ref", help="image name when the layout holds several (default: the only image)")
+    _mailbox_args(dp)
+    dp.add_argument(
+        "--set", dest="set_id", required=True, type=cliargs.uint(32), help="the app's executor set id"
+    )
+    pol = dp.add_mutually_exclusive_group(required=True)
+    pol.add_argument(
+        "--policy",
+        metavar="P",
+        help="the attestation policy (JSON) the image's enclaves meet (default: none; this or --devtee)",
+    )
+    pol.add_argument(
+        "--devtee",
+        metavar="DIR",
+        help="the dev TEE's policy for this image, a `devtee init` directory (default: none; this or --policy)",
+    )
+    dp.add_argument("--fee-token", required=True, help="the ERC-20 fees are paid in (address or name)")
+    dp.add_argument("--fee", type=cliargs.uint(256), default=0, help="fee per task, in the token's units")
+    dp.add_argument(
+        "--timeout", type=cliargs.uint(64), default=100, help="blocks after creation a result is accepted"
+    )
+    dp.add_argument(
+        "--cert", choices=("ecdsa", "bls"), default="ecdsa", help="the certificates results carry"
+    )
+    dp.add_argument(
+        "--threshold-bps", type=cliargs.uint(16), default=6667, help="signed stake needed, basis points"
+    )
+    dp.add_argument("--version", help="the image's version label (default: the digest's first 12 hex digits)")
+    dp.add_argument(
+        "--upgrade-by",
+        type=cliargs.uint(64),
+        help="unix time until which the app's previous image is still accepted (default: one day from "
+        "the chain's head; ignored for an app's first image)",
+    )
+    dp.add_argument(
+        "--publish",
+        type=cliargs.path,
+        metavar="DIR",
+        help="also copy the image into this executors' image directory, named by digest (default: no copy)",
+    )
+    dp.add_argument("--key", required=True, help="the app owner's key: 0x+64 hex, a file, or a devnet name")
+    dp.set_defaults(func=cmd_deploy)
+
+
+def _register_task(c_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    t = _parser(c_sub, "task", "tasks on the mailbox: submit one, read its status and certified result")
+    _mailbox_args(t)
     t_sub = t.add_subparsers(dest="task_command", metavar="COMMAND")
     ts = _parser(t_sub, "submit", "createTask: escrow the type's fee, print the task hash")
     ts.add_argument("--type", dest="task_type", required=True, type=cliargs.uint(32), help="task type id")
@@ -598,6 +655,60 @@ def _task_hash(text: str) -> bytes:
     if len(h) != 32:
         raise ComputeError(f"a task hash is 0x + 64 hex digits, not {text!r}")
     return h
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from offchain.chain.task_mailbox import CERT_KINDS
+
+    image = image_digest(args.image, args.ref)
+    if args.policy is not None:
+        policy = Policy.from_file(args.policy)
+    else:
+        policy = dev_policy(load_dir(Path(args.devtee)), image.raw)
+    d, mb = _mailbox(args)
+    account = d.key(args.key)
+    upgrade_by = args.upgrade_by
+    if upgrade_by is None:
+        upgrade_by = int(d.w3.eth.get_block("latest")["timestamp"]) + 86_400
+    out = mb.deploy_image(
+        account,
+        image.raw,
+        args.set_id,
+        policy.hash(),
+        fee_token=d.resolve(args.fee_token, "fee token"),
+        fee=args.fee,
+        timeout=args.timeout,
+        cert_kind=CERT_KINDS[args.cert],
+        threshold_bps=args.threshold_bps,
+        version=args.version if args.version is not None else image.raw.hex()[:12],
+        upgrade_by=upgrade_by,
+    )
+    if args.publish is not None:
+        out["published"] = str(_publish(Path(args.image), args.publish, image.raw))
+    _print(out)
+    return 0
+
+
+def _publish(src: Path, store: Path, digest: bytes) -> Path:
+    """Copy the image at ``src`` into the executors' image directory ``store`` under its digest (the
+    name an ImageStore looks for), keeping a tarball's suffix; an existing copy is left as it is."""
+    suffix = next(
+        (x for x in (".tar.gz", ".tar", ".oci") if src.name.endswith(x)), "" if src.is_dir() else ".tar"
+    )
+    dest = store / (digest.hex() + suffix)
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+        if not dest.exists():
+            tmp = store / f".{dest.name}.partial"
+            if src.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+                shutil.copytree(src, tmp, symlinks=True)
+            else:
+                shutil.copyfile(src, tmp)
+            os.replace(tmp, dest)
+    except OSError as exc:
+        raise InputFileError(f"cannot publish the image into {store}: {exc.strerror or exc}") from exc
+    return dest
 
 
 def cmd_task_submit(args: argparse.Namespace) -> int:

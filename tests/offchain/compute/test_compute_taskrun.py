@@ -907,3 +907,57 @@ def test_a_da_record_is_checked_against_the_chain(tw):
     for data, msg in cases:
         with pytest.raises(TaskRunError, match=msg):
             check_record(data, info, h, keccak(out))
+
+
+def test_cli_deploy(tw, tmp_path, capsys):
+    """`eigen compute deploy IMAGE`: the image is registered for the executor set's app under its dev-TEE
+    policy and a task type runs it; deployed again, the image is kept and a second type added; published
+    into the executors' image directory; a foreign key, another policy and an unknown set are refused."""
+    from offchain.compute.devtee import init_dir, load_dir
+
+    work = tmp_path / "w"
+    work.mkdir()
+    built = build_image(script_app(work, "echo deployed\n", name="src3"), work / "app.tar")
+    raw = bytes.fromhex(built.digest[7:])
+    init_dir(tmp_path / "tee", b"\x07" * 32)
+    base = task_cli(tw, tmp_path)[:1] + ("deploy", str(work / "app.tar")) + task_cli(tw, tmp_path)[2:]
+    owner = "0x" + bytes.fromhex(tw.cw.app_owner.private_key[2:]).hex()
+    args = (*base, "--set", str(tw.set_id), "--fee-token", tw.token.address, "--fee", str(FEE))
+    args = (*args, "--timeout", str(TIMEOUT), "--devtee", str(tmp_path / "tee"), "--key", owner)
+    rc, out, err = _eigen(capsys, *args, "--publish", str(tmp_path / "images"))
+    assert rc == 0, err
+    first = json.loads(out)
+    policy = dev_policy(load_dir(tmp_path / "tee"), raw)
+    assert first["image_digest"] == built.digest and first["image_tx"] is not None
+    assert tw.cw.avs.images(tw.cw.app_id, raw).policyHash == policy.hash()
+    assert tw.cw.avs.isImageActive(tw.cw.app_id, raw)
+    t = tw.mailbox.taskTypes(first["task_type"])
+    assert (bytes(t.imageDigest), t.operatorSetId, t.fee, t.timeout, t.certKind, t.thresholdBps) == (
+        raw,
+        tw.set_id,
+        FEE,
+        TIMEOUT,
+        CERT_ECDSA,
+        6667,
+    )
+    assert ImageStore(tmp_path / "images").path(raw) == tmp_path / "images" / (raw.hex() + ".tar")
+    rc, out, err = _eigen(capsys, *args, "--cert", "ecdsa", "--threshold-bps", "8000")
+    assert rc == 0, err
+    again = json.loads(out)
+    assert again["image_tx"] is None and again["task_type"] == first["task_type"] + 1
+    assert tw.mailbox.taskTypes(again["task_type"]).thresholdBps == 8000
+    other = tmp_path / "policy.json"
+    other.write_text(json.dumps({**policy.to_json(), "measurements": {"pcr0": "00" * 48}}))
+    stranger = "0x" + keccak(b"not the owner").hex()
+    i = args.index("--devtee")
+    cases = [
+        ((*args[:i], "--policy", str(other), *args[i + 2 :]), "registered under policy"),
+        ((*args[:-1], stranger), "only the app's owner"),
+        ((*base, "--set", "77", *args[len(base) + 2 :]), "executor set 77 has no app"),
+        ((*args, "--policy", str(other)), "not allowed with argument"),
+        ((*args[:i], *args[i + 2 :]), "one of the arguments --policy --devtee is required"),
+        ((*args, "--threshold-bps", "10"), "bad threshold bps"),
+    ]
+    for argv, msg in cases:
+        rc, out, err = _eigen(capsys, *argv)
+        assert rc == 2 and msg in err, (argv, err)
