@@ -53,12 +53,14 @@ from offchain.ai.receipt import Receipt
 from offchain.ai.sampler import SamplingParams
 from offchain.ai.scheduler import DoneEvent, FailedEvent, Job, Scheduler
 from offchain.chain.agent import Sender
+from offchain.chain.bls_registry import BLSRegistryReader
 from offchain.chain.errors import ChainError
 from offchain.chain.inference_disputes import Reexecution, reexecute_with
 from offchain.da.eigenda.encoder import Encoder
 from offchain.da.errors import DAError
 from offchain.da.network import client as da_client
-from offchain.da.network.config import load_srs, network_state, read_file
+from offchain.da.network.config import load_srs, network_state, operators_config, read_file
+from offchain.da.network.operators import RegistryOperators
 from offchain.errors import EigenError
 
 FEED_TYPE = "eigen.trading.MarketFeed"
@@ -483,28 +485,50 @@ class StepRecord:
 class DARecords:
     """Step records on the DA network: `put` disperses (through `disperser`, paying with `key`) and
     returns the certificate; `get` fetches a certificate's payload from the relay or the validators of
-    the network in `client_config` (``eigen da devnet``'s client.json), verified by the DA client."""
+    the network in `client_config` (``eigen da devnet``'s client.json), verified by the DA client.
+    With `cert_checker` (an ``offchain.chain.da_contracts.CertVerifierClient``) a certificate is
+    accepted, on `put` and on `get`, only when the chain's ``checkDACert`` says SUCCESS; when the
+    client config names the operators' registry (a devnet on a chain), the validators' stakes are
+    the registry's at the certificate's reference block."""
 
     def __init__(
-        self, disperser: str, key: bytes, client_config: Path | str, timeout_s: float = 180.0
+        self,
+        disperser: str,
+        key: bytes,
+        client_config: Path | str,
+        timeout_s: float = 180.0,
+        cert_checker: da_client.CertChecker | None = None,
     ) -> None:
         self.disperser, self.key, self.timeout_s = disperser, key, timeout_s
+        self.cert_checker, self.client_config = cert_checker, client_config
         path = Path(client_config)
         cfg = read_file(path)
         self.state, self.urls = network_state(cfg.get("network"), path.parent)
         self.relays = {int(k): u for k, u in (cfg.get("relays") or {}).items()}
         self.encoder = Encoder(load_srs(cfg.get("srs"), path.parent))
+        ops = operators_config(cfg.get("operators"))
+        self.operators = (
+            None if ops is None else RegistryOperators(BLSRegistryReader(ops.rpc, ops.registry), ops.quorums)
+        )
 
     def put(self, payload: bytes) -> dict[str, Any]:
         try:
-            return da_client.put(self.disperser, payload, self.key, timeout_s=self.timeout_s)
+            return da_client.put(
+                self.disperser, payload, self.key, timeout_s=self.timeout_s, cert_checker=self.cert_checker
+            )
         except DAError as exc:
             raise RecordUnavailableError(f"dispersal failed: {exc}") from None
 
     def get(self, cert: Any) -> bytes:
         try:
-            payload, _ = da_client.get(cert, self.state.stakes, self.urls, self.encoder, relays=self.relays)
-        except (DAError, ValueError, KeyError, TypeError) as exc:
+            stakes = self.state.stakes
+            if self.operators is not None:
+                ref = int(cert["signed_batch"]["header"]["reference_block_number"])
+                stakes = self.operators.state_at(ref).stakes
+            payload, _ = da_client.get(
+                cert, stakes, self.urls, self.encoder, relays=self.relays, cert_checker=self.cert_checker
+            )
+        except (EigenError, ValueError, KeyError, TypeError) as exc:
             raise RecordUnavailableError(f"the record could not be fetched and verified: {exc}") from None
         return payload
 

@@ -250,3 +250,20 @@ def test_reexecution_from_da(market, svc, da):
         node[path[-1]] = v[:-2] + ("00" if v[-2:] != "00" else "11")
         with pytest.raises(E.RecordUnavailableError):
             reexecute_step(bent, da, svc, w.addresses["seller"])
+
+
+def test_records_checked_on_chain_are_refused_without_a_verifier(market, svc, da, networks):
+    """With a cert checker, DARecords accepts a certificate only when checkDACert says SUCCESS: a chain
+    with no EigenDACertVerifier at the address cannot vouch for it, so neither put nor get accepts it."""
+    from offchain.chain.da_contracts import CertVerifierClient
+
+    w, c = market
+    res = run_step(agent_for(market), svc, 3)
+    cert = da.put(res.raw)  # no checker: the DA client's own checks only
+    assert StepRecord.from_json(da.get(cert)) == res.record
+    checker = CertVerifierClient(networks.provider.uri, c["amm"].address)  # a contract, not a verifier
+    checked = DARecords(da.disperser, da.key, da.client_config, cert_checker=checker)
+    with pytest.raises(E.RecordUnavailableError, match="checkDACert"):
+        checked.get(cert)
+    with pytest.raises(E.RecordUnavailableError, match="checkDACert"):
+        checked.put(res.raw)
