@@ -46,7 +46,9 @@ from starlette.types import ASGIApp
 from web3.logs import DISCARD as _DISCARD
 
 from offchain import abi
-from offchain.agent.errors import FeedError, RecordError, RecordUnavailableError, TradeError
+from offchain.agent.a2a import COMPLETED, A2AClient, AgentSkill, Message
+from offchain.agent.a2a_server import A2AServer, Skill
+from offchain.agent.errors import A2AError, FeedError, RecordError, RecordUnavailableError, TradeError
 from offchain.agent.server import PaymentMiddleware, PricedRoute
 from offchain.ai.options import RequestOptions, stop_position
 from offchain.ai.receipt import Receipt
@@ -316,6 +318,39 @@ def data_agent_app(w3: Any, amm: Any, key: Any, accepts: tuple[Any, ...], facili
     )
 
 
+FEED_SKILL = "market-feed"  # the data agent's A2A skill: data {"step": N} -> the signed feed of step N
+
+
+def data_agent_a2a(
+    w3: Any, amm: Any, key: Any, accepts: tuple[Any, ...], facilitator: Any, **kw: Any
+) -> A2AServer:
+    """The data agent over A2A (serve its ``app()``): the skill :data:`FEED_SKILL` answers a
+    request whose data is ``{"step": N}`` with the signed feed of step N, paid through the x402
+    extension (`accepts`: the offers); `kw` goes to :class:`A2AServer` (``clock``, ...). A request
+    without a valid step fails its task, unsettled."""
+
+    async def offers(msg: Message) -> tuple[Any, ...]:
+        return accepts
+
+    async def run(msg: Message, pay: Any) -> Any:
+        data = msg.data()
+        if not isinstance(data, dict) or set(data) != {"step"}:
+            raise FeedError('expected the data {"step": N}')
+        try:
+            step = _nat(data["step"])
+        except (TypeError, ValueError):
+            raise FeedError("step: a non-negative integer") from None
+        return sign_feed(key, read_feed(w3, amm, step)).to_json()
+
+    skill = Skill(
+        AgentSkill(FEED_SKILL, "USDC/dETH market feed", "the signed pool reserves and reference price of a step",
+                   ("market-data",), ('{"step": 0}',)),
+        run,
+        offers,
+    )  # fmt: skip
+    return A2AServer("data-agent", "sells a signed USDC/dETH market feed", [skill], facilitator, **kw)
+
+
 # ---------------------------------------------------------------- prompt, decision, order
 
 
@@ -546,7 +581,8 @@ class StepResult:
 @dataclass
 class TradingAgent:
     """The agent: its wallet key (it pays for feeds and trades), its ERC-8004 id, the strategy, the
-    pool and tokens (web3 contracts), the data agent's URL and address, and a paying client."""
+    pool and tokens (web3 contracts), the data agent's URL and address, and a paying client; with
+    `a2a` (an A2AClient of the data agent, paying with the same wallet) the feed is bought over A2A."""
 
     w3: Any
     key: Any
@@ -560,6 +596,7 @@ class TradingAgent:
     data_agent: str
     payer: Any  # offchain.agent.client.PayingClient
     client: str  # whom the inference receipts answer to (compensated by a slash)
+    a2a: A2AClient | None = None  # given: the feed is bought over A2A (skill FEED_SKILL), not from feed_url
     sender: Sender = field(init=False)
 
     def __post_init__(self) -> None:
@@ -576,6 +613,8 @@ class TradingAgent:
 
     def buy_feed(self, step: int) -> tuple[SignedFeed, dict[str, Any]]:
         """Pay for and check the feed of `step`: (the signed feed, the settlement)."""
+        if self.a2a is not None:
+            return self._buy_feed_a2a(step)
         r = self.payer.get(f"{self.feed_url}?step={step}")
         if r.status_code != 200:
             raise FeedError(f"the data agent answered {r.status_code}: {r.text[:200]}")
@@ -588,6 +627,27 @@ class TradingAgent:
             "amount": str(paid),
             "payee": rec.requirements.pay_to,
             "transaction": rec.settlement.transaction,
+        }
+
+    def _buy_feed_a2a(self, step: int) -> tuple[SignedFeed, dict[str, Any]]:
+        assert self.a2a is not None
+        try:
+            ex = self.a2a.ask(data={"step": step}, skill=FEED_SKILL)
+        except A2AError as exc:
+            raise FeedError(f"the data agent's A2A task: {exc}") from None
+        if ex.task.status.state != COMPLETED or ex.receipt is None or ex.requirements is None:
+            raise FeedError(
+                f"the data agent's task {ex.task.id} ended {ex.task.status.state}, unpaid or unanswered"
+            )
+        signed = SignedFeed.from_json(ex.task.result())
+        check_feed(signed, self.data_agent, self.amm.address, step)
+        paid = ex.receipt.amount if ex.receipt.amount is not None else ex.requirements.amount
+        return signed, {
+            "scheme": ex.requirements.scheme,
+            "amount": str(paid),
+            "payee": ex.requirements.pay_to,
+            "transaction": ex.receipt.transaction,
+            "a2a_task": ex.task.id,
         }
 
     def trade(self, order: Order, deadline_s: int = 600) -> dict[str, Any] | None:

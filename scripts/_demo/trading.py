@@ -3,14 +3,15 @@
 ``run(demo)`` runs after the inference step (scripts/_demo/ai.py) and reuses its world: the model, the
 InferenceDisputes contract, its set (operators A, B, C) and their signing and BLS keys. On the same devnet
 it deploys the agent component (ERC-8004 registries, the stablecoin, the ConstantProductAMM with a demo
-asset), starts the demo's DA devnet on its chain (scripts/_demo/da.py: 4 validators registered in a BLSRegistry,
-a disperser, a relay; the DA step reuses it), serves a data agent that
-sells a signed market feed over x402, and registers Dave's trading agent (ERC-8004, with its strategy's
-hash as metadata). Then: a few steps, each buying the feed, deciding with operator A's signed inference,
-trading, and recording to DA; a watcher disputes one honest decision (B and C re-execute it from the DA
-record alone, it matches, the watcher's bond goes to A); in a later step A tampers with the output, the
-agent trades on it, anyone re-executing the DA record sees it, Dave challenges, A is slashed and Dave
-compensated; the agent's validation and reputation records say both.
+asset), starts the demo's DA devnet on its chain (scripts/_demo/da.py: 4 validators registered in a
+BLSRegistry, a disperser, a relay; the DA step reuses it), serves a data agent that sells a signed market
+feed as an A2A skill paid through the x402 extension, and registers Dave's trading agent (ERC-8004, with
+its strategy's hash as metadata). Then: a few steps, each buying the feed over A2A, deciding with operator
+A's signed inference, trading, and recording to DA (each certificate checked by checkDACert); a watcher
+disputes one honest decision (B and C re-execute it from the DA record alone, it matches, the watcher's
+bond goes to A); in a later step A tampers with the output, the agent trades on it, anyone re-executing
+the DA record sees it, Dave challenges, A is slashed and Dave compensated; the TaskValidator answers the
+agent's validation requests from InferenceDisputes (100 and 0), and Carol's feedback says the same.
 """
 
 from __future__ import annotations
@@ -24,16 +25,18 @@ from eth_account import Account
 from eth_hash.auto import keccak
 
 from offchain.abi import WAD
+from offchain.agent.a2a import A2AClient
 from offchain.agent.client import PayingClient
 from offchain.agent.evm import EvmFacilitator
 from offchain.agent.facilitator import LocalFacilitator
 from offchain.agent.trading import (
     ASSET_UNIT,
+    FEED_SKILL,
     USDC_UNIT,
     DARecords,
     Strategy,
     TradingAgent,
-    data_agent_app,
+    data_agent_a2a,
     infer_with,
     receipt_text,
     reexecute_step,
@@ -110,29 +113,31 @@ def _story(demo: Any, w: Any, net: Any, t_start: float) -> dict[str, Any]:
         f"{STRATEGY.max_sell_asset / ASSET_UNIT:g} dETH a step)."
     )
 
-    # the data agent behind x402, over HTTP
+    # the data agent over A2A, its skill paid through the x402 extension
     token = StableToken(w3, usdc.address, abis["StableToken"])
     settler = Settler(w3, ag["upto_settler"].address, abis["UptoSettler"])
     fac = EvmFacilitator(w3, fac_key, [token], settler)
     offer = fac.requirements("exact", usdc.address, data_addr, FEED_PRICE)
     amm_w3 = w3.eth.contract(address=amm.address, abi=abis["ConstantProductAMM"])
-    server = ServiceServer(
-        data_agent_app(w3, amm_w3, data_key, (offer,), LocalFacilitator(fac)), log_level="warning"
-    ).start()
-    payer = PayingClient(
-        agent_key, chain.chain_id, usdc.address, 10 * FEED_PRICE,
-        clock=lambda: float(w3.eth.get_block("pending")["timestamp"]),
-    )  # fmt: skip
+
+    def chain_clock() -> float:
+        return float(w3.eth.get_block("pending")["timestamp"])
+
+    data_agent = data_agent_a2a(w3, amm_w3, data_key, (offer,), LocalFacilitator(fac), clock=chain_clock)
+    server = ServiceServer(data_agent.app(), log_level="warning").start()
+    payer = PayingClient(agent_key, chain.chain_id, usdc.address, 10 * FEED_PRICE, clock=chain_clock)
+    a2a = A2AClient(server.url, payer)
     agent = TradingAgent(
         w3, agent_key, agent_id, ident.address, STRATEGY, amm_w3,
         w3.eth.contract(address=usdc.address, abi=abis["StableToken"]),
         w3.eth.contract(address=asset.address, abi=abis["MockERC20"]),
-        server.url + "/feed", data_addr, payer, dave.address,
+        server.url, data_addr, payer, dave.address, a2a,
     )  # fmt: skip
     agent.approve()
     print(
-        f"The data agent serves a signed USDC/dETH feed at {server.url}/feed for {FEED_PRICE / USDC_UNIT:.2f} USDC "
-        "(x402 exact, EIP-3009)."
+        f"The data agent {a2a.card().name!r} publishes its A2A card at {server.url}/.well-known/agent-card.json: "
+        f"skill {FEED_SKILL!r}, a signed USDC/dETH feed for {FEED_PRICE / USDC_UNIT:.2f} USDC (the x402 extension, "
+        "exact, EIP-3009); the trading agent buys it over A2A (SendMessage, payment-submitted)."
     )
     info = net.wait()
     records = net.records()
@@ -169,7 +174,8 @@ def _story(demo: Any, w: Any, net: Any, t_start: float) -> dict[str, Any]:
         o = res.record.order
         print(
             f"Step {i}: feed (pool {res.record.feed.feed.pool_price / USDC_UNIT:,.2f}, reference "
-            f"{res.record.feed.feed.reference_price / USDC_UNIT:,.2f}) paid {int(res.record.payment['amount']) / USDC_UNIT:.2f} USDC; "
+            f"{res.record.feed.feed.reference_price / USDC_UNIT:,.2f}) paid {int(res.record.payment['amount']) / USDC_UNIT:.2f} USDC "
+            f"(A2A task {res.record.payment['a2a_task'][:8]}…); "
             f"A's receipt {res.record.receipt.digest().hex()[:12]}… answers {res.completion_text}; order {o.action} "
             f"{_amount(o)}" + (f", tx {res.record.trade['tx'][:12]}…" if res.record.trade else "")
         )
@@ -330,6 +336,8 @@ def _story(demo: Any, w: Any, net: Any, t_start: float) -> dict[str, Any]:
         "certificates": {k: v["blob_key"] for k, v in certs.items()},
         "cert_statuses": [records.cert_checker.check_da_cert(certs[k]) for k in sorted(certs)],
         "cert_verifier": info["chain"]["cert_verifier"],
+        "feed_tasks": [r.record.payment["a2a_task"] for r in (*steps, res_bad)],
+        "data_agent_earned": usdc.balanceOf(data_addr),
         "validations": (count, avg),
         "validator": tv.address,
         "answers": answers,

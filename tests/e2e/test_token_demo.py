@@ -29,6 +29,9 @@ def test_demo_token_step(capsys):
     assert trading["validations"] == (2, 50)  # both answered by the TaskValidator, from InferenceDisputes
     assert trading["answers"] == [(1, 100, "inference-final"), (demo_trading.STEPS, 0, "inference-faulty")]
     assert len(trading["certificates"]) == demo_trading.STEPS + 1
+    # every feed bought over A2A (one task each), paid through the x402 extension
+    assert len(set(trading["feed_tasks"])) == demo_trading.STEPS + 1
+    assert trading["data_agent_earned"] == (demo_trading.STEPS + 1) * demo_trading.FEED_PRICE
     assert trading["cert_statuses"] == [1] * (
         demo_trading.STEPS + 1
     )  # checkDACert: SUCCESS, on the demo's chain
