@@ -621,13 +621,7 @@ class TradingAgent:
         signed = SignedFeed.from_json(r.json())
         check_feed(signed, self.data_agent, self.amm.address, step)
         rec = self.payer.receipts[-1]
-        paid = rec.settlement.amount if rec.settlement.amount is not None else rec.requirements.amount
-        return signed, {
-            "scheme": rec.requirements.scheme,
-            "amount": str(paid),
-            "payee": rec.requirements.pay_to,
-            "transaction": rec.settlement.transaction,
-        }
+        return signed, _settlement(rec.requirements, rec.settlement)
 
     def _buy_feed_a2a(self, step: int) -> tuple[SignedFeed, dict[str, Any]]:
         assert self.a2a is not None
@@ -641,14 +635,7 @@ class TradingAgent:
             )
         signed = SignedFeed.from_json(ex.task.result())
         check_feed(signed, self.data_agent, self.amm.address, step)
-        paid = ex.receipt.amount if ex.receipt.amount is not None else ex.requirements.amount
-        return signed, {
-            "scheme": ex.requirements.scheme,
-            "amount": str(paid),
-            "payee": ex.requirements.pay_to,
-            "transaction": ex.receipt.transaction,
-            "a2a_task": ex.task.id,
-        }
+        return signed, {**_settlement(ex.requirements, ex.receipt), "a2a_task": ex.task.id}
 
     def trade(self, order: Order, deadline_s: int = 600) -> dict[str, Any] | None:
         if order.action == "HOLD":
@@ -680,6 +667,18 @@ class TradingAgent:
         agent = {"registry": self.registry, "id": self.agent_id, "wallet": self.wallet, "client": self.client}
         rec = StepRecord(agent, self.strategy, signed, payment, prompt, receipt, order, trade)
         return StepResult(rec, rec.to_json(), text)
+
+
+def _settlement(requirements: Any, settled: Any) -> dict[str, Any]:
+    """A feed's payment as the record keeps it: the offer paid and its settlement (an ``upto``
+    settlement names the amount charged)."""
+    paid = settled.amount if settled.amount is not None else requirements.amount
+    return {
+        "scheme": requirements.scheme,
+        "amount": str(paid),
+        "payee": requirements.pay_to,
+        "transaction": settled.transaction,
+    }
 
 
 def swap_event(w3: Any, amm: Any, tx: bytes | str) -> Mapping[str, Any]:

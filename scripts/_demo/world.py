@@ -153,6 +153,8 @@ class Demo:
         self.report("Restaking: final state")
         try:
             for step in STEPS:
+                if step is ai:  # the DA devnet the trading and DA steps share comes up while the model loads
+                    da.start(self)
                 self.results[step.__name__] = step.run(self)
         finally:
             da.stop(self)  # the DA devnet the trading and DA steps share, if a step failed before the DA step
