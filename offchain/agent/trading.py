@@ -46,19 +46,23 @@ from starlette.types import ASGIApp
 from web3.logs import DISCARD as _DISCARD
 
 from offchain import abi
-from offchain.agent.errors import FeedError, RecordError, RecordUnavailableError, TradeError
+from offchain.agent.a2a import COMPLETED, A2AClient, AgentSkill, Message
+from offchain.agent.a2a_server import A2AServer, Skill
+from offchain.agent.errors import A2AError, FeedError, RecordError, RecordUnavailableError, TradeError
 from offchain.agent.server import PaymentMiddleware, PricedRoute
 from offchain.ai.options import RequestOptions, stop_position
 from offchain.ai.receipt import Receipt
 from offchain.ai.sampler import SamplingParams
 from offchain.ai.scheduler import DoneEvent, FailedEvent, Job, Scheduler
 from offchain.chain.agent import Sender
+from offchain.chain.bls_registry import BLSRegistryReader
 from offchain.chain.errors import ChainError
 from offchain.chain.inference_disputes import Reexecution, reexecute_with
 from offchain.da.eigenda.encoder import Encoder
 from offchain.da.errors import DAError
 from offchain.da.network import client as da_client
-from offchain.da.network.config import load_srs, network_state, read_file
+from offchain.da.network.config import load_srs, network_state, operators_config, read_file
+from offchain.da.network.operators import RegistryOperators
 from offchain.errors import EigenError
 
 FEED_TYPE = "eigen.trading.MarketFeed"
@@ -314,6 +318,39 @@ def data_agent_app(w3: Any, amm: Any, key: Any, accepts: tuple[Any, ...], facili
     )
 
 
+FEED_SKILL = "market-feed"  # the data agent's A2A skill: data {"step": N} -> the signed feed of step N
+
+
+def data_agent_a2a(
+    w3: Any, amm: Any, key: Any, accepts: tuple[Any, ...], facilitator: Any, **kw: Any
+) -> A2AServer:
+    """The data agent over A2A (serve its ``app()``): the skill :data:`FEED_SKILL` answers a
+    request whose data is ``{"step": N}`` with the signed feed of step N, paid through the x402
+    extension (`accepts`: the offers); `kw` goes to :class:`A2AServer` (``clock``, ...). A request
+    without a valid step fails its task, unsettled."""
+
+    async def offers(msg: Message) -> tuple[Any, ...]:
+        return accepts
+
+    async def run(msg: Message, pay: Any) -> Any:
+        data = msg.data()
+        if not isinstance(data, dict) or set(data) != {"step"}:
+            raise FeedError('expected the data {"step": N}')
+        try:
+            step = _nat(data["step"])
+        except (TypeError, ValueError):
+            raise FeedError("step: a non-negative integer") from None
+        return sign_feed(key, read_feed(w3, amm, step)).to_json()
+
+    skill = Skill(
+        AgentSkill(FEED_SKILL, "USDC/dETH market feed", "the signed pool reserves and reference price of a step",
+                   ("market-data",), ('{"step": 0}',)),
+        run,
+        offers,
+    )  # fmt: skip
+    return A2AServer("data-agent", "sells a signed USDC/dETH market feed", [skill], facilitator, **kw)
+
+
 # ---------------------------------------------------------------- prompt, decision, order
 
 
@@ -483,28 +520,50 @@ class StepRecord:
 class DARecords:
     """Step records on the DA network: `put` disperses (through `disperser`, paying with `key`) and
     returns the certificate; `get` fetches a certificate's payload from the relay or the validators of
-    the network in `client_config` (``eigen da devnet``'s client.json), verified by the DA client."""
+    the network in `client_config` (``eigen da devnet``'s client.json), verified by the DA client.
+    With `cert_checker` (an ``offchain.chain.da_contracts.CertVerifierClient``) a certificate is
+    accepted, on `put` and on `get`, only when the chain's ``checkDACert`` says SUCCESS; when the
+    client config names the operators' registry (a devnet on a chain), the validators' stakes are
+    the registry's at the certificate's reference block."""
 
     def __init__(
-        self, disperser: str, key: bytes, client_config: Path | str, timeout_s: float = 180.0
+        self,
+        disperser: str,
+        key: bytes,
+        client_config: Path | str,
+        timeout_s: float = 180.0,
+        cert_checker: da_client.CertChecker | None = None,
     ) -> None:
         self.disperser, self.key, self.timeout_s = disperser, key, timeout_s
+        self.cert_checker, self.client_config = cert_checker, client_config
         path = Path(client_config)
         cfg = read_file(path)
         self.state, self.urls = network_state(cfg.get("network"), path.parent)
         self.relays = {int(k): u for k, u in (cfg.get("relays") or {}).items()}
         self.encoder = Encoder(load_srs(cfg.get("srs"), path.parent))
+        ops = operators_config(cfg.get("operators"))
+        self.operators = (
+            None if ops is None else RegistryOperators(BLSRegistryReader(ops.rpc, ops.registry), ops.quorums)
+        )
 
     def put(self, payload: bytes) -> dict[str, Any]:
         try:
-            return da_client.put(self.disperser, payload, self.key, timeout_s=self.timeout_s)
+            return da_client.put(
+                self.disperser, payload, self.key, timeout_s=self.timeout_s, cert_checker=self.cert_checker
+            )
         except DAError as exc:
             raise RecordUnavailableError(f"dispersal failed: {exc}") from None
 
     def get(self, cert: Any) -> bytes:
         try:
-            payload, _ = da_client.get(cert, self.state.stakes, self.urls, self.encoder, relays=self.relays)
-        except (DAError, ValueError, KeyError, TypeError) as exc:
+            stakes = self.state.stakes
+            if self.operators is not None:
+                ref = int(cert["signed_batch"]["header"]["reference_block_number"])
+                stakes = self.operators.state_at(ref).stakes
+            payload, _ = da_client.get(
+                cert, stakes, self.urls, self.encoder, relays=self.relays, cert_checker=self.cert_checker
+            )
+        except (EigenError, ValueError, KeyError, TypeError) as exc:
             raise RecordUnavailableError(f"the record could not be fetched and verified: {exc}") from None
         return payload
 
@@ -522,7 +581,8 @@ class StepResult:
 @dataclass
 class TradingAgent:
     """The agent: its wallet key (it pays for feeds and trades), its ERC-8004 id, the strategy, the
-    pool and tokens (web3 contracts), the data agent's URL and address, and a paying client."""
+    pool and tokens (web3 contracts), the data agent's URL and address, and a paying client; with
+    `a2a` (an A2AClient of the data agent, paying with the same wallet) the feed is bought over A2A."""
 
     w3: Any
     key: Any
@@ -536,6 +596,7 @@ class TradingAgent:
     data_agent: str
     payer: Any  # offchain.agent.client.PayingClient
     client: str  # whom the inference receipts answer to (compensated by a slash)
+    a2a: A2AClient | None = None  # given: the feed is bought over A2A (skill FEED_SKILL), not from feed_url
     sender: Sender = field(init=False)
 
     def __post_init__(self) -> None:
@@ -552,19 +613,29 @@ class TradingAgent:
 
     def buy_feed(self, step: int) -> tuple[SignedFeed, dict[str, Any]]:
         """Pay for and check the feed of `step`: (the signed feed, the settlement)."""
+        if self.a2a is not None:
+            return self._buy_feed_a2a(step)
         r = self.payer.get(f"{self.feed_url}?step={step}")
         if r.status_code != 200:
             raise FeedError(f"the data agent answered {r.status_code}: {r.text[:200]}")
         signed = SignedFeed.from_json(r.json())
         check_feed(signed, self.data_agent, self.amm.address, step)
         rec = self.payer.receipts[-1]
-        paid = rec.settlement.amount if rec.settlement.amount is not None else rec.requirements.amount
-        return signed, {
-            "scheme": rec.requirements.scheme,
-            "amount": str(paid),
-            "payee": rec.requirements.pay_to,
-            "transaction": rec.settlement.transaction,
-        }
+        return signed, _settlement(rec.requirements, rec.settlement)
+
+    def _buy_feed_a2a(self, step: int) -> tuple[SignedFeed, dict[str, Any]]:
+        assert self.a2a is not None
+        try:
+            ex = self.a2a.ask(data={"step": step}, skill=FEED_SKILL)
+        except A2AError as exc:
+            raise FeedError(f"the data agent's A2A task: {exc}") from None
+        if ex.task.status.state != COMPLETED or ex.receipt is None or ex.requirements is None:
+            raise FeedError(
+                f"the data agent's task {ex.task.id} ended {ex.task.status.state}, unpaid or unanswered"
+            )
+        signed = SignedFeed.from_json(ex.task.result())
+        check_feed(signed, self.data_agent, self.amm.address, step)
+        return signed, {**_settlement(ex.requirements, ex.receipt), "a2a_task": ex.task.id}
 
     def trade(self, order: Order, deadline_s: int = 600) -> dict[str, Any] | None:
         if order.action == "HOLD":
@@ -596,6 +667,18 @@ class TradingAgent:
         agent = {"registry": self.registry, "id": self.agent_id, "wallet": self.wallet, "client": self.client}
         rec = StepRecord(agent, self.strategy, signed, payment, prompt, receipt, order, trade)
         return StepResult(rec, rec.to_json(), text)
+
+
+def _settlement(requirements: Any, settled: Any) -> dict[str, Any]:
+    """A feed's payment as the record keeps it: the offer paid and its settlement (an ``upto``
+    settlement names the amount charged)."""
+    paid = settled.amount if settled.amount is not None else requirements.amount
+    return {
+        "scheme": requirements.scheme,
+        "amount": str(paid),
+        "payee": requirements.pay_to,
+        "transaction": settled.transaction,
+    }
 
 
 def swap_event(w3: Any, amm: Any, tx: bytes | str) -> Mapping[str, Any]:

@@ -17,12 +17,17 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from eth_account import Account
+from eth_hash.auto import keccak
+
 from offchain import settings
+from offchain.agent.trading import DARecords
 from offchain.chain.bls_registry import BLSRegistryReader
 from offchain.chain.da_contracts import CertVerifierClient
 from offchain.da.codec import GROUP
@@ -35,6 +40,78 @@ from offchain.da.network.operators import RegistryOperators
 VALIDATORS = 4
 TEST_SYMBOLS = 256
 KILLED = "v2"
+FUNDER_WEI = 10**20  # the devnet setup's gas and deposits
+
+
+class DemoDA:
+    """The demo's one DA devnet, on its chain: started once (:func:`start`, in a background thread, by
+    the first step that needs it: the trading agent's records), used by the trading and DA steps
+    (:meth:`wait`), stopped by the DA step or when the demo ends (:func:`stop`)."""
+
+    def __init__(self, demo: Any) -> None:
+        from ape import networks
+
+        self.srs_dir = settings.da_srs_dir()
+        self.symbols = None if self.srs_dir else TEST_SYMBOLS
+        self.folder = Path(tempfile.mkdtemp(prefix="eigen-demo-da-"))
+        self.t0 = time.monotonic()
+        self.up_s = 0.0
+        self._out: dict[str, Any] = {}
+        # a funder of its own: the devnet's setup transactions go out beside the other steps' (no nonce shared)
+        funder = Account.from_key(keccak(b"demo DA devnet funder"))
+        demo.deployer.transfer(funder.address, FUNDER_WEI)
+        spec = ChainSpec(networks.provider.uri, demo.d.addresses(), "0x" + bytes(funder.key).hex())
+        self._thread = threading.Thread(target=self._up, args=(spec,), daemon=True)
+        self._thread.start()
+
+    def _up(self, spec: ChainSpec) -> None:
+        try:
+            self._out["info"] = devnet.up(self.folder, VALIDATORS, srs_dir=self.srs_dir,
+                                          test_srs_symbols=self.symbols, chain=spec, log_level="warning")  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - re-raised by wait()
+            self._out["error"] = exc
+        self.up_s = time.monotonic() - self.t0
+
+    def wait(self) -> dict[str, Any]:
+        """The devnet's info (``devnet.up``'s), once it is up."""
+        self._thread.join()
+        if "error" in self._out:
+            raise self._out["error"]
+        return self._out["info"]
+
+    def payer_key(self) -> bytes:
+        return bytes.fromhex((self.folder / "keys" / "payer.key").read_text().strip())
+
+    def checker(self) -> CertVerifierClient:
+        rec = self.wait()["chain"]
+        return CertVerifierClient(rec["rpc_url"], rec["cert_verifier"])
+
+    def records(self) -> Any:
+        """The trading agent's :class:`DARecords` through this devnet, every certificate checked on chain."""
+        info = self.wait()
+        return DARecords(
+            info["disperser"], self.payer_key(), info["client_config"], cert_checker=self.checker()
+        )
+
+    def down(self) -> None:
+        self._thread.join()
+        devnet.down(self.folder)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def start(demo: Any) -> DemoDA:
+    """The demo's DA devnet, started (in the background) on the first call."""
+    if getattr(demo, "da_net", None) is None:
+        demo.da_net = DemoDA(demo)
+    return demo.da_net
+
+
+def stop(demo: Any) -> None:
+    """Stop the demo's DA devnet, if one was started."""
+    net = getattr(demo, "da_net", None)
+    if net is not None:
+        demo.da_net = None
+        net.down()
 
 
 def _records(demo: Any, limit: int) -> list[tuple[str, str]]:
@@ -69,19 +146,15 @@ def _payload(records: list[tuple[str, str]]) -> bytes:
 
 def run(demo: Any) -> dict[str, Any]:
     """Run the DA step on ``demo`` and print what happened; returns the key facts."""
-    from ape import networks
-
     t0 = time.monotonic()
     print(
         "\n##### Data availability: the demo's records dispersed, certified on-chain, retrieved with a validator down"
     )
-    srs_dir = settings.da_srs_dir()
-    symbols = None if srs_dir else TEST_SYMBOLS
-    spec = ChainSpec(networks.provider.uri, demo.d.addresses(), demo.deployer.private_key)
-    folder = Path(tempfile.mkdtemp(prefix="eigen-demo-da-"))
+    reused = getattr(demo, "da_net", None) is not None
+    net = start(demo)
+    srs_dir = net.srs_dir
     try:
-        info = devnet.up(folder, VALIDATORS, srs_dir=srs_dir, test_srs_symbols=symbols, chain=spec,
-                         log_level="warning")  # fmt: skip
+        info = net.wait()
         rec = info["chain"]
         t_up = time.monotonic() - t0
         print(
@@ -89,16 +162,18 @@ def run(demo: Any) -> dict[str, Any]:
             f"quorums 0 and 1 = {', '.join(rec['strategies'])}), PaymentVault {rec['payment_vault']}, "
             f"EigenDACertVerifier {rec['cert_verifier']}; {VALIDATORS} validators registered with equal stake and "
             f"BLS keys (proof of possession), a disperser and a relay on loopback "
-            f"({'SRS ' + srs_dir if srs_dir else f'insecure test SRS, {TEST_SYMBOLS} symbols'}); up in {t_up:.1f} s."
-        )
+            f"({'SRS ' + srs_dir if srs_dir else f'insecure test SRS, {TEST_SYMBOLS} symbols'}); "
+            + (f"the one the trading agent's records went to (up in {net.up_s:.1f} s)." if reused
+               else f"up in {t_up:.1f} s.")
+        )  # fmt: skip
         cfg_path = Path(info["client_config"])
         cfg = read_file(cfg_path)
         encoder = Encoder(load_srs(cfg["srs"], cfg_path.parent))
         limit = (encoder.srs.g1.shape[-1] - 1) * GROUP
         records = _records(demo, limit // 2)  # a part and its JSON escaping fit in one blob
         blobs = _blobs(records, limit)
-        checker = CertVerifierClient(rec["rpc_url"], rec["cert_verifier"])
-        payer = bytes.fromhex((folder / "keys" / "payer.key").read_text())
+        checker = net.checker()
+        payer = net.payer_key()
         with ThreadPoolExecutor(len(blobs)) as pool:  # in flight together: one batch or two
             certs = list(pool.map(lambda b: client.put(info["disperser"], _payload(b), payer, (0, 1), timeout_s=120,
                                                        cert_checker=checker), blobs))  # fmt: skip
@@ -132,5 +207,4 @@ def run(demo: Any) -> dict[str, Any]:
         return {"records": len(records), "blobs": len(blobs), "statuses": statuses, "served_by": served, "killed": KILLED,
                 "cert_verifier": rec["cert_verifier"]}  # fmt: skip
     finally:
-        devnet.down(folder)
-        shutil.rmtree(folder, ignore_errors=True)
+        stop(demo)

@@ -3,50 +3,51 @@
 ``run(demo)`` runs after the inference step (scripts/_demo/ai.py) and reuses its world: the model, the
 InferenceDisputes contract, its set (operators A, B, C) and their signing and BLS keys. On the same devnet
 it deploys the agent component (ERC-8004 registries, the stablecoin, the ConstantProductAMM with a demo
-asset), starts a DA devnet (4 validators, a disperser, a relay, as processes), serves a data agent that
-sells a signed market feed over x402, and registers Dave's trading agent (ERC-8004, with its strategy's
-hash as metadata). Then: a few steps, each buying the feed, deciding with operator A's signed inference,
-trading, and recording to DA; a watcher disputes one honest decision (B and C re-execute it from the DA
-record alone, it matches, the watcher's bond goes to A); in a later step A tampers with the output, the
-agent trades on it, anyone re-executing the DA record sees it, Dave challenges, A is slashed and Dave
-compensated; the agent's validation and reputation records say both.
+asset), starts the demo's DA devnet on its chain (scripts/_demo/da.py: 4 validators registered in a
+BLSRegistry, a disperser, a relay; the DA step reuses it), serves a data agent that sells a signed market
+feed as an A2A skill paid through the x402 extension, and registers Dave's trading agent (ERC-8004, with
+its strategy's hash as metadata). Then: a few steps, each buying the feed over A2A, deciding with operator
+A's signed inference, trading, and recording to DA (each certificate checked by checkDACert); a watcher
+disputes one honest decision (B and C re-execute it from the DA record alone, it matches, the watcher's
+bond goes to A); in a later step A tampers with the output, the agent trades on it, anyone re-executing
+the DA record sees it, Dave challenges, A is slashed and Dave compensated; the TaskValidator answers the
+agent's validation requests from InferenceDisputes (100 and 0), and Carol's feedback says the same.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import threading
 import time
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from eth_account import Account
 from eth_hash.auto import keccak
 
 from offchain.abi import WAD
+from offchain.agent.a2a import A2AClient
 from offchain.agent.client import PayingClient
 from offchain.agent.evm import EvmFacilitator
 from offchain.agent.facilitator import LocalFacilitator
 from offchain.agent.trading import (
     ASSET_UNIT,
+    FEED_SKILL,
     USDC_UNIT,
     DARecords,
     Strategy,
     TradingAgent,
-    data_agent_app,
+    data_agent_a2a,
     infer_with,
     receipt_text,
     reexecute_step,
 )
 from offchain.ai.receipt import text_hash
-from offchain.chain.agent import Settler, StableToken
-from offchain.chain.deploy import deploy_agent
+from offchain.chain.agent import VALIDATION_KIND_INFERENCE, Settler, StableToken, validation_request_hash
+from offchain.chain.deploy import deploy_agent, deploy_task_validator
 from offchain.chain.inference_disputes import options_binding, receipt_args
 from offchain.chain.sdk import load_abis
-from offchain.da.network import devnet
 from offchain.httpservice import ServiceServer
+from scripts._demo import da as demo_da
 from scripts._demo.ai import BOND
 from scripts._demo.common import event, fmt
 
@@ -67,27 +68,11 @@ def run(demo: Any) -> dict[str, Any]:
         "\n##### The verifiable trading agent: paid market data, deterministic inference, AMM trades, DA records; "
         "an honest decision disputed and upheld, a tampered one slashed"
     )
-    da_dir = Path(tempfile.mkdtemp(prefix="eigen-demo-da-"))
-    da_info: dict[str, Any] = {}
-    da_thread = threading.Thread(target=_da_up, args=(da_dir, da_info), daemon=True)
-    da_thread.start()
-    try:
-        return _story(demo, w, da_dir, da_info, da_thread, t_start)
-    finally:
-        da_thread.join()
-        devnet.down(da_dir)
-        shutil.rmtree(da_dir, ignore_errors=True)
+    net = demo_da.start(demo)  # the demo's one DA devnet, on its chain (the DA step reuses it)
+    return _story(demo, w, net, t_start)
 
 
-def _da_up(folder: Path, out: dict[str, Any]) -> None:
-    try:
-        out["info"] = devnet.up(folder, 4, test_srs_symbols=256, log_level="warning")
-    except Exception as exc:  # noqa: BLE001 - reported by the main thread
-        out["error"] = exc
-
-
-def _story(demo: Any, w: Any, da_dir: Path, da_info: dict, da_thread: Any, t_start: float) -> dict[str, Any]:
-    from ape import accounts as ape_accounts
+def _story(demo: Any, w: Any, net: Any, t_start: float) -> dict[str, Any]:
     from ape import chain, project
 
     svc, c = w.svc, w.c
@@ -128,37 +113,39 @@ def _story(demo: Any, w: Any, da_dir: Path, da_info: dict, da_thread: Any, t_sta
         f"{STRATEGY.max_sell_asset / ASSET_UNIT:g} dETH a step)."
     )
 
-    # the data agent behind x402, over HTTP
+    # the data agent over A2A, its skill paid through the x402 extension
     token = StableToken(w3, usdc.address, abis["StableToken"])
     settler = Settler(w3, ag["upto_settler"].address, abis["UptoSettler"])
     fac = EvmFacilitator(w3, fac_key, [token], settler)
     offer = fac.requirements("exact", usdc.address, data_addr, FEED_PRICE)
     amm_w3 = w3.eth.contract(address=amm.address, abi=abis["ConstantProductAMM"])
-    server = ServiceServer(
-        data_agent_app(w3, amm_w3, data_key, (offer,), LocalFacilitator(fac)), log_level="warning"
-    ).start()
-    payer = PayingClient(
-        agent_key, chain.chain_id, usdc.address, 10 * FEED_PRICE,
-        clock=lambda: float(w3.eth.get_block("pending")["timestamp"]),
-    )  # fmt: skip
+
+    def chain_clock() -> float:
+        return float(w3.eth.get_block("pending")["timestamp"])
+
+    data_agent = data_agent_a2a(w3, amm_w3, data_key, (offer,), LocalFacilitator(fac), clock=chain_clock)
+    server = ServiceServer(data_agent.app(), log_level="warning").start()
+    payer = PayingClient(agent_key, chain.chain_id, usdc.address, 10 * FEED_PRICE, clock=chain_clock)
+    a2a = A2AClient(server.url, payer)
     agent = TradingAgent(
         w3, agent_key, agent_id, ident.address, STRATEGY, amm_w3,
         w3.eth.contract(address=usdc.address, abi=abis["StableToken"]),
         w3.eth.contract(address=asset.address, abi=abis["MockERC20"]),
-        server.url + "/feed", data_addr, payer, dave.address,
+        server.url, data_addr, payer, dave.address, a2a,
     )  # fmt: skip
     agent.approve()
     print(
-        f"The data agent serves a signed USDC/dETH feed at {server.url}/feed for {FEED_PRICE / USDC_UNIT:.2f} USDC "
-        "(x402 exact, EIP-3009)."
+        f"The data agent {a2a.card().name!r} publishes its A2A card at {server.url}/.well-known/agent-card.json: "
+        f"skill {FEED_SKILL!r}, a signed USDC/dETH feed for {FEED_PRICE / USDC_UNIT:.2f} USDC (the x402 extension, "
+        "exact, EIP-3009); the trading agent buys it over A2A (SendMessage, payment-submitted)."
     )
-    da_thread.join()
-    if "error" in da_info:
-        raise da_info["error"]
-    info = da_info["info"]
-    payer_key = bytes.fromhex((da_dir / "keys" / "payer.key").read_text().strip())
-    records = DARecords(info["disperser"], payer_key, da_dir / "client.json")
-    print(f"DA devnet up: 4 validators, disperser {info['disperser']}, relay {info['relay']}.")
+    info = net.wait()
+    records = net.records()
+    print(
+        f"DA devnet on the demo's chain up: 4 validators registered in its BLSRegistry, disperser "
+        f"{info['disperser']}, relay {info['relay']}; every record's certificate must pass the "
+        f"EigenDACertVerifier's checkDACert ({info['chain']['cert_verifier'][:10]}…)."
+    )
     t_setup = time.perf_counter()
 
     a_key = w.signing[demo.op_a.address].to_bytes()
@@ -187,7 +174,8 @@ def _story(demo: Any, w: Any, da_dir: Path, da_info: dict, da_thread: Any, t_sta
         o = res.record.order
         print(
             f"Step {i}: feed (pool {res.record.feed.feed.pool_price / USDC_UNIT:,.2f}, reference "
-            f"{res.record.feed.feed.reference_price / USDC_UNIT:,.2f}) paid {int(res.record.payment['amount']) / USDC_UNIT:.2f} USDC; "
+            f"{res.record.feed.feed.reference_price / USDC_UNIT:,.2f}) paid {int(res.record.payment['amount']) / USDC_UNIT:.2f} USDC "
+            f"(A2A task {res.record.payment['a2a_task'][:8]}…); "
             f"A's receipt {res.record.receipt.digest().hex()[:12]}… answers {res.completion_text}; order {o.action} "
             f"{_amount(o)}" + (f", tx {res.record.trade['tx'][:12]}…" if res.record.trade else "")
         )
@@ -298,37 +286,36 @@ def _story(demo: Any, w: Any, da_dir: Path, da_info: dict, da_thread: Any, t_sta
     for i in range(len(pending)):  # every step's record is on DA, disputed or not
         cert(i)
 
-    # 3) ERC-8004 validation and reputation records for both
+    # 3) ERC-8004 validation and reputation records for both: the TaskValidator answers each request
+    # from InferenceDisputes' record (anyone may ask it to; nobody chooses the score)
     val, rep = ag["validation_registry"], ag["reputation_registry"]
-    validator = ape_accounts.test_accounts[8]  # reports the contract's verdicts (see docs/agent.md)
-    outcomes = (
-        (1, disputed, 100, "reexecution-upheld", up.txn_hash),
-        (STEPS, bad, 0, "inference-slashed", res.txn_hash),
-    )
-    for step_i, rc, score, tag, tx in outcomes:
-        req_hash = keccak(certs[step_i]["blob_key"].encode() + rc.digest())
-        val.validationRequest(
-            validator, agent_id, f"eigenda:{certs[step_i]['blob_key']}", req_hash, sender=dave
+    tv = deploy_task_validator(project, deployer, val.address, disputes=c.address)
+    answers = []
+    for step_i, rc in ((1, disputed), (STEPS, bad)):
+        blob = certs[step_i]["blob_key"]
+        salt = keccak(blob.encode())  # one request per record
+        req_hash = validation_request_hash(
+            tv.address, chain.chain_id, agent_id, VALIDATION_KIND_INFERENCE, rc.digest(), salt=salt
         )
-        val.validationResponse(
-            req_hash, score, f"eip155:{chain.chain_id}:tx/{_hex(tx)}", rc.digest(), tag, sender=validator
+        assert (
+            bytes(tv.requestHash(agent_id, VALIDATION_KIND_INFERENCE, rc.digest(), bytes(32), salt))
+            == req_hash
         )
-        rep.giveFeedback(
-            agent_id,
-            score,
-            0,
-            tag,
-            "step",
-            f"eigenda:{certs[step_i]['blob_key']}",
-            "",
-            rc.digest(),
-            sender=watcher,
+        val.validationRequest(tv, agent_id, f"eigenda:{blob}", req_hash, sender=dave)
+        tv.respondInference(agent_id, rc.digest(), salt, sender=watcher)
+        _, _, score, resp_hash, tag, _ = val.getValidationStatus(req_hash)
+        answers.append((step_i, score, tag))
+        print(
+            f"Dave files a validation request for step {step_i}'s receipt (naming its DA record) with the "
+            f"TaskValidator {tv.address[:10]}…; Carol asks it to answer: {score} ({tag}), read from "
+            f"InferenceDisputes (response hash = the receipt's output {bytes(resp_hash).hex()[:12]}…)."
         )
-    count, avg = val.getSummary(agent_id, [], "")
+        rep.giveFeedback(agent_id, score, 0, tag, "step", f"eigenda:{blob}", "", rc.digest(), sender=watcher)
+    count, avg = val.getSummary(agent_id, [tv.address], "")
     rcount, rvalue, rdec = rep.getSummary(agent_id, [watcher.address], "", "")
     print(
         f"\nERC-8004 records of agent {agent_id}: validations {count} (average {avg}: step 1 upheld = 100, step "
-        f"{STEPS} slashed = 0), each naming its DA record and the verdict transaction; Carol's feedback: {rcount} "
+        f"{STEPS} slashed = 0), answered by the stake-backed TaskValidator, each naming its DA record; Carol's feedback: {rcount} "
         f"entries, mean {rvalue / 10**rdec:g}."
     )
     server.stop()
@@ -347,7 +334,13 @@ def _story(demo: Any, w: Any, da_dir: Path, da_info: dict, da_thread: Any, t_sta
         "slash_id": pw.slashId,
         "compensation": paid,
         "certificates": {k: v["blob_key"] for k, v in certs.items()},
+        "cert_statuses": [records.cert_checker.check_da_cert(certs[k]) for k in sorted(certs)],
+        "cert_verifier": info["chain"]["cert_verifier"],
+        "feed_tasks": [r.record.payment["a2a_task"] for r in (*steps, res_bad)],
+        "data_agent_earned": usdc.balanceOf(data_addr),
         "validations": (count, avg),
+        "validator": tv.address,
+        "answers": answers,
     }
 
 
@@ -372,10 +365,6 @@ def _both(check: Any) -> list[tuple[Any, float]]:
         if isinstance(r, Exception):
             raise r
     return out
-
-
-def _hex(tx: Any) -> str:
-    return tx if isinstance(tx, str) else "0x" + bytes(tx).hex()
 
 
 def _amount(o: Any) -> str:

@@ -37,6 +37,7 @@ class Demo:
         self.syms = ["stETH", "rETH"]
         self.config = config
         self.results = {}  # what each later step returned, by module name
+        self.da_net = None  # the DA devnet on this chain, once a step starts it (scripts/_demo/da.py)
 
     def strat(self, sym):
         return self.d.strategies[sym]
@@ -150,6 +151,11 @@ class Demo:
             f"the arbiter cancelled it within the window and Erin is back to {fmt(erin_restored)} rETH."
         )
         self.report("Restaking: final state")
-        for step in STEPS:
-            self.results[step.__name__] = step.run(self)
+        try:
+            for step in STEPS:
+                if step is ai:  # the DA devnet the trading and DA steps share comes up while the model loads
+                    da.start(self)
+                self.results[step.__name__] = step.run(self)
+        finally:
+            da.stop(self)  # the DA devnet the trading and DA steps share, if a step failed before the DA step
         print("\nDemo complete.")

@@ -4,6 +4,7 @@ figures of its last step, the verifiable trading agent (scripts/_demo/trading.py
 from __future__ import annotations
 
 from offchain.abi import WAD
+from scripts._demo import da as demo_da
 from scripts._demo import token as demo_token
 from scripts._demo import trading as demo_trading
 from scripts._demo.world import Demo
@@ -25,6 +26,15 @@ def test_demo_token_step(capsys):
     assert trading["honest_upheld"] and trading["slash_id"] > 0
     assert trading["recomputed_order"] != trading["tampered_order"]
     assert all(v > 0 for v in trading["compensation"].values())
-    assert trading["validations"] == (2, 50)
+    assert trading["validations"] == (2, 50)  # both answered by the TaskValidator, from InferenceDisputes
+    assert trading["answers"] == [(1, 100, "inference-final"), (demo_trading.STEPS, 0, "inference-faulty")]
     assert len(trading["certificates"]) == demo_trading.STEPS + 1
+    # every feed bought over A2A (one task each), paid through the x402 extension
+    assert len(set(trading["feed_tasks"])) == demo_trading.STEPS + 1
+    assert trading["data_agent_earned"] == (demo_trading.STEPS + 1) * demo_trading.FEED_PRICE
+    assert trading["cert_statuses"] == [1] * (
+        demo_trading.STEPS + 1
+    )  # checkDACert: SUCCESS, on the demo's chain
+    # one DA devnet for the demo: the DA step certified its records on the verifier the trading records passed
+    assert demo.results[demo_da.__name__]["cert_verifier"] == trading["cert_verifier"] and demo.da_net is None
     assert "MISMATCH: the receipt's output is not what the model computes" in out

@@ -15,9 +15,11 @@ from eth_hash.auto import keccak
 from starlette.testclient import TestClient
 
 from offchain.agent import errors as E
+from offchain.agent.a2a import FAILED, A2AClient
 from offchain.agent.facilitator import LocalFacilitator
 from offchain.agent.trading import (
     ASSET_UNIT,
+    FEED_SKILL,
     USDC_UNIT,
     DARecords,
     SignedFeed,
@@ -27,6 +29,7 @@ from offchain.agent.trading import (
     build_prompt,
     check_feed,
     check_record,
+    data_agent_a2a,
     data_agent_app,
     decide,
     infer_with,
@@ -35,6 +38,7 @@ from offchain.agent.trading import (
     reexecute_step,
 )
 from offchain.chain.sdk import load_abis
+from offchain.httpservice import ServiceServer
 from scripts._demo.trading import tampered_decision
 from tests.offchain.agent.support import PRICE, build_world
 
@@ -73,7 +77,9 @@ def market(project, accounts, chain):
     return w, contracts
 
 
-def agent_for(market, data_key=None, asset=None):
+def agent_for(market, data_key=None, asset=None, a2a_url=None):
+    """The trading agent, buying the feed over HTTP (a TestClient of the data agent), or over A2A
+    from the data agent served at `a2a_url`."""
     w, c = market
     fac = w.fresh_facilitator()
     offer = fac.requirements("exact", w.token.address, w.addresses["seller"], PRICE)
@@ -84,6 +90,7 @@ def agent_for(market, data_key=None, asset=None):
     agent = TradingAgent(
         w.w3, w.keys["payer"], 7, "0x" + "00" * 19 + "01", STRATEGY, c["amm"], c["usdc"], c["asset"],
         "http://testserver/feed", w.addresses["seller"], payer, w.addresses["payer2"],
+        A2AClient(a2a_url, w.client("payer", budget=10 * PRICE)) if a2a_url else None,
     )  # fmt: skip
     agent.approve()  # ape rewinds the chain between tests
     return agent
@@ -250,3 +257,65 @@ def test_reexecution_from_da(market, svc, da):
         node[path[-1]] = v[:-2] + ("00" if v[-2:] != "00" else "11")
         with pytest.raises(E.RecordUnavailableError):
             reexecute_step(bent, da, svc, w.addresses["seller"])
+
+
+def test_records_checked_on_chain_are_refused_without_a_verifier(market, svc, da, networks):
+    """With a cert checker, DARecords accepts a certificate only when checkDACert says SUCCESS: a chain
+    with no EigenDACertVerifier at the address cannot vouch for it, so neither put nor get accepts it."""
+    from offchain.chain.da_contracts import CertVerifierClient
+
+    w, c = market
+    res = run_step(agent_for(market), svc, 3)
+    cert = da.put(res.raw)  # no checker: the DA client's own checks only
+    assert StepRecord.from_json(da.get(cert)) == res.record
+    checker = CertVerifierClient(networks.provider.uri, c["amm"].address)  # a contract, not a verifier
+    checked = DARecords(da.disperser, da.key, da.client_config, cert_checker=checker)
+    with pytest.raises(E.RecordUnavailableError, match="checkDACert"):
+        checked.get(cert)
+    with pytest.raises(E.RecordUnavailableError, match="checkDACert"):
+        checked.put(res.raw)
+
+
+@pytest.fixture
+def a2a_data_agent(market):
+    """The data agent over A2A (skill FEED_SKILL, x402 exact), on its own port; (url, its key)."""
+    w, c = market
+    fac = w.fresh_facilitator()
+    offer = fac.requirements("exact", w.token.address, w.addresses["seller"], PRICE)
+    server = data_agent_a2a(w.w3, c["amm"], w.keys["seller"], (offer,), LocalFacilitator(fac), clock=w.clock)
+    with ServiceServer(server.app(), log_level="warning") as s:
+        yield s.url
+
+
+def test_feed_bought_over_a2a(market, svc, a2a_data_agent):
+    w, c = market
+    agent = agent_for(market, a2a_url=a2a_data_agent)
+    card = agent.a2a.card()
+    assert list(card.skills) == [FEED_SKILL]
+    seller0 = w.balance("seller")
+    res = run_step(agent, svc, 4)
+    rec = res.record
+    assert w.balance("seller") - seller0 == PRICE  # paid through the A2A x402 extension, settled once
+    assert rec.payment["amount"] == str(PRICE) and rec.payment["scheme"] == "exact"
+    assert rec.payment["payee"] == w.addresses["seller"] and rec.payment["a2a_task"]
+    assert rec.feed.signer() == w.addresses["seller"] and rec.feed.feed.step == 4
+    assert StepRecord.from_json(res.raw) == rec
+    check_record(rec, svc, w.addresses["seller"], STRATEGY.hash())
+
+    # a request the skill cannot answer fails its task and nothing is settled
+    before = w.balance("payer")
+    ex = agent.a2a.ask(data={"step": "-1"}, skill=FEED_SKILL)
+    assert ex.task.status.state == FAILED and ex.receipt is None
+    assert w.balance("payer") == before
+    with pytest.raises(E.FeedError, match="TASK_STATE_FAILED"):
+        agent.buy_feed(2**256)
+    assert w.balance("payer") == before
+
+
+def test_feed_over_a2a_from_another_signer_is_refused(market, a2a_data_agent):
+    w, c = market
+    # the agent expects the feed of payer2's key: the data agent's signature does not recover to it
+    agent = agent_for(market, a2a_url=a2a_data_agent)
+    agent.data_agent = w.addresses["payer2"]
+    with pytest.raises(E.FeedError, match="not signed by the data agent"):
+        agent.buy_feed(1)
