@@ -1,10 +1,12 @@
 """The main job's token step (scripts/_demo/token.py, run) on the demo's own deployment, and the
-figures of its last step, the verifiable trading agent (scripts/_demo/trading.py)."""
+figures of its later steps: the verifiable trading agent (scripts/_demo/trading.py) and rewards, fees
+and the buyback (scripts/_demo/rewards.py)."""
 
 from __future__ import annotations
 
 from offchain.abi import WAD
 from scripts._demo import da as demo_da
+from scripts._demo import rewards as demo_rewards
 from scripts._demo import token as demo_token
 from scripts._demo import trading as demo_trading
 from scripts._demo.world import Demo
@@ -38,3 +40,11 @@ def test_demo_token_step(capsys):
     # one DA devnet for the demo: the DA step certified its records on the verifier the trading records passed
     assert demo.results[demo_da.__name__]["cert_verifier"] == trading["cert_verifier"] and demo.da_net is None
     assert "MISMATCH: the receipt's output is not what the model computes" in out
+    # rewards: the set's operators and their stakers paid on-chain, the protocol fee bought back and burned
+    rw = demo.results[demo_rewards.__name__]
+    assert rw["protocol_fee"] == demo_rewards.AMOUNT * 2000 // 10_000
+    assert set(rw["paid"]) == {"operator A", "operator B", "Carol", "Dave", "Erin"}
+    assert all(v > 0 for v in rw["paid"].values())
+    assert demo_rewards.AMOUNT - rw["protocol_fee"] - sum(rw["paid"].values()) < 10**15  # rounding only
+    assert rw["clearing_price"] <= demo_rewards.MARKET_PRICE
+    assert rw["eigen_burned"] == rw["eigen_paid"] == -(-rw["protocol_fee"] * rw["clearing_price"] // WAD)
