@@ -667,6 +667,9 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         policy = dev_policy(load_dir(Path(args.devtee)), image.raw)
     d, mb = _mailbox(args)
     account = d.key(args.key)
+    # published first: a copy named by digest is harmless if the registration then fails, while a
+    # registered image its executors cannot find would fail every task
+    published = None if args.publish is None else _publish(Path(args.image), args.publish, image.raw)
     upgrade_by = args.upgrade_by
     if upgrade_by is None:
         upgrade_by = int(d.w3.eth.get_block("latest")["timestamp"]) + 86_400
@@ -683,8 +686,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         version=args.version if args.version is not None else image.raw.hex()[:12],
         upgrade_by=upgrade_by,
     )
-    if args.publish is not None:
-        out["published"] = str(_publish(Path(args.image), args.publish, image.raw))
+    if published is not None:
+        out["published"] = str(published)
     _print(out)
     return 0
 

@@ -957,7 +957,14 @@ def test_cli_deploy(tw, tmp_path, capsys):
         ((*args, "--policy", str(other)), "not allowed with argument"),
         ((*args[:i], *args[i + 2 :]), "one of the arguments --policy --devtee is required"),
         ((*args, "--threshold-bps", "10"), "bad threshold bps"),
+        ((*args[:i], "--policy", str(tmp_path / "none.json"), *args[i + 2 :]), "none.json"),
+        ((*args[:i], "--policy", str(tmp_path), *args[i + 2 :]), str(tmp_path)),
+        ((*base[:2], str(other), *args[3:]), "policy.json"),
+        ((*args, "--publish", str(other)), "cannot publish the image"),
     ]
+    types = tw.mailbox.taskTypeCount()
     for argv, msg in cases:
         rc, out, err = _eigen(capsys, *argv)
-        assert rc == 2 and msg in err, (argv, err)
+        assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1, (argv, err)
+    # a refused deploy registers nothing, a failed --publish included
+    assert tw.mailbox.taskTypeCount() == types
