@@ -74,9 +74,28 @@ def chain_scope_clashes(defs: dict) -> dict[str, list[str]]:
     }
 
 
+# ape's `chain.isolate()` swallows every exception raised in its block (ape 0.8.51, ChainManager.isolate:
+# `except Exception: pass`), failed asserts included: a test written in one cannot fail. Isolate with
+# `snap = chain.snapshot()` ... `chain.restore(snap)` in a `finally` instead; collecting a module that
+# calls it stops the run.
+SWALLOWING_CALLS = (".isolate(",)
+
+
+def swallowing_modules(paths) -> list[str]:
+    """The files among `paths` whose source calls ape's exception-swallowing `chain.isolate()`."""
+    return sorted(
+        str(p) for p in set(paths) if any(c in p.read_text(encoding="utf-8") for c in SWALLOWING_CALLS)
+    )
+
+
 def pytest_collection_modifyitems(session, config, items):
     import pytest
 
+    if bad := swallowing_modules(item.path for item in items if item.path.suffix == ".py"):
+        raise pytest.UsageError(
+            "ape's chain.isolate() swallows the exceptions of its block (a test in it cannot fail); "
+            f"use chain.snapshot()/chain.restore() in a finally: {bad}"
+        )
     if clashes := chain_scope_clashes(session._fixturemanager._arg2fixturedefs):
         raise pytest.UsageError(
             "fixtures that reach the chain share a name across scopes (ape isolates by name, so the "

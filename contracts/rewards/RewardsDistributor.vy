@@ -13,7 +13,9 @@
         rest to its stakers by weight. The stakers' denominator is the operator's own weight at
         the block (the sidecar sums its snapshot's stakers: they differ by the per-staker
         rounding, at most one share per staker), so each staker's amount follows from on-chain
-        state alone.
+        state alone. Both weights are read at claim time: a slash cancelled after the split
+        rewrites the histories at the snapshot, and the claims through one operator never exceed
+        its pool (`poolClaimed`).
 @dev Each distribution is its own escrow: claims are bounded by what it brought, so nothing
      can pay out another distribution's (or another AVS's) tokens. Earners choose their
      claimer in the RewardsCoordinator (`setClaimerFor`); the claimer names the recipient.
@@ -98,8 +100,10 @@ allocationManager: public(immutable(address))
 # id -> distribution (ids count from 0).
 _distributions: HashMap[uint256, Distribution]
 distributionCount: public(uint256)
-# id -> operator -> its weight at the snapshot (the stakers' denominator).
+# id -> operator -> its weight at the snapshot when the split was made.
 operatorWeight: public(HashMap[uint256, HashMap[address, uint256]])
+# id -> operator -> what its stakers have claimed of its pool (never above it).
+poolClaimed: public(HashMap[uint256, HashMap[address, uint256]])
 # id -> operator -> its commission << 128 | what its stakers share (both below 2**127).
 _shares: HashMap[uint256, HashMap[address, uint256]]
 # earner -> operator -> id >> 8 -> bit (id & 255) set once claimed (an earner has weight with one
@@ -213,18 +217,24 @@ def createOperatorSetDistribution(operatorSet: ITypes.OperatorSet, token: addres
 
 @internal
 @view
-def _amount(did: uint256, d: Distribution, earner: address, operator: address) -> uint256:
+def _parts(did: uint256, d: Distribution, earner: address, operator: address) -> (uint256, uint256):
     # What `earner` gets from distribution `did` through `operator`: its commission if it is the
-    # operator, plus its stakers' share by its weight with the operator at the snapshot.
+    # operator, and its stakers' part by its weight over the operator's, both read now at the
+    # snapshot (a cancelled slash rewrites both histories alike, so the parts still sum to at most
+    # the pool), never more than what is left of the operator's pool.
     word: uint256 = self._shares[did][operator]
-    out: uint256 = 0
+    cut: uint256 = 0
     if earner == operator:
-        out = word >> 128
+        cut = word >> 128
     pool: uint256 = word & U128
+    part: uint256 = 0
     if pool != 0:
-        w: uint256 = self._weight(d.strategiesAndMultipliers, earner, operator, convert(d.snapshotBlock, uint256))
-        out += (w * PRECISION // self.operatorWeight[did][operator]) * pool // PRECISION
-    return out
+        blk: uint256 = convert(d.snapshotBlock, uint256)
+        w_o: uint256 = self._weight(d.strategiesAndMultipliers, empty(address), operator, blk)
+        if w_o != 0:
+            w: uint256 = self._weight(d.strategiesAndMultipliers, earner, operator, blk)
+            part = min((w * PRECISION // w_o) * pool // PRECISION, pool - self.poolClaimed[did][operator])
+    return cut, part
 
 
 @external
@@ -293,7 +303,10 @@ def claimable(distributionId: uint256, earner: address, operator: address) -> ui
     """
     if self._is_claimed(distributionId, earner, operator) or distributionId >= self.distributionCount:
         return 0
-    return self._amount(distributionId, self._distributions[distributionId], earner, operator)
+    cut: uint256 = 0
+    part: uint256 = 0
+    cut, part = self._parts(distributionId, self._distributions[distributionId], earner, operator)
+    return cut + part
 
 
 @external
@@ -318,9 +331,14 @@ def claim(earner: address, claims: DynArray[DistributionClaim, MAX_CLAIMS], reci
         bit: uint256 = 1 << (did & 255)
         assert word & bit == 0, "already claimed"
         d: Distribution = self._distributions[did]
-        amount: uint256 = self._amount(did, d, earner, c.operator)
+        cut: uint256 = 0
+        part: uint256 = 0
+        cut, part = self._parts(did, d, earner, c.operator)
+        amount: uint256 = cut + part
         assert amount != 0, "nothing to claim"
         self._claimed[earner][c.operator][did >> 8] = word | bit
+        if part != 0:
+            self.poolClaimed[did][c.operator] += part
         claimed: uint256 = d.claimed + amount
         assert claimed <= d.amount, "distribution escrow exceeded"
         self._distributions[did].claimed = claimed
