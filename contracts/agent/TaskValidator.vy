@@ -14,8 +14,10 @@
         - An inference receipt (kind 2): the request hash commits to an InferenceDisputes receipt
           digest. 100 once the receipt is final (its challenge window passed unchallenged, or the
           inference set upheld it); 0 when the set proved it wrong (its operator was slashed) or a
-          challenge expired with no verdict (nothing vouches for the output). A receipt in its
-          challenge window or under challenge cannot be answered yet.
+          challenge expired with no verdict (nothing vouches for the output); 100 again
+          ("inference-overturned") when the set's resolver cancelled the slash of a receipt proven
+          wrong: a lying majority's verdict, overturned, does not stay on the honest operator's
+          record. A receipt in its challenge window or under challenge cannot be answered yet.
         The task's creator (or the receipt's client or operator) must be the agent the request
         names, as its owner or its agent wallet; work of anyone else is answered 0, so an agent
         cannot borrow another's record. Answers can be repeated (the registry keeps the last): a
@@ -30,6 +32,7 @@
 """
 
 from ..interfaces import ITaskMailbox
+from ..interfaces import ISlashEscrowRelease as IEscrow
 
 MAX_SIGNERS: constant(uint256) = 64
 MAX_TAG: constant(uint256) = 64
@@ -46,6 +49,8 @@ TASK_EXPIRED: constant(uint8) = 3
 RECEIPT_NONE: constant(uint8) = 0
 RECEIPT_FAULTY: constant(uint8) = 4
 RECEIPT_EXPIRED: constant(uint8) = 5
+
+ESCROW_CANCELLED: constant(uint8) = 3  # SlashEscrow: the set's resolver cancelled the slash
 
 
 interface IValidationRegistry:
@@ -83,6 +88,8 @@ struct Claim:
 interface IInferenceDisputes:
     def claims(receiptDigest: bytes32) -> Claim: view
     def isFinalized(receiptDigest: bytes32) -> bool: view
+    def slashEscrow() -> address: view
+    def operatorSetId() -> uint32: view
 
 
 event Answered:
@@ -222,6 +229,11 @@ def respondInference(agentId: uint256, receiptDigest: bytes32, salt: bytes32) ->
     if not (self._is_agent(agent_id, c.client) or self._is_agent(agent_id, c.operator)):
         return self._answer(request_hash, agent_id, KIND_INFERENCE, receiptDigest, 0, empty(bytes32), "not-agent-receipt")
     if c.status == RECEIPT_FAULTY:
+        if c.slashId != 0:
+            esc: address = staticcall IInferenceDisputes(disputes).slashEscrow()
+            set_id: uint32 = staticcall IInferenceDisputes(disputes).operatorSetId()
+            if (staticcall IEscrow(esc).getSlash(disputes, set_id, c.slashId)).status == ESCROW_CANCELLED:
+                return self._answer(request_hash, agent_id, KIND_INFERENCE, receiptDigest, 100, c.output, "inference-overturned")
         return self._answer(request_hash, agent_id, KIND_INFERENCE, receiptDigest, 0, c.output, "inference-faulty")
     if staticcall IInferenceDisputes(disputes).isFinalized(receiptDigest):
         return self._answer(request_hash, agent_id, KIND_INFERENCE, receiptDigest, 100, c.output, "inference-final")

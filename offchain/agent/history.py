@@ -34,6 +34,7 @@ TASK_STATUS = ("none", "created", "verified", "expired")
 RECEIPT_STATUS = ("none", "registered", "challenged", "upheld", "faulty", "expired")
 REFUND_REASONS = {1: "task expired", 2: "deadline passed", 3: "result mismatch", 4: "fault proven"}
 ZERO = "0x" + "00" * 20
+ESCROW_CANCELLED = 3  # SlashEscrow's status of a slash its set's resolver cancelled
 
 
 def _hex(b: Any) -> str:
@@ -221,15 +222,26 @@ def _receipts(r: _Reader, accounts: list[str]) -> tuple[list[dict[str, Any]], li
                 "block": e["blockNumber"],
             }
     slashes = []
+    escrow, set_id = None, 0
     for d, rec in seen.items():
         for e in r.logs("inference_disputes", "ReceiptProvenWrong", receiptDigest=d):
             comp = r.logs("inference_disputes", "ClientCompensated", receiptDigest=d)
+            cancelled = False
+            if e.args.slashId != 0:
+                if escrow is None:
+                    escrow = r.d.contract("slash_escrow", address=disputes.slashEscrow().call())
+                    set_id = disputes.operatorSetId().call()
+                slash = escrow.functions.getSlash(r.c["inference_disputes"].address, set_id, e.args.slashId)
+                cancelled = slash.call()[2] == ESCROW_CANCELLED
+            if cancelled:  # the set's resolver overturned the verdict
+                rec["status"] = "overturned"
             slashes.append(
                 {
                     "kind": "inference-fault",
                     "ref": rec["receipt"],
                     "operator": e.args.operator,
                     "slash_id": e.args.slashId,
+                    "cancelled": cancelled,
                     "block": e["blockNumber"],
                     "compensated": sum(c.args.amount for c in comp),
                 }

@@ -26,6 +26,21 @@ def iw(project, chain, dworld):
     return r
 
 
+def history(iw, tmp_path) -> dict:
+    """The agent's history (offchain/agent/history.py) from a record of the dispute world's contracts."""
+    d = iw.d
+    record = tmp_path / "record.json"
+    addresses = {
+        "allocation_manager": d.w.am.address,
+        "identity_registry": iw.ident.address,
+        "validation_registry": iw.val.address,
+        "inference_disputes": d.c.address,
+    }
+    rpc = d.chain.provider.web3.provider.endpoint_uri
+    record.write_text(json.dumps({"chain_id": d.chain.chain_id, "rpc_url": rpc, **addresses}))
+    return agent_history(Deployment.load(record), iw.agent_id)
+
+
 def test_final_receipt_answers_100(iw):
     d = iw.d
     rec = iw.d.answer()
@@ -74,16 +89,7 @@ def test_wrong_or_unresolved_receipt_answers_0(iw, tmp_path):
     reverts("unknown receipt", iw.v.respondInference, iw.agent_id, ghost, SALT, sender=d.watcher)
     reverts("no mailbox", iw.v.respondTask, iw.agent_id, ghost, ZERO32, SALT, [], sender=d.watcher)
     # the agent's history shows both receipts, their dispute status, the slash and the answers
-    record = tmp_path / "record.json"
-    addresses = {
-        "allocation_manager": d.w.am.address,
-        "identity_registry": iw.ident.address,
-        "validation_registry": iw.val.address,
-        "inference_disputes": d.c.address,
-    }
-    rpc = d.chain.provider.web3.provider.endpoint_uri
-    record.write_text(json.dumps({"chain_id": d.chain.chain_id, "rpc_url": rpc, **addresses}))
-    h = agent_history(Deployment.load(record), iw.agent_id)
+    h = history(iw, tmp_path)
     assert [(r["receipt"], r["role"], r["status"]) for r in h["receipts"]] == [
         ("0x" + bad.digest().hex(), "client", "faulty"),
         ("0x" + rec.digest().hex(), "client", "expired"),
@@ -96,3 +102,38 @@ def test_wrong_or_unresolved_receipt_answers_0(iw, tmp_path):
     )
     assert [v["tag"] for v in h["validations"]] == ["inference-faulty", "inference-unresolved", None]
     assert h["tasks"] == [] and h["escrows"] == [] and "task_mailbox" not in h["read"]
+
+
+def test_a_lying_majoritys_verdict_overturned_by_the_resolver(iw, tmp_path):
+    """Operators 1 and 2 (a stake majority without the accused) sign a false "correct output" for operator
+    0's honest receipt, and it is slashed; the set's resolver cancels the slash within the escrow window.
+    Nobody profits: the client's compensation is refused, the operator's stake is back, the
+    challenger has its own bond back and nothing more; and the validation answer, 0 while the verdict
+    stood, turns to 100 `inference-overturned`, as the agent's history shows the receipt overturned."""
+    d, w = iw.d, iw.d.w
+    rec = d.answer(seed=21)
+    d.register(rec)
+    digest = rec.digest()
+    opset = (d.c.address, d.c.operatorSetId())
+    strat = w.strats["TKA"]
+    stake = lambda: (w.am.getMaxMagnitude(d.ops[0], strat), w.dm.operatorShares(d.ops[0], strat))  # noqa: E731
+    before = stake()
+    credit0 = d.c.credits(d.watcher)
+    d.challenge(rec)
+    tx = d.resolve(rec, signers=(1, 2), correct=b"\x55" * 32)  # the lie
+    (ev,) = [e for e in tx.events if e.event_name == "ReceiptProvenWrong"]
+    assert ev.slashId != 0 and stake()[0] < before[0] and stake()[1] < before[1]
+    rh = iw.request(d.client, iw.agent_id, VALIDATION_KIND_INFERENCE, digest)
+    iw.v.respondInference(iw.agent_id, digest, SALT, sender=d.watcher)
+    assert iw.status(rh)[0] == 0 and iw.status(rh)[2] == "inference-faulty"
+    w.esc.cancelSlash(d.c, opset[1], ev.slashId, sender=w.resolver)
+    assert stake() == before  # its stake back in full (as unallocated magnitude: docs/restaking.md)
+    reverts("slash cancelled", d.c.claimCompensation, digest, sender=d.client)
+    assert d.c.credits(d.watcher) - credit0 == d.c.claims(digest).bond  # its own bond, nothing else
+    iw.v.respondInference(iw.agent_id, digest, SALT, sender=d.watcher)
+    assert iw.status(rh) == (100, bytes(d.c.claims(digest).output), "inference-overturned")
+    h = history(iw, tmp_path)
+    assert [(r["receipt"], r["status"]) for r in h["receipts"]] == [("0x" + digest.hex(), "overturned")]
+    assert [(s["slash_id"], s["cancelled"], s["compensated"]) for s in h["slashes"]] == [
+        (ev.slashId, True, 0)
+    ]
