@@ -6,8 +6,6 @@ last resort (adopted: void; rejected: the set's decision), and every refusal."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from eth_hash.auto import keccak
 
@@ -24,6 +22,7 @@ from offchain.agent.prediction import (
 )
 from offchain.ai.receipt import text_hash
 from offchain.chain.inference_disputes import receipt_args
+from scripts.prediction_market import forged_verdict
 from tests.contracts.support import BOND, CHALLENGE_WINDOW, RESOLUTION_WINDOW, TokenWorld, one, reverts
 
 APPEAL = 300
@@ -95,17 +94,8 @@ def propose(d, qid, receipt, sender=None, expect=None):
 
 
 def forged(d, receipt, text, key_index=0):
-    """What a dishonest operator signs: `text` as the answer, with made-up logits commitments."""
-    out = (*d.svc.tokenizer.encode(text), d.svc.tokenizer.eos_id)
-    hashes = tuple(keccak(b"made up %d" % i) for i in range(len(out)))
-    return replace(
-        receipt,
-        output_tokens=out,
-        logits_hashes=hashes,
-        finish_reason=1,
-        text_hash=text_hash(text),
-        signature=b"",
-    ).signed(d.keys[key_index].to_bytes())
+    """What a dishonest operator signs: `text` as the answer (scripts/prediction_market.py)."""
+    return forged_verdict(d.svc, receipt, text, d.keys[key_index].to_bytes())
 
 
 def balance(d, who):
