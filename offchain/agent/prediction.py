@@ -22,19 +22,18 @@ A question is decided by one deterministic inference request fixed when the ques
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from eth_abi import encode as abi_encode
 from eth_hash.auto import keccak
 
 from offchain.agent.errors import PredictionError, RecordError
-from offchain.agent.trading import canonical, infer_with
-from offchain.ai.options import RequestOptions
+from offchain.agent.trading import GrammarBound, bounded_canonical, canonical, infer_with, typed_json
 from offchain.ai.receipt import ENGINE_ID, Receipt, text_hash
 from offchain.ai.sampler import SamplingParams
 from offchain.chain.inference_disputes import Reexecution, receipt_args, reexecute_with
+from offchain.errors import EigenError
 
 INPUTS_TYPE = "eigen.prediction.Inputs"
 INPUTS_VERSION = 1
@@ -54,15 +53,17 @@ DEFAULT_TEMPLATE = "Question: {question}\nEvidence:\n{inputs}\nAnswer YES or NO.
 
 
 @dataclass(frozen=True)
-class Question:
-    """A binary question and how the model is asked it (``params`` and ``options`` as the trading
-    agent's Strategy has them, so ``infer_with`` serves both)."""
+class Question(GrammarBound):
+    """A binary question and how the model is asked it (a GrammarBound request, as the trading
+    agent's Strategy is, so ``infer_with`` serves both), its answer bound to VERDICT_SCHEMA."""
 
     text: str
     template: str = DEFAULT_TEMPLATE
     seed: int = 1
     temperature: str = "0"
     max_tokens: int = 32
+    SCHEMA = VERDICT_SCHEMA
+    ERROR = PredictionError
 
     def __post_init__(self) -> None:
         if not isinstance(self.text, str) or not self.text.strip():
@@ -75,20 +76,8 @@ class Question:
             raise PredictionError("the template has exactly one {question} and one {inputs} slot")
         try:
             self.params()
-        except Exception as exc:  # SamplingError and the like: one typed refusal
+        except (EigenError, ValueError, TypeError) as exc:
             raise PredictionError(f"bad sampling parameters: {exc}") from None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Any) -> Question:
-        if not isinstance(d, dict) or set(d) != set(cls.__dataclass_fields__):
-            raise PredictionError("question: expected exactly the fields of Question")
-        try:
-            return cls(**d)
-        except TypeError as exc:
-            raise PredictionError(f"question: {exc}") from None
 
     def question_hash(self) -> bytes:
         return keccak(self.text.encode())
@@ -105,15 +94,6 @@ class Question:
             return t[:iq] + self.text + t[iq + len(q) : ii] + inputs + t[ii + len(i) :]
         return t[:ii] + inputs + t[ii + len(i) : iq] + self.text + t[iq + len(q) :]
 
-    def params(self) -> SamplingParams:
-        return SamplingParams.from_user(
-            seed=self.seed, temperature=self.temperature, max_tokens=self.max_tokens
-        )
-
-    @staticmethod
-    def options() -> RequestOptions:
-        return RequestOptions(grammar="json_schema:" + json.dumps(VERDICT_SCHEMA, separators=(",", ":")))
-
 
 @dataclass(frozen=True)
 class InputRecord:
@@ -129,23 +109,14 @@ class InputRecord:
             "question": self.question.to_dict(),
             "inputs": self.inputs,
         }
-        out = canonical(body)
-        if len(out) > MAX_INPUTS_BYTES:
-            raise PredictionError(f"an input record is at most {MAX_INPUTS_BYTES} bytes")
-        return out
+        return bounded_canonical(body, MAX_INPUTS_BYTES, "an input record", PredictionError)
 
     @classmethod
     def from_json(cls, raw: bytes) -> InputRecord:
-        if len(raw) > MAX_INPUTS_BYTES:
-            raise PredictionError(f"an input record is at most {MAX_INPUTS_BYTES} bytes")
-        try:
-            d = json.loads(raw)
-        except ValueError as exc:
-            raise PredictionError(f"the input record is not JSON: {exc}") from None
-        if not isinstance(d, dict) or set(d) != {"type", "version", "question", "inputs"}:
-            raise PredictionError("the input record has other fields than type, version, question, inputs")
-        if d["type"] != INPUTS_TYPE or d["version"] != INPUTS_VERSION:
-            raise PredictionError(f"not a {INPUTS_TYPE} record of version {INPUTS_VERSION}")
+        kind = (INPUTS_TYPE, INPUTS_VERSION)
+        d = typed_json(
+            raw, MAX_INPUTS_BYTES, "an input record", PredictionError, kind, {"question", "inputs"}
+        )
         if not isinstance(d["inputs"], str):
             raise PredictionError("the record's inputs are not a string")
         rec = cls(Question.from_dict(d["question"]), d["inputs"])
@@ -205,7 +176,7 @@ def answer(svc: Any, operator_key: bytes, record: InputRecord, client: str) -> R
     """An inference operator's verdict on the record: a version 3 receipt, grammar-bound to YES/NO,
     for `client`, signed by `operator_key`."""
     try:
-        return infer_with(svc, operator_key, record.question, client, record.prompt())  # type: ignore[arg-type]
+        return infer_with(svc, operator_key, record.question, client, record.prompt())
     except RecordError as exc:
         raise PredictionError(str(exc)) from None
 

@@ -97,9 +97,9 @@ def test_questions_records_and_verdicts_refuse_bad_input(told):
     assert InputRecord.from_json(raw) == InputRecord(QUESTION, INPUTS)
     for broken, why in (
         (b"not json", "not JSON"),
-        (raw.replace(b'"version":1', b'"version":2'), "version"),
+        (raw.replace(b'"version":1', b'"version":2'), "type/version"),
         (raw.replace(b'{"inputs"', b'{ "inputs"'), "canonical"),
-        (raw[:-1] + b',"extra":1}', "other fields"),
+        (raw[:-1] + b',"extra":1}', "exactly the fields"),
         (b"x" * (16 * 1024 + 1), "at most"),
     ):
         with pytest.raises(PredictionError, match=why):

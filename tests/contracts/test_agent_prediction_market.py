@@ -86,6 +86,23 @@ def close(d, qid):
     warp(d, q.closeTime - now(d) + 1)
 
 
+def closed_market(d):
+    """A question with the default bets, closed."""
+    qid = create(d)
+    bets(d, qid)
+    close(d, qid)
+    return qid
+
+
+def disputed(d):
+    """A closed question whose honest verdict was posted and challenged."""
+    qid = closed_market(d)
+    d.register(d.honest)
+    propose(d, qid, d.honest)
+    d.challenge(d.honest)
+    return qid
+
+
 def propose(d, qid, receipt, sender=None, expect=None):
     args = proposal_args(receipt)
     if expect is not None:
@@ -154,12 +171,7 @@ def test_bets_honest_verdict_and_exact_payouts(pm):
 
 def test_honest_verdict_disputed_is_upheld(pm):
     d = pm
-    qid = create(d)
-    bets(d, qid)
-    close(d, qid)
-    d.register(d.honest)
-    propose(d, qid, d.honest)
-    d.challenge(d.honest)
+    qid = disputed(d)
     reverts("verdict disputed", d.market.settle, qid, sender=d.watcher)
     r = d.resolve(d.honest)
     assert one(r, "ChallengeRejected", d.c).bondForfeited == BOND  # the challenger loses its bond
@@ -171,9 +183,7 @@ def test_honest_verdict_disputed_is_upheld(pm):
 
 def test_tampered_verdict_is_proven_wrong_slashed_and_replaced(pm):
     d = pm
-    qid = create(d)
-    bets(d, qid)
-    close(d, qid)
+    qid = closed_market(d)
     bad = forged(d, d.honest, f'{{"answer":"{d.lie}"}}')
     assert verdict_of(bad) == d.lie
     d.register(bad)
@@ -198,9 +208,7 @@ def test_tampered_verdict_is_proven_wrong_slashed_and_replaced(pm):
 
 def test_void_refunds_everyone(pm):
     d = pm
-    qid = create(d)
-    bets(d, qid)
-    close(d, qid)
+    qid = closed_market(d)
     reverts("no verdict yet", d.market.settle, qid, sender=d.watcher)
     warp(d, RESOLVE_IN)
     d.register(d.honest)
@@ -226,21 +234,14 @@ def test_void_refunds_everyone(pm):
 
 def test_expired_challenge_discards_the_verdict(pm):
     d = pm
-    qid = create(d)
-    bets(d, qid)
-    close(d, qid)
-    d.register(d.honest)
-    propose(d, qid, d.honest)
-    d.challenge(d.honest)
+    qid = disputed(d)
     warp(d, RESOLUTION_WINDOW + 1)
     d.c.expireChallenge(d.honest.digest(), sender=d.watcher)
     assert one(d.market.settle(qid, sender=d.watcher), "VerdictDiscarded").receiptStatus == 5
 
 
 def _upheld_and_appealed(d):
-    qid = create(d)
-    bets(d, qid)
-    close(d, qid)
+    qid = closed_market(d)
     d.register(d.honest)
     propose(d, qid, d.honest)
     reverts("set has not decided", d.market.appealToFork, qid, 1, sender=d.watcher)
