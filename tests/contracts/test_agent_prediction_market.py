@@ -278,6 +278,27 @@ def test_fork_rejection_lets_the_set_decide(pm):
     assert one(d.market.settle(qid, sender=d.watcher), "Settled").outcome == d.code
 
 
+def test_fork_adoption_restores_a_verdict_the_set_called_wrong(pm):
+    """Adoption says the set's decision was corrupt: over a verdict it proved wrong, the verdict
+    stands. A fork challenge opened before the verdict was posted cannot freeze it."""
+    d, tw = pm, pm.tw
+    qid = closed_market(d)
+    bad = forged(d, d.honest, f'{{"answer":"{d.lie}"}}')
+    evidence = appeal_evidence(d.chain.chain_id, d.market.address, qid, bad.digest())
+    _, early, _ = tw.open_challenge(tw.other, [d.ops[1], d.ops[2]], evidence=evidence)
+    d.register(bad)
+    propose(d, qid, bad)
+    d.challenge(bad)
+    d.resolve(bad)
+    reverts("fork challenge predates the verdict", d.market.appealToFork, qid, early, sender=d.watcher)
+    tw.resolve(early, False)
+    _, cid, _ = tw.open_challenge(tw.other, [d.ops[1], d.ops[2]], evidence=evidence)
+    d.market.appealToFork(qid, cid, sender=d.watcher)
+    tw.resolve(cid, True)
+    assert one(d.market.settle(qid, sender=d.watcher), "Settled").outcome == 3 - d.code  # the lie stands
+    assert d.market.claim(qid, sender=d.alice).return_value == 450 * UNIT
+
+
 def test_hostile_verdicts_are_refused(pm):
     d = pm
     qid = create(d)
