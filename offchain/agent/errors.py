@@ -275,6 +275,12 @@ BY_CODE: dict[str, type[X402Error]] = {
     )
 }
 
+
+class PredictionError(AgentError):
+    """The AI-settled prediction market (offchain/agent/prediction.py): a question, input record or
+    verdict that is malformed, for another request, or not a YES/NO answer."""
+
+
 __all__ = [
     "A2A_BY_CODE",
     "BY_CODE",
@@ -313,6 +319,7 @@ __all__ = [
     "PaymentSignatureError",
     "PaymentUnderfundedError",
     "PaymentVersionError",
+    "PredictionError",
     "RecordError",
     "RecordUnavailableError",
     "SettlementError",

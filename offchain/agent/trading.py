@@ -32,7 +32,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -102,11 +102,72 @@ def canonical(body: Mapping[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def bounded_canonical(body: Mapping[str, Any], limit: int, what: str, error: type[Exception]) -> bytes:
+    """`body` in canonical form; `error` if it is longer than `limit` bytes."""
+    out = canonical(body)
+    if len(out) > limit:
+        raise error(f"{what} is at most {limit} bytes")
+    return out
+
+
+def typed_json(
+    raw: bytes, limit: int, what: str, error: type[Exception], kind: tuple[str, int], fields: set[str]
+) -> dict[str, Any]:
+    """The JSON object of `raw`, a record whose ``type`` and ``version`` are `kind` and whose other
+    fields are exactly `fields`; `error` if it is longer than `limit` bytes, not JSON or not that record."""
+    if len(raw) > limit:
+        raise error(f"{what} is at most {limit} bytes")
+    try:
+        d = json.loads(raw)
+    except ValueError as exc:
+        raise error(f"{what} is not JSON: {exc}") from None
+    if not isinstance(d, dict) or set(d) != fields | {"type", "version"}:
+        raise error(f"{what} must have exactly the fields {sorted(fields | {'type', 'version'})}")
+    if (d["type"], d["version"]) != kind:
+        raise error(f"{what}: unknown record type/version {d['type']!r}/{d['version']!r}")
+    return d
+
+
 # ---------------------------------------------------------------- the declared strategy
 
 
+class GrammarBound:
+    """A frozen dataclass that declares a grammar-bound inference request: fields ``seed``,
+    ``temperature`` and ``max_tokens``, the JSON schema ``SCHEMA`` its answer is bound to, and
+    ``ERROR``, the typed error of a malformed one (the trading Strategy, the prediction market's
+    Question)."""
+
+    SCHEMA: ClassVar[dict[str, Any]]
+    ERROR: ClassVar[type[Exception]]
+    seed: int
+    temperature: str
+    max_tokens: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, d: Any) -> Any:
+        name = cls.__name__
+        if not isinstance(d, dict) or set(d) != set(cls.__dataclass_fields__):  # type: ignore[attr-defined]
+            raise cls.ERROR(f"{name.lower()}: expected exactly the fields of {name}")
+        try:
+            return cls(**d)
+        except TypeError as exc:
+            raise cls.ERROR(f"{name.lower()}: {exc}") from None
+
+    def params(self) -> SamplingParams:
+        return SamplingParams.from_user(
+            seed=self.seed, temperature=self.temperature, max_tokens=self.max_tokens
+        )
+
+    @classmethod
+    def options(cls) -> RequestOptions:
+        return RequestOptions(grammar="json_schema:" + json.dumps(cls.SCHEMA, separators=(",", ":")))
+
+
 @dataclass(frozen=True)
-class Strategy:
+class Strategy(GrammarBound):
     """What the agent declares before it trades: a fixed text and its risk limits (atomic units).
     Its :meth:`hash` is published in the agent's ERC-8004 metadata under ``strategy``."""
 
@@ -119,6 +180,8 @@ class Strategy:
     seed: int = 2026
     temperature: str = "0.7"
     max_tokens: int = 32
+    SCHEMA = DECISION_SCHEMA
+    ERROR = RecordError
 
     def __post_init__(self) -> None:
         if not self.name or not self.text:
@@ -130,29 +193,8 @@ class Strategy:
             if not isinstance(getattr(self, n), int) or not 0 <= getattr(self, n) < BIPS:
                 raise RecordError(f"strategy {n} must be in [0, {BIPS})")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Any) -> Strategy:
-        if not isinstance(d, dict) or set(d) != {f for f in cls.__dataclass_fields__}:
-            raise RecordError("strategy: expected exactly the fields of Strategy")
-        try:
-            return cls(**d)
-        except TypeError as exc:
-            raise RecordError(f"strategy: {exc}") from None
-
     def hash(self) -> bytes:
         return keccak(canonical(self.to_dict()))
-
-    def params(self) -> SamplingParams:
-        return SamplingParams.from_user(
-            seed=self.seed, temperature=self.temperature, max_tokens=self.max_tokens
-        )
-
-    @staticmethod
-    def options() -> RequestOptions:
-        return RequestOptions(grammar="json_schema:" + json.dumps(DECISION_SCHEMA, separators=(",", ":")))
 
 
 # ---------------------------------------------------------------- the feed
@@ -456,22 +498,11 @@ class StepRecord:
             "order": self.order.to_dict(),
             "trade": self.trade,
         }
-        out = canonical(body)
-        if len(out) > MAX_RECORD_BYTES:
-            raise RecordError(f"a step record is at most {MAX_RECORD_BYTES} bytes")
-        return out
+        return bounded_canonical(body, MAX_RECORD_BYTES, "a step record", RecordError)
 
     @classmethod
     def from_json(cls, raw: bytes) -> StepRecord:
-        if len(raw) > MAX_RECORD_BYTES:
-            raise RecordError(f"a step record is at most {MAX_RECORD_BYTES} bytes")
-        try:
-            d = json.loads(raw)
-        except ValueError as exc:
-            raise RecordError(f"the step record is not JSON: {exc}") from None
-        keys = {
-            "type",
-            "version",
+        fields = {
             "agent",
             "strategy",
             "strategy_hash",
@@ -482,10 +513,8 @@ class StepRecord:
             "order",
             "trade",
         }
-        if not isinstance(d, dict) or set(d) != keys:
-            raise RecordError("the step record's fields are not a StepRecord's")
-        if d["type"] != RECORD_TYPE or d["version"] != RECORD_VERSION:
-            raise RecordError(f"unknown record type/version {d['type']!r}/{d['version']!r}")
+        kind = (RECORD_TYPE, RECORD_VERSION)
+        d = typed_json(raw, MAX_RECORD_BYTES, "a step record", RecordError, kind, fields)
         strategy = Strategy.from_dict(d["strategy"])
         if d["strategy_hash"] != "0x" + strategy.hash().hex():
             raise RecordError("the strategy hash is not the strategy's")
@@ -695,7 +724,7 @@ def swap_event(w3: Any, amm: Any, tx: bytes | str) -> Mapping[str, Any]:
 # ---------------------------------------------------------------- inference (an operator)
 
 
-def infer_with(svc: Any, operator_key: bytes, strategy: Strategy, client: str, prompt: str) -> Receipt:
+def infer_with(svc: Any, operator_key: bytes, strategy: GrammarBound, client: str, prompt: str) -> Receipt:
     """The inference operator's answer to `prompt` under the strategy's parameters and the decision
     grammar: a version 3 receipt bound to `client`, signed by `operator_key`."""
 

@@ -1,0 +1,548 @@
+# pragma version ~=0.4.3
+"""
+@title PredictionMarket
+@notice Binary questions settled by a deterministic-inference verdict (docs/agent.md, *The
+        AI-settled prediction market*).
+        A question fixes at creation what decides it: the inference request (model, tokenizer,
+        engine, sampling parameters, the prompt's tokens and the request options, which bind the
+        YES/NO grammar) as one `requestHash`, the prompt template's hash and the input record's
+        reference (its DA certificate hash) for re-executors, a close time and a resolution
+        deadline. Until the close time anyone bets YES or NO in the stable token (a pari-mutuel
+        pool). After it anyone posts a verdict: a receipt registered with InferenceDisputes after
+        the close, for exactly the question's request, whose returned text is `{"answer":"YES"}` or `{"answer":"NO"}`.
+        While the receipt's challenge window is open anyone may challenge it there (bonded); the
+        inference set re-executes it and a stake-weighted threshold of operators signs the correct
+        output. The market follows InferenceDisputes:
+          - final (unchallenged past its window, or upheld and not appealed): settles to the verdict;
+          - proven wrong (its operator slashed there): the verdict is discarded and a correct
+            receipt may be posted, until the resolution deadline;
+          - challenge expired without a verdict: the verdict is discarded likewise.
+        Last resort: within APPEAL_WINDOW after the set's decision anyone may point the question at
+        a pending ForkManager challenge whose evidence hash is appealEvidence(id) (the challenger
+        burns an EIGEN bond to accuse the set's operators). The question freezes until governance
+        resolves that challenge; adoption reverses the set's decision (an upheld verdict: the
+        question voids, since the chain cannot know the right answer; a verdict the set called
+        wrong: it stands), rejection lets the set's decision apply.
+        No final verdict by the resolution deadline, or nobody on the winning side: the question
+        voids and every stake is refunded. Payouts are pulled with claim once settled.
+@dev Pari-mutuel payout, exact in integers: the winning side's stakers share the whole pool P.
+     Claims run against the remaining pool R and the remaining winning stake S (initially P and the
+     winning side's total): a claim of stake s pays floor(R * s / S), then R -= paid, S -= s. The
+     ratio R / S never decreases, so every claim gets at least floor(P * s / W); the last claim
+     gets exactly the rest, so nothing stays behind. Revert strings: "zero address", "bad window",
+     "close time passed", "deadline before close", "unknown question", "market closed",
+     "zero amount", "transfer failed", "market open", "market settled", "verdict pending",
+     "resolution deadline passed", "receipt is for another request", "receipt options not bound",
+     "verdict is not YES or NO", "receipt not registered", "receipt already disputed",
+     "receipt registered before close", "receipt's challenge window too short", "no verdict",
+     "dispute window open", "verdict disputed", "appeal window open", "fork pending",
+     "set has not decided", "appeal window closed", "already appealed", "fork challenge not pending",
+     "fork challenge is about something else", "fork challenge predates the verdict",
+     "no verdict yet", "not settled", "nothing to claim".
+"""
+
+from ethereum.ercs import IERC20
+
+MAX_PROMPT_TOKENS: constant(uint256) = 512
+MAX_OUTPUT_TOKENS: constant(uint256) = 512
+
+RECEIPT_DOMAIN_V3: constant(bytes32) = keccak256("eigencloud/ai/receipt/v3")
+REQUEST_TAG: public(constant(bytes32)) = keccak256("eigen.agent.prediction.Request.v1")
+APPEAL_TAG: constant(bytes32) = keccak256("eigen.agent.prediction.Appeal.v1")
+# keccak256 of the texts the YES/NO grammar (VERDICT_SCHEMA in offchain/agent/prediction.py) returns.
+YES_TEXT: public(constant(bytes32)) = keccak256('{"answer":"YES"}')
+NO_TEXT: public(constant(bytes32)) = keccak256('{"answer":"NO"}')
+
+OUTCOME_NONE: constant(uint8) = 0
+OUTCOME_YES: public(constant(uint8)) = 1
+OUTCOME_NO: public(constant(uint8)) = 2
+OUTCOME_VOID: public(constant(uint8)) = 3
+
+# InferenceDisputes claim statuses
+RECEIPT_NONE: constant(uint8) = 0
+RECEIPT_REGISTERED: constant(uint8) = 1
+RECEIPT_CHALLENGED: constant(uint8) = 2
+RECEIPT_UPHELD: constant(uint8) = 3
+RECEIPT_FAULTY: constant(uint8) = 4
+RECEIPT_EXPIRED: constant(uint8) = 5
+
+# ForkManager challenge statuses
+FORK_OPEN: constant(uint8) = 1
+FORK_QUEUED: constant(uint8) = 2
+FORK_ADOPTED: constant(uint8) = 3
+FORK_REJECTED: constant(uint8) = 4
+
+# InferenceDisputes' receipt, field for field.
+struct InferenceReceipt:
+    domain: bytes32
+    modelHash: bytes32
+    tokenizerHash: bytes32
+    engineId: bytes32
+    operator: address
+    client: address
+    seed: uint64
+    temperatureMilli: uint32
+    topK: uint32
+    topPMicro: uint32
+    maxTokens: uint32
+    promptTokens: DynArray[uint32, MAX_PROMPT_TOKENS]
+    outputTokens: DynArray[uint32, MAX_OUTPUT_TOKENS]
+    stepsRoot: bytes32
+    finishReason: uint8
+
+# InferenceDisputes.claims's record, field for field.
+struct Claim:
+    client: address
+    operator: address
+    output: bytes32
+    status: uint8
+    deadline: uint256
+    challenger: address
+    bond: uint256
+    slashId: uint256
+    compensated: bool
+
+# ForkManager.getChallenge's record, field for field.
+struct ForkChallenge:
+    challenger: address
+    fork: address
+    parent: address
+    forkBlock: uint256
+    evidenceHash: bytes32
+    bond: uint256
+    slashedStake: uint256
+    reward: uint256
+    status: uint8
+    adopt: bool
+    eta: uint256
+
+
+interface IInferenceDisputes:
+    def claims(receiptDigest: bytes32) -> Claim: view
+    def receiptDigest(r: InferenceReceipt) -> bytes32: view
+    def CHALLENGE_WINDOW() -> uint256: view
+
+
+interface IForkChallenges:
+    def getChallenge(challengeId: uint256) -> ForkChallenge: view
+
+
+struct Question:
+    creator: address
+    questionHash: bytes32    # keccak256 of the question's text
+    templateHash: bytes32    # keccak256 of the prompt template (re-executors rebuild the prompt)
+    inputsRef: bytes32       # the input record's reference: keccak256 of its DA certificate
+    requestHash: bytes32     # requestHashOf(the receipt, optionsHash) any verdict must have
+    closeTime: uint256       # bets until here (inclusive); verdicts from registrations after it
+    resolveBy: uint256       # no final verdict by here (and none pending): void
+    yesPool: uint256
+    noPool: uint256
+    receiptDigest: bytes32   # the pending verdict's receipt (zero: none)
+    verdict: uint8           # its answer (OUTCOME_YES / OUTCOME_NO)
+    proposedBlock: uint256   # the block it was posted in
+    appealId: uint256        # the ForkManager challenge it was appealed to (zero: none)
+    outcome: uint8           # OUTCOME_NONE until settled
+    remainingPool: uint256   # R of the payout formula
+    remainingStake: uint256  # S of the payout formula
+
+
+event QuestionCreated:
+    questionId: indexed(uint256)
+    creator: indexed(address)
+    questionHash: bytes32
+    templateHash: bytes32
+    inputsRef: bytes32
+    requestHash: bytes32
+    closeTime: uint256
+    resolveBy: uint256
+
+event BetPlaced:
+    questionId: indexed(uint256)
+    account: indexed(address)
+    yes: bool
+    amount: uint256
+
+event VerdictProposed:
+    questionId: indexed(uint256)
+    receiptDigest: indexed(bytes32)
+    proposer: indexed(address)
+    verdict: uint8
+
+event VerdictDiscarded:
+    questionId: indexed(uint256)
+    receiptDigest: indexed(bytes32)
+    receiptStatus: uint8
+    forkAdopted: bool
+
+event AppealedToFork:
+    questionId: indexed(uint256)
+    receiptDigest: indexed(bytes32)
+    challengeId: indexed(uint256)
+
+event Settled:
+    questionId: indexed(uint256)
+    outcome: uint8
+    receiptDigest: bytes32
+    pool: uint256
+
+event Claimed:
+    questionId: indexed(uint256)
+    account: indexed(address)
+    amount: uint256
+
+
+# The stable token bets are made in.
+token: public(immutable(address))
+# The InferenceDisputes whose verdicts settle questions.
+disputes: public(immutable(address))
+# The ForkManager of bEIGEN: the last resort.
+forkManager: public(immutable(address))
+# Seconds after the inference set's decision deadline during which it may be appealed to the fork.
+APPEAL_WINDOW: public(immutable(uint256))
+# Seconds of the receipt's challenge window that must remain when a verdict is posted.
+MIN_CHALLENGE_TIME: public(immutable(uint256))
+# InferenceDisputes' CHALLENGE_WINDOW (an immutable there).
+RECEIPT_WINDOW: immutable(uint256)
+
+questionCount: public(uint256)
+_questions: HashMap[uint256, Question]
+# question id -> account -> stake on YES / on NO
+yesStake: public(HashMap[uint256, HashMap[address, uint256]])
+noStake: public(HashMap[uint256, HashMap[address, uint256]])
+
+
+@deploy
+def __init__(_token: address, _disputes: address, _forkManager: address, _appealWindow: uint256, _minChallengeTime: uint256):
+    """
+    @notice Deploy the market.
+    @param _token The stable token bets are made in.
+    @param _disputes The InferenceDisputes whose verdicts settle questions.
+    @param _forkManager The bEIGEN ForkManager (the last resort).
+    @param _appealWindow Seconds after the set's decision deadline during which it may be appealed.
+    @param _minChallengeTime Seconds of a receipt's challenge window that must remain when it is posted.
+    """
+    assert _token != empty(address) and _disputes != empty(address) and _forkManager != empty(address), "zero address"
+    window: uint256 = staticcall IInferenceDisputes(_disputes).CHALLENGE_WINDOW()
+    assert _appealWindow != 0 and _minChallengeTime != 0 and _minChallengeTime <= window, "bad window"
+    token = _token
+    disputes = _disputes
+    forkManager = _forkManager
+    APPEAL_WINDOW = _appealWindow
+    MIN_CHALLENGE_TIME = _minChallengeTime
+    RECEIPT_WINDOW = window
+
+
+# ---------------------------------------------------------------- views
+
+@internal
+@pure
+def _request_hash(r: InferenceReceipt, optionsHash: bytes32) -> bytes32:
+    return keccak256(abi_encode(REQUEST_TAG, r.modelHash, r.tokenizerHash, r.engineId, r.seed,
+        r.temperatureMilli, r.topK, r.topPMicro, r.maxTokens, keccak256(abi_encode(r.promptTokens)), optionsHash))
+
+
+@external
+@pure
+def requestHashOf(r: InferenceReceipt, optionsHash: bytes32) -> bytes32:
+    """
+    @notice The request a receipt answers: keccak256(abi.encode(REQUEST_TAG, modelHash,
+            tokenizerHash, engineId, seed, temperatureMilli, topK, topPMicro, maxTokens,
+            keccak256(abi.encode(uint32[] promptTokens)), optionsHash)).
+    @param r A receipt (its operator, client and output are not part of the request).
+    @param optionsHash keccak256 of the request's canonical options (offchain.ai.options).
+    @return The request hash.
+    """
+    return self._request_hash(r, optionsHash)
+
+
+@external
+@view
+def appealEvidence(questionId: uint256) -> bytes32:
+    """
+    @notice The evidence hash a ForkManager challenge must carry to freeze this question:
+            keccak256(abi.encode(APPEAL_TAG, chainid, this market, questionId, receiptDigest)).
+    @param questionId The question.
+    @return The evidence hash for its pending verdict (zero word of receipt when none).
+    """
+    return self._appeal_evidence(questionId, self._questions[questionId].receiptDigest)
+
+
+@internal
+@view
+def _appeal_evidence(questionId: uint256, digest: bytes32) -> bytes32:
+    return keccak256(abi_encode(APPEAL_TAG, chain.id, self, questionId, digest))
+
+
+@external
+@view
+def getQuestion(questionId: uint256) -> Question:
+    """
+    @notice A question's record.
+    @param questionId The question id (1, 2, ...).
+    @return The Question record.
+    """
+    return self._questions[questionId]
+
+
+# ---------------------------------------------------------------- questions and bets
+
+@external
+def createQuestion(questionHash: bytes32, templateHash: bytes32, inputsRef: bytes32, requestHash: bytes32, closeTime: uint256, resolveBy: uint256) -> uint256:
+    """
+    @notice Create a binary question. Bets are taken until `closeTime`; a verdict must answer
+            exactly `requestHash` (requestHashOf); with no final verdict by `resolveBy` (and none
+            pending) the question voids.
+    @param questionHash keccak256 of the question's text.
+    @param templateHash keccak256 of the prompt template.
+    @param inputsRef The input record's reference (keccak256 of its DA certificate).
+    @param requestHash The inference request that decides the question.
+    @param closeTime The last second bets are taken.
+    @param resolveBy The resolution deadline.
+    @return The question id.
+    """
+    assert closeTime > block.timestamp, "close time passed"
+    assert resolveBy > closeTime, "deadline before close"
+    qid: uint256 = self.questionCount + 1
+    self.questionCount = qid
+    q: Question = empty(Question)
+    q.creator = msg.sender
+    q.questionHash = questionHash
+    q.templateHash = templateHash
+    q.inputsRef = inputsRef
+    q.requestHash = requestHash
+    q.closeTime = closeTime
+    q.resolveBy = resolveBy
+    self._questions[qid] = q
+    log QuestionCreated(questionId=qid, creator=msg.sender, questionHash=questionHash, templateHash=templateHash,
+        inputsRef=inputsRef, requestHash=requestHash, closeTime=closeTime, resolveBy=resolveBy)
+    return qid
+
+
+@internal
+@view
+def _known(questionId: uint256) -> Question:
+    q: Question = self._questions[questionId]
+    assert q.creator != empty(address), "unknown question"
+    return q
+
+
+@external
+@nonreentrant
+def bet(questionId: uint256, yes: bool, amount: uint256):
+    """
+    @notice Stake `amount` of the token on YES or NO (approve the market first), until the close time.
+    @param questionId The question.
+    @param yes True for YES, False for NO.
+    @param amount The stake in the token's units.
+    """
+    q: Question = self._known(questionId)
+    assert block.timestamp <= q.closeTime, "market closed"
+    assert amount != 0, "zero amount"
+    if yes:
+        self._questions[questionId].yesPool = q.yesPool + amount
+        self.yesStake[questionId][msg.sender] += amount
+    else:
+        self._questions[questionId].noPool = q.noPool + amount
+        self.noStake[questionId][msg.sender] += amount
+    assert extcall IERC20(token).transferFrom(msg.sender, self, amount, default_return_value=True), "transfer failed"
+    log BetPlaced(questionId=questionId, account=msg.sender, yes=yes, amount=amount)
+
+
+# ---------------------------------------------------------------- verdicts
+
+@external
+def proposeVerdict(questionId: uint256, r: InferenceReceipt, optionsHash: bytes32, textHash: bytes32):
+    """
+    @notice Post the question's verdict (anyone): a receipt registered with InferenceDisputes after
+            the close time, at least MIN_CHALLENGE_TIME before its challenge window ends and not yet
+            challenged, for the question's request, whose returned text is {"answer":"YES"} or {"answer":"NO"}
+            (`optionsHash`, `textHash`: the preimage of its version 3 domain word).
+    @param questionId The question.
+    @param r The receipt.
+    @param optionsHash keccak256 of the request's canonical options.
+    @param textHash keccak256 of the text the receipt returned.
+    """
+    q: Question = self._known(questionId)
+    assert block.timestamp > q.closeTime, "market open"
+    assert q.outcome == OUTCOME_NONE, "market settled"
+    assert q.receiptDigest == empty(bytes32), "verdict pending"
+    assert block.timestamp <= q.resolveBy, "resolution deadline passed"
+    assert self._request_hash(r, optionsHash) == q.requestHash, "receipt is for another request"
+    assert r.domain == keccak256(abi_encode(RECEIPT_DOMAIN_V3, optionsHash, textHash)), "receipt options not bound"
+    verdict: uint8 = OUTCOME_NONE
+    if textHash == YES_TEXT:
+        verdict = OUTCOME_YES
+    elif textHash == NO_TEXT:
+        verdict = OUTCOME_NO
+    assert verdict != OUTCOME_NONE, "verdict is not YES or NO"
+    digest: bytes32 = staticcall IInferenceDisputes(disputes).receiptDigest(r)
+    c: Claim = staticcall IInferenceDisputes(disputes).claims(digest)
+    assert c.status != RECEIPT_NONE, "receipt not registered"
+    assert c.status == RECEIPT_REGISTERED, "receipt already disputed"
+    assert c.deadline >= q.closeTime + RECEIPT_WINDOW, "receipt registered before close"
+    assert c.deadline >= block.timestamp + MIN_CHALLENGE_TIME, "receipt's challenge window too short"
+    self._questions[questionId].receiptDigest = digest
+    self._questions[questionId].verdict = verdict
+    self._questions[questionId].proposedBlock = block.number
+    log VerdictProposed(questionId=questionId, receiptDigest=digest, proposer=msg.sender, verdict=verdict)
+
+
+@external
+def appealToFork(questionId: uint256, challengeId: uint256):
+    """
+    @notice The last resort (anyone): after the inference set decided on the pending verdict
+            (upheld or proven wrong) and until APPEAL_WINDOW after its decision deadline, freeze
+            the question on a pending ForkManager challenge opened after the verdict was posted
+            whose evidence hash is appealEvidence(questionId). One appeal per verdict.
+    @param questionId The question.
+    @param challengeId The ForkManager challenge.
+    """
+    q: Question = self._known(questionId)
+    assert q.outcome == OUTCOME_NONE, "market settled"
+    assert q.receiptDigest != empty(bytes32), "no verdict"
+    assert q.appealId == 0, "already appealed"
+    c: Claim = staticcall IInferenceDisputes(disputes).claims(q.receiptDigest)
+    assert c.status == RECEIPT_UPHELD or c.status == RECEIPT_FAULTY, "set has not decided"
+    assert block.timestamp <= c.deadline + APPEAL_WINDOW, "appeal window closed"
+    f: ForkChallenge = staticcall IForkChallenges(forkManager).getChallenge(challengeId)
+    assert f.status == FORK_OPEN or f.status == FORK_QUEUED, "fork challenge not pending"
+    assert f.evidenceHash == self._appeal_evidence(questionId, q.receiptDigest), "fork challenge is about something else"
+    assert f.forkBlock >= q.proposedBlock, "fork challenge predates the verdict"
+    self._questions[questionId].appealId = challengeId
+    log AppealedToFork(questionId=questionId, receiptDigest=q.receiptDigest, challengeId=challengeId)
+
+
+@internal
+def _settle(questionId: uint256, q: Question, outcome: uint8):
+    o: uint8 = outcome
+    winning: uint256 = 0
+    if o == OUTCOME_YES:
+        winning = q.yesPool
+    elif o == OUTCOME_NO:
+        winning = q.noPool
+    if winning == 0:
+        o = OUTCOME_VOID  # nobody to pay: everyone gets their stake back
+    pool: uint256 = q.yesPool + q.noPool
+    self._questions[questionId].outcome = o
+    self._questions[questionId].remainingPool = pool
+    self._questions[questionId].remainingStake = winning if o != OUTCOME_VOID else pool
+    log Settled(questionId=questionId, outcome=o, receiptDigest=q.receiptDigest, pool=pool)
+
+
+@internal
+def _discard(questionId: uint256, q: Question, status: uint8, adopted: bool):
+    log VerdictDiscarded(questionId=questionId, receiptDigest=q.receiptDigest, receiptStatus=status, forkAdopted=adopted)
+    self._questions[questionId].receiptDigest = empty(bytes32)
+    self._questions[questionId].verdict = OUTCOME_NONE
+    self._questions[questionId].proposedBlock = 0
+    self._questions[questionId].appealId = 0
+    if block.timestamp > q.resolveBy:
+        self._settle(questionId, q, OUTCOME_VOID)
+
+
+@external
+def settle(questionId: uint256):
+    """
+    @notice Move the question as far as InferenceDisputes and the ForkManager allow (anyone):
+            settle it to its final verdict, discard a verdict that was proven wrong or whose
+            challenge expired (voiding the question if past its resolution deadline), or void a
+            question with no verdict past its resolution deadline. Reverts when nothing can move.
+    @param questionId The question.
+    """
+    q: Question = self._known(questionId)
+    assert block.timestamp > q.closeTime, "market open"
+    assert q.outcome == OUTCOME_NONE, "market settled"
+    if q.receiptDigest == empty(bytes32):
+        assert block.timestamp > q.resolveBy, "no verdict yet"
+        self._settle(questionId, q, OUTCOME_VOID)
+        return
+    c: Claim = staticcall IInferenceDisputes(disputes).claims(q.receiptDigest)
+    if q.appealId != 0:
+        f: ForkChallenge = staticcall IForkChallenges(forkManager).getChallenge(q.appealId)
+        assert f.status == FORK_ADOPTED or f.status == FORK_REJECTED, "fork pending"
+        if f.status == FORK_ADOPTED:
+            # Social consensus overturned the set: an upheld verdict is void (the chain cannot
+            # know the right answer); a verdict the set called wrong stands.
+            if c.status == RECEIPT_UPHELD:
+                self._settle(questionId, q, OUTCOME_VOID)
+            else:
+                self._settle(questionId, q, q.verdict)
+            return
+        # rejected: the set's decision applies, now
+        if c.status == RECEIPT_UPHELD:
+            self._settle(questionId, q, q.verdict)
+        else:
+            self._discard(questionId, q, c.status, False)
+        return
+    if c.status == RECEIPT_REGISTERED:
+        assert block.timestamp > c.deadline, "dispute window open"
+        self._settle(questionId, q, q.verdict)
+    elif c.status == RECEIPT_CHALLENGED:
+        raise "verdict disputed"
+    elif c.status == RECEIPT_EXPIRED:
+        self._discard(questionId, q, c.status, False)
+    else:
+        assert block.timestamp > c.deadline + APPEAL_WINDOW, "appeal window open"
+        if c.status == RECEIPT_UPHELD:
+            self._settle(questionId, q, q.verdict)
+        else:
+            self._discard(questionId, q, c.status, False)
+
+
+# ---------------------------------------------------------------- payouts
+
+@external
+@view
+def payoutOf(questionId: uint256, account: address) -> uint256:
+    """
+    @notice What claim would pay `account` now (zero before settlement).
+    @param questionId The question.
+    @param account The account.
+    @return The amount in the token's units.
+    """
+    q: Question = self._questions[questionId]
+    return self._payout(questionId, q, account)
+
+
+@internal
+@view
+def _payout(questionId: uint256, q: Question, account: address) -> uint256:
+    s: uint256 = 0
+    if q.outcome == OUTCOME_YES:
+        s = self.yesStake[questionId][account]
+    elif q.outcome == OUTCOME_NO:
+        s = self.noStake[questionId][account]
+    elif q.outcome == OUTCOME_VOID:
+        return self.yesStake[questionId][account] + self.noStake[questionId][account]
+    if s == 0:
+        return 0
+    return q.remainingPool * s // q.remainingStake
+
+
+@external
+@nonreentrant
+def claim(questionId: uint256) -> uint256:
+    """
+    @notice Collect the caller's payout of a settled question: its share of the pool on the winning
+            side (see the payout formula), or its stakes back when the question voided.
+    @param questionId The question.
+    @return The amount paid.
+    """
+    q: Question = self._known(questionId)
+    assert q.outcome != OUTCOME_NONE, "not settled"
+    amount: uint256 = self._payout(questionId, q, msg.sender)
+    stake: uint256 = 0
+    if q.outcome == OUTCOME_YES:
+        stake = self.yesStake[questionId][msg.sender]
+    elif q.outcome == OUTCOME_NO:
+        stake = self.noStake[questionId][msg.sender]
+    else:
+        stake = amount
+    assert stake != 0, "nothing to claim"
+    self.yesStake[questionId][msg.sender] = 0
+    self.noStake[questionId][msg.sender] = 0
+    self._questions[questionId].remainingPool = q.remainingPool - amount
+    self._questions[questionId].remainingStake = q.remainingStake - stake
+    assert extcall IERC20(token).transfer(msg.sender, amount, default_return_value=True), "transfer failed"
+    log Claimed(questionId=questionId, account=msg.sender, amount=amount)
+    return amount

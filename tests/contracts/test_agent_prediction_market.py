@@ -1,0 +1,402 @@
+"""PredictionMarket (contracts/agent/PredictionMarket.vy) over InferenceDisputes and the ForkManager,
+with receipts of the tiny model: pari-mutuel bets and exact payouts, an honest verdict settling after
+its challenge window, an honest verdict disputed and upheld, a tampered verdict proven wrong (its
+operator slashed, the verdict discarded, the correct one settling), voids with refunds, the fork as
+last resort (adopted: void; rejected: the set's decision), and every refusal."""
+
+from __future__ import annotations
+
+import pytest
+from eth_hash.auto import keccak
+
+from offchain.agent.errors import PredictionError
+from offchain.agent.prediction import (
+    InputRecord,
+    Question,
+    answer,
+    appeal_evidence,
+    proposal_args,
+    receipt_request_hash,
+    request_hash,
+    verdict_of,
+)
+from offchain.ai.receipt import text_hash
+from offchain.chain.inference_disputes import receipt_args
+from scripts.prediction_market import forged_verdict
+from tests.contracts.support import BOND, CHALLENGE_WINDOW, RESOLUTION_WINDOW, TokenWorld, one, reverts
+
+APPEAL = 300
+MIN_CHALLENGE = 120
+CLOSE_IN = 1000
+RESOLVE_IN = 5000
+UNIT = 10**6
+ZERO32 = b"\x00" * 32
+QUESTION = Question("Did the quarterly report say that revenue grew?")
+INPUTS = "Revenue: 10.2M (prior quarter: 11.0M). Outlook: flat."
+RECORD = InputRecord(QUESTION, INPUTS)
+
+
+@pytest.fixture(scope="module")
+def pm(project, chain, accounts, deployment, dworld):
+    d, w = dworld, dworld.w
+    tw = TokenWorld(project, chain, accounts, deployment)
+    usd = w.owner.deploy(project.StableToken, "USD Coin", "USDC", w.owner)
+    market = w.owner.deploy(project.PredictionMarket, usd, d.c, tw.fm, APPEAL, MIN_CHALLENGE)
+    d.tw, d.usd, d.market = tw, usd, market
+    d.alice, d.bob, d.carol = w.avs2, w.recipient, w.resolver
+    for who in (d.alice, d.bob, d.carol):
+        usd.mint(who, 1_000 * UNIT, sender=w.owner)
+        usd.approve(market, 2**256 - 1, sender=who)
+    d.honest = answer(d.svc, d.keys[0].to_bytes(), RECORD, d.client.address)
+    d.truth = verdict_of(d.honest)  # what the tiny model answers; the tests hold for either
+    d.lie = "NO" if d.truth == "YES" else "YES"
+    d.code = 1 if d.truth == "YES" else 2
+    return d
+
+
+def now(d):
+    return d.chain.pending_timestamp
+
+
+def create(d, record=RECORD, close_in=CLOSE_IN, resolve_in=RESOLVE_IN):
+    q = record.question
+    r = d.market.createQuestion(
+        q.question_hash(), q.template_hash(), keccak(b"cert"), request_hash(d.svc, record),
+        now(d) + close_in, now(d) + resolve_in, sender=d.watcher,
+    )  # fmt: skip
+    return one(r, "QuestionCreated").questionId
+
+
+def bets(d, qid):
+    """alice 100 on the wrong answer, bob 300 and carol 50 on the right one (a pool of 450)."""
+    right = d.truth == "YES"
+    d.market.bet(qid, not right, 100 * UNIT, sender=d.alice)
+    d.market.bet(qid, right, 300 * UNIT, sender=d.bob)
+    d.market.bet(qid, right, 50 * UNIT, sender=d.carol)
+
+
+def warp(d, seconds):
+    """Move the clock and mine a block, so eth_calls (``reverts``) see the new time too."""
+    d.warp(seconds)
+    d.chain.mine()
+
+
+def close(d, qid):
+    q = d.market.getQuestion(qid)
+    warp(d, q.closeTime - now(d) + 1)
+
+
+def closed_market(d):
+    """A question with the default bets, closed."""
+    qid = create(d)
+    bets(d, qid)
+    close(d, qid)
+    return qid
+
+
+def disputed(d):
+    """A closed question whose honest verdict was posted and challenged."""
+    qid = closed_market(d)
+    d.register(d.honest)
+    propose(d, qid, d.honest)
+    d.challenge(d.honest)
+    return qid
+
+
+def propose(d, qid, receipt, sender=None, expect=None):
+    args = proposal_args(receipt)
+    if expect is not None:
+        return reverts(expect, d.market.proposeVerdict, qid, *args, sender=sender or d.watcher)
+    return d.market.proposeVerdict(qid, *args, sender=sender or d.watcher)
+
+
+def forged(d, receipt, text, key_index=0):
+    """What a dishonest operator signs: `text` as the answer (scripts/prediction_market.py)."""
+    return forged_verdict(d.svc, receipt, text, d.keys[key_index].to_bytes())
+
+
+def balance(d, who):
+    return d.usd.balanceOf(who)
+
+
+def test_request_hash_matches_the_contract(pm):
+    d = pm
+    struct, options_hash, _ = proposal_args(d.honest)
+    assert bytes(d.market.requestHashOf(struct, options_hash)) == receipt_request_hash(d.honest)
+    assert receipt_request_hash(d.honest) == request_hash(d.svc, RECORD)
+    assert bytes(d.market.YES_TEXT()) == text_hash('{"answer":"YES"}')
+    qid = create(d)
+    ev = appeal_evidence(d.chain.chain_id, d.market.address, qid, ZERO32)
+    assert bytes(d.market.appealEvidence(qid)) == ev
+
+
+def test_bets_honest_verdict_and_exact_payouts(pm):
+    d = pm
+    qid = create(d)
+    reverts("zero amount", d.market.bet, qid, True, 0, sender=d.alice)
+    reverts("unknown question", d.market.bet, qid + 1, True, 1, sender=d.alice)
+    reverts("market open", d.market.settle, qid, sender=d.watcher)
+    bets(d, qid)
+    q = d.market.getQuestion(qid)
+    assert sorted((q.yesPool, q.noPool)) == [100 * UNIT, 350 * UNIT]
+    d.register(d.honest)  # registered before the close: refused as a verdict
+    reverts("market open", d.market.proposeVerdict, qid, *proposal_args(d.honest), sender=d.watcher)
+    close(d, qid)
+    reverts("market closed", d.market.bet, qid, True, 1, sender=d.alice)
+    propose(d, qid, d.honest, expect="receipt registered before close")
+    reverts("no verdict yet", d.market.settle, qid, sender=d.watcher)
+    honest = answer(d.svc, d.keys[1].to_bytes(), RECORD, d.client.address)  # a fresh registration
+    d.register(honest)
+    r = propose(d, qid, honest)
+    assert one(r, "VerdictProposed").verdict == d.code
+    propose(d, qid, honest, expect="verdict pending")
+    reverts("dispute window open", d.market.settle, qid, sender=d.watcher)
+    reverts("not settled", d.market.claim, qid, sender=d.bob)
+    warp(d, CHALLENGE_WINDOW + 1)
+    r = d.market.settle(qid, sender=d.watcher)
+    assert one(r, "Settled").outcome == d.code
+    reverts("market settled", d.market.settle, qid, sender=d.watcher)
+    propose(d, qid, honest, expect="market settled")
+    # pari-mutuel: pool 450 to the right side's 350; bob floor(450*300/350), carol the rest
+    assert d.market.payoutOf(qid, d.bob) == 450 * UNIT * 300 // 350
+    before = balance(d, d.bob), balance(d, d.carol)
+    d.market.claim(qid, sender=d.bob)
+    d.market.claim(qid, sender=d.carol)
+    paid = balance(d, d.bob) - before[0], balance(d, d.carol) - before[1]
+    assert paid == (450 * UNIT * 300 // 350, 450 * UNIT - 450 * UNIT * 300 // 350)
+    assert balance(d, d.market) == 0
+    reverts("nothing to claim", d.market.claim, qid, sender=d.bob)
+    reverts("nothing to claim", d.market.claim, qid, sender=d.alice)
+
+
+def test_honest_verdict_disputed_is_upheld(pm):
+    d = pm
+    qid = disputed(d)
+    reverts("verdict disputed", d.market.settle, qid, sender=d.watcher)
+    r = d.resolve(d.honest)
+    assert one(r, "ChallengeRejected", d.c).bondForfeited == BOND  # the challenger loses its bond
+    reverts("appeal window open", d.market.settle, qid, sender=d.watcher)
+    warp(d, RESOLUTION_WINDOW + APPEAL + 1)
+    reverts("appeal window closed", d.market.appealToFork, qid, 1, sender=d.watcher)
+    assert one(d.market.settle(qid, sender=d.watcher), "Settled").outcome == d.code
+
+
+def test_tampered_verdict_is_proven_wrong_slashed_and_replaced(pm):
+    d = pm
+    qid = closed_market(d)
+    bad = forged(d, d.honest, f'{{"answer":"{d.lie}"}}')
+    assert verdict_of(bad) == d.lie
+    d.register(bad)
+    propose(d, qid, bad)
+    d.challenge(bad)
+    r = d.resolve(bad)
+    ev = one(r, "ReceiptProvenWrong", d.c)
+    assert ev.operator == d.ops[0].address and ev.slashId != 0  # the resolver's operator is slashed
+    propose(d, qid, d.honest, expect="verdict pending")
+    reverts("appeal window open", d.market.settle, qid, sender=d.watcher)
+    warp(d, RESOLUTION_WINDOW + APPEAL + 1)
+    r = d.market.settle(qid, sender=d.watcher)
+    assert one(r, "VerdictDiscarded").receiptStatus == 4
+    assert d.market.getQuestion(qid).receiptDigest == ZERO32
+    # the correct verdict, freshly registered, settles the question: it flips
+    d.register(d.honest)
+    propose(d, qid, d.honest)
+    warp(d, CHALLENGE_WINDOW + 1)
+    assert one(d.market.settle(qid, sender=d.watcher), "Settled").outcome == d.code
+    reverts("nothing to claim", d.market.claim, qid, sender=d.alice)
+
+
+def test_void_refunds_everyone(pm):
+    d = pm
+    qid = closed_market(d)
+    reverts("no verdict yet", d.market.settle, qid, sender=d.watcher)
+    warp(d, RESOLVE_IN)
+    d.register(d.honest)
+    propose(d, qid, d.honest, expect="resolution deadline passed")
+    assert one(d.market.settle(qid, sender=d.watcher), "Settled").outcome == 3
+    before = [balance(d, x) for x in (d.alice, d.bob, d.carol)]
+    for x in (d.alice, d.bob, d.carol):
+        d.market.claim(qid, sender=x)
+    after = [balance(d, x) for x in (d.alice, d.bob, d.carol)]
+    assert [a - b for a, b in zip(after, before, strict=True)] == [100 * UNIT, 300 * UNIT, 50 * UNIT]
+    assert balance(d, d.market) == 0
+    # nobody on the winning side: void as well
+    q2 = create(d)
+    d.market.bet(q2, d.lie == "YES", 7 * UNIT, sender=d.alice)
+    close(d, q2)
+    honest = answer(d.svc, d.keys[2].to_bytes(), RECORD, d.client.address)
+    d.register(honest)
+    propose(d, q2, honest)
+    warp(d, CHALLENGE_WINDOW + 1)
+    assert one(d.market.settle(q2, sender=d.watcher), "Settled").outcome == 3
+    assert d.market.claim(q2, sender=d.alice).return_value == 7 * UNIT
+
+
+def test_expired_challenge_discards_the_verdict(pm):
+    d = pm
+    qid = disputed(d)
+    warp(d, RESOLUTION_WINDOW + 1)
+    d.c.expireChallenge(d.honest.digest(), sender=d.watcher)
+    assert one(d.market.settle(qid, sender=d.watcher), "VerdictDiscarded").receiptStatus == 5
+
+
+def _upheld_and_appealed(d):
+    qid = closed_market(d)
+    d.register(d.honest)
+    propose(d, qid, d.honest)
+    reverts("set has not decided", d.market.appealToFork, qid, 1, sender=d.watcher)
+    d.challenge(d.honest)
+    reverts("set has not decided", d.market.appealToFork, qid, 1, sender=d.watcher)
+    d.resolve(d.honest)
+    tw = d.tw
+    reverts("fork challenge not pending", d.market.appealToFork, qid, 1, sender=d.watcher)
+    _, other, _ = tw.open_challenge(tw.other, [d.ops[1]], evidence=b"\x22" * 32)
+    reverts("fork challenge is about something else", d.market.appealToFork, qid, other, sender=d.watcher)
+    tw.resolve(other, False)  # one challenge at a time: clear it
+    evidence = bytes(d.market.appealEvidence(qid))
+    _, cid, _ = tw.open_challenge(tw.other, [d.ops[1], d.ops[2]], evidence=evidence)
+    r = d.market.appealToFork(qid, cid, sender=d.watcher)
+    assert one(r, "AppealedToFork").challengeId == cid
+    reverts("already appealed", d.market.appealToFork, qid, cid, sender=d.watcher)
+    warp(d, RESOLUTION_WINDOW + APPEAL + 1)
+    reverts("fork pending", d.market.settle, qid, sender=d.watcher)
+    return qid, cid
+
+
+def test_fork_adoption_voids_an_upheld_verdict(pm):
+    d = pm
+    qid, cid = _upheld_and_appealed(d)
+    d.tw.resolve(cid, True)
+    assert one(d.market.settle(qid, sender=d.watcher), "Settled").outcome == 3
+    assert d.market.claim(qid, sender=d.alice).return_value == 100 * UNIT
+
+
+def test_fork_rejection_lets_the_set_decide(pm):
+    d = pm
+    qid, cid = _upheld_and_appealed(d)
+    d.tw.resolve(cid, False)
+    assert one(d.market.settle(qid, sender=d.watcher), "Settled").outcome == d.code
+
+
+def test_fork_adoption_restores_a_verdict_the_set_called_wrong(pm):
+    """Adoption says the set's decision was corrupt: over a verdict it proved wrong, the verdict
+    stands. A fork challenge opened before the verdict was posted cannot freeze it."""
+    d, tw = pm, pm.tw
+    qid = closed_market(d)
+    bad = forged(d, d.honest, f'{{"answer":"{d.lie}"}}')
+    evidence = appeal_evidence(d.chain.chain_id, d.market.address, qid, bad.digest())
+    _, early, _ = tw.open_challenge(tw.other, [d.ops[1], d.ops[2]], evidence=evidence)
+    d.register(bad)
+    propose(d, qid, bad)
+    d.challenge(bad)
+    d.resolve(bad)
+    reverts("fork challenge predates the verdict", d.market.appealToFork, qid, early, sender=d.watcher)
+    tw.resolve(early, False)
+    _, cid, _ = tw.open_challenge(tw.other, [d.ops[1], d.ops[2]], evidence=evidence)
+    d.market.appealToFork(qid, cid, sender=d.watcher)
+    tw.resolve(cid, True)
+    assert one(d.market.settle(qid, sender=d.watcher), "Settled").outcome == 3 - d.code  # the lie stands
+    assert d.market.claim(qid, sender=d.alice).return_value == 450 * UNIT
+
+
+def test_hostile_verdicts_are_refused(pm):
+    d = pm
+    qid = create(d)
+    close(d, qid)
+    # another question's receipt
+    other = answer(d.svc, d.keys[0].to_bytes(), InputRecord(QUESTION, "Revenue: 12M."), d.client.address)
+    d.register(other)
+    propose(d, qid, other, expect="receipt is for another request")
+    struct, opts, th = proposal_args(d.honest)
+    reverts(
+        "receipt is for another request",
+        d.market.proposeVerdict,
+        qid,
+        struct,
+        keccak(b"x"),
+        th,
+        sender=d.watcher,
+    )
+    reverts(
+        "receipt options not bound",
+        d.market.proposeVerdict,
+        qid,
+        struct,
+        opts,
+        keccak(b"x"),
+        sender=d.watcher,
+    )
+    # a signed answer outside the grammar
+    maybe = forged(d, d.honest, '{"answer":"MAYBE"}')
+    with pytest.raises(PredictionError, match="not a YES/NO verdict"):
+        proposal_args(maybe)
+    struct_m, _ = receipt_args(maybe)
+    reverts(
+        "verdict is not YES or NO",
+        d.market.proposeVerdict,
+        qid,
+        struct_m,
+        opts,
+        maybe.text_hash,
+        sender=d.watcher,
+    )
+    propose(d, qid, d.honest, expect="receipt not registered")
+    d.register(d.honest)
+    d.challenge(d.honest)
+    propose(d, qid, d.honest, expect="receipt already disputed")
+    late = answer(d.svc, d.keys[1].to_bytes(), RECORD, d.client.address)
+    d.register(late)
+    warp(d, CHALLENGE_WINDOW - MIN_CHALLENGE + 5)
+    propose(d, qid, late, expect="receipt's challenge window too short")
+    reverts("unknown question", d.market.proposeVerdict, 999, struct, opts, th, sender=d.watcher)
+    reverts("no verdict", d.market.appealToFork, qid, 1, sender=d.watcher)
+    # creation and deployment
+    w = d.w
+    q = QUESTION
+    reverts(
+        "close time passed",
+        d.market.createQuestion,
+        q.question_hash(),
+        ZERO32,
+        ZERO32,
+        ZERO32,
+        now(d) - 1,
+        now(d) + 9,
+        sender=w.other,
+    )
+    reverts(
+        "deadline before close",
+        d.market.createQuestion,
+        q.question_hash(),
+        ZERO32,
+        ZERO32,
+        ZERO32,
+        now(d) + 9,
+        now(d) + 9,
+        sender=w.other,
+    )
+    zero = "0x" + "00" * 20
+    with pytest.raises(Exception, match="zero address"):
+        w.owner.deploy(d.project.PredictionMarket, zero, d.c, d.tw.fm, APPEAL, MIN_CHALLENGE)
+    with pytest.raises(Exception, match="bad window"):
+        w.owner.deploy(d.project.PredictionMarket, d.usd, d.c, d.tw.fm, APPEAL, CHALLENGE_WINDOW + 1)
+
+
+def test_token_that_returns_false_is_refused(pm, project):
+    d = pm
+    bad = d.w.owner.deploy(project.MockFalseERC20, "Bad", "BAD")
+    market = d.w.owner.deploy(project.PredictionMarket, bad, d.c, d.tw.fm, APPEAL, MIN_CHALLENGE)
+    bad.mint(d.alice, 10, sender=d.w.owner)
+    bad.approve(market, 10, sender=d.alice)
+    qid = one(
+        market.createQuestion(ZERO32, ZERO32, ZERO32, ZERO32, now(d) + 10, now(d) + 20, sender=d.alice),
+        "QuestionCreated",
+    ).questionId
+    market.bet(qid, True, 10, sender=d.alice)
+    warp(d, 30)
+    market.settle(qid, sender=d.alice)  # void: no verdict
+    bad.setFailTransfers(True, sender=d.w.owner)
+    reverts("transfer failed", market.claim, qid, sender=d.alice)
+    assert market.yesStake(qid, d.alice) == 10  # nothing lost: the claim can be retried
+    bad.setFailTransfers(False, sender=d.w.owner)
+    assert market.claim(qid, sender=d.alice).return_value == 10
