@@ -1,38 +1,44 @@
-"""The main job's DA step (scripts/_demo/da.py, run) on the demo's own deployment: records dispersed to a DA
-devnet on the demo's chain, certified on chain, one validator killed, every record retrieved from the others."""
+"""The main job's DA step (scripts/_demo/da.py): how the demo's records are cut into parts and packed into
+blobs. The step itself (dispersal on the demo's chain, certificates checked on chain, a validator killed, every
+record retrieved from the others) runs in the whole main job, tests/e2e/test_token_demo.py."""
 
 from __future__ import annotations
 
-import time
+import json
+from types import SimpleNamespace
 
 from scripts._demo import da as demo_da
 from scripts._demo import world
-from scripts._demo.world import Demo
+
+LIMIT = 255 * 31  # the test SRS's 256 symbols carry 255 x 31 payload bytes
 
 
-def test_demo_da_step(capsys, monkeypatch):
-    monkeypatch.delenv("EIGEN_DA_SRS", raising=False)  # the test SRS: the step's figures stay small here
-    assert demo_da in world.STEPS  # the main job runs it
-    demo = Demo()
-    demo.results = {
-        "scripts._demo.example": {"answer": 42, "note": "x" * 10000}
-    }  # a record longer than a blob
-    t0 = time.monotonic()
-    facts = demo_da.run(demo)
-    elapsed = time.monotonic() - t0
-    out = capsys.readouterr().out
-    limit = 255 * 31  # the test SRS's 256 symbols carry 255 x 31 payload bytes
-    parts = demo_da._records(demo, limit // 2)
-    blobs = demo_da._blobs(parts, limit)
+def test_the_da_step_is_part_of_the_main_job():
+    assert demo_da in world.STEPS
+
+
+def test_records_longer_than_a_blob_are_cut_and_packed():
+    deployment = {"allocation_manager": "0x" + "11" * 20, "delegation_manager": "0x" + "22" * 20}
+    demo = SimpleNamespace(
+        d=SimpleNamespace(addresses=lambda: deployment),
+        results={"scripts._demo.example": {"answer": 42, "note": "x" * 10000}, "scripts._demo.small": [1]},
+    )
+    parts = demo_da._records(demo, LIMIT // 2)
     assert [n for n, _ in parts] == [
         "restaking deployment",
         "example (1/3)",
         "example (2/3)",
         "example (3/3)",
+        "small",
     ]
-    assert facts["records"] == 4 and facts["blobs"] == len(blobs) == 2
-    assert all(len(demo_da._payload(b)) <= limit for b in blobs)
-    assert facts["statuses"] == [1, 1]  # checkDACert: SUCCESS for every certificate
-    assert facts["served_by"] == ["validators", "validators"]
-    assert "checkDACert: 1 (success)" in out and "v2 (25% of the stake) killed" in out
-    print(out + f"DA step: {elapsed:.1f} s")
+    assert json.loads(parts[0][1]) == deployment
+    assert "".join(p for n, p in parts if n.startswith("example")) == json.dumps(
+        demo.results["scripts._demo.example"], sort_keys=True
+    )
+    assert all(len(p) <= LIMIT // 2 for _, p in parts)
+    blobs = demo_da._blobs(parts, LIMIT)
+    assert [r for b in blobs for r in b] == parts  # in order, each once
+    assert len(blobs) == 2 and all(len(demo_da._payload(b)) <= LIMIT for b in blobs)
+    # packed greedily: the next record would not have fit in the blob before it
+    assert len(demo_da._payload(blobs[0] + blobs[1][:1])) > LIMIT
+    assert [tuple(r) for r in json.loads(demo_da._payload(blobs[1]))] == blobs[1]

@@ -39,6 +39,12 @@ def test_demo_token_step(capsys):
     )  # checkDACert: SUCCESS, on the demo's chain
     # one DA devnet for the demo: the DA step certified its records on the verifier the trading records passed
     assert demo.results[demo_da.__name__]["cert_verifier"] == trading["cert_verifier"] and demo.da_net is None
+    # the DA step: every record certified (checkDACert SUCCESS) and retrieved from the validators left after one
+    # was killed (test_da_demo.py checks how records are cut and packed)
+    da = demo.results[demo_da.__name__]
+    assert da["records"] >= len(demo.results) and da["blobs"] >= 1
+    assert da["statuses"] == [1] * da["blobs"] and da["served_by"] == ["validators"] * da["blobs"]
+    assert "checkDACert: 1 (success)" in out and f"{da['killed']} (25% of the stake) killed" in out
     assert "MISMATCH: the receipt's output is not what the model computes" in out
     # rewards: the set's operators and their stakers paid on-chain, the protocol fee bought back and burned
     rw = demo.results[demo_rewards.__name__]
