@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -282,6 +283,65 @@ class EigenTrustResult:
         if epoch >> 64 or peers >> 32 or iters >> 32:
             raise TrustGraphEncodingError("an EigenTrust result word is out of its type's range")
         return cls(epoch, w[1], w[2], peers, iters)
+
+
+def _csv_rows(text: str, what: str, fields: int) -> list[tuple[list[str], int]]:
+    """(fields, line number) of each data line: blank lines and ``#`` comments skipped; a first line
+    whose first field is no ``0x`` address is a header (OpenRank's ``i,j,v``)."""
+    rows: list[tuple[list[str], int]] = []
+    first = True
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) != fields:
+            raise TrustGraphEncodingError(
+                f"{what} line {n}: {fields} comma-separated fields expected, got {len(parts)}"
+            )
+        header, first = first and not parts[0].lower().startswith("0x"), False
+        if header:
+            continue
+        if not parts[-1].isdigit():
+            raise TrustGraphEncodingError(
+                f"{what} line {n}: weight {parts[-1]!r} is not a non-negative integer"
+            )
+        rows.append((parts, n))
+    return rows
+
+
+def graph_from_csv(edges: str, pretrust: str, **params: Any) -> TrustGraph:
+    """A graph from CSV text (OpenRank's ``lt.csv`` / ``pt.csv`` shape with address peers):
+    ``from,to,weight`` and ``peer,weight`` lines; ``params`` as :meth:`TrustGraph.from_edges` takes."""
+
+    def peer(v: str, what: str, n: int) -> bytes:
+        try:
+            return _peer(v)
+        except TrustGraphEncodingError as exc:
+            raise TrustGraphEncodingError(f"{what} line {n}: {exc}") from None
+
+    e = [(peer(a, "edges", n), peer(b, "edges", n), int(w)) for (a, b, w), n in _csv_rows(edges, "edges", 3)]
+    pre: dict[bytes, int] = {}
+    for (a, w), n in _csv_rows(pretrust, "pre-trust", 2):
+        key = peer(a, "pre-trust", n)
+        if key in pre:
+            raise NonCanonicalTrustGraph(f"pre-trust line {n}: 0x{key.hex()} is given twice")
+        pre[key] = int(w)
+    return TrustGraph.from_edges(e, pre, **params)
+
+
+def parse_fraction_wad(text: str, what: str = "alpha") -> int:
+    """``"0.2"``, ``"20%"`` or ``"1/5"`` -> WAD units, exactly (refused when not a whole number of
+    10**-18 units or outside [0, 1])."""
+    t = text.strip()
+    try:
+        f = Fraction(t[:-1]) / 100 if t.endswith("%") else Fraction(t)
+    except (ValueError, ZeroDivisionError):
+        raise TrustGraphEncodingError(f"{what} {text!r} is not a number") from None
+    v = f * WAD
+    if v.denominator != 1 or not 0 <= v <= WAD:
+        raise TrustGraphEncodingError(f"{what} {text!r} is not in [0, 1] in whole units of 10**-18")
+    return int(v)
 
 
 def normalise(weights: Iterable[int], total: int) -> list[int]:

@@ -195,7 +195,7 @@ def test_publish_refusals(et, tmp_path):
 
 
 @needs_bwrap
-def test_a_tampered_score_vector_is_proven_wrong_by_re_execution_and_slashed(et, tmp_path):
+def test_a_tampered_score_vector_is_proven_wrong_by_re_execution_and_slashed(et, tmp_path, capsys):
     """Executor 2 runs the image but signs a result with its own peer's leaf in the root changed; the
     aggregator only keeps it as evidence (prove_faults off); the verifier recomputes the task from
     its on-chain input, finds the response wrong and proves it: operator 2 alone is slashed and the
@@ -236,6 +236,34 @@ def test_a_tampered_score_vector_is_proven_wrong_by_re_execution_and_slashed(et,
     # proving again is refused by the slasher, and recorded as such
     again = EigenTrustVerifier(Web3TaskMailbox(et.d, account=et.verifier_key)).audit(h, responses)
     assert "fault already proven" in again.responses[0]["fault_proof"]["error"]
+
+    # the same from the command line: `eigen compute eigentrust audit` (judging only, without --key)
+    rec = tmp_path / "deployment.json"
+    rec.write_text(
+        json.dumps({"chain_id": et.d.chain_id, "rpc_url": et.d.rpc_url, "addresses": et.d.addresses})
+    )
+    base = ("compute", "eigentrust", "audit", "--deployment", str(rec), "0x" + h.hex())
+    evidence = str(tmp_path / "evidence" / f"0x{h.hex()}.json")
+    rc, out, _ = eigen(capsys, *base, "--evidence", evidence)
+    doc = json.loads(out)
+    assert rc == 0 and doc["certified_ok"] and doc["expected"] == "0x" + run(g.encode()).hex()
+    assert [(r["verdict"], "fault_proof" in r) for r in doc["responses"]] == [("wrong", False)]
+    (tmp_path / "junk.json").write_text('{"responses": 3}')
+    rc, out, err = eigen(capsys, *base, "--evidence", str(tmp_path / "junk.json"))
+    assert (rc, out) == (2, "") and "not an aggregator's evidence file" in err
+    rc, _, err = eigen(capsys, *base[:-1], "0x1234")
+    assert rc == 2 and "task hash" in err
+
+
+def eigen(capsys, *argv):
+    from offchain.cli import main
+
+    try:
+        rc = main(list(argv))
+    except SystemExit as exc:  # argparse's usage errors
+        rc = exc.code
+    out = capsys.readouterr()
+    return rc, out.out, out.err
 
 
 def test_deploy_refusals(project, accounts):

@@ -5,6 +5,7 @@ and the task image run in the sandbox."""
 
 from __future__ import annotations
 
+import json
 import struct
 import subprocess
 from fractions import Fraction
@@ -23,7 +24,9 @@ from offchain.compute.eigentrust import (
     TrustGraph,
     build_eigentrust_image,
     compute,
+    graph_from_csv,
     merkle_root,
+    parse_fraction_wad,
     run,
     score_leaf,
     verify_score,
@@ -378,3 +381,104 @@ def test_the_image_is_reproducible_and_runs_the_reference_in_the_sandbox():
         )
     assert out.output == run(g.encode())
     assert out.receipt.receipt.outputHash == keccak(out.output)
+
+
+# ---- CSV input and the command line ----
+
+
+def eigen(capsys, *argv):
+    from offchain.cli import main
+
+    try:
+        rc = main(list(argv))
+    except SystemExit as exc:  # argparse's usage errors
+        rc = exc.code
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_graph_from_csv_reads_openrank_shaped_files():
+    a, b, c = ("0x" + p.hex() for p in (A, B, C))
+    g = graph_from_csv(f"i,j,v\n{a},{b},3\n\n# a comment\n{b},{c},1\n{c},{c},7\n", f"i,v\n{a},1\n", epoch=2)
+    assert g == TrustGraph.from_edges([(A, B, 3), (B, C, 1)], {A: 1}, epoch=2)
+    assert graph_from_csv(f"{a},{b},3\n", f"{a},1\n").edges == ((0, 1, 3),)  # no header
+
+
+@pytest.mark.parametrize(
+    ("edges", "pretrust", "match"),
+    [
+        ("0x" + "11" * 20 + ",0x" + "22" * 20 + ",x\n", "0x" + "11" * 20 + ",1", "line 1: weight 'x'"),
+        (
+            "i,j,v\n" + "0x" + "11" * 20 + ",0x" + "22" * 20 + ",-1\n",
+            "0x" + "11" * 20 + ",1",
+            "line 2: weight '-1'",
+        ),
+        ("0x" + "11" * 20 + ",0x" + "22" * 20 + "\n", "0x" + "11" * 20 + ",1", "3 comma-separated fields"),
+        ("0x11,0x" + "22" * 20 + ",1\n", "0x" + "11" * 20 + ",1", "edges line 1"),
+        ("", "0x" + "11" * 20 + ",1\n0x" + "11" * 20 + ",2\n", "given twice"),
+        ("0x" + "11" * 20 + ",0x" + "22" * 20 + ",1\n", "i,v\n", "no pre-trusted peer"),
+        ("", "", "0 peers"),
+    ],
+)
+def test_graph_from_csv_refusals(edges, pretrust, match):
+    with pytest.raises(EigenTrustError, match=match):
+        graph_from_csv(edges, pretrust)
+
+
+def test_fractions_of_one():
+    assert parse_fraction_wad("0.2") == parse_fraction_wad("20%") == parse_fraction_wad("1/5") == WAD // 5
+    assert parse_fraction_wad("1") == WAD and parse_fraction_wad("0") == 0
+    for bad in ("1.5", "-0.1", "1/3", "abc", "1/0", "1e-19"):
+        with pytest.raises(TrustGraphEncodingError):
+            parse_fraction_wad(bad)
+
+
+def test_cli_encode_run_and_refusals(tmp_path, capsys, kernel):
+    a, b = "0x" + A.hex(), "0x" + B.hex()
+    (tmp_path / "lt.csv").write_text(f"i,j,v\n{a},{b},3\n{b},{a},1\n")
+    (tmp_path / "pt.csv").write_text(f"i,v\n{a},1\n")
+    rc, out, _ = eigen(
+        capsys, "compute", "eigentrust", "encode", "--edges", str(tmp_path / "lt.csv"),
+        "--pretrust", str(tmp_path / "pt.csv"), "--alpha", "20%", "--epoch", "4", "-o", str(tmp_path / "g.bin"),
+    )  # fmt: skip
+    data = (tmp_path / "g.bin").read_bytes()
+    assert rc == 0 and json.loads(out)["input_hash"] == "0x" + keccak(data).hex()
+    g = TrustGraph.decode(data)
+    assert (g.epoch, g.alpha, g.max_iterations) == (4, WAD // 5, 100)
+    rc, out, _ = eigen(
+        capsys, "compute", "eigentrust", "run", str(tmp_path / "g.bin"), "--proofs", "-o", str(tmp_path / "r")
+    )
+    doc, s = json.loads(out), compute(data)
+    assert rc == 0 and (tmp_path / "r").read_bytes() == run(data) == run_kernel(kernel, data).stdout
+    assert doc["root"] == "0x" + s.root.hex() and [int(r["score"]) for r in doc["scores"]] == list(s.scores)
+    first = doc["scores"][0]
+    assert verify_score(
+        s.root, first["peer"], int(first["score"]), first["index"], bytes.fromhex(first["proof"][2:])
+    )
+    # bad input: one line on stderr, exit 2, nothing written
+    (tmp_path / "bad.bin").write_bytes(data + b"\x00")
+    rc, out, err = eigen(capsys, "compute", "eigentrust", "run", str(tmp_path / "bad.bin"))
+    assert (
+        (rc, out) == (2, "")
+        and err.startswith("eigen: error: TrustGraphEncodingError:")
+        and err.count("\n") == 1
+    )
+    rc, _, err = eigen(
+        capsys, "compute", "eigentrust", "encode", "--edges", str(tmp_path / "lt.csv"),
+        "--pretrust", str(tmp_path / "missing.csv"), "-o", str(tmp_path / "x.bin"),
+    )  # fmt: skip
+    assert rc == 2 and "InputFileError" in err and not (tmp_path / "x.bin").exists()
+    rc, _, err = eigen(
+        capsys, "compute", "eigentrust", "encode", "--edges", str(tmp_path / "lt.csv"),
+        "--pretrust", str(tmp_path / "pt.csv"), "--alpha", "2", "-o", str(tmp_path / "x.bin"),
+    )  # fmt: skip
+    assert rc == 2 and "alpha '2'" in err and not (tmp_path / "x.bin").exists()
+    rc, _, err = eigen(capsys, "compute", "eigentrust", "run", str(tmp_path / "g.bin"), "-o", str(tmp_path))
+    assert rc == 2 and "is a directory" in err
+
+
+def test_cli_image(tmp_path, capsys):
+    rc, out, _ = eigen(capsys, "compute", "eigentrust", "image", "-o", str(tmp_path / "et.tar"))
+    doc = json.loads(out)
+    assert rc == 0 and doc["entrypoint"] == ["/app/eigentrust"] and doc["layers"] == ["app"]
+    assert doc["digest"] == build_eigentrust_image(tmp_path / "again.tar").digest
