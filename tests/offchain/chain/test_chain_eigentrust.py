@@ -277,3 +277,40 @@ def test_deploy_refusals(project, accounts):
         deploy_eigentrust_scores(project, accounts[0], a, 1, bytes(32), a)
     with pytest.raises(DeployConfigError, match="uint32"):
         deploy_eigentrust_scores(project, accounts[0], a, 2**32, b"\x01" * 32, a)
+
+
+@needs_bwrap
+def test_a_malformed_graph_gets_no_result_and_a_certified_one_is_judged_wrong(et, tmp_path, capsys):
+    """Honest executors refuse a payload that is no graph's encoding (the kernel exits 2: nothing is
+    signed, the task would expire and refund). Should a majority certify a result for it anyway, the
+    verifier finds that no result is right; likewise for a wrong result on a good graph."""
+    agg = Aggregator(Web3TaskMailbox(et.d, account=et.agg_key), tmp_path / "evidence")
+    exs = executors(et, tmp_path, agg.add)
+    bad = graph(epoch=20).encode() + b"\x00"
+    h, _ = et.create(et.params(task_type=et.et_type, payload=bad))
+    h = bytes(h)
+    assert [ex.poll() for ex in exs] == [[], [], []]
+    assert all(ex.failures[-1].kind == "SandboxCrashed" and ex.failures[-1].task_hash == h for ex in exs)
+    assert h not in agg.done and et.mailbox.getTaskStatus(h) == 1
+
+    lie = bytes(160)
+    et.submit(h, et.ecdsa(h, lie), result=lie)  # operators 0 and 1 (80% of the stake) certify it
+    verifier = EigenTrustVerifier(Web3TaskMailbox(et.d))
+    audit = verifier.audit(h)
+    assert not audit.certified_ok and audit.expected is None
+    assert audit.input_error.startswith("TrustGraphEncodingError")
+
+    g = graph(epoch=21)
+    h2, _ = et.create(et.params(task_type=et.et_type, payload=g.encode()))
+    h2 = bytes(h2)
+    wrong = bytearray(run(g.encode()))
+    wrong[-1] ^= 1  # one more iteration than it ran
+    et.submit(h2, et.ecdsa(h2, bytes(wrong)), result=bytes(wrong))
+    audit = verifier.audit(h2)
+    assert not audit.certified_ok and audit.expected == run(g.encode()) and audit.input_error is None
+    rec = tmp_path / "deployment.json"
+    rec.write_text(
+        json.dumps({"chain_id": et.d.chain_id, "rpc_url": et.d.rpc_url, "addresses": et.d.addresses})
+    )
+    rc, out, _ = eigen(capsys, "compute", "eigentrust", "audit", "--deployment", str(rec), "0x" + h2.hex())
+    assert rc == 1 and json.loads(out)["certified_ok"] is False
