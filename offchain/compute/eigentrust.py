@@ -50,7 +50,6 @@ RESULT_SIZE = 160
 _HEADER = struct.Struct(">4sQQQIIII")  # magic, epoch, alpha, epsilon, maxIterations, peers, pre, edges
 _PRE = struct.Struct(">IQ")
 _EDGE = struct.Struct(">IIQ")
-ZERO_WORD = bytes(32)
 
 
 def _int(v: Any, what: str, lo: int, hi: int) -> int:
@@ -395,15 +394,7 @@ def score_leaf(peer: bytes, score: int) -> bytes:
 def _levels(leaves: list[bytes]) -> list[list[bytes]]:
     if not leaves:
         raise ScoreProofError("a score tree needs at least one leaf")
-    size = 1
-    while size < len(leaves):
-        size *= 2
-    level = leaves + [ZERO_WORD] * (size - len(leaves))
-    levels = [level]
-    while len(level) > 1:
-        level = [keccak(level[k] + level[k + 1]) for k in range(0, len(level), 2)]
-        levels.append(level)
-    return levels
+    return abi.merkle_levels(leaves)
 
 
 def merkle_root(leaves: list[bytes]) -> bytes:

@@ -31,7 +31,7 @@ from tests.contracts.test_task_mailbox import (
     released_to_app,
     tka_stake,
 )
-from tests.offchain.compute.support import reachable_dir
+from tests.offchain.compute.support import eigen, reachable_dir
 from tests.offchain.compute.test_compute_sandbox import TEST_UID, needs_bwrap
 
 PEERS = [bytes([0x10 * k]) * 20 for k in range(1, 6)]
@@ -253,17 +253,6 @@ def test_a_tampered_score_vector_is_proven_wrong_by_re_execution_and_slashed(et,
     assert (rc, out) == (2, "") and "not an aggregator's evidence file" in err
     rc, _, err = eigen(capsys, *base[:-1], "0x1234")
     assert rc == 2 and "task hash" in err
-
-
-def eigen(capsys, *argv):
-    from offchain.cli import main
-
-    try:
-        rc = main(list(argv))
-    except SystemExit as exc:  # argparse's usage errors
-        rc = exc.code
-    out = capsys.readouterr()
-    return rc, out.out, out.err
 
 
 def test_deploy_refusals(project, accounts):

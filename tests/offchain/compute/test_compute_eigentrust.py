@@ -40,7 +40,7 @@ from offchain.compute.errors import (
 )
 from offchain.compute.executor import dev_enclave, execute_task
 from offchain.compute.testca import NitroTestCA
-from tests.offchain.compute.support import reachable_dir, static_binary
+from tests.offchain.compute.support import eigen, reachable_dir, static_binary
 from tests.offchain.compute.test_compute_sandbox import TEST_UID, needs_bwrap
 
 A, B, C, D = (bytes([k]) * 20 for k in (1, 2, 3, 4))
@@ -384,17 +384,6 @@ def test_the_image_is_reproducible_and_runs_the_reference_in_the_sandbox():
 
 
 # ---- CSV input and the command line ----
-
-
-def eigen(capsys, *argv):
-    from offchain.cli import main
-
-    try:
-        rc = main(list(argv))
-    except SystemExit as exc:  # argparse's usage errors
-        rc = exc.code
-    out = capsys.readouterr()
-    return rc, out.out, out.err
 
 
 def test_graph_from_csv_reads_openrank_shaped_files():
