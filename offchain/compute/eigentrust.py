@@ -23,6 +23,7 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -219,12 +220,23 @@ class Scores:
     scores: tuple[int, ...]
     iterations: int
 
-    def of(self, peer: Any) -> int:
+    @cached_property
+    def _index(self) -> dict[bytes, int]:
+        return {p: k for k, p in enumerate(self.graph.peers)}
+
+    @cached_property
+    def _tree(self) -> list[list[bytes]]:
+        return _levels(self.leaves())
+
+    def index(self, peer: Any) -> int:
+        """``peer``'s position (its leaf index); :class:`ScoreProofError` for no peer of the graph."""
         p = _peer(peer)
-        try:
-            return self.scores[self.graph.peers.index(p)]
-        except ValueError:
-            raise ScoreProofError(f"0x{p.hex()} is not a peer of this graph") from None
+        if p not in self._index:
+            raise ScoreProofError(f"0x{p.hex()} is not a peer of this graph")
+        return self._index[p]
+
+    def of(self, peer: Any) -> int:
+        return self.scores[self.index(peer)]
 
     def vector_bytes(self) -> bytes:
         """``"ETS1" | u32 peers | (peer 20 B, u64 score) per peer``, in the graph's peer order."""
@@ -239,7 +251,7 @@ class Scores:
 
     @property
     def root(self) -> bytes:
-        return merkle_root(self.leaves())
+        return self._tree[-1][0]
 
     def result(self) -> bytes:
         """The task result: ``abi.encode(uint64 epoch, bytes32 inputHash, bytes32 scoresRoot, uint32
@@ -256,11 +268,8 @@ class Scores:
 
     def proof(self, peer: Any) -> tuple[int, int, bytes]:
         """(index, score, proof) of ``peer``: the siblings from its leaf up, 32 bytes each."""
-        p = _peer(peer)
-        if p not in self.graph.peers:
-            raise ScoreProofError(f"0x{p.hex()} is not a peer of this graph")
-        k = self.graph.peers.index(p)
-        return k, self.scores[k], merkle_proof(self.leaves(), k)
+        k = self.index(peer)
+        return k, self.scores[k], _path(self._tree, k)
 
 
 @dataclass(frozen=True)
@@ -403,13 +412,17 @@ def merkle_root(leaves: list[bytes]) -> bytes:
     return _levels(leaves)[-1][0]
 
 
-def merkle_proof(leaves: list[bytes], index: int) -> bytes:
-    levels = _levels(leaves)
+def _path(levels: list[list[bytes]], index: int) -> bytes:
     out = []
     for level in levels[:-1]:
         out.append(level[index ^ 1])
         index //= 2
     return b"".join(out)
+
+
+def merkle_proof(leaves: list[bytes], index: int) -> bytes:
+    """The siblings of leaf ``index`` from the bottom up, concatenated."""
+    return _path(_levels(leaves), index)
 
 
 def verify_score(root: bytes, peer: Any, score: int, index: int, proof: bytes) -> bool:
