@@ -5,23 +5,28 @@
   (:mod:`offchain.compute.eigentrust`, exact, so "recomputed" means "the same bytes"), compares the
   certified result with it, and turns every member's signed response that the recomputation
   contradicts into the TaskSlasher's share fault proof: the operator that signed a wrong score vector
-  is slashed because the arithmetic says so, not because it was outvoted.
+  is slashed because the arithmetic says so, not because it was outvoted; and when the certified
+  result itself is wrong, a correct response's enclave receipt proves it (``proveReceiptFault``: the
+  certifiers are slashed).
 - :class:`ScoreRegistry`: the ``EigenTrustScores`` contract's client (publish an epoch from its
   certified task; read a peer's score with its proof).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from web3 import Web3
 
+from offchain.chain.compute_avs import receipt_args
 from offchain.chain.errors import ChainInputError
 from offchain.chain.sdk import Deployment, send
 from offchain.chain.task_mailbox import Web3TaskMailbox
 from offchain.compute.eigentrust import EigenTrustResult, Scores, run
 from offchain.compute.errors import EigenTrustError
+from offchain.compute.receipt import ReceiptBundle
 from offchain.compute.taskrun import Certified, Response
 from offchain.errors import EigenError
 
@@ -78,6 +83,7 @@ class EigenTrustVerifier:
         certified = Certified(
             task_hash, got["result"], list(got["signers"]), got["signed_stake"], got["total_stake"]
         )
+        correct: list[tuple[dict[str, Any], Response]] = []
         for r in responses:
             entry: dict[str, Any] = {"operator": r.operator, "result": "0x" + r.result.hex()}
             audit.responses.append(entry)
@@ -91,6 +97,7 @@ class EigenTrustVerifier:
                 continue
             if expected is not None and r.result == expected:
                 entry["verdict"] = "correct"
+                correct.append((entry, r))
             elif r.result == certified.result:
                 entry["verdict"] = "wrong, as certified"  # provable only with a receipt over the right output
             else:
@@ -102,7 +109,35 @@ class EigenTrustVerifier:
                         entry["fault_proof"] = {"error": str(exc), "type": type(exc).__name__}
                     else:
                         entry["fault_proof"] = {"tx": "0x" + bytes(tx).hex()}
+        if prove and expected is not None and not audit.certified_ok:
+            # the certified result is wrong: an enclave receipt over the right output proves it
+            for entry, r in correct:
+                try:
+                    tx = self.prove_receipt_fault(task_hash, r, list(got["signers"]))
+                except (EigenError, ValueError) as exc:
+                    entry["receipt_fault_proof"] = {"error": str(exc), "type": type(exc).__name__}
+                else:
+                    entry["receipt_fault_proof"] = {"tx": "0x" + bytes(tx).hex()}
+                    break
         return audit
+
+    def prove_receipt_fault(self, task_hash: bytes, response: Response, accepted_signers: list[str]) -> Any:
+        """The TaskSlasher's receipt fault proof (``proveReceiptFault``) with ``response``'s enclave
+        receipt (it must bind the task's input and an output other than the certified one, and its
+        enclave key must be enrolled for the app and image): the certifiers are slashed. Returns the
+        transaction hash."""
+        if self.mailbox.account is None:
+            raise ChainInputError("proving a fault needs an account")
+        bundle = ReceiptBundle.loads(json.dumps(response.receipt))
+        values, sig = receipt_args(bundle)
+        receipt = tuple(
+            Web3.to_checksum_address(v) if isinstance(v, str) else v for v in values
+        )  # enclaveSigner
+        slasher = self.mailbox.d.contract(
+            "task_slasher", self.mailbox.contract.functions.taskSlasher().call()
+        )
+        fn = slasher.functions.proveReceiptFault(task_hash, receipt, sig, accepted_signers)
+        return send(self.mailbox.d, self.mailbox.account, fn, "proveReceiptFault")["transactionHash"]
 
 
 class ScoreRegistry:

@@ -18,7 +18,7 @@ from offchain.chain.deploy import deploy_core, deploy_eigentrust_scores
 from offchain.chain.eigentrust import EigenTrustVerifier, ScoreRegistry
 from offchain.chain.errors import ChainRevertError, DeployConfigError
 from offchain.chain.task_mailbox import CERT_ECDSA, BlsSigner, EcdsaSigner, OperatorSigner, Web3TaskMailbox
-from offchain.compute.devtee import dev_policy
+from offchain.compute.devtee import DevTEE, dev_policy
 from offchain.compute.eigentrust import EigenTrustResult, TrustGraph, build_eigentrust_image, compute, run
 from offchain.compute.executor import dev_enclave, execute_task
 from offchain.compute.taskrun import Aggregator, Executor, ImageStore, Response
@@ -92,7 +92,7 @@ def et(project, chain, accounts, networks):
         yield mw
 
 
-def executors(et, tmp_path, sink, run_by=None):
+def executors(et, tmp_path, sink, run_by=None, enclave_by=None):
     view = Web3TaskMailbox(et.d)
     head = view.head()
     return [
@@ -103,7 +103,7 @@ def executors(et, tmp_path, sink, run_by=None):
             ),
             images=ImageStore(et.store),
             operator_set_id=et.set_id,
-            enclave=dev_enclave(et.cw.ca),
+            enclave=(enclave_by or {}).get(i, dev_enclave(et.cw.ca)),
             sink=sink,
             state=tmp_path / f"executor{i}.json",
             start_block=head + 1,
@@ -303,3 +303,41 @@ def test_a_malformed_graph_gets_no_result_and_a_certified_one_is_judged_wrong(et
     )
     rc, out, _ = eigen(capsys, "compute", "eigentrust", "audit", "--deployment", str(rec), "0x" + h2.hex())
     assert rc == 1 and json.loads(out)["certified_ok"] is False
+
+
+@needs_bwrap
+def test_a_lying_majority_is_proven_wrong_by_the_minoritys_enclave_receipt(et, tmp_path):
+    """Operators 0 and 1 (40 of 50) certify a tampered root; operator 2 answers right, its enclave
+    key enrolled in ComputeAVS for the app and the image. The verifier recomputes, judges the
+    certified result wrong, and proves it with operator 2's receipt (proveReceiptFault): both
+    certifiers are slashed."""
+
+    def tamper(*a, **k):
+        out = execute_task(*a, **k)
+        r = bytearray(out.output)
+        r[64:96] = keccak(b"a root the majority agreed on")
+        return dataclasses.replace(out, output=bytes(r))
+
+    cw = et.cw
+    tee = DevTEE(cw.ca, et.image)
+    cw.enrol(tee, op_index=2, st=cw.statement(tee, 2, image=et.image, policy=dev_policy(cw.ca, et.image)))
+    agg = Aggregator(Web3TaskMailbox(et.d, account=et.agg_key), tmp_path / "evidence", prove_faults=False)
+    exs = executors(et, tmp_path, agg.add, run_by={0: tamper, 1: tamper}, enclave_by={2: lambda digest: tee})
+    g = graph(epoch=30)
+    h = post(et, g)
+    honest = exs[2].poll()[0]
+    exs[0].poll()
+    exs[1].poll()
+    assert agg.done[h].result != run(g.encode()) == honest.result
+    assert bytes.fromhex(honest.receipt["receipt"]["appId"][2:]) == cw.app_id  # the executor names the app
+    responses = [
+        Response.from_json(r)
+        for r in json.loads((tmp_path / "evidence" / f"0x{h.hex()}.json").read_text())["responses"]
+    ]
+    audit = EigenTrustVerifier(Web3TaskMailbox(et.d, account=et.verifier_key)).audit(h, responses)
+    assert not audit.certified_ok
+    (entry,) = audit.responses
+    assert entry["verdict"] == "correct" and "tx" in entry["receipt_fault_proof"], entry
+    proven = et.slasher.TaskFaultProven.from_receipt(et.chain.get_receipt(entry["receipt_fault_proof"]["tx"]))
+    assert sorted((e.operator, e.kind) for e in proven) == sorted((op.address, 2) for op in et.ops[:2])
+    assert [et.slasher.faultSlashed(h, op) for op in et.ops] == [True, True, False]
