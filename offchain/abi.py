@@ -98,3 +98,13 @@ def merkle_levels(leaves: Sequence[bytes]) -> list[list[bytes]]:
         level = [keccak(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
         levels.append(level)
     return levels
+
+
+def merkle_path(levels: Sequence[Sequence[bytes]], index: int) -> bytes:
+    """The proof of leaf ``index`` in :func:`merkle_levels`' ``levels``: its sibling at each level,
+    bottom up, concatenated (the index's bits pick the sides)."""
+    out = []
+    for level in levels[:-1]:
+        out.append(level[index ^ 1])
+        index //= 2
+    return b"".join(out)

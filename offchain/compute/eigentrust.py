@@ -269,7 +269,7 @@ class Scores:
     def proof(self, peer: Any) -> tuple[int, int, bytes]:
         """(index, score, proof) of ``peer``: the siblings from its leaf up, 32 bytes each."""
         k = self.index(peer)
-        return k, self.scores[k], _path(self._tree, k)
+        return k, self.scores[k], abi.merkle_path(self._tree, k)
 
 
 @dataclass(frozen=True)
@@ -412,17 +412,9 @@ def merkle_root(leaves: list[bytes]) -> bytes:
     return _levels(leaves)[-1][0]
 
 
-def _path(levels: list[list[bytes]], index: int) -> bytes:
-    out = []
-    for level in levels[:-1]:
-        out.append(level[index ^ 1])
-        index //= 2
-    return b"".join(out)
-
-
 def merkle_proof(leaves: list[bytes], index: int) -> bytes:
     """The siblings of leaf ``index`` from the bottom up, concatenated."""
-    return _path(_levels(leaves), index)
+    return abi.merkle_path(_levels(leaves), index)
 
 
 def verify_score(root: bytes, peer: Any, score: int, index: int, proof: bytes) -> bool:

@@ -118,11 +118,7 @@ def tree_levels(leaves: list[bytes]) -> list[list[bytes]]:
 
 def proof_of(levels: list[list[bytes]], index: int) -> bytes:
     """The proof of leaf `index`: its sibling at each level, bottom up."""
-    out = []
-    for level in levels[:-1]:
-        out.append(level[index ^ 1])
-        index //= 2
-    return b"".join(out)
+    return abi.merkle_path(levels, index)
 
 
 def process_proof(proof: bytes, leaf: bytes, index: int) -> bytes:

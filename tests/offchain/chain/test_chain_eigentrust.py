@@ -115,6 +115,19 @@ def executors(et, tmp_path, sink, run_by=None, enclave_by=None):
     ]
 
 
+def root_tampering(label: bytes):
+    """An executor's run that executes the image honestly, then signs a result whose score root is
+    replaced (well formed, wrong)."""
+
+    def tamper(*a, **k):
+        out = execute_task(*a, **k)
+        r = bytearray(out.output)
+        r[64:96] = keccak(label)
+        return dataclasses.replace(out, output=bytes(r))
+
+    return tamper
+
+
 def post(et, g: TrustGraph, sender=None) -> bytes:
     h, _ = et.create(et.params(task_type=et.et_type, payload=g.encode()), sender=sender)
     return bytes(h)
@@ -201,12 +214,7 @@ def test_a_tampered_score_vector_is_proven_wrong_by_re_execution_and_slashed(et,
     its on-chain input, finds the response wrong and proves it: operator 2 alone is slashed and the
     slash is released to the app."""
 
-    def tamper(*a, **k):
-        out = execute_task(*a, **k)
-        r = bytearray(out.output)
-        r[64:96] = keccak(b"a better score for me")
-        return dataclasses.replace(out, output=bytes(r))
-
+    tamper = root_tampering(b"a better score for me")
     w = et.w
     tka, shares, alloc = tka_stake(et, 2)
     agg = Aggregator(Web3TaskMailbox(et.d, account=et.agg_key), tmp_path / "evidence", prove_faults=False)
@@ -312,12 +320,7 @@ def test_a_lying_majority_is_proven_wrong_by_the_minoritys_enclave_receipt(et, t
     certified result wrong, and proves it with operator 2's receipt (proveReceiptFault): both
     certifiers are slashed."""
 
-    def tamper(*a, **k):
-        out = execute_task(*a, **k)
-        r = bytearray(out.output)
-        r[64:96] = keccak(b"a root the majority agreed on")
-        return dataclasses.replace(out, output=bytes(r))
-
+    tamper = root_tampering(b"a root the majority agreed on")
     cw = et.cw
     tee = DevTEE(cw.ca, et.image)
     cw.enrol(tee, op_index=2, st=cw.statement(tee, 2, image=et.image, policy=dev_policy(cw.ca, et.image)))
