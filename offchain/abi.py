@@ -9,15 +9,20 @@ Each parser takes the error type to raise, so every caller keeps its own typed e
 - :func:`uint`: a ``uintN`` from a Python ``int`` (``bool`` is refused) in ``[0, 2**bits)``;
 - :func:`sha256_file`: the SHA-256 of a file, read in 4 MiB blocks;
 - :func:`json_depth`: refuse JSON text nested deeper than a limit, before the standard library's
-  recursive parser sees it (which, under a raised recursion limit, can overflow the C stack).
+  recursive parser sees it (which, under a raised recursion limit, can overflow the C stack);
+- :func:`merkle_levels`: EigenLayer's keccak-256 binary tree (the rewards distribution tree, the
+  inference receipts' token tree, the EigenTrust score tree).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from eth_hash.auto import keccak
 
 WAD = 10**18  # fixed-point one: magnitudes and slashing fractions are WAD-scaled (WAD = 100%)
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -80,3 +85,26 @@ def json_depth(text: str | bytes, what: str, err: type[Exception], limit: int = 
         depth += 1 if m.group() in (b"[", b"{") else -1
         if depth > limit:
             raise err(f"{what}: JSON nested deeper than {limit} levels")
+
+
+def merkle_levels(leaves: Sequence[bytes]) -> list[list[bytes]]:
+    """Every level of the tree over ``leaves`` (at least one, 32 bytes each), from the leaves padded
+    with zero words to a power of two up to the root; pairs hash as ``keccak256(left | right)``, and
+    one leaf is its own root (EigenLayer's ``Merkle.processInclusionProofKeccak`` trees)."""
+    width = 1 << (len(leaves) - 1).bit_length() if leaves else 0
+    level = list(leaves) + [ZERO32] * (width - len(leaves))
+    levels = [level]
+    while len(level) > 1:
+        level = [keccak(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
+        levels.append(level)
+    return levels
+
+
+def merkle_path(levels: Sequence[Sequence[bytes]], index: int) -> bytes:
+    """The proof of leaf ``index`` in :func:`merkle_levels`' ``levels``: its sibling at each level,
+    bottom up, concatenated (the index's bits pick the sides)."""
+    out = []
+    for level in levels[:-1]:
+        out.append(level[index ^ 1])
+        index //= 2
+    return b"".join(out)

@@ -166,3 +166,9 @@ def build_all() -> list[Path]:
 if __name__ == "__main__":  # pragma: no cover - exercised by tools/bootstrap.sh
     for p in build_all():
         print(p)
+
+
+def compiler() -> str:
+    """The C compiler the kernels are built with (``$CC``, else cc, gcc or clang); :class:`NativeError`
+    when there is none."""
+    return _compiler()

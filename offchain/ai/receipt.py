@@ -104,29 +104,17 @@ def step_hash(step: int, token: int, lhash: bytes) -> bytes:
     return keccak(abi_encode(["bytes32", "uint32", "uint32", "bytes32"], [STEP_TAG, step, token, lhash]))
 
 
-def _levels(leaves: Sequence[bytes]) -> list[list[bytes]]:
-    n = 1
-    while n < len(leaves):
-        n *= 2
-    level = list(leaves) + [abi.ZERO32] * (n - len(leaves))
-    out = [level]
-    while len(level) > 1:
-        level = [keccak(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
-        out.append(level)
-    return out
-
-
 def merkle_root(leaves: Sequence[bytes]) -> bytes:
     if not leaves:
         return abi.ZERO32
-    return _levels(leaves)[-1][0]
+    return abi.merkle_levels(leaves)[-1][0]
 
 
 def merkle_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
     if not 0 <= index < len(leaves):
         raise InferenceReceiptError("leaf index out of range")
     proof = []
-    for level in _levels(leaves)[:-1]:
+    for level in abi.merkle_levels(leaves)[:-1]:
         proof.append(level[index ^ 1])
         index //= 2
     return proof

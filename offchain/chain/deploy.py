@@ -746,6 +746,22 @@ def deploy_verified_escrow(project: Any, deployer: Any, mailbox: str) -> Any:
     return deployer.deploy(project.VerifiedEscrow, mailbox)
 
 
+def deploy_eigentrust_scores(
+    project: Any, deployer: Any, mailbox: str, operator_set_id: int, image_digest: bytes, source: str
+) -> Any:
+    """Deploy the EigenTrust score registry (contracts/compute/EigenTrustScores.vy): epochs' score
+    roots from `mailbox`'s tasks certified by executor set `operator_set_id` running `image_digest`
+    (32 bytes) on graphs posted by `source` (docs/compute-network.md, "EigenTrust")."""
+    for what, v in (("mailbox", mailbox), ("source", source)):
+        if not _is_address(v) or v == ZERO_ADDRESS:
+            raise DeployConfigError(f"the EigenTrust registry's {what} must be a non-zero address: got {v!r}")
+    if not isinstance(image_digest, bytes) or len(image_digest) != 32 or not any(image_digest):
+        raise DeployConfigError("the EigenTrust registry's image digest must be 32 non-zero bytes")
+    if not isinstance(operator_set_id, int) or not 0 <= operator_set_id < 2**32:
+        raise DeployConfigError(f"the executor set id must be a uint32: got {operator_set_id!r}")
+    return deployer.deploy(project.EigenTrustScores, mailbox, operator_set_id, image_digest, source)
+
+
 # Record key of the agent component's TaskValidator (deployed beside a task mailbox or inference
 # disputes: the ERC-8004 validator answering from their certified records).
 TASK_VALIDATOR = "task_validator"

@@ -50,6 +50,7 @@ CONTRACT_TYPES = {
     "task_mailbox": "TaskMailbox",
     "task_slasher": "TaskSlasher",
     "bls_registry": "BLSRegistry",
+    "eigentrust_scores": "EigenTrustScores",
 }
 # Contracts whose ABI is exported besides those above (handles of tokens and strategies, modules).
 EXTRA_TYPES = ("Strategy", "MockERC20", "OperatorSetSigCheck")

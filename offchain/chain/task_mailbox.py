@@ -411,7 +411,7 @@ class Web3TaskMailbox:
     def task_type(self, task_type: int) -> TaskType:
         if task_type not in self._types:  # a type's image, kind and threshold never change
             t = self.contract.functions.taskTypes(task_type).call()
-            tt = TaskType(bytes(t[2]), int(t[1]), int(t[6]), int(t[7]), bool(t[8]))
+            tt = TaskType(bytes(t[2]), int(t[1]), int(t[6]), int(t[7]), bool(t[8]), bytes(t[0]))
             if tt.operator_set_id == 0 and tt.image_digest == bytes(32):
                 raise TaskRunError(f"no task type {task_type} in the mailbox {self.address}")
             self._types[task_type] = tt

@@ -7,5 +7,7 @@ Modules: ``attest`` (type detection, one entry point), ``tdx``, ``nitro``, ``pol
 ``testca``, ``oci``, ``imagebuild`` (reproducible OCI images from a directory), ``image`` (open an
 image, check its digest and blobs), ``unpack`` (safe layer application), ``sandbox`` (bubblewrap),
 ``executor`` (one task: image -> sandbox -> output + receipt), ``taskrun`` (the executor and
-aggregator processes of the task network), ``cli``. See docs/attestation.md and docs/compute.md.
+aggregator processes of the task network), ``eigentrust`` (EigenTrust in exact fixed point: the
+reference and the task image of ``kernels/eigentrust.c``), ``cli``. See docs/attestation.md,
+docs/compute.md and docs/compute-network.md.
 """

@@ -454,6 +454,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     rv.set_defaults(func=cmd_receipt_verify)
     _register_task(c_sub)
     _register_deploy(c_sub)
+    _register_eigentrust(c_sub)
 
     ra = _parser(r_sub, "abi", "print the receipt's ABI tuple type and field order")
     ra.set_defaults(func=cmd_receipt_abi)
@@ -635,6 +636,139 @@ def _register_task(c_sub: argparse._SubParsersAction) -> None:  # type: ignore[t
         help="seconds between refunds of expired pending tasks (0: never; default: 30)",
     )
     ag.set_defaults(func=cmd_task_aggregator)
+
+
+def _register_eigentrust(c_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    et = _parser(
+        c_sub, "eigentrust", "EigenTrust in exact fixed point: graphs, scores, the task image, audits"
+    )
+    e_sub = et.add_subparsers(dest="eigentrust_command", metavar="COMMAND")
+    en = _parser(e_sub, "encode", "a trust graph's canonical encoding (the task payload) from CSV files")
+    en.add_argument("--edges", required=True, type=cliargs.path, help="CSV of from,to,weight (addresses)")
+    en.add_argument("--pretrust", required=True, type=cliargs.path, help="CSV of peer,weight (addresses)")
+    en.add_argument("--epoch", type=cliargs.uint(64), default=0, help="the graph's epoch")
+    en.add_argument("--alpha", default="0.5", help="weight of the pre-trust: 0.2, 20%% or 1/5")
+    en.add_argument(
+        "--epsilon",
+        type=cliargs.uint(64),
+        default=0,
+        help="stop once the L1 change is at most this (10^-18 units)",
+    )
+    en.add_argument("--max-iterations", type=cliargs.uint(16), default=100, help="iteration cap (1-10000)")
+    en.add_argument("-o", "--out", required=True, type=cliargs.output_file, help="file for the encoding")
+    en.set_defaults(func=cmd_eigentrust_encode)
+    er = _parser(e_sub, "run", "compute a graph's scores with the reference implementation; print JSON")
+    er.add_argument("graph", help="an encoded graph (from `encode`, or a task's payload)")
+    er.add_argument("--proofs", action="store_true", help="print each peer's Merkle proof too")
+    er.add_argument(
+        "-o",
+        "--out",
+        type=cliargs.output_file,
+        help="also write the 160-byte task result here (default: not written)",
+    )
+    er.set_defaults(func=cmd_eigentrust_run)
+    ei = _parser(e_sub, "image", "build the task image (the C kernel, linked statically, in one layer)")
+    ei.add_argument("-o", "--out", required=True, type=cliargs.path, help="OCI layout: a directory or a .tar")
+    ei.set_defaults(func=cmd_eigentrust_image)
+    ea = _parser(e_sub, "audit", "re-execute a certified EigenTrust task; prove responses it finds wrong")
+    _mailbox_args(ea)
+    ea.add_argument("task_hash", help="0x + 64 hex digits")
+    ea.add_argument(
+        "--evidence", type=cliargs.path, help="the aggregator's evidence file for the task (default: none)"
+    )
+    ea.add_argument(
+        "--key", help="account sending the fault proofs (0x+64 hex, file, or name; default: judge only)"
+    )
+    ea.set_defaults(func=cmd_eigentrust_audit)
+
+
+def cmd_eigentrust_encode(args: argparse.Namespace) -> int:
+    from eth_hash.auto import keccak
+
+    from offchain.compute.eigentrust import graph_from_csv, parse_fraction_wad
+
+    g = graph_from_csv(
+        _read(str(args.edges), "edges").decode(errors="replace"),
+        _read(str(args.pretrust), "pre-trust").decode(errors="replace"),
+        epoch=args.epoch,
+        alpha=parse_fraction_wad(args.alpha),
+        epsilon=args.epsilon,
+        max_iterations=args.max_iterations,
+    )
+    data = g.encode()
+    _write_bytes(args.out, data, "graph")
+    _print(
+        {
+            "out": str(args.out),
+            "bytes": len(data),
+            "input_hash": "0x" + keccak(data).hex(),
+            "peers": len(g.peers),
+            "pretrusted": len(g.pretrust),
+            "edges": len(g.edges),
+        }
+    )
+    return 0
+
+
+def cmd_eigentrust_run(args: argparse.Namespace) -> int:
+    from eth_utils import to_checksum_address
+
+    from offchain.compute.eigentrust import compute
+
+    s = compute(_read(args.graph, "graph", limit=None))
+    peers = []
+    for k, (p, v) in enumerate(zip(s.graph.peers, s.scores, strict=True)):
+        row: dict[str, Any] = {"peer": to_checksum_address(p), "score": str(v)}
+        if args.proofs:
+            row |= {"index": k, "proof": "0x" + s.proof(p)[2].hex()}
+        peers.append(row)
+    result = s.result()
+    if args.out is not None:
+        _write_bytes(args.out, result, "result")
+    _print(
+        {
+            "epoch": s.graph.epoch,
+            "input_hash": "0x" + s.input_hash.hex(),
+            "root": "0x" + s.root.hex(),
+            "iterations": s.iterations,
+            "score_sum": str(sum(s.scores)),
+            "result": "0x" + result.hex(),
+            "scores": peers,
+        }
+    )
+    return 0
+
+
+def cmd_eigentrust_image(args: argparse.Namespace) -> int:
+    from offchain.compute.eigentrust import build_eigentrust_image
+
+    _print(build_eigentrust_image(args.out).to_json())
+    return 0
+
+
+def cmd_eigentrust_audit(args: argparse.Namespace) -> int:
+    from offchain.chain.eigentrust import EigenTrustVerifier
+    from offchain.compute.taskrun import Response
+
+    h = _task_hash(args.task_hash)
+    responses = []
+    if args.evidence is not None:
+        try:
+            ev = json.loads(_read(str(args.evidence), "evidence"))
+            items = ev["responses"]
+            if not isinstance(items, list):
+                raise TypeError("responses is not a list")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputFileError(
+                f"evidence {args.evidence} is not an aggregator's evidence file: {exc}"
+            ) from None
+        responses = [Response.from_json(r) for r in items]
+    d, mb = _mailbox(args)
+    if args.key is not None:
+        mb.account = d.key(args.key)
+    audit = EigenTrustVerifier(mb).audit(h, responses, prove=args.key is not None)
+    _print(audit.to_json())
+    return 0 if audit.certified_ok else 1
 
 
 def _mailbox(args: argparse.Namespace) -> Any:

@@ -157,3 +157,26 @@ class OutputPathError(ComputeError):
 class TaskRunError(ComputeError):
     """The executor or the aggregator cannot go on with a task: no image for a digest, an
     unreadable cursor file, a share that does not verify, an operator answering twice."""
+
+
+class EigenTrustError(ComputeError):
+    """An EigenTrust computation cannot be done on the given input (offchain/compute/eigentrust.py)."""
+
+
+class TrustGraphEncodingError(EigenTrustError):
+    """A trust graph's bytes are malformed: wrong magic, truncated, trailing bytes, a count or a
+    parameter out of range."""
+
+
+class NonCanonicalTrustGraph(TrustGraphEncodingError):
+    """A trust graph's bytes parse but are not the graph's one encoding: peers, pre-trust entries or
+    edges out of order or repeated, a self-edge, a zero weight, an index past the peer list."""
+
+
+class NoPreTrust(EigenTrustError):
+    """No peer is pre-trusted (or every pre-trust weight is zero): EigenTrust needs a pre-trusted
+    distribution to restart from and to give dangling peers' trust to."""
+
+
+class ScoreProofError(EigenTrustError):
+    """A score's Merkle proof is malformed or does not lead to the root."""

@@ -62,6 +62,7 @@ class TaskType:
     cert_kind: int
     threshold_bps: int
     active: bool
+    app_id: bytes = bytes(32)  # the ComputeAVS app: receipts name it (a receipt fault proof checks it)
 
 
 @dataclass(frozen=True)
@@ -287,6 +288,7 @@ class Executor:
                 enclave=self.enclave,
                 limits=self.limits,
                 chain_id=self.mailbox.chain_id,
+                app_id=tt.app_id,
                 workdir=self.workdir,
                 bwrap=self.bwrap,
                 uid=self.uid,

@@ -113,22 +113,12 @@ def tree_levels(leaves: list[bytes]) -> list[list[bytes]]:
     """Every level of the tree over `leaves` (leaf hashes), from the padded leaves up to the root."""
     if not leaves:
         raise RewardsInputError("a tree needs at least one leaf")
-    width = 1 << (len(leaves) - 1).bit_length()
-    level = list(leaves) + [ZERO_WORD] * (width - len(leaves))
-    levels = [level]
-    while len(level) > 1:
-        level = [keccak(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
-        levels.append(level)
-    return levels
+    return abi.merkle_levels(leaves)
 
 
 def proof_of(levels: list[list[bytes]], index: int) -> bytes:
     """The proof of leaf `index`: its sibling at each level, bottom up."""
-    out = []
-    for level in levels[:-1]:
-        out.append(level[index ^ 1])
-        index //= 2
-    return b"".join(out)
+    return abi.merkle_path(levels, index)
 
 
 def process_proof(proof: bytes, leaf: bytes, index: int) -> bytes:

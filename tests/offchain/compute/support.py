@@ -149,3 +149,15 @@ def reachable_dir() -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def eigen(capsys, *argv: str) -> tuple[int, str, str]:
+    """Run ``eigen ARGV`` in-process: (exit status, stdout, stderr); argparse's usage errors too."""
+    from offchain.cli import main
+
+    try:
+        rc = main(list(argv))
+    except SystemExit as exc:
+        rc = exc.code
+    out = capsys.readouterr()
+    return rc, out.out, out.err

@@ -40,7 +40,7 @@ from tests.contracts.test_task_mailbox import (
     released_to_app,
     tka_stake,
 )
-from tests.offchain.compute.support import reachable_dir, script_app
+from tests.offchain.compute.support import eigen, reachable_dir, script_app
 from tests.offchain.compute.test_compute_sandbox import _NO_SANDBOX, TEST_UID
 
 needs_bwrap = pytest.mark.skipif(_NO_SANDBOX is not None, reason=str(_NO_SANDBOX))
@@ -444,15 +444,7 @@ def json_objects(text):
     return out
 
 
-def _eigen(capsys, *argv):
-    from offchain.cli import main
-
-    try:
-        rc = main(list(argv))
-    except SystemExit as exc:  # argparse's usage errors
-        rc = exc.code
-    out = capsys.readouterr()
-    return rc, out.out, out.err
+_eigen = eigen  # (exit status, stdout, stderr) of an in-process `eigen` run
 
 
 @needs_bwrap
