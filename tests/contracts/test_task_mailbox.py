@@ -797,6 +797,16 @@ def test_bls_type_needs_bls_keys(project, mw) -> None:
 # ---------------------------------------------------------------- the cloud's fee split (ELIP-12)
 
 
+def _reset_fee_split(mw):
+    """Back to the module's world: no collector, the default split, the operators paid out."""
+    m, owner = mw.mailbox, mw.w.owner
+    m.setFeeSplitCollector(ZERO_ADDRESS, sender=owner)
+    m.setFeeSplit(2000, sender=owner)
+    for op in mw.ops:
+        if m.feesOwed(op, mw.token):
+            m.withdrawFees(mw.token, sender=op)
+
+
 def _split_paid(mw, rc):
     """The FeePaid amounts of a submitResult by recipient."""
     out: dict[str, int] = {}
@@ -837,11 +847,7 @@ def test_fee_split_goes_to_the_vault_and_sums_to_the_fee(project, mw, fee, split
             assert m.feesOwed(vault, mw.token) == 0 and m.feesHeld(mw.token) == held - cut
         reverts("no fees owed", vault.collect, m, mw.token, sender=mw.w.other)
     finally:
-        m.setFeeSplitCollector(ZERO_ADDRESS, sender=owner)
-        m.setFeeSplit(2000, sender=owner)
-        for op in mw.ops:
-            if m.feesOwed(op, mw.token):
-                m.withdrawFees(mw.token, sender=op)
+        _reset_fee_split(mw)
 
 
 def test_fee_split_bounds_owner_and_default(project, mw) -> None:
@@ -887,8 +893,4 @@ def test_fee_split_in_force_at_verification_and_needs_a_collector(project, mw) -
         assert vault.collect(m, mw.token, sender=mw.w.other).return_value == owed
         assert vault.balanceOf(mw.token) == owed
     finally:
-        m.setFeeSplitCollector(ZERO_ADDRESS, sender=owner)
-        m.setFeeSplit(2000, sender=owner)
-        for op in mw.ops:
-            if m.feesOwed(op, mw.token):
-                m.withdrawFees(mw.token, sender=op)
+        _reset_fee_split(mw)
