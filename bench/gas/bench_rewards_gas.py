@@ -4,7 +4,7 @@ token at earner-tree depths 0 to 10; EigenLayer's published Root1 vector: six to
 ``processClaims`` batches of 2, 4 and 8 claims (one token each, each against another AVS's root),
 the on-chain distribution (RewardsDistributor: ``createOperatorSetDistribution`` over sets of 1,
 8, 32 and 64 operators, one and two strategies; ``claim`` of one distribution and of 2, 4 and 8 in
-one call), beside Symbiotic's ``claim`` (median 13,185) and ``claimBatch`` (median 34,434) from its forge gas
+one call), the x402 upto settlement with and without the inference fee into the FeeVault, beside Symbiotic's ``claim`` (median 13,185) and ``claimBatch`` (median 34,434) from its forge gas
 snapshot (shared/research/eigenlayer-contracts.md section 7). EigenLayer publishes no gas figures
 for ``processClaim`` and no Solidity toolchain is installed here to measure its source, so its
 column is the structural difference only: per token our claim also debits the AVS's escrow (one
@@ -170,6 +170,7 @@ def main() -> int:
             record(f"processClaims ({n} claims, 1 token each)", receipts)
 
         bench_distribution(project, chain, accounts, d, r, avss[4], record, fresh_earner)
+        bench_inference_fee(project, chain, a, r, record)
 
     one = rows["processClaim (1 token, earner depth 0)"]["execution_median"]
     write_results(
@@ -183,6 +184,41 @@ def main() -> int:
         },
     )
     return 0
+
+
+def bench_inference_fee(project, chain, a, r, record) -> None:
+    """UptoSettler.settle (x402 upto) without a fee vault and with the vault named at 2,000 bips:
+    the fee's approve and FeeVault.payFee beside the two transfers (fresh payers each run)."""
+    from eth_account import Account
+
+    from offchain.chain.agent import (
+        RECEIVE_WITH_AUTHORIZATION,
+        Authorization,
+        authorization_data,
+        sign,
+        upto_nonce,
+    )
+
+    owner, pay_to, facilitator = a[0], a[7], a[5]
+    usdc = owner.deploy(project.StableToken, "USD Coin", "USDC", owner)
+    settler = owner.deploy(project.UptoSettler)
+
+    def settle(i: int) -> object:
+        key = ((0xFEE << 32) + i).to_bytes(32, "big")
+        payer = Account.from_key(key).address
+        usdc.mint(payer, 10**9, sender=owner)
+        salt = i.to_bytes(32, "big")
+        t = chain.pending_timestamp
+        auth = Authorization(
+            payer, settler.address, 10**6, 0, t + 3600, upto_nonce(pay_to.address, facilitator.address, salt)
+        )
+        data = authorization_data(RECEIVE_WITH_AUTHORIZATION, "USD Coin", chain.chain_id, usdc.address, auth)
+        sig = sign(key, data)
+        return settler.settle(usdc, payer, pay_to, 10**6, 0, t + 3600, salt, sig, 640_000, sender=facilitator)
+
+    record("UptoSettler.settle (no fee vault)", [settle(i) for i in range(REPEAT)])
+    settler.setFeeVault(r.fee_vault, sender=owner)
+    record("UptoSettler.settle (inference fee to the vault)", [settle(100 + i) for i in range(REPEAT)])
 
 
 def bench_distribution(project, chain, accounts, d, r, avs, record, fresh_earner) -> None:

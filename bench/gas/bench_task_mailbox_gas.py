@@ -1,7 +1,8 @@
 """Gas of the task mailbox (contracts/compute, docs/compute-network.md): ``createTask`` (32-byte and
 1 KiB payloads), ``submitResult`` with a BLS certificate from executor sets of 1, 10 and 50 operators
 (all signing, and 2/3 signing) beside ECDSA signatures on the same sets, ``refundFee`` and
-``withdrawFees``. Every figure is a mined transaction's ``gasUsed`` (21,000 intrinsic and calldata
+``withdrawFees``, and the cloud's fee split (``submitResult`` with a FeeVault named, and the vault's
+``collect``). Every figure is a mined transaction's ``gasUsed`` (21,000 intrinsic and calldata
 included), the median over ``REPEAT`` tasks. ``submitResult`` pays every signer its pro-rata share
 (one storage write each), so its cost grows with the signers; the BLS check itself grows only with
 the non-signers (bench/gas/bench_bls_gas.py).
@@ -174,6 +175,24 @@ def main() -> int:
             refunds.append(mailbox.refundFee(h, sender=aggregator).gas_used)
         rows["refundFee"] = int(statistics.median(refunds))
         rows["withdrawFees"] = mailbox.withdrawFees(fee_tok, sender=ops[0]).gas_used
+        # the cloud's fee split (ELIP-12): the same all-signing ECDSA submitResult with a FeeVault
+        # named as the collector (one more owed balance and FeePaid), beside the figure above
+        # without one; then the vault's collect (the mailbox's withdrawFees to the vault)
+        vault = owner.deploy(project.FeeVault, owner)
+        mailbox.setFeeSplitCollector(vault, sender=owner)
+        for n in (1, 10):
+            split_gas = []
+            for _ in range(REPEAT):
+                h, _ = create(types[(n, CERT_ECDSA)], bytes(32))
+                digest = certificate_digest(chain.chain_id, mailbox.address, h, b"result")
+                ecert = ecdsa_certificate(digest, [eks[i] for i in range(n)])
+                split_gas.append(
+                    mailbox.submitResult(h, ecert, b"result", b"\x00" * 32, [], sender=aggregator).gas_used
+                )
+            rows[f"ecdsa_submitResult_{n}_signers_fee_split"] = int(statistics.median(split_gas))
+            base = next(r for r in submit if r["operators"] == n and r["signers"] == n)
+            rows[f"ecdsa_submitResult_{n}_signers_no_split"] = base["ecdsa_submitResult_gas"]
+        rows["FeeVault_collect"] = vault.collect(mailbox, fee_tok, sender=aggregator).gas_used
         for k, v in rows.items():
             print(f"{k:<28} {v:>9,}")
     write_results(

@@ -4,8 +4,9 @@
 @title TaskMailbox
 @notice EigenCompute as a network: apps post tasks (an input for one of their registered images)
         with a fee, a stake-weighted threshold of the app's executor operator set certifies the
-        result (BLS or ECDSA, the OperatorSetSigCheck module), the fee goes to the signers, an
-        expired task refunds, and two fault proofs slash the certifiers through the
+        result (BLS or ECDSA, the OperatorSetSigCheck module), the fee goes to the signers less
+        the cloud's fee split (Hourglass's `feeSplit`, to the FeeVault, ELIP-12), an expired task
+        refunds, and two fault proofs slash the certifiers through the
         AllocationManager: a second certified result that conflicts with the first, and an
         enclave receipt (ComputeAVS) that contradicts the certified result.
 @dev Hourglass's TaskMailbox (task hash, message hash, NONE/CREATED/VERIFIED/EXPIRED read on the
@@ -77,6 +78,11 @@ STATUS_NONE: constant(uint8) = 0
 STATUS_CREATED: constant(uint8) = 1
 STATUS_VERIFIED: constant(uint8) = 2
 STATUS_EXPIRED: constant(uint8) = 3
+
+# The cloud's share of a verified task's fee (Hourglass's feeSplit, bips): 20 % by default (as
+# ELIP-12's protocol fee), at most half, so the signers always keep at least half of the fee.
+DEFAULT_FEE_SPLIT: constant(uint16) = 2000
+MAX_FEE_SPLIT: constant(uint16) = 5000
 
 
 # What createTask takes (Hourglass's TaskParams with the task type for the executor set, and the
@@ -150,6 +156,12 @@ event FeePaid:
     token: address
     amount: uint256
 
+event FeeSplitSet:
+    feeSplit: uint16
+
+event FeeSplitCollectorSet:
+    feeSplitCollector: indexed(address)
+
 event FeeRefunded:
     taskHash: indexed(bytes32)
     refundCollector: indexed(address)
@@ -178,10 +190,17 @@ taskTypeCount: public(uint32)
 # Hourglass's globalTaskCount: the number of tasks created, the next task's index.
 taskCount: public(uint256)
 _tasks: HashMap[bytes32, Task]
-# operator -> fee token -> fees earned and not withdrawn
+# operator (or the fee split collector) -> fee token -> fees earned and not withdrawn
 feesOwed: public(HashMap[address, HashMap[address, uint256]])
-# token -> fees held for tasks or operators (escrow + owed)
+# token -> fees held for tasks, operators or the fee split collector (escrow + owed)
 feesHeld: public(HashMap[address, uint256])
+# Hourglass's feeSplit: bips of a verified task's fee owed to the fee split collector (the
+# FeeVault), which withdraws it like an operator. The split in force at verification applies
+# (Hourglass snapshots it at creation; a slot per task would cost 22k gas and this contract's
+# last bytes under EIP-170), so a change reaches open tasks: it is bounded and logged.
+feeSplit: public(uint16)
+# Hourglass's feeSplitCollector: the FeeVault (unset: no split, the signers take the whole fee).
+feeSplitCollector: public(address)
 
 
 @deploy
@@ -197,6 +216,7 @@ def __init__(_allocationManager: address, _computeAVS: address):
     computeAVS = _computeAVS
     MAX_TASK_TIMEOUT = convert(staticcall IDeallocationDelay(_allocationManager).DEALLOCATION_DELAY(), uint256) // 2
     assert MAX_TASK_TIMEOUT != 0, "deallocation delay too short"
+    self.feeSplit = DEFAULT_FEE_SPLIT
 
 
 # ---------------------------------------------------------------- admin
@@ -225,6 +245,32 @@ def setTaskSlasher(slasher: address):
     assert self.taskSlasher == empty(address), "task slasher already set"
     assert slasher != empty(address), "zero task slasher"
     self.taskSlasher = slasher
+
+
+@external
+def setFeeSplit(_feeSplit: uint16):
+    """
+    @notice Set the cloud's share of the fees of tasks verified from now on (owner), in bips,
+            at most MAX_FEE_SPLIT (5,000).
+    @param _feeSplit The fee split in bips.
+    """
+    ownable._check_owner()
+    assert _feeSplit <= MAX_FEE_SPLIT, "fee split over cap"
+    self.feeSplit = _feeSplit
+    log FeeSplitSet(feeSplit=_feeSplit)
+
+
+@external
+def setFeeSplitCollector(_feeSplitCollector: address):
+    """
+    @notice Name the FeeVault the fee split is owed to (owner; zero turns the split off): a task
+            verified while it is unset pays its signers the whole fee. What a former collector is
+            owed stays its own (withdrawFees; the FeeVault's collect pulls it).
+    @param _feeSplitCollector The FeeVault, or zero.
+    """
+    ownable._check_owner()
+    self.feeSplitCollector = _feeSplitCollector
+    log FeeSplitCollectorSet(feeSplitCollector=_feeSplitCollector)
 
 
 @external
@@ -545,9 +591,12 @@ def _certify(task_type: uint32, ref: uint256, digest: bytes32, cert: Bytes[MAX_C
 def submitResult(taskHash: bytes32, executorCert: Bytes[MAX_CERT], result: Bytes[MAX_RESULT], record: bytes32, signerIds: DynArray[bytes32, MAX_SIGNERS]):
     """
     @notice Accept a task's result with its executor set's certificate over
-            certificateDigest(taskHash, result) and pay the fee to the signers, pro rata to the
-            stake each signed with (the rounding remainder to the first signer; fees are withdrawn
-            with withdrawFees). Refused after the deadline or once a result is in.
+            certificateDigest(taskHash, result) and pay the fee: the fee split,
+            floor(fee * feeSplit / 10,000) with the split in force now, is owed to the fee
+            split collector if one is set (FeePaid names it; it withdraws with withdrawFees),
+            the rest to the signers, pro rata to the stake each signed with (the rounding
+            remainder to the first signer; fees are withdrawn with withdrawFees). Refused after
+            the deadline or once a result is in.
     @param taskHash The task.
     @param executorCert ECDSA: abi.encode((uint8,bytes32,bytes32)[]) by ascending signing keys;
            BLS: the registry's certificate at the task's reference block.
@@ -580,23 +629,29 @@ def submitResult(taskHash: bytes32, executorCert: Bytes[MAX_CERT], result: Bytes
 
 @internal
 def _pay(task_hash: bytes32, fee: uint256, token: address, signers: DynArray[address, MAX_SIGNERS], stakes: DynArray[uint256, MAX_SIGNERS], signed: uint256):
-    # pro rata to signed stake; the first signer also takes the rounding remainder
-    shares: DynArray[uint256, MAX_SIGNERS] = []
+    # the fee split, rounded down, to the collector (none while unset); the rest pro rata to
+    # signed stake, the first signer also taking the rounding remainder: the sum is the fee
+    collector: address = self.feeSplitCollector
+    split: uint256 = 0
+    if collector != empty(address):
+        split = fee * convert(self.feeSplit, uint256) // BPS
+        self._credit(task_hash, collector, token, split)
+    net: uint256 = fee - split
     rest: uint256 = 0
-    for i: uint256 in range(MAX_SIGNERS):
+    for i: uint256 in range(1, MAX_SIGNERS):
         if i >= len(signers):
             break
-        share: uint256 = fee * stakes[i] // signed
-        shares.append(share)
-        if i != 0:
-            rest += share
-    shares[0] = fee - rest
-    for i: uint256 in range(MAX_SIGNERS):
-        if i >= len(signers):
-            break
-        if shares[i] != 0:
-            self.feesOwed[signers[i]][token] += shares[i]
-            log FeePaid(taskHash=task_hash, operator=signers[i], token=token, amount=shares[i])
+        share: uint256 = net * stakes[i] // signed
+        rest += share
+        self._credit(task_hash, signers[i], token, share)
+    self._credit(task_hash, signers[0], token, net - rest)
+
+
+@internal
+def _credit(task_hash: bytes32, who: address, token: address, amount: uint256):
+    if amount != 0:
+        self.feesOwed[who][token] += amount
+        log FeePaid(taskHash=task_hash, operator=who, token=token, amount=amount)
 
 
 @external

@@ -11,16 +11,34 @@
         - the global parameters the off-chain meters read: minNumSymbols, pricePerSymbol (wei a
           symbol), priceUpdateCooldown (seconds between price changes), globalSymbolsPerPeriod,
           reservationPeriodInterval, globalRatePeriodInterval.
-        The owner withdraws the vault's ETH (and any ERC-20 sent to it).
+        Consumed on-demand payments are the cloud's fees (ELIP-12): anyone may prove an account's
+        consumption with a blob header the account signed (`claimOnDemandPayment`: the
+        disperser's metering accepts a blob whose header carries the account's cumulative total;
+        the account's ECDSA signature over the blob key is its consent to that total), and anyone
+        may `sweep` what was proven and not yet paid out: `operatorFeeBips` of it to the
+        operators' recipient (in ETH), the rest wrapped (WETH) into the FeeVault. Unlike EigenDA,
+        the owner can withdraw only ETH no payer deposited (`withdraw`), so no one can take an
+        unconsumed deposit; deposits stay non-withdrawable by their payers, as in EigenDA.
 @dev Revert strings follow EigenDA's where it has them ("end timestamp must be greater than start
      timestamp", "arrays must have the same length", "sum of quorumSplits must be 100", "amount
-     must be less than or equal to 80 bits", "price update cooldown not surpassed").
+     must be less than or equal to 80 bits", "price update cooldown not surpassed"); this
+     contract's own: "zero account", "zero interval", "repeated quorum", "no quorums", "total
+     deposit exceeds 80 bits", "bad account id", "bad signature", "signer is not the account",
+     "payment not above the last claimed", "cumulative payment exceeds deposit", "nothing to sweep",
+     "no fee vault", "operator fee over cap", "zero operator recipient", "exceeds surplus",
+     "approve failed", "transfer failed", "only owner".
+     Trust: a claim needs the payer's own signature over a header carrying the cumulative total
+     and can never exceed its deposit; a header the disperser refused still proves consent to its
+     total (a client repeats that total in its next blob, so this is at most the last refused
+     blob's price when the client stops); the owner sets the fee vault and the operators' share
+     (logged, at most 100 %) but can move no payer's deposit.
 """
 
 from ethereum.ercs import IERC20
 
 from ..lib import ownable
 from ..interfaces import IPaymentVault
+from ..interfaces import IFeeVault
 
 implements: IPaymentVault
 
@@ -29,6 +47,42 @@ exports: ownable.__interface__
 
 MAX_QUORUMS: constant(uint256) = 32  # quorum numbers in one reservation
 MAX_BATCH: constant(uint256) = 256  # accounts per batched getter
+BPS: constant(uint256) = 10000
+
+
+interface IWETH:
+    def deposit(): payable
+
+
+# EigenDA's PaymentHeader as its blob key hashes it: keccak256(abi.encode((string accountId, int64
+# timestamp, uint256 cumulativePayment))), the account id as its EIP-55 hex string.
+struct PaymentHeader:
+    accountId: String[42]
+    timestamp: int64
+    cumulativePayment: uint256
+
+
+event OnDemandPaymentClaimed:
+    account: indexed(address)
+    blobKey: indexed(bytes32)
+    cumulativePayment: uint256
+    consumed: uint256
+
+
+event FeesSwept:
+    feeVault: indexed(address)
+    toFeeVault: uint256
+    toOperators: uint256
+
+
+event FeeVaultSet:
+    feeVault: indexed(address)
+    weth: address
+
+
+event OperatorFeeSet:
+    recipient: indexed(address)
+    feeBips: uint16
 
 
 event ReservationUpdated:
@@ -76,6 +130,18 @@ globalRatePeriodInterval: public(uint64)
 
 reservations: HashMap[address, IPaymentVault.Reservation]
 onDemandPayments: HashMap[address, uint80]
+
+# account -> the highest cumulative on-demand payment it signed that was claimed (consumed)
+consumedOnDemand: public(HashMap[address, uint256])
+# sums of every deposit, every consumed payment, and what sweep paid out of them (wei)
+totalDeposits: public(uint256)
+totalConsumed: public(uint256)
+totalSwept: public(uint256)
+# where consumed payments go: the FeeVault (as WETH) and the operators' share (ETH)
+feeVault: public(address)
+weth: public(address)
+operatorFeeRecipient: public(address)
+operatorFeeBips: public(uint16)
 
 
 @deploy
@@ -159,6 +225,7 @@ def _deposit(account: address, amount: uint256):
     total: uint256 = convert(self.onDemandPayments[account], uint256) + amount
     assert total <= convert(max_value(uint80), uint256), "total deposit exceeds 80 bits"
     self.onDemandPayments[account] = convert(total, uint80)
+    self.totalDeposits += amount
     log OnDemandPaymentUpdated(account=account, onDemandPayment=convert(amount, uint80), totalDeposit=convert(total, uint80))
 
 
@@ -215,19 +282,152 @@ def setGlobalRatePeriodInterval(_globalRatePeriodInterval: uint64):
 
 
 @external
-def withdraw(_amount: uint256):
+def setFeeVault(_feeVault: address, _weth: address):
     """
-    @notice Send `_amount` wei of the vault's balance to the owner (owner only).
-    @param _amount Wei.
+    @notice Name the FeeVault consumed payments go to and the WETH they are wrapped in (owner).
+    @param _feeVault The FeeVault.
+    @param _weth WETH9 (deposit() payable, ERC-20).
     """
     ownable._check_owner()
+    assert _feeVault != empty(address) and _weth != empty(address), "no fee vault"
+    self.feeVault = _feeVault
+    self.weth = _weth
+    log FeeVaultSet(feeVault=_feeVault, weth=_weth)
+
+
+@external
+def setOperatorFee(_recipient: address, _feeBips: uint16):
+    """
+    @notice The operators' part of each sweep, sent in ETH to `_recipient` (owner; e.g. the DA
+            AVS's rewards account, which pays the operators through the RewardsDistributor).
+    @param _recipient Where the operators' part goes (non-zero when `_feeBips` is).
+    @param _feeBips Bips of each sweep, at most 10,000.
+    """
+    ownable._check_owner()
+    assert convert(_feeBips, uint256) <= BPS, "operator fee over cap"
+    assert _recipient != empty(address) or _feeBips == 0, "zero operator recipient"
+    self.operatorFeeRecipient = _recipient
+    self.operatorFeeBips = _feeBips
+    log OperatorFeeSet(recipient=_recipient, feeBips=_feeBips)
+
+
+@internal
+@pure
+def _account_of(account_id: String[42]) -> address:
+    # the 0x-prefixed 40-digit hex of an address, either case (EIP-55 or not)
+    b: Bytes[42] = convert(account_id, Bytes[42])
+    assert len(b) == 42 and slice(b, 0, 2) == b"0x", "bad account id"
+    acc: uint256 = 0
+    for i: uint256 in range(2, 42):
+        c: uint256 = convert(slice(b, i, 1), uint256)
+        if c >= 48 and c <= 57:
+            c -= 48
+        elif c >= 97 and c <= 102:
+            c -= 87
+        elif c >= 65 and c <= 70:
+            c -= 55
+        else:
+            raise "bad account id"
+        acc = acc * 16 + c
+    return convert(convert(acc, uint160), address)
+
+
+@external
+def claimOnDemandPayment(header: PaymentHeader, blobHeaderHash: bytes32, signature: Bytes[65]) -> uint256:
+    """
+    @notice Prove an account's on-demand consumption with a blob header it signed (anyone: the
+            disperser, a relay, a validator; headers are public): the blob key is
+            keccak256(abi.encode(blobHeaderHash, keccak256(abi.encode(header)))) and the
+            signature (r || s || v, v in {0, 1, 27, 28}) over it must be the account's. The
+            account's consumption becomes header.cumulativePayment, which must be above the last
+            claimed and at most its deposit.
+    @param header The blob header's payment header (accountId, timestamp, cumulativePayment).
+    @param blobHeaderHash keccak256(abi.encode(uint16 version, bytes quorumNumbers, BlobCommitment)).
+    @param signature The account's signature over the blob key (the dispersal request's).
+    @return The newly consumed wei.
+    """
+    account: address = self._account_of(header.accountId)
+    blob_key: bytes32 = keccak256(concat(blobHeaderHash, keccak256(abi_encode(header))))
+    assert len(signature) == 65, "bad signature"
+    v: uint256 = convert(slice(signature, 64, 1), uint256)
+    if v < 27:
+        v += 27
+    signer: address = ecrecover(blob_key, v, extract32(signature, 0), extract32(signature, 32))
+    assert signer != empty(address), "bad signature"
+    assert signer == account, "signer is not the account"
+    cum: uint256 = header.cumulativePayment
+    last: uint256 = self.consumedOnDemand[account]
+    assert cum > last, "payment not above the last claimed"
+    assert cum <= convert(self.onDemandPayments[account], uint256), "cumulative payment exceeds deposit"
+    self.consumedOnDemand[account] = cum
+    self.totalConsumed += cum - last
+    log OnDemandPaymentClaimed(account=account, blobKey=blob_key, cumulativePayment=cum, consumed=cum - last)
+    return cum - last
+
+
+@external
+@nonreentrant
+def sweep() -> uint256:
+    """
+    @notice Pay out the consumed payments not yet swept (anyone): operatorFeeBips of them, rounded
+            down, in ETH to the operators' recipient, the rest wrapped in WETH into the FeeVault
+            (payFee, attributed to this vault).
+    @return The wei paid into the FeeVault.
+    """
+    vault: address = self.feeVault
+    assert vault != empty(address), "no fee vault"
+    amount: uint256 = self.totalConsumed - self.totalSwept
+    assert amount != 0, "nothing to sweep"
+    self.totalSwept = self.totalConsumed
+    ops: uint256 = amount * convert(self.operatorFeeBips, uint256) // BPS
+    fees: uint256 = amount - ops
+    if ops != 0:
+        raw_call(self.operatorFeeRecipient, b"", value=ops)
+    if fees != 0:
+        w: address = self.weth
+        extcall IWETH(w).deposit(value=fees)
+        assert extcall IERC20(w).approve(vault, fees, default_return_value=True), "approve failed"
+        extcall IFeeVault(vault).payFee(w, fees, self)
+    log FeesSwept(feeVault=vault, toFeeVault=fees, toOperators=ops)
+    return fees
+
+
+@external
+@view
+def surplus() -> uint256:
+    """
+    @notice ETH the vault holds beyond every deposit not yet swept: what the owner may withdraw.
+    @return Wei.
+    """
+    return self._surplus()
+
+
+@internal
+@view
+def _surplus() -> uint256:
+    owed: uint256 = self.totalDeposits - self.totalSwept
+    if self.balance <= owed:
+        return 0
+    return self.balance - owed
+
+
+@external
+def withdraw(_amount: uint256):
+    """
+    @notice Send `_amount` wei of the vault's surplus (ETH no payer deposited) to the owner (owner
+            only). EigenDA's owner withdraws everything; here deposits leave only through sweep.
+    @param _amount Wei, at most surplus().
+    """
+    ownable._check_owner()
+    assert _amount <= self._surplus(), "exceeds surplus"
     send(msg.sender, _amount)
 
 
 @external
 def withdrawERC20(_token: IERC20, _amount: uint256):
     """
-    @notice Send `_amount` of an ERC-20 the vault holds to the owner (owner only).
+    @notice Send `_amount` of an ERC-20 the vault holds to the owner (owner only; no deposit is
+            an ERC-20).
     @param _token The token.
     @param _amount Its units.
     """

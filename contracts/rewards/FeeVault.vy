@@ -3,12 +3,14 @@
 @title FeeVault
 @notice Where the protocol's fees collect (ELIP-12): the RewardsCoordinator pays PROTOCOL_FEE_BIPS
         of opted-in submissions in, and any cloud service (DA payments, compute task fees,
-        inference fees, net of operator payments) pays in with `payFee(token, amount, source)`.
+        inference fees, net of operator payments) pays in with `payFee(token, amount, source)`,
+        or owes it where anyone can `collect` it (the TaskMailbox's fee split: the vault withdraws
+        it like an operator).
         The only way out is `release`, by the BuybackAuction that sells the balance for EIGEN; the
         owner names that auction once and can never take tokens itself.
 @dev `balanceOf(token)` is the accounted balance; tokens sent without `payFee` are accounted by
-     `sync(token)`. Tokens must transfer exactly the amount asked. Revert strings: "amount is
-     zero", "token transfer short", "transfer failed", "only buyback", "buyback already set",
+     `sync(token)`. Tokens must transfer exactly the amount asked (`collect` accounts what
+     arrived). Revert strings: "amount is zero", "token transfer short", "transfer failed", "only buyback", "buyback already set",
      "zero address", "exceeds balance".
 """
 
@@ -27,6 +29,10 @@ event FeePaid:
     payer: indexed(address)
     source: indexed(address)
     amount: uint256
+
+
+interface IFeeSource:
+    def withdrawFees(token: address) -> uint256: nonpayable
 
 
 event FeeReleased:
@@ -85,6 +91,26 @@ def payFee(token: address, amount: uint256, source: address):
 
 
 @external
+@nonreentrant
+def collect(source: address, token: address) -> uint256:
+    """
+    @notice Pull the fees `source` owes this vault in `token` (its `withdrawFees(token)`, which
+            pays its caller: the TaskMailbox's fee split); anyone may call.
+    @param source The service holding the fees.
+    @param token The ERC-20.
+    @return The amount that arrived (logged as a fee paid by and attributed to `source`).
+    """
+    before: uint256 = staticcall IERC20(token).balanceOf(self)
+    extcall IFeeSource(source).withdrawFees(token)
+    amount: uint256 = staticcall IERC20(token).balanceOf(self) - before
+    assert amount > 0, "amount is zero"
+    self.balanceOf[token] += amount
+    log FeePaid(token=token, payer=source, source=source, amount=amount)
+    return amount
+
+
+@external
+@nonreentrant
 def sync(token: address):
     """
     @notice Account tokens sent to the vault without `payFee` (logged as a fee from no source).

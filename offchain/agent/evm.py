@@ -7,9 +7,11 @@ validAfter, validBefore, nonce)`` on the token; the facilitator submits it
 ``upto`` (per-token inference billing: authorize a maximum, settle the actual): the payer signs
 ``ReceiveWithAuthorization(from, to = UptoSettler, value = maximum, ..., nonce)`` with nonce =
 keccak256(abi.encode(payTo, facilitator, salt)); the facilitator calls the settler with the
-actual charge, which pays it to payTo and returns the rest to the payer in the same transaction.
+actual charge, which pays it to payTo, less the cloud's inference fee (ELIP-12: floor(charge *
+feeBips / 10,000) into the FeeVault), and returns the rest to the payer in the same transaction.
 The nonce binds the payee and the one facilitator that may settle; the requirements' ``extra``
-names the settler and the facilitator (``/supported`` gives both).
+names the settler and the facilitator (``/supported`` gives both, with the settler's ``feeVault``
+and ``feeBips``). The settle response's ``amount`` is the charge: what the payer paid.
 
 ``verified`` (pay on certified work): the payer signs ``ReceiveWithAuthorization(from, to =
 VerifiedEscrow, value = price, ..., nonce)`` with nonce = keccak256(abi.encode(payTo, kind, task,
@@ -185,12 +187,20 @@ class EvmFacilitator:
             {"x402Version": X402_VERSION, "scheme": "exact", "network": self.network}
         ]
         if self.settler is not None:
+            # the cloud's inference fee (ELIP-12): the payee receives the settled amount less
+            # floor(amount * feeBips / 10,000), paid into feeVault; the payer pays the amount
+            vault, bips = self.settler.fee_terms()
             kinds.append(
                 {
                     "x402Version": X402_VERSION,
                     "scheme": "upto",
                     "network": self.network,
-                    "extra": {"settler": self.settler.address, "facilitator": self.address},
+                    "extra": {
+                        "settler": self.settler.address,
+                        "facilitator": self.address,
+                        "feeVault": vault,
+                        "feeBips": bips,
+                    },
                 }
             )
         if self.escrow is not None:

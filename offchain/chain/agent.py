@@ -338,6 +338,13 @@ class Settler:
         self.address = to_checksum_address(address)
         self.contract = w3.eth.contract(address=self.address, abi=abi)
 
+    def fee_terms(self) -> tuple[str, int]:
+        """(fee vault, fee bips): a settlement of `amount` pays floor(amount * bips / 10,000) into
+        the vault and the rest to the payee (no fee while the vault is the zero address)."""
+        f = self.contract.functions
+        vault = to_checksum_address(f.feeVault().call())
+        return vault, int(f.feeBips().call()) if int(vault, 16) else 0
+
     def settle(
         self, token: str, payer: str, pay_to: str, max_amount: int, valid_after: int, valid_before: int,
         salt: bytes, signature: bytes, amount: int,

@@ -48,6 +48,7 @@ from offchain.chain.deploy import (
     load_avs_configs,
     load_config,
     load_rewards_config,
+    wire_fees,
 )
 from offchain.chain.errors import DeployConfigError
 
@@ -424,6 +425,7 @@ def _rewards_component(
             out.avs["buyback_auction"] = project.BuybackAuction.at(old["buyback_auction"])
             out.avs["rewards_distributor"] = project.RewardsDistributor.at(old["rewards_distributor"])
             out.reused.append("rewards")
+            _wire_fees(deployer, params, out)
             return
     r = deploy_rewards(project, deployer, core, params.rewards)
     out.avs.update(
@@ -435,6 +437,19 @@ def _rewards_component(
         }
     )
     out.deployed.append("rewards")
+    _wire_fees(deployer, params, out)
+
+
+def _wire_fees(deployer: Any, params: Parameters, out: Deployed) -> None:
+    """The cloud's fees into the FeeVault: the task mailbox's fee split and the upto settler's
+    inference fee, when those are deployed with the rewards component (ELIP-12)."""
+    wire_fees(
+        deployer,
+        out.avs["fee_vault"].address,
+        params.rewards,
+        mailbox=out.avs.get("task_mailbox"),
+        settler=out.agent.get("upto_settler"),
+    )
 
 
 def _reused_section(section: str, reused: list[str]) -> bool:

@@ -786,6 +786,7 @@ def deploy_task_validator(
 # ---------------------------------------------------------------- rewards, fees, buyback (docs/rewards.md)
 
 REWARDS_SECTION = "rewards"  # its section of config/deploy.yaml (under `default` and a network)
+MAX_CLOUD_FEE_BIPS = 5000  # TaskMailbox.MAX_FEE_SPLIT, UptoSettler.MAX_FEE_BIPS
 
 
 def wad_pow(base: int, steps: int) -> int:
@@ -822,6 +823,11 @@ class RewardsConfig:
     auction_initial_reference_price: int = 10**18
     sink_delay_s: int = 172_800  # 2 days before a new EIGEN sink applies
     governance: str = "deployer"
+    # The cloud's fee shares into the FeeVault (ELIP-12), set when the rewards component is
+    # deployed with the contracts taking them: a verified task's fee (TaskMailbox.setFeeSplit) and
+    # an x402 upto inference payment (UptoSettler.setFeeBips); 0 to 5,000 bips (their cap).
+    task_fee_split_bips: int = 2000
+    inference_fee_bips: int = 2000
 
     def __post_init__(self) -> None:
         s = REWARDS_SECTION
@@ -841,6 +847,8 @@ class RewardsConfig:
                 "and max_rewards_duration"
             )
         _check_int(s, "default_split_bips", self.default_split_bips, 0, 10_000, "bips in [0, 10000]")
+        for name in ("task_fee_split_bips", "inference_fee_bips"):
+            _check_int(s, name, getattr(self, name), 0, MAX_CLOUD_FEE_BIPS, "bips in [0, 5000]")
         _check_int(s, "updater_bond_wei", self.updater_bond_wei, 0, 2**255, "an integer in [0, 2^255]")
         _check_int(s, "auction_step_s", self.auction_step_s, 1, SECONDS_MAX, "seconds in [1, 2^32)")
         _check_int(s, "auction_period_s", self.auction_period_s, 1, SECONDS_MAX, "seconds in [1, 2^32)")
@@ -877,6 +885,35 @@ class RewardsConfig:
             v = getattr(self, name)
             if v != "deployer" and (not _is_address(v) or v == ZERO_ADDRESS):
                 raise DeployConfigError(f"{s}.{name} must be 'deployer' or a non-zero address: got {v!r}")
+
+
+def wire_fees(
+    deployer: Any, fee_vault: str, config: RewardsConfig, mailbox: Any = None, settler: Any = None
+) -> list[str]:
+    """Point the cloud's fee-taking contracts deployed beside the rewards component at its FeeVault
+    with the configured shares: the TaskMailbox's fee split (Hourglass's ``setFeeSplitCollector`` /
+    ``setFeeSplit``) and the x402 UptoSettler's inference fee (``setFeeVault`` / ``setFeeBips``).
+    Each is changed only where it differs (a reused deployment stays as it is when it matches);
+    `deployer` must own them. Returns one ``name: what`` line per change."""
+    if not _is_address(fee_vault) or fee_vault == ZERO_ADDRESS:
+        raise DeployConfigError(f"the fee vault must be a non-zero address: got {fee_vault!r}")
+    done: list[str] = []
+    for c, what, (get_to, set_to), (get_bips, set_bips), bips in (
+        (mailbox, "task_mailbox", ("feeSplitCollector", "setFeeSplitCollector"), ("feeSplit", "setFeeSplit"),
+         config.task_fee_split_bips),
+        (settler, "upto_settler", ("feeVault", "setFeeVault"), ("feeBips", "setFeeBips"), config.inference_fee_bips),
+    ):  # fmt: skip
+        if c is None:
+            continue
+        if c.owner() != deployer.address:
+            raise DeployConfigError(f"the {what} at {c.address} is owned by {c.owner()}, not the deployer")
+        if getattr(c, get_to)() != fee_vault:
+            getattr(c, set_to)(fee_vault, sender=deployer)
+            done.append(f"{what}: fee vault {fee_vault}")
+        if getattr(c, get_bips)() != bips:
+            getattr(c, set_bips)(bips, sender=deployer)
+            done.append(f"{what}: fee {bips} bips")
+    return done
 
 
 def load_rewards_config(network: str, path: Path | str | None = None) -> RewardsConfig:

@@ -12,6 +12,7 @@ import pytest
 from eth_abi import encode
 from eth_hash.auto import keccak
 
+from offchain.abi import ZERO_ADDRESS
 from offchain.chain.agent import (
     RECEIVE_WITH_AUTHORIZATION,
     TRANSFER_WITH_AUTHORIZATION,
@@ -302,7 +303,67 @@ def test_upto_settler(usdc, settler, chain, accounts):
         1_234,
         nonce,
     )
+    assert e.fee == 0  # no fee vault named: no fee, whatever feeBips says
     assert usdc.balanceOf(pay_to) == 1_234
     assert usdc.balanceOf(payer) == before - 1_234
     assert usdc.balanceOf(settler) == 0
     reverts("authorization is used or canceled", settler.settle, *args, 1, sender=facilitator)
+
+
+def _upto(chain, usdc, settler, payer, pay_to, facilitator, maximum):
+    salt = os.urandom(32)
+    a = auth(chain, payer, settler, maximum, nonce=upto_nonce(pay_to.address, facilitator.address, salt))
+    sig = signed(chain, usdc, payer.private_key, a, RECEIVE_WITH_AUTHORIZATION)
+    return (usdc, payer, pay_to, maximum, a.valid_after, a.valid_before, salt, sig)
+
+
+@pytest.mark.parametrize(
+    ("bips", "amount"), [(2000, 1_234), (3333, 999_999), (5000, 1), (0, 5_000), (2000, 0)]
+)
+def test_upto_settler_pays_the_cloud_fee_into_the_vault(project, usdc, chain, accounts, bips, amount):
+    owner, payer, pay_to, facilitator = accounts[0], accounts[2], accounts[7], accounts[5]
+    settler = owner.deploy(project.UptoSettler)
+    vault = owner.deploy(project.FeeVault, owner)
+    assert settler.feeBips() == 2000 and settler.feeVault() == ZERO_ADDRESS  # the documented default
+    assert A(one(settler.setFeeVault(vault, sender=owner), "FeeVaultSet").feeVault) == A(vault)
+    assert one(settler.setFeeBips(bips, sender=owner), "FeeBipsSet").feeBips == bips
+    fee = amount * bips // 10_000  # rounded down, in the server's favour
+    assert settler.feeOf(amount) == fee
+    payer_before, pay_to_before = usdc.balanceOf(payer), usdc.balanceOf(pay_to)
+    r = settler.settle(
+        *_upto(chain, usdc, settler, payer, pay_to, facilitator, 1_000_000), amount, sender=facilitator
+    )
+    e = one(r, "UptoSettled")
+    assert (e.amount, e.fee) == (amount, fee)
+    assert usdc.balanceOf(payer) == payer_before - amount  # the payer pays the amount, fee or not
+    assert usdc.balanceOf(pay_to) - pay_to_before == amount - fee
+    assert vault.balanceOf(usdc) == fee == usdc.balanceOf(vault) and usdc.balanceOf(settler) == 0
+    if fee:
+        paid = one(r, "FeePaid", vault)
+        assert (A(paid.token), A(paid.payer), A(paid.source), paid.amount) == (
+            A(usdc),
+            A(settler),
+            A(pay_to),
+            fee,
+        )
+
+
+def test_upto_settler_fee_bounds_and_owner(project, usdc, chain, accounts):
+    owner, other, payer, pay_to, facilitator = accounts[0], accounts[6], accounts[3], accounts[7], accounts[5]
+    settler = owner.deploy(project.UptoSettler)
+    vault = owner.deploy(project.FeeVault, owner)
+    reverts("fee over cap", settler.setFeeBips, 5001, sender=owner)
+    reverts("fee over cap", settler.setFeeBips, 2**16 - 1, sender=owner)
+    reverts("only owner", settler.setFeeBips, 100, sender=other)
+    reverts("only owner", settler.setFeeVault, other, sender=other)
+    settler.setFeeVault(vault, sender=owner)
+    r = settler.settle(
+        *_upto(chain, usdc, settler, payer, pay_to, facilitator, 10_000), 10_000, sender=facilitator
+    )
+    assert one(r, "UptoSettled").fee == 2_000 == vault.balanceOf(usdc)
+    settler.setFeeVault(ZERO_ADDRESS, sender=owner)  # the vault removed: no fee again
+    assert settler.feeOf(10_000) == 0
+    r = settler.settle(
+        *_upto(chain, usdc, settler, payer, pay_to, facilitator, 10_000), 10_000, sender=facilitator
+    )
+    assert one(r, "UptoSettled").fee == 0 and vault.balanceOf(usdc) == 2_000

@@ -8,8 +8,9 @@ import json
 
 import pytest
 
+from offchain.abi import ZERO_ADDRESS
 from offchain.chain.components import Parameters, deploy_components, parse_components
-from offchain.chain.deploy import RewardsConfig, deploy_rewards
+from offchain.chain.deploy import RewardsConfig, deploy_rewards, wire_fees
 from offchain.chain.errors import DeployConfigError
 from tests.contracts.support import TEST_CONFIG
 
@@ -40,3 +41,40 @@ def test_rewards_component_deploys_wires_records_and_is_reused(project, accounts
 def test_rewards_need_eigen(project, accounts, deployment):
     with pytest.raises(DeployConfigError, match="needs the token component"):
         deploy_rewards(project, accounts[0], deployment, RewardsConfig())
+
+
+def test_rewards_wire_the_cloud_fees_into_the_vault(project, accounts, networks, tmp_path):
+    """Deployed with the task mailbox and the agent contracts, the rewards component points the
+    mailbox's fee split and the upto settler's inference fee at its FeeVault, with the configured
+    bips; a second run with other bips changes only those."""
+    record = tmp_path / "rec.json"
+    kw = dict(record=record, provider=networks.provider)
+    comps = ("task-mailbox", "agent", "rewards")
+    params = Parameters(TEST_CONFIG, rewards=RewardsConfig(task_fee_split_bips=1500, inference_fee_bips=0))
+    first = deploy_components(project, accounts[0], params, comps, **kw)
+    vault = first.avs["fee_vault"].address
+    mailbox, settler = first.avs["task_mailbox"], first.agent["upto_settler"]
+    assert (mailbox.feeSplitCollector(), mailbox.feeSplit()) == (vault, 1500)
+    assert (settler.feeVault(), settler.feeBips()) == (vault, 0)
+    params = Parameters(TEST_CONFIG, rewards=RewardsConfig(task_fee_split_bips=1500, inference_fee_bips=250))
+    second = deploy_components(project, accounts[0], params, comps, **kw)
+    assert second.avs["task_mailbox"].address == mailbox.address and settler.feeBips() == 250
+    # without the rewards component nothing is wired: no vault, no fee taken
+    alone = deploy_components(project, accounts[0], Parameters(TEST_CONFIG), ("agent",))
+    assert alone.agent["upto_settler"].feeVault() == ZERO_ADDRESS
+
+
+@pytest.mark.parametrize("key", ["task_fee_split_bips", "inference_fee_bips"])
+def test_cloud_fee_bips_bounded(key):
+    for bad in (-1, 5001, True, "2000"):
+        with pytest.raises(DeployConfigError, match=f"rewards.{key} must be"):
+            RewardsConfig(**{key: bad})
+    assert getattr(RewardsConfig(**{key: 5000}), key) == 5000
+
+
+def test_wire_fees_refuses_a_bad_vault_or_owner(project, accounts, deployment):
+    settler = accounts[1].deploy(project.UptoSettler)
+    with pytest.raises(DeployConfigError, match="fee vault must be a non-zero address"):
+        wire_fees(accounts[0], ZERO_ADDRESS, RewardsConfig(), settler=settler)
+    with pytest.raises(DeployConfigError, match="owned by"):
+        wire_fees(accounts[0], accounts[2].address, RewardsConfig(), settler=settler)

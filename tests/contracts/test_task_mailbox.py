@@ -792,3 +792,105 @@ def test_bls_type_needs_bls_keys(project, mw) -> None:
     args = (sid, mw.cw.image, mw.token, FEE, TIMEOUT)
     reverts("set has no bls keys", m2.registerTaskType, *args, CERT_BLS, THRESHOLD, sender=mw.app)
     m2.registerTaskType(*args, CERT_ECDSA, THRESHOLD, sender=mw.app)
+
+
+# ---------------------------------------------------------------- the cloud's fee split (ELIP-12)
+
+
+def _reset_fee_split(mw):
+    """Back to the module's world: no collector, the default split, the operators paid out."""
+    m, owner = mw.mailbox, mw.w.owner
+    m.setFeeSplitCollector(ZERO_ADDRESS, sender=owner)
+    m.setFeeSplit(2000, sender=owner)
+    for op in mw.ops:
+        if m.feesOwed(op, mw.token):
+            m.withdrawFees(mw.token, sender=op)
+
+
+def _split_paid(mw, rc):
+    """The FeePaid amounts of a submitResult by recipient."""
+    out: dict[str, int] = {}
+    for e in evs(rc, "FeePaid"):
+        out[e.operator] = out.get(e.operator, 0) + e.amount
+    return out
+
+
+@pytest.mark.parametrize(("fee", "split"), [(FEE, 2000), (999_999, 3333), (7, 5000), (1, 2000), (FEE, 0)])
+def test_fee_split_goes_to_the_vault_and_sums_to_the_fee(project, mw, fee, split) -> None:
+    m, owner = mw.mailbox, mw.w.owner
+    vault = owner.deploy(project.FeeVault, owner)
+    t = mw.register_type(CERT_ECDSA, fee=fee)
+    try:
+        assert (
+            evs(m.setFeeSplitCollector(vault, sender=owner), "FeeSplitCollectorSet")[0].feeSplitCollector
+            == vault.address
+        )
+        assert evs(m.setFeeSplit(split, sender=owner), "FeeSplitSet")[0].feeSplit == split
+        h, _ = mw.create(mw.params(task_type=t, fee=fee))
+        held = m.feesHeld(mw.token)
+        rc = mw.submit(h, mw.ecdsa(h, b"4"))
+        paid = _split_paid(mw, rc)
+        cut = fee * split // 10_000  # rounded down: the remainder stays with the signers
+        assert paid.pop(vault.address, 0) == cut == m.feesOwed(vault, mw.token)
+        assert sum(paid.values()) == fee - cut and set(paid) <= {o.address for o in mw.ops[:2]}
+        # the signers' part pro rata to stake (25 : 15), the first signer taking the remainder
+        ks = sorted(range(2), key=lambda i: int(mw.keys[i].public_key.to_checksum_address(), 16))
+        second = (fee - cut) * (25, 15)[ks[1]] // 40
+        assert m.feesOwed(mw.ops[ks[1]], mw.token) == second
+        assert m.feesOwed(mw.ops[ks[0]], mw.token) == fee - cut - second
+        assert m.feesHeld(mw.token) == held  # owed, not yet moved
+        if cut:
+            rc = vault.collect(m, mw.token, sender=mw.w.other)  # anyone pulls it into the vault
+            (ev,) = evs(rc, "FeePaid")
+            assert (ev.token, ev.payer, ev.source, ev.amount) == (mw.token.address, m.address, m.address, cut)
+            assert vault.balanceOf(mw.token) == cut == mw.token.balanceOf(vault)
+            assert m.feesOwed(vault, mw.token) == 0 and m.feesHeld(mw.token) == held - cut
+        reverts("no fees owed", vault.collect, m, mw.token, sender=mw.w.other)
+    finally:
+        _reset_fee_split(mw)
+
+
+def test_fee_split_bounds_owner_and_default(project, mw) -> None:
+    m, owner = mw.mailbox, mw.w.owner
+    assert m.feeSplit() == 2000 and m.feeSplitCollector() == ZERO_ADDRESS  # the documented default
+    reverts("fee split over cap", m.setFeeSplit, 5001, sender=owner)
+    reverts("fee split over cap", m.setFeeSplit, 2**16 - 1, sender=owner)
+    reverts("only owner", m.setFeeSplit, 100, sender=mw.w.other)
+    reverts("only owner", m.setFeeSplitCollector, mw.w.other, sender=mw.w.other)
+    assert m.feeSplit() == 2000
+
+
+def test_fee_split_in_force_at_verification_and_needs_a_collector(project, mw) -> None:
+    m, owner = mw.mailbox, mw.w.owner
+    vault = owner.deploy(project.FeeVault, owner)
+    try:
+        # no collector: the signers take the whole fee (the default 2,000 bips is owed to no one)
+        h0, _ = mw.create()
+        assert sum(_split_paid(mw, mw.submit(h0, mw.ecdsa(h0, b"4"))).values()) == FEE
+        assert m.feesOwed(ZERO_ADDRESS, mw.token) == 0
+        h1, _ = mw.create()  # created before the collector was named: the split applies at verification
+        h2, _ = mw.create()
+        h3, _ = mw.create()
+        m.setFeeSplitCollector(vault, sender=owner)
+        assert _split_paid(mw, mw.submit(h1, mw.ecdsa(h1, b"4")))[vault.address] == FEE * 2000 // 10_000
+        m.setFeeSplit(5000, sender=owner)
+        assert _split_paid(mw, mw.submit(h2, mw.ecdsa(h2, b"4")))[vault.address] == FEE // 2
+        # the collector removed before verification: no split, the signers are paid in full
+        m.setFeeSplitCollector(ZERO_ADDRESS, sender=owner)
+        paid = _split_paid(mw, mw.submit(h3, mw.ecdsa(h3, b"4")))
+        assert vault.address not in paid and sum(paid.values()) == FEE
+        # refunds are unchanged: an expired task with a split returns its whole fee
+        m.setFeeSplitCollector(vault, sender=owner)
+        h4, _ = mw.create()
+        mw.chain.mine(TIMEOUT + 1)
+        before = mw.token.balanceOf(mw.w.staker2)
+        m.refundFee(h4, sender=mw.w.other)
+        assert mw.token.balanceOf(mw.w.staker2) == before + FEE
+        # what the vault was owed stays its own after a change of collector
+        owed = m.feesOwed(vault, mw.token)
+        assert owed == FEE * 2000 // 10_000 + FEE // 2
+        m.setFeeSplitCollector(ZERO_ADDRESS, sender=owner)
+        assert vault.collect(m, mw.token, sender=mw.w.other).return_value == owed
+        assert vault.balanceOf(mw.token) == owed
+    finally:
+        _reset_fee_split(mw)

@@ -1,6 +1,7 @@
 """The main job's token step (scripts/_demo/token.py, run) on the demo's own deployment, and the
 figures of its later steps: the verifiable trading agent (scripts/_demo/trading.py) and rewards, fees
-and the buyback (scripts/_demo/rewards.py)."""
+(the protocol fee, the compute task fee split and the inference fee into the fee vault) and the buyback
+(scripts/_demo/rewards.py)."""
 
 from __future__ import annotations
 
@@ -46,11 +47,23 @@ def test_demo_token_step(capsys):
     assert da["statuses"] == [1] * da["blobs"] and da["served_by"] == ["validators"] * da["blobs"]
     assert "checkDACert: 1 (success)" in out and f"{da['killed']} (25% of the stake) killed" in out
     assert "MISMATCH: the receipt's output is not what the model computes" in out
-    # rewards: the set's operators and their stakers paid on-chain, the protocol fee bought back and burned
+    # rewards: the set's operators and their stakers paid on-chain; the protocol fee, the compute task's
+    # fee split and the inference fee (ELIP-12) in the fee vault, bought back and burned
     rw = demo.results[demo_rewards.__name__]
     assert rw["protocol_fee"] == demo_rewards.AMOUNT * 2000 // 10_000
     assert set(rw["paid"]) == {"operator A", "operator B", "Carol", "Dave", "Erin"}
     assert all(v > 0 for v in rw["paid"].values())
     assert demo_rewards.AMOUNT - rw["protocol_fee"] - sum(rw["paid"].values()) < 10**15  # rounding only
     assert rw["clearing_price"] <= demo_rewards.MARKET_PRICE
-    assert rw["eigen_burned"] == rw["eigen_paid"] == -(-rw["protocol_fee"] * rw["clearing_price"] // WAD)
+    assert rw["task_fee"] == demo_rewards.TASK_FEE * 2000 // 10_000  # config/deploy.yaml: 2,000 bips
+    assert set(rw["task_paid"]) == {"operator A", "operator B"} and all(
+        v > 0 for v in rw["task_paid"].values()
+    )
+    assert rw["task_fee"] + sum(rw["task_paid"].values()) == demo_rewards.TASK_FEE
+    charge = demo_rewards.TOKEN_PRICE * demo_rewards.GENERATED
+    assert (
+        rw["inference_fee"] == charge * 2000 // 10_000
+        and rw["inference_paid"] == charge - rw["inference_fee"]
+    )
+    assert rw["lot"] == rw["protocol_fee"] + rw["task_fee"] + rw["inference_fee"]
+    assert rw["eigen_burned"] == rw["eigen_paid"] == -(-rw["lot"] * rw["clearing_price"] // WAD)

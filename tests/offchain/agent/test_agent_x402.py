@@ -13,6 +13,7 @@ import anyio
 import httpx
 import pytest
 
+from offchain.abi import ZERO_ADDRESS
 from offchain.agent import errors as E
 from offchain.agent.ap2 import INTENT, check_intent, sign_mandate
 from offchain.agent.client import PayingClient, parse_payment_required
@@ -507,3 +508,32 @@ def test_client_pays_only_within_an_ap2_intent(x402_world, servers):
     ):  # the intent's budget, not the client's
         c.get(url + "/price")
     assert x402_world.balance("payer") == before - 2 * PRICE
+
+
+def test_upto_fee_goes_to_the_vault_and_the_response_keeps_the_charge(project, accounts, x402_world, servers):
+    """With the settler's fee vault named, an upto settlement charges the payer the billed amount
+    (the PAYMENT-RESPONSE amount), pays floor(amount * feeBips / 10,000) into the FeeVault and the
+    rest to the seller; /supported states the fee terms."""
+    fac_url, url = servers
+    owner = accounts[0]
+    settler = project.UptoSettler.at(x402_world.settler.address)
+    vault = owner.deploy(project.FeeVault, owner)
+    settler.setFeeVault(vault, sender=owner)
+    settler.setFeeBips(1250, sender=owner)
+    try:
+        extra = httpx.get(fac_url + "/supported").json()["kinds"][1]["extra"]
+        assert (extra["feeVault"], extra["feeBips"]) == (vault.address, 1250)
+        seller, payer = x402_world.addresses["seller"], x402_world.addresses["payer"]
+        before = (x402_world.balance(payer), x402_world.balance(seller))
+        client = x402_world.client(budget=MAX_TOKENS_PRICE, schemes=("upto",))
+        r = client.post(url + "/infer", json={"max_tokens": 37})
+        settled = SettleResponse.from_json(decode_header(r.headers[PAYMENT_RESPONSE], PAYMENT_RESPONSE))
+        charge = 37 * PER_TOKEN
+        fee = charge * 1250 // 10_000
+        assert settled.amount == charge == client.spent
+        assert x402_world.balance(payer) == before[0] - charge
+        assert x402_world.balance(seller) == before[1] + charge - fee
+        assert vault.balanceOf(x402_world.token.address) == fee > 0
+    finally:
+        settler.setFeeVault(ZERO_ADDRESS, sender=owner)
+    assert httpx.get(fac_url + "/supported").json()["kinds"][1]["extra"]["feeBips"] == 0
