@@ -30,7 +30,7 @@ from offchain.chain.deploy import deploy_core
 from offchain.chain.inference_disputes import receipt_args
 from offchain.chain.sdk import load_abis
 from offchain.chain.task_mailbox import TaskParams
-from tests.contracts.support import TEST_CONFIG, DisputeWorld
+from tests.contracts.support import CHALLENGE_WINDOW, TEST_CONFIG, DisputeWorld
 from tests.contracts.support import World as CoreWorld
 from tests.contracts.test_task_mailbox import MailboxWorld
 
@@ -146,8 +146,8 @@ class VerifiedWorld:
     """A MailboxWorld (executor set, ECDSA task type) plus a stablecoin, a VerifiedEscrow on the
     mailbox (a task payment's challenge window: `task_window` seconds), a facilitator settling
     into it, and the server agent (the task creator) it pays. With `inference`, also a
-    DisputeWorld on its own core (three inference operators, the tiny model) whose receipts the
-    escrow serves too (``self.d``)."""
+    DisputeWorld on its own core (three inference operators, the tiny model, receipts challengeable
+    for `challenge_window` seconds) whose receipts the escrow serves too (``self.d``)."""
 
     def __init__(
         self,
@@ -157,6 +157,7 @@ class VerifiedWorld:
         funds: int = JOB_FUNDS,
         task_window: int = 0,
         inference: bool = False,
+        challenge_window: int = CHALLENGE_WINDOW,
     ) -> None:
         w = CoreWorld(project, chain, accounts, deploy_core(project, accounts[0], TEST_CONFIG))
         self.mw = MailboxWorld(w, project, chain, accounts)
@@ -169,7 +170,7 @@ class VerifiedWorld:
         disputes = "0x" + "00" * 20
         if inference:
             core = CoreWorld(project, chain, accounts, deploy_core(project, accounts[0], TEST_CONFIG))
-            self.d = DisputeWorld(core, project, chain)
+            self.d = DisputeWorld(core, project, chain, challenge_window)
             disputes = self.d.c.address
         escrow = w.owner.deploy(project.VerifiedEscrow, self.mw.mailbox, disputes, task_window)
         self.seller, self.payer, self.fac_account = w.staker, w.avs2, w.resolver
@@ -317,13 +318,16 @@ def inference_request(
     return tokens, params, request_digest(svc.model.sha256, svc.tokenizer.hash, ENGINE_ID, params, tokens)
 
 
-def inference_server(vw: VerifiedWorld, facilitator: Any, tamper: Any = None) -> ASGIApp:
+def inference_server(
+    vw: VerifiedWorld, facilitator: Any, tamper: Any = None, scheme: str = "verified"
+) -> ASGIApp:
     """The server agent selling deterministic inference under ``verified`` with kind inference:
     GET /inference?prompt=..&seed=..&max_tokens=.. is offered for that very request's digest; once
     paid it runs the tiny model for the payer (the receipt's client), signs the receipt with
     inference operator 0's key, registers it on InferenceDisputes (the agent pays the gas) and
     answers the text, the receipt, its digest and the escrow id. `tamper(receipt) -> receipt`
-    makes it a cheating operator (the registered receipt is what it returns)."""
+    makes it a cheating operator (the registered receipt is what it returns). ``scheme="exact"``
+    sells the same work paid outright (the bench's baseline)."""
     assert vw.d is not None
     d = vw.d
     sender = Sender(vw.w3, vw.seller.private_key)
@@ -338,6 +342,8 @@ def inference_server(vw: VerifiedWorld, facilitator: Any, tamper: Any = None) ->
         if "prompt" not in q:
             return ()
         _, _, digest = inference_request(d, q)
+        if scheme == "exact":
+            return (vw.facilitator.requirements("exact", vw.token.address, vw.seller.address, JOB_PRICE),)
         deadline = deadlines.setdefault(digest, vw.clock() + WINDOW_S)
         req = vw.facilitator.requirements(
             "verified", vw.token.address, vw.seller.address, JOB_PRICE, request=digest, deadline=deadline
@@ -347,7 +353,7 @@ def inference_server(vw: VerifiedWorld, facilitator: Any, tamper: Any = None) ->
     async def infer(request: Request) -> JSONResponse:
         pay = PaymentMiddleware.payment(request)
         tokens, params, digest = inference_request(d, query(request.scope))
-        assert EscrowTerms.of(pay.requirements).ref == digest
+        assert scheme == "exact" or EscrowTerms.of(pay.requirements).ref == digest
         c = d.svc.complete(tokens, params, client=pay.payer)
         receipt = c.receipt.signed(d.keys[0].to_bytes())
         if tamper is not None:
@@ -358,7 +364,7 @@ def inference_server(vw: VerifiedWorld, facilitator: Any, tamper: Any = None) ->
                 "text": d.svc.text_of(receipt.output_tokens),
                 "receipt": receipt.to_dict(),
                 "receiptDigest": "0x" + receipt.digest().hex(),
-                "escrow": "0x" + escrow_of(pay.payload).hex(),
+                "escrow": None if scheme == "exact" else "0x" + escrow_of(pay.payload).hex(),
             }
         )
 
