@@ -2,38 +2,69 @@
 """
 @title VerifiedEscrow
 @notice Verified settlement for x402 (the `verified` scheme): the client's payment is held here
-        and reaches the server agent only once the work it paid for is certified on-chain, here a
-        TaskMailbox task VERIFIED by its executor set's certificate (with the result the client
-        expected, when it named one). The client gets the payment back when the task expired,
-        when its own deadline passed without a certified result, when the certified result is not
-        the one it expected, or when a fault was proven against the certified result through the
-        TaskSlasher (which slashed the certifying operators' stake).
+        and reaches the server agent only once the work it paid for verified on-chain and its
+        challenge window passed with no fault proven; a fault proven in time refunds the client
+        (the dispute path itself slashes the operator's stake). Two kinds of work:
+        KIND_TASK (ref: a TaskMailbox task hash): the task is VERIFIED by its executor set's
+          certificate (with the result the client expected, when it named one); confirmTask then
+          opens the escrow's own challenge window of TASK_WINDOW seconds (the mailbox keeps no
+          certification time, so the window runs from the confirmation, never less than
+          TASK_WINDOW after the certificate); release after it unless a fault was proven through
+          the TaskSlasher. TASK_WINDOW = 0: release right after the certificate, no confirmation.
+        KIND_INFERENCE (ref: the request digest of offchain.ai.receipt.request_digest: model,
+          tokenizer, engine, sampling parameters, prompt): bindReceipt names the InferenceDisputes
+          receipt (registered there, for this request, bound to this payer as its client) that
+          answers it; release once InferenceDisputes' challenge window passed unchallenged or the
+          set confirmed the receipt; refund when the set proved it wrong (and slashed its
+          operator), or when a challenge expired unresolved (the receipt never verified).
+        Both kinds refund when the client's deadline passed before the work was certified (task)
+        or a receipt bound (inference), and a task kind refunds when the task expired or its
+        certified result is not the expected one.
         The client signs EIP-3009 ReceiveWithAuthorization(from, to = this escrow, value, validAfter,
         validBefore, nonce) with nonce = keccak256(abi_encode(payee, kind, ref, expectedResult,
         deadline, salt)) (escrowNonce): only this contract can pull the funds, and only under
         exactly those terms, so whoever submits the deposit (the x402 facilitator) can neither
         redirect the payment nor change what it is conditioned on. The escrow id is
         keccak256(abi_encode(token, payer, nonce)) (escrowId), known to the client before it pays.
-@dev Every escrow settles once: HELD -> RELEASED or HELD -> REFUNDED. release and refund take the
-     certifying operators as TaskVerified listed them (checked against the task's signersHash) to
-     read TaskSlasher.faultSlashed: a fault proven before the release refunds the client and bars
-     the release; one proven after it is answered by the slash alone. Revert strings: "zero
-     payee", "zero amount", "unknown kind", "unknown task", "task expired", "deadline passed",
-     "escrow exists", "unknown escrow", "escrow settled", "task not verified", "result mismatch",
-     "fault proven", "wrong signer list", "not refundable", "transfer failed", plus the token's.
+@dev Every escrow settles once: HELD -> RELEASED or HELD -> REFUNDED. Task release and refund take
+     the certifying operators as TaskVerified listed them (checked against the task's signersHash)
+     to read TaskSlasher.faultSlashed; a fault proven after the release is answered by the slash
+     alone. Revert strings: "zero payee", "zero amount", "zero ref", "unknown kind", "unknown task",
+     "task expired", "deadline passed", "escrow exists", "unknown escrow", "escrow settled",
+     "not a task escrow", "not an inference escrow", "task not verified", "result mismatch",
+     "window started", "window not started", "challenge window open", "fault proven",
+     "wrong signer list", "receipt bound", "no receipt bound", "receipt for another client",
+     "receipt for another request", "receipt not registered", "receipt challenged",
+     "receipt proven wrong", "receipt unresolved", "not refundable", "transfer failed", plus the
+     token's.
 """
 
 from ..interfaces import IEIP3009
 from ..interfaces import ITaskMailbox
 
 MAX_SIGNERS: constant(uint256) = 64
+MAX_PROMPT_TOKENS: constant(uint256) = 512
+MAX_OUTPUT_TOKENS: constant(uint256) = 512
 
 # The kinds of work an escrow can be conditioned on.
 KIND_TASK: public(constant(uint8)) = 1  # a TaskMailbox task hash
+KIND_INFERENCE: public(constant(uint8)) = 2  # an inference request digest (offchain.ai.receipt)
 
+# offchain.ai.receipt.REQUEST_TAG: the request digest's first word.
+REQUEST_TAG: constant(bytes32) = keccak256("eigencloud/ai/request/v1")
+
+# TaskMailbox statuses
 STATUS_NONE: constant(uint8) = 0
 STATUS_VERIFIED: constant(uint8) = 2
 STATUS_EXPIRED: constant(uint8) = 3
+
+# InferenceDisputes claim statuses
+RECEIPT_NONE: constant(uint8) = 0
+RECEIPT_REGISTERED: constant(uint8) = 1
+RECEIPT_CHALLENGED: constant(uint8) = 2
+RECEIPT_UPHELD: constant(uint8) = 3
+RECEIPT_FAULTY: constant(uint8) = 4
+RECEIPT_EXPIRED: constant(uint8) = 5
 
 HELD: constant(uint8) = 1
 RELEASED: constant(uint8) = 2
@@ -41,9 +72,10 @@ REFUNDED: constant(uint8) = 3
 
 # Why a refund was allowed (the Refunded event's reason).
 REFUND_EXPIRED: constant(uint8) = 1  # the mailbox task expired without a result
-REFUND_DEADLINE: constant(uint8) = 2  # the escrow's deadline passed without a certified result
+REFUND_DEADLINE: constant(uint8) = 2  # the deadline passed without a certified result / bound receipt
 REFUND_MISMATCH: constant(uint8) = 3  # the certified result is not the expected one
-REFUND_FAULT: constant(uint8) = 4  # a fault proof against the certified result succeeded
+REFUND_FAULT: constant(uint8) = 4  # a fault proof (task) or a dispute (inference) proved the work wrong
+REFUND_UNRESOLVED: constant(uint8) = 5  # the receipt's challenge expired without a verdict
 
 
 interface IMailboxSlasher:
@@ -54,6 +86,43 @@ interface ITaskSlasher:
     def faultSlashed(taskHash: bytes32, operator: address) -> bool: view
 
 
+# InferenceDisputes' receipt, field for field (its receiptDigest takes it).
+struct InferenceReceipt:
+    domain: bytes32
+    modelHash: bytes32
+    tokenizerHash: bytes32
+    engineId: bytes32
+    operator: address
+    client: address
+    seed: uint64
+    temperatureMilli: uint32
+    topK: uint32
+    topPMicro: uint32
+    maxTokens: uint32
+    promptTokens: DynArray[uint32, MAX_PROMPT_TOKENS]
+    outputTokens: DynArray[uint32, MAX_OUTPUT_TOKENS]
+    stepsRoot: bytes32
+    finishReason: uint8
+
+
+# InferenceDisputes.claims's record, field for field.
+struct Claim:
+    client: address
+    operator: address
+    output: bytes32
+    status: uint8
+    deadline: uint256
+    challenger: address
+    bond: uint256
+    slashId: uint256
+    compensated: bool
+
+
+interface IInferenceDisputes:
+    def claims(receiptDigest: bytes32) -> Claim: view
+    def receiptDigest(r: InferenceReceipt) -> bytes32: pure
+
+
 struct Escrow:
     token: address
     payer: address
@@ -61,9 +130,11 @@ struct Escrow:
     amount: uint256
     kind: uint8
     ref: bytes32
-    expectedResult: bytes32  # keccak256(result); zero: any certified result
-    deadline: uint256  # unix seconds: refundable after it unless certified
+    expectedResult: bytes32  # task: keccak256(result); inference: the output commitment; zero: any
+    deadline: uint256  # unix seconds: refundable after it unless certified (task) or bound (inference)
     state: uint8  # 0 none, 1 held, 2 released, 3 refunded
+    receipt: bytes32  # inference: the receipt digest bound to it
+    windowEnd: uint256  # task: releasable after it (set by confirmTask)
 
 
 event Deposited:
@@ -77,6 +148,17 @@ event Deposited:
     expectedResult: bytes32
     deadline: uint256
 
+event TaskConfirmed:
+    id: indexed(bytes32)
+    taskHash: indexed(bytes32)
+    windowEnd: uint256
+
+event ReceiptBound:
+    id: indexed(bytes32)
+    receiptDigest: indexed(bytes32)
+    operator: indexed(address)
+    challengeDeadline: uint256
+
 event Released:
     id: indexed(bytes32)
     payee: indexed(address)
@@ -89,18 +171,26 @@ event Refunded:
     reason: uint8
 
 
-# The TaskMailbox whose certified tasks release payments.
+# The TaskMailbox whose certified tasks release KIND_TASK payments (zero: that kind is not served).
 mailbox: public(immutable(address))
+# The InferenceDisputes whose receipts release KIND_INFERENCE payments (zero: not served).
+disputes: public(immutable(address))
+# Seconds after confirmTask during which a fault proof still refunds a task payment.
+TASK_WINDOW: public(immutable(uint256))
 escrows: public(HashMap[bytes32, Escrow])
 
 
 @deploy
-def __init__(_mailbox: address):
+def __init__(_mailbox: address, _disputes: address, _taskWindow: uint256):
     """
-    @param _mailbox The TaskMailbox (its taskSlasher is read at refund time).
+    @param _mailbox The TaskMailbox (its taskSlasher is read at release and refund); zero: no task kind.
+    @param _disputes The InferenceDisputes; zero: no inference kind.
+    @param _taskWindow TASK_WINDOW: seconds a confirmed task payment stays open to fault proofs.
     """
-    assert _mailbox != empty(address), "zero mailbox"
+    assert _mailbox != empty(address) or _disputes != empty(address), "zero mailbox and disputes"
     mailbox = _mailbox
+    disputes = _disputes
+    TASK_WINDOW = _taskWindow
 
 
 @external
@@ -121,6 +211,23 @@ def escrowId(token: address, payer: address, nonce: bytes32) -> bytes32:
     return keccak256(abi_encode(token, payer, nonce))
 
 
+@internal
+@pure
+def _request_digest(r: InferenceReceipt) -> bytes32:
+    return keccak256(abi_encode(REQUEST_TAG, r.modelHash, r.tokenizerHash, r.engineId, r.seed, r.temperatureMilli,
+        r.topK, r.topPMicro, r.maxTokens, r.promptTokens))
+
+
+@external
+@pure
+def requestDigest(r: InferenceReceipt) -> bytes32:
+    """
+    @notice The request digest a receipt answers (offchain.ai.receipt.request_digest): a
+            KIND_INFERENCE escrow's ref.
+    """
+    return self._request_digest(r)
+
+
 @external
 @nonreentrant
 def deposit(
@@ -139,16 +246,20 @@ def deposit(
 ) -> bytes32:
     """
     @notice Pull `amount` of `token` from `payer` under its ReceiveWithAuthorization signature and
-            hold it for `payee` until the work `ref` is certified. Anyone may submit it.
+            hold it for `payee` until the work `ref` verifies. Anyone may submit it.
     @return The escrow id.
     """
     assert payee != empty(address), "zero payee"
     assert amount != 0, "zero amount"
-    assert kind == KIND_TASK, "unknown kind"
+    assert ref != empty(bytes32), "zero ref"
     assert deadline > block.timestamp, "deadline passed"
-    status: uint8 = (staticcall ITaskMailbox(mailbox).getTaskInfo(ref)).status
-    assert status != STATUS_NONE, "unknown task"
-    assert status != STATUS_EXPIRED, "task expired"
+    if kind == KIND_TASK and mailbox != empty(address):
+        status: uint8 = (staticcall ITaskMailbox(mailbox).getTaskInfo(ref)).status
+        assert status != STATUS_NONE, "unknown task"
+        assert status != STATUS_EXPIRED, "task expired"
+    else:
+        # an inference request exists only off-chain until its receipt is registered
+        assert kind == KIND_INFERENCE and disputes != empty(address), "unknown kind"
     nonce: bytes32 = keccak256(abi_encode(payee, kind, ref, expectedResult, deadline, salt))
     id: bytes32 = keccak256(abi_encode(token, payer, nonce))
     assert self.escrows[id].state == 0, "escrow exists"
@@ -163,6 +274,8 @@ def deposit(
         expectedResult=expectedResult,
         deadline=deadline,
         state=HELD,
+        receipt=empty(bytes32),
+        windowEnd=0,
     )
     log Deposited(
         id=id, payer=payer, payee=payee, token=token, amount=amount, kind=kind, ref=ref, expectedResult=expectedResult, deadline=deadline
@@ -191,20 +304,85 @@ def _fault_proven(info: ITaskMailbox.TaskInfo, task_hash: bytes32, signers: DynA
     return False
 
 
+@internal
+@view
+def _certified(e: Escrow) -> ITaskMailbox.TaskInfo:
+    info: ITaskMailbox.TaskInfo = staticcall ITaskMailbox(mailbox).getTaskInfo(e.ref)
+    assert info.status == STATUS_VERIFIED, "task not verified"
+    assert e.expectedResult == empty(bytes32) or info.resultHash == e.expectedResult, "result mismatch"
+    return info
+
+
+@external
+def confirmTask(id: bytes32) -> uint256:
+    """
+    @notice Open a task payment's challenge window: its task is VERIFIED (with the expected
+            result, if one was named); the payment is releasable after TASK_WINDOW seconds
+            unless a fault is proven first. Anyone may call (the payee has every reason to).
+    @param id The escrow.
+    @return The window's end (unix seconds): releasable after it.
+    """
+    e: Escrow = self._held(id)
+    assert e.kind == KIND_TASK, "not a task escrow"
+    assert e.windowEnd == 0, "window started"
+    self._certified(e)
+    end: uint256 = block.timestamp + TASK_WINDOW
+    self.escrows[id].windowEnd = end
+    log TaskConfirmed(id=id, taskHash=e.ref, windowEnd=end)
+    return end
+
+
+@external
+def bindReceipt(id: bytes32, r: InferenceReceipt) -> bytes32:
+    """
+    @notice Name the InferenceDisputes receipt that answers an inference payment (once, by its
+            deadline): it must be registered there, answer the escrow's request (its request
+            digest is the escrow's ref), name the payer as its client (whom a slash for it
+            compensates) and, if the client named one, carry the expected output commitment.
+            Anyone may call.
+    @param id The escrow.
+    @param r The receipt, as registered.
+    @return The receipt digest.
+    """
+    e: Escrow = self._held(id)
+    assert e.kind == KIND_INFERENCE, "not an inference escrow"
+    assert e.receipt == empty(bytes32), "receipt bound"
+    assert block.timestamp <= e.deadline, "deadline passed"
+    assert r.client == e.payer, "receipt for another client"
+    assert self._request_digest(r) == e.ref, "receipt for another request"
+    digest: bytes32 = staticcall IInferenceDisputes(disputes).receiptDigest(r)
+    c: Claim = staticcall IInferenceDisputes(disputes).claims(digest)
+    assert c.status != RECEIPT_NONE, "receipt not registered"
+    assert e.expectedResult == empty(bytes32) or c.output == e.expectedResult, "result mismatch"
+    self.escrows[id].receipt = digest
+    log ReceiptBound(id=id, receiptDigest=digest, operator=c.operator, challengeDeadline=c.deadline)
+    return digest
+
+
 @external
 @nonreentrant
 def release(id: bytes32, signers: DynArray[address, MAX_SIGNERS]):
     """
-    @notice Pay the payee: the task is VERIFIED, with the expected result if one was named, and no
-            fault was proven against it. Anyone may call.
+    @notice Pay the payee. Task: VERIFIED with the expected result, its challenge window over
+            (confirmTask, TASK_WINDOW) and no fault proven. Inference: the bound receipt's
+            challenge window passed unchallenged, or the set confirmed it. Anyone may call.
     @param id The escrow.
-    @param signers The task's certifying operators, as TaskVerified listed them.
+    @param signers Task: its certifying operators, as TaskVerified listed them (inference: ignored).
     """
     e: Escrow = self._held(id)
-    info: ITaskMailbox.TaskInfo = staticcall ITaskMailbox(mailbox).getTaskInfo(e.ref)
-    assert info.status == STATUS_VERIFIED, "task not verified"
-    assert e.expectedResult == empty(bytes32) or info.resultHash == e.expectedResult, "result mismatch"
-    assert not self._fault_proven(info, e.ref, signers), "fault proven"
+    if e.kind == KIND_TASK:
+        info: ITaskMailbox.TaskInfo = self._certified(e)
+        if TASK_WINDOW != 0:
+            assert e.windowEnd != 0, "window not started"
+            assert block.timestamp > e.windowEnd, "challenge window open"
+        assert not self._fault_proven(info, e.ref, signers), "fault proven"
+    else:
+        assert e.receipt != empty(bytes32), "no receipt bound"
+        c: Claim = staticcall IInferenceDisputes(disputes).claims(e.receipt)
+        assert c.status != RECEIPT_FAULTY, "receipt proven wrong"
+        assert c.status != RECEIPT_CHALLENGED, "receipt challenged"
+        assert c.status != RECEIPT_EXPIRED, "receipt unresolved"
+        assert c.status == RECEIPT_UPHELD or block.timestamp > c.deadline, "challenge window open"
     self.escrows[id].state = RELEASED
     assert extcall IEIP3009(e.token).transfer(e.payee, e.amount), "transfer failed"
     log Released(id=id, payee=e.payee, amount=e.amount)
@@ -214,25 +392,36 @@ def release(id: bytes32, signers: DynArray[address, MAX_SIGNERS]):
 @nonreentrant
 def refund(id: bytes32, signers: DynArray[address, MAX_SIGNERS]):
     """
-    @notice Return the payment to the payer: the task expired; or the deadline passed without a
+    @notice Return the payment to the payer. Task: it expired; or the deadline passed without a
             certified result; or the certified result is not the expected one; or a fault was
-            proven against it. Anyone may call.
+            proven against it. Inference: the deadline passed with no receipt bound; or the bound
+            receipt was proven wrong; or its challenge expired unresolved. Anyone may call.
     @param id The escrow.
     @param signers For a VERIFIED task, its certifying operators as TaskVerified listed them
            (ignored otherwise).
     """
     e: Escrow = self._held(id)
-    info: ITaskMailbox.TaskInfo = staticcall ITaskMailbox(mailbox).getTaskInfo(e.ref)
     reason: uint8 = 0
-    if info.status == STATUS_VERIFIED:
-        if e.expectedResult != empty(bytes32) and info.resultHash != e.expectedResult:
-            reason = REFUND_MISMATCH
-        elif self._fault_proven(info, e.ref, signers):
+    if e.kind == KIND_TASK:
+        info: ITaskMailbox.TaskInfo = staticcall ITaskMailbox(mailbox).getTaskInfo(e.ref)
+        if info.status == STATUS_VERIFIED:
+            if e.expectedResult != empty(bytes32) and info.resultHash != e.expectedResult:
+                reason = REFUND_MISMATCH
+            elif self._fault_proven(info, e.ref, signers):
+                reason = REFUND_FAULT
+        elif info.status == STATUS_EXPIRED:
+            reason = REFUND_EXPIRED
+        elif block.timestamp > e.deadline:
+            reason = REFUND_DEADLINE
+    elif e.receipt == empty(bytes32):
+        if block.timestamp > e.deadline:
+            reason = REFUND_DEADLINE
+    else:
+        status: uint8 = (staticcall IInferenceDisputes(disputes).claims(e.receipt)).status
+        if status == RECEIPT_FAULTY:
             reason = REFUND_FAULT
-    elif info.status == STATUS_EXPIRED:
-        reason = REFUND_EXPIRED
-    elif block.timestamp > e.deadline:
-        reason = REFUND_DEADLINE
+        elif status == RECEIPT_EXPIRED:
+            reason = REFUND_UNRESOLVED
     assert reason != 0, "not refundable"
     self.escrows[id].state = REFUNDED
     assert extcall IEIP3009(e.token).transfer(e.payer, e.amount), "transfer failed"

@@ -3,6 +3,7 @@
     eigen agent facilitator --rpc URL --key KEY --token ADDR [--settler ADDR] [--escrow ADDR] [--host H] [--port N]
     eigen agent pay URL --key KEY --token ADDR --chain-id N --budget UNITS [--method M] [--json BODY]
     eigen agent escrow {release,refund,show} ID --rpc URL --escrow ADDR [--key KEY]
+    eigen agent settle [ID ...] --rpc URL --escrow ADDR --key KEY [--payee ADDR] [--payer ADDR] [--from-block N]
     eigen agent history AGENT_ID [--deployment RECORD] [--rpc URL] [--from-block N] [--json]
 
 ``facilitator`` serves x402 v2's ``/verify``, ``/settle`` and ``/supported`` for the EIP-3009 token
@@ -11,7 +12,10 @@
 settlements from KEY, which pays the gas. ``pay`` requests URL and pays a 402 within the budget
 (atomic units of the token), then prints the response and the settlement as JSON. ``escrow``
 releases a verified payment to its payee, refunds it to its payer, or shows it (anyone may send a
-release or refund; the certifying operators are read from the task's TaskVerified event). Keys are
+release or refund; the certifying operators are read from the task's TaskVerified event). ``settle``
+is the keeper (offchain.agent.keeper): for the escrows named, or every held one to --payee / from
+--payer, it sends what is due (confirm a certified task, bind an inference receipt found on chain,
+release after the challenge window, refund) and prints each step as JSON. Keys are
 0x + 64 hex digits or a file holding them. ``history`` prints what the chain holds about an agent
 (ERC-8004 identity, feedback, validations, its TaskMailbox tasks and inference receipts, its
 verified-escrow payments, the slashes proven against its work), read from the contracts a deployment
@@ -65,6 +69,18 @@ def register(sub: Any) -> None:
     e.add_argument("--escrow", required=True, help="the VerifiedEscrow's address")
     e.add_argument("--key", default=None, help="the sending account's key (release, refund)")
     e.set_defaults(func=_escrow)
+
+    k = s.add_parser("settle", help="keeper: confirm, bind, release or refund verified payments that are due")
+    k.add_argument("ids", nargs="*", help="escrow ids (0x + 64 hex); none: every held one")
+    k.add_argument("--rpc", required=True, help="the chain's JSON-RPC URL")
+    k.add_argument("--escrow", required=True, help="the VerifiedEscrow's address")
+    k.add_argument("--key", required=True, help="the sending account's key (0x + 64 hex, or a file)")
+    k.add_argument("--payee", default=None, help="only escrows paying this address")
+    k.add_argument("--payer", default=None, help="only escrows paid by this address")
+    k.add_argument(
+        "--from-block", type=cliargs.uint(64), default=0, help="the first block to read events from"
+    )
+    k.set_defaults(func=_settle)
 
     h = s.add_parser(
         "history",
@@ -151,6 +167,33 @@ def _pay(args: argparse.Namespace) -> int:
     return 0 if r.status_code < 400 else 1
 
 
+def _escrow_id(text: str) -> bytes:
+    from offchain.agent.errors import PaymentPayloadError
+
+    body = text.removeprefix("0x")
+    if not text.startswith("0x") or len(body) != 64 or any(c not in "0123456789abcdefABCDEF" for c in body):
+        raise PaymentPayloadError(f"an escrow id is 0x and 64 hex digits: got {text!r}")
+    return bytes.fromhex(body)
+
+
+def _settle(args: argparse.Namespace) -> int:
+    from offchain.agent.keeper import Keeper
+    from offchain.chain.agent import Escrow, Sender
+    from offchain.chain.sdk import _connect, load_abis
+
+    ids = [_escrow_id(i) for i in args.ids]
+    payee = None if args.payee is None else _address(args.payee, "--payee")
+    payer = None if args.payer is None else _address(args.payer, "--payer")
+    key = _key(args.key)
+    w3 = _connect(args.rpc)
+    abis = load_abis()
+    escrow = Escrow(w3, _address(args.escrow, "--escrow"), abis["VerifiedEscrow"])
+    keeper = Keeper(escrow, Sender(w3, key), abis["TaskMailbox"], abis["InferenceDisputes"], args.from_block)
+    steps = keeper.run(ids or keeper.held(payee, payer))
+    print(json.dumps([s.to_json() for s in steps], indent=1))
+    return 0
+
+
 def _escrow(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
@@ -158,14 +201,7 @@ def _escrow(args: argparse.Namespace) -> int:
     from offchain.chain.agent import Escrow, Sender
     from offchain.chain.sdk import _connect, load_abis
 
-    body = args.id.removeprefix("0x")
-    if (
-        not args.id.startswith("0x")
-        or len(body) != 64
-        or any(c not in "0123456789abcdefABCDEF" for c in body)
-    ):
-        raise PaymentPayloadError(f"an escrow id is 0x and 64 hex digits: got {args.id!r}")
-    eid = bytes.fromhex(body)
+    eid = _escrow_id(args.id)
     if args.action != "show" and args.key is None:
         raise PaymentPayloadError(f"escrow {args.action} sends a transaction: give --key")
     key = None if args.key is None else _key(args.key)

@@ -9,7 +9,9 @@ held while its request is in flight, so concurrent requests cannot overspend.
 
 Refusals are typed: no offer it can pay (``NoAcceptablePaymentError``), none within the budget
 (``BudgetExceededError``), the server refusing the payment (``PaymentRefusedError`` with the x402
-reason), a malformed 402 or settlement header (``PaymentPayloadError``). Given an AP2 intent
+reason), a malformed 402 or settlement header (``PaymentPayloadError``). A request may name the
+work it pays for (``expect_ref``: a task hash or an inference request digest the client computed
+itself): then only ``verified`` offers conditioned on exactly that work are paid. Given an AP2 intent
 (offchain.agent.ap2), it also pays only offers within the user's limits (a ``MandateError``
 otherwise).
 """
@@ -41,6 +43,7 @@ from offchain.agent.x402 import (
     PAYMENT_RESPONSE,
     PAYMENT_SIGNATURE,
     SCHEMES,
+    EscrowTerms,
     PaymentPayload,
     PaymentRequired,
     PaymentRequirements,
@@ -116,9 +119,12 @@ class PayingClient:
         with self._lock:
             return self.budget - self.spent - self._held
 
-    def reserve(self, offers: tuple[PaymentRequirements, ...]) -> PaymentRequirements:
+    def reserve(
+        self, offers: tuple[PaymentRequirements, ...], expect_ref: bytes | None = None
+    ) -> PaymentRequirements:
         """The first offer this client may pay, its amount held against the budget until
-        :meth:`release` (other transports than HTTP, e.g. A2A, pay through this too)."""
+        :meth:`release` (other transports than HTTP, e.g. A2A, pay through this too); with
+        `expect_ref`, only a ``verified`` offer conditioned on that work."""
         usable = [
             o
             for o in offers
@@ -126,6 +132,7 @@ class PayingClient:
             and o.network == self.network
             and o.asset == self.asset
             and (self.allowed_payees is None or o.pay_to in self.allowed_payees)
+            and (expect_ref is None or _conditioned_on(o, expect_ref))
         ]
         if self.intent is not None and usable:
             refusals: list[MandateError] = []
@@ -141,7 +148,9 @@ class PayingClient:
             usable = fits
         if not usable:
             raise NoAcceptablePaymentError(
-                f"no offer this client may pay ({', '.join(self.schemes)} in {self.asset} on {self.network})"
+                f"no offer this client may pay ({', '.join(self.schemes)} in {self.asset} on {self.network}"
+                + ("" if expect_ref is None else f", verified on 0x{expect_ref.hex()}")
+                + ")"
             )
         with self._lock:
             left = self.budget - self.spent - self._held
@@ -155,14 +164,17 @@ class PayingClient:
             f"({self.max_per_request})"
         )
 
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """Send the request, paying once if the server asks (402)."""
+    def request(
+        self, method: str, url: str, *, expect_ref: bytes | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """Send the request, paying once if the server asks (402); `expect_ref`: pay only a
+        ``verified`` offer conditioned on this work (a task hash, an inference request digest)."""
         t0 = time.perf_counter()
         first = self.http.request(method, url, **kwargs)
         if first.status_code != 402:
             return first
         offers = parse_payment_required(first.headers, first.content)
-        req = self.reserve(offers.accepts)
+        req = self.reserve(offers.accepts, expect_ref)
         try:
             payload = self.sign(req, offers.resource)
             headers = dict(kwargs.pop("headers", None) or {})
@@ -208,3 +220,13 @@ class PayingClient:
 
     def post(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("POST", url, **kwargs)
+
+
+def _conditioned_on(offer: PaymentRequirements, ref: bytes) -> bool:
+    """Whether `offer` is a verified payment conditioned on the work `ref` (a malformed one is not)."""
+    if offer.scheme != "verified":
+        return False
+    try:
+        return EscrowTerms.of(offer, PaymentPayloadError).ref == ref
+    except PaymentPayloadError:
+        return False

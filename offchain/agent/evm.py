@@ -13,11 +13,13 @@ The nonce binds the payee and the one facilitator that may settle; the requireme
 names the settler and the facilitator (``/supported`` gives both, with the settler's ``feeVault``
 and ``feeBips``). The settle response's ``amount`` is the charge: what the payer paid.
 
-``verified`` (pay on certified work): the payer signs ``ReceiveWithAuthorization(from, to =
-VerifiedEscrow, value = price, ..., nonce)`` with nonce = keccak256(abi.encode(payTo, kind, task,
+``verified`` (pay on verified work): the payer signs ``ReceiveWithAuthorization(from, to =
+VerifiedEscrow, value = price, ..., nonce)`` with nonce = keccak256(abi.encode(payTo, kind, ref,
 expectedResult, deadline, salt)); the facilitator's settlement is the escrow's ``deposit``, which
-holds the payment until the TaskMailbox task named in ``extra`` is certified (``release`` pays
-payTo) or fails (``refund`` pays the payer back); :func:`escrow_of` is the escrow's id.
+holds the payment until the work named in ``extra`` verifies and its challenge window passes
+(a TaskMailbox task certified, then confirmed; or an inference request answered by a registered
+InferenceDisputes receipt: ``release`` pays payTo) or fails (``refund`` pays the payer back);
+:func:`escrow_of` is the escrow's id and offchain.agent.keeper sends what is due.
 
 :func:`create_payment` is the client's half (no chain access needed); :class:`EvmFacilitator` is
 the facilitator's: ``verify`` runs every check of x402 §6.1.2 (network, asset, payee, amount, time
@@ -67,6 +69,8 @@ from offchain.agent.x402 import (
     chain_id_of,
 )
 from offchain.chain.agent import (
+    ESCROW_KIND_INFERENCE,
+    ESCROW_KIND_TASK,
     RECEIVE_WITH_AUTHORIZATION,
     TRANSFER_WITH_AUTHORIZATION,
     Escrow,
@@ -108,6 +112,8 @@ REVERTS: tuple[tuple[str, type[X402Error]], ...] = (
     ("deadline passed", PaymentExpiredError),
     ("task expired", PaymentExpiredError),
     ("unknown task", PaymentRequirementsError),
+    ("unknown kind", PaymentSchemeError),
+    ("zero ref", PaymentRequirementsError),
 )
 
 
@@ -175,6 +181,8 @@ class EvmFacilitator:
         self.tokens = {t.address: t for t in tokens}
         self.settler = settler
         self.escrow = escrow
+        # the kinds of work the escrow serves (task: it has a mailbox; inference: disputes)
+        self.escrow_kinds = [] if escrow is None else [k for k, on in escrow.serves().items() if on]
         self.margin = settle_margin_s
         self._lock = threading.Lock()
         self._in_flight: set[tuple[str, bytes]] = set()
@@ -209,7 +217,7 @@ class EvmFacilitator:
                     "x402Version": X402_VERSION,
                     "scheme": "verified",
                     "network": self.network,
-                    "extra": {"escrow": self.escrow.address},
+                    "extra": {"escrow": self.escrow.address, "kinds": self.escrow_kinds},
                 }
             )
         return {"kinds": kinds, "extensions": [], "signers": {"eip155:*": [self.address]}}
@@ -224,11 +232,13 @@ class EvmFacilitator:
         task: bytes | None = None,
         deadline: int | None = None,
         expected_result: bytes | None = None,
+        request: bytes | None = None,
     ) -> PaymentRequirements:
         """PaymentRequirements a resource server can offer for settlement here; ``verified``
-        names the TaskMailbox `task` whose certified result (`expected_result`, None: any)
-        releases the payment, and the `deadline` (unix seconds) after which an uncertified task
-        refunds it."""
+        names either the TaskMailbox `task` whose certified result (`expected_result`, None: any)
+        releases the payment, or the inference `request` digest whose registered receipt (with
+        the output commitment `expected_result`, None: any) does, and the `deadline` (unix
+        seconds) after which an uncertified task, or a request with no receipt bound, refunds it."""
         t = self.tokens.get(to_checksum_address(token))
         if t is None:
             raise PaymentAssetError(f"this facilitator settles no token {token}")
@@ -240,11 +250,20 @@ class EvmFacilitator:
         elif scheme == "verified":
             if self.escrow is None:
                 raise PaymentSchemeError("this facilitator has no verified escrow")
-            if task is None or len(task) != 32 or deadline is None or deadline <= 0:
-                raise PaymentRequirementsError("a verified offer names a 32-byte task and a deadline")
+            kind = ESCROW_KIND_TASK if request is None else ESCROW_KIND_INFERENCE
+            ref = task if request is None else request
+            if (task is None) == (request is None):
+                raise PaymentRequirementsError("a verified offer names a task or an inference request")
+            if ref is None or len(ref) != 32 or deadline is None or deadline <= 0:
+                raise PaymentRequirementsError(
+                    "a verified offer names a 32-byte task or request and a deadline"
+                )
             if expected_result is not None and len(expected_result) != 32:
                 raise PaymentRequirementsError("an expected result hash is 32 bytes")
-            terms = EscrowTerms(self.escrow.address, task, expected_result or bytes(32), deadline)
+            name = "task" if kind == ESCROW_KIND_TASK else "inference"
+            if name not in self.escrow_kinds:
+                raise PaymentSchemeError(f"this facilitator's escrow serves no {name} payments")
+            terms = EscrowTerms(self.escrow.address, ref, expected_result or bytes(32), deadline, kind)
             extra |= terms.to_extra()
         elif scheme != "exact":
             raise PaymentSchemeError(f"scheme {scheme!r} is not one of {', '.join(SCHEMES)}")

@@ -32,7 +32,14 @@ CONTRACTS = {
 }
 TASK_STATUS = ("none", "created", "verified", "expired")
 RECEIPT_STATUS = ("none", "registered", "challenged", "upheld", "faulty", "expired")
-REFUND_REASONS = {1: "task expired", 2: "deadline passed", 3: "result mismatch", 4: "fault proven"}
+REFUND_REASONS = {
+    1: "task expired",
+    2: "deadline passed",
+    3: "result mismatch",
+    4: "fault proven",
+    5: "receipt unresolved",
+}
+ESCROW_KIND_NAMES = {1: "task", 2: "inference"}
 ZERO = "0x" + "00" * 20
 ESCROW_CANCELLED = 3  # SlashEscrow's status of a slash its set's resolver cancelled
 
@@ -271,7 +278,8 @@ def _escrows(r: _Reader, accounts: list[str]) -> list[dict[str, Any]]:
                 "payee": e.args.payee,
                 "token": e.args.token,
                 "amount": e.args.amount,
-                "task": _hex(e.args.ref),
+                "kind": ESCROW_KIND_NAMES.get(e.args.kind, str(e.args.kind)),
+                "task": _hex(e.args.ref),  # the work: a task hash, or an inference request digest
                 "state": state,
                 "refund_reason": reason,
                 "block": e["blockNumber"],

@@ -24,7 +24,13 @@ from offchain.agent.errors import (
     PaymentVersionError,
     X402Error,
 )
-from offchain.chain.agent import ESCROW_KIND_TASK, Authorization, escrow_nonce
+from offchain.chain.agent import (
+    ESCROW_KIND_INFERENCE,
+    ESCROW_KIND_TASK,
+    ESCROW_KINDS,
+    Authorization,
+    escrow_nonce,
+)
 
 X402_VERSION = 2
 # HTTP transport v2 header names.
@@ -181,21 +187,38 @@ class PaymentRequirements:
         return to_checksum_address(v)
 
 
+# The requirements' ``extra`` key naming the work of each escrow kind.
+ESCROW_REF_KEY = {ESCROW_KIND_TASK: "task", ESCROW_KIND_INFERENCE: "request"}
+
+
 @dataclass(frozen=True)
 class EscrowTerms:
     """What a ``verified`` payment is conditioned on (the requirements' ``extra``): the
-    VerifiedEscrow holding it, the TaskMailbox task whose certified result releases it, the
-    expected result hash (zero: any certified result) and the refund deadline (unix seconds)."""
+    VerifiedEscrow holding it, the kind of work (``extra.kind``: ``task``, the default, or
+    ``inference``) and the work itself (``extra.task``: a TaskMailbox task hash;
+    ``extra.request``: an inference request digest, offchain.ai.receipt.request_digest), the
+    expected result (task: its hash; inference: the output commitment; zero: any) and the refund
+    deadline (unix seconds)."""
 
     escrow: str
-    task: bytes
+    ref: bytes
     expected_result: bytes
     deadline: int
+    kind: int = ESCROW_KIND_TASK
+
+    @property
+    def task(self) -> bytes:
+        """The task hash of a task kind's terms (its ref)."""
+        return self.ref
 
     @classmethod
     def of(cls, req: PaymentRequirements, err: type[X402Error] = PaymentRequirementsError) -> EscrowTerms:
         what = "paymentRequirements.extra"
         d = req.extra
+        name = d.get("kind", "task")
+        if name not in ESCROW_KINDS:
+            raise err(f"{what}.kind must be one of {', '.join(ESCROW_KINDS)}: got {str(name)[:40]!r}")
+        kind = ESCROW_KINDS[name]
         expected = (
             _hexbytes(d, "expectedResult", what, err, 32)
             if d.get("expectedResult") is not None
@@ -203,21 +226,28 @@ class EscrowTerms:
         )
         return cls(
             req.extra_address("escrow", err),
-            _hexbytes(d, "task", what, err, 32),
+            _hexbytes(d, ESCROW_REF_KEY[kind], what, err, 32),
             expected,
             _amount(d, "deadline", what, err),
+            kind,
         )
 
     def condition(self) -> tuple[int, bytes, bytes, int]:
-        """(kind, task, expected result, deadline): what the escrow's nonce and deposit bind."""
-        return ESCROW_KIND_TASK, self.task, self.expected_result, self.deadline
+        """(kind, ref, expected result, deadline): what the escrow's nonce and deposit bind."""
+        return self.kind, self.ref, self.expected_result, self.deadline
 
     def nonce(self, pay_to: str, salt: bytes) -> bytes:
         """The EIP-3009 nonce of a payment to `pay_to` on these terms (VerifiedEscrow.escrowNonce)."""
         return escrow_nonce(pay_to, *self.condition(), salt)
 
     def to_extra(self) -> dict[str, Any]:
-        out = {"escrow": self.escrow, "task": "0x" + self.task.hex(), "deadline": str(self.deadline)}
+        out = {
+            "escrow": self.escrow,
+            ESCROW_REF_KEY[self.kind]: "0x" + self.ref.hex(),
+            "deadline": str(self.deadline),
+        }
+        if self.kind != ESCROW_KIND_TASK:
+            out["kind"] = next(k for k, v in ESCROW_KINDS.items() if v == self.kind)
         if self.expected_result != bytes(32):
             out["expectedResult"] = "0x" + self.expected_result.hex()
         return out

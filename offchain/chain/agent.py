@@ -174,8 +174,11 @@ def upto_nonce(pay_to: str, facilitator: str, salt: bytes) -> bytes:
     return keccak(abi_encode(["address", "address", "bytes32"], [pay_to, facilitator, salt]))
 
 
-# VerifiedEscrow's kinds of work (KIND_TASK: a TaskMailbox task hash).
+# VerifiedEscrow's kinds of work: KIND_TASK, a TaskMailbox task hash; KIND_INFERENCE, an inference
+# request digest (offchain.ai.receipt.request_digest) answered by an InferenceDisputes receipt.
 ESCROW_KIND_TASK = 1
+ESCROW_KIND_INFERENCE = 2
+ESCROW_KINDS = {"task": ESCROW_KIND_TASK, "inference": ESCROW_KIND_INFERENCE}
 
 
 # TaskValidator (contracts/agent/TaskValidator.vy): what a validation request names.
@@ -217,12 +220,13 @@ def escrow_nonce(
     pay_to: str, kind: int, ref: bytes, expected_result: bytes, deadline: int, salt: bytes
 ) -> bytes:
     """The EIP-3009 nonce of a verified-escrow payment (VerifiedEscrow.escrowNonce): it binds the
-    payee, the work the payment is conditioned on, the expected result hash (zero: any), the
-    refund deadline (unix seconds) and a salt."""
+    payee, the kind of work and the work the payment is conditioned on (a task hash, an inference
+    request digest), the expected result (task: the result hash; inference: the output commitment;
+    zero: any), the refund deadline (unix seconds) and a salt."""
     for name, v in (("ref", ref), ("expected result", expected_result), ("salt", salt)):
         if len(v) != 32:
             raise ChainInputError(f"an escrow {name} is 32 bytes, got {len(v)}")
-    if kind != ESCROW_KIND_TASK:
+    if kind not in ESCROW_KINDS.values():
         raise ChainInputError(f"unknown escrow kind {kind}")
     if not 0 <= deadline < 2**256:
         raise ChainInputError(f"escrow deadline out of range: {deadline}")
@@ -368,7 +372,8 @@ ESCROW_STATES = ("none", "held", "released", "refunded")
 @dataclass(frozen=True)
 class EscrowRecord:
     """One VerifiedEscrow escrow as the contract stores it (`state`: none, held, released or
-    refunded)."""
+    refunded; `receipt`: the inference receipt digest bound to it, zero until bound; `window_end`:
+    a task payment's challenge window end, zero until confirmed)."""
 
     token: str
     payer: str
@@ -379,11 +384,14 @@ class EscrowRecord:
     expected_result: bytes
     deadline: int
     state: str
+    receipt: bytes = bytes(32)
+    window_end: int = 0
 
 
 class Escrow:
     """A web3 handle on contracts/agent/VerifiedEscrow.vy: the deposit the x402 ``verified``
-    facilitator submits, and the release and refund anyone may send afterwards."""
+    facilitator submits, and the confirmation, binding, release and refund anyone may send
+    afterwards."""
 
     def __init__(self, w3: Web3, address: str, abi: list[dict[str, Any]]) -> None:
         self.w3 = w3
@@ -409,14 +417,39 @@ class Escrow:
             signature,
         )
 
+    @property
+    def task_window(self) -> int:
+        """TASK_WINDOW: seconds a confirmed task payment stays open to fault proofs."""
+        return self.contract.functions.TASK_WINDOW().call()
+
+    def serves(self) -> dict[str, bool]:
+        """Which kinds of work this escrow serves (a task kind needs its mailbox, an inference
+        kind its disputes contract)."""
+        zero = "0x" + "00" * 20
+        return {
+            "task": self.contract.functions.mailbox().call() != zero,
+            "inference": self.contract.functions.disputes().call() != zero,
+        }
+
+    def confirm_task(self, escrow: bytes) -> Any:
+        """Open a task payment's challenge window (its task is certified with the expected result)."""
+        return self.contract.functions.confirmTask(escrow)
+
+    def bind_receipt(self, escrow: bytes, receipt: tuple) -> Any:
+        """Name the registered InferenceDisputes receipt answering an inference payment; `receipt`
+        is the InferenceReceipt tuple (offchain.chain.inference_disputes.receipt_args)."""
+        return self.contract.functions.bindReceipt(escrow, receipt)
+
     def release(self, escrow: bytes, signers: list[str]) -> Any:
-        """Pay the payee (the task is verified with the expected result and no fault proven);
-        `signers`: the certifying operators as TaskVerified listed them."""
+        """Pay the payee (task: verified with the expected result, window over, no fault proven;
+        inference: the bound receipt final); `signers`: a task's certifying operators as
+        TaskVerified listed them (ignored for inference)."""
         return self.contract.functions.release(escrow, [to_checksum_address(s) for s in signers])
 
     def refund(self, escrow: bytes, signers: list[str]) -> Any:
-        """Return the payment to the payer (expired, past its deadline, unexpected result, or a
-        proven fault; `signers` as for release, only read for a verified task)."""
+        """Return the payment to the payer (expired, past its deadline, unexpected result, a
+        proven fault or an unresolved challenge; `signers` as for release, only read for a
+        verified task)."""
         return self.contract.functions.refund(escrow, [to_checksum_address(s) for s in signers])
 
     def task_signers(self, task: bytes, mailbox_abi: list[dict[str, Any]]) -> list[str]:
@@ -440,4 +473,6 @@ class Escrow:
             bytes(e[6]),
             e[7],
             ESCROW_STATES[e[8]],
+            bytes(e[9]),
+            e[10],
         )

@@ -282,8 +282,17 @@ def deploy_components(
         live = _live_agent(project, provider, old) if core.reused else None
         out.agent = live or deploy_agent(project, deployer)
         (out.reused if live else out.deployed).append("agent")
-        if "task_mailbox" in out.avs:  # the x402 verified escrow settles on its certified tasks
-            out.agent[VERIFIED_ESCROW] = _verified_escrow(project, deployer, provider, old, out, core.reused)
+        if "task_mailbox" in out.avs or "inference_disputes" in out.avs:
+            # the x402 verified escrow settles on certified tasks and unchallenged receipts
+            out.agent[VERIFIED_ESCROW] = _verified_escrow(
+                project,
+                deployer,
+                provider,
+                old,
+                out,
+                core.reused,
+                params.inference_disputes.challenge_window_s,
+            )
         if "task_mailbox" in out.avs or "inference_disputes" in out.avs:  # the stake-backed validator
             out.agent[TASK_VALIDATOR] = _task_validator(project, deployer, provider, old, out, core.reused)
     _rewards_component(project, deployer, params, comps, old, core, out, provider)
@@ -324,20 +333,23 @@ def _live_agent(project: Any, provider: Any, old: dict[str, Any]) -> dict[str, A
 
 
 def _verified_escrow(
-    project: Any, deployer: Any, provider: Any, old: dict, out: Deployed, reused: bool
+    project: Any, deployer: Any, provider: Any, old: dict, out: Deployed, reused: bool, window_s: int
 ) -> Any:
-    """The recorded VerifiedEscrow if it is live and over this deployment's mailbox, else a new one."""
-    mailbox = out.avs["task_mailbox"].address
+    """The recorded VerifiedEscrow if it is live and over this deployment's mailbox and disputes
+    with this task window, else a new one."""
+    want = tuple(
+        out.avs[k].address if k in out.avs else ZERO_ADDRESS for k in ("task_mailbox", "inference_disputes")
+    )
     addr = old.get(VERIFIED_ESCROW)
     if reused and isinstance(addr, str):
         try:
             if provider.get_code(addr):
                 escrow = project.VerifiedEscrow.at(addr)
-                if escrow.mailbox() == mailbox:
+                if (escrow.mailbox(), escrow.disputes(), escrow.TASK_WINDOW()) == (*want, window_s):
                     return escrow
-        except Exception:  # a record naming something else: deploy anew
+        except Exception:  # a record naming something else (or an older escrow): deploy anew
             pass
-    return deploy_verified_escrow(project, deployer, mailbox)
+    return deploy_verified_escrow(project, deployer, *want, window_s)
 
 
 def _task_validator(

@@ -734,16 +734,30 @@ def deploy_agent(
     }
 
 
-# Record key of the agent component's VerifiedEscrow (deployed only beside a task mailbox).
+# Record key of the agent component's VerifiedEscrow (deployed beside a task mailbox or inference
+# disputes).
 VERIFIED_ESCROW = "verified_escrow"
 
 
-def deploy_verified_escrow(project: Any, deployer: Any, mailbox: str) -> Any:
-    """Deploy the x402 ``verified`` escrow (contracts/agent/VerifiedEscrow.vy) over `mailbox`,
-    whose certified tasks release its payments."""
-    if not _is_address(mailbox) or mailbox == ZERO_ADDRESS:
-        raise DeployConfigError(f"the verified escrow needs a task mailbox: got {mailbox!r}")
-    return deployer.deploy(project.VerifiedEscrow, mailbox)
+def deploy_verified_escrow(
+    project: Any,
+    deployer: Any,
+    mailbox: str = ZERO_ADDRESS,
+    disputes: str = ZERO_ADDRESS,
+    task_window_s: int = InferenceDisputesConfig.challenge_window_s,
+) -> Any:
+    """Deploy the x402 ``verified`` escrow (contracts/agent/VerifiedEscrow.vy): `mailbox`'s
+    certified tasks and `disputes`' unchallenged (or confirmed) inference receipts release its
+    payments (either may be the zero address, not both); a task payment stays open to fault
+    proofs for `task_window_s` seconds after its confirmation (the components give it the
+    inference set's challenge window)."""
+    for what, v in (("mailbox", mailbox), ("disputes", disputes)):
+        if not _is_address(v):
+            raise DeployConfigError(f"the verified escrow's {what} is no address: got {v!r}")
+    if mailbox == ZERO_ADDRESS and disputes == ZERO_ADDRESS:
+        raise DeployConfigError("the verified escrow needs a task mailbox or inference disputes")
+    _check_int("verified_escrow", "task_window_s", task_window_s, 0, SECONDS_MAX, "an integer in [0, 2^32)")
+    return deployer.deploy(project.VerifiedEscrow, mailbox, disputes, task_window_s)
 
 
 def deploy_eigentrust_scores(

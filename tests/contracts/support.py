@@ -544,11 +544,11 @@ class DisputeWorld(_SetWorld):
 
     set_id = INFERENCE_SET
 
-    def __init__(self, w, project, chain):
+    def __init__(self, w, project, chain, challenge_window=CHALLENGE_WINDOW):
         self.w, self.chain, self.project = w, chain, project
         cfg = InferenceDisputesConfig(
             challenge_bond_wei=BOND,
-            challenge_window_s=CHALLENGE_WINDOW,
+            challenge_window_s=challenge_window,
             resolution_window_s=RESOLUTION_WINDOW,
             slash_wad=SLASH_WAD,
         )

@@ -1,8 +1,12 @@
 """VerifiedEscrow (contracts/agent/VerifiedEscrow.vy, docs/agent.md "Verified settlement"): an x402
-payment held until the TaskMailbox certifies the work it paid for, released to the server agent on
-a certified (and expected) result, refunded to the client on expiry, on its own deadline, on an
-unexpected result, or after a fault proof slashed the certifying operators through TaskSlasher;
-every path once, every refusal typed."""
+payment held until the work it paid for verifies on-chain and its challenge window passes.
+Task kind: released to the server agent on a certified (and expected) result once the escrow's
+window after confirmTask passed, refunded to the client on expiry, on its own deadline, on an
+unexpected result, or after a fault proof slashed the certifying operators through TaskSlasher.
+Inference kind: released once the bound InferenceDisputes receipt's challenge window passed (or
+the set confirmed it), refunded when the set proved it wrong (its operator slashed), when its
+challenge expired unresolved, or when no receipt was bound by the deadline. Every path once, every
+refusal typed."""
 
 from __future__ import annotations
 
@@ -12,7 +16,9 @@ import os
 import pytest
 
 from offchain.abi import WAD, ZERO_ADDRESS
+from offchain.ai.receipt import Receipt
 from offchain.chain.agent import (
+    ESCROW_KIND_INFERENCE,
     ESCROW_KIND_TASK,
     RECEIVE_WITH_AUTHORIZATION,
     Authorization,
@@ -22,15 +28,30 @@ from offchain.chain.agent import (
     sign,
 )
 from offchain.chain.components import Parameters, deploy_components
-from offchain.chain.deploy import VERIFIED_ESCROW, deploy_verified_escrow
+from offchain.chain.deploy import VERIFIED_ESCROW, deploy_core, deploy_verified_escrow
 from offchain.chain.errors import ChainInputError, DeployConfigError
-from tests.contracts.support import TEST_CONFIG, A, World, evs, one, reverts
+from offchain.chain.inference_disputes import receipt_args, receipt_output
+from tests.contracts.support import (
+    CHALLENGE_WINDOW,
+    ESCROW_BLOCKS,
+    RESOLUTION_WINDOW,
+    SLASH_WAD,
+    TEST_CONFIG,
+    A,
+    DisputeWorld,
+    World,
+    evs,
+    one,
+    reverts,
+    tamper,
+)
 from tests.contracts.test_task_mailbox import FAULT_WAD, TIMEOUT, MailboxWorld
 
 NAME = "USD Coin"
 PRICE = 2_500_000
 ZERO32 = b"\x00" * 32
 H4 = bytes.fromhex("13600b294191fc92924bb3ce4b969c1e7e2bab8f4c93c3fc6d0a51733df3c060")  # keccak(b"4")
+TASK_WINDOW = 120  # the escrow's challenge window after a task's confirmation (seconds)
 
 
 class EscrowWorld:
@@ -42,16 +63,17 @@ class EscrowWorld:
         self.mw = MailboxWorld(w, project, chain, accounts)
         self.chain, self.w = chain, w
         self.usdc = w.owner.deploy(project.StableToken, NAME, "USDC", w.owner)
-        self.escrow = w.owner.deploy(project.VerifiedEscrow, self.mw.mailbox)
+        self.escrow = w.owner.deploy(project.VerifiedEscrow, self.mw.mailbox, ZERO_ADDRESS, TASK_WINDOW)
         self.client, self.payee, self.relayer = w.avs2, w.recipient, w.other
         self.usdc.mint(self.client, 100 * PRICE, sender=w.owner)
 
-    def terms(self, ref, expected=ZERO32, deadline=None, payee=None, amount=PRICE, salt=None):
+    def terms(self, ref, expected=ZERO32, deadline=None, payee=None, amount=PRICE, salt=None, kind=None):
         """The deposit arguments (after token, payer) and the escrow id, signed by the client."""
         deadline = self.chain.pending_timestamp + 3600 if deadline is None else deadline
         payee = A(payee or self.payee)
         salt = salt or os.urandom(32)
-        nonce = escrow_nonce(payee, ESCROW_KIND_TASK, ref, expected, deadline, salt)
+        kind = ESCROW_KIND_TASK if kind is None else kind
+        nonce = escrow_nonce(payee, kind, ref, expected, deadline, salt)
         t = self.chain.pending_timestamp
         auth = Authorization(A(self.client), A(self.escrow), amount, t - 1, t + 600, nonce)
         data = authorization_data(
@@ -59,7 +81,7 @@ class EscrowWorld:
         )
         sig = sign(self.client.private_key, data)
         args = [self.usdc, self.client, amount, auth.valid_after, auth.valid_before]
-        args += [payee, ESCROW_KIND_TASK, ref, expected, deadline, salt, sig]
+        args += [payee, kind, ref, expected, deadline, salt, sig]
         return args, escrow_id(self.usdc.address, A(self.client), nonce)
 
     def deposit(self, ref, **kw):
@@ -73,10 +95,49 @@ class EscrowWorld:
         rc = self.mw.submit(h, self.mw.ecdsa(h, result, signers=signers), result=result)
         return list(evs(rc, "TaskVerified")[0].signers)
 
+    def confirm(self, eid, wait=True):
+        """confirmTask, then (wait) let the escrow's challenge window pass."""
+        ev = one(self.escrow.confirmTask(eid, sender=self.relayer), "TaskConfirmed")
+        assert ev.windowEnd == self.chain.blocks.head.timestamp + TASK_WINDOW
+        if wait:
+            self.chain.pending_timestamp = ev.windowEnd + 1
+            self.chain.mine(1)  # calls (eth_call on the latest block) see the window over
+        return ev.windowEnd
+
 
 @pytest.fixture(scope="module")
 def ew(project, chain, accounts, deployment):
     return EscrowWorld(project, chain, accounts, deployment)
+
+
+# An InferenceReceipt tuple (what bindReceipt takes) that answers no escrow.
+DUMMY_RECEIPT = (ZERO32, ZERO32, ZERO32, ZERO32, ZERO_ADDRESS, ZERO_ADDRESS, 0, 0, 0, 0, 0, [], [], ZERO32, 0)
+
+
+class InferenceEscrowWorld(EscrowWorld):
+    """EscrowWorld's token and mailbox plus an InferenceDisputes world on its own core (three
+    inference operators, the tiny model): a VerifiedEscrow serving both kinds, paid by the
+    disputes world's client (the address its receipts name)."""
+
+    def __init__(self, ew, project, chain, accounts):
+        core = World(project, chain, accounts, deploy_core(project, accounts[0], TEST_CONFIG))
+        self.d = DisputeWorld(core, project, chain)
+        self.chain, self.w, self.mw, self.usdc = chain, ew.w, ew.mw, ew.usdc
+        self.escrow = ew.w.owner.deploy(project.VerifiedEscrow, ew.mw.mailbox, self.d.c, TASK_WINDOW)
+        self.client, self.payee, self.relayer = self.d.client, ew.payee, ew.relayer
+        self.usdc.mint(self.client, 100 * PRICE, sender=ew.w.owner)
+
+    def pay(self, receipt: Receipt, **kw):
+        """An inference escrow for `receipt`'s request (deposited before the inference ran)."""
+        return self.deposit(receipt.request_digest, kind=ESCROW_KIND_INFERENCE, **kw)
+
+    def bind(self, eid, receipt: Receipt):
+        return self.escrow.bindReceipt(eid, receipt_args(receipt)[0], sender=self.relayer)
+
+
+@pytest.fixture(scope="module")
+def iw(ew, project, chain, accounts):
+    return InferenceEscrowWorld(ew, project, chain, accounts)
 
 
 def test_offchain_nonce_and_id_match_the_contract(ew) -> None:
@@ -85,6 +146,10 @@ def test_offchain_nonce_and_id_match_the_contract(ew) -> None:
     assert bytes(ew.escrow.escrowNonce(ew.payee, ESCROW_KIND_TASK, ref, H4, 1234, salt)) == n
     assert bytes(ew.escrow.escrowId(ew.usdc, ew.client, n)) == escrow_id(A(ew.usdc), A(ew.client), n)
     assert ew.escrow.KIND_TASK() == ESCROW_KIND_TASK and A(ew.escrow.mailbox()) == A(ew.mw.mailbox)
+    assert ew.escrow.KIND_INFERENCE() == ESCROW_KIND_INFERENCE and A(ew.escrow.disputes()) == ZERO_ADDRESS
+    assert ew.escrow.TASK_WINDOW() == TASK_WINDOW
+    n = escrow_nonce(A(ew.payee), ESCROW_KIND_INFERENCE, ref, H4, 1234, salt)
+    assert bytes(ew.escrow.escrowNonce(ew.payee, ESCROW_KIND_INFERENCE, ref, H4, 1234, salt)) == n
     for bad in (
         lambda: escrow_nonce(A(ew.payee), ESCROW_KIND_TASK, b"\x01", H4, 1, salt),
         lambda: escrow_nonce(A(ew.payee), 7, ref, H4, 1, salt),
@@ -124,8 +189,21 @@ def test_release_after_a_certified_result_only_once(ew) -> None:
     reverts("escrow exists", e.deposit, *args, sender=ew.relayer)
     # before the certificate: neither release nor refund
     reverts("task not verified", e.release, eid, [], sender=ew.relayer)
+    reverts("task not verified", e.confirmTask, eid, sender=ew.relayer)
     reverts("not refundable", e.refund, eid, [], sender=ew.relayer)
+    reverts("not an inference escrow", e.bindReceipt, eid, DUMMY_RECEIPT, sender=ew.relayer)
     signers = ew.verify(h)
+    # certified: the escrow's challenge window opens with confirmTask (once) and must pass
+    reverts("window not started", e.release, eid, signers, sender=ew.relayer)
+    end = ew.confirm(eid, wait=False)
+    reverts("window started", e.confirmTask, eid, sender=ew.relayer)
+    reverts("challenge window open", e.release, eid, signers, sender=ew.relayer)
+    assert e.escrows(eid).windowEnd == end
+    ew.chain.pending_timestamp = end
+    ew.chain.mine(1)  # at windowEnd itself the window is still open
+    reverts("challenge window open", e.release, eid, signers, sender=ew.relayer)
+    ew.chain.pending_timestamp = end + 1
+    ew.chain.mine(1)
     reverts("wrong signer list", e.release, eid, signers[::-1], sender=ew.relayer)
     reverts("not refundable", e.refund, eid, signers, sender=ew.relayer)
     payee_before = usdc.balanceOf(ew.payee)
@@ -163,7 +241,9 @@ def test_deposit_refusals(ew) -> None:
     cases = (
         ("zero payee", 5, "0x" + "00" * 20),
         ("zero amount", 2, 0),
-        ("unknown kind", 6, 2),
+        ("unknown kind", 6, 3),
+        ("unknown kind", 6, ESCROW_KIND_INFERENCE),  # this escrow serves no inference disputes
+        ("zero ref", 7, ZERO32),
         ("unknown task", 7, os.urandom(32)),
         ("deadline passed", 9, ew.chain.pending_timestamp - 1),
     )
@@ -212,6 +292,7 @@ def test_a_late_certificate_still_releases_before_any_refund(ew) -> None:
     signers = ew.verify(h)
     # verified: the deadline no longer refunds; the certified work is paid
     reverts("not refundable", ew.escrow.refund, eid, signers, sender=ew.relayer)
+    ew.confirm(eid)
     assert one(ew.escrow.release(eid, signers, sender=ew.relayer), "Released").amount == PRICE
 
 
@@ -221,12 +302,14 @@ def test_unexpected_result_refunds(ew) -> None:
     eid, _ = ew.deposit(h, expected=H4)
     signers = ew.verify(h, result=b"5")
     reverts("result mismatch", e.release, eid, signers, sender=ew.relayer)
+    reverts("result mismatch", e.confirmTask, eid, sender=ew.relayer)
     # the mismatch needs no signer list
     assert one(e.refund(eid, [], sender=ew.relayer), "Refunded").reason == 3
     # no expectation: any certified result releases
     h2, _ = ew.mw.create()
     eid2, _ = ew.deposit(h2)
     signers = ew.verify(h2, result=b"5")
+    ew.confirm(eid2)
     assert one(e.release(eid2, signers, sender=ew.relayer), "Released").amount == PRICE
 
 
@@ -235,6 +318,7 @@ def test_refund_after_a_proven_fault_slashes_and_bars_release(ew) -> None:
     h, _ = mw.create()
     eid, _ = ew.deposit(h, expected=H4)
     signers = ew.verify(h)  # ops 0 and 1 certify "4"
+    ew.confirm(eid, wait=False)  # the window opens; the fault is proven inside it
     tka = w.strats["TKA"]
     shares = w.dm.operatorShares(mw.ops[0], tka)
     alloc = w.am.getAllocatedStake(mw.opset, [mw.ops[0]], [tka])[0][0]
@@ -242,6 +326,8 @@ def test_refund_after_a_proven_fault_slashes_and_bars_release(ew) -> None:
     rc = mw.slasher.proveConflict(h, mw.ecdsa(h, b"5", signers=(0, 2)), b"5", [], signers, sender=w.other)
     assert [A(x.operator) for x in evs(rc, "TaskFaultProven")] == [A(mw.ops[0])]
     assert w.dm.operatorShares(mw.ops[0], tka) == shares - alloc * FAULT_WAD // WAD
+    ew.chain.pending_timestamp = e.escrows(eid).windowEnd + 1
+    ew.chain.mine(1)
     reverts("fault proven", e.release, eid, signers, sender=ew.relayer)
     reverts("wrong signer list", e.refund, eid, [], sender=ew.relayer)
     before = ew.usdc.balanceOf(ew.client)
@@ -250,12 +336,173 @@ def test_refund_after_a_proven_fault_slashes_and_bars_release(ew) -> None:
     reverts("escrow settled", e.release, eid, signers, sender=ew.relayer)
 
 
+# ---------------------------------------------------------------- inference receipts
+
+
+def test_request_digest_matches_offchain(iw) -> None:
+    rec = iw.d.answer()
+    assert bytes(iw.escrow.requestDigest(receipt_args(rec)[0])) == rec.request_digest
+    assert A(iw.escrow.disputes()) == A(iw.d.c) and A(iw.escrow.mailbox()) == A(iw.mw.mailbox)
+
+
+def test_honest_receipt_releases_after_its_challenge_window_only_once(iw) -> None:
+    e, usdc, d = iw.escrow, iw.usdc, iw.d
+    rec = d.answer(prompt="honest")
+    eid, args = iw.pay(rec)
+    assert (iw.last_deposited.kind, bytes(iw.last_deposited.ref)) == (
+        ESCROW_KIND_INFERENCE,
+        rec.request_digest,
+    )
+    reverts("escrow exists", e.deposit, *args, sender=iw.relayer)  # replay
+    # nothing bound: neither release nor refund (the deadline is an hour away)
+    reverts("no receipt bound", e.release, eid, [], sender=iw.relayer)
+    reverts("not refundable", e.refund, eid, [], sender=iw.relayer)
+    reverts("not a task escrow", e.confirmTask, eid, sender=iw.relayer)
+    reverts("receipt not registered", iw.escrow.bindReceipt, eid, rargs(rec), sender=iw.relayer)
+    d.register(rec)
+    ev = one(iw.bind(eid, rec), "ReceiptBound")
+    claim = d.c.claims(rec.digest())
+    assert (bytes(ev.id), bytes(ev.receiptDigest), A(ev.operator)) == (eid, rec.digest(), A(d.ops[0]))
+    assert ev.challengeDeadline == claim.deadline and bytes(e.escrows(eid).receipt) == rec.digest()
+    reverts("receipt bound", iw.escrow.bindReceipt, eid, rargs(rec), sender=iw.relayer)
+    # inside InferenceDisputes' challenge window: held
+    reverts("challenge window open", e.release, eid, [], sender=iw.relayer)
+    iw.chain.pending_timestamp = claim.deadline
+    iw.chain.mine(1)
+    reverts("challenge window open", e.release, eid, [], sender=iw.relayer)
+    reverts("not refundable", e.refund, eid, [], sender=iw.relayer)
+    iw.chain.pending_timestamp = claim.deadline + 1
+    iw.chain.mine(1)
+    payee_before = usdc.balanceOf(iw.payee)
+    ev = one(e.release(eid, [], sender=iw.relayer), "Released")
+    assert (bytes(ev.id), A(ev.payee), ev.amount) == (eid, A(iw.payee), PRICE)
+    assert usdc.balanceOf(iw.payee) == payee_before + PRICE and e.escrows(eid).state == 2
+    reverts("escrow settled", e.release, eid, [], sender=iw.relayer)
+    reverts("escrow settled", e.refund, eid, [], sender=iw.relayer)
+    reverts("escrow settled", iw.escrow.bindReceipt, eid, rargs(rec), sender=iw.relayer)
+
+
+def test_receipt_proven_wrong_refunds_and_slashes(iw) -> None:
+    e, d = iw.escrow, iw.d
+    rec = tamper(d.answer(prompt="tampered"), d.keys[0])
+    eid, _ = iw.pay(rec)
+    d.register(rec)
+    iw.bind(eid, rec)
+    d.challenge(rec)
+    reverts("receipt challenged", e.release, eid, [], sender=iw.relayer)
+    reverts("not refundable", e.refund, eid, [], sender=iw.relayer)
+    tka = d.strats[0]
+    shares = d.w.dm.operatorShares(d.ops[0], tka)
+    ev = one(d.resolve(rec), "ReceiptProvenWrong")
+    assert A(ev.operator) == A(d.ops[0]) and ev.slashId != 0
+    assert d.w.dm.operatorShares(d.ops[0], tka) < shares  # slashed by SLASH_WAD of its allocation
+    assert SLASH_WAD > 0
+    iw.chain.pending_timestamp = iw.chain.pending_timestamp + CHALLENGE_WINDOW + RESOLUTION_WINDOW
+    reverts("receipt proven wrong", e.release, eid, [], sender=iw.relayer)
+    before = iw.usdc.balanceOf(iw.client)
+    ev = one(e.refund(eid, [], sender=iw.payee), "Refunded")  # anyone may call
+    assert (bytes(ev.id), A(ev.payer), ev.amount, ev.reason) == (eid, A(iw.client), PRICE, 4)
+    assert iw.usdc.balanceOf(iw.client) == before + PRICE and e.escrows(eid).state == 3
+    reverts("escrow settled", e.release, eid, [], sender=iw.relayer)
+    # the slash itself reaches the client through InferenceDisputes, as for any receipt
+    iw.chain.mine(ESCROW_BLOCKS + 1)
+    d.c.claimCompensation(rec.digest(), sender=d.watcher)
+    assert d.c.claims(rec.digest()).compensated
+
+
+def test_failed_dispute_releases(iw) -> None:
+    e, d = iw.escrow, iw.d
+    rec = d.answer(prompt="challenged but right")
+    eid, _ = iw.pay(rec, expected=receipt_output(rec))
+    d.register(rec)
+    iw.bind(eid, rec)
+    d.challenge(rec)
+    reverts("receipt challenged", e.release, eid, [], sender=iw.relayer)
+    one(d.resolve(rec), "ChallengeRejected")
+    # confirmed by the set: releasable at once, inside what was the challenge window
+    assert one(e.release(eid, [], sender=iw.relayer), "Released").amount == PRICE
+
+
+def test_unresolved_challenge_refunds(iw) -> None:
+    e, d = iw.escrow, iw.d
+    rec = d.answer(prompt="nobody answers")
+    eid, _ = iw.pay(rec)
+    d.register(rec)
+    iw.bind(eid, rec)
+    d.challenge(rec)
+    d.warp(RESOLUTION_WINDOW + 1)
+    d.c.expireChallenge(rec.digest(), sender=d.watcher)
+    reverts("receipt unresolved", e.release, eid, [], sender=iw.relayer)
+    assert one(e.refund(eid, [], sender=iw.relayer), "Refunded").reason == 5
+
+
+def test_binding_refusals_wrong_ref_client_result_and_deadline(iw) -> None:
+    e, d = iw.escrow, iw.d
+    rec = d.answer(prompt="what I asked")
+    other = d.answer(prompt="what I did not ask")
+    stranger = d.answer(prompt="what I asked", client=A(iw.relayer))
+    for r in (rec, other, stranger):
+        d.register(r)
+    deadline = iw.chain.pending_timestamp + 60
+    eid, _ = iw.pay(rec, expected=keccak_other(rec), deadline=deadline)
+    reverts("receipt for another request", iw.escrow.bindReceipt, eid, rargs(other), sender=iw.relayer)
+    reverts("receipt for another client", iw.escrow.bindReceipt, eid, rargs(stranger), sender=iw.relayer)
+    reverts(
+        "result mismatch", iw.escrow.bindReceipt, eid, rargs(rec), sender=iw.relayer
+    )  # not the output commitment the client named
+    # a receipt whose fields differ from the registered one has another digest: not registered
+    fake = receipt_args(rec)[0][:13] + (b"\x01" * 32, rec.finish_reason)
+    reverts("receipt not registered", e.bindReceipt, eid, fake, sender=iw.relayer)
+    iw.chain.pending_timestamp = deadline + 1
+    iw.chain.mine(1)
+    reverts("deadline passed", iw.escrow.bindReceipt, eid, rargs(rec), sender=iw.relayer)
+    reverts("no receipt bound", e.release, eid, [], sender=iw.relayer)
+    ev = one(e.refund(eid, [], sender=iw.relayer), "Refunded")
+    assert ev.reason == 2 and e.escrows(eid).state == 3
+    # a task escrow takes no receipt, an inference escrow no task confirmation
+    h, _ = iw.mw.create()
+    tid, _ = iw.deposit(h)
+    reverts("not an inference escrow", iw.escrow.bindReceipt, tid, rargs(rec), sender=iw.relayer)
+
+
+def rargs(rec: Receipt) -> tuple:
+    """The InferenceReceipt tuple of a receipt (what bindReceipt takes)."""
+    return receipt_args(rec)[0]
+
+
+def keccak_other(rec: Receipt) -> bytes:
+    """An output commitment that is not `rec`'s."""
+    return bytes(b ^ 0xFF for b in receipt_output(rec))
+
+
+def test_inference_terms_are_bound_by_the_signature(iw) -> None:
+    e, d = iw.escrow, iw.d
+    rec = d.answer(prompt="bound terms")
+    args, _ = iw.terms(rec.request_digest, kind=ESCROW_KIND_INFERENCE)
+    h, _ = iw.mw.create()
+    # the facilitator cannot turn it into a task payment, another request, payee or result
+    changes = ({6: ESCROW_KIND_TASK, 7: h}, {7: os.urandom(32)}, {5: iw.relayer}, {8: os.urandom(32)})
+    for change in changes:
+        tampered = [change.get(i, v) for i, v in enumerate(args)]
+        reverts("invalid signature", e.deposit, *tampered, sender=iw.relayer)
+    # a task payment for a request digest: no such task
+    reverts(
+        "unknown task",
+        e.deposit,
+        *[ESCROW_KIND_TASK if i == 6 else v for i, v in enumerate(args)],
+        sender=iw.relayer,
+    )
+    assert bytes(e.deposit(*args, sender=iw.relayer).return_value) != ZERO32
+
+
 def test_deployed_with_the_agent_component_beside_a_mailbox(project, accounts, networks, tmp_path):
     record = tmp_path / "rec.json"
     kw = dict(record=record, provider=networks.provider)
     first = deploy_components(project, accounts[0], Parameters(TEST_CONFIG), ("task-mailbox", "agent"), **kw)
     escrow = first.agent[VERIFIED_ESCROW]
-    assert A(escrow.mailbox()) == A(first.avs["task_mailbox"])
+    assert A(escrow.mailbox()) == A(first.avs["task_mailbox"]) and A(escrow.disputes()) == ZERO_ADDRESS
+    # the task window is the inference set's challenge window parameter
+    assert escrow.TASK_WINDOW() == Parameters(TEST_CONFIG).inference_disputes.challenge_window_s
     assert json.loads(record.read_text())[VERIFIED_ESCROW] == escrow.address
     # reused from the record with the mailbox it serves; kept by a core-only run
     second = deploy_components(project, accounts[0], Parameters(TEST_CONFIG), ("task-mailbox", "agent"), **kw)
@@ -267,5 +514,19 @@ def test_deployed_with_the_agent_component_beside_a_mailbox(project, accounts, n
         project, accounts[0], Parameters(TEST_CONFIG), ("agent",), record=tmp_path / "b.json"
     )
     assert VERIFIED_ESCROW not in alone.agent
-    with pytest.raises(DeployConfigError, match="task mailbox"):
+    # beside inference disputes alone: an escrow for the inference kind only
+    ai = deploy_components(
+        project,
+        accounts[0],
+        Parameters(TEST_CONFIG),
+        ("inference-disputes", "agent"),
+        record=tmp_path / "c.json",
+    )
+    e = ai.agent[VERIFIED_ESCROW]
+    assert A(e.disputes()) == A(ai.avs["inference_disputes"]) and A(e.mailbox()) == ZERO_ADDRESS
+    with pytest.raises(DeployConfigError, match="task mailbox or inference disputes"):
         deploy_verified_escrow(project, accounts[0], ZERO_ADDRESS)
+    with pytest.raises(DeployConfigError, match="no address"):
+        deploy_verified_escrow(project, accounts[0], "0x12")
+    with pytest.raises(DeployConfigError, match="task_window_s"):
+        deploy_verified_escrow(project, accounts[0], escrow.mailbox(), task_window_s=-1)

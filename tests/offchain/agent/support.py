@@ -1,7 +1,9 @@
 """The x402 world of the agent tests and the bench: the stablecoin and the upto settler deployed on
 the test chain (anvil through ape), a facilitator over web3, a priced Starlette resource server
 behind the payment middleware, and a paying client; for verified settlement, a TaskMailbox world
-with a VerifiedEscrow and a server agent selling certified compute jobs; a data agent over A2A."""
+with a VerifiedEscrow and a server agent selling certified compute jobs, optionally an
+InferenceDisputes world and a server agent selling inference paid on its receipt; a data agent over
+A2A."""
 
 from __future__ import annotations
 
@@ -21,11 +23,14 @@ from offchain.agent.client import PayingClient
 from offchain.agent.evm import EvmFacilitator, escrow_of
 from offchain.agent.server import Payment, PaymentMiddleware, PricedRoute
 from offchain.agent.x402 import EscrowTerms, PaymentRequirements
+from offchain.ai.receipt import ENGINE_ID, request_digest
+from offchain.ai.sampler import SamplingParams
 from offchain.chain.agent import Escrow, Sender, Settler, StableToken
 from offchain.chain.deploy import deploy_core
+from offchain.chain.inference_disputes import receipt_args
 from offchain.chain.sdk import load_abis
 from offchain.chain.task_mailbox import TaskParams
-from tests.contracts.support import TEST_CONFIG
+from tests.contracts.support import CHALLENGE_WINDOW, TEST_CONFIG, DisputeWorld
 from tests.contracts.support import World as CoreWorld
 from tests.contracts.test_task_mailbox import MailboxWorld
 
@@ -139,15 +144,35 @@ WINDOW_S = 3600  # the client's refund deadline: an hour after the offer
 
 class VerifiedWorld:
     """A MailboxWorld (executor set, ECDSA task type) plus a stablecoin, a VerifiedEscrow on the
-    mailbox, a facilitator settling into it, and the server agent (the task creator) it pays."""
+    mailbox (a task payment's challenge window: `task_window` seconds), a facilitator settling
+    into it, and the server agent (the task creator) it pays. With `inference`, also a
+    DisputeWorld on its own core (three inference operators, the tiny model, receipts challengeable
+    for `challenge_window` seconds) whose receipts the escrow serves too (``self.d``)."""
 
-    def __init__(self, project: Any, chain: Any, accounts: Any, funds: int = JOB_FUNDS) -> None:
+    def __init__(
+        self,
+        project: Any,
+        chain: Any,
+        accounts: Any,
+        funds: int = JOB_FUNDS,
+        task_window: int = 0,
+        inference: bool = False,
+        challenge_window: int = CHALLENGE_WINDOW,
+    ) -> None:
         w = CoreWorld(project, chain, accounts, deploy_core(project, accounts[0], TEST_CONFIG))
         self.mw = MailboxWorld(w, project, chain, accounts)
         self.w3 = chain.provider.web3
+        self.chain = chain
         abis = load_abis()
+        self.abis = abis
         self.usdc = usdc = w.owner.deploy(project.StableToken, "USD Coin", "USDC", w.owner)
-        escrow = w.owner.deploy(project.VerifiedEscrow, self.mw.mailbox)
+        self.d: DisputeWorld | None = None
+        disputes = "0x" + "00" * 20
+        if inference:
+            core = CoreWorld(project, chain, accounts, deploy_core(project, accounts[0], TEST_CONFIG))
+            self.d = DisputeWorld(core, project, chain, challenge_window)
+            disputes = self.d.c.address
+        escrow = w.owner.deploy(project.VerifiedEscrow, self.mw.mailbox, disputes, task_window)
         self.seller, self.payer, self.fac_account = w.staker, w.avs2, w.resolver
         usdc.mint(self.payer, funds, sender=w.owner)
         self.token = StableToken(self.w3, usdc.address, abis["StableToken"])
@@ -159,6 +184,19 @@ class VerifiedWorld:
 
     def clock(self) -> int:
         return int(self.w3.eth.get_block("pending")["timestamp"])
+
+    def fresh_facilitator(self) -> EvmFacilitator:
+        """A new facilitator on the escrow (its nonce counter starts from the chain's, which ape
+        rewinds between tests)."""
+        self.facilitator = EvmFacilitator(
+            self.w3, self.fac_account.private_key, [self.token], escrow=self.escrow
+        )
+        return self.facilitator
+
+    def warp(self, seconds: int) -> None:
+        """Move the chain's clock `seconds` ahead (one block mined there)."""
+        self.chain.pending_timestamp = self.chain.pending_timestamp + seconds
+        self.chain.mine(1)
 
 
 def create_job(vw: VerifiedWorld, sender: Sender, payload: str) -> bytes:
@@ -262,3 +300,76 @@ def a2a_job_agent(vw: VerifiedWorld, facilitator: Any) -> A2AServer:
 
     skill = Skill(AgentSkill("job", "certified compute job", "paid on a certified result"), run, offers)
     return A2AServer("job-agent", "sells certified compute jobs", [skill], facilitator, clock=vw.clock)
+
+
+# ---------------------------------------------------------------- verified inference
+
+
+def inference_request(
+    d: DisputeWorld, query: dict[str, str]
+) -> tuple[tuple[int, ...], SamplingParams, bytes]:
+    """(prompt tokens, sampling parameters, request digest) of an inference query (prompt, seed,
+    max_tokens): what the client's payment is conditioned on (offchain.ai.receipt.request_digest)."""
+    svc = d.svc
+    params = SamplingParams.from_user(
+        seed=int(query.get("seed", "1")), temperature=0.7, max_tokens=int(query.get("max_tokens", "8"))
+    )
+    tokens = svc.prompt_tokens(None, query["prompt"])
+    return tokens, params, request_digest(svc.model.sha256, svc.tokenizer.hash, ENGINE_ID, params, tokens)
+
+
+def inference_server(
+    vw: VerifiedWorld, facilitator: Any, tamper: Any = None, scheme: str = "verified"
+) -> ASGIApp:
+    """The server agent selling deterministic inference under ``verified`` with kind inference:
+    GET /inference?prompt=..&seed=..&max_tokens=.. is offered for that very request's digest; once
+    paid it runs the tiny model for the payer (the receipt's client), signs the receipt with
+    inference operator 0's key, registers it on InferenceDisputes (the agent pays the gas) and
+    answers the text, the receipt, its digest and the escrow id. `tamper(receipt) -> receipt`
+    makes it a cheating operator (the registered receipt is what it returns). ``scheme="exact"``
+    sells the same work paid outright (the bench's baseline)."""
+    assert vw.d is not None
+    d = vw.d
+    sender = Sender(vw.w3, vw.seller.private_key)
+    disputes = vw.w3.eth.contract(address=d.c.address, abi=vw.abis["InferenceDisputes"])
+    deadlines: dict[bytes, int] = {}  # request digest -> the refund deadline offered
+
+    def query(scope: Any) -> dict[str, str]:
+        return {k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
+
+    async def offers(scope: Any) -> tuple[Any, ...]:
+        q = query(scope)
+        if "prompt" not in q:
+            return ()
+        _, _, digest = inference_request(d, q)
+        if scheme == "exact":
+            return (vw.facilitator.requirements("exact", vw.token.address, vw.seller.address, JOB_PRICE),)
+        deadline = deadlines.setdefault(digest, vw.clock() + WINDOW_S)
+        req = vw.facilitator.requirements(
+            "verified", vw.token.address, vw.seller.address, JOB_PRICE, request=digest, deadline=deadline
+        )
+        return (req,)
+
+    async def infer(request: Request) -> JSONResponse:
+        pay = PaymentMiddleware.payment(request)
+        tokens, params, digest = inference_request(d, query(request.scope))
+        assert scheme == "exact" or EscrowTerms.of(pay.requirements).ref == digest
+        c = d.svc.complete(tokens, params, client=pay.payer)
+        receipt = c.receipt.signed(d.keys[0].to_bytes())
+        if tamper is not None:
+            receipt = tamper(receipt)
+        sender.send(disputes.functions.registerReceipt(*receipt_args(receipt)), gas=3_000_000)
+        return JSONResponse(
+            {
+                "text": d.svc.text_of(receipt.output_tokens),
+                "receipt": receipt.to_dict(),
+                "receiptDigest": "0x" + receipt.digest().hex(),
+                "escrow": None if scheme == "exact" else "0x" + escrow_of(pay.payload).hex(),
+            }
+        )
+
+    app = Starlette(routes=[Route("/inference", infer)])
+    route = PricedRoute(
+        "/inference", (), "GET", "deterministic inference, paid on its receipt", offers=offers
+    )
+    return PaymentMiddleware(app, [route], facilitator)

@@ -113,6 +113,7 @@ def test_history_reads_every_part_from_the_chain(hw):
         ("verified", "0x" + H4.hex(), 1),
     ]
     es = h["escrows"]
+    assert {e["kind"] for e in es} == {"task"}
     assert [(e["escrow"], e["state"], e["refund_reason"]) for e in es] == [
         ("0x" + hw["escrows"][0].hex(), "released", None),
         ("0x" + hw["escrows"][1].hex(), "refunded", "fault proven"),

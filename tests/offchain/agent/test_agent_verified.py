@@ -1,8 +1,12 @@
 """The x402 ``verified`` scheme end to end over HTTP (docs/agent.md "Verified settlement"): a server
 agent sells a compute job; it creates the TaskMailbox task, offers it under ``verified``, and the
 facilitator's settlement deposits the client's payment into the VerifiedEscrow. The server agent
-is paid only once the executor set certifies the result (release refused before); the facilitator
-refuses payments conditioned on other terms, with typed errors."""
+is paid only once the executor set certifies the result and the escrow's challenge window passed
+(release refused before); the facilitator refuses payments conditioned on other terms, with typed
+errors. The inference kind: a server agent sells deterministic inference conditioned on the
+client's request digest; the keeper (``eigen agent settle``) binds the registered receipt and
+releases after InferenceDisputes' challenge window, or refunds once the receipt is proven wrong
+(its operator slashed)."""
 
 from __future__ import annotations
 
@@ -18,18 +22,33 @@ from offchain.agent.client import PayingClient
 from offchain.agent.evm import EvmFacilitator, create_payment
 from offchain.agent.facilitator import HTTPFacilitator, LocalFacilitator, create_app
 from offchain.agent.x402 import PAYMENT_RESPONSE, PAYMENT_SIGNATURE, decode_header, encode_header
+from offchain.ai.receipt import Receipt
 from offchain.chain.agent import Sender
 from offchain.chain.errors import ChainRevertError
 from offchain.chain.sdk import load_abis
 from offchain.cli import main
 from offchain.httpservice import ServiceServer
-from tests.contracts.support import A, evs
-from tests.offchain.agent.support import JOB_PRICE, WINDOW_S, VerifiedWorld, a2a_job_agent, job_server
+from tests.contracts.support import CHALLENGE_WINDOW, A, evs, tamper
+from tests.offchain.agent.support import (
+    JOB_PRICE,
+    WINDOW_S,
+    VerifiedWorld,
+    a2a_job_agent,
+    inference_request,
+    inference_server,
+    job_server,
+)
+
+TASK_WINDOW_S = 30  # the escrow's challenge window after a task's confirmation
 
 
 @pytest.fixture(scope="module")
 def vw(project, chain, accounts):
-    return VerifiedWorld(project, chain, accounts)
+    return VerifiedWorld(project, chain, accounts, task_window=TASK_WINDOW_S, inference=True)
+
+
+def keeper_cli(vw, key_file, *ids: str) -> list[str]:
+    return ["agent", "settle", *ids, "--rpc", vw.w3.provider.endpoint_uri, "--escrow", vw.escrow.address]
 
 
 def test_verified_payment_end_to_end_over_http(vw, capsys, tmp_path):
@@ -38,7 +57,8 @@ def test_verified_payment_end_to_end_over_http(vw, capsys, tmp_path):
         with ServiceServer(job_server(vw, HTTPFacilitator(f.url)), log_level="warning") as r:
             # /supported names the escrow
             kinds = httpx.get(f.url + "/supported").json()["kinds"]
-            assert {"scheme": "verified", "extra": {"escrow": vw.escrow.address}}.items() <= kinds[-1].items()
+            extra = {"escrow": vw.escrow.address, "kinds": ["task", "inference"]}
+            assert {"scheme": "verified", "extra": extra}.items() <= kinds[-1].items()
             task = httpx.post(r.url + "/jobs", json={"payload": "2+2"}).json()["task"]
             h = bytes.fromhex(task[2:])
             # unpaid: the offer names the escrow and this task
@@ -98,6 +118,15 @@ def test_verified_payment_end_to_end_over_http(vw, capsys, tmp_path):
     rc = vw.mw.submit(h, vw.mw.ecdsa(h, b"4"))
     signers = [A(s) for s in evs(rc, "TaskVerified")[0].signers]
     assert vw.escrow.task_signers(h, load_abis()["TaskMailbox"]) == signers
+    # certified: the escrow's challenge window must open (the keeper confirms) and pass
+    assert main(cli) == 2 and "window not started" in capsys.readouterr().err
+    settle = keeper_cli(vw, key_file, body["escrow"]) + ["--key", str(key_file)]
+    assert main(settle) == 0
+    steps = json.loads(capsys.readouterr().out)
+    assert [s["action"] for s in steps] == ["confirm", "waiting"]
+    assert steps[1]["reason"] == "challenge window open"
+    assert vw.escrow.get(eid).window_end > 0 and vw.escrow.get(eid).state == "held"
+    vw.warp(TASK_WINDOW_S + 1)
     assert main(cli) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["state"] == "released" and out["payee"] == seller and out["amount"] == JOB_PRICE
@@ -181,5 +210,127 @@ def test_verified_payment_over_a2a(vw):
     assert vw.token.balance_of(payer) == before[0] - JOB_PRICE and vw.token.balance_of(seller) == before[1]
     rc = vw.mw.submit(h, vw.mw.ecdsa(h, b"4"))
     signers = [A(x) for x in evs(rc, "TaskVerified")[0].signers]
-    Sender(vw.w3, vw.payer.private_key).send(vw.escrow.release(eid, signers))
+    sender = Sender(vw.w3, vw.payer.private_key)
+    sender.send(vw.escrow.confirm_task(eid))
+    vw.warp(TASK_WINDOW_S + 1)
+    sender.send(vw.escrow.release(eid, signers))
     assert vw.token.balance_of(seller) == before[1] + JOB_PRICE and vw.escrow.get(eid).state == "released"
+
+
+def test_verified_inference_end_to_end_release_after_the_window(vw, capsys, tmp_path):
+    d, seller, payer = vw.d, vw.seller.address, vw.payer.address
+    q = {"prompt": "what is 2+2?", "seed": "3", "max_tokens": "6"}
+    _, _, digest = inference_request(d, q)  # the client computes what it asks for
+    key_file = tmp_path / "keeper.key"
+    key_file.write_text(str(vw.seller.private_key))
+    with ServiceServer(create_app(vw.fresh_facilitator()), log_level="warning") as f:
+        with ServiceServer(inference_server(vw, HTTPFacilitator(f.url)), log_level="warning") as r:
+            offer = httpx.get(r.url + "/inference", params=q).json()["accepts"][0]
+            assert offer["scheme"] == "verified" and offer["extra"]["kind"] == "inference"
+            assert offer["extra"]["request"] == "0x" + digest.hex() and "task" not in offer["extra"]
+            client = PayingClient(
+                vw.payer.private_key, vw.w3.eth.chain_id, vw.token.address, 2 * JOB_PRICE, clock=vw.clock
+            )
+            # a client that expects another request pays nothing
+            with pytest.raises(E.NoAcceptablePaymentError, match="verified on"):
+                client.get(r.url + "/inference", params=q, expect_ref=bytes(32))
+            before = (vw.token.balance_of(payer), vw.token.balance_of(seller))
+            resp = client.get(r.url + "/inference", params=q, expect_ref=digest)
+            assert resp.status_code == 200, resp.text
+    body = resp.json()
+    eid = bytes.fromhex(body["escrow"][2:])
+    rec = vw.escrow.get(eid)
+    assert (rec.kind, rec.ref, rec.payer, rec.payee, rec.state) == (2, digest, payer, seller, "held")
+    assert vw.token.balance_of(payer) == before[0] - JOB_PRICE and vw.token.balance_of(seller) == before[1]
+    receipt_digest = bytes.fromhex(body["receiptDigest"][2:])
+    assert d.c.claims(receipt_digest).client == payer  # the receipt answers to the paying client
+    # the keeper binds the receipt it finds on chain, then waits for the challenge window
+    settle = keeper_cli(vw, key_file, body["escrow"]) + ["--key", str(key_file)]
+    assert main(settle) == 0
+    steps = json.loads(capsys.readouterr().out)
+    assert [s["action"] for s in steps] == ["bind", "waiting"]
+    assert steps[1]["reason"] == "challenge window open"
+    assert vw.escrow.get(eid).receipt == receipt_digest
+    vw.warp(CHALLENGE_WINDOW + 1)
+    assert main(settle) == 0
+    assert [s["action"] for s in json.loads(capsys.readouterr().out)] == ["release"]
+    assert vw.escrow.get(eid).state == "released" and vw.token.balance_of(seller) == before[1] + JOB_PRICE
+    assert main(settle) == 0  # settles once
+    assert json.loads(capsys.readouterr().out) == [
+        {"escrow": body["escrow"], "action": "settled", "reason": "released"}
+    ]
+    assert main([*settle[:2], "0x12", *settle[3:]]) == 2 and "escrow id" in capsys.readouterr().err
+
+
+def test_verified_inference_proven_wrong_refunds_and_slashes(vw, capsys, tmp_path):
+    d, payer = vw.d, vw.payer.address
+    q = {"prompt": "a wrong answer", "seed": "5", "max_tokens": "6"}
+    _, _, digest = inference_request(d, q)
+    cheat = lambda r: tamper(r, d.keys[0])  # noqa: E731
+    with ServiceServer(create_app(vw.fresh_facilitator()), log_level="warning") as f:
+        with ServiceServer(inference_server(vw, HTTPFacilitator(f.url), cheat), log_level="warning") as r:
+            client = PayingClient(
+                vw.payer.private_key, vw.w3.eth.chain_id, vw.token.address, JOB_PRICE, clock=vw.clock
+            )
+            body = client.get(r.url + "/inference", params=q, expect_ref=digest).json()
+    eid, rd = bytes.fromhex(body["escrow"][2:]), bytes.fromhex(body["receiptDigest"][2:])
+    key_file = tmp_path / "keeper.key"
+    key_file.write_text(str(vw.payer.private_key))
+    settle = keeper_cli(vw, key_file) + ["--key", str(key_file), "--payer", payer]
+    assert main(settle) == 0  # every held escrow the payer paid: this one
+    assert [s["action"] for s in json.loads(capsys.readouterr().out)] == ["bind", "waiting"]
+    # the client re-executes, challenges; the inference set proves the receipt wrong
+    receipt = Receipt.from_dict(body["receipt"])
+    assert receipt.digest() == rd
+    d.challenge(receipt)
+    tka = d.strats[0]
+    shares = d.w.dm.operatorShares(d.ops[0], tka)
+    d.resolve(receipt)
+    assert d.w.dm.operatorShares(d.ops[0], tka) < shares
+    before = vw.token.balance_of(payer)
+    assert main(settle) == 0
+    assert [s["action"] for s in json.loads(capsys.readouterr().out)] == ["refund"]
+    assert vw.escrow.get(eid).state == "refunded" and vw.token.balance_of(payer) == before + JOB_PRICE
+
+
+def test_facilitator_refuses_other_inference_terms_typed(vw):
+    fac = vw.fresh_facilitator()
+    _, _, digest = inference_request(vw.d, {"prompt": "terms"})
+    deadline = vw.clock() + WINDOW_S
+    req = fac.requirements(
+        "verified", vw.token.address, vw.seller.address, JOB_PRICE, request=digest, deadline=deadline
+    )
+    key = vw.payer.private_key
+    assert fac.verify(create_payment(key, req, now=vw.clock()), req) == vw.payer.address
+    # another request, a task instead of the request, another output commitment
+    h, _ = vw.mw.create()
+    task_terms = {k: v for k, v in req.extra.items() if k not in ("kind", "request")} | {
+        "task": "0x" + h.hex()
+    }
+    for extra in (
+        req.extra | {"request": "0x" + "11" * 32},
+        task_terms,
+        req.extra | {"expectedResult": "0x" + "22" * 32},
+    ):
+        other = replace(req, extra=extra)
+        with pytest.raises(E.PaymentRequirementsError, match="other escrow terms"):
+            fac.verify(create_payment(key, other, now=vw.clock()), req)
+    with pytest.raises(E.PaymentRequirementsError, match="kind"):
+        create_payment(key, replace(req, extra=req.extra | {"kind": "lottery"}), now=vw.clock())
+    with pytest.raises(E.PaymentRequirementsError, match="a task or an inference request"):
+        fac.requirements(
+            "verified", vw.token.address, vw.seller.address, 1, task=h, request=digest, deadline=deadline
+        )
+    # an escrow serving only tasks offers and settles no inference payment
+    task_only = EvmFacilitator(vw.w3, vw.fac_account.private_key, [vw.token], escrow=_task_only_escrow(vw))
+    with pytest.raises(E.PaymentSchemeError, match="no inference"):
+        task_only.requirements(
+            "verified", vw.token.address, vw.seller.address, 1, request=digest, deadline=deadline
+        )
+
+
+def _task_only_escrow(vw):
+    from offchain.chain.agent import Escrow
+
+    c = vw.mw.w.owner.deploy(vw.mw.project.VerifiedEscrow, vw.mw.mailbox, "0x" + "00" * 20, 0)
+    return Escrow(vw.w3, c.address, load_abis()["VerifiedEscrow"])

@@ -1,0 +1,154 @@
+"""The verified-settlement keeper: sends, for each held VerifiedEscrow payment, the one step that is
+due (docs/agent.md "Verified settlement"). Anyone may run it; the payee has every reason to.
+
+Task kind: once the task is certified with the expected result, ``confirmTask`` (opens the
+escrow's challenge window); after the window, ``release``; a refund when the task expired, the
+deadline passed uncertified, the result is not the expected one, or a fault was proven.
+
+Inference kind: while no receipt is bound, the receipt is found on chain: the InferenceDisputes
+``registerReceipt`` transactions whose ``ReceiptRegistered`` event names the payer as client, whose
+receipt answers the escrow's request (the escrow's own ``requestDigest``) and, when the client
+named one, carries the expected output commitment; the first is bound (``bindReceipt``). Once bound:
+``release`` after its challenge window passed or the set confirmed it, ``refund`` when it was proven
+wrong or its challenge expired. With no receipt by the deadline, ``refund``.
+
+Each step is simulated first: one that the contract would refuse is not sent, and the escrow is
+reported as ``waiting`` with the refusal (e.g. ``challenge window open``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from offchain.chain.agent import ESCROW_KIND_INFERENCE, ESCROW_KIND_TASK, Escrow, EscrowRecord, Sender
+from offchain.chain.errors import ChainRevertError
+
+# InferenceDisputes claim statuses (contracts/avs/InferenceDisputes.vy)
+RECEIPT_UPHELD, RECEIPT_FAULTY, RECEIPT_EXPIRED = 3, 4, 5
+
+
+@dataclass(frozen=True)
+class Step:
+    """What the keeper did for one escrow: `action` is confirm, bind, release, refund, waiting
+    (nothing due yet: `reason` says why) or settled (already released or refunded)."""
+
+    escrow: bytes
+    action: str
+    transaction: bytes | None = None
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"escrow": "0x" + self.escrow.hex(), "action": self.action}
+        if self.transaction is not None:
+            out["transaction"] = "0x" + self.transaction.hex()
+        if self.reason is not None:
+            out["reason"] = self.reason
+        return out
+
+
+class Keeper:
+    """Settles `escrow`'s payments from `sender`; `mailbox_abi` reads a task's certifying operators,
+    `disputes_abi` finds inference receipts (from block `from_block`)."""
+
+    def __init__(
+        self,
+        escrow: Escrow,
+        sender: Sender,
+        mailbox_abi: list[dict[str, Any]],
+        disputes_abi: list[dict[str, Any]],
+        from_block: int = 0,
+    ) -> None:
+        self.escrow = escrow
+        self.sender = sender
+        self.w3 = escrow.w3
+        self.mailbox_abi = mailbox_abi
+        self.from_block = from_block
+        d = escrow.contract.functions.disputes().call()
+        self.disputes = None if int(d, 16) == 0 else self.w3.eth.contract(address=d, abi=disputes_abi)
+
+    def held(self, payee: str | None = None, payer: str | None = None) -> list[bytes]:
+        """The ids of held escrows (to `payee`, from `payer`; None: any) from Deposited events."""
+        filters: dict[str, Any] = {}
+        if payee is not None:
+            filters["payee"] = to_checksum_address(payee)
+        if payer is not None:
+            filters["payer"] = to_checksum_address(payer)
+        logs = self.escrow.contract.events.Deposited().get_logs(
+            argument_filters=filters, from_block=self.from_block
+        )
+        ids = [bytes(e["args"]["id"]) for e in logs]
+        return [i for i in ids if self.escrow.get(i).state == "held"]
+
+    def _try(self, eid: bytes, action: str, call: Any) -> Step:
+        try:
+            self.sender.simulate(call)
+        except ChainRevertError as exc:
+            return Step(eid, "waiting", reason=str(exc))
+        return Step(eid, action, self.sender.send(call, gas=1_500_000))
+
+    def receipt_for(self, rec: EscrowRecord) -> tuple | None:
+        """The first registered receipt (InferenceReceipt tuple) answering an inference escrow."""
+        if self.disputes is None:
+            return None
+        logs = self.disputes.events.ReceiptRegistered().get_logs(
+            argument_filters={"client": rec.payer}, from_block=self.from_block
+        )
+        for log in logs:
+            tx = self.w3.eth.get_transaction(log["transactionHash"])
+            if tx["to"] is None or to_checksum_address(tx["to"]) != self.disputes.address:
+                continue  # registered through another contract: not readable from the calldata
+            try:
+                fn, args = self.disputes.decode_function_input(tx["input"])
+            except ValueError:
+                continue
+            if fn.fn_name != "registerReceipt":
+                continue
+            r = args["r"]
+            if isinstance(r, dict):  # web3 decodes a struct as a mapping in ABI order
+                r = tuple(r[c["name"]] for c in fn.abi["inputs"][0]["components"])
+            if bytes(self.escrow.contract.functions.requestDigest(r).call()) != rec.ref:
+                continue
+            if rec.expected_result != bytes(32) and bytes(log["args"]["output"]) != rec.expected_result:
+                continue
+            return r
+        return None
+
+    def step(self, eid: bytes) -> Step:
+        """Send the step due for escrow `eid` (or report why none is)."""
+        rec = self.escrow.get(eid)
+        if rec.state == "none":
+            return Step(eid, "waiting", reason="unknown escrow")
+        if rec.state != "held":
+            return Step(eid, "settled", reason=rec.state)
+        if rec.kind == ESCROW_KIND_TASK:
+            signers = self.escrow.task_signers(rec.ref, self.mailbox_abi)
+            refund = self._try(eid, "refund", self.escrow.refund(eid, signers))
+            if refund.action == "refund":
+                return refund
+            if rec.window_end == 0 and self.escrow.task_window != 0:
+                return self._try(eid, "confirm", self.escrow.confirm_task(eid))
+            return self._try(eid, "release", self.escrow.release(eid, signers))
+        if rec.kind == ESCROW_KIND_INFERENCE and rec.receipt == bytes(32):
+            r = self.receipt_for(rec)
+            if r is not None:
+                return self._try(eid, "bind", self.escrow.bind_receipt(eid, r))
+            return self._try(eid, "refund", self.escrow.refund(eid, []))
+        refund = self._try(eid, "refund", self.escrow.refund(eid, []))
+        if refund.action == "refund":
+            return refund
+        return self._try(eid, "release", self.escrow.release(eid, []))
+
+    def run(self, ids: list[bytes], rounds: int = 3) -> list[Step]:
+        """Every step sent for each escrow: up to `rounds` while each makes progress (confirm or
+        bind, then release when the window allows); the last one may be ``waiting``."""
+        out = []
+        for eid in ids:
+            for _ in range(rounds):
+                s = self.step(eid)
+                out.append(s)
+                if s.action not in ("confirm", "bind"):
+                    break
+        return out
