@@ -35,13 +35,16 @@ MAX_REWARDS_AMOUNT: constant(uint256) = 10**38 - 1
 U128: constant(uint256) = (1 << 128) - 1
 
 
+# The AllocationManager's views, with the array bounds this contract uses (the ABI has none):
+# getMembers is asked for at most 64, getAllocatedStakeAt for one operator at a time, so the
+# return buffers stay small (memory is paid for by the size a type could reach).
 interface IMembers:
     def getMemberCount(operatorSet: ITypes.OperatorSet) -> uint256: view
-    def getMembers(operatorSet: ITypes.OperatorSet, start: uint256, length: uint256) -> DynArray[address, 1024]: view
+    def getMembers(operatorSet: ITypes.OperatorSet, start: uint256, length: uint256) -> DynArray[address, 64]: view
     def getStrategiesInOperatorSet(operatorSet: ITypes.OperatorSet) -> DynArray[address, 32]: view
     def getMemberCountAt(operatorSet: ITypes.OperatorSet, blockNumber: uint32) -> uint256: view
     def isMemberOfOperatorSetAt(operator: address, operatorSet: ITypes.OperatorSet, blockNumber: uint32) -> bool: view
-    def getAllocatedStakeAt(operatorSet: ITypes.OperatorSet, operators: DynArray[address, 64], strategies: DynArray[address, 32], blockNumber: uint32) -> DynArray[DynArray[uint256, 32], 64]: view
+    def getAllocatedStakeAt(operatorSet: ITypes.OperatorSet, operators: DynArray[address, 1], strategies: DynArray[address, 32], blockNumber: uint32) -> DynArray[DynArray[uint256, 32], 1]: view
 
 
 interface ICoordinator:
@@ -208,8 +211,7 @@ def _create(operatorSet: ITypes.OperatorSet, token: address, amount: uint256, sn
     if len(operators) == 0:
         n: uint256 = staticcall IMembers(allocationManager).getMemberCount(operatorSet)
         assert n <= MAX_OPERATORS, "too many operators"
-        for op: address in staticcall IMembers(allocationManager).getMembers(operatorSet, 0, MAX_OPERATORS):
-            members.append(op)
+        members = staticcall IMembers(allocationManager).getMembers(operatorSet, 0, MAX_OPERATORS)
     blk: uint256 = convert(snapshotBlock, uint256)
     # the weights that split the amount over the operators
     weights: DynArray[uint256, MAX_OPERATORS] = []
@@ -223,9 +225,7 @@ def _create(operatorSet: ITypes.OperatorSet, token: address, amount: uint256, sn
                 assert prev < convert(op, uint256), "operators not in ascending order"
                 prev = convert(op, uint256)
             assert staticcall IMembers(allocationManager).isMemberOfOperatorSetAt(op, operatorSet, snapshotBlock), "not a member at snapshot"
-        assert len(members) == n_at, "members at snapshot missing"
-        stakes: DynArray[DynArray[uint256, 32], 64] = staticcall IMembers(allocationManager).getAllocatedStakeAt(operatorSet, members, strategies, snapshotBlock)
-        for row: DynArray[uint256, 32] in stakes:
+            row: DynArray[uint256, 32] = (staticcall IMembers(allocationManager).getAllocatedStakeAt(operatorSet, [op], strategies, snapshotBlock))[0]
             w: uint256 = 0
             for j: uint256 in range(MAX_STRATEGIES):
                 if j >= len(row):
@@ -233,6 +233,7 @@ def _create(operatorSet: ITypes.OperatorSet, token: address, amount: uint256, sn
                 w += convert(strategiesAndMultipliers[j].multiplier, uint256) * row[j]
             weights.append(w)
             total += w
+        assert len(members) == n_at, "members at snapshot missing"
     else:
         for op: address in members:
             w: uint256 = self._weight(strategiesAndMultipliers, empty(address), op, blk)
