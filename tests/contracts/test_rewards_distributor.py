@@ -53,33 +53,50 @@ class DistWorld:
     def sams(self, mults: dict[str, int]) -> list[tuple[str, int]]:
         return sorted(((self.strats[s].address, m) for s, m in mults.items()), key=lambda x: int(x[0], 16))
 
+    def split_and_delegate(self, splits, delegation):
+        """Set each operator's split (None: the default), activate, delegate staker i to operator
+        delegation[i] (None: nobody); returns earner -> its operator (operators their own)."""
+        operator_of = {op.address: op for op in self.ops}
+        for op, split in zip(self.ops, splits, strict=True):
+            if split is not None:
+                self.rw.rc.setOperatorSetSplit(op, self.opset, split, sender=op)
+        self.rw.activate()
+        for s, j in zip(self.stakers, delegation, strict=True):
+            if j is not None:
+                self.tw.dm.delegateTo(self.ops[j], NO_SIG, SALT0, sender=s)
+                operator_of[s.address] = self.ops[j]
+        return operator_of
+
     def deposit(self, who, sym, amount):
         self.tw.tokens[sym].mint(who, amount, sender=who)
         self.tw.sm.depositIntoStrategy(self.strats[sym], self.tw.tokens[sym], amount, sender=who)
 
-    def distribute(self, amount, snapshot, mults):
+    def _create(self, amount, snapshot, mults, operators):
+        """The creation call, funded and approved: by delegated stake (operators None) or by
+        unique stake (operators: the members at the snapshot, () for the current ones)."""
         avs = self.tw.avs
         self.reward.mint(avs, amount, sender=avs)
         self.reward.approve(self.rd, amount, sender=avs)
-        fn = self.rd.createOperatorSetDistribution
-        return fn(self.opset, self.reward, amount, snapshot, self.sams(mults), sender=avs)
+        args = [self.opset, self.reward, amount, snapshot, self.sams(mults)]
+        if operators is None:
+            return self.rd.createOperatorSetDistribution, args
+        return self.rd.createUniqueStakeDistribution, [*args, [getattr(o, "address", o) for o in operators]]
+
+    def distribute(self, amount, snapshot, mults, operators=None):
+        fn, args = self._create(amount, snapshot, mults, operators)
+        return fn(*args, sender=self.tw.avs)
 
     def distribute_unique(self, amount, snapshot, mults, operators=()):
-        avs = self.tw.avs
-        self.reward.mint(avs, amount, sender=avs)
-        self.reward.approve(self.rd, amount, sender=avs)
-        ops = [getattr(o, "address", o) for o in operators]
-        fn = self.rd.createUniqueStakeDistribution
-        return fn(self.opset, self.reward, amount, snapshot, self.sams(mults), ops, sender=avs)
+        return self.distribute(amount, snapshot, mults, operators)
+
+    def refused(self, reason, amount, snapshot, mults, operators=None):
+        """The creation is refused with `reason` (funded and approved: only the reason stops it)."""
+        fn, args = self._create(amount, snapshot, mults, operators)
+        self.chain.mine()  # the snapshot is final in the eth_call's block
+        reverts(reason, fn, *args, sender=self.tw.avs)
 
     def refused_unique(self, reason, amount, snapshot, mults, operators=()):
-        avs = self.tw.avs
-        self.reward.mint(avs, amount, sender=avs)
-        self.reward.approve(self.rd, amount, sender=avs)
-        self.chain.mine()
-        ops = [getattr(o, "address", o) for o in operators]
-        fn = self.rd.createUniqueStakeDistribution
-        reverts(reason, fn, self.opset, self.reward, amount, snapshot, self.sams(mults), ops, sender=avs)
+        self.refused(reason, amount, snapshot, mults, operators)
 
     def allocate(self, op, mags):
         """Set op's magnitudes in set 1 ({sym: magnitude}) from their current values."""
@@ -120,15 +137,6 @@ class DistWorld:
             return None, split_w
         return operator_set_distribution(amount, split_w, deleg_w, staker_w, splits), split_w
 
-    def refused(self, reason, amount, snapshot, mults):
-        """The creation is refused with `reason` (funded and approved: only the reason stops it)."""
-        avs = self.tw.avs
-        self.reward.mint(avs, amount, sender=avs)
-        self.reward.approve(self.rd, amount, sender=avs)
-        self.chain.mine()  # the snapshot is final in the eth_call's block
-        fn = self.rd.createOperatorSetDistribution
-        reverts(reason, fn, self.opset, self.reward, amount, snapshot, self.sams(mults), sender=avs)
-
 
 @pytest.fixture(scope="module")
 def dist(project, chain, accounts, deployment):
@@ -164,15 +172,7 @@ def test_every_earner_gets_the_reference_amount_and_never_more_than_escrowed(
     snap = chain.snapshot()
     try:
         earners = [*dist.ops, *dist.stakers]  # 0-2 operators, 3-6 stakers
-        operator_of = {op.address: op for op in dist.ops}
-        for op, split in zip(dist.ops, splits, strict=True):
-            if split is not None:
-                dist.rw.rc.setOperatorSetSplit(op, dist.opset, split, sender=op)
-        dist.rw.activate()
-        for s, j in zip(dist.stakers, delegation, strict=True):
-            if j is not None:
-                tw.dm.delegateTo(dist.ops[j], NO_SIG, SALT0, sender=s)
-                operator_of[s.address] = dist.ops[j]
+        operator_of = dist.split_and_delegate(splits, delegation)
         shares: dict[str, dict[str, int]] = {}  # earner -> sym -> shares (1:1: nothing moves the rate)
         # one operator always has stake in both strategies, so every example distributes
         deposits = [(seed_stake[0], sym, seed_stake[1]) for sym in SYMS] + deposits
@@ -204,44 +204,37 @@ def test_every_earner_gets_the_reference_amount_and_never_more_than_escrowed(
         r = dist.distribute(amount, snapshot, mults)
         did = r.return_value
         assert rd.getDistribution(did).amount == amount
-        expected = ref.earnings()
-        paid = 0
-        for e in earners:
-            op = operator_of.get(e.address)
-            want = expected.get(e.address, 0)
-            if op is None:
-                assert want == 0
-                continue
-            assert rd.claimable(did, e, op) == want, e
-            if want == 0:
-                reverts("nothing to claim", rd.claim, e, [(did, op)], e, sender=e)
-                continue
-            before = dist.reward.balanceOf(e)
-            rd.claim(e, [(did, op)], e, sender=e)
-            assert dist.reward.balanceOf(e) - before == want
-            paid += want
-            assert rd.claimable(did, e, op) == 0
-            reverts("already claimed", rd.claim, e, [(did, op)], e, sender=e)
-        assert paid <= amount and rd.getDistribution(did).claimed == paid
+        paid = _claim_all(dist, did, ref.earnings(), operator_of, amount)
         assert dist.reward.balanceOf(rd) == amount - paid
     finally:
         chain.restore(snap)
 
 
-def test_sidecar_worked_example_on_chain(dist):
+@pytest.mark.parametrize("unique", [False, True])
+def test_sidecar_worked_example_on_chain(dist, unique):
     """The sidecar's worked example as a set of three operators, each its own only staker, split 0:
-    weights 3e36, 1e36, 2e36 over 1e18 give 5e17, 166666666666666000, 333333333333333000."""
+    weights 3e36, 1e36, 2e36 over 1e18 give 5e17, 166666666666666000, 333333333333333000. By
+    delegated stake: 3e18 / 1e18 / 2e18 shares. By unique stake: each allocates half of 6e18 /
+    2e18 / 4e18 shares (the delegated weights, twice those, only divide each pool among its
+    stakers)."""
     rd, chain = dist.rd, dist.chain
     snap = chain.snapshot()
     try:
         for op, n in zip(dist.ops, (3, 1, 2), strict=True):
             dist.rw.rc.setOperatorSetSplit(op, dist.opset, 0, sender=op)
-            dist.deposit(op, "TKA", n * WAD)
+            dist.deposit(op, "TKA", (2 if unique else 1) * n * WAD)
+            if unique:
+                dist.allocate(op, {"TKA": WAD // 2})
         dist.rw.activate()
-        did = dist.distribute(WAD, chain.blocks.head.number, {"TKA": WAD}).return_value
+        did = dist.distribute(
+            WAD, chain.blocks.head.number, {"TKA": WAD}, () if unique else None
+        ).return_value
         got = [rd.claimable(did, op, op) for op in dist.ops]
         assert got == [5 * 10**17, 166_666_666_666_666_000, 333_333_333_333_333_000]
         assert [rd.operatorCommission(did, op) for op in dist.ops] == [0, 0, 0]
+        f = 2 if unique else 1
+        assert [rd.operatorWeight(did, op) for op in dist.ops] == [f * n * 10**36 for n in (3, 1, 2)]
+        assert rd.isUniqueStake(did) == unique
     finally:
         chain.restore(snap)
 
@@ -380,11 +373,13 @@ def _claim_all(dist, did, expected, operator_of, amount):
             continue
         assert rd.claimable(did, e, op) == want, e
         if want == 0:
+            reverts("nothing to claim", rd.claim, e, [(did, op)], e, sender=e)
             continue
         before = dist.reward.balanceOf(e)
         rd.claim(e, [(did, op)], e, sender=e)
         assert dist.reward.balanceOf(e) - before == want
         paid += want
+        assert rd.claimable(did, e, op) == 0
         reverts("already claimed", rd.claim, e, [(did, op)], e, sender=e)
     assert paid <= amount and rd.getDistribution(did).claimed == paid
     return paid
@@ -427,15 +422,7 @@ def test_unique_stake_every_earner_gets_the_reference_amount(
     snap = chain.snapshot()
     try:
         earners = [*dist.ops, *dist.stakers]
-        operator_of = {op.address: op for op in dist.ops}
-        for op, split in zip(dist.ops, splits, strict=True):
-            if split is not None:
-                dist.rw.rc.setOperatorSetSplit(op, dist.opset, split, sender=op)
-        dist.rw.activate()
-        for s, j in zip(dist.stakers, delegation, strict=True):
-            if j is not None:
-                tw.dm.delegateTo(dist.ops[j], NO_SIG, SALT0, sender=s)
-                operator_of[s.address] = dist.ops[j]
+        operator_of = dist.split_and_delegate(splits, delegation)
         for i, sym, a in [(0, "TKA", seed_stake), (0, "TKB", seed_stake), *deposits]:
             dist.deposit(earners[i], sym, a)
         model_mag = {op.address: {} for op in dist.ops}
@@ -499,27 +486,6 @@ def splits_map(dist, splits):
     }
 
 
-def test_unique_stake_sidecar_worked_example(dist):
-    """The sidecar's weights as allocated stake: three operators, each its own only staker, split
-    0, each allocating half of 6e18 / 2e18 / 4e18 shares: allocated weights 3e36, 1e36, 2e36 over
-    1e18 give 5e17, 166666666666666000, 333333333333333000 (the delegated weights, twice those,
-    only divide each operator's pool among its stakers)."""
-    rd, chain = dist.rd, dist.chain
-    snap = chain.snapshot()
-    try:
-        for op, n in zip(dist.ops, (6, 2, 4), strict=True):
-            dist.rw.rc.setOperatorSetSplit(op, dist.opset, 0, sender=op)
-            dist.deposit(op, "TKA", n * WAD)
-            dist.allocate(op, {"TKA": WAD // 2})
-        dist.rw.activate()
-        did = dist.distribute_unique(WAD, chain.blocks.head.number, {"TKA": WAD}).return_value
-        got = [rd.claimable(did, op, op) for op in dist.ops]
-        assert got == [5 * 10**17, 166_666_666_666_666_000, 333_333_333_333_333_000]
-        assert [rd.operatorWeight(did, op) for op in dist.ops] == [6 * 10**36, 2 * 10**36, 4 * 10**36]
-    finally:
-        chain.restore(snap)
-
-
 def test_unique_stake_pending_allocation_deallocation_and_late_registration(dist):
     """A pending allocation counts from its effect block, a deallocation until its effect block;
     an operator registering after the snapshot is not a member at it, and one that left before
@@ -539,32 +505,28 @@ def test_unique_stake_pending_allocation_deallocation_and_late_registration(dist
         r = dist.allocate(op1, {"TKA": WAD})  # pending until r + 5
         effect = r.block_number + 5
         mults = {"TKA": 1}
+
+        def paid_by_allocation(did, a0, a1):  # amount a0 + a1 over allocated stakes a0, a1
+            want = [_pro(a, a0 + a1, a0 + a1) for a in (a0, a1)]
+            assert [rd.claimable(did, op, op) for op in (op0, op1)] == want
+
         # op1's allocation pending at the snapshot: op0 takes all
         did = dist.distribute_unique(1_000, r.block_number, mults).return_value
         assert rd.claimable(did, op0, op0) == 1_000 and rd.claimable(did, op1, op1) == 0
         while chain.blocks.head.number < effect:
             chain.mine()
         did = dist.distribute_unique(1_500, effect, mults).return_value
-        assert [rd.claimable(did, op, op) for op in (op0, op1)] == [
-            _pro(500, 1_500, 1_500),
-            _pro(1_000, 1_500, 1_500),
-        ]
+        paid_by_allocation(did, 500, 1_000)
         # op0 deallocates to 0.1: slashable, so its 0.5 counts until the deallocation's effect block
         r = dist.allocate(op0, {"TKA": WAD // 10})
         d_effect = r.block_number + DD + 1
         chain.mine()
         did = dist.distribute_unique(1_500, r.block_number, mults).return_value
-        assert [rd.claimable(did, op, op) for op in (op0, op1)] == [
-            _pro(500, 1_500, 1_500),
-            _pro(1_000, 1_500, 1_500),
-        ]
+        paid_by_allocation(did, 500, 1_000)
         while chain.blocks.head.number < d_effect:
             chain.mine()
         did = dist.distribute_unique(1_100, d_effect, mults).return_value
-        assert [rd.claimable(did, op, op) for op in (op0, op1)] == [
-            _pro(100, 1_100, 1_100),
-            _pro(1_000, 1_100, 1_100),
-        ]
+        paid_by_allocation(did, 100, 1_000)
         # op2 leaves; it allocated nothing, but it is no member at the snapshot after it left
         dist.deregister(op2)
         left = chain.blocks.head.number
