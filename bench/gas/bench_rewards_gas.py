@@ -2,9 +2,10 @@
 and later for the same AVS and token, with and without the protocol fee), ``processClaim`` (one
 token at earner-tree depths 0 to 10; EigenLayer's published Root1 vector: six tokens), and
 ``processClaims`` batches of 2, 4 and 8 claims (one token each, each against another AVS's root),
-the on-chain distribution (RewardsDistributor: ``createOperatorSetDistribution`` over sets of 1,
-8, 32 and 64 operators, one and two strategies; ``claim`` of one distribution and of 2, 4 and 8 in
-one call), the x402 upto settlement with and without the inference fee into the FeeVault, beside Symbiotic's ``claim`` (median 13,185) and ``claimBatch`` (median 34,434) from its forge gas
+the on-chain distribution (RewardsDistributor: ``createOperatorSetDistribution`` and
+``createUniqueStakeDistribution`` over sets of 1, 8, 32 and 64 operators, one and two strategies;
+``claim`` of one distribution and of 2, 4 and 8 in one call), the x402 upto settlement with and
+without the inference fee into the FeeVault, beside Symbiotic's ``claim`` (median 13,185) and ``claimBatch`` (median 34,434) from its forge gas
 snapshot (shared/research/eigenlayer-contracts.md section 7). EigenLayer publishes no gas figures
 for ``processClaim`` and no Solidity toolchain is installed here to measure its source, so its
 column is the structural difference only: per token our claim also debits the AVS's escrow (one
@@ -247,6 +248,8 @@ def bench_distribution(project, chain, accounts, d, r, avs, record, fresh_earner
         stake(op, 10**18 * (i + 1))
         ids = [k + 1 for k, n in enumerate(SET_SIZES) if i < n]
         am.registerForOperatorSets(op, (avs, ids, b""), sender=op)
+        # an eighth of each strategy to each of its sets (allocation delay 0: effective at once)
+        am.modifyAllocations(op, [((avs, k), strats, [10**18 // 8] * 2, [0, 0]) for k in ids], sender=op)
         ops.append(op)
     staker = fresh_earner()
     dm.delegateTo(ops[0], (b"", 0), b"\x00" * 32, sender=staker)
@@ -270,6 +273,17 @@ def bench_distribution(project, chain, accounts, d, r, avs, record, fresh_earner
                 f"createOperatorSetDistribution ({n} operators, {m} strateg{'y' if m == 1 else 'ies'})",
                 receipts,
             )
+            unique = []
+            for _ in range(3):
+                snap = chain.blocks.head.number
+                unique.append(
+                    rd.createUniqueStakeDistribution((avs, k + 1), token, 10**24, snap, sams, [], sender=avs)
+                )
+                ids.append(unique[-1].return_value)
+            record(
+                f"createUniqueStakeDistribution ({n} operators, {m} strateg{'y' if m == 1 else 'ies'})",
+                unique,
+            )
     # claims: each distribution above pays the staker through operator 0 (it is in every set)
     record(
         "RewardsDistributor.claim (1 distribution, 1 strategy)",
@@ -277,9 +291,13 @@ def bench_distribution(project, chain, accounts, d, r, avs, record, fresh_earner
     )
     record(
         "RewardsDistributor.claim (1 distribution, 2 strategies)",
+        [rd.claim(staker, [(ids[6], ops[0])], staker, sender=staker)],
+    )
+    record(
+        "RewardsDistributor.claim (1 unique-stake distribution, 1 strategy)",
         [rd.claim(staker, [(ids[3], ops[0])], staker, sender=staker)],
     )
-    left = [i for i in ids if i not in (ids[0], ids[3])]
+    left = [i for i in ids if i not in (ids[0], ids[3], ids[6])]
     for n in DIST_BATCHES:
         batch, left = left[:n], left[n:]
         if len(batch) < n:

@@ -293,34 +293,16 @@ def setRedistributionConsent(operator: address, operatorSet: ITypes.OperatorSet,
 
 
 @external
-@nonreentrant
 def registerForOperatorSets(operator: address, params: RegisterParams):
     """
     @notice Register the operator (the caller) for sets of one AVS; the AVS's registrar, if any,
             is called and may reject by reverting. Re-registering waits until the old slashable
-            window has passed.
+            window has passed. Starts a registration interval in the set's membership history
+            (isMemberOfOperatorSetAt, getMemberCountAt).
     @param operator The operator; the caller must act for it (PermissionController.canCall).
     @param params (avs, operatorSetIds, data); data is passed to the registrar.
     """
-    assert permissioned._can_call(permissionController, operator), "only operator"
-    assert staticcall IDelegationManager(delegation).isOperator(operator), "not an operator"
-    for id: uint32 in params.operatorSetIds:
-        key: bytes32 = st._key(params.avs, id)
-        assert st._isOperatorSet[key], "invalid operator set"
-        assert not st._is_slashable(operator, key), "already registered or still slashable"
-        if st._redistributionRecipients[key] != DEFAULT_BURN_ADDRESS:
-            assert st._redistributionConsent[operator][key], "redistribution not accepted"
-        n: uint256 = st._operatorSetMemberCount[key]
-        st._operatorSetMembers[key][n] = operator
-        st._operatorSetMemberCount[key] = n + 1
-        r: uint256 = st._registeredSetCount[operator]
-        st._registeredSets[operator][r] = key
-        st._registeredSetCount[operator] = r + 1
-        st.registrationStatus[operator][key] = 1 | ((n + 1) << 33) | ((r + 1) << 128)
-        log OperatorAddedToOperatorSet(operator=operator, operatorSet=ITypes.OperatorSet(avs=params.avs, id=id))
-    registrar: address = st._avsRegistrar[params.avs]
-    if registrar != empty(address):
-        extcall IAVSRegistrar(registrar).registerOperator(operator, params.avs, params.operatorSetIds, params.data)
+    self._forward()
 
 
 @external
@@ -780,6 +762,83 @@ def getAllocatedStake(operatorSet: ITypes.OperatorSet, operators: DynArray[addre
     return out
 
 
+@internal
+@view
+def _stake_at(operator: address, key: bytes32, strategy: address, blk: uint256) -> uint256:
+    mag: uint256 = convert(st._allocation_at(operator, key, strategy, blk).currentMagnitude, uint256)
+    if mag == 0:
+        return 0
+    return staticcall IDelegationManager(delegation).operatorSharesAt(operator, strategy, blk) * mag // st._max_magnitude_at(operator, strategy, blk)
+
+
+@external
+@view
+def getAllocatedStakeAt(operatorSet: ITypes.OperatorSet, operators: DynArray[address, MAX_OPERATORS], strategies: DynArray[address, MAX_STRATEGIES], blockNumber: uint32) -> DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_OPERATORS]:
+    """
+    @notice Shares each operator had allocated to the set in each strategy as of the end of
+            `blockNumber`: operatorSharesAt(operator, strategy, block) * magnitude(block) //
+            maxMagnitude(block), the formula of getAllocatedStake on the histories (a pending
+            allocation counts from its effect block on, a deallocation until then; a slash
+            from its own block). Whatever the operator's registration (isMemberOfOperatorSetAt).
+    @param operatorSet The operator set (avs, id).
+    @param operators The operators.
+    @param strategies The strategies.
+    @param blockNumber The block (a future block reads the current values, with pending changes
+           due by then applied).
+    @return Allocated shares, [operator][strategy].
+    """
+    key: bytes32 = st._key(operatorSet.avs, operatorSet.id)
+    blk: uint256 = convert(blockNumber, uint256)
+    out: DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_OPERATORS] = []
+    for op: address in operators:
+        row: DynArray[uint256, MAX_STRATEGIES] = []
+        for s: address in strategies:
+            row.append(self._stake_at(op, key, s, blk))
+        out.append(row)
+    return out
+
+
+@external
+@view
+def getAllocationAt(operator: address, operatorSet: ITypes.OperatorSet, strategy: address, blockNumber: uint32) -> st.Allocation:
+    """
+    @notice The operator's allocation to (set, strategy) as of the end of `blockNumber`, with
+            a change due by then applied (getAllocation at that block).
+    @param operator The operator.
+    @param operatorSet The operator set (avs, id).
+    @param strategy The strategy.
+    @param blockNumber The block.
+    @return The Allocation (currentMagnitude, pendingDiff, effectBlock).
+    """
+    return st._allocation_at(operator, st._key(operatorSet.avs, operatorSet.id), strategy, convert(blockNumber, uint256))
+
+
+@external
+@view
+def isMemberOfOperatorSetAt(operator: address, operatorSet: ITypes.OperatorSet, blockNumber: uint32) -> bool:
+    """
+    @notice Whether the operator was registered for the set as of the end of `blockNumber`
+            (registered in a block up to it and not deregistered in a block up to it).
+    @param operator The operator.
+    @param operatorSet The operator set (avs, id).
+    @param blockNumber The block.
+    @return True if it was a member then.
+    """
+    return st._is_member_at(operator, st._key(operatorSet.avs, operatorSet.id), convert(blockNumber, uint256))
+
+
+@external
+@view
+def getMemberCountAt(operatorSet: ITypes.OperatorSet, blockNumber: uint32) -> uint256:
+    """
+    @notice Number of operators registered for the set as of the end of `blockNumber`.
+    @param operatorSet The operator set (avs, id).
+    @param blockNumber The block.
+    @return The number of members then.
+    """
+    return st._member_count_at(st._key(operatorSet.avs, operatorSet.id), convert(blockNumber, uint256))
+
+
 @external
 @view
 def getMinimumSlashableStake(operatorSet: ITypes.OperatorSet, operators: DynArray[address, MAX_OPERATORS], strategies: DynArray[address, MAX_STRATEGIES], futureBlock: uint32) -> DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_OPERATORS]:
@@ -799,7 +858,7 @@ def getMinimumSlashableStake(operatorSet: ITypes.OperatorSet, operators: DynArra
     for op: address in operators:
         row: DynArray[uint256, MAX_STRATEGIES] = []
         reg: uint256 = st.registrationStatus[op][key]
-        slashable: bool = (reg & 1) == 1 or fb <= (reg >> 1)
+        slashable: bool = (reg & 1) == 1 or fb <= (reg >> 1) & U32
         for s: address in strategies:
             if slashable and st._isOperatorSetStrategy[key][s]:
                 row.append(self._stake(op, key, s, fb))
@@ -854,7 +913,7 @@ def getMemberCount(operatorSet: ITypes.OperatorSet) -> uint256:
     @param operatorSet The operator set (avs, id).
     @return The number of members.
     """
-    return st._operatorSetMemberCount[st._key(operatorSet.avs, operatorSet.id)]
+    return st._operatorSetMemberCount[st._key(operatorSet.avs, operatorSet.id)] & U64
 
 
 @external
@@ -874,8 +933,9 @@ def getMembers(operatorSet: ITypes.OperatorSet, start: uint256 = 0, length: uint
     assert length <= MAX_MEMBERS_PAGE, "page too long"
     key: bytes32 = st._key(operatorSet.avs, operatorSet.id)
     out: DynArray[address, MAX_MEMBERS_PAGE] = []
+    count: uint256 = st._operatorSetMemberCount[key] & U64
     for i: uint256 in range(start, start + length, bound=MAX_MEMBERS_PAGE):
-        if i >= st._operatorSetMemberCount[key]:
+        if i >= count:
             break
         out.append(st._operatorSetMembers[key][i])
     return out

@@ -252,6 +252,42 @@ def setRedistributionConsent(operator: address, operatorSet: ITypes.OperatorSet,
 
 @external
 @nonreentrant
+def registerForOperatorSets(operator: address, params: am.RegisterParams):
+    """
+    @notice Register the operator for sets of one AVS (see AllocationManager.registerForOperatorSets).
+    @param operator The operator; the caller must act for it (PermissionController.canCall).
+    @param params (avs, operatorSetIds, data); data is passed to the registrar.
+    """
+    self._only_delegatecall()
+    assert permissioned._can_call(permissionController, operator), "only operator"
+    assert staticcall IDelegationManager(delegation).isOperator(operator), "not an operator"
+    for id: uint32 in params.operatorSetIds:
+        key: bytes32 = st._key(params.avs, id)
+        assert st._isOperatorSet[key], "invalid operator set"
+        assert not st._is_slashable(operator, key), "already registered or still slashable"
+        if st._redistributionRecipients[key] != am.DEFAULT_BURN_ADDRESS:
+            assert st._redistributionConsent[operator][key], "redistribution not accepted"
+        n: uint256 = st._operatorSetMemberCount[key] & st.U64
+        st._operatorSetMembers[key][n] = operator
+        st._set_member_count(key, n + 1)
+        r: uint256 = st._registeredSetCount[operator]
+        st._registeredSets[operator][r] = key
+        st._registeredSetCount[operator] = r + 1
+        # an earlier registration interval moves into the history
+        reg: uint256 = st.registrationStatus[operator][key]
+        h: uint256 = (reg >> 161) & st.U32
+        if reg >> 97 != 0:
+            st._push64(st._history_key(0, operator, key), h, (reg >> 97) & st.U64)
+            h += 1
+        st.registrationStatus[operator][key] = 1 | ((n + 1) << 33) | ((r + 1) << 65) | (block.number << 97) | (h << 161)
+        log am.OperatorAddedToOperatorSet(operator=operator, operatorSet=ITypes.OperatorSet(avs=params.avs, id=id))
+    registrar: address = st._avsRegistrar[params.avs]
+    if registrar != empty(address):
+        extcall IAVSRegistrar(registrar).registerOperator(operator, params.avs, params.operatorSetIds, params.data)
+
+
+@external
+@nonreentrant
 def deregisterFromOperatorSets(params: am.DeregisterParams):
     """
     @notice Deregister an operator (by itself or the AVS); it stays slashable by those sets for
@@ -266,25 +302,26 @@ def deregisterFromOperatorSets(params: am.DeregisterParams):
         assert st._isOperatorSet[key], "invalid operator set"
         reg: uint256 = st.registrationStatus[params.operator][key]
         assert (reg & 1) == 1, "not registered"
-        st.registrationStatus[params.operator][key] = until << 1
+        # keep registeredAt and the history count, record deregisteredAt (this block)
+        st.registrationStatus[params.operator][key] = (until << 1) | (reg & (st.U32 << 97)) | (block.number << 129) | (reg & (st.U32 << 161))
         # swap the last member into the leaver's position
-        pos: uint256 = ((reg >> 33) & st.U95) - 1
-        last: uint256 = st._operatorSetMemberCount[key] - 1
+        pos: uint256 = ((reg >> 33) & st.U32) - 1
+        last: uint256 = (st._operatorSetMemberCount[key] & st.U64) - 1
         if pos != last:
             moved: address = st._operatorSetMembers[key][last]
             st._operatorSetMembers[key][pos] = moved
             moved_reg: uint256 = st.registrationStatus[moved][key]
-            st.registrationStatus[moved][key] = (moved_reg & ~(st.U95 << 33)) | ((pos + 1) << 33)
+            st.registrationStatus[moved][key] = (moved_reg & ~(st.U32 << 33)) | ((pos + 1) << 33)
         st._operatorSetMembers[key][last] = empty(address)
-        st._operatorSetMemberCount[key] = last
+        st._set_member_count(key, last)
         # and the last of the operator's sets into this set's position
-        pos = (reg >> 128) - 1
+        pos = ((reg >> 65) & st.U32) - 1
         last = st._registeredSetCount[params.operator] - 1
         if pos != last:
             moved_key: bytes32 = st._registeredSets[params.operator][last]
             st._registeredSets[params.operator][pos] = moved_key
             set_reg: uint256 = st.registrationStatus[params.operator][moved_key]
-            st.registrationStatus[params.operator][moved_key] = (set_reg & ((1 << 128) - 1)) | ((pos + 1) << 128)
+            st.registrationStatus[params.operator][moved_key] = (set_reg & ~(st.U32 << 65)) | ((pos + 1) << 65)
         st._registeredSets[params.operator][last] = empty(bytes32)
         st._registeredSetCount[params.operator] = last
         log am.OperatorRemovedFromOperatorSet(operator=params.operator, operatorSet=ITypes.OperatorSet(avs=params.avs, id=id))

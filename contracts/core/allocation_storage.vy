@@ -18,7 +18,6 @@ U64: constant(uint256) = (1 << 64) - 1
 U128: constant(uint256) = (1 << 128) - 1
 U32: constant(uint256) = (1 << 32) - 1
 U160: constant(uint256) = (1 << 160) - 1
-U95: constant(uint256) = (1 << 95) - 1
 # Most entries a list view returns in one call (page through longer lists with start, length).
 MAX_PAGE: constant(uint256) = 1024
 
@@ -49,13 +48,16 @@ _pendingSlashers: HashMap[bytes32, address]
 _resolvers: HashMap[bytes32, address]
 # operator set key -> number of slashes so far (the last slashId).
 _slashIds: HashMap[bytes32, uint256]
-# operator set key -> number of registered operators.
+# operator set key -> number of registered operators | since << 64 | n << 96: the count as of
+# block `since` on, and the number of earlier counts in the member-count history (_history64).
 _operatorSetMemberCount: HashMap[bytes32, uint256]
 # operator set key -> position -> registered operator (positions 0 .. count - 1, unordered).
 _operatorSetMembers: HashMap[bytes32, HashMap[uint256, address]]
-# registration: bit 0 registered, bits 1..32 slashableUntil (deregistered); while registered,
-# bits 33..127 the operator's position in _operatorSetMembers plus one and bits 128.. the set's
-# position in _registeredSets plus one
+# registration: bit 0 registered | slashableUntil << 1 (deregistered) | while registered, the
+# operator's position in _operatorSetMembers plus one << 33 and the set's position in
+# _registeredSets plus one << 65 | registeredAt << 97 | deregisteredAt << 129 (0 while
+# registered) | n << 161 (32 bits each): the last registration interval [registeredAt,
+# deregisteredAt) and the number of earlier ones in the registration history (_history64).
 registrationStatus: HashMap[address, HashMap[bytes32, uint256]]
 # operator -> position -> key of a set it is registered for (positions 0 .. count - 1, unordered).
 _registeredSets: HashMap[address, HashMap[uint256, bytes32]]
@@ -65,9 +67,14 @@ _registeredSetCount: HashMap[address, uint256]
 _redistributionConsent: HashMap[address, HashMap[bytes32, bool]]
 # allocation delay: delay | isSet << 32 | pendingDelay << 33 | effectBlock << 65
 _allocationDelayInfo: HashMap[address, uint256]
-# allocation: currentMagnitude | (pendingDiff as two's complement uint128) << 64 | effectBlock << 192
-# | (the strategy's position in _allocatedStrategies plus one, 0 when not listed) << 224
+# allocation: currentMagnitude | (pendingDiff as two's complement uint64) << 64 | effectBlock << 128
+# | since << 160 (the block from which this value holds) | n << 192 (earlier values in
+# _allocationHistory) | (the strategy's position in _allocatedStrategies plus one, 0 when not
+# listed) << 224
 allocations: HashMap[address, HashMap[bytes32, HashMap[address, uint256]]]
+# operator -> set key -> strategy -> i -> the i-th earlier allocation value (the low 160 bits of
+# its word) | since << 160, oldest first; before the first one's block the allocation was zero.
+_allocationHistory: HashMap[address, HashMap[bytes32, HashMap[address, HashMap[uint256, uint256]]]]
 # operator -> set key -> position -> a strategy with a non-zero or pending allocation to the set.
 _allocatedStrategies: HashMap[address, HashMap[bytes32, HashMap[uint256, address]]]
 # operator -> set key -> number of _allocatedStrategies | (the set's position in _allocatedSets
@@ -90,6 +97,11 @@ deallocationQueue: HashMap[address, HashMap[address, HashMap[uint256, bytes32]]]
 deallocationQueueHead: HashMap[address, HashMap[address, uint256]]
 # operator -> strategy -> position of the next entry of deallocationQueue.
 deallocationQueueTail: HashMap[address, HashMap[address, uint256]]
+# history key -> i // 4 -> four 64-bit entries, the i-th at bits 64 * (i % 4), oldest first:
+# keccak(0, operator, set key) -> earlier registration intervals registeredAt | deregisteredAt << 32;
+# keccak(1, set key) -> earlier member counts since | count << 32 (the block first, for the search). Four to a slot: three of four
+# pushes write a slot already written.
+_history64: HashMap[bytes32, HashMap[uint256, uint256]]
 
 
 @internal
@@ -101,24 +113,25 @@ def _key(avs: address, id: uint32) -> bytes32:
 @internal
 @pure
 def _unpack_allocation(word: uint256) -> Allocation:
-    raw: uint256 = (word >> 64) & U128
+    raw: uint256 = (word >> 64) & U64
     diff: int128 = 0
-    if raw >= (1 << 127):
-        diff = -convert((1 << 128) - raw, int128)
+    if raw >= (1 << 63):
+        diff = -convert((1 << 64) - raw, int128)
     else:
         diff = convert(raw, int128)
-    return Allocation(currentMagnitude=convert(word & U64, uint64), pendingDiff=diff, effectBlock=convert((word >> 192) & U32, uint32))
+    return Allocation(currentMagnitude=convert(word & U64, uint64), pendingDiff=diff, effectBlock=convert((word >> 128) & U32, uint32))
 
 
 @internal
 @pure
 def _pack_allocation(a: Allocation) -> uint256:
+    # The value (low 160 bits of the word); |pendingDiff| <= WAD < 2**63.
     raw: uint256 = 0
     if a.pendingDiff < 0:
-        raw = (1 << 128) - convert(-a.pendingDiff, uint256)
+        raw = (1 << 64) - convert(-a.pendingDiff, uint256)
     else:
         raw = convert(a.pendingDiff, uint256)
-    return convert(a.currentMagnitude, uint256) | (raw << 64) | (convert(a.effectBlock, uint256) << 192)
+    return convert(a.currentMagnitude, uint256) | (raw << 64) | (convert(a.effectBlock, uint256) << 128)
 
 
 @internal
@@ -162,7 +175,117 @@ def _write_allocation(operator: address, key: bytes32, strategy: address, a: All
         else:
             self._allocatedStrategyCount[operator][key] = cword - 1
         pos = 0
-    self.allocations[operator][key][strategy] = self._pack_allocation(a) | (pos << 224)
+    # The history: a new value in a new block moves the old one (and its block) into
+    # _allocationHistory, except the zero every allocation starts from, which is implied.
+    old: uint256 = self.allocations[operator][key][strategy]
+    val: uint256 = self._pack_allocation(a)
+    since: uint256 = (old >> 160) & U32
+    n: uint256 = (old >> 192) & U32
+    if val != old & U160 and since != block.number:
+        if since != 0:
+            self._allocationHistory[operator][key][strategy][n] = (old & U160) | (since << 160)
+            n += 1
+        since = block.number
+    self.allocations[operator][key][strategy] = val | (since << 160) | (n << 192) | (pos << 224)
+
+
+@internal
+@view
+def _allocation_at(operator: address, key: bytes32, strategy: address, blk: uint256) -> Allocation:
+    # The allocation as of the end of block `blk`, with a change due by then applied.
+    word: uint256 = self.allocations[operator][key][strategy]
+    if blk < (word >> 160) & U32:
+        lo: uint256 = 0
+        hi: uint256 = (word >> 192) & U32
+        for _: uint256 in range(64):
+            if lo >= hi:
+                break
+            mid: uint256 = (lo + hi) // 2
+            if (self._allocationHistory[operator][key][strategy][mid] >> 160) > blk:
+                hi = mid
+            else:
+                lo = mid + 1
+        word = 0
+        if lo != 0:
+            word = self._allocationHistory[operator][key][strategy][lo - 1]
+    a: Allocation = self._unpack_allocation(word)
+    if a.effectBlock != 0 and blk >= convert(a.effectBlock, uint256):
+        a.currentMagnitude = convert(convert(a.currentMagnitude, int256) + convert(a.pendingDiff, int256), uint64)
+        a.pendingDiff = 0
+        a.effectBlock = 0
+    return a
+
+
+@internal
+@pure
+def _history_key(kind: uint256, a: address, key: bytes32) -> bytes32:
+    return keccak256(abi_encode(kind, a, key))
+
+
+@internal
+def _push64(hkey: bytes32, i: uint256, entry: uint256):
+    # Append entry i (64 bits) to a four-to-a-slot history.
+    self._history64[hkey][i >> 2] |= entry << ((i & 3) * 64)
+
+
+@internal
+@view
+def _find64(hkey: bytes32, n: uint256, blk: uint256) -> uint256:
+    # The last of the n entries whose block (its low 32 bits) is at or before `blk`, plus one in
+    # bit 64 (0 when there is none).
+    lo: uint256 = 0
+    hi: uint256 = n
+    for _: uint256 in range(64):
+        if lo >= hi:
+            break
+        mid: uint256 = (lo + hi) // 2
+        if (self._history64[hkey][mid >> 2] >> ((mid & 3) * 64)) & U32 > blk:
+            hi = mid
+        else:
+            lo = mid + 1
+    if lo == 0:
+        return 0
+    return ((self._history64[hkey][(lo - 1) >> 2] >> (((lo - 1) & 3) * 64)) & U64) | (1 << 64)
+
+
+@internal
+def _set_member_count(key: bytes32, count: uint256):
+    # Store the set's member count; a change in a new block moves the old count into the history
+    # (except the zero of a set no one has registered for yet).
+    word: uint256 = self._operatorSetMemberCount[key]
+    since: uint256 = (word >> 64) & U32
+    n: uint256 = word >> 96
+    if since != block.number:
+        if since != 0:
+            self._push64(self._history_key(1, empty(address), key), n, since | ((word & U32) << 32))
+            n += 1
+        since = block.number
+    self._operatorSetMemberCount[key] = count | (since << 64) | (n << 96)
+
+
+@internal
+@view
+def _member_count_at(key: bytes32, blk: uint256) -> uint256:
+    word: uint256 = self._operatorSetMemberCount[key]
+    if blk >= (word >> 64) & U32:
+        return word & U64
+    return (self._find64(self._history_key(1, empty(address), key), word >> 96, blk) >> 32) & U32
+
+
+@internal
+@view
+def _is_member_at(operator: address, key: bytes32, blk: uint256) -> bool:
+    # Registered as of the end of block `blk`: within a registration interval [registeredAt,
+    # deregisteredAt) (the last one in the word, earlier ones in the history).
+    reg: uint256 = self.registrationStatus[operator][key]
+    iv: uint256 = (reg >> 97) & U64
+    if blk < iv & U32:
+        iv = self._find64(self._history_key(0, operator, key), (reg >> 161) & U32, blk)
+        if iv == 0:
+            return False
+    elif reg & 1 == 1:
+        return iv & U32 != 0
+    return blk < (iv >> 32) & U32
 
 
 @internal
@@ -236,7 +359,7 @@ def _updated(operator: address, key: bytes32, strategy: address) -> (Allocation,
 @view
 def _is_slashable(operator: address, key: bytes32) -> bool:
     reg: uint256 = self.registrationStatus[operator][key]
-    return (reg & 1) == 1 or block.number <= (reg >> 1)
+    return (reg & 1) == 1 or block.number <= (reg >> 1) & U32
 
 
 @internal

@@ -37,10 +37,16 @@ MAX_REWARDS_AMOUNT: constant(uint256) = 10**38 - 1
 U128: constant(uint256) = (1 << 128) - 1
 
 
+# The AllocationManager's views, with the array bounds this contract uses (the ABI has none):
+# getMembers is asked for at most 64, getAllocatedStakeAt for one operator at a time, so the
+# return buffers stay small (memory is paid for by the size a type could reach).
 interface IMembers:
     def getMemberCount(operatorSet: ITypes.OperatorSet) -> uint256: view
-    def getMembers(operatorSet: ITypes.OperatorSet, start: uint256, length: uint256) -> DynArray[address, 1024]: view
+    def getMembers(operatorSet: ITypes.OperatorSet, start: uint256, length: uint256) -> DynArray[address, 64]: view
     def getStrategiesInOperatorSet(operatorSet: ITypes.OperatorSet) -> DynArray[address, 32]: view
+    def getMemberCountAt(operatorSet: ITypes.OperatorSet, blockNumber: uint32) -> uint256: view
+    def isMemberOfOperatorSetAt(operator: address, operatorSet: ITypes.OperatorSet, blockNumber: uint32) -> bool: view
+    def getAllocatedStakeAt(operatorSet: ITypes.OperatorSet, operators: DynArray[address, 1], strategies: DynArray[address, 32], blockNumber: uint32) -> DynArray[DynArray[uint256, 32], 1]: view
 
 
 interface ICoordinator:
@@ -100,10 +106,13 @@ allocationManager: public(immutable(address))
 # id -> distribution (ids count from 0).
 _distributions: HashMap[uint256, Distribution]
 distributionCount: public(uint256)
-# id -> operator -> its weight at the snapshot when the split was made.
+# id -> operator -> its delegated weight at the snapshot when the split was made (in both modes;
+# claims read it again from the histories, which a cancelled slash rewrites).
 operatorWeight: public(HashMap[uint256, HashMap[address, uint256]])
 # id -> operator -> what its stakers have claimed of its pool (never above it).
 poolClaimed: public(HashMap[uint256, HashMap[address, uint256]])
+# id -> the distribution split the operators' shares by allocated (unique) stake.
+isUniqueStake: public(HashMap[uint256, bool])
 # id -> operator -> its commission << 128 | what its stakers share (both below 2**127).
 _shares: HashMap[uint256, HashMap[address, uint256]]
 # earner -> operator -> id >> 8 -> bit (id & 255) set once claimed (an earner has weight with one
@@ -144,9 +153,9 @@ def _weight(sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES], staker: a
 @nonreentrant
 def createOperatorSetDistribution(operatorSet: ITypes.OperatorSet, token: address, amount: uint256, snapshotBlock: uint32, strategiesAndMultipliers: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES]) -> uint256:
     """
-    @notice Escrow `amount` of `token` for the set's members by their delegated stake at the end
-            of `snapshotBlock`, and split it over them now (the set's AVS only). Stakers then
-            claim with `claim`.
+    @notice Escrow `amount` of `token` for the set's members by their delegated (total) stake
+            at the end of `snapshotBlock`, and split it over them now (the set's AVS only).
+            Stakers then claim with `claim`.
     @dev The set's current members are paid (at most 64; "too many operators"); strategies
          strictly ascending, each in the set, multipliers non-zero. Reverts "no stake" when no
          member had weight at the block. A submitter opted in to the protocol fee pays it into
@@ -158,30 +167,83 @@ def createOperatorSetDistribution(operatorSet: ITypes.OperatorSet, token: addres
     @param strategiesAndMultipliers The rewarded strategies and their multipliers.
     @return The distribution id.
     """
+    return self._create(operatorSet, token, amount, snapshotBlock, strategiesAndMultipliers, [], False)
+
+
+@external
+@nonreentrant
+def createUniqueStakeDistribution(operatorSet: ITypes.OperatorSet, token: address, amount: uint256, snapshotBlock: uint32, strategiesAndMultipliers: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES], operators: DynArray[address, MAX_OPERATORS] = []) -> uint256:
+    """
+    @notice Escrow `amount` of `token` for the operators that were members of the set at the end
+            of `snapshotBlock`, split by the stake they had allocated to it then (EigenLayer
+            v2.2's unique-stake rewards): operator weight = sum of multiplier *
+            AllocationManager.getAllocatedStakeAt(set, operator, strategy, block). Each operator's
+            stakers share what is left after its commission by their delegated shares of it at
+            the block, as in createOperatorSetDistribution (the set's AVS only).
+    @dev `operators` are the set's members at the block, strictly ascending; empty means the
+         set's current members, which must then be the same operators. Reverts "not a member at
+         snapshot" for an operator that was not, "members at snapshot missing" when the list is
+         not all of them (getMemberCountAt), "too many operators" above 64, "no stake" when none
+         had allocated weight; otherwise as createOperatorSetDistribution.
+    @param operatorSet The operator set; msg.sender must be its AVS.
+    @param token The reward token (must move exactly the amount asked).
+    @param amount The amount, at most 1e38 - 1.
+    @param snapshotBlock A block before the current one.
+    @param strategiesAndMultipliers The rewarded strategies and their multipliers.
+    @param operators The members at the snapshot block, ascending (empty: the current members).
+    @return The distribution id.
+    """
+    return self._create(operatorSet, token, amount, snapshotBlock, strategiesAndMultipliers, operators, True)
+
+
+@internal
+def _create(operatorSet: ITypes.OperatorSet, token: address, amount: uint256, snapshotBlock: uint32, strategiesAndMultipliers: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES], operators: DynArray[address, MAX_OPERATORS], unique: bool) -> uint256:
     assert msg.sender == operatorSet.avs, "only avs"
     assert amount != 0, "amount is zero"
     assert amount <= MAX_REWARDS_AMOUNT, "amount exceeds max"
     assert convert(snapshotBlock, uint256) < block.number, "snapshot not final"
     assert len(strategiesAndMultipliers) != 0, "input array length zero"
     in_set: DynArray[address, 32] = staticcall IMembers(allocationManager).getStrategiesInOperatorSet(operatorSet)
+    strategies: DynArray[address, MAX_STRATEGIES] = []
     last: uint256 = 0
     for sm: IRC.StrategyAndMultiplier in strategiesAndMultipliers:
         assert last < convert(sm.strategy, uint256), "strategies not in ascending order"
         assert sm.strategy in in_set, "strategy not in operator set"
         assert sm.multiplier != 0, "zero multiplier"
         last = convert(sm.strategy, uint256)
-    n: uint256 = staticcall IMembers(allocationManager).getMemberCount(operatorSet)
-    assert n <= MAX_OPERATORS, "too many operators"
-    members: DynArray[address, 1024] = staticcall IMembers(allocationManager).getMembers(operatorSet, 0, MAX_OPERATORS)
+        strategies.append(sm.strategy)
+    members: DynArray[address, MAX_OPERATORS] = operators
+    if len(operators) == 0:
+        n: uint256 = staticcall IMembers(allocationManager).getMemberCount(operatorSet)
+        assert n <= MAX_OPERATORS, "too many operators"
+        members = staticcall IMembers(allocationManager).getMembers(operatorSet, 0, MAX_OPERATORS)
     blk: uint256 = convert(snapshotBlock, uint256)
+    # the weights that split the amount over the operators
     weights: DynArray[uint256, MAX_OPERATORS] = []
     total: uint256 = 0
-    for i: uint256 in range(MAX_OPERATORS):
-        if i >= len(members):
-            break
-        w: uint256 = self._weight(strategiesAndMultipliers, empty(address), members[i], blk)
-        weights.append(w)
-        total += w
+    if unique:
+        n_at: uint256 = staticcall IMembers(allocationManager).getMemberCountAt(operatorSet, snapshotBlock)
+        assert n_at <= MAX_OPERATORS, "too many operators"
+        prev: uint256 = 0
+        for op: address in members:
+            if len(operators) != 0:
+                assert prev < convert(op, uint256), "operators not in ascending order"
+                prev = convert(op, uint256)
+            assert staticcall IMembers(allocationManager).isMemberOfOperatorSetAt(op, operatorSet, snapshotBlock), "not a member at snapshot"
+            row: DynArray[uint256, 32] = (staticcall IMembers(allocationManager).getAllocatedStakeAt(operatorSet, [op], strategies, snapshotBlock))[0]
+            w: uint256 = 0
+            for j: uint256 in range(MAX_STRATEGIES):
+                if j >= len(row):
+                    break
+                w += convert(strategiesAndMultipliers[j].multiplier, uint256) * row[j]
+            weights.append(w)
+            total += w
+        assert len(members) == n_at, "members at snapshot missing"
+    else:
+        for op: address in members:
+            w: uint256 = self._weight(strategiesAndMultipliers, empty(address), op, blk)
+            weights.append(w)
+            total += w
     assert total != 0, "no stake"
 
     before: uint256 = staticcall IERC20(token).balanceOf(self)
@@ -198,6 +260,8 @@ def createOperatorSetDistribution(operatorSet: ITypes.OperatorSet, token: addres
     did: uint256 = self.distributionCount
     self.distributionCount = did + 1
     self._distributions[did] = Distribution(avs=operatorSet.avs, operatorSetId=operatorSet.id, snapshotBlock=snapshotBlock, token=token, amount=net, claimed=0, strategiesAndMultipliers=strategiesAndMultipliers)
+    if unique:
+        self.isUniqueStake[did] = True
     log OperatorSetDistributionCreated(avs=operatorSet.avs, distributionId=did, operatorSetId=operatorSet.id, snapshotBlock=snapshotBlock, token=token, amount=net, strategiesAndMultipliers=strategiesAndMultipliers)
     for i: uint256 in range(MAX_OPERATORS):
         if i >= len(weights):
@@ -209,7 +273,12 @@ def createOperatorSetDistribution(operatorSet: ITypes.OperatorSet, token: addres
         share: uint256 = (w * PRECISION // total) * net // PRECISION
         split: uint256 = convert(staticcall ICoordinator(rewardsCoordinator).getOperatorSetSplit(op, operatorSet), uint256)
         cut: uint256 = share * split // ONE_HUNDRED_IN_BIPS
-        self.operatorWeight[did][op] = w
+        # the stakers' denominator: the operator's delegated weight (its split weight when the
+        # split is by delegated stake)
+        dw: uint256 = w
+        if unique:
+            dw = self._weight(strategiesAndMultipliers, empty(address), op, blk)
+        self.operatorWeight[did][op] = dw
         self._shares[did][op] = cut << 128 | (share - cut)
         log OperatorShareDistributed(distributionId=did, operator=op, weight=w, commission=cut, stakersPool=share - cut)
     return did

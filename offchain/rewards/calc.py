@@ -19,6 +19,12 @@ over (EigenLayer refunds days with no operator for v2.1+ submissions).
 For operator sets (v2.2 unique / total stake), the same truncation splits a day's tokens over the
 operators by stake, then each operator's share is split again: the commission to the operator, the
 rest to its stakers by their shares (:func:`operator_set_day`).
+
+The on-chain distribution (RewardsDistributor) follows :func:`operator_set_distribution`: the
+operators' shares by *split weights* (delegated stake, or allocated stake for the unique-stake
+form, :func:`allocated_stake`), each staker's part of an operator's pool by its delegated weight
+over the operator's *delegated* weight at the block (not the sum of its stakers' weights, which
+the chain cannot enumerate), so every amount follows from on-chain views alone.
 """
 
 from __future__ import annotations
@@ -160,4 +166,62 @@ def cumulative(
             if v:
                 row = out.setdefault(e, {})
                 row[token] = row.get(token, 0) + v
+    return out
+
+
+def allocated_stake(shares: int, magnitude: int, max_magnitude: int) -> int:
+    """Shares allocated to a set: ``floor(operatorShares * magnitude / maxMagnitude)`` (the
+    AllocationManager's ``getAllocatedStake`` and, on the histories, ``getAllocatedStakeAt``);
+    0 for a zero magnitude. The magnitude cannot exceed the max magnitude."""
+    for name, v in (("shares", shares), ("magnitude", magnitude), ("max magnitude", max_magnitude)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise CalculationError(f"{name} must be a non-negative integer: got {v!r}")
+    if magnitude > max_magnitude:
+        raise CalculationError(f"magnitude {magnitude} exceeds the max magnitude {max_magnitude}")
+    return 0 if magnitude == 0 else shares * magnitude // max_magnitude
+
+
+def operator_set_distribution(
+    amount: int,
+    split_weights: Mapping[str, int],
+    delegated_weights: Mapping[str, int],
+    staker_weights: Mapping[str, Mapping[str, int]],
+    split_bips: Mapping[str, int] | int = DEFAULT_SPLIT_BIPS,
+) -> DayResult:
+    """The RewardsDistributor's amounts for one distribution of ``amount`` (net of any fee).
+
+    - ``split_weights[o]``: the weight splitting the amount over the operators, ``sum multiplier *
+      stake`` at the snapshot block, where stake is ``getAllocatedStakeAt`` (unique stake, members
+      at the block only) or ``operatorSharesAt`` (total stake);
+    - ``delegated_weights[o]``: ``sum multiplier * operatorSharesAt`` (the stakers' denominator);
+    - ``staker_weights[o][s]``: ``sum multiplier * stakerSharesAt(s, o)`` (the operator is its own
+      staker).
+
+    Operator share ``floor(floor(W_o * 1e15 / sum W) * amount / 1e15)``, its commission
+    ``floor(share * split / 10000)``, a staker's amount ``floor(floor(W_s * 1e15 / D_o) *
+    (share - commission) / 1e15)``. Every step rounds down, so the total never exceeds ``amount``;
+    what is left stays in the distribution's escrow."""
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+        raise CalculationError(f"amount must be a non-negative integer: got {amount!r}")
+    out = DayResult()
+    for op, p in proportions(split_weights).items():
+        if split_weights[op] == 0:
+            continue
+        share = p * amount // PRECISION
+        cut = commission(
+            share, split_bips if isinstance(split_bips, int) else split_bips.get(op, DEFAULT_SPLIT_BIPS)
+        )
+        denom = delegated_weights.get(op, 0)
+        stakers = staker_weights.get(op) or {}
+        for k, w in [(op, denom), *stakers.items()]:
+            if isinstance(w, bool) or not isinstance(w, int) or w < 0:
+                raise CalculationError(f"weight of {k} must be a non-negative integer: got {w!r}")
+        if denom == 0:
+            raise CalculationError(f"operator {op} has split weight but no delegated weight")
+        if sum(stakers.values()) > denom:
+            raise CalculationError(f"the stakers' weights of {op} exceed its delegated weight")
+        out.operators[op] = out.operators.get(op, 0) + cut
+        for s, w in stakers.items():
+            if w:
+                out.stakers[s] = out.stakers.get(s, 0) + (w * PRECISION // denom) * (share - cut) // PRECISION
     return out

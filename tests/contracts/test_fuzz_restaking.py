@@ -50,6 +50,7 @@ def run_machine(w: World, chain) -> None:
             self.unpaid = []  # released slashes with a payment still owed
             self.max_seen = {}
             self.history = {}  # block -> {(op, sym, staker or None): shares at the block's end}
+            self.alloc_history = {}  # block -> {(op, set, sym or None): allocation or membership}
 
         def teardown(self):
             chain.restore(self.snap)
@@ -431,6 +432,39 @@ def run_machine(w: World, chain) -> None:
                     )
                     assert got == v, f"history at block {b} changed"
             self.history[now] = snap
+
+        @invariant()
+        def allocation_histories(self):
+            # The AllocationManager's histories at the head equal the current views (allocation,
+            # allocated stake, membership, member count), and an earlier block still reads what
+            # it had at its end (a cancel restores max magnitude, never an allocation or a
+            # registration). One strategy a step, in turn.
+            now = chain.blocks.head.number
+            sym = SYMS[len(self.alloc_history) % len(SYMS)]
+            strat = w.strats[sym]
+            snap = {}
+            for set_id in SETS:
+                opset = w.opset(set_id)
+                assert w.am.getMemberCountAt(opset, now) == w.am.getMemberCount(opset)
+                for op in operators:
+                    member = w.am.isMemberOfOperatorSetAt(op, opset, now)
+                    assert member == w.am.isMemberOfOperatorSet(op, opset), "isMemberOfOperatorSetAt(head)"
+                    a = tuple(w.am.getAllocationAt(op, opset, strat, now))
+                    assert a == tuple(w.am.getAllocation(op, opset, strat)), "getAllocationAt(head)"
+                    snap[(op.address, set_id, None)] = member
+                    snap[(op.address, set_id, sym)] = a
+                at = w.am.getAllocatedStakeAt(opset, operators, [strat], now)
+                assert at == w.am.getAllocatedStake(opset, operators, [strat]), "getAllocatedStakeAt(head)"
+            earlier = [b for b in sorted(self.alloc_history)[-3:] if b != now]
+            for b in earlier[:1]:
+                for (op, set_id, sym_), v in self.alloc_history[b].items():
+                    opset = w.opset(set_id)
+                    if sym_ is None:
+                        assert w.am.isMemberOfOperatorSetAt(op, opset, b) == v, f"membership at {b} changed"
+                    else:
+                        got = tuple(w.am.getAllocationAt(op, opset, w.strats[sym_], b))
+                        assert got == v, f"allocation at block {b} changed"
+            self.alloc_history[now] = snap
 
         @invariant()
         def scaling_factors_bounded(self):

@@ -23,6 +23,7 @@ from tests.contracts.support import (
     WAD,
     ZERO,
     A,
+    Batch,
     ceil_div,
     evs,
     head,
@@ -1397,3 +1398,136 @@ def test_max_magnitude_history_through_a_cancelled_slash(w):
 
     assert (at(r1.block_number - 1), at(r1.block_number), at(r2.block_number - 1)) == (WAD, m1, m1)
     assert at(r2.block_number) == WAD and at(head(w)) == WAD
+
+
+# ---------------------------------------------------------------- histories (stake at a past block)
+
+
+def _alloc_at(w, blk, set_id=1, sym="TKA"):
+    a = w.am.getAllocationAt(w.op, w.opset(set_id), w.strats[sym], blk)
+    return (a.currentMagnitude, a.pendingDiff, a.effectBlock)
+
+
+def test_allocation_history_pending_allocation_deallocation_slash_and_clearing(base):
+    """getAllocationAt / getAllocatedStakeAt: the value as of the end of each block through an
+    allocation (pending until its effect block), a deallocation (slashable until its effect
+    block), a slash of both, and the lazy clearing, which changes nothing at any block."""
+    w = base
+    s = sa(w)
+    b0 = head(w)
+    r1 = modify(w, 1, {"TKA": 4 * WAD // 10}, {"TKA": 0})
+    e1 = r1.block_number + OP_DELAY
+    mine_to(w, e1 + 2)
+    r2 = modify(w, 1, {"TKA": WAD // 10}, {"TKA": 4 * WAD // 10})
+    e2 = r2.block_number + DD + 1
+    w.chain.mine(2)
+    r3 = w.slash(w.op, 1, {"TKA": WAD // 2})
+    mine_to(w, e2 + 1)
+    r4 = w.am.clearDeallocationQueue(w.op, [s], [1], sender=w.other)
+    w.chain.mine(1)
+    b1, b2, b3 = r1.block_number, r2.block_number, r3.block_number
+    four, three = 4 * WAD // 10, 3 * WAD // 10
+    cur3, pend3 = four - ceil_div(four * (WAD // 2), WAD), -(three - ceil_div(three * (WAD // 2), WAD))
+    expect = {
+        b0: (0, 0, 0),
+        b1 - 1: (0, 0, 0),
+        b1: (0, four, e1),
+        e1 - 1: (0, four, e1),
+        e1: (four, 0, 0),
+        b2 - 1: (four, 0, 0),
+        b2: (four, -three, e2),
+        b3 - 1: (four, -three, e2),
+        b3: (cur3, pend3, e2),
+        e2 - 1: (cur3, pend3, e2),
+        e2: (cur3 + pend3, 0, 0),
+        r4.block_number: (cur3 + pend3, 0, 0),
+        head(w) + 100: (cur3 + pend3, 0, 0),
+    }
+    for blk, want in expect.items():
+        assert _alloc_at(w, blk) == want, blk
+    max3 = WAD - ceil_div(four * (WAD // 2), WAD)
+    assert w.am.getMaxMagnitude(w.op, s) == max3
+    for blk, (mag, _, _) in expect.items():
+        mx = WAD if blk < b3 else max3
+        shares = w.dm.operatorSharesAt(w.op, s, blk)
+        want = shares * mag // mx
+        assert w.am.getAllocatedStakeAt(w.opset(1), [w.op], [s], blk) == [[want]], blk
+    assert want > 0  # the last one: some stake is left after the slash
+    # the current view is the head's value; set 2 and another operator have none
+    assert w.am.getAllocatedStakeAt(w.opset(1), [w.op], [s], head(w)) == w.am.getAllocatedStake(
+        w.opset(1), [w.op], [s]
+    )
+    assert w.am.getAllocatedStakeAt(w.opset(2), [w.op, w.op2], [s], head(w)) == [[0], [0]]
+
+
+def test_allocation_history_two_changes_in_one_block_keep_the_last(base):
+    """An allocation and a slash in one block: the block reads the end state, the block before
+    the old one (no history entry for the intermediate value)."""
+    w = base
+    s = sa(w)
+    modify(w, 1, {"TKA": WAD // 2}, {"TKA": 0})
+    w.chain.mine(OP_DELAY)
+    before = head(w)
+    b = Batch(w.chain)
+    b.add(w.op, w.am.modifyAllocations, w.op, [(w.opset(2), [s], [WAD // 4], [0])])
+    b.add(w.avs, w.am.slashOperator, w.avs, (w.op, 1, [s], [WAD // 2], "x"))
+    assert b.send() == 1
+    blk = head(w)
+    assert _alloc_at(w, before) == (WAD // 2, 0, 0)
+    assert _alloc_at(w, blk) == (WAD // 4, 0, 0)
+    assert _alloc_at(w, blk, set_id=2) == (0, WAD // 4, blk + OP_DELAY)
+    assert _alloc_at(w, blk + OP_DELAY, set_id=2) == (WAD // 4, 0, 0)
+
+
+def test_membership_history_registration_intervals_and_counts(w):
+    """isMemberOfOperatorSetAt / getMemberCountAt: registration intervals [registered,
+    deregistered) over several deregistrations and late re-registrations (more than four
+    entries: the histories pack four to a slot), and a registration and deregistration in one
+    block, which never counts as a member."""
+    for op in (w.op, w.op2):
+        w.register_operator(op)
+    w.create_sets(ids=(1,), syms=("TKA",))
+    opset = w.opset(1)
+    start = head(w)
+    events = []  # (block, op, +1 / -1)
+    events.append((w.register_for_sets(w.op).block_number, w.op, 1))
+    w.chain.mine(2)
+    events.append((w.register_for_sets(w.op2).block_number, w.op2, 1))
+    for _ in range(3):
+        w.chain.mine(1)
+        r = w.am.deregisterFromOperatorSets((w.op, w.avs, [1]), sender=w.op)
+        events.append((r.block_number, w.op, -1))
+        w.chain.mine(DD + 1)
+        events.append((w.register_for_sets(w.op).block_number, w.op, 1))
+    w.chain.mine(1)
+    b = Batch(w.chain)
+    b.add(w.op2, w.am.deregisterFromOperatorSets, (w.op2, w.avs, [1]))
+    assert b.send() == 1
+    events.append((head(w), w.op2, -1))
+    w.chain.mine(DD + 1)
+    b.add(w.op2, w.am.registerForOperatorSets, w.op2, (w.avs, [1], b""))
+    b.add(w.op2, w.am.deregisterFromOperatorSets, (w.op2, w.avs, [1]))
+    assert b.send() == 1
+    same = head(w)
+    w.chain.mine(1)
+    end = head(w)
+
+    def model(blk):
+        members = set()
+        for eb, op, d in events:
+            if eb <= blk:
+                (members.add if d > 0 else members.discard)(op.address)
+        return members
+
+    for blk in range(start, end + 3):
+        want = model(blk)
+        assert w.am.getMemberCountAt(opset, blk) == len(want), blk
+        for op in (w.op, w.op2):
+            assert w.am.isMemberOfOperatorSetAt(op, opset, blk) == (op.address in want), (blk, op)
+    assert not w.am.isMemberOfOperatorSetAt(w.op2, opset, same)
+    assert w.am.getMemberCountAt(opset, end) == w.am.getMemberCount(opset) == 1
+    # a set no one registered for, and a block before anyone did
+    assert w.am.getMemberCountAt(w.opset(9), end) == 0
+    assert not w.am.isMemberOfOperatorSetAt(w.other, opset, end)
+    # slashability after a deregistration is what it was: until DEALLOCATION_DELAY blocks later
+    assert w.am.getRegistrationStatus(w.op2, opset) == (False, same + DD)

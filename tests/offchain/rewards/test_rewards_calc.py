@@ -68,3 +68,60 @@ def test_operator_set_day():
 def test_bad_input_is_a_calculation_error(call, match):
     with pytest.raises(CalculationError, match=match):
         call()
+
+
+def test_allocated_stake():
+    assert calc.allocated_stake(10**21, E18 // 2, E18) == 5 * 10**20
+    # after a slash the max magnitude is below WAD: the rest of the allocation is of the rest
+    assert calc.allocated_stake(900, 3 * 10**17, 9 * 10**17) == 300
+    assert calc.allocated_stake(7, 1, 3) == 2  # floored
+    assert calc.allocated_stake(10**21, 0, 0) == 0
+
+
+def test_operator_set_distribution_the_sidecar_example_by_unique_stake():
+    """The sidecar's weights as the operators' allocated weights: the same three shares; each
+    operator's pool goes to its stakers by delegated weight over the operator's delegated weight."""
+    split = {"o1": 3 * E36, "o2": E36, "o3": 2 * E36}
+    delegated = {"o1": 6 * E36, "o2": E36, "o3": 4 * E36}  # o1 and o3 allocated half their stake
+    stakers = {"o1": {"o1": 2 * E36, "s1": 4 * E36}, "o2": {"s2": E36}, "o3": {"o3": 4 * E36}}
+    day = calc.operator_set_distribution(E18, split, delegated, stakers, 1_000)
+    shares = {"o1": 5 * 10**17, "o2": 166666666666666000, "o3": 333333333333333000}
+    cut = {o: v // 10 for o, v in shares.items()}
+    assert day.operators == cut
+    assert day.stakers["s1"] == (4 * E36 * 10**15 // (6 * E36)) * (shares["o1"] - cut["o1"]) // 10**15
+    assert day.stakers["o3"] == shares["o3"] - cut["o3"]
+    assert day.earnings()["o1"] == cut["o1"] + 149999999999999850
+    assert day.total() <= E18
+
+
+def test_operator_set_distribution_leaves_what_stakers_cannot_claim():
+    # an operator slashed: its stakers' floored shares sum below its own; the rest stays escrowed
+    day = calc.operator_set_distribution(1_000, {"o": 1}, {"o": 10}, {"o": {"a": 4, "b": 4}}, 0)
+    assert day.stakers == {"a": 400, "b": 400} and day.operators == {"o": 0}
+    # an operator without split weight gets nothing, whatever it delegates
+    day = calc.operator_set_distribution(1_000, {"o": 1, "p": 0}, {"o": 1, "p": 5}, {"p": {"x": 5}})
+    assert "p" not in day.operators and "x" not in day.stakers
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        ((-1, {"o": 1}, {"o": 1}, {}), "amount"),
+        ((1, {"o": 0}, {"o": 1}, {}), "no weight"),
+        ((1, {"o": 1}, {}, {}), "no delegated weight"),
+        ((1, {"o": 1}, {"o": 2}, {"o": {"a": 3}}), "exceed"),
+        ((1, {"o": 1}, {"o": 2}, {"o": {"a": -1}}), "non-negative"),
+        ((1, {"o": True}, {"o": 2}, {}), "non-negative"),
+    ],
+)
+def test_operator_set_distribution_refuses_bad_input(args, match):
+    with pytest.raises(CalculationError, match=match):
+        calc.operator_set_distribution(*args)
+
+
+@pytest.mark.parametrize(
+    ("args", "match"), [((1, 2, 1), "exceeds"), ((-1, 0, 1), "shares"), ((1, 1.0, 1), "magnitude")]
+)
+def test_allocated_stake_refuses_bad_input(args, match):
+    with pytest.raises(CalculationError, match=match):
+        calc.allocated_stake(*args)
