@@ -136,7 +136,7 @@ class InferenceEscrowWorld(EscrowWorld):
 
 
 @pytest.fixture(scope="module")
-def iw(ew, project, chain, accounts):
+def eiw(ew, project, chain, accounts):
     return InferenceEscrowWorld(ew, project, chain, accounts)
 
 
@@ -339,130 +339,130 @@ def test_refund_after_a_proven_fault_slashes_and_bars_release(ew) -> None:
 # ---------------------------------------------------------------- inference receipts
 
 
-def test_request_digest_matches_offchain(iw) -> None:
-    rec = iw.d.answer()
-    assert bytes(iw.escrow.requestDigest(receipt_args(rec)[0])) == rec.request_digest
-    assert A(iw.escrow.disputes()) == A(iw.d.c) and A(iw.escrow.mailbox()) == A(iw.mw.mailbox)
+def test_request_digest_matches_offchain(eiw) -> None:
+    rec = eiw.d.answer()
+    assert bytes(eiw.escrow.requestDigest(receipt_args(rec)[0])) == rec.request_digest
+    assert A(eiw.escrow.disputes()) == A(eiw.d.c) and A(eiw.escrow.mailbox()) == A(eiw.mw.mailbox)
 
 
-def test_honest_receipt_releases_after_its_challenge_window_only_once(iw) -> None:
-    e, usdc, d = iw.escrow, iw.usdc, iw.d
+def test_honest_receipt_releases_after_its_challenge_window_only_once(eiw) -> None:
+    e, usdc, d = eiw.escrow, eiw.usdc, eiw.d
     rec = d.answer(prompt="honest")
-    eid, args = iw.pay(rec)
-    assert (iw.last_deposited.kind, bytes(iw.last_deposited.ref)) == (
+    eid, args = eiw.pay(rec)
+    assert (eiw.last_deposited.kind, bytes(eiw.last_deposited.ref)) == (
         ESCROW_KIND_INFERENCE,
         rec.request_digest,
     )
-    reverts("escrow exists", e.deposit, *args, sender=iw.relayer)  # replay
+    reverts("escrow exists", e.deposit, *args, sender=eiw.relayer)  # replay
     # nothing bound: neither release nor refund (the deadline is an hour away)
-    reverts("no receipt bound", e.release, eid, [], sender=iw.relayer)
-    reverts("not refundable", e.refund, eid, [], sender=iw.relayer)
-    reverts("not a task escrow", e.confirmTask, eid, sender=iw.relayer)
-    reverts("receipt not registered", iw.escrow.bindReceipt, eid, rargs(rec), sender=iw.relayer)
+    reverts("no receipt bound", e.release, eid, [], sender=eiw.relayer)
+    reverts("not refundable", e.refund, eid, [], sender=eiw.relayer)
+    reverts("not a task escrow", e.confirmTask, eid, sender=eiw.relayer)
+    reverts("receipt not registered", eiw.escrow.bindReceipt, eid, rargs(rec), sender=eiw.relayer)
     d.register(rec)
-    ev = one(iw.bind(eid, rec), "ReceiptBound")
+    ev = one(eiw.bind(eid, rec), "ReceiptBound")
     claim = d.c.claims(rec.digest())
     assert (bytes(ev.id), bytes(ev.receiptDigest), A(ev.operator)) == (eid, rec.digest(), A(d.ops[0]))
     assert ev.challengeDeadline == claim.deadline and bytes(e.escrows(eid).receipt) == rec.digest()
-    reverts("receipt bound", iw.escrow.bindReceipt, eid, rargs(rec), sender=iw.relayer)
+    reverts("receipt bound", eiw.escrow.bindReceipt, eid, rargs(rec), sender=eiw.relayer)
     # inside InferenceDisputes' challenge window: held
-    reverts("challenge window open", e.release, eid, [], sender=iw.relayer)
-    iw.chain.pending_timestamp = claim.deadline
-    iw.chain.mine(1)
-    reverts("challenge window open", e.release, eid, [], sender=iw.relayer)
-    reverts("not refundable", e.refund, eid, [], sender=iw.relayer)
-    iw.chain.pending_timestamp = claim.deadline + 1
-    iw.chain.mine(1)
-    payee_before = usdc.balanceOf(iw.payee)
-    ev = one(e.release(eid, [], sender=iw.relayer), "Released")
-    assert (bytes(ev.id), A(ev.payee), ev.amount) == (eid, A(iw.payee), PRICE)
-    assert usdc.balanceOf(iw.payee) == payee_before + PRICE and e.escrows(eid).state == 2
-    reverts("escrow settled", e.release, eid, [], sender=iw.relayer)
-    reverts("escrow settled", e.refund, eid, [], sender=iw.relayer)
-    reverts("escrow settled", iw.escrow.bindReceipt, eid, rargs(rec), sender=iw.relayer)
+    reverts("challenge window open", e.release, eid, [], sender=eiw.relayer)
+    eiw.chain.pending_timestamp = claim.deadline
+    eiw.chain.mine(1)
+    reverts("challenge window open", e.release, eid, [], sender=eiw.relayer)
+    reverts("not refundable", e.refund, eid, [], sender=eiw.relayer)
+    eiw.chain.pending_timestamp = claim.deadline + 1
+    eiw.chain.mine(1)
+    payee_before = usdc.balanceOf(eiw.payee)
+    ev = one(e.release(eid, [], sender=eiw.relayer), "Released")
+    assert (bytes(ev.id), A(ev.payee), ev.amount) == (eid, A(eiw.payee), PRICE)
+    assert usdc.balanceOf(eiw.payee) == payee_before + PRICE and e.escrows(eid).state == 2
+    reverts("escrow settled", e.release, eid, [], sender=eiw.relayer)
+    reverts("escrow settled", e.refund, eid, [], sender=eiw.relayer)
+    reverts("escrow settled", eiw.escrow.bindReceipt, eid, rargs(rec), sender=eiw.relayer)
 
 
-def test_receipt_proven_wrong_refunds_and_slashes(iw) -> None:
-    e, d = iw.escrow, iw.d
+def test_receipt_proven_wrong_refunds_and_slashes(eiw) -> None:
+    e, d = eiw.escrow, eiw.d
     rec = tamper(d.answer(prompt="tampered"), d.keys[0])
-    eid, _ = iw.pay(rec)
+    eid, _ = eiw.pay(rec)
     d.register(rec)
-    iw.bind(eid, rec)
+    eiw.bind(eid, rec)
     d.challenge(rec)
-    reverts("receipt challenged", e.release, eid, [], sender=iw.relayer)
-    reverts("not refundable", e.refund, eid, [], sender=iw.relayer)
+    reverts("receipt challenged", e.release, eid, [], sender=eiw.relayer)
+    reverts("not refundable", e.refund, eid, [], sender=eiw.relayer)
     tka = d.strats[0]
     shares = d.w.dm.operatorShares(d.ops[0], tka)
     ev = one(d.resolve(rec), "ReceiptProvenWrong")
     assert A(ev.operator) == A(d.ops[0]) and ev.slashId != 0
     assert d.w.dm.operatorShares(d.ops[0], tka) < shares  # slashed by SLASH_WAD of its allocation
     assert SLASH_WAD > 0
-    iw.chain.pending_timestamp = iw.chain.pending_timestamp + CHALLENGE_WINDOW + RESOLUTION_WINDOW
-    reverts("receipt proven wrong", e.release, eid, [], sender=iw.relayer)
-    before = iw.usdc.balanceOf(iw.client)
-    ev = one(e.refund(eid, [], sender=iw.payee), "Refunded")  # anyone may call
-    assert (bytes(ev.id), A(ev.payer), ev.amount, ev.reason) == (eid, A(iw.client), PRICE, 4)
-    assert iw.usdc.balanceOf(iw.client) == before + PRICE and e.escrows(eid).state == 3
-    reverts("escrow settled", e.release, eid, [], sender=iw.relayer)
+    eiw.chain.pending_timestamp = eiw.chain.pending_timestamp + CHALLENGE_WINDOW + RESOLUTION_WINDOW
+    reverts("receipt proven wrong", e.release, eid, [], sender=eiw.relayer)
+    before = eiw.usdc.balanceOf(eiw.client)
+    ev = one(e.refund(eid, [], sender=eiw.payee), "Refunded")  # anyone may call
+    assert (bytes(ev.id), A(ev.payer), ev.amount, ev.reason) == (eid, A(eiw.client), PRICE, 4)
+    assert eiw.usdc.balanceOf(eiw.client) == before + PRICE and e.escrows(eid).state == 3
+    reverts("escrow settled", e.release, eid, [], sender=eiw.relayer)
     # the slash itself reaches the client through InferenceDisputes, as for any receipt
-    iw.chain.mine(ESCROW_BLOCKS + 1)
+    eiw.chain.mine(ESCROW_BLOCKS + 1)
     d.c.claimCompensation(rec.digest(), sender=d.watcher)
     assert d.c.claims(rec.digest()).compensated
 
 
-def test_failed_dispute_releases(iw) -> None:
-    e, d = iw.escrow, iw.d
+def test_failed_dispute_releases(eiw) -> None:
+    e, d = eiw.escrow, eiw.d
     rec = d.answer(prompt="challenged but right")
-    eid, _ = iw.pay(rec, expected=receipt_output(rec))
+    eid, _ = eiw.pay(rec, expected=receipt_output(rec))
     d.register(rec)
-    iw.bind(eid, rec)
+    eiw.bind(eid, rec)
     d.challenge(rec)
-    reverts("receipt challenged", e.release, eid, [], sender=iw.relayer)
+    reverts("receipt challenged", e.release, eid, [], sender=eiw.relayer)
     one(d.resolve(rec), "ChallengeRejected")
     # confirmed by the set: releasable at once, inside what was the challenge window
-    assert one(e.release(eid, [], sender=iw.relayer), "Released").amount == PRICE
+    assert one(e.release(eid, [], sender=eiw.relayer), "Released").amount == PRICE
 
 
-def test_unresolved_challenge_refunds(iw) -> None:
-    e, d = iw.escrow, iw.d
+def test_unresolved_challenge_refunds(eiw) -> None:
+    e, d = eiw.escrow, eiw.d
     rec = d.answer(prompt="nobody answers")
-    eid, _ = iw.pay(rec)
+    eid, _ = eiw.pay(rec)
     d.register(rec)
-    iw.bind(eid, rec)
+    eiw.bind(eid, rec)
     d.challenge(rec)
     d.warp(RESOLUTION_WINDOW + 1)
     d.c.expireChallenge(rec.digest(), sender=d.watcher)
-    reverts("receipt unresolved", e.release, eid, [], sender=iw.relayer)
-    assert one(e.refund(eid, [], sender=iw.relayer), "Refunded").reason == 5
+    reverts("receipt unresolved", e.release, eid, [], sender=eiw.relayer)
+    assert one(e.refund(eid, [], sender=eiw.relayer), "Refunded").reason == 5
 
 
-def test_binding_refusals_wrong_ref_client_result_and_deadline(iw) -> None:
-    e, d = iw.escrow, iw.d
+def test_binding_refusals_wrong_ref_client_result_and_deadline(eiw) -> None:
+    e, d = eiw.escrow, eiw.d
     rec = d.answer(prompt="what I asked")
     other = d.answer(prompt="what I did not ask")
-    stranger = d.answer(prompt="what I asked", client=A(iw.relayer))
+    stranger = d.answer(prompt="what I asked", client=A(eiw.relayer))
     for r in (rec, other, stranger):
         d.register(r)
-    deadline = iw.chain.pending_timestamp + 60
-    eid, _ = iw.pay(rec, expected=keccak_other(rec), deadline=deadline)
-    reverts("receipt for another request", iw.escrow.bindReceipt, eid, rargs(other), sender=iw.relayer)
-    reverts("receipt for another client", iw.escrow.bindReceipt, eid, rargs(stranger), sender=iw.relayer)
+    deadline = eiw.chain.pending_timestamp + 60
+    eid, _ = eiw.pay(rec, expected=keccak_other(rec), deadline=deadline)
+    reverts("receipt for another request", eiw.escrow.bindReceipt, eid, rargs(other), sender=eiw.relayer)
+    reverts("receipt for another client", eiw.escrow.bindReceipt, eid, rargs(stranger), sender=eiw.relayer)
     reverts(
-        "result mismatch", iw.escrow.bindReceipt, eid, rargs(rec), sender=iw.relayer
+        "result mismatch", eiw.escrow.bindReceipt, eid, rargs(rec), sender=eiw.relayer
     )  # not the output commitment the client named
     # a receipt whose fields differ from the registered one has another digest: not registered
     fake = receipt_args(rec)[0][:13] + (b"\x01" * 32, rec.finish_reason)
-    reverts("receipt not registered", e.bindReceipt, eid, fake, sender=iw.relayer)
-    iw.chain.pending_timestamp = deadline + 1
-    iw.chain.mine(1)
-    reverts("deadline passed", iw.escrow.bindReceipt, eid, rargs(rec), sender=iw.relayer)
-    reverts("no receipt bound", e.release, eid, [], sender=iw.relayer)
-    ev = one(e.refund(eid, [], sender=iw.relayer), "Refunded")
+    reverts("receipt not registered", e.bindReceipt, eid, fake, sender=eiw.relayer)
+    eiw.chain.pending_timestamp = deadline + 1
+    eiw.chain.mine(1)
+    reverts("deadline passed", eiw.escrow.bindReceipt, eid, rargs(rec), sender=eiw.relayer)
+    reverts("no receipt bound", e.release, eid, [], sender=eiw.relayer)
+    ev = one(e.refund(eid, [], sender=eiw.relayer), "Refunded")
     assert ev.reason == 2 and e.escrows(eid).state == 3
     # a task escrow takes no receipt, an inference escrow no task confirmation
-    h, _ = iw.mw.create()
-    tid, _ = iw.deposit(h)
-    reverts("not an inference escrow", iw.escrow.bindReceipt, tid, rargs(rec), sender=iw.relayer)
+    h, _ = eiw.mw.create()
+    tid, _ = eiw.deposit(h)
+    reverts("not an inference escrow", eiw.escrow.bindReceipt, tid, rargs(rec), sender=eiw.relayer)
 
 
 def rargs(rec: Receipt) -> tuple:
@@ -475,24 +475,24 @@ def keccak_other(rec: Receipt) -> bytes:
     return bytes(b ^ 0xFF for b in receipt_output(rec))
 
 
-def test_inference_terms_are_bound_by_the_signature(iw) -> None:
-    e, d = iw.escrow, iw.d
+def test_inference_terms_are_bound_by_the_signature(eiw) -> None:
+    e, d = eiw.escrow, eiw.d
     rec = d.answer(prompt="bound terms")
-    args, _ = iw.terms(rec.request_digest, kind=ESCROW_KIND_INFERENCE)
-    h, _ = iw.mw.create()
+    args, _ = eiw.terms(rec.request_digest, kind=ESCROW_KIND_INFERENCE)
+    h, _ = eiw.mw.create()
     # the facilitator cannot turn it into a task payment, another request, payee or result
-    changes = ({6: ESCROW_KIND_TASK, 7: h}, {7: os.urandom(32)}, {5: iw.relayer}, {8: os.urandom(32)})
+    changes = ({6: ESCROW_KIND_TASK, 7: h}, {7: os.urandom(32)}, {5: eiw.relayer}, {8: os.urandom(32)})
     for change in changes:
         tampered = [change.get(i, v) for i, v in enumerate(args)]
-        reverts("invalid signature", e.deposit, *tampered, sender=iw.relayer)
+        reverts("invalid signature", e.deposit, *tampered, sender=eiw.relayer)
     # a task payment for a request digest: no such task
     reverts(
         "unknown task",
         e.deposit,
         *[ESCROW_KIND_TASK if i == 6 else v for i, v in enumerate(args)],
-        sender=iw.relayer,
+        sender=eiw.relayer,
     )
-    assert bytes(e.deposit(*args, sender=iw.relayer).return_value) != ZERO32
+    assert bytes(e.deposit(*args, sender=eiw.relayer).return_value) != ZERO32
 
 
 def test_deployed_with_the_agent_component_beside_a_mailbox(project, accounts, networks, tmp_path):
