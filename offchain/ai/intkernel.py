@@ -40,6 +40,8 @@ _SIGNATURES = {
     "il_attend": "ppqqqqpppqqqppqp",
     "il_attend_ex": "ppqqqqpppqqqppqpii",
     "il_att_available": "i",
+    "il_set_default_att": "i",
+    "il_get_default_att": "",
     "il_has_avx2": "",
     "il_impl_available": "i",
     "il_set_default_impl": "i",
@@ -309,6 +311,28 @@ def attention_implementations() -> list[str]:
     return [name for name, code in ATT_IMPLS.items() if code and lib.il_att_available(code)]
 
 
+def _check_attention(name: str) -> None:
+    if name not in ATT_IMPLS or (name != "auto" and name not in attention_implementations()):
+        raise EngineError(
+            f"attention {name!r} is not available on this CPU (choose from auto, "
+            f"{', '.join(attention_implementations())})"
+        )
+
+
+def set_default_attention(name: str) -> None:
+    """What attention "auto" runs in this process: "auto" (blocked where it runs, unless the linear kernel
+    is pinned to portable or avx2) or one of ``attention_implementations()``; for measurements, as every
+    implementation computes the same integers."""
+    _check_attention(name)
+    library().il_set_default_att(ATT_IMPLS[name])
+
+
+def default_attention() -> str:
+    """What attention "auto" runs in this process (see ``set_default_attention``)."""
+    code = library().il_get_default_att()
+    return next(name for name, c in ATT_IMPLS.items() if c == code)
+
+
 def attend(
     q: Any,
     eq: Any,
@@ -326,11 +350,7 @@ def attend(
     int64 [kv_heads, cap] already holding positions < start + n. Returns int64 [n, heads * hd] in 2^-14
     units, the same for every ``threads`` (0: the OpenMP default) and ``impl`` (see ``ATT_IMPLS``; the
     blocked kernel takes head sizes that are a multiple of 8 and leaves others to the reference)."""
-    if impl not in ATT_IMPLS or (impl != "auto" and impl not in attention_implementations()):
-        raise EngineError(
-            f"attention {impl!r} is not available on this CPU (choose from auto, "
-            f"{', '.join(attention_implementations())})"
-        )
+    _check_attention(impl)
     if not isinstance(threads, int | np.integer) or threads < 0:
         raise EngineError(f"native attend: threads must be an integer >= 0, got {threads!r}")
     q, eq, ek = _int64(q, "attend q"), _int64(eq, "attend eq"), _int64(ek, "attend ek")

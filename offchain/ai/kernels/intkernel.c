@@ -1175,8 +1175,20 @@ static int attend_blocked(att_job *j, int64_t kvh, int nth) {
    multiple of 8 and leaves others to the reference). */
 int il_att_available(int impl) { return impl == ATT_REFERENCE || (impl == ATT_BLOCKED && att_blocked_available()); }
 
-/* impl: ATT_AUTO (the blocked kernel where it runs and the linear kernel's default is not pinned to
-   portable or AVX2, else the reference), ATT_REFERENCE or ATT_BLOCKED; the same integers. */
+/* What ATT_AUTO runs in this process (il_set_default_att; for measurements). */
+static int il_default_att = ATT_AUTO;
+
+int il_set_default_att(int impl) {
+    if (impl != ATT_AUTO && !il_att_available(impl)) return IL_EARG;
+    il_default_att = impl;
+    return IL_OK;
+}
+
+int il_get_default_att(void) { return il_default_att; }
+
+/* impl: ATT_AUTO (il_default_att if set, else the blocked kernel where it runs and the linear kernel's
+   default is not pinned to portable or AVX2, else the reference), ATT_REFERENCE or ATT_BLOCKED; the
+   same integers. */
 static int attend_core(const int64_t *q, const int64_t *eq, int64_t n, int64_t kvh, int64_t g, int64_t hd,
                        const int32_t *k, const int64_t *ek, const int32_t *v, int64_t cap, int64_t start,
                        int64_t score_shift, const int64_t *t1, const int64_t *t2, int64_t log2e, int64_t *out,
@@ -1191,6 +1203,7 @@ static int attend_core(const int64_t *q, const int64_t *eq, int64_t n, int64_t k
 #ifdef _OPENMP
     nth = nthreads > 0 ? nthreads : omp_get_max_threads();
 #endif
+    if (impl == ATT_AUTO) impl = il_default_att;
     if (impl == ATT_AUTO)
         impl = (il_default_impl == IMPL_PORTABLE || il_default_impl == IMPL_AVX2 || !att_blocked_available())
                    ? ATT_REFERENCE

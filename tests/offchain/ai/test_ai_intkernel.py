@@ -417,6 +417,16 @@ def test_attention_implementation_choice_errors():
     lib = intkernel.library()
     assert lib.il_attend_ex(*args, intkernel.ATT_IMPLS["reference"]) == 0
     assert lib.il_attend_ex(*args, 7) == -1  # an unknown implementation code: refused, not run
+    try:
+        for name in intkernel.attention_implementations():
+            intkernel.set_default_attention(name)
+            assert intkernel.default_attention() == name
+            assert lib.il_set_default_att(9) == -1 and intkernel.default_attention() == name
+        with pytest.raises(EngineError, match="not available"):
+            intkernel.set_default_attention("flash")
+    finally:
+        intkernel.set_default_attention("auto")
+    assert intkernel.default_attention() == "auto"
 
 
 def _attn_step_array(ref: Engine, cache, qkv: np.ndarray, start: int) -> np.ndarray:

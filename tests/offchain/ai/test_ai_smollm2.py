@@ -86,8 +86,8 @@ def test_chunked_prefill_logits_identical():
 
 def test_long_prompt_same_bits_on_every_thread_count_and_attention():
     """A 470-token prompt and decode steps after it (long enough that a decode step's attention is split
-    into position segments across threads): the same logits on 1 and 2 threads and with the reference
-    attention (what pinning the linear kernel to avx2 selects)."""
+    into position segments across threads): the same logits on 1 and 2 threads, with the reference
+    attention, and with the linear kernel pinned to avx2 (which also selects the reference attention)."""
     from offchain.ai import intkernel
 
     svc = smol_service()
@@ -108,10 +108,14 @@ def test_long_prompt_same_bits_on_every_thread_count_and_attention():
         base = run()
         eng.set_threads(2)
         assert all(np.array_equal(a, b) for a, b in zip(run(), base, strict=True))
+        intkernel.set_default_attention("reference")
+        assert all(np.array_equal(a, b) for a, b in zip(run(), base, strict=True))
+        intkernel.set_default_attention("auto")
         if "avx2" in intkernel.implementations():
             intkernel.set_default_implementation("avx2")
             eng.set_threads(1)
             assert all(np.array_equal(a, b) for a, b in zip(run(), base, strict=True))
     finally:
         intkernel.set_default_implementation("auto")
+        intkernel.set_default_attention("auto")
         eng.set_threads(threads)
