@@ -309,6 +309,39 @@ static int64_t scale_round(int64_t y, int64_t e) {
     return fl;
 }
 
+#if IL_X86
+#define AVX512_TARGET __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl")))
+
+/* scale_round on 8 lanes: round(y * 2^e), ties to even, with scale_round's out-of-range values. */
+AVX512_TARGET static inline __m512i scale_round_v(__m512i y, __m512i e) {
+    const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi64(1), c62 = _mm512_set1_epi64(62);
+    const __m512i s = _mm512_sub_epi64(zero, e);
+    const __m512i sc = _mm512_min_epi64(_mm512_max_epi64(s, one), c62); /* right-shift lanes: s in [1, 62] */
+    __m512i fl = _mm512_srav_epi64(y, sc);
+    const __m512i rem = _mm512_sub_epi64(y, _mm512_sllv_epi64(fl, sc));
+    const __m512i half = _mm512_sllv_epi64(one, _mm512_sub_epi64(sc, one));
+    const __mmask8 up = _mm512_cmpgt_epi64_mask(rem, half) |
+                        (_mm512_cmpeq_epi64_mask(rem, half) & _mm512_test_epi64_mask(fl, one));
+    fl = _mm512_mask_add_epi64(fl, up, fl, one);
+    __m512i r = _mm512_mask_blend_epi64(_mm512_cmpge_epi64_mask(e, zero), fl, _mm512_sllv_epi64(y, e));
+    r = _mm512_mask_mov_epi64(r, _mm512_cmpgt_epi64_mask(s, c62), zero);
+    const __m512i big = _mm512_maskz_mov_epi64(_mm512_test_epi64_mask(y, y), _mm512_set1_epi64(INT64_MIN));
+    return _mm512_mask_mov_epi64(r, _mm512_cmpgt_epi64_mask(e, c62), big);
+}
+
+/* out[r] = scale_round(y[r], e0 - s_row[r]) for r < cnt, 8 rows at a time. */
+AVX512_TARGET static void round_rows_avx512(const int64_t *y, int64_t e0, const int64_t *s_row, int64_t *out,
+                                            int64_t cnt) {
+    for (int64_t r = 0; r < cnt; r += 8) {
+        const __mmask8 k = (__mmask8)((1u << (cnt - r < 8 ? cnt - r : 8)) - 1);
+        const __m512i e = _mm512_sub_epi64(_mm512_set1_epi64(e0), _mm512_maskz_loadu_epi64(k, s_row + r));
+        _mm512_mask_storeu_epi64(out + r, k, scale_round_v(_mm512_maskz_loadu_epi64(k, y + r), e));
+    }
+}
+#endif
+
+static int att_blocked_available(void);
+
 /* ---- a persistent team for the linear layer ----
 
    A decode step runs ~120 small products (about 0.1 ms each). An OpenMP region per product wakes a
@@ -441,6 +474,68 @@ static void pool_run(unit_fn fn, void *ctx, int64_t n, int nth) {
     pthread_mutex_unlock(&pool.run_mu);
 }
 
+/* ---- reusable per-thread scratch ----
+
+   The large temporaries of a prefill (tens of MB at 1000 tokens) came fresh from mmap on every call,
+   and the kernel zeroes each new page on its first touch (≈ 12 % of a 918-token prefill in a profile).
+   Each calling thread now keeps one buffer per slot, grown when a call needs more and kept up to
+   SCRATCH_KEEP bytes (a larger request is a plain malloc, freed after the call); the buffers are freed
+   when the thread exits. A slot is used by one function only, and no function calls itself, so a
+   buffer is never in use twice. Contents are undefined on entry, as malloc's were. */
+#define SCRATCH_SLOTS 10
+#define SCRATCH_KEEP ((size_t)64 << 20)
+enum { SC_U, SC_UL, SC_X, SC_XQ, SC_SH, SC_Y, SC_QS, SC_LXN, SC_LY, SC_LZ };
+
+typedef struct {
+    void *p[SCRATCH_SLOTS];
+    size_t n[SCRATCH_SLOTS];
+} il_scratch;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static int scratch_ok;
+
+static void scratch_release(void *v) {
+    il_scratch *s = (il_scratch *)v;
+    for (int i = 0; i < SCRATCH_SLOTS; i++) free(s->p[i]);
+    free(s);
+}
+
+static void scratch_init(void) { scratch_ok = pthread_key_create(&scratch_key, scratch_release) == 0; }
+
+static il_scratch *scratch_mine(int create) {
+    pthread_once(&scratch_once, scratch_init);
+    if (!scratch_ok) return NULL;
+    il_scratch *s = (il_scratch *)pthread_getspecific(scratch_key);
+    if (!s && create) {
+        s = (il_scratch *)calloc(1, sizeof *s);
+        if (s && pthread_setspecific(scratch_key, s)) {
+            free(s);
+            s = NULL;
+        }
+    }
+    return s;
+}
+
+/* n bytes (n > 0) from this thread's slot, or NULL when out of memory. */
+static void *scratch_get(int slot, size_t n) {
+    il_scratch *s = n <= SCRATCH_KEEP ? scratch_mine(1) : NULL;
+    if (!s) return malloc(n);
+    if (s->n[slot] < n) {
+        free(s->p[slot]);
+        s->p[slot] = malloc(n);
+        s->n[slot] = s->p[slot] ? n : 0;
+    }
+    return s->p[slot];
+}
+
+/* Done with p from scratch_get(slot, ..): kept if it is the slot's buffer, else freed. */
+static void scratch_put(int slot, void *p) {
+    il_scratch *s = scratch_mine(0);
+    if (s && s->p[slot] == p) return;
+    free(p);
+}
+
 typedef struct {
     const il_args *a;
     group_fn fn;
@@ -449,6 +544,7 @@ typedef struct {
     int64_t nfix, rows, out_shift;
     const int64_t *s_row, *sh;
     int64_t *out;
+    int vround; /* the output rounding on AVX-512 lanes (round_rows_avx512: the same integers) */
 } lin_job;
 
 /* Unit k of a product: the groups [k*GROUP_BLOCK, ...), token tiles outside and its groups inside (a
@@ -469,10 +565,19 @@ static void lin_unit(void *ctx, int64_t k) {
             const int32_t *Db = j->D + (g * nb + b) * RG;
             for (int r = 0; r < RG; r++) y[t * ldy + g * RG + r] += (int64_t)Db[r] * wget(a, g, b, r, (int)(c % 32));
         }
-        if (j->out)
-            for (int64_t t = 0; t < T; t++)
-                for (int64_t r = g * RG; r < (g + 1) * RG && r < j->rows; r++)
-                    j->out[t * j->rows + r] = scale_round(y[t * ldy + r], j->out_shift - j->s_row[r] + j->sh[t]);
+        if (!j->out || g * RG >= j->rows) continue;
+        const int64_t r0 = g * RG, cnt = j->rows - r0 < RG ? j->rows - r0 : RG;
+        for (int64_t t = 0; t < T; t++) {
+#if IL_X86
+            if (j->vround) {
+                round_rows_avx512(y + t * ldy + r0, j->out_shift + j->sh[t], j->s_row + r0, j->out + t * j->rows + r0,
+                                  cnt);
+                continue;
+            }
+#endif
+            for (int64_t r = r0; r < r0 + cnt; r++)
+                j->out[t * j->rows + r] = scale_round(y[t * ldy + r], j->out_shift - j->s_row[r] + j->sh[t]);
+        }
     }
 }
 
@@ -485,9 +590,9 @@ static int linear_core(const uint8_t *w, const int32_t *D, const int32_t *E, con
         impl < 0 || impl > 3)
         return IL_EARG;
     const int64_t cols = nb * 32;
-    uint16_t *u = (uint16_t *)malloc((size_t)(T * cols) * sizeof(uint16_t));
-    uint32_t *ul = (uint32_t *)malloc((size_t)(T * nb * 8) * sizeof(uint32_t) * 2), *uh = ul + T * nb * 8;
-    int32_t *X = (int32_t *)malloc((size_t)(T * nb) * sizeof(int32_t));
+    uint16_t *u = (uint16_t *)scratch_get(SC_U, (size_t)(T * cols) * sizeof(uint16_t));
+    uint32_t *ul = (uint32_t *)scratch_get(SC_UL, (size_t)(T * nb * 8) * sizeof(uint32_t) * 2), *uh = ul + T * nb * 8;
+    int32_t *X = (int32_t *)scratch_get(SC_X, (size_t)(T * nb) * sizeof(int32_t));
     int64_t *fix = NULL; /* (t, col) of every activation equal to +2^15 */
     int64_t nfix = 0, capfix = 0;
     int rc = IL_OK;
@@ -535,7 +640,11 @@ static int linear_core(const uint8_t *w, const int32_t *D, const int32_t *E, con
     }
     {
         il_args a = {w, D, E, C, groups, nb, T, nibble, u, ul, uh, X, y};
-        lin_job job = {&a, pick(impl), D, fix, nfix, rows, out_shift, s_row, sh, out};
+        const group_fn fn = pick(impl);
+        lin_job job = {&a, fn, D, fix, nfix, rows, out_shift, s_row, sh, out, 0};
+#if IL_X86
+        job.vround = fn == group_vnni && att_blocked_available();
+#endif
         int nth = 1;
 #ifdef _OPENMP
         nth = nthreads > 0 ? nthreads : omp_get_max_threads();
@@ -546,9 +655,9 @@ static int linear_core(const uint8_t *w, const int32_t *D, const int32_t *E, con
         pool_run(lin_unit, &job, units, nth);
     }
 done:
-    free(u);
-    free(ul);
-    free(X);
+    scratch_put(SC_U, u);
+    scratch_put(SC_UL, ul);
+    scratch_put(SC_X, X);
     free(fix);
     return rc;
 }
@@ -572,9 +681,9 @@ int il_block_linear(const uint8_t *w, const int32_t *D, const int32_t *E, const 
         act_bits < 1 || act_bits > 15)
         return IL_EARG;
     const int64_t cols = nb * 32, ldy = groups * RG;
-    int32_t *xq = (int32_t *)malloc((size_t)(T * cols) * sizeof(int32_t));
-    int64_t *sh = (int64_t *)malloc((size_t)T * sizeof(int64_t));
-    int64_t *y = (int64_t *)malloc((size_t)(T * ldy) * sizeof(int64_t));
+    int32_t *xq = (int32_t *)scratch_get(SC_XQ, (size_t)(T * cols) * sizeof(int32_t));
+    int64_t *sh = (int64_t *)scratch_get(SC_SH, (size_t)T * sizeof(int64_t));
+    int64_t *y = (int64_t *)scratch_get(SC_Y, (size_t)(T * ldy) * sizeof(int64_t));
     int rc = IL_OK;
     if (!xq || !sh || !y) {
         rc = IL_ENOMEM;
@@ -599,9 +708,9 @@ int il_block_linear(const uint8_t *w, const int32_t *D, const int32_t *E, const 
     }
     rc = linear_core(w, D, E, C, groups, nb, nibble, xq, T, y, nthreads, impl, rows, out_shift, s_row, sh, out);
 done:
-    free(xq);
-    free(sh);
-    free(y);
+    scratch_put(SC_XQ, xq);
+    scratch_put(SC_SH, sh);
+    scratch_put(SC_Y, y);
     return rc;
 }
 
@@ -864,25 +973,6 @@ static int64_t att_rows(const att_job *j, int64_t h, int64_t c, att_row *r) {
 }
 
 #if IL_X86
-#define AVX512_TARGET __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl")))
-
-/* scale_round on 8 lanes: round(y * 2^e), ties to even, with scale_round's out-of-range values. */
-AVX512_TARGET static inline __m512i scale_round_v(__m512i y, __m512i e) {
-    const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi64(1), c62 = _mm512_set1_epi64(62);
-    const __m512i s = _mm512_sub_epi64(zero, e);
-    const __m512i sc = _mm512_min_epi64(_mm512_max_epi64(s, one), c62); /* right-shift lanes: s in [1, 62] */
-    __m512i fl = _mm512_srav_epi64(y, sc);
-    const __m512i rem = _mm512_sub_epi64(y, _mm512_sllv_epi64(fl, sc));
-    const __m512i half = _mm512_sllv_epi64(one, _mm512_sub_epi64(sc, one));
-    const __mmask8 up = _mm512_cmpgt_epi64_mask(rem, half) |
-                        (_mm512_cmpeq_epi64_mask(rem, half) & _mm512_test_epi64_mask(fl, one));
-    fl = _mm512_mask_add_epi64(fl, up, fl, one);
-    __m512i r = _mm512_mask_blend_epi64(_mm512_cmpge_epi64_mask(e, zero), fl, _mm512_sllv_epi64(y, e));
-    r = _mm512_mask_mov_epi64(r, _mm512_cmpgt_epi64_mask(s, c62), zero);
-    const __m512i big = _mm512_maskz_mov_epi64(_mm512_test_epi64_mask(y, y), _mm512_set1_epi64(INT64_MIN));
-    return _mm512_mask_mov_epi64(r, _mm512_cmpgt_epi64_mask(e, c62), big);
-}
-
 /* exp_neg1(d, 16) on 8 lanes. */
 AVX512_TARGET static inline __m512i exp_neg_v(__m512i d, const int64_t *t1, const int64_t *t2, __m512i l2e) {
     d = _mm512_min_epi64(d, _mm512_set1_epi64(EXP_D_MAX));
@@ -1295,7 +1385,7 @@ int il_attn_step(const int64_t *qkv, int64_t n, int64_t heads, int64_t kvh, int6
         hd <= 0 || hd % 2 || start < 0 || start + n > cap || start + n > npos || start + n > 8192)
         return IL_EARG;
     const int64_t width = (heads + 2 * kvh) * hd;
-    int64_t *qs = (int64_t *)malloc((size_t)(n * heads * hd + n * heads + hd) * sizeof(int64_t));
+    int64_t *qs = (int64_t *)scratch_get(SC_QS, (size_t)(n * heads * hd + n * heads + hd) * sizeof(int64_t));
     if (!qs) return IL_ENOMEM;
     int64_t *eq = qs + n * heads * hd, *tmp = eq + n * heads;
     for (int64_t ti = 0; ti < n; ti++) {
@@ -1315,7 +1405,7 @@ int il_attn_step(const int64_t *qkv, int64_t n, int64_t heads, int64_t kvh, int6
     }
     int rc = attend_core(qs, eq, n, kvh, heads / kvh, hd, k, ek, v, cap, start, score_shift, t1, t2, log2e, out,
                          nthreads, ATT_AUTO);
-    free(qs);
+    scratch_put(SC_QS, qs);
     return rc;
 }
 
@@ -1367,9 +1457,9 @@ int il_layer(const il_layer_desc *L, int64_t *h, int64_t T, int64_t start, int32
         L->wqkv.nb * 32 != d || L->wo.nb * 32 != wa || L->gate_up.nb * 32 != d || L->down.nb * 32 != L->d_ff)
         return IL_EARG;
     int64_t big = wq > 2 * L->d_ff ? wq : 2 * L->d_ff;
-    int64_t *xn = (int64_t *)malloc((size_t)(T * d) * sizeof(int64_t));
-    int64_t *y = (int64_t *)malloc((size_t)(T * big) * sizeof(int64_t));
-    int64_t *z = (int64_t *)malloc((size_t)(T * (wa > L->d_ff ? wa : L->d_ff)) * sizeof(int64_t));
+    int64_t *xn = (int64_t *)scratch_get(SC_LXN, (size_t)(T * d) * sizeof(int64_t));
+    int64_t *y = (int64_t *)scratch_get(SC_LY, (size_t)(T * big) * sizeof(int64_t));
+    int64_t *z = (int64_t *)scratch_get(SC_LZ, (size_t)(T * (wa > L->d_ff ? wa : L->d_ff)) * sizeof(int64_t));
     int rc = IL_OK;
     if (!xn || !y || !z) {
         rc = IL_ENOMEM;
@@ -1388,8 +1478,8 @@ int il_layer(const il_layer_desc *L, int64_t *h, int64_t T, int64_t start, int32
     if ((rc = lin_apply(&L->down, z, T, F_ACT - 2 * F_ACT, xn, nthreads))) goto done;
     for (int64_t i = 0; i < T * d; i++) h[i] = clip(h[i] + xn[i], RESID_LIMIT);
 done:
-    free(xn);
-    free(y);
-    free(z);
+    scratch_put(SC_LXN, xn);
+    scratch_put(SC_LY, y);
+    scratch_put(SC_LZ, z);
     return rc;
 }
