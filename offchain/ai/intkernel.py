@@ -24,6 +24,10 @@ ROW_GROUP = 16
 X_LIMIT = 1 << 15
 NB_MAX = 512  # blocks per row the kernel accepts (its int64 bound, see intkernel.c)
 IMPLS = {"auto": 0, "portable": 1, "avx2": 2, "avx512vnni": 3}
+# attention: "reference" (one query row at a time, any CPU), "blocked" (AVX-512: rows in chunks sharing
+# each cache row, vector softmax, decode steps split over threads by position); the same integers.
+# "auto" is blocked where it runs, unless the linear kernel is pinned to portable or avx2.
+ATT_IMPLS = {"auto": 0, "reference": 1, "blocked": 2}
 
 # argument kinds of the C entry points (all return int): p pointer, q int64_t, i int
 _KINDS = {"p": ctypes.c_void_p, "q": ctypes.c_int64, "i": ctypes.c_int}
@@ -34,6 +38,10 @@ _SIGNATURES = {
     "il_silu_mul": "pqqppqp",
     "il_rmsnorm": "pqqpqpp",
     "il_attend": "ppqqqqpppqqqppqp",
+    "il_attend_ex": "ppqqqqpppqqqppqpii",
+    "il_att_available": "i",
+    "il_set_default_att": "i",
+    "il_get_default_att": "",
     "il_has_avx2": "",
     "il_impl_available": "i",
     "il_set_default_impl": "i",
@@ -297,12 +305,54 @@ def rmsnorm(h: Any, g: np.ndarray, k: int, eps_tbl: np.ndarray) -> np.ndarray:
     return out
 
 
+def attention_implementations() -> list[str]:
+    """The attention implementations this CPU runs ("reference" always)."""
+    lib = library()
+    return [name for name, code in ATT_IMPLS.items() if code and lib.il_att_available(code)]
+
+
+def _check_attention(name: str) -> None:
+    if name not in ATT_IMPLS or (name != "auto" and name not in attention_implementations()):
+        raise EngineError(
+            f"attention {name!r} is not available on this CPU (choose from auto, "
+            f"{', '.join(attention_implementations())})"
+        )
+
+
+def set_default_attention(name: str) -> None:
+    """What attention "auto" runs in this process: "auto" (blocked where it runs, unless the linear kernel
+    is pinned to portable or avx2) or one of ``attention_implementations()``; for measurements, as every
+    implementation computes the same integers."""
+    _check_attention(name)
+    library().il_set_default_att(ATT_IMPLS[name])
+
+
+def default_attention() -> str:
+    """What attention "auto" runs in this process (see ``set_default_attention``)."""
+    code = library().il_get_default_att()
+    return next(name for name, c in ATT_IMPLS.items() if c == code)
+
+
 def attend(
-    q: Any, eq: Any, k: np.ndarray, ek: np.ndarray, v: np.ndarray, start: int, kv_heads: int, score_shift: int
+    q: Any,
+    eq: Any,
+    k: np.ndarray,
+    ek: np.ndarray,
+    v: np.ndarray,
+    start: int,
+    kv_heads: int,
+    score_shift: int,
+    threads: int = 1,
+    impl: str = "auto",
 ) -> np.ndarray:
     """``Engine._attend`` in C for one sequence and layer: q int64 [n, heads, hd] (scaled), eq int64
     [n, heads]; the layer's cache k, v int32 (or the array code's float64) [kv_heads, cap, hd] and ek
-    int64 [kv_heads, cap] already holding positions < start + n. Returns int64 [n, heads * hd] in 2^-14 units."""
+    int64 [kv_heads, cap] already holding positions < start + n. Returns int64 [n, heads * hd] in 2^-14
+    units, the same for every ``threads`` (0: the OpenMP default) and ``impl`` (see ``ATT_IMPLS``; the
+    blocked kernel takes head sizes that are a multiple of 8 and leaves others to the reference)."""
+    _check_attention(impl)
+    if not isinstance(threads, int | np.integer) or threads < 0:
+        raise EngineError(f"native attend: threads must be an integer >= 0, got {threads!r}")
     q, eq, ek = _int64(q, "attend q"), _int64(eq, "attend eq"), _int64(ek, "attend ek")
     k, v = np.asarray(k), np.asarray(v)
     if (
@@ -328,7 +378,7 @@ def attend(
         raise EngineError("native attend: the cache must be contiguous")
     t1, t2, l2e = _tables()
     out = np.empty((n, heads * hd), dtype=np.int64)
-    rc = library().il_attend(
+    rc = library().il_attend_ex(
         q.ctypes.data,
         eq.ctypes.data,
         n,
@@ -345,6 +395,8 @@ def attend(
         t2.ctypes.data,
         l2e,
         out.ctypes.data,
+        int(threads),
+        ATT_IMPLS[impl],
     )
     _check_rc(rc, "attend (positions beyond the cache or the 8192 limit)")
     return out

@@ -309,6 +309,39 @@ static int64_t scale_round(int64_t y, int64_t e) {
     return fl;
 }
 
+#if IL_X86
+#define AVX512_TARGET __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl")))
+
+/* scale_round on 8 lanes: round(y * 2^e), ties to even, with scale_round's out-of-range values. */
+AVX512_TARGET static inline __m512i scale_round_v(__m512i y, __m512i e) {
+    const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi64(1), c62 = _mm512_set1_epi64(62);
+    const __m512i s = _mm512_sub_epi64(zero, e);
+    const __m512i sc = _mm512_min_epi64(_mm512_max_epi64(s, one), c62); /* right-shift lanes: s in [1, 62] */
+    __m512i fl = _mm512_srav_epi64(y, sc);
+    const __m512i rem = _mm512_sub_epi64(y, _mm512_sllv_epi64(fl, sc));
+    const __m512i half = _mm512_sllv_epi64(one, _mm512_sub_epi64(sc, one));
+    const __mmask8 up = _mm512_cmpgt_epi64_mask(rem, half) |
+                        (_mm512_cmpeq_epi64_mask(rem, half) & _mm512_test_epi64_mask(fl, one));
+    fl = _mm512_mask_add_epi64(fl, up, fl, one);
+    __m512i r = _mm512_mask_blend_epi64(_mm512_cmpge_epi64_mask(e, zero), fl, _mm512_sllv_epi64(y, e));
+    r = _mm512_mask_mov_epi64(r, _mm512_cmpgt_epi64_mask(s, c62), zero);
+    const __m512i big = _mm512_maskz_mov_epi64(_mm512_test_epi64_mask(y, y), _mm512_set1_epi64(INT64_MIN));
+    return _mm512_mask_mov_epi64(r, _mm512_cmpgt_epi64_mask(e, c62), big);
+}
+
+/* out[r] = scale_round(y[r], e0 - s_row[r]) for r < cnt, 8 rows at a time. */
+AVX512_TARGET static void round_rows_avx512(const int64_t *y, int64_t e0, const int64_t *s_row, int64_t *out,
+                                            int64_t cnt) {
+    for (int64_t r = 0; r < cnt; r += 8) {
+        const __mmask8 k = (__mmask8)((1u << (cnt - r < 8 ? cnt - r : 8)) - 1);
+        const __m512i e = _mm512_sub_epi64(_mm512_set1_epi64(e0), _mm512_maskz_loadu_epi64(k, s_row + r));
+        _mm512_mask_storeu_epi64(out + r, k, scale_round_v(_mm512_maskz_loadu_epi64(k, y + r), e));
+    }
+}
+#endif
+
+static int att_blocked_available(void);
+
 /* ---- a persistent team for the linear layer ----
 
    A decode step runs ~120 small products (about 0.1 ms each). An OpenMP region per product wakes a
@@ -441,6 +474,68 @@ static void pool_run(unit_fn fn, void *ctx, int64_t n, int nth) {
     pthread_mutex_unlock(&pool.run_mu);
 }
 
+/* ---- reusable per-thread scratch ----
+
+   The large temporaries of a prefill (tens of MB at 1000 tokens) came fresh from mmap on every call,
+   and the kernel zeroes each new page on its first touch (≈ 12 % of a 918-token prefill in a profile).
+   Each calling thread now keeps one buffer per slot, grown when a call needs more and kept up to
+   SCRATCH_KEEP bytes (a larger request is a plain malloc, freed after the call); the buffers are freed
+   when the thread exits. A slot is used by one function only, and no function calls itself, so a
+   buffer is never in use twice. Contents are undefined on entry, as malloc's were. */
+#define SCRATCH_SLOTS 10
+#define SCRATCH_KEEP ((size_t)64 << 20)
+enum { SC_U, SC_UL, SC_X, SC_XQ, SC_SH, SC_Y, SC_QS, SC_LXN, SC_LY, SC_LZ };
+
+typedef struct {
+    void *p[SCRATCH_SLOTS];
+    size_t n[SCRATCH_SLOTS];
+} il_scratch;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static int scratch_ok;
+
+static void scratch_release(void *v) {
+    il_scratch *s = (il_scratch *)v;
+    for (int i = 0; i < SCRATCH_SLOTS; i++) free(s->p[i]);
+    free(s);
+}
+
+static void scratch_init(void) { scratch_ok = pthread_key_create(&scratch_key, scratch_release) == 0; }
+
+static il_scratch *scratch_mine(int create) {
+    pthread_once(&scratch_once, scratch_init);
+    if (!scratch_ok) return NULL;
+    il_scratch *s = (il_scratch *)pthread_getspecific(scratch_key);
+    if (!s && create) {
+        s = (il_scratch *)calloc(1, sizeof *s);
+        if (s && pthread_setspecific(scratch_key, s)) {
+            free(s);
+            s = NULL;
+        }
+    }
+    return s;
+}
+
+/* n bytes (n > 0) from this thread's slot, or NULL when out of memory. */
+static void *scratch_get(int slot, size_t n) {
+    il_scratch *s = n <= SCRATCH_KEEP ? scratch_mine(1) : NULL;
+    if (!s) return malloc(n);
+    if (s->n[slot] < n) {
+        free(s->p[slot]);
+        s->p[slot] = malloc(n);
+        s->n[slot] = s->p[slot] ? n : 0;
+    }
+    return s->p[slot];
+}
+
+/* Done with p from scratch_get(slot, ..): kept if it is the slot's buffer, else freed. */
+static void scratch_put(int slot, void *p) {
+    il_scratch *s = scratch_mine(0);
+    if (s && s->p[slot] == p) return;
+    free(p);
+}
+
 typedef struct {
     const il_args *a;
     group_fn fn;
@@ -449,6 +544,7 @@ typedef struct {
     int64_t nfix, rows, out_shift;
     const int64_t *s_row, *sh;
     int64_t *out;
+    int vround; /* the output rounding on AVX-512 lanes (round_rows_avx512: the same integers) */
 } lin_job;
 
 /* Unit k of a product: the groups [k*GROUP_BLOCK, ...), token tiles outside and its groups inside (a
@@ -469,10 +565,19 @@ static void lin_unit(void *ctx, int64_t k) {
             const int32_t *Db = j->D + (g * nb + b) * RG;
             for (int r = 0; r < RG; r++) y[t * ldy + g * RG + r] += (int64_t)Db[r] * wget(a, g, b, r, (int)(c % 32));
         }
-        if (j->out)
-            for (int64_t t = 0; t < T; t++)
-                for (int64_t r = g * RG; r < (g + 1) * RG && r < j->rows; r++)
-                    j->out[t * j->rows + r] = scale_round(y[t * ldy + r], j->out_shift - j->s_row[r] + j->sh[t]);
+        if (!j->out || g * RG >= j->rows) continue;
+        const int64_t r0 = g * RG, cnt = j->rows - r0 < RG ? j->rows - r0 : RG;
+        for (int64_t t = 0; t < T; t++) {
+#if IL_X86
+            if (j->vround) {
+                round_rows_avx512(y + t * ldy + r0, j->out_shift + j->sh[t], j->s_row + r0, j->out + t * j->rows + r0,
+                                  cnt);
+                continue;
+            }
+#endif
+            for (int64_t r = r0; r < r0 + cnt; r++)
+                j->out[t * j->rows + r] = scale_round(y[t * ldy + r], j->out_shift - j->s_row[r] + j->sh[t]);
+        }
     }
 }
 
@@ -485,9 +590,9 @@ static int linear_core(const uint8_t *w, const int32_t *D, const int32_t *E, con
         impl < 0 || impl > 3)
         return IL_EARG;
     const int64_t cols = nb * 32;
-    uint16_t *u = (uint16_t *)malloc((size_t)(T * cols) * sizeof(uint16_t));
-    uint32_t *ul = (uint32_t *)malloc((size_t)(T * nb * 8) * sizeof(uint32_t) * 2), *uh = ul + T * nb * 8;
-    int32_t *X = (int32_t *)malloc((size_t)(T * nb) * sizeof(int32_t));
+    uint16_t *u = (uint16_t *)scratch_get(SC_U, (size_t)(T * cols) * sizeof(uint16_t));
+    uint32_t *ul = (uint32_t *)scratch_get(SC_UL, (size_t)(T * nb * 8) * sizeof(uint32_t) * 2), *uh = ul + T * nb * 8;
+    int32_t *X = (int32_t *)scratch_get(SC_X, (size_t)(T * nb) * sizeof(int32_t));
     int64_t *fix = NULL; /* (t, col) of every activation equal to +2^15 */
     int64_t nfix = 0, capfix = 0;
     int rc = IL_OK;
@@ -535,7 +640,11 @@ static int linear_core(const uint8_t *w, const int32_t *D, const int32_t *E, con
     }
     {
         il_args a = {w, D, E, C, groups, nb, T, nibble, u, ul, uh, X, y};
-        lin_job job = {&a, pick(impl), D, fix, nfix, rows, out_shift, s_row, sh, out};
+        const group_fn fn = pick(impl);
+        lin_job job = {&a, fn, D, fix, nfix, rows, out_shift, s_row, sh, out, 0};
+#if IL_X86
+        job.vround = fn == group_vnni && att_blocked_available();
+#endif
         int nth = 1;
 #ifdef _OPENMP
         nth = nthreads > 0 ? nthreads : omp_get_max_threads();
@@ -546,9 +655,9 @@ static int linear_core(const uint8_t *w, const int32_t *D, const int32_t *E, con
         pool_run(lin_unit, &job, units, nth);
     }
 done:
-    free(u);
-    free(ul);
-    free(X);
+    scratch_put(SC_U, u);
+    scratch_put(SC_UL, ul);
+    scratch_put(SC_X, X);
     free(fix);
     return rc;
 }
@@ -572,9 +681,9 @@ int il_block_linear(const uint8_t *w, const int32_t *D, const int32_t *E, const 
         act_bits < 1 || act_bits > 15)
         return IL_EARG;
     const int64_t cols = nb * 32, ldy = groups * RG;
-    int32_t *xq = (int32_t *)malloc((size_t)(T * cols) * sizeof(int32_t));
-    int64_t *sh = (int64_t *)malloc((size_t)T * sizeof(int64_t));
-    int64_t *y = (int64_t *)malloc((size_t)(T * ldy) * sizeof(int64_t));
+    int32_t *xq = (int32_t *)scratch_get(SC_XQ, (size_t)(T * cols) * sizeof(int32_t));
+    int64_t *sh = (int64_t *)scratch_get(SC_SH, (size_t)T * sizeof(int64_t));
+    int64_t *y = (int64_t *)scratch_get(SC_Y, (size_t)(T * ldy) * sizeof(int64_t));
     int rc = IL_OK;
     if (!xq || !sh || !y) {
         rc = IL_ENOMEM;
@@ -599,9 +708,9 @@ int il_block_linear(const uint8_t *w, const int32_t *D, const int32_t *E, const 
     }
     rc = linear_core(w, D, E, C, groups, nb, nibble, xq, T, y, nthreads, impl, rows, out_shift, s_row, sh, out);
 done:
-    free(xq);
-    free(sh);
-    free(y);
+    scratch_put(SC_XQ, xq);
+    scratch_put(SC_SH, sh);
+    scratch_put(SC_Y, y);
     return rc;
 }
 
@@ -793,12 +902,389 @@ IL_CLONES static void attend_head(const int64_t *q, const int64_t *eq, int64_t n
         attend_head_hd(q, eq, n, H, head, hd, kh, ekh, vh, start, score_shift, t1, t2, log2e, pm, out, s, acc);
 }
 
+/* ---- attention, blocked (AVX-512): the integers of attend_head, faster ----
+
+   The n*g query rows of kv head h are taken token-major (row i: token i / g, query head h*g + i % g),
+   ATT_R at a time; a chunk of rows shares every key and value row it loads from the cache.
+   - Scores: 8 positions at a time, ATT_R x 8 vector accumulators of partial q.k over the head
+     dimension (integer products below 2^40, exact in double), then a transpose-add across lanes gives
+     the 8 dot products; the rounding scale_round(., eq + ek + score_shift) and the running max run on
+     8-lane int64 vectors (scale_round_v: the same integers as scale_round, every branch as a mask).
+   - Weights: exp_neg_v is exp_neg1 on 8 lanes (the same products, shifts and table entries, the
+     tables read by gathers); masked positions weigh pm.
+   - P.V: for 64 dimensions at a time (head sizes a multiple of 8), ATT_R x 8 accumulators over the positions whose weight is not 0
+     in some row of the chunk.
+   Every sum is of integers whose absolute values add up to less than 2^53 (q.k < 2^46 for hd <= 64
+   and below 2^53 for any hd the engine uses; P.V < 2^16 * 2^24 * 8192 = 2^53), so each partial sum
+   is exact and no order (lanes, positions, the position segments of a step split over threads) can
+   change a bit: the result is attend_head's for every thread count.
+
+   A step with few row chunks (a decode step: g rows per kv head) splits its positions into segments
+   handed to different threads: scores and partial maxima per segment, then (after the maxima are
+   combined) weights, partial weight sums and partial P.V per segment, added up at the end. */
+
+#define ATT_R 3          /* query rows per chunk */
+#define ATT_SEG_MIN 64   /* positions per segment at least */
+/* Below this many score multiply-adds (n * total * heads * hd) the blocked attention runs on one thread. */
+#define ATT_PAR_MIN_BLOCKED (1LL << 18)
+
+typedef struct {
+    const int64_t *q, *eq;
+    int64_t n, g, hd, H;
+    const int32_t *k, *v;
+    const int64_t *ek;
+    int64_t cap, start, total, score_shift;
+    const int64_t *t1, *t2;
+    int64_t log2e, pm;
+    int64_t *out;
+    int64_t nchunk;       /* row chunks per kv head */
+    int64_t nseg, seglen; /* position segments (nseg 1: a unit does a whole chunk) */
+    int64_t ld;           /* row stride of the segmented score buffer (total rounded up to 8) */
+    int64_t *S;           /* nseg > 1: scores [kvh][nchunk][ATT_R][ld] */
+    int64_t *M, *Z;       /* [kvh * nchunk][nseg][ATT_R]: partial maxima, partial weight sums */
+    double *P;            /* [kvh * nchunk][nseg][ATT_R][hd]: partial P.V */
+    atomic_int err;
+} att_job;
+
+typedef struct {
+    const int64_t *q;
+    int64_t eq, qpos, end;
+    int64_t *o;
+    int valid;
+} att_row;
+
+/* The ATT_R rows of chunk c of kv head h (past the last row: copies of it, not written back). */
+static int64_t att_rows(const att_job *j, int64_t h, int64_t c, att_row *r) {
+    const int64_t nrows = j->n * j->g;
+    int64_t pend = 0;
+    for (int i = 0; i < ATT_R; i++) {
+        int64_t idx = c * ATT_R + i;
+        r[i].valid = idx < nrows;
+        if (!r[i].valid) idx = nrows - 1;
+        const int64_t ti = idx / j->g, head = h * j->g + idx % j->g;
+        r[i].q = j->q + (ti * j->H + head) * j->hd;
+        r[i].eq = j->eq[ti * j->H + head];
+        r[i].qpos = j->start + ti;
+        r[i].end = j->pm ? j->total : r[i].qpos + 1; /* positions that weigh anything */
+        r[i].o = j->out + ti * j->H * j->hd + head * j->hd;
+        if (r[i].end > pend) pend = r[i].end;
+    }
+    return pend;
+}
+
+#if IL_X86
+/* exp_neg1(d, 16) on 8 lanes. */
+AVX512_TARGET static inline __m512i exp_neg_v(__m512i d, const int64_t *t1, const int64_t *t2, __m512i l2e) {
+    d = _mm512_min_epi64(d, _mm512_set1_epi64(EXP_D_MAX));
+    const __m512i u = _mm512_mullo_epi64(d, l2e);
+    const __m512i nn = _mm512_srai_epi64(u, U_BITS);
+    const __m512i f = _mm512_and_si512(u, _mm512_set1_epi64(((int64_t)1 << U_BITS) - 1));
+    const __m512i a = _mm512_srli_epi64(f, U_BITS - 10);
+    const __m512i b = _mm512_and_si512(_mm512_srli_epi64(f, U_BITS - 20), _mm512_set1_epi64(1023));
+    const __m512i ta = _mm512_i64gather_epi64(a, (const void *)t1, 8);
+    const __m512i tb = _mm512_i64gather_epi64(b, (const void *)t2, 8);
+    const __m512i val = _mm512_srai_epi64(
+        _mm512_add_epi64(_mm512_mullo_epi64(ta, tb), _mm512_set1_epi64((int64_t)1 << (EXP_ONE_BITS - 1))),
+        EXP_ONE_BITS);
+    const __m512i sh = _mm512_add_epi64(nn, _mm512_set1_epi64(EXP_ONE_BITS - 16));
+    const __m512i one = _mm512_set1_epi64(1);
+    const __m512i rs = _mm512_srav_epi64(_mm512_add_epi64(val, _mm512_sllv_epi64(one, _mm512_sub_epi64(sh, one))), sh);
+    return _mm512_mask_blend_epi64(_mm512_cmpgt_epi64_mask(sh, _mm512_setzero_si512()), val, rs);
+}
+
+/* lane i = the sum of the lanes of a[i] (each partial sum an integer below 2^53: exact). */
+AVX512_TARGET static inline __m512d hsum8(const __m512d *a) {
+    __m512d b[4];
+    for (int i = 0; i < 4; i++)
+        b[i] = _mm512_add_pd(_mm512_unpacklo_pd(a[2 * i], a[2 * i + 1]), _mm512_unpackhi_pd(a[2 * i], a[2 * i + 1]));
+    const __m512d c0 = _mm512_add_pd(_mm512_shuffle_f64x2(b[0], b[1], 0x88), _mm512_shuffle_f64x2(b[0], b[1], 0xDD));
+    const __m512d c1 = _mm512_add_pd(_mm512_shuffle_f64x2(b[2], b[3], 0x88), _mm512_shuffle_f64x2(b[2], b[3], 0xDD));
+    return _mm512_add_pd(_mm512_shuffle_f64x2(c0, c1, 0x88), _mm512_shuffle_f64x2(c0, c1, 0xDD));
+}
+
+/* Scores of the chunk's rows at positions [p0, p1) (p0 a multiple of 8) into S[i * ld + p] (whole
+   blocks of 8 written), and the max over each row's unmasked positions into mx[i]. */
+AVX512_TARGET static void att_scores(const att_job *j, int64_t h, const double *qd, const att_row *r, int64_t p0,
+                                     int64_t p1, int64_t *S, int64_t ld, int64_t *mx) {
+    const int64_t hd = j->hd;
+    const int32_t *kh = j->k + h * j->cap * hd;
+    const int64_t *ekh = j->ek + h * j->cap;
+    const __m512i lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+    __m512i m[ATT_R];
+    for (int i = 0; i < ATT_R; i++) m[i] = _mm512_set1_epi64(mx[i]);
+    for (int64_t p = p0; p < p1; p += 8) {
+        __m512d acc[ATT_R][8];
+        const int32_t *kp[8];
+        for (int i = 0; i < 8; i++) kp[i] = kh + (p + i < p1 ? p + i : p1 - 1) * hd;
+        for (int i = 0; i < ATT_R; i++)
+            for (int u = 0; u < 8; u++) acc[i][u] = _mm512_setzero_pd();
+        for (int64_t c = 0; c < hd; c += 8)
+            for (int u = 0; u < 8; u++) {
+                const __m512d kv = _mm512_cvtepi32_pd(_mm256_loadu_si256((const __m256i *)(kp[u] + c)));
+                for (int i = 0; i < ATT_R; i++) acc[i][u] = _mm512_fmadd_pd(_mm512_loadu_pd(qd + i * hd + c), kv, acc[i][u]);
+            }
+        const int nv = p1 - p < 8 ? (int)(p1 - p) : 8;
+        const __mmask8 in = (__mmask8)((1u << nv) - 1);
+        const __m512i ekv = _mm512_maskz_loadu_epi64(in, ekh + p);
+        const __m512i pv = _mm512_add_epi64(_mm512_set1_epi64(p), lane);
+        for (int i = 0; i < ATT_R; i++) {
+            const __m512i dot = _mm512_cvttpd_epi64(hsum8(acc[i]));
+            const __m512i e = _mm512_add_epi64(ekv, _mm512_set1_epi64(r[i].eq + j->score_shift));
+            const __m512i s = scale_round_v(dot, e);
+            _mm512_storeu_si512((void *)(S + i * ld + p), s);
+            const __mmask8 ok = in & _mm512_cmple_epi64_mask(pv, _mm512_set1_epi64(r[i].qpos));
+            m[i] = _mm512_mask_max_epi64(m[i], ok, m[i], s);
+        }
+    }
+    for (int i = 0; i < ATT_R; i++) mx[i] = _mm512_reduce_max_epi64(m[i]);
+}
+
+/* Weights of positions [p0, p1) (p0 a multiple of 8; scores S[i * ld + p]) into W[i * ldw + p] as doubles, their sums added
+   to z[i], nz[p] = 1 where some row weighs position p. */
+AVX512_TARGET static void att_weights(const att_job *j, const att_row *r, const int64_t *mx, const int64_t *S,
+                                      int64_t ld, int64_t p0, int64_t p1, double *W, int64_t ldw, uint8_t *nz,
+                                      int64_t *z) {
+    const __m512i l2e = _mm512_set1_epi64(j->log2e), pmv = _mm512_set1_epi64(j->pm);
+    const __m512i lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+    for (int64_t p = p0; p < p1; p += 8) {
+        const __m512i pv = _mm512_add_epi64(_mm512_set1_epi64(p), lane);
+        const int nv = p1 - p < 8 ? (int)(p1 - p) : 8;
+        const __mmask8 in = (__mmask8)((1u << nv) - 1);
+        __mmask8 any = 0;
+        for (int i = 0; i < ATT_R; i++) {
+            const __mmask8 ok = in & _mm512_cmple_epi64_mask(pv, _mm512_set1_epi64(r[i].qpos));
+            const __mmask8 masked = in & ~ok & _mm512_cmplt_epi64_mask(pv, _mm512_set1_epi64(r[i].end));
+            __m512i w = _mm512_setzero_si512();
+            if (ok) {
+                const __m512i s = _mm512_loadu_si512((const void *)(S + i * ld + p));
+                w = _mm512_maskz_mov_epi64(ok, exp_neg_v(_mm512_sub_epi64(_mm512_set1_epi64(mx[i]), s), j->t1, j->t2, l2e));
+            }
+            w = _mm512_mask_mov_epi64(w, masked, pmv);
+            z[i] += _mm512_reduce_add_epi64(w);
+            any |= _mm512_test_epi64_mask(w, w);
+            _mm512_storeu_pd(W + i * ldw + p, _mm512_cvtepi64_pd(w));
+        }
+        for (int u = 0; u < 8; u++) nz[p + u] = (uint8_t)((any >> u) & 1);
+    }
+}
+
+/* acc[i * hd + c] += sum over positions p in [p0, p1) with nz[p] of W[i * ld + p] * v[p][c]. */
+AVX512_TARGET static void att_pv(const att_job *j, int64_t h, const double *W, int64_t ld, const uint8_t *nz,
+                                 int64_t p0, int64_t p1, double *acc) {
+    const int64_t hd = j->hd;
+    const int32_t *vh = j->v + h * j->cap * hd;
+    for (int64_t c0 = 0; c0 < hd; c0 += 64) {
+        const int nu = hd - c0 >= 64 ? 8 : (int)((hd - c0) / 8); /* 8-dimension slices in this window */
+        __m512d a[ATT_R][8];
+        for (int i = 0; i < ATT_R; i++)
+            for (int u = 0; u < 8; u++) a[i][u] = _mm512_setzero_pd();
+        for (int64_t p = p0; p < p1; p++) {
+            if (!nz[p]) continue;
+            const int32_t *vp = vh + p * hd + c0;
+            __m512d w[ATT_R];
+            for (int i = 0; i < ATT_R; i++) w[i] = _mm512_set1_pd(W[i * ld + p]);
+            for (int u = 0; u < 8; u++)
+                if (u < nu) {
+                    const __m512d vv = _mm512_cvtepi32_pd(_mm256_loadu_si256((const __m256i *)(vp + 8 * u)));
+                    for (int i = 0; i < ATT_R; i++) a[i][u] = _mm512_fmadd_pd(w[i], vv, a[i][u]);
+                }
+        }
+        for (int i = 0; i < ATT_R; i++)
+            for (int u = 0; u < nu; u++) {
+                double *d = acc + i * hd + c0 + 8 * u;
+                _mm512_storeu_pd(d, _mm512_add_pd(_mm512_loadu_pd(d), a[i][u]));
+            }
+    }
+}
+
+static void att_qd(const att_job *j, const att_row *r, double *qd) {
+    for (int i = 0; i < ATT_R; i++)
+        for (int64_t c = 0; c < j->hd; c++) qd[i * j->hd + c] = (double)r[i].q[c];
+}
+
+static void att_finish(const att_job *j, const att_row *r, const double *acc, const int64_t *z) {
+    for (int i = 0; i < ATT_R; i++)
+        if (r[i].valid)
+            for (int64_t c = 0; c < j->hd; c++) r[i].o[c] = floor_div(2 * (int64_t)acc[i * j->hd + c] + z[i], 2 * z[i]);
+}
+
+/* Unit u (nseg 1): the whole attention of chunk u % nchunk of kv head u / nchunk. */
+AVX512_TARGET static void att_unit_full(void *ctx, int64_t u) {
+    att_job *j = (att_job *)ctx;
+    const int64_t h = u / j->nchunk, c = u % j->nchunk, hd = j->hd;
+    att_row r[ATT_R];
+    const int64_t pend = att_rows(j, h, c, r), ld = (pend + 7) & ~(int64_t)7;
+    double *qd = (double *)malloc((size_t)(ATT_R * (2 * hd + 2 * ld) + ld) * sizeof(double));
+    if (!qd) {
+        atomic_store(&j->err, IL_ENOMEM);
+        return;
+    }
+    double *acc = qd + ATT_R * hd, *W = acc + ATT_R * hd;
+    int64_t *S = (int64_t *)(W + ATT_R * ld);
+    uint8_t *nz = (uint8_t *)(S + ATT_R * ld);
+    int64_t mx[ATT_R], z[ATT_R];
+    att_qd(j, r, qd);
+    for (int i = 0; i < ATT_R; i++) mx[i] = INT64_MIN, z[i] = 0;
+    memset(acc, 0, (size_t)(ATT_R * hd) * sizeof(double));
+    att_scores(j, h, qd, r, 0, pend, S, ld, mx);
+    att_weights(j, r, mx, S, ld, 0, pend, W, ld, nz, z);
+    att_pv(j, h, W, ld, nz, 0, pend, acc);
+    att_finish(j, r, acc, z);
+    free(qd);
+}
+
+/* Segmented, first pass: unit u = (kv head, chunk) * nseg + segment: scores and partial maxima. */
+AVX512_TARGET static void att_unit_scores(void *ctx, int64_t u) {
+    att_job *j = (att_job *)ctx;
+    const int64_t hc = u / j->nseg, sg = u % j->nseg, h = hc / j->nchunk, c = hc % j->nchunk;
+    att_row r[ATT_R];
+    const int64_t pend = att_rows(j, h, c, r), p0 = sg * j->seglen;
+    const int64_t p1 = p0 + j->seglen < pend ? p0 + j->seglen : pend;
+    int64_t *mx = j->M + u * ATT_R;
+    for (int i = 0; i < ATT_R; i++) mx[i] = INT64_MIN;
+    if (p0 >= p1) return;
+    double *qd = (double *)malloc((size_t)(ATT_R * j->hd) * sizeof(double));
+    if (!qd) {
+        atomic_store(&j->err, IL_ENOMEM);
+        return;
+    }
+    att_qd(j, r, qd);
+    att_scores(j, h, qd, r, p0, p1, j->S + hc * ATT_R * j->ld, j->ld, mx);
+    free(qd);
+}
+
+/* Segmented, second pass: weights (against the maxima of all segments), partial sums and P.V. */
+AVX512_TARGET static void att_unit_pv(void *ctx, int64_t u) {
+    att_job *j = (att_job *)ctx;
+    const int64_t hc = u / j->nseg, sg = u % j->nseg, h = hc / j->nchunk, c = hc % j->nchunk, hd = j->hd;
+    att_row r[ATT_R];
+    const int64_t pend = att_rows(j, h, c, r), p0 = sg * j->seglen;
+    const int64_t p1 = p0 + j->seglen < pend ? p0 + j->seglen : pend;
+    int64_t *z = j->Z + u * ATT_R;
+    double *acc = j->P + u * ATT_R * hd;
+    for (int i = 0; i < ATT_R; i++) z[i] = 0;
+    memset(acc, 0, (size_t)(ATT_R * hd) * sizeof(double));
+    if (p0 >= p1) return;
+    int64_t mx[ATT_R];
+    for (int i = 0; i < ATT_R; i++) {
+        mx[i] = INT64_MIN;
+        for (int64_t s = 0; s < j->nseg; s++) {
+            const int64_t m = j->M[(hc * j->nseg + s) * ATT_R + i];
+            mx[i] = m > mx[i] ? m : mx[i];
+        }
+    }
+    /* W and nz indexed by p - p0 (p0 is a multiple of 8) */
+    const int64_t len = (p1 - p0 + 7) & ~(int64_t)7;
+    double *W = (double *)malloc((size_t)(ATT_R * len + len) * sizeof(double));
+    if (!W) {
+        atomic_store(&j->err, IL_ENOMEM);
+        return;
+    }
+    uint8_t *nz = (uint8_t *)(W + ATT_R * len);
+    const int64_t *S = j->S + hc * ATT_R * j->ld + p0;
+    att_row rs[ATT_R];
+    for (int i = 0; i < ATT_R; i++) { /* positions relative to p0 */
+        rs[i] = r[i];
+        rs[i].qpos -= p0;
+        rs[i].end -= p0;
+    }
+    att_weights(j, rs, mx, S, j->ld, 0, p1 - p0, W, len, nz, z);
+    att_job jj = *j; /* the value rows from p0 on */
+    jj.v = j->v + p0 * hd;
+    att_pv(&jj, h, W, len, nz, 0, p1 - p0, acc);
+    free(W);
+}
+
+static int att_blocked_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+}
+
+static int attend_blocked(att_job *j, int64_t kvh, int nth) {
+    const int64_t units = kvh * j->nchunk;
+    j->nseg = 1;
+    if (nth > 1 && units < 2 * nth) {
+        int64_t seglen = (j->total + 2 * nth - 1) / (2 * nth);
+        seglen = seglen < ATT_SEG_MIN ? ATT_SEG_MIN : (seglen + 7) & ~(int64_t)7;
+        j->seglen = seglen;
+        j->nseg = (j->total + seglen - 1) / seglen;
+    }
+    atomic_store(&j->err, IL_OK);
+    if (j->nseg == 1) {
+        pool_run(att_unit_full, j, units, nth > units ? (int)units : nth);
+        return atomic_load(&j->err);
+    }
+    const int64_t su = units * j->nseg;
+    j->ld = (j->total + 7) & ~(int64_t)7;
+    j->S = (int64_t *)malloc((size_t)(units * ATT_R * j->ld + 2 * su * ATT_R) * sizeof(int64_t));
+    j->P = (double *)malloc((size_t)(su * ATT_R * j->hd) * sizeof(double));
+    int rc = IL_OK;
+    if (!j->S || !j->P) {
+        rc = IL_ENOMEM;
+        goto done;
+    }
+    j->M = j->S + units * ATT_R * j->ld;
+    j->Z = j->M + su * ATT_R;
+    const int nt = nth > su ? (int)su : nth;
+    pool_run(att_unit_scores, j, su, nt);
+    if ((rc = atomic_load(&j->err))) goto done;
+    pool_run(att_unit_pv, j, su, nt);
+    if ((rc = atomic_load(&j->err))) goto done;
+    for (int64_t hc = 0; hc < units; hc++) {
+        att_row r[ATT_R];
+        att_rows(j, hc / j->nchunk, hc % j->nchunk, r);
+        double *a = j->P + hc * j->nseg * ATT_R * j->hd; /* the sums go into segment 0 */
+        int64_t z[ATT_R];
+        for (int i = 0; i < ATT_R; i++) {
+            z[i] = 0;
+            for (int64_t sg = 1; sg < j->nseg; sg++)
+                for (int64_t c = 0; c < j->hd; c++) a[i * j->hd + c] += a[(sg * ATT_R + i) * j->hd + c];
+            for (int64_t sg = 0; sg < j->nseg; sg++) z[i] += j->Z[(hc * j->nseg + sg) * ATT_R + i];
+        }
+        att_finish(j, r, a, z);
+    }
+done:
+    free(j->S);
+    free(j->P);
+    return rc;
+}
+#else
+static int att_blocked_available(void) { return 0; }
+static int attend_blocked(att_job *j, int64_t kvh, int nth) {
+    (void)j, (void)kvh, (void)nth;
+    return IL_EARG;
+}
+#endif
+
+#define ATT_AUTO 0
+#define ATT_REFERENCE 1 /* attend_head: one query row at a time */
+#define ATT_BLOCKED 2   /* the blocked AVX-512 kernel above */
+
+/* 1 when attention implementation impl can run on this CPU (the blocked one takes head sizes that are a
+   multiple of 8 and leaves others to the reference). */
+int il_att_available(int impl) { return impl == ATT_REFERENCE || (impl == ATT_BLOCKED && att_blocked_available()); }
+
+/* What ATT_AUTO runs in this process (il_set_default_att; for measurements). */
+static int il_default_att = ATT_AUTO;
+
+int il_set_default_att(int impl) {
+    if (impl != ATT_AUTO && !il_att_available(impl)) return IL_EARG;
+    il_default_att = impl;
+    return IL_OK;
+}
+
+int il_get_default_att(void) { return il_default_att; }
+
+/* impl: ATT_AUTO (il_default_att if set, else the blocked kernel where it runs and the linear kernel's
+   default is not pinned to portable or AVX2, else the reference), ATT_REFERENCE or ATT_BLOCKED; the
+   same integers. */
 static int attend_core(const int64_t *q, const int64_t *eq, int64_t n, int64_t kvh, int64_t g, int64_t hd,
                        const int32_t *k, const int64_t *ek, const int32_t *v, int64_t cap, int64_t start,
                        int64_t score_shift, const int64_t *t1, const int64_t *t2, int64_t log2e, int64_t *out,
-                       int nthreads) {
+                       int nthreads, int impl) {
     if (!q || !eq || !k || !ek || !v || !out || !t1 || !t2 || n <= 0 || kvh <= 0 || g <= 0 || hd <= 0 ||
-        start < 0 || start + n > cap || start + n > 8192 || nthreads < 0)
+        start < 0 || start + n > cap || start + n > 8192 || nthreads < 0 || impl < ATT_AUTO || impl > ATT_BLOCKED)
         return IL_EARG;
     const int64_t total = start + n, H = kvh * g;
     const int64_t pm = exp_neg1(EXP_D_MAX, 16, t1, t2, log2e); /* weight of a masked position */
@@ -806,6 +1292,20 @@ static int attend_core(const int64_t *q, const int64_t *eq, int64_t n, int64_t k
     (void)nth;
 #ifdef _OPENMP
     nth = nthreads > 0 ? nthreads : omp_get_max_threads();
+#endif
+    if (impl == ATT_AUTO) impl = il_default_att;
+    if (impl == ATT_AUTO)
+        impl = (il_default_impl == IMPL_PORTABLE || il_default_impl == IMPL_AVX2 || !att_blocked_available())
+                   ? ATT_REFERENCE
+                   : ATT_BLOCKED;
+    if (impl == ATT_BLOCKED && hd % 8 == 0) {
+        if (!att_blocked_available()) return IL_EARG;
+        att_job j = {q, eq, n, g, hd, H, k, v, ek, cap, start, total, score_shift, t1, t2, log2e, pm, out};
+        j.nchunk = (n * g + ATT_R - 1) / ATT_R;
+        if (n * total * H * hd < ATT_PAR_MIN_BLOCKED) nth = 1;
+        return attend_blocked(&j, kvh, nth);
+    }
+#ifdef _OPENMP
     if (n * total * H * hd < ATT_PAR_MIN) nth = 1;
     if (nth > H) nth = (int)H;
 #pragma omp parallel num_threads(nth)
@@ -837,7 +1337,14 @@ static int attend_core(const int64_t *q, const int64_t *eq, int64_t n, int64_t k
 int il_attend(const int64_t *q, const int64_t *eq, int64_t n, int64_t kvh, int64_t g, int64_t hd, const int32_t *k,
               const int64_t *ek, const int32_t *v, int64_t cap, int64_t start, int64_t score_shift, const int64_t *t1,
               const int64_t *t2, int64_t log2e, int64_t *out) {
-    return attend_core(q, eq, n, kvh, g, hd, k, ek, v, cap, start, score_shift, t1, t2, log2e, out, 1);
+    return attend_core(q, eq, n, kvh, g, hd, k, ek, v, cap, start, score_shift, t1, t2, log2e, out, 1, ATT_AUTO);
+}
+
+/* il_attend on nthreads threads (0: the OpenMP default) with implementation impl (ATT_*). */
+int il_attend_ex(const int64_t *q, const int64_t *eq, int64_t n, int64_t kvh, int64_t g, int64_t hd, const int32_t *k,
+                 const int64_t *ek, const int32_t *v, int64_t cap, int64_t start, int64_t score_shift,
+                 const int64_t *t1, const int64_t *t2, int64_t log2e, int64_t *out, int nthreads, int impl) {
+    return attend_core(q, eq, n, kvh, g, hd, k, ek, v, cap, start, score_shift, t1, t2, log2e, out, nthreads, impl);
 }
 
 #define ROPE_LIMIT (((int64_t)1 << 31) - 1)
@@ -878,7 +1385,7 @@ int il_attn_step(const int64_t *qkv, int64_t n, int64_t heads, int64_t kvh, int6
         hd <= 0 || hd % 2 || start < 0 || start + n > cap || start + n > npos || start + n > 8192)
         return IL_EARG;
     const int64_t width = (heads + 2 * kvh) * hd;
-    int64_t *qs = (int64_t *)malloc((size_t)(n * heads * hd + n * heads + hd) * sizeof(int64_t));
+    int64_t *qs = (int64_t *)scratch_get(SC_QS, (size_t)(n * heads * hd + n * heads + hd) * sizeof(int64_t));
     if (!qs) return IL_ENOMEM;
     int64_t *eq = qs + n * heads * hd, *tmp = eq + n * heads;
     for (int64_t ti = 0; ti < n; ti++) {
@@ -897,8 +1404,8 @@ int il_attn_step(const int64_t *qkv, int64_t n, int64_t heads, int64_t kvh, int6
         }
     }
     int rc = attend_core(qs, eq, n, kvh, heads / kvh, hd, k, ek, v, cap, start, score_shift, t1, t2, log2e, out,
-                         nthreads);
-    free(qs);
+                         nthreads, ATT_AUTO);
+    scratch_put(SC_QS, qs);
     return rc;
 }
 
@@ -950,9 +1457,9 @@ int il_layer(const il_layer_desc *L, int64_t *h, int64_t T, int64_t start, int32
         L->wqkv.nb * 32 != d || L->wo.nb * 32 != wa || L->gate_up.nb * 32 != d || L->down.nb * 32 != L->d_ff)
         return IL_EARG;
     int64_t big = wq > 2 * L->d_ff ? wq : 2 * L->d_ff;
-    int64_t *xn = (int64_t *)malloc((size_t)(T * d) * sizeof(int64_t));
-    int64_t *y = (int64_t *)malloc((size_t)(T * big) * sizeof(int64_t));
-    int64_t *z = (int64_t *)malloc((size_t)(T * (wa > L->d_ff ? wa : L->d_ff)) * sizeof(int64_t));
+    int64_t *xn = (int64_t *)scratch_get(SC_LXN, (size_t)(T * d) * sizeof(int64_t));
+    int64_t *y = (int64_t *)scratch_get(SC_LY, (size_t)(T * big) * sizeof(int64_t));
+    int64_t *z = (int64_t *)scratch_get(SC_LZ, (size_t)(T * (wa > L->d_ff ? wa : L->d_ff)) * sizeof(int64_t));
     int rc = IL_OK;
     if (!xn || !y || !z) {
         rc = IL_ENOMEM;
@@ -971,8 +1478,8 @@ int il_layer(const il_layer_desc *L, int64_t *h, int64_t T, int64_t start, int32
     if ((rc = lin_apply(&L->down, z, T, F_ACT - 2 * F_ACT, xn, nthreads))) goto done;
     for (int64_t i = 0; i < T * d; i++) h[i] = clip(h[i] + xn[i], RESID_LIMIT);
 done:
-    free(xn);
-    free(y);
-    free(z);
+    scratch_put(SC_LXN, xn);
+    scratch_put(SC_LY, y);
+    scratch_put(SC_LZ, z);
     return rc;
 }

@@ -344,6 +344,91 @@ def test_attend_native_equals_array(monkeypatch):
         intkernel.attend(q, eq, k.astype(np.float32), ek, v, 0, cfg.n_kv_heads, nat.score_shift)
 
 
+def _attention_case(rng, n, start, kvh, g, hd, qbits=20, e_hi=12):
+    """Random q, eq, cache k, ek, v for ``intkernel.attend`` within the kernel's bounds."""
+    cap = start + n + 3
+    q = rng.integers(-(1 << qbits) + 1, 1 << qbits, size=(n, kvh * g, hd))
+    eq = rng.integers(0, e_hi, size=(n, kvh * g))
+    k = rng.integers(-(1 << 20), (1 << 20) + 1, size=(kvh, cap, hd)).astype(np.int32)
+    ek = rng.integers(0, e_hi, size=(kvh, cap))
+    v = rng.integers(-(1 << 24) + 1, 1 << 24, size=(kvh, cap, hd)).astype(np.int32)
+    return q, eq, k, ek, v
+
+
+@pytest.mark.parametrize(
+    "n, start, kvh, g, hd, shift, qbits",
+    [
+        (1, 0, 3, 3, 64, -19, 20),  # the first decode step
+        (1, 917, 3, 3, 64, -40, 20),  # a decode step split into position segments over threads
+        (300, 0, 3, 3, 64, -42, 20),  # a prefill: row chunks spanning tokens
+        (37, 100, 2, 4, 16, -30, 20),  # chunked prefill, the tiny model's head size
+        (5, 600, 1, 1, 8, -35, 20),
+        (2, 1500, 3, 3, 128, -45, 20),  # two 64-dimension windows of P.V
+        (1, 700, 2, 2, 72, -38, 20),  # a partial window
+        (4, 40, 3, 3, 24, 3, 3),  # e = eq + ek + shift >= 0: scores shifted left
+        (1, 64, 1, 3, 64, -80, 20),  # e < -62: every score 0, a flat softmax
+        (3, 20, 2, 2, 12, -30, 20),  # a head size the blocked kernel leaves to the reference
+    ],
+)
+def test_blocked_attention_equals_reference(n, start, kvh, g, hd, shift, qbits):
+    """The blocked attention (AVX-512: row chunks, vector softmax, decode positions split over threads)
+    gives the reference kernel's integers on every thread count."""
+    rng = np.random.default_rng(n * 7919 + start)
+    q, eq, k, ek, v = _attention_case(rng, n, start, kvh, g, hd, qbits)
+    expect = intkernel.attend(q, eq, k, ek, v, start, kvh, shift, 1, "reference")
+    for impl in intkernel.attention_implementations() + ["auto"]:
+        for threads in (1, 2, 3, 0):
+            assert np.array_equal(intkernel.attend(q, eq, k, ek, v, start, kvh, shift, threads, impl), expect)
+
+
+def test_blocked_attention_at_its_bounds():
+    """8192 positions, |q| = 2^20 - 1, |k| = 2^20 and |v| = 2^24 - 1 with a flat softmax (every weight
+    2^16): P.V reaches its 2^53 bound and q.k 2^46 (first token; the second one's scores are 0).
+    Blocked = reference, 1-3 threads, and both equal the exact mean of the values."""
+    kvh, g, hd, n, total = 2, 3, 64, 2, 8192
+    q = np.full((n, kvh * g, hd), (1 << 20) - 1, dtype=np.int64)
+    q[1, :, ::2] = -((1 << 20) - 1)
+    eq = np.zeros((n, kvh * g), dtype=np.int64)
+    k = np.full((kvh, total, hd), 1 << 20, dtype=np.int32)
+    ek = np.zeros((kvh, total), dtype=np.int64)
+    v = np.full((kvh, total, hd), (1 << 24) - 1, dtype=np.int32)
+    v[:, :, 1::2] = -((1 << 24) - 1)
+    for shift in (-46, -30):
+        expect = intkernel.attend(q, eq, k, ek, v, total - n, kvh, shift, 1, "reference")
+        assert np.array_equal(expect, np.broadcast_to(v[0, 0], (n, kvh * g, hd)).reshape(n, -1))
+        for impl in intkernel.attention_implementations():
+            for threads in (1, 2, 3):
+                got = intkernel.attend(q, eq, k, ek, v, total - n, kvh, shift, threads, impl)
+                assert np.array_equal(got, expect), (shift, impl, threads)
+
+
+def test_attention_implementation_choice_errors():
+    rng = np.random.default_rng(5)
+    q, eq, k, ek, v = _attention_case(rng, 1, 4, 1, 2, 16)
+    assert "reference" in intkernel.attention_implementations()
+    with pytest.raises(EngineError, match="not available"):
+        intkernel.attend(q, eq, k, ek, v, 4, 1, -30, 1, "fast")
+    with pytest.raises(EngineError, match="threads"):
+        intkernel.attend(q, eq, k, ek, v, 4, 1, -30, -1)
+    t1, t2, l2e = intkernel._tables()
+    out = np.empty((1, 2 * 16), dtype=np.int64)
+    ptrs = [a.ctypes.data for a in (q, eq)] + [1, 1, 2, 16] + [a.ctypes.data for a in (k, ek, v)]
+    args = (*ptrs, k.shape[1], 4, -30, t1.ctypes.data, t2.ctypes.data, l2e, out.ctypes.data, 1)
+    lib = intkernel.library()
+    assert lib.il_attend_ex(*args, intkernel.ATT_IMPLS["reference"]) == 0
+    assert lib.il_attend_ex(*args, 7) == -1  # an unknown implementation code: refused, not run
+    try:
+        for name in intkernel.attention_implementations():
+            intkernel.set_default_attention(name)
+            assert intkernel.default_attention() == name
+            assert lib.il_set_default_att(9) == -1 and intkernel.default_attention() == name
+        with pytest.raises(EngineError, match="not available"):
+            intkernel.set_default_attention("flash")
+    finally:
+        intkernel.set_default_attention("auto")
+    assert intkernel.default_attention() == "auto"
+
+
 def _attn_step_array(ref: Engine, cache, qkv: np.ndarray, start: int) -> np.ndarray:
     """The array code of Engine._forward between the qkv product and the output projection."""
     from offchain.ai import fixedpoint as fx

@@ -82,3 +82,40 @@ def test_chunked_prefill_logits_identical():
     toks = smol_service().prompt_tokens(None, "Tell me a short story about a robot.")
     whole = eng.prefill(eng.new_cache(), toks, all_logits=True)
     assert np.array_equal(eng.prefill(eng.new_cache(), toks, chunk=7, all_logits=True), whole)
+
+
+def test_long_prompt_same_bits_on_every_thread_count_and_attention():
+    """A 470-token prompt and decode steps after it (long enough that a decode step's attention is split
+    into position segments across threads): the same logits on 1 and 2 threads, with the reference
+    attention, and with the linear kernel pinned to avx2 (which also selects the reference attention)."""
+    from offchain.ai import intkernel
+
+    svc = smol_service()
+    toks = (svc.prompt_tokens(None, "Tell me a short story about a robot.") * 40)[:470]
+
+    def run() -> list[np.ndarray]:
+        eng = svc.engine
+        cache = eng.new_cache()
+        out = [eng.prefill(cache, toks)]
+        for t in (5, 6, 7):
+            out.append(eng.forward([(cache, [t])])[0])
+        return out
+
+    eng = svc.engine
+    threads = eng.threads
+    try:
+        eng.set_threads(1)
+        base = run()
+        eng.set_threads(2)
+        assert all(np.array_equal(a, b) for a, b in zip(run(), base, strict=True))
+        intkernel.set_default_attention("reference")
+        assert all(np.array_equal(a, b) for a, b in zip(run(), base, strict=True))
+        intkernel.set_default_attention("auto")
+        if "avx2" in intkernel.implementations():
+            intkernel.set_default_implementation("avx2")
+            eng.set_threads(1)
+            assert all(np.array_equal(a, b) for a, b in zip(run(), base, strict=True))
+    finally:
+        intkernel.set_default_implementation("auto")
+        intkernel.set_default_attention("auto")
+        eng.set_threads(threads)
