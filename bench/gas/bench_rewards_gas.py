@@ -76,7 +76,7 @@ def main() -> int:
             deploy_token(project, a[0], d, cfg)
         r = deploy_rewards(project, a[0], d, RewardsConfig(activation_delay_s=10, updater_bond_wei=1))
         rc = r.coordinator
-        rc.depositBond(value=1, sender=a[0])
+        r.challenger.depositBond(value=1, sender=a[0])
         strats = sorted(d.strategies.values(), key=lambda s: int(s.address, 16))[:2]
         tok, tok2 = d.tokens["A"], d.tokens["B"]
         avss = [a[i] for i in range(1, 10)]
