@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from eth_abi import encode as abi_encode
@@ -604,3 +605,71 @@ def challenge(
         "reward": ev["reward"],
         "gas_used": receipt["gasUsed"],
     }
+
+
+def published_tree(trees: Path, root: bytes) -> DistributionTree | None:
+    """The distribution published for `root` in the folder `trees` (``0x<root>.json``, the
+    ``--earnings`` format), None when it is not there; ChainInputError when it is not that root's."""
+    p = Path(trees) / f"0x{root.hex()}.json"
+    if not p.exists():
+        return None
+    tree = DistributionTree(p.read_text())
+    if tree.root != root:
+        raise ChainInputError(f"{p} holds the distribution of 0x{tree.root.hex()}, not of its name")
+    return tree
+
+
+def watch_once(
+    d: sdk.Deployment,
+    account: Any,
+    trees: Path,
+    avss: list[str] | None = None,
+    record: bool = True,
+) -> list[dict[str, Any]]:
+    """One pass of the watcher: record today for the watched AVSs' paid sets (unless `record` is
+    off), then check every pending root (of `avss`, default every AVS) against the chain and
+    challenge a wrong one with its first differing leaf that fits one transaction. One report per
+    root: ``correct``, ``challenged``, ``unpublished`` (no tree in `trees`: claims need one, the
+    AVS should disable it), ``base unpublished``, ``not challengeable`` (no differing leaf fits)."""
+    want = {_checksum(a, "avs").lower() for a in avss} if avss else None
+    rc = coordinator(d)
+    n = rc.functions.getDistributionRootsLength().call()
+    roots = [root_at(d, i) for i in range(n)]
+    watched = sorted({r.avs for r in roots if want is None or r.avs.lower() in want} | set(avss or []))
+    if record and account is not None:
+        for a in watched:
+            record_days(d, account, a)
+    now = _now(d)
+    out: list[dict[str, Any]] = []
+    for r in roots:
+        if r.disabled or now >= r.activated_at or (want is not None and r.avs.lower() not in want):
+            continue
+        rep: dict[str, Any] = {"root_index": r.index, "avs": r.avs, "root": "0x" + r.root.hex()}
+        out.append(rep)
+        tree = published_tree(trees, r.root)
+        if tree is None:
+            rep["status"] = "unpublished"
+            continue
+        avs_roots = roots_of(d, r.avs)
+        position = next(p for p, x in enumerate(avs_roots) if x.index == r.index)
+        bp = _base(avs_roots, position, now)
+        base_tree = published_tree(trees, avs_roots[bp - 1].root) if bp else None
+        if bp and base_tree is None:
+            rep["status"] = "base unpublished"
+            continue
+        check = check_root(d, r.index, base_tree)
+        diffs = differences(check, tree)
+        rep["unsupported_tokens"] = sorted(check.unsupported)
+        if not diffs:
+            rep["status"] = "correct"
+            continue
+        rep["status"], rep["differences"] = "not challengeable", len(diffs)
+        for e, t, _posted, _want in diffs:
+            try:
+                rep["challenge"] = challenge(d, account, check, tree, base_tree, e, t)
+            except ChainInputError as exc:  # beyond one transaction's bounds: try the next leaf
+                rep["reason"] = str(exc)
+                continue
+            rep["status"] = "challenged"
+            break
+    return out

@@ -11,12 +11,15 @@ recorded, stake changed between them (ape runs each test from a snapshot of it).
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from eth_account import Account
 
 from offchain.abi import BURN_ADDRESS
 from offchain.chain import rewards, sdk
 from offchain.chain.errors import ChainInputError
+from offchain.cli import main
 from offchain.rewards.calc import total_stake_day
 from offchain.rewards.merkle import DistributionTree
 from tests.contracts.support import NO_SIG, SALT0, reverts
@@ -361,3 +364,54 @@ def test_a_later_root_is_checked_from_its_active_base(cw):
         reverts("root correct for this leaf", cw.rch.challengeRoot, *args, sender=cw.tw.other)
     with pytest.raises(ChainInputError, match="distribution is needed"):
         rewards.check_root(cw.d, j)
+
+
+def test_the_watcher_records_days_and_challenges_a_wrong_root_end_to_end(cw, chain, tmp_path, capsys):
+    tw = cw.tw
+    tok = cw.token.address.lower()
+    # today is paid by a new submission: the watcher records it (once) for the set
+    start = cw.rw.day_start(0)
+    cw.submit(start, DAY)
+    dist = cw.correct()
+    i_ok, tree_ok = cw.post(dist)
+    j = cw.rw.post(cw.tw.avs2, DistributionTree({tw.staker.address: {tok: 5}}), cw.end)
+    trees = tmp_path / "trees"
+    trees.mkdir()
+    (trees / f"0x{tree_ok.root.hex()}.json").write_text(json.dumps(dist))
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps(cw.d.addresses))
+    kf = tmp_path / "key"
+    kf.write_text(tw.staker2.private_key)
+    common = [
+        "--deployment",
+        str(record),
+        "--rpc",
+        chain.provider.uri,
+        "--trees",
+        str(trees),
+        "--key",
+        str(kf),
+    ]
+    assert main(["rewards", "watch", *common, "--once"]) == 0
+    reps = {r["root_index"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert reps[i_ok]["status"] == "correct" and reps[j]["status"] == "unpublished"
+    assert rewards.day_records(cw.d, tw.avs.address)[(SET, start)].block > 0
+    # the updater's next root (after the first activates) inflates one staker: the watcher voids it
+    cw.rw.activate()
+    cw.rw.advance(DAY)
+    end = start + DAY
+    dist2 = rewards.build_distribution(cw.d, tw.avs.address, end, tree_ok)
+    bad = {e: dict(v) for e, v in dist2.items()}
+    bad[tw.staker.address.lower()][tok] += 7
+    tree_bad = DistributionTree(bad)
+    k = cw.rw.post(tw.avs, tree_bad, end)
+    (trees / f"0x{tree_bad.root.hex()}.json").write_text(json.dumps(bad))
+    assert main(["rewards", "watch", *common, "--avs", tw.avs.address, "--once", "--no-record"]) == 0
+    (rep,) = map(json.loads, capsys.readouterr().out.splitlines())
+    assert rep["root_index"] == k and rep["status"] == "challenged" and rep["differences"] == 1
+    ch = rep["challenge"]
+    assert ch["earner"] == tw.staker.address and ch["posted"] == ch["recomputed"] + 7
+    assert cw.rc.getDistributionRootAtIndex(k).disabled and cw.rch.bondOf(tw.owner) == 0
+    # a second pass finds nothing pending
+    assert main(["rewards", "watch", *common, "--avs", tw.avs.address, "--once", "--no-record"]) == 0
+    assert capsys.readouterr().out == ""
