@@ -469,6 +469,7 @@ def _recompute(avs: address, token: address, earner: address, lo: uint256, hi: u
             assert used < len(days), "day inputs missing"
             di: DayInput = days[used]
             used += 1
+            assert convert(di.snapshot, uint256) < len(snapshots), "invalid snapshot index"
             snap: Snapshot = snapshots[convert(di.snapshot, uint256)]
             assert len(snap.members) == len(snap.splits) and self._snapshot_hash(snap.members, snap.splits) == record >> 64 << 64, "snapshot mismatch"
             out += self._day(e.submission, snap, record & MASK64, earner, di.operator)

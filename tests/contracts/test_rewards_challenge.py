@@ -280,6 +280,12 @@ def test_hostile_challenges_get_clear_reverts(cw):
         *with_(9, [(snap[0], [s + 1 for s in snap[1]])] + good[9][1:]),
         sender=cw.tw.other,
     )
+    reverts(
+        "invalid snapshot index",
+        cw.rch.challengeRoot,
+        *with_(10, [(7, z) for _, z in good[10]]),
+        sender=cw.tw.other,
+    )
     reverts("day inputs missing", cw.rch.challengeRoot, *with_(10, good[10][:-1]), sender=cw.tw.other)
     reverts(
         "too many day inputs", cw.rch.challengeRoot, *with_(10, good[10] + [good[10][0]]), sender=cw.tw.other
