@@ -4,8 +4,10 @@ token at earner-tree depths 0 to 10; EigenLayer's published Root1 vector: six to
 ``processClaims`` batches of 2, 4 and 8 claims (one token each, each against another AVS's root),
 the on-chain distribution (RewardsDistributor: ``createOperatorSetDistribution`` and
 ``createUniqueStakeDistribution`` over sets of 1, 8, 32 and 64 operators, one and two strategies;
-``claim`` of one distribution and of 2, 4 and 8 in one call), the x402 upto settlement with and
-without the inference fee into the FeeVault, beside Symbiotic's ``claim`` (median 13,185) and ``claimBatch`` (median 34,434) from its forge gas
+``claim`` of one distribution and of 2, 4 and 8 in one call), disputable roots
+(RewardsRootChallenger: ``recordDay`` and ``challengeRoot`` over sets of 1 to 64 operators, one
+day, and 8 operators over four days), the x402 upto settlement with and without the inference fee
+into the FeeVault, beside Symbiotic's ``claim`` (median 13,185) and ``claimBatch`` (median 34,434) from its forge gas
 snapshot (shared/research/eigenlayer-contracts.md section 7). EigenLayer publishes no gas figures
 for ``processClaim`` and no Solidity toolchain is installed here to measure its source, so its
 column is the structural difference only: per token our claim also debits the AVS's escrow (one
@@ -38,6 +40,7 @@ SET_SIZES = (1, 8, 32, 64)
 DIST_BATCHES = (2, 4, 8)
 DEPTHS = (0, 4, 10)  # earner tree depth: 1, 16, 1024 earners
 BATCHES = (2, 4, 8)
+CHALLENGE_CASES = ((1, 1), (8, 1), (32, 1), (64, 1), (8, 4))
 PEERS = {"symbiotic_claim_median": 13_185, "symbiotic_claimBatch_median": 34_434}
 
 
@@ -77,7 +80,7 @@ def main() -> int:
             deploy_token(project, a[0], d, cfg)
         r = deploy_rewards(project, a[0], d, RewardsConfig(activation_delay_s=10, updater_bond_wei=1))
         rc = r.coordinator
-        rc.depositBond(value=1, sender=a[0])
+        r.challenger.depositBond(value=1, sender=a[0])
         strats = sorted(d.strategies.values(), key=lambda s: int(s.address, 16))[:2]
         tok, tok2 = d.tokens["A"], d.tokens["B"]
         avss = [a[i] for i in range(1, 10)]
@@ -170,8 +173,9 @@ def main() -> int:
                 receipts.append(rc.processClaims(claims, e, sender=e))
             record(f"processClaims ({n} claims, 1 token each)", receipts)
 
-        bench_distribution(project, chain, accounts, d, r, avss[4], record, fresh_earner)
+        ops, staker = bench_distribution(project, chain, accounts, d, r, avss[4], record, fresh_earner)
         bench_inference_fee(project, chain, a, r, record)
+        bench_challenge(project, chain, accounts, d, ops, staker, record, fresh_earner)
 
     one = rows["processClaim (1 token, earner depth 0)"]["execution_median"]
     write_results(
@@ -306,6 +310,69 @@ def bench_distribution(project, chain, accounts, d, r, avs, record, fresh_earner
             f"RewardsDistributor.claim ({n} distributions, 1-2 strategies)",
             [rd.claim(staker, [(i, ops[0]) for i in batch], staker, sender=staker)],
         )
+    return ops, staker
+
+
+def bench_challenge(project, chain, accounts, d, ops, staker, record, fresh_earner) -> None:
+    """RewardsRootChallenger: ``recordDay`` and ``challengeRoot`` of one staker's leaf (delegated to
+    operator 0, the right operator hint) over CHALLENGE_CASES (operators, days): per case a fresh AVS
+    with one set of that many of the operators above, a total-stake submission over that many days,
+    every day recorded, a root with the staker's amount inflated by one, challenged and voided.
+    Its own coordinator (activation delay an hour: the challenge comes after the off-chain work)."""
+    from offchain.chain import rewards, sdk
+    from offchain.chain.deploy import RewardsConfig, deploy_rewards
+
+    zero = "0x" + "00" * 20
+    a = accounts.test_accounts
+    r = deploy_rewards(project, a[0], d, RewardsConfig(activation_delay_s=3_600, updater_bond_wei=10**18))
+    rc, ch, am = r.coordinator, r.challenger, d.allocation_manager
+    strats = sorted(d.strategies.values(), key=lambda s: int(s.address, 16))[:2]
+    sams = [(s.address, 10**18) for s in strats]
+    token = d.tokens["B"]
+    dep = sdk.Deployment(
+        chain_id=chain.chain_id,
+        rpc_url=chain.provider.uri,
+        addresses={
+            "allocation_manager": am.address,
+            "delegation_manager": d.delegation_manager.address,
+            "rewards_coordinator": rc.address,
+            "rewards_root_challenger": ch.address,
+        },
+    )
+
+    def advance_to(t):
+        chain.pending_timestamp = max(t, chain.pending_timestamp + 1)
+        chain.mine()
+
+    for n, days in CHALLENGE_CASES:
+        avs = fresh_earner()
+        am.updateAVSMetadataURI(avs, "bench", sender=avs)
+        am.createOperatorSets(avs, [(1, strats, zero)], [zero], sender=avs)
+        for op in ops[:n]:
+            am.registerForOperatorSets(op, (avs, [1], b""), sender=op)
+        token.mint(avs, 10**30, sender=avs)
+        token.approve(rc, 2**256 - 1, sender=avs)
+        start = (chain.pending_timestamp // DAY + 1) * DAY
+        rc.createTotalStakeRewardsSubmission(
+            (avs, 1), [(sams, token.address, 10**24, start, days * DAY)], sender=avs
+        )
+        recs = []
+        for k in range(days):
+            advance_to(start + k * DAY + 60)
+            recs.append(ch.recordDay((avs, 1), sender=staker))
+        record(f"recordDay ({n} operators)", recs)
+        advance_to(start + days * DAY + 60)
+        end = start + days * DAY
+        dist = rewards.build_distribution(dep, avs.address, end)
+        dist[staker.address.lower()][token.address.lower()] += 1
+        tree = DistributionTree(dist)
+        ch.depositBond(value=10**18, sender=a[0])
+        i = rc.submitRoot(avs, tree.root, end, sender=a[0]).events[0].rootIndex
+        check = rewards.check_root(dep, i)
+        args = rewards.challenge_args(dep, check, tree, None, staker.address, token.address)
+        tx = ch.challengeRoot(*args, sender=staker)
+        assert rc.getDistributionRootAtIndex(i).disabled
+        record(f"challengeRoot ({n} operators, {days} day{'s' if days > 1 else ''}, 2 strategies)", [tx])
 
 
 if __name__ == "__main__":

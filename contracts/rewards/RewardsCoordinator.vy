@@ -8,11 +8,14 @@
           / `createTotalStakeRewardsSubmission`, the operator-directed forms) escrow tokens for
           day-aligned periods; each credits the escrow of its AVS and token (`avsEscrow`), net of
           the opt-in protocol fee (PROTOCOL_FEE_BIPS, paid into the FeeVault);
-        - distribution roots are posted **per AVS** by the bonded rewards updater
-          (`submitRoot(avs, root, end)`): a claim against a root pays only from the escrow of that
-          root's AVS, and cumulative claims are kept per (AVS, earner, token). A wrong root can
-          therefore pay out at most its own AVS's escrow, never another AVS's tokens; the AVS (or
-          the updater) may disable it during the activation delay;
+        - distribution roots are posted **per AVS** by the rewards updater, bonded in the
+          ROOT_CHALLENGER (`submitRoot(avs, root, end)`): a claim against a root pays only from
+          the escrow of that root's AVS, and cumulative claims are kept per (AVS, earner, token).
+          A wrong root can therefore pay out at most its own AVS's escrow, never another AVS's
+          tokens; the AVS (or the updater) may disable it during the activation delay, and
+          anyone may prove it wrong there (the RewardsRootChallenger: it voids the root through
+          `voidRoot` and slashes the bond); each submission leaves a `submissionRecord` and each
+          root its updater and the AVS's submission count (`rootInfo`) for that proof;
         - claims: EigenLayer's two-level keccak tree (earner leaf keccak(0x00 | earner |
           earnerTokenRoot), token leaf keccak(0x01 | token | cumulativeEarnings)), cumulative
           earnings, `claimerFor`, a recipient;
@@ -46,6 +49,10 @@ exports: (
 
 interface IStrategyWhitelist:
     def strategyIsWhitelistedForDeposit(strategy: address) -> bool: view
+
+
+interface IRootChallenger:
+    def lockBond(updater: address, until: uint32): nonpayable
 
 
 interface IOperatorRegistry:
@@ -89,6 +96,8 @@ MAX_CLAIMS: constant(uint256) = 16
 KIND_AVS: constant(uint8) = 0
 KIND_UNIQUE: constant(uint8) = 1
 KIND_TOTAL: constant(uint8) = 2
+KIND_DIRECTED_AVS: constant(uint8) = 3
+KIND_DIRECTED_SET: constant(uint8) = 4
 
 
 event AVSRewardsSubmissionCreated:
@@ -221,18 +230,6 @@ event OptInForProtocolFeeSet:
     newValue: indexed(bool)
 
 
-event BondDeposited:
-    updater: indexed(address)
-    amount: uint256
-    bond: uint256
-
-
-event BondWithdrawn:
-    updater: indexed(address)
-    amount: uint256
-    bond: uint256
-
-
 delegationManager: public(immutable(address))
 strategyManager: public(immutable(address))
 allocationManager: public(immutable(address))
@@ -241,9 +238,10 @@ MAX_REWARDS_DURATION: public(immutable(uint32))
 MAX_RETROACTIVE_LENGTH: public(immutable(uint32))
 MAX_FUTURE_LENGTH: public(immutable(uint32))
 GENESIS_REWARDS_TIMESTAMP: public(immutable(uint32))
-# Wei the rewards updater must hold in this contract to post a root (locked until its last root
-# activates; the challenge by recomputation that slashes it comes with on-chain stake histories).
-UPDATER_BOND: public(immutable(uint256))
+# The RewardsRootChallenger: it holds the rewards updater's bond (locked by each root until it
+# activates), voids wrong roots and slashes the bond. Deployed right after this contract (its
+# address is known in advance; its constructor checks that this contract names it).
+ROOT_CHALLENGER: public(immutable(address))
 
 rewardsUpdater: public(address)
 activationDelay: public(uint32)
@@ -273,8 +271,12 @@ _rootCount: uint256
 avsRootCount: public(HashMap[address, uint256])
 avsRootIndex: public(HashMap[address, HashMap[uint256, uint32]])
 
-bondOf: public(HashMap[address, uint256])
-bondLockedUntil: public(HashMap[address, uint32])
+# root index -> updater | the AVS's submission count when it was posted << 160.
+rootInfo: public(HashMap[uint256, uint256])
+# avs -> n -> for the AVS's submission n - 1 (n >= 1; 0 for n = 0): keccak(submission hash, kind,
+# set id, token, start, duration) with its low 32 bits replaced by the latest end (start + duration)
+# of the AVS's submissions 0..n-1.
+submissionRecord: public(HashMap[address, HashMap[uint256, uint256]])
 
 # Splits, packed: oldSplitBips | newSplitBips << 16 | activatedAt << 32.
 _avsSplit: HashMap[address, HashMap[address, uint256]]
@@ -293,18 +295,18 @@ def __init__(
     _maxRetroactiveLength: uint32,
     _maxFutureLength: uint32,
     _genesisRewardsTimestamp: uint32,
-    _updaterBond: uint256,
     initialOwner: address,
     _rewardsUpdater: address,
     _activationDelay: uint32,
     _defaultSplitBips: uint16,
     _feeRecipient: address,
+    _rootChallenger: address,
 ):
     """
     @notice EigenLayer's constructor and `initialize` in one.
     @param _calculationIntervalSeconds The period grid (EigenLayer mainnet: 1 day).
-    @param _updaterBond Wei the updater must have bonded to post a root.
     @param _feeRecipient The FeeVault the protocol fee is paid into.
+    @param _rootChallenger The RewardsRootChallenger (deployed next).
     """
     ownable.__init__(initialOwner)
     pausable.__init__(_pauserRegistry)
@@ -319,7 +321,7 @@ def __init__(
     MAX_RETROACTIVE_LENGTH = _maxRetroactiveLength
     MAX_FUTURE_LENGTH = _maxFutureLength
     GENESIS_REWARDS_TIMESTAMP = _genesisRewardsTimestamp
-    UPDATER_BOND = _updaterBond
+    ROOT_CHALLENGER = _rootChallenger
     self._set_rewards_updater(_rewardsUpdater)
     self._set_activation_delay(_activationDelay)
     self._set_default_split(_defaultSplitBips)
@@ -373,6 +375,13 @@ def _credit(avs: address, token: address, amount: uint256):
 
 
 @internal
+def _record(avs: address, nonce: uint256, h: bytes32, kind: uint8, set_id: uint32, token: address, start: uint32, duration: uint32):
+    # What a challenge needs to know that it was given every submission of the AVS.
+    end: uint256 = max(convert(start, uint256) + convert(duration, uint256), self.submissionRecord[avs][nonce] & MASK32)
+    self.submissionRecord[avs][nonce + 1] = (convert(keccak256(abi_encode(h, kind, set_id, token, start, duration)), uint256) >> 32 << 32) | end
+
+
+@internal
 def _create(avs: address, opset: ITypes.OperatorSet, sub: IRC.RewardsSubmission, kind: uint8):
     # One submission (the caller loops, so only one is copied to memory at a time).
     self._validate_common(sub.strategiesAndMultipliers, sub.startTimestamp, sub.duration)
@@ -388,6 +397,7 @@ def _create(avs: address, opset: ITypes.OperatorSet, sub: IRC.RewardsSubmission,
     nonce: uint256 = self.submissionNonce[avs]
     h: bytes32 = keccak256(abi_encode(avs, nonce, sub))
     self.submissionNonce[avs] = nonce + 1
+    self._record(avs, nonce, h, kind, opset.id, sub.token, sub.startTimestamp, sub.duration)
     if kind == KIND_AVS:
         self.isAVSRewardsSubmissionHash[avs][h] = True
         log AVSRewardsSubmissionCreated(avs=avs, submissionNonce=nonce, rewardsSubmissionHash=h, rewardsSubmission=sub)
@@ -471,6 +481,10 @@ def _create_directed(avs: address, opset: ITypes.OperatorSet, s: IRC.OperatorDir
     nonce: uint256 = self.submissionNonce[avs]
     h: bytes32 = keccak256(abi_encode(avs, nonce, sub))
     self.submissionNonce[avs] = nonce + 1
+    kind: uint8 = KIND_DIRECTED_AVS
+    if for_set:
+        kind = KIND_DIRECTED_SET
+    self._record(avs, nonce, h, kind, opset.id, sub.token, sub.startTimestamp, sub.duration)
     if for_set:
         self.isOperatorDirectedOperatorSetRewardsSubmissionHash[avs][h] = True
         log OperatorDirectedOperatorSetRewardsSubmissionCreated(caller=msg.sender, operatorDirectedRewardsSubmissionHash=h, operatorSet=opset, submissionNonce=nonce, operatorDirectedRewardsSubmission=sub)
@@ -507,34 +521,7 @@ def createOperatorDirectedOperatorSetRewardsSubmission(operatorSet: ITypes.Opera
         self._create_directed(operatorSet.avs, operatorSet, operatorDirectedRewardsSubmissions[k], True)
 
 
-# ------------------------------------------------------------------ roots and the updater's bond
-
-
-@external
-@payable
-def depositBond():
-    """
-    @notice Add msg.value to the caller's updater bond.
-    """
-    assert msg.value > 0, "amount is zero"
-    bond: uint256 = self.bondOf[msg.sender] + msg.value
-    self.bondOf[msg.sender] = bond
-    log BondDeposited(updater=msg.sender, amount=msg.value, bond=bond)
-
-
-@external
-@nonreentrant
-def withdrawBond(amount: uint256):
-    """
-    @notice Take back bond once every root the caller posted has activated.
-    @param amount Wei to withdraw.
-    """
-    assert block.timestamp >= convert(self.bondLockedUntil[msg.sender], uint256), "bond locked"
-    bond: uint256 = self.bondOf[msg.sender]
-    assert amount > 0 and amount <= bond, "invalid amount"
-    self.bondOf[msg.sender] = bond - amount
-    log BondWithdrawn(updater=msg.sender, amount=amount, bond=bond - amount)
-    raw_call(msg.sender, b"", value=amount)
+# ------------------------------------------------------------------ roots
 
 
 @external
@@ -549,7 +536,6 @@ def submitRoot(avs: address, root: bytes32, rewardsCalculationEndTimestamp: uint
     """
     pausable._check_not_paused(PAUSED_SUBMIT_DISABLE_ROOTS)
     assert msg.sender == self.rewardsUpdater, "unauthorized caller"
-    assert self.bondOf[msg.sender] >= UPDATER_BOND, "updater bond too small"
     assert root != empty(bytes32), "invalid root"
     assert rewardsCalculationEndTimestamp > self.currRewardsCalculationEndTimestamp[avs], "new root must be for new calculated period"
     assert convert(rewardsCalculationEndTimestamp, uint256) < block.timestamp, "rewards end timestamp not elapsed"
@@ -559,11 +545,11 @@ def submitRoot(avs: address, root: bytes32, rewardsCalculationEndTimestamp: uint
     self._rootMeta[index] = convert(avs, uint256) | (convert(rewardsCalculationEndTimestamp, uint256) << 160) | (convert(activated, uint256) << 192)
     self._rootCount = index + 1
     k: uint256 = self.avsRootCount[avs]
+    self.rootInfo[index] = convert(msg.sender, uint256) | (self.submissionNonce[avs] << 160)
     self.avsRootIndex[avs][k] = convert(index, uint32)
     self.avsRootCount[avs] = k + 1
     self.currRewardsCalculationEndTimestamp[avs] = rewardsCalculationEndTimestamp
-    if activated > self.bondLockedUntil[msg.sender]:
-        self.bondLockedUntil[msg.sender] = activated
+    extcall IRootChallenger(ROOT_CHALLENGER).lockBond(msg.sender, activated)
     log DistributionRootSubmitted(rootIndex=convert(index, uint32), root=root, rewardsCalculationEndTimestamp=rewardsCalculationEndTimestamp, activatedAt=activated)
     log DistributionRootAVS(rootIndex=convert(index, uint32), avs=avs, updater=msg.sender)
 
@@ -584,6 +570,18 @@ def disableRoot(rootIndex: uint32):
     assert block.timestamp < (meta >> 192) & MASK32, "root already activated"
     self._rootMeta[i] = meta | (1 << 224)
     log DistributionRootDisabled(rootIndex=rootIndex)
+
+
+@external
+def voidRoot(rootIndex: uint32):
+    """
+    @notice Void a root proven wrong before it activated: no claim can ever use it. The
+            ROOT_CHALLENGER only, which has checked the root pending and undisabled, slashes
+            the updater's bond it holds and logs RootChallenged.
+    @param rootIndex The root.
+    """
+    assert msg.sender == ROOT_CHALLENGER, "unauthorized caller"
+    self._rootMeta[convert(rootIndex, uint256)] |= 2 << 224
 
 
 # ------------------------------------------------------------------ claims

@@ -411,6 +411,7 @@ REWARDS_KEYS = {
     "fee_vault": "FeeVault",
     "buyback_auction": "BuybackAuction",
     "rewards_distributor": "RewardsDistributor",
+    "rewards_root_challenger": "RewardsRootChallenger",
 }
 
 
@@ -436,6 +437,9 @@ def _rewards_component(
             out.avs["fee_vault"] = project.FeeVault.at(old["fee_vault"])
             out.avs["buyback_auction"] = project.BuybackAuction.at(old["buyback_auction"])
             out.avs["rewards_distributor"] = project.RewardsDistributor.at(old["rewards_distributor"])
+            out.avs["rewards_root_challenger"] = project.RewardsRootChallenger.at(
+                old["rewards_root_challenger"]
+            )
             out.reused.append("rewards")
             _wire_fees(deployer, params, out)
             return
@@ -446,6 +450,7 @@ def _rewards_component(
             "fee_vault": r.fee_vault,
             "buyback_auction": r.buyback,
             "rewards_distributor": r.distributor,
+            "rewards_root_challenger": r.challenger,
         }
     )
     out.deployed.append("rewards")

@@ -12,10 +12,13 @@ from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import rlp
 import yaml
+from eth_hash.auto import keccak
+from web3 import Web3
 
 from offchain import abi
-from offchain.abi import ZERO_ADDRESS
+from offchain.abi import BURN_ADDRESS, ZERO_ADDRESS
 from offchain.chain.errors import DeployConfigError
 from offchain.errors import ChainError
 
@@ -842,6 +845,8 @@ class RewardsConfig:
     # an x402 upto inference payment (UptoSettler.setFeeBips); 0 to 5,000 bips (their cap).
     task_fee_split_bips: int = 2000
     inference_fee_bips: int = 2000
+    challenger_reward_bips: int = 5000  # a proven wrong root: half the updater's bond to the challenger
+    slash_recipient: str = "burn"  # the rest: "burn" (abi.BURN_ADDRESS) or an address
 
     def __post_init__(self) -> None:
         s = REWARDS_SECTION
@@ -899,6 +904,10 @@ class RewardsConfig:
             v = getattr(self, name)
             if v != "deployer" and (not _is_address(v) or v == ZERO_ADDRESS):
                 raise DeployConfigError(f"{s}.{name} must be 'deployer' or a non-zero address: got {v!r}")
+        _check_int(s, "challenger_reward_bips", self.challenger_reward_bips, 0, 10_000, "bips in [0, 10000]")
+        v = self.slash_recipient
+        if v != "burn" and (not _is_address(v) or v == ZERO_ADDRESS):
+            raise DeployConfigError(f"{s}.slash_recipient must be 'burn' or a non-zero address: got {v!r}")
 
 
 def wire_fees(
@@ -943,6 +952,7 @@ class RewardsDeployment:
     fee_vault: Any
     buyback: Any
     distributor: Any
+    challenger: Any
 
     def addresses(self) -> dict[str, str]:
         return {
@@ -950,7 +960,13 @@ class RewardsDeployment:
             "fee_vault": self.fee_vault.address,
             "buyback_auction": self.buyback.address,
             "rewards_distributor": self.distributor.address,
+            "rewards_root_challenger": self.challenger.address,
         }
+
+
+def create_address(sender: str, nonce: int) -> str:
+    """The address a CREATE from `sender` at `nonce` deploys to."""
+    return Web3.to_checksum_address(keccak(rlp.encode([bytes.fromhex(sender[2:]), nonce]))[12:])
 
 
 def deploy_rewards(
@@ -959,7 +975,7 @@ def deploy_rewards(
     """Deploy the FeeVault, the RewardsCoordinator (fees into the vault), the RewardsDistributor
     (on-chain distribution for small sets, over the coordinator) and the BuybackAuction (selling the
     vault's tokens for the core's EIGEN, which must be deployed), and name the auction the vault's
-    one releaser."""
+    one releaser; the RewardsRootChallenger right after the coordinator, which names it."""
     cfg = config or RewardsConfig()
     if core.eigen is None:
         raise DeployConfigError("the rewards component needs the token component (EIGEN to buy back)")
@@ -968,6 +984,9 @@ def deploy_rewards(
         return deployer.address if x == "deployer" else x
 
     vault = deployer.deploy(project.FeeVault, deployer.address)
+    # The coordinator trusts the challenger deployed right after it: its address is the deployer's
+    # next CREATE address, and the challenger's constructor checks that the coordinator names it.
+    challenger_at = create_address(deployer.address, deployer.nonce + 1)
     rc = deployer.deploy(
         project.RewardsCoordinator,
         core.delegation_manager.address,
@@ -979,12 +998,21 @@ def deploy_rewards(
         cfg.max_retroactive_length,
         cfg.max_future_length,
         cfg.genesis_rewards_timestamp,
-        cfg.updater_bond_wei,
         role(cfg.governance),
         role(cfg.rewards_updater),
         cfg.activation_delay_s,
         cfg.default_split_bips,
         vault.address,
+        challenger_at,
+    )
+    challenger = deployer.deploy(
+        project.RewardsRootChallenger,
+        rc.address,
+        core.delegation_manager.address,
+        core.allocation_manager.address,
+        cfg.updater_bond_wei,
+        cfg.challenger_reward_bips,
+        BURN_ADDRESS if cfg.slash_recipient == "burn" else cfg.slash_recipient,
     )
     buyback = deployer.deploy(
         project.BuybackAuction,
@@ -1007,4 +1035,4 @@ def deploy_rewards(
     vault.setBuyback(buyback.address, sender=deployer)
     if role(cfg.governance) != deployer.address:
         vault.transferOwnership(role(cfg.governance), sender=deployer)
-    return RewardsDeployment(rc, vault, buyback, distributor)
+    return RewardsDeployment(rc, vault, buyback, distributor, challenger)

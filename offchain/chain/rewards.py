@@ -11,14 +11,18 @@ AVS's escrow and the earner's claimer, so a claim that would be refused is repor
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from eth_abi import encode as abi_encode
 from web3 import Web3
 
 from offchain import abi
 from offchain.chain import sdk
 from offchain.chain.errors import ChainInputError
+from offchain.rewards import calc
 from offchain.rewards.merkle import DistributionTree
 
 RECORD_KEYS = {
@@ -188,3 +192,484 @@ def claim(
         "paid": {Web3.to_checksum_address(t): v for t, v in paid.items()},
         "gas_used": receipt["gasUsed"],
     }
+
+
+# ---------------------------------------------------------------- challenging roots (the watcher)
+
+CHALLENGER_KEY = "rewards_root_challenger"
+KIND_AVS, KIND_UNIQUE, KIND_TOTAL, KIND_DIRECTED_AVS, KIND_DIRECTED_SET = range(5)
+SUBMISSION_EVENTS = {
+    "AVSRewardsSubmissionCreated": KIND_AVS,
+    "UniqueStakeRewardsSubmissionCreated": KIND_UNIQUE,
+    "TotalStakeRewardsSubmissionCreated": KIND_TOTAL,
+    "OperatorDirectedAVSRewardsSubmissionCreated": KIND_DIRECTED_AVS,
+    "OperatorDirectedOperatorSetRewardsSubmissionCreated": KIND_DIRECTED_SET,
+}
+# RewardsRootChallenger's bounds (one transaction per challenge).
+MAX_ENTRIES = 32
+MAX_DAYS = 32
+MAX_SNAPSHOTS = 8
+MASK32 = (1 << 32) - 1
+ZERO = "0x" + "00" * 20
+EMPTY_SUBMISSION: tuple = ([], ZERO, 0, 0, 0)
+
+
+def challenger(d: sdk.Deployment) -> Any:
+    return d.contract(CHALLENGER_KEY, ctype="RewardsRootChallenger")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One submission of an AVS, from the coordinator's events: what its ``submissionRecord``
+    hashes, and the submission itself (``sub``: EigenLayer's RewardsSubmission tuple; for the
+    operator-directed forms their own struct)."""
+
+    nonce: int
+    kind: int
+    set_id: int
+    token: str
+    start: int
+    duration: int
+    hash: bytes
+    sub: tuple
+
+
+def submissions(d: sdk.Deployment, avs: str) -> list[Submission]:
+    """Every submission of `avs`, by nonce."""
+    rc, a = coordinator(d), _checksum(avs, "avs").lower()
+    out = []
+    for name, kind in SUBMISSION_EVENTS.items():
+        for ev in getattr(rc.events, name)().get_logs(from_block=0):
+            args = ev["args"]
+            if kind == KIND_AVS:
+                owner, set_id, h, sub = (
+                    args["avs"],
+                    0,
+                    args["rewardsSubmissionHash"],
+                    args["rewardsSubmission"],
+                )
+            elif kind == KIND_DIRECTED_AVS:
+                owner, set_id = args["avs"], 0
+                h, sub = (
+                    args["operatorDirectedRewardsSubmissionHash"],
+                    args["operatorDirectedRewardsSubmission"],
+                )
+            else:
+                owner, set_id = args["operatorSet"]["avs"], args["operatorSet"]["id"]
+                if kind == KIND_DIRECTED_SET:
+                    h = args["operatorDirectedRewardsSubmissionHash"]
+                    sub = args["operatorDirectedRewardsSubmission"]
+                else:
+                    h, sub = args["rewardsSubmissionHash"], args["rewardsSubmission"]
+            if owner.lower() != a:
+                continue
+            sub_t = _sub_tuple(sub)
+            token, start, duration = sub_t[1], sub_t[3], sub_t[4]  # the same places in both structs
+            out.append(
+                Submission(args["submissionNonce"], kind, set_id, token, start, duration, bytes(h), sub_t)
+            )
+    out.sort(key=lambda s: s.nonce)
+    if [s.nonce for s in out] != list(range(len(out))):
+        raise ChainInputError(f"the coordinator's events of {avs} do not give every submission nonce")
+    return out
+
+
+def _sub_tuple(sub: Any) -> tuple:
+    # web3 returns structs as dicts (named) or tuples: a plain tuple in ABI order.
+    def plain(x: Any) -> tuple:
+        return tuple(x.values()) if isinstance(x, Mapping) else tuple(x)
+
+    vals = list(plain(sub))
+    vals[0] = [plain(x) for x in vals[0]]
+    if len(vals) == 6:  # operator-directed: (sams, token, operatorRewards, start, duration, description)
+        vals[2] = [plain(x) for x in vals[2]]
+    return tuple(vals)
+
+
+@dataclass(frozen=True)
+class DayRecord:
+    block: int
+    members: tuple[str, ...]
+    splits: tuple[int, ...]
+    too_large: bool
+
+
+def day_records(d: sdk.Deployment, avs: str) -> dict[tuple[int, int], DayRecord]:
+    """(set id, day) -> the block, members and splits recorded for it (``recordDay``)."""
+    ch, a = challenger(d), _checksum(avs, "avs")
+    out = {}
+    for ev in ch.events.DayRecorded().get_logs(from_block=0, argument_filters={"avs": a}):
+        g = ev["args"]
+        key = Web3.keccak(abi_encode(["address", "uint32"], [a, g["operatorSetId"]]))
+        too_large = ch.functions.dayRecord(key, g["day"]).call() >> 64 == 1
+        out[(g["operatorSetId"], g["day"])] = DayRecord(
+            g["blockNumber"], tuple(g["members"]), tuple(g["splits"]), too_large
+        )
+    return out
+
+
+def record_days(d: sdk.Deployment, account: Any, avs: str) -> list[int]:
+    """Record today for every operator set of `avs` that a total-stake submission pays today and
+    that nobody recorded yet (``recordDay``: the block standing for the day is fixed by the first
+    call); returns the set ids recorded."""
+    ch, a = challenger(d), _checksum(avs, "avs")
+    iv = ch.functions.CALCULATION_INTERVAL_SECONDS().call()
+    today = _now(d) // iv * iv
+    done = []
+    for set_id in sorted(
+        {
+            s.set_id
+            for s in submissions(d, a)
+            if s.kind == KIND_TOTAL and s.start <= today < s.start + s.duration
+        }
+    ):
+        key = Web3.keccak(abi_encode(["address", "uint32"], [a, set_id]))
+        if ch.functions.dayRecord(key, today).call() == 0:
+            sdk.send(d, account, ch.functions.recordDay((a, set_id)), "recordDay")
+            done.append(set_id)
+    return done
+
+
+class _Chain:
+    """The histories a recomputation reads, cached per call."""
+
+    def __init__(self, d: sdk.Deployment) -> None:
+        self.dm = d.contract("delegation_manager")
+        self._stakers: dict[str, set[str]] | None = None
+        self._op: dict[tuple, int] = {}
+        self._st: dict[tuple, int] = {}
+
+    def stakers_of(self, operator: str) -> set[str]:
+        if self._stakers is None:
+            self._stakers = {}
+            for ev in self.dm.events.StakerDelegated().get_logs(from_block=0):
+                g = ev["args"]
+                self._stakers.setdefault(g["operator"].lower(), set()).add(g["staker"])
+        return set(self._stakers.get(operator.lower(), set())) | {Web3.to_checksum_address(operator)}
+
+    def operator_weight(self, sams: list, op: str, blk: int) -> int:
+        k = (tuple(sams), op, blk)
+        if k not in self._op:
+            f = self.dm.functions
+            self._op[k] = sum(m * f.operatorSharesAt(op, s, blk).call() for s, m in sams)
+        return self._op[k]
+
+    def staker_weight(self, sams: list, staker: str, op: str, blk: int) -> int:
+        k = (tuple(sams), staker, op, blk)
+        if k not in self._st:
+            f = self.dm.functions
+            self._st[k] = sum(m * f.stakerSharesAt(staker, op, s, blk).call() for s, m in sams)
+        return self._st[k]
+
+
+@dataclass(frozen=True)
+class RootCheck:
+    """One pending root checked against the chain: the root, the AVS's roots before it, its base
+    (the newest active one), the expected cumulative earnings per token and the tokens that cannot
+    be recomputed on-chain (v1, unique-stake or operator-directed submissions in the window)."""
+
+    root: RootInfo
+    position: int
+    base: RootInfo | None
+    base_position: int  # 1 + the base's position, 0 without a base
+    submission_count: int
+    base_count: int
+    expected: dict[str, dict[str, int]]
+    unsupported: set[str]
+
+
+def _window(s: Submission, base_count: int, base_end: int, end: int, iv: int) -> tuple[int, int]:
+    first = s.start
+    if s.nonce < base_count and base_end > first:
+        first += (base_end - first) // iv * iv
+    return first, min(s.start + s.duration, end // iv * iv)
+
+
+def _base(roots: list[RootInfo], position: int, now: int) -> int:
+    # 1 + the position of the newest root before `position` that is active, 0 when none is.
+    for p in range(position - 1, -1, -1):
+        if not roots[p].disabled and now >= roots[p].activated_at:
+            return p + 1
+    return 0
+
+
+def recompute(
+    d: sdk.Deployment,
+    avs: str,
+    end: int,
+    count: int,
+    base: RootInfo | None,
+    base_tree: DistributionTree | None,
+) -> tuple[dict[str, dict[str, int]], set[str]]:
+    """The cumulative earnings a root of `avs` ending at `end`, posted when the AVS had made `count`
+    submissions, must hold by the rule RewardsRootChallenger checks: the base root's amounts
+    (`base_tree`, its published distribution) plus every total-stake submission's recorded days
+    since (:func:`offchain.rewards.calc.total_stake_day` at each day's recorded block, members and
+    splits; a day never recorded pays nothing). Also returns the tokens that cannot be recomputed
+    (v1, unique-stake or operator-directed submissions in the window; a set too large)."""
+    rc, ch = coordinator(d), challenger(d)
+    base_count, base_end, expected = 0, 0, {}
+    if base is not None:
+        if base_tree is None:
+            raise ChainInputError(f"the base root {base.index}'s distribution is needed")
+        if base_tree.root != base.root:
+            raise ChainInputError(f"the distribution given for root {base.index} is not the one posted")
+        base_count = (rc.functions.rootInfo(base.index).call() >> 160) & MASK32
+        base_end = base.rewards_calculation_end
+        expected = {e: dict(t) for e, t in base_tree.earnings.items()}
+    iv = ch.functions.CALCULATION_INTERVAL_SECONDS().call()
+    records = day_records(d, avs)
+    hist = _Chain(d)
+    unsupported: set[str] = set()
+    for s in submissions(d, avs)[:count]:
+        first, last = _window(s, base_count, base_end, end, iv)
+        if first >= last:
+            continue
+        token = s.token.lower()
+        if s.kind != KIND_TOTAL:
+            unsupported.add(token)
+            continue
+        sams, amount = list(s.sub[0]), s.sub[2]
+        for day in range(first, last, iv):
+            rec = records.get((s.set_id, day))
+            if rec is None:
+                continue  # never recorded: the day pays nothing
+            if rec.too_large:
+                unsupported.add(token)
+                break
+            weights = {op: hist.operator_weight(sams, op, rec.block) for op in rec.members}
+            stakers = {
+                op: {st: hist.staker_weight(sams, st, op, rec.block) for st in hist.stakers_of(op)}
+                for op in rec.members
+                if weights[op]
+            }
+            splits = dict(zip(rec.members, rec.splits, strict=True))
+            res = calc.total_stake_day(amount, s.duration, weights, stakers, splits, iv)
+            for e, v in res.earnings().items():
+                if v:
+                    row = expected.setdefault(e.lower(), {})
+                    row[token] = row.get(token, 0) + v
+    return expected, unsupported
+
+
+def build_distribution(
+    d: sdk.Deployment, avs: str, end: int, base_tree: DistributionTree | None = None
+) -> dict[str, dict[str, int]]:
+    """The distribution the updater should post now for `avs` up to `end` (the root builder for
+    operator sets: exactly what a challenge recomputes). ChainInputError when a token in the window
+    cannot be recomputed (its earnings need the sidecar's full calculation)."""
+    a = _checksum(avs, "avs")
+    roots = roots_of(d, a)
+    bp = _base(roots, len(roots), _now(d))
+    base = roots[bp - 1] if bp else None
+    count = coordinator(d).functions.submissionNonce(a).call()
+    expected, unsupported = recompute(d, a, end, count, base, base_tree)
+    if unsupported:
+        raise ChainInputError(
+            f"tokens {sorted(unsupported)} of {a} are paid by submissions not recomputed here"
+        )
+    return {e: {t: v for t, v in row.items() if v} for e, row in expected.items() if any(row.values())}
+
+
+def check_root(d: sdk.Deployment, index: int, base_tree: DistributionTree | None = None) -> RootCheck:
+    """What root `index` should hold (:func:`recompute` from its base, the AVS's newest active root
+    before it, whose distribution `base_tree` must then be)."""
+    r = root_at(d, index)
+    roots = roots_of(d, r.avs)
+    position = next(p for p, x in enumerate(roots) if x.index == index)
+    bp = _base(roots, position, _now(d))
+    base = roots[bp - 1] if bp else None
+    rc = coordinator(d)
+    count = (rc.functions.rootInfo(index).call() >> 160) & MASK32
+    base_count = (rc.functions.rootInfo(base.index).call() >> 160) & MASK32 if base else 0
+    expected, unsupported = recompute(d, r.avs, r.rewards_calculation_end, count, base, base_tree)
+    return RootCheck(r, position, base, bp, count, base_count, expected, unsupported)
+
+
+def differences(check: RootCheck, tree: DistributionTree) -> list[tuple[str, str, int, int]]:
+    """(earner, token, posted, expected) wherever the posted distribution differs from the
+    recomputed one, in the tokens that can be recomputed; sorted by earner then token."""
+    out = []
+    earners = set(check.expected) | set(tree.earnings)
+    for e in sorted(earners, key=lambda a: int(a, 16)):
+        tokens = set(check.expected.get(e, {})) | set(tree.earnings.get(e, {}))
+        for t in sorted(tokens - check.unsupported, key=lambda a: int(a, 16)):
+            posted, want = tree.amount(e, t), check.expected.get(e, {}).get(t, 0)
+            if posted != want:
+                out.append((Web3.to_checksum_address(e), Web3.to_checksum_address(t), posted, want))
+    return out
+
+
+def challenge_args(
+    d: sdk.Deployment,
+    check: RootCheck,
+    tree: DistributionTree,
+    base_tree: DistributionTree | None,
+    earner: str,
+    token: str,
+) -> list[Any]:
+    """The arguments of ``challengeRoot`` for one (earner, token) of the root `check` is about:
+    its amount proven in the root and in the base (leaf or neighbours), the AVS's submissions from
+    the first one the base had not finished, and each recorded day's snapshot and the earner's
+    operator then. ChainInputError when it exceeds one transaction's bounds."""
+    ch = challenger(d)
+    r = check.root
+    e, t = _checksum(earner, "earner"), _checksum(token, "token")
+    iv = ch.functions.CALCULATION_INTERVAL_SECONDS().call()
+    subs = submissions(d, r.avs)[: check.submission_count]
+    base_end = check.base.rewards_calculation_end if check.base else 0
+    lo, running = 0, 0
+    for n in range(check.base_count + 1):  # the largest lo <= base_count all before which ended by base_end
+        if running <= base_end:
+            lo = n
+        if n < len(subs):
+            running = max(running, subs[n].start + subs[n].duration)
+    entries = []
+    snapshots: list[tuple] = []
+    days = []
+    hist = _Chain(d)
+    a = r.avs
+    records = day_records(d, a)
+    for s in subs[lo:]:
+        counted = s.kind == KIND_TOTAL and s.token.lower() == t.lower()
+        entries.append(
+            (s.kind, s.set_id, s.token, s.start, s.duration, s.hash, s.sub if counted else EMPTY_SUBMISSION)
+        )
+        if not counted:
+            continue
+        first, last = _window(s, check.base_count, base_end, r.rewards_calculation_end, iv)
+        key = Web3.keccak(abi_encode(["address", "uint32"], [a, s.set_id]))
+        sams = list(s.sub[0])
+        for day in range(first, last, iv):
+            word = ch.functions.dayRecord(key, day).call()
+            if word == 0:
+                continue
+            blk = word & ((1 << 64) - 1)
+            rec = records[(s.set_id, day)]
+            snap = (list(rec.members), list(rec.splits))
+            if snap not in snapshots:
+                snapshots.append(snap)
+            hint = ZERO
+            if e in rec.members:
+                hint = e
+            else:
+                for op in rec.members:
+                    if hist.staker_weight(sams, e, op, blk):
+                        hint = op
+                        break
+            days.append((snapshots.index(snap), hint))
+    if len(entries) > MAX_ENTRIES or len(days) > MAX_DAYS or len(snapshots) > MAX_SNAPSHOTS:
+        raise ChainInputError(
+            f"root {r.index}: a challenge of {e} in {t} needs {len(entries)} submissions, {len(days)} days "
+            f"and {len(snapshots)} snapshots; one transaction takes {MAX_ENTRIES}, {MAX_DAYS} and {MAX_SNAPSHOTS}"
+        )
+    none = ((False, (0, b"", ZERO, b"\0" * 32, False), False, (0, b"", ZERO, b"\0" * 32, False)),) * 2
+    base_proof = base_tree.amount_proof(e, t) if base_tree is not None else none
+    return [
+        r.index,
+        check.position,
+        check.base_position,
+        e,
+        t,
+        tree.amount_proof(e, t),
+        base_proof,
+        lo,
+        entries,
+        snapshots,
+        days,
+    ]
+
+
+def challenge(
+    d: sdk.Deployment,
+    account: Any,
+    check: RootCheck,
+    tree: DistributionTree,
+    base_tree: DistributionTree | None,
+    earner: str,
+    token: str,
+) -> dict[str, Any]:
+    """Send ``challengeRoot`` for one (earner, token) (simulated first: a correct leaf is refused
+    with the contract's reason and nothing is sent)."""
+    args = challenge_args(d, check, tree, base_tree, earner, token)
+    receipt = sdk.send(d, account, challenger(d).functions.challengeRoot(*args), "challengeRoot")
+    ev = challenger(d).events.RootChallenged().process_receipt(receipt)[0]["args"]
+    return {
+        "tx": receipt["transactionHash"].hex(),
+        "root_index": check.root.index,
+        "earner": ev["earner"],
+        "token": ev["token"],
+        "posted": ev["posted"],
+        "recomputed": ev["recomputed"],
+        "slashed": ev["slashed"],
+        "reward": ev["reward"],
+        "gas_used": receipt["gasUsed"],
+    }
+
+
+def published_tree(trees: Path, root: bytes) -> DistributionTree | None:
+    """The distribution published for `root` in the folder `trees` (``0x<root>.json``, the
+    ``--earnings`` format), None when it is not there; ChainInputError when it is not that root's."""
+    p = Path(trees) / f"0x{root.hex()}.json"
+    if not p.exists():
+        return None
+    tree = DistributionTree(p.read_text())
+    if tree.root != root:
+        raise ChainInputError(f"{p} holds the distribution of 0x{tree.root.hex()}, not of its name")
+    return tree
+
+
+def watch_once(
+    d: sdk.Deployment,
+    account: Any,
+    trees: Path,
+    avss: list[str] | None = None,
+    record: bool = True,
+) -> list[dict[str, Any]]:
+    """One pass of the watcher: record today for the watched AVSs' paid sets (unless `record` is
+    off), then check every pending root (of `avss`, default every AVS) against the chain and
+    challenge a wrong one with its first differing leaf that fits one transaction. One report per
+    root: ``correct``, ``challenged``, ``unpublished`` (no tree in `trees`: claims need one, the
+    AVS should disable it), ``base unpublished``, ``not challengeable`` (no differing leaf fits)."""
+    want = {_checksum(a, "avs").lower() for a in avss} if avss else None
+    rc = coordinator(d)
+    n = rc.functions.getDistributionRootsLength().call()
+    roots = [root_at(d, i) for i in range(n)]
+    watched = sorted({r.avs for r in roots if want is None or r.avs.lower() in want} | set(avss or []))
+    if record and account is not None:
+        for a in watched:
+            record_days(d, account, a)
+    now = _now(d)
+    out: list[dict[str, Any]] = []
+    for r in roots:
+        if r.disabled or now >= r.activated_at or (want is not None and r.avs.lower() not in want):
+            continue
+        rep: dict[str, Any] = {"root_index": r.index, "avs": r.avs, "root": "0x" + r.root.hex()}
+        out.append(rep)
+        tree = published_tree(trees, r.root)
+        if tree is None:
+            rep["status"] = "unpublished"
+            continue
+        avs_roots = roots_of(d, r.avs)
+        position = next(p for p, x in enumerate(avs_roots) if x.index == r.index)
+        bp = _base(avs_roots, position, now)
+        base_tree = published_tree(trees, avs_roots[bp - 1].root) if bp else None
+        if bp and base_tree is None:
+            rep["status"] = "base unpublished"
+            continue
+        check = check_root(d, r.index, base_tree)
+        diffs = differences(check, tree)
+        rep["unsupported_tokens"] = sorted(check.unsupported)
+        if not diffs:
+            rep["status"] = "correct"
+            continue
+        rep["status"], rep["differences"] = "not challengeable", len(diffs)
+        for e, t, _posted, _want in diffs:
+            try:
+                rep["challenge"] = challenge(d, account, check, tree, base_tree, e, t)
+            except ChainInputError as exc:  # beyond one transaction's bounds: try the next leaf
+                rep["reason"] = str(exc)
+                continue
+            rep["status"] = "challenged"
+            break
+    return out

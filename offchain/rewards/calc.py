@@ -155,6 +155,45 @@ def operator_set_day(
     return out
 
 
+def total_stake_day(
+    amount: int,
+    duration: int,
+    operator_weights: Mapping[str, int],
+    staker_weights: Mapping[str, Mapping[str, int]],
+    split_bips: Mapping[str, int],
+    interval: int = SNAPSHOT_CADENCE,
+) -> DayResult:
+    """One day of a total-stake operator-set submission by the on-chain rule (the RewardsDistributor's,
+    which contracts/rewards/RewardsRootChallenger.vy recomputes; docs/rewards.md "Challenging a
+    root"): ``operator_weights`` are the day's members' ``sum(multiplier * operatorSharesAt)``,
+    ``staker_weights[op]`` its stakers' (the operator included, for its own stake) ``sum(multiplier *
+    stakerSharesAt)``, ``split_bips[op]`` its split as recorded for the day.
+
+    An operator's payout is ``floor(floor(W_o * 1e15 / sum W) * amount * interval / (duration *
+    1e15))`` (:func:`payouts` with ``tokensPerDay = amount * interval / duration``), its commission
+    ``floor(payout * split / 10000)``, and each staker gets ``floor(floor(W_s * 1e15 / W_o) *
+    (payout - commission) / 1e15)``: the stakers' denominator is the operator's own weight, so each
+    amount follows from on-chain state alone (the sidecar's :func:`operator_set_day` sums the
+    stakers instead; the remainder stays in escrow)."""
+    if interval <= 0 or duration <= 0 or duration % interval:
+        raise CalculationError(f"duration must be a positive multiple of {interval} s: got {duration!r}")
+    out = DayResult()
+    if sum(operator_weights.values()) == 0:
+        return out
+    for op, share in payouts(Fraction(amount * interval, duration), operator_weights).items():
+        w_o = operator_weights[op]
+        if w_o == 0:
+            continue
+        cut = commission(share, split_bips[op])
+        out.operators[op] = out.operators.get(op, 0) + cut
+        pool = share - cut
+        for s, w in (staker_weights.get(op) or {}).items():
+            part = (w * PRECISION // w_o) * pool // PRECISION
+            if part:
+                out.stakers[s] = out.stakers.get(s, 0) + part
+    return out
+
+
 def cumulative(
     days: list[DayResult], token: str, before: Mapping[str, Mapping[str, int]] | None = None
 ) -> dict[str, dict[str, int]]:

@@ -6,13 +6,17 @@
     eigen rewards status --earnings FILE --avs ADDR --earner ADDR [--root-index N]
     eigen rewards claim --earnings FILE --avs ADDR --key KEY [--earner ADDR] [--recipient ADDR]
                         [--token ADDR]... [--root-index N]
+    eigen rewards watch --trees DIR --key KEY [--avs ADDR]... [--once] [--interval S] [--no-record]
 
 ``--earnings`` is the distribution: JSON ``{earner: {token: cumulative earnings}}`` (amounts as
 integers or decimal strings). ``root`` prints the root of EigenLayer's two-level tree over it;
 ``proof`` writes an earner's claim in EigenLayer's claim-vector format; ``verify`` checks one
 (exit 1 when a proof does not hold). ``status`` and ``claim`` work against a deployment (the
 running devnet's unless ``--rpc`` or ``--deployment`` names another) and the root posted for the
-AVS that equals the distribution's. Keys are 0x + 64 hex digits, a file holding them, or a devnet
+AVS that equals the distribution's. ``watch`` is the watcher: it records each day's block for the
+sets paid today (``recordDay``), recomputes every pending root from the chain (the published
+distributions in ``--trees``, named ``0x<root>.json``) and challenges a wrong one with the proof of
+one differing leaf; one JSON line per root, every ``--interval`` seconds or once (``--once``). Keys are 0x + 64 hex digits, a file holding them, or a devnet
 account name. Every bad input is one line and exit status 2.
 """
 
@@ -81,6 +85,8 @@ def register(sub: Any) -> None:
     )
     c.set_defaults(func=_claim)
 
+    _register_watch(s)
+
 
 def _earnings(p: argparse.ArgumentParser) -> None:
     p.add_argument("--earnings", type=cliargs.path, required=True, help="JSON {earner: {token: cumulative}}")
@@ -90,6 +96,34 @@ def _tokens(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--token", action="append", default=None, help="a token to claim (repeatable; default: all)"
     )
+
+
+def _register_watch(s: Any) -> None:
+    w = s.add_parser("watch", help="check pending roots against the chain and challenge wrong ones")
+    _chain(w)
+    w.add_argument("--trees", type=cliargs.path, required=True, help="folder of published distributions")
+    w.add_argument("--key", required=True, help="the challenger's key (0x+64 hex, a file, a devnet name)")
+    w.add_argument("--avs", action="append", default=None, help="an AVS to watch (repeatable; default: all)")
+    w.add_argument("--once", action="store_true", help="one pass, then exit")
+    w.add_argument("--interval", type=cliargs.positive_int, default=60, help="seconds between passes")
+    w.add_argument("--no-record", action="store_true", help="do not record days (recordDay)")
+    w.set_defaults(func=_watch)
+
+
+def _watch(args: argparse.Namespace) -> int:
+    import time
+
+    from offchain.chain import rewards
+
+    d = _deployment(args)
+    account = d.key(args.key)
+    avss = [d.resolve(a, "avs") for a in args.avs] if args.avs else None
+    while True:
+        for rep in rewards.watch_once(d, account, args.trees, avss, record=not args.no_record):
+            print(json.dumps(rep), flush=True)
+        if args.once:
+            return 0
+        time.sleep(args.interval)
 
 
 def _chain(p: argparse.ArgumentParser) -> None:

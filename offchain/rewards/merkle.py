@@ -22,6 +22,7 @@ Claims and distributions read and write EigenLayer's test-vector JSON (``Root``,
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -283,6 +284,26 @@ def parse_earnings(obj: Any) -> dict[str, dict[str, int]]:
     return out
 
 
+_NO_LEAF = (0, b"", "0x" + "00" * 20, ZERO_WORD, False)
+_NO_LOOKUP = (False, _NO_LEAF, False, _NO_LEAF)
+
+
+def _lookup(keys: list[str], levels: list[list[bytes]], key: str, value: Any) -> tuple:
+    # `key`'s leaf, or the two leaves beside where it would be (keys sorted as integers).
+    def leaf(i: int) -> tuple:
+        if i < len(keys):
+            return (i, proof_of(levels, i), to_checksum_address(keys[i]), value(keys[i]), False)
+        return (i, proof_of(levels, i), "0x" + "00" * 20, ZERO_WORD, True)  # a padding word
+
+    pos = bisect.bisect_left([int(k, 16) for k in keys], int(key, 16))
+    if pos < len(keys) and keys[pos] == key:
+        return (True, leaf(pos), False, _NO_LEAF)
+    lo = leaf(pos - 1) if pos > 0 else _NO_LEAF
+    width = len(levels[0])
+    hi = leaf(pos) if pos < width else _NO_LEAF
+    return (pos > 0, lo, pos < width, hi)
+
+
 class DistributionTree:
     """The two-level tree over cumulative earnings ``{earner: {token: amount}}`` (see the module)."""
 
@@ -312,6 +333,27 @@ class DistributionTree:
         if e not in self._index:
             raise ProofError(f"earner {e} is not in this distribution")
         return e
+
+    def amount_proof(self, earner: str, token: str) -> tuple:
+        """What this tree says `earner` has earned in `token`, as RewardsRootChallenger's
+        ``AmountProof``: the earner's leaf (or its neighbours, when absent) in the earner tree, then
+        the token's leaf (or its neighbours) in its token tree. Leaves are ``(index, proof, key,
+        value, padding)``; a lookup is ``(hasLo, lo, hasHi, hi)``."""
+        e, t = _addr(earner, "earner"), _addr(token, "token")
+        earner_q = _lookup(self.earners, self._levels, e, lambda k: self.earner_token_root(k))
+        if e not in self._index:
+            return earner_q, _NO_LOOKUP
+        token_q = _lookup(
+            self._tokens[e],
+            self._token_levels[e],
+            t,
+            lambda k: self.earnings[e][k].to_bytes(32, "big"),
+        )
+        return earner_q, token_q
+
+    def amount(self, earner: str, token: str) -> int:
+        """The cumulative earnings of `earner` in `token` here (0 when absent)."""
+        return self.earnings.get(_addr(earner, "earner"), {}).get(_addr(token, "token"), 0)
 
     def claim(self, earner: str, tokens: Iterable[str] | None = None, root_index: int = 0) -> Claim:
         """The claim of `earner` for `tokens` (all of its tokens by default, in tree order) against

@@ -54,7 +54,8 @@ class RewardsWorld:
         self.tokens, self.eigen = tw.tokens, tw.eigen
         r = deploy_rewards(project, tw.owner, tw.d, config)
         self.rc, self.vault, self.bb, self.rd = r.coordinator, r.fee_vault, r.buyback, r.distributor
-        self.rc.depositBond(value=BOND, sender=self.owner)
+        self.rch = r.challenger
+        self.rch.depositBond(value=BOND, sender=self.owner)
         self.strats = tw.sorted_strats
 
     # --- time
@@ -324,13 +325,14 @@ def test_roots_need_the_bonded_updater_and_a_new_elapsed_period(rw, accounts):
     new = rw.tw.resolver
     rc.setRewardsUpdater(new, sender=rw.owner)
     reverts("updater bond too small", rc.submitRoot, rw.avs, root, end + 1, sender=new)
-    rc.depositBond(value=BOND, sender=new)
+    rw.rch.depositBond(value=BOND, sender=new)
     rc.submitRoot(rw.avs, root, end + 1, sender=new)
-    reverts("bond locked", rc.withdrawBond, BOND, sender=new)
+    reverts("bond locked", rw.rch.withdrawBond, BOND, sender=new)
+    reverts("unauthorized caller", rw.rch.lockBond, new, 2**32 - 1, sender=new)
     rw.activate()
     before = new.balance
-    r = rc.withdrawBond(BOND, sender=new)
-    assert rc.bondOf(new) == 0 and new.balance == before + BOND - r.total_fees_paid
+    r = rw.rch.withdrawBond(BOND, sender=new)
+    assert rw.rch.bondOf(new) == 0 and new.balance == before + BOND - r.total_fees_paid
 
 
 def test_a_root_can_be_disabled_by_the_updater_or_its_avs_before_activation(rw):

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from offchain.abi import ZERO_ADDRESS
+from offchain.abi import BURN_ADDRESS, ZERO_ADDRESS
 from offchain.chain.components import Parameters, deploy_components, parse_components
 from offchain.chain.deploy import RewardsConfig, deploy_rewards, wire_fees
 from offchain.chain.errors import DeployConfigError
@@ -26,13 +26,16 @@ def test_rewards_component_deploys_wires_records_and_is_reused(project, accounts
     rc = project.RewardsCoordinator.at(data["rewards_coordinator"])
     vault = project.FeeVault.at(data["fee_vault"])
     bb = project.BuybackAuction.at(data["buyback_auction"])
+    rch = project.RewardsRootChallenger.at(data["rewards_root_challenger"])
     assert rc.feeRecipient() == vault.address and vault.buyback() == bb.address
     assert bb.EIGEN() == data["eigen"] and bb.VAULT() == vault.address
     assert rc.allocationManager() == data["allocation_manager"] and rc.activationDelay() == 60
     assert rc.CALCULATION_INTERVAL_SECONDS() == 86_400 and rc.GENESIS_REWARDS_TIMESTAMP() == 1_710_979_200
     assert (
-        rc.rewardsUpdater() == accounts[0].address and rc.UPDATER_BOND() == RewardsConfig().updater_bond_wei
+        rc.rewardsUpdater() == accounts[0].address and rch.UPDATER_BOND() == RewardsConfig().updater_bond_wei
     )
+    assert rc.ROOT_CHALLENGER() == rch.address and rch.rewardsCoordinator() == rc.address
+    assert rch.CHALLENGER_REWARD_BIPS() == 5000 and rch.SLASH_RECIPIENT() == BURN_ADDRESS
     assert data["parameters"]["rewards"]["activation_delay_s"] == 60
     second = deploy_components(project, accounts[0], params, ("rewards",), **kw)
     assert "rewards" in second.reused and second.avs["rewards_coordinator"].address == rc.address

@@ -125,3 +125,43 @@ def test_operator_set_distribution_refuses_bad_input(args, match):
 def test_allocated_stake_refuses_bad_input(args, match):
     with pytest.raises(CalculationError, match=match):
         calc.allocated_stake(*args)
+
+
+def test_total_stake_day_is_the_on_chain_rule():
+    """Two operators (weights 3 and 1, splits 10 % and 25 %), 1,000 tokens over two days: op1's
+    payout floor(floor(3e15 / 4) * 500 / 1e15) = 374, commission 37, the rest 337 split by W_s /
+    W_o (the operator's own weight, not the sum of the stakers listed)."""
+    day = calc.total_stake_day(
+        1_000,
+        2 * 86_400,
+        {"op1": 3, "op2": 1, "op3": 0},
+        {"op1": {"op1": 1, "s1": 2}, "op2": {"s2": 1}, "op3": {"s3": 5}},
+        {"op1": 1_000, "op2": 2_500, "op3": 0},
+    )
+    p1 = (3 * 10**15 // 4) * 500 // 10**15
+    p2 = (1 * 10**15 // 4) * 500 // 10**15
+    assert (p1, p2) == (375, 125)
+    assert day.operators == {"op1": 37, "op2": 31}
+    assert day.stakers == {
+        "op1": (10**15 // 3) * (375 - 37) // 10**15,
+        "s1": (2 * 10**15 // 3) * (375 - 37) // 10**15,
+        "s2": 125 - 31,
+    }
+    assert day.total() <= 500
+    # the stakers' denominator is W_o: a staker listed with less than the operator's weight
+    # leaves the rest in escrow (a slashed operator's floored shares)
+    short = calc.total_stake_day(100, 86_400, {"op": 10}, {"op": {"s": 4}}, {"op": 0})
+    assert short.stakers == {"s": 40} and short.operators == {"op": 0}
+    # a day with no stake pays nothing; a fractional tokens-per-day floors once per earner
+    assert calc.total_stake_day(100, 86_400, {"op": 0}, {}, {"op": 0}).total() == 0
+    third = calc.total_stake_day(10, 3 * 86_400, {"op": 1}, {"op": {"op": 1}}, {"op": 0})
+    assert third.earnings() == {"op": 3}
+
+
+def test_total_stake_day_refuses_bad_input():
+    with pytest.raises(CalculationError, match="multiple of 86400"):
+        calc.total_stake_day(1, 100, {"op": 1}, {}, {"op": 0})
+    with pytest.raises(CalculationError, match="split must be bips"):
+        calc.total_stake_day(1, 86_400, {"op": 1}, {}, {"op": 10_001})
+    with pytest.raises(CalculationError, match="weight of op"):
+        calc.total_stake_day(1, 86_400, {"op": -1, "op2": 2}, {}, {"op": 0, "op2": 0})

@@ -104,3 +104,13 @@ def test_bad_input_is_one_line(capsys, tmp_path, earnings):
         ],
         "make devnet",
     )
+
+
+def test_watch_refuses_bad_input_before_reaching_a_chain(capsys, tmp_path):
+    bad(capsys, ["rewards", "watch", "--trees", "", "--key", "k"], "empty path")
+    bad(capsys, ["rewards", "watch", "--trees", str(tmp_path), "--key", "k", "--interval", "0"], "interval")
+    bad(
+        capsys,
+        ["rewards", "watch", "--trees", str(tmp_path), "--key", "k", "--once", "--devnet", str(tmp_path)],
+        "make devnet",
+    )

@@ -168,3 +168,46 @@ def test_many_tokens_split_into_claims_of_eight():
     for c in parts:
         c.verify(t.root)
     assert sorted(x.token for c in parts for x in c.token_leaves) == sorted(tokens)
+
+
+def _lookup_holds(root: bytes, salt: bytes, key: str, q: tuple) -> tuple[bool, bytes]:
+    """RewardsRootChallenger._lookup in Python: (present, value) or an AssertionError."""
+    has_lo, lo, has_hi, hi = q
+
+    def leaf_root(leaf):
+        index, proof, k, value, padding = leaf
+        assert index < 1 << (len(proof) // 32)
+        h = b"\0" * 32 if padding else keccak(salt + bytes.fromhex(k[2:]) + value)
+        return process_proof(proof, h, index)
+
+    if has_lo:
+        assert leaf_root(lo) == root and not lo[4]
+        if lo[2].lower() == key:
+            return True, lo[3]
+        assert int(lo[2], 16) < int(key, 16)
+    if has_hi:
+        assert leaf_root(hi) == root and hi[0] == (lo[0] + 1 if has_lo else 0)
+        assert hi[4] or int(key, 16) < int(hi[2], 16)
+    else:
+        assert has_lo and lo[0] + 1 == 1 << (len(lo[1]) // 32)
+    return False, b""
+
+
+@pytest.mark.parametrize("n", [1, 3, 4])
+def test_amount_proofs_show_presence_and_absence_as_the_challenger_checks(n):
+    earners = ["0x" + f"{(i + 1) * 0x20:040x}" for i in range(n)]  # 0x...20, 0x...40, ...
+    tree = DistributionTree({e: {T1: 100 + i, T2: 7} for i, e in enumerate(earners)})
+    probes = earners + ["0x" + f"{k:040x}" for k in (0x01, 0x30, 0xFFFF)]
+    for e in probes:
+        for t in (T1, T2, "0x" + "03" * 20, "0x" + "00" * 19 + "01"):
+            eq, tq = tree.amount_proof(e, t)
+            found, token_root = _lookup_holds(tree.root, b"\x00", e, eq)
+            assert found == (e in earners)
+            amount = 0
+            if found:
+                assert token_root == tree.earner_token_root(e)
+                tfound, value = _lookup_holds(token_root, b"\x01", t, tq)
+                amount = int.from_bytes(value, "big") if tfound else 0
+            assert amount == tree.amount(e, t)
+    with pytest.raises(RewardsInputError):
+        tree.amount_proof("0x1234", T1)

@@ -1,0 +1,535 @@
+# pragma version ~=0.4.3
+# pragma optimize gas
+"""
+@title RewardsRootChallenger
+@notice Makes the RewardsCoordinator's roots disputable (docs/rewards.md, "Challenging a root"):
+        - the rewards updater's bond: `depositBond`, `withdrawBond` once every root it posted
+          has activated; the coordinator's `submitRoot` locks it (`lockBond`) and refuses an
+          updater holding less than UPDATER_BOND.
+        - `recordDay(operatorSet)`: anyone, once per set and day: the first call at or after a
+          day's boundary fixes the block that stands for that day (`block.number - 1`: the
+          shares as of the end of the block before it) and the set's members with their
+          operator-set splits then (a hash; the list is in the event). A day never recorded
+          pays that set nothing: a root that pays for it is wrong.
+        - `challengeRoot(...)`: within a root's activation window, anyone proves what the root
+          says one earner has cumulatively earned in one token (the earner and token leaves
+          with EigenLayer's encodings and processClaim's proofs, or the neighbouring leaves
+          when it is absent), and the same in the AVS's base root (its newest root that had
+          activated undisabled before it was posted); this contract recomputes what the
+          earner earned from the AVS's total-stake operator-set submissions since the base,
+          from the DelegationManager's share histories at the recorded blocks. If
+          `base + recomputed` differs from the root's amount the root is voided (no claim
+          can ever use it) and its updater's whole bond slashed: CHALLENGER_REWARD_BIPS of
+          it to the challenger, the rest to SLASH_RECIPIENT.
+        The rule per day (the RewardsDistributor's, offchain/rewards/calc.py
+        `total_stake_day`): operator weight W_o = sum of multiplier * operatorSharesAt; its
+        payout floor(floor(W_o * 1e15 / sum W) * amount * interval / (duration * 1e15)); its
+        commission floor(payout * split / 10000); a staker's part
+        floor(floor(W_s * 1e15 / W_o) * (payout - commission) / 1e15).
+@dev Bounded: MAX_ENTRIES submissions since the first one still running at the base, MAX_DAYS
+     recorded set-days in the leaf's token, 64 members a set. Unique-stake, operator-directed
+     and v1 AVS submissions in the leaf's token and window are not recomputed (reverts).
+"""
+
+from ..interfaces import ITypes
+from ..interfaces import IRewardsCoordinator as IRC
+from ..interfaces import IDelegationManager
+
+MAX_OPERATORS: constant(uint256) = 64
+MAX_STRATEGIES: constant(uint256) = 32
+MAX_ENTRIES: constant(uint256) = 32
+MAX_DAYS: constant(uint256) = 32
+MAX_SNAPSHOTS: constant(uint256) = 8
+MAX_BETWEEN: constant(uint256) = 64  # roots of the AVS between the base and the challenged one
+MAX_PROOF: constant(uint256) = 1024  # depth 32
+MAX_SUBMISSION_DAYS: constant(uint256) = 2048
+PRECISION: constant(uint256) = 10**15
+ONE_HUNDRED_IN_BIPS: constant(uint256) = 10000
+MASK32: constant(uint256) = 2**32 - 1
+MASK64: constant(uint256) = 2**64 - 1
+MASK160: constant(uint256) = 2**160 - 1
+TOO_LARGE: constant(uint256) = 1  # the record's hash part for a set of more than 64 members
+
+KIND_AVS: constant(uint8) = 0
+KIND_UNIQUE: constant(uint8) = 1
+KIND_TOTAL: constant(uint8) = 2
+KIND_DIRECTED_AVS: constant(uint8) = 3
+KIND_DIRECTED_SET: constant(uint8) = 4
+
+EARNER_LEAF_SALT: constant(bytes1) = 0x00
+TOKEN_LEAF_SALT: constant(bytes1) = 0x01
+
+
+interface ICoordinator:
+    def CALCULATION_INTERVAL_SECONDS() -> uint32: view
+    def MAX_REWARDS_DURATION() -> uint32: view
+    def ROOT_CHALLENGER() -> address: view
+    def getDistributionRootAtIndex(index: uint256) -> IRC.DistributionRoot: view
+    def rootAVS(index: uint256) -> address: view
+    def avsRootIndex(avs: address, k: uint256) -> uint32: view
+    def rootInfo(index: uint256) -> uint256: view
+    def avsRootCount(avs: address) -> uint256: view
+    def submissionRecord(avs: address, nonce: uint256) -> uint256: view
+    def getOperatorSetSplit(operator: address, operatorSet: ITypes.OperatorSet) -> uint16: view
+    def voidRoot(rootIndex: uint32): nonpayable
+
+
+interface IMembers:
+    def getMemberCount(operatorSet: ITypes.OperatorSet) -> uint256: view
+    def getMembers(operatorSet: ITypes.OperatorSet, start: uint256, length: uint256) -> DynArray[address, 1024]: view
+
+
+# A leaf of an earner tree (key the earner, value its token root) or a token tree (key the
+# token, value the cumulative earnings), or a padding word; at `index` with its proof.
+struct Leaf:
+    index: uint32
+    proof: Bytes[MAX_PROOF]
+    key: address
+    value: bytes32
+    padding: bool
+
+
+# A key in one tree: `lo` is its leaf when present; when absent, `lo` and `hi` are the leaves
+# beside where it would be (`hasLo` false: it would be first; `hasHi` false: it would be last).
+struct Lookup:
+    hasLo: bool
+    lo: Leaf
+    hasHi: bool
+    hi: Leaf
+
+
+# What a root says an earner holds in a token: the earner in the earner tree, then (if present)
+# the token in its token tree.
+struct AmountProof:
+    earner: Lookup
+    token: Lookup
+
+
+# One submission of the AVS, by nonce: its record's fields, and for a total-stake submission in
+# the challenged token the submission itself (its hash is checked).
+struct Entry:
+    kind: uint8
+    operatorSetId: uint32
+    token: address
+    startTimestamp: uint32
+    duration: uint32
+    submissionHash: bytes32
+    submission: IRC.RewardsSubmission
+
+
+# A set's members and their splits as recorded for a day.
+struct Snapshot:
+    members: DynArray[address, MAX_OPERATORS]
+    splits: DynArray[uint16, MAX_OPERATORS]
+
+
+# For each recorded set-day counted, in order: which snapshot it used, and the operator the
+# earner was delegated to then (a hint: if it gives no stake every member is tried).
+struct DayInput:
+    snapshot: uint8
+    operator: address
+
+
+event DayRecorded:
+    avs: indexed(address)
+    operatorSetId: indexed(uint32)
+    day: indexed(uint256)
+    blockNumber: uint256
+    members: DynArray[address, MAX_OPERATORS]
+    splits: DynArray[uint16, MAX_OPERATORS]
+
+
+event BondDeposited:
+    updater: indexed(address)
+    amount: uint256
+    bond: uint256
+
+
+event BondWithdrawn:
+    updater: indexed(address)
+    amount: uint256
+    bond: uint256
+
+
+event RootChallenged:
+    rootIndex: indexed(uint32)
+    challenger: indexed(address)
+    earner: indexed(address)
+    updater: address
+    token: address
+    posted: uint256
+    recomputed: uint256
+    slashed: uint256
+    reward: uint256
+
+
+rewardsCoordinator: public(immutable(address))
+delegationManager: public(immutable(address))
+allocationManager: public(immutable(address))
+CALCULATION_INTERVAL_SECONDS: public(immutable(uint256))
+# Wei the rewards updater must hold here to post a root.
+UPDATER_BOND: public(immutable(uint256))
+CHALLENGER_REWARD_BIPS: public(immutable(uint256))
+SLASH_RECIPIENT: public(immutable(address))
+
+# keccak(avs, set id) -> day start -> hash(members, splits) >> 64 << 64 | block (0: not recorded).
+dayRecord: public(HashMap[bytes32, HashMap[uint256, uint256]])
+bondOf: public(HashMap[address, uint256])
+# updater -> the latest activation of the roots it posted (its bond is locked until then).
+bondLockedUntil: public(HashMap[address, uint32])
+
+
+@deploy
+def __init__(_rewardsCoordinator: address, _delegationManager: address, _allocationManager: address, _updaterBond: uint256, _challengerRewardBips: uint256, _slashRecipient: address):
+    """
+    @notice Deploy right after the RewardsCoordinator, which names this address (ROOT_CHALLENGER).
+    @param _updaterBond Wei the updater must have bonded to post a root.
+    @param _challengerRewardBips The challenger's part of a slashed bond (bips).
+    @param _slashRecipient Where the rest goes (the burn address burns it).
+    """
+    assert _rewardsCoordinator != empty(address) and _delegationManager != empty(address) and _allocationManager != empty(address) and _slashRecipient != empty(address), "zero address"
+    assert _challengerRewardBips <= ONE_HUNDRED_IN_BIPS, "reward exceeds max"
+    rewardsCoordinator = _rewardsCoordinator
+    delegationManager = _delegationManager
+    allocationManager = _allocationManager
+    CALCULATION_INTERVAL_SECONDS = convert(staticcall ICoordinator(_rewardsCoordinator).CALCULATION_INTERVAL_SECONDS(), uint256)
+    assert convert(staticcall ICoordinator(_rewardsCoordinator).MAX_REWARDS_DURATION(), uint256) // CALCULATION_INTERVAL_SECONDS <= MAX_SUBMISSION_DAYS, "interval too short"
+    assert staticcall ICoordinator(_rewardsCoordinator).ROOT_CHALLENGER() == self, "coordinator names another challenger"
+    UPDATER_BOND = _updaterBond
+    CHALLENGER_REWARD_BIPS = _challengerRewardBips
+    SLASH_RECIPIENT = _slashRecipient
+
+
+# ------------------------------------------------------------------ the updater's bond
+
+
+@external
+@payable
+def depositBond():
+    """
+    @notice Add msg.value to the caller's updater bond.
+    """
+    assert msg.value > 0, "amount is zero"
+    bond: uint256 = self.bondOf[msg.sender] + msg.value
+    self.bondOf[msg.sender] = bond
+    log BondDeposited(updater=msg.sender, amount=msg.value, bond=bond)
+
+
+@external
+@nonreentrant
+def withdrawBond(amount: uint256):
+    """
+    @notice Take back bond once every root the caller posted has activated.
+    @param amount Wei to withdraw.
+    """
+    assert block.timestamp >= convert(self.bondLockedUntil[msg.sender], uint256), "bond locked"
+    bond: uint256 = self.bondOf[msg.sender]
+    assert amount > 0 and amount <= bond, "invalid amount"
+    self.bondOf[msg.sender] = bond - amount
+    log BondWithdrawn(updater=msg.sender, amount=amount, bond=bond - amount)
+    raw_call(msg.sender, b"", value=amount)
+
+
+@external
+def lockBond(updater: address, until: uint32):
+    """
+    @notice The coordinator's submitRoot: `updater` must hold UPDATER_BOND, locked until `until`.
+    """
+    assert msg.sender == rewardsCoordinator, "unauthorized caller"
+    assert self.bondOf[updater] >= UPDATER_BOND, "updater bond too small"
+    if until > self.bondLockedUntil[updater]:
+        self.bondLockedUntil[updater] = until
+
+
+@internal
+@pure
+def _set_key(avs: address, set_id: uint32) -> bytes32:
+    return keccak256(abi_encode(avs, set_id))
+
+
+@internal
+@pure
+def _snapshot_hash(members: DynArray[address, MAX_OPERATORS], splits: DynArray[uint16, MAX_OPERATORS]) -> uint256:
+    return convert(keccak256(abi_encode(members, splits)), uint256) >> 64 << 64
+
+
+@external
+def recordDay(operatorSet: ITypes.OperatorSet):
+    """
+    @notice Fix, for the current day, the block that stands for it (`block.number - 1`) and the
+            set's members and splits; anyone, the first call of the day only.
+    @param operatorSet The operator set.
+    """
+    iv: uint256 = CALCULATION_INTERVAL_SECONDS
+    day: uint256 = block.timestamp // iv * iv
+    key: bytes32 = self._set_key(operatorSet.avs, operatorSet.id)
+    assert self.dayRecord[key][day] == 0, "day already recorded"
+    n: uint256 = staticcall IMembers(allocationManager).getMemberCount(operatorSet)
+    members: DynArray[address, MAX_OPERATORS] = []
+    splits: DynArray[uint16, MAX_OPERATORS] = []
+    word: uint256 = TOO_LARGE << 64
+    if n <= MAX_OPERATORS:
+        page: DynArray[address, 1024] = staticcall IMembers(allocationManager).getMembers(operatorSet, 0, MAX_OPERATORS)
+        for i: uint256 in range(MAX_OPERATORS):
+            if i >= len(page):
+                break
+            members.append(page[i])
+            splits.append(staticcall ICoordinator(rewardsCoordinator).getOperatorSetSplit(page[i], operatorSet))
+        word = self._snapshot_hash(members, splits)
+    blk: uint256 = block.number - 1
+    self.dayRecord[key][day] = word | blk
+    log DayRecorded(avs=operatorSet.avs, operatorSetId=operatorSet.id, day=day, blockNumber=blk, members=members, splits=splits)
+
+
+# ------------------------------------------------------------------ proofs
+
+
+@internal
+@pure
+def _leaf_hash(salt: bytes1, leaf: Leaf) -> bytes32:
+    if leaf.padding:
+        return empty(bytes32)
+    return keccak256(concat(salt, convert(leaf.key, bytes20), leaf.value))
+
+
+@internal
+@pure
+def _check_leaf(root: bytes32, salt: bytes1, leaf: Leaf):
+    # EigenLayer's processInclusionProofKeccak from the leaf at its index up to `root`.
+    n: uint256 = len(leaf.proof)
+    assert n % 32 == 0, "invalid proof length"
+    idx: uint256 = convert(leaf.index, uint256)
+    assert idx < 1 << (n // 32), "invalid leaf index"
+    h: bytes32 = self._leaf_hash(salt, leaf)
+    for i: uint256 in range(MAX_PROOF // 32):
+        if i * 32 >= n:
+            break
+        el: bytes32 = extract32(leaf.proof, i * 32)
+        if idx % 2 == 0:
+            h = keccak256(concat(h, el))
+        else:
+            h = keccak256(concat(el, h))
+        idx //= 2
+    assert h == root, "invalid claim proof"
+
+
+@internal
+@pure
+def _lookup(root: bytes32, salt: bytes1, key: address, q: Lookup) -> (bool, bytes32):
+    # (present, value) of `key` in a tree whose real leaves are sorted by key, then padding.
+    if q.hasLo:
+        self._check_leaf(root, salt, q.lo)
+        assert not q.lo.padding, "invalid neighbour"
+        if q.lo.key == key:
+            return True, q.lo.value
+        assert convert(q.lo.key, uint256) < convert(key, uint256), "invalid neighbour"
+    if q.hasHi:
+        self._check_leaf(root, salt, q.hi)
+        want: uint256 = 0
+        if q.hasLo:
+            want = convert(q.lo.index, uint256) + 1
+        assert convert(q.hi.index, uint256) == want, "neighbours not adjacent"
+        assert q.hi.padding or convert(key, uint256) < convert(q.hi.key, uint256), "invalid neighbour"
+    else:
+        assert q.hasLo, "no neighbours"
+        assert convert(q.lo.index, uint256) + 1 == 1 << (len(q.lo.proof) // 32), "neighbours not adjacent"
+    return False, empty(bytes32)
+
+
+@internal
+@pure
+def _amount_in(root: bytes32, earner: address, token: address, p: AmountProof) -> uint256:
+    found: bool = False
+    token_root: bytes32 = empty(bytes32)
+    found, token_root = self._lookup(root, EARNER_LEAF_SALT, earner, p.earner)
+    if not found:
+        return 0
+    amount: bytes32 = empty(bytes32)
+    found, amount = self._lookup(token_root, TOKEN_LEAF_SALT, token, p.token)
+    return convert(amount, uint256)
+
+
+@external
+@pure
+def amountIn(root: bytes32, earner: address, token: address, proof: AmountProof) -> uint256:
+    """
+    @notice What `root` says `earner` has cumulatively earned in `token` (0 when absent), from
+            the proof a challenge takes; reverts when the proof does not hold.
+    """
+    return self._amount_in(root, earner, token, proof)
+
+
+# ------------------------------------------------------------------ recomputation
+
+
+@internal
+@view
+def _weight(sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES], staker: address, operator: address, blk: uint256) -> uint256:
+    w: uint256 = 0
+    for sm: IRC.StrategyAndMultiplier in sams:
+        shares: uint256 = 0
+        if staker == empty(address):
+            shares = staticcall IDelegationManager(delegationManager).operatorSharesAt(operator, sm.strategy, blk)
+        else:
+            shares = staticcall IDelegationManager(delegationManager).stakerSharesAt(staker, operator, sm.strategy, blk)
+        w += convert(sm.multiplier, uint256) * shares
+    return w
+
+
+@internal
+@view
+def _day(sub: IRC.RewardsSubmission, snap: Snapshot, blk: uint256, earner: address, hint: address) -> uint256:
+    # What `earner` earns from one day of a total-stake submission.
+    weights: DynArray[uint256, MAX_OPERATORS] = []
+    total: uint256 = 0
+    for op: address in snap.members:
+        w: uint256 = self._weight(sub.strategiesAndMultipliers, empty(address), op, blk)
+        weights.append(w)
+        total += w
+    if total == 0:
+        return 0
+    num: uint256 = sub.amount * CALCULATION_INTERVAL_SECONDS
+    den: uint256 = convert(sub.duration, uint256) * PRECISION
+    out: uint256 = 0
+    # The earner's operator that day: the hint if it gives stake, else the first member that does.
+    j: uint256 = max_value(uint256)
+    ws: uint256 = 0
+    for i: uint256 in range(MAX_OPERATORS):
+        if i >= len(snap.members):
+            break
+        if snap.members[i] == hint:
+            ws = self._weight(sub.strategiesAndMultipliers, earner, hint, blk)
+            if ws != 0:
+                j = i
+            break
+    if j == max_value(uint256):
+        for i: uint256 in range(MAX_OPERATORS):
+            if i >= len(snap.members):
+                break
+            if snap.members[i] == hint:
+                continue
+            ws = self._weight(sub.strategiesAndMultipliers, earner, snap.members[i], blk)
+            if ws != 0:
+                j = i
+                break
+    for i: uint256 in range(MAX_OPERATORS):
+        if i >= len(snap.members):
+            break
+        w: uint256 = weights[i]
+        if w == 0 or (i != j and snap.members[i] != earner):
+            continue
+        share: uint256 = (w * PRECISION // total) * num // den
+        cut: uint256 = share * convert(snap.splits[i], uint256) // ONE_HUNDRED_IN_BIPS
+        if snap.members[i] == earner:
+            out += cut
+        if i == j:
+            out += (ws * PRECISION // w) * (share - cut) // PRECISION
+    return out
+
+
+@internal
+@view
+def _recompute(avs: address, token: address, earner: address, lo: uint256, hi: uint256, base_count: uint256, base_end: uint256, end: uint256, entries: DynArray[Entry, MAX_ENTRIES], snapshots: DynArray[Snapshot, MAX_SNAPSHOTS], days: DynArray[DayInput, MAX_DAYS]) -> uint256:
+    # What `earner` earned in `token` from submissions lo..hi-1: a submission's days that end by
+    # `end`, and (for those the base root already saw, nonce < base_count) after `base_end`.
+    assert lo <= base_count, "incomplete submissions"
+    assert staticcall ICoordinator(rewardsCoordinator).submissionRecord(avs, lo) & MASK32 <= base_end, "incomplete submissions"
+    assert len(entries) == hi - lo, "incomplete submissions"
+    iv: uint256 = CALCULATION_INTERVAL_SECONDS
+    out: uint256 = 0
+    used: uint256 = 0
+    for k: uint256 in range(MAX_ENTRIES):
+        if k >= len(entries):
+            break
+        e: Entry = entries[k]
+        nonce: uint256 = lo + k
+        rec: uint256 = staticcall ICoordinator(rewardsCoordinator).submissionRecord(avs, nonce + 1)
+        assert convert(keccak256(abi_encode(e.submissionHash, e.kind, e.operatorSetId, e.token, e.startTimestamp, e.duration)), uint256) >> 32 == rec >> 32, "submission record mismatch"
+        if e.token != token:
+            continue
+        first: uint256 = convert(e.startTimestamp, uint256)
+        if nonce < base_count and base_end > first:
+            first += (base_end - first) // iv * iv  # days ending by base_end were in the base
+        last: uint256 = min(convert(e.startTimestamp, uint256) + convert(e.duration, uint256), end // iv * iv)
+        if first >= last:
+            continue
+        assert e.kind != KIND_UNIQUE, "unique stake not challengeable yet"
+        assert e.kind != KIND_DIRECTED_SET, "operator-directed not challengeable yet"
+        assert e.kind == KIND_TOTAL, "avs submissions not challengeable"
+        assert keccak256(abi_encode(avs, nonce, e.submission)) == e.submissionHash, "submission mismatch"
+        key: bytes32 = self._set_key(avs, e.operatorSetId)
+        for n: uint256 in range(MAX_SUBMISSION_DAYS):
+            d: uint256 = first + n * iv
+            if d >= last:
+                break
+            record: uint256 = self.dayRecord[key][d]
+            if record == 0:
+                continue  # a day never recorded pays nothing
+            assert record >> 64 != TOO_LARGE, "operator set too large"
+            assert used < len(days), "day inputs missing"
+            di: DayInput = days[used]
+            used += 1
+            assert convert(di.snapshot, uint256) < len(snapshots), "invalid snapshot index"
+            snap: Snapshot = snapshots[convert(di.snapshot, uint256)]
+            assert len(snap.members) == len(snap.splits) and self._snapshot_hash(snap.members, snap.splits) == record >> 64 << 64, "snapshot mismatch"
+            out += self._day(e.submission, snap, record & MASK64, earner, di.operator)
+    assert used == len(days), "too many day inputs"
+    return out
+
+
+@external
+@nonreentrant
+def challengeRoot(rootIndex: uint32, position: uint256, basePosition: uint256, earner: address, token: address, posted: AmountProof, base: AmountProof, firstNonce: uint256, entries: DynArray[Entry, MAX_ENTRIES], snapshots: DynArray[Snapshot, MAX_SNAPSHOTS], days: DynArray[DayInput, MAX_DAYS]):
+    """
+    @notice Prove a pending root wrong for one earner and token: void it and slash its updater.
+    @dev Reverts "root correct for this leaf" when the root's amount is the recomputed one.
+    @param rootIndex The challenged root (not yet activated, not disabled).
+    @param position Its position among its AVS's roots (`avsRootIndex(avs, position)`).
+    @param basePosition 1 + the position of the base root: the AVS's newest root before it that
+           has activated and is not disabled; 0 when there is none.
+    @param earner The earner.
+    @param token The token.
+    @param posted The earner's amount in the challenged root (present or absent).
+    @param base The same in the base root (ignored when there is none).
+    @param firstNonce The first submission given: every later one up to the root's submission
+           count must be given, every earlier one must have ended by the base root's end.
+    @param entries The AVS's submissions firstNonce.. in order.
+    @param snapshots The set snapshots the days use (members and splits as recorded).
+    @param days Per recorded set-day counted, its snapshot and the earner's operator (a hint).
+    """
+    i: uint256 = convert(rootIndex, uint256)
+    dr: IRC.DistributionRoot = staticcall ICoordinator(rewardsCoordinator).getDistributionRootAtIndex(i)
+    assert not dr.disabled, "root disabled"
+    assert block.timestamp < convert(dr.activatedAt, uint256), "root already activated"
+    avs: address = staticcall ICoordinator(rewardsCoordinator).rootAVS(i)
+    info: uint256 = staticcall ICoordinator(rewardsCoordinator).rootInfo(i)
+    claimed: uint256 = self._amount_in(dr.root, earner, token, posted)
+    expected: uint256 = 0
+    base_count: uint256 = 0
+    base_end: uint256 = 0
+    assert convert(staticcall ICoordinator(rewardsCoordinator).avsRootIndex(avs, position), uint256) == i and position < staticcall ICoordinator(rewardsCoordinator).avsRootCount(avs), "invalid root position"
+    assert basePosition <= position and position - basePosition <= MAX_BETWEEN, "invalid base position"
+    for p: uint256 in range(MAX_BETWEEN):
+        if basePosition + p >= position:
+            break
+        r: IRC.DistributionRoot = staticcall ICoordinator(rewardsCoordinator).getDistributionRootAtIndex(convert(staticcall ICoordinator(rewardsCoordinator).avsRootIndex(avs, basePosition + p), uint256))
+        assert r.disabled or block.timestamp < convert(r.activatedAt, uint256), "not the newest active base"
+    if basePosition != 0:
+        b: uint256 = convert(staticcall ICoordinator(rewardsCoordinator).avsRootIndex(avs, basePosition - 1), uint256)
+        br: IRC.DistributionRoot = staticcall ICoordinator(rewardsCoordinator).getDistributionRootAtIndex(b)
+        assert not br.disabled and block.timestamp >= convert(br.activatedAt, uint256), "base not active"
+        expected = self._amount_in(br.root, earner, token, base)
+        base_count = (staticcall ICoordinator(rewardsCoordinator).rootInfo(b) >> 160) & MASK32
+        base_end = convert(br.rewardsCalculationEndTimestamp, uint256)
+    expected += self._recompute(avs, token, earner, firstNonce, (info >> 160) & MASK32, base_count, base_end, convert(dr.rewardsCalculationEndTimestamp, uint256), entries, snapshots, days)
+    assert claimed != expected, "root correct for this leaf"
+    extcall ICoordinator(rewardsCoordinator).voidRoot(rootIndex)
+    updater: address = convert(info & MASK160, address)
+    slashed: uint256 = self.bondOf[updater]
+    self.bondOf[updater] = 0
+    reward: uint256 = slashed * CHALLENGER_REWARD_BIPS // ONE_HUNDRED_IN_BIPS
+    log RootChallenged(rootIndex=rootIndex, challenger=msg.sender, earner=earner, updater=updater, token=token, posted=claimed, recomputed=expected, slashed=slashed, reward=reward)
+    if reward != 0:
+        raw_call(msg.sender, b"", value=reward)
+    if slashed != reward:
+        raw_call(SLASH_RECIPIENT, b"", value=slashed - reward)

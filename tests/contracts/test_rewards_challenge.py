@@ -1,0 +1,423 @@
+"""Disputable roots (contracts/rewards/RewardsRootChallenger.vy, docs/rewards.md "Challenging a
+root"): days recorded on-chain, a root built by offchain.chain.rewards from the recorded days and
+the share histories survives every leaf's challenge; a root with one earner's amount inflated, an
+earner added or an amount moved between earners is challenged, voided (its claims refused) and
+its updater's bond slashed to the challenger and the burn address; a challenge after activation,
+with a bad proof, the wrong token, another AVS's submissions or a wrong base is refused.
+
+The world: set 1 of `avs` with operators `op` (staker `staker` delegated) and `op2` (staker
+`staker2`), a total-stake submission of 2,000 TKB over two days starting tomorrow, both days
+recorded, stake changed between them (ape runs each test from a snapshot of it)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from eth_account import Account
+
+from offchain.abi import BURN_ADDRESS
+from offchain.chain import rewards, sdk
+from offchain.chain.errors import ChainInputError
+from offchain.cli import main
+from offchain.rewards.calc import total_stake_day
+from offchain.rewards.merkle import DistributionTree
+from tests.contracts.support import NO_SIG, SALT0, reverts
+from tests.contracts.test_rewards import BOND, DAY, WAD, RewardsWorld
+
+SET = 1
+AMOUNT = 2_000 * WAD
+
+
+class ChallengeWorld:
+    def __init__(self, rw: RewardsWorld, chain):
+        self.rw, self.tw, self.chain = rw, rw.tw, chain
+        tw = rw.tw
+        self.rc, self.rch = rw.rc, rw.rch
+        self.ops = [tw.op, tw.op2]
+        tw.create_sets(ids=(SET,), syms=("TKA", "TKB"))
+        for op in self.ops:
+            tw.register_operator(op)
+            tw.register_for_sets(op, ids=(SET,))
+        for s, op in ((tw.staker, tw.op), (tw.staker2, tw.op2)):
+            tw.dm.delegateTo(op, NO_SIG, SALT0, sender=s)
+        self.opset = (tw.avs.address, SET)
+        self.strats = sorted((tw.strats[s] for s in ("TKA", "TKB")), key=lambda c: int(c.address, 16))
+        self.sams = [(self.strats[0].address, WAD), (self.strats[1].address, 2 * WAD)]
+        self.deposit(tw.op, "TKA", 100 * WAD)
+        self.deposit(tw.op2, "TKB", 50 * WAD)
+        self.deposit(tw.staker, "TKA", 300 * WAD)
+        self.deposit(tw.staker2, "TKB", 70 * WAD)
+        rw.rc.setOperatorSetSplit(tw.op2, self.opset, 2_500, sender=tw.op2)
+        self.token = rw.tokens["TKB"]
+        self.day0 = rw.day_start(1)
+        self.submit(self.day0, 2 * DAY)
+        rw.advance(self.day0 + 100 - rw.now())
+        self.rch.recordDay(self.opset, sender=tw.other)
+        self.deposit(tw.staker2, "TKA", 200 * WAD)  # day 2 differs
+        rw.advance(DAY)
+        self.rch.recordDay(self.opset, sender=tw.other)
+        rw.advance(DAY)
+        self.end = self.day0 + 2 * DAY
+        self.d = sdk.Deployment(
+            chain_id=chain.chain_id,
+            rpc_url=chain.provider.uri,
+            addresses={
+                "allocation_manager": tw.am.address,
+                "delegation_manager": tw.dm.address,
+                "rewards_coordinator": rw.rc.address,
+                "rewards_root_challenger": rw.rch.address,
+            },
+        )
+
+    def deposit(self, who, sym, amount):
+        tok = self.tw.tokens[sym]
+        tok.mint(who, amount, sender=who)
+        tok.approve(self.tw.sm, amount, sender=who)
+        self.tw.sm.depositIntoStrategy(self.tw.strats[sym], tok, amount, sender=who)
+
+    def submit(self, start, duration, kind="Total", amount=AMOUNT, token=None):
+        token = token or self.token
+        avs = self.tw.avs
+        self.rw.fund(avs, token, amount)
+        fn = getattr(self.rc, f"create{kind}StakeRewardsSubmission")
+        return fn(self.opset, [(self.sams, token.address, amount, start, duration)], sender=avs)
+
+    def correct(self) -> dict[str, dict[str, int]]:
+        return rewards.build_distribution(self.d, self.tw.avs.address, self.end)
+
+    def post(self, earnings) -> tuple[int, DistributionTree]:
+        tree = DistributionTree(earnings)
+        return self.rw.post(self.tw.avs, tree, self.end), tree
+
+    def args(self, index, tree, earner, token=None):
+        check = rewards.check_root(self.d, index)
+        return rewards.challenge_args(self.d, check, tree, None, earner, token or self.token.address)
+
+
+@pytest.fixture(scope="module")
+def cw(project, chain, accounts, deployment):
+    return ChallengeWorld(RewardsWorld(project, chain, accounts, deployment), chain)  # ape isolates each test
+
+
+def key(account):
+    return Account.from_key(account.private_key)
+
+
+def test_days_are_recorded_once_with_the_block_before_and_the_members(cw):
+    recs = rewards.day_records(cw.d, cw.tw.avs.address)
+    assert sorted(recs) == [(SET, cw.day0), (SET, cw.day0 + DAY)]
+    r = recs[(SET, cw.day0)]
+    assert set(r.members) == {cw.tw.op.address, cw.tw.op2.address} and not r.too_large
+    assert dict(zip(r.members, r.splits, strict=True)) == {cw.tw.op.address: 1000, cw.tw.op2.address: 2500}
+    tx = cw.rch.recordDay(cw.opset, sender=cw.tw.staker)  # today: the first call fixes it
+    ev = tx.events[0]
+    assert ev.blockNumber == tx.block_number - 1 and ev.day == cw.rw.now() // DAY * DAY
+    reverts("day already recorded", cw.rch.recordDay, cw.opset, sender=cw.tw.other)
+
+
+def test_the_distribution_is_the_on_chain_rule_day_by_day(cw):
+    tw = cw.tw
+    dist = cw.correct()
+    tok = cw.token.address.lower()
+    # day 1: op 100 TKA (weight 100), op2 50 TKB (100); staker 300 TKA, staker2 70 TKB (140)
+    w1 = {tw.op.address: 400 * WAD * WAD, tw.op2.address: 240 * WAD * WAD}
+    s1 = {
+        tw.op.address: {tw.op.address: 100 * WAD * WAD, tw.staker.address: 300 * WAD * WAD},
+        tw.op2.address: {tw.op2.address: 100 * WAD * WAD, tw.staker2.address: 140 * WAD * WAD},
+    }
+    w2 = {tw.op.address: 400 * WAD * WAD, tw.op2.address: 440 * WAD * WAD}
+    s2 = {op: dict(v) for op, v in s1.items()}
+    s2[tw.op2.address][tw.staker2.address] = 340 * WAD * WAD
+    splits = {tw.op.address: 1000, tw.op2.address: 2500}
+    want: dict[str, int] = {}
+    for w, s in ((w1, s1), (w2, s2)):
+        for e, v in total_stake_day(AMOUNT, 2 * DAY, w, s, splits).earnings().items():
+            want[e.lower()] = want.get(e.lower(), 0) + v
+    assert {e: row[tok] for e, row in dist.items()} == want
+    assert sum(want.values()) <= AMOUNT and len(want) == 4
+
+
+def test_a_correct_root_survives_every_leaf_challenge(cw):
+    dist = cw.correct()
+    i, tree = cw.post(dist)
+    for e in dist:
+        args = cw.args(i, tree, e)
+        reverts("root correct for this leaf", cw.rch.challengeRoot, *args, sender=cw.tw.other)
+    # an earner absent from the root that earned nothing: correct too (proven by its neighbours)
+    args = cw.args(i, tree, cw.tw.recipient.address)
+    reverts("root correct for this leaf", cw.rch.challengeRoot, *args, sender=cw.tw.other)
+    assert not cw.rc.getDistributionRootAtIndex(i).disabled
+
+
+def _inflated(dist, e, tok):
+    out = {k: dict(v) for k, v in dist.items()}
+    out[e][tok] += 1
+    return out, [e]
+
+
+def _added(dist, e, tok):
+    out = {k: dict(v) for k, v in dist.items()}
+    out[e] = {tok: 10**18}
+    return out, [e]
+
+
+def _moved(dist, e, tok):
+    out = {k: dict(v) for k, v in dist.items()}
+    other = sorted(k for k in out if k != e)[0]
+    out[e][tok] += 5 * 10**17
+    out[other][tok] -= 5 * 10**17
+    return out, [e, other]
+
+
+@pytest.mark.parametrize("wrong", [_inflated, _added, _moved])
+def test_a_wrong_root_is_voided_and_its_updater_slashed(cw, wrong, chain):
+    tw = cw.tw
+    dist = cw.correct()
+    tok = cw.token.address.lower()
+    target = tw.recipient.address.lower() if wrong is _added else tw.staker.address.lower()
+    earnings, differing = wrong(dist, target, tok)
+    i, tree = cw.post(earnings)
+    check = rewards.check_root(cw.d, i)
+    found = rewards.differences(check, tree)
+    assert sorted(e.lower() for e, *_ in found) == sorted(differing)
+    e, t, posted, want = found[0]
+    assert posted != want
+    challenger = tw.staker2
+    bal, burn = challenger.balance, chain.provider.get_balance(BURN_ADDRESS)
+    bond = cw.rch.bondOf(tw.owner)
+    assert bond == BOND
+    out = rewards.challenge(cw.d, key(challenger), check, tree, None, e, t)
+    assert (out["posted"], out["recomputed"], out["slashed"], out["reward"]) == (
+        posted,
+        want,
+        BOND,
+        BOND // 2,
+    )
+    txh = out["tx"] if out["tx"].startswith("0x") else "0x" + out["tx"]
+    tx_fee = out["gas_used"] * chain.provider.web3.eth.get_transaction_receipt(txh)["effectiveGasPrice"]
+    assert challenger.balance == bal + BOND // 2 - tx_fee
+    assert chain.provider.get_balance(BURN_ADDRESS) == burn + BOND - BOND // 2
+    assert cw.rch.bondOf(tw.owner) == 0 and cw.rc.getDistributionRootAtIndex(i).disabled
+    # voided: it can never be claimed against, nor challenged again; no new root without a new bond
+    cw.rw.activate()
+    c = tree.claim(e, [t], i)
+    accounts = {a.address: a for a in (tw.op, tw.op2, tw.staker, tw.staker2, tw.recipient)}
+    reverts("root disabled", cw.rc.processClaim, c.as_tuple(), e, sender=accounts[e])
+    reverts(
+        "root disabled",
+        cw.rch.challengeRoot,
+        *rewards.challenge_args(cw.d, check, tree, None, e, t),
+        sender=cw.tw.other,
+    )
+    reverts("updater bond too small", cw.rc.submitRoot, tw.avs, tree.root, cw.end + 1, sender=tw.owner)
+
+
+def test_a_challenge_after_activation_is_refused(cw):
+    earnings, _ = _inflated(cw.correct(), cw.tw.staker.address.lower(), cw.token.address.lower())
+    i, tree = cw.post(earnings)
+    args = cw.args(i, tree, cw.tw.staker.address)
+    cw.rw.activate()
+    reverts("root already activated", cw.rch.challengeRoot, *args, sender=cw.tw.other)
+
+
+def test_hostile_challenges_get_clear_reverts(cw):
+    tw = cw.tw
+    earnings, _ = _inflated(cw.correct(), tw.staker.address.lower(), cw.token.address.lower())
+    i, tree = cw.post(earnings)
+    good = cw.args(i, tree, tw.staker.address)
+
+    def with_(k, v):
+        a = list(good)
+        a[k] = v
+        return a
+
+    # a tampered proof
+    (e_q, t_q) = good[5]
+    lo = list(e_q[1])
+    lo[1] = bytes(len(lo[1])) if lo[1] else b"\x01" * 32
+    reverts(
+        "invalid claim proof",
+        cw.rch.challengeRoot,
+        *with_(5, ((e_q[0], tuple(lo), e_q[2], e_q[3]), t_q)),
+        sender=cw.tw.other,
+    )
+    # the leaf of another earner presented as this one's (an absence proof that does not hold)
+    other = cw.args(i, tree, tw.staker2.address)[5]
+    below = int(tw.staker2.address, 16) < int(tw.staker.address, 16)
+    reverts(
+        "neighbours not adjacent" if below else "invalid neighbour",
+        cw.rch.challengeRoot,
+        *with_(5, other),
+        sender=cw.tw.other,
+    )
+    # the proof of TKB presented for TKA: TKA is absent (so 0, and 0 is right) or the proof fails
+    tka, tkb = tw.tokens["TKA"].address, cw.token.address
+    why = "invalid neighbour" if int(tkb, 16) > int(tka, 16) else "root correct for this leaf"
+    for_tka = cw.args(i, tree, tw.staker.address, tka)
+    assert for_tka[10] == []  # no TKA submission: no days
+    for_tka[5] = good[5]
+    reverts(why, cw.rch.challengeRoot, *for_tka, sender=cw.tw.other)
+    # positions: not the root's, a base that is not active
+    reverts("invalid root position", cw.rch.challengeRoot, *with_(1, 5), sender=cw.tw.other)
+    reverts("invalid base position", cw.rch.challengeRoot, *with_(2, 1), sender=cw.tw.other)
+    # submissions: one missing, one altered, another AVS's
+    reverts(
+        "incomplete submissions",
+        cw.rch.challengeRoot,
+        *with_(8, good[8][:-1] if good[8] else []),
+        sender=cw.tw.other,
+    )
+    entry = list(good[8][0])
+    entry[4] = entry[4] + DAY
+    reverts("submission record mismatch", cw.rch.challengeRoot, *with_(8, [tuple(entry)]), sender=cw.tw.other)
+    reverts("incomplete submissions", cw.rch.challengeRoot, *with_(7, 1), sender=cw.tw.other)
+    # snapshots and day inputs
+    snap = good[9][0]
+    reverts(
+        "snapshot mismatch",
+        cw.rch.challengeRoot,
+        *with_(9, [(snap[0], [s + 1 for s in snap[1]])] + good[9][1:]),
+        sender=cw.tw.other,
+    )
+    reverts(
+        "invalid snapshot index",
+        cw.rch.challengeRoot,
+        *with_(10, [(7, z) for _, z in good[10]]),
+        sender=cw.tw.other,
+    )
+    reverts("day inputs missing", cw.rch.challengeRoot, *with_(10, good[10][:-1]), sender=cw.tw.other)
+    reverts(
+        "too many day inputs", cw.rch.challengeRoot, *with_(10, good[10] + [good[10][0]]), sender=cw.tw.other
+    )
+    # a wrong operator hint costs a scan, not the verdict: the root is still proven wrong
+    hinted = [(s, tw.op2.address) for s, _ in good[10]]
+    tx = cw.rch.challengeRoot(*with_(10, hinted), sender=tw.other)
+    assert tx.events[-1].recomputed == cw.correct()[tw.staker.address.lower()][cw.token.address.lower()]
+
+
+def test_another_avss_root_is_checked_against_its_own_submissions(cw):
+    tw = cw.tw
+    earnings = cw.correct()
+    i, tree = cw.post(earnings)
+    # the same distribution posted for avs2: avs2 made no submission, so every amount is wrong
+    j = cw.rw.post(tw.avs2, tree, cw.end)
+    good = cw.args(i, tree, tw.staker.address)
+    forged = list(good)
+    forged[0] = j  # avs's submission offered as avs2's (avs2 made none)
+    reverts("incomplete submissions", cw.rch.challengeRoot, *forged, sender=cw.tw.other)
+    check = rewards.check_root(cw.d, j)
+    assert check.expected == {}
+    args = rewards.challenge_args(cw.d, check, tree, None, tw.staker.address, cw.token.address)
+    assert args[8] == []
+    tx = cw.rch.challengeRoot(*args, sender=tw.other)
+    assert tx.events[-1].recomputed == 0 and cw.rc.getDistributionRootAtIndex(j).disabled
+    assert not cw.rc.getDistributionRootAtIndex(i).disabled
+
+
+def test_an_unrecorded_day_pays_nothing(cw):
+    tw = cw.tw
+    # a second submission over tomorrow, which nobody records: a root paying for it is wrong
+    start = cw.rw.day_start(1)
+    cw.submit(start, DAY)
+    cw.rw.advance(2 * DAY)
+    cw.end = start + DAY
+    try:
+        dist = cw.correct()
+        tok = cw.token.address.lower()
+        assert dist == rewards.build_distribution(cw.d, tw.avs.address, cw.day0 + 2 * DAY)
+        earnings, _ = _inflated(dist, tw.staker.address.lower(), tok)
+        i, tree = cw.post(earnings)
+        tx = cw.rch.challengeRoot(*cw.args(i, tree, tw.staker.address), sender=tw.other)
+        assert tx.events[-1].recomputed == dist[tw.staker.address.lower()][tok]
+    finally:
+        cw.end = cw.day0 + 2 * DAY
+
+
+def test_unique_stake_submissions_are_not_challengeable_yet(cw):
+    tw = cw.tw
+    cw.submit(cw.day0, DAY, kind="Unique", amount=10 * WAD)
+    with pytest.raises(ChainInputError, match="not recomputed"):
+        cw.correct()
+    i, tree = cw.post({tw.staker.address: {cw.token.address: 1}})
+    check = rewards.check_root(cw.d, i)
+    assert check.unsupported == {cw.token.address.lower()}
+    args = rewards.challenge_args(cw.d, check, tree, None, tw.staker.address, cw.token.address)
+    reverts("unique stake not challengeable yet", cw.rch.challengeRoot, *args, sender=cw.tw.other)
+
+
+def test_a_later_root_is_checked_from_its_active_base(cw):
+    tw = cw.tw
+    i, tree = cw.post(cw.correct())
+    cw.rw.activate()
+    # a new day of a new submission, recorded; the next root adds it to the base's amounts
+    start = cw.rw.day_start(1)
+    cw.submit(start, DAY)
+    cw.rw.advance(start + 50 - cw.rw.now())
+    cw.rch.recordDay(cw.opset, sender=tw.other)
+    cw.rw.advance(DAY)
+    end = start + DAY
+    dist2 = rewards.build_distribution(cw.d, tw.avs.address, end, tree)
+    tok = cw.token.address.lower()
+    assert all(dist2[e][tok] > v[tok] for e, v in tree.earnings.items())
+    tree2 = DistributionTree(dist2)
+    j = cw.rw.post(tw.avs, tree2, end)
+    check = rewards.check_root(cw.d, j, tree)
+    assert check.base.index == i and check.base_position == 1 and rewards.differences(check, tree2) == []
+    for e in dist2:
+        args = rewards.challenge_args(cw.d, check, tree2, tree, e, tok)
+        assert args[7] == 1  # the first submission ended by the base's end: not given again
+        reverts("root correct for this leaf", cw.rch.challengeRoot, *args, sender=cw.tw.other)
+    with pytest.raises(ChainInputError, match="distribution is needed"):
+        rewards.check_root(cw.d, j)
+
+
+def test_the_watcher_records_days_and_challenges_a_wrong_root_end_to_end(cw, chain, tmp_path, capsys):
+    tw = cw.tw
+    tok = cw.token.address.lower()
+    # today is paid by a new submission: the watcher records it (once) for the set
+    start = cw.rw.day_start(0)
+    cw.submit(start, DAY)
+    dist = cw.correct()
+    i_ok, tree_ok = cw.post(dist)
+    j = cw.rw.post(cw.tw.avs2, DistributionTree({tw.staker.address: {tok: 5}}), cw.end)
+    trees = tmp_path / "trees"
+    trees.mkdir()
+    (trees / f"0x{tree_ok.root.hex()}.json").write_text(json.dumps(dist))
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps(cw.d.addresses))
+    kf = tmp_path / "key"
+    kf.write_text(tw.staker2.private_key)
+    common = [
+        "--deployment",
+        str(record),
+        "--rpc",
+        chain.provider.uri,
+        "--trees",
+        str(trees),
+        "--key",
+        str(kf),
+    ]
+    assert main(["rewards", "watch", *common, "--once"]) == 0
+    reps = {r["root_index"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert reps[i_ok]["status"] == "correct" and reps[j]["status"] == "unpublished"
+    assert rewards.day_records(cw.d, tw.avs.address)[(SET, start)].block > 0
+    # the updater's next root (after the first activates) inflates one staker: the watcher voids it
+    cw.rw.activate()
+    cw.rw.advance(DAY)
+    end = start + DAY
+    dist2 = rewards.build_distribution(cw.d, tw.avs.address, end, tree_ok)
+    bad = {e: dict(v) for e, v in dist2.items()}
+    bad[tw.staker.address.lower()][tok] += 7
+    tree_bad = DistributionTree(bad)
+    k = cw.rw.post(tw.avs, tree_bad, end)
+    (trees / f"0x{tree_bad.root.hex()}.json").write_text(json.dumps(bad))
+    assert main(["rewards", "watch", *common, "--avs", tw.avs.address, "--once", "--no-record"]) == 0
+    (rep,) = map(json.loads, capsys.readouterr().out.splitlines())
+    assert rep["root_index"] == k and rep["status"] == "challenged" and rep["differences"] == 1
+    ch = rep["challenge"]
+    assert ch["earner"] == tw.staker.address and ch["posted"] == ch["recomputed"] + 7
+    assert cw.rc.getDistributionRootAtIndex(k).disabled and cw.rch.bondOf(tw.owner) == 0
+    # a second pass finds nothing pending
+    assert main(["rewards", "watch", *common, "--avs", tw.avs.address, "--once", "--no-record"]) == 0
+    assert capsys.readouterr().out == ""
