@@ -73,14 +73,35 @@ def test_release_before_the_window_is_refused_in_one_line(net, capsys):
     folder, _ = net
     d = sdk.Deployment.load("devnet", devnet_dir=folder)
     base = ["chain", "--devnet", str(folder)]
-    assert (
-        main([*base, "avs", "slash", "--key", "avs", "--operator", "operator-2", "--set", "1", "--wad", "1%"])
-        == 0
-    )
-    capsys.readouterr()
-    slash_id = d.contract("allocation_manager").functions.getSlashCount((d.resolve("avs"), 1)).call()
-    rc = main([*base, "avs", "release", "--key", "avs", "--set", "1", "--slash-id", str(slash_id)])
-    err = capsys.readouterr().err
+    # blocks on transactions only while this runs: the devnet's one block a second would pass the 10-block
+    # window by itself on a machine slow enough
+    d.w3.provider.make_request("evm_setIntervalMining", [0])
+    d.w3.provider.make_request("evm_setAutomine", [True])
+    try:
+        assert (
+            main(
+                [
+                    *base,
+                    "avs",
+                    "slash",
+                    "--key",
+                    "avs",
+                    "--operator",
+                    "operator-2",
+                    "--set",
+                    "1",
+                    "--wad",
+                    "1%",
+                ]
+            )
+            == 0
+        )
+        capsys.readouterr()
+        slash_id = d.contract("allocation_manager").functions.getSlashCount((d.resolve("avs"), 1)).call()
+        rc = main([*base, "avs", "release", "--key", "avs", "--set", "1", "--slash-id", str(slash_id)])
+        err = capsys.readouterr().err
+    finally:
+        d.w3.provider.make_request("evm_setIntervalMining", [devnet.BLOCK_TIME_S])
     assert rc == 2 and "can be released from block" in err and len(err.strip().splitlines()) == 1
 
 
