@@ -40,6 +40,12 @@ def payload(kib: int) -> bytes:
     return os.urandom(kib * 1024)
 
 
+def nearest_rank(samples: list[float], pct: int) -> float:
+    """The ``pct``-th percentile by nearest rank (with fewer than 100 samples, p99 is the largest)."""
+    ordered = sorted(samples)
+    return ordered[max(0, -(-pct * len(ordered) // 100) - 1)]
+
+
 def run(n: int, kib: int, repeats: int, symbols: int) -> dict:
     folder = Path(tempfile.mkdtemp(prefix=f"bench-da-e2e-{n}-"))
     try:
@@ -72,14 +78,18 @@ def run(n: int, kib: int, repeats: int, symbols: int) -> dict:
             via_validators.append(time.perf_counter() - t)
             assert got == data and served.served_by == "validators"
         put_s = statistics.median(puts)
+        relay_s, validators_s = statistics.median(via_relay), statistics.median(via_validators)
         return {
             "validators": n,
             "startup_s": round(startup, 2),
             "put_median_s": round(put_s, 3),
+            "put_p99_s": round(nearest_rank(puts, 99), 3),
             "put_max_s": round(max(puts), 3),
             "put_MiB_per_s": round(kib / 1024 / put_s, 4),
-            "get_relay_median_s": round(statistics.median(via_relay), 3),
-            "get_validators_median_s": round(statistics.median(via_validators), 3),
+            "get_relay_median_s": round(relay_s, 3),
+            "get_relay_MiB_per_s": round(kib / 1024 / relay_s, 4),
+            "get_validators_median_s": round(validators_s, 3),
+            "get_validators_MiB_per_s": round(kib / 1024 / validators_s, 4),
             "puts_s": [round(x, 3) for x in puts],
         }
     finally:
