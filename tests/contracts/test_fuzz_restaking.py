@@ -438,12 +438,14 @@ def run_machine(w: World, chain) -> None:
             # The AllocationManager's histories at the head equal the current views (allocation,
             # allocated stake, membership, member count), and an earlier block still reads what
             # it had at its end (a cancel restores max magnitude, never an allocation or a
-            # registration). One strategy a step, in turn.
+            # registration). One set and one strategy a step, in turn (each check is a few calls
+            # per operator; every pair comes round within six steps).
             now = chain.blocks.head.number
-            sym = SYMS[len(self.alloc_history) % len(SYMS)]
+            step = len(self.alloc_history)
+            sym = SYMS[(step // len(SETS)) % len(SYMS)]
             strat = w.strats[sym]
             snap = {}
-            for set_id in SETS:
+            for set_id in (SETS[step % len(SETS)],):
                 opset = w.opset(set_id)
                 assert w.am.getMemberCountAt(opset, now) == w.am.getMemberCount(opset)
                 for op in operators:
