@@ -29,7 +29,7 @@ the chain cannot enumerate), so every amount follows from on-chain views alone.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -177,21 +177,10 @@ def total_stake_day(
     stakers instead; the remainder stays in escrow)."""
     if interval <= 0 or duration <= 0 or duration % interval:
         raise CalculationError(f"duration must be a positive multiple of {interval} s: got {duration!r}")
-    out = DayResult()
     if sum(operator_weights.values()) == 0:
-        return out
-    for op, share in payouts(Fraction(amount * interval, duration), operator_weights).items():
-        w_o = operator_weights[op]
-        if w_o == 0:
-            continue
-        cut = commission(share, split_bips[op])
-        out.operators[op] = out.operators.get(op, 0) + cut
-        pool = share - cut
-        for s, w in (staker_weights.get(op) or {}).items():
-            part = (w * PRECISION // w_o) * pool // PRECISION
-            if part:
-                out.stakers[s] = out.stakers.get(s, 0) + part
-    return out
+        return DayResult()
+    per_day = Fraction(amount * interval, duration)
+    return _split(per_day, operator_weights, operator_weights, staker_weights, lambda op: split_bips[op])
 
 
 def cumulative(
@@ -242,14 +231,9 @@ def operator_set_distribution(
     what is left stays in the distribution's escrow."""
     if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
         raise CalculationError(f"amount must be a non-negative integer: got {amount!r}")
-    out = DayResult()
-    for op, p in proportions(split_weights).items():
+    for op in proportions(split_weights):
         if split_weights[op] == 0:
             continue
-        share = p * amount // PRECISION
-        cut = commission(
-            share, split_bips if isinstance(split_bips, int) else split_bips.get(op, DEFAULT_SPLIT_BIPS)
-        )
         denom = delegated_weights.get(op, 0)
         stakers = staker_weights.get(op) or {}
         for k, w in [(op, denom), *stakers.items()]:
@@ -259,8 +243,32 @@ def operator_set_distribution(
             raise CalculationError(f"operator {op} has split weight but no delegated weight")
         if sum(stakers.values()) > denom:
             raise CalculationError(f"the stakers' weights of {op} exceed its delegated weight")
+
+    def split_of(op: str) -> int:
+        return split_bips if isinstance(split_bips, int) else split_bips.get(op, DEFAULT_SPLIT_BIPS)
+
+    return _split(amount, split_weights, delegated_weights, staker_weights, split_of)
+
+
+def _split(
+    per_day: Fraction | int,
+    split_weights: Mapping[str, int],
+    denominators: Mapping[str, int],
+    staker_weights: Mapping[str, Mapping[str, int]],
+    split_of: Callable[[str], int],
+) -> DayResult:
+    """The on-chain rule shared by the RewardsDistributor and the root challenge: each operator's
+    ``floor(floor(W * 1e15 / sum W) * per_day / 1e15)`` by its split weight, its commission
+    ``floor(share * split / 10000)``, and each staker ``floor(floor(W_s * 1e15 / D_o) * (share -
+    commission) / 1e15)`` with ``D_o`` the operator's denominator (its delegated weight)."""
+    out = DayResult()
+    for op, share in payouts(per_day, split_weights).items():
+        if split_weights[op] == 0:
+            continue
+        cut = commission(share, split_of(op))
         out.operators[op] = out.operators.get(op, 0) + cut
-        for s, w in stakers.items():
+        denom = denominators[op]
+        for s, w in (staker_weights.get(op) or {}).items():
             if w:
                 out.stakers[s] = out.stakers.get(s, 0) + (w * PRECISION // denom) * (share - cut) // PRECISION
     return out
