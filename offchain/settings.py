@@ -24,6 +24,7 @@ variables; ``docs/settings.md`` lists the same table (a test keeps the two in st
 | ``EIGEN_DEPLOYER`` | unset | keystore alias that deploys to a live network (``ape run deploy``) |
 | ``EIGEN_DEPLOY_CONFIG`` | ``config/deploy.yaml`` | another deployment configuration file |
 | ``EIGEN_PROFILE`` | ``ci`` | Hypothesis profile of the test suite (``long`` for deep fuzzing) |
+| ``EIGEN_TEST_WORKERS`` | ``auto`` | test processes of ``make test`` (pytest-xdist): ``auto`` is the CPU count up to 4, ``0`` one process |
 | ``EIGEN_SLOW`` | unset | ``1`` runs the slow tests too |
 | ``EIGEN_NO_SHRINK`` | unset | set: the state-machine fuzzers skip shrinking (faster failing runs) |
 | ``EIGEN_SHARED`` | ``../shared`` | where the tests find the shared vectors |
@@ -82,6 +83,9 @@ DEMO_AI_MODEL = Setting("EIGEN_DEMO_AI_MODEL", "", "tiny makes the demo use the 
 DEPLOYER = Setting("EIGEN_DEPLOYER", None, "keystore alias that deploys to a live network")
 DEPLOY_CONFIG = Setting("EIGEN_DEPLOY_CONFIG", None, "another deployment configuration file")
 PROFILE = Setting("EIGEN_PROFILE", "ci", "Hypothesis profile of the test suite (ci or long)")
+TEST_WORKERS = Setting(
+    "EIGEN_TEST_WORKERS", "auto", "test processes of make test (auto: CPUs up to 4; 0: one)"
+)
 SLOW = Setting("EIGEN_SLOW", None, "1 runs the slow tests too")
 NO_SHRINK = Setting("EIGEN_NO_SHRINK", None, "1 skips Hypothesis shrinking in the state-machine fuzzers")
 SHARED = Setting("EIGEN_SHARED", None, "where the tests find the shared vectors (default ../shared)")
@@ -105,6 +109,7 @@ ALL: tuple[Setting, ...] = (
     DEPLOYER,
     DEPLOY_CONFIG,
     PROFILE,
+    TEST_WORKERS,
     SLOW,
     NO_SHRINK,
     SHARED,
@@ -223,6 +228,13 @@ def deploy_config_path() -> str | None:
 def hypothesis_profile() -> str:
     """The Hypothesis profile the test suite loads."""
     return PROFILE.raw() or "ci"
+
+
+def test_workers() -> int:
+    """Test processes `make test` runs (pytest-xdist's ``-n``; 0 runs the suite in one process)."""
+    if (TEST_WORKERS.raw() or "auto") == "auto":
+        return min(len(os.sched_getaffinity(0)), 4)
+    return _int_setting(TEST_WORKERS, 0)
 
 
 def slow_tests() -> bool:

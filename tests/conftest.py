@@ -8,6 +8,8 @@ transaction on a local chain can take tens of milliseconds) and no example datab
 import os
 import tempfile
 
+import pytest
+from ape.logging import logger as ape_logger
 from hypothesis import HealthCheck, settings
 
 from offchain import settings as eigen_settings
@@ -41,6 +43,20 @@ anvil_without_step_traces()
 # fresh directory per run, so no run reads a table another run wrote.
 if eigen_settings.DA_CACHE.raw() is None:  # unset (an empty value means off)
     os.environ[eigen_settings.DA_CACHE.name] = tempfile.mkdtemp(prefix="eigen-da-cache-")
+
+
+# `ape test` logs at WARNING, but pytest-xdist's workers (tools/test.sh runs the suite on several) start
+# without ape's command line, at INFO: every transaction then prints "INFO: Confirmed ..." to stdout,
+# inside the output that CLI tests parse as JSON. Workers take the controller's level.
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    node.workerinput["ape_log_level"] = ape_logger.level
+
+
+def pytest_configure(config):
+    level = getattr(config, "workerinput", {}).get("ape_log_level")
+    if level is not None:
+        ape_logger.set_level(level)
 
 
 # ape's pytest plugin keys its chain isolation by fixture *name*: a test's fixtures are listed once per

@@ -1,10 +1,12 @@
 """The suite's own guards (tests/conftest.py): fixtures that reach the chain must not share a name
 across scopes, since ape's isolation is keyed by fixture name; no test may use ape's isolation
-context manager, which swallows exceptions."""
+context manager, which swallows exceptions; workers of a parallel run log like `ape test`."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
+
+import pytest
 
 from tests.conftest import chain_scope_clashes
 
@@ -60,3 +62,14 @@ def test_modules_calling_ape_isolate_are_refused(tmp_path) -> None:
     bad.write_text("def test_x(chain):\n    with chain.iso" + "late():\n        assert False\n")
     good.write_text("def test_y(chain):\n    snap = chain.snapshot()\n    chain.restore(snap)\n")
     assert swallowing_modules([bad, good, bad]) == [str(bad)]
+
+
+def test_a_test_process_logs_at_the_level_ape_test_was_given(request) -> None:
+    # pytest-xdist's workers start without ape's command line (at INFO, where every transaction prints
+    # "INFO: Confirmed ..." into the stdout that CLI tests parse): they take the controller's level
+    from ape.logging import logger
+
+    workerinput = getattr(request.config, "workerinput", None)
+    if workerinput is None:
+        pytest.skip("one process: `ape test` set the level itself")
+    assert logger.level == workerinput["ape_log_level"]
