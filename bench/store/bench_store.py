@@ -13,7 +13,9 @@ there), then again after closing and reopening the engine (reopened: from the pa
 or cache of the process left). Each read puts the value into a send buffer, each engine its fastest way
 (see ``read`` below): every byte of every value is copied in the timed part. Fresh, warm and reopened run
 ``PASSES`` passes, the median pass is kept (MB/s on the wall clock and on the thread's CPU time, p99).
-Then everything expires (our TTL GC; the peers delete every key). ``raw`` writes the same bytes to one file
+Then everything expires (our TTL GC; the peers delete every key). Memory: the child's peak RSS (its
+high-water mark) and, split out of it, the highest anonymous and file-backed resident memory sampled after
+each batch and pass (pages of a map are page cache, file RSS; allocations are anonymous). ``raw`` writes the same bytes to one file
 with ``write`` and ``fdatasync`` per batch: the physical limit of the disk. ``--baseline CHECKOUT`` adds the
 engine ``baseline``: ``eigen`` run on another checkout (``baseline-view``: ``eigen-view`` there), for a before/after
 comparison in one run.
@@ -301,6 +303,25 @@ def _rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+_PEAK_KIB = {"RssAnon": 0, "RssFile": 0}
+
+
+def _sample_rss() -> None:
+    """Keep the highest anonymous (``RssAnon``: the engine's own allocations, the interpreter's) and
+    file-backed (``RssFile``: mapped pages of files, page cache that a map holds) resident memory seen in
+    ``/proc/self/status``. Sampled after each written batch and each read pass, outside the timed part, so a
+    peak between two samples can be missed; ``ru_maxrss`` (peak RSS) is the true high-water mark of all of
+    it together."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                name = line.split(":", 1)[0]
+                if name in _PEAK_KIB:
+                    _PEAK_KIB[name] = max(_PEAK_KIB[name], int(line.split()[1]))
+    except (OSError, ValueError, IndexError):
+        pass
+
+
 def _disk_read_bytes() -> int | None:
     """Bytes this process (all its threads) has caused to be read from storage (``read_bytes`` of
     ``/proc/self/io``: page-cache misses, read-ahead and faults included, hits not), or ``None`` without it."""
@@ -342,6 +363,7 @@ def _read_phase(
         rates.append(len(keys) * size / (time.perf_counter() - t0) / 1e6)
         cpu_rates.append(len(keys) * size / max(time.thread_time() - c0, 1e-9) / 1e6)
         p99s.append(statistics.quantiles(lat, n=100)[98] / 1000)
+        _sample_rss()
     out[f"read_{phase}_MBps"] = statistics.median(rates)
     out[f"read_{phase}_cpu_MBps"] = statistics.median(cpu_rates)
     out[f"read_{phase}_p99_us"] = statistics.median(p99s)
@@ -371,6 +393,7 @@ def run_one(
         t0 = time.perf_counter()
         db.write_batch(items)
         write_s += time.perf_counter() - t0
+        _sample_rss()
     del items
     out: dict[str, Any] = {
         "engine": engine,
@@ -405,6 +428,8 @@ def run_one(
     db.close()
     out["peak_rss_MiB"] = _rss_kib() / 1024
     out["engine_rss_MiB"] = (_rss_kib() - baseline) / 1024
+    out["peak_anon_MiB"] = _PEAK_KIB["RssAnon"] / 1024
+    out["peak_file_MiB"] = _PEAK_KIB["RssFile"] / 1024
     return out
 
 
@@ -488,6 +513,8 @@ METRICS = [
     ("read_reopened_cpu_MBps", "reopened MB/CPU-s", max),
     ("read_reopened_p99_us", "reopened p99 us", min),
     ("peak_rss_MiB", "peak RSS MiB", min),
+    ("peak_anon_MiB", "anon RSS MiB (sampled)", min),
+    ("peak_file_MiB", "file RSS MiB (sampled)", min),
     ("space_amplification", "space ampl.", min),
     ("open_s", "open s", min),
     ("expire_s", "expire s", min),

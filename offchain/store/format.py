@@ -32,7 +32,8 @@ after the values they point to are on disk (fsync), and finally, once the segmen
            crc u32 (CRC-32 of the 28 bytes before it)
 
 A sealed keys file whose entries_crc holds and whose keys all have one length is read as a fixed-size
-array (numpy) without per-entry checks; any other file is parsed entry by entry.
+array (numpy, imported then: a store that has no sealed segment never loads it) without per-entry checks;
+any other file is parsed entry by entry.
 
 Every length is bounded before it is used; a short read, a bad magic, version, type, length or CRC is
 reported with the offset where parsing stopped, never skipped.
@@ -42,11 +43,12 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import NamedTuple
-
-import numpy as np
+from typing import TYPE_CHECKING, NamedTuple
 
 from offchain.store.errors import RecordFormatError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MAX_KEY = 1024
 MAX_VALUE = 64 << 20
@@ -200,6 +202,8 @@ def parse_sealed(data: bytes, shards: int) -> Columns | None:
     size = ENTRY.size + key_len + 4
     if not 1 <= key_len <= MAX_KEY or len(body) != seal.count * size:
         return None
+    import numpy as np  # here, not at the top: about 12 MiB of memory that only sealed segments need
+
     dtype = np.dtype(
         [
             ("type", "u1"),

@@ -1,9 +1,10 @@
 """Opening a table: its segments' keys files are indexed, the active segment is recovered after a crash.
 
 Sealed segments contribute their keys files only: one whose seal's CRC of all its entries holds and
-whose keys have one length is read as numpy columns (:func:`offchain.store.format.parse_sealed`); any
-other is parsed entry by entry, and a damaged one is rebuilt by scanning its values files (the records
-are self-describing), with a :class:`CorruptIndexError` recorded. The active (last, unsealed) segment's
+whose keys have one length is read as numpy columns (:func:`offchain.store.format.parse_sealed`; numpy is
+imported only then, so a store without sealed segments never loads it); any other is parsed entry by
+entry, and a damaged one is rebuilt by scanning its values files (the records are self-describing), with
+a :class:`CorruptIndexError` recorded. The active (last, unsealed) segment's
 keys file is read up to its first bad entry (a torn tail), then its values files are scanned from the
 end of the last indexed record: every complete record whose CRCs hold is indexed, the file is cut at
 the first that does not, and the recovered entries are written and fsynced before the open returns.
@@ -17,8 +18,6 @@ from __future__ import annotations
 import os
 import zlib
 from collections.abc import Iterable
-
-import numpy as np
 
 from offchain.store import errors as E
 from offchain.store import format as fmt
@@ -172,6 +171,8 @@ class Recovery:
     def _index_columns(self, seg: Segment, cols: fmt.Columns) -> bool:
         """Add a sealed segment's entries read as columns (the fast path); ``False`` (nothing added) when
         they need the entry-by-entry path (a key seen before, an offset out of range)."""
+        import numpy as np  # loaded by parse_sealed already (the columns are numpy arrays)
+
         value_at = cols.offset + np.uint64(fmt.RECORD_HEAD_SIZE + len(cols.keys[0]))
         value_end = value_at + cols.value_len
         if int(value_end.max()) >= MAX_FILE_BYTES or not self._keymap.keys().isdisjoint(cols.keys):

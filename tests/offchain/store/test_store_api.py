@@ -4,6 +4,8 @@ import errno
 import json
 import mmap
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -22,7 +24,7 @@ from offchain.store import segment as seg_io
 from offchain.store.recovery import LEN_BITS, OFFSET_MASK
 from offchain.store.segment import Segment
 from offchain.store.table import CACHE_BYTES, CACHE_ENTRY_BYTES, PREFETCH_BYTES, Table
-from tests.offchain.store.support import Clock, child, flip, key_of, value_of
+from tests.offchain.store.support import ROOT, Clock, child, flip, key_of, value_of
 
 
 def test_put_get_exists_roundtrip(tmp_path):
@@ -657,3 +659,41 @@ def test_a_large_value_is_requested_from_the_disk_once_until_the_next_trim(tmp_p
         assert table.gc()["keys"] == 1 and key_of(1) not in table._prefetched
         table.put(key_of(1), big)  # written again, elsewhere: requested again
         assert table.get(key_of(1)) == big and advised.count("MADV_WILLNEED") == 3
+
+
+NUMPY_PROBE = """
+import sys
+from offchain.store import Store
+from tests.offchain.store.support import key_of, value_of
+
+path, loaded = sys.argv[1], []
+with Store(path, segment_bytes=8192) as store:
+    store.table("t").put_batch([(key_of(i), value_of(i, 100)) for i in range(10)])
+with Store(path, segment_bytes=8192) as store:  # reopened: one active segment
+    table = store.table("t")
+    assert all(table.get(key_of(i)) == value_of(i, 100) for i in range(10))
+    loaded.append("numpy" in sys.modules)
+    table.put_batch([(key_of(i), value_of(i, 5000)) for i in range(10, 12)])  # segment 0 is sealed
+with Store(path, segment_bytes=8192) as store:  # reopened: segment 0's keys file read as columns
+    table = store.table("t")
+    assert table._segments[0].sealed and not table.problems
+    assert all(table.get(key_of(i)) == value_of(i, 100) for i in range(10))
+    assert all(table.get(key_of(i)) == value_of(i, 5000) for i in range(10, 12))
+    loaded.append("numpy" in sys.modules)
+print(*loaded)
+"""
+
+
+def test_numpy_is_imported_only_to_read_a_sealed_keys_file(tmp_path):
+    """numpy (about 12 MiB of memory and a fifth of a second to import) is needed only to read sealed keys
+    files as columns: a process using a store that has none never loads it."""
+    done = subprocess.run(
+        [sys.executable, "-c", NUMPY_PROBE, str(tmp_path / "store")],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]
