@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ai/bench_kernels.py [--baseline REV] [--threads 1,2] [--rounds 5]
         [--steps 32] [--impls avx2,avx512vnni] [--cases linear,silu,engine] [--positions 104,918]
+        [--kernel auto|portable|avx2|avx512vnni]
 
 ``--baseline REV`` builds ``offchain/ai/kernels/intkernel.c`` as it was at git revision REV (default
 ``HEAD``) beside the working tree's, and every case runs on both libraries in alternation (each round
@@ -10,7 +11,7 @@ table gives medians, the ratio baseline / current (> 1: faster now) and the load
 linear products (1 thread, CPU time of the calling thread) of real SmolLM2 layers (Q4_1 gate|up 3072x576, down 576x1536, the Q8_0 head
 49152x576) for 1 and 64 tokens on each implementation, the SiLU gate, and whole decode steps of the
 engine (after 104 and 918 prompt tokens) on each thread count, where every kernel call of the engine
-goes to one library or the other. Every case checks that both libraries give the same integers.
+goes to one library or the other (``--kernel avx2``: what a CPU without AVX-512 runs). Every case checks that both libraries give the same integers.
 Decode steps report the median and the fastest step: on a machine shared with other jobs the fastest
 is the closest to what free cores give.
 """
@@ -110,11 +111,19 @@ def main() -> int:
     ap.add_argument("--impls", default=",".join(i for i in intkernel.implementations() if i != "portable"))
     ap.add_argument("--cases", default="linear,silu,engine", help="which of linear, silu, engine to run")
     ap.add_argument("--positions", default="104,918", help="prompt lengths of the engine decode cases")
+    ap.add_argument(
+        "--kernel",
+        default="auto",
+        help="what the engine's linear kernel runs (EIGEN_AI_KERNEL), on both sides",
+    )
     args = ap.parse_args()
     threads = [int(t) for t in args.threads.split(",")]
     impls = [i for i in args.impls.split(",") if i]
     with tempfile.TemporaryDirectory() as tmp:
         libs = {"base": baseline_library(args.baseline, Path(tmp)), "cur": intkernel.library()}
+    for lib in libs.values():
+        if lib.il_set_default_impl(intkernel.IMPLS[args.kernel]) != 0:
+            raise SystemExit(f"kernel {args.kernel!r} is not available")
     svc = InferenceService()
     eng = svc.engine
     print(
