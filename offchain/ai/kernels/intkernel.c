@@ -118,6 +118,17 @@ static void group_portable(const il_args *a, int64_t g, int64_t t0, int64_t t1) 
 
 #define AVX2_TARGET __attribute__((target("avx2")))
 
+/* A product of one or two tokens streams its weights from memory (a decode step reads ~115 MB of
+   them) and does little work per byte: the weights, D and E of the block PF_BLOCKS ahead in the
+   unit's stream (groups follow each other in memory) are requested now. A hint: it never faults. */
+#define PF_BLOCKS 16
+static inline void prefetch_block(const il_args *a, int64_t g, int64_t b) {
+    const int64_t pb = g * a->nb + b + PF_BLOCKS, wbytes = a->nibble ? 256 : 512;
+    for (int64_t o = 0; o < wbytes; o += 64) _mm_prefetch((const char *)(a->w + pb * wbytes + o), _MM_HINT_T0);
+    _mm_prefetch((const char *)(a->D + pb * RG), _MM_HINT_T0);
+    _mm_prefetch((const char *)(a->E + pb * RG), _MM_HINT_T0);
+}
+
 /* AVX2 (vpmaddwd on 16-bit lanes; what CPUs without AVX-512 VNNI run). The activations are taken
    signed, x' = u - 2^15 = u ^ 0x8000 in [-2^15, 2^15 - 1] (the clamped x), and the weights are
    widened to int16 (w in [0, 15] for Q4, [-128, 127] for bytes). S'_b = sum_i w_i x'_i = S_b - 2^15 W_b,
@@ -141,6 +152,7 @@ AVX2_TARGET __attribute__((always_inline)) static inline void tile_avx2(const il
     for (int k = 0; k < NT; k++)
         for (int i = 0; i < 4; i++) Y[k][i] = _mm256_setzero_si256();
     for (int64_t b = 0; b < nb; b++) {
+        prefetch_block(a, g, b);
         __m256i acc[2][4];
         for (int k = 0; k < NT; k++)
             for (int i = 0; i < 4; i++) acc[k][i] = _mm256_setzero_si256();
@@ -197,6 +209,7 @@ VNNI_TARGET __attribute__((always_inline)) static inline void tile_vnni(const il
     for (int k = 0; k < NT; k++) ae[k] = ao[k] = zero;
     for (int64_t b = 0; b < nb; b++) {
         __m512i W[8];
+        if (NT <= 2) prefetch_block(a, g, b);
         if (a->nibble) {
             const uint8_t *wb = a->w + (g * nb + b) * 256;
             for (int z = 0; z < 4; z++) {
@@ -380,11 +393,23 @@ static struct {
     int started;
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, 0, 1, 0, 0, 0};
 
+/* Units are claimed in runs (guided scheduling): a run is 1 / (2 * threads) of what was left at the
+   thread's last claim, at least one unit. Runs of consecutive units keep a thread's weight stream
+   sequential (what the hardware prefetcher follows; one unit at a time interleaved the threads'
+   units) and take fewer claims on the shared counter; the tail still goes one unit at a time. */
 static void pool_work(void) {
     const unit_fn fn = pool.fn;
     void *ctx = pool.ctx;
-    const int64_t n = pool.n;
-    for (int64_t k; (k = atomic_fetch_add(&pool.next, 1)) < n;) fn(ctx, k);
+    const int64_t n = pool.n, div = 2 * ((int64_t)pool.allowed + 1);
+    for (int64_t seen = 0;;) {
+        int64_t c = (n - seen) / div;
+        if (c < 1) c = 1;
+        int64_t k = atomic_fetch_add(&pool.next, c);
+        if (k >= n) break;
+        const int64_t e = k + c < n ? k + c : n;
+        for (; k < e; k++) fn(ctx, k);
+        seen = e;
+    }
 }
 
 static void *pool_worker(void *arg) {
@@ -747,15 +772,34 @@ int il_exp_neg(const int64_t *d, int64_t n, int out_bits, const int64_t *t1, con
     return IL_OK;
 }
 
+#if IL_X86
+static void silu_row_avx512(const int64_t *g, const int64_t *u, int64_t H, const int64_t *t1, const int64_t *t2,
+                            int64_t log2e, int64_t *o);
+#endif
+
+/* 1 when the element-wise steps take their AVX-512 versions (the CPU has AVX-512 F/DQ/BW/VL and the
+   linear kernel is not pinned to portable or AVX2, which stand for CPUs without it): the same integers. */
+static int elementwise_vector(void) {
+    return il_default_impl != IMPL_PORTABLE && il_default_impl != IMPL_AVX2 && att_blocked_available();
+}
+
 /* Engine._silu_mul on a fused gate|up product gu [T][2H] (gate = columns < H): out [T][H] =
    silu(gate) * up in 2^-32 units, sigma from the exp table and a rounded integer division. */
 int il_silu_mul(const int64_t *gu, int64_t T, int64_t H, const int64_t *t1, const int64_t *t2, int64_t log2e,
                 int64_t *out) {
     if (!gu || !out || !t1 || !t2 || T < 0 || H <= 0) return IL_EARG;
     const int64_t one = (int64_t)1 << EXP_ONE_BITS;
+    const int vec = elementwise_vector();
     for (int64_t t = 0; t < T; t++) {
         const int64_t *g = gu + t * 2 * H, *u = g + H;
         int64_t *o = out + t * H;
+#if IL_X86
+        if (vec) {
+            silu_row_avx512(g, u, H, t1, t2, log2e, o);
+            continue;
+        }
+#endif
+        (void)vec;
         for (int64_t i = 0; i < H; i++) {
             int64_t gate = g[i] < -GATE_LIMIT ? -GATE_LIMIT : g[i] > GATE_LIMIT ? GATE_LIMIT : g[i];
             int64_t up = u[i] < -GATE_LIMIT ? -GATE_LIMIT : u[i] > GATE_LIMIT ? GATE_LIMIT : u[i];
@@ -973,8 +1017,9 @@ static int64_t att_rows(const att_job *j, int64_t h, int64_t c, att_row *r) {
 }
 
 #if IL_X86
-/* exp_neg1(d, 16) on 8 lanes. */
-AVX512_TARGET static inline __m512i exp_neg_v(__m512i d, const int64_t *t1, const int64_t *t2, __m512i l2e) {
+/* exp_neg1(d, out_bits) on 8 lanes, out_bits = EXP_ONE_BITS - osh (osh in [0, 16]). */
+AVX512_TARGET static inline __m512i exp_neg_v(__m512i d, const int64_t *t1, const int64_t *t2, __m512i l2e,
+                                              const int osh) {
     d = _mm512_min_epi64(d, _mm512_set1_epi64(EXP_D_MAX));
     const __m512i u = _mm512_mullo_epi64(d, l2e);
     const __m512i nn = _mm512_srai_epi64(u, U_BITS);
@@ -986,10 +1031,39 @@ AVX512_TARGET static inline __m512i exp_neg_v(__m512i d, const int64_t *t1, cons
     const __m512i val = _mm512_srai_epi64(
         _mm512_add_epi64(_mm512_mullo_epi64(ta, tb), _mm512_set1_epi64((int64_t)1 << (EXP_ONE_BITS - 1))),
         EXP_ONE_BITS);
-    const __m512i sh = _mm512_add_epi64(nn, _mm512_set1_epi64(EXP_ONE_BITS - 16));
+    const __m512i sh = _mm512_add_epi64(nn, _mm512_set1_epi64(osh));
     const __m512i one = _mm512_set1_epi64(1);
     const __m512i rs = _mm512_srav_epi64(_mm512_add_epi64(val, _mm512_sllv_epi64(one, _mm512_sub_epi64(sh, one))), sh);
     return _mm512_mask_blend_epi64(_mm512_cmpgt_epi64_mask(sh, _mm512_setzero_si512()), val, rs);
+}
+
+/* il_silu_mul for one token on 8 lanes: the same clips, exp table entries and roundings; the rounded
+   division sig = floor((2 num + den) / (2 den)) (numerator < 2^62, divisor in (2^31, 2^32], quotient
+   <= 2^30) is a double quotient, within 1 of the true one (both operands and the quotient carry
+   relative errors of 2^-53), made exact by one integer correction either way. */
+AVX512_TARGET static void silu_row_avx512(const int64_t *g, const int64_t *u, int64_t H, const int64_t *t1,
+                                          const int64_t *t2, int64_t log2e, int64_t *o) {
+    const __m512i lim = _mm512_set1_epi64(GATE_LIMIT), nlim = _mm512_set1_epi64(-GATE_LIMIT);
+    const __m512i one = _mm512_set1_epi64((int64_t)1 << EXP_ONE_BITS), zero = _mm512_setzero_si512();
+    const __m512i l2e = _mm512_set1_epi64(log2e), c1 = _mm512_set1_epi64(1);
+    const __m512i half = _mm512_set1_epi64((int64_t)1 << (EXP_ONE_BITS - 1));
+    for (int64_t i = 0; i < H; i += 8) {
+        const __mmask8 k = (__mmask8)(H - i >= 8 ? 0xFF : (1u << (H - i)) - 1);
+        const __m512i gate = _mm512_min_epi64(_mm512_max_epi64(_mm512_maskz_loadu_epi64(k, g + i), nlim), lim);
+        const __m512i up = _mm512_min_epi64(_mm512_max_epi64(_mm512_maskz_loadu_epi64(k, u + i), nlim), lim);
+        const __m512i e = exp_neg_v(_mm512_abs_epi64(gate), t1, t2, l2e, 0);
+        const __mmask8 pos = _mm512_cmpge_epi64_mask(gate, zero);
+        const __m512i num = _mm512_mask_blend_epi64(pos, _mm512_slli_epi64(e, EXP_ONE_BITS),
+                                                    _mm512_set1_epi64((int64_t)1 << (2 * EXP_ONE_BITS)));
+        const __m512i den2 = _mm512_slli_epi64(_mm512_add_epi64(one, e), 1);
+        const __m512i a = _mm512_add_epi64(_mm512_slli_epi64(num, 1), _mm512_srli_epi64(den2, 1));
+        __m512i q = _mm512_cvttpd_epi64(_mm512_div_pd(_mm512_cvtepi64_pd(a), _mm512_cvtepi64_pd(den2)));
+        const __m512i r = _mm512_sub_epi64(a, _mm512_mullo_epi64(q, den2));
+        q = _mm512_mask_sub_epi64(q, _mm512_cmplt_epi64_mask(r, zero), q, c1);
+        q = _mm512_mask_add_epi64(q, _mm512_cmpge_epi64_mask(r, den2), q, c1);
+        const __m512i silu = _mm512_srai_epi64(_mm512_add_epi64(_mm512_mullo_epi64(gate, q), half), EXP_ONE_BITS);
+        _mm512_mask_storeu_epi64(o + i, k, _mm512_mullo_epi64(silu, up));
+    }
 }
 
 /* lane i = the sum of the lanes of a[i] (each partial sum an integer below 2^53: exact). */
@@ -1057,7 +1131,8 @@ AVX512_TARGET static void att_weights(const att_job *j, const att_row *r, const 
             __m512i w = _mm512_setzero_si512();
             if (ok) {
                 const __m512i s = _mm512_loadu_si512((const void *)(S + i * ld + p));
-                w = _mm512_maskz_mov_epi64(ok, exp_neg_v(_mm512_sub_epi64(_mm512_set1_epi64(mx[i]), s), j->t1, j->t2, l2e));
+                w = _mm512_maskz_mov_epi64(ok, exp_neg_v(_mm512_sub_epi64(_mm512_set1_epi64(mx[i]), s), j->t1, j->t2, l2e,
+                                                          EXP_ONE_BITS - 16));
             }
             w = _mm512_mask_mov_epi64(w, masked, pmv);
             z[i] += _mm512_reduce_add_epi64(w);

@@ -257,16 +257,26 @@ def test_exp_neg_native_equals_array():
 
 
 def test_silu_mul_native_equals_array(monkeypatch):
+    """Every implementation (the AVX-512 lanes where the CPU has them, the scalar code when the linear
+    kernel is pinned to portable or AVX2) against the array code, widths with and without a lane tail."""
     rng = np.random.default_rng(6)
     monkeypatch.setenv("EIGEN_NATIVE", "0")
     ref = Engine(tiny_service().model)
-    hidden = 96
     lim = (1 << 30) + 5  # beyond the clip on both sides
-    gu = rng.integers(-lim, lim, size=(40, 2 * hidden))
-    gu[:5] >>= 14  # the usual range: |gate| a few units
-    gu[5, :8] = [0, 1, -1, lim, -lim, (1 << 30) - 1, -(1 << 30) + 1, 1 << 16]
-    expect = ref._silu_mul(gu[:, :hidden], gu[:, hidden:])
-    assert np.array_equal(intkernel.silu_mul(gu, hidden), expect)
+    for hidden in (96, 13):
+        gu = rng.integers(-lim, lim, size=(40, 2 * hidden))
+        gu[:5] >>= 14  # the usual range: |gate| a few units
+        gu[5, :8] = [0, 1, -1, lim, -lim, (1 << 30) - 1, -(1 << 30) + 1, 1 << 16]
+        gu[6, :hidden] = (np.arange(hidden) - hidden // 2) << 10  # sigma's division near its ties
+        gu[7:20, :hidden] = rng.integers(-(1 << 22), 1 << 22, size=(13, hidden))
+        expect = ref._silu_mul(gu[:, :hidden], gu[:, hidden:])
+        try:
+            for impl in IMPLS:
+                intkernel.set_default_implementation(impl)
+                assert np.array_equal(intkernel.silu_mul(gu, hidden), expect), impl
+        finally:
+            intkernel.set_default_implementation("auto")
+    hidden = 13
     for bad, h in ((gu, hidden + 1), (gu[0], hidden), (gu.astype(np.float64), hidden)):
         with pytest.raises(EngineError):
             intkernel.silu_mul(bad, h)
