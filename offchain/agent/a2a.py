@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from offchain.agent.ap2 import CART, PAYMENT, Signed, sign_mandate
+from offchain.agent.ap2 import CART, PAYMENT, USER_AUTHORIZATION, Signed, authorize, sign_mandate
 from offchain.agent.client import PayingClient
 from offchain.agent.errors import (
     A2A_BY_CODE,
@@ -628,6 +628,7 @@ def agent_card(
     provider: dict[str, str] | None = None,
     x402_required: bool = True,
     mandates: bool = False,
+    user_authorization: bool = False,
     registrations: list[dict[str, Any]] | None = None,
     rest_url: str | None = None,
     streaming: bool = False,
@@ -649,7 +650,8 @@ def agent_card(
                 "description": "Payments must carry AP2 intent and payment mandates (signed JSON) "
                 "in message metadata; the agent signs the cart.",
                 "required": False,
-                "params": {"keys": [AP2_INTENT, AP2_CART, AP2_PAYMENT]},
+                "params": {"keys": [AP2_INTENT, AP2_CART, AP2_PAYMENT]}
+                | ({"userAuthorization": "sd-jwt+kb/ES256"} if user_authorization else {}),
             }
         )
     if registrations:  # ERC-8004: the on-chain identities this agent holds (the card has no free field)
@@ -996,10 +998,15 @@ class A2AClient:
 
 
 def mandates_for(
-    agent_key: Any, intent: Signed, clock: Callable[[], float] = time.time
+    agent_key: Any,
+    intent: Signed,
+    clock: Callable[[], float] = time.time,
+    authorization: tuple[str, Any] | None = None,
 ) -> Callable[[PaymentRequirements, Signed | None], dict[str, Any]]:
     """A2AClient's `mandates`: the user's `intent` and a PaymentMandate signed by the agent's key
-    for the offer paid against the agent's cart."""
+    for the offer paid against the agent's cart; with `authorization` (the user's credential, an
+    issued SD-JWT, and the device key it binds), the PaymentMandate carries the user's
+    authorization of this very cart and payment (ap2.authorize)."""
 
     def make(offer: PaymentRequirements, cart: Signed | None) -> dict[str, Any]:
         if cart is None:
@@ -1014,7 +1021,11 @@ def mandates_for(
             "amount": str(offer.amount),
             "timestamp": str(int(clock())),
         }
-        return {AP2_INTENT: intent.to_json(), AP2_PAYMENT: sign_mandate(agent_key, body).to_json()}
+        payment = sign_mandate(agent_key, body)
+        out = payment.to_json()
+        if authorization is not None:
+            out[USER_AUTHORIZATION] = authorize(authorization[0], authorization[1], cart, payment, clock())
+        return {AP2_INTENT: intent.to_json(), AP2_PAYMENT: out}
 
     return make
 

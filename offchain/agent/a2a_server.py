@@ -83,7 +83,17 @@ from offchain.agent.a2a import (
     sse,
     stream_response,
 )
-from offchain.agent.ap2 import CART, INTENT, PAYMENT, Signed, check_intent, check_payment, sign_mandate
+from offchain.agent.ap2 import (
+    CART,
+    INTENT,
+    PAYMENT,
+    USER_AUTHORIZATION,
+    Signed,
+    check_intent,
+    check_payment,
+    check_user_authorization,
+    sign_mandate,
+)
 from offchain.agent.errors import (
     A2AError,
     A2AExtensionRequiredError,
@@ -100,6 +110,11 @@ from offchain.agent.errors import (
     MandateMismatchError,
     MandateSignatureError,
     PaymentRequirementsError,
+    SdJwtBindingError,
+    SdJwtDisclosureError,
+    SdJwtError,
+    SdJwtExpiredError,
+    SdJwtSignatureError,
     X402Error,
 )
 from offchain.agent.server import Facilitator, Payment, settle_payment, verify_payment
@@ -113,6 +128,11 @@ CART_TTL_S = 600
 
 # a mandate refusal -> the receipt's errorReason
 MANDATE_REASONS: tuple[tuple[type[MandateError], str], ...] = (
+    (SdJwtDisclosureError, "authorization_disclosure"),
+    (SdJwtSignatureError, "authorization_signature"),
+    (SdJwtExpiredError, "authorization_expired"),
+    (SdJwtBindingError, "authorization_binding"),
+    (SdJwtError, "authorization_invalid"),
     (MandateSignatureError, "mandate_signature"),
     (MandateExpiredError, "mandate_expired"),
     (MandateMismatchError, "mandate_mismatch"),
@@ -176,7 +196,9 @@ class A2AServer:
     `merchant_key` (the payee's key) it signs an AP2 CartMandate for each priced task; with
     `require_mandates` it settles only payments that carry the user's IntentMandate and the
     agent's PaymentMandate, checked against the cart and the intent's limits (its budget counted
-    over the payments this agent has taken under that intent)."""
+    over the payments this agent has taken under that intent); with `user_issuers` (``iss`` -> an
+    ES256 public key) the PaymentMandate must also carry the user's authorization, an SD-JWT+KB
+    from one of those issuers (ap2.check_user_authorization)."""
 
     def __init__(
         self,
@@ -192,11 +214,15 @@ class A2AServer:
         max_tasks: int = 10_000,
         clock: Callable[[], float] = time.time,
         registrations: list[dict[str, Any]] | None = None,
+        user_issuers: dict[str, Any] | None = None,
     ) -> None:
         if not skills:
             raise ValueError("an agent has at least one skill")
         if require_mandates and merchant_key is None:
             raise ValueError("checking mandates needs the merchant's key (it signs the carts)")
+        if user_issuers is not None and not require_mandates:
+            raise ValueError("a user's authorization is checked with the mandates: require_mandates")
+        self.user_issuers = user_issuers
         self.name = name
         self.description = description
         self.skills = {s.card.id: s for s in skills}
@@ -223,6 +249,7 @@ class A2AServer:
             [s.card for s in self.skills.values()],
             version=self.version,
             mandates=self.merchant_key is not None,
+            user_authorization=self.user_issuers is not None,
             registrations=self.registrations,
             rest_url=self.public_url or base_url.rstrip("/"),
             streaming=True,
@@ -313,6 +340,9 @@ class A2AServer:
         user = intent.signer()
         spent = self.intent_spent.get(intent.hash, 0)
         amount = check_payment(intent, rec.cart, payment, user, spent, self.clock())
+        if self.user_issuers is not None:
+            auth = meta[AP2_PAYMENT].get(USER_AUTHORIZATION)
+            check_user_authorization(auth, self.user_issuers, rec.cart, payment, user, self.clock())
         agent = check_intent(intent, user).agent
         if payload.payload.authorization.from_ != agent:
             raise MandateMismatchError(
@@ -436,6 +466,7 @@ class A2AServer:
                 f"task {msg.task_id} awaits payment: {X402_STATUS} must be {PAYMENT_SUBMITTED} or {PAYMENT_REJECTED}"
             )
         rec.history.append(msg)
+        rec.task = replace(rec.task, history=tuple(rec.history))
         if stream is not None:
             stream.attach(rec)
         if status == PAYMENT_REJECTED:

@@ -147,6 +147,29 @@ class MandateLimitError(MandateError):
     budget exceeded."""
 
 
+class SdJwtError(MandateError):
+    """The user's authorization (an SD-JWT with key binding, offchain/agent/sdjwt.py) is malformed
+    or of a kind this verifier does not take (algorithm, type, structure)."""
+
+
+class SdJwtSignatureError(SdJwtError, MandateSignatureError):
+    """The SD-JWT is not signed by a trusted issuer, or its key-binding JWT not by the holder key
+    the credential binds."""
+
+
+class SdJwtExpiredError(SdJwtError, MandateExpiredError):
+    """The credential has expired (or is not valid yet), or the key-binding JWT is stale."""
+
+
+class SdJwtBindingError(SdJwtError, MandateMismatchError):
+    """The key-binding JWT is for another audience, nonce, presentation (``sd_hash``) or
+    transaction, or a disclosed claim is not what the payment needs."""
+
+
+class SdJwtDisclosureError(SdJwtError):
+    """A disclosure is tampered with, repeated, or not referenced by the signed payload."""
+
+
 class AgentNotFoundError(AgentError):
     """No agent has this id in the identity registry (or the deployment records none)."""
 
@@ -335,6 +358,11 @@ __all__ = [
     "PredictionError",
     "RecordError",
     "RecordUnavailableError",
+    "SdJwtBindingError",
+    "SdJwtDisclosureError",
+    "SdJwtError",
+    "SdJwtExpiredError",
+    "SdJwtSignatureError",
     "SettlementError",
     "TradeError",
     "TradingError",

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from offchain.agent import errors as E
+from offchain.agent import sdjwt
 from offchain.agent.a2a import (
     AP2_CART,
     AP2_INTENT,
@@ -48,7 +49,7 @@ from offchain.agent.a2a import (
     user_message,
 )
 from offchain.agent.a2a_server import TASK_KEY
-from offchain.agent.ap2 import INTENT, sign_mandate
+from offchain.agent.ap2 import INTENT, USER_AUTHORIZATION, WALLET_CLAIM, sign_mandate
 from offchain.agent.facilitator import HTTPFacilitator, LocalFacilitator, create_app
 from offchain.agent.x402 import PaymentRequired
 from offchain.httpservice import ServiceServer
@@ -644,6 +645,75 @@ def test_payments_outside_the_mandates_are_refused_before_settling(a2a_world, me
     # an expired intent
     assert refused(mandated(w, merchant, intent(w, expiry=str(int(w.clock()) - 1)))) == "mandate_expired"
     assert w.balance("seller") - seller0 == 2 * PRICE
+
+
+ISSUER_KEY, DEVICE_KEY = sdjwt.new_key(), sdjwt.new_key()
+ISS = "https://credentials.example"
+
+
+def user_credential(w, exp_in=3600, issuer=ISSUER_KEY, device=DEVICE_KEY):
+    """payer2's (the user's) credential: its wallet among claims it need not reveal, bound to its device key."""
+    now = int(w.clock())
+    claims = {WALLET_CLAIM: w.addresses["payer2"], "name": "Ada", "email": "ada@example.com"}
+    return sdjwt.issue(
+        issuer, ISS, claims, [WALLET_CLAIM, "name", "email"], device, iat=now, exp=now + exp_in
+    )
+
+
+@pytest.fixture
+def strict_merchant(a2a_world):
+    """The merchant of `merchant`, also requiring the user's authorization (SD-JWT+KB) from ISS."""
+    w = a2a_world
+    server = a2a_agent(
+        w,
+        LocalFacilitator(w.fresh_facilitator()),
+        merchant_key=w.keys["seller"],
+        require_mandates=True,
+        user_issuers={ISS: ISSUER_KEY.public_key()},
+    )
+    with ServiceServer(server.app(), log_level="warning") as s:
+        yield s.url
+
+
+def test_user_authorization_is_verified_before_any_payment(a2a_world, strict_merchant):
+    w = a2a_world
+    seller0 = w.balance("seller")
+
+    def authorized(cred, device=DEVICE_KEY):
+        mandates = mandates_for(w.keys["payer"], intent(w), w.clock, (cred, device))
+        return A2AClient(strict_merchant, w.client("payer"), mandates=mandates, stream=True)
+
+    card = AgentCard.from_json(httpx.get(strict_merchant + "/.well-known/agent-card.json").json())
+    (ext,) = [e for e in card.raw["capabilities"]["extensions"] if e["uri"] == MANDATES_EXTENSION]
+    assert ext["params"]["userAuthorization"] == "sd-jwt+kb/ES256"
+    c = authorized(user_credential(w))
+    ex = c.ask(skill="price")
+    assert ex.task.status.state == COMPLETED and w.balance("seller") - seller0 == PRICE
+    sent = next(m for m in c.get_task(ex.task.id).history if m.metadata.get(X402_STATUS) == PAYMENT_SUBMITTED)
+    auth = sent.metadata[AP2_PAYMENT][USER_AUTHORIZATION]
+    assert "ada@example.com" not in str(
+        sdjwt.verify(
+            auth, {ISS: ISSUER_KEY.public_key()}, aud=w.addresses["seller"], nonce=ex.task.id, now=w.clock()
+        ).claims
+    )
+
+    def refused(c):
+        with pytest.raises(E.PaymentRefusedError) as info:
+            c.ask(skill="price")
+        return info.value.reason
+
+    # mandates without the user's authorization
+    plain = A2AClient(
+        strict_merchant, w.client("payer"), mandates=mandates_for(w.keys["payer"], intent(w), w.clock)
+    )
+    assert refused(plain) == "authorization_invalid"
+    # the key binding signed by a device key other than the credential's
+    assert refused(authorized(user_credential(w), device=sdjwt.new_key())) == "authorization_signature"
+    # a credential from an issuer's key the merchant does not trust
+    assert refused(authorized(user_credential(w, issuer=sdjwt.new_key()))) == "authorization_signature"
+    # an expired credential
+    assert refused(authorized(user_credential(w, exp_in=-1))) == "authorization_expired"
+    assert w.balance("seller") - seller0 == PRICE
 
 
 def test_the_task_store_is_bounded(a2a_world):
