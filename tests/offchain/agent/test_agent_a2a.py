@@ -311,7 +311,7 @@ def test_http_json_refusals_are_aip193_errors_with_their_status(a2a_world, agent
         )
 
 
-def _card_only(binding):
+def _card_only(binding, streaming=False):
     """A transport serving only a card with one `binding`."""
     card = {
         "name": "n",
@@ -320,6 +320,7 @@ def _card_only(binding):
         "supportedInterfaces": [
             {"url": "http://x/a2a", "protocolBinding": binding, "protocolVersion": "1.0"}
         ],
+        "capabilities": {"streaming": streaming},
     }
     return httpx.MockTransport(lambda req: httpx.Response(200, json=card))
 
@@ -443,21 +444,8 @@ def test_subscriber_sees_another_clients_payment(a2a_world, agent, binding):
         next(watcher.subscribe("nope"))
 
 
-def test_streaming_client_needs_a_streaming_card_and_a_whole_stream(a2a_world):
-    card = {
-        "name": "n",
-        "description": "d",
-        "version": "1",
-        "supportedInterfaces": [
-            {"url": "http://x/a2a", "protocolBinding": JSONRPC, "protocolVersion": "1.0"}
-        ],
-        "capabilities": {"streaming": False},
-    }
-    c = A2AClient(
-        "http://x",
-        http=httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, json=card))),
-        stream=True,
-    )
+def test_streaming_client_needs_a_streaming_card_and_a_whole_stream():
+    c = A2AClient("http://x", http=httpx.Client(transport=_card_only(JSONRPC)), stream=True)
     with pytest.raises(E.A2AUnsupportedOperationError, match="streaming"):
         c.ask("hi")
     # a stream that stops before the task ends, or opens with an update, is refused
