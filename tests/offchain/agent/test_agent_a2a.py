@@ -444,6 +444,24 @@ def test_subscriber_sees_another_clients_payment(a2a_world, agent, binding):
         next(watcher.subscribe("nope"))
 
 
+def test_a_client_leaving_a_stream_stops_only_its_stream(a2a_world):
+    import time
+
+    w = a2a_world
+    server = a2a_agent(w, LocalFacilitator(w.fresh_facilitator()))
+    with ServiceServer(server.app(), log_level="warning") as s:
+        c = client(w, s.url)
+        t = _open_task(c)
+        with httpx.stream("POST", f"{s.url}/tasks/{t.id}:subscribe") as r:
+            first = next(sse_data(r.iter_lines()))
+        assert json.loads(first)["task"]["id"] == t.id
+        deadline = time.monotonic() + 10
+        while server.tasks[t.id].streams and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.tasks[t.id].streams == []  # the server let go of the stream
+        assert c.pay(t).task.status.state == COMPLETED  # and the task goes on
+
+
 def test_streaming_client_needs_a_streaming_card_and_a_whole_stream():
     c = A2AClient("http://x", http=httpx.Client(transport=_card_only(JSONRPC)), stream=True)
     with pytest.raises(E.A2AUnsupportedOperationError, match="streaming"):
