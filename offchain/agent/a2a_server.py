@@ -8,8 +8,10 @@ binding of the same operations (``POST /message:send``, ``POST /message:stream``
 ``GET /tasks/{id}``, ``POST /tasks/{id}:subscribe``; errors as AIP-193 bodies with their HTTP
 status). The streaming operations answer server-sent events: the task first, then each status
 update and artifact, until the task ends or waits for the client (a payment asked for, or
-refused, ends the stream with its x402 metadata). A request (a message without ``taskId``) to a priced skill creates a
-task in ``TASK_STATE_INPUT_REQUIRED`` with ``payment-required`` and the offers; each offer's
+refused, ends the stream with its x402 metadata).
+
+A request (a message without ``taskId``) to a priced skill creates a task in
+``TASK_STATE_INPUT_REQUIRED`` with ``payment-required`` and the offers; each offer's
 ``extra.a2aTaskId`` names the task, so a payment made for one task is refused on another. The
 client's ``payment-submitted`` message (with ``taskId``) is matched against the task's offers,
 the mandates are checked (when required), the facilitator verifies, the skill runs, the payment

@@ -658,7 +658,8 @@ ISS = "https://credentials.example"
 
 
 def user_credential(w, exp_in=3600, issuer=ISSUER_KEY, device=DEVICE_KEY):
-    """payer2's (the user's) credential: its wallet among claims it need not reveal, bound to its device key."""
+    """payer2's (the user's) credential: its wallet among claims it need not reveal, bound to its
+    device key."""
     now = int(w.clock())
     claims = {WALLET_CLAIM: w.addresses["payer2"], "name": "Ada", "email": "ada@example.com"}
     return sdjwt.issue(
