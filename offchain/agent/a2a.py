@@ -801,8 +801,9 @@ class A2AClient:
         if method == "GetTask":
             q = {} if params.get("historyLength") is None else {"historyLength": params["historyLength"]}
             return "GET", f"{base}/tasks/{task_id}", {"params": q}
-        if method == "SubscribeToTask":
-            return "POST", f"{base}/tasks/{task_id}:subscribe", {}
+        if method in ("SubscribeToTask", "CancelTask"):
+            verb = "subscribe" if method == "SubscribeToTask" else "cancel"
+            return "POST", f"{base}/tasks/{task_id}:{verb}", {}
         raise A2AInvalidParamsError(f"{method} is not served over {HTTP_JSON} here")
 
     def call(self, method: str, params: dict[str, Any]) -> Any:
@@ -905,6 +906,11 @@ class A2AClient:
         if history_length is not None:
             params["historyLength"] = history_length
         return Task.from_json(self.call("GetTask", params))
+
+    def cancel(self, task_id: str) -> Task:
+        """Cancel a task waiting for the client (A2ATaskNotCancelableError once it is worked on or
+        over)."""
+        return Task.from_json(self.call("CancelTask", {"id": task_id}))
 
     def wait(self, task_id: str) -> Task:
         """Poll GetTask until the task ends or waits for the client."""

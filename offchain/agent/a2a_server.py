@@ -3,10 +3,10 @@ through x402 (the a2a-x402 extension's standalone flow) and settled by a facilit
 mandates checked before any settlement when the agent asks for them.
 
 Routes: ``GET /.well-known/agent-card.json`` (the card), ``POST /a2a`` (JSON-RPC 2.0:
-``SendMessage``, ``SendStreamingMessage``, ``GetTask``, ``SubscribeToTask``) and the HTTP+JSON
-binding of the same operations (``POST /message:send``, ``POST /message:stream``,
-``GET /tasks/{id}``, ``POST /tasks/{id}:subscribe``; errors as AIP-193 bodies with their HTTP
-status). The streaming operations answer server-sent events: the task first, then each status
+``SendMessage``, ``SendStreamingMessage``, ``GetTask``, ``SubscribeToTask``, ``CancelTask``) and
+the HTTP+JSON binding of the same operations (``POST /message:send``, ``POST /message:stream``,
+``GET /tasks/{id}``, ``POST /tasks/{id}:subscribe``, ``POST /tasks/{id}:cancel``; errors as AIP-193
+bodies with their HTTP status). The streaming operations answer server-sent events: the task first, then each status
 update and artifact, until the task ends or waits for the client (a payment asked for, or
 refused, ends the stream with its x402 metadata).
 
@@ -51,6 +51,7 @@ from offchain.agent.a2a import (
     EXTENSIONS_HEADERS,
     FAILED,
     INPUT_REQUIRED,
+    INTERRUPTED,
     PAYMENT_COMPLETED,
     PAYMENT_FAILED,
     PAYMENT_REJECTED,
@@ -103,6 +104,7 @@ from offchain.agent.errors import (
     A2AInvalidRequestError,
     A2AMethodNotFoundError,
     A2AParseError,
+    A2ATaskNotCancelableError,
     A2ATaskNotFoundError,
     A2AUnsupportedOperationError,
     A2AVersionError,
@@ -491,6 +493,20 @@ class A2AServer:
             raise A2ATaskNotFoundError(f"no task {task_id}")
         return rec.task.to_json(hist)
 
+    async def cancel_task(self, params: dict[str, Any]) -> dict[str, Any]:
+        """CancelTask: a task waiting for the client (its payment) is cancelled; one being worked on
+        (a payment being verified or settled) or ended is not."""
+        task_id = params.get("id")
+        if not isinstance(task_id, str):
+            raise A2AInvalidParamsError("CancelTask takes params.id, a string")
+        rec = self.tasks.get(task_id)
+        if rec is None:
+            raise A2ATaskNotFoundError(f"no task {task_id}")
+        state = rec.task.status.state
+        if state not in INTERRUPTED:
+            raise A2ATaskNotCancelableError(f"task {task_id} is {state}: it cannot be cancelled")
+        return self._status(rec, CANCELED, "Cancelled by the client.", {}).to_json()
+
     # ---- streams
 
     async def _events(self, st: _Stream, job: asyncio.Future[Any] | None) -> AsyncIterator[StreamEvent]:
@@ -576,12 +592,14 @@ class A2AServer:
         if not isinstance(params, dict):
             raise A2AInvalidParamsError("params must be an object")
         method = body["method"]
-        served = ("SendMessage", "SendStreamingMessage", "GetTask", "SubscribeToTask")
+        served = ("SendMessage", "SendStreamingMessage", "GetTask", "SubscribeToTask", "CancelTask")
         if method not in served:
             raise A2AMethodNotFoundError(f"method {method[:64]!r} is not served ({', '.join(served)})")
         self._check_headers(request, method.startswith("Send"))
         if method == "GetTask":
             return rpc_result(req_id, await self.get_task(params))
+        if method == "CancelTask":
+            return rpc_result(req_id, await self.cancel_task(params))
         if method == "SubscribeToTask":
             return await self.subscribe(params)
         if method == "SendStreamingMessage":
@@ -675,6 +693,13 @@ class A2AServer:
             except A2AError as exc:
                 return refusal(exc)
 
+        async def rest_cancel(request: Request) -> Response:
+            try:
+                self._check_headers(request, False)
+                return JSONResponse(await self.cancel_task({"id": request.path_params["id"]}))
+            except A2AError as exc:
+                return refusal(exc)
+
         async def rest_subscribe(request: Request) -> Response:
             try:
                 self._check_headers(request, False)
@@ -697,6 +722,7 @@ class A2AServer:
                 Route("/message:send", rest_send, methods=["POST"]),
                 Route("/message:stream", rest_stream, methods=["POST"]),
                 Route("/tasks/{id}:subscribe", rest_subscribe, methods=["POST"]),
+                Route("/tasks/{id}:cancel", rest_cancel, methods=["POST"]),
                 Route("/tasks/{id}", rest_task, methods=["GET"]),
             ],
             exception_handlers={404: not_found, 405: not_found},

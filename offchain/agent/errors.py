@@ -219,6 +219,13 @@ class A2ATaskNotFoundError(A2AError):
     http_status, status, reason = 404, "NOT_FOUND", "TASK_NOT_FOUND"
 
 
+class A2ATaskNotCancelableError(A2AError):
+    """CancelTask on a task that has ended, or whose payment is being settled."""
+
+    rpc_code = -32002
+    http_status, status, reason = 409, "FAILED_PRECONDITION", "TASK_NOT_CANCELABLE"
+
+
 class A2AUnsupportedOperationError(A2AError):
     """The operation does not apply to the task now (a message to a finished task, a payment to
     a task that awaits none)."""
@@ -255,6 +262,7 @@ _A2A_ERRORS = (
     A2AMethodNotFoundError,
     A2AInvalidParamsError,
     A2ATaskNotFoundError,
+    A2ATaskNotCancelableError,
     A2AUnsupportedOperationError,
     A2AExtensionRequiredError,
     A2AVersionError,
@@ -327,6 +335,7 @@ __all__ = [
     "A2AMethodNotFoundError",
     "A2AParseError",
     "A2AResponseError",
+    "A2ATaskNotCancelableError",
     "A2ATaskNotFoundError",
     "A2AUnsupportedOperationError",
     "A2AVersionError",

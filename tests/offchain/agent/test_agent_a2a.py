@@ -244,7 +244,7 @@ def test_client_raises_the_typed_error_of_an_answer(a2a_world, agent):
     with pytest.raises(E.A2ATaskNotFoundError):
         c.get_task("missing")
     with pytest.raises(E.A2AMethodNotFoundError):
-        c.call("CancelTask", {"id": "x"})
+        c.call("ListTasks", {})
 
 
 # ---------------------------------------------------------------- HTTP+JSON binding
@@ -442,6 +442,51 @@ def test_subscriber_sees_another_clients_payment(a2a_world, agent, binding):
         next(watcher.subscribe(t.id))
     with pytest.raises(E.A2ATaskNotFoundError):
         next(watcher.subscribe("nope"))
+
+
+@pytest.mark.parametrize("binding", [JSONRPC, HTTP_JSON])
+def test_cancel_a_task_waiting_for_payment_but_not_one_worked_on_or_over(a2a_world, agent, binding):
+    w = a2a_world
+    c = client(w, agent, binding=binding)
+    t = _open_task(c)
+    payload = c.wallet.sign(_offer(t))
+    cancelled = c.cancel(t.id)
+    assert cancelled.status.state == CANCELED and c.get_task(t.id).status.state == CANCELED
+    # a cancelled task takes no payment, and cannot be cancelled again
+    with pytest.raises(E.A2AUnsupportedOperationError, match="CANCELED"):
+        _submit(c, t, payload)
+    with pytest.raises(E.A2ATaskNotCancelableError, match="CANCELED"):
+        c.cancel(t.id)
+    done = c.ask(skill="price")
+    with pytest.raises(E.A2ATaskNotCancelableError, match="COMPLETED"):
+        c.cancel(done.task.id)
+    with pytest.raises(E.A2ATaskNotFoundError):
+        c.cancel("nope")
+    # a subscriber sees the cancellation end its stream
+    u = _open_task(c)
+    events = A2AClient(agent, binding=binding).subscribe(u.id)
+    assert next(events).status.state == INPUT_REQUIRED
+    c.cancel(u.id)
+    assert [e.status.state for e in events] == [CANCELED]
+
+
+def test_cancel_refusals_on_the_wire(agent):
+    r = rest(agent, "POST", "/tasks/nope:cancel")
+    assert r.status_code == 404 and r.json()["error"]["details"][0]["reason"] == "TASK_NOT_FOUND"
+    body = {"jsonrpc": "2.0", "id": 1, "method": "CancelTask", "params": {"id": 3}}
+    assert rpc(agent, body).json()["error"]["code"] == -32602
+    free = rpc(
+        agent,
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "SendMessage",
+            "params": {"message": user_message("f", metadata={"skill": "free"}).to_json()},
+        },
+    ).json()["result"]["task"]
+    r = rest(agent, "POST", f"/tasks/{free['id']}:cancel")
+    assert r.status_code == 409 and r.json()["error"]["details"][0]["reason"] == "TASK_NOT_CANCELABLE"
+    assert rpc(agent, body | {"params": {"id": free["id"]}}).json()["error"]["code"] == -32002
 
 
 def test_a_client_leaving_a_stream_stops_only_its_stream(a2a_world):
