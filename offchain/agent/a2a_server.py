@@ -482,29 +482,29 @@ class A2AServer:
         task = await self._pay(rec, msg, bool(config.get("returnImmediately", False)))
         return {"task": task.to_json()}
 
-    async def get_task(self, params: dict[str, Any]) -> dict[str, Any]:
-        task_id, hist = params.get("id"), params.get("historyLength")
+    def _record(self, params: dict[str, Any], method: str) -> _Record:
+        """The task `params.id` names (InvalidParams, TaskNotFound otherwise)."""
+        task_id = params.get("id")
         if not isinstance(task_id, str):
-            raise A2AInvalidParamsError("GetTask takes params.id, a string")
-        if hist is not None and (not isinstance(hist, int) or isinstance(hist, bool) or hist < 0):
-            raise A2AInvalidParamsError("params.historyLength must be a non-negative integer")
+            raise A2AInvalidParamsError(f"{method} takes params.id, a string")
         rec = self.tasks.get(task_id)
         if rec is None:
             raise A2ATaskNotFoundError(f"no task {task_id}")
-        return rec.task.to_json(hist)
+        return rec
+
+    async def get_task(self, params: dict[str, Any]) -> dict[str, Any]:
+        hist = params.get("historyLength")
+        if hist is not None and (not isinstance(hist, int) or isinstance(hist, bool) or hist < 0):
+            raise A2AInvalidParamsError("params.historyLength must be a non-negative integer")
+        return self._record(params, "GetTask").task.to_json(hist)
 
     async def cancel_task(self, params: dict[str, Any]) -> dict[str, Any]:
         """CancelTask: a task waiting for the client (its payment) is cancelled; one being worked on
         (a payment being verified or settled) or ended is not."""
-        task_id = params.get("id")
-        if not isinstance(task_id, str):
-            raise A2AInvalidParamsError("CancelTask takes params.id, a string")
-        rec = self.tasks.get(task_id)
-        if rec is None:
-            raise A2ATaskNotFoundError(f"no task {task_id}")
+        rec = self._record(params, "CancelTask")
         state = rec.task.status.state
         if state not in INTERRUPTED:
-            raise A2ATaskNotCancelableError(f"task {task_id} is {state}: it cannot be cancelled")
+            raise A2ATaskNotCancelableError(f"task {rec.task.id} is {state}: it cannot be cancelled")
         return self._status(rec, CANCELED, "Cancelled by the client.", {}).to_json()
 
     # ---- streams
@@ -553,15 +553,10 @@ class A2AServer:
 
     async def subscribe(self, params: dict[str, Any]) -> AsyncIterator[StreamEvent]:
         """SubscribeToTask: a task that has not ended, then its updates."""
-        task_id = params.get("id")
-        if not isinstance(task_id, str):
-            raise A2AInvalidParamsError("SubscribeToTask takes params.id, a string")
-        rec = self.tasks.get(task_id)
-        if rec is None:
-            raise A2ATaskNotFoundError(f"no task {task_id}")
+        rec = self._record(params, "SubscribeToTask")
         if rec.task.status.state in TERMINAL:
             raise A2AUnsupportedOperationError(
-                f"task {task_id} is {rec.task.status.state}: it has no updates"
+                f"task {rec.task.id} is {rec.task.status.state}: it has no updates"
             )
         st = _Stream()
         st.attach(rec)
