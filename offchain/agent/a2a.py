@@ -23,20 +23,24 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
 
-from offchain.agent.ap2 import CART, PAYMENT, Signed, sign_mandate
+from offchain.agent.ap2 import CART, PAYMENT, USER_AUTHORIZATION, Signed, authorize, sign_mandate
 from offchain.agent.client import PayingClient
 from offchain.agent.errors import (
     A2A_BY_CODE,
+    A2A_BY_REASON,
     A2AError,
+    A2AInvalidParamsError,
     A2AResponseError,
+    A2AUnsupportedOperationError,
     MandateError,
     PaymentRefusedError,
     X402Error,
@@ -44,6 +48,10 @@ from offchain.agent.errors import (
 from offchain.agent.x402 import PaymentPayload, PaymentRequired, PaymentRequirements, SettleResponse
 
 A2A_VERSION = "1.0"
+JSONRPC, HTTP_JSON = "JSONRPC", "HTTP+JSON"  # the protocol bindings served
+BINDINGS = (JSONRPC, HTTP_JSON)
+ERROR_DOMAIN = "a2a-protocol.org"
+ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 VERSION_HEADER = "A2A-Version"
 EXTENSIONS_HEADER = "A2A-Extensions"
 # a2a-x402 v0.2 names the older header; the agent reads both.
@@ -385,6 +393,145 @@ class Task:
         return None
 
 
+@dataclass(frozen=True)
+class TaskStatusUpdateEvent:
+    """A stream's news of a task's status (SendStreamingMessage, SubscribeToTask)."""
+
+    task_id: str
+    context_id: str
+    status: TaskStatus
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, v: Any, err: type[A2AError] = A2AResponseError) -> TaskStatusUpdateEvent:
+        d = _obj(v, "statusUpdate", err)
+        return cls(
+            _req_str(d, "taskId", "statusUpdate", err, MAX_ID_CHARS),
+            _req_str(d, "contextId", "statusUpdate", err, MAX_ID_CHARS),
+            TaskStatus.from_json(d.get("status"), err),
+            _meta(d, "statusUpdate", err),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"taskId": self.task_id, "contextId": self.context_id, "status": self.status.to_json()}
+        return out | ({"metadata": dict(self.metadata)} if self.metadata else {})
+
+
+@dataclass(frozen=True)
+class TaskArtifactUpdateEvent:
+    """A stream's news of an artifact: a new one, or (``append``) more parts of one already sent."""
+
+    task_id: str
+    context_id: str
+    artifact: Artifact
+    append: bool = False
+    last_chunk: bool = True
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, v: Any, err: type[A2AError] = A2AResponseError) -> TaskArtifactUpdateEvent:
+        d = _obj(v, "artifactUpdate", err)
+        append, last = d.get("append", False), d.get("lastChunk", True)
+        if not isinstance(append, bool) or not isinstance(last, bool):
+            raise err("artifactUpdate.append and artifactUpdate.lastChunk must be booleans")
+        return cls(
+            _req_str(d, "taskId", "artifactUpdate", err, MAX_ID_CHARS),
+            _req_str(d, "contextId", "artifactUpdate", err, MAX_ID_CHARS),
+            Artifact.from_json(d.get("artifact"), err),
+            append,
+            last,
+            _meta(d, "artifactUpdate", err),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out = {
+            "taskId": self.task_id,
+            "contextId": self.context_id,
+            "artifact": self.artifact.to_json(),
+            "append": self.append,
+            "lastChunk": self.last_chunk,
+        }
+        return out | ({"metadata": dict(self.metadata)} if self.metadata else {})
+
+
+StreamEvent = Task | Message | TaskStatusUpdateEvent | TaskArtifactUpdateEvent
+
+
+def stream_event(v: Any, err: type[A2AError] = A2AResponseError) -> StreamEvent:
+    """A StreamResponse (exactly one of task, message, statusUpdate, artifactUpdate) parsed."""
+    d = _obj(v, "StreamResponse", err)
+    kinds = [k for k in ("task", "message", "statusUpdate", "artifactUpdate") if k in d]
+    if len(kinds) != 1:
+        raise err("a StreamResponse holds exactly one of task, message, statusUpdate, artifactUpdate")
+    k = kinds[0]
+    if k == "task":
+        return Task.from_json(d[k], err)
+    if k == "message":
+        return Message.from_json(d[k], err)
+    if k == "statusUpdate":
+        return TaskStatusUpdateEvent.from_json(d[k], err)
+    return TaskArtifactUpdateEvent.from_json(d[k], err)
+
+
+def stream_response(event: StreamEvent) -> dict[str, Any]:
+    """An event as a StreamResponse (JSON)."""
+    key = {
+        Task: "task",
+        Message: "message",
+        TaskStatusUpdateEvent: "statusUpdate",
+        TaskArtifactUpdateEvent: "artifactUpdate",
+    }[type(event)]
+    return {key: event.to_json()}
+
+
+def apply_event(task: Task, event: StreamEvent) -> Task:
+    """The task as a stream's event leaves it (a status replaces the status; an artifact is added,
+    replaces the one of its id, or, with ``append``, extends its parts)."""
+    if isinstance(event, Task):
+        return event
+    if isinstance(event, Message) or event.task_id != task.id:
+        raise A2AResponseError(f"a stream of task {task.id} carried an event of another task or no task")
+    if isinstance(event, TaskStatusUpdateEvent):
+        return replace(task, status=event.status)
+    arts = list(task.artifacts)
+    i = next((n for n, a in enumerate(arts) if a.artifact_id == event.artifact.artifact_id), None)
+    if i is None:
+        arts.append(event.artifact)
+    elif event.append:
+        arts[i] = replace(arts[i], parts=arts[i].parts + event.artifact.parts)
+    else:
+        arts[i] = event.artifact
+    return replace(task, artifacts=tuple(arts))
+
+
+def ends_stream(event: StreamEvent) -> bool:
+    """Whether a stream ends after this event: a message, or a status that ends the task or waits
+    for the client."""
+    if isinstance(event, Message):
+        return True
+    return isinstance(event, TaskStatusUpdateEvent) and event.status.state in TERMINAL | INTERRUPTED
+
+
+def sse(data: dict[str, Any]) -> bytes:
+    """One server-sent event carrying `data` as JSON."""
+    return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+
+
+def sse_data(lines: Iterator[str]) -> Iterator[str]:
+    """The data of each server-sent event in a stream of lines (multi-line data joined by newlines;
+    comments and other fields skipped)."""
+    buf: list[str] = []
+    for line in lines:
+        if line == "":
+            if buf:
+                yield "\n".join(buf)
+            buf = []
+        elif line.startswith("data:"):
+            buf.append(line[5:].removeprefix(" "))
+    if buf:
+        yield "\n".join(buf)
+
+
 # ---------------------------------------------------------------- agent card
 
 
@@ -408,16 +555,28 @@ class AgentSkill:
 
 @dataclass(frozen=True)
 class AgentCard:
-    """The parts of an agent card a client acts on: name, the JSON-RPC endpoint, the skills and
-    the extensions (by URI -> required)."""
+    """The parts of an agent card a client acts on: name, the endpoint of each binding it serves
+    (``JSONRPC``, ``HTTP+JSON``) in A2A 1.x, whether it streams, the skills and the extensions
+    (by URI -> required)."""
 
     name: str
     description: str
     version: str
-    url: str
+    interfaces: dict[str, str]
+    streaming: bool
     skills: tuple[str, ...]
     extensions: dict[str, bool]
     raw: dict[str, Any]
+
+    @property
+    def url(self) -> str:
+        """The JSON-RPC endpoint (A2AResponseError if none)."""
+        return self.endpoint(JSONRPC)
+
+    def endpoint(self, binding: str) -> str:
+        if binding not in self.interfaces:
+            raise A2AResponseError(f"the agent offers no {binding} interface of A2A {A2A_VERSION}")
+        return self.interfaces[binding]
 
     @classmethod
     def from_json(cls, v: Any) -> AgentCard:
@@ -426,29 +585,30 @@ class AgentCard:
         ifaces = d.get("supportedInterfaces")
         if not isinstance(ifaces, list):
             raise err("agentCard.supportedInterfaces must be a list")
-        url = next(
-            (
-                i["url"]
-                for i in ifaces
-                if isinstance(i, dict)
-                and i.get("protocolBinding") == "JSONRPC"
+        urls: dict[str, str] = {}
+        for i in ifaces:
+            if (
+                isinstance(i, dict)
+                and i.get("protocolBinding") in BINDINGS
                 and isinstance(i.get("url"), str)
                 and str(i.get("protocolVersion", "")).split(".")[0] == A2A_VERSION.split(".")[0]
-            ),
-            None,
-        )
-        if url is None:
-            raise err(f"the agent offers no JSONRPC interface of A2A {A2A_VERSION}")
+            ):
+                urls.setdefault(i["protocolBinding"], i["url"].rstrip("/"))
+        if not urls:
+            raise err(f"the agent offers no {' or '.join(BINDINGS)} interface of A2A {A2A_VERSION}")
         caps = _obj(d.get("capabilities", {}), "agentCard.capabilities", err)
         exts = caps.get("extensions", [])
         skills = d.get("skills", [])
         if not isinstance(exts, list) or not isinstance(skills, list):
             raise err("agentCard.capabilities.extensions and agentCard.skills must be lists")
+        if not isinstance(caps.get("streaming", False), bool):
+            raise err("agentCard.capabilities.streaming must be a boolean")
         return cls(
             _req_str(d, "name", "agentCard", err),
             _req_str(d, "description", "agentCard", err),
             _req_str(d, "version", "agentCard", err),
-            url,
+            urls,
+            caps.get("streaming", False),
             tuple(str(_obj(s, "skill", err).get("id")) for s in skills),
             {
                 _req_str(_obj(e, "extension", err), "uri", "extension", err): bool(e.get("required"))
@@ -468,9 +628,14 @@ def agent_card(
     provider: dict[str, str] | None = None,
     x402_required: bool = True,
     mandates: bool = False,
+    user_authorization: bool = False,
     registrations: list[dict[str, Any]] | None = None,
+    rest_url: str | None = None,
+    streaming: bool = False,
 ) -> dict[str, Any]:
-    """An A2A v1.0 agent card (JSON) for an agent whose JSON-RPC endpoint is `url`."""
+    """An A2A v1.0 agent card (JSON) for an agent whose JSON-RPC endpoint is `url` (and, given,
+    whose HTTP+JSON binding is served under `rest_url`); `streaming`: it serves
+    SendStreamingMessage and SubscribeToTask."""
     exts: list[dict[str, Any]] = [
         {
             "uri": X402_EXTENSION,
@@ -485,7 +650,8 @@ def agent_card(
                 "description": "Payments must carry AP2 intent and payment mandates (signed JSON) "
                 "in message metadata; the agent signs the cart.",
                 "required": False,
-                "params": {"keys": [AP2_INTENT, AP2_CART, AP2_PAYMENT]},
+                "params": {"keys": [AP2_INTENT, AP2_CART, AP2_PAYMENT]}
+                | ({"userAuthorization": "sd-jwt+kb/ES256"} if user_authorization else {}),
             }
         )
     if registrations:  # ERC-8004: the on-chain identities this agent holds (the card has no free field)
@@ -500,9 +666,13 @@ def agent_card(
     card: dict[str, Any] = {
         "name": name,
         "description": description,
-        "supportedInterfaces": [{"url": url, "protocolBinding": "JSONRPC", "protocolVersion": A2A_VERSION}],
+        "supportedInterfaces": [
+            {"url": u, "protocolBinding": b, "protocolVersion": A2A_VERSION}
+            for b, u in ((JSONRPC, url), (HTTP_JSON, rest_url))
+            if u is not None
+        ],
         "version": version,
-        "capabilities": {"streaming": False, "pushNotifications": False, "extensions": exts},
+        "capabilities": {"streaming": streaming, "pushNotifications": False, "extensions": exts},
         "defaultInputModes": ["text/plain", "application/json"],
         "defaultOutputModes": ["application/json", "text/plain"],
         "skills": [s.to_json() for s in skills],
@@ -523,6 +693,26 @@ def rpc_result(req_id: Any, result: Any) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": req_id, "result": result}
 
 
+def rest_error(exc: A2AError, http_status: int | None = None) -> dict[str, Any]:
+    """An HTTP+JSON error body (AIP-193: google.rpc.Status with an ErrorInfo)."""
+    info = {"@type": ERROR_INFO, "reason": exc.reason, "domain": ERROR_DOMAIN}
+    code = http_status or exc.http_status
+    return {"error": {"code": code, "status": exc.status, "message": str(exc), "details": [info]}}
+
+
+def raise_rest_error(status: int, body: Any, what: str) -> None:
+    """Raise the typed error of an HTTP+JSON error answer (A2AResponseError if it is none)."""
+    e = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(e, dict):
+        raise A2AResponseError(f"{what}: HTTP {status} without an A2A error body")
+    details = e.get("details") if isinstance(e.get("details"), list) else []
+    reason = next(
+        (x.get("reason") for x in details if isinstance(x, dict) and x.get("@type") == ERROR_INFO), None
+    )
+    cls = A2A_BY_REASON.get(reason, A2AError) if isinstance(reason, str) else A2AError
+    raise cls(f"{what}: {e.get('message')} ({reason or e.get('status')}, HTTP {status})")
+
+
 # ---------------------------------------------------------------- client
 
 
@@ -536,10 +726,12 @@ class Exchange:
 
 
 class A2AClient:
-    """Talks to the agent at `base_url` (its card at ``/.well-known/agent-card.json``) over JSON-RPC,
-    paying with `wallet` (a PayingClient: its key, budget, per-request cap, payee list and AP2 intent)
-    when a task asks for payment. `mandates(offer, cart)`, when given, returns the AP2 mandates
-    (metadata keys -> signed JSON) the payment carries."""
+    """Talks to the agent at `base_url` (its card at ``/.well-known/agent-card.json``) over the
+    card's `binding` (``JSONRPC`` or ``HTTP+JSON``), paying with `wallet` (a PayingClient: its key,
+    budget, per-request cap, payee list and AP2 intent) when a task asks for payment; with `stream`
+    it follows each request over SendStreamingMessage (server-sent events) instead of polling
+    GetTask. `mandates(offer, cart)`, when given, returns the AP2 mandates (metadata keys -> signed
+    JSON) the payment carries."""
 
     def __init__(
         self,
@@ -550,13 +742,19 @@ class A2AClient:
         mandates: Callable[[PaymentRequirements, Signed | None], dict[str, Any]] | None = None,
         poll_s: float = 0.05,
         timeout_s: float = 60.0,
+        binding: str = JSONRPC,
+        stream: bool = False,
     ) -> None:
+        if binding not in BINDINGS:
+            raise ValueError(f"binding is one of {', '.join(BINDINGS)}")
         self.base_url = base_url.rstrip("/")
         self.wallet = wallet
         self.http = http or (wallet.http if wallet is not None else httpx.Client(timeout=60))
         self.mandates = mandates
         self.poll_s = poll_s
         self.timeout_s = timeout_s
+        self.binding = binding
+        self.stream = stream
         self._card: AgentCard | None = None
         self._ids = 0
 
@@ -570,19 +768,17 @@ class A2AClient:
                 raise A2AResponseError(f"no agent card at {self.base_url}: {exc}") from None
         return self._card
 
-    def call(self, method: str, params: dict[str, Any]) -> Any:
-        """One JSON-RPC call; an error answer raises its typed A2AError."""
-        card = self.card()
+    def _headers(self) -> dict[str, str]:
+        return {VERSION_HEADER: A2A_VERSION, EXTENSIONS_HEADER: ", ".join(self.card().extensions)}
+
+    def _rpc_body(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         self._ids += 1
-        headers = {VERSION_HEADER: A2A_VERSION, EXTENSIONS_HEADER: ", ".join(card.extensions)}
-        body = {"jsonrpc": "2.0", "id": self._ids, "method": method, "params": params}
-        try:
-            r = self.http.post(card.url, json=body, headers=headers)
-            answer = r.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise A2AResponseError(f"{card.url} gave no JSON-RPC answer: {exc}") from None
-        if not isinstance(answer, dict) or answer.get("jsonrpc") != "2.0" or answer.get("id") != self._ids:
-            raise A2AResponseError(f"{card.url} answered no JSON-RPC 2.0 response to request {self._ids}")
+        return {"jsonrpc": "2.0", "id": self._ids, "method": method, "params": params}
+
+    def _rpc_answer(self, answer: Any, method: str, req_id: int) -> Any:
+        url = self.card().url
+        if not isinstance(answer, dict) or answer.get("jsonrpc") != "2.0" or answer.get("id") != req_id:
+            raise A2AResponseError(f"{url} answered no JSON-RPC 2.0 response to request {req_id}")
         if "error" in answer:
             e = _obj(answer["error"], "error", A2AResponseError)
             code = e.get("code")
@@ -590,8 +786,101 @@ class A2AClient:
                 f"{method}: {e.get('message')} (code {code})"
             )
         if "result" not in answer:
-            raise A2AResponseError(f"{card.url} answered neither result nor error")
+            raise A2AResponseError(f"{url} answered neither result nor error")
         return answer["result"]
+
+    def _rest_request(self, method: str, params: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+        """(HTTP method, URL, httpx keyword arguments) of an operation over HTTP+JSON."""
+        base = self.card().endpoint(HTTP_JSON)
+        if method in ("SendMessage", "SendStreamingMessage"):
+            path = "/message:send" if method == "SendMessage" else "/message:stream"
+            return "POST", base + path, {"json": params}
+        task_id = params.get("id")
+        if not isinstance(task_id, str) or not task_id or "/" in task_id:
+            raise A2AInvalidParamsError(f"{method} takes a task id")
+        if method == "GetTask":
+            q = {} if params.get("historyLength") is None else {"historyLength": params["historyLength"]}
+            return "GET", f"{base}/tasks/{task_id}", {"params": q}
+        if method in ("SubscribeToTask", "CancelTask"):
+            verb = "subscribe" if method == "SubscribeToTask" else "cancel"
+            return "POST", f"{base}/tasks/{task_id}:{verb}", {}
+        raise A2AInvalidParamsError(f"{method} is not served over {HTTP_JSON} here")
+
+    def call(self, method: str, params: dict[str, Any]) -> Any:
+        """One request over the client's binding; an error answer raises its typed A2AError."""
+        if self.binding == HTTP_JSON:
+            verb, url, kw = self._rest_request(method, params)
+            try:
+                r = self.http.request(verb, url, headers=self._headers(), **kw)
+                answer = r.json()
+            except (httpx.HTTPError, ValueError) as exc:
+                raise A2AResponseError(f"{url} gave no JSON answer: {exc}") from None
+            if r.status_code >= 400:
+                raise_rest_error(r.status_code, answer, method)
+            return answer
+        body = self._rpc_body(method, params)
+        try:
+            answer = self.http.post(self.card().url, json=body, headers=self._headers()).json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise A2AResponseError(f"{self.card().url} gave no JSON-RPC answer: {exc}") from None
+        return self._rpc_answer(answer, method, body["id"])
+
+    def events(self, method: str, params: dict[str, Any]) -> Iterator[StreamEvent]:
+        """The events of a streaming operation (SendStreamingMessage, SubscribeToTask), as the agent
+        sends them; a refusal before the stream opens, or an error event, raises its typed error."""
+        headers = self._headers() | {"Accept": "text/event-stream"}
+        if self.binding == HTTP_JSON:
+            verb, url, kw = self._rest_request(method, params)
+            req_id = None
+        else:
+            body = self._rpc_body(method, params)
+            verb, url, kw, req_id = "POST", self.card().url, {"json": body}, body["id"]
+        try:
+            with self.http.stream(verb, url, headers=headers, **kw) as r:
+                if not r.headers.get("content-type", "").startswith("text/event-stream"):
+                    r.read()
+                    try:
+                        answer = r.json()
+                    except ValueError:
+                        raise A2AResponseError(f"{url} answered {method} with no event stream") from None
+                    if req_id is None:
+                        raise_rest_error(r.status_code, answer, method)
+                    self._rpc_answer(answer, method, req_id)
+                    raise A2AResponseError(f"{url} answered {method} with no event stream")
+                for data in sse_data(r.iter_lines()):
+                    try:
+                        v = json.loads(data)
+                    except ValueError:
+                        raise A2AResponseError(f"{url} sent an event that is not JSON") from None
+                    if req_id is not None:
+                        v = self._rpc_answer(v, method, req_id)
+                    elif isinstance(v, dict) and "error" in v:
+                        raise_rest_error(r.status_code, v, method)
+                    yield stream_event(v)
+        except httpx.HTTPError as exc:
+            raise A2AResponseError(f"{url}: the {method} stream broke: {exc}") from None
+
+    def send_streaming(self, message: Message) -> Iterator[StreamEvent]:
+        return self.events("SendStreamingMessage", {"message": message.to_json()})
+
+    def subscribe(self, task_id: str) -> Iterator[StreamEvent]:
+        return self.events("SubscribeToTask", {"id": task_id})
+
+    def follow(self, events: Iterator[StreamEvent]) -> Task | Message:
+        """The task (or message) a stream leaves: its first event, then every update applied, until
+        the task ends or waits for the client (A2AResponseError if the stream stops before)."""
+        task: Task | None = None
+        for ev in events:
+            if isinstance(ev, Message) and task is None:
+                return ev
+            if task is None and not isinstance(ev, Task):
+                raise A2AResponseError("a stream must open with the task (or a message)")
+            task = ev if task is None else apply_event(task, ev)
+            if ends_stream(ev):
+                return task
+        raise A2AResponseError(
+            "the stream ended before the task did" + ("" if task is None else f" ({task.status.state})")
+        )
 
     def send(self, message: Message, return_immediately: bool = False) -> Task | Message:
         params: dict[str, Any] = {"message": message.to_json()}
@@ -604,11 +893,24 @@ class A2AClient:
             return Message.from_json(res["message"], A2AResponseError)
         raise A2AResponseError("SendMessageResponse holds neither a task nor a message")
 
+    def _send(self, message: Message, return_immediately: bool) -> Task | Message:
+        """Send a message and follow it: over a stream when the client streams, else one answer."""
+        if self.stream:
+            if not self.card().streaming:
+                raise A2AUnsupportedOperationError("the agent's card does not offer streaming")
+            return self.follow(self.send_streaming(message))
+        return self.send(message, return_immediately)
+
     def get_task(self, task_id: str, history_length: int | None = None) -> Task:
         params: dict[str, Any] = {"id": task_id}
         if history_length is not None:
             params["historyLength"] = history_length
         return Task.from_json(self.call("GetTask", params))
+
+    def cancel(self, task_id: str) -> Task:
+        """Cancel a task waiting for the client (A2ATaskNotCancelableError once it is worked on or
+        over)."""
+        return Task.from_json(self.call("CancelTask", {"id": task_id}))
 
     def wait(self, task_id: str) -> Task:
         """Poll GetTask until the task ends or waits for the client."""
@@ -631,7 +933,7 @@ class A2AClient:
     ) -> Exchange:
         """Send a request; pay if the agent asks (within the wallet's limits); wait for the end."""
         meta = {} if skill is None else {"skill": skill}
-        first = self.send(user_message(text, data, metadata=meta), return_immediately)
+        first = self._send(user_message(text, data, metadata=meta), return_immediately)
         if not isinstance(first, Task):
             return Exchange(Task(new_id(), first.context_id or "", TaskStatus(COMPLETED, first)))
         task = first if first.status.state in TERMINAL | INTERRUPTED else self.wait(first.id)
@@ -667,7 +969,7 @@ class A2AClient:
                 metadata=meta,
                 extensions=(X402_EXTENSION,),
             )
-            answer = self.send(msg, return_immediately)
+            answer = self._send(msg, return_immediately)
             if not isinstance(answer, Task):
                 raise A2AResponseError(f"the agent answered the payment for {task.id} with no task")
             done = answer if answer.status.state in TERMINAL | INTERRUPTED else self.wait(answer.id)
@@ -702,10 +1004,15 @@ class A2AClient:
 
 
 def mandates_for(
-    agent_key: Any, intent: Signed, clock: Callable[[], float] = time.time
+    agent_key: Any,
+    intent: Signed,
+    clock: Callable[[], float] = time.time,
+    authorization: tuple[str, Any] | None = None,
 ) -> Callable[[PaymentRequirements, Signed | None], dict[str, Any]]:
     """A2AClient's `mandates`: the user's `intent` and a PaymentMandate signed by the agent's key
-    for the offer paid against the agent's cart."""
+    for the offer paid against the agent's cart; with `authorization` (the user's credential, an
+    issued SD-JWT, and the device key it binds), the PaymentMandate carries the user's
+    authorization of this very cart and payment (ap2.authorize)."""
 
     def make(offer: PaymentRequirements, cart: Signed | None) -> dict[str, Any]:
         if cart is None:
@@ -720,7 +1027,11 @@ def mandates_for(
             "amount": str(offer.amount),
             "timestamp": str(int(clock())),
         }
-        return {AP2_INTENT: intent.to_json(), AP2_PAYMENT: sign_mandate(agent_key, body).to_json()}
+        payment = sign_mandate(agent_key, body)
+        out = payment.to_json()
+        if authorization is not None:
+            out[USER_AUTHORIZATION] = authorize(authorization[0], authorization[1], cart, payment, clock())
+        return {AP2_INTENT: intent.to_json(), AP2_PAYMENT: out}
 
     return make
 

@@ -2,9 +2,16 @@
 through x402 (the a2a-x402 extension's standalone flow) and settled by a facilitator, with AP2
 mandates checked before any settlement when the agent asks for them.
 
-Routes: ``GET /.well-known/agent-card.json`` (the card) and ``POST /a2a`` (JSON-RPC 2.0:
-``SendMessage``, ``GetTask``). A request (a message without ``taskId``) to a priced skill creates a
-task in ``TASK_STATE_INPUT_REQUIRED`` with ``payment-required`` and the offers; each offer's
+Routes: ``GET /.well-known/agent-card.json`` (the card), ``POST /a2a`` (JSON-RPC 2.0:
+``SendMessage``, ``SendStreamingMessage``, ``GetTask``, ``SubscribeToTask``, ``CancelTask``) and
+the HTTP+JSON binding of the same operations (``POST /message:send``, ``POST /message:stream``,
+``GET /tasks/{id}``, ``POST /tasks/{id}:subscribe``, ``POST /tasks/{id}:cancel``; errors as AIP-193
+bodies with their HTTP status). The streaming operations answer server-sent events: the task first, then each status
+update and artifact, until the task ends or waits for the client (a payment asked for, or
+refused, ends the stream with its x402 metadata).
+
+A request (a message without ``taskId``) to a priced skill creates a task in
+``TASK_STATE_INPUT_REQUIRED`` with ``payment-required`` and the offers; each offer's
 ``extra.a2aTaskId`` names the task, so a payment made for one task is refused on another. The
 client's ``payment-submitted`` message (with ``taskId``) is matched against the task's offers,
 the mandates are checked (when required), the facilitator verifies, the skill runs, the payment
@@ -20,15 +27,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from eth_account import Account
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from offchain.agent.a2a import (
@@ -43,6 +51,7 @@ from offchain.agent.a2a import (
     EXTENSIONS_HEADERS,
     FAILED,
     INPUT_REQUIRED,
+    INTERRUPTED,
     PAYMENT_COMPLETED,
     PAYMENT_FAILED,
     PAYMENT_REJECTED,
@@ -62,15 +71,32 @@ from offchain.agent.a2a import (
     Artifact,
     Message,
     Part,
+    StreamEvent,
     Task,
+    TaskArtifactUpdateEvent,
     TaskStatus,
+    TaskStatusUpdateEvent,
     agent_card,
+    ends_stream,
     new_id,
     payload_of,
+    rest_error,
     rpc_error,
     rpc_result,
+    sse,
+    stream_response,
 )
-from offchain.agent.ap2 import CART, INTENT, PAYMENT, Signed, check_intent, check_payment, sign_mandate
+from offchain.agent.ap2 import (
+    CART,
+    INTENT,
+    PAYMENT,
+    USER_AUTHORIZATION,
+    Signed,
+    check_intent,
+    check_payment,
+    check_user_authorization,
+    sign_mandate,
+)
 from offchain.agent.errors import (
     A2AError,
     A2AExtensionRequiredError,
@@ -78,6 +104,7 @@ from offchain.agent.errors import (
     A2AInvalidRequestError,
     A2AMethodNotFoundError,
     A2AParseError,
+    A2ATaskNotCancelableError,
     A2ATaskNotFoundError,
     A2AUnsupportedOperationError,
     A2AVersionError,
@@ -87,6 +114,11 @@ from offchain.agent.errors import (
     MandateMismatchError,
     MandateSignatureError,
     PaymentRequirementsError,
+    SdJwtBindingError,
+    SdJwtDisclosureError,
+    SdJwtError,
+    SdJwtExpiredError,
+    SdJwtSignatureError,
     X402Error,
 )
 from offchain.agent.server import Facilitator, Payment, settle_payment, verify_payment
@@ -100,6 +132,11 @@ CART_TTL_S = 600
 
 # a mandate refusal -> the receipt's errorReason
 MANDATE_REASONS: tuple[tuple[type[MandateError], str], ...] = (
+    (SdJwtDisclosureError, "authorization_disclosure"),
+    (SdJwtSignatureError, "authorization_signature"),
+    (SdJwtExpiredError, "authorization_expired"),
+    (SdJwtBindingError, "authorization_binding"),
+    (SdJwtError, "authorization_invalid"),
     (MandateSignatureError, "mandate_signature"),
     (MandateExpiredError, "mandate_expired"),
     (MandateMismatchError, "mandate_mismatch"),
@@ -128,6 +165,26 @@ class _Record:
     cart: Signed | None = None
     history: list[Message] = field(default_factory=list)
     receipts: list[dict[str, Any]] = field(default_factory=list)
+    streams: list[_Stream] = field(default_factory=list)
+
+
+class _Stream:
+    """One open stream: the events of the tasks it follows, in order."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[StreamEvent] = asyncio.Queue()
+        self.records: list[_Record] = []
+
+    def attach(self, rec: _Record) -> None:
+        """Follow `rec` from now: its task as it is first, then its updates."""
+        rec.streams.append(self)
+        self.records.append(rec)
+        self.queue.put_nowait(rec.task)
+
+    def close(self) -> None:
+        for rec in self.records:
+            rec.streams.remove(self)
+        self.records.clear()
 
 
 def _now_iso() -> str:
@@ -143,7 +200,9 @@ class A2AServer:
     `merchant_key` (the payee's key) it signs an AP2 CartMandate for each priced task; with
     `require_mandates` it settles only payments that carry the user's IntentMandate and the
     agent's PaymentMandate, checked against the cart and the intent's limits (its budget counted
-    over the payments this agent has taken under that intent)."""
+    over the payments this agent has taken under that intent); with `user_issuers` (``iss`` -> an
+    ES256 public key) the PaymentMandate must also carry the user's authorization, an SD-JWT+KB
+    from one of those issuers (ap2.check_user_authorization)."""
 
     def __init__(
         self,
@@ -159,11 +218,15 @@ class A2AServer:
         max_tasks: int = 10_000,
         clock: Callable[[], float] = time.time,
         registrations: list[dict[str, Any]] | None = None,
+        user_issuers: dict[str, Any] | None = None,
     ) -> None:
         if not skills:
             raise ValueError("an agent has at least one skill")
         if require_mandates and merchant_key is None:
             raise ValueError("checking mandates needs the merchant's key (it signs the carts)")
+        if user_issuers is not None and not require_mandates:
+            raise ValueError("a user's authorization is checked with the mandates: require_mandates")
+        self.user_issuers = user_issuers
         self.name = name
         self.description = description
         self.skills = {s.card.id: s for s in skills}
@@ -190,7 +253,10 @@ class A2AServer:
             [s.card for s in self.skills.values()],
             version=self.version,
             mandates=self.merchant_key is not None,
+            user_authorization=self.user_issuers is not None,
             registrations=self.registrations,
+            rest_url=self.public_url or base_url.rstrip("/"),
+            streaming=True,
         )
 
     # ---- tasks
@@ -199,7 +265,12 @@ class A2AServer:
         msg = Message(new_id(), AGENT, (Part(text=text),), rec.task.context_id, rec.task.id, meta)
         rec.history.append(msg)
         rec.task = replace(rec.task, status=TaskStatus(state, msg, _now_iso()), history=tuple(rec.history))
+        self._emit(rec, TaskStatusUpdateEvent(rec.task.id, rec.task.context_id, rec.task.status))
         return rec.task
+
+    def _emit(self, rec: _Record, event: StreamEvent) -> None:
+        for st in rec.streams:
+            st.queue.put_nowait(event)
 
     def _store(self, rec: _Record) -> None:
         while len(self.tasks) >= self.max_tasks:
@@ -228,7 +299,7 @@ class A2AServer:
         }
         return sign_mandate(self.merchant_key, body)
 
-    async def _new_task(self, msg: Message) -> Task:
+    async def _new_task(self, msg: Message, stream: _Stream | None) -> Task:
         name = msg.metadata.get("skill", next(iter(self.skills)))
         skill = self.skills.get(name) if isinstance(name, str) else None
         if skill is None:
@@ -239,12 +310,16 @@ class A2AServer:
         offers = () if skill.offers is None else await skill.offers(msg)
         if not offers:
             self._store(rec)
+            if stream is not None:
+                stream.attach(rec)
             await self._work(rec, None)
             return rec.task
         rec.offers = tuple(replace(o, extra={**o.extra, TASK_KEY: task_id}) for o in offers)
         if self.merchant_key is not None:
             rec.cart = self._cart(task_id, skill, rec.offers[0])
         self._store(rec)
+        if stream is not None:
+            stream.attach(rec)
         return self._status(rec, INPUT_REQUIRED, "Payment is required.", self._required(rec))
 
     def _fail(self, rec: _Record, reason: str, message: str, network: str) -> Task:
@@ -269,6 +344,9 @@ class A2AServer:
         user = intent.signer()
         spent = self.intent_spent.get(intent.hash, 0)
         amount = check_payment(intent, rec.cart, payment, user, spent, self.clock())
+        if self.user_issuers is not None:
+            auth = meta[AP2_PAYMENT].get(USER_AUTHORIZATION)
+            check_user_authorization(auth, self.user_issuers, rec.cart, payment, user, self.clock())
         agent = check_intent(intent, user).agent
         if payload.payload.authorization.from_ != agent:
             raise MandateMismatchError(
@@ -359,13 +437,15 @@ class A2AServer:
             return False
         art = Artifact(new_id(), (Part(data=result, media_type="application/json"),), rec.skill.card.id)
         rec.task = replace(rec.task, artifacts=(art,))
+        self._emit(rec, TaskArtifactUpdateEvent(rec.task.id, rec.task.context_id, art))
         if payment is None:
             self._status(rec, COMPLETED, "Done.", {})
         return True
 
     # ---- JSON-RPC methods
 
-    async def send_message(self, params: dict[str, Any]) -> dict[str, Any]:
+    async def send_message(self, params: dict[str, Any], stream: _Stream | None = None) -> dict[str, Any]:
+        """SendMessage; with `stream`, the task's events go to it as well (from its first state)."""
         msg = Message.from_json(params.get("message"), A2AInvalidParamsError)
         if msg.role != USER:
             raise A2AInvalidParamsError(f"a client's message has role {USER}")
@@ -373,7 +453,7 @@ class A2AServer:
         if not isinstance(config, dict) or not isinstance(config.get("returnImmediately", False), bool):
             raise A2AInvalidParamsError("configuration.returnImmediately must be a boolean")
         if msg.task_id is None:
-            return {"task": (await self._new_task(msg)).to_json()}
+            return {"task": (await self._new_task(msg, stream)).to_json()}
         rec = self.tasks.get(msg.task_id)
         if rec is None:
             raise A2ATaskNotFoundError(f"no task {msg.task_id}")
@@ -385,32 +465,117 @@ class A2AServer:
         if state != INPUT_REQUIRED:
             raise A2AUnsupportedOperationError(f"task {msg.task_id} is {state}: it awaits no input")
         status = msg.metadata.get(X402_STATUS)
+        if status not in (PAYMENT_SUBMITTED, PAYMENT_REJECTED):
+            raise A2AInvalidParamsError(
+                f"task {msg.task_id} awaits payment: {X402_STATUS} must be {PAYMENT_SUBMITTED} or {PAYMENT_REJECTED}"
+            )
         rec.history.append(msg)
+        rec.task = replace(rec.task, history=tuple(rec.history))
+        if stream is not None:
+            stream.attach(rec)
         if status == PAYMENT_REJECTED:
             return {
                 "task": self._status(
                     rec, CANCELED, "Payment rejected.", {X402_STATUS: PAYMENT_REJECTED}
                 ).to_json()
             }
-        if status != PAYMENT_SUBMITTED:
-            raise A2AInvalidParamsError(
-                f"task {msg.task_id} awaits payment: {X402_STATUS} must be {PAYMENT_SUBMITTED} or {PAYMENT_REJECTED}"
-            )
         task = await self._pay(rec, msg, bool(config.get("returnImmediately", False)))
         return {"task": task.to_json()}
 
-    async def get_task(self, params: dict[str, Any]) -> dict[str, Any]:
-        task_id, hist = params.get("id"), params.get("historyLength")
+    def _record(self, params: dict[str, Any], method: str) -> _Record:
+        """The task `params.id` names (InvalidParams, TaskNotFound otherwise)."""
+        task_id = params.get("id")
         if not isinstance(task_id, str):
-            raise A2AInvalidParamsError("GetTask takes params.id, a string")
-        if hist is not None and (not isinstance(hist, int) or isinstance(hist, bool) or hist < 0):
-            raise A2AInvalidParamsError("params.historyLength must be a non-negative integer")
+            raise A2AInvalidParamsError(f"{method} takes params.id, a string")
         rec = self.tasks.get(task_id)
         if rec is None:
             raise A2ATaskNotFoundError(f"no task {task_id}")
-        return rec.task.to_json(hist)
+        return rec
 
-    async def dispatch(self, request: Request, body: Any) -> dict[str, Any]:
+    async def get_task(self, params: dict[str, Any]) -> dict[str, Any]:
+        hist = params.get("historyLength")
+        if hist is not None and (not isinstance(hist, int) or isinstance(hist, bool) or hist < 0):
+            raise A2AInvalidParamsError("params.historyLength must be a non-negative integer")
+        return self._record(params, "GetTask").task.to_json(hist)
+
+    async def cancel_task(self, params: dict[str, Any]) -> dict[str, Any]:
+        """CancelTask: a task waiting for the client (its payment) is cancelled; one being worked on
+        (a payment being verified or settled) or ended is not."""
+        rec = self._record(params, "CancelTask")
+        state = rec.task.status.state
+        if state not in INTERRUPTED:
+            raise A2ATaskNotCancelableError(f"task {rec.task.id} is {state}: it cannot be cancelled")
+        return self._status(rec, CANCELED, "Cancelled by the client.", {}).to_json()
+
+    # ---- streams
+
+    async def _events(self, st: _Stream, job: asyncio.Future[Any] | None) -> AsyncIterator[StreamEvent]:
+        """The stream's events until one ends it; a job that fails with nothing left to send
+        raises its error (before the first event: the refusal of the request)."""
+        try:
+            while True:
+                if job is not None and job.done() and st.queue.empty() and job.exception() is not None:
+                    raise job.exception()  # type: ignore[misc]
+                getter = asyncio.ensure_future(st.queue.get())
+                waits: set[asyncio.Future[Any]] = {getter}
+                if job is not None and not job.done():
+                    waits.add(job)
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():
+                    getter.cancel()
+                    continue
+                ev = getter.result()
+                yield ev
+                if ends_stream(ev):
+                    return
+        finally:
+            st.close()
+
+    async def _opened(self, events: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
+        """`events` with its first event awaited now (so that a refusal is answered as one, before
+        any event is sent)."""
+        first = await events.__anext__()
+
+        async def rest() -> AsyncIterator[StreamEvent]:
+            yield first
+            async for ev in events:
+                yield ev
+
+        return rest()
+
+    async def send_streaming_message(self, params: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+        """SendStreamingMessage: SendMessage's work, its events streamed as they happen."""
+        st = _Stream()
+        job = asyncio.ensure_future(self.send_message(params, st))
+        self._background.add(job)
+        job.add_done_callback(self._background.discard)
+        return await self._opened(self._events(st, job))
+
+    async def subscribe(self, params: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+        """SubscribeToTask: a task that has not ended, then its updates."""
+        rec = self._record(params, "SubscribeToTask")
+        if rec.task.status.state in TERMINAL:
+            raise A2AUnsupportedOperationError(
+                f"task {rec.task.id} is {rec.task.status.state}: it has no updates"
+            )
+        st = _Stream()
+        st.attach(rec)
+        return await self._opened(self._events(st, None))
+
+    # ---- the bindings
+
+    def _check_headers(self, request: Request, sends: bool) -> None:
+        version = request.headers.get(VERSION_HEADER)
+        if version is not None and version.split(".")[0] != A2A_VERSION.split(".")[0]:
+            raise A2AVersionError(f"this agent speaks A2A {A2A_VERSION}, not {version}")
+        active = {u.strip() for h in EXTENSIONS_HEADERS for u in request.headers.get(h, "").split(",")}
+        if sends and X402_EXTENSION not in active:
+            raise A2AExtensionRequiredError(
+                f"activate the x402 extension: {EXTENSIONS_HEADERS[0]}: {X402_EXTENSION}"
+            )
+
+    async def dispatch(self, request: Request, body: Any) -> dict[str, Any] | AsyncIterator[StreamEvent]:
+        """A JSON-RPC request's answer (a streaming method: its events)."""
         if not isinstance(body, dict):
             raise A2AInvalidRequestError("a JSON-RPC request is one object (batches are not served)")
         req_id = body.get("id")
@@ -418,29 +583,48 @@ class A2AServer:
             raise A2AInvalidRequestError('a JSON-RPC 2.0 request has "jsonrpc": "2.0" and a method')
         if "id" not in body or isinstance(req_id, bool) or not isinstance(req_id, str | int):
             raise A2AInvalidRequestError("the request id must be a string or an integer")
-        version = request.headers.get(VERSION_HEADER)
-        if version is not None and version.split(".")[0] != A2A_VERSION.split(".")[0]:
-            raise A2AVersionError(f"this agent speaks A2A {A2A_VERSION}, not {version}")
         params = body.get("params", {})
         if not isinstance(params, dict):
             raise A2AInvalidParamsError("params must be an object")
         method = body["method"]
+        served = ("SendMessage", "SendStreamingMessage", "GetTask", "SubscribeToTask", "CancelTask")
+        if method not in served:
+            raise A2AMethodNotFoundError(f"method {method[:64]!r} is not served ({', '.join(served)})")
+        self._check_headers(request, method.startswith("Send"))
         if method == "GetTask":
             return rpc_result(req_id, await self.get_task(params))
-        if method != "SendMessage":
-            raise A2AMethodNotFoundError(f"method {method[:64]!r} is not served (SendMessage, GetTask)")
-        active = {u.strip() for h in EXTENSIONS_HEADERS for u in request.headers.get(h, "").split(",")}
-        if X402_EXTENSION not in active:
-            raise A2AExtensionRequiredError(
-                f"activate the x402 extension: {EXTENSIONS_HEADERS[0]}: {X402_EXTENSION}"
-            )
+        if method == "CancelTask":
+            return rpc_result(req_id, await self.cancel_task(params))
+        if method == "SubscribeToTask":
+            return await self.subscribe(params)
+        if method == "SendStreamingMessage":
+            return await self.send_streaming_message(params)
         return rpc_result(req_id, await self.send_message(params))
 
     def app(self) -> Starlette:
         async def card(request: Request) -> JSONResponse:
             return JSONResponse(self.card(str(request.base_url)))
 
-        async def rpc(request: Request) -> JSONResponse:
+        def event_stream(
+            events: AsyncIterator[StreamEvent],
+            wrap: Callable[[Any], dict[str, Any]],
+            fail: Callable[[A2AError], dict[str, Any]],
+        ) -> StreamingResponse:
+            async def body() -> AsyncIterator[bytes]:
+                try:
+                    async for ev in events:
+                        yield sse(wrap(stream_response(ev)))
+                except A2AError as exc:  # after the stream opened: its last event
+                    yield sse(fail(exc))
+                except Exception as exc:
+                    LOG.exception("a2a_stream_error")
+                    yield sse(fail(A2AError(f"internal error: {type(exc).__name__}")))
+
+            return StreamingResponse(
+                body(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+            )
+
+        async def rpc(request: Request) -> Response:
             try:
                 body = await read_json(request, MAX_BODY)
             except HTTPError as exc:
@@ -449,13 +633,96 @@ class A2AServer:
             req_id = body.get("id") if isinstance(body, dict) else None
             req_id = req_id if isinstance(req_id, str | int) and not isinstance(req_id, bool) else None
             try:
-                return JSONResponse(await self.dispatch(request, body))
+                answer = await self.dispatch(request, body)
             except A2AError as exc:
                 return JSONResponse(rpc_error(req_id, exc))
+            if isinstance(answer, dict):
+                return JSONResponse(answer)
+            return event_stream(answer, lambda r: rpc_result(req_id, r), lambda e: rpc_error(req_id, e))
+
+        def refusal(exc: A2AError, status: int | None = None) -> JSONResponse:
+            return JSONResponse(rest_error(exc, status), status_code=status or exc.http_status)
+
+        async def rest_body(request: Request) -> dict[str, Any]:
+            self._check_headers(request, True)
+            try:
+                body = await read_json(request, MAX_BODY)
+            except HTTPError as exc:
+                if exc.status == 413:
+                    raise _TooLarge(exc.message) from None
+                raise A2AParseError(exc.message) from None
+            if not isinstance(body, dict):
+                raise A2AInvalidParamsError("a SendMessageRequest is a JSON object")
+            return body
+
+        async def rest_send(request: Request) -> Response:
+            try:
+                return JSONResponse(await self.send_message(await rest_body(request)))
+            except _TooLarge as exc:
+                return refusal(A2AInvalidRequestError(str(exc)), 413)
+            except A2AError as exc:
+                return refusal(exc)
+
+        async def rest_stream(request: Request) -> Response:
+            try:
+                events = await self.send_streaming_message(await rest_body(request))
+            except _TooLarge as exc:
+                return refusal(A2AInvalidRequestError(str(exc)), 413)
+            except A2AError as exc:
+                return refusal(exc)
+            return event_stream(events, lambda r: r, rest_error)
+
+        def history_length(request: Request) -> int | None:
+            raw = request.query_params.get("historyLength")
+            if raw is None:
+                return None
+            if not raw.isdigit() or len(raw) > 9:
+                raise A2AInvalidParamsError("historyLength must be a non-negative integer")
+            return int(raw)
+
+        async def rest_task(request: Request) -> Response:
+            try:
+                self._check_headers(request, False)
+                params = {"id": request.path_params["id"], "historyLength": history_length(request)}
+                return JSONResponse(await self.get_task(params))
+            except A2AError as exc:
+                return refusal(exc)
+
+        async def rest_cancel(request: Request) -> Response:
+            try:
+                self._check_headers(request, False)
+                return JSONResponse(await self.cancel_task({"id": request.path_params["id"]}))
+            except A2AError as exc:
+                return refusal(exc)
+
+        async def rest_subscribe(request: Request) -> Response:
+            try:
+                self._check_headers(request, False)
+                events = await self.subscribe({"id": request.path_params["id"]})
+            except A2AError as exc:
+                return refusal(exc)
+            return event_stream(events, lambda r: r, rest_error)
+
+        async def not_found(request: Request, exc: Exception) -> Response:
+            assert isinstance(exc, HTTPException)
+            what = f"{request.method} {request.url.path[:128]}"
+            if exc.status_code == 405:
+                return refusal(A2AMethodNotFoundError(f"{what}: method not allowed"), 405)
+            return refusal(A2AMethodNotFoundError(f"{what} is no operation of this agent"), exc.status_code)
 
         return Starlette(
             routes=[
                 Route("/.well-known/agent-card.json", card, methods=["GET"]),
                 Route("/a2a", rpc, methods=["POST"]),
-            ]
+                Route("/message:send", rest_send, methods=["POST"]),
+                Route("/message:stream", rest_stream, methods=["POST"]),
+                Route("/tasks/{id}:subscribe", rest_subscribe, methods=["POST"]),
+                Route("/tasks/{id}:cancel", rest_cancel, methods=["POST"]),
+                Route("/tasks/{id}", rest_task, methods=["GET"]),
+            ],
+            exception_handlers={404: not_found, 405: not_found},
         )
+
+
+class _TooLarge(Exception):
+    """A request body over MAX_BODY (answered 413)."""

@@ -17,13 +17,23 @@ limits to an x402 offer (the paying client calls it before signing anything).
 
 Signing: the keccak-256 of the canonical JSON (sorted keys, no spaces, UTF-8) of the mandate's
 body, signed as an EIP-191 personal message by a secp256k1 key; an object is ``{"mandate": body,
-"signature": "0x..."}``. This is the mandates' content and checks, not AP2's SD-JWT-VC envelope
-(docs/agent.md says what is left).
+"signature": "0x..."}``.
+
+**The user's authorization** (AP2's ``user_authorization`` of a PaymentMandate): an SD-JWT with key
+binding (offchain.agent.sdjwt, ES256) issued to the user by a credential issuer the merchant
+trusts, holding the user's ``wallet`` (the address that signs the intent) among claims the user
+need not reveal, and binding the user's device key. For each payment the device presents it,
+revealing only ``wallet``, with a KB-JWT for the merchant (``aud``, its address), the cart's id as
+``nonce`` and ``transaction_data_hashes``: the SHA-256 of the cart's and the payment mandate's
+canonical JSON. :func:`check_user_authorization` verifies it before any payment; the PaymentMandate
+object carries it as ``user_authorization`` beside ``mandate`` and ``signature``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,12 +42,15 @@ from eth_account.messages import encode_defunct
 from eth_hash.auto import keccak
 from eth_utils import is_hex_address, to_checksum_address
 
+from offchain.agent import sdjwt
 from offchain.agent.errors import (
     MandateError,
     MandateExpiredError,
     MandateLimitError,
     MandateMismatchError,
     MandateSignatureError,
+    SdJwtBindingError,
+    SdJwtError,
 )
 from offchain.agent.x402 import PaymentRequirements
 
@@ -45,6 +58,8 @@ INTENT = "ap2.IntentMandate"
 CART = "ap2.CartMandate"
 PAYMENT = "ap2.PaymentMandate"
 MAX_MANDATE_BYTES = 16 * 1024
+USER_AUTHORIZATION = "user_authorization"  # the PaymentMandate object's field holding it
+WALLET_CLAIM = "wallet"  # the credential's claim naming the user's address
 
 
 def canonical(body: dict[str, Any]) -> bytes:
@@ -204,3 +219,48 @@ def check_payment(intent: Signed, cart: Signed, payment: Signed, user: str, spen
         raise MandateMismatchError("the payment's payee, token, network or amount is not the cart's")
     lim.allows(terms[0], terms[1], str(terms[2]), amount, spent, now)
     return amount
+
+
+def transaction_hashes(cart: Signed, payment: Signed) -> list[str]:
+    """What a user authorization's KB-JWT binds: the SHA-256 (base64url) of the cart's and the
+    payment mandate's canonical JSON."""
+    return [sdjwt.b64url(hashlib.sha256(canonical(m.body)).digest()) for m in (cart, payment)]
+
+
+def authorize(credential: str, device_key: Any, cart: Signed, payment: Signed, now: float) -> str:
+    """The user's authorization of `payment` against `cart`: the `credential` (an issued SD-JWT)
+    presented by the user's device, revealing only the wallet, bound to the merchant, the cart and
+    the payment."""
+    merchant = _addr(cart.body.get("merchant"), "merchant")
+    return sdjwt.present(
+        credential,
+        [WALLET_CLAIM],
+        device_key,
+        aud=merchant,
+        nonce=str(cart.body.get("id")),
+        iat=int(now),
+        transaction_data_hashes=transaction_hashes(cart, payment),
+    )
+
+
+def check_user_authorization(
+    presentation: Any, issuers: Mapping[str, Any], cart: Signed, payment: Signed, user: str, now: float
+) -> dict[str, Any]:
+    """Verify the user's authorization of `payment` against `cart` (SdJwtError subclasses
+    otherwise): a trusted issuer's credential, presented by its holder to the cart's merchant for
+    this cart, binding this cart and this payment, whose disclosed wallet is `user`. Returns the
+    disclosed claims."""
+    if not isinstance(presentation, str):
+        raise SdJwtError(f"the payment mandate carries no {USER_AUTHORIZATION} (an SD-JWT+KB string)")
+    merchant = _addr(cart.body.get("merchant"), "merchant")
+    p = sdjwt.verify(presentation, issuers, aud=merchant, nonce=str(cart.body.get("id")), now=now)
+    if p.kb.get("transaction_data_hashes") != transaction_hashes(cart, payment):
+        raise SdJwtBindingError("the user authorized another cart or payment")
+    if p.kb.get("transaction_data_hashes_alg") != sdjwt.SD_ALG:
+        raise SdJwtBindingError(f"transaction_data_hashes_alg must be {sdjwt.SD_ALG}")
+    wallet = p.claims.get(WALLET_CLAIM)
+    if not isinstance(wallet, str) or not is_hex_address(wallet):
+        raise SdJwtBindingError(f"the presentation discloses no {WALLET_CLAIM} address")
+    if to_checksum_address(wallet) != to_checksum_address(user):
+        raise SdJwtBindingError(f"the credential's wallet {wallet} is not the intent's user {user}")
+    return p.claims

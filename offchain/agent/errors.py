@@ -147,45 +147,83 @@ class MandateLimitError(MandateError):
     budget exceeded."""
 
 
+class SdJwtError(MandateError):
+    """The user's authorization (an SD-JWT with key binding, offchain/agent/sdjwt.py) is malformed
+    or of a kind this verifier does not take (algorithm, type, structure)."""
+
+
+class SdJwtSignatureError(SdJwtError, MandateSignatureError):
+    """The SD-JWT is not signed by a trusted issuer, or its key-binding JWT not by the holder key
+    the credential binds."""
+
+
+class SdJwtExpiredError(SdJwtError, MandateExpiredError):
+    """The credential has expired (or is not valid yet), or the key-binding JWT is stale."""
+
+
+class SdJwtBindingError(SdJwtError, MandateMismatchError):
+    """The key-binding JWT is for another audience, nonce, presentation (``sd_hash``) or
+    transaction, or a disclosed claim is not what the payment needs."""
+
+
+class SdJwtDisclosureError(SdJwtError):
+    """A disclosure is tampered with, repeated, or not referenced by the signed payload."""
+
+
 class AgentNotFoundError(AgentError):
     """No agent has this id in the identity registry (or the deployment records none)."""
 
 
 class A2AError(AgentError):
     """An A2A request or answer was refused; ``rpc_code`` is its JSON-RPC error code (the A2A
-    specification's numbers: -327xx/-326xx are JSON-RPC's own, -320xx A2A's)."""
+    specification's numbers: -327xx/-326xx are JSON-RPC's own, -320xx A2A's); over the HTTP+JSON
+    binding it is ``http_status`` with an AIP-193 error body (``status``, the google.rpc code's
+    name, and ``reason``, the ErrorInfo reason)."""
 
     rpc_code = -32603
+    http_status, status, reason = 500, "INTERNAL", "INTERNAL_ERROR"
 
 
 class A2AParseError(A2AError):
     """The request body is not JSON."""
 
     rpc_code = -32700
+    http_status, status, reason = 400, "INVALID_ARGUMENT", "PARSE_ERROR"
 
 
 class A2AInvalidRequestError(A2AError):
     """The body is JSON but no JSON-RPC 2.0 request (version, method, id), or a batch."""
 
     rpc_code = -32600
+    http_status, status, reason = 400, "INVALID_ARGUMENT", "INVALID_REQUEST"
 
 
 class A2AMethodNotFoundError(A2AError):
     """The JSON-RPC method is not one this agent serves."""
 
     rpc_code = -32601
+    http_status, status, reason = 404, "NOT_FOUND", "METHOD_NOT_FOUND"
 
 
 class A2AInvalidParamsError(A2AError):
     """The method's params are malformed (a Message, Part or metadata field of the wrong type)."""
 
     rpc_code = -32602
+    http_status, status, reason = 400, "INVALID_ARGUMENT", "INVALID_PARAMS"
 
 
 class A2ATaskNotFoundError(A2AError):
     """No task has this id (never created, or forgotten)."""
 
     rpc_code = -32001
+    http_status, status, reason = 404, "NOT_FOUND", "TASK_NOT_FOUND"
+
+
+class A2ATaskNotCancelableError(A2AError):
+    """CancelTask on a task that has ended, or whose payment is being settled."""
+
+    rpc_code = -32002
+    http_status, status, reason = 409, "FAILED_PRECONDITION", "TASK_NOT_CANCELABLE"
 
 
 class A2AUnsupportedOperationError(A2AError):
@@ -193,42 +231,47 @@ class A2AUnsupportedOperationError(A2AError):
     a task that awaits none)."""
 
     rpc_code = -32004
+    http_status, status, reason = 400, "UNIMPLEMENTED", "UNSUPPORTED_OPERATION"
 
 
 class A2AExtensionRequiredError(A2AError):
     """The request did not activate an extension the agent requires (the x402 extension)."""
 
     rpc_code = -32008
+    http_status, status, reason = 400, "FAILED_PRECONDITION", "EXTENSION_SUPPORT_REQUIRED"
 
 
 class A2AVersionError(A2AError):
     """The request asks for an A2A protocol version this agent does not speak."""
 
     rpc_code = -32009
+    http_status, status, reason = 400, "UNIMPLEMENTED", "VERSION_NOT_SUPPORTED"
 
 
 class A2AResponseError(A2AError):
     """The agent answered something that is no A2A response (client side)."""
 
     rpc_code = -32006
+    http_status, status, reason = 502, "INTERNAL", "INVALID_AGENT_RESPONSE"
 
 
+_A2A_ERRORS = (
+    A2AError,
+    A2AParseError,
+    A2AInvalidRequestError,
+    A2AMethodNotFoundError,
+    A2AInvalidParamsError,
+    A2ATaskNotFoundError,
+    A2ATaskNotCancelableError,
+    A2AUnsupportedOperationError,
+    A2AExtensionRequiredError,
+    A2AVersionError,
+    A2AResponseError,
+)
 # JSON-RPC error code -> error class (the client raises the typed error of an agent's answer).
-A2A_BY_CODE: dict[int, type[A2AError]] = {
-    cls.rpc_code: cls
-    for cls in (
-        A2AError,
-        A2AParseError,
-        A2AInvalidRequestError,
-        A2AMethodNotFoundError,
-        A2AInvalidParamsError,
-        A2ATaskNotFoundError,
-        A2AUnsupportedOperationError,
-        A2AExtensionRequiredError,
-        A2AVersionError,
-        A2AResponseError,
-    )
-}
+A2A_BY_CODE: dict[int, type[A2AError]] = {cls.rpc_code: cls for cls in _A2A_ERRORS}
+# HTTP+JSON: ErrorInfo reason -> error class.
+A2A_BY_REASON: dict[str, type[A2AError]] = {cls.reason: cls for cls in _A2A_ERRORS}
 
 
 class TradingError(AgentError):
@@ -283,6 +326,7 @@ class PredictionError(AgentError):
 
 __all__ = [
     "A2A_BY_CODE",
+    "A2A_BY_REASON",
     "BY_CODE",
     "A2AError",
     "A2AExtensionRequiredError",
@@ -291,6 +335,7 @@ __all__ = [
     "A2AMethodNotFoundError",
     "A2AParseError",
     "A2AResponseError",
+    "A2ATaskNotCancelableError",
     "A2ATaskNotFoundError",
     "A2AUnsupportedOperationError",
     "A2AVersionError",
@@ -322,6 +367,11 @@ __all__ = [
     "PredictionError",
     "RecordError",
     "RecordUnavailableError",
+    "SdJwtBindingError",
+    "SdJwtDisclosureError",
+    "SdJwtError",
+    "SdJwtExpiredError",
+    "SdJwtSignatureError",
     "SettlementError",
     "TradeError",
     "TradingError",

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp
 from offchain.agent.a2a import AgentSkill, Message
 from offchain.agent.a2a_server import A2AServer, Skill
 from offchain.agent.client import PayingClient
+from offchain.agent.errors import A2AInvalidParamsError
 from offchain.agent.evm import EvmFacilitator, escrow_of
 from offchain.agent.server import Payment, PaymentMiddleware, PricedRoute
 from offchain.agent.x402 import EscrowTerms, PaymentRequirements
@@ -173,14 +174,13 @@ class VerifiedWorld:
             self.d = DisputeWorld(core, project, chain, challenge_window)
             disputes = self.d.c.address
         escrow = w.owner.deploy(project.VerifiedEscrow, self.mw.mailbox, disputes, task_window)
+        self.settler = Settler(self.w3, w.owner.deploy(project.UptoSettler).address, abis["UptoSettler"])
         self.seller, self.payer, self.fac_account = w.staker, w.avs2, w.resolver
         usdc.mint(self.payer, funds, sender=w.owner)
         self.token = StableToken(self.w3, usdc.address, abis["StableToken"])
         self.escrow = Escrow(self.w3, escrow.address, abis["VerifiedEscrow"])
         self.mailbox = self.w3.eth.contract(address=self.mw.mailbox.address, abi=abis["TaskMailbox"])
-        self.facilitator = EvmFacilitator(
-            self.w3, self.fac_account.private_key, [self.token], escrow=self.escrow
-        )
+        self.facilitator = self.fresh_facilitator()
 
     def clock(self) -> int:
         return int(self.w3.eth.get_block("pending")["timestamp"])
@@ -189,7 +189,7 @@ class VerifiedWorld:
         """A new facilitator on the escrow (its nonce counter starts from the chain's, which ape
         rewinds between tests)."""
         self.facilitator = EvmFacilitator(
-            self.w3, self.fac_account.private_key, [self.token], escrow=self.escrow
+            self.w3, self.fac_account.private_key, [self.token], self.settler, escrow=self.escrow
         )
         return self.facilitator
 
@@ -278,10 +278,14 @@ def a2a_agent(world: World, facilitator: Any, **kw: Any) -> A2AServer:
     return A2AServer("data-agent", "sells ETH/USD market data", skills, facilitator, clock=world.clock, **kw)
 
 
-def a2a_job_agent(vw: VerifiedWorld, facilitator: Any) -> A2AServer:
-    """The server agent over A2A: skill ``job`` creates a TaskMailbox task for the message's text
+def a2a_job_agent(vw: VerifiedWorld, facilitator: Any, inference: str = "verified") -> A2AServer:
+    """The server agent over A2A. Skill ``job`` creates a TaskMailbox task for the message's text
     and asks to be paid under ``verified`` for that task; once paid it answers the task and the
-    escrow id (the executor set certifies the result, which releases the payment)."""
+    escrow id (the executor set certifies the result, which releases the payment). With an
+    inference world, skill ``inference`` sells deterministic inference for the message's data
+    (prompt, seed, max_tokens) as the HTTP inference route does (`inference`: ``verified`` on the
+    request digest, ``exact`` at JOB_PRICE, or ``upto`` billed INFER_PER_TOKEN per generated
+    token) and answers the text and its registered receipt."""
     sender = Sender(vw.w3, vw.seller.private_key)
 
     async def offers(msg: Message) -> tuple[PaymentRequirements, ...]:
@@ -298,8 +302,35 @@ def a2a_job_agent(vw: VerifiedWorld, facilitator: Any) -> A2AServer:
         task = EscrowTerms.of(pay.requirements).task
         return {"task": "0x" + task.hex(), "escrow": "0x" + escrow_of(pay.payload).hex()}
 
-    skill = Skill(AgentSkill("job", "certified compute job", "paid on a certified result"), run, offers)
-    return A2AServer("job-agent", "sells certified compute jobs", [skill], facilitator, clock=vw.clock)
+    skills = [Skill(AgentSkill("job", "certified compute job", "paid on a certified result"), run, offers)]
+    if vw.d is not None:
+        infer = InferenceSeller(vw, inference)
+
+        async def infer_offers(msg: Message) -> tuple[PaymentRequirements, ...]:
+            return infer.offers(infer_query(msg))
+
+        async def infer_run(msg: Message, pay: Payment | None) -> Any:
+            assert pay is not None
+            return infer.answer(infer_query(msg), pay)
+
+        card = AgentSkill(
+            "inference",
+            "deterministic inference",
+            f"the tiny model's answer and its InferenceDisputes receipt, paid {inference}",
+            ("inference", "receipt"),
+        )
+        skills.append(Skill(card, infer_run, infer_offers))
+    return A2AServer(
+        "job-agent", "sells certified compute jobs and inference", skills, facilitator, clock=vw.clock
+    )
+
+
+def infer_query(msg: Message) -> dict[str, str]:
+    """An inference skill's query: the message's data part {prompt, seed?, max_tokens?}."""
+    data = msg.data()
+    if not isinstance(data, dict) or not isinstance(data.get("prompt"), str):
+        raise A2AInvalidParamsError("an inference request is a data part {prompt, seed?, max_tokens?}")
+    return {k: str(v) for k, v in data.items() if k in ("prompt", "seed", "max_tokens")}
 
 
 # ---------------------------------------------------------------- verified inference
@@ -318,55 +349,75 @@ def inference_request(
     return tokens, params, request_digest(svc.model.sha256, svc.tokenizer.hash, ENGINE_ID, params, tokens)
 
 
+INFER_PER_TOKEN = 20_000  # upto: the price of one generated token of deterministic inference
+
+
+class InferenceSeller:
+    """The server agent's deterministic inference, sold under `scheme`: ``verified`` (kind
+    inference, on the request's digest), ``exact`` (JOB_PRICE) or ``upto`` (INFER_PER_TOKEN per
+    token, max_tokens of them at most). `answer` runs the tiny model for the payer (the receipt's
+    client), signs the receipt with inference operator 0's key, registers it on InferenceDisputes
+    (the agent pays the gas) and returns the text, the receipt, its digest and the escrow id;
+    `tamper(receipt) -> receipt` makes it a cheating operator."""
+
+    def __init__(self, vw: VerifiedWorld, scheme: str = "verified", tamper: Any = None) -> None:
+        assert vw.d is not None and scheme in ("verified", "exact", "upto")
+        self.vw, self.d, self.scheme, self.tamper = vw, vw.d, scheme, tamper
+        self.sender = Sender(vw.w3, vw.seller.private_key)
+        self.disputes = vw.w3.eth.contract(address=vw.d.c.address, abi=vw.abis["InferenceDisputes"])
+        self.deadlines: dict[bytes, int] = {}  # request digest -> the refund deadline offered
+
+    def offers(self, q: dict[str, str]) -> tuple[PaymentRequirements, ...]:
+        vw = self.vw
+        _, params, digest = inference_request(self.d, q)
+        if self.scheme == "exact":
+            return (vw.facilitator.requirements("exact", vw.token.address, vw.seller.address, JOB_PRICE),)
+        if self.scheme == "upto":
+            most = params.max_tokens * INFER_PER_TOKEN
+            return (vw.facilitator.requirements("upto", vw.token.address, vw.seller.address, most),)
+        deadline = self.deadlines.setdefault(digest, vw.clock() + WINDOW_S)
+        req = vw.facilitator.requirements(
+            "verified", vw.token.address, vw.seller.address, JOB_PRICE, request=digest, deadline=deadline
+        )
+        return (req,)
+
+    def answer(self, q: dict[str, str], pay: Payment) -> dict[str, Any]:
+        tokens, params, digest = inference_request(self.d, q)
+        verified = self.scheme == "verified"
+        assert not verified or EscrowTerms.of(pay.requirements).ref == digest
+        c = self.d.svc.complete(tokens, params, client=pay.payer)
+        receipt = c.receipt.signed(self.d.keys[0].to_bytes())
+        if self.tamper is not None:
+            receipt = self.tamper(receipt)
+        self.sender.send(self.disputes.functions.registerReceipt(*receipt_args(receipt)), gas=3_000_000)
+        if self.scheme == "upto":
+            pay.charge = len(receipt.output_tokens) * INFER_PER_TOKEN
+        return {
+            "text": self.d.svc.text_of(receipt.output_tokens),
+            "receipt": receipt.to_dict(),
+            "receiptDigest": "0x" + receipt.digest().hex(),
+            "escrow": "0x" + escrow_of(pay.payload).hex() if verified else None,
+        }
+
+
 def inference_server(
     vw: VerifiedWorld, facilitator: Any, tamper: Any = None, scheme: str = "verified"
 ) -> ASGIApp:
-    """The server agent selling deterministic inference under ``verified`` with kind inference:
-    GET /inference?prompt=..&seed=..&max_tokens=.. is offered for that very request's digest; once
-    paid it runs the tiny model for the payer (the receipt's client), signs the receipt with
-    inference operator 0's key, registers it on InferenceDisputes (the agent pays the gas) and
-    answers the text, the receipt, its digest and the escrow id. `tamper(receipt) -> receipt`
-    makes it a cheating operator (the registered receipt is what it returns). ``scheme="exact"``
-    sells the same work paid outright (the bench's baseline)."""
-    assert vw.d is not None
-    d = vw.d
-    sender = Sender(vw.w3, vw.seller.private_key)
-    disputes = vw.w3.eth.contract(address=d.c.address, abi=vw.abis["InferenceDisputes"])
-    deadlines: dict[bytes, int] = {}  # request digest -> the refund deadline offered
+    """The server agent selling deterministic inference (InferenceSeller) over HTTP x402:
+    GET /inference?prompt=..&seed=..&max_tokens=.. is offered for that very request (under
+    ``verified``, its digest); once paid it answers as InferenceSeller.answer does.
+    ``scheme="exact"`` sells the same work paid outright (the bench's baseline)."""
+    seller = InferenceSeller(vw, scheme, tamper)
 
     def query(scope: Any) -> dict[str, str]:
         return {k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
 
     async def offers(scope: Any) -> tuple[Any, ...]:
         q = query(scope)
-        if "prompt" not in q:
-            return ()
-        _, _, digest = inference_request(d, q)
-        if scheme == "exact":
-            return (vw.facilitator.requirements("exact", vw.token.address, vw.seller.address, JOB_PRICE),)
-        deadline = deadlines.setdefault(digest, vw.clock() + WINDOW_S)
-        req = vw.facilitator.requirements(
-            "verified", vw.token.address, vw.seller.address, JOB_PRICE, request=digest, deadline=deadline
-        )
-        return (req,)
+        return seller.offers(q) if "prompt" in q else ()
 
     async def infer(request: Request) -> JSONResponse:
-        pay = PaymentMiddleware.payment(request)
-        tokens, params, digest = inference_request(d, query(request.scope))
-        assert scheme == "exact" or EscrowTerms.of(pay.requirements).ref == digest
-        c = d.svc.complete(tokens, params, client=pay.payer)
-        receipt = c.receipt.signed(d.keys[0].to_bytes())
-        if tamper is not None:
-            receipt = tamper(receipt)
-        sender.send(disputes.functions.registerReceipt(*receipt_args(receipt)), gas=3_000_000)
-        return JSONResponse(
-            {
-                "text": d.svc.text_of(receipt.output_tokens),
-                "receipt": receipt.to_dict(),
-                "receiptDigest": "0x" + receipt.digest().hex(),
-                "escrow": None if scheme == "exact" else "0x" + escrow_of(pay.payload).hex(),
-            }
-        )
+        return JSONResponse(seller.answer(query(request.scope), PaymentMiddleware.payment(request)))
 
     app = Starlette(routes=[Route("/inference", infer)])
     route = PricedRoute(

@@ -5,12 +5,14 @@ mandates carried in message metadata and checked before settlement."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import httpx
 import pytest
 
 from offchain.agent import errors as E
+from offchain.agent import sdjwt
 from offchain.agent.a2a import (
     AP2_CART,
     AP2_INTENT,
@@ -20,25 +22,34 @@ from offchain.agent.a2a import (
     ERC8004_EXTENSION,
     EXTENSIONS_HEADER,
     FAILED,
+    HTTP_JSON,
     INPUT_REQUIRED,
+    JSONRPC,
     MANDATES_EXTENSION,
     PAYMENT_COMPLETED,
     PAYMENT_FAILED,
     PAYMENT_REQUIRED,
     PAYMENT_SUBMITTED,
+    PAYMENT_VERIFIED,
+    WORKING,
     X402_ERROR,
     X402_EXTENSION,
     X402_PAYLOAD,
+    X402_RECEIPTS,
     X402_REQUIRED,
     X402_STATUS,
     A2AClient,
     AgentCard,
     Task,
+    TaskArtifactUpdateEvent,
+    TaskStatus,
+    TaskStatusUpdateEvent,
     mandates_for,
+    sse_data,
     user_message,
 )
 from offchain.agent.a2a_server import TASK_KEY
-from offchain.agent.ap2 import INTENT, sign_mandate
+from offchain.agent.ap2 import INTENT, USER_AUTHORIZATION, WALLET_CLAIM, sign_mandate
 from offchain.agent.facilitator import HTTPFacilitator, LocalFacilitator, create_app
 from offchain.agent.x402 import PaymentRequired
 from offchain.httpservice import ServiceServer
@@ -81,8 +92,10 @@ def test_agent_card_has_a2a_fields_and_declares_x402(agent):
     card = httpx.get(agent + "/.well-known/agent-card.json").json()
     assert card["name"] == "data-agent" and card["version"] == "1.0.0"
     assert card["supportedInterfaces"] == [
-        {"url": agent + "/a2a", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
+        {"url": agent + "/a2a", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"},
+        {"url": agent, "protocolBinding": "HTTP+JSON", "protocolVersion": "1.0"},
     ]
+    assert card["capabilities"]["streaming"] is True
     assert card["defaultInputModes"] and card["defaultOutputModes"]
     assert [s["id"] for s in card["skills"]] == ["price", "infer", "free", "broken"]
     assert {"id", "name", "description", "tags", "examples"} <= set(card["skills"][0])
@@ -91,6 +104,7 @@ def test_agent_card_has_a2a_fields_and_declares_x402(agent):
     assert MANDATES_EXTENSION not in {e["uri"] for e in ext}  # this agent signs no carts
     parsed = AgentCard.from_json(card)
     assert parsed.url == agent + "/a2a" and parsed.extensions == {X402_EXTENSION: True}
+    assert parsed.interfaces == {JSONRPC: agent + "/a2a", HTTP_JSON: agent} and parsed.streaming
 
 
 def test_card_lists_erc8004_registrations_and_a_public_url(a2a_world):
@@ -98,22 +112,30 @@ def test_card_lists_erc8004_registrations_and_a_public_url(a2a_world):
     server = a2a_agent(a2a_world, None, registrations=reg, public_url="https://agent.example")
     with ServiceServer(server.app(), log_level="warning") as s:
         card = AgentCard.from_json(httpx.get(s.url + "/.well-known/agent-card.json").json())
-    assert card.url == "https://agent.example/a2a"
+    assert card.url == "https://agent.example/a2a" and card.endpoint(HTTP_JSON) == "https://agent.example"
     assert card.extensions == {X402_EXTENSION: True, ERC8004_EXTENSION: False}
     (ext,) = [e for e in card.raw["capabilities"]["extensions"] if e["uri"] == ERC8004_EXTENSION]
     assert ext["params"] == {"registrations": reg}
 
 
-def test_card_without_a_jsonrpc_interface_is_refused():
-    with pytest.raises(E.A2AResponseError, match="JSONRPC"):
-        AgentCard.from_json(
-            {
-                "name": "x",
-                "description": "y",
-                "version": "1",
-                "supportedInterfaces": [{"url": "u", "protocolBinding": "GRPC", "protocolVersion": "1.0"}],
-            }
-        )
+def test_card_without_a_served_interface_is_refused():
+    card = {
+        "name": "x",
+        "description": "y",
+        "version": "1",
+        "supportedInterfaces": [{"url": "u", "protocolBinding": "GRPC", "protocolVersion": "1.0"}],
+    }
+    with pytest.raises(E.A2AResponseError, match="JSONRPC or HTTP\\+JSON"):
+        AgentCard.from_json(card)
+    old = {"url": "v", "protocolBinding": "HTTP+JSON", "protocolVersion": "0.3"}
+    with pytest.raises(E.A2AResponseError, match="interface of A2A 1.0"):
+        AgentCard.from_json(card | {"supportedInterfaces": [old]})
+    rest_only = AgentCard.from_json(card | {"supportedInterfaces": [old | {"protocolVersion": "1.0"}]})
+    assert rest_only.endpoint(HTTP_JSON) == "v" and not rest_only.streaming
+    with pytest.raises(E.A2AResponseError, match="no JSONRPC interface"):
+        rest_only.endpoint(JSONRPC)
+    with pytest.raises(E.A2AResponseError, match="streaming"):
+        AgentCard.from_json(rest_only.raw | {"capabilities": {"streaming": "yes"}})
 
 
 # ---------------------------------------------------------------- paid tasks
@@ -222,7 +244,282 @@ def test_client_raises_the_typed_error_of_an_answer(a2a_world, agent):
     with pytest.raises(E.A2ATaskNotFoundError):
         c.get_task("missing")
     with pytest.raises(E.A2AMethodNotFoundError):
-        c.call("CancelTask", {"id": "x"})
+        c.call("ListTasks", {})
+
+
+# ---------------------------------------------------------------- HTTP+JSON binding
+
+
+def rest(url, verb, path, body=None, raw=None, headers=None):
+    h = {EXTENSIONS_HEADER: X402_EXTENSION} | (headers or {})
+    if raw is not None:
+        h |= {"content-type": "application/json"}
+    return httpx.request(verb, url + path, json=body, content=raw, headers=h)
+
+
+def test_paid_task_over_http_json(a2a_world, agent):
+    w = a2a_world
+    seller0 = w.balance("seller")
+    c = client(w, agent, binding=HTTP_JSON)
+    ex = c.ask(skill="price")
+    assert ex.task.status.state == COMPLETED and ex.receipt.amount == PRICE
+    assert w.balance("seller") - seller0 == PRICE and c.wallet.spent == PRICE
+    got = c.get_task(ex.task.id, history_length=1)
+    assert got.status == ex.task.status and len(got.history) == 1
+    # the same task over JSON-RPC: one store behind both bindings
+    assert client(w, agent).get_task(ex.task.id) == c.get_task(ex.task.id)
+    raw = rest(agent, "GET", f"/tasks/{ex.task.id}", headers={"A2A-Version": "1.0"})
+    assert raw.status_code == 200 and raw.json()["status"]["state"] == COMPLETED
+    # returnImmediately, polled over GetTask
+    later = c.ask(skill="price", return_immediately=True)
+    assert later.task.status.state == COMPLETED and c.wallet.spent == 2 * PRICE
+
+
+def test_http_json_refusals_are_aip193_errors_with_their_status(a2a_world, agent):
+    def err(r, status, reason):
+        assert r.status_code == status, r.text
+        e = r.json()["error"]
+        assert e["code"] == status and e["details"][0]["reason"] == reason, e
+        assert e["details"][0]["@type"] == "type.googleapis.com/google.rpc.ErrorInfo"
+        return e["message"]
+
+    msg = user_message("hi", metadata={"skill": "price"}).to_json()
+    assert "no task nope" in err(rest(agent, "GET", "/tasks/nope"), 404, "TASK_NOT_FOUND")
+    err(rest(agent, "POST", "/message:send", raw=b"{not json"), 400, "PARSE_ERROR")
+    err(rest(agent, "POST", "/message:send", raw=b""), 400, "PARSE_ERROR")
+    err(rest(agent, "POST", "/message:send", [msg]), 400, "INVALID_PARAMS")
+    err(rest(agent, "POST", "/message:send", {"message": msg | {"role": "x"}}), 400, "INVALID_PARAMS")
+    err(rest(agent, "POST", "/message:send", {"message": msg | {"taskId": "t"}}), 404, "TASK_NOT_FOUND")
+    err(rest(agent, "POST", "/message:stream", {"message": msg | {"taskId": "t"}}), 404, "TASK_NOT_FOUND")
+    err(rest(agent, "GET", "/message:send"), 405, "METHOD_NOT_FOUND")
+    err(rest(agent, "DELETE", "/tasks/x"), 405, "METHOD_NOT_FOUND")
+    err(rest(agent, "POST", "/tasks/x/pushNotificationConfigs"), 404, "METHOD_NOT_FOUND")
+    err(rest(agent, "GET", "/tasks/x", headers={"A2A-Version": "2.0"}), 400, "VERSION_NOT_SUPPORTED")
+    err(rest(agent, "GET", "/tasks/x?historyLength=-1"), 400, "INVALID_PARAMS")
+    err(httpx.post(agent + "/message:send", json={"message": msg}), 400, "EXTENSION_SUPPORT_REQUIRED")
+    big = rest(agent, "POST", "/message:send", raw=b'{"x": "' + b"a" * 300_000 + b'"}')
+    err(big, 413, "INVALID_REQUEST")
+    # the client raises the typed error of each
+    c = client(a2a_world, agent, binding=HTTP_JSON)
+    with pytest.raises(E.A2ATaskNotFoundError, match="HTTP 404"):
+        c.get_task("nope")
+    with pytest.raises(E.A2AInvalidParamsError):
+        c.send(user_message("hi", metadata={"skill": "nope"}))
+    with pytest.raises(E.A2AResponseError, match="no HTTP\\+JSON interface"):
+        A2AClient("http://x", http=httpx.Client(transport=_card_only(JSONRPC)), binding=HTTP_JSON).get_task(
+            "t"
+        )
+
+
+def _card_only(binding, streaming=False):
+    """A transport serving only a card with one `binding`."""
+    card = {
+        "name": "n",
+        "description": "d",
+        "version": "1",
+        "supportedInterfaces": [
+            {"url": "http://x/a2a", "protocolBinding": binding, "protocolVersion": "1.0"}
+        ],
+        "capabilities": {"streaming": streaming},
+    }
+    return httpx.MockTransport(lambda req: httpx.Response(200, json=card))
+
+
+# ---------------------------------------------------------------- streaming
+
+
+@pytest.mark.parametrize("binding", [JSONRPC, HTTP_JSON])
+def test_streamed_paid_task_sends_each_update(a2a_world, agent, binding):
+    w = a2a_world
+    seller0 = w.balance("seller")
+    c = client(w, agent, binding=binding)
+    # the request: the task, then its payment-required status; the stream ends there
+    opened = list(c.send_streaming(user_message("price?", metadata={"skill": "price"})))
+    assert [type(e) for e in opened] == [Task, TaskStatusUpdateEvent]
+    task, asked = opened
+    assert asked.task_id == task.id and asked.status.state == INPUT_REQUIRED
+    assert asked.status.metadata[X402_STATUS] == PAYMENT_REQUIRED and X402_REQUIRED in asked.status.metadata
+    # the payment: each step as it happens, the artifact, the end with the receipt
+    offer = PaymentRequired.from_json(asked.status.metadata[X402_REQUIRED]).accepts[0]
+    meta = {X402_STATUS: PAYMENT_SUBMITTED, X402_PAYLOAD: c.wallet.sign(offer).to_json()}
+    events = list(c.send_streaming(user_message("pay", task_id=task.id, metadata=meta)))
+    assert isinstance(events[0], Task) and events[0].status.state == INPUT_REQUIRED
+    updates = [(type(e).__name__, getattr(e, "status", None)) for e in events[1:]]
+    assert [u[0] for u in updates] == ["TaskStatusUpdateEvent"] * 2 + [
+        "TaskArtifactUpdateEvent",
+        "TaskStatusUpdateEvent",
+    ]
+    states = [(s.state, s.metadata.get(X402_STATUS)) for _, s in updates if s is not None]
+    assert states == [
+        (WORKING, PAYMENT_SUBMITTED),
+        (WORKING, PAYMENT_VERIFIED),
+        (COMPLETED, PAYMENT_COMPLETED),
+    ]
+    art = events[3]
+    assert isinstance(art, TaskArtifactUpdateEvent) and art.artifact.parts[0].data["price"] == "3120.55"
+    (receipt,) = events[-1].status.metadata[X402_RECEIPTS]
+    assert receipt["success"] and int(receipt["amount"]) == PRICE
+    assert w.balance("seller") - seller0 == PRICE
+    # the streamed updates applied to the first task give the stored task
+    assert c.follow(iter(events)).status == c.get_task(task.id).status
+
+
+@pytest.mark.parametrize("binding", [JSONRPC, HTTP_JSON])
+def test_streaming_client_pays_and_follows_refusals_over_the_stream(a2a_world, agent, binding):
+    w = a2a_world
+    seller0 = w.balance("seller")
+    c = client(w, agent, binding=binding, stream=True)
+    ex = c.ask(skill="price")
+    assert ex.task.status.state == COMPLETED and ex.receipt.amount == PRICE and c.wallet.spent == PRICE
+    assert ex.task.result()["price"] == "3120.55" and w.balance("seller") - seller0 == PRICE
+    up = c.ask(data={"max_tokens": 3}, skill="infer")
+    assert up.receipt.amount == 3 * PER_TOKEN
+    broken = c.ask(skill="broken")
+    assert broken.task.status.state == FAILED and broken.receipt is None
+    # a refused payment comes over the stream: payment-failed, the task payable again
+    t = _open_task(c)
+    good = c.wallet.sign(_offer(t))
+    auth = replace(good.payload.authorization, value=PRICE - 1)
+    bad = replace(good, payload=replace(good.payload, authorization=auth))
+    meta = {X402_STATUS: PAYMENT_SUBMITTED, X402_PAYLOAD: bad.to_json()}
+    refused = c.follow(c.send_streaming(user_message("pay", task_id=t.id, metadata=meta)))
+    assert refused.status.state == INPUT_REQUIRED and refused.payment_status() == PAYMENT_FAILED
+    assert refused.status.metadata[X402_ERROR] == "INVALID_AMOUNT"
+    assert c.pay(refused).task.status.state == COMPLETED
+    # refusals before the stream opens are typed errors, not events
+    with pytest.raises(E.A2ATaskNotFoundError):
+        list(c.send_streaming(user_message("pay", task_id="nope", metadata=meta)))
+    with pytest.raises(E.A2AUnsupportedOperationError, match="COMPLETED"):
+        list(c.send_streaming(user_message("pay", task_id=t.id, metadata=meta)))
+    with pytest.raises(E.A2AInvalidParamsError, match="no skill"):
+        list(c.send_streaming(user_message("x", metadata={"skill": "nope"})))
+
+
+def test_json_rpc_stream_frames_and_refusals(agent):
+    msg = user_message("free?", metadata={"skill": "free"}).to_json()
+    body = {"jsonrpc": "2.0", "id": "s1", "method": "SendStreamingMessage", "params": {"message": msg}}
+    r = rpc(agent, body)
+    assert r.headers["content-type"].startswith("text/event-stream")
+    frames = [json.loads(d) for d in sse_data(iter(r.text.split("\n")))]
+    assert all(f["jsonrpc"] == "2.0" and f["id"] == "s1" for f in frames)
+    assert [next(iter(f["result"])) for f in frames] == ["task", "artifactUpdate", "statusUpdate"]
+    assert frames[-1]["result"]["statusUpdate"]["status"]["state"] == COMPLETED
+    # a refusal is one JSON-RPC error answer, no stream
+    bad = rpc(agent, body | {"params": {"message": msg | {"taskId": "nope"}}})
+    assert (
+        bad.headers["content-type"].startswith("application/json") and bad.json()["error"]["code"] == -32001
+    )
+    assert rpc(agent, body | {"params": {"message": 1}}).json()["error"]["code"] == -32602
+    unext = httpx.post(agent + "/a2a", json=body)
+    assert unext.json()["error"]["code"] == -32008
+    sub = {"jsonrpc": "2.0", "id": 2, "method": "SubscribeToTask", "params": {"id": "nope"}}
+    assert rpc(agent, sub).json()["error"]["code"] == -32001
+    done = frames[0]["result"]["task"]["id"]
+    assert rpc(agent, sub | {"params": {"id": done}}).json()["error"]["code"] == -32004
+    assert rpc(agent, sub | {"params": {}}).json()["error"]["code"] == -32602
+
+
+@pytest.mark.parametrize("binding", [JSONRPC, HTTP_JSON])
+def test_subscriber_sees_another_clients_payment(a2a_world, agent, binding):
+    import threading
+
+    w = a2a_world
+    c = client(w, agent)
+    t = _open_task(c)
+    watcher = A2AClient(agent, binding=binding)
+    seen = []
+    events = watcher.subscribe(t.id)
+    seen.append(next(events))  # the task as it is: waiting for payment
+    th = threading.Thread(target=lambda: seen.extend(events))
+    th.start()
+    done = c.pay(t)
+    th.join(timeout=30)
+    assert not th.is_alive() and done.task.status.state == COMPLETED
+    assert isinstance(seen[0], Task) and seen[0].status.state == INPUT_REQUIRED
+    assert seen[-1].status.state == COMPLETED and seen[-1].status.metadata[X402_STATUS] == PAYMENT_COMPLETED
+    assert watcher.follow(iter(seen)).result() == done.task.result()
+    with pytest.raises(E.A2AUnsupportedOperationError):
+        next(watcher.subscribe(t.id))
+    with pytest.raises(E.A2ATaskNotFoundError):
+        next(watcher.subscribe("nope"))
+
+
+@pytest.mark.parametrize("binding", [JSONRPC, HTTP_JSON])
+def test_cancel_a_task_waiting_for_payment_but_not_one_worked_on_or_over(a2a_world, agent, binding):
+    w = a2a_world
+    c = client(w, agent, binding=binding)
+    t = _open_task(c)
+    payload = c.wallet.sign(_offer(t))
+    cancelled = c.cancel(t.id)
+    assert cancelled.status.state == CANCELED and c.get_task(t.id).status.state == CANCELED
+    # a cancelled task takes no payment, and cannot be cancelled again
+    with pytest.raises(E.A2AUnsupportedOperationError, match="CANCELED"):
+        _submit(c, t, payload)
+    with pytest.raises(E.A2ATaskNotCancelableError, match="CANCELED"):
+        c.cancel(t.id)
+    done = c.ask(skill="price")
+    with pytest.raises(E.A2ATaskNotCancelableError, match="COMPLETED"):
+        c.cancel(done.task.id)
+    with pytest.raises(E.A2ATaskNotFoundError):
+        c.cancel("nope")
+    # a subscriber sees the cancellation end its stream
+    u = _open_task(c)
+    events = A2AClient(agent, binding=binding).subscribe(u.id)
+    assert next(events).status.state == INPUT_REQUIRED
+    c.cancel(u.id)
+    assert [e.status.state for e in events] == [CANCELED]
+
+
+def test_cancel_refusals_on_the_wire(agent):
+    r = rest(agent, "POST", "/tasks/nope:cancel")
+    assert r.status_code == 404 and r.json()["error"]["details"][0]["reason"] == "TASK_NOT_FOUND"
+    body = {"jsonrpc": "2.0", "id": 1, "method": "CancelTask", "params": {"id": 3}}
+    assert rpc(agent, body).json()["error"]["code"] == -32602
+    free = rpc(
+        agent,
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "SendMessage",
+            "params": {"message": user_message("f", metadata={"skill": "free"}).to_json()},
+        },
+    ).json()["result"]["task"]
+    r = rest(agent, "POST", f"/tasks/{free['id']}:cancel")
+    assert r.status_code == 409 and r.json()["error"]["details"][0]["reason"] == "TASK_NOT_CANCELABLE"
+    assert rpc(agent, body | {"params": {"id": free["id"]}}).json()["error"]["code"] == -32002
+
+
+def test_a_client_leaving_a_stream_stops_only_its_stream(a2a_world):
+    import time
+
+    w = a2a_world
+    server = a2a_agent(w, LocalFacilitator(w.fresh_facilitator()))
+    with ServiceServer(server.app(), log_level="warning") as s:
+        c = client(w, s.url)
+        t = _open_task(c)
+        with httpx.stream("POST", f"{s.url}/tasks/{t.id}:subscribe") as r:
+            first = next(sse_data(r.iter_lines()))
+        assert json.loads(first)["task"]["id"] == t.id
+        deadline = time.monotonic() + 10
+        while server.tasks[t.id].streams and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.tasks[t.id].streams == []  # the server let go of the stream
+        assert c.pay(t).task.status.state == COMPLETED  # and the task goes on
+
+
+def test_streaming_client_needs_a_streaming_card_and_a_whole_stream():
+    c = A2AClient("http://x", http=httpx.Client(transport=_card_only(JSONRPC)), stream=True)
+    with pytest.raises(E.A2AUnsupportedOperationError, match="streaming"):
+        c.ask("hi")
+    # a stream that stops before the task ends, or opens with an update, is refused
+    t = Task("t", "c", TaskStatus(WORKING))
+    upd = TaskStatusUpdateEvent("t", "c", TaskStatus(WORKING))
+    with pytest.raises(E.A2AResponseError, match="ended before the task did"):
+        c.follow(iter([t, upd]))
+    with pytest.raises(E.A2AResponseError, match="open with the task"):
+        c.follow(iter([upd]))
+    with pytest.raises(E.A2AResponseError, match="another task"):
+        c.follow(iter([t, TaskStatusUpdateEvent("u", "c", TaskStatus(COMPLETED))]))
 
 
 # ---------------------------------------------------------------- payment refusals
@@ -399,6 +696,76 @@ def test_payments_outside_the_mandates_are_refused_before_settling(a2a_world, me
     # an expired intent
     assert refused(mandated(w, merchant, intent(w, expiry=str(int(w.clock()) - 1)))) == "mandate_expired"
     assert w.balance("seller") - seller0 == 2 * PRICE
+
+
+ISSUER_KEY, DEVICE_KEY = sdjwt.new_key(), sdjwt.new_key()
+ISS = "https://credentials.example"
+
+
+def user_credential(w, exp_in=3600, issuer=ISSUER_KEY, device=DEVICE_KEY):
+    """payer2's (the user's) credential: its wallet among claims it need not reveal, bound to its
+    device key."""
+    now = int(w.clock())
+    claims = {WALLET_CLAIM: w.addresses["payer2"], "name": "Ada", "email": "ada@example.com"}
+    return sdjwt.issue(
+        issuer, ISS, claims, [WALLET_CLAIM, "name", "email"], device, iat=now, exp=now + exp_in
+    )
+
+
+@pytest.fixture
+def strict_merchant(a2a_world):
+    """The merchant of `merchant`, also requiring the user's authorization (SD-JWT+KB) from ISS."""
+    w = a2a_world
+    server = a2a_agent(
+        w,
+        LocalFacilitator(w.fresh_facilitator()),
+        merchant_key=w.keys["seller"],
+        require_mandates=True,
+        user_issuers={ISS: ISSUER_KEY.public_key()},
+    )
+    with ServiceServer(server.app(), log_level="warning") as s:
+        yield s.url
+
+
+def test_user_authorization_is_verified_before_any_payment(a2a_world, strict_merchant):
+    w = a2a_world
+    seller0 = w.balance("seller")
+
+    def authorized(cred, device=DEVICE_KEY):
+        mandates = mandates_for(w.keys["payer"], intent(w), w.clock, (cred, device))
+        return A2AClient(strict_merchant, w.client("payer"), mandates=mandates, stream=True)
+
+    card = AgentCard.from_json(httpx.get(strict_merchant + "/.well-known/agent-card.json").json())
+    (ext,) = [e for e in card.raw["capabilities"]["extensions"] if e["uri"] == MANDATES_EXTENSION]
+    assert ext["params"]["userAuthorization"] == "sd-jwt+kb/ES256"
+    c = authorized(user_credential(w))
+    ex = c.ask(skill="price")
+    assert ex.task.status.state == COMPLETED and w.balance("seller") - seller0 == PRICE
+    sent = next(m for m in c.get_task(ex.task.id).history if m.metadata.get(X402_STATUS) == PAYMENT_SUBMITTED)
+    auth = sent.metadata[AP2_PAYMENT][USER_AUTHORIZATION]
+    assert "ada@example.com" not in str(
+        sdjwt.verify(
+            auth, {ISS: ISSUER_KEY.public_key()}, aud=w.addresses["seller"], nonce=ex.task.id, now=w.clock()
+        ).claims
+    )
+
+    def refused(c):
+        with pytest.raises(E.PaymentRefusedError) as info:
+            c.ask(skill="price")
+        return info.value.reason
+
+    # mandates without the user's authorization
+    plain = A2AClient(
+        strict_merchant, w.client("payer"), mandates=mandates_for(w.keys["payer"], intent(w), w.clock)
+    )
+    assert refused(plain) == "authorization_invalid"
+    # the key binding signed by a device key other than the credential's
+    assert refused(authorized(user_credential(w), device=sdjwt.new_key())) == "authorization_signature"
+    # a credential from an issuer's key the merchant does not trust
+    assert refused(authorized(user_credential(w, issuer=sdjwt.new_key()))) == "authorization_signature"
+    # an expired credential
+    assert refused(authorized(user_credential(w, exp_in=-1))) == "authorization_expired"
+    assert w.balance("seller") - seller0 == PRICE
 
 
 def test_the_task_store_is_bounded(a2a_world):

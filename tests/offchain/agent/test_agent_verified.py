@@ -30,6 +30,7 @@ from offchain.cli import main
 from offchain.httpservice import ServiceServer
 from tests.contracts.support import CHALLENGE_WINDOW, A, evs, tamper
 from tests.offchain.agent.support import (
+    INFER_PER_TOKEN,
     JOB_PRICE,
     WINDOW_S,
     VerifiedWorld,
@@ -215,6 +216,49 @@ def test_verified_payment_over_a2a(vw):
     vw.warp(TASK_WINDOW_S + 1)
     sender.send(vw.escrow.release(eid, signers))
     assert vw.token.balance_of(seller) == before[1] + JOB_PRICE and vw.escrow.get(eid).state == "released"
+
+
+@pytest.mark.parametrize("scheme", ["verified", "exact", "upto"])
+def test_inference_sold_over_a2a_with_its_receipt(vw, scheme):
+    """The job agent's A2A card lists the inference skill beside the compute job; a client buys a
+    deterministic-inference answer over A2A, paid as the HTTP route is (verified on the request's
+    digest, exact, or upto per generated token), and the answer's receipt is registered on chain
+    for the paying client."""
+    d, seller, payer = vw.d, vw.seller.address, vw.payer.address
+    q = {"prompt": f"what is 2+2, {scheme}?", "seed": 7, "max_tokens": 6}
+    _, _, digest = inference_request(d, {k: str(v) for k, v in q.items()})
+    agent = a2a_job_agent(vw, LocalFacilitator(vw.fresh_facilitator()), inference=scheme)
+    with ServiceServer(agent.app(), log_level="warning") as s:
+        wallet = PayingClient(
+            vw.payer.private_key, vw.w3.eth.chain_id, vw.token.address, 2 * JOB_PRICE, clock=vw.clock
+        )
+        c = A2AClient(s.url, wallet)
+        assert c.card().skills == ("job", "inference")
+        before = (vw.token.balance_of(payer), vw.token.balance_of(seller))
+        ex = c.ask(data=q, skill="inference")
+        # a request that is no inference query is refused before any offer
+        with pytest.raises(E.A2AInvalidParamsError, match="inference request"):
+            c.ask(data={"prompt": 4}, skill="inference")
+    assert ex.task.status.state == COMPLETED and ex.requirements.scheme == scheme
+    out = ex.task.result()
+    receipt = Receipt.from_dict(out["receipt"])
+    assert (
+        out["receiptDigest"] == "0x" + receipt.digest().hex()
+        and d.svc.text_of(receipt.output_tokens) == out["text"]
+    )
+    assert d.c.claims(receipt.digest()).client == payer  # registered, answering to the payer
+    paid = {"verified": JOB_PRICE, "exact": JOB_PRICE, "upto": len(receipt.output_tokens) * INFER_PER_TOKEN}[
+        scheme
+    ]
+    assert ex.receipt.amount == paid and wallet.spent == paid
+    assert vw.token.balance_of(payer) == before[0] - paid
+    if scheme == "verified":
+        assert ex.requirements.extra["request"] == "0x" + digest.hex()
+        rec = vw.escrow.get(bytes.fromhex(out["escrow"][2:]))
+        assert (rec.kind, rec.ref, rec.payer, rec.amount, rec.state) == (2, digest, payer, paid, "held")
+        assert vw.token.balance_of(seller) == before[1]  # held until the receipt is final
+    else:
+        assert out["escrow"] is None and vw.token.balance_of(seller) == before[1] + paid
 
 
 def test_verified_inference_end_to_end_release_after_the_window(vw, capsys, tmp_path):
