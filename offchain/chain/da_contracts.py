@@ -183,17 +183,16 @@ def _view(name: str, inputs: list[dict], outputs: list[dict]) -> dict[str, Any]:
     return {"type": "function", "name": name, "stateMutability": "view", "inputs": inputs, "outputs": outputs}
 
 
-_RESERVATION = {
-    "type": "tuple",
-    "name": "",
-    "components": [
-        {"type": "uint64", "name": "symbolsPerSecond"},
-        {"type": "uint64", "name": "startTimestamp"},
-        {"type": "uint64", "name": "endTimestamp"},
-        {"type": "bytes", "name": "quorumNumbers"},
-        {"type": "bytes", "name": "quorumSplits"},
-    ],
-}
+def _struct(name: str, fields: str) -> dict[str, Any]:
+    """An ABI tuple named ``name`` of ``fields`` ("type name, type name, ...")."""
+    parts = [f.split() for f in fields.split(",")]
+    return {"type": "tuple", "name": name, "components": [{"type": t, "name": n} for t, n in parts]}
+
+
+_RESERVATION = _struct(
+    "",
+    "uint64 symbolsPerSecond, uint64 startTimestamp, uint64 endTimestamp, bytes quorumNumbers, bytes quorumSplits",
+)
 _ACCOUNTS = [{"type": "address[]", "name": "_accounts"}]
 PARAM_NAMES = (
     "minNumSymbols",
@@ -239,15 +238,7 @@ class PaymentVaultReader:
 
 
 # ----- the PaymentVault's claims, submitted by the disperser's claim keeper ------------------------------
-_CLAIM_HEADER = {
-    "type": "tuple",
-    "name": "header",
-    "components": [
-        {"type": "string", "name": "accountId"},
-        {"type": "int64", "name": "timestamp"},
-        {"type": "uint256", "name": "cumulativePayment"},
-    ],
-}
+_CLAIM_HEADER = _struct("header", "string accountId, int64 timestamp, uint256 cumulativePayment")
 # What the claim keeper calls (contracts/da/PaymentVault.vy; a test compares them with the compiled ABI).
 PAYMENT_VAULT_CLAIM_ABI = [
     {
