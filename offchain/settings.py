@@ -12,6 +12,8 @@ variables; ``docs/settings.md`` lists the same table (a test keeps the two in st
 | ``EIGEN_DA_SRS`` | unset | directory with EigenDA's SRS files for ``eigen da`` |
 | ``EIGEN_DA_CACHE`` | ``.cache/da`` | FK20 table cache of ``eigen da encode`` and the disperser; ``off`` keeps tables in memory |
 | ``EIGEN_DA_METADATA_URL`` | unset | the DA disperser's metadata database (``postgresql://…`` or ``sqlite:///PATH``), over the config files' |
+| ``EIGEN_DA_CLAIM_INTERVAL`` | ``30`` | seconds between the DA disperser's claims of on-demand payments in the PaymentVault (also after each batch); ``off`` stops claiming |
+| ``EIGEN_DA_CLAIM_BATCH`` | ``32`` | accounts one claim pass takes |
 | ``EIGEN_AI_MODEL`` | unset | a GGUF file used instead of the installed SmolLM2 package |
 | ``EIGEN_AI_THREADS`` | OpenMP default | CPU threads of the inference kernels (results never depend on it) |
 | ``EIGEN_AI_KERNEL`` | ``auto`` | linear kernel: ``auto`` (the best this CPU has), ``portable``, ``avx2``, ``avx512vnni`` (same results) |
@@ -69,6 +71,10 @@ DA_METADATA_URL = Setting(
     None,
     "the DA disperser's metadata database URL, over the config files' (and its relays')",
 )
+DA_CLAIM_INTERVAL = Setting(
+    "EIGEN_DA_CLAIM_INTERVAL", "30", "seconds between the DA disperser's on-demand payment claims; off: none"
+)
+DA_CLAIM_BATCH = Setting("EIGEN_DA_CLAIM_BATCH", "32", "accounts one claim pass of the DA disperser takes")
 AI_MODEL = Setting("EIGEN_AI_MODEL", None, "a GGUF file used instead of the installed SmolLM2 package")
 AI_THREADS = Setting("EIGEN_AI_THREADS", "", "CPU threads of the inference kernels (default: OpenMP's)")
 AI_KERNEL = Setting(
@@ -97,6 +103,8 @@ ALL: tuple[Setting, ...] = (
     DA_SRS,
     DA_CACHE,
     DA_METADATA_URL,
+    DA_CLAIM_INTERVAL,
+    DA_CLAIM_BATCH,
     AI_MODEL,
     AI_THREADS,
     AI_KERNEL,
@@ -149,6 +157,25 @@ def da_table_cache() -> str | None:
     if value is not None and value.strip().lower() in ("", "none", *_OFF):
         return None
     return value or str(ROOT / ".cache" / "da")
+
+
+def da_claim_interval() -> float | None:
+    """Seconds between the DA disperser's claim passes (:mod:`offchain.da.network.claims`); None when off."""
+    value = (DA_CLAIM_INTERVAL.raw() or "").strip().lower()
+    if value in _OFF:
+        return None
+    try:
+        secs = float(value)
+    except ValueError:
+        raise SettingError(f"EIGEN_DA_CLAIM_INTERVAL must be seconds or off, got {value!r}") from None
+    if not 0 < secs <= 86_400:
+        raise SettingError(f"EIGEN_DA_CLAIM_INTERVAL must be in (0, 86400] seconds, got {value!r}")
+    return secs
+
+
+def da_claim_batch() -> int:
+    """Accounts one claim pass of the DA disperser takes."""
+    return _int_setting(DA_CLAIM_BATCH, 1)
 
 
 def ai_model_path() -> str | None:

@@ -16,8 +16,12 @@ more warm-slot write, about 2,900 gas after the cold read of 2,100).
 Forge reports execution gas; our ``execution`` column is a receipt's ``gasUsed`` less the 21,000
 intrinsic gas and the calldata gas, so the two compare. Medians over REPEAT runs (fresh earners).
 
-Run: `.venv/bin/python bench/gas/bench_rewards_gas.py` with anvil on PATH (about a minute).
-Writes bench/results/rewards_gas.json.
+Run: `.venv/bin/python bench/gas/bench_rewards_gas.py` with anvil on PATH (a few minutes on a loaded
+machine). Writes bench/results/rewards_gas.json. Robust under load: the distribution ids come from the
+logs, never from ``return_value`` (which makes ape trace the call), anvil runs without ape-foundry's
+``--steps-tracing`` (recording every opcode of a 7.5M-gas distribution, anvil reset the connection
+while the receipt was awaited), and ape waits up to RECEIPT_WAIT_S for a receipt (a local network's
+20 s was missed by the largest calls). Gas depends on neither the load nor the tracing.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ DIST_BATCHES = (2, 4, 8)
 DEPTHS = (0, 4, 10)  # earner tree depth: 1, 16, 1024 earners
 BATCHES = (2, 4, 8)
 CHALLENGE_CASES = ((1, 1), (8, 1), (32, 1), (64, 1), (8, 4))
+RECEIPT_WAIT_S = 600
 PEERS = {"symbiotic_claim_median": 13_185, "symbiotic_claimBatch_median": 34_434}
 
 
@@ -73,6 +78,8 @@ def main() -> int:
             f"{name:<48} gas {rows[name]['gas_median']:>9,}  execution {rows[name]['execution_median']:>9,}"
         )
 
+    networks.ethereum.config.local.transaction_acceptance_timeout = RECEIPT_WAIT_S
+    untraced_anvil()
     with networks.ethereum.local.use_provider("foundry"):
         a = accounts.test_accounts
         d = deploy_core(project, a[0], cfg)
@@ -191,6 +198,15 @@ def main() -> int:
     return 0
 
 
+def untraced_anvil() -> None:
+    """ape-foundry starts anvil with ``--steps-tracing`` (for ape's call traces, which this bench does not
+    use); without it the largest distributions mine in a fraction of the time and memory."""
+    from ape_foundry.provider import FoundryProvider
+
+    build = FoundryProvider.build_command
+    FoundryProvider.build_command = lambda self: [a for a in build(self) if a != "--steps-tracing"]
+
+
 def bench_inference_fee(project, chain, a, r, record) -> None:
     """UptoSettler.settle (x402 upto) without a fee vault and with the vault named at 2,000 bips:
     the fee's approve and FeeVault.payFee beside the two transfers (fresh payers each run)."""
@@ -224,6 +240,12 @@ def bench_inference_fee(project, chain, a, r, record) -> None:
     record("UptoSettler.settle (no fee vault)", [settle(i) for i in range(REPEAT)])
     settler.setFeeVault(r.fee_vault, sender=owner)
     record("UptoSettler.settle (inference fee to the vault)", [settle(100 + i) for i in range(REPEAT)])
+
+
+def distribution_id(receipt) -> int:
+    """The id a create*Distribution call logged (its return value without a trace)."""
+    (ev,) = [e for e in receipt.events if e.event_name == "OperatorSetDistributionCreated"]
+    return int(ev.distributionId)
 
 
 def bench_distribution(project, chain, accounts, d, r, avs, record, fresh_earner) -> None:
@@ -272,7 +294,7 @@ def bench_distribution(project, chain, accounts, d, r, avs, record, fresh_earner
                 receipts.append(
                     rd.createOperatorSetDistribution((avs, k + 1), token, 10**24, snap, sams, sender=avs)
                 )
-                ids.append(receipts[-1].return_value)
+                ids.append(distribution_id(receipts[-1]))
             record(
                 f"createOperatorSetDistribution ({n} operators, {m} strateg{'y' if m == 1 else 'ies'})",
                 receipts,
@@ -283,7 +305,7 @@ def bench_distribution(project, chain, accounts, d, r, avs, record, fresh_earner
                 unique.append(
                     rd.createUniqueStakeDistribution((avs, k + 1), token, 10**24, snap, sams, [], sender=avs)
                 )
-                ids.append(unique[-1].return_value)
+                ids.append(distribution_id(unique[-1]))
             record(
                 f"createUniqueStakeDistribution ({n} operators, {m} strateg{'y' if m == 1 else 'ies'})",
                 unique,

@@ -25,9 +25,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from eth_abi import encode as abi_encode
+from eth_account import Account
 from eth_hash.auto import keccak
 from eth_utils import is_address, to_checksum_address
 from web3 import Web3
+from web3.exceptions import ContractLogicError
 
 from offchain.bls import group
 from offchain.bls.cert import Certificate
@@ -35,7 +37,7 @@ from offchain.chain.bls_registry import G1_ABI, G2_ABI
 from offchain.chain.errors import ChainInputError
 from offchain.crypto import bn254
 from offchain.da.cert import Cert, merkle_root
-from offchain.da.errors import NetworkMessageError
+from offchain.da.errors import ClaimChainError, ClaimRevertedError, NetworkMessageError, PaymentClaimError
 from offchain.da.network import types
 from offchain.da.network.payments import Reservation, VaultParams
 
@@ -181,17 +183,16 @@ def _view(name: str, inputs: list[dict], outputs: list[dict]) -> dict[str, Any]:
     return {"type": "function", "name": name, "stateMutability": "view", "inputs": inputs, "outputs": outputs}
 
 
-_RESERVATION = {
-    "type": "tuple",
-    "name": "",
-    "components": [
-        {"type": "uint64", "name": "symbolsPerSecond"},
-        {"type": "uint64", "name": "startTimestamp"},
-        {"type": "uint64", "name": "endTimestamp"},
-        {"type": "bytes", "name": "quorumNumbers"},
-        {"type": "bytes", "name": "quorumSplits"},
-    ],
-}
+def _struct(name: str, fields: str) -> dict[str, Any]:
+    """An ABI tuple named ``name`` of ``fields`` ("type name, type name, ...")."""
+    parts = [f.split() for f in fields.split(",")]
+    return {"type": "tuple", "name": name, "components": [{"type": t, "name": n} for t, n in parts]}
+
+
+_RESERVATION = _struct(
+    "",
+    "uint64 symbolsPerSecond, uint64 startTimestamp, uint64 endTimestamp, bytes quorumNumbers, bytes quorumSplits",
+)
 _ACCOUNTS = [{"type": "address[]", "name": "_accounts"}]
 PARAM_NAMES = (
     "minNumSymbols",
@@ -234,6 +235,95 @@ class PaymentVaultReader:
             [to_checksum_address(a) for a in accounts]
         ).call()
         return [int(v) for v in got]
+
+
+# ----- the PaymentVault's claims, submitted by the disperser's claim keeper ------------------------------
+_CLAIM_HEADER = _struct("header", "string accountId, int64 timestamp, uint256 cumulativePayment")
+# What the claim keeper calls (contracts/da/PaymentVault.vy; a test compares them with the compiled ABI).
+PAYMENT_VAULT_CLAIM_ABI = [
+    {
+        "type": "function", "name": "claimOnDemandPayment", "stateMutability": "nonpayable",
+        "inputs": [_CLAIM_HEADER, {"type": "bytes32", "name": "blobHeaderHash"}, {"type": "bytes", "name": "signature"}],
+        "outputs": [{"type": "uint256", "name": ""}],
+    },
+    _view("consumedOnDemand", [{"type": "address", "name": "arg0"}], [{"type": "uint256", "name": ""}]),
+]  # fmt: skip
+CLAIM_GAS_MARGIN = 1.25
+CLAIM_RECEIPT_TIMEOUT_S = 120.0
+
+
+def _revert_reason(exc: Exception) -> str:
+    msg = getattr(exc, "message", None) or str(exc)
+    return msg.removeprefix("execution reverted: ").strip() or "no reason given"
+
+
+class PaymentVaultClaimer:
+    """``claimOnDemandPayment`` over JSON-RPC, signed with ``key`` (the disperser's): the
+    :class:`offchain.da.network.claims.ClaimSubmitter` of the disperser's claim keeper. ``submit`` simulates
+    each claim (a refusal is a :class:`ClaimRevertedError` with the vault's reason and costs nothing), sends
+    the rest with consecutive nonces, then waits for their receipts; a chain that stops answering is a
+    :class:`ClaimChainError` for every claim without a result."""
+
+    def __init__(
+        self, rpc_url: str, address: str, key: bytes, timeout_s: float = 10.0,
+        receipt_timeout_s: float = CLAIM_RECEIPT_TIMEOUT_S,
+    ) -> None:  # fmt: skip
+        if not isinstance(address, str) or not is_address(address):
+            raise ChainInputError(f"payment vault address {address!r} is not an address")
+        try:
+            self.account = Account.from_key(key)
+        except (ValueError, TypeError) as exc:
+            raise ChainInputError(f"claim key: {exc}") from None
+        self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}))
+        self.contract = self.w3.eth.contract(
+            address=to_checksum_address(address), abi=PAYMENT_VAULT_CLAIM_ABI
+        )
+        self.receipt_timeout_s = receipt_timeout_s
+
+    def consumed(self, accounts: Sequence[str]) -> list[int]:
+        try:
+            return [
+                int(self.contract.functions.consumedOnDemand(to_checksum_address(a)).call()) for a in accounts
+            ]
+        except Exception as exc:  # noqa: BLE001 - a refused connection or an odd answer
+            raise ClaimChainError(f"payment vault unreadable: {_revert_reason(exc)}") from None
+
+    def submit(self, claims: Sequence[Any]) -> list[str | PaymentClaimError]:
+        out: list[str | PaymentClaimError | None] = [None] * len(claims)
+        me = self.account.address
+        sent: list[tuple[int, bytes]] = []
+        try:
+            nonce = self.w3.eth.get_transaction_count(me, "pending")
+            chain_id = self.w3.eth.chain_id
+            for i, c in enumerate(claims):
+                fn = self.contract.functions.claimOnDemandPayment(*c.args())
+                try:
+                    tx = fn.build_transaction({"from": me, "nonce": nonce, "chainId": chain_id, "gas": 1})
+                    estimate = self.w3.eth.estimate_gas(
+                        {k: v for k, v in tx.items() if k != "gas"}, "pending"
+                    )
+                except ContractLogicError as exc:
+                    out[i] = ClaimRevertedError(
+                        f"{c.account}'s total {c.cumulative}: refused by the vault: {_revert_reason(exc)}"
+                    )
+                    continue
+                tx["gas"] = int(estimate * CLAIM_GAS_MARGIN)
+                sent.append(
+                    (i, self.w3.eth.send_raw_transaction(self.account.sign_transaction(tx).raw_transaction))
+                )
+                nonce += 1
+            for i, h in sent:
+                r = self.w3.eth.wait_for_transaction_receipt(
+                    h, timeout=self.receipt_timeout_s, poll_latency=0.2
+                )
+                c = claims[i]
+                out[i] = "0x" + bytes(h).hex() if r["status"] == 1 else ClaimRevertedError(
+                    f"{c.account}'s total {c.cumulative}: the transaction 0x{bytes(h).hex()} reverted"
+                )  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - a refused connection, no receipt in time, an odd answer
+            err = ClaimChainError(f"claims: {type(exc).__name__}: {_revert_reason(exc)}")
+            out = [err if o is None else o for o in out]
+        return [o if o is not None else ClaimChainError("claims: no result") for o in out]
 
 
 # ----- the EigenDACertVerifier, called by `eigen da put/get` --------------------------------------------------

@@ -911,16 +911,30 @@ class RewardsConfig:
 
 
 def wire_fees(
-    deployer: Any, fee_vault: str, config: RewardsConfig, mailbox: Any = None, settler: Any = None
-) -> list[str]:
+    deployer: Any, fee_vault: str, config: RewardsConfig, mailbox: Any = None, settler: Any = None,
+    payment_vault: Any = None, weth: str | None = None,
+) -> list[str]:  # fmt: skip
     """Point the cloud's fee-taking contracts deployed beside the rewards component at its FeeVault
     with the configured shares: the TaskMailbox's fee split (Hourglass's ``setFeeSplitCollector`` /
-    ``setFeeSplit``) and the x402 UptoSettler's inference fee (``setFeeVault`` / ``setFeeBips``).
+    ``setFeeSplit``), the x402 UptoSettler's inference fee (``setFeeVault`` / ``setFeeBips``) and the
+    DA PaymentVault's consumed on-demand payments, swept as ``weth`` (``setFeeVault(vault, weth)``).
     Each is changed only where it differs (a reused deployment stays as it is when it matches);
     `deployer` must own them. Returns one ``name: what`` line per change."""
     if not _is_address(fee_vault) or fee_vault == ZERO_ADDRESS:
         raise DeployConfigError(f"the fee vault must be a non-zero address: got {fee_vault!r}")
     done: list[str] = []
+    if payment_vault is not None:
+        if weth is None or not _is_address(weth) or weth == ZERO_ADDRESS:
+            raise DeployConfigError(
+                f"the payment vault's fees are swept as WETH: name its address, got {weth!r}"
+            )
+        if payment_vault.owner() != deployer.address:
+            raise DeployConfigError(
+                f"the payment_vault at {payment_vault.address} is owned by {payment_vault.owner()}, not the deployer"
+            )
+        if (payment_vault.feeVault(), payment_vault.weth()) != (fee_vault, weth):
+            payment_vault.setFeeVault(fee_vault, weth, sender=deployer)
+            done.append(f"payment_vault: fee vault {fee_vault}, WETH {weth}")
     for c, what, (get_to, set_to), (get_bips, set_bips), bips in (
         (mailbox, "task_mailbox", ("feeSplitCollector", "setFeeSplitCollector"), ("feeSplit", "setFeeSplit"),
          config.task_fee_split_bips),

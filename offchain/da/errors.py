@@ -172,6 +172,24 @@ class PaymentVaultError(PaymentError):
     grpc_code = "UNAVAILABLE"
 
 
+class PaymentClaimError(DAError):
+    """A consumed on-demand payment the disperser's claim keeper could not claim in the PaymentVault
+    (``claimOnDemandPayment``); nothing is marked claimed, so the claim stays due and is tried again."""
+
+
+class ClaimProofError(PaymentClaimError):
+    """The stored blob header and signature do not prove the account's consent to the total (another
+    signer, another total or another blob than the one recorded): refused before any transaction."""
+
+
+class ClaimRevertedError(PaymentClaimError):
+    """The PaymentVault refused the claim (its revert reason), when simulated or on chain."""
+
+
+class ClaimChainError(PaymentClaimError):
+    """The chain did not answer, or a claim's transaction got no receipt in time."""
+
+
 class DispersalError(DAError):
     """``eigen da put/get``: the disperser refused or failed the blob, or a certificate is malformed;
     ``status``: the disperser's HTTP status when it refused."""

@@ -4,7 +4,9 @@
 (``eigen da devnet up``'s code: a BLSRegistry over the demo's core with 4 validators registered as operators with
 stake and BLS keys, a PaymentVault with the payer's reservation, an EigenDACertVerifier; 4 validator processes, a
 disperser and a relay on loopback), disperses the demo's records (the deployment's addresses and what each earlier step returned, as JSON,
-packed into as few blobs as hold them) with reservation payments, prints each certificate's ``checkDACert`` status from the chain, kills one validator, and
+packed into as few blobs as hold them) with reservation payments but the last, paid on demand from the payer's
+deposit (a DA fee: the disperser claims it in the PaymentVault with the payer's signed header, and the rewards
+step sweeps it into the fee vault), prints each certificate's ``checkDACert`` status from the chain, kills one validator, and
 retrieves every record from the remaining validators' chunks (the relay not asked), each chunk and each blob
 verified against the certificate's commitment, then compares the bytes. The SRS is EigenDA's when
 ``EIGEN_DA_SRS`` names it, else the insecure test SRS of 256 symbols (the output says which).
@@ -41,6 +43,13 @@ VALIDATORS = 4
 TEST_SYMBOLS = 256
 KILLED = "v2"
 FUNDER_WEI = 10**20  # the devnet setup's gas and deposits
+FUNDER_SEED = b"demo DA devnet funder"  # the devnet's funder and the governance of its PaymentVault
+CLAIM_WAIT_S = 60.0  # the disperser claims an on-demand payment right after its batch
+
+
+def funder() -> Any:
+    """The DA devnet's funder: it deploys the devnet's contracts and owns its PaymentVault."""
+    return Account.from_key(keccak(FUNDER_SEED))
 
 
 class DemoDA:
@@ -58,9 +67,9 @@ class DemoDA:
         self.up_s = 0.0
         self._out: dict[str, Any] = {}
         # a funder of its own: the devnet's setup transactions go out beside the other steps' (no nonce shared)
-        funder = Account.from_key(keccak(b"demo DA devnet funder"))
-        demo.deployer.transfer(funder.address, FUNDER_WEI)
-        spec = ChainSpec(networks.provider.uri, demo.d.addresses(), "0x" + bytes(funder.key).hex())
+        payer = funder()
+        demo.deployer.transfer(payer.address, FUNDER_WEI)
+        spec = ChainSpec(networks.provider.uri, demo.d.addresses(), "0x" + bytes(payer.key).hex())
         self._thread = threading.Thread(target=self._up, args=(spec,), daemon=True)
         self._thread.start()
 
@@ -144,6 +153,30 @@ def _payload(records: list[tuple[str, str]]) -> bytes:
     return json.dumps([list(r) for r in records]).encode()
 
 
+def _claimed(rec: dict[str, Any], payer_key: bytes, cert: dict[str, Any]) -> dict[str, Any]:
+    """The on-demand blob's payment, once the disperser claimed it in the PaymentVault (its claim keeper runs
+    after each batch): what the payer's signed header says it paid in all, and what the vault counts consumed."""
+    from ape import project
+
+    pay = cert["blob_inclusion_info"]["blob_certificate"]["blob_header"]["payment_header"]
+    account, total = pay["account_id"], int(pay["cumulative_payment"] or "0", 16)
+    pv = project.PaymentVault.at(rec["payment_vault"])
+    assert account == Account.from_key(payer_key).address and total > 0
+    deadline = time.monotonic() + CLAIM_WAIT_S
+    while pv.consumedOnDemand(account) < total:
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"the disperser did not claim {account}'s on-demand payment within {CLAIM_WAIT_S:g} s"
+            )
+        time.sleep(0.2)
+    consumed = pv.consumedOnDemand(account)
+    price = pv.pricePerSymbol()
+    print(f"  blob {cert['blob_key'][:12]}… was paid on demand: {total:,} wei from the payer's deposit "
+          f"({total // price} billed symbols at EigenDA's {price:,} wei a symbol); the disperser claimed it in the "
+          f"PaymentVault with the payer's signed header (consumedOnDemand {consumed:,} wei): a DA fee for the fee vault.")  # fmt: skip
+    return {"blob_key": cert["blob_key"], "account": account, "paid": total, "consumed": consumed}
+
+
 def run(demo: Any) -> dict[str, Any]:
     """Run the DA step on ``demo`` and print what happened; returns the key facts."""
     t0 = time.monotonic()
@@ -174,9 +207,11 @@ def run(demo: Any) -> dict[str, Any]:
         blobs = _blobs(records, limit)
         checker = net.checker()
         payer = net.payer_key()
+        # the last blob paid on demand (the payer's deposit: a DA fee), the others from its reservation
+        payments = ["reservation"] * (len(blobs) - 1) + ["on-demand"]
         with ThreadPoolExecutor(len(blobs)) as pool:  # in flight together: one batch or two
-            certs = list(pool.map(lambda b: client.put(info["disperser"], _payload(b), payer, (0, 1), timeout_s=120,
-                                                       cert_checker=checker), blobs))  # fmt: skip
+            certs = list(pool.map(lambda b, p: client.put(info["disperser"], _payload(b), payer, (0, 1), timeout_s=120,
+                                                          payment=p, cert_checker=checker), blobs, payments))  # fmt: skip
         t_put = time.monotonic() - t0 - t_up
         print(f"{len(records)} records in {len(blobs)} blob(s) dispersed and certified in {t_put:.1f} s:")
         statuses = []
@@ -186,6 +221,7 @@ def run(demo: Any) -> dict[str, Any]:
             pct = cert["signed_batch"]["attestation"]["quorum_signed_percentages"]
             print(f"  blob {cert['blob_key'][:12]}… ({len(_payload(b))} bytes: {', '.join(n for n, _ in b)}): signed "
                   f"by {pct[0]}%/{pct[1]}% of quorums 0/1, checkDACert: {status} ({checker.status_text(status)})")  # fmt: skip
+        on_demand = _claimed(rec, payer, certs[-1])
 
         killed = next(p for p in info["processes"] if p["name"] == KILLED)
         os.kill(killed["pid"], signal.SIGKILL)
@@ -205,6 +241,7 @@ def run(demo: Any) -> dict[str, Any]:
         print(f"All {len(records)} records retrieved from {VALIDATORS - 1} validators, each chunk verified against its "
               f"commitment, the bytes equal to the records ({time.monotonic() - t0:.1f} s for this step).")  # fmt: skip
         return {"records": len(records), "blobs": len(blobs), "statuses": statuses, "served_by": served, "killed": KILLED,
-                "cert_verifier": rec["cert_verifier"]}  # fmt: skip
+                "cert_verifier": rec["cert_verifier"], "payment_vault": rec["payment_vault"],
+                "on_demand": on_demand}  # fmt: skip
     finally:
         stop(demo)

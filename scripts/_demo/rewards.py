@@ -10,9 +10,12 @@ contract and claimed. The cloud's service fees reach the same vault (ELIP-12), i
 compute step's app (Carol's word counter) posts a task to the TaskMailbox, whose executor set (operators A
 and B) certifies the result; of its fee the mailbox's fee split goes to the vault and the rest pays the two
 signers; and an inference client pays operator A per generated token over x402 ``upto``, the settler
-taking the inference fee into the vault. Then anyone starts the vault's buyback: a descending-price
-auction of the fees for EIGEN; a market maker fills it once the price falls to what it is willing to pay,
-and the EIGEN it paid is burned (the EIGEN supply falls by exactly that).
+taking the inference fee into the vault. The DA step's on-demand payment, claimed by the disperser in the
+PaymentVault, is swept into the same vault as WETH (the PaymentVault wired to it by its governance, the
+sweep by anyone). Then anyone starts the vault's buyback: a descending-price auction of each fee token for
+EIGEN; a market maker fills the sUSD one once the price falls to what it is willing to pay and the WETH
+one at its current price (below what it values WETH at), and the EIGEN it paid is burned (the EIGEN supply
+falls by exactly that).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ape import chain, project
+from ape import accounts, chain, project
 from eth_account import Account
 from eth_hash.auto import keccak
 from eth_keys import keys
@@ -38,6 +41,7 @@ from offchain.chain.deploy import (
 from offchain.chain.sdk import load_abis
 from offchain.chain.task_mailbox import CERT_ECDSA, TaskParams, certificate_digest, ecdsa_certificate
 from scripts._demo import compute as demo_compute
+from scripts._demo import da as demo_da
 from scripts._demo.common import bls_keys, event, fmt, join_set
 
 AMOUNT = 1_000 * WAD
@@ -47,6 +51,7 @@ TASK_FEE = 50 * WAD  # a word-count task on the compute network
 TOKEN_PRICE = WAD // 100  # inference: 0.01 sUSD a generated token ...
 MAX_TOKENS = 1_000  # ... authorized for up to 1,000 tokens
 GENERATED = 640  # ... of which the answer took 640
+WETH_MARKET_PRICE = 2_000 * WAD  # the market maker pays at most 2,000 EIGEN per WETH
 
 
 def run(demo: Any) -> dict[str, Any]:
@@ -97,11 +102,13 @@ def run(demo: Any) -> dict[str, Any]:
 
     task_fee, task_paid = _compute_task_fee(demo, r, fee_token, cfg)
     inference_fee, inference_paid = _inference_fee(demo, r, fee_token, cfg)
+    weth, da_fee = _da_fee(demo, r, cfg)
     in_vault = r.fee_vault.balanceOf(fee_token)
     assert in_vault == to_vault + task_fee + inference_fee == fee_token.balanceOf(r.fee_vault)
     print(
         f"The fee vault holds {fmt(in_vault)} sUSD before the buyback: {fmt(to_vault)} protocol fee on rewards, "
-        f"{fmt(task_fee)} compute task fees, {fmt(inference_fee)} inference fees."
+        f"{fmt(task_fee)} compute task fees, {fmt(inference_fee)} inference fees; and {da_fee:,} wei of WETH, "
+        f"the DA fee."
     )
 
     buyer = demo.deployer  # a market maker holding EIGEN
@@ -130,6 +137,7 @@ def run(demo: Any) -> dict[str, Any]:
         f"lot for {fmt(burned_amount)} EIGEN, burned in the same transaction: EIGEN supply {fmt(supply)} -> "
         f"{fmt(after)}."
     )
+    weth_sale = _weth_buyback(demo, r, weth, buyer)
     return {
         "distribution": did,
         "paid": paid,
@@ -142,7 +150,54 @@ def run(demo: Any) -> dict[str, Any]:
         "clearing_price": price,
         "eigen_burned": supply - after,
         "eigen_paid": burned_amount,
+        "da_fee": da_fee,
+        **weth_sale,
     }
+
+
+def _da_fee(demo: Any, r: Any, cfg: Any) -> tuple[Any, int]:
+    """The DA step's on-demand payment, claimed in the PaymentVault by the disperser, swept into the fee vault
+    as WETH: the PaymentVault's governance (the DA devnet's funder, impersonated on this local chain) names
+    the vault and WETH9, and anyone sweeps. Returns (WETH9, the wei swept into the vault)."""
+    da = demo.results[demo_da.__name__]
+    pv = project.PaymentVault.at(da["payment_vault"])
+    weth = demo.deployer.deploy(project.WETH9)
+    governance = accounts[demo_da.funder().address]
+    wire_fees(governance, r.fee_vault.address, cfg, payment_vault=pv, weth=weth.address)
+    due = pv.totalConsumed() - pv.totalSwept()
+    swept = event(pv.sweep(sender=demo.erin), "FeesSwept")
+    assert due == da["on_demand"]["consumed"] == swept.toFeeVault + swept.toOperators > 0
+    assert r.fee_vault.balanceOf(weth) == swept.toFeeVault == weth.balanceOf(r.fee_vault)
+    print(
+        f"DA: the on-demand blob's {due:,} wei, claimed in the PaymentVault {pv.address} by the disperser, swept by "
+        f"Erin (anyone may): {swept.toOperators:,} wei to the operators (operatorFeeBips {pv.operatorFeeBips()}), "
+        f"{swept.toFeeVault:,} wei wrapped as WETH into the fee vault."
+    )
+    return weth, swept.toFeeVault
+
+
+def _weth_buyback(demo: Any, r: Any, weth: Any, buyer: Any) -> dict[str, int]:
+    """The vault's WETH in its own auction (one per fee token), filled by the market maker at the current price
+    when that is at most what it values WETH at. Returns the WETH sale's figures."""
+    supply = demo.d.eigen.totalSupply()
+    start = event(r.buyback.startAuction(weth, sender=demo.carol), "AuctionStarted")
+    price = r.buyback.currentPrice(weth)
+    if price > WETH_MARKET_PRICE:  # a first auction starts at 1.5x the deployment's reference price
+        raise RuntimeError(
+            f"the WETH auction's price {fmt(price)} is above the market maker's {fmt(WETH_MARKET_PRICE)}"
+        )
+    demo.d.eigen.approve(r.buyback, start.lot * WETH_MARKET_PRICE // WAD + 1, sender=buyer)
+    filled = event(r.buyback.fill(weth, start.lot, WETH_MARKET_PRICE, sender=buyer), "AuctionFilled")
+    after = demo.d.eigen.totalSupply()
+    print(
+        f"Carol started the WETH auction too ({start.lot:,} wei of WETH at {fmt(start.startPrice)} EIGEN per WETH: a "
+        f"token's first auction starts at 1.5x the deployment's reference price, each later one at 1.5x its last "
+        f"clearing price, so the price climbs to the market): the market maker, valuing WETH at "
+        f"{fmt(WETH_MARKET_PRICE)} EIGEN, filled it at once for {filled.eigenPaid:,} wei of EIGEN, burned: supply "
+        f"{fmt(supply)} -> {fmt(after)} ({supply - after:,} wei less)."
+    )
+    return {"weth_lot": start.lot, "weth_price": filled.price, "weth_eigen_paid": filled.eigenPaid,
+            "weth_eigen_burned": supply - after}  # fmt: skip
 
 
 def _compute_task_fee(demo: Any, r: Any, fee_token: Any, cfg: Any) -> tuple[int, dict[str, int]]:

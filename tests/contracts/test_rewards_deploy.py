@@ -81,3 +81,19 @@ def test_wire_fees_refuses_a_bad_vault_or_owner(project, accounts, deployment):
         wire_fees(accounts[0], ZERO_ADDRESS, RewardsConfig(), settler=settler)
     with pytest.raises(DeployConfigError, match="owned by"):
         wire_fees(accounts[0], accounts[2].address, RewardsConfig(), settler=settler)
+
+
+def test_wire_fees_points_the_payment_vault_at_the_fee_vault(project, accounts, deployment):
+    """DA fees: the PaymentVault's consumed payments are swept as WETH into the FeeVault it names."""
+    from offchain.chain.deploy import PaymentVaultParams, deploy_payment_vault
+
+    pv = deploy_payment_vault(project, accounts[0], accounts[1].address, PaymentVaultParams())
+    weth, vault = accounts[0].deploy(project.WETH9), accounts[0].deploy(project.FeeVault, accounts[0])
+    with pytest.raises(DeployConfigError, match="swept as WETH"):
+        wire_fees(accounts[1], vault.address, RewardsConfig(), payment_vault=pv)
+    with pytest.raises(DeployConfigError, match="owned by"):
+        wire_fees(accounts[0], vault.address, RewardsConfig(), payment_vault=pv, weth=weth.address)
+    done = wire_fees(accounts[1], vault.address, RewardsConfig(), payment_vault=pv, weth=weth.address)
+    assert done == [f"payment_vault: fee vault {vault.address}, WETH {weth.address}"]
+    assert (pv.feeVault(), pv.weth()) == (vault.address, weth.address)
+    assert wire_fees(accounts[1], vault.address, RewardsConfig(), payment_vault=pv, weth=weth.address) == []

@@ -1,7 +1,7 @@
 """The main job's token step (scripts/_demo/token.py, run) on the demo's own deployment, and the
 figures of its later steps: the verifiable trading agent (scripts/_demo/trading.py) and rewards, fees
-(the protocol fee, the compute task fee split and the inference fee into the fee vault) and the buyback
-(scripts/_demo/rewards.py)."""
+(the protocol fee, the compute task fee split, the inference fee and the DA step's on-demand payment into the
+fee vault) and the buyback (scripts/_demo/rewards.py)."""
 
 from __future__ import annotations
 
@@ -67,3 +67,12 @@ def test_demo_token_step(capsys):
     )
     assert rw["lot"] == rw["protocol_fee"] + rw["task_fee"] + rw["inference_fee"]
     assert rw["eigen_burned"] == rw["eigen_paid"] == -(-rw["lot"] * rw["clearing_price"] // WAD)
+    # DA fees: the DA step's last blob paid on demand, claimed by the disperser in the PaymentVault, swept into
+    # the fee vault as WETH (no operator share configured) and sold in its own auction, the EIGEN burned
+    od = da["on_demand"]
+    assert od["paid"] > 0 and od["consumed"] == od["paid"] and "claimed it in the PaymentVault" in out
+    assert rw["da_fee"] == od["consumed"] == rw["weth_lot"]
+    assert rw["weth_price"] <= demo_rewards.WETH_MARKET_PRICE
+    assert (
+        rw["weth_eigen_burned"] == rw["weth_eigen_paid"] == -(-rw["weth_lot"] * rw["weth_price"] // WAD) > 0
+    )

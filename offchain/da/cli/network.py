@@ -35,6 +35,19 @@ def _vault(payments: Any) -> Any:
     return PaymentVaultReader(payments.rpc, payments.vault)
 
 
+def _claimer(payments: Any, key: bytes) -> Any:
+    """What claims the disperser's accepted on-demand payments in the PaymentVault a ``payments`` section
+    names, signed (and its gas paid) by the disperser's key (offchain.chain); None without one or when
+    EIGEN_DA_CLAIM_INTERVAL is off."""
+    from offchain import settings
+
+    if payments is None or settings.da_claim_interval() is None:
+        return None
+    from offchain.chain.da_contracts import PaymentVaultClaimer
+
+    return PaymentVaultClaimer(payments.rpc, payments.vault, key)
+
+
 def _operators(operators: Any) -> Any:
     """The BLSRegistry operator source an ``operators`` section names (offchain.chain), or None."""
     if operators is None:
@@ -102,7 +115,9 @@ def cmd_disperser(args: argparse.Namespace) -> int:
     from offchain.da.network.service import disperser_server, dlog
 
     cfg = disperser_config(args.config)
-    server, disperser = disperser_server(cfg, _vault(cfg.payments), _operators(cfg.operators))
+    server, disperser = disperser_server(
+        cfg, _vault(cfg.payments), _operators(cfg.operators), _claimer(cfg.payments, cfg.key)
+    )
     return _serve("disperser_listening", server, dlog, disperser, disperser.db.close)
 
 

@@ -41,9 +41,10 @@ ROTATION_DELAY, MAX_STALENESS = (
 )  # the BLSRegistry's key rotation delay and certificate staleness (blocks)
 RESERVATION_SYMBOLS_PER_S = 1 << 16  # the payer's reservation: 2 MiB/s on quorums 0 and 1
 ON_DEMAND_DEPOSIT = 10**18  # and 1 ETH deposited for on-demand payments
+DISPERSER_GAS_WEI = 10**18  # the disperser's claims of on-demand payments (about 100,000 gas each)
 VAULT_PARAMS = (
     64,
-    1,
+    447_000_000,  # EigenDA's mainnet price (offchain.chain.deploy.PaymentVaultParams)
     1,
     1 << 24,
     300,
@@ -184,10 +185,12 @@ def _live(c: _Chain, rec: dict[str, Any], operators: list[str], keys: list[Secre
 
 
 def deploy(
-    folder: Path, spec: ChainSpec, keys: list[SecretKey], operator_keys: list[bytes], payer: str
-) -> dict:
+    folder: Path, spec: ChainSpec, keys: list[SecretKey], operator_keys: list[bytes], payer: str,
+    disperser: str | None = None,
+) -> dict:  # fmt: skip
     """Deploy (or find live, from ``chain.json``) the devnet's contracts and register ``keys`` (BLS) as the
-    operators with ECDSA keys ``operator_keys``; the payer gets a reservation and an on-demand deposit.
+    operators with ECDSA keys ``operator_keys``; the payer gets a reservation and an on-demand deposit, the
+    ``disperser`` account (when named) the gas of its on-demand payment claims.
     Returns the record: rpc, chain id, registry, AVS, operator set, quorums, payment vault, cert verifier,
     each operator's address and id."""
     c = _Chain(spec)
@@ -212,7 +215,9 @@ def deploy(
 
     avs = Account.create()  # a fresh AVS per deployment: its set ids are its own
     c.send_all([(c.funder, (avs.address, 10**19), "fund the AVS")]
-               + [(c.funder, (o.address, 10**19), f"fund operator {i}") for i, o in enumerate(ops)])  # fmt: skip
+               + [(c.funder, (o.address, 10**19), f"fund operator {i}") for i, o in enumerate(ops)]
+               + ([(c.funder, (Web3.to_checksum_address(disperser), DISPERSER_GAS_WEI), "fund the disperser")]
+                  if disperser else []))  # fmt: skip
     reg = c.deploy("BLSRegistry", am.address, avs.address, ROTATION_DELAY, MAX_STALENESS)
     vault = c.deploy("PaymentVault", c.funder.address, *VAULT_PARAMS)
     cv_params = CertVerifierParams()

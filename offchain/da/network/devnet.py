@@ -303,9 +303,10 @@ def up(
             raise DevnetProcessError(
                 "a devnet on a chain deploys its own PaymentVault: no --payment-vault with it"
             )
-        bls, eth, _, payer = keys(folder, validators)
+        bls, eth, disperser_key, payer = keys(folder, validators)
         address = eth_keys.PrivateKey(payer).public_key.to_checksum_address()
-        record = devchain.deploy(folder, chain, bls, eth, address)
+        disperser = eth_keys.PrivateKey(disperser_key).public_key.to_checksum_address()
+        record = devchain.deploy(folder, chain, bls, eth, address, disperser)
     ports = [free_port() for _ in range(validators + 2)]
     configs = configure(
         folder, validators, srs=srs, validator_ports=ports[:validators],

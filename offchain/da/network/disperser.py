@@ -7,7 +7,9 @@ with FK20 proofs), builds the batch (certificates, wealdtech Merkle root, batch 
 validator its ``StoreChunks`` (its assigned chunks of every blob, signed by the disperser's key;
 GATHERING_SIGNATURES), aggregates the BLS signatures (:func:`attestation.aggregate`), and marks the blobs
 COMPLETE with their inclusion proof, or FAILED when any quorum's signed stake is below the confirmation
-threshold: a certificate is never issued without the stake behind it.
+threshold: a certificate is never issued without the stake behind it. With a claim keeper
+(:mod:`offchain.da.network.claims`), the on-demand payments it accepted are claimed in the PaymentVault
+after each batch (the DA fees).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from offchain.da.errors import (
 from offchain.da.files import bundle_bytes
 from offchain.da.network.assignment import BlobParams, assignments_for_blob
 from offchain.da.network.attestation import Attestation, aggregate
+from offchain.da.network.claims import ClaimKeeper
 from offchain.da.network.metadata import BlobStatus, MetadataStore
 from offchain.da.network.node import StoreChunksRequest
 from offchain.da.network.operators import OperatorSource, OperatorState, StaticOperators
@@ -157,6 +160,7 @@ class Disperser:
         store_timeout_s: float = 60.0,
         meter: PaymentMeter | None = None,
         operators: OperatorSource | None = None,
+        claims: ClaimKeeper | None = None,
     ) -> None:
         self.key, self.disperser_id, self.encoder = key, disperser_id, encoder
         # where each batch's reference block and the operators' stakes and keys at it come from
@@ -167,6 +171,7 @@ class Disperser:
         self.max_blob_symbols = max_blob_symbols or encoder.srs.g1.shape[-1]
         self.batch_size, self.store_timeout_s = batch_size, store_timeout_s
         self.meter = meter
+        self.claims = claims  # claims the accepted on-demand payments in the PaymentVault (claims.py)
         self._seen_state_requests: dict[bytes, int] = {}  # GetPaymentState replay guard: hash -> timestamp
         self._seen_lock = threading.Lock()
         self._wake = threading.Event()
@@ -284,12 +289,16 @@ class Disperser:
             t = threading.Thread(target=self._loop, name=f"da-batcher-{i}", daemon=True)
             t.start()
             self._threads.append(t)
+        if self.claims is not None:
+            self.claims.start()
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
         for t in self._threads:
             t.join(self.store_timeout_s + 5)
+        if self.claims is not None:
+            self.claims.stop()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -322,6 +331,8 @@ class Disperser:
         finally:
             with self._claim_lock:
                 self._claimed.difference_update(k for k, _, _, _ in pending)
+            if self.claims is not None:  # the batch's on-demand payments can be claimed now
+                self.claims.wake()
 
     def _run_batch(self, state: OperatorState, pending: list[tuple[bytes, dict, bytes, bytes]]) -> bool:
         t0 = time.perf_counter()

@@ -1,4 +1,5 @@
-"""The disperser's metadata (blobs, their statuses, batches, on-demand payments) in a SQL database.
+"""The disperser's metadata (blobs, their statuses, batches, on-demand payments and their claims) in a SQL
+database.
 
 Two engines behind one schema and one set of statements: **SQLite** (``sqlite:///PATH`` or a bare path; the
 default, embedded, WAL with ``synchronous=FULL``) and **PostgreSQL** (``postgresql://…`` DSN, through the
@@ -73,6 +74,18 @@ SCHEMA = (
     """CREATE TABLE IF NOT EXISTS on_demand (
         account_id TEXT PRIMARY KEY,
         cumulative_payment TEXT NOT NULL,
+        updated_at_ns BIGINT NOT NULL
+    )""",
+    # per account, the blob carrying its latest accepted on-demand total and the highest total known to be
+    # claimed in the PaymentVault (the claim keeper's work list: due while the two differ)
+    """CREATE TABLE IF NOT EXISTS on_demand_claims (
+        account_id TEXT PRIMARY KEY,
+        blob_key TEXT NOT NULL,
+        cumulative_payment TEXT NOT NULL,
+        claimed_payment TEXT NOT NULL,
+        claim_tx TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_error TEXT NOT NULL,
         updated_at_ns BIGINT NOT NULL
     )""",
     """CREATE TABLE IF NOT EXISTS batches (
@@ -202,6 +215,14 @@ class MetadataStore:
                         " updated_at_ns = excluded.updated_at_ns",
                         (on_demand[0], str(on_demand[1]), now),
                     )
+                    self.db.execute(
+                        "INSERT INTO on_demand_claims (account_id, blob_key, cumulative_payment, claimed_payment,"
+                        " claim_tx, attempts, last_error, updated_at_ns) VALUES (?, ?, ?, '0', '', 0, '', ?)"
+                        " ON CONFLICT (account_id) DO UPDATE SET blob_key = excluded.blob_key,"
+                        " cumulative_payment = excluded.cumulative_payment, attempts = 0, last_error = '',"
+                        " updated_at_ns = excluded.updated_at_ns",
+                        (on_demand[0], key.hex(), str(on_demand[1]), now),
+                    )
             return cur.rowcount == 1
 
     def _cumulative(self, account: str) -> int:
@@ -214,6 +235,62 @@ class MetadataStore:
         """The account's last accepted on-demand cumulative payment (wei; 0 if none)."""
         with self.lock:
             return self._cumulative(account)
+
+    def claims_due(self, limit: int) -> list[dict[str, Any]]:
+        """Accounts whose latest accepted on-demand total is not known claimed, its blob out of the pipeline
+        (COMPLETE or FAILED: EigenDA charges at acceptance), least-tried first: account, blob key, header JSON,
+        signature, cumulative payment, claimed payment, attempts."""
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT c.account_id, c.blob_key, b.blob_header, b.signature, c.cumulative_payment,"
+                " c.claimed_payment, c.attempts FROM on_demand_claims c JOIN blobs b ON b.blob_key = c.blob_key"
+                " WHERE c.cumulative_payment <> c.claimed_payment AND b.status IN (?, ?)"
+                " ORDER BY c.attempts, c.updated_at_ns LIMIT ?",
+                (int(BlobStatus.COMPLETE), int(BlobStatus.FAILED), limit),
+            ).fetchall()
+        return [
+            {"account": a, "blob_key": bytes.fromhex(k), "header": json.loads(h), "signature": bytes.fromhex(s),
+             "cumulative": int(c), "claimed": int(d), "attempts": int(n)}
+            for a, k, h, s, c, d, n in rows
+        ]  # fmt: skip
+
+    def mark_claimed(self, account: str, cumulative: int, tx: str = "") -> None:
+        """Record that ``account``'s total up to ``cumulative`` is claimed on chain (by ``tx``, or found so);
+        never lowers what is recorded."""
+        with self.lock:
+            with self.db.transaction(account):
+                row = self.db.execute(
+                    "SELECT claimed_payment FROM on_demand_claims WHERE account_id = ?", (account,)
+                ).fetchone()
+                if row is None or int(row[0]) >= cumulative:
+                    return
+                self.db.execute(
+                    "UPDATE on_demand_claims SET claimed_payment = ?, claim_tx = ?, attempts = 0, last_error = '',"
+                    " updated_at_ns = ? WHERE account_id = ?",
+                    (str(cumulative), tx, time.time_ns(), account),
+                )
+
+    def claim_failed(self, account: str, reason: str) -> None:
+        """Count a failed claim of ``account``'s total (tried again later, after the accounts tried less)."""
+        with self.lock:
+            self.db.execute(
+                "UPDATE on_demand_claims SET attempts = attempts + 1, last_error = ?, updated_at_ns = ?"
+                " WHERE account_id = ?",
+                (reason[:1000], time.time_ns(), account),
+            )
+
+    def claim_state(self, account: str) -> dict[str, Any] | None:
+        """``account``'s claim record: latest accepted and claimed totals, last claim tx, attempts, last error."""
+        with self.lock:
+            row = self.db.execute(
+                "SELECT cumulative_payment, claimed_payment, claim_tx, attempts, last_error FROM on_demand_claims"
+                " WHERE account_id = ?",
+                (account,),
+            ).fetchone()
+        if row is None:
+            return None
+        return {"cumulative": int(row[0]), "claimed": int(row[1]), "tx": row[2], "attempts": int(row[3]),
+                "error": row[4]}  # fmt: skip
 
     def has_blob(self, key: bytes) -> bool:
         with self.lock:

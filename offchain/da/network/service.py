@@ -34,6 +34,7 @@ from offchain.da.errors import (
     NodeRequestError,
     RelayRequestError,
 )
+from offchain.da.network.claims import ClaimKeeper, ClaimSubmitter
 from offchain.da.network.config import (
     DisperserConfig,
     NodeConfig,
@@ -262,12 +263,24 @@ def disperser_app(disperser: Disperser, max_request_bytes: int = 64 << 20) -> An
 
 
 def disperser_server(
-    cfg: DisperserConfig, vault: VaultReader | None = None, operators: OperatorSource | None = None
-) -> tuple[ServiceServer, Disperser]:
+    cfg: DisperserConfig, vault: VaultReader | None = None, operators: OperatorSource | None = None,
+    claims: ClaimSubmitter | None = None,
+) -> tuple[ServiceServer, Disperser]:  # fmt: skip
     """The disperser of ``cfg`` (its batcher not started) and its server (not started). With ``payments`` in
-    ``cfg``, ``vault`` reads the PaymentVault it names (the command builds it from ``offchain.chain``)."""
+    ``cfg``, ``vault`` reads the PaymentVault it names and ``claims`` (when given) claims the on-demand payments
+    it accepts there, every ``EIGEN_DA_CLAIM_INTERVAL`` seconds and after each batch (the command builds both
+    from ``offchain.chain``)."""
     meter = payment_meter(cfg.payments, vault, DISPERSER_BUCKET_S, dlog)
     operators = chain_operators(cfg.operators, operators)
+    db = MetadataStore(cfg.metadata)
+    keeper = None
+    interval = settings.da_claim_interval()
+    if claims is not None and interval is not None:
+        keeper = ClaimKeeper(db, claims, batch_size=settings.da_claim_batch(), interval_s=interval)
+    elif cfg.payments is not None:
+        dlog.warning("payments_unclaimed", extra={
+            "reason": "EIGEN_DA_CLAIM_INTERVAL is off" if claims is not None else "no claim submitter",
+        })  # fmt: skip
     disperser = Disperser(
         cfg.key,
         cfg.disperser_id,
@@ -275,7 +288,7 @@ def disperser_server(
         cfg.state.stakes,
         cfg.urls,
         cfg.public_keys,
-        MetadataStore(cfg.metadata),
+        db,
         params=cfg.state.params,
         confirmation_threshold=cfg.confirmation_threshold,
         reference_block_number=cfg.reference_block_number,
@@ -283,6 +296,7 @@ def disperser_server(
         batches_in_flight=cfg.batches_in_flight,
         meter=meter,
         operators=operators,
+        claims=keeper,
     )
     server = ServiceServer(
         disperser_app(disperser, cfg.max_request_bytes), cfg.host, cfg.port, log_level=cfg.log_level,

@@ -232,8 +232,14 @@ def blob_key_of(
     version: int, quorum_numbers: bytes, commitment_abi: tuple, payment_header_hash: bytes
 ) -> bytes:
     """``EigenDAHasher.hashBlobHeaderV2`` on the on-chain form (what a certificate carries)."""
-    inner = keccak(abi_encode(["uint16", "bytes", COMMITMENT_ABI], [version, quorum_numbers, commitment_abi]))
+    inner = blob_header_hash(version, quorum_numbers, commitment_abi)
     return keccak(abi_encode(["bytes32", "bytes32"], [inner, payment_header_hash]))
+
+
+def blob_header_hash(version: int, quorum_numbers: bytes, commitment_abi: tuple) -> bytes:
+    """keccak256(abi.encode(version, quorumNumbers, commitment)): the blob key's first half, what the
+    PaymentVault's ``claimOnDemandPayment`` takes beside the payment header."""
+    return keccak(abi_encode(["uint16", "bytes", COMMITMENT_ABI], [version, quorum_numbers, commitment_abi]))
 
 
 @dataclass(frozen=True)
@@ -262,6 +268,10 @@ class BlobHeader:
         return blob_key_of(
             self.version, self.sorted_quorums, self.commitment.abi_ints(), self.payment_header.hash()
         )
+
+    def header_hash(self) -> bytes:
+        """:func:`blob_header_hash` of this header (quorums sorted, as in the key)."""
+        return blob_header_hash(self.version, self.sorted_quorums, self.commitment.abi_ints())
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -24,7 +24,7 @@ from offchain.chain.da_contracts import CertVerifierClient, PaymentVaultReader
 from offchain.chain.deploy import deploy_core
 from offchain.da.errors import DispersalError
 from offchain.da.network import client
-from offchain.da.network.devchain import MAGNITUDE, STAKE
+from offchain.da.network.devchain import DISPERSER_GAS_WEI, MAGNITUDE, STAKE
 from offchain.da.network.metadata import BlobStatus
 from offchain.da.network.operators import RegistryOperators
 from tests.contracts.support import TEST_CONFIG
@@ -90,6 +90,11 @@ def test_devnet_registers_its_validators_on_chain(devnet, chain) -> None:
     payer = eth_keys.PrivateKey(payer_key(folder)).public_key.to_checksum_address()
     vault = PaymentVaultReader(rec["rpc_url"], rec["payment_vault"])
     assert vault.reservations([payer])[0].symbols_per_second > 0 and vault.deposits([payer])[0] > 0
+    # the disperser's account pays the gas of its on-demand payment claims
+    disperser = eth_keys.PrivateKey(bytes.fromhex((folder / "keys" / "disperser.key").read_text()))
+    assert (
+        chain.provider.web3.eth.get_balance(disperser.public_key.to_checksum_address()) == DISPERSER_GAS_WEI
+    )
     # up again: the same deployment and processes
     rc, again = run(*up)
     assert rc == 0 and again["chain"] == rec

@@ -11,7 +11,7 @@ import pytest
 from eth_keys import keys as eth_keys
 from starlette.testclient import TestClient
 
-from offchain.chain.da_contracts import PAYMENT_VAULT_READ_ABI, PaymentVaultReader
+from offchain.chain.da_contracts import PAYMENT_VAULT_CLAIM_ABI, PAYMENT_VAULT_READ_ABI, PaymentVaultReader
 from offchain.chain.deploy import PaymentVaultParams, deploy_payment_vault
 from offchain.chain.errors import ChainInputError
 from offchain.da.errors import (
@@ -133,9 +133,13 @@ def test_vault_reader_reads_the_contract(vault, project) -> None:
     assert reader.deposits([address_of(key_of(3)), a4]) == [2 * COST, 0]
     compiled = {f["name"]: f for f in project.PaymentVault.contract_type.model_dump(mode="json")["abi"]
                 if f.get("type") == "function"}  # fmt: skip
-    for f in PAYMENT_VAULT_READ_ABI:  # the reader's ABI is the contract's
+    for f in (
+        PAYMENT_VAULT_READ_ABI + PAYMENT_VAULT_CLAIM_ABI
+    ):  # the reader's and the claimer's ABI are the contract's
         got = compiled[f["name"]]
-        assert [i["type"] for i in got["inputs"]] == [i["type"] for i in f["inputs"]]
+        assert [(i["type"], i.get("components")) for i in got["inputs"]] == [
+            (i["type"], i.get("components")) for i in f["inputs"]
+        ], f["name"]
         assert [o["type"] for o in got["outputs"]] == [o["type"] for o in f["outputs"]], f["name"]
     with pytest.raises(ChainInputError, match="not an address"):
         PaymentVaultReader(reader.w3.provider.endpoint_uri, "0x1234")
@@ -391,3 +395,127 @@ def test_validator_refuses_overuse_from_a_dishonest_disperser(vault, tmp_path) -
     with pytest.raises(NodeRequestError, match="insufficient bandwidth"):
         node.store_chunks(store_request([third], state, op))
     store.close()
+
+
+# ----- the disperser's claims of consumed on-demand payments (claims.py) -----------------------------
+
+
+def claims_setup(vault, chain, tmp_path, interval_s: float = 300.0):
+    """A metering disperser with no validators (each blob ends FAILED after its payment was accepted), and a
+    claim keeper signing with a funded key of its own."""
+    from offchain.chain.da_contracts import PaymentVaultClaimer
+    from offchain.da.network.claims import ClaimKeeper
+
+    pv, reader, _ = vault
+    keys = operator_keys(4)
+    state = node_state(keys)
+    pks = {k.public_key().operator_id: k.public_key() for k in keys}
+    db = MetadataStore(str(tmp_path / "meta.db"))
+    claimer_key = (0xC1A1E).to_bytes(32, "big")
+    chain.set_balance(address_of(claimer_key), 10**20)
+    claimer = PaymentVaultClaimer(reader.w3.provider.endpoint_uri, pv.address, claimer_key)
+    keeper = ClaimKeeper(db, claimer, batch_size=8, interval_s=interval_s)
+    d = Disperser(
+        DISPERSER_KEY, 0, encoder(), state.stakes, {}, pks, db, meter=PaymentMeter(VaultCache(reader)),
+        claims=keeper,
+    )  # fmt: skip
+    return pv, db, d, keeper, claimer
+
+
+def done(db: MetadataStore, keys: list[bytes]) -> None:
+    """The blobs out of the pipeline, as the batcher leaves them when no validator signs (FAILED; the real
+    batcher runs in test_the_disperser_claims_after_each_batch)."""
+    from offchain.da.network.metadata import BlobStatus
+
+    db.set_status(keys, BlobStatus.FAILED, "no validator signed")
+
+
+def test_disperser_claims_its_on_demand_payments(vault, chain, tmp_path) -> None:
+    """A claim lands (the latest accepted total, once its blob left the pipeline); a repeated pass does
+    nothing; a total claimed by someone else is skipped and recorded; an unreachable chain is counted and
+    tried again, losing nothing."""
+    from offchain.chain.da_contracts import PaymentVaultClaimer
+    from offchain.da.errors import ClaimChainError
+    from offchain.da.network.claims import ClaimKeeper, PaymentClaim
+
+    pv, db, d, keeper, _ = claims_setup(vault, chain, tmp_path)
+    payer = address_of(key_of(3))
+    keys = [d.disperse_blob(*_args(paid(21, key_of(3), COST)))[1]]
+    keys.append(d.disperse_blob(*_args(paid(22, key_of(3), 2 * COST)))[1])
+    empty = keeper.run_once()
+    assert (empty.claimed, empty.skipped, empty.failed) == ([], [], [])  # still queued: not yet
+    done(db, keys)
+    report = keeper.run_once()
+    ((account, total, tx),) = report.claimed
+    assert (account, total) == (payer, 2 * COST) and tx.startswith("0x") and not report.failed
+    assert pv.consumedOnDemand(payer) == pv.totalConsumed() == 2 * COST  # one claim covers both blobs
+    assert db.claim_state(payer) == {"cumulative": 2 * COST, "claimed": 2 * COST, "tx": tx, "attempts": 0,
+                                     "error": ""}  # fmt: skip
+    again = keeper.run_once()
+    assert (again.claimed, again.skipped, again.failed) == ([], [], [])
+    # a later total, claimed on chain by someone else before the keeper: skipped, recorded as claimed
+    pv.depositOnDemand(payer, value=2 * COST, sender=vault[2])
+    body = paid(23, key_of(3), 3 * COST)
+    d.meter = PaymentMeter(VaultCache(vault[1]))  # a fresh cache sees the new deposit
+    done(db, [d.disperse_blob(*_args(body))[1]])
+    header, signature = BlobHeader.from_json(body["blob_header"]), bytes.fromhex(body["signature"])
+    pv.claimOnDemandPayment(*PaymentClaim(header.blob_key(), header, signature).args(), sender=vault[2])
+    skipped = keeper.run_once()
+    assert skipped.skipped == [(payer, 3 * COST)] and not skipped.claimed and not skipped.failed
+    assert db.claim_state(payer)["claimed"] == 3 * COST
+    # the chain does not answer: counted, nothing marked; the next pass claims it
+    done(db, [d.disperse_blob(*_args(paid(24, key_of(3), 4 * COST)))[1]])
+    gone = ClaimKeeper(db, PaymentVaultClaimer("http://127.0.0.1:9", pv.address, key_of(9), timeout_s=1))
+    lost = gone.run_once()
+    ((who, err),) = lost.failed
+    assert who == payer and isinstance(err, ClaimChainError) and "unreadable" in str(err)
+    st = db.claim_state(payer)
+    assert (st["claimed"], st["attempts"]) == (3 * COST, 1) and "ClaimChainError" in st["error"]
+    assert pv.consumedOnDemand(payer) == 3 * COST
+    assert keeper.run_once().claimed[0][:2] == (payer, 4 * COST)
+    assert pv.consumedOnDemand(payer) == 4 * COST and db.claim_state(payer)["attempts"] == 0
+    db.close()
+
+
+def test_a_forged_header_is_refused_by_the_keeper_and_the_vault(vault, chain, tmp_path) -> None:
+    from offchain.da.errors import ClaimProofError, ClaimRevertedError
+    from offchain.da.network.claims import PaymentClaim
+
+    pv, db, d, keeper, claimer = claims_setup(vault, chain, tmp_path)
+    payer = address_of(key_of(3))
+    body = paid(31, key_of(3), COST)
+    key = d.disperse_blob(*_args(body))[1]
+    done(db, [key])
+    header = BlobHeader.from_json(body["blob_header"])
+    forged = sign_digest(key_of(4), key)  # the same blob key, signed by another account
+    # the vault refuses it (simulated: no transaction, no gas), as it refuses a tampered total
+    (refused,) = claimer.submit([PaymentClaim(key, header, forged)])
+    assert isinstance(refused, ClaimRevertedError) and "signer is not the account" in str(refused)
+    tampered = BlobHeader(0, header.quorum_numbers, header.commitment,
+                          PaymentHeader(payer, header.payment_header.timestamp, 2 * COST))  # fmt: skip
+    (refused,) = claimer.submit([PaymentClaim(key, tampered, bytes.fromhex(body["signature"]))])
+    assert isinstance(refused, ClaimRevertedError) and "signer is not the account" in str(refused)
+    # a metadata record whose signature is not the account's: the keeper refuses it before any transaction
+    db.db.execute("UPDATE blobs SET signature = ? WHERE blob_key = ?", (forged.hex(), key.hex()))
+    report = keeper.run_once()
+    ((who, err),) = report.failed
+    assert who == payer and isinstance(err, ClaimProofError) and "not by the account" in str(err)
+    assert pv.consumedOnDemand(payer) == 0 and db.claim_state(payer)["attempts"] == 1
+    db.close()
+
+
+def test_the_disperser_claims_after_each_batch(vault, chain, tmp_path) -> None:
+    """The keeper's thread runs a pass when a batch ends (its interval is far longer than the test)."""
+    pv, db, d, _, _ = claims_setup(vault, chain, tmp_path, interval_s=3600)
+    payer = address_of(key_of(3))
+    d.start()
+    try:
+        d.disperse_blob(*_args(paid(41, key_of(3), COST)))
+        deadline = time.monotonic() + 60
+        while pv.consumedOnDemand(payer) != COST:
+            assert time.monotonic() < deadline, db.claim_state(payer)
+            time.sleep(0.2)
+    finally:
+        d.stop()
+    assert db.claim_state(payer)["claimed"] == COST
+    db.close()
