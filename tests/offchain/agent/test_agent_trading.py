@@ -334,50 +334,14 @@ def test_feed_over_a2a_from_another_signer_is_refused(market, a2a_data_agent):
 
 @pytest.fixture(scope="module")
 def policy_net(project, chain, accounts, networks):
-    """The policy image registered for a compute app and a task type running it on a TaskMailbox
-    (MailboxWorld: three executors with stake 25, 15, 10, threshold 66.67%), the executors' image
-    store, an aggregator key, and the image's digest; the agent pays the task fee in TKC."""
-    from offchain.chain import sdk
-    from offchain.chain.deploy import deploy_core
-    from offchain.chain.task_mailbox import CERT_ECDSA
-    from offchain.compute.devtee import dev_policy
+    """The policy image registered for a compute app and an ECDSA task type running it on a
+    TaskMailbox (three executors with stake 25, 15, 10, threshold 66.67%; ``image_world``); the
+    agent pays the task fee in TKC."""
     from offchain.compute.trading_policy import build_trading_policy_image
-    from tests.contracts.support import TEST_CONFIG, World
-    from tests.contracts.test_task_mailbox import FEE, TIMEOUT, MailboxWorld
-    from tests.offchain.compute.support import reachable_dir
+    from tests.offchain.chain.test_chain_eigentrust import image_world
 
-    mw = MailboxWorld(
-        World(project, chain, accounts, deploy_core(project, accounts[0], TEST_CONFIG)),
-        project,
-        chain,
-        accounts,
-    )
-    with reachable_dir() as work:
-        store = work / "images"
-        store.mkdir()
-        built = build_trading_policy_image(work / "policy.tar")
-        (work / "policy.tar").rename(store / built.digest[7:])
-        raw = bytes.fromhex(built.digest[7:])
-        cw = mw.cw
-        cw.avs.registerImage(
-            cw.app_id,
-            raw,
-            "policy",
-            dev_policy(cw.ca, raw).hash(),
-            chain.pending_timestamp + 10**8,
-            sender=cw.app_owner,
-        )
-        mw.policy_type = mw.mailbox.registerTaskType(
-            mw.set_id, raw, mw.token, FEE, TIMEOUT, CERT_ECDSA, 6667, sender=mw.app
-        ).return_value
-        mw.work, mw.store, mw.image = work, store, raw
-        mw.d = sdk.Deployment(
-            chain_id=chain.chain_id,
-            rpc_url=networks.provider.uri,
-            addresses={"task_mailbox": mw.mailbox.address, "allocation_manager": mw.w.am.address},
-        )
-        mw.agg_key = Account.from_key(keccak(b"trading policy aggregator"))
-        accounts[0].transfer(mw.agg_key.address, 10**18)
+    with image_world(project, chain, accounts, networks, build_trading_policy_image, b"trading policy") as mw:
+        mw.policy_type = mw.image_type
         yield mw
 
 
