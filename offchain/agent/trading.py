@@ -611,7 +611,7 @@ class PolicyNetwork:
             self.drive(h)
         deadline = time.monotonic() + self.timeout_s
         while (status := self.mailbox.status(h)) != "VERIFIED":
-            if status != "PENDING" or time.monotonic() > deadline:
+            if status != "CREATED" or time.monotonic() > deadline:
                 raise PolicyTaskError(f"the policy task 0x{h.hex()} was not certified (status {status})")
             time.sleep(self.poll_s)
         got = self.mailbox.result(h)
@@ -648,13 +648,14 @@ class PolicyVerifier:
         out: list[str] = []
         if (t.mailbox, t.task_type) != (self.mailbox.address, self.task_type):
             out.append("the policy task is not of the agent's declared mailbox and task type")
-        if t.image_digest != self.image or self.mailbox.task_type(t.task_type).image_digest != self.image:
-            out.append("the policy task's image is not the declared policy image")
         try:
+            registered = self.mailbox.task_type(t.task_type).image_digest
             on_chain = self.mailbox.payload(t.task_hash)
             certified = self.mailbox.result(t.task_hash)["result"]
         except EigenError as exc:
             return [*out, f"the policy task is not certified on chain: {exc}"]
+        if t.image_digest != self.image or registered != self.image:
+            out.append("the policy task's image is not the declared policy image")
         if on_chain != payload:
             out.append("the policy task's certified input is not the step's")
         if certified != t.output:

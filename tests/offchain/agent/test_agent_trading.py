@@ -464,5 +464,11 @@ def test_policy_refusals(market, svc, policy_net, tmp_path):
     agent.policy = policy_for(policy_net, market, tmp_path / "d", run=flipped)
     with pytest.raises(E.PolicyTaskError, match="where the policy gives"):
         run_step(agent, svc, 6)
+    # nobody runs the task: not certified within the agent's wait
+    agent.policy = replace(
+        policy_for(policy_net, market, tmp_path / "e"), drive=None, timeout_s=0.5, poll_s=0.1
+    )
+    with pytest.raises(E.PolicyTaskError, match=r"not certified \(status CREATED\)"):
+        run_step(agent, svc, 6)
     # nothing was traded on any of them (the feeds were paid for)
-    assert usdc0 - c["usdc"].functions.balanceOf(agent.wallet).call() == 4 * PRICE
+    assert usdc0 - c["usdc"].functions.balanceOf(agent.wallet).call() == 5 * PRICE
