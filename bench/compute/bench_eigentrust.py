@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.bls.bench_bls import write_results  # noqa: E402
 from offchain import native  # noqa: E402
-from offchain.compute.eigentrust import KERNEL, KERNEL_FLAGS, WAD, TrustGraph, run  # noqa: E402
+from offchain.compute.eigentrust import KERNEL, WAD, TrustGraph, run  # noqa: E402
+from offchain.compute.imagebuild import KERNEL_FLAGS  # noqa: E402
 
 
 def random_graph(n: int, degree: int, iterations: int, seed: int = 7) -> TrustGraph:

@@ -296,6 +296,12 @@ class TradeError(TradingError):
     """A trade could not be made (the AMM or the token refused it)."""
 
 
+class PolicyTaskError(TradingError):
+    """The trading policy's compute task was refused: its task type runs another image than the
+    declared one, it was not certified, or its certified output does not parse, is the order of
+    another input, or is not the policy's order."""
+
+
 # Reason code -> error class, to turn a facilitator's answer back into the typed error.
 BY_CODE: dict[str, type[X402Error]] = {
     cls.code: cls

@@ -13,22 +13,30 @@ One step of the agent, every part of it evidence that someone else can check:
    small|medium|large}`` (:data:`DECISION_SCHEMA`), so the model cannot name an unbounded amount.
 4. **Order.** A fixed parser turns the receipt's text into an :class:`Order` sized by the strategy's
    limits and the feed's reserves (:func:`decide`); anything it cannot read is HOLD (fail closed).
+   The parser is the policy task of the compute network (offchain/compute/trading_policy.py, its
+   static kernel built into an image registered as a TaskMailbox task type): the agent posts the
+   policy input (:func:`policy_input`) as a task, the executor set runs the image in the sandbox and
+   certifies the output, and the agent trades only on the certified order (:class:`PolicyNetwork`,
+   :func:`certified_order`), which must also be its own parser's.
 5. **Trade.** The order is sent to the ConstantProductAMM with a minimum output from the feed.
-6. **Record.** The step (strategy, feed, payment, prompt, receipt, order, trade transaction) is one
-   JSON document (:class:`StepRecord`) dispersed to the DA network; the agent keeps the certificate.
+6. **Record.** The step (strategy, feed, payment, prompt, receipt, policy task, order, trade
+   transaction) is one JSON document (:class:`StepRecord`) dispersed to the DA network; the agent
+   keeps the certificate.
 
 :func:`reexecute_step` re-executes a step from its DA record alone: it fetches the record by its
 certificate (the DA client verifies the certificate and the blob's commitment), checks the feed's
 signature, the strategy's hash, that the prompt is the one the strategy and the feed give, that the
 receipt is for that prompt under the declared options and parameters, re-runs the inference and the
-parser, and compares with the recorded order (and, given the chain, the trade's Swap event).
+parser, and compares with the recorded order (and, given the chain, the trade's Swap event); given
+a :class:`PolicyVerifier`, the policy task's certified output must be the one a local re-run of the
+registered image and the Python parser give for the record's input, on the declared image.
 """
 
 from __future__ import annotations
 
 import json
 import queue
-import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -48,7 +56,14 @@ from web3.logs import DISCARD as _DISCARD
 from offchain import abi
 from offchain.agent.a2a import COMPLETED, A2AClient, AgentSkill, Message
 from offchain.agent.a2a_server import A2AServer, Skill
-from offchain.agent.errors import A2AError, FeedError, RecordError, RecordUnavailableError, TradeError
+from offchain.agent.errors import (
+    A2AError,
+    FeedError,
+    PolicyTaskError,
+    RecordError,
+    RecordUnavailableError,
+    TradeError,
+)
 from offchain.agent.server import PaymentMiddleware, PricedRoute
 from offchain.ai.options import RequestOptions, stop_position
 from offchain.ai.receipt import Receipt
@@ -58,6 +73,9 @@ from offchain.chain.agent import Sender
 from offchain.chain.bls_registry import BLSRegistryReader
 from offchain.chain.errors import ChainError
 from offchain.chain.inference_disputes import Reexecution, reexecute_with
+from offchain.chain.task_mailbox import TaskParams, Web3TaskMailbox
+from offchain.compute import trading_policy as policy
+from offchain.compute.errors import PolicyInputError, PolicyOutputError
 from offchain.da.eigenda.encoder import Encoder
 from offchain.da.errors import DAError
 from offchain.da.network import client as da_client
@@ -67,9 +85,9 @@ from offchain.errors import EigenError
 
 FEED_TYPE = "eigen.trading.MarketFeed"
 RECORD_TYPE = "eigen.trading.StepRecord"
-RECORD_VERSION = 1
+RECORD_VERSION = 2  # 2: the policy task
 MAX_RECORD_BYTES = 64 * 1024
-BIPS = 10_000
+BIPS = policy.BIPS
 ASSET_UNIT = 10**18  # the asset's decimals
 USDC_UNIT = 10**6
 
@@ -87,7 +105,7 @@ DECISION_SCHEMA = {
     "required": ["action", "size"],
     "additionalProperties": False,
 }
-SIZE_BIPS = {"small": 2_500, "medium": 5_000, "large": 10_000}  # of the strategy's per-step limit
+SIZE_BIPS = policy.SIZE_BIPS  # of the strategy's per-step limit
 
 
 def reference_price(step: int) -> int:
@@ -187,8 +205,9 @@ class Strategy(GrammarBound):
         if not self.name or not self.text:
             raise RecordError("a strategy has a name and a text")
         for n in ("max_buy_usdc", "max_sell_asset"):
-            if not isinstance(getattr(self, n), int) or getattr(self, n) <= 0:
-                raise RecordError(f"strategy {n} must be a positive integer")
+            v = getattr(self, n)
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 < v < 2**256:
+                raise RecordError(f"strategy {n} must be a positive integer below 2**256")
         for n in ("band_bips", "slippage_bips"):
             if not isinstance(getattr(self, n), int) or not 0 <= getattr(self, n) < BIPS:
                 raise RecordError(f"strategy {n} must be in [0, {BIPS})")
@@ -256,10 +275,7 @@ class Feed:
         r_in, r_out = (
             (self.reserve0, self.reserve1) if token_in == self.token0 else (self.reserve1, self.reserve0)
         )
-        if amount_in <= 0 or not r_in or not r_out:
-            return 0
-        with_fee = amount_in * (BIPS - self.fee_bips)
-        return with_fee * r_out // (r_in * BIPS + with_fee)
+        return policy.amount_out(amount_in, r_in, r_out, self.fee_bips)
 
 
 def _nat(v: Any) -> int:
@@ -444,28 +460,222 @@ class Order:
             raise RecordError(f"order: {exc}") from None
 
 
-_ANSWER = re.compile(r'\{"action":"(BUY|SELL|HOLD)","size":"(small|medium|large)"\}')
+def policy_input(
+    strategy: Strategy, signed: SignedFeed, receipt_digest: bytes, text: str
+) -> policy.PolicyInput:
+    """The policy task's input of a step: the strategy's limits and hash, the feed's pool fields and
+    the digest its data agent signed, the receipt's digest and its answer text."""
+    f = signed.feed
+    try:
+        return policy.PolicyInput(
+            strategy.hash(),
+            signed.digest(),
+            receipt_digest,
+            strategy.max_buy_usdc,
+            strategy.max_sell_asset,
+            strategy.slippage_bips,
+            bytes.fromhex(f.token0[2:]),
+            bytes.fromhex(f.token1[2:]),
+            f.fee_bips,
+            f.reserve0,
+            f.reserve1,
+            text,
+        )
+    except PolicyInputError as exc:
+        raise RecordError(f"the step has no policy input: {exc}") from None
+
+
+def _order(d: policy.Decision) -> Order:
+    return Order(d.action, d.amount_in, d.min_out, d.reason)
 
 
 def decide(strategy: Strategy, feed: Feed, text: str) -> Order:
     """The fixed parser: the model's text -> an order within the strategy's limits. Only the exact
-    answer the grammar allows is read; anything else (a truncated or tampered answer) is HOLD, and so
-    is a trade whose quote is zero."""
-    m = _ANSWER.fullmatch(text.strip())
-    if m is None:
-        return Order("HOLD", 0, 0, "unparseable answer: hold (fail closed)")
-    action, size = m.groups()
-    if action == "HOLD":
-        return Order("HOLD", 0, 0, "the model holds")
-    limit, token_in = (
-        (strategy.max_buy_usdc, feed.token0) if action == "BUY" else (strategy.max_sell_asset, feed.token1)
-    )
-    amount = limit * SIZE_BIPS[size] // BIPS
-    quote = feed.amount_out(token_in, amount)
-    min_out = quote * (BIPS - strategy.slippage_bips) // BIPS
-    if min_out == 0:
-        return Order("HOLD", 0, 0, f"{action} {size}: the pool quotes nothing: hold")
-    return Order(action, amount, min_out, f"{action} {size} ({SIZE_BIPS[size] / 100:g}% of the limit)")
+    answer the grammar allows is read; anything else (a truncated, tampered or over-long answer) is
+    HOLD (fail closed), and so is a trade whose quote is zero. It is the policy task's function
+    (:func:`offchain.compute.trading_policy.decide`, which the task image computes bit for bit)."""
+    p = policy_input(strategy, SignedFeed(feed, b""), bytes(32), text)
+    return _order(policy.decide(p))
+
+
+# ---------------------------------------------------------------- the policy on the compute network
+
+
+def _hex(v: Any, n: int | None, what: str) -> bytes:
+    if not isinstance(v, str) or not v.startswith("0x"):
+        raise RecordError(f"policy task: {what} is not 0x-hex")
+    try:
+        out = bytes.fromhex(v[2:])
+    except ValueError:
+        raise RecordError(f"policy task: {what} is not 0x-hex") from None
+    if n is not None and len(out) != n:
+        raise RecordError(f"policy task: {what} is not {n} bytes")
+    return out
+
+
+@dataclass(frozen=True)
+class PolicyTask:
+    """A step's policy task as the record keeps it: the mailbox, the task's hash and type, the image
+    its type runs, the certified output and who certified it (the TaskVerified event's fields)."""
+
+    mailbox: str
+    task_hash: bytes
+    task_type: int
+    image_digest: bytes
+    output: bytes
+    signers: tuple[str, ...]
+    signed_stake: int
+    total_stake: int
+    block: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mailbox": self.mailbox,
+            "task_hash": "0x" + self.task_hash.hex(),
+            "task_type": self.task_type,
+            "image_digest": "0x" + self.image_digest.hex(),
+            "output": "0x" + self.output.hex(),
+            "signers": list(self.signers),
+            "signed_stake": str(self.signed_stake),
+            "total_stake": str(self.total_stake),
+            "block": self.block,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Any) -> PolicyTask:
+        fields = {"mailbox", "task_hash", "task_type", "image_digest", "output", "signers"}
+        if not isinstance(d, dict) or set(d) != fields | {"signed_stake", "total_stake", "block"}:
+            raise RecordError(f"policy task: expected exactly the fields of {cls.__name__}")
+        if not isinstance(d["signers"], list) or not all(isinstance(a, str) for a in d["signers"]):
+            raise RecordError("policy task: signers is a list of addresses")
+        try:
+            return cls(
+                _addr(d["mailbox"]),
+                _hex(d["task_hash"], 32, "task_hash"),
+                _nat(d["task_type"]),
+                _hex(d["image_digest"], 32, "image_digest"),
+                _hex(d["output"], None, "output"),
+                tuple(_addr(a) for a in d["signers"]),
+                _nat(d["signed_stake"]),
+                _nat(d["total_stake"]),
+                _nat(d["block"]),
+            )
+        except (TypeError, ValueError) as exc:
+            raise RecordError(f"policy task: {exc}") from None
+
+
+def certified_order(task: PolicyTask, payload: bytes) -> Order:
+    """The order a certified policy output gives for `payload`; :class:`PolicyTaskError` when the
+    output does not parse or is the order of another input."""
+    try:
+        input_hash, d = policy.Decision.decode(task.output)
+    except PolicyOutputError as exc:
+        raise PolicyTaskError(f"the certified policy output does not parse: {exc}") from None
+    if input_hash != keccak(payload):
+        raise PolicyTaskError("the certified policy output is for another input than the step's")
+    return _order(d)
+
+
+@dataclass
+class PolicyNetwork:
+    """The trading policy on the compute network: each :meth:`run` posts a policy input as a task of
+    `task_type` on `mailbox` (paid by `account`, which also collects a refund), waits until the
+    executor set has certified its output and returns the task. The task type must run `image`, the
+    digest of the policy image the agent declared (its ERC-8004 metadata ``policyImage``); another
+    image is refused before anything is posted. `drive` runs the executors and the aggregator for a
+    posted task where they live in this process (the demo, the tests); operators' daemons need none."""
+
+    mailbox: Web3TaskMailbox
+    account: Any
+    task_type: int
+    image: bytes
+    drive: Callable[[bytes], None] | None = None
+    timeout_s: float = 120.0
+    poll_s: float = 0.25
+
+    def run(self, payload: bytes) -> PolicyTask:
+        tt = self.mailbox.task_type(self.task_type)
+        if tt.image_digest != self.image:
+            raise PolicyTaskError(
+                f"task type {self.task_type} runs the image sha256:{tt.image_digest.hex()}, not the "
+                f"declared policy image sha256:{self.image.hex()}"
+            )
+        fee = int(self.mailbox.contract.functions.taskTypes(self.task_type).call()[4])
+        try:
+            h = self.mailbox.create_task(
+                self.account, TaskParams(self.account.address, self.task_type, fee, payload)
+            )
+        except EigenError as exc:
+            raise PolicyTaskError(f"the policy task could not be posted: {exc}") from None
+        if self.drive is not None:
+            self.drive(h)
+        deadline = time.monotonic() + self.timeout_s
+        while (status := self.mailbox.status(h)) != "VERIFIED":
+            if status != "CREATED" or time.monotonic() > deadline:
+                raise PolicyTaskError(f"the policy task 0x{h.hex()} was not certified (status {status})")
+            time.sleep(self.poll_s)
+        got = self.mailbox.result(h)
+        return PolicyTask(
+            self.mailbox.address,
+            h,
+            self.task_type,
+            tt.image_digest,
+            got["result"],
+            tuple(got["signers"]),
+            got["signed_stake"],
+            got["total_stake"],
+            got["block"],
+        )
+
+
+@dataclass
+class PolicyVerifier:
+    """What a re-executor checks a step's policy task against: the `mailbox` (a view), the agent's
+    declared `task_type` and `image`, and `rerun`, which runs that image locally on an input
+    (e.g. :func:`offchain.compute.executor.execute_task` in the sandbox) and returns its output."""
+
+    mailbox: Web3TaskMailbox
+    task_type: int
+    image: bytes
+    rerun: Callable[[bytes], bytes]
+
+    def problems(self, rec: StepRecord, payload: bytes) -> list[str]:
+        """Why the record's policy task is not the certified, correct run of the declared image on
+        `payload` (the input the record's strategy, feed and receipt give); [] when it is."""
+        t = rec.policy
+        if t is None:
+            return ["the step has no policy task"]
+        out: list[str] = []
+        if (t.mailbox, t.task_type) != (self.mailbox.address, self.task_type):
+            out.append("the policy task is not of the agent's declared mailbox and task type")
+        try:
+            registered = self.mailbox.task_type(t.task_type).image_digest
+            on_chain = self.mailbox.payload(t.task_hash)
+            certified = self.mailbox.result(t.task_hash)["result"]
+        except EigenError as exc:
+            return [*out, f"the policy task is not certified on chain: {exc}"]
+        if t.image_digest != self.image or registered != self.image:
+            out.append("the policy task's image is not the declared policy image")
+        if on_chain != payload:
+            out.append("the policy task's certified input is not the step's")
+        if certified != t.output:
+            out.append("the recorded policy output is not the certified one")
+        try:
+            order = certified_order(t, payload)
+        except PolicyTaskError as exc:
+            out.append(str(exc))
+        else:
+            if order != rec.order:
+                out.append("the recorded order is not the certified policy output's")
+        try:
+            expected = policy.run(payload)
+        except PolicyInputError as exc:
+            return [*out, f"the step's policy input is refused: {exc}"]
+        if self.rerun(payload) != expected:
+            out.append("the policy image re-run locally does not give the reference's output")
+        if certified != expected:
+            out.append("the certified policy output is not what the policy image computes")
+        return out
 
 
 # ---------------------------------------------------------------- the step record
@@ -483,6 +693,7 @@ class StepRecord:
     receipt: Receipt
     order: Order
     trade: dict[str, Any] | None  # {"tx", "amount_out"} (None: HOLD)
+    policy: PolicyTask | None = None  # the certified policy task (None: decided in process)
 
     def to_json(self) -> bytes:
         body = {
@@ -497,6 +708,7 @@ class StepRecord:
             "receipt": self.receipt.to_dict(),
             "order": self.order.to_dict(),
             "trade": self.trade,
+            "policy": None if self.policy is None else self.policy.to_dict(),
         }
         return bounded_canonical(body, MAX_RECORD_BYTES, "a step record", RecordError)
 
@@ -512,6 +724,7 @@ class StepRecord:
             "receipt",
             "order",
             "trade",
+            "policy",
         }
         kind = (RECORD_TYPE, RECORD_VERSION)
         d = typed_json(raw, MAX_RECORD_BYTES, "a step record", RecordError, kind, fields)
@@ -540,6 +753,7 @@ class StepRecord:
             receipt,
             Order.from_dict(d["order"]),
             trade,
+            None if d["policy"] is None else PolicyTask.from_dict(d["policy"]),
         )
 
 
@@ -611,7 +825,8 @@ class StepResult:
 class TradingAgent:
     """The agent: its wallet key (it pays for feeds and trades), its ERC-8004 id, the strategy, the
     pool and tokens (web3 contracts), the data agent's URL and address, and a paying client; with
-    `a2a` (an A2AClient of the data agent, paying with the same wallet) the feed is bought over A2A."""
+    `a2a` (an A2AClient of the data agent, paying with the same wallet) the feed is bought over A2A;
+    with `policy` each step's order is the policy task's certified output (else decided in process)."""
 
     w3: Any
     key: Any
@@ -626,6 +841,7 @@ class TradingAgent:
     payer: Any  # offchain.agent.client.PayingClient
     client: str  # whom the inference receipts answer to (compensated by a slash)
     a2a: A2AClient | None = None  # given: the feed is bought over A2A (skill FEED_SKILL), not from feed_url
+    policy: PolicyNetwork | None = None  # given: the order is the compute network's certified policy output
     sender: Sender = field(init=False)
 
     def __post_init__(self) -> None:
@@ -685,16 +901,33 @@ class TradingAgent:
     def step(
         self, step: int, infer: Callable[[str], Receipt], text_of: Callable[[Receipt], str]
     ) -> StepResult:
-        """One step: buy the feed, prompt, decide by `infer` (prompt -> signed receipt), parse,
-        trade, and build the record (dispersing it is the caller's: :class:`DARecords`)."""
+        """One step: buy the feed, prompt, decide by `infer` (prompt -> signed receipt), parse (on
+        the compute network when the agent has a `policy`: the order traded is the certified one, and
+        a certified output that does not parse, binds another input or is not the policy's own order
+        is refused with :class:`PolicyTaskError`, nothing traded), trade, and build the record
+        (dispersing it is the caller's: :class:`DARecords`)."""
         signed, payment = self.buy_feed(step)
         prompt = build_prompt(self.strategy, signed.feed)
         receipt = infer(prompt)
         text = text_of(receipt)
         order = decide(self.strategy, signed.feed, text)
+        task = None
+        if self.policy is not None:
+            payload = policy_input(self.strategy, signed, receipt.digest(), text).encode()
+            try:
+                task = self.policy.run(payload)
+            finally:
+                self.sender.resync()  # the task was posted from this wallet by another client
+            certified = certified_order(task, payload)
+            if certified != order:
+                raise PolicyTaskError(
+                    f"the certified policy output orders {certified.describe()} where the policy gives "
+                    f"{order.describe()}: not traded (task 0x{task.task_hash.hex()})"
+                )
+            order = certified
         trade = self.trade(order)
         agent = {"registry": self.registry, "id": self.agent_id, "wallet": self.wallet, "client": self.client}
-        rec = StepRecord(agent, self.strategy, signed, payment, prompt, receipt, order, trade)
+        rec = StepRecord(agent, self.strategy, signed, payment, prompt, receipt, order, trade, task)
         return StepResult(rec, rec.to_json(), text)
 
 
@@ -804,11 +1037,15 @@ def reexecute_step(
     strategy_hash: bytes | None = None,
     w3: Any = None,
     amm: Any = None,
+    policy_check: PolicyVerifier | None = None,
 ) -> StepCheck:
     """Re-execute a step from its DA record alone: fetch it by `cert` from `records`
     (:class:`DARecords`: the certificate and the blob are verified), check it
     (:func:`check_record`), re-run the inference, parse the correct output and compare with the
-    recorded order; with `w3` and `amm`, the trade's Swap event must be the order's."""
+    recorded order; with `w3` and `amm`, the trade's Swap event must be the order's; with
+    `policy_check`, the record's policy task must be the certified run of the declared image on the
+    record's input, its output what a local re-run of the image and the Python parser give
+    (:meth:`PolicyVerifier.problems`)."""
     rec = StepRecord.from_json(records.get(cert))
     feed = check_record(rec, svc, data_agent, strategy_hash)
     rex = reexecute_with(svc, rec.receipt)
@@ -826,6 +1063,11 @@ def reexecute_step(
         )
     if w3 is not None and amm is not None:
         problems += _check_trade(w3, amm, rec)
+    if policy_check is not None:
+        text = receipt_text(svc, rec.receipt)
+        problems += policy_check.problems(
+            rec, policy_input(rec.strategy, rec.feed, rec.receipt.digest(), text).encode()
+        )
     return StepCheck(rec, rex, recomputed, not problems, problems)
 
 

@@ -277,6 +277,12 @@ class Sender:
             self._nonce += 1
             return n
 
+    def resync(self) -> None:
+        """Read the nonce from the node again at the next send (after this key sent through another
+        client, e.g. a TaskMailbox task posted with the SDK)."""
+        with self._lock:
+            self._nonce = None
+
     def simulate(self, fn: Any) -> None:
         """eth_call `fn` from this account; a refusal is ChainRevertError with the reason."""
         try:

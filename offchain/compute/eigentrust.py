@@ -18,8 +18,6 @@ inputHash, bytes32 scoresRoot, uint32 peers, uint32 iterations)``) that executor
 from __future__ import annotations
 
 import struct
-import subprocess
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -29,16 +27,14 @@ from typing import Any
 
 from eth_hash.auto import keccak
 
-from offchain import abi, native
+from offchain import abi
 from offchain.compute.errors import (
-    ImageBuildError,
     NonCanonicalTrustGraph,
     NoPreTrust,
     ScoreProofError,
     TrustGraphEncodingError,
 )
-from offchain.compute.imagebuild import BuiltImage, build_image
-from offchain.errors import NativeError
+from offchain.compute.imagebuild import BuiltImage, build_kernel_image
 
 WAD = abi.WAD
 GRAPH_MAGIC = b"ETG1"
@@ -435,28 +431,10 @@ def verify_score(root: bytes, peer: Any, score: int, index: int, proof: bytes) -
 
 
 KERNEL = Path(__file__).resolve().parent / "kernels" / "eigentrust.c"
-KERNEL_FLAGS = ("-O2", "-static", "-s", "-std=c11", "-Wall", "-Wextra", "-Werror")
 
 
 def build_eigentrust_image(out: str | Path, *, ref: str | None = "eigentrust:v1") -> BuiltImage:
     """Compile ``kernels/eigentrust.c`` into a static binary and build the task image of it (one
     layer: ``/app/eigentrust``, the entrypoint; no interpreter, no libraries), written to ``out`` as
     :func:`~offchain.compute.imagebuild.build_image` writes. Register it with ``eigen compute deploy``."""
-    try:
-        cc = native.compiler()
-    except NativeError as exc:
-        raise ImageBuildError(f"the EigenTrust image needs a C compiler: {exc}") from exc
-    with tempfile.TemporaryDirectory(prefix="eigentrust-build-") as tmp:
-        app = Path(tmp) / "app"
-        app.mkdir()
-        binary = app / "eigentrust"
-        cmd = [cc, *KERNEL_FLAGS, "-o", str(binary), str(KERNEL)]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        except OSError as exc:
-            raise ImageBuildError(f"running {cc} failed: {exc}") from exc
-        if proc.returncode != 0:
-            raise ImageBuildError(
-                f"compiling {KERNEL.name} failed ({' '.join(cmd)}): {proc.stderr.strip()[-2000:]}"
-            )
-        return build_image(app, out, entrypoint="eigentrust", ref=ref)
+    return build_kernel_image(KERNEL, "eigentrust", out, ref=ref)

@@ -180,3 +180,16 @@ class NoPreTrust(EigenTrustError):
 
 class ScoreProofError(EigenTrustError):
     """A score's Merkle proof is malformed or does not lead to the root."""
+
+
+class TradingPolicyError(ComputeError):
+    """The trading policy task cannot take or give these bytes (offchain/compute/trading_policy.py)."""
+
+
+class PolicyInputError(TradingPolicyError):
+    """A policy input is not encodable (a value out of its field's range) or its bytes are not a
+    policy input's one encoding (wrong magic, a length that does not match, text that is not UTF-8)."""
+
+
+class PolicyOutputError(TradingPolicyError):
+    """A policy task's output is not an order's one encoding, or is the order of another input."""

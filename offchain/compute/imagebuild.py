@@ -30,12 +30,15 @@ import shutil
 import stat
 import subprocess
 import tarfile
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from offchain import native
 from offchain.compute.errors import ImageBuildError
 from offchain.compute.oci import image_digest
+from offchain.errors import NativeError
 
 APP_DIR = "/app"
 MTIME = 0
@@ -338,3 +341,31 @@ def _write_layout(out: Path, files: dict[str, bytes]) -> None:
             path.write_bytes(data)
     except OSError as exc:
         raise ImageBuildError(f"cannot write the image to {out}: {exc.strerror or exc}") from exc
+
+
+KERNEL_FLAGS = ("-O2", "-static", "-s", "-std=c11", "-Wall", "-Wextra", "-Werror")
+
+
+def build_kernel_image(source: Path, name: str, out: str | Path, *, ref: str | None = None) -> BuiltImage:
+    """Compile the task kernel ``source`` (one C file of a ``kernels/`` folder, libc only, its
+    headers beside it) into a static binary ``name`` and build the image of it: one layer,
+    ``/app/<name>`` the entrypoint, no interpreter and no libraries (the EigenTrust and trading
+    policy tasks). Register it with ``eigen compute deploy``."""
+    try:
+        cc = native.compiler()
+    except NativeError as exc:
+        raise ImageBuildError(f"the {name} image needs a C compiler: {exc}") from exc
+    with tempfile.TemporaryDirectory(prefix=f"{name}-build-") as tmp:
+        app = Path(tmp) / "app"
+        app.mkdir()
+        binary = app / name
+        cmd = [cc, *KERNEL_FLAGS, "-o", str(binary), str(source)]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        except OSError as exc:
+            raise ImageBuildError(f"running {cc} failed: {exc}") from exc
+        if proc.returncode != 0:
+            raise ImageBuildError(
+                f"compiling {source.name} failed ({' '.join(cmd)}): {proc.stderr.strip()[-2000:]}"
+            )
+        return build_image(app, out, entrypoint=name, ref=ref)

@@ -6,8 +6,12 @@ it deploys the agent component (ERC-8004 registries, the stablecoin, the Constan
 asset), starts the demo's DA devnet on its chain (scripts/_demo/da.py: 4 validators registered in a
 BLSRegistry, a disperser, a relay; the DA step reuses it), serves a data agent that sells a signed market
 feed as an A2A skill paid through the x402 extension, and registers Dave's trading agent (ERC-8004, with
-its strategy's hash as metadata). Then: a few steps, each buying the feed over A2A, deciding with operator
-A's signed inference, trading, and recording to DA (each certificate checked by checkDACert); a watcher
+its strategy's hash and its policy image as metadata). The agent's policy (the parser that turns the
+answer into an order) is a compute-network task: its static kernel's image is registered for Dave's app on a
+TaskMailbox over the compute step's ComputeAVS, and operators A and B, restaked in its executor set, run it
+in the sandbox with the development TEE. Then: a few steps, each buying the feed over A2A, deciding with
+operator A's signed inference, posting the policy task and trading only on its certified order, and
+recording to DA (each certificate checked by checkDACert); a watcher
 disputes one honest decision (B and C re-execute it from the DA record alone, it matches, the watcher's
 bond goes to A); in a later step A tampers with the output, the agent trades on it, anyone re-executing
 the DA record sees it, Dave challenges, A is slashed and Dave compensated; the TaskValidator answers the
@@ -16,13 +20,18 @@ agent's validation requests from InferenceDisputes (100 and 0), and Carol's feed
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from eth_account import Account
 from eth_hash.auto import keccak
+from eth_keys import keys as eth_keys
 
 from offchain.abi import WAD
 from offchain.agent.a2a import A2AClient
@@ -34,6 +43,8 @@ from offchain.agent.trading import (
     FEED_SKILL,
     USDC_UNIT,
     DARecords,
+    PolicyNetwork,
+    PolicyVerifier,
     Strategy,
     TradingAgent,
     data_agent_a2a,
@@ -43,15 +54,23 @@ from offchain.agent.trading import (
 )
 from offchain.ai.receipt import text_hash
 from offchain.chain.agent import VALIDATION_KIND_INFERENCE, Settler, StableToken, validation_request_hash
-from offchain.chain.deploy import deploy_agent, deploy_task_validator
+from offchain.chain.deploy import TaskMailboxConfig, deploy_agent, deploy_task_mailbox, deploy_task_validator
 from offchain.chain.inference_disputes import options_binding, receipt_args
-from offchain.chain.sdk import load_abis
+from offchain.chain.sdk import Deployment, load_abis
+from offchain.chain.task_mailbox import CERT_ECDSA, BlsSigner, EcdsaSigner, OperatorSigner, Web3TaskMailbox
+from offchain.compute.devtee import dev_policy
+from offchain.compute.executor import dev_enclave, execute_task
+from offchain.compute.taskrun import Aggregator, Executor, ImageStore
+from offchain.compute.testca import NitroTestCA
+from offchain.compute.trading_policy import build_trading_policy_image
 from offchain.httpservice import ServiceServer
+from scripts._demo import compute as demo_compute
 from scripts._demo import da as demo_da
 from scripts._demo.ai import BOND
-from scripts._demo.common import event, fmt
+from scripts._demo.common import bls_keys, event, fmt, join_set
 
 FEED_PRICE = 20_000  # 0.02 USDC a feed
+POLICY_FEE = 10_000  # 0.01 USDC a policy task
 STEPS = 2  # honest steps before the tampered one
 STRATEGY = Strategy(max_buy_usdc=500 * USDC_UNIT, max_sell_asset=ASSET_UNIT // 4)
 
@@ -69,10 +88,140 @@ def run(demo: Any) -> dict[str, Any]:
         "an honest decision disputed and upheld, a tampered one slashed"
     )
     net = demo_da.start(demo)  # the demo's one DA devnet, on its chain (the DA step reuses it)
-    return _story(demo, w, net, t_start)
+    work = Path(tempfile.mkdtemp(prefix="demo-trading-policy-"))
+    os.chmod(work, 0o711)  # the sandbox's uid reaches the unpacked image through it
+    try:
+        return _story(demo, w, net, t_start, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
-def _story(demo: Any, w: Any, net: Any, t_start: float) -> dict[str, Any]:
+@dataclass
+class PolicyWorld:
+    """The policy task's deployment: the mailbox (a web3 view), the task type, the image, its store,
+    the executors of operators A and B and the aggregator, in this process."""
+
+    dep: Deployment
+    set_id: int
+    task_type: int
+    image: bytes
+    store: Path
+    work: Path
+    ca: NitroTestCA
+    executors: list[Executor]
+    aggregator: Aggregator
+    driven_s: float = 0.0  # time in the executors and the aggregator, all tasks together
+
+    def drive(self, task_hash: bytes) -> None:
+        """Operators A and B answer every new task; the aggregator certifies (ECDSA, 66.67%)."""
+        t0 = time.perf_counter()
+        for ex in self.executors:
+            ex.poll()
+        self.driven_s += time.perf_counter() - t0
+
+    def network(self, key: bytes) -> PolicyNetwork:
+        return PolicyNetwork(
+            Web3TaskMailbox(self.dep), Account.from_key(key), self.task_type, self.image, self.drive
+        )
+
+    def verifier(self) -> PolicyVerifier:
+        """A re-executor's check: the chain, and the image re-run in its own sandbox."""
+
+        def rerun(payload: bytes) -> bytes:
+            image = self.store / self.image.hex()
+            return execute_task(
+                image, "sha256:" + self.image.hex(), payload, enclave=dev_enclave(self.ca), workdir=self.work
+            ).output
+
+        return PolicyVerifier(Web3TaskMailbox(self.dep), self.task_type, self.image, rerun)
+
+
+def _policy_world(demo: Any, usdc: Any, work: Path) -> PolicyWorld:
+    """A TaskMailbox over the compute step's ComputeAVS; Dave's app (on its compute set) with an
+    executor set that operators A and B join; the policy image built, registered with the dev TEE's
+    policy and a task type running it (as `eigen compute deploy`), paid in USDC."""
+    from ape import chain, networks, project
+
+    store = work / "images"
+    store.mkdir()
+    built: dict[str, Any] = {}
+
+    def build() -> None:  # the compiler runs while the chain is set up
+        try:
+            built["image"] = build_trading_policy_image(work / "policy.tar")
+        except Exception as exc:  # noqa: BLE001 - re-raised below
+            built["error"] = exc
+
+    builder = threading.Thread(target=build, daemon=True)
+    builder.start()
+    avs = demo.results[demo_compute.__name__]["avs"]
+    mailbox, _, registry = deploy_task_mailbox(
+        project,
+        demo.deployer,
+        demo.d,
+        avs,
+        TaskMailboxConfig(bls_rotation_delay_blocks=10, bls_max_staleness_blocks=100),
+    )
+    app_id = keccak(b"demo app: dave's trading policy")
+    project.ComputeAVS.at(avs).registerApp(app_id, demo_compute.COMPUTE_SET, True, sender=demo.dave)
+    set_id = mailbox.createExecutorOperatorSet(
+        app_id, demo.sorted_strats(), demo.arbiter, demo.dave, 6667, sender=demo.dave
+    ).return_value
+    ops = [demo.op_a, demo.op_b]
+    signing = {
+        op.address: eth_keys.PrivateKey(keccak(b"demo policy executor " + op.address.encode())) for op in ops
+    }
+    bls = bls_keys(b"demo policy executor bls ", ops)
+    join_set(
+        demo, mailbox.address, set_id, ops, signing, 10 * WAD, allocation_delay=2, bls=bls, registry=registry
+    )
+    builder.join()
+    if "error" in built:
+        raise built["error"]
+    digest = built["image"].digest
+    (work / "policy.tar").rename(store / digest[7:])
+    raw = bytes.fromhex(digest[7:])
+    ca = NitroTestCA(seed=b"eigen demo policy TEE")
+    dep = Deployment(
+        chain_id=chain.chain_id,
+        rpc_url=networks.provider.uri,
+        addresses={
+            "task_mailbox": mailbox.address,
+            "allocation_manager": demo.am.address,
+            "compute_avs": avs,
+        },
+    )
+    deployed = Web3TaskMailbox(dep).deploy_image(
+        Account.from_key(demo.dave.private_key), raw, set_id, dev_policy(ca, raw).hash(),
+        fee_token=usdc.address, fee=POLICY_FEE, timeout=mailbox.MAX_TASK_TIMEOUT(), cert_kind=CERT_ECDSA,
+        threshold_bps=6667, version="trading-policy-v1", upgrade_by=chain.pending_timestamp + 86400,
+    )  # fmt: skip
+    agg_key = _key(b"policy aggregator")
+    demo.deployer.transfer(Account.from_key(agg_key).address, WAD)
+    aggregator = Aggregator(
+        Web3TaskMailbox(dep, account=Account.from_key(agg_key)), work / "evidence", prove_faults=False
+    )
+    head = Web3TaskMailbox(dep).head()
+    executors = [
+        Executor(
+            mailbox=Web3TaskMailbox(dep),
+            signer=OperatorSigner(
+                EcdsaSigner(op.address, signing[op.address]), BlsSigner(op.address, bls[op.address])
+            ),
+            images=ImageStore(store),
+            operator_set_id=set_id,
+            enclave=dev_enclave(ca),
+            sink=aggregator.add,
+            state=work / f"executor-{i}.json",
+            start_block=head + 1,
+            workdir=work,
+        )
+        for i, op in enumerate(ops)
+    ]
+    return PolicyWorld(dep, set_id, deployed["task_type"], raw, store, work, ca, executors, aggregator)
+
+
+def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str, Any]:
     from ape import chain, project
 
     svc, c = w.svc, w.c
@@ -98,11 +247,26 @@ def _story(demo: Any, w: Any, net: Any, t_start: float) -> dict[str, Any]:
         f"{amm.feeBips()} bips. Dave funds his trading agent's wallet {agent_addr[:10]}… with 3,000 USDC and 1 dETH."
     )
 
-    # ERC-8004: the agent's identity, its strategy's hash as metadata
+    # the policy on the compute network: the image registered for Dave's app, run by A and B
+    t_policy = time.perf_counter()
+    policy_w = _policy_world(demo, usdc, work)
+    print(
+        f"Dave's trading policy (offchain/compute/kernels/trading_policy.c, a static binary) is an image "
+        f"sha256:{policy_w.image.hex()[:16]}… registered for his app on a TaskMailbox over the compute step's "
+        f"ComputeAVS as task type {policy_w.task_type} ({POLICY_FEE / USDC_UNIT:.2f} USDC a task); operators A and B "
+        f"restaked in its executor set {policy_w.set_id} and run it in the sandbox with the dev TEE "
+        f"({time.perf_counter() - t_policy:.1f} s to set up)."
+    )
+
+    # ERC-8004: the agent's identity, its strategy's hash and its policy image as metadata
     ident = ag["identity_registry"]
     r = ident.register(
         "https://agents.example/dave-trader.json",
-        [("strategy", STRATEGY.hash()), ("strategyName", STRATEGY.name.encode())],
+        [
+            ("strategy", STRATEGY.hash()),
+            ("strategyName", STRATEGY.name.encode()),
+            ("policyImage", policy_w.image),
+        ],
         sender=dave,
     )
     agent_id = event(r, "Registered").agentId
@@ -131,7 +295,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float) -> dict[str, Any]:
         w3, agent_key, agent_id, ident.address, STRATEGY, amm_w3,
         w3.eth.contract(address=usdc.address, abi=abis["StableToken"]),
         w3.eth.contract(address=asset.address, abi=abis["MockERC20"]),
-        server.url, data_addr, payer, dave.address, a2a,
+        server.url, data_addr, payer, dave.address, a2a, policy_w.network(agent_key),
     )  # fmt: skip
     agent.approve()
     print(
@@ -176,7 +340,8 @@ def _story(demo: Any, w: Any, net: Any, t_start: float) -> dict[str, Any]:
             f"Step {i}: feed (pool {res.record.feed.feed.pool_price / USDC_UNIT:,.2f}, reference "
             f"{res.record.feed.feed.reference_price / USDC_UNIT:,.2f}) paid {int(res.record.payment['amount']) / USDC_UNIT:.2f} USDC "
             f"(A2A task {res.record.payment['a2a_task'][:8]}…); "
-            f"A's receipt {res.record.receipt.digest().hex()[:12]}… answers {res.completion_text}; order {o.action} "
+            f"A's receipt {res.record.receipt.digest().hex()[:12]}… answers {res.completion_text}; "
+            f"{_policy(w, res.record.policy)}: order {o.action} "
             f"{_amount(o)}" + (f", tx {res.record.trade['tx'][:12]}…" if res.record.trade else "")
         )
         pending.append(_disperse(records, res.raw, i))
@@ -188,7 +353,8 @@ def _story(demo: Any, w: Any, net: Any, t_start: float) -> dict[str, Any]:
     o = res_bad.record.order
     print(
         f"Step {i}: operator A tampers with its output: its receipt answers {res_bad.completion_text} "
-        f"(validly signed by A); the agent, which cannot tell yet, orders {o.action} {_amount(o)}."
+        f"(validly signed by A); the agent, which cannot tell yet, posts it to its policy "
+        f"({_policy(w, res_bad.record.policy)}) and orders {o.action} {_amount(o)}."
     )
     pending.append(_disperse(records, res_bad.raw, i))
     balances(f"after step {i}")
@@ -229,12 +395,17 @@ def _story(demo: Any, w: Any, net: Any, t_start: float) -> dict[str, Any]:
         f"\nCarol, a watcher, disputes step 1's decision with a {fmt(BOND)} ETH bond (gas {ch.gas_used:,})."
     )
     outputs = set()
-    checks = _both(lambda: reexecute_step(cert(1), records, svc, data_addr, STRATEGY.hash(), w3, amm_w3))
+    checks = _both(
+        lambda: reexecute_step(
+            cert(1), records, svc, data_addr, STRATEGY.hash(), w3, amm_w3, policy_check=policy_w.verifier()
+        )
+    )
     for op, (check, secs) in zip((demo.op_b, w.op_c), checks, strict=True):
         outputs.add(check.reexecution.correct_output)
         print(
             f"  {w.names[op.address]} fetches the record by its certificate from DA (verified), checks the feed's "
-            f"signature, the strategy hash, the prompt and the receipt, re-executes ({secs:.1f} s): "
+            f"signature, the strategy hash, the prompt and the receipt, re-executes the inference and the policy "
+            f"image on the certified task's input ({secs:.1f} s): "
             f"{'MATCH' if check.matches else 'MISMATCH'}: order {check.recomputed.action} {_amount(check.recomputed)}, "
             f"the trade on chain is the order."
         )
@@ -254,7 +425,18 @@ def _story(demo: Any, w: Any, net: Any, t_start: float) -> dict[str, Any]:
     ch = c.challengeReceipt(bad.digest(), sender=dave, value=BOND)
     print(f"\nDave challenges step {STEPS}'s receipt with a {fmt(BOND)} ETH bond (gas {ch.gas_used:,}).")
     correct = None
-    checks = _both(lambda: reexecute_step(cert(STEPS), records, svc, data_addr, STRATEGY.hash(), w3, amm_w3))
+    checks = _both(
+        lambda: reexecute_step(
+            cert(STEPS),
+            records,
+            svc,
+            data_addr,
+            STRATEGY.hash(),
+            w3,
+            amm_w3,
+            policy_check=policy_w.verifier(),
+        )
+    )
     for op, (check, secs) in zip((demo.op_b, w.op_c), checks, strict=True):
         rex = check.reexecution
         correct = rex.correct_output if correct is None else correct
@@ -322,7 +504,8 @@ def _story(demo: Any, w: Any, net: Any, t_start: float) -> dict[str, Any]:
     t_end = time.perf_counter()
     print(
         f"Trading agent step: {t_end - t_start:.1f} s (setup with the DA devnet {t_setup - t_start:.1f} s, "
-        f"{STEPS + 1} steps {t_steps - t_setup:.1f} s, then disputes and ERC-8004 records "
+        f"{STEPS + 1} steps {t_steps - t_setup:.1f} s, of which {policy_w.driven_s:.1f} s running the policy "
+        f"tasks, then disputes and ERC-8004 records "
         f"{t_end - t_steps:.1f} s, of which {waited[0]:.1f} s waiting for DA certificates)."
     )
     return {
@@ -341,6 +524,9 @@ def _story(demo: Any, w: Any, net: Any, t_start: float) -> dict[str, Any]:
         "validations": (count, avg),
         "validator": tv.address,
         "answers": answers,
+        "policy_image": policy_w.image,
+        "policy_tasks": [r.record.policy.task_hash for r in (*steps, res_bad)],
+        "policy_problems": [p for p in check.problems if "policy" in p],
     }
 
 
@@ -365,6 +551,11 @@ def _both(check: Any) -> list[tuple[Any, float]]:
         if isinstance(r, Exception):
             raise r
     return out
+
+
+def _policy(w: Any, task: Any) -> str:
+    signers = ", ".join(w.names.get(s, s[:10]) for s in task.signers)
+    return f"policy task 0x{task.task_hash.hex()[:10]}… certified by {signers}"
 
 
 def _amount(o: Any) -> str:

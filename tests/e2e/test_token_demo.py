@@ -32,6 +32,8 @@ def test_demo_token_step(capsys):
     assert trading["validations"] == (2, 50)  # both answered by the TaskValidator, from InferenceDisputes
     assert trading["answers"] == [(1, 100, "inference-final"), (demo_trading.STEPS, 0, "inference-faulty")]
     assert len(trading["certificates"]) == demo_trading.STEPS + 1
+    # every step's order was the policy task's certified output, re-executed without a problem
+    assert len(set(trading["policy_tasks"])) == demo_trading.STEPS + 1 and trading["policy_problems"] == []
     # every feed bought over A2A (one task each), paid through the x402 extension
     assert len(set(trading["feed_tasks"])) == demo_trading.STEPS + 1
     assert trading["data_agent_earned"] == (demo_trading.STEPS + 1) * demo_trading.FEED_PRICE

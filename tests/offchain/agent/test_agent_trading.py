@@ -11,6 +11,7 @@ import json
 from dataclasses import replace
 
 import pytest
+from eth_account import Account
 from eth_hash.auto import keccak
 from starlette.testclient import TestClient
 
@@ -22,25 +23,32 @@ from offchain.agent.trading import (
     FEED_SKILL,
     USDC_UNIT,
     DARecords,
+    PolicyNetwork,
+    PolicyVerifier,
     SignedFeed,
     StepRecord,
     Strategy,
     TradingAgent,
     build_prompt,
+    certified_order,
     check_feed,
     check_record,
     data_agent_a2a,
     data_agent_app,
     decide,
     infer_with,
+    policy_input,
     read_feed,
     receipt_text,
     reexecute_step,
 )
 from offchain.chain.sdk import load_abis
+from offchain.compute.trading_policy import Decision as PolicyDecision
+from offchain.compute.trading_policy import run as policy_run
 from offchain.httpservice import ServiceServer
 from scripts._demo.trading import tampered_decision
 from tests.offchain.agent.support import PRICE, build_world
+from tests.offchain.compute.test_compute_sandbox import needs_bwrap
 
 STRATEGY = Strategy(max_buy_usdc=20 * USDC_UNIT, max_sell_asset=ASSET_UNIT // 100)
 OPERATOR_KEY = keccak(b"trading test inference operator")
@@ -319,3 +327,148 @@ def test_feed_over_a2a_from_another_signer_is_refused(market, a2a_data_agent):
     agent.data_agent = w.addresses["payer2"]
     with pytest.raises(E.FeedError, match="not signed by the data agent"):
         agent.buy_feed(1)
+
+
+# ---------------------------------------------------------------- the policy on the compute network
+
+
+@pytest.fixture(scope="module")
+def policy_net(project, chain, accounts, networks):
+    """The policy image registered for a compute app and an ECDSA task type running it on a
+    TaskMailbox (three executors with stake 25, 15, 10, threshold 66.67%; ``image_world``); the
+    agent pays the task fee in TKC."""
+    from offchain.compute.trading_policy import build_trading_policy_image
+    from tests.offchain.chain.test_chain_eigentrust import image_world
+
+    with image_world(project, chain, accounts, networks, build_trading_policy_image, b"trading policy") as mw:
+        mw.policy_type = mw.image_type
+        yield mw
+
+
+def policy_for(net, market, tmp_path, run=None, image=None):
+    """A PolicyNetwork paid by the agent's wallet whose `drive` has the three executors (each
+    running the image with `run`, default execute_task) answer and the aggregator certify."""
+    from offchain.chain.task_mailbox import Web3TaskMailbox
+    from offchain.compute.taskrun import Aggregator
+    from tests.offchain.chain.test_chain_eigentrust import executors
+
+    w, _ = market
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    payer = Account.from_key(w.keys["payer"])
+    net.token.mint(payer.address, 10**21, sender=net.creator)
+    agg = Aggregator(Web3TaskMailbox(net.d, account=net.agg_key), tmp_path / "evidence")
+    exs = executors(net, tmp_path, agg.add, run_by={i: run for i in range(3)} if run else None)
+
+    def drive(task_hash):
+        for ex in exs:
+            ex.poll()
+
+    return PolicyNetwork(
+        Web3TaskMailbox(net.d), payer, net.policy_type, image or net.image, drive, timeout_s=5
+    )
+
+
+def policy_verifier(net, image=None):
+    from offchain.chain.task_mailbox import Web3TaskMailbox
+    from offchain.compute.executor import dev_enclave, execute_task
+    from tests.offchain.compute.test_compute_sandbox import TEST_UID
+
+    def rerun(payload):
+        out = execute_task(
+            net.store / net.image.hex(), "sha256:" + net.image.hex(), payload,
+            enclave=dev_enclave(net.cw.ca), workdir=net.work, uid=TEST_UID,
+        )  # fmt: skip
+        return out.output
+
+    return PolicyVerifier(Web3TaskMailbox(net.d), net.policy_type, image or net.image, rerun)
+
+
+@needs_bwrap
+def test_a_step_trades_on_the_certified_policy_output(market, svc, da, policy_net, tmp_path):
+    w, c = market
+    agent = agent_for(market)
+    agent.policy = policy_for(policy_net, market, tmp_path)
+    res = run_step(agent, svc, 5)
+    rec, task = res.record, res.record.policy
+    payload = policy_input(STRATEGY, rec.feed, rec.receipt.digest(), res.completion_text).encode()
+    assert task is not None and task.image_digest == policy_net.image and len(task.signers) >= 2
+    assert task.output == policy_run(payload)  # the image's output, certified, is the reference's
+    assert rec.order == certified_order(task, payload) == decide(STRATEGY, rec.feed.feed, res.completion_text)
+    assert StepRecord.from_json(res.raw) == rec
+
+    # re-executed from DA: the certified output is the local re-run's and the parser's
+    cert = da.put(res.raw)
+    verifier = policy_verifier(policy_net)
+    check = reexecute_step(
+        cert, da, svc, w.addresses["seller"], STRATEGY.hash(), w.w3, c["amm"], policy_check=verifier
+    )
+    assert check.matches and check.problems == []
+
+    # a record whose policy output was altered, or checked against another declared image, does not
+    lie = replace(rec, policy=replace(task, output=task.output[:-1] + b"\x01"))
+    problems = verifier.problems(lie, payload)
+    assert "the recorded policy output is not the certified one" in problems
+    assert any("does not parse" in p for p in problems)
+    problems = policy_verifier(policy_net, image=keccak(b"another image")).problems(rec, payload)
+    assert problems == ["the policy task's image is not the declared policy image"]
+    # a record whose input is not the certified task's (its receipt text answered otherwise)
+    other = policy_input(STRATEGY, rec.feed, rec.receipt.digest(), '{"action":"HOLD","size":"small"}')
+    assert "the policy task's certified input is not the step's" in verifier.problems(rec, other.encode())
+    assert "the step has no policy task" in verifier.problems(replace(rec, policy=None), payload)
+
+
+@needs_bwrap
+def test_policy_refusals(market, svc, policy_net, tmp_path):
+    import dataclasses
+
+    from offchain.compute.executor import execute_task
+
+    w, c = market
+    agent = agent_for(market)
+    usdc0 = c["usdc"].functions.balanceOf(agent.wallet).call()
+    # the task type runs another image than the one the agent declared: refused before posting
+    agent.policy = policy_for(policy_net, market, tmp_path / "a", image=keccak(b"another image"))
+    with pytest.raises(E.PolicyTaskError, match="not the declared policy image"):
+        run_step(agent, svc, 6)
+
+    # the executors certify the policy's output for another input
+    def other_input(image, digest, payload, **kw):
+        p = policy_input(
+            STRATEGY, SignedFeed(replace(read_feed(w.w3, c["amm"], 6), reserve0=1), b""), bytes(32), ""
+        )
+        return execute_task(image, digest, p.encode(), **kw)
+
+    agent.policy = policy_for(policy_net, market, tmp_path / "b", run=other_input)
+    with pytest.raises(E.PolicyTaskError, match="another input"):
+        run_step(agent, svc, 6)
+
+    # the executors certify an output that is no order
+    def garbage(*a, **kw):
+        return dataclasses.replace(execute_task(*a, **kw), output=b"BUY everything")
+
+    agent.policy = policy_for(policy_net, market, tmp_path / "c", run=garbage)
+    with pytest.raises(E.PolicyTaskError, match="does not parse"):
+        run_step(agent, svc, 6)
+
+    # the executors certify a well-formed order for the input that is not the policy's: refused too
+    def flipped(image, digest, payload, **kw):
+        out = execute_task(image, digest, payload, **kw)
+        h, d = PolicyDecision.decode(out.output)
+        lie = (
+            PolicyDecision("SELL", STRATEGY.max_sell_asset, 1, "SELL large (100% of the limit)")
+            if d.action != "SELL"
+            else PolicyDecision("BUY", STRATEGY.max_buy_usdc, 1, "BUY large (100% of the limit)")
+        )
+        return dataclasses.replace(out, output=lie.encode(h))
+
+    agent.policy = policy_for(policy_net, market, tmp_path / "d", run=flipped)
+    with pytest.raises(E.PolicyTaskError, match="where the policy gives"):
+        run_step(agent, svc, 6)
+    # nobody runs the task: not certified within the agent's wait
+    agent.policy = replace(
+        policy_for(policy_net, market, tmp_path / "e"), drive=None, timeout_s=0.5, poll_s=0.1
+    )
+    with pytest.raises(E.PolicyTaskError, match=r"not certified \(status CREATED\)"):
+        run_step(agent, svc, 6)
+    # nothing was traded on any of them (the feeds were paid for)
+    assert usdc0 - c["usdc"].functions.balanceOf(agent.wallet).call() == 5 * PRICE

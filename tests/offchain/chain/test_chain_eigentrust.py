@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from contextlib import contextmanager
 
 import pytest
 from eth_account import Account
@@ -43,11 +44,11 @@ def graph(epoch: int) -> TrustGraph:
     return TrustGraph.from_edges(edges, {a: 2, b: 1}, epoch=epoch, alpha=WAD // 5, max_iterations=200)
 
 
-@pytest.fixture(scope="module")
-def et(project, chain, accounts, networks):
-    """MailboxWorld (executors with stake 25, 15, 10; threshold 66.67%), the EigenTrust image
-    registered for the app, an ECDSA task type running it, the score registry whose source is the
-    task creator, and a funded aggregator key."""
+@contextmanager
+def image_world(project, chain, accounts, networks, build, label: bytes):
+    """MailboxWorld (executors with stake 25, 15, 10; threshold 66.67%) with the image `build(out)`
+    builds registered for the app (the dev TEE's policy) and an ECDSA task type running it
+    (``image_type``), the executors' image store, a web3 Deployment and a funded aggregator key."""
     mw = MailboxWorld(
         World(project, chain, accounts, deploy_core(project, accounts[0], TEST_CONFIG)),
         project,
@@ -57,38 +58,44 @@ def et(project, chain, accounts, networks):
     with reachable_dir() as work:
         store = work / "images"
         store.mkdir()
-        built = build_eigentrust_image(work / "eigentrust.tar")
-        (work / "eigentrust.tar").rename(store / built.digest[7:])
+        built = build(work / "image.tar")
+        (work / "image.tar").rename(store / built.digest[7:])
         raw = bytes.fromhex(built.digest[7:])
         cw = mw.cw
         cw.avs.registerImage(
             cw.app_id,
             raw,
-            "eigentrust",
+            label.decode(),
             dev_policy(cw.ca, raw).hash(),
             chain.pending_timestamp + 10**8,
             sender=cw.app_owner,
         )
-        mw.et_type = mw.mailbox.registerTaskType(
+        mw.image_type = mw.mailbox.registerTaskType(
             mw.set_id, raw, mw.token, FEE, TIMEOUT, CERT_ECDSA, 6667, sender=mw.app
         ).return_value
-        mw.scores = deploy_eigentrust_scores(
-            project, accounts[0], mw.mailbox.address, mw.set_id, raw, mw.creator.address
-        )
         mw.work, mw.store, mw.image = work, store, raw
         mw.d = sdk.Deployment(
             chain_id=chain.chain_id,
             rpc_url=networks.provider.uri,
-            addresses={
-                "task_mailbox": mw.mailbox.address,
-                "allocation_manager": mw.w.am.address,
-                "eigentrust_scores": mw.scores.address,
-            },
+            addresses={"task_mailbox": mw.mailbox.address, "allocation_manager": mw.w.am.address},
         )
-        mw.agg_key = Account.from_key(keccak(b"eigentrust aggregator"))
+        mw.agg_key = Account.from_key(keccak(label + b" aggregator"))
+        accounts[0].transfer(mw.agg_key.address, 10**18)
+        yield mw
+
+
+@pytest.fixture(scope="module")
+def et(project, chain, accounts, networks):
+    """image_world of the EigenTrust image, the score registry whose source is the task creator,
+    and a funded verifier key."""
+    with image_world(project, chain, accounts, networks, build_eigentrust_image, b"eigentrust") as mw:
+        mw.et_type = mw.image_type
+        mw.scores = deploy_eigentrust_scores(
+            project, accounts[0], mw.mailbox.address, mw.set_id, mw.image, mw.creator.address
+        )
+        mw.d.addresses["eigentrust_scores"] = mw.scores.address
         mw.verifier_key = Account.from_key(keccak(b"eigentrust verifier"))
-        for k in (mw.agg_key, mw.verifier_key):
-            accounts[0].transfer(k.address, 10**18)
+        accounts[0].transfer(mw.verifier_key.address, 10**18)
         yield mw
 
 

@@ -115,16 +115,20 @@ def docker_archive(layout: Path, out: Path) -> str:
     return sha(config)
 
 
-def static_binary(tmp: Path, name: str, source: str) -> Path:
-    """Compile a static C program with the system compiler (the project's C kernels need one too);
-    skips the test when the machine cannot link statically."""
+def static_binary(tmp: Path, name: str, source: str, include: Path | None = None) -> Path:
+    """Compile a static C program with the system compiler (the project's C kernels need one too),
+    its headers looked up in ``include`` too (a kernels/ folder); skips the test when the machine
+    cannot link statically."""
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         pytest.skip("no C compiler to build a static test binary")
     src = tmp / f"{name}.c"
     src.write_text(source)
     out = tmp / name
-    proc = subprocess.run([cc, "-static", "-O1", "-o", str(out), str(src)], capture_output=True, text=True)
+    flags = ["-I", str(include)] if include is not None else []
+    proc = subprocess.run(
+        [cc, "-static", "-O1", *flags, "-o", str(out), str(src)], capture_output=True, text=True
+    )
     if proc.returncode != 0:
         pytest.skip(f"cannot link a static binary here: {proc.stderr.strip()[:200]}")
     return out

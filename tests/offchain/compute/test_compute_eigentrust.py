@@ -49,7 +49,9 @@ A, B, C, D = (bytes([k]) * 20 for k in (1, 2, 3, 4))
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory):
     """The task's binary, compiled from the kernel the image is built from."""
-    return static_binary(tmp_path_factory.mktemp("eigentrust"), "eigentrust", KERNEL.read_text())
+    return static_binary(
+        tmp_path_factory.mktemp("eigentrust"), "eigentrust", KERNEL.read_text(), KERNEL.parent
+    )
 
 
 def run_kernel(binary, data: bytes) -> subprocess.CompletedProcess:
