@@ -139,6 +139,23 @@ def test_refusals(amm, tokens, accounts, project, chain, fresh):
     assert amm.getReserves() == r and amm.getAmountOut(usdc, 10**9) == quote
 
 
+def test_a_pool_drained_to_its_locked_minimum_refuses_a_swap_that_rounds_to_nothing(
+    amm, tokens, accounts, fresh
+):
+    # the case Hypothesis found: every share removed, a small swap in, and the way back rounds to nothing
+    usdc, asset = tokens
+    lp = accounts[1]
+    amm.addLiquidity(10**11, 10**20, 0, 0, lp, FAR, sender=lp)
+    amm.removeLiquidity(amm.balanceOf(lp), 0, 0, lp, FAR, sender=lp)
+    r0, r1 = amm.getReserves()
+    assert amm.totalSupply() == 1_000 and r0 == 1  # the locked minimum's part stays
+    out = amm.swapExactIn(usdc, 1, 0, lp, FAR, sender=lp).return_value
+    assert out == amount_out(1, r0, r1) > 0
+    r0, r1 = amm.getReserves()
+    assert amount_out(out, r1, r0) == 0
+    reverts("insufficient liquidity", amm.swapExactIn, asset, out, 0, lp, FAR, sender=lp)
+
+
 def test_k_never_decreases_state_machine(amm, tokens, accounts, chain):
     usdc, asset = tokens
     who = accounts[1:4]
@@ -216,6 +233,16 @@ def test_k_never_decreases_state_machine(amm, tokens, accounts, chain):
             ):
                 return
             out = amm.swapExactIn(t_in, amount, 0, a, FAR, sender=a).return_value
+            if (
+                amount_out(
+                    out,
+                    *((amm.reserve1(), amm.reserve0()) if side == 0 else (amm.reserve0(), amm.reserve1())),
+                )
+                == 0
+            ):
+                # a pool drained to its locked minimum: the way back rounds to nothing and is refused
+                reverts("insufficient liquidity", amm.swapExactIn, t_out, out, 0, a, FAR, sender=a)
+                return
             back = amm.swapExactIn(t_out, out, 0, a, FAR, sender=a).return_value
             assert back <= amount, "a round trip paid more than it took"
 
