@@ -396,15 +396,6 @@ def _allocated(opset: ITypes.OperatorSet, sams: DynArray[IRC.StrategyAndMultipli
 
 
 @internal
-@pure
-def _directed_amount(rewards: DynArray[IRC.OperatorReward, MAX_OPERATOR_REWARDS], operator: address) -> uint256:
-    for r: IRC.OperatorReward in rewards:
-        if r.operator == operator:
-            return r.amount
-    return 0
-
-
-@internal
 @view
 def _operator_of(sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES], members: DynArray[address, MAX_OPERATORS], blk: uint256, earner: address, hint: address) -> (uint256, uint256):
     # The member the earner was delegated to at `blk` and its weight with it: the hint if it
@@ -425,11 +416,13 @@ def _operator_of(sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES], memb
 
 @internal
 @view
-def _day(kind: uint8, opset: ITypes.OperatorSet, sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES], amount: uint256, duration: uint256, rewards: DynArray[IRC.OperatorReward, MAX_OPERATOR_REWARDS], snap: Snapshot, blk: uint256, earner: address, hint: address) -> uint256:
-    # What `earner` earns from one day of a submission. A member's share of the day: by its
-    # delegated (KIND_TOTAL) or allocated (KIND_UNIQUE) weight over the members', or the AVS's
-    # amount for it (KIND_DIRECTED_SET), times interval / duration; its commission by its
-    # recorded split; the rest to its stakers by delegated weight over its delegated weight.
+def _day(kind: uint8, opset: ITypes.OperatorSet, sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES], amount: uint256, duration: uint256, snap: Snapshot, blk: uint256, earner: address, j: uint256, ws: uint256, directed_j: uint256, directed_e: uint256) -> uint256:
+    # What `earner` earns from one day of a submission: as its operator's staker (member j, weight
+    # ws with it) and as a member itself. A member's share of the day: by its delegated
+    # (KIND_TOTAL) or allocated (KIND_UNIQUE) weight over the members', or what the AVS directed
+    # to it (KIND_DIRECTED_SET: directed_j to member j, directed_e to the earner), times interval
+    # / duration; its commission by its recorded split; the rest to its stakers by delegated
+    # weight over its delegated weight.
     iv: uint256 = CALCULATION_INTERVAL_SECONDS
     weights: DynArray[uint256, MAX_OPERATORS] = []
     total: uint256 = 0
@@ -447,19 +440,18 @@ def _day(kind: uint8, opset: ITypes.OperatorSet, sams: DynArray[IRC.StrategyAndM
             total += w
         if total == 0:
             return 0
-    j: uint256 = 0
-    ws: uint256 = 0
-    j, ws = self._operator_of(sams, snap.members, blk, earner, hint)
     out: uint256 = 0
     for i: uint256 in range(len(snap.members), bound=MAX_OPERATORS):
         op: address = snap.members[i]
         if i != j and op != earner:
             continue
         share: uint256 = 0
-        if kind == KIND_DIRECTED_SET:
-            share = self._directed_amount(rewards, op) * iv // duration
-        else:
+        if kind != KIND_DIRECTED_SET:
             share = (weights[i] * PRECISION // total) * amount * iv // (duration * PRECISION)
+        elif i == j:
+            share = directed_j * iv // duration
+        else:
+            share = directed_e * iv // duration
         if share == 0:
             continue
         cut: uint256 = share * convert(snap.splits[i], uint256) // ONE_HUNDRED_IN_BIPS
@@ -472,66 +464,6 @@ def _day(kind: uint8, opset: ITypes.OperatorSet, sams: DynArray[IRC.StrategyAndM
             else:
                 d = self._weight(sams, empty(address), op, blk)
             out += (ws * PRECISION // d) * (share - cut) // PRECISION
-    return out
-
-
-@internal
-@view
-def _recompute(avs: address, token: address, earner: address, lo: uint256, hi: uint256, base_count: uint256, base_end: uint256, end: uint256, entries: DynArray[Entry, MAX_ENTRIES], snapshots: DynArray[Snapshot, MAX_SNAPSHOTS], days: DynArray[DayInput, MAX_DAYS], directed: DynArray[IRC.OperatorDirectedRewardsSubmission, MAX_DIRECTED]) -> uint256:
-    # What `earner` earned in `token` from submissions lo..hi-1: a submission's days that end by
-    # `end`, and (for those the base root already saw, nonce < base_count) after `base_end`.
-    assert lo <= base_count, "incomplete submissions"
-    assert staticcall ICoordinator(rewardsCoordinator).submissionRecord(avs, lo) & MASK32 <= base_end, "incomplete submissions"
-    assert len(entries) == hi - lo, "incomplete submissions"
-    iv: uint256 = CALCULATION_INTERVAL_SECONDS
-    out: uint256 = 0
-    used: uint256 = 0
-    nd: uint256 = 0
-    for k: uint256 in range(MAX_ENTRIES):
-        if k >= len(entries):
-            break
-        e: Entry = entries[k]
-        nonce: uint256 = lo + k
-        rec: uint256 = staticcall ICoordinator(rewardsCoordinator).submissionRecord(avs, nonce + 1)
-        assert convert(keccak256(abi_encode(e.submissionHash, e.kind, e.operatorSetId, e.token, e.startTimestamp, e.duration)), uint256) >> 32 == rec >> 32, "submission record mismatch"
-        if e.token != token:
-            continue
-        first: uint256 = convert(e.startTimestamp, uint256)
-        if nonce < base_count and base_end > first:
-            first += (base_end - first) // iv * iv  # days ending by base_end were in the base
-        last: uint256 = min(convert(e.startTimestamp, uint256) + convert(e.duration, uint256), end // iv * iv)
-        if first >= last:
-            continue
-        sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES] = e.submission.strategiesAndMultipliers
-        rewards: DynArray[IRC.OperatorReward, MAX_OPERATOR_REWARDS] = []
-        if e.kind == KIND_DIRECTED_SET:
-            assert nd < len(directed), "directed submission missing"
-            assert keccak256(abi_encode(avs, nonce, directed[nd])) == e.submissionHash, "submission mismatch"
-            sams = directed[nd].strategiesAndMultipliers
-            rewards = directed[nd].operatorRewards
-            nd += 1
-        else:
-            assert e.kind == KIND_TOTAL or e.kind == KIND_UNIQUE, "avs submissions not challengeable"
-            assert keccak256(abi_encode(avs, nonce, e.submission)) == e.submissionHash, "submission mismatch"
-        opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=avs, id=e.operatorSetId)
-        key: bytes32 = self._set_key(avs, e.operatorSetId)
-        for n: uint256 in range(MAX_SUBMISSION_DAYS):
-            d: uint256 = first + n * iv
-            if d >= last:
-                break
-            record: uint256 = self.dayRecord[key][d]
-            if record == 0:
-                continue  # a day never recorded pays nothing
-            assert record >> 64 != TOO_LARGE, "operator set too large"
-            assert used < len(days), "day inputs missing"
-            di: DayInput = days[used]
-            used += 1
-            assert convert(di.snapshot, uint256) < len(snapshots), "invalid snapshot index"
-            snap: Snapshot = snapshots[convert(di.snapshot, uint256)]
-            assert len(snap.members) == len(snap.splits) and self._snapshot_hash(snap.members, snap.splits) == record >> 64 << 64, "snapshot mismatch"
-            out += self._day(e.kind, opset, sams, e.submission.amount, convert(e.duration, uint256), rewards, snap, record & MASK64, earner, di.operator)
-    assert used == len(days), "too many day inputs"
-    assert nd == len(directed), "too many directed submissions"
     return out
 
 
@@ -581,7 +513,70 @@ def challengeRoot(rootIndex: uint32, position: uint256, basePosition: uint256, e
         expected = self._amount_in(br.root, earner, token, base)
         base_count = (staticcall ICoordinator(rewardsCoordinator).rootInfo(b) >> 160) & MASK32
         base_end = convert(br.rewardsCalculationEndTimestamp, uint256)
-    expected += self._recompute(avs, token, earner, firstNonce, (info >> 160) & MASK32, base_count, base_end, convert(dr.rewardsCalculationEndTimestamp, uint256), entries, snapshots, days, directed)
+    # What `earner` earned in `token` from submissions firstNonce..count-1 (inline: the inputs are
+    # large, and an internal call would copy them): a submission's days that end by the root's
+    # end, and (for those the base root already saw, nonce < base_count) after `base_end`.
+    assert firstNonce <= base_count, "incomplete submissions"
+    assert staticcall ICoordinator(rewardsCoordinator).submissionRecord(avs, firstNonce) & MASK32 <= base_end, "incomplete submissions"
+    assert len(entries) == ((info >> 160) & MASK32) - firstNonce, "incomplete submissions"
+    iv: uint256 = CALCULATION_INTERVAL_SECONDS
+    end: uint256 = convert(dr.rewardsCalculationEndTimestamp, uint256) // iv * iv
+    used: uint256 = 0
+    nd: uint256 = 0
+    for k: uint256 in range(len(entries), bound=MAX_ENTRIES):
+        e: Entry = entries[k]
+        nonce: uint256 = firstNonce + k
+        rec: uint256 = staticcall ICoordinator(rewardsCoordinator).submissionRecord(avs, nonce + 1)
+        assert convert(keccak256(abi_encode(e.submissionHash, e.kind, e.operatorSetId, e.token, e.startTimestamp, e.duration)), uint256) >> 32 == rec >> 32, "submission record mismatch"
+        if e.token != token:
+            continue
+        first: uint256 = convert(e.startTimestamp, uint256)
+        if nonce < base_count and base_end > first:
+            first += (base_end - first) // iv * iv  # days ending by base_end were in the base
+        last: uint256 = min(convert(e.startTimestamp, uint256) + convert(e.duration, uint256), end)
+        if first >= last:
+            continue
+        sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES] = e.submission.strategiesAndMultipliers
+        if e.kind == KIND_DIRECTED_SET:
+            assert nd < len(directed), "directed submission missing"
+            assert keccak256(abi_encode(avs, nonce, directed[nd])) == e.submissionHash, "submission mismatch"
+            sams = directed[nd].strategiesAndMultipliers
+            nd += 1
+        else:
+            assert e.kind == KIND_TOTAL or e.kind == KIND_UNIQUE, "avs submissions not challengeable"
+            assert keccak256(abi_encode(avs, nonce, e.submission)) == e.submissionHash, "submission mismatch"
+        key: bytes32 = self._set_key(avs, e.operatorSetId)
+        for n: uint256 in range(MAX_SUBMISSION_DAYS):
+            d: uint256 = first + n * iv
+            if d >= last:
+                break
+            record: uint256 = self.dayRecord[key][d]
+            if record == 0:
+                continue  # a day never recorded pays nothing
+            assert record >> 64 != TOO_LARGE, "operator set too large"
+            assert used < len(days), "day inputs missing"
+            di: DayInput = days[used]
+            used += 1
+            assert convert(di.snapshot, uint256) < len(snapshots), "invalid snapshot index"
+            snap: Snapshot = snapshots[convert(di.snapshot, uint256)]
+            assert len(snap.members) == len(snap.splits) and self._snapshot_hash(snap.members, snap.splits) == record >> 64 << 64, "snapshot mismatch"
+            blk: uint256 = record & MASK64
+            j: uint256 = 0
+            ws: uint256 = 0
+            j, ws = self._operator_of(sams, snap.members, blk, earner, di.operator)
+            # the amounts the AVS directed to the earner's operator and to the earner
+            directed_j: uint256 = 0
+            directed_e: uint256 = 0
+            if e.kind == KIND_DIRECTED_SET:
+                for q: uint256 in range(len(directed[nd - 1].operatorRewards), bound=MAX_OPERATOR_REWARDS):
+                    r: IRC.OperatorReward = directed[nd - 1].operatorRewards[q]
+                    if j < len(snap.members) and r.operator == snap.members[j]:
+                        directed_j = r.amount
+                    if r.operator == earner:
+                        directed_e = r.amount
+            expected += self._day(e.kind, ITypes.OperatorSet(avs=avs, id=e.operatorSetId), sams, e.submission.amount, convert(e.duration, uint256), snap, blk, earner, j, ws, directed_j, directed_e)
+    assert used == len(days), "too many day inputs"
+    assert nd == len(directed), "too many directed submissions"
     assert claimed != expected, "root correct for this leaf"
     extcall ICoordinator(rewardsCoordinator).voidRoot(rootIndex)
     updater: address = convert(info & MASK160, address)

@@ -15,7 +15,10 @@ import json
 
 import pytest
 from eth_account import Account
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 
+from offchain import settings as eigen_settings
 from offchain.abi import BURN_ADDRESS
 from offchain.chain import rewards, sdk
 from offchain.chain.errors import ChainInputError
@@ -442,6 +445,52 @@ def test_a_directed_operator_outside_the_set_earns_nothing(cw):
     i, tree = cw.post(earnings)
     tx = cw.rch.challengeRoot(*cw.args(i, tree, tw.other.address, tka.address), sender=tw.staker)
     assert tx.events[-1].recomputed == 0 and cw.rc.getDistributionRootAtIndex(i).disabled
+
+
+def _profile():
+    n = 2 if eigen_settings.hypothesis_profile() == "ci" else 30
+    base = settings(max_examples=n, deadline=None, suppress_health_check=list(HealthCheck))
+    if eigen_settings.no_shrink():
+        base = settings(base, phases=[Phase.explicit, Phase.reuse, Phase.generate])
+    return base
+
+
+@_profile()
+@given(
+    kind=st.sampled_from(["Unique", "Directed"]),
+    amount=st.integers(1, 10**30),
+    amount2=st.integers(0, 10**30),
+    who=st.permutations(range(5)),
+    delta=st.integers(-3, 3).filter(bool),
+)
+def test_property_the_challenge_agrees_with_the_off_chain_rule(cw, chain, kind, amount, amount2, who, delta):
+    """Any amounts of a unique-stake submission (`amount`) or an operator-directed one (`amount` to
+    op, `amount2` to op2, 0: not named) over the recorded days, any earner's amount moved by
+    `delta`: the challenge of that leaf voids the root with the off-chain amount as the recomputed
+    one, and another earner's (correct) leaf of the same root is refused."""
+    tw = cw.tw
+    snap = chain.snapshot()
+    try:
+        tka = cw.rw.tokens["TKA"]
+        if kind == "Unique":
+            cw.submit(cw.day0, 2 * DAY, kind="Unique", amount=amount, token=tka)
+        else:
+            named = {tw.op.address: amount, tw.op2.address: amount2}
+            cw.submit_directed(cw.day0, 2 * DAY, {o: a for o, a in named.items() if a}, tka)
+        dist = cw.correct()
+        earners = [tw.op, tw.op2, tw.staker, tw.staker2, tw.recipient]
+        wrong, right = (earners[k].address for k in who[:2])
+        t = tka.address.lower()
+        want = dist.get(wrong.lower(), {}).get(t, 0)
+        earnings = {e: dict(row) for e, row in dist.items()}
+        earnings.setdefault(wrong.lower(), {})[t] = want + delta if want + delta >= 0 else want + 1
+        i, tree = cw.post(earnings)
+        args = cw.args(i, tree, right, tka.address)
+        reverts("root correct for this leaf", cw.rch.challengeRoot, *args, sender=tw.other)
+        tx = cw.rch.challengeRoot(*cw.args(i, tree, wrong, tka.address), sender=tw.other)
+        assert tx.events[-1].recomputed == want and cw.rc.getDistributionRootAtIndex(i).disabled
+    finally:
+        chain.restore(snap)
 
 
 def _inflated_root(cw, kind):
