@@ -15,17 +15,16 @@ import json
 
 import pytest
 from eth_account import Account
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from offchain import settings as eigen_settings
 from offchain.abi import BURN_ADDRESS
 from offchain.chain import rewards, sdk
 from offchain.chain.errors import ChainInputError
 from offchain.cli import main
 from offchain.rewards.calc import operator_directed_day, total_stake_day, unique_stake_day
 from offchain.rewards.merkle import DistributionTree
-from tests.contracts.support import NO_SIG, SALT0, reverts
+from tests.contracts.support import NO_SIG, SALT0, example_settings, reverts
 from tests.contracts.test_rewards import BOND, DAY, WAD, RewardsWorld
 
 SET = 1
@@ -447,15 +446,7 @@ def test_a_directed_operator_outside_the_set_earns_nothing(cw):
     assert tx.events[-1].recomputed == 0 and cw.rc.getDistributionRootAtIndex(i).disabled
 
 
-def _profile():
-    n = 2 if eigen_settings.hypothesis_profile() == "ci" else 30
-    base = settings(max_examples=n, deadline=None, suppress_health_check=list(HealthCheck))
-    if eigen_settings.no_shrink():
-        base = settings(base, phases=[Phase.explicit, Phase.reuse, Phase.generate])
-    return base
-
-
-@_profile()
+@example_settings(2, 30)
 @given(
     kind=st.sampled_from(["Unique", "Directed"]),
     amount=st.integers(1, 10**30),
