@@ -18,8 +18,8 @@ intrinsic gas and the calldata gas, so the two compare. Medians over REPEAT runs
 
 Run: `.venv/bin/python bench/gas/bench_rewards_gas.py` with anvil on PATH (about a minute).
 Writes bench/results/rewards_gas.json. With ``--challenge`` only the operators' setup and the
-RewardsRootChallenger rows (total-stake, unique-stake and operator-directed submissions) run, into
-bench/results/rewards_challenge_gas.json.
+RewardsRootChallenger rows (total-stake, unique-stake and operator-directed submissions; ``--challenge
+unique directed``: the rows of those kinds only) run, into bench/results/rewards_challenge_gas.json.
 """
 
 from __future__ import annotations
@@ -367,7 +367,12 @@ def bench_challenge(project, chain, accounts, d, ops, staker, record, fresh_earn
         chain.pending_timestamp = max(t, chain.pending_timestamp + 1)
         chain.mine()
 
-    for n, days, kind in CHALLENGE_CASES:
+    kinds = [k for k in ("total", "unique", "directed") if k in sys.argv[1:]] or [
+        "total",
+        "unique",
+        "directed",
+    ]
+    for n, days, kind in (c for c in CHALLENGE_CASES if c[2] in kinds):
         avs = fresh_earner()
         am.updateAVSMetadataURI(avs, "bench", sender=avs)
         am.createOperatorSets(avs, [(1, strats, zero)], [zero], sender=avs)
