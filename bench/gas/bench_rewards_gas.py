@@ -6,7 +6,9 @@ the on-chain distribution (RewardsDistributor: ``createOperatorSetDistribution``
 ``createUniqueStakeDistribution`` over sets of 1, 8, 32 and 64 operators, one and two strategies;
 ``claim`` of one distribution and of 2, 4 and 8 in one call), disputable roots
 (RewardsRootChallenger: ``recordDay`` and ``challengeRoot`` over sets of 1 to 64 operators, one
-day, and 8 operators over four days), the x402 upto settlement with and without the inference fee
+day, and 8 operators over four days, for total-stake, unique-stake and operator-directed submissions;
+``--challenge`` runs only those rows, after the operators' setup, into
+bench/results/rewards_challenge_gas.json, ``--challenge unique directed`` those kinds' only), the x402 upto settlement with and without the inference fee
 into the FeeVault, beside Symbiotic's ``claim`` (median 13,185) and ``claimBatch`` (median 34,434) from its forge gas
 snapshot (shared/research/eigenlayer-contracts.md section 7). EigenLayer publishes no gas figures
 for ``processClaim`` and no Solidity toolchain is installed here to measure its source, so its
@@ -17,9 +19,7 @@ Forge reports execution gas; our ``execution`` column is a receipt's ``gasUsed``
 intrinsic gas and the calldata gas, so the two compare. Medians over REPEAT runs (fresh earners).
 
 Run: `.venv/bin/python bench/gas/bench_rewards_gas.py` with anvil on PATH (about a minute).
-Writes bench/results/rewards_gas.json. With ``--challenge`` only the operators' setup and the
-RewardsRootChallenger rows (total-stake, unique-stake and operator-directed submissions; ``--challenge
-unique directed``: the rows of those kinds only) run, into bench/results/rewards_challenge_gas.json.
+Writes bench/results/rewards_gas.json.
 """
 
 from __future__ import annotations
@@ -42,12 +42,7 @@ SET_SIZES = (1, 8, 32, 64)
 DIST_BATCHES = (2, 4, 8)
 DEPTHS = (0, 4, 10)  # earner tree depth: 1, 16, 1024 earners
 BATCHES = (2, 4, 8)
-# (operators, days, submission kind) of each challengeRoot row
-CHALLENGE_CASES = (
-    *((n, d, "total") for n, d in ((1, 1), (8, 1), (32, 1), (64, 1), (8, 4))),
-    *((n, d, "unique") for n, d in ((1, 1), (8, 1), (32, 1), (64, 1))),
-    *((n, d, "directed") for n, d in ((8, 1), (64, 1), (8, 4))),
-)
+CHALLENGE_CASES = ((1, 1), (8, 1), (32, 1), (64, 1), (8, 4))
 PEERS = {"symbiotic_claim_median": 13_185, "symbiotic_claimBatch_median": 34_434}
 
 
@@ -334,6 +329,14 @@ def bench_distribution(project, chain, accounts, d, r, avs, record, fresh_earner
     return ops, staker
 
 
+# (operators, days) of each challengeRoot row, by the kind of the submission challenged
+CHALLENGE_KINDS = {
+    "total": CHALLENGE_CASES,
+    "unique": ((1, 1), (8, 1), (32, 1), (64, 1)),
+    "directed": ((8, 1), (64, 1), (8, 4)),
+}
+
+
 def bench_challenge(project, chain, accounts, d, ops, staker, record, fresh_earner) -> None:
     """RewardsRootChallenger: ``recordDay`` and ``challengeRoot`` of one staker's leaf (delegated to
     operator 0, the right operator hint) over CHALLENGE_CASES (operators, days, kind): per case a
@@ -367,12 +370,8 @@ def bench_challenge(project, chain, accounts, d, ops, staker, record, fresh_earn
         chain.pending_timestamp = max(t, chain.pending_timestamp + 1)
         chain.mine()
 
-    kinds = [k for k in ("total", "unique", "directed") if k in sys.argv[1:]] or [
-        "total",
-        "unique",
-        "directed",
-    ]
-    for n, days, kind in (c for c in CHALLENGE_CASES if c[2] in kinds):
+    kinds = [k for k in CHALLENGE_KINDS if k in sys.argv[1:]] or list(CHALLENGE_KINDS)
+    for n, days, kind in ((n, days, k) for k in kinds for n, days in CHALLENGE_KINDS[k]):
         avs = fresh_earner()
         am.updateAVSMetadataURI(avs, "bench", sender=avs)
         am.createOperatorSets(avs, [(1, strats, zero)], [zero], sender=avs)
@@ -408,11 +407,7 @@ def bench_challenge(project, chain, accounts, d, ops, staker, record, fresh_earn
         i = rc.submitRoot(avs, tree.root, end, sender=a[0]).events[0].rootIndex
         check = rewards.check_root(dep, i)
         args = rewards.challenge_args(dep, check, tree, None, staker.address, token.address)
-        # sent through web3 with a long receipt wait: on a loaded machine anvil can take longer
-        # than ape's 20 s for a 64-operator challenge (gas is the same either way)
-        h = rewards.challenger(dep).functions.challengeRoot(*args).transact({"from": staker.address})
-        dep.w3.eth.wait_for_transaction_receipt(h, timeout=600)
-        tx = chain.provider.get_receipt("0x" + bytes(h).hex())
+        tx = ch.challengeRoot(*args, sender=staker)
         assert rc.getDistributionRootAtIndex(i).disabled
         what = {"total": "", "unique": ", unique stake", "directed": ", operator-directed"}[kind]
         record(
