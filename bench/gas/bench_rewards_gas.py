@@ -91,9 +91,7 @@ def main() -> int:
             return accounts[acct.address]
 
         if only_challenge:
-            ops, staker = bench_distribution(
-                project, chain, accounts, d, r, a[4], record, fresh_earner, False
-            )
+            ops, staker = bench_distribution(project, chain, accounts, d, r, a[4], None, fresh_earner)
             bench_challenge(project, chain, accounts, d, ops, staker, record, fresh_earner)
             write_results(
                 "rewards_challenge_gas.json", {"provider": "anvil 1.7.1 via ape-foundry", "results": rows}
@@ -239,10 +237,10 @@ def bench_inference_fee(project, chain, a, r, record) -> None:
     record("UptoSettler.settle (inference fee to the vault)", [settle(100 + i) for i in range(REPEAT)])
 
 
-def bench_distribution(project, chain, accounts, d, r, avs, record, fresh_earner, measure=True) -> None:
+def bench_distribution(project, chain, accounts, d, r, avs, record, fresh_earner) -> None:
     """RewardsDistributor: sets of SET_SIZES operators (operator i is in every set larger than
     i; each operator holds stake in both strategies, a staker delegates to operator 0). With
-    `measure` off only the operators and the staker are set up (returned)."""
+    `record` None only the operators and the staker are set up (returned)."""
     zero = "0x" + "00" * 20
     rd, dm, am, sm = r.distributor, d.delegation_manager, d.allocation_manager, d.strategy_manager
     strats = sorted(d.strategies.values(), key=lambda s: int(s.address, 16))[:2]
@@ -272,7 +270,7 @@ def bench_distribution(project, chain, accounts, d, r, avs, record, fresh_earner
     staker = fresh_earner()
     dm.delegateTo(ops[0], (b"", 0), b"\x00" * 32, sender=staker)
     stake(staker, 5 * 10**18)
-    if not measure:
+    if record is None:
         return ops, staker
     token = d.tokens["A"]
     token.mint(avs, 10**30, sender=avs)
