@@ -6,7 +6,9 @@ the on-chain distribution (RewardsDistributor: ``createOperatorSetDistribution``
 ``createUniqueStakeDistribution`` over sets of 1, 8, 32 and 64 operators, one and two strategies;
 ``claim`` of one distribution and of 2, 4 and 8 in one call), disputable roots
 (RewardsRootChallenger: ``recordDay`` and ``challengeRoot`` over sets of 1 to 64 operators, one
-day, and 8 operators over four days), the x402 upto settlement with and without the inference fee
+day, and 8 operators over four days, for total-stake, unique-stake and operator-directed submissions;
+``--challenge`` runs only those rows, after the operators' setup, into
+bench/results/rewards_challenge_gas.json, ``--challenge unique directed`` those kinds' only), the x402 upto settlement with and without the inference fee
 into the FeeVault, beside Symbiotic's ``claim`` (median 13,185) and ``claimBatch`` (median 34,434) from its forge gas
 snapshot (shared/research/eigenlayer-contracts.md section 7). EigenLayer publishes no gas figures
 for ``processClaim`` and no Solidity toolchain is installed here to measure its source, so its
@@ -63,6 +65,7 @@ def main() -> int:
 
     from offchain.chain.deploy import DeployConfig, RewardsConfig, deploy_core, deploy_rewards, deploy_token
 
+    only_challenge = "--challenge" in sys.argv[1:]
     cfg = DeployConfig(20, 20, 25, 10, mock_tokens=(("A", "A"), ("B", "B")), eigen_enabled=True)
     rows: dict[str, dict] = {}
 
@@ -88,6 +91,19 @@ def main() -> int:
         r = deploy_rewards(project, a[0], d, RewardsConfig(activation_delay_s=10, updater_bond_wei=1))
         rc = r.coordinator
         r.challenger.depositBond(value=1, sender=a[0])
+
+        def fresh_earner():
+            acct = Account.create()
+            chain.set_balance(acct.address, 10**20)
+            return accounts[acct.address]
+
+        if only_challenge:
+            ops, staker = bench_distribution(project, chain, accounts, d, r, a[4], None, fresh_earner)
+            bench_challenge(project, chain, accounts, d, ops, staker, record, fresh_earner)
+            write_results(
+                "rewards_challenge_gas.json", {"provider": "anvil 1.7.1 via ape-foundry", "results": rows}
+            )
+            return 0
         strats = sorted(d.strategies.values(), key=lambda s: int(s.address, 16))[:2]
         tok, tok2 = d.tokens["A"], d.tokens["B"]
         avss = [a[i] for i in range(1, 10)]
@@ -116,11 +132,6 @@ def main() -> int:
         )
         for avs in avss:
             rc.createAVSRewardsSubmission([sub(tok2, 10**24)], sender=avs)
-
-        def fresh_earner():
-            acct = Account.create()
-            chain.set_balance(acct.address, 10**20)
-            return accounts[acct.address]
 
         def post(avs, tree):
             end = rc.currRewardsCalculationEndTimestamp(avs) + 1
@@ -250,7 +261,8 @@ def distribution_id(receipt) -> int:
 
 def bench_distribution(project, chain, accounts, d, r, avs, record, fresh_earner) -> None:
     """RewardsDistributor: sets of SET_SIZES operators (operator i is in every set larger than
-    i; each operator holds stake in both strategies, a staker delegates to operator 0)."""
+    i; each operator holds stake in both strategies, a staker delegates to operator 0). With
+    `record` None only the operators and the staker are set up (returned)."""
     zero = "0x" + "00" * 20
     rd, dm, am, sm = r.distributor, d.delegation_manager, d.allocation_manager, d.strategy_manager
     strats = sorted(d.strategies.values(), key=lambda s: int(s.address, 16))[:2]
@@ -280,6 +292,8 @@ def bench_distribution(project, chain, accounts, d, r, avs, record, fresh_earner
     staker = fresh_earner()
     dm.delegateTo(ops[0], (b"", 0), b"\x00" * 32, sender=staker)
     stake(staker, 5 * 10**18)
+    if record is None:
+        return ops, staker
     token = d.tokens["A"]
     token.mint(avs, 10**30, sender=avs)
     token.approve(rd, 2**256 - 1, sender=avs)
@@ -335,11 +349,21 @@ def bench_distribution(project, chain, accounts, d, r, avs, record, fresh_earner
     return ops, staker
 
 
+# (operators, days) of each challengeRoot row, by the kind of the submission challenged
+CHALLENGE_KINDS = {
+    "total": CHALLENGE_CASES,
+    "unique": ((1, 1), (8, 1), (32, 1), (64, 1)),
+    "directed": ((8, 1), (64, 1), (8, 4)),
+}
+
+
 def bench_challenge(project, chain, accounts, d, ops, staker, record, fresh_earner) -> None:
     """RewardsRootChallenger: ``recordDay`` and ``challengeRoot`` of one staker's leaf (delegated to
-    operator 0, the right operator hint) over CHALLENGE_CASES (operators, days): per case a fresh AVS
-    with one set of that many of the operators above, a total-stake submission over that many days,
-    every day recorded, a root with the staker's amount inflated by one, challenged and voided.
+    operator 0, the right operator hint) over CHALLENGE_CASES (operators, days, kind): per case a
+    fresh AVS with one set of that many of the operators above (each allocating a sixteenth of both
+    strategies to it for the unique-stake form), a submission of that kind over that many days
+    (operator-directed: 1e21 to each member, made after the days), every day recorded, a root with
+    the staker's amount inflated by one, challenged and voided.
     Its own coordinator (activation delay an hour: the challenge comes after the off-chain work)."""
     from offchain.chain import rewards, sdk
     from offchain.chain.deploy import RewardsConfig, deploy_rewards
@@ -366,25 +390,36 @@ def bench_challenge(project, chain, accounts, d, ops, staker, record, fresh_earn
         chain.pending_timestamp = max(t, chain.pending_timestamp + 1)
         chain.mine()
 
-    for n, days in CHALLENGE_CASES:
+    kinds = [k for k in CHALLENGE_KINDS if k in sys.argv[1:]] or list(CHALLENGE_KINDS)
+    for n, days, kind in ((n, days, k) for k in kinds for n, days in CHALLENGE_KINDS[k]):
         avs = fresh_earner()
         am.updateAVSMetadataURI(avs, "bench", sender=avs)
         am.createOperatorSets(avs, [(1, strats, zero)], [zero], sender=avs)
         for op in ops[:n]:
             am.registerForOperatorSets(op, (avs, [1], b""), sender=op)
+            if kind == "unique":
+                am.modifyAllocations(op, [((avs, 1), strats, [10**18 // 16] * 2, [0, 0])], sender=op)
         token.mint(avs, 10**30, sender=avs)
         token.approve(rc, 2**256 - 1, sender=avs)
         start = (chain.pending_timestamp // DAY + 1) * DAY
-        rc.createTotalStakeRewardsSubmission(
-            (avs, 1), [(sams, token.address, 10**24, start, days * DAY)], sender=avs
-        )
+        sub = (sams, token.address, 10**24, start, days * DAY)
+        if kind == "total":
+            rc.createTotalStakeRewardsSubmission((avs, 1), [sub], sender=avs)
+        elif kind == "unique":
+            rc.createUniqueStakeRewardsSubmission((avs, 1), [sub], sender=avs)
         recs = []
         for k in range(days):
             advance_to(start + k * DAY + 60)
             recs.append(ch.recordDay((avs, 1), sender=staker))
-        record(f"recordDay ({n} operators)", recs)
+        if kind == "total":
+            record(f"recordDay ({n} operators)", recs)
         advance_to(start + days * DAY + 60)
         end = start + days * DAY
+        if kind == "directed":
+            directed = sorted(((op.address, 10**21) for op in ops[:n]), key=lambda x: int(x[0], 16))
+            rc.createOperatorDirectedOperatorSetRewardsSubmission(
+                (avs, 1), [(sams, token.address, directed, start, days * DAY, "bench")], sender=avs
+            )
         dist = rewards.build_distribution(dep, avs.address, end)
         dist[staker.address.lower()][token.address.lower()] += 1
         tree = DistributionTree(dist)
@@ -394,7 +429,10 @@ def bench_challenge(project, chain, accounts, d, ops, staker, record, fresh_earn
         args = rewards.challenge_args(dep, check, tree, None, staker.address, token.address)
         tx = ch.challengeRoot(*args, sender=staker)
         assert rc.getDistributionRootAtIndex(i).disabled
-        record(f"challengeRoot ({n} operators, {days} day{'s' if days > 1 else ''}, 2 strategies)", [tx])
+        what = {"total": "", "unique": ", unique stake", "directed": ", operator-directed"}[kind]
+        record(
+            f"challengeRoot ({n} operators, {days} day{'s' if days > 1 else ''}, 2 strategies{what})", [tx]
+        )
 
 
 if __name__ == "__main__":

@@ -16,19 +16,24 @@
           with EigenLayer's encodings and processClaim's proofs, or the neighbouring leaves
           when it is absent), and the same in the AVS's base root (its newest root that had
           activated undisabled before it was posted); this contract recomputes what the
-          earner earned from the AVS's total-stake operator-set submissions since the base,
-          from the DelegationManager's share histories at the recorded blocks. If
+          earner earned from the AVS's operator-set submissions since the base (total-stake,
+          unique-stake and operator-directed), from the DelegationManager's share histories
+          and the AllocationManager's allocation histories at the recorded blocks. If
           `base + recomputed` differs from the root's amount the root is voided (no claim
           can ever use it) and its updater's whole bond slashed: CHALLENGER_REWARD_BIPS of
           it to the challenger, the rest to SLASH_RECIPIENT.
-        The rule per day (the RewardsDistributor's, offchain/rewards/calc.py
-        `total_stake_day`): operator weight W_o = sum of multiplier * operatorSharesAt; its
-        payout floor(floor(W_o * 1e15 / sum W) * amount * interval / (duration * 1e15)); its
-        commission floor(payout * split / 10000); a staker's part
-        floor(floor(W_s * 1e15 / W_o) * (payout - commission) / 1e15).
+        The rule per recorded day (the RewardsDistributor's, offchain/rewards/calc.py
+        `total_stake_day`, `unique_stake_day`, `operator_directed_day`): a member's payout is
+        floor(floor(S_o * 1e15 / sum S) * amount * interval / (duration * 1e15)) with S_o its
+        split weight (sum of multiplier * operatorSharesAt for total stake, * getAllocatedStakeAt
+        for unique stake), or floor(amount_o * interval / duration) for the amount the AVS
+        directed to it; its commission floor(payout * split / 10000); a staker's part
+        floor(floor(W_s * 1e15 / W_o) * (payout - commission) / 1e15), W_o the operator's
+        delegated weight (sum of multiplier * operatorSharesAt).
 @dev Bounded: MAX_ENTRIES submissions since the first one still running at the base, MAX_DAYS
-     recorded set-days in the leaf's token, 64 members a set. Unique-stake, operator-directed
-     and v1 AVS submissions in the leaf's token and window are not recomputed (reverts).
+     recorded set-days in the leaf's token, MAX_DIRECTED operator-directed submissions counted,
+     64 members a set. v1 and operator-directed AVS-wide submissions in the leaf's token and
+     window are not recomputed (reverts).
 """
 
 from ..interfaces import ITypes
@@ -40,6 +45,8 @@ MAX_STRATEGIES: constant(uint256) = 32
 MAX_ENTRIES: constant(uint256) = 32
 MAX_DAYS: constant(uint256) = 32
 MAX_SNAPSHOTS: constant(uint256) = 8
+MAX_DIRECTED: constant(uint256) = 4  # operator-directed submissions counted in one challenge
+MAX_OPERATOR_REWARDS: constant(uint256) = 256
 MAX_BETWEEN: constant(uint256) = 64  # roots of the AVS between the base and the challenged one
 MAX_PROOF: constant(uint256) = 1024  # depth 32
 MAX_SUBMISSION_DAYS: constant(uint256) = 2048
@@ -77,6 +84,7 @@ interface ICoordinator:
 interface IMembers:
     def getMemberCount(operatorSet: ITypes.OperatorSet) -> uint256: view
     def getMembers(operatorSet: ITypes.OperatorSet, start: uint256, length: uint256) -> DynArray[address, 1024]: view
+    def getAllocatedStakeAt(operatorSet: ITypes.OperatorSet, operators: DynArray[address, 1], strategies: DynArray[address, MAX_STRATEGIES], blockNumber: uint32) -> DynArray[DynArray[uint256, MAX_STRATEGIES], 1]: view
 
 
 # A leaf of an earner tree (key the earner, value its token root) or a token tree (key the
@@ -378,108 +386,90 @@ def _weight(sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES], staker: a
 
 @internal
 @view
-def _day(sub: IRC.RewardsSubmission, snap: Snapshot, blk: uint256, earner: address, hint: address) -> uint256:
-    # What `earner` earns from one day of a total-stake submission.
-    weights: DynArray[uint256, MAX_OPERATORS] = []
-    total: uint256 = 0
-    for op: address in snap.members:
-        w: uint256 = self._weight(sub.strategiesAndMultipliers, empty(address), op, blk)
-        weights.append(w)
-        total += w
-    if total == 0:
-        return 0
-    num: uint256 = sub.amount * CALCULATION_INTERVAL_SECONDS
-    den: uint256 = convert(sub.duration, uint256) * PRECISION
-    out: uint256 = 0
-    # The earner's operator that day: the hint if it gives stake, else the first member that does.
-    j: uint256 = max_value(uint256)
-    ws: uint256 = 0
-    for i: uint256 in range(MAX_OPERATORS):
-        if i >= len(snap.members):
-            break
-        if snap.members[i] == hint:
-            ws = self._weight(sub.strategiesAndMultipliers, earner, hint, blk)
-            if ws != 0:
-                j = i
-            break
-    if j == max_value(uint256):
-        for i: uint256 in range(MAX_OPERATORS):
-            if i >= len(snap.members):
-                break
-            if snap.members[i] == hint:
-                continue
-            ws = self._weight(sub.strategiesAndMultipliers, earner, snap.members[i], blk)
-            if ws != 0:
-                j = i
-                break
-    for i: uint256 in range(MAX_OPERATORS):
-        if i >= len(snap.members):
-            break
-        w: uint256 = weights[i]
-        if w == 0 or (i != j and snap.members[i] != earner):
-            continue
-        share: uint256 = (w * PRECISION // total) * num // den
-        cut: uint256 = share * convert(snap.splits[i], uint256) // ONE_HUNDRED_IN_BIPS
-        if snap.members[i] == earner:
-            out += cut
-        if i == j:
-            out += (ws * PRECISION // w) * (share - cut) // PRECISION
-    return out
+def _allocated(opset: ITypes.OperatorSet, sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES], strategies: DynArray[address, MAX_STRATEGIES], operator: address, blk: uint256) -> uint256:
+    # sum of multiplier * getAllocatedStakeAt: the operator's unique stake in the set at `blk`.
+    stake: DynArray[uint256, MAX_STRATEGIES] = (staticcall IMembers(allocationManager).getAllocatedStakeAt(opset, [operator], strategies, convert(blk, uint32)))[0]
+    w: uint256 = 0
+    for k: uint256 in range(len(stake), bound=MAX_STRATEGIES):
+        w += convert(sams[k].multiplier, uint256) * stake[k]
+    return w
 
 
 @internal
 @view
-def _recompute(avs: address, token: address, earner: address, lo: uint256, hi: uint256, base_count: uint256, base_end: uint256, end: uint256, entries: DynArray[Entry, MAX_ENTRIES], snapshots: DynArray[Snapshot, MAX_SNAPSHOTS], days: DynArray[DayInput, MAX_DAYS]) -> uint256:
-    # What `earner` earned in `token` from submissions lo..hi-1: a submission's days that end by
-    # `end`, and (for those the base root already saw, nonce < base_count) after `base_end`.
-    assert lo <= base_count, "incomplete submissions"
-    assert staticcall ICoordinator(rewardsCoordinator).submissionRecord(avs, lo) & MASK32 <= base_end, "incomplete submissions"
-    assert len(entries) == hi - lo, "incomplete submissions"
-    iv: uint256 = CALCULATION_INTERVAL_SECONDS
-    out: uint256 = 0
-    used: uint256 = 0
-    for k: uint256 in range(MAX_ENTRIES):
-        if k >= len(entries):
+def _operator_of(sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES], members: DynArray[address, MAX_OPERATORS], blk: uint256, earner: address, hint: address) -> (uint256, uint256):
+    # The member the earner was delegated to at `blk` and its weight with it: the hint if it
+    # gives stake, else the first member that does (max_value when none does).
+    for i: uint256 in range(len(members), bound=MAX_OPERATORS):
+        if members[i] == hint:
+            ws: uint256 = self._weight(sams, earner, hint, blk)
+            if ws != 0:
+                return i, ws
             break
-        e: Entry = entries[k]
-        nonce: uint256 = lo + k
-        rec: uint256 = staticcall ICoordinator(rewardsCoordinator).submissionRecord(avs, nonce + 1)
-        assert convert(keccak256(abi_encode(e.submissionHash, e.kind, e.operatorSetId, e.token, e.startTimestamp, e.duration)), uint256) >> 32 == rec >> 32, "submission record mismatch"
-        if e.token != token:
+    for i: uint256 in range(len(members), bound=MAX_OPERATORS):
+        if members[i] != hint:
+            ws: uint256 = self._weight(sams, earner, members[i], blk)
+            if ws != 0:
+                return i, ws
+    return max_value(uint256), 0
+
+
+@internal
+@view
+def _day(kind: uint8, opset: ITypes.OperatorSet, sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES], amount: uint256, duration: uint256, snap: Snapshot, blk: uint256, earner: address, j: uint256, ws: uint256, directed_j: uint256, directed_e: uint256) -> uint256:
+    # What `earner` earns from one day of a submission: as its operator's staker (member j, weight
+    # ws with it) and as a member itself. A member's share of the day: by its delegated
+    # (KIND_TOTAL) or allocated (KIND_UNIQUE) weight over the members', or what the AVS directed
+    # to it (KIND_DIRECTED_SET: directed_j to member j, directed_e to the earner), times interval
+    # / duration; its commission by its recorded split; the rest to its stakers by delegated
+    # weight over its delegated weight.
+    iv: uint256 = CALCULATION_INTERVAL_SECONDS
+    weights: DynArray[uint256, MAX_OPERATORS] = []
+    total: uint256 = 0
+    if kind != KIND_DIRECTED_SET:
+        strategies: DynArray[address, MAX_STRATEGIES] = []
+        for sm: IRC.StrategyAndMultiplier in sams:
+            strategies.append(sm.strategy)
+        for op: address in snap.members:
+            w: uint256 = 0
+            if kind == KIND_UNIQUE:
+                w = self._allocated(opset, sams, strategies, op, blk)
+            else:
+                w = self._weight(sams, empty(address), op, blk)
+            weights.append(w)
+            total += w
+        if total == 0:
+            return 0
+    out: uint256 = 0
+    for i: uint256 in range(len(snap.members), bound=MAX_OPERATORS):
+        op: address = snap.members[i]
+        if i != j and op != earner:
             continue
-        first: uint256 = convert(e.startTimestamp, uint256)
-        if nonce < base_count and base_end > first:
-            first += (base_end - first) // iv * iv  # days ending by base_end were in the base
-        last: uint256 = min(convert(e.startTimestamp, uint256) + convert(e.duration, uint256), end // iv * iv)
-        if first >= last:
+        share: uint256 = 0
+        if kind != KIND_DIRECTED_SET:
+            share = (weights[i] * PRECISION // total) * amount * iv // (duration * PRECISION)
+        elif i == j:
+            share = directed_j * iv // duration
+        else:
+            share = directed_e * iv // duration
+        if share == 0:
             continue
-        assert e.kind != KIND_UNIQUE, "unique stake not challengeable yet"
-        assert e.kind != KIND_DIRECTED_SET, "operator-directed not challengeable yet"
-        assert e.kind == KIND_TOTAL, "avs submissions not challengeable"
-        assert keccak256(abi_encode(avs, nonce, e.submission)) == e.submissionHash, "submission mismatch"
-        key: bytes32 = self._set_key(avs, e.operatorSetId)
-        for n: uint256 in range(MAX_SUBMISSION_DAYS):
-            d: uint256 = first + n * iv
-            if d >= last:
-                break
-            record: uint256 = self.dayRecord[key][d]
-            if record == 0:
-                continue  # a day never recorded pays nothing
-            assert record >> 64 != TOO_LARGE, "operator set too large"
-            assert used < len(days), "day inputs missing"
-            di: DayInput = days[used]
-            used += 1
-            assert convert(di.snapshot, uint256) < len(snapshots), "invalid snapshot index"
-            snap: Snapshot = snapshots[convert(di.snapshot, uint256)]
-            assert len(snap.members) == len(snap.splits) and self._snapshot_hash(snap.members, snap.splits) == record >> 64 << 64, "snapshot mismatch"
-            out += self._day(e.submission, snap, record & MASK64, earner, di.operator)
-    assert used == len(days), "too many day inputs"
+        cut: uint256 = share * convert(snap.splits[i], uint256) // ONE_HUNDRED_IN_BIPS
+        if op == earner:
+            out += cut
+        if i == j:
+            d: uint256 = 0
+            if kind == KIND_TOTAL:
+                d = weights[i]
+            else:
+                d = self._weight(sams, empty(address), op, blk)
+            out += (ws * PRECISION // d) * (share - cut) // PRECISION
     return out
 
 
 @external
 @nonreentrant
-def challengeRoot(rootIndex: uint32, position: uint256, basePosition: uint256, earner: address, token: address, posted: AmountProof, base: AmountProof, firstNonce: uint256, entries: DynArray[Entry, MAX_ENTRIES], snapshots: DynArray[Snapshot, MAX_SNAPSHOTS], days: DynArray[DayInput, MAX_DAYS]):
+def challengeRoot(rootIndex: uint32, position: uint256, basePosition: uint256, earner: address, token: address, posted: AmountProof, base: AmountProof, firstNonce: uint256, entries: DynArray[Entry, MAX_ENTRIES], snapshots: DynArray[Snapshot, MAX_SNAPSHOTS], days: DynArray[DayInput, MAX_DAYS], directed: DynArray[IRC.OperatorDirectedRewardsSubmission, MAX_DIRECTED]):
     """
     @notice Prove a pending root wrong for one earner and token: void it and slash its updater.
     @dev Reverts "root correct for this leaf" when the root's amount is the recomputed one.
@@ -496,6 +486,8 @@ def challengeRoot(rootIndex: uint32, position: uint256, basePosition: uint256, e
     @param entries The AVS's submissions firstNonce.. in order.
     @param snapshots The set snapshots the days use (members and splits as recorded).
     @param days Per recorded set-day counted, its snapshot and the earner's operator (a hint).
+    @param directed The operator-directed operator-set submissions counted (in the leaf's token
+           and window), in nonce order: their entries carry an empty `submission`.
     """
     i: uint256 = convert(rootIndex, uint256)
     dr: IRC.DistributionRoot = staticcall ICoordinator(rewardsCoordinator).getDistributionRootAtIndex(i)
@@ -521,7 +513,70 @@ def challengeRoot(rootIndex: uint32, position: uint256, basePosition: uint256, e
         expected = self._amount_in(br.root, earner, token, base)
         base_count = (staticcall ICoordinator(rewardsCoordinator).rootInfo(b) >> 160) & MASK32
         base_end = convert(br.rewardsCalculationEndTimestamp, uint256)
-    expected += self._recompute(avs, token, earner, firstNonce, (info >> 160) & MASK32, base_count, base_end, convert(dr.rewardsCalculationEndTimestamp, uint256), entries, snapshots, days)
+    # What `earner` earned in `token` from submissions firstNonce..count-1 (inline: the inputs are
+    # large, and an internal call would copy them): a submission's days that end by the root's
+    # end, and (for those the base root already saw, nonce < base_count) after `base_end`.
+    assert firstNonce <= base_count, "incomplete submissions"
+    assert staticcall ICoordinator(rewardsCoordinator).submissionRecord(avs, firstNonce) & MASK32 <= base_end, "incomplete submissions"
+    assert len(entries) == ((info >> 160) & MASK32) - firstNonce, "incomplete submissions"
+    iv: uint256 = CALCULATION_INTERVAL_SECONDS
+    end: uint256 = convert(dr.rewardsCalculationEndTimestamp, uint256) // iv * iv
+    used: uint256 = 0
+    nd: uint256 = 0
+    for k: uint256 in range(len(entries), bound=MAX_ENTRIES):
+        e: Entry = entries[k]
+        nonce: uint256 = firstNonce + k
+        rec: uint256 = staticcall ICoordinator(rewardsCoordinator).submissionRecord(avs, nonce + 1)
+        assert convert(keccak256(abi_encode(e.submissionHash, e.kind, e.operatorSetId, e.token, e.startTimestamp, e.duration)), uint256) >> 32 == rec >> 32, "submission record mismatch"
+        if e.token != token:
+            continue
+        first: uint256 = convert(e.startTimestamp, uint256)
+        if nonce < base_count and base_end > first:
+            first += (base_end - first) // iv * iv  # days ending by base_end were in the base
+        last: uint256 = min(convert(e.startTimestamp, uint256) + convert(e.duration, uint256), end)
+        if first >= last:
+            continue
+        sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES] = e.submission.strategiesAndMultipliers
+        if e.kind == KIND_DIRECTED_SET:
+            assert nd < len(directed), "directed submission missing"
+            assert keccak256(abi_encode(avs, nonce, directed[nd])) == e.submissionHash, "submission mismatch"
+            sams = directed[nd].strategiesAndMultipliers
+            nd += 1
+        else:
+            assert e.kind == KIND_TOTAL or e.kind == KIND_UNIQUE, "avs submissions not challengeable"
+            assert keccak256(abi_encode(avs, nonce, e.submission)) == e.submissionHash, "submission mismatch"
+        key: bytes32 = self._set_key(avs, e.operatorSetId)
+        for n: uint256 in range(MAX_SUBMISSION_DAYS):
+            d: uint256 = first + n * iv
+            if d >= last:
+                break
+            record: uint256 = self.dayRecord[key][d]
+            if record == 0:
+                continue  # a day never recorded pays nothing
+            assert record >> 64 != TOO_LARGE, "operator set too large"
+            assert used < len(days), "day inputs missing"
+            di: DayInput = days[used]
+            used += 1
+            assert convert(di.snapshot, uint256) < len(snapshots), "invalid snapshot index"
+            snap: Snapshot = snapshots[convert(di.snapshot, uint256)]
+            assert len(snap.members) == len(snap.splits) and self._snapshot_hash(snap.members, snap.splits) == record >> 64 << 64, "snapshot mismatch"
+            blk: uint256 = record & MASK64
+            j: uint256 = 0
+            ws: uint256 = 0
+            j, ws = self._operator_of(sams, snap.members, blk, earner, di.operator)
+            # the amounts the AVS directed to the earner's operator and to the earner
+            directed_j: uint256 = 0
+            directed_e: uint256 = 0
+            if e.kind == KIND_DIRECTED_SET:
+                for q: uint256 in range(len(directed[nd - 1].operatorRewards), bound=MAX_OPERATOR_REWARDS):
+                    r: IRC.OperatorReward = directed[nd - 1].operatorRewards[q]
+                    if j < len(snap.members) and r.operator == snap.members[j]:
+                        directed_j = r.amount
+                    if r.operator == earner:
+                        directed_e = r.amount
+            expected += self._day(e.kind, ITypes.OperatorSet(avs=avs, id=e.operatorSetId), sams, e.submission.amount, convert(e.duration, uint256), snap, blk, earner, j, ws, directed_j, directed_e)
+    assert used == len(days), "too many day inputs"
+    assert nd == len(directed), "too many directed submissions"
     assert claimed != expected, "root correct for this leaf"
     extcall ICoordinator(rewardsCoordinator).voidRoot(rootIndex)
     updater: address = convert(info & MASK160, address)

@@ -209,6 +209,10 @@ SUBMISSION_EVENTS = {
 MAX_ENTRIES = 32
 MAX_DAYS = 32
 MAX_SNAPSHOTS = 8
+MAX_DIRECTED = 4
+# The kinds a challenge recomputes (the operator-set forms); v1 and operator-directed AVS-wide
+# submissions weigh every staker of every operator and are not recomputed.
+RECOMPUTED = (KIND_TOTAL, KIND_UNIQUE, KIND_DIRECTED_SET)
 MASK32 = (1 << 32) - 1
 ZERO = "0x" + "00" * 20
 EMPTY_SUBMISSION: tuple = ([], ZERO, 0, 0, 0)
@@ -309,9 +313,10 @@ def day_records(d: sdk.Deployment, avs: str) -> dict[tuple[int, int], DayRecord]
 
 
 def record_days(d: sdk.Deployment, account: Any, avs: str) -> list[int]:
-    """Record today for every operator set of `avs` that a total-stake submission pays today and
-    that nobody recorded yet (``recordDay``: the block standing for the day is fixed by the first
-    call); returns the set ids recorded."""
+    """Record today for every operator set of `avs` that a total- or unique-stake submission pays
+    today, or that an operator-directed submission has paid before (those are retroactive: their
+    days must be recorded before the AVS submits), and that nobody recorded yet (``recordDay``: the
+    block standing for the day is fixed by the first call); returns the set ids recorded."""
     ch, a = challenger(d), _checksum(avs, "avs")
     iv = ch.functions.CALCULATION_INTERVAL_SECONDS().call()
     today = _now(d) // iv * iv
@@ -320,7 +325,8 @@ def record_days(d: sdk.Deployment, account: Any, avs: str) -> list[int]:
         {
             s.set_id
             for s in submissions(d, a)
-            if s.kind == KIND_TOTAL and s.start <= today < s.start + s.duration
+            if (s.kind in (KIND_TOTAL, KIND_UNIQUE) and s.start <= today < s.start + s.duration)
+            or s.kind == KIND_DIRECTED_SET
         }
     ):
         key = Web3.keccak(abi_encode(["address", "uint32"], [a, set_id]))
@@ -335,6 +341,8 @@ class _Chain:
 
     def __init__(self, d: sdk.Deployment) -> None:
         self.dm = d.contract("delegation_manager")
+        self.am = d.contract("allocation_manager")
+        self._al: dict[tuple, int] = {}
         self._stakers: dict[str, set[str]] | None = None
         self._op: dict[tuple, int] = {}
         self._st: dict[tuple, int] = {}
@@ -354,6 +362,38 @@ class _Chain:
             self._op[k] = sum(m * f.operatorSharesAt(op, s, blk).call() for s, m in sams)
         return self._op[k]
 
+    def allocated_weight(self, opset: tuple[str, int], sams: list, op: str, blk: int) -> int:
+        k = (opset, tuple(sams), op, blk)
+        if k not in self._al:
+            (row,) = self.am.functions.getAllocatedStakeAt(opset, [op], [s for s, _ in sams], blk).call()
+            self._al[k] = sum(m * v for (_, m), v in zip(sams, row, strict=True))
+        return self._al[k]
+
+    def day(self, avs: str, s: Submission, rec: DayRecord, iv: int) -> calc.DayResult:
+        """What one recorded day of submission `s` (an operator-set form) pays, by the rule
+        RewardsRootChallenger recomputes (:mod:`offchain.rewards.calc`)."""
+        sams, blk = list(s.sub[0]), rec.block
+        splits = dict(zip(rec.members, rec.splits, strict=True))
+        delegated = {op: self.operator_weight(sams, op, blk) for op in rec.members}
+        if s.kind == KIND_DIRECTED_SET:
+            amounts = {Web3.to_checksum_address(op): a for op, a in s.sub[2]}
+            paid = [op for op in rec.members if amounts.get(op)]
+        elif s.kind == KIND_UNIQUE:
+            allocated = {op: self.allocated_weight((avs, s.set_id), sams, op, blk) for op in rec.members}
+            paid = [op for op in rec.members if allocated[op]]
+        else:
+            paid = [op for op in rec.members if delegated[op]]
+        stakers = {
+            op: {st: self.staker_weight(sams, st, op, blk) for st in self.stakers_of(op)} for op in paid
+        }
+        if s.kind == KIND_DIRECTED_SET:
+            return calc.operator_directed_day(
+                amounts, s.duration, rec.members, delegated, stakers, splits, iv
+            )
+        if s.kind == KIND_UNIQUE:
+            return calc.unique_stake_day(s.sub[2], s.duration, allocated, delegated, stakers, splits, iv)
+        return calc.total_stake_day(s.sub[2], s.duration, delegated, stakers, splits, iv)
+
     def staker_weight(self, sams: list, staker: str, op: str, blk: int) -> int:
         k = (tuple(sams), staker, op, blk)
         if k not in self._st:
@@ -366,7 +406,7 @@ class _Chain:
 class RootCheck:
     """One pending root checked against the chain: the root, the AVS's roots before it, its base
     (the newest active one), the expected cumulative earnings per token and the tokens that cannot
-    be recomputed on-chain (v1, unique-stake or operator-directed submissions in the window)."""
+    be recomputed on-chain (v1 or operator-directed AVS-wide submissions in the window)."""
 
     root: RootInfo
     position: int
@@ -403,10 +443,11 @@ def recompute(
 ) -> tuple[dict[str, dict[str, int]], set[str]]:
     """The cumulative earnings a root of `avs` ending at `end`, posted when the AVS had made `count`
     submissions, must hold by the rule RewardsRootChallenger checks: the base root's amounts
-    (`base_tree`, its published distribution) plus every total-stake submission's recorded days
-    since (:func:`offchain.rewards.calc.total_stake_day` at each day's recorded block, members and
-    splits; a day never recorded pays nothing). Also returns the tokens that cannot be recomputed
-    (v1, unique-stake or operator-directed submissions in the window; a set too large)."""
+    (`base_tree`, its published distribution) plus every operator-set submission's recorded days
+    since (:meth:`_Chain.day`: :func:`offchain.rewards.calc.total_stake_day`, ``unique_stake_day``
+    or ``operator_directed_day`` at each day's recorded block, members and splits; a day never
+    recorded pays nothing). Also returns the tokens that cannot be recomputed (v1 or
+    operator-directed AVS-wide submissions in the window; a set too large)."""
     rc, ch = coordinator(d), challenger(d)
     base_count, base_end, expected = 0, 0, {}
     if base is not None:
@@ -426,10 +467,9 @@ def recompute(
         if first >= last:
             continue
         token = s.token.lower()
-        if s.kind != KIND_TOTAL:
+        if s.kind not in RECOMPUTED:
             unsupported.add(token)
             continue
-        sams, amount = list(s.sub[0]), s.sub[2]
         for day in range(first, last, iv):
             rec = records.get((s.set_id, day))
             if rec is None:
@@ -437,15 +477,7 @@ def recompute(
             if rec.too_large:
                 unsupported.add(token)
                 break
-            weights = {op: hist.operator_weight(sams, op, rec.block) for op in rec.members}
-            stakers = {
-                op: {st: hist.staker_weight(sams, st, op, rec.block) for st in hist.stakers_of(op)}
-                for op in rec.members
-                if weights[op]
-            }
-            splits = dict(zip(rec.members, rec.splits, strict=True))
-            res = calc.total_stake_day(amount, s.duration, weights, stakers, splits, iv)
-            for e, v in res.earnings().items():
+            for e, v in hist.day(avs, s, rec, iv).earnings().items():
                 if v:
                     row = expected.setdefault(e.lower(), {})
                     row[token] = row.get(token, 0) + v
@@ -527,17 +559,21 @@ def challenge_args(
     entries = []
     snapshots: list[tuple] = []
     days = []
+    directed = []
     hist = _Chain(d)
     a = r.avs
     records = day_records(d, a)
     for s in subs[lo:]:
-        counted = s.kind == KIND_TOTAL and s.token.lower() == t.lower()
+        counted = s.kind in RECOMPUTED and s.token.lower() == t.lower()
+        inline = counted and s.kind != KIND_DIRECTED_SET
         entries.append(
-            (s.kind, s.set_id, s.token, s.start, s.duration, s.hash, s.sub if counted else EMPTY_SUBMISSION)
+            (s.kind, s.set_id, s.token, s.start, s.duration, s.hash, s.sub if inline else EMPTY_SUBMISSION)
         )
-        if not counted:
-            continue
         first, last = _window(s, check.base_count, base_end, r.rewards_calculation_end, iv)
+        if not counted or first >= last:
+            continue
+        if s.kind == KIND_DIRECTED_SET:
+            directed.append(s.sub)
         key = Web3.keccak(abi_encode(["address", "uint32"], [a, s.set_id]))
         sams = list(s.sub[0])
         for day in range(first, last, iv):
@@ -558,10 +594,16 @@ def challenge_args(
                         hint = op
                         break
             days.append((snapshots.index(snap), hint))
-    if len(entries) > MAX_ENTRIES or len(days) > MAX_DAYS or len(snapshots) > MAX_SNAPSHOTS:
+    if (
+        len(entries) > MAX_ENTRIES
+        or len(days) > MAX_DAYS
+        or len(snapshots) > MAX_SNAPSHOTS
+        or len(directed) > MAX_DIRECTED
+    ):
         raise ChainInputError(
-            f"root {r.index}: a challenge of {e} in {t} needs {len(entries)} submissions, {len(days)} days "
-            f"and {len(snapshots)} snapshots; one transaction takes {MAX_ENTRIES}, {MAX_DAYS} and {MAX_SNAPSHOTS}"
+            f"root {r.index}: a challenge of {e} in {t} needs {len(entries)} submissions, {len(days)} days, "
+            f"{len(snapshots)} snapshots and {len(directed)} operator-directed submissions; one transaction "
+            f"takes {MAX_ENTRIES}, {MAX_DAYS}, {MAX_SNAPSHOTS} and {MAX_DIRECTED}"
         )
     none = ((False, (0, b"", ZERO, b"\0" * 32, False), False, (0, b"", ZERO, b"\0" * 32, False)),) * 2
     base_proof = base_tree.amount_proof(e, t) if base_tree is not None else none
@@ -577,6 +619,7 @@ def challenge_args(
         entries,
         snapshots,
         days,
+        directed,
     ]
 
 

@@ -29,7 +29,7 @@ the chain cannot enumerate), so every amount follows from on-chain views alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -175,12 +175,61 @@ def total_stake_day(
     (payout - commission) / 1e15)``: the stakers' denominator is the operator's own weight, so each
     amount follows from on-chain state alone (the sidecar's :func:`operator_set_day` sums the
     stakers instead; the remainder stays in escrow)."""
-    if interval <= 0 or duration <= 0 or duration % interval:
-        raise CalculationError(f"duration must be a positive multiple of {interval} s: got {duration!r}")
-    if sum(operator_weights.values()) == 0:
+    return unique_stake_day(
+        amount, duration, operator_weights, operator_weights, staker_weights, split_bips, interval
+    )
+
+
+def unique_stake_day(
+    amount: int,
+    duration: int,
+    allocated_weights: Mapping[str, int],
+    delegated_weights: Mapping[str, int],
+    staker_weights: Mapping[str, Mapping[str, int]],
+    split_bips: Mapping[str, int],
+    interval: int = SNAPSHOT_CADENCE,
+) -> DayResult:
+    """One day of a unique-stake operator-set submission by the on-chain rule (the RewardsDistributor's
+    ``createUniqueStakeDistribution``, recomputed by the root challenge): as :func:`total_stake_day`
+    but the day's tokens are split over the members by ``allocated_weights`` (``sum(multiplier *
+    getAllocatedStakeAt)`` at the day's block); each operator's stakers share the rest by their
+    delegated weight over ``delegated_weights[op]`` (``sum(multiplier * operatorSharesAt)``)."""
+    _check_days(duration, interval)
+    if sum(allocated_weights.values()) == 0:
         return DayResult()
     per_day = Fraction(amount * interval, duration)
-    return _split(per_day, operator_weights, operator_weights, staker_weights, lambda op: split_bips[op])
+    return _split(per_day, allocated_weights, delegated_weights, staker_weights, lambda op: split_bips[op])
+
+
+def operator_directed_day(
+    operator_amounts: Mapping[str, int],
+    duration: int,
+    members: Collection[str],
+    delegated_weights: Mapping[str, int],
+    staker_weights: Mapping[str, Mapping[str, int]],
+    split_bips: Mapping[str, int],
+    interval: int = SNAPSHOT_CADENCE,
+) -> DayResult:
+    """One day of an operator-directed operator-set submission (EigenLayer v2.1's
+    ``OperatorDirectedRewardsSubmission``) by the on-chain rule the root challenge recomputes: each
+    operator the AVS named that is one of the day's ``members`` gets ``floor(amount * interval /
+    duration)`` of its amount (EigenLayer's ``tokensPerDay``; a day it is not a member pays it
+    nothing), its commission by its recorded split, the rest to its stakers by delegated weight
+    over ``delegated_weights[op]`` (an operator with no delegated weight pays its stakers
+    nothing)."""
+    _check_days(duration, interval)
+    shares = {}
+    for op, a in operator_amounts.items():
+        if isinstance(a, bool) or not isinstance(a, int) or a < 0:
+            raise CalculationError(f"amount of {op} must be a non-negative integer: got {a!r}")
+        if op in members and a * interval // duration:
+            shares[op] = a * interval // duration
+    return _pay(shares, delegated_weights, staker_weights, lambda op: split_bips[op])
+
+
+def _check_days(duration: int, interval: int) -> None:
+    if interval <= 0 or duration <= 0 or duration % interval:
+        raise CalculationError(f"duration must be a positive multiple of {interval} s: got {duration!r}")
 
 
 def cumulative(
@@ -258,13 +307,22 @@ def _split(
     split_of: Callable[[str], int],
 ) -> DayResult:
     """The on-chain rule shared by the RewardsDistributor and the root challenge: each operator's
-    ``floor(floor(W * 1e15 / sum W) * per_day / 1e15)`` by its split weight, its commission
-    ``floor(share * split / 10000)``, and each staker ``floor(floor(W_s * 1e15 / D_o) * (share -
-    commission) / 1e15)`` with ``D_o`` the operator's denominator (its delegated weight)."""
+    ``floor(floor(W * 1e15 / sum W) * per_day / 1e15)`` by its split weight, then :func:`_pay`."""
+    shares = {op: share for op, share in payouts(per_day, split_weights).items() if split_weights[op]}
+    return _pay(shares, denominators, staker_weights, split_of)
+
+
+def _pay(
+    shares: Mapping[str, int],
+    denominators: Mapping[str, int],
+    staker_weights: Mapping[str, Mapping[str, int]],
+    split_of: Callable[[str], int],
+) -> DayResult:
+    """Each operator's share paid out: its commission ``floor(share * split / 10000)``, and each
+    staker ``floor(floor(W_s * 1e15 / D_o) * (share - commission) / 1e15)`` with ``D_o`` the
+    operator's denominator (its delegated weight); what no staker weighs stays unpaid."""
     out = DayResult()
-    for op, share in payouts(per_day, split_weights).items():
-        if split_weights[op] == 0:
-            continue
+    for op, share in shares.items():
         cut = commission(share, split_of(op))
         out.operators[op] = out.operators.get(op, 0) + cut
         denom = denominators[op]

@@ -14,7 +14,8 @@ integers or decimal strings). ``root`` prints the root of EigenLayer's two-level
 (exit 1 when a proof does not hold). ``status`` and ``claim`` work against a deployment (the
 running devnet's unless ``--rpc`` or ``--deployment`` names another) and the root posted for the
 AVS that equals the distribution's. ``watch`` is the watcher: it records each day's block for the
-sets paid today (``recordDay``), recomputes every pending root from the chain (the published
+sets paid today or ever paid by an operator-directed submission (``recordDay``), recomputes
+every pending root from the chain (total-stake, unique-stake and operator-directed submissions; the published
 distributions in ``--trees``, named ``0x<root>.json``) and challenges a wrong one with the proof of
 one differing leaf; one JSON line per root, every ``--interval`` seconds or once (``--once``). Keys are 0x + 64 hex digits, a file holding them, or a devnet
 account name. Every bad input is one line and exit status 2.

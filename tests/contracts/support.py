@@ -18,7 +18,9 @@ from functools import cache
 from eth_hash.auto import keccak
 from eth_keys import keys
 from eth_utils import to_checksum_address
+from hypothesis import HealthCheck, Phase, settings
 
+from offchain import settings as eigen_settings
 from offchain.abi import BURN_ADDRESS, WAD, ZERO_ADDRESS
 from offchain.ai.receipt import ENGINE_ID
 from offchain.ai.sampler import SamplingParams
@@ -712,3 +714,13 @@ class BLSWorld:
 
     def head(self):
         return self.chain.blocks.head.number
+
+
+def example_settings(ci: int, long: int) -> settings:
+    """Hypothesis settings of a property test on anvil: `ci` examples in the CI profile, `long`
+    otherwise, no deadline (block times vary), shrinking skipped with EIGEN_NO_SHRINK."""
+    n = ci if eigen_settings.hypothesis_profile() == "ci" else long
+    base = settings(max_examples=n, deadline=None, suppress_health_check=list(HealthCheck))
+    if eigen_settings.no_shrink():
+        base = settings(base, phases=[Phase.explicit, Phase.reuse, Phase.generate])
+    return base

@@ -15,14 +15,16 @@ import json
 
 import pytest
 from eth_account import Account
+from hypothesis import given
+from hypothesis import strategies as st
 
 from offchain.abi import BURN_ADDRESS
 from offchain.chain import rewards, sdk
 from offchain.chain.errors import ChainInputError
 from offchain.cli import main
-from offchain.rewards.calc import total_stake_day
+from offchain.rewards.calc import operator_directed_day, total_stake_day, unique_stake_day
 from offchain.rewards.merkle import DistributionTree
-from tests.contracts.support import NO_SIG, SALT0, reverts
+from tests.contracts.support import NO_SIG, SALT0, example_settings, reverts
 from tests.contracts.test_rewards import BOND, DAY, WAD, RewardsWorld
 
 SET = 1
@@ -48,6 +50,9 @@ class ChallengeWorld:
         self.deposit(tw.op2, "TKB", 50 * WAD)
         self.deposit(tw.staker, "TKA", 300 * WAD)
         self.deposit(tw.staker2, "TKB", 70 * WAD)
+        # unique stake: op allocates half its TKA to the set, op2 a quarter of its TKA, all its TKB
+        tw.allocate(tw.op, SET, {"TKA": WAD // 2})
+        tw.allocate(tw.op2, SET, {"TKA": WAD // 4, "TKB": WAD})
         rw.rc.setOperatorSetSplit(tw.op2, self.opset, 2_500, sender=tw.op2)
         self.token = rw.tokens["TKB"]
         self.day0 = rw.day_start(1)
@@ -82,6 +87,16 @@ class ChallengeWorld:
         self.rw.fund(avs, token, amount)
         fn = getattr(self.rc, f"create{kind}StakeRewardsSubmission")
         return fn(self.opset, [(self.sams, token.address, amount, start, duration)], sender=avs)
+
+    def submit_directed(self, start, duration, amounts, token, for_set=True):
+        """An operator-directed submission (retroactive): `amounts` {operator address: amount}."""
+        avs = self.tw.avs
+        self.rw.fund(avs, token, sum(amounts.values()))
+        rewards_ = sorted(amounts.items(), key=lambda kv: int(kv[0], 16))
+        sub = (self.sams, token.address, rewards_, start, duration, "directed")
+        if for_set:
+            return self.rc.createOperatorDirectedOperatorSetRewardsSubmission(self.opset, [sub], sender=avs)
+        return self.rc.createOperatorDirectedAVSRewardsSubmission(avs, [sub], sender=avs)
 
     def correct(self) -> dict[str, dict[str, int]]:
         return rewards.build_distribution(self.d, self.tw.avs.address, self.end)
@@ -171,10 +186,13 @@ def _moved(dist, e, tok):
 
 
 @pytest.mark.parametrize("wrong", [_inflated, _added, _moved])
-def test_a_wrong_root_is_voided_and_its_updater_slashed(cw, wrong, chain):
+@pytest.mark.parametrize("kind", ["Total", "Unique", "Directed"])
+def test_a_wrong_root_is_voided_and_its_updater_slashed(cw, kind, wrong, chain):
+    """In the fixture's total-stake token, or in TKA paid by a unique-stake or operator-directed
+    submission over the same recorded days."""
     tw = cw.tw
+    tok = (cw.token if kind == "Total" else _pay(cw, kind)).address.lower()
     dist = cw.correct()
-    tok = cw.token.address.lower()
     target = tw.recipient.address.lower() if wrong is _added else tw.staker.address.lower()
     earnings, differing = wrong(dist, target, tok)
     i, tree = cw.post(earnings)
@@ -334,16 +352,198 @@ def test_an_unrecorded_day_pays_nothing(cw):
         cw.end = cw.day0 + 2 * DAY
 
 
-def test_unique_stake_submissions_are_not_challengeable_yet(cw):
+def test_avs_wide_submissions_are_not_challengeable(cw):
     tw = cw.tw
-    cw.submit(cw.day0, DAY, kind="Unique", amount=10 * WAD)
+    cw.submit_directed(cw.day0, DAY, {tw.op.address: 10 * WAD}, cw.token, for_set=False)
     with pytest.raises(ChainInputError, match="not recomputed"):
         cw.correct()
     i, tree = cw.post({tw.staker.address: {cw.token.address: 1}})
     check = rewards.check_root(cw.d, i)
     assert check.unsupported == {cw.token.address.lower()}
     args = rewards.challenge_args(cw.d, check, tree, None, tw.staker.address, cw.token.address)
-    reverts("unique stake not challengeable yet", cw.rch.challengeRoot, *args, sender=cw.tw.other)
+    reverts("avs submissions not challengeable", cw.rch.challengeRoot, *args, sender=cw.tw.other)
+
+
+# ------------------------------------------------------------ unique-stake and operator-directed
+
+DIRECTED = {"op": 900 * WAD, "op2": 301 * WAD}
+
+
+def _pay(cw, kind):
+    """The fixture's two recorded days paid in TKA by one submission of `kind` (made now: the
+    unique-stake form may start in the past, the operator-directed one must)."""
+    tw, tka = cw.tw, cw.rw.tokens["TKA"]
+    if kind == "Unique":
+        cw.submit(cw.day0, 2 * DAY, kind="Unique", amount=AMOUNT, token=tka)
+    else:
+        cw.submit_directed(cw.day0, 2 * DAY, {getattr(tw, k).address: v for k, v in DIRECTED.items()}, tka)
+    return tka
+
+
+def _expected_by_hand(cw, kind) -> dict[str, int]:
+    """Each earner's TKA from the deposits and allocations, not from the chain's views: delegated
+    weights (op 400, op2 240 then 440, in WAD^2), allocated (op half its 400 TKA; op2 all its 120
+    of TKB weight plus a quarter of its TKA: 0 on day 1, 200 on day 2)."""
+    tw = cw.tw
+    op, op2, st, st2 = (a.address for a in (tw.op, tw.op2, tw.staker, tw.staker2))
+    W = WAD * WAD
+    stakers = [
+        {op: {op: 100 * W, st: 300 * W}, op2: {op2: 100 * W, st2: 140 * W}},
+        {op: {op: 100 * W, st: 300 * W}, op2: {op2: 100 * W, st2: 340 * W}},
+    ]
+    delegated = [{op: 400 * W, op2: 240 * W}, {op: 400 * W, op2: 440 * W}]
+    allocated = [{op: 200 * W, op2: 240 * W}, {op: 200 * W, op2: 290 * W}]
+    splits = {op: 1000, op2: 2500}
+    want: dict[str, int] = {}
+    for day in (0, 1):
+        if kind == "Unique":
+            res = unique_stake_day(AMOUNT, 2 * DAY, allocated[day], delegated[day], stakers[day], splits)
+        else:
+            amounts = {getattr(tw, k).address: v for k, v in DIRECTED.items()}
+            res = operator_directed_day(amounts, 2 * DAY, {op, op2}, delegated[day], stakers[day], splits)
+        for e, v in res.earnings().items():
+            want[e.lower()] = want.get(e.lower(), 0) + v
+    return want
+
+
+@pytest.mark.parametrize("kind", ["Unique", "Directed"])
+def test_unique_and_directed_distributions_are_the_on_chain_rule(cw, kind):
+    tka = _pay(cw, kind).address.lower()
+    dist = cw.correct()
+    assert {e: row[tka] for e, row in dist.items() if tka in row} == _expected_by_hand(cw, kind)
+    # TKB is still the total-stake submission's alone
+    assert all(set(row) <= {tka, cw.token.address.lower()} for row in dist.values())
+
+
+@pytest.mark.parametrize("kind", ["Unique", "Directed"])
+def test_a_correct_unique_or_directed_root_survives_every_leaf(cw, kind):
+    tka = _pay(cw, kind)
+    dist = cw.correct()
+    i, tree = cw.post(dist)
+    for e in dist:
+        for t in (tka.address, cw.token.address):
+            reverts(
+                "root correct for this leaf",
+                cw.rch.challengeRoot,
+                *cw.args(i, tree, e, t),
+                sender=cw.tw.other,
+            )
+    args = cw.args(i, tree, cw.tw.recipient.address, tka.address)
+    reverts("root correct for this leaf", cw.rch.challengeRoot, *args, sender=cw.tw.other)
+    assert not cw.rc.getDistributionRootAtIndex(i).disabled
+
+
+def test_a_directed_operator_outside_the_set_earns_nothing(cw):
+    """An operator the AVS named that is not a member on a recorded day is paid nothing for it (the
+    amount stays in the AVS's escrow): a root paying it is wrong."""
+    tw, tka = cw.tw, cw.rw.tokens["TKA"]
+    cw.submit_directed(cw.day0, 2 * DAY, {tw.op.address: 10 * WAD, tw.other.address: 50 * WAD}, tka)
+    dist = cw.correct()
+    assert tw.other.address.lower() not in dist
+    earnings, _ = _added(dist, tw.other.address.lower(), tka.address.lower())
+    i, tree = cw.post(earnings)
+    tx = cw.rch.challengeRoot(*cw.args(i, tree, tw.other.address, tka.address), sender=tw.staker)
+    assert tx.events[-1].recomputed == 0 and cw.rc.getDistributionRootAtIndex(i).disabled
+
+
+@example_settings(2, 30)
+@given(
+    kind=st.sampled_from(["Unique", "Directed"]),
+    amount=st.integers(1, 10**30),
+    amount2=st.integers(0, 10**30),
+    who=st.permutations(range(5)),
+    delta=st.integers(-3, 3).filter(bool),
+)
+def test_property_the_challenge_agrees_with_the_off_chain_rule(cw, chain, kind, amount, amount2, who, delta):
+    """Any amounts of a unique-stake submission (`amount`) or an operator-directed one (`amount` to
+    op, `amount2` to op2, 0: not named) over the recorded days, any earner's amount moved by
+    `delta`: the challenge of that leaf voids the root with the off-chain amount as the recomputed
+    one, and another earner's (correct) leaf of the same root is refused."""
+    tw = cw.tw
+    snap = chain.snapshot()
+    try:
+        tka = cw.rw.tokens["TKA"]
+        if kind == "Unique":
+            cw.submit(cw.day0, 2 * DAY, kind="Unique", amount=amount, token=tka)
+        else:
+            named = {tw.op.address: amount, tw.op2.address: amount2}
+            cw.submit_directed(cw.day0, 2 * DAY, {o: a for o, a in named.items() if a}, tka)
+        dist = cw.correct()
+        earners = [tw.op, tw.op2, tw.staker, tw.staker2, tw.recipient]
+        wrong, right = (earners[k].address for k in who[:2])
+        t = tka.address.lower()
+        want = dist.get(wrong.lower(), {}).get(t, 0)
+        earnings = {e: dict(row) for e, row in dist.items()}
+        earnings.setdefault(wrong.lower(), {})[t] = want + delta if want + delta >= 0 else want + 1
+        i, tree = cw.post(earnings)
+        args = cw.args(i, tree, right, tka.address)
+        reverts("root correct for this leaf", cw.rch.challengeRoot, *args, sender=tw.other)
+        tx = cw.rch.challengeRoot(*cw.args(i, tree, wrong, tka.address), sender=tw.other)
+        assert tx.events[-1].recomputed == want and cw.rc.getDistributionRootAtIndex(i).disabled
+    finally:
+        chain.restore(snap)
+
+
+def _inflated_root(cw, kind):
+    """A root with staker's TKA (paid by a submission of `kind`) inflated: its index and the
+    arguments of a challenge that voids it."""
+    tka = _pay(cw, kind)
+    earnings, _ = _inflated(cw.correct(), cw.tw.staker.address.lower(), tka.address.lower())
+    i, tree = cw.post(earnings)
+    return i, cw.args(i, tree, cw.tw.staker.address, tka.address)
+
+
+def test_hostile_directed_inputs_get_clear_reverts(cw):
+    tw = cw.tw
+    i, good = _inflated_root(cw, "Directed")
+    (sub,) = good[11]
+    with_ = lambda v: [*good[:11], v]  # noqa: E731
+    reverts("directed submission missing", cw.rch.challengeRoot, *with_([]), sender=tw.other)
+    reverts("too many directed submissions", cw.rch.challengeRoot, *with_([sub, sub]), sender=tw.other)
+    altered = list(sub)
+    altered[2] = [(o, a + 1) for o, a in sub[2]]  # more than the AVS directed
+    reverts("submission mismatch", cw.rch.challengeRoot, *with_([tuple(altered)]), sender=tw.other)
+    # the directed submission inline in its entry instead: not read, so still missing
+    entries = [
+        (*x[:6], (sub[0], sub[1], 1, sub[3], sub[4])) if x[0] == rewards.KIND_DIRECTED_SET else x
+        for x in good[8]
+    ]
+    reverts(
+        "directed submission missing",
+        cw.rch.challengeRoot,
+        *good[:8],
+        entries,
+        *good[9:11],
+        [],
+        sender=tw.other,
+    )
+    cw.rch.challengeRoot(*good, sender=tw.other)
+    assert cw.rc.getDistributionRootAtIndex(i).disabled
+
+
+def test_hostile_unique_inputs_get_clear_reverts(cw):
+    tw = cw.tw
+    _, good = _inflated_root(cw, "Unique")
+    unique = next(k for k, x in enumerate(good[8]) if x[0] == rewards.KIND_UNIQUE)
+    entries = list(good[8])
+    sub = list(entries[unique][6])
+    sub[2] += 1  # a larger amount than the AVS escrowed
+    entries[unique] = (*entries[unique][:6], tuple(sub))
+    reverts("submission mismatch", cw.rch.challengeRoot, *good[:8], entries, *good[9:], sender=tw.other)
+    # presented as a total-stake submission: the record does not match
+    entries = list(good[8])
+    entries[unique] = (rewards.KIND_TOTAL, *entries[unique][1:])
+    reverts(
+        "submission record mismatch", cw.rch.challengeRoot, *good[:8], entries, *good[9:], sender=tw.other
+    )
+    # a snapshot with a member dropped
+    snap = good[9][0]
+    bad = [(snap[0][:1], snap[1][:1])] + good[9][1:]
+    reverts("snapshot mismatch", cw.rch.challengeRoot, *good[:9], bad, *good[10:], sender=tw.other)
+    # a wrong hint still voids it
+    hinted = [(s, tw.op2.address) for s, _ in good[10]]
+    tx = cw.rch.challengeRoot(*good[:10], hinted, good[11], sender=tw.other)
+    assert tx.events[-1].recomputed == cw.correct()[tw.staker.address.lower()][good[4].lower()]
 
 
 def test_a_later_root_is_checked_from_its_active_base(cw):
@@ -372,22 +572,14 @@ def test_a_later_root_is_checked_from_its_active_base(cw):
         rewards.check_root(cw.d, j)
 
 
-def test_the_watcher_records_days_and_challenges_a_wrong_root_end_to_end(cw, chain, tmp_path, capsys):
-    tw = cw.tw
-    tok = cw.token.address.lower()
-    # today is paid by a new submission: the watcher records it (once) for the set
-    start = cw.rw.day_start(0)
-    cw.submit(start, DAY)
-    dist = cw.correct()
-    i_ok, tree_ok = cw.post(dist)
-    j = cw.rw.post(cw.tw.avs2, DistributionTree({tw.staker.address: {tok: 5}}), cw.end)
+def _watch_args(cw, chain, tmp_path):
+    """`eigen rewards watch`'s arguments (the deployment, staker2's key, a trees folder) and the folder."""
     trees = tmp_path / "trees"
     trees.mkdir()
-    (trees / f"0x{tree_ok.root.hex()}.json").write_text(json.dumps(dist))
     record = tmp_path / "record.json"
     record.write_text(json.dumps(cw.d.addresses))
     kf = tmp_path / "key"
-    kf.write_text(tw.staker2.private_key)
+    kf.write_text(cw.tw.staker2.private_key)
     common = [
         "--deployment",
         str(record),
@@ -398,6 +590,20 @@ def test_the_watcher_records_days_and_challenges_a_wrong_root_end_to_end(cw, cha
         "--key",
         str(kf),
     ]
+    return common, trees
+
+
+def test_the_watcher_records_days_and_challenges_a_wrong_root_end_to_end(cw, chain, tmp_path, capsys):
+    tw = cw.tw
+    tok = cw.token.address.lower()
+    # today is paid by a new submission: the watcher records it (once) for the set
+    start = cw.rw.day_start(0)
+    cw.submit(start, DAY)
+    dist = cw.correct()
+    i_ok, tree_ok = cw.post(dist)
+    j = cw.rw.post(cw.tw.avs2, DistributionTree({tw.staker.address: {tok: 5}}), cw.end)
+    common, trees = _watch_args(cw, chain, tmp_path)
+    (trees / f"0x{tree_ok.root.hex()}.json").write_text(json.dumps(dist))
     assert main(["rewards", "watch", *common, "--once"]) == 0
     reps = {r["root_index"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
     assert reps[i_ok]["status"] == "correct" and reps[j]["status"] == "unpublished"
@@ -421,3 +627,38 @@ def test_the_watcher_records_days_and_challenges_a_wrong_root_end_to_end(cw, cha
     # a second pass finds nothing pending
     assert main(["rewards", "watch", *common, "--avs", tw.avs.address, "--once", "--no-record"]) == 0
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("kind", ["Unique", "Directed"])
+def test_the_watcher_records_the_days_unique_and_directed_sets_need(cw, kind):
+    """A unique-stake submission paying today, or an operator-directed one paid before (they are
+    retroactive: the days must be recorded before the AVS submits), makes the watcher record today."""
+    tw, tka = cw.tw, cw.rw.tokens["TKA"]
+    today = cw.rw.day_start(0)
+    assert rewards.record_days(cw.d, key(tw.staker2), tw.avs.address) == []  # the total-stake one ended
+    if kind == "Unique":
+        cw.submit(today, DAY, kind="Unique", amount=WAD, token=tka)
+    else:
+        cw.submit_directed(cw.day0, DAY, {tw.op.address: WAD}, tka)
+    assert rewards.record_days(cw.d, key(tw.staker2), tw.avs.address) == [SET]
+    assert rewards.day_records(cw.d, tw.avs.address)[(SET, today)].block > 0
+    assert rewards.record_days(cw.d, key(tw.staker2), tw.avs.address) == []  # once a day
+
+
+@pytest.mark.parametrize("kind", ["Unique", "Directed"])
+def test_the_watcher_challenges_wrong_unique_and_directed_roots(cw, kind, chain, tmp_path, capsys):
+    tw = cw.tw
+    tka = _pay(cw, kind).address.lower()
+    dist = cw.correct()
+    bad = {e: dict(v) for e, v in dist.items()}
+    bad[tw.staker2.address.lower()][tka] += 3
+    tree = DistributionTree(bad)
+    k = cw.rw.post(tw.avs, tree, cw.end)
+    common, trees = _watch_args(cw, chain, tmp_path)
+    (trees / f"0x{tree.root.hex()}.json").write_text(json.dumps(bad))
+    assert main(["rewards", "watch", *common, "--avs", tw.avs.address, "--once", "--no-record"]) == 0
+    (rep,) = map(json.loads, capsys.readouterr().out.splitlines())
+    assert rep["root_index"] == k and rep["status"] == "challenged" and rep["unsupported_tokens"] == []
+    ch = rep["challenge"]
+    assert ch["earner"] == tw.staker2.address and ch["token"].lower() == tka
+    assert ch["posted"] == ch["recomputed"] + 3 and cw.rc.getDistributionRootAtIndex(k).disabled

@@ -14,6 +14,25 @@ from offchain.chain.deploy import RewardsConfig, deploy_rewards, wire_fees
 from offchain.chain.errors import DeployConfigError
 from tests.contracts.support import TEST_CONFIG
 
+EIP170 = 24_576
+REWARDS_CONTRACTS = (
+    "RewardsCoordinator",
+    "RewardsRootChallenger",
+    "RewardsDistributor",
+    "FeeVault",
+    "BuybackAuction",
+)
+
+
+def test_rewards_contracts_fit_eip_170(project, capsys) -> None:
+    sizes = {
+        name: len(bytes.fromhex(project.get_contract(name).contract_type.runtime_bytecode.bytecode[2:]))
+        for name in REWARDS_CONTRACTS
+    }
+    with capsys.disabled():
+        print("\nruntime code (bytes, EIP-170 24,576):", ", ".join(f"{k} {v:,}" for k, v in sizes.items()))
+    assert all(v <= EIP170 for v in sizes.values()), sizes
+
 
 def test_rewards_component_deploys_wires_records_and_is_reused(project, accounts, networks, tmp_path):
     record = tmp_path / "rec.json"

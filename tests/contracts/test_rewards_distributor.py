@@ -13,17 +13,25 @@ from __future__ import annotations
 
 import pytest
 from eth_account import Account
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from offchain import settings as eigen_settings
 from offchain.rewards.calc import (
     DEFAULT_SPLIT_BIPS,
     allocated_stake,
     operator_set_day,
     operator_set_distribution,
 )
-from tests.contracts.support import NO_SIG, SALT0, TEST_CONFIG, ZERO, Batch, ceil_div, reverts
+from tests.contracts.support import (
+    NO_SIG,
+    SALT0,
+    TEST_CONFIG,
+    ZERO,
+    Batch,
+    ceil_div,
+    example_settings,
+    reverts,
+)
 from tests.contracts.test_rewards import RewardsWorld
 
 WAD = 10**18
@@ -143,18 +151,10 @@ def dist(project, chain, accounts, deployment):
     return DistWorld(RewardsWorld(project, chain, accounts, deployment))
 
 
-def _profile():
-    n = 5 if eigen_settings.hypothesis_profile() == "ci" else 60
-    base = settings(max_examples=n, deadline=None, suppress_health_check=list(HealthCheck))
-    if eigen_settings.no_shrink():
-        base = settings(base, phases=[Phase.explicit, Phase.reuse, Phase.generate])
-    return base
-
-
 amounts = st.integers(1, 10**24)
 
 
-@_profile()
+@example_settings(5, 60)
 @given(
     deposits=st.lists(st.tuples(st.integers(0, 6), st.sampled_from(SYMS), amounts), min_size=1, max_size=8),
     delegation=st.lists(st.one_of(st.none(), st.integers(0, 2)), min_size=4, max_size=4),
@@ -388,7 +388,7 @@ def _claim_all(dist, did, expected, operator_of, amount):
 mags_st = st.integers(0, WAD)
 
 
-@_profile()
+@example_settings(5, 60)
 @given(
     deposits=st.lists(st.tuples(st.integers(0, 6), st.sampled_from(SYMS), amounts), max_size=6),
     delegation=st.lists(st.one_of(st.none(), st.integers(0, 2)), min_size=4, max_size=4),

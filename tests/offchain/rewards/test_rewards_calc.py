@@ -165,3 +165,55 @@ def test_total_stake_day_refuses_bad_input():
         calc.total_stake_day(1, 86_400, {"op": 1}, {}, {"op": 10_001})
     with pytest.raises(CalculationError, match="weight of op"):
         calc.total_stake_day(1, 86_400, {"op": -1, "op2": 2}, {}, {"op": 0, "op2": 0})
+
+
+def test_unique_stake_day_splits_by_allocation_and_pays_stakers_by_delegation():
+    """op1 allocated 1 of its delegated 4, op2 all of its 1: the day's 800 tokens split 1:1 by
+    allocation (400 each), then op1's stakers share its rest by W_s over its delegated 4."""
+    day = calc.unique_stake_day(
+        1_600,
+        2 * 86_400,
+        {"op1": 1, "op2": 1, "op3": 0},
+        {"op1": 4, "op2": 1, "op3": 7},
+        {"op1": {"op1": 1, "s1": 3}, "op2": {"s2": 1}, "op3": {"s3": 7}},
+        {"op1": 1_000, "op2": 2_500, "op3": 0},
+    )
+    assert day.operators == {"op1": 40, "op2": 100}
+    assert day.stakers == {
+        "op1": (10**15 // 4) * 360 // 10**15,
+        "s1": (3 * 10**15 // 4) * 360 // 10**15,
+        "s2": 300,
+    }
+    # by delegation (total stake) the same day splits 4:1
+    total = calc.total_stake_day(
+        1_600,
+        2 * 86_400,
+        {"op1": 4, "op2": 1},
+        {"op1": {"op1": 1, "s1": 3}, "op2": {"s2": 1}},
+        {"op1": 1_000, "op2": 2_500},
+    )
+    assert total.operators == {"op1": 64, "op2": 40}
+    # nothing allocated: nothing paid
+    assert calc.unique_stake_day(10, 86_400, {"op": 0}, {"op": 5}, {"op": {"op": 5}}, {"op": 0}).total() == 0
+    with pytest.raises(CalculationError, match="multiple of 86400"):
+        calc.unique_stake_day(1, 100, {"op": 1}, {"op": 1}, {}, {"op": 0})
+
+
+def test_operator_directed_day_pays_each_named_member_its_daily_amount():
+    """1,000 to op1 and 301 to op2 over three days; op3 named but not a member that day; op1's
+    stakers share 333 - 33 by delegated weight; op2 has no delegated weight (only its commission)."""
+    day = calc.operator_directed_day(
+        {"op1": 1_000, "op2": 301, "op3": 900},
+        3 * 86_400,
+        {"op1", "op2"},
+        {"op1": 3, "op2": 0},
+        {"op1": {"op1": 1, "s1": 2}, "op2": {}},
+        {"op1": 1_000, "op2": 5_000},
+    )
+    assert day.operators == {"op1": 33, "op2": 50}
+    assert day.stakers == {"op1": (10**15 // 3) * 300 // 10**15, "s1": (2 * 10**15 // 3) * 300 // 10**15}
+    assert "op3" not in day.earnings()
+    with pytest.raises(CalculationError, match="amount of op1"):
+        calc.operator_directed_day({"op1": -1}, 86_400, {"op1"}, {}, {}, {"op1": 0})
+    with pytest.raises(CalculationError, match="multiple of 86400"):
+        calc.operator_directed_day({"op1": 1}, 86_401, {"op1"}, {}, {}, {"op1": 0})
