@@ -13,13 +13,18 @@
         - the price falls by DECAY_WAD each STEP_SECONDS (exponential decay) for AUCTION_PERIOD,
           then rests at that floor until the next auction starts; START_FACTOR_WAD times the
           decay over a period is below one, so an unfilled auction restarts lower;
+        - price discovery comes from above: until a token's first fill its auctions fall by the
+          steeper DISCOVERY_DECAY_WAD a step from INITIAL_REFERENCE_PRICE, a ceiling above any
+          token's worth (a Dutch auction that starts below the market sells at once at its start
+          price, however far below; one that starts above loses at most one step to the first
+          filler), then by DECAY_WAD from 1.5x each last clearing price;
         - `fill(token, amount, maxPrice)` buys up to `amount` (partial fills welcome) at the
           current price and pays ceil(amount * price / 1e18) EIGEN: rounding is always against
           the filler.
         Prices are EIGEN wei per token wei, scaled by 1e18.
 @dev Revert strings: "auction running", "nothing to sell", "no auction", "amount is zero",
      "price above limit", "token transfer short", "transfer failed", "not eigen's to sell",
-     "sink not ready", "no pending sink", "auction cannot descend".
+     "sink not ready", "no pending sink", "auction cannot descend", "invalid discovery decay".
 """
 
 from ethereum.ercs import IERC20
@@ -42,6 +47,7 @@ struct Auction:
     startPrice: uint256
     lot: uint256  # tokens left to sell
     filled: bool  # any fill in this auction
+    decayWad: uint256  # price multiplier a step: DISCOVERY_DECAY_WAD until the token's first fill
 
 
 event AuctionStarted:
@@ -83,6 +89,7 @@ VAULT: public(immutable(address))
 AUCTION_PERIOD: public(immutable(uint256))
 STEP_SECONDS: public(immutable(uint256))
 DECAY_WAD: public(immutable(uint256))
+DISCOVERY_DECAY_WAD: public(immutable(uint256))
 START_FACTOR_WAD: public(immutable(uint256))
 INITIAL_REFERENCE_PRICE: public(immutable(uint256))
 SINK_DELAY: public(immutable(uint256))
@@ -103,6 +110,7 @@ def __init__(
     _auctionPeriod: uint256,
     _stepSeconds: uint256,
     _decayWad: uint256,
+    _discoveryDecayWad: uint256,
     _startFactorWad: uint256,
     _initialReferencePrice: uint256,
     _sinkDelay: uint256,
@@ -114,8 +122,10 @@ def __init__(
     @param _auctionPeriod Seconds an auction's price falls (and the least time between starts).
     @param _stepSeconds Seconds between price steps (divides _auctionPeriod).
     @param _decayWad Price multiplier per step, in (0, 1e18).
+    @param _discoveryDecayWad Price multiplier per step until a token's first fill, in (0, _decayWad].
     @param _startFactorWad Start price over the reference price, above 1e18.
-    @param _initialReferencePrice Reference price of a token's first auction.
+    @param _initialReferencePrice Reference price of a token's first auction: a ceiling above what any
+           token sold is worth (price discovery runs downwards from it).
     @param _sinkDelay Seconds between queueing and applying a new sink.
     @param governance The owner: queues sinks, nothing else.
     """
@@ -123,6 +133,7 @@ def __init__(
     assert _eigen != empty(address) and _vault != empty(address), "zero address"
     assert _stepSeconds != 0 and _auctionPeriod % _stepSeconds == 0 and _auctionPeriod >= _stepSeconds, "invalid period"
     assert _decayWad > 0 and _decayWad < WAD, "invalid decay"
+    assert _discoveryDecayWad > 0 and _discoveryDecayWad <= _decayWad, "invalid discovery decay"
     assert _startFactorWad > WAD, "invalid start factor"
     assert _initialReferencePrice > 0, "invalid reference price"
     EIGEN = _eigen
@@ -130,9 +141,11 @@ def __init__(
     AUCTION_PERIOD = _auctionPeriod
     STEP_SECONDS = _stepSeconds
     DECAY_WAD = _decayWad
+    DISCOVERY_DECAY_WAD = _discoveryDecayWad
     # An auction that nothing fills must restart lower than it started, so the price search
-    # goes on downwards: START_FACTOR * DECAY^(steps in a period) < 1.
-    assert _startFactorWad * self._decay(_auctionPeriod // _stepSeconds) < WAD * WAD, "auction cannot descend"
+    # goes on downwards: START_FACTOR * DECAY^(steps in a period) < 1 (the discovery decay is
+    # steeper still).
+    assert _startFactorWad * self._decay(_decayWad, _auctionPeriod // _stepSeconds) < WAD * WAD, "auction cannot descend"
     START_FACTOR_WAD = _startFactorWad
     INITIAL_REFERENCE_PRICE = _initialReferencePrice
     SINK_DELAY = _sinkDelay
@@ -140,10 +153,10 @@ def __init__(
 
 @internal
 @view
-def _decay(steps: uint256) -> uint256:
-    # DECAY_WAD ** steps in WAD fixed point (square and multiply, rounding down).
+def _decay(decay: uint256, steps: uint256) -> uint256:
+    # decay ** steps in WAD fixed point (square and multiply, rounding down).
     result: uint256 = WAD
-    base: uint256 = DECAY_WAD
+    base: uint256 = decay
     e: uint256 = steps
     for i: uint256 in range(64):
         if e == 0:
@@ -159,7 +172,7 @@ def _decay(steps: uint256) -> uint256:
 @view
 def _price_at(a: Auction, t: uint256) -> uint256:
     steps: uint256 = min((t - a.startTime) // STEP_SECONDS, AUCTION_PERIOD // STEP_SECONDS)
-    return max(a.startPrice * self._decay(steps) // WAD, 1)
+    return max(a.startPrice * self._decay(a.decayWad, steps) // WAD, 1)
 
 
 @external
@@ -210,7 +223,12 @@ def startAuction(token: address) -> uint256:
         else:
             reference = self._price_at(a, a.startTime + AUCTION_PERIOD)
     start: uint256 = max(reference * START_FACTOR_WAD // WAD, 1)
-    self.auctions[token] = Auction(startTime=block.timestamp, startPrice=start, lot=lot, filled=False)
+    decay: uint256 = DECAY_WAD
+    if self.lastClearingPrice[token] == 0:
+        decay = DISCOVERY_DECAY_WAD  # never filled: still searching for the price, from above
+    self.auctions[token] = Auction(
+        startTime=block.timestamp, startPrice=start, lot=lot, filled=False, decayWad=decay
+    )
     end_price: uint256 = self._price_at(self.auctions[token], block.timestamp + AUCTION_PERIOD)
     log AuctionStarted(token=token, lot=lot, startPrice=start, floorPrice=end_price, startTime=block.timestamp)
     return start

@@ -836,8 +836,11 @@ class RewardsConfig:
     auction_period_s: int = 86_400
     auction_step_s: int = 300
     auction_decay_wad: int = 995 * 10**15  # -0.5 % a step: 23.6 % of the start price after a day
+    # Until a token's first fill: -2 % a step (0.3 % of the start price after a day), from 1.5 x a
+    # ceiling of one EIGEN per token wei, so discovery comes from above for any token (docs/rewards.md)
+    auction_discovery_decay_wad: int = 98 * 10**16
     auction_start_factor_wad: int = 15 * 10**17  # start at 1.5 x the last clearing price
-    auction_initial_reference_price: int = 10**18
+    auction_initial_reference_price: int = 10**36
     sink_delay_s: int = 172_800  # 2 days before a new EIGEN sink applies
     governance: str = "deployer"
     # The cloud's fee shares into the FeeVault (ELIP-12), set when the rewards component is
@@ -874,6 +877,14 @@ class RewardsConfig:
         if self.auction_period_s % self.auction_step_s:
             raise DeployConfigError(f"{s}: auction_step_s must divide auction_period_s")
         _check_int(s, "auction_decay_wad", self.auction_decay_wad, 1, WAD - 1, "in (0, 10^18)")
+        _check_int(
+            s,
+            "auction_discovery_decay_wad",
+            self.auction_discovery_decay_wad,
+            1,
+            self.auction_decay_wad,
+            "in (0, auction_decay_wad]",
+        )
         _check_int(
             s,
             "auction_start_factor_wad",
@@ -1035,6 +1046,7 @@ def deploy_rewards(
         cfg.auction_period_s,
         cfg.auction_step_s,
         cfg.auction_decay_wad,
+        cfg.auction_discovery_decay_wad,
         cfg.auction_start_factor_wad,
         cfg.auction_initial_reference_price,
         cfg.sink_delay_s,

@@ -13,9 +13,9 @@ signers; and an inference client pays operator A per generated token over x402 `
 taking the inference fee into the vault. The DA step's on-demand payment, claimed by the disperser in the
 PaymentVault, is swept into the same vault as WETH (the PaymentVault wired to it by its governance, the
 sweep by anyone). Then anyone starts the vault's buyback: a descending-price auction of each fee token for
-EIGEN; a market maker fills the sUSD one once the price falls to what it is willing to pay and the WETH
-one at its current price (below what it values WETH at), and the EIGEN it paid is burned (the EIGEN supply
-falls by exactly that).
+EIGEN, searched from above (a ceiling falling steeply until the token's first sale, restarting lower if
+nothing fills); a market maker fills each once the price falls to what it is willing to pay, and the EIGEN
+it paid is burned (the EIGEN supply falls by exactly that).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from offchain.chain.deploy import (
     deploy_rewards,
     deploy_task_mailbox,
     load_rewards_config,
+    wad_pow,
     wire_fees,
 )
 from offchain.chain.sdk import load_abis
@@ -113,29 +114,21 @@ def run(demo: Any) -> dict[str, Any]:
 
     buyer = demo.deployer  # a market maker holding EIGEN
     supply = d.eigen.totalSupply()
-    start = event(r.buyback.startAuction(fee_token, sender=demo.carol), "AuctionStarted")
+    bb = r.buyback
     print(
-        f"\nCarol started the buyback of {fmt(start.lot)} sUSD at {fmt(start.startPrice)} EIGEN per sUSD, "
-        f"falling {(WAD - r.buyback.DECAY_WAD()) * 100 / WAD:g}% every {r.buyback.STEP_SECONDS()} s."
+        f"\nCarol starts the buyback of the vault's sUSD: a token's first auctions search its price from above, "
+        f"from {fmt(bb.INITIAL_REFERENCE_PRICE() * bb.START_FACTOR_WAD() // WAD)} EIGEN a token falling "
+        f"{(WAD - bb.DISCOVERY_DECAY_WAD()) * 100 / WAD:g}% every {bb.STEP_SECONDS()} s (an unfilled one restarts "
+        f"lower after {bb.AUCTION_PERIOD()} s); once a token has sold, from 1.5x its last price falling "
+        f"{(WAD - bb.DECAY_WAD()) * 100 / WAD:g}% a step."
     )
-    if r.buyback.floorPrice(fee_token) > MARKET_PRICE:  # the auction never falls that far (a config change)
-        raise RuntimeError(
-            f"the auction's floor {fmt(r.buyback.floorPrice(fee_token))} is above the market's price"
-        )
-    waited = 0
-    while r.buyback.currentPrice(fee_token) > MARKET_PRICE:
-        chain.pending_timestamp += r.buyback.STEP_SECONDS()
-        waited += r.buyback.STEP_SECONDS()
-        chain.mine(1)
-    price = r.buyback.currentPrice(fee_token)
-    d.eigen.approve(r.buyback, start.lot * MARKET_PRICE // WAD + 1, sender=buyer)
-    filled = event(r.buyback.fill(fee_token, start.lot, MARKET_PRICE, sender=buyer), "AuctionFilled")
-    price, burned_amount = filled.price, filled.eigenPaid
+    sale = _buy_back(demo, r, fee_token, MARKET_PRICE, buyer)
+    lot, price, burned_amount = sale["lot"], sale["price"], sale["eigen_paid"]
     after = d.eigen.totalSupply()
     print(
-        f"After {waited} s the price was {fmt(price)} EIGEN per sUSD, at or under the market maker's 0.9: it bought the "
-        f"lot for {fmt(burned_amount)} EIGEN, burned in the same transaction: EIGEN supply {fmt(supply)} -> "
-        f"{fmt(after)}."
+        f"{sale['auctions']} auction(s), {sale['waited']} s: the price reached {fmt(price)} EIGEN per sUSD, at or "
+        f"under the market maker's 0.9: it bought the {fmt(lot)} sUSD for {fmt(burned_amount)} EIGEN, burned in the "
+        f"same transaction: EIGEN supply {fmt(supply)} -> {fmt(after)}."
     )
     weth_sale = _weth_buyback(demo, r, weth, buyer)
     return {
@@ -146,7 +139,7 @@ def run(demo: Any) -> dict[str, Any]:
         "task_paid": task_paid,
         "inference_fee": inference_fee,
         "inference_paid": inference_paid,
-        "lot": start.lot,
+        "lot": lot,
         "clearing_price": price,
         "eigen_burned": supply - after,
         "eigen_paid": burned_amount,
@@ -180,24 +173,42 @@ def _weth_buyback(demo: Any, r: Any, weth: Any, buyer: Any) -> dict[str, int]:
     """The vault's WETH in its own auction (one per fee token), filled by the market maker at the current price
     when that is at most what it values WETH at. Returns the WETH sale's figures."""
     supply = demo.d.eigen.totalSupply()
-    start = event(r.buyback.startAuction(weth, sender=demo.carol), "AuctionStarted")
-    price = r.buyback.currentPrice(weth)
-    if price > WETH_MARKET_PRICE:  # a first auction starts at 1.5x the deployment's reference price
-        raise RuntimeError(
-            f"the WETH auction's price {fmt(price)} is above the market maker's {fmt(WETH_MARKET_PRICE)}"
-        )
-    demo.d.eigen.approve(r.buyback, start.lot * WETH_MARKET_PRICE // WAD + 1, sender=buyer)
-    filled = event(r.buyback.fill(weth, start.lot, WETH_MARKET_PRICE, sender=buyer), "AuctionFilled")
+    sale = _buy_back(demo, r, weth, WETH_MARKET_PRICE, buyer)
     after = demo.d.eigen.totalSupply()
     print(
-        f"Carol started the WETH auction too ({start.lot:,} wei of WETH at {fmt(start.startPrice)} EIGEN per WETH: a "
-        f"token's first auction starts at 1.5x the deployment's reference price, each later one at 1.5x its last "
-        f"clearing price, so the price climbs to the market): the market maker, valuing WETH at "
-        f"{fmt(WETH_MARKET_PRICE)} EIGEN, filled it at once for {filled.eigenPaid:,} wei of EIGEN, burned: supply "
-        f"{fmt(supply)} -> {fmt(after)} ({supply - after:,} wei less)."
+        f"Carol started the WETH auction too, searched from above the same way: after {sale['auctions']} "
+        f"auction(s), {sale['waited']} s, the price reached {fmt(sale['price'])} EIGEN per WETH and the market "
+        f"maker, valuing WETH at {fmt(WETH_MARKET_PRICE)} EIGEN, bought the {sale['lot']:,} wei of WETH for "
+        f"{sale['eigen_paid']:,} wei of EIGEN, burned: supply {fmt(supply)} -> {fmt(after)} "
+        f"({supply - after:,} wei less)."
     )
-    return {"weth_lot": start.lot, "weth_price": filled.price, "weth_eigen_paid": filled.eigenPaid,
+    return {"weth_lot": sale["lot"], "weth_price": sale["price"], "weth_eigen_paid": sale["eigen_paid"],
             "weth_eigen_burned": supply - after}  # fmt: skip
+
+
+def _buy_back(demo: Any, r: Any, token: Any, market: int, buyer: Any) -> dict[str, int]:
+    """Sell the vault's `token` by auction to a market maker that pays at most `market` (EIGEN wei per token
+    wei x 1e18): anyone (Carol) starts an auction; the local chain's clock jumps to the first price step at or
+    under the market, or to the period's end, where an unfilled auction is restarted lower. Returns the lot,
+    the fill's price and EIGEN paid, the auctions run and the seconds waited."""
+    bb, auctions, waited = r.buyback, 0, 0
+    step, steps = bb.STEP_SECONDS(), bb.AUCTION_PERIOD() // bb.STEP_SECONDS()
+    while True:
+        start = event(bb.startAuction(token, sender=demo.carol), "AuctionStarted")
+        auctions += 1
+        a = bb.auctions(token)
+        prices = (max(a.startPrice * wad_pow(a.decayWad, k) // WAD, 1) for k in range(steps + 1))
+        k = next((k for k, p in enumerate(prices) if p <= market), None)
+        chain.pending_timestamp = a.startTime + (steps if k is None else k) * step
+        chain.mine(1)
+        waited += (steps if k is None else k) * step
+        if k is not None:
+            break
+    assert bb.currentPrice(token) <= market
+    demo.d.eigen.approve(bb, start.lot * market // WAD + 1, sender=buyer)
+    filled = event(bb.fill(token, start.lot, market, sender=buyer), "AuctionFilled")
+    return {"lot": start.lot, "price": filled.price, "eigen_paid": filled.eigenPaid, "auctions": auctions,
+            "waited": waited}  # fmt: skip
 
 
 def _compute_task_fee(demo: Any, r: Any, fee_token: Any, cfg: Any) -> tuple[int, dict[str, int]]:

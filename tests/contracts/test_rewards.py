@@ -30,8 +30,9 @@ TEST_REWARDS = RewardsConfig(
     auction_period_s=3_600,
     auction_step_s=60,
     auction_decay_wad=98 * 10**16,  # -2 % a minute
+    auction_discovery_decay_wad=9 * 10**17,  # -10 % a minute until a token's first fill ...
     auction_start_factor_wad=2 * WAD,
-    auction_initial_reference_price=WAD,
+    auction_initial_reference_price=1000 * WAD,  # ... from 2 x a ceiling of 1,000 EIGEN a token
     sink_delay_s=600,
 )
 SUB_ABI = "((address,uint96)[],address,uint256,uint32,uint32)"

@@ -1,11 +1,14 @@
 """FeeVault and BuybackAuction (contracts/rewards; docs/rewards.md): fees flow in from the
 RewardsCoordinator and any service, and leave only through descending-price auctions that sell
-them for EIGEN, which is burned (or sent to a timelocked sink). The auction clears within one
-price step of a scripted market's price, whatever the market price, and rounding never lets a
-filler take more than it paid for."""
+them for EIGEN, which is burned (or sent to a timelocked sink). A token's price is searched from
+above (a ceiling, falling by the steeper discovery decay until its first fill): the first fill is
+within one discovery step of a scripted market's price, whatever that price below the ceiling, and
+later auctions clear within one step of it; rounding never lets a filler take more than it paid
+for."""
 
 from __future__ import annotations
 
+import ape
 import pytest
 
 from offchain.chain.deploy import wad_pow
@@ -15,6 +18,9 @@ from tests.contracts.test_rewards import TEST_REWARDS, WAD, RewardsWorld
 STEP = TEST_REWARDS.auction_step_s
 PERIOD = TEST_REWARDS.auction_period_s
 DECAY = TEST_REWARDS.auction_decay_wad
+DISCOVERY = TEST_REWARDS.auction_discovery_decay_wad
+FACTOR = TEST_REWARDS.auction_start_factor_wad
+CEILING = TEST_REWARDS.auction_initial_reference_price
 
 
 @pytest.fixture(scope="module")
@@ -69,13 +75,14 @@ def test_auction_rules(rw):
     pay_fee(rw, tka, 10 * WAD, rw.other)
     r = rw.bb.startAuction(tka, sender=buyer)  # anyone starts it
     ev = r.events[-1]
-    start = TEST_REWARDS.auction_initial_reference_price * TEST_REWARDS.auction_start_factor_wad // WAD
+    start = CEILING * FACTOR // WAD
     assert ev.startPrice == start and ev.lot == 10 * WAD and rw.vault.balanceOf(tka) == 0
-    assert ev.floorPrice == start * wad_pow(DECAY, PERIOD // STEP) // WAD
+    assert ev.floorPrice == start * wad_pow(DISCOVERY, PERIOD // STEP) // WAD  # never filled: discovery
+    assert rw.bb.auctions(tka).decayWad == DISCOVERY
     reverts("auction running", rw.bb.startAuction, tka, sender=buyer)
     assert rw.bb.currentPrice(tka) == start
     rw.advance(STEP)
-    assert rw.bb.currentPrice(tka) == start * DECAY // WAD
+    assert rw.bb.currentPrice(tka) == start * DISCOVERY // WAD
     rw.advance(10 * PERIOD)
     assert rw.bb.currentPrice(tka) == rw.bb.floorPrice(tka) == ev.floorPrice  # rests at the floor
     give_eigen(rw, buyer, 100 * WAD)
@@ -128,28 +135,80 @@ def run_market(rw, token, market_price, lot, max_auctions=8):
     raise AssertionError(f"no fill in {max_auctions} auctions at market price {market_price}")
 
 
-@pytest.mark.parametrize("market", [13 * 10**17, 3 * 10**17, 37 * 10**18])
-def test_the_auction_clears_within_one_step_of_the_market_price(rw, market):
-    """1.3: found in the first auction; 0.3: below the first auction's floor, found by later
-    auctions restarting lower; 37: above the first start price, the first fills at once at its
-    start and each next auction starts at the last clearing price x the factor until one starts
-    above the market and falls to it. Once found, the next auction clears there again. The
-    arbitrageur never pays more than the market price."""
+@pytest.mark.parametrize(
+    "market, searches",
+    [(1500 * WAD, 1), (37 * WAD, 1), (13 * 10**17, 2), (3 * 10**17, 2), (10**9, 5)],
+)
+def test_the_auction_clears_within_one_step_of_the_market_price(rw, market, searches):
+    """A token's first fill is within one discovery step below the market price, from a token worth
+    nearly the ceiling (the first auction's start) to one worth a billionth of an EIGEN (found by
+    unfilled auctions restarting lower); the next auction starts at the factor over that fill,
+    falls by the ordinary decay and clears within one of its steps. The arbitrageur never pays
+    more than the market price."""
     tka = rw.tokens["TKA"]
-    near = market * DECAY // WAD
-    prices = []
-    for _ in range(8):
-        price, _n = run_market(rw, tka, market, 10**20)
-        prices.append(price)
-        assert rw.bb.lastClearingPrice(tka) == price <= market
-        rw.advance(PERIOD)
-        if near < price:
-            break
-    assert near < prices[-1] <= market, prices
-    assert (len(prices) > 1) == (market == 37 * 10**18)
+    first, n1 = run_market(rw, tka, market, 10**20)
+    assert n1 == searches
+    assert market * DISCOVERY // WAD < first <= market  # a discovery step at most
+    assert rw.bb.lastClearingPrice(tka) == first
+    rw.advance(PERIOD)
     price2, n2 = run_market(rw, tka, market, 10**20)
-    assert n2 == 1 and near < price2 <= market
-    assert rw.bb.auctions(tka).startPrice == prices[-1] * TEST_REWARDS.auction_start_factor_wad // WAD
+    assert rw.bb.auctions(tka).startPrice == first * FACTOR // WAD
+    assert rw.bb.auctions(tka).decayWad == DECAY  # found: ordinary steps from now on
+    assert n2 == 1 and market * DECAY // WAD < price2 <= market
+
+
+def test_a_first_auction_never_sells_far_below_the_market(rw):
+    """The flaw a fixed start price has: a token worth far more than it (WETH, 2,000 EIGEN) would
+    sell at once at the start price. Searched from above, the first filler gets at most one
+    discovery step (10 % here) of discount, and the next auction recovers the ordinary step."""
+    tka = rw.tokens["TKA"]
+    market = 2000 * WAD  # above the ceiling x 1 but below the start (ceiling x factor)
+    price, n = run_market(rw, tka, market, 10**20)
+    assert n == 1 and price * WAD >= market * DISCOVERY
+
+
+def test_a_rising_market_is_followed_upwards_by_the_factor_an_auction(rw):
+    """Once a price is found, each auction starts at the factor over the last fill, so a market
+    that rises faster than that is followed one factor an auction (each of those auctions fills at
+    once at its start), until one starts above the market and falls to it."""
+    tka = rw.tokens["TKA"]
+    run_market(rw, tka, 13 * 10**17, 10**20)
+    market, prices = 37 * WAD, []
+    for _ in range(8):
+        rw.advance(PERIOD)
+        price, n = run_market(rw, tka, market, 10**20)
+        assert n == 1
+        prices.append(price)
+        if market * DECAY // WAD < price:
+            break
+    assert all(b == a * FACTOR // WAD for a, b in zip(prices, prices[1:-1], strict=False)), prices
+    assert len(prices) > 2 and market * DECAY // WAD < prices[-1] <= market
+
+
+def test_the_constructor_refuses_a_discovery_slower_than_the_ordinary_decay(project, accounts):
+    owner = accounts[0]
+    args = dict(auctionPeriod=PERIOD, step=STEP, decay=DECAY, disc=DECAY + 1, factor=FACTOR, ref=CEILING)
+
+    def deploy(**kw):
+        a = {**args, **kw}
+        return project.BuybackAuction.deploy(
+            owner,
+            owner,
+            a["auctionPeriod"],
+            a["step"],
+            a["decay"],
+            a["disc"],
+            a["factor"],
+            a["ref"],
+            60,
+            owner,
+            sender=owner,
+        )
+
+    for disc in (DECAY + 1, 0):
+        with ape.reverts("invalid discovery decay"):
+            deploy(disc=disc)
+    assert deploy(disc=DECAY).DISCOVERY_DECAY_WAD() == DECAY
 
 
 def test_fees_from_rewards_reach_the_auction_and_burn_eigen(rw):

@@ -56,7 +56,8 @@ def test_demo_token_step(capsys):
     assert set(rw["paid"]) == {"operator A", "operator B", "Carol", "Dave", "Erin"}
     assert all(v > 0 for v in rw["paid"].values())
     assert demo_rewards.AMOUNT - rw["protocol_fee"] - sum(rw["paid"].values()) < 10**15  # rounding only
-    assert rw["clearing_price"] <= demo_rewards.MARKET_PRICE
+    # searched from above: never more than one discovery step (the local network's -10 %) under the market
+    assert demo_rewards.MARKET_PRICE * 9 // 10 <= rw["clearing_price"] <= demo_rewards.MARKET_PRICE
     assert rw["task_fee"] == demo_rewards.TASK_FEE * 2000 // 10_000  # config/deploy.yaml: 2,000 bips
     assert set(rw["task_paid"]) == {"operator A", "operator B"} and all(
         v > 0 for v in rw["task_paid"].values()
@@ -74,7 +75,7 @@ def test_demo_token_step(capsys):
     od = da["on_demand"]
     assert od["paid"] > 0 and od["consumed"] == od["paid"] and "claimed it in the PaymentVault" in out
     assert rw["da_fee"] == od["consumed"] == rw["weth_lot"]
-    assert rw["weth_price"] <= demo_rewards.WETH_MARKET_PRICE
+    assert demo_rewards.WETH_MARKET_PRICE * 9 // 10 <= rw["weth_price"] <= demo_rewards.WETH_MARKET_PRICE
     assert (
         rw["weth_eigen_burned"] == rw["weth_eigen_paid"] == -(-rw["weth_lot"] * rw["weth_price"] // WAD) > 0
     )

@@ -41,6 +41,8 @@ def test_wad_pow_rounds_as_the_contract():
         (dict(auction_start_factor_wad=WAD), "auction_start_factor_wad"),
         (dict(auction_decay_wad=999 * 10**15), "restarts lower"),
         (dict(auction_initial_reference_price=0), "auction_initial_reference_price"),
+        (dict(auction_discovery_decay_wad=996 * 10**15), "auction_discovery_decay_wad"),
+        (dict(auction_discovery_decay_wad=0), "auction_discovery_decay_wad"),
         (dict(rewards_updater="0x12"), "rewards_updater"),
         (dict(governance="0x" + "00" * 20), "governance"),
     ],
