@@ -241,13 +241,22 @@ def anvil_without_step_traces(keep_blocks: int | None = None) -> None:
     ape's return values and gas reports use. ``keep_blocks`` also drops transactions (receipts and
     their logs, for good: a snapshot restore does not bring them back) older than that many blocks,
     for benches that send more than memory holds; the tests keep every receipt.
+    States older than anvil's in-memory window go to ``--cache-path``, a directory of this process
+    removed when it exits: by default anvil writes them under ~/.foundry/anvil/tmp and leaves them
+    there when it is killed (as ape stops it), and a day of test runs filled a 250 GB disk.
     Call before the provider starts (tests/conftest.py does, for the whole suite)."""
+    import atexit
+    import shutil
+    import tempfile
+
     from ape_foundry.provider import FoundryProvider
 
     build = getattr(FoundryProvider.build_command, "__wrapped__", FoundryProvider.build_command)
+    states = tempfile.mkdtemp(prefix="eigen-anvil-states-")
+    atexit.register(shutil.rmtree, states, True)
 
     def command(self):
-        cmd = [a for a in build(self) if a != "--steps-tracing"]
+        cmd = [a for a in build(self) if a != "--steps-tracing"] + ["--cache-path", states]
         return cmd if keep_blocks is None else [*cmd, "--transaction-block-keeper", str(keep_blocks)]
 
     command.__wrapped__ = build
