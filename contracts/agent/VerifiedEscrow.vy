@@ -15,8 +15,12 @@
           tokenizer, engine, sampling parameters, prompt): bindReceipt names the InferenceDisputes
           receipt (registered there, for this request, bound to this payer as its client) that
           answers it; release once InferenceDisputes' challenge window passed unchallenged or the
-          set confirmed the receipt; refund when the set proved it wrong (and slashed its
-          operator), or when a challenge expired unresolved (the receipt never verified).
+          set confirmed the receipt; refund when a challenge expired unresolved (the receipt never
+          verified). When the set proved the receipt wrong and slashed its operator, the payment
+          follows the slash's fate (SlashEscrow): it waits while the set's resolver may still
+          cancel the slash ("slash pending"), is refunded once the slash is final (released, or
+          its window passed; no slash: at once), and released to the payee if the slash was
+          cancelled (the verdict was overturned: the work was right).
         Both kinds refund when the client's deadline passed before the work was certified (task)
         or a receipt bound (inference), and a task kind refunds when the task expired or its
         certified result is not the expected one.
@@ -35,12 +39,14 @@
      "window started", "window not started", "challenge window open", "fault proven",
      "wrong signer list", "receipt bound", "no receipt bound", "receipt for another client",
      "receipt for another request", "receipt not registered", "receipt challenged",
-     "receipt proven wrong", "receipt unresolved", "not refundable", "transfer failed", plus the
-     token's.
+     "receipt proven wrong", "receipt unresolved", "slash pending", "not refundable",
+     "transfer failed", plus the token's.
 """
 
 from ..interfaces import IEIP3009
 from ..interfaces import ITaskMailbox
+from ..interfaces import ITypes
+from ..interfaces import ISlashEscrowRelease as ISlashEscrow
 
 MAX_SIGNERS: constant(uint256) = 64
 MAX_PROMPT_TOKENS: constant(uint256) = 512
@@ -66,6 +72,15 @@ RECEIPT_UPHELD: constant(uint8) = 3
 RECEIPT_FAULTY: constant(uint8) = 4
 RECEIPT_EXPIRED: constant(uint8) = 5
 
+# SlashEscrow statuses
+SLASH_PENDING: constant(uint8) = 1
+SLASH_CANCELLED: constant(uint8) = 3
+
+# The fate of a receipt's slash, as far as the payment is concerned (_slash_fate).
+FATE_FINAL: constant(uint8) = 1  # the fault stands: refund
+FATE_PENDING: constant(uint8) = 2  # the resolver may still cancel the slash: wait
+FATE_CANCELLED: constant(uint8) = 3  # the slash was cancelled, the verdict overturned: release
+
 HELD: constant(uint8) = 1
 RELEASED: constant(uint8) = 2
 REFUNDED: constant(uint8) = 3
@@ -74,7 +89,7 @@ REFUNDED: constant(uint8) = 3
 REFUND_EXPIRED: constant(uint8) = 1  # the mailbox task expired without a result
 REFUND_DEADLINE: constant(uint8) = 2  # the deadline passed without a certified result / bound receipt
 REFUND_MISMATCH: constant(uint8) = 3  # the certified result is not the expected one
-REFUND_FAULT: constant(uint8) = 4  # a fault proof (task) or a dispute (inference) proved the work wrong
+REFUND_FAULT: constant(uint8) = 4  # a fault proof (task) or a dispute whose slash is final (inference) proved the work wrong
 REFUND_UNRESOLVED: constant(uint8) = 5  # the receipt's challenge expired without a verdict
 
 
@@ -121,6 +136,8 @@ struct Claim:
 interface IInferenceDisputes:
     def claims(receiptDigest: bytes32) -> Claim: view
     def receiptDigest(r: InferenceReceipt) -> bytes32: pure
+    def slashEscrow() -> address: view
+    def operatorSetId() -> uint32: view
 
 
 struct Escrow:
@@ -175,6 +192,8 @@ event Refunded:
 mailbox: public(immutable(address))
 # The InferenceDisputes whose receipts release KIND_INFERENCE payments (zero: not served).
 disputes: public(immutable(address))
+# The SlashEscrow holding InferenceDisputes' slashes (read from it at deployment; zero without it).
+slashEscrow: public(immutable(address))
 # Seconds after confirmTask during which a fault proof still refunds a task payment.
 TASK_WINDOW: public(immutable(uint256))
 escrows: public(HashMap[bytes32, Escrow])
@@ -190,6 +209,10 @@ def __init__(_mailbox: address, _disputes: address, _taskWindow: uint256):
     assert _mailbox != empty(address) or _disputes != empty(address), "zero mailbox and disputes"
     mailbox = _mailbox
     disputes = _disputes
+    escrow: address = empty(address)
+    if _disputes != empty(address):
+        escrow = staticcall IInferenceDisputes(_disputes).slashEscrow()
+    slashEscrow = escrow
     TASK_WINDOW = _taskWindow
 
 
@@ -313,6 +336,23 @@ def _certified(e: Escrow) -> ITaskMailbox.TaskInfo:
     return info
 
 
+@internal
+@view
+def _slash_fate(c: Claim) -> uint8:
+    # A receipt proven wrong: its fault stands once the slash is final (released, or past the slash
+    # escrow's window, when nobody can cancel it any more; nothing slashed or nothing escrowed:
+    # nothing to cancel), and is overturned if the set's resolver cancelled the slash.
+    if c.slashId == 0:
+        return FATE_FINAL
+    set_id: uint32 = staticcall IInferenceDisputes(disputes).operatorSetId()
+    rec: ITypes.SlashRecord = staticcall ISlashEscrow(slashEscrow).getSlash(disputes, set_id, c.slashId)
+    if rec.status == SLASH_CANCELLED:
+        return FATE_CANCELLED
+    if rec.status == SLASH_PENDING and block.number <= convert(rec.resolveBlock, uint256):
+        return FATE_PENDING
+    return FATE_FINAL
+
+
 @external
 def confirmTask(id: bytes32) -> uint256:
     """
@@ -365,7 +405,8 @@ def release(id: bytes32, signers: DynArray[address, MAX_SIGNERS]):
     """
     @notice Pay the payee. Task: VERIFIED with the expected result, its challenge window over
             (confirmTask, TASK_WINDOW) and no fault proven. Inference: the bound receipt's
-            challenge window passed unchallenged, or the set confirmed it. Anyone may call.
+            challenge window passed unchallenged, or the set confirmed it, or the set proved it
+            wrong but its resolver cancelled the slash. Anyone may call.
     @param id The escrow.
     @param signers Task: its certifying operators, as TaskVerified listed them (inference: ignored).
     """
@@ -379,10 +420,14 @@ def release(id: bytes32, signers: DynArray[address, MAX_SIGNERS]):
     else:
         assert e.receipt != empty(bytes32), "no receipt bound"
         c: Claim = staticcall IInferenceDisputes(disputes).claims(e.receipt)
-        assert c.status != RECEIPT_FAULTY, "receipt proven wrong"
-        assert c.status != RECEIPT_CHALLENGED, "receipt challenged"
-        assert c.status != RECEIPT_EXPIRED, "receipt unresolved"
-        assert c.status == RECEIPT_UPHELD or block.timestamp > c.deadline, "challenge window open"
+        if c.status == RECEIPT_FAULTY:
+            fate: uint8 = self._slash_fate(c)
+            assert fate != FATE_PENDING, "slash pending"
+            assert fate == FATE_CANCELLED, "receipt proven wrong"
+        else:
+            assert c.status != RECEIPT_CHALLENGED, "receipt challenged"
+            assert c.status != RECEIPT_EXPIRED, "receipt unresolved"
+            assert c.status == RECEIPT_UPHELD or block.timestamp > c.deadline, "challenge window open"
     self.escrows[id].state = RELEASED
     assert extcall IEIP3009(e.token).transfer(e.payee, e.amount), "transfer failed"
     log Released(id=id, payee=e.payee, amount=e.amount)
@@ -395,7 +440,8 @@ def refund(id: bytes32, signers: DynArray[address, MAX_SIGNERS]):
     @notice Return the payment to the payer. Task: it expired; or the deadline passed without a
             certified result; or the certified result is not the expected one; or a fault was
             proven against it. Inference: the deadline passed with no receipt bound; or the bound
-            receipt was proven wrong; or its challenge expired unresolved. Anyone may call.
+            receipt was proven wrong and its slash is final (not while the set's resolver may
+            still cancel it: "slash pending"); or its challenge expired unresolved. Anyone may call.
     @param id The escrow.
     @param signers For a VERIFIED task, its certifying operators as TaskVerified listed them
            (ignored otherwise).
@@ -417,10 +463,13 @@ def refund(id: bytes32, signers: DynArray[address, MAX_SIGNERS]):
         if block.timestamp > e.deadline:
             reason = REFUND_DEADLINE
     else:
-        status: uint8 = (staticcall IInferenceDisputes(disputes).claims(e.receipt)).status
-        if status == RECEIPT_FAULTY:
-            reason = REFUND_FAULT
-        elif status == RECEIPT_EXPIRED:
+        c: Claim = staticcall IInferenceDisputes(disputes).claims(e.receipt)
+        if c.status == RECEIPT_FAULTY:
+            fate: uint8 = self._slash_fate(c)
+            assert fate != FATE_PENDING, "slash pending"
+            if fate == FATE_FINAL:
+                reason = REFUND_FAULT
+        elif c.status == RECEIPT_EXPIRED:
             reason = REFUND_UNRESOLVED
     assert reason != 0, "not refundable"
     self.escrows[id].state = REFUNDED

@@ -553,7 +553,7 @@ def submitReceipt(r: Receipt, signature: sigcheck.Signature) -> bytes32:
 
 @internal
 def _sorted_strategies(set_id: uint32) -> DynArray[address, MAX_STRATEGIES]:
-    s: DynArray[address, MAX_STRATEGIES] = staticcall IAM(sigcheck.allocationManager).getStrategiesInOperatorSet(ITypes.OperatorSet(avs=self, id=set_id))
+    s: DynArray[address, MAX_STRATEGIES] = sigcheck._strategies(set_id)
     n: uint256 = len(s)
     for i: uint256 in range(1, MAX_STRATEGIES):
         if i >= n:

@@ -7,10 +7,14 @@
         address, so only that client can ever be compensated for it); during the challenge window anyone may challenge it with a
         bond; the operators of the inference operator set re-execute it off-chain and a
         stake-weighted threshold of them (the accused excluded) signs the correct output
-        commitment. A receipt proven wrong slashes its operator through the AllocationManager and
-        the challenger's bond comes back; after the slash escrow's window the slashed tokens are
-        forwarded to the receipt's client. A receipt confirmed correct forfeits the bond to the
-        accused operator. A challenge nobody resolves by its deadline expires and returns the bond.
+        commitment. A receipt proven wrong slashes its operator through the AllocationManager;
+        after the slash escrow's window the slashed tokens are forwarded to the receipt's client.
+        The challenger's bond is held until the slash's fate is known: it comes back once the slash
+        is final (claimCompensation or settleBond), and is forfeited to the accused operator if
+        the set's resolver cancels the slash (the verdict was overturned: the accusation was
+        false, as for a receipt the set confirmed). A receipt confirmed correct forfeits the bond
+        to the accused operator. A challenge nobody resolves by its deadline expires and returns
+        the bond.
 @dev This contract is the AVS of its single inference set, the set's registrar, its slasher and
      its redistribution recipient (it forwards each slash to the client of the dispute that caused
      it). The threshold mechanism is the OperatorSetSigCheck module. The receipt digest is
@@ -98,6 +102,8 @@ struct Claim:
     status: uint8
     deadline: uint256        # REGISTERED: end of the challenge window; CHALLENGED: resolution deadline
     challenger: address
+    # the challenge's bond while this contract holds it for the claim; 0 once credited (at the
+    # verdict, at expiry, or, for a receipt proven wrong and slashed, once the slash's fate is known)
     bond: uint256
     slashId: uint256         # FAULTY and slashed: the AllocationManager's slash id
     compensated: bool
@@ -159,6 +165,13 @@ event ChallengeExpired:
     receiptDigest: indexed(bytes32)
     challenger: indexed(address)
     bondReturned: uint256
+
+event VerdictOverturned:
+    receiptDigest: indexed(bytes32)
+    challenger: indexed(address)
+    operator: indexed(address)
+    slashId: uint256
+    bondForfeited: uint256
 
 event ClientCompensated:
     receiptDigest: indexed(bytes32)
@@ -506,6 +519,8 @@ def challengeReceipt(receiptDigest: bytes32):
 
 @internal
 def _credit(account: address, digest: bytes32, amount: uint256):
+    # every credit is a claim's bond leaving the claim's hold
+    self.claims[digest].bond = 0
     self.credits[account] += amount
     self.totalCredits += amount
     log BondCredited(account=account, receiptDigest=digest, amount=amount)
@@ -513,7 +528,7 @@ def _credit(account: address, digest: bytes32, amount: uint256):
 
 @internal
 def _sorted_strategies(set_id: uint32) -> DynArray[address, MAX_STRATEGIES]:
-    s: DynArray[address, MAX_STRATEGIES] = staticcall IAM(sigcheck.allocationManager).getStrategiesInOperatorSet(ITypes.OperatorSet(avs=self, id=set_id))
+    s: DynArray[address, MAX_STRATEGIES] = sigcheck._strategies(set_id)
     n: uint256 = len(s)
     for i: uint256 in range(1, MAX_STRATEGIES):
         if i >= n:
@@ -531,19 +546,6 @@ def _sorted_strategies(set_id: uint32) -> DynArray[address, MAX_STRATEGIES]:
 
 @internal
 @view
-def _stake_of(set_id: uint32, operator: address) -> uint256:
-    opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=self, id=set_id)
-    am: address = sigcheck.allocationManager
-    strategies: DynArray[address, MAX_STRATEGIES] = staticcall IAM(am).getStrategiesInOperatorSet(opset)
-    rows: DynArray[DynArray[uint256, MAX_STRATEGIES], 64] = staticcall IAM(am).getAllocatedStake(opset, [operator], strategies)
-    t: uint256 = 0
-    for x: uint256 in rows[0]:
-        t += x
-    return t
-
-
-@internal
-@view
 def _verdict_stake(set_id: uint32, digest: bytes32, accused: address, sigs: DynArray[sigcheck.Signature, 64]) -> (uint256, uint256):
     # Signers' stake and the stake of every member but the accused; the accused may not sign.
     for sig: sigcheck.Signature in sigs:
@@ -552,7 +554,7 @@ def _verdict_stake(set_id: uint32, digest: bytes32, accused: address, sigs: DynA
     total: uint256 = 0
     signed, total = sigcheck._check(set_id, digest, sigs)
     if sigcheck._member_index[set_id][accused] != 0:
-        total -= self._stake_of(set_id, accused)
+        total -= sigcheck._stakes(set_id, [accused])[0]
     assert total != 0, "no stake in set"
     assert signed * BPS >= total * sigcheck.thresholdBps[set_id], "threshold not met"
     return signed, total
@@ -604,7 +606,9 @@ def _resolve(receiptDigest: bytes32, correctOutput: bytes32, signatures: DynArra
     else:
         log OperatorNotSlashable(receiptDigest=receiptDigest, operator=c.operator)
     log ReceiptProvenWrong(receiptDigest=receiptDigest, operator=c.operator, challenger=c.challenger, claimedOutput=c.output, correctOutput=correctOutput, slashId=slash_id, signedStake=signed, totalStake=total)
-    self._credit(c.challenger, receiptDigest, c.bond)
+    if slash_id == 0:
+        # nothing slashed, nothing the resolver could cancel: the verdict is final
+        self._credit(c.challenger, receiptDigest, c.bond)
 
 
 @external
@@ -615,8 +619,9 @@ def resolveChallenge(receiptDigest: bytes32, correctOutput: bytes32, signatures:
             correctOutput), strictly ascending signing keys, not the accused's, whose stake reaches
             the threshold of the set's stake without the accused's. If `correctOutput` differs
             from the receipt's output commitment the operator is slashed by SLASH_WAD of its
-            allocation in every strategy of the set and the bond is credited back to the
-            challenger; otherwise the bond is credited to the accused operator.
+            allocation in every strategy of the set and the bond is held until the slash's fate
+            (settleBond; credited back at once when the operator was not slashable); otherwise the
+            bond is credited to the accused operator.
     @param receiptDigest The receipt digest (receiptDigest of the receipt).
     @param correctOutput The output commitment the set found by re-executing (INVALID_REQUEST for a malformed request).
     @param signatures The signatures, in strictly ascending order of signing key.
@@ -647,7 +652,8 @@ def claimCompensation(receiptDigest: bytes32):
     @notice Forward the slash of a receipt proven wrong to its client, once the slash escrow's
             window has passed (anyone may call): releases the escrow to this contract (the set's
             redistribution recipient) if nobody has yet, then transfers exactly the amounts the
-            escrow recorded for that slash. Reverts if the set's resolver cancelled the slash.
+            escrow recorded for that slash, and credits the challenger's held bond back (the
+            slash is final). Reverts if the set's resolver cancelled the slash.
     @param receiptDigest The receipt digest (receiptDigest of the receipt).
     """
     c: Claim = self.claims[receiptDigest]
@@ -655,10 +661,13 @@ def claimCompensation(receiptDigest: bytes32):
     assert c.slashId != 0, "operator was not slashed"
     assert not c.compensated, "already compensated"
     set_id: uint32 = self.operatorSetId
-    rec: ITypes.SlashRecord = staticcall IEscrow(slashEscrow).getSlash(self, set_id, c.slashId)
+    rec: ITypes.SlashRecord = self._slash_record(c.slashId)
     assert rec.status != ESCROW_CANCELLED, "slash cancelled"
     assert rec.status == ESCROW_PENDING or rec.status == ESCROW_RELEASED, "nothing escrowed"
     self.claims[receiptDigest].compensated = True
+    if c.bond != 0:
+        # the slash is final (released here, or by someone before): the challenger's bond comes back
+        self._credit(c.challenger, receiptDigest, c.bond)
     if rec.status == ESCROW_PENDING:
         extcall IEscrow(slashEscrow).releaseSlash(self, set_id, c.slashId)
     for i: uint256 in range(MAX_STRATEGIES):
@@ -668,6 +677,35 @@ def claimCompensation(receiptDigest: bytes32):
         if amount != 0:
             assert extcall IERC20(rec.tokens[i]).transfer(c.client, amount, default_return_value=True), "transfer failed"
         log ClientCompensated(receiptDigest=receiptDigest, client=c.client, slashId=c.slashId, token=rec.tokens[i], amount=amount)
+
+
+@internal
+@view
+def _slash_record(slash_id: uint256) -> ITypes.SlashRecord:
+    # one decoder of the escrow's record for claimCompensation and settleBond
+    return staticcall IEscrow(slashEscrow).getSlash(self, self.operatorSetId, slash_id)
+
+
+@external
+def settleBond(receiptDigest: bytes32):
+    """
+    @notice Settle the bond of a challenge that proved its receipt wrong once its slash's fate is
+            known (anyone may call): if the set's resolver cancelled the slash (the verdict was
+            overturned) the bond is forfeited to the accused operator; once the slash is final
+            (released, past the escrow's window, or nothing escrowed) it goes back to the
+            challenger (claimCompensation does this too).
+    @param receiptDigest The receipt digest (receiptDigest of the receipt).
+    """
+    c: Claim = self.claims[receiptDigest]
+    assert c.status == STATUS_FAULTY, "receipt not proven wrong"
+    assert c.bond != 0, "bond settled"
+    rec: ITypes.SlashRecord = self._slash_record(c.slashId)
+    if rec.status == ESCROW_CANCELLED:
+        log VerdictOverturned(receiptDigest=receiptDigest, challenger=c.challenger, operator=c.operator, slashId=c.slashId, bondForfeited=c.bond)
+        self._credit(c.operator, receiptDigest, c.bond)
+        return
+    assert rec.status != ESCROW_PENDING or block.number > convert(rec.resolveBlock, uint256), "slash pending"
+    self._credit(c.challenger, receiptDigest, c.bond)
 
 
 @external

@@ -207,19 +207,33 @@ def updateSigningKey(signingKey: address, v: uint8, r: bytes32, s: bytes32):
 
 @internal
 @view
-def _check(set_id: uint32, digest: bytes32, sigs: DynArray[Signature, MAX_MEMBERS]) -> (uint256, uint256):
-    members: DynArray[address, MAX_MEMBERS] = self._members[set_id]
-    assert len(members) != 0, "no members"
-    opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=self, id=set_id)
-    strategies: DynArray[address, MAX_STRATEGIES] = staticcall IAM(self.allocationManager).getStrategiesInOperatorSet(opset)
-    rows: DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_MEMBERS] = staticcall IAM(self.allocationManager).getAllocatedStake(opset, members, strategies)
+def _strategies(set_id: uint32) -> DynArray[address, MAX_STRATEGIES]:
+    # the set's strategies, as the AllocationManager lists them (one decoder for every reader)
+    return staticcall IAM(self.allocationManager).getStrategiesInOperatorSet(ITypes.OperatorSet(avs=self, id=set_id))
+
+
+@internal
+@view
+def _stakes(set_id: uint32, operators: DynArray[address, MAX_MEMBERS]) -> DynArray[uint256, MAX_MEMBERS]:
+    # each operator's stake allocated to the set, summed over the set's strategies
+    rows: DynArray[DynArray[uint256, MAX_STRATEGIES], MAX_MEMBERS] = staticcall IAM(self.allocationManager).getAllocatedStake(ITypes.OperatorSet(avs=self, id=set_id), operators, self._strategies(set_id))
     stake: DynArray[uint256, MAX_MEMBERS] = []
-    total: uint256 = 0
     for row: DynArray[uint256, MAX_STRATEGIES] in rows:
         t: uint256 = 0
         for x: uint256 in row:
             t += x
         stake.append(t)
+    return stake
+
+
+@internal
+@view
+def _check(set_id: uint32, digest: bytes32, sigs: DynArray[Signature, MAX_MEMBERS]) -> (uint256, uint256):
+    members: DynArray[address, MAX_MEMBERS] = self._members[set_id]
+    assert len(members) != 0, "no members"
+    stake: DynArray[uint256, MAX_MEMBERS] = self._stakes(set_id, members)
+    total: uint256 = 0
+    for t: uint256 in stake:
         total += t
     signed: uint256 = 0
     prev: uint256 = 0

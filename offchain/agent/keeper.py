@@ -9,8 +9,11 @@ Inference kind: while no receipt is bound, the receipt is found on chain: the In
 ``registerReceipt`` transactions whose ``ReceiptRegistered`` event names the payer as client, whose
 receipt answers the escrow's request (the escrow's own ``requestDigest``) and, when the client
 named one, carries the expected output commitment; the first is bound (``bindReceipt``). Once bound:
-``release`` after its challenge window passed or the set confirmed it, ``refund`` when it was proven
-wrong or its challenge expired. With no receipt by the deadline, ``refund``.
+``release`` after its challenge window passed or the set confirmed it, ``refund`` when its challenge
+expired. A receipt proven wrong follows its slash's fate (read by the escrow from the SlashEscrow):
+``waiting`` (``slash pending``) while the set's resolver may still cancel the slash, ``refund`` once
+it is final, ``release`` to the payee if it was cancelled. With no receipt by the deadline,
+``refund``.
 
 Each step is simulated first: one that the contract would refuse is not sent, and the escrow is
 reported as ``waiting`` with the refusal (e.g. ``challenge window open``).

@@ -301,7 +301,7 @@ def _tampered_answer(w: _World, honest: Receipt) -> dict[str, Any]:
     print(
         f"  B and C's BLS verdict posted (gas {res.gas_used:,}): {fmt(pw.signedStake)} of {fmt(pw.totalStake)} "
         f"(A's excluded) allocated-stake units (summed over strategies) signed; the receipt is wrong, operator A slashed (slash {pw.slashId}): {sym0} delegated "
-        f"to A {fmt(before)} -> {fmt(after)}; Erin's bond is credited back."
+        f"to A {fmt(before)} -> {fmt(after)}; Erin's bond is held until the slash is final (the arbiter could still cancel it)."
     )
 
     chain.mine(demo.config.slash_resolution_delay_blocks + 1)

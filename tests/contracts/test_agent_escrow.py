@@ -4,9 +4,10 @@ Task kind: released to the server agent on a certified (and expected) result onc
 window after confirmTask passed, refunded to the client on expiry, on its own deadline, on an
 unexpected result, or after a fault proof slashed the certifying operators through TaskSlasher.
 Inference kind: released once the bound InferenceDisputes receipt's challenge window passed (or
-the set confirmed it), refunded when the set proved it wrong (its operator slashed), when its
-challenge expired unresolved, or when no receipt was bound by the deadline. Every path once, every
-refusal typed."""
+the set confirmed it), refunded when its challenge expired unresolved, or when no receipt was bound
+by the deadline. A receipt proven wrong holds the payment while its slash may still be cancelled:
+refunded once the slash is final, released to the server agent if the set's resolver cancelled it
+(nobody profits from an overturned verdict). Every path once, every refusal typed."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from offchain.chain.deploy import VERIFIED_ESCROW, deploy_core, deploy_verified_
 from offchain.chain.errors import ChainInputError, DeployConfigError
 from offchain.chain.inference_disputes import receipt_args, receipt_output
 from tests.contracts.support import (
+    BOND,
     CHALLENGE_WINDOW,
     ESCROW_BLOCKS,
     RESOLUTION_WINDOW,
@@ -382,8 +384,9 @@ def test_honest_receipt_releases_after_its_challenge_window_only_once(eiw) -> No
     reverts("escrow settled", eiw.escrow.bindReceipt, eid, rargs(rec), sender=eiw.relayer)
 
 
-def test_receipt_proven_wrong_refunds_and_slashes(eiw) -> None:
+def test_receipt_proven_wrong_refunds_once_the_slash_is_final(eiw) -> None:
     e, d = eiw.escrow, eiw.d
+    assert A(e.slashEscrow()) == A(d.c.slashEscrow()) == A(d.w.esc)
     rec = tamper(d.answer(prompt="tampered"), d.keys[0])
     eid, _ = eiw.pay(rec)
     d.register(rec)
@@ -398,16 +401,93 @@ def test_receipt_proven_wrong_refunds_and_slashes(eiw) -> None:
     assert d.w.dm.operatorShares(d.ops[0], tka) < shares  # slashed by SLASH_WAD of its allocation
     assert SLASH_WAD > 0
     eiw.chain.pending_timestamp = eiw.chain.pending_timestamp + CHALLENGE_WINDOW + RESOLUTION_WINDOW
+    # the set's resolver may still cancel the slash: the payment waits for its fate
+    reverts("slash pending", e.release, eid, [], sender=eiw.relayer)
+    reverts("slash pending", e.refund, eid, [], sender=eiw.relayer)
+    eiw.chain.mine(ESCROW_BLOCKS + 1)  # past the slash escrow's window (not yet released): final
     reverts("receipt proven wrong", e.release, eid, [], sender=eiw.relayer)
     before = eiw.usdc.balanceOf(eiw.client)
     ev = one(e.refund(eid, [], sender=eiw.payee), "Refunded")  # anyone may call
     assert (bytes(ev.id), A(ev.payer), ev.amount, ev.reason) == (eid, A(eiw.client), PRICE, 4)
     assert eiw.usdc.balanceOf(eiw.client) == before + PRICE and e.escrows(eid).state == 3
     reverts("escrow settled", e.release, eid, [], sender=eiw.relayer)
+    reverts("escrow settled", e.refund, eid, [], sender=eiw.relayer)
     # the slash itself reaches the client through InferenceDisputes, as for any receipt
-    eiw.chain.mine(ESCROW_BLOCKS + 1)
     d.c.claimCompensation(rec.digest(), sender=d.watcher)
     assert d.c.claims(rec.digest()).compensated
+
+
+def test_released_slash_refunds(eiw) -> None:
+    # someone released the slash (claimCompensation does): the fault stands, refund
+    e, d = eiw.escrow, eiw.d
+    rec = tamper(d.answer(prompt="tampered, released"), d.keys[0])
+    eid, _ = eiw.pay(rec)
+    d.register(rec)
+    eiw.bind(eid, rec)
+    d.challenge(rec)
+    one(d.resolve(rec), "ReceiptProvenWrong")
+    eiw.chain.mine(ESCROW_BLOCKS + 1)
+    d.c.claimCompensation(rec.digest(), sender=d.watcher)
+    assert one(e.refund(eid, [], sender=eiw.relayer), "Refunded").reason == 4
+
+
+def test_overturned_verdict_pays_the_server_and_nobody_profits(eiw) -> None:
+    """A lying majority of the set proves an honest receipt "wrong"; the set's resolver cancels the
+    slash inside the escrow window. The escrow follows the slash's fate: the server agent is paid,
+    the client gets back neither the payment nor any compensation, the challenger's bond goes to
+    the operator it accused, and the operator's stake is whole again. Balances checked."""
+    e, d, usdc = eiw.escrow, eiw.d, eiw.usdc
+    w, tka = d.w, d.w.tokens["TKA"]
+    rec = d.answer(prompt="honest, slashed by a lie")
+    client_usdc, payee_usdc = usdc.balanceOf(eiw.client), usdc.balanceOf(eiw.payee)
+    eid, _ = eiw.pay(rec)
+    d.register(rec)
+    eiw.bind(eid, rec)
+    op, strat = d.ops[0], d.strats[0]
+    shares = w.dm.operatorShares(op, strat)
+    client_tka = tka.balanceOf(eiw.client)
+    credits = (d.c.credits(op), d.c.credits(d.watcher))
+    d.challenge(rec)
+    ev = one(d.resolve(rec, signers=(1, 2), correct=b"\x55" * 32), "ReceiptProvenWrong")  # the lie
+    assert w.dm.operatorShares(op, strat) < shares
+    reverts("slash pending", e.refund, eid, [], sender=eiw.relayer)
+    reverts("slash pending", e.release, eid, [], sender=eiw.relayer)
+    w.esc.cancelSlash(d.c, d.c.operatorSetId(), ev.slashId, sender=w.resolver)
+    reverts("not refundable", e.refund, eid, [], sender=eiw.relayer)
+    out = one(e.release(eid, [], sender=eiw.client), "Released")  # anyone, even the client
+    assert (bytes(out.id), A(out.payee), out.amount) == (eid, A(eiw.payee), PRICE)
+    assert e.escrows(eid).state == 2
+    reverts("escrow settled", e.release, eid, [], sender=eiw.relayer)
+    reverts("escrow settled", e.refund, eid, [], sender=eiw.relayer)
+    d.c.settleBond(rec.digest(), sender=eiw.relayer)
+    eiw.chain.mine(ESCROW_BLOCKS + 1)
+    reverts("slash cancelled", d.c.claimCompensation, rec.digest(), sender=eiw.client)
+    assert (
+        usdc.balanceOf(eiw.payee) == payee_usdc + PRICE and usdc.balanceOf(eiw.client) == client_usdc - PRICE
+    )
+    assert tka.balanceOf(eiw.client) == client_tka and tka.balanceOf(d.c) == 0
+    assert w.dm.operatorShares(op, strat) == shares
+    assert (d.c.credits(op), d.c.credits(d.watcher)) == (credits[0] + BOND, credits[1])
+    assert usdc.balanceOf(e) == 0  # nothing left behind
+
+
+def test_unslashed_fault_refunds_at_once(eiw) -> None:
+    # the accused was no longer slashable: nothing for the resolver to cancel, the refund is due
+    e, d, w = eiw.escrow, eiw.d, eiw.d.w
+    rec = tamper(d.answer(op_index=2, prompt="tampered, unslashable"), d.keys[2])
+    eid, _ = eiw.pay(rec)
+    d.register(rec)
+    eiw.bind(eid, rec)
+    d.challenge(rec)
+    w.am.deregisterFromOperatorSets((d.ops[2], d.c.address, [d.set_id]), sender=d.ops[2])
+    w.mine(25)  # past the deallocation delay
+    assert one(d.resolve(rec, signers=(0, 1)), "ReceiptProvenWrong").slashId == 0
+    assert one(e.refund(eid, [], sender=eiw.relayer), "Refunded").reason == 4
+
+
+def test_unknown_escrow_refused(eiw) -> None:
+    reverts("unknown escrow", eiw.escrow.release, b"\x07" * 32, [], sender=eiw.relayer)
+    reverts("unknown escrow", eiw.escrow.refund, b"\x07" * 32, [], sender=eiw.relayer)
 
 
 def test_failed_dispute_releases(eiw) -> None:

@@ -14,7 +14,7 @@ import pytest
 from offchain.agent.history import agent_history
 from offchain.chain.agent import VALIDATION_KIND_INFERENCE
 from offchain.chain.sdk import Deployment
-from tests.contracts.support import CHALLENGE_WINDOW, RESOLUTION_WINDOW, reverts, tamper
+from tests.contracts.support import BOND, CHALLENGE_WINDOW, RESOLUTION_WINDOW, reverts, tamper
 from tests.contracts.test_agent_validator import SALT, ZERO32, Registries
 
 
@@ -108,7 +108,7 @@ def test_a_lying_majoritys_verdict_overturned_by_the_resolver(iw, tmp_path):
     """Operators 1 and 2 (a stake majority without the accused) sign a false "correct output" for operator
     0's honest receipt, and it is slashed; the set's resolver cancels the slash within the escrow window.
     Nobody profits: the client's compensation is refused, the operator's stake is back, the
-    challenger has its own bond back and nothing more; and the validation answer, 0 while the verdict
+    challenger's bond is forfeited to the operator it accused; and the validation answer, 0 while the verdict
     stood, turns to 100 `inference-overturned`, as the agent's history shows the receipt overturned."""
     d, w = iw.d, iw.d.w
     rec = d.answer(seed=21)
@@ -129,7 +129,10 @@ def test_a_lying_majoritys_verdict_overturned_by_the_resolver(iw, tmp_path):
     w.esc.cancelSlash(d.c, opset[1], ev.slashId, sender=w.resolver)
     assert stake() == before  # its stake back in full (as unallocated magnitude: docs/restaking.md)
     reverts("slash cancelled", d.c.claimCompensation, digest, sender=d.client)
-    assert d.c.credits(d.watcher) - credit0 == d.c.claims(digest).bond  # its own bond, nothing else
+    # the challenger accused falsely: its bond goes to the operator, as for a confirmed receipt
+    op_credit0 = d.c.credits(d.ops[0])
+    d.c.settleBond(digest, sender=d.client)
+    assert d.c.credits(d.watcher) == credit0 and d.c.credits(d.ops[0]) == op_credit0 + BOND
     iw.v.respondInference(iw.agent_id, digest, SALT, sender=d.watcher)
     assert iw.status(rh) == (100, bytes(d.c.claims(digest).output), "inference-overturned")
     h = history(iw, tmp_path)

@@ -1,8 +1,9 @@
 """Hypothesis state machine over InferenceDisputes: receipts (honest and tampered, made by the tiny
-model once) are registered, challenged, resolved by the set's verdict, expired, compensated and bonds
-withdrawn, in random order and at random times, against a model of every claim. Invariants: the
-contract's ETH equals the bonds it holds plus the credits it owes, it never keeps slashed tokens
-after forwarding them, and every claim's status is the model's."""
+model once) are registered, challenged, resolved by the set's verdict, expired, compensated, their
+slashes cancelled by the set's resolver, bonds settled by the slash's fate and withdrawn, in random
+order and at random times, against a model of every claim. Invariants: the contract's ETH equals
+the bonds it holds (each claim's, as its `bond` field says) plus the credits it owes, it never keeps
+slashed tokens after forwarding them, and every claim's status is the model's."""
 
 from __future__ import annotations
 
@@ -53,6 +54,8 @@ def test_dispute_state_machine(dworld, chain):
             self.challenger = [None] * len(pool)
             self.slash_block = [None] * len(pool)
             self.paid = [False] * len(pool)
+            self.held = [False] * len(pool)  # a bond held past the verdict, until the slash's fate
+            self.cancelled = [False] * len(pool)
             self.credits = {}
 
         def teardown(self):
@@ -65,7 +68,7 @@ def test_dispute_state_machine(dworld, chain):
             """The k-th receipt (mod count) in status `wanted`, else pool index k (exercises reverts)."""
             cands = [i for i, x in enumerate(self.status) if x == wanted]
             if wanted == FAULTY:
-                cands = [i for i in cands if not self.paid[i]]
+                cands = [i for i in cands if not self.paid[i] and (self.held[i] or not self.cancelled[i])]
             return cands[k % len(cands)] if cands else k % len(pool)
 
         def credit(self, who, amount):
@@ -139,7 +142,7 @@ def test_dispute_state_machine(dworld, chain):
             else:
                 self.status[i] = FAULTY
                 self.slash_block[i] = chain.blocks.head.number
-                self.credit(self.challenger[i], BOND)
+                self.held[i] = True  # until the slash's fate is known
                 ev = [e for e in tx.events if e.event_name == "ReceiptProvenWrong"][0]
                 assert ev.slashId != 0 and ev.correctOutput == correct
 
@@ -170,21 +173,66 @@ def test_dispute_state_machine(dworld, chain):
         def claim(self, k):
             i = self.pick(k, FAULTY)
             rec = pool[i][0]
+            refusal = None
+            if self.status[i] != FAULTY:
+                refusal = "receipt not proven wrong"
+            elif self.paid[i]:
+                refusal = "already compensated"
+            elif self.cancelled[i]:
+                refusal = "slash cancelled"
+            elif chain.blocks.head.number + 1 <= self.slash_block[i] + ESCROW_BLOCKS:
+                refusal = "resolution window open"
+            if refusal is not None:
+                with ape.reverts(refusal):
+                    c.claimCompensation(rec.digest(), sender=dworld.watcher)
+                return
+            before = tka.balanceOf(self.client[i])
+            tx = c.claimCompensation(rec.digest(), sender=dworld.watcher)
+            got = sum(e.amount for e in tx.events if e.event_name == "ClientCompensated")
+            assert got > 0 and tka.balanceOf(self.client[i]) == before + got
+            self.paid[i] = True
+            if self.held[i]:  # the slash is final: the bond comes back with it
+                self.held[i] = False
+                self.credit(self.challenger[i], BOND)
+
+        @precondition(lambda self: FAULTY in self.status)
+        @rule(k=st.integers(0, len(pool) - 1))
+        def cancel(self, k):
+            """The set's resolver cancels the slash (the verdict overturned), inside the window only."""
+            i = self.pick(k, FAULTY)
+            if self.status[i] != FAULTY or self.cancelled[i] or self.paid[i]:
+                return
+            slash_id = c.claims(pool[i][0].digest()).slashId
+            if chain.blocks.head.number + 1 > self.slash_block[i] + ESCROW_BLOCKS:
+                with ape.reverts():  # released ("slash not pending") or past the window
+                    dworld.w.esc.cancelSlash(c, dworld.set_id, slash_id, sender=dworld.w.resolver)
+                return
+            dworld.w.esc.cancelSlash(c, dworld.set_id, slash_id, sender=dworld.w.resolver)
+            self.cancelled[i] = True
+
+        @precondition(lambda self: FAULTY in self.status)
+        @rule(k=st.integers(0, len(pool) - 1))
+        def settle_bond(self, k):
+            i = self.pick(k, FAULTY)
+            rec, accused = pool[i][0], pool[i][1]
             if self.status[i] != FAULTY:
                 with ape.reverts("receipt not proven wrong"):
-                    c.claimCompensation(rec.digest(), sender=dworld.watcher)
-            elif self.paid[i]:
-                with ape.reverts("already compensated"):
-                    c.claimCompensation(rec.digest(), sender=dworld.watcher)
+                    c.settleBond(rec.digest(), sender=dworld.client)
+            elif not self.held[i]:
+                with ape.reverts("bond settled"):
+                    c.settleBond(rec.digest(), sender=dworld.client)
+            elif self.cancelled[i]:
+                tx = c.settleBond(rec.digest(), sender=dworld.client)
+                assert [e.bondForfeited for e in tx.events if e.event_name == "VerdictOverturned"] == [BOND]
+                self.held[i] = False
+                self.credit(dworld.ops[accused].address, BOND)
             elif chain.blocks.head.number + 1 <= self.slash_block[i] + ESCROW_BLOCKS:
-                with ape.reverts("resolution window open"):
-                    c.claimCompensation(rec.digest(), sender=dworld.watcher)
+                with ape.reverts("slash pending"):
+                    c.settleBond(rec.digest(), sender=dworld.client)
             else:
-                before = tka.balanceOf(self.client[i])
-                tx = c.claimCompensation(rec.digest(), sender=dworld.watcher)
-                got = sum(e.amount for e in tx.events if e.event_name == "ClientCompensated")
-                assert got > 0 and tka.balanceOf(self.client[i]) == before + got
-                self.paid[i] = True
+                c.settleBond(rec.digest(), sender=dworld.client)
+                self.held[i] = False
+                self.credit(self.challenger[i], BOND)
 
         @precondition(lambda self: any(self.credits.values()))
         @rule(who=st.sampled_from(["client", "watcher", "recipient", "op0", "op1", "op2"]))
@@ -217,7 +265,7 @@ def test_dispute_state_machine(dworld, chain):
 
         @invariant()
         def accounting(self):
-            held = sum(BOND for s in self.status if s == CHALLENGED)
+            held = sum(BOND for i, s in enumerate(self.status) if s == CHALLENGED or self.held[i])
             owed = sum(self.credits.values())
             assert c.totalCredits() == owed
             assert c.balance == held + owed
@@ -226,6 +274,7 @@ def test_dispute_state_machine(dworld, chain):
                 if self.status[i] != NONE:
                     cl = c.claims(rec.digest())
                     assert cl.status == self.status[i] and bool(cl.compensated) == self.paid[i]
+                    assert cl.bond == (BOND if self.status[i] == CHALLENGED or self.held[i] else 0)
 
     base = settings.default
     if eigen_settings.hypothesis_profile() == "ci":

@@ -358,7 +358,10 @@ def test_honest_receipt_challenge_fails_and_forfeits_bond(dworld):
     assert (ev.signedStake, ev.totalStake) == (50 * WAD, 50 * WAD)  # ops 1 and 2; the accused's 50 excluded
     cl = claim(dworld, rec)
     assert cl.status == STATUS["upheld"] and dworld.c.isFinalized(rec.digest())
+    assert cl.bond == 0  # credited: no longer held for the claim
     assert dworld.c.credits(dworld.ops[0]) == BOND and dworld.c.credits(dworld.watcher) == 0
+    with ape.reverts("receipt not proven wrong"):
+        dworld.c.settleBond(rec.digest(), sender=dworld.watcher)
     with ape.reverts("not challenged"):
         dworld.resolve(rec)
     before = dworld.ops[0].balance
@@ -420,7 +423,7 @@ def test_expire_challenge_returns_bond(dworld):
     ev = evs(tx, "ChallengeExpired")[0]
     assert ev.challenger == dworld.watcher.address and ev.bondReturned == BOND
     assert claim(dworld, rec).status == STATUS["expired"] and not dworld.c.isFinalized(rec.digest())
-    assert dworld.c.credits(dworld.watcher) == BOND
+    assert dworld.c.credits(dworld.watcher) == BOND and claim(dworld, rec).bond == 0
     with ape.reverts("not challenged"):
         dworld.c.expireChallenge(rec.digest(), sender=dworld.client)
     with ape.reverts("receipt not challengeable"):
@@ -452,9 +455,13 @@ def test_wrong_receipt_slashed_and_client_compensated(dworld):
     assert w.dm.operatorShares(dworld.ops[0], dworld.strats[0]) == before - slashed
     cl = claim(dworld, rec)
     assert cl.status == STATUS["faulty"] and cl.slashId == 1 and not cl.compensated
-    assert dworld.c.credits(dworld.watcher) == BOND
+    # the bond is held until the slash's fate is known (the resolver may still cancel it)
+    assert cl.bond == BOND and dworld.c.credits(dworld.watcher) == 0 and dworld.c.balance == BOND
+    assert not [e for e in tx.events if e.event_name == "BondCredited"]
     with ape.reverts("resolution window open"):
         dworld.c.claimCompensation(rec.digest(), sender=dworld.watcher)
+    with ape.reverts("slash pending"):
+        dworld.c.settleBond(rec.digest(), sender=dworld.watcher)
     w.mine(ESCROW_BLOCKS + 1)
     tka = w.tokens["TKA"]
     bal = tka.balanceOf(dworld.client)
@@ -464,8 +471,13 @@ def test_wrong_receipt_slashed_and_client_compensated(dworld):
     assert paid == [(dworld.client.address, tka.address, slashed)]  # TKB: nothing deposited, nothing slashed
     assert tka.balanceOf(dworld.client) == bal + slashed and tka.balanceOf(dworld.c) == 0
     assert claim(dworld, rec).compensated
+    # the slash is final: the bond came back with the compensation
+    assert [(e.account, e.amount) for e in evs(tx, "BondCredited")] == [(dworld.watcher.address, BOND)]
+    assert dworld.c.credits(dworld.watcher) == BOND and claim(dworld, rec).bond == 0
     with ape.reverts("already compensated"):
         dworld.c.claimCompensation(rec.digest(), sender=dworld.watcher)
+    with ape.reverts("bond settled"):
+        dworld.c.settleBond(rec.digest(), sender=dworld.watcher)
     # the challenger withdraws the returned bond
     tx = dworld.c.withdraw(sender=dworld.watcher)
     assert evs(tx, "BondWithdrawn")[0].amount == BOND
@@ -486,16 +498,75 @@ def test_compensation_after_someone_else_released(dworld):
     assert tka.balanceOf(dworld.client) == 3 * WAD and tka.balanceOf(dworld.c) == 0
 
 
-def test_cancelled_slash_pays_nothing(dworld):
+def test_cancelled_slash_pays_nothing_and_forfeits_the_bond(dworld):
+    """The set's resolver cancels the slash (the verdict overturned): the client gets nothing, the
+    operator's stake is back, and the challenger's bond goes to the operator it accused falsely, as
+    for a receipt the set confirmed. Nobody profits: every balance is checked."""
     w = dworld.w
     rec = tamper(dworld.answer(seed=11), dworld.keys[0])
+    op, tka = dworld.ops[0], w.tokens["TKA"]
     dworld.register(rec)
+    shares = w.dm.operatorShares(op, dworld.strats[0])
+    client_tka = tka.balanceOf(dworld.client)
     dworld.challenge(rec)
-    slash_id = evs(dworld.resolve(rec), "ReceiptProvenWrong")[0].slashId
+    slash_id = evs(dworld.resolve(rec, sender=w.other), "ReceiptProvenWrong")[0].slashId
+    assert claim(dworld, rec).bond == BOND
     w.esc.cancelSlash(dworld.c, INFERENCE_SET, slash_id, sender=w.resolver)
+    assert w.dm.operatorShares(op, dworld.strats[0]) == shares
+    tx = dworld.c.settleBond(rec.digest(), sender=dworld.client)  # anyone, at once: the fate is known
+    ev = evs(tx, "VerdictOverturned")[0]
+    assert (ev.challenger, ev.operator, ev.slashId, ev.bondForfeited) == (
+        dworld.watcher.address,
+        op.address,
+        slash_id,
+        BOND,
+    )
+    assert dworld.c.credits(op) == BOND and dworld.c.credits(dworld.watcher) == 0
+    assert claim(dworld, rec).bond == 0 and dworld.c.totalCredits() == BOND == dworld.c.balance
+    with ape.reverts("bond settled"):
+        dworld.c.settleBond(rec.digest(), sender=dworld.client)
     w.mine(ESCROW_BLOCKS + 1)
     with ape.reverts("slash cancelled"):
         dworld.c.claimCompensation(rec.digest(), sender=dworld.client)
+    with ape.reverts("nothing to withdraw"):
+        dworld.c.withdraw(sender=dworld.watcher)
+    op_eth = op.balance
+    fees = dworld.c.withdraw(sender=op).total_fees_paid
+    assert op.balance == op_eth + BOND - fees  # the false accusation cost the challenger its bond
+    assert dworld.c.balance == 0 and tka.balanceOf(dworld.c) == 0
+    assert tka.balanceOf(dworld.client) == client_tka  # no compensation
+
+
+def test_bond_comes_back_after_the_slash_window_without_a_release(dworld):
+    # Past the escrow's window nobody can cancel the slash: the bond is settled before anyone
+    # released it, and a later compensation does not credit it twice.
+    w = dworld.w
+    rec = tamper(dworld.answer(seed=12), dworld.keys[0])
+    dworld.register(rec)
+    dworld.challenge(rec)
+    slash_id = evs(dworld.resolve(rec), "ReceiptProvenWrong")[0].slashId
+    w.mine(ESCROW_BLOCKS - 1)
+    with ape.reverts("slash pending"):  # mined at the window's last block: still cancellable
+        dworld.c.settleBond(rec.digest(), sender=dworld.client)
+    w.mine(1)
+    assert w.esc.getSlash(dworld.c, INFERENCE_SET, slash_id).status == 1  # pending, past its window
+    tx = dworld.c.settleBond(rec.digest(), sender=dworld.client)
+    assert [(e.account, e.amount) for e in evs(tx, "BondCredited")] == [(dworld.watcher.address, BOND)]
+    assert not evs(tx, "VerdictOverturned")
+    with ape.reverts("resolution window closed"):
+        w.esc.cancelSlash(dworld.c, INFERENCE_SET, slash_id, sender=w.resolver)
+    tx = dworld.c.claimCompensation(rec.digest(), sender=dworld.client)
+    assert not evs(tx, "BondCredited") and dworld.c.credits(dworld.watcher) == BOND
+
+
+def test_settle_bond_refusals(dworld):
+    rec = dworld.answer(seed=13)
+    with ape.reverts("receipt not proven wrong"):  # unknown
+        dworld.c.settleBond(rec.digest(), sender=dworld.client)
+    dworld.register(rec)
+    dworld.challenge(rec)
+    with ape.reverts("receipt not proven wrong"):  # under challenge
+        dworld.c.settleBond(rec.digest(), sender=dworld.client)
 
 
 def test_wrong_receipt_of_unslashable_operator(dworld):
@@ -508,7 +579,10 @@ def test_wrong_receipt_of_unslashable_operator(dworld):
     tx = dworld.resolve(rec, signers=(0, 1))
     assert evs(tx, "OperatorNotSlashable")[0].operator == dworld.ops[2].address
     assert evs(tx, "ReceiptProvenWrong")[0].slashId == 0
-    assert dworld.c.credits(dworld.watcher) == BOND
+    # nothing slashed, nothing to cancel: the bond comes back at the verdict
+    assert dworld.c.credits(dworld.watcher) == BOND and claim(dworld, rec).bond == 0
+    with ape.reverts("bond settled"):
+        dworld.c.settleBond(rec.digest(), sender=dworld.client)
     with ape.reverts("operator was not slashed"):
         dworld.c.claimCompensation(rec.digest(), sender=dworld.client)
 
@@ -522,6 +596,9 @@ def test_nothing_escrowed_for_zero_allocation(dworld):
     dworld.challenge(rec)
     slash_id = evs(dworld.resolve(rec, signers=(0, 1)), "ReceiptProvenWrong")[0].slashId
     assert slash_id != 0
+    # nothing escrowed, nothing the resolver could cancel: the bond comes back at once
+    dworld.c.settleBond(rec.digest(), sender=dworld.client)
+    assert dworld.c.credits(dworld.watcher) == BOND
     dworld.w.mine(ESCROW_BLOCKS + 1)
     with ape.reverts("nothing escrowed"):
         dworld.c.claimCompensation(rec.digest(), sender=dworld.client)

@@ -6,7 +6,8 @@ is paid only once the executor set certifies the result and the escrow's challen
 errors. The inference kind: a server agent sells deterministic inference conditioned on the
 client's request digest; the keeper (``eigen agent settle``) binds the registered receipt and
 releases after InferenceDisputes' challenge window, or refunds once the receipt is proven wrong
-(its operator slashed)."""
+(its operator slashed) and the slash is final; it waits while the set's resolver may still cancel
+the slash, and releases to the server agent if the resolver does (the verdict overturned)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from offchain.chain.errors import ChainRevertError
 from offchain.chain.sdk import load_abis
 from offchain.cli import main
 from offchain.httpservice import ServiceServer
-from tests.contracts.support import CHALLENGE_WINDOW, A, evs, tamper
+from tests.contracts.support import CHALLENGE_WINDOW, ESCROW_BLOCKS, A, evs, tamper
 from tests.offchain.agent.support import (
     INFER_PER_TOKEN,
     JOB_PRICE,
@@ -331,10 +332,47 @@ def test_verified_inference_proven_wrong_refunds_and_slashes(vw, capsys, tmp_pat
     shares = d.w.dm.operatorShares(d.ops[0], tka)
     d.resolve(receipt)
     assert d.w.dm.operatorShares(d.ops[0], tka) < shares
+    # the set's resolver may still cancel the slash: the payment waits for its fate
+    assert main(settle) == 0
+    assert [(s["action"], s.get("reason")) for s in json.loads(capsys.readouterr().out)] == [
+        ("waiting", "slash pending")
+    ]
+    vw.chain.mine(ESCROW_BLOCKS + 1)  # past the slash escrow's window: the fault stands
     before = vw.token.balance_of(payer)
     assert main(settle) == 0
     assert [s["action"] for s in json.loads(capsys.readouterr().out)] == ["refund"]
     assert vw.escrow.get(eid).state == "refunded" and vw.token.balance_of(payer) == before + JOB_PRICE
+
+
+def test_verified_inference_overturned_verdict_pays_the_server(vw, capsys, tmp_path):
+    # an honest answer "proven wrong" by a lying majority; the set's resolver cancels the slash:
+    # the keeper releases the payment to the server agent, the client gets nothing back
+    d, payer, seller = vw.d, vw.payer.address, vw.seller.address
+    q = {"prompt": "an honest answer", "seed": "7", "max_tokens": "6"}
+    _, _, digest = inference_request(d, q)
+    with ServiceServer(create_app(vw.fresh_facilitator()), log_level="warning") as f:
+        with ServiceServer(inference_server(vw, HTTPFacilitator(f.url)), log_level="warning") as r:
+            client = PayingClient(
+                vw.payer.private_key, vw.w3.eth.chain_id, vw.token.address, JOB_PRICE, clock=vw.clock
+            )
+            body = client.get(r.url + "/inference", params=q, expect_ref=digest).json()
+    eid = bytes.fromhex(body["escrow"][2:])
+    key_file = tmp_path / "keeper.key"
+    key_file.write_text(str(vw.seller.private_key))
+    settle = keeper_cli(vw, key_file, body["escrow"]) + ["--key", str(key_file)]
+    assert main(settle) == 0
+    assert [s["action"] for s in json.loads(capsys.readouterr().out)] == ["bind", "waiting"]
+    receipt = Receipt.from_dict(body["receipt"])
+    d.challenge(receipt)
+    slash_id = evs(d.resolve(receipt, correct=b"\x55" * 32), "ReceiptProvenWrong")[0].slashId  # the lie
+    assert main(settle) == 0
+    assert [s.get("reason") for s in json.loads(capsys.readouterr().out)] == ["slash pending"]
+    d.w.esc.cancelSlash(d.c, d.c.operatorSetId(), slash_id, sender=d.w.resolver)
+    before = (vw.token.balance_of(payer), vw.token.balance_of(seller))
+    assert main(settle) == 0
+    assert [s["action"] for s in json.loads(capsys.readouterr().out)] == ["release"]
+    assert vw.escrow.get(eid).state == "released"
+    assert (vw.token.balance_of(payer), vw.token.balance_of(seller)) == (before[0], before[1] + JOB_PRICE)
 
 
 def test_facilitator_refuses_other_inference_terms_typed(vw):
