@@ -148,7 +148,6 @@ struct Claim:
 interface IInferenceDisputes:
     def claims(receiptDigest: bytes32) -> Claim: view
     def receiptDigest(r: InferenceReceipt) -> bytes32: pure
-    def slashEscrow() -> address: view
     def operatorSetId() -> uint32: view
 
 
@@ -204,9 +203,11 @@ event Refunded:
 mailbox: public(immutable(address))
 # The InferenceDisputes whose receipts release KIND_INFERENCE payments (zero: not served).
 disputes: public(immutable(address))
-# The deployment's SlashEscrow, holding the slashes of both kinds (read at deployment from the
-# InferenceDisputes, else through the mailbox's AllocationManager and its DelegationManager).
+# The SlashEscrow holding InferenceDisputes' slashes (read from it at deployment; zero without it).
 slashEscrow: public(immutable(address))
+# The SlashEscrow holding the mailbox's executor-set slashes (read at deployment through the
+# mailbox's AllocationManager and its DelegationManager; zero without a mailbox).
+taskSlashEscrow: public(immutable(address))
 # Seconds after confirmTask during which a fault proof still refunds a task payment.
 TASK_WINDOW: public(immutable(uint256))
 escrows: public(HashMap[bytes32, Escrow])
@@ -222,11 +223,15 @@ def __init__(_mailbox: address, _disputes: address, _taskWindow: uint256):
     assert _mailbox != empty(address) or _disputes != empty(address), "zero mailbox and disputes"
     mailbox = _mailbox
     disputes = _disputes
-    escrow: address = _disputes
-    if _disputes == empty(address):
+    escrow: address = empty(address)
+    if _disputes != empty(address):
+        escrow = staticcall ISlashEscrowSource(_disputes).slashEscrow()
+    slashEscrow = escrow
+    escrow = empty(address)
+    if _mailbox != empty(address):
         am: address = staticcall ISlashEscrowSource(_mailbox).allocationManager()
-        escrow = staticcall ISlashEscrowSource(am).delegation()
-    slashEscrow = staticcall ISlashEscrowSource(escrow).slashEscrow()
+        escrow = staticcall ISlashEscrowSource(staticcall ISlashEscrowSource(am).delegation()).slashEscrow()
+    taskSlashEscrow = escrow
     TASK_WINDOW = _taskWindow
 
 
@@ -344,7 +349,7 @@ def _task_fate(info: ITaskMailbox.TaskInfo, task_hash: bytes32, signers: DynArra
             continue
         if fate == 0:
             set_id = (staticcall ITaskMailbox(mailbox).taskTypes(info.taskType)).operatorSetId
-        f: uint8 = self._slash_fate(mailbox, set_id, staticcall ITaskSlasher(slasher).faultSlashId(task_hash, op))
+        f: uint8 = self._slash_fate(taskSlashEscrow, mailbox, set_id, staticcall ITaskSlasher(slasher).faultSlashId(task_hash, op))
         if f == FATE_FINAL:
             return FATE_FINAL
         if fate != FATE_PENDING:
@@ -363,14 +368,14 @@ def _certified(e: Escrow) -> ITaskMailbox.TaskInfo:
 
 @internal
 @view
-def _slash_fate(avs: address, set_id: uint32, slash_id: uint256) -> uint8:
-    # Work proven wrong (a receipt, a task): its fault stands once the slash of (avs, set_id) is
-    # final (released, or past the slash escrow's window, when nobody can cancel it any more;
+def _slash_fate(escrow: address, avs: address, set_id: uint32, slash_id: uint256) -> uint8:
+    # Work proven wrong (a receipt, a task): its fault stands once the slash of (avs, set_id) in
+    # the SlashEscrow `escrow` is final (released, or past the slash escrow's window, when nobody can cancel it any more;
     # nothing slashed or nothing escrowed: nothing to cancel), and is overturned if the set's
     # resolver cancelled the slash.
     if slash_id == 0:
         return FATE_FINAL
-    rec: ITypes.SlashRecord = staticcall ISlashEscrow(slashEscrow).getSlash(avs, set_id, slash_id)
+    rec: ITypes.SlashRecord = staticcall ISlashEscrow(escrow).getSlash(avs, set_id, slash_id)
     if rec.status == SLASH_CANCELLED:
         return FATE_CANCELLED
     if rec.status == SLASH_PENDING and block.number <= convert(rec.resolveBlock, uint256):
@@ -382,7 +387,7 @@ def _slash_fate(avs: address, set_id: uint32, slash_id: uint256) -> uint8:
 @view
 def _receipt_fate(c: Claim) -> uint8:
     # a receipt proven wrong: the fate of its slash in the disputes' set
-    return self._slash_fate(disputes, staticcall IInferenceDisputes(disputes).operatorSetId(), c.slashId)
+    return self._slash_fate(slashEscrow, disputes, staticcall IInferenceDisputes(disputes).operatorSetId(), c.slashId)
 
 
 @external

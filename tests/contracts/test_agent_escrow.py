@@ -318,7 +318,8 @@ def test_unexpected_result_refunds(ew) -> None:
 
 def test_refund_after_a_proven_fault_slashes_and_bars_release(ew) -> None:
     e, mw, w = ew.escrow, ew.mw, ew.w
-    assert A(e.slashEscrow()) == A(w.esc)  # found through the mailbox's AllocationManager
+    # the mailbox's SlashEscrow, found through its AllocationManager; no disputes, no other
+    assert A(e.taskSlashEscrow()) == A(w.esc) and A(e.slashEscrow()) == ZERO_ADDRESS
     h, _ = mw.create()
     eid, _ = ew.deposit(h, expected=H4)
     signers = ew.verify(h)  # ops 0 and 1 certify "4"
@@ -427,6 +428,8 @@ def test_request_digest_matches_offchain(eiw) -> None:
     rec = eiw.d.answer()
     assert bytes(eiw.escrow.requestDigest(receipt_args(rec)[0])) == rec.request_digest
     assert A(eiw.escrow.disputes()) == A(eiw.d.c) and A(eiw.escrow.mailbox()) == A(eiw.mw.mailbox)
+    # each kind's slashes are read from its own SlashEscrow (here two cores)
+    assert A(eiw.escrow.taskSlashEscrow()) == A(eiw.w.esc) != A(eiw.escrow.slashEscrow()) == A(eiw.d.w.esc)
 
 
 def test_honest_receipt_releases_after_its_challenge_window_only_once(eiw) -> None:
