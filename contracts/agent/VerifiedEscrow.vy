@@ -11,16 +11,21 @@
           certification time, so the window runs from the confirmation, never less than
           TASK_WINDOW after the certificate); release after it unless a fault was proven through
           the TaskSlasher. TASK_WINDOW = 0: release right after the certificate, no confirmation.
+          A fault proven against a certifying operator settles by its slash's fate, as below.
         KIND_INFERENCE (ref: the request digest of offchain.ai.receipt.request_digest: model,
           tokenizer, engine, sampling parameters, prompt): bindReceipt names the InferenceDisputes
           receipt (registered there, for this request, bound to this payer as its client) that
           answers it; release once InferenceDisputes' challenge window passed unchallenged or the
           set confirmed the receipt; refund when a challenge expired unresolved (the receipt never
-          verified). When the set proved the receipt wrong and slashed its operator, the payment
-          follows the slash's fate (SlashEscrow): it waits while the set's resolver may still
-          cancel the slash ("slash pending"), is refunded once the slash is final (released, or
-          its window passed; no slash: at once), and released to the payee if the slash was
-          cancelled (the verdict was overturned: the work was right).
+          verified).
+        A slash's fate: when the work was proven wrong (the set proved the receipt wrong; a
+        TaskSlasher fault proof against the task's certifying operators) and its operator
+        slashed, the payment follows the slash's fate (SlashEscrow): it waits while the set's
+        resolver may still cancel the slash ("slash pending"), is refunded once the slash is final
+        (released, or its window passed; no slash: at once), and released to the payee if the
+        slash was cancelled (the verdict was overturned: the work was right). A task faulting
+        several certifying operators is refunded once any of their slashes is final (or one was
+        not slashed), and paid only if every one of them was cancelled.
         Both kinds refund when the client's deadline passed before the work was certified (task)
         or a receipt bound (inference), and a task kind refunds when the task expired or its
         certified result is not the expected one.
@@ -32,8 +37,8 @@
         keccak256(abi_encode(token, payer, nonce)) (escrowId), known to the client before it pays.
 @dev Every escrow settles once: HELD -> RELEASED or HELD -> REFUNDED. Task release and refund take
      the certifying operators as TaskVerified listed them (checked against the task's signersHash)
-     to read TaskSlasher.faultSlashed; a fault proven after the release is answered by the slash
-     alone. Revert strings: "zero payee", "zero amount", "zero ref", "unknown kind", "unknown task",
+     to read TaskSlasher.faultSlashed and faultSlashId; a fault proven after the release is
+     answered by the slash alone. Revert strings: "zero payee", "zero amount", "zero ref", "unknown kind", "unknown task",
      "task expired", "deadline passed", "escrow exists", "unknown escrow", "escrow settled",
      "not a task escrow", "not an inference escrow", "task not verified", "result mismatch",
      "window started", "window not started", "challenge window open", "fault proven",
@@ -76,7 +81,7 @@ RECEIPT_EXPIRED: constant(uint8) = 5
 SLASH_PENDING: constant(uint8) = 1
 SLASH_CANCELLED: constant(uint8) = 3
 
-# The fate of a receipt's slash, as far as the payment is concerned (_slash_fate).
+# The fate of a slash, as far as the payment is concerned (_slash_fate; 0: no fault proven).
 FATE_FINAL: constant(uint8) = 1  # the fault stands: refund
 FATE_PENDING: constant(uint8) = 2  # the resolver may still cancel the slash: wait
 FATE_CANCELLED: constant(uint8) = 3  # the slash was cancelled, the verdict overturned: release
@@ -99,6 +104,13 @@ interface IMailboxSlasher:
 
 interface ITaskSlasher:
     def faultSlashed(taskHash: bytes32, operator: address) -> bool: view
+    def faultSlashId(taskHash: bytes32, operator: address) -> uint256: view
+
+
+interface ISlashEscrowSource:
+    def allocationManager() -> address: view
+    def delegation() -> address: view
+    def slashEscrow() -> address: view
 
 
 # InferenceDisputes' receipt, field for field (its receiptDigest takes it).
@@ -136,7 +148,6 @@ struct Claim:
 interface IInferenceDisputes:
     def claims(receiptDigest: bytes32) -> Claim: view
     def receiptDigest(r: InferenceReceipt) -> bytes32: pure
-    def slashEscrow() -> address: view
     def operatorSetId() -> uint32: view
 
 
@@ -194,6 +205,9 @@ mailbox: public(immutable(address))
 disputes: public(immutable(address))
 # The SlashEscrow holding InferenceDisputes' slashes (read from it at deployment; zero without it).
 slashEscrow: public(immutable(address))
+# The SlashEscrow holding the mailbox's executor-set slashes (read at deployment through the
+# mailbox's AllocationManager and its DelegationManager; zero without a mailbox).
+taskSlashEscrow: public(immutable(address))
 # Seconds after confirmTask during which a fault proof still refunds a task payment.
 TASK_WINDOW: public(immutable(uint256))
 escrows: public(HashMap[bytes32, Escrow])
@@ -211,8 +225,13 @@ def __init__(_mailbox: address, _disputes: address, _taskWindow: uint256):
     disputes = _disputes
     escrow: address = empty(address)
     if _disputes != empty(address):
-        escrow = staticcall IInferenceDisputes(_disputes).slashEscrow()
+        escrow = staticcall ISlashEscrowSource(_disputes).slashEscrow()
     slashEscrow = escrow
+    escrow = empty(address)
+    if _mailbox != empty(address):
+        am: address = staticcall ISlashEscrowSource(_mailbox).allocationManager()
+        escrow = staticcall ISlashEscrowSource(staticcall ISlashEscrowSource(am).delegation()).slashEscrow()
+    taskSlashEscrow = escrow
     TASK_WINDOW = _taskWindow
 
 
@@ -317,14 +336,25 @@ def _held(id: bytes32) -> Escrow:
 
 @internal
 @view
-def _fault_proven(info: ITaskMailbox.TaskInfo, task_hash: bytes32, signers: DynArray[address, MAX_SIGNERS]) -> bool:
-    # every successful fault proof marks at least one of the certifying operators
+def _task_fate(info: ITaskMailbox.TaskInfo, task_hash: bytes32, signers: DynArray[address, MAX_SIGNERS]) -> uint8:
+    # every successful fault proof marks at least one of the certifying operators; the work stands
+    # proven wrong once any of their slashes is final (or one was not slashed), waits while one
+    # may still be cancelled, and is overturned when every one was cancelled (0: no fault proven)
     assert keccak256(abi_encode(signers)) == info.signersHash, "wrong signer list"
     slasher: address = staticcall IMailboxSlasher(mailbox).taskSlasher()
+    set_id: uint32 = 0
+    fate: uint8 = 0
     for op: address in signers:
-        if staticcall ITaskSlasher(slasher).faultSlashed(task_hash, op):
-            return True
-    return False
+        if not staticcall ITaskSlasher(slasher).faultSlashed(task_hash, op):
+            continue
+        if fate == 0:
+            set_id = (staticcall ITaskMailbox(mailbox).taskTypes(info.taskType)).operatorSetId
+        f: uint8 = self._slash_fate(taskSlashEscrow, mailbox, set_id, staticcall ITaskSlasher(slasher).faultSlashId(task_hash, op))
+        if f == FATE_FINAL:
+            return FATE_FINAL
+        if fate != FATE_PENDING:
+            fate = f
+    return fate
 
 
 @internal
@@ -338,19 +368,26 @@ def _certified(e: Escrow) -> ITaskMailbox.TaskInfo:
 
 @internal
 @view
-def _slash_fate(c: Claim) -> uint8:
-    # A receipt proven wrong: its fault stands once the slash is final (released, or past the slash
-    # escrow's window, when nobody can cancel it any more; nothing slashed or nothing escrowed:
-    # nothing to cancel), and is overturned if the set's resolver cancelled the slash.
-    if c.slashId == 0:
+def _slash_fate(escrow: address, avs: address, set_id: uint32, slash_id: uint256) -> uint8:
+    # Work proven wrong (a receipt, a task): its fault stands once the slash of (avs, set_id) in
+    # the SlashEscrow `escrow` is final (released, or past the slash escrow's window, when nobody can cancel it any more;
+    # nothing slashed or nothing escrowed: nothing to cancel), and is overturned if the set's
+    # resolver cancelled the slash.
+    if slash_id == 0:
         return FATE_FINAL
-    set_id: uint32 = staticcall IInferenceDisputes(disputes).operatorSetId()
-    rec: ITypes.SlashRecord = staticcall ISlashEscrow(slashEscrow).getSlash(disputes, set_id, c.slashId)
+    rec: ITypes.SlashRecord = staticcall ISlashEscrow(escrow).getSlash(avs, set_id, slash_id)
     if rec.status == SLASH_CANCELLED:
         return FATE_CANCELLED
     if rec.status == SLASH_PENDING and block.number <= convert(rec.resolveBlock, uint256):
         return FATE_PENDING
     return FATE_FINAL
+
+
+@internal
+@view
+def _receipt_fate(c: Claim) -> uint8:
+    # a receipt proven wrong: the fate of its slash in the disputes' set
+    return self._slash_fate(slashEscrow, disputes, staticcall IInferenceDisputes(disputes).operatorSetId(), c.slashId)
 
 
 @external
@@ -416,12 +453,14 @@ def release(id: bytes32, signers: DynArray[address, MAX_SIGNERS]):
         if TASK_WINDOW != 0:
             assert e.windowEnd != 0, "window not started"
             assert block.timestamp > e.windowEnd, "challenge window open"
-        assert not self._fault_proven(info, e.ref, signers), "fault proven"
+        fate: uint8 = self._task_fate(info, e.ref, signers)
+        assert fate != FATE_PENDING, "slash pending"
+        assert fate == 0 or fate == FATE_CANCELLED, "fault proven"
     else:
         assert e.receipt != empty(bytes32), "no receipt bound"
         c: Claim = staticcall IInferenceDisputes(disputes).claims(e.receipt)
         if c.status == RECEIPT_FAULTY:
-            fate: uint8 = self._slash_fate(c)
+            fate: uint8 = self._receipt_fate(c)
             assert fate != FATE_PENDING, "slash pending"
             assert fate == FATE_CANCELLED, "receipt proven wrong"
         else:
@@ -453,8 +492,11 @@ def refund(id: bytes32, signers: DynArray[address, MAX_SIGNERS]):
         if info.status == STATUS_VERIFIED:
             if e.expectedResult != empty(bytes32) and info.resultHash != e.expectedResult:
                 reason = REFUND_MISMATCH
-            elif self._fault_proven(info, e.ref, signers):
-                reason = REFUND_FAULT
+            else:
+                fate: uint8 = self._task_fate(info, e.ref, signers)
+                assert fate != FATE_PENDING, "slash pending"
+                if fate == FATE_FINAL:
+                    reason = REFUND_FAULT
         elif info.status == STATUS_EXPIRED:
             reason = REFUND_EXPIRED
         elif block.timestamp > e.deadline:
@@ -465,7 +507,7 @@ def refund(id: bytes32, signers: DynArray[address, MAX_SIGNERS]):
     else:
         c: Claim = staticcall IInferenceDisputes(disputes).claims(e.receipt)
         if c.status == RECEIPT_FAULTY:
-            fate: uint8 = self._slash_fate(c)
+            fate: uint8 = self._receipt_fate(c)
             assert fate != FATE_PENDING, "slash pending"
             if fate == FATE_FINAL:
                 reason = REFUND_FAULT

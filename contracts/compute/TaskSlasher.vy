@@ -6,7 +6,8 @@
         AllocationManager (FAULT_WAD of their allocation to the set in every strategy of the set),
         each operator at most once per task. Slashed stake goes to the set's redistribution
         recipient (the app) through the SlashEscrow, whose resolver may cancel a slash in the
-        escrow window.
+        escrow window; faultSlashId names each fault's slash, so a payment conditioned on the
+        task (VerifiedEscrow) follows the slash's fate.
         (a) proveConflict: a second result for the task, certified like the first (same set,
             certificate kind, threshold and reference block) but different;
         (b) proveReceiptFault: an execution receipt of an enclave key enrolled in ComputeAVS for
@@ -69,6 +70,10 @@ allocationManager: public(immutable(address))
 FAULT_WAD: public(immutable(uint256))
 # task hash -> operator -> found at fault for this task (slashed, or no longer slashable)
 faultSlashed: public(HashMap[bytes32, HashMap[address, bool]])
+# task hash -> operator -> the AllocationManager's slash id of that fault (the SlashEscrow record
+# of the mailbox's set, which the set's resolver may cancel in its window); 0: not slashed (no
+# fault proven, or the operator was no longer slashable)
+faultSlashId: public(HashMap[bytes32, HashMap[address, uint256]])
 
 
 @deploy
@@ -147,6 +152,7 @@ def _slash(task_hash: bytes32, operators: DynArray[address, MAX_SIGNERS], set_id
         slash_id: uint256 = 0
         shares: DynArray[uint256, MAX_STRATEGIES] = []
         slash_id, shares = extcall IAM(allocationManager).slashOperator(mailbox, ITypes.SlashingParams(operator=op, operatorSetId=set_id, strategies=strategies, wadsToSlash=wads, description="compute task: certified a wrong result"))
+        self.faultSlashId[task_hash][op] = slash_id
         log TaskFaultProven(taskHash=task_hash, operator=op, kind=kind, slashId=slash_id)
     return fresh
 

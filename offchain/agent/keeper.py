@@ -3,7 +3,9 @@ due (docs/agent.md "Verified settlement"). Anyone may run it; the payee has ever
 
 Task kind: once the task is certified with the expected result, ``confirmTask`` (opens the
 escrow's challenge window); after the window, ``release``; a refund when the task expired, the
-deadline passed uncertified, the result is not the expected one, or a fault was proven.
+deadline passed uncertified, the result is not the expected one, or a fault was proven against
+its certifying operators and its slash is final (``waiting``, ``slash pending``, while the set's
+resolver may still cancel it; ``release`` after the window if the resolver cancelled it).
 
 Inference kind: while no receipt is bound, the receipt is found on chain: the InferenceDisputes
 ``registerReceipt`` transactions whose ``ReceiptRegistered`` event names the payer as client, whose

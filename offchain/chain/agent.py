@@ -447,14 +447,14 @@ class Escrow:
         return self.contract.functions.bindReceipt(escrow, receipt)
 
     def release(self, escrow: bytes, signers: list[str]) -> Any:
-        """Pay the payee (task: verified with the expected result, window over, no fault proven;
-        inference: the bound receipt final); `signers`: a task's certifying operators as
+        """Pay the payee (task: verified with the expected result, window over, no fault proven or
+        its slash cancelled; inference: the bound receipt final or its slash cancelled); `signers`: a task's certifying operators as
         TaskVerified listed them (ignored for inference)."""
         return self.contract.functions.release(escrow, [to_checksum_address(s) for s in signers])
 
     def refund(self, escrow: bytes, signers: list[str]) -> Any:
         """Return the payment to the payer (expired, past its deadline, unexpected result, a
-        proven fault or an unresolved challenge; `signers` as for release, only read for a
+        proven fault whose slash is final, or an unresolved challenge; `signers` as for release, only read for a
         verified task)."""
         return self.contract.functions.refund(escrow, [to_checksum_address(s) for s in signers])
 

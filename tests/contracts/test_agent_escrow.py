@@ -2,7 +2,8 @@
 payment held until the work it paid for verifies on-chain and its challenge window passes.
 Task kind: released to the server agent on a certified (and expected) result once the escrow's
 window after confirmTask passed, refunded to the client on expiry, on its own deadline, on an
-unexpected result, or after a fault proof slashed the certifying operators through TaskSlasher.
+unexpected result, or after a fault proof slashed the certifying operators through TaskSlasher
+and the slash is final; released to the server agent if the set's resolver cancelled it.
 Inference kind: released once the bound InferenceDisputes receipt's challenge window passed (or
 the set confirmed it), refunded when its challenge expired unresolved, or when no receipt was bound
 by the deadline. A receipt proven wrong holds the payment while its slash may still be cancelled:
@@ -47,7 +48,7 @@ from tests.contracts.support import (
     reverts,
     tamper,
 )
-from tests.contracts.test_task_mailbox import FAULT_WAD, TIMEOUT, MailboxWorld
+from tests.contracts.test_task_mailbox import CERT_ECDSA, FAULT_WAD, TIMEOUT, MailboxWorld
 
 NAME = "USD Coin"
 PRICE = 2_500_000
@@ -317,6 +318,8 @@ def test_unexpected_result_refunds(ew) -> None:
 
 def test_refund_after_a_proven_fault_slashes_and_bars_release(ew) -> None:
     e, mw, w = ew.escrow, ew.mw, ew.w
+    # the mailbox's SlashEscrow, found through its AllocationManager; no disputes, no other
+    assert A(e.taskSlashEscrow()) == A(w.esc) and A(e.slashEscrow()) == ZERO_ADDRESS
     h, _ = mw.create()
     eid, _ = ew.deposit(h, expected=H4)
     signers = ew.verify(h)  # ops 0 and 1 certify "4"
@@ -330,12 +333,92 @@ def test_refund_after_a_proven_fault_slashes_and_bars_release(ew) -> None:
     assert w.dm.operatorShares(mw.ops[0], tka) == shares - alloc * FAULT_WAD // WAD
     ew.chain.pending_timestamp = e.escrows(eid).windowEnd + 1
     ew.chain.mine(1)
+    # the set's resolver may still cancel the slash: the payment waits for its fate
+    reverts("slash pending", e.release, eid, signers, sender=ew.relayer)
+    reverts("slash pending", e.refund, eid, signers, sender=ew.relayer)
+    ew.chain.mine(ESCROW_BLOCKS + 1)  # past the slash escrow's window (not yet released): final
     reverts("fault proven", e.release, eid, signers, sender=ew.relayer)
     reverts("wrong signer list", e.refund, eid, [], sender=ew.relayer)
     before = ew.usdc.balanceOf(ew.client)
     assert one(e.refund(eid, signers, sender=ew.relayer), "Refunded").reason == 4
     assert ew.usdc.balanceOf(ew.client) == before + PRICE
     reverts("escrow settled", e.release, eid, signers, sender=ew.relayer)
+
+
+def test_cancelled_task_slash_pays_the_server_and_nobody_profits(ew) -> None:
+    """A fault proof slashes a certifying operator, and the set's resolver cancels the slash inside
+    the escrow window (re-execution showed the certified result right): the escrow follows the
+    slash's fate and pays the server agent after its window; the client gets nothing back, the
+    operator's stake is whole again and the set's recipient receives nothing. Balances checked."""
+    e, mw, w, usdc = ew.escrow, ew.mw, ew.w, ew.usdc
+    tka = w.strats["TKA"]
+    token = w.tokens["TKA"]
+    client_usdc, payee_usdc, app_tka = (
+        usdc.balanceOf(ew.client),
+        usdc.balanceOf(ew.payee),
+        token.balanceOf(mw.app),
+    )
+    h, _ = mw.create()
+    eid, _ = ew.deposit(h, expected=H4)
+    signers = ew.verify(h)
+    ew.confirm(eid, wait=False)
+    shares = w.dm.operatorShares(mw.ops[0], tka)
+    rc = mw.slasher.proveConflict(h, mw.ecdsa(h, b"5", signers=(0, 2)), b"5", [], signers, sender=w.other)
+    (ev,) = evs(rc, "TaskFaultProven")
+    assert mw.slasher.faultSlashId(h, mw.ops[0]) == ev.slashId != 0
+    reverts("slash pending", e.refund, eid, signers, sender=ew.relayer)
+    w.esc.cancelSlash(mw.mailbox, mw.set_id, ev.slashId, sender=w.resolver)
+    assert w.dm.operatorShares(mw.ops[0], tka) == shares
+    reverts("not refundable", e.refund, eid, signers, sender=ew.relayer)
+    reverts("challenge window open", e.release, eid, signers, sender=ew.relayer)  # its own window still runs
+    ew.chain.pending_timestamp = e.escrows(eid).windowEnd + 1
+    ew.chain.mine(ESCROW_BLOCKS + 1)
+    reverts("not refundable", e.refund, eid, signers, sender=ew.relayer)
+    out = one(e.release(eid, signers, sender=ew.client), "Released")  # anyone, even the client
+    assert (bytes(out.id), A(out.payee), out.amount) == (eid, A(ew.payee), PRICE)
+    reverts("escrow settled", e.refund, eid, signers, sender=ew.relayer)
+    assert usdc.balanceOf(ew.payee) == payee_usdc + PRICE and usdc.balanceOf(ew.client) == client_usdc - PRICE
+    assert token.balanceOf(mw.app) == app_tka and w.dm.operatorShares(mw.ops[0], tka) == shares
+    assert usdc.balanceOf(e) == 0  # nothing left behind
+
+
+def test_task_fault_of_several_operators_refunds_once_one_slash_is_final(ew) -> None:
+    # both certifying operators signed a conflicting result: both are slashed; one slash cancelled
+    # does not pay the server while the other may still be, and refunds once the other is final
+    e, mw, w = ew.escrow, ew.mw, ew.w
+    h, _ = mw.create()
+    eid, _ = ew.deposit(h)
+    signers = ew.verify(h)
+    ew.confirm(eid)
+    rc = mw.slasher.proveConflict(h, mw.ecdsa(h, b"5", signers=(0, 1)), b"5", [], signers, sender=w.other)
+    ids = {A(x.operator): x.slashId for x in evs(rc, "TaskFaultProven")}
+    assert ids == {A(o): mw.slasher.faultSlashId(h, o) for o in mw.ops[:2]} and 0 not in ids.values()
+    w.esc.cancelSlash(mw.mailbox, mw.set_id, ids[A(mw.ops[0])], sender=w.resolver)
+    reverts("slash pending", e.release, eid, signers, sender=ew.relayer)
+    reverts("slash pending", e.refund, eid, signers, sender=ew.relayer)
+    ew.chain.mine(ESCROW_BLOCKS + 1)
+    reverts("fault proven", e.release, eid, signers, sender=ew.relayer)
+    assert one(e.refund(eid, signers, sender=ew.relayer), "Refunded").reason == 4
+
+
+def test_unslashable_task_fault_refunds_at_once(project, chain, accounts) -> None:
+    # the certifying operator left the set before the fault proof: found at fault but not slashed,
+    # nothing for the resolver to cancel, so the refund is due at once (on a fresh core: the
+    # operator leaves its set for good)
+    ew = EscrowWorld(project, chain, accounts, deploy_core(project, accounts[0], TEST_CONFIG))
+    e, mw, w = ew.escrow, ew.mw, ew.w
+    t = mw.register_type(CERT_ECDSA, threshold=5000)
+    h, _ = mw.create(mw.params(task_type=t))
+    eid, _ = ew.deposit(h)
+    signers = list(evs(mw.submit(h, mw.ecdsa(h, b"4", signers=(0,))), "TaskVerified")[0].signers)
+    w.am.deregisterFromOperatorSets((mw.ops[0], mw.mailbox.address, [mw.set_id]), sender=mw.ops[0])
+    w.mine(25)  # past the deallocation delay
+    rc = mw.slasher.proveConflict(h, mw.ecdsa(h, b"5", signers=(1, 2)), b"5", [], signers, sender=w.other)
+    assert [A(x.operator) for x in evs(rc, "TaskFaultNotSlashable")] == [A(mw.ops[0])]
+    assert mw.slasher.faultSlashed(h, mw.ops[0]) and mw.slasher.faultSlashId(h, mw.ops[0]) == 0
+    ew.confirm(eid)
+    reverts("fault proven", e.release, eid, signers, sender=ew.relayer)
+    assert one(e.refund(eid, signers, sender=ew.relayer), "Refunded").reason == 4
 
 
 # ---------------------------------------------------------------- inference receipts
@@ -345,6 +428,8 @@ def test_request_digest_matches_offchain(eiw) -> None:
     rec = eiw.d.answer()
     assert bytes(eiw.escrow.requestDigest(receipt_args(rec)[0])) == rec.request_digest
     assert A(eiw.escrow.disputes()) == A(eiw.d.c) and A(eiw.escrow.mailbox()) == A(eiw.mw.mailbox)
+    # each kind's slashes are read from its own SlashEscrow (here two cores)
+    assert A(eiw.escrow.taskSlashEscrow()) == A(eiw.w.esc) != A(eiw.escrow.slashEscrow()) == A(eiw.d.w.esc)
 
 
 def test_honest_receipt_releases_after_its_challenge_window_only_once(eiw) -> None:

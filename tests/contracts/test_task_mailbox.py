@@ -455,6 +455,8 @@ def test_conflict_slashes_operators_that_signed_both(mw) -> None:
     slashed = alloc * FAULT_WAD // WAD
     assert w.dm.operatorShares(mw.ops[0], tka) == shares - slashed
     assert s.faultSlashed(h, mw.ops[0]) and not s.faultSlashed(h, mw.ops[1])
+    # each fault names its slash (what VerifiedEscrow reads for the slash's fate); none: 0
+    assert s.faultSlashId(h, mw.ops[0]) == ev.slashId != 0 and s.faultSlashId(h, mw.ops[1]) == 0
     reverts("fault already proven", s.proveConflict, h, other, b"5", [], accepted, sender=w.other)
     released_to_app(mw, ev.slashId, slashed)
 
@@ -470,6 +472,8 @@ def test_conflict_without_overlap_slashes_both_sides(mw) -> None:
     rc = s.proveConflict(h, mw.ecdsa(h, b"5", signers=(1, 2)), b"5", [], accepted, sender=w.other)
     assert rc.return_value == 3
     assert {e.operator for e in evs(rc, "TaskFaultProven")} == {o.address for o in mw.ops}
+    ids = [s.faultSlashId(h, e.operator) for e in evs(rc, "TaskFaultProven")]
+    assert ids == [e.slashId for e in evs(rc, "TaskFaultProven")] and len(set(ids)) == 3 and 0 not in ids
 
 
 def test_bls_conflict(mw) -> None:

@@ -16,7 +16,7 @@ from offchain.agent.history import agent_history, render
 from offchain.chain.agent import VALIDATION_KIND_TASK, Sender, validation_request_hash
 from offchain.chain.sdk import Deployment
 from offchain.cli import main
-from tests.contracts.support import A, evs, one
+from tests.contracts.support import ESCROW_BLOCKS, A, evs, one
 from tests.offchain.agent.support import JOB_PRICE, VerifiedWorld
 
 ZERO32 = b"\x00" * 32
@@ -52,6 +52,7 @@ def hw(project, chain, accounts, tmp_path_factory):
             mw.slasher.proveConflict(
                 h, mw.ecdsa(h, b"5", signers=(0, 2)), b"5", [], signers, sender=mw.w.other
             )
+            chain.mine(ESCROW_BLOCKS + 1)  # the slash final: the escrow refunds
         validator.respondTask(agent_id, h, H4, ZERO32, signers, sender=mw.w.other)
         eid = escrow_of(payload)
         sender.send((vw.escrow.refund if fault else vw.escrow.release)(eid, signers))

@@ -20,7 +20,7 @@ import pytest
 from offchain.agent import errors as E
 from offchain.agent.a2a import COMPLETED, A2AClient
 from offchain.agent.client import PayingClient
-from offchain.agent.evm import EvmFacilitator, create_payment
+from offchain.agent.evm import EvmFacilitator, create_payment, escrow_of
 from offchain.agent.facilitator import HTTPFacilitator, LocalFacilitator, create_app
 from offchain.agent.x402 import PAYMENT_RESPONSE, PAYMENT_SIGNATURE, decode_header, encode_header
 from offchain.ai.receipt import Receipt
@@ -141,6 +141,38 @@ def test_verified_payment_end_to_end_over_http(vw, capsys, tmp_path):
     assert main(cli[:8]) == 2 and "give --key" in capsys.readouterr().err
     with pytest.raises(ChainRevertError, match="escrow settled"):
         client_tx.simulate(vw.escrow.release(eid, signers))
+
+
+def test_task_fault_keeper_follows_the_slash(vw, capsys, tmp_path):
+    # a fault proof slashes a certifying operator of a paid task: the keeper waits while the set's
+    # resolver may cancel the slash, and releases to the server agent once it did
+    mw, payer, seller = vw.mw, vw.payer.address, vw.seller.address
+    h, _ = mw.create()
+    fac = vw.fresh_facilitator()
+    req = fac.requirements(
+        "verified", vw.token.address, seller, JOB_PRICE, task=h, deadline=vw.clock() + 3600
+    )
+    payload = create_payment(vw.payer.private_key, req, now=vw.clock())
+    assert fac.settle(payload, req).success
+    eid = escrow_of(payload)
+    signers = list(evs(mw.submit(h, mw.ecdsa(h, b"4")), "TaskVerified")[0].signers)
+    rc = mw.slasher.proveConflict(h, mw.ecdsa(h, b"5", signers=(0, 2)), b"5", [], signers, sender=mw.w.other)
+    slash_id = evs(rc, "TaskFaultProven")[0].slashId
+    key_file = tmp_path / "keeper.key"
+    key_file.write_text(str(vw.seller.private_key))
+    settle = keeper_cli(vw, key_file, "0x" + eid.hex()) + ["--key", str(key_file)]
+    assert main(settle) == 0
+    steps = [(s["action"], s.get("reason")) for s in json.loads(capsys.readouterr().out)]
+    assert steps == [("confirm", None), ("waiting", "challenge window open")]
+    vw.warp(TASK_WINDOW_S + 1)
+    assert main(settle) == 0
+    assert [s.get("reason") for s in json.loads(capsys.readouterr().out)] == ["slash pending"]
+    mw.w.esc.cancelSlash(mw.mailbox, mw.set_id, slash_id, sender=mw.w.resolver)
+    before = (vw.token.balance_of(payer), vw.token.balance_of(seller))
+    assert main(settle) == 0
+    assert [s["action"] for s in json.loads(capsys.readouterr().out)] == ["release"]
+    assert vw.escrow.get(eid).state == "released"
+    assert (vw.token.balance_of(payer), vw.token.balance_of(seller)) == (before[0], before[1] + JOB_PRICE)
 
 
 def test_facilitator_refuses_other_terms_typed(vw):
