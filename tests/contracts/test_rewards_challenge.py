@@ -25,7 +25,7 @@ from offchain.cli import main
 from offchain.rewards.calc import operator_directed_day, total_stake_day, unique_stake_day
 from offchain.rewards.merkle import DistributionTree
 from tests.contracts.support import NO_SIG, SALT0, example_settings, reverts
-from tests.contracts.test_rewards import BOND, DAY, WAD, RewardsWorld
+from tests.contracts.test_rewards import BOND, DAY, TEST_REWARDS, WAD, RewardsWorld
 
 SET = 1
 AMOUNT = 2_000 * WAD
@@ -55,7 +55,9 @@ class ChallengeWorld:
         tw.allocate(tw.op2, SET, {"TKA": WAD // 4, "TKB": WAD})
         rw.rc.setOperatorSetSplit(tw.op2, self.opset, 2_500, sender=tw.op2)
         self.token = rw.tokens["TKB"]
-        self.day0 = rw.day_start(1)
+        # the first whole UTC day after op2's split is active (it activates after the activation
+        # delay: late in a UTC day, the next day would still see the default split)
+        self.day0 = (rw.now() + TEST_REWARDS.activation_delay_s) // DAY * DAY + DAY
         self.submit(self.day0, 2 * DAY)
         rw.advance(self.day0 + 100 - rw.now())
         self.rch.recordDay(self.opset, sender=tw.other)
