@@ -150,8 +150,15 @@ def test_redeploy_with_other_parameters_warns(net, tmp_path):
 
 def test_stop_leaves_no_process_and_restart_keeps_the_chain(net):
     folder, info, _ = net
+    # anvil's old block states go to the devnet's folder, never ~/.foundry/anvil/tmp (left behind on a kill)
+    (pid,) = _anvils_of(folder)
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    states = folder / devnet.STATES_DIR
+    assert argv[argv.index(b"--cache-path") + 1] == str(states.resolve()).encode()
+    states.mkdir(exist_ok=True)
     assert devnet.down(folder, log=lambda s: None) is True
     assert _anvils_of(folder) == [] and devnet.running(folder) is None
+    assert not states.exists()
     assert devnet.down(folder, log=lambda s: None) is False  # idempotent
     with pytest.raises(Exception, match="no node answers"):
         sdk.Deployment.load("devnet", devnet_dir=folder).check_live()
