@@ -3,6 +3,8 @@
 An x402 refusal carries the protocol's reason code (``code``), the string a facilitator answers in
 ``invalidReason`` / ``errorReason`` (x402 v2 §9 where it names one)."""
 
+from typing import Any
+
 from offchain.errors import AgentError
 
 
@@ -300,6 +302,26 @@ class PolicyTaskError(TradingError):
     """The trading policy's compute task was refused: its task type runs another image than the
     declared one, it was not certified, or its certified output does not parse, is the order of
     another input, or is not the policy's order."""
+
+
+class PolicyRefusedError(PolicyTaskError):
+    """The executor set certified a policy output that is not the policy's order for the step's
+    input: nothing was traded. ``result`` is the refused step (its record: the certified task, the
+    order HOLD), to disperse to DA as the evidence anyone re-executes (``PolicyReexecutor``)."""
+
+    def __init__(self, message: str, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class PolicyTaskUnknownError(PolicyTaskError):
+    """A step record's policy task is not on the chain, or not certified there (created, expired):
+    there is no certified output to judge."""
+
+
+class PolicyImageMismatchError(PolicyTaskError):
+    """A step record's policy task runs (or names) another image than the one registered for the
+    agent's declared task type, or than the agent declared (its ERC-8004 ``policyImage``)."""
 
 
 # Reason code -> error class, to turn a facilitator's answer back into the typed error.
