@@ -33,7 +33,7 @@ def hw(project, chain, accounts, tmp_path_factory):
     ident = owner.deploy(project.IdentityRegistry)
     rep = owner.deploy(project.ReputationRegistry, ident)
     val = owner.deploy(project.ValidationRegistry, ident)
-    validator = owner.deploy(project.TaskValidator, val, mw.mailbox, ZERO_ADDRESS)
+    validator = owner.deploy(project.TaskValidator, val, mw.mailbox, ZERO_ADDRESS, ZERO_ADDRESS)
     agent_id = one(ident.register("https://seller.example/card.json", sender=seller), "Registered").agentId
     ident.setAgentURI(agent_id, "https://seller.example/v2.json", sender=seller)
     sender = Sender(vw.w3, payer.private_key)
