@@ -78,6 +78,13 @@ def _verify(mw, h, result=b"4", signers=(0, 1)):
     return list(evs(rc, "TaskVerified")[0].signers)
 
 
+def test_contracts_fit_eip_170(project) -> None:
+    # the validator reads three services and their slashes' fate; ComputeAVS: test_avs_bls.py
+    for name in ("TaskValidator", "VerifiedEscrow"):
+        code = project.get_contract(name).contract_type.runtime_bytecode.bytecode
+        assert len(bytes.fromhex(code[2:])) <= 24_576 * 3 // 4, name  # well under EIP-170
+
+
 def test_request_hash_matches_offchain(tw):
     ref = bytes(range(32))
     salt = b"\x05" * 32
