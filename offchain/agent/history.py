@@ -1,12 +1,13 @@
 """An agent's history from the chain alone (``eigen agent history ID``): its ERC-8004 identity,
 the feedback given to it, its validation requests and their answers, the TaskMailbox tasks it
 created, the inference receipts it is client or operator of, the verified-escrow payments it
-received or made, and the slashes proven against the work it relied on.
+received or made, its x402 `exact` and `upto` payments (EIP-3009 authorized transfers of the
+stablecoin, UptoSettler settlements), and the slashes proven against the work it relied on.
 
 Everything is read from events and views of the contracts a deployment record names
 (``identity_registry``, ``reputation_registry``, ``validation_registry``, ``task_mailbox``,
-``task_slasher``, ``verified_escrow``, ``inference_disputes``); a contract the record lacks leaves
-its section empty. The agent's accounts are its owner and its agent wallet (ERC-8004); tasks,
+``task_slasher``, ``verified_escrow``, ``inference_disputes``, ``stable_token``, ``upto_settler``);
+a contract the record lacks leaves its section empty. The agent's accounts are its owner and its agent wallet (ERC-8004); tasks,
 receipts and payments are matched by them.
 """
 
@@ -29,6 +30,8 @@ CONTRACTS = {
     "task_slasher": "TaskSlasher",
     "verified_escrow": "VerifiedEscrow",
     "inference_disputes": "InferenceDisputes",
+    "stable_token": "StableToken",
+    "upto_settler": "UptoSettler",
 }
 TASK_STATUS = ("none", "created", "verified", "expired")
 RECEIPT_STATUS = ("none", "registered", "challenged", "upheld", "faulty", "expired")
@@ -288,6 +291,72 @@ def _escrows(r: _Reader, accounts: list[str]) -> list[dict[str, Any]]:
     return sorted(out.values(), key=lambda x: x["block"])
 
 
+def _payments(r: _Reader, accounts: list[str]) -> list[dict[str, Any]]:
+    """The x402 payments the agent made or received in the stablecoin, from the chain alone:
+    `exact` is a token transfer whose transaction used the payer's EIP-3009 authorization for it
+    (AuthorizationUsed(payer, nonce) logged right before its Transfer, as the token does in
+    transferWithAuthorization); `upto` is the UptoSettler's UptoSettled (the maximum authorized,
+    the amount charged, the fee). Authorized transfers into the settler or the verified escrow are
+    those schemes' own (upto here, verified under escrows); a plain transfer is no x402 payment."""
+    if "stable_token" not in r.c:
+        return []
+    token = r.c["stable_token"].address
+    own = {r.c[k].address for k in ("upto_settler", "verified_escrow") if k in r.c}
+    out: list[dict[str, Any]] = []
+    for role, field in (("payer", "payer"), ("payee", "payTo")):
+        for e in r.each("upto_settler", "UptoSettled", field, accounts):
+            a = e.args
+            if a.token != token or any(x["tx"] == _hex(e["transactionHash"]) for x in out):
+                continue  # another token's; or the agent paid itself, listed once
+            out.append(
+                {
+                    "scheme": "upto",
+                    "role": "payer+payee" if a.payer in accounts and a.payTo in accounts else role,
+                    "payer": a.payer,
+                    "payee": a.payTo,
+                    "amount": a.amount,
+                    "max_amount": a.maxAmount,
+                    "fee": a.fee,
+                    "nonce": _hex(a.nonce),
+                    "tx": _hex(e["transactionHash"]),
+                    "block": e["blockNumber"],
+                }
+            )
+    transfers: dict[tuple[bytes, int], Any] = {}
+    for field in ("sender", "receiver"):
+        for e in r.each("stable_token", "Transfer", field, accounts):
+            transfers[(bytes(e["transactionHash"]), e["logIndex"])] = e
+    payers = sorted({e.args.sender for e in transfers.values()})
+    used = {
+        (bytes(e["transactionHash"]), e["logIndex"]): e
+        for e in r.each("stable_token", "AuthorizationUsed", "authorizer", payers)
+    }
+    for (tx, index), e in sorted(transfers.items(), key=lambda kv: (kv[1]["blockNumber"], kv[0][1])):
+        auth = used.get((tx, index - 1))
+        if auth is None or auth.args.authorizer != e.args.sender or e.args.receiver in own:
+            continue
+        payer, payee = e.args.sender, e.args.receiver
+        out.append(
+            {
+                "scheme": "exact",
+                "role": "payer+payee"
+                if payer in accounts and payee in accounts
+                else "payer"
+                if payer in accounts
+                else "payee",
+                "payer": payer,
+                "payee": payee,
+                "amount": e.args.value,
+                "max_amount": None,
+                "fee": None,
+                "nonce": _hex(auth.args.nonce),
+                "tx": _hex(tx),
+                "block": e["blockNumber"],
+            }
+        )
+    return sorted(out, key=lambda x: x["block"])
+
+
 def agent_history(deployment: Any, agent_id: int, from_block: int = 0) -> dict[str, Any]:
     """Everything the chain holds about agent `agent_id` (see the module's docstring), as JSON."""
     if not 0 <= agent_id < 2**256:
@@ -306,6 +375,7 @@ def agent_history(deployment: Any, agent_id: int, from_block: int = 0) -> dict[s
         "tasks": tasks,
         "receipts": receipts,
         "escrows": _escrows(r, accounts),
+        "payments": _payments(r, accounts),
         "slashes": sorted(task_slashes + inference_slashes, key=lambda s: s["block"]),
         "read": sorted(r.c),
     }
@@ -357,6 +427,11 @@ def render(h: dict[str, Any]) -> str:
         "escrows",
         h["escrows"],
         ["escrow", "role", "payer", "payee", "amount", "state", "refund_reason", "block"],
+    )
+    lines += _table(
+        "payments",
+        h["payments"],
+        ["scheme", "role", "payer", "payee", "amount", "max_amount", "fee", "block"],
     )
     lines += _table("slashes", h["slashes"], ["kind", "ref", "operator", "slash_id", "block"])
     lines.append(f"read: {', '.join(h['read'])}")
