@@ -257,6 +257,7 @@ def test_deployed_with_the_agent_component_beside_a_mailbox(project, accounts, n
     v = first.agent[TASK_VALIDATOR]
     assert A(v.registry()) == A(first.agent["validation_registry"])
     assert A(v.mailbox()) == A(first.avs["task_mailbox"]) and A(v.disputes()) == A(ZERO_ADDRESS)
+    assert A(v.computeAVS()) == A(first.avs["compute_avs"])  # the mailbox's executors' AVS
     assert A(v.identity()) == A(first.agent["identity_registry"])
     assert json.loads(record.read_text())[TASK_VALIDATOR] == v.address
     second = deploy_components(project, accounts[0], Parameters(TEST_CONFIG), comps, **kw)
@@ -265,11 +266,18 @@ def test_deployed_with_the_agent_component_beside_a_mailbox(project, accounts, n
         project, accounts[0], Parameters(TEST_CONFIG), ("agent",), record=tmp_path / "b.json"
     )
     assert TASK_VALIDATOR not in alone.agent
+    # beside a ComputeAVS alone: its results (kind 3) only
+    results = deploy_components(
+        project, accounts[0], Parameters(TEST_CONFIG), ("compute-avs", "agent"), record=tmp_path / "c.json"
+    ).agent[TASK_VALIDATOR]
+    assert A(results.mailbox()) == A(ZERO_ADDRESS) and A(results.computeAVS()) != A(ZERO_ADDRESS)
     reg = first.agent["validation_registry"].address
     for args in (
         (reg, ZERO_ADDRESS, ZERO_ADDRESS),
         (ZERO_ADDRESS, reg, ZERO_ADDRESS),
         (reg, "0x12", ZERO_ADDRESS),
+        (reg, ZERO_ADDRESS, ZERO_ADDRESS, ZERO_ADDRESS),
+        (reg, ZERO_ADDRESS, ZERO_ADDRESS, "0x12"),
     ):
         with pytest.raises(DeployConfigError):
             deploy_task_validator(project, accounts[0], *args)

@@ -23,11 +23,12 @@ from tests.contracts.test_agent_validator import SALT, Registries
 
 @pytest.fixture(scope="module")
 def rw(project, chain, accounts, deployment):
-    w = World(project, chain, accounts, deployment)
-    cw = ComputeWorld(w, project, chain, accounts)
-    r = Registries(project, chain, w.owner, compute=cw.avs)
-    r.cw, r.w = cw, w
-    r.agent_id = r.agent(cw.app_owner)  # the agent whose app the image runs
+    """Registries whose TaskValidator answers from a ComputeAVS world's results; the agent is the
+    app's owner (whose image the enclaves run)."""
+    cw = ComputeWorld(World(project, chain, accounts, deployment), project, chain, accounts)
+    r = Registries(project, chain, cw.w.owner, compute=cw.avs)
+    r.cw, r.w = cw, cw.w
+    r.agent_id = r.agent(cw.app_owner)
     return r
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import pytest
 from eth_hash.auto import keccak
 
 from offchain.agent.history import agent_history
@@ -18,6 +19,8 @@ from offchain.agent.trading import RECORD_TYPE
 from offchain.chain.deploy import deploy_core
 from offchain.chain.sdk import Deployment
 from offchain.cli import main
+from offchain.da.errors import DispersalError
+from offchain.da.network import client as da_client
 from tests.contracts.support import TEST_CONFIG, one
 from tests.offchain.agent.test_agent_trading import (  # the trading tests' fixtures, and their agent
     agent_for,
@@ -107,3 +110,8 @@ def test_history_decodes_the_da_records_the_chain_names(market, svc, da, project
     assert json.loads(capsys.readouterr().out)["da_records"] == json.loads(json.dumps(h["da_records"]))
     assert main([*args, "--disperser", da.disperser]) == 2
     assert "go together" in capsys.readouterr().err
+    # a certificate by blob key: one the disperser does not know, or no blob key at all, is refused
+    with pytest.raises(DispersalError, match="unknown"):
+        da_client.certificate(da.disperser, bytes.fromhex(unknown))
+    with pytest.raises(DispersalError, match="32 bytes"):
+        da_client.certificate(da.disperser, b"\x01")
