@@ -18,10 +18,10 @@ from offchain.chain.agent import (
     validation_request_hash,
 )
 from offchain.chain.components import Parameters, deploy_components
-from offchain.chain.deploy import TASK_VALIDATOR, deploy_task_validator
+from offchain.chain.deploy import TASK_VALIDATOR, deploy_core, deploy_task_validator
 from offchain.chain.errors import ChainInputError, DeployConfigError
 from tests.contracts.support import ESCROW_BLOCKS, TEST_CONFIG, A, World, evs, one, reverts
-from tests.contracts.test_task_mailbox import TIMEOUT, MailboxWorld
+from tests.contracts.test_task_mailbox import CERT_ECDSA, TIMEOUT, MailboxWorld
 
 ZERO32 = b"\x00" * 32
 SALT = ZERO32  # the requests' salt, unless a test needs another
@@ -209,6 +209,25 @@ def test_a_fault_of_several_operators_stands_once_one_slash_is_final(tw):
     tw.chain.mine(ESCROW_BLOCKS + 1)
     tw.v.respondTask(tw.agent_id, h, ZERO32, SALT, signers, sender=w.other)
     assert tw.status(rh) == (0, H4, "fault-proven")
+
+
+def test_a_fault_of_an_operator_no_longer_slashable_stands_at_once(project, chain, accounts):
+    """The certifying operator left its set before the fault proof: found at fault but not slashed,
+    nothing for the resolver to cancel, so the answer is 0 `fault-proven` at once (on a fresh core:
+    the operator leaves its set for good)."""
+    w = World(project, chain, accounts, deploy_core(project, accounts[0], TEST_CONFIG))
+    mw = MailboxWorld(w, project, chain, accounts)
+    r = Registries(project, chain, w.owner, mailbox=mw.mailbox)
+    agent_id = r.agent(mw.creator)
+    h, _ = mw.create(mw.params(task_type=mw.register_type(CERT_ECDSA, threshold=5000)))
+    rh = r.request(mw.creator, agent_id, VALIDATION_KIND_TASK, h)
+    signers = _verify(mw, h, signers=(0,))
+    w.am.deregisterFromOperatorSets((mw.ops[0], mw.mailbox.address, [mw.set_id]), sender=mw.ops[0])
+    w.mine(25)  # past the deallocation delay
+    rc = mw.slasher.proveConflict(h, mw.ecdsa(h, b"5", signers=(1, 2)), b"5", [], signers, sender=w.other)
+    assert [A(x.operator) for x in evs(rc, "TaskFaultNotSlashable")] == [A(mw.ops[0])]
+    r.v.respondTask(agent_id, h, ZERO32, SALT, signers, sender=w.other)
+    assert r.status(rh) == (0, H4, "fault-proven")
 
 
 def test_another_agents_task_and_other_refusals(tw, accounts):

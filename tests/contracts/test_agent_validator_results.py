@@ -86,6 +86,22 @@ def test_a_cancelled_slash_turns_the_0_back_to_100(rw):
     assert rw.status(rh)[0] == 100 and rw.status(rf)[0] == 0
 
 
+def test_a_fault_of_an_operator_no_longer_slashable_stands_at_once(rw):
+    # the enclave's operator left the set before the fault proof: recorded at fault, not slashed,
+    # nothing for a resolver to cancel
+    cw, w = rw.cw, rw.w
+    tee = cw.tee()
+    cw.enrol(tee, op_index=2)
+    a, b = cw.receipt(tee, b"i", b"1"), cw.receipt(tee, b"i", b"2")
+    cw.submit(a)
+    rw.request(cw.app_owner, rw.agent_id, VALIDATION_KIND_RESULT, a.receipt.digest())
+    w.am.deregisterFromOperatorSets((cw.ops[2], cw.avs, [cw.set_id]), sender=cw.ops[2])
+    w.mine(21)  # past DEALLOCATION_DELAY
+    rc = cw.avs.proveFault(*receipt_args(a), *receipt_args(b), sender=w.other)
+    assert evs(rc, "FaultOperatorNotSlashable")[0].operator == cw.ops[2].address
+    assert _answer(rw, a) == (0, "result-faulty")
+
+
 def test_non_deterministic_result_and_the_operators_own_agent(rw):
     """A non-deterministic app's accepted result is 100 `result-attested` (no fault proof exists for
     it); an agent whose owner operates the enclave may ask for its results too."""
