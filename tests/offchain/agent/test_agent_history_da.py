@@ -108,6 +108,9 @@ def test_history_decodes_the_da_records_the_chain_names(market, svc, da, project
     da_args = ["--disperser", da.disperser, "--da-config", str(da.client_config)]
     assert main([*args, *da_args]) == 0
     assert json.loads(capsys.readouterr().out)["da_records"] == json.loads(json.dumps(h["da_records"]))
+    assert main([*args[:-1], *da_args]) == 0  # the table: one row per record
+    table = capsys.readouterr().out
+    assert "DA records (5)" in table and "not fetched" in table and "eigen.other.Record" in table
     assert main([*args, "--disperser", da.disperser]) == 2
     assert "go together" in capsys.readouterr().err
     # a certificate by blob key: one the disperser does not know, or no blob key at all, is refused
