@@ -176,6 +176,11 @@ class AgentNotFoundError(AgentError):
     """No agent has this id in the identity registry (or the deployment records none)."""
 
 
+class HistoryOptionsError(AgentError):
+    """``eigen agent history``: options that only work together were given apart (the DA
+    disperser and the DA network's client config)."""
+
+
 class A2AError(AgentError):
     """An A2A request or answer was refused; ``rpc_code`` is its JSON-RPC error code (the A2A
     specification's numbers: -327xx/-326xx are JSON-RPC's own, -320xx A2A's); over the HTTP+JSON

@@ -293,7 +293,8 @@ def deploy_components(
                 core.reused,
                 params.inference_disputes.challenge_window_s,
             )
-        if "task_mailbox" in out.avs or "inference_disputes" in out.avs:  # the stake-backed validator
+        if any(k in out.avs for k in ("task_mailbox", "inference_disputes", "compute_avs")):
+            # the stake-backed validator
             out.agent[TASK_VALIDATOR] = _task_validator(project, deployer, provider, old, out, core.reused)
     _rewards_component(project, deployer, params, comps, old, core, out, provider)
     if record is not None:
@@ -356,18 +357,19 @@ def _task_validator(
     project: Any, deployer: Any, provider: Any, old: dict, out: Deployed, reused: bool
 ) -> Any:
     """The recorded TaskValidator if it is live and answers this deployment's registry from its
-    mailbox and disputes, else a new one."""
+    mailbox, disputes and compute AVS, else a new one."""
     want = (
         out.agent["validation_registry"].address,
         out.avs["task_mailbox"].address if "task_mailbox" in out.avs else ZERO_ADDRESS,
         out.avs["inference_disputes"].address if "inference_disputes" in out.avs else ZERO_ADDRESS,
+        out.avs["compute_avs"].address if "compute_avs" in out.avs else ZERO_ADDRESS,
     )
     addr = old.get(TASK_VALIDATOR)
     if reused and isinstance(addr, str):
         try:
             if provider.get_code(addr):
                 v = project.TaskValidator.at(addr)
-                if (v.registry(), v.mailbox(), v.disputes()) == want:
+                if (v.registry(), v.mailbox(), v.disputes(), v.computeAVS()) == want:
                     return v
         except Exception:  # a record naming something else: deploy anew
             pass

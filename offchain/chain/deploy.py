@@ -785,19 +785,26 @@ TASK_VALIDATOR = "task_validator"
 
 
 def deploy_task_validator(
-    project: Any, deployer: Any, registry: str, mailbox: str = ZERO_ADDRESS, disputes: str = ZERO_ADDRESS
+    project: Any,
+    deployer: Any,
+    registry: str,
+    mailbox: str = ZERO_ADDRESS,
+    disputes: str = ZERO_ADDRESS,
+    compute_avs: str = ZERO_ADDRESS,
 ) -> Any:
     """Deploy the stake-backed ERC-8004 validator (contracts/agent/TaskValidator.vy) answering the
-    ValidationRegistry `registry` from `mailbox`'s certified tasks and `disputes`' verdicts (either
-    may be the zero address, not both)."""
-    for what, v in (("registry", registry), ("mailbox", mailbox), ("disputes", disputes)):
+    ValidationRegistry `registry` from `mailbox`'s certified tasks, `disputes`' verdicts and
+    `compute_avs`' accepted receipts (any may be the zero address, not all)."""
+    work = (("mailbox", mailbox), ("disputes", disputes), ("compute AVS", compute_avs))
+    for what, v in (("registry", registry), *work):
         if not _is_address(v):
             raise DeployConfigError(f"the task validator's {what} must be an address: got {v!r}")
-    if registry == ZERO_ADDRESS or (mailbox == ZERO_ADDRESS and disputes == ZERO_ADDRESS):
+    if registry == ZERO_ADDRESS or all(v == ZERO_ADDRESS for _, v in work):
         raise DeployConfigError(
-            "the task validator needs a validation registry and a task mailbox or inference disputes"
+            "the task validator needs a validation registry and a task mailbox, inference disputes "
+            "or a compute AVS"
         )
-    return deployer.deploy(project.TaskValidator, registry, mailbox, disputes)
+    return deployer.deploy(project.TaskValidator, registry, mailbox, disputes, compute_avs)
 
 
 # ---------------------------------------------------------------- rewards, fees, buyback (docs/rewards.md)

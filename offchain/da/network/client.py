@@ -246,6 +246,22 @@ def put(
         time.sleep(poll_s)
 
 
+def certificate(url: str, blob_key: bytes, timeout_s: float = 30.0) -> dict[str, Any]:
+    """The certificate of a dispersed blob by its key, from the disperser's ``GetBlobStatus``: checked
+    (:func:`check_certificate`: the key is the certificate's blob header's, the inclusion proof folds to
+    the batch root); :class:`DispersalError` when the disperser does not know the blob, it is not COMPLETE,
+    or the certificate does not check. What the blob holds is then read and verified by :func:`get`."""
+    if len(blob_key) != 32:
+        raise DispersalError(f"a blob key is 32 bytes, got {len(blob_key)}")
+    status = _call(url, "GetBlobStatus", {"blob_key": blob_key.hex()}, timeout_s)
+    if status.get("status") != "COMPLETE":
+        raise DispersalError(f"blob {blob_key.hex()}: {status.get('status')}, no certificate")
+    cert = {"blob_key": blob_key.hex(), "signed_batch": status.get("signed_batch"),
+            "blob_inclusion_info": status.get("blob_inclusion_info")}  # fmt: skip
+    check_certificate(cert)
+    return cert
+
+
 @dataclass
 class Served:
     """Which path served ``get``: ``relay`` or ``validators``; why the relay was not used, if it was not."""
