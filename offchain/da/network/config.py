@@ -171,7 +171,7 @@ class NodeConfig:
     log_level: str
     payments: PaymentsConfig | None = None
     operators: OperatorsConfig | None = None
-    grpc_port: int | None = None  # validator.Retrieval over gRPC (rpc.py); None: HTTP only
+    grpc_port: int | None = None  # validator.Dispersal and .Retrieval over gRPC (rpc.py); None: none
 
 
 NODE_KEYS = {

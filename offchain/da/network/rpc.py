@@ -2,7 +2,7 @@
 
 Each process serves EigenDA's service on its ``grpc_port``: the disperser ``disperser.v2.Disperser``
 (DisperseBlob, GetBlobStatus, GetBlobCommitment, GetPaymentState), the relay ``relay.Relay`` (GetBlob,
-GetChunks), a validator ``validator.Retrieval`` (GetChunks); the messages are EigenDA's
+GetChunks), a validator ``validator.Dispersal`` (StoreChunks) and ``validator.Retrieval`` (GetChunks); the messages are EigenDA's
 (:mod:`offchain.da.network.proto`). A call runs the same method as the HTTP route (``*_methods`` in
 ``service.py``) on the request's JSON form (:mod:`offchain.da.network.wire`), so both fronts check and
 answer alike. Refusals carry the refusal's gRPC status (``grpc_code``: the table of docs/da-network.md)
@@ -43,13 +43,12 @@ def _peer_host(peer: str) -> str:
 
 
 class GrpcServer:
-    """``service``'s ``methods`` (name -> ``fn(body, peer)``) on ``host:port`` (port 0: a free one, see
+    """``services`` (service -> method name -> ``fn(body, peer)``) on ``host:port`` (port 0: a free one, see
     :attr:`port`), requests up to ``max_request_bytes``."""
 
     def __init__(
         self,
-        service: str,
-        methods: Mapping[str, Method],
+        services: Mapping[str, Mapping[str, Method]],
         host: str = "127.0.0.1",
         port: int = 0,
         *,
@@ -59,20 +58,26 @@ class GrpcServer:
     ) -> None:
         if loopback_only:
             check_loopback(host)
-        self.service, self.host, self.who = service, host, who
-        handlers = {}
-        for name, fn in methods.items():
-            req_cls, rep_cls = wire.method_types(service, name)  # KeyError: not one of the service's methods
-            handlers[name] = grpc.unary_unary_rpc_method_handler(self._handler(name, fn, req_cls, rep_cls))
+        self.host, self.who = host, who
+        generic = []
+        for service, methods in services.items():
+            handlers = {}
+            for name, fn in methods.items():
+                req_cls, rep_cls = wire.method_types(
+                    service, name
+                )  # KeyError: not one of the service's methods
+                handler = self._handler(f"{service}/{name}", fn, req_cls, rep_cls)
+                handlers[name] = grpc.unary_unary_rpc_method_handler(handler)
+            generic.append(grpc.method_handlers_generic_handler(service, handlers))
         self.server = grpc.server(
-            ThreadPoolExecutor(settings.da_grpc_workers(), thread_name_prefix=f"grpc-{service}"),
+            ThreadPoolExecutor(settings.da_grpc_workers(), thread_name_prefix="grpc"),
             options=[
                 ("grpc.max_receive_message_length", max_request_bytes),
                 ("grpc.max_send_message_length", wire.GRPC_MAX_MESSAGE_BYTES),
                 ("grpc.so_reuseport", 0),
             ],
         )
-        self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
+        self.server.add_generic_rpc_handlers(tuple(generic))
         h = f"[{host}]" if ":" in host else host
         try:
             self.port = self.server.add_insecure_port(f"{h}:{port}")
@@ -101,7 +106,7 @@ class GrpcServer:
                 self.who.exception("grpc_internal_error", extra={"method": name, "error": repr(exc)})
                 code, message = grpc.StatusCode.INTERNAL, f"{name}: internal error"
             self.who.info("grpc_refused", extra={
-                "method": f"{self.service}/{name}", "code": code.name, "reason": message,
+                "method": name, "code": code.name, "reason": message,
                 "seconds": round(time.perf_counter() - t0, 4),
             })  # fmt: skip
             context.abort(code, message)
@@ -144,7 +149,7 @@ def disperser_grpc(disperser: Disperser, host: str, port: int, *, max_request_by
     methods = dict(disperser_methods(disperser))
     methods["DisperseBlob"] = _disperse_blob(disperser_methods(disperser))
     return GrpcServer(
-        "disperser.v2.Disperser", methods, host, port, max_request_bytes=max_request_bytes,
+        {"disperser.v2.Disperser": methods}, host, port, max_request_bytes=max_request_bytes,
         loopback_only=loopback_only, who=dlog,
     )  # fmt: skip
 
@@ -153,15 +158,21 @@ def relay_grpc(relay: Relay, host: str, port: int, *, max_request_bytes: int = 1
                loopback_only: bool = True) -> GrpcServer:  # fmt: skip
     """``relay.Relay`` (GetBlob, GetChunks) on ``host:port`` (not started)."""
     return GrpcServer(
-        "relay.Relay", relay_methods(relay), host, port, max_request_bytes=max_request_bytes,
+        {"relay.Relay": relay_methods(relay)}, host, port, max_request_bytes=max_request_bytes,
         loopback_only=loopback_only, who=rlog,
     )  # fmt: skip
 
 
 def node_grpc(node: ValidatorNode, host: str, port: int, *, max_request_bytes: int = 64 << 20,
               loopback_only: bool = True) -> GrpcServer:  # fmt: skip
-    """``validator.Retrieval`` (GetChunks) on ``host:port`` (not started)."""
+    """``validator.Dispersal`` (StoreChunks) and ``validator.Retrieval`` (GetChunks) on ``host:port`` (not
+    started)."""
+    m = node_methods(node)
+    services = {
+        "validator.Dispersal": {"StoreChunks": m["StoreChunks"]},
+        "validator.Retrieval": {"GetChunks": m["GetChunks"]},
+    }
     return GrpcServer(
-        "validator.Retrieval", node_methods(node), host, port, max_request_bytes=max_request_bytes,
+        services, host, port, max_request_bytes=max_request_bytes,
         loopback_only=loopback_only, who=log,
     )  # fmt: skip

@@ -63,9 +63,23 @@ log = logger("da.node")
 
 
 def node_methods(node: ValidatorNode) -> dict[str, Any]:
-    """The node's ``validator.Retrieval`` methods on their JSON forms (the HTTP routes' and the gRPC service's,
-    :mod:`offchain.da.network.rpc`): ``fn(body, peer) -> reply``, raising :class:`NodeRequestError` or
-    :class:`NetworkMessageError`."""
+    """The node's ``validator.Dispersal`` (StoreChunks) and ``validator.Retrieval`` (GetChunks) methods on their
+    JSON forms (the HTTP routes' and the gRPC services', :mod:`offchain.da.network.rpc`): ``fn(body, peer) ->
+    reply``, raising :class:`NodeRequestError` or :class:`NetworkMessageError` (a refused batch is logged)."""
+
+    def store_chunks(body: Any, peer: str) -> dict:
+        t0 = time.perf_counter()
+        try:
+            req = StoreChunksRequest.from_json(body)
+            sigma = node.store_chunks(req)
+        except (NodeRequestError, NetworkMessageError) as exc:
+            log.info("store_chunks_refused", extra={"reason": str(exc)})
+            raise
+        log.info("store_chunks", extra={
+            "batch_header_hash": req.header.hash().hex(), "blobs": len(req.certificates),
+            "reference_block_number": req.header.reference_block_number, "seconds": round(time.perf_counter() - t0, 4),
+        })  # fmt: skip
+        return {"signature": bn254.g1_compress(bn254.g1_from_ints([sigma])).hex()}
 
     def get_chunks(body: Any, peer: str) -> dict:
         f = json_fields(body, ("blob_key", "quorum_id"), "GetChunksRequest")
@@ -75,7 +89,7 @@ def node_methods(node: ValidatorNode) -> dict[str, Any]:
             raise NetworkMessageError(f"quorum_id: {q!r} is not a quorum number")
         return node.get_chunks(key)
 
-    return {"GetChunks": get_chunks}
+    return {"StoreChunks": store_chunks, "GetChunks": get_chunks}
 
 
 def node_app(node: ValidatorNode, max_request_bytes: int = 64 << 20) -> Any:
@@ -89,38 +103,23 @@ def node_app(node: ValidatorNode, max_request_bytes: int = 64 << 20) -> Any:
             return HTTPError(exc.status, exc.message, code=exc.grpc_code)
         return HTTPError(400, str(exc), code="INVALID_ARGUMENT")
 
-    async def store_chunks(request: Request) -> JSONResponse:
-        t0 = time.perf_counter()
-        try:
-            req = StoreChunksRequest.from_json(await body(request))
-            sigma = await run_in_threadpool(node.store_chunks, req)
-        except (NodeRequestError, NetworkMessageError) as exc:
-            log.info("store_chunks_refused", extra={"reason": str(exc)})
-            return refuse(exc).response()
-        except HTTPError as exc:
-            return exc.response()
-        log.info(
-            "store_chunks",
-            extra={
-                "batch_header_hash": req.header.hash().hex(),
-                "blobs": len(req.certificates),
-                "reference_block_number": req.header.reference_block_number,
-                "seconds": round(time.perf_counter() - t0, 4),
-            },
-        )
-        return JSONResponse({"signature": bn254.g1_compress(bn254.g1_from_ints([sigma])).hex()})
+    methods = node_methods(node)
 
-    chunks = node_methods(node)["GetChunks"]
-
-    async def get_chunks(request: Request) -> JSONResponse:
+    async def call(request: Request, name: str) -> JSONResponse:
         try:
             f = await body(request)
-            reply = await run_in_threadpool(chunks, f, request.client.host if request.client else "")
+            peer = request.client.host if request.client else ""
+            return JSONResponse(await run_in_threadpool(methods[name], f, peer))
         except (NodeRequestError, NetworkMessageError) as exc:
             return refuse(exc).response()
         except HTTPError as exc:
             return exc.response()
-        return JSONResponse(reply)
+
+    async def store_chunks(request: Request) -> JSONResponse:
+        return await call(request, "StoreChunks")
+
+    async def get_chunks(request: Request) -> JSONResponse:
+        return await call(request, "GetChunks")
 
     async def node_info(request: Request) -> JSONResponse:
         return JSONResponse({"operator_id": node.operator_id.hex(), "chunks_stored": node.table.key_count()})

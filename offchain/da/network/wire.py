@@ -10,7 +10,8 @@ use and converted here:
   ``[[x1, x0], [y1, y0]]``, hex) and ``quorum_signed_percentages`` as a list; protobuf carries points
   gnark-compressed (G1 32 bytes, G2 64, as EigenDA's ``G1Point.Bytes``) and the percentages as bytes;
 - enums are their names (``QUEUED``), except ``validator.GetChunksReply.chunk_encoding_format``, a number
-  in the node's JSON.
+  in the node's JSON;
+- ``validator.StoreChunksRequest.disperserID`` (EigenDA's spelling) is ``disperser_id`` in JSON.
 
 Every malformed input (an unknown JSON key, a value of the wrong type or range, a point off the curve,
 protobuf bytes that do not parse) raises :class:`NetworkMessageError`.
@@ -39,6 +40,8 @@ from offchain.da.network.proto import (
 __all__ = ["common_pb2", "common_v2_pb2", "disperser_v2_pb2", "node_v2_pb2", "relay_pb2"]
 
 INT_ENUMS = {"validator.GetChunksReply.chunk_encoding_format"}
+# protobuf field name -> the JSON form's, where they differ (EigenDA's one camel-case field name)
+ALIASES = {"validator.StoreChunksRequest": {"disperserID": "disperser_id"}}
 ATTESTATION = "disperser.v2.Attestation"
 REGISTRY_SIGNATURE = "disperser.v2.RegistrySignature"
 _UINT_BITS = {
@@ -65,17 +68,18 @@ def to_json(msg: Message) -> dict[str, Any]:
     if d.full_name in (ATTESTATION, REGISTRY_SIGNATURE):
         return _points_to_json(msg)
     out: dict[str, Any] = {}
+    alias = ALIASES.get(d.full_name, {})
     for f in d.fields:
         if f.containing_oneof is not None and msg.WhichOneof(f.containing_oneof.name) != f.name:
             continue
-        value = getattr(msg, f.name)
+        value, key = getattr(msg, f.name), alias.get(f.name, f.name)
         if f.is_repeated:
-            out[f.name] = [_value_to_json(f, v) for v in value]
+            out[key] = [_value_to_json(f, v) for v in value]
         elif f.type == FieldDescriptor.TYPE_MESSAGE:
             if msg.HasField(f.name):
-                out[f.name] = to_json(value)
+                out[key] = to_json(value)
         else:
-            out[f.name] = _value_to_json(f, value)
+            out[key] = _value_to_json(f, value)
     return out
 
 
@@ -151,12 +155,14 @@ def _fill(msg: Message, obj: Any, what: str) -> None:
     if d.full_name in (ATTESTATION, REGISTRY_SIGNATURE):
         _points_from_json(msg, obj, what)
         return
-    unknown = sorted(set(obj) - set(d.fields_by_name))
+    fields = {ALIASES.get(d.full_name, {}).get(n, n): f for n, f in d.fields_by_name.items()}
+    unknown = sorted(set(obj) - set(fields))
     if unknown:
         raise NetworkMessageError(f"{what}: unknown fields {unknown}")
-    for name, value in obj.items():
-        f = d.fields_by_name[name]
-        where = f"{what}.{name}"
+    for key, value in obj.items():
+        f = fields[key]
+        name = f.name
+        where = f"{what}.{key}"
         if f.is_repeated:
             if not isinstance(value, list):
                 raise NetworkMessageError(f"{where}: expected a list")
@@ -276,6 +282,7 @@ def _points_from_json(msg: Message, obj: dict[str, Any], what: str) -> None:
 SERVICES = {
     "disperser.v2.Disperser": disperser_v2_pb2.DESCRIPTOR.services_by_name["Disperser"],
     "relay.Relay": relay_pb2.DESCRIPTOR.services_by_name["Relay"],
+    "validator.Dispersal": node_v2_pb2.DESCRIPTOR.services_by_name["Dispersal"],
     "validator.Retrieval": node_v2_pb2.DESCRIPTOR.services_by_name["Retrieval"],
 }
 

@@ -25,6 +25,78 @@ if _version_not_supported:
     )
 
 
+class DispersalStub:
+    """Missing associated documentation comment in .proto file."""
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.StoreChunks = channel.unary_unary(
+                '/validator.Dispersal/StoreChunks',
+                request_serializer=offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.StoreChunksRequest.SerializeToString,
+                response_deserializer=offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.StoreChunksReply.FromString,
+                _registered_method=True)
+
+
+class DispersalServicer:
+    """Missing associated documentation comment in .proto file."""
+
+    def StoreChunks(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_DispersalServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'StoreChunks': grpc.unary_unary_rpc_method_handler(
+                    servicer.StoreChunks,
+                    request_deserializer=offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.StoreChunksRequest.FromString,
+                    response_serializer=offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.StoreChunksReply.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'validator.Dispersal', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('validator.Dispersal', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Dispersal:
+    """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def StoreChunks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/validator.Dispersal/StoreChunks',
+            offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.StoreChunksRequest.SerializeToString,
+            offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.StoreChunksReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
 class RetrievalStub:
     """Missing associated documentation comment in .proto file."""
 

@@ -26,9 +26,8 @@ from offchain.da.network.proto import (
 )
 from offchain.da.network.relay import Relay, signed_get_chunks
 from offchain.da.network.rpc import GrpcServer, disperser_grpc, node_grpc, relay_grpc
-from offchain.da.network.service import node_app
 from offchain.da.network.types import ChunkRequest
-from offchain.httpservice import ServiceError, ServiceServer
+from offchain.httpservice import ServiceError
 from offchain.store import Store
 from tests.offchain.da.network.support import (
     CLIENT_KEY,
@@ -37,6 +36,7 @@ from tests.offchain.da.network.support import (
     encoder,
     node_state,
     operator_keys,
+    store_request,
 )
 
 DISPERSER = "disperser.v2.Disperser"
@@ -48,21 +48,19 @@ def net(tmp_path_factory):
     keys = operator_keys(4)
     state = node_state(keys)
     pks = {k.public_key().operator_id: k.public_key() for k in keys}
-    stops, stores, http_urls, grpc_urls = [], [], {}, {}
+    stops, stores, grpc_urls = [], [], {}
     try:
-        for i, k in enumerate(keys):
+        for i, k in enumerate(
+            keys
+        ):  # validators on gRPC only: StoreChunks (validator.Dispersal) and GetChunks
             store = Store([str(tmp / f"v{i}")])
             stores.append(store)
-            node = ValidatorNode(k, state, encoder(), store)
-            srv = ServiceServer(node_app(node), log_level="warning").__enter__()
-            stops.append(lambda srv=srv: srv.__exit__(None, None, None))
-            g = node_grpc(node, "127.0.0.1", 0).start()
+            g = node_grpc(ValidatorNode(k, state, encoder(), store), "127.0.0.1", 0).start()
             stops.append(g.stop)
-            oid = k.public_key().operator_id
-            http_urls[oid], grpc_urls[oid] = srv.url, g.url
+            grpc_urls[k.public_key().operator_id] = g.url
         db = MetadataStore(str(tmp / "meta.db"))
         d = Disperser(
-            DISPERSER_KEY, 0, encoder(), state.stakes, http_urls, pks, db, reference_block_number=100
+            DISPERSER_KEY, 0, encoder(), state.stakes, grpc_urls, pks, db, reference_block_number=100
         )
         dg = disperser_grpc(d, "127.0.0.1", 0, max_request_bytes=1 << 16).start()
         d.start()
@@ -83,7 +81,8 @@ def net(tmp_path_factory):
 
 
 def test_put_and_get_over_grpc(net):
-    """put over gRPC to its certificate; get it back over gRPC from the relay, then from the validators."""
+    """put over gRPC to its certificate (the disperser's StoreChunks to the validators over gRPC too); get it back
+    over gRPC from the relay, then from the validators."""
     payload = b"over grpc " * 150
     cert = client.put(net["disperser"], payload, CLIENT_KEY, timeout_s=120)
     att = cert["signed_batch"]["attestation"]
@@ -221,11 +220,39 @@ def test_relay_and_validator_refusals_over_grpc(net):
              "quorum number")  # fmt: skip
 
 
+def test_store_chunks_refusals_over_grpc(net):
+    """validator.Dispersal/StoreChunks: a batch signed by no known disperser, a tampered signature, malformed
+    bundles, malformed bytes: refused with their codes; the request unaltered is signed."""
+    keys, state = net["keys"], net["state"]
+    op = keys[0].public_key().operator_id
+    url = net["validators"][op]
+    b = encoded_blob(31, timestamp=time.time_ns())
+    req = store_request([b], state, op, timestamp=int(time.time())).to_json()
+    _refused(
+        url,
+        "validator.Dispersal",
+        "StoreChunks",
+        {**req, "disperser_id": 7},
+        "PERMISSION_DENIED",
+        "disperser",
+    )
+    _refused(
+        url, "validator.Dispersal", "StoreChunks", {**req, "signature": "11" * 65}, "UNAUTHENTICATED", ""
+    )
+    _refused(url, "validator.Dispersal", "StoreChunks", {**req, "bundles": []}, "INVALID_ARGUMENT", "bundles")
+    with grpc.insecure_channel(url[7:]) as ch:
+        with pytest.raises(grpc.RpcError) as err:
+            ch.unary_unary("/validator.Dispersal/StoreChunks")(b"\x0a\x05\x0a\x03", timeout=10)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    reply = wire.grpc_call(url, "validator.Dispersal", "StoreChunks", req, 60)
+    assert len(bytes.fromhex(reply["signature"])) == 32
+
+
 def test_server_and_client_input_errors(net):
     with pytest.raises(ServiceError, match="loopback only"):
         disperser_grpc(None, "10.1.2.3", 0)  # type: ignore[arg-type]
     with pytest.raises(KeyError):
-        GrpcServer(DISPERSER, {"Nope": lambda body, peer: {}})
+        GrpcServer({DISPERSER: {"Nope": lambda body, peer: {}}})
     with pytest.raises(GrpcCallError, match="grpc://host:port"):
         wire.grpc_call("http://127.0.0.1:1", DISPERSER, "GetBlobStatus", {}, 5)
     # nothing listening: the client's error says so, with the status
@@ -247,7 +274,7 @@ def test_grpc_settings_and_config(tmp_path, monkeypatch):
 
     monkeypatch.setenv("EIGEN_DA_GRPC_WORKERS", "0")
     with pytest.raises(SettingError, match="EIGEN_DA_GRPC_WORKERS"):
-        GrpcServer(DISPERSER, {})
+        GrpcServer({DISPERSER: {}})
     monkeypatch.delenv("EIGEN_DA_GRPC_WORKERS")
     assert (
         grpc_port({}) is None and grpc_port({"grpc_port": 0}) == 0 and grpc_port({"grpc_port": 9201}) == 9201

@@ -17,9 +17,10 @@ from offchain.da.errors import NetworkMessageError
 from offchain.da.network import wire
 from offchain.da.network.attestation import aggregate
 from offchain.da.network.disperser import attestation_json
+from offchain.da.network.node import StoreChunksRequest
 from offchain.da.network.proto import common_v2_pb2, disperser_v2_pb2, node_v2_pb2, relay_pb2
 from offchain.da.network.types import ChunkRequest
-from tests.offchain.da.network.support import encoded_blob, node_state, operator_keys
+from tests.offchain.da.network.support import encoded_blob, node_state, operator_keys, store_request
 
 ROOT = Path(__file__).resolve().parents[4]
 PROTO = ROOT / "offchain/da/network/proto"
@@ -88,12 +89,15 @@ EIGENDA_FIELDS = {
     "relay.ChunkRequestByRange": {"blob_key": 1, "start_index": 2, "end_index": 3},
     "relay.ChunkRequest": {"by_index": 1, "by_range": 2},
     "relay.GetChunksReply": {"data": 1},
+    "validator.StoreChunksRequest": {"batch": 1, "disperserID": 2, "timestamp": 3, "signature": 4, "bundles": 100},
+    "validator.StoreChunksReply": {"signature": 1},
     "validator.GetChunksRequest": {"blob_key": 1, "quorum_id": 2},
     "validator.GetChunksReply": {"chunks": 1, "chunk_encoding_format": 2},
 }  # fmt: skip
 ADDITIONS = {
     ("disperser.v2.BlobStatusReply", "failure_reason"),
     ("disperser.v2.Attestation", "registry_signature"),
+    ("validator.StoreChunksRequest", "bundles"),
 }
 
 
@@ -110,6 +114,7 @@ def test_names_and_numbers_are_eigendas():
     assert methods == {
         "disperser.v2.Disperser": ["DisperseBlob", "GetBlobCommitment", "GetBlobStatus", "GetPaymentState"],
         "relay.Relay": ["GetBlob", "GetChunks"],
+        "validator.Dispersal": ["StoreChunks"],
         "validator.Retrieval": ["GetChunks"],
     }
     assert [v.name for v in disperser_v2_pb2.BlobStatus.DESCRIPTOR.values] == [
@@ -158,6 +163,20 @@ def test_json_forms_round_trip():
     assert a.HasField("registry_signature") == ("registry_signature" in att)
     again = wire.to_json(wire.parse(disperser_v2_pb2.BlobStatusReply, proto.SerializeToString()))
     assert again == {**reply, "failure_reason": ""}
+
+    # StoreChunks: EigenDA's field disperserID is the JSON's disperser_id; the request signs the same digest
+    req = store_request([b], state, keys[0].public_key().operator_id)
+    proto = wire.from_json(node_v2_pb2.StoreChunksRequest, req.to_json())
+    assert (
+        proto.disperserID == 0
+        and proto.batch.header.reference_block_number == 100
+        and len(proto.bundles) == 1
+    )
+    raw = proto.SerializeToString()
+    back = StoreChunksRequest.from_json(wire.to_json(wire.parse(node_v2_pb2.StoreChunksRequest, raw)))
+    assert back == req and back.digest() == req.digest()
+    with pytest.raises(NetworkMessageError, match=r"unknown fields \['disperserID'\]"):
+        wire.from_json(node_v2_pb2.StoreChunksRequest, {"disperserID": 1})
 
     # a oneof: only the set member; the node's enum stays a number, the disperser's a name
     req = ChunkRequest(b"\x01" * 32, None, 2, 5).to_json()
