@@ -63,9 +63,8 @@ class GrpcServer:
         for service, methods in services.items():
             handlers = {}
             for name, fn in methods.items():
-                req_cls, rep_cls = wire.method_types(
-                    service, name
-                )  # KeyError: not one of the service's methods
+                # KeyError: not one of the service's methods
+                req_cls, rep_cls = wire.method_types(service, name)
                 handler = self._handler(f"{service}/{name}", fn, req_cls, rep_cls)
                 handlers[name] = grpc.unary_unary_rpc_method_handler(handler)
             generic.append(grpc.method_handlers_generic_handler(service, handlers))
