@@ -14,6 +14,7 @@ variables; ``docs/settings.md`` lists the same table (a test keeps the two in st
 | ``EIGEN_DA_METADATA_URL`` | unset | the DA disperser's metadata database (``postgresql://…`` or ``sqlite:///PATH``), over the config files' |
 | ``EIGEN_DA_CLAIM_INTERVAL`` | ``30`` | seconds between the DA disperser's claims of on-demand payments in the PaymentVault (also after each batch); ``off`` stops claiming |
 | ``EIGEN_DA_CLAIM_BATCH`` | ``32`` | accounts one claim pass takes |
+| ``EIGEN_DA_GRPC_WORKERS`` | ``16`` | threads serving the gRPC calls of a DA network process (each process's ``grpc_port``) |
 | ``EIGEN_AI_MODEL`` | unset | a GGUF file used instead of the installed SmolLM2 package |
 | ``EIGEN_AI_THREADS`` | OpenMP default | CPU threads of the inference kernels (results never depend on it) |
 | ``EIGEN_AI_KERNEL`` | ``auto`` | linear kernel: ``auto`` (the best this CPU has), ``portable``, ``avx2``, ``avx512vnni`` (same results) |
@@ -75,6 +76,7 @@ DA_CLAIM_INTERVAL = Setting(
     "EIGEN_DA_CLAIM_INTERVAL", "30", "seconds between the DA disperser's on-demand payment claims; off: none"
 )
 DA_CLAIM_BATCH = Setting("EIGEN_DA_CLAIM_BATCH", "32", "accounts one claim pass of the DA disperser takes")
+DA_GRPC_WORKERS = Setting("EIGEN_DA_GRPC_WORKERS", "16", "threads serving a DA network process's gRPC calls")
 AI_MODEL = Setting("EIGEN_AI_MODEL", None, "a GGUF file used instead of the installed SmolLM2 package")
 AI_THREADS = Setting("EIGEN_AI_THREADS", "", "CPU threads of the inference kernels (default: OpenMP's)")
 AI_KERNEL = Setting(
@@ -105,6 +107,7 @@ ALL: tuple[Setting, ...] = (
     DA_METADATA_URL,
     DA_CLAIM_INTERVAL,
     DA_CLAIM_BATCH,
+    DA_GRPC_WORKERS,
     AI_MODEL,
     AI_THREADS,
     AI_KERNEL,
@@ -176,6 +179,11 @@ def da_claim_interval() -> float | None:
 def da_claim_batch() -> int:
     """Accounts one claim pass of the DA disperser takes."""
     return _int_setting(DA_CLAIM_BATCH, 1)
+
+
+def da_grpc_workers() -> int:
+    """Threads serving the gRPC calls of a DA network process (its ``grpc_port``)."""
+    return _int_setting(DA_GRPC_WORKERS, 1)
 
 
 def ai_model_path() -> str | None:

@@ -75,6 +75,23 @@ def test_devnet_up_put_get_down(tmp_path) -> None:
         r = eigen("get", str(cert), "--config", info["client_config"])
         assert r.returncode == 0 and r.stdout == b"an agent's record " * 40, r.stderr[-2000:]
         assert b'"served_by": "relay 0"' in r.stderr
+        # the same over gRPC: every process serves EigenDA's service beside HTTP; client.json names the relay's
+        # gRPC URL and network.json each validator's retrieval_url (grpc://)
+        assert info["disperser_grpc"].startswith("grpc://") and info["relay_grpc"].startswith("grpc://")
+        assert all(o["retrieval_url"].startswith("grpc://") for o in network["operators"])
+        assert all(p["grpc_url"].startswith("grpc://") for p in state["validators"])
+        (tmp_path / "g.txt").write_bytes(b"put over gRPC " * 40)
+        r = eigen("put", str(tmp_path / "g.txt"), "--disperser", info["disperser_grpc"], "--key", state["payer_key"],
+                  "--timeout", "120", "-o", str(tmp_path / "g.cert"))  # fmt: skip
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert relay_holds(info["relay"], json.loads((tmp_path / "g.cert").read_text())["blob_key"])
+        r = eigen("get", str(tmp_path / "g.cert"), "--config", info["client_config"])
+        assert r.returncode == 0 and r.stdout == b"put over gRPC " * 40, r.stderr[-2000:]
+        assert b'"served_by": "relay 0"' in r.stderr
+        r = eigen(
+            "put", str(tmp_path / "g.txt"), "--disperser", "grpc://127.0.0.1:9", "--key", state["payer_key"]
+        )
+        assert r.returncode == 2 and b"gRPC UNAVAILABLE" in r.stderr and r.stderr.count(b"\n") == 1, r.stderr
         # the relay dies: get recovers from the validators; status says not everything runs (exit 3)
         os.kill(pids["relay"], signal.SIGKILL)
         assert gone(pids["relay"])
