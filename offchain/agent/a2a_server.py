@@ -195,6 +195,14 @@ class _Stream:
 
 
 @dataclass(frozen=True)
+class _Refused:
+    """A payment's AP2 mandates refused: why, and the receipts (metadata key -> JWT) to send."""
+
+    error: MandateError
+    receipts: dict[str, str]
+
+
+@dataclass(frozen=True)
 class _Mandated:
     """A payment's verified AP2 mandates and the ledger's reservation of it."""
 
@@ -362,32 +370,18 @@ class A2AServer:
         )
         return self._status(rec, INPUT_REQUIRED, f"Payment failed: {message}", meta)
 
-    def _receipt(
-        self, offer: PaymentRequirements, text: Any, exc: MandateError | None, **claims: Any
-    ) -> str | None:
-        """An AP2 receipt for the closed mandate `text` (None if it has no link to refer to)."""
-        try:
-            ref = sdjwt.digest(sdjwt.last_link(text))
-        except MandateError:
-            return None
-        iss = ap2.payee(offer.pay_to)["id"]
-        return ap2.sign_receipt(
-            self.merchant_key, iss=iss, reference=ref, iat=int(self.clock()), error=exc, **claims
-        )
-
     def _check_mandates(
         self, rec: _Record, msg: Message, payload: PaymentPayload, offer: PaymentRequirements
-    ) -> _Mandated:
-        """The verified mandates and the ledger's reservation (a MandateError, with the AP2 error
-        receipts to send, otherwise)."""
+    ) -> _Mandated | _Refused:
+        """The verified mandates and the ledger's reservation, or the refusal with AP2's receipts
+        of the mandates it judged."""
         assert rec.checkout is not None
         meta, now = msg.metadata, self.clock()
         merchant = ap2.payee(offer.pay_to)["id"]
         co_text, pay_text = meta.get(AP2_CHECKOUT_MANDATE), meta.get(AP2_PAYMENT_MANDATE)
         if not isinstance(co_text, str) or not isinstance(pay_text, str):
-            raise MandateError(
-                f"this agent settles only payments carrying {AP2_CHECKOUT_MANDATE} and {AP2_PAYMENT_MANDATE}"
-            )
+            keys = f"{AP2_CHECKOUT_MANDATE} and {AP2_PAYMENT_MANDATE}"
+            return _Refused(MandateError(f"this agent settles only payments carrying {keys}"), {})
         try:
             co = ap2.check_checkout(
                 co_text,
@@ -398,10 +392,9 @@ class A2AServer:
                 now=now,
             )
         except MandateError as exc:
-            exc.ap2_receipts = {
-                AP2_CHECKOUT_RECEIPT: self._receipt(offer, co_text, exc, order_id=rec.task.id)
-            }  # type: ignore[attr-defined]
-            raise
+            return _Refused(
+                exc, self._receipts(offer, {AP2_CHECKOUT_RECEIPT: (co_text, exc, {"order_id": rec.task.id})})
+            )
         payer = payload.payload.authorization.from_
         expected = ap2.Expected(
             ap2.checkout_hash(rec.checkout),
@@ -423,12 +416,29 @@ class A2AServer:
                 digits=self.digits,
             )
         except MandateError as exc:
-            exc.ap2_receipts = {  # type: ignore[attr-defined]
-                AP2_CHECKOUT_RECEIPT: self._receipt(offer, co_text, None, order_id=rec.task.id),
-                AP2_PAYMENT_RECEIPT: self._receipt(offer, pay_text, exc, payment_id=expected.transaction_id),
+            judged = {
+                AP2_CHECKOUT_RECEIPT: (co_text, None, {"order_id": rec.task.id}),
+                AP2_PAYMENT_RECEIPT: (pay_text, exc, {"payment_id": expected.transaction_id}),
             }
-            raise
+            return _Refused(exc, self._receipts(offer, judged))
         return _Mandated(co, pay, reservation)
+
+    def _receipts(
+        self, offer: PaymentRequirements, judged: dict[str, tuple[str, MandateError | None, dict[str, Any]]]
+    ) -> dict[str, str]:
+        """AP2's receipts (metadata key -> JWT) of closed mandates judged: each its verdict (None:
+        accepted) and its own claims; a mandate with no link to refer to gets none."""
+        out: dict[str, str] = {}
+        iss = ap2.payee(offer.pay_to)["id"]
+        for key, (text, exc, claims) in judged.items():
+            try:
+                ref = sdjwt.digest(sdjwt.last_link(text))
+            except MandateError:
+                continue
+            out[key] = ap2.sign_receipt(
+                self.merchant_key, iss=iss, reference=ref, iat=int(self.clock()), error=exc, **claims
+            )
+        return out
 
     def _success_receipts(
         self, rec: _Record, offer: PaymentRequirements, m: _Mandated, tx: str
@@ -468,11 +478,11 @@ class A2AServer:
             return self._fail(rec, PaymentRequirementsError.code, f"{what} of task {rec.task.id}", network)
         reserved: _Mandated | None = None
         if self.require_mandates:
-            try:
-                reserved = self._check_mandates(rec, msg, payload, offer)
-            except MandateError as exc:
-                receipts = {k: v for k, v in getattr(exc, "ap2_receipts", {}).items() if v is not None}
-                return self._fail(rec, _mandate_reason(exc), str(exc), network, receipts)
+            checked = self._check_mandates(rec, msg, payload, offer)
+            if isinstance(checked, _Refused):
+                exc = checked.error
+                return self._fail(rec, _mandate_reason(exc), str(exc), network, checked.receipts)
+            reserved = checked
         meta = {X402_STATUS: PAYMENT_SUBMITTED, X402_RECEIPTS: list(rec.receipts)}
         self._status(rec, WORKING, "Payment received.", meta)
         job = self._settle(rec, payload, offer, reserved)

@@ -155,14 +155,8 @@ def sign_checkout(key: sdjwt.PrivateKey, checkout: dict[str, Any]) -> str:
 
 def read_checkout(checkout_jwt: str) -> dict[str, Any]:
     """The payload of a checkout JWT (its signature is the merchant's to check against what it
-    issued; :func:`check_checkout` compares the JWT itself)."""
-    parts = checkout_jwt.split(".") if isinstance(checkout_jwt, str) else []
-    if len(parts) != 3:
-        raise MandateError("checkout_jwt is no compact JWS")
-    payload = sdjwt._json_of(parts[1], "the checkout JWT's payload")
-    if not isinstance(payload, dict):
-        raise MandateError("the checkout JWT's payload is a JSON object")
-    return payload
+    issued: :func:`check_checkout` compares the JWT itself)."""
+    return sdjwt.jwt_payload(checkout_jwt, "checkout JWT")
 
 
 def open_mandate(
@@ -227,9 +221,14 @@ def allowed_instruments(instruments: Iterable[dict[str, Any]]) -> dict[str, Any]
     return {"type": ALLOWED_INSTRUMENTS, "allowed": [sdjwt.Sd(i) for i in instruments]}
 
 
-def budget(currency: str, max_major: int | float | str) -> dict[str, Any]:
-    """``max`` in the currency's major units (AP2's rule for budgets)."""
-    return {"type": BUDGET, "currency": currency, "max": max_major}
+def budget(currency: str, max_major: int | float | str | Decimal) -> dict[str, Any]:
+    """``max`` in the currency's major units (AP2's rule for budgets), as a JSON number: an integer,
+    or the float whose shortest form is exactly `max_major` (MandateError otherwise)."""
+    d = _major(str(max_major) if isinstance(max_major, Decimal) else max_major, text=True)
+    number: int | float = int(d) if d == d.to_integral_value() else float(d)
+    if Decimal(str(number)) != d:
+        raise MandateError(f"{max_major} has no exact JSON number form")
+    return {"type": BUDGET, "currency": currency, "max": number}
 
 
 def recurrence(frequency: str, max_occurrences: int | None = None) -> dict[str, Any]:
@@ -486,8 +485,10 @@ def _tighter(c: dict[str, Any], d: dict[str, Any]) -> bool:
     raise MandateConstraintError(f"unknown constraint {t!r} (unknown constraints fail)")
 
 
-def _major(v: Any) -> Decimal:
-    if isinstance(v, bool) or not isinstance(v, int | float | str):
+def _major(v: Any, text: bool = False) -> Decimal:
+    """A budget's ``max`` (a JSON number; with `text`, also its decimal string) exactly, as
+    written (a float's shortest form)."""
+    if isinstance(v, bool) or not isinstance(v, int | float | str) or (isinstance(v, str) and not text):
         raise MandateError("payment.budget.max must be a number")
     try:
         d = Decimal(str(v))
@@ -863,10 +864,7 @@ def sign_receipt(
 def verify_receipt(receipt: Any, key: sdjwt.PublicKey, *, reference: str) -> dict[str, Any]:
     """A receipt's claims, once its signature is `key`'s and its ``reference`` is `reference`
     (the digest of the closed mandate's link it answers)."""
-    if not isinstance(receipt, str):
-        raise MandateError("a receipt is a compact JWS")
-    _, body, signing_input, sig = sdjwt._parse_jwt(receipt, "receipt", RECEIPT_TYP)
-    sdjwt._check_signature(key, signing_input, sig, "receipt")
+    body = sdjwt.verify_jwt(receipt, key, RECEIPT_TYP, "receipt")
     if body.get("status") not in (SUCCESS, ERROR) or not isinstance(body.get("iss"), str):
         raise MandateError("a receipt has a status (Success or Error) and an iss")
     _int(body.get("iat"), "the receipt's iat")

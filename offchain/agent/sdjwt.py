@@ -685,3 +685,25 @@ def verify_chain(
     if _int_claim(links[0].payload, "exp", "root", False) is None and "exp" not in links[0].content:
         raise SdJwtError("the root (its JWT or its delegate payload) must have an expiry (exp)")
     return Chain(iss, tuple(links))
+
+
+def jwt_payload(token: Any, what: str) -> dict[str, Any]:
+    """The payload of a compact JWS, unverified (SdJwtError unless it is one with a JSON object
+    payload): for a JWT whose signature is checked otherwise (a merchant comparing the checkout it
+    issued)."""
+    parts = token.split(".") if isinstance(token, str) else []
+    if len(parts) != 3:
+        raise SdJwtError(f"the {what} is no compact JWS")
+    payload = _json_of(parts[1], f"the {what}'s payload")
+    if not isinstance(payload, dict):
+        raise SdJwtError(f"the {what}'s payload is a JSON object")
+    return payload
+
+
+def verify_jwt(token: Any, key: PublicKey, typ: str, what: str) -> dict[str, Any]:
+    """The payload of a compact JWS (ES256, `typ`) once its signature is `key`'s (typed errors)."""
+    if not isinstance(token, str):
+        raise SdJwtError(f"the {what} is a compact JWS string")
+    _, payload, signing_input, sig = _parse_jwt(token, what, typ)
+    _check_signature(key, signing_input, sig, what)
+    return payload

@@ -739,6 +739,30 @@ def test_mandated_payment_is_settled_against_the_merchant_checkout_with_receipts
         reference=sdjwt.digest(sdjwt.last_link(sent.metadata[AP2_CHECKOUT_MANDATE])),
     )
     assert (err["status"], err["error"]) == ("Error", "invalid_credential")
+    # mandates closed for this task, but the x402 payment signed by another wallet than the
+    # instrument they name: the checkout is accepted, the payment refused (both receipts say so)
+    mandates = c.mandates(offer, t2.status.metadata[AP2_CHECKOUT_JWT], t2.id)
+    meta3 = {
+        X402_STATUS: PAYMENT_SUBMITTED,
+        X402_PAYLOAD: w.client("payer2").sign(offer).to_json(),
+    } | mandates
+    failed = c.send(user_message("pay", task_id=t2.id, metadata=meta3))
+    assert failed.receipts()[-1].error_reason == "mandate_mismatch"
+    verdicts = [
+        ap2.verify_receipt(
+            failed.status.metadata[key],
+            MERCHANT_KEY.public_key(),
+            reference=sdjwt.digest(sdjwt.last_link(mandates[m])),
+        )
+        for key, m in (
+            (AP2_CHECKOUT_RECEIPT, AP2_CHECKOUT_MANDATE),
+            (AP2_PAYMENT_RECEIPT, AP2_PAYMENT_MANDATE),
+        )
+    ]
+    assert [v["status"] for v in verdicts] == ["Success", "Error"] and verdicts[1][
+        "error"
+    ] == "invalid_mandate"
+    assert "payment instrument" in verdicts[1]["error_description"]
     assert w.balance("seller") - seller0 == PRICE
 
 

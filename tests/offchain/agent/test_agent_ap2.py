@@ -373,9 +373,15 @@ def test_refusals_of_the_constraints_and_bindings():
     with pytest.raises(E.MandateLimitError, match="executes after"):
         check_pay(closed_payment(dated, cj), cj, co)
     with pytest.raises(E.MandateConstraintError, match="not a whole number of minor units"):
-        ap2.to_minor("0.0000001", CUR, DIGITS)
+        ap2.to_minor(1e-7, CUR, DIGITS)
     with pytest.raises(E.MandateConstraintError, match="no minor unit"):
-        ap2.to_minor("1", "XTS", DIGITS)
+        ap2.to_minor(1, "XTS", DIGITS)
+    assert ap2.to_minor(0.03, CUR, DIGITS) == 30_000 and ap2.budget(CUR, "0.03")["max"] == 0.03
+    assert ap2.budget(CUR, "2")["max"] == 2 and isinstance(ap2.budget(CUR, "2.0")["max"], int)
+    # a budget is a JSON number (AP2's schema), not a string
+    texty = open_payment(oc, cs=[c | {"max": "1"} if c["type"] == ap2.BUDGET else c for c in constraints(oc)])
+    with pytest.raises(E.MandateError, match="must be a number"):
+        check_pay(closed_payment(texty, cj), cj, co)
 
 
 def test_refusals_of_the_checkout():
