@@ -266,15 +266,26 @@ def line_items(requirements: Iterable[tuple[str, Iterable[dict[str, Any]], int]]
 
 
 def delegate(
-    chain: str, holder_key: sdjwt.PrivateKey, mandate: dict[str, Any], *, aud: str, nonce: str, iat: int
+    chain: str,
+    holder_key: sdjwt.PrivateKey,
+    mandate: dict[str, Any],
+    *,
+    aud: str,
+    nonce: str,
+    iat: int,
+    keep: Callable[[sdjwt.Disclosure], bool] | None = None,
 ) -> str:
     """`chain` (the user's credential, or a chain ending in an open mandate) with `mandate`
     delegated by `holder_key` (the key its last link binds): an open mandate binding the next
-    agent's key (``kb+sd-jwt+kb``), or a closed one ending the chain (``kb+sd-jwt``)."""
+    agent's key (``kb+sd-jwt+kb``), or a closed one ending the chain (``kb+sd-jwt``). With `keep`,
+    the last link first keeps only the disclosures `keep` accepts (a user's device revealing none
+    of its credential's claims, or only some, to every verifier down the chain)."""
     vct = mandate.get("vct")
     if vct not in (CHECKOUT, PAYMENT, CHECKOUT_OPEN, PAYMENT_OPEN):
         raise MandateTypeError(f"{vct!r} is no AP2 mandate type")
     is_open = vct in (CHECKOUT_OPEN, PAYMENT_OPEN)
+    if keep is not None:
+        chain = sdjwt.prune(chain, keep)
     return sdjwt.delegate(chain, holder_key, [mandate], aud=aud, nonce=nonce, iat=iat, binds_key=is_open)
 
 
@@ -303,7 +314,7 @@ def close(
                 return True
             return d.value in wanted or (isinstance(d.value, dict) and d.value.get("id") in ids)
 
-        chain = sdjwt.prune(chain, keep)
+        return delegate(chain, agent_key, mandate, aud=aud, nonce=nonce, iat=iat, keep=keep)
     return delegate(chain, agent_key, mandate, aud=aud, nonce=nonce, iat=iat)
 
 

@@ -669,6 +669,7 @@ def delegated(w, budget="0.03", payees=None, hi=PRICE, exp_in=3600, issuer=ISSUE
         aud="agent",
         nonce="delegation-1",
         iat=now,
+        keep=lambda d: False,  # the device reveals none of the credential's claims
     )
     cs = [
         ap2.reference(sdjwt.digest(sdjwt.last_link(oc))),
@@ -684,6 +685,7 @@ def delegated(w, budget="0.03", payees=None, hi=PRICE, exp_in=3600, issuer=ISSUE
         aud="agent",
         nonce="delegation-2",
         iat=now,
+        keep=lambda d: False,
     )
     return Ap2Mandates(agent_key, oc, op, w.addresses["payer"], w.clock)
 
@@ -709,6 +711,11 @@ def test_mandated_payment_is_settled_against_the_merchant_checkout_with_receipts
     sent = next(m for m in ex.task.history if m.metadata.get(X402_STATUS) == PAYMENT_SUBMITTED)
     pay_text = sent.metadata[AP2_PAYMENT_MANDATE]
     assert sent.metadata[AP2_CHECKOUT_MANDATE].count("~~") == 2 and pay_text.count("~~") == 2
+    # the user's credential claims stay on the device: neither the name nor the email travels
+    disclosed = json.dumps(
+        [sdjwt.Disclosure.parse(p).value for p in pay_text.split("~") if p and "." not in p]
+    )
+    assert "Ada" not in disclosed and "ada@example.com" not in disclosed and "vct" in disclosed
     # the receipts, signed by the merchant, answer exactly the closed mandates sent
     meta = ex.task.status.metadata
     for key, text in (

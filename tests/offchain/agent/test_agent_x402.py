@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from offchain.abi import ZERO_ADDRESS
-from offchain.agent import errors as E
 from offchain.agent import ap2, sdjwt
+from offchain.agent import errors as E
 from offchain.agent.client import PayingClient, parse_payment_required
 from offchain.agent.evm import create_payment
 from offchain.agent.facilitator import HTTPFacilitator, LocalFacilitator, create_app, error_of, parse_request
