@@ -34,6 +34,7 @@ minor digits (:data:`MINOR_DIGITS`, extended per verifier for tokens).
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -353,6 +354,22 @@ def _str(v: Any, what: str) -> str:
     return v
 
 
+def _list(v: Any, what: str) -> list[Any]:
+    if not isinstance(v, list):
+        raise MandateError(f"{what} must be a list")
+    return v
+
+
+def _freq(v: Any) -> int | None:
+    """The least spacing of a recurrence frequency (None: not one AP2 names)."""
+    return FREQUENCY_S.get(v) if isinstance(v, str) else None
+
+
+def _key(v: Any) -> str:
+    """A JSON value as a dictionary key (ids may be any JSON)."""
+    return json.dumps(v, sort_keys=True)
+
+
 def _obj(v: Any, what: str) -> dict[str, Any]:
     if not isinstance(v, dict):
         raise MandateError(f"{what} must be an object")
@@ -462,7 +479,7 @@ def _tighter(c: dict[str, Any], d: dict[str, Any]) -> bool:
     if t in (ALLOWED_PAYEES, ALLOWED_INSTRUMENTS, ALLOWED_PISPS, ALLOWED_MERCHANTS):
         return all(x in _revealed(c) for x in _revealed(d))
     if t == RECURRENCE:
-        fc, fd = FREQUENCY_S.get(c.get("frequency")), FREQUENCY_S.get(d.get("frequency"))  # type: ignore[arg-type]
+        fc, fd = _freq(c.get("frequency")), _freq(d.get("frequency"))
         if fc is None or fd is None or fd < fc:
             return False
         return (
@@ -485,14 +502,15 @@ def _tighter(c: dict[str, Any], d: dict[str, Any]) -> bool:
     if t == REFERENCE:
         return c.get("conditional_transaction_id") == d.get("conditional_transaction_id")
     if t == LINE_ITEMS:
-        reqs = {r.get("id"): r for r in c.get("items", []) if isinstance(r, dict)}
-        for r in d.get("items", []):
-            up = reqs.get(r.get("id")) if isinstance(r, dict) else None
+        reqs = {_key(r.get("id")): r for r in _list(c.get("items"), "items") if isinstance(r, dict)}
+        for r in _list(d.get("items"), "items"):
+            up = reqs.get(_key(r.get("id"))) if isinstance(r, dict) else None
             if up is None or up.get("quantity") != r.get("quantity"):
                 return False
-            if not all(a in up.get("acceptable_items", []) for a in r.get("acceptable_items", [])):
+            above = _list(up.get("acceptable_items"), "acceptable_items")
+            if not all(a in above for a in _list(r.get("acceptable_items"), "acceptable_items")):
                 return False
-        return len(d.get("items", [])) == len(reqs)
+        return len(d["items"]) == len(reqs)
     raise MandateConstraintError(f"unknown constraint {t!r} (unknown constraints fail)")
 
 
@@ -588,7 +606,7 @@ def evaluate_payment(
                     )
             elif t == RECURRENCE:
                 has_recurrence = True
-                gap = FREQUENCY_S.get(c.get("frequency"))  # type: ignore[arg-type]
+                gap = _freq(c.get("frequency"))
                 if gap is None:
                     raise MandateConstraintError(f"unknown recurrence frequency {c.get('frequency')!r}")
                 if "max_occurrences" in c and used.count >= _int(c["max_occurrences"], "max_occurrences"):
@@ -619,9 +637,10 @@ def evaluate_checkout(opens: Iterable[dict[str, Any]], checkout: dict[str, Any])
     JWT's payload: ``merchant``, ``line_items``)."""
     merchant = _id_of(_obj(checkout.get("merchant"), "the checkout's merchant"))
     bought: dict[Any, int] = {}
-    for li in checkout.get("line_items", []):
+    for li in _list(checkout.get("line_items"), "the checkout's line_items"):
         item = _obj(_obj(li, "a line item").get("item"), "a line item's item")
-        bought[item.get("id")] = bought.get(item.get("id"), 0) + _int(li.get("quantity"), "quantity")
+        k = _key(item.get("id"))
+        bought[k] = bought.get(k, 0) + _int(li.get("quantity"), "quantity")
     for m in opens:
         for c in _constraints(m):
             t = c["type"]
@@ -631,7 +650,7 @@ def evaluate_checkout(opens: Iterable[dict[str, Any]], checkout: dict[str, Any])
                         f"the merchant {merchant} is not among the allowed merchants revealed"
                     )
             elif t == LINE_ITEMS:
-                reqs = [_obj(r, "a line item requirement") for r in c.get("items", [])]
+                reqs = [_obj(r, "a line item requirement") for r in _list(c.get("items"), "items")]
                 if not reqs or not _items_match(reqs, bought):
                     raise MandateLimitError("the checkout's line items are not the ones the mandate allows")
             else:
@@ -644,7 +663,7 @@ def _items_match(reqs: list[dict[str, Any]], bought: dict[Any, int]) -> bool:
     need = [_int(r.get("quantity"), "quantity") for r in reqs]
     if any(q <= 0 for q in need):
         raise MandateError("a line item requirement's quantity is positive")
-    accepts = [{_id_of(a) for a in r.get("acceptable_items", [])} for r in reqs]
+    accepts = [{_key(_id_of(a)) for a in _list(r.get("acceptable_items"), "acceptable_items")} for r in reqs]
     items = list(bought)
     if sum(need) != sum(bought.values()):
         return False

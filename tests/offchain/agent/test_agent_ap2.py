@@ -409,14 +409,18 @@ def test_refusals_of_the_checkout():
         check_co(closed_payment(op, cj), cj)
 
 
+def _bought(**quantities):
+    return {ap2._key(k): q for k, q in quantities.items()}
+
+
 def test_line_items_as_a_maximum_flow():
     red, blue, socks = ({"id": i, "title": i} for i in ("red", "blue", "socks"))
     reqs = [
         {"id": "shoe", "acceptable_items": [red, blue], "quantity": 1},
         {"id": "sock", "acceptable_items": [socks], "quantity": 1},
     ]
-    ok = [{"red": 1, "socks": 1}, {"blue": 1, "socks": 1}]
-    bad = [{"red": 1, "blue": 1}, {"red": 1}, {"blue": 1}, {"socks": 1}, {"red": 1, "socks": 2}]
+    ok = [_bought(red=1, socks=1), _bought(blue=1, socks=1)]
+    bad = [_bought(red=1, blue=1), _bought(red=1), _bought(blue=1), _bought(socks=1), _bought(red=1, socks=2)]
     assert all(ap2._items_match(reqs, b) for b in ok)
     assert not any(ap2._items_match(reqs, b) for b in bad)
     # a unit must be rerouted: both accept red, only the first blue
@@ -424,7 +428,30 @@ def test_line_items_as_a_maximum_flow():
         {"id": "a", "acceptable_items": [red, blue], "quantity": 1},
         {"id": "b", "acceptable_items": [red], "quantity": 1},
     ]
-    assert ap2._items_match(reqs, {"red": 1, "blue": 1}) and not ap2._items_match(reqs, {"blue": 2})
+    assert ap2._items_match(reqs, _bought(red=1, blue=1)) and not ap2._items_match(reqs, _bought(blue=2))
+
+
+@pytest.mark.parametrize(
+    "constraint",
+    [
+        {"type": ap2.AMOUNT_RANGE, "currency": CUR, "max": "50000"},
+        {"type": ap2.AMOUNT_RANGE, "currency": CUR, "max": True},
+        {"type": ap2.ALLOWED_PAYEES, "allowed": {"id": "x"}},
+        {"type": ap2.BUDGET, "currency": CUR, "max": [1]},
+        {"type": ap2.BUDGET, "currency": CUR, "max": float("nan")},
+        {"type": ap2.RECURRENCE, "frequency": ["DAILY"]},
+        {"type": ap2.RECURRENCE, "frequency": "ON_DEMAND", "max_occurrences": "3"},
+        {"type": ap2.EXECUTION_DATE, "not_after": "the day after tomorrow"},
+        {"type": ap2.EXECUTION_DATE, "not_before": 5},
+    ],
+)
+def test_malformed_constraints_are_typed_refusals(constraint):
+    """Whatever JSON a user's open mandate holds, its evaluation is a MandateError, never a crash."""
+    oc, _, cj, co_text = world()
+    co = check_co(co_text, cj)
+    bad = open_payment(oc, cs=[*constraints(oc)[:1], constraint])
+    with pytest.raises(E.MandateError):
+        check_pay(closed_payment(bad, cj), cj, co)
 
 
 @settings(max_examples=60, deadline=None)
