@@ -41,6 +41,7 @@ from offchain.agent.errors import (
     A2AInvalidParamsError,
     A2AResponseError,
     A2AUnsupportedOperationError,
+    MandateError,
     MandateMismatchError,
     PaymentRefusedError,
     X402Error,
@@ -774,6 +775,21 @@ class A2AClient:
                 raise A2AResponseError(f"no agent card at {self.base_url}: {exc}") from None
         return self._card
 
+    def _merchant_key(self) -> sdjwt.PublicKey:
+        """The agent's AP2 receipt key, from its card (A2AResponseError if it names none)."""
+        ext = [
+            e for e in self.card().raw.get("capabilities", {}).get("extensions", []) if isinstance(e, dict)
+        ]
+        jwk = next(
+            (e.get("params", {}).get("merchantJwk") for e in ext if e.get("uri") == AP2_EXTENSION), None
+        )
+        try:
+            return sdjwt.key_of(jwk)
+        except MandateError:
+            raise A2AResponseError(
+                f"{self.base_url}'s card names no AP2 merchant key (merchantJwk)"
+            ) from None
+
     def _headers(self) -> dict[str, str]:
         return {VERSION_HEADER: A2A_VERSION, EXTENSIONS_HEADER: ", ".join(self.card().extensions)}
 
@@ -979,6 +995,8 @@ class A2AClient:
             done = answer if answer.status.state in TERMINAL | INTERRUPTED else self.wait(answer.id)
             status = done.payment_status()
             if status == PAYMENT_FAILED or done.status.state == INPUT_REQUIRED:
+                if isinstance(self.mandates, Ap2Mandates):
+                    self.mandates.keep(task.id, meta, done.status.metadata, self._merchant_key())
                 reasons = [r.error_reason for r in done.receipts() if not r.success]
                 reason = reasons[-1] if reasons else None
                 raise PaymentRefusedError(
@@ -992,6 +1010,8 @@ class A2AClient:
                 return Exchange(done, req)
             receipt = settled[-1]
             self.wallet.record(f"{self.base_url}#{task.id}", req, receipt, time.perf_counter() - t0)
+            if isinstance(self.mandates, Ap2Mandates):  # after the spending is recorded: nothing lost
+                self.mandates.keep(task.id, meta, done.status.metadata, self._merchant_key())
             return Exchange(done, req, receipt)
         finally:
             self.wallet.release(req)
@@ -1007,6 +1027,17 @@ class A2AClient:
         return out
 
 
+@dataclass(frozen=True)
+class Ap2Evidence:
+    """One payment's AP2 evidence: the closed mandates sent and the verified receipts' claims
+    (metadata key -> claims; absent when the agent sent none)."""
+
+    task_id: str
+    checkout_mandate: str
+    payment_mandate: str
+    receipts: dict[str, dict[str, Any]]
+
+
 @dataclass
 class Ap2Mandates:
     """A2AClient's `mandates`: the agent's AP2 open mandates (chains the user delegated to
@@ -1014,13 +1045,35 @@ class Ap2Mandates:
     for each payment over the merchant's checkout JWT: the checkout mandate with the open checkout
     link as delegated, the payment mandate revealing only the payee paid. `payer` is the x402
     paying address (the payment instrument). The checkout must be the offer's: its merchant the
-    payee, its total the amount, its currency the token (MandateMismatchError otherwise)."""
+    payee, its total the amount, its currency the token (MandateMismatchError otherwise). The
+    A2AClient keeps each payment's closed mandates and verified receipts in `evidence` (the
+    receipts checked against the merchant key the agent's card names)."""
 
     agent_key: sdjwt.PrivateKey
     open_checkout: str
     open_payment: str
     payer: str
     clock: Callable[[], float] = time.time
+    evidence: list[Ap2Evidence] = field(default_factory=list)
+
+    def keep(
+        self, task_id: str, sent: dict[str, Any], answer: dict[str, Any], merchant: sdjwt.PublicKey
+    ) -> None:
+        """Keep the closed mandates sent for `task_id` with the receipts the agent answered (AP2's
+        dispute evidence), each receipt verified: the merchant's signature, and a ``reference``
+        that is this closed mandate's digest (MandateError otherwise: a receipt for something
+        else, or forged)."""
+        receipts: dict[str, dict[str, Any]] = {}
+        for mandate_key, receipt_key in (
+            (AP2_CHECKOUT_MANDATE, AP2_CHECKOUT_RECEIPT),
+            (AP2_PAYMENT_MANDATE, AP2_PAYMENT_RECEIPT),
+        ):
+            if receipt_key in answer:
+                ref = sdjwt.digest(sdjwt.last_link(sent[mandate_key]))
+                receipts[receipt_key] = ap2.verify_receipt(answer[receipt_key], merchant, reference=ref)
+        self.evidence.append(
+            Ap2Evidence(task_id, sent[AP2_CHECKOUT_MANDATE], sent[AP2_PAYMENT_MANDATE], receipts)
+        )
 
     def __call__(self, offer: PaymentRequirements, checkout_jwt: str | None, task_id: str) -> dict[str, Any]:
         if checkout_jwt is None:

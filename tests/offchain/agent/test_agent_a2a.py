@@ -733,6 +733,17 @@ def test_mandated_payment_is_settled_against_the_merchant_checkout_with_receipts
     )
     assert pr["payment_id"] == ap2.checkout_hash(t.status.metadata[AP2_CHECKOUT_JWT])
     assert pr["psp_confirmation_id"] == ex.receipt.transaction and pr["rail_confirmation_verified"] is False
+    # the client kept the evidence: the closed mandates and the receipts it verified
+    (ev,) = c.mandates.evidence
+    assert (ev.task_id, ev.payment_mandate) == (t.id, pay_text)
+    assert ev.receipts[AP2_PAYMENT_RECEIPT] == pr and ev.receipts[AP2_CHECKOUT_RECEIPT]["order_id"] == t.id
+    forged = ap2.sign_receipt(sdjwt.new_key(), iss="x", reference=pr["reference"], iat=0)
+    with pytest.raises(E.SdJwtSignatureError):
+        c.mandates.keep(t.id, sent.metadata, {AP2_PAYMENT_RECEIPT: forged}, MERCHANT_KEY.public_key())
+    with pytest.raises(E.MandateHashError, match="another mandate"):
+        c.mandates.keep(
+            t.id, sent.metadata, {AP2_CHECKOUT_RECEIPT: meta[AP2_PAYMENT_RECEIPT]}, MERCHANT_KEY.public_key()
+        )
     # the same mandates sent for another task: bound to the first one (nonce)
     t2 = _open_task(c)
     offer = PaymentRequired.from_json(t2.status.metadata[X402_REQUIRED]).accepts[0]
