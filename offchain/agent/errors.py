@@ -136,36 +136,93 @@ class MandateSignatureError(MandateError):
 
 
 class MandateExpiredError(MandateError):
-    """The intent or the cart has expired."""
+    """A mandate, a link of its chain or the credential at its root has expired."""
+
+
+class MandateNotYetValidError(MandateError):
+    """A mandate, a link of its chain or the credential at its root is not valid yet (``nbf``, or
+    an ``iat`` in the future)."""
+
+
+class MandateTypeError(MandateError):
+    """A mandate's ``vct`` is not the one its place asks for (``mandate.payment.1`` closing a
+    payment, ``mandate.payment.open.1`` before it, ...)."""
 
 
 class MandateMismatchError(MandateError):
-    """The payment mandate does not pay this intent's and this cart's terms (hashes, token,
-    network, payee, amount)."""
+    """The closed mandate does not describe this payment or checkout (payee, amount, currency,
+    instrument), or changes a claim an open mandate fixed."""
+
+
+class MandateHashError(MandateMismatchError):
+    """A hash binding fails: ``checkout_hash`` is not the hash of ``checkout_jwt`` or of the
+    checkout this merchant issued, a payment's ``transaction_id`` is not the checkout's hash, or a
+    ``payment.reference`` names no link of the checkout's chain."""
 
 
 class MandateLimitError(MandateError):
-    """The payment breaks one of the intent's limits: payee not allowed, amount out of range,
-    budget exceeded."""
+    """The closed mandate breaks a constraint of an open mandate above it."""
+
+
+class MandateAmountError(MandateLimitError):
+    """The amount is outside a ``payment.amount_range`` (or in another currency)."""
+
+
+class MandatePayeeError(MandateLimitError):
+    """The payee (or the merchant) is not among the revealed allowed ones."""
+
+
+class MandateBudgetError(MandateLimitError):
+    """The amount would take the payments under an open mandate over its ``payment.budget``, or
+    past its ``payment.agent_recurrence``."""
+
+
+class MandateConstraintError(MandateLimitError):
+    """An open mandate holds a constraint this verifier does not know or cannot evaluate (AP2's
+    ``unresolved_constraint``: unknown constraints fail)."""
+
+
+class MandateWidenedError(MandateError):
+    """An open mandate delegated further down a chain widens a constraint of the one above it (a
+    delegation may only narrow)."""
+
+
+class MandateReplayError(MandateError):
+    """The closed mandate's ``transaction_id`` (its checkout) was already accepted here (AP2's
+    ``mandate_already_used``)."""
 
 
 class SdJwtError(MandateError):
-    """The user's authorization (an SD-JWT with key binding, offchain/agent/sdjwt.py) is malformed
-    or of a kind this verifier does not take (algorithm, type, structure)."""
+    """An SD-JWT (a mandate, a chain of them, or a credential; offchain/agent/sdjwt.py) is
+    malformed or of a kind this verifier does not take (algorithm, type, structure)."""
 
 
 class SdJwtSignatureError(SdJwtError, MandateSignatureError):
-    """The SD-JWT is not signed by a trusted issuer, or its key-binding JWT not by the holder key
-    the credential binds."""
+    """The SD-JWT's signature does not verify under the key trusted for its issuer, or its
+    key-binding JWT not under the holder key the credential binds."""
+
+
+class SdJwtIssuerError(SdJwtSignatureError):
+    """The SD-JWT names an issuer (``iss``) this verifier does not trust."""
+
+
+class SdJwtChainError(SdJwtError, MandateSignatureError):
+    """A delegation chain is broken: a link is not signed by the key its predecessor binds
+    (``cnf``), a link that must bind a key binds none, or the links are not separated as Delegate
+    SD-JWT says."""
 
 
 class SdJwtExpiredError(SdJwtError, MandateExpiredError):
-    """The credential has expired (or is not valid yet), or the key-binding JWT is stale."""
+    """The credential or a link has expired, or the key binding is stale."""
+
+
+class SdJwtNotYetValidError(SdJwtError, MandateNotYetValidError):
+    """The credential or a link is not valid yet (``nbf``), or a key binding is from the future."""
 
 
 class SdJwtBindingError(SdJwtError, MandateMismatchError):
-    """The key-binding JWT is for another audience, nonce, presentation (``sd_hash``) or
-    transaction, or a disclosed claim is not what the payment needs."""
+    """The key binding is for another audience, nonce or presentation (``sd_hash``), or missing,
+    or a disclosed claim is not what the payment needs."""
 
 
 class SdJwtDisclosureError(SdJwtError):

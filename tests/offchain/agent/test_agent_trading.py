@@ -15,8 +15,9 @@ from eth_account import Account
 from eth_hash.auto import keccak
 from starlette.testclient import TestClient
 
+from offchain.agent import ap2, sdjwt
 from offchain.agent import errors as E
-from offchain.agent.a2a import FAILED, A2AClient
+from offchain.agent.a2a import AP2_CHECKOUT_RECEIPT, AP2_PAYMENT_RECEIPT, FAILED, A2AClient, Ap2Mandates
 from offchain.agent.facilitator import LocalFacilitator
 from offchain.agent.trading import (
     ASSET_UNIT,
@@ -318,6 +319,63 @@ def test_feed_bought_over_a2a(market, svc, a2a_data_agent):
     with pytest.raises(E.FeedError, match="TASK_STATE_FAILED"):
         agent.buy_feed(2**256)
     assert w.balance("payer") == before
+
+
+MERCHANT_KEY, ISSUER_KEY, DEVICE_KEY, AGENT_KEY = (sdjwt.new_key() for _ in range(4))
+
+
+def test_feed_bought_over_a2a_under_ap2_mandates(market):
+    """The data agent settling only AP2-mandated payments; the trading agent's purchase carries the
+    user's open mandates (two feeds' budget), closed over each checkout; a third is refused."""
+    w, c = market
+    cur = f"eip155:{w.w3.eth.chain_id}/erc20:{w.token.address}"
+    fac = w.fresh_facilitator()
+    offer = fac.requirements("exact", w.token.address, w.addresses["seller"], PRICE)
+    server = data_agent_a2a(
+        w.w3, c["amm"], w.keys["seller"], (offer,), LocalFacilitator(fac), clock=w.clock,
+        merchant_key=MERCHANT_KEY, require_mandates=True,
+        mandate_issuers={"https://id.example": ISSUER_KEY.public_key()}, digits={cur: 6},
+    )  # fmt: skip
+    now = int(w.clock())
+    cred = sdjwt.issue(
+        ISSUER_KEY,
+        "https://id.example",
+        {"wallet": w.addresses["payer2"]},
+        [],
+        DEVICE_KEY,
+        iat=now,
+        exp=now + 3600,
+    )
+    seller = [ap2.payee(w.addresses["seller"])]
+    item = {"id": FEED_SKILL, "title": "USDC/dETH market feed"}
+    oc = ap2.delegate(
+        cred, DEVICE_KEY,
+        ap2.open_mandate(ap2.CHECKOUT_OPEN, AGENT_KEY, [ap2.line_items([("feed", [item], 1)])], iat=now, exp=now + 600),
+        aud="trading-agent", nonce="d1", iat=now,
+    )  # fmt: skip
+    cs = [
+        ap2.reference(sdjwt.digest(sdjwt.last_link(oc))),
+        ap2.allowed_payees(seller),
+        ap2.budget(cur, f"{2 * PRICE / 1e6:.2f}"),
+        ap2.recurrence("ON_DEMAND"),
+    ]
+    op = ap2.delegate(
+        cred, DEVICE_KEY, ap2.open_mandate(ap2.PAYMENT_OPEN, AGENT_KEY, cs, iat=now, exp=now + 600),
+        aud="trading-agent", nonce="d2", iat=now,
+    )  # fmt: skip
+    with ServiceServer(server.app(), log_level="warning") as s:
+        agent = agent_for(market, a2a_url=s.url)
+        agent.a2a.mandates = Ap2Mandates(AGENT_KEY, oc, op, w.addresses["payer"], w.clock)
+        seller0 = w.balance("seller")
+        for step in (1, 2):
+            feed, payment = agent.buy_feed(step)
+            assert feed.feed.step == step and payment["a2a_task"]
+            task = agent.a2a.get_task(payment["a2a_task"])
+            assert {AP2_CHECKOUT_RECEIPT, AP2_PAYMENT_RECEIPT} <= set(task.status.metadata)
+        with pytest.raises(E.PaymentRefusedError) as info:
+            agent.buy_feed(3)
+        assert info.value.reason == "mandate_budget"
+        assert w.balance("seller") - seller0 == 2 * PRICE
 
 
 def test_feed_over_a2a_from_another_signer_is_refused(market, a2a_data_agent):
