@@ -19,8 +19,9 @@ its policy executor instead (its share alone meets the policy set's threshold, s
 certified), the agent refuses it and records the refused step, and operator B re-executes the policy image
 on the certified input from that DA record in its enrolled enclave and proves the output wrong
 (proveReceiptFault): A is slashed, B is not, and the slashed stake goes to Dave, the set's redistribution
-recipient; the TaskValidator answers the agent's validation requests from InferenceDisputes (100 and 0),
-and Carol's feedback says the same.
+recipient; the TaskValidator answers the agent's validation requests from InferenceDisputes (100 and 0)
+and from the TaskMailbox and TaskSlasher for two policy tasks (certified: 100; proven wrong: 0), and
+Carol's feedback says the same as the inference answers.
 """
 
 from __future__ import annotations
@@ -61,7 +62,15 @@ from offchain.agent.trading import (
     reexecute_step,
 )
 from offchain.ai.receipt import text_hash
-from offchain.chain.agent import VALIDATION_KIND_INFERENCE, Settler, StableToken, validation_request_hash
+from offchain.chain.agent import (
+    VALIDATION_KIND_INFERENCE,
+    VALIDATION_KIND_TASK,
+    Settler,
+    StableToken,
+    agent_wallet_data,
+    sign,
+    validation_request_hash,
+)
 from offchain.chain.deploy import TaskMailboxConfig, deploy_agent, deploy_task_mailbox, deploy_task_validator
 from offchain.chain.inference_disputes import options_binding, receipt_args
 from offchain.chain.sdk import Deployment, load_abis
@@ -312,11 +321,19 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         sender=dave,
     )
     agent_id = event(r, "Registered").agentId
+    # the agent's own key becomes its ERC-8004 agent wallet (proven by its signature): the policy tasks it
+    # posts are then the agent's work, which the TaskValidator answers for (anyone else's is answered 0)
+    deadline = chain.pending_timestamp + 120
+    wallet_msg = agent_wallet_data(
+        chain.chain_id, ident.address, agent_id, agent_addr, dave.address, deadline
+    )
+    ident.setAgentWallet(agent_id, agent_addr, deadline, sign(agent_key, wallet_msg), sender=dave)
     print(
         f"Dave registers the trading agent in the ERC-8004 identity registry: agent id {agent_id}, "
         f"metadata strategy = {STRATEGY.hash().hex()[:16]}… (the hash of its declared strategy: "
         f"{STRATEGY.text!r}, at most {STRATEGY.max_buy_usdc // USDC_UNIT} USDC / "
-        f"{STRATEGY.max_sell_asset / ASSET_UNIT:g} dETH a step)."
+        f"{STRATEGY.max_sell_asset / ASSET_UNIT:g} dETH a step); its agent wallet is the agent's key "
+        f"{agent_addr[:10]}…, which signed for it."
     )
 
     # the data agent over A2A, its skill paid through the x402 extension
@@ -544,7 +561,8 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     # 3) ERC-8004 validation and reputation records for both: the TaskValidator answers each request
     # from InferenceDisputes' record (anyone may ask it to; nobody chooses the score)
     val, rep = ag["validation_registry"], ag["reputation_registry"]
-    tv = deploy_task_validator(project, deployer, val.address, disputes=c.address)
+    mailbox_addr = policy_w.dep.addresses["task_mailbox"]
+    tv = deploy_task_validator(project, deployer, val.address, mailbox=mailbox_addr, disputes=c.address)
     answers = []
     for step_i, rc in ((1, disputed), (STEPS, bad)):
         blob = certs[step_i]["blob_key"]
@@ -566,12 +584,32 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
             f"InferenceDisputes (response hash = the receipt's output {bytes(resp_hash).hex()[:12]}…)."
         )
         rep.giveFeedback(agent_id, score, 0, tag, "step", f"eigenda:{blob}", "", rc.digest(), sender=watcher)
+    # ... and for two of the agent's policy tasks, from the TaskMailbox's certificates and the TaskSlasher's
+    # final slash: step 1's (certified, no fault) and the refused step's (its certifier slashed)
+    mailbox = Web3TaskMailbox(policy_w.dep)
+    for step_i, task_hash in ((1, steps[1].record.policy.task_hash), (POLICY_STEP, policy_fault["task"])):
+        blob = certs[step_i]["blob_key"]
+        salt = keccak(blob.encode())
+        req_hash = validation_request_hash(
+            tv.address, chain.chain_id, agent_id, VALIDATION_KIND_TASK, task_hash, salt=salt
+        )
+        val.validationRequest(tv, agent_id, f"eigenda:{blob}", req_hash, sender=dave)
+        signers = mailbox.result(task_hash)["signers"]
+        tv.respondTask(agent_id, task_hash, bytes(32), salt, signers, sender=watcher)
+        _, _, score, _, tag, _ = val.getValidationStatus(req_hash)
+        answers.append((step_i, score, tag))
+        print(
+            f"Dave files a validation request for step {step_i}'s policy task 0x{bytes(task_hash).hex()[:12]}…; "
+            f"the TaskValidator answers {score} ({tag}), read from the TaskMailbox's certificate and the "
+            f"TaskSlasher's {'final slash of its certifier' if score == 0 else 'record: no fault proven'}."
+        )
     count, avg = val.getSummary(agent_id, [tv.address], "")
     rcount, rvalue, rdec = rep.getSummary(agent_id, [watcher.address], "", "")
     print(
-        f"\nERC-8004 records of agent {agent_id}: validations {count} (average {avg}: step 1 upheld = 100, step "
-        f"{STEPS} slashed = 0), answered by the stake-backed TaskValidator, each naming its DA record; Carol's feedback: {rcount} "
-        f"entries, mean {rvalue / 10**rdec:g}."
+        f"\nERC-8004 records of agent {agent_id}: validations {count} (average {avg}: step 1's receipt upheld and "
+        f"its policy task certified = 100 each, step {STEPS}'s receipt slashed and step {POLICY_STEP}'s policy task "
+        f"proven wrong = 0 each), answered by the stake-backed TaskValidator, each naming its DA record; Carol's "
+        f"feedback: {rcount} entries, mean {rvalue / 10**rdec:g}."
     )
     server.stop()
     t_end = time.perf_counter()

@@ -29,8 +29,14 @@ def test_demo_token_step(capsys):
     assert trading["honest_upheld"] and trading["slash_id"] > 0
     assert trading["recomputed_order"] != trading["tampered_order"]
     assert all(v > 0 for v in trading["compensation"].values())
-    assert trading["validations"] == (2, 50)  # both answered by the TaskValidator, from InferenceDisputes
-    assert trading["answers"] == [(1, 100, "inference-final"), (demo_trading.STEPS, 0, "inference-faulty")]
+    # all answered by the TaskValidator: two receipts from InferenceDisputes, two policy tasks from the TaskMailbox
+    assert trading["validations"] == (4, 50)
+    assert trading["answers"] == [
+        (1, 100, "inference-final"),
+        (demo_trading.STEPS, 0, "inference-faulty"),
+        (1, 100, "task-certified"),
+        (demo_trading.POLICY_STEP, 0, "fault-proven"),
+    ]
     records = demo_trading.POLICY_STEP + 1  # every step's, the refused one's too
     assert len(trading["certificates"]) == records
     # every traded step's order was the policy task's certified output, re-executed without a problem
