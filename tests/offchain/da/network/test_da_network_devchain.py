@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -20,10 +21,12 @@ from eth_keys import keys as eth_keys
 
 from offchain.bls.keys import SecretKey
 from offchain.chain.bls_registry import BLSRegistryReader
+from offchain.chain.components import Parameters, deploy_components
 from offchain.chain.da_contracts import CertVerifierClient, PaymentVaultReader
-from offchain.chain.deploy import deploy_core
-from offchain.da.errors import DispersalError
-from offchain.da.network import client
+from offchain.chain.deploy import deploy_core, deploy_da, load_da_config
+from offchain.da.errors import DevnetProcessError, DispersalError
+from offchain.da.network import client, devchain
+from offchain.da.network import devnet as da_devnet
 from offchain.da.network.devchain import DISPERSER_GAS_WEI, MAGNITUDE, STAKE
 from offchain.da.network.metadata import BlobStatus
 from offchain.da.network.operators import RegistryOperators
@@ -253,11 +256,6 @@ def test_devnet_on_an_ape_run_deploy_record_pays_its_fees_into_the_fee_vault(
     --components rewards,da` recorded (its key is their AVS and owner) instead of deploying its own; a blob paid
     on demand is certified by the recorded verifier, claimed by the disperser and swept as WETH into the
     rewards component's FeeVault."""
-    from dataclasses import replace
-
-    from offchain.chain.components import Parameters, deploy_components
-    from offchain.chain.deploy import load_da_config
-
     record = tmp_path / "deployment.json"
     deployed = deploy_components(
         project, accounts[0], Parameters(TEST_CONFIG, da=replace(load_da_config("local"), operator_set_id=3)),
@@ -305,20 +303,13 @@ def test_devchain_over_a_recorded_da_deployment(project, accounts, networks, tmp
     """The chain half alone (no processes): a second devnet (new keys) over the same record finds the AVS's set,
     registrar and quorums made and registers its own validators; a record whose AVS or vault owner is not the
     devnet's key, or a record naming no live DA contracts, is refused with a DevnetProcessError."""
-    from dataclasses import replace
-
-    from offchain.chain.components import Parameters, deploy_components
-    from offchain.chain.deploy import deploy_da, load_da_config
-    from offchain.da.errors import DevnetProcessError
-    from offchain.da.network import devchain, devnet
-
     local = load_da_config("local")
     d = deploy_components(project, accounts[0], Parameters(TEST_CONFIG, da=local), ("da",))
     addresses = d.addresses()
     spec = devchain.ChainSpec(networks.provider.uri, addresses, accounts[0].private_key)
     recs = []
     for name in ("a", "b"):
-        bls, eth, _, payer = devnet.keys(tmp_path / name, 1)
+        bls, eth, _, payer = da_devnet.keys(tmp_path / name, 1)
         payer_address = eth_keys.PrivateKey(payer).public_key.to_checksum_address()
         recs.append(devchain.deploy(tmp_path / name, spec, bls, eth, payer_address))
     assert recs[0]["registry"] == recs[1]["registry"] == addresses["da"]["bls_registry"]
@@ -328,7 +319,7 @@ def test_devchain_over_a_recorded_da_deployment(project, accounts, networks, tmp
     assert all(reg.isMember(0, op) for rec in recs for op in rec["operators"])  # both in the one set
     # another AVS: the devnet cannot act for it
     other = deploy_da(project, accounts[0], d.core, replace(local, avs=accounts[3].address))
-    bls, eth, _, payer = devnet.keys(tmp_path / "c", 1)
+    bls, eth, _, payer = da_devnet.keys(tmp_path / "c", 1)
     with pytest.raises(DevnetProcessError, match="must be both"):
         devchain.deploy(
             tmp_path / "c",
