@@ -59,13 +59,9 @@ def test_da_component_deploys_records_reuses_and_reports_differences(project, ac
     assert (reg.avs(), reg.allocationManager()) == (accounts[0].address, data["allocation_manager"])
     assert (reg.rotationDelay(), reg.maxStaleness()) == (10, 14_400)
     pv = project.PaymentVault.at(da["payment_vault"])
-    got = (
-        pv.minNumSymbols(),
-        pv.pricePerSymbol(),
-        pv.priceUpdateCooldown(),
-        pv.globalSymbolsPerPeriod(),
-        pv.reservationPeriodInterval(),
-        pv.globalRatePeriodInterval(),
+    getters = "minNumSymbols pricePerSymbol priceUpdateCooldown globalSymbolsPerPeriod"
+    got = tuple(
+        getattr(pv, g)() for g in (*getters.split(), "reservationPeriodInterval", "globalRatePeriodInterval")
     )
     assert got == (64, 447_000_000, 1, 1 << 24, 300, 30)  # the local section's sizes, mainnet's price
     cv = project.EigenDACertVerifier.at(da["cert_verifier"])
