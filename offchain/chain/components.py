@@ -162,6 +162,9 @@ def load_parameters(network: str, path: Path | str | None = None) -> Parameters:
 # Core parameters whose difference does not make the recorded deployment another one: eigen_enabled
 # follows the components chosen, and the token may be added to a recorded core later.
 _IGNORED = {"eigen_enabled"}
+# The da parameters a run applies to a reused deployment (the PaymentVault's wiring and its owner):
+# not differences, and recorded as applied.
+DA_APPLIED = ("fee_vault", "operator_fee_bips", "operator_fee_recipient", "governance")
 
 
 def differences(recorded: dict[str, Any] | None, params: Parameters, components: Iterable[str]) -> list[str]:
@@ -179,7 +182,7 @@ def differences(recorded: dict[str, Any] | None, params: Parameters, components:
         if old is None:
             continue  # that component was not deployed before: nothing to compare
         for k, v in want[section].items():
-            if k in _IGNORED:
+            if k in _IGNORED or (section == "da" and k in DA_APPLIED):
                 continue
             if old.get(k) != v:
                 out.append(f"{section}.{k}: {old.get(k)!r} -> {v!r}")
@@ -328,6 +331,8 @@ def deploy_components(
             for s in wanted
             if s in recorded or _section_deployed(s, out.deployed)
         }
+        if "da" in out.reused:  # its wiring and owner are the wanted ones now
+            kept["da"] = {**kept["da"], **{k: wanted["da"][k] for k in DA_APPLIED}}
         kept_keys = [k for k, _ in AVS_KEYS.values()] + ["task_slasher"] + list(AGENT_CONTRACTS)
         kept_keys += [VERIFIED_ESCROW, TASK_VALIDATOR]
         kept_keys += list(REWARDS_KEYS) + ["da"]

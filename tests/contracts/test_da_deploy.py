@@ -140,6 +140,27 @@ def test_da_wired_to_a_rewards_component_recorded_later(project, accounts, netwo
     third = deploy_components(project, accounts[0], params(), ("da",), **kw)
     assert third.reused == ["core", "da"] and pv.feeVault() == data["fee_vault"]
     assert pv.weth() == data["da"]["weth"]
+    # the operators' share and the owner are applied to the reused vault: not differences, and recorded
+    ops, gov = accounts[5].address, accounts[6].address
+    fourth = deploy_components(
+        project,
+        accounts[0],
+        params(operator_fee_bips=500, operator_fee_recipient=ops, governance=gov),
+        ("da",),
+        **kw,
+    )
+    assert fourth.differences == [] and (pv.operatorFeeRecipient(), pv.operatorFeeBips(), pv.owner()) == (
+        ops,
+        500,
+        gov,
+    )
+    assert first.da.cert_verifier.owner() == gov
+    recorded = json.loads(record.read_text())["parameters"]["da"]
+    assert (recorded["operator_fee_bips"], recorded["operator_fee_recipient"], recorded["governance"]) == (
+        500,
+        ops,
+        gov,
+    )
 
 
 def test_da_fee_vault_without_rewards_and_governance(project, accounts, networks, tmp_path):
