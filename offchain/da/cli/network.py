@@ -320,6 +320,24 @@ def _devnet_chain(path: Path | None) -> Any:
     return ChainSpec.from_record(folder / sdk.DEVNET_FILE)
 
 
+def _with_deployment(chain: Any, path: Path) -> Any:
+    """The chain with the addresses of an `ape run deploy` record holding a ``da`` section: the devnet uses
+    its DA contracts instead of deploying its own (offchain.da.network.devchain)."""
+    from dataclasses import replace
+
+    from offchain.da.errors import DevnetProcessError
+
+    try:
+        rec = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise DevnetProcessError(f"--deployment {path} is unreadable: {exc}") from None
+    if not isinstance(rec, dict) or not isinstance(rec.get("da"), dict) or "allocation_manager" not in rec:
+        raise DevnetProcessError(
+            f"--deployment {path} is no deployment record with a da section (ape run deploy --components da)"
+        )
+    return replace(chain, addresses={k: v for k, v in rec.items() if k != "parameters"})
+
+
 def cmd_devnet(args: argparse.Namespace) -> int:
     from offchain.da.errors import DevnetProcessError
     from offchain.da.network import devnet
@@ -345,6 +363,10 @@ def cmd_devnet(args: argparse.Namespace) -> int:
                     "--payment-vault: only with --no-chain (on a chain the devnet deploys its own)"
                 )
             chain = _devnet_chain(Path(args.chain) if args.chain else None)
+            if args.deployment:
+                chain = _with_deployment(chain, Path(args.deployment))
+        elif args.deployment:
+            raise DevnetProcessError("--deployment: only on a chain (not with --no-chain)")
         info = devnet.up(
             folder, args.validators, srs_dir=srs_dir, test_srs_symbols=args.test_srs, payments=payments,
             log_level=args.log_level, chain=chain,
@@ -400,6 +422,12 @@ def register_devnet(sub: Any) -> None:
         help="up: the chain to deploy the DA contracts on and register the validators in: an `eigen chain devnet` folder "
         "(started first when not running) or a chain record file (rpc_url, addresses, accounts.deployer.key) "
         "(default: the checkout's .devnet)",
+    )
+    p.add_argument(
+        "--deployment",
+        metavar="RECORD",
+        help="up: use the DA contracts of this `ape run deploy --components da` record on the chain (its AVS and "
+        "PaymentVault owner must be the chain's deployer key) instead of deploying the devnet's own (default: none)",
     )
     p.add_argument(
         "--no-chain",

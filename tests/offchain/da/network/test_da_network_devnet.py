@@ -123,6 +123,13 @@ def test_devnet_up_put_get_down(tmp_path) -> None:
 def test_devnet_bad_input(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("EIGEN_DA_SRS", raising=False)
     (tmp_path / "c.json").write_text('{"rpc_url": "http://127.0.0.1:9"}')
+    (tmp_path / "ok.json").write_text(  # a chain record (its chain is never reached)
+        json.dumps(
+            {"rpc_url": "http://127.0.0.1:9", "addresses": {}, "accounts": {"deployer": {"key": "0x01"}}}
+        )
+    )
+    # an `ape run deploy` record without a da section
+    (tmp_path / "d.json").write_text('{"allocation_manager": "0x' + "11" * 20 + '"}')
     for args, msg in [
         (("--validators", "0", "--test-srs", "64"), b"between 1 and 64"),
         ((), b"an SRS is needed"),
@@ -133,7 +140,12 @@ def test_devnet_bad_input(tmp_path, monkeypatch) -> None:
         ),
         (("--test-srs", "64", "--chain", str(tmp_path / "c.json"), "--no-chain"), b"one or the other"),
         (("--test-srs", "64", "--chain", str(tmp_path / "c.json")), b"not a chain record"),
-    ]:
+        (("--test-srs", "64", "--no-chain", "--deployment", str(tmp_path / "d.json")), b"only on a chain"),
+        (("--test-srs", "64", "--chain", str(tmp_path / "ok.json"), "--deployment", str(tmp_path / "d.json")),
+         b"no deployment record with a da section"),
+        (("--test-srs", "64", "--chain", str(tmp_path / "ok.json"), "--deployment", str(tmp_path / "no.json")),
+         b"unreadable"),
+    ]:  # fmt: skip
         r = eigen("devnet", "up", "--dir", str(tmp_path / "dn"), *args)
         assert r.returncode == 2 and msg in r.stderr and r.stderr.count(b"\n") == 1, r.stderr
     (tmp_path / "bad").mkdir()
