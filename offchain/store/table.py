@@ -526,8 +526,10 @@ class Table(Recovery):
             and not (verify or (verify is None and self.verify_reads))
         ):
             kept = window.view(place)
-            if kept is None and window.admit(place):
-                kept = self._window_map(key, place, value_len)
+            if kept is None:
+                reads = window.admit(place, value_len)
+                if reads:
+                    kept = self._window_map(key, place, value_len, reads)
             if kept is not None:
                 return kept  # pins its map: valid after an eviction, an expiry or a close
         value_at = place & OFFSET_MASK
@@ -600,8 +602,10 @@ class Table(Recovery):
         window = self._window
         if window is not None and value_len >= PREFETCH_BYTES and not checked:
             kept = window.view(place)  # a copy out of pages still mapped: the cheapest copy there is
-            if kept is None and window.admit(place):
-                kept = self._window_map(key, place, value_len)
+            if kept is None:
+                reads = window.admit(place, value_len)
+                if reads:
+                    kept = self._window_map(key, place, value_len, reads)
             if kept is not None:
                 out[:value_len] = kept
                 return value_len
@@ -647,7 +651,7 @@ class Table(Recovery):
             self._readers.pop(file_id, None)  # collected or closed meanwhile: _delete or close dropped it
         return reader
 
-    def _window_map(self, key: bytes, place: int, value_len: int) -> memoryview | None:
+    def _window_map(self, key: bytes, place: int, value_len: int, reads: int) -> memoryview | None:
         """Map the record of ``key`` at ``place`` (segment, shard, value offset) into the window; a view of
         its value, or ``None`` when its segment was collected meanwhile. The record's key and value length
         are compared with the index once, here (the file is never rewritten); a file too short for it
@@ -671,7 +675,7 @@ class Table(Recovery):
         sid = file_id >> SHARD_BITS
         seg = self._segments.get(sid)
         return window.insert(
-            place, mm, start, value_len, lambda: self._segments.get(sid) is seg and not self._closed
+            place, mm, start, value_len, reads, lambda: self._segments.get(sid) is seg and not self._closed
         )
 
     def _values_path(self, place: int) -> str:

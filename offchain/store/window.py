@@ -9,9 +9,14 @@ value its own read-only map of the pages of its record, so that fault-around nev
 bytes of the window's maps bound the resident memory they may hold. Each map is
 ``offset``-aligned to a page and covers the record's head, key and value.
 
-Admission on the second read: a value read once is only remembered (its location, in a bounded set);
-read again while remembered, it is mapped and kept. A one-off read (the sparse reads of a data set larger
-than memory) therefore costs no map, no eviction, and displaces nothing.
+Admission by frequency (as TinyLFU's): a value read once is only remembered (its location and how often
+it was read while outside the window, in a bounded set); read again while remembered, it is mapped and
+kept if the window has room for it, or, once full, only if it was read more often than the least recently
+used map there (the one an admission would evict). A one-off read (the sparse reads of a data set larger
+than memory) therefore costs no map and displaces nothing, and a working set larger than the window does
+not churn it (each newcomer evicting a value about to be read again, for a map, a fault per 64 KiB and an
+unmap each time): the window keeps the values read most, and the others are read with ``preadv``. Every
+``AGE_EVERY`` admissions considered, every count is halved, so values read often long ago give way.
 
 Eviction unmaps a map (``munmap``) when no view of it is held; a map some caller still holds a view of
 (a value :meth:`Window.view` or ``get`` handed out) cannot be unmapped under that view: its pages are
@@ -29,7 +34,8 @@ from typing import Any
 
 from offchain.store.segment import advise
 
-SEEN_MAX = 4096  # locations remembered as read once (about 100 bytes each)
+SEEN_MAX = 4096  # locations remembered as read outside the window (about 100 bytes each)
+AGE_EVERY = 8192  # admissions considered between two halvings of every count
 
 
 class Window:
@@ -40,8 +46,9 @@ class Window:
     def __init__(self, limit: int, segment_of: Any) -> None:
         self.limit = limit
         self._segment_of = segment_of
-        self._maps: OrderedDict[int, tuple[mmap.mmap, int, int]] = OrderedDict()  # loc -> map, start, len
-        self._seen: OrderedDict[int, None] = OrderedDict()
+        self._maps: OrderedDict[int, list[Any]] = OrderedDict()  # loc -> [map, start, length, reads]
+        self._seen: OrderedDict[int, int] = OrderedDict()  # loc -> reads outside the window
+        self._considered = 0
         self._lock = threading.Lock()
         self.mapped = 0  # bytes of the maps held (whole pages): never above ``limit``
         self.peak = 0
@@ -58,25 +65,44 @@ class Window:
                 return None
             self._maps.move_to_end(loc)
             self.hits += 1
-            mm, start, length = entry
+            entry[3] += 1
+            mm, start, length, _ = entry
             return memoryview(mm)[start : start + length]  # made under the lock: the map cannot close first
 
-    def admit(self, loc: int) -> bool:
-        """Whether the value at ``loc``, missing from the window, should be mapped into it now: it was
-        read once before (and is remembered); otherwise it is remembered, and ``False``."""
+    def admit(self, loc: int, length: int) -> int:
+        """Whether the value at ``loc`` (``length`` bytes), missing from the window, should be mapped into
+        it now: the reads it counts (with this one) if so, else 0 (and this read is counted). Admitted:
+        read before while remembered, and the window has room or its least recently used map (what the
+        insertion would evict first) was read less often."""
         with self._lock:
-            if self._seen.pop(loc, 0) is None:
-                return True
-            self._seen[loc] = None
+            reads = self._seen.pop(loc, 0) + 1
+            self._considered += 1
+            if self._considered >= AGE_EVERY:
+                self._age()
+            if reads >= 2 and length <= self.limit:
+                if self.mapped + length + 2 * mmap.PAGESIZE <= self.limit or not self._maps:
+                    return reads
+                if reads > next(iter(self._maps.values()))[3]:
+                    return reads
+            self._seen[loc] = reads
             if len(self._seen) > SEEN_MAX:
                 self._seen.popitem(last=False)
-            return False
+            return 0
 
-    def insert(self, loc: int, mm: mmap.mmap, start: int, length: int, live: Any = None) -> memoryview:
-        """Keep ``mm`` (the value at ``loc`` is ``mm[start : start + length]``), evicting the least
-        recently used maps until it fits; a view of the value. A map larger than ``limit``, one already
-        there (another reader's), or one whose segment ``live()`` says is gone is not kept: the view
-        returned is then the only owner of the map (unmapped when it goes)."""
+    def _age(self) -> None:
+        """Halve every count (lock held), forgetting the locations whose count reaches 0."""
+        self._considered = 0
+        for entry in self._maps.values():
+            entry[3] //= 2
+        self._seen = OrderedDict((loc, n // 2) for loc, n in self._seen.items() if n > 1)
+
+    def insert(
+        self, loc: int, mm: mmap.mmap, start: int, length: int, reads: int = 2, live: Any = None
+    ) -> memoryview:
+        """Keep ``mm`` (the value at ``loc`` is ``mm[start : start + length]``, read ``reads`` times),
+        evicting the least recently used maps until it fits; a view of the value. A map larger than
+        ``limit``, one already there (another reader's), or one whose segment ``live()`` says is gone is
+        not kept: the view returned is then the only owner of the map (unmapped when it goes)."""
         size = _pages(len(mm))
         with self._lock:
             keep = size <= self.limit and loc not in self._maps and (live is None or live())
@@ -84,7 +110,7 @@ class Window:
                 while self.mapped + size > self.limit:
                     self._release(self._maps.popitem(last=False)[1][0])
                     self.evicted += 1
-                self._maps[loc] = (mm, start, length)
+                self._maps[loc] = [mm, start, length, reads]
                 self.mapped += size
                 self.peak = max(self.peak, self.mapped)
                 self.admitted += 1
