@@ -18,7 +18,9 @@ unflushed tail, not the bytes stored.
 
 Reads return a read-only ``memoryview`` into an ``mmap`` of the values file (no copy), located by the
 in-memory keymap (key -> one int: segment, shard, value offset and length); with ``verify`` the record's
-head, key and CRC are checked too. Garbage collection deletes whole segments, oldest first, once their
+head, key and CRC are checked too. Values of 64 KiB or more read more than once are kept mapped in the
+map window (:mod:`offchain.store.window`, bounded by ``window_bytes``), out of which ``get`` and
+``read_into`` serve them. Garbage collection deletes whole segments, oldest first, once their
 newest value is older than the TTL.
 """
 
