@@ -23,6 +23,7 @@ variables; ``docs/settings.md`` lists the same table (a test keeps the two in st
 | ``EIGEN_AI_MAX_QUEUE`` | ``64`` | requests waiting for a batch slot; beyond, HTTP 429 with ``Retry-After`` |
 | ``EIGEN_AI_REQUEST_TIMEOUT`` | ``600`` | seconds one generation may take; then it is dropped and answered 504 |
 | ``EIGEN_AI_RECEIPTS_KEPT`` | ``4096`` | receipts the server keeps for ``GET /v1/receipts/{key}`` |
+| ``EIGEN_STORE_WINDOW_MIB`` | ``64`` | MiB of large values (64 KiB or more) the store keeps mapped between reads, per table; ``0`` off |
 | ``EIGEN_DEMO_AI_MODEL`` | unset | ``tiny`` makes the demo use the tiny seeded model |
 | ``EIGEN_DEPLOYER`` | unset | keystore alias that deploys to a live network (``ape run deploy``) |
 | ``EIGEN_DEPLOY_CONFIG`` | ``config/deploy.yaml`` | another deployment configuration file |
@@ -87,6 +88,9 @@ AI_MAX_BATCH = Setting("EIGEN_AI_MAX_BATCH", "16", "sequences the inference serv
 AI_MAX_QUEUE = Setting("EIGEN_AI_MAX_QUEUE", "64", "requests waiting for a batch slot before 429")
 AI_REQUEST_TIMEOUT = Setting("EIGEN_AI_REQUEST_TIMEOUT", "600", "seconds a generation may take (504 after)")
 AI_RECEIPTS_KEPT = Setting("EIGEN_AI_RECEIPTS_KEPT", "4096", "receipts the server keeps for /v1/receipts")
+STORE_WINDOW_MIB = Setting(
+    "EIGEN_STORE_WINDOW_MIB", "64", "MiB of large values a store table keeps mapped between reads (0: off)"
+)
 DEMO_AI_MODEL = Setting("EIGEN_DEMO_AI_MODEL", "", "tiny makes the demo use the tiny seeded model")
 DEPLOYER = Setting("EIGEN_DEPLOYER", None, "keystore alias that deploys to a live network")
 DEPLOY_CONFIG = Setting("EIGEN_DEPLOY_CONFIG", None, "another deployment configuration file")
@@ -116,6 +120,7 @@ ALL: tuple[Setting, ...] = (
     AI_MAX_QUEUE,
     AI_REQUEST_TIMEOUT,
     AI_RECEIPTS_KEPT,
+    STORE_WINDOW_MIB,
     DEMO_AI_MODEL,
     DEPLOYER,
     DEPLOY_CONFIG,
@@ -243,6 +248,11 @@ def ai_request_timeout() -> float:
 def ai_receipts_kept() -> int:
     """Receipts the inference server keeps for ``GET /v1/receipts/…``."""
     return _int_setting(AI_RECEIPTS_KEPT, 1)
+
+
+def store_window_bytes() -> int:
+    """Bytes of large values a store table keeps mapped between reads (its map window; 0: none)."""
+    return _int_setting(STORE_WINDOW_MIB, 0) << 20
 
 
 def demo_ai_model() -> str:
