@@ -35,7 +35,7 @@ class ChallengeWorld:
     def __init__(self, rw: RewardsWorld, chain):
         self.rw, self.tw, self.chain = rw, rw.tw, chain
         tw = rw.tw
-        self.rc, self.rch = rw.rc, rw.rch
+        self.rc, self.rch, self.steps = rw.rc, rw.rch, rw.steps
         self.ops = [tw.op, tw.op2]
         tw.create_sets(ids=(SET,), syms=("TKA", "TKB"))
         for op in self.ops:
@@ -74,6 +74,7 @@ class ChallengeWorld:
                 "delegation_manager": tw.dm.address,
                 "rewards_coordinator": rw.rc.address,
                 "rewards_root_challenger": rw.rch.address,
+                "rewards_challenge_steps": rw.steps.address,
             },
         )
 
