@@ -54,7 +54,6 @@ struct Challenge:
     basePosition: uint256
     firstNonce: uint256
     avs: address
-    baseRoot: bytes32
     posted: uint256  # the root's amount
     expected: uint256  # the base's amount plus every day folded so far
     baseCount: uint256
@@ -132,7 +131,6 @@ def beginChallenge(rootIndex: uint32, position: uint256, basePosition: uint256, 
     c.basePosition = basePosition
     c.firstNonce = firstNonce
     c.avs = w.avs
-    c.baseRoot = w.baseRoot
     c.posted = staticcall RRC.__interface__(rootChallenger).amountIn(w.root, earner, token, posted)
     if w.hasBase:
         c.expected = staticcall RRC.__interface__(rootChallenger).amountIn(w.baseRoot, earner, token, base)
@@ -240,8 +238,7 @@ def finishChallenge(rootIndex: uint32, earner: address, token: address):
     assert c.active, "no such challenge"
     assert c.nonce == c.count, "challenge not folded"
     # the root still pending and its base still the newest active one (a root between that
-    # activated since makes it the base: begin again)
+    # activated since is the base now: begin again)
     w: RRC.Window = staticcall RRC.__interface__(rootChallenger).challengeWindow(rootIndex, c.position, c.basePosition, c.firstNonce)
-    assert w.baseRoot == c.baseRoot, "base changed"
     self.challenges[id] = empty(Challenge)
     extcall RRC.__interface__(rootChallenger).slashFor(rootIndex, msg.sender, earner, token, c.posted, c.expected)

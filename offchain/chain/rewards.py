@@ -672,7 +672,7 @@ def challenge_args(
 ) -> list[Any]:
     """The arguments of ``challengeRoot`` for one (earner, token) of the root `check` is about
     (:func:`challenge_inputs` in one step). ChainInputError when it exceeds one transaction's
-    bounds (:func:`challenge_in_steps` takes it)."""
+    bounds (:func:`challenge` with `days_per_step` takes it)."""
     inputs = challenge_inputs(d, check, tree, base_tree, earner, token)
     args = inputs.one_transaction()
     if args is None:
@@ -709,35 +709,21 @@ def challenge(
     base_tree: DistributionTree | None,
     earner: str,
     token: str,
+    days_per_step: int | None = None,
 ) -> dict[str, Any]:
     """Send ``challengeRoot`` for one (earner, token) (simulated first: a correct leaf is refused
-    with the contract's reason and nothing is sent)."""
-    args = challenge_args(d, check, tree, base_tree, earner, token)
-    receipt = sdk.send(d, account, challenger(d).functions.challengeRoot(*args), "challengeRoot")
-    return _verdict(d, check, [receipt])
-
-
-def challenge_steps(d: sdk.Deployment) -> Any:
-    return d.contract(STEPS_KEY, ctype="RewardsChallengeSteps")
-
-
-def challenge_in_steps(
-    d: sdk.Deployment,
-    account: Any,
-    check: RootCheck,
-    tree: DistributionTree,
-    base_tree: DistributionTree | None,
-    earner: str,
-    token: str,
-    days_per_step: int = DAYS_PER_STEP,
-) -> dict[str, Any]:
-    """Challenge one (earner, token) over several transactions (RewardsChallengeSteps):
-    ``beginChallenge``, one ``continueChallenge`` per step, ``finishChallenge``; each simulated
+    with the contract's reason and nothing is sent). With `days_per_step`, the challenge over
+    several transactions instead (RewardsChallengeSteps): ``beginChallenge``, one
+    ``continueChallenge`` per step of that many recorded days, ``finishChallenge``; each simulated
     before it is sent, so none is sent that would revert (a refusal stops the challenge with the
-    contract's reason, the steps already folded stay the account's to continue). The verdict
-    with ``steps`` (continueChallenge transactions) and every transaction's gas."""
+    contract's reason; the steps folded stay the account's to continue); the verdict then also
+    has ``steps`` (continueChallenge transactions) and ``step_gas`` (every transaction's gas)."""
+    if days_per_step is None:
+        args = challenge_args(d, check, tree, base_tree, earner, token)
+        receipt = sdk.send(d, account, challenger(d).functions.challengeRoot(*args), "challengeRoot")
+        return _verdict(d, check, [receipt])
     inputs = challenge_inputs(d, check, tree, base_tree, earner, token, days_per_step)
-    st = challenge_steps(d).functions
+    st = d.contract(STEPS_KEY, ctype="RewardsChallengeSteps").functions
     i, e, t = check.root.index, inputs.head[3], inputs.head[4]
     receipts = [sdk.send(d, account, st.beginChallenge(*inputs.head), "beginChallenge")]
     for k, args in enumerate(inputs.step_args()):
@@ -773,7 +759,7 @@ def watch_once(
     off), then check every pending root (of `avss`, default every AVS) against the chain and
     challenge a wrong one with its first differing leaf that fits one transaction (``mode``: ``one
     transaction``), or when none does with its first differing leaf over several
-    (:func:`challenge_in_steps`, ``mode``: ``steps``, the step count in the challenge). One report
+    (:func:`challenge` in steps, ``mode``: ``steps``, the step count in the challenge). One report
     per root: ``correct``, ``challenged``, ``unpublished`` (no tree in `trees`: claims need one,
     the AVS should disable it), ``base unpublished``."""
     want = {_checksum(a, "avs").lower() for a in avss} if avss else None
@@ -818,6 +804,6 @@ def watch_once(
             break
         else:  # no differing leaf fits one transaction: the first one, in steps
             e, t = diffs[0][:2]
-            rep["challenge"] = challenge_in_steps(d, account, check, tree, base_tree, e, t, days_per_step)
+            rep["challenge"] = challenge(d, account, check, tree, base_tree, e, t, days_per_step)
             rep["mode"] = "steps"
     return out

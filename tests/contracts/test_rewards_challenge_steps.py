@@ -21,9 +21,11 @@ from offchain.rewards.merkle import DistributionTree
 from tests.contracts.support import example_settings, reverts
 from tests.contracts.test_rewards import BOND, DAY, WAD, RewardsWorld
 from tests.contracts.test_rewards_challenge import (
+    MOVED_LEAF,
     ChallengeWorld,
     _inflated,
     _moved,
+    _moved_leaf_root,
     _pay,
     _watch_args,
     key,
@@ -93,34 +95,14 @@ def test_steps_reach_challenge_roots_verdict_on_every_leaf(cw, chain, kind, wron
 
 
 @example_settings(2, 25)
-@given(
-    kind=st.sampled_from(["Unique", "Directed"]),
-    amount=st.integers(1, 10**30),
-    amount2=st.integers(0, 10**30),
-    who=st.permutations(range(5)),
-    delta=st.integers(-3, 3).filter(bool),
-    days_per_step=st.sampled_from([1, 2]),
-)
+@given(**MOVED_LEAF, days_per_step=st.sampled_from([1, 2]))
 def test_property_steps_equal_one_transaction(cw, chain, kind, amount, amount2, who, delta, days_per_step):
     """Any amounts, any earner's amount moved by `delta`, any step size: the steps' verdict on the
     wrong leaf and on a correct one is challengeRoot's, and the wrong one's is the off-chain amount."""
     tw = cw.tw
     snap = chain.snapshot()
     try:
-        tka = cw.rw.tokens["TKA"]
-        if kind == "Unique":
-            cw.submit(cw.day0, 2 * DAY, kind="Unique", amount=amount, token=tka)
-        else:
-            named = {tw.op.address: amount, tw.op2.address: amount2}
-            cw.submit_directed(cw.day0, 2 * DAY, {o: a for o, a in named.items() if a}, tka)
-        dist = cw.correct()
-        earners = [tw.op, tw.op2, tw.staker, tw.staker2, tw.recipient]
-        wrong, right = (earners[k].address for k in who[:2])
-        t = tka.address.lower()
-        want = dist.get(wrong.lower(), {}).get(t, 0)
-        earnings = {e: dict(row) for e, row in dist.items()}
-        earnings.setdefault(wrong.lower(), {})[t] = want + delta if want + delta >= 0 else want + 1
-        i, tree = cw.post(earnings)
+        tka, i, tree, wrong, right, want = _moved_leaf_root(cw, kind, amount, amount2, who, delta)
         one_right = _one_transaction(cw, chain, i, tree, right, tka.address)
         many_right, _ = _in_steps(cw, i, tree, right, tka.address, days_per_step, tw.staker)
         assert "root correct for this leaf" in one_right and "root correct for this leaf" in many_right
@@ -158,7 +140,7 @@ def test_a_leaf_wider_than_one_transaction_is_challenged_in_steps(cw, chain):
     inputs = rewards.challenge_inputs(cw.d, check, tree, None, tw.staker.address, tka)
     assert [len(c.directed) for c in inputs.chunks] == [4, 1]
     bal = tw.staker2.balance
-    out = rewards.challenge_in_steps(cw.d, key(tw.staker2), check, tree, None, tw.staker.address, tka, 2)
+    out = rewards.challenge(cw.d, key(tw.staker2), check, tree, None, tw.staker.address, tka, 2)
     # 10 directed days, 2 a step: 5 steps (the directed submission a step stops in is given again)
     assert out["steps"] == 5 and len(out["step_gas"]) == 7
     assert (out["posted"], out["recomputed"], out["slashed"], out["reward"]) == (
