@@ -643,12 +643,10 @@ def challengeRoot(rootIndex: uint32, position: uint256, basePosition: uint256, e
         if first >= last:
             continue
         sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES] = e.submission.strategiesAndMultipliers
-        rewards: DynArray[IRC.OperatorReward, MAX_OPERATOR_REWARDS] = []
         if e.kind == KIND_DIRECTED_SET:
             assert nd < len(directed), "directed submission missing"
             assert keccak256(abi_encode(avs, nonce, directed[nd])) == e.submissionHash, "submission mismatch"
             sams = directed[nd].strategiesAndMultipliers
-            rewards = directed[nd].operatorRewards
             nd += 1
         else:
             assert e.kind == KIND_TOTAL or e.kind == KIND_UNIQUE, "avs submissions not challengeable"
@@ -665,7 +663,12 @@ def challengeRoot(rootIndex: uint32, position: uint256, basePosition: uint256, e
             di: DayInput = days[used]
             used += 1
             assert convert(di.snapshot, uint256) < len(snapshots), "invalid snapshot index"
-            expected += self._earned_on_day(e.kind, ITypes.OperatorSet(avs=avs, id=e.operatorSetId), sams, e.submission.amount, convert(e.duration, uint256), record, snapshots[convert(di.snapshot, uint256)], earner, di.operator, rewards)
+            opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=avs, id=e.operatorSetId)
+            snap: uint256 = convert(di.snapshot, uint256)
+            if e.kind == KIND_DIRECTED_SET:  # (no local copy of the operator rewards: memory)
+                expected += self._earned_on_day(e.kind, opset, sams, 0, convert(e.duration, uint256), record, snapshots[snap], earner, di.operator, directed[nd - 1].operatorRewards)
+            else:
+                expected += self._earned_on_day(e.kind, opset, sams, e.submission.amount, convert(e.duration, uint256), record, snapshots[snap], earner, di.operator, [])
     assert used == len(days), "too many day inputs"
     assert nd == len(directed), "too many directed submissions"
     self._void_and_slash(rootIndex, msg.sender, earner, token, claimed, expected, w.info)
