@@ -18,7 +18,8 @@ AVS that equals the distribution's. ``watch`` is the watcher: it records each da
 sets paid today or ever paid by an operator-directed submission (``recordDay``), recomputes
 every pending root from the chain (total-stake, unique-stake and operator-directed submissions; the published
 distributions in ``--trees``, named ``0x<root>.json``) and challenges a wrong one with the proof of
-one differing leaf; one JSON line per root, every ``--interval`` seconds or once (``--once``). Keys are 0x + 64 hex digits, a file holding them, or a devnet
+one differing leaf (over several transactions, ``--step-days`` recorded days a step, when no
+differing leaf fits one); one JSON line per root, every ``--interval`` seconds or once (``--once``). Keys are 0x + 64 hex digits, a file holding them, or a devnet
 account name. Every bad input is one line and exit status 2.
 """
 
