@@ -154,6 +154,32 @@ def test_a_leaf_wider_than_one_transaction_is_challenged_in_steps(cw, chain):
     reverts("root disabled", cw.steps.beginChallenge, *inputs.head, sender=tw.other)
 
 
+def test_a_leaf_after_more_submissions_than_one_transaction_takes(cw):
+    """33 total-stake submissions in TKA after the fixture's TKB one: a TKB leaf's challenge must
+    pass all 34 (one transaction takes 32): two steps, cut at the 32nd submission."""
+    tw, tka = cw.tw, cw.rw.tokens["TKA"]
+    sub = (cw.sams, tka.address, WAD, cw.day0, DAY)
+    cw.rw.fund(tw.avs, tka, 33 * WAD)
+    for n in (16, 16, 1):
+        cw.rc.createTotalStakeRewardsSubmission(cw.opset, [sub] * n, sender=tw.avs)
+    tok = cw.token.address
+    dist = cw.correct()
+    earnings, _ = _inflated(dist, tw.staker.address.lower(), tok.lower())
+    i, tree = cw.post(earnings)
+    check = rewards.check_root(cw.d, i)
+    with pytest.raises(ChainInputError, match="more than one transaction"):
+        rewards.challenge_args(cw.d, check, tree, None, tw.staker.address, tok)
+    inputs = rewards.challenge_inputs(cw.d, check, tree, None, tw.staker.address, tok)
+    assert [(c.from_nonce, c.from_day, len(c.entries), len(c.days)) for c in inputs.chunks] == [
+        (0, 0, 32, 2),
+        (32, 0, 2, 0),
+    ]
+    out = rewards.challenge(cw.d, key(tw.staker2), check, tree, None, tw.staker.address, tok, 4)
+    want = dist[tw.staker.address.lower()][tok.lower()]
+    assert out["steps"] == 2 and (out["posted"], out["recomputed"]) == (want + 1, want)
+    assert cw.rc.getDistributionRootAtIndex(i).disabled
+
+
 def test_the_watcher_challenges_a_wide_leaf_in_steps(cw, chain, tmp_path, capsys):
     i, tree, tka, want = _wide(cw)
     common, trees = _watch_args(cw, chain, tmp_path)
