@@ -7,6 +7,8 @@ the on-chain distribution (RewardsDistributor: ``createOperatorSetDistribution``
 ``claim`` of one distribution and of 2, 4 and 8 in one call), disputable roots
 (RewardsRootChallenger: ``recordDay`` and ``challengeRoot`` over sets of 1 to 64 operators, one
 day, and 8 operators over four days, for total-stake, unique-stake and operator-directed submissions;
+and the same leaf in steps (RewardsChallengeSteps: ``beginChallenge``, ``continueChallenge`` one
+day a step, ``finishChallenge``; ``--challenge steps steps-unique``);
 ``--challenge`` runs only those rows, after the operators' setup, into
 bench/results/rewards_challenge_gas.json, ``--challenge unique directed`` those kinds' only), the x402 upto settlement with and without the inference fee
 into the FeeVault, beside Symbiotic's ``claim`` (median 13,185) and ``claimBatch`` (median 34,434) from its forge gas
@@ -354,6 +356,9 @@ CHALLENGE_KINDS = {
     "total": CHALLENGE_CASES,
     "unique": ((1, 1), (8, 1), (32, 1), (64, 1)),
     "directed": ((8, 1), (64, 1), (8, 4)),
+    # the same leaf in steps (RewardsChallengeSteps, one recorded day a step)
+    "steps": ((8, 4), (64, 2)),
+    "steps-unique": ((64, 2),),
 }
 
 
@@ -383,6 +388,7 @@ def bench_challenge(project, chain, accounts, d, ops, staker, record, fresh_earn
             "delegation_manager": d.delegation_manager.address,
             "rewards_coordinator": rc.address,
             "rewards_root_challenger": ch.address,
+            "rewards_challenge_steps": r.challenge_steps.address,
         },
     )
 
@@ -392,6 +398,8 @@ def bench_challenge(project, chain, accounts, d, ops, staker, record, fresh_earn
 
     kinds = [k for k in CHALLENGE_KINDS if k in sys.argv[1:]] or list(CHALLENGE_KINDS)
     for n, days, kind in ((n, days, k) for k in kinds for n, days in CHALLENGE_KINDS[k]):
+        in_steps = kind.startswith("steps")
+        kind = {"steps": "total", "steps-unique": "unique"}.get(kind, kind)
         avs = fresh_earner()
         am.updateAVSMetadataURI(avs, "bench", sender=avs)
         am.createOperatorSets(avs, [(1, strats, zero)], [zero], sender=avs)
@@ -411,7 +419,7 @@ def bench_challenge(project, chain, accounts, d, ops, staker, record, fresh_earn
         for k in range(days):
             advance_to(start + k * DAY + 60)
             recs.append(ch.recordDay((avs, 1), sender=staker))
-        if kind == "total":
+        if kind == "total" and not in_steps:
             record(f"recordDay ({n} operators)", recs)
         advance_to(start + days * DAY + 60)
         end = start + days * DAY
@@ -426,13 +434,31 @@ def bench_challenge(project, chain, accounts, d, ops, staker, record, fresh_earn
         ch.depositBond(value=10**18, sender=a[0])
         i = rc.submitRoot(avs, tree.root, end, sender=a[0]).events[0].rootIndex
         check = rewards.check_root(dep, i)
+        what = {"total": "", "unique": ", unique stake", "directed": ", operator-directed"}[kind]
+        if in_steps:
+            bench_steps(r.challenge_steps, dep, check, tree, staker, token, n, what, record)
+            assert rc.getDistributionRootAtIndex(i).disabled
+            continue
         args = rewards.challenge_args(dep, check, tree, None, staker.address, token.address)
         tx = ch.challengeRoot(*args, sender=staker)
         assert rc.getDistributionRootAtIndex(i).disabled
-        what = {"total": "", "unique": ", unique stake", "directed": ", operator-directed"}[kind]
         record(
             f"challengeRoot ({n} operators, {days} day{'s' if days > 1 else ''}, 2 strategies{what})", [tx]
         )
+
+
+def bench_steps(steps, dep, check, tree, staker, token, n, what, record) -> None:
+    """RewardsChallengeSteps: the leaf's challenge one recorded day a step: ``beginChallenge``,
+    the first ``continueChallenge`` (the histories cold), the later ones, ``finishChallenge``."""
+    from offchain.chain import rewards
+
+    inputs = rewards.challenge_inputs(dep, check, tree, None, staker.address, token.address, 1)
+    i, e, t = check.root.index, staker.address, token.address
+    record(f"beginChallenge ({n} operators{what})", [steps.beginChallenge(*inputs.head, sender=staker)])
+    txs = [steps.continueChallenge(i, e, t, *a, sender=staker) for a in inputs.step_args()]
+    record(f"continueChallenge, first day ({n} operators, 2 strategies{what})", txs[:1])
+    record(f"continueChallenge, later day ({n} operators, 2 strategies{what})", txs[1:])
+    record(f"finishChallenge ({n} operators{what})", [steps.finishChallenge(i, e, t, sender=staker)])
 
 
 if __name__ == "__main__":

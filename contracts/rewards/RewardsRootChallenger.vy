@@ -125,6 +125,18 @@ struct Entry:
     submission: IRC.RewardsSubmission
 
 
+# A pending root and its base, checked (`challengeWindow`): what a challenge recomputes from.
+struct Window:
+    root: bytes32
+    avs: address
+    info: uint256  # the coordinator's rootInfo: updater | submission count << 160
+    end: uint256  # the root's end, day-aligned
+    hasBase: bool
+    baseRoot: bytes32
+    baseCount: uint256  # the AVS's submission count when the base was posted
+    baseEnd: uint256
+
+
 # A set's members and their splits as recorded for a day.
 struct Snapshot:
     members: DynArray[address, MAX_OPERATORS]
@@ -179,6 +191,9 @@ CALCULATION_INTERVAL_SECONDS: public(immutable(uint256))
 UPDATER_BOND: public(immutable(uint256))
 CHALLENGER_REWARD_BIPS: public(immutable(uint256))
 SLASH_RECIPIENT: public(immutable(address))
+# RewardsChallengeSteps: the challenge over several transactions, which folds the same rule
+# through `earnedOnDay` and ends in `slashFor`.
+STEP_CHALLENGER: public(immutable(address))
 
 # keccak(avs, set id) -> day start -> hash(members, splits) >> 64 << 64 | block (0: not recorded).
 dayRecord: public(HashMap[bytes32, HashMap[uint256, uint256]])
@@ -188,14 +203,15 @@ bondLockedUntil: public(HashMap[address, uint32])
 
 
 @deploy
-def __init__(_rewardsCoordinator: address, _delegationManager: address, _allocationManager: address, _updaterBond: uint256, _challengerRewardBips: uint256, _slashRecipient: address):
+def __init__(_rewardsCoordinator: address, _delegationManager: address, _allocationManager: address, _updaterBond: uint256, _challengerRewardBips: uint256, _slashRecipient: address, _stepChallenger: address):
     """
     @notice Deploy right after the RewardsCoordinator, which names this address (ROOT_CHALLENGER).
     @param _updaterBond Wei the updater must have bonded to post a root.
     @param _challengerRewardBips The challenger's part of a slashed bond (bips).
     @param _slashRecipient Where the rest goes (the burn address burns it).
+    @param _stepChallenger The RewardsChallengeSteps deployed right after (it checks it is named).
     """
-    assert _rewardsCoordinator != empty(address) and _delegationManager != empty(address) and _allocationManager != empty(address) and _slashRecipient != empty(address), "zero address"
+    assert _rewardsCoordinator != empty(address) and _delegationManager != empty(address) and _allocationManager != empty(address) and _slashRecipient != empty(address) and _stepChallenger != empty(address), "zero address"
     assert _challengerRewardBips <= ONE_HUNDRED_IN_BIPS, "reward exceeds max"
     rewardsCoordinator = _rewardsCoordinator
     delegationManager = _delegationManager
@@ -206,6 +222,7 @@ def __init__(_rewardsCoordinator: address, _delegationManager: address, _allocat
     UPDATER_BOND = _updaterBond
     CHALLENGER_REWARD_BIPS = _challengerRewardBips
     SLASH_RECIPIENT = _slashRecipient
+    STEP_CHALLENGER = _stepChallenger
 
 
 # ------------------------------------------------------------------ the updater's bond
@@ -467,12 +484,122 @@ def _day(kind: uint8, opset: ITypes.OperatorSet, sams: DynArray[IRC.StrategyAndM
     return out
 
 
+@internal
+@view
+def _earned_on_day(kind: uint8, opset: ITypes.OperatorSet, sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES], amount: uint256, duration: uint256, record: uint256, snap: Snapshot, earner: address, hint: address, rewards: DynArray[IRC.OperatorReward, MAX_OPERATOR_REWARDS]) -> uint256:
+    # One recorded set-day of a submission (`record`: the day's word, nonzero): the snapshot
+    # checked against it, the earner's operator found (from the hint), the amounts directed to
+    # that operator and to the earner (`rewards`, KIND_DIRECTED_SET only), then _day.
+    assert record >> 64 != TOO_LARGE, "operator set too large"
+    assert len(snap.members) == len(snap.splits) and self._snapshot_hash(snap.members, snap.splits) == record >> 64 << 64, "snapshot mismatch"
+    blk: uint256 = record & MASK64
+    j: uint256 = 0
+    ws: uint256 = 0
+    j, ws = self._operator_of(sams, snap.members, blk, earner, hint)
+    directed_j: uint256 = 0
+    directed_e: uint256 = 0
+    for r: IRC.OperatorReward in rewards:
+        if j < len(snap.members) and r.operator == snap.members[j]:
+            directed_j = r.amount
+        if r.operator == earner:
+            directed_e = r.amount
+    return self._day(kind, opset, sams, amount, duration, snap, blk, earner, j, ws, directed_j, directed_e)
+
+
+@external
+@view
+def earnedOnDay(kind: uint8, opset: ITypes.OperatorSet, sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES], amount: uint256, duration: uint256, record: uint256, snap: Snapshot, earner: address, hint: address, rewards: DynArray[IRC.OperatorReward, MAX_OPERATOR_REWARDS]) -> uint256:
+    """
+    @notice What `earner` earns from one recorded day of an operator-set submission (the rule
+            above), for the step challenger; reverts on a snapshot that is not the record's.
+    @param kind KIND_TOTAL, KIND_UNIQUE or KIND_DIRECTED_SET (its operator rewards in `rewards`).
+    @param record The day's dayRecord word (nonzero).
+    @param hint The operator the earner was delegated to that day (tried first).
+    """
+    return self._earned_on_day(kind, opset, sams, amount, duration, record, snap, earner, hint, rewards)
+
+
+@internal
+@view
+def _window(rootIndex: uint32, position: uint256, basePosition: uint256, firstNonce: uint256) -> Window:
+    # The pending root, its position, its base (the AVS's newest active root before it) and the
+    # first submission a challenge must give (every earlier one ended by the base's end).
+    i: uint256 = convert(rootIndex, uint256)
+    dr: IRC.DistributionRoot = staticcall ICoordinator(rewardsCoordinator).getDistributionRootAtIndex(i)
+    assert not dr.disabled, "root disabled"
+    assert block.timestamp < convert(dr.activatedAt, uint256), "root already activated"
+    w: Window = empty(Window)
+    w.root = dr.root
+    w.avs = staticcall ICoordinator(rewardsCoordinator).rootAVS(i)
+    w.info = staticcall ICoordinator(rewardsCoordinator).rootInfo(i)
+    w.end = convert(dr.rewardsCalculationEndTimestamp, uint256) // CALCULATION_INTERVAL_SECONDS * CALCULATION_INTERVAL_SECONDS
+    assert convert(staticcall ICoordinator(rewardsCoordinator).avsRootIndex(w.avs, position), uint256) == i and position < staticcall ICoordinator(rewardsCoordinator).avsRootCount(w.avs), "invalid root position"
+    assert basePosition <= position and position - basePosition <= MAX_BETWEEN, "invalid base position"
+    for p: uint256 in range(MAX_BETWEEN):
+        if basePosition + p >= position:
+            break
+        r: IRC.DistributionRoot = staticcall ICoordinator(rewardsCoordinator).getDistributionRootAtIndex(convert(staticcall ICoordinator(rewardsCoordinator).avsRootIndex(w.avs, basePosition + p), uint256))
+        assert r.disabled or block.timestamp < convert(r.activatedAt, uint256), "not the newest active base"
+    if basePosition != 0:
+        b: uint256 = convert(staticcall ICoordinator(rewardsCoordinator).avsRootIndex(w.avs, basePosition - 1), uint256)
+        br: IRC.DistributionRoot = staticcall ICoordinator(rewardsCoordinator).getDistributionRootAtIndex(b)
+        assert not br.disabled and block.timestamp >= convert(br.activatedAt, uint256), "base not active"
+        w.hasBase = True
+        w.baseRoot = br.root
+        w.baseCount = (staticcall ICoordinator(rewardsCoordinator).rootInfo(b) >> 160) & MASK32
+        w.baseEnd = convert(br.rewardsCalculationEndTimestamp, uint256)
+    assert firstNonce <= w.baseCount, "incomplete submissions"
+    assert staticcall ICoordinator(rewardsCoordinator).submissionRecord(w.avs, firstNonce) & MASK32 <= w.baseEnd, "incomplete submissions"
+    return w
+
+
+@external
+@view
+def challengeWindow(rootIndex: uint32, position: uint256, basePosition: uint256, firstNonce: uint256) -> Window:
+    """
+    @notice The pending root `rootIndex` and its base as a challenge checks them (reverts with
+            challengeRoot's reasons when a position or `firstNonce` is wrong).
+    """
+    return self._window(rootIndex, position, basePosition, firstNonce)
+
+
+@internal
+def _void_and_slash(rootIndex: uint32, challenger: address, earner: address, token: address, posted: uint256, recomputed: uint256, info: uint256):
+    assert posted != recomputed, "root correct for this leaf"
+    extcall ICoordinator(rewardsCoordinator).voidRoot(rootIndex)
+    updater: address = convert(info & MASK160, address)
+    slashed: uint256 = self.bondOf[updater]
+    self.bondOf[updater] = 0
+    reward: uint256 = slashed * CHALLENGER_REWARD_BIPS // ONE_HUNDRED_IN_BIPS
+    log RootChallenged(rootIndex=rootIndex, challenger=challenger, earner=earner, updater=updater, token=token, posted=posted, recomputed=recomputed, slashed=slashed, reward=reward)
+    if reward != 0:
+        raw_call(challenger, b"", value=reward)
+    if slashed != reward:
+        raw_call(SLASH_RECIPIENT, b"", value=slashed - reward)
+
+
+@external
+@nonreentrant
+def slashFor(rootIndex: uint32, challenger: address, earner: address, token: address, posted: uint256, recomputed: uint256):
+    """
+    @notice The step challenger's verdict: void the pending root and slash its updater's bond,
+            `challenger`'s part to it (as challengeRoot does).
+    """
+    assert msg.sender == STEP_CHALLENGER, "unauthorized caller"
+    i: uint256 = convert(rootIndex, uint256)
+    dr: IRC.DistributionRoot = staticcall ICoordinator(rewardsCoordinator).getDistributionRootAtIndex(i)
+    assert not dr.disabled, "root disabled"
+    assert block.timestamp < convert(dr.activatedAt, uint256), "root already activated"
+    self._void_and_slash(rootIndex, challenger, earner, token, posted, recomputed, staticcall ICoordinator(rewardsCoordinator).rootInfo(i))
+
+
 @external
 @nonreentrant
 def challengeRoot(rootIndex: uint32, position: uint256, basePosition: uint256, earner: address, token: address, posted: AmountProof, base: AmountProof, firstNonce: uint256, entries: DynArray[Entry, MAX_ENTRIES], snapshots: DynArray[Snapshot, MAX_SNAPSHOTS], days: DynArray[DayInput, MAX_DAYS], directed: DynArray[IRC.OperatorDirectedRewardsSubmission, MAX_DIRECTED]):
     """
     @notice Prove a pending root wrong for one earner and token: void it and slash its updater.
     @dev Reverts "root correct for this leaf" when the root's amount is the recomputed one.
+         A leaf beyond this transaction's bounds: RewardsChallengeSteps (the same rule in steps).
     @param rootIndex The challenged root (not yet activated, not disabled).
     @param position Its position among its AVS's roots (`avsRootIndex(avs, position)`).
     @param basePosition 1 + the position of the base root: the AVS's newest root before it that
@@ -489,38 +616,17 @@ def challengeRoot(rootIndex: uint32, position: uint256, basePosition: uint256, e
     @param directed The operator-directed operator-set submissions counted (in the leaf's token
            and window), in nonce order: their entries carry an empty `submission`.
     """
-    i: uint256 = convert(rootIndex, uint256)
-    dr: IRC.DistributionRoot = staticcall ICoordinator(rewardsCoordinator).getDistributionRootAtIndex(i)
-    assert not dr.disabled, "root disabled"
-    assert block.timestamp < convert(dr.activatedAt, uint256), "root already activated"
-    avs: address = staticcall ICoordinator(rewardsCoordinator).rootAVS(i)
-    info: uint256 = staticcall ICoordinator(rewardsCoordinator).rootInfo(i)
-    claimed: uint256 = self._amount_in(dr.root, earner, token, posted)
+    w: Window = self._window(rootIndex, position, basePosition, firstNonce)
+    avs: address = w.avs
+    claimed: uint256 = self._amount_in(w.root, earner, token, posted)
     expected: uint256 = 0
-    base_count: uint256 = 0
-    base_end: uint256 = 0
-    assert convert(staticcall ICoordinator(rewardsCoordinator).avsRootIndex(avs, position), uint256) == i and position < staticcall ICoordinator(rewardsCoordinator).avsRootCount(avs), "invalid root position"
-    assert basePosition <= position and position - basePosition <= MAX_BETWEEN, "invalid base position"
-    for p: uint256 in range(MAX_BETWEEN):
-        if basePosition + p >= position:
-            break
-        r: IRC.DistributionRoot = staticcall ICoordinator(rewardsCoordinator).getDistributionRootAtIndex(convert(staticcall ICoordinator(rewardsCoordinator).avsRootIndex(avs, basePosition + p), uint256))
-        assert r.disabled or block.timestamp < convert(r.activatedAt, uint256), "not the newest active base"
-    if basePosition != 0:
-        b: uint256 = convert(staticcall ICoordinator(rewardsCoordinator).avsRootIndex(avs, basePosition - 1), uint256)
-        br: IRC.DistributionRoot = staticcall ICoordinator(rewardsCoordinator).getDistributionRootAtIndex(b)
-        assert not br.disabled and block.timestamp >= convert(br.activatedAt, uint256), "base not active"
-        expected = self._amount_in(br.root, earner, token, base)
-        base_count = (staticcall ICoordinator(rewardsCoordinator).rootInfo(b) >> 160) & MASK32
-        base_end = convert(br.rewardsCalculationEndTimestamp, uint256)
+    if w.hasBase:
+        expected = self._amount_in(w.baseRoot, earner, token, base)
     # What `earner` earned in `token` from submissions firstNonce..count-1 (inline: the inputs are
     # large, and an internal call would copy them): a submission's days that end by the root's
-    # end, and (for those the base root already saw, nonce < base_count) after `base_end`.
-    assert firstNonce <= base_count, "incomplete submissions"
-    assert staticcall ICoordinator(rewardsCoordinator).submissionRecord(avs, firstNonce) & MASK32 <= base_end, "incomplete submissions"
-    assert len(entries) == ((info >> 160) & MASK32) - firstNonce, "incomplete submissions"
+    # end, and (for those the base root already saw, nonce < baseCount) after `baseEnd`.
+    assert len(entries) == ((w.info >> 160) & MASK32) - firstNonce, "incomplete submissions"
     iv: uint256 = CALCULATION_INTERVAL_SECONDS
-    end: uint256 = convert(dr.rewardsCalculationEndTimestamp, uint256) // iv * iv
     used: uint256 = 0
     nd: uint256 = 0
     for k: uint256 in range(len(entries), bound=MAX_ENTRIES):
@@ -531,9 +637,9 @@ def challengeRoot(rootIndex: uint32, position: uint256, basePosition: uint256, e
         if e.token != token:
             continue
         first: uint256 = convert(e.startTimestamp, uint256)
-        if nonce < base_count and base_end > first:
-            first += (base_end - first) // iv * iv  # days ending by base_end were in the base
-        last: uint256 = min(convert(e.startTimestamp, uint256) + convert(e.duration, uint256), end)
+        if nonce < w.baseCount and w.baseEnd > first:
+            first += (w.baseEnd - first) // iv * iv  # days ending by baseEnd were in the base
+        last: uint256 = min(convert(e.startTimestamp, uint256) + convert(e.duration, uint256), w.end)
         if first >= last:
             continue
         sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES] = e.submission.strategiesAndMultipliers
@@ -553,38 +659,16 @@ def challengeRoot(rootIndex: uint32, position: uint256, basePosition: uint256, e
             record: uint256 = self.dayRecord[key][d]
             if record == 0:
                 continue  # a day never recorded pays nothing
-            assert record >> 64 != TOO_LARGE, "operator set too large"
             assert used < len(days), "day inputs missing"
             di: DayInput = days[used]
             used += 1
             assert convert(di.snapshot, uint256) < len(snapshots), "invalid snapshot index"
-            snap: Snapshot = snapshots[convert(di.snapshot, uint256)]
-            assert len(snap.members) == len(snap.splits) and self._snapshot_hash(snap.members, snap.splits) == record >> 64 << 64, "snapshot mismatch"
-            blk: uint256 = record & MASK64
-            j: uint256 = 0
-            ws: uint256 = 0
-            j, ws = self._operator_of(sams, snap.members, blk, earner, di.operator)
-            # the amounts the AVS directed to the earner's operator and to the earner
-            directed_j: uint256 = 0
-            directed_e: uint256 = 0
-            if e.kind == KIND_DIRECTED_SET:
-                for q: uint256 in range(len(directed[nd - 1].operatorRewards), bound=MAX_OPERATOR_REWARDS):
-                    r: IRC.OperatorReward = directed[nd - 1].operatorRewards[q]
-                    if j < len(snap.members) and r.operator == snap.members[j]:
-                        directed_j = r.amount
-                    if r.operator == earner:
-                        directed_e = r.amount
-            expected += self._day(e.kind, ITypes.OperatorSet(avs=avs, id=e.operatorSetId), sams, e.submission.amount, convert(e.duration, uint256), snap, blk, earner, j, ws, directed_j, directed_e)
+            opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=avs, id=e.operatorSetId)
+            snap: uint256 = convert(di.snapshot, uint256)
+            if e.kind == KIND_DIRECTED_SET:  # (no local copy of the operator rewards: memory)
+                expected += self._earned_on_day(e.kind, opset, sams, 0, convert(e.duration, uint256), record, snapshots[snap], earner, di.operator, directed[nd - 1].operatorRewards)
+            else:
+                expected += self._earned_on_day(e.kind, opset, sams, e.submission.amount, convert(e.duration, uint256), record, snapshots[snap], earner, di.operator, [])
     assert used == len(days), "too many day inputs"
     assert nd == len(directed), "too many directed submissions"
-    assert claimed != expected, "root correct for this leaf"
-    extcall ICoordinator(rewardsCoordinator).voidRoot(rootIndex)
-    updater: address = convert(info & MASK160, address)
-    slashed: uint256 = self.bondOf[updater]
-    self.bondOf[updater] = 0
-    reward: uint256 = slashed * CHALLENGER_REWARD_BIPS // ONE_HUNDRED_IN_BIPS
-    log RootChallenged(rootIndex=rootIndex, challenger=msg.sender, earner=earner, updater=updater, token=token, posted=claimed, recomputed=expected, slashed=slashed, reward=reward)
-    if reward != 0:
-        raw_call(msg.sender, b"", value=reward)
-    if slashed != reward:
-        raw_call(SLASH_RECIPIENT, b"", value=slashed - reward)
+    self._void_and_slash(rootIndex, msg.sender, earner, token, claimed, expected, w.info)

@@ -440,6 +440,7 @@ REWARDS_KEYS = {
     "buyback_auction": "BuybackAuction",
     "rewards_distributor": "RewardsDistributor",
     "rewards_root_challenger": "RewardsRootChallenger",
+    "rewards_challenge_steps": "RewardsChallengeSteps",
 }
 
 
@@ -468,6 +469,9 @@ def _rewards_component(
             out.avs["rewards_root_challenger"] = project.RewardsRootChallenger.at(
                 old["rewards_root_challenger"]
             )
+            out.avs["rewards_challenge_steps"] = project.RewardsChallengeSteps.at(
+                old["rewards_challenge_steps"]
+            )
             out.reused.append("rewards")
             _wire_fees(deployer, params, out)
             return
@@ -479,6 +483,7 @@ def _rewards_component(
             "buyback_auction": r.buyback,
             "rewards_distributor": r.distributor,
             "rewards_root_challenger": r.challenger,
+            "rewards_challenge_steps": r.challenge_steps,
         }
     )
     out.deployed.append("rewards")

@@ -1168,6 +1168,7 @@ class RewardsDeployment:
     buyback: Any
     distributor: Any
     challenger: Any
+    challenge_steps: Any
 
     def addresses(self) -> dict[str, str]:
         return {
@@ -1176,6 +1177,7 @@ class RewardsDeployment:
             "buyback_auction": self.buyback.address,
             "rewards_distributor": self.distributor.address,
             "rewards_root_challenger": self.challenger.address,
+            "rewards_challenge_steps": self.challenge_steps.address,
         }
 
 
@@ -1190,7 +1192,9 @@ def deploy_rewards(
     """Deploy the FeeVault, the RewardsCoordinator (fees into the vault), the RewardsDistributor
     (on-chain distribution for small sets, over the coordinator) and the BuybackAuction (selling the
     vault's tokens for the core's EIGEN, which must be deployed), and name the auction the vault's
-    one releaser; the RewardsRootChallenger right after the coordinator, which names it."""
+    one releaser; the RewardsRootChallenger right after the coordinator, which names it, and the
+    RewardsChallengeSteps (the challenge over several transactions) right after the challenger,
+    which names it in turn."""
     cfg = config or RewardsConfig()
     if core.eigen is None:
         raise DeployConfigError("the rewards component needs the token component (EIGEN to buy back)")
@@ -1202,6 +1206,7 @@ def deploy_rewards(
     # The coordinator trusts the challenger deployed right after it: its address is the deployer's
     # next CREATE address, and the challenger's constructor checks that the coordinator names it.
     challenger_at = create_address(deployer.address, deployer.nonce + 1)
+    steps_at = create_address(deployer.address, deployer.nonce + 2)
     rc = deployer.deploy(
         project.RewardsCoordinator,
         core.delegation_manager.address,
@@ -1228,7 +1233,9 @@ def deploy_rewards(
         cfg.updater_bond_wei,
         cfg.challenger_reward_bips,
         BURN_ADDRESS if cfg.slash_recipient == "burn" else cfg.slash_recipient,
+        steps_at,
     )
+    steps = deployer.deploy(project.RewardsChallengeSteps, challenger.address)
     buyback = deployer.deploy(
         project.BuybackAuction,
         core.eigen.address,
@@ -1251,4 +1258,4 @@ def deploy_rewards(
     vault.setBuyback(buyback.address, sender=deployer)
     if role(cfg.governance) != deployer.address:
         vault.transferOwnership(role(cfg.governance), sender=deployer)
-    return RewardsDeployment(rc, vault, buyback, distributor, challenger)
+    return RewardsDeployment(rc, vault, buyback, distributor, challenger, steps)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +197,7 @@ def claim(
 # ---------------------------------------------------------------- challenging roots (the watcher)
 
 CHALLENGER_KEY = "rewards_root_challenger"
+STEPS_KEY = "rewards_challenge_steps"
 KIND_AVS, KIND_UNIQUE, KIND_TOTAL, KIND_DIRECTED_AVS, KIND_DIRECTED_SET = range(5)
 SUBMISSION_EVENTS = {
     "AVSRewardsSubmissionCreated": KIND_AVS,
@@ -210,6 +211,9 @@ MAX_ENTRIES = 32
 MAX_DAYS = 32
 MAX_SNAPSHOTS = 8
 MAX_DIRECTED = 4
+# Recorded days a continueChallenge step folds by default: a unique-stake day of a 64-operator set
+# costs about 3.2 M gas (docs/rewards.md), so 4 such days stay near 13 M.
+DAYS_PER_STEP = 4
 # The kinds a challenge recomputes (the operator-set forms); v1 and operator-directed AVS-wide
 # submissions weigh every staker of every operator and are not recomputed.
 RECOMPUTED = (KIND_TOTAL, KIND_UNIQUE, KIND_DIRECTED_SET)
@@ -532,18 +536,66 @@ def differences(check: RootCheck, tree: DistributionTree) -> list[tuple[str, str
     return out
 
 
-def challenge_args(
+@dataclass
+class _Chunk:
+    """One ``continueChallenge`` step: its cursor and inputs (challengeRoot's, for its part)."""
+
+    from_nonce: int
+    from_day: int
+    entries: list = field(default_factory=list)
+    snapshots: list = field(default_factory=list)
+    days: list = field(default_factory=list)
+    directed: list = field(default_factory=list)
+
+    def add_day(self, snap: tuple, hint: str) -> None:
+        if snap not in self.snapshots:
+            self.snapshots.append(snap)
+        self.days.append((self.snapshots.index(snap), hint))
+
+    def fits(self, snap: tuple, days_per_step: int) -> bool:
+        return len(self.days) < days_per_step and (
+            snap in self.snapshots or len(self.snapshots) < MAX_SNAPSHOTS
+        )
+
+
+@dataclass
+class ChallengeInputs:
+    """A leaf's challenge, cut into steps of at most `days_per_step` recorded days (and the
+    contracts' bounds on submissions, snapshots and directed submissions per step): ``head`` is
+    challengeRoot's first eight arguments (also ``beginChallenge``'s), ``chunks`` the steps in
+    order. One chunk within the one-transaction bounds: ``challenge_args`` is its challengeRoot."""
+
+    head: list
+    chunks: list[_Chunk]
+
+    def one_transaction(self) -> list | None:
+        """challengeRoot's arguments, or None when the leaf needs several transactions."""
+        if len(self.chunks) != 1:
+            return None
+        c = self.chunks[0]
+        return [*self.head, c.entries, c.snapshots, c.days, c.directed]
+
+    def step_args(self) -> list[list]:
+        """Each step's continueChallenge arguments, after (root index, earner, token)."""
+        return [[c.from_nonce, c.from_day, c.entries, c.snapshots, c.days, c.directed] for c in self.chunks]
+
+
+def challenge_inputs(
     d: sdk.Deployment,
     check: RootCheck,
     tree: DistributionTree,
     base_tree: DistributionTree | None,
     earner: str,
     token: str,
-) -> list[Any]:
-    """The arguments of ``challengeRoot`` for one (earner, token) of the root `check` is about:
-    its amount proven in the root and in the base (leaf or neighbours), the AVS's submissions from
-    the first one the base had not finished, and each recorded day's snapshot and the earner's
-    operator then. ChainInputError when it exceeds one transaction's bounds."""
+    days_per_step: int = MAX_DAYS,
+) -> ChallengeInputs:
+    """The inputs of a challenge of one (earner, token) of the root `check` is about: its amount
+    proven in the root and in the base (leaf or neighbours), the AVS's submissions from the first
+    one the base had not finished, and each recorded day's snapshot and the earner's operator
+    then, cut into steps as RewardsChallengeSteps folds them (a step stops where its day inputs
+    run out; the next resumes at that day, with that submission and its directed one again)."""
+    if not 1 <= days_per_step <= MAX_DAYS:
+        raise ChainInputError(f"days per step must be 1 to {MAX_DAYS}: got {days_per_step}")
     ch = challenger(d)
     r = check.root
     e, t = _checksum(earner, "earner"), _checksum(token, "token")
@@ -556,24 +608,33 @@ def challenge_args(
             lo = n
         if n < len(subs):
             running = max(running, subs[n].start + subs[n].duration)
-    entries = []
-    snapshots: list[tuple] = []
-    days = []
-    directed = []
     hist = _Chain(d)
     a = r.avs
     records = day_records(d, a)
+    chunks = [_Chunk(lo, 0)]
     for s in subs[lo:]:
         counted = s.kind in RECOMPUTED and s.token.lower() == t.lower()
         inline = counted and s.kind != KIND_DIRECTED_SET
-        entries.append(
-            (s.kind, s.set_id, s.token, s.start, s.duration, s.hash, s.sub if inline else EMPTY_SUBMISSION)
+        entry = (
+            s.kind,
+            s.set_id,
+            s.token,
+            s.start,
+            s.duration,
+            s.hash,
+            s.sub if inline else EMPTY_SUBMISSION,
         )
         first, last = _window(s, check.base_count, base_end, r.rewards_calculation_end, iv)
+        directed = counted and first < last and s.kind == KIND_DIRECTED_SET
+        cur = chunks[-1]
+        if len(cur.entries) == MAX_ENTRIES or (directed and len(cur.directed) == MAX_DIRECTED):
+            cur = _Chunk(s.nonce, 0)
+            chunks.append(cur)
+        cur.entries.append(entry)
+        if directed:
+            cur.directed.append(s.sub)
         if not counted or first >= last:
             continue
-        if s.kind == KIND_DIRECTED_SET:
-            directed.append(s.sub)
         key = Web3.keccak(abi_encode(["address", "uint32"], [a, s.set_id]))
         sams = list(s.sub[0])
         for day in range(first, last, iv):
@@ -583,8 +644,6 @@ def challenge_args(
             blk = word & ((1 << 64) - 1)
             rec = records[(s.set_id, day)]
             snap = (list(rec.members), list(rec.splits))
-            if snap not in snapshots:
-                snapshots.append(snap)
             hint = ZERO
             if e in rec.members:
                 hint = e
@@ -593,34 +652,53 @@ def challenge_args(
                     if hist.staker_weight(sams, e, op, blk):
                         hint = op
                         break
-            days.append((snapshots.index(snap), hint))
-    if (
-        len(entries) > MAX_ENTRIES
-        or len(days) > MAX_DAYS
-        or len(snapshots) > MAX_SNAPSHOTS
-        or len(directed) > MAX_DIRECTED
-    ):
-        raise ChainInputError(
-            f"root {r.index}: a challenge of {e} in {t} needs {len(entries)} submissions, {len(days)} days, "
-            f"{len(snapshots)} snapshots and {len(directed)} operator-directed submissions; one transaction "
-            f"takes {MAX_ENTRIES}, {MAX_DAYS}, {MAX_SNAPSHOTS} and {MAX_DIRECTED}"
-        )
+            if not cur.fits(snap, days_per_step):  # the step stops at this day; the next resumes here
+                cur = _Chunk(s.nonce, day, [entry], directed=[s.sub] if directed else [])
+                chunks.append(cur)
+            cur.add_day(snap, hint)
     none = ((False, (0, b"", ZERO, b"\0" * 32, False), False, (0, b"", ZERO, b"\0" * 32, False)),) * 2
     base_proof = base_tree.amount_proof(e, t) if base_tree is not None else none
-    return [
-        r.index,
-        check.position,
-        check.base_position,
-        e,
-        t,
-        tree.amount_proof(e, t),
-        base_proof,
-        lo,
-        entries,
-        snapshots,
-        days,
-        directed,
-    ]
+    head = [r.index, check.position, check.base_position, e, t, tree.amount_proof(e, t), base_proof, lo]
+    return ChallengeInputs(head, chunks)
+
+
+def challenge_args(
+    d: sdk.Deployment,
+    check: RootCheck,
+    tree: DistributionTree,
+    base_tree: DistributionTree | None,
+    earner: str,
+    token: str,
+) -> list[Any]:
+    """The arguments of ``challengeRoot`` for one (earner, token) of the root `check` is about
+    (:func:`challenge_inputs` in one step). ChainInputError when it exceeds one transaction's
+    bounds (:func:`challenge` with `days_per_step` takes it)."""
+    inputs = challenge_inputs(d, check, tree, base_tree, earner, token)
+    args = inputs.one_transaction()
+    if args is None:
+        c = inputs.chunks
+        raise ChainInputError(
+            f"root {check.root.index}: a challenge of {earner} in {token} needs "
+            f"{sum(len(x.days) for x in c)} days, {len(c)} steps of at most {MAX_ENTRIES} submissions, "
+            f"{MAX_DAYS} days, {MAX_SNAPSHOTS} snapshots and {MAX_DIRECTED} operator-directed "
+            "submissions: more than one transaction"
+        )
+    return args
+
+
+def _verdict(d: sdk.Deployment, check: RootCheck, receipts: list[Any]) -> dict[str, Any]:
+    ev = challenger(d).events.RootChallenged().process_receipt(receipts[-1])[0]["args"]
+    return {
+        "tx": receipts[-1]["transactionHash"].hex(),
+        "root_index": check.root.index,
+        "earner": ev["earner"],
+        "token": ev["token"],
+        "posted": ev["posted"],
+        "recomputed": ev["recomputed"],
+        "slashed": ev["slashed"],
+        "reward": ev["reward"],
+        "gas_used": sum(r["gasUsed"] for r in receipts),
+    }
 
 
 def challenge(
@@ -631,23 +709,30 @@ def challenge(
     base_tree: DistributionTree | None,
     earner: str,
     token: str,
+    days_per_step: int | None = None,
 ) -> dict[str, Any]:
     """Send ``challengeRoot`` for one (earner, token) (simulated first: a correct leaf is refused
-    with the contract's reason and nothing is sent)."""
-    args = challenge_args(d, check, tree, base_tree, earner, token)
-    receipt = sdk.send(d, account, challenger(d).functions.challengeRoot(*args), "challengeRoot")
-    ev = challenger(d).events.RootChallenged().process_receipt(receipt)[0]["args"]
-    return {
-        "tx": receipt["transactionHash"].hex(),
-        "root_index": check.root.index,
-        "earner": ev["earner"],
-        "token": ev["token"],
-        "posted": ev["posted"],
-        "recomputed": ev["recomputed"],
-        "slashed": ev["slashed"],
-        "reward": ev["reward"],
-        "gas_used": receipt["gasUsed"],
-    }
+    with the contract's reason and nothing is sent). With `days_per_step`, the challenge over
+    several transactions instead (RewardsChallengeSteps): ``beginChallenge``, one
+    ``continueChallenge`` per step of that many recorded days, ``finishChallenge``; each simulated
+    before it is sent, so none is sent that would revert (a refusal stops the challenge with the
+    contract's reason; the steps folded stay the account's to continue); the verdict then also
+    has ``steps`` (continueChallenge transactions) and ``step_gas`` (every transaction's gas)."""
+    if days_per_step is None:
+        args = challenge_args(d, check, tree, base_tree, earner, token)
+        receipt = sdk.send(d, account, challenger(d).functions.challengeRoot(*args), "challengeRoot")
+        return _verdict(d, check, [receipt])
+    inputs = challenge_inputs(d, check, tree, base_tree, earner, token, days_per_step)
+    st = d.contract(STEPS_KEY, ctype="RewardsChallengeSteps").functions
+    i, e, t = check.root.index, inputs.head[3], inputs.head[4]
+    receipts = [sdk.send(d, account, st.beginChallenge(*inputs.head), "beginChallenge")]
+    for k, args in enumerate(inputs.step_args()):
+        receipts.append(sdk.send(d, account, st.continueChallenge(i, e, t, *args), f"continueChallenge {k}"))
+    receipts.append(sdk.send(d, account, st.finishChallenge(i, e, t), "finishChallenge"))
+    out = _verdict(d, check, receipts)
+    out["steps"] = len(inputs.chunks)
+    out["step_gas"] = [r["gasUsed"] for r in receipts]
+    return out
 
 
 def published_tree(trees: Path, root: bytes) -> DistributionTree | None:
@@ -668,12 +753,15 @@ def watch_once(
     trees: Path,
     avss: list[str] | None = None,
     record: bool = True,
+    days_per_step: int = DAYS_PER_STEP,
 ) -> list[dict[str, Any]]:
     """One pass of the watcher: record today for the watched AVSs' paid sets (unless `record` is
     off), then check every pending root (of `avss`, default every AVS) against the chain and
-    challenge a wrong one with its first differing leaf that fits one transaction. One report per
-    root: ``correct``, ``challenged``, ``unpublished`` (no tree in `trees`: claims need one, the
-    AVS should disable it), ``base unpublished``, ``not challengeable`` (no differing leaf fits)."""
+    challenge a wrong one with its first differing leaf that fits one transaction (``mode``: ``one
+    transaction``), or when none does with its first differing leaf over several
+    (:func:`challenge` in steps, ``mode``: ``steps``, the step count in the challenge). One report
+    per root: ``correct``, ``challenged``, ``unpublished`` (no tree in `trees`: claims need one,
+    the AVS should disable it), ``base unpublished``."""
     want = {_checksum(a, "avs").lower() for a in avss} if avss else None
     rc = coordinator(d)
     n = rc.functions.getDistributionRootsLength().call()
@@ -706,13 +794,16 @@ def watch_once(
         if not diffs:
             rep["status"] = "correct"
             continue
-        rep["status"], rep["differences"] = "not challengeable", len(diffs)
+        rep["status"], rep["differences"] = "challenged", len(diffs)
         for e, t, _posted, _want in diffs:
             try:
                 rep["challenge"] = challenge(d, account, check, tree, base_tree, e, t)
-            except ChainInputError as exc:  # beyond one transaction's bounds: try the next leaf
-                rep["reason"] = str(exc)
+            except ChainInputError:  # beyond one transaction's bounds: try the next leaf
                 continue
-            rep["status"] = "challenged"
+            rep["mode"] = "one transaction"
             break
+        else:  # no differing leaf fits one transaction: the first one, in steps
+            e, t = diffs[0][:2]
+            rep["challenge"] = challenge(d, account, check, tree, base_tree, e, t, days_per_step)
+            rep["mode"] = "steps"
     return out

@@ -7,6 +7,7 @@
     eigen rewards claim --earnings FILE --avs ADDR --key KEY [--earner ADDR] [--recipient ADDR]
                         [--token ADDR]... [--root-index N]
     eigen rewards watch --trees DIR --key KEY [--avs ADDR]... [--once] [--interval S] [--no-record]
+                       [--step-days N]
 
 ``--earnings`` is the distribution: JSON ``{earner: {token: cumulative earnings}}`` (amounts as
 integers or decimal strings). ``root`` prints the root of EigenLayer's two-level tree over it;
@@ -17,7 +18,8 @@ AVS that equals the distribution's. ``watch`` is the watcher: it records each da
 sets paid today or ever paid by an operator-directed submission (``recordDay``), recomputes
 every pending root from the chain (total-stake, unique-stake and operator-directed submissions; the published
 distributions in ``--trees``, named ``0x<root>.json``) and challenges a wrong one with the proof of
-one differing leaf; one JSON line per root, every ``--interval`` seconds or once (``--once``). Keys are 0x + 64 hex digits, a file holding them, or a devnet
+one differing leaf (over several transactions, ``--step-days`` recorded days a step, when no
+differing leaf fits one); one JSON line per root, every ``--interval`` seconds or once (``--once``). Keys are 0x + 64 hex digits, a file holding them, or a devnet
 account name. Every bad input is one line and exit status 2.
 """
 
@@ -108,6 +110,12 @@ def _register_watch(s: Any) -> None:
     w.add_argument("--once", action="store_true", help="one pass, then exit")
     w.add_argument("--interval", type=cliargs.positive_int, default=60, help="seconds between passes")
     w.add_argument("--no-record", action="store_true", help="do not record days (recordDay)")
+    w.add_argument(
+        "--step-days",
+        type=cliargs.positive_int,
+        default=None,
+        help="recorded days per step of a challenge over several transactions (default 4, at most 32)",
+    )
     w.set_defaults(func=_watch)
 
 
@@ -119,8 +127,9 @@ def _watch(args: argparse.Namespace) -> int:
     d = _deployment(args)
     account = d.key(args.key)
     avss = [d.resolve(a, "avs") for a in args.avs] if args.avs else None
+    step_days = args.step_days or rewards.DAYS_PER_STEP
     while True:
-        for rep in rewards.watch_once(d, account, args.trees, avss, record=not args.no_record):
+        for rep in rewards.watch_once(d, account, args.trees, avss, not args.no_record, step_days):
             print(json.dumps(rep), flush=True)
         if args.once:
             return 0

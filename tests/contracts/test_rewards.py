@@ -55,7 +55,7 @@ class RewardsWorld:
         self.tokens, self.eigen = tw.tokens, tw.eigen
         r = deploy_rewards(project, tw.owner, tw.d, config)
         self.rc, self.vault, self.bb, self.rd = r.coordinator, r.fee_vault, r.buyback, r.distributor
-        self.rch = r.challenger
+        self.rch, self.steps = r.challenger, r.challenge_steps
         self.rch.depositBond(value=BOND, sender=self.owner)
         self.strats = tw.sorted_strats
 

@@ -35,7 +35,7 @@ class ChallengeWorld:
     def __init__(self, rw: RewardsWorld, chain):
         self.rw, self.tw, self.chain = rw, rw.tw, chain
         tw = rw.tw
-        self.rc, self.rch = rw.rc, rw.rch
+        self.rc, self.rch, self.steps = rw.rc, rw.rch, rw.steps
         self.ops = [tw.op, tw.op2]
         tw.create_sets(ids=(SET,), syms=("TKA", "TKB"))
         for op in self.ops:
@@ -74,6 +74,7 @@ class ChallengeWorld:
                 "delegation_manager": tw.dm.address,
                 "rewards_coordinator": rw.rc.address,
                 "rewards_root_challenger": rw.rch.address,
+                "rewards_challenge_steps": rw.steps.address,
             },
         )
 
@@ -448,14 +449,41 @@ def test_a_directed_operator_outside_the_set_earns_nothing(cw):
     assert tx.events[-1].recomputed == 0 and cw.rc.getDistributionRootAtIndex(i).disabled
 
 
-@example_settings(2, 30)
-@given(
+def _moved_leaf_root(cw, kind, amount, amount2, who, delta):
+    """TKA paid over the recorded days by a unique-stake submission of `amount` or an operator-
+    directed one (`amount` to op, `amount2` to op2, 0: not named); a root posted with the amount
+    of earner `who[0]` moved by `delta` (+1 where that would be negative). Returns TKA, the root
+    index, its tree, that earner, another one (`who[1]`) and the first one's correct amount."""
+    tw = cw.tw
+    tka = cw.rw.tokens["TKA"]
+    if kind == "Unique":
+        cw.submit(cw.day0, 2 * DAY, kind="Unique", amount=amount, token=tka)
+    else:
+        named = {tw.op.address: amount, tw.op2.address: amount2}
+        cw.submit_directed(cw.day0, 2 * DAY, {o: a for o, a in named.items() if a}, tka)
+    dist = cw.correct()
+    earners = [tw.op, tw.op2, tw.staker, tw.staker2, tw.recipient]
+    wrong, right = (earners[k].address for k in who[:2])
+    t = tka.address.lower()
+    want = dist.get(wrong.lower(), {}).get(t, 0)
+    earnings = {e: dict(row) for e, row in dist.items()}
+    earnings.setdefault(wrong.lower(), {})[t] = want + delta if want + delta >= 0 else want + 1
+    i, tree = cw.post(earnings)
+    return tka, i, tree, wrong, right, want
+
+
+# _moved_leaf_root's arguments
+MOVED_LEAF = dict(
     kind=st.sampled_from(["Unique", "Directed"]),
     amount=st.integers(1, 10**30),
     amount2=st.integers(0, 10**30),
     who=st.permutations(range(5)),
     delta=st.integers(-3, 3).filter(bool),
 )
+
+
+@example_settings(2, 30)
+@given(**MOVED_LEAF)
 def test_property_the_challenge_agrees_with_the_off_chain_rule(cw, chain, kind, amount, amount2, who, delta):
     """Any amounts of a unique-stake submission (`amount`) or an operator-directed one (`amount` to
     op, `amount2` to op2, 0: not named) over the recorded days, any earner's amount moved by
@@ -464,20 +492,7 @@ def test_property_the_challenge_agrees_with_the_off_chain_rule(cw, chain, kind, 
     tw = cw.tw
     snap = chain.snapshot()
     try:
-        tka = cw.rw.tokens["TKA"]
-        if kind == "Unique":
-            cw.submit(cw.day0, 2 * DAY, kind="Unique", amount=amount, token=tka)
-        else:
-            named = {tw.op.address: amount, tw.op2.address: amount2}
-            cw.submit_directed(cw.day0, 2 * DAY, {o: a for o, a in named.items() if a}, tka)
-        dist = cw.correct()
-        earners = [tw.op, tw.op2, tw.staker, tw.staker2, tw.recipient]
-        wrong, right = (earners[k].address for k in who[:2])
-        t = tka.address.lower()
-        want = dist.get(wrong.lower(), {}).get(t, 0)
-        earnings = {e: dict(row) for e, row in dist.items()}
-        earnings.setdefault(wrong.lower(), {})[t] = want + delta if want + delta >= 0 else want + 1
-        i, tree = cw.post(earnings)
+        tka, i, tree, wrong, right, want = _moved_leaf_root(cw, kind, amount, amount2, who, delta)
         args = cw.args(i, tree, right, tka.address)
         reverts("root correct for this leaf", cw.rch.challengeRoot, *args, sender=tw.other)
         tx = cw.rch.challengeRoot(*cw.args(i, tree, wrong, tka.address), sender=tw.other)

@@ -18,6 +18,7 @@ EIP170 = 24_576
 REWARDS_CONTRACTS = (
     "RewardsCoordinator",
     "RewardsRootChallenger",
+    "RewardsChallengeSteps",
     "RewardsDistributor",
     "FeeVault",
     "BuybackAuction",
@@ -55,9 +56,13 @@ def test_rewards_component_deploys_wires_records_and_is_reused(project, accounts
     )
     assert rc.ROOT_CHALLENGER() == rch.address and rch.rewardsCoordinator() == rc.address
     assert rch.CHALLENGER_REWARD_BIPS() == 5000 and rch.SLASH_RECIPIENT() == BURN_ADDRESS
+    steps = project.RewardsChallengeSteps.at(data["rewards_challenge_steps"])
+    assert rch.STEP_CHALLENGER() == steps.address and steps.rootChallenger() == rch.address
+    assert steps.rewardsCoordinator() == rc.address and steps.CALCULATION_INTERVAL_SECONDS() == 86_400
     assert data["parameters"]["rewards"]["activation_delay_s"] == 60
     second = deploy_components(project, accounts[0], params, ("rewards",), **kw)
     assert "rewards" in second.reused and second.avs["rewards_coordinator"].address == rc.address
+    assert second.avs["rewards_challenge_steps"].address == steps.address
 
 
 def test_rewards_need_eigen(project, accounts, deployment):
