@@ -25,26 +25,35 @@ works in the background (the client polls ``GetTask``).
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import contextlib
+import hashlib
+import json
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import grpc
 from eth_account import Account
+from google.protobuf.timestamp_pb2 import Timestamp
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from offchain.agent import a2a_pb2, a2a_pb2_grpc
 from offchain.agent.a2a import (
     A2A_VERSION,
     AGENT,
     AP2_CART,
     AP2_INTENT,
     AP2_PAYMENT,
+    BINDINGS,
     CANCELED,
     COMPLETED,
     ERROR_CODES,
@@ -52,15 +61,17 @@ from offchain.agent.a2a import (
     FAILED,
     INPUT_REQUIRED,
     INTERRUPTED,
+    JSONRPC,
+    MAX_ID_CHARS,
     PAYMENT_COMPLETED,
     PAYMENT_FAILED,
     PAYMENT_REJECTED,
     PAYMENT_REQUIRED,
     PAYMENT_SUBMITTED,
     PAYMENT_VERIFIED,
+    STATES,
     TERMINAL,
     USER,
-    VERSION_HEADER,
     WORKING,
     X402_ERROR,
     X402_EXTENSION,
@@ -86,6 +97,7 @@ from offchain.agent.a2a import (
     sse,
     stream_response,
 )
+from offchain.agent.a2a_grpc import GRPC, MAX_MESSAGE_BYTES, METHODS, status_of, to_json, to_proto
 from offchain.agent.ap2 import (
     CART,
     INTENT,
@@ -104,8 +116,10 @@ from offchain.agent.errors import (
     A2AInvalidRequestError,
     A2AMethodNotFoundError,
     A2AParseError,
+    A2APushNotificationNotSupportedError,
     A2ATaskNotCancelableError,
     A2ATaskNotFoundError,
+    A2AUnauthenticatedError,
     A2AUnsupportedOperationError,
     A2AVersionError,
     MandateError,
@@ -123,12 +137,18 @@ from offchain.agent.errors import (
 )
 from offchain.agent.server import Facilitator, Payment, settle_payment, verify_payment
 from offchain.agent.x402 import PaymentPayload, PaymentRequired, PaymentRequirements, ResourceInfo
-from offchain.httpservice import HTTPError, logger, read_json
+from offchain.errors import ServiceError
+from offchain.httpservice import HTTPError, check_loopback, logger, read_json
 
 LOG = logger("agent.a2a")
 MAX_BODY = 256 * 1024
 TASK_KEY = "a2aTaskId"  # the offer's extra naming the task it is for
 CART_TTL_S = 600
+DEFAULT_PAGE, MAX_PAGE = 50, 100  # ListTasks page sizes
+OPERATIONS = tuple(METHODS)
+PUSH_METHODS = tuple(m for m in OPERATIONS if "PushNotificationConfig" in m)
+COUNT_FIELDS = ("historyLength", "pageSize")  # HTTP+JSON query parameters that are integers
+BOOL_FIELDS = ("includeArtifacts",)
 
 # a mandate refusal -> the receipt's errorReason
 MANDATE_REASONS: tuple[tuple[type[MandateError], str], ...] = (
@@ -163,6 +183,7 @@ class _Record:
     request: Message
     offers: tuple[PaymentRequirements, ...] = ()
     cart: Signed | None = None
+    owner: str | None = None  # the authenticated caller that created it (None: anyone with its id)
     history: list[Message] = field(default_factory=list)
     receipts: list[dict[str, Any]] = field(default_factory=list)
     streams: list[_Stream] = field(default_factory=list)
@@ -188,7 +209,10 @@ class _Stream:
 
 
 def _now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Now, as ProtoJSON writes a Timestamp (so that a task reads the same over every binding)."""
+    ts = Timestamp()
+    ts.FromDatetime(datetime.now(UTC))
+    return ts.ToJsonString()
 
 
 def _mandate_reason(exc: MandateError) -> str:
@@ -219,9 +243,30 @@ class A2AServer:
         clock: Callable[[], float] = time.time,
         registrations: list[dict[str, Any]] | None = None,
         user_issuers: dict[str, Any] | None = None,
+        bearer_tokens: Mapping[str, str] | None = None,
+        extended_skills: list[Skill] | None = None,
+        grpc_listen: str | None = None,
+        grpc_credentials: grpc.ServerCredentials | None = None,
+        grpc_public: str | None = None,
+        preferred: str = JSONRPC,
     ) -> None:
         if not skills:
             raise ValueError("an agent has at least one skill")
+        if extended_skills and not bearer_tokens:
+            raise ValueError("extended skills are for authenticated callers: give bearer_tokens")
+        if preferred not in BINDINGS or (preferred == GRPC and grpc_listen is None):
+            raise ValueError(f"the preferred binding {preferred} is not served")
+        if grpc_listen is not None and grpc_credentials is None:
+            check_loopback(grpc_listen.rsplit(":", 1)[0].strip("[]"))  # plain gRPC only on loopback
+        # sha256(token) -> caller: the tokens themselves are not kept
+        self._callers = {hashlib.sha256(t.encode()).digest(): c for t, c in (bearer_tokens or {}).items()}
+        self.extended_skills = {s.card.id: s for s in extended_skills or ()}
+        self.grpc_listen = grpc_listen
+        self.grpc_credentials = grpc_credentials
+        self.grpc_public = grpc_public
+        self.grpc_address: str | None = None  # host:port once the gRPC server listens
+        self.preferred = preferred
+        self._http_base: str | None = None  # where the HTTP bindings were last reached
         if require_mandates and merchant_key is None:
             raise ValueError("checking mandates needs the merchant's key (it signs the carts)")
         if user_issuers is not None and not require_mandates:
@@ -245,18 +290,31 @@ class A2AServer:
 
     # ---- the card
 
-    def card(self, base_url: str) -> dict[str, Any]:
+    def card(self, base_url: str | None, extended: bool = False) -> dict[str, Any]:
+        """The public card (`extended`: the one authenticated callers get, with the extended
+        skills); the HTTP bindings are at `public_url`, else `base_url`, else where they were last
+        reached (none yet: the card lists the gRPC interface alone)."""
+        if base_url is not None:
+            self._http_base = base_url.rstrip("/")
+        http = self.public_url or self._http_base
+        skills = list(self.skills.values()) + (list(self.extended_skills.values()) if extended else [])
+        grpc_url = self.grpc_public or self.grpc_address
+        preferred = JSONRPC if self.preferred == GRPC and grpc_url is None else self.preferred
         return agent_card(
             self.name,
             self.description,
-            (self.public_url or base_url.rstrip("/")) + "/a2a",
-            [s.card for s in self.skills.values()],
+            None if http is None else http + "/a2a",
+            [s.card for s in skills],
             version=self.version,
             mandates=self.merchant_key is not None,
             user_authorization=self.user_issuers is not None,
             registrations=self.registrations,
-            rest_url=self.public_url or base_url.rstrip("/"),
+            rest_url=http,
             streaming=True,
+            grpc_url=grpc_url,
+            preferred=GRPC if http is None else preferred,  # (no HTTP base known: gRPC alone)
+            extended_card=bool(self.extended_skills),
+            bearer_auth=bool(self._callers),
         )
 
     # ---- tasks
@@ -299,14 +357,16 @@ class A2AServer:
         }
         return sign_mandate(self.merchant_key, body)
 
-    async def _new_task(self, msg: Message, stream: _Stream | None) -> Task:
+    async def _new_task(self, msg: Message, stream: _Stream | None, caller: str | None) -> Task:
+        skills = self.skills | (self.extended_skills if caller is not None else {})
         name = msg.metadata.get("skill", next(iter(self.skills)))
-        skill = self.skills.get(name) if isinstance(name, str) else None
+        skill = skills.get(name) if isinstance(name, str) else None
         if skill is None:
-            raise A2AInvalidParamsError(f"this agent has no skill {name!r} (it has {', '.join(self.skills)})")
+            raise A2AInvalidParamsError(f"this agent has no skill {name!r} (it has {', '.join(skills)})")
         task_id, context = new_id(), msg.context_id or new_id()
         msg = replace(msg, task_id=task_id, context_id=context)
-        rec = _Record(Task(task_id, context, TaskStatus(WORKING)), skill, msg, history=[msg])
+        task = Task(task_id, context, TaskStatus(WORKING, None, _now_iso()))
+        rec = _Record(task, skill, msg, owner=caller, history=[msg])
         offers = () if skill.offers is None else await skill.offers(msg)
         if not offers:
             self._store(rec)
@@ -444,7 +504,9 @@ class A2AServer:
 
     # ---- JSON-RPC methods
 
-    async def send_message(self, params: dict[str, Any], stream: _Stream | None = None) -> dict[str, Any]:
+    async def send_message(
+        self, params: dict[str, Any], stream: _Stream | None = None, caller: str | None = None
+    ) -> dict[str, Any]:
         """SendMessage; with `stream`, the task's events go to it as well (from its first state)."""
         msg = Message.from_json(params.get("message"), A2AInvalidParamsError)
         if msg.role != USER:
@@ -453,10 +515,8 @@ class A2AServer:
         if not isinstance(config, dict) or not isinstance(config.get("returnImmediately", False), bool):
             raise A2AInvalidParamsError("configuration.returnImmediately must be a boolean")
         if msg.task_id is None:
-            return {"task": (await self._new_task(msg, stream)).to_json()}
-        rec = self.tasks.get(msg.task_id)
-        if rec is None:
-            raise A2ATaskNotFoundError(f"no task {msg.task_id}")
+            return {"task": (await self._new_task(msg, stream, caller)).to_json()}
+        rec = self._record({"id": msg.task_id}, "SendMessage", caller)
         if msg.context_id is not None and msg.context_id != rec.task.context_id:
             raise A2AInvalidParamsError(f"task {msg.task_id} belongs to another context")
         state = rec.task.status.state
@@ -482,26 +542,91 @@ class A2AServer:
         task = await self._pay(rec, msg, bool(config.get("returnImmediately", False)))
         return {"task": task.to_json()}
 
-    def _record(self, params: dict[str, Any], method: str) -> _Record:
-        """The task `params.id` names (InvalidParams, TaskNotFound otherwise)."""
-        task_id = params.get("id")
-        if not isinstance(task_id, str):
-            raise A2AInvalidParamsError(f"{method} takes params.id, a string")
+    def _record(self, params: dict[str, Any], method: str, caller: str | None, key: str = "id") -> _Record:
+        """The task `params[key]` names, if `caller` may see it: a task an authenticated caller
+        created is its own, and to anyone else it does not exist (InvalidParams, TaskNotFound)."""
+        task_id = params.get(key)
+        if not isinstance(task_id, str) or not task_id:
+            raise A2AInvalidParamsError(f"{method} takes params.{key}, a task id")
         rec = self.tasks.get(task_id)
-        if rec is None:
-            raise A2ATaskNotFoundError(f"no task {task_id}")
+        if rec is None or (rec.owner is not None and rec.owner != caller):
+            raise A2ATaskNotFoundError(f"no task {task_id[:MAX_ID_CHARS]}")
         return rec
 
-    async def get_task(self, params: dict[str, Any]) -> dict[str, Any]:
-        hist = params.get("historyLength")
-        if hist is not None and (not isinstance(hist, int) or isinstance(hist, bool) or hist < 0):
-            raise A2AInvalidParamsError("params.historyLength must be a non-negative integer")
-        return self._record(params, "GetTask").task.to_json(hist)
+    async def get_task(self, params: dict[str, Any], caller: str | None = None) -> dict[str, Any]:
+        hist = _count(params, "historyLength")
+        return self._record(params, "GetTask", caller).task.to_json(hist)
 
-    async def cancel_task(self, params: dict[str, Any]) -> dict[str, Any]:
+    async def list_tasks(self, params: dict[str, Any], caller: str | None) -> dict[str, Any]:
+        """ListTasks: the caller's own tasks (an anonymous caller has none it could be shown: the
+        tasks of others are reachable only by their ids), filtered, most recently updated first,
+        a page at a time behind an opaque cursor bound to the filters."""
+        if caller is None:
+            raise A2AUnauthenticatedError("ListTasks lists the caller's own tasks: authenticate (Bearer)")
+        context = params.get("contextId")
+        if context is not None and not isinstance(context, str):
+            raise A2AInvalidParamsError("params.contextId must be a string")
+        state = params.get("status")
+        if state == "TASK_STATE_UNSPECIFIED":
+            state = None
+        if state is not None and state not in STATES:
+            raise A2AInvalidParamsError(f"params.status must be one of {', '.join(sorted(STATES))}")
+        size = _count(params, "pageSize")
+        if size is not None and not 1 <= size <= MAX_PAGE:
+            raise A2AInvalidParamsError(f"params.pageSize must be between 1 and {MAX_PAGE}, got {size}")
+        size = size or DEFAULT_PAGE
+        hist = _count(params, "historyLength")
+        after = params.get("statusTimestampAfter")
+        since = None if after is None else _instant(after, "params.statusTimestampAfter")
+        arts = params.get("includeArtifacts", False)
+        if not isinstance(arts, bool):
+            raise A2AInvalidParamsError("params.includeArtifacts must be a boolean")
+        token = params.get("pageToken", "")
+        if not isinstance(token, str):
+            raise A2AInvalidParamsError("params.pageToken must be a string")
+        scope = hashlib.sha256(
+            json.dumps([caller, context, state, since and since.isoformat()]).encode()
+        ).hexdigest()[:16]
+        cursor = None if token == "" else _cursor(token, scope)
+        matching = sorted(
+            (
+                (_instant(r.task.status.timestamp, "task"), r.task.id, r)
+                for r in self.tasks.values()
+                if r.owner == caller
+                and (context is None or r.task.context_id == context)
+                and (state is None or r.task.status.state == state)
+                and (since is None or _instant(r.task.status.timestamp, "task") >= since)
+            ),
+            key=lambda x: (x[0], x[1]),
+            reverse=True,
+        )
+        rest = [m for m in matching if cursor is None or (m[0], m[1]) < cursor]
+        page = rest[:size]
+        nxt = "" if len(rest) <= size else _token(page[-1][2].task.status.timestamp or "", page[-1][1], scope)
+        tasks = []
+        for _, _, r in page:
+            t = r.task.to_json(hist)
+            if not arts:
+                t.pop("artifacts", None)
+            else:
+                t["artifacts"] = [a.to_json() for a in r.task.artifacts]
+            tasks.append(t)
+        return {"tasks": tasks, "nextPageToken": nxt, "pageSize": size, "totalSize": len(matching)}
+
+    async def extended_card(self, caller: str | None, base_url: str | None) -> dict[str, Any]:
+        """GetExtendedAgentCard: the card with the extended skills, for an authenticated caller."""
+        if not self.extended_skills:
+            raise A2AUnsupportedOperationError(
+                "this agent has no extended card (capabilities.extendedAgentCard)"
+            )
+        if caller is None:
+            raise A2AUnauthenticatedError("the extended card is for authenticated callers (Bearer)")
+        return self.card(base_url, extended=True)
+
+    async def cancel_task(self, params: dict[str, Any], caller: str | None = None) -> dict[str, Any]:
         """CancelTask: a task waiting for the client (its payment) is cancelled; one being worked on
         (a payment being verified or settled) or ended is not."""
-        rec = self._record(params, "CancelTask")
+        rec = self._record(params, "CancelTask", caller)
         state = rec.task.status.state
         if state not in INTERRUPTED:
             raise A2ATaskNotCancelableError(f"task {rec.task.id} is {state}: it cannot be cancelled")
@@ -543,17 +668,21 @@ class A2AServer:
 
         return rest()
 
-    async def send_streaming_message(self, params: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+    async def send_streaming_message(
+        self, params: dict[str, Any], caller: str | None = None
+    ) -> AsyncIterator[StreamEvent]:
         """SendStreamingMessage: SendMessage's work, its events streamed as they happen."""
         st = _Stream()
-        job = asyncio.ensure_future(self.send_message(params, st))
+        job = asyncio.ensure_future(self.send_message(params, st, caller))
         self._background.add(job)
         job.add_done_callback(self._background.discard)
         return await self._opened(self._events(st, job))
 
-    async def subscribe(self, params: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+    async def subscribe(
+        self, params: dict[str, Any], caller: str | None = None
+    ) -> AsyncIterator[StreamEvent]:
         """SubscribeToTask: a task that has not ended, then its updates."""
-        rec = self._record(params, "SubscribeToTask")
+        rec = self._record(params, "SubscribeToTask", caller)
         if rec.task.status.state in TERMINAL:
             raise A2AUnsupportedOperationError(
                 f"task {rec.task.id} is {rec.task.status.state}: it has no updates"
@@ -564,15 +693,50 @@ class A2AServer:
 
     # ---- the bindings
 
-    def _check_headers(self, request: Request, sends: bool) -> None:
-        version = request.headers.get(VERSION_HEADER)
+    def service_params(self, get: Callable[[str], str | None], method: str) -> str | None:
+        """Check a request's A2A service parameters (`get` reads a header or gRPC metadata by its
+        lowercase name): the version, the x402 extension on a SendMessage, and the bearer token;
+        the authenticated caller (None: anonymous)."""
+        version = get("a2a-version")
         if version is not None and version.split(".")[0] != A2A_VERSION.split(".")[0]:
-            raise A2AVersionError(f"this agent speaks A2A {A2A_VERSION}, not {version}")
-        active = {u.strip() for h in EXTENSIONS_HEADERS for u in request.headers.get(h, "").split(",")}
-        if sends and X402_EXTENSION not in active:
+            raise A2AVersionError(f"this agent speaks A2A {A2A_VERSION}, not {version[:32]}")
+        active = {u.strip() for h in EXTENSIONS_HEADERS for u in (get(h.lower()) or "").split(",")}
+        if method.startswith("Send") and X402_EXTENSION not in active:
             raise A2AExtensionRequiredError(
                 f"activate the x402 extension: {EXTENSIONS_HEADERS[0]}: {X402_EXTENSION}"
             )
+        auth = get("authorization")
+        if auth is None:
+            return None
+        scheme, _, token = auth.strip().partition(" ")
+        caller = self._callers.get(hashlib.sha256(token.strip().encode()).digest())
+        if scheme.lower() != "bearer" or not token.strip() or caller is None:
+            raise A2AUnauthenticatedError("the Authorization presented is no bearer token of this agent")
+        return caller
+
+    async def handle(
+        self, method: str, params: dict[str, Any], caller: str | None, base_url: str | None
+    ) -> dict[str, Any] | AsyncIterator[StreamEvent]:
+        """An operation's answer, the same for every binding (a streaming one: its events)."""
+        if params.get("tenant") not in (None, ""):
+            raise A2AInvalidParamsError("this agent serves no tenants: leave tenant empty")
+        if method == "SendMessage":
+            return await self.send_message(params, None, caller)
+        if method == "SendStreamingMessage":
+            return await self.send_streaming_message(params, caller)
+        if method == "GetTask":
+            return await self.get_task(params, caller)
+        if method == "ListTasks":
+            return await self.list_tasks(params, caller)
+        if method == "CancelTask":
+            return await self.cancel_task(params, caller)
+        if method == "SubscribeToTask":
+            return await self.subscribe(params, caller)
+        if method == "GetExtendedAgentCard":
+            return await self.extended_card(caller, base_url)
+        if method in PUSH_METHODS:
+            raise A2APushNotificationNotSupportedError("this agent sends no push notifications")
+        raise A2AMethodNotFoundError(f"method {method[:64]!r} is not served ({', '.join(OPERATIONS)})")
 
     async def dispatch(self, request: Request, body: Any) -> dict[str, Any] | AsyncIterator[StreamEvent]:
         """A JSON-RPC request's answer (a streaming method: its events)."""
@@ -587,21 +751,16 @@ class A2AServer:
         if not isinstance(params, dict):
             raise A2AInvalidParamsError("params must be an object")
         method = body["method"]
-        served = ("SendMessage", "SendStreamingMessage", "GetTask", "SubscribeToTask", "CancelTask")
-        if method not in served:
-            raise A2AMethodNotFoundError(f"method {method[:64]!r} is not served ({', '.join(served)})")
-        self._check_headers(request, method.startswith("Send"))
-        if method == "GetTask":
-            return rpc_result(req_id, await self.get_task(params))
-        if method == "CancelTask":
-            return rpc_result(req_id, await self.cancel_task(params))
-        if method == "SubscribeToTask":
-            return await self.subscribe(params)
-        if method == "SendStreamingMessage":
-            return await self.send_streaming_message(params)
-        return rpc_result(req_id, await self.send_message(params))
+        if method not in OPERATIONS:
+            raise A2AMethodNotFoundError(f"method {method[:64]!r} is not served ({', '.join(OPERATIONS)})")
+        caller = self.service_params(request.headers.get, method)
+        answer = await self.handle(method, params, caller, str(request.base_url))
+        return rpc_result(req_id, answer) if isinstance(answer, dict) else answer
 
     def app(self) -> Starlette:
+        """The HTTP bindings (JSON-RPC, HTTP+JSON) and the card; with `grpc_listen`, the gRPC
+        binding is served alongside, on the same event loop (the same tasks)."""
+
         async def card(request: Request) -> JSONResponse:
             return JSONResponse(self.card(str(request.base_url)))
 
@@ -644,7 +803,6 @@ class A2AServer:
             return JSONResponse(rest_error(exc, status), status_code=status or exc.http_status)
 
         async def rest_body(request: Request) -> dict[str, Any]:
-            self._check_headers(request, True)
             try:
                 body = await read_json(request, MAX_BODY)
             except HTTPError as exc:
@@ -652,56 +810,47 @@ class A2AServer:
                     raise _TooLarge(exc.message) from None
                 raise A2AParseError(exc.message) from None
             if not isinstance(body, dict):
-                raise A2AInvalidParamsError("a SendMessageRequest is a JSON object")
+                raise A2AInvalidParamsError("the request body is a JSON object")
             return body
 
-        async def rest_send(request: Request) -> Response:
-            try:
-                return JSONResponse(await self.send_message(await rest_body(request)))
-            except _TooLarge as exc:
-                return refusal(A2AInvalidRequestError(str(exc)), 413)
-            except A2AError as exc:
-                return refusal(exc)
+        def query(request: Request) -> dict[str, Any]:
+            """Query parameters as request fields (numbers and booleans parsed)."""
+            out: dict[str, Any] = {}
+            for k, v in request.query_params.items():
+                if k in COUNT_FIELDS:
+                    if not v.isdigit() or len(v) > 9:
+                        raise A2AInvalidParamsError(f"{k} must be a non-negative integer")
+                    out[k] = int(v)
+                elif k in BOOL_FIELDS:
+                    if v not in ("true", "false"):
+                        raise A2AInvalidParamsError(f"{k} is true or false")
+                    out[k] = v == "true"
+                else:
+                    out[k] = v
+            return out
 
-        async def rest_stream(request: Request) -> Response:
-            try:
-                events = await self.send_streaming_message(await rest_body(request))
-            except _TooLarge as exc:
-                return refusal(A2AInvalidRequestError(str(exc)), 413)
-            except A2AError as exc:
-                return refusal(exc)
-            return event_stream(events, lambda r: r, rest_error)
+        def rest(method: str, has_body: bool = False) -> Callable[[Request], Awaitable[Response]]:
+            async def endpoint(request: Request) -> Response:
+                try:
+                    caller = self.service_params(request.headers.get, method)
+                    params = query(request) | (await rest_body(request) if has_body else {})
+                    params |= {
+                        "taskId" if "PushNotification" in method else "id": v
+                        for k, v in request.path_params.items()
+                        if k == "id"
+                    }
+                    if "config" in request.path_params:
+                        params["id"] = request.path_params["config"]
+                    answer = await self.handle(method, params, caller, str(request.base_url))
+                except _TooLarge as exc:
+                    return refusal(A2AInvalidRequestError(str(exc)), 413)
+                except A2AError as exc:
+                    return refusal(exc)
+                if isinstance(answer, dict):
+                    return JSONResponse(answer)
+                return event_stream(answer, lambda r: r, rest_error)
 
-        def history_length(request: Request) -> int | None:
-            raw = request.query_params.get("historyLength")
-            if raw is None:
-                return None
-            if not raw.isdigit() or len(raw) > 9:
-                raise A2AInvalidParamsError("historyLength must be a non-negative integer")
-            return int(raw)
-
-        async def rest_task(request: Request) -> Response:
-            try:
-                self._check_headers(request, False)
-                params = {"id": request.path_params["id"], "historyLength": history_length(request)}
-                return JSONResponse(await self.get_task(params))
-            except A2AError as exc:
-                return refusal(exc)
-
-        async def rest_cancel(request: Request) -> Response:
-            try:
-                self._check_headers(request, False)
-                return JSONResponse(await self.cancel_task({"id": request.path_params["id"]}))
-            except A2AError as exc:
-                return refusal(exc)
-
-        async def rest_subscribe(request: Request) -> Response:
-            try:
-                self._check_headers(request, False)
-                events = await self.subscribe({"id": request.path_params["id"]})
-            except A2AError as exc:
-                return refusal(exc)
-            return event_stream(events, lambda r: r, rest_error)
+            return endpoint
 
         async def not_found(request: Request, exc: Exception) -> Response:
             assert isinstance(exc, HTTPException)
@@ -710,19 +859,178 @@ class A2AServer:
                 return refusal(A2AMethodNotFoundError(f"{what}: method not allowed"), 405)
             return refusal(A2AMethodNotFoundError(f"{what} is no operation of this agent"), exc.status_code)
 
+        @contextlib.asynccontextmanager
+        async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            server = None if self.grpc_listen is None else await self._start_grpc()
+            try:
+                yield
+            finally:
+                if server is not None:
+                    await server.stop(grace=1)
+                    self.grpc_address = None
+
+        configs = "/tasks/{id}/pushNotificationConfigs"
         return Starlette(
             routes=[
                 Route("/.well-known/agent-card.json", card, methods=["GET"]),
                 Route("/a2a", rpc, methods=["POST"]),
-                Route("/message:send", rest_send, methods=["POST"]),
-                Route("/message:stream", rest_stream, methods=["POST"]),
-                Route("/tasks/{id}:subscribe", rest_subscribe, methods=["POST"]),
-                Route("/tasks/{id}:cancel", rest_cancel, methods=["POST"]),
-                Route("/tasks/{id}", rest_task, methods=["GET"]),
+                Route("/message:send", rest("SendMessage", True), methods=["POST"]),
+                Route("/message:stream", rest("SendStreamingMessage", True), methods=["POST"]),
+                Route("/tasks", rest("ListTasks"), methods=["GET"]),
+                Route("/extendedAgentCard", rest("GetExtendedAgentCard"), methods=["GET"]),
+                Route("/tasks/{id}:subscribe", rest("SubscribeToTask"), methods=["POST", "GET"]),
+                Route("/tasks/{id}:cancel", rest("CancelTask"), methods=["POST"]),
+                Route(configs, rest("CreateTaskPushNotificationConfig", True), methods=["POST"]),
+                Route(configs, rest("ListTaskPushNotificationConfigs"), methods=["GET"]),
+                Route(configs + "/{config}", rest("GetTaskPushNotificationConfig"), methods=["GET"]),
+                Route(configs + "/{config}", rest("DeleteTaskPushNotificationConfig"), methods=["DELETE"]),
+                Route("/tasks/{id}", rest("GetTask"), methods=["GET"]),
             ],
             exception_handlers={404: not_found, 405: not_found},
+            lifespan=lifespan,
         )
+
+    async def _start_grpc(self) -> grpc.aio.Server:
+        """Listen on `grpc_listen` (TLS with `grpc_credentials`), serving A2AService on this loop."""
+        assert self.grpc_listen is not None
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", MAX_BODY),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ]
+        )
+        a2a_pb2_grpc.add_A2AServiceServicer_to_server(_Servicer(self), server)
+        if self.grpc_credentials is None:
+            port = server.add_insecure_port(self.grpc_listen)
+        else:
+            port = server.add_secure_port(self.grpc_listen, self.grpc_credentials)
+        if port == 0:
+            raise ServiceError(f"cannot listen for gRPC on {self.grpc_listen}")
+        await server.start()
+        self.grpc_address = f"{self.grpc_listen.rsplit(':', 1)[0]}:{port}"
+        return server
 
 
 class _TooLarge(Exception):
     """A request body over MAX_BODY (answered 413)."""
+
+
+class _Servicer(a2a_pb2_grpc.A2AServiceServicer):
+    """The gRPC binding: each method's request as ProtoJSON to A2AServer.handle, its answer (or
+    events) back as messages, a refusal as the A2A error's gRPC status."""
+
+    def __init__(self, agent: A2AServer) -> None:
+        self.agent = agent
+
+    async def _params(
+        self, method: str, request: Any, context: grpc.aio.ServicerContext
+    ) -> tuple[dict[str, Any], str | None]:
+        md = {k.lower(): v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
+        caller = self.agent.service_params(md.get, method)
+        return to_json(request), caller
+
+    async def _unary(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        resp_cls = METHODS[method][1]
+        try:
+            params, caller = await self._params(method, request, context)
+            answer = await self.agent.handle(method, params, caller, None)
+            assert isinstance(answer, dict)
+            return to_proto(answer, resp_cls, method, A2AError)
+        except A2AError as exc:
+            await context.abort(*status_of(exc))
+        except Exception:
+            LOG.exception("a2a_grpc_error", extra={"method": method})
+            await context.abort(*status_of(A2AError("internal error")))
+
+    async def _stream(
+        self, method: str, request: Any, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[Any]:
+        try:
+            params, caller = await self._params(method, request, context)
+            events = await self.agent.handle(method, params, caller, None)
+            assert not isinstance(events, dict)
+            async for ev in events:
+                yield to_proto(stream_response(ev), a2a_pb2.StreamResponse, method, A2AError)
+        except A2AError as exc:
+            await context.abort(*status_of(exc))
+        except Exception:
+            LOG.exception("a2a_grpc_error", extra={"method": method})
+            await context.abort(*status_of(A2AError("internal error")))
+
+    async def SendMessage(self, request: Any, context: Any) -> Any:  # noqa: N802 (the service's names)
+        return await self._unary("SendMessage", request, context)
+
+    async def SendStreamingMessage(self, request: Any, context: Any) -> AsyncIterator[Any]:  # noqa: N802
+        async for answer in self._stream(
+            "SendStreamingMessage", request, context
+        ):  # (an async generator: a stream)
+            yield answer
+
+    async def GetTask(self, request: Any, context: Any) -> Any:  # noqa: N802
+        return await self._unary("GetTask", request, context)
+
+    async def ListTasks(self, request: Any, context: Any) -> Any:  # noqa: N802
+        return await self._unary("ListTasks", request, context)
+
+    async def CancelTask(self, request: Any, context: Any) -> Any:  # noqa: N802
+        return await self._unary("CancelTask", request, context)
+
+    async def SubscribeToTask(self, request: Any, context: Any) -> AsyncIterator[Any]:  # noqa: N802
+        async for answer in self._stream(
+            "SubscribeToTask", request, context
+        ):  # (an async generator: a stream)
+            yield answer
+
+    async def CreateTaskPushNotificationConfig(self, request: Any, context: Any) -> Any:  # noqa: N802
+        return await self._unary("CreateTaskPushNotificationConfig", request, context)
+
+    async def GetTaskPushNotificationConfig(self, request: Any, context: Any) -> Any:  # noqa: N802
+        return await self._unary("GetTaskPushNotificationConfig", request, context)
+
+    async def ListTaskPushNotificationConfigs(self, request: Any, context: Any) -> Any:  # noqa: N802
+        return await self._unary("ListTaskPushNotificationConfigs", request, context)
+
+    async def GetExtendedAgentCard(self, request: Any, context: Any) -> Any:  # noqa: N802
+        return await self._unary("GetExtendedAgentCard", request, context)
+
+    async def DeleteTaskPushNotificationConfig(self, request: Any, context: Any) -> Any:  # noqa: N802
+        return await self._unary("DeleteTaskPushNotificationConfig", request, context)
+
+
+def _count(params: dict[str, Any], key: str) -> int | None:
+    v = params.get(key)
+    if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+        raise A2AInvalidParamsError(f"params.{key} must be a non-negative integer")
+    return v
+
+
+def _instant(v: Any, what: str) -> datetime:
+    """An ISO 8601 timestamp with its zone (InvalidParams for `what` otherwise)."""
+    try:
+        t = datetime.fromisoformat(v) if isinstance(v, str) else None
+    except ValueError:
+        t = None
+    if t is None or t.tzinfo is None:
+        raise A2AInvalidParamsError(
+            f"{what} must be an ISO 8601 timestamp with its zone (2026-01-01T00:00:00Z)"
+        )
+    return t
+
+
+def _token(timestamp: str, task_id: str, scope: str) -> str:
+    raw = json.dumps([timestamp, task_id, scope], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _cursor(token: str, scope: str) -> tuple[datetime, str]:
+    """The (timestamp, task id) a page token continues after (InvalidParams if it is none of this
+    agent's, or was issued for other filters)."""
+    try:
+        v = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, binascii.Error):
+        v = None
+    if not (isinstance(v, list) and len(v) == 3 and all(isinstance(x, str) for x in v)):
+        raise A2AInvalidParamsError("params.pageToken is no page token of this agent")
+    if v[2] != scope:
+        raise A2AInvalidParamsError("params.pageToken was issued for other filters")
+    return _instant(v[0], "params.pageToken"), v[1]

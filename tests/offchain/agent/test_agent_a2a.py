@@ -123,9 +123,9 @@ def test_card_without_a_served_interface_is_refused():
         "name": "x",
         "description": "y",
         "version": "1",
-        "supportedInterfaces": [{"url": "u", "protocolBinding": "GRPC", "protocolVersion": "1.0"}],
+        "supportedInterfaces": [{"url": "u", "protocolBinding": "KAFKA", "protocolVersion": "1.0"}],
     }
-    with pytest.raises(E.A2AResponseError, match="JSONRPC or HTTP\\+JSON"):
+    with pytest.raises(E.A2AResponseError, match="JSONRPC or HTTP\\+JSON or GRPC"):
         AgentCard.from_json(card)
     old = {"url": "v", "protocolBinding": "HTTP+JSON", "protocolVersion": "0.3"}
     with pytest.raises(E.A2AResponseError, match="interface of A2A 1.0"):
@@ -244,7 +244,11 @@ def test_client_raises_the_typed_error_of_an_answer(a2a_world, agent):
     with pytest.raises(E.A2ATaskNotFoundError):
         c.get_task("missing")
     with pytest.raises(E.A2AMethodNotFoundError):
+        c.call("tasks/list", {})
+    with pytest.raises(E.A2AUnauthenticatedError):
         c.call("ListTasks", {})
+    with pytest.raises(E.A2APushNotificationNotSupportedError):
+        c.call("GetTaskPushNotificationConfig", {"taskId": "t", "id": "c"})
 
 
 # ---------------------------------------------------------------- HTTP+JSON binding
@@ -293,7 +297,12 @@ def test_http_json_refusals_are_aip193_errors_with_their_status(a2a_world, agent
     err(rest(agent, "POST", "/message:stream", {"message": msg | {"taskId": "t"}}), 404, "TASK_NOT_FOUND")
     err(rest(agent, "GET", "/message:send"), 405, "METHOD_NOT_FOUND")
     err(rest(agent, "DELETE", "/tasks/x"), 405, "METHOD_NOT_FOUND")
-    err(rest(agent, "POST", "/tasks/x/pushNotificationConfigs"), 404, "METHOD_NOT_FOUND")
+    err(
+        rest(agent, "POST", "/tasks/x/pushNotificationConfigs", {"url": "https://x"}),
+        400,
+        "PUSH_NOTIFICATION_NOT_SUPPORTED",
+    )
+    err(rest(agent, "POST", "/tasks/x/nothing"), 404, "METHOD_NOT_FOUND")
     err(rest(agent, "GET", "/tasks/x", headers={"A2A-Version": "2.0"}), 400, "VERSION_NOT_SUPPORTED")
     err(rest(agent, "GET", "/tasks/x?historyLength=-1"), 400, "INVALID_PARAMS")
     err(httpx.post(agent + "/message:send", json={"message": msg}), 400, "EXTENSION_SUPPORT_REQUIRED")
@@ -485,7 +494,7 @@ def test_cancel_refusals_on_the_wire(agent):
         },
     ).json()["result"]["task"]
     r = rest(agent, "POST", f"/tasks/{free['id']}:cancel")
-    assert r.status_code == 409 and r.json()["error"]["details"][0]["reason"] == "TASK_NOT_CANCELABLE"
+    assert r.status_code == 400 and r.json()["error"]["details"][0]["reason"] == "TASK_NOT_CANCELABLE"
     assert rpc(agent, body | {"params": {"id": free["id"]}}).json()["error"]["code"] == -32002
 
 
