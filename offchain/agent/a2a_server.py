@@ -30,6 +30,7 @@ import binascii
 import contextlib
 import hashlib
 import json
+import re
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -82,6 +83,7 @@ from offchain.agent.a2a import (
     Artifact,
     Message,
     Part,
+    PushConfig,
     StreamEvent,
     Task,
     TaskArtifactUpdateEvent,
@@ -98,6 +100,7 @@ from offchain.agent.a2a import (
     stream_response,
 )
 from offchain.agent.a2a_grpc import GRPC, MAX_MESSAGE_BYTES, METHODS, status_of, to_json, to_proto
+from offchain.agent.a2a_push import PushSender, check_webhook
 from offchain.agent.ap2 import (
     CART,
     INTENT,
@@ -146,7 +149,9 @@ TASK_KEY = "a2aTaskId"  # the offer's extra naming the task it is for
 CART_TTL_S = 600
 DEFAULT_PAGE, MAX_PAGE = 50, 100  # ListTasks page sizes
 OPERATIONS = tuple(METHODS)
-PUSH_METHODS = tuple(m for m in OPERATIONS if "PushNotificationConfig" in m)
+MAX_PUSH_CONFIGS = 8  # webhooks per task
+_HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}")
+_HEADER_VALUE = re.compile(r"[\x20-\x7e]{0,4096}")
 COUNT_FIELDS = ("historyLength", "pageSize")  # HTTP+JSON query parameters that are integers
 BOOL_FIELDS = ("includeArtifacts",)
 
@@ -184,6 +189,7 @@ class _Record:
     offers: tuple[PaymentRequirements, ...] = ()
     cart: Signed | None = None
     owner: str | None = None  # the authenticated caller that created it (None: anyone with its id)
+    push: dict[str, dict[str, Any]] = field(default_factory=dict)  # config id -> its webhook config
     history: list[Message] = field(default_factory=list)
     receipts: list[dict[str, Any]] = field(default_factory=list)
     streams: list[_Stream] = field(default_factory=list)
@@ -249,6 +255,8 @@ class A2AServer:
         grpc_credentials: grpc.ServerCredentials | None = None,
         grpc_public: str | None = None,
         preferred: str = JSONRPC,
+        push_notifications: bool = True,
+        push_sent: Callable[[str, dict[str, Any], int | None], None] | None = None,
     ) -> None:
         if not skills:
             raise ValueError("an agent has at least one skill")
@@ -267,6 +275,8 @@ class A2AServer:
         self.grpc_address: str | None = None  # host:port once the gRPC server listens
         self.preferred = preferred
         self._http_base: str | None = None  # where the HTTP bindings were last reached
+        self.push_notifications = push_notifications
+        self._push = PushSender(push_sent)
         if require_mandates and merchant_key is None:
             raise ValueError("checking mandates needs the merchant's key (it signs the carts)")
         if user_issuers is not None and not require_mandates:
@@ -314,6 +324,7 @@ class A2AServer:
             grpc_url=grpc_url,
             preferred=GRPC if http is None else preferred,  # (no HTTP base known: gRPC alone)
             extended_card=bool(self.extended_skills),
+            push_notifications=self.push_notifications,
             bearer_auth=bool(self._callers),
         )
 
@@ -329,6 +340,8 @@ class A2AServer:
     def _emit(self, rec: _Record, event: StreamEvent) -> None:
         for st in rec.streams:
             st.queue.put_nowait(event)
+        for cid, config in rec.push.items():  # queued: a webhook never holds up the task
+            self._push.post(f"{rec.task.id}/{cid}", config, stream_response(event))
 
     def _store(self, rec: _Record) -> None:
         while len(self.tasks) >= self.max_tasks:
@@ -357,7 +370,9 @@ class A2AServer:
         }
         return sign_mandate(self.merchant_key, body)
 
-    async def _new_task(self, msg: Message, stream: _Stream | None, caller: str | None) -> Task:
+    async def _new_task(
+        self, msg: Message, stream: _Stream | None, caller: str | None, push: dict[str, Any] | None
+    ) -> Task:
         skills = self.skills | (self.extended_skills if caller is not None else {})
         name = msg.metadata.get("skill", next(iter(self.skills)))
         skill = skills.get(name) if isinstance(name, str) else None
@@ -367,6 +382,9 @@ class A2AServer:
         msg = replace(msg, task_id=task_id, context_id=context)
         task = Task(task_id, context, TaskStatus(WORKING, None, _now_iso()))
         rec = _Record(task, skill, msg, owner=caller, history=[msg])
+        if push is not None:
+            config = self._push_config(push, task_id)
+            rec.push[config["id"]] = config
         offers = () if skill.offers is None else await skill.offers(msg)
         if not offers:
             self._store(rec)
@@ -514,9 +532,14 @@ class A2AServer:
         config = params.get("configuration", {})
         if not isinstance(config, dict) or not isinstance(config.get("returnImmediately", False), bool):
             raise A2AInvalidParamsError("configuration.returnImmediately must be a boolean")
+        push = config.get("taskPushNotificationConfig")
+        if push is not None and not self.push_notifications:
+            raise A2APushNotificationNotSupportedError("this agent sends no push notifications")
         if msg.task_id is None:
-            return {"task": (await self._new_task(msg, stream, caller)).to_json()}
+            return {"task": (await self._new_task(msg, stream, caller, push)).to_json()}
         rec = self._record({"id": msg.task_id}, "SendMessage", caller)
+        if push is not None:
+            self._add_push(rec, self._push_config(push, rec.task.id))
         if msg.context_id is not None and msg.context_id != rec.task.context_id:
             raise A2AInvalidParamsError(f"task {msg.task_id} belongs to another context")
         state = rec.task.status.state
@@ -632,6 +655,73 @@ class A2AServer:
             raise A2ATaskNotCancelableError(f"task {rec.task.id} is {state}: it cannot be cancelled")
         return self._status(rec, CANCELED, "Cancelled by the client.", {}).to_json()
 
+    # ---- push notifications
+
+    def _push_config(self, v: Any, task_id: str) -> dict[str, Any]:
+        """A TaskPushNotificationConfig checked (its webhook against SSRF, its header values
+        against injection), with its id (given, or a new one) and task."""
+        cfg = PushConfig.from_json(v, A2AInvalidParamsError)
+        if cfg.task_id not in (None, "", task_id):
+            raise A2AInvalidParamsError(f"the config names task {cfg.task_id[:MAX_ID_CHARS]}, not {task_id}")
+        check_webhook(cfg.url)
+        if cfg.scheme is not None and not _HTTP_TOKEN.fullmatch(cfg.scheme):
+            raise A2AInvalidParamsError("authentication.scheme is an HTTP authentication scheme name")
+        for what, value in (("authentication.credentials", cfg.credentials), ("token", cfg.token)):
+            if value is not None and not _HEADER_VALUE.fullmatch(value):
+                raise A2AInvalidParamsError(f"{what} must be printable ASCII (it is sent in a header)")
+        return cfg.to_json() | {"id": cfg.id or new_id(), "taskId": task_id}
+
+    def _add_push(self, rec: _Record, config: dict[str, Any]) -> None:
+        if config["id"] not in rec.push and len(rec.push) >= MAX_PUSH_CONFIGS:
+            raise A2AInvalidParamsError(f"a task has at most {MAX_PUSH_CONFIGS} push notification configs")
+        self._push.forget(f"{rec.task.id}/{config['id']}")
+        rec.push[config["id"]] = config
+
+    def _push_record(self, params: dict[str, Any], method: str, caller: str | None) -> _Record:
+        if not self.push_notifications:
+            raise A2APushNotificationNotSupportedError("this agent sends no push notifications")
+        return self._record(params, method, caller, key="taskId")
+
+    def _config_id(self, params: dict[str, Any], method: str) -> str:
+        cid = params.get("id")
+        if not isinstance(cid, str) or not cid:
+            raise A2AInvalidParamsError(f"{method} takes params.id, a config id")
+        return cid
+
+    async def create_push(self, params: dict[str, Any], caller: str | None) -> dict[str, Any]:
+        """CreateTaskPushNotificationConfig: post the task's updates to a webhook (a config with
+        the id of one the task has replaces it)."""
+        rec = self._push_record(params, "CreateTaskPushNotificationConfig", caller)
+        config = self._push_config({k: v for k, v in params.items() if k != "tenant"}, rec.task.id)
+        self._add_push(rec, config)
+        return dict(config)
+
+    async def get_push(self, params: dict[str, Any], caller: str | None) -> dict[str, Any]:
+        rec = self._push_record(params, "GetTaskPushNotificationConfig", caller)
+        cid = self._config_id(params, "GetTaskPushNotificationConfig")
+        if cid not in rec.push:
+            raise A2ATaskNotFoundError(
+                f"task {rec.task.id} has no push notification config {cid[:MAX_ID_CHARS]}"
+            )
+        return dict(rec.push[cid])
+
+    async def list_push(self, params: dict[str, Any], caller: str | None) -> dict[str, Any]:
+        """ListTaskPushNotificationConfigs: all of them on one page (a task has few)."""
+        rec = self._push_record(params, "ListTaskPushNotificationConfigs", caller)
+        _count(params, "pageSize")
+        if params.get("pageToken") not in (None, ""):
+            raise A2AInvalidParamsError("params.pageToken: the configs fit one page, there is no other")
+        return {"configs": [dict(c) for c in rec.push.values()], "nextPageToken": ""}
+
+    async def delete_push(self, params: dict[str, Any], caller: str | None) -> dict[str, Any]:
+        """DeleteTaskPushNotificationConfig: idempotent (deleting a config the task lacks is no
+        error); nothing more is posted to it."""
+        rec = self._push_record(params, "DeleteTaskPushNotificationConfig", caller)
+        cid = self._config_id(params, "DeleteTaskPushNotificationConfig")
+        rec.push.pop(cid, None)
+        self._push.forget(f"{rec.task.id}/{cid}")
+        return {}
+
     # ---- streams
 
     async def _events(self, st: _Stream, job: asyncio.Future[Any] | None) -> AsyncIterator[StreamEvent]:
@@ -734,8 +824,14 @@ class A2AServer:
             return await self.subscribe(params, caller)
         if method == "GetExtendedAgentCard":
             return await self.extended_card(caller, base_url)
-        if method in PUSH_METHODS:
-            raise A2APushNotificationNotSupportedError("this agent sends no push notifications")
+        if method == "CreateTaskPushNotificationConfig":
+            return await self.create_push(params, caller)
+        if method == "GetTaskPushNotificationConfig":
+            return await self.get_push(params, caller)
+        if method == "ListTaskPushNotificationConfigs":
+            return await self.list_push(params, caller)
+        if method == "DeleteTaskPushNotificationConfig":
+            return await self.delete_push(params, caller)
         raise A2AMethodNotFoundError(f"method {method[:64]!r} is not served ({', '.join(OPERATIONS)})")
 
     async def dispatch(self, request: Request, body: Any) -> dict[str, Any] | AsyncIterator[StreamEvent]:
@@ -865,6 +961,7 @@ class A2AServer:
             try:
                 yield
             finally:
+                await self._push.close()
                 if server is not None:
                     await server.stop(grace=1)
                     self.grpc_address = None

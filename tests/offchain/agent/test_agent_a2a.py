@@ -247,7 +247,7 @@ def test_client_raises_the_typed_error_of_an_answer(a2a_world, agent):
         c.call("tasks/list", {})
     with pytest.raises(E.A2AUnauthenticatedError):
         c.call("ListTasks", {})
-    with pytest.raises(E.A2APushNotificationNotSupportedError):
+    with pytest.raises(E.A2ATaskNotFoundError):
         c.call("GetTaskPushNotificationConfig", {"taskId": "t", "id": "c"})
 
 
@@ -299,8 +299,8 @@ def test_http_json_refusals_are_aip193_errors_with_their_status(a2a_world, agent
     err(rest(agent, "DELETE", "/tasks/x"), 405, "METHOD_NOT_FOUND")
     err(
         rest(agent, "POST", "/tasks/x/pushNotificationConfigs", {"url": "https://x"}),
-        400,
-        "PUSH_NOTIFICATION_NOT_SUPPORTED",
+        404,
+        "TASK_NOT_FOUND",
     )
     err(rest(agent, "POST", "/tasks/x/nothing"), 404, "METHOD_NOT_FOUND")
     err(rest(agent, "GET", "/tasks/x", headers={"A2A-Version": "2.0"}), 400, "VERSION_NOT_SUPPORTED")
