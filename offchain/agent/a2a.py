@@ -26,13 +26,14 @@ import binascii
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import grpc
 import httpx
 
+from offchain.agent.a2a_card import verify_card
 from offchain.agent.a2a_grpc import GRPC, GrpcChannel
 from offchain.agent.ap2 import CART, PAYMENT, USER_AUTHORIZATION, Signed, authorize, sign_mandate
 from offchain.agent.client import PayingClient
@@ -866,6 +867,7 @@ class A2AClient:
         stream: bool = False,
         token: str | None = None,
         grpc_credentials: grpc.ChannelCredentials | None = None,
+        card_keys: Mapping[str, Any] | None = None,
     ) -> None:
         if binding is not None and binding not in BINDINGS:
             raise ValueError(f"binding is one of {', '.join(BINDINGS)}")
@@ -879,12 +881,14 @@ class A2AClient:
         self.stream = stream
         self.token = token
         self.grpc_credentials = grpc_credentials
+        self.card_keys = card_keys
         self._card: AgentCard | None = None
         self._grpc: GrpcChannel | None = None
         self._ids = 0
 
     def card(self) -> AgentCard:
-        """The agent's public card."""
+        """The agent's public card (with `card_keys`, kid -> public key, only once a signature by
+        one of them verifies over it: A2ACardSignatureError's kinds otherwise)."""
         if self._card is None:
             try:
                 r = self.http.get(self.base_url + "/.well-known/agent-card.json")
@@ -892,6 +896,8 @@ class A2AClient:
                 raw = r.json()
             except (httpx.HTTPError, ValueError) as exc:
                 raise A2AResponseError(f"no agent card at {self.base_url}: {exc}") from None
+            if self.card_keys is not None:
+                verify_card(raw, self.card_keys)
             self._card = AgentCard.from_json(raw)
         return self._card
 
@@ -1057,7 +1063,10 @@ class A2AClient:
     def extended_card(self) -> AgentCard:
         """The extended card the agent shows this (authenticated) caller; it replaces the public
         one for this client."""
-        card = AgentCard.from_json(self.call("GetExtendedAgentCard", {}))
+        raw = self.call("GetExtendedAgentCard", {})
+        if self.card_keys is not None:
+            verify_card(raw, self.card_keys)
+        card = AgentCard.from_json(raw)
         self._card = card
         return card
 

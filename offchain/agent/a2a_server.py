@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import grpc
+from cryptography.hazmat.primitives.asymmetric import ec
 from eth_account import Account
 from google.protobuf.timestamp_pb2 import Timestamp
 from starlette.applications import Starlette
@@ -47,7 +48,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from offchain.agent import a2a_pb2, a2a_pb2_grpc
+from offchain.agent import a2a_card, a2a_pb2, a2a_pb2_grpc
 from offchain.agent.a2a import (
     A2A_VERSION,
     AGENT,
@@ -257,6 +258,8 @@ class A2AServer:
         preferred: str = JSONRPC,
         push_notifications: bool = True,
         push_sent: Callable[[str, dict[str, Any], int | None], None] | None = None,
+        card_key: Any = None,
+        card_kid: str | None = None,
     ) -> None:
         if not skills:
             raise ValueError("an agent has at least one skill")
@@ -276,6 +279,11 @@ class A2AServer:
         self.preferred = preferred
         self._http_base: str | None = None  # where the HTTP bindings were last reached
         self.push_notifications = push_notifications
+        # the card's signer: an Ethereum key (ES256K, kid: its address) or a P-256/secp256k1 key
+        self.card_key = None if card_key is None else a2a_card.card_key(card_key)
+        if card_key is not None and card_kid is None and isinstance(card_key, ec.EllipticCurvePrivateKey):
+            raise ValueError("name the card key's id (card_kid)")
+        self.card_kid = card_kid or (None if card_key is None else Account.from_key(card_key).address)
         self._push = PushSender(push_sent)
         if require_mandates and merchant_key is None:
             raise ValueError("checking mandates needs the merchant's key (it signs the carts)")
@@ -310,7 +318,7 @@ class A2AServer:
         skills = list(self.skills.values()) + (list(self.extended_skills.values()) if extended else [])
         grpc_url = self.grpc_public or self.grpc_address
         preferred = JSONRPC if self.preferred == GRPC and grpc_url is None else self.preferred
-        return agent_card(
+        card = agent_card(
             self.name,
             self.description,
             None if http is None else http + "/a2a",
@@ -327,6 +335,10 @@ class A2AServer:
             push_notifications=self.push_notifications,
             bearer_auth=bool(self._callers),
         )
+        if self.card_key is None:
+            return card
+        assert self.card_kid is not None
+        return a2a_card.sign_card(card, self.card_key, self.card_kid)
 
     # ---- tasks
 
