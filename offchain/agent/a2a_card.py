@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from offchain.agent import a2a_pb2 as pb
+from offchain.agent.a2a_grpc import reshape
 from offchain.agent.errors import (
     A2ACardAlgorithmError,
     A2ACardSignatureError,
@@ -158,35 +159,20 @@ def _default(f: FieldDescriptor, v: Any) -> bool:
     return v == "" or (isinstance(v, int | float) and v == 0)
 
 
-def _prune(v: Any, desc: Descriptor) -> Any:
-    if not isinstance(v, dict) or desc.full_name.startswith("google.protobuf."):
-        return v
-    fields = {f.json_name: f for f in desc.fields} | {f.name: f for f in desc.fields}
-    required = REQUIRED.get(desc.name, frozenset())
-    out: dict[str, Any] = {}
-    for k, x in v.items():
-        f = fields.get(k)
-        if f is None:
-            out[k] = x  # unknown to this version: kept as signed
-            continue
-        if f.name not in required and not f.has_presence and _default(f, x):
-            continue
-        sub = f.message_type
-        if sub is None:
-            out[k] = x
-        elif sub.GetOptions().map_entry:
-            vf = sub.fields_by_name["value"].message_type
-            out[k] = (
-                {mk: _prune(mx, vf) for mk, mx in x.items()} if vf is not None and isinstance(x, dict) else x
-            )
-        elif f.is_repeated and isinstance(x, list):
-            out[k] = [_prune(e, sub) for e in x]
-        else:
-            out[k] = _prune(x, sub)
-    for f in desc.fields:  # a required field is in the canonical form even when it is absent
-        if f.name in required and f.json_name not in out and f.name not in out:
+def _drop_default(desc: Descriptor, f: FieldDescriptor, v: Any) -> bool:
+    return f.name not in REQUIRED.get(desc.name, ()) and not f.has_presence and _default(f, v)
+
+
+def _fill_required(desc: Descriptor, out: dict[str, Any]) -> None:
+    """A required field is in the canonical form even when it is absent."""
+    for f in desc.fields:
+        if f.name in REQUIRED.get(desc.name, ()) and f.json_name not in out and f.name not in out:
             out[f.json_name] = _default_json(f)
-    return out
+
+
+def _prune(v: Any, desc: Descriptor) -> Any:
+    """Unknown fields kept: a signer who added them signed them."""
+    return reshape(v, desc, _drop_default, keep_unknown=True, finish=_fill_required)
 
 
 def _default_json(f: FieldDescriptor) -> Any:

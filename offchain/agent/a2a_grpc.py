@@ -13,12 +13,12 @@ x402's do.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import grpc
 from google.protobuf import empty_pb2, json_format
-from google.protobuf.descriptor import Descriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message as ProtoMessage
 
 from offchain.agent import a2a_pb2 as pb
@@ -101,15 +101,31 @@ def _ints(v: Any) -> Any:
     return v
 
 
-def _known(v: Any, desc: Descriptor) -> Any:
-    """`v` without the fields `desc` does not define (at every depth; JSON values kept whole)."""
+def reshape(
+    v: Any,
+    desc: Descriptor,
+    drop: Callable[[Descriptor, FieldDescriptor, Any], bool],
+    keep_unknown: bool,
+    finish: Callable[[Descriptor, dict[str, Any]], None] | None = None,
+) -> Any:
+    """The ProtoJSON object `v` of message `desc`, walked at every depth (JSON values such as
+    Struct kept whole): a field `drop` says is left out, an unknown one kept or not, and each
+    object handed to `finish` once walked."""
     if not isinstance(v, dict) or desc.full_name.startswith("google.protobuf."):
         return v
+
+    def again(x: Any, d: Descriptor) -> Any:
+        return reshape(x, d, drop, keep_unknown, finish)
+
     fields = {f.json_name: f for f in desc.fields} | {f.name: f for f in desc.fields}
-    out = {}
+    out: dict[str, Any] = {}
     for k, x in v.items():
         f = fields.get(k)
         if f is None:
+            if keep_unknown:
+                out[k] = x
+            continue
+        if drop(desc, f, x):
             continue
         sub = f.message_type
         if sub is None:
@@ -117,13 +133,20 @@ def _known(v: Any, desc: Descriptor) -> Any:
         elif sub.GetOptions().map_entry:
             vf = sub.fields_by_name["value"].message_type
             out[k] = (
-                {mk: _known(mx, vf) for mk, mx in x.items()} if vf is not None and isinstance(x, dict) else x
+                {mk: again(mx, vf) for mk, mx in x.items()} if vf is not None and isinstance(x, dict) else x
             )
         elif f.is_repeated and isinstance(x, list):
-            out[k] = [_known(e, sub) for e in x]
+            out[k] = [again(e, sub) for e in x]
         else:
-            out[k] = _known(x, sub)
+            out[k] = again(x, sub)
+    if finish is not None:
+        finish(desc, out)
     return out
+
+
+def _known(v: Any, desc: Descriptor) -> Any:
+    """`v` without the fields `desc` does not define."""
+    return reshape(v, desc, lambda d, f, x: False, keep_unknown=False)
 
 
 def to_proto(v: Any, cls: type[ProtoMessage], what: str, err: type[A2AError]) -> ProtoMessage:

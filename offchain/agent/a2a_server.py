@@ -822,28 +822,22 @@ class A2AServer:
         """An operation's answer, the same for every binding (a streaming one: its events)."""
         if params.get("tenant") not in (None, ""):
             raise A2AInvalidParamsError("this agent serves no tenants: leave tenant empty")
-        if method == "SendMessage":
-            return await self.send_message(params, None, caller)
-        if method == "SendStreamingMessage":
-            return await self.send_streaming_message(params, caller)
-        if method == "GetTask":
-            return await self.get_task(params, caller)
-        if method == "ListTasks":
-            return await self.list_tasks(params, caller)
-        if method == "CancelTask":
-            return await self.cancel_task(params, caller)
-        if method == "SubscribeToTask":
-            return await self.subscribe(params, caller)
-        if method == "GetExtendedAgentCard":
-            return await self.extended_card(caller, base_url)
-        if method == "CreateTaskPushNotificationConfig":
-            return await self.create_push(params, caller)
-        if method == "GetTaskPushNotificationConfig":
-            return await self.get_push(params, caller)
-        if method == "ListTaskPushNotificationConfigs":
-            return await self.list_push(params, caller)
-        if method == "DeleteTaskPushNotificationConfig":
-            return await self.delete_push(params, caller)
+        operations: dict[str, Callable[[dict[str, Any], str | None], Awaitable[Any]]] = {
+            "SendMessage": lambda p, c: self.send_message(p, None, c),
+            "SendStreamingMessage": self.send_streaming_message,
+            "GetTask": self.get_task,
+            "ListTasks": self.list_tasks,
+            "CancelTask": self.cancel_task,
+            "SubscribeToTask": self.subscribe,
+            "GetExtendedAgentCard": lambda p, c: self.extended_card(c, base_url),
+            "CreateTaskPushNotificationConfig": self.create_push,
+            "GetTaskPushNotificationConfig": self.get_push,
+            "ListTaskPushNotificationConfigs": self.list_push,
+            "DeleteTaskPushNotificationConfig": self.delete_push,
+        }
+        if method in operations:
+            answer: dict[str, Any] | AsyncIterator[StreamEvent] = await operations[method](params, caller)
+            return answer
         raise A2AMethodNotFoundError(f"method {method[:64]!r} is not served ({', '.join(OPERATIONS)})")
 
     async def dispatch(self, request: Request, body: Any) -> dict[str, Any] | AsyncIterator[StreamEvent]:
@@ -1066,44 +1060,24 @@ class _Servicer(a2a_pb2_grpc.A2AServiceServicer):
             LOG.exception("a2a_grpc_error", extra={"method": method})
             await context.abort(*status_of(A2AError("internal error")))
 
-    async def SendMessage(self, request: Any, context: Any) -> Any:  # noqa: N802 (the service's names)
-        return await self._unary("SendMessage", request, context)
 
-    async def SendStreamingMessage(self, request: Any, context: Any) -> AsyncIterator[Any]:  # noqa: N802
-        async for answer in self._stream(
-            "SendStreamingMessage", request, context
-        ):  # (an async generator: a stream)
+def _unary_method(name: str) -> Callable[..., Awaitable[Any]]:
+    async def method(self: _Servicer, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._unary(name, request, context)
+
+    return method
+
+
+def _stream_method(name: str) -> Callable[..., AsyncIterator[Any]]:
+    async def method(self: _Servicer, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async for answer in self._stream(name, request, context):  # (an async generator: a stream)
             yield answer
 
-    async def GetTask(self, request: Any, context: Any) -> Any:  # noqa: N802
-        return await self._unary("GetTask", request, context)
+    return method
 
-    async def ListTasks(self, request: Any, context: Any) -> Any:  # noqa: N802
-        return await self._unary("ListTasks", request, context)
 
-    async def CancelTask(self, request: Any, context: Any) -> Any:  # noqa: N802
-        return await self._unary("CancelTask", request, context)
-
-    async def SubscribeToTask(self, request: Any, context: Any) -> AsyncIterator[Any]:  # noqa: N802
-        async for answer in self._stream(
-            "SubscribeToTask", request, context
-        ):  # (an async generator: a stream)
-            yield answer
-
-    async def CreateTaskPushNotificationConfig(self, request: Any, context: Any) -> Any:  # noqa: N802
-        return await self._unary("CreateTaskPushNotificationConfig", request, context)
-
-    async def GetTaskPushNotificationConfig(self, request: Any, context: Any) -> Any:  # noqa: N802
-        return await self._unary("GetTaskPushNotificationConfig", request, context)
-
-    async def ListTaskPushNotificationConfigs(self, request: Any, context: Any) -> Any:  # noqa: N802
-        return await self._unary("ListTaskPushNotificationConfigs", request, context)
-
-    async def GetExtendedAgentCard(self, request: Any, context: Any) -> Any:  # noqa: N802
-        return await self._unary("GetExtendedAgentCard", request, context)
-
-    async def DeleteTaskPushNotificationConfig(self, request: Any, context: Any) -> Any:  # noqa: N802
-        return await self._unary("DeleteTaskPushNotificationConfig", request, context)
+for _name, (_, _, _streams) in METHODS.items():  # each of the service's methods, by its own name
+    setattr(_Servicer, _name, (_stream_method if _streams else _unary_method)(_name))
 
 
 def _count(params: dict[str, Any], key: str) -> int | None:
