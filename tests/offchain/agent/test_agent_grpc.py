@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import grpc
+import httpx
 import pytest
 
 from offchain.agent import a2a_pb2 as pb
@@ -336,3 +337,39 @@ def test_an_agent_without_an_extended_card_says_so(a2a_world):
         assert not c.card().extended_card
         with pytest.raises(E.A2AUnsupportedOperationError, match="no extended card"):
             c.extended_card()
+
+
+def test_list_tasks_and_the_extended_card_refusals_on_the_http_wire(agent):
+    alice = {"Authorization": "Bearer alice-token"}
+
+    def reason(r):
+        return r.status_code, r.json()["error"]["details"][0]["reason"]
+
+    for q in (
+        "pageSize=abc",
+        "pageSize=0",
+        "includeArtifacts=maybe",
+        "status=TASK_STATE_RUNNING",
+        "pageToken=%%",
+    ):
+        assert reason(httpx.get(f"{agent}/tasks?{q}", headers=alice)) == (400, "INVALID_PARAMS"), q
+    assert reason(httpx.get(f"{agent}/tasks")) == (401, "UNAUTHENTICATED")
+    assert reason(httpx.get(f"{agent}/extendedAgentCard")) == (401, "UNAUTHENTICATED")
+    assert reason(httpx.get(f"{agent}/tasks", headers={"Authorization": "Bearer nope"})) == (
+        401,
+        "UNAUTHENTICATED",
+    )
+    ok = httpx.get(f"{agent}/tasks?pageSize=2&includeArtifacts=true", headers=alice).json()
+    assert ok == {"tasks": [], "nextPageToken": "", "pageSize": 2, "totalSize": 0}
+
+    def rpc(method, params, headers=None):
+        body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+        return httpx.post(f"{agent}/a2a", json=body, headers=headers or {}).json()["error"]["code"]
+
+    assert rpc("ListTasks", {"pageSize": "5"}, alice) == -32602
+    assert rpc("ListTasks", {"historyLength": -1}, alice) == -32602
+    assert rpc("ListTasks", {"includeArtifacts": 1}, alice) == -32602
+    assert rpc("ListTasks", {"contextId": 5}, alice) == -32602
+    assert rpc("ListTasks", {}) == -32040
+    assert rpc("GetExtendedAgentCard", {}) == -32040
+    assert rpc("GetTask", {"id": "t", "tenant": "acme"}) == -32602
