@@ -7,13 +7,19 @@ ListTasks and GetExtendedAgentCard, in all three bindings."""
 from __future__ import annotations
 
 import filecmp
+import ipaddress
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from offchain.agent import a2a_pb2 as pb
 from offchain.agent import a2a_pb2_grpc as pb_grpc
@@ -373,3 +379,50 @@ def test_list_tasks_and_the_extended_card_refusals_on_the_http_wire(agent):
     assert rpc("ListTasks", {}) == -32040
     assert rpc("GetExtendedAgentCard", {}) == -32040
     assert rpc("GetTask", {"id": "t", "tenant": "acme"}) == -32602
+
+
+def _self_signed():
+    """A P-256 key and a self-signed certificate for 127.0.0.1 (PEM)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "a2a test agent")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    pem_key = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return pem_key, cert.public_bytes(serialization.Encoding.PEM)
+
+
+def test_grpc_over_tls(a2a_world):
+    key, cert = _self_signed()
+    server = a2a_agent(
+        a2a_world,
+        LocalFacilitator(a2a_world.fresh_facilitator()),
+        grpc_listen="127.0.0.1:0",
+        grpc_credentials=grpc.ssl_server_credentials([(key, cert)]),
+    )
+    with ServiceServer(server.app(), log_level="warning") as s:
+        trusted = grpc.ssl_channel_credentials(root_certificates=cert)
+        c = client(a2a_world, s.url, binding=GRPC, grpc_credentials=trusted)
+        assert c.ask(skill="free").task.status.state == COMPLETED
+        c.close()
+        # a client that does not trust the certificate (the system's roots) cannot talk to it
+        untrusting = client(
+            a2a_world, s.url, binding=GRPC, timeout_s=3, grpc_credentials=grpc.ssl_channel_credentials()
+        )
+        with pytest.raises(E.A2AResponseError, match="UNAVAILABLE|DEADLINE"):
+            untrusting.get_task("t")
+        untrusting.close()
