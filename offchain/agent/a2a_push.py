@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,12 +105,18 @@ class _Hook:
 class PushSender:
     """Posts task updates to webhooks: one queue and one worker per config, so that each webhook
     gets a task's updates in order and a slow or failing one holds up nobody. `sent` is called
-    with (config id, update, HTTP status or None) after each update's last try (tests, metrics)."""
+    with (config id, update, HTTP status or None) after each update's last try (tests, metrics).
+    `verify`: the TLS context https webhooks are checked with (default: the system's roots)."""
 
-    def __init__(self, sent: Callable[[str, dict[str, Any], int | None], None] | None = None) -> None:
+    def __init__(
+        self,
+        sent: Callable[[str, dict[str, Any], int | None], None] | None = None,
+        verify: ssl.SSLContext | None = None,
+    ) -> None:
         self._hooks: dict[str, _Hook] = {}
         self._http: httpx.AsyncClient | None = None
         self.sent = sent
+        self.verify: ssl.SSLContext | bool = True if verify is None else verify
 
     def post(self, key: str, config: dict[str, Any], update: dict[str, Any]) -> None:
         """Queue `update` for the webhook of `config` (`key`: the task and config ids)."""
@@ -149,7 +156,9 @@ class PushSender:
         """POST one update, retried with exponential backoff up to ATTEMPTS tries; the last HTTP
         status (None: never answered, or refused before sending)."""
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False, trust_env=False)
+            self._http = httpx.AsyncClient(
+                timeout=TIMEOUT_S, follow_redirects=False, trust_env=False, verify=self.verify
+            )
         url = config["url"]
         headers = {"Content-Type": MEDIA_TYPE}
         auth = config.get("authentication")

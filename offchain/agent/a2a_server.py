@@ -31,6 +31,7 @@ import contextlib
 import hashlib
 import json
 import re
+import ssl
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -258,6 +259,7 @@ class A2AServer:
         preferred: str = JSONRPC,
         push_notifications: bool = True,
         push_sent: Callable[[str, dict[str, Any], int | None], None] | None = None,
+        push_verify: ssl.SSLContext | None = None,
         card_key: Any = None,
         card_kid: str | None = None,
     ) -> None:
@@ -284,7 +286,7 @@ class A2AServer:
         if card_key is not None and card_kid is None and isinstance(card_key, ec.EllipticCurvePrivateKey):
             raise ValueError("name the card key's id (card_kid)")
         self.card_kid = card_kid or (None if card_key is None else Account.from_key(card_key).address)
-        self._push = PushSender(push_sent)
+        self._push = PushSender(push_sent, push_verify)
         if require_mandates and merchant_key is None:
             raise ValueError("checking mandates needs the merchant's key (it signs the carts)")
         if user_issuers is not None and not require_mandates:

@@ -6,10 +6,18 @@ the webhook URLs a server-side request forgery would use refused."""
 from __future__ import annotations
 
 import asyncio
+import http.server
+import json
+import ssl
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -279,3 +287,83 @@ def test_an_agent_without_push_refuses_every_push_operation(a2a_world):
                 with pytest.raises(E.A2APushNotificationNotSupportedError):
                     call()
             c.close()
+
+
+def test_an_https_webhook_is_posted_to_its_checked_address_with_the_name_for_tls(
+    a2a_world, monkeypatch, tmp_path
+):
+    """The POST goes to the resolved, checked address while TLS still sees the webhook's name: the
+    certificate (for ``localhost`` only) verifies through SNI, and ``Host`` keeps the name."""
+    monkeypatch.setenv(LOOPBACK, "1")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "webhook")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "k.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    (tmp_path / "c.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    seen: list[tuple[str | None, str | None, bytes]] = []
+    sni: list[str | None] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (the stdlib's name)
+            seen.append(
+                (
+                    self.headers["Host"],
+                    self.headers["Authorization"],
+                    self.rfile.read(int(self.headers["Content-Length"])),
+                )
+            )
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
+    ctx.sni_callback = lambda sock, server_name, c: sni.append(server_name)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    port = srv.server_address[1]
+    trust = ssl.create_default_context(cafile=str(tmp_path / "c.pem"))
+    done: list[int | None] = []
+    server = a2a_agent(
+        a2a_world,
+        LocalFacilitator(a2a_world.fresh_facilitator()),
+        push_verify=trust,
+        push_sent=lambda k, u, status: done.append(status),
+    )
+    try:
+        with ServiceServer(server.app(), log_level="warning") as s:
+            c = A2AClient(s.url)
+            task = c.send(user_message("p", metadata={"skill": "price"}))
+            c.set_push(
+                task.id, PushConfig(f"https://localhost:{port}/hook", scheme="Bearer", credentials="k")
+            )
+            c.cancel(task.id)
+            deadline = time.monotonic() + 10
+            while not done and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert done == [204]
+            ((host, auth, body),) = seen
+            assert host == f"localhost:{port}" and auth == "Bearer k" and sni == ["localhost"]
+            assert json.loads(body)["statusUpdate"]["status"]["state"] == "TASK_STATE_CANCELED"
+    finally:
+        srv.shutdown()
+        srv.server_close()
