@@ -10,16 +10,12 @@ import filecmp
 import ipaddress
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
 import httpx
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from offchain.agent import a2a_pb2 as pb
 from offchain.agent import a2a_pb2_grpc as pb_grpc
@@ -43,7 +39,7 @@ from offchain.agent.a2a_server import Skill
 from offchain.agent.facilitator import LocalFacilitator
 from offchain.errors import ServiceError
 from offchain.httpservice import ServiceServer
-from tests.offchain.agent.support import PRICE, a2a_agent, build_world
+from tests.offchain.agent.support import PRICE, a2a_agent, build_world, self_signed
 
 ROOT = Path(__file__).resolve().parents[3]
 TOKENS = {"alice-token": "alice", "bob-token": "bob"}
@@ -381,33 +377,8 @@ def test_list_tasks_and_the_extended_card_refusals_on_the_http_wire(agent):
     assert rpc("GetTask", {"id": "t", "tenant": "acme"}) == -32602
 
 
-def _self_signed():
-    """A P-256 key and a self-signed certificate for 127.0.0.1 (PEM)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "a2a test agent")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=1))
-        .not_valid_after(now + timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-        .sign(key, hashes.SHA256())
-    )
-    pem_key = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return pem_key, cert.public_bytes(serialization.Encoding.PEM)
-
-
 def test_grpc_over_tls(a2a_world):
-    key, cert = _self_signed()
+    key, cert = self_signed(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
     server = a2a_agent(
         a2a_world,
         LocalFacilitator(a2a_world.fresh_facilitator()),

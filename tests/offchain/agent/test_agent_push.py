@@ -11,13 +11,9 @@ import json
 import ssl
 import threading
 import time
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -39,7 +35,7 @@ from offchain.agent.a2a_push import ATTEMPTS, TOKEN_HEADER, check_webhook, resol
 from offchain.agent.facilitator import LocalFacilitator
 from offchain.errors import SettingError
 from offchain.httpservice import ServiceServer
-from tests.offchain.agent.support import a2a_agent, build_world
+from tests.offchain.agent.support import a2a_agent, build_world, self_signed
 
 LOOPBACK = "EIGEN_A2A_PUSH_ALLOW_LOOPBACK"
 
@@ -295,27 +291,9 @@ def test_an_https_webhook_is_posted_to_its_checked_address_with_the_name_for_tls
     """The POST goes to the resolved, checked address while TLS still sees the webhook's name: the
     certificate (for ``localhost`` only) verifies through SNI, and ``Host`` keeps the name."""
     monkeypatch.setenv(LOOPBACK, "1")
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "webhook")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=1))
-        .not_valid_after(now + timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-        .sign(key, hashes.SHA256())
-    )
-    (tmp_path / "k.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    (tmp_path / "c.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key, cert = self_signed(x509.DNSName("localhost"))
+    (tmp_path / "k.pem").write_bytes(key)
+    (tmp_path / "c.pem").write_bytes(cert)
     seen: list[tuple[str | None, str | None, bytes]] = []
     sni: list[str | None] = []
 
