@@ -14,6 +14,7 @@ variables; ``docs/settings.md`` lists the same table (a test keeps the two in st
 | ``EIGEN_DA_METADATA_URL`` | unset | the DA disperser's metadata database (``postgresql://…`` or ``sqlite:///PATH``), over the config files' |
 | ``EIGEN_DA_CLAIM_INTERVAL`` | ``30`` | seconds between the DA disperser's claims of on-demand payments in the PaymentVault (also after each batch); ``off`` stops claiming |
 | ``EIGEN_DA_CLAIM_BATCH`` | ``32`` | accounts one claim pass takes |
+| ``EIGEN_DA_GRPC_WORKERS`` | ``16`` | threads serving the gRPC calls of a DA network process (each process's ``grpc_port``) |
 | ``EIGEN_AI_MODEL`` | unset | a GGUF file used instead of the installed SmolLM2 package |
 | ``EIGEN_AI_THREADS`` | OpenMP default | CPU threads of the inference kernels (results never depend on it) |
 | ``EIGEN_AI_KERNEL`` | ``auto`` | linear kernel: ``auto`` (the best this CPU has), ``portable``, ``avx2``, ``avx512vnni`` (same results) |
@@ -23,6 +24,7 @@ variables; ``docs/settings.md`` lists the same table (a test keeps the two in st
 | ``EIGEN_AI_REQUEST_TIMEOUT`` | ``600`` | seconds one generation may take; then it is dropped and answered 504 |
 | ``EIGEN_AI_RECEIPTS_KEPT`` | ``4096`` | receipts the server keeps for ``GET /v1/receipts/{key}`` |
 | ``EIGEN_A2A_PUSH_ALLOW_LOOPBACK`` | unset | ``1`` lets an A2A agent post push notifications to loopback webhooks (local tests; never in production) |
+| ``EIGEN_STORE_WINDOW_MIB`` | ``64`` | MiB of large values (64 KiB or more) the store keeps mapped between reads, per table; ``0`` off |
 | ``EIGEN_DEMO_AI_MODEL`` | unset | ``tiny`` makes the demo use the tiny seeded model |
 | ``EIGEN_DEPLOYER`` | unset | keystore alias that deploys to a live network (``ape run deploy``) |
 | ``EIGEN_DEPLOY_CONFIG`` | ``config/deploy.yaml`` | another deployment configuration file |
@@ -76,6 +78,7 @@ DA_CLAIM_INTERVAL = Setting(
     "EIGEN_DA_CLAIM_INTERVAL", "30", "seconds between the DA disperser's on-demand payment claims; off: none"
 )
 DA_CLAIM_BATCH = Setting("EIGEN_DA_CLAIM_BATCH", "32", "accounts one claim pass of the DA disperser takes")
+DA_GRPC_WORKERS = Setting("EIGEN_DA_GRPC_WORKERS", "16", "threads serving a DA network process's gRPC calls")
 AI_MODEL = Setting("EIGEN_AI_MODEL", None, "a GGUF file used instead of the installed SmolLM2 package")
 AI_THREADS = Setting("EIGEN_AI_THREADS", "", "CPU threads of the inference kernels (default: OpenMP's)")
 AI_KERNEL = Setting(
@@ -88,6 +91,9 @@ AI_REQUEST_TIMEOUT = Setting("EIGEN_AI_REQUEST_TIMEOUT", "600", "seconds a gener
 AI_RECEIPTS_KEPT = Setting("EIGEN_AI_RECEIPTS_KEPT", "4096", "receipts the server keeps for /v1/receipts")
 A2A_PUSH_ALLOW_LOOPBACK = Setting(
     "EIGEN_A2A_PUSH_ALLOW_LOOPBACK", None, "1 lets an A2A agent post push notifications to loopback webhooks"
+)
+STORE_WINDOW_MIB = Setting(
+    "EIGEN_STORE_WINDOW_MIB", "64", "MiB of large values a store table keeps mapped between reads (0: off)"
 )
 DEMO_AI_MODEL = Setting("EIGEN_DEMO_AI_MODEL", "", "tiny makes the demo use the tiny seeded model")
 DEPLOYER = Setting("EIGEN_DEPLOYER", None, "keystore alias that deploys to a live network")
@@ -109,6 +115,7 @@ ALL: tuple[Setting, ...] = (
     DA_METADATA_URL,
     DA_CLAIM_INTERVAL,
     DA_CLAIM_BATCH,
+    DA_GRPC_WORKERS,
     AI_MODEL,
     AI_THREADS,
     AI_KERNEL,
@@ -118,6 +125,7 @@ ALL: tuple[Setting, ...] = (
     AI_REQUEST_TIMEOUT,
     AI_RECEIPTS_KEPT,
     A2A_PUSH_ALLOW_LOOPBACK,
+    STORE_WINDOW_MIB,
     DEMO_AI_MODEL,
     DEPLOYER,
     DEPLOY_CONFIG,
@@ -181,6 +189,11 @@ def da_claim_interval() -> float | None:
 def da_claim_batch() -> int:
     """Accounts one claim pass of the DA disperser takes."""
     return _int_setting(DA_CLAIM_BATCH, 1)
+
+
+def da_grpc_workers() -> int:
+    """Threads serving the gRPC calls of a DA network process (its ``grpc_port``)."""
+    return _int_setting(DA_GRPC_WORKERS, 1)
 
 
 def ai_model_path() -> str | None:
@@ -248,6 +261,11 @@ def a2a_push_allow_loopback() -> bool:
     if value not in ("", "0", "1"):
         raise SettingError(f"{A2A_PUSH_ALLOW_LOOPBACK.name} is 1 or unset, got {value!r}")
     return value == "1"
+
+
+def store_window_bytes() -> int:
+    """Bytes of large values a store table keeps mapped between reads (its map window; 0: none)."""
+    return _int_setting(STORE_WINDOW_MIB, 0) << 20
 
 
 def demo_ai_model() -> str:

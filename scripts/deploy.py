@@ -1,9 +1,10 @@
 """`ape run deploy [--network ecosystem:network:provider] [--components LIST] [--out FILE] [--redeploy]`.
 
-Deploys every component (the restaking core, the EIGEN token, the compute AVS and inference
-disputes) or those named by --components, with the parameters of config/deploy.yaml (defaults =
-mainnet-sized delays, bonds and windows, overridden per network name; the AVS contracts' under
-compute_avs and inference_disputes), and prints the parameters it used. Addresses and
+Deploys every component (the restaking core, the EIGEN token, the compute AVS, inference
+disputes and the task mailbox) or those named by --components (with the opt-in agent, rewards and
+da), with the parameters of config/deploy.yaml (defaults = mainnet-sized delays, bonds and windows,
+overridden per network name; the AVS contracts' under compute_avs, inference_disputes, task_mailbox,
+rewards and da), and prints the parameters it used. Addresses and
 parameters are written to deployments/<chain id>.json (for local networks .deploy/<chain id>.json,
 which git ignores; --out names another file). Running it again on a chain with a live recorded
 deployment reuses it, warning about each parameter that differs from the recorded ones; --redeploy
@@ -35,7 +36,8 @@ put_anvil_on_path()
     "--components",
     default="all",
     show_default=True,
-    help="comma-separated subset of core,token,compute-avs,inference-disputes,task-mailbox (core is always included)",
+    help="comma-separated subset of core,token,compute-avs,inference-disputes,task-mailbox, plus the opt-in "
+    "agent, rewards and da (core is always included)",
     callback=lambda ctx, param, value: _components(value),
 )
 @click.option(
@@ -76,6 +78,7 @@ def cli(network, components, out, redeploy):
             record=record,
             provider=networks.provider,
             redeploy=redeploy,
+            live=name != "local" and not name.endswith("-fork"),
         )
     except EigenError as exc:
         print(f"deploy: error: {exc}", file=sys.stderr)
@@ -88,6 +91,8 @@ def cli(network, components, out, redeploy):
         )
         for line in d.differences:
             print(f"  {line}", file=sys.stderr)
+    for line in d.notes:
+        print(f"note: {line}", file=sys.stderr)
     parts = [
         f"deployed {', '.join(d.deployed)}" if d.deployed else "",
         f"reused {', '.join(d.reused)}" if d.reused else "",

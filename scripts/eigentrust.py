@@ -53,8 +53,9 @@ from offchain.compute.eigentrust import (
     compute,
 )
 from offchain.compute.executor import dev_enclave, execute_task
-from offchain.compute.taskrun import Aggregator, Executor, ImageStore, Response
+from offchain.compute.taskrun import Aggregator, Response
 from offchain.compute.testca import NitroTestCA
+from scripts._demo.common import local_executors
 
 FEE = 10**16
 TIMEOUT = 10  # blocks: at most half the local deallocation delay (20)
@@ -216,22 +217,7 @@ def story() -> dict:
         fee_tok.mint(keys["source"].address, 100 * FEE, sender=owner)
 
         def executors(run_by=None):
-            head = view.head()
-            return [
-                Executor(
-                    mailbox=Web3TaskMailbox(dep),
-                    signer=signers[i],
-                    images=ImageStore(store),
-                    operator_set_id=set_id,
-                    enclave=dev_enclave(ca),
-                    sink=agg.add,
-                    state=work / f"state-{head}-{i}.json",
-                    start_block=head + 1,
-                    workdir=work,
-                    run=(run_by or {}).get(i, execute_task),
-                )
-                for i in range(3)
-            ]
+            return local_executors(dep, signers, store, set_id, dev_enclave(ca), agg.add, work, run_by)
 
         agg = Aggregator(
             Web3TaskMailbox(dep, account=keys["aggregator"]), work / "evidence", prove_faults=False

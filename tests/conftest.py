@@ -13,7 +13,7 @@ from ape.logging import logger as ape_logger
 from hypothesis import HealthCheck, settings
 
 from offchain import settings as eigen_settings
-from tests.contracts.support import anvil_without_step_traces
+from offchain.chain.anvil import anvil_without_step_traces
 
 settings.register_profile(
     "ci",

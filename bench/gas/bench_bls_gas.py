@@ -29,10 +29,10 @@ from bench.bls.bench_bls import write_results  # noqa: E402
 from offchain.abi import WAD, ZERO_ADDRESS  # noqa: E402
 from offchain.bls.cert import build_certificate  # noqa: E402
 from offchain.bls.keys import SecretKey  # noqa: E402
+from offchain.chain.anvil import anvil_without_step_traces  # noqa: E402
 from offchain.chain.bls_registry import certificate_args, registration_data  # noqa: E402
 from offchain.chain.compute_avs import key_address, sign_digest  # noqa: E402
 from offchain.chain.compute_avs import registration_data as ecdsa_registration_data  # noqa: E402
-from tests.contracts.support import anvil_without_step_traces  # noqa: E402
 
 SIZES = (1, 10, 50, 200)
 FRACTIONS = (0.0, 0.1, 0.5)

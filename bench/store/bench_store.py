@@ -53,7 +53,17 @@ SIZES = {"4KiB": 4 << 10, "64KiB": 64 << 10, "1MiB": 1 << 20}
 VOLUME_MIB = {"4KiB": 32, "64KiB": 64, "1MiB": 128}
 BATCH_BYTES = 4 << 20
 PEERS = {"lmdb": "lmdb", "rocksdb": "rocksdict", "leveldb": "plyvel"}
-OURS = ["eigen", "eigen-view", "eigen-uncached", "eigen-huge", "eigen-untrimmed", "baseline", "baseline-view"]
+WINDOWS = {"eigen-nowindow": 0, "eigen-w32": 32, "eigen-w128": 128}  # read_into, another map window (MiB)
+OURS = [
+    "eigen",
+    "eigen-view",
+    "eigen-uncached",
+    "eigen-huge",
+    "eigen-untrimmed",
+    *WINDOWS,
+    "baseline",
+    "baseline-view",
+]
 ENGINES = ["raw", *OURS, *PEERS]
 DEFAULT_ENGINES = ["raw", "eigen", "eigen-view", *PEERS]
 
@@ -118,13 +128,13 @@ class EigenUncached(Eigen):
 
 
 class EigenUntrimmed(EigenView):
-    """offchain.store with ``map_window=None``: mapped pages are never dropped (faster warm reads of large
-    values, resident memory grows with the data read, as LMDB's)."""
+    """offchain.store with ``map_window=None`` and no map window: mapped pages are never dropped (faster warm
+    reads of large values, resident memory grows with the data read, as LMDB's)."""
 
     def __init__(self, path: Path, total: int = 0) -> None:
         from offchain.store import Store
 
-        self.store = Store(path, map_window=None)
+        self.store = Store(path, map_window=None, window_bytes=0)
         self.table = self.store.table("chunks", ttl_s=3600)
 
 
@@ -137,6 +147,18 @@ class EigenHuge(EigenView):
 
         self.store = Store(path, huge_maps=True)
         self.table = self.store.table("chunks", ttl_s=3600)
+
+
+def _windowed(name: str, mib: int) -> type:
+    """``eigen`` (``read_into``) with a map window of ``mib`` MiB (0: none, every large read a ``preadv``)."""
+
+    def __init__(self: Eigen, path: Path, total: int = 0) -> None:
+        from offchain.store import Store
+
+        self.store = Store(path, window_bytes=mib << 20)
+        self.table = self.store.table("chunks", ttl_s=3600)
+
+    return type(name, (Eigen,), {"__init__": __init__, "__doc__": _windowed.__doc__})
 
 
 class Lmdb:
@@ -251,6 +273,7 @@ CLASSES = {
     "eigen-uncached": EigenUncached,
     "eigen-huge": EigenHuge,
     "eigen-untrimmed": EigenUntrimmed,
+    **{name: _windowed(name, mib) for name, mib in WINDOWS.items()},
     "lmdb": Lmdb,
     "rocksdb": Rocks,
     "leveldb": Level,
@@ -430,6 +453,7 @@ def run_one(
     out["engine_rss_MiB"] = (_rss_kib() - baseline) / 1024
     out["peak_anon_MiB"] = _PEAK_KIB["RssAnon"] / 1024
     out["peak_file_MiB"] = _PEAK_KIB["RssFile"] / 1024
+    out["load_1min"] = os.getloadavg()[0]  # the shared machine's load as the run ends
     return out
 
 
@@ -617,6 +641,12 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(base, ignore_errors=True)
     summary = summarise(runs, args.engines)
     print_table(summary, args.engines)
+    loads = sorted(r["load_1min"] for r in runs if "load_1min" in r)
+    if loads:
+        print(
+            f"\nload average (1 min) at the end of the runs: {loads[0]:.1f} to {loads[-1]:.1f}, median "
+            f"{statistics.median(loads):.1f}"
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     fs = "shm" if str(base).startswith("/dev/shm") else "disk"
     path = args.out / f"store-{fs}-{socket.gethostname()}.json"

@@ -50,8 +50,7 @@
 
 from ..interfaces import IEIP3009
 from ..interfaces import ITaskMailbox
-from ..interfaces import ITypes
-from ..interfaces import ISlashEscrowRelease as ISlashEscrow
+from ..lib import slash_fate
 
 MAX_SIGNERS: constant(uint256) = 64
 MAX_PROMPT_TOKENS: constant(uint256) = 512
@@ -77,14 +76,11 @@ RECEIPT_UPHELD: constant(uint8) = 3
 RECEIPT_FAULTY: constant(uint8) = 4
 RECEIPT_EXPIRED: constant(uint8) = 5
 
-# SlashEscrow statuses
-SLASH_PENDING: constant(uint8) = 1
-SLASH_CANCELLED: constant(uint8) = 3
-
-# The fate of a slash, as far as the payment is concerned (_slash_fate; 0: no fault proven).
-FATE_FINAL: constant(uint8) = 1  # the fault stands: refund
-FATE_PENDING: constant(uint8) = 2  # the resolver may still cancel the slash: wait
-FATE_CANCELLED: constant(uint8) = 3  # the slash was cancelled, the verdict overturned: release
+# The fate of a slash, as far as the payment is concerned (contracts/lib/slash_fate.vy; 0: no
+# fault proven): final refunds, pending waits, cancelled (the verdict overturned) releases.
+FATE_FINAL: constant(uint8) = slash_fate.FATE_FINAL
+FATE_PENDING: constant(uint8) = slash_fate.FATE_PENDING
+FATE_CANCELLED: constant(uint8) = slash_fate.FATE_CANCELLED
 
 HELD: constant(uint8) = 1
 RELEASED: constant(uint8) = 2
@@ -98,18 +94,7 @@ REFUND_FAULT: constant(uint8) = 4  # a fault proof (task) or a dispute whose sla
 REFUND_UNRESOLVED: constant(uint8) = 5  # the receipt's challenge expired without a verdict
 
 
-interface IMailboxSlasher:
-    def taskSlasher() -> address: view
-
-
-interface ITaskSlasher:
-    def faultSlashed(taskHash: bytes32, operator: address) -> bool: view
-    def faultSlashId(taskHash: bytes32, operator: address) -> uint256: view
-
-
 interface ISlashEscrowSource:
-    def allocationManager() -> address: view
-    def delegation() -> address: view
     def slashEscrow() -> address: view
 
 
@@ -229,8 +214,7 @@ def __init__(_mailbox: address, _disputes: address, _taskWindow: uint256):
     slashEscrow = escrow
     escrow = empty(address)
     if _mailbox != empty(address):
-        am: address = staticcall ISlashEscrowSource(_mailbox).allocationManager()
-        escrow = staticcall ISlashEscrowSource(staticcall ISlashEscrowSource(am).delegation()).slashEscrow()
+        escrow = slash_fate._escrow_of(_mailbox)
     taskSlashEscrow = escrow
     TASK_WINDOW = _taskWindow
 
@@ -336,29 +320,6 @@ def _held(id: bytes32) -> Escrow:
 
 @internal
 @view
-def _task_fate(info: ITaskMailbox.TaskInfo, task_hash: bytes32, signers: DynArray[address, MAX_SIGNERS]) -> uint8:
-    # every successful fault proof marks at least one of the certifying operators; the work stands
-    # proven wrong once any of their slashes is final (or one was not slashed), waits while one
-    # may still be cancelled, and is overturned when every one was cancelled (0: no fault proven)
-    assert keccak256(abi_encode(signers)) == info.signersHash, "wrong signer list"
-    slasher: address = staticcall IMailboxSlasher(mailbox).taskSlasher()
-    set_id: uint32 = 0
-    fate: uint8 = 0
-    for op: address in signers:
-        if not staticcall ITaskSlasher(slasher).faultSlashed(task_hash, op):
-            continue
-        if fate == 0:
-            set_id = (staticcall ITaskMailbox(mailbox).taskTypes(info.taskType)).operatorSetId
-        f: uint8 = self._slash_fate(taskSlashEscrow, mailbox, set_id, staticcall ITaskSlasher(slasher).faultSlashId(task_hash, op))
-        if f == FATE_FINAL:
-            return FATE_FINAL
-        if fate != FATE_PENDING:
-            fate = f
-    return fate
-
-
-@internal
-@view
 def _certified(e: Escrow) -> ITaskMailbox.TaskInfo:
     info: ITaskMailbox.TaskInfo = staticcall ITaskMailbox(mailbox).getTaskInfo(e.ref)
     assert info.status == STATUS_VERIFIED, "task not verified"
@@ -368,26 +329,9 @@ def _certified(e: Escrow) -> ITaskMailbox.TaskInfo:
 
 @internal
 @view
-def _slash_fate(escrow: address, avs: address, set_id: uint32, slash_id: uint256) -> uint8:
-    # Work proven wrong (a receipt, a task): its fault stands once the slash of (avs, set_id) in
-    # the SlashEscrow `escrow` is final (released, or past the slash escrow's window, when nobody can cancel it any more;
-    # nothing slashed or nothing escrowed: nothing to cancel), and is overturned if the set's
-    # resolver cancelled the slash.
-    if slash_id == 0:
-        return FATE_FINAL
-    rec: ITypes.SlashRecord = staticcall ISlashEscrow(escrow).getSlash(avs, set_id, slash_id)
-    if rec.status == SLASH_CANCELLED:
-        return FATE_CANCELLED
-    if rec.status == SLASH_PENDING and block.number <= convert(rec.resolveBlock, uint256):
-        return FATE_PENDING
-    return FATE_FINAL
-
-
-@internal
-@view
 def _receipt_fate(c: Claim) -> uint8:
     # a receipt proven wrong: the fate of its slash in the disputes' set
-    return self._slash_fate(slashEscrow, disputes, staticcall IInferenceDisputes(disputes).operatorSetId(), c.slashId)
+    return slash_fate._fate(slashEscrow, disputes, staticcall IInferenceDisputes(disputes).operatorSetId(), c.slashId)
 
 
 @external
@@ -453,7 +397,7 @@ def release(id: bytes32, signers: DynArray[address, MAX_SIGNERS]):
         if TASK_WINDOW != 0:
             assert e.windowEnd != 0, "window not started"
             assert block.timestamp > e.windowEnd, "challenge window open"
-        fate: uint8 = self._task_fate(info, e.ref, signers)
+        fate: uint8 = slash_fate._task_fate(mailbox, taskSlashEscrow, info, e.ref, signers)
         assert fate != FATE_PENDING, "slash pending"
         assert fate == 0 or fate == FATE_CANCELLED, "fault proven"
     else:
@@ -493,7 +437,7 @@ def refund(id: bytes32, signers: DynArray[address, MAX_SIGNERS]):
             if e.expectedResult != empty(bytes32) and info.resultHash != e.expectedResult:
                 reason = REFUND_MISMATCH
             else:
-                fate: uint8 = self._task_fate(info, e.ref, signers)
+                fate: uint8 = slash_fate._task_fate(mailbox, taskSlashEscrow, info, e.ref, signers)
                 assert fate != FATE_PENDING, "slash pending"
                 if fate == FATE_FINAL:
                     reason = REFUND_FAULT

@@ -161,8 +161,13 @@ enclaves: public(HashMap[address, Enclave])
 receiptAccepted: public(HashMap[bytes32, bool])
 # first accepted output per keccak256(appId, imageDigest, inputHash)
 acceptedOutput: public(HashMap[bytes32, bytes32])
-# fault key -> operator -> already slashed for this fault.
+# fault key -> operator -> found at fault for this fault key (slashed, or no longer slashable).
 faultSlashed: public(HashMap[bytes32, HashMap[address, bool]])
+# fault key -> operator -> the AllocationManager's slash id of that fault (the SlashEscrow record
+# of the app's set, which the set's resolver may cancel in its window, so that whoever judges a
+# receipt by it, TaskValidator, follows the slash's fate); 0: not slashed (no fault proven, or the
+# operator was no longer slashable).
+faultSlashId: public(HashMap[bytes32, HashMap[address, uint256]])
 
 
 @deploy
@@ -571,13 +576,14 @@ def _sorted_strategies(set_id: uint32) -> DynArray[address, MAX_STRATEGIES]:
 
 @internal
 def _slash(fault_key: bytes32, operator: address, app: App, appId: bytes32, da: bytes32, db: bytes32) -> bool:
+    # found at fault once per fault key; one no longer slashable is recorded (slash id 0) and skipped
     if self.faultSlashed[fault_key][operator]:
         return False
+    self.faultSlashed[fault_key][operator] = True
     am: address = sigcheck.allocationManager
     if not staticcall IAM(am).isOperatorSlashable(operator, ITypes.OperatorSet(avs=self, id=app.operatorSetId)):
         log FaultOperatorNotSlashable(faultKey=fault_key, operator=operator)
         return False
-    self.faultSlashed[fault_key][operator] = True
     strategies: DynArray[address, MAX_STRATEGIES] = self._sorted_strategies(app.operatorSetId)
     wads: DynArray[uint256, MAX_STRATEGIES] = []
     for _: address in strategies:
@@ -585,6 +591,7 @@ def _slash(fault_key: bytes32, operator: address, app: App, appId: bytes32, da: 
     slash_id: uint256 = 0
     shares: DynArray[uint256, MAX_STRATEGIES] = []
     slash_id, shares = extcall IAM(am).slashOperator(self, ITypes.SlashingParams(operator=operator, operatorSetId=app.operatorSetId, strategies=strategies, wadsToSlash=wads, description="compute: conflicting receipts of a deterministic app"))
+    self.faultSlashId[fault_key][operator] = slash_id
     log FaultProven(faultKey=fault_key, operator=operator, appId=appId, slashId=slash_id, receiptA=da, receiptB=db)
     return True
 

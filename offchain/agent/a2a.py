@@ -33,9 +33,9 @@ from typing import Any
 import grpc
 import httpx
 
+from offchain.agent import ap2, sdjwt
 from offchain.agent.a2a_card import verify_card
 from offchain.agent.a2a_grpc import GRPC, GrpcChannel
-from offchain.agent.ap2 import CART, PAYMENT, USER_AUTHORIZATION, Signed, authorize, sign_mandate
 from offchain.agent.client import PayingClient
 from offchain.agent.errors import (
     A2A_BY_CODE,
@@ -45,6 +45,7 @@ from offchain.agent.errors import (
     A2AResponseError,
     A2AUnsupportedOperationError,
     MandateError,
+    MandateMismatchError,
     PaymentRefusedError,
     X402Error,
 )
@@ -60,13 +61,15 @@ EXTENSIONS_HEADER = "A2A-Extensions"
 # a2a-x402 v0.2 names the older header; the agent reads both.
 EXTENSIONS_HEADERS = (EXTENSIONS_HEADER, "X-A2A-Extensions")
 X402_EXTENSION = "https://github.com/google-agentic-commerce/a2a-x402/blob/main/spec/v0.2"
-# AP2 v0.1's closed mandates in this project's signed-JSON form (offchain.agent.ap2), carried in
-# message metadata under AP2's A2A data keys.
-MANDATES_EXTENSION = "urn:eigencloud:ap2-mandates:v1"
+# AP2 v0.2: the closed Checkout and Payment Mandates (Delegate SD-JWT chains, offchain.agent.ap2)
+# in the payment message's metadata under AP2's A2A data keys, the receipts in the task's.
+AP2_EXTENSION = "https://github.com/google-agentic-commerce/ap2/v1"
 ERC8004_EXTENSION = "https://eips.ethereum.org/EIPS/eip-8004"
-AP2_INTENT = "ap2.mandates.IntentMandate"
-AP2_CART = "ap2.mandates.CartMandate"
-AP2_PAYMENT = "ap2.mandates.PaymentMandate"
+AP2_CHECKOUT_JWT = "ap2.CheckoutJwt"  # this project's key: the merchant-signed checkout of the task
+AP2_CHECKOUT_MANDATE = "ap2.mandates.CheckoutMandateSdJwt"
+AP2_PAYMENT_MANDATE = "ap2.mandates.PaymentMandateSdJwt"
+AP2_CHECKOUT_RECEIPT = "ap2.CheckoutReceipt"
+AP2_PAYMENT_RECEIPT = "ap2.PaymentReceipt"
 
 # the x402 extension's metadata keys and payment states
 X402_STATUS = "x402.payment.status"
@@ -642,8 +645,7 @@ def agent_card(
     version: str = "1.0.0",
     provider: dict[str, str] | None = None,
     x402_required: bool = True,
-    mandates: bool = False,
-    user_authorization: bool = False,
+    merchant_jwk: dict[str, str] | None = None,
     registrations: list[dict[str, Any]] | None = None,
     rest_url: str | None = None,
     streaming: bool = False,
@@ -666,15 +668,20 @@ def agent_card(
             "required": x402_required,
         }
     ]
-    if mandates:
+    if merchant_jwk is not None:
         exts.append(
             {
-                "uri": MANDATES_EXTENSION,
-                "description": "Payments must carry AP2 intent and payment mandates (signed JSON) "
-                "in message metadata; the agent signs the cart.",
+                "uri": AP2_EXTENSION,
+                "description": "AP2 v0.2: the agent signs a checkout for each priced task; payments carry "
+                "closed Checkout and Payment Mandates (dc+sd-jwt Delegate SD-JWT chains, ES256); "
+                "the agent answers with signed receipts.",
                 "required": False,
-                "params": {"keys": [AP2_INTENT, AP2_CART, AP2_PAYMENT]}
-                | ({"userAuthorization": "sd-jwt+kb/ES256"} if user_authorization else {}),
+                "params": {
+                    "checkoutKey": AP2_CHECKOUT_JWT,
+                    "mandateKeys": [AP2_CHECKOUT_MANDATE, AP2_PAYMENT_MANDATE],
+                    "receiptKeys": [AP2_CHECKOUT_RECEIPT, AP2_PAYMENT_RECEIPT],
+                    "merchantJwk": merchant_jwk,
+                },
             }
         )
     if registrations:  # ERC-8004: the on-chain identities this agent holds (the card has no free field)
@@ -847,12 +854,13 @@ class A2AClient:
     """Talks to the agent at `base_url` (its card at ``/.well-known/agent-card.json``) over the
     card's `binding` (``JSONRPC``, ``HTTP+JSON`` or ``GRPC``; None: the card's preferred one the
     client speaks), paying with `wallet` (a PayingClient: its key, budget, per-request cap, payee
-    list and AP2 intent) when a task asks for payment; with `stream` it follows each request over
-    SendStreamingMessage (server-sent events, or a gRPC server stream) instead of polling
-    GetTask. `mandates(offer, cart)`, when given, returns the AP2 mandates (metadata keys ->
-    signed JSON) the payment carries. `token`: a bearer token the agent knows (its tasks are
-    then this caller's own: ListTasks, the extended card). `grpc_credentials`: the channel's
-    (default: TLS with the system's roots, plain to a loopback agent)."""
+    list and AP2 open payment mandate) when a task asks for payment; with `stream` it follows each
+    request over SendStreamingMessage (server-sent events, or a gRPC server stream) instead of
+    polling GetTask. `mandates(offer, checkout_jwt, task_id)`, when given (an Ap2Mandates),
+    returns the AP2 closed mandates (metadata keys -> SD-JWT chains) the payment carries.
+    `token`: a bearer token the agent knows (its tasks are then this caller's own: ListTasks, the
+    extended card). `grpc_credentials`: the channel's (default: TLS with the system's roots, plain
+    to a loopback agent)."""
 
     def __init__(
         self,
@@ -860,7 +868,7 @@ class A2AClient:
         wallet: PayingClient | None = None,
         *,
         http: httpx.Client | None = None,
-        mandates: Callable[[PaymentRequirements, Signed | None], dict[str, Any]] | None = None,
+        mandates: Callable[[PaymentRequirements, str | None, str], dict[str, Any]] | None = None,
         poll_s: float = 0.05,
         timeout_s: float = 60.0,
         binding: str | None = JSONRPC,
@@ -914,6 +922,21 @@ class A2AClient:
         if self._grpc is None:
             self._grpc = GrpcChannel(self.card().endpoint(GRPC), self.grpc_credentials)
         return self._grpc
+
+    def _merchant_key(self) -> sdjwt.PublicKey:
+        """The agent's AP2 receipt key, from its card (A2AResponseError if it names none)."""
+        ext = [
+            e for e in self.card().raw.get("capabilities", {}).get("extensions", []) if isinstance(e, dict)
+        ]
+        jwk = next(
+            (e.get("params", {}).get("merchantJwk") for e in ext if e.get("uri") == AP2_EXTENSION), None
+        )
+        try:
+            return sdjwt.key_of(jwk)
+        except MandateError:
+            raise A2AResponseError(
+                f"{self.base_url}'s card names no AP2 merchant key (merchantJwk)"
+            ) from None
 
     def _headers(self) -> dict[str, str]:
         h = {VERSION_HEADER: A2A_VERSION, EXTENSIONS_HEADER: ", ".join(self.card().extensions)}
@@ -1189,12 +1212,10 @@ class A2AClient:
             payload = self.wallet.sign(req, offers.resource)
             meta: dict[str, Any] = {X402_STATUS: PAYMENT_SUBMITTED, X402_PAYLOAD: payload.to_json()}
             if self.mandates is not None:
-                cart_raw = task.status.metadata.get(AP2_CART)
-                try:
-                    cart = None if cart_raw is None else Signed.from_json(cart_raw, CART)
-                except MandateError as exc:
-                    raise A2AResponseError(f"task {task.id}'s cart mandate is malformed: {exc}") from None
-                meta |= self.mandates(req, cart)
+                checkout = task.status.metadata.get(AP2_CHECKOUT_JWT)
+                if checkout is not None and not isinstance(checkout, str):
+                    raise A2AResponseError(f"task {task.id}'s checkout is no JWT string")
+                meta |= self.mandates(req, checkout, task.id)
             msg = user_message(
                 "payment",
                 task_id=task.id,
@@ -1208,6 +1229,8 @@ class A2AClient:
             done = answer if answer.status.state in TERMINAL | INTERRUPTED else self.wait(answer.id)
             status = done.payment_status()
             if status == PAYMENT_FAILED or done.status.state == INPUT_REQUIRED:
+                if isinstance(self.mandates, Ap2Mandates):
+                    self.mandates.keep(task.id, meta, done.status.metadata, self._merchant_key())
                 reasons = [r.error_reason for r in done.receipts() if not r.success]
                 reason = reasons[-1] if reasons else None
                 raise PaymentRefusedError(
@@ -1221,6 +1244,8 @@ class A2AClient:
                 return Exchange(done, req)
             receipt = settled[-1]
             self.wallet.record(f"{self.base_url}#{task.id}", req, receipt, time.perf_counter() - t0)
+            if isinstance(self.mandates, Ap2Mandates):  # after the spending is recorded: nothing lost
+                self.mandates.keep(task.id, meta, done.status.metadata, self._merchant_key())
             return Exchange(done, req, receipt)
         finally:
             self.wallet.release(req)
@@ -1236,37 +1261,88 @@ class A2AClient:
         return out
 
 
-def mandates_for(
-    agent_key: Any,
-    intent: Signed,
-    clock: Callable[[], float] = time.time,
-    authorization: tuple[str, Any] | None = None,
-) -> Callable[[PaymentRequirements, Signed | None], dict[str, Any]]:
-    """A2AClient's `mandates`: the user's `intent` and a PaymentMandate signed by the agent's key
-    for the offer paid against the agent's cart; with `authorization` (the user's credential, an
-    issued SD-JWT, and the device key it binds), the PaymentMandate carries the user's
-    authorization of this very cart and payment (ap2.authorize)."""
+@dataclass(frozen=True)
+class Ap2Evidence:
+    """One payment's AP2 evidence: the closed mandates sent and the verified receipts' claims
+    (metadata key -> claims; absent when the agent sent none)."""
 
-    def make(offer: PaymentRequirements, cart: Signed | None) -> dict[str, Any]:
-        if cart is None:
-            raise A2AResponseError("the agent sent no cart mandate to pay against")
-        body = {
-            "type": PAYMENT,
-            "intent_hash": "0x" + intent.hash.hex(),
-            "cart_hash": "0x" + cart.hash.hex(),
-            "payee": offer.pay_to,
-            "asset": offer.asset,
-            "network": offer.network,
-            "amount": str(offer.amount),
-            "timestamp": str(int(clock())),
-        }
-        payment = sign_mandate(agent_key, body)
-        out = payment.to_json()
-        if authorization is not None:
-            out[USER_AUTHORIZATION] = authorize(authorization[0], authorization[1], cart, payment, clock())
-        return {AP2_INTENT: intent.to_json(), AP2_PAYMENT: out}
+    task_id: str
+    checkout_mandate: str
+    payment_mandate: str
+    receipts: dict[str, dict[str, Any]]
 
-    return make
+
+@dataclass
+class Ap2Mandates:
+    """A2AClient's `mandates`: the agent's AP2 open mandates (chains the user delegated to
+    `agent_key`: `open_checkout`, and `open_payment` whose ``payment.reference`` names it), closed
+    for each payment over the merchant's checkout JWT: the checkout mandate with the open checkout
+    link as delegated, the payment mandate revealing only the payee paid. `payer` is the x402
+    paying address (the payment instrument). The checkout must be the offer's: its merchant the
+    payee, its total the amount, its currency the token (MandateMismatchError otherwise). The
+    A2AClient keeps each payment's closed mandates and verified receipts in `evidence` (the
+    receipts checked against the merchant key the agent's card names)."""
+
+    agent_key: sdjwt.PrivateKey
+    open_checkout: str
+    open_payment: str
+    payer: str
+    clock: Callable[[], float] = time.time
+    evidence: list[Ap2Evidence] = field(default_factory=list)
+
+    def keep(
+        self, task_id: str, sent: dict[str, Any], answer: dict[str, Any], merchant: sdjwt.PublicKey
+    ) -> None:
+        """Keep the closed mandates sent for `task_id` with the receipts the agent answered (AP2's
+        dispute evidence), each receipt verified: the merchant's signature, and a ``reference``
+        that is this closed mandate's digest (MandateError otherwise: a receipt for something
+        else, or forged)."""
+        receipts: dict[str, dict[str, Any]] = {}
+        for mandate_key, receipt_key in (
+            (AP2_CHECKOUT_MANDATE, AP2_CHECKOUT_RECEIPT),
+            (AP2_PAYMENT_MANDATE, AP2_PAYMENT_RECEIPT),
+        ):
+            if receipt_key in answer:
+                ref = sdjwt.digest(sdjwt.last_link(sent[mandate_key]))
+                receipts[receipt_key] = ap2.verify_receipt(answer[receipt_key], merchant, reference=ref)
+        self.evidence.append(
+            Ap2Evidence(task_id, sent[AP2_CHECKOUT_MANDATE], sent[AP2_PAYMENT_MANDATE], receipts)
+        )
+
+    def __call__(self, offer: PaymentRequirements, checkout_jwt: str | None, task_id: str) -> dict[str, Any]:
+        if checkout_jwt is None:
+            raise A2AResponseError(f"task {task_id} carries no checkout to close mandates over")
+        merchant = ap2.payee(offer.pay_to)
+        co = ap2.read_checkout(checkout_jwt)
+        m_id = (co.get("merchant") or {}).get("id") if isinstance(co.get("merchant"), dict) else None
+        terms = (m_id.lower() if isinstance(m_id, str) else None, co.get("total"), co.get("currency"))
+        if terms != (merchant["id"].lower(), offer.amount, ap2.x402_currency(offer)):
+            raise MandateMismatchError(
+                f"task {task_id}'s checkout is not the offer's payee, amount and token"
+            )
+        now = int(self.clock())
+        closed_co = ap2.close(
+            self.open_checkout,
+            self.agent_key,
+            ap2.closed_checkout(checkout_jwt),
+            aud=merchant["id"],
+            nonce=task_id,
+            iat=now,
+        )
+        instrument = ap2.x402_instrument(offer.network, self.payer)
+        pm = ap2.closed_payment(
+            ap2.checkout_hash(checkout_jwt), merchant, offer.amount, ap2.x402_currency(offer), instrument
+        )
+        closed_pm = ap2.close(
+            self.open_payment,
+            self.agent_key,
+            pm,
+            aud=merchant["id"],
+            nonce=task_id,
+            iat=now,
+            reveal=[merchant, instrument],
+        )
+        return {AP2_CHECKOUT_MANDATE: closed_co, AP2_PAYMENT_MANDATE: closed_pm}
 
 
 def payload_of(message: Message) -> PaymentPayload:

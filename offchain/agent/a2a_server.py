@@ -1,6 +1,7 @@
 """An A2A agent over HTTP (Starlette, served with httpservice.ServiceServer) whose skills are paid
 through x402 (the a2a-x402 extension's standalone flow) and settled by a facilitator, with AP2
-mandates checked before any settlement when the agent asks for them.
+v0.2 checkout and payment mandates checked before any settlement when the agent asks for them, and
+AP2 receipts answering them.
 
 Routes: ``GET /.well-known/agent-card.json`` (the card), ``POST /a2a`` (JSON-RPC 2.0:
 ``SendMessage``, ``SendStreamingMessage``, ``GetTask``, ``SubscribeToTask``, ``CancelTask``) and
@@ -49,13 +50,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from offchain.agent import a2a_card, a2a_pb2, a2a_pb2_grpc
+from offchain.agent import a2a_card, a2a_pb2, a2a_pb2_grpc, ap2, sdjwt
 from offchain.agent.a2a import (
     A2A_VERSION,
     AGENT,
-    AP2_CART,
-    AP2_INTENT,
-    AP2_PAYMENT,
+    AP2_CHECKOUT_JWT,
+    AP2_CHECKOUT_MANDATE,
+    AP2_CHECKOUT_RECEIPT,
+    AP2_PAYMENT_MANDATE,
+    AP2_PAYMENT_RECEIPT,
     BINDINGS,
     CANCELED,
     COMPLETED,
@@ -103,17 +106,6 @@ from offchain.agent.a2a import (
 )
 from offchain.agent.a2a_grpc import GRPC, MAX_MESSAGE_BYTES, METHODS, status_of, to_json, to_proto
 from offchain.agent.a2a_push import PushSender, check_webhook
-from offchain.agent.ap2 import (
-    CART,
-    INTENT,
-    PAYMENT,
-    USER_AUTHORIZATION,
-    Signed,
-    check_intent,
-    check_payment,
-    check_user_authorization,
-    sign_mandate,
-)
 from offchain.agent.errors import (
     A2AError,
     A2AExtensionRequiredError,
@@ -127,17 +119,25 @@ from offchain.agent.errors import (
     A2AUnauthenticatedError,
     A2AUnsupportedOperationError,
     A2AVersionError,
+    MandateAmountError,
+    MandateBudgetError,
+    MandateConstraintError,
     MandateError,
     MandateExpiredError,
+    MandateHashError,
     MandateLimitError,
     MandateMismatchError,
+    MandateNotYetValidError,
+    MandatePayeeError,
+    MandateReplayError,
     MandateSignatureError,
+    MandateTypeError,
+    MandateWidenedError,
     PaymentRequirementsError,
     SdJwtBindingError,
+    SdJwtChainError,
     SdJwtDisclosureError,
-    SdJwtError,
-    SdJwtExpiredError,
-    SdJwtSignatureError,
+    SdJwtIssuerError,
     X402Error,
 )
 from offchain.agent.server import Facilitator, Payment, settle_payment, verify_payment
@@ -148,7 +148,7 @@ from offchain.httpservice import HTTPError, check_loopback, logger, read_json
 LOG = logger("agent.a2a")
 MAX_BODY = 256 * 1024
 TASK_KEY = "a2aTaskId"  # the offer's extra naming the task it is for
-CART_TTL_S = 600
+CHECKOUT_TTL_S = 600
 DEFAULT_PAGE, MAX_PAGE = 50, 100  # ListTasks page sizes
 OPERATIONS = tuple(METHODS)
 MAX_PUSH_CONFIGS = 8  # webhooks per task
@@ -157,15 +157,23 @@ _HEADER_VALUE = re.compile(r"[\x20-\x7e]{0,4096}")
 COUNT_FIELDS = ("historyLength", "pageSize")  # HTTP+JSON query parameters that are integers
 BOOL_FIELDS = ("includeArtifacts",)
 
-# a mandate refusal -> the receipt's errorReason
+# a mandate refusal -> the x402 receipt's errorReason (the most specific class first)
 MANDATE_REASONS: tuple[tuple[type[MandateError], str], ...] = (
-    (SdJwtDisclosureError, "authorization_disclosure"),
-    (SdJwtSignatureError, "authorization_signature"),
-    (SdJwtExpiredError, "authorization_expired"),
-    (SdJwtBindingError, "authorization_binding"),
-    (SdJwtError, "authorization_invalid"),
-    (MandateSignatureError, "mandate_signature"),
+    (SdJwtDisclosureError, "mandate_disclosure"),
+    (SdJwtIssuerError, "mandate_issuer"),
+    (SdJwtChainError, "mandate_chain"),
+    (SdJwtBindingError, "mandate_binding"),
+    (MandateReplayError, "mandate_replay"),
+    (MandateWidenedError, "mandate_widened"),
+    (MandateHashError, "mandate_hash"),
+    (MandateTypeError, "mandate_type"),
+    (MandateNotYetValidError, "mandate_not_yet_valid"),
     (MandateExpiredError, "mandate_expired"),
+    (MandateSignatureError, "mandate_signature"),
+    (MandateAmountError, "mandate_amount"),
+    (MandatePayeeError, "mandate_payee"),
+    (MandateBudgetError, "mandate_budget"),
+    (MandateConstraintError, "mandate_constraint"),
     (MandateMismatchError, "mandate_mismatch"),
     (MandateLimitError, "mandate_limit"),
     (MandateError, "mandate_invalid"),
@@ -189,7 +197,7 @@ class _Record:
     skill: Skill
     request: Message
     offers: tuple[PaymentRequirements, ...] = ()
-    cart: Signed | None = None
+    checkout: str | None = None  # the merchant-signed checkout JWT (AP2) of the first offer
     owner: str | None = None  # the authenticated caller that created it (None: anyone with its id)
     push: dict[str, dict[str, Any]] = field(default_factory=dict)  # config id -> its webhook config
     history: list[Message] = field(default_factory=list)
@@ -216,6 +224,23 @@ class _Stream:
         self.records.clear()
 
 
+@dataclass(frozen=True)
+class _Refused:
+    """A payment's AP2 mandates refused: why, and the receipts (metadata key -> JWT) to send."""
+
+    error: MandateError
+    receipts: dict[str, str]
+
+
+@dataclass(frozen=True)
+class _Mandated:
+    """A payment's verified AP2 mandates and the ledger's reservation of it."""
+
+    checkout: ap2.Verified
+    payment: ap2.Verified
+    reservation: ap2.Reservation
+
+
 def _now_iso() -> str:
     """Now, as ProtoJSON writes a Timestamp (so that a task reads the same over every binding)."""
     ts = Timestamp()
@@ -229,12 +254,15 @@ def _mandate_reason(exc: MandateError) -> str:
 
 class A2AServer:
     """An agent named `name` selling `skills`, settling through `facilitator`. With
-    `merchant_key` (the payee's key) it signs an AP2 CartMandate for each priced task; with
-    `require_mandates` it settles only payments that carry the user's IntentMandate and the
-    agent's PaymentMandate, checked against the cart and the intent's limits (its budget counted
-    over the payments this agent has taken under that intent); with `user_issuers` (``iss`` -> an
-    ES256 public key) the PaymentMandate must also carry the user's authorization, an SD-JWT+KB
-    from one of those issuers (ap2.check_user_authorization)."""
+    `merchant_key` (an ES256 key, sdjwt.new_key) it signs an AP2 checkout JWT for each priced task
+    (its first offer: the payee, the skill as the line item, the amount in the token's CAIP-19
+    currency); with `require_mandates` it settles only payments carrying a Checkout Mandate and a
+    Payment Mandate (AP2 v0.2, Delegate SD-JWT chains rooted in one of `mandate_issuers`: ``iss``
+    or ``kid`` -> an ES256 public key) that close over this checkout for this merchant (``aud``,
+    the payee address) and this task (``nonce``), pay the offer's amount to the payee from the
+    x402 payer, and meet every constraint (budget and recurrence counted over the payments this
+    agent has taken, in its Ledger; `digits` names the minor digits of token currencies); each
+    answered with AP2 checkout and payment receipts it signs."""
 
     def __init__(
         self,
@@ -250,7 +278,8 @@ class A2AServer:
         max_tasks: int = 10_000,
         clock: Callable[[], float] = time.time,
         registrations: list[dict[str, Any]] | None = None,
-        user_issuers: dict[str, Any] | None = None,
+        mandate_issuers: dict[str, Any] | None = None,
+        digits: dict[str, int] | None = None,
         bearer_tokens: Mapping[str, str] | None = None,
         extended_skills: list[Skill] | None = None,
         grpc_listen: str | None = None,
@@ -287,11 +316,12 @@ class A2AServer:
             raise ValueError("name the card key's id (card_kid)")
         self.card_kid = card_kid or (None if card_key is None else Account.from_key(card_key).address)
         self._push = PushSender(push_sent, push_verify)
-        if require_mandates and merchant_key is None:
-            raise ValueError("checking mandates needs the merchant's key (it signs the carts)")
-        if user_issuers is not None and not require_mandates:
-            raise ValueError("a user's authorization is checked with the mandates: require_mandates")
-        self.user_issuers = user_issuers
+        if require_mandates and (merchant_key is None or not mandate_issuers):
+            raise ValueError(
+                "checking mandates needs the merchant's key (checkouts, receipts) and the issuers trusted"
+            )
+        self.mandate_issuers = mandate_issuers or {}
+        self.digits = ap2.MINOR_DIGITS | (digits or {})
         self.name = name
         self.description = description
         self.skills = {s.card.id: s for s in skills}
@@ -299,13 +329,12 @@ class A2AServer:
         self.version = version
         self.public_url = public_url
         self.merchant_key = merchant_key
-        self.merchant = None if merchant_key is None else Account.from_key(merchant_key).address
         self.require_mandates = require_mandates
         self.max_tasks = max_tasks
         self.clock = clock
         self.registrations = registrations
         self.tasks: OrderedDict[str, _Record] = OrderedDict()
-        self.intent_spent: dict[bytes, int] = {}
+        self.ledger = ap2.Ledger()
         self._background: set[asyncio.Task[None]] = set()
 
     # ---- the card
@@ -326,8 +355,7 @@ class A2AServer:
             None if http is None else http + "/a2a",
             [s.card for s in skills],
             version=self.version,
-            mandates=self.merchant_key is not None,
-            user_authorization=self.user_issuers is not None,
+            merchant_jwk=None if self.merchant_key is None else sdjwt.jwk(self.merchant_key),
             registrations=self.registrations,
             rest_url=http,
             streaming=True,
@@ -368,21 +396,24 @@ class A2AServer:
     def _required(self, rec: _Record) -> dict[str, Any]:
         pr = PaymentRequired(ResourceInfo(f"a2a:{rec.task.id}", rec.skill.card.description), rec.offers)
         meta: dict[str, Any] = {X402_STATUS: PAYMENT_REQUIRED, X402_REQUIRED: pr.to_json()}
-        if rec.cart is not None:
-            meta[AP2_CART] = rec.cart.to_json()
+        if rec.checkout is not None:
+            meta[AP2_CHECKOUT_JWT] = rec.checkout
         return meta
 
-    def _cart(self, task_id: str, skill: Skill, offer: PaymentRequirements) -> Signed:
+    def _checkout(self, task_id: str, skill: Skill, offer: PaymentRequirements) -> str:
+        now = int(self.clock())
         body = {
-            "type": CART,
             "id": task_id,
-            "merchant": self.merchant,
-            "items": [{"skill": skill.card.id, "task": task_id, "quantity": 1}],
-            "total": {"asset": offer.asset, "amount": str(offer.amount)},
-            "network": offer.network,
-            "cart_expiry": str(int(self.clock()) + CART_TTL_S),
+            "merchant": ap2.payee(offer.pay_to, self.name),
+            "line_items": [
+                {"id": "line_1", "item": {"id": skill.card.id, "title": skill.card.name}, "quantity": 1}
+            ],
+            "currency": ap2.x402_currency(offer),
+            "total": offer.amount,
+            "iat": now,
+            "exp": now + CHECKOUT_TTL_S,
         }
-        return sign_mandate(self.merchant_key, body)
+        return ap2.sign_checkout(self.merchant_key, body)
 
     async def _new_task(
         self, msg: Message, stream: _Stream | None, caller: str | None, push: dict[str, Any] | None
@@ -408,45 +439,122 @@ class A2AServer:
             return rec.task
         rec.offers = tuple(replace(o, extra={**o.extra, TASK_KEY: task_id}) for o in offers)
         if self.merchant_key is not None:
-            rec.cart = self._cart(task_id, skill, rec.offers[0])
+            rec.checkout = self._checkout(task_id, skill, rec.offers[0])
         self._store(rec)
         if stream is not None:
             stream.attach(rec)
         return self._status(rec, INPUT_REQUIRED, "Payment is required.", self._required(rec))
 
-    def _fail(self, rec: _Record, reason: str, message: str, network: str) -> Task:
-        """A refused payment: the task waits again, with the reason and the offers."""
+    def _fail(
+        self, rec: _Record, reason: str, message: str, network: str, extra: dict[str, Any] | None = None
+    ) -> Task:
+        """A refused payment: the task waits again, with the reason and the offers (and `extra`
+        metadata: AP2's error receipts)."""
         LOG.info("a2a_payment_refused", extra={"task": rec.task.id, "reason": reason, "detail": message})
         rec.receipts.append({"success": False, "errorReason": reason, "transaction": "", "network": network})
-        meta = self._required(rec) | {
-            X402_STATUS: PAYMENT_FAILED,
-            X402_ERROR: ERROR_CODES.get(reason, reason.upper()),
-            X402_RECEIPTS: list(rec.receipts),
-        }
+        meta = (
+            self._required(rec)
+            | {
+                X402_STATUS: PAYMENT_FAILED,
+                X402_ERROR: ERROR_CODES.get(reason, reason.upper()),
+                X402_RECEIPTS: list(rec.receipts),
+            }
+            | (extra or {})
+        )
         return self._status(rec, INPUT_REQUIRED, f"Payment failed: {message}", meta)
 
-    def _check_mandates(self, rec: _Record, msg: Message, payload: PaymentPayload) -> tuple[bytes, int]:
-        """The intent's hash and the amount the mandates allow (a MandateError otherwise)."""
-        assert rec.cart is not None
-        meta = msg.metadata
-        if AP2_INTENT not in meta or AP2_PAYMENT not in meta:
-            raise MandateError(f"this agent settles only payments carrying {AP2_INTENT} and {AP2_PAYMENT}")
-        intent = Signed.from_json(meta[AP2_INTENT], INTENT)
-        payment = Signed.from_json(meta[AP2_PAYMENT], PAYMENT)
-        user = intent.signer()
-        spent = self.intent_spent.get(intent.hash, 0)
-        amount = check_payment(intent, rec.cart, payment, user, spent, self.clock())
-        if self.user_issuers is not None:
-            auth = meta[AP2_PAYMENT].get(USER_AUTHORIZATION)
-            check_user_authorization(auth, self.user_issuers, rec.cart, payment, user, self.clock())
-        agent = check_intent(intent, user).agent
-        if payload.payload.authorization.from_ != agent:
-            raise MandateMismatchError(
-                f"the payment is signed by {payload.payload.authorization.from_}, the intent's agent is {agent}"
+    def _check_mandates(
+        self, rec: _Record, msg: Message, payload: PaymentPayload, offer: PaymentRequirements
+    ) -> _Mandated | _Refused:
+        """The verified mandates and the ledger's reservation, or the refusal with AP2's receipts
+        of the mandates it judged."""
+        assert rec.checkout is not None
+        meta, now = msg.metadata, self.clock()
+        merchant = ap2.payee(offer.pay_to)["id"]
+        co_text, pay_text = meta.get(AP2_CHECKOUT_MANDATE), meta.get(AP2_PAYMENT_MANDATE)
+        if not isinstance(co_text, str) or not isinstance(pay_text, str):
+            keys = f"{AP2_CHECKOUT_MANDATE} and {AP2_PAYMENT_MANDATE}"
+            return _Refused(MandateError(f"this agent settles only payments carrying {keys}"), {})
+        try:
+            co = ap2.check_checkout(
+                co_text,
+                self.mandate_issuers,
+                merchant=merchant,
+                nonce=rec.task.id,
+                checkout_jwt=rec.checkout,
+                now=now,
             )
-        if payload.accepted.amount != amount or payload.accepted.pay_to != self.merchant:
-            raise MandateMismatchError("the x402 payment is not the payment mandate's amount to the merchant")
-        return intent.hash, amount
+        except MandateError as exc:
+            return _Refused(
+                exc, self._receipts(offer, {AP2_CHECKOUT_RECEIPT: (co_text, exc, {"order_id": rec.task.id})})
+            )
+        payer = payload.payload.authorization.from_
+        expected = ap2.Expected(
+            ap2.checkout_hash(rec.checkout),
+            merchant,
+            offer.amount,
+            ap2.x402_currency(offer),
+            ap2.x402_instrument(offer.network, payer)["id"],
+        )
+        try:
+            pay, reservation = ap2.check_payment(
+                pay_text,
+                self.mandate_issuers,
+                aud=merchant,
+                nonce=rec.task.id,
+                expected=expected,
+                now=now,
+                ledger=self.ledger,
+                checkout=co,
+                digits=self.digits,
+            )
+        except MandateError as exc:
+            judged = {
+                AP2_CHECKOUT_RECEIPT: (co_text, None, {"order_id": rec.task.id}),
+                AP2_PAYMENT_RECEIPT: (pay_text, exc, {"payment_id": expected.transaction_id}),
+            }
+            return _Refused(exc, self._receipts(offer, judged))
+        return _Mandated(co, pay, reservation)
+
+    def _receipts(
+        self, offer: PaymentRequirements, judged: dict[str, tuple[str, MandateError | None, dict[str, Any]]]
+    ) -> dict[str, str]:
+        """AP2's receipts (metadata key -> JWT) of closed mandates judged: each its verdict (None:
+        accepted) and its own claims; a mandate with no link to refer to gets none."""
+        out: dict[str, str] = {}
+        iss = ap2.payee(offer.pay_to)["id"]
+        for key, (text, exc, claims) in judged.items():
+            try:
+                ref = sdjwt.digest(sdjwt.last_link(text))
+            except MandateError:
+                continue
+            out[key] = ap2.sign_receipt(
+                self.merchant_key, iss=iss, reference=ref, iat=int(self.clock()), error=exc, **claims
+            )
+        return out
+
+    def _success_receipts(
+        self, rec: _Record, offer: PaymentRequirements, m: _Mandated, tx: str
+    ) -> dict[str, Any]:
+        """AP2's receipts of a settled payment: the checkout's (its ``order_id`` the task) and the
+        payment's (``payment_id`` the transaction id; the settlement transaction as the PSP's and
+        the network's confirmation, self-declared: ``rail_confirmation_verified`` false)."""
+        now, iss = int(self.clock()), ap2.payee(offer.pay_to)["id"]
+        return {
+            AP2_CHECKOUT_RECEIPT: ap2.sign_receipt(
+                self.merchant_key, iss=iss, reference=m.checkout.reference, iat=now, order_id=rec.task.id
+            ),
+            AP2_PAYMENT_RECEIPT: ap2.sign_receipt(
+                self.merchant_key,
+                iss=iss,
+                reference=m.payment.reference,
+                iat=now,
+                payment_id=m.payment.closed["transaction_id"],
+                psp_confirmation_id=tx,
+                network_confirmation_id=f"{offer.network}:{tx}",
+                rail_confirmation_verified=False,
+            ),
+        }
 
     async def _pay(self, rec: _Record, msg: Message, return_immediately: bool) -> Task:
         network = rec.offers[0].network
@@ -461,13 +569,13 @@ class A2AServer:
                 f"the payment is for task {other}" if other != rec.task.id else "the payment accepts no offer"
             )
             return self._fail(rec, PaymentRequirementsError.code, f"{what} of task {rec.task.id}", network)
-        reserved: tuple[bytes, int] | None = None
+        reserved: _Mandated | None = None
         if self.require_mandates:
-            try:
-                reserved = self._check_mandates(rec, msg, payload)
-            except MandateError as exc:
-                return self._fail(rec, _mandate_reason(exc), str(exc), network)
-            self.intent_spent[reserved[0]] = self.intent_spent.get(reserved[0], 0) + reserved[1]
+            checked = self._check_mandates(rec, msg, payload, offer)
+            if isinstance(checked, _Refused):
+                exc = checked.error
+                return self._fail(rec, _mandate_reason(exc), str(exc), network, checked.receipts)
+            reserved = checked
         meta = {X402_STATUS: PAYMENT_SUBMITTED, X402_RECEIPTS: list(rec.receipts)}
         self._status(rec, WORKING, "Payment received.", meta)
         job = self._settle(rec, payload, offer, reserved)
@@ -484,7 +592,7 @@ class A2AServer:
         rec: _Record,
         payload: PaymentPayload,
         offer: PaymentRequirements,
-        reserved: tuple[bytes, int] | None,
+        reserved: _Mandated | None,
     ) -> None:
         settled = False
         try:
@@ -506,6 +614,8 @@ class A2AServer:
             settled = True
             rec.receipts.append(receipt.to_json())
             meta = {X402_STATUS: PAYMENT_COMPLETED, X402_RECEIPTS: list(rec.receipts)}
+            if reserved is not None:
+                meta |= self._success_receipts(rec, offer, reserved, receipt.transaction)
             self._status(rec, COMPLETED, "Payment successful.", meta)
         except Exception as exc:  # the facilitator unreachable, a bug: the task fails, unsettled
             LOG.exception("a2a_task_error", extra={"task": rec.task.id})
@@ -514,7 +624,7 @@ class A2AServer:
             )
         finally:
             if reserved is not None and not settled:
-                self.intent_spent[reserved[0]] -= reserved[1]
+                self.ledger.release(reserved.reservation)
 
     async def _work(self, rec: _Record, payment: Payment | None) -> bool:
         """Run the skill; its result becomes the task's artifact (a failure ends the task)."""

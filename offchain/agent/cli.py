@@ -5,6 +5,7 @@
     eigen agent escrow {release,refund,show} ID --rpc URL --escrow ADDR [--key KEY]
     eigen agent settle [ID ...] --rpc URL --escrow ADDR --key KEY [--payee ADDR] [--payer ADDR] [--from-block N]
     eigen agent history AGENT_ID [--deployment RECORD] [--rpc URL] [--from-block N] [--json]
+                              [--disperser URL --da-config CLIENT_JSON]
 
 ``facilitator`` serves x402 v2's ``/verify``, ``/settle`` and ``/supported`` for the EIP-3009 token
 (``exact``), with ``--settler`` (contracts/agent/UptoSettler.vy) ``upto``, and with ``--escrow``
@@ -18,8 +19,10 @@ is the keeper (offchain.agent.keeper): for the escrows named, or every held one 
 release after the challenge window, refund) and prints each step as JSON. Keys are
 0x + 64 hex digits or a file holding them. ``history`` prints what the chain holds about an agent
 (ERC-8004 identity, feedback, validations, its TaskMailbox tasks and inference receipts, its
-verified-escrow payments, the slashes proven against its work), read from the contracts a deployment
-record names (default: the running devnet's). Every bad input is one line and exit status 2.
+verified-escrow and x402 exact/upto payments, the slashes proven against its work, the DA records the
+chain names), read from the contracts a deployment record names (default: the running devnet's);
+with ``--disperser`` and ``--da-config`` (the DA network's client.json) each DA record is fetched by
+its certificate, verified and decoded. Every bad input is one line and exit status 2.
 """
 
 from __future__ import annotations
@@ -84,7 +87,7 @@ def register(sub: Any) -> None:
 
     h = s.add_parser(
         "history",
-        help="an agent's record from the chain: identity, feedback, validations, tasks, payments, slashes",
+        help="an agent's record from the chain (and DA): identity, feedback, validations, tasks, payments, slashes",
     )
     h.add_argument("agent_id", type=cliargs.uint(256), help="the ERC-8004 agent id")
     h.add_argument("--devnet", type=cliargs.path, default=None, help="the devnet folder (default: .devnet)")
@@ -95,6 +98,13 @@ def register(sub: Any) -> None:
         "--from-block", type=cliargs.uint(64), default=0, help="the first block to read events from"
     )
     h.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    h.add_argument("--disperser", default=None, help="the DA disperser's URL (certificates by blob key)")
+    h.add_argument(
+        "--da-config",
+        type=cliargs.path,
+        default=None,
+        help="the DA network's client.json (relays, validators)",
+    )
     h.set_defaults(func=_history)
 
 
@@ -223,9 +233,19 @@ def _escrow(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
+    from offchain.agent.errors import HistoryOptionsError
     from offchain.agent.history import agent_history, render
     from offchain.chain.cli import _load  # the same deployment lookup as `eigen chain`
 
-    h = agent_history(_load(args), args.agent_id, args.from_block)
+    records = None
+    if (args.disperser is None) != (args.da_config is None):
+        raise HistoryOptionsError(
+            "--disperser and --da-config go together (the DA records' certificates and contents)"
+        )
+    if args.disperser is not None:
+        from offchain.agent.trading import DARecords
+
+        records = DARecords(args.disperser, b"", args.da_config)  # reads only: no dispersal key
+    h = agent_history(_load(args), args.agent_id, args.from_block, records)
     print(json.dumps(h, indent=1) if args.json else render(h))
     return 0

@@ -11,8 +11,9 @@ Refusals are typed: no offer it can pay (``NoAcceptablePaymentError``), none wit
 (``BudgetExceededError``), the server refusing the payment (``PaymentRefusedError`` with the x402
 reason), a malformed 402 or settlement header (``PaymentPayloadError``). A request may name the
 work it pays for (``expect_ref``: a task hash or an inference request digest the client computed
-itself): then only ``verified`` offers conditioned on exactly that work are paid. Given an AP2 intent
-(offchain.agent.ap2), it also pays only offers within the user's limits (a ``MandateError``
+itself): then only ``verified`` offers conditioned on exactly that work are paid. Given the agent's
+AP2 open payment mandate (its content, offchain.agent.ap2), it also pays only offers within the
+user's constraints (amount range, allowed payees, budget, recurrence, expiry: a ``MandateError``
 otherwise).
 """
 
@@ -29,7 +30,7 @@ import httpx
 from eth_account import Account
 from eth_utils import to_checksum_address
 
-from offchain.agent.ap2 import Intent, check_offer
+from offchain.agent.ap2 import MINOR_DIGITS, Usage, check_offer, plain
 from offchain.agent.errors import (
     BudgetExceededError,
     MandateError,
@@ -90,7 +91,8 @@ class PayingClient:
         max_per_request: int | None = None,
         schemes: tuple[str, ...] = SCHEMES,
         allowed_payees: set[str] | None = None,
-        intent: Intent | None = None,
+        mandate: dict[str, Any] | None = None,
+        digits: dict[str, int] | None = None,
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -106,7 +108,10 @@ class PayingClient:
         self.allowed_payees = (
             None if allowed_payees is None else {to_checksum_address(p) for p in allowed_payees}
         )
-        self.intent = intent
+        self.mandate = None if mandate is None else plain(mandate)
+        self.digits = MINOR_DIGITS | (digits or {})
+        self._last_paid: float | None = None
+        self._held_n = 0
         self.http = http or httpx.Client(timeout=60)
         self.clock = clock
         self.spent = 0
@@ -134,12 +139,14 @@ class PayingClient:
             and (self.allowed_payees is None or o.pay_to in self.allowed_payees)
             and (expect_ref is None or _conditioned_on(o, expect_ref))
         ]
-        if self.intent is not None and usable:
+        if self.mandate is not None and usable:
             refusals: list[MandateError] = []
             fits = []
+            with self._lock:
+                used = Usage(len(self.receipts) + self._held_n, self.spent + self._held, self._last_paid)
             for o in usable:
                 try:
-                    check_offer(self.intent, o, self.spent + self._held, self.clock())
+                    check_offer(self.mandate, o, self.address, used, self.clock(), self.digits)
                     fits.append(o)
                 except MandateError as exc:
                     refusals.append(exc)
@@ -157,6 +164,7 @@ class PayingClient:
             for o in usable:
                 if o.amount <= min(left, self.max_per_request):
                     self._held += o.amount
+                    self._held_n += 1
                     return o
         cheapest = min(o.amount for o in usable)
         raise BudgetExceededError(
@@ -202,6 +210,7 @@ class PayingClient:
         """Stop holding a reserved offer's amount (after its settlement was recorded, or none came)."""
         with self._lock:
             self._held -= req.amount
+            self._held_n -= 1
 
     def record(self, url: str, req: PaymentRequirements, settled: SettleResponse, seconds: float) -> Receipt:
         """Spend what a settlement of the reserved offer `req` charged (a settlement that is no
@@ -212,6 +221,7 @@ class PayingClient:
         receipt = Receipt(url, req, settled, seconds)
         with self._lock:
             self.spent += charged
+            self._last_paid = self.clock()
         self.receipts.append(receipt)
         return receipt
 

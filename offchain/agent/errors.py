@@ -3,6 +3,8 @@
 An x402 refusal carries the protocol's reason code (``code``), the string a facilitator answers in
 ``invalidReason`` / ``errorReason`` (x402 v2 §9 where it names one)."""
 
+from typing import Any
+
 from offchain.errors import AgentError
 
 
@@ -134,36 +136,93 @@ class MandateSignatureError(MandateError):
 
 
 class MandateExpiredError(MandateError):
-    """The intent or the cart has expired."""
+    """A mandate, a link of its chain or the credential at its root has expired."""
+
+
+class MandateNotYetValidError(MandateError):
+    """A mandate, a link of its chain or the credential at its root is not valid yet (``nbf``, or
+    an ``iat`` in the future)."""
+
+
+class MandateTypeError(MandateError):
+    """A mandate's ``vct`` is not the one its place asks for (``mandate.payment.1`` closing a
+    payment, ``mandate.payment.open.1`` before it, ...)."""
 
 
 class MandateMismatchError(MandateError):
-    """The payment mandate does not pay this intent's and this cart's terms (hashes, token,
-    network, payee, amount)."""
+    """The closed mandate does not describe this payment or checkout (payee, amount, currency,
+    instrument), or changes a claim an open mandate fixed."""
+
+
+class MandateHashError(MandateMismatchError):
+    """A hash binding fails: ``checkout_hash`` is not the hash of ``checkout_jwt`` or of the
+    checkout this merchant issued, a payment's ``transaction_id`` is not the checkout's hash, or a
+    ``payment.reference`` names no link of the checkout's chain."""
 
 
 class MandateLimitError(MandateError):
-    """The payment breaks one of the intent's limits: payee not allowed, amount out of range,
-    budget exceeded."""
+    """The closed mandate breaks a constraint of an open mandate above it."""
+
+
+class MandateAmountError(MandateLimitError):
+    """The amount is outside a ``payment.amount_range`` (or in another currency)."""
+
+
+class MandatePayeeError(MandateLimitError):
+    """The payee (or the merchant) is not among the revealed allowed ones."""
+
+
+class MandateBudgetError(MandateLimitError):
+    """The amount would take the payments under an open mandate over its ``payment.budget``, or
+    past its ``payment.agent_recurrence``."""
+
+
+class MandateConstraintError(MandateLimitError):
+    """An open mandate holds a constraint this verifier does not know or cannot evaluate (AP2's
+    ``unresolved_constraint``: unknown constraints fail)."""
+
+
+class MandateWidenedError(MandateError):
+    """An open mandate delegated further down a chain widens a constraint of the one above it (a
+    delegation may only narrow)."""
+
+
+class MandateReplayError(MandateError):
+    """The closed mandate's ``transaction_id`` (its checkout) was already accepted here (AP2's
+    ``mandate_already_used``)."""
 
 
 class SdJwtError(MandateError):
-    """The user's authorization (an SD-JWT with key binding, offchain/agent/sdjwt.py) is malformed
-    or of a kind this verifier does not take (algorithm, type, structure)."""
+    """An SD-JWT (a mandate, a chain of them, or a credential; offchain/agent/sdjwt.py) is
+    malformed or of a kind this verifier does not take (algorithm, type, structure)."""
 
 
 class SdJwtSignatureError(SdJwtError, MandateSignatureError):
-    """The SD-JWT is not signed by a trusted issuer, or its key-binding JWT not by the holder key
-    the credential binds."""
+    """The SD-JWT's signature does not verify under the key trusted for its issuer, or its
+    key-binding JWT not under the holder key the credential binds."""
+
+
+class SdJwtIssuerError(SdJwtSignatureError):
+    """The SD-JWT names an issuer (``iss``) this verifier does not trust."""
+
+
+class SdJwtChainError(SdJwtError, MandateSignatureError):
+    """A delegation chain is broken: a link is not signed by the key its predecessor binds
+    (``cnf``), a link that must bind a key binds none, or the links are not separated as Delegate
+    SD-JWT says."""
 
 
 class SdJwtExpiredError(SdJwtError, MandateExpiredError):
-    """The credential has expired (or is not valid yet), or the key-binding JWT is stale."""
+    """The credential or a link has expired, or the key binding is stale."""
+
+
+class SdJwtNotYetValidError(SdJwtError, MandateNotYetValidError):
+    """The credential or a link is not valid yet (``nbf``), or a key binding is from the future."""
 
 
 class SdJwtBindingError(SdJwtError, MandateMismatchError):
-    """The key-binding JWT is for another audience, nonce, presentation (``sd_hash``) or
-    transaction, or a disclosed claim is not what the payment needs."""
+    """The key binding is for another audience, nonce or presentation (``sd_hash``), or missing,
+    or a disclosed claim is not what the payment needs."""
 
 
 class SdJwtDisclosureError(SdJwtError):
@@ -172,6 +231,11 @@ class SdJwtDisclosureError(SdJwtError):
 
 class AgentNotFoundError(AgentError):
     """No agent has this id in the identity registry (or the deployment records none)."""
+
+
+class HistoryOptionsError(AgentError):
+    """``eigen agent history``: options that only work together were given apart (the DA
+    disperser and the DA network's client config)."""
 
 
 class A2AError(AgentError):
@@ -356,6 +420,26 @@ class PolicyTaskError(TradingError):
     another input, or is not the policy's order."""
 
 
+class PolicyRefusedError(PolicyTaskError):
+    """The executor set certified a policy output that is not the policy's order for the step's
+    input: nothing was traded. ``result`` is the refused step (its record: the certified task, the
+    order HOLD), to disperse to DA as the evidence anyone re-executes (``PolicyReexecutor``)."""
+
+    def __init__(self, message: str, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class PolicyTaskUnknownError(PolicyTaskError):
+    """A step record's policy task is not on the chain, or not certified there (created, expired):
+    there is no certified output to judge."""
+
+
+class PolicyImageMismatchError(PolicyTaskError):
+    """A step record's policy task runs (or names) another image than the one registered for the
+    agent's declared task type, or than the agent declared (its ERC-8004 ``policyImage``)."""
+
+
 # Reason code -> error class, to turn a facilitator's answer back into the typed error.
 BY_CODE: dict[str, type[X402Error]] = {
     cls.code: cls
@@ -412,11 +496,21 @@ __all__ = [
     "BudgetExceededError",
     "FacilitatorError",
     "FeedError",
+    "HistoryOptionsError",
+    "MandateAmountError",
+    "MandateBudgetError",
+    "MandateConstraintError",
     "MandateError",
     "MandateExpiredError",
+    "MandateHashError",
     "MandateLimitError",
     "MandateMismatchError",
+    "MandateNotYetValidError",
+    "MandatePayeeError",
+    "MandateReplayError",
     "MandateSignatureError",
+    "MandateTypeError",
+    "MandateWidenedError",
     "NoAcceptablePaymentError",
     "PaymentAmountError",
     "PaymentAssetError",
@@ -432,13 +526,20 @@ __all__ = [
     "PaymentSignatureError",
     "PaymentUnderfundedError",
     "PaymentVersionError",
+    "PolicyImageMismatchError",
+    "PolicyRefusedError",
+    "PolicyTaskError",
+    "PolicyTaskUnknownError",
     "PredictionError",
     "RecordError",
     "RecordUnavailableError",
     "SdJwtBindingError",
+    "SdJwtChainError",
     "SdJwtDisclosureError",
     "SdJwtError",
     "SdJwtExpiredError",
+    "SdJwtIssuerError",
+    "SdJwtNotYetValidError",
     "SdJwtSignatureError",
     "SettlementError",
     "TradeError",

@@ -1,24 +1,31 @@
 """An agent's history from the chain alone (``eigen agent history ID``): its ERC-8004 identity,
 the feedback given to it, its validation requests and their answers, the TaskMailbox tasks it
 created, the inference receipts it is client or operator of, the verified-escrow payments it
-received or made, and the slashes proven against the work it relied on.
+received or made, its x402 `exact` and `upto` payments (EIP-3009 authorized transfers of the
+stablecoin, UptoSettler settlements), and the slashes proven against the work it relied on.
 
 Everything is read from events and views of the contracts a deployment record names
 (``identity_registry``, ``reputation_registry``, ``validation_registry``, ``task_mailbox``,
-``task_slasher``, ``verified_escrow``, ``inference_disputes``); a contract the record lacks leaves
-its section empty. The agent's accounts are its owner and its agent wallet (ERC-8004); tasks,
+``task_slasher``, ``verified_escrow``, ``inference_disputes``, ``stable_token``, ``upto_settler``);
+a contract the record lacks leaves its section empty. The agent's accounts are its owner and its agent wallet (ERC-8004); tasks,
 receipts and payments are matched by them.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from eth_hash.auto import keccak
 from web3.exceptions import ContractLogicError
 
-from offchain.agent.errors import AgentNotFoundError
+from offchain.agent.errors import AgentNotFoundError, RecordError, RecordUnavailableError
+from offchain.agent.trading import RECORD_TYPE, StepRecord
+from offchain.da.errors import DAError
+from offchain.da.network import client as da_client
 
 # record key -> contract type of what the history reads
 CONTRACTS = {
@@ -29,6 +36,8 @@ CONTRACTS = {
     "task_slasher": "TaskSlasher",
     "verified_escrow": "VerifiedEscrow",
     "inference_disputes": "InferenceDisputes",
+    "stable_token": "StableToken",
+    "upto_settler": "UptoSettler",
 }
 TASK_STATUS = ("none", "created", "verified", "expired")
 RECEIPT_STATUS = ("none", "registered", "challenged", "upheld", "faulty", "expired")
@@ -42,6 +51,8 @@ REFUND_REASONS = {
 ESCROW_KIND_NAMES = {1: "task", 2: "inference"}
 ZERO = "0x" + "00" * 20
 ESCROW_CANCELLED = 3  # SlashEscrow's status of a slash its set's resolver cancelled
+# A DA record named in a validation request's or a feedback's URI: eigenda:<the blob key, 64 hex>
+DA_URI = re.compile(r"eigenda:(?:0x)?([0-9a-fA-F]{64})")
 
 
 def _hex(b: Any) -> str:
@@ -288,15 +299,165 @@ def _escrows(r: _Reader, accounts: list[str]) -> list[dict[str, Any]]:
     return sorted(out.values(), key=lambda x: x["block"])
 
 
-def agent_history(deployment: Any, agent_id: int, from_block: int = 0) -> dict[str, Any]:
-    """Everything the chain holds about agent `agent_id` (see the module's docstring), as JSON."""
+def _payments(r: _Reader, accounts: list[str]) -> list[dict[str, Any]]:
+    """The x402 payments the agent made or received in the stablecoin, from the chain alone:
+    `exact` is a token transfer whose transaction used the payer's EIP-3009 authorization for it
+    (AuthorizationUsed(payer, nonce) logged right before its Transfer, as the token does in
+    transferWithAuthorization); `upto` is the UptoSettler's UptoSettled (the maximum authorized,
+    the amount charged, the fee). Authorized transfers into the settler or the verified escrow are
+    those schemes' own (upto here, verified under escrows); a plain transfer is no x402 payment."""
+    if "stable_token" not in r.c:
+        return []
+    token = r.c["stable_token"].address
+    own = {r.c[k].address for k in ("upto_settler", "verified_escrow") if k in r.c}
+    out: list[dict[str, Any]] = []
+    for role, field in (("payer", "payer"), ("payee", "payTo")):
+        for e in r.each("upto_settler", "UptoSettled", field, accounts):
+            a = e.args
+            if a.token != token or any(x["tx"] == _hex(e["transactionHash"]) for x in out):
+                continue  # another token's; or the agent paid itself, listed once
+            out.append(
+                {
+                    "scheme": "upto",
+                    "role": "payer+payee" if a.payer in accounts and a.payTo in accounts else role,
+                    "payer": a.payer,
+                    "payee": a.payTo,
+                    "amount": a.amount,
+                    "max_amount": a.maxAmount,
+                    "fee": a.fee,
+                    "nonce": _hex(a.nonce),
+                    "tx": _hex(e["transactionHash"]),
+                    "block": e["blockNumber"],
+                }
+            )
+    transfers: dict[tuple[bytes, int], Any] = {}
+    for field in ("sender", "receiver"):
+        for e in r.each("stable_token", "Transfer", field, accounts):
+            transfers[(bytes(e["transactionHash"]), e["logIndex"])] = e
+    payers = sorted({e.args.sender for e in transfers.values()})
+    used = {
+        (bytes(e["transactionHash"]), e["logIndex"]): e
+        for e in r.each("stable_token", "AuthorizationUsed", "authorizer", payers)
+    }
+    for (tx, index), e in sorted(transfers.items(), key=lambda kv: (kv[1]["blockNumber"], kv[0][1])):
+        auth = used.get((tx, index - 1))
+        if auth is None or auth.args.authorizer != e.args.sender or e.args.receiver in own:
+            continue
+        payer, payee = e.args.sender, e.args.receiver
+        out.append(
+            {
+                "scheme": "exact",
+                "role": "payer+payee"
+                if payer in accounts and payee in accounts
+                else "payer"
+                if payer in accounts
+                else "payee",
+                "payer": payer,
+                "payee": payee,
+                "amount": e.args.value,
+                "max_amount": None,
+                "fee": None,
+                "nonce": _hex(auth.args.nonce),
+                "tx": _hex(tx),
+                "block": e["blockNumber"],
+            }
+        )
+    return sorted(out, key=lambda x: x["block"])
+
+
+def _da_references(h: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """blob key (hex) -> where the chain names it (as ``eigenda:<blob key>``): a validation request's
+    URI (filed by the agent's owner), a feedback's URI or endpoint (given by a client), a verified
+    task's DA record (TaskVerified's
+    ``record``, certified with the result by the executor set)."""
+    refs: dict[str, list[dict[str, Any]]] = {}
+
+    def add(uri: str | None, ref: dict[str, Any]) -> None:
+        m = DA_URI.fullmatch(uri or "")
+        if m:
+            refs.setdefault(m[1].lower(), []).append(ref)
+
+    for v in h["validations"]:
+        add(v["uri"], {"from": "validation", "request_hash": v["request_hash"]})
+    for f in h["feedback"]["entries"]:  # the record a feedback is about: its URI, or its endpoint
+        for uri in dict.fromkeys((f["uri"], f["endpoint"])):
+            add(uri, {"from": "feedback", "client": f["client"], "index": f["index"]})
+    for t in h["tasks"]:
+        if t["record"] is not None and int(t["record"], 16):
+            refs.setdefault(t["record"][2:], []).append({"from": "task", "task": t["task"]})
+    return refs
+
+
+def _step_contents(payload: bytes, h: dict[str, Any]) -> dict[str, Any]:
+    """A trading step record (offchain.agent.trading.StepRecord) as the history shows it, each of its
+    claims set beside what the chain holds: whether it names this agent, whether its feed payment
+    and its inference receipt are among the agent's on chain."""
+    rec = StepRecord.from_json(payload)  # RecordError: malformed, or its parts do not fit
+    paid = {p["tx"] for p in h["payments"]}
+    receipts = {r["receipt"] for r in h["receipts"]}
+    registry = str(rec.agent.get("registry", "")).lower()
+    tx = str(rec.payment.get("transaction", "")).lower()
+    digest = _hex(rec.receipt.digest())
+    return {
+        "names_agent": rec.agent.get("id") == h["agent_id"] and registry == h["identity"]["registry"].lower(),
+        "wallet": rec.agent.get("wallet"),
+        "step": rec.feed.feed.step,
+        "feed_block": rec.feed.feed.block,
+        "data_agent": rec.feed.signer(),
+        "strategy_hash": _hex(rec.strategy.hash()),
+        "payment": {**rec.payment, "on_chain": ("0x" + tx.removeprefix("0x")) in paid},
+        "receipt": digest,
+        "receipt_on_chain": digest in receipts,
+        "order": rec.order.to_dict(),
+        "trade": rec.trade,
+        "policy_task": None if rec.policy is None else _hex(rec.policy.task_hash),
+    }
+
+
+def _da_records(h: dict[str, Any], records: Any) -> list[dict[str, Any]]:
+    """The DA records the chain names (:func:`_da_references`); with `records` (an
+    offchain.agent.trading.DARecords: the DA network's disperser, relays and validators) each is
+    fetched by its certificate (the disperser's, checked; the payload verified against its
+    commitment) and decoded. A record that cannot be fetched or read keeps its error; the rest
+    stand."""
+    out = []
+    for key, refs in _da_references(h).items():
+        e: dict[str, Any] = {"blob_key": "0x" + key, "referenced_by": refs, "fetched": False}
+        e.update(bytes=None, keccak=None, type=None, contents=None, error=None)
+        out.append(e)
+        if records is None:
+            continue
+        try:
+            payload = records.get(da_client.certificate(records.disperser, bytes.fromhex(key)))
+        except (DAError, RecordUnavailableError) as exc:
+            e["error"] = f"not fetched: {exc}"
+            continue
+        e.update(fetched=True, bytes=len(payload), keccak=_hex(keccak(payload)))
+        try:
+            d = json.loads(payload)
+        except ValueError:
+            continue  # not JSON: its size and hash only
+        if isinstance(d, dict) and isinstance(d.get("type"), str):
+            e["type"] = d["type"]
+        if e["type"] == RECORD_TYPE:
+            try:
+                e["contents"] = _step_contents(payload, h)
+            except RecordError as exc:
+                e["error"] = f"a malformed step record: {exc}"
+    return out
+
+
+def agent_history(deployment: Any, agent_id: int, from_block: int = 0, records: Any = None) -> dict[str, Any]:
+    """Everything the chain holds about agent `agent_id` (see the module's docstring), as JSON;
+    with `records` (an offchain.agent.trading.DARecords) the contents of the DA records the chain
+    names too."""
     if not 0 <= agent_id < 2**256:
         raise AgentNotFoundError(f"an agent id is a uint256: got {agent_id}")
     r = _Reader(deployment, from_block)
     identity, accounts = _identity(r, agent_id)
     tasks, task_slashes = _tasks(r, accounts)
     receipts, inference_slashes = _receipts(r, accounts)
-    return {
+    h = {
         "agent_id": agent_id,
         "chain_id": deployment.w3.eth.chain_id,
         "accounts": accounts,
@@ -306,9 +467,12 @@ def agent_history(deployment: Any, agent_id: int, from_block: int = 0) -> dict[s
         "tasks": tasks,
         "receipts": receipts,
         "escrows": _escrows(r, accounts),
+        "payments": _payments(r, accounts),
         "slashes": sorted(task_slashes + inference_slashes, key=lambda s: s["block"]),
-        "read": sorted(r.c),
+        "read": sorted(r.c) + ([] if records is None else ["da"]),
     }
+    h["da_records"] = _da_records(h, records)
+    return h
 
 
 def _short(v: Any) -> str:
@@ -358,6 +522,19 @@ def render(h: dict[str, Any]) -> str:
         h["escrows"],
         ["escrow", "role", "payer", "payee", "amount", "state", "refund_reason", "block"],
     )
+    lines += _table(
+        "payments",
+        h["payments"],
+        ["scheme", "role", "payer", "payee", "amount", "max_amount", "fee", "block"],
+    )
     lines += _table("slashes", h["slashes"], ["kind", "ref", "operator", "slash_id", "block"])
+    da = []
+    for d in h["da_records"]:
+        c, order = d["contents"], None
+        if c is not None:
+            order = f"{c['order']['action']} {c['order']['amount_in']}"
+        frm = ",".join(sorted({x["from"] for x in d["referenced_by"]}))
+        da.append({**d, "from": frm, "step": None if c is None else c["step"], "order": order})
+    lines += _table("DA records", da, ["blob_key", "from", "fetched", "type", "step", "order", "error"])
     lines.append(f"read: {', '.join(h['read'])}")
     return "\n".join(lines)

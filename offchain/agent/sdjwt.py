@@ -35,9 +35,12 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from offchain.agent.errors import (
     SdJwtBindingError,
+    SdJwtChainError,
     SdJwtDisclosureError,
     SdJwtError,
     SdJwtExpiredError,
+    SdJwtIssuerError,
+    SdJwtNotYetValidError,
     SdJwtSignatureError,
 )
 
@@ -119,7 +122,9 @@ def sign_jwt(key: PrivateKey, header: dict[str, Any], payload: dict[str, Any]) -
     return signing_input + "." + b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
 
 
-def _parse_jwt(token: str, what: str, typ: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
+def _parse_jwt(
+    token: str, what: str, typ: str | frozenset[str]
+) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
     parts = token.split(".")
     if len(parts) != 3:
         raise SdJwtError(f"the {what} is no compact JWS")
@@ -128,8 +133,9 @@ def _parse_jwt(token: str, what: str, typ: str) -> tuple[dict[str, Any], dict[st
         raise SdJwtError(f"the {what} header and payload are JSON objects")
     if header.get("alg") != ALG:
         raise SdJwtError(f"the {what} must be signed {ALG}, not {header.get('alg')!r}")
-    if header.get("typ") != typ:
-        raise SdJwtError(f"the {what} must have typ {typ}, not {header.get('typ')!r}")
+    typs = frozenset({typ}) if isinstance(typ, str) else typ
+    if header.get("typ") not in typs:
+        raise SdJwtError(f"the {what} must have typ {' or '.join(sorted(typs))}, not {header.get('typ')!r}")
     if "crit" in header:
         raise SdJwtError(f"the {what} names critical header parameters this verifier does not know")
     return header, payload, (parts[0] + "." + parts[1]).encode(), unb64url(parts[2], f"the {what} signature")
@@ -322,7 +328,7 @@ def verify(
     iss = payload.get("iss")
     key = issuers.get(iss) if isinstance(iss, str) else None
     if key is None:
-        raise SdJwtSignatureError(f"the credential's issuer {iss!r} is not trusted here")
+        raise SdJwtIssuerError(f"the credential's issuer {iss!r} is not trusted here")
     _check_signature(key, signing_input, sig, "credential")
     if payload.get("_sd_alg", SD_ALG) != SD_ALG:
         raise SdJwtError(f"the credential's _sd_alg must be {SD_ALG}")
@@ -332,7 +338,7 @@ def verify(
     if now >= exp:
         raise SdJwtExpiredError(f"the credential expired at {exp}")
     if nbf is not None and now + leeway_s < nbf:
-        raise SdJwtExpiredError(f"the credential is valid from {nbf}")
+        raise SdJwtNotYetValidError(f"the credential is valid from {nbf}")
     disclosures = [Disclosure.parse(p) for p in parts[1:-1]]
     by_digest = {d.digest: d for d in disclosures}
     if len(by_digest) != len(disclosures):
@@ -355,9 +361,349 @@ def verify(
         raise SdJwtBindingError("the key-binding JWT carries another nonce")
     iat = _int_claim(kb, "iat", "key-binding JWT", True)
     assert iat is not None
-    if iat > now + leeway_s or iat < now - max_age_s:
-        raise SdJwtExpiredError(f"the key-binding JWT was made at {iat}, outside [now - {max_age_s} s, now]")
+    if iat > now + leeway_s:
+        raise SdJwtNotYetValidError(f"the key-binding JWT was made at {iat}, after now ({int(now)})")
+    if iat < now - max_age_s:
+        raise SdJwtExpiredError(f"the key-binding JWT was made at {iat}, more than {max_age_s} s ago")
     if kb.get("sd_hash") != digest("~".join(parts[:-1]) + "~"):
         raise SdJwtBindingError("the key-binding JWT's sd_hash is not this presentation's")
     claims.pop("cnf", None)
     return Presentation(claims, dict(holder_jwk), kb)
+
+
+# ---------------------------------------------------------------- Delegate SD-JWT (chains)
+#
+# draft-gco-oauth-delegate-sd-jwt, as AP2 v0.2 secures its mandates: a key-binding JWT may itself
+# be an SD-JWT (a KB-SD-JWT) whose ``delegate_payload`` array holds, as array-element disclosures,
+# new claims (the delegate payload); with ``typ: kb+sd-jwt+kb`` that payload binds the next
+# holder's key (``cnf``), which signs the next link. Compact form: the links joined by an empty
+# component, ``<SD-JWT>~<d>~...~~<KB-SD-JWT>~<d>~...~``; each KB-SD-JWT's ``sd_hash`` is the digest
+# of the link before it (its JWT and the disclosures presented with it).
+
+KB_SD_TYP = "kb+sd-jwt"  # the last link of a chain (binds no further key)
+KB_SD_KB_TYP = "kb+sd-jwt+kb"  # a link whose delegate payload binds the next link's key
+DELEGATE = "delegate_payload"
+MAX_LINKS = 8
+
+
+@dataclass(frozen=True)
+class Sd:
+    """A value to be made selectively disclosable by :func:`conceal` (an object property's value,
+    or an array element)."""
+
+    value: Any
+
+
+def conceal(node: Any) -> tuple[Any, list[Disclosure]]:
+    """`node` with every :class:`Sd` value replaced by its digest (``_sd`` in objects, ``{"...":
+    digest}`` in arrays; nested ones too), and the disclosures (inner ones first)."""
+    out: list[Disclosure] = []
+    if isinstance(node, Sd):
+        raise SdJwtError("a selectively disclosable value sits in an object or an array")
+    if isinstance(node, list):
+        arr = []
+        for el in node:
+            if isinstance(el, Sd):
+                inner, ds = conceal(el.value)
+                d = Disclosure.make(None, inner)
+                out += [*ds, d]
+                arr.append({"...": d.digest})
+            else:
+                v, ds = conceal(el)
+                out += ds
+                arr.append(v)
+        return arr, out
+    if not isinstance(node, dict):
+        return node, out
+    if RESERVED & set(node):
+        raise SdJwtError("_sd, ... and _sd_alg are reserved claim names")
+    obj: dict[str, Any] = {}
+    sd: list[str] = []
+    for k, v in node.items():
+        inner, ds = conceal(v.value if isinstance(v, Sd) else v)
+        out += ds
+        if isinstance(v, Sd):
+            d = Disclosure.make(k, inner)
+            out.append(d)
+            sd.append(d.digest)
+        else:
+            obj[k] = inner
+    if sd:
+        obj["_sd"] = sorted(sd)
+    return obj, out
+
+
+def _links(text: str) -> list[list[str]]:
+    """The links of a chain (each ``[jwt, disclosure, ...]``); SdJwtChainError unless it is
+    ``<jwt>~<d>~...~(~<jwt>~<d>~...~)*``."""
+    if not isinstance(text, str) or len(text) > MAX_CHARS:
+        raise SdJwtError(f"a mandate chain is a string of at most {MAX_CHARS} characters")
+    parts = text.split("~")
+    if len(parts) < 2 or parts[-1] != "" or parts[0] == "":
+        raise SdJwtChainError("a chain is <SD-JWT>~<disclosures>~~<KB-SD-JWT>~<disclosures>~ (ends with ~)")
+    links: list[list[str]] = [[]]
+    for p in parts[:-1]:
+        if p:
+            links[-1].append(p)
+        elif not links[-1]:
+            raise SdJwtChainError("two link separators in a row: an empty link")
+        else:
+            links.append([])
+    if not links[-1]:
+        links.pop()
+    if len(links) > MAX_LINKS or any(len(ln) - 1 > MAX_DISCLOSURES for ln in links):
+        raise SdJwtError(f"a chain has at most {MAX_LINKS} links of at most {MAX_DISCLOSURES} disclosures")
+    return links
+
+
+def _serialize(link: list[str]) -> str:
+    return "~".join(link) + "~"
+
+
+def last_link(text: str) -> str:
+    """The last link of a chain (or the SD-JWT itself), as its digest covers it."""
+    return _serialize(_links(text)[-1])
+
+
+def prune(text: str, keep: Any) -> str:
+    """`text` with its last link's disclosures cut to those `keep(disclosure)` accepts and the
+    signed payload still references (through kept disclosures): what a holder does before binding
+    it, to reveal no more than a verifier needs."""
+    links = _links(text)
+    _, payload, _, _ = _parse_jwt_any(links[-1][0])
+    by_digest = {d.digest: d for d in map(Disclosure.parse, links[-1][1:])}
+    kept: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for el in node:
+                if isinstance(el, dict) and isinstance(el.get("..."), str) and len(el) == 1:
+                    visit(el["..."])
+                else:
+                    walk(el)
+        elif isinstance(node, dict):
+            for h in node.get("_sd", []) if isinstance(node.get("_sd"), list) else []:
+                visit(h)
+            for k, v in node.items():
+                if k != "_sd":
+                    walk(v)
+
+    def visit(h: Any) -> None:
+        d = by_digest.get(h) if isinstance(h, str) else None
+        if d is not None and d.encoded not in kept and keep(d):
+            kept.append(d.encoded)
+            walk(d.value)
+
+    walk(payload)
+    order = [e for e in links[-1][1:] if e in kept]
+    links[-1] = [links[-1][0], *order]
+    return "~".join(_serialize(ln) for ln in links)
+
+
+def _parse_jwt_any(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise SdJwtError("a link is no compact JWS")
+    header, payload = _json_of(parts[0], "a link's header"), _json_of(parts[1], "a link's payload")
+    if not isinstance(header, dict) or not isinstance(payload, dict):
+        raise SdJwtError("a link's header and payload are JSON objects")
+    return header, payload, (parts[0] + "." + parts[1]).encode(), unb64url(parts[2], "a link's signature")
+
+
+def delegate(
+    text: str,
+    key: PrivateKey,
+    payloads: list[Any],
+    *,
+    aud: str,
+    nonce: str,
+    iat: int,
+    binds_key: bool,
+) -> str:
+    """Append a KB-SD-JWT to the SD-JWT or chain `text`, signed by `key` (the private half of the
+    ``cnf`` key its last link binds) for `aud` and `nonce` at `iat`: each of `payloads` (which may
+    hold :class:`Sd` values) becomes one disclosed element of ``delegate_payload``. With
+    `binds_key` (``typ: kb+sd-jwt+kb``) each payload must bind the next holder's key (``cnf``)."""
+    if not payloads:
+        raise SdJwtError("a delegation carries at least one delegate payload")
+    if binds_key and not all(isinstance(p, dict) and isinstance(p.get("cnf"), dict) for p in payloads):
+        raise SdJwtError("a kb+sd-jwt+kb delegate payload binds the next holder's key (cnf)")
+    arr, disclosures = conceal([Sd(p) for p in payloads])
+    kb = {DELEGATE: arr, "iat": iat, "aud": aud, "nonce": nonce, "sd_hash": digest(last_link(text))}
+    jwt = sign_jwt(key, {"typ": KB_SD_KB_TYP if binds_key else KB_SD_TYP}, kb | {"_sd_alg": SD_ALG})
+    return text + "~" + _serialize([jwt, *(d.encoded for d in disclosures)])
+
+
+@dataclass(frozen=True)
+class Link:
+    """A verified link: its JWT header and (unresolved) payload, its content (the claims with the
+    disclosed ones in place: the root's own, or the one disclosed ``delegate_payload`` element),
+    and its serialization (``<jwt>~<disclosure>~...~``, what the next link's ``sd_hash`` covers)."""
+
+    header: dict[str, Any]
+    payload: dict[str, Any]
+    content: dict[str, Any]
+    serialized: str
+
+    @property
+    def digest(self) -> str:
+        """The link's digest, as ``sd_hash`` (and AP2's receipt ``reference``) compute it."""
+        return digest(self.serialized)
+
+    @property
+    def jwt_digest(self) -> str:
+        """The digest of the link's signed JWT alone (the same whatever disclosures travel with
+        it: what identifies an open mandate across its presentations)."""
+        return digest(self.serialized.split("~", 1)[0])
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A verified chain: the root's issuer and the links, root first."""
+
+    iss: str
+    links: tuple[Link, ...]
+
+
+def _validity(claims: dict[str, Any], what: str, now: float, leeway_s: int) -> None:
+    exp = _int_claim(claims, "exp", what, False)
+    nbf = _int_claim(claims, "nbf", what, False)
+    if exp is not None and now >= exp:
+        raise SdJwtExpiredError(f"the {what} expired at {exp}")
+    if nbf is not None and now + leeway_s < nbf:
+        raise SdJwtNotYetValidError(f"the {what} is valid from {nbf}")
+
+
+def _content(payload: dict[str, Any], claims: dict[str, Any], what: str, root: bool) -> dict[str, Any]:
+    if DELEGATE not in payload:
+        if not root:
+            raise SdJwtError(f"the {what} carries no {DELEGATE}")
+        return claims
+    arr = payload[DELEGATE]
+    if (
+        not isinstance(arr, list)
+        or not arr
+        or not all(isinstance(e, dict) and set(e) == {"..."} for e in arr)
+    ):
+        raise SdJwtDisclosureError(f"the {what}'s {DELEGATE} is a non-empty list of digests only")
+    shown = claims[DELEGATE]
+    if len(shown) != 1 or not isinstance(shown[0], dict):
+        raise SdJwtDisclosureError(
+            f"the {what} must disclose exactly one {DELEGATE} object, not {len(shown)}"
+        )
+    return shown[0]
+
+
+def verify_chain(
+    text: str,
+    issuers: Mapping[str, PublicKey],
+    *,
+    aud: str,
+    nonce: str,
+    now: float,
+    root_typs: frozenset[str] = frozenset({TYP}),
+    max_age_s: int = 300,
+    leeway_s: int = 30,
+) -> Chain:
+    """Verify a Delegate SD-JWT chain ending in a KB-SD-JWT for `aud` and `nonce` at `now`: the
+    root signed by the key trusted for its ``iss`` (or, without one, its header's ``kid``: AP2's
+    agent-provider mandates name no issuer) (SdJwtIssuerError for an unknown issuer,
+    SdJwtSignatureError for another key), each later link by the key its predecessor's content
+    binds (SdJwtChainError), each ``sd_hash`` the digest of the link before (SdJwtBindingError),
+    the validity windows of every link's JWT and content, every disclosure referenced once; links
+    before the last are ``kb+sd-jwt+kb`` binding a key, the last is ``kb+sd-jwt``, at most
+    `max_age_s` old."""
+    raw = _links(text)
+    if len(raw) < 2:
+        raise SdJwtChainError("a mandate chain has the root and at least one delegated link")
+    links: list[Link] = []
+    iss: Any = None
+    for i, link in enumerate(raw):
+        last = i == len(raw) - 1
+        what = "root" if i == 0 else f"link {i}"
+        if i == 0:
+            header, payload, signing_input, sig = _parse_jwt(link[0], what, root_typs)
+            iss = payload.get("iss", header.get("kid"))  # a provider's root may name its key only
+            key = issuers.get(iss) if isinstance(iss, str) else None
+            if key is None:
+                raise SdJwtIssuerError(f"the root's issuer (iss, or kid) {iss!r} is not trusted here")
+            _check_signature(key, signing_input, sig, what)
+        else:
+            header, payload, signing_input, sig = _parse_jwt(
+                link[0], what, frozenset({KB_SD_TYP, KB_SD_KB_TYP})
+            )
+            if header["typ"] == KB_SD_TYP and not last:
+                raise SdJwtChainError(f"{what} ends the chain ({KB_SD_TYP}) and yet link {i + 1} follows it")
+            if header["typ"] == KB_SD_KB_TYP and last:
+                raise SdJwtChainError(
+                    f"the chain ends in {what}, an open delegation ({KB_SD_KB_TYP}): nothing closed"
+                )
+            cnf = links[-1].content.get("cnf")
+            if not isinstance(cnf, dict) or "jwk" not in cnf:
+                raise SdJwtChainError(f"link {i - 1} binds no key (cnf.jwk) to sign link {i}")
+            try:
+                _check_signature(key_of(cnf["jwk"]), signing_input, sig, what)
+            except SdJwtSignatureError:
+                raise SdJwtChainError(f"{what} is not signed by the key link {i - 1} binds") from None
+            if "sd_hash" in payload:
+                if payload["sd_hash"] != links[-1].digest:
+                    raise SdJwtBindingError(
+                        f"{what}'s sd_hash is not the digest of link {i - 1} as presented"
+                    )
+            elif payload.get("issuer_jwt_hash") != links[-1].jwt_digest:
+                raise SdJwtBindingError(f"{what} binds link {i - 1} by neither sd_hash nor issuer_jwt_hash")
+            iat = _int_claim(payload, "iat", what, True)
+            assert iat is not None
+            if iat > now + leeway_s:
+                raise SdJwtNotYetValidError(f"{what} was made at {iat}, after now ({int(now)})")
+            if last:
+                if iat < now - max_age_s:
+                    raise SdJwtExpiredError(f"{what} was made at {iat}, more than {max_age_s} s ago")
+                if payload.get("aud") != aud:
+                    raise SdJwtBindingError(f"{what} is for audience {payload.get('aud')!r}, not {aud!r}")
+                if payload.get("nonce") != nonce:
+                    raise SdJwtBindingError(f"{what} carries another nonce")
+        if payload.get("_sd_alg", SD_ALG) != SD_ALG:
+            raise SdJwtError(f"the {what}'s _sd_alg must be {SD_ALG}")
+        _validity(payload, what, now, leeway_s)
+        disclosures = [Disclosure.parse(p) for p in link[1:]]
+        by_digest = {d.digest: d for d in disclosures}
+        if len(by_digest) != len(disclosures):
+            raise SdJwtDisclosureError(f"a disclosure of the {what} is sent twice")
+        used: set[str] = set()
+        claims = _resolve(payload, by_digest, used)
+        if set(by_digest) - used:
+            raise SdJwtDisclosureError(
+                f"{len(set(by_digest) - used)} disclosure(s) match no digest of the {what} (tampered?)"
+            )
+        content = _content(payload, claims, what, i == 0)
+        _validity(content, f"{what}'s content", now, leeway_s)
+        if not last and (i > 0 or DELEGATE in payload) and "cnf" not in content:
+            raise SdJwtChainError(f"the {what}'s delegate payload binds no key for the next link")
+        links.append(Link(header, payload, content, _serialize(link)))
+    assert isinstance(iss, str)
+    if _int_claim(links[0].payload, "exp", "root", False) is None and "exp" not in links[0].content:
+        raise SdJwtError("the root (its JWT or its delegate payload) must have an expiry (exp)")
+    return Chain(iss, tuple(links))
+
+
+def jwt_payload(token: Any, what: str) -> dict[str, Any]:
+    """The payload of a compact JWS, unverified (SdJwtError unless it is one with a JSON object
+    payload): for a JWT whose signature is checked otherwise (a merchant comparing the checkout it
+    issued)."""
+    parts = token.split(".") if isinstance(token, str) else []
+    if len(parts) != 3:
+        raise SdJwtError(f"the {what} is no compact JWS")
+    payload = _json_of(parts[1], f"the {what}'s payload")
+    if not isinstance(payload, dict):
+        raise SdJwtError(f"the {what}'s payload is a JSON object")
+    return payload
+
+
+def verify_jwt(token: Any, key: PublicKey, typ: str, what: str) -> dict[str, Any]:
+    """The payload of a compact JWS (ES256, `typ`) once its signature is `key`'s (typed errors)."""
+    if not isinstance(token, str):
+        raise SdJwtError(f"the {what} is a compact JWS string")
+    _, payload, signing_input, sig = _parse_jwt(token, what, typ)
+    _check_signature(key, signing_input, sig, what)
+    return payload

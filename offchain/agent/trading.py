@@ -30,6 +30,12 @@ receipt is for that prompt under the declared options and parameters, re-runs th
 parser, and compares with the recorded order (and, given the chain, the trade's Swap event); given
 a :class:`PolicyVerifier`, the policy task's certified output must be the one a local re-run of the
 registered image and the Python parser give for the record's input, on the declared image.
+
+A certified policy output that is not the policy's order is refused by the agent
+(:class:`~offchain.agent.errors.PolicyRefusedError`, nothing traded), which still records the step;
+:class:`PolicyReexecutor` judges such a record alone (the task's certified input from the chain,
+the image re-run in an enrolled enclave) and builds the TaskSlasher's receipt fault proof
+(:class:`PolicyFault`), which slashes exactly the certifying operators.
 """
 
 from __future__ import annotations
@@ -59,7 +65,10 @@ from offchain.agent.a2a_server import A2AServer, Skill
 from offchain.agent.errors import (
     A2AError,
     FeedError,
+    PolicyImageMismatchError,
+    PolicyRefusedError,
     PolicyTaskError,
+    PolicyTaskUnknownError,
     RecordError,
     RecordUnavailableError,
     TradeError,
@@ -73,9 +82,11 @@ from offchain.chain.agent import Sender
 from offchain.chain.bls_registry import BLSRegistryReader
 from offchain.chain.errors import ChainError
 from offchain.chain.inference_disputes import Reexecution, reexecute_with
-from offchain.chain.task_mailbox import TaskParams, Web3TaskMailbox
+from offchain.chain.task_mailbox import TaskParams, Web3TaskMailbox, receipt_fault_args
 from offchain.compute import trading_policy as policy
 from offchain.compute.errors import PolicyInputError, PolicyOutputError
+from offchain.compute.executor import TaskOutcome
+from offchain.compute.receipt import ReceiptBundle
 from offchain.da.eigenda.encoder import Encoder
 from offchain.da.errors import DAError
 from offchain.da.network import client as da_client
@@ -678,6 +689,102 @@ class PolicyVerifier:
         return out
 
 
+@dataclass(frozen=True)
+class PolicyFault:
+    """A step's certified policy output proven wrong by re-execution: the task, its certified
+    (wrong) output, the image's output on the certified input, the enclave receipt that binds the
+    two, and the certifying operators (TaskVerified's list): ``TaskSlasher.proveReceiptFault``'s
+    arguments (:meth:`args`), which slash exactly those operators."""
+
+    task_hash: bytes
+    certified: bytes
+    correct: bytes
+    receipt: ReceiptBundle
+    signers: tuple[str, ...]
+
+    def args(self) -> tuple[bytes, tuple, tuple, list[str]]:
+        return receipt_fault_args(self.task_hash, self.receipt, self.signers)
+
+
+@dataclass
+class PolicyReexecutor:
+    """Anyone's audit of a step's policy task from its DA record: `mailbox` (its account, if any,
+    sends the proof), the agent's declared `task_type` and `image`, and `run`, which runs that image
+    on an input in an enclave whose key is enrolled in ComputeAVS for the task's app and image
+    (e.g. :func:`offchain.compute.executor.execute_task` with that enclave, the task's app id and the
+    chain id) and returns its :class:`~offchain.compute.executor.TaskOutcome`: the output and the
+    enclave's receipt over it."""
+
+    mailbox: Web3TaskMailbox
+    task_type: int
+    image: bytes
+    run: Callable[[bytes], TaskOutcome]
+
+    def fault(self, raw: bytes) -> PolicyFault | None:
+        """Judge the policy task of the step record `raw` (the DA payload): re-run the registered
+        image on the task's certified input (its ``TaskCreated`` payload, bound by the task's
+        input hash) and compare with the certified output. None when they agree; the fault proof's
+        arguments when they do not. Refused: a record that does not parse or has no policy task
+        (:class:`RecordError`); a task of another mailbox or type (:class:`PolicyTaskError`), not on
+        chain or not certified there (:class:`PolicyTaskUnknownError`); another image than the
+        registered and declared one (:class:`PolicyImageMismatchError`); an input the policy
+        refuses, or a re-run that is not the reference's output or whose receipt does not bind the
+        task (:class:`PolicyTaskError`: nothing is proven on a re-run that cannot be trusted)."""
+        rec = StepRecord.from_json(raw)
+        t = rec.policy
+        if t is None:
+            raise RecordError("the step has no policy task")
+        h = t.task_hash
+        if (t.mailbox, t.task_type) != (self.mailbox.address, self.task_type):
+            raise PolicyTaskError(
+                "the record's policy task is not of the agent's declared mailbox and task type"
+            )
+        try:
+            info = self.mailbox.info(h)
+        except EigenError as exc:
+            raise PolicyTaskUnknownError(f"the policy task 0x{h.hex()} could not be read: {exc}") from None
+        if info.status != "VERIFIED":
+            raise PolicyTaskUnknownError(
+                f"the policy task 0x{h.hex()} is not certified on chain (status {info.status})"
+            )
+        if info.task_type != t.task_type:
+            raise PolicyTaskError(f"the policy task 0x{h.hex()} is of task type {info.task_type} on chain")
+        tt = self.mailbox.task_type(info.task_type)
+        if tt.image_digest != self.image or t.image_digest != tt.image_digest:
+            raise PolicyImageMismatchError(
+                f"task type {info.task_type} runs the image sha256:{tt.image_digest.hex()}; the record names "
+                f"sha256:{t.image_digest.hex()}, the agent declared sha256:{self.image.hex()}"
+            )
+        try:
+            payload = self.mailbox.payload(h)
+            got = self.mailbox.result(h)
+        except EigenError as exc:
+            raise PolicyTaskUnknownError(f"the policy task 0x{h.hex()}'s input or result: {exc}") from None
+        try:
+            expected = policy.run(payload)
+        except PolicyInputError as exc:
+            raise PolicyTaskError(
+                f"the certified input is no policy input ({exc}): nothing to re-run"
+            ) from None
+        outcome = self.run(payload)
+        if outcome.output != expected:
+            raise PolicyTaskError("the image re-run is not the reference policy's output: nothing proven")
+        if got["result"] == expected:
+            return None
+        r = outcome.receipt.receipt
+        bound = (r.appId, r.imageDigest, r.inputHash, r.outputHash, r.chainId)
+        if bound != (tt.app_id, tt.image_digest, keccak(payload), keccak(expected), self.mailbox.chain_id):
+            raise PolicyTaskError(
+                "the re-run's enclave receipt does not bind the task's app, image, input and output"
+            )
+        return PolicyFault(h, got["result"], expected, outcome.receipt, tuple(got["signers"]))
+
+    def prove(self, fault: PolicyFault) -> Any:
+        """Send ``proveReceiptFault`` for `fault` from the mailbox client's account; returns the
+        transaction hash."""
+        return self.mailbox.prove_receipt_fault(fault.task_hash, fault.receipt, fault.signers)
+
+
 # ---------------------------------------------------------------- the step record
 
 
@@ -903,8 +1010,10 @@ class TradingAgent:
     ) -> StepResult:
         """One step: buy the feed, prompt, decide by `infer` (prompt -> signed receipt), parse (on
         the compute network when the agent has a `policy`: the order traded is the certified one, and
-        a certified output that does not parse, binds another input or is not the policy's own order
-        is refused with :class:`PolicyTaskError`, nothing traded), trade, and build the record
+        a certified output that does not parse or binds another input is refused with
+        :class:`PolicyTaskError`, one that is not the policy's own order with
+        :class:`PolicyRefusedError`, which carries the refused step's record (order HOLD, the
+        certified task) to disperse as evidence; nothing traded), trade, and build the record
         (dispersing it is the caller's: :class:`DARecords`)."""
         signed, payment = self.buy_feed(step)
         prompt = build_prompt(self.strategy, signed.feed)
@@ -920,15 +1029,22 @@ class TradingAgent:
                 self.sender.resync()  # the task was posted from this wallet by another client
             certified = certified_order(task, payload)
             if certified != order:
-                raise PolicyTaskError(
+                why = (
                     f"the certified policy output orders {certified.describe()} where the policy gives "
                     f"{order.describe()}: not traded (task 0x{task.task_hash.hex()})"
                 )
+                held = Order("HOLD", 0, 0, f"refused: {why}")
+                rec = StepRecord(
+                    self._who(), self.strategy, signed, payment, prompt, receipt, held, None, task
+                )
+                raise PolicyRefusedError(why, StepResult(rec, rec.to_json(), text))
             order = certified
         trade = self.trade(order)
-        agent = {"registry": self.registry, "id": self.agent_id, "wallet": self.wallet, "client": self.client}
-        rec = StepRecord(agent, self.strategy, signed, payment, prompt, receipt, order, trade, task)
+        rec = StepRecord(self._who(), self.strategy, signed, payment, prompt, receipt, order, trade, task)
         return StepResult(rec, rec.to_json(), text)
+
+    def _who(self) -> dict[str, Any]:
+        return {"registry": self.registry, "id": self.agent_id, "wallet": self.wallet, "client": self.client}
 
 
 def _settlement(requirements: Any, settled: Any) -> dict[str, Any]:

@@ -184,6 +184,7 @@ ESCROW_KINDS = {"task": ESCROW_KIND_TASK, "inference": ESCROW_KIND_INFERENCE}
 # TaskValidator (contracts/agent/TaskValidator.vy): what a validation request names.
 VALIDATION_KIND_TASK = 1  # a TaskMailbox task hash, with the expected result hash (zero: any)
 VALIDATION_KIND_INFERENCE = 2  # an InferenceDisputes receipt digest
+VALIDATION_KIND_RESULT = 3  # a ComputeAVS receipt digest (an accepted TEE-attested result)
 VALIDATION_REQUEST_DOMAIN = keccak(b"eigen.agent.ValidationRequest.v1")
 
 
@@ -198,16 +199,17 @@ def validation_request_hash(
 ) -> bytes:
     """The ERC-8004 request hash an agent files for the TaskValidator at `validator` to answer
     (TaskValidator.requestHash): it binds the chain, the validator, the agent, the kind of work, the work
-    (`ref`), the result hash claimed (kind 1; zero: any certified result) and a salt (any 32
-    bytes: a second request for the same work needs another)."""
+    (`ref`), the result hash claimed (kind 1; zero: any certified result; kinds 2 and 3 name none,
+    the receipt commits to its output) and a salt (any 32 bytes: a second request for the same work
+    needs another)."""
     if not 0 <= agent_id < 2**256:
         raise ChainInputError(f"agent id out of range: {agent_id}")
-    if kind not in (VALIDATION_KIND_TASK, VALIDATION_KIND_INFERENCE):
+    if kind not in (VALIDATION_KIND_TASK, VALIDATION_KIND_INFERENCE, VALIDATION_KIND_RESULT):
         raise ChainInputError(f"unknown validation kind {kind}")
     if len(ref) != 32 or len(expected) != 32 or len(salt) != 32:
         raise ChainInputError("a validation reference, expected result and salt are 32 bytes each")
-    if kind == VALIDATION_KIND_INFERENCE and expected != bytes(32):
-        raise ChainInputError("an inference validation names no expected result (the receipt commits to it)")
+    if kind != VALIDATION_KIND_TASK and expected != bytes(32):
+        raise ChainInputError("a receipt's validation names no expected result (the receipt commits to it)")
     return keccak(
         abi_encode(
             ["bytes32", "uint256", "address", "uint256", "uint8", "bytes32", "bytes32", "bytes32"],

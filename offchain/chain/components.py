@@ -30,6 +30,8 @@ from offchain.chain.deploy import (
     TASK_VALIDATOR,
     VERIFIED_ESCROW,
     ComputeAVSConfig,
+    DAConfig,
+    DADeployment,
     DeployConfig,
     Deployment,
     InferenceDisputesConfig,
@@ -39,6 +41,7 @@ from offchain.chain.deploy import (
     deploy_bls_registry,
     deploy_compute_avs,
     deploy_core,
+    deploy_da,
     deploy_inference_disputes,
     deploy_rewards,
     deploy_task_mailbox,
@@ -47,15 +50,16 @@ from offchain.chain.deploy import (
     deploy_verified_escrow,
     load_avs_configs,
     load_config,
+    load_da_config,
     load_rewards_config,
     wire_fees,
 )
 from offchain.chain.errors import DeployConfigError
 
 COMPONENTS = ("core", "token", "compute-avs", "inference-disputes", "task-mailbox")
-# Deployed only when named (``core,agent`` or ``all,rewards``): the agent economy's contracts and the
-# rewards contracts (docs/agent.md, docs/rewards.md).
-OPT_IN = ("agent", "rewards")
+# Deployed only when named (``core,agent`` or ``all,rewards``): the agent economy's contracts, the
+# rewards contracts and the DA contracts (docs/agent.md, docs/rewards.md, docs/da-contracts.md).
+OPT_IN = ("agent", "rewards", "da")
 # Record keys of the AVS components, and their contract types.
 AVS_KEYS = {
     "compute-avs": ("compute_avs", "ComputeAVS"),
@@ -95,6 +99,7 @@ class Parameters:
     inference_disputes: InferenceDisputesConfig = field(default_factory=InferenceDisputesConfig)
     task_mailbox: TaskMailboxConfig = field(default_factory=TaskMailboxConfig)
     rewards: RewardsConfig = field(default_factory=RewardsConfig)
+    da: DAConfig = field(default_factory=DAConfig)
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
         def plain(c: Any) -> dict[str, Any]:
@@ -109,6 +114,7 @@ class Parameters:
             "inference_disputes": plain(self.inference_disputes),
             "task_mailbox": plain(self.task_mailbox),
             "rewards": plain(self.rewards),
+            "da": plain(self.da),
         }
 
     def lines(self, components: Iterable[str] = COMPONENTS) -> list[str]:
@@ -132,8 +138,9 @@ class Parameters:
         for comp, (key, _) in AVS_KEYS.items():
             if comp in comps:
                 out += [f"{key}.{k} = {v}" for k, v in d[key].items()]
-        if "rewards" in comps:
-            out += [f"rewards.{k} = {v}" for k, v in d["rewards"].items()]
+        for section in ("rewards", "da"):
+            if section in comps:
+                out += [f"{section}.{k} = {v}" for k, v in d[section].items()]
         return out
 
 
@@ -143,13 +150,21 @@ def load_parameters(network: str, path: Path | str | None = None) -> Parameters:
     the network's overrides)."""
     compute, disputes, mailbox = load_avs_configs(network, path)
     return Parameters(
-        load_config(network, path), compute, disputes, mailbox, rewards=load_rewards_config(network, path)
+        load_config(network, path),
+        compute,
+        disputes,
+        mailbox,
+        rewards=load_rewards_config(network, path),
+        da=load_da_config(network, path),
     )
 
 
 # Core parameters whose difference does not make the recorded deployment another one: eigen_enabled
 # follows the components chosen, and the token may be added to a recorded core later.
 _IGNORED = {"eigen_enabled"}
+# The da parameters a run applies to a reused deployment (the PaymentVault's wiring and its owner):
+# not differences, and recorded as applied.
+DA_APPLIED = ("fee_vault", "operator_fee_bips", "operator_fee_recipient", "governance")
 
 
 def differences(recorded: dict[str, Any] | None, params: Parameters, components: Iterable[str]) -> list[str]:
@@ -160,14 +175,14 @@ def differences(recorded: dict[str, Any] | None, params: Parameters, components:
     want = params.as_dict()
     comps = set(components)
     sections = ["core"] + [key for comp, (key, _) in AVS_KEYS.items() if comp in comps]
-    sections += ["rewards"] if "rewards" in comps else []
+    sections += [s for s in ("rewards", "da") if s in comps]
     out = []
     for section in sections:
         old = recorded.get(section)
         if old is None:
             continue  # that component was not deployed before: nothing to compare
         for k, v in want[section].items():
-            if k in _IGNORED:
+            if k in _IGNORED or (section == "da" and k in DA_APPLIED):
                 continue
             if old.get(k) != v:
                 out.append(f"{section}.{k}: {old.get(k)!r} -> {v!r}")
@@ -182,15 +197,18 @@ class Deployed:
     core: Deployment
     avs: dict[str, Any] = field(default_factory=dict)  # record key -> ape contract
     agent: dict[str, Any] = field(default_factory=dict)  # record key -> ape contract (agent)
+    da: DADeployment | None = None  # the DA contracts (the record's ``da`` section)
     reused: list[str] = field(default_factory=list)
     deployed: list[str] = field(default_factory=list)
     differences: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was wired, handed over or left unset
 
     def addresses(self) -> dict[str, Any]:
         return {
             **self.core.addresses(),
             **{k: c.address for k, c in self.avs.items()},
             **{k: c.address for k, c in self.agent.items()},
+            **({"da": self.da.addresses()} if self.da is not None else {}),
         }
 
 
@@ -224,15 +242,20 @@ def deploy_components(
     record: Path | None = None,
     provider: Any = None,
     redeploy: bool = False,
+    live: bool = False,
 ) -> Deployed:
     """Deploy (or reuse from `record`) the chosen components and write the record: the addresses
-    plus ``"parameters"``, the parameters of the components deployed."""
+    plus ``"parameters"``, the parameters of the components deployed. `live`: a network where
+    value is at stake (not a local chain or a fork), where the DA component refuses to leave the
+    PaymentVault without a fee vault."""
     comps = parse_components(list(components))
     core_cfg: DeployConfig = replace(params.core, eigen_enabled="token" in comps)
     if "token" in comps and core_cfg.strategy_whitelister != "deployer":
         raise DeployConfigError("the token component needs strategy_whitelister: deployer")
     params = replace(params, core=core_cfg)
     old = {} if record is None or redeploy else _read(record)
+    if "da" in comps:
+        _check_da_destination(params.da, comps, old, provider, live)
     if redeploy and record is not None and record.exists():
         record.unlink()  # deploy_core reuses whatever the record names
     core = deploy_core(project, deployer, core_cfg, record=record, provider=provider)
@@ -293,9 +316,11 @@ def deploy_components(
                 core.reused,
                 params.inference_disputes.challenge_window_s,
             )
-        if "task_mailbox" in out.avs or "inference_disputes" in out.avs:  # the stake-backed validator
+        if any(k in out.avs for k in ("task_mailbox", "inference_disputes", "compute_avs")):
+            # the stake-backed validator
             out.agent[TASK_VALIDATOR] = _task_validator(project, deployer, provider, old, out, core.reused)
     _rewards_component(project, deployer, params, comps, old, core, out, provider)
+    _da_component(project, deployer, params, comps, old, core, out, provider, live)
     if record is not None:
         # The record describes what is on chain: the recorded parameters of what was reused, the
         # wanted ones of what was deployed now, and (over a reused core) the AVS contracts left as
@@ -307,9 +332,11 @@ def deploy_components(
             for s in wanted
             if s in recorded or _section_deployed(s, out.deployed)
         }
+        if "da" in out.reused:  # its wiring and owner are the wanted ones now
+            kept["da"] = {**kept["da"], **{k: wanted["da"][k] for k in DA_APPLIED}}
         kept_keys = [k for k, _ in AVS_KEYS.values()] + ["task_slasher"] + list(AGENT_CONTRACTS)
         kept_keys += [VERIFIED_ESCROW, TASK_VALIDATOR]
-        kept_keys += list(REWARDS_KEYS)
+        kept_keys += list(REWARDS_KEYS) + ["da"]
         others = {k: old[k] for k in kept_keys if core.reused and k in old}
         data = {**others, **out.addresses(), "parameters": kept}
         record.parent.mkdir(parents=True, exist_ok=True)
@@ -356,18 +383,19 @@ def _task_validator(
     project: Any, deployer: Any, provider: Any, old: dict, out: Deployed, reused: bool
 ) -> Any:
     """The recorded TaskValidator if it is live and answers this deployment's registry from its
-    mailbox and disputes, else a new one."""
+    mailbox, disputes and compute AVS, else a new one."""
     want = (
         out.agent["validation_registry"].address,
         out.avs["task_mailbox"].address if "task_mailbox" in out.avs else ZERO_ADDRESS,
         out.avs["inference_disputes"].address if "inference_disputes" in out.avs else ZERO_ADDRESS,
+        out.avs["compute_avs"].address if "compute_avs" in out.avs else ZERO_ADDRESS,
     )
     addr = old.get(TASK_VALIDATOR)
     if reused and isinstance(addr, str):
         try:
             if provider.get_code(addr):
                 v = project.TaskValidator.at(addr)
-                if (v.registry(), v.mailbox(), v.disputes()) == want:
+                if (v.registry(), v.mailbox(), v.disputes(), v.computeAVS()) == want:
                     return v
         except Exception:  # a record naming something else: deploy anew
             pass
@@ -467,6 +495,152 @@ def _wire_fees(deployer: Any, params: Parameters, out: Deployed) -> None:
         mailbox=out.avs.get("task_mailbox"),
         settler=out.agent.get("upto_settler"),
     )
+
+
+# ---- DA (BLSRegistry, PaymentVault, EigenDACertVerifier; docs/da-contracts.md) ------------------
+
+
+def _live_da(project: Any, provider: Any, old: Any, am: str) -> DADeployment | None:
+    """The recorded DA contracts, if each is live and they are wired to each other: the registry
+    over this core's AllocationManager, the verifier over the registry."""
+    try:
+        keys = ("bls_registry", "payment_vault", "cert_verifier", "weth")
+        if not isinstance(old, dict) or not all(
+            isinstance(old.get(k), str) and provider.get_code(old[k]) for k in keys
+        ):
+            return None
+        reg = project.BLSRegistry.at(old["bls_registry"])
+        verifier = project.EigenDACertVerifier.at(old["cert_verifier"])
+        if reg.allocationManager() != am or verifier.blsRegistry() != reg.address:
+            return None
+        return DADeployment(
+            reg,
+            project.PaymentVault.at(old["payment_vault"]),
+            verifier,
+            project.WETH9.at(old["weth"]),
+            reg.avs(),
+            verifier.operatorSetId(),
+        )
+    except Exception:  # a record naming something else: deploy anew
+        return None
+
+
+def _da_component(
+    project: Any,
+    deployer: Any,
+    params: Parameters,
+    comps: tuple[str, ...],
+    old: dict[str, Any],
+    core: Deployment,
+    out: Deployed,
+    provider: Any,
+    live: bool,
+) -> None:
+    """Deploy the DA contracts (or reuse the recorded ones over this core), point the PaymentVault's
+    consumed payments at the rewards component's FeeVault (deployed now or recorded) or at
+    ``da.fee_vault``, set the operators' share, then hand the vault and the verifier to
+    ``da.governance``."""
+    if "da" not in comps:
+        return
+    cfg = params.da
+    fee_vault = _da_fee_vault(project, provider, cfg, old, core, out, live)
+    live_da = (
+        _live_da(project, provider, old.get("da"), core.allocation_manager.address) if core.reused else None
+    )
+    if live_da is not None:
+        out.da = live_da
+        out.reused.append("da")
+    else:
+        out.da = deploy_da(project, deployer, core, cfg)
+        out.deployed.append("da")
+    pv = out.da.payment_vault
+    if fee_vault is not None:
+        out.notes += wire_fees(
+            deployer, fee_vault, params.rewards, payment_vault=pv, weth=out.da.weth.address
+        )
+    elif pv.feeVault() == ZERO_ADDRESS:
+        out.notes.append(
+            "da: the PaymentVault names no fee vault: consumed payments stay in it until its owner calls "
+            "setFeeVault (set da.fee_vault or deploy the rewards component)"
+        )
+    recipient = ZERO_ADDRESS if cfg.operator_fee_recipient == "none" else cfg.operator_fee_recipient
+    if (pv.operatorFeeRecipient(), pv.operatorFeeBips()) != (recipient, cfg.operator_fee_bips):
+        _owned_by_deployer(pv, "payment_vault", deployer)
+        pv.setOperatorFee(recipient, cfg.operator_fee_bips, sender=deployer)
+        out.notes.append(f"payment_vault: operator fee {cfg.operator_fee_bips} bips to {recipient}")
+    governance = deployer.address if cfg.governance == "deployer" else cfg.governance
+    for name, c in (("payment_vault", pv), ("cert_verifier", out.da.cert_verifier)):
+        if c.owner() == governance:
+            continue
+        _owned_by_deployer(c, name, deployer)
+        c.transferOwnership(governance, sender=deployer)
+        if c.owner() != governance:
+            raise DeployConfigError(f"the {name} at {c.address} did not pass to {governance}")
+        out.notes.append(f"{name}: owned by {governance}")
+
+
+def _owned_by_deployer(c: Any, name: str, deployer: Any) -> None:
+    if c.owner() != deployer.address:
+        raise DeployConfigError(
+            f"the {name} at {c.address} is owned by {c.owner()}, not the deployer: its owner must change it"
+        )
+
+
+def _check_da_destination(
+    cfg: DAConfig, comps: tuple[str, ...], old: dict, provider: Any, live: bool
+) -> None:
+    """Before anything is deployed: the configured WETH and fee vault exist on this chain, the fee
+    vault does not contradict the rewards component's, and a live network gets a destination."""
+    for name in ("weth", "fee_vault"):
+        v = getattr(cfg, name)
+        if v not in ("deploy", "none") and provider is not None and not provider.get_code(v):
+            raise DeployConfigError(f"da.{name}: no contract at {v} on this chain")
+    recorded = old.get("fee_vault") if isinstance(old.get("fee_vault"), str) else None
+    if "rewards" in comps and cfg.fee_vault not in ("none", recorded):
+        raise DeployConfigError(
+            f"da.fee_vault names {cfg.fee_vault}, but the DA fees go to the rewards component's FeeVault: "
+            "set da.fee_vault: none (or deploy without rewards)"
+        )
+    if live and cfg.fee_vault == "none" and "rewards" not in comps and recorded is None:
+        raise DeployConfigError(
+            "da.fee_vault is none and no rewards component is deployed or recorded: on a live network the "
+            "DA fees need a destination (deploy with --components da,rewards, or name a FeeVault in da.fee_vault)"
+        )
+
+
+def _da_fee_vault(
+    project: Any, provider: Any, cfg: DAConfig, old: dict, core: Deployment, out: Deployed, live: bool
+) -> str | None:
+    """Where the PaymentVault's consumed payments go: the rewards component's FeeVault when it is
+    deployed now or recorded over this core, else ``da.fee_vault``; None (left unset) only off a
+    live network."""
+    rewards = out.avs.get("fee_vault")
+    vault = rewards.address if rewards is not None else None
+    if vault is None and core.reused and isinstance(old.get("fee_vault"), str):
+        rc = _live_avs(
+            project,
+            provider,
+            "RewardsCoordinator",
+            old.get("rewards_coordinator"),
+            core.allocation_manager.address,
+        )
+        if rc is not None and rc.feeRecipient() == old["fee_vault"]:
+            vault = old["fee_vault"]
+    if vault is not None:
+        if cfg.fee_vault not in ("none", vault):
+            raise DeployConfigError(
+                f"da.fee_vault names {cfg.fee_vault}, but the rewards component's FeeVault is {vault}: "
+                "the DA fees go to it (set da.fee_vault: none)"
+            )
+        return vault
+    if cfg.fee_vault != "none":
+        return cfg.fee_vault
+    if live:
+        raise DeployConfigError(
+            "da.fee_vault is none and no rewards component is deployed or recorded: on a live network the "
+            "DA fees need a destination (deploy with --components da,rewards, or name a FeeVault in da.fee_vault)"
+        )
+    return None
 
 
 def _reused_section(section: str, reused: list[str]) -> bool:

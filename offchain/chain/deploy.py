@@ -137,7 +137,11 @@ def _read_config(network: str, path: Path | str | None) -> tuple[Path, dict[str,
 def load_config(network: str, path: Path | str | None = None) -> DeployConfig:
     """Parameters for ape network `network` ("local", "sepolia", ...): defaults + its overrides."""
     p, default, overrides = _read_config(network, path)
-    merged = {k: v for k, v in {**default, **overrides}.items() if k not in (*AVS_SECTIONS, REWARDS_SECTION)}
+    merged = {
+        k: v
+        for k, v in {**default, **overrides}.items()
+        if k not in (*AVS_SECTIONS, REWARDS_SECTION, DA_SECTION)
+    }
     known = set(DeployConfig.__dataclass_fields__)
     unknown = set(merged) - known
     if unknown:
@@ -688,6 +692,185 @@ def deploy_cert_verifier(
     )
 
 
+# ---- the DA component of `ape run deploy` (docs/deploy.md, docs/da-contracts.md) --------------
+
+DA_SECTION = "da"  # its section of config/deploy.yaml (under `default` and a network)
+MAINNET_WETH = "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"  # WETH9 on Ethereum mainnet
+BPS = 10_000
+
+
+def _role_or(section: str, name: str, v: Any, word: str) -> None:
+    """`v` must be `word` or a non-zero address."""
+    if v != word and (not _is_address(v) or v == ZERO_ADDRESS):
+        raise DeployConfigError(f"{section}.{name} must be '{word}' or a non-zero address: got {v!r}")
+
+
+@dataclass(frozen=True)
+class DAConfig:
+    """The DA contracts' parameters (the ``da`` section of config/deploy.yaml): the DA AVS's own
+    BLSRegistry, the PaymentVault (EigenDA mainnet's ``initParams.eigenDA.paymentVault`` by
+    default: 447,000,000 wei a symbol, 4,096 symbols billed at least) and the EigenDACertVerifier
+    (mainnet's 55 % / 33 % thresholds, quorums 0 and 1 required, blob version 0 = 3,537 operators,
+    8,192 chunks, coding rate 8), and where the vault's consumed payments go when no rewards
+    component's FeeVault is deployed or recorded."""
+
+    avs: str = "deployer"  # the DA AVS account its BLSRegistry serves: "deployer" or an address
+    operator_set_id: int = 0  # the set whose certificates the verifier checks
+    bls_rotation_delay_blocks: int = 7200
+    bls_max_staleness_blocks: int = 14_400  # at least the verifier's recency window
+    min_num_symbols: int = 4096
+    price_wei_per_symbol: int = 447_000_000
+    price_update_cooldown_s: int = 1
+    global_symbols_per_period: int = 131_072
+    reservation_period_s: int = 300
+    global_rate_period_s: int = 30
+    confirmation_threshold_pct: int = 55
+    adversary_threshold_pct: int = 33
+    required_quorums: tuple[int, ...] = (0, 1)
+    recency_window_blocks: int = 14_400
+    blob_max_operators: int = 3537
+    blob_chunks: int = 8192
+    blob_coding_rate: int = 8
+    weth: str = MAINNET_WETH  # what sweeps wrap consumed ETH in: "deploy" (a new WETH9) or an address
+    fee_vault: str = "none"  # without the rewards component: a FeeVault address, or "none"
+    operator_fee_bips: int = 0  # the operators' share of each sweep, in ETH
+    operator_fee_recipient: str = "none"  # where it goes ("none" only with 0 bips)
+    governance: str = "deployer"  # owns the vault and the verifier after deployment
+
+    def __post_init__(self) -> None:
+        s = DA_SECTION
+        _role_or(s, "avs", self.avs, "deployer")
+        _role_or(s, "governance", self.governance, "deployer")
+        _check_int(s, "operator_set_id", self.operator_set_id, 0, UINT32_MAX, "an integer in [0, 2^32)")
+        _check_bls(s, self.bls_rotation_delay_blocks, self.bls_max_staleness_blocks)
+        for name in ("min_num_symbols", "price_wei_per_symbol", "global_symbols_per_period"):
+            _check_int(s, name, getattr(self, name), 1, UINT64_MAX, "an integer in [1, 2^64)")
+        _check_int(
+            s, "price_update_cooldown_s", self.price_update_cooldown_s, 0, UINT64_MAX, "seconds below 2^64"
+        )
+        for name in ("reservation_period_s", "global_rate_period_s"):
+            _check_int(s, name, getattr(self, name), 1, UINT64_MAX, "seconds in [1, 2^64)")
+        _check_int(
+            s,
+            "confirmation_threshold_pct",
+            self.confirmation_threshold_pct,
+            1,
+            100,
+            "a percentage in [1, 100]",
+        )
+        _check_int(
+            s, "adversary_threshold_pct", self.adversary_threshold_pct, 0, 99, "a percentage in [0, 100)"
+        )
+        if self.confirmation_threshold_pct <= self.adversary_threshold_pct:
+            raise DeployConfigError(f"{s}.confirmation_threshold_pct must exceed adversary_threshold_pct")
+        q = self.required_quorums
+        if (
+            not isinstance(q, list | tuple)
+            or not 1 <= len(q) <= 8
+            or any(isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < 8 for n in q)
+            or len(set(q)) != len(q)
+        ):
+            raise DeployConfigError(
+                f"{s}.required_quorums must be 1 to 8 distinct quorum numbers below 8: got {q!r}"
+            )
+        object.__setattr__(self, "required_quorums", tuple(q))
+        _check_int(
+            s, "recency_window_blocks", self.recency_window_blocks, 1, UINT32_MAX, "blocks in [1, 2^32)"
+        )
+        if self.bls_max_staleness_blocks < self.recency_window_blocks:
+            raise DeployConfigError(
+                f"{s}.bls_max_staleness_blocks must be at least recency_window_blocks (the registry would "
+                "refuse as stale a certificate the verifier's window accepts)"
+            )
+        _check_int(s, "blob_max_operators", self.blob_max_operators, 1, UINT32_MAX, "an integer in [1, 2^32)")
+        _check_int(s, "blob_chunks", self.blob_chunks, 1, UINT32_MAX, "an integer in [1, 2^32)")
+        _check_int(s, "blob_coding_rate", self.blob_coding_rate, 1, 255, "an integer in [1, 255]")
+        margin = self.confirmation_threshold_pct - self.adversary_threshold_pct
+        if (
+            self.blob_chunks <= self.blob_max_operators
+            or self.blob_coding_rate * (self.blob_chunks - self.blob_max_operators) * margin
+            < 100 * self.blob_chunks
+        ):
+            raise DeployConfigError(
+                f"{s}: blob_coding_rate x (blob_chunks - blob_max_operators) x (confirmation_threshold_pct - "
+                "adversary_threshold_pct) must be at least 100 x blob_chunks (EigenDA's security condition: "
+                "otherwise the verifier refuses every certificate)"
+            )
+        _role_or(s, "weth", self.weth, "deploy")
+        _role_or(s, "fee_vault", self.fee_vault, "none")
+        _check_int(s, "operator_fee_bips", self.operator_fee_bips, 0, BPS, "bips in [0, 10000]")
+        _role_or(s, "operator_fee_recipient", self.operator_fee_recipient, "none")
+        if self.operator_fee_bips and self.operator_fee_recipient == "none":
+            raise DeployConfigError(f"{s}.operator_fee_bips above 0 needs an operator_fee_recipient")
+
+    def vault_params(self) -> PaymentVaultParams:
+        return PaymentVaultParams(
+            self.min_num_symbols,
+            self.price_wei_per_symbol,
+            self.price_update_cooldown_s,
+            self.global_symbols_per_period,
+            self.reservation_period_s,
+            self.global_rate_period_s,
+        )
+
+    def verifier_params(self) -> CertVerifierParams:
+        return CertVerifierParams(
+            self.confirmation_threshold_pct,
+            self.adversary_threshold_pct,
+            bytes(self.required_quorums),
+            self.recency_window_blocks,
+            self.blob_max_operators,
+            self.blob_chunks,
+            self.blob_coding_rate,
+        )
+
+
+def load_da_config(network: str, path: Path | str | None = None) -> DAConfig:
+    """The ``da`` section of `default`, overridden key by key by ``networks.<network>``."""
+    return _merged_section(network, path, DA_SECTION, DAConfig)
+
+
+@dataclass
+class DADeployment:
+    """Handles to the DA contracts (all owned by the deployer until handed to governance)."""
+
+    bls_registry: Any
+    payment_vault: Any
+    cert_verifier: Any
+    weth: Any
+    avs: str
+    operator_set_id: int
+
+    def addresses(self) -> dict[str, Any]:
+        return {
+            "bls_registry": self.bls_registry.address,
+            "payment_vault": self.payment_vault.address,
+            "cert_verifier": self.cert_verifier.address,
+            "weth": self.weth.address,
+            "avs": self.avs,
+            "operator_set_id": self.operator_set_id,
+        }
+
+
+def deploy_da(project: Any, deployer: Any, core: Deployment, config: DAConfig | None = None) -> DADeployment:
+    """Deploy the DA AVS's BLSRegistry over the core, the PaymentVault and the EigenDACertVerifier
+    over the registry's set, both owned by the deployer (the component wires the fees, then hands
+    them to ``governance``), and WETH9 when ``weth`` is ``deploy``. The AVS account then creates
+    its operator set, makes the registry its registrar and fixes the set's quorums
+    (docs/da-contracts.md, *Deploying*)."""
+    cfg = config or DAConfig()
+    avs = deployer.address if cfg.avs == "deployer" else cfg.avs
+    registry = deploy_bls_registry(
+        project, deployer, core, avs, cfg.bls_rotation_delay_blocks, cfg.bls_max_staleness_blocks
+    )
+    vault = deploy_payment_vault(project, deployer, deployer.address, cfg.vault_params())
+    verifier = deploy_cert_verifier(
+        project, deployer, deployer.address, registry.address, cfg.operator_set_id, cfg.verifier_params()
+    )
+    weth = deployer.deploy(project.WETH9) if cfg.weth == "deploy" else project.WETH9.at(cfg.weth)
+    return DADeployment(registry, vault, verifier, weth, avs, cfg.operator_set_id)
+
+
 # ---- the agent economy (issue 20, docs/agent.md): ERC-8004 registries, the x402 stablecoin ------
 
 # Record key -> contract type of the agent component.
@@ -785,19 +968,26 @@ TASK_VALIDATOR = "task_validator"
 
 
 def deploy_task_validator(
-    project: Any, deployer: Any, registry: str, mailbox: str = ZERO_ADDRESS, disputes: str = ZERO_ADDRESS
+    project: Any,
+    deployer: Any,
+    registry: str,
+    mailbox: str = ZERO_ADDRESS,
+    disputes: str = ZERO_ADDRESS,
+    compute_avs: str = ZERO_ADDRESS,
 ) -> Any:
     """Deploy the stake-backed ERC-8004 validator (contracts/agent/TaskValidator.vy) answering the
-    ValidationRegistry `registry` from `mailbox`'s certified tasks and `disputes`' verdicts (either
-    may be the zero address, not both)."""
-    for what, v in (("registry", registry), ("mailbox", mailbox), ("disputes", disputes)):
+    ValidationRegistry `registry` from `mailbox`'s certified tasks, `disputes`' verdicts and
+    `compute_avs`' accepted receipts (any may be the zero address, not all)."""
+    work = (("mailbox", mailbox), ("disputes", disputes), ("compute AVS", compute_avs))
+    for what, v in (("registry", registry), *work):
         if not _is_address(v):
             raise DeployConfigError(f"the task validator's {what} must be an address: got {v!r}")
-    if registry == ZERO_ADDRESS or (mailbox == ZERO_ADDRESS and disputes == ZERO_ADDRESS):
+    if registry == ZERO_ADDRESS or all(v == ZERO_ADDRESS for _, v in work):
         raise DeployConfigError(
-            "the task validator needs a validation registry and a task mailbox or inference disputes"
+            "the task validator needs a validation registry and a task mailbox, inference disputes "
+            "or a compute AVS"
         )
-    return deployer.deploy(project.TaskValidator, registry, mailbox, disputes)
+    return deployer.deploy(project.TaskValidator, registry, mailbox, disputes, compute_avs)
 
 
 # ---------------------------------------------------------------- rewards, fees, buyback (docs/rewards.md)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -45,6 +46,7 @@ ACCOUNT_NAMES = (
 BLOCK_TIME_S = 1
 SEED_SET = 1
 STATE_FILE, PID_FILE, LOG_FILE = "state.json", "anvil.pid", "anvil.log"
+STATES_DIR = "anvil-states"  # anvil's --cache-path: old block states, emptied when the devnet stops
 
 
 def anvil_dir() -> Path | None:
@@ -161,6 +163,8 @@ def _start_anvil(folder: Path, port: int) -> int:
         str(state),
         "--state-interval",
         "2",
+        "--cache-path",
+        str((folder / STATES_DIR).resolve()),
     ]
     with open(folder / LOG_FILE, "ab") as log:
         proc = subprocess.Popen(
@@ -317,6 +321,8 @@ def down(folder: Path | str | None = None, log: Any = print) -> bool:
         return False
     _stop(pid)
     (folder / PID_FILE).unlink(missing_ok=True)
+    # past blocks' states (anvil's --cache-path): the saved state does not need them
+    shutil.rmtree(folder / STATES_DIR, ignore_errors=True)
     log(f"devnet stopped (pid {pid}); its state stays in {folder / STATE_FILE}")
     return True
 

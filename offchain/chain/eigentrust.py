@@ -20,7 +20,6 @@ from typing import Any
 
 from web3 import Web3
 
-from offchain.chain.compute_avs import receipt_args
 from offchain.chain.errors import ChainInputError
 from offchain.chain.sdk import Deployment, send
 from offchain.chain.task_mailbox import Web3TaskMailbox
@@ -126,18 +125,8 @@ class EigenTrustVerifier:
         receipt (it must bind the task's input and an output other than the certified one, and its
         enclave key must be enrolled for the app and image): the certifiers are slashed. Returns the
         transaction hash."""
-        if self.mailbox.account is None:
-            raise ChainInputError("proving a fault needs an account")
         bundle = ReceiptBundle.loads(json.dumps(response.receipt))
-        values, sig = receipt_args(bundle)
-        receipt = tuple(
-            Web3.to_checksum_address(v) if isinstance(v, str) else v for v in values
-        )  # enclaveSigner
-        slasher = self.mailbox.d.contract(
-            "task_slasher", self.mailbox.contract.functions.taskSlasher().call()
-        )
-        fn = slasher.functions.proveReceiptFault(task_hash, receipt, sig, accepted_signers)
-        return send(self.mailbox.d, self.mailbox.account, fn, "proveReceiptFault")["transactionHash"]
+        return self.mailbox.prove_receipt_fault(task_hash, bundle, accepted_signers)
 
 
 class ScoreRegistry:

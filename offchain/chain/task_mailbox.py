@@ -41,7 +41,7 @@ from offchain.bls.cert import build_certificate
 from offchain.bls.errors import BLSCertificateError, BLSKeyError, BLSSignatureError
 from offchain.bls.keys import PublicKey, SecretKey, verify_single
 from offchain.chain.bls_registry import BLSRegistryReader, bls_digest, certificate_bytes
-from offchain.chain.compute_avs import threshold_signatures
+from offchain.chain.compute_avs import receipt_args, threshold_signatures
 from offchain.chain.errors import ChainInputError, ChainRevertError
 from offchain.chain.sdk import Deployment, send
 from offchain.compute.errors import ComputeReceiptError, TaskRunError
@@ -178,6 +178,17 @@ def signers_hash(signers: Sequence[str]) -> bytes:
 # ---- DA records: a task's input, output and receipt -------------------------------------------
 
 RECORD_ABI = ["bytes32", "bytes", "bytes", "bytes"]  # taskHash, input, output, receipt (JSON)
+
+
+def receipt_fault_args(
+    task_hash: bytes, bundle: ReceiptBundle, accepted_signers: Sequence[str]
+) -> tuple[bytes, tuple, tuple, list[str]]:
+    """``TaskSlasher.proveReceiptFault``'s arguments: (taskHash, receipt, (v, r, s), acceptedSigners)
+    for the enclave receipt ``bundle`` against the task's certifying operators."""
+    values, sig = receipt_args(bundle)
+    receipt = tuple(Web3.to_checksum_address(v) if isinstance(v, str) else v for v in values)  # enclaveSigner
+    signers = [Web3.to_checksum_address(a) for a in accepted_signers]
+    return _b32(task_hash, "task_hash"), receipt, tuple(sig), signers
 
 
 def _canonical(obj: Any) -> bytes:
@@ -720,6 +731,20 @@ class Web3TaskMailbox:
             what = "proveShareFault"
         return send(self.d, self.account, fn, what)["transactionHash"]
 
+    def prove_receipt_fault(
+        self, task_hash: bytes, bundle: ReceiptBundle, accepted_signers: Sequence[str]
+    ) -> Any:
+        """The TaskSlasher's receipt fault proof (``proveReceiptFault``) with ``bundle``, an enclave
+        receipt that binds the task's input and an output other than the certified one (its enclave
+        key enrolled in ComputeAVS for the task's app and image): the certifiers,
+        ``accepted_signers`` as TaskVerified listed them, are slashed. From this client's account;
+        returns the transaction hash (a refusal is a ChainRevertError with the contract's reason)."""
+        if self.account is None:
+            raise ChainInputError("proving a fault needs an account")
+        slasher = self.d.contract("task_slasher", self.contract.functions.taskSlasher().call())
+        fn = slasher.functions.proveReceiptFault(*receipt_fault_args(task_hash, bundle, accepted_signers))
+        return send(self.d, self.account, fn, "proveReceiptFault")["transactionHash"]
+
     def submit(self, certified: Certified, shares: list[Share], record: bytes = bytes(32)) -> Certified:
         if self.account is None:
             raise ChainInputError("the aggregator needs an account to submit results")
@@ -751,5 +776,6 @@ __all__ = [
     "certificate_digest",
     "ecdsa_certificate",
     "message_hash",
+    "receipt_fault_args",
     "signers_hash",
 ]

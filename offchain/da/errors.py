@@ -76,26 +76,45 @@ class AssignmentError(DAError):
     """Chunk assignment impossible: no operators or zero stake in a quorum, too many operators, bad parameters."""
 
 
-class NodeRequestError(DAError):
-    """A validator refuses a request (bad signature, stale reference block, invalid chunks, unknown blob)."""
+# The gRPC status a refusal's HTTP status stands for (EigenDA's: an oversized blob is INVALID_ARGUMENT, a
+# disperser without payments answers GetPaymentState UNIMPLEMENTED); a refusal may name its own instead.
+HTTP_GRPC_CODE = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ALREADY_EXISTS",
+    413: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    501: "UNIMPLEMENTED",
+    503: "UNAVAILABLE",
+}
 
-    def __init__(self, status: int, message: str) -> None:
+
+class RequestRefusedError(DAError):
+    """A network process refuses a request: ``status`` is the HTTP status of the refusal, ``grpc_code`` the
+    gRPC status name the gRPC service answers with (and the HTTP error's ``code``)."""
+
+    grpc_code = "UNKNOWN"
+
+    def __init__(self, status: int, message: str, grpc_code: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.grpc_code = grpc_code or HTTP_GRPC_CODE.get(status, "UNKNOWN")
+
+
+class NodeRequestError(RequestRefusedError):
+    """A validator refuses a request (bad signature, stale reference block, invalid chunks, unknown blob)."""
 
 
 class NetworkConfigError(DAError):
     """A DA network process's configuration file is missing, unreadable or has a bad key or value."""
 
 
-class DisperserRequestError(DAError):
+class DisperserRequestError(RequestRefusedError):
     """The disperser refuses a request (bad signature, wrong commitment, oversized blob, unknown blob)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 # gRPC status names as EigenDA's servers return them, and the HTTP status each maps to (grpc-gateway's table)
@@ -118,7 +137,7 @@ class PaymentError(DisperserRequestError):
     grpc_code = "INTERNAL"
 
     def __init__(self, message: str) -> None:
-        super().__init__(GRPC_HTTP_STATUS[self.grpc_code], message)
+        super().__init__(GRPC_HTTP_STATUS[self.grpc_code], message, self.grpc_code)
 
 
 class ReservationExhaustedError(PaymentError):
@@ -192,24 +211,31 @@ class ClaimChainError(PaymentClaimError):
 
 class DispersalError(DAError):
     """``eigen da put/get``: the disperser refused or failed the blob, or a certificate is malformed;
-    ``status``: the disperser's HTTP status when it refused."""
+    ``status``: the disperser's HTTP status when it refused over HTTP; ``code``: the gRPC status name of the
+    refusal (over gRPC, or the HTTP error's ``code``)."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.code = code
+
+
+class GrpcCallError(DAError):
+    """A gRPC call to a DA network process was refused or failed: ``code`` is the gRPC status name
+    (``INVALID_ARGUMENT``, ``UNAVAILABLE`` when nothing answers...), ``message`` the server's details."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
 
 
 class MetadataStoreError(DAError):
     """The disperser's metadata database cannot be opened or its URL names an unsupported engine."""
 
 
-class RelayRequestError(DAError):
+class RelayRequestError(RequestRefusedError):
     """The relay refuses a request (bad or unknown requester signature, unknown blob, malformed ranges)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 class RelayRateLimitError(RelayRequestError):

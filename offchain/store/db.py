@@ -35,7 +35,7 @@ class Store:
 
     Reopening needs only the primary path. ``readonly`` opens without the lock and never writes.
     ``table_options`` are the defaults passed to every :class:`Table` (``segment_bytes``,
-    ``cache_bytes``, ``verify_reads``, ``map_window``, ``huge_maps``, ``clock``).
+    ``cache_bytes``, ``verify_reads``, ``map_window``, ``huge_maps``, ``window_bytes``, ``clock``).
     """
 
     def __init__(

@@ -18,7 +18,9 @@ unflushed tail, not the bytes stored.
 
 Reads return a read-only ``memoryview`` into an ``mmap`` of the values file (no copy), located by the
 in-memory keymap (key -> one int: segment, shard, value offset and length); with ``verify`` the record's
-head, key and CRC are checked too. Garbage collection deletes whole segments, oldest first, once their
+head, key and CRC are checked too. Values of 64 KiB or more read more than once are kept mapped in the
+map window (:mod:`offchain.store.window`, bounded by ``window_bytes``), out of which ``get`` and
+``read_into`` serve them. Garbage collection deletes whole segments, oldest first, once their
 newest value is older than the TTL.
 """
 
@@ -37,6 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from offchain import settings
 from offchain.store import errors as E
 from offchain.store import format as fmt
 from offchain.store import segment as seg_io
@@ -51,6 +54,7 @@ from offchain.store.recovery import (
     unpack,
 )
 from offchain.store.segment import HUGE_PAGE, Segment
+from offchain.store.window import Window, map_record
 
 SEGMENT_BYTES = 1 << 30
 MAP_WINDOW = 16 << 20
@@ -113,6 +117,11 @@ def check_value(value: Any) -> bytes | memoryview:
     return view
 
 
+def _segment_of(place: int) -> int:
+    """The segment of a location without its length (segment, shard and value offset)."""
+    return place >> (OFFSET_BITS + SHARD_BITS)
+
+
 def _byte_view(buffer: Any) -> memoryview:
     """``buffer`` as a writable, contiguous memoryview of bytes; :class:`StoreInputError` otherwise."""
     try:
@@ -141,7 +150,10 @@ class Table(Recovery):
     the aligned 2 MiB around it as one huge page, mapped (again after each trim) by one fault, so warm
     reads of large values stay fast with trimming on, at the price of reading up to 2 MiB per cold miss
     and of counting whole 2 MiB pages against ``map_window`` (for tables of large values read more than
-    once); ``clock`` returns seconds (tests move time).
+    once); ``window_bytes`` (``None``: ``EIGEN_STORE_WINDOW_MIB``, default 64 MiB; 0: off) bounds the
+    maps of values of 64 KiB or more kept between reads (:mod:`offchain.store.window`: a value read twice
+    is mapped and kept, the least recently used maps are unmapped beyond the bound), out of which warm
+    reads copy; ``clock`` returns seconds (tests move time).
     """
 
     def __init__(
@@ -156,6 +168,7 @@ class Table(Recovery):
         verify_reads: bool = False,
         map_window: int | None = MAP_WINDOW,
         huge_maps: bool = False,
+        window_bytes: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.name = name
@@ -190,6 +203,12 @@ class Table(Recovery):
         self._cache_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._readers: dict[int, seg_io.ReadFile] = {}  # read_into's descriptors, by segment and shard
+        if window_bytes is None:
+            window_bytes = settings.store_window_bytes()
+        if type(window_bytes) is not int or window_bytes < 0:
+            raise E.StoreInputError(f"window_bytes must be a whole number of bytes, not {window_bytes!r}")
+        # large values read more than once stay mapped (None: off), keyed by location (segment above bit 45)
+        self._window = Window(window_bytes, _segment_of) if window_bytes else None
         self.ttl_s = self._load_config(ttl_s)
         self._load()
 
@@ -501,6 +520,20 @@ class Table(Recovery):
             return None
         value_len = loc & LEN_MASK  # unpack(), inlined: this is the hot path
         place = loc >> LEN_BITS  # segment, shard and offset: one number per byte of the table
+        window = self._window
+        if (
+            window is not None
+            and value_len >= PREFETCH_BYTES
+            and not self.huge_maps
+            and not (verify or (verify is None and self.verify_reads))
+        ):
+            kept = window.view(place)
+            if kept is None:
+                reads = window.admit(place, value_len)
+                if reads:
+                    kept = self._window_map(key, place, value_len, reads)
+            if kept is not None:
+                return kept  # pins its map: valid after an eviction, an expiry or a close
         value_at = place & OFFSET_MASK
         loc = place >> OFFSET_BITS
         seg = self._segments.get(loc >> SHARD_BITS)
@@ -568,6 +601,16 @@ class Table(Recovery):
             out[:value_len] = view
             return value_len
         place = loc >> LEN_BITS  # unpack(), inlined: this is the hot path
+        window = self._window
+        if window is not None and value_len >= PREFETCH_BYTES and not checked:
+            kept = window.view(place)  # a copy out of pages still mapped: the cheapest copy there is
+            if kept is None:
+                reads = window.admit(place, value_len)
+                if reads:
+                    kept = self._window_map(key, place, value_len, reads)
+            if kept is not None:
+                out[:value_len] = kept
+                return value_len
         reader = self._readers.get(place >> OFFSET_BITS)
         if reader is None:
             reader = self._reader(place >> OFFSET_BITS)
@@ -609,6 +652,33 @@ class Table(Recovery):
         if self._segments.get(file_id >> SHARD_BITS) is not seg or self._closed:
             self._readers.pop(file_id, None)  # collected or closed meanwhile: _delete or close dropped it
         return reader
+
+    def _window_map(self, key: bytes, place: int, value_len: int, reads: int) -> memoryview | None:
+        """Map the record of ``key`` at ``place`` (segment, shard, value offset) into the window; a view of
+        its value, or ``None`` when its segment was collected meanwhile. The record's key and value length
+        are compared with the index once, here (the file is never rewritten); a file too short for it
+        raises :class:`CorruptValueError` (a map past the end of a file would fault on access)."""
+        window = self._window
+        assert window is not None
+        file_id = place >> OFFSET_BITS
+        reader = self._readers.get(file_id) or self._reader(file_id)
+        if reader is None:
+            return None
+        value_at = place & OFFSET_MASK
+        record_at = value_at - fmt.RECORD_HEAD_SIZE - len(key)
+        size = os.fstat(reader.fd).st_size
+        if size < value_at + value_len:
+            raise E.CorruptValueError(self._values_path(place), size, "file shorter than the indexed value")
+        mm, start = map_record(reader.fd, record_at, value_at, value_len)
+        head_at = start - fmt.RECORD_HEAD_SIZE - len(key)
+        if mm[start - len(key) : start] != key or _U32.unpack_from(mm, head_at + 4)[0] != value_len:
+            mm.close()
+            raise E.CorruptValueError(self._values_path(place), record_at, "record does not match the index")
+        sid = file_id >> SHARD_BITS
+        seg = self._segments.get(sid)
+        return window.insert(
+            place, mm, start, value_len, reads, lambda: self._segments.get(sid) is seg and not self._closed
+        )
 
     def _values_path(self, place: int) -> str:
         """The values file holding the location ``place`` (its segment may be gone: then its expected name)."""
@@ -775,6 +845,8 @@ class Table(Recovery):
         del self._segments[seg.id]
         for shard in range(seg.shards):
             self._readers.pop(seg.id << SHARD_BITS | shard, None)
+        if self._window is not None:
+            self._window.drop_segment(seg.id)
         seg.unlink()
 
     # ---- metrics, checks, closing ----------------------------------------------------------------
@@ -799,6 +871,7 @@ class Table(Recovery):
             "ttl_s": self.ttl_s,
             "oldest_ms": min((s.newest_ms for s in segs if s.keys), default=None),
             "problems": [str(p) for p in self.problems],
+            "window": self._window.stats() if self._window is not None else None,
         }
 
     def verify(self) -> list[E.CorruptionError]:
@@ -830,6 +903,8 @@ class Table(Recovery):
             finally:
                 self._closed = True
                 self._readers.clear()
+                if self._window is not None:
+                    self._window.clear()
                 for seg in self._segments.values():
                     seg.close_files()
                     seg.drop_maps()
@@ -841,6 +916,8 @@ class Table(Recovery):
         with self._lock:
             self._closed = True
             self._readers.clear()
+            if self._window is not None:
+                self._window.clear()
             for seg in self._segments.values():
                 seg.pending.clear()
                 seg.close_files()

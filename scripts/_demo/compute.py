@@ -12,20 +12,19 @@ the resolution window.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from eth_hash.auto import keccak
 from eth_keys import keys
 
 from offchain.abi import WAD
-from offchain.chain.compute_avs import EnrolmentStatement, receipt_args, verify_enclave
+from offchain.chain.compute_avs import receipt_args
 from offchain.chain.deploy import ComputeAVSConfig, deploy_compute_avs
 from offchain.compute.devtee import DevTEE, dev_policy
 from offchain.compute.pki import TrustStore
 from offchain.compute.receipt import verify_receipt
 from offchain.compute.testca import NitroTestCA
-from scripts._demo.common import attach_bls_registry, bls_certificate, bls_keys, event, fmt, join_set
+from scripts._demo.common import attach_bls_registry, bls_keys, enrol_enclave, event, fmt, join_set
 
 COMPUTE_SET = 1
 THRESHOLD_BPS = 6667
@@ -85,24 +84,7 @@ def run(demo: Any) -> dict[str, Any]:
 
     # The enclave starts, attests; both operators verify its evidence and sign the enrolment.
     tee = DevTEE(ca, image)
-    at = datetime.fromtimestamp(chain.blocks.head.timestamp, tz=UTC)
-    evidence = tee.evidence(at)
-    checked = verify_enclave(evidence, image_digest=image, policy=policy, at=at, trust=trust)
-    st = EnrolmentStatement(
-        chain.chain_id,
-        avs.address,
-        app_id,
-        image,
-        policy.hash(),
-        checked.enclave_key,
-        checked.evidence_hash,
-        demo.op_a.address,
-        int(at.timestamp()),
-    )
-    cert, c = bls_certificate(COMPUTE_SET, st.digest(), bls, [op.address for op in ops])
-    r = avs.enrollEnclaveKeyBLS(
-        app_id, image, st.enclave_key, st.evidence_hash, st.verified_at, cert, sender=demo.op_a
-    )
+    r, c, checked, at, evidence = enrol_enclave(avs, COMPUTE_SET, app_id, tee, policy, trust, demo.op_a, bls)
     ev = event(r, "EnclaveKeyEnrolled")
     print(
         f"Both operators BLS-signed the enrolment bound to reference block {c.reference_block}; one aggregate "
@@ -149,6 +131,7 @@ def run(demo: Any) -> dict[str, Any]:
     demo.report("After the compute fault")
     return {
         "avs": avs.address,
+        "bls_keys": bls,  # the compute set's members' (a later step's enclave enrolment)
         "enclave_key": tee.address,
         "receipt_digest": bundle.receipt.digest(),
         "accepted": avs.receiptAccepted(bundle.receipt.digest()),

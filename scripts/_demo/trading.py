@@ -14,8 +14,14 @@ operator A's signed inference, posting the policy task and trading only on its c
 recording to DA (each certificate checked by checkDACert); a watcher
 disputes one honest decision (B and C re-execute it from the DA record alone, it matches, the watcher's
 bond goes to A); in a later step A tampers with the output, the agent trades on it, anyone re-executing
-the DA record sees it, Dave challenges, A is slashed and Dave compensated; the TaskValidator answers the
-agent's validation requests from InferenceDisputes (100 and 0), and Carol's feedback says the same.
+the DA record sees it, Dave challenges, A is slashed and Dave compensated; in the last step A tampers with
+its policy executor instead (its share alone meets the policy set's threshold, so the wrong order is
+certified), the agent refuses it and records the refused step, and operator B re-executes the policy image
+on the certified input from that DA record in its enrolled enclave and proves the output wrong
+(proveReceiptFault): A is slashed, B is not, and the slashed stake goes to Dave, the set's redistribution
+recipient; the TaskValidator answers the agent's validation requests from InferenceDisputes (100 and 0)
+and from the TaskMailbox and TaskSlasher for two policy tasks (certified: 100; proven wrong: 0), and
+Carol's feedback says the same as the inference answers.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from eth_keys import keys as eth_keys
 from offchain.abi import WAD
 from offchain.agent.a2a import A2AClient
 from offchain.agent.client import PayingClient
+from offchain.agent.errors import PolicyRefusedError
 from offchain.agent.evm import EvmFacilitator
 from offchain.agent.facilitator import LocalFacilitator
 from offchain.agent.trading import (
@@ -44,34 +51,47 @@ from offchain.agent.trading import (
     USDC_UNIT,
     DARecords,
     PolicyNetwork,
+    PolicyReexecutor,
     PolicyVerifier,
     Strategy,
     TradingAgent,
     data_agent_a2a,
+    decide,
     infer_with,
     receipt_text,
     reexecute_step,
 )
 from offchain.ai.receipt import text_hash
-from offchain.chain.agent import VALIDATION_KIND_INFERENCE, Settler, StableToken, validation_request_hash
+from offchain.chain.agent import (
+    VALIDATION_KIND_INFERENCE,
+    VALIDATION_KIND_TASK,
+    Settler,
+    StableToken,
+    agent_wallet_data,
+    sign,
+    validation_request_hash,
+)
 from offchain.chain.deploy import TaskMailboxConfig, deploy_agent, deploy_task_mailbox, deploy_task_validator
 from offchain.chain.inference_disputes import options_binding, receipt_args
 from offchain.chain.sdk import Deployment, load_abis
 from offchain.chain.task_mailbox import CERT_ECDSA, BlsSigner, EcdsaSigner, OperatorSigner, Web3TaskMailbox
-from offchain.compute.devtee import dev_policy
-from offchain.compute.executor import dev_enclave, execute_task
-from offchain.compute.taskrun import Aggregator, Executor, ImageStore
+from offchain.compute.devtee import DevTEE, dev_policy
+from offchain.compute.executor import TaskOutcome, dev_enclave, execute_task
+from offchain.compute.pki import TrustStore
+from offchain.compute.taskrun import Aggregator, Executor
 from offchain.compute.testca import NitroTestCA
+from offchain.compute.trading_policy import Decision as PolicyDecision
 from offchain.compute.trading_policy import build_trading_policy_image
 from offchain.httpservice import ServiceServer
 from scripts._demo import compute as demo_compute
 from scripts._demo import da as demo_da
 from scripts._demo.ai import BOND
-from scripts._demo.common import bls_keys, event, fmt, join_set
+from scripts._demo.common import bls_keys, enrol_enclave, event, fmt, join_set, local_executors
 
 FEED_PRICE = 20_000  # 0.02 USDC a feed
 POLICY_FEE = 10_000  # 0.01 USDC a policy task
-STEPS = 2  # honest steps before the tampered one
+STEPS = 2  # honest steps before the tampered one (then one whose policy output A tampers with)
+POLICY_STEP = STEPS + 1  # the step whose certified policy output is wrong
 STRATEGY = Strategy(max_buy_usdc=500 * USDC_UNIT, max_sell_asset=ASSET_UNIT // 4)
 
 
@@ -99,7 +119,8 @@ def run(demo: Any) -> dict[str, Any]:
 @dataclass
 class PolicyWorld:
     """The policy task's deployment: the mailbox (a web3 view), the task type, the image, its store,
-    the executors of operators A and B and the aggregator, in this process."""
+    the executors of operators B and A (in the order they answer) and the aggregator, in this process;
+    operator B's enclave, enrolled in ComputeAVS for Dave's app and the policy image."""
 
     dep: Deployment
     set_id: int
@@ -110,10 +131,14 @@ class PolicyWorld:
     ca: NitroTestCA
     executors: list[Executor]
     aggregator: Aggregator
+    app_id: bytes
+    enclave_b: DevTEE
+    stakes: tuple[int, int]  # A's and B's allocated stake in the set
     driven_s: float = 0.0  # time in the executors and the aggregator, all tasks together
 
     def drive(self, task_hash: bytes) -> None:
-        """Operators A and B answer every new task; the aggregator certifies (ECDSA, 66.67%)."""
+        """Operators B and A answer every new task, B first; the aggregator certifies (ECDSA, 66.67%:
+        A's share is needed, and with B's the result is certified by both)."""
         t0 = time.perf_counter()
         for ex in self.executors:
             ex.poll()
@@ -124,22 +149,40 @@ class PolicyWorld:
             Web3TaskMailbox(self.dep), Account.from_key(key), self.task_type, self.image, self.drive
         )
 
+    def _run(self, payload: bytes, enclave: Any) -> TaskOutcome:
+        image = self.store / self.image.hex()
+        chain_id = Web3TaskMailbox(self.dep).chain_id
+        return execute_task(
+            image, "sha256:" + self.image.hex(), payload, enclave=enclave, app_id=self.app_id,
+            chain_id=chain_id, workdir=self.work,
+        )  # fmt: skip
+
     def verifier(self) -> PolicyVerifier:
         """A re-executor's check: the chain, and the image re-run in its own sandbox."""
+        return PolicyVerifier(
+            Web3TaskMailbox(self.dep),
+            self.task_type,
+            self.image,
+            lambda payload: self._run(payload, dev_enclave(self.ca)).output,
+        )
 
-        def rerun(payload: bytes) -> bytes:
-            image = self.store / self.image.hex()
-            return execute_task(
-                image, "sha256:" + self.image.hex(), payload, enclave=dev_enclave(self.ca), workdir=self.work
-            ).output
-
-        return PolicyVerifier(Web3TaskMailbox(self.dep), self.task_type, self.image, rerun)
+    def reexecutor(self, key: bytes) -> PolicyReexecutor:
+        """Operator B's audit of a step's policy task: the image re-run in its enrolled enclave (the
+        receipt a fault proof needs), proofs sent from `key`."""
+        return PolicyReexecutor(
+            Web3TaskMailbox(self.dep, account=Account.from_key(key)),
+            self.task_type,
+            self.image,
+            lambda payload: self._run(payload, lambda digest: self.enclave_b),
+        )
 
 
 def _policy_world(demo: Any, usdc: Any, work: Path) -> PolicyWorld:
     """A TaskMailbox over the compute step's ComputeAVS; Dave's app (on its compute set) with an
-    executor set that operators A and B join; the policy image built, registered with the dev TEE's
-    policy and a task type running it (as `eigen compute deploy`), paid in USDC."""
+    executor set that operators A and B join (A with most of its stake: its share alone meets the
+    threshold) redistributing to Dave; the policy image built, registered with the dev TEE's policy
+    and a task type running it (as `eigen compute deploy`), paid in USDC; operator B's enclave
+    enrolled for the image (both compute-set operators verify its evidence and sign)."""
     from ape import chain, networks, project
 
     store = work / "images"
@@ -154,7 +197,8 @@ def _policy_world(demo: Any, usdc: Any, work: Path) -> PolicyWorld:
 
     builder = threading.Thread(target=build, daemon=True)
     builder.start()
-    avs = demo.results[demo_compute.__name__]["avs"]
+    computed = demo.results[demo_compute.__name__]
+    avs = computed["avs"]
     mailbox, _, registry = deploy_task_mailbox(
         project,
         demo.deployer,
@@ -163,18 +207,29 @@ def _policy_world(demo: Any, usdc: Any, work: Path) -> PolicyWorld:
         TaskMailboxConfig(bls_rotation_delay_blocks=10, bls_max_staleness_blocks=100),
     )
     app_id = keccak(b"demo app: dave's trading policy")
-    project.ComputeAVS.at(avs).registerApp(app_id, demo_compute.COMPUTE_SET, True, sender=demo.dave)
+    cavs = project.ComputeAVS.at(avs)
+    cavs.registerApp(app_id, demo_compute.COMPUTE_SET, True, sender=demo.dave)
     set_id = mailbox.createExecutorOperatorSet(
         app_id, demo.sorted_strats(), demo.arbiter, demo.dave, 6667, sender=demo.dave
     ).return_value
-    ops = [demo.op_a, demo.op_b]
+    ops = [demo.op_b, demo.op_a]  # in the order they answer
     signing = {
         op.address: eth_keys.PrivateKey(keccak(b"demo policy executor " + op.address.encode())) for op in ops
     }
     bls = bls_keys(b"demo policy executor bls ", ops)
-    join_set(
-        demo, mailbox.address, set_id, ops, signing, 10 * WAD, allocation_delay=2, bls=bls, registry=registry
-    )
+    # A allocates half its free magnitude, B a tenth: A's share alone meets the threshold
+    for op, part in ((demo.op_a, 2), (demo.op_b, 10)):
+        join_set(
+            demo, mailbox.address, set_id, [op], signing, 10 * WAD, allocation_delay=2, bls=bls,
+            registry=registry, part=part,
+        )  # fmt: skip
+    a_stake, b_stake = (
+        sum(row) for row in demo.am.getAllocatedStake((mailbox.address, set_id), [demo.op_a, demo.op_b], demo.sorted_strats())
+    )  # fmt: skip
+    if not b_stake * 10_000 < (a_stake + b_stake) * 6667 <= a_stake * 10_000:
+        raise RuntimeError(
+            f"the policy set's stakes (A {a_stake}, B {b_stake}) do not give A alone the threshold"
+        )
     builder.join()
     if "error" in built:
         raise built["error"]
@@ -196,29 +251,25 @@ def _policy_world(demo: Any, usdc: Any, work: Path) -> PolicyWorld:
         fee_token=usdc.address, fee=POLICY_FEE, timeout=mailbox.MAX_TASK_TIMEOUT(), cert_kind=CERT_ECDSA,
         threshold_bps=6667, version="trading-policy-v1", upgrade_by=chain.pending_timestamp + 86400,
     )  # fmt: skip
+    enclave_b = DevTEE(ca, raw)
+    enrol_enclave(
+        cavs, demo_compute.COMPUTE_SET, app_id, enclave_b, dev_policy(ca, raw),
+        TrustStore.default().with_roots([ca.root]), demo.op_b, computed["bls_keys"],
+    )  # fmt: skip
     agg_key = _key(b"policy aggregator")
     demo.deployer.transfer(Account.from_key(agg_key).address, WAD)
     aggregator = Aggregator(
         Web3TaskMailbox(dep, account=Account.from_key(agg_key)), work / "evidence", prove_faults=False
     )
-    head = Web3TaskMailbox(dep).head()
-    executors = [
-        Executor(
-            mailbox=Web3TaskMailbox(dep),
-            signer=OperatorSigner(
-                EcdsaSigner(op.address, signing[op.address]), BlsSigner(op.address, bls[op.address])
-            ),
-            images=ImageStore(store),
-            operator_set_id=set_id,
-            enclave=dev_enclave(ca),
-            sink=aggregator.add,
-            state=work / f"executor-{i}.json",
-            start_block=head + 1,
-            workdir=work,
-        )
-        for i, op in enumerate(ops)
+    signers = [
+        OperatorSigner(EcdsaSigner(op.address, signing[op.address]), BlsSigner(op.address, bls[op.address]))
+        for op in ops
     ]
-    return PolicyWorld(dep, set_id, deployed["task_type"], raw, store, work, ca, executors, aggregator)
+    executors = local_executors(dep, signers, store, set_id, dev_enclave(ca), aggregator.add, work)
+    return PolicyWorld(
+        dep, set_id, deployed["task_type"], raw, store, work, ca, executors, aggregator, app_id, enclave_b,
+        (a_stake, b_stake),
+    )  # fmt: skip
 
 
 def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str, Any]:
@@ -270,11 +321,19 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         sender=dave,
     )
     agent_id = event(r, "Registered").agentId
+    # the agent's own key becomes its ERC-8004 agent wallet (proven by its signature): the policy tasks it
+    # posts are then the agent's work, which the TaskValidator answers for (anyone else's is answered 0)
+    deadline = chain.pending_timestamp + 120
+    wallet_msg = agent_wallet_data(
+        chain.chain_id, ident.address, agent_id, agent_addr, dave.address, deadline
+    )
+    ident.setAgentWallet(agent_id, agent_addr, deadline, sign(agent_key, wallet_msg), sender=dave)
     print(
         f"Dave registers the trading agent in the ERC-8004 identity registry: agent id {agent_id}, "
         f"metadata strategy = {STRATEGY.hash().hex()[:16]}… (the hash of its declared strategy: "
         f"{STRATEGY.text!r}, at most {STRATEGY.max_buy_usdc // USDC_UNIT} USDC / "
-        f"{STRATEGY.max_sell_asset / ASSET_UNIT:g} dETH a step)."
+        f"{STRATEGY.max_sell_asset / ASSET_UNIT:g} dETH a step); its agent wallet is the agent's key "
+        f"{agent_addr[:10]}…, which signed for it."
     )
 
     # the data agent over A2A, its skill paid through the x402 extension
@@ -357,6 +416,33 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         f"({_policy(w, res_bad.record.policy)}) and orders {o.action} {_amount(o)}."
     )
     pending.append(_disperse(records, res_bad.raw, i))
+    balances(f"after step {i}")
+
+    # a step whose policy output A tampers with: its share alone certifies it; the agent refuses it
+    i = POLICY_STEP
+    a_exec = policy_w.executors[1]
+    a_exec.run = tampered_policy(STRATEGY)
+    try:
+        agent.step(i, honest, text_of)
+    except PolicyRefusedError as exc:
+        refused = exc.result
+    else:
+        raise RuntimeError("the agent traded on a tampered policy output")
+    finally:
+        a_exec.run = execute_task
+    task = refused.record.policy
+    own = decide(STRATEGY, refused.record.feed.feed, refused.completion_text)
+    lie = certified_order_of(task.output)
+    a_stake, b_stake = policy_w.stakes
+    print(
+        f"Step {i}: A's inference is honest ({refused.completion_text}), but operator A tampers with its policy "
+        f"executor: it signs an order {lie.action} {_amount(lie)} with no slippage limit. A holds "
+        f"{100 * a_stake / (a_stake + b_stake):.0f}% of the policy set's stake, so its share alone meets the 66.67% "
+        f"threshold: {_policy(w, task)}; B's correct response, the first, was below it and is kept as evidence. The agent's own "
+        f"parser orders {own.action} {_amount(own)}: it refuses the certified output, trades nothing, and records the "
+        "refused step (order HOLD, the certified task) to DA."
+    )
+    pending.append(_disperse(records, refused.raw, i))
     balances(f"after step {i}")
     t_steps = time.perf_counter()
     certs: dict[int, Any] = {}
@@ -465,13 +551,18 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         + " forwarded to him, and his bond returned."
     )
 
+    # 3) the refused step: B re-executes the policy image on the certified input from the DA record
+    # alone in its enrolled enclave; the enclave's receipt proves the certified output wrong
+    policy_fault = _prove_policy_fault(demo, w, policy_w, records, cert(POLICY_STEP))
+
     for i in range(len(pending)):  # every step's record is on DA, disputed or not
         cert(i)
 
     # 3) ERC-8004 validation and reputation records for both: the TaskValidator answers each request
     # from InferenceDisputes' record (anyone may ask it to; nobody chooses the score)
     val, rep = ag["validation_registry"], ag["reputation_registry"]
-    tv = deploy_task_validator(project, deployer, val.address, disputes=c.address)
+    mailbox_addr = policy_w.dep.addresses["task_mailbox"]
+    tv = deploy_task_validator(project, deployer, val.address, mailbox=mailbox_addr, disputes=c.address)
     answers = []
     for step_i, rc in ((1, disputed), (STEPS, bad)):
         blob = certs[step_i]["blob_key"]
@@ -493,18 +584,38 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
             f"InferenceDisputes (response hash = the receipt's output {bytes(resp_hash).hex()[:12]}…)."
         )
         rep.giveFeedback(agent_id, score, 0, tag, "step", f"eigenda:{blob}", "", rc.digest(), sender=watcher)
+    # ... and for two of the agent's policy tasks, from the TaskMailbox's certificates and the TaskSlasher's
+    # final slash: step 1's (certified, no fault) and the refused step's (its certifier slashed)
+    mailbox = Web3TaskMailbox(policy_w.dep)
+    for step_i, task_hash in ((1, steps[1].record.policy.task_hash), (POLICY_STEP, policy_fault["task"])):
+        blob = certs[step_i]["blob_key"]
+        salt = keccak(blob.encode())
+        req_hash = validation_request_hash(
+            tv.address, chain.chain_id, agent_id, VALIDATION_KIND_TASK, task_hash, salt=salt
+        )
+        val.validationRequest(tv, agent_id, f"eigenda:{blob}", req_hash, sender=dave)
+        signers = mailbox.result(task_hash)["signers"]
+        tv.respondTask(agent_id, task_hash, bytes(32), salt, signers, sender=watcher)
+        _, _, score, _, tag, _ = val.getValidationStatus(req_hash)
+        answers.append((step_i, score, tag))
+        print(
+            f"Dave files a validation request for step {step_i}'s policy task 0x{bytes(task_hash).hex()[:12]}…; "
+            f"the TaskValidator answers {score} ({tag}), read from the TaskMailbox's certificate and the "
+            f"TaskSlasher's {'final slash of its certifier' if score == 0 else 'record: no fault proven'}."
+        )
     count, avg = val.getSummary(agent_id, [tv.address], "")
     rcount, rvalue, rdec = rep.getSummary(agent_id, [watcher.address], "", "")
     print(
-        f"\nERC-8004 records of agent {agent_id}: validations {count} (average {avg}: step 1 upheld = 100, step "
-        f"{STEPS} slashed = 0), answered by the stake-backed TaskValidator, each naming its DA record; Carol's feedback: {rcount} "
-        f"entries, mean {rvalue / 10**rdec:g}."
+        f"\nERC-8004 records of agent {agent_id}: validations {count} (average {avg}: step 1's receipt upheld and "
+        f"its policy task certified = 100 each, step {STEPS}'s receipt slashed and step {POLICY_STEP}'s policy task "
+        f"proven wrong = 0 each), answered by the stake-backed TaskValidator, each naming its DA record; Carol's "
+        f"feedback: {rcount} entries, mean {rvalue / 10**rdec:g}."
     )
     server.stop()
     t_end = time.perf_counter()
     print(
         f"Trading agent step: {t_end - t_start:.1f} s (setup with the DA devnet {t_setup - t_start:.1f} s, "
-        f"{STEPS + 1} steps {t_steps - t_setup:.1f} s, of which {policy_w.driven_s:.1f} s running the policy "
+        f"{POLICY_STEP + 1} steps {t_steps - t_setup:.1f} s, of which {policy_w.driven_s:.1f} s running the policy "
         f"tasks, then disputes and ERC-8004 records "
         f"{t_end - t_steps:.1f} s, of which {waited[0]:.1f} s waiting for DA certificates)."
     )
@@ -519,7 +630,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         "certificates": {k: v["blob_key"] for k, v in certs.items()},
         "cert_statuses": [records.cert_checker.check_da_cert(certs[k]) for k in sorted(certs)],
         "cert_verifier": info["chain"]["cert_verifier"],
-        "feed_tasks": [r.record.payment["a2a_task"] for r in (*steps, res_bad)],
+        "feed_tasks": [r.record.payment["a2a_task"] for r in (*steps, res_bad, refused)],
         "data_agent_earned": usdc.balanceOf(data_addr),
         "validations": (count, avg),
         "validator": tv.address,
@@ -527,7 +638,96 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         "policy_image": policy_w.image,
         "policy_tasks": [r.record.policy.task_hash for r in (*steps, res_bad)],
         "policy_problems": [p for p in check.problems if "policy" in p],
+        "policy_fault": {
+            **policy_fault,
+            "refused_order": refused.record.order.action,
+            "traded": refused.record.trade,
+        },
     }
+
+
+def _prove_policy_fault(
+    demo: Any, w: Any, policy_w: PolicyWorld, records: DARecords, cert: Any
+) -> dict[str, Any]:
+    """Operator B audits the refused step from its DA record: re-executes the policy image on the
+    task's certified input in its enrolled enclave, proves the certified output wrong with the
+    enclave's receipt (proveReceiptFault: the certifiers, A alone, slashed) and, after the escrow
+    window, the slashed stake goes to Dave, the set's redistribution recipient. Returns the facts."""
+    from ape import chain, project
+
+    mailbox = project.TaskMailbox.at(policy_w.dep.addresses["task_mailbox"])
+    slasher = project.TaskSlasher.at(mailbox.taskSlasher())
+    t0 = time.perf_counter()
+    rex = policy_w.reexecutor(demo.op_b.private_key)
+    fault = rex.fault(records.get(cert))
+    secs = time.perf_counter() - t0
+    if fault is None:
+        raise RuntimeError("the tampered policy output re-executed as correct")
+    wrong, right = (certified_order_of(o) for o in (fault.certified, fault.correct))
+    print(
+        f"\nOperator B fetches the refused step's record by its certificate from DA (verified) and re-executes the "
+        f"policy image on the task's certified input in its enclave, enrolled in ComputeAVS for Dave's app and the "
+        f"image ({secs:.1f} s): the image orders {right.action} {_amount(right)}, the certified output "
+        f"{wrong.action} {_amount(wrong)}."
+    )
+    sym0 = demo.syms[0]
+    shares = [demo.dm.operatorShares(op, demo.strat(sym0)) for op in (demo.op_a, demo.op_b)]
+    rc = chain.get_receipt("0x" + bytes(rex.prove(fault)).hex())
+    proven = slasher.TaskFaultProven.from_receipt(rc)
+    after = [demo.dm.operatorShares(op, demo.strat(sym0)) for op in (demo.op_a, demo.op_b)]
+    print(
+        f"  B proves it with its enclave's receipt (TaskSlasher.proveReceiptFault, gas {rc.gas_used:,}): "
+        + ", ".join(f"{w.names[e.operator]} slashed (slash {e.slashId})" for e in proven)
+        + f"; {sym0} delegated to A {fmt(shares[0])} -> {fmt(after[0])}, to B (which did not sign it) "
+        f"{fmt(shares[1])} -> {fmt(after[1])}."
+    )
+    chain.mine(demo.config.slash_resolution_delay_blocks + 1)
+    before = [demo.d.tokens[s].balanceOf(demo.dave) for s in demo.syms]
+    for e in proven:
+        demo.esc.releaseSlash(mailbox.address, policy_w.set_id, e.slashId, sender=demo.dave)
+    paid = {s: demo.d.tokens[s].balanceOf(demo.dave) - b for s, b in zip(demo.syms, before, strict=True)}
+    print(
+        "  After the escrow window the slashed stake is redistributed to Dave, the policy set's recipient: "
+        + ", ".join(f"{fmt(v)} {s}" for s, v in paid.items())
+        + "."
+    )
+    return {
+        "task": fault.task_hash,
+        "certifiers": list(fault.signers),
+        "slashed": [e.operator for e in proven],
+        "kinds": [e.kind for e in proven],
+        "faulted": {
+            w.names[op.address]: slasher.faultSlashed(fault.task_hash, op) for op in (demo.op_a, demo.op_b)
+        },
+        "certified_order": wrong.action,
+        "correct_order": right.action,
+        "redistributed": paid,
+        "gas": rc.gas_used,
+        "reexecute_s": secs,
+    }
+
+
+def certified_order_of(output: bytes) -> Any:
+    """The order a policy output encodes (whatever input it binds)."""
+    return PolicyDecision.decode(output)[1]
+
+
+def tampered_policy(strategy: Strategy) -> Any:
+    """What a tampering operator's executor runs instead of the image: the image's output for the
+    same input with the order replaced by the opposite one at the strategy's whole limit and no
+    slippage protection (min_out 1), well formed, so only re-execution shows it is wrong."""
+
+    def run(image: Any, digest: str, payload: bytes, **kw: Any) -> TaskOutcome:
+        out = execute_task(image, digest, payload, **kw)
+        h, d = PolicyDecision.decode(out.output)
+        lie = (
+            PolicyDecision("SELL", strategy.max_sell_asset, 1, "SELL large (100% of the limit)")
+            if d.action != "SELL"
+            else PolicyDecision("BUY", strategy.max_buy_usdc, 1, "BUY large (100% of the limit)")
+        )
+        return replace(out, output=lie.encode(h))
+
+    return run
 
 
 def _both(check: Any) -> list[tuple[Any, float]]:

@@ -2,7 +2,7 @@
 
 - the core deployment: constants, TEST_CONFIG and `World`, shortcuts for multi-step flows;
 - small helpers: addresses, events, blocks, rounding, exact revert reasons; `Batch` (many
-  transactions in few blocks) and `anvil_without_step_traces` (anvil's memory bounded);
+  transactions in few blocks);
 - `TokenWorld`: EIGEN / bEIGEN and the fork-and-challenge manager on top of the core;
 - `ComputeWorld`: a ComputeAVS compute set of three operators, an app with one image, a dev TEE;
 - `DisputeWorld`: an InferenceDisputes inference set of three operators and the tiny model;
@@ -230,37 +230,6 @@ def reverts(reason, method, *args, sender):
         assert got == f"execution reverted: {reason}", f"expected revert {reason!r}, got {got!r}"
         return
     raise AssertionError(f"expected revert {reason!r}, but the call succeeded")
-
-
-def anvil_without_step_traces(keep_blocks: int | None = None) -> None:
-    """Start anvil (through ape-foundry, which has no setting for it) without ``--steps-tracing``.
-
-    That flag makes anvil keep every executed opcode of every transaction with its stack and memory,
-    for ape's coverage and source tracebacks: a few thousand BLS registrations (a hashToG1 loop
-    each) then hold tens of GB and anvil dies. Without it anvil still keeps the call traces that
-    ape's return values and gas reports use. ``keep_blocks`` also drops transactions (receipts and
-    their logs, for good: a snapshot restore does not bring them back) older than that many blocks,
-    for benches that send more than memory holds; the tests keep every receipt.
-    States older than anvil's in-memory window go to ``--cache-path``, a directory of this process
-    removed when it exits: by default anvil writes them under ~/.foundry/anvil/tmp and leaves them
-    there when it is killed (as ape stops it), and a day of test runs filled a 250 GB disk.
-    Call before the provider starts (tests/conftest.py does, for the whole suite)."""
-    import atexit
-    import shutil
-    import tempfile
-
-    from ape_foundry.provider import FoundryProvider
-
-    build = getattr(FoundryProvider.build_command, "__wrapped__", FoundryProvider.build_command)
-    states = tempfile.mkdtemp(prefix="eigen-anvil-states-")
-    atexit.register(shutil.rmtree, states, True)
-
-    def command(self):
-        cmd = [a for a in build(self) if a != "--steps-tracing"] + ["--cache-path", states]
-        return cmd if keep_blocks is None else [*cmd, "--transaction-block-keeper", str(keep_blocks)]
-
-    command.__wrapped__ = build
-    FoundryProvider.build_command = command
 
 
 class Batch:

@@ -1,6 +1,8 @@
 """TaskValidator over InferenceDisputes (contracts/agent/TaskValidator.vy): a receipt's validation
 request answered 100 once the receipt is final (unchallenged past its window, or upheld), 0 when
-the inference set proved it wrong or a challenge expired unresolved, 0 for another agent's receipt;
+the inference set proved it wrong (`inference-fault-pending` while the slash can be cancelled,
+`inference-faulty` once final, 100 `inference-overturned` once cancelled) or a challenge expired
+unresolved, 0 for another agent's receipt;
 no answer while the receipt can still be challenged or is under challenge; the agent's history
 (offchain/agent/history.py) shows the receipts, the slash and the answers. (A module of its own:
 the dispute world's operators cannot share a chain with the mailbox world's.)"""
@@ -14,7 +16,7 @@ import pytest
 from offchain.agent.history import agent_history
 from offchain.chain.agent import VALIDATION_KIND_INFERENCE
 from offchain.chain.sdk import Deployment
-from tests.contracts.support import BOND, CHALLENGE_WINDOW, RESOLUTION_WINDOW, reverts, tamper
+from tests.contracts.support import BOND, CHALLENGE_WINDOW, ESCROW_BLOCKS, RESOLUTION_WINDOW, reverts, tamper
 from tests.contracts.test_agent_validator import SALT, ZERO32, Registries
 
 
@@ -69,6 +71,10 @@ def test_wrong_or_unresolved_receipt_answers_0(iw, tmp_path):
     d.challenge(bad)
     rh = iw.request(d.client, iw.agent_id, VALIDATION_KIND_INFERENCE, bad.digest())
     d.resolve(bad)
+    # 0 at once, pending while the set's resolver may still cancel the slash, final after it
+    iw.v.respondInference(iw.agent_id, bad.digest(), SALT, sender=d.watcher)
+    assert iw.status(rh)[0] == 0 and iw.status(rh)[2] == "inference-fault-pending"
+    d.chain.mine(ESCROW_BLOCKS + 1)
     iw.v.respondInference(iw.agent_id, bad.digest(), SALT, sender=d.watcher)
     assert iw.status(rh)[0] == 0 and iw.status(rh)[2] == "inference-faulty"
     rec = d.answer(seed=3)
@@ -125,7 +131,7 @@ def test_a_lying_majoritys_verdict_overturned_by_the_resolver(iw, tmp_path):
     assert ev.slashId != 0 and stake()[0] < before[0] and stake()[1] < before[1]
     rh = iw.request(d.client, iw.agent_id, VALIDATION_KIND_INFERENCE, digest)
     iw.v.respondInference(iw.agent_id, digest, SALT, sender=d.watcher)
-    assert iw.status(rh)[0] == 0 and iw.status(rh)[2] == "inference-faulty"
+    assert iw.status(rh)[0] == 0 and iw.status(rh)[2] == "inference-fault-pending"
     w.esc.cancelSlash(d.c, opset[1], ev.slashId, sender=w.resolver)
     assert stake() == before  # its stake back in full (as unallocated magnitude: docs/restaking.md)
     reverts("slash cancelled", d.c.claimCompensation, digest, sender=d.client)

@@ -340,6 +340,7 @@ def test_fault_slashes_operator_and_redistributes(cw):
     assert w.dm.operatorShares(cw.ops[0], tka) == before - slashed
     assert w.tokens["TKA"].balanceOf(w.esc) == slashed
     assert cw.avs.faultSlashed(ev.faultKey, cw.ops[0])
+    assert cw.avs.faultSlashId(ev.faultKey, cw.ops[0]) == ev.slashId != 0  # whose fate judges it
     # other operators are untouched
     assert w.dm.operatorShares(cw.ops[1], tka) == 60 * WAD
     reverts("fault already proven", cw.avs.proveFault, rb, sb, ra, sa, sender=w.staker)
@@ -435,5 +436,9 @@ def test_fault_skips_operator_no_longer_slashable(cw):
     w.mine(21)  # past DEALLOCATION_DELAY
     rc = cw.avs.proveFault(*receipt_args(a), *receipt_args(b), sender=w.other)
     assert rc.return_value == 0
-    assert evs(rc, "FaultOperatorNotSlashable")[0].operator == cw.ops[2].address
+    ev = evs(rc, "FaultOperatorNotSlashable")[0]
+    assert ev.operator == cw.ops[2].address
     assert w.dm.operatorShares(cw.ops[2], w.strats["TKA"]) == 40 * WAD
+    # found at fault all the same (nothing slashed, nothing for a resolver to cancel), once
+    assert cw.avs.faultSlashed(ev.faultKey, cw.ops[2]) and cw.avs.faultSlashId(ev.faultKey, cw.ops[2]) == 0
+    reverts("fault already proven", cw.avs.proveFault, *receipt_args(b), *receipt_args(a), sender=w.other)

@@ -24,6 +24,7 @@ from offchain import settings as eigen_settings
 from offchain.bls import group, keys
 from offchain.bls.cert import build_certificate
 from offchain.bls.keys import SecretKey
+from offchain.chain.anvil import anvil_without_step_traces
 from offchain.chain.bls_registry import certificate_args, key_args
 from tests.contracts.support import (
     BLS_SET,
@@ -33,7 +34,6 @@ from tests.contracts.support import (
     Batch,
     BLSWorld,
     World,
-    anvil_without_step_traces,
     reverts,
 )
 

@@ -29,6 +29,7 @@ from offchain.chain.task_mailbox import (
     certificate_digest,
     ecdsa_certificate,
     message_hash,
+    receipt_fault_args,
     signers_hash,
 )
 from tests.contracts.support import ROTATION_DELAY, STALENESS, ComputeWorld, World, evs, reverts
@@ -516,6 +517,32 @@ def test_receipt_fault_slashes_the_certifiers(mw) -> None:
     conflict_reverts(mw, "fault already proven", h, (0, 1), b"4", accepted)
     h2, _ = mw.create()
     reverts("task not verified", s.proveReceiptFault, h2, r, sig, accepted, sender=w.other)
+
+
+def test_receipt_fault_slashes_exactly_the_certifiers_not_the_honest_member(mw) -> None:
+    # ops 0 and 2 (35 of 50) certify 2+2 = 5; op 1, which did not sign, runs an enclave enrolled for
+    # the app and image: its receipt over the right output, as the off-chain re-executor passes it
+    # (receipt_fault_args), slashes ops 0 and 2 by the fault fraction and leaves op 1 untouched
+    w, cw, s = mw.w, mw.cw, mw.slasher
+    tee = cw.tee()
+    cw.enrol(tee, op_index=1)
+    h, accepted = _verified(mw, signers=(0, 2), result=b"5")
+    ops = [o.address for o in mw.ops]
+    assert sorted(accepted) == sorted([ops[0], ops[2]])
+    before = [tka_stake(mw, i) for i in range(3)]
+    args = receipt_fault_args(h, cw.receipt(tee, b"2+2", b"4"), accepted)
+    # the certifiers cannot share the blame with the honest member, nor drop one of themselves
+    for signers in ([*accepted, ops[1]], accepted[:1]):
+        reverts("wrong signer list", s.proveReceiptFault, *args[:3], signers, sender=w.other)
+    rc = s.proveReceiptFault(*args, sender=w.other)
+    assert rc.return_value == 2
+    assert sorted((e.operator, e.kind) for e in evs(rc, "TaskFaultProven")) == sorted(
+        (a, 2) for a in accepted
+    )
+    for i, (tka, shares, alloc) in enumerate(before):
+        faulty = i != 1
+        assert w.dm.operatorShares(mw.ops[i], tka) == shares - (alloc * FAULT_WAD // WAD if faulty else 0)
+        assert s.faultSlashed(h, mw.ops[i]) == faulty and (s.faultSlashId(h, mw.ops[i]) != 0) == faulty
 
 
 def _ecdsa_share(mw, h, result, i):

@@ -29,17 +29,32 @@ def test_demo_token_step(capsys):
     assert trading["honest_upheld"] and trading["slash_id"] > 0
     assert trading["recomputed_order"] != trading["tampered_order"]
     assert all(v > 0 for v in trading["compensation"].values())
-    assert trading["validations"] == (2, 50)  # both answered by the TaskValidator, from InferenceDisputes
-    assert trading["answers"] == [(1, 100, "inference-final"), (demo_trading.STEPS, 0, "inference-faulty")]
-    assert len(trading["certificates"]) == demo_trading.STEPS + 1
-    # every step's order was the policy task's certified output, re-executed without a problem
+    # all answered by the TaskValidator: two receipts from InferenceDisputes, two policy tasks from the TaskMailbox
+    assert trading["validations"] == (4, 50)
+    assert trading["answers"] == [
+        (1, 100, "inference-final"),
+        (demo_trading.STEPS, 0, "inference-faulty"),
+        (1, 100, "task-certified"),
+        (demo_trading.POLICY_STEP, 0, "fault-proven"),
+    ]
+    records = demo_trading.POLICY_STEP + 1  # every step's, the refused one's too
+    assert len(trading["certificates"]) == records
+    # every traded step's order was the policy task's certified output, re-executed without a problem
     assert len(set(trading["policy_tasks"])) == demo_trading.STEPS + 1 and trading["policy_problems"] == []
+    # the step whose certified policy output A tampered with: refused by the agent (nothing traded),
+    # re-executed from its DA record in B's enrolled enclave, proven wrong (proveReceiptFault: kind 2),
+    # A alone slashed (it alone certified it), B not, and A's slashed stake redistributed to Dave
+    pf = trading["policy_fault"]
+    assert pf["refused_order"] == "HOLD" and pf["traded"] is None
+    assert pf["certified_order"] != pf["correct_order"]
+    assert pf["certifiers"] == pf["slashed"] == [demo.op_a.address] and pf["kinds"] == [2]
+    assert pf["faulted"] == {"operator A": True, "operator B": False}
+    assert set(pf["redistributed"]) == set(demo.syms) and all(v > 0 for v in pf["redistributed"].values())
+    assert "B proves it with its enclave's receipt (TaskSlasher.proveReceiptFault" in out
     # every feed bought over A2A (one task each), paid through the x402 extension
-    assert len(set(trading["feed_tasks"])) == demo_trading.STEPS + 1
-    assert trading["data_agent_earned"] == (demo_trading.STEPS + 1) * demo_trading.FEED_PRICE
-    assert trading["cert_statuses"] == [1] * (
-        demo_trading.STEPS + 1
-    )  # checkDACert: SUCCESS, on the demo's chain
+    assert len(set(trading["feed_tasks"])) == records
+    assert trading["data_agent_earned"] == records * demo_trading.FEED_PRICE
+    assert trading["cert_statuses"] == [1] * records  # checkDACert: SUCCESS, on the demo's chain
     # one DA devnet for the demo: the DA step certified its records on the verifier the trading records passed
     assert demo.results[demo_da.__name__]["cert_verifier"] == trading["cert_verifier"] and demo.da_net is None
     # the DA step: every record certified (checkDACert SUCCESS) and retrieved from the validators left after one

@@ -181,3 +181,23 @@ def test_every_eigen_setting_is_declared_and_documented():
     documented = set(re.findall(r"^\| `(EIGEN_\w+)`", table, flags=re.M))
     assert documented == declared
     assert documented == set(re.findall(r"^\| ``(EIGEN_\w+)``", settings.__doc__ or "", flags=re.M))
+
+
+def test_an_errors_module_with_all_lists_every_error_it_defines():
+    """`__all__` in an errors.py is its public list: an error class left out of it is a class a caller
+    importing the list cannot catch by name (helpers' branches added errors without listing them)."""
+    for path in sorted(PKG.glob("*/errors.py")):
+        tree = ast.parse(path.read_text())
+        listed = next(
+            (
+                {e.value for e in node.value.elts}
+                for node in tree.body
+                if isinstance(node, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+            ),
+            None,
+        )
+        if listed is None:
+            continue
+        defined = {n.name for n in tree.body if isinstance(n, ast.ClassDef) and not n.name.startswith("_")}
+        assert defined <= listed, f"{path.relative_to(ROOT)}: not in __all__: {sorted(defined - listed)}"

@@ -16,14 +16,33 @@ def cmd_node(args: argparse.Namespace) -> int:
 
     cfg = node_config(args.config)
     server, node, store = node_server(cfg, _vault(cfg.payments), _operators(cfg.operators))
-    info = {"event": "node_listening", "url": server.url, "operator_id": node.operator_id.hex()}
+    grpc = None
+    if cfg.grpc_port is not None:
+        from offchain.da.network.rpc import node_grpc
+
+        grpc = node_grpc(node, cfg.host, cfg.grpc_port, max_request_bytes=cfg.max_request_bytes,
+                         loopback_only=not cfg.public)  # fmt: skip
+    info = {
+        "event": "node_listening",
+        "url": server.url,
+        "operator_id": node.operator_id.hex(),
+        **_grpc_url(grpc),
+    }
     print(json.dumps(info), flush=True)  # the bound URL (port 0 picks one), for whoever started the node
-    log.info("node_listening", extra={"url": server.url, "operator_id": node.operator_id.hex()})
+    log.info("node_listening", extra={k: v for k, v in info.items() if k != "event"})
+    if grpc is not None:
+        grpc.start()
     try:
         server.run()
     finally:
+        if grpc is not None:
+            grpc.stop()
         store.close()
     return 0
+
+
+def _grpc_url(grpc: Any) -> dict[str, str]:
+    return {} if grpc is None else {"grpc_url": grpc.url}
 
 
 def _vault(payments: Any) -> Any:
@@ -69,19 +88,19 @@ def _process(sub: Any, name: str, func: Any, help: str, description: str) -> Non
 def register(sub: Any) -> None:
     _process(
         sub, "node", cmd_node,
-        "run a DA validator node: StoreChunks (verify, store, BLS-sign) and GetChunks over HTTP+JSON",
+        "run a DA validator node: StoreChunks (verify, store, BLS-sign) and GetChunks over HTTP+JSON (and gRPC)",
         "Serve EigenDA V2's validator API (POST /v2/StoreChunks, /v2/GetChunks) as configured by FILE (JSON or "
         "YAML: host, port, bls_key_file, store_dir, srs, network; docs/da-network.md); logs JSON lines to stderr.",
     )  # fmt: skip
     _process(
         sub, "disperser", cmd_disperser,
-        "run a DA disperser: DisperseBlob, GetBlobStatus, GetBlobCommitment over HTTP+JSON",
+        "run a DA disperser: DisperseBlob, GetBlobStatus, GetBlobCommitment over HTTP+JSON (and gRPC)",
         "Serve EigenDA V2's disperser API as configured by FILE (JSON or YAML: host, port, key_file, srs, network, "
         "metadata; docs/da-network.md); logs JSON lines to stderr.",
     )  # fmt: skip
     _process(
         sub, "relay", cmd_relay,
-        "run a DA relay: GetBlob and GetChunks (signed by a known operator) over HTTP+JSON",
+        "run a DA relay: GetBlob and GetChunks (signed by a known operator) over HTTP+JSON (and gRPC)",
         "Serve EigenDA V2's relay API as configured by FILE (JSON or YAML: host, port, store_dir, srs, network, "
         "disperser_metadata; docs/da-network.md); copies the disperser's certified blobs; logs JSON lines to stderr.",
     )  # fmt: skip
@@ -93,18 +112,31 @@ def cmd_relay(args: argparse.Namespace) -> int:
     from offchain.da.network.config import relay_config
     from offchain.da.network.service import relay_server, rlog
 
-    server, relay, store = relay_server(relay_config(args.config))
-    return _serve("relay_listening", server, rlog, relay, store.close)
+    cfg = relay_config(args.config)
+    server, relay, store = relay_server(cfg)
+    grpc = None
+    if cfg.grpc_port is not None:
+        from offchain.da.network.rpc import relay_grpc
+
+        grpc = relay_grpc(relay, cfg.host, cfg.grpc_port, max_request_bytes=cfg.max_request_bytes,
+                          loopback_only=not cfg.public)  # fmt: skip
+    return _serve("relay_listening", server, rlog, relay, store.close, grpc)
 
 
-def _serve(event: str, server: Any, log: Any, worker: Any, close: Any) -> int:
-    """Print the bound URL, start ``worker``'s thread, serve until stopped; then stop the worker and ``close``."""
-    print(json.dumps({"event": event, "url": server.url}), flush=True)
-    log.info(event, extra={"url": server.url})
+def _serve(event: str, server: Any, log: Any, worker: Any, close: Any, grpc: Any = None) -> int:
+    """Print the bound URLs (HTTP, and gRPC when ``grpc``), start ``worker``'s thread and the gRPC server, serve
+    until stopped; then stop them and ``close``."""
+    info = {"url": server.url, **_grpc_url(grpc)}
+    print(json.dumps({"event": event, **info}), flush=True)
+    log.info(event, extra=info)
     worker.start()
+    if grpc is not None:
+        grpc.start()
     try:
         server.run()
     finally:
+        if grpc is not None:
+            grpc.stop()
         worker.stop()
         close()
     return 0
@@ -118,7 +150,13 @@ def cmd_disperser(args: argparse.Namespace) -> int:
     server, disperser = disperser_server(
         cfg, _vault(cfg.payments), _operators(cfg.operators), _claimer(cfg.payments, cfg.key)
     )
-    return _serve("disperser_listening", server, dlog, disperser, disperser.db.close)
+    grpc = None
+    if cfg.grpc_port is not None:
+        from offchain.da.network.rpc import disperser_grpc
+
+        grpc = disperser_grpc(disperser, cfg.host, cfg.grpc_port, max_request_bytes=cfg.max_request_bytes,
+                              loopback_only=not cfg.public)  # fmt: skip
+    return _serve("disperser_listening", server, dlog, disperser, disperser.db.close, grpc)
 
 
 def _private_key(path: str) -> bytes:
@@ -171,13 +209,20 @@ def cmd_get(args: argparse.Namespace) -> int:
     from offchain.da.eigenda.encoder import Encoder
     from offchain.da.errors import DispersalError
     from offchain.da.network import client
-    from offchain.da.network.config import load_srs, network_state, operators_config, read_file
+    from offchain.da.network.config import (
+        load_srs,
+        network_state,
+        operators_config,
+        read_file,
+        retrieval_urls,
+    )
 
     cert = client.read_certificate(Path(args.cert).read_text())
     client.check_certificate(cert)
     cfg_path = Path(args.config)
     cfg = read_file(cfg_path)
-    state, urls = network_state(cfg.get("network"), cfg_path.parent)
+    state, _ = network_state(cfg.get("network"), cfg_path.parent)
+    urls = retrieval_urls(cfg.get("network"), cfg_path.parent)
     relays = cfg.get("relays") or {}
     if not isinstance(relays, dict) or not all(
         str(k).isdigit() and isinstance(u, str) for k, u in relays.items()
@@ -207,7 +252,12 @@ def cmd_get(args: argparse.Namespace) -> int:
 def register_client(sub: Any) -> None:
     put = sub.add_parser("put", help="disperse FILE through a disperser; writes its certificate (JSON)")
     put.add_argument("file", metavar="FILE", help="the payload to disperse")
-    put.add_argument("--disperser", required=True, metavar="URL", help="the disperser's base URL")
+    put.add_argument(
+        "--disperser",
+        required=True,
+        metavar="URL",
+        help="the disperser's URL: http://HOST:PORT (HTTP+JSON) or grpc://HOST:PORT (gRPC)",
+    )
     put.add_argument(
         "--key", required=True, metavar="KEYFILE", help="the payer's secp256k1 key (32 bytes hex)"
     )
@@ -270,6 +320,24 @@ def _devnet_chain(path: Path | None) -> Any:
     return ChainSpec.from_record(folder / sdk.DEVNET_FILE)
 
 
+def _with_deployment(chain: Any, path: Path) -> Any:
+    """The chain with the addresses of an `ape run deploy` record holding a ``da`` section: the devnet uses
+    its DA contracts instead of deploying its own (offchain.da.network.devchain)."""
+    from dataclasses import replace
+
+    from offchain.da.errors import DevnetProcessError
+
+    try:
+        rec = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise DevnetProcessError(f"--deployment {path} is unreadable: {exc}") from None
+    if not isinstance(rec, dict) or not isinstance(rec.get("da"), dict) or "allocation_manager" not in rec:
+        raise DevnetProcessError(
+            f"--deployment {path} is no deployment record with a da section (ape run deploy --components da)"
+        )
+    return replace(chain, addresses={k: v for k, v in rec.items() if k != "parameters"})
+
+
 def cmd_devnet(args: argparse.Namespace) -> int:
     from offchain.da.errors import DevnetProcessError
     from offchain.da.network import devnet
@@ -295,6 +363,10 @@ def cmd_devnet(args: argparse.Namespace) -> int:
                     "--payment-vault: only with --no-chain (on a chain the devnet deploys its own)"
                 )
             chain = _devnet_chain(Path(args.chain) if args.chain else None)
+            if args.deployment:
+                chain = _with_deployment(chain, Path(args.deployment))
+        elif args.deployment:
+            raise DevnetProcessError("--deployment: only on a chain (not with --no-chain)")
         info = devnet.up(
             folder, args.validators, srs_dir=srs_dir, test_srs_symbols=args.test_srs, payments=payments,
             log_level=args.log_level, chain=chain,
@@ -350,6 +422,12 @@ def register_devnet(sub: Any) -> None:
         help="up: the chain to deploy the DA contracts on and register the validators in: an `eigen chain devnet` folder "
         "(started first when not running) or a chain record file (rpc_url, addresses, accounts.deployer.key) "
         "(default: the checkout's .devnet)",
+    )
+    p.add_argument(
+        "--deployment",
+        metavar="RECORD",
+        help="up: use the DA contracts of this `ape run deploy --components da` record on the chain (its AVS and "
+        "PaymentVault owner must be the chain's deployer key) instead of deploying the devnet's own (default: none)",
     )
     p.add_argument(
         "--no-chain",

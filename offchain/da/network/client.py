@@ -12,6 +12,10 @@ for the account's reservation, its last accepted on-demand total and its deposit
 :class:`ClientLedger`: a reservation payment waits while the client's bucket (60 s, starting full) has no room;
 an on-demand payment carries the last total plus the blob's cost, refused here when the deposit does not
 cover it. The payment header is part of the blob key the payer signs, as EigenDA's.
+
+Transport: a disperser or relay URL ``grpc://host:port`` is called over gRPC (EigenDA's services and messages,
+:mod:`offchain.da.network.wire`), any other over HTTP+JSON; a refusal's gRPC status name is the
+:class:`DispersalError`'s ``code`` either way.
 """
 
 from __future__ import annotations
@@ -27,7 +31,14 @@ from eth_keys import keys as eth_keys
 
 from offchain.da.codec import decode_payload, encode_payload
 from offchain.da.eigenda.encoder import Encoder
-from offchain.da.errors import CertificateRejectedError, DAError, DispersalError, NetworkMessageError
+from offchain.da.errors import (
+    CertificateRejectedError,
+    DAError,
+    DispersalError,
+    GrpcCallError,
+    NetworkMessageError,
+)
+from offchain.da.network import wire
 from offchain.da.network.disperser import blob_commitment
 from offchain.da.network.payments import NO_RESERVATION, ClientLedger, Reservation, VaultParams
 from offchain.da.network.retrieval import retrieve_blob
@@ -47,7 +58,26 @@ from offchain.da.network.types import (
 PAYMENT_MODES = ("reservation", "on-demand")
 
 
+DISPERSER_SERVICE = "disperser.v2.Disperser"
+
+
+def _grpc_call(url: str, service: str, method: str, body: dict, timeout_s: float) -> dict:
+    """``method`` of ``service`` over gRPC (``grpc://host:port``); refusals as :class:`DispersalError` with the
+    status name as ``code``."""
+    try:
+        return wire.grpc_call(url, service, method, body, timeout_s)
+    except GrpcCallError as exc:
+        what = "unreachable" if exc.code == "UNAVAILABLE" and "connect" in exc.message.lower() else "refused"
+        raise DispersalError(f"{method}: {what} (gRPC {exc.code}): {exc.message}", code=exc.code) from None
+    except NetworkMessageError as exc:  # a request that does not encode, or a reply that does not convert
+        raise DispersalError(f"{method}: {exc}") from None
+
+
 def _call(url: str, method: str, body: dict, timeout_s: float) -> dict:
+    """``method`` of the disperser at ``url``: HTTP+JSON for ``http(s)://``, gRPC for ``grpc://host:port``; the
+    reply's JSON form either way."""
+    if url.startswith("grpc://"):
+        return _grpc_call(url, DISPERSER_SERVICE, method, body, timeout_s)
     try:
         r = httpx.post(f"{url.rstrip('/')}/v2/{method}", json=body, timeout=timeout_s)
     except httpx.HTTPError as exc:
@@ -62,6 +92,7 @@ def _call(url: str, method: str, body: dict, timeout_s: float) -> dict:
         raise DispersalError(
             f"{method}: refused (HTTP {r.status_code}{f', {code}' if code else ''}): {err.get('message', reply)}",
             status=r.status_code,
+            code=code if isinstance(code, str) else None,
         )
     if not isinstance(reply, dict):
         raise DispersalError(f"{method}: malformed reply")
@@ -136,7 +167,7 @@ def payment_state(url: str, private_key: bytes, timeout_s: float = 30.0) -> Clie
     try:
         reply = _call(url, "GetPaymentState", body, timeout_s)
     except DispersalError as exc:
-        if exc.status == 501:
+        if exc.status == 501 or exc.code == "UNIMPLEMENTED":
             return None
         raise
     try:
@@ -239,11 +270,27 @@ def put(
             return cert
         if status.get("status") == "FAILED":
             raise DispersalError(
-                f"blob {key.hex()} FAILED: {status.get('failure_reason', 'no reason given')}"
+                f"blob {key.hex()} FAILED: {status.get('failure_reason') or 'no reason given'}"
             )
         if time.monotonic() > deadline:
             raise DispersalError(f"blob {key.hex()}: still {status.get('status')} after {timeout_s:g} s")
         time.sleep(poll_s)
+
+
+def certificate(url: str, blob_key: bytes, timeout_s: float = 30.0) -> dict[str, Any]:
+    """The certificate of a dispersed blob by its key, from the disperser's ``GetBlobStatus``: checked
+    (:func:`check_certificate`: the key is the certificate's blob header's, the inclusion proof folds to
+    the batch root); :class:`DispersalError` when the disperser does not know the blob, it is not COMPLETE,
+    or the certificate does not check. What the blob holds is then read and verified by :func:`get`."""
+    if len(blob_key) != 32:
+        raise DispersalError(f"a blob key is 32 bytes, got {len(blob_key)}")
+    status = _call(url, "GetBlobStatus", {"blob_key": blob_key.hex()}, timeout_s)
+    if status.get("status") != "COMPLETE":
+        raise DispersalError(f"blob {blob_key.hex()}: {status.get('status')}, no certificate")
+    cert = {"blob_key": blob_key.hex(), "signed_batch": status.get("signed_batch"),
+            "blob_inclusion_info": status.get("blob_inclusion_info")}  # fmt: skip
+    check_certificate(cert)
+    return cert
 
 
 @dataclass
@@ -258,15 +305,22 @@ def blob_from_relay(relay: str, header: BlobHeader, encoder: Encoder, timeout_s:
     """``GetBlob`` from the relay, accepted only when the blob's recomputed commitment (commitment, length
     commitment, length proof, length) is the certificate's; :class:`DispersalError` otherwise."""
     key = header.blob_key()
+    if relay.startswith("grpc://"):
+        reply: Any = _grpc_call(relay, "relay.Relay", "GetBlob", {"blob_key": key.hex()}, timeout_s)
+    else:
+        try:
+            r = httpx.post(f"{relay.rstrip('/')}/v2/GetBlob", json={"blob_key": key.hex()}, timeout=timeout_s)
+        except httpx.HTTPError as exc:
+            raise DispersalError(f"relay {relay} unreachable: {exc}") from exc
+        if r.status_code != 200:
+            raise DispersalError(f"relay {relay}: HTTP {r.status_code}")
+        try:
+            reply = r.json()
+        except ValueError as exc:
+            raise DispersalError(f"relay {relay}: malformed GetBlobReply: {exc}") from exc
     try:
-        r = httpx.post(f"{relay.rstrip('/')}/v2/GetBlob", json={"blob_key": key.hex()}, timeout=timeout_s)
-    except httpx.HTTPError as exc:
-        raise DispersalError(f"relay {relay} unreachable: {exc}") from exc
-    if r.status_code != 200:
-        raise DispersalError(f"relay {relay}: HTTP {r.status_code}")
-    try:
-        blob = hex_field(r.json().get("blob"), "blob")
-    except (ValueError, AttributeError, NetworkMessageError) as exc:
+        blob = hex_field(reply.get("blob"), "blob")
+    except (AttributeError, NetworkMessageError) as exc:
         raise DispersalError(f"relay {relay}: malformed GetBlobReply: {exc}") from exc
     if len(blob) != 32 * header.commitment.length:
         raise DispersalError(

@@ -67,6 +67,12 @@ def _int(obj: dict, key: str, default: int | None, lo: int = 0, hi: int = 1 << 6
     return v
 
 
+def grpc_port(obj: dict) -> int | None:
+    """A process's ``grpc_port``: where its gRPC service listens beside HTTP (0: any free port), None (no
+    gRPC server) when absent."""
+    return None if obj.get("grpc_port") is None else _int(obj, "grpc_port", None, 0, 65536)
+
+
 def _bytes32(text: Any, what: str) -> bytes:
     try:
         raw = bytes.fromhex(str(text).removeprefix("0x"))
@@ -77,7 +83,7 @@ def _bytes32(text: Any, what: str) -> bytes:
     return raw
 
 
-OPERATOR_KEYS = {"operator_id", "stakes", "url", "bls_public_key"}
+OPERATOR_KEYS = {"operator_id", "stakes", "url", "retrieval_url", "bls_public_key"}
 
 
 def network_state(obj: Any, base: Path) -> tuple[NodeState, dict[bytes, str]]:
@@ -92,7 +98,7 @@ def network_state(obj: Any, base: Path) -> tuple[NodeState, dict[bytes, str]]:
     for i, op in enumerate(obj.get("operators") or []):
         if not isinstance(op, dict) or set(op) - OPERATOR_KEYS or "operator_id" not in op:
             raise NetworkConfigError(
-                f"network.operators[{i}]: expected {{operator_id, stakes, url, bls_public_key}}"
+                f"network.operators[{i}]: expected {{operator_id, stakes, url, retrieval_url, bls_public_key}}"
             )
         oid = _bytes32(op["operator_id"], f"network.operators[{i}].operator_id")
         if oid in urls:
@@ -116,6 +122,25 @@ def network_state(obj: Any, base: Path) -> tuple[NodeState, dict[bytes, str]]:
             raise NetworkConfigError(f"network.dispersers[{k}]: {addr!r} is not a 20-byte address")
         dispersers[int(k)] = "0x" + raw.hex()
     return NodeState(stakes, dispersers, BlobParams()), urls
+
+
+def retrieval_urls(obj: Any, base: Path) -> dict[bytes, str]:
+    """Where a client asks each operator for its chunks: its ``retrieval_url`` (its ``validator.Retrieval``
+    gRPC service, ``grpc://host:port``; EigenDA's v2 retrieval port) when the network file gives one, else its
+    ``url`` (HTTP)."""
+    _, urls = network_state(obj, base)
+    if isinstance(obj, str):
+        obj = read_file(base / obj)
+    for i, op in enumerate(obj.get("operators") or []):
+        r = op.get("retrieval_url")
+        if r is None:
+            continue
+        if not isinstance(r, str) or not r.startswith(("grpc://", "http://", "https://")):
+            raise NetworkConfigError(
+                f"network.operators[{i}].retrieval_url: {r!r} is not a grpc:// or http(s):// URL"
+            )
+        urls[_bytes32(op["operator_id"], f"network.operators[{i}].operator_id")] = r
+    return urls
 
 
 def load_srs(spec: Any, base: Path) -> SRS:
@@ -146,10 +171,11 @@ class NodeConfig:
     log_level: str
     payments: PaymentsConfig | None = None
     operators: OperatorsConfig | None = None
+    grpc_port: int | None = None  # validator.Dispersal and .Retrieval over gRPC (rpc.py); None: none
 
 
 NODE_KEYS = {
-    "host", "port", "public", "bls_key_file", "store_dir", "srs", "network", "stale_blocks",
+    "host", "port", "grpc_port", "public", "bls_key_file", "store_dir", "srs", "network", "stale_blocks",
     "max_request_age_s", "max_request_bytes", "log_level", "payments", "operators",
 }  # fmt: skip
 
@@ -182,6 +208,7 @@ def node_config(path: str | Path) -> NodeConfig:
     return NodeConfig(
         host=str(obj.get("host", "127.0.0.1")),
         port=_int(obj, "port", 0, 0, 65536),
+        grpc_port=grpc_port(obj),
         public=bool(obj.get("public", False)),
         bls_key=key,
         store_dirs=[str(base / str(d)) for d in dirs],
@@ -341,10 +368,11 @@ class DisperserConfig:
     operators: OperatorsConfig | None = None
     batches_in_flight: int = 1
     backend: str = "cpu"  # the encoder's array backend: cpu (numpy) or gpu (cupy)
+    grpc_port: int | None = None  # disperser.v2.Disperser over gRPC (rpc.py); None: HTTP only
 
 
 DISPERSER_KEYS = {
-    "host", "port", "public", "key_file", "disperser_id", "srs", "network", "metadata", "confirmation_threshold",
+    "host", "port", "grpc_port", "public", "key_file", "disperser_id", "srs", "network", "metadata", "confirmation_threshold",
     "reference_block_number", "batch_size", "max_request_bytes", "log_level", "payments", "operators",
     "batches_in_flight", "backend",
 }  # fmt: skip
@@ -367,6 +395,7 @@ def disperser_config(path: str | Path) -> DisperserConfig:
     return DisperserConfig(
         host=str(obj.get("host", "127.0.0.1")),
         port=_int(obj, "port", 0, 0, 65536),
+        grpc_port=grpc_port(obj),
         public=bool(obj.get("public", False)),
         key=key,
         disperser_id=_int(obj, "disperser_id", 0, 0, 1 << 32),
@@ -401,10 +430,11 @@ class RelayConfig:
     max_request_bytes: int
     log_level: str
     rate_limits: RateLimits = RateLimits()
+    grpc_port: int | None = None  # relay.Relay over gRPC (rpc.py); None: HTTP only
 
 
 RELAY_KEYS = {
-    "host", "port", "public", "store_dir", "srs", "network", "disperser_metadata", "max_request_age_s",
+    "host", "port", "grpc_port", "public", "store_dir", "srs", "network", "disperser_metadata", "max_request_age_s",
     "max_request_bytes", "log_level", "rate_limits",
 }  # fmt: skip
 
@@ -450,6 +480,7 @@ def relay_config(path: str | Path) -> RelayConfig:
     return RelayConfig(
         host=str(obj.get("host", "127.0.0.1")),
         port=_int(obj, "port", 0, 0, 65536),
+        grpc_port=grpc_port(obj),
         public=bool(obj.get("public", False)),
         store_dirs=[str(base / str(d)) for d in dirs],
         srs=load_srs(obj["srs"], base),

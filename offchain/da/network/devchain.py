@@ -77,9 +77,21 @@ class ChainSpec:
             ) from exc
 
 
+_ARTIFACTS: dict[tuple[str, int], Any] = {}  # (path, mtime) -> its contract types: parsed once (megabytes)
+
+
+def _contract_types() -> Any:
+    p = sdk.BUILD_ARTIFACTS
+    key = (str(p), p.stat().st_mtime_ns)
+    if key not in _ARTIFACTS:
+        _ARTIFACTS.clear()
+        _ARTIFACTS[key] = json.loads(p.read_text())["contractTypes"]
+    return _ARTIFACTS[key]
+
+
 def _artifact(name: str) -> dict[str, Any]:
     try:
-        ct = json.loads(sdk.BUILD_ARTIFACTS.read_text())["contractTypes"][name]
+        ct = _contract_types()[name]
         return {"abi": ct["abi"], "bytecode": ct["deploymentBytecode"]["bytecode"]}
     except FileNotFoundError:
         raise DevnetProcessError(
@@ -184,6 +196,53 @@ def _live(c: _Chain, rec: dict[str, Any], operators: list[str], keys: list[Secre
         return False
 
 
+def _avs_setup(
+    am: Any, reg: Any, avs: Any, set_id: int, strats: list[str], new: bool
+) -> list[tuple[Any, Any, str]]:
+    """The AVS's calls that make ``reg`` the registrar of its set ``set_id`` over ``strats`` (its quorums 0
+    and 1): for a recorded deployment only those not yet made (a second devnet over the same record)."""
+    me = avs.address
+    calls: list[tuple[Any, Any, str]] = []
+    if new or not am.functions.isOperatorSet((me, set_id)).call():
+        calls += [
+            (avs, am.functions.updateAVSMetadataURI(me, "https://da.devnet/avs.json"), "updateAVSMetadataURI"),
+            (avs, am.functions.createOperatorSets(me, [(set_id, strats, ZERO_ADDRESS)], [ZERO_ADDRESS]),
+             "createOperatorSets"),
+        ]  # fmt: skip
+    if new or am.functions.getAVSRegistrar(me).call() != reg.address:
+        calls.append((avs, am.functions.setAVSRegistrar(me, reg.address), "setAVSRegistrar"))
+    if new or not reg.functions.quorums(set_id).call():
+        calls.append((avs, reg.functions.configureQuorums(set_id, strats), "configureQuorums"))
+    return calls
+
+
+def _recorded_da(c: _Chain, da: Any) -> tuple[Any, Any, Any, Any, int]:
+    """(AVS account, registry, vault, verifier, set id) of a record's ``da`` section (``ape run deploy
+    --components da``), checked live on this chain and governed by the devnet's key."""
+    try:
+        reg = c.contract("BLSRegistry", da["bls_registry"])
+        vault = c.contract("PaymentVault", da["payment_vault"])
+        verifier = c.contract("EigenDACertVerifier", da["cert_verifier"])
+        set_id = int(da["operator_set_id"])
+        live = all(c.w3.eth.get_code(x.address) for x in (reg, vault, verifier))
+        avs, owner = reg.functions.avs().call(), vault.functions.owner().call()
+        wired = verifier.functions.blsRegistry().call() == reg.address
+        am = reg.functions.allocationManager().call() == c.d.address("allocation_manager")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DevnetProcessError(f"the record's da section is malformed: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a call the chain refuses: not these contracts
+        raise DevnetProcessError(f"the record's DA contracts are not live on this chain: {exc}") from None
+    if not (live and wired and am):
+        raise DevnetProcessError("the record's DA contracts are not live over this chain's core")
+    me = c.funder.address
+    if avs != me or owner != me:
+        raise DevnetProcessError(
+            f"the recorded DA AVS is {avs} and the PaymentVault's owner {owner}: the devnet's key ({me}) must be both "
+            "(deploy with da.avs and da.governance: deployer, from that key)"
+        )
+    return c.funder, reg, vault, verifier, set_id
+
+
 def deploy(
     folder: Path, spec: ChainSpec, keys: list[SecretKey], operator_keys: list[bytes], payer: str,
     disperser: str | None = None,
@@ -213,30 +272,61 @@ def deploy(
     tokens = [c.d.contract("token", spec.addresses["tokens"][s], "MockERC20") for s in syms]
     am, dm, sm = (c.d.contract(n) for n in ("allocation_manager", "delegation_manager", "strategy_manager"))
 
-    avs = Account.create()  # a fresh AVS per deployment: its set ids are its own
-    c.send_all([(c.funder, (avs.address, 10**19), "fund the AVS")]
-               + [(c.funder, (o.address, 10**19), f"fund operator {i}") for i, o in enumerate(ops)]
-               + ([(c.funder, (Web3.to_checksum_address(disperser), DISPERSER_GAS_WEI), "fund the disperser")]
-                  if disperser else []))  # fmt: skip
-    reg = c.deploy("BLSRegistry", am.address, avs.address, ROTATION_DELAY, MAX_STALENESS)
-    vault = c.deploy("PaymentVault", c.funder.address, *VAULT_PARAMS)
-    cv_params = CertVerifierParams()
-    verifier = c.deploy(
-        "EigenDACertVerifier", c.funder.address, reg.address, OPERATOR_SET,
-        (cv_params.confirmation_threshold, cv_params.adversary_threshold), cv_params.required_quorums,
-        cv_params.recency_window_blocks, cv_params.blob_params(),
-    )  # fmt: skip
+    recorded = spec.addresses.get("da")
+    fund = [(c.funder, (o.address, 10**19), f"fund operator {i}") for i, o in enumerate(ops)]
+    fund += (
+        [(c.funder, (Web3.to_checksum_address(disperser), DISPERSER_GAS_WEI), "fund the disperser")]
+        if disperser
+        else []
+    )
+    if recorded is None:
+        avs = Account.create()  # a fresh AVS per deployment: its set ids are its own
+        c.send_all([(c.funder, (avs.address, 10**19), "fund the AVS"), *fund])
+        set_id = OPERATOR_SET
+        reg = c.deploy("BLSRegistry", am.address, avs.address, ROTATION_DELAY, MAX_STALENESS)
+        vault = c.deploy("PaymentVault", c.funder.address, *VAULT_PARAMS)
+        cv_params = CertVerifierParams()
+        verifier = c.deploy(
+            "EigenDACertVerifier",
+            c.funder.address,
+            reg.address,
+            OPERATOR_SET,
+            (cv_params.confirmation_threshold, cv_params.adversary_threshold),
+            cv_params.required_quorums,
+            cv_params.recency_window_blocks,
+            cv_params.blob_params(),
+        )
+        avs_calls = _avs_setup(am, reg, avs, set_id, strats, new=True)
+    else:  # the DA contracts of an `ape run deploy --components da` record: the funder is their AVS and owner
+        c.send_all(fund)
+        avs, reg, vault, verifier, set_id = _recorded_da(c, recorded)
+        strats = [Web3.to_checksum_address(a) for a in reg.functions.quorums(set_id).call()] or strats
+        avs_calls = _avs_setup(am, reg, avs, set_id, strats, new=False)
+        if len(strats) < 2:
+            raise DevnetProcessError(
+                f"the recorded DA set {set_id} has {len(strats)} quorum(s): the devnet needs two"
+            )
+        by_strategy = {
+            Web3.to_checksum_address(a): s for s, a in (spec.addresses.get("strategies") or {}).items()
+        }
+        if not all(a in by_strategy for a in strats[:2]):
+            raise DevnetProcessError(
+                "the recorded DA set's quorums are not strategies of mintable recorded tokens"
+            )
+        syms, strats = [by_strategy[a] for a in strats[:2]], strats[:2]
+        tokens = [c.d.contract("token", spec.addresses["tokens"][s], "MockERC20") for s in syms]
     now = int(time.time())
     reservation = (RESERVATION_SYMBOLS_PER_S, now - 86_400, now + 365 * 86_400, b"\x00\x01", b"\x32\x32")
-    c.send_all([
-        (avs, am.functions.updateAVSMetadataURI(avs.address, "https://da.devnet/avs.json"), "updateAVSMetadataURI"),
-        (avs, am.functions.createOperatorSets(avs.address, [(OPERATOR_SET, strats, ZERO_ADDRESS)], [ZERO_ADDRESS]),
-         "createOperatorSets"),
-        (avs, am.functions.setAVSRegistrar(avs.address, reg.address), "setAVSRegistrar"),
-        (avs, reg.functions.configureQuorums(OPERATOR_SET, strats), "configureQuorums"),
-        (c.funder, vault.functions.setReservation(Web3.to_checksum_address(payer), reservation), "setReservation"),
+    calls = [
+        *avs_calls,
+        (
+            c.funder,
+            vault.functions.setReservation(Web3.to_checksum_address(payer), reservation),
+            "setReservation",
+        ),
         (c.funder, vault.functions.depositOnDemand(Web3.to_checksum_address(payer)), "depositOnDemand"),
-    ], value={5: ON_DEMAND_DEPOSIT})  # fmt: skip
+    ]
+    c.send_all(calls, value={len(calls) - 1: ON_DEMAND_DEPOSIT})
 
     calls: list[tuple[Any, Any, str]] = []
     for i, (op, sk) in enumerate(zip(ops, keys, strict=True)):
@@ -257,22 +347,22 @@ def deploy(
                 (op, sm.functions.depositIntoStrategy(strat, tok.address, STAKE), f"v{i} deposit"),
             ]
         calls += [
-            (op, am.functions.modifyAllocations(me, [((avs.address, OPERATOR_SET), strats, [MAGNITUDE] * 2, [0, 0])]),
+            (op, am.functions.modifyAllocations(me, [((avs.address, set_id), strats, [MAGNITUDE] * 2, [0, 0])]),
              f"v{i} modifyAllocations"),
             (op, am.functions.registerForOperatorSets(
-                me, (avs.address, [OPERATOR_SET], registration_data(sk, me, c.chain_id, reg.address))),
+                me, (avs.address, [set_id], registration_data(sk, me, c.chain_id, reg.address))),
              f"v{i} registerForOperatorSets (BLS key with proof of possession)"),
         ]  # fmt: skip
     c.send_all(calls)
     c.mine_to(c.w3.eth.block_number + ALLOCATION_DELAY)  # the allocations take effect
     c.send_all(
-        [(c.funder, reg.functions.updateOperators(OPERATOR_SET, [o.address for o in ops]), "updateOperators")]
+        [(c.funder, reg.functions.updateOperators(set_id, [o.address for o in ops]), "updateOperators")]
     )
     c.mine_to(c.w3.eth.block_number)  # the stakes' block is settled before a reference block names it
     rec = {
         "rpc_url": spec.rpc_url, "chain_id": c.chain_id, "registry": reg.address, "avs": avs.address,
-        "operator_set": OPERATOR_SET, "quorums": {"0": {"operator_set": OPERATOR_SET, "stake_index": 0},
-                                                  "1": {"operator_set": OPERATOR_SET, "stake_index": 1}},
+        "operator_set": set_id, "quorums": {"0": {"operator_set": set_id, "stake_index": 0},
+                                            "1": {"operator_set": set_id, "stake_index": 1}},
         "strategies": dict(zip(syms, strats, strict=True)), "payment_vault": vault.address,
         "cert_verifier": verifier.address, "operators": [o.address for o in ops],
         "operator_ids": ["0x" + k.public_key().operator_id.hex() for k in keys],

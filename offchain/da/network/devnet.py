@@ -126,6 +126,8 @@ def status(folder: Path | str) -> dict[str, Any]:
         "folder": str(folder),
         "disperser": state["disperser"]["url"],
         "relay": state["relay"]["url"],
+        "disperser_grpc": state["disperser"].get("grpc_url"),
+        "relay_grpc": state["relay"].get("grpc_url"),
         "client_config": state["client_config"],
         "chain": state.get("chain"),
         "processes": out,
@@ -176,12 +178,14 @@ def _spawn(folder: Path, name: str, role: str, config: Path) -> subprocess.Popen
         )  # fmt: skip
 
 
-def _wait_listening(folder: Path, name: str, proc: subprocess.Popen, deadline: float) -> str:
+def _wait_listening(folder: Path, name: str, proc: subprocess.Popen, deadline: float) -> dict[str, str]:
+    """The process's listening line's URLs: ``url`` (HTTP) and ``grpc_url`` when it serves gRPC."""
     out = folder / "logs" / f"{name}.out"
     while True:
         line = out.read_text().split("\n", 1)[0] if out.exists() else ""
         if line.endswith("}"):
-            return json.loads(line)["url"]
+            info = json.loads(line)
+            return {k: info[k] for k in ("url", "grpc_url") if k in info}
         if proc.poll() is not None:
             tail = (folder / "logs" / f"{name}.log").read_text()[-1500:]
             raise DevnetProcessError(f"{name} exited with {proc.returncode} before listening: {tail}")
@@ -215,12 +219,20 @@ def configure(
     relay_port: int, validator_url: str = "http://127.0.0.1:{port}", relay_url: str = "http://127.0.0.1:{port}",
     host: str = "127.0.0.1", data_dir: str = "data", payments: dict[str, Any] | None = None, log_level: str = "info",
     chain: dict[str, Any] | None = None, disperser_options: dict[str, Any] | None = None,
+    grpc_ports: list[int] | None = None,
 ) -> list[tuple[str, str, Path]]:  # fmt: skip
     """Write a network's keys (made once, kept) and configurations into ``folder``: ``network.json``, ``vI.json``,
     ``disperser.json``, ``relay.json``, ``client.json``; paths inside are relative to the folder (keys, the
     network file) or to ``data_dir`` (stores, the metadata database), so the folder can be mounted anywhere.
     ``validator_url`` / ``relay_url`` are how the others reach them (``{i}`` the validator's index, ``{port}``
-    its port). Returns (name, role, config file) per process."""
+    its port). ``grpc_ports`` (one per validator, then the disperser's and the relay's, loopback only): each
+    process serves gRPC there too, the network file gives each validator's ``retrieval_url`` and the client
+    configuration the relay's gRPC URL. Returns (name, role, config file) per process."""
+    if grpc_ports is not None and (len(grpc_ports) != validators + 2 or host != "127.0.0.1"):
+        raise DevnetProcessError(
+            f"grpc ports: one per validator and two more, on 127.0.0.1; got {grpc_ports}"
+        )
+    g = dict(enumerate(grpc_ports or []))
     if not 1 <= validators <= 64:
         raise DevnetProcessError(f"--validators {validators}: between 1 and 64")
     if len(validator_ports) != validators:
@@ -233,6 +245,7 @@ def configure(
         ops.append({
             "operator_id": pk.operator_id.hex(), "stakes": {} if chain else {str(q): 1 for q in QUORUMS},
             "url": validator_url.format(i=i, port=validator_ports[i]), "bls_public_key": pk.to_json(),
+            **({"retrieval_url": f"grpc://127.0.0.1:{g[i]}"} if g else {}),
         })  # fmt: skip
     address = eth_keys.PrivateKey(disperser_key).public_key.to_checksum_address()
     (folder / "network.json").write_text(
@@ -251,11 +264,12 @@ def configure(
         cfg = folder / f"v{i}.json"
         cfg.write_text(json.dumps({
             **common, "port": validator_ports[i], "bls_key_file": f"keys/v{i}.bls", "store_dir": f"{data}/v{i}",
+            **({"grpc_port": g[i]} if g else {}),
             **({"payments": payments, "operators": operators} if chain else {}),
         }, indent=1))  # fmt: skip
         configs.append((f"v{i}", "node", cfg))
     disperser = {**common, "port": disperser_port, "key_file": "keys/disperser.key", "metadata": f"{data}/meta.db",
-                 "reference_block_number": 1}  # fmt: skip
+                 "reference_block_number": 1, **({"grpc_port": g[validators]} if g else {})}  # fmt: skip
     if payments:
         disperser["payments"] = payments
     disperser.update(disperser_options or {})  # e.g. batch_size, batches_in_flight (the bench's)
@@ -265,12 +279,13 @@ def configure(
     configs.append(("disperser", "disperser", folder / "disperser.json"))
     (folder / "relay.json").write_text(json.dumps({
         **common, "port": relay_port, "store_dir": f"{data}/relay", "disperser_metadata": f"{data}/meta.db",
+        **({"grpc_port": g[validators + 1]} if g else {}),
     }, indent=1))  # fmt: skip
     configs.append(("relay", "relay", folder / "relay.json"))
     client: dict[str, Any] = {
         "network": "network.json",
         "srs": srs,
-        "relays": {"0": relay_url.format(port=relay_port)},
+        "relays": {"0": f"grpc://127.0.0.1:{g[validators + 1]}" if g else relay_url.format(port=relay_port)},
     }
     if chain:
         client["operators"] = operators
@@ -311,7 +326,7 @@ def up(
     configs = configure(
         folder, validators, srs=srs, validator_ports=ports[:validators],
         disperser_port=ports[-2], relay_port=ports[-1], payments=payments, log_level=log_level, chain=record,
-        disperser_options=disperser_options,
+        disperser_options=disperser_options, grpc_ports=[free_port() for _ in range(validators + 2)],
     )  # fmt: skip
     started: dict[str, tuple[subprocess.Popen, Path]] = {}
     procs: list[dict[str, Any]] = []
@@ -321,8 +336,8 @@ def up(
             started[name] = (_spawn(folder, name, role, cfg), cfg)
         for name, role, cfg in configs:
             proc = started[name][0]
-            url = _wait_listening(folder, name, proc, deadline)
-            procs.append({"name": name, "role": role, "pid": proc.pid, "url": url, "config": str(cfg)})
+            urls = _wait_listening(folder, name, proc, deadline)
+            procs.append({"name": name, "role": role, "pid": proc.pid, **urls, "config": str(cfg)})
     except BaseException:
         for proc, _ in started.values():
             if proc.poll() is None:

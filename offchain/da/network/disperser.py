@@ -33,11 +33,13 @@ from offchain.da.errors import (
     AssignmentError,
     DAError,
     DisperserRequestError,
+    GrpcCallError,
     NetworkMessageError,
     OperatorStateError,
     PaymentReplayError,
 )
 from offchain.da.files import bundle_bytes
+from offchain.da.network import wire
 from offchain.da.network.assignment import BlobParams, assignments_for_blob
 from offchain.da.network.attestation import Attestation, aggregate
 from offchain.da.network.claims import ClaimKeeper
@@ -403,11 +405,24 @@ class Disperser:
         bundles = [bundle_for(ch, a.get(op, [])) for ch, a in zip(chunks, assignments, strict=True)]
         req = signed_store_request(self.key, self.disperser_id, header, certs, bundles)
         try:
-            r = httpx.post(f"{url}/v2/StoreChunks", json=req.to_json(), timeout=self.store_timeout_s)
-            if r.status_code != 200:
-                log.info("store_chunks_refused", extra={"operator_id": op.hex(), "status": r.status_code})
-                return None
-            return bn254.g1_to_ints(bn254.g1_decompress(bytes.fromhex(r.json()["signature"])))[0]
+            if url.startswith("grpc://"):  # validator.Dispersal over gRPC
+                try:
+                    reply = wire.grpc_call(
+                        url, "validator.Dispersal", "StoreChunks", req.to_json(), self.store_timeout_s
+                    )
+                except GrpcCallError as exc:
+                    log.info(
+                        "store_chunks_refused",
+                        extra={"operator_id": op.hex(), "status": exc.code, "reason": exc.message},
+                    )
+                    return None
+            else:
+                r = httpx.post(f"{url}/v2/StoreChunks", json=req.to_json(), timeout=self.store_timeout_s)
+                if r.status_code != 200:
+                    log.info("store_chunks_refused", extra={"operator_id": op.hex(), "status": r.status_code})
+                    return None
+                reply = r.json()
+            return bn254.g1_to_ints(bn254.g1_decompress(bytes.fromhex(reply["signature"])))[0]
         except (httpx.HTTPError, ValueError, KeyError, TypeError, DAError, PointError) as exc:
             log.info("store_chunks_unreachable", extra={"operator_id": op.hex(), "reason": str(exc)})
             return None

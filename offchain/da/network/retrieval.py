@@ -21,7 +21,8 @@ from offchain.crypto import bn254
 from offchain.crypto.errors import PointError
 from offchain.da.eigenda.encoder import Encoder
 from offchain.da.eigenda.params import EncodingParams, Sample
-from offchain.da.errors import NetworkMessageError, RecoveryError
+from offchain.da.errors import GrpcCallError, NetworkMessageError, RecoveryError
+from offchain.da.network import wire
 from offchain.da.network.assignment import BlobParams, assignments_for_blob, chunk_length
 from offchain.da.network.types import BlobHeader
 
@@ -37,12 +38,16 @@ class Retrieval:
 
 
 def _fetch(url: str, blob_key: bytes, quorum: int, timeout_s: float) -> list[str]:
-    r = httpx.post(
-        f"{url}/v2/GetChunks", json={"blob_key": blob_key.hex(), "quorum_id": quorum}, timeout=timeout_s
-    )
-    if r.status_code != 200:
-        raise NetworkMessageError(f"GetChunks: HTTP {r.status_code}")
-    body = r.json()
+    """``GetChunks`` of the validator at ``url``: over gRPC (``validator.Retrieval``) for ``grpc://host:port``,
+    else over HTTP+JSON."""
+    request = {"blob_key": blob_key.hex(), "quorum_id": quorum}
+    if url.startswith("grpc://"):
+        body = wire.grpc_call(url, "validator.Retrieval", "GetChunks", request, timeout_s)
+    else:
+        r = httpx.post(f"{url}/v2/GetChunks", json=request, timeout=timeout_s)
+        if r.status_code != 200:
+            raise NetworkMessageError(f"GetChunks: HTTP {r.status_code}")
+        body = r.json()
     if (
         not isinstance(body, dict)
         or body.get("chunk_encoding_format") != 1
@@ -87,7 +92,7 @@ def retrieve_blob(
             continue
         try:
             raw = [bytes.fromhex(c) for c in _fetch(url, key, quorum, timeout_s)]
-        except (httpx.HTTPError, NetworkMessageError, ValueError, TypeError) as exc:
+        except (httpx.HTTPError, NetworkMessageError, GrpcCallError, ValueError, TypeError) as exc:
             skipped[op] = f"unavailable: {exc}"
             continue
         size = 32 + 32 * L

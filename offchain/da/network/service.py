@@ -9,7 +9,8 @@ with the protobuf field names):
 - ``GET /v2/GetNodeInfo``: the node's operator id; ``GET /metrics``.
 
 Refusals are JSON errors with the status the check maps to (400 malformed or invalid chunks, 401 bad
-disperser signature, 403 unknown disperser, 404 unknown blob, 409 stale reference block, 413 too large).
+disperser signature, 403 unknown disperser, 404 unknown blob, 409 stale reference block, 413 too large) and,
+as their ``code``, the gRPC status name the gRPC front (:mod:`offchain.da.network.rpc`) answers with.
 """
 
 from __future__ import annotations
@@ -61,6 +62,36 @@ from offchain.store import Store
 log = logger("da.node")
 
 
+def node_methods(node: ValidatorNode) -> dict[str, Any]:
+    """The node's ``validator.Dispersal`` (StoreChunks) and ``validator.Retrieval`` (GetChunks) methods on their
+    JSON forms (the HTTP routes' and the gRPC services', :mod:`offchain.da.network.rpc`): ``fn(body, peer) ->
+    reply``, raising :class:`NodeRequestError` or :class:`NetworkMessageError` (a refused batch is logged)."""
+
+    def store_chunks(body: Any, peer: str) -> dict:
+        t0 = time.perf_counter()
+        try:
+            req = StoreChunksRequest.from_json(body)
+            sigma = node.store_chunks(req)
+        except (NodeRequestError, NetworkMessageError) as exc:
+            log.info("store_chunks_refused", extra={"reason": str(exc)})
+            raise
+        log.info("store_chunks", extra={
+            "batch_header_hash": req.header.hash().hex(), "blobs": len(req.certificates),
+            "reference_block_number": req.header.reference_block_number, "seconds": round(time.perf_counter() - t0, 4),
+        })  # fmt: skip
+        return {"signature": bn254.g1_compress(bn254.g1_from_ints([sigma])).hex()}
+
+    def get_chunks(body: Any, peer: str) -> dict:
+        f = json_fields(body, ("blob_key", "quorum_id"), "GetChunksRequest")
+        key = hex_field(f["blob_key"], "blob_key", 32)
+        q = f["quorum_id"]
+        if not isinstance(q, int) or isinstance(q, bool) or not 0 <= q < 256:
+            raise NetworkMessageError(f"quorum_id: {q!r} is not a quorum number")
+        return node.get_chunks(key)
+
+    return {"StoreChunks": store_chunks, "GetChunks": get_chunks}
+
+
 def node_app(node: ValidatorNode, max_request_bytes: int = 64 << 20) -> Any:
     metrics = Metrics(["/v2/StoreChunks", "/v2/GetChunks", "/v2/GetNodeInfo", "/metrics"])
 
@@ -69,43 +100,26 @@ def node_app(node: ValidatorNode, max_request_bytes: int = 64 << 20) -> Any:
 
     def refuse(exc: Exception) -> HTTPError:
         if isinstance(exc, NodeRequestError):
-            return HTTPError(exc.status, exc.message, code="refused")
-        return HTTPError(400, str(exc), code="malformed")
+            return HTTPError(exc.status, exc.message, code=exc.grpc_code)
+        return HTTPError(400, str(exc), code="INVALID_ARGUMENT")
+
+    methods = node_methods(node)
+
+    async def call(request: Request, name: str) -> JSONResponse:
+        try:
+            f = await body(request)
+            peer = request.client.host if request.client else ""
+            return JSONResponse(await run_in_threadpool(methods[name], f, peer))
+        except (NodeRequestError, NetworkMessageError) as exc:
+            return refuse(exc).response()
+        except HTTPError as exc:
+            return exc.response()
 
     async def store_chunks(request: Request) -> JSONResponse:
-        t0 = time.perf_counter()
-        try:
-            req = StoreChunksRequest.from_json(await body(request))
-            sigma = await run_in_threadpool(node.store_chunks, req)
-        except (NodeRequestError, NetworkMessageError) as exc:
-            log.info("store_chunks_refused", extra={"reason": str(exc)})
-            return refuse(exc).response()
-        except HTTPError as exc:
-            return exc.response()
-        log.info(
-            "store_chunks",
-            extra={
-                "batch_header_hash": req.header.hash().hex(),
-                "blobs": len(req.certificates),
-                "reference_block_number": req.header.reference_block_number,
-                "seconds": round(time.perf_counter() - t0, 4),
-            },
-        )
-        return JSONResponse({"signature": bn254.g1_compress(bn254.g1_from_ints([sigma])).hex()})
+        return await call(request, "StoreChunks")
 
     async def get_chunks(request: Request) -> JSONResponse:
-        try:
-            f = json_fields(await body(request), ("blob_key", "quorum_id"), "GetChunksRequest")
-            key = hex_field(f["blob_key"], "blob_key", 32)
-            q = f["quorum_id"]
-            if not isinstance(q, int) or isinstance(q, bool) or not 0 <= q < 256:
-                raise NetworkMessageError(f"quorum_id: {q!r} is not a quorum number")
-            reply = await run_in_threadpool(node.get_chunks, key)
-        except (NodeRequestError, NetworkMessageError) as exc:
-            return refuse(exc).response()
-        except HTTPError as exc:
-            return exc.response()
-        return JSONResponse(reply)
+        return await call(request, "GetChunks")
 
     async def node_info(request: Request) -> JSONResponse:
         return JSONResponse({"operator_id": node.operator_id.hex(), "chunks_stored": node.table.key_count()})
@@ -182,9 +196,9 @@ async def json_call(request: Request, max_bytes: int, fn: Any, refusal: type, lo
         return JSONResponse(await run_in_threadpool(fn, await read_json(request, max_bytes)))
     except refusal as exc:
         log_to.info("request_refused", extra={"path": request.url.path, "reason": exc.message})
-        return HTTPError(exc.status, exc.message, code=getattr(exc, "grpc_code", "refused")).response()
+        return HTTPError(exc.status, exc.message, code=exc.grpc_code).response()
     except NetworkMessageError as exc:
-        return HTTPError(400, str(exc), code="malformed").response()
+        return HTTPError(400, str(exc), code="INVALID_ARGUMENT").response()
     except HTTPError as exc:
         return exc.response()
 
@@ -192,6 +206,41 @@ async def json_call(request: Request, max_bytes: int, fn: Any, refusal: type, lo
 # ----- the disperser ------------------------------------------------------------------------------
 
 dlog = logger("da.disperser")
+
+
+def disperser_methods(disperser: Disperser) -> dict[str, Any]:
+    """The disperser's ``disperser.v2.Disperser`` methods on their JSON forms (the HTTP routes' and the gRPC
+    service's, :mod:`offchain.da.network.rpc`): ``fn(body, peer) -> reply``, raising
+    :class:`DisperserRequestError` or :class:`NetworkMessageError`."""
+
+    def disperse(body: Any, peer: str) -> dict:
+        f = json_fields(body, ("blob", "blob_header", "signature"), "DisperseBlobRequest")
+        blob = hex_field(f["blob"], "blob")
+        header = BlobHeader.from_json(f["blob_header"])
+        status, key = disperser.disperse_blob(blob, header, hex_field(f["signature"], "signature", 65))
+        return {"result": status.name, "blob_key": key.hex()}
+
+    def blob_status(body: Any, peer: str) -> dict:
+        f = json_fields(body, ("blob_key",), "BlobStatusRequest")
+        return disperser.blob_status(hex_field(f["blob_key"], "blob_key", 32))
+
+    def blob_commitment(body: Any, peer: str) -> dict:
+        f = json_fields(body, ("blob",), "BlobCommitmentRequest")
+        return {"blob_commitment": disperser.get_blob_commitment(hex_field(f["blob"], "blob")).to_json()}
+
+    def payment_state(body: Any, peer: str) -> dict:
+        f = json_fields(body, ("account_id", "timestamp", "signature"), "GetPaymentStateRequest")
+        ts = f["timestamp"]
+        if not isinstance(ts, int) or isinstance(ts, bool) or not 0 <= ts < 1 << 64:
+            raise NetworkMessageError(f"timestamp: {ts!r} is not a uint64 (ns)")
+        return disperser.payment_state(f["account_id"], ts, hex_field(f["signature"], "signature", 65))
+
+    return {
+        "DisperseBlob": disperse,
+        "GetBlobStatus": blob_status,
+        "GetBlobCommitment": blob_commitment,
+        "GetPaymentState": payment_state,
+    }
 
 
 def disperser_app(disperser: Disperser, max_request_bytes: int = 64 << 20) -> Any:
@@ -208,54 +257,22 @@ def disperser_app(disperser: Disperser, max_request_bytes: int = 64 << 20) -> An
         ["/v2/DisperseBlob", "/v2/GetBlobStatus", "/v2/GetBlobCommitment", "/v2/GetPaymentState", "/metrics"]
     )
 
-    async def call(request: Request, names: tuple[str, ...], what: str, fn: Any) -> JSONResponse:
-        return await json_call(
-            request,
-            max_request_bytes,
-            lambda body: fn(json_fields(body, names, what)),
-            DisperserRequestError,
-            dlog,
-        )
+    methods = disperser_methods(disperser)
 
-    def disperse(f: dict) -> dict:
-        blob = hex_field(f["blob"], "blob")
-        header = BlobHeader.from_json(f["blob_header"])
-        status, key = disperser.disperse_blob(blob, header, hex_field(f["signature"], "signature", 65))
-        return {"result": status.name, "blob_key": key.hex()}
+    def route(name: str) -> Route:
+        async def call(request: Request) -> JSONResponse:
+            return await json_call(
+                request, max_request_bytes, lambda body: methods[name](body, ""), DisperserRequestError, dlog
+            )
 
-    async def disperse_blob(request: Request) -> JSONResponse:
-        return await call(request, ("blob", "blob_header", "signature"), "DisperseBlobRequest", disperse)
-
-    async def blob_status(request: Request) -> JSONResponse:
-        return await call(
-            request, ("blob_key",), "BlobStatusRequest",
-            lambda f: disperser.blob_status(hex_field(f["blob_key"], "blob_key", 32)),
-        )  # fmt: skip
-
-    async def blob_commitment(request: Request) -> JSONResponse:
-        return await call(
-            request, ("blob",), "BlobCommitmentRequest",
-            lambda f: {"blob_commitment": disperser.get_blob_commitment(hex_field(f["blob"], "blob")).to_json()},
-        )  # fmt: skip
-
-    def state(f: dict) -> dict:
-        ts = f["timestamp"]
-        if not isinstance(ts, int) or isinstance(ts, bool) or not 0 <= ts < 1 << 64:
-            raise NetworkMessageError(f"timestamp: {ts!r} is not a uint64 (ns)")
-        return disperser.payment_state(f["account_id"], ts, hex_field(f["signature"], "signature", 65))
-
-    async def payment_state(request: Request) -> JSONResponse:
-        return await call(request, ("account_id", "timestamp", "signature"), "GetPaymentStateRequest", state)
+        return Route(f"/v2/{name}", call, methods=["POST"])
 
     async def metrics_route(request: Request) -> PlainTextResponse:
         return PlainTextResponse(metrics.render())
 
     app = Starlette(
         routes=[
-            Route("/v2/DisperseBlob", disperse_blob, methods=["POST"]),
-            Route("/v2/GetBlobStatus", blob_status, methods=["POST"]),
-            Route("/v2/GetBlobCommitment", blob_commitment, methods=["POST"]),
-            Route("/v2/GetPaymentState", payment_state, methods=["POST"]),
+            *(route(name) for name in methods),
             Route("/metrics", metrics_route, methods=["GET"]),
         ]
     )
@@ -310,6 +327,17 @@ def disperser_server(
 rlog = logger("da.relay")
 
 
+def relay_methods(relay: Relay) -> dict[str, Any]:
+    """The relay's ``relay.Relay`` methods on their JSON forms (the HTTP routes' and the gRPC service's):
+    ``fn(body, peer) -> reply``; ``peer`` (the client's address) is charged GetBlob's bytes."""
+
+    def get_blob(body: Any, peer: str) -> dict:
+        f = json_fields(body, ("blob_key",), "GetBlobRequest")
+        return {"blob": relay.get_blob(hex_field(f["blob_key"], "blob_key", 32), peer).hex()}
+
+    return {"GetBlob": get_blob, "GetChunks": lambda body, peer: relay.get_chunks(body)}
+
+
 def relay_app(relay: Relay, max_request_bytes: int = 1 << 20) -> Any:
     """EigenDA's ``relay.Relay`` methods as JSON routes (protobuf field names, bytes as hex):
 
@@ -321,16 +349,14 @@ def relay_app(relay: Relay, max_request_bytes: int = 1 << 20) -> Any:
     async def call(request: Request, fn: Any) -> JSONResponse:
         return await json_call(request, max_request_bytes, fn, RelayRequestError, rlog)
 
-    def blob(body: Any, client: str) -> dict:
-        f = json_fields(body, ("blob_key",), "GetBlobRequest")
-        return {"blob": relay.get_blob(hex_field(f["blob_key"], "blob_key", 32), client).hex()}
+    methods = relay_methods(relay)
 
     async def get_blob(request: Request) -> JSONResponse:
         client = request.client.host if request.client else "unknown"
-        return await call(request, lambda body: blob(body, client))
+        return await call(request, lambda body: methods["GetBlob"](body, client))
 
     async def get_chunks(request: Request) -> JSONResponse:
-        return await call(request, relay.get_chunks)
+        return await call(request, lambda body: methods["GetChunks"](body, ""))
 
     async def metrics_route(request: Request) -> PlainTextResponse:
         return PlainTextResponse(metrics.render({"da_relay_blobs_held": relay.blobs.key_count()}))

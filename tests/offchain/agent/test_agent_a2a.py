@@ -1,7 +1,8 @@
 """A2A v1.0 over JSON-RPC with the x402 extension (offchain/agent/a2a.py, a2a_server.py): the
 agent card, SendMessage/GetTask, a client paying a task through the facilitator on the test chain
 (balances checked on chain), every refusal typed (JSON-RPC codes, x402 payment errors), and AP2
-mandates carried in message metadata and checked before settlement."""
+v0.2 mandates carried in message metadata, checked before settlement (alike over JSON-RPC,
+HTTP+JSON and gRPC) and answered by receipts."""
 
 from __future__ import annotations
 
@@ -11,21 +12,24 @@ from dataclasses import replace
 import httpx
 import pytest
 
+from offchain.agent import ap2, sdjwt
 from offchain.agent import errors as E
-from offchain.agent import sdjwt
 from offchain.agent.a2a import (
-    AP2_CART,
-    AP2_INTENT,
-    AP2_PAYMENT,
+    AP2_CHECKOUT_JWT,
+    AP2_CHECKOUT_MANDATE,
+    AP2_CHECKOUT_RECEIPT,
+    AP2_EXTENSION,
+    AP2_PAYMENT_MANDATE,
+    AP2_PAYMENT_RECEIPT,
     CANCELED,
     COMPLETED,
     ERC8004_EXTENSION,
     EXTENSIONS_HEADER,
     FAILED,
+    GRPC,
     HTTP_JSON,
     INPUT_REQUIRED,
     JSONRPC,
-    MANDATES_EXTENSION,
     PAYMENT_COMPLETED,
     PAYMENT_FAILED,
     PAYMENT_REQUIRED,
@@ -40,16 +44,15 @@ from offchain.agent.a2a import (
     X402_STATUS,
     A2AClient,
     AgentCard,
+    Ap2Mandates,
     Task,
     TaskArtifactUpdateEvent,
     TaskStatus,
     TaskStatusUpdateEvent,
-    mandates_for,
     sse_data,
     user_message,
 )
 from offchain.agent.a2a_server import TASK_KEY
-from offchain.agent.ap2 import INTENT, USER_AUTHORIZATION, WALLET_CLAIM, sign_mandate
 from offchain.agent.facilitator import HTTPFacilitator, LocalFacilitator, create_app
 from offchain.agent.x402 import PaymentRequired
 from offchain.httpservice import ServiceServer
@@ -101,7 +104,7 @@ def test_agent_card_has_a2a_fields_and_declares_x402(agent):
     assert {"id", "name", "description", "tags", "examples"} <= set(card["skills"][0])
     ext = card["capabilities"]["extensions"]
     assert ext[0]["uri"] == X402_EXTENSION and ext[0]["required"] is True
-    assert MANDATES_EXTENSION not in {e["uri"] for e in ext}  # this agent signs no carts
+    assert AP2_EXTENSION not in {e["uri"] for e in ext}  # this agent signs no checkouts
     parsed = AgentCard.from_json(card)
     assert parsed.url == agent + "/a2a" and parsed.extensions == {X402_EXTENSION: True}
     assert parsed.interfaces == {JSONRPC: agent + "/a2a", HTTP_JSON: agent} and parsed.streaming
@@ -630,52 +633,167 @@ def test_budget_and_rejection(a2a_world, agent):
 
 # ---------------------------------------------------------------- AP2 mandates in A2A metadata
 
+ISSUER_KEY, DEVICE_KEY, AGENT_KEY, MERCHANT_KEY = (sdjwt.new_key() for _ in range(4))
+ISS = "https://credentials.example"
+PRICE_ITEM = {"id": "price", "title": "ETH price"}  # the skill, as the merchant's checkout names it
+
+
+def currency(w):
+    return f"eip155:{w.w3.eth.chain_id}/erc20:{w.token.address}"
+
 
 @pytest.fixture
 def merchant(a2a_world):
-    """The data agent signing carts (the seller's key) and settling only mandated payments."""
-    fac = a2a_world.fresh_facilitator()
-    key = a2a_world.keys["seller"]
-    server = a2a_agent(a2a_world, LocalFacilitator(fac), merchant_key=key, require_mandates=True)
+    """The data agent signing checkouts (MERCHANT_KEY) and settling only payments whose AP2
+    mandates are rooted in ISS's credentials."""
+    w = a2a_world
+    server = a2a_agent(
+        w,
+        LocalFacilitator(w.fresh_facilitator()),
+        merchant_key=MERCHANT_KEY,
+        require_mandates=True,
+        mandate_issuers={ISS: ISSUER_KEY.public_key()},
+        digits={currency(w): 6},
+        grpc_listen="127.0.0.1:0",  # every binding, one dispatcher
+    )
     with ServiceServer(server.app(), log_level="warning") as s:
         yield s.url
 
 
-def intent(w, budget=3 * PRICE, payees=None, agent_who="payer", **kw):
-    body = {
-        "type": INTENT,
-        "natural_language_description": "ETH/USD ticks, at most 3 a session",
-        "agent": w.addresses[agent_who],
-        "asset": w.token.address,
-        "network": f"eip155:{w.w3.eth.chain_id}",
-        "budget": str(budget),
-        "amount_range": {"min": "1", "max": str(PRICE)},
-        "allowed_payees": payees if payees is not None else [w.addresses["seller"]],
-        "expiry": str(int(w.clock()) + 3600),
-    } | kw
-    return sign_mandate(w.keys["payer2"], body)  # payer2 plays the user
-
-
-def mandated(w, url, signed, agent_key=None):
-    return A2AClient(
-        url, w.client("payer"), mandates=mandates_for(agent_key or w.keys["payer"], signed, w.clock)
+def delegated(w, budget="0.03", payees=None, hi=PRICE, exp_in=3600, issuer=ISSUER_KEY, agent_key=AGENT_KEY):
+    """payer2 (the user, holding ISS's credential on its device) delegates to the agent (AGENT_KEY,
+    paying with payer's wallet) an open checkout mandate for the price skill at the allowed
+    merchants and an open payment mandate referencing it: amounts in [1, hi], a budget in USDC."""
+    now = int(w.clock())
+    claims = {"wallet": w.addresses["payer2"], "name": "Ada", "email": "ada@example.com"}
+    cred = sdjwt.issue(issuer, ISS, claims, ["name", "email"], DEVICE_KEY, iat=now - 60, exp=now + 86_400)
+    allowed = [ap2.payee(a) for a in (payees or [w.addresses["seller"]])]
+    oc = ap2.delegate(
+        cred,
+        DEVICE_KEY,
+        ap2.open_mandate(
+            ap2.CHECKOUT_OPEN,
+            AGENT_KEY,
+            [ap2.line_items([("tick", [PRICE_ITEM], 1)]), ap2.allowed_merchants(allowed)],
+            iat=now,
+            exp=now + exp_in,
+        ),
+        aud="agent",
+        nonce="delegation-1",
+        iat=now,
+        keep=lambda d: False,  # the device reveals none of the credential's claims
     )
+    cs = [
+        ap2.reference(sdjwt.digest(sdjwt.last_link(oc))),
+        ap2.amount_range(currency(w), hi, 1),
+        ap2.allowed_payees(allowed),
+        ap2.budget(currency(w), budget),
+        ap2.recurrence("ON_DEMAND"),
+    ]
+    op = ap2.delegate(
+        cred,
+        DEVICE_KEY,
+        ap2.open_mandate(ap2.PAYMENT_OPEN, AGENT_KEY, cs, iat=now, exp=now + exp_in),
+        aud="agent",
+        nonce="delegation-2",
+        iat=now,
+        keep=lambda d: False,
+    )
+    return Ap2Mandates(agent_key, oc, op, w.addresses["payer"], w.clock)
 
 
-def test_mandated_payment_is_settled_and_the_cart_signed_by_the_merchant(a2a_world, merchant):
+def mandated(w, url, mandates=None, **kw):
+    return A2AClient(url, w.client("payer"), mandates=mandates or delegated(w, **kw))
+
+
+def test_mandated_payment_is_settled_against_the_merchant_checkout_with_receipts(a2a_world, merchant):
     w = a2a_world
     seller0 = w.balance("seller")
     card = AgentCard.from_json(httpx.get(merchant + "/.well-known/agent-card.json").json())
-    assert MANDATES_EXTENSION in card.extensions
-    c = mandated(w, merchant, intent(w))
+    (ext,) = [e for e in card.raw["capabilities"]["extensions"] if e["uri"] == AP2_EXTENSION]
+    assert ext["params"]["merchantJwk"] == sdjwt.jwk(MERCHANT_KEY)
+    c = mandated(w, merchant)
     t = _open_task(c)
-    cart = t.status.metadata[AP2_CART]
-    assert cart["mandate"]["merchant"] == w.addresses["seller"]
-    assert cart["mandate"]["total"] == {"asset": w.token.address, "amount": str(PRICE)}
+    checkout = ap2.read_checkout(t.status.metadata[AP2_CHECKOUT_JWT])
+    assert checkout["merchant"]["id"] == w.addresses["seller"] and checkout["id"] == t.id
+    assert (checkout["total"], checkout["currency"]) == (PRICE, currency(w))
+    assert checkout["line_items"][0]["item"] == PRICE_ITEM
     ex = c.pay(t)
     assert ex.task.status.state == COMPLETED and w.balance("seller") - seller0 == PRICE
     sent = next(m for m in ex.task.history if m.metadata.get(X402_STATUS) == PAYMENT_SUBMITTED)
-    assert {AP2_INTENT, AP2_PAYMENT} <= set(sent.metadata)
+    pay_text = sent.metadata[AP2_PAYMENT_MANDATE]
+    assert sent.metadata[AP2_CHECKOUT_MANDATE].count("~~") == 2 and pay_text.count("~~") == 2
+    # the user's credential claims stay on the device: neither the name nor the email travels
+    disclosed = json.dumps(
+        [sdjwt.Disclosure.parse(p).value for p in pay_text.split("~") if p and "." not in p]
+    )
+    assert "Ada" not in disclosed and "ada@example.com" not in disclosed and "vct" in disclosed
+    # the receipts, signed by the merchant, answer exactly the closed mandates sent
+    meta = ex.task.status.metadata
+    for key, text in (
+        (AP2_CHECKOUT_RECEIPT, sent.metadata[AP2_CHECKOUT_MANDATE]),
+        (AP2_PAYMENT_RECEIPT, pay_text),
+    ):
+        body = ap2.verify_receipt(
+            meta[key], MERCHANT_KEY.public_key(), reference=sdjwt.digest(sdjwt.last_link(text))
+        )
+        assert body["status"] == "Success" and body["iss"] == w.addresses["seller"]
+    pr = ap2.verify_receipt(
+        meta[AP2_PAYMENT_RECEIPT],
+        MERCHANT_KEY.public_key(),
+        reference=sdjwt.digest(sdjwt.last_link(pay_text)),
+    )
+    assert pr["payment_id"] == ap2.checkout_hash(t.status.metadata[AP2_CHECKOUT_JWT])
+    assert pr["psp_confirmation_id"] == ex.receipt.transaction and pr["rail_confirmation_verified"] is False
+    # the client kept the evidence: the closed mandates and the receipts it verified
+    (ev,) = c.mandates.evidence
+    assert (ev.task_id, ev.payment_mandate) == (t.id, pay_text)
+    assert ev.receipts[AP2_PAYMENT_RECEIPT] == pr and ev.receipts[AP2_CHECKOUT_RECEIPT]["order_id"] == t.id
+    forged = ap2.sign_receipt(sdjwt.new_key(), iss="x", reference=pr["reference"], iat=0)
+    with pytest.raises(E.SdJwtSignatureError):
+        c.mandates.keep(t.id, sent.metadata, {AP2_PAYMENT_RECEIPT: forged}, MERCHANT_KEY.public_key())
+    with pytest.raises(E.MandateHashError, match="another mandate"):
+        c.mandates.keep(
+            t.id, sent.metadata, {AP2_CHECKOUT_RECEIPT: meta[AP2_PAYMENT_RECEIPT]}, MERCHANT_KEY.public_key()
+        )
+    # the same mandates sent for another task: bound to the first one (nonce)
+    t2 = _open_task(c)
+    offer = PaymentRequired.from_json(t2.status.metadata[X402_REQUIRED]).accepts[0]
+    meta2 = {X402_STATUS: PAYMENT_SUBMITTED, X402_PAYLOAD: w.client("payer").sign(offer).to_json()}
+    meta2 |= {k: sent.metadata[k] for k in (AP2_CHECKOUT_MANDATE, AP2_PAYMENT_MANDATE)}
+    failed = c.send(user_message("pay", task_id=t2.id, metadata=meta2))
+    assert failed.receipts()[-1].error_reason == "mandate_binding"
+    err = ap2.verify_receipt(
+        failed.status.metadata[AP2_CHECKOUT_RECEIPT],
+        MERCHANT_KEY.public_key(),
+        reference=sdjwt.digest(sdjwt.last_link(sent.metadata[AP2_CHECKOUT_MANDATE])),
+    )
+    assert (err["status"], err["error"]) == ("Error", "invalid_credential")
+    # mandates closed for this task, but the x402 payment signed by another wallet than the
+    # instrument they name: the checkout is accepted, the payment refused (both receipts say so)
+    mandates = c.mandates(offer, t2.status.metadata[AP2_CHECKOUT_JWT], t2.id)
+    meta3 = {
+        X402_STATUS: PAYMENT_SUBMITTED,
+        X402_PAYLOAD: w.client("payer2").sign(offer).to_json(),
+    } | mandates
+    failed = c.send(user_message("pay", task_id=t2.id, metadata=meta3))
+    assert failed.receipts()[-1].error_reason == "mandate_mismatch"
+    verdicts = [
+        ap2.verify_receipt(
+            failed.status.metadata[key],
+            MERCHANT_KEY.public_key(),
+            reference=sdjwt.digest(sdjwt.last_link(mandates[m])),
+        )
+        for key, m in (
+            (AP2_CHECKOUT_RECEIPT, AP2_CHECKOUT_MANDATE),
+            (AP2_PAYMENT_RECEIPT, AP2_PAYMENT_MANDATE),
+        )
+    ]
+    assert [v["status"] for v in verdicts] == ["Success", "Error"] and verdicts[1][
+        "error"
+    ] == "invalid_mandate"
+    assert "payment instrument" in verdicts[1]["error_description"]
+    assert w.balance("seller") - seller0 == PRICE
 
 
 def test_payments_outside_the_mandates_are_refused_before_settling(a2a_world, merchant):
@@ -689,92 +807,70 @@ def test_payments_outside_the_mandates_are_refused_before_settling(a2a_world, me
 
     # no mandates at all
     assert refused(A2AClient(merchant, w.client("payer"))) == "mandate_invalid"
-    # the intent's budget: two payments fit, the third does not (counted by the merchant)
-    two = mandated(w, merchant, intent(w, budget=2 * PRICE))
+    # the budget (0.02 USDC): two payments fit, the third does not (counted by the merchant)
+    two = mandated(w, merchant, budget="0.02")
     two.ask(skill="price")
     two.ask(skill="price")
-    assert refused(two) == "mandate_limit"
-    # a payee the user did not allow
-    assert refused(mandated(w, merchant, intent(w, payees=[w.addresses["payer2"]]))) == "mandate_limit"
-    # a payment mandate not signed by the intent's agent
-    assert refused(mandated(w, merchant, intent(w), agent_key=w.keys["payer2"])) == "mandate_signature"
-    # an intent naming another agent than the one whose key pays
-    assert refused(mandated(w, merchant, intent(w, agent_who="payer2"), agent_key=w.keys["payer2"])) == (
-        "mandate_mismatch"
-    )
-    # an expired intent
-    assert refused(mandated(w, merchant, intent(w, expiry=str(int(w.clock()) - 1)))) == "mandate_expired"
+    assert refused(two) == "mandate_budget"
+    # a merchant and payee the user did not allow; an amount above the range
+    assert refused(mandated(w, merchant, payees=[w.addresses["payer2"]])) == "mandate_payee"
+    assert refused(mandated(w, merchant, hi=PRICE - 1)) == "mandate_amount"
+    # closed by another key than the agent's the mandates bind; rooted in an untrusted issuer
+    assert refused(mandated(w, merchant, agent_key=sdjwt.new_key())) == "mandate_chain"
+    assert refused(mandated(w, merchant, issuer=sdjwt.new_key())) == "mandate_signature"
+    # expired open mandates
+    assert refused(mandated(w, merchant, exp_in=-1)) == "mandate_expired"
     assert w.balance("seller") - seller0 == 2 * PRICE
 
 
-ISSUER_KEY, DEVICE_KEY = sdjwt.new_key(), sdjwt.new_key()
-ISS = "https://credentials.example"
-
-
-def user_credential(w, exp_in=3600, issuer=ISSUER_KEY, device=DEVICE_KEY):
-    """payer2's (the user's) credential: its wallet among claims it need not reveal, bound to its
-    device key."""
-    now = int(w.clock())
-    claims = {WALLET_CLAIM: w.addresses["payer2"], "name": "Ada", "email": "ada@example.com"}
-    return sdjwt.issue(
-        issuer, ISS, claims, [WALLET_CLAIM, "name", "email"], device, iat=now, exp=now + exp_in
-    )
-
-
-@pytest.fixture
-def strict_merchant(a2a_world):
-    """The merchant of `merchant`, also requiring the user's authorization (SD-JWT+KB) from ISS."""
-    w = a2a_world
-    server = a2a_agent(
-        w,
-        LocalFacilitator(w.fresh_facilitator()),
-        merchant_key=w.keys["seller"],
-        require_mandates=True,
-        user_issuers={ISS: ISSUER_KEY.public_key()},
-    )
-    with ServiceServer(server.app(), log_level="warning") as s:
-        yield s.url
-
-
-def test_user_authorization_is_verified_before_any_payment(a2a_world, strict_merchant):
+def test_mandates_are_checked_alike_in_every_binding(a2a_world, merchant):
+    """The AP2 checks are the dispatcher's: a payment whose mandates do not allow it is refused
+    over gRPC with the same reason, x402 error and AP2 error receipts as over JSON-RPC and
+    HTTP+JSON, before anything settles; mandates that allow it settle over gRPC, answered by the
+    merchant's success receipts."""
     w = a2a_world
     seller0 = w.balance("seller")
 
-    def authorized(cred, device=DEVICE_KEY):
-        mandates = mandates_for(w.keys["payer"], intent(w), w.clock, (cred, device))
-        return A2AClient(strict_merchant, w.client("payer"), mandates=mandates, stream=True)
-
-    card = AgentCard.from_json(httpx.get(strict_merchant + "/.well-known/agent-card.json").json())
-    (ext,) = [e for e in card.raw["capabilities"]["extensions"] if e["uri"] == MANDATES_EXTENSION]
-    assert ext["params"]["userAuthorization"] == "sd-jwt+kb/ES256"
-    c = authorized(user_credential(w))
-    ex = c.ask(skill="price")
-    assert ex.task.status.state == COMPLETED and w.balance("seller") - seller0 == PRICE
-    sent = next(m for m in c.get_task(ex.task.id).history if m.metadata.get(X402_STATUS) == PAYMENT_SUBMITTED)
-    auth = sent.metadata[AP2_PAYMENT][USER_AUTHORIZATION]
-    assert "ada@example.com" not in str(
-        sdjwt.verify(
-            auth, {ISS: ISSUER_KEY.public_key()}, aud=w.addresses["seller"], nonce=ex.task.id, now=w.clock()
-        ).claims
-    )
-
-    def refused(c):
+    def refusal(binding, mandates):
+        c = A2AClient(merchant, w.client("payer"), mandates=mandates, binding=binding)
+        t = _open_task(c)
+        assert AP2_CHECKOUT_JWT in t.status.metadata  # the merchant's checkout, over this binding too
         with pytest.raises(E.PaymentRefusedError) as info:
-            c.ask(skill="price")
-        return info.value.reason
+            c.pay(t)
+        receipts = {}
+        if mandates is not None:
+            (ev,) = mandates.evidence
+            receipts = {
+                k: (r["status"], r.get("error"), r.get("error_description")) for k, r in ev.receipts.items()
+            }
+        return info.value.reason, str(info.value).replace(t.id, "<task>"), receipts
 
-    # mandates without the user's authorization
-    plain = A2AClient(
-        strict_merchant, w.client("payer"), mandates=mandates_for(w.keys["payer"], intent(w), w.clock)
-    )
-    assert refused(plain) == "authorization_invalid"
-    # the key binding signed by a device key other than the credential's
-    assert refused(authorized(user_credential(w), device=sdjwt.new_key())) == "authorization_signature"
-    # a credential from an issuer's key the merchant does not trust
-    assert refused(authorized(user_credential(w, issuer=sdjwt.new_key()))) == "authorization_signature"
-    # an expired credential
-    assert refused(authorized(user_credential(w, exp_in=-1))) == "authorization_expired"
-    assert w.balance("seller") - seller0 == PRICE
+    bindings = (JSONRPC, HTTP_JSON, GRPC)
+    # an amount above the open payment mandate's range: the checkout accepted, the payment refused
+    above = [refusal(b, delegated(w, hi=PRICE - 1)) for b in bindings]
+    assert above[0][0] == "mandate_amount" and above[1:] == [above[0]] * 2
+    assert {k: v[0] for k, v in above[0][2].items()} == {
+        AP2_CHECKOUT_RECEIPT: "Success",
+        AP2_PAYMENT_RECEIPT: "Error",
+    }
+    # no mandates at all
+    bare = [refusal(b, None) for b in bindings]
+    assert bare[0][0] == "mandate_invalid" and bare[1:] == [bare[0]] * 2
+    assert w.balance("seller") == seller0
+    # mandates that allow it: settled over gRPC, unary and streamed, with the success receipts
+    for stream in (False, True):
+        mandates = delegated(w)
+        c = A2AClient(merchant, w.client("payer"), mandates=mandates, binding=GRPC, stream=stream)
+        ex = c.ask(skill="price")
+        assert ex.task.status.state == COMPLETED and ex.receipt is not None and ex.receipt.success
+        (ev,) = mandates.evidence
+        assert ev.task_id == ex.task.id
+        assert {k: r["status"] for k, r in ev.receipts.items()} == {
+            AP2_CHECKOUT_RECEIPT: "Success",
+            AP2_PAYMENT_RECEIPT: "Success",
+        }
+        assert ev.receipts[AP2_PAYMENT_RECEIPT]["psp_confirmation_id"] == ex.receipt.transaction
+    assert w.balance("seller") - seller0 == 2 * PRICE
 
 
 def test_the_task_store_is_bounded(a2a_world):

@@ -1,11 +1,14 @@
 """``eigen agent history ID`` (offchain/agent/history.py): an agent's record read from the chain
 alone: its ERC-8004 identity, feedback (revoked left out of the mean), validation requests and the
 TaskValidator's answers, the TaskMailbox tasks it created, the verified-escrow payments it received
-(released on a certificate, refunded after a proven fault) and the slash of the faulty signer."""
+(released on a certificate, refunded after a proven fault), its x402 exact and upto payments (EIP-3009
+authorized transfers and UptoSettler settlements; a plain transfer is none) and the slash of the
+faulty signer."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -20,6 +23,7 @@ from tests.contracts.support import ESCROW_BLOCKS, A, evs, one
 from tests.offchain.agent.support import JOB_PRICE, VerifiedWorld
 
 ZERO32 = b"\x00" * 32
+EXACT_PRICE, UPTO_MAX, UPTO_CHARGE, AGENT_PAYS = 3_000, 50_000, 1_234, 500
 H4 = bytes.fromhex("13600b294191fc92924bb3ce4b969c1e7e2bab8f4c93c3fc6d0a51733df3c060")  # keccak(b"4")
 
 
@@ -33,7 +37,7 @@ def hw(project, chain, accounts, tmp_path_factory):
     ident = owner.deploy(project.IdentityRegistry)
     rep = owner.deploy(project.ReputationRegistry, ident)
     val = owner.deploy(project.ValidationRegistry, ident)
-    validator = owner.deploy(project.TaskValidator, val, mw.mailbox, ZERO_ADDRESS)
+    validator = owner.deploy(project.TaskValidator, val, mw.mailbox, ZERO_ADDRESS, ZERO_ADDRESS)
     agent_id = one(ident.register("https://seller.example/card.json", sender=seller), "Registered").agentId
     ident.setAgentURI(agent_id, "https://seller.example/v2.json", sender=seller)
     sender = Sender(vw.w3, payer.private_key)
@@ -58,6 +62,18 @@ def hw(project, chain, accounts, tmp_path_factory):
         sender.send((vw.escrow.refund if fault else vw.escrow.release)(eid, signers))
         hashes.append(h)
         escrows.append(eid)
+    # x402 payments: exact and upto to the agent, exact by the agent; a plain transfer is no payment
+    fac, usdc = vw.facilitator, vw.token.address
+    paid = []
+    for scheme, frm, to, amount, charge in (
+        ("exact", payer, seller, EXACT_PRICE, None),
+        ("upto", payer, seller, UPTO_MAX, UPTO_CHARGE),
+        ("exact", seller, mw.w.other, AGENT_PAYS, None),
+    ):
+        req = fac.requirements(scheme, usdc, to.address, amount)
+        pay = create_payment(frm.private_key, req, now=vw.clock())
+        paid.append(fac.settle(pay, req if charge is None else replace(req, amount=charge)).transaction)
+    vw.usdc.transfer(seller, 7, sender=payer)
     rep.giveFeedback(agent_id, 87, 0, "quality", "eth", "", "", ZERO32, sender=payer)
     rep.giveFeedback(agent_id, -5, 1, "quality", "", "", "", ZERO32, sender=payer)
     rep.giveFeedback(agent_id, 3, 0, "speed", "", "", "", ZERO32, sender=mw.w.other)
@@ -72,6 +88,8 @@ def hw(project, chain, accounts, tmp_path_factory):
         "reputation_registry": rep.address,
         "validation_registry": val.address,
         "task_validator": validator.address,
+        "stable_token": vw.usdc.address,
+        "upto_settler": vw.settler.address,
     }
     rpc = vw.w3.provider.endpoint_uri
     record.write_text(json.dumps({"chain_id": chain.chain_id, "rpc_url": rpc, **addresses}))
@@ -82,6 +100,7 @@ def hw(project, chain, accounts, tmp_path_factory):
         "tasks": hashes,
         "escrows": escrows,
         "validator": validator.address,
+        "paid": paid,
         "d": Deployment.load(record),
     }
 
@@ -120,6 +139,15 @@ def test_history_reads_every_part_from_the_chain(hw):
         ("0x" + hw["escrows"][1].hex(), "refunded", "fault proven"),
     ]
     assert all(e["role"] == "payee" and e["amount"] == JOB_PRICE for e in es)
+    pays = h["payments"]
+    other = A(vw.mw.w.other)
+    assert [(p["scheme"], p["role"], p["payer"], p["payee"], p["amount"], p["max_amount"]) for p in pays] == [
+        ("exact", "payee", vw.payer.address, seller, EXACT_PRICE, None),
+        ("upto", "payee", vw.payer.address, seller, UPTO_CHARGE, UPTO_MAX),
+        ("exact", "payer", seller, other, AGENT_PAYS, None),
+    ]
+    assert [p["tx"] for p in pays] == [t.lower() for t in hw["paid"]]
+    assert pays[1]["fee"] == 0 and all(len(p["nonce"]) == 66 for p in pays)
     (slash,) = h["slashes"]
     assert slash["kind"] == "task-fault" and slash["ref"] == tasks[1]["task"]
     assert slash["operator"] == A(vw.mw.ops[0])
@@ -143,6 +171,7 @@ def test_history_command_prints_tables_and_json(hw, capsys):
         "tasks (2)",
         "escrows (2)",
         "slashes (1)",
+        "payments (3)",
         "fault-proven",
     ):
         assert line in table

@@ -1,7 +1,8 @@
-"""SD-JWT with key binding (offchain/agent/sdjwt.py) and AP2's user authorization built on it
-(offchain/agent/ap2.py): issue, present with selective disclosure, verify; every refusal typed
-(a tampered, repeated or stray disclosure, another audience or nonce, an expired credential or a
-stale key binding, a signature by another key, a presentation changed after it was bound)."""
+"""SD-JWT with key binding (offchain/agent/sdjwt.py): issue, present with selective disclosure,
+verify; every refusal typed (a tampered, repeated or stray disclosure, another audience or nonce,
+an expired credential or a stale key binding, a signature by another key, a presentation changed
+after it was bound); and Delegate SD-JWT chains (conceal, delegate, prune, verify_chain), the
+encoding AP2 v0.2's mandates use (tests/offchain/agent/test_agent_ap2.py checks the mandates)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,8 @@ from eth_account import Account
 
 from offchain.agent import errors as E
 from offchain.agent import sdjwt
-from offchain.agent.ap2 import (
-    CART,
-    PAYMENT,
-    WALLET_CLAIM,
-    authorize,
-    check_user_authorization,
-    sign_mandate,
-    transaction_hashes,
-)
+
+WALLET_CLAIM = "wallet"
 
 NOW = 1_800_000_000
 ISSUER, HOLDER, OTHER = sdjwt.new_key(), sdjwt.new_key(), sdjwt.new_key()
@@ -143,7 +137,7 @@ def test_key_binding_for_another_audience_or_nonce_or_time_is_refused():
         check(presented(nonce="n-0"))
     with pytest.raises(E.SdJwtExpiredError, match="key-binding JWT was made"):
         check(presented(iat=NOW - 301))
-    with pytest.raises(E.SdJwtExpiredError, match="key-binding JWT was made"):
+    with pytest.raises(E.SdJwtNotYetValidError, match="key-binding JWT was made"):
         check(presented(iat=NOW + 31))
     assert check(presented(iat=NOW - 300)).kb["iat"] == NOW - 300
 
@@ -156,7 +150,7 @@ def test_expired_or_not_yet_valid_credential_is_refused():
         {"typ": sdjwt.TYP},
         {"iss": ISS, "exp": NOW + 99, "nbf": NOW + 100, "cnf": {"jwk": sdjwt.jwk(HOLDER)}},
     )
-    with pytest.raises(E.SdJwtExpiredError, match="valid from"):
+    with pytest.raises(E.SdJwtNotYetValidError, match="valid from"):
         check(presented(early + "~", reveal=()))
 
 
@@ -164,7 +158,7 @@ def test_signatures_by_other_keys_are_refused():
     # the credential signed by a key the verifier does not trust for its issuer
     with pytest.raises(E.SdJwtSignatureError, match="does not verify"):
         check(presented(credential(key=OTHER)))
-    with pytest.raises(E.SdJwtSignatureError, match="not trusted"):
+    with pytest.raises(E.SdJwtIssuerError, match="not trusted"):
         check(presented(credential(iss="https://evil.example")))
     # the key binding signed by a key other than the one the credential binds
     with pytest.raises(E.SdJwtSignatureError, match="key-binding JWT signature"):
@@ -206,55 +200,63 @@ def test_malformed_presentations_are_refused():
         sdjwt.issue(ISSUER, ISS, CLAIMS, ["iss"], HOLDER, iat=NOW, exp=NOW + 1)
 
 
-# ---------------------------------------------------------------- AP2's user authorization
+# ---------------------------------------------------------------- Delegate SD-JWT chains
 
 
-MERCHANT, AGENT = Account.from_key(b"\x03" * 32), Account.from_key(b"\x02" * 32)
+def test_conceal_nests_disclosures_and_verify_chain_resolves_them():
+    content = {
+        "vct": "example.1",
+        "cnf": {"jwk": sdjwt.jwk(OTHER)},
+        "secret": sdjwt.Sd({"inner": sdjwt.Sd("deep"), "list": [sdjwt.Sd(1), 2]}),
+    }
+    payload, ds = sdjwt.conceal(content)
+    # inner disclosures come first; each digest is referenced once, the structure is RFC 9901's
+    assert [d.name for d in ds] == ["inner", None, "secret"] and payload["_sd"] == [ds[2].digest]
+    assert ds[2].value == {"_sd": [ds[0].digest], "list": [{"...": ds[1].digest}, 2]}
+    with pytest.raises(E.SdJwtError, match="reserved"):
+        sdjwt.conceal({"_sd": []})
+    with pytest.raises(E.SdJwtError, match="sits in"):
+        sdjwt.conceal(sdjwt.Sd(1))
+    chain = sdjwt.delegate(credential(), HOLDER, [content], aud="agent", nonce="d", iat=NOW, binds_key=True)
+    closed = sdjwt.delegate(chain, OTHER, [{"vct": "done.1"}], aud="v", nonce="n", iat=NOW, binds_key=False)
+    c = sdjwt.verify_chain(closed, ISSUERS, aud="v", nonce="n", now=NOW)
+    assert c.iss == ISS and [ln.header["typ"] for ln in c.links] == ["dc+sd-jwt", "kb+sd-jwt+kb", "kb+sd-jwt"]
+    assert c.links[1].content["secret"] == {"inner": "deep", "list": [1, 2]}
+    assert c.links[2].payload["sd_hash"] == sdjwt.digest(c.links[1].serialized) == c.links[1].digest
+    # the holder prunes what it does not reveal (nested disclosures under a dropped one go too)
+    pruned = sdjwt.prune(chain, lambda d: d.name != "secret")
+    closed = sdjwt.delegate(pruned, OTHER, [{"vct": "done.1"}], aud="v", nonce="n", iat=NOW, binds_key=False)
+    c = sdjwt.verify_chain(closed, ISSUERS, aud="v", nonce="n", now=NOW)
+    assert "secret" not in c.links[1].content and c.links[1].serialized.count("~") == 2
+    # an open delegation binds the next holder's key; a chain has at least one delegated link
+    with pytest.raises(E.SdJwtError, match="binds the next holder"):
+        sdjwt.delegate(credential(), HOLDER, [{"vct": "x"}], aud="a", nonce="n", iat=NOW, binds_key=True)
+    with pytest.raises(E.SdJwtChainError, match="root and at least one"):
+        sdjwt.verify_chain(credential(), ISSUERS, aud="v", nonce="n", now=NOW)
 
 
-def cart_and_payment(cart_id="task-1", amount="10000"):
-    cart = sign_mandate(
-        MERCHANT.key,
-        {"type": CART, "id": cart_id, "merchant": MERCHANT.address, "total": {"amount": amount}},
+def test_issuer_jwt_hash_binds_the_link_without_its_disclosures():
+    """Delegate SD-JWT's alternative to sd_hash: the digest of the previous link's JWT only, so the
+    next holder may drop its disclosures."""
+    cred = credential()
+    content = {"vct": "example.1", "cnf": {"jwk": sdjwt.jwk(OTHER)}}
+    arr, ds = sdjwt.conceal([sdjwt.Sd(content)])
+    kb = {
+        "delegate_payload": arr,
+        "iat": NOW,
+        "aud": "a",
+        "nonce": "d",
+        "issuer_jwt_hash": sdjwt.digest(cred.split("~")[0]),
+    }
+    link = sdjwt.sign_jwt(HOLDER, {"typ": sdjwt.KB_SD_KB_TYP}, kb)
+    chain = sdjwt.prune(cred, lambda d: False) + "~" + "~".join([link, *(d.encoded for d in ds)]) + "~"
+    closed = sdjwt.delegate(chain, OTHER, [{"vct": "done.1"}], aud="v", nonce="n", iat=NOW, binds_key=False)
+    assert (
+        sdjwt.verify_chain(closed, ISSUERS, aud="v", nonce="n", now=NOW).links[0].content.get("name") is None
     )
-    payment = sign_mandate(
-        AGENT.key, {"type": PAYMENT, "cart_hash": "0x" + cart.hash.hex(), "amount": amount}
-    )
-    return cart, payment
-
-
-def test_user_authorization_binds_merchant_cart_payment_and_wallet():
-    cart, payment = cart_and_payment()
-    auth = authorize(credential(), HOLDER, cart, payment, NOW)
-    claims = check_user_authorization(auth, ISSUERS, cart, payment, USER.address, NOW)
-    assert claims[WALLET_CLAIM] == USER.address and "email" not in claims  # only the wallet revealed
-    kb = json.loads(sdjwt.unb64url(auth.split("~")[-1].split(".")[1], "kb"))
-    assert kb["aud"] == MERCHANT.address and kb["nonce"] == "task-1"
-    assert kb["transaction_data_hashes"] == transaction_hashes(cart, payment)
-    # the same authorization for another cart (task) or another payment of the same cart
-    other_cart, other_payment = cart_and_payment("task-2")
-    with pytest.raises(E.SdJwtBindingError, match="nonce"):
-        check_user_authorization(auth, ISSUERS, other_cart, payment, USER.address, NOW)
-    _, bigger = cart_and_payment(amount="20000")
-    with pytest.raises(E.SdJwtBindingError, match="another cart or payment"):
-        check_user_authorization(auth, ISSUERS, cart, bigger, USER.address, NOW)
-    # a credential of another wallet than the intent's user
-    with pytest.raises(E.SdJwtBindingError, match="not the intent's user"):
-        check_user_authorization(auth, ISSUERS, cart, payment, AGENT.address, NOW)
-    # one that does not reveal its wallet
-    hidden = sdjwt.present(
-        credential(),
-        ["country"],
-        HOLDER,
-        aud=MERCHANT.address,
-        nonce="task-1",
-        iat=NOW,
-        transaction_data_hashes=transaction_hashes(cart, payment),
-    )
-    with pytest.raises(E.SdJwtBindingError, match="discloses no wallet"):
-        check_user_authorization(hidden, ISSUERS, cart, payment, USER.address, NOW)
-    with pytest.raises(E.SdJwtError, match="carries no user_authorization"):
-        check_user_authorization(None, ISSUERS, cart, payment, USER.address, NOW)
-    # these are mandate refusals too (a server that catches MandateError refuses them)
-    assert issubclass(E.SdJwtSignatureError, E.MandateSignatureError)
-    assert issubclass(E.SdJwtExpiredError, E.MandateExpiredError)
+    kb["issuer_jwt_hash"] = sdjwt.digest("another")
+    link = sdjwt.sign_jwt(HOLDER, {"typ": sdjwt.KB_SD_KB_TYP}, kb)
+    chain = cred + "~" + "~".join([link, *(d.encoded for d in ds)]) + "~"
+    closed = sdjwt.delegate(chain, OTHER, [{"vct": "done.1"}], aud="v", nonce="n", iat=NOW, binds_key=False)
+    with pytest.raises(E.SdJwtBindingError, match="neither sd_hash nor issuer_jwt_hash"):
+        sdjwt.verify_chain(closed, ISSUERS, aud="v", nonce="n", now=NOW)

@@ -15,8 +15,9 @@ from eth_account import Account
 from eth_hash.auto import keccak
 from starlette.testclient import TestClient
 
+from offchain.agent import ap2, sdjwt
 from offchain.agent import errors as E
-from offchain.agent.a2a import FAILED, A2AClient
+from offchain.agent.a2a import AP2_CHECKOUT_RECEIPT, AP2_PAYMENT_RECEIPT, FAILED, A2AClient, Ap2Mandates
 from offchain.agent.facilitator import LocalFacilitator
 from offchain.agent.trading import (
     ASSET_UNIT,
@@ -24,6 +25,7 @@ from offchain.agent.trading import (
     USDC_UNIT,
     DARecords,
     PolicyNetwork,
+    PolicyReexecutor,
     PolicyVerifier,
     SignedFeed,
     StepRecord,
@@ -43,10 +45,9 @@ from offchain.agent.trading import (
     reexecute_step,
 )
 from offchain.chain.sdk import load_abis
-from offchain.compute.trading_policy import Decision as PolicyDecision
 from offchain.compute.trading_policy import run as policy_run
 from offchain.httpservice import ServiceServer
-from scripts._demo.trading import tampered_decision
+from scripts._demo.trading import tampered_decision, tampered_policy
 from tests.offchain.agent.support import PRICE, build_world
 from tests.offchain.compute.test_compute_sandbox import needs_bwrap
 
@@ -320,6 +321,63 @@ def test_feed_bought_over_a2a(market, svc, a2a_data_agent):
     assert w.balance("payer") == before
 
 
+MERCHANT_KEY, ISSUER_KEY, DEVICE_KEY, AGENT_KEY = (sdjwt.new_key() for _ in range(4))
+
+
+def test_feed_bought_over_a2a_under_ap2_mandates(market):
+    """The data agent settling only AP2-mandated payments; the trading agent's purchase carries the
+    user's open mandates (two feeds' budget), closed over each checkout; a third is refused."""
+    w, c = market
+    cur = f"eip155:{w.w3.eth.chain_id}/erc20:{w.token.address}"
+    fac = w.fresh_facilitator()
+    offer = fac.requirements("exact", w.token.address, w.addresses["seller"], PRICE)
+    server = data_agent_a2a(
+        w.w3, c["amm"], w.keys["seller"], (offer,), LocalFacilitator(fac), clock=w.clock,
+        merchant_key=MERCHANT_KEY, require_mandates=True,
+        mandate_issuers={"https://id.example": ISSUER_KEY.public_key()}, digits={cur: 6},
+    )  # fmt: skip
+    now = int(w.clock())
+    cred = sdjwt.issue(
+        ISSUER_KEY,
+        "https://id.example",
+        {"wallet": w.addresses["payer2"]},
+        [],
+        DEVICE_KEY,
+        iat=now,
+        exp=now + 3600,
+    )
+    seller = [ap2.payee(w.addresses["seller"])]
+    item = {"id": FEED_SKILL, "title": "USDC/dETH market feed"}
+    oc = ap2.delegate(
+        cred, DEVICE_KEY,
+        ap2.open_mandate(ap2.CHECKOUT_OPEN, AGENT_KEY, [ap2.line_items([("feed", [item], 1)])], iat=now, exp=now + 600),
+        aud="trading-agent", nonce="d1", iat=now,
+    )  # fmt: skip
+    cs = [
+        ap2.reference(sdjwt.digest(sdjwt.last_link(oc))),
+        ap2.allowed_payees(seller),
+        ap2.budget(cur, f"{2 * PRICE / 1e6:.2f}"),
+        ap2.recurrence("ON_DEMAND"),
+    ]
+    op = ap2.delegate(
+        cred, DEVICE_KEY, ap2.open_mandate(ap2.PAYMENT_OPEN, AGENT_KEY, cs, iat=now, exp=now + 600),
+        aud="trading-agent", nonce="d2", iat=now,
+    )  # fmt: skip
+    with ServiceServer(server.app(), log_level="warning") as s:
+        agent = agent_for(market, a2a_url=s.url)
+        agent.a2a.mandates = Ap2Mandates(AGENT_KEY, oc, op, w.addresses["payer"], w.clock)
+        seller0 = w.balance("seller")
+        for step in (1, 2):
+            feed, payment = agent.buy_feed(step)
+            assert feed.feed.step == step and payment["a2a_task"]
+            task = agent.a2a.get_task(payment["a2a_task"])
+            assert {AP2_CHECKOUT_RECEIPT, AP2_PAYMENT_RECEIPT} <= set(task.status.metadata)
+        with pytest.raises(E.PaymentRefusedError) as info:
+            agent.buy_feed(3)
+        assert info.value.reason == "mandate_budget"
+        assert w.balance("seller") - seller0 == 2 * PRICE
+
+
 def test_feed_over_a2a_from_another_signer_is_refused(market, a2a_data_agent):
     w, c = market
     # the agent expects the feed of payer2's key: the data agent's signature does not recover to it
@@ -345,9 +403,10 @@ def policy_net(project, chain, accounts, networks):
         yield mw
 
 
-def policy_for(net, market, tmp_path, run=None, image=None):
+def policy_for(net, market, tmp_path, run=None, image=None, run_by=None, prove_faults=True):
     """A PolicyNetwork paid by the agent's wallet whose `drive` has the three executors (each
-    running the image with `run`, default execute_task) answer and the aggregator certify."""
+    running the image with `run`, or executor i with ``run_by[i]``, default execute_task) answer in
+    order and the aggregator certify (proving every minority share wrong, with `prove_faults`)."""
     from offchain.chain.task_mailbox import Web3TaskMailbox
     from offchain.compute.taskrun import Aggregator
     from tests.offchain.chain.test_chain_eigentrust import executors
@@ -356,8 +415,10 @@ def policy_for(net, market, tmp_path, run=None, image=None):
     tmp_path.mkdir(parents=True, exist_ok=True)
     payer = Account.from_key(w.keys["payer"])
     net.token.mint(payer.address, 10**21, sender=net.creator)
-    agg = Aggregator(Web3TaskMailbox(net.d, account=net.agg_key), tmp_path / "evidence")
-    exs = executors(net, tmp_path, agg.add, run_by={i: run for i in range(3)} if run else None)
+    agg = Aggregator(
+        Web3TaskMailbox(net.d, account=net.agg_key), tmp_path / "evidence", prove_faults=prove_faults
+    )
+    exs = executors(net, tmp_path, agg.add, run_by={i: run for i in range(3)} if run else run_by)
 
     def drive(task_hash):
         for ex in exs:
@@ -383,12 +444,17 @@ def policy_verifier(net, image=None):
     return PolicyVerifier(Web3TaskMailbox(net.d), net.policy_type, image or net.image, rerun)
 
 
+def policy_step(market, svc, net, tmp_path, step):
+    """An agent whose policy runs on `net` takes `step`: (the agent, its StepResult)."""
+    agent = agent_for(market)
+    agent.policy = policy_for(net, market, tmp_path)
+    return agent, run_step(agent, svc, step)
+
+
 @needs_bwrap
 def test_a_step_trades_on_the_certified_policy_output(market, svc, da, policy_net, tmp_path):
     w, c = market
-    agent = agent_for(market)
-    agent.policy = policy_for(policy_net, market, tmp_path)
-    res = run_step(agent, svc, 5)
+    _, res = policy_step(market, svc, policy_net, tmp_path, 5)
     rec, task = res.record, res.record.policy
     payload = policy_input(STRATEGY, rec.feed, rec.receipt.digest(), res.completion_text).encode()
     assert task is not None and task.image_digest == policy_net.image and len(task.signers) >= 2
@@ -451,18 +517,8 @@ def test_policy_refusals(market, svc, policy_net, tmp_path):
         run_step(agent, svc, 6)
 
     # the executors certify a well-formed order for the input that is not the policy's: refused too
-    def flipped(image, digest, payload, **kw):
-        out = execute_task(image, digest, payload, **kw)
-        h, d = PolicyDecision.decode(out.output)
-        lie = (
-            PolicyDecision("SELL", STRATEGY.max_sell_asset, 1, "SELL large (100% of the limit)")
-            if d.action != "SELL"
-            else PolicyDecision("BUY", STRATEGY.max_buy_usdc, 1, "BUY large (100% of the limit)")
-        )
-        return dataclasses.replace(out, output=lie.encode(h))
-
-    agent.policy = policy_for(policy_net, market, tmp_path / "d", run=flipped)
-    with pytest.raises(E.PolicyTaskError, match="where the policy gives"):
+    agent.policy = policy_for(policy_net, market, tmp_path / "d", run=tampered_policy(STRATEGY))
+    with pytest.raises(E.PolicyRefusedError, match="where the policy gives"):
         run_step(agent, svc, 6)
     # nobody runs the task: not certified within the agent's wait
     agent.policy = replace(
@@ -472,3 +528,140 @@ def test_policy_refusals(market, svc, policy_net, tmp_path):
         run_step(agent, svc, 6)
     # nothing was traded on any of them (the feeds were paid for)
     assert usdc0 - c["usdc"].functions.balanceOf(agent.wallet).call() == 5 * PRICE
+
+
+# ---------------------------------------------------------------- a wrong certified output, proven
+
+
+@pytest.fixture(scope="module")
+def enrolled(policy_net):
+    """Executor 2's enclave, enrolled in ComputeAVS for the app and the policy image (the compute
+    set's operators 0 and 1 verified its evidence and signed)."""
+    from offchain.compute.devtee import DevTEE, dev_policy
+
+    cw, image = policy_net.cw, policy_net.image
+    tee = DevTEE(cw.ca, image)
+    cw.enrol(tee, op_index=2, st=cw.statement(tee, 2, image=image, policy=dev_policy(cw.ca, image)))
+    return tee
+
+
+def policy_reexecutor(net, enclave, account=None, image=None, app_id=None, run=None):
+    """A PolicyReexecutor of the agent's declared task type (declaring `image`, default the policy
+    image's) re-running the image in `enclave` for `app_id` (default the task's app) with `run`
+    (default execute_task); proofs from `account`."""
+    from offchain.chain.task_mailbox import Web3TaskMailbox
+    from offchain.compute.executor import execute_task
+    from tests.offchain.compute.test_compute_sandbox import TEST_UID
+
+    view = Web3TaskMailbox(net.d, account=account)
+
+    def rerun(payload):
+        return (run or execute_task)(
+            net.store / net.image.hex(), "sha256:" + net.image.hex(), payload, enclave=lambda d: enclave,
+            app_id=net.cw.app_id if app_id is None else app_id, chain_id=view.chain_id, workdir=net.work,
+            uid=TEST_UID,
+        )  # fmt: skip
+
+    return PolicyReexecutor(view, net.policy_type, image or net.image, rerun)
+
+
+@needs_bwrap
+def test_a_wrong_certified_policy_output_is_proven_from_its_da_record(
+    market, svc, da, policy_net, enrolled, tmp_path, chain, accounts
+):
+    """Executors 0 and 1 (40 of 50, over the 66.67% threshold) certify a flipped order; executor 2
+    answers right. The agent refuses it, trades nothing and records the refused step; from that DA
+    record alone, the re-executor re-runs the image on the certified input in executor 2's enrolled
+    enclave, finds the certified output wrong and builds proveReceiptFault's arguments, which the
+    contract accepts: the two certifiers slashed, executor 2 not. An honest step's record: no fault."""
+    from offchain.chain.errors import ChainRevertError
+    from tests.contracts.support import evs
+
+    w, c = market
+    agent = agent_for(market)
+    usdc0, asset0 = (c[t].functions.balanceOf(agent.wallet).call() for t in ("usdc", "asset"))
+    lie = tampered_policy(STRATEGY)
+    # (an aggregator that proved executor 2's outvoted share wrong would have it slashed too, until the
+    # set's resolver cancels that slash: this one keeps the share as evidence)
+    agent.policy = policy_for(
+        policy_net, market, tmp_path / "lie", run_by={0: lie, 1: lie}, prove_faults=False
+    )
+    with pytest.raises(E.PolicyRefusedError, match="where the policy gives") as refused:
+        run_step(agent, svc, 7)
+    res = refused.value.result
+    rec, task = res.record, res.record.policy
+    assert rec.order.action == "HOLD" and rec.order.reason.startswith("refused: ") and rec.trade is None
+    assert StepRecord.from_json(res.raw) == rec
+    assert c["usdc"].functions.balanceOf(agent.wallet).call() == usdc0 - PRICE  # the feed only
+    assert c["asset"].functions.balanceOf(agent.wallet).call() == asset0
+
+    prover = Account.from_key(keccak(b"trading test policy prover"))
+    accounts[0].transfer(prover.address, 10**18)
+    rex = policy_reexecutor(policy_net, enrolled, account=prover)
+    fault = rex.fault(da.get(da.put(res.raw)))
+    payload = policy_input(STRATEGY, rec.feed, rec.receipt.digest(), res.completion_text).encode()
+    assert fault is not None and fault.task_hash == task.task_hash
+    assert fault.certified == task.output != fault.correct == policy_run(payload)
+    ops = [op.address for op in policy_net.ops]
+    assert sorted(fault.signers) == sorted(ops[:2])
+    slasher = policy_net.slasher
+    snap = chain.snapshot()
+    try:  # the arguments as they are, sent by anyone
+        rc = slasher.proveReceiptFault(*fault.args(), sender=accounts[1])
+        assert sorted(e.operator for e in evs(rc, "TaskFaultProven")) == sorted(ops[:2])
+    finally:
+        chain.restore(snap)
+    rc = chain.get_receipt("0x" + bytes(rex.prove(fault)).hex())
+    proven = slasher.TaskFaultProven.from_receipt(rc)
+    assert sorted((e.operator, e.kind) for e in proven) == sorted((a, 2) for a in ops[:2])
+    assert [slasher.faultSlashed(task.task_hash, a) for a in ops] == [True, True, False]
+    with pytest.raises(ChainRevertError, match="fault already proven"):
+        rex.prove(fault)
+    # a re-run that cannot be trusted proves nothing: not the reference's output, or a receipt that
+    # does not bind the task's app
+    with pytest.raises(E.PolicyTaskError, match="not the reference policy's output"):
+        policy_reexecutor(policy_net, enrolled, run=lie).fault(res.raw)
+    with pytest.raises(E.PolicyTaskError, match="does not bind"):
+        policy_reexecutor(policy_net, enrolled, app_id=keccak(b"another app")).fault(res.raw)
+
+    # an honest step's record: the certified output is the image's, no fault
+    agent.policy = policy_for(policy_net, market, tmp_path / "honest")
+    honest = run_step(agent, svc, 8)
+    assert rex.fault(honest.raw) is None
+
+
+@needs_bwrap
+def test_hostile_records_are_refused_by_the_policy_reexecutor(market, svc, policy_net, enrolled, tmp_path):
+    from offchain.chain.task_mailbox import TaskParams, Web3TaskMailbox
+
+    w, _ = market
+    _, res = policy_step(market, svc, policy_net, tmp_path, 9)
+    rec, task = res.record, res.record.policy
+    rex = policy_reexecutor(policy_net, enrolled)
+    # records that do not parse, or have no policy task
+    for raw in (b"", b"not json", b"[]", res.raw[:-1], res.raw.replace(b'"version":2', b'"version":1')):
+        with pytest.raises(E.RecordError):
+            rex.fault(raw)
+    with pytest.raises(E.RecordError, match="no policy task"):
+        rex.fault(replace(rec, policy=None).to_json())
+    # a task of another type or mailbox than the agent declared
+    with pytest.raises(E.PolicyTaskError, match="declared mailbox and task type"):
+        rex.fault(replace(rec, policy=replace(task, task_type=task.task_type + 1)).to_json())
+    with pytest.raises(E.PolicyTaskError, match="declared mailbox and task type"):
+        rex.fault(replace(rec, policy=replace(task, mailbox=w.addresses["seller"])).to_json())
+    # a task not on chain, or posted and never certified
+    with pytest.raises(E.PolicyTaskUnknownError, match=r"not certified on chain \(status NONE\)"):
+        rex.fault(replace(rec, policy=replace(task, task_hash=keccak(b"no such task"))).to_json())
+    payer = Account.from_key(w.keys["payer"])
+    fee = Web3TaskMailbox(policy_net.d).contract.functions.taskTypes(task.task_type).call()[4]
+    pending = Web3TaskMailbox(policy_net.d).create_task(
+        payer, TaskParams(payer.address, task.task_type, fee, b"never answered")
+    )
+    with pytest.raises(E.PolicyTaskUnknownError, match=r"status CREATED"):
+        rex.fault(replace(rec, policy=replace(task, task_hash=pending)).to_json())
+    # another image than the registered one: named by the record, or declared by the agent
+    with pytest.raises(E.PolicyImageMismatchError):
+        rex.fault(replace(rec, policy=replace(task, image_digest=keccak(b"another image"))).to_json())
+    with pytest.raises(E.PolicyImageMismatchError, match="the agent declared"):
+        policy_reexecutor(policy_net, enrolled, image=keccak(b"another image")).fault(res.raw)
+    assert rex.fault(res.raw) is None

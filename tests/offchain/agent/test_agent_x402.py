@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from offchain.abi import ZERO_ADDRESS
+from offchain.agent import ap2, sdjwt
 from offchain.agent import errors as E
-from offchain.agent.ap2 import INTENT, check_intent, sign_mandate
 from offchain.agent.client import PayingClient, parse_payment_required
 from offchain.agent.evm import create_payment
 from offchain.agent.facilitator import HTTPFacilitator, LocalFacilitator, create_app, error_of, parse_request
@@ -475,39 +475,42 @@ def test_cli_pay_and_bad_inputs(x402_world, servers, capsys, tmp_path, monkeypat
     assert main([*fac[:-1], "0x12", "--rpc", "http://127.0.0.1:9"]) == 2
 
 
-def test_client_pays_only_within_an_ap2_intent(x402_world, servers):
+def test_client_pays_only_within_its_ap2_open_payment_mandate(x402_world, servers):
+    """The agent's own AP2 v0.2 open payment mandate (amount range, allowed payees, budget in the
+    token's major units, recurrence) applied to every offer before anything is signed."""
     _, url = servers
-    payer_key = x402_world.keys["payer"]
-    payer = x402_world.addresses["payer"]
-
-    def intent(max_amount, payees):
-        body = {
-            "type": INTENT,
-            "agent": payer,
-            "asset": x402_world.token.address,
-            "network": f"eip155:{x402_world.w3.eth.chain_id}",
-            "budget": str(2 * PRICE),
-            "amount_range": {"min": "1", "max": str(max_amount)},
-            "allowed_payees": payees,
-            "expiry": str(int(x402_world.clock()) + 3600),
-        }
-        return check_intent(sign_mandate(payer_key, body), payer)
-
+    network = f"eip155:{x402_world.w3.eth.chain_id}"
+    currency = f"{network}/erc20:{x402_world.token.address}"
+    digits = {currency: 6}
     seller = x402_world.addresses["seller"]
+    now = int(x402_world.clock())
+
+    def mandate(max_amount, payees, times=10):
+        cs = [
+            ap2.reference("the open checkout's digest"),
+            ap2.amount_range(currency, max_amount, 1),
+            ap2.allowed_payees([ap2.payee(p) for p in payees]),
+            ap2.budget(currency, f"{2 * PRICE / 1e6:.2f}"),  # two requests' worth, in USDC
+            ap2.recurrence("ON_DEMAND", times),
+        ]
+        return ap2.open_mandate(ap2.PAYMENT_OPEN, sdjwt.new_key(), cs, iat=now, exp=now + 3600)
+
     before = x402_world.balance("payer")
-    with pytest.raises(E.MandateLimitError, match="outside"):
-        x402_world.client(intent=intent(PRICE - 1, [seller])).get(url + "/price")
-    with pytest.raises(E.MandateLimitError, match="not an allowed payee"):
-        x402_world.client(intent=intent(PRICE, [ADDR])).get(url + "/price")
-    assert x402_world.balance("payer") == before
-    c = x402_world.client(intent=intent(PRICE, [seller]))
+    with pytest.raises(E.MandateAmountError, match="outside"):
+        x402_world.client(mandate=mandate(PRICE - 1, [seller]), digits=digits).get(url + "/price")
+    with pytest.raises(E.MandatePayeeError, match="allowed payees"):
+        x402_world.client(mandate=mandate(PRICE, [ADDR]), digits=digits).get(url + "/price")
+    once = x402_world.client(mandate=mandate(PRICE, [seller], times=1), digits=digits)
+    once.get(url + "/price")
+    with pytest.raises(E.MandateBudgetError, match="allows 1 payments"):
+        once.get(url + "/price")
+    assert x402_world.balance("payer") == before - PRICE
+    c = x402_world.client(mandate=mandate(PRICE, [seller]), digits=digits)
     c.get(url + "/price")
     c.get(url + "/price")
-    with pytest.raises(
-        E.MandateLimitError, match="exceed the budget"
-    ):  # the intent's budget, not the client's
+    with pytest.raises(E.MandateBudgetError, match="exceed the budget"):  # the mandate's, not the client's
         c.get(url + "/price")
-    assert x402_world.balance("payer") == before - 2 * PRICE
+    assert x402_world.balance("payer") == before - 3 * PRICE
 
 
 def test_upto_fee_goes_to_the_vault_and_the_response_keeps_the_charge(project, accounts, x402_world, servers):

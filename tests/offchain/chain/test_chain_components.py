@@ -275,3 +275,85 @@ def test_configured_avs_parameters_are_deployed_and_recorded(project, accounts, 
     }
     reg = project.BLSRegistry.at(disputes.blsRegistry())
     assert (reg.avs(), reg.rotationDelay(), reg.maxStaleness()) == (disputes.address, 10, 100)
+
+
+_DA_OK = {"weth": "deploy"}
+
+
+@pytest.mark.parametrize(
+    "da, match",
+    [
+        ({"avs": "nobody"}, r"da.avs must be 'deployer' or a non-zero address: got 'nobody'"),
+        ({"avs": "0x" + "00" * 20}, "da.avs must be"),
+        ({"governance": 7}, "da.governance must be"),
+        ({"operator_set_id": -1}, r"da.operator_set_id must be an integer in \[0, 2\^32\)"),
+        ({"operator_set_id": 2**32}, "da.operator_set_id"),
+        ({"operator_set_id": True}, "da.operator_set_id"),
+        ({"bls_rotation_delay_blocks": -1}, "da.bls_rotation_delay_blocks"),
+        ({"bls_max_staleness_blocks": 0}, "da.bls_max_staleness_blocks must be a block count"),
+        ({"min_num_symbols": 0}, r"da.min_num_symbols must be an integer in \[1, 2\^64\)"),
+        ({"price_wei_per_symbol": 0}, "da.price_wei_per_symbol"),
+        ({"price_wei_per_symbol": 2**64}, "da.price_wei_per_symbol"),
+        ({"price_wei_per_symbol": "447000000"}, "da.price_wei_per_symbol"),
+        ({"price_wei_per_symbol": 4.47e8}, "da.price_wei_per_symbol"),
+        ({"global_symbols_per_period": 0}, "da.global_symbols_per_period"),
+        ({"price_update_cooldown_s": -1}, "da.price_update_cooldown_s must be seconds below 2"),
+        ({"reservation_period_s": 0}, r"da.reservation_period_s must be seconds in \[1, 2\^64\)"),
+        ({"global_rate_period_s": 0}, "da.global_rate_period_s"),
+        (
+            {"confirmation_threshold_pct": 101},
+            r"da.confirmation_threshold_pct must be a percentage in \[1, 100\]",
+        ),
+        ({"confirmation_threshold_pct": 0}, "da.confirmation_threshold_pct"),
+        ({"adversary_threshold_pct": 100}, r"da.adversary_threshold_pct must be a percentage in \[0, 100\)"),
+        (
+            {"confirmation_threshold_pct": 33},
+            "da.confirmation_threshold_pct must exceed adversary_threshold_pct",
+        ),
+        ({"required_quorums": []}, "da.required_quorums must be 1 to 8 distinct quorum numbers"),
+        ({"required_quorums": [0, 0]}, "da.required_quorums"),
+        ({"required_quorums": [8]}, "da.required_quorums"),
+        ({"required_quorums": [True]}, "da.required_quorums"),
+        ({"required_quorums": "01"}, "da.required_quorums"),
+        ({"recency_window_blocks": 0}, r"da.recency_window_blocks must be blocks in \[1, 2\^32\)"),
+        (
+            {"bls_max_staleness_blocks": 100},
+            "da.bls_max_staleness_blocks must be at least recency_window_blocks",
+        ),
+        ({"blob_max_operators": 0}, "da.blob_max_operators"),
+        ({"blob_chunks": 0}, "da.blob_chunks"),
+        ({"blob_coding_rate": 256}, r"da.blob_coding_rate must be an integer in \[1, 255\]"),
+        ({"blob_max_operators": 4000}, "EigenDA's security condition"),
+        ({"blob_max_operators": 8192}, "EigenDA's security condition"),
+        ({"weth": "nowhere"}, "da.weth must be 'deploy' or a non-zero address"),
+        ({"fee_vault": 5}, "da.fee_vault must be 'none' or a non-zero address"),
+        ({"operator_fee_bips": 10_001}, r"da.operator_fee_bips must be bips in \[0, 10000\]"),
+        ({"operator_fee_recipient": "ops"}, "da.operator_fee_recipient must be"),
+        ({"operator_fee_bips": 1}, "da.operator_fee_bips above 0 needs an operator_fee_recipient"),
+        ({"price": 1}, r"unknown keys \['price'\] in da"),
+    ],
+)
+def test_bad_da_parameters_are_typed_errors(tmp_path, da, match):
+    """Each bad value of the da section is refused by load_parameters with its own error, naming the key."""
+    import yaml
+
+    p = tmp_path / "deploy.yaml"
+    text = _BASE + "}\n" + yaml.safe_dump({"networks": {"local": {"da": {**_DA_OK, **da}}}})
+    p.write_text(text)
+    with pytest.raises(DeployConfigError, match=match):
+        load_parameters("local", p)
+
+
+def test_da_section_must_be_a_mapping(tmp_path):
+    p = tmp_path / "deploy.yaml"
+    p.write_text(_BASE + ", da: [1]}\n")
+    with pytest.raises(DeployConfigError, match="default.da must be a mapping"):
+        load_parameters("local", p)
+
+
+def test_da_parameters_printed_only_when_chosen():
+    p = load_parameters("local")
+    assert "da.price_wei_per_symbol = 447000000" in p.lines(("core", "da"))
+    assert "da.weth = deploy" in p.lines(("core", "da"))
+    assert not any(ln.startswith("da.") for ln in p.lines(COMPONENTS))
+    assert load_parameters("sepolia").da.weth == "deploy"  # mainnet's WETH has no code there

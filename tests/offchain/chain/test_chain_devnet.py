@@ -85,6 +85,42 @@ def test_deploy_prints_and_records_the_configured_avs_parameters(tmp_path):
     )
 
 
+def test_deploy_da_prints_its_parameters_records_them_and_notes_the_unset_fee_vault(tmp_path):
+    """`ape run deploy --components da` on the local network: the da section printed before deploying, the
+    record's da section, the note that no fee vault is named; a bad da value and mainnet's WETH (no code on the
+    local chain) each refused in one line before anything is deployed."""
+    out = tmp_path / "rec.json"
+    args = ("--components", "da", "--out", str(out))
+    r = _deploy({"EIGEN_DEPLOY_CONFIG": str(_config(tmp_path, {"local": {"da": {"weth": "deploy"}}}))}, *args)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (
+        "da.price_wei_per_symbol = 447000000" in r.stdout and "da.confirmation_threshold_pct = 55" in r.stdout
+    )
+    assert "note: da: the PaymentVault names no fee vault" in r.stderr
+    assert "deployed core, da on local" in r.stdout
+    rec = json.loads(out.read_text())
+    assert set(rec["da"]) == {
+        "bls_registry",
+        "payment_vault",
+        "cert_verifier",
+        "weth",
+        "avs",
+        "operator_set_id",
+    }
+    assert rec["parameters"]["da"]["min_num_symbols"] == 4096
+    for nets, line in (
+        (
+            {"local": {"da": {"weth": "deploy", "price_wei_per_symbol": 0}}},
+            "deploy: error: da.price_wei_per_symbol",
+        ),
+        ({"local": {}}, "deploy: error: da.weth: no contract at 0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"),
+    ):
+        bad = _deploy({"EIGEN_DEPLOY_CONFIG": str(_config(tmp_path, nets))}, *args, "--redeploy")
+        assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith(line), bad.stderr[
+            -2000:
+        ]
+
+
 def test_deploy_refuses_unknown_components_in_one_line(tmp_path):
     r = _deploy({}, "--components", "core,bogus", "--out", str(tmp_path / "x.json"))
     assert r.returncode == 2 and "unknown components ['bogus']" in r.stderr
@@ -150,8 +186,15 @@ def test_redeploy_with_other_parameters_warns(net, tmp_path):
 
 def test_stop_leaves_no_process_and_restart_keeps_the_chain(net):
     folder, info, _ = net
+    # anvil's old block states go to the devnet's folder, never ~/.foundry/anvil/tmp (left behind on a kill)
+    (pid,) = _anvils_of(folder)
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    states = folder / devnet.STATES_DIR
+    assert argv[argv.index(b"--cache-path") + 1] == str(states.resolve()).encode()
+    states.mkdir(exist_ok=True)
     assert devnet.down(folder, log=lambda s: None) is True
     assert _anvils_of(folder) == [] and devnet.running(folder) is None
+    assert not states.exists()
     assert devnet.down(folder, log=lambda s: None) is False  # idempotent
     with pytest.raises(Exception, match="no node answers"):
         sdk.Deployment.load("devnet", devnet_dir=folder).check_live()

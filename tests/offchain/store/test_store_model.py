@@ -1,6 +1,7 @@
 """Hypothesis state machine: the store against a dict, through puts, reads, flushes, expiry, clean reopens
 and crashes (closing without a flush, as ``kill -9`` would: what was written but not flushed may survive
-or not, but never torn)."""
+or not, but never torn). Values of 70,000 bytes go through the map window (a small one, or none), and
+views handed out by ``get`` are held across everything that follows: each must keep reading its value."""
 
 import shutil
 import tempfile
@@ -14,17 +15,24 @@ from tests.offchain.store.support import Clock, key_of, value_of
 
 TTL = 100
 KEYS = st.integers(0, 40)
+BIG = 70_000  # above the map window's threshold (64 KiB)
+HELD = 6  # views held at most
 
 
 class StoreModel(RuleBasedStateMachine):
     """``durable``: flushed keys (must survive anything); ``unflushed``: put since the last flush."""
 
-    @initialize(shards=st.integers(1, 3), segment_bytes=st.sampled_from([20_000, 100_000, 1 << 30]))
-    def open_store(self, shards, segment_bytes):
+    @initialize(
+        shards=st.integers(1, 3),
+        segment_bytes=st.sampled_from([20_000, 100_000, 1 << 30]),
+        window_bytes=st.sampled_from([0, 150_000, 1 << 20]),
+    )
+    def open_store(self, shards, segment_bytes, window_bytes):
         self.root = Path(tempfile.mkdtemp(prefix="store-model-"))
         self.paths = [self.root / f"p{i}" for i in range(shards)]
         self.clock = Clock()
-        self.options = {"segment_bytes": segment_bytes, "clock": self.clock}
+        self.options = {"segment_bytes": segment_bytes, "clock": self.clock, "window_bytes": window_bytes}
+        self.held: list[tuple[int, memoryview]] = []  # views kept by the caller: (key, view)
         self.store = Store(self.paths, **self.options)
         self.table = self.store.table("t", ttl_s=TTL)
         # key -> (time of its put, latest time the store may date it: a recovery re-dates the tail)
@@ -32,6 +40,8 @@ class StoreModel(RuleBasedStateMachine):
         self.unflushed: dict[int, tuple[float, float]] = {}
 
     def teardown(self):
+        for _, view in getattr(self, "held", ()):
+            view.release()
         if hasattr(self, "store"):
             self.store.close()
             shutil.rmtree(self.root, ignore_errors=True)
@@ -39,7 +49,7 @@ class StoreModel(RuleBasedStateMachine):
     def _stored(self):
         return {**self.durable, **self.unflushed}
 
-    @rule(i=KEYS, size=st.sampled_from([0, 1, 500, 5000, 12_000, 20_000]))
+    @rule(i=KEYS, size=st.sampled_from([0, 1, 500, 5000, 12_000, 20_000, BIG]))
     def put(self, i, size):
         if i in self._stored():
             try:
@@ -68,18 +78,22 @@ class StoreModel(RuleBasedStateMachine):
         for i, _ in fresh:
             self.unflushed[i] = (self.clock.now, self.clock.now)
 
-    @rule(i=KEYS)
-    def get(self, i):
+    @rule(i=KEYS, hold=st.booleans())
+    def get(self, i, hold):
         got = self.table.get(key_of(i))
         if i in self._stored():
             assert got is not None and bytes(got) == value_of(i, self.sizes[i])
+            if hold and isinstance(got, memoryview):
+                self.held.append((i, got))
+                if len(self.held) > HELD:
+                    self.held.pop(0)[1].release()
         else:
             assert got is None and not self.table.exists(key_of(i))
 
-    @rule(i=KEYS)
-    def read_into(self, i):
-        buffer = bytearray(20_010)
-        got = self.table.read_into(key_of(i), buffer, verify=True)
+    @rule(i=KEYS, verify=st.booleans())
+    def read_into(self, i, verify):
+        buffer = bytearray(BIG + 10)
+        got = self.table.read_into(key_of(i), buffer, verify=verify)
         if i in self._stored():
             assert got == self.sizes[i] and buffer[:got] == value_of(i, got)
         else:
@@ -135,6 +149,17 @@ class StoreModel(RuleBasedStateMachine):
             buffer = bytearray(self.sizes[i])
             assert self.table.read_into(key_of(i), buffer, verify=True) == len(buffer)
             assert buffer == value_of(i, self.sizes[i]), f"key {i} read wrong into a buffer"
+
+    @invariant()
+    def held_views_read_their_values(self):
+        for i, view in getattr(self, "held", ()):  # across evictions, expiry, reopens and crashes
+            assert view == value_of(i, self.sizes[i]), f"a held view of key {i} changed"
+
+    @invariant()
+    def window_within_its_bound(self):
+        window = self.table.stats()["window"] if hasattr(self, "table") else None
+        if window is not None:
+            assert window["mapped_bytes"] <= window["limit_bytes"]
 
     @invariant()
     def counts_match(self):

@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -20,10 +21,12 @@ from eth_keys import keys as eth_keys
 
 from offchain.bls.keys import SecretKey
 from offchain.chain.bls_registry import BLSRegistryReader
+from offchain.chain.components import Parameters, deploy_components
 from offchain.chain.da_contracts import CertVerifierClient, PaymentVaultReader
-from offchain.chain.deploy import deploy_core
-from offchain.da.errors import DispersalError
-from offchain.da.network import client
+from offchain.chain.deploy import deploy_core, deploy_da, load_da_config
+from offchain.da.errors import DevnetProcessError, DispersalError
+from offchain.da.network import client, devchain
+from offchain.da.network import devnet as da_devnet
 from offchain.da.network.devchain import DISPERSER_GAS_WEI, MAGNITUDE, STAKE
 from offchain.da.network.metadata import BlobStatus
 from offchain.da.network.operators import RegistryOperators
@@ -244,3 +247,87 @@ def test_disperser_killed_mid_batch_loses_no_acknowledged_blob(devnet) -> None:
     (folder / "restarted.cert").write_text(json.dumps(cert))
     r = eigen("get", str(folder / "restarted.cert"), "--config", info["client_config"])
     assert r.returncode == 0 and r.stdout == PAYLOAD + b"3", r.stderr[-2000:]
+
+
+def test_devnet_on_an_ape_run_deploy_record_pays_its_fees_into_the_fee_vault(
+    project, accounts, networks, tmp_path
+) -> None:
+    """``eigen da devnet up --deployment RECORD``: the devnet uses the DA contracts `ape run deploy
+    --components rewards,da` recorded (its key is their AVS and owner) instead of deploying its own; a blob paid
+    on demand is certified by the recorded verifier, claimed by the disperser and swept as WETH into the
+    rewards component's FeeVault."""
+    record = tmp_path / "deployment.json"
+    deployed = deploy_components(
+        project, accounts[0], Parameters(TEST_CONFIG, da=replace(load_da_config("local"), operator_set_id=3)),
+        ("rewards", "da"), record=record, provider=networks.provider,
+    )  # fmt: skip
+    da = json.loads(record.read_text())["da"]
+    chain_record = tmp_path / "chain-record.json"
+    chain_record.write_text(json.dumps({
+        "rpc_url": networks.provider.uri, "addresses": deployed.core.addresses(),
+        "accounts": {"deployer": {"key": accounts[0].private_key}},
+    }))  # fmt: skip
+    folder = tmp_path / "dn"
+    up = ("devnet", "up", "--dir", str(folder), "--validators", "2", "--test-srs", "64", "--chain",
+          str(chain_record), "--deployment", str(record), "--log-level", "warning")  # fmt: skip
+    try:
+        rc, info = run(*up)
+        assert rc == 0 and info["running"], info
+        rec = info["chain"]
+        assert (rec["registry"], rec["payment_vault"], rec["cert_verifier"], rec["avs"], rec["operator_set"]) == (
+            da["bls_registry"], da["payment_vault"], da["cert_verifier"], accounts[0].address, 3,
+        )  # fmt: skip
+        (tmp_path / "blob.txt").write_bytes(PAYLOAD)
+        cert = tmp_path / "blob.cert"
+        r = eigen("put", str(tmp_path / "blob.txt"), "--disperser", info["disperser"], "--key",
+                  str(folder / "keys" / "payer.key"), "--payment", "on-demand", "--cert-verifier", da["cert_verifier"],
+                  "--rpc", rec["rpc_url"], "--timeout", "120", "-o", str(cert))  # fmt: skip
+        assert r.returncode == 0, r.stderr[-2000:]
+        c = json.loads(cert.read_text())
+        assert checker(info).check_da_cert(c) == 1
+        pay = c["blob_inclusion_info"]["blob_certificate"]["blob_header"]["payment_header"]
+        total = int(pay["cumulative_payment"], 16)
+        pv = deployed.da.payment_vault
+        deadline = time.monotonic() + 60
+        while pv.consumedOnDemand(pay["account_id"]) < total:  # the disperser's claim keeper
+            assert time.monotonic() < deadline, "the disperser did not claim the on-demand payment"
+            time.sleep(0.2)
+        swept = pv.sweep(sender=accounts[1]).return_value
+        fee_vault = deployed.avs["fee_vault"]
+        assert swept == total > 0 and fee_vault.balanceOf(deployed.da.weth) == total
+    finally:
+        run("devnet", "down", "--dir", str(folder))
+
+
+def test_devchain_over_a_recorded_da_deployment(project, accounts, networks, tmp_path) -> None:
+    """The chain half alone (no processes): a second devnet (new keys) over the same record finds the AVS's set,
+    registrar and quorums made and registers its own validators; a record whose AVS or vault owner is not the
+    devnet's key, or a record naming no live DA contracts, is refused with a DevnetProcessError."""
+    local = load_da_config("local")
+    d = deploy_components(project, accounts[0], Parameters(TEST_CONFIG, da=local), ("da",))
+    addresses = d.addresses()
+    spec = devchain.ChainSpec(networks.provider.uri, addresses, accounts[0].private_key)
+    recs = []
+    for name in ("a", "b"):
+        bls, eth, _, payer = da_devnet.keys(tmp_path / name, 1)
+        payer_address = eth_keys.PrivateKey(payer).public_key.to_checksum_address()
+        recs.append(devchain.deploy(tmp_path / name, spec, bls, eth, payer_address))
+    assert recs[0]["registry"] == recs[1]["registry"] == addresses["da"]["bls_registry"]
+    reg = project.BLSRegistry.at(addresses["da"]["bls_registry"])
+    strategies = list(addresses["strategies"].values())[:2]
+    assert list(reg.quorums(0)) == strategies
+    assert all(reg.isMember(0, op) for rec in recs for op in rec["operators"])  # both in the one set
+    # another AVS: the devnet cannot act for it
+    other = deploy_da(project, accounts[0], d.core, replace(local, avs=accounts[3].address))
+    bls, eth, _, payer = da_devnet.keys(tmp_path / "c", 1)
+    with pytest.raises(DevnetProcessError, match="must be both"):
+        devchain.deploy(
+            tmp_path / "c",
+            replace(spec, addresses={**addresses, "da": other.addresses()}),
+            bls,
+            eth,
+            accounts[4].address,
+        )
+    gone_da = {**addresses, "da": {**addresses["da"], "payment_vault": accounts[5].address}}
+    with pytest.raises(DevnetProcessError, match="not live"):
+        devchain.deploy(tmp_path / "c", replace(spec, addresses=gone_da), bls, eth, accounts[4].address)

@@ -75,6 +75,23 @@ def test_devnet_up_put_get_down(tmp_path) -> None:
         r = eigen("get", str(cert), "--config", info["client_config"])
         assert r.returncode == 0 and r.stdout == b"an agent's record " * 40, r.stderr[-2000:]
         assert b'"served_by": "relay 0"' in r.stderr
+        # the same over gRPC: every process serves EigenDA's service beside HTTP; client.json names the relay's
+        # gRPC URL and network.json each validator's retrieval_url (grpc://)
+        assert info["disperser_grpc"].startswith("grpc://") and info["relay_grpc"].startswith("grpc://")
+        assert all(o["retrieval_url"].startswith("grpc://") for o in network["operators"])
+        assert all(p["grpc_url"].startswith("grpc://") for p in state["validators"])
+        (tmp_path / "g.txt").write_bytes(b"put over gRPC " * 40)
+        r = eigen("put", str(tmp_path / "g.txt"), "--disperser", info["disperser_grpc"], "--key", state["payer_key"],
+                  "--timeout", "120", "-o", str(tmp_path / "g.cert"))  # fmt: skip
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert relay_holds(info["relay"], json.loads((tmp_path / "g.cert").read_text())["blob_key"])
+        r = eigen("get", str(tmp_path / "g.cert"), "--config", info["client_config"])
+        assert r.returncode == 0 and r.stdout == b"put over gRPC " * 40, r.stderr[-2000:]
+        assert b'"served_by": "relay 0"' in r.stderr
+        r = eigen(
+            "put", str(tmp_path / "g.txt"), "--disperser", "grpc://127.0.0.1:9", "--key", state["payer_key"]
+        )
+        assert r.returncode == 2 and b"gRPC UNAVAILABLE" in r.stderr and r.stderr.count(b"\n") == 1, r.stderr
         # the relay dies: get recovers from the validators; status says not everything runs (exit 3)
         os.kill(pids["relay"], signal.SIGKILL)
         assert gone(pids["relay"])
@@ -106,6 +123,13 @@ def test_devnet_up_put_get_down(tmp_path) -> None:
 def test_devnet_bad_input(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("EIGEN_DA_SRS", raising=False)
     (tmp_path / "c.json").write_text('{"rpc_url": "http://127.0.0.1:9"}')
+    (tmp_path / "ok.json").write_text(  # a chain record (its chain is never reached)
+        json.dumps(
+            {"rpc_url": "http://127.0.0.1:9", "addresses": {}, "accounts": {"deployer": {"key": "0x01"}}}
+        )
+    )
+    # an `ape run deploy` record without a da section
+    (tmp_path / "d.json").write_text('{"allocation_manager": "0x' + "11" * 20 + '"}')
     for args, msg in [
         (("--validators", "0", "--test-srs", "64"), b"between 1 and 64"),
         ((), b"an SRS is needed"),
@@ -116,7 +140,12 @@ def test_devnet_bad_input(tmp_path, monkeypatch) -> None:
         ),
         (("--test-srs", "64", "--chain", str(tmp_path / "c.json"), "--no-chain"), b"one or the other"),
         (("--test-srs", "64", "--chain", str(tmp_path / "c.json")), b"not a chain record"),
-    ]:
+        (("--test-srs", "64", "--no-chain", "--deployment", str(tmp_path / "d.json")), b"only on a chain"),
+        (("--test-srs", "64", "--chain", str(tmp_path / "ok.json"), "--deployment", str(tmp_path / "d.json")),
+         b"no deployment record with a da section"),
+        (("--test-srs", "64", "--chain", str(tmp_path / "ok.json"), "--deployment", str(tmp_path / "no.json")),
+         b"unreadable"),
+    ]:  # fmt: skip
         r = eigen("devnet", "up", "--dir", str(tmp_path / "dn"), *args)
         assert r.returncode == 2 and msg in r.stderr and r.stderr.count(b"\n") == 1, r.stderr
     (tmp_path / "bad").mkdir()

@@ -15,8 +15,11 @@ from offchain.chain.da_contracts import PAYMENT_VAULT_CLAIM_ABI, PAYMENT_VAULT_R
 from offchain.chain.deploy import PaymentVaultParams, deploy_payment_vault
 from offchain.chain.errors import ChainInputError
 from offchain.da.errors import (
+    HTTP_GRPC_CODE,
     DispersalError,
     GlobalRateError,
+    GrpcCallError,
+    NetworkMessageError,
     OnDemandFundsError,
     PaymentReplayError,
     PaymentVaultError,
@@ -24,7 +27,7 @@ from offchain.da.errors import (
     ReservationMissingError,
     ReservationTermsError,
 )
-from offchain.da.network import client
+from offchain.da.network import client, wire
 from offchain.da.network.disperser import Disperser
 from offchain.da.network.metadata import MetadataStore
 from offchain.da.network.payments import (
@@ -35,6 +38,7 @@ from offchain.da.network.payments import (
     VaultParams,
     billable_symbols,
 )
+from offchain.da.network.rpc import disperser_grpc
 from offchain.da.network.service import disperser_app
 from offchain.da.network.types import BlobHeader, PaymentHeader, payment_state_request_digest, sign_digest
 from offchain.httpservice import ServiceServer
@@ -167,7 +171,10 @@ def state_request(key: bytes, ts: int | None = None, signer: bytes | None = None
     }
 
 
-def test_disperser_meters_against_the_vault(vault, accounts, tmp_path) -> None:
+@pytest.mark.parametrize("transport", ["http", "grpc"])
+def test_disperser_meters_against_the_vault(vault, accounts, tmp_path, transport) -> None:
+    """Each refusal with its status, over HTTP (the status and the gRPC name as the error's code) and over gRPC
+    (disperser.v2.Disperser: the gRPC status and the same message)."""
     pv, reader, _ = vault
     clock = Clock()
     keys = operator_keys(4)
@@ -180,9 +187,20 @@ def test_disperser_meters_against_the_vault(vault, accounts, tmp_path) -> None:
         return Disperser(DISPERSER_KEY, 0, encoder(), state.stakes, {}, pks, db, meter=meter)
 
     d = disperser()
-    with TestClient(disperser_app(d)) as http:
+    with TestClient(disperser_app(d)) as http, disperser_grpc(d, "127.0.0.1", 0) as rpc:
 
         def call(method: str, body: dict, status: int, code: str | None = None, match: str = "") -> dict:
+            if transport == "grpc":
+                try:
+                    reply = wire.grpc_call(rpc.url, "disperser.v2.Disperser", method, body, 30)
+                except GrpcCallError as exc:
+                    assert exc.code == (code or HTTP_GRPC_CODE[status]) and match in exc.message, exc
+                    return {}
+                except NetworkMessageError:  # a field protobuf cannot carry (a negative uint64): never sent
+                    assert status == 400
+                    return {}
+                assert status == 200, reply
+                return reply
             r = http.post(f"/v2/{method}", json=body)
             assert r.status_code == status, r.text
             if code is not None:
@@ -241,7 +259,7 @@ def test_disperser_meters_against_the_vault(vault, accounts, tmp_path) -> None:
             "GetPaymentState",
             state_request(key_of(1), signer=key_of(0)),
             401,
-            "refused",
+            "UNAUTHENTICATED",
             "not by the account",
         )
         call("GetPaymentState", state_request(key_of(1), ts=old), 400, "INVALID_ARGUMENT", "s old")
@@ -291,8 +309,9 @@ def test_meter_typed_errors(vault, tmp_path) -> None:
     assert cache.account(address_of(key_of(3)))[1] == 2 * COST
 
 
-def test_client_pays_through_the_disperser(vault, tmp_path) -> None:
-    """``put``'s payment headers: GetPaymentState over HTTP, on-demand totals, a deposit that does not cover."""
+@pytest.mark.parametrize("transport", ["http", "grpc"])
+def test_client_pays_through_the_disperser(vault, tmp_path, transport) -> None:
+    """``put``'s payment headers: GetPaymentState over HTTP or gRPC, on-demand totals, a deposit that does not cover."""
     _, reader, _ = vault
     keys = operator_keys(4)
     state = node_state(keys)
@@ -303,21 +322,25 @@ def test_client_pays_through_the_disperser(vault, tmp_path) -> None:
     )
     d.start()  # no validator answers: every blob ends FAILED, after its payment was accepted
     try:
-        with ServiceServer(disperser_app(d), log_level="warning") as srv:
+        with (
+            ServiceServer(disperser_app(d), log_level="warning") as srv,
+            disperser_grpc(d, "127.0.0.1", 0) as g,
+        ):
+            url = g.url if transport == "grpc" else srv.url
             for n in (1, 2):
                 with pytest.raises(DispersalError, match="FAILED"):
-                    client.put(srv.url, b"paid %d" % n, key_of(3), timeout_s=60, payment="on-demand")
+                    client.put(url, b"paid %d" % n, key_of(3), timeout_s=60, payment="on-demand")
                 assert db.cumulative_payment(address_of(key_of(3))) == n * COST
             with pytest.raises(DispersalError, match="does not cover"):
-                client.put(srv.url, b"paid 3", key_of(3), timeout_s=60, payment="on-demand")
+                client.put(url, b"paid 3", key_of(3), timeout_s=60, payment="on-demand")
             with pytest.raises(DispersalError, match="no reservation covering"):
-                client.put(srv.url, b"reserved", key_of(4), timeout_s=60)
+                client.put(url, b"reserved", key_of(4), timeout_s=60)
             with pytest.raises(DispersalError, match="FAILED"):
-                client.put(srv.url, b"reserved", key_of(0), timeout_s=60)
-            ledger = client.payment_state(srv.url, key_of(0))
+                client.put(url, b"reserved", key_of(0), timeout_s=60)
+            ledger = client.payment_state(url, key_of(0))
             assert ledger.reservation.symbols_per_second == 2 and ledger.bucket.capacity == 120
             with pytest.raises(DispersalError, match="payment"):
-                client.put(srv.url, b"x", key_of(0), payment="free")
+                client.put(url, b"x", key_of(0), payment="free")
     finally:
         d.stop()
         db.close()

@@ -1,0 +1,175 @@
+"""The map window: large values kept mapped between reads, their mapped bytes bounded, least recently used
+evicted.
+
+A warm read of a large value costs what the kernel's copy costs; a copy out of pages still mapped into
+the process is the cheapest there is (it is what LMDB's warm reads do), a copy by ``preadv`` or out of a
+map whose pages must be mapped again costs 2x to 3x as much out of the 4 KiB page-cache folios an exact
+read leaves (docs/store.md, *Figures*). The window keeps the maps of the values read more than once, each
+value its own read-only map of the pages of its record, so that fault-around never maps past it: the
+bytes of the window's maps bound the resident memory they may hold. Each map is
+``offset``-aligned to a page and covers the record's head, key and value.
+
+Admission by frequency (as TinyLFU's): a value read once is only remembered (its location and how often
+it was read while outside the window, in a bounded set); read again while remembered, it is mapped and
+kept if the window has room for it, or, once full, only if it was read more often than the least recently
+used map there (the one an admission would evict). A one-off read (the sparse reads of a data set larger
+than memory) therefore costs no map and displaces nothing, and a working set larger than the window does
+not churn it (each newcomer evicting a value about to be read again, for a map, a fault per 64 KiB and an
+unmap each time): the window keeps the values read most, and the others are read with ``preadv``. Every
+``AGE_EVERY`` admissions considered, every count is halved, so values read often long ago give way.
+
+Eviction unmaps a map (``munmap``) when no view of it is held; a map some caller still holds a view of
+(a value :meth:`Window.view` or ``get`` handed out) cannot be unmapped under that view: its pages are
+dropped (``MADV_DONTNEED``: the view stays valid, a later access maps the same bytes again from the
+file, which is never rewritten) and the map goes with the last view. A view therefore pins its map, not
+the window's memory: what a caller touches through a view it keeps is its own.
+"""
+
+from __future__ import annotations
+
+import mmap
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from offchain.store.segment import advise
+
+SEEN_MAX = 4096  # locations remembered as read outside the window (about 100 bytes each)
+AGE_EVERY = 8192  # admissions considered between two halvings of every count
+
+
+class Window:
+    """Maps of single values, keyed by location (an int; ``segment_of(location)`` names the segment),
+    their bytes (whole pages) at most ``limit``; thread-safe (one lock, held for the bookkeeping only,
+    never across a system call that reads the disk)."""
+
+    def __init__(self, limit: int, segment_of: Any) -> None:
+        self.limit = limit
+        self._segment_of = segment_of
+        self._maps: OrderedDict[int, list[Any]] = OrderedDict()  # loc -> [map, start, length, reads]
+        self._seen: OrderedDict[int, int] = OrderedDict()  # loc -> reads outside the window
+        self._considered = 0
+        self._lock = threading.Lock()
+        self.mapped = 0  # bytes of the maps held (whole pages): never above ``limit``
+        self.peak = 0
+        self.hits = 0
+        self.admitted = 0
+        self.evicted = 0
+        self.pinned = 0  # evictions that found a view held (pages dropped, the map left to its views)
+
+    def view(self, loc: int) -> memoryview | None:
+        """The value at ``loc`` as a read-only view of its kept map (which it pins), or ``None``."""
+        with self._lock:
+            entry = self._maps.get(loc)
+            if entry is None:
+                return None
+            self._maps.move_to_end(loc)
+            self.hits += 1
+            entry[3] += 1
+            mm, start, length, _ = entry
+            return memoryview(mm)[start : start + length]  # made under the lock: the map cannot close first
+
+    def admit(self, loc: int, length: int) -> int:
+        """Whether the value at ``loc`` (``length`` bytes), missing from the window, should be mapped into
+        it now: the reads it counts (with this one) if so, else 0 (and this read is counted). Admitted:
+        read before while remembered, and the window has room or its least recently used map (what the
+        insertion would evict first) was read less often."""
+        with self._lock:
+            reads = self._seen.pop(loc, 0) + 1
+            self._considered += 1
+            if self._considered >= AGE_EVERY:
+                self._age()
+            if reads >= 2 and length <= self.limit:
+                if self.mapped + length + 2 * mmap.PAGESIZE <= self.limit or not self._maps:
+                    return reads
+                if reads > next(iter(self._maps.values()))[3]:
+                    return reads
+            self._seen[loc] = reads
+            if len(self._seen) > SEEN_MAX:
+                self._seen.popitem(last=False)
+            return 0
+
+    def _age(self) -> None:
+        """Halve every count (lock held), forgetting the locations whose count reaches 0."""
+        self._considered = 0
+        for entry in self._maps.values():
+            entry[3] //= 2
+        self._seen = OrderedDict((loc, n // 2) for loc, n in self._seen.items() if n > 1)
+
+    def insert(
+        self, loc: int, mm: mmap.mmap, start: int, length: int, reads: int = 2, live: Any = None
+    ) -> memoryview:
+        """Keep ``mm`` (the value at ``loc`` is ``mm[start : start + length]``, read ``reads`` times),
+        evicting the least recently used maps until it fits; a view of the value. A map larger than
+        ``limit``, one already there (another reader's), or one whose segment ``live()`` says is gone is
+        not kept: the view returned is then the only owner of the map (unmapped when it goes)."""
+        size = _pages(len(mm))
+        with self._lock:
+            keep = size <= self.limit and loc not in self._maps and (live is None or live())
+            if keep:
+                while self.mapped + size > self.limit:
+                    self._release(self._maps.popitem(last=False)[1][0])
+                    self.evicted += 1
+                self._maps[loc] = [mm, start, length, reads]
+                self.mapped += size
+                self.peak = max(self.peak, self.mapped)
+                self.admitted += 1
+            return memoryview(mm)[start : start + length]
+
+    def drop_segment(self, sid: int) -> None:
+        """Forget the maps and remembered reads of segment ``sid`` (expired): unmapped now unless a view
+        holds one (the file's pages then live until that view goes)."""
+        segment_of = self._segment_of
+        with self._lock:
+            for loc in [loc for loc in self._maps if segment_of(loc) == sid]:
+                self._release(self._maps.pop(loc)[0])
+            for loc in [loc for loc in self._seen if segment_of(loc) == sid]:
+                del self._seen[loc]
+
+    def clear(self) -> None:
+        """Forget every map (the table closes)."""
+        with self._lock:
+            while self._maps:
+                self._release(self._maps.popitem()[1][0])
+            self._seen.clear()
+
+    def _release(self, mm: mmap.mmap) -> None:
+        """Stop counting ``mm`` (lock held): unmap it, or, while a view holds it, drop its pages."""
+        self.mapped -= _pages(len(mm))
+        try:
+            mm.close()
+        except BufferError:  # a view is held: it stays valid (the pages come back from the file if read)
+            self.pinned += 1
+            advise(mm, "MADV_DONTNEED")
+
+    def stats(self) -> dict[str, int]:
+        """The window's bound and what it holds: bytes mapped now and at most, maps, hits, admissions,
+        evictions (and those that found a view held)."""
+        with self._lock:
+            return {
+                "limit_bytes": self.limit,
+                "mapped_bytes": self.mapped,
+                "peak_bytes": self.peak,
+                "maps": len(self._maps),
+                "hits": self.hits,
+                "admitted": self.admitted,
+                "evicted": self.evicted,
+                "evicted_pinned": self.pinned,
+            }
+
+
+def _pages(length: int) -> int:
+    """The bytes of the whole pages a map of ``length`` bytes spans (what it may make resident)."""
+    return -(-length // mmap.PAGESIZE) * mmap.PAGESIZE
+
+
+def map_record(fd: int, record_at: int, value_at: int, value_len: int) -> tuple[mmap.mmap, int]:
+    """A read-only map of the pages of the record at ``record_at`` whose value is ``value_len`` bytes at
+    ``value_at`` in file ``fd``; and where the value starts in it. Advised ``MADV_RANDOM`` (a fault that
+    misses the page cache reads its page, no read-around) and ``MADV_WILLNEED`` over the value (one read
+    request for the pages not cached, rather than a fault each)."""
+    first = record_at - record_at % mmap.ALLOCATIONGRANULARITY
+    mm = mmap.mmap(fd, value_at + value_len - first, access=mmap.ACCESS_READ, offset=first)
+    advise(mm, "MADV_RANDOM")
+    advise(mm, "MADV_WILLNEED")
+    return mm, value_at - first
