@@ -23,6 +23,7 @@ variables; ``docs/settings.md`` lists the same table (a test keeps the two in st
 | ``EIGEN_AI_MAX_QUEUE`` | ``64`` | requests waiting for a batch slot; beyond, HTTP 429 with ``Retry-After`` |
 | ``EIGEN_AI_REQUEST_TIMEOUT`` | ``600`` | seconds one generation may take; then it is dropped and answered 504 |
 | ``EIGEN_AI_RECEIPTS_KEPT`` | ``4096`` | receipts the server keeps for ``GET /v1/receipts/{key}`` |
+| ``EIGEN_A2A_PUSH_ALLOW_LOOPBACK`` | unset | ``1`` lets an A2A agent post push notifications to loopback webhooks (local tests; never in production) |
 | ``EIGEN_STORE_WINDOW_MIB`` | ``64`` | MiB of large values (64 KiB or more) the store keeps mapped between reads, per table; ``0`` off |
 | ``EIGEN_DEMO_AI_MODEL`` | unset | ``tiny`` makes the demo use the tiny seeded model |
 | ``EIGEN_DEPLOYER`` | unset | keystore alias that deploys to a live network (``ape run deploy``) |
@@ -88,6 +89,9 @@ AI_MAX_BATCH = Setting("EIGEN_AI_MAX_BATCH", "16", "sequences the inference serv
 AI_MAX_QUEUE = Setting("EIGEN_AI_MAX_QUEUE", "64", "requests waiting for a batch slot before 429")
 AI_REQUEST_TIMEOUT = Setting("EIGEN_AI_REQUEST_TIMEOUT", "600", "seconds a generation may take (504 after)")
 AI_RECEIPTS_KEPT = Setting("EIGEN_AI_RECEIPTS_KEPT", "4096", "receipts the server keeps for /v1/receipts")
+A2A_PUSH_ALLOW_LOOPBACK = Setting(
+    "EIGEN_A2A_PUSH_ALLOW_LOOPBACK", None, "1 lets an A2A agent post push notifications to loopback webhooks"
+)
 STORE_WINDOW_MIB = Setting(
     "EIGEN_STORE_WINDOW_MIB", "64", "MiB of large values a store table keeps mapped between reads (0: off)"
 )
@@ -120,6 +124,7 @@ ALL: tuple[Setting, ...] = (
     AI_MAX_QUEUE,
     AI_REQUEST_TIMEOUT,
     AI_RECEIPTS_KEPT,
+    A2A_PUSH_ALLOW_LOOPBACK,
     STORE_WINDOW_MIB,
     DEMO_AI_MODEL,
     DEPLOYER,
@@ -248,6 +253,14 @@ def ai_request_timeout() -> float:
 def ai_receipts_kept() -> int:
     """Receipts the inference server keeps for ``GET /v1/receipts/…``."""
     return _int_setting(AI_RECEIPTS_KEPT, 1)
+
+
+def a2a_push_allow_loopback() -> bool:
+    """Whether an A2A agent may post push notifications to a loopback address (``1``: yes)."""
+    value = (A2A_PUSH_ALLOW_LOOPBACK.raw() or "").strip()
+    if value not in ("", "0", "1"):
+        raise SettingError(f"{A2A_PUSH_ALLOW_LOOPBACK.name} is 1 or unset, got {value!r}")
+    return value == "1"
 
 
 def store_window_bytes() -> int:

@@ -26,13 +26,16 @@ import binascii
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import grpc
 import httpx
 
 from offchain.agent import ap2, sdjwt
+from offchain.agent.a2a_card import verify_card
+from offchain.agent.a2a_grpc import GRPC, GrpcChannel
 from offchain.agent.client import PayingClient
 from offchain.agent.errors import (
     A2A_BY_CODE,
@@ -49,8 +52,8 @@ from offchain.agent.errors import (
 from offchain.agent.x402 import PaymentPayload, PaymentRequired, PaymentRequirements, SettleResponse
 
 A2A_VERSION = "1.0"
-JSONRPC, HTTP_JSON = "JSONRPC", "HTTP+JSON"  # the protocol bindings served
-BINDINGS = (JSONRPC, HTTP_JSON)
+JSONRPC, HTTP_JSON = "JSONRPC", "HTTP+JSON"  # the protocol bindings served (and GRPC)
+BINDINGS = (JSONRPC, HTTP_JSON, GRPC)
 ERROR_DOMAIN = "a2a-protocol.org"
 ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 VERSION_HEADER = "A2A-Version"
@@ -92,6 +95,7 @@ STATES = TERMINAL | INTERRUPTED | {SUBMITTED, WORKING}
 USER, AGENT = "ROLE_USER", "ROLE_AGENT"
 
 MAX_PARTS = 64
+BEARER = "bearer"  # the card's security scheme name for bearer tokens
 MAX_ID_CHARS = 128
 
 # x402 reason code -> the extension's error code (x402.payment.error); others keep their own
@@ -559,7 +563,8 @@ class AgentSkill:
 @dataclass(frozen=True)
 class AgentCard:
     """The parts of an agent card a client acts on: name, the endpoint of each binding it serves
-    (``JSONRPC``, ``HTTP+JSON``) in A2A 1.x, whether it streams, the skills and the extensions
+    (``JSONRPC``, ``HTTP+JSON``, ``GRPC``) in A2A 1.x, in the agent's order of preference, whether
+    it streams, sends push notifications and has an extended card, the skills and the extensions
     (by URI -> required)."""
 
     name: str
@@ -570,6 +575,13 @@ class AgentCard:
     skills: tuple[str, ...]
     extensions: dict[str, bool]
     raw: dict[str, Any]
+    push_notifications: bool = False
+    extended_card: bool = False
+
+    @property
+    def preferred(self) -> str:
+        """The binding the agent prefers among those this client speaks (its first listed)."""
+        return next(iter(self.interfaces))
 
     @property
     def url(self) -> str:
@@ -604,8 +616,9 @@ class AgentCard:
         skills = d.get("skills", [])
         if not isinstance(exts, list) or not isinstance(skills, list):
             raise err("agentCard.capabilities.extensions and agentCard.skills must be lists")
-        if not isinstance(caps.get("streaming", False), bool):
-            raise err("agentCard.capabilities.streaming must be a boolean")
+        for flag in ("streaming", "pushNotifications", "extendedAgentCard"):
+            if not isinstance(caps.get(flag, False), bool):
+                raise err(f"agentCard.capabilities.{flag} must be a boolean")
         return cls(
             _req_str(d, "name", "agentCard", err),
             _req_str(d, "description", "agentCard", err),
@@ -618,13 +631,15 @@ class AgentCard:
                 for e in exts
             },
             dict(d),
+            caps.get("pushNotifications", False),
+            caps.get("extendedAgentCard", False),
         )
 
 
 def agent_card(
     name: str,
     description: str,
-    url: str,
+    url: str | None,
     skills: list[AgentSkill],
     *,
     version: str = "1.0.0",
@@ -634,10 +649,18 @@ def agent_card(
     registrations: list[dict[str, Any]] | None = None,
     rest_url: str | None = None,
     streaming: bool = False,
+    grpc_url: str | None = None,
+    preferred: str = JSONRPC,
+    push_notifications: bool = False,
+    extended_card: bool = False,
+    bearer_auth: bool = False,
 ) -> dict[str, Any]:
     """An A2A v1.0 agent card (JSON) for an agent whose JSON-RPC endpoint is `url` (and, given,
-    whose HTTP+JSON binding is served under `rest_url`); `streaming`: it serves
-    SendStreamingMessage and SubscribeToTask."""
+    whose HTTP+JSON binding is served under `rest_url` and whose gRPC service listens at
+    `grpc_url`, ``host:port``), the `preferred` binding listed first; `streaming`: it serves
+    SendStreamingMessage and SubscribeToTask; `push_notifications`: it posts task updates to
+    webhooks; `bearer_auth`: it authenticates callers by bearer token (``securitySchemes``), and
+    with `extended_card` serves authenticated callers an extended card."""
     exts: list[dict[str, Any]] = [
         {
             "uri": X402_EXTENSION,
@@ -670,20 +693,39 @@ def agent_card(
                 "params": {"registrations": list(registrations)},
             }
         )
+    served = [(b, u) for b, u in ((JSONRPC, url), (HTTP_JSON, rest_url), (GRPC, grpc_url)) if u is not None]
+    if preferred not in {b for b, _ in served}:
+        raise ValueError(f"the preferred binding {preferred} is not served")
+    served.sort(key=lambda bu: bu[0] != preferred)
+    caps: dict[str, Any] = {
+        "streaming": streaming,
+        "pushNotifications": push_notifications,
+        "extensions": exts,
+    }
+    if extended_card:
+        caps["extendedAgentCard"] = True
     card: dict[str, Any] = {
         "name": name,
         "description": description,
         "supportedInterfaces": [
-            {"url": u, "protocolBinding": b, "protocolVersion": A2A_VERSION}
-            for b, u in ((JSONRPC, url), (HTTP_JSON, rest_url))
-            if u is not None
+            {"url": u, "protocolBinding": b, "protocolVersion": A2A_VERSION} for b, u in served
         ],
         "version": version,
-        "capabilities": {"streaming": streaming, "pushNotifications": False, "extensions": exts},
+        "capabilities": caps,
         "defaultInputModes": ["text/plain", "application/json"],
         "defaultOutputModes": ["application/json", "text/plain"],
         "skills": [s.to_json() for s in skills],
     }
+    if bearer_auth:
+        card["securitySchemes"] = {
+            BEARER: {
+                "httpAuthSecurityScheme": {
+                    "scheme": "Bearer",
+                    "description": "Optional: an authenticated caller owns its tasks (only it sees "
+                    "them, ListTasks lists them) and gets the extended card.",
+                }
+            }
+        }
     if provider is not None:
         card["provider"] = dict(provider)
     return card
@@ -720,6 +762,82 @@ def raise_rest_error(status: int, body: Any, what: str) -> None:
     raise cls(f"{what}: {e.get('message')} ({reason or e.get('status')}, HTTP {status})")
 
 
+# ---------------------------------------------------------------- listing, push notifications
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    """A ListTasks answer: the page's tasks, the token of the next page ("" after the last), the
+    page size used and how many tasks match in all."""
+
+    tasks: tuple[Task, ...]
+    next_page_token: str
+    page_size: int
+    total_size: int
+
+    @classmethod
+    def from_json(cls, v: Any, err: type[A2AError] = A2AResponseError) -> TaskPage:
+        d = _obj(v, "ListTasksResponse", err)
+        tasks = d.get("tasks", [])
+        size, total = d.get("pageSize", 0), d.get("totalSize", 0)
+        if not isinstance(tasks, list) or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (size, total)
+        ):
+            raise err("ListTasksResponse: tasks must be a list, pageSize and totalSize counts")
+        token = d.get("nextPageToken", "")
+        if not isinstance(token, str):
+            raise err("ListTasksResponse.nextPageToken must be a string")
+        return cls(tuple(Task.from_json(t, err) for t in tasks), token, size, total)
+
+
+@dataclass(frozen=True)
+class PushConfig:
+    """Where an agent posts a task's updates (TaskPushNotificationConfig): the webhook `url`, the
+    client's `token` echoed with each post, and the ``Authorization`` it sends (`scheme`,
+    `credentials`)."""
+
+    url: str
+    id: str | None = None
+    task_id: str | None = None
+    token: str | None = None
+    scheme: str | None = None
+    credentials: str | None = None
+
+    @classmethod
+    def from_json(cls, v: Any, err: type[A2AError] = A2AResponseError) -> PushConfig:
+        d = _obj(v, "TaskPushNotificationConfig", err)
+        auth = d.get("authentication")
+        scheme = credentials = None
+        if auth is not None:
+            a = _obj(auth, "TaskPushNotificationConfig.authentication", err)
+            scheme = _req_str(a, "scheme", "authentication", err, 64)
+            credentials = _opt_str(a, "credentials", "authentication", err, 4096)
+        return cls(
+            _req_str(d, "url", "TaskPushNotificationConfig", err, 2048),
+            _opt_str(d, "id", "TaskPushNotificationConfig", err, MAX_ID_CHARS),
+            _opt_str(d, "taskId", "TaskPushNotificationConfig", err, MAX_ID_CHARS),
+            _opt_str(d, "token", "TaskPushNotificationConfig", err, 4096),
+            scheme,
+            credentials,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"url": self.url}
+        for k, v in (("id", self.id), ("taskId", self.task_id), ("token", self.token)):
+            if v is not None:
+                out[k] = v
+        if self.scheme is not None:
+            out["authentication"] = {"scheme": self.scheme} | (
+                {} if self.credentials is None else {"credentials": self.credentials}
+            )
+        return out
+
+
+def _query(params: dict[str, Any]) -> dict[str, str]:
+    """Request fields as HTTP+JSON query parameters (booleans lowercase, numbers in decimal)."""
+    return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in params.items()}
+
+
 # ---------------------------------------------------------------- client
 
 
@@ -734,11 +852,15 @@ class Exchange:
 
 class A2AClient:
     """Talks to the agent at `base_url` (its card at ``/.well-known/agent-card.json``) over the
-    card's `binding` (``JSONRPC`` or ``HTTP+JSON``), paying with `wallet` (a PayingClient: its key,
-    budget, per-request cap, payee list and AP2 open payment mandate) when a task asks for payment;
-    with `stream` it follows each request over SendStreamingMessage (server-sent events) instead of
+    card's `binding` (``JSONRPC``, ``HTTP+JSON`` or ``GRPC``; None: the card's preferred one the
+    client speaks), paying with `wallet` (a PayingClient: its key, budget, per-request cap, payee
+    list and AP2 open payment mandate) when a task asks for payment; with `stream` it follows each
+    request over SendStreamingMessage (server-sent events, or a gRPC server stream) instead of
     polling GetTask. `mandates(offer, checkout_jwt, task_id)`, when given (an Ap2Mandates),
-    returns the AP2 closed mandates (metadata keys -> SD-JWT chains) the payment carries."""
+    returns the AP2 closed mandates (metadata keys -> SD-JWT chains) the payment carries.
+    `token`: a bearer token the agent knows (its tasks are then this caller's own: ListTasks, the
+    extended card). `grpc_credentials`: the channel's (default: TLS with the system's roots, plain
+    to a loopback agent)."""
 
     def __init__(
         self,
@@ -749,10 +871,13 @@ class A2AClient:
         mandates: Callable[[PaymentRequirements, str | None, str], dict[str, Any]] | None = None,
         poll_s: float = 0.05,
         timeout_s: float = 60.0,
-        binding: str = JSONRPC,
+        binding: str | None = JSONRPC,
         stream: bool = False,
+        token: str | None = None,
+        grpc_credentials: grpc.ChannelCredentials | None = None,
+        card_keys: Mapping[str, Any] | None = None,
     ) -> None:
-        if binding not in BINDINGS:
+        if binding is not None and binding not in BINDINGS:
             raise ValueError(f"binding is one of {', '.join(BINDINGS)}")
         self.base_url = base_url.rstrip("/")
         self.wallet = wallet
@@ -760,20 +885,43 @@ class A2AClient:
         self.mandates = mandates
         self.poll_s = poll_s
         self.timeout_s = timeout_s
-        self.binding = binding
+        self._binding = binding
         self.stream = stream
+        self.token = token
+        self.grpc_credentials = grpc_credentials
+        self.card_keys = card_keys
         self._card: AgentCard | None = None
+        self._grpc: GrpcChannel | None = None
         self._ids = 0
 
     def card(self) -> AgentCard:
+        """The agent's public card (with `card_keys`, kid -> public key, only once a signature by
+        one of them verifies over it: A2ACardSignatureError's kinds otherwise)."""
         if self._card is None:
             try:
                 r = self.http.get(self.base_url + "/.well-known/agent-card.json")
                 r.raise_for_status()
-                self._card = AgentCard.from_json(r.json())
+                raw = r.json()
             except (httpx.HTTPError, ValueError) as exc:
                 raise A2AResponseError(f"no agent card at {self.base_url}: {exc}") from None
+            if self.card_keys is not None:
+                verify_card(raw, self.card_keys)
+            self._card = AgentCard.from_json(raw)
         return self._card
+
+    @property
+    def binding(self) -> str:
+        return self._binding or self.card().preferred
+
+    def close(self) -> None:
+        if self._grpc is not None:
+            self._grpc.close()
+            self._grpc = None
+
+    def _channel(self) -> GrpcChannel:
+        if self._grpc is None:
+            self._grpc = GrpcChannel(self.card().endpoint(GRPC), self.grpc_credentials)
+        return self._grpc
 
     def _merchant_key(self) -> sdjwt.PublicKey:
         """The agent's AP2 receipt key, from its card (A2AResponseError if it names none)."""
@@ -791,7 +939,10 @@ class A2AClient:
             ) from None
 
     def _headers(self) -> dict[str, str]:
-        return {VERSION_HEADER: A2A_VERSION, EXTENSIONS_HEADER: ", ".join(self.card().extensions)}
+        h = {VERSION_HEADER: A2A_VERSION, EXTENSIONS_HEADER: ", ".join(self.card().extensions)}
+        if self.token is not None:
+            h["Authorization"] = f"Bearer {self.token}"
+        return h
 
     def _rpc_body(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         self._ids += 1
@@ -817,7 +968,12 @@ class A2AClient:
         if method in ("SendMessage", "SendStreamingMessage"):
             path = "/message:send" if method == "SendMessage" else "/message:stream"
             return "POST", base + path, {"json": params}
-        task_id = params.get("id")
+        if method == "ListTasks":
+            return "GET", base + "/tasks", {"params": _query(params)}
+        if method == "GetExtendedAgentCard":
+            return "GET", base + "/extendedAgentCard", {}
+        key = "taskId" if "PushNotificationConfig" in method else "id"
+        task_id = params.get(key)
         if not isinstance(task_id, str) or not task_id or "/" in task_id:
             raise A2AInvalidParamsError(f"{method} takes a task id")
         if method == "GetTask":
@@ -826,15 +982,29 @@ class A2AClient:
         if method in ("SubscribeToTask", "CancelTask"):
             verb = "subscribe" if method == "SubscribeToTask" else "cancel"
             return "POST", f"{base}/tasks/{task_id}:{verb}", {}
+        configs = f"{base}/tasks/{task_id}/pushNotificationConfigs"
+        if method == "CreateTaskPushNotificationConfig":
+            return "POST", configs, {"json": params}
+        if method == "ListTaskPushNotificationConfigs":
+            return "GET", configs, {"params": _query({k: v for k, v in params.items() if k != "taskId"})}
+        config_id = params.get("id")
+        if not isinstance(config_id, str) or not config_id or "/" in config_id:
+            raise A2AInvalidParamsError(f"{method} takes a config id")
+        if method == "GetTaskPushNotificationConfig":
+            return "GET", f"{configs}/{config_id}", {}
+        if method == "DeleteTaskPushNotificationConfig":
+            return "DELETE", f"{configs}/{config_id}", {}
         raise A2AInvalidParamsError(f"{method} is not served over {HTTP_JSON} here")
 
     def call(self, method: str, params: dict[str, Any]) -> Any:
         """One request over the client's binding; an error answer raises its typed A2AError."""
+        if self.binding == GRPC:
+            return self._channel().call(method, params, self._headers(), self.timeout_s)
         if self.binding == HTTP_JSON:
             verb, url, kw = self._rest_request(method, params)
             try:
                 r = self.http.request(verb, url, headers=self._headers(), **kw)
-                answer = r.json()
+                answer = r.json() if r.content or r.status_code >= 400 else {}
             except (httpx.HTTPError, ValueError) as exc:
                 raise A2AResponseError(f"{url} gave no JSON answer: {exc}") from None
             if r.status_code >= 400:
@@ -850,6 +1020,10 @@ class A2AClient:
     def events(self, method: str, params: dict[str, Any]) -> Iterator[StreamEvent]:
         """The events of a streaming operation (SendStreamingMessage, SubscribeToTask), as the agent
         sends them; a refusal before the stream opens, or an error event, raises its typed error."""
+        if self.binding == GRPC:
+            for v in self._channel().stream(method, params, self._headers(), self.timeout_s):
+                yield stream_event(v)
+            return
         headers = self._headers() | {"Accept": "text/event-stream"}
         if self.binding == HTTP_JSON:
             verb, url, kw = self._rest_request(method, params)
@@ -881,6 +1055,66 @@ class A2AClient:
                     yield stream_event(v)
         except httpx.HTTPError as exc:
             raise A2AResponseError(f"{url}: the {method} stream broke: {exc}") from None
+
+    def list_tasks(
+        self,
+        *,
+        context_id: str | None = None,
+        status: str | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        history_length: int | None = None,
+        status_timestamp_after: str | None = None,
+        include_artifacts: bool | None = None,
+    ) -> TaskPage:
+        """One page of this caller's tasks, most recently updated first (ListTasks)."""
+        params = {
+            k: v
+            for k, v in (
+                ("contextId", context_id),
+                ("status", status),
+                ("pageSize", page_size),
+                ("pageToken", page_token),
+                ("historyLength", history_length),
+                ("statusTimestampAfter", status_timestamp_after),
+                ("includeArtifacts", include_artifacts),
+            )
+            if v is not None
+        }
+        return TaskPage.from_json(self.call("ListTasks", params))
+
+    def extended_card(self) -> AgentCard:
+        """The extended card the agent shows this (authenticated) caller; it replaces the public
+        one for this client."""
+        raw = self.call("GetExtendedAgentCard", {})
+        if self.card_keys is not None:
+            verify_card(raw, self.card_keys)
+        card = AgentCard.from_json(raw)
+        self._card = card
+        return card
+
+    def set_push(self, task_id: str, config: PushConfig) -> PushConfig:
+        """Have the agent post the task's updates to `config.url` (CreateTaskPushNotificationConfig)."""
+        return PushConfig.from_json(
+            self.call("CreateTaskPushNotificationConfig", config.to_json() | {"taskId": task_id})
+        )
+
+    def get_push(self, task_id: str, config_id: str) -> PushConfig:
+        return PushConfig.from_json(
+            self.call("GetTaskPushNotificationConfig", {"taskId": task_id, "id": config_id})
+        )
+
+    def list_push(self, task_id: str) -> list[PushConfig]:
+        res = _obj(
+            self.call("ListTaskPushNotificationConfigs", {"taskId": task_id}), "configs", A2AResponseError
+        )
+        configs = res.get("configs", [])
+        if not isinstance(configs, list):
+            raise A2AResponseError("ListTaskPushNotificationConfigsResponse.configs must be a list")
+        return [PushConfig.from_json(c) for c in configs]
+
+    def delete_push(self, task_id: str, config_id: str) -> None:
+        self.call("DeleteTaskPushNotificationConfig", {"taskId": task_id, "id": config_id})
 
     def send_streaming(self, message: Message) -> Iterator[StreamEvent]:
         return self.events("SendStreamingMessage", {"message": message.to_json()})

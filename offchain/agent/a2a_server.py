@@ -26,20 +26,31 @@ works in the background (the client polls ``GetTask``).
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import contextlib
+import hashlib
+import json
+import re
+import ssl
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import grpc
+from cryptography.hazmat.primitives.asymmetric import ec
+from eth_account import Account
+from google.protobuf.timestamp_pb2 import Timestamp
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from offchain.agent import ap2, sdjwt
+from offchain.agent import a2a_card, a2a_pb2, a2a_pb2_grpc, ap2, sdjwt
 from offchain.agent.a2a import (
     A2A_VERSION,
     AGENT,
@@ -48,6 +59,7 @@ from offchain.agent.a2a import (
     AP2_CHECKOUT_RECEIPT,
     AP2_PAYMENT_MANDATE,
     AP2_PAYMENT_RECEIPT,
+    BINDINGS,
     CANCELED,
     COMPLETED,
     ERROR_CODES,
@@ -55,15 +67,17 @@ from offchain.agent.a2a import (
     FAILED,
     INPUT_REQUIRED,
     INTERRUPTED,
+    JSONRPC,
+    MAX_ID_CHARS,
     PAYMENT_COMPLETED,
     PAYMENT_FAILED,
     PAYMENT_REJECTED,
     PAYMENT_REQUIRED,
     PAYMENT_SUBMITTED,
     PAYMENT_VERIFIED,
+    STATES,
     TERMINAL,
     USER,
-    VERSION_HEADER,
     WORKING,
     X402_ERROR,
     X402_EXTENSION,
@@ -74,6 +88,7 @@ from offchain.agent.a2a import (
     Artifact,
     Message,
     Part,
+    PushConfig,
     StreamEvent,
     Task,
     TaskArtifactUpdateEvent,
@@ -89,6 +104,8 @@ from offchain.agent.a2a import (
     sse,
     stream_response,
 )
+from offchain.agent.a2a_grpc import GRPC, MAX_MESSAGE_BYTES, METHODS, status_of, to_json, to_proto
+from offchain.agent.a2a_push import PushSender, check_webhook
 from offchain.agent.errors import (
     A2AError,
     A2AExtensionRequiredError,
@@ -96,8 +113,10 @@ from offchain.agent.errors import (
     A2AInvalidRequestError,
     A2AMethodNotFoundError,
     A2AParseError,
+    A2APushNotificationNotSupportedError,
     A2ATaskNotCancelableError,
     A2ATaskNotFoundError,
+    A2AUnauthenticatedError,
     A2AUnsupportedOperationError,
     A2AVersionError,
     MandateAmountError,
@@ -123,12 +142,21 @@ from offchain.agent.errors import (
 )
 from offchain.agent.server import Facilitator, Payment, settle_payment, verify_payment
 from offchain.agent.x402 import PaymentPayload, PaymentRequired, PaymentRequirements, ResourceInfo
-from offchain.httpservice import HTTPError, logger, read_json
+from offchain.errors import ServiceError
+from offchain.httpservice import HTTPError, check_loopback, logger, read_json
 
 LOG = logger("agent.a2a")
 MAX_BODY = 256 * 1024
 TASK_KEY = "a2aTaskId"  # the offer's extra naming the task it is for
 CHECKOUT_TTL_S = 600
+DEFAULT_PAGE, MAX_PAGE = 50, 100  # ListTasks page sizes
+OPERATIONS = tuple(METHODS)
+MAX_PUSH_CONFIGS = 8  # webhooks per task
+_HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}")
+_HEADER_VALUE = re.compile(r"[\x20-\x7e]{0,4096}")
+COUNT_FIELDS = ("historyLength", "pageSize")  # HTTP+JSON query parameters that are integers
+BOOL_FIELDS = ("includeArtifacts",)
+
 # a mandate refusal -> the x402 receipt's errorReason (the most specific class first)
 MANDATE_REASONS: tuple[tuple[type[MandateError], str], ...] = (
     (SdJwtDisclosureError, "mandate_disclosure"),
@@ -170,6 +198,8 @@ class _Record:
     request: Message
     offers: tuple[PaymentRequirements, ...] = ()
     checkout: str | None = None  # the merchant-signed checkout JWT (AP2) of the first offer
+    owner: str | None = None  # the authenticated caller that created it (None: anyone with its id)
+    push: dict[str, dict[str, Any]] = field(default_factory=dict)  # config id -> its webhook config
     history: list[Message] = field(default_factory=list)
     receipts: list[dict[str, Any]] = field(default_factory=list)
     streams: list[_Stream] = field(default_factory=list)
@@ -212,7 +242,10 @@ class _Mandated:
 
 
 def _now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Now, as ProtoJSON writes a Timestamp (so that a task reads the same over every binding)."""
+    ts = Timestamp()
+    ts.FromDatetime(datetime.now(UTC))
+    return ts.ToJsonString()
 
 
 def _mandate_reason(exc: MandateError) -> str:
@@ -247,9 +280,42 @@ class A2AServer:
         registrations: list[dict[str, Any]] | None = None,
         mandate_issuers: dict[str, Any] | None = None,
         digits: dict[str, int] | None = None,
+        bearer_tokens: Mapping[str, str] | None = None,
+        extended_skills: list[Skill] | None = None,
+        grpc_listen: str | None = None,
+        grpc_credentials: grpc.ServerCredentials | None = None,
+        grpc_public: str | None = None,
+        preferred: str = JSONRPC,
+        push_notifications: bool = True,
+        push_sent: Callable[[str, dict[str, Any], int | None], None] | None = None,
+        push_verify: ssl.SSLContext | None = None,
+        card_key: Any = None,
+        card_kid: str | None = None,
     ) -> None:
         if not skills:
             raise ValueError("an agent has at least one skill")
+        if extended_skills and not bearer_tokens:
+            raise ValueError("extended skills are for authenticated callers: give bearer_tokens")
+        if preferred not in BINDINGS or (preferred == GRPC and grpc_listen is None):
+            raise ValueError(f"the preferred binding {preferred} is not served")
+        if grpc_listen is not None and grpc_credentials is None:
+            check_loopback(grpc_listen.rsplit(":", 1)[0].strip("[]"))  # plain gRPC only on loopback
+        # sha256(token) -> caller: the tokens themselves are not kept
+        self._callers = {hashlib.sha256(t.encode()).digest(): c for t, c in (bearer_tokens or {}).items()}
+        self.extended_skills = {s.card.id: s for s in extended_skills or ()}
+        self.grpc_listen = grpc_listen
+        self.grpc_credentials = grpc_credentials
+        self.grpc_public = grpc_public
+        self.grpc_address: str | None = None  # host:port once the gRPC server listens
+        self.preferred = preferred
+        self._http_base: str | None = None  # where the HTTP bindings were last reached
+        self.push_notifications = push_notifications
+        # the card's signer: an Ethereum key (ES256K, kid: its address) or a P-256/secp256k1 key
+        self.card_key = None if card_key is None else a2a_card.card_key(card_key)
+        if card_key is not None and card_kid is None and isinstance(card_key, ec.EllipticCurvePrivateKey):
+            raise ValueError("name the card key's id (card_kid)")
+        self.card_kid = card_kid or (None if card_key is None else Account.from_key(card_key).address)
+        self._push = PushSender(push_sent, push_verify)
         if require_mandates and (merchant_key is None or not mandate_issuers):
             raise ValueError(
                 "checking mandates needs the merchant's key (checkouts, receipts) and the issuers trusted"
@@ -273,18 +339,36 @@ class A2AServer:
 
     # ---- the card
 
-    def card(self, base_url: str) -> dict[str, Any]:
-        return agent_card(
+    def card(self, base_url: str | None, extended: bool = False) -> dict[str, Any]:
+        """The public card (`extended`: the one authenticated callers get, with the extended
+        skills); the HTTP bindings are at `public_url`, else `base_url`, else where they were last
+        reached (none yet: the card lists the gRPC interface alone)."""
+        if base_url is not None:
+            self._http_base = base_url.rstrip("/")
+        http = self.public_url or self._http_base
+        skills = list(self.skills.values()) + (list(self.extended_skills.values()) if extended else [])
+        grpc_url = self.grpc_public or self.grpc_address
+        preferred = JSONRPC if self.preferred == GRPC and grpc_url is None else self.preferred
+        card = agent_card(
             self.name,
             self.description,
-            (self.public_url or base_url.rstrip("/")) + "/a2a",
-            [s.card for s in self.skills.values()],
+            None if http is None else http + "/a2a",
+            [s.card for s in skills],
             version=self.version,
             merchant_jwk=None if self.merchant_key is None else sdjwt.jwk(self.merchant_key),
             registrations=self.registrations,
-            rest_url=self.public_url or base_url.rstrip("/"),
+            rest_url=http,
             streaming=True,
+            grpc_url=grpc_url,
+            preferred=GRPC if http is None else preferred,  # (no HTTP base known: gRPC alone)
+            extended_card=bool(self.extended_skills),
+            push_notifications=self.push_notifications,
+            bearer_auth=bool(self._callers),
         )
+        if self.card_key is None:
+            return card
+        assert self.card_kid is not None
+        return a2a_card.sign_card(card, self.card_key, self.card_kid)
 
     # ---- tasks
 
@@ -298,6 +382,8 @@ class A2AServer:
     def _emit(self, rec: _Record, event: StreamEvent) -> None:
         for st in rec.streams:
             st.queue.put_nowait(event)
+        for cid, config in rec.push.items():  # queued: a webhook never holds up the task
+            self._push.post(f"{rec.task.id}/{cid}", config, stream_response(event))
 
     def _store(self, rec: _Record) -> None:
         while len(self.tasks) >= self.max_tasks:
@@ -329,14 +415,21 @@ class A2AServer:
         }
         return ap2.sign_checkout(self.merchant_key, body)
 
-    async def _new_task(self, msg: Message, stream: _Stream | None) -> Task:
+    async def _new_task(
+        self, msg: Message, stream: _Stream | None, caller: str | None, push: dict[str, Any] | None
+    ) -> Task:
+        skills = self.skills | (self.extended_skills if caller is not None else {})
         name = msg.metadata.get("skill", next(iter(self.skills)))
-        skill = self.skills.get(name) if isinstance(name, str) else None
+        skill = skills.get(name) if isinstance(name, str) else None
         if skill is None:
-            raise A2AInvalidParamsError(f"this agent has no skill {name!r} (it has {', '.join(self.skills)})")
+            raise A2AInvalidParamsError(f"this agent has no skill {name!r} (it has {', '.join(skills)})")
         task_id, context = new_id(), msg.context_id or new_id()
         msg = replace(msg, task_id=task_id, context_id=context)
-        rec = _Record(Task(task_id, context, TaskStatus(WORKING)), skill, msg, history=[msg])
+        task = Task(task_id, context, TaskStatus(WORKING, None, _now_iso()))
+        rec = _Record(task, skill, msg, owner=caller, history=[msg])
+        if push is not None:
+            config = self._push_config(push, task_id)
+            rec.push[config["id"]] = config
         offers = () if skill.offers is None else await skill.offers(msg)
         if not offers:
             self._store(rec)
@@ -553,7 +646,9 @@ class A2AServer:
 
     # ---- JSON-RPC methods
 
-    async def send_message(self, params: dict[str, Any], stream: _Stream | None = None) -> dict[str, Any]:
+    async def send_message(
+        self, params: dict[str, Any], stream: _Stream | None = None, caller: str | None = None
+    ) -> dict[str, Any]:
         """SendMessage; with `stream`, the task's events go to it as well (from its first state)."""
         msg = Message.from_json(params.get("message"), A2AInvalidParamsError)
         if msg.role != USER:
@@ -561,11 +656,14 @@ class A2AServer:
         config = params.get("configuration", {})
         if not isinstance(config, dict) or not isinstance(config.get("returnImmediately", False), bool):
             raise A2AInvalidParamsError("configuration.returnImmediately must be a boolean")
+        push = config.get("taskPushNotificationConfig")
+        if push is not None and not self.push_notifications:
+            raise A2APushNotificationNotSupportedError("this agent sends no push notifications")
         if msg.task_id is None:
-            return {"task": (await self._new_task(msg, stream)).to_json()}
-        rec = self.tasks.get(msg.task_id)
-        if rec is None:
-            raise A2ATaskNotFoundError(f"no task {msg.task_id}")
+            return {"task": (await self._new_task(msg, stream, caller, push)).to_json()}
+        rec = self._record({"id": msg.task_id}, "SendMessage", caller)
+        if push is not None:
+            self._add_push(rec, self._push_config(push, rec.task.id))
         if msg.context_id is not None and msg.context_id != rec.task.context_id:
             raise A2AInvalidParamsError(f"task {msg.task_id} belongs to another context")
         state = rec.task.status.state
@@ -591,30 +689,162 @@ class A2AServer:
         task = await self._pay(rec, msg, bool(config.get("returnImmediately", False)))
         return {"task": task.to_json()}
 
-    def _record(self, params: dict[str, Any], method: str) -> _Record:
-        """The task `params.id` names (InvalidParams, TaskNotFound otherwise)."""
-        task_id = params.get("id")
-        if not isinstance(task_id, str):
-            raise A2AInvalidParamsError(f"{method} takes params.id, a string")
+    def _record(self, params: dict[str, Any], method: str, caller: str | None, key: str = "id") -> _Record:
+        """The task `params[key]` names, if `caller` may see it: a task an authenticated caller
+        created is its own, and to anyone else it does not exist (InvalidParams, TaskNotFound)."""
+        task_id = params.get(key)
+        if not isinstance(task_id, str) or not task_id:
+            raise A2AInvalidParamsError(f"{method} takes params.{key}, a task id")
         rec = self.tasks.get(task_id)
-        if rec is None:
-            raise A2ATaskNotFoundError(f"no task {task_id}")
+        if rec is None or (rec.owner is not None and rec.owner != caller):
+            raise A2ATaskNotFoundError(f"no task {task_id[:MAX_ID_CHARS]}")
         return rec
 
-    async def get_task(self, params: dict[str, Any]) -> dict[str, Any]:
-        hist = params.get("historyLength")
-        if hist is not None and (not isinstance(hist, int) or isinstance(hist, bool) or hist < 0):
-            raise A2AInvalidParamsError("params.historyLength must be a non-negative integer")
-        return self._record(params, "GetTask").task.to_json(hist)
+    async def get_task(self, params: dict[str, Any], caller: str | None = None) -> dict[str, Any]:
+        hist = _count(params, "historyLength")
+        return self._record(params, "GetTask", caller).task.to_json(hist)
 
-    async def cancel_task(self, params: dict[str, Any]) -> dict[str, Any]:
+    async def list_tasks(self, params: dict[str, Any], caller: str | None) -> dict[str, Any]:
+        """ListTasks: the caller's own tasks (an anonymous caller has none it could be shown: the
+        tasks of others are reachable only by their ids), filtered, most recently updated first,
+        a page at a time behind an opaque cursor bound to the filters."""
+        if caller is None:
+            raise A2AUnauthenticatedError("ListTasks lists the caller's own tasks: authenticate (Bearer)")
+        context = params.get("contextId")
+        if context is not None and not isinstance(context, str):
+            raise A2AInvalidParamsError("params.contextId must be a string")
+        state = params.get("status")
+        if state == "TASK_STATE_UNSPECIFIED":
+            state = None
+        if state is not None and state not in STATES:
+            raise A2AInvalidParamsError(f"params.status must be one of {', '.join(sorted(STATES))}")
+        size = _count(params, "pageSize")
+        if size is not None and not 1 <= size <= MAX_PAGE:
+            raise A2AInvalidParamsError(f"params.pageSize must be between 1 and {MAX_PAGE}, got {size}")
+        size = size or DEFAULT_PAGE
+        hist = _count(params, "historyLength")
+        after = params.get("statusTimestampAfter")
+        since = None if after is None else _instant(after, "params.statusTimestampAfter")
+        arts = params.get("includeArtifacts", False)
+        if not isinstance(arts, bool):
+            raise A2AInvalidParamsError("params.includeArtifacts must be a boolean")
+        token = params.get("pageToken", "")
+        if not isinstance(token, str):
+            raise A2AInvalidParamsError("params.pageToken must be a string")
+        scope = hashlib.sha256(
+            json.dumps([caller, context, state, since and since.isoformat()]).encode()
+        ).hexdigest()[:16]
+        cursor = None if token == "" else _cursor(token, scope)
+        matching = sorted(
+            (
+                (_instant(r.task.status.timestamp, "task"), r.task.id, r)
+                for r in self.tasks.values()
+                if r.owner == caller
+                and (context is None or r.task.context_id == context)
+                and (state is None or r.task.status.state == state)
+                and (since is None or _instant(r.task.status.timestamp, "task") >= since)
+            ),
+            key=lambda x: (x[0], x[1]),
+            reverse=True,
+        )
+        rest = [m for m in matching if cursor is None or (m[0], m[1]) < cursor]
+        page = rest[:size]
+        nxt = "" if len(rest) <= size else _token(page[-1][2].task.status.timestamp or "", page[-1][1], scope)
+        tasks = []
+        for _, _, r in page:
+            t = r.task.to_json(hist)
+            if not arts:
+                t.pop("artifacts", None)
+            else:
+                t["artifacts"] = [a.to_json() for a in r.task.artifacts]
+            tasks.append(t)
+        return {"tasks": tasks, "nextPageToken": nxt, "pageSize": size, "totalSize": len(matching)}
+
+    async def extended_card(self, caller: str | None, base_url: str | None) -> dict[str, Any]:
+        """GetExtendedAgentCard: the card with the extended skills, for an authenticated caller."""
+        if not self.extended_skills:
+            raise A2AUnsupportedOperationError(
+                "this agent has no extended card (capabilities.extendedAgentCard)"
+            )
+        if caller is None:
+            raise A2AUnauthenticatedError("the extended card is for authenticated callers (Bearer)")
+        return self.card(base_url, extended=True)
+
+    async def cancel_task(self, params: dict[str, Any], caller: str | None = None) -> dict[str, Any]:
         """CancelTask: a task waiting for the client (its payment) is cancelled; one being worked on
         (a payment being verified or settled) or ended is not."""
-        rec = self._record(params, "CancelTask")
+        rec = self._record(params, "CancelTask", caller)
         state = rec.task.status.state
         if state not in INTERRUPTED:
             raise A2ATaskNotCancelableError(f"task {rec.task.id} is {state}: it cannot be cancelled")
         return self._status(rec, CANCELED, "Cancelled by the client.", {}).to_json()
+
+    # ---- push notifications
+
+    def _push_config(self, v: Any, task_id: str) -> dict[str, Any]:
+        """A TaskPushNotificationConfig checked (its webhook against SSRF, its header values
+        against injection), with its id (given, or a new one) and task."""
+        cfg = PushConfig.from_json(v, A2AInvalidParamsError)
+        if cfg.task_id not in (None, "", task_id):
+            raise A2AInvalidParamsError(f"the config names task {cfg.task_id[:MAX_ID_CHARS]}, not {task_id}")
+        check_webhook(cfg.url)
+        if cfg.scheme is not None and not _HTTP_TOKEN.fullmatch(cfg.scheme):
+            raise A2AInvalidParamsError("authentication.scheme is an HTTP authentication scheme name")
+        for what, value in (("authentication.credentials", cfg.credentials), ("token", cfg.token)):
+            if value is not None and not _HEADER_VALUE.fullmatch(value):
+                raise A2AInvalidParamsError(f"{what} must be printable ASCII (it is sent in a header)")
+        return cfg.to_json() | {"id": cfg.id or new_id(), "taskId": task_id}
+
+    def _add_push(self, rec: _Record, config: dict[str, Any]) -> None:
+        if config["id"] not in rec.push and len(rec.push) >= MAX_PUSH_CONFIGS:
+            raise A2AInvalidParamsError(f"a task has at most {MAX_PUSH_CONFIGS} push notification configs")
+        self._push.forget(f"{rec.task.id}/{config['id']}")
+        rec.push[config["id"]] = config
+
+    def _push_record(self, params: dict[str, Any], method: str, caller: str | None) -> _Record:
+        if not self.push_notifications:
+            raise A2APushNotificationNotSupportedError("this agent sends no push notifications")
+        return self._record(params, method, caller, key="taskId")
+
+    def _config_id(self, params: dict[str, Any], method: str) -> str:
+        cid = params.get("id")
+        if not isinstance(cid, str) or not cid:
+            raise A2AInvalidParamsError(f"{method} takes params.id, a config id")
+        return cid
+
+    async def create_push(self, params: dict[str, Any], caller: str | None) -> dict[str, Any]:
+        """CreateTaskPushNotificationConfig: post the task's updates to a webhook (a config with
+        the id of one the task has replaces it)."""
+        rec = self._push_record(params, "CreateTaskPushNotificationConfig", caller)
+        config = self._push_config({k: v for k, v in params.items() if k != "tenant"}, rec.task.id)
+        self._add_push(rec, config)
+        return dict(config)
+
+    async def get_push(self, params: dict[str, Any], caller: str | None) -> dict[str, Any]:
+        rec = self._push_record(params, "GetTaskPushNotificationConfig", caller)
+        cid = self._config_id(params, "GetTaskPushNotificationConfig")
+        if cid not in rec.push:
+            raise A2ATaskNotFoundError(
+                f"task {rec.task.id} has no push notification config {cid[:MAX_ID_CHARS]}"
+            )
+        return dict(rec.push[cid])
+
+    async def list_push(self, params: dict[str, Any], caller: str | None) -> dict[str, Any]:
+        """ListTaskPushNotificationConfigs: all of them on one page (a task has few)."""
+        rec = self._push_record(params, "ListTaskPushNotificationConfigs", caller)
+        _count(params, "pageSize")
+        if params.get("pageToken") not in (None, ""):
+            raise A2AInvalidParamsError("params.pageToken: the configs fit one page, there is no other")
+        return {"configs": [dict(c) for c in rec.push.values()], "nextPageToken": ""}
+
+    async def delete_push(self, params: dict[str, Any], caller: str | None) -> dict[str, Any]:
+        """DeleteTaskPushNotificationConfig: idempotent (deleting a config the task lacks is no
+        error); nothing more is posted to it."""
+        rec = self._push_record(params, "DeleteTaskPushNotificationConfig", caller)
+        cid = self._config_id(params, "DeleteTaskPushNotificationConfig")
+        rec.push.pop(cid, None)
+        self._push.forget(f"{rec.task.id}/{cid}")
+        return {}
 
     # ---- streams
 
@@ -652,17 +882,21 @@ class A2AServer:
 
         return rest()
 
-    async def send_streaming_message(self, params: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+    async def send_streaming_message(
+        self, params: dict[str, Any], caller: str | None = None
+    ) -> AsyncIterator[StreamEvent]:
         """SendStreamingMessage: SendMessage's work, its events streamed as they happen."""
         st = _Stream()
-        job = asyncio.ensure_future(self.send_message(params, st))
+        job = asyncio.ensure_future(self.send_message(params, st, caller))
         self._background.add(job)
         job.add_done_callback(self._background.discard)
         return await self._opened(self._events(st, job))
 
-    async def subscribe(self, params: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+    async def subscribe(
+        self, params: dict[str, Any], caller: str | None = None
+    ) -> AsyncIterator[StreamEvent]:
         """SubscribeToTask: a task that has not ended, then its updates."""
-        rec = self._record(params, "SubscribeToTask")
+        rec = self._record(params, "SubscribeToTask", caller)
         if rec.task.status.state in TERMINAL:
             raise A2AUnsupportedOperationError(
                 f"task {rec.task.id} is {rec.task.status.state}: it has no updates"
@@ -673,15 +907,50 @@ class A2AServer:
 
     # ---- the bindings
 
-    def _check_headers(self, request: Request, sends: bool) -> None:
-        version = request.headers.get(VERSION_HEADER)
+    def service_params(self, get: Callable[[str], str | None], method: str) -> str | None:
+        """Check a request's A2A service parameters (`get` reads a header or gRPC metadata by its
+        lowercase name): the version, the x402 extension on a SendMessage, and the bearer token;
+        the authenticated caller (None: anonymous)."""
+        version = get("a2a-version")
         if version is not None and version.split(".")[0] != A2A_VERSION.split(".")[0]:
-            raise A2AVersionError(f"this agent speaks A2A {A2A_VERSION}, not {version}")
-        active = {u.strip() for h in EXTENSIONS_HEADERS for u in request.headers.get(h, "").split(",")}
-        if sends and X402_EXTENSION not in active:
+            raise A2AVersionError(f"this agent speaks A2A {A2A_VERSION}, not {version[:32]}")
+        active = {u.strip() for h in EXTENSIONS_HEADERS for u in (get(h.lower()) or "").split(",")}
+        if method.startswith("Send") and X402_EXTENSION not in active:
             raise A2AExtensionRequiredError(
                 f"activate the x402 extension: {EXTENSIONS_HEADERS[0]}: {X402_EXTENSION}"
             )
+        auth = get("authorization")
+        if auth is None:
+            return None
+        scheme, _, token = auth.strip().partition(" ")
+        caller = self._callers.get(hashlib.sha256(token.strip().encode()).digest())
+        if scheme.lower() != "bearer" or not token.strip() or caller is None:
+            raise A2AUnauthenticatedError("the Authorization presented is no bearer token of this agent")
+        return caller
+
+    async def handle(
+        self, method: str, params: dict[str, Any], caller: str | None, base_url: str | None
+    ) -> dict[str, Any] | AsyncIterator[StreamEvent]:
+        """An operation's answer, the same for every binding (a streaming one: its events)."""
+        if params.get("tenant") not in (None, ""):
+            raise A2AInvalidParamsError("this agent serves no tenants: leave tenant empty")
+        operations: dict[str, Callable[[dict[str, Any], str | None], Awaitable[Any]]] = {
+            "SendMessage": lambda p, c: self.send_message(p, None, c),
+            "SendStreamingMessage": self.send_streaming_message,
+            "GetTask": self.get_task,
+            "ListTasks": self.list_tasks,
+            "CancelTask": self.cancel_task,
+            "SubscribeToTask": self.subscribe,
+            "GetExtendedAgentCard": lambda p, c: self.extended_card(c, base_url),
+            "CreateTaskPushNotificationConfig": self.create_push,
+            "GetTaskPushNotificationConfig": self.get_push,
+            "ListTaskPushNotificationConfigs": self.list_push,
+            "DeleteTaskPushNotificationConfig": self.delete_push,
+        }
+        if method in operations:
+            answer: dict[str, Any] | AsyncIterator[StreamEvent] = await operations[method](params, caller)
+            return answer
+        raise A2AMethodNotFoundError(f"method {method[:64]!r} is not served ({', '.join(OPERATIONS)})")
 
     async def dispatch(self, request: Request, body: Any) -> dict[str, Any] | AsyncIterator[StreamEvent]:
         """A JSON-RPC request's answer (a streaming method: its events)."""
@@ -696,21 +965,16 @@ class A2AServer:
         if not isinstance(params, dict):
             raise A2AInvalidParamsError("params must be an object")
         method = body["method"]
-        served = ("SendMessage", "SendStreamingMessage", "GetTask", "SubscribeToTask", "CancelTask")
-        if method not in served:
-            raise A2AMethodNotFoundError(f"method {method[:64]!r} is not served ({', '.join(served)})")
-        self._check_headers(request, method.startswith("Send"))
-        if method == "GetTask":
-            return rpc_result(req_id, await self.get_task(params))
-        if method == "CancelTask":
-            return rpc_result(req_id, await self.cancel_task(params))
-        if method == "SubscribeToTask":
-            return await self.subscribe(params)
-        if method == "SendStreamingMessage":
-            return await self.send_streaming_message(params)
-        return rpc_result(req_id, await self.send_message(params))
+        if method not in OPERATIONS:
+            raise A2AMethodNotFoundError(f"method {method[:64]!r} is not served ({', '.join(OPERATIONS)})")
+        caller = self.service_params(request.headers.get, method)
+        answer = await self.handle(method, params, caller, str(request.base_url))
+        return rpc_result(req_id, answer) if isinstance(answer, dict) else answer
 
     def app(self) -> Starlette:
+        """The HTTP bindings (JSON-RPC, HTTP+JSON) and the card; with `grpc_listen`, the gRPC
+        binding is served alongside, on the same event loop (the same tasks)."""
+
         async def card(request: Request) -> JSONResponse:
             return JSONResponse(self.card(str(request.base_url)))
 
@@ -753,7 +1017,6 @@ class A2AServer:
             return JSONResponse(rest_error(exc, status), status_code=status or exc.http_status)
 
         async def rest_body(request: Request) -> dict[str, Any]:
-            self._check_headers(request, True)
             try:
                 body = await read_json(request, MAX_BODY)
             except HTTPError as exc:
@@ -761,56 +1024,47 @@ class A2AServer:
                     raise _TooLarge(exc.message) from None
                 raise A2AParseError(exc.message) from None
             if not isinstance(body, dict):
-                raise A2AInvalidParamsError("a SendMessageRequest is a JSON object")
+                raise A2AInvalidParamsError("the request body is a JSON object")
             return body
 
-        async def rest_send(request: Request) -> Response:
-            try:
-                return JSONResponse(await self.send_message(await rest_body(request)))
-            except _TooLarge as exc:
-                return refusal(A2AInvalidRequestError(str(exc)), 413)
-            except A2AError as exc:
-                return refusal(exc)
+        def query(request: Request) -> dict[str, Any]:
+            """Query parameters as request fields (numbers and booleans parsed)."""
+            out: dict[str, Any] = {}
+            for k, v in request.query_params.items():
+                if k in COUNT_FIELDS:
+                    if not v.isdigit() or len(v) > 9:
+                        raise A2AInvalidParamsError(f"{k} must be a non-negative integer")
+                    out[k] = int(v)
+                elif k in BOOL_FIELDS:
+                    if v not in ("true", "false"):
+                        raise A2AInvalidParamsError(f"{k} is true or false")
+                    out[k] = v == "true"
+                else:
+                    out[k] = v
+            return out
 
-        async def rest_stream(request: Request) -> Response:
-            try:
-                events = await self.send_streaming_message(await rest_body(request))
-            except _TooLarge as exc:
-                return refusal(A2AInvalidRequestError(str(exc)), 413)
-            except A2AError as exc:
-                return refusal(exc)
-            return event_stream(events, lambda r: r, rest_error)
+        def rest(method: str, has_body: bool = False) -> Callable[[Request], Awaitable[Response]]:
+            async def endpoint(request: Request) -> Response:
+                try:
+                    caller = self.service_params(request.headers.get, method)
+                    params = query(request) | (await rest_body(request) if has_body else {})
+                    params |= {
+                        "taskId" if "PushNotification" in method else "id": v
+                        for k, v in request.path_params.items()
+                        if k == "id"
+                    }
+                    if "config" in request.path_params:
+                        params["id"] = request.path_params["config"]
+                    answer = await self.handle(method, params, caller, str(request.base_url))
+                except _TooLarge as exc:
+                    return refusal(A2AInvalidRequestError(str(exc)), 413)
+                except A2AError as exc:
+                    return refusal(exc)
+                if isinstance(answer, dict):
+                    return JSONResponse(answer)
+                return event_stream(answer, lambda r: r, rest_error)
 
-        def history_length(request: Request) -> int | None:
-            raw = request.query_params.get("historyLength")
-            if raw is None:
-                return None
-            if not raw.isdigit() or len(raw) > 9:
-                raise A2AInvalidParamsError("historyLength must be a non-negative integer")
-            return int(raw)
-
-        async def rest_task(request: Request) -> Response:
-            try:
-                self._check_headers(request, False)
-                params = {"id": request.path_params["id"], "historyLength": history_length(request)}
-                return JSONResponse(await self.get_task(params))
-            except A2AError as exc:
-                return refusal(exc)
-
-        async def rest_cancel(request: Request) -> Response:
-            try:
-                self._check_headers(request, False)
-                return JSONResponse(await self.cancel_task({"id": request.path_params["id"]}))
-            except A2AError as exc:
-                return refusal(exc)
-
-        async def rest_subscribe(request: Request) -> Response:
-            try:
-                self._check_headers(request, False)
-                events = await self.subscribe({"id": request.path_params["id"]})
-            except A2AError as exc:
-                return refusal(exc)
-            return event_stream(events, lambda r: r, rest_error)
+            return endpoint
 
         async def not_found(request: Request, exc: Exception) -> Response:
             assert isinstance(exc, HTTPException)
@@ -819,19 +1073,159 @@ class A2AServer:
                 return refusal(A2AMethodNotFoundError(f"{what}: method not allowed"), 405)
             return refusal(A2AMethodNotFoundError(f"{what} is no operation of this agent"), exc.status_code)
 
+        @contextlib.asynccontextmanager
+        async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            server = None if self.grpc_listen is None else await self._start_grpc()
+            try:
+                yield
+            finally:
+                await self._push.close()
+                if server is not None:
+                    await server.stop(grace=1)
+                    self.grpc_address = None
+
+        configs = "/tasks/{id}/pushNotificationConfigs"
         return Starlette(
             routes=[
                 Route("/.well-known/agent-card.json", card, methods=["GET"]),
                 Route("/a2a", rpc, methods=["POST"]),
-                Route("/message:send", rest_send, methods=["POST"]),
-                Route("/message:stream", rest_stream, methods=["POST"]),
-                Route("/tasks/{id}:subscribe", rest_subscribe, methods=["POST"]),
-                Route("/tasks/{id}:cancel", rest_cancel, methods=["POST"]),
-                Route("/tasks/{id}", rest_task, methods=["GET"]),
+                Route("/message:send", rest("SendMessage", True), methods=["POST"]),
+                Route("/message:stream", rest("SendStreamingMessage", True), methods=["POST"]),
+                Route("/tasks", rest("ListTasks"), methods=["GET"]),
+                Route("/extendedAgentCard", rest("GetExtendedAgentCard"), methods=["GET"]),
+                Route("/tasks/{id}:subscribe", rest("SubscribeToTask"), methods=["POST", "GET"]),
+                Route("/tasks/{id}:cancel", rest("CancelTask"), methods=["POST"]),
+                Route(configs, rest("CreateTaskPushNotificationConfig", True), methods=["POST"]),
+                Route(configs, rest("ListTaskPushNotificationConfigs"), methods=["GET"]),
+                Route(configs + "/{config}", rest("GetTaskPushNotificationConfig"), methods=["GET"]),
+                Route(configs + "/{config}", rest("DeleteTaskPushNotificationConfig"), methods=["DELETE"]),
+                Route("/tasks/{id}", rest("GetTask"), methods=["GET"]),
             ],
             exception_handlers={404: not_found, 405: not_found},
+            lifespan=lifespan,
         )
+
+    async def _start_grpc(self) -> grpc.aio.Server:
+        """Listen on `grpc_listen` (TLS with `grpc_credentials`), serving A2AService on this loop."""
+        assert self.grpc_listen is not None
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", MAX_BODY),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ]
+        )
+        a2a_pb2_grpc.add_A2AServiceServicer_to_server(_Servicer(self), server)
+        if self.grpc_credentials is None:
+            port = server.add_insecure_port(self.grpc_listen)
+        else:
+            port = server.add_secure_port(self.grpc_listen, self.grpc_credentials)
+        if port == 0:
+            raise ServiceError(f"cannot listen for gRPC on {self.grpc_listen}")
+        await server.start()
+        self.grpc_address = f"{self.grpc_listen.rsplit(':', 1)[0]}:{port}"
+        return server
 
 
 class _TooLarge(Exception):
     """A request body over MAX_BODY (answered 413)."""
+
+
+class _Servicer(a2a_pb2_grpc.A2AServiceServicer):
+    """The gRPC binding: each method's request as ProtoJSON to A2AServer.handle, its answer (or
+    events) back as messages, a refusal as the A2A error's gRPC status."""
+
+    def __init__(self, agent: A2AServer) -> None:
+        self.agent = agent
+
+    async def _params(
+        self, method: str, request: Any, context: grpc.aio.ServicerContext
+    ) -> tuple[dict[str, Any], str | None]:
+        md = {k.lower(): v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
+        caller = self.agent.service_params(md.get, method)
+        return to_json(request), caller
+
+    async def _unary(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        resp_cls = METHODS[method][1]
+        try:
+            params, caller = await self._params(method, request, context)
+            answer = await self.agent.handle(method, params, caller, None)
+            assert isinstance(answer, dict)
+            return to_proto(answer, resp_cls, method, A2AError)
+        except A2AError as exc:
+            await context.abort(*status_of(exc))
+        except Exception:
+            LOG.exception("a2a_grpc_error", extra={"method": method})
+            await context.abort(*status_of(A2AError("internal error")))
+
+    async def _stream(
+        self, method: str, request: Any, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[Any]:
+        try:
+            params, caller = await self._params(method, request, context)
+            events = await self.agent.handle(method, params, caller, None)
+            assert not isinstance(events, dict)
+            async for ev in events:
+                yield to_proto(stream_response(ev), a2a_pb2.StreamResponse, method, A2AError)
+        except A2AError as exc:
+            await context.abort(*status_of(exc))
+        except Exception:
+            LOG.exception("a2a_grpc_error", extra={"method": method})
+            await context.abort(*status_of(A2AError("internal error")))
+
+
+def _unary_method(name: str) -> Callable[..., Awaitable[Any]]:
+    async def method(self: _Servicer, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._unary(name, request, context)
+
+    return method
+
+
+def _stream_method(name: str) -> Callable[..., AsyncIterator[Any]]:
+    async def method(self: _Servicer, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async for answer in self._stream(name, request, context):  # (an async generator: a stream)
+            yield answer
+
+    return method
+
+
+for _name, (_, _, _streams) in METHODS.items():  # each of the service's methods, by its own name
+    setattr(_Servicer, _name, (_stream_method if _streams else _unary_method)(_name))
+
+
+def _count(params: dict[str, Any], key: str) -> int | None:
+    v = params.get(key)
+    if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+        raise A2AInvalidParamsError(f"params.{key} must be a non-negative integer")
+    return v
+
+
+def _instant(v: Any, what: str) -> datetime:
+    """An ISO 8601 timestamp with its zone (InvalidParams for `what` otherwise)."""
+    try:
+        t = datetime.fromisoformat(v) if isinstance(v, str) else None
+    except ValueError:
+        t = None
+    if t is None or t.tzinfo is None:
+        raise A2AInvalidParamsError(
+            f"{what} must be an ISO 8601 timestamp with its zone (2026-01-01T00:00:00Z)"
+        )
+    return t
+
+
+def _token(timestamp: str, task_id: str, scope: str) -> str:
+    raw = json.dumps([timestamp, task_id, scope], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _cursor(token: str, scope: str) -> tuple[datetime, str]:
+    """The (timestamp, task id) a page token continues after (InvalidParams if it is none of this
+    agent's, or was issued for other filters)."""
+    try:
+        v = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, binascii.Error):
+        v = None
+    if not (isinstance(v, list) and len(v) == 3 and all(isinstance(x, str) for x in v)):
+        raise A2AInvalidParamsError("params.pageToken is no page token of this agent")
+    if v[2] != scope:
+        raise A2AInvalidParamsError("params.pageToken was issued for other filters")
+    return _instant(v[0], "params.pageToken"), v[1]

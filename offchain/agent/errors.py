@@ -242,7 +242,8 @@ class A2AError(AgentError):
     """An A2A request or answer was refused; ``rpc_code`` is its JSON-RPC error code (the A2A
     specification's numbers: -327xx/-326xx are JSON-RPC's own, -320xx A2A's); over the HTTP+JSON
     binding it is ``http_status`` with an AIP-193 error body (``status``, the google.rpc code's
-    name, and ``reason``, the ErrorInfo reason)."""
+    name, which is also the gRPC status code of the error, and ``reason``, the ErrorInfo reason);
+    the mapping is the specification's (section 5.4)."""
 
     rpc_code = -32603
     http_status, status, reason = 500, "INTERNAL", "INTERNAL_ERROR"
@@ -287,7 +288,7 @@ class A2ATaskNotCancelableError(A2AError):
     """CancelTask on a task that has ended, or whose payment is being settled."""
 
     rpc_code = -32002
-    http_status, status, reason = 409, "FAILED_PRECONDITION", "TASK_NOT_CANCELABLE"
+    http_status, status, reason = 400, "FAILED_PRECONDITION", "TASK_NOT_CANCELABLE"
 
 
 class A2AUnsupportedOperationError(A2AError):
@@ -295,7 +296,7 @@ class A2AUnsupportedOperationError(A2AError):
     a task that awaits none)."""
 
     rpc_code = -32004
-    http_status, status, reason = 400, "UNIMPLEMENTED", "UNSUPPORTED_OPERATION"
+    http_status, status, reason = 400, "FAILED_PRECONDITION", "UNSUPPORTED_OPERATION"
 
 
 class A2AExtensionRequiredError(A2AError):
@@ -309,14 +310,63 @@ class A2AVersionError(A2AError):
     """The request asks for an A2A protocol version this agent does not speak."""
 
     rpc_code = -32009
-    http_status, status, reason = 400, "UNIMPLEMENTED", "VERSION_NOT_SUPPORTED"
+    http_status, status, reason = 400, "FAILED_PRECONDITION", "VERSION_NOT_SUPPORTED"
 
 
 class A2AResponseError(A2AError):
     """The agent answered something that is no A2A response (client side)."""
 
     rpc_code = -32006
-    http_status, status, reason = 502, "INTERNAL", "INVALID_AGENT_RESPONSE"
+    http_status, status, reason = 500, "INTERNAL", "INVALID_AGENT_RESPONSE"
+
+
+class A2APushNotificationNotSupportedError(A2AError):
+    """A push-notification operation on an agent that sends none."""
+
+    rpc_code = -32003
+    http_status, status, reason = 400, "FAILED_PRECONDITION", "PUSH_NOTIFICATION_NOT_SUPPORTED"
+
+
+class A2AContentTypeNotSupportedError(A2AError):
+    """A part's media type is not one the agent (or the skill) takes."""
+
+    rpc_code = -32005
+    http_status, status, reason = 400, "INVALID_ARGUMENT", "CONTENT_TYPE_NOT_SUPPORTED"
+
+
+class A2AExtendedCardNotConfiguredError(A2AError):
+    """The agent declares an extended card but has none configured."""
+
+    rpc_code = -32007
+    http_status, status, reason = 400, "FAILED_PRECONDITION", "EXTENDED_AGENT_CARD_NOT_CONFIGURED"
+
+
+class A2AUnauthenticatedError(A2AError):
+    """The operation needs an authenticated caller (``Authorization: Bearer``), or the credentials
+    presented are not the agent's. A2A leaves JSON-RPC's code to the implementation: -32040 here."""
+
+    rpc_code = -32040
+    http_status, status, reason = 401, "UNAUTHENTICATED", "UNAUTHENTICATED"
+
+
+class A2ACardSignatureError(A2AError):
+    """An agent card's signatures do not establish it (client side)."""
+
+    rpc_code = -32006
+    http_status, status, reason = 500, "INTERNAL", "INVALID_AGENT_CARD_SIGNATURE"
+
+
+class A2ACardTamperedError(A2ACardSignatureError):
+    """A signature by a trusted key does not verify over the card: the card (or the signature) was
+    changed after signing, or another key signed it under the trusted key's id."""
+
+
+class A2ACardUntrustedKeyError(A2ACardSignatureError):
+    """The card carries no signature by a key the client trusts (unsigned, or signed by others)."""
+
+
+class A2ACardAlgorithmError(A2ACardSignatureError):
+    """A signature names an algorithm this client does not verify (only ES256 and ES256K are)."""
 
 
 _A2A_ERRORS = (
@@ -331,6 +381,10 @@ _A2A_ERRORS = (
     A2AExtensionRequiredError,
     A2AVersionError,
     A2AResponseError,
+    A2APushNotificationNotSupportedError,
+    A2AContentTypeNotSupportedError,
+    A2AExtendedCardNotConfiguredError,
+    A2AUnauthenticatedError,
 )
 # JSON-RPC error code -> error class (the client raises the typed error of an agent's answer).
 A2A_BY_CODE: dict[int, type[A2AError]] = {cls.rpc_code: cls for cls in _A2A_ERRORS}
@@ -418,15 +472,23 @@ __all__ = [
     "A2A_BY_CODE",
     "A2A_BY_REASON",
     "BY_CODE",
+    "A2ACardAlgorithmError",
+    "A2ACardSignatureError",
+    "A2ACardTamperedError",
+    "A2ACardUntrustedKeyError",
+    "A2AContentTypeNotSupportedError",
     "A2AError",
+    "A2AExtendedCardNotConfiguredError",
     "A2AExtensionRequiredError",
     "A2AInvalidParamsError",
     "A2AInvalidRequestError",
     "A2AMethodNotFoundError",
     "A2AParseError",
+    "A2APushNotificationNotSupportedError",
     "A2AResponseError",
     "A2ATaskNotCancelableError",
     "A2ATaskNotFoundError",
+    "A2AUnauthenticatedError",
     "A2AUnsupportedOperationError",
     "A2AVersionError",
     "AgentError",

@@ -1,7 +1,8 @@
 """A2A v1.0 over JSON-RPC with the x402 extension (offchain/agent/a2a.py, a2a_server.py): the
 agent card, SendMessage/GetTask, a client paying a task through the facilitator on the test chain
 (balances checked on chain), every refusal typed (JSON-RPC codes, x402 payment errors), and AP2
-v0.2 mandates carried in message metadata, checked before settlement and answered by receipts."""
+v0.2 mandates carried in message metadata, checked before settlement (alike over JSON-RPC,
+HTTP+JSON and gRPC) and answered by receipts."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from offchain.agent.a2a import (
     ERC8004_EXTENSION,
     EXTENSIONS_HEADER,
     FAILED,
+    GRPC,
     HTTP_JSON,
     INPUT_REQUIRED,
     JSONRPC,
@@ -124,9 +126,9 @@ def test_card_without_a_served_interface_is_refused():
         "name": "x",
         "description": "y",
         "version": "1",
-        "supportedInterfaces": [{"url": "u", "protocolBinding": "GRPC", "protocolVersion": "1.0"}],
+        "supportedInterfaces": [{"url": "u", "protocolBinding": "KAFKA", "protocolVersion": "1.0"}],
     }
-    with pytest.raises(E.A2AResponseError, match="JSONRPC or HTTP\\+JSON"):
+    with pytest.raises(E.A2AResponseError, match="JSONRPC or HTTP\\+JSON or GRPC"):
         AgentCard.from_json(card)
     old = {"url": "v", "protocolBinding": "HTTP+JSON", "protocolVersion": "0.3"}
     with pytest.raises(E.A2AResponseError, match="interface of A2A 1.0"):
@@ -245,7 +247,11 @@ def test_client_raises_the_typed_error_of_an_answer(a2a_world, agent):
     with pytest.raises(E.A2ATaskNotFoundError):
         c.get_task("missing")
     with pytest.raises(E.A2AMethodNotFoundError):
+        c.call("tasks/list", {})
+    with pytest.raises(E.A2AUnauthenticatedError):
         c.call("ListTasks", {})
+    with pytest.raises(E.A2ATaskNotFoundError):
+        c.call("GetTaskPushNotificationConfig", {"taskId": "t", "id": "c"})
 
 
 # ---------------------------------------------------------------- HTTP+JSON binding
@@ -294,7 +300,12 @@ def test_http_json_refusals_are_aip193_errors_with_their_status(a2a_world, agent
     err(rest(agent, "POST", "/message:stream", {"message": msg | {"taskId": "t"}}), 404, "TASK_NOT_FOUND")
     err(rest(agent, "GET", "/message:send"), 405, "METHOD_NOT_FOUND")
     err(rest(agent, "DELETE", "/tasks/x"), 405, "METHOD_NOT_FOUND")
-    err(rest(agent, "POST", "/tasks/x/pushNotificationConfigs"), 404, "METHOD_NOT_FOUND")
+    err(
+        rest(agent, "POST", "/tasks/x/pushNotificationConfigs", {"url": "https://x"}),
+        404,
+        "TASK_NOT_FOUND",
+    )
+    err(rest(agent, "POST", "/tasks/x/nothing"), 404, "METHOD_NOT_FOUND")
     err(rest(agent, "GET", "/tasks/x", headers={"A2A-Version": "2.0"}), 400, "VERSION_NOT_SUPPORTED")
     err(rest(agent, "GET", "/tasks/x?historyLength=-1"), 400, "INVALID_PARAMS")
     err(httpx.post(agent + "/message:send", json={"message": msg}), 400, "EXTENSION_SUPPORT_REQUIRED")
@@ -486,7 +497,7 @@ def test_cancel_refusals_on_the_wire(agent):
         },
     ).json()["result"]["task"]
     r = rest(agent, "POST", f"/tasks/{free['id']}:cancel")
-    assert r.status_code == 409 and r.json()["error"]["details"][0]["reason"] == "TASK_NOT_CANCELABLE"
+    assert r.status_code == 400 and r.json()["error"]["details"][0]["reason"] == "TASK_NOT_CANCELABLE"
     assert rpc(agent, body | {"params": {"id": free["id"]}}).json()["error"]["code"] == -32002
 
 
@@ -643,6 +654,7 @@ def merchant(a2a_world):
         require_mandates=True,
         mandate_issuers={ISS: ISSUER_KEY.public_key()},
         digits={currency(w): 6},
+        grpc_listen="127.0.0.1:0",  # every binding, one dispatcher
     )
     with ServiceServer(server.app(), log_level="warning") as s:
         yield s.url
@@ -808,6 +820,56 @@ def test_payments_outside_the_mandates_are_refused_before_settling(a2a_world, me
     assert refused(mandated(w, merchant, issuer=sdjwt.new_key())) == "mandate_signature"
     # expired open mandates
     assert refused(mandated(w, merchant, exp_in=-1)) == "mandate_expired"
+    assert w.balance("seller") - seller0 == 2 * PRICE
+
+
+def test_mandates_are_checked_alike_in_every_binding(a2a_world, merchant):
+    """The AP2 checks are the dispatcher's: a payment whose mandates do not allow it is refused
+    over gRPC with the same reason, x402 error and AP2 error receipts as over JSON-RPC and
+    HTTP+JSON, before anything settles; mandates that allow it settle over gRPC, answered by the
+    merchant's success receipts."""
+    w = a2a_world
+    seller0 = w.balance("seller")
+
+    def refusal(binding, mandates):
+        c = A2AClient(merchant, w.client("payer"), mandates=mandates, binding=binding)
+        t = _open_task(c)
+        assert AP2_CHECKOUT_JWT in t.status.metadata  # the merchant's checkout, over this binding too
+        with pytest.raises(E.PaymentRefusedError) as info:
+            c.pay(t)
+        receipts = {}
+        if mandates is not None:
+            (ev,) = mandates.evidence
+            receipts = {
+                k: (r["status"], r.get("error"), r.get("error_description")) for k, r in ev.receipts.items()
+            }
+        return info.value.reason, str(info.value).replace(t.id, "<task>"), receipts
+
+    bindings = (JSONRPC, HTTP_JSON, GRPC)
+    # an amount above the open payment mandate's range: the checkout accepted, the payment refused
+    above = [refusal(b, delegated(w, hi=PRICE - 1)) for b in bindings]
+    assert above[0][0] == "mandate_amount" and above[1:] == [above[0]] * 2
+    assert {k: v[0] for k, v in above[0][2].items()} == {
+        AP2_CHECKOUT_RECEIPT: "Success",
+        AP2_PAYMENT_RECEIPT: "Error",
+    }
+    # no mandates at all
+    bare = [refusal(b, None) for b in bindings]
+    assert bare[0][0] == "mandate_invalid" and bare[1:] == [bare[0]] * 2
+    assert w.balance("seller") == seller0
+    # mandates that allow it: settled over gRPC, unary and streamed, with the success receipts
+    for stream in (False, True):
+        mandates = delegated(w)
+        c = A2AClient(merchant, w.client("payer"), mandates=mandates, binding=GRPC, stream=stream)
+        ex = c.ask(skill="price")
+        assert ex.task.status.state == COMPLETED and ex.receipt is not None and ex.receipt.success
+        (ev,) = mandates.evidence
+        assert ev.task_id == ex.task.id
+        assert {k: r["status"] for k, r in ev.receipts.items()} == {
+            AP2_CHECKOUT_RECEIPT: "Success",
+            AP2_PAYMENT_RECEIPT: "Success",
+        }
+        assert ev.receipts[AP2_PAYMENT_RECEIPT]["psp_confirmation_id"] == ex.receipt.transaction
     assert w.balance("seller") - seller0 == 2 * PRICE
 
 
