@@ -582,7 +582,9 @@ class Table(Recovery):
         if loc is None:
             return None
         value_len = loc & LEN_MASK
-        out = buffer if type(buffer) is bytearray else _byte_view(buffer)
+        # a memoryview: assigning a slice of a bytearray copies the value twice (CPython makes a bytearray of
+        # any other object first), a memoryview's slice assignment is one memcpy
+        out = memoryview(buffer) if type(buffer) is bytearray else _byte_view(buffer)
         if len(out) < value_len:
             raise E.StoreInputError(f"buffer of {len(out)} bytes for a value of {value_len} bytes")
         checked = verify or (verify is None and self.verify_reads)
@@ -603,14 +605,14 @@ class Table(Recovery):
         place = loc >> LEN_BITS  # unpack(), inlined: this is the hot path
         window = self._window
         if window is not None and value_len >= PREFETCH_BYTES and not checked:
-            kept = window.view(place)  # a copy out of pages still mapped: the cheapest copy there is
-            if kept is None:
-                reads = window.admit(place, value_len)
-                if reads:
-                    kept = self._window_map(key, place, value_len, reads)
-            if kept is not None:
-                out[:value_len] = kept
+            if window.copy_into(place, out):  # a copy out of pages still mapped: the cheapest copy there is
                 return value_len
+            reads = window.admit(place, value_len)
+            if reads:
+                kept = self._window_map(key, place, value_len, reads)
+                if kept is not None:
+                    out[:value_len] = kept
+                    return value_len
         reader = self._readers.get(place >> OFFSET_BITS)
         if reader is None:
             reader = self._reader(place >> OFFSET_BITS)
@@ -625,7 +627,7 @@ class Table(Recovery):
         if checked:
             self._verify_read(place, at, head, head_len, memoryview(out)[:value_len])
         if value_len <= self._cache_max:  # a small value: a copy of it kept in the cache
-            value = out[:value_len] if type(out) is bytearray else bytes(out[:value_len])
+            value = bytes(out[:value_len])
             with self._cache_lock:
                 cache = self._cache
                 if key not in cache:
