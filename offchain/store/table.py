@@ -582,9 +582,7 @@ class Table(Recovery):
         if loc is None:
             return None
         value_len = loc & LEN_MASK
-        # a memoryview: assigning a slice of a bytearray copies the value twice (CPython makes a bytearray of
-        # any other object first), a memoryview's slice assignment is one memcpy
-        out = memoryview(buffer) if type(buffer) is bytearray else _byte_view(buffer)
+        out = buffer if type(buffer) is bytearray else _byte_view(buffer)
         if len(out) < value_len:
             raise E.StoreInputError(f"buffer of {len(out)} bytes for a value of {value_len} bytes")
         checked = verify or (verify is None and self.verify_reads)
@@ -594,24 +592,27 @@ class Table(Recovery):
                 if hit is not None:
                     self._cache.move_to_end(key)
             if hit is not None:
-                out[:value_len] = hit
+                memoryview(out)[:value_len] = hit  # one copy (see below)
                 return value_len
         if self.huge_maps:
             view = self.get(key, verify)
             if view is None:
                 return None
-            out[:value_len] = view
+            memoryview(out)[:value_len] = view
             return value_len
         place = loc >> LEN_BITS  # unpack(), inlined: this is the hot path
         window = self._window
         if window is not None and value_len >= PREFETCH_BYTES and not checked:
-            if window.copy_into(place, out):  # a copy out of pages still mapped: the cheapest copy there is
+            # Copies into a memoryview: a bytearray's slice assignment from any other object (a map, bytes)
+            # copies the value twice (CPython makes a bytearray of it first); a memoryview's is one memcpy.
+            dest = memoryview(out)
+            if window.copy_into(place, dest):  # a copy out of pages still mapped: the cheapest copy there is
                 return value_len
             reads = window.admit(place, value_len)
             if reads:
                 kept = self._window_map(key, place, value_len, reads)
                 if kept is not None:
-                    out[:value_len] = kept
+                    dest[:value_len] = kept
                     return value_len
         reader = self._readers.get(place >> OFFSET_BITS)
         if reader is None:
@@ -627,7 +628,7 @@ class Table(Recovery):
         if checked:
             self._verify_read(place, at, head, head_len, memoryview(out)[:value_len])
         if value_len <= self._cache_max:  # a small value: a copy of it kept in the cache
-            value = bytes(out[:value_len])
+            value = out[:value_len] if type(out) is bytearray else bytes(out[:value_len])
             with self._cache_lock:
                 cache = self._cache
                 if key not in cache:

@@ -328,3 +328,14 @@ def test_read_into_copies_a_value_once_into_a_bytearray_whatever_serves_it(tmp_p
             tracemalloc.stop()
         window = table.stats()["window"]
         assert window["admitted"] == 1 and window["hits"] == 2 * 4 - 2
+    with Store(tmp_path / "huge", huge_maps=True) as store:  # copied out of the map `get` hands out
+        table = store.table("t")
+        table.put_batch([(key_of(0), value_of(0, big))])
+        buffer = bytearray(big)
+        tracemalloc.start()
+        try:
+            assert table.read_into(key_of(0), buffer) == big
+            assert tracemalloc.get_traced_memory()[1] < big // 4
+        finally:
+            tracemalloc.stop()
+        assert buffer == value_of(0, big)
