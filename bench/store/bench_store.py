@@ -310,9 +310,10 @@ SINK = bytearray(max(SIZES.values()))
 
 
 def _copy(value: Any, sink: bytearray) -> int:
-    """Copy a value an engine handed out (a view into its files or bytes of its own) into the send buffer."""
+    """Copy a value an engine handed out (a view into its files or bytes of its own) into the send buffer:
+    one copy, through a memoryview (a bytearray's slice assignment from any other object copies twice)."""
     n = len(value)
-    sink[:n] = value
+    memoryview(sink)[:n] = value
     return n
 
 

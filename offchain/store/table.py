@@ -592,25 +592,28 @@ class Table(Recovery):
                 if hit is not None:
                     self._cache.move_to_end(key)
             if hit is not None:
-                out[:value_len] = hit
+                memoryview(out)[:value_len] = hit  # one copy (see below)
                 return value_len
         if self.huge_maps:
             view = self.get(key, verify)
             if view is None:
                 return None
-            out[:value_len] = view
+            memoryview(out)[:value_len] = view
             return value_len
         place = loc >> LEN_BITS  # unpack(), inlined: this is the hot path
         window = self._window
         if window is not None and value_len >= PREFETCH_BYTES and not checked:
-            kept = window.view(place)  # a copy out of pages still mapped: the cheapest copy there is
-            if kept is None:
-                reads = window.admit(place, value_len)
-                if reads:
-                    kept = self._window_map(key, place, value_len, reads)
-            if kept is not None:
-                out[:value_len] = kept
+            # Copies into a memoryview: a bytearray's slice assignment from any other object (a map, bytes)
+            # copies the value twice (CPython makes a bytearray of it first); a memoryview's is one memcpy.
+            dest = memoryview(out)
+            if window.copy_into(place, dest):  # a copy out of pages still mapped: the cheapest copy there is
                 return value_len
+            reads = window.admit(place, value_len)
+            if reads:
+                kept = self._window_map(key, place, value_len, reads)
+                if kept is not None:
+                    dest[:value_len] = kept
+                    return value_len
         reader = self._readers.get(place >> OFFSET_BITS)
         if reader is None:
             reader = self._reader(place >> OFFSET_BITS)

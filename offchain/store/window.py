@@ -46,7 +46,8 @@ class Window:
     def __init__(self, limit: int, segment_of: Any) -> None:
         self.limit = limit
         self._segment_of = segment_of
-        self._maps: OrderedDict[int, list[Any]] = OrderedDict()  # loc -> [map, start, length, reads]
+        # loc -> [map, the value's view of it (made once, at admission), reads]
+        self._maps: OrderedDict[int, list[Any]] = OrderedDict()
         self._seen: OrderedDict[int, int] = OrderedDict()  # loc -> reads outside the window
         self._considered = 0
         self._lock = threading.Lock()
@@ -65,9 +66,23 @@ class Window:
                 return None
             self._maps.move_to_end(loc)
             self.hits += 1
-            entry[3] += 1
-            mm, start, length, _ = entry
-            return memoryview(mm)[start : start + length]  # made under the lock: the map cannot close first
+            entry[2] += 1
+            return entry[1][:]  # a view of its own, made under the lock: the map cannot close first
+
+    def copy_into(self, loc: int, out: memoryview) -> bool:
+        """Copy the value at ``loc`` into the start of ``out`` (a writable byte view at least as long) if
+        the window holds it; whether it did. The hit path of ``read_into``: no view made, the copy done under the lock (the
+        map cannot be unmapped during it; under the GIL a copy holds off every other thread anyway)."""
+        with self._lock:
+            entry = self._maps.get(loc)
+            if entry is None:
+                return False
+            self._maps.move_to_end(loc)
+            entry[2] += 1
+            self.hits += 1
+            view = entry[1]
+            out[: len(view)] = view
+            return True
 
     def admit(self, loc: int, length: int) -> int:
         """Whether the value at ``loc`` (``length`` bytes), missing from the window, should be mapped into
@@ -82,7 +97,7 @@ class Window:
             if reads >= 2 and length <= self.limit:
                 if self.mapped + length + 2 * mmap.PAGESIZE <= self.limit or not self._maps:
                     return reads
-                if reads > next(iter(self._maps.values()))[3]:
+                if reads > next(iter(self._maps.values()))[2]:
                     return reads
             self._seen[loc] = reads
             if len(self._seen) > SEEN_MAX:
@@ -93,7 +108,7 @@ class Window:
         """Halve every count (lock held), forgetting the locations whose count reaches 0."""
         self._considered = 0
         for entry in self._maps.values():
-            entry[3] //= 2
+            entry[2] //= 2
         self._seen = OrderedDict((loc, n // 2) for loc, n in self._seen.items() if n > 1)
 
     def insert(
@@ -108,9 +123,9 @@ class Window:
             keep = size <= self.limit and loc not in self._maps and (live is None or live())
             if keep:
                 while self.mapped + size > self.limit:
-                    self._release(self._maps.popitem(last=False)[1][0])
+                    self._release(self._maps.popitem(last=False)[1])
                     self.evicted += 1
-                self._maps[loc] = [mm, start, length, reads]
+                self._maps[loc] = [mm, memoryview(mm)[start : start + length], reads]
                 self.mapped += size
                 self.peak = max(self.peak, self.mapped)
                 self.admitted += 1
@@ -122,7 +137,7 @@ class Window:
         segment_of = self._segment_of
         with self._lock:
             for loc in [loc for loc in self._maps if segment_of(loc) == sid]:
-                self._release(self._maps.pop(loc)[0])
+                self._release(self._maps.pop(loc))
             for loc in [loc for loc in self._seen if segment_of(loc) == sid]:
                 del self._seen[loc]
 
@@ -130,11 +145,14 @@ class Window:
         """Forget every map (the table closes)."""
         with self._lock:
             while self._maps:
-                self._release(self._maps.popitem()[1][0])
+                self._release(self._maps.popitem()[1])
             self._seen.clear()
 
-    def _release(self, mm: mmap.mmap) -> None:
-        """Stop counting ``mm`` (lock held): unmap it, or, while a view holds it, drop its pages."""
+    def _release(self, entry: list[Any]) -> None:
+        """Stop counting the map of ``entry`` (lock held): unmap it, or, while a view handed out holds it,
+        drop its pages."""
+        mm = entry[0]
+        entry[1].release()  # the window's own view (views handed out are their own, and pin the map)
         self.mapped -= _pages(len(mm))
         try:
             mm.close()

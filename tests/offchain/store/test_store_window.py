@@ -297,3 +297,45 @@ def test_the_window_defaults_to_the_setting(tmp_path, monkeypatch):
         settings.store_window_bytes()
     monkeypatch.delenv("EIGEN_STORE_WINDOW_MIB")
     assert settings.store_window_bytes() == 64 << 20
+
+
+def test_read_into_copies_a_value_once_into_a_bytearray_whatever_serves_it(tmp_path):
+    """A slice assignment into a bytearray from any other object copies the value twice (CPython makes a
+    temporary bytearray of it first); ``read_into`` copies once, into the caller's buffer: no allocation
+    of the value's size, whether the small-value cache, the window (admission or hit) or the file serves it,
+    and into a numpy array too."""
+    import tracemalloc
+
+    np = pytest.importorskip("numpy")
+    big = 1 << 20
+    with Store(tmp_path, window_bytes=4 << 20) as store:
+        table = store.table("t")
+        table.put_batch([(key_of(0), value_of(0, big)), (key_of(1), value_of(1, 4096))])
+        buffers = [bytearray(big), np.zeros(big, dtype=np.uint8)]
+        tracemalloc.start()
+        try:
+            for read in range(4):  # the file, the admission, then hits
+                for buffer in buffers:
+                    tracemalloc.reset_peak()
+                    assert table.read_into(key_of(0), buffer) == big
+                    assert tracemalloc.get_traced_memory()[1] < big // 4, read
+                    assert bytes(buffer) == value_of(0, big)
+                    tracemalloc.reset_peak()
+                    assert table.read_into(key_of(1), buffer) == 4096  # from the small-value cache
+                    assert tracemalloc.get_traced_memory()[1] < 4096, read
+                    assert bytes(buffer[:4096]) == value_of(1, 4096)
+        finally:
+            tracemalloc.stop()
+        window = table.stats()["window"]
+        assert window["admitted"] == 1 and window["hits"] == 2 * 4 - 2
+    with Store(tmp_path / "huge", huge_maps=True) as store:  # copied out of the map `get` hands out
+        table = store.table("t")
+        table.put_batch([(key_of(0), value_of(0, big))])
+        buffer = bytearray(big)
+        tracemalloc.start()
+        try:
+            assert table.read_into(key_of(0), buffer) == big
+            assert tracemalloc.get_traced_memory()[1] < big // 4
+        finally:
+            tracemalloc.stop()
+        assert buffer == value_of(0, big)
