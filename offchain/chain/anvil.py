@@ -7,8 +7,30 @@ whole suite, scripts/demo.py for the main job)."""
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import tempfile
+from pathlib import Path
+
+PREFIX = "eigen-anvil-states-"  # then the owning process's pid
+
+
+def sweep_states(folder: str | None = None) -> list[str]:
+    """Remove the states directories of processes that are gone (returned).
+
+    A process that cannot run its exit handlers (killed, or a pytest-xdist worker that leaves with
+    ``os._exit``) leaves its directory behind, gigabytes after a long run: the next process to start
+    anvil removes it."""
+    gone = []
+    for d in Path(folder or tempfile.gettempdir()).glob(f"{PREFIX}*"):
+        pid = d.name[len(PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit():  # an older name, without the pid: its owner is unknown, it stays
+            continue
+        if int(pid) == os.getpid() or Path(f"/proc/{pid}").exists():
+            continue
+        shutil.rmtree(d, ignore_errors=True)
+        gone.append(str(d))
+    return gone
 
 
 def anvil_without_step_traces(keep_blocks: int | None = None) -> str:
@@ -27,7 +49,8 @@ def anvil_without_step_traces(keep_blocks: int | None = None) -> str:
     from ape_foundry.provider import FoundryProvider
 
     build = getattr(FoundryProvider.build_command, "__wrapped__", FoundryProvider.build_command)
-    states = tempfile.mkdtemp(prefix="eigen-anvil-states-")
+    sweep_states()
+    states = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-")
     atexit.register(shutil.rmtree, states, True)
 
     def command(self):
