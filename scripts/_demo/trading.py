@@ -564,40 +564,46 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     mailbox_addr = policy_w.dep.addresses["task_mailbox"]
     tv = deploy_task_validator(project, deployer, val.address, mailbox=mailbox_addr, disputes=c.address)
     answers = []
-    for step_i, rc in ((1, disputed), (STEPS, bad)):
+
+    def validate(step_i: int, kind: int, ref: bytes, respond: Any) -> tuple[str, int, str, bytes]:
+        """Dave files a validation request naming step `step_i`'s DA record (the salt: one request per
+        record and kind); Carol has the TaskValidator answer it with `respond(salt)`."""
         blob = certs[step_i]["blob_key"]
-        salt = keccak(blob.encode())  # one request per record
-        req_hash = validation_request_hash(
-            tv.address, chain.chain_id, agent_id, VALIDATION_KIND_INFERENCE, rc.digest(), salt=salt
-        )
-        assert (
-            bytes(tv.requestHash(agent_id, VALIDATION_KIND_INFERENCE, rc.digest(), bytes(32), salt))
-            == req_hash
-        )
+        salt = keccak(blob.encode())
+        req_hash = validation_request_hash(tv.address, chain.chain_id, agent_id, kind, ref, salt=salt)
+        assert bytes(tv.requestHash(agent_id, kind, ref, bytes(32), salt)) == req_hash
         val.validationRequest(tv, agent_id, f"eigenda:{blob}", req_hash, sender=dave)
-        tv.respondInference(agent_id, rc.digest(), salt, sender=watcher)
+        respond(salt)
         _, _, score, resp_hash, tag, _ = val.getValidationStatus(req_hash)
         answers.append((step_i, score, tag))
+        return blob, score, tag, bytes(resp_hash)
+
+    for step_i, rc in ((1, disputed), (STEPS, bad)):
+        blob, score, tag, resp_hash = validate(
+            step_i,
+            VALIDATION_KIND_INFERENCE,
+            rc.digest(),
+            lambda salt, rc=rc: tv.respondInference(agent_id, rc.digest(), salt, sender=watcher),
+        )
         print(
             f"Dave files a validation request for step {step_i}'s receipt (naming its DA record) with the "
             f"TaskValidator {tv.address[:10]}…; Carol asks it to answer: {score} ({tag}), read from "
-            f"InferenceDisputes (response hash = the receipt's output {bytes(resp_hash).hex()[:12]}…)."
+            f"InferenceDisputes (response hash = the receipt's output {resp_hash.hex()[:12]}…)."
         )
         rep.giveFeedback(agent_id, score, 0, tag, "step", f"eigenda:{blob}", "", rc.digest(), sender=watcher)
     # ... and for two of the agent's policy tasks, from the TaskMailbox's certificates and the TaskSlasher's
     # final slash: step 1's (certified, no fault) and the refused step's (its certifier slashed)
     mailbox = Web3TaskMailbox(policy_w.dep)
     for step_i, task_hash in ((1, steps[1].record.policy.task_hash), (POLICY_STEP, policy_fault["task"])):
-        blob = certs[step_i]["blob_key"]
-        salt = keccak(blob.encode())
-        req_hash = validation_request_hash(
-            tv.address, chain.chain_id, agent_id, VALIDATION_KIND_TASK, task_hash, salt=salt
-        )
-        val.validationRequest(tv, agent_id, f"eigenda:{blob}", req_hash, sender=dave)
         signers = mailbox.result(task_hash)["signers"]
-        tv.respondTask(agent_id, task_hash, bytes(32), salt, signers, sender=watcher)
-        _, _, score, _, tag, _ = val.getValidationStatus(req_hash)
-        answers.append((step_i, score, tag))
+        _, score, tag, _ = validate(
+            step_i,
+            VALIDATION_KIND_TASK,
+            task_hash,
+            lambda salt, h=task_hash, s=signers: tv.respondTask(
+                agent_id, h, bytes(32), salt, s, sender=watcher
+            ),
+        )
         print(
             f"Dave files a validation request for step {step_i}'s policy task 0x{bytes(task_hash).hex()[:12]}…; "
             f"the TaskValidator answers {score} ({tag}), read from the TaskMailbox's certificate and the "
