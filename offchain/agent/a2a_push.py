@@ -27,6 +27,7 @@ import httpx
 
 from offchain import settings
 from offchain.agent.errors import A2AInvalidParamsError
+from offchain.errors import AgentError
 from offchain.httpservice import logger
 
 LOG = logger("agent.a2a.push")
@@ -39,43 +40,53 @@ TOKEN_HEADER = "X-A2A-Notification-Token"
 MEDIA_TYPE = "application/a2a+json"
 
 
-def _address_allowed(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, loopback: bool) -> bool:
+def address_allowed(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, loopback: bool) -> bool:
     if isinstance(ip, ipaddress.IPv6Address):
         inner = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
         if inner is not None:
-            return _address_allowed(inner, loopback)
+            return address_allowed(inner, loopback)
     if ip.is_loopback:
         return loopback
     return ip.is_global and not ip.is_multicast and not ip.is_reserved
+
+
+def check_public_url(
+    url: Any, *, what: str, error: type[AgentError], schemes: tuple[str, ...], loopback: bool
+) -> tuple[str, str, int]:
+    """(scheme, host, port) of a URL fit to be reached under the rules above (`error` naming why
+    not, the URL called a `what`); a host name is checked again, resolved, when it is reached."""
+    if not isinstance(url, str) or not 0 < len(url) <= MAX_URL:
+        raise error(f"a {what} url is a string of 1 to {MAX_URL} characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise error(f"the {what} url is malformed") from None
+    if parts.scheme not in schemes:
+        raise error(f"a {what} is {' or '.join(schemes)}, not {parts.scheme[:16]!r}")
+    if parts.username is not None or parts.password is not None:
+        raise error(f"a {what} url carries no credentials")
+    host = (parts.hostname or "").rstrip(".")
+    if not host:
+        raise error(f"the {what} url has no host")
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    if ip is not None and not address_allowed(ip, loopback):
+        raise error(f"the {what}'s address {host} is not public: refused")
+    if ip is None and (host == "localhost" or host.endswith(".localhost")) and not loopback:
+        raise error(f"the {what}'s host {host} is loopback: refused")
+    return parts.scheme, host, port or (443 if parts.scheme == "https" else 80)
 
 
 def check_webhook(url: Any, loopback: bool | None = None) -> tuple[str, str, int]:
     """(scheme, host, port) of a webhook URL fit to be posted to (A2AInvalidParamsError naming
     why not); a host name is checked again, resolved, at delivery."""
     allow = settings.a2a_push_allow_loopback() if loopback is None else loopback
-    if not isinstance(url, str) or not 0 < len(url) <= MAX_URL:
-        raise A2AInvalidParamsError(f"a webhook url is a string of 1 to {MAX_URL} characters")
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise A2AInvalidParamsError("the webhook url is malformed") from None
-    if parts.scheme not in ("http", "https"):
-        raise A2AInvalidParamsError(f"a webhook is http or https, not {parts.scheme[:16]!r}")
-    if parts.username is not None or parts.password is not None:
-        raise A2AInvalidParamsError("a webhook url carries no credentials (use authentication)")
-    host = (parts.hostname or "").rstrip(".")
-    if not host:
-        raise A2AInvalidParamsError("the webhook url has no host")
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        ip = None
-    if ip is not None and not _address_allowed(ip, allow):
-        raise A2AInvalidParamsError(f"the webhook's address {host} is not public: refused")
-    if ip is None and (host == "localhost" or host.endswith(".localhost")) and not allow:
-        raise A2AInvalidParamsError(f"the webhook's host {host} is loopback: refused")
-    return parts.scheme, host, port or (443 if parts.scheme == "https" else 80)
+    return check_public_url(
+        url, what="webhook", error=A2AInvalidParamsError, schemes=("http", "https"), loopback=allow
+    )
 
 
 async def resolve_webhook(host: str, port: int, loopback: bool | None = None) -> str:
@@ -88,7 +99,7 @@ async def resolve_webhook(host: str, port: int, loopback: bool | None = None) ->
         raise A2AInvalidParamsError(f"the webhook's host {host} does not resolve: {exc}") from None
     addrs = {str(info[4][0]).split("%")[0] for info in infos}
     for a in addrs:
-        if not _address_allowed(ipaddress.ip_address(a), allow):
+        if not address_allowed(ipaddress.ip_address(a), allow):
             raise A2AInvalidParamsError(f"the webhook's host {host} resolves to {a}, which is not public")
     if not addrs:
         raise A2AInvalidParamsError(f"the webhook's host {host} has no address")

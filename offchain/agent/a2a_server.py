@@ -119,6 +119,8 @@ from offchain.agent.errors import (
     A2AUnauthenticatedError,
     A2AUnsupportedOperationError,
     A2AVersionError,
+    CredentialRevokedError,
+    CredentialSuspendedError,
     MandateAmountError,
     MandateBudgetError,
     MandateConstraintError,
@@ -138,6 +140,7 @@ from offchain.agent.errors import (
     SdJwtChainError,
     SdJwtDisclosureError,
     SdJwtIssuerError,
+    StatusListError,
     X402Error,
 )
 from offchain.agent.server import Facilitator, Payment, settle_payment, verify_payment
@@ -160,6 +163,9 @@ BOOL_FIELDS = ("includeArtifacts",)
 # a mandate refusal -> the x402 receipt's errorReason (the most specific class first)
 MANDATE_REASONS: tuple[tuple[type[MandateError], str], ...] = (
     (SdJwtDisclosureError, "mandate_disclosure"),
+    (CredentialRevokedError, "mandate_revoked"),
+    (CredentialSuspendedError, "mandate_suspended"),
+    (StatusListError, "mandate_status"),
     (SdJwtIssuerError, "mandate_issuer"),
     (SdJwtChainError, "mandate_chain"),
     (SdJwtBindingError, "mandate_binding"),

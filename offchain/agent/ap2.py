@@ -394,14 +394,18 @@ def verify_mandate(
     nonce: str,
     now: float,
     root_typs: frozenset[str] = frozenset({sdjwt.TYP}),
+    status: Callable[[dict[str, Any]], None] | None = None,
 ) -> Verified:
     """Verify a chain closing a mandate of type `vct` (CHECKOUT or PAYMENT): the chain itself
-    (sdjwt.verify_chain), the ``vct`` of every link (the root a credential or an open mandate of
+    (sdjwt.verify_chain), the root credential's status (`status(its signed payload)`, e.g.
+    status_list.StatusLists.check: revoked or suspended refused), the ``vct`` of every link (the root a credential or an open mandate of
     the kind; the links between open mandates of the kind; the last `vct`), each later open
     mandate narrowing the one before, and the claims the open mandates fix unchanged."""
     if not isinstance(text, str):
         raise SdJwtError(f"a {vct} is a Delegate SD-JWT string")
     chain = sdjwt.verify_chain(text, issuers, aud=aud, nonce=nonce, now=now, root_typs=root_typs)
+    if status is not None:
+        status(chain.links[0].payload)
     opens: list[dict[str, Any]] = []
     ids: list[str] = []
     for i, link in enumerate(chain.links[:-1]):
@@ -760,10 +764,14 @@ def check_checkout(
     checkout_jwt: str,
     now: float,
     root_typs: frozenset[str] = frozenset({sdjwt.TYP}),
+    status: Callable[[dict[str, Any]], None] | None = None,
 ) -> Verified:
     """The merchant's check of a Checkout Mandate chain for the checkout it issued
-    (`checkout_jwt`), bound to it (`merchant` as ``aud``) for `nonce`."""
-    v = verify_mandate(text, CHECKOUT, issuers, aud=merchant, nonce=nonce, now=now, root_typs=root_typs)
+    (`checkout_jwt`), bound to it (`merchant` as ``aud``) for `nonce` (`status`: as
+    :func:`verify_mandate`)."""
+    v = verify_mandate(
+        text, CHECKOUT, issuers, aud=merchant, nonce=nonce, now=now, root_typs=root_typs, status=status
+    )
     jwt, h = v.closed.get("checkout_jwt"), v.closed.get("checkout_hash")
     if not isinstance(jwt, str) or not isinstance(h, str):
         raise MandateError("a closed checkout mandate discloses checkout_jwt and checkout_hash")
@@ -799,13 +807,16 @@ def check_payment(
     checkout: Verified | None,
     digits: Mapping[str, int] = MINOR_DIGITS,
     root_typs: frozenset[str] = frozenset({sdjwt.TYP}),
+    status: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[Verified, Reservation]:
     """Check a Payment Mandate chain against the payment about to be made: the chain, the closed
     mandate naming this checkout (``transaction_id``), payee, amount, currency and instrument,
     every constraint (``payment.reference`` against `checkout`'s chain), the transaction never
     accepted before, the budget and recurrence in `ledger` (where the payment is then reserved:
     :meth:`Ledger.release` it unless it settles)."""
-    v = verify_mandate(text, PAYMENT, issuers, aud=aud, nonce=nonce, now=now, root_typs=root_typs)
+    v = verify_mandate(
+        text, PAYMENT, issuers, aud=aud, nonce=nonce, now=now, root_typs=root_typs, status=status
+    )
     c = v.closed
     _str(c.get("transaction_id"), "transaction_id")
     amt = _obj(c.get("payment_amount"), "payment_amount")

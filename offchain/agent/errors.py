@@ -229,6 +229,47 @@ class SdJwtDisclosureError(SdJwtError):
     """A disclosure is tampered with, repeated, or not referenced by the signed payload."""
 
 
+class TransactionDataError(SdJwtError):
+    """OpenID4VP ``transaction_data`` (offchain/agent/oid4vp.py) is malformed, of a type this party
+    does not know, names credentials the request does not query, or is not what the presentation
+    carries (OpenID4VP's ``invalid_transaction_data``); or the request or response around it is
+    malformed."""
+
+
+class TransactionDataHashError(SdJwtBindingError):
+    """A presentation's key binding does not bind the request's ``transaction_data``: its
+    ``transaction_data_hashes`` are missing, not the hashes of the strings sent, or made with an
+    algorithm the request did not allow (``transaction_data_hashes_alg``)."""
+
+
+class IssuerMetadataError(SdJwtIssuerError):
+    """An issuer's key could not be discovered: its ``/.well-known/jwt-vc-issuer`` metadata (or the
+    ``jwks_uri`` it names) is unreachable, too large, too slow, at an address that is not public,
+    malformed, or names another issuer; or no key in it has the ``kid`` the credential names."""
+
+
+class StatusListError(SdJwtError):
+    """A credential's status (IETF Token Status List, offchain/agent/status_list.py) cannot be
+    established: its ``status`` claim is malformed, the Status List Token is unreachable, too
+    large, a decompression bomb, malformed, for another ``sub``, or the index is out of range."""
+
+
+class StatusListSignatureError(StatusListError, SdJwtSignatureError):
+    """A Status List Token is not signed by the key of the issuer whose credential points to it."""
+
+
+class StatusListExpiredError(StatusListError, SdJwtExpiredError):
+    """A Status List Token has expired (``exp``), or is older than its ``ttl`` allows."""
+
+
+class CredentialRevokedError(StatusListError):
+    """The issuer's status list marks the credential INVALID (revoked): refused for good."""
+
+
+class CredentialSuspendedError(StatusListError):
+    """The issuer's status list marks the credential SUSPENDED: refused while it is."""
+
+
 class AgentNotFoundError(AgentError):
     """No agent has this id in the identity registry (or the deployment records none)."""
 
@@ -494,9 +535,12 @@ __all__ = [
     "AgentError",
     "AgentNotFoundError",
     "BudgetExceededError",
+    "CredentialRevokedError",
+    "CredentialSuspendedError",
     "FacilitatorError",
     "FeedError",
     "HistoryOptionsError",
+    "IssuerMetadataError",
     "MandateAmountError",
     "MandateBudgetError",
     "MandateConstraintError",
@@ -542,7 +586,12 @@ __all__ = [
     "SdJwtNotYetValidError",
     "SdJwtSignatureError",
     "SettlementError",
+    "StatusListError",
+    "StatusListExpiredError",
+    "StatusListSignatureError",
     "TradeError",
     "TradingError",
+    "TransactionDataError",
+    "TransactionDataHashError",
     "X402Error",
 ]

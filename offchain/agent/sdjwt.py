@@ -141,6 +141,25 @@ def _parse_jwt(
     return header, payload, (parts[0] + "." + parts[1]).encode(), unb64url(parts[2], f"the {what} signature")
 
 
+def trusted_key(issuers: Mapping[str, Any], iss: Any, header: Mapping[str, Any], what: str) -> PublicKey:
+    """The key `issuers` trusts for `iss` to have signed a JWT with `header`: the issuer's one key,
+    or, where it has a key set (``kid`` -> key: keys discovered from its metadata), the one its
+    header's ``kid`` names (SdJwtIssuerError for an issuer not trusted or no such key)."""
+    found = issuers.get(iss) if isinstance(iss, str) else None
+    if found is None:
+        raise SdJwtIssuerError(f"the {what}'s issuer {iss!r} is not trusted here")
+    if isinstance(found, ec.EllipticCurvePublicKey):
+        return found
+    kid = header.get("kid")
+    if isinstance(found, Mapping):
+        if isinstance(kid, str) and kid in found:
+            return found[kid]
+        if kid is None and len(found) == 1:
+            return next(iter(found.values()))
+        raise SdJwtIssuerError(f"the issuer {iss!r} has no key {kid!r} for the {what}")
+    raise SdJwtIssuerError(f"the key trusted for {iss!r} is no P-256 key")
+
+
 def _check_signature(key: PublicKey, signing_input: bytes, sig: bytes, what: str) -> None:
     if len(sig) != 64:
         raise SdJwtSignatureError(f"the {what} signature is not 64 bytes (r || s)")
@@ -193,10 +212,12 @@ def issue(
     exp: int,
     vct: str | None = None,
     decoys: int = 2,
+    kid: str | None = None,
 ) -> str:
     """An SD-JWT: `claims` signed by `issuer_key` as issuer `iss`, those named in `disclosable`
     (top-level claims) only as digests (with `decoys` random digests beside them, so their number
-    says nothing), binding the `holder` key; valid from `iat` to `exp`."""
+    says nothing), binding the `holder` key; valid from `iat` to `exp` (`kid`: the issuer key's id,
+    in the header, for a verifier that discovers the issuer's keys)."""
     names = set(disclosable)
     if names - set(claims) or names & (RESERVED | {"iss", "iat", "exp", "cnf", "vct"}):
         raise SdJwtError("the disclosable claims must be the credential's own, not iss/iat/exp/cnf/vct")
@@ -208,7 +229,7 @@ def issue(
     payload |= {"iss": iss, "iat": iat, "exp": exp, "cnf": {"jwk": jwk(holder)}, "_sd": sd, "_sd_alg": SD_ALG}
     if vct is not None:
         payload["vct"] = vct
-    jwt = sign_jwt(issuer_key, {"typ": TYP}, payload)
+    jwt = sign_jwt(issuer_key, {"typ": TYP} | ({} if kid is None else {"kid": kid}), payload)
     return "~".join([jwt, *(d.encoded for d in disclosures)]) + "~"
 
 
@@ -298,6 +319,22 @@ def _resolve(node: Any, by_digest: dict[str, Disclosure], used: set[str]) -> Any
     return out_d
 
 
+def resolve(node: Any, encoded: Iterable[str], what: str) -> Any:
+    """`node` (a value with digests in place of its selectively disclosable parts) with the
+    `encoded` disclosures in place; each must be referenced exactly once (SdJwtDisclosureError)."""
+    disclosures = [Disclosure.parse(e) for e in encoded]
+    by_digest = {d.digest: d for d in disclosures}
+    if len(by_digest) != len(disclosures):
+        raise SdJwtDisclosureError(f"a disclosure of the {what} is sent twice")
+    used: set[str] = set()
+    out = _resolve(node, by_digest, used)
+    if set(by_digest) - used:
+        raise SdJwtDisclosureError(
+            f"{len(set(by_digest) - used)} disclosure(s) match no digest of the {what} (tampered?)"
+        )
+    return out
+
+
 def _take(h: str, by_digest: dict[str, Disclosure], used: set[str]) -> Disclosure | None:
     if h in used:
         raise SdJwtDisclosureError("a digest is referenced twice")
@@ -324,12 +361,10 @@ def verify(
         raise SdJwtError("a presentation is <jwt>~<disclosure>~...~<kb-jwt> (no key binding)")
     if len(parts) - 2 > MAX_DISCLOSURES or any(not p for p in parts[1:-1]):
         raise SdJwtError(f"a presentation holds at most {MAX_DISCLOSURES} non-empty disclosures")
-    _, payload, signing_input, sig = _parse_jwt(parts[0], "credential", TYP)
-    iss = payload.get("iss")
-    key = issuers.get(iss) if isinstance(iss, str) else None
-    if key is None:
-        raise SdJwtIssuerError(f"the credential's issuer {iss!r} is not trusted here")
-    _check_signature(key, signing_input, sig, "credential")
+    header, payload, signing_input, sig = _parse_jwt(parts[0], "credential", TYP)
+    _check_signature(
+        trusted_key(issuers, payload.get("iss"), header, "credential"), signing_input, sig, "credential"
+    )
     if payload.get("_sd_alg", SD_ALG) != SD_ALG:
         raise SdJwtError(f"the credential's _sd_alg must be {SD_ALG}")
     exp = _int_claim(payload, "exp", "credential", True)
@@ -339,17 +374,7 @@ def verify(
         raise SdJwtExpiredError(f"the credential expired at {exp}")
     if nbf is not None and now + leeway_s < nbf:
         raise SdJwtNotYetValidError(f"the credential is valid from {nbf}")
-    disclosures = [Disclosure.parse(p) for p in parts[1:-1]]
-    by_digest = {d.digest: d for d in disclosures}
-    if len(by_digest) != len(disclosures):
-        raise SdJwtDisclosureError("a disclosure is sent twice")
-    used: set[str] = set()
-    claims = _resolve(payload, by_digest, used)
-    unreferenced = set(by_digest) - used
-    if unreferenced:
-        raise SdJwtDisclosureError(
-            f"{len(unreferenced)} disclosure(s) match no digest of the signed credential (tampered?)"
-        )
+    claims = resolve(payload, parts[1:-1], "signed credential")
     cnf = payload.get("cnf")
     holder_jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
     holder = key_of(holder_jwk)
@@ -519,19 +544,35 @@ def delegate(
     nonce: str,
     iat: int,
     binds_key: bool,
+    claims: Mapping[str, Any] | None = None,
+    inner: list[str] | None = None,
 ) -> str:
     """Append a KB-SD-JWT to the SD-JWT or chain `text`, signed by `key` (the private half of the
     ``cnf`` key its last link binds) for `aud` and `nonce` at `iat`: each of `payloads` (which may
     hold :class:`Sd` values) becomes one disclosed element of ``delegate_payload``. With
-    `binds_key` (``typ: kb+sd-jwt+kb``) each payload must bind the next holder's key (``cnf``)."""
+    `binds_key` (``typ: kb+sd-jwt+kb``) each payload must bind the next holder's key (``cnf``).
+    `claims` adds claims to the KB-SD-JWT (OpenID4VP's ``transaction_data_hashes``); with `inner`
+    (encoded disclosures, OpenID4VP's ``delegate_disclosures``) the payloads are already concealed
+    (their digests in place) and `inner` travels with them."""
     if not payloads:
         raise SdJwtError("a delegation carries at least one delegate payload")
     if binds_key and not all(isinstance(p, dict) and isinstance(p.get("cnf"), dict) for p in payloads):
         raise SdJwtError("a kb+sd-jwt+kb delegate payload binds the next holder's key (cnf)")
-    arr, disclosures = conceal([Sd(p) for p in payloads])
-    kb = {DELEGATE: arr, "iat": iat, "aud": aud, "nonce": nonce, "sd_hash": digest(last_link(text))}
+    if inner is None:
+        arr, disclosures = conceal([Sd(p) for p in payloads])
+        encoded = [d.encoded for d in disclosures]
+    else:
+        elements = [Disclosure.make(None, p) for p in payloads]
+        arr, encoded = [{"...": d.digest} for d in elements], [*inner, *(d.encoded for d in elements)]
+    kb = dict(claims or {}) | {
+        DELEGATE: arr,
+        "iat": iat,
+        "aud": aud,
+        "nonce": nonce,
+        "sd_hash": digest(last_link(text)),
+    }
     jwt = sign_jwt(key, {"typ": KB_SD_KB_TYP if binds_key else KB_SD_TYP}, kb | {"_sd_alg": SD_ALG})
-    return text + "~" + _serialize([jwt, *(d.encoded for d in disclosures)])
+    return text + "~" + _serialize([jwt, *encoded])
 
 
 @dataclass(frozen=True)
@@ -544,6 +585,7 @@ class Link:
     payload: dict[str, Any]
     content: dict[str, Any]
     serialized: str
+    contents: tuple[dict[str, Any], ...] = ()  # every disclosed delegate payload (``many``)
 
     @property
     def digest(self) -> str:
@@ -574,11 +616,13 @@ def _validity(claims: dict[str, Any], what: str, now: float, leeway_s: int) -> N
         raise SdJwtNotYetValidError(f"the {what} is valid from {nbf}")
 
 
-def _content(payload: dict[str, Any], claims: dict[str, Any], what: str, root: bool) -> dict[str, Any]:
+def _content(
+    payload: dict[str, Any], claims: dict[str, Any], what: str, root: bool, many: bool = False
+) -> list[dict[str, Any]]:
     if DELEGATE not in payload:
         if not root:
             raise SdJwtError(f"the {what} carries no {DELEGATE}")
-        return claims
+        return [claims]
     arr = payload[DELEGATE]
     if (
         not isinstance(arr, list)
@@ -587,11 +631,11 @@ def _content(payload: dict[str, Any], claims: dict[str, Any], what: str, root: b
     ):
         raise SdJwtDisclosureError(f"the {what}'s {DELEGATE} is a non-empty list of digests only")
     shown = claims[DELEGATE]
-    if len(shown) != 1 or not isinstance(shown[0], dict):
+    if not (many and shown or len(shown) == 1) or not all(isinstance(e, dict) for e in shown):
         raise SdJwtDisclosureError(
             f"the {what} must disclose exactly one {DELEGATE} object, not {len(shown)}"
         )
-    return shown[0]
+    return shown
 
 
 def verify_chain(
@@ -604,6 +648,7 @@ def verify_chain(
     root_typs: frozenset[str] = frozenset({TYP}),
     max_age_s: int = 300,
     leeway_s: int = 30,
+    open_end: bool = False,
 ) -> Chain:
     """Verify a Delegate SD-JWT chain ending in a KB-SD-JWT for `aud` and `nonce` at `now`: the
     root signed by the key trusted for its ``iss`` (or, without one, its header's ``kid``: AP2's
@@ -612,7 +657,9 @@ def verify_chain(
     binds (SdJwtChainError), each ``sd_hash`` the digest of the link before (SdJwtBindingError),
     the validity windows of every link's JWT and content, every disclosure referenced once; links
     before the last are ``kb+sd-jwt+kb`` binding a key, the last is ``kb+sd-jwt``, at most
-    `max_age_s` old."""
+    `max_age_s` old. With `open_end` (a holder checking the delegation it was just given, as
+    OpenID4VP answers it), the last link may also be an open ``kb+sd-jwt+kb`` and may disclose
+    several delegate payloads (each binding a key; all in :attr:`Link.contents`)."""
     raw = _links(text)
     if len(raw) < 2:
         raise SdJwtChainError("a mandate chain has the root and at least one delegated link")
@@ -624,17 +671,15 @@ def verify_chain(
         if i == 0:
             header, payload, signing_input, sig = _parse_jwt(link[0], what, root_typs)
             iss = payload.get("iss", header.get("kid"))  # a provider's root may name its key only
-            key = issuers.get(iss) if isinstance(iss, str) else None
-            if key is None:
-                raise SdJwtIssuerError(f"the root's issuer (iss, or kid) {iss!r} is not trusted here")
-            _check_signature(key, signing_input, sig, what)
+            key_header = header if "iss" in payload else {}
+            _check_signature(trusted_key(issuers, iss, key_header, "root"), signing_input, sig, what)
         else:
             header, payload, signing_input, sig = _parse_jwt(
                 link[0], what, frozenset({KB_SD_TYP, KB_SD_KB_TYP})
             )
             if header["typ"] == KB_SD_TYP and not last:
                 raise SdJwtChainError(f"{what} ends the chain ({KB_SD_TYP}) and yet link {i + 1} follows it")
-            if header["typ"] == KB_SD_KB_TYP and last:
+            if header["typ"] == KB_SD_KB_TYP and last and not open_end:
                 raise SdJwtChainError(
                     f"the chain ends in {what}, an open delegation ({KB_SD_KB_TYP}): nothing closed"
                 )
@@ -666,38 +711,40 @@ def verify_chain(
         if payload.get("_sd_alg", SD_ALG) != SD_ALG:
             raise SdJwtError(f"the {what}'s _sd_alg must be {SD_ALG}")
         _validity(payload, what, now, leeway_s)
-        disclosures = [Disclosure.parse(p) for p in link[1:]]
-        by_digest = {d.digest: d for d in disclosures}
-        if len(by_digest) != len(disclosures):
-            raise SdJwtDisclosureError(f"a disclosure of the {what} is sent twice")
-        used: set[str] = set()
-        claims = _resolve(payload, by_digest, used)
-        if set(by_digest) - used:
-            raise SdJwtDisclosureError(
-                f"{len(set(by_digest) - used)} disclosure(s) match no digest of the {what} (tampered?)"
-            )
-        content = _content(payload, claims, what, i == 0)
-        _validity(content, f"{what}'s content", now, leeway_s)
-        if not last and (i > 0 or DELEGATE in payload) and "cnf" not in content:
-            raise SdJwtChainError(f"the {what}'s delegate payload binds no key for the next link")
-        links.append(Link(header, payload, content, _serialize(link)))
+        claims = resolve(payload, link[1:], what)
+        contents = _content(payload, claims, what, i == 0, many=open_end and last)
+        for content in contents:
+            _validity(content, f"{what}'s content", now, leeway_s)
+            binds = not last or header.get("typ") == KB_SD_KB_TYP
+            if binds and (i > 0 or DELEGATE in payload) and "cnf" not in content:
+                raise SdJwtChainError(f"the {what}'s delegate payload binds no key for the next link")
+        links.append(Link(header, payload, contents[0], _serialize(link), tuple(contents)))
     assert isinstance(iss, str)
     if _int_claim(links[0].payload, "exp", "root", False) is None and "exp" not in links[0].content:
         raise SdJwtError("the root (its JWT or its delegate payload) must have an expiry (exp)")
     return Chain(iss, tuple(links))
 
 
+def _unverified(token: Any, what: str, index: int, part: str) -> dict[str, Any]:
+    parts = token.split(".") if isinstance(token, str) else []
+    if len(parts) != 3:
+        raise SdJwtError(f"the {what} is no compact JWS")
+    obj = _json_of(parts[index], f"the {what}'s {part}")
+    if not isinstance(obj, dict):
+        raise SdJwtError(f"the {what}'s {part} is a JSON object")
+    return obj
+
+
 def jwt_payload(token: Any, what: str) -> dict[str, Any]:
     """The payload of a compact JWS, unverified (SdJwtError unless it is one with a JSON object
     payload): for a JWT whose signature is checked otherwise (a merchant comparing the checkout it
     issued)."""
-    parts = token.split(".") if isinstance(token, str) else []
-    if len(parts) != 3:
-        raise SdJwtError(f"the {what} is no compact JWS")
-    payload = _json_of(parts[1], f"the {what}'s payload")
-    if not isinstance(payload, dict):
-        raise SdJwtError(f"the {what}'s payload is a JSON object")
-    return payload
+    return _unverified(token, what, 1, "payload")
+
+
+def jwt_header(token: Any, what: str) -> dict[str, Any]:
+    """The header of a compact JWS, unverified (to pick the key that verifies it: ``kid``)."""
+    return _unverified(token, what, 0, "header")
 
 
 def verify_jwt(token: Any, key: PublicKey, typ: str, what: str) -> dict[str, Any]:

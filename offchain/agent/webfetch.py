@@ -1,0 +1,87 @@
+"""Bounded, SSRF-safe HTTP GETs for what a verifier fetches on a credential's word: an issuer's
+``/.well-known/jwt-vc-issuer`` metadata and ``jwks_uri`` (issuers.py), a Status List Token
+(status_list.py).
+
+The rules are A2A push notifications' (a2a_push.py): the URL carries no credentials, its scheme is
+one allowed (``https`` unless told otherwise), and the host reaches only public addresses (loopback,
+private, link-local, shared, multicast, reserved and unspecified refused, IPv4 inside IPv6
+included; loopback admitted only when the caller says so, for local tests); a name is resolved
+once, every address checked, and the request goes to the checked address (the name kept for
+``Host`` and TLS), so DNS rebinding cannot redirect it; redirects are not followed. Bounds: the
+whole exchange within `timeout_s`, the body at most `max_bytes` (read in pieces, abandoned beyond),
+a 200 answer only. Every refusal is the caller's error class, naming why.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+
+from offchain.agent.a2a_push import address_allowed, check_public_url
+from offchain.errors import AgentError
+
+MAX_URL = 2048
+
+
+@dataclass(frozen=True)
+class Fetcher:
+    """GETs under the rules above: `schemes` allowed, loopback only with `loopback`, at most
+    `max_bytes` in `timeout_s`."""
+
+    timeout_s: float = 5.0
+    max_bytes: int = 256 * 1024
+    schemes: tuple[str, ...] = ("https",)
+    loopback: bool = False
+
+    def check_url(self, url: object, error: type[AgentError]) -> tuple[str, str, int]:
+        """(scheme, host, port) of a URL fit to be fetched (`error` otherwise)."""
+        return check_public_url(
+            url, what="URL to fetch", error=error, schemes=self.schemes, loopback=self.loopback
+        )
+
+    def _resolve(self, host: str, port: int, error: type[AgentError]) -> str:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise error(f"the host {host} does not resolve: {exc}") from None
+        addrs = {str(info[4][0]).split("%")[0] for info in infos}
+        for a in addrs:
+            if not address_allowed(ipaddress.ip_address(a), self.loopback):
+                raise error(f"the host {host} resolves to {a}, which is not public: refused")
+        if not addrs:
+            raise error(f"the host {host} has no address")
+        return sorted(addrs)[0]
+
+    def get(self, url: str, accept: str, error: type[AgentError]) -> bytes:
+        """The body of a 200 answer to GET `url` (`error` for anything else)."""
+        scheme, host, port = self.check_url(url, error)
+        deadline = time.monotonic() + self.timeout_s
+        ip = self._resolve(host, port, error)
+        target = httpx.URL(url).copy_with(host=ip)
+        ext = {"sni_hostname": host} if scheme == "https" else {}
+        headers = {"Accept": accept, "Host": urlsplit(url).netloc}
+        try:
+            with (
+                httpx.Client(timeout=self.timeout_s, follow_redirects=False, trust_env=False) as client,
+                client.stream("GET", target, headers=headers, extensions=ext) as r,
+            ):
+                if r.status_code != 200:
+                    raise error(f"GET {url[:128]} answered {r.status_code}")
+                declared = r.headers.get("content-length")
+                if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+                    raise error(f"GET {url[:128]}: {declared} bytes, more than {self.max_bytes}")
+                body = bytearray()
+                for piece in r.iter_bytes():
+                    body += piece
+                    if len(body) > self.max_bytes:
+                        raise error(f"GET {url[:128]}: more than {self.max_bytes} bytes")
+                    if time.monotonic() > deadline:
+                        raise error(f"GET {url[:128]}: slower than {self.timeout_s} s")
+                return bytes(body)
+        except httpx.HTTPError as exc:
+            raise error(f"GET {url[:128]} failed: {type(exc).__name__}") from None
