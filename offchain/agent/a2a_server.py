@@ -143,7 +143,9 @@ from offchain.agent.errors import (
     StatusListError,
     X402Error,
 )
+from offchain.agent.issuers import IssuerRegistry
 from offchain.agent.server import Facilitator, Payment, settle_payment, verify_payment
+from offchain.agent.status_list import StatusLists, prefetch
 from offchain.agent.x402 import PaymentPayload, PaymentRequired, PaymentRequirements, ResourceInfo
 from offchain.errors import ServiceError
 from offchain.httpservice import HTTPError, check_loopback, logger, read_json
@@ -264,7 +266,9 @@ class A2AServer:
     (its first offer: the payee, the skill as the line item, the amount in the token's CAIP-19
     currency); with `require_mandates` it settles only payments carrying a Checkout Mandate and a
     Payment Mandate (AP2 v0.2, Delegate SD-JWT chains rooted in one of `mandate_issuers`: ``iss``
-    or ``kid`` -> an ES256 public key) that close over this checkout for this merchant (``aud``,
+    or ``kid`` -> an ES256 public key, or an issuers.IssuerRegistry discovering allowed issuers'
+    keys; with `mandate_status`, a status_list.StatusLists, a root credential revoked or suspended
+    by its issuer is refused) that close over this checkout for this merchant (``aud``,
     the payee address) and this task (``nonce``), pay the offer's amount to the payee from the
     x402 payer, and meet every constraint (budget and recurrence counted over the payments this
     agent has taken, in its Ledger; `digits` names the minor digits of token currencies); each
@@ -284,7 +288,8 @@ class A2AServer:
         max_tasks: int = 10_000,
         clock: Callable[[], float] = time.time,
         registrations: list[dict[str, Any]] | None = None,
-        mandate_issuers: dict[str, Any] | None = None,
+        mandate_issuers: Mapping[str, Any] | None = None,
+        mandate_status: StatusLists | None = None,
         digits: dict[str, int] | None = None,
         bearer_tokens: Mapping[str, str] | None = None,
         extended_skills: list[Skill] | None = None,
@@ -327,6 +332,7 @@ class A2AServer:
                 "checking mandates needs the merchant's key (checkouts, receipts) and the issuers trusted"
             )
         self.mandate_issuers = mandate_issuers or {}
+        self.mandate_status = mandate_status
         self.digits = ap2.MINOR_DIGITS | (digits or {})
         self.name = name
         self.description = description
@@ -489,6 +495,7 @@ class A2AServer:
                 nonce=rec.task.id,
                 checkout_jwt=rec.checkout,
                 now=now,
+                status=None if self.mandate_status is None else self.mandate_status.check,
             )
         except MandateError as exc:
             return _Refused(
@@ -513,6 +520,7 @@ class A2AServer:
                 ledger=self.ledger,
                 checkout=co,
                 digits=self.digits,
+                status=None if self.mandate_status is None else self.mandate_status.check,
             )
         except MandateError as exc:
             judged = {
@@ -577,6 +585,9 @@ class A2AServer:
             return self._fail(rec, PaymentRequirementsError.code, f"{what} of task {rec.task.id}", network)
         reserved: _Mandated | None = None
         if self.require_mandates:
+            if isinstance(self.mandate_issuers, IssuerRegistry) or self.mandate_status is not None:
+                texts = [msg.metadata.get(k) for k in (AP2_CHECKOUT_MANDATE, AP2_PAYMENT_MANDATE)]
+                await asyncio.to_thread(prefetch, texts, self.mandate_issuers, self.mandate_status)
             checked = self._check_mandates(rec, msg, payload, offer)
             if isinstance(checked, _Refused):
                 exc = checked.error

@@ -200,7 +200,9 @@ class Request:
             raise TransactionDataError("transaction_data, when present, is a non-empty list")
         if len(td) > MAX_TRANSACTION_DATA:
             raise TransactionDataError(f"at most {MAX_TRANSACTION_DATA} transaction data entries")
-        req = cls(d["client_id"], d["nonce"], tuple(creds), tuple(td), str(d.get("response_mode", "")))
+        req = cls(
+            d["client_id"], d["nonce"], tuple(creds), tuple(td), str(d.get("response_mode") or "direct_post")
+        )
         req.decoded()
         return req
 

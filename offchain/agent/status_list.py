@@ -41,6 +41,7 @@ from offchain.agent.errors import (
     StatusListExpiredError,
     StatusListSignatureError,
 )
+from offchain.agent.issuers import IssuerRegistry
 from offchain.agent.webfetch import Fetcher
 
 TYP = "statuslist+jwt"
@@ -272,3 +273,22 @@ class StatusLists:
         with self._lock:
             self._cache[(iss, uri)] = _Entry(sl, None, sl.until)
         return sl
+
+
+def prefetch(texts: Iterable[Any], issuers: Mapping[str, Any], lists: StatusLists | None) -> None:
+    """Fetch, ahead of a check, what checking mandate chains `texts` will need: the keys of each
+    root's issuer where `issuers` discovers them (issuers.IssuerRegistry) and each root's status
+    list (with `lists`). Failures are not raised here: they are remembered and raised by the
+    check itself. For a server: run this in a thread, so its event loop never waits on a fetch."""
+    for text in texts:
+        try:
+            root = text.split("~", 1)[0]
+            header, payload = sdjwt.jwt_header(root, "root"), sdjwt.jwt_payload(root, "root")
+            iss = payload.get("iss")
+            if isinstance(issuers, IssuerRegistry) and isinstance(iss, str) and iss in issuers.allowed:
+                kid = header.get("kid")
+                issuers.discover(iss, kid if isinstance(kid, str) else None)
+            if lists is not None:
+                lists.check(payload)
+        except (SdJwtError, TypeError, AttributeError):
+            continue

@@ -60,7 +60,6 @@ class Fetcher:
     def get(self, url: str, accept: str, error: type[AgentError]) -> bytes:
         """The body of a 200 answer to GET `url` (`error` for anything else)."""
         scheme, host, port = self.check_url(url, error)
-        deadline = time.monotonic() + self.timeout_s
         ip = self._resolve(host, port, error)
         target = httpx.URL(url).copy_with(host=ip)
         ext = {"sni_hostname": host} if scheme == "https" else {}
@@ -70,6 +69,7 @@ class Fetcher:
                 httpx.Client(timeout=self.timeout_s, follow_redirects=False, trust_env=False) as client,
                 client.stream("GET", target, headers=headers, extensions=ext) as r,
             ):
+                deadline = time.monotonic() + self.timeout_s  # the body too, not each read alone
                 if r.status_code != 200:
                     raise error(f"GET {url[:128]} answered {r.status_code}")
                 declared = r.headers.get("content-length")

@@ -660,13 +660,28 @@ def merchant(a2a_world):
         yield s.url
 
 
-def delegated(w, budget="0.03", payees=None, hi=PRICE, exp_in=3600, issuer=ISSUER_KEY, agent_key=AGENT_KEY):
-    """payer2 (the user, holding ISS's credential on its device) delegates to the agent (AGENT_KEY,
-    paying with payer's wallet) an open checkout mandate for the price skill at the allowed
-    merchants and an open payment mandate referencing it: amounts in [1, hi], a budget in USDC."""
+def delegated(
+    w,
+    budget="0.03",
+    payees=None,
+    hi=PRICE,
+    exp_in=3600,
+    issuer=ISSUER_KEY,
+    agent_key=AGENT_KEY,
+    iss=ISS,
+    kid=None,
+    status=None,
+):
+    """payer2 (the user, holding ISS's credential on its device, `status` its status claim)
+    delegates to the agent (AGENT_KEY, paying with payer's wallet) an open checkout mandate for
+    the price skill at the allowed merchants and an open payment mandate referencing it: amounts
+    in [1, hi], a budget in USDC."""
     now = int(w.clock())
     claims = {"wallet": w.addresses["payer2"], "name": "Ada", "email": "ada@example.com"}
-    cred = sdjwt.issue(issuer, ISS, claims, ["name", "email"], DEVICE_KEY, iat=now - 60, exp=now + 86_400)
+    claims |= {} if status is None else {"status": status}
+    cred = sdjwt.issue(
+        issuer, iss, claims, ["name", "email"], DEVICE_KEY, iat=now - 60, exp=now + 86_400, kid=kid
+    )
     allowed = [ap2.payee(a) for a in (payees or [w.addresses["seller"]])]
     oc = ap2.delegate(
         cred,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -14,8 +15,13 @@ import pytest
 
 from offchain.agent import ap2, issuers, sdjwt, status_list
 from offchain.agent import errors as E
+from offchain.agent.a2a import A2AClient
 from offchain.agent.a2a_server import _mandate_reason
+from offchain.agent.facilitator import LocalFacilitator
 from offchain.agent.webfetch import Fetcher
+from offchain.httpservice import ServiceServer
+from tests.offchain.agent.support import PRICE, a2a_agent, build_world
+from tests.offchain.agent.test_agent_a2a import MERCHANT_KEY, currency, delegated
 from tests.offchain.agent.test_agent_ap2 import (
     AGENT,
     DEVICE,
@@ -30,7 +36,8 @@ from tests.offchain.agent.test_agent_ap2 import (
     closed_checkout,
 )
 
-LOCAL = Fetcher(schemes=("http",), loopback=True, timeout_s=2.0, max_bytes=64 * 1024)
+A2A_ISSUER = sdjwt.new_key()
+LOCAL = Fetcher(schemes=("http",), loopback=True, timeout_s=10.0, max_bytes=64 * 1024)
 
 
 class Site:
@@ -39,17 +46,23 @@ class Site:
     def __init__(self) -> None:
         self.pages: dict[str, tuple[int, str, bytes]] = {}
         self.hits: list[str] = []
+        self.slow: dict[str, tuple[float, float]] = {}  # path -> (stall before answering, per 64 bytes)
         site = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 site.hits.append(self.path)
                 status, ctype, body = site.pages.get(self.path, (404, "text/plain", b"no"))
+                stall, drip = site.slow.get(self.path, (0.0, 0.0))
+                time.sleep(stall)
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                for i in range(0, len(body), 64 if drip else len(body) or 1):
+                    time.sleep(drip)
+                    self.wfile.write(body[i : i + (64 if drip else len(body))])
+                    self.wfile.flush()
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -214,6 +227,24 @@ def test_an_oversized_token_or_a_compression_bomb_is_refused(site):
         status_list.inflate(zlib.compress(b"abc")[:-3], 1024)
 
 
+def test_a_slow_status_list_server_is_abandoned(site):
+    quick = Fetcher(schemes=("http",), loopback=True, timeout_s=0.5)
+    uri = site.put("/sl/drip", token(site.base + "/sl/drip", [0]), status_list.MEDIA_TYPE)
+    site.slow["/sl/drip"] = (0.0, 0.2)  # each 64 bytes within the read timeout, the whole beyond it
+    t0 = time.monotonic()
+    with pytest.raises(E.StatusListError, match="slower than 0.5 s"):
+        status_list.StatusLists(KEYS, fetcher=quick, clock=Clock()).check(
+            {"iss": ISS, "status": status_list.status_claim(uri, 0)}
+        )
+    stalled = site.put("/sl/stall", token(site.base + "/sl/stall", [0]), status_list.MEDIA_TYPE)
+    site.slow["/sl/stall"] = (1.5, 0.0)
+    with pytest.raises(E.StatusListError, match="Timeout"):
+        status_list.StatusLists(KEYS, fetcher=quick, clock=Clock()).check(
+            {"iss": ISS, "status": status_list.status_claim(stalled, 0)}
+        )
+    assert time.monotonic() - t0 < 3.0
+
+
 def test_an_index_out_of_range_or_a_malformed_status_is_refused(site):
     uri = site.put("/sl/short", token(site.base + "/sl/short", [0] * 8), status_list.MEDIA_TYPE)
     with pytest.raises(E.StatusListError, match="outside the status list"):
@@ -374,3 +405,52 @@ def test_a_credential_naming_an_unknown_kid_is_refused_and_failures_are_remember
             merchant_check(cred(iss=site.base + "/iss-gone"), trusted=gone)
     assert gone.fetches == 1
     assert _mandate_reason(E.IssuerMetadataError("x")) == "mandate_issuer"
+
+
+# ---------------------------------------------------------------- the A2A merchant
+
+
+@pytest.fixture(scope="module")
+def a2a_world(project, accounts, chain):
+    return build_world(project, accounts, chain)
+
+
+def test_the_a2a_merchant_discovers_the_issuer_and_refuses_a_revoked_credential(a2a_world, site):
+    """A merchant trusting an allow-listed issuer (keys from its metadata) and checking its
+    status list settles a payment under a valid credential, and refuses the next one once the
+    issuer has revoked it (``mandate_revoked``), before anything settles."""
+    w = a2a_world
+    iss = site.base + "/a2a-issuer"
+    jwk = sdjwt.jwk(A2A_ISSUER) | {"kid": "k1"}
+    site.put(issuers.WELL_KNOWN + "/a2a-issuer", {"issuer": iss, "jwks": {"keys": [jwk]}})
+    uri = site.base + "/a2a-status"
+    now = int(w.clock())
+    sign = lambda statuses, iat: status_list.sign_token(  # noqa: E731
+        A2A_ISSUER, uri=uri, statuses=statuses, bits=1, iat=iat, ttl=60, kid="k1"
+    )
+    site.put("/a2a-status", sign([0, 0], now - 10), status_list.MEDIA_TYPE)
+    clock = Clock(now)
+    registry = issuers.IssuerRegistry(allowed=[iss], fetcher=LOCAL, clock=clock)
+    lists_ = status_list.StatusLists(registry, fetcher=LOCAL, clock=clock)
+    server = a2a_agent(
+        w,
+        LocalFacilitator(w.fresh_facilitator()),
+        merchant_key=MERCHANT_KEY,
+        require_mandates=True,
+        mandate_issuers=registry,
+        mandate_status=lists_,
+        digits={currency(w): 6},
+    )
+    seller0 = w.balance("seller")
+    with ServiceServer(server.app(), log_level="warning") as s:
+        m = delegated(w, issuer=A2A_ISSUER, iss=iss, kid="k1", status=status_list.status_claim(uri, 1))
+        c = A2AClient(s.url, w.client("payer"), mandates=m)
+        c.ask(skill="price")
+        assert w.balance("seller") - seller0 == PRICE
+        site.put("/a2a-status", sign([0, 1], now + 30), status_list.MEDIA_TYPE)
+        clock.t = now + 61  # the list's ttl has passed: the merchant fetches it again
+        with pytest.raises(E.PaymentRefusedError) as info:
+            c.ask(skill="price")
+        assert info.value.reason == "mandate_revoked"
+    assert w.balance("seller") - seller0 == PRICE
+    assert (registry.fetches, lists_.fetches) == (1, 2)
