@@ -17,7 +17,8 @@ webfetch's SSRF rules and bounds (at most `max_token_bytes`), its signature, typ
 ``exp``; the list decompressed into at most `max_list_bytes` (a compression bomb is abandoned
 there); ``idx`` inside it; the value VALID. A token is cached until ``iat + ttl`` (``ttl`` capped at
 `max_cache_s`), its ``exp``, or, with neither, `default_cache_s` after it was fetched; a failed
-fetch is remembered for `retry_s`. A credential without a ``status`` claim passes unless the
+fetch is remembered for `retry_s`; at most `max_entries` lists are kept (the oldest dropped
+first). A credential without a ``status`` claim passes unless the
 verifier requires one.
 """
 
@@ -41,7 +42,6 @@ from offchain.agent.errors import (
     StatusListExpiredError,
     StatusListSignatureError,
 )
-from offchain.agent.issuers import IssuerRegistry
 from offchain.agent.webfetch import Fetcher
 
 TYP = "statuslist+jwt"
@@ -201,8 +201,10 @@ class StatusLists:
         default_cache_s: float = 300.0,
         max_cache_s: float = 86_400.0,
         retry_s: float = 30.0,
+        max_entries: int = 1024,
     ) -> None:
         self.issuers = issuers
+        self.max_entries = max_entries
         self.fetcher = fetcher or Fetcher(max_bytes=256 * 1024)
         self.clock = clock
         self.require = require
@@ -267,27 +269,32 @@ class StatusLists:
                 max_cache_s=self.max_cache_s,
             )
         except StatusListError as exc:
-            with self._lock:
-                self._cache[(iss, uri)] = _Entry(None, exc, now + self.retry_s)
+            self._keep((iss, uri), _Entry(None, exc, now + self.retry_s))
             raise
-        with self._lock:
-            self._cache[(iss, uri)] = _Entry(sl, None, sl.until)
+        self._keep((iss, uri), _Entry(sl, None, sl.until))
         return sl
+
+    def _keep(self, key: tuple[str, str], entry: _Entry) -> None:
+        with self._lock:
+            self._cache.pop(key, None)
+            self._cache[key] = entry
+            while len(self._cache) > self.max_entries:  # the oldest first
+                self._cache.pop(next(iter(self._cache)))
 
 
 def prefetch(texts: Iterable[Any], issuers: Mapping[str, Any], lists: StatusLists | None) -> None:
     """Fetch, ahead of a check, what checking mandate chains `texts` will need: the keys of each
     root's issuer where `issuers` discovers them (issuers.IssuerRegistry) and each root's status
-    list (with `lists`). Failures are not raised here: they are remembered and raised by the
-    check itself. For a server: run this in a thread, so its event loop never waits on a fetch."""
+    list (with `lists`), once the root's signature is its issuer's: nothing is fetched on the word
+    of an unsigned claim but the metadata of an allowed issuer. Failures are not raised here: they
+    are remembered and raised by the check itself. For a server: run this in a thread, so its
+    event loop never waits on a fetch."""
     for text in texts:
         try:
             root = text.split("~", 1)[0]
-            header, payload = sdjwt.jwt_header(root, "root"), sdjwt.jwt_payload(root, "root")
-            iss = payload.get("iss")
-            if isinstance(issuers, IssuerRegistry) and isinstance(iss, str) and iss in issuers.allowed:
-                kid = header.get("kid")
-                issuers.discover(iss, kid if isinstance(kid, str) else None)
+            header, unverified = sdjwt.jwt_header(root, "root"), sdjwt.jwt_payload(root, "root")
+            key = sdjwt.trusted_key(issuers, unverified.get("iss"), header, "root")
+            payload = sdjwt.verify_jwt(root, key, sdjwt.TYP, "root")
             if lists is not None:
                 lists.check(payload)
         except (SdJwtError, TypeError, AttributeError):

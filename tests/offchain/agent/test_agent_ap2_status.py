@@ -288,6 +288,22 @@ def test_status_lists_are_fetched_only_from_public_addresses():
     assert strict.fetches == 7
 
 
+def test_prefetch_fetches_only_for_a_signed_root_and_the_cache_is_bounded(site):
+    uri = site.put("/sl/pre", token(site.base + "/sl/pre", [0]), status_list.MEDIA_TYPE)
+    sl = lists()
+    status_list.prefetch([cred(key=OTHER, status=status_list.status_claim(uri, 0)), None, "junk"], KEYS, sl)
+    assert sl.fetches == 0  # a forged root's status uri is never fetched
+    status_list.prefetch([cred(status=status_list.status_claim(uri, 0))], KEYS, sl)
+    assert sl.fetches == 1
+    small = lists(max_entries=2)
+    uris = [
+        site.put(f"/sl/b{i}", token(site.base + f"/sl/b{i}", [0]), status_list.MEDIA_TYPE) for i in range(3)
+    ]
+    for u in [*uris, uris[2], uris[0]]:
+        small.check({"iss": ISS, "status": status_list.status_claim(u, 0)})
+    assert small.fetches == 4  # the third list pushed the first out; the third stayed
+
+
 # ---------------------------------------------------------------- issuer metadata discovery
 
 
