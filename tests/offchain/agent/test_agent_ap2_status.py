@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from offchain.agent import ap2, issuers, sdjwt, status_list
+from offchain.agent import ap2, issuers, oid4vp, sdjwt, status_list
 from offchain.agent import errors as E
 from offchain.agent.a2a import A2AClient
 from offchain.agent.a2a_server import _mandate_reason
@@ -286,6 +286,21 @@ def test_status_lists_are_fetched_only_from_public_addresses():
     with pytest.raises(E.StatusListError):
         strict.check({"iss": ISS, "status": status_list.status_claim("https://10.0.0.1/sl", 0)})
     assert strict.fetches == 7
+
+
+def test_an_openid4vp_verifier_checks_the_presented_credentials_status(site):
+    uri = site.put("/sl/vp", token(site.base + "/sl/vp", [0, 1]), status_list.MEDIA_TYPE)
+    req = oid4vp.request("verifier", "n-1", [oid4vp.credential_query("user", claims=["name"])])
+    for idx, outcome in ((0, None), (1, E.CredentialRevokedError)):
+        vp = oid4vp.respond(
+            req.to_dict(), {"user": (cred(status=status_list.status_claim(uri, idx)), DEVICE)}, iat=NOW
+        )
+        if outcome is None:
+            got = oid4vp.verify_response(req, vp, KEYS, now=NOW, status=lists().check)
+            assert got["user"].credential["status"]["status_list"]["idx"] == 0
+        else:
+            with pytest.raises(outcome):
+                oid4vp.verify_response(req, vp, KEYS, now=NOW, status=lists().check)
 
 
 def test_prefetch_fetches_only_for_a_signed_root_and_the_cache_is_bounded(site):
