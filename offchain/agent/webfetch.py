@@ -8,8 +8,9 @@ private, link-local, shared, multicast, reserved and unspecified refused, IPv4 i
 included; loopback admitted only when the caller says so, for local tests); a name is resolved
 once, every address checked, and the request goes to the checked address (the name kept for
 ``Host`` and TLS), so DNS rebinding cannot redirect it; redirects are not followed. Bounds: the
-whole exchange within `timeout_s`, the body at most `max_bytes` (read in pieces, abandoned beyond),
-a 200 answer only. Every refusal is the caller's error class, naming why.
+connect and each read within `timeout_s`, the whole body within `timeout_s` of the answer's start,
+at most `max_bytes` (read in pieces, abandoned beyond), a 200 answer only. Every refusal is the
+caller's error class, naming why.
 """
 
 from __future__ import annotations
