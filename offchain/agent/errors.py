@@ -481,6 +481,25 @@ class PolicyImageMismatchError(PolicyTaskError):
     agent's declared task type, or than the agent declared (its ERC-8004 ``policyImage``)."""
 
 
+class VaultError(TradingError):
+    """The agent's vault (contracts/agent/AgentVault.vy, offchain/agent/vault.py): its artifacts are
+    missing, or a request to it was refused."""
+
+
+class VaultInputError(VaultError):
+    """A policy input or result given to the vault's client is malformed or not of the vault's terms
+    (strategy, limits, slippage, pool): refused before anything was sent."""
+
+
+class VaultRefusedError(VaultError):
+    """The vault contract refused the call; ``reason`` is its revert string (e.g. "task not
+    certified", "task too old", "amount over the limit", or the AMM's "slippage")."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the vault refused: {reason}")
+        self.reason = reason
+
+
 # Reason code -> error class, to turn a facilitator's answer back into the typed error.
 BY_CODE: dict[str, type[X402Error]] = {
     cls.code: cls
@@ -593,5 +612,8 @@ __all__ = [
     "TradingError",
     "TransactionDataError",
     "TransactionDataHashError",
+    "VaultError",
+    "VaultInputError",
+    "VaultRefusedError",
     "X402Error",
 ]

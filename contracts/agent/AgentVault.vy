@@ -1,0 +1,359 @@
+# pragma version ~=0.4.3
+# pragma nonreentrancy on
+"""
+@title AgentVault
+@notice The trading agent's guarded wallet (docs/agent.md, "The agent's vault"): it holds the
+        user's two pool tokens and swaps them on the ConstantProductAMM only on an order the
+        TaskMailbox certified as the trading policy's output for an input this vault posted and
+        checked. The owner (the user) deposits, withdraws, names the agent (the operator key that
+        posts policy tasks and executes their orders) and budgets the task fees the vault pays; the
+        agent can do nothing else.
+@dev Why a tampered agent host cannot move funds otherwise:
+     - Only this contract creates the tasks it executes (creator == self), and it creates them in
+       postPolicyTask after checking the input against its immutable terms in the same transaction:
+       the "TPI1" header, the strategy hash, both limits, the slippage, the pool's tokens and fee,
+       and the reserves equal to the pool's now (so minOut, derived from them, is a real bound).
+       That check is not repeated at execution: no other path makes a task of this vault.
+     - execute needs the task of the declared type, VERIFIED (a threshold of the executor set
+       signed keccak(result)), not older than maxTaskAge blocks, the input and result whose hashes
+       the task records, a result that binds that input (its first word), and a task not executed
+       before. The order is then bounded by the vault itself, not only by the certifiers: amountIn
+       at most the side's limit, minOut at least the quote at the posted reserves less the slippage
+       (and positive), one trade per minTradeInterval blocks. The AMM enforces minOut against the
+       pool at execution: an adverse move beyond the slippage since posting reverts there.
+     What the agent still chooses: the answer text in the input (BUY, SELL or HOLD and the size
+     within the limits); the vault bounds the damage of a bad choice to one limited,
+     slippage-bounded trade per interval. The tokens stay in the vault; the swap pays the vault.
+     Revert strings: "not the owner", "not the agent", "zero receiver", "zero agent", "zero
+     address", "zero limit", "limit too large", "slippage too high", "zero task age",
+     "zero strategy", "unknown task type", "not a policy input", "another strategy", "another buy
+     limit", "another sell limit", "another slippage", "another token", "another pool fee",
+     "reserves too large", "reserves not the pool's", "fee over budget", "fee transfer failed",
+     "fee transfer shortfall", "task already executed", "task not the vault's", "task not
+     certified", "task too old", "input not the task's", "result not the
+     task's", "result for another input", "unknown action", "trade too soon", "amount over the
+     limit", "min out under the slippage bound", "insufficient balance", "transfer failed".
+"""
+
+from ethereum.ercs import IERC20
+from ..interfaces import ITaskMailbox
+
+HEADER: constant(uint256) = 276  # the policy input's fixed part (offchain/compute/trading_policy.py)
+MAX_INPUT: constant(uint256) = 1300  # header + the longest answer text (1,024 bytes)
+MAX_OUTPUT: constant(uint256) = 256
+MAX_PAYLOAD: constant(uint256) = 4096  # TaskMailbox's
+BIPS: constant(uint256) = 10_000
+MAX_LIMIT: constant(uint256) = 2**96  # limits and reserves small enough that no quote overflows
+MAX_RESERVE: constant(uint256) = 2**128
+STATUS_VERIFIED: constant(uint8) = 2
+HOLD: constant(uint8) = 0
+BUY: constant(uint8) = 1
+SELL: constant(uint8) = 2
+
+
+struct TaskParams:
+    refundCollector: address
+    taskType: uint32
+    fee: uint256
+    payload: Bytes[MAX_PAYLOAD]
+
+
+interface IMailbox:
+    def createTask(params: TaskParams) -> bytes32: nonpayable
+
+
+interface IPool:
+    def token0() -> address: view
+    def token1() -> address: view
+    def feeBips() -> uint256: view
+    def getReserves() -> (uint256, uint256): view
+    def swapExactIn(tokenIn: address, amountIn: uint256, minOut: uint256, to: address, deadline: uint256) -> uint256: nonpayable
+
+
+event Deposited:
+    token: indexed(address)
+    amount: uint256
+
+
+event Withdrawn:
+    token: indexed(address)
+    to: indexed(address)
+    amount: uint256
+
+
+event AgentSet:
+    previous: indexed(address)
+    agent: indexed(address)
+
+
+event FeeBudgetSet:
+    budget: uint256
+
+
+event PolicyTaskPosted:
+    taskHash: indexed(bytes32)
+    payer: indexed(address)
+    fee: uint256
+    reserve0: uint256
+    reserve1: uint256
+
+
+event Traded:
+    taskHash: indexed(bytes32)
+    tokenIn: indexed(address)
+    amountIn: uint256
+    minOut: uint256
+    amountOut: uint256
+
+
+event Held:
+    taskHash: indexed(bytes32)
+
+
+owner: public(immutable(address))
+mailbox: public(immutable(address))
+taskType: public(immutable(uint32))
+pool: public(immutable(address))
+token0: public(immutable(address))
+token1: public(immutable(address))
+poolFeeBips: public(immutable(uint256))
+strategyHash: public(immutable(bytes32))
+maxBuy: public(immutable(uint256))
+maxSell: public(immutable(uint256))
+slippageBips: public(immutable(uint256))
+maxTaskAge: public(immutable(uint256))
+minTradeInterval: public(immutable(uint256))
+
+agent: public(address)
+feeBudget: public(uint256)  # what postPolicyTask may still pay from the vault's fee tokens
+nextTradeBlock: public(uint256)  # the first block in which the next trade may execute
+executed: public(HashMap[bytes32, bool])
+
+
+@deploy
+def __init__(
+    _mailbox: address,
+    _taskType: uint32,
+    _pool: address,
+    _strategyHash: bytes32,
+    _maxBuy: uint256,
+    _maxSell: uint256,
+    _slippageBips: uint256,
+    _maxTaskAge: uint256,
+    _minTradeInterval: uint256,
+    _agent: address,
+):
+    """
+    @notice A vault owned by the deployer (the user).
+    @param _mailbox The TaskMailbox that certifies the policy.
+    @param _taskType The task type running the policy image (it fixes the image and executor set).
+    @param _pool The ConstantProductAMM traded on; the vault's tokens are its token0 and token1.
+    @param _strategyHash The declared strategy's hash (every input must carry it).
+    @param _maxBuy The per-step limit of token0 paid (BUY), as the strategy's.
+    @param _maxSell The per-step limit of token1 paid (SELL), as the strategy's.
+    @param _slippageBips The strategy's slippage in bips (every input must carry it).
+    @param _maxTaskAge The most blocks between a task's creation and its execution.
+    @param _minTradeInterval The fewest blocks between two trades (0: any number per block).
+    @param _agent The operator key that posts tasks and executes orders.
+    """
+    assert _mailbox != empty(address) and _pool != empty(address), "zero address"
+    assert _agent != empty(address), "zero agent"
+    assert _strategyHash != empty(bytes32), "zero strategy"
+    assert _maxBuy != 0 and _maxSell != 0, "zero limit"
+    assert _maxBuy <= MAX_LIMIT and _maxSell <= MAX_LIMIT, "limit too large"
+    assert _slippageBips < BIPS, "slippage too high"
+    assert _maxTaskAge != 0, "zero task age"
+    t: ITaskMailbox.TaskType = staticcall ITaskMailbox(_mailbox).taskTypes(_taskType)
+    assert t.appId != empty(bytes32), "unknown task type"
+    owner = msg.sender
+    mailbox = _mailbox
+    taskType = _taskType
+    pool = _pool
+    token0 = staticcall IPool(_pool).token0()
+    token1 = staticcall IPool(_pool).token1()
+    poolFeeBips = staticcall IPool(_pool).feeBips()
+    strategyHash = _strategyHash
+    maxBuy = _maxBuy
+    maxSell = _maxSell
+    slippageBips = _slippageBips
+    maxTaskAge = _maxTaskAge
+    minTradeInterval = _minTradeInterval
+    self.agent = _agent
+    log AgentSet(previous=empty(address), agent=_agent)
+
+
+# ---------------------------------------------------------------- the owner
+
+
+@external
+def deposit(token: address, amount: uint256):
+    """
+    @notice Pull `amount` of `token` from the owner into the vault.
+    """
+    assert msg.sender == owner, "not the owner"
+    assert extcall IERC20(token).transferFrom(msg.sender, self, amount, default_return_value=True), "transfer failed"
+    log Deposited(token=token, amount=amount)
+
+
+@external
+def withdraw(token: address, amount: uint256, to: address):
+    """
+    @notice Send `amount` of `token` (any token the vault holds) to `to`; the owner's, at any time.
+    """
+    assert msg.sender == owner, "not the owner"
+    assert to != empty(address), "zero receiver"
+    assert extcall IERC20(token).transfer(to, amount, default_return_value=True), "transfer failed"
+    log Withdrawn(token=token, to=to, amount=amount)
+
+
+@external
+def setAgent(_agent: address):
+    """
+    @notice Name the agent (zero: nobody may post or execute until the owner names one).
+    """
+    assert msg.sender == owner, "not the owner"
+    log AgentSet(previous=self.agent, agent=_agent)
+    self.agent = _agent
+
+
+@external
+def setFeeBudget(budget: uint256):
+    """
+    @notice How much of the task type's fee token postPolicyTask may still spend from the vault.
+    """
+    assert msg.sender == owner, "not the owner"
+    self.feeBudget = budget
+    log FeeBudgetSet(budget=budget)
+
+
+# ---------------------------------------------------------------- the agent
+
+
+@internal
+@pure
+def _low(data: Bytes[MAX_INPUT], end: uint256, bits: uint256) -> uint256:
+    # the big-endian field of `bits` bits ending at byte `end` (end >= 32)
+    return extract32(data, end - 32, output_type=uint256) & ((1 << bits) - 1)
+
+
+@internal
+@view
+def _check_input(data: Bytes[MAX_INPUT]) -> (uint256, uint256):
+    # The input's terms are the vault's; returns its reserves. Layout: "TPI1" | strategyHash |
+    # feedDigest | receiptDigest | maxBuy | maxSell | slippageBips (u16) | token0 (20) | token1 (20)
+    # | feeBips (u16) | reserve0 | reserve1 | textLength (u32) | text.
+    assert len(data) >= HEADER and slice(data, 0, 4) == b"TPI1", "not a policy input"
+    assert extract32(data, 4) == strategyHash, "another strategy"
+    assert extract32(data, 100, output_type=uint256) == maxBuy, "another buy limit"
+    assert extract32(data, 132, output_type=uint256) == maxSell, "another sell limit"
+    assert self._low(data, 166, 16) == slippageBips, "another slippage"
+    t0: address = convert(convert(self._low(data, 186, 160), uint160), address)
+    t1: address = convert(convert(self._low(data, 206, 160), uint160), address)
+    assert t0 == token0 and t1 == token1, "another token"
+    assert self._low(data, 208, 16) == poolFeeBips, "another pool fee"
+    r0: uint256 = extract32(data, 208, output_type=uint256)
+    r1: uint256 = extract32(data, 240, output_type=uint256)
+    assert r0 <= MAX_RESERVE and r1 <= MAX_RESERVE, "reserves too large"
+    return r0, r1
+
+
+@external
+def postPolicyTask(payload: Bytes[MAX_INPUT], fee: uint256, fromVault: bool) -> bytes32:
+    """
+    @notice Post a policy input as a task of the vault's type, after checking that its terms are
+            the vault's and its reserves the pool's now. The fee (the type's, else the mailbox
+            refuses "wrong fee") comes from the vault within the owner's fee budget (`fromVault`;
+            a refund returns to the vault) or from the agent (pulled; a refund returns to it).
+    @return The task hash.
+    """
+    assert msg.sender == self.agent, "not the agent"
+    r0: uint256 = 0
+    r1: uint256 = 0
+    r0, r1 = self._check_input(payload)
+    p0: uint256 = 0
+    p1: uint256 = 0
+    p0, p1 = staticcall IPool(pool).getReserves()
+    assert r0 == p0 and r1 == p1, "reserves not the pool's"
+    refund: address = msg.sender
+    if fee != 0:
+        token: address = (staticcall ITaskMailbox(mailbox).taskTypes(taskType)).feeToken
+        if fromVault:
+            assert fee <= self.feeBudget, "fee over budget"
+            self.feeBudget -= fee
+            refund = self
+        else:
+            before: uint256 = staticcall IERC20(token).balanceOf(self)
+            assert extcall IERC20(token).transferFrom(msg.sender, self, fee, default_return_value=True), "fee transfer failed"
+            assert staticcall IERC20(token).balanceOf(self) - before == fee, "fee transfer shortfall"
+        assert extcall IERC20(token).approve(mailbox, fee, default_return_value=True), "transfer failed"
+    h: bytes32 = extcall IMailbox(mailbox).createTask(
+        TaskParams(refundCollector=refund, taskType=taskType, fee=fee, payload=payload)
+    )
+    log PolicyTaskPosted(taskHash=h, payer=refund, fee=fee, reserve0=r0, reserve1=r1)
+    return h
+
+
+@internal
+@view
+def _quote(amount_in: uint256, r_in: uint256, r_out: uint256) -> uint256:
+    # the AMM's formula (and the policy's), rounded down
+    if r_in == 0 or r_out == 0:
+        return 0
+    with_fee: uint256 = amount_in * (BIPS - poolFeeBips)
+    return with_fee * r_out // (r_in * BIPS + with_fee)
+
+
+@external
+def execute(taskHash: bytes32, input: Bytes[MAX_INPUT], result: Bytes[MAX_OUTPUT]) -> uint256:
+    """
+    @notice Execute a certified policy order of a task this vault posted: swap on the pool (BUY
+            pays token0, SELL token1, the output to the vault) or, for HOLD, nothing; either way
+            the task is spent.
+    @param taskHash The task.
+    @param input The task's input (its hash is the task's inputHash).
+    @param result The certified output (its hash is the task's resultHash).
+    @return The amount received (0 for HOLD).
+    """
+    assert msg.sender == self.agent, "not the agent"
+    assert not self.executed[taskHash], "task already executed"
+    info: ITaskMailbox.TaskInfo = staticcall ITaskMailbox(mailbox).getTaskInfo(taskHash)
+    assert info.creator == self, "task not the vault's"
+    # (a task this vault created is of its type: postPolicyTask names no other)
+    assert info.status == STATUS_VERIFIED, "task not certified"
+    assert block.number <= info.createdBlock + maxTaskAge, "task too old"
+    assert keccak256(input) == info.inputHash, "input not the task's"
+    assert keccak256(result) == info.resultHash, "result not the task's"
+    bound: bytes32 = empty(bytes32)
+    action: uint8 = 0
+    amount_in: uint256 = 0
+    min_out: uint256 = 0
+    reason: String[64] = ""
+    bound, action, amount_in, min_out, reason = abi_decode(result, (bytes32, uint8, uint256, uint256, String[64]))
+    assert bound == info.inputHash, "result for another input"
+    assert action <= SELL, "unknown action"
+    self.executed[taskHash] = True
+    if action == HOLD:
+        log Held(taskHash=taskHash)
+        return 0
+    assert block.number >= self.nextTradeBlock, "trade too soon"
+    # the input was checked when it was posted (the only way a task of this vault is made)
+    r0: uint256 = extract32(input, 208, output_type=uint256)
+    r1: uint256 = extract32(input, 240, output_type=uint256)
+    token_in: address = token0
+    limit: uint256 = maxBuy
+    r_in: uint256 = r0
+    r_out: uint256 = r1
+    if action == SELL:
+        token_in = token1
+        limit = maxSell
+        r_in = r1
+        r_out = r0
+    assert amount_in != 0 and amount_in <= limit, "amount over the limit"
+    least: uint256 = self._quote(amount_in, r_in, r_out) * (BIPS - slippageBips) // BIPS
+    assert min_out != 0 and min_out >= least, "min out under the slippage bound"
+    assert staticcall IERC20(token_in).balanceOf(self) >= amount_in, "insufficient balance"
+    self.nextTradeBlock = block.number + minTradeInterval
+    assert extcall IERC20(token_in).approve(pool, amount_in, default_return_value=True), "transfer failed"
+    out: uint256 = extcall IPool(pool).swapExactIn(token_in, amount_in, min_out, self, block.timestamp)
+    log Traded(taskHash=taskHash, tokenIn=token_in, amountIn=amount_in, minOut=min_out, amountOut=out)
+    return out

@@ -1,0 +1,304 @@
+"""A client of the trading agent's vault (contracts/agent/AgentVault.vy; docs/agent.md, *The agent's
+vault: funds move only on a certified order*): deploy one, post a policy task through it, execute a
+certified order, and read its state, over web3.
+
+The client checks what it can before sending (the input is a policy input of the vault's terms, the
+result an order for that input), so most mistakes are a :class:`VaultInputError` with nothing sent;
+whatever the contract still refuses is a :class:`VaultRefusedError` carrying the contract's revert
+reason (``reason``), read by simulating the call first.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_hash.auto import keccak
+from eth_utils import to_checksum_address
+from web3 import Web3
+from web3.exceptions import ContractLogicError
+from web3.logs import DISCARD
+
+from offchain.agent.errors import VaultError, VaultInputError, VaultRefusedError
+from offchain.chain import sdk
+from offchain.chain.agent import Sender
+from offchain.chain.errors import ChainRevertError
+from offchain.compute import trading_policy as policy
+from offchain.compute.errors import PolicyInputError, PolicyOutputError
+
+GAS_MARGIN = 1.3
+_ERC20_ABI = [
+    {
+        "name": name,
+        "type": "function",
+        "stateMutability": "view" if name == "balanceOf" else "nonpayable",
+        "inputs": [{"name": n, "type": t} for n, t in inputs],
+        "outputs": [{"name": "", "type": "uint256" if name == "balanceOf" else "bool"}],
+    }
+    for name, inputs in (
+        ("balanceOf", (("who", "address"),)),
+        ("approve", (("spender", "address"), ("amount", "uint256"))),
+    )
+]
+
+
+def artifact(source: Path | str | None = None) -> tuple[list[dict[str, Any]], str]:
+    """(ABI, deployment bytecode) of AgentVault from ape's artifacts (default ``.build/__local__.json``)."""
+    p = Path(source) if source is not None else sdk.BUILD_ARTIFACTS
+    try:
+        ct = json.loads(p.read_text())["contractTypes"]["AgentVault"]
+        return ct["abi"], ct["deploymentBytecode"]["bytecode"]
+    except FileNotFoundError:
+        raise VaultError(f"no compiled contracts at {p}: run `ape compile` first") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise VaultError(f"the compiled artifacts {p} hold no AgentVault: {exc}") from None
+
+
+@dataclass(frozen=True)
+class VaultTerms:
+    """What a vault fixes at creation (its constructor's arguments, in order)."""
+
+    mailbox: str
+    task_type: int
+    pool: str
+    strategy_hash: bytes
+    max_buy: int
+    max_sell: int
+    slippage_bips: int
+    max_task_age: int
+    min_trade_interval: int
+    agent: str
+
+    def args(self) -> tuple[Any, ...]:
+        return (
+            to_checksum_address(self.mailbox),
+            self.task_type,
+            to_checksum_address(self.pool),
+            self.strategy_hash,
+            self.max_buy,
+            self.max_sell,
+            self.slippage_bips,
+            self.max_task_age,
+            self.min_trade_interval,
+            to_checksum_address(self.agent),
+        )
+
+
+@dataclass(frozen=True)
+class VaultState:
+    """A vault as the chain has it now."""
+
+    address: str
+    owner: str
+    agent: str
+    terms: VaultTerms
+    token0: str
+    token1: str
+    pool_fee_bips: int
+    balance0: int
+    balance1: int
+    fee_budget: int
+    next_trade_block: int
+
+
+@dataclass(frozen=True)
+class Execution:
+    """What :meth:`AgentVault.execute` did: the certified order and, for a trade, what it received."""
+
+    task_hash: bytes
+    action: str
+    amount_in: int
+    min_out: int
+    amount_out: int
+    tx: bytes
+
+
+class AgentVault:
+    """A web3 handle on one AgentVault."""
+
+    def __init__(self, w3: Web3, address: str, abi: list[dict[str, Any]] | None = None) -> None:
+        self.w3 = w3
+        self.address = to_checksum_address(address)
+        self.contract = w3.eth.contract(address=self.address, abi=abi if abi is not None else artifact()[0])
+
+    # ---- deploy and read
+
+    @classmethod
+    def deploy(
+        cls, w3: Web3, owner_key: Any, terms: VaultTerms, source: Path | str | None = None
+    ) -> AgentVault:
+        """Deploy a vault owned by `owner_key`'s account with `terms`; refusals are VaultRefusedError."""
+        abi, code = artifact(source)
+        owner = Account.from_key(owner_key)
+        ctor = w3.eth.contract(abi=abi, bytecode=code).constructor(*terms.args())
+        try:
+            gas = int(ctor.estimate_gas({"from": owner.address}) * GAS_MARGIN)
+        except (ContractLogicError, ValueError) as exc:
+            raise VaultRefusedError(_reason(exc)) from None
+        tx = ctor.build_transaction(
+            {
+                "from": owner.address,
+                "nonce": w3.eth.get_transaction_count(owner.address, "pending"),
+                "gas": gas,
+            }
+        )
+        h = w3.eth.send_raw_transaction(owner.sign_transaction(tx).raw_transaction)
+        rc = w3.eth.wait_for_transaction_receipt(h, sdk.TX_TIMEOUT_S, poll_latency=0.05)
+        if rc["status"] != 1:
+            raise VaultRefusedError("deployment reverted")
+        return cls(w3, rc["contractAddress"], abi)
+
+    def terms(self) -> VaultTerms:
+        f = self.contract.functions
+        return VaultTerms(
+            f.mailbox().call(),
+            f.taskType().call(),
+            f.pool().call(),
+            bytes(f.strategyHash().call()),
+            f.maxBuy().call(),
+            f.maxSell().call(),
+            f.slippageBips().call(),
+            f.maxTaskAge().call(),
+            f.minTradeInterval().call(),
+            f.agent().call(),
+        )
+
+    def state(self) -> VaultState:
+        f = self.contract.functions
+        t0, t1 = f.token0().call(), f.token1().call()
+        return VaultState(
+            self.address,
+            f.owner().call(),
+            f.agent().call(),
+            self.terms(),
+            t0,
+            t1,
+            f.poolFeeBips().call(),
+            self._erc20(t0).functions.balanceOf(self.address).call(),
+            self._erc20(t1).functions.balanceOf(self.address).call(),
+            f.feeBudget().call(),
+            f.nextTradeBlock().call(),
+        )
+
+    def executed(self, task_hash: bytes) -> bool:
+        return bool(self.contract.functions.executed(task_hash).call())
+
+    # ---- what the client checks before sending
+
+    def check_input(self, payload: bytes) -> policy.PolicyInput:
+        """The payload as a policy input of this vault's terms (strategy, limits, slippage, pool's
+        tokens and fee); anything else is VaultInputError."""
+        try:
+            p = policy.PolicyInput.decode(payload)
+        except PolicyInputError as exc:
+            raise VaultInputError(f"not a policy input: {exc}") from None
+        st = self.state()
+        t = st.terms
+        for what, got, want in (
+            ("strategy hash", p.strategy_hash, t.strategy_hash),
+            ("buy limit", p.max_buy, t.max_buy),
+            ("sell limit", p.max_sell, t.max_sell),
+            ("slippage", p.slippage_bips, t.slippage_bips),
+            ("token0", to_checksum_address(p.token0), st.token0),
+            ("token1", to_checksum_address(p.token1), st.token1),
+            ("pool fee", p.fee_bips, st.pool_fee_bips),
+        ):
+            if got != want:
+                raise VaultInputError(f"the input's {what} is not the vault's ({got!r}, not {want!r})")
+        return p
+
+    # ---- the agent
+
+    def post_task(self, agent_key: Any, payload: bytes, *, from_vault: bool = True) -> bytes:
+        """Post `payload` as a policy task through the vault, paying the task type's fee from the
+        vault's fee budget (`from_vault`) or from the agent (approved to the vault here); the task
+        hash. Call it in the block whose reserves the payload carries (the contract checks them)."""
+        self.check_input(payload)
+        agent = Account.from_key(agent_key)
+        mailbox = self.w3.eth.contract(
+            address=self.terms().mailbox, abi=sdk.load_abis()["TaskMailbox"]
+        ).functions
+        tt = mailbox.taskTypes(self.terms().task_type).call()
+        token, fee = tt[3], tt[4]
+        sender = Sender(self.w3, agent_key)
+        if fee and not from_vault:
+            self._send(sender, self._erc20(token).functions.approve(self.address, fee))
+        fn = self.contract.functions.postPolicyTask(payload, fee, from_vault)
+        task_hash = bytes(self._simulate(fn, agent.address))
+        rc = self._send(sender, fn)
+        (ev,) = self.contract.events.PolicyTaskPosted().process_receipt(rc, errors=DISCARD)
+        if bytes(ev.args.taskHash) != task_hash:  # another transaction came between: read the event's
+            task_hash = bytes(ev.args.taskHash)
+        return task_hash
+
+    def execute(self, agent_key: Any, task_hash: bytes, payload: bytes, result: bytes) -> Execution:
+        """Execute the certified `result` of the task `task_hash` on `payload`: a trade or, for HOLD,
+        the task spent. A result that is not an order for `payload` is VaultInputError (nothing sent)."""
+        try:
+            bound, d = policy.Decision.decode(result)
+        except PolicyOutputError as exc:
+            raise VaultInputError(f"the result is not an order: {exc}") from None
+        if bound != keccak(payload):
+            raise VaultInputError("the result is the order of another input")
+        agent = Account.from_key(agent_key)
+        fn = self.contract.functions.execute(task_hash, payload, result)
+        self._simulate(fn, agent.address)
+        rc = self._send(Sender(self.w3, agent_key), fn)
+        out = 0
+        for ev in self.contract.events.Traded().process_receipt(rc, errors=DISCARD):
+            out = ev.args.amountOut
+        return Execution(task_hash, d.action, d.amount_in, d.min_out, out, bytes(rc["transactionHash"]))
+
+    # ---- the owner
+
+    def deposit(self, owner_key: Any, token: str, amount: int) -> bytes:
+        """Approve and deposit `amount` of `token` from the owner."""
+        sender = Sender(self.w3, owner_key)
+        self._send(sender, self._erc20(token).functions.approve(self.address, amount))
+        return self._checked(sender, self.contract.functions.deposit(to_checksum_address(token), amount))
+
+    def withdraw(self, owner_key: Any, token: str, amount: int, to: str) -> bytes:
+        fn = self.contract.functions.withdraw(to_checksum_address(token), amount, to_checksum_address(to))
+        return self._checked(Sender(self.w3, owner_key), fn)
+
+    def set_agent(self, owner_key: Any, agent: str) -> bytes:
+        return self._checked(
+            Sender(self.w3, owner_key), self.contract.functions.setAgent(to_checksum_address(agent))
+        )
+
+    def set_fee_budget(self, owner_key: Any, budget: int) -> bytes:
+        return self._checked(Sender(self.w3, owner_key), self.contract.functions.setFeeBudget(budget))
+
+    # ---- plumbing
+
+    def _erc20(self, token: str) -> Any:
+        return self.w3.eth.contract(address=to_checksum_address(token), abi=_ERC20_ABI)
+
+    def _simulate(self, fn: Any, sender: str) -> Any:
+        try:
+            return fn.call({"from": sender})
+        except Exception as exc:  # noqa: BLE001 - web3 raises several types for a reverted call
+            raise VaultRefusedError(_reason(exc)) from None
+
+    def _send(self, sender: Sender, fn: Any) -> Any:
+        try:
+            gas = int(fn.estimate_gas({"from": sender.address}) * GAS_MARGIN)
+        except (ContractLogicError, ValueError) as exc:
+            raise VaultRefusedError(_reason(exc)) from None
+        try:
+            tx = sender.send(fn, gas=gas)
+        except ChainRevertError as exc:
+            raise VaultRefusedError(str(exc)) from None
+        return self.w3.eth.get_transaction_receipt(tx)
+
+    def _checked(self, sender: Sender, fn: Any) -> bytes:
+        self._simulate(fn, sender.address)
+        return bytes(self._send(sender, fn)["transactionHash"])
+
+
+def _reason(exc: Exception) -> str:
+    msg = getattr(exc, "message", None) or str(exc)
+    return str(msg).removeprefix("execution reverted: ").strip() or "no reason given"
