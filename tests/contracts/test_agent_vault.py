@@ -427,3 +427,19 @@ def test_client(vw, chain, fresh):
     assert client.state().balance1 == 0
     with pytest.raises(VaultRefusedError, match="not the owner"):
         client.withdraw(agent_key, vw.usdc.address, 1, vw.agent.address)
+
+
+def test_token_refusals(vw, project, fresh):
+    """A fee-on-transfer fee token paid by the agent arrives short; a token whose transfer returns
+    False cannot be withdrawn as if it had moved."""
+    from offchain.chain.task_mailbox import CERT_ECDSA
+
+    taxed = vw.owner.deploy(project.MockFeeERC20)
+    v = vw.deploy(task_type=vw.mw.register_type(CERT_ECDSA, token=taxed))
+    taxed.mint(vw.agent, FEE, sender=vw.agent)
+    taxed.approve(v, FEE, sender=vw.agent)
+    reverts("fee transfer shortfall", v.postPolicyTask, vw.input(), FEE, False, sender=vw.agent)
+    falsy = vw.owner.deploy(project.MockFalseERC20, "False", "FLS")
+    falsy.mint(v, 10, sender=vw.owner)
+    falsy.setFailTransfers(True, sender=vw.owner)
+    reverts("transfer failed", v.withdraw, falsy, 10, vw.owner, sender=vw.owner)
