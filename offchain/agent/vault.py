@@ -72,6 +72,32 @@ class VaultTerms:
     min_trade_interval: int
     agent: str
 
+    @classmethod
+    def for_strategy(
+        cls,
+        strategy: Any,
+        *,
+        mailbox: str,
+        task_type: int,
+        pool: str,
+        agent: str,
+        max_task_age: int,
+        min_trade_interval: int,
+    ) -> VaultTerms:
+        """The terms of a vault for a declared ``trading.Strategy``: its hash, limits and slippage."""
+        return cls(
+            mailbox,
+            task_type,
+            pool,
+            strategy.hash(),
+            strategy.max_buy_usdc,
+            strategy.max_sell_asset,
+            strategy.slippage_bips,
+            max_task_age,
+            min_trade_interval,
+            agent,
+        )
+
     def args(self) -> tuple[Any, ...]:
         return (
             to_checksum_address(self.mailbox),

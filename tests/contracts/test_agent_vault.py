@@ -366,6 +366,7 @@ def test_property_random_certified_orders(vw, prop_vault, action, amount, slack)
 
 
 def test_client(vw, chain, fresh):
+    from offchain.agent.trading import Strategy
     from offchain.agent.vault import Execution
 
     w3 = chain.provider.web3
@@ -377,6 +378,14 @@ def test_client(vw, chain, fresh):
     with pytest.raises(VaultRefusedError, match="zero limit") as e:
         AgentVault.deploy(w3, owner_key, VaultTerms(**{**terms.__dict__, "max_buy": 0}))
     assert e.value.reason == "zero limit"
+    strategy = Strategy()
+    declared = VaultTerms.for_strategy(
+        strategy, mailbox=terms.mailbox, task_type=terms.task_type, pool=terms.pool,
+        agent=terms.agent, max_task_age=AGE, min_trade_interval=0,
+    )  # fmt: skip
+    assert (declared.strategy_hash, declared.max_buy, declared.max_sell, declared.slippage_bips) == (
+        strategy.hash(), strategy.max_buy_usdc, strategy.max_sell_asset, strategy.slippage_bips,
+    )  # fmt: skip
     client = AgentVault.deploy(w3, owner_key, terms)
     assert client.terms() == terms
     client.deposit(owner_key, vw.usdc.address, 3 * MAX_BUY)
