@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from offchain import settings
-from offchain.agent.errors import A2AInvalidParamsError
+from offchain.agent.errors import A2AError, A2AInvalidParamsError
 from offchain.httpservice import logger
 
 LOG = logger("agent.a2a.push")
@@ -49,32 +49,34 @@ def _address_allowed(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, loopback
     return ip.is_global and not ip.is_multicast and not ip.is_reserved
 
 
-def check_webhook(url: Any, loopback: bool | None = None) -> tuple[str, str, int]:
-    """(scheme, host, port) of a webhook URL fit to be posted to (A2AInvalidParamsError naming
-    why not); a host name is checked again, resolved, at delivery."""
+def check_webhook(
+    url: Any, loopback: bool | None = None, what: str = "webhook", err: type[A2AError] = A2AInvalidParamsError
+) -> tuple[str, str, int]:
+    """(scheme, host, port) of a webhook URL fit to be posted to (`err` naming why not; `what`:
+    what the URL is for); a host name is checked again, resolved, at delivery."""
     allow = settings.a2a_push_allow_loopback() if loopback is None else loopback
     if not isinstance(url, str) or not 0 < len(url) <= MAX_URL:
-        raise A2AInvalidParamsError(f"a webhook url is a string of 1 to {MAX_URL} characters")
+        raise err(f"a {what} url is a string of 1 to {MAX_URL} characters")
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise A2AInvalidParamsError("the webhook url is malformed") from None
+        raise err(f"the {what} url is malformed") from None
     if parts.scheme not in ("http", "https"):
-        raise A2AInvalidParamsError(f"a webhook is http or https, not {parts.scheme[:16]!r}")
+        raise err(f"a {what} is http or https, not {parts.scheme[:16]!r}")
     if parts.username is not None or parts.password is not None:
-        raise A2AInvalidParamsError("a webhook url carries no credentials (use authentication)")
+        raise err(f"a {what} url carries no credentials (use authentication)")
     host = (parts.hostname or "").rstrip(".")
     if not host:
-        raise A2AInvalidParamsError("the webhook url has no host")
+        raise err(f"the {what} url has no host")
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
         ip = None
     if ip is not None and not _address_allowed(ip, allow):
-        raise A2AInvalidParamsError(f"the webhook's address {host} is not public: refused")
+        raise err(f"the {what}'s address {host} is not public: refused")
     if ip is None and (host == "localhost" or host.endswith(".localhost")) and not allow:
-        raise A2AInvalidParamsError(f"the webhook's host {host} is loopback: refused")
+        raise err(f"the {what}'s host {host} is loopback: refused")
     return parts.scheme, host, port or (443 if parts.scheme == "https" else 80)
 
 
