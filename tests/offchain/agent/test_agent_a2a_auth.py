@@ -13,6 +13,7 @@ import json
 import time
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -29,6 +30,7 @@ from offchain.agent.a2a import (
     JSONRPC,
     A2AClient,
     AgentSkill,
+    PushConfig,
     agent_card,
     user_message,
 )
@@ -329,6 +331,13 @@ def test_the_agent_enforces_its_scheme_and_tenants_in_every_binding(auth_agent, 
     assert g.list_tasks().tasks == ()
     with pytest.raises(E.A2ATaskNotFoundError):
         _client(agent, binding, token=bob, tenant="acme").get_task(task.id)
+    # webhooks: configured under the task's tenant, unknown under another
+    hook = a.set_push(task.id, PushConfig("https://hooks.example.com/a2a", token="t"))
+    assert [c.id for c in a.list_push(task.id)] == [hook.id]
+    with pytest.raises(E.A2ATaskNotFoundError):
+        g.list_push(task.id)
+    with pytest.raises(E.A2ATaskNotFoundError):
+        g.set_push(task.id, PushConfig("https://hooks.example.com/b"))
     # bob is no member of globex; nobody may name a tenant the agent does not serve, or none
     with pytest.raises(E.A2ATenantError):
         _client(agent, binding, token=bob, tenant="globex").send(_free())
@@ -340,3 +349,53 @@ def test_the_agent_enforces_its_scheme_and_tenants_in_every_binding(auth_agent, 
 
 def _free():
     return user_message("free please", metadata={"skill": "free"})
+
+
+def test_wire_refusals_and_configuration_errors(a2a_world, auth_agent):
+    agent = auth_agent.rstrip("/")
+    alice = sign_token(EC_KEY, "ES256", "ec1", claims())
+    headers = {"A2A-Version": "1.0", "Authorization": f"Bearer {alice}"}
+    # HTTP+JSON: the tenant in the path; a body naming another is refused; a non-member is 403
+    r = httpx.get(agent + "/globex/tasks", headers=headers)
+    assert r.status_code == 200 and r.json()["tasks"] == []
+    bob = sign_token(ED_KEY, "EdDSA", "ed1", claims(sub="bob"))
+    r = httpx.get(agent + "/globex/tasks", headers=headers | {"Authorization": f"Bearer {bob}"})
+    assert r.status_code == 403 and r.json()["error"]["details"][0]["reason"] == "TENANT_NOT_PERMITTED"
+    body = {"tenant": "globex", "message": _free().to_json()}
+    ext = {"A2A-Extensions": "https://github.com/google-agentic-commerce/a2a-x402/blob/main/spec/v0.2"}
+    r = httpx.post(agent + "/acme/message:send", json=body, headers=headers | ext)
+    assert r.status_code == 400 and "another tenant" in r.json()["error"]["message"]
+    r = httpx.get(agent + "/acme/tasks", headers={"Authorization": "Basic YTpi"})
+    assert r.status_code == 401
+    # JSON-RPC: an anonymous request to an agent that requires authentication
+    rpc = {"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": {"id": "x", "tenant": "acme"}}
+    assert httpx.post(agent + "/a2a", json=rpc).json()["error"]["code"] == -32040
+    fac = LocalFacilitator(a2a_world.fresh_facilitator())
+    issuer = Issuer("https://issuer.test", "data-agent", "https://issuer.test/jwks", openid=True)
+    with pytest.raises(ValueError, match="need a scheme"):
+        a2a_agent(a2a_world, fac, require_auth=True)
+    with pytest.raises(ValueError, match="declared once"):
+        a2a_agent(a2a_world, fac, issuers=[issuer, issuer])
+    with pytest.raises(ValueError, match="token_url"):
+        Issuer("https://issuer.test", "data-agent", "https://issuer.test/jwks")
+    with pytest.raises(ValueError, match="tenant"):
+        A2AClient(agent, tenant="a/b")
+    # both schemes: the card declares and requires either, and each is checked
+    oauth = Issuer(
+        "https://as.test",
+        "data-agent",
+        "https://as.test/jwks",
+        scopes=("read",),
+        token_url="https://as.test/token",
+    )
+    server = a2a_agent(a2a_world, fac, bearer_tokens={"tok": "carol"}, issuers=[oauth], require_auth=True)
+    card = server.card("http://agent.test")
+    assert set(card["securitySchemes"]) == {"bearer", "oauth2"}
+    assert card["securitySchemes"]["oauth2"]["oauth2SecurityScheme"]["flows"]["clientCredentials"] == {
+        "tokenUrl": "https://as.test/token",
+        "scopes": {"read": "read"},
+    }
+    assert card["securityRequirements"] == [
+        {"schemes": {"bearer": {"list": []}}},
+        {"schemes": {"oauth2": {"list": ["read"]}}},
+    ]
