@@ -314,6 +314,8 @@ class A2AServer:
             raise ValueError("an agent has at least one skill")
         if (extended_skills or require_auth) and not (bearer_tokens or issuers):
             raise ValueError("authenticated callers need a scheme: give bearer_tokens or issuers")
+        if issuers and any("#" in c for c in (bearer_tokens or {}).values()):
+            raise ValueError("a bearer caller's name has no '#' (access token callers are <iss>#<sub>)")
         # OAuth 2.0 / OpenID Connect issuers, by iss; their keys fetched from their key sets
         self.issuers = {i.issuer: i for i in issuers or ()}
         names = [BEARER] * bool(bearer_tokens) + [i.scheme_name for i in self.issuers.values()]

@@ -376,6 +376,8 @@ def test_wire_refusals_and_configuration_errors(a2a_world, auth_agent):
         a2a_agent(a2a_world, fac, require_auth=True)
     with pytest.raises(ValueError, match="declared once"):
         a2a_agent(a2a_world, fac, issuers=[issuer, issuer])
+    with pytest.raises(ValueError, match="no '#'"):
+        a2a_agent(a2a_world, fac, bearer_tokens={"t": "https://issuer.test#alice"}, issuers=[issuer])
     with pytest.raises(ValueError, match="token_url"):
         Issuer("https://issuer.test", "data-agent", "https://issuer.test/jwks")
     with pytest.raises(ValueError, match="tenant"):
