@@ -35,7 +35,7 @@ import re
 import ssl
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -59,6 +59,7 @@ from offchain.agent.a2a import (
     AP2_CHECKOUT_RECEIPT,
     AP2_PAYMENT_MANDATE,
     AP2_PAYMENT_RECEIPT,
+    BEARER,
     BINDINGS,
     CANCELED,
     COMPLETED,
@@ -104,6 +105,7 @@ from offchain.agent.a2a import (
     sse,
     stream_response,
 )
+from offchain.agent.a2a_auth import Issuer, KeySetFetcher, jwk_of, verify_token
 from offchain.agent.a2a_grpc import GRPC, MAX_MESSAGE_BYTES, METHODS, status_of, to_json, to_proto
 from offchain.agent.a2a_push import PushSender, check_webhook
 from offchain.agent.errors import (
@@ -116,6 +118,8 @@ from offchain.agent.errors import (
     A2APushNotificationNotSupportedError,
     A2ATaskNotCancelableError,
     A2ATaskNotFoundError,
+    A2ATenantError,
+    A2ATokenError,
     A2AUnauthenticatedError,
     A2AUnsupportedOperationError,
     A2AVersionError,
@@ -207,6 +211,7 @@ class _Record:
     offers: tuple[PaymentRequirements, ...] = ()
     checkout: str | None = None  # the merchant-signed checkout JWT (AP2) of the first offer
     owner: str | None = None  # the authenticated caller that created it (None: anyone with its id)
+    tenant: str = ""  # the tenant it was created under: it exists for that tenant only
     push: dict[str, dict[str, Any]] = field(default_factory=dict)  # config id -> its webhook config
     history: list[Message] = field(default_factory=list)
     receipts: list[dict[str, Any]] = field(default_factory=list)
@@ -272,7 +277,15 @@ class A2AServer:
     the payee address) and this task (``nonce``), pay the offer's amount to the payee from the
     x402 payer, and meet every constraint (budget and recurrence counted over the payments this
     agent has taken, in its Ledger; `digits` names the minor digits of token currencies); each
-    answered with AP2 checkout and payment receipts it signs."""
+    answered with AP2 checkout and payment receipts it signs.
+
+    Callers: `bearer_tokens` (token -> caller) and `issuers` (OAuth 2.0 / OpenID Connect issuers
+    whose JWT access tokens it takes, their keys fetched by `key_sets`) are the security schemes
+    its card declares; with `require_auth` the card requires one of them and every operation
+    refuses an anonymous caller. `tenants` (tenant -> its member callers, None: any caller): each
+    request names one (``tenant``; HTTP+JSON ``/{tenant}/...``) and sees only its tasks.
+    `card_jku`: the key set URL card signatures name (True: the agent's ``/.well-known/jwks.json``,
+    which serves the card key)."""
 
     def __init__(
         self,
@@ -302,11 +315,29 @@ class A2AServer:
         push_verify: ssl.SSLContext | None = None,
         card_key: Any = None,
         card_kid: str | None = None,
+        card_jku: str | bool = False,
+        issuers: list[Issuer] | None = None,
+        key_sets: KeySetFetcher | None = None,
+        require_auth: bool = False,
+        tenants: Mapping[str, Collection[str] | None] | None = None,
     ) -> None:
         if not skills:
             raise ValueError("an agent has at least one skill")
-        if extended_skills and not bearer_tokens:
-            raise ValueError("extended skills are for authenticated callers: give bearer_tokens")
+        if (extended_skills or require_auth) and not (bearer_tokens or issuers):
+            raise ValueError("authenticated callers need a scheme: give bearer_tokens or issuers")
+        if issuers and any("#" in c for c in (bearer_tokens or {}).values()):
+            raise ValueError("a bearer caller's name has no '#' (access token callers are <iss>#<sub>)")
+        # OAuth 2.0 / OpenID Connect issuers, by iss; their keys fetched from their key sets
+        self.issuers = {i.issuer: i for i in issuers or ()}
+        names = [BEARER] * bool(bearer_tokens) + [i.scheme_name for i in self.issuers.values()]
+        if len(set(names)) != len(names) or len(self.issuers) != len(issuers or ()):
+            raise ValueError("each security scheme (and issuer) is declared once: name them apart")
+        self.key_sets = key_sets or KeySetFetcher()
+        self.require_auth = require_auth
+        self.tenants = (
+            None if tenants is None else {t: None if c is None else frozenset(c) for t, c in tenants.items()}
+        )
+        self.card_jku = card_jku
         if preferred not in BINDINGS or (preferred == GRPC and grpc_listen is None):
             raise ValueError(f"the preferred binding {preferred} is not served")
         if grpc_listen is not None and grpc_credentials is None:
@@ -376,11 +407,21 @@ class A2AServer:
             extended_card=bool(self.extended_skills),
             push_notifications=self.push_notifications,
             bearer_auth=bool(self._callers),
+            security_schemes={i.scheme_name: i.scheme() for i in self.issuers.values()},
+            security_requirements=self._requirements() if self.require_auth else None,
         )
         if self.card_key is None:
             return card
         assert self.card_kid is not None
-        return a2a_card.sign_card(card, self.card_key, self.card_kid)
+        jku = self.card_jku if isinstance(self.card_jku, str) else None
+        if self.card_jku is True and http is not None:
+            jku = http + "/.well-known/jwks.json"
+        return a2a_card.sign_card(card, self.card_key, self.card_kid, jku)
+
+    def _requirements(self) -> list[dict[str, Any]]:
+        """The card's securityRequirements: any one of the schemes declared (with its scopes)."""
+        reqs = [{"schemes": {BEARER: {"list": []}}}] if self._callers else []
+        return reqs + [{"schemes": {i.scheme_name: {"list": list(i.scopes)}}} for i in self.issuers.values()]
 
     # ---- tasks
 
@@ -428,7 +469,12 @@ class A2AServer:
         return ap2.sign_checkout(self.merchant_key, body)
 
     async def _new_task(
-        self, msg: Message, stream: _Stream | None, caller: str | None, push: dict[str, Any] | None
+        self,
+        msg: Message,
+        stream: _Stream | None,
+        caller: str | None,
+        push: dict[str, Any] | None,
+        tenant: str = "",
     ) -> Task:
         skills = self.skills | (self.extended_skills if caller is not None else {})
         name = msg.metadata.get("skill", next(iter(self.skills)))
@@ -438,7 +484,7 @@ class A2AServer:
         task_id, context = new_id(), msg.context_id or new_id()
         msg = replace(msg, task_id=task_id, context_id=context)
         task = Task(task_id, context, TaskStatus(WORKING, None, _now_iso()))
-        rec = _Record(task, skill, msg, owner=caller, history=[msg])
+        rec = _Record(task, skill, msg, owner=caller, history=[msg], tenant=tenant)
         if push is not None:
             config = self._push_config(push, task_id)
             rec.push[config["id"]] = config
@@ -677,8 +723,9 @@ class A2AServer:
         if push is not None and not self.push_notifications:
             raise A2APushNotificationNotSupportedError("this agent sends no push notifications")
         if msg.task_id is None:
-            return {"task": (await self._new_task(msg, stream, caller, push)).to_json()}
-        rec = self._record({"id": msg.task_id}, "SendMessage", caller)
+            tenant = params.get("tenant", "")
+            return {"task": (await self._new_task(msg, stream, caller, push, tenant)).to_json()}
+        rec = self._record({"id": msg.task_id, "tenant": params.get("tenant", "")}, "SendMessage", caller)
         if push is not None:
             self._add_push(rec, self._push_config(push, rec.task.id))
         if msg.context_id is not None and msg.context_id != rec.task.context_id:
@@ -708,12 +755,17 @@ class A2AServer:
 
     def _record(self, params: dict[str, Any], method: str, caller: str | None, key: str = "id") -> _Record:
         """The task `params[key]` names, if `caller` may see it: a task an authenticated caller
-        created is its own, and to anyone else it does not exist (InvalidParams, TaskNotFound)."""
+        created is its own, and to anyone else it does not exist, as a task of another tenant
+        (`params["tenant"]`) does not (InvalidParams, TaskNotFound)."""
         task_id = params.get(key)
         if not isinstance(task_id, str) or not task_id:
             raise A2AInvalidParamsError(f"{method} takes params.{key}, a task id")
         rec = self.tasks.get(task_id)
-        if rec is None or (rec.owner is not None and rec.owner != caller):
+        if (
+            rec is None
+            or (rec.owner is not None and rec.owner != caller)
+            or rec.tenant != params.get("tenant", "")
+        ):
             raise A2ATaskNotFoundError(f"no task {task_id[:MAX_ID_CHARS]}")
         return rec
 
@@ -727,6 +779,7 @@ class A2AServer:
         a page at a time behind an opaque cursor bound to the filters."""
         if caller is None:
             raise A2AUnauthenticatedError("ListTasks lists the caller's own tasks: authenticate (Bearer)")
+        tenant = params.get("tenant", "")
         context = params.get("contextId")
         if context is not None and not isinstance(context, str):
             raise A2AInvalidParamsError("params.contextId must be a string")
@@ -749,7 +802,7 @@ class A2AServer:
         if not isinstance(token, str):
             raise A2AInvalidParamsError("params.pageToken must be a string")
         scope = hashlib.sha256(
-            json.dumps([caller, context, state, since and since.isoformat()]).encode()
+            json.dumps([caller, context, state, since and since.isoformat(), tenant]).encode()
         ).hexdigest()[:16]
         cursor = None if token == "" else _cursor(token, scope)
         matching = sorted(
@@ -757,6 +810,7 @@ class A2AServer:
                 (_instant(r.task.status.timestamp, "task"), r.task.id, r)
                 for r in self.tasks.values()
                 if r.owner == caller
+                and r.tenant == tenant
                 and (context is None or r.task.context_id == context)
                 and (state is None or r.task.status.state == state)
                 and (since is None or _instant(r.task.status.timestamp, "task") >= since)
@@ -924,10 +978,12 @@ class A2AServer:
 
     # ---- the bindings
 
-    def service_params(self, get: Callable[[str], str | None], method: str) -> str | None:
+    async def service_params(self, get: Callable[[str], str | None], method: str) -> str | None:
         """Check a request's A2A service parameters (`get` reads a header or gRPC metadata by its
-        lowercase name): the version, the x402 extension on a SendMessage, and the bearer token;
-        the authenticated caller (None: anonymous)."""
+        lowercase name): the version, the x402 extension on a SendMessage, and the credentials
+        (``Authorization: Bearer``, a token of this agent's or an access token of one of its
+        issuers); the authenticated caller (None: anonymous, refused when authentication is
+        required). An access token's caller is ``<iss>#<sub>``."""
         version = get("a2a-version")
         if version is not None and version.split(".")[0] != A2A_VERSION.split(".")[0]:
             raise A2AVersionError(f"this agent speaks A2A {A2A_VERSION}, not {version[:32]}")
@@ -938,19 +994,41 @@ class A2AServer:
             )
         auth = get("authorization")
         if auth is None:
+            if self.require_auth:
+                raise A2AUnauthenticatedError(
+                    "this agent serves authenticated callers only (securityRequirements)"
+                )
             return None
         scheme, _, token = auth.strip().partition(" ")
-        caller = self._callers.get(hashlib.sha256(token.strip().encode()).digest())
-        if scheme.lower() != "bearer" or not token.strip() or caller is None:
-            raise A2AUnauthenticatedError("the Authorization presented is no bearer token of this agent")
-        return caller
+        token = token.strip()
+        caller = self._callers.get(hashlib.sha256(token.encode()).digest())
+        if scheme.lower() == "bearer" and caller is not None:
+            return caller
+        if scheme.lower() == "bearer" and self.issuers and token.count(".") == 2:
+            try:
+                _, claims = await asyncio.to_thread(
+                    verify_token, token, self.issuers, self.key_sets, time.time()
+                )  # (wall time: the issuer's, not the agent's clock)
+            except A2ATokenError as exc:
+                LOG.info("a2a_token_refused", extra={"kind": type(exc).__name__, "reason": str(exc)[:200]})
+                raise
+            return f"{claims['iss']}#{claims['sub']}"
+        raise A2AUnauthenticatedError("the Authorization presented is no bearer token of this agent")
 
     async def handle(
         self, method: str, params: dict[str, Any], caller: str | None, base_url: str | None
     ) -> dict[str, Any] | AsyncIterator[StreamEvent]:
         """An operation's answer, the same for every binding (a streaming one: its events)."""
-        if params.get("tenant") not in (None, ""):
+        tenant = params.get("tenant") or ""
+        if not isinstance(tenant, str):
+            raise A2AInvalidParamsError("params.tenant must be a string")
+        if self.tenants is None and tenant:
             raise A2AInvalidParamsError("this agent serves no tenants: leave tenant empty")
+        if self.tenants is not None:
+            members = self.tenants.get(tenant, frozenset())
+            if tenant not in self.tenants or (members is not None and caller not in members):
+                raise A2ATenantError(f"tenant {tenant[:64]!r} is not served to this caller")
+        params = params | {"tenant": tenant}
         operations: dict[str, Callable[[dict[str, Any], str | None], Awaitable[Any]]] = {
             "SendMessage": lambda p, c: self.send_message(p, None, c),
             "SendStreamingMessage": self.send_streaming_message,
@@ -984,7 +1062,7 @@ class A2AServer:
         method = body["method"]
         if method not in OPERATIONS:
             raise A2AMethodNotFoundError(f"method {method[:64]!r} is not served ({', '.join(OPERATIONS)})")
-        caller = self.service_params(request.headers.get, method)
+        caller = await self.service_params(request.headers.get, method)
         answer = await self.handle(method, params, caller, str(request.base_url))
         return rpc_result(req_id, answer) if isinstance(answer, dict) else answer
 
@@ -1063,8 +1141,12 @@ class A2AServer:
         def rest(method: str, has_body: bool = False) -> Callable[[Request], Awaitable[Response]]:
             async def endpoint(request: Request) -> Response:
                 try:
-                    caller = self.service_params(request.headers.get, method)
+                    caller = await self.service_params(request.headers.get, method)
                     params = query(request) | (await rest_body(request) if has_body else {})
+                    if "tenant" in request.path_params:  # /{tenant}/...: the path names it
+                        if params.get("tenant") not in (None, "", request.path_params["tenant"]):
+                            raise A2AInvalidParamsError("the body names another tenant than the path")
+                        params["tenant"] = request.path_params["tenant"]
                     params |= {
                         "taskId" if "PushNotification" in method else "id": v
                         for k, v in request.path_params.items()
@@ -1102,21 +1184,36 @@ class A2AServer:
                     self.grpc_address = None
 
         configs = "/tasks/{id}/pushNotificationConfigs"
+        operations = [  # HTTP+JSON, each also under /{tenant} (after all of them: /tasks/{id} first)
+            ("/message:send", rest("SendMessage", True), ["POST"]),
+            ("/message:stream", rest("SendStreamingMessage", True), ["POST"]),
+            ("/tasks", rest("ListTasks"), ["GET"]),
+            ("/extendedAgentCard", rest("GetExtendedAgentCard"), ["GET"]),
+            ("/tasks/{id}:subscribe", rest("SubscribeToTask"), ["POST", "GET"]),
+            ("/tasks/{id}:cancel", rest("CancelTask"), ["POST"]),
+            (configs, rest("CreateTaskPushNotificationConfig", True), ["POST"]),
+            (configs, rest("ListTaskPushNotificationConfigs"), ["GET"]),
+            (configs + "/{config}", rest("GetTaskPushNotificationConfig"), ["GET"]),
+            (configs + "/{config}", rest("DeleteTaskPushNotificationConfig"), ["DELETE"]),
+            ("/tasks/{id}", rest("GetTask"), ["GET"]),
+        ]
+
+        async def jwks(request: Request) -> JSONResponse:
+            """The card key's JWK Set (what a card signature's jku names)."""
+            assert self.card_key is not None and self.card_kid is not None
+            return JSONResponse({"keys": [jwk_of(self.card_key, self.card_kid)]})
+
+        tenanted = [] if self.tenants is None else [("/{tenant}" + p, e, m) for p, e, m in operations]
         return Starlette(
             routes=[
                 Route("/.well-known/agent-card.json", card, methods=["GET"]),
+                *(
+                    [Route("/.well-known/jwks.json", jwks, methods=["GET"])]
+                    if self.card_key is not None
+                    else []
+                ),
                 Route("/a2a", rpc, methods=["POST"]),
-                Route("/message:send", rest("SendMessage", True), methods=["POST"]),
-                Route("/message:stream", rest("SendStreamingMessage", True), methods=["POST"]),
-                Route("/tasks", rest("ListTasks"), methods=["GET"]),
-                Route("/extendedAgentCard", rest("GetExtendedAgentCard"), methods=["GET"]),
-                Route("/tasks/{id}:subscribe", rest("SubscribeToTask"), methods=["POST", "GET"]),
-                Route("/tasks/{id}:cancel", rest("CancelTask"), methods=["POST"]),
-                Route(configs, rest("CreateTaskPushNotificationConfig", True), methods=["POST"]),
-                Route(configs, rest("ListTaskPushNotificationConfigs"), methods=["GET"]),
-                Route(configs + "/{config}", rest("GetTaskPushNotificationConfig"), methods=["GET"]),
-                Route(configs + "/{config}", rest("DeleteTaskPushNotificationConfig"), methods=["DELETE"]),
-                Route("/tasks/{id}", rest("GetTask"), methods=["GET"]),
+                *(Route(p, e, methods=m) for p, e, m in operations + tenanted),
             ],
             exception_handlers={404: not_found, 405: not_found},
             lifespan=lifespan,
@@ -1158,7 +1255,7 @@ class _Servicer(a2a_pb2_grpc.A2AServiceServicer):
         self, method: str, request: Any, context: grpc.aio.ServicerContext
     ) -> tuple[dict[str, Any], str | None]:
         md = {k.lower(): v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
-        caller = self.agent.service_params(md.get, method)
+        caller = await self.agent.service_params(md.get, method)
         return to_json(request), caller
 
     async def _unary(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> Any:
