@@ -290,7 +290,14 @@ def test_tasks_survive_a_restart_of_the_agent(world, tmp_path, monkeypatch):
         assert done.task.status.state == COMPLETED and payer0 - w.balance("payer") == PRICE
         with pytest.raises(E.A2ATaskNotFoundError):
             A2AClient(s.url, w.client("payer")).get_task(t.id)  # still alice's
-    db = sqlite3.connect(path)
+        # a task whose skill the restarted agent no longer serves: read, not paid
+        retired = _open_task(c)
+        db = sqlite3.connect(path)
+        db.execute('UPDATE a2a_tasks SET body = replace(body, \'"skill":"price"\', \'"skill":"old"\')')
+        db.commit()
+        assert c.get_task(retired.id).status.state == INPUT_REQUIRED
+        with pytest.raises(E.A2AUnsupportedOperationError, match="no longer served"):
+            c.pay(retired)
     db.execute("UPDATE a2a_tasks SET body = '{}' WHERE id = ?", (t.id,))
     db.commit()
     db.close()
