@@ -120,8 +120,9 @@ class AgentStore:
         self.agent = agent
         self.db = _Connection(url, AgentStoreError, "agent store")
         self.lock = threading.RLock()
-        for stmt in SCHEMA:
-            self.db.execute(stmt.format(c='COLLATE "C"' if self.db.postgres else ""))
+        with self.db.transaction("a2a:schema"):  # two processes starting at once: one makes it
+            for stmt in SCHEMA:
+                self.db.execute(stmt.format(c='COLLATE "C"' if self.db.postgres else ""))
         if not self.db.postgres and url.removeprefix("sqlite:///") != MEMORY:
             self.db.execute("SELECT COUNT(*) FROM a2a_tasks").fetchone()  # a corrupt file fails here
         self.ledger = StoreLedger(self)

@@ -223,6 +223,57 @@ def test_two_stores_on_one_database_never_overspend(url, agent_name):
         s.close()
 
 
+RACER = """
+import sys
+from offchain.agent import ap2, sdjwt
+from offchain.agent.agent_store import AgentStore
+from offchain.agent.errors import MandateBudgetError, MandateReplayError
+
+url, agent = sys.argv[1], sys.argv[2]
+store = AgentStore(url, agent)
+cs = [ap2.budget("USD", "10.00"), ap2.recurrence("ON_DEMAND", 10)]
+mandate = {"vct": ap2.PAYMENT_OPEN, "constraints": cs}
+who = ap2.payee("0x" + "11" * 20)
+print("ready", flush=True)
+sys.stdin.readline()  # both ready: go
+for i in range(20):
+    closed = ap2.closed_payment(f"t{i}", who, 100, "USD", {"id": "card", "type": "x"})
+    v = ap2.Verified(sdjwt.Chain("iss", ()), (mandate,), ("open",), closed)
+    try:
+        store.ledger.check_and_reserve(v, now=1.0, digits=ap2.MINOR_DIGITS, checkout_links=None)
+        print("passed", f"t{i}")
+    except (MandateBudgetError, MandateReplayError) as exc:
+        print("refused", type(exc).__name__)
+"""
+
+
+def test_two_processes_on_one_database_never_overspend(url, agent_name):
+    """Two processes open one database at once (making its tables together), then reserve the same
+    20 transaction ids at the same moment under one mandate (a budget of 10 payments): 10 pass in
+    all, each id at most once."""
+    import subprocess
+    import sys
+
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, url, agent_name],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    assert [p.stdout.readline() for p in procs] == ["ready\n", "ready\n"]  # both opened the store
+    outs = [p.communicate("go\n", timeout=120)[0].split("\n") for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    passed = [ln.split()[1] for out in outs for ln in out if ln.startswith("passed")]
+    assert len(passed) == 10 and len(set(passed)) == 10
+    assert all(len([ln for ln in out if ln]) == 20 for out in outs)
+    s = AgentStore(url, agent_name)
+    assert s.ledger.get("open") == ap2.Usage(10, 1_000, 1.0) and s.ledger.transactions == set(passed)
+    s.close()
+
+
 # ---------------------------------------------------------------- refusals
 
 
