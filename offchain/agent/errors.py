@@ -340,6 +340,11 @@ class A2AUnsupportedOperationError(A2AError):
     http_status, status, reason = 400, "FAILED_PRECONDITION", "UNSUPPORTED_OPERATION"
 
 
+class A2ATaskConflictError(A2AUnsupportedOperationError):
+    """The task changed while this request was handling it (another process of the agent, sharing
+    its store, took it first: a second payment of one task); fetch it again."""
+
+
 class A2AExtensionRequiredError(A2AError):
     """The request did not activate an extension the agent requires (the x402 extension)."""
 
@@ -574,6 +579,12 @@ BY_CODE: dict[str, type[X402Error]] = {
 }
 
 
+class AgentStoreError(AgentError):
+    """The agent's task and payment store (offchain/agent/agent_store.py) cannot be opened or used:
+    a file that is no SQLite database or cannot be written, a DSN that does not connect, a URL of
+    no supported engine; the message names the file or the DSN (its password hidden)."""
+
+
 class PredictionError(AgentError):
     """The AI-settled prediction market (offchain/agent/prediction.py): a question, input record or
     verdict that is malformed, for another request, or not a YES/NO answer."""
@@ -601,6 +612,7 @@ __all__ = [
     "A2AParseError",
     "A2APushNotificationNotSupportedError",
     "A2AResponseError",
+    "A2ATaskConflictError",
     "A2ATaskNotCancelableError",
     "A2ATaskNotFoundError",
     "A2ATenantError",
@@ -618,6 +630,7 @@ __all__ = [
     "A2AVersionError",
     "AgentError",
     "AgentNotFoundError",
+    "AgentStoreError",
     "BudgetExceededError",
     "CredentialRevokedError",
     "CredentialSuspendedError",

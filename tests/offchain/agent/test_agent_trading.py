@@ -291,7 +291,9 @@ def a2a_data_agent(market):
     w, c = market
     fac = w.fresh_facilitator()
     offer = fac.requirements("exact", w.token.address, w.addresses["seller"], PRICE)
-    server = data_agent_a2a(w.w3, c["amm"], w.keys["seller"], (offer,), LocalFacilitator(fac), clock=w.clock)
+    server = data_agent_a2a(
+        w.w3, c["amm"], w.keys["seller"], (offer,), LocalFacilitator(fac), clock=w.clock, store=":memory:"
+    )
     with ServiceServer(server.app(), log_level="warning") as s:
         yield s.url
 
@@ -334,7 +336,7 @@ def test_feed_bought_over_a2a_under_ap2_mandates(market):
     server = data_agent_a2a(
         w.w3, c["amm"], w.keys["seller"], (offer,), LocalFacilitator(fac), clock=w.clock,
         merchant_key=MERCHANT_KEY, require_mandates=True,
-        mandate_issuers={"https://id.example": ISSUER_KEY.public_key()}, digits={cur: 6},
+        mandate_issuers={"https://id.example": ISSUER_KEY.public_key()}, digits={cur: 6}, store=":memory:",
     )  # fmt: skip
     now = int(w.clock())
     cred = sdjwt.issue(
