@@ -18,6 +18,18 @@ not churn it (each newcomer evicting a value about to be read again, for a map, 
 unmap each time): the window keeps the values read most, and the others are read with ``preadv``. Every
 ``AGE_EVERY`` admissions considered, every count is halved, so values read often long ago give way.
 
+Admission by cost (a ski rental): mapping a value costs more than one ``preadv`` of it (a map, its faults,
+an unmap: about 2x a ``preadv`` of 64 KiB out of the page cache) and pays back only over the hits that
+follow. So a value read again is admitted only once the reads it cost outside the window (``preadv``,
+timed by ``clock``, the cost signal) add up to ``ADMIT_SPEND`` times what its admission is estimated to
+cost: at once (its second read) when its first read missed the page cache (a disk read costs many
+admissions), after three or four reads when its reads are page-cache copies (which cost about what the
+map would save). A value that is only ever read twice from the page cache (a restart's reads, the reads
+of values just written) then never pays a map. The estimate is a model (``ADMIT_FIXED_NS`` and
+``ADMIT_PAGE_NS`` a page) scaled by the admissions measured (a moving average of their cost over the
+model's), so that a machine or a load that slows every call slows both sides of the comparison. Reads
+that are not timed (``get``'s, which hand out a map) count as costly: admitted on their second read.
+
 Eviction unmaps a map (``munmap``) when no view of it is held; a map some caller still holds a view of
 (a value :meth:`Window.view` or ``get`` handed out) cannot be unmapped under that view: its pages are
 dropped (``MADV_DONTNEED``: the view stays valid, a later access maps the same bytes again from the
@@ -27,8 +39,10 @@ the window's memory: what a caller touches through a view it keeps is its own.
 
 from __future__ import annotations
 
+import math
 import mmap
 import threading
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -36,6 +50,18 @@ from offchain.store.segment import advise
 
 SEEN_MAX = 4096  # locations remembered as read outside the window (about 100 bytes each)
 AGE_EVERY = 8192  # admissions considered between two halvings of every count
+# The modelled cost of admitting a value (map, advice, faults, the copy, the unmap), measured here: 17 to 20
+# us for 64 KiB (17 pages), 163 to 194 us for 1 MiB (257 pages); a preadv of the same out of the page cache
+# 9.6 to 15 us and 142 to 202 us, from the disk 73 to 95 us and 0.9 ms (docs/store.md).
+ADMIT_FIXED_NS = 8_000
+ADMIT_PAGE_NS = 650
+ADMIT_SPEND = 2  # admitted once its reads outside the window cost this many (estimated) admissions
+SCALE_MIN, SCALE_MAX = (
+    0.25,
+    8.0,
+)  # bounds of the measured scale of the model (one stalled call moves it little)
+MISSED = math.inf  # the cost charged for a read that missed the page cache (waited for the disk)
+COST_CLOCK = time.perf_counter_ns  # the cost signal's clock (a module attribute: tests make it deterministic)
 
 
 class Window:
@@ -43,12 +69,15 @@ class Window:
     their bytes (whole pages) at most ``limit``; thread-safe (one lock, held for the bookkeeping only,
     never across a system call that reads the disk)."""
 
-    def __init__(self, limit: int, segment_of: Any) -> None:
+    def __init__(self, limit: int, segment_of: Any, clock: Any = None) -> None:
         self.limit = limit
         self._segment_of = segment_of
+        self.clock = clock or COST_CLOCK  # what times the reads outside the window and the admissions
         # loc -> [map, the value's view of it (made once, at admission), reads]
         self._maps: OrderedDict[int, list[Any]] = OrderedDict()
-        self._seen: OrderedDict[int, int] = OrderedDict()  # loc -> reads outside the window
+        # loc -> [reads outside the window, their cost (ns; math.inf: not timed)]
+        self._seen: OrderedDict[int, list[Any]] = OrderedDict()
+        self._scale = 1.0  # measured admissions over the model, a moving average
         self._considered = 0
         self._lock = threading.Lock()
         self.mapped = 0  # bytes of the maps held (whole pages): never above ``limit``
@@ -57,6 +86,7 @@ class Window:
         self.admitted = 0
         self.evicted = 0
         self.pinned = 0  # evictions that found a view held (pages dropped, the map left to its views)
+        self.deferred = 0  # reads again that were not admitted because their reads still cost less
 
     def view(self, loc: int) -> memoryview | None:
         """The value at ``loc`` as a read-only view of its kept map (which it pins), or ``None``."""
@@ -84,32 +114,64 @@ class Window:
             out[: len(view)] = view
             return True
 
-    def admit(self, loc: int, length: int) -> int:
+    def admit(self, loc: int, length: int, timed: bool = True) -> int:
         """Whether the value at ``loc`` (``length`` bytes), missing from the window, should be mapped into
-        it now: the reads it counts (with this one) if so, else 0 (and this read is counted). Admitted:
-        read before while remembered, and the window has room or its least recently used map (what the
-        insertion would evict first) was read less often."""
+        it now: the reads it counts (with this one) if so, else 0 (and this read is counted; a ``timed``
+        read's cost is then added by :meth:`charge`, an untimed one counts as costly). Admitted: read
+        before while remembered, its reads outside the window cost ``ADMIT_SPEND`` estimated admissions,
+        and the window has room or its least recently used map (what the insertion would evict first)
+        was read less often."""
         with self._lock:
-            reads = self._seen.pop(loc, 0) + 1
+            entry = self._seen.pop(loc, None) or [0, 0]
+            entry[0] += 1
+            if not timed:
+                entry[1] = math.inf
+            reads = entry[0]
             self._considered += 1
             if self._considered >= AGE_EVERY:
                 self._age()
             if reads >= 2 and length <= self.limit:
-                if self.mapped + length + 2 * mmap.PAGESIZE <= self.limit or not self._maps:
+                if entry[1] < ADMIT_SPEND * self._estimate(length):
+                    self.deferred += 1
+                elif self.mapped + length + 2 * mmap.PAGESIZE <= self.limit or not self._maps:
                     return reads
-                if reads > next(iter(self._maps.values()))[2]:
+                elif reads > next(iter(self._maps.values()))[2]:
                     return reads
-            self._seen[loc] = reads
+            self._seen[loc] = entry
             if len(self._seen) > SEEN_MAX:
                 self._seen.popitem(last=False)
             return 0
 
+    def charge(self, loc: int, cost_ns: int) -> None:
+        """Add ``cost_ns`` (a read of the value at ``loc`` outside the window) to what its reads cost."""
+        with self._lock:
+            entry = self._seen.get(loc)
+            if entry is not None:
+                entry[1] += cost_ns
+
+    def measured(self, length: int, cost_ns: int) -> None:
+        """An admission of ``length`` bytes took ``cost_ns`` (its map, advice, faults and copy): move the
+        model's scale an eighth of the way to it, the sample first brought within half and twice the scale
+        (a call that lost its core for milliseconds moves it by an eighth at most, not to ``SCALE_MAX``),
+        and the scale within ``SCALE_MIN`` .. ``SCALE_MAX``."""
+        with self._lock:
+            scale = self._scale
+            ratio = cost_ns / (ADMIT_FIXED_NS + ADMIT_PAGE_NS * (_pages(length) // mmap.PAGESIZE + 1))
+            ratio = min(2 * scale, max(scale / 2, ratio))
+            self._scale = min(SCALE_MAX, max(SCALE_MIN, scale + (ratio - scale) / 8))
+
+    def _estimate(self, length: int) -> float:
+        """What admitting ``length`` bytes is estimated to cost (ns; lock held)."""
+        return self._scale * (ADMIT_FIXED_NS + ADMIT_PAGE_NS * (_pages(length) // mmap.PAGESIZE + 1))
+
     def _age(self) -> None:
-        """Halve every count (lock held), forgetting the locations whose count reaches 0."""
+        """Halve every count and cost (lock held), forgetting the locations whose count reaches 0."""
         self._considered = 0
         for entry in self._maps.values():
             entry[2] //= 2
-        self._seen = OrderedDict((loc, n // 2) for loc, n in self._seen.items() if n > 1)
+        self._seen = OrderedDict(
+            (loc, [n // 2, spent / 2]) for loc, (n, spent) in self._seen.items() if n > 1
+        )
 
     def insert(
         self, loc: int, mm: mmap.mmap, start: int, length: int, reads: int = 2, live: Any = None
@@ -162,7 +224,8 @@ class Window:
 
     def stats(self) -> dict[str, int]:
         """The window's bound and what it holds: bytes mapped now and at most, maps, hits, admissions,
-        evictions (and those that found a view held)."""
+        evictions (and those that found a view held), reads again not admitted for their cost, and what
+        admitting a 64 KiB value is estimated to cost now (ns)."""
         with self._lock:
             return {
                 "limit_bytes": self.limit,
@@ -173,6 +236,8 @@ class Window:
                 "admitted": self.admitted,
                 "evicted": self.evicted,
                 "evicted_pinned": self.pinned,
+                "deferred": self.deferred,
+                "admission_estimate_ns": round(self._estimate(1 << 16)),
             }
 
 
