@@ -532,7 +532,7 @@ class Table(Recovery):
             kept = window.view(place)
             if kept is None:
                 reads = window.admit(place, value_len, timed=False)  # get's reads: counted, not timed
-                if reads:
+                if type(reads) is int:
                     kept = self._window_map(key, place, value_len, reads)
             if kept is not None:
                 return kept  # pins its map: valid after an eviction, an expiry or a close
@@ -604,23 +604,22 @@ class Table(Recovery):
             return value_len
         place = loc >> LEN_BITS  # unpack(), inlined: this is the hot path
         window = self._window
-        clock = None  # the window's clock when this read's cost is to be charged to the value
+        seen = None  # the value's [reads, cost] in the window, when this read's cost is to be added
         if window is not None and value_len >= PREFETCH_BYTES and not checked:
             # Copies into a memoryview: a bytearray's slice assignment from any other object (a map, bytes)
             # copies the value twice (CPython makes a bytearray of it first); a memoryview's is one memcpy.
             dest = memoryview(out)
             if window.copy_into(place, dest):  # a copy out of pages still mapped: the cheapest copy there is
                 return value_len
-            clock = window.clock
-            started = clock()
-            reads = window.admit(place, value_len)
-            if reads:
-                kept = self._window_map(key, place, value_len, reads)
+            started = window.clock()
+            seen = window.admit(place, value_len)
+            if type(seen) is int:
+                kept = self._window_map(key, place, value_len, seen)
                 if kept is not None:
                     dest[:value_len] = kept
-                    window.measured(value_len, clock() - started)
+                    window.measured(value_len, window.clock() - started)
                     return value_len
-                clock = None
+                seen = None
         reader = self._readers.get(place >> OFFSET_BITS)
         if reader is None:
             reader = self._reader(place >> OFFSET_BITS)
@@ -629,10 +628,10 @@ class Table(Recovery):
         head_len = fmt.RECORD_HEAD_SIZE + len(key)
         at = (place & OFFSET_MASK) - head_len
         head = bytearray(head_len)  # one preadv: the head and key here, the value straight into the buffer
-        if clock is None:
+        if seen is None:
             got = os.preadv(reader.fd, [head, memoryview(out)[:value_len]], at)
         else:  # what the map window's admission weighs: a read from the disk, or a page-cache copy's time
-            got = self._timed_read(reader.fd, head, memoryview(out)[:value_len], at, place, started)
+            got = self._timed_read(reader.fd, head, memoryview(out)[:value_len], at, seen, started)
         if got != head_len + value_len or not head.endswith(key) or _U32.unpack_from(head, 4)[0] != value_len:
             self._read_failed(place, at, got, head_len + value_len)
         if checked:
@@ -649,14 +648,13 @@ class Table(Recovery):
         return value_len
 
     def _timed_read(
-        self, fd: int, head: bytearray, value: memoryview, at: int, place: int, started: int
+        self, fd: int, head: bytearray, value: memoryview, at: int, seen: list, started: int
     ) -> int:
-        """``preadv`` of a large value outside the map window, its cost charged to the value's admission:
-        first with ``RWF_NOWAIT`` (served only out of the page cache); if that would have waited for the
-        disk, the read is charged as a miss (the value is admitted on its next read) and read again, waiting
-        (the pages the first try found are cached: nothing is read twice from the disk); else its time."""
-        window = self._window
-        assert window is not None
+        """``preadv`` of a large value outside the map window, its cost added to what its reads cost
+        (``seen[1]``, :meth:`Window.admit`): first with ``RWF_NOWAIT`` (served only out of the page cache);
+        if that would have waited for the disk, the read counts as a miss (``MISSED``: the value is
+        admitted on its next read) and is done again, waiting (the pages the first try found are cached:
+        nothing is read twice from the disk); else its time counts."""
         if _NOWAIT and self._nowait:
             try:
                 got = os.preadv(fd, [head, value], at, _NOWAIT)
@@ -668,13 +666,13 @@ class Table(Recovery):
                 self._nowait = False
                 got = -2
             if got == len(head) + len(value):
-                window.charge(place, window.clock() - started)
+                seen[1] += self._window.clock() - started  # type: ignore[union-attr]
                 return got
             if got != -2:
-                window.charge(place, MISSED)
+                seen[1] = MISSED
                 return os.preadv(fd, [head, value], at)
         got = os.preadv(fd, [head, value], at)
-        window.charge(place, window.clock() - started)
+        seen[1] += self._window.clock() - started  # type: ignore[union-attr]
         return got
 
     def _reader(self, file_id: int) -> seg_io.ReadFile | None:

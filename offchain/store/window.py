@@ -20,11 +20,11 @@ unmap each time): the window keeps the values read most, and the others are read
 
 Admission by cost (a ski rental): mapping a value costs more than one ``preadv`` of it (a map, its faults,
 an unmap: about 2x a ``preadv`` of 64 KiB out of the page cache) and pays back only over the hits that
-follow. So a value read again is admitted only once the reads it cost outside the window (``preadv``,
-timed by ``clock``, the cost signal) add up to ``ADMIT_SPEND`` times what its admission is estimated to
-cost: at once (its second read) when its first read missed the page cache (a disk read costs many
-admissions), after three or four reads when its reads are page-cache copies (which cost about what the
-map would save). A value that is only ever read twice from the page cache (a restart's reads, the reads
+follow. So a value read again is admitted only once the reads it cost outside the window (charged by
+the table: ``MISSED`` for a read that had to wait for the disk, which ``RWF_NOWAIT`` tells, else its time
+by ``clock``) add up to ``ADMIT_SPEND`` times what its admission is estimated to cost: at once (its
+second read) when its first read missed the page cache, after three or four reads (64 KiB) when its
+reads are page-cache copies (which cost about what the map would save). A value that is only ever read twice from the page cache (a restart's reads, the reads
 of values just written) then never pays a map. The estimate is a model (``ADMIT_FIXED_NS`` and
 ``ADMIT_PAGE_NS`` a page) scaled by the admissions measured (a moving average of their cost over the
 model's), so that a machine or a load that slows every call slows both sides of the comparison. Reads
@@ -78,6 +78,7 @@ class Window:
         # loc -> [reads outside the window, their cost (ns; math.inf: not timed)]
         self._seen: OrderedDict[int, list[Any]] = OrderedDict()
         self._scale = 1.0  # measured admissions over the model, a moving average
+        self._spend: dict[int, float] = {}  # length -> what its reads must cost to be admitted (ns)
         self._considered = 0
         self._lock = threading.Lock()
         self.mapped = 0  # bytes of the maps held (whole pages): never above ``limit``
@@ -102,7 +103,10 @@ class Window:
     def copy_into(self, loc: int, out: memoryview) -> bool:
         """Copy the value at ``loc`` into the start of ``out`` (a writable byte view at least as long) if
         the window holds it; whether it did. The hit path of ``read_into``: no view made, the copy done under the lock (the
-        map cannot be unmapped during it; under the GIL a copy holds off every other thread anyway)."""
+        map cannot be unmapped during it; under the GIL a copy holds off every other thread anyway). A
+        miss takes no lock (one dict lookup: a map inserted meanwhile is found by the next read)."""
+        if loc not in self._maps:
+            return False
         with self._lock:
             entry = self._maps.get(loc)
             if entry is None:
@@ -114,40 +118,50 @@ class Window:
             out[: len(view)] = view
             return True
 
-    def admit(self, loc: int, length: int, timed: bool = True) -> int:
+    def admit(self, loc: int, length: int, timed: bool = True) -> int | list[Any]:
         """Whether the value at ``loc`` (``length`` bytes), missing from the window, should be mapped into
-        it now: the reads it counts (with this one) if so, else 0 (and this read is counted; a ``timed``
-        read's cost is then added by :meth:`charge`, an untimed one counts as costly). Admitted: read
-        before while remembered, its reads outside the window cost ``ADMIT_SPEND`` estimated admissions,
-        and the window has room or its least recently used map (what the insertion would evict first)
-        was read less often."""
-        with self._lock:
-            entry = self._seen.pop(loc, None) or [0, 0]
+        it now: the reads it counts (with this one, an ``int``) if so; else this read is counted and the
+        value's remembered ``[reads, cost]`` returned, to whose cost (``[1]``, ns) a ``timed`` read adds
+        its own once done (an untimed one counts as costly). Admitted: read before while remembered, its
+        reads outside the window cost ``ADMIT_SPEND`` estimated admissions, and the window has room or
+        its least recently used map (what the insertion would evict first) was read less often.
+
+        The bookkeeping of reads not admitted takes no lock (it is most reads outside the window: a lock,
+        the count and the cost under it cost as much as a tenth of a ``preadv`` of 64 KiB): under the GIL
+        each dict operation is atomic, and two threads reading one value at once may lose a count or a
+        cost, which only delays its admission; the decision to admit, and every map, takes the lock."""
+        seen = self._seen
+        entry = seen.pop(loc, None)
+        self._considered += 1
+        if entry is None:  # a first read (or one forgotten): remembered
+            entry = seen[loc] = [1, 0 if timed else math.inf]
+            if len(seen) > SEEN_MAX:
+                try:
+                    seen.popitem(last=False)
+                except KeyError:  # emptied by another thread meanwhile
+                    pass
+        else:
             entry[0] += 1
             if not timed:
                 entry[1] = math.inf
-            reads = entry[0]
-            self._considered += 1
-            if self._considered >= AGE_EVERY:
-                self._age()
-            if reads >= 2 and length <= self.limit:
-                if entry[1] < ADMIT_SPEND * self._estimate(length):
+            spend = self._spend.get(length)
+            if spend is None:
+                spend = self._spend[length] = ADMIT_SPEND * self._estimate(length)
+            if length <= self.limit:
+                if entry[1] < spend:
                     self.deferred += 1
-                elif self.mapped + length + 2 * mmap.PAGESIZE <= self.limit or not self._maps:
-                    return reads
-                elif reads > next(iter(self._maps.values()))[2]:
-                    return reads
-            self._seen[loc] = entry
-            if len(self._seen) > SEEN_MAX:
-                self._seen.popitem(last=False)
-            return 0
-
-    def charge(self, loc: int, cost_ns: int) -> None:
-        """Add ``cost_ns`` (a read of the value at ``loc`` outside the window) to what its reads cost."""
-        with self._lock:
-            entry = self._seen.get(loc)
-            if entry is not None:
-                entry[1] += cost_ns
+                else:
+                    with self._lock:
+                        if self.mapped + length + 2 * mmap.PAGESIZE <= self.limit or not self._maps:
+                            return entry[0]
+                        if entry[0] > next(iter(self._maps.values()))[2]:
+                            return entry[0]
+            seen[loc] = entry
+        if self._considered >= AGE_EVERY:
+            with self._lock:
+                if self._considered >= AGE_EVERY:
+                    self._age()
+        return entry
 
     def measured(self, length: int, cost_ns: int) -> None:
         """An admission of ``length`` bytes took ``cost_ns`` (its map, advice, faults and copy): move the
@@ -159,18 +173,20 @@ class Window:
             ratio = cost_ns / (ADMIT_FIXED_NS + ADMIT_PAGE_NS * (_pages(length) // mmap.PAGESIZE + 1))
             ratio = min(2 * scale, max(scale / 2, ratio))
             self._scale = min(SCALE_MAX, max(SCALE_MIN, scale + (ratio - scale) / 8))
+            self._spend = {}  # the thresholds by length, computed again from the new scale
 
     def _estimate(self, length: int) -> float:
-        """What admitting ``length`` bytes is estimated to cost (ns; lock held)."""
+        """What admitting ``length`` bytes is estimated to cost (ns)."""
         return self._scale * (ADMIT_FIXED_NS + ADMIT_PAGE_NS * (_pages(length) // mmap.PAGESIZE + 1))
 
     def _age(self) -> None:
-        """Halve every count and cost (lock held), forgetting the locations whose count reaches 0."""
+        """Halve every count and cost (lock held), forgetting the locations whose count reaches 0 (from a
+        snapshot: readers update the remembered reads without the lock)."""
         self._considered = 0
         for entry in self._maps.values():
             entry[2] //= 2
         self._seen = OrderedDict(
-            (loc, [n // 2, spent / 2]) for loc, (n, spent) in self._seen.items() if n > 1
+            (loc, [n // 2, spent / 2]) for loc, (n, spent) in list(self._seen.items()) if n > 1
         )
 
     def insert(
@@ -200,8 +216,8 @@ class Window:
         with self._lock:
             for loc in [loc for loc in self._maps if segment_of(loc) == sid]:
                 self._release(self._maps.pop(loc))
-            for loc in [loc for loc in self._seen if segment_of(loc) == sid]:
-                del self._seen[loc]
+            for loc in [loc for loc in list(self._seen) if segment_of(loc) == sid]:
+                self._seen.pop(loc, None)  # a snapshot, and pop: readers update it without the lock
 
     def clear(self) -> None:
         """Forget every map (the table closes)."""
