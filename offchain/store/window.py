@@ -75,7 +75,7 @@ class Window:
         self.clock = clock or COST_CLOCK  # what times the reads outside the window and the admissions
         # loc -> [map, the value's view of it (made once, at admission), reads]
         self._maps: OrderedDict[int, list[Any]] = OrderedDict()
-        # loc -> [reads outside the window, their cost (ns; math.inf: not timed)]
+        # loc -> [reads outside the window, their cost (ns; math.inf: not timed)], oldest first read first
         self._seen: OrderedDict[int, list[Any]] = OrderedDict()
         self._scale = 1.0  # measured admissions over the model, a moving average
         self._spend: dict[int, float] = {}  # length -> what its reads must cost to be admitted (ns)
@@ -131,7 +131,7 @@ class Window:
         each dict operation is atomic, and two threads reading one value at once may lose a count or a
         cost, which only delays its admission; the decision to admit, and every map, takes the lock."""
         seen = self._seen
-        entry = seen.pop(loc, None)
+        entry = seen.get(loc)  # not moved to the end: the oldest first read is forgotten first
         self._considered += 1
         if entry is None:  # a first read (or one forgotten): remembered
             entry = seen[loc] = [1, 0 if timed else math.inf]
@@ -153,10 +153,11 @@ class Window:
                 else:
                     with self._lock:
                         if self.mapped + length + 2 * mmap.PAGESIZE <= self.limit or not self._maps:
+                            seen.pop(loc, None)
                             return entry[0]
                         if entry[0] > next(iter(self._maps.values()))[2]:
+                            seen.pop(loc, None)
                             return entry[0]
-            seen[loc] = entry
         if self._considered >= AGE_EVERY:
             with self._lock:
                 if self._considered >= AGE_EVERY:
