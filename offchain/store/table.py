@@ -606,17 +606,16 @@ class Table(Recovery):
         window = self._window
         seen = None  # the value's [reads, cost] in the window, when this read's cost is to be added
         if window is not None and value_len >= PREFETCH_BYTES and not checked:
-            # Copies into a memoryview: a bytearray's slice assignment from any other object (a map, bytes)
-            # copies the value twice (CPython makes a bytearray of it first); a memoryview's is one memcpy.
-            dest = memoryview(out)
-            if window.copy_into(place, dest):  # a copy out of pages still mapped: the cheapest copy there is
-                return value_len
             started = window.clock()
-            seen = window.admit(place, value_len)
+            seen = window.admit(place, value_len, out=out)  # a hit: copied out of pages still mapped
+            if seen is True:
+                return value_len
             if type(seen) is int:
                 kept = self._window_map(key, place, value_len, seen)
                 if kept is not None:
-                    dest[:value_len] = kept
+                    # into a memoryview: a bytearray's slice assignment from any other object (a map, bytes)
+                    # copies the value twice (CPython makes a bytearray of it first); a memoryview's, once
+                    memoryview(out)[:value_len] = kept
                     window.measured(value_len, window.clock() - started)
                     return value_len
                 seen = None

@@ -100,26 +100,13 @@ class Window:
             entry[2] += 1
             return entry[1][:]  # a view of its own, made under the lock: the map cannot close first
 
-    def copy_into(self, loc: int, out: memoryview) -> bool:
-        """Copy the value at ``loc`` into the start of ``out`` (a writable byte view at least as long) if
-        the window holds it; whether it did. The hit path of ``read_into``: no view made, the copy done under the lock (the
-        map cannot be unmapped during it; under the GIL a copy holds off every other thread anyway). A
-        miss takes no lock (one dict lookup: a map inserted meanwhile is found by the next read)."""
-        if loc not in self._maps:
-            return False
-        with self._lock:
-            entry = self._maps.get(loc)
-            if entry is None:
-                return False
-            self._maps.move_to_end(loc)
-            entry[2] += 1
-            self.hits += 1
-            view = entry[1]
-            out[: len(view)] = view
-            return True
+    def admit(self, loc: int, length: int, timed: bool = True, out: Any = None) -> bool | int | list[Any]:
+        """With ``out`` (a writable byte buffer at least ``length`` long; ``read_into``'s path, in one
+        call): ``True`` when the window holds the value at ``loc`` and it was copied into the start of
+        ``out`` (one copy, through a memoryview, under the lock: the map cannot be unmapped during it;
+        under the GIL a copy holds off every other thread anyway).
 
-    def admit(self, loc: int, length: int, timed: bool = True) -> int | list[Any]:
-        """Whether the value at ``loc`` (``length`` bytes), missing from the window, should be mapped into
+        Else whether the value (``length`` bytes), missing from the window, should be mapped into
         it now: the reads it counts (with this one, an ``int``) if so; else this read is counted and the
         value's remembered ``[reads, cost]`` returned, to whose cost (``[1]``, ns) a ``timed`` read adds
         its own once done (an untimed one counts as costly). Admitted: read before while remembered, its
@@ -130,6 +117,16 @@ class Window:
         the count and the cost under it cost as much as a tenth of a ``preadv`` of 64 KiB): under the GIL
         each dict operation is atomic, and two threads reading one value at once may lose a count or a
         cost, which only delays its admission; the decision to admit, and every map, takes the lock."""
+        if out is not None and loc in self._maps:  # a miss takes no lock: one dict lookup
+            with self._lock:
+                hit = self._maps.get(loc)
+                if hit is not None:
+                    self._maps.move_to_end(loc)
+                    hit[2] += 1
+                    self.hits += 1
+                    view = hit[1]
+                    memoryview(out)[: len(view)] = view
+                    return True
         seen = self._seen
         entry = seen.get(loc)  # not moved to the end: the oldest first read is forgotten first
         self._considered += 1
