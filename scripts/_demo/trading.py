@@ -19,7 +19,9 @@ its policy executor instead (its share alone meets the policy set's threshold, s
 certified), the agent refuses it and records the refused step, and operator B re-executes the policy image
 on the certified input from that DA record in its enrolled enclave and proves the output wrong
 (proveReceiptFault): A is slashed, B is not, and the slashed stake goes to Dave, the set's redistribution
-recipient; the TaskValidator answers the agent's validation requests from InferenceDisputes (100 and 0)
+recipient; each policy task's fee is paid into a VerifiedEscrow bound to the task (its task type charges
+nothing on the mailbox): the proven-wrong step's is refunded to the agent once A's slash is final, the others
+are released to the executor set's payee after the escrow's window; the TaskValidator answers the agent's validation requests from InferenceDisputes (100 and 0)
 and from the TaskMailbox and TaskSlasher for two policy tasks (certified: 100; proven wrong: 0), and
 Carol's feedback says the same as the inference answers.
 """
