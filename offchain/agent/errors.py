@@ -546,6 +546,12 @@ class PolicyRefusedError(PolicyTaskError):
         self.result = result
 
 
+class TaskFeeError(PolicyTaskError):
+    """A task fee paid through VerifiedEscrow (offchain/agent/taskfee.py) was refused: malformed
+    terms, an escrow of another mailbox, a deposit the escrow refused, or a task type that also
+    charges a mailbox fee (its certifiers would be paid twice)."""
+
+
 class PolicyTaskUnknownError(PolicyTaskError):
     """A step record's policy task is not on the chain, or not certified there (created, expired):
     there is no certified output to judge."""
@@ -686,6 +692,7 @@ __all__ = [
     "StatusListError",
     "StatusListExpiredError",
     "StatusListSignatureError",
+    "TaskFeeError",
     "TradeError",
     "TradingError",
     "TransactionDataError",

@@ -51,6 +51,18 @@ def test_demo_token_step(capsys):
     assert pf["faulted"] == {"operator A": True, "operator B": False}
     assert set(pf["redistributed"]) == set(demo.syms) and all(v > 0 for v in pf["redistributed"].values())
     assert "B proves it with its enclave's receipt (TaskSlasher.proveReceiptFault" in out
+    # the policy fees: the type charges 0 on the mailbox, each task's fee is a VerifiedEscrow deposit bound to
+    # it; released to the set's payee after the window, the proven-wrong step's refunded once its slash is final
+    fees, fee, wrong = trading["policy_fees"], demo_trading.POLICY_FEE, demo_trading.POLICY_STEP
+    assert fees["states"] == {**{i: "released" for i in range(wrong)}, wrong: "refunded"}
+    assert fees["refunded"] == fee and fees["payee_paid"] == wrong * fee and fees["mailbox_owed"] == [0, 0]
+    assert f"Step {wrong}'s policy fee stays in escrow while the set's resolver may still cancel" in out
+    assert "(refund: 'slash pending')" in out
+    assert (
+        f"Step {wrong}'s policy fee (0.01 USDC) is refunded to the agent: its certifier's slash is final"
+        in out
+    )
+    assert "Step 1's policy fee (0.01 USDC) is released to the set's payee after the" in out
     # every feed bought over A2A (one task each), paid through the x402 extension
     assert len(set(trading["feed_tasks"])) == records
     assert trading["data_agent_earned"] == records * demo_trading.FEED_PRICE
