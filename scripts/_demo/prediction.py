@@ -8,9 +8,10 @@ tells a short story: a question whose inputs do not exist yet ("did ETH close th
 3,000 USDC?") fixes the model, the parameters and the YES/NO grammar and names its data source (a price
 feed's key); Carol, Dave and Erin bet; after the close the feed disperses its data to DA and signs the
 recording, which Carol relays on-chain (a recording before the close, and one not signed by the feed,
-are refused); Erin checks the recording against the DA record; operator A answers from exactly the
-recorded inputs and posts the verdict; Dave, who lost, re-executes it from the DA record and challenges
-it anyway: B and C uphold it and his bond goes to A; the market settles and the winners collect.
+are refused); Erin checks the recording against the DA record; operator A answers from exactly those
+inputs (computing while the feed disperses them) and posts the verdict; the losing bettor re-executes it
+from the DA record and challenges it anyway: B and C uphold it and the bond goes to A; the market
+settles and the winners collect. About 20-30 s on the shared 2-core machine, most of it the dispersal.
 (`ape run prediction_market` tells the longer story of a question fixed at creation, a tampered verdict
 and the fork.)
 """
@@ -54,7 +55,7 @@ def fmt_usdc(x: int) -> str:
 
 def run(demo: Any) -> dict[str, Any]:
     """Run the prediction-market step on `demo` and print what happened; returns the key facts."""
-    # beside the others' work: the DA client's setup, then Erin's check of the recording
+    # beside the others' work: the DA client's setup, operator A's answer, Erin's check of the recording
     with ThreadPoolExecutor(1) as pool:
         return _story(demo, pool, time.perf_counter())
 
@@ -101,7 +102,11 @@ def _story(demo: Any, pool: ThreadPoolExecutor, t0: float) -> dict[str, Any]:
     early = recording_of(svc, record, {"not yet": "dispersed"}, chain.chain_id, market.address, qid)
     before_close = refusal(market.recordInputs, *early.args(early.sign(feed.key)), sender=demo.carol)
     warp(CLOSE_S + 1)
+    # operator A computes its answer from the feed's published data while the feed disperses it (the model runs in
+    # one thread at a time: the worker here, the main thread after)
+    a_answer = pool.submit(answer, svc, w.signing[demo.op_a.address].to_bytes(), record, demo.erin.address)
     cert = records.put(record.to_json())
+    honest = a_answer.result()
     rec = recording_of(svc, record, cert, chain.chain_id, market.address, qid)
     forged = refusal(market.recordInputs, *rec.args(rec.sign(demo.dave.private_key)), sender=demo.dave)
     r = market.recordInputs(*rec.args(rec.sign(feed.key)), sender=demo.carol)
@@ -112,10 +117,11 @@ def _story(demo: Any, pool: ThreadPoolExecutor, t0: float) -> dict[str, Any]:
     print(f"  recorded inputs: {AT_CLOSE!r}")
     print(f"  Carol relays it (recordInputs: inputs ref {bytes(recorded.inputsRef).hex()[:16]}…, request "
           f"{bytes(recorded.requestHash).hex()[:16]}…); one Dave signed instead of the feed: {forged!r}.")  # fmt: skip
-    erin_check = pool.submit(check_recording, cert, records, svc, rec, q)  # while operator A answers
+    erin_check = pool.submit(
+        check_recording, cert, records, svc, rec, q
+    )  # while operator A posts its verdict
 
     # the verdict over exactly the recorded inputs; a losing bettor disputes it anyway
-    honest = answer(svc, w.signing[demo.op_a.address].to_bytes(), record, demo.erin.address)
     truth = verdict_of(honest)
     register(c, honest, demo.op_a)
     market.proposeVerdict(qid, *proposal_args(honest), sender=demo.op_a)
@@ -124,7 +130,8 @@ def _story(demo: Any, pool: ThreadPoolExecutor, t0: float) -> dict[str, Any]:
         "  Erin fetches the record from DA by its certificate: the question and the prompt the recording names match it."
     )
     print(
-        f"Operator A answers from the recorded inputs: the verdict is {truth} (receipt {honest.digest().hex()[:16]}…)."
+        f"Operator A posts its answer over the recorded inputs (computed while they were dispersed): the verdict "
+        f"is {truth} (receipt {honest.digest().hex()[:16]}…, registered after the close)."
     )
     loser_name = next(n for n, yes, _ in BETS if yes != (truth == "YES"))
     loser = people[loser_name]
