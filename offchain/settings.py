@@ -24,6 +24,7 @@ variables; ``docs/settings.md`` lists the same table (a test keeps the two in st
 | ``EIGEN_AI_REQUEST_TIMEOUT`` | ``600`` | seconds one generation may take; then it is dropped and answered 504 |
 | ``EIGEN_AI_RECEIPTS_KEPT`` | ``4096`` | receipts the server keeps for ``GET /v1/receipts/{key}`` |
 | ``EIGEN_A2A_PUSH_ALLOW_LOOPBACK`` | unset | ``1`` lets an A2A agent post push notifications to loopback webhooks (local tests; never in production) |
+| ``EIGEN_A2A_STORE`` | ``.cache/agent/<name>.sqlite`` | an A2A agent's tasks, push configs and AP2 payment memory: a SQLite path (or ``sqlite:///PATH``) or a ``postgresql://…`` DSN, when the agent is given none |
 | ``EIGEN_STORE_WINDOW_MIB`` | ``64`` | MiB of large values (64 KiB or more) the store keeps mapped between reads, per table; ``0`` off |
 | ``EIGEN_DEMO_AI_MODEL`` | unset | ``tiny`` makes the demo use the tiny seeded model |
 | ``EIGEN_DEPLOYER`` | unset | keystore alias that deploys to a live network (``ape run deploy``) |
@@ -92,6 +93,11 @@ AI_RECEIPTS_KEPT = Setting("EIGEN_AI_RECEIPTS_KEPT", "4096", "receipts the serve
 A2A_PUSH_ALLOW_LOOPBACK = Setting(
     "EIGEN_A2A_PUSH_ALLOW_LOOPBACK", None, "1 lets an A2A agent post push notifications to loopback webhooks"
 )
+A2A_STORE = Setting(
+    "EIGEN_A2A_STORE",
+    None,
+    "an A2A agent's task and AP2 payment store: a SQLite path or postgresql DSN (default .cache/agent/<name>.sqlite)",
+)
 STORE_WINDOW_MIB = Setting(
     "EIGEN_STORE_WINDOW_MIB", "64", "MiB of large values a store table keeps mapped between reads (0: off)"
 )
@@ -125,6 +131,7 @@ ALL: tuple[Setting, ...] = (
     AI_REQUEST_TIMEOUT,
     AI_RECEIPTS_KEPT,
     A2A_PUSH_ALLOW_LOOPBACK,
+    A2A_STORE,
     STORE_WINDOW_MIB,
     DEMO_AI_MODEL,
     DEPLOYER,

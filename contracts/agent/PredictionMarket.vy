@@ -38,10 +38,24 @@
      "dispute window open", "verdict disputed", "appeal window open", "fork pending",
      "set has not decided", "appeal window closed", "already appealed", "fork challenge not pending",
      "fork challenge is about something else", "fork challenge predates the verdict",
-     "no verdict yet", "not settled", "nothing to claim".
+     "no verdict yet", "not settled", "nothing to claim"; recorded questions: "zero address",
+     "recording deadline before close", "deadline before recording deadline",
+     "inputs fixed at creation", "empty recording", "inputs already recorded",
+     "recording deadline passed", "inputs not recorded", "same recording", and the signature
+     module's "invalid signature", "invalid signature length", "invalid signature v",
+     "invalid signature s".
+     Recorded inputs (createRecordedQuestion): the question fixes everything of the request but the
+     prompt (model, tokenizer, engine, sampling parameters, options: `requestBase`) and a data
+     source; after the close anyone relays the source's EIP-712 Recording(questionId, inputsRef,
+     promptHash) (an EOA's ECDSA signature or an ERC-1271 contract's answer) with recordInputs,
+     once, until the recording deadline; the question's request becomes
+     keccak256(abi.encode(RECORDED_TAG, requestBase, promptHash)). A second, different recording
+     the source signed for the same question (contestRecording, anyone, until settlement) proves
+     the source contradicted itself: the question voids. No recording by the deadline: void.
 """
 
 from ethereum.ercs import IERC20
+from ..lib import signatures
 
 MAX_PROMPT_TOKENS: constant(uint256) = 512
 MAX_OUTPUT_TOKENS: constant(uint256) = 512
@@ -49,6 +63,10 @@ MAX_OUTPUT_TOKENS: constant(uint256) = 512
 RECEIPT_DOMAIN_V3: constant(bytes32) = keccak256("eigencloud/ai/receipt/v3")
 REQUEST_TAG: public(constant(bytes32)) = keccak256("eigen.agent.prediction.Request.v1")
 APPEAL_TAG: constant(bytes32) = keccak256("eigen.agent.prediction.Appeal.v1")
+BASE_TAG: constant(bytes32) = keccak256("eigen.agent.prediction.RequestBase.v1")
+RECORDED_TAG: constant(bytes32) = keccak256("eigen.agent.prediction.RecordedRequest.v1")
+DOMAIN_NAME_HASH: constant(bytes32) = keccak256("PredictionMarket")
+RECORDING_TYPEHASH: constant(bytes32) = keccak256("Recording(uint256 questionId,bytes32 inputsRef,bytes32 promptHash)")
 # keccak256 of the texts the YES/NO grammar (VERDICT_SCHEMA in offchain/agent/prediction.py) returns.
 YES_TEXT: public(constant(bytes32)) = keccak256('{"answer":"YES"}')
 NO_TEXT: public(constant(bytes32)) = keccak256('{"answer":"NO"}')
@@ -131,8 +149,8 @@ struct Question:
     creator: address
     questionHash: bytes32    # keccak256 of the question's text
     templateHash: bytes32    # keccak256 of the prompt template (re-executors rebuild the prompt)
-    inputsRef: bytes32       # the input record's reference: keccak256 of its DA certificate
-    requestHash: bytes32     # requestHashOf(the receipt, optionsHash) any verdict must have
+    inputsRef: bytes32       # the input record's reference: keccak256 of its DA certificate (recorded: once recorded)
+    requestHash: bytes32     # the request any verdict must answer (recorded: zero until recorded)
     closeTime: uint256       # bets until here (inclusive); verdicts from registrations after it
     resolveBy: uint256       # no final verdict by here (and none pending): void
     yesPool: uint256
@@ -144,6 +162,9 @@ struct Question:
     outcome: uint8           # OUTCOME_NONE until settled
     remainingPool: uint256   # R of the payout formula
     remainingStake: uint256  # S of the payout formula
+    source: address          # recorded questions: the data source whose signed recording fixes the inputs (zero: fixed at creation)
+    recordBy: uint256        # recorded questions: the recording deadline
+    requestBase: bytes32     # recorded questions: requestBaseOf(the receipt, optionsHash) any verdict must have
 
 
 event QuestionCreated:
@@ -155,6 +176,25 @@ event QuestionCreated:
     requestHash: bytes32
     closeTime: uint256
     resolveBy: uint256
+
+event RecordedQuestionCreated:
+    questionId: indexed(uint256)
+    source: indexed(address)
+    requestBase: bytes32
+    recordBy: uint256
+
+event InputsRecorded:
+    questionId: indexed(uint256)
+    recorder: indexed(address)
+    inputsRef: bytes32
+    promptHash: bytes32
+    requestHash: bytes32
+
+event RecordingContested:
+    questionId: indexed(uint256)
+    contester: indexed(address)
+    inputsRef: bytes32
+    promptHash: bytes32
 
 event BetPlaced:
     questionId: indexed(uint256)
@@ -255,6 +295,48 @@ def requestHashOf(r: InferenceReceipt, optionsHash: bytes32) -> bytes32:
     return self._request_hash(r, optionsHash)
 
 
+@internal
+@pure
+def _request_base(r: InferenceReceipt, optionsHash: bytes32) -> bytes32:
+    return keccak256(abi_encode(BASE_TAG, r.modelHash, r.tokenizerHash, r.engineId, r.seed,
+        r.temperatureMilli, r.topK, r.topPMicro, r.maxTokens, optionsHash))
+
+
+@external
+@pure
+def requestBaseOf(r: InferenceReceipt, optionsHash: bytes32) -> bytes32:
+    """
+    @notice A recorded question's request without its prompt: keccak256(abi.encode(BASE_TAG,
+            modelHash, tokenizerHash, engineId, seed, temperatureMilli, topK, topPMicro,
+            maxTokens, optionsHash)).
+    @param r A receipt (its prompt, operator, client and output are not part of the base).
+    @param optionsHash keccak256 of the request's canonical options.
+    @return The request base.
+    """
+    return self._request_base(r, optionsHash)
+
+
+@external
+@view
+def recordingDigest(questionId: uint256, inputsRef: bytes32, promptHash: bytes32) -> bytes32:
+    """
+    @notice The EIP-712 digest (domain "PredictionMarket", version "1", this chain and market) of
+            Recording(uint256 questionId, bytes32 inputsRef, bytes32 promptHash): what the
+            question's source signs.
+    @param questionId The question.
+    @param inputsRef The input record's reference (keccak256 of its DA certificate).
+    @param promptHash keccak256(abi.encode(uint32[] promptTokens)) of the rendered prompt.
+    @return The digest.
+    """
+    return self._recording_digest(questionId, inputsRef, promptHash)
+
+
+@internal
+@view
+def _recording_digest(questionId: uint256, inputsRef: bytes32, promptHash: bytes32) -> bytes32:
+    return signatures._digest(DOMAIN_NAME_HASH, keccak256(abi_encode(RECORDING_TYPEHASH, questionId, inputsRef, promptHash)))
+
+
 @external
 @view
 def appealEvidence(questionId: uint256) -> bytes32:
@@ -300,8 +382,38 @@ def createQuestion(questionHash: bytes32, templateHash: bytes32, inputsRef: byte
     @param resolveBy The resolution deadline.
     @return The question id.
     """
-    assert closeTime > block.timestamp, "close time passed"
     assert resolveBy > closeTime, "deadline before close"
+    return self._create(questionHash, templateHash, inputsRef, requestHash, closeTime, resolveBy, empty(address), 0, empty(bytes32))
+
+
+@external
+def createRecordedQuestion(questionHash: bytes32, templateHash: bytes32, requestBase: bytes32, source: address, closeTime: uint256, recordBy: uint256, resolveBy: uint256) -> uint256:
+    """
+    @notice Create a binary question whose inputs are recorded after the close: `source` signs the
+            recording (recordInputs) of the input record and the rendered prompt, which anyone
+            relays after `closeTime` and until `recordBy`; a verdict must answer the request
+            `requestBase` completed with that prompt. No recording by `recordBy`: void.
+    @param questionHash keccak256 of the question's text.
+    @param templateHash keccak256 of the prompt template.
+    @param requestBase requestBaseOf the request: model, tokenizer, engine, sampling, options.
+    @param source The data source (an EOA, or a contract answering ERC-1271).
+    @param closeTime The last second bets are taken.
+    @param recordBy The recording deadline.
+    @param resolveBy The resolution deadline.
+    @return The question id.
+    """
+    assert source != empty(address), "zero address"
+    assert recordBy > closeTime, "recording deadline before close"
+    assert resolveBy > recordBy, "deadline before recording deadline"
+    qid: uint256 = self._create(questionHash, templateHash, empty(bytes32), empty(bytes32), closeTime, resolveBy, source, recordBy, requestBase)
+    log RecordedQuestionCreated(questionId=qid, source=source, requestBase=requestBase, recordBy=recordBy)
+    return qid
+
+
+@internal
+def _create(questionHash: bytes32, templateHash: bytes32, inputsRef: bytes32, requestHash: bytes32, closeTime: uint256,
+            resolveBy: uint256, source: address, recordBy: uint256, requestBase: bytes32) -> uint256:
+    assert closeTime > block.timestamp, "close time passed"
     qid: uint256 = self.questionCount + 1
     self.questionCount = qid
     q: Question = empty(Question)
@@ -312,10 +424,65 @@ def createQuestion(questionHash: bytes32, templateHash: bytes32, inputsRef: byte
     q.requestHash = requestHash
     q.closeTime = closeTime
     q.resolveBy = resolveBy
+    q.source = source
+    q.recordBy = recordBy
+    q.requestBase = requestBase
     self._questions[qid] = q
     log QuestionCreated(questionId=qid, creator=msg.sender, questionHash=questionHash, templateHash=templateHash,
         inputsRef=inputsRef, requestHash=requestHash, closeTime=closeTime, resolveBy=resolveBy)
     return qid
+
+
+@internal
+@view
+def _recorded(questionId: uint256) -> Question:
+    q: Question = self._known(questionId)
+    assert q.source != empty(address), "inputs fixed at creation"
+    assert q.outcome == OUTCOME_NONE, "market settled"
+    return q
+
+
+@external
+def recordInputs(questionId: uint256, inputsRef: bytes32, promptHash: bytes32, signature: Bytes[256]):
+    """
+    @notice Record a recorded question's inputs (anyone relays; the source's signature is what
+            counts): after the close, once, until the recording deadline. `signature` is the
+            source's over recordingDigest(questionId, inputsRef, promptHash). The question's
+            request becomes keccak256(abi.encode(RECORDED_TAG, requestBase, promptHash)).
+    @param questionId The question.
+    @param inputsRef The input record's reference (keccak256 of its DA certificate).
+    @param promptHash keccak256(abi.encode(uint32[] promptTokens)) of the template rendered over the record.
+    @param signature The source's signature (65-byte ECDSA, or what its ERC-1271 contract accepts).
+    """
+    q: Question = self._recorded(questionId)
+    assert block.timestamp > q.closeTime, "market open"
+    assert q.inputsRef == empty(bytes32), "inputs already recorded"
+    assert block.timestamp <= q.recordBy, "recording deadline passed"
+    assert inputsRef != empty(bytes32), "empty recording"
+    signatures._check_signature(q.source, self._recording_digest(questionId, inputsRef, promptHash), signature)
+    request: bytes32 = keccak256(abi_encode(RECORDED_TAG, q.requestBase, promptHash))
+    self._questions[questionId].inputsRef = inputsRef
+    self._questions[questionId].requestHash = request
+    log InputsRecorded(questionId=questionId, recorder=msg.sender, inputsRef=inputsRef, promptHash=promptHash, requestHash=request)
+
+
+@external
+def contestRecording(questionId: uint256, inputsRef: bytes32, promptHash: bytes32, signature: Bytes[256]):
+    """
+    @notice Void a recorded question whose source contradicted itself (anyone, until settlement):
+            a recording of the source for the same question, other than the one recorded.
+    @param questionId The question.
+    @param inputsRef The other recording's input reference.
+    @param promptHash The other recording's prompt hash.
+    @param signature The source's signature over recordingDigest(questionId, inputsRef, promptHash).
+    """
+    q: Question = self._recorded(questionId)
+    assert q.inputsRef != empty(bytes32), "inputs not recorded"
+    same: bool = inputsRef == q.inputsRef and keccak256(abi_encode(RECORDED_TAG, q.requestBase, promptHash)) == q.requestHash
+    assert not same, "same recording"
+    signatures._check_signature(q.source, self._recording_digest(questionId, inputsRef, promptHash), signature)
+    log RecordingContested(questionId=questionId, contester=msg.sender, inputsRef=inputsRef, promptHash=promptHash)
+    self._settle(questionId, q, OUTCOME_VOID)
 
 
 @internal
@@ -367,7 +534,13 @@ def proposeVerdict(questionId: uint256, r: InferenceReceipt, optionsHash: bytes3
     assert q.outcome == OUTCOME_NONE, "market settled"
     assert q.receiptDigest == empty(bytes32), "verdict pending"
     assert block.timestamp <= q.resolveBy, "resolution deadline passed"
-    assert self._request_hash(r, optionsHash) == q.requestHash, "receipt is for another request"
+    request: bytes32 = empty(bytes32)
+    if q.source == empty(address):
+        request = self._request_hash(r, optionsHash)
+    else:
+        assert q.requestHash != empty(bytes32), "inputs not recorded"
+        request = keccak256(abi_encode(RECORDED_TAG, self._request_base(r, optionsHash), keccak256(abi_encode(r.promptTokens))))
+    assert request == q.requestHash, "receipt is for another request"
     assert r.domain == keccak256(abi_encode(RECEIPT_DOMAIN_V3, optionsHash, textHash)), "receipt options not bound"
     verdict: uint8 = OUTCOME_NONE
     if textHash == YES_TEXT:
@@ -453,7 +626,9 @@ def settle(questionId: uint256):
     assert block.timestamp > q.closeTime, "market open"
     assert q.outcome == OUTCOME_NONE, "market settled"
     if q.receiptDigest == empty(bytes32):
-        assert block.timestamp > q.resolveBy, "no verdict yet"
+        # no verdict past the deadline, or no recording past the recording deadline: void
+        unrecorded: bool = q.source != empty(address) and q.requestHash == empty(bytes32) and block.timestamp > q.recordBy
+        assert block.timestamp > q.resolveBy or unrecorded, "no verdict yet"
         self._settle(questionId, q, OUTCOME_VOID)
         return
     c: Claim = staticcall IInferenceDisputes(disputes).claims(q.receiptDigest)

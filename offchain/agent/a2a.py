@@ -29,12 +29,14 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import quote
 
 import grpc
 import httpx
 
 from offchain.agent import ap2, sdjwt
-from offchain.agent.a2a_card import verify_card
+from offchain.agent.a2a_auth import KeySetFetcher
+from offchain.agent.a2a_card import JkuPolicy, verify_card_keys
 from offchain.agent.a2a_grpc import GRPC, GrpcChannel
 from offchain.agent.client import PayingClient
 from offchain.agent.errors import (
@@ -654,13 +656,18 @@ def agent_card(
     push_notifications: bool = False,
     extended_card: bool = False,
     bearer_auth: bool = False,
+    security_schemes: Mapping[str, Any] | None = None,
+    security_requirements: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """An A2A v1.0 agent card (JSON) for an agent whose JSON-RPC endpoint is `url` (and, given,
     whose HTTP+JSON binding is served under `rest_url` and whose gRPC service listens at
     `grpc_url`, ``host:port``), the `preferred` binding listed first; `streaming`: it serves
     SendStreamingMessage and SubscribeToTask; `push_notifications`: it posts task updates to
     webhooks; `bearer_auth`: it authenticates callers by bearer token (``securitySchemes``), and
-    with `extended_card` serves authenticated callers an extended card."""
+    with `extended_card` serves authenticated callers an extended card; `security_schemes` (name
+    -> SecurityScheme) are declared beside it, and `security_requirements` (each
+    ``{"schemes": {name: {"list": [scopes]}}}``, one of them to be met) make authentication
+    mandatory."""
     exts: list[dict[str, Any]] = [
         {
             "uri": X402_EXTENSION,
@@ -726,6 +733,10 @@ def agent_card(
                 }
             }
         }
+    if security_schemes:
+        card["securitySchemes"] = card.get("securitySchemes", {}) | dict(security_schemes)
+    if security_requirements:
+        card["securityRequirements"] = list(security_requirements)
     if provider is not None:
         card["provider"] = dict(provider)
     return card
@@ -859,8 +870,11 @@ class A2AClient:
     polling GetTask. `mandates(offer, checkout_jwt, task_id)`, when given (an Ap2Mandates),
     returns the AP2 closed mandates (metadata keys -> SD-JWT chains) the payment carries.
     `token`: a bearer token the agent knows (its tasks are then this caller's own: ListTasks, the
-    extended card). `grpc_credentials`: the channel's (default: TLS with the system's roots, plain
-    to a loopback agent)."""
+    extended card; an OAuth 2.0 / OpenID Connect access token goes the same way). `grpc_credentials`:
+    the channel's (default: TLS with the system's roots, plain to a loopback agent). `card_keys`
+    (kid -> public key) and `jku` (a JkuPolicy: key set URLs trusted, fetched by `key_sets`) make
+    the client accept only a card signed by a trusted key. `tenant`: the tenant every request
+    names (JSON-RPC and gRPC: the request's ``tenant``; HTTP+JSON: the path's first segment)."""
 
     def __init__(
         self,
@@ -876,6 +890,9 @@ class A2AClient:
         token: str | None = None,
         grpc_credentials: grpc.ChannelCredentials | None = None,
         card_keys: Mapping[str, Any] | None = None,
+        jku: JkuPolicy | None = None,
+        key_sets: KeySetFetcher | None = None,
+        tenant: str | None = None,
     ) -> None:
         if binding is not None and binding not in BINDINGS:
             raise ValueError(f"binding is one of {', '.join(BINDINGS)}")
@@ -890,6 +907,11 @@ class A2AClient:
         self.token = token
         self.grpc_credentials = grpc_credentials
         self.card_keys = card_keys
+        self.jku = jku
+        self.key_sets = key_sets if key_sets is not None or jku is None else KeySetFetcher()
+        if tenant is not None and (not tenant or "/" in tenant):
+            raise ValueError("a tenant is a non-empty name without '/'")
+        self.tenant = tenant
         self._card: AgentCard | None = None
         self._grpc: GrpcChannel | None = None
         self._ids = 0
@@ -904,10 +926,19 @@ class A2AClient:
                 raw = r.json()
             except (httpx.HTTPError, ValueError) as exc:
                 raise A2AResponseError(f"no agent card at {self.base_url}: {exc}") from None
-            if self.card_keys is not None:
-                verify_card(raw, self.card_keys)
+            self._verify(raw, self.base_url + "/.well-known/agent-card.json")
             self._card = AgentCard.from_json(raw)
         return self._card
+
+    def _verify(self, raw: Any, url: str) -> None:
+        if self.card_keys is not None or self.jku is not None:
+            verify_card_keys(raw, url, self.card_keys or {}, self.jku, self.key_sets)
+
+    def _params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The request's params with the client's tenant (HTTP+JSON names it in the path)."""
+        if self.tenant is None or self.binding == HTTP_JSON:
+            return params
+        return {"tenant": self.tenant} | params
 
     @property
     def binding(self) -> str:
@@ -964,7 +995,7 @@ class A2AClient:
 
     def _rest_request(self, method: str, params: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
         """(HTTP method, URL, httpx keyword arguments) of an operation over HTTP+JSON."""
-        base = self.card().endpoint(HTTP_JSON)
+        base = self.card().endpoint(HTTP_JSON) + ("" if self.tenant is None else "/" + quote(self.tenant))
         if method in ("SendMessage", "SendStreamingMessage"):
             path = "/message:send" if method == "SendMessage" else "/message:stream"
             return "POST", base + path, {"json": params}
@@ -998,6 +1029,7 @@ class A2AClient:
 
     def call(self, method: str, params: dict[str, Any]) -> Any:
         """One request over the client's binding; an error answer raises its typed A2AError."""
+        params = self._params(params)
         if self.binding == GRPC:
             return self._channel().call(method, params, self._headers(), self.timeout_s)
         if self.binding == HTTP_JSON:
@@ -1020,6 +1052,7 @@ class A2AClient:
     def events(self, method: str, params: dict[str, Any]) -> Iterator[StreamEvent]:
         """The events of a streaming operation (SendStreamingMessage, SubscribeToTask), as the agent
         sends them; a refusal before the stream opens, or an error event, raises its typed error."""
+        params = self._params(params)
         if self.binding == GRPC:
             for v in self._channel().stream(method, params, self._headers(), self.timeout_s):
                 yield stream_event(v)
@@ -1087,8 +1120,7 @@ class A2AClient:
         """The extended card the agent shows this (authenticated) caller; it replaces the public
         one for this client."""
         raw = self.call("GetExtendedAgentCard", {})
-        if self.card_keys is not None:
-            verify_card(raw, self.card_keys)
+        self._verify(raw, self.base_url + "/.well-known/agent-card.json")
         card = AgentCard.from_json(raw)
         self._card = card
         return card

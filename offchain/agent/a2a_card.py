@@ -25,8 +25,10 @@ import binascii
 import json
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -35,12 +37,16 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from offchain.agent import a2a_pb2 as pb
+from offchain.agent.a2a_auth import KeySetFetcher
 from offchain.agent.a2a_grpc import reshape
 from offchain.agent.errors import (
     A2ACardAlgorithmError,
     A2ACardSignatureError,
     A2ACardTamperedError,
     A2ACardUntrustedKeyError,
+    A2AError,
+    A2AKeySetError,
+    A2AKeySetPolicyError,
 )
 
 ALGORITHMS = {"ES256": ec.SECP256R1, "ES256K": ec.SECP256K1}
@@ -285,3 +291,74 @@ def verify_card(card: Any, keys: Mapping[str, ec.EllipticCurvePublicKey]) -> str
         if found:
             raise found[0]
     raise refusals[0]
+
+
+# ---------------------------------------------------------------- keys named by the card (jku)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    p = urlsplit(url)
+    return p.scheme, (p.hostname or "").rstrip("."), p.port or {"https": 443, "http": 80}.get(p.scheme)
+
+
+@dataclass(frozen=True)
+class JkuPolicy:
+    """Which ``jku`` (key set URLs in a card signature's protected header) a client fetches keys
+    from: the card's own origin (`same_origin`: scheme, host and port), and the URLs of `allowed`
+    (an entry ending in ``/`` admits the URLs under it, any other one that URL exactly)."""
+
+    same_origin: bool = True
+    allowed: tuple[str, ...] = ()
+
+    def admits(self, jku: str, card_url: str) -> bool:
+        if self.same_origin and _origin(jku) == _origin(card_url):
+            return True
+        return any(jku == a or (a.endswith("/") and jku.startswith(a)) for a in self.allowed)
+
+
+def verify_card_keys(
+    card: Any,
+    card_url: str,
+    keys: Mapping[str, ec.EllipticCurvePublicKey],
+    policy: JkuPolicy | None,
+    fetcher: KeySetFetcher | None,
+) -> str:
+    """`verify_card` with the trusted `keys`, then, if none of them signed, with the keys the
+    signatures name by ``jku`` where `policy` admits the URL (each signature checked against the
+    key of its own set). The refusals of verify_card, and A2AKeySetError's kinds (a jku off
+    policy, not public, too large, unreachable) when no signature verified and one was refused so."""
+    try:
+        return verify_card(card, keys)
+    except A2ACardUntrustedKeyError as exc:
+        if policy is None or fetcher is None:
+            raise
+        first: A2AError = exc
+    refusals: list[A2AError] = []
+    for sig in card.get("signatures", []):
+        try:
+            header = json.loads(_unb64(sig.get("protected")))
+        except (ValueError, binascii.Error, AttributeError):
+            continue
+        jku, kid = (header.get("jku"), header.get("kid")) if isinstance(header, dict) else (None, None)
+        if not isinstance(jku, str) or not isinstance(kid, str):
+            continue
+        if not policy.admits(jku, card_url):
+            refusals.append(A2AKeySetPolicyError(f"the card's jku {jku[:128]} is not trusted (policy)"))
+            continue
+        try:
+            found = fetcher.keys(jku, kid).get(kid)
+        except A2AKeySetError as err:
+            refusals.append(err)
+            continue
+        if found is None or not isinstance(found.key, ec.EllipticCurvePublicKey):
+            refusals.append(
+                A2ACardUntrustedKeyError(f"the key set at {jku[:128]} has no EC key {kid[:64]!r}")
+            )
+            continue
+        if found.alg is not None and found.alg != header.get("alg"):
+            refusals.append(
+                A2ACardAlgorithmError(f"key {kid[:64]!r} is for {found.alg[:16]}, not the signature's alg")
+            )
+            continue
+        return verify_card(dict(card) | {"signatures": [sig]}, {kid: found.key})
+    raise refusals[0] if refusals else first

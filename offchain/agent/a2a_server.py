@@ -34,10 +34,9 @@ import json
 import re
 import ssl
 import time
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -59,6 +58,7 @@ from offchain.agent.a2a import (
     AP2_CHECKOUT_RECEIPT,
     AP2_PAYMENT_MANDATE,
     AP2_PAYMENT_RECEIPT,
+    BEARER,
     BINDINGS,
     CANCELED,
     COMPLETED,
@@ -104,8 +104,10 @@ from offchain.agent.a2a import (
     sse,
     stream_response,
 )
+from offchain.agent.a2a_auth import Issuer, KeySetFetcher, jwk_of, verify_token
 from offchain.agent.a2a_grpc import GRPC, MAX_MESSAGE_BYTES, METHODS, status_of, to_json, to_proto
 from offchain.agent.a2a_push import PushSender, check_webhook
+from offchain.agent.agent_store import AgentStore, TaskRow, default_url
 from offchain.agent.errors import (
     A2AError,
     A2AExtensionRequiredError,
@@ -114,11 +116,15 @@ from offchain.agent.errors import (
     A2AMethodNotFoundError,
     A2AParseError,
     A2APushNotificationNotSupportedError,
+    A2AResponseError,
     A2ATaskNotCancelableError,
     A2ATaskNotFoundError,
+    A2ATenantError,
+    A2ATokenError,
     A2AUnauthenticatedError,
     A2AUnsupportedOperationError,
     A2AVersionError,
+    AgentStoreError,
     CredentialRevokedError,
     CredentialSuspendedError,
     MandateAmountError,
@@ -157,6 +163,8 @@ CHECKOUT_TTL_S = 600
 DEFAULT_PAGE, MAX_PAGE = 50, 100  # ListTasks page sizes
 OPERATIONS = tuple(METHODS)
 MAX_PUSH_CONFIGS = 8  # webhooks per task
+STALE_WORKING_S = 3600.0  # a task WORKING this long without news: its process stopped (forgettable)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}")
 _HEADER_VALUE = re.compile(r"[\x20-\x7e]{0,4096}")
 COUNT_FIELDS = ("historyLength", "pageSize")  # HTTP+JSON query parameters that are integers
@@ -201,35 +209,43 @@ class Skill:
 
 @dataclass
 class _Record:
+    """A task as a request handles it (read from the agent's store, written back at each change
+    over the `version` it was read at)."""
+
     task: Task
-    skill: Skill
+    skill: Skill | None  # None: a stored task whose skill this agent no longer serves
     request: Message
     offers: tuple[PaymentRequirements, ...] = ()
     checkout: str | None = None  # the merchant-signed checkout JWT (AP2) of the first offer
     owner: str | None = None  # the authenticated caller that created it (None: anyone with its id)
-    push: dict[str, dict[str, Any]] = field(default_factory=dict)  # config id -> its webhook config
+    tenant: str = ""  # the tenant it was created under: it exists for that tenant only
     history: list[Message] = field(default_factory=list)
     receipts: list[dict[str, Any]] = field(default_factory=list)
-    streams: list[_Stream] = field(default_factory=list)
+    version: int = 0
 
 
 class _Stream:
-    """One open stream: the events of the tasks it follows, in order."""
+    """One open stream: the events of the tasks it follows, in order (`registry`: the agent's
+    task id -> the streams following it, in this process)."""
 
-    def __init__(self) -> None:
+    def __init__(self, registry: dict[str, list[_Stream]]) -> None:
         self.queue: asyncio.Queue[StreamEvent] = asyncio.Queue()
-        self.records: list[_Record] = []
+        self.registry = registry
+        self.ids: list[str] = []
 
     def attach(self, rec: _Record) -> None:
         """Follow `rec` from now: its task as it is first, then its updates."""
-        rec.streams.append(self)
-        self.records.append(rec)
+        self.registry.setdefault(rec.task.id, []).append(self)
+        self.ids.append(rec.task.id)
         self.queue.put_nowait(rec.task)
 
     def close(self) -> None:
-        for rec in self.records:
-            rec.streams.remove(self)
-        self.records.clear()
+        for tid in self.ids:
+            followers = self.registry.get(tid, [])
+            followers.remove(self)
+            if not followers:
+                self.registry.pop(tid, None)
+        self.ids.clear()
 
 
 @dataclass(frozen=True)
@@ -256,6 +272,11 @@ def _now_iso() -> str:
     return ts.ToJsonString()
 
 
+def _micros(timestamp: str | None) -> int:
+    """A status timestamp as microseconds since the epoch (how the store orders tasks)."""
+    return (_instant(timestamp, "a task's status timestamp") - _EPOCH) // timedelta(microseconds=1)
+
+
 def _mandate_reason(exc: MandateError) -> str:
     return next(code for cls, code in MANDATE_REASONS if isinstance(exc, cls))
 
@@ -272,7 +293,22 @@ class A2AServer:
     the payee address) and this task (``nonce``), pay the offer's amount to the payee from the
     x402 payer, and meet every constraint (budget and recurrence counted over the payments this
     agent has taken, in its Ledger; `digits` names the minor digits of token currencies); each
-    answered with AP2 checkout and payment receipts it signs."""
+    answered with AP2 checkout and payment receipts it signs.
+
+    Callers: `bearer_tokens` (token -> caller) and `issuers` (OAuth 2.0 / OpenID Connect issuers
+    whose JWT access tokens it takes, their keys fetched by `key_sets`) are the security schemes
+    its card declares; with `require_auth` the card requires one of them and every operation
+    refuses an anonymous caller. `tenants` (tenant -> its member callers, None: any caller): each
+    request names one (``tenant``; HTTP+JSON ``/{tenant}/...``) and sees only its tasks.
+    `card_jku`: the key set URL card signatures name (True: the agent's ``/.well-known/jwks.json``,
+    which serves the card key).
+
+    Its tasks, their push configs and its AP2 payment memory live in `store` (an AgentStore, or
+    its URL: a SQLite path, ``sqlite:///PATH``, ``:memory:`` or a ``postgresql://…`` DSN; default
+    ``EIGEN_A2A_STORE``, else ``.cache/agent/<name>.sqlite``), so a restart forgets none of them,
+    and processes of one agent sharing a database never take one payment twice or overspend a
+    mandate; at most `max_tasks` tasks are kept there (the oldest not being worked on forgotten
+    first)."""
 
     def __init__(
         self,
@@ -302,11 +338,30 @@ class A2AServer:
         push_verify: ssl.SSLContext | None = None,
         card_key: Any = None,
         card_kid: str | None = None,
+        card_jku: str | bool = False,
+        issuers: list[Issuer] | None = None,
+        key_sets: KeySetFetcher | None = None,
+        require_auth: bool = False,
+        tenants: Mapping[str, Collection[str] | None] | None = None,
+        store: str | AgentStore | None = None,
     ) -> None:
         if not skills:
             raise ValueError("an agent has at least one skill")
-        if extended_skills and not bearer_tokens:
-            raise ValueError("extended skills are for authenticated callers: give bearer_tokens")
+        if (extended_skills or require_auth) and not (bearer_tokens or issuers):
+            raise ValueError("authenticated callers need a scheme: give bearer_tokens or issuers")
+        if issuers and any("#" in c for c in (bearer_tokens or {}).values()):
+            raise ValueError("a bearer caller's name has no '#' (access token callers are <iss>#<sub>)")
+        # OAuth 2.0 / OpenID Connect issuers, by iss; their keys fetched from their key sets
+        self.issuers = {i.issuer: i for i in issuers or ()}
+        names = [BEARER] * bool(bearer_tokens) + [i.scheme_name for i in self.issuers.values()]
+        if len(set(names)) != len(names) or len(self.issuers) != len(issuers or ()):
+            raise ValueError("each security scheme (and issuer) is declared once: name them apart")
+        self.key_sets = key_sets or KeySetFetcher()
+        self.require_auth = require_auth
+        self.tenants = (
+            None if tenants is None else {t: None if c is None else frozenset(c) for t, c in tenants.items()}
+        )
+        self.card_jku = card_jku
         if preferred not in BINDINGS or (preferred == GRPC and grpc_listen is None):
             raise ValueError(f"the preferred binding {preferred} is not served")
         if grpc_listen is not None and grpc_credentials is None:
@@ -345,8 +400,9 @@ class A2AServer:
         self.max_tasks = max_tasks
         self.clock = clock
         self.registrations = registrations
-        self.tasks: OrderedDict[str, _Record] = OrderedDict()
-        self.ledger = ap2.Ledger()
+        self.store = store if isinstance(store, AgentStore) else AgentStore(store or default_url(name), name)
+        self.ledger = self.store.ledger
+        self.streams: dict[str, list[_Stream]] = {}  # task id -> the streams following it here
         self._background: set[asyncio.Task[None]] = set()
 
     # ---- the card
@@ -376,11 +432,21 @@ class A2AServer:
             extended_card=bool(self.extended_skills),
             push_notifications=self.push_notifications,
             bearer_auth=bool(self._callers),
+            security_schemes={i.scheme_name: i.scheme() for i in self.issuers.values()},
+            security_requirements=self._requirements() if self.require_auth else None,
         )
         if self.card_key is None:
             return card
         assert self.card_kid is not None
-        return a2a_card.sign_card(card, self.card_key, self.card_kid)
+        jku = self.card_jku if isinstance(self.card_jku, str) else None
+        if self.card_jku is True and http is not None:
+            jku = http + "/.well-known/jwks.json"
+        return a2a_card.sign_card(card, self.card_key, self.card_kid, jku)
+
+    def _requirements(self) -> list[dict[str, Any]]:
+        """The card's securityRequirements: any one of the schemes declared (with its scopes)."""
+        reqs = [{"schemes": {BEARER: {"list": []}}}] if self._callers else []
+        return reqs + [{"schemes": {i.scheme_name: {"list": list(i.scopes)}}} for i in self.issuers.values()]
 
     # ---- tasks
 
@@ -388,25 +454,75 @@ class A2AServer:
         msg = Message(new_id(), AGENT, (Part(text=text),), rec.task.context_id, rec.task.id, meta)
         rec.history.append(msg)
         rec.task = replace(rec.task, status=TaskStatus(state, msg, _now_iso()), history=tuple(rec.history))
+        self._save(rec)
         self._emit(rec, TaskStatusUpdateEvent(rec.task.id, rec.task.context_id, rec.task.status))
         return rec.task
 
     def _emit(self, rec: _Record, event: StreamEvent) -> None:
-        for st in rec.streams:
+        for st in self.streams.get(rec.task.id, ()):
             st.queue.put_nowait(event)
-        for cid, config in rec.push.items():  # queued: a webhook never holds up the task
-            self._push.post(f"{rec.task.id}/{cid}", config, stream_response(event))
+        if not self.push_notifications:
+            return
+        for config in self.store.push_configs(rec.task.id):  # queued: a webhook never holds up the task
+            self._push.post(f"{rec.task.id}/{config['id']}", config, stream_response(event))
+
+    def _row(self, rec: _Record) -> TaskRow:
+        body = {
+            "task": rec.task.to_json(),
+            "skill": None if rec.skill is None else rec.skill.card.id,
+            "request": rec.request.to_json(),
+            "offers": [o.to_json() for o in rec.offers],
+            "checkout": rec.checkout,
+            "receipts": rec.receipts,
+        }
+        t = rec.task
+        return TaskRow(
+            t.id,
+            rec.owner,
+            t.context_id,
+            t.status.state,
+            _micros(t.status.timestamp),
+            body,
+            rec.version,
+            rec.tenant,
+        )
+
+    def _from_row(self, row: TaskRow) -> _Record:
+        b = row.body
+        try:
+            task = Task.from_json(b["task"])
+            request = Message.from_json(b["request"], A2AResponseError)
+            offers = tuple(PaymentRequirements.from_json(o) for o in b["offers"])
+        except (KeyError, TypeError, A2AError, X402Error) as exc:
+            raise AgentStoreError(f"task {row.id} in the agent store is malformed: {exc}") from exc
+        skill = (self.skills | self.extended_skills).get(b.get("skill") or "")
+        history = list(task.history) or [request]
+        return _Record(
+            task,
+            skill,
+            request,
+            offers,
+            b.get("checkout"),
+            row.owner,
+            row.tenant,
+            history,
+            list(b["receipts"]),
+            row.version,
+        )
+
+    def _save(self, rec: _Record) -> None:
+        row = self._row(rec)
+        self.store.save_task(row)
+        rec.version = row.version
 
     def _store(self, rec: _Record) -> None:
-        while len(self.tasks) >= self.max_tasks:
-            old = next((k for k, r in self.tasks.items() if r.task.status.state != WORKING), None)
-            if old is None:
-                raise A2AError(f"{self.max_tasks} tasks are being worked on: try again later")
-            del self.tasks[old]
-        self.tasks[rec.task.id] = rec
+        row = self._row(rec)
+        self.store.create_task(row, self.max_tasks, STALE_WORKING_S)
+        rec.version = row.version
 
     def _required(self, rec: _Record) -> dict[str, Any]:
-        pr = PaymentRequired(ResourceInfo(f"a2a:{rec.task.id}", rec.skill.card.description), rec.offers)
+        what = "" if rec.skill is None else rec.skill.card.description
+        pr = PaymentRequired(ResourceInfo(f"a2a:{rec.task.id}", what), rec.offers)
         meta: dict[str, Any] = {X402_STATUS: PAYMENT_REQUIRED, X402_REQUIRED: pr.to_json()}
         if rec.checkout is not None:
             meta[AP2_CHECKOUT_JWT] = rec.checkout
@@ -428,7 +544,12 @@ class A2AServer:
         return ap2.sign_checkout(self.merchant_key, body)
 
     async def _new_task(
-        self, msg: Message, stream: _Stream | None, caller: str | None, push: dict[str, Any] | None
+        self,
+        msg: Message,
+        stream: _Stream | None,
+        caller: str | None,
+        push: dict[str, Any] | None,
+        tenant: str = "",
     ) -> Task:
         skills = self.skills | (self.extended_skills if caller is not None else {})
         name = msg.metadata.get("skill", next(iter(self.skills)))
@@ -438,23 +559,21 @@ class A2AServer:
         task_id, context = new_id(), msg.context_id or new_id()
         msg = replace(msg, task_id=task_id, context_id=context)
         task = Task(task_id, context, TaskStatus(WORKING, None, _now_iso()))
-        rec = _Record(task, skill, msg, owner=caller, history=[msg])
-        if push is not None:
-            config = self._push_config(push, task_id)
-            rec.push[config["id"]] = config
+        rec = _Record(task, skill, msg, owner=caller, history=[msg], tenant=tenant)
+        config = None if push is None else self._push_config(push, task_id)
         offers = () if skill.offers is None else await skill.offers(msg)
-        if not offers:
-            self._store(rec)
-            if stream is not None:
-                stream.attach(rec)
-            await self._work(rec, None)
-            return rec.task
-        rec.offers = tuple(replace(o, extra={**o.extra, TASK_KEY: task_id}) for o in offers)
-        if self.merchant_key is not None:
-            rec.checkout = self._checkout(task_id, skill, rec.offers[0])
+        if offers:
+            rec.offers = tuple(replace(o, extra={**o.extra, TASK_KEY: task_id}) for o in offers)
+            if self.merchant_key is not None:
+                rec.checkout = self._checkout(task_id, skill, rec.offers[0])
         self._store(rec)
+        if config is not None:
+            self._add_push(rec, config)
         if stream is not None:
             stream.attach(rec)
+        if not offers:
+            await self._work(rec, None)
+            return rec.task
         return self._status(rec, INPUT_REQUIRED, "Payment is required.", self._required(rec))
 
     def _fail(
@@ -625,14 +744,16 @@ class A2AServer:
             try:
                 receipt = await settle_payment(self.facilitator, payment)
             except X402Error as exc:
-                self._fail(rec, exc.code, str(exc), offer.network)
                 rec.task = replace(rec.task, artifacts=())
+                self._fail(rec, exc.code, str(exc), offer.network)
                 return
             settled = True
             rec.receipts.append(receipt.to_json())
             meta = {X402_STATUS: PAYMENT_COMPLETED, X402_RECEIPTS: list(rec.receipts)}
             if reserved is not None:
-                meta |= self._success_receipts(rec, offer, reserved, receipt.transaction)
+                ap2_receipts = self._success_receipts(rec, offer, reserved, receipt.transaction)
+                self.ledger.settle(reserved.reservation, ap2_receipts | {"settlement": receipt.to_json()})
+                meta |= ap2_receipts
             self._status(rec, COMPLETED, "Payment successful.", meta)
         except Exception as exc:  # the facilitator unreachable, a bug: the task fails, unsettled
             LOG.exception("a2a_task_error", extra={"task": rec.task.id})
@@ -645,6 +766,7 @@ class A2AServer:
 
     async def _work(self, rec: _Record, payment: Payment | None) -> bool:
         """Run the skill; its result becomes the task's artifact (a failure ends the task)."""
+        assert rec.skill is not None
         try:
             result = await rec.skill.run(rec.request, payment)
         except Exception as exc:  # the skill's own failure: reported, nothing settled
@@ -656,6 +778,7 @@ class A2AServer:
             return False
         art = Artifact(new_id(), (Part(data=result, media_type="application/json"),), rec.skill.card.id)
         rec.task = replace(rec.task, artifacts=(art,))
+        self._save(rec)
         self._emit(rec, TaskArtifactUpdateEvent(rec.task.id, rec.task.context_id, art))
         if payment is None:
             self._status(rec, COMPLETED, "Done.", {})
@@ -677,8 +800,9 @@ class A2AServer:
         if push is not None and not self.push_notifications:
             raise A2APushNotificationNotSupportedError("this agent sends no push notifications")
         if msg.task_id is None:
-            return {"task": (await self._new_task(msg, stream, caller, push)).to_json()}
-        rec = self._record({"id": msg.task_id}, "SendMessage", caller)
+            tenant = params.get("tenant", "")
+            return {"task": (await self._new_task(msg, stream, caller, push, tenant)).to_json()}
+        rec = self._record({"id": msg.task_id, "tenant": params.get("tenant", "")}, "SendMessage", caller)
         if push is not None:
             self._add_push(rec, self._push_config(push, rec.task.id))
         if msg.context_id is not None and msg.context_id != rec.task.context_id:
@@ -688,6 +812,10 @@ class A2AServer:
             raise A2AUnsupportedOperationError(f"task {msg.task_id} is {state}: it takes no more messages")
         if state != INPUT_REQUIRED:
             raise A2AUnsupportedOperationError(f"task {msg.task_id} is {state}: it awaits no input")
+        if rec.skill is None:
+            raise A2AUnsupportedOperationError(
+                f"task {msg.task_id}'s skill is no longer served by this agent"
+            )
         status = msg.metadata.get(X402_STATUS)
         if status not in (PAYMENT_SUBMITTED, PAYMENT_REJECTED):
             raise A2AInvalidParamsError(
@@ -708,14 +836,19 @@ class A2AServer:
 
     def _record(self, params: dict[str, Any], method: str, caller: str | None, key: str = "id") -> _Record:
         """The task `params[key]` names, if `caller` may see it: a task an authenticated caller
-        created is its own, and to anyone else it does not exist (InvalidParams, TaskNotFound)."""
+        created is its own, and to anyone else it does not exist, as a task of another tenant
+        (`params["tenant"]`) does not (InvalidParams, TaskNotFound)."""
         task_id = params.get(key)
         if not isinstance(task_id, str) or not task_id:
             raise A2AInvalidParamsError(f"{method} takes params.{key}, a task id")
-        rec = self.tasks.get(task_id)
-        if rec is None or (rec.owner is not None and rec.owner != caller):
+        row = self.store.load_task(task_id)
+        if (
+            row is None
+            or (row.owner is not None and row.owner != caller)
+            or row.tenant != params.get("tenant", "")
+        ):
             raise A2ATaskNotFoundError(f"no task {task_id[:MAX_ID_CHARS]}")
-        return rec
+        return self._from_row(row)
 
     async def get_task(self, params: dict[str, Any], caller: str | None = None) -> dict[str, Any]:
         hist = _count(params, "historyLength")
@@ -727,6 +860,7 @@ class A2AServer:
         a page at a time behind an opaque cursor bound to the filters."""
         if caller is None:
             raise A2AUnauthenticatedError("ListTasks lists the caller's own tasks: authenticate (Bearer)")
+        tenant = params.get("tenant", "")
         context = params.get("contextId")
         if context is not None and not isinstance(context, str):
             raise A2AInvalidParamsError("params.contextId must be a string")
@@ -749,33 +883,29 @@ class A2AServer:
         if not isinstance(token, str):
             raise A2AInvalidParamsError("params.pageToken must be a string")
         scope = hashlib.sha256(
-            json.dumps([caller, context, state, since and since.isoformat()]).encode()
+            json.dumps([caller, context, state, since and since.isoformat(), tenant]).encode()
         ).hexdigest()[:16]
         cursor = None if token == "" else _cursor(token, scope)
-        matching = sorted(
-            (
-                (_instant(r.task.status.timestamp, "task"), r.task.id, r)
-                for r in self.tasks.values()
-                if r.owner == caller
-                and (context is None or r.task.context_id == context)
-                and (state is None or r.task.status.state == state)
-                and (since is None or _instant(r.task.status.timestamp, "task") >= since)
-            ),
-            key=lambda x: (x[0], x[1]),
-            reverse=True,
+        rows, total = self.store.list_tasks(
+            caller,
+            tenant=tenant,
+            context_id=context,
+            state=state,
+            since_us=None if since is None else (since - _EPOCH) // timedelta(microseconds=1),
+            before=None if cursor is None else ((cursor[0] - _EPOCH) // timedelta(microseconds=1), cursor[1]),
+            limit=size + 1,
         )
-        rest = [m for m in matching if cursor is None or (m[0], m[1]) < cursor]
-        page = rest[:size]
-        nxt = "" if len(rest) <= size else _token(page[-1][2].task.status.timestamp or "", page[-1][1], scope)
+        page = [self._from_row(r).task for r in rows[:size]]
+        nxt = "" if len(rows) <= size else _token(page[-1].status.timestamp or "", page[-1].id, scope)
         tasks = []
-        for _, _, r in page:
-            t = r.task.to_json(hist)
+        for task in page:
+            t = task.to_json(hist)
             if not arts:
                 t.pop("artifacts", None)
             else:
-                t["artifacts"] = [a.to_json() for a in r.task.artifacts]
+                t["artifacts"] = [a.to_json() for a in task.artifacts]
             tasks.append(t)
-        return {"tasks": tasks, "nextPageToken": nxt, "pageSize": size, "totalSize": len(matching)}
+        return {"tasks": tasks, "nextPageToken": nxt, "pageSize": size, "totalSize": total}
 
     async def extended_card(self, caller: str | None, base_url: str | None) -> dict[str, Any]:
         """GetExtendedAgentCard: the card with the extended skills, for an authenticated caller."""
@@ -813,10 +943,9 @@ class A2AServer:
         return cfg.to_json() | {"id": cfg.id or new_id(), "taskId": task_id}
 
     def _add_push(self, rec: _Record, config: dict[str, Any]) -> None:
-        if config["id"] not in rec.push and len(rec.push) >= MAX_PUSH_CONFIGS:
+        if not self.store.put_push(rec.task.id, config["id"], config, MAX_PUSH_CONFIGS):
             raise A2AInvalidParamsError(f"a task has at most {MAX_PUSH_CONFIGS} push notification configs")
         self._push.forget(f"{rec.task.id}/{config['id']}")
-        rec.push[config["id"]] = config
 
     def _push_record(self, params: dict[str, Any], method: str, caller: str | None) -> _Record:
         if not self.push_notifications:
@@ -840,11 +969,12 @@ class A2AServer:
     async def get_push(self, params: dict[str, Any], caller: str | None) -> dict[str, Any]:
         rec = self._push_record(params, "GetTaskPushNotificationConfig", caller)
         cid = self._config_id(params, "GetTaskPushNotificationConfig")
-        if cid not in rec.push:
+        config = next((c for c in self.store.push_configs(rec.task.id) if c["id"] == cid), None)
+        if config is None:
             raise A2ATaskNotFoundError(
                 f"task {rec.task.id} has no push notification config {cid[:MAX_ID_CHARS]}"
             )
-        return dict(rec.push[cid])
+        return config
 
     async def list_push(self, params: dict[str, Any], caller: str | None) -> dict[str, Any]:
         """ListTaskPushNotificationConfigs: all of them on one page (a task has few)."""
@@ -852,14 +982,14 @@ class A2AServer:
         _count(params, "pageSize")
         if params.get("pageToken") not in (None, ""):
             raise A2AInvalidParamsError("params.pageToken: the configs fit one page, there is no other")
-        return {"configs": [dict(c) for c in rec.push.values()], "nextPageToken": ""}
+        return {"configs": self.store.push_configs(rec.task.id), "nextPageToken": ""}
 
     async def delete_push(self, params: dict[str, Any], caller: str | None) -> dict[str, Any]:
         """DeleteTaskPushNotificationConfig: idempotent (deleting a config the task lacks is no
         error); nothing more is posted to it."""
         rec = self._push_record(params, "DeleteTaskPushNotificationConfig", caller)
         cid = self._config_id(params, "DeleteTaskPushNotificationConfig")
-        rec.push.pop(cid, None)
+        self.store.delete_push(rec.task.id, cid)
         self._push.forget(f"{rec.task.id}/{cid}")
         return {}
 
@@ -903,7 +1033,7 @@ class A2AServer:
         self, params: dict[str, Any], caller: str | None = None
     ) -> AsyncIterator[StreamEvent]:
         """SendStreamingMessage: SendMessage's work, its events streamed as they happen."""
-        st = _Stream()
+        st = _Stream(self.streams)
         job = asyncio.ensure_future(self.send_message(params, st, caller))
         self._background.add(job)
         job.add_done_callback(self._background.discard)
@@ -918,16 +1048,18 @@ class A2AServer:
             raise A2AUnsupportedOperationError(
                 f"task {rec.task.id} is {rec.task.status.state}: it has no updates"
             )
-        st = _Stream()
+        st = _Stream(self.streams)
         st.attach(rec)
         return await self._opened(self._events(st, None))
 
     # ---- the bindings
 
-    def service_params(self, get: Callable[[str], str | None], method: str) -> str | None:
+    async def service_params(self, get: Callable[[str], str | None], method: str) -> str | None:
         """Check a request's A2A service parameters (`get` reads a header or gRPC metadata by its
-        lowercase name): the version, the x402 extension on a SendMessage, and the bearer token;
-        the authenticated caller (None: anonymous)."""
+        lowercase name): the version, the x402 extension on a SendMessage, and the credentials
+        (``Authorization: Bearer``, a token of this agent's or an access token of one of its
+        issuers); the authenticated caller (None: anonymous, refused when authentication is
+        required). An access token's caller is ``<iss>#<sub>``."""
         version = get("a2a-version")
         if version is not None and version.split(".")[0] != A2A_VERSION.split(".")[0]:
             raise A2AVersionError(f"this agent speaks A2A {A2A_VERSION}, not {version[:32]}")
@@ -938,19 +1070,41 @@ class A2AServer:
             )
         auth = get("authorization")
         if auth is None:
+            if self.require_auth:
+                raise A2AUnauthenticatedError(
+                    "this agent serves authenticated callers only (securityRequirements)"
+                )
             return None
         scheme, _, token = auth.strip().partition(" ")
-        caller = self._callers.get(hashlib.sha256(token.strip().encode()).digest())
-        if scheme.lower() != "bearer" or not token.strip() or caller is None:
-            raise A2AUnauthenticatedError("the Authorization presented is no bearer token of this agent")
-        return caller
+        token = token.strip()
+        caller = self._callers.get(hashlib.sha256(token.encode()).digest())
+        if scheme.lower() == "bearer" and caller is not None:
+            return caller
+        if scheme.lower() == "bearer" and self.issuers and token.count(".") == 2:
+            try:
+                _, claims = await asyncio.to_thread(
+                    verify_token, token, self.issuers, self.key_sets, time.time()
+                )  # (wall time: the issuer's, not the agent's clock)
+            except A2ATokenError as exc:
+                LOG.info("a2a_token_refused", extra={"kind": type(exc).__name__, "reason": str(exc)[:200]})
+                raise
+            return f"{claims['iss']}#{claims['sub']}"
+        raise A2AUnauthenticatedError("the Authorization presented is no bearer token of this agent")
 
     async def handle(
         self, method: str, params: dict[str, Any], caller: str | None, base_url: str | None
     ) -> dict[str, Any] | AsyncIterator[StreamEvent]:
         """An operation's answer, the same for every binding (a streaming one: its events)."""
-        if params.get("tenant") not in (None, ""):
+        tenant = params.get("tenant") or ""
+        if not isinstance(tenant, str):
+            raise A2AInvalidParamsError("params.tenant must be a string")
+        if self.tenants is None and tenant:
             raise A2AInvalidParamsError("this agent serves no tenants: leave tenant empty")
+        if self.tenants is not None:
+            members = self.tenants.get(tenant, frozenset())
+            if tenant not in self.tenants or (members is not None and caller not in members):
+                raise A2ATenantError(f"tenant {tenant[:64]!r} is not served to this caller")
+        params = params | {"tenant": tenant}
         operations: dict[str, Callable[[dict[str, Any], str | None], Awaitable[Any]]] = {
             "SendMessage": lambda p, c: self.send_message(p, None, c),
             "SendStreamingMessage": self.send_streaming_message,
@@ -984,7 +1138,7 @@ class A2AServer:
         method = body["method"]
         if method not in OPERATIONS:
             raise A2AMethodNotFoundError(f"method {method[:64]!r} is not served ({', '.join(OPERATIONS)})")
-        caller = self.service_params(request.headers.get, method)
+        caller = await self.service_params(request.headers.get, method)
         answer = await self.handle(method, params, caller, str(request.base_url))
         return rpc_result(req_id, answer) if isinstance(answer, dict) else answer
 
@@ -1063,8 +1217,12 @@ class A2AServer:
         def rest(method: str, has_body: bool = False) -> Callable[[Request], Awaitable[Response]]:
             async def endpoint(request: Request) -> Response:
                 try:
-                    caller = self.service_params(request.headers.get, method)
+                    caller = await self.service_params(request.headers.get, method)
                     params = query(request) | (await rest_body(request) if has_body else {})
+                    if "tenant" in request.path_params:  # /{tenant}/...: the path names it
+                        if params.get("tenant") not in (None, "", request.path_params["tenant"]):
+                            raise A2AInvalidParamsError("the body names another tenant than the path")
+                        params["tenant"] = request.path_params["tenant"]
                     params |= {
                         "taskId" if "PushNotification" in method else "id": v
                         for k, v in request.path_params.items()
@@ -1102,21 +1260,36 @@ class A2AServer:
                     self.grpc_address = None
 
         configs = "/tasks/{id}/pushNotificationConfigs"
+        operations = [  # HTTP+JSON, each also under /{tenant} (after all of them: /tasks/{id} first)
+            ("/message:send", rest("SendMessage", True), ["POST"]),
+            ("/message:stream", rest("SendStreamingMessage", True), ["POST"]),
+            ("/tasks", rest("ListTasks"), ["GET"]),
+            ("/extendedAgentCard", rest("GetExtendedAgentCard"), ["GET"]),
+            ("/tasks/{id}:subscribe", rest("SubscribeToTask"), ["POST", "GET"]),
+            ("/tasks/{id}:cancel", rest("CancelTask"), ["POST"]),
+            (configs, rest("CreateTaskPushNotificationConfig", True), ["POST"]),
+            (configs, rest("ListTaskPushNotificationConfigs"), ["GET"]),
+            (configs + "/{config}", rest("GetTaskPushNotificationConfig"), ["GET"]),
+            (configs + "/{config}", rest("DeleteTaskPushNotificationConfig"), ["DELETE"]),
+            ("/tasks/{id}", rest("GetTask"), ["GET"]),
+        ]
+
+        async def jwks(request: Request) -> JSONResponse:
+            """The card key's JWK Set (what a card signature's jku names)."""
+            assert self.card_key is not None and self.card_kid is not None
+            return JSONResponse({"keys": [jwk_of(self.card_key, self.card_kid)]})
+
+        tenanted = [] if self.tenants is None else [("/{tenant}" + p, e, m) for p, e, m in operations]
         return Starlette(
             routes=[
                 Route("/.well-known/agent-card.json", card, methods=["GET"]),
+                *(
+                    [Route("/.well-known/jwks.json", jwks, methods=["GET"])]
+                    if self.card_key is not None
+                    else []
+                ),
                 Route("/a2a", rpc, methods=["POST"]),
-                Route("/message:send", rest("SendMessage", True), methods=["POST"]),
-                Route("/message:stream", rest("SendStreamingMessage", True), methods=["POST"]),
-                Route("/tasks", rest("ListTasks"), methods=["GET"]),
-                Route("/extendedAgentCard", rest("GetExtendedAgentCard"), methods=["GET"]),
-                Route("/tasks/{id}:subscribe", rest("SubscribeToTask"), methods=["POST", "GET"]),
-                Route("/tasks/{id}:cancel", rest("CancelTask"), methods=["POST"]),
-                Route(configs, rest("CreateTaskPushNotificationConfig", True), methods=["POST"]),
-                Route(configs, rest("ListTaskPushNotificationConfigs"), methods=["GET"]),
-                Route(configs + "/{config}", rest("GetTaskPushNotificationConfig"), methods=["GET"]),
-                Route(configs + "/{config}", rest("DeleteTaskPushNotificationConfig"), methods=["DELETE"]),
-                Route("/tasks/{id}", rest("GetTask"), methods=["GET"]),
+                *(Route(p, e, methods=m) for p, e, m in operations + tenanted),
             ],
             exception_handlers={404: not_found, 405: not_found},
             lifespan=lifespan,
@@ -1158,7 +1331,7 @@ class _Servicer(a2a_pb2_grpc.A2AServiceServicer):
         self, method: str, request: Any, context: grpc.aio.ServicerContext
     ) -> tuple[dict[str, Any], str | None]:
         md = {k.lower(): v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
-        caller = self.agent.service_params(md.get, method)
+        caller = await self.agent.service_params(md.get, method)
         return to_json(request), caller
 
     async def _unary(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> Any:

@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 
 from eth_utils import to_checksum_address
 
@@ -755,6 +755,17 @@ class Reservation:
     amount: int = 0
 
 
+class PaymentLedger(Protocol):
+    """A verifier's payment memory: :class:`Ledger` (in this process) or
+    offchain.agent.agent_store.StoreLedger (in the agent's database, surviving restarts)."""
+
+    def check_and_reserve(
+        self, v: Verified, *, now: float, digits: Mapping[str, int], checkout_links: frozenset[str] | None
+    ) -> Reservation: ...
+
+    def release(self, r: Reservation) -> None: ...
+
+
 def check_checkout(
     text: Any,
     issuers: Mapping[str, sdjwt.PublicKey],
@@ -803,7 +814,7 @@ def check_payment(
     nonce: str,
     expected: Expected,
     now: float,
-    ledger: Ledger,
+    ledger: PaymentLedger,
     checkout: Verified | None,
     digits: Mapping[str, int] = MINOR_DIGITS,
     root_typs: frozenset[str] = frozenset({sdjwt.TYP}),

@@ -340,6 +340,11 @@ class A2AUnsupportedOperationError(A2AError):
     http_status, status, reason = 400, "FAILED_PRECONDITION", "UNSUPPORTED_OPERATION"
 
 
+class A2ATaskConflictError(A2AUnsupportedOperationError):
+    """The task changed while this request was handling it (another process of the agent, sharing
+    its store, took it first: a second payment of one task); fetch it again."""
+
+
 class A2AExtensionRequiredError(A2AError):
     """The request did not activate an extension the agent requires (the x402 extension)."""
 
@@ -410,6 +415,75 @@ class A2ACardAlgorithmError(A2ACardSignatureError):
     """A signature names an algorithm this client does not verify (only ES256 and ES256K are)."""
 
 
+class A2ATokenError(A2AUnauthenticatedError):
+    """An OAuth 2.0 / OpenID Connect access token (a JWT) is refused; the kinds below say why.
+    Over the wire every kind is UNAUTHENTICATED (a caller learns nothing more than it would from
+    an unknown token); the server logs the kind."""
+
+
+class A2ATokenExpiredError(A2ATokenError):
+    """The access token's ``exp`` has passed (or it has none)."""
+
+
+class A2ATokenNotYetValidError(A2ATokenError):
+    """The access token's ``nbf`` (or ``iat``) is in the future."""
+
+
+class A2ATokenIssuerError(A2ATokenError):
+    """The access token's ``iss`` is no issuer the agent trusts."""
+
+
+class A2ATokenAudienceError(A2ATokenError):
+    """The access token's ``aud`` does not name this agent."""
+
+
+class A2ATokenScopeError(A2ATokenError):
+    """The access token lacks a scope the agent's security requirement names."""
+
+
+class A2ATokenKeyError(A2ATokenError):
+    """The access token's ``kid`` is no key of its issuer's key set (after one refresh), or the
+    issuer's key set could not be fetched."""
+
+
+class A2ATokenAlgorithmError(A2ATokenError):
+    """The access token's ``alg`` is not on the issuer's allow-list (``none``, HMAC: refused), does
+    not match its key's type, or the token names ``crit`` parameters."""
+
+
+class A2ATokenSignatureError(A2ATokenError):
+    """The access token is malformed, or its signature does not verify under its issuer's key."""
+
+
+class A2ATenantError(A2AError):
+    """A request names a tenant the agent does not serve, or one this caller is not a member of
+    (one error for both: no hint of which tenants exist)."""
+
+    rpc_code = -32041
+    http_status, status, reason = 403, "PERMISSION_DENIED", "TENANT_NOT_PERMITTED"
+
+
+class A2AKeySetError(A2AError):
+    """A JSON Web Key Set (an agent card's ``jku``, an issuer's ``jwks_uri``) could not be used:
+    unreachable, not JSON, malformed (client side, or an agent fetching its issuers' keys)."""
+
+    rpc_code = -32006
+    http_status, status, reason = 500, "INTERNAL", "KEY_SET_UNAVAILABLE"
+
+
+class A2AKeySetAddressError(A2AKeySetError):
+    """The key set's URL is not https, carries credentials, or its host is (or resolves to) an
+    address that is not public: refused before anything is sent (server-side request forgery)."""
+
+
+class A2AKeySetPolicyError(A2AKeySetError):
+    """A card's ``jku`` is not a URL the client trusts (not the card's origin, not allow-listed)."""
+
+
+class A2AKeySetSizeError(A2AKeySetError):
+    """The key set is larger than the bound (or holds more keys than allowed)."""
+
+
 _A2A_ERRORS = (
     A2AError,
     A2AParseError,
@@ -426,6 +500,7 @@ _A2A_ERRORS = (
     A2AContentTypeNotSupportedError,
     A2AExtendedCardNotConfiguredError,
     A2AUnauthenticatedError,
+    A2ATenantError,
 )
 # JSON-RPC error code -> error class (the client raises the typed error of an agent's answer).
 A2A_BY_CODE: dict[int, type[A2AError]] = {cls.rpc_code: cls for cls in _A2A_ERRORS}
@@ -469,6 +544,12 @@ class PolicyRefusedError(PolicyTaskError):
     def __init__(self, message: str, result: Any = None) -> None:
         super().__init__(message)
         self.result = result
+
+
+class TaskFeeError(PolicyTaskError):
+    """A task fee paid through VerifiedEscrow (offchain/agent/taskfee.py) was refused: malformed
+    terms, an escrow of another mailbox, a deposit the escrow refused, or a task type that also
+    charges a mailbox fee (its certifiers would be paid twice)."""
 
 
 class PolicyTaskUnknownError(PolicyTaskError):
@@ -523,6 +604,12 @@ BY_CODE: dict[str, type[X402Error]] = {
 }
 
 
+class AgentStoreError(AgentError):
+    """The agent's task and payment store (offchain/agent/agent_store.py) cannot be opened or used:
+    a file that is no SQLite database or cannot be written, a DSN that does not connect, a URL of
+    no supported engine; the message names the file or the DSN (its password hidden)."""
+
+
 class PredictionError(AgentError):
     """The AI-settled prediction market (offchain/agent/prediction.py): a question, input record or
     verdict that is malformed, for another request, or not a YES/NO answer."""
@@ -542,17 +629,33 @@ __all__ = [
     "A2AExtensionRequiredError",
     "A2AInvalidParamsError",
     "A2AInvalidRequestError",
+    "A2AKeySetAddressError",
+    "A2AKeySetError",
+    "A2AKeySetPolicyError",
+    "A2AKeySetSizeError",
     "A2AMethodNotFoundError",
     "A2AParseError",
     "A2APushNotificationNotSupportedError",
     "A2AResponseError",
+    "A2ATaskConflictError",
     "A2ATaskNotCancelableError",
     "A2ATaskNotFoundError",
+    "A2ATenantError",
+    "A2ATokenAlgorithmError",
+    "A2ATokenAudienceError",
+    "A2ATokenError",
+    "A2ATokenExpiredError",
+    "A2ATokenIssuerError",
+    "A2ATokenKeyError",
+    "A2ATokenNotYetValidError",
+    "A2ATokenScopeError",
+    "A2ATokenSignatureError",
     "A2AUnauthenticatedError",
     "A2AUnsupportedOperationError",
     "A2AVersionError",
     "AgentError",
     "AgentNotFoundError",
+    "AgentStoreError",
     "BudgetExceededError",
     "CredentialRevokedError",
     "CredentialSuspendedError",
@@ -608,6 +711,7 @@ __all__ = [
     "StatusListError",
     "StatusListExpiredError",
     "StatusListSignatureError",
+    "TaskFeeError",
     "TradeError",
     "TradingError",
     "TransactionDataError",

@@ -18,6 +18,13 @@ A question is decided by one deterministic inference request fixed when the ques
 5. **Check.** Anyone re-executes the verdict from the DA record alone (:func:`check_verdict`): the
    record is fetched by its certificate, the prompt rebuilt, the receipt's request compared and the
    inference re-run; a wrong verdict is challenged in InferenceDisputes.
+
+Recorded inputs (``createRecordedQuestion``): the question fixes :func:`request_base` (everything of
+the request but the prompt) and a data source; after the close the source disperses the record and
+signs a :class:`Recording` (the record's :func:`inputs_ref` and :func:`prompt_hash`, EIP-712), which
+anyone relays with ``recordInputs``; the request is then :func:`recorded_request_hash`. Anyone checks
+the recording against the DA record (:func:`check_recording`) and the verdict with
+``check_verdict(..., recorded=True)``.
 """
 
 from __future__ import annotations
@@ -27,11 +34,14 @@ from typing import Any
 
 from eth_abi import encode as abi_encode
 from eth_hash.auto import keccak
+from eth_keys.exceptions import BadSignature
+from eth_utils.exceptions import ValidationError
 
 from offchain.agent.errors import PredictionError, RecordError
 from offchain.agent.trading import GrammarBound, bounded_canonical, canonical, infer_with, typed_json
 from offchain.ai.receipt import ENGINE_ID, Receipt, text_hash
 from offchain.ai.sampler import SamplingParams
+from offchain.chain import agent as typed
 from offchain.chain.inference_disputes import Reexecution, receipt_args, reexecute_with
 from offchain.errors import EigenError
 
@@ -40,6 +50,11 @@ INPUTS_VERSION = 1
 MAX_INPUTS_BYTES = 16 * 1024
 REQUEST_TAG = keccak(b"eigen.agent.prediction.Request.v1")
 APPEAL_TAG = keccak(b"eigen.agent.prediction.Appeal.v1")
+BASE_TAG = keccak(b"eigen.agent.prediction.RequestBase.v1")
+RECORDED_TAG = keccak(b"eigen.agent.prediction.RecordedRequest.v1")
+RECORDING = "Recording"
+RECORDING_FIELDS = (("questionId", "uint256"), ("inputsRef", "bytes32"), ("promptHash", "bytes32"))
+MARKET_DOMAIN = ("PredictionMarket", "1")
 VERDICT_SCHEMA = {
     "type": "object",
     "properties": {"answer": {"enum": ["YES", "NO"]}},
@@ -148,20 +163,129 @@ def _request_hash(
     )
 
 
-def request_hash(svc: Any, record: InputRecord) -> bytes:
-    """The request the question's verdict must answer (PredictionMarket.requestHashOf) when `svc`'s
-    model, tokenizer and engine run it."""
-    model = (svc.model.sha256, svc.tokenizer.hash, ENGINE_ID)
+def _request_base(model: tuple[bytes, bytes, bytes], p: SamplingParams, options_hash: bytes) -> bytes:
+    return keccak(
+        abi_encode(
+            ["bytes32"] * 4 + ["uint64", "uint32", "uint32", "uint32", "uint32", "bytes32"],
+            [
+                BASE_TAG,
+                *model,
+                p.seed,
+                p.temperature_milli,
+                p.top_k,
+                p.top_p_micro,
+                p.max_tokens,
+                options_hash,
+            ],
+        )
+    )
+
+
+def _tokens_hash(tokens: list[int]) -> bytes:
+    return keccak(abi_encode(["uint32[]"], [tokens]))
+
+
+def recorded_request_hash(base: bytes, prompt_hash_: bytes) -> bytes:
+    """A recorded question's request once its inputs are recorded: keccak256(abi.encode(RECORDED_TAG,
+    requestBase, promptHash)) (PredictionMarket.recordInputs)."""
+    return keccak(abi_encode(["bytes32"] * 3, [RECORDED_TAG, base, prompt_hash_]))
+
+
+def _model(svc: Any) -> tuple[bytes, bytes, bytes]:
+    return (svc.model.sha256, svc.tokenizer.hash, ENGINE_ID)
+
+
+def request_hash(svc: Any, record: InputRecord, recorded: bool = False) -> bytes:
+    """The request the question's verdict must answer (PredictionMarket.requestHashOf; `recorded`:
+    the request of a recorded question once `record` is recorded) when `svc`'s model, tokenizer and
+    engine run it."""
+    q = record.question
+    if recorded:
+        return recorded_request_hash(request_base(svc, q), prompt_hash(svc, record))
     tokens = list(svc.prompt_tokens(None, record.prompt()))
-    return _request_hash(model, record.question.params(), tokens, record.question.options().hash())
+    return _request_hash(_model(svc), q.params(), tokens, q.options().hash())
 
 
-def receipt_request_hash(receipt: Receipt) -> bytes:
-    """The request a receipt answers (PredictionMarket.requestHashOf(receipt, optionsHash))."""
+def request_base(svc: Any, question: Question) -> bytes:
+    """A recorded question's request without the prompt (PredictionMarket.requestBaseOf): the
+    model, tokenizer and engine of `svc`, the question's sampling parameters and options."""
+    return _request_base(_model(svc), question.params(), question.options().hash())
+
+
+def prompt_hash(svc: Any, record: InputRecord) -> bytes:
+    """keccak256(abi.encode(uint32[] promptTokens)) of the record's prompt as `svc` tokenizes it."""
+    return _tokens_hash(list(svc.prompt_tokens(None, record.prompt())))
+
+
+def receipt_request_hash(receipt: Receipt, recorded: bool = False) -> bytes:
+    """The request a receipt answers (PredictionMarket.requestHashOf(receipt, optionsHash); `recorded`:
+    the recorded form, from requestBaseOf and the receipt's prompt)."""
     if receipt.options is None:
         raise PredictionError("the receipt has no request options: it is not grammar-bound")
     model = (receipt.model_hash, receipt.tokenizer_hash, receipt.engine_id)
+    if recorded:
+        base = _request_base(model, receipt.params, receipt.options.hash())
+        return recorded_request_hash(base, _tokens_hash(list(receipt.prompt_tokens)))
     return _request_hash(model, receipt.params, list(receipt.prompt_tokens), receipt.options.hash())
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What a recorded question's data source signs (EIP-712 ``Recording(uint256 questionId, bytes32
+    inputsRef, bytes32 promptHash)`` in the market's domain): the input record's reference and the
+    hash of the prompt the template renders over it."""
+
+    chain_id: int
+    market: str
+    question_id: int
+    inputs_ref: bytes
+    prompt_hash: bytes
+
+    def typed_data(self) -> dict[str, Any]:
+        msg = {"questionId": self.question_id, "inputsRef": self.inputs_ref, "promptHash": self.prompt_hash}
+        return typed.typed_data(RECORDING, RECORDING_FIELDS, MARKET_DOMAIN, self.chain_id, self.market, msg)
+
+    def digest(self) -> bytes:
+        """PredictionMarket.recordingDigest(questionId, inputsRef, promptHash)."""
+        return typed.digest(self.typed_data())
+
+    def sign(self, key: bytes) -> bytes:
+        """The source's 65-byte signature (r || s || v, low s)."""
+        return typed.sign(key, self.typed_data())
+
+    def signer(self, signature: bytes) -> str:
+        """The address that signed (ECDSA)."""
+        try:
+            return typed.recover(self.typed_data(), signature)
+        except (ValueError, TypeError, ValidationError, BadSignature) as exc:
+            raise PredictionError(f"not a recording signature: {exc}") from None
+
+    def args(self, signature: bytes) -> tuple[int, bytes, bytes, bytes]:
+        """(questionId, inputsRef, promptHash, signature) for recordInputs / contestRecording."""
+        return self.question_id, self.inputs_ref, self.prompt_hash, signature
+
+
+def recording_of(
+    svc: Any, record: InputRecord, cert: Any, chain_id: int, market: str, question_id: int
+) -> Recording:
+    """The source's recording of `record`, dispersed with certificate `cert`, for a question of `market`."""
+    return Recording(chain_id, market, question_id, inputs_ref(cert), prompt_hash(svc, record))
+
+
+def check_recording(
+    cert: Any, records: Any, svc: Any, recording: Recording, question: Question
+) -> InputRecord:
+    """Check a recording against the DA record: fetch it by `cert` (verified), and refuse
+    (PredictionError) a certificate that is not the recorded one, a record of another question than
+    the market's `question`, or a prompt hash that is not the template rendered over the record."""
+    if inputs_ref(cert) != recording.inputs_ref:
+        raise PredictionError("the certificate is not the recorded one")
+    rec = InputRecord.from_json(records.get(cert))
+    if rec.question != question:
+        raise PredictionError("the recorded record is for another question")
+    if prompt_hash(svc, rec) != recording.prompt_hash:
+        raise PredictionError("the recorded prompt is not the template rendered over the record")
+    return rec
 
 
 def verdict_of(receipt: Receipt) -> str:
@@ -217,17 +341,23 @@ class VerdictCheck:
 
 
 def check_verdict(
-    cert: Any, records: Any, svc: Any, receipt: Receipt, expected_request: bytes | None = None
+    cert: Any,
+    records: Any,
+    svc: Any,
+    receipt: Receipt,
+    expected_request: bytes | None = None,
+    recorded: bool = False,
 ) -> VerdictCheck:
     """Re-execute a verdict from the DA record alone: fetch the record by `cert` from `records` (the
     trading agent's DARecords: the certificate and the blob are verified), rebuild the prompt, check
-    that `receipt` answers the question's request (and, given, the market's `expected_request`),
-    re-run the inference and compare. A receipt for another request is PredictionError."""
+    that `receipt` answers the question's request (and, given, the market's `expected_request`;
+    `recorded`: a recorded question's), re-run the inference and compare. A receipt for another
+    request is PredictionError."""
     rec = InputRecord.from_json(records.get(cert))
-    want = request_hash(svc, rec)
+    want = request_hash(svc, rec, recorded)
     if expected_request is not None and want != expected_request:
         raise PredictionError("the DA record is not the one the market's question was created with")
-    if receipt_request_hash(receipt) != want:
+    if receipt_request_hash(receipt, recorded) != want:
         raise PredictionError("the receipt is for another request than the record's question")
     claimed = verdict_of(receipt)
     rex = reexecute_with(svc, receipt)
@@ -244,13 +374,19 @@ __all__ = [
     "VERDICT_SCHEMA",
     "InputRecord",
     "Question",
+    "Recording",
     "VerdictCheck",
     "answer",
     "appeal_evidence",
+    "check_recording",
     "check_verdict",
     "inputs_ref",
+    "prompt_hash",
     "proposal_args",
     "receipt_request_hash",
+    "recorded_request_hash",
+    "recording_of",
+    "request_base",
     "request_hash",
     "verdict_of",
 ]

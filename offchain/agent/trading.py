@@ -71,9 +71,11 @@ from offchain.agent.errors import (
     PolicyTaskUnknownError,
     RecordError,
     RecordUnavailableError,
+    TaskFeeError,
     TradeError,
 )
 from offchain.agent.server import PaymentMiddleware, PricedRoute
+from offchain.agent.taskfee import TaskFee
 from offchain.ai.options import RequestOptions, stop_position
 from offchain.ai.receipt import Receipt
 from offchain.ai.sampler import SamplingParams
@@ -594,7 +596,12 @@ class PolicyNetwork:
     executor set has certified its output and returns the task. The task type must run `image`, the
     digest of the policy image the agent declared (its ERC-8004 metadata ``policyImage``); another
     image is refused before anything is posted. `drive` runs the executors and the aggregator for a
-    posted task where they live in this process (the demo, the tests); operators' daemons need none."""
+    posted task where they live in this process (the demo, the tests); operators' daemons need none.
+    With `fee` (:class:`~offchain.agent.taskfee.TaskFee`) the task type must charge nothing on the
+    mailbox (else :class:`TaskFeeError`, before anything is posted: its certifiers would be paid
+    twice), and the fee is deposited into VerifiedEscrow bound to the posted task (`fees`: task hash
+    -> escrow id), released to the executor set's payee after the escrow's window, refunded to the
+    agent if a fault proof's slash is final."""
 
     mailbox: Web3TaskMailbox
     account: Any
@@ -603,6 +610,8 @@ class PolicyNetwork:
     drive: Callable[[bytes], None] | None = None
     timeout_s: float = 120.0
     poll_s: float = 0.25
+    fee: TaskFee | None = None
+    fees: dict[bytes, bytes] = field(default_factory=dict)
 
     def run(self, payload: bytes) -> PolicyTask:
         tt = self.mailbox.task_type(self.task_type)
@@ -612,12 +621,19 @@ class PolicyNetwork:
                 f"declared policy image sha256:{self.image.hex()}"
             )
         fee = int(self.mailbox.contract.functions.taskTypes(self.task_type).call()[4])
+        if self.fee is not None and fee != 0:
+            raise TaskFeeError(
+                f"task type {self.task_type} charges {fee} on the mailbox: with its fee paid into escrow its "
+                "certifiers would be paid twice (an escrow-paid task type is registered with fee 0)"
+            )
         try:
             h = self.mailbox.create_task(
                 self.account, TaskParams(self.account.address, self.task_type, fee, payload)
             )
         except EigenError as exc:
             raise PolicyTaskError(f"the policy task could not be posted: {exc}") from None
+        if self.fee is not None:  # the executors answer it once its fee is held for them
+            self.fees[h] = self.fee.pay(self.mailbox.d, self.account, h)
         if self.drive is not None:
             self.drive(h)
         deadline = time.monotonic() + self.timeout_s

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -32,12 +33,13 @@ MAX_URL = 2048
 @dataclass(frozen=True)
 class Fetcher:
     """GETs under the rules above: `schemes` allowed, loopback only with `loopback`, at most
-    `max_bytes` in `timeout_s`."""
+    `max_bytes` in `timeout_s`; https checked with `verify` (default: the system's roots)."""
 
     timeout_s: float = 5.0
     max_bytes: int = 256 * 1024
     schemes: tuple[str, ...] = ("https",)
     loopback: bool = False
+    verify: ssl.SSLContext | bool = True
 
     def check_url(self, url: object, error: type[AgentError]) -> tuple[str, str, int]:
         """(scheme, host, port) of a URL fit to be fetched (`error` otherwise)."""
@@ -45,29 +47,44 @@ class Fetcher:
             url, what="URL to fetch", error=error, schemes=self.schemes, loopback=self.loopback
         )
 
-    def _resolve(self, host: str, port: int, error: type[AgentError]) -> str:
+    def resolve(
+        self, host: str, port: int, error: type[AgentError], refused: type[AgentError] | None = None
+    ) -> str:
+        """The checked address to reach `host` at: every address it has is public (or loopback,
+        when allowed), else `refused` (default `error`)."""
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as exc:
             raise error(f"the host {host} does not resolve: {exc}") from None
         addrs = {str(info[4][0]).split("%")[0] for info in infos}
-        for a in addrs:
+        for a in sorted(addrs):
             if not address_allowed(ipaddress.ip_address(a), self.loopback):
-                raise error(f"the host {host} resolves to {a}, which is not public: refused")
+                raise (refused or error)(f"the host {host} resolves to {a}, which is not public: refused")
         if not addrs:
             raise error(f"the host {host} has no address")
         return sorted(addrs)[0]
 
-    def get(self, url: str, accept: str, error: type[AgentError]) -> bytes:
-        """The body of a 200 answer to GET `url` (`error` for anything else)."""
-        scheme, host, port = self.check_url(url, error)
-        ip = self._resolve(host, port, error)
+    def get(
+        self,
+        url: str,
+        accept: str,
+        error: type[AgentError],
+        *,
+        refused: type[AgentError] | None = None,
+        too_large: type[AgentError] | None = None,
+    ) -> bytes:
+        """The body of a 200 answer to GET `url` (`error` for anything else; `refused`, when
+        given, for a URL or address the rules refuse; `too_large` for a body over the bound)."""
+        scheme, host, port = self.check_url(url, refused or error)
+        ip = self.resolve(host, port, error, refused)
         target = httpx.URL(url).copy_with(host=ip)
         ext = {"sni_hostname": host} if scheme == "https" else {}
         headers = {"Accept": accept, "Host": urlsplit(url).netloc}
         try:
             with (
-                httpx.Client(timeout=self.timeout_s, follow_redirects=False, trust_env=False) as client,
+                httpx.Client(
+                    timeout=self.timeout_s, follow_redirects=False, trust_env=False, verify=self.verify
+                ) as client,
                 client.stream("GET", target, headers=headers, extensions=ext) as r,
             ):
                 deadline = time.monotonic() + self.timeout_s  # the body too, not each read alone
@@ -75,12 +92,14 @@ class Fetcher:
                     raise error(f"GET {url[:128]} answered {r.status_code}")
                 declared = r.headers.get("content-length")
                 if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-                    raise error(f"GET {url[:128]}: {declared} bytes, more than {self.max_bytes}")
+                    raise (too_large or error)(
+                        f"GET {url[:128]}: {declared} bytes, more than {self.max_bytes}"
+                    )
                 body = bytearray()
                 for piece in r.iter_bytes():
                     body += piece
                     if len(body) > self.max_bytes:
-                        raise error(f"GET {url[:128]}: more than {self.max_bytes} bytes")
+                        raise (too_large or error)(f"GET {url[:128]}: more than {self.max_bytes} bytes")
                     if time.monotonic() > deadline:
                         raise error(f"GET {url[:128]}: slower than {self.timeout_s} s")
                 return bytes(body)

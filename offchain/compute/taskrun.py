@@ -227,6 +227,12 @@ class Executor:
     uid: int | None = None
     run: Callable[..., Any] = execute_task
     failures: list[Failure] = field(default_factory=list)
+    # Given: asked before a task is run; a string says why it is not answered yet (e.g. its fee is not
+    # held in escrow: offchain.agent.taskfee.EscrowFeeGate). Such a task is held back and asked again
+    # at each poll until it is admitted or expires (in memory: a restarted executor does not see
+    # tasks it held back before its cursor).
+    admit: Callable[[Task], str | None] | None = None
+    held: dict[bytes, Task] = field(default_factory=dict)
 
     def cursor(self) -> int:
         try:
@@ -251,6 +257,11 @@ class Executor:
         if head < start:
             return []
         out: list[Response] = []
+        for t in list(self.held.values()):  # held back until admitted: asked again
+            r = self.handle(t)
+            if r is not None:
+                self.sink(r)
+                out.append(r)
         tasks = [
             t for t in self.mailbox.tasks_created(start, head) if t.operator_set_id == self.operator_set_id
         ]
@@ -266,8 +277,11 @@ class Executor:
 
     def handle(self, task: Task) -> Response | None:
         """Run one task; a refused image or a sandbox failure is recorded (no response: the
-        executor does not sign what it could not run) and the loop goes on."""
+        executor does not sign what it could not run) and the loop goes on. A task that `admit`
+        refuses is held back (recorded once, kind ``TaskNotAdmitted``) and asked again at the next
+        poll."""
         head = self.mailbox.head()
+        retried = self.held.pop(task.task_hash, None) is not None
         if head >= task.deadline:  # a result can land in block head + 1 at the earliest
             self.failures.append(
                 Failure(
@@ -276,6 +290,12 @@ class Executor:
                     "TaskExpired",
                 )
             )
+            return None
+        why = None if self.admit is None else self.admit(task)
+        if why is not None:
+            self.held[task.task_hash] = task
+            if not retried:
+                self.failures.append(Failure(task.task_hash, f"held back: {why}", "TaskNotAdmitted"))
             return None
         tt = self.mailbox.task_type(task.task_type)
         digest = "sha256:" + tt.image_digest.hex()

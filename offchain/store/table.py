@@ -54,7 +54,7 @@ from offchain.store.recovery import (
     unpack,
 )
 from offchain.store.segment import HUGE_PAGE, Segment
-from offchain.store.window import Window, map_record
+from offchain.store.window import MISSED, Window, map_record
 
 SEGMENT_BYTES = 1 << 30
 MAP_WINDOW = 16 << 20
@@ -69,6 +69,7 @@ PARALLEL_BYTES = 1 << 20
 FAULT_AROUND_SHIFT = 16  # Linux maps up to 64 KiB (fault_around_bytes) of cached pages around a read fault
 HUGE_PAGE_SHIFT = HUGE_PAGE.bit_length() - 1  # one huge-page fault maps 2 MiB
 _U32 = struct.Struct(">I")
+_NOWAIT = getattr(os, "RWF_NOWAIT", 0)  # preadv2's flag: read only what the page cache holds (Linux 4.14+)
 FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 CONFIG = "table.json"
 
@@ -209,6 +210,7 @@ class Table(Recovery):
             raise E.StoreInputError(f"window_bytes must be a whole number of bytes, not {window_bytes!r}")
         # large values read more than once stay mapped (None: off), keyed by location (segment above bit 45)
         self._window = Window(window_bytes, _segment_of) if window_bytes else None
+        self._nowait = True  # RWF_NOWAIT works on this file system (cleared at its first refusal)
         self.ttl_s = self._load_config(ttl_s)
         self._load()
 
@@ -529,8 +531,8 @@ class Table(Recovery):
         ):
             kept = window.view(place)
             if kept is None:
-                reads = window.admit(place, value_len)
-                if reads:
+                reads = window.admit(place, value_len, timed=False)  # get's reads: counted, not timed
+                if type(reads) is int:
                     kept = self._window_map(key, place, value_len, reads)
             if kept is not None:
                 return kept  # pins its map: valid after an eviction, an expiry or a close
@@ -602,18 +604,21 @@ class Table(Recovery):
             return value_len
         place = loc >> LEN_BITS  # unpack(), inlined: this is the hot path
         window = self._window
+        seen = None  # the value's [reads, cost] in the window, when this read's cost is to be added
         if window is not None and value_len >= PREFETCH_BYTES and not checked:
-            # Copies into a memoryview: a bytearray's slice assignment from any other object (a map, bytes)
-            # copies the value twice (CPython makes a bytearray of it first); a memoryview's is one memcpy.
-            dest = memoryview(out)
-            if window.copy_into(place, dest):  # a copy out of pages still mapped: the cheapest copy there is
+            started = window.clock()
+            seen = window.admit(place, value_len, out=out)  # a hit: copied out of pages still mapped
+            if seen is True:
                 return value_len
-            reads = window.admit(place, value_len)
-            if reads:
-                kept = self._window_map(key, place, value_len, reads)
+            if type(seen) is int:
+                kept = self._window_map(key, place, value_len, seen)
                 if kept is not None:
-                    dest[:value_len] = kept
+                    # into a memoryview: a bytearray's slice assignment from any other object (a map, bytes)
+                    # copies the value twice (CPython makes a bytearray of it first); a memoryview's, once
+                    memoryview(out)[:value_len] = kept
+                    window.measured(value_len, window.clock() - started)
                     return value_len
+                seen = None
         reader = self._readers.get(place >> OFFSET_BITS)
         if reader is None:
             reader = self._reader(place >> OFFSET_BITS)
@@ -622,7 +627,10 @@ class Table(Recovery):
         head_len = fmt.RECORD_HEAD_SIZE + len(key)
         at = (place & OFFSET_MASK) - head_len
         head = bytearray(head_len)  # one preadv: the head and key here, the value straight into the buffer
-        got = os.preadv(reader.fd, [head, memoryview(out)[:value_len]], at)
+        if seen is None:
+            got = os.preadv(reader.fd, [head, memoryview(out)[:value_len]], at)
+        else:  # what the map window's admission weighs: a read from the disk, or a page-cache copy's time
+            got = self._timed_read(reader.fd, head, memoryview(out)[:value_len], at, seen, started)
         if got != head_len + value_len or not head.endswith(key) or _U32.unpack_from(head, 4)[0] != value_len:
             self._read_failed(place, at, got, head_len + value_len)
         if checked:
@@ -637,6 +645,34 @@ class Table(Recovery):
                     if self._cache_used > self._cache_bytes:
                         self._cache_evict()
         return value_len
+
+    def _timed_read(
+        self, fd: int, head: bytearray, value: memoryview, at: int, seen: list, started: int
+    ) -> int:
+        """``preadv`` of a large value outside the map window, its cost added to what its reads cost
+        (``seen[1]``, :meth:`Window.admit`): first with ``RWF_NOWAIT`` (served only out of the page cache);
+        if that would have waited for the disk, the read counts as a miss (``MISSED``: the value is
+        admitted on its next read) and is done again, waiting (the pages the first try found are cached:
+        nothing is read twice from the disk); else its time counts."""
+        if _NOWAIT and self._nowait:
+            try:
+                got = os.preadv(fd, [head, value], at, _NOWAIT)
+            except BlockingIOError:
+                got = -1
+            except OSError as e:  # not supported here (EOPNOTSUPP, EINVAL): time every read instead
+                if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                    raise
+                self._nowait = False
+                got = -2
+            if got == len(head) + len(value):
+                seen[1] += self._window.clock() - started  # type: ignore[union-attr]
+                return got
+            if got != -2:
+                seen[1] = MISSED
+                return os.preadv(fd, [head, value], at)
+        got = os.preadv(fd, [head, value], at)
+        seen[1] += self._window.clock() - started  # type: ignore[union-attr]
+        return got
 
     def _reader(self, file_id: int) -> seg_io.ReadFile | None:
         """The descriptor of values file ``file_id`` (segment and shard, the high bits of a location),

@@ -19,7 +19,9 @@ its policy executor instead (its share alone meets the policy set's threshold, s
 certified), the agent refuses it and records the refused step, and operator B re-executes the policy image
 on the certified input from that DA record in its enrolled enclave and proves the output wrong
 (proveReceiptFault): A is slashed, B is not, and the slashed stake goes to Dave, the set's redistribution
-recipient; the TaskValidator answers the agent's validation requests from InferenceDisputes (100 and 0)
+recipient; each policy task's fee is paid into a VerifiedEscrow bound to the task (its task type charges
+nothing on the mailbox): the proven-wrong step's is refunded to the agent once A's slash is final, the others
+are released to the executor set's payee after the escrow's window; the TaskValidator answers the agent's validation requests from InferenceDisputes (100 and 0)
 and from the TaskMailbox and TaskSlasher for two policy tasks (certified: 100; proven wrong: 0), and
 Carol's feedback says the same as the inference answers.
 """
@@ -45,6 +47,8 @@ from offchain.agent.client import PayingClient
 from offchain.agent.errors import PolicyRefusedError
 from offchain.agent.evm import EvmFacilitator
 from offchain.agent.facilitator import LocalFacilitator
+from offchain.agent.keeper import Keeper
+from offchain.agent.taskfee import EscrowFeeGate, TaskFee
 from offchain.agent.trading import (
     ASSET_UNIT,
     FEED_SKILL,
@@ -65,13 +69,21 @@ from offchain.ai.receipt import text_hash
 from offchain.chain.agent import (
     VALIDATION_KIND_INFERENCE,
     VALIDATION_KIND_TASK,
+    Escrow,
+    Sender,
     Settler,
     StableToken,
     agent_wallet_data,
     sign,
     validation_request_hash,
 )
-from offchain.chain.deploy import TaskMailboxConfig, deploy_agent, deploy_task_mailbox, deploy_task_validator
+from offchain.chain.deploy import (
+    TaskMailboxConfig,
+    deploy_agent,
+    deploy_task_mailbox,
+    deploy_task_validator,
+    deploy_verified_escrow,
+)
 from offchain.chain.inference_disputes import options_binding, receipt_args
 from offchain.chain.sdk import Deployment, load_abis
 from offchain.chain.task_mailbox import CERT_ECDSA, BlsSigner, EcdsaSigner, OperatorSigner, Web3TaskMailbox
@@ -85,11 +97,14 @@ from offchain.compute.trading_policy import build_trading_policy_image
 from offchain.httpservice import ServiceServer
 from scripts._demo import compute as demo_compute
 from scripts._demo import da as demo_da
-from scripts._demo.ai import BOND
+from scripts._demo.ai import BOND, WINDOW_S
 from scripts._demo.common import bls_keys, enrol_enclave, event, fmt, join_set, local_executors
 
 FEED_PRICE = 20_000  # 0.02 USDC a feed
-POLICY_FEE = 10_000  # 0.01 USDC a policy task
+# 0.01 USDC a policy task, paid into VerifiedEscrow (the task type charges 0 on the mailbox), whose window after
+# a task's confirmation is the inference set's challenge window
+POLICY_FEE = 10_000
+POLICY_FEE_WINDOW_S = WINDOW_S
 STEPS = 2  # honest steps before the tampered one (then one whose policy output A tampers with)
 POLICY_STEP = STEPS + 1  # the step whose certified policy output is wrong
 STRATEGY = Strategy(max_buy_usdc=500 * USDC_UNIT, max_sell_asset=ASSET_UNIT // 4)
@@ -134,6 +149,9 @@ class PolicyWorld:
     app_id: bytes
     enclave_b: DevTEE
     stakes: tuple[int, int]  # A's and B's allocated stake in the set
+    escrow: Escrow  # the VerifiedEscrow the policy fees are paid into
+    payee: Any  # the executor set's fee payee (an account: its keeper confirms and releases)
+    fee: TaskFee  # what the agent pays per policy task
     driven_s: float = 0.0  # time in the executors and the aggregator, all tasks together
 
     def drive(self, task_hash: bytes) -> None:
@@ -146,8 +164,17 @@ class PolicyWorld:
 
     def network(self, key: bytes) -> PolicyNetwork:
         return PolicyNetwork(
-            Web3TaskMailbox(self.dep), Account.from_key(key), self.task_type, self.image, self.drive
+            Web3TaskMailbox(self.dep),
+            Account.from_key(key),
+            self.task_type,
+            self.image,
+            self.drive,
+            fee=self.fee,
         )
+
+    def keeper(self) -> Keeper:
+        """The payee's keeper of the policy fees (confirm, then release after the window; refund when due)."""
+        return Keeper(self.escrow, Sender(self.dep.w3, self.payee.key), load_abis()["TaskMailbox"], [])
 
     def _run(self, payload: bytes, enclave: Any) -> TaskOutcome:
         image = self.store / self.image.hex()
@@ -181,8 +208,10 @@ def _policy_world(demo: Any, usdc: Any, work: Path) -> PolicyWorld:
     """A TaskMailbox over the compute step's ComputeAVS; Dave's app (on its compute set) with an
     executor set that operators A and B join (A with most of its stake: its share alone meets the
     threshold) redistributing to Dave; the policy image built, registered with the dev TEE's policy
-    and a task type running it (as `eigen compute deploy`), paid in USDC; operator B's enclave
-    enrolled for the image (both compute-set operators verify its evidence and sign)."""
+    and a task type running it (as `eigen compute deploy`) that charges nothing on the mailbox: its
+    fee, in USDC, is a VerifiedEscrow deposit bound to each task for the set's payee, and A's and B's
+    executors answer a task only once its fee is held (EscrowFeeGate); operator B's enclave enrolled
+    for the image (both compute-set operators verify its evidence and sign)."""
     from ape import chain, networks, project
 
     store = work / "images"
@@ -248,7 +277,7 @@ def _policy_world(demo: Any, usdc: Any, work: Path) -> PolicyWorld:
     )
     deployed = Web3TaskMailbox(dep).deploy_image(
         Account.from_key(demo.dave.private_key), raw, set_id, dev_policy(ca, raw).hash(),
-        fee_token=usdc.address, fee=POLICY_FEE, timeout=mailbox.MAX_TASK_TIMEOUT(), cert_kind=CERT_ECDSA,
+        fee_token=usdc.address, fee=0, timeout=mailbox.MAX_TASK_TIMEOUT(), cert_kind=CERT_ECDSA,
         threshold_bps=6667, version="trading-policy-v1", upgrade_by=chain.pending_timestamp + 86400,
     )  # fmt: skip
     enclave_b = DevTEE(ca, raw)
@@ -266,9 +295,22 @@ def _policy_world(demo: Any, usdc: Any, work: Path) -> PolicyWorld:
         for op in ops
     ]
     executors = local_executors(dep, signers, store, set_id, dev_enclave(ca), aggregator.add, work)
+    # the policy fee: a VerifiedEscrow over the mailbox, for the set's payee; the executors' gate
+    fee_escrow = deploy_verified_escrow(
+        project, demo.deployer, mailbox.address, task_window_s=POLICY_FEE_WINDOW_S
+    )
+    escrow = Escrow(dep.w3, fee_escrow.address, load_abis()["VerifiedEscrow"])
+    payee = Account.from_key(_key(b"policy fee payee"))
+    demo.deployer.transfer(payee.address, WAD)
+    gate = EscrowFeeGate(
+        escrow, mailbox.address, frozenset({deployed["task_type"]}), usdc.address, payee.address, POLICY_FEE
+    )
+    for ex in executors:
+        ex.admit = gate
+    fee = TaskFee(escrow, usdc.address, usdc.name(), payee.address, POLICY_FEE)
     return PolicyWorld(
         dep, set_id, deployed["task_type"], raw, store, work, ca, executors, aggregator, app_id, enclave_b,
-        (a_stake, b_stake),
+        (a_stake, b_stake), escrow, payee, fee,
     )  # fmt: skip
 
 
@@ -304,9 +346,12 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     print(
         f"Dave's trading policy (offchain/compute/kernels/trading_policy.c, a static binary) is an image "
         f"sha256:{policy_w.image.hex()[:16]}… registered for his app on a TaskMailbox over the compute step's "
-        f"ComputeAVS as task type {policy_w.task_type} ({POLICY_FEE / USDC_UNIT:.2f} USDC a task); operators A and B "
-        f"restaked in its executor set {policy_w.set_id} and run it in the sandbox with the dev TEE "
-        f"({time.perf_counter() - t_policy:.1f} s to set up)."
+        f"ComputeAVS as task type {policy_w.task_type}; operators A and B restaked in its executor set "
+        f"{policy_w.set_id} and run it in the sandbox with the dev TEE ({time.perf_counter() - t_policy:.1f} s to set up). "
+        f"The type charges nothing on the mailbox: each task's fee, {POLICY_FEE / USDC_UNIT:.2f} USDC, is paid into a "
+        f"VerifiedEscrow {policy_w.escrow.address[:10]}… bound to the task, for the set's payee "
+        f"{policy_w.payee.address[:10]}… (released {POLICY_FEE_WINDOW_S} s after confirmation unless a fault is "
+        "proven; refunded once a fault proof's slash is final), and A and B answer a task only once its fee is held."
     )
 
     # ERC-8004: the agent's identity, its strategy's hash and its policy image as metadata
@@ -388,19 +433,32 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
             f"{r1 / ASSET_UNIT:.4f} dETH; data agent earned {usdc.balanceOf(data_addr) / USDC_UNIT:.2f} USDC"
         )
 
+    fee_keeper = policy_w.keeper()
+    fee_of: dict[int, bytes] = {}
+
+    def confirm_fee(i: int, task: Any) -> None:
+        """The payee's keeper opens the window of step i's fee escrow once its task is certified."""
+        fee_of[i] = eid = agent.policy.fees[task.task_hash]
+        done = fee_keeper.step(eid)
+        if done.action != "confirm":
+            raise RuntimeError(
+                f"step {i}'s policy fee escrow was not confirmed: {done.action} ({done.reason})"
+            )
+
     balances("start")
     pending: list[tuple[int, Any, threading.Thread, dict]] = []
     steps = []
     for i in range(STEPS):
         res = agent.step(i, honest, text_of)
         steps.append(res)
+        confirm_fee(i, res.record.policy)
         o = res.record.order
         print(
             f"Step {i}: feed (pool {res.record.feed.feed.pool_price / USDC_UNIT:,.2f}, reference "
             f"{res.record.feed.feed.reference_price / USDC_UNIT:,.2f}) paid {int(res.record.payment['amount']) / USDC_UNIT:.2f} USDC "
             f"(A2A task {res.record.payment['a2a_task'][:8]}…); "
             f"A's receipt {res.record.receipt.digest().hex()[:12]}… answers {res.completion_text}; "
-            f"{_policy(w, res.record.policy)}: order {o.action} "
+            f"{_policy(w, res.record.policy)} (its {POLICY_FEE / USDC_UNIT:.2f} USDC fee held in escrow): order {o.action} "
             f"{_amount(o)}" + (f", tx {res.record.trade['tx'][:12]}…" if res.record.trade else "")
         )
         pending.append(_disperse(records, res.raw, i))
@@ -409,6 +467,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     # a tampered step: A signs another answer than the model's; the agent trades on it
     i = STEPS
     res_bad = agent.step(i, lambda p: tampered_decision(svc, honest(p), a_key), text_of)
+    confirm_fee(i, res_bad.record.policy)
     o = res_bad.record.order
     print(
         f"Step {i}: operator A tampers with its output: its receipt answers {res_bad.completion_text} "
@@ -431,6 +490,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     finally:
         a_exec.run = execute_task
     task = refused.record.policy
+    confirm_fee(i, task)
     own = decide(STRATEGY, refused.record.feed.feed, refused.completion_text)
     lie = certified_order_of(task.output)
     a_stake, b_stake = policy_w.stakes
@@ -553,7 +613,18 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
 
     # 3) the refused step: B re-executes the policy image on the certified input from the DA record
     # alone in its enrolled enclave; the enclave's receipt proves the certified output wrong
-    policy_fault = _prove_policy_fault(demo, w, policy_w, records, cert(POLICY_STEP))
+    def fee_pending() -> None:
+        """Step POLICY_STEP's fee while the slash may still be cancelled: neither refund nor release."""
+        eid = fee_of[POLICY_STEP]
+        signers = list(refused.record.policy.signers)
+        why = _refusal(policy_w.escrow.refund(eid, signers), policy_w.payee.address)
+        print(
+            f"  Step {POLICY_STEP}'s policy fee stays in escrow while the set's resolver may still cancel the slash "
+            f"(refund: {why!r})."
+        )
+
+    policy_fault = _prove_policy_fault(demo, w, policy_w, records, cert(POLICY_STEP), fee_pending)
+    fees = _settle_policy_fees(policy_w, fee_keeper, fee_of, agent_addr, usdc)
 
     for i in range(len(pending)):  # every step's record is on DA, disputed or not
         cert(i)
@@ -644,6 +715,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         "policy_image": policy_w.image,
         "policy_tasks": [r.record.policy.task_hash for r in (*steps, res_bad)],
         "policy_problems": [p for p in check.problems if "policy" in p],
+        "policy_fees": fees,
         "policy_fault": {
             **policy_fault,
             "refused_order": refused.record.order.action,
@@ -653,12 +725,13 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
 
 
 def _prove_policy_fault(
-    demo: Any, w: Any, policy_w: PolicyWorld, records: DARecords, cert: Any
+    demo: Any, w: Any, policy_w: PolicyWorld, records: DARecords, cert: Any, pending: Any
 ) -> dict[str, Any]:
     """Operator B audits the refused step from its DA record: re-executes the policy image on the
     task's certified input in its enrolled enclave, proves the certified output wrong with the
-    enclave's receipt (proveReceiptFault: the certifiers, A alone, slashed) and, after the escrow
-    window, the slashed stake goes to Dave, the set's redistribution recipient. Returns the facts."""
+    enclave's receipt (proveReceiptFault: the certifiers, A alone, slashed), `pending()` shows what
+    waits on the slash and, after the escrow window, the slashed stake goes to Dave, the set's
+    redistribution recipient. Returns the facts."""
     from ape import chain, project
 
     mailbox = project.TaskMailbox.at(policy_w.dep.addresses["task_mailbox"])
@@ -687,6 +760,7 @@ def _prove_policy_fault(
         + f"; {sym0} delegated to A {fmt(shares[0])} -> {fmt(after[0])}, to B (which did not sign it) "
         f"{fmt(shares[1])} -> {fmt(after[1])}."
     )
+    pending()
     chain.mine(demo.config.slash_resolution_delay_blocks + 1)
     before = [demo.d.tokens[s].balanceOf(demo.dave) for s in demo.syms]
     for e in proven:
@@ -710,6 +784,65 @@ def _prove_policy_fault(
         "redistributed": paid,
         "gas": rc.gas_used,
         "reexecute_s": secs,
+    }
+
+
+def _refusal(call: Any, sender: str) -> str:
+    """Why the contract refuses `call` from `sender` now (its revert reason); an error if it would not."""
+    from web3.exceptions import ContractLogicError
+
+    try:
+        call.call({"from": sender})
+    except ContractLogicError as exc:
+        return str(getattr(exc, "message", None) or exc).removeprefix("execution reverted: ")
+    raise RuntimeError("the call would succeed")
+
+
+def _settle_policy_fees(
+    policy_w: PolicyWorld, keeper: Keeper, fee_of: dict[int, bytes], agent: str, usdc: Any
+) -> dict[str, Any]:
+    """The payee's keeper settles the policy fees: the proven-wrong step's is refunded to the agent
+    (its certifier's slash is final), the others are released to the payee once their window is over
+    (the devnet's clock is moved to it: no wall-clock wait). Returns the facts."""
+    from ape import chain, project
+
+    payee, unit = policy_w.payee.address, USDC_UNIT
+    print(
+        f"\nThe policy fees in VerifiedEscrow ({POLICY_FEE / unit:.2f} USDC a task, {len(fee_of)} tasks; the "
+        "mailbox paid their certifiers nothing), settled by the payee's keeper:"
+    )
+    before = usdc.balanceOf(agent)
+    done = keeper.step(fee_of[POLICY_STEP])
+    if done.action != "refund":
+        raise RuntimeError(f"step {POLICY_STEP}'s policy fee was not refunded: {done.action} ({done.reason})")
+    refunded = usdc.balanceOf(agent) - before
+    print(
+        f"  Step {POLICY_STEP}'s policy fee ({POLICY_FEE / unit:.2f} USDC) is refunded to the agent: its certifier's "
+        f"slash is final (reason 4, a fault proven); agent {before / unit:,.2f} -> {usdc.balanceOf(agent) / unit:,.2f} USDC."
+    )
+    end = max(policy_w.escrow.get(fee_of[i]).window_end for i in range(POLICY_STEP))
+    if chain.blocks.head.timestamp <= end:
+        chain.pending_timestamp = end + 1  # the devnet's clock moves past the window
+        chain.mine(1)
+        print(f"  The devnet's clock moves past the other escrows' {POLICY_FEE_WINDOW_S} s windows.")
+    paid = 0
+    for i in range(POLICY_STEP):
+        b = usdc.balanceOf(payee)
+        done = keeper.step(fee_of[i])
+        if done.action != "release":
+            raise RuntimeError(f"step {i}'s policy fee was not released: {done.action} ({done.reason})")
+        paid += usdc.balanceOf(payee) - b
+        print(
+            f"  Step {i}'s policy fee ({POLICY_FEE / unit:.2f} USDC) is released to the set's payee after the "
+            f"{POLICY_FEE_WINDOW_S} s window, no fault proven against its certifiers: payee {b / unit:.2f} -> "
+            f"{usdc.balanceOf(payee) / unit:.2f} USDC."
+        )
+    mailbox = project.TaskMailbox.at(policy_w.dep.addresses["task_mailbox"])
+    return {
+        "states": {i: policy_w.escrow.get(eid).state for i, eid in sorted(fee_of.items())},
+        "refunded": refunded,
+        "payee_paid": paid,
+        "mailbox_owed": [mailbox.feesOwed(ex.signer.operator, usdc.address) for ex in policy_w.executors],
     }
 
 

@@ -2,7 +2,7 @@
 
 ``Demo()`` deploys the restaking core from config/deploy.yaml on the connected (local) network and
 names the test accounts; ``Demo.run()`` walks through the restaking flow, printing a before/after
-account at each step, then runs each later step of ``STEPS`` (``scripts/_demo/{token,compute,ai,trading,da,rewards}.py``:
+account at each step, then runs each later step of ``STEPS`` (``scripts/_demo/{token,compute,ai,trading,prediction,da,rewards}.py``:
 a module with ``run(demo)``) on the same world, keeping what each returned in ``demo.results``.
 """
 
@@ -10,11 +10,11 @@ from ape import accounts, chain, networks, project
 
 from offchain.abi import BURN_ADDRESS, WAD, ZERO_ADDRESS
 from offchain.chain.deploy import deploy_core, load_config
-from scripts._demo import ai, compute, da, rewards, token, trading
+from scripts._demo import ai, compute, da, prediction, rewards, token, trading
 from scripts._demo.common import fmt
 
 # The later components' steps, run in this order after the restaking walk-through.
-STEPS = (token, compute, ai, trading, da, rewards)
+STEPS = (token, compute, ai, trading, prediction, da, rewards)
 
 
 class Demo:

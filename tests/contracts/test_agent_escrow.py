@@ -48,7 +48,7 @@ from tests.contracts.support import (
     reverts,
     tamper,
 )
-from tests.contracts.test_task_mailbox import CERT_ECDSA, FAULT_WAD, TIMEOUT, MailboxWorld
+from tests.contracts.test_task_mailbox import CERT_ECDSA, FAULT_WAD, FEE, TIMEOUT, MailboxWorld
 
 NAME = "USD Coin"
 PRICE = 2_500_000
@@ -419,6 +419,43 @@ def test_unslashable_task_fault_refunds_at_once(project, chain, accounts) -> Non
     ew.confirm(eid)
     reverts("fault proven", e.release, eid, signers, sender=ew.relayer)
     assert one(e.refund(eid, signers, sender=ew.relayer), "Refunded").reason == 4
+
+
+def test_a_zero_fee_task_type_is_paid_through_the_escrow_once(ew) -> None:
+    """A task type registered with fee 0 (the trading policy's, docs/agent.md): the mailbox takes and
+    pays nothing, and the task's fee is an escrow deposit bound to its hash. Certified and unfaulted:
+    the certifiers are owed nothing by the mailbox and the payee is paid once, after the window;
+    proven wrong: refunded to the payer once the slash is final, the payee never paid."""
+    e, mw, w, usdc = ew.escrow, ew.mw, ew.w, ew.usdc
+    t = mw.register_type(CERT_ECDSA, fee=0)
+    reverts("wrong fee", mw.mailbox.createTask, mw.params(task_type=t, fee=FEE).as_tuple(), sender=mw.creator)
+    owed = [mw.mailbox.feesOwed(op, mw.token) for op in mw.ops]
+    held = mw.mailbox.feesHeld(mw.token)
+    h, rc = mw.create(mw.params(task_type=t, fee=0))
+    assert one(rc, "TaskCreated").fee == 0 and mw.mailbox.getTaskInfo(h).fee == 0
+    eid, _ = ew.deposit(h)
+    rc = mw.submit(h, mw.ecdsa(h, b"4"))
+    signers = list(evs(rc, "TaskVerified")[0].signers)
+    assert evs(rc, "FeePaid") == []  # the mailbox pays the certifiers nothing
+    ew.confirm(eid)
+    payee = usdc.balanceOf(ew.payee)
+    assert one(e.release(eid, signers, sender=ew.relayer), "Released").amount == PRICE
+    assert usdc.balanceOf(ew.payee) == payee + PRICE
+    reverts("escrow settled", e.release, eid, signers, sender=ew.relayer)
+
+    h, _ = mw.create(mw.params(task_type=t, fee=0, payload=b"2+3"))
+    eid, _ = ew.deposit(h)
+    signers = ew.verify(h)  # ops 0 and 1 certify "4"
+    ew.confirm(eid, wait=False)
+    mw.slasher.proveConflict(h, mw.ecdsa(h, b"5", signers=(0, 2)), b"5", [], signers, sender=w.other)
+    reverts("slash pending", e.refund, eid, signers, sender=ew.relayer)
+    ew.chain.mine(ESCROW_BLOCKS + 1)
+    client = usdc.balanceOf(ew.client)
+    assert one(e.refund(eid, signers, sender=ew.relayer), "Refunded").reason == 4
+    assert usdc.balanceOf(ew.client) == client + PRICE and usdc.balanceOf(ew.payee) == payee + PRICE
+    reverts("escrow settled", e.release, eid, signers, sender=ew.relayer)
+    assert [mw.mailbox.feesOwed(op, mw.token) for op in mw.ops] == owed
+    assert mw.mailbox.feesHeld(mw.token) == held
 
 
 # ---------------------------------------------------------------- inference receipts

@@ -2,21 +2,29 @@
 with receipts of the tiny model: pari-mutuel bets and exact payouts, an honest verdict settling after
 its challenge window, an honest verdict disputed and upheld, a tampered verdict proven wrong (its
 operator slashed, the verdict discarded, the correct one settling), voids with refunds, the fork as
-last resort (adopted: void; rejected: the set's decision), and every refusal."""
+last resort (adopted: void; rejected: the set's decision), and every refusal. Recorded questions:
+inputs recorded after the close by the data source's EIP-712 signature (any relayer; an ERC-1271
+source too), a contradicting recording voiding the question, no recording by the deadline voiding it,
+and every refusal of the recording; the contract's size under EIP-170."""
 
 from __future__ import annotations
 
 import pytest
+from eth_account import Account
 from eth_hash.auto import keccak
 
 from offchain.agent.errors import PredictionError
 from offchain.agent.prediction import (
     InputRecord,
     Question,
+    Recording,
     answer,
     appeal_evidence,
+    prompt_hash,
     proposal_args,
     receipt_request_hash,
+    recorded_request_hash,
+    request_base,
     request_hash,
     verdict_of,
 )
@@ -400,3 +408,169 @@ def test_token_that_returns_false_is_refused(pm, project):
     assert market.yesStake(qid, d.alice) == 10  # nothing lost: the claim can be retried
     bad.setFailTransfers(False, sender=d.w.owner)
     assert market.claim(qid, sender=d.alice).return_value == 10
+
+
+# ---------------------------------------------------------------- recorded questions
+
+SOURCE = Account.from_key(keccak(b"prediction market test data source"))
+INTRUDER = Account.from_key(keccak(b"not the data source"))
+RECORD_IN = 2000  # the recording deadline, after the close (CLOSE_IN) and before RESOLVE_IN
+N_HALF = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
+
+
+def create_recorded(d, source=SOURCE.address, close_in=CLOSE_IN, record_in=RECORD_IN, resolve_in=RESOLVE_IN):
+    q = QUESTION
+    r = d.market.createRecordedQuestion(
+        q.question_hash(), q.template_hash(), request_base(d.svc, q), source,
+        now(d) + close_in, now(d) + record_in, now(d) + resolve_in, sender=d.watcher,
+    )  # fmt: skip
+    return one(r, "RecordedQuestionCreated").questionId
+
+
+def recording(d, qid, record=RECORD, cert=b"cert"):
+    return Recording(d.chain.chain_id, d.market.address, qid, keccak(cert), prompt_hash(d.svc, record))
+
+
+def fresh_answer(d, record=RECORD):
+    """An honest verdict with a receipt of its own (a client address never used before)."""
+    d.fresh = getattr(d, "fresh", 0) + 1
+    return answer(d.svc, d.keys[0].to_bytes(), record, "0x" + keccak(b"client %d" % d.fresh)[:20].hex())
+
+
+def test_recorded_question_hashes_match_the_contract(pm):
+    d = pm
+    receipt = fresh_answer(d)
+    struct, options_hash, _ = proposal_args(receipt)
+    assert bytes(d.market.requestBaseOf(struct, options_hash)) == request_base(d.svc, QUESTION)
+    rec = recording(d, 7)
+    assert bytes(d.market.recordingDigest(7, rec.inputs_ref, rec.prompt_hash)) == rec.digest()
+    assert rec.signer(rec.sign(SOURCE.key)) == SOURCE.address
+    want = recorded_request_hash(request_base(d.svc, QUESTION), prompt_hash(d.svc, RECORD))
+    assert receipt_request_hash(receipt, recorded=True) == request_hash(d.svc, RECORD, recorded=True) == want
+    with pytest.raises(PredictionError, match="not a recording signature"):
+        rec.signer(b"\x01" * 10)
+
+
+def test_inputs_recorded_after_the_close_settle_the_question(pm):
+    d = pm
+    qid = create_recorded(d)
+    q = d.market.getQuestion(qid)
+    assert q.source == SOURCE.address and q.requestHash == ZERO32 and q.inputsRef == ZERO32
+    assert q.recordBy == q.closeTime + RECORD_IN - CLOSE_IN
+    rec = recording(d, qid)
+    sig = rec.sign(SOURCE.key)
+    reverts("market open", d.market.recordInputs, *rec.args(sig), sender=d.watcher)
+    bets(d, qid)
+    close(d, qid)
+    receipt = fresh_answer(d)
+    d.register(receipt)
+    propose(d, qid, receipt, expect="inputs not recorded")
+    reverts("inputs not recorded", d.market.contestRecording, *rec.args(sig), sender=d.watcher)
+    reverts("no verdict yet", d.market.settle, qid, sender=d.watcher)
+    # every refusal of a recording: the wrong signer, a malformed signature, another question's, empty
+    reverts("invalid signature", d.market.recordInputs, *rec.args(rec.sign(INTRUDER.key)), sender=d.watcher)
+    reverts("invalid signature length", d.market.recordInputs, *rec.args(sig[:64]), sender=d.watcher)
+    reverts("invalid signature v", d.market.recordInputs, *rec.args(sig[:64] + b"\x1d"), sender=d.watcher)
+    r_, s_, v_ = sig[:32], int.from_bytes(sig[32:64], "big"), sig[64]
+    high = r_ + (2 * N_HALF + 1 - s_).to_bytes(32, "big") + bytes([55 - v_])  # the same signature, high s
+    reverts("invalid signature s", d.market.recordInputs, *rec.args(high), sender=d.watcher)
+    other_q = recording(d, qid + 1000)
+    reverts("invalid signature", d.market.recordInputs, qid, rec.inputs_ref, rec.prompt_hash,
+            other_q.sign(SOURCE.key), sender=d.watcher)  # fmt: skip
+    empty = Recording(d.chain.chain_id, d.market.address, qid, ZERO32, rec.prompt_hash)
+    reverts("empty recording", d.market.recordInputs, *empty.args(empty.sign(SOURCE.key)), sender=d.watcher)
+    # anyone relays the source's recording
+    r = d.market.recordInputs(*rec.args(sig), sender=d.alice)
+    ev = one(r, "InputsRecorded")
+    assert ev.recorder == d.alice.address and bytes(ev.promptHash) == rec.prompt_hash
+    q = d.market.getQuestion(qid)
+    assert bytes(q.inputsRef) == rec.inputs_ref
+    assert bytes(q.requestHash) == request_hash(d.svc, RECORD, recorded=True)
+    reverts("inputs already recorded", d.market.recordInputs, *rec.args(sig), sender=d.watcher)
+    reverts("same recording", d.market.contestRecording, *rec.args(sig), sender=d.watcher)
+    # a verdict over other inputs is refused; the one over the recorded inputs settles
+    other = fresh_answer(d, InputRecord(QUESTION, "Revenue: 12M."))
+    d.register(other)
+    propose(d, qid, other, expect="receipt is for another request")
+    r = propose(d, qid, receipt)
+    assert one(r, "VerdictProposed").verdict == d.code
+    warp(d, CHALLENGE_WINDOW + 1)
+    assert one(d.market.settle(qid, sender=d.watcher), "Settled").outcome == d.code
+    assert d.market.payoutOf(qid, d.bob) == 450 * UNIT * 300 // 350
+    reverts("market settled", d.market.contestRecording, *rec.args(sig), sender=d.watcher)
+
+
+def test_a_contradicting_recording_voids_the_question(pm):
+    d = pm
+    qid = create_recorded(d)
+    bets(d, qid)
+    close(d, qid)
+    rec = recording(d, qid)
+    d.market.recordInputs(*rec.args(rec.sign(SOURCE.key)), sender=d.watcher)
+    receipt = fresh_answer(d)
+    d.register(receipt)
+    propose(d, qid, receipt)  # a verdict pending does not protect a recording the source contradicted
+    second = recording(d, qid, InputRecord(QUESTION, "Revenue: 12M."), cert=b"another cert")
+    reverts("invalid signature", d.market.contestRecording, *second.args(second.sign(INTRUDER.key)),
+            sender=d.watcher)  # fmt: skip
+    same_cert = recording(d, qid, InputRecord(QUESTION, "Revenue: 12M."))  # same certificate, other prompt
+    r = d.market.contestRecording(*same_cert.args(same_cert.sign(SOURCE.key)), sender=d.bob)
+    assert one(r, "RecordingContested").contester == d.bob.address
+    assert one(r, "Settled").outcome == 3
+    reverts("market settled", d.market.recordInputs, *second.args(second.sign(SOURCE.key)), sender=d.watcher)
+    assert d.market.claim(qid, sender=d.alice).return_value == 100 * UNIT
+
+
+def test_no_recording_by_the_deadline_voids(pm):
+    d = pm
+    qid = create_recorded(d)
+    bets(d, qid)
+    warp(d, RECORD_IN + 1)
+    rec = recording(d, qid)
+    reverts(
+        "recording deadline passed", d.market.recordInputs, *rec.args(rec.sign(SOURCE.key)), sender=d.watcher
+    )
+    assert one(d.market.settle(qid, sender=d.watcher), "Settled").outcome == 3
+    assert d.market.claim(qid, sender=d.bob).return_value == 300 * UNIT
+
+
+def test_a_contract_source_answers_erc1271(pm, project):
+    d = pm
+    wallet = d.w.owner.deploy(project.MockERC1271Wallet, SOURCE.address)
+    qid = create_recorded(d, source=wallet.address)
+    close(d, qid)
+    rec = recording(d, qid)
+    reverts("invalid signature", d.market.recordInputs, *rec.args(rec.sign(INTRUDER.key)), sender=d.watcher)
+    d.market.recordInputs(*rec.args(rec.sign(SOURCE.key)), sender=d.watcher)
+    assert bytes(d.market.getQuestion(qid).inputsRef) == rec.inputs_ref
+
+
+def test_recorded_question_refusals_at_creation(pm):
+    d = pm
+    q = QUESTION
+    base = request_base(d.svc, q)
+    t = now(d)
+    zero = "0x" + "00" * 20
+    args = (q.question_hash(), q.template_hash(), base)
+    reverts(
+        "zero address", d.market.createRecordedQuestion, *args, zero, t + 10, t + 20, t + 30, sender=d.watcher
+    )
+    reverts("recording deadline before close", d.market.createRecordedQuestion, *args, SOURCE.address,
+            t + 10, t + 10, t + 30, sender=d.watcher)  # fmt: skip
+    reverts("deadline before recording deadline", d.market.createRecordedQuestion, *args, SOURCE.address,
+            t + 10, t + 20, t + 20, sender=d.watcher)  # fmt: skip
+    reverts("close time passed", d.market.createRecordedQuestion, *args, SOURCE.address,
+            t - 1, t + 20, t + 30, sender=d.watcher)  # fmt: skip
+    # a question whose inputs were fixed at creation takes no recording
+    fixed = create(d)
+    close(d, fixed)
+    rec = recording(d, fixed)
+    sig = rec.sign(SOURCE.key)
+    reverts("inputs fixed at creation", d.market.recordInputs, *rec.args(sig), sender=d.watcher)
+    reverts("inputs fixed at creation", d.market.contestRecording, *rec.args(sig), sender=d.watcher)
+    reverts("unknown question", d.market.recordInputs, 999_999, *rec.args(sig)[1:], sender=d.watcher)
+
+
+def test_code_size_under_eip170(project):
+    code = project.get_contract("PredictionMarket").contract_type.runtime_bytecode.bytecode
+    assert len(bytes.fromhex(code[2:])) <= 24_576

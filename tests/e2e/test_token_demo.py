@@ -1,5 +1,6 @@
 """The main job's token step (scripts/_demo/token.py, run) on the demo's own deployment, and the
-figures of its later steps: the verifiable trading agent (scripts/_demo/trading.py) and rewards, fees
+figures of its later steps: the verifiable trading agent (scripts/_demo/trading.py), the AI-settled
+prediction market (scripts/_demo/prediction.py) and rewards, fees
 (the protocol fee, the compute task fee split, the inference fee and the DA step's on-demand payment into the
 fee vault) and the buyback (scripts/_demo/rewards.py)."""
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 from offchain.abi import WAD
 from scripts._demo import da as demo_da
+from scripts._demo import prediction as demo_prediction
 from scripts._demo import rewards as demo_rewards
 from scripts._demo import token as demo_token
 from scripts._demo import trading as demo_trading
@@ -51,10 +53,52 @@ def test_demo_token_step(capsys):
     assert pf["faulted"] == {"operator A": True, "operator B": False}
     assert set(pf["redistributed"]) == set(demo.syms) and all(v > 0 for v in pf["redistributed"].values())
     assert "B proves it with its enclave's receipt (TaskSlasher.proveReceiptFault" in out
+    # the policy fees: the type charges 0 on the mailbox, each task's fee is a VerifiedEscrow deposit bound to
+    # it; released to the set's payee after the window, the proven-wrong step's refunded once its slash is final
+    fees, fee, wrong = trading["policy_fees"], demo_trading.POLICY_FEE, demo_trading.POLICY_STEP
+    assert fees["states"] == {**{i: "released" for i in range(wrong)}, wrong: "refunded"}
+    assert fees["refunded"] == fee and fees["payee_paid"] == wrong * fee and fees["mailbox_owed"] == [0, 0]
+    assert f"Step {wrong}'s policy fee stays in escrow while the set's resolver may still cancel" in out
+    assert "(refund: 'slash pending')" in out
+    assert (
+        f"Step {wrong}'s policy fee (0.01 USDC) is refunded to the agent: its certifier's slash is final"
+        in out
+    )
+    assert "Step 1's policy fee (0.01 USDC) is released to the set's payee after the" in out
     # every feed bought over A2A (one task each), paid through the x402 extension
     assert len(set(trading["feed_tasks"])) == records
     assert trading["data_agent_earned"] == records * demo_trading.FEED_PRICE
     assert trading["cert_statuses"] == [1] * records  # checkDACert: SUCCESS, on the demo's chain
+    # the prediction market: inputs recorded after the close by the feed's signature (refused before the close and
+    # from another signer), the verdict over them disputed and upheld, the whole pool paid to the winners
+    pm, pm_bets = demo.results[demo_prediction.__name__], demo_prediction.BETS
+    assert pm["refused_before_close"] == "market open" and pm["refused_wrong_signer"] == "invalid signature"
+    assert (
+        pm["cert_status"] == 1 and pm["dispute_upheld"] and pm["outcome"] == pm["truth"] and pm["left"] == 0
+    )
+    assert sum(pm["paid"].values()) == sum(a for _, _, a in pm_bets) * demo_prediction.USDC
+    assert f"Question {pm['question']}: {demo_prediction.QUESTION.text!r}" in out
+    assert f"recorded inputs: {demo_prediction.AT_CLOSE!r}" in out and "Carol relays it (recordInputs" in out
+    assert (
+        f"the verdict is {pm['truth']}" in out
+        and "challenges anyway: B and C's re-execution upholds it" in out
+    )
+    assert f"the market settles: {pm['outcome']}" in out
+    for who, yes, amount in pm_bets:
+        won = yes == (pm["truth"] == "YES")
+        assert (pm["paid"][who] > amount * demo_prediction.USDC) == won and pm["balances"][who] == pm["paid"][
+            who
+        ]
+        side, paid, bal = (
+            "YES" if yes else "NO",
+            demo_prediction.fmt_usdc(pm["paid"][who]),
+            demo_prediction.fmt_usdc(pm["balances"][who]),
+        )
+        assert f"{who.capitalize()} bets {amount} USDC on {side}." in out
+        assert (
+            f"{who.capitalize()} (bet {amount} USDC on {side}) collects {paid} USDC; balance {amount:,}.000000 -> {bal} USDC."
+            in out
+        )
     # one DA devnet for the demo: the DA step certified its records on the verifier the trading records passed
     assert demo.results[demo_da.__name__]["cert_verifier"] == trading["cert_verifier"] and demo.da_net is None
     # the DA step: every record certified (checkDACert SUCCESS) and retrieved from the validators left after one

@@ -19,7 +19,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from enum import IntEnum
 from pathlib import Path
@@ -101,8 +101,11 @@ class _Connection:
     """One connection of either engine: ``execute(sql, params)`` with ``?`` placeholders, autocommit unless
     inside an explicit ``BEGIN``."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(
+        self, url: str, error: type[Exception] = MetadataStoreError, what: str = "metadata database"
+    ) -> None:
+        """`error` (the caller's typed error) names `what` and the file or the DSN (password hidden)."""
+        self.url, self.error, self.what = url, error, what
         self.postgres = is_postgres(url)
         if self.postgres:
             driver = postgres_driver()
@@ -110,21 +113,20 @@ class _Connection:
             try:
                 self.conn = driver.connect(url, autocommit=True)
             except driver.Error as exc:
-                raise MetadataStoreError(f"metadata database {_redact(url)}: {exc}") from exc
+                raise error(f"{what} {_redact(url)}: {exc}") from exc
             return
         if "://" in url and not url.startswith("sqlite:///"):
-            raise MetadataStoreError(
-                f"metadata database {_redact(url)}: expected sqlite:///PATH, a path, or postgresql://…"
-            )
+            raise error(f"{what} {_redact(url)}: expected sqlite:///PATH, a path, or postgresql://…")
         path = url.removeprefix("sqlite:///")
         self.errors = (sqlite3.Error,)
         try:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=FULL")
         except (OSError, sqlite3.Error) as exc:
-            raise MetadataStoreError(f"metadata database {url!r}: {exc}") from exc
+            raise error(f"{what} {url!r}: {exc}") from exc
 
     def execute(self, sql: str, params: tuple = ()) -> Any:
         if self.postgres:
@@ -132,20 +134,20 @@ class _Connection:
         try:
             return self.conn.execute(sql, params)
         except self.errors as exc:
-            raise MetadataStoreError(f"metadata database {_redact(self.url)}: {exc}") from exc
+            raise self.error(f"{self.what} {_redact(self.url)}: {exc}") from exc
 
     @contextmanager
-    def transaction(self, lock_key: str | None = None) -> Iterator[None]:
-        """One write transaction, committed at the end or rolled back on an exception; ``lock_key`` serializes
-        the writers of one key (an account) across processes: SQLite takes the database's write lock at once,
-        PostgreSQL an advisory lock on the key."""
-        if self.postgres:
-            self.execute("BEGIN")
-            if lock_key is not None:
-                self.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (lock_key,))
-        else:
-            self.execute("BEGIN IMMEDIATE")
+    def transaction(self, lock_key: str | Iterable[str] | None = None) -> Iterator[None]:
+        """One write transaction, committed at the end or rolled back on an exception; ``lock_key`` (one key or
+        several) serializes the writers of a key (an account) across processes: SQLite takes the database's
+        write lock at once, PostgreSQL an advisory lock on each key (several: in sorted order, so two writers
+        never wait on each other)."""
+        self.execute("BEGIN" if self.postgres else "BEGIN IMMEDIATE")
         try:
+            if self.postgres:
+                keys = [lock_key] if isinstance(lock_key, str) else sorted(set(lock_key or ()))
+                for key in keys:
+                    self.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (key,))
             yield
         except BaseException:
             self.execute("ROLLBACK")

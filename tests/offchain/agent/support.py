@@ -280,6 +280,7 @@ def a2a_agent(world: World, facilitator: Any, **kw: Any) -> A2AServer:
         Skill(AgentSkill("free", "free price", "the price, free"), price),
         Skill(AgentSkill("broken", "broken", "always fails"), broken, exact),
     ]
+    kw.setdefault("store", ":memory:")
     return A2AServer("data-agent", "sells ETH/USD market data", skills, facilitator, clock=world.clock, **kw)
 
 
@@ -326,7 +327,12 @@ def a2a_job_agent(vw: VerifiedWorld, facilitator: Any, inference: str = "verifie
         )
         skills.append(Skill(card, infer_run, infer_offers))
     return A2AServer(
-        "job-agent", "sells certified compute jobs and inference", skills, facilitator, clock=vw.clock
+        "job-agent",
+        "sells certified compute jobs and inference",
+        skills,
+        facilitator,
+        clock=vw.clock,
+        store=":memory:",
     )
 
 

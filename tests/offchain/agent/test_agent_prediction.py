@@ -1,8 +1,10 @@
 """The AI-settled prediction market (offchain/agent/prediction.py, scripts/prediction_market.py) end
 to end on anvil with the tiny model and the DA devnet on the same chain: the story (a tampered verdict
 proven wrong from the DA record and slashed, the honest verdict disputed, upheld, appealed to the
-fork, frozen until governance rejects it, settled, paid out exactly); the off-chain checks and every
-refusal of malformed questions, records and verdicts."""
+fork, frozen until governance rejects it, settled, paid out exactly); the demo step on the same world
+(inputs recorded after the close by the feed's signature, a verdict disputed and upheld, the payouts);
+the off-chain checks of a recording and of a verdict over recorded inputs; every refusal of malformed
+questions, records, recordings and verdicts."""
 
 from __future__ import annotations
 
@@ -14,10 +16,13 @@ from offchain.agent.errors import PredictionError, RecordUnavailableError
 from offchain.agent.prediction import (
     InputRecord,
     Question,
+    Recording,
     answer,
+    check_recording,
     check_verdict,
     proposal_args,
     receipt_request_hash,
+    recording_of,
     request_hash,
     verdict_of,
 )
@@ -113,3 +118,51 @@ def test_questions_records_and_verdicts_refuse_bad_input(told):
         proposal_args(forged_verdict(svc, honest, '{"answer":"MAYBE"}', key))
     with pytest.raises(PredictionError, match="not grammar-bound"):
         receipt_request_hash(replace(honest, options=None, text_hash=None))
+
+
+def test_demo_step_records_inputs_after_the_close(told, capsys):
+    """scripts/_demo/prediction.py on the story's world (its model, InferenceDisputes, DA devnet)."""
+    from scripts._demo import prediction as step
+
+    demo, _ = told
+    capsys.readouterr()
+    facts = step.run(demo)
+    out = capsys.readouterr().out
+    with capsys.disabled():
+        print(out)  # the step as make demo prints it
+    assert (
+        facts["refused_before_close"] == "market open"
+        and facts["refused_wrong_signer"] == "invalid signature"
+    )
+    assert facts["cert_status"] == 1 and facts["dispute_upheld"] and facts["outcome"] == facts["truth"]
+    pool = sum(a for _, _, a in step.BETS) * step.USDC
+    won = [(w, a * step.USDC) for w, yes, a in step.BETS if yes == (facts["truth"] == "YES")]
+    stake = sum(a for _, a in won)
+    assert sum(facts["paid"].values()) == pool and facts["left"] == 0
+    assert facts["paid"][won[0][0]] == pool * won[0][1] // stake
+    assert f"recorded inputs: {step.AT_CLOSE!r}" in out and f"the verdict is {facts['truth']}" in out
+    assert f"the market settles: {facts['outcome']}" in out
+
+
+def test_recordings_are_checked_against_the_da_record(told):
+    demo, _ = told
+    w, records = demo.ai_world, demo.da_net.records()
+    record = InputRecord(QUESTION, INPUTS)
+    cert = records.put(record.to_json())
+    rec = recording_of(w.svc, record, cert, 31337, demo.erin.address, 1)
+    assert check_recording(cert, records, w.svc, rec, QUESTION) == record
+    other_cert = records.put(InputRecord(QUESTION, "Revenue: 12M.").to_json())
+    with pytest.raises(PredictionError, match="not the recorded one"):
+        check_recording(other_cert, records, w.svc, rec, QUESTION)
+    with pytest.raises(PredictionError, match="another question"):
+        check_recording(cert, records, w.svc, rec, Question("Did the report say that costs fell?"))
+    wrong_prompt = Recording(rec.chain_id, rec.market, 1, rec.inputs_ref, b"\x01" * 32)
+    with pytest.raises(PredictionError, match="not the template rendered"):
+        check_recording(cert, records, w.svc, wrong_prompt, QUESTION)
+    # a verdict over recorded inputs: the recorded request, checked from the DA record
+    key = w.signing[demo.op_b.address].to_bytes()
+    honest = answer(w.svc, key, record, demo.dave.address)
+    want = request_hash(w.svc, record, recorded=True)
+    assert check_verdict(cert, records, w.svc, honest, want, recorded=True).matches
+    with pytest.raises(PredictionError, match="not the one the market"):
+        check_verdict(cert, records, w.svc, honest, request_hash(w.svc, record), recorded=True)

@@ -44,6 +44,7 @@ from offchain.agent.trading import (
     receipt_text,
     reexecute_step,
 )
+from offchain.chain import agent as chain_agent
 from offchain.chain.sdk import load_abis
 from offchain.compute.trading_policy import run as policy_run
 from offchain.httpservice import ServiceServer
@@ -291,7 +292,9 @@ def a2a_data_agent(market):
     w, c = market
     fac = w.fresh_facilitator()
     offer = fac.requirements("exact", w.token.address, w.addresses["seller"], PRICE)
-    server = data_agent_a2a(w.w3, c["amm"], w.keys["seller"], (offer,), LocalFacilitator(fac), clock=w.clock)
+    server = data_agent_a2a(
+        w.w3, c["amm"], w.keys["seller"], (offer,), LocalFacilitator(fac), clock=w.clock, store=":memory:"
+    )
     with ServiceServer(server.app(), log_level="warning") as s:
         yield s.url
 
@@ -334,7 +337,7 @@ def test_feed_bought_over_a2a_under_ap2_mandates(market):
     server = data_agent_a2a(
         w.w3, c["amm"], w.keys["seller"], (offer,), LocalFacilitator(fac), clock=w.clock,
         merchant_key=MERCHANT_KEY, require_mandates=True,
-        mandate_issuers={"https://id.example": ISSUER_KEY.public_key()}, digits={cur: 6},
+        mandate_issuers={"https://id.example": ISSUER_KEY.public_key()}, digits={cur: 6}, store=":memory:",
     )  # fmt: skip
     now = int(w.clock())
     cred = sdjwt.issue(
@@ -403,10 +406,15 @@ def policy_net(project, chain, accounts, networks):
         yield mw
 
 
-def policy_for(net, market, tmp_path, run=None, image=None, run_by=None, prove_faults=True):
+def policy_for(
+    net, market, tmp_path, run=None, image=None, run_by=None, prove_faults=True, task_type=None, fee=None,
+    admit=None,
+):  # fmt: skip
     """A PolicyNetwork paid by the agent's wallet whose `drive` has the three executors (each
-    running the image with `run`, or executor i with ``run_by[i]``, default execute_task) answer in
-    order and the aggregator certify (proving every minority share wrong, with `prove_faults`)."""
+    running the image with `run`, or executor i with ``run_by[i]``, default execute_task; each
+    admitting a task with `admit`) answer in order and the aggregator certify (proving every
+    minority share wrong, with `prove_faults`); tasks of `task_type` (default the policy type), paid
+    through `fee` (a TaskFee) when given."""
     from offchain.chain.task_mailbox import Web3TaskMailbox
     from offchain.compute.taskrun import Aggregator
     from tests.offchain.chain.test_chain_eigentrust import executors
@@ -419,14 +427,19 @@ def policy_for(net, market, tmp_path, run=None, image=None, run_by=None, prove_f
         Web3TaskMailbox(net.d, account=net.agg_key), tmp_path / "evidence", prove_faults=prove_faults
     )
     exs = executors(net, tmp_path, agg.add, run_by={i: run for i in range(3)} if run else run_by)
+    for ex in exs:
+        ex.admit = admit
 
     def drive(task_hash):
         for ex in exs:
             ex.poll()
 
-    return PolicyNetwork(
-        Web3TaskMailbox(net.d), payer, net.policy_type, image or net.image, drive, timeout_s=5
-    )
+    pn = PolicyNetwork(
+        Web3TaskMailbox(net.d), payer, task_type or net.policy_type, image or net.image, drive, timeout_s=5,
+        fee=fee,
+    )  # fmt: skip
+    pn.executors = exs
+    return pn
 
 
 def policy_verifier(net, image=None):
@@ -665,3 +678,214 @@ def test_hostile_records_are_refused_by_the_policy_reexecutor(market, svc, polic
     with pytest.raises(E.PolicyImageMismatchError, match="the agent declared"):
         policy_reexecutor(policy_net, enrolled, image=keccak(b"another image")).fault(res.raw)
     assert rex.fault(res.raw) is None
+
+
+# ---------------------------------------------------------------- the policy fee, through VerifiedEscrow
+
+FEE_WINDOW_S = 2  # the escrow's window after a policy task's confirmation
+
+
+@pytest.fixture(scope="module")
+def fee_world(project, accounts, market, policy_net):
+    """A zero-fee policy task type on the policy mailbox, a VerifiedEscrow over that mailbox (a
+    window of FEE_WINDOW_S), the executor set's payee (funded with gas: its keeper sends the
+    confirmations and releases) and the executors' gate."""
+    from types import SimpleNamespace
+
+    from offchain.agent.taskfee import EscrowFeeGate
+    from offchain.chain.agent import Escrow
+    from offchain.chain.deploy import deploy_verified_escrow
+    from offchain.chain.task_mailbox import CERT_ECDSA
+    from tests.contracts.test_task_mailbox import TIMEOUT
+
+    w, _ = market
+    net = policy_net
+    free = net.mailbox.registerTaskType(
+        net.set_id, net.image, w.token.address, 0, TIMEOUT, CERT_ECDSA, 6667, sender=net.app
+    ).return_value
+    escrow = deploy_verified_escrow(project, accounts[0], net.mailbox.address, task_window_s=FEE_WINDOW_S)
+    payee = Account.from_key(keccak(b"trading test policy fee payee"))
+    accounts[0].transfer(payee.address, 10**18)
+    handle = Escrow(w.w3, escrow.address, load_abis()["VerifiedEscrow"])
+    gate = EscrowFeeGate(
+        handle, net.mailbox.address, frozenset({free}), w.token.address, payee.address, PRICE
+    )
+    return SimpleNamespace(type=free, escrow=handle, payee=payee, gate=gate)
+
+
+def policy_fee(w, fw, **kw):
+    from offchain.agent.taskfee import TaskFee
+
+    terms = {"payee": fw.payee.address, "amount": PRICE, **kw}
+    return TaskFee(fw.escrow, w.token.address, w.token.name, **terms)
+
+
+def fee_keeper(fw):
+    from offchain.agent.keeper import Keeper
+    from offchain.chain.agent import Sender
+
+    abis = load_abis()
+    return Keeper(fw.escrow, Sender(fw.escrow.w3, fw.payee.key), abis["TaskMailbox"], [])
+
+
+def wait_past(chain, end):
+    """Mine until the chain's head is past `end` (unix seconds): the window runs on the chain's clock."""
+    import time
+
+    while chain.blocks.head.timestamp <= end:
+        time.sleep(0.3)
+        chain.mine(1)
+
+
+@needs_bwrap
+def test_the_policy_fee_is_held_in_escrow_and_released_after_the_window(
+    market, svc, policy_net, fee_world, tmp_path, chain, accounts, project
+):
+    """The agent posts its policy task on the zero-fee type and deposits the fee into VerifiedEscrow
+    bound to the task; the executors answer only once it is held for their payee; the certifiers are
+    owed nothing by the mailbox; the payee's keeper confirms and, after the window, releases it."""
+    from offchain.chain.task_mailbox import TaskParams, Web3TaskMailbox
+    from offchain.compute.taskrun import Task
+
+    w, c = market
+    fw = fee_world
+    usdc = c["usdc"].functions
+    mailbox = Web3TaskMailbox(policy_net.d)
+    owed = [policy_net.mailbox.feesOwed(op, w.token.address) for op in policy_net.ops]
+    agent = agent_for(market)
+    agent.policy = policy_for(
+        policy_net, market, tmp_path / "paid", task_type=fw.type, fee=policy_fee(w, fw), admit=fw.gate
+    )
+    wallet0, payee0 = usdc.balanceOf(agent.wallet).call(), usdc.balanceOf(fw.payee.address).call()
+    res = run_step(agent, svc, 10)
+    task = res.record.policy
+    assert task.task_type == fw.type and len(task.signers) >= 2
+    (eid,) = agent.policy.fees.values()
+    assert agent.policy.fees == {task.task_hash: eid}
+    rec = fw.escrow.get(eid)
+    assert (rec.state, rec.kind, rec.ref, rec.payee, rec.payer, rec.amount, rec.expected_result) == (
+        "held",
+        1,
+        task.task_hash,
+        fw.payee.address,
+        agent.wallet,
+        PRICE,
+        bytes(32),
+    )
+    o = res.record.order
+    traded = o.amount_in if o.action == "BUY" else 0
+    assert usdc.balanceOf(agent.wallet).call() == wallet0 - 2 * PRICE - traded  # the feed, the fee, the trade
+    assert usdc.balanceOf(fw.escrow.address).call() == PRICE
+    assert mailbox.info(task.task_hash).fee == 0
+    assert [policy_net.mailbox.feesOwed(op, w.token.address) for op in policy_net.ops] == owed
+
+    keeper = fee_keeper(fw)
+    steps = keeper.run([eid])
+    assert [s.action for s in steps] == ["confirm", "waiting"] and steps[1].reason.endswith(
+        "challenge window open"
+    )
+    wait_past(chain, fw.escrow.get(eid).window_end)
+    assert keeper.step(eid).action == "release"
+    assert usdc.balanceOf(fw.payee.address).call() == payee0 + PRICE
+    assert keeper.step(eid).action == "settled"
+
+    # a task posted without its fee is held back by the executors until it is paid
+    payer = Account.from_key(w.keys["payer"])
+    payload = policy_input(
+        STRATEGY, res.record.feed, res.record.receipt.digest(), res.completion_text
+    ).encode()
+    h = mailbox.create_task(payer, TaskParams(payer.address, fw.type, 0, payload))
+    pn = agent.policy
+    pn.drive(h)
+    assert mailbox.status(h) == "CREATED"
+    assert all(h in ex.held and ex.failures[-1].kind == "TaskNotAdmitted" for ex in pn.executors)
+    ev = next(t for t in mailbox.tasks_created(0, mailbox.head()) if t.task_hash == h)
+    assert isinstance(ev, Task) and "no fee for task" in fw.gate(ev)
+    # deposits that do not pay for it: another payee, too little, an expected result, a near deadline
+    now = int(w.w3.eth.get_block("pending")["timestamp"])
+    for fee, expected, why in (
+        (policy_fee(w, fw, payee=w.addresses["seller"]), None, "no fee for task"),
+        (policy_fee(w, fw, amount=PRICE - 1), None, "holds"),
+        (policy_fee(w, fw), keccak(b"4"), "expected result"),
+        (policy_fee(w, fw, deadline_s=10), None, "refundable at"),
+    ):
+        args, bad = fee.deposit_args(payer.key, payer.address, h, now)
+        if expected is not None:  # re-signed with an expected result
+            ca = chain_agent
+            nonce = ca.escrow_nonce(fee.payee, 1, h, expected, args[9], args[10])
+            auth = ca.Authorization(payer.address, fw.escrow.address, PRICE, args[3], args[4], nonce)
+            data = ca.authorization_data(
+                ca.RECEIVE_WITH_AUTHORIZATION, w.token.name, chain.chain_id, w.token.address, auth
+            )
+            args[8], args[11] = expected, ca.sign(payer.key, data)
+            bad = ca.escrow_id(w.token.address, payer.address, nonce)
+        project.VerifiedEscrow.at(fw.escrow.address).deposit(*args, sender=accounts[0])
+        assert fw.escrow.get(bad).state == "held"
+        assert why in fw.gate(ev)
+    pn.drive(h)
+    assert mailbox.status(h) == "CREATED"
+    eid2 = policy_fee(w, fw).pay(policy_net.d, payer, h)
+    assert fw.gate(ev) is None
+    pn.drive(h)  # asked again: now answered and certified
+    assert mailbox.status(h) == "VERIFIED" and all(h not in ex.held for ex in pn.executors)
+    assert fw.escrow.get(eid2).state == "held"
+
+
+@needs_bwrap
+def test_the_fee_of_a_proven_wrong_policy_output_is_refunded(
+    market, svc, policy_net, enrolled, fee_world, tmp_path, chain, accounts
+):
+    """Two executors certify a flipped order for a paid task; the agent refuses it; the re-executor
+    proves it wrong; the fee waits while the slash may be cancelled and is refunded to the agent once
+    it is final; the payee is never paid. Refusals: a mailbox-fee type with an escrow fee (paid
+    twice), malformed fee terms, a gate over an escrow of another mailbox."""
+    from offchain.agent.taskfee import EscrowFeeGate
+    from tests.contracts.support import ESCROW_BLOCKS
+
+    w, c = market
+    fw = fee_world
+    usdc = c["usdc"].functions
+    agent = agent_for(market)
+    lie = tampered_policy(STRATEGY)
+    agent.policy = policy_for(
+        policy_net, market, tmp_path / "lie", run_by={0: lie, 1: lie}, prove_faults=False, task_type=fw.type,
+        fee=policy_fee(w, fw), admit=fw.gate,
+    )  # fmt: skip
+    with pytest.raises(E.PolicyRefusedError, match="where the policy gives") as refused:
+        run_step(agent, svc, 11)
+    res = refused.value.result
+    eid = agent.policy.fees[res.record.policy.task_hash]
+    keeper = fee_keeper(fw)
+    assert keeper.step(eid).action == "confirm"  # the payee's keeper opens the window at once
+    prover = Account.from_key(keccak(b"trading test policy fee prover"))
+    accounts[0].transfer(prover.address, 10**18)
+    rex = replace(policy_reexecutor(policy_net, enrolled, account=prover), task_type=fw.type)
+    rex.prove(rex.fault(res.raw))
+    wait_past(chain, fw.escrow.get(eid).window_end)  # only the slash's fate holds it now
+    wallet, payee = usdc.balanceOf(agent.wallet).call(), usdc.balanceOf(fw.payee.address).call()
+    step = keeper.step(eid)
+    assert step.action == "waiting" and "slash pending" in step.reason
+    chain.mine(ESCROW_BLOCKS + 1)  # the resolver's time to cancel the slash is over: final
+    assert keeper.step(eid).action == "refund"
+    assert usdc.balanceOf(agent.wallet).call() == wallet + PRICE
+    assert usdc.balanceOf(fw.payee.address).call() == payee
+    assert fw.escrow.get(eid).state == "refunded"
+
+    # refused before anything is posted: the mailbox-fee type with the fee in escrow as well
+    count = policy_net.mailbox.taskCount()
+    agent.policy = policy_for(policy_net, market, tmp_path / "twice", fee=policy_fee(w, fw))
+    with pytest.raises(E.TaskFeeError, match="paid twice"):
+        run_step(agent, svc, 12)
+    assert policy_net.mailbox.taskCount() == count
+    for bad, match in (
+        ({"payee": "0x" + "00" * 20}, "zero address"),
+        ({"payee": "nobody"}, "no address"),
+        ({"amount": 0}, "positive amount"),
+        ({"deadline_s": 0}, "positive number of seconds"),
+    ):
+        with pytest.raises(E.TaskFeeError, match=match):
+            policy_fee(w, fw, **bad)
+    with pytest.raises(E.TaskFeeError, match="serves the mailbox"):
+        EscrowFeeGate(
+            fw.escrow, w.addresses["seller"], frozenset({fw.type}), w.token.address, fw.payee.address, 1
+        )

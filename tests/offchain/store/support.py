@@ -45,6 +45,22 @@ class Clock:
         return self.now
 
 
+class CostClock:
+    """The map window's cost signal made deterministic (``offchain.store.window.COST_CLOCK``): a counter of
+    nanoseconds that each call moves by ``step`` (so a timed read or admission costs ``step``), or, with
+    ``seed``, by a step drawn each call from ``steps``."""
+
+    def __init__(self, step: int = 0, seed: int | None = None, steps: tuple[int, ...] = ()) -> None:
+        self.step = step
+        self.now = 0
+        self._rng = None if seed is None else random.Random(seed)
+        self._steps = steps
+
+    def __call__(self) -> int:
+        self.now += self.step if self._rng is None else self._rng.choice(self._steps)
+        return self.now
+
+
 def flip(path: Path, offset: int) -> None:
     """Invert one byte of ``path``."""
     with open(path, "r+b") as f:

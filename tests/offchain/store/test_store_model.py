@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from offchain.store import KeyExistsError, Store
-from tests.offchain.store.support import Clock, key_of, value_of
+from offchain.store import window as window_module
+from tests.offchain.store.support import Clock, CostClock, key_of, value_of
 
 TTL = 100
 KEYS = st.integers(0, 40)
@@ -26,8 +27,13 @@ class StoreModel(RuleBasedStateMachine):
         shards=st.integers(1, 3),
         segment_bytes=st.sampled_from([20_000, 100_000, 1 << 30]),
         window_bytes=st.sampled_from([0, 150_000, 1 << 20]),
+        cost_seed=st.integers(0, 3),
     )
-    def open_store(self, shards, segment_bytes, window_bytes):
+    def open_store(self, shards, segment_bytes, window_bytes, cost_seed):
+        # the map window's cost signal: reads that cost nothing, a page-cache copy, a disk read or a stall,
+        # drawn at random (deterministic for a seed): admissions at any read, never beyond the bounds
+        self.real_cost_clock = window_module.COST_CLOCK
+        window_module.COST_CLOCK = CostClock(seed=cost_seed, steps=(0, 15_000, 90_000, 10**8))
         self.root = Path(tempfile.mkdtemp(prefix="store-model-"))
         self.paths = [self.root / f"p{i}" for i in range(shards)]
         self.clock = Clock()
@@ -40,6 +46,8 @@ class StoreModel(RuleBasedStateMachine):
         self.unflushed: dict[int, tuple[float, float]] = {}
 
     def teardown(self):
+        if hasattr(self, "real_cost_clock"):
+            window_module.COST_CLOCK = self.real_cost_clock
         for _, view in getattr(self, "held", ()):
             view.release()
         if hasattr(self, "store"):

@@ -1,4 +1,5 @@
-"""The map window: large values read twice stay mapped, within ``window_bytes``; views stay valid."""
+"""The map window: large values read twice stay mapped, within ``window_bytes``; views stay valid; a value
+whose reads are cheap is admitted only once they have cost what its map would (the cost signal injected)."""
 
 import os
 import random
@@ -9,10 +10,23 @@ import pytest
 from offchain import settings
 from offchain.errors import SettingError
 from offchain.store import CorruptValueError, Store, StoreInputError
+from offchain.store import window as window_module
 from offchain.store.table import PREFETCH_BYTES
-from tests.offchain.store.support import Clock, key_of, value_of
+from tests.offchain.store.support import Clock, CostClock, key_of, value_of
 
 BIG = PREFETCH_BYTES + 4000  # above the window's threshold, not a multiple of a page
+# BIG's admission as the model prices it (19 pages) at the model's initial scale
+ADMISSION_NS = window_module.ADMIT_FIXED_NS + window_module.ADMIT_PAGE_NS * (BIG // 4096 + 2)
+
+
+@pytest.fixture(autouse=True)
+def costly_reads(monkeypatch):
+    """Every read outside the window costs a second (a disk read, many admissions): values are admitted on
+    their second read, as the tests below of the window's bounds and views expect. The tests of the cost
+    rule set the clock's step themselves."""
+    clock = CostClock(step=10**9)
+    monkeypatch.setattr(window_module, "COST_CLOCK", clock)
+    return clock
 
 
 def _rss_file_kib() -> int:
@@ -32,7 +46,9 @@ def _evict(directory) -> None:
 def _count_preadv(monkeypatch) -> list[int]:
     reads: list[int] = []
     real = os.preadv
-    monkeypatch.setattr(os, "preadv", lambda fd, buffers, at: reads.append(at) or real(fd, buffers, at))
+    monkeypatch.setattr(
+        os, "preadv", lambda fd, buffers, at, *flags: reads.append(at) or real(fd, buffers, at, *flags)
+    )
     return reads
 
 
@@ -339,3 +355,159 @@ def test_read_into_copies_a_value_once_into_a_bytearray_whatever_serves_it(tmp_p
         finally:
             tracemalloc.stop()
         assert buffer == value_of(0, big)
+
+
+def _read_n(table, i, n, buffer):
+    for _ in range(n):
+        buffer[:] = bytes(len(buffer))
+        assert table.read_into(key_of(i), buffer) == len(buffer) and buffer == value_of(i, len(buffer))
+
+
+def test_cheap_reads_are_admitted_once_they_cost_what_the_map_would(tmp_path, monkeypatch, costly_reads):
+    """A value whose reads cost a page-cache copy (a fraction of a map) is read with ``preadv`` until its
+    reads add up to ``ADMIT_SPEND`` estimated admissions, then mapped; a costly first read (a disk read) is
+    mapped on the second; reads that cost almost nothing are never mapped; ``get``'s reads (not timed) are
+    mapped on the second."""
+    reads = _count_preadv(monkeypatch)
+    spend = window_module.ADMIT_SPEND * ADMISSION_NS
+    with Store(tmp_path, window_bytes=1 << 20) as store:
+        table = store.table("t")
+        table.put_batch([(key_of(i), value_of(i, BIG)) for i in range(4)])
+        buffer = bytearray(BIG)
+        assert table.stats()["window"]["admission_estimate_ns"] == ADMISSION_NS - 650  # 64 KiB's
+        costly_reads.step = spend // 3 + 1  # three reads outside the window pay for the map
+        _read_n(table, 0, 3, buffer)
+        stats = table.stats()["window"]
+        assert len(reads) == 3 and stats["maps"] == 0 and stats["deferred"] == 2
+        _read_n(table, 0, 1, buffer)  # the fourth read: mapped, and its cost measured
+        stats = table.stats()["window"]
+        assert len(reads) == 3 and stats["maps"] == 1 and stats["admitted"] == 1
+        _read_n(table, 0, 5, buffer)
+        assert len(reads) == 3 and table.stats()["window"]["hits"] == 5
+        costly_reads.step = spend + 1  # a first read that cost more than two maps: mapped on the second
+        _read_n(table, 1, 2, buffer)
+        assert len(reads) == 4 and table.stats()["window"]["maps"] == 2
+        costly_reads.step = 1  # next to nothing (the scale of the estimate falls, within its bound)
+        _read_n(table, 2, 200, buffer)
+        stats = table.stats()["window"]
+        assert len(reads) == 4 + 200 and stats["maps"] == 2
+        assert stats["admission_estimate_ns"] >= window_module.SCALE_MIN * (ADMISSION_NS - 650) - 1
+        assert table.get(key_of(3)) == value_of(3, BIG) and table.stats()["window"]["maps"] == 2
+        assert table.get(key_of(3)) == value_of(3, BIG) and table.stats()["window"]["maps"] == 3
+
+
+def test_the_estimate_of_an_admission_follows_the_measured_ones_within_bounds(tmp_path, costly_reads):
+    """Admissions that cost far more than the model (a stalled call, a slow machine) raise its scale at
+    most to ``SCALE_MAX``; so a stall cannot stop admissions for good, nor a fast call make every read a
+    map."""
+    model = ADMISSION_NS - 650  # 64 KiB, as stats reports it
+    with Store(tmp_path, window_bytes=8 << 20) as store:
+        table = store.table("t")
+        table.put_batch([(key_of(i), value_of(i, BIG)) for i in range(60)])
+        buffer = bytearray(BIG)
+        for i in range(60):  # every read and admission takes a second
+            _read_n(table, i, 2, buffer)
+        stats = table.stats()["window"]
+        assert stats["admitted"] == 60
+        assert stats["admission_estimate_ns"] == pytest.approx(window_module.SCALE_MAX * model, rel=1e-3)
+
+
+def test_no_cost_signal_can_break_the_windows_bounds(tmp_path, monkeypatch):
+    """Reads at random through a small window under a cost signal that jumps between nothing, a page-cache
+    copy, a disk read and a stall: every value read right, the window never above its bound, and only
+    values read at least twice ever mapped."""
+    monkeypatch.setattr(
+        window_module, "COST_CLOCK", CostClock(seed=5, steps=(0, 9_000, 15_000, 90_000, 10**8))
+    )
+    limit = 4 * BIG + 2 * 8192
+    rng = random.Random(11)
+    with Store(tmp_path, window_bytes=limit, cache_bytes=0) as store:
+        table = store.table("t")
+        sizes = [rng.choice([BIG, 3 * BIG, PREFETCH_BYTES]) for _ in range(24)]
+        table.put_batch([(key_of(i), value_of(i, size)) for i, size in enumerate(sizes)])
+        buffer = bytearray(3 * BIG)
+        counts = [0] * 24
+        for _ in range(600):
+            i = min(rng.randrange(24), rng.randrange(24))  # skewed: some values read far more often
+            counts[i] += 1
+            if rng.random() < 0.8:
+                assert table.read_into(key_of(i), buffer) == sizes[i]
+                assert buffer[: sizes[i]] == value_of(i, sizes[i])
+            else:
+                assert table.get(key_of(i)) == value_of(i, sizes[i])
+            stats = table.stats()["window"]
+            assert stats["mapped_bytes"] <= limit and stats["maps"] <= sum(1 for n in counts if n >= 2)
+        stats = table.stats()["window"]
+        assert stats["peak_bytes"] <= limit and stats["admitted"] > 0 and stats["deferred"] > 0
+        assert stats["hits"] > 0
+
+
+def _resident(path) -> bool:
+    """Whether the first page of ``path`` is in the page cache (a read that would not wait for the disk)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.preadv(fd, [bytearray(1)], 0, os.RWF_NOWAIT)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.skipif(not hasattr(os, "RWF_NOWAIT"), reason="no preadv2 RWF_NOWAIT")
+def test_a_read_that_missed_the_page_cache_is_admitted_on_the_next(tmp_path, costly_reads):
+    """Whatever its time, a first read that had to wait for the disk (``RWF_NOWAIT`` refused it) makes the
+    value's next read map it; one out of the page cache, as cheap, does not."""
+    costly_reads.step = 1  # every read as cheap as can be: only the page-cache signal can admit
+    with Store(tmp_path, window_bytes=1 << 20) as store:
+        table = store.table("t")
+        table.put_batch([(key_of(i), value_of(i, BIG)) for i in range(2)])
+        table.flush()
+        buffer = bytearray(BIG)
+        _read_n(table, 1, 2, buffer)  # just written: in the page cache
+        assert table.stats()["window"]["maps"] == 0
+        _evict(tmp_path / "t")
+        if _resident(tmp_path / "t" / "00000000-0.values"):
+            pytest.skip("this file system keeps the file in memory (tmpfs)")
+        _read_n(table, 0, 1, buffer)
+        assert table.stats()["window"]["maps"] == 0  # read once: only remembered
+        _read_n(table, 0, 1, buffer)
+        stats = table.stats()["window"]
+        assert stats["maps"] == 1 and stats["admitted"] == 1
+
+
+def test_without_rwf_nowait_every_read_is_timed(tmp_path, monkeypatch, costly_reads):
+    """A file system that refuses ``RWF_NOWAIT`` (``EOPNOTSUPP``): the read is served whole all the same,
+    and from then on every read is timed (one ``preadv`` each)."""
+    import errno
+
+    real = os.preadv
+    calls: list[tuple[int, ...]] = []
+
+    def preadv(fd, buffers, at, *flags):
+        calls.append(flags)
+        if flags:
+            raise OSError(errno.EOPNOTSUPP, "not supported")
+        return real(fd, buffers, at)
+
+    monkeypatch.setattr(os, "preadv", preadv)
+    costly_reads.step = 10**9
+    with Store(tmp_path, window_bytes=1 << 20) as store:
+        table = store.table("t")
+        table.put_batch([(key_of(i), value_of(i, BIG)) for i in range(2)])
+        buffer = bytearray(BIG)
+        _read_n(table, 0, 1, buffer)
+        _read_n(table, 1, 1, buffer)
+        assert [bool(flags) for flags in calls] == [True, False, False]
+        _read_n(table, 0, 2, buffer)  # a costly first read: mapped on the second
+        assert len(calls) == 3 and table.stats()["window"]["hits"] == 1
+
+    def failing(fd, buffers, at, *flags):
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(os, "preadv", failing)
+    with Store(tmp_path / "b", window_bytes=1 << 20) as store:  # any other error is the read's own
+        table = store.table("t")
+        table.put_batch([(key_of(0), value_of(0, BIG))])
+        with pytest.raises(OSError, match="I/O error"):
+            table.read_into(key_of(0), buffer)
