@@ -176,14 +176,28 @@ def cmd_put(args: argparse.Namespace) -> int:
 
     payload = Path(args.file).read_bytes()
     quorums = tuple(int(q) for q in args.quorums.split(","))
+    checker = _cert_checker(args.cert_verifier, args.rpc)
     cert = client.put(
         args.disperser, payload, _private_key(args.key), quorums, timeout_s=args.timeout, payment=args.payment,
-        cert_checker=_cert_checker(args.cert_verifier, args.rpc),
+        cert_checker=checker, chain_id=_anchor_chain(args.chain_id, checker), disperser_id=args.disperser_id,
     )  # fmt: skip
     out = Path(args.out or f"{args.file}.cert.json")
     out.write_text(json.dumps(cert, indent=1) + "\n")
     print(json.dumps({"event": "certified", "blob_key": cert["blob_key"], "certificate": str(out)}))
     return 0
+
+
+def _anchor_chain(chain_id: int | None, checker: Any) -> int | None:
+    """The chain a put's anchor signature names: ``--chain-id``, else the chain ``--rpc`` serves (with
+    ``--cert-verifier``), else none (no anchor: a disperser that requires one refuses the put)."""
+    from offchain.da.errors import DispersalError
+
+    if chain_id is not None or checker is None:
+        return chain_id
+    try:
+        return int(checker.w3.eth.chain_id)
+    except Exception as exc:  # noqa: BLE001 - any failure of the node is the same one-line error
+        raise DispersalError(f"--rpc: cannot read the chain id for the anchor signature: {exc}") from None
 
 
 def _cert_checker(address: str | None, rpc: str | None) -> Any:
@@ -271,6 +285,17 @@ def register_client(sub: Any) -> None:
         choices=("reservation", "on-demand"),
         default="reservation",
         help="pay from the account's reservation (default) or its on-demand deposit in the PaymentVault",
+    )
+    put.add_argument(
+        "--chain-id", type=int, metavar="N",
+        help="sign EigenDA's anchor signature for this chain (default: the chain --rpc serves, if given)",
+    )  # fmt: skip
+    put.add_argument(
+        "--disperser-id",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the disperser id the anchor names (default 0)",
     )
     _verifier_options(put)
     put.set_defaults(func=cmd_put)

@@ -48,6 +48,7 @@ from offchain.da.network.types import (
     BlobCommitment,
     BlobHeader,
     PaymentHeader,
+    dispersal_anchor_hash,
     hex_field,
     inclusion_root,
     json_fields,
@@ -223,15 +224,31 @@ def payment_header(
     return PaymentHeader(account, time.time_ns(), 0)
 
 
+def anchor_fields(private_key: bytes, blob_key: bytes, chain_id: int, disperser_id: int) -> dict[str, Any]:
+    """``DisperseBlobRequest``'s anchor fields (JSON form): the payer's signature over
+    :func:`dispersal_anchor_hash` (binding the request to one disperser on one chain), the disperser id, the
+    chain id as 32 bytes big-endian."""
+    try:
+        digest = dispersal_anchor_hash(chain_id, disperser_id, blob_key)
+    except NetworkMessageError as exc:
+        raise DispersalError(f"anchor: {exc}") from None
+    return {
+        "anchor_signature": sign_digest(private_key, digest).hex(),
+        "disperser_id": disperser_id,
+        "chain_id": chain_id.to_bytes(32, "big").hex(),
+    }
+
+
 def put(
     url: str, payload: bytes, private_key: bytes, quorums: tuple[int, ...] = (0, 1), *,
     timeout_s: float = 300.0, poll_s: float = 0.2, payment: str = "reservation", ledger: ClientLedger | None = None,
-    cert_checker: CertChecker | None = None,
+    cert_checker: CertChecker | None = None, chain_id: int | None = None, disperser_id: int = 0,
 ) -> dict[str, Any]:  # fmt: skip
     """Disperse ``payload``; its certificate JSON once COMPLETE. :class:`DispersalError` when refused or FAILED.
     ``payment``: ``reservation`` or ``on-demand``; ``ledger``: a ledger kept across puts (default: a fresh one
     from ``GetPaymentState``); ``cert_checker``: the certificate is accepted only when the deployed
-    EigenDACertVerifier's ``checkDACert`` says SUCCESS (:func:`check_onchain`)."""
+    EigenDACertVerifier's ``checkDACert`` says SUCCESS (:func:`check_onchain`). With ``chain_id`` the request
+    carries EigenDA's anchor signature for disperser ``disperser_id`` on that chain (:func:`anchor_fields`)."""
     if payment not in PAYMENT_MODES:
         raise DispersalError(f"payment: {payment!r}, expected one of {PAYMENT_MODES}")
     deadline = time.monotonic() + timeout_s
@@ -252,6 +269,8 @@ def put(
         "blob_header": header.to_json(),
         "signature": sign_digest(private_key, key).hex(),
     }
+    if chain_id is not None:
+        body.update(anchor_fields(private_key, key, chain_id, disperser_id))
     reply = _call(url, "DisperseBlob", body, timeout_s)
     if reply.get("blob_key") != key.hex():
         raise DispersalError(

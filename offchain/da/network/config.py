@@ -83,7 +83,7 @@ def _bytes32(text: Any, what: str) -> bytes:
     return raw
 
 
-OPERATOR_KEYS = {"operator_id", "stakes", "url", "retrieval_url", "bls_public_key"}
+OPERATOR_KEYS = {"operator_id", "stakes", "url", "dispersal_url", "retrieval_url", "bls_public_key"}
 
 
 def network_state(obj: Any, base: Path) -> tuple[NodeState, dict[bytes, str]]:
@@ -98,7 +98,8 @@ def network_state(obj: Any, base: Path) -> tuple[NodeState, dict[bytes, str]]:
     for i, op in enumerate(obj.get("operators") or []):
         if not isinstance(op, dict) or set(op) - OPERATOR_KEYS or "operator_id" not in op:
             raise NetworkConfigError(
-                f"network.operators[{i}]: expected {{operator_id, stakes, url, retrieval_url, bls_public_key}}"
+                f"network.operators[{i}]: expected {{operator_id, stakes, url, dispersal_url, retrieval_url, "
+                "bls_public_key}}"
             )
         oid = _bytes32(op["operator_id"], f"network.operators[{i}].operator_id")
         if oid in urls:
@@ -128,16 +129,28 @@ def retrieval_urls(obj: Any, base: Path) -> dict[bytes, str]:
     """Where a client asks each operator for its chunks: its ``retrieval_url`` (its ``validator.Retrieval``
     gRPC service, ``grpc://host:port``; EigenDA's v2 retrieval port) when the network file gives one, else its
     ``url`` (HTTP)."""
+    return _operator_urls(obj, base, "retrieval_url")
+
+
+def dispersal_urls(obj: Any, base: Path) -> dict[bytes, str]:
+    """Where the disperser sends each operator its ``StoreChunks``: its ``dispersal_url`` (its
+    ``validator.Dispersal`` gRPC service, EigenDA's v2 dispersal port) when the network file gives one, else
+    its ``url`` (HTTP)."""
+    return _operator_urls(obj, base, "dispersal_url")
+
+
+def _operator_urls(obj: Any, base: Path, key: str) -> dict[bytes, str]:
+    """Each operator's ``key`` URL (grpc:// or http(s)://), else its ``url``."""
     _, urls = network_state(obj, base)
     if isinstance(obj, str):
         obj = read_file(base / obj)
     for i, op in enumerate(obj.get("operators") or []):
-        r = op.get("retrieval_url")
+        r = op.get(key)
         if r is None:
             continue
         if not isinstance(r, str) or not r.startswith(("grpc://", "http://", "https://")):
             raise NetworkConfigError(
-                f"network.operators[{i}].retrieval_url: {r!r} is not a grpc:// or http(s):// URL"
+                f"network.operators[{i}].{key}: {r!r} is not a grpc:// or http(s):// URL"
             )
         urls[_bytes32(op["operator_id"], f"network.operators[{i}].operator_id")] = r
     return urls
@@ -369,13 +382,22 @@ class DisperserConfig:
     batches_in_flight: int = 1
     backend: str = "cpu"  # the encoder's array backend: cpu (numpy) or gpu (cupy)
     grpc_port: int | None = None  # disperser.v2.Disperser over gRPC (rpc.py); None: HTTP only
+    chain_id: int | None = None  # the chain anchor signatures name (None: anchors refused, rpc.py)
+    require_anchor_signature: bool = False  # EigenDA's TolerateMissingAnchorSignature (default true) negated
 
 
 DISPERSER_KEYS = {
     "host", "port", "grpc_port", "public", "key_file", "disperser_id", "srs", "network", "metadata", "confirmation_threshold",
     "reference_block_number", "batch_size", "max_request_bytes", "log_level", "payments", "operators",
-    "batches_in_flight", "backend",
+    "batches_in_flight", "backend", "chain_id", "require_anchor_signature",
 }  # fmt: skip
+
+
+def _flag(obj: dict[str, Any], key: str, default: bool) -> bool:
+    v = obj.get(key, default)
+    if not isinstance(v, bool):
+        raise NetworkConfigError(f"{key}: {v!r} is not true or false")
+    return v
 
 
 def _backend(obj: dict[str, Any]) -> str:
@@ -389,7 +411,12 @@ def _backend(obj: dict[str, Any]) -> str:
 
 def disperser_config(path: str | Path) -> DisperserConfig:
     obj, base, key = _config_file(path, DISPERSER_KEYS, ("key_file", "srs", "network"), "key_file")
-    state, urls = network_state(obj["network"], base)
+    if obj.get("require_anchor_signature") is True and obj.get("chain_id") is None:
+        raise NetworkConfigError(
+            "require_anchor_signature: needs chain_id (the chain anchor signatures name)"
+        )
+    state, _ = network_state(obj["network"], base)
+    urls = dispersal_urls(obj["network"], base)
     meta = metadata_url(obj, "metadata", base, path)
     operators = operators_config(obj.get("operators"))
     return DisperserConfig(
@@ -399,6 +426,8 @@ def disperser_config(path: str | Path) -> DisperserConfig:
         public=bool(obj.get("public", False)),
         key=key,
         disperser_id=_int(obj, "disperser_id", 0, 0, 1 << 32),
+        chain_id=None if obj.get("chain_id") is None else _int(obj, "chain_id", None, 1, 1 << 256),
+        require_anchor_signature=_flag(obj, "require_anchor_signature", False),
         srs=load_srs(obj["srs"], base),
         state=state,
         urls=urls,

@@ -127,28 +127,11 @@ class GrpcServer:
         self.stop()
 
 
-def _disperse_blob(methods: Mapping[str, Method]) -> Method:
-    """DisperseBlob over gRPC: EigenDA's request also has ``anchor_signature`` (over chain id, disperser id and
-    blob key), ``disperser_id`` and ``chain_id``; this disperser does not check anchors yet, so a request that
-    carries one is refused rather than accepted unchecked; without one the two ids are unused."""
-
-    def call(body: dict[str, Any], peer: str) -> dict[str, Any]:
-        if body.pop("anchor_signature"):
-            raise NetworkMessageError("anchor_signature: this disperser does not check anchor signatures yet")
-        body.pop("disperser_id")
-        body.pop("chain_id")
-        return methods["DisperseBlob"](body, peer)
-
-    return call
-
-
 def disperser_grpc(disperser: Disperser, host: str, port: int, *, max_request_bytes: int = 64 << 20,
                    loopback_only: bool = True) -> GrpcServer:  # fmt: skip
     """``disperser.v2.Disperser`` on ``host:port`` (not started)."""
-    methods = dict(disperser_methods(disperser))
-    methods["DisperseBlob"] = _disperse_blob(disperser_methods(disperser))
     return GrpcServer(
-        {"disperser.v2.Disperser": methods}, host, port, max_request_bytes=max_request_bytes,
+        {"disperser.v2.Disperser": disperser_methods(disperser)}, host, port, max_request_bytes=max_request_bytes,
         loopback_only=loopback_only, who=dlog,
     )  # fmt: skip
 
@@ -168,8 +151,8 @@ def node_grpc(node: ValidatorNode, host: str, port: int, *, max_request_bytes: i
     started)."""
     m = node_methods(node)
     services = {
-        "validator.Dispersal": {"StoreChunks": m["StoreChunks"]},
-        "validator.Retrieval": {"GetChunks": m["GetChunks"]},
+        "validator.Dispersal": {"StoreChunks": m["StoreChunks"], "GetNodeInfo": m["GetNodeInfo"]},
+        "validator.Retrieval": {"GetChunks": m["GetChunks"], "GetNodeInfo": m["GetNodeInfo"]},
     }
     return GrpcServer(
         services, host, port, max_request_bytes=max_request_bytes,
