@@ -21,7 +21,7 @@ def cmd_node(args: argparse.Namespace) -> int:
         from offchain.da.network.rpc import node_grpc
 
         grpc = node_grpc(node, cfg.host, cfg.grpc_port, max_request_bytes=cfg.max_request_bytes,
-                         loopback_only=not cfg.public)  # fmt: skip
+                         loopback_only=not cfg.public, tls=cfg.grpc_tls)  # fmt: skip
     info = {
         "event": "node_listening",
         "url": server.url,
@@ -119,7 +119,7 @@ def cmd_relay(args: argparse.Namespace) -> int:
         from offchain.da.network.rpc import relay_grpc
 
         grpc = relay_grpc(relay, cfg.host, cfg.grpc_port, max_request_bytes=cfg.max_request_bytes,
-                          loopback_only=not cfg.public)  # fmt: skip
+                          loopback_only=not cfg.public, tls=cfg.grpc_tls)  # fmt: skip
     return _serve("relay_listening", server, rlog, relay, store.close, grpc)
 
 
@@ -155,7 +155,7 @@ def cmd_disperser(args: argparse.Namespace) -> int:
         from offchain.da.network.rpc import disperser_grpc
 
         grpc = disperser_grpc(disperser, cfg.host, cfg.grpc_port, max_request_bytes=cfg.max_request_bytes,
-                              loopback_only=not cfg.public)  # fmt: skip
+                              loopback_only=not cfg.public, tls=cfg.grpc_tls)  # fmt: skip
     return _serve("disperser_listening", server, dlog, disperser, disperser.db.close, grpc)
 
 
@@ -180,11 +180,40 @@ def cmd_put(args: argparse.Namespace) -> int:
     cert = client.put(
         args.disperser, payload, _private_key(args.key), quorums, timeout_s=args.timeout, payment=args.payment,
         cert_checker=checker, chain_id=_anchor_chain(args.chain_id, checker), disperser_id=args.disperser_id,
+        tls=_client_tls(args),
     )  # fmt: skip
     out = Path(args.out or f"{args.file}.cert.json")
     out.write_text(json.dumps(cert, indent=1) + "\n")
     print(json.dumps({"event": "certified", "blob_key": cert["blob_key"], "certificate": str(out)}))
     return 0
+
+
+def _client_tls(args: argparse.Namespace, section: Any = None, base: Path | None = None) -> Any:
+    """The trust for ``grpcs://`` URLs: ``--grpc-ca`` / ``--grpc-cert`` / ``--grpc-key``, else the client
+    configuration's ``grpc_tls: {ca, cert, key}`` (paths relative to it); None when neither names one."""
+    from offchain.da.network.config import grpc_tls
+    from offchain.da.network.service import client_tls
+
+    given = {k: v for k, v in (("ca", args.grpc_ca), ("cert", args.grpc_cert), ("key", args.grpc_key)) if v}
+    if given:
+        return client_tls(grpc_tls({k: str(Path(v).resolve()) for k, v in given.items()}, Path.cwd()))
+    if section is not None:
+        if not isinstance(section, dict) or set(section) - {"ca", "cert", "key"}:
+            from offchain.da.errors import DispersalError
+
+            raise DispersalError(f"grpc_tls: expected {{ca, cert, key}}, got {section!r}")
+        return client_tls(grpc_tls(section, base or Path.cwd()))
+    return None
+
+
+def _tls_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--grpc-ca", metavar="PEM", help="CA certificates trusted for grpcs:// URLs (default: the system's)"
+    )
+    p.add_argument(
+        "--grpc-cert", metavar="PEM", help="the client certificate for grpcs:// servers that ask for one"
+    )
+    p.add_argument("--grpc-key", metavar="PEM", help="its private key (unencrypted PEM)")
 
 
 def _anchor_chain(chain_id: int | None, checker: Any) -> int | None:
@@ -252,8 +281,9 @@ def cmd_get(args: argparse.Namespace) -> int:
     if source is not None:  # the stakes at the certificate's reference block, from the registry
         stakes = source.state_at(int(cert["signed_batch"]["header"]["reference_block_number"])).stakes
     payload, path = client.get(
-        cert, stakes, urls, encoder, relays={int(k): u for k, u in relays.items()}, cert_checker=checker
-    )
+        cert, stakes, urls, encoder, relays={int(k): u for k, u in relays.items()}, cert_checker=checker,
+        tls=_client_tls(args, cfg.get("grpc_tls"), cfg_path.parent),
+    )  # fmt: skip
     print(json.dumps({"event": "retrieved", "served_by": path.served_by, "relay_error": path.relay_error}),
           file=sys.stderr)  # fmt: skip
     if args.out:
@@ -298,6 +328,7 @@ def register_client(sub: Any) -> None:
         help="the disperser id the anchor names (default 0)",
     )
     _verifier_options(put)
+    _tls_options(put)
     put.set_defaults(func=cmd_put)
     get = sub.add_parser(
         "get",
@@ -312,6 +343,7 @@ def register_client(sub: Any) -> None:
     )
     get.add_argument("-o", "--out", metavar="FILE", help="output file (default stdout)")
     _verifier_options(get)
+    _tls_options(get)
     get.set_defaults(func=cmd_get)
 
 

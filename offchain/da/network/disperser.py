@@ -167,11 +167,13 @@ class Disperser:
         claims: ClaimKeeper | None = None,
         chain_id: int | None = None,
         require_anchor: bool = False,
+        grpc_tls: wire.ClientTLS | None = None,
     ) -> None:
         self.key, self.disperser_id, self.encoder = key, disperser_id, encoder
         # DisperseBlobRequest.anchor_signature: checked against this chain and disperser id when present;
         # required only with require_anchor (EigenDA's TolerateMissingAnchorSignature, default true)
         self.chain_id, self.require_anchor = chain_id, require_anchor
+        self.grpc_tls = grpc_tls  # trust (and client certificate) for validators at grpcs:// URLs
         # where each batch's reference block and the operators' stakes and keys at it come from
         self.operators = operators or StaticOperators(stakes, public_keys, reference_block_number)
         self.stakes, self.urls, self.public_keys, self.db = stakes, urls, public_keys, db
@@ -478,11 +480,12 @@ class Disperser:
         bundles = [bundle_for(ch, a.get(op, [])) for ch, a in zip(chunks, assignments, strict=True)]
         req = signed_store_request(self.key, self.disperser_id, header, certs, bundles)
         try:
-            if url.startswith("grpc://"):  # validator.Dispersal over gRPC
+            if wire.is_grpc(url):  # validator.Dispersal over gRPC (grpcs://: over TLS)
                 try:
                     reply = wire.grpc_call(
-                        url, "validator.Dispersal", "StoreChunks", req.to_json(), self.store_timeout_s
-                    )
+                        url, "validator.Dispersal", "StoreChunks", req.to_json(), self.store_timeout_s,
+                        self.grpc_tls,
+                    )  # fmt: skip
                 except GrpcCallError as exc:
                     log.info(
                         "store_chunks_refused",

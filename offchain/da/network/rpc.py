@@ -23,6 +23,7 @@ import grpc
 from offchain import settings
 from offchain.da.errors import NetworkMessageError, RequestRefusedError
 from offchain.da.network import wire
+from offchain.da.network.config import GrpcTLS
 from offchain.da.network.disperser import Disperser
 from offchain.da.network.node import ValidatorNode
 from offchain.da.network.relay import Relay
@@ -55,6 +56,7 @@ class GrpcServer:
         max_request_bytes: int = 64 << 20,
         loopback_only: bool = True,
         who: Any = log,
+        tls: GrpcTLS | None = None,
     ) -> None:
         if loopback_only:
             check_loopback(host)
@@ -78,8 +80,18 @@ class GrpcServer:
         )
         self.server.add_generic_rpc_handlers(tuple(generic))
         h = f"[{host}]" if ":" in host else host
+        self.tls = tls is not None and tls.cert is not None
         try:
-            self.port = self.server.add_insecure_port(f"{h}:{port}")
+            if (
+                self.tls
+            ):  # TLS only on this port; with a client CA, callers must present a certificate it signed
+                creds = grpc.ssl_server_credentials(
+                    [(tls.key, tls.cert)], root_certificates=tls.client_ca,
+                    require_client_auth=tls.client_ca is not None,
+                )  # fmt: skip
+                self.port = self.server.add_secure_port(f"{h}:{port}", creds)
+            else:
+                self.port = self.server.add_insecure_port(f"{h}:{port}")
         except RuntimeError as exc:
             raise ServiceError(f"cannot bind gRPC {host}:{port}: {exc}") from exc
         if not self.port:
@@ -88,7 +100,7 @@ class GrpcServer:
     @property
     def url(self) -> str:
         h = f"[{self.host}]" if ":" in self.host else self.host
-        return f"grpc://{h}:{self.port}"
+        return f"{'grpcs' if self.tls else 'grpc'}://{h}:{self.port}"
 
     def _handler(self, name: str, fn: Method, req_cls: Any, rep_cls: Any) -> Callable[[bytes, Any], bytes]:
         def handle(raw: bytes, context: grpc.ServicerContext) -> bytes:
@@ -128,27 +140,27 @@ class GrpcServer:
 
 
 def disperser_grpc(disperser: Disperser, host: str, port: int, *, max_request_bytes: int = 64 << 20,
-                   loopback_only: bool = True) -> GrpcServer:  # fmt: skip
-    """``disperser.v2.Disperser`` on ``host:port`` (not started)."""
+                   loopback_only: bool = True, tls: GrpcTLS | None = None) -> GrpcServer:  # fmt: skip
+    """``disperser.v2.Disperser`` on ``host:port`` (not started; TLS with ``tls``'s cert and key)."""
     return GrpcServer(
         {"disperser.v2.Disperser": disperser_methods(disperser)}, host, port, max_request_bytes=max_request_bytes,
-        loopback_only=loopback_only, who=dlog,
+        loopback_only=loopback_only, tls=tls, who=dlog,
     )  # fmt: skip
 
 
 def relay_grpc(relay: Relay, host: str, port: int, *, max_request_bytes: int = 1 << 20,
-               loopback_only: bool = True) -> GrpcServer:  # fmt: skip
-    """``relay.Relay`` (GetBlob, GetChunks) on ``host:port`` (not started)."""
+               loopback_only: bool = True, tls: GrpcTLS | None = None) -> GrpcServer:  # fmt: skip
+    """``relay.Relay`` (GetBlob, GetChunks) on ``host:port`` (not started; TLS with ``tls``'s cert and key)."""
     return GrpcServer(
         {"relay.Relay": relay_methods(relay)}, host, port, max_request_bytes=max_request_bytes,
-        loopback_only=loopback_only, who=rlog,
+        loopback_only=loopback_only, tls=tls, who=rlog,
     )  # fmt: skip
 
 
 def node_grpc(node: ValidatorNode, host: str, port: int, *, max_request_bytes: int = 64 << 20,
-              loopback_only: bool = True) -> GrpcServer:  # fmt: skip
-    """``validator.Dispersal`` (StoreChunks) and ``validator.Retrieval`` (GetChunks) on ``host:port`` (not
-    started)."""
+              loopback_only: bool = True, tls: GrpcTLS | None = None) -> GrpcServer:  # fmt: skip
+    """``validator.Dispersal`` (StoreChunks, GetNodeInfo) and ``validator.Retrieval`` (GetChunks, GetNodeInfo) on
+    ``host:port`` (not started; TLS with ``tls``'s cert and key)."""
     m = node_methods(node)
     services = {
         "validator.Dispersal": {"StoreChunks": m["StoreChunks"], "GetNodeInfo": m["GetNodeInfo"]},
@@ -156,5 +168,5 @@ def node_grpc(node: ValidatorNode, host: str, port: int, *, max_request_bytes: i
     }
     return GrpcServer(
         services, host, port, max_request_bytes=max_request_bytes,
-        loopback_only=loopback_only, who=log,
+        loopback_only=loopback_only, tls=tls, who=log,
     )  # fmt: skip

@@ -40,6 +40,7 @@ from offchain.da.errors import (
 from offchain.da.network.claims import ClaimKeeper, ClaimSubmitter
 from offchain.da.network.config import (
     DisperserConfig,
+    GrpcTLS,
     NodeConfig,
     OperatorsConfig,
     PaymentsConfig,
@@ -58,6 +59,7 @@ from offchain.da.network.payments import (
 )
 from offchain.da.network.relay import Relay
 from offchain.da.network.types import BlobHeader, hex_field, json_fields
+from offchain.da.network.wire import ClientTLS
 from offchain.httpservice import HTTPError, Metrics, ServiceServer, logger, read_json
 from offchain.store import Store
 
@@ -331,6 +333,11 @@ def disperser_app(disperser: Disperser, max_request_bytes: int = 64 << 20) -> An
     return metrics.wrap(app)
 
 
+def client_tls(tls: GrpcTLS | None) -> ClientTLS | None:
+    """What a process presents and trusts on its own ``grpcs://`` calls, from its ``grpc_tls`` section."""
+    return None if tls is None else ClientTLS(tls.ca, tls.cert, tls.key)
+
+
 def disperser_server(
     cfg: DisperserConfig, vault: VaultReader | None = None, operators: OperatorSource | None = None,
     claims: ClaimSubmitter | None = None,
@@ -368,6 +375,7 @@ def disperser_server(
         claims=keeper,
         chain_id=cfg.chain_id,
         require_anchor=cfg.require_anchor_signature,
+        grpc_tls=client_tls(cfg.grpc_tls),
     )
     server = ServiceServer(
         disperser_app(disperser, cfg.max_request_bytes), cfg.host, cfg.port, log_level=cfg.log_level,

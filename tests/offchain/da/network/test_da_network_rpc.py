@@ -466,3 +466,140 @@ def test_signing_rate_buckets():
     assert r.rate(a, 0, t0, t0 + 1200)["signed_batches"] == 0
     with pytest.raises(ValueError):
         SigningRates(bucket_s=0)
+
+
+def _pki(folder):
+    """A CA, a server certificate for 127.0.0.1 / localhost and a client certificate signed by it, and a second
+    CA (PEM files in ``folder``), made with ``cryptography``."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def cert(name, key, issuer, issuer_key, *, ca=False, san=None, usage=None):
+        b = (
+            x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+            .issuer_name(issuer).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )  # fmt: skip
+        if san:
+            b = b.add_extension(x509.SubjectAlternativeName(san), critical=False)
+        if usage:
+            b = b.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        return b.sign(issuer_key, hashes.SHA256())
+
+    def write(name, obj):
+        path = folder / name
+        if isinstance(obj, x509.Certificate):
+            path.write_bytes(obj.public_bytes(serialization.Encoding.PEM))
+        else:
+            path.write_bytes(obj.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ))  # fmt: skip
+        return path
+
+    out = {}
+    for ca_name in ("ca", "other_ca"):
+        k = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ca_name)])
+        out[ca_name] = (cert(ca_name, k, name, k, ca=True), k)
+        write(f"{ca_name}.pem", out[ca_name][0])
+    ca, ca_key = out["ca"]
+    san = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+    for who, usage in (
+        ("server", ExtendedKeyUsageOID.SERVER_AUTH),
+        ("client", ExtendedKeyUsageOID.CLIENT_AUTH),
+    ):
+        k = ec.generate_private_key(ec.SECP256R1())
+        write(
+            f"{who}.pem", cert(who, k, ca.subject, ca_key, san=san if who == "server" else None, usage=usage)
+        )
+        write(f"{who}.key", k)
+    return {n: (folder / n).read_bytes() for n in
+            ("ca.pem", "other_ca.pem", "server.pem", "server.key", "client.pem", "client.key")}  # fmt: skip
+
+
+def test_grpc_over_tls(tmp_path):
+    """TLS on the gRPC ports: two validators require client certificates (mutual TLS), the disperser serves TLS
+    and sends its StoreChunks to them over TLS with its own certificate; a put over grpcs:// certifies and the
+    blob comes back from the validators over grpcs://. A caller without the CA's trust, without a client
+    certificate, or in plaintext gets UNAVAILABLE; the grpc_tls section's errors are typed."""
+    from offchain.da.network.config import GrpcTLS, grpc_tls
+    from offchain.da.network.wire import ClientTLS
+
+    pem = _pki(tmp_path)
+    server = GrpcTLS(pem["server.pem"], pem["server.key"], client_ca=pem["ca.pem"])
+    me = ClientTLS(pem["ca.pem"], pem["client.pem"], pem["client.key"])
+    keys = operator_keys(2)
+    state = node_state(keys)
+    pks = {k.public_key().operator_id: k.public_key() for k in keys}
+    stops, stores, urls = [], [], {}
+    try:
+        for i, k in enumerate(keys):
+            store = Store([str(tmp_path / f"v{i}")])
+            stores.append(store)
+            g = node_grpc(ValidatorNode(k, state, encoder(), store), "127.0.0.1", 0, tls=server).start()
+            stops.append(g.stop)
+            urls[k.public_key().operator_id] = g.url
+        assert all(u.startswith("grpcs://") for u in urls.values())
+        db = MetadataStore(str(tmp_path / "meta.db"))
+        d = Disperser(DISPERSER_KEY, 0, encoder(), state.stakes, urls, pks, db, reference_block_number=100,
+                      grpc_tls=me)  # fmt: skip
+        dg = disperser_grpc(d, "127.0.0.1", 0, tls=GrpcTLS(pem["server.pem"], pem["server.key"])).start()
+        d.start()
+        stops += [dg.stop, d.stop, db.close]
+        payload = b"over tls " * 100
+        cert = client.put(dg.url, payload, CLIENT_KEY, timeout_s=120, tls=ClientTLS(pem["ca.pem"]))
+        assert cert["signed_batch"]["attestation"]["quorum_signed_percentages"] == [100, 100]
+        got, served = client.get(cert, state.stakes, urls, encoder(), tls=me)
+        assert got == payload and served.served_by == "validators"
+
+        v = next(iter(urls.values()))
+        info = {"blob_key": "00" * 32}
+        for url, tls, why in (
+            (v, ClientTLS(pem["ca.pem"]), "no client certificate"),
+            (
+                v,
+                ClientTLS(pem["other_ca.pem"], pem["client.pem"], pem["client.key"]),
+                "a CA that did not sign it",
+            ),
+            (v.replace("grpcs://", "grpc://"), None, "plaintext"),
+            (dg.url, ClientTLS(pem["other_ca.pem"]), "the disperser under another CA"),
+        ):
+            with pytest.raises(GrpcCallError) as exc:
+                wire.grpc_call(url, "validator.Retrieval", "GetChunks", info, 10, tls)
+            assert exc.value.code == "UNAVAILABLE", (why, exc.value)
+        # the disperser's TLS does not ask for a client certificate; the CA's trust is enough
+        _refused(dg.url.replace("grpcs://", "grpc://"), DISPERSER, "GetBlobStatus", info, "UNAVAILABLE", "")
+        with pytest.raises(DispersalError, match=r"NOT_FOUND"):
+            client._call(dg.url, "GetBlobStatus", info, 10, ClientTLS(pem["ca.pem"]))
+    finally:
+        for stop in reversed(stops):
+            stop()
+        for s in stores:
+            s.close()
+
+    # the grpc_tls section: files relative to the configuration, each parsed; typed errors
+    names = {"cert": "server.pem", "key": "server.key", "client_ca": "ca.pem", "ca": "ca.pem"}
+    tls = grpc_tls(names, tmp_path)
+    assert tls.cert == pem["server.pem"] and tls.client_ca == pem["ca.pem"]
+    assert grpc_tls(None, tmp_path) is None and grpc_tls({"ca": "ca.pem"}, tmp_path).cert is None
+    (tmp_path / "junk.pem").write_text("not a certificate")
+    for bad, words in (
+        ({"cert": "server.pem"}, "cert and key go together"),
+        ({"client_ca": "ca.pem"}, "client_ca needs"),
+        ({**names, "key": "client.key"}, "not the key of cert"),
+        ({**names, "cert": "junk.pem"}, "not PEM certificates"),
+        ({**names, "key": "server.pem"}, "not an unencrypted PEM private key"),
+        ({**names, "ca": "missing.pem"}, "missing.pem"),
+        ({**names, "extra": 1}, "expected {cert, key, client_ca, ca}"),
+        ("yes", "expected"),
+    ):
+        with pytest.raises(NetworkConfigError, match=words):
+            grpc_tls(bad, tmp_path)
