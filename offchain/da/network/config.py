@@ -196,7 +196,7 @@ def dispersal_urls(obj: Any, base: Path) -> dict[bytes, str]:
 
 
 def _operator_urls(obj: Any, base: Path, key: str) -> dict[bytes, str]:
-    """Each operator's ``key`` URL (grpc:// or http(s)://), else its ``url``."""
+    """Each operator's ``key`` URL (``grpc://``, ``grpcs://`` (TLS) or ``http(s)://``), else its ``url``."""
     _, urls = network_state(obj, base)
     if isinstance(obj, str):
         obj = read_file(base / obj)
@@ -204,9 +204,9 @@ def _operator_urls(obj: Any, base: Path, key: str) -> dict[bytes, str]:
         r = op.get(key)
         if r is None:
             continue
-        if not isinstance(r, str) or not r.startswith(("grpc://", "http://", "https://")):
+        if not isinstance(r, str) or not r.startswith(("grpc://", "grpcs://", "http://", "https://")):
             raise NetworkConfigError(
-                f"network.operators[{i}].{key}: {r!r} is not a grpc:// or http(s):// URL"
+                f"network.operators[{i}].{key}: {r!r} is not a grpc(s):// or http(s):// URL"
             )
         urls[_bytes32(op["operator_id"], f"network.operators[{i}].operator_id")] = r
     return urls

@@ -304,7 +304,9 @@ class Disperser:
             if charge is not None:
                 self.meter.revert(charge)
             raise DisperserRequestError(409, f"blob {key.hex()} was already dispersed")
-        log.info("blob_queued", extra={"blob_key": key.hex(), "symbols": len(blob) // 32})
+        log.info(
+            "blob_queued", extra={"blob_key": key.hex(), "symbols": len(blob) // 32, "anchored": bool(anchor)}
+        )
         self._wake.set()
         return BlobStatus.QUEUED, key
 

@@ -1,8 +1,9 @@
 """gRPC front of the DA network processes, beside their HTTP+JSON one (:mod:`offchain.da.network.service`).
 
-Each process serves EigenDA's service on its ``grpc_port``: the disperser ``disperser.v2.Disperser``
-(DisperseBlob, GetBlobStatus, GetBlobCommitment, GetPaymentState), the relay ``relay.Relay`` (GetBlob,
-GetChunks), a validator ``validator.Dispersal`` (StoreChunks) and ``validator.Retrieval`` (GetChunks); the messages are EigenDA's
+Each process serves EigenDA's service on its ``grpc_port`` (TLS with its ``grpc_tls``): the disperser
+``disperser.v2.Disperser`` (DisperseBlob, GetBlobStatus, GetBlobCommitment, GetPaymentState, GetValidatorSigningRate),
+the relay ``relay.Relay`` (GetBlob, GetChunks), a validator ``validator.Dispersal`` (StoreChunks, GetNodeInfo) and
+``validator.Retrieval`` (GetChunks, GetNodeInfo); the messages are EigenDA's
 (:mod:`offchain.da.network.proto`). A call runs the same method as the HTTP route (``*_methods`` in
 ``service.py``) on the request's JSON form (:mod:`offchain.da.network.wire`), so both fronts check and
 answer alike. Refusals carry the refusal's gRPC status (``grpc_code``: the table of docs/da-network.md)

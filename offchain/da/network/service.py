@@ -6,7 +6,8 @@ with the protobuf field names):
 - ``POST /v2/StoreChunks``: a :class:`StoreChunksRequest` -> ``{"signature": G1 gnark-compressed hex}``,
   the node's BLS signature over the batch header hash;
 - ``POST /v2/GetChunks``: ``{"blob_key", "quorum_id"}`` -> ``{"chunks": [hex], "chunk_encoding_format": 1}``;
-- ``GET /v2/GetNodeInfo``: the node's operator id; ``GET /metrics``.
+- ``GET /v2/GetNodeInfo``: EigenDA's node info (version, arch, os, CPUs, memory), the node's operator id and
+  blobs stored; ``GET /metrics``.
 
 Refusals are JSON errors with the status the check maps to (400 malformed or invalid chunks, 401 bad
 disperser signature, 403 unknown disperser, 404 unknown blob, 409 stale reference block, 413 too large) and,

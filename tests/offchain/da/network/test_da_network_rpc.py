@@ -433,6 +433,8 @@ def test_anchor_settings(tmp_path):
     urls = dispersal_urls(obj, tmp_path)
     assert urls[keys[1].public_key().operator_id] == "grpc://127.0.0.1:7"
     assert urls[keys[0].public_key().operator_id] == "http://127.0.0.1:1"
+    obj["operators"][0]["dispersal_url"] = "grpcs://localhost:8"  # over TLS
+    assert dispersal_urls(obj, tmp_path)[keys[0].public_key().operator_id] == "grpcs://localhost:8"
     obj["operators"][1]["dispersal_url"] = "127.0.0.1:7"
     with pytest.raises(NetworkConfigError, match="dispersal_url"):
         dispersal_urls(obj, tmp_path)
