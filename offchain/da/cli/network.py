@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 
+def _quiet_grpc() -> None:
+    """gRPC's C core logs a failed TLS handshake (and other transport events) on stderr at INFO; the commands
+    report such failures themselves (one line, exit 2), so its logging is ERROR and up unless ``GRPC_VERBOSITY``
+    says otherwise. Effective only before ``grpc`` is first imported, hence first in each command."""
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
+
 def cmd_node(args: argparse.Namespace) -> int:
+    _quiet_grpc()
     from offchain.da.network.config import node_config
     from offchain.da.network.service import log, node_server
 
@@ -109,6 +118,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_relay(args: argparse.Namespace) -> int:
+    _quiet_grpc()
     from offchain.da.network.config import relay_config
     from offchain.da.network.service import relay_server, rlog
 
@@ -143,6 +153,7 @@ def _serve(event: str, server: Any, log: Any, worker: Any, close: Any, grpc: Any
 
 
 def cmd_disperser(args: argparse.Namespace) -> int:
+    _quiet_grpc()
     from offchain.da.network.config import disperser_config
     from offchain.da.network.service import disperser_server, dlog
 
@@ -172,6 +183,7 @@ def _private_key(path: str) -> bytes:
 
 
 def cmd_put(args: argparse.Namespace) -> int:
+    _quiet_grpc()
     from offchain.da.network import client
 
     payload = Path(args.file).read_bytes()
@@ -249,6 +261,7 @@ def _cert_checker(address: str | None, rpc: str | None) -> Any:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
+    _quiet_grpc()
     from offchain.da.eigenda.encoder import Encoder
     from offchain.da.errors import DispersalError
     from offchain.da.network import client

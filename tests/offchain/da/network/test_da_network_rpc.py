@@ -35,6 +35,7 @@ from offchain.store import Store
 from tests.offchain.da.network.support import (
     CLIENT_KEY,
     DISPERSER_KEY,
+    eigen,
     encoded_blob,
     encoder,
     node_state,
@@ -581,6 +582,18 @@ def test_grpc_over_tls(tmp_path):
         _refused(dg.url.replace("grpcs://", "grpc://"), DISPERSER, "GetBlobStatus", info, "UNAVAILABLE", "")
         with pytest.raises(DispersalError, match=r"NOT_FOUND"):
             client._call(dg.url, "GetBlobStatus", info, 10, ClientTLS(pem["ca.pem"]))
+        # the command line: --grpc-ca trusts the disperser's CA (the put reaches it and is refused: this payload
+        # is larger than its 64-symbol SRS); a CA file that is not PEM, or another CA, is one line, exit 2
+        (tmp_path / "key").write_text(CLIENT_KEY.hex())
+        (tmp_path / "big").write_bytes(b"x" * 4096)
+        base = ("put", str(tmp_path / "big"), "--disperser", dg.url, "--key", str(tmp_path / "key"))
+        for extra, words in (
+            (("--grpc-ca", str(tmp_path / "ca.pem")), b"GetBlobCommitment: refused (gRPC INVALID_ARGUMENT)"),
+            (("--grpc-ca", str(tmp_path / "other_ca.pem")), b"gRPC UNAVAILABLE"),
+            (("--grpc-ca", str(tmp_path / "client.key")), b"grpc_tls.ca"),
+        ):
+            r = eigen(*base, *extra)
+            assert r.returncode == 2 and words in r.stderr and r.stderr.count(b"\n") == 1, r.stderr
     finally:
         for stop in reversed(stops):
             stop()
