@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 
+def _quiet_grpc() -> None:
+    """gRPC's C core logs a failed TLS handshake (and other transport events) on stderr at INFO; the commands
+    report such failures themselves (one line, exit 2), so its logging is ERROR and up unless ``GRPC_VERBOSITY``
+    says otherwise. Effective only before ``grpc`` is first imported, hence first in each command."""
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
+
 def cmd_node(args: argparse.Namespace) -> int:
+    _quiet_grpc()
     from offchain.da.network.config import node_config
     from offchain.da.network.service import log, node_server
 
@@ -21,7 +30,7 @@ def cmd_node(args: argparse.Namespace) -> int:
         from offchain.da.network.rpc import node_grpc
 
         grpc = node_grpc(node, cfg.host, cfg.grpc_port, max_request_bytes=cfg.max_request_bytes,
-                         loopback_only=not cfg.public)  # fmt: skip
+                         loopback_only=not cfg.public, tls=cfg.grpc_tls)  # fmt: skip
     info = {
         "event": "node_listening",
         "url": server.url,
@@ -109,6 +118,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_relay(args: argparse.Namespace) -> int:
+    _quiet_grpc()
     from offchain.da.network.config import relay_config
     from offchain.da.network.service import relay_server, rlog
 
@@ -119,7 +129,7 @@ def cmd_relay(args: argparse.Namespace) -> int:
         from offchain.da.network.rpc import relay_grpc
 
         grpc = relay_grpc(relay, cfg.host, cfg.grpc_port, max_request_bytes=cfg.max_request_bytes,
-                          loopback_only=not cfg.public)  # fmt: skip
+                          loopback_only=not cfg.public, tls=cfg.grpc_tls)  # fmt: skip
     return _serve("relay_listening", server, rlog, relay, store.close, grpc)
 
 
@@ -143,6 +153,7 @@ def _serve(event: str, server: Any, log: Any, worker: Any, close: Any, grpc: Any
 
 
 def cmd_disperser(args: argparse.Namespace) -> int:
+    _quiet_grpc()
     from offchain.da.network.config import disperser_config
     from offchain.da.network.service import disperser_server, dlog
 
@@ -155,7 +166,7 @@ def cmd_disperser(args: argparse.Namespace) -> int:
         from offchain.da.network.rpc import disperser_grpc
 
         grpc = disperser_grpc(disperser, cfg.host, cfg.grpc_port, max_request_bytes=cfg.max_request_bytes,
-                              loopback_only=not cfg.public)  # fmt: skip
+                              loopback_only=not cfg.public, tls=cfg.grpc_tls)  # fmt: skip
     return _serve("disperser_listening", server, dlog, disperser, disperser.db.close, grpc)
 
 
@@ -172,18 +183,62 @@ def _private_key(path: str) -> bytes:
 
 
 def cmd_put(args: argparse.Namespace) -> int:
+    _quiet_grpc()
     from offchain.da.network import client
 
     payload = Path(args.file).read_bytes()
     quorums = tuple(int(q) for q in args.quorums.split(","))
+    checker = _cert_checker(args.cert_verifier, args.rpc)
     cert = client.put(
         args.disperser, payload, _private_key(args.key), quorums, timeout_s=args.timeout, payment=args.payment,
-        cert_checker=_cert_checker(args.cert_verifier, args.rpc),
+        cert_checker=checker, chain_id=_anchor_chain(args.chain_id, checker), disperser_id=args.disperser_id,
+        tls=_client_tls(args),
     )  # fmt: skip
     out = Path(args.out or f"{args.file}.cert.json")
     out.write_text(json.dumps(cert, indent=1) + "\n")
     print(json.dumps({"event": "certified", "blob_key": cert["blob_key"], "certificate": str(out)}))
     return 0
+
+
+def _client_tls(args: argparse.Namespace, section: Any = None, base: Path | None = None) -> Any:
+    """The trust for ``grpcs://`` URLs: ``--grpc-ca`` / ``--grpc-cert`` / ``--grpc-key``, else the client
+    configuration's ``grpc_tls: {ca, cert, key}`` (paths relative to it); None when neither names one."""
+    from offchain.da.network.config import grpc_tls
+    from offchain.da.network.service import client_tls
+
+    given = {k: v for k, v in (("ca", args.grpc_ca), ("cert", args.grpc_cert), ("key", args.grpc_key)) if v}
+    if given:
+        return client_tls(grpc_tls({k: str(Path(v).resolve()) for k, v in given.items()}, Path.cwd()))
+    if section is not None:
+        if not isinstance(section, dict) or set(section) - {"ca", "cert", "key"}:
+            from offchain.da.errors import DispersalError
+
+            raise DispersalError(f"grpc_tls: expected {{ca, cert, key}}, got {section!r}")
+        return client_tls(grpc_tls(section, base or Path.cwd()))
+    return None
+
+
+def _tls_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--grpc-ca", metavar="PEM", help="CA certificates trusted for grpcs:// URLs (default: the system's)"
+    )
+    p.add_argument(
+        "--grpc-cert", metavar="PEM", help="the client certificate for grpcs:// servers that ask for one"
+    )
+    p.add_argument("--grpc-key", metavar="PEM", help="its private key (unencrypted PEM)")
+
+
+def _anchor_chain(chain_id: int | None, checker: Any) -> int | None:
+    """The chain a put's anchor signature names: ``--chain-id``, else the chain ``--rpc`` serves (with
+    ``--cert-verifier``), else none (no anchor: a disperser that requires one refuses the put)."""
+    from offchain.da.errors import DispersalError
+
+    if chain_id is not None or checker is None:
+        return chain_id
+    try:
+        return int(checker.w3.eth.chain_id)
+    except Exception as exc:  # noqa: BLE001 - any failure of the node is the same one-line error
+        raise DispersalError(f"--rpc: cannot read the chain id for the anchor signature: {exc}") from None
 
 
 def _cert_checker(address: str | None, rpc: str | None) -> Any:
@@ -206,6 +261,7 @@ def _cert_checker(address: str | None, rpc: str | None) -> Any:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
+    _quiet_grpc()
     from offchain.da.eigenda.encoder import Encoder
     from offchain.da.errors import DispersalError
     from offchain.da.network import client
@@ -238,8 +294,9 @@ def cmd_get(args: argparse.Namespace) -> int:
     if source is not None:  # the stakes at the certificate's reference block, from the registry
         stakes = source.state_at(int(cert["signed_batch"]["header"]["reference_block_number"])).stakes
     payload, path = client.get(
-        cert, stakes, urls, encoder, relays={int(k): u for k, u in relays.items()}, cert_checker=checker
-    )
+        cert, stakes, urls, encoder, relays={int(k): u for k, u in relays.items()}, cert_checker=checker,
+        tls=_client_tls(args, cfg.get("grpc_tls"), cfg_path.parent),
+    )  # fmt: skip
     print(json.dumps({"event": "retrieved", "served_by": path.served_by, "relay_error": path.relay_error}),
           file=sys.stderr)  # fmt: skip
     if args.out:
@@ -272,7 +329,19 @@ def register_client(sub: Any) -> None:
         default="reservation",
         help="pay from the account's reservation (default) or its on-demand deposit in the PaymentVault",
     )
+    put.add_argument(
+        "--chain-id", type=int, metavar="N",
+        help="sign EigenDA's anchor signature for this chain (default: the chain --rpc serves, if given)",
+    )  # fmt: skip
+    put.add_argument(
+        "--disperser-id",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the disperser id the anchor names (default 0)",
+    )
     _verifier_options(put)
+    _tls_options(put)
     put.set_defaults(func=cmd_put)
     get = sub.add_parser(
         "get",
@@ -287,6 +356,7 @@ def register_client(sub: Any) -> None:
     )
     get.add_argument("-o", "--out", metavar="FILE", help="output file (default stdout)")
     _verifier_options(get)
+    _tls_options(get)
     get.set_defaults(func=cmd_get)
 
 

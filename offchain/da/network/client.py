@@ -48,6 +48,7 @@ from offchain.da.network.types import (
     BlobCommitment,
     BlobHeader,
     PaymentHeader,
+    dispersal_anchor_hash,
     hex_field,
     inclusion_root,
     json_fields,
@@ -61,11 +62,13 @@ PAYMENT_MODES = ("reservation", "on-demand")
 DISPERSER_SERVICE = "disperser.v2.Disperser"
 
 
-def _grpc_call(url: str, service: str, method: str, body: dict, timeout_s: float) -> dict:
-    """``method`` of ``service`` over gRPC (``grpc://host:port``); refusals as :class:`DispersalError` with the
-    status name as ``code``."""
+def _grpc_call(
+    url: str, service: str, method: str, body: dict, timeout_s: float, tls: wire.ClientTLS | None = None
+) -> dict:
+    """``method`` of ``service`` over gRPC (``grpc://host:port``; ``grpcs://`` over TLS with ``tls``); refusals as
+    :class:`DispersalError` with the status name as ``code``."""
     try:
-        return wire.grpc_call(url, service, method, body, timeout_s)
+        return wire.grpc_call(url, service, method, body, timeout_s, tls)
     except GrpcCallError as exc:
         what = "unreachable" if exc.code == "UNAVAILABLE" and "connect" in exc.message.lower() else "refused"
         raise DispersalError(f"{method}: {what} (gRPC {exc.code}): {exc.message}", code=exc.code) from None
@@ -73,11 +76,11 @@ def _grpc_call(url: str, service: str, method: str, body: dict, timeout_s: float
         raise DispersalError(f"{method}: {exc}") from None
 
 
-def _call(url: str, method: str, body: dict, timeout_s: float) -> dict:
-    """``method`` of the disperser at ``url``: HTTP+JSON for ``http(s)://``, gRPC for ``grpc://host:port``; the
-    reply's JSON form either way."""
-    if url.startswith("grpc://"):
-        return _grpc_call(url, DISPERSER_SERVICE, method, body, timeout_s)
+def _call(url: str, method: str, body: dict, timeout_s: float, tls: wire.ClientTLS | None = None) -> dict:
+    """``method`` of the disperser at ``url``: HTTP+JSON for ``http(s)://``, gRPC for ``grpc://host:port`` (and
+    over TLS for ``grpcs://``, with ``tls``); the reply's JSON form either way."""
+    if wire.is_grpc(url):
+        return _grpc_call(url, DISPERSER_SERVICE, method, body, timeout_s, tls)
     try:
         r = httpx.post(f"{url.rstrip('/')}/v2/{method}", json=body, timeout=timeout_s)
     except httpx.HTTPError as exc:
@@ -154,7 +157,9 @@ def check_onchain(cert: dict[str, Any], checker: CertChecker) -> None:
         raise CertificateRejectedError(status, checker.status_text(status))
 
 
-def payment_state(url: str, private_key: bytes, timeout_s: float = 30.0) -> ClientLedger | None:
+def payment_state(
+    url: str, private_key: bytes, timeout_s: float = 30.0, tls: wire.ClientTLS | None = None
+) -> ClientLedger | None:
     """``GetPaymentState`` for the key's account, signed as EigenDA's ``SignPaymentStateRequest``; the client's
     ledger from it, or None when the disperser does not meter payments (HTTP 501)."""
     account = eth_keys.PrivateKey(private_key).public_key.to_checksum_address()
@@ -165,7 +170,7 @@ def payment_state(url: str, private_key: bytes, timeout_s: float = 30.0) -> Clie
         "signature": sign_digest(private_key, payment_state_request_digest(account, ts)).hex(),
     }
     try:
-        reply = _call(url, "GetPaymentState", body, timeout_s)
+        reply = _call(url, "GetPaymentState", body, timeout_s, tls)
     except DispersalError as exc:
         if exc.status == 501 or exc.code == "UNIMPLEMENTED":
             return None
@@ -223,27 +228,45 @@ def payment_header(
     return PaymentHeader(account, time.time_ns(), 0)
 
 
+def anchor_fields(private_key: bytes, blob_key: bytes, chain_id: int, disperser_id: int) -> dict[str, Any]:
+    """``DisperseBlobRequest``'s anchor fields (JSON form): the payer's signature over
+    :func:`dispersal_anchor_hash` (binding the request to one disperser on one chain), the disperser id, the
+    chain id as 32 bytes big-endian."""
+    try:
+        digest = dispersal_anchor_hash(chain_id, disperser_id, blob_key)
+    except NetworkMessageError as exc:
+        raise DispersalError(f"anchor: {exc}") from None
+    return {
+        "anchor_signature": sign_digest(private_key, digest).hex(),
+        "disperser_id": disperser_id,
+        "chain_id": chain_id.to_bytes(32, "big").hex(),
+    }
+
+
 def put(
     url: str, payload: bytes, private_key: bytes, quorums: tuple[int, ...] = (0, 1), *,
     timeout_s: float = 300.0, poll_s: float = 0.2, payment: str = "reservation", ledger: ClientLedger | None = None,
-    cert_checker: CertChecker | None = None,
+    cert_checker: CertChecker | None = None, chain_id: int | None = None, disperser_id: int = 0,
+    tls: wire.ClientTLS | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Disperse ``payload``; its certificate JSON once COMPLETE. :class:`DispersalError` when refused or FAILED.
     ``payment``: ``reservation`` or ``on-demand``; ``ledger``: a ledger kept across puts (default: a fresh one
     from ``GetPaymentState``); ``cert_checker``: the certificate is accepted only when the deployed
-    EigenDACertVerifier's ``checkDACert`` says SUCCESS (:func:`check_onchain`)."""
+    EigenDACertVerifier's ``checkDACert`` says SUCCESS (:func:`check_onchain`). With ``chain_id`` the request
+    carries EigenDA's anchor signature for disperser ``disperser_id`` on that chain (:func:`anchor_fields`).
+    ``tls``: the trust (and client certificate) for a ``grpcs://`` disperser."""
     if payment not in PAYMENT_MODES:
         raise DispersalError(f"payment: {payment!r}, expected one of {PAYMENT_MODES}")
     deadline = time.monotonic() + timeout_s
     blob = encode_payload(payload)
-    reply = _call(url, "GetBlobCommitment", {"blob": blob.hex()}, timeout_s)
+    reply = _call(url, "GetBlobCommitment", {"blob": blob.hex()}, timeout_s, tls)
     try:
         com = BlobCommitment.from_json(reply.get("blob_commitment"))
     except NetworkMessageError as exc:
         raise DispersalError(f"GetBlobCommitment: {exc}") from exc
     account = eth_keys.PrivateKey(private_key).public_key.to_checksum_address()
     if ledger is None:
-        ledger = payment_state(url, private_key, timeout_s)
+        ledger = payment_state(url, private_key, timeout_s, tls)
     pay = payment_header(account, ledger, payment, com.length, quorums, deadline)
     header = BlobHeader(0, quorums, com, pay)
     key = header.blob_key()
@@ -252,13 +275,15 @@ def put(
         "blob_header": header.to_json(),
         "signature": sign_digest(private_key, key).hex(),
     }
-    reply = _call(url, "DisperseBlob", body, timeout_s)
+    if chain_id is not None:
+        body.update(anchor_fields(private_key, key, chain_id, disperser_id))
+    reply = _call(url, "DisperseBlob", body, timeout_s, tls)
     if reply.get("blob_key") != key.hex():
         raise DispersalError(
             f"DisperseBlob: the disperser acknowledged {reply.get('blob_key')!r}, not {key.hex()}"
         )
     while True:
-        status = _call(url, "GetBlobStatus", {"blob_key": key.hex()}, timeout_s)
+        status = _call(url, "GetBlobStatus", {"blob_key": key.hex()}, timeout_s, tls)
         if status.get("status") == "COMPLETE":
             cert = {"blob_key": key.hex(), "signed_batch": status.get("signed_batch"),
                     "blob_inclusion_info": status.get("blob_inclusion_info")}  # fmt: skip
@@ -277,14 +302,16 @@ def put(
         time.sleep(poll_s)
 
 
-def certificate(url: str, blob_key: bytes, timeout_s: float = 30.0) -> dict[str, Any]:
+def certificate(
+    url: str, blob_key: bytes, timeout_s: float = 30.0, tls: wire.ClientTLS | None = None
+) -> dict[str, Any]:
     """The certificate of a dispersed blob by its key, from the disperser's ``GetBlobStatus``: checked
     (:func:`check_certificate`: the key is the certificate's blob header's, the inclusion proof folds to
     the batch root); :class:`DispersalError` when the disperser does not know the blob, it is not COMPLETE,
     or the certificate does not check. What the blob holds is then read and verified by :func:`get`."""
     if len(blob_key) != 32:
         raise DispersalError(f"a blob key is 32 bytes, got {len(blob_key)}")
-    status = _call(url, "GetBlobStatus", {"blob_key": blob_key.hex()}, timeout_s)
+    status = _call(url, "GetBlobStatus", {"blob_key": blob_key.hex()}, timeout_s, tls)
     if status.get("status") != "COMPLETE":
         raise DispersalError(f"blob {blob_key.hex()}: {status.get('status')}, no certificate")
     cert = {"blob_key": blob_key.hex(), "signed_batch": status.get("signed_batch"),
@@ -301,12 +328,18 @@ class Served:
     relay_error: str | None = None
 
 
-def blob_from_relay(relay: str, header: BlobHeader, encoder: Encoder, timeout_s: float = 30.0) -> bytes:
+def blob_from_relay(
+    relay: str,
+    header: BlobHeader,
+    encoder: Encoder,
+    timeout_s: float = 30.0,
+    tls: wire.ClientTLS | None = None,
+) -> bytes:
     """``GetBlob`` from the relay, accepted only when the blob's recomputed commitment (commitment, length
     commitment, length proof, length) is the certificate's; :class:`DispersalError` otherwise."""
     key = header.blob_key()
-    if relay.startswith("grpc://"):
-        reply: Any = _grpc_call(relay, "relay.Relay", "GetBlob", {"blob_key": key.hex()}, timeout_s)
+    if wire.is_grpc(relay):
+        reply: Any = _grpc_call(relay, "relay.Relay", "GetBlob", {"blob_key": key.hex()}, timeout_s, tls)
     else:
         try:
             r = httpx.post(f"{relay.rstrip('/')}/v2/GetBlob", json={"blob_key": key.hex()}, timeout=timeout_s)
@@ -338,6 +371,7 @@ def blob_from_relay(relay: str, header: BlobHeader, encoder: Encoder, timeout_s:
 def get(
     cert: Any, stakes: Mapping[int, Mapping[bytes, int]], urls: Mapping[bytes, str], encoder: Encoder,
     relays: Mapping[int, str] | None = None, cert_checker: CertChecker | None = None,
+    tls: wire.ClientTLS | None = None,
 ) -> tuple[bytes, Served]:  # fmt: skip
     """The payload of a certificate: from the first of the certificate's relays (``relay_keys``, URLs from
     ``relays``) whose blob has the certificate's commitment, otherwise recovered from the validators' verified
@@ -351,10 +385,12 @@ def get(
         if not url:
             continue
         try:
-            return decode_payload(blob_from_relay(url, bc.blob_header, encoder)), Served(f"relay {k}")
+            return decode_payload(blob_from_relay(url, bc.blob_header, encoder, tls=tls)), Served(
+                f"relay {k}"
+            )
         except DAError as exc:
             errors.append(f"relay {k}: {exc}")
-    got = retrieve_blob(bc.blob_header, stakes, urls, encoder)
+    got = retrieve_blob(bc.blob_header, stakes, urls, encoder, tls=tls)
     return decode_payload(got.blob), Served("validators", "; ".join(errors) or None)
 
 

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from offchain import settings
 from offchain.backend import canonical
@@ -73,6 +75,60 @@ def grpc_port(obj: dict) -> int | None:
     return None if obj.get("grpc_port") is None else _int(obj, "grpc_port", None, 0, 65536)
 
 
+@dataclass(frozen=True)
+class GrpcTLS:
+    """A process's ``grpc_tls`` section (PEM files, relative to the configuration): with ``cert`` and ``key`` its
+    gRPC port serves TLS only (``grpcs://``), and with ``client_ca`` too it requires each caller to present a
+    certificate signed by one of those CAs (mutual TLS); ``ca`` is what the process trusts when it calls
+    ``grpcs://`` URLs itself (the disperser's StoreChunks; default: the system's roots), presenting ``cert``
+    when the server asks for one."""
+
+    cert: bytes | None = None
+    key: bytes | None = None
+    client_ca: bytes | None = None
+    ca: bytes | None = None
+
+
+GRPC_TLS_KEYS = ("cert", "key", "client_ca", "ca")
+
+
+def _pem(base: Path, obj: dict[str, Any], name: str) -> bytes | None:
+    if obj.get(name) is None:
+        return None
+    path = base / str(obj[name])
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise NetworkConfigError(f"grpc_tls.{name}: {path}: {exc.strerror or exc}") from None
+    try:
+        if name == "key":
+            load_pem_private_key(data, None)
+        else:
+            x509.load_pem_x509_certificates(data)
+    except (ValueError, TypeError) as exc:
+        what = "an unencrypted PEM private key" if name == "key" else "PEM certificates"
+        raise NetworkConfigError(f"grpc_tls.{name}: {path} is not {what}: {exc}") from None
+    return data
+
+
+def grpc_tls(obj: Any, base: Path) -> GrpcTLS | None:
+    """A process's ``grpc_tls`` (None when absent): each file read and parsed, the key the certificate's."""
+    if obj is None:
+        return None
+    if not isinstance(obj, dict) or set(obj) - set(GRPC_TLS_KEYS):
+        raise NetworkConfigError(f"grpc_tls: expected {{{', '.join(GRPC_TLS_KEYS)}}}, got {obj!r}")
+    tls = GrpcTLS(**{k: _pem(base, obj, k) for k in GRPC_TLS_KEYS})
+    if (tls.cert is None) != (tls.key is None):
+        raise NetworkConfigError("grpc_tls: cert and key go together")
+    if tls.client_ca is not None and tls.cert is None:
+        raise NetworkConfigError("grpc_tls: client_ca needs the server's cert and key")
+    if tls.cert is not None and tls.key is not None:
+        leaf = x509.load_pem_x509_certificates(tls.cert)[0].public_key()
+        if leaf != load_pem_private_key(tls.key, None).public_key():
+            raise NetworkConfigError("grpc_tls: key is not the key of cert's (first) certificate")
+    return tls
+
+
 def _bytes32(text: Any, what: str) -> bytes:
     try:
         raw = bytes.fromhex(str(text).removeprefix("0x"))
@@ -83,7 +139,7 @@ def _bytes32(text: Any, what: str) -> bytes:
     return raw
 
 
-OPERATOR_KEYS = {"operator_id", "stakes", "url", "retrieval_url", "bls_public_key"}
+OPERATOR_KEYS = {"operator_id", "stakes", "url", "dispersal_url", "retrieval_url", "bls_public_key"}
 
 
 def network_state(obj: Any, base: Path) -> tuple[NodeState, dict[bytes, str]]:
@@ -98,7 +154,8 @@ def network_state(obj: Any, base: Path) -> tuple[NodeState, dict[bytes, str]]:
     for i, op in enumerate(obj.get("operators") or []):
         if not isinstance(op, dict) or set(op) - OPERATOR_KEYS or "operator_id" not in op:
             raise NetworkConfigError(
-                f"network.operators[{i}]: expected {{operator_id, stakes, url, retrieval_url, bls_public_key}}"
+                f"network.operators[{i}]: expected {{operator_id, stakes, url, dispersal_url, retrieval_url, "
+                "bls_public_key}}"
             )
         oid = _bytes32(op["operator_id"], f"network.operators[{i}].operator_id")
         if oid in urls:
@@ -128,16 +185,28 @@ def retrieval_urls(obj: Any, base: Path) -> dict[bytes, str]:
     """Where a client asks each operator for its chunks: its ``retrieval_url`` (its ``validator.Retrieval``
     gRPC service, ``grpc://host:port``; EigenDA's v2 retrieval port) when the network file gives one, else its
     ``url`` (HTTP)."""
+    return _operator_urls(obj, base, "retrieval_url")
+
+
+def dispersal_urls(obj: Any, base: Path) -> dict[bytes, str]:
+    """Where the disperser sends each operator its ``StoreChunks``: its ``dispersal_url`` (its
+    ``validator.Dispersal`` gRPC service, EigenDA's v2 dispersal port) when the network file gives one, else
+    its ``url`` (HTTP)."""
+    return _operator_urls(obj, base, "dispersal_url")
+
+
+def _operator_urls(obj: Any, base: Path, key: str) -> dict[bytes, str]:
+    """Each operator's ``key`` URL (``grpc://``, ``grpcs://`` (TLS) or ``http(s)://``), else its ``url``."""
     _, urls = network_state(obj, base)
     if isinstance(obj, str):
         obj = read_file(base / obj)
     for i, op in enumerate(obj.get("operators") or []):
-        r = op.get("retrieval_url")
+        r = op.get(key)
         if r is None:
             continue
-        if not isinstance(r, str) or not r.startswith(("grpc://", "http://", "https://")):
+        if not isinstance(r, str) or not r.startswith(("grpc://", "grpcs://", "http://", "https://")):
             raise NetworkConfigError(
-                f"network.operators[{i}].retrieval_url: {r!r} is not a grpc:// or http(s):// URL"
+                f"network.operators[{i}].{key}: {r!r} is not a grpc(s):// or http(s):// URL"
             )
         urls[_bytes32(op["operator_id"], f"network.operators[{i}].operator_id")] = r
     return urls
@@ -172,10 +241,11 @@ class NodeConfig:
     payments: PaymentsConfig | None = None
     operators: OperatorsConfig | None = None
     grpc_port: int | None = None  # validator.Dispersal and .Retrieval over gRPC (rpc.py); None: none
+    grpc_tls: GrpcTLS | None = None  # TLS on the gRPC port (None: plaintext)
 
 
 NODE_KEYS = {
-    "host", "port", "grpc_port", "public", "bls_key_file", "store_dir", "srs", "network", "stale_blocks",
+    "host", "port", "grpc_port", "grpc_tls", "public", "bls_key_file", "store_dir", "srs", "network", "stale_blocks",
     "max_request_age_s", "max_request_bytes", "log_level", "payments", "operators",
 }  # fmt: skip
 
@@ -209,6 +279,7 @@ def node_config(path: str | Path) -> NodeConfig:
         host=str(obj.get("host", "127.0.0.1")),
         port=_int(obj, "port", 0, 0, 65536),
         grpc_port=grpc_port(obj),
+        grpc_tls=grpc_tls(obj.get("grpc_tls"), base),
         public=bool(obj.get("public", False)),
         bls_key=key,
         store_dirs=[str(base / str(d)) for d in dirs],
@@ -369,13 +440,23 @@ class DisperserConfig:
     batches_in_flight: int = 1
     backend: str = "cpu"  # the encoder's array backend: cpu (numpy) or gpu (cupy)
     grpc_port: int | None = None  # disperser.v2.Disperser over gRPC (rpc.py); None: HTTP only
+    grpc_tls: GrpcTLS | None = None  # TLS on the gRPC port, and the trust of its grpcs:// StoreChunks
+    chain_id: int | None = None  # the chain anchor signatures name (None: anchors refused, rpc.py)
+    require_anchor_signature: bool = False  # EigenDA's TolerateMissingAnchorSignature (default true) negated
 
 
 DISPERSER_KEYS = {
-    "host", "port", "grpc_port", "public", "key_file", "disperser_id", "srs", "network", "metadata", "confirmation_threshold",
+    "host", "port", "grpc_port", "grpc_tls", "public", "key_file", "disperser_id", "srs", "network", "metadata", "confirmation_threshold",
     "reference_block_number", "batch_size", "max_request_bytes", "log_level", "payments", "operators",
-    "batches_in_flight", "backend",
+    "batches_in_flight", "backend", "chain_id", "require_anchor_signature",
 }  # fmt: skip
+
+
+def _flag(obj: dict[str, Any], key: str, default: bool) -> bool:
+    v = obj.get(key, default)
+    if not isinstance(v, bool):
+        raise NetworkConfigError(f"{key}: {v!r} is not true or false")
+    return v
 
 
 def _backend(obj: dict[str, Any]) -> str:
@@ -389,16 +470,24 @@ def _backend(obj: dict[str, Any]) -> str:
 
 def disperser_config(path: str | Path) -> DisperserConfig:
     obj, base, key = _config_file(path, DISPERSER_KEYS, ("key_file", "srs", "network"), "key_file")
-    state, urls = network_state(obj["network"], base)
+    if obj.get("require_anchor_signature") is True and obj.get("chain_id") is None:
+        raise NetworkConfigError(
+            "require_anchor_signature: needs chain_id (the chain anchor signatures name)"
+        )
+    state, _ = network_state(obj["network"], base)
+    urls = dispersal_urls(obj["network"], base)
     meta = metadata_url(obj, "metadata", base, path)
     operators = operators_config(obj.get("operators"))
     return DisperserConfig(
         host=str(obj.get("host", "127.0.0.1")),
         port=_int(obj, "port", 0, 0, 65536),
         grpc_port=grpc_port(obj),
+        grpc_tls=grpc_tls(obj.get("grpc_tls"), base),
         public=bool(obj.get("public", False)),
         key=key,
         disperser_id=_int(obj, "disperser_id", 0, 0, 1 << 32),
+        chain_id=None if obj.get("chain_id") is None else _int(obj, "chain_id", None, 1, 1 << 256),
+        require_anchor_signature=_flag(obj, "require_anchor_signature", False),
         srs=load_srs(obj["srs"], base),
         state=state,
         urls=urls,
@@ -431,10 +520,11 @@ class RelayConfig:
     log_level: str
     rate_limits: RateLimits = RateLimits()
     grpc_port: int | None = None  # relay.Relay over gRPC (rpc.py); None: HTTP only
+    grpc_tls: GrpcTLS | None = None  # TLS on the gRPC port (None: plaintext)
 
 
 RELAY_KEYS = {
-    "host", "port", "grpc_port", "public", "store_dir", "srs", "network", "disperser_metadata", "max_request_age_s",
+    "host", "port", "grpc_port", "grpc_tls", "public", "store_dir", "srs", "network", "disperser_metadata", "max_request_age_s",
     "max_request_bytes", "log_level", "rate_limits",
 }  # fmt: skip
 
@@ -481,6 +571,7 @@ def relay_config(path: str | Path) -> RelayConfig:
         host=str(obj.get("host", "127.0.0.1")),
         port=_int(obj, "port", 0, 0, 65536),
         grpc_port=grpc_port(obj),
+        grpc_tls=grpc_tls(obj.get("grpc_tls"), base),
         public=bool(obj.get("public", False)),
         store_dirs=[str(base / str(d)) for d in dirs],
         srs=load_srs(obj["srs"], base),

@@ -245,7 +245,7 @@ def configure(
         ops.append({
             "operator_id": pk.operator_id.hex(), "stakes": {} if chain else {str(q): 1 for q in QUORUMS},
             "url": validator_url.format(i=i, port=validator_ports[i]), "bls_public_key": pk.to_json(),
-            **({"retrieval_url": f"grpc://127.0.0.1:{g[i]}"} if g else {}),
+            **({"dispersal_url": f"grpc://127.0.0.1:{g[i]}", "retrieval_url": f"grpc://127.0.0.1:{g[i]}"} if g else {}),
         })  # fmt: skip
     address = eth_keys.PrivateKey(disperser_key).public_key.to_checksum_address()
     (folder / "network.json").write_text(
@@ -272,6 +272,8 @@ def configure(
                  "reference_block_number": 1, **({"grpc_port": g[validators]} if g else {})}  # fmt: skip
     if payments:
         disperser["payments"] = payments
+    if chain:  # anchor signatures name the devnet's chain (EigenDA's DisperseBlobRequest.anchor_signature)
+        disperser["chain_id"] = chain["chain_id"]
     disperser.update(disperser_options or {})  # e.g. batch_size, batches_in_flight (the bench's)
     if operators:
         disperser["operators"] = {**operators, "reference_block_offset": REFERENCE_BLOCK_OFFSET}

@@ -47,6 +47,7 @@ from offchain.da.network.metadata import BlobStatus, MetadataStore
 from offchain.da.network.node import StoreChunksRequest
 from offchain.da.network.operators import OperatorSource, OperatorState, StaticOperators
 from offchain.da.network.payments import PaymentMeter
+from offchain.da.network.signing import SigningRates
 from offchain.da.network.types import (
     BatchHeader,
     BlobCertificate,
@@ -55,6 +56,7 @@ from offchain.da.network.types import (
     MerkleTree,
     PaymentHeader,
     check_request_signature,
+    dispersal_anchor_hash,
     payment_state_request_digest,
     payment_state_request_hash,
     sign_digest,
@@ -163,8 +165,15 @@ class Disperser:
         meter: PaymentMeter | None = None,
         operators: OperatorSource | None = None,
         claims: ClaimKeeper | None = None,
+        chain_id: int | None = None,
+        require_anchor: bool = False,
+        grpc_tls: wire.ClientTLS | None = None,
     ) -> None:
         self.key, self.disperser_id, self.encoder = key, disperser_id, encoder
+        # DisperseBlobRequest.anchor_signature: checked against this chain and disperser id when present;
+        # required only with require_anchor (EigenDA's TolerateMissingAnchorSignature, default true)
+        self.chain_id, self.require_anchor = chain_id, require_anchor
+        self.grpc_tls = grpc_tls  # trust (and client certificate) for validators at grpcs:// URLs
         # where each batch's reference block and the operators' stakes and keys at it come from
         self.operators = operators or StaticOperators(stakes, public_keys, reference_block_number)
         self.stakes, self.urls, self.public_keys, self.db = stakes, urls, public_keys, db
@@ -174,6 +183,9 @@ class Disperser:
         self.batch_size, self.store_timeout_s = batch_size, store_timeout_s
         self.meter = meter
         self.claims = claims  # claims the accepted on-demand payments in the PaymentVault (claims.py)
+        self.signing = (
+            SigningRates()
+        )  # each validator's signing per quorum, GetValidatorSigningRate (signing.py)
         self._seen_state_requests: dict[bytes, int] = {}  # GetPaymentState replay guard: hash -> timestamp
         self._seen_lock = threading.Lock()
         self._wake = threading.Event()
@@ -204,12 +216,62 @@ class Disperser:
         self.check_blob(blob)
         return blob_commitment(self.encoder, blob)
 
-    def disperse_blob(self, blob: bytes, header: BlobHeader, signature: bytes) -> tuple[BlobStatus, bytes]:
+    def check_anchor(
+        self, header: BlobHeader, key: bytes, anchor: bytes, disperser_id: int, chain_id: bytes
+    ) -> None:
+        """EigenDA's ``validateAnchorSignature``: ``anchor`` (``DisperseBlobRequest.anchor_signature``) is the
+        account's signature over :func:`dispersal_anchor_hash` of this disperser's chain id and id and the blob
+        key, so a request signed for another disperser or chain cannot be replayed here. A missing anchor is
+        accepted unless ``require_anchor``. Every refusal is 400 (INVALID_ARGUMENT, as EigenDA's)."""
+        if not anchor:
+            if self.require_anchor:
+                raise DisperserRequestError(
+                    400, "anchor_signature: required by this disperser but not provided"
+                )
+            return
+        if len(anchor) != 65:
+            raise DisperserRequestError(400, f"anchor_signature: {len(anchor)} bytes, expected 65")
+        if self.chain_id is None:
+            raise DisperserRequestError(
+                400, "anchor_signature: this disperser has no chain_id configured and cannot check anchors"
+            )
+        if disperser_id != self.disperser_id:
+            raise DisperserRequestError(
+                400, f"anchor_signature: disperser id mismatch: the request names {disperser_id}, "
+                f"this disperser is {self.disperser_id}",
+            )  # fmt: skip
+        if len(chain_id) != 32:
+            raise DisperserRequestError(
+                400, f"chain_id: {len(chain_id)} bytes, expected 32 (uint256 big-endian)"
+            )
+        named = int.from_bytes(chain_id, "big")
+        if named != self.chain_id:
+            raise DisperserRequestError(
+                400, f"anchor_signature: chain id mismatch: the request names chain {named}, "
+                f"this disperser is on chain {self.chain_id}",
+            )  # fmt: skip
+        try:
+            signer = signer_of(dispersal_anchor_hash(named, disperser_id, key), anchor)
+        except NetworkMessageError as exc:
+            raise DisperserRequestError(400, f"anchor_signature: {exc}") from exc
+        account = header.payment_header.account
+        if signer != account:
+            raise DisperserRequestError(
+                400, f"anchor_signature: signed by {signer}, not by the account {account}"
+            )
+
+    def disperse_blob(
+        self, blob: bytes, header: BlobHeader, signature: bytes, anchor: bytes = b"", disperser_id: int = 0,
+        chain_id: bytes = b"",
+    ) -> tuple[BlobStatus, bytes]:  # fmt: skip
+        """``DisperseBlob``: ``signature`` is the payer's over the blob key; ``anchor`` (optional unless
+        ``require_anchor``) its anchor signature for ``disperser_id`` on chain ``chain_id`` (32 bytes)."""
         self.check_blob(blob)
         try:
             key = check_request_signature(header, signature)
         except NetworkMessageError as exc:
             raise DisperserRequestError(401, str(exc)) from exc
+        self.check_anchor(header, key, anchor, disperser_id, chain_id)
         if header.version != 0:
             raise DisperserRequestError(
                 400, f"blob_header.version: {header.version}, only version 0 is known"
@@ -242,7 +304,9 @@ class Disperser:
             if charge is not None:
                 self.meter.revert(charge)
             raise DisperserRequestError(409, f"blob {key.hex()} was already dispersed")
-        log.info("blob_queued", extra={"blob_key": key.hex(), "symbols": len(blob) // 32})
+        log.info(
+            "blob_queued", extra={"blob_key": key.hex(), "symbols": len(blob) // 32, "anchored": bool(anchor)}
+        )
         self._wake.set()
         return BlobStatus.QUEUED, key
 
@@ -269,6 +333,15 @@ class Disperser:
                 raise PaymentReplayError("GetPaymentState: this request was already answered")
             self._seen_state_requests[h] = timestamp
         return self.meter.state(account, self.db.cumulative_payment(account))
+
+    def signing_rate(self, validator_id: bytes, quorum: int, start_s: int, end_s: int) -> dict[str, Any]:
+        """``GetValidatorSigningRate``: the validator's signed and unsigned batches (and bytes, and signing
+        latency) in ``quorum`` over the buckets overlapping ``[start_s, end_s)`` (:mod:`.signing`)."""
+        if len(validator_id) != 32:
+            raise DisperserRequestError(400, f"validator_id: {len(validator_id)} bytes, expected 32")
+        if end_s < start_s:
+            raise DisperserRequestError(400, f"end_timestamp {end_s} is before start_timestamp {start_s}")
+        return {"validator_signing_rate": self.signing.rate(validator_id, quorum, start_s, end_s)}
 
     def blob_status(self, key: bytes) -> dict[str, Any]:
         row = self.db.blob(key)
@@ -356,16 +429,20 @@ class Disperser:
             return True
         self.db.set_status(keys, BlobStatus.GATHERING_SIGNATURES)
         operators = sorted({op for a in assignments for op in a})
+
+        def timed(op: bytes) -> tuple[Any, int]:
+            t = time.perf_counter_ns()
+            return self._store(op, header, certs, chunks, assignments), time.perf_counter_ns() - t
+
         with ThreadPoolExecutor(max(1, len(operators))) as pool:
-            replies = dict(
-                zip(
-                    operators,
-                    pool.map(lambda op: self._store(op, header, certs, chunks, assignments), operators),
-                    strict=False,
-                )
-            )
+            results = dict(zip(operators, pool.map(timed, operators), strict=True))
+        replies = {op: sig for op, (sig, _) in results.items()}
         stakes = {q: state.stakes[q] for q in quorums}
         att = aggregate(header.hash(), quorums, stakes, state.public_keys, replies)
+        self.signing.report_batch(
+            quorums, stakes, {op: results[op][1] for op in att.signers if op in results},
+            sum(len(d) for _, _, _, d in pending),
+        )  # fmt: skip
         low = [
             f"quorum {q}: {p}% signed" for q, p in zip(att.quorum_numbers, att.quorum_signed_percentages, strict=False)
             if p < self.threshold
@@ -405,11 +482,12 @@ class Disperser:
         bundles = [bundle_for(ch, a.get(op, [])) for ch, a in zip(chunks, assignments, strict=True)]
         req = signed_store_request(self.key, self.disperser_id, header, certs, bundles)
         try:
-            if url.startswith("grpc://"):  # validator.Dispersal over gRPC
+            if wire.is_grpc(url):  # validator.Dispersal over gRPC (grpcs://: over TLS)
                 try:
                     reply = wire.grpc_call(
-                        url, "validator.Dispersal", "StoreChunks", req.to_json(), self.store_timeout_s
-                    )
+                        url, "validator.Dispersal", "StoreChunks", req.to_json(), self.store_timeout_s,
+                        self.grpc_tls,
+                    )  # fmt: skip
                 except GrpcCallError as exc:
                     log.info(
                         "store_chunks_refused",

@@ -37,12 +37,14 @@ class Retrieval:
     skipped: dict[bytes, str] = field(default_factory=dict)  # operator id -> why
 
 
-def _fetch(url: str, blob_key: bytes, quorum: int, timeout_s: float) -> list[str]:
-    """``GetChunks`` of the validator at ``url``: over gRPC (``validator.Retrieval``) for ``grpc://host:port``,
-    else over HTTP+JSON."""
+def _fetch(
+    url: str, blob_key: bytes, quorum: int, timeout_s: float, tls: wire.ClientTLS | None = None
+) -> list[str]:
+    """``GetChunks`` of the validator at ``url``: over gRPC (``validator.Retrieval``) for ``grpc://host:port``
+    (``grpcs://``: over TLS with ``tls``), else over HTTP+JSON."""
     request = {"blob_key": blob_key.hex(), "quorum_id": quorum}
-    if url.startswith("grpc://"):
-        body = wire.grpc_call(url, "validator.Retrieval", "GetChunks", request, timeout_s)
+    if wire.is_grpc(url):
+        body = wire.grpc_call(url, "validator.Retrieval", "GetChunks", request, timeout_s, tls)
     else:
         r = httpx.post(f"{url}/v2/GetChunks", json=request, timeout=timeout_s)
         if r.status_code != 200:
@@ -66,6 +68,7 @@ def retrieve_blob(
     params: BlobParams = V0_PARAMS,
     timeout_s: float = 10.0,
     rng: random.Random | None = None,
+    tls: wire.ClientTLS | None = None,
 ) -> Retrieval:
     key = header.blob_key()
     com = header.commitment
@@ -91,7 +94,7 @@ def retrieve_blob(
             skipped[op] = "no chunks assigned" if not indices else "no URL"
             continue
         try:
-            raw = [bytes.fromhex(c) for c in _fetch(url, key, quorum, timeout_s)]
+            raw = [bytes.fromhex(c) for c in _fetch(url, key, quorum, timeout_s, tls)]
         except (httpx.HTTPError, NetworkMessageError, GrpcCallError, ValueError, TypeError) as exc:
             skipped[op] = f"unavailable: {exc}"
             continue

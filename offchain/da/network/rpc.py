@@ -1,8 +1,9 @@
 """gRPC front of the DA network processes, beside their HTTP+JSON one (:mod:`offchain.da.network.service`).
 
-Each process serves EigenDA's service on its ``grpc_port``: the disperser ``disperser.v2.Disperser``
-(DisperseBlob, GetBlobStatus, GetBlobCommitment, GetPaymentState), the relay ``relay.Relay`` (GetBlob,
-GetChunks), a validator ``validator.Dispersal`` (StoreChunks) and ``validator.Retrieval`` (GetChunks); the messages are EigenDA's
+Each process serves EigenDA's service on its ``grpc_port`` (TLS with its ``grpc_tls``): the disperser
+``disperser.v2.Disperser`` (DisperseBlob, GetBlobStatus, GetBlobCommitment, GetPaymentState, GetValidatorSigningRate),
+the relay ``relay.Relay`` (GetBlob, GetChunks), a validator ``validator.Dispersal`` (StoreChunks, GetNodeInfo) and
+``validator.Retrieval`` (GetChunks, GetNodeInfo); the messages are EigenDA's
 (:mod:`offchain.da.network.proto`). A call runs the same method as the HTTP route (``*_methods`` in
 ``service.py``) on the request's JSON form (:mod:`offchain.da.network.wire`), so both fronts check and
 answer alike. Refusals carry the refusal's gRPC status (``grpc_code``: the table of docs/da-network.md)
@@ -23,6 +24,7 @@ import grpc
 from offchain import settings
 from offchain.da.errors import NetworkMessageError, RequestRefusedError
 from offchain.da.network import wire
+from offchain.da.network.config import GrpcTLS
 from offchain.da.network.disperser import Disperser
 from offchain.da.network.node import ValidatorNode
 from offchain.da.network.relay import Relay
@@ -55,6 +57,7 @@ class GrpcServer:
         max_request_bytes: int = 64 << 20,
         loopback_only: bool = True,
         who: Any = log,
+        tls: GrpcTLS | None = None,
     ) -> None:
         if loopback_only:
             check_loopback(host)
@@ -78,8 +81,18 @@ class GrpcServer:
         )
         self.server.add_generic_rpc_handlers(tuple(generic))
         h = f"[{host}]" if ":" in host else host
+        self.tls = tls is not None and tls.cert is not None
         try:
-            self.port = self.server.add_insecure_port(f"{h}:{port}")
+            if (
+                self.tls
+            ):  # TLS only on this port; with a client CA, callers must present a certificate it signed
+                creds = grpc.ssl_server_credentials(
+                    [(tls.key, tls.cert)], root_certificates=tls.client_ca,
+                    require_client_auth=tls.client_ca is not None,
+                )  # fmt: skip
+                self.port = self.server.add_secure_port(f"{h}:{port}", creds)
+            else:
+                self.port = self.server.add_insecure_port(f"{h}:{port}")
         except RuntimeError as exc:
             raise ServiceError(f"cannot bind gRPC {host}:{port}: {exc}") from exc
         if not self.port:
@@ -88,7 +101,7 @@ class GrpcServer:
     @property
     def url(self) -> str:
         h = f"[{self.host}]" if ":" in self.host else self.host
-        return f"grpc://{h}:{self.port}"
+        return f"{'grpcs' if self.tls else 'grpc'}://{h}:{self.port}"
 
     def _handler(self, name: str, fn: Method, req_cls: Any, rep_cls: Any) -> Callable[[bytes, Any], bytes]:
         def handle(raw: bytes, context: grpc.ServicerContext) -> bytes:
@@ -127,51 +140,34 @@ class GrpcServer:
         self.stop()
 
 
-def _disperse_blob(methods: Mapping[str, Method]) -> Method:
-    """DisperseBlob over gRPC: EigenDA's request also has ``anchor_signature`` (over chain id, disperser id and
-    blob key), ``disperser_id`` and ``chain_id``; this disperser does not check anchors yet, so a request that
-    carries one is refused rather than accepted unchecked; without one the two ids are unused."""
-
-    def call(body: dict[str, Any], peer: str) -> dict[str, Any]:
-        if body.pop("anchor_signature"):
-            raise NetworkMessageError("anchor_signature: this disperser does not check anchor signatures yet")
-        body.pop("disperser_id")
-        body.pop("chain_id")
-        return methods["DisperseBlob"](body, peer)
-
-    return call
-
-
 def disperser_grpc(disperser: Disperser, host: str, port: int, *, max_request_bytes: int = 64 << 20,
-                   loopback_only: bool = True) -> GrpcServer:  # fmt: skip
-    """``disperser.v2.Disperser`` on ``host:port`` (not started)."""
-    methods = dict(disperser_methods(disperser))
-    methods["DisperseBlob"] = _disperse_blob(disperser_methods(disperser))
+                   loopback_only: bool = True, tls: GrpcTLS | None = None) -> GrpcServer:  # fmt: skip
+    """``disperser.v2.Disperser`` on ``host:port`` (not started; TLS with ``tls``'s cert and key)."""
     return GrpcServer(
-        {"disperser.v2.Disperser": methods}, host, port, max_request_bytes=max_request_bytes,
-        loopback_only=loopback_only, who=dlog,
+        {"disperser.v2.Disperser": disperser_methods(disperser)}, host, port, max_request_bytes=max_request_bytes,
+        loopback_only=loopback_only, tls=tls, who=dlog,
     )  # fmt: skip
 
 
 def relay_grpc(relay: Relay, host: str, port: int, *, max_request_bytes: int = 1 << 20,
-               loopback_only: bool = True) -> GrpcServer:  # fmt: skip
-    """``relay.Relay`` (GetBlob, GetChunks) on ``host:port`` (not started)."""
+               loopback_only: bool = True, tls: GrpcTLS | None = None) -> GrpcServer:  # fmt: skip
+    """``relay.Relay`` (GetBlob, GetChunks) on ``host:port`` (not started; TLS with ``tls``'s cert and key)."""
     return GrpcServer(
         {"relay.Relay": relay_methods(relay)}, host, port, max_request_bytes=max_request_bytes,
-        loopback_only=loopback_only, who=rlog,
+        loopback_only=loopback_only, tls=tls, who=rlog,
     )  # fmt: skip
 
 
 def node_grpc(node: ValidatorNode, host: str, port: int, *, max_request_bytes: int = 64 << 20,
-              loopback_only: bool = True) -> GrpcServer:  # fmt: skip
-    """``validator.Dispersal`` (StoreChunks) and ``validator.Retrieval`` (GetChunks) on ``host:port`` (not
-    started)."""
+              loopback_only: bool = True, tls: GrpcTLS | None = None) -> GrpcServer:  # fmt: skip
+    """``validator.Dispersal`` (StoreChunks, GetNodeInfo) and ``validator.Retrieval`` (GetChunks, GetNodeInfo) on
+    ``host:port`` (not started; TLS with ``tls``'s cert and key)."""
     m = node_methods(node)
     services = {
-        "validator.Dispersal": {"StoreChunks": m["StoreChunks"]},
-        "validator.Retrieval": {"GetChunks": m["GetChunks"]},
+        "validator.Dispersal": {"StoreChunks": m["StoreChunks"], "GetNodeInfo": m["GetNodeInfo"]},
+        "validator.Retrieval": {"GetChunks": m["GetChunks"], "GetNodeInfo": m["GetNodeInfo"]},
     }
     return GrpcServer(
         services, host, port, max_request_bytes=max_request_bytes,
-        loopback_only=loopback_only, who=log,
+        loopback_only=loopback_only, tls=tls, who=log,
     )  # fmt: skip

@@ -6,7 +6,8 @@ with the protobuf field names):
 - ``POST /v2/StoreChunks``: a :class:`StoreChunksRequest` -> ``{"signature": G1 gnark-compressed hex}``,
   the node's BLS signature over the batch header hash;
 - ``POST /v2/GetChunks``: ``{"blob_key", "quorum_id"}`` -> ``{"chunks": [hex], "chunk_encoding_format": 1}``;
-- ``GET /v2/GetNodeInfo``: the node's operator id; ``GET /metrics``.
+- ``GET /v2/GetNodeInfo``: EigenDA's node info (version, arch, os, CPUs, memory), the node's operator id and
+  blobs stored; ``GET /metrics``.
 
 Refusals are JSON errors with the status the check maps to (400 malformed or invalid chunks, 401 bad
 disperser signature, 403 unknown disperser, 404 unknown blob, 409 stale reference block, 413 too large) and,
@@ -15,6 +16,8 @@ as their ``code``, the gRPC status name the gRPC front (:mod:`offchain.da.networ
 
 from __future__ import annotations
 
+import os
+import platform
 import time
 from typing import Any
 
@@ -24,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-from offchain import settings
+from offchain import __version__, settings
 from offchain.bls.keys import SecretKey
 from offchain.crypto import bn254
 from offchain.da.eigenda.encoder import Encoder
@@ -38,6 +41,7 @@ from offchain.da.errors import (
 from offchain.da.network.claims import ClaimKeeper, ClaimSubmitter
 from offchain.da.network.config import (
     DisperserConfig,
+    GrpcTLS,
     NodeConfig,
     OperatorsConfig,
     PaymentsConfig,
@@ -56,6 +60,7 @@ from offchain.da.network.payments import (
 )
 from offchain.da.network.relay import Relay
 from offchain.da.network.types import BlobHeader, hex_field, json_fields
+from offchain.da.network.wire import ClientTLS
 from offchain.httpservice import HTTPError, Metrics, ServiceServer, logger, read_json
 from offchain.store import Store
 
@@ -89,7 +94,30 @@ def node_methods(node: ValidatorNode) -> dict[str, Any]:
             raise NetworkMessageError(f"quorum_id: {q!r} is not a quorum number")
         return node.get_chunks(key)
 
-    return {"StoreChunks": store_chunks, "GetChunks": get_chunks}
+    def get_node_info(body: Any, peer: str) -> dict:
+        json_fields(body, (), "GetNodeInfoRequest")
+        return node_info()
+
+    return {"StoreChunks": store_chunks, "GetChunks": get_chunks, "GetNodeInfo": get_node_info}
+
+
+GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "i686": "386", "armv7l": "arm"}
+
+
+def node_info() -> dict[str, Any]:
+    """EigenDA's ``GetNodeInfoReply``: the software version, the machine's architecture and OS as Go's
+    ``runtime.GOARCH`` / ``GOOS`` name them, the CPUs this process may run on (Go's ``GOMAXPROCS``), the
+    machine's memory in bytes (0 when unknown)."""
+    machine = platform.machine().lower()
+    try:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        mem = 0
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
+    return {
+        "semver": __version__, "arch": GO_ARCH.get(machine, machine), "os": platform.system().lower(),
+        "num_cpu": cpus, "mem_bytes": max(0, mem),
+    }  # fmt: skip
 
 
 def node_app(node: ValidatorNode, max_request_bytes: int = 64 << 20) -> Any:
@@ -121,8 +149,10 @@ def node_app(node: ValidatorNode, max_request_bytes: int = 64 << 20) -> Any:
     async def get_chunks(request: Request) -> JSONResponse:
         return await call(request, "GetChunks")
 
-    async def node_info(request: Request) -> JSONResponse:
-        return JSONResponse({"operator_id": node.operator_id.hex(), "chunks_stored": node.table.key_count()})
+    async def node_info_route(request: Request) -> JSONResponse:
+        return JSONResponse(
+            {**node_info(), "operator_id": node.operator_id.hex(), "chunks_stored": node.table.key_count()}
+        )
 
     async def metrics_route(request: Request) -> PlainTextResponse:
         return PlainTextResponse(metrics.render({"da_node_blobs_stored": node.table.key_count()}))
@@ -131,7 +161,7 @@ def node_app(node: ValidatorNode, max_request_bytes: int = 64 << 20) -> Any:
         routes=[
             Route("/v2/StoreChunks", store_chunks, methods=["POST"]),
             Route("/v2/GetChunks", get_chunks, methods=["POST"]),
-            Route("/v2/GetNodeInfo", node_info, methods=["GET"]),
+            Route("/v2/GetNodeInfo", node_info_route, methods=["GET"]),
             Route("/metrics", metrics_route, methods=["GET"]),
         ]
     )
@@ -206,6 +236,8 @@ async def json_call(request: Request, max_bytes: int, fn: Any, refusal: type, lo
 # ----- the disperser ------------------------------------------------------------------------------
 
 dlog = logger("da.disperser")
+SIGNING_RATE_FIELDS = ("validator_id", "quorum", "start_timestamp", "end_timestamp")
+DISPERSE_FIELDS = ("blob", "blob_header", "signature", "anchor_signature", "disperser_id", "chain_id")
 
 
 def disperser_methods(disperser: Disperser) -> dict[str, Any]:
@@ -214,10 +246,22 @@ def disperser_methods(disperser: Disperser) -> dict[str, Any]:
     :class:`DisperserRequestError` or :class:`NetworkMessageError`."""
 
     def disperse(body: Any, peer: str) -> dict:
-        f = json_fields(body, ("blob", "blob_header", "signature"), "DisperseBlobRequest")
+        # EigenDA's anchor fields are optional in the JSON form (the protobuf's defaults when absent)
+        full = (
+            {"anchor_signature": "", "disperser_id": 0, "chain_id": "", **body}
+            if isinstance(body, dict)
+            else body
+        )
+        f = json_fields(full, DISPERSE_FIELDS, "DisperseBlobRequest")
         blob = hex_field(f["blob"], "blob")
         header = BlobHeader.from_json(f["blob_header"])
-        status, key = disperser.disperse_blob(blob, header, hex_field(f["signature"], "signature", 65))
+        did = f["disperser_id"]
+        if not isinstance(did, int) or isinstance(did, bool) or not 0 <= did < 1 << 32:
+            raise NetworkMessageError(f"disperser_id: {did!r} is not a uint32")
+        status, key = disperser.disperse_blob(
+            blob, header, hex_field(f["signature"], "signature", 65),
+            hex_field(f["anchor_signature"], "anchor_signature"), did, hex_field(f["chain_id"], "chain_id"),
+        )  # fmt: skip
         return {"result": status.name, "blob_key": key.hex()}
 
     def blob_status(body: Any, peer: str) -> dict:
@@ -235,11 +279,21 @@ def disperser_methods(disperser: Disperser) -> dict[str, Any]:
             raise NetworkMessageError(f"timestamp: {ts!r} is not a uint64 (ns)")
         return disperser.payment_state(f["account_id"], ts, hex_field(f["signature"], "signature", 65))
 
+    def signing_rate(body: Any, peer: str) -> dict:
+        f = json_fields(body, SIGNING_RATE_FIELDS, "GetValidatorSigningRateRequest")
+        for name, bits in (("quorum", 8), ("start_timestamp", 64), ("end_timestamp", 64)):
+            v = f[name]
+            if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < 1 << bits:
+                raise NetworkMessageError(f"{name}: {v!r} is not a uint{bits}")
+        vid = hex_field(f["validator_id"], "validator_id")
+        return disperser.signing_rate(vid, f["quorum"], f["start_timestamp"], f["end_timestamp"])
+
     return {
         "DisperseBlob": disperse,
         "GetBlobStatus": blob_status,
         "GetBlobCommitment": blob_commitment,
         "GetPaymentState": payment_state,
+        "GetValidatorSigningRate": signing_rate,
     }
 
 
@@ -253,9 +307,10 @@ def disperser_app(disperser: Disperser, max_request_bytes: int = 64 << 20) -> An
 
     A refused payment's error carries EigenDA's gRPC status name as its ``code``.
     """
-    metrics = Metrics(
-        ["/v2/DisperseBlob", "/v2/GetBlobStatus", "/v2/GetBlobCommitment", "/v2/GetPaymentState", "/metrics"]
-    )
+    metrics = Metrics([
+        "/v2/DisperseBlob", "/v2/GetBlobStatus", "/v2/GetBlobCommitment", "/v2/GetPaymentState",
+        "/v2/GetValidatorSigningRate", "/metrics",
+    ])  # fmt: skip
 
     methods = disperser_methods(disperser)
 
@@ -277,6 +332,11 @@ def disperser_app(disperser: Disperser, max_request_bytes: int = 64 << 20) -> An
         ]
     )
     return metrics.wrap(app)
+
+
+def client_tls(tls: GrpcTLS | None) -> ClientTLS | None:
+    """What a process presents and trusts on its own ``grpcs://`` calls, from its ``grpc_tls`` section."""
+    return None if tls is None else ClientTLS(tls.ca, tls.cert, tls.key)
 
 
 def disperser_server(
@@ -314,6 +374,9 @@ def disperser_server(
         meter=meter,
         operators=operators,
         claims=keeper,
+        chain_id=cfg.chain_id,
+        require_anchor=cfg.require_anchor_signature,
+        grpc_tls=client_tls(cfg.grpc_tls),
     )
     server = ServiceServer(
         disperser_app(disperser, cfg.max_request_bytes), cfg.host, cfg.port, log_level=cfg.log_level,

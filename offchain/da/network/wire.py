@@ -19,6 +19,7 @@ protobuf bytes that do not parse) raises :class:`NetworkMessageError`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -296,21 +297,54 @@ def method_types(service: str, method: str) -> tuple[type[Message], type[Message
 GRPC_MAX_MESSAGE_BYTES = 256 << 20  # what a client takes in one reply (a relay's blob, a node's chunks)
 
 
+GRPC_SCHEMES = ("grpc://", "grpcs://")  # plaintext, TLS
+
+
+@dataclass(frozen=True)
+class ClientTLS:
+    """How a process calls ``grpcs://`` URLs: the CA certificates it trusts (PEM; None: the system's roots) and,
+    for servers that ask for one (mutual TLS), its own certificate chain and key (PEM)."""
+
+    ca: bytes | None = None
+    cert: bytes | None = None
+    key: bytes | None = None
+
+
+def is_grpc(url: str) -> bool:
+    """Whether ``url`` names a gRPC service (``grpc://`` plaintext or ``grpcs://`` TLS) rather than HTTP."""
+    return url.startswith(GRPC_SCHEMES)
+
+
 def grpc_target(url: str) -> str:
-    """``grpc://host:port`` -> ``host:port``; :class:`GrpcCallError` for anything else."""
-    if not url.startswith("grpc://") or not url[7:]:
-        raise GrpcCallError("INVALID_ARGUMENT", f"{url!r} is not a grpc://host:port URL")
-    return url[7:].rstrip("/")
+    """``grpc://host:port`` or ``grpcs://host:port`` -> ``host:port``; :class:`GrpcCallError` for anything else."""
+    scheme = next((s for s in GRPC_SCHEMES if url.startswith(s)), None)
+    if scheme is None or not url[len(scheme) :]:
+        raise GrpcCallError("INVALID_ARGUMENT", f"{url!r} is not a grpc://host:port or grpcs://host:port URL")
+    return url[len(scheme) :].rstrip("/")
 
 
-def grpc_call(url: str, service: str, method: str, body: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-    """One unary call on ``grpc://host:port``: the JSON form ``body`` as the request, the reply's JSON form.
-    A refusal or a failed call raises :class:`GrpcCallError` with its status name and message; a reply that
-    does not convert, :class:`NetworkMessageError`."""
+def grpc_channel(url: str, tls: ClientTLS | None = None) -> grpc.Channel:
+    """A channel to ``url``: plaintext for ``grpc://``, TLS for ``grpcs://`` (trusting ``tls.ca``, else the
+    system's roots, and presenting ``tls``'s certificate when it has one)."""
+    target = grpc_target(url)
+    options = [("grpc.max_receive_message_length", GRPC_MAX_MESSAGE_BYTES)]
+    if not url.startswith("grpcs://"):
+        return grpc.insecure_channel(target, options=options)
+    t = tls or ClientTLS()
+    creds = grpc.ssl_channel_credentials(root_certificates=t.ca, private_key=t.key, certificate_chain=t.cert)
+    return grpc.secure_channel(target, creds, options=options)
+
+
+def grpc_call(
+    url: str, service: str, method: str, body: dict[str, Any], timeout_s: float, tls: ClientTLS | None = None
+) -> dict[str, Any]:
+    """One unary call on ``grpc://host:port`` (or ``grpcs://``, over TLS with ``tls``): the JSON form ``body`` as
+    the request, the reply's JSON form. A refusal or a failed call (a TLS handshake that fails is UNAVAILABLE)
+    raises :class:`GrpcCallError` with its status name and message; a reply that does not convert,
+    :class:`NetworkMessageError`."""
     req_cls, rep_cls = method_types(service, method)
     request = from_json(req_cls, body).SerializeToString()
-    options = [("grpc.max_receive_message_length", GRPC_MAX_MESSAGE_BYTES)]
-    with grpc.insecure_channel(grpc_target(url), options=options) as channel:
+    with grpc_channel(url, tls) as channel:
         call = channel.unary_unary(f"/{service}/{method}")
         try:
             raw = call(request, timeout=timeout_s)

@@ -24,47 +24,52 @@ _sym_db = _symbol_database.Default()
 
 from offchain.da.network.proto import common_pb2 as offchain_dot_da_dot_network_dot_proto_dot_common__pb2
 from offchain.da.network.proto import common_v2_pb2 as offchain_dot_da_dot_network_dot_proto_dot_common__v2__pb2
+from offchain.da.network.proto import signing_rate_pb2 as offchain_dot_da_dot_network_dot_proto_dot_signing__rate__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,offchain/da/network/proto/disperser_v2.proto\x12\x0c\x64isperser.v2\x1a&offchain/da/network/proto/common.proto\x1a)offchain/da/network/proto/common_v2.proto\"\xa4\x01\n\x13\x44isperseBlobRequest\x12\x0c\n\x04\x62lob\x18\x01 \x01(\x0c\x12*\n\x0b\x62lob_header\x18\x02 \x01(\x0b\x32\x15.common.v2.BlobHeader\x12\x11\n\tsignature\x18\x03 \x01(\x0c\x12\x18\n\x10\x61nchor_signature\x18\x05 \x01(\x0c\x12\x14\n\x0c\x64isperser_id\x18\x06 \x01(\r\x12\x10\n\x08\x63hain_id\x18\x07 \x01(\x0c\"O\n\x11\x44isperseBlobReply\x12(\n\x06result\x18\x01 \x01(\x0e\x32\x18.disperser.v2.BlobStatus\x12\x10\n\x08\x62lob_key\x18\x02 \x01(\x0c\"%\n\x11\x42lobStatusRequest\x12\x10\n\x08\x62lob_key\x18\x01 \x01(\x0c\"\xc2\x01\n\x0f\x42lobStatusReply\x12(\n\x06status\x18\x01 \x01(\x0e\x32\x18.disperser.v2.BlobStatus\x12/\n\x0csigned_batch\x18\x02 \x01(\x0b\x32\x19.disperser.v2.SignedBatch\x12<\n\x13\x62lob_inclusion_info\x18\x03 \x01(\x0b\x32\x1f.disperser.v2.BlobInclusionInfo\x12\x16\n\x0e\x66\x61ilure_reason\x18\x64 \x01(\t\"%\n\x15\x42lobCommitmentRequest\x12\x0c\n\x04\x62lob\x18\x01 \x01(\x0c\"F\n\x13\x42lobCommitmentReply\x12/\n\x0f\x62lob_commitment\x18\x01 \x01(\x0b\x32\x16.common.BlobCommitment\"R\n\x16GetPaymentStateRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x11\n\tsignature\x18\x02 \x01(\x0c\x12\x11\n\ttimestamp\x18\x03 \x01(\x04\"\xfc\x01\n\x14GetPaymentStateReply\x12@\n\x15payment_global_params\x18\x01 \x01(\x0b\x32!.disperser.v2.PaymentGlobalParams\x12\x32\n\x0eperiod_records\x18\x02 \x03(\x0b\x32\x1a.disperser.v2.PeriodRecord\x12.\n\x0breservation\x18\x03 \x01(\x0b\x32\x19.disperser.v2.Reservation\x12\x1a\n\x12\x63umulative_payment\x18\x04 \x01(\x0c\x12\"\n\x1aonchain_cumulative_payment\x18\x05 \x01(\x0c\"e\n\x0bSignedBatch\x12&\n\x06header\x18\x01 \x01(\x0b\x32\x16.common.v2.BatchHeader\x12.\n\x0b\x61ttestation\x18\x02 \x01(\x0b\x32\x19.disperser.v2.Attestation\"v\n\x11\x42lobInclusionInfo\x12\x34\n\x10\x62lob_certificate\x18\x01 \x01(\x0b\x32\x1a.common.v2.BlobCertificate\x12\x12\n\nblob_index\x18\x02 \x01(\r\x12\x17\n\x0finclusion_proof\x18\x03 \x01(\x0c\"\xd5\x01\n\x0b\x41ttestation\x12\x1a\n\x12non_signer_pubkeys\x18\x01 \x03(\x0c\x12\x0e\n\x06\x61pk_g2\x18\x02 \x01(\x0c\x12\x13\n\x0bquorum_apks\x18\x03 \x03(\x0c\x12\r\n\x05sigma\x18\x04 \x01(\x0c\x12\x16\n\x0equorum_numbers\x18\x05 \x03(\r\x12!\n\x19quorum_signed_percentages\x18\x06 \x01(\x0c\x12;\n\x12registry_signature\x18\x64 \x01(\x0b\x32\x1f.disperser.v2.RegistrySignature\"N\n\x11RegistrySignature\x12\x1a\n\x12non_signer_pubkeys\x18\x01 \x03(\x0c\x12\x0e\n\x06\x61pk_g2\x18\x02 \x01(\x0c\x12\r\n\x05sigma\x18\x03 \x01(\x0c\"\xa9\x01\n\x13PaymentGlobalParams\x12!\n\x19global_symbols_per_second\x18\x01 \x01(\x04\x12\x17\n\x0fmin_num_symbols\x18\x02 \x01(\x04\x12\x18\n\x10price_per_symbol\x18\x03 \x01(\x04\x12\x1a\n\x12reservation_window\x18\x04 \x01(\x04\x12 \n\x18on_demand_quorum_numbers\x18\x05 \x03(\r\"\x88\x01\n\x0bReservation\x12\x1a\n\x12symbols_per_second\x18\x01 \x01(\x04\x12\x17\n\x0fstart_timestamp\x18\x02 \x01(\r\x12\x15\n\rend_timestamp\x18\x03 \x01(\r\x12\x16\n\x0equorum_numbers\x18\x04 \x03(\r\x12\x15\n\rquorum_splits\x18\x05 \x03(\r\",\n\x0cPeriodRecord\x12\r\n\x05index\x18\x01 \x01(\r\x12\r\n\x05usage\x18\x02 \x01(\x04*f\n\nBlobStatus\x12\x0b\n\x07UNKNOWN\x10\x00\x12\n\n\x06QUEUED\x10\x01\x12\x0b\n\x07\x45NCODED\x10\x02\x12\x18\n\x14GATHERING_SIGNATURES\x10\x03\x12\x0c\n\x08\x43OMPLETE\x10\x04\x12\n\n\x06\x46\x41ILED\x10\x05\x32\xf2\x02\n\tDisperser\x12T\n\x0c\x44isperseBlob\x12!.disperser.v2.DisperseBlobRequest\x1a\x1f.disperser.v2.DisperseBlobReply\"\x00\x12Q\n\rGetBlobStatus\x12\x1f.disperser.v2.BlobStatusRequest\x1a\x1d.disperser.v2.BlobStatusReply\"\x00\x12]\n\x11GetBlobCommitment\x12#.disperser.v2.BlobCommitmentRequest\x1a!.disperser.v2.BlobCommitmentReply\"\x00\x12]\n\x0fGetPaymentState\x12$.disperser.v2.GetPaymentStateRequest\x1a\".disperser.v2.GetPaymentStateReply\"\x00\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,offchain/da/network/proto/disperser_v2.proto\x12\x0c\x64isperser.v2\x1a&offchain/da/network/proto/common.proto\x1a)offchain/da/network/proto/common_v2.proto\x1a,offchain/da/network/proto/signing_rate.proto\"\xa4\x01\n\x13\x44isperseBlobRequest\x12\x0c\n\x04\x62lob\x18\x01 \x01(\x0c\x12*\n\x0b\x62lob_header\x18\x02 \x01(\x0b\x32\x15.common.v2.BlobHeader\x12\x11\n\tsignature\x18\x03 \x01(\x0c\x12\x18\n\x10\x61nchor_signature\x18\x05 \x01(\x0c\x12\x14\n\x0c\x64isperser_id\x18\x06 \x01(\r\x12\x10\n\x08\x63hain_id\x18\x07 \x01(\x0c\"O\n\x11\x44isperseBlobReply\x12(\n\x06result\x18\x01 \x01(\x0e\x32\x18.disperser.v2.BlobStatus\x12\x10\n\x08\x62lob_key\x18\x02 \x01(\x0c\"%\n\x11\x42lobStatusRequest\x12\x10\n\x08\x62lob_key\x18\x01 \x01(\x0c\"\xc2\x01\n\x0f\x42lobStatusReply\x12(\n\x06status\x18\x01 \x01(\x0e\x32\x18.disperser.v2.BlobStatus\x12/\n\x0csigned_batch\x18\x02 \x01(\x0b\x32\x19.disperser.v2.SignedBatch\x12<\n\x13\x62lob_inclusion_info\x18\x03 \x01(\x0b\x32\x1f.disperser.v2.BlobInclusionInfo\x12\x16\n\x0e\x66\x61ilure_reason\x18\x64 \x01(\t\"%\n\x15\x42lobCommitmentRequest\x12\x0c\n\x04\x62lob\x18\x01 \x01(\x0c\"F\n\x13\x42lobCommitmentReply\x12/\n\x0f\x62lob_commitment\x18\x01 \x01(\x0b\x32\x16.common.BlobCommitment\"R\n\x16GetPaymentStateRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x11\n\tsignature\x18\x02 \x01(\x0c\x12\x11\n\ttimestamp\x18\x03 \x01(\x04\"\xfc\x01\n\x14GetPaymentStateReply\x12@\n\x15payment_global_params\x18\x01 \x01(\x0b\x32!.disperser.v2.PaymentGlobalParams\x12\x32\n\x0eperiod_records\x18\x02 \x03(\x0b\x32\x1a.disperser.v2.PeriodRecord\x12.\n\x0breservation\x18\x03 \x01(\x0b\x32\x19.disperser.v2.Reservation\x12\x1a\n\x12\x63umulative_payment\x18\x04 \x01(\x0c\x12\"\n\x1aonchain_cumulative_payment\x18\x05 \x01(\x0c\"e\n\x0bSignedBatch\x12&\n\x06header\x18\x01 \x01(\x0b\x32\x16.common.v2.BatchHeader\x12.\n\x0b\x61ttestation\x18\x02 \x01(\x0b\x32\x19.disperser.v2.Attestation\"v\n\x11\x42lobInclusionInfo\x12\x34\n\x10\x62lob_certificate\x18\x01 \x01(\x0b\x32\x1a.common.v2.BlobCertificate\x12\x12\n\nblob_index\x18\x02 \x01(\r\x12\x17\n\x0finclusion_proof\x18\x03 \x01(\x0c\"\xd5\x01\n\x0b\x41ttestation\x12\x1a\n\x12non_signer_pubkeys\x18\x01 \x03(\x0c\x12\x0e\n\x06\x61pk_g2\x18\x02 \x01(\x0c\x12\x13\n\x0bquorum_apks\x18\x03 \x03(\x0c\x12\r\n\x05sigma\x18\x04 \x01(\x0c\x12\x16\n\x0equorum_numbers\x18\x05 \x03(\r\x12!\n\x19quorum_signed_percentages\x18\x06 \x01(\x0c\x12;\n\x12registry_signature\x18\x64 \x01(\x0b\x32\x1f.disperser.v2.RegistrySignature\"N\n\x11RegistrySignature\x12\x1a\n\x12non_signer_pubkeys\x18\x01 \x03(\x0c\x12\x0e\n\x06\x61pk_g2\x18\x02 \x01(\x0c\x12\r\n\x05sigma\x18\x03 \x01(\x0c\"v\n\x1eGetValidatorSigningRateRequest\x12\x14\n\x0cvalidator_id\x18\x01 \x01(\x0c\x12\x0e\n\x06quorum\x18\x02 \x01(\r\x12\x17\n\x0fstart_timestamp\x18\x03 \x01(\x04\x12\x15\n\rend_timestamp\x18\x04 \x01(\x04\"_\n\x1cGetValidatorSigningRateReply\x12?\n\x16validator_signing_rate\x18\x01 \x01(\x0b\x32\x1f.validator.ValidatorSigningRate\"\xa9\x01\n\x13PaymentGlobalParams\x12!\n\x19global_symbols_per_second\x18\x01 \x01(\x04\x12\x17\n\x0fmin_num_symbols\x18\x02 \x01(\x04\x12\x18\n\x10price_per_symbol\x18\x03 \x01(\x04\x12\x1a\n\x12reservation_window\x18\x04 \x01(\x04\x12 \n\x18on_demand_quorum_numbers\x18\x05 \x03(\r\"\x88\x01\n\x0bReservation\x12\x1a\n\x12symbols_per_second\x18\x01 \x01(\x04\x12\x17\n\x0fstart_timestamp\x18\x02 \x01(\r\x12\x15\n\rend_timestamp\x18\x03 \x01(\r\x12\x16\n\x0equorum_numbers\x18\x04 \x03(\r\x12\x15\n\rquorum_splits\x18\x05 \x03(\r\",\n\x0cPeriodRecord\x12\r\n\x05index\x18\x01 \x01(\r\x12\r\n\x05usage\x18\x02 \x01(\x04*f\n\nBlobStatus\x12\x0b\n\x07UNKNOWN\x10\x00\x12\n\n\x06QUEUED\x10\x01\x12\x0b\n\x07\x45NCODED\x10\x02\x12\x18\n\x14GATHERING_SIGNATURES\x10\x03\x12\x0c\n\x08\x43OMPLETE\x10\x04\x12\n\n\x06\x46\x41ILED\x10\x05\x32\xe9\x03\n\tDisperser\x12T\n\x0c\x44isperseBlob\x12!.disperser.v2.DisperseBlobRequest\x1a\x1f.disperser.v2.DisperseBlobReply\"\x00\x12Q\n\rGetBlobStatus\x12\x1f.disperser.v2.BlobStatusRequest\x1a\x1d.disperser.v2.BlobStatusReply\"\x00\x12]\n\x11GetBlobCommitment\x12#.disperser.v2.BlobCommitmentRequest\x1a!.disperser.v2.BlobCommitmentReply\"\x00\x12]\n\x0fGetPaymentState\x12$.disperser.v2.GetPaymentStateRequest\x1a\".disperser.v2.GetPaymentStateReply\"\x00\x12u\n\x17GetValidatorSigningRate\x12,.disperser.v2.GetValidatorSigningRateRequest\x1a*.disperser.v2.GetValidatorSigningRateReply\"\x00\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'offchain.da.network.proto.disperser_v2_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_BLOBSTATUS']._serialized_start=1955
-  _globals['_BLOBSTATUS']._serialized_end=2057
-  _globals['_DISPERSEBLOBREQUEST']._serialized_start=146
-  _globals['_DISPERSEBLOBREQUEST']._serialized_end=310
-  _globals['_DISPERSEBLOBREPLY']._serialized_start=312
-  _globals['_DISPERSEBLOBREPLY']._serialized_end=391
-  _globals['_BLOBSTATUSREQUEST']._serialized_start=393
-  _globals['_BLOBSTATUSREQUEST']._serialized_end=430
-  _globals['_BLOBSTATUSREPLY']._serialized_start=433
-  _globals['_BLOBSTATUSREPLY']._serialized_end=627
-  _globals['_BLOBCOMMITMENTREQUEST']._serialized_start=629
-  _globals['_BLOBCOMMITMENTREQUEST']._serialized_end=666
-  _globals['_BLOBCOMMITMENTREPLY']._serialized_start=668
-  _globals['_BLOBCOMMITMENTREPLY']._serialized_end=738
-  _globals['_GETPAYMENTSTATEREQUEST']._serialized_start=740
-  _globals['_GETPAYMENTSTATEREQUEST']._serialized_end=822
-  _globals['_GETPAYMENTSTATEREPLY']._serialized_start=825
-  _globals['_GETPAYMENTSTATEREPLY']._serialized_end=1077
-  _globals['_SIGNEDBATCH']._serialized_start=1079
-  _globals['_SIGNEDBATCH']._serialized_end=1180
-  _globals['_BLOBINCLUSIONINFO']._serialized_start=1182
-  _globals['_BLOBINCLUSIONINFO']._serialized_end=1300
-  _globals['_ATTESTATION']._serialized_start=1303
-  _globals['_ATTESTATION']._serialized_end=1516
-  _globals['_REGISTRYSIGNATURE']._serialized_start=1518
-  _globals['_REGISTRYSIGNATURE']._serialized_end=1596
-  _globals['_PAYMENTGLOBALPARAMS']._serialized_start=1599
-  _globals['_PAYMENTGLOBALPARAMS']._serialized_end=1768
-  _globals['_RESERVATION']._serialized_start=1771
-  _globals['_RESERVATION']._serialized_end=1907
-  _globals['_PERIODRECORD']._serialized_start=1909
-  _globals['_PERIODRECORD']._serialized_end=1953
-  _globals['_DISPERSER']._serialized_start=2060
-  _globals['_DISPERSER']._serialized_end=2430
+  _globals['_BLOBSTATUS']._serialized_start=2218
+  _globals['_BLOBSTATUS']._serialized_end=2320
+  _globals['_DISPERSEBLOBREQUEST']._serialized_start=192
+  _globals['_DISPERSEBLOBREQUEST']._serialized_end=356
+  _globals['_DISPERSEBLOBREPLY']._serialized_start=358
+  _globals['_DISPERSEBLOBREPLY']._serialized_end=437
+  _globals['_BLOBSTATUSREQUEST']._serialized_start=439
+  _globals['_BLOBSTATUSREQUEST']._serialized_end=476
+  _globals['_BLOBSTATUSREPLY']._serialized_start=479
+  _globals['_BLOBSTATUSREPLY']._serialized_end=673
+  _globals['_BLOBCOMMITMENTREQUEST']._serialized_start=675
+  _globals['_BLOBCOMMITMENTREQUEST']._serialized_end=712
+  _globals['_BLOBCOMMITMENTREPLY']._serialized_start=714
+  _globals['_BLOBCOMMITMENTREPLY']._serialized_end=784
+  _globals['_GETPAYMENTSTATEREQUEST']._serialized_start=786
+  _globals['_GETPAYMENTSTATEREQUEST']._serialized_end=868
+  _globals['_GETPAYMENTSTATEREPLY']._serialized_start=871
+  _globals['_GETPAYMENTSTATEREPLY']._serialized_end=1123
+  _globals['_SIGNEDBATCH']._serialized_start=1125
+  _globals['_SIGNEDBATCH']._serialized_end=1226
+  _globals['_BLOBINCLUSIONINFO']._serialized_start=1228
+  _globals['_BLOBINCLUSIONINFO']._serialized_end=1346
+  _globals['_ATTESTATION']._serialized_start=1349
+  _globals['_ATTESTATION']._serialized_end=1562
+  _globals['_REGISTRYSIGNATURE']._serialized_start=1564
+  _globals['_REGISTRYSIGNATURE']._serialized_end=1642
+  _globals['_GETVALIDATORSIGNINGRATEREQUEST']._serialized_start=1644
+  _globals['_GETVALIDATORSIGNINGRATEREQUEST']._serialized_end=1762
+  _globals['_GETVALIDATORSIGNINGRATEREPLY']._serialized_start=1764
+  _globals['_GETVALIDATORSIGNINGRATEREPLY']._serialized_end=1859
+  _globals['_PAYMENTGLOBALPARAMS']._serialized_start=1862
+  _globals['_PAYMENTGLOBALPARAMS']._serialized_end=2031
+  _globals['_RESERVATION']._serialized_start=2034
+  _globals['_RESERVATION']._serialized_end=2170
+  _globals['_PERIODRECORD']._serialized_start=2172
+  _globals['_PERIODRECORD']._serialized_end=2216
+  _globals['_DISPERSER']._serialized_start=2323
+  _globals['_DISPERSER']._serialized_end=2812
 # @@protoc_insertion_point(module_scope)

@@ -54,6 +54,11 @@ class DisperserStub:
                 request_serializer=offchain_dot_da_dot_network_dot_proto_dot_disperser__v2__pb2.GetPaymentStateRequest.SerializeToString,
                 response_deserializer=offchain_dot_da_dot_network_dot_proto_dot_disperser__v2__pb2.GetPaymentStateReply.FromString,
                 _registered_method=True)
+        self.GetValidatorSigningRate = channel.unary_unary(
+                '/disperser.v2.Disperser/GetValidatorSigningRate',
+                request_serializer=offchain_dot_da_dot_network_dot_proto_dot_disperser__v2__pb2.GetValidatorSigningRateRequest.SerializeToString,
+                response_deserializer=offchain_dot_da_dot_network_dot_proto_dot_disperser__v2__pb2.GetValidatorSigningRateReply.FromString,
+                _registered_method=True)
 
 
 class DisperserServicer:
@@ -83,6 +88,12 @@ class DisperserServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetValidatorSigningRate(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DisperserServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -105,6 +116,11 @@ def add_DisperserServicer_to_server(servicer, server):
                     servicer.GetPaymentState,
                     request_deserializer=offchain_dot_da_dot_network_dot_proto_dot_disperser__v2__pb2.GetPaymentStateRequest.FromString,
                     response_serializer=offchain_dot_da_dot_network_dot_proto_dot_disperser__v2__pb2.GetPaymentStateReply.SerializeToString,
+            ),
+            'GetValidatorSigningRate': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetValidatorSigningRate,
+                    request_deserializer=offchain_dot_da_dot_network_dot_proto_dot_disperser__v2__pb2.GetValidatorSigningRateRequest.FromString,
+                    response_serializer=offchain_dot_da_dot_network_dot_proto_dot_disperser__v2__pb2.GetValidatorSigningRateReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -215,6 +231,33 @@ class Disperser:
             '/disperser.v2.Disperser/GetPaymentState',
             offchain_dot_da_dot_network_dot_proto_dot_disperser__v2__pb2.GetPaymentStateRequest.SerializeToString,
             offchain_dot_da_dot_network_dot_proto_dot_disperser__v2__pb2.GetPaymentStateReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetValidatorSigningRate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/disperser.v2.Disperser/GetValidatorSigningRate',
+            offchain_dot_da_dot_network_dot_proto_dot_disperser__v2__pb2.GetValidatorSigningRateRequest.SerializeToString,
+            offchain_dot_da_dot_network_dot_proto_dot_disperser__v2__pb2.GetValidatorSigningRateReply.FromString,
             options,
             channel_credentials,
             insecure,

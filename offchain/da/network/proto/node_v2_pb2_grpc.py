@@ -39,12 +39,23 @@ class DispersalStub:
                 request_serializer=offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.StoreChunksRequest.SerializeToString,
                 response_deserializer=offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.StoreChunksReply.FromString,
                 _registered_method=True)
+        self.GetNodeInfo = channel.unary_unary(
+                '/validator.Dispersal/GetNodeInfo',
+                request_serializer=offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.GetNodeInfoRequest.SerializeToString,
+                response_deserializer=offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.GetNodeInfoReply.FromString,
+                _registered_method=True)
 
 
 class DispersalServicer:
     """Missing associated documentation comment in .proto file."""
 
     def StoreChunks(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetNodeInfo(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -57,6 +68,11 @@ def add_DispersalServicer_to_server(servicer, server):
                     servicer.StoreChunks,
                     request_deserializer=offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.StoreChunksRequest.FromString,
                     response_serializer=offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.StoreChunksReply.SerializeToString,
+            ),
+            'GetNodeInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetNodeInfo,
+                    request_deserializer=offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.GetNodeInfoRequest.FromString,
+                    response_serializer=offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.GetNodeInfoReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -96,6 +112,33 @@ class Dispersal:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def GetNodeInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/validator.Dispersal/GetNodeInfo',
+            offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.GetNodeInfoRequest.SerializeToString,
+            offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.GetNodeInfoReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class RetrievalStub:
     """Missing associated documentation comment in .proto file."""
@@ -111,12 +154,23 @@ class RetrievalStub:
                 request_serializer=offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.GetChunksRequest.SerializeToString,
                 response_deserializer=offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.GetChunksReply.FromString,
                 _registered_method=True)
+        self.GetNodeInfo = channel.unary_unary(
+                '/validator.Retrieval/GetNodeInfo',
+                request_serializer=offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.GetNodeInfoRequest.SerializeToString,
+                response_deserializer=offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.GetNodeInfoReply.FromString,
+                _registered_method=True)
 
 
 class RetrievalServicer:
     """Missing associated documentation comment in .proto file."""
 
     def GetChunks(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetNodeInfo(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -129,6 +183,11 @@ def add_RetrievalServicer_to_server(servicer, server):
                     servicer.GetChunks,
                     request_deserializer=offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.GetChunksRequest.FromString,
                     response_serializer=offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.GetChunksReply.SerializeToString,
+            ),
+            'GetNodeInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetNodeInfo,
+                    request_deserializer=offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.GetNodeInfoRequest.FromString,
+                    response_serializer=offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.GetNodeInfoReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -158,6 +217,33 @@ class Retrieval:
             '/validator.Retrieval/GetChunks',
             offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.GetChunksRequest.SerializeToString,
             offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.GetChunksReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetNodeInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/validator.Retrieval/GetNodeInfo',
+            offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.GetNodeInfoRequest.SerializeToString,
+            offchain_dot_da_dot_network_dot_proto_dot_node__v2__pb2.GetNodeInfoReply.FromString,
             options,
             channel_credentials,
             insecure,

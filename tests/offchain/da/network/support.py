@@ -63,7 +63,7 @@ def node_state(keys: list[SecretKey], stakes: list[int] | None = None) -> NodeSt
 class EncodedBlob:
     header: BlobHeader
     signature: bytes
-    chunks: EncodedChunks  # the disperser's encoding: proofs (8192, 32), coefficients (8192, L, 32)
+    chunks: EncodedChunks | None  # the disperser's encoding: proofs (8192, 32), coefficients (8192, L, 32)
     raw: bytes
 
     @property
@@ -71,7 +71,9 @@ class EncodedBlob:
         return self.chunks.L
 
 
-def encoded_blob(seed: int, timestamp: int = 1) -> EncodedBlob:
+def encoded_blob(seed: int, timestamp: int = 1, chunks: bool = True) -> EncodedBlob:
+    """A random 64-symbol blob, its header (quorums 0 and 1, a reservation payment) signed by the client, and
+    its chunks (``chunks=False``: none, for tests that only disperse it; encoding takes seconds)."""
     enc = encoder()
     rng = np.random.default_rng(seed)
     raw = bytearray(rng.integers(0, 256, (N_SYMBOLS, 32), dtype=np.uint8).tobytes())
@@ -81,8 +83,9 @@ def encoded_blob(seed: int, timestamp: int = 1) -> EncodedBlob:
     account = eth_keys.PrivateKey(CLIENT_KEY).public_key.to_checksum_address()
     header = BlobHeader(0, (0, 1), com, PaymentHeader(account, timestamp, 0))
     return EncodedBlob(
-        header, sign_digest(CLIENT_KEY, header.blob_key()), encode_chunks(enc, bytes(raw)), bytes(raw)
-    )
+        header, sign_digest(CLIENT_KEY, header.blob_key()), encode_chunks(enc, bytes(raw)) if chunks else None,
+        bytes(raw),
+    )  # fmt: skip
 
 
 def store_request(

@@ -116,6 +116,14 @@ def test_put_certified_on_chain_and_get(devnet, tmp_path) -> None:
     c = json.loads(cert.read_text())
     assert checker(info).check_da_cert(c) == 1
     assert c["signed_batch"]["attestation"]["quorum_signed_percentages"] == [100, 100]
+    # the client signed the anchor for the chain --rpc serves, and the disperser checks it against its chain id:
+    # an anchor for another chain is refused
+    r = eigen("put", str(tmp_path / "rec.txt"), "--disperser", info["disperser"], "--key",
+              str(folder / "keys" / "payer.key"), "--chain-id", str(rec["chain_id"] + 1), "-o", str(tmp_path / "x"))  # fmt: skip
+    assert r.returncode == 2 and b"INVALID_ARGUMENT" in r.stderr and b"chain id mismatch" in r.stderr, (
+        r.stderr
+    )
+    assert json.loads((folder / "disperser.json").read_text())["chain_id"] == rec["chain_id"]
     r = eigen(
         "get", str(cert), "--config", info["client_config"]
     )  # checks checkDACert, stakes from the registry

@@ -88,6 +88,20 @@ def test_devnet_up_put_get_down(tmp_path) -> None:
         r = eigen("get", str(tmp_path / "g.cert"), "--config", info["client_config"])
         assert r.returncode == 0 and r.stdout == b"put over gRPC " * 40, r.stderr[-2000:]
         assert b'"served_by": "relay 0"' in r.stderr
+        # the disperser sent both batches' StoreChunks over gRPC (network.json's dispersal_url): no validator's
+        # HTTP route saw one, and each stored both blobs
+        assert all(o["dispersal_url"].startswith("grpc://") for o in network["operators"])
+        for v in state["validators"]:
+            assert "/v2/StoreChunks" not in httpx.get(f"{v['url']}/metrics", timeout=10).text
+            assert httpx.get(f"{v['url']}/v2/GetNodeInfo", timeout=10).json()["chunks_stored"] == 2
+        # an anchor signature for a chain: this devnet has none (--no-chain), so its disperser refuses it
+        r = eigen("put", str(tmp_path / "g.txt"), "--disperser", info["disperser_grpc"], "--key", state["payer_key"],
+                  "--chain-id", "31337", "-o", str(tmp_path / "a.cert"))  # fmt: skip
+        assert (
+            r.returncode == 2
+            and b"gRPC INVALID_ARGUMENT" in r.stderr
+            and b"no chain_id configured" in r.stderr
+        )
         r = eigen(
             "put", str(tmp_path / "g.txt"), "--disperser", "grpc://127.0.0.1:9", "--key", state["payer_key"]
         )

@@ -178,9 +178,10 @@ def test_disperse_blob_checks_in_process(tmp_path):
     """The API's refusals (typed, with EigenDA's statuses) and FAILED when no validator signs."""
     from starlette.testclient import TestClient
 
+    from offchain.da.network import client
     from offchain.da.network.disperser import Disperser
     from offchain.da.network.service import disperser_app
-    from tests.offchain.da.network.support import DISPERSER_KEY, encoded_blob, encoder
+    from tests.offchain.da.network.support import CLIENT_KEY, DISPERSER_KEY, encoded_blob, encoder
 
     keys = operator_keys(4)
     state = node_state(keys)
@@ -207,6 +208,10 @@ def test_disperse_blob_checks_in_process(tmp_path):
         )
         call("DisperseBlob", {**body, "blob": (b.raw * 2).hex()}, 413)
         call("DisperseBlob", {**body, "extra": 1}, 400)
+        # an anchor signature (optional over HTTP too) that a disperser without a chain id cannot check
+        anchor = client.anchor_fields(CLIENT_KEY, b.header.blob_key(), 1, 0)
+        err = call("DisperseBlob", {**body, **anchor}, 400)["error"]
+        assert err["code"] == "INVALID_ARGUMENT" and "no chain_id configured" in err["message"]
         assert call("DisperseBlob", body, 200) == {"result": "QUEUED", "blob_key": b.header.blob_key().hex()}
         call("DisperseBlob", body, 409)
         call("GetBlobStatus", {"blob_key": other.header.blob_key().hex()}, 404)
@@ -214,6 +219,12 @@ def test_disperse_blob_checks_in_process(tmp_path):
         st = call("GetBlobStatus", {"blob_key": b.header.blob_key().hex()}, 200)
         assert st["status"] == "FAILED" and "quorum 0: 0% signed" in st["failure_reason"]
         assert "blob_inclusion_info" not in st
+        # the failed batch counts as unsigned for every operator of its quorums (GetValidatorSigningRate)
+        op = keys[0].public_key().operator_id.hex()
+        q = {"validator_id": op, "quorum": 1, "start_timestamp": 0, "end_timestamp": 1 << 40}
+        rate = call("GetValidatorSigningRate", q, 200)["validator_signing_rate"]
+        assert rate["unsigned_batches"] == 1 and rate["signed_batches"] == 0
+        assert rate["unsigned_bytes"] == len(b.raw) and rate["signing_latency"] == 0
     db.close()
 
 

@@ -60,7 +60,9 @@ def test_node_process_stores_signs_and_serves(node_process):
         assert r.status_code == 404
         r = http.post("/v2/GetChunks", json={"blob_key": "00", "quorum_id": 0})
         assert r.status_code == 400
-        assert http.get("/v2/GetNodeInfo").json()["chunks_stored"] == 1
+        info = http.get("/v2/GetNodeInfo").json()
+        assert info["chunks_stored"] == 1 and info["num_cpu"] >= 1 and info["mem_bytes"] > 0
+        assert set(info) == {"semver", "arch", "os", "num_cpu", "mem_bytes", "operator_id", "chunks_stored"}
         assert "da_node_blobs_stored 1" in http.get("/metrics").text
 
 

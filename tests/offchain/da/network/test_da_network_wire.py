@@ -32,7 +32,9 @@ def test_committed_stubs_are_what_grpc_tools_generates(tmp_path):
     dir: the same files, byte for byte, and no other generated file is committed."""
     rel = PROTO.relative_to(ROOT)
     protos = sorted(p.name for p in PROTO.glob("*.proto"))
-    assert protos == ["common.proto", "common_v2.proto", "disperser_v2.proto", "node_v2.proto", "relay.proto"]
+    assert protos == [
+        "common.proto", "common_v2.proto", "disperser_v2.proto", "node_v2.proto", "relay.proto", "signing_rate.proto",
+    ]  # fmt: skip
     base = [sys.executable, "-m", "grpc_tools.protoc", "-I", str(ROOT), f"--python_out={tmp_path}"]
     for name in protos:
         extra = [f"--grpc_python_out={tmp_path}"] if name in SERVICE_PROTOS else []
@@ -93,6 +95,16 @@ EIGENDA_FIELDS = {
     "validator.StoreChunksReply": {"signature": 1},
     "validator.GetChunksRequest": {"blob_key": 1, "quorum_id": 2},
     "validator.GetChunksReply": {"chunks": 1, "chunk_encoding_format": 2},
+    "validator.GetNodeInfoRequest": {},
+    "validator.GetNodeInfoReply": {"semver": 1, "arch": 2, "os": 3, "num_cpu": 4, "mem_bytes": 5},
+    "validator.ValidatorSigningRate": {
+        "validator_id": 1, "signed_batches": 2, "unsigned_batches": 3, "signed_bytes": 4, "unsigned_bytes": 5,
+        "signing_latency": 6,
+    },
+    "disperser.v2.GetValidatorSigningRateRequest": {
+        "validator_id": 1, "quorum": 2, "start_timestamp": 3, "end_timestamp": 4,
+    },
+    "disperser.v2.GetValidatorSigningRateReply": {"validator_signing_rate": 1},
 }  # fmt: skip
 ADDITIONS = {
     ("disperser.v2.BlobStatusReply", "failure_reason"),
@@ -112,10 +124,16 @@ def test_names_and_numbers_are_eigendas():
         assert pool.FindMessageTypeByName(msg).fields_by_name[field].number >= 100  # additions stay clear
     methods = {s: sorted(d.methods_by_name) for s, d in wire.SERVICES.items()}
     assert methods == {
-        "disperser.v2.Disperser": ["DisperseBlob", "GetBlobCommitment", "GetBlobStatus", "GetPaymentState"],
+        "disperser.v2.Disperser": [
+            "DisperseBlob",
+            "GetBlobCommitment",
+            "GetBlobStatus",
+            "GetPaymentState",
+            "GetValidatorSigningRate",
+        ],
         "relay.Relay": ["GetBlob", "GetChunks"],
-        "validator.Dispersal": ["StoreChunks"],
-        "validator.Retrieval": ["GetChunks"],
+        "validator.Dispersal": ["GetNodeInfo", "StoreChunks"],
+        "validator.Retrieval": ["GetChunks", "GetNodeInfo"],
     }
     assert [v.name for v in disperser_v2_pb2.BlobStatus.DESCRIPTOR.values] == [
         "UNKNOWN", "QUEUED", "ENCODED", "GATHERING_SIGNATURES", "COMPLETE", "FAILED",
