@@ -37,8 +37,8 @@ MAX_OPERATOR_REWARDS: constant(uint256) = 256
 MAX_SUBMISSION_DAYS: constant(uint256) = 2048
 MASK32: constant(uint256) = 2**32 - 1
 
-KIND_UNIQUE: constant(uint8) = 1
-KIND_TOTAL: constant(uint8) = 2
+KIND_AVS: constant(uint8) = 0
+KIND_DIRECTED_AVS: constant(uint8) = 3
 KIND_DIRECTED_SET: constant(uint8) = 4
 
 
@@ -186,16 +186,17 @@ def continueChallenge(rootIndex: uint32, earner: address, token: address, fromNo
             continue
         sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES] = e.submission.strategiesAndMultipliers
         rewards: DynArray[IRC.OperatorReward, MAX_OPERATOR_REWARDS] = []
-        if e.kind == KIND_DIRECTED_SET:
+        if e.kind == KIND_DIRECTED_SET or e.kind == KIND_DIRECTED_AVS:
             assert nd < len(directed), "directed submission missing"
             assert keccak256(abi_encode(c.avs, nonce, directed[nd])) == e.submissionHash, "submission mismatch"
             sams = directed[nd].strategiesAndMultipliers
             rewards = directed[nd].operatorRewards
             nd += 1
         else:
-            assert e.kind == KIND_TOTAL or e.kind == KIND_UNIQUE, "avs submissions not challengeable"
             assert keccak256(abi_encode(c.avs, nonce, e.submission)) == e.submissionHash, "submission mismatch"
         key: bytes32 = keccak256(abi_encode(c.avs, e.operatorSetId))
+        if e.kind == KIND_AVS or e.kind == KIND_DIRECTED_AVS:
+            key = keccak256(abi_encode(c.avs))  # the AVS's day records (recordAVSDay)
         for n: uint256 in range(MAX_SUBMISSION_DAYS):
             d: uint256 = first + n * iv
             if d >= last:

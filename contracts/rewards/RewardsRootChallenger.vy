@@ -30,10 +30,13 @@
         directed to it; its commission floor(payout * split / 10000); a staker's part
         floor(floor(W_s * 1e15 / W_o) * (payout - commission) / 1e15), W_o the operator's
         delegated weight (sum of multiplier * operatorSharesAt).
+        - `recordAVSDay(avs, day, setIds, operators)`: the same for the AVS as a whole, for its
+          v1 and operator-directed AVS-wide submissions: the operators that count that day are
+          the members of any of its operator sets (their union, given ascending and proven
+          complete against the sets' member counts), with each one's operator-AVS split.
 @dev Bounded: MAX_ENTRIES submissions since the first one still running at the base, MAX_DAYS
      recorded set-days in the leaf's token, MAX_DIRECTED operator-directed submissions counted,
-     64 members a set. v1 and operator-directed AVS-wide submissions in the leaf's token and
-     window are not recomputed (reverts).
+     64 members a set (or operators an AVS).
 """
 
 from ..interfaces import ITypes
@@ -41,6 +44,7 @@ from ..interfaces import IRewardsCoordinator as IRC
 from ..interfaces import IDelegationManager
 
 MAX_OPERATORS: constant(uint256) = 64
+MAX_AVS_SETS: constant(uint256) = 32  # operator sets of an AVS an AVS day record reads
 MAX_STRATEGIES: constant(uint256) = 32
 MAX_ENTRIES: constant(uint256) = 32
 MAX_DAYS: constant(uint256) = 32
@@ -78,11 +82,15 @@ interface ICoordinator:
     def avsRootCount(avs: address) -> uint256: view
     def submissionRecord(avs: address, nonce: uint256) -> uint256: view
     def getOperatorSetSplit(operator: address, operatorSet: ITypes.OperatorSet) -> uint16: view
+    def getOperatorAVSSplit(operator: address, avs: address) -> uint16: view
     def voidRoot(rootIndex: uint32): nonpayable
 
 
 interface IMembers:
     def getMemberCount(operatorSet: ITypes.OperatorSet) -> uint256: view
+    def getOperatorSetCount(avs: address) -> uint256: view
+    def isOperatorSet(operatorSet: ITypes.OperatorSet) -> bool: view
+    def isMemberOfOperatorSet(operator: address, operatorSet: ITypes.OperatorSet) -> bool: view
     def getMembers(operatorSet: ITypes.OperatorSet, start: uint256, length: uint256) -> DynArray[address, 1024]: view
     def getAllocatedStakeAt(operatorSet: ITypes.OperatorSet, operators: DynArray[address, 1], strategies: DynArray[address, MAX_STRATEGIES], blockNumber: uint32) -> DynArray[DynArray[uint256, MAX_STRATEGIES], 1]: view
 
@@ -159,6 +167,15 @@ event DayRecorded:
     splits: DynArray[uint16, MAX_OPERATORS]
 
 
+event AVSDayRecorded:
+    avs: indexed(address)
+    day: indexed(uint256)
+    blockNumber: uint256
+    operatorSetIds: DynArray[uint32, MAX_AVS_SETS]
+    operators: DynArray[address, MAX_OPERATORS + 1]
+    splits: DynArray[uint16, MAX_OPERATORS]
+
+
 event BondDeposited:
     updater: indexed(address)
     amount: uint256
@@ -195,7 +212,8 @@ SLASH_RECIPIENT: public(immutable(address))
 # through `earnedOnDay` and ends in `slashFor`.
 STEP_CHALLENGER: public(immutable(address))
 
-# keccak(avs, set id) -> day start -> hash(members, splits) >> 64 << 64 | block (0: not recorded).
+# keccak(avs, set id) -> day start -> hash(members, splits) >> 64 << 64 | block (0: not recorded);
+# keccak(avs) -> the same for the AVS's operators (recordAVSDay).
 dayRecord: public(HashMap[bytes32, HashMap[uint256, uint256]])
 bondOf: public(HashMap[address, uint256])
 # updater -> the latest activation of the roots it posted (its bond is locked until then).
@@ -304,6 +322,64 @@ def recordDay(operatorSet: ITypes.OperatorSet):
     blk: uint256 = block.number - 1
     self.dayRecord[key][day] = word | blk
     log DayRecorded(avs=operatorSet.avs, operatorSetId=operatorSet.id, day=day, blockNumber=blk, members=members, splits=splits)
+
+
+@internal
+@pure
+def _avs_key(avs: address) -> bytes32:
+    return keccak256(abi_encode(avs))
+
+
+@external
+def recordAVSDay(avs: address, day: uint256, operatorSetIds: DynArray[uint32, MAX_AVS_SETS], operators: DynArray[address, MAX_OPERATORS + 1]):
+    """
+    @notice Fix, for the current day, the block that stands for it and the operators that count
+            for the AVS's v1 and operator-directed AVS-wide submissions: the members of any of
+            its operator sets, with their operator-AVS splits; anyone, the first call of the day.
+    @dev The caller gives the union; the contract proves it: every set of the AVS given once
+         (as many ids as it created, ascending, each a set), the operators strictly ascending,
+         each a member of at least one of them, and their memberships summing to the sets'
+         member counts (so none is missing). 65 operators so proven record the AVS as too large
+         (its days then are not recomputed, as a set of more than 64 members).
+    @param day The current day's start (a call landing on another day is refused).
+    @param operatorSetIds Every operator set id of the AVS, ascending.
+    @param operators The operators of the AVS now (the union), ascending.
+    """
+    iv: uint256 = CALCULATION_INTERVAL_SECONDS
+    assert day == block.timestamp // iv * iv, "wrong day"
+    key: bytes32 = self._avs_key(avs)
+    assert self.dayRecord[key][day] == 0, "day already recorded"
+    assert len(operatorSetIds) == staticcall IMembers(allocationManager).getOperatorSetCount(avs), "missing operator set"
+    total: uint256 = 0
+    for k: uint256 in range(len(operatorSetIds), bound=MAX_AVS_SETS):
+        assert k == 0 or operatorSetIds[k] > operatorSetIds[k - 1], "operator sets not ascending"
+        opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=avs, id=operatorSetIds[k])
+        assert staticcall IMembers(allocationManager).isOperatorSet(opset), "not an operator set"
+        total += staticcall IMembers(allocationManager).getMemberCount(opset)
+    covered: uint256 = 0
+    members: DynArray[address, MAX_OPERATORS] = []
+    splits: DynArray[uint16, MAX_OPERATORS] = []
+    for i: uint256 in range(len(operators), bound=MAX_OPERATORS + 1):
+        op: address = operators[i]
+        if i != 0:
+            assert op != operators[i - 1], "duplicate operator"
+            assert convert(op, uint256) > convert(operators[i - 1], uint256), "operators not ascending"
+        c: uint256 = 0
+        for id: uint32 in operatorSetIds:
+            if staticcall IMembers(allocationManager).isMemberOfOperatorSet(op, ITypes.OperatorSet(avs=avs, id=id)):
+                c += 1
+        assert c != 0, "not an operator of the avs"
+        covered += c
+        if i < MAX_OPERATORS:
+            members.append(op)
+            splits.append(staticcall ICoordinator(rewardsCoordinator).getOperatorAVSSplit(op, avs))
+    word: uint256 = TOO_LARGE << 64
+    if len(operators) <= MAX_OPERATORS:
+        assert covered == total, "missing operator"
+        word = self._snapshot_hash(members, splits)
+    blk: uint256 = block.number - 1
+    self.dayRecord[key][day] = word | blk
+    log AVSDayRecorded(avs=avs, day=day, blockNumber=blk, operatorSetIds=operatorSetIds, operators=operators, splits=splits)
 
 
 # ------------------------------------------------------------------ proofs
@@ -491,6 +567,11 @@ def _earned_on_day(kind: uint8, opset: ITypes.OperatorSet, sams: DynArray[IRC.St
     # checked against it, the earner's operator found (from the hint), the amounts directed to
     # that operator and to the earner (`rewards`, KIND_DIRECTED_SET only), then _day.
     assert record >> 64 != TOO_LARGE, "operator set too large"
+    rule: uint8 = kind  # an AVS-wide day weighs its recorded operators as a set's day its members
+    if kind == KIND_AVS:
+        rule = KIND_TOTAL
+    elif kind == KIND_DIRECTED_AVS:
+        rule = KIND_DIRECTED_SET
     assert len(snap.members) == len(snap.splits) and self._snapshot_hash(snap.members, snap.splits) == record >> 64 << 64, "snapshot mismatch"
     blk: uint256 = record & MASK64
     j: uint256 = 0
@@ -503,7 +584,7 @@ def _earned_on_day(kind: uint8, opset: ITypes.OperatorSet, sams: DynArray[IRC.St
             directed_j = r.amount
         if r.operator == earner:
             directed_e = r.amount
-    return self._day(kind, opset, sams, amount, duration, snap, blk, earner, j, ws, directed_j, directed_e)
+    return self._day(rule, opset, sams, amount, duration, snap, blk, earner, j, ws, directed_j, directed_e)
 
 
 @external
@@ -512,7 +593,8 @@ def earnedOnDay(kind: uint8, opset: ITypes.OperatorSet, sams: DynArray[IRC.Strat
     """
     @notice What `earner` earns from one recorded day of an operator-set submission (the rule
             above), for the step challenger; reverts on a snapshot that is not the record's.
-    @param kind KIND_TOTAL, KIND_UNIQUE or KIND_DIRECTED_SET (its operator rewards in `rewards`).
+    @param kind The submission's kind (KIND_AVS weighs as KIND_TOTAL; KIND_DIRECTED_SET and
+           KIND_DIRECTED_AVS take their operator rewards in `rewards`).
     @param record The day's dayRecord word (nonzero).
     @param hint The operator the earner was delegated to that day (tried first).
     """
@@ -643,15 +725,17 @@ def challengeRoot(rootIndex: uint32, position: uint256, basePosition: uint256, e
         if first >= last:
             continue
         sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES] = e.submission.strategiesAndMultipliers
-        if e.kind == KIND_DIRECTED_SET:
+        is_directed: bool = e.kind == KIND_DIRECTED_SET or e.kind == KIND_DIRECTED_AVS
+        if is_directed:
             assert nd < len(directed), "directed submission missing"
             assert keccak256(abi_encode(avs, nonce, directed[nd])) == e.submissionHash, "submission mismatch"
             sams = directed[nd].strategiesAndMultipliers
             nd += 1
         else:
-            assert e.kind == KIND_TOTAL or e.kind == KIND_UNIQUE, "avs submissions not challengeable"
             assert keccak256(abi_encode(avs, nonce, e.submission)) == e.submissionHash, "submission mismatch"
         key: bytes32 = self._set_key(avs, e.operatorSetId)
+        if e.kind == KIND_AVS or e.kind == KIND_DIRECTED_AVS:
+            key = self._avs_key(avs)  # the AVS's day records: its operators (recordAVSDay)
         for n: uint256 in range(MAX_SUBMISSION_DAYS):
             d: uint256 = first + n * iv
             if d >= last:
@@ -665,7 +749,7 @@ def challengeRoot(rootIndex: uint32, position: uint256, basePosition: uint256, e
             assert convert(di.snapshot, uint256) < len(snapshots), "invalid snapshot index"
             opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=avs, id=e.operatorSetId)
             snap: uint256 = convert(di.snapshot, uint256)
-            if e.kind == KIND_DIRECTED_SET:  # (no local copy of the operator rewards: memory)
+            if is_directed:  # (no local copy of the operator rewards: memory)
                 expected += self._earned_on_day(e.kind, opset, sams, 0, convert(e.duration, uint256), record, snapshots[snap], earner, di.operator, directed[nd - 1].operatorRewards)
             else:
                 expected += self._earned_on_day(e.kind, opset, sams, e.submission.amount, convert(e.duration, uint256), record, snapshots[snap], earner, di.operator, [])
