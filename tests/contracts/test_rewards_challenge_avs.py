@@ -85,7 +85,10 @@ def test_the_avs_days_hold_the_union_of_its_sets_and_the_avs_splits(cw):
     for day in (cw.day0, cw.day0 + DAY):
         r = recs[(rewards.AVS_RECORD, day)]
         assert list(r.members) == _ops(cw) and not r.too_large
-        assert dict(zip(r.members, r.splits, strict=True)) == {cw.tw.op.address: 3000, cw.tw.op2.address: 1000}
+        assert dict(zip(r.members, r.splits, strict=True)) == {
+            cw.tw.op.address: 3000,
+            cw.tw.op2.address: 1000,
+        }
         assert r.block == recs[(SET, day)].block + 1  # recorded in the transaction after set 1's
     assert rewards.avs_operators(cw.d, cw.tw.avs.address) == ([SET, 2], _ops(cw))
 
@@ -153,7 +156,9 @@ def test_a_wrong_root_is_voided_in_steps_with_the_reference_verdict(cw, chain, k
             chain.restore(snap)
     # and by the watcher's function, in steps of one day
     check = rewards.check_root(cw.d, i)
-    assert [x[0].lower() for x in rewards.differences(check, tree)] == sorted(differing, key=lambda a: int(a, 16))
+    assert [x[0].lower() for x in rewards.differences(check, tree)] == sorted(
+        differing, key=lambda a: int(a, 16)
+    )
     out = rewards.challenge(cw.d, key(tw.staker2), check, tree, None, differing[0], tka, 1)
     assert out["steps"] == 2 and out["recomputed"] == ref[differing[0]] and len(out["step_gas"]) == 4
     assert cw.rc.getDistributionRootAtIndex(i).disabled
