@@ -16,8 +16,9 @@
           with EigenLayer's encodings and processClaim's proofs, or the neighbouring leaves
           when it is absent), and the same in the AVS's base root (its newest root that had
           activated undisabled before it was posted); this contract recomputes what the
-          earner earned from the AVS's operator-set submissions since the base (total-stake,
-          unique-stake and operator-directed), from the DelegationManager's share histories
+          earner earned from the AVS's submissions since the base (total-stake, unique-stake
+          and operator-directed for a set; v1 and operator-directed AVS-wide over the AVS's
+          recorded operators), from the DelegationManager's share histories
           and the AllocationManager's allocation histories at the recorded blocks. If
           `base + recomputed` differs from the root's amount the root is voided (no claim
           can ever use it) and its updater's whole bond slashed: CHALLENGER_REWARD_BIPS of
@@ -60,6 +61,8 @@ MASK32: constant(uint256) = 2**32 - 1
 MASK64: constant(uint256) = 2**64 - 1
 MASK160: constant(uint256) = 2**160 - 1
 TOO_LARGE: constant(uint256) = 1  # the record's hash part for a set of more than 64 members
+# (until its member list is recorded in chunks) or an AVS of more than 64 operators
+LARGE: constant(uint256) = 1 << 64  # flag of a record whose member list was recorded in chunks
 
 KIND_AVS: constant(uint8) = 0
 KIND_UNIQUE: constant(uint8) = 1
@@ -293,7 +296,7 @@ def _set_key(avs: address, set_id: uint32) -> bytes32:
 @internal
 @pure
 def _snapshot_hash(members: DynArray[address, MAX_OPERATORS], splits: DynArray[uint16, MAX_OPERATORS]) -> uint256:
-    return convert(keccak256(abi_encode(members, splits)), uint256) >> 64 << 64
+    return convert(keccak256(abi_encode(members, splits)), uint256) >> 65 << 65
 
 
 @external
@@ -322,6 +325,19 @@ def recordDay(operatorSet: ITypes.OperatorSet):
     blk: uint256 = block.number - 1
     self.dayRecord[key][day] = word | blk
     log DayRecorded(avs=operatorSet.avs, operatorSetId=operatorSet.id, day=day, blockNumber=blk, members=members, splits=splits)
+
+
+@external
+def completeMembers(key: bytes32, day: uint256, word: uint256):
+    """
+    @notice RewardsChallengeSteps' recordMembers: the member list of a pending large set-day
+            (recordDay found more than 64 members) is complete; `word` is its record (the
+            list's chained hash with the LARGE flag, the day's block).
+    """
+    assert msg.sender == STEP_CHALLENGER, "unauthorized caller"
+    old: uint256 = self.dayRecord[key][day]
+    assert old >> 64 == TOO_LARGE and word & MASK64 == old & MASK64 and word & LARGE != 0, "no member list pending"
+    self.dayRecord[key][day] = word
 
 
 @internal
@@ -516,7 +532,6 @@ def _day(kind: uint8, opset: ITypes.OperatorSet, sams: DynArray[IRC.StrategyAndM
     # to it (KIND_DIRECTED_SET: directed_j to member j, directed_e to the earner), times interval
     # / duration; its commission by its recorded split; the rest to its stakers by delegated
     # weight over its delegated weight.
-    iv: uint256 = CALCULATION_INTERVAL_SECONDS
     weights: DynArray[uint256, MAX_OPERATORS] = []
     total: uint256 = 0
     if kind != KIND_DIRECTED_SET:
@@ -538,26 +553,70 @@ def _day(kind: uint8, opset: ITypes.OperatorSet, sams: DynArray[IRC.StrategyAndM
         op: address = snap.members[i]
         if i != j and op != earner:
             continue
-        share: uint256 = 0
+        w: uint256 = 0
+        directed: uint256 = directed_e
         if kind != KIND_DIRECTED_SET:
-            share = (weights[i] * PRECISION // total) * amount * iv // (duration * PRECISION)
+            w = weights[i]
         elif i == j:
-            share = directed_j * iv // duration
-        else:
-            share = directed_e * iv // duration
-        if share == 0:
-            continue
-        cut: uint256 = share * convert(snap.splits[i], uint256) // ONE_HUNDRED_IN_BIPS
-        if op == earner:
-            out += cut
-        if i == j:
-            d: uint256 = 0
-            if kind == KIND_TOTAL:
-                d = weights[i]
-            else:
-                d = self._weight(sams, empty(address), op, blk)
-            out += (ws * PRECISION // d) * (share - cut) // PRECISION
+            directed = directed_j
+        out += self._member_pay(kind, sams, amount, duration, blk, total, w, snap.splits[i], directed, op, earner, i == j, ws)
     return out
+
+
+@internal
+@view
+def _member_pay(kind: uint8, sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES], amount: uint256, duration: uint256, blk: uint256, total: uint256, w: uint256, split: uint16, directed: uint256, op: address, earner: address, is_j: bool, ws: uint256) -> uint256:
+    # What `earner` gets from member `op`'s share of the day (by weight w of total, or the
+    # amount directed to it): its commission when it is the earner, its staker part (weight ws
+    # over op's delegated weight) when it is the earner's operator (is_j).
+    iv: uint256 = CALCULATION_INTERVAL_SECONDS
+    share: uint256 = directed * iv // duration
+    if kind != KIND_DIRECTED_SET:
+        share = (w * PRECISION // total) * amount * iv // (duration * PRECISION)
+    if share == 0:
+        return 0
+    cut: uint256 = share * convert(split, uint256) // ONE_HUNDRED_IN_BIPS
+    out: uint256 = 0
+    if op == earner:
+        out += cut
+    if is_j:
+        d: uint256 = w
+        if kind != KIND_TOTAL:
+            d = self._weight(sams, empty(address), op, blk)
+        out += (ws * PRECISION // d) * (share - cut) // PRECISION
+    return out
+
+
+@external
+@view
+def memberPay(kind: uint8, sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES], amount: uint256, duration: uint256, blk: uint256, total: uint256, w: uint256, split: uint16, directed: uint256, op: address, earner: address, is_j: bool, ws: uint256) -> uint256:
+    """
+    @notice The day rule's payout to `earner` from one member (for the steps' days folded in
+            chunks): `kind` KIND_TOTAL, KIND_UNIQUE or KIND_DIRECTED_SET.
+    """
+    return self._member_pay(kind, sams, amount, duration, blk, total, w, split, directed, op, earner, is_j, ws)
+
+
+@external
+@view
+def memberWeights(kind: uint8, opset: ITypes.OperatorSet, sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES], earner: address, op: address, blk: uint256, withStaker: bool) -> (uint256, uint256):
+    """
+    @notice A member's weight by the day rule of `kind` (delegated for KIND_TOTAL, allocated
+            for KIND_UNIQUE, 0 for KIND_DIRECTED_SET) at `blk`, and (when asked) `earner`'s
+            delegated weight with it.
+    """
+    w: uint256 = 0
+    if kind == KIND_UNIQUE:
+        strategies: DynArray[address, MAX_STRATEGIES] = []
+        for sm: IRC.StrategyAndMultiplier in sams:
+            strategies.append(sm.strategy)
+        w = self._allocated(opset, sams, strategies, op, blk)
+    elif kind == KIND_TOTAL:
+        w = self._weight(sams, empty(address), op, blk)
+    ws: uint256 = 0
+    if withStaker:
+        ws = self._weight(sams, earner, op, blk)
+    return w, ws
 
 
 @internal
@@ -566,7 +625,7 @@ def _earned_on_day(kind: uint8, opset: ITypes.OperatorSet, sams: DynArray[IRC.St
     # One recorded set-day of a submission (`record`: the day's word, nonzero): the snapshot
     # checked against it, the earner's operator found (from the hint), the amounts directed to
     # that operator and to the earner (`rewards`, KIND_DIRECTED_SET only), then _day.
-    assert record >> 64 != TOO_LARGE, "operator set too large"
+    assert record & LARGE == 0, "operator set too large"  # (a list recorded in chunks: in steps)
     rule: uint8 = kind  # an AVS-wide day weighs its recorded operators as a set's day its members
     if kind == KIND_AVS:
         rule = KIND_TOTAL

@@ -314,10 +314,43 @@ def _record_key(avs: str, set_id: int | None) -> bytes:
 
 @dataclass(frozen=True)
 class DayRecord:
+    """A recorded day: its block, the members (or the AVS's operators) and their splits.
+    ``too_large``: not recomputable (a set of more than 64 members whose list nobody completed
+    with ``recordMembers``, or an AVS of more than 64 operators); ``chunked``: the list was
+    recorded in chunks (a challenge folds it with ``foldMembers``)."""
+
     block: int
     members: tuple[str, ...]
     splits: tuple[int, ...]
     too_large: bool
+    chunked: bool = False
+
+
+LARGE = 1 << 64  # a record word's flag: the member list recorded in chunks (recordMembers)
+MEMBERS_PER_CHUNK = 64  # members a recordMembers or foldMembers call takes
+
+
+def _chunked_word(word: int) -> bool:
+    return bool(word & LARGE) and word >> 65 != 0
+
+
+def steps_contract(d: sdk.Deployment) -> Any:
+    return d.contract(STEPS_KEY, ctype="RewardsChallengeSteps")
+
+
+def _chunked_lists(st: Any, a: str) -> dict[tuple[int, int], tuple[tuple, tuple]]:
+    # (set id, day) -> the members and splits of the first recorder that completed the list
+    lists: dict[tuple, list] = {}
+    done: dict[tuple[int, int], tuple[tuple, tuple]] = {}
+    for ev in st.events.MembersRecorded().get_logs(from_block=0, argument_filters={"avs": a}):
+        g = ev["args"]
+        k = (g["operatorSetId"], g["day"], g["recorder"])
+        row = lists.setdefault(k, [[], []])
+        row[0].extend(g["members"])
+        row[1].extend(g["splits"])
+        if g["folded"] == g["count"] and k[:2] not in done:
+            done[k[:2]] = (tuple(row[0]), tuple(row[1]))
+    return done
 
 
 def day_records(d: sdk.Deployment, avs: str) -> dict[tuple[int | None, int], DayRecord]:
@@ -325,11 +358,16 @@ def day_records(d: sdk.Deployment, avs: str) -> dict[tuple[int | None, int], Day
     (AVS_RECORD, day) -> the AVS's operators and their AVS splits (``recordAVSDay``)."""
     ch, a = challenger(d), _checksum(avs, "avs")
     out = {}
+    chunked = None
     for ev in ch.events.DayRecorded().get_logs(from_block=0, argument_filters={"avs": a}):
         g = ev["args"]
-        too_large = ch.functions.dayRecord(_record_key(a, g["operatorSetId"]), g["day"]).call() >> 64 == 1
+        word = ch.functions.dayRecord(_record_key(a, g["operatorSetId"]), g["day"]).call()
+        members, splits = tuple(g["members"]), tuple(g["splits"])
+        if _chunked_word(word):
+            chunked = _chunked_lists(steps_contract(d), a) if chunked is None else chunked
+            members, splits = chunked[(g["operatorSetId"], g["day"])]
         out[(g["operatorSetId"], g["day"])] = DayRecord(
-            g["blockNumber"], tuple(g["members"]), tuple(g["splits"]), too_large
+            g["blockNumber"], members, splits, word >> 64 == 1, _chunked_word(word)
         )
     for ev in ch.events.AVSDayRecorded().get_logs(from_block=0, argument_filters={"avs": a}):
         g = ev["args"]
@@ -361,7 +399,38 @@ def record_days(d: sdk.Deployment, account: Any, avs: str) -> list[int]:
         if ch.functions.dayRecord(_record_key(a, set_id), today).call() == 0:
             sdk.send(d, account, ch.functions.recordDay((a, set_id)), "recordDay")
             done.append(set_id)
+        if ch.functions.dayRecord(_record_key(a, set_id), today).call() >> 64 == 1:
+            record_members(d, account, a, set_id, today)
     return done
+
+
+def record_members(d: sdk.Deployment, account: Any, avs: str, set_id: int, day: int) -> int:
+    """Complete the member list of a set-day too large for ``recordDay`` (more than 64 members):
+    the members at the day's recorded block, ascending, ``recordMembers`` 64 at a time from where
+    this account's own list stopped; returns the calls sent."""
+    ch, st, am = challenger(d), steps_contract(d), d.contract("allocation_manager")
+    a = _checksum(avs, "avs")
+    key = _record_key(a, set_id)
+    word = ch.functions.dayRecord(key, day).call()
+    if word >> 64 != 1:
+        raise ChainInputError(f"set {set_id} of {a} has no member list pending for day {day}")
+    blk = word & ((1 << 64) - 1)
+    n = am.functions.getMemberCount((a, set_id)).call()
+    now = set()
+    for start in range(0, n, MAX_OPERATORS):
+        now.update(am.functions.getMembers((a, set_id), start, MAX_OPERATORS).call())
+    members = sorted(
+        (m for m in now if am.functions.isMemberOfOperatorSetAt(m, (a, set_id), blk).call()),
+        key=lambda m: int(m, 16),
+    )
+    pid = Web3.keccak(abi_encode(["bytes32", "uint256", "address"], [key, day, account.address]))
+    done = (st.functions.largeProgress(pid).call() >> 160) & MASK32
+    rest = members[done:]
+    for k in range(0, len(rest), MEMBERS_PER_CHUNK):
+        last = k + MEMBERS_PER_CHUNK >= len(rest)
+        fn = st.functions.recordMembers((a, set_id), day, rest[k : k + MEMBERS_PER_CHUNK], last)
+        sdk.send(d, account, fn, f"recordMembers {k // MEMBERS_PER_CHUNK}")
+    return -(-len(rest) // MEMBERS_PER_CHUNK)
 
 
 def avs_operators(d: sdk.Deployment, avs: str) -> tuple[list[int], list[str]]:
@@ -609,6 +678,9 @@ class _Chunk:
     snapshots: list = field(default_factory=list)
     days: list = field(default_factory=list)
     directed: list = field(default_factory=list)
+    # a day recorded in chunks at the cursor instead: (entry, [directed], [(members, splits)...]),
+    # one foldMembers per member chunk
+    fold: tuple | None = None
 
     def add_day(self, snap: tuple, hint: str) -> None:
         if snap not in self.snapshots:
@@ -633,14 +705,35 @@ class ChallengeInputs:
 
     def one_transaction(self) -> list | None:
         """challengeRoot's arguments, or None when the leaf needs several transactions."""
-        if len(self.chunks) != 1:
+        if len(self.chunks) != 1 or self.chunks[0].fold is not None:
             return None
         c = self.chunks[0]
         return [*self.head, c.entries, c.snapshots, c.days, c.directed]
 
     def step_args(self) -> list[list]:
-        """Each step's continueChallenge arguments, after (root index, earner, token)."""
-        return [[c.from_nonce, c.from_day, c.entries, c.snapshots, c.days, c.directed] for c in self.chunks]
+        """Each continueChallenge step's arguments, after (root index, earner, token)."""
+        return [
+            [c.from_nonce, c.from_day, c.entries, c.snapshots, c.days, c.directed]
+            for c in self.chunks
+            if c.fold is None
+        ]
+
+    def calls(self) -> list[tuple[str, list]]:
+        """Every step in order, (function, arguments after (root index, earner, token)):
+        ``continueChallenge`` or, for a day recorded in chunks, ``foldMembers`` per member chunk."""
+        out: list[tuple[str, list]] = []
+        for c in self.chunks:
+            if c.fold is None:
+                out.append(
+                    (
+                        "continueChallenge",
+                        [c.from_nonce, c.from_day, c.entries, c.snapshots, c.days, c.directed],
+                    )
+                )
+                continue
+            entry, directed, parts = c.fold
+            out.extend(("foldMembers", [entry, directed, list(m), list(sp)]) for m, sp in parts)
+        return out
 
 
 def challenge_inputs(
@@ -706,6 +799,19 @@ def challenge_inputs(
                 continue
             blk = word & ((1 << 64) - 1)
             rec = records[(record_set(s), day)]
+            if rec.chunked:  # the running step stops at this day; its members are folded in chunks
+                if not cur.days and (cur.from_nonce, cur.from_day) == (s.nonce, day):
+                    chunks.pop()  # the cursor is already here: nothing to continue first
+                parts = [
+                    (rec.members[k : k + MEMBERS_PER_CHUNK], rec.splits[k : k + MEMBERS_PER_CHUNK])
+                    for k in range(0, len(rec.members), MEMBERS_PER_CHUNK)
+                ]
+                chunks.append(_Chunk(s.nonce, day, fold=(entry, [s.sub] if directed else [], parts)))
+                cur = _Chunk(s.nonce, day + iv, [entry], directed=[s.sub] if directed else [])
+                if day + iv >= last:
+                    cur = _Chunk(s.nonce + 1, 0)
+                chunks.append(cur)
+                continue
             snap = (list(rec.members), list(rec.splits))
             hint = ZERO
             if e in rec.members:
@@ -719,6 +825,8 @@ def challenge_inputs(
                 cur = _Chunk(s.nonce, day, [entry], directed=[s.sub] if directed else [])
                 chunks.append(cur)
             cur.add_day(snap, hint)
+    while chunks and chunks[-1].fold is None and not chunks[-1].entries:
+        chunks.pop()  # nothing left after the last day folded in chunks
     none = ((False, (0, b"", ZERO, b"\0" * 32, False), False, (0, b"", ZERO, b"\0" * 32, False)),) * 2
     base_proof = base_tree.amount_proof(e, t) if base_tree is not None else none
     head = [r.index, check.position, check.base_position, e, t, tree.amount_proof(e, t), base_proof, lo]
@@ -786,14 +894,14 @@ def challenge(
         receipt = sdk.send(d, account, challenger(d).functions.challengeRoot(*args), "challengeRoot")
         return _verdict(d, check, [receipt])
     inputs = challenge_inputs(d, check, tree, base_tree, earner, token, days_per_step)
-    st = d.contract(STEPS_KEY, ctype="RewardsChallengeSteps").functions
+    st = steps_contract(d).functions
     i, e, t = check.root.index, inputs.head[3], inputs.head[4]
     receipts = [sdk.send(d, account, st.beginChallenge(*inputs.head), "beginChallenge")]
-    for k, args in enumerate(inputs.step_args()):
-        receipts.append(sdk.send(d, account, st.continueChallenge(i, e, t, *args), f"continueChallenge {k}"))
+    for k, (name, args) in enumerate(inputs.calls()):
+        receipts.append(sdk.send(d, account, getattr(st, name)(i, e, t, *args), f"{name} {k}"))
     receipts.append(sdk.send(d, account, st.finishChallenge(i, e, t), "finishChallenge"))
     out = _verdict(d, check, receipts)
-    out["steps"] = len(inputs.chunks)
+    out["steps"] = len(inputs.calls())
     out["step_gas"] = [r["gasUsed"] for r in receipts]
     return out
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 
+import ape
 import pytest
 from eth_account import Account
 from hypothesis import given
@@ -33,17 +34,38 @@ AMOUNT = 2_000 * WAD
 
 class ChallengeWorld:
     """`avs_days`: also a set 2 of `op2` alone, `op`'s AVS split at 3,000 bips, and the AVS's
-    operators recorded (recordAVSDay) beside set 1 on both days (test_rewards_challenge_avs.py)."""
+    operators recorded (recordAVSDay) beside set 1 on both days (test_rewards_challenge_avs.py).
+    `extra`: that many more operators in set 1 (the first with 50 TKA of its own), so that its
+    days are recorded in chunks (recordMembers; test_rewards_challenge_large.py)."""
 
-    def __init__(self, rw: RewardsWorld, chain, avs_days: bool = False):
+    def __init__(self, rw: RewardsWorld, chain, avs_days: bool = False, extra: int = 0):
         self.rw, self.tw, self.chain = rw, rw.tw, chain
         tw = rw.tw
         self.rc, self.rch, self.steps = rw.rc, rw.rch, rw.steps
+        self.d = sdk.Deployment(
+            chain_id=chain.chain_id,
+            rpc_url=chain.provider.uri,
+            addresses={
+                "allocation_manager": tw.am.address,
+                "delegation_manager": tw.dm.address,
+                "rewards_coordinator": rw.rc.address,
+                "rewards_root_challenger": rw.rch.address,
+                "rewards_challenge_steps": rw.steps.address,
+            },
+        )
         self.ops = [tw.op, tw.op2]
         tw.create_sets(ids=(SET, 2) if avs_days else (SET,), syms=("TKA", "TKB"))
         for op in self.ops:
             tw.register_operator(op)
             tw.register_for_sets(op, ids=(SET, 2) if avs_days and op == tw.op2 else (SET,))
+        self.extra = []
+        for _ in range(extra):
+            acct = Account.create()
+            chain.set_balance(acct.address, 10**20)
+            op = ape.accounts[acct.address]  # impersonated
+            tw.register_operator(op)
+            tw.register_for_sets(op, ids=(SET,))
+            self.extra.append(op)
         for s, op in ((tw.staker, tw.op), (tw.staker2, tw.op2)):
             tw.dm.delegateTo(op, NO_SIG, SALT0, sender=s)
         self.opset = (tw.avs.address, SET)
@@ -53,6 +75,8 @@ class ChallengeWorld:
         self.deposit(tw.op2, "TKB", 50 * WAD)
         self.deposit(tw.staker, "TKA", 300 * WAD)
         self.deposit(tw.staker2, "TKB", 70 * WAD)
+        if self.extra:
+            self.deposit(self.extra[0], "TKA", 50 * WAD)
         # unique stake: op allocates half its TKA to the set, op2 a quarter of its TKA, all its TKB
         tw.allocate(tw.op, SET, {"TKA": WAD // 2})
         tw.allocate(tw.op2, SET, {"TKA": WAD // 4, "TKB": WAD})
@@ -66,25 +90,21 @@ class ChallengeWorld:
         self.submit(self.day0, 2 * DAY)
         rw.advance(self.day0 + 100 - rw.now())
         self.rch.recordDay(self.opset, sender=tw.other)
+        self.record_members()
         self.avs_days = avs_days
         self.record_avs_day()
         self.deposit(tw.staker2, "TKA", 200 * WAD)  # day 2 differs
         rw.advance(DAY)
         self.rch.recordDay(self.opset, sender=tw.other)
+        self.record_members()
         self.record_avs_day()
         rw.advance(DAY)
         self.end = self.day0 + 2 * DAY
-        self.d = sdk.Deployment(
-            chain_id=chain.chain_id,
-            rpc_url=chain.provider.uri,
-            addresses={
-                "allocation_manager": tw.am.address,
-                "delegation_manager": tw.dm.address,
-                "rewards_coordinator": rw.rc.address,
-                "rewards_root_challenger": rw.rch.address,
-                "rewards_challenge_steps": rw.steps.address,
-            },
-        )
+
+    def record_members(self):
+        if self.extra:
+            day = self.rw.now() // DAY * DAY
+            rewards.record_members(self.d, key(self.tw.other), self.tw.avs.address, SET, day)
 
     def record_avs_day(self):
         if self.avs_days:
