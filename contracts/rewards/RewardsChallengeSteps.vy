@@ -17,8 +17,13 @@
         - `finishChallenge`: once every submission up to the root's count is folded, checks the
           root and base again and has the challenger void the root and slash its updater when
           `base + recomputed` differs from the root's amount (RootChallenged, as challengeRoot).
-        Each day is the challenger's own `earnedOnDay`, the function its one-transaction
-        `challengeRoot` uses: one rule, one copy.
+        - `recordMembers` / `foldMembers`: a set of more than 64 members has its day's member
+          list recorded in chunks here (the challenger's record completed through its
+          `completeMembers`), and a challenge folds such a day's members in chunks (the running
+          hash, total weight and the earner's operator kept with the challenge) before the
+          day's payout (the challenger's `memberPay`).
+        Each day is the challenger's own `earnedOnDay` (or `memberWeights` and `memberPay` for a
+        day folded in chunks), the rule its one-transaction `challengeRoot` uses: one copy.
 @dev The root is not held: a challenge must finish before the root activates (the coordinator's
      activation delay, 7 days in config/deploy.yaml). A challenge belongs to its starter, so
      nobody can stall or corrupt another's; several may run at once, the first to finish wins.

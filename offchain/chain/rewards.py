@@ -404,10 +404,10 @@ def record_days(d: sdk.Deployment, account: Any, avs: str) -> list[int]:
     return done
 
 
-def record_members(d: sdk.Deployment, account: Any, avs: str, set_id: int, day: int) -> int:
+def record_members(d: sdk.Deployment, account: Any, avs: str, set_id: int, day: int) -> list[int]:
     """Complete the member list of a set-day too large for ``recordDay`` (more than 64 members):
     the members at the day's recorded block, ascending, ``recordMembers`` 64 at a time from where
-    this account's own list stopped; returns the calls sent."""
+    this account's own list stopped; returns each call's gas."""
     ch, st, am = challenger(d), steps_contract(d), d.contract("allocation_manager")
     a = _checksum(avs, "avs")
     key = _record_key(a, set_id)
@@ -425,12 +425,12 @@ def record_members(d: sdk.Deployment, account: Any, avs: str, set_id: int, day: 
     )
     pid = Web3.keccak(abi_encode(["bytes32", "uint256", "address"], [key, day, account.address]))
     done = (st.functions.largeProgress(pid).call() >> 160) & MASK32
-    rest = members[done:]
+    rest, gas = members[done:], []
     for k in range(0, len(rest), MEMBERS_PER_CHUNK):
         last = k + MEMBERS_PER_CHUNK >= len(rest)
         fn = st.functions.recordMembers((a, set_id), day, rest[k : k + MEMBERS_PER_CHUNK], last)
-        sdk.send(d, account, fn, f"recordMembers {k // MEMBERS_PER_CHUNK}")
-    return -(-len(rest) // MEMBERS_PER_CHUNK)
+        gas.append(sdk.send(d, account, fn, f"recordMembers {k // MEMBERS_PER_CHUNK}")["gasUsed"])
+    return gas
 
 
 def avs_operators(d: sdk.Deployment, avs: str) -> tuple[list[int], list[str]]:
@@ -825,7 +825,7 @@ def challenge_inputs(
                 cur = _Chunk(s.nonce, day, [entry], directed=[s.sub] if directed else [])
                 chunks.append(cur)
             cur.add_day(snap, hint)
-    while chunks and chunks[-1].fold is None and not chunks[-1].entries:
+    while len(chunks) > 1 and chunks[-1].fold is None and not chunks[-1].entries:
         chunks.pop()  # nothing left after the last day folded in chunks
     none = ((False, (0, b"", ZERO, b"\0" * 32, False), False, (0, b"", ZERO, b"\0" * 32, False)),) * 2
     base_proof = base_tree.amount_proof(e, t) if base_tree is not None else none
