@@ -8,7 +8,8 @@ the on-chain distribution (RewardsDistributor: ``createOperatorSetDistribution``
 (RewardsRootChallenger: ``recordDay`` and ``challengeRoot`` over sets of 1 to 64 operators, one
 day, and 8 operators over four days, for total-stake, unique-stake and operator-directed submissions;
 and the same leaf in steps (RewardsChallengeSteps: ``beginChallenge``, ``continueChallenge`` one
-day a step, ``finishChallenge``; ``--challenge steps steps-unique``);
+day a step, ``finishChallenge``; ``--challenge steps steps-unique``; a v1 AVS submission over the
+AVS's operators recorded by ``recordAVSDay``: ``--challenge avs steps-avs``);
 ``--challenge`` runs only those rows, after the operators' setup, into
 bench/results/rewards_challenge_gas.json, ``--challenge unique directed`` those kinds' only), the x402 upto settlement with and without the inference fee
 into the FeeVault, beside Symbiotic's ``claim`` (median 13,185) and ``claimBatch`` (median 34,434) from its forge gas
@@ -359,6 +360,10 @@ CHALLENGE_KINDS = {
     # the same leaf in steps (RewardsChallengeSteps, one recorded day a step)
     "steps": ((8, 4), (64, 2)),
     "steps-unique": ((64, 2),),
+    # v1 submissions (createAVSRewardsSubmission) over the AVS's recorded operators (recordAVSDay),
+    # in one transaction and in steps
+    "avs": ((8, 1), (64, 1), (8, 4)),
+    "steps-avs": ((64, 2),),
 }
 
 
@@ -399,7 +404,7 @@ def bench_challenge(project, chain, accounts, d, ops, staker, record, fresh_earn
     kinds = [k for k in CHALLENGE_KINDS if k in sys.argv[1:]] or list(CHALLENGE_KINDS)
     for n, days, kind in ((n, days, k) for k in kinds for n, days in CHALLENGE_KINDS[k]):
         in_steps = kind.startswith("steps")
-        kind = {"steps": "total", "steps-unique": "unique"}.get(kind, kind)
+        kind = {"steps": "total", "steps-unique": "unique", "steps-avs": "avs"}.get(kind, kind)
         avs = fresh_earner()
         am.updateAVSMetadataURI(avs, "bench", sender=avs)
         am.createOperatorSets(avs, [(1, strats, zero)], [zero], sender=avs)
@@ -415,12 +420,18 @@ def bench_challenge(project, chain, accounts, d, ops, staker, record, fresh_earn
             rc.createTotalStakeRewardsSubmission((avs, 1), [sub], sender=avs)
         elif kind == "unique":
             rc.createUniqueStakeRewardsSubmission((avs, 1), [sub], sender=avs)
+        elif kind == "avs":
+            rc.createAVSRewardsSubmission([sub], sender=avs)
         recs = []
         for k in range(days):
             advance_to(start + k * DAY + 60)
-            recs.append(ch.recordDay((avs, 1), sender=staker))
-        if kind == "total" and not in_steps:
-            record(f"recordDay ({n} operators)", recs)
+            if kind == "avs":
+                ids, members = rewards.avs_operators(dep, avs.address)
+                recs.append(ch.recordAVSDay(avs, start + k * DAY, ids, members, sender=staker))
+            else:
+                recs.append(ch.recordDay((avs, 1), sender=staker))
+        if kind in ("total", "avs") and not in_steps:
+            record(f"{'recordAVSDay' if kind == 'avs' else 'recordDay'} ({n} operators)", recs)
         advance_to(start + days * DAY + 60)
         end = start + days * DAY
         if kind == "directed":
@@ -434,7 +445,12 @@ def bench_challenge(project, chain, accounts, d, ops, staker, record, fresh_earn
         ch.depositBond(value=10**18, sender=a[0])
         i = rc.submitRoot(avs, tree.root, end, sender=a[0]).events[0].rootIndex
         check = rewards.check_root(dep, i)
-        what = {"total": "", "unique": ", unique stake", "directed": ", operator-directed"}[kind]
+        what = {
+            "total": "",
+            "unique": ", unique stake",
+            "directed": ", operator-directed",
+            "avs": ", v1 AVS",
+        }[kind]
         if in_steps:
             bench_steps(r.challenge_steps, dep, check, tree, staker, token, n, what, record)
             assert rc.getDistributionRootAtIndex(i).disabled

@@ -17,8 +17,13 @@
         - `finishChallenge`: once every submission up to the root's count is folded, checks the
           root and base again and has the challenger void the root and slash its updater when
           `base + recomputed` differs from the root's amount (RootChallenged, as challengeRoot).
-        Each day is the challenger's own `earnedOnDay`, the function its one-transaction
-        `challengeRoot` uses: one rule, one copy.
+        - `recordMembers` / `foldMembers`: a set of more than 64 members has its day's member
+          list recorded in chunks here (the challenger's record completed through its
+          `completeMembers`), and a challenge folds such a day's members in chunks (the running
+          hash, total weight and the earner's operator kept with the challenge) before the
+          day's payout (the challenger's `memberPay`).
+        Each day is the challenger's own `earnedOnDay` (or `memberWeights` and `memberPay` for a
+        day folded in chunks), the rule its one-transaction `challengeRoot` uses: one copy.
 @dev The root is not held: a challenge must finish before the root activates (the coordinator's
      activation delay, 7 days in config/deploy.yaml). A challenge belongs to its starter, so
      nobody can stall or corrupt another's; several may run at once, the first to finish wins.
@@ -36,15 +41,25 @@ MAX_DIRECTED: constant(uint256) = 4
 MAX_OPERATOR_REWARDS: constant(uint256) = 256
 MAX_SUBMISSION_DAYS: constant(uint256) = 2048
 MASK32: constant(uint256) = 2**32 - 1
+MASK64: constant(uint256) = 2**64 - 1
+MASK160: constant(uint256) = 2**160 - 1
+MAX_MEMBERS: constant(uint256) = 64  # members a foldMembers step takes
+LARGE: constant(uint256) = 1 << 64  # a day whose members were recorded in chunks (recordMembers)
 
-KIND_UNIQUE: constant(uint8) = 1
-KIND_TOTAL: constant(uint8) = 2
+KIND_AVS: constant(uint8) = 0
+KIND_DIRECTED_AVS: constant(uint8) = 3
 KIND_DIRECTED_SET: constant(uint8) = 4
 
 
 interface ICoordinator:
     def getDistributionRootAtIndex(index: uint256) -> IRC.DistributionRoot: view
     def submissionRecord(avs: address, nonce: uint256) -> uint256: view
+    def getOperatorSetSplit(operator: address, operatorSet: ITypes.OperatorSet) -> uint16: view
+
+
+interface IMembersAt:
+    def isMemberOfOperatorSetAt(operator: address, operatorSet: ITypes.OperatorSet, blockNumber: uint32) -> bool: view
+    def getMemberCountAt(operatorSet: ITypes.OperatorSet, blockNumber: uint32) -> uint256: view
 
 
 # A running challenge: what beginChallenge bound, the partial sum and the cursor.
@@ -76,6 +91,38 @@ event ChallengeBegun:
     submissions: uint256
 
 
+# The day at a challenge's cursor whose member list was recorded in chunks, folded so far.
+struct LargeDay:
+    hash: bytes32  # the members' chained hash (as recordMembers builds it)
+    total: uint256  # their weights by the day's rule
+    found: bool  # the earner's operator (the member it has delegated stake with) is among them
+    op: address
+    w: uint256
+    split: uint16
+    ws: uint256
+    member: bool  # the earner is one of them
+    we: uint256
+    splitE: uint16
+
+
+event MembersFolded:
+    id: indexed(bytes32)
+    day: uint256
+    hash: bytes32
+    complete: bool
+
+
+event MembersRecorded:
+    avs: indexed(address)
+    operatorSetId: indexed(uint32)
+    day: indexed(uint256)
+    recorder: address
+    members: DynArray[address, MAX_MEMBERS]
+    splits: DynArray[uint16, MAX_MEMBERS]
+    folded: uint256
+    count: uint256
+
+
 event ChallengeContinued:
     id: indexed(bytes32)
     nonce: uint256
@@ -87,6 +134,12 @@ rewardsCoordinator: public(immutable(address))
 rootChallenger: public(immutable(address))
 CALCULATION_INTERVAL_SECONDS: public(immutable(uint256))
 challenges: public(HashMap[bytes32, Challenge])
+largeDays: public(HashMap[bytes32, LargeDay])
+allocationManager: public(immutable(address))
+# keccak(set key, day, recorder) -> a large set-day's member list recorded so far by `recorder`:
+# count << 192 | folded << 160 | last member, and the chained hash of the members folded.
+largeProgress: public(HashMap[bytes32, uint256])
+largeHash: public(HashMap[bytes32, bytes32])
 
 
 @deploy
@@ -98,6 +151,7 @@ def __init__(_rootChallenger: address):
     rootChallenger = _rootChallenger
     rewardsCoordinator = staticcall RRC.__interface__(_rootChallenger).rewardsCoordinator()
     CALCULATION_INTERVAL_SECONDS = staticcall RRC.__interface__(_rootChallenger).CALCULATION_INTERVAL_SECONDS()
+    allocationManager = staticcall RRC.__interface__(_rootChallenger).allocationManager()
 
 
 @external
@@ -141,6 +195,7 @@ def beginChallenge(rootIndex: uint32, position: uint256, basePosition: uint256, 
     c.nonce = firstNonce
     id: bytes32 = keccak256(abi_encode(msg.sender, rootIndex, earner, token))
     self.challenges[id] = c
+    self.largeDays[id] = empty(LargeDay)
     log ChallengeBegun(id=id, rootIndex=rootIndex, challenger=msg.sender, earner=earner, token=token, posted=c.posted, base=c.expected, submissions=c.count - firstNonce)
     return id
 
@@ -186,16 +241,17 @@ def continueChallenge(rootIndex: uint32, earner: address, token: address, fromNo
             continue
         sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES] = e.submission.strategiesAndMultipliers
         rewards: DynArray[IRC.OperatorReward, MAX_OPERATOR_REWARDS] = []
-        if e.kind == KIND_DIRECTED_SET:
+        if e.kind == KIND_DIRECTED_SET or e.kind == KIND_DIRECTED_AVS:
             assert nd < len(directed), "directed submission missing"
             assert keccak256(abi_encode(c.avs, nonce, directed[nd])) == e.submissionHash, "submission mismatch"
             sams = directed[nd].strategiesAndMultipliers
             rewards = directed[nd].operatorRewards
             nd += 1
         else:
-            assert e.kind == KIND_TOTAL or e.kind == KIND_UNIQUE, "avs submissions not challengeable"
             assert keccak256(abi_encode(c.avs, nonce, e.submission)) == e.submissionHash, "submission mismatch"
         key: bytes32 = keccak256(abi_encode(c.avs, e.operatorSetId))
+        if e.kind == KIND_AVS or e.kind == KIND_DIRECTED_AVS:
+            key = keccak256(abi_encode(c.avs))  # the AVS's day records (recordAVSDay)
         for n: uint256 in range(MAX_SUBMISSION_DAYS):
             d: uint256 = first + n * iv
             if d >= last:
@@ -203,7 +259,7 @@ def continueChallenge(rootIndex: uint32, earner: address, token: address, fromNo
             record: uint256 = staticcall RRC.__interface__(rootChallenger).dayRecord(key, d)
             if record == 0:
                 continue  # a day never recorded pays nothing
-            if used == len(days):
+            if used == len(days) or (record & LARGE != 0 and record >> 65 != 0):  # (or foldMembers's)
                 stopped = True  # the chunk ends here: the next one resumes at this day
                 c.nonce = nonce
                 c.day = d
@@ -224,6 +280,133 @@ def continueChallenge(rootIndex: uint32, earner: address, token: address, fromNo
     c.steps += 1
     self.challenges[id] = c
     log ChallengeContinued(id=id, nonce=c.nonce, day=c.day, expected=c.expected)
+
+
+@external
+def recordMembers(operatorSet: ITypes.OperatorSet, day: uint256, members: DynArray[address, MAX_MEMBERS], last: bool):
+    """
+    @notice Record the next members of a set-day too large for recordDay (more than 64 members):
+            each a member at the day's recorded block, strictly ascending across the caller's
+            chunks, with its split now (the same day); when the caller's list reaches the set's
+            member count at that block, the day's record holds the chained hash of it
+            (keccak(previous, member, split) per member) with the LARGE flag (the challenger's
+            completeMembers). Anyone; each caller
+            builds its own list (a list skipping a member can never complete, and blocks no one).
+    @param last The caller's last chunk: its list must then be complete ("missing member").
+    """
+    iv: uint256 = CALCULATION_INTERVAL_SECONDS
+    assert block.timestamp < day + iv, "day over"
+    key: bytes32 = keccak256(abi_encode(operatorSet.avs, operatorSet.id))
+    word: uint256 = staticcall RRC.__interface__(rootChallenger).dayRecord(key, day)
+    assert word >> 64 == 1, "no member list pending"
+    blk: uint32 = convert(word & MASK64, uint32)
+    pid: bytes32 = keccak256(abi_encode(key, day, msg.sender))
+    p: uint256 = self.largeProgress[pid]
+    count: uint256 = p >> 192
+    if count == 0:
+        count = staticcall IMembersAt(allocationManager).getMemberCountAt(operatorSet, blk)
+    folded: uint256 = (p >> 160) & MASK32
+    prev: uint256 = p & MASK160
+    h: bytes32 = self.largeHash[pid]
+    splits: DynArray[uint16, MAX_MEMBERS] = []
+    for op: address in members:
+        assert folded == 0 or convert(op, uint256) != prev, "duplicate member"
+        assert convert(op, uint256) > prev, "members not ascending"
+        assert staticcall IMembersAt(allocationManager).isMemberOfOperatorSetAt(op, operatorSet, blk), "not a member"
+        split: uint16 = staticcall ICoordinator(rewardsCoordinator).getOperatorSetSplit(op, operatorSet)
+        splits.append(split)
+        h = keccak256(abi_encode(h, op, split))
+        folded += 1
+        prev = convert(op, uint256)
+    assert not last or folded == count, "missing member"
+    if folded == count:
+        extcall RRC.__interface__(rootChallenger).completeMembers(key, day, (convert(h, uint256) >> 65 << 65) | LARGE | convert(blk, uint256))
+    self.largeProgress[pid] = count << 192 | folded << 160 | prev
+    self.largeHash[pid] = h
+    log MembersRecorded(avs=operatorSet.avs, operatorSetId=operatorSet.id, day=day, recorder=msg.sender, members=members, splits=splits, folded=folded, count=count)
+
+
+@external
+def foldMembers(rootIndex: uint32, earner: address, token: address, entry: RRC.Entry, directed: DynArray[IRC.OperatorDirectedRewardsSubmission, 1], members: DynArray[address, MAX_MEMBERS], splits: DynArray[uint16, MAX_MEMBERS]):
+    """
+    @notice Fold the next members of the day at the caller's cursor, a set-day whose member list
+            was recorded in chunks (recordMembers; continueChallenge stops at such a day): each
+            member's weight by the day's rule, the earner's operator and the earner among them.
+            When the members' chained hash reaches the record's, the day's payout to the earner
+            (the rule of earnedOnDay) joins the partial sum and the cursor moves past the day.
+    @param entry The submission at the cursor (checked against its record).
+    @param directed Its operator-directed submission, when it is one.
+    @param members The next members, as recorded (ascending), with their recorded splits.
+    """
+    id: bytes32 = keccak256(abi_encode(msg.sender, rootIndex, earner, token))
+    c: Challenge = self.challenges[id]
+    assert c.active, "no such challenge"
+    self._pending(rootIndex)
+    assert c.day != 0 and c.nonce < c.count, "no large day at the cursor"
+    rec: uint256 = staticcall ICoordinator(rewardsCoordinator).submissionRecord(c.avs, c.nonce + 1)
+    assert convert(keccak256(abi_encode(entry.submissionHash, entry.kind, entry.operatorSetId, entry.token, entry.startTimestamp, entry.duration)), uint256) >> 32 == rec >> 32, "submission record mismatch"
+    record: uint256 = staticcall RRC.__interface__(rootChallenger).dayRecord(keccak256(abi_encode(c.avs, entry.operatorSetId)), c.day)
+    assert entry.kind != KIND_AVS and entry.kind != KIND_DIRECTED_AVS and record & LARGE != 0 and record >> 65 != 0, "no large day at the cursor"
+    sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES] = entry.submission.strategiesAndMultipliers
+    if entry.kind == KIND_DIRECTED_SET:
+        assert len(directed) == 1, "directed submission missing"
+        assert keccak256(abi_encode(c.avs, c.nonce, directed[0])) == entry.submissionHash, "submission mismatch"
+        sams = directed[0].strategiesAndMultipliers
+    else:
+        assert len(directed) == 0, "too many directed submissions"
+        assert keccak256(abi_encode(c.avs, c.nonce, entry.submission)) == entry.submissionHash, "submission mismatch"
+    assert len(members) != 0 and len(members) == len(splits), "invalid member chunk"
+    blk: uint256 = record & MASK64
+    opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=c.avs, id=entry.operatorSetId)
+    L: LargeDay = self.largeDays[id]
+    for i: uint256 in range(len(members), bound=MAX_MEMBERS):
+        op: address = members[i]
+        L.hash = keccak256(abi_encode(L.hash, op, splits[i]))
+        w: uint256 = 0
+        ws: uint256 = 0
+        w, ws = staticcall RRC.__interface__(rootChallenger).memberWeights(entry.kind, opset, sams, earner, op, blk, not L.found)
+        L.total += w
+        if ws != 0 and not L.found:
+            L.found = True
+            L.op = op
+            L.w = w
+            L.split = splits[i]
+            L.ws = ws
+        if op == earner:
+            L.member = True
+            L.we = w
+            L.splitE = splits[i]
+    complete: bool = convert(L.hash, uint256) >> 65 == record >> 65
+    if complete:
+        dj: uint256 = 0
+        de: uint256 = 0
+        if entry.kind == KIND_DIRECTED_SET:
+            for r: IRC.OperatorReward in directed[0].operatorRewards:
+                if L.found and r.operator == L.op:
+                    dj = r.amount
+                if r.operator == earner:
+                    de = r.amount
+        elif L.total == 0:
+            L.found = False
+            L.member = False
+        d: uint256 = convert(entry.duration, uint256)
+        if L.found:
+            c.expected += staticcall RRC.__interface__(rootChallenger).memberPay(entry.kind, sams, entry.submission.amount, d, blk, L.total, L.w, L.split, dj, L.op, earner, True, L.ws)
+        if L.member and not (L.found and L.op == earner):
+            c.expected += staticcall RRC.__interface__(rootChallenger).memberPay(entry.kind, sams, entry.submission.amount, d, blk, L.total, L.we, L.splitE, de, earner, earner, False, 0)
+        log MembersFolded(id=id, day=c.day, hash=L.hash, complete=True)
+        nxt: uint256 = c.day + CALCULATION_INTERVAL_SECONDS
+        if nxt < min(convert(entry.startTimestamp, uint256) + convert(entry.duration, uint256), c.end):
+            c.day = nxt
+        else:
+            c.nonce += 1
+            c.day = 0
+        self.largeDays[id] = empty(LargeDay)
+    else:
+        log MembersFolded(id=id, day=c.day, hash=L.hash, complete=False)
+        self.largeDays[id] = L
+    c.steps += 1
+    self.challenges[id] = c
 
 
 @external

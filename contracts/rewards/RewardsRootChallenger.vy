@@ -16,8 +16,9 @@
           with EigenLayer's encodings and processClaim's proofs, or the neighbouring leaves
           when it is absent), and the same in the AVS's base root (its newest root that had
           activated undisabled before it was posted); this contract recomputes what the
-          earner earned from the AVS's operator-set submissions since the base (total-stake,
-          unique-stake and operator-directed), from the DelegationManager's share histories
+          earner earned from the AVS's submissions since the base (total-stake, unique-stake
+          and operator-directed for a set; v1 and operator-directed AVS-wide over the AVS's
+          recorded operators), from the DelegationManager's share histories
           and the AllocationManager's allocation histories at the recorded blocks. If
           `base + recomputed` differs from the root's amount the root is voided (no claim
           can ever use it) and its updater's whole bond slashed: CHALLENGER_REWARD_BIPS of
@@ -30,10 +31,13 @@
         directed to it; its commission floor(payout * split / 10000); a staker's part
         floor(floor(W_s * 1e15 / W_o) * (payout - commission) / 1e15), W_o the operator's
         delegated weight (sum of multiplier * operatorSharesAt).
+        - `recordAVSDay(avs, day, setIds, operators)`: the same for the AVS as a whole, for its
+          v1 and operator-directed AVS-wide submissions: the operators that count that day are
+          the members of any of its operator sets (their union, given ascending and proven
+          complete against the sets' member counts), with each one's operator-AVS split.
 @dev Bounded: MAX_ENTRIES submissions since the first one still running at the base, MAX_DAYS
      recorded set-days in the leaf's token, MAX_DIRECTED operator-directed submissions counted,
-     64 members a set. v1 and operator-directed AVS-wide submissions in the leaf's token and
-     window are not recomputed (reverts).
+     64 members a set (or operators an AVS).
 """
 
 from ..interfaces import ITypes
@@ -41,6 +45,7 @@ from ..interfaces import IRewardsCoordinator as IRC
 from ..interfaces import IDelegationManager
 
 MAX_OPERATORS: constant(uint256) = 64
+MAX_AVS_SETS: constant(uint256) = 32  # operator sets of an AVS an AVS day record reads
 MAX_STRATEGIES: constant(uint256) = 32
 MAX_ENTRIES: constant(uint256) = 32
 MAX_DAYS: constant(uint256) = 32
@@ -56,6 +61,8 @@ MASK32: constant(uint256) = 2**32 - 1
 MASK64: constant(uint256) = 2**64 - 1
 MASK160: constant(uint256) = 2**160 - 1
 TOO_LARGE: constant(uint256) = 1  # the record's hash part for a set of more than 64 members
+# (until its member list is recorded in chunks) or an AVS of more than 64 operators
+LARGE: constant(uint256) = 1 << 64  # flag of a record whose member list was recorded in chunks
 
 KIND_AVS: constant(uint8) = 0
 KIND_UNIQUE: constant(uint8) = 1
@@ -78,11 +85,15 @@ interface ICoordinator:
     def avsRootCount(avs: address) -> uint256: view
     def submissionRecord(avs: address, nonce: uint256) -> uint256: view
     def getOperatorSetSplit(operator: address, operatorSet: ITypes.OperatorSet) -> uint16: view
+    def getOperatorAVSSplit(operator: address, avs: address) -> uint16: view
     def voidRoot(rootIndex: uint32): nonpayable
 
 
 interface IMembers:
     def getMemberCount(operatorSet: ITypes.OperatorSet) -> uint256: view
+    def getOperatorSetCount(avs: address) -> uint256: view
+    def isOperatorSet(operatorSet: ITypes.OperatorSet) -> bool: view
+    def isMemberOfOperatorSet(operator: address, operatorSet: ITypes.OperatorSet) -> bool: view
     def getMembers(operatorSet: ITypes.OperatorSet, start: uint256, length: uint256) -> DynArray[address, 1024]: view
     def getAllocatedStakeAt(operatorSet: ITypes.OperatorSet, operators: DynArray[address, 1], strategies: DynArray[address, MAX_STRATEGIES], blockNumber: uint32) -> DynArray[DynArray[uint256, MAX_STRATEGIES], 1]: view
 
@@ -159,6 +170,15 @@ event DayRecorded:
     splits: DynArray[uint16, MAX_OPERATORS]
 
 
+event AVSDayRecorded:
+    avs: indexed(address)
+    day: indexed(uint256)
+    blockNumber: uint256
+    operatorSetIds: DynArray[uint32, MAX_AVS_SETS]
+    operators: DynArray[address, MAX_OPERATORS + 1]
+    splits: DynArray[uint16, MAX_OPERATORS]
+
+
 event BondDeposited:
     updater: indexed(address)
     amount: uint256
@@ -195,7 +215,8 @@ SLASH_RECIPIENT: public(immutable(address))
 # through `earnedOnDay` and ends in `slashFor`.
 STEP_CHALLENGER: public(immutable(address))
 
-# keccak(avs, set id) -> day start -> hash(members, splits) >> 64 << 64 | block (0: not recorded).
+# keccak(avs, set id) -> day start -> hash(members, splits) >> 64 << 64 | block (0: not recorded);
+# keccak(avs) -> the same for the AVS's operators (recordAVSDay).
 dayRecord: public(HashMap[bytes32, HashMap[uint256, uint256]])
 bondOf: public(HashMap[address, uint256])
 # updater -> the latest activation of the roots it posted (its bond is locked until then).
@@ -275,7 +296,7 @@ def _set_key(avs: address, set_id: uint32) -> bytes32:
 @internal
 @pure
 def _snapshot_hash(members: DynArray[address, MAX_OPERATORS], splits: DynArray[uint16, MAX_OPERATORS]) -> uint256:
-    return convert(keccak256(abi_encode(members, splits)), uint256) >> 64 << 64
+    return convert(keccak256(abi_encode(members, splits)), uint256) >> 65 << 65
 
 
 @external
@@ -304,6 +325,77 @@ def recordDay(operatorSet: ITypes.OperatorSet):
     blk: uint256 = block.number - 1
     self.dayRecord[key][day] = word | blk
     log DayRecorded(avs=operatorSet.avs, operatorSetId=operatorSet.id, day=day, blockNumber=blk, members=members, splits=splits)
+
+
+@external
+def completeMembers(key: bytes32, day: uint256, word: uint256):
+    """
+    @notice RewardsChallengeSteps' recordMembers: the member list of a pending large set-day
+            (recordDay found more than 64 members) is complete; `word` is its record (the
+            list's chained hash with the LARGE flag, the day's block).
+    """
+    assert msg.sender == STEP_CHALLENGER, "unauthorized caller"
+    old: uint256 = self.dayRecord[key][day]
+    assert old >> 64 == TOO_LARGE and word & MASK64 == old & MASK64 and word & LARGE != 0, "no member list pending"
+    self.dayRecord[key][day] = word
+
+
+@internal
+@pure
+def _avs_key(avs: address) -> bytes32:
+    return keccak256(abi_encode(avs))
+
+
+@external
+def recordAVSDay(avs: address, day: uint256, operatorSetIds: DynArray[uint32, MAX_AVS_SETS], operators: DynArray[address, MAX_OPERATORS + 1]):
+    """
+    @notice Fix, for the current day, the block that stands for it and the operators that count
+            for the AVS's v1 and operator-directed AVS-wide submissions: the members of any of
+            its operator sets, with their operator-AVS splits; anyone, the first call of the day.
+    @dev The caller gives the union; the contract proves it: every set of the AVS given once
+         (as many ids as it created, ascending, each a set), the operators strictly ascending,
+         each a member of at least one of them, and their memberships summing to the sets'
+         member counts (so none is missing). 65 operators so proven record the AVS as too large
+         (its days then are not recomputed, as a set of more than 64 members).
+    @param day The current day's start (a call landing on another day is refused).
+    @param operatorSetIds Every operator set id of the AVS, ascending.
+    @param operators The operators of the AVS now (the union), ascending.
+    """
+    iv: uint256 = CALCULATION_INTERVAL_SECONDS
+    assert day == block.timestamp // iv * iv, "wrong day"
+    key: bytes32 = self._avs_key(avs)
+    assert self.dayRecord[key][day] == 0, "day already recorded"
+    assert len(operatorSetIds) == staticcall IMembers(allocationManager).getOperatorSetCount(avs), "missing operator set"
+    total: uint256 = 0
+    for k: uint256 in range(len(operatorSetIds), bound=MAX_AVS_SETS):
+        assert k == 0 or operatorSetIds[k] > operatorSetIds[k - 1], "operator sets not ascending"
+        opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=avs, id=operatorSetIds[k])
+        assert staticcall IMembers(allocationManager).isOperatorSet(opset), "not an operator set"
+        total += staticcall IMembers(allocationManager).getMemberCount(opset)
+    covered: uint256 = 0
+    members: DynArray[address, MAX_OPERATORS] = []
+    splits: DynArray[uint16, MAX_OPERATORS] = []
+    for i: uint256 in range(len(operators), bound=MAX_OPERATORS + 1):
+        op: address = operators[i]
+        if i != 0:
+            assert op != operators[i - 1], "duplicate operator"
+            assert convert(op, uint256) > convert(operators[i - 1], uint256), "operators not ascending"
+        c: uint256 = 0
+        for id: uint32 in operatorSetIds:
+            if staticcall IMembers(allocationManager).isMemberOfOperatorSet(op, ITypes.OperatorSet(avs=avs, id=id)):
+                c += 1
+        assert c != 0, "not an operator of the avs"
+        covered += c
+        if i < MAX_OPERATORS:
+            members.append(op)
+            splits.append(staticcall ICoordinator(rewardsCoordinator).getOperatorAVSSplit(op, avs))
+    word: uint256 = TOO_LARGE << 64
+    if len(operators) <= MAX_OPERATORS:
+        assert covered == total, "missing operator"
+        word = self._snapshot_hash(members, splits)
+    blk: uint256 = block.number - 1
+    self.dayRecord[key][day] = word | blk
+    log AVSDayRecorded(avs=avs, day=day, blockNumber=blk, operatorSetIds=operatorSetIds, operators=operators, splits=splits)
 
 
 # ------------------------------------------------------------------ proofs
@@ -440,7 +532,6 @@ def _day(kind: uint8, opset: ITypes.OperatorSet, sams: DynArray[IRC.StrategyAndM
     # to it (KIND_DIRECTED_SET: directed_j to member j, directed_e to the earner), times interval
     # / duration; its commission by its recorded split; the rest to its stakers by delegated
     # weight over its delegated weight.
-    iv: uint256 = CALCULATION_INTERVAL_SECONDS
     weights: DynArray[uint256, MAX_OPERATORS] = []
     total: uint256 = 0
     if kind != KIND_DIRECTED_SET:
@@ -462,26 +553,70 @@ def _day(kind: uint8, opset: ITypes.OperatorSet, sams: DynArray[IRC.StrategyAndM
         op: address = snap.members[i]
         if i != j and op != earner:
             continue
-        share: uint256 = 0
+        w: uint256 = 0
+        directed: uint256 = directed_e
         if kind != KIND_DIRECTED_SET:
-            share = (weights[i] * PRECISION // total) * amount * iv // (duration * PRECISION)
+            w = weights[i]
         elif i == j:
-            share = directed_j * iv // duration
-        else:
-            share = directed_e * iv // duration
-        if share == 0:
-            continue
-        cut: uint256 = share * convert(snap.splits[i], uint256) // ONE_HUNDRED_IN_BIPS
-        if op == earner:
-            out += cut
-        if i == j:
-            d: uint256 = 0
-            if kind == KIND_TOTAL:
-                d = weights[i]
-            else:
-                d = self._weight(sams, empty(address), op, blk)
-            out += (ws * PRECISION // d) * (share - cut) // PRECISION
+            directed = directed_j
+        out += self._member_pay(kind, sams, amount, duration, blk, total, w, snap.splits[i], directed, op, earner, i == j, ws)
     return out
+
+
+@internal
+@view
+def _member_pay(kind: uint8, sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES], amount: uint256, duration: uint256, blk: uint256, total: uint256, w: uint256, split: uint16, directed: uint256, op: address, earner: address, is_j: bool, ws: uint256) -> uint256:
+    # What `earner` gets from member `op`'s share of the day (by weight w of total, or the
+    # amount directed to it): its commission when it is the earner, its staker part (weight ws
+    # over op's delegated weight) when it is the earner's operator (is_j).
+    iv: uint256 = CALCULATION_INTERVAL_SECONDS
+    share: uint256 = directed * iv // duration
+    if kind != KIND_DIRECTED_SET:
+        share = (w * PRECISION // total) * amount * iv // (duration * PRECISION)
+    if share == 0:
+        return 0
+    cut: uint256 = share * convert(split, uint256) // ONE_HUNDRED_IN_BIPS
+    out: uint256 = 0
+    if op == earner:
+        out += cut
+    if is_j:
+        d: uint256 = w
+        if kind != KIND_TOTAL:
+            d = self._weight(sams, empty(address), op, blk)
+        out += (ws * PRECISION // d) * (share - cut) // PRECISION
+    return out
+
+
+@external
+@view
+def memberPay(kind: uint8, sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES], amount: uint256, duration: uint256, blk: uint256, total: uint256, w: uint256, split: uint16, directed: uint256, op: address, earner: address, is_j: bool, ws: uint256) -> uint256:
+    """
+    @notice The day rule's payout to `earner` from one member (for the steps' days folded in
+            chunks): `kind` KIND_TOTAL, KIND_UNIQUE or KIND_DIRECTED_SET.
+    """
+    return self._member_pay(kind, sams, amount, duration, blk, total, w, split, directed, op, earner, is_j, ws)
+
+
+@external
+@view
+def memberWeights(kind: uint8, opset: ITypes.OperatorSet, sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES], earner: address, op: address, blk: uint256, withStaker: bool) -> (uint256, uint256):
+    """
+    @notice A member's weight by the day rule of `kind` (delegated for KIND_TOTAL, allocated
+            for KIND_UNIQUE, 0 for KIND_DIRECTED_SET) at `blk`, and (when asked) `earner`'s
+            delegated weight with it.
+    """
+    w: uint256 = 0
+    if kind == KIND_UNIQUE:
+        strategies: DynArray[address, MAX_STRATEGIES] = []
+        for sm: IRC.StrategyAndMultiplier in sams:
+            strategies.append(sm.strategy)
+        w = self._allocated(opset, sams, strategies, op, blk)
+    elif kind == KIND_TOTAL:
+        w = self._weight(sams, empty(address), op, blk)
+    ws: uint256 = 0
+    if withStaker:
+        ws = self._weight(sams, earner, op, blk)
+    return w, ws
 
 
 @internal
@@ -490,7 +625,12 @@ def _earned_on_day(kind: uint8, opset: ITypes.OperatorSet, sams: DynArray[IRC.St
     # One recorded set-day of a submission (`record`: the day's word, nonzero): the snapshot
     # checked against it, the earner's operator found (from the hint), the amounts directed to
     # that operator and to the earner (`rewards`, KIND_DIRECTED_SET only), then _day.
-    assert record >> 64 != TOO_LARGE, "operator set too large"
+    assert record & LARGE == 0, "operator set too large"  # (a list recorded in chunks: in steps)
+    rule: uint8 = kind  # an AVS-wide day weighs its recorded operators as a set's day its members
+    if kind == KIND_AVS:
+        rule = KIND_TOTAL
+    elif kind == KIND_DIRECTED_AVS:
+        rule = KIND_DIRECTED_SET
     assert len(snap.members) == len(snap.splits) and self._snapshot_hash(snap.members, snap.splits) == record >> 64 << 64, "snapshot mismatch"
     blk: uint256 = record & MASK64
     j: uint256 = 0
@@ -503,7 +643,7 @@ def _earned_on_day(kind: uint8, opset: ITypes.OperatorSet, sams: DynArray[IRC.St
             directed_j = r.amount
         if r.operator == earner:
             directed_e = r.amount
-    return self._day(kind, opset, sams, amount, duration, snap, blk, earner, j, ws, directed_j, directed_e)
+    return self._day(rule, opset, sams, amount, duration, snap, blk, earner, j, ws, directed_j, directed_e)
 
 
 @external
@@ -512,7 +652,8 @@ def earnedOnDay(kind: uint8, opset: ITypes.OperatorSet, sams: DynArray[IRC.Strat
     """
     @notice What `earner` earns from one recorded day of an operator-set submission (the rule
             above), for the step challenger; reverts on a snapshot that is not the record's.
-    @param kind KIND_TOTAL, KIND_UNIQUE or KIND_DIRECTED_SET (its operator rewards in `rewards`).
+    @param kind The submission's kind (KIND_AVS weighs as KIND_TOTAL; KIND_DIRECTED_SET and
+           KIND_DIRECTED_AVS take their operator rewards in `rewards`).
     @param record The day's dayRecord word (nonzero).
     @param hint The operator the earner was delegated to that day (tried first).
     """
@@ -643,15 +784,17 @@ def challengeRoot(rootIndex: uint32, position: uint256, basePosition: uint256, e
         if first >= last:
             continue
         sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES] = e.submission.strategiesAndMultipliers
-        if e.kind == KIND_DIRECTED_SET:
+        is_directed: bool = e.kind == KIND_DIRECTED_SET or e.kind == KIND_DIRECTED_AVS
+        if is_directed:
             assert nd < len(directed), "directed submission missing"
             assert keccak256(abi_encode(avs, nonce, directed[nd])) == e.submissionHash, "submission mismatch"
             sams = directed[nd].strategiesAndMultipliers
             nd += 1
         else:
-            assert e.kind == KIND_TOTAL or e.kind == KIND_UNIQUE, "avs submissions not challengeable"
             assert keccak256(abi_encode(avs, nonce, e.submission)) == e.submissionHash, "submission mismatch"
         key: bytes32 = self._set_key(avs, e.operatorSetId)
+        if e.kind == KIND_AVS or e.kind == KIND_DIRECTED_AVS:
+            key = self._avs_key(avs)  # the AVS's day records: its operators (recordAVSDay)
         for n: uint256 in range(MAX_SUBMISSION_DAYS):
             d: uint256 = first + n * iv
             if d >= last:
@@ -665,7 +808,7 @@ def challengeRoot(rootIndex: uint32, position: uint256, basePosition: uint256, e
             assert convert(di.snapshot, uint256) < len(snapshots), "invalid snapshot index"
             opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=avs, id=e.operatorSetId)
             snap: uint256 = convert(di.snapshot, uint256)
-            if e.kind == KIND_DIRECTED_SET:  # (no local copy of the operator rewards: memory)
+            if is_directed:  # (no local copy of the operator rewards: memory)
                 expected += self._earned_on_day(e.kind, opset, sams, 0, convert(e.duration, uint256), record, snapshots[snap], earner, di.operator, directed[nd - 1].operatorRewards)
             else:
                 expected += self._earned_on_day(e.kind, opset, sams, e.submission.amount, convert(e.duration, uint256), record, snapshots[snap], earner, di.operator, [])

@@ -214,9 +214,14 @@ MAX_DIRECTED = 4
 # Recorded days a continueChallenge step folds by default: a unique-stake day of a 64-operator set
 # costs about 3.2 M gas (docs/rewards.md), so 4 such days stay near 13 M.
 DAYS_PER_STEP = 4
-# The kinds a challenge recomputes (the operator-set forms); v1 and operator-directed AVS-wide
-# submissions weigh every staker of every operator and are not recomputed.
-RECOMPUTED = (KIND_TOTAL, KIND_UNIQUE, KIND_DIRECTED_SET)
+# The kinds a challenge recomputes: all of them (v1 and operator-directed AVS-wide submissions from
+# the AVS's day records, recordAVSDay: the operators of any of its sets that day).
+RECOMPUTED = (KIND_AVS, KIND_TOTAL, KIND_UNIQUE, KIND_DIRECTED_AVS, KIND_DIRECTED_SET)
+AVS_KINDS = (KIND_AVS, KIND_DIRECTED_AVS)
+DIRECTED_KINDS = (KIND_DIRECTED_AVS, KIND_DIRECTED_SET)
+# The set id standing for the AVS's own day records in day_records' keys.
+AVS_RECORD = None
+MAX_OPERATORS = 64
 MASK32 = (1 << 32) - 1
 ZERO = "0x" + "00" * 20
 EMPTY_SUBMISSION: tuple = ([], ZERO, 0, 0, 0)
@@ -294,24 +299,82 @@ def _sub_tuple(sub: Any) -> tuple:
     return tuple(vals)
 
 
+def record_set(s: Submission) -> int | None:
+    """Whose day records pay submission `s`: its operator set's id, or AVS_RECORD (the AVS's
+    operators, ``recordAVSDay``) for a v1 or operator-directed AVS-wide submission."""
+    return AVS_RECORD if s.kind in AVS_KINDS else s.set_id
+
+
+def _record_key(avs: str, set_id: int | None) -> bytes:
+    # the challenger's dayRecord key: keccak(avs, set id), or keccak(avs) for the AVS's records
+    if set_id is AVS_RECORD:
+        return Web3.keccak(abi_encode(["address"], [avs]))
+    return Web3.keccak(abi_encode(["address", "uint32"], [avs, set_id]))
+
+
 @dataclass(frozen=True)
 class DayRecord:
+    """A recorded day: its block, the members (or the AVS's operators) and their splits.
+    ``too_large``: not recomputable (a set of more than 64 members whose list nobody completed
+    with ``recordMembers``, or an AVS of more than 64 operators); ``chunked``: the list was
+    recorded in chunks (a challenge folds it with ``foldMembers``)."""
+
     block: int
     members: tuple[str, ...]
     splits: tuple[int, ...]
     too_large: bool
+    chunked: bool = False
 
 
-def day_records(d: sdk.Deployment, avs: str) -> dict[tuple[int, int], DayRecord]:
-    """(set id, day) -> the block, members and splits recorded for it (``recordDay``)."""
+LARGE = 1 << 64  # a record word's flag: the member list recorded in chunks (recordMembers)
+MEMBERS_PER_CHUNK = 64  # members a recordMembers or foldMembers call takes
+
+
+def _chunked_word(word: int) -> bool:
+    return bool(word & LARGE) and word >> 65 != 0
+
+
+def steps_contract(d: sdk.Deployment) -> Any:
+    return d.contract(STEPS_KEY, ctype="RewardsChallengeSteps")
+
+
+def _chunked_lists(st: Any, a: str) -> dict[tuple[int, int], tuple[tuple, tuple]]:
+    # (set id, day) -> the members and splits of the first recorder that completed the list
+    lists: dict[tuple, list] = {}
+    done: dict[tuple[int, int], tuple[tuple, tuple]] = {}
+    for ev in st.events.MembersRecorded().get_logs(from_block=0, argument_filters={"avs": a}):
+        g = ev["args"]
+        k = (g["operatorSetId"], g["day"], g["recorder"])
+        row = lists.setdefault(k, [[], []])
+        row[0].extend(g["members"])
+        row[1].extend(g["splits"])
+        if g["folded"] == g["count"] and k[:2] not in done:
+            done[k[:2]] = (tuple(row[0]), tuple(row[1]))
+    return done
+
+
+def day_records(d: sdk.Deployment, avs: str) -> dict[tuple[int | None, int], DayRecord]:
+    """(set id, day) -> the block, members and splits recorded for it (``recordDay``), and
+    (AVS_RECORD, day) -> the AVS's operators and their AVS splits (``recordAVSDay``)."""
     ch, a = challenger(d), _checksum(avs, "avs")
     out = {}
+    chunked = None
     for ev in ch.events.DayRecorded().get_logs(from_block=0, argument_filters={"avs": a}):
         g = ev["args"]
-        key = Web3.keccak(abi_encode(["address", "uint32"], [a, g["operatorSetId"]]))
-        too_large = ch.functions.dayRecord(key, g["day"]).call() >> 64 == 1
+        word = ch.functions.dayRecord(_record_key(a, g["operatorSetId"]), g["day"]).call()
+        members, splits = tuple(g["members"]), tuple(g["splits"])
+        if _chunked_word(word):
+            chunked = _chunked_lists(steps_contract(d), a) if chunked is None else chunked
+            members, splits = chunked[(g["operatorSetId"], g["day"])]
         out[(g["operatorSetId"], g["day"])] = DayRecord(
-            g["blockNumber"], tuple(g["members"]), tuple(g["splits"]), too_large
+            g["blockNumber"], members, splits, word >> 64 == 1, _chunked_word(word)
+        )
+    for ev in ch.events.AVSDayRecorded().get_logs(from_block=0, argument_filters={"avs": a}):
+        g = ev["args"]
+        ops = tuple(g["operators"])
+        too_large = len(ops) > MAX_OPERATORS
+        out[(AVS_RECORD, g["day"])] = DayRecord(
+            g["blockNumber"], () if too_large else ops, tuple(g["splits"]), too_large
         )
     return out
 
@@ -333,11 +396,80 @@ def record_days(d: sdk.Deployment, account: Any, avs: str) -> list[int]:
             or s.kind == KIND_DIRECTED_SET
         }
     ):
-        key = Web3.keccak(abi_encode(["address", "uint32"], [a, set_id]))
-        if ch.functions.dayRecord(key, today).call() == 0:
+        if ch.functions.dayRecord(_record_key(a, set_id), today).call() == 0:
             sdk.send(d, account, ch.functions.recordDay((a, set_id)), "recordDay")
             done.append(set_id)
+        if ch.functions.dayRecord(_record_key(a, set_id), today).call() >> 64 == 1:
+            record_members(d, account, a, set_id, today)
     return done
+
+
+def record_members(d: sdk.Deployment, account: Any, avs: str, set_id: int, day: int) -> list[int]:
+    """Complete the member list of a set-day too large for ``recordDay`` (more than 64 members):
+    the members at the day's recorded block, ascending, ``recordMembers`` 64 at a time from where
+    this account's own list stopped; returns each call's gas."""
+    ch, st, am = challenger(d), steps_contract(d), d.contract("allocation_manager")
+    a = _checksum(avs, "avs")
+    key = _record_key(a, set_id)
+    word = ch.functions.dayRecord(key, day).call()
+    if word >> 64 != 1:
+        raise ChainInputError(f"set {set_id} of {a} has no member list pending for day {day}")
+    blk = word & ((1 << 64) - 1)
+    n = am.functions.getMemberCount((a, set_id)).call()
+    now = set()
+    for start in range(0, n, MAX_OPERATORS):
+        now.update(am.functions.getMembers((a, set_id), start, MAX_OPERATORS).call())
+    members = sorted(
+        (m for m in now if am.functions.isMemberOfOperatorSetAt(m, (a, set_id), blk).call()),
+        key=lambda m: int(m, 16),
+    )
+    pid = Web3.keccak(abi_encode(["bytes32", "uint256", "address"], [key, day, account.address]))
+    done = (st.functions.largeProgress(pid).call() >> 160) & MASK32
+    rest, gas = members[done:], []
+    for k in range(0, len(rest), MEMBERS_PER_CHUNK):
+        last = k + MEMBERS_PER_CHUNK >= len(rest)
+        fn = st.functions.recordMembers((a, set_id), day, rest[k : k + MEMBERS_PER_CHUNK], last)
+        gas.append(sdk.send(d, account, fn, f"recordMembers {k // MEMBERS_PER_CHUNK}")["gasUsed"])
+    return gas
+
+
+def avs_operators(d: sdk.Deployment, avs: str) -> tuple[list[int], list[str]]:
+    """Every operator set id of `avs` (ascending) and the members of any of them now (their union,
+    ascending by address): ``recordAVSDay``'s arguments."""
+    am, a = d.contract("allocation_manager"), _checksum(avs, "avs")
+    ids = sorted(
+        {
+            ev["args"]["operatorSet"]["id"]
+            for ev in am.events.OperatorSetCreated().get_logs(from_block=0)
+            if ev["args"]["operatorSet"]["avs"].lower() == a.lower()
+        }
+    )
+    ops: set[str] = set()
+    for i in ids:
+        n = am.functions.getMemberCount((a, i)).call()
+        for start in range(0, n, MAX_OPERATORS):
+            ops.update(am.functions.getMembers((a, i), start, MAX_OPERATORS).call())
+    return ids, sorted((Web3.to_checksum_address(o) for o in ops), key=lambda o: int(o, 16))
+
+
+def record_avs_day(d: sdk.Deployment, account: Any, avs: str) -> bool:
+    """Record today for `avs` as a whole (``recordAVSDay``: its operators, for its v1 and
+    operator-directed AVS-wide submissions) when a v1 submission pays today or an AVS-wide
+    operator-directed one has paid before, and nobody recorded it yet; True when it did. More than
+    64 operators: the first 65 are given, which records the AVS as too large."""
+    ch, a = challenger(d), _checksum(avs, "avs")
+    iv = ch.functions.CALCULATION_INTERVAL_SECONDS().call()
+    today = _now(d) // iv * iv
+    needed = any(
+        (s.kind == KIND_AVS and s.start <= today < s.start + s.duration) or s.kind == KIND_DIRECTED_AVS
+        for s in submissions(d, a)
+    )
+    if not needed or ch.functions.dayRecord(_record_key(a, AVS_RECORD), today).call() != 0:
+        return False
+    ids, ops = avs_operators(d, a)
+    fn = ch.functions.recordAVSDay(a, today, ids, ops[: MAX_OPERATORS + 1])
+    sdk.send(d, account, fn, "recordAVSDay")
+    return True
 
 
 class _Chain:
@@ -374,12 +506,14 @@ class _Chain:
         return self._al[k]
 
     def day(self, avs: str, s: Submission, rec: DayRecord, iv: int) -> calc.DayResult:
-        """What one recorded day of submission `s` (an operator-set form) pays, by the rule
-        RewardsRootChallenger recomputes (:mod:`offchain.rewards.calc`)."""
+        """What one recorded day of submission `s` pays, by the rule RewardsRootChallenger
+        recomputes (:mod:`offchain.rewards.calc`): a v1 submission's day as a total-stake one and
+        an AVS-wide operator-directed one as an operator-set one, over the AVS's recorded operators
+        with their AVS splits (`rec` is then the AVS's day record)."""
         sams, blk = list(s.sub[0]), rec.block
         splits = dict(zip(rec.members, rec.splits, strict=True))
         delegated = {op: self.operator_weight(sams, op, blk) for op in rec.members}
-        if s.kind == KIND_DIRECTED_SET:
+        if s.kind in DIRECTED_KINDS:
             amounts = {Web3.to_checksum_address(op): a for op, a in s.sub[2]}
             paid = [op for op in rec.members if amounts.get(op)]
         elif s.kind == KIND_UNIQUE:
@@ -390,7 +524,7 @@ class _Chain:
         stakers = {
             op: {st: self.staker_weight(sams, st, op, blk) for st in self.stakers_of(op)} for op in paid
         }
-        if s.kind == KIND_DIRECTED_SET:
+        if s.kind in DIRECTED_KINDS:
             return calc.operator_directed_day(
                 amounts, s.duration, rec.members, delegated, stakers, splits, iv
             )
@@ -410,7 +544,7 @@ class _Chain:
 class RootCheck:
     """One pending root checked against the chain: the root, the AVS's roots before it, its base
     (the newest active one), the expected cumulative earnings per token and the tokens that cannot
-    be recomputed on-chain (v1 or operator-directed AVS-wide submissions in the window)."""
+    be recomputed on-chain (a day of more than 64 members or operators in the window)."""
 
     root: RootInfo
     position: int
@@ -450,8 +584,9 @@ def recompute(
     (`base_tree`, its published distribution) plus every operator-set submission's recorded days
     since (:meth:`_Chain.day`: :func:`offchain.rewards.calc.total_stake_day`, ``unique_stake_day``
     or ``operator_directed_day`` at each day's recorded block, members and splits; a day never
-    recorded pays nothing). Also returns the tokens that cannot be recomputed (v1 or
-    operator-directed AVS-wide submissions in the window; a set too large)."""
+    recorded pays nothing; a v1 or operator-directed AVS-wide submission's days are the AVS's own
+    records). Also returns the tokens that cannot be recomputed (a day of a set, or of an AVS,
+    recorded as too large)."""
     rc, ch = coordinator(d), challenger(d)
     base_count, base_end, expected = 0, 0, {}
     if base is not None:
@@ -471,11 +606,8 @@ def recompute(
         if first >= last:
             continue
         token = s.token.lower()
-        if s.kind not in RECOMPUTED:
-            unsupported.add(token)
-            continue
         for day in range(first, last, iv):
-            rec = records.get((s.set_id, day))
+            rec = records.get((record_set(s), day))
             if rec is None:
                 continue  # never recorded: the day pays nothing
             if rec.too_large:
@@ -546,6 +678,9 @@ class _Chunk:
     snapshots: list = field(default_factory=list)
     days: list = field(default_factory=list)
     directed: list = field(default_factory=list)
+    # a day recorded in chunks at the cursor instead: (entry, [directed], [(members, splits)...]),
+    # one foldMembers per member chunk
+    fold: tuple | None = None
 
     def add_day(self, snap: tuple, hint: str) -> None:
         if snap not in self.snapshots:
@@ -570,14 +705,35 @@ class ChallengeInputs:
 
     def one_transaction(self) -> list | None:
         """challengeRoot's arguments, or None when the leaf needs several transactions."""
-        if len(self.chunks) != 1:
+        if len(self.chunks) != 1 or self.chunks[0].fold is not None:
             return None
         c = self.chunks[0]
         return [*self.head, c.entries, c.snapshots, c.days, c.directed]
 
     def step_args(self) -> list[list]:
-        """Each step's continueChallenge arguments, after (root index, earner, token)."""
-        return [[c.from_nonce, c.from_day, c.entries, c.snapshots, c.days, c.directed] for c in self.chunks]
+        """Each continueChallenge step's arguments, after (root index, earner, token)."""
+        return [
+            [c.from_nonce, c.from_day, c.entries, c.snapshots, c.days, c.directed]
+            for c in self.chunks
+            if c.fold is None
+        ]
+
+    def calls(self) -> list[tuple[str, list]]:
+        """Every step in order, (function, arguments after (root index, earner, token)):
+        ``continueChallenge`` or, for a day recorded in chunks, ``foldMembers`` per member chunk."""
+        out: list[tuple[str, list]] = []
+        for c in self.chunks:
+            if c.fold is None:
+                out.append(
+                    (
+                        "continueChallenge",
+                        [c.from_nonce, c.from_day, c.entries, c.snapshots, c.days, c.directed],
+                    )
+                )
+                continue
+            entry, directed, parts = c.fold
+            out.extend(("foldMembers", [entry, directed, list(m), list(sp)]) for m, sp in parts)
+        return out
 
 
 def challenge_inputs(
@@ -614,7 +770,7 @@ def challenge_inputs(
     chunks = [_Chunk(lo, 0)]
     for s in subs[lo:]:
         counted = s.kind in RECOMPUTED and s.token.lower() == t.lower()
-        inline = counted and s.kind != KIND_DIRECTED_SET
+        inline = counted and s.kind not in DIRECTED_KINDS
         entry = (
             s.kind,
             s.set_id,
@@ -625,7 +781,7 @@ def challenge_inputs(
             s.sub if inline else EMPTY_SUBMISSION,
         )
         first, last = _window(s, check.base_count, base_end, r.rewards_calculation_end, iv)
-        directed = counted and first < last and s.kind == KIND_DIRECTED_SET
+        directed = counted and first < last and s.kind in DIRECTED_KINDS
         cur = chunks[-1]
         if len(cur.entries) == MAX_ENTRIES or (directed and len(cur.directed) == MAX_DIRECTED):
             cur = _Chunk(s.nonce, 0)
@@ -635,14 +791,27 @@ def challenge_inputs(
             cur.directed.append(s.sub)
         if not counted or first >= last:
             continue
-        key = Web3.keccak(abi_encode(["address", "uint32"], [a, s.set_id]))
+        key = _record_key(a, record_set(s))
         sams = list(s.sub[0])
         for day in range(first, last, iv):
             word = ch.functions.dayRecord(key, day).call()
             if word == 0:
                 continue
             blk = word & ((1 << 64) - 1)
-            rec = records[(s.set_id, day)]
+            rec = records[(record_set(s), day)]
+            if rec.chunked:  # the running step stops at this day; its members are folded in chunks
+                if not cur.days and (cur.from_nonce, cur.from_day) == (s.nonce, day):
+                    chunks.pop()  # the cursor is already here: nothing to continue first
+                parts = [
+                    (rec.members[k : k + MEMBERS_PER_CHUNK], rec.splits[k : k + MEMBERS_PER_CHUNK])
+                    for k in range(0, len(rec.members), MEMBERS_PER_CHUNK)
+                ]
+                chunks.append(_Chunk(s.nonce, day, fold=(entry, [s.sub] if directed else [], parts)))
+                cur = _Chunk(s.nonce, day + iv, [entry], directed=[s.sub] if directed else [])
+                if day + iv >= last:
+                    cur = _Chunk(s.nonce + 1, 0)
+                chunks.append(cur)
+                continue
             snap = (list(rec.members), list(rec.splits))
             hint = ZERO
             if e in rec.members:
@@ -656,6 +825,8 @@ def challenge_inputs(
                 cur = _Chunk(s.nonce, day, [entry], directed=[s.sub] if directed else [])
                 chunks.append(cur)
             cur.add_day(snap, hint)
+    while len(chunks) > 1 and chunks[-1].fold is None and not chunks[-1].entries:
+        chunks.pop()  # nothing left after the last day folded in chunks
     none = ((False, (0, b"", ZERO, b"\0" * 32, False), False, (0, b"", ZERO, b"\0" * 32, False)),) * 2
     base_proof = base_tree.amount_proof(e, t) if base_tree is not None else none
     head = [r.index, check.position, check.base_position, e, t, tree.amount_proof(e, t), base_proof, lo]
@@ -723,14 +894,14 @@ def challenge(
         receipt = sdk.send(d, account, challenger(d).functions.challengeRoot(*args), "challengeRoot")
         return _verdict(d, check, [receipt])
     inputs = challenge_inputs(d, check, tree, base_tree, earner, token, days_per_step)
-    st = d.contract(STEPS_KEY, ctype="RewardsChallengeSteps").functions
+    st = steps_contract(d).functions
     i, e, t = check.root.index, inputs.head[3], inputs.head[4]
     receipts = [sdk.send(d, account, st.beginChallenge(*inputs.head), "beginChallenge")]
-    for k, args in enumerate(inputs.step_args()):
-        receipts.append(sdk.send(d, account, st.continueChallenge(i, e, t, *args), f"continueChallenge {k}"))
+    for k, (name, args) in enumerate(inputs.calls()):
+        receipts.append(sdk.send(d, account, getattr(st, name)(i, e, t, *args), f"{name} {k}"))
     receipts.append(sdk.send(d, account, st.finishChallenge(i, e, t), "finishChallenge"))
     out = _verdict(d, check, receipts)
-    out["steps"] = len(inputs.chunks)
+    out["steps"] = len(inputs.calls())
     out["step_gas"] = [r["gasUsed"] for r in receipts]
     return out
 
@@ -770,6 +941,7 @@ def watch_once(
     if record and account is not None:
         for a in watched:
             record_days(d, account, a)
+            record_avs_day(d, account, a)
     now = _now(d)
     out: list[dict[str, Any]] = []
     for r in roots:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 
+import ape
 import pytest
 from eth_account import Account
 from hypothesis import given
@@ -32,40 +33,15 @@ AMOUNT = 2_000 * WAD
 
 
 class ChallengeWorld:
-    def __init__(self, rw: RewardsWorld, chain):
+    """`avs_days`: also a set 2 of `op2` alone, `op`'s AVS split at 3,000 bips, and the AVS's
+    operators recorded (recordAVSDay) beside set 1 on both days (test_rewards_challenge_avs.py).
+    `extra`: that many more operators in set 1 (the first with 50 TKA of its own), so that its
+    days are recorded in chunks (recordMembers; test_rewards_challenge_large.py)."""
+
+    def __init__(self, rw: RewardsWorld, chain, avs_days: bool = False, extra: int = 0):
         self.rw, self.tw, self.chain = rw, rw.tw, chain
         tw = rw.tw
         self.rc, self.rch, self.steps = rw.rc, rw.rch, rw.steps
-        self.ops = [tw.op, tw.op2]
-        tw.create_sets(ids=(SET,), syms=("TKA", "TKB"))
-        for op in self.ops:
-            tw.register_operator(op)
-            tw.register_for_sets(op, ids=(SET,))
-        for s, op in ((tw.staker, tw.op), (tw.staker2, tw.op2)):
-            tw.dm.delegateTo(op, NO_SIG, SALT0, sender=s)
-        self.opset = (tw.avs.address, SET)
-        self.strats = sorted((tw.strats[s] for s in ("TKA", "TKB")), key=lambda c: int(c.address, 16))
-        self.sams = [(self.strats[0].address, WAD), (self.strats[1].address, 2 * WAD)]
-        self.deposit(tw.op, "TKA", 100 * WAD)
-        self.deposit(tw.op2, "TKB", 50 * WAD)
-        self.deposit(tw.staker, "TKA", 300 * WAD)
-        self.deposit(tw.staker2, "TKB", 70 * WAD)
-        # unique stake: op allocates half its TKA to the set, op2 a quarter of its TKA, all its TKB
-        tw.allocate(tw.op, SET, {"TKA": WAD // 2})
-        tw.allocate(tw.op2, SET, {"TKA": WAD // 4, "TKB": WAD})
-        rw.rc.setOperatorSetSplit(tw.op2, self.opset, 2_500, sender=tw.op2)
-        self.token = rw.tokens["TKB"]
-        # the first whole UTC day after op2's split is active (it activates after the activation
-        # delay: late in a UTC day, the next day would still see the default split)
-        self.day0 = (rw.now() + TEST_REWARDS.activation_delay_s) // DAY * DAY + DAY
-        self.submit(self.day0, 2 * DAY)
-        rw.advance(self.day0 + 100 - rw.now())
-        self.rch.recordDay(self.opset, sender=tw.other)
-        self.deposit(tw.staker2, "TKA", 200 * WAD)  # day 2 differs
-        rw.advance(DAY)
-        self.rch.recordDay(self.opset, sender=tw.other)
-        rw.advance(DAY)
-        self.end = self.day0 + 2 * DAY
         self.d = sdk.Deployment(
             chain_id=chain.chain_id,
             rpc_url=chain.provider.uri,
@@ -77,6 +53,64 @@ class ChallengeWorld:
                 "rewards_challenge_steps": rw.steps.address,
             },
         )
+        self.ops = [tw.op, tw.op2]
+        tw.create_sets(ids=(SET, 2) if avs_days else (SET,), syms=("TKA", "TKB"))
+        for op in self.ops:
+            tw.register_operator(op)
+            tw.register_for_sets(op, ids=(SET, 2) if avs_days and op == tw.op2 else (SET,))
+        self.extra = []
+        for _ in range(extra):
+            acct = Account.create()
+            chain.set_balance(acct.address, 10**20)
+            op = ape.accounts[acct.address]  # impersonated
+            tw.register_operator(op)
+            tw.register_for_sets(op, ids=(SET,))
+            self.extra.append(op)
+        for s, op in ((tw.staker, tw.op), (tw.staker2, tw.op2)):
+            tw.dm.delegateTo(op, NO_SIG, SALT0, sender=s)
+        self.opset = (tw.avs.address, SET)
+        self.strats = sorted((tw.strats[s] for s in ("TKA", "TKB")), key=lambda c: int(c.address, 16))
+        self.sams = [(self.strats[0].address, WAD), (self.strats[1].address, 2 * WAD)]
+        self.deposit(tw.op, "TKA", 100 * WAD)
+        self.deposit(tw.op2, "TKB", 50 * WAD)
+        self.deposit(tw.staker, "TKA", 300 * WAD)
+        self.deposit(tw.staker2, "TKB", 70 * WAD)
+        if self.extra:
+            self.deposit(self.extra[0], "TKA", 50 * WAD)
+        # unique stake: op allocates half its TKA to the set, op2 a quarter of its TKA, all its TKB
+        tw.allocate(tw.op, SET, {"TKA": WAD // 2})
+        tw.allocate(tw.op2, SET, {"TKA": WAD // 4, "TKB": WAD})
+        rw.rc.setOperatorSetSplit(tw.op2, self.opset, 2_500, sender=tw.op2)
+        if avs_days:
+            rw.rc.setOperatorAVSSplit(tw.op, tw.avs, 3_000, sender=tw.op)
+        self.token = rw.tokens["TKB"]
+        # the first whole UTC day after op2's split is active (it activates after the activation
+        # delay: late in a UTC day, the next day would still see the default split)
+        self.day0 = (rw.now() + TEST_REWARDS.activation_delay_s) // DAY * DAY + DAY
+        self.submit(self.day0, 2 * DAY)
+        rw.advance(self.day0 + 100 - rw.now())
+        self.rch.recordDay(self.opset, sender=tw.other)
+        self.record_members()
+        self.avs_days = avs_days
+        self.record_avs_day()
+        self.deposit(tw.staker2, "TKA", 200 * WAD)  # day 2 differs
+        rw.advance(DAY)
+        self.rch.recordDay(self.opset, sender=tw.other)
+        self.record_members()
+        self.record_avs_day()
+        rw.advance(DAY)
+        self.end = self.day0 + 2 * DAY
+
+    def record_members(self):
+        if self.extra:
+            day = self.rw.now() // DAY * DAY
+            rewards.record_members(self.d, key(self.tw.other), self.tw.avs.address, SET, day)
+
+    def record_avs_day(self):
+        if self.avs_days:
+            ops = sorted((o.address for o in self.ops), key=lambda a: int(a, 16))
+            day = self.rw.now() // DAY * DAY
+            self.rch.recordAVSDay(self.tw.avs, day, [SET, 2], ops, sender=self.tw.other)
 
     def deposit(self, who, sym, amount):
         tok = self.tw.tokens[sym]
@@ -355,16 +389,22 @@ def test_an_unrecorded_day_pays_nothing(cw):
         cw.end = cw.day0 + 2 * DAY
 
 
-def test_avs_wide_submissions_are_not_challengeable(cw):
+def test_an_avs_wide_submission_over_days_the_avs_never_recorded_pays_nothing(cw):
+    """Only set 1's days are recorded here, not the AVS's (recordAVSDay): an operator-directed
+    AVS-wide submission over them pays nothing, so a root paying it is wrong and voided (the AVS's
+    recorded days: test_rewards_challenge_avs.py)."""
     tw = cw.tw
     cw.submit_directed(cw.day0, DAY, {tw.op.address: 10 * WAD}, cw.token, for_set=False)
-    with pytest.raises(ChainInputError, match="not recomputed"):
-        cw.correct()
-    i, tree = cw.post({tw.staker.address: {cw.token.address: 1}})
+    dist = cw.correct()
+    bad = {e: dict(v) for e, v in dist.items()}
+    bad[tw.op.address.lower()][cw.token.address.lower()] += 9 * WAD
+    i, tree = cw.post(bad)
     check = rewards.check_root(cw.d, i)
-    assert check.unsupported == {cw.token.address.lower()}
-    args = rewards.challenge_args(cw.d, check, tree, None, tw.staker.address, cw.token.address)
-    reverts("avs submissions not challengeable", cw.rch.challengeRoot, *args, sender=cw.tw.other)
+    assert check.unsupported == set()
+    args = rewards.challenge_args(cw.d, check, tree, None, tw.op.address, cw.token.address)
+    tx = cw.rch.challengeRoot(*args, sender=cw.tw.other)
+    assert tx.events[-1].posted == tx.events[-1].recomputed + 9 * WAD
+    assert cw.rc.getDistributionRootAtIndex(i).disabled
 
 
 # ------------------------------------------------------------ unique-stake and operator-directed
