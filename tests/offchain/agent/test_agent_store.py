@@ -306,15 +306,15 @@ def test_the_default_store_is_a_file_named_by_the_agent_or_the_setting(tmp_path,
 
 
 @pytest.fixture(scope="module")
-def world(project, accounts, chain):
+def store_world(project, accounts, chain):
     return build_world(project, accounts, chain)
 
 
-def test_tasks_survive_a_restart_of_the_agent(world, tmp_path, monkeypatch):
+def test_tasks_survive_a_restart_of_the_agent(store_world, tmp_path, monkeypatch):
     """A task created, the agent stopped and started again on the same file: GetTask and
     ListTasks return it, its push config is still there, and it can still be paid; a task in the
     store that is not a task is a typed error."""
-    w, path = world, str(tmp_path / "agent.sqlite")
+    w, path = store_world, str(tmp_path / "agent.sqlite")
     fac = LocalFacilitator(w.fresh_facilitator())
     monkeypatch.setenv(settings.A2A_STORE.name, path)  # the setting chooses the file
     server = a2a_agent(w, fac, bearer_tokens=TOKENS, store=None)
@@ -357,11 +357,11 @@ def test_tasks_survive_a_restart_of_the_agent(world, tmp_path, monkeypatch):
     again.store.close()
 
 
-def test_a_corrupt_store_file_stops_the_agent_typed(world, tmp_path):
+def test_a_corrupt_store_file_stops_the_agent_typed(store_world, tmp_path):
     bad = tmp_path / "agent.sqlite"
     bad.write_bytes(b"\x00garbage" * 1000)
     with pytest.raises(E.AgentStoreError, match=str(bad)):
-        a2a_agent(world, None, store=str(bad))
+        a2a_agent(store_world, None, store=str(bad))
 
 
 def merchant(w, fac, store):
@@ -376,11 +376,11 @@ def merchant(w, fac, store):
     )
 
 
-def test_a_mandate_spent_before_a_restart_stays_spent(world, url, agent_name):
+def test_a_mandate_spent_before_a_restart_stays_spent(store_world, url, agent_name):
     """The merchant's budget memory is in its store: a mandate of 0.02 USDC pays twice, once
     before the agent restarts and once after, and is refused a third time; the receipts of each
     settled payment are kept; the first payment's transaction id is refused again."""
-    w = world
+    w = store_world
     fac = LocalFacilitator(w.fresh_facilitator())
     mandates = delegated(w, budget="0.02")
     first = merchant(w, fac, AgentStore(url, agent_name))
@@ -413,10 +413,10 @@ def test_a_mandate_spent_before_a_restart_stays_spent(world, url, agent_name):
     second.store.close()
 
 
-def test_two_agents_on_one_store_share_tasks_and_budgets(world, url, agent_name):
+def test_two_agents_on_one_store_share_tasks_and_budgets(store_world, url, agent_name):
     """Two processes of one agent (two servers) on one database: a task made on one is paid on
     the other; a budget of two payments pays once on each, and the third, on either, is refused."""
-    w = world
+    w = store_world
     fac = LocalFacilitator(w.fresh_facilitator())
     a, b = merchant(w, fac, AgentStore(url, agent_name)), merchant(w, fac, AgentStore(url, agent_name))
     mandates = delegated(w, budget="0.02")
