@@ -36,7 +36,9 @@
           (the attestation and the enclave key's enrolment by the set's stake vouch for it, no
           slash can).
         The task's creator (the receipt's client or operator; the result's app owner or enclave
-        operator) must be the agent the request names, as its owner or its agent wallet; work of
+        operator) must be the agent the request names, as its owner, its agent wallet or its
+        vault (the contract named by its metadata "vault" whose owner() is the agent's owner, e.g.
+        an AgentVault that posts the agent's policy tasks); work of
         anyone else is answered 0 ("not-agent-task", "not-agent-receipt", "not-agent-result"), so
         an agent cannot borrow another's record. Answers can be repeated (the registry keeps the
         last): a fault proven after a 100 turns it into 0 on the next call, a slash cancelled
@@ -82,6 +84,7 @@ interface IValidationRegistry:
 interface IIdentity:
     def ownerOf(agentId: uint256) -> address: view
     def getAgentWallet(agentId: uint256) -> address: view
+    def getMetadata(agentId: uint256, metadataKey: String[64]) -> Bytes[1024]: view
 
 
 # InferenceDisputes.claims's record, field for field.
@@ -190,7 +193,18 @@ def _check_request(request_hash: bytes32, agent_id_: uint256):
 def _is_agent(agent_id: uint256, who: address) -> bool:
     if who == empty(address):
         return False
-    return who == staticcall IIdentity(identity).ownerOf(agent_id) or who == staticcall IIdentity(identity).getAgentWallet(agent_id)
+    owner: address = staticcall IIdentity(identity).ownerOf(agent_id)
+    if who == owner or who == staticcall IIdentity(identity).getAgentWallet(agent_id):
+        return True
+    # the agent's vault: the 20 bytes of its metadata "vault", a contract whose owner() is the agent's
+    # owner (docs/agent.md, "The agent's vault"; an owner cannot claim another's contract)
+    vault: Bytes[1024] = staticcall IIdentity(identity).getMetadata(agent_id, "vault")
+    if len(vault) != 20 or convert(convert(slice(vault, 0, 20), bytes20), address) != who:
+        return False
+    ok: bool = False
+    res: Bytes[32] = b""
+    ok, res = raw_call(who, method_id("owner()"), max_outsize=32, is_static_call=True, revert_on_failure=False)
+    return ok and len(res) == 32 and convert(convert(res, bytes32), uint256) == convert(owner, uint256)
 
 
 @internal

@@ -18,7 +18,9 @@ One step of the agent, every part of it evidence that someone else can check:
    policy input (:func:`policy_input`) as a task, the executor set runs the image in the sandbox and
    certifies the output, and the agent trades only on the certified order (:class:`PolicyNetwork`,
    :func:`certified_order`), which must also be its own parser's.
-5. **Trade.** The order is sent to the ConstantProductAMM with a minimum output from the feed.
+5. **Trade.** The order is sent to the ConstantProductAMM with a minimum output from the feed; with
+   a vault (``PolicyNetwork(vault=...)``, offchain/agent/vault.py) the vault posted the policy task
+   and executes the certified order itself, so the agent's host cannot trade anything else.
 6. **Record.** The step (strategy, feed, payment, prompt, receipt, policy task, order, trade
    transaction) is one JSON document (:class:`StepRecord`) dispersed to the DA network; the agent
    keeps the certificate.
@@ -73,6 +75,7 @@ from offchain.agent.errors import (
     RecordUnavailableError,
     TaskFeeError,
     TradeError,
+    VaultError,
 )
 from offchain.agent.server import PaymentMiddleware, PricedRoute
 from offchain.agent.taskfee import TaskFee
@@ -612,14 +615,24 @@ class PolicyNetwork:
     poll_s: float = 0.25
     fee: TaskFee | None = None
     fees: dict[bytes, bytes] = field(default_factory=dict)
+    vault: Any = None  # an offchain.agent.vault.AgentVault whose agent is `account`: it posts the tasks
 
     def run(self, payload: bytes) -> PolicyTask:
+        """Post `payload` (from the vault when there is one: its creator is then the vault, which
+        executes only the orders certified for its own tasks), pay its fee, wait for its certificate."""
         tt = self.mailbox.task_type(self.task_type)
         if tt.image_digest != self.image:
             raise PolicyTaskError(
                 f"task type {self.task_type} runs the image sha256:{tt.image_digest.hex()}, not the "
                 f"declared policy image sha256:{self.image.hex()}"
             )
+        if self.vault is not None:
+            t = self.vault.terms()
+            if (to_checksum_address(t.mailbox), t.task_type) != (self.mailbox.address, self.task_type):
+                raise PolicyTaskError(
+                    f"the vault {self.vault.address} posts tasks of type {t.task_type} on {t.mailbox}, not "
+                    f"of type {self.task_type} on {self.mailbox.address}"
+                )
         fee = int(self.mailbox.contract.functions.taskTypes(self.task_type).call()[4])
         if self.fee is not None and fee != 0:
             raise TaskFeeError(
@@ -627,10 +640,13 @@ class PolicyNetwork:
                 "certifiers would be paid twice (an escrow-paid task type is registered with fee 0)"
             )
         try:
-            h = self.mailbox.create_task(
-                self.account, TaskParams(self.account.address, self.task_type, fee, payload)
-            )
-        except EigenError as exc:
+            if self.vault is not None:  # the fee (the type's, else 0) from the vault's budget
+                h = self.vault.post_task(self.account.key, payload, from_vault=True)
+            else:
+                h = self.mailbox.create_task(
+                    self.account, TaskParams(self.account.address, self.task_type, fee, payload)
+                )
+        except (EigenError, VaultError) as exc:
             raise PolicyTaskError(f"the policy task could not be posted: {exc}") from None
         if self.fee is not None:  # the executors answer it once its fee is held for them
             self.fees[h] = self.fee.pay(self.mailbox.d, self.account, h)
@@ -1055,12 +1071,34 @@ class TradingAgent:
                 )
                 raise PolicyRefusedError(why, StepResult(rec, rec.to_json(), text))
             order = certified
-        trade = self.trade(order)
+        if self.vault is not None and order.action != "HOLD":
+            assert task is not None
+            trade = self._execute(task, payload)
+        else:
+            trade = self.trade(order)
         rec = StepRecord(self._who(), self.strategy, signed, payment, prompt, receipt, order, trade, task)
         return StepResult(rec, rec.to_json(), text)
 
+    @property
+    def vault(self) -> Any:
+        """The agent's vault (its policy's), or None: then it trades from its wallet."""
+        return None if self.policy is None else self.policy.vault
+
+    def _execute(self, task: PolicyTask, payload: bytes) -> dict[str, Any]:
+        """The certified order executed by the vault (which checks the certificate again)."""
+        try:
+            ex = self.vault.execute(self.key, task.task_hash, payload, task.output)
+        except VaultError as exc:
+            raise TradeError(f"the vault refused the certified order: {exc}") from None
+        finally:
+            self.sender.resync()  # sent from this wallet by the vault's client
+        return {"tx": "0x" + ex.tx.hex(), "amount_out": str(ex.amount_out)}
+
     def _who(self) -> dict[str, Any]:
-        return {"registry": self.registry, "id": self.agent_id, "wallet": self.wallet, "client": self.client}
+        who = {"registry": self.registry, "id": self.agent_id, "wallet": self.wallet, "client": self.client}
+        if self.vault is not None:
+            who["vault"] = self.vault.address
+        return who
 
 
 def _settlement(requirements: Any, settled: Any) -> dict[str, Any]:
@@ -1170,11 +1208,14 @@ def reexecute_step(
     w3: Any = None,
     amm: Any = None,
     policy_check: PolicyVerifier | None = None,
+    vault: str | None = None,
 ) -> StepCheck:
     """Re-execute a step from its DA record alone: fetch it by `cert` from `records`
     (:class:`DARecords`: the certificate and the blob are verified), check it
     (:func:`check_record`), re-run the inference, parse the correct output and compare with the
-    recorded order; with `w3` and `amm`, the trade's Swap event must be the order's; with
+    recorded order; with `w3` and `amm`, the trade's Swap event must be the order's, swapped by the
+    agent's wallet or, given `vault` (the vault the agent declared: its ERC-8004 metadata ``vault``),
+    by that vault alone, on the record's certified policy task (the vault's Traded event); with
     `policy_check`, the record's policy task must be the certified run of the declared image on the
     record's input, its output what a local re-run of the image and the Python parser give
     (:meth:`PolicyVerifier.problems`)."""
@@ -1194,7 +1235,7 @@ def reexecute_step(
             f"re-executed, the strategy orders {recomputed.describe()}, not {rec.order.describe()}"
         )
     if w3 is not None and amm is not None:
-        problems += _check_trade(w3, amm, rec)
+        problems += _check_trade(w3, amm, rec, vault)
     if policy_check is not None:
         text = receipt_text(svc, rec.receipt)
         problems += policy_check.problems(
@@ -1203,8 +1244,16 @@ def reexecute_step(
     return StepCheck(rec, rex, recomputed, not problems, problems)
 
 
-def _check_trade(w3: Any, amm: Any, rec: StepRecord) -> list[str]:
+def _check_trade(w3: Any, amm: Any, rec: StepRecord, vault: str | None = None) -> list[str]:
     o, t = rec.order, rec.trade
+    named = rec.agent.get("vault")
+    try:
+        declared = None if vault is None else to_checksum_address(vault)
+        named = None if named is None else to_checksum_address(str(named))
+    except ValueError:
+        return ["the record's or the declared vault is not an address"]
+    if named != declared:
+        return [f"the record's vault {named} is not the agent's declared vault {declared}"]
     if o.action == "HOLD":
         return [] if t is None else ["a HOLD order has a trade"]
     if t is None:
@@ -1214,9 +1263,33 @@ def _check_trade(w3: Any, amm: Any, rec: StepRecord) -> list[str]:
     except (TradeError, ValueError, EigenError) as exc:
         return [f"the trade transaction: {exc}"]
     token_in = rec.feed.feed.token0 if o.action == "BUY" else rec.feed.feed.token1
-    wallet = to_checksum_address(str(rec.agent.get("wallet", "")))
-    if (ev["tokenIn"], ev["amountIn"], ev["sender"]) != (token_in, o.amount_in, wallet) or ev[
+    swapper = declared or to_checksum_address(str(rec.agent.get("wallet", "")))
+    if (ev["tokenIn"], ev["amountIn"], ev["sender"]) != (token_in, o.amount_in, swapper) or ev[
         "amountOut"
     ] < o.min_out:
         return ["the trade on chain is not the order"]
+    if declared is not None:
+        traded = w3.eth.contract(address=declared, abi=[_TRADED]).events.Traded()
+        got = [
+            bytes(e["args"]["taskHash"])
+            for e in traded.process_receipt(w3.eth.get_transaction_receipt(t["tx"]), errors=_DISCARD)
+            if e["address"] == declared
+        ]
+        if rec.policy is None or got != [rec.policy.task_hash]:
+            return ["the vault's trade is not the execution of the step's certified policy task"]
     return []
+
+
+# AgentVault's event of an executed order (contracts/agent/AgentVault.vy)
+_TRADED = {
+    "type": "event",
+    "name": "Traded",
+    "anonymous": False,
+    "inputs": [
+        {"name": "taskHash", "type": "bytes32", "indexed": True},
+        {"name": "tokenIn", "type": "address", "indexed": True},
+        {"name": "amountIn", "type": "uint256", "indexed": False},
+        {"name": "minOut", "type": "uint256", "indexed": False},
+        {"name": "amountOut", "type": "uint256", "indexed": False},
+    ],
+}

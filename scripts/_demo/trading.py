@@ -10,13 +10,14 @@ its strategy's hash and its policy image as metadata). The agent's policy (the p
 answer into an order) is a compute-network task: its static kernel's image is registered for Dave's app on a
 TaskMailbox over the compute step's ComputeAVS, and operators A and B, restaked in its executor set, run it
 in the sandbox with the development TEE. Then: a few steps, each buying the feed over A2A, deciding with
-operator A's signed inference, posting the policy task and trading only on its certified order, and
-recording to DA (each certificate checked by checkDACert); a watcher
+operator A's signed inference, having Dave's AgentVault (which holds his trading funds) post the policy
+task and execute only its certified order, and recording to DA (each certificate checked by checkDACert); a watcher
 disputes one honest decision (B and C re-execute it from the DA record alone, it matches, the watcher's
 bond goes to A); in a later step A tampers with the output, the agent trades on it, anyone re-executing
 the DA record sees it, Dave challenges, A is slashed and Dave compensated; in the last step A tampers with
 its policy executor instead (its share alone meets the policy set's threshold, so the wrong order is
-certified), the agent refuses it and records the refused step, and operator B re-executes the policy image
+certified), the agent refuses it and records the refused step (had its host tried, the vault would revert both that
+order, beyond the slippage bound, and an uncertified one), and operator B re-executes the policy image
 on the certified input from that DA record in its enrolled enclave and proves the output wrong
 (proveReceiptFault): A is slashed, B is not, and the slashed stake goes to Dave, the set's redistribution
 recipient; each policy task's fee is paid into a VerifiedEscrow bound to the task (its task type charges
@@ -44,7 +45,7 @@ from eth_keys import keys as eth_keys
 from offchain.abi import WAD
 from offchain.agent.a2a import A2AClient
 from offchain.agent.client import PayingClient
-from offchain.agent.errors import PolicyRefusedError
+from offchain.agent.errors import PolicyRefusedError, VaultRefusedError
 from offchain.agent.evm import EvmFacilitator
 from offchain.agent.facilitator import LocalFacilitator
 from offchain.agent.keeper import Keeper
@@ -54,6 +55,7 @@ from offchain.agent.trading import (
     FEED_SKILL,
     USDC_UNIT,
     DARecords,
+    Order,
     PolicyNetwork,
     PolicyReexecutor,
     PolicyVerifier,
@@ -62,9 +64,11 @@ from offchain.agent.trading import (
     data_agent_a2a,
     decide,
     infer_with,
+    policy_input,
     receipt_text,
     reexecute_step,
 )
+from offchain.agent.vault import AgentVault, VaultTerms
 from offchain.ai.receipt import text_hash
 from offchain.chain.agent import (
     VALIDATION_KIND_INFERENCE,
@@ -105,6 +109,10 @@ FEED_PRICE = 20_000  # 0.02 USDC a feed
 # a task's confirmation is the inference set's challenge window
 POLICY_FEE = 10_000
 POLICY_FEE_WINDOW_S = WINDOW_S
+AGENT_USDC = (
+    1 * USDC_UNIT
+)  # the agent wallet's: the feeds and the policy fees (its trading funds are in the vault)
+VAULT_TASK_AGE = 1_000  # blocks between a policy task's posting and its order's execution, at most
 STEPS = 2  # honest steps before the tampered one (then one whose policy output A tampers with)
 POLICY_STEP = STEPS + 1  # the step whose certified policy output is wrong
 STRATEGY = Strategy(max_buy_usdc=500 * USDC_UNIT, max_sell_asset=ASSET_UNIT // 4)
@@ -333,11 +341,13 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     usdc.approve(amm, 2**256 - 1, sender=deployer)
     asset.approve(amm, 2**256 - 1, sender=deployer)
     amm.addLiquidity(100_000 * USDC_UNIT, 50 * ASSET_UNIT, 0, 0, deployer, 2**40, sender=deployer)
-    usdc.mint(agent_addr, 3_000 * USDC_UNIT, sender=deployer)
-    asset.mint(agent_addr, ASSET_UNIT, sender=deployer)
+    usdc.mint(agent_addr, AGENT_USDC, sender=deployer)  # for the feeds and the policy fees
+    usdc.mint(dave, 3_000 * USDC_UNIT, sender=deployer)
+    asset.mint(dave, ASSET_UNIT, sender=deployer)
     print(
         f"Agent contracts deployed; pool {amm.address}: 100,000 USDC / 50 dETH (2,000 USDC per dETH), fee "
-        f"{amm.feeBips()} bips. Dave funds his trading agent's wallet {agent_addr[:10]}… with 3,000 USDC and 1 dETH."
+        f"{amm.feeBips()} bips. Dave gives his trading agent's wallet {agent_addr[:10]}… {AGENT_USDC / USDC_UNIT:.2f} "
+        "USDC for its feeds and policy fees; his trading funds go into a vault."
     )
 
     # the policy on the compute network: the image registered for Dave's app, run by A and B
@@ -354,7 +364,31 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         "proven; refunded once a fault proof's slash is final), and A and B answer a task only once its fee is held."
     )
 
-    # ERC-8004: the agent's identity, its strategy's hash and its policy image as metadata
+    # the agent's vault: Dave's funds move only on a certified policy order of a task the vault posted
+    vault = AgentVault.deploy(
+        w3,
+        dave.private_key,
+        VaultTerms.for_strategy(
+            STRATEGY,
+            mailbox=policy_w.dep.addresses["task_mailbox"],
+            task_type=policy_w.task_type,
+            pool=amm.address,
+            agent=agent_addr,
+            max_task_age=VAULT_TASK_AGE,
+            min_trade_interval=0,
+        ),
+    )
+    vault.deposit(dave.private_key, usdc.address, 3_000 * USDC_UNIT)
+    vault.deposit(dave.private_key, asset.address, ASSET_UNIT)
+    print(
+        f"Dave deploys his AgentVault {vault.address[:10]}… (contracts/agent/AgentVault.vy) and deposits 3,000 USDC "
+        f"and 1 dETH: it swaps on the pool only on an order the TaskMailbox certified for a policy task it posted "
+        f"itself (input checked against the strategy's hash, limits, slippage and the pool's reserves), within "
+        f"{STRATEGY.max_buy_usdc // USDC_UNIT} USDC / {STRATEGY.max_sell_asset / ASSET_UNIT:g} dETH a trade and the "
+        "slippage bound; the agent's key may post and execute, only Dave may withdraw."
+    )
+
+    # ERC-8004: the agent's identity, its strategy's hash, its policy image and its vault as metadata
     ident = ag["identity_registry"]
     r = ident.register(
         "https://agents.example/dave-trader.json",
@@ -362,6 +396,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
             ("strategy", STRATEGY.hash()),
             ("strategyName", STRATEGY.name.encode()),
             ("policyImage", policy_w.image),
+            ("vault", bytes.fromhex(vault.address[2:])),
         ],
         sender=dave,
     )
@@ -377,8 +412,8 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         f"Dave registers the trading agent in the ERC-8004 identity registry: agent id {agent_id}, "
         f"metadata strategy = {STRATEGY.hash().hex()[:16]}… (the hash of its declared strategy: "
         f"{STRATEGY.text!r}, at most {STRATEGY.max_buy_usdc // USDC_UNIT} USDC / "
-        f"{STRATEGY.max_sell_asset / ASSET_UNIT:g} dETH a step); its agent wallet is the agent's key "
-        f"{agent_addr[:10]}…, which signed for it."
+        f"{STRATEGY.max_sell_asset / ASSET_UNIT:g} dETH a step), vault = {vault.address[:10]}…; its agent wallet "
+        f"is the agent's key {agent_addr[:10]}…, which signed for it."
     )
 
     # the data agent over A2A, its skill paid through the x402 extension
@@ -395,13 +430,14 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     server = ServiceServer(data_agent.app(), log_level="warning").start()
     payer = PayingClient(agent_key, chain.chain_id, usdc.address, 10 * FEED_PRICE, clock=chain_clock)
     a2a = A2AClient(server.url, payer)
+    network = policy_w.network(agent_key)
+    network.vault = vault  # the vault posts the policy tasks and executes their certified orders
     agent = TradingAgent(
         w3, agent_key, agent_id, ident.address, STRATEGY, amm_w3,
         w3.eth.contract(address=usdc.address, abi=abis["StableToken"]),
         w3.eth.contract(address=asset.address, abi=abis["MockERC20"]),
-        server.url, data_addr, payer, dave.address, a2a, policy_w.network(agent_key),
+        server.url, data_addr, payer, dave.address, a2a, network,
     )  # fmt: skip
-    agent.approve()
     print(
         f"The data agent {a2a.card().name!r} publishes its A2A card at {server.url}/.well-known/agent-card.json: "
         f"skill {FEED_SKILL!r}, a signed USDC/dETH feed for {FEED_PRICE / USDC_UNIT:.2f} USDC (the x402 extension, "
@@ -424,12 +460,15 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     def text_of(receipt: Any) -> str:
         return receipt_text(svc, receipt)
 
+    vault_balances: dict[str, tuple[int, int]] = {}
+
     def balances(title: str) -> None:
-        u = usdc.balanceOf(agent_addr)
-        e = asset.balanceOf(agent_addr)
+        st = vault.state()
+        vault_balances[title] = (st.balance0, st.balance1)
         r0, r1 = amm.getReserves()
         print(
-            f"  {title}: agent {u / USDC_UNIT:,.2f} USDC, {e / ASSET_UNIT:.4f} dETH; pool {r0 / USDC_UNIT:,.2f} USDC / "
+            f"  {title}: vault {st.balance0 / USDC_UNIT:,.2f} USDC, {st.balance1 / ASSET_UNIT:.4f} dETH; agent wallet "
+            f"{usdc.balanceOf(agent_addr) / USDC_UNIT:.2f} USDC; pool {r0 / USDC_UNIT:,.2f} USDC / "
             f"{r1 / ASSET_UNIT:.4f} dETH; data agent earned {usdc.balanceOf(data_addr) / USDC_UNIT:.2f} USDC"
         )
 
@@ -503,6 +542,26 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         "refused step (order HOLD, the certified task) to DA."
     )
     pending.append(_disperse(records, refused.raw, i))
+    # even if the agent's host tried: the vault executes only what was certified, within its bounds
+    payload = policy_input(
+        STRATEGY, refused.record.feed, refused.record.receipt.digest(), refused.completion_text
+    ).encode()
+    host_order = PolicyDecision("BUY", STRATEGY.max_buy_usdc, 1, "the host's").encode(keccak(payload))
+    vault_refusals = []
+    for result in (task.output, host_order):
+        try:
+            vault.execute(agent_key, task.task_hash, payload, result)
+        except VaultRefusedError as exc:
+            vault_refusals.append(exc.reason)
+        else:
+            raise RuntimeError("the vault executed an order it should have refused")
+    print(
+        f"  Had the agent's host tried anyway, the vault refuses both: the certified wrong order ({lie.action} "
+        f"{_amount(lie)}, min out 1) reverts {vault_refusals[0]!r}, and an order the network did not certify "
+        f"(BUY {_amount(Order('BUY', STRATEGY.max_buy_usdc, 1, ''))}) reverts {vault_refusals[1]!r}. (A certified "
+        "wrong order within the limits and the slippage bound would execute: refusing it is the agent's parser's "
+        "job, proving it the fault proof's.)"
+    )
     balances(f"after step {i}")
     t_steps = time.perf_counter()
     certs: dict[int, Any] = {}
@@ -540,12 +599,16 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     print(
         f"\nCarol, a watcher, disputes step 1's decision with a {fmt(BOND)} ETH bond (gas {ch.gas_used:,})."
     )
-    outputs = set()
-    checks = _both(
-        lambda: reexecute_step(
-            cert(1), records, svc, data_addr, STRATEGY.hash(), w3, amm_w3, policy_check=policy_w.verifier()
+
+    def reexecute(i: int) -> Any:
+        """Step i re-executed from its DA record, its trade the declared vault's."""
+        check_policy = policy_w.verifier()
+        return reexecute_step(
+            cert(i), records, svc, data_addr, STRATEGY.hash(), w3, amm_w3, check_policy, vault.address
         )
-    )
+
+    outputs = set()
+    checks = _both(lambda: reexecute(1))
     for op, (check, secs) in zip((demo.op_b, w.op_c), checks, strict=True):
         outputs.add(check.reexecution.correct_output)
         print(
@@ -571,18 +634,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     ch = c.challengeReceipt(bad.digest(), sender=dave, value=BOND)
     print(f"\nDave challenges step {STEPS}'s receipt with a {fmt(BOND)} ETH bond (gas {ch.gas_used:,}).")
     correct = None
-    checks = _both(
-        lambda: reexecute_step(
-            cert(STEPS),
-            records,
-            svc,
-            data_addr,
-            STRATEGY.hash(),
-            w3,
-            amm_w3,
-            policy_check=policy_w.verifier(),
-        )
-    )
+    checks = _both(lambda: reexecute(STEPS))
     for op, (check, secs) in zip((demo.op_b, w.op_c), checks, strict=True):
         rex = check.reexecution
         correct = rex.correct_output if correct is None else correct
@@ -716,6 +768,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         "policy_tasks": [r.record.policy.task_hash for r in (*steps, res_bad)],
         "policy_problems": [p for p in check.problems if "policy" in p],
         "policy_fees": fees,
+        "vault": {"address": vault.address, "balances": vault_balances, "refusals": vault_refusals},
         "policy_fault": {
             **policy_fault,
             "refused_order": refused.record.order.action,

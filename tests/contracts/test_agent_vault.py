@@ -452,3 +452,42 @@ def test_token_refusals(vw, project, fresh):
     falsy.mint(v, 10, sender=vw.owner)
     falsy.setFailTransfers(True, sender=vw.owner)
     reverts("transfer failed", v.withdraw, falsy, 10, vw.owner, sender=vw.owner)
+
+
+def test_the_validator_counts_the_declared_vaults_tasks_as_the_agents(vw, project, fresh):
+    """TaskValidator: a task the vault created is the agent's work when the agent's metadata "vault"
+    names it and the vault's owner() is the agent's owner; another owner's agent naming the same
+    vault, or an agent naming an address without owner() (an account), is answered 0."""
+    from offchain.chain.agent import VALIDATION_KIND_TASK
+    from tests.contracts.support import one
+    from tests.contracts.test_agent_validator import SALT, Registries
+
+    mw = vw.mw
+    r = Registries(project, vw.chain, vw.owner, mailbox=mw.mailbox)
+
+    def agent(owner, vault):
+        rc = r.ident.register(
+            "https://agent.example/card.json", [("vault", bytes.fromhex(vault[2:]))], sender=owner
+        )
+        return one(rc, "Registered").agentId
+
+    payload = vw.input()
+    h = vw.post(payload)
+    out = policy.run(payload)
+    rc = mw.submit(h, mw.ecdsa(h, out), result=out)
+    signers = list(evs(rc, "TaskVerified")[0].signers)
+    for owner, vault, want in (
+        (vw.owner, vw.vault.address, (100, "task-certified")),
+        (vw.lp, vw.vault.address, (0, "not-agent-task")),  # another owner's agent: not its vault
+    ):
+        aid = agent(owner, vault)
+        rh = r.request(owner, aid, VALIDATION_KIND_TASK, h)
+        r.v.respondTask(aid, h, bytes(32), SALT, signers, sender=vw.lp)
+        assert (r.status(rh)[0], r.status(rh)[2]) == want
+    # an account is no vault: a task it created is not the work of an agent naming it
+    e, _ = mw.create()
+    signers = list(evs(mw.submit(e, mw.ecdsa(e, b"4"), result=b"4"), "TaskVerified")[0].signers)
+    aid = agent(vw.owner, mw.creator.address)
+    rh = r.request(vw.owner, aid, VALIDATION_KIND_TASK, e)
+    r.v.respondTask(aid, e, bytes(32), SALT, signers, sender=vw.lp)
+    assert (r.status(rh)[0], r.status(rh)[2]) == (0, "not-agent-task")

@@ -65,6 +65,19 @@ def test_demo_token_step(capsys):
         in out
     )
     assert "Step 1's policy fee (0.01 USDC) is released to the set's payee after the" in out
+    # the agent trades through Dave's vault: its funds move on the certified orders alone (the refused
+    # step moves nothing), and the host's attempts to execute the wrong or an uncertified order revert
+    vault = trading["vault"]
+    bal = vault["balances"]
+    assert bal["start"] == (3_000 * 10**6, 10**18)
+    orders = [*trading["steps"], trading["tampered_order"], "HOLD"]  # the refused step: nothing traded
+    for i, action in enumerate(orders):
+        before, after = bal["start" if i == 0 else f"after step {i - 1}"], bal[f"after step {i}"]
+        assert (after != before) == (action != "HOLD"), (i, action, before, after)
+    assert vault["refusals"] == ["min out under the slippage bound", "result not the task's"]
+    assert f"Dave deploys his AgentVault {vault['address'][:10]}" in out
+    assert "Had the agent's host tried anyway, the vault refuses both" in out
+    assert "reverts 'min out under the slippage bound'" in out and 'reverts "result not the task\'s"' in out
     # every feed bought over A2A (one task each), paid through the x402 extension
     assert len(set(trading["feed_tasks"])) == records
     assert trading["data_agent_earned"] == records * demo_trading.FEED_PRICE

@@ -889,3 +889,129 @@ def test_the_fee_of_a_proven_wrong_policy_output_is_refunded(
         EscrowFeeGate(
             fw.escrow, w.addresses["seller"], frozenset({fw.type}), w.token.address, fw.payee.address, 1
         )
+
+
+@needs_bwrap
+def test_a_step_trades_through_the_vault(market, svc, da, policy_net, fee_world, tmp_path, accounts, project):
+    """With a vault, the policy task is posted by the vault (its creator; the fee still an escrow
+    deposit bound to the task, which the executors admit) and the certified order is executed by the
+    vault: the vault's tokens move, the agent's wallet pays only the feed and the fee. Re-executed
+    from DA, the Swap must be the declared vault's, on the record's task; any other vault, or none,
+    is a problem. The agent host cannot execute another order through the vault, and a step whose
+    certified output is not the policy's is still refused with nothing moved."""
+    from offchain.agent.vault import AgentVault, VaultTerms
+    from offchain.compute.trading_policy import Decision
+    from scripts._demo.trading import tampered_decision
+
+    w, c = market
+    fw = fee_world
+    usdc, asset = c["usdc"].functions, c["asset"].functions
+    owner = Account.from_key(keccak(b"trading test vault owner"))
+    accounts[0].transfer(owner.address, 10**18)
+    project.StableToken.at(w.token.address).mint(owner.address, 100 * USDC_UNIT, sender=accounts[0])
+    project.MockERC20.at(c["asset"].address).mint(owner.address, ASSET_UNIT, sender=accounts[0])
+    agent = agent_for(market)
+    terms = VaultTerms.for_strategy(
+        STRATEGY, mailbox=policy_net.mailbox.address, task_type=fw.type, pool=c["amm"].address,
+        agent=agent.wallet, max_task_age=100, min_trade_interval=0,
+    )  # fmt: skip
+    vault = AgentVault.deploy(w.w3, owner.key, terms)
+    vault.deposit(owner.key, c["usdc"].address, 100 * USDC_UNIT)
+    vault.deposit(owner.key, c["asset"].address, ASSET_UNIT)
+    pn = policy_for(
+        policy_net, market, tmp_path / "vault", task_type=fw.type, fee=policy_fee(w, fw), admit=fw.gate
+    )
+    pn.vault = vault
+    agent.policy = pn
+    wallet0 = (usdc.balanceOf(agent.wallet).call(), asset.balanceOf(agent.wallet).call())
+    v0 = vault.state()
+
+    def forged(p):  # a full-size order, so that the step trades whatever the tiny model answers
+        return tampered_decision(svc, infer_with(svc, OPERATOR_KEY, STRATEGY, agent.client, p), OPERATOR_KEY)
+
+    res = agent.step(11, forged, lambda r: receipt_text(svc, r))
+    rec, task = res.record, res.record.policy
+    o = rec.order
+    assert o.action in ("BUY", "SELL") and rec.agent["vault"] == vault.address
+    assert (
+        w.w3.eth.contract(address=policy_net.mailbox.address, abi=load_abis()["TaskMailbox"])
+        .functions.getTaskInfo(task.task_hash)
+        .call()[0]
+        == vault.address
+    )  # the task's creator
+    assert fw.escrow.get(agent.policy.fees[task.task_hash]).ref == task.task_hash  # the fee, bound to it
+    v1 = vault.state()
+    out = int(rec.trade["amount_out"])
+    if o.action == "BUY":
+        assert (v0.balance0 - v1.balance0, v1.balance1 - v0.balance1) == (o.amount_in, out)
+    else:
+        assert (v0.balance1 - v1.balance1, v1.balance0 - v0.balance0) == (o.amount_in, out)
+    assert vault.executed(task.task_hash)
+    # the wallet paid the feed and the fee, and traded nothing
+    assert (usdc.balanceOf(agent.wallet).call(), asset.balanceOf(agent.wallet).call()) == (
+        wallet0[0] - 2 * PRICE,
+        wallet0[1],
+    )
+
+    # re-executed from DA: the trade is the declared vault's execution of the record's task
+    cert = da.put(res.raw)
+    seller = w.addresses["seller"]
+    check = reexecute_step(cert, da, svc, seller, STRATEGY.hash(), w.w3, c["amm"], vault=vault.address)
+    assert "the trade on chain is not the order" not in check.problems
+    assert not [p for p in check.problems if "vault" in p]
+    undeclared = reexecute_step(cert, da, svc, seller, STRATEGY.hash(), w.w3, c["amm"])
+    assert any("is not the agent's declared vault None" in p for p in undeclared.problems)
+    other = reexecute_step(cert, da, svc, seller, STRATEGY.hash(), w.w3, c["amm"], vault=agent.wallet)
+    assert any("is not the agent's declared vault" in p for p in other.problems)
+    # a record naming no vault, checked against the declared one: the wallet did not swap
+    raw = StepRecord.from_json(res.raw)
+    plain = replace(raw, agent={k: v for k, v in raw.agent.items() if k != "vault"})
+    from offchain.agent.trading import _check_trade
+
+    assert _check_trade(w.w3, c["amm"], plain, vault.address)[0].startswith("the record's vault None")
+    assert _check_trade(
+        w.w3, c["amm"], replace(raw, policy=replace(task, task_hash=bytes(32))), vault.address
+    ) == ["the vault's trade is not the execution of the step's certified policy task"]
+
+    # the agent host tries another order for the task (a full-size BUY): the vault refuses it
+    payload = policy_input(STRATEGY, rec.feed, rec.receipt.digest(), res.completion_text).encode()
+    other_order = Decision("BUY", STRATEGY.max_buy_usdc, 1, "host").encode(keccak(payload))
+    with pytest.raises(E.VaultRefusedError, match="task already executed"):
+        vault.execute(agent.key, task.task_hash, payload, other_order)
+
+    # a step whose certified output is not the policy's: refused by the agent, nothing moves
+    lie = tampered_policy(STRATEGY)
+    pn2 = policy_for(
+        policy_net, market, tmp_path / "vault-lie", run_by={0: lie, 1: lie}, task_type=fw.type,
+        fee=policy_fee(w, fw), admit=fw.gate, prove_faults=False,
+    )  # fmt: skip
+    pn2.vault = vault
+    agent.policy = pn2
+    with pytest.raises(E.PolicyRefusedError) as refused:
+        run_step(agent, svc, 12)
+    bad = refused.value.result.record
+    assert bad.trade is None and not vault.executed(bad.policy.task_hash)
+    v2 = vault.state()
+    assert (v2.balance0, v2.balance1) == (v1.balance0, v1.balance1)
+    # the host can still not execute an uncertified order of that task (nor of one never posted)
+    bad_payload = policy_input(
+        STRATEGY, bad.feed, bad.receipt.digest(), refused.value.result.completion_text
+    ).encode()
+    with pytest.raises(E.VaultRefusedError, match="result not the task's"):
+        vault.execute(
+            agent.key,
+            bad.policy.task_hash,
+            bad_payload,
+            Decision("BUY", 1, 1, "host").encode(keccak(bad_payload)),
+        )
+    with pytest.raises(E.VaultRefusedError, match="task not the vault's"):
+        vault.execute(
+            agent.key,
+            keccak(b"no task"),
+            bad_payload,
+            Decision("BUY", 1, 1, "host").encode(keccak(bad_payload)),
+        )
+    # a vault of another task type is refused before anything is posted
+    pn2.task_type = policy_net.policy_type
+    with pytest.raises(E.PolicyTaskError, match="posts tasks of type"):
+        pn2.run(bad_payload)
