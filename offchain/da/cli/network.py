@@ -220,12 +220,20 @@ def _client_tls(args: argparse.Namespace, section: Any = None, base: Path | None
 
 def _tls_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--grpc-ca", metavar="PEM", help="CA certificates trusted for grpcs:// URLs (default: the system's)"
+        "--grpc-ca",
+        metavar="PEM",
+        help="CA certificates trusted for grpcs:// URLs (default: client.json's grpc_tls, else the system's)",
     )
     p.add_argument(
-        "--grpc-cert", metavar="PEM", help="the client certificate for grpcs:// servers that ask for one"
+        "--grpc-cert",
+        metavar="PEM",
+        help="the client certificate for grpcs:// servers that ask for one (default: client.json's grpc_tls, else none)",
     )
-    p.add_argument("--grpc-key", metavar="PEM", help="its private key (unencrypted PEM)")
+    p.add_argument(
+        "--grpc-key",
+        metavar="PEM",
+        help="its private key, unencrypted PEM (default: client.json's grpc_tls, else none)",
+    )
 
 
 def _anchor_chain(chain_id: int | None, checker: Any) -> int | None:
