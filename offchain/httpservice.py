@@ -23,6 +23,7 @@ import ipaddress
 import json
 import logging
 import socket
+import ssl
 import threading
 import time
 from collections import Counter, defaultdict
@@ -35,6 +36,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from offchain.errors import ServiceError
+from offchain.httptls import TLSProtocol
 
 LOG_NAME = "eigen.http"
 
@@ -173,7 +175,8 @@ def check_loopback(host: str) -> None:
 
 
 class ServiceServer:
-    """A uvicorn server for ``app`` on ``host:port`` (port 0: a free one, see :attr:`port`)."""
+    """A uvicorn server for ``app`` on ``host:port`` (port 0: a free one, see :attr:`port`); HTTPS
+    with `tls` (an httptls.server_context, client certificates in the ASGI TLS extension)."""
 
     def __init__(
         self,
@@ -184,6 +187,7 @@ class ServiceServer:
         log_level: str = "info",
         loopback_only: bool = True,
         keep_alive_s: int = 5,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         if loopback_only:
             check_loopback(host)
@@ -200,6 +204,11 @@ class ServiceServer:
         self.sock = sock
         self.host = host
         self.port = sock.getsockname()[1]
+        self.tls = tls
+        # with `tls` (httptls.server_context): HTTPS, the ASGI TLS extension in each scope
+        extra: dict[str, Any] = (
+            {} if tls is None else {"http": TLSProtocol, "ssl_context_factory": lambda c, d: tls}
+        )
         config = uvicorn.Config(
             app,
             log_config=configure_logging(log_level),
@@ -207,6 +216,7 @@ class ServiceServer:
             access_log=False,
             server_header=False,
             lifespan="on",
+            **extra,
         )
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
@@ -214,7 +224,7 @@ class ServiceServer:
     @property
     def url(self) -> str:
         h = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{h}:{self.port}"
+        return f"{'http' if self.tls is None else 'https'}://{h}:{self.port}"
 
     def run(self) -> None:
         """Serve in the foreground until interrupted (SIGINT/SIGTERM: uvicorn's graceful shutdown)."""

@@ -38,6 +38,7 @@ from offchain.agent import ap2, sdjwt
 from offchain.agent.a2a_auth import KeySetFetcher
 from offchain.agent.a2a_card import JkuPolicy, verify_card_keys
 from offchain.agent.a2a_grpc import GRPC, GrpcChannel
+from offchain.agent.a2a_mtls import ClientCertificate
 from offchain.agent.client import PayingClient
 from offchain.agent.errors import (
     A2A_BY_CODE,
@@ -874,7 +875,10 @@ class A2AClient:
     the channel's (default: TLS with the system's roots, plain to a loopback agent). `card_keys`
     (kid -> public key) and `jku` (a JkuPolicy: key set URLs trusted, fetched by `key_sets`) make
     the client accept only a card signed by a trusted key. `tenant`: the tenant every request
-    names (JSON-RPC and gRPC: the request's ``tenant``; HTTP+JSON: the path's first segment)."""
+    names (JSON-RPC and gRPC: the request's ``tenant``; HTTP+JSON: the path's first segment).
+    `client_cert` (an a2a_mtls.ClientCertificate): the TLS client certificate presented to the
+    agent (mutual TLS) in every binding: the HTTP client and the gRPC channel credentials are
+    made from it (so give neither `http` nor `grpc_credentials` with it)."""
 
     def __init__(
         self,
@@ -893,9 +897,15 @@ class A2AClient:
         jku: JkuPolicy | None = None,
         key_sets: KeySetFetcher | None = None,
         tenant: str | None = None,
+        client_cert: ClientCertificate | None = None,
     ) -> None:
         if binding is not None and binding not in BINDINGS:
             raise ValueError(f"binding is one of {', '.join(BINDINGS)}")
+        if client_cert is not None:
+            if http is not None or grpc_credentials is not None:
+                raise ValueError("client_cert makes the HTTP client and the gRPC credentials: give neither")
+            http = client_cert.http_client()
+            grpc_credentials = client_cert.grpc_credentials()
         self.base_url = base_url.rstrip("/")
         self.wallet = wallet
         self.http = http or (wallet.http if wallet is not None else httpx.Client(timeout=60))

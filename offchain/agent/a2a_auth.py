@@ -17,6 +17,16 @@ HMAC never, so a public key is never taken for an HMAC secret) and matches the t
 ``kid`` names in the issuer's key set (and the key's own ``alg``, when it states one); the
 signature verifies; ``exp`` is in the future and ``nbf``/``iat`` not (60 s leeway); ``aud`` names
 the agent; ``sub`` names the caller; and its ``scope`` holds the scopes the issuer requires.
+
+An issuer configured by its URL alone has its key set URL discovered (:class:`IssuerDiscovery`):
+its OpenID Connect Discovery document (``{issuer}/.well-known/openid-configuration``) or its RFC
+8414 metadata (``https://host/.well-known/oauth-authorization-server{path}``), the other tried
+when the first answers 404, fetched under the key sets' rules (https, public addresses, 64 KiB,
+5 s); its ``issuer`` must be exactly the one configured and its ``jwks_uri`` a URL those rules
+accept. A document is kept as long as its ``Cache-Control: max-age`` (or ``Expires``) says, within
+1 minute and 1 day (``no-store``/``no-cache``: the minute; neither: an hour); a failed discovery
+is remembered for 30 s. A ``kid`` that the key set lacks even after its own refetch discovers the
+document again, at most once per 30 s, in case the issuer moved its keys.
 """
 
 from __future__ import annotations
@@ -30,7 +40,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -39,6 +52,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from offchain.agent.a2a_push import check_public_url
 from offchain.agent.errors import (
+    A2AIssuerMetadataError,
+    A2AIssuerMismatchError,
     A2AKeySetAddressError,
     A2AKeySetError,
     A2AKeySetSizeError,
@@ -65,6 +80,12 @@ MAX_TOKEN = 8 * 1024
 LEEWAY_S = 60
 TOKEN_ALGORITHMS = ("ES256", "RS256", "EdDSA")  # what access tokens may be signed with
 MIN_RSA_BITS = 2048
+OIDC_WELL_KNOWN = "/.well-known/openid-configuration"
+OAUTH_WELL_KNOWN = "/.well-known/oauth-authorization-server"
+DISCOVERY_TTL_S = 3600.0  # a discovery document without cache headers is kept this long
+MIN_TTL_S = 60.0  # ... and one with them at least this long (no-store, no-cache: this long)
+MAX_TTL_S = 86400.0  # ... and at most this long
+RETRY_S = 30.0  # a failed discovery is remembered this long
 
 PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
 _CURVES: dict[str, type[ec.EllipticCurve]] = {"P-256": ec.SECP256R1, "secp256k1": ec.SECP256K1}
@@ -180,10 +201,25 @@ def check_key_url(url: Any, loopback: bool) -> tuple[str, str, int]:
     return scheme, host, port
 
 
+def _web(loopback: bool, verify: ssl.SSLContext | None, max_bytes: int, timeout_s: float) -> Fetcher:
+    """The bounded GETs of key sets and discovery documents (https; http too to loopback, when
+    allowed)."""
+    schemes = ("https", "http") if loopback else ("https",)
+    return Fetcher(
+        timeout_s=timeout_s,
+        max_bytes=max_bytes,
+        schemes=schemes,
+        loopback=loopback,
+        verify=True if verify is None else verify,
+    )
+
+
 class KeySetFetcher:
     """Fetches and caches key sets (see the module's notes). `loopback`: allow loopback hosts
     (local tests only); `verify`: the TLS context https sets are
-    checked with (default: the system's roots). Thread-safe; `fetches` counts the GETs sent."""
+    checked with (default: the system's roots); `discovery`: where issuers' key set URLs are
+    discovered (default: an IssuerDiscovery through this fetcher's GETs). Thread-safe; `fetches` counts
+    the GETs sent."""
 
     def __init__(
         self,
@@ -196,16 +232,12 @@ class KeySetFetcher:
         max_sets: int = MAX_SETS,
         refresh_s: float = REFRESH_S,
         clock: Callable[[], float] = time.monotonic,
+        discovery: IssuerDiscovery | None = None,
     ) -> None:
         self.loopback = loopback
-        schemes = ("https", "http") if loopback else ("https",)
-        self._web = Fetcher(
-            timeout_s=timeout_s,
-            max_bytes=max_bytes,
-            schemes=schemes,
-            loopback=loopback,
-            verify=True if verify is None else verify,
-        )
+        self._web = _web(loopback, verify, max_bytes, timeout_s)
+        # issuers configured by URL alone: their discovery documents, under the same rules
+        self.discovery = discovery or IssuerDiscovery(self._web, clock=clock)
         self.ttl_s = ttl_s
         self.max_sets = max_sets
         self.refresh_s = refresh_s
@@ -250,6 +282,155 @@ class KeySetFetcher:
         return parse_key_set(doc)
 
 
+# ---------------------------------------------------------------- discovery
+
+
+def discovery_urls(issuer: str, openid: bool = True) -> tuple[str, str]:
+    """Where `issuer` publishes its metadata, the document of its kind first: OpenID Connect
+    Discovery's ``{issuer}/.well-known/openid-configuration`` and RFC 8414's
+    ``{scheme}://{host}/.well-known/oauth-authorization-server{path}`` (ValueError: `issuer` is no
+    URL without query and fragment)."""
+    parts = urlsplit(issuer)
+    if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"an issuer is a URL without query or fragment, not {issuer[:128]!r}")
+    path = parts.path.rstrip("/")
+    oidc = f"{parts.scheme}://{parts.netloc}{path}{OIDC_WELL_KNOWN}"
+    oauth = f"{parts.scheme}://{parts.netloc}{OAUTH_WELL_KNOWN}{path}"
+    return (oidc, oauth) if openid else (oauth, oidc)
+
+
+def cache_ttl(headers: Mapping[str, str], default: float, lo: float, hi: float, now: float) -> float:
+    """How long an answer may be kept by its ``Cache-Control`` (``no-store``/``no-cache``: `lo`;
+    ``max-age``) or else ``Expires`` (against its ``Date``, else `now`, a Unix time), within
+    [`lo`, `hi`]; `default` without either."""
+    directives = {}
+    for d in (headers.get("cache-control") or "").lower().split(","):
+        k, _, v = d.strip().partition("=")
+        directives[k] = v.strip().strip('"')
+    if "no-store" in directives or "no-cache" in directives:
+        return lo
+    age = directives.get("max-age")
+    ttl: float | None = float(age) if age is not None and age.isdigit() else None
+    if ttl is None and headers.get("expires"):
+        try:
+            exp = parsedate_to_datetime(headers["expires"]).timestamp()
+            date = parsedate_to_datetime(headers["date"]).timestamp() if headers.get("date") else now
+            ttl = exp - date
+        except (TypeError, ValueError, IndexError):
+            ttl = lo  # an invalid Expires means already expired (RFC 9111 5.3)
+    return default if ttl is None else min(max(ttl, lo), hi)
+
+
+class _NotFound(A2AIssuerMetadataError):
+    """A discovery URL answered 404 or 410 (the other kind of document is tried)."""
+
+
+@dataclass
+class _Discovered:
+    doc: dict[str, Any] | None
+    error: A2AKeySetError | None
+    fetched: float
+    until: float
+
+
+class IssuerDiscovery:
+    """Issuers' discovery documents (see the module's notes), fetched by `web` (default: the key
+    sets' rules, https and public addresses only; a KeySetFetcher hands its own); kept by their
+    cache headers within [`min_ttl_s`, `max_ttl_s`] (`ttl_s` without any), a failure for
+    `retry_s`, rediscovered on demand at most once per `refresh_s`. Thread-safe; `fetches`
+    counts the GETs sent."""
+
+    def __init__(
+        self,
+        web: Fetcher | None = None,
+        *,
+        ttl_s: float = DISCOVERY_TTL_S,
+        min_ttl_s: float = MIN_TTL_S,
+        max_ttl_s: float = MAX_TTL_S,
+        retry_s: float = RETRY_S,
+        refresh_s: float = REFRESH_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._web = web or _web(False, None, MAX_BYTES, TIMEOUT_S)
+        self.loopback = self._web.loopback
+        self.ttl_s, self.min_ttl_s, self.max_ttl_s = ttl_s, min_ttl_s, max_ttl_s
+        self.retry_s, self.refresh_s = retry_s, refresh_s
+        self.clock = clock
+        self.fetches = 0
+        self._cache: dict[tuple[str, bool], _Discovered] = {}
+        self._lock = threading.Lock()
+
+    def metadata(self, issuer: str, openid: bool = True, refresh: bool = False) -> dict[str, Any]:
+        """`issuer`'s discovery document (cached; `refresh`: fetched again unless the last fetch
+        is younger than `refresh_s`). A2AKeySetError's kinds when it cannot be had:
+        A2AKeySetAddressError (a URL the rules refuse), A2AKeySetSizeError,
+        A2AIssuerMismatchError, A2AIssuerMetadataError."""
+        now = self.clock()
+        with self._lock:
+            hit = self._cache.get((issuer, openid))
+            if hit is not None and now < hit.until and not (refresh and now - hit.fetched >= self.refresh_s):
+                if hit.error is not None:
+                    raise hit.error
+                assert hit.doc is not None
+                return hit.doc
+        try:
+            doc, ttl = self._fetch(issuer, openid)
+        except A2AKeySetError as exc:
+            with self._lock:
+                self._cache[(issuer, openid)] = _Discovered(None, exc, now, now + self.retry_s)
+            raise
+        with self._lock:
+            self._cache[(issuer, openid)] = _Discovered(doc, None, now, now + ttl)
+        return doc
+
+    def jwks_uri(self, issuer: str, openid: bool = True, refresh: bool = False) -> str:
+        """The key set URL `issuer`'s discovery document names (as `metadata`)."""
+        return str(self.metadata(issuer, openid, refresh)["jwks_uri"])
+
+    def _fetch(self, issuer: str, openid: bool) -> tuple[dict[str, Any], float]:
+        try:
+            urls = discovery_urls(issuer, openid)
+        except ValueError as exc:
+            raise A2AKeySetAddressError(str(exc)) from None
+        for url in urls:
+            check_key_url(url, self.loopback)
+        body, headers = b"", None
+        for url in urls:
+            self.fetches += 1
+            try:
+                body, headers = self._web.fetch(
+                    url,
+                    "application/json",
+                    A2AIssuerMetadataError,
+                    refused=A2AKeySetAddressError,
+                    too_large=A2AKeySetSizeError,
+                    absent=_NotFound,
+                )
+                break
+            except _NotFound:
+                continue
+        if headers is None:
+            raise A2AIssuerMetadataError(
+                f"{issuer[:128]} publishes no discovery document ({' nor '.join(urls)})"
+            )
+        try:
+            doc = json.loads(body)
+        except (ValueError, RecursionError):
+            raise A2AIssuerMetadataError(f"the discovery document at {url[:128]} is not JSON") from None
+        if not isinstance(doc, dict):
+            raise A2AIssuerMetadataError(f"the discovery document at {url[:128]} is no JSON object")
+        if doc.get("issuer") != issuer:
+            raise A2AIssuerMismatchError(
+                f"the discovery document at {url[:128]} is for issuer {str(doc.get('issuer'))[:128]!r}, not {issuer!r}"
+            )
+        uri = doc.get("jwks_uri")
+        if not isinstance(uri, str) or not uri:
+            raise A2AIssuerMetadataError(f"the discovery document at {url[:128]} names no jwks_uri")
+        check_key_url(uri, self.loopback)
+        ttl = cache_ttl(headers, self.ttl_s, self.min_ttl_s, self.max_ttl_s, datetime.now(UTC).timestamp())
+        return doc, ttl
+
+
 # ---------------------------------------------------------------- access tokens
 
 
@@ -257,13 +438,14 @@ class KeySetFetcher:
 class Issuer:
     """An OAuth 2.0 authorization server (or OpenID Connect provider) whose access tokens the agent
     takes: tokens with ``iss`` = `issuer` and `audience` in ``aud``, signed by a key of the set at
-    `jwks_url` with one of `algorithms`, holding `scopes`. The card declares it as scheme `name`:
+    `jwks_url` (None: the ``jwks_uri`` of the issuer's discovery document) with one of
+    `algorithms`, holding `scopes`. The card declares it as scheme `name`:
     ``openIdConnectSecurityScheme`` (`openid`: the discovery document under `issuer`) or
     ``oauth2SecurityScheme`` (the client-credentials flow at `token_url`)."""
 
     issuer: str
     audience: str
-    jwks_url: str
+    jwks_url: str | None = None
     algorithms: tuple[str, ...] = TOKEN_ALGORITHMS
     scopes: tuple[str, ...] = ()
     openid: bool = False
@@ -276,6 +458,7 @@ class Issuer:
             raise ValueError(f"access tokens are signed with {', '.join(TOKEN_ALGORITHMS)}, not {bad}")
         if not self.openid and self.token_url is None:
             raise ValueError("an OAuth 2.0 issuer's card entry names its token_url")
+        discovery_urls(self.issuer, self.openid)  # (ValueError: no URL to discover it at)
 
     @property
     def scheme_name(self) -> str:
@@ -283,14 +466,13 @@ class Issuer:
 
     def scheme(self) -> dict[str, Any]:
         """Its entry in the card's ``securitySchemes``."""
-        base = self.issuer.rstrip("/")
         what = "OpenID Connect" if self.openid else "OAuth 2.0"
         desc = f"{what} access tokens (JWT, {', '.join(self.algorithms)}) for audience {self.audience}"
         if self.openid:
             return {
                 "openIdConnectSecurityScheme": {
                     "description": desc,
-                    "openIdConnectUrl": base + "/.well-known/openid-configuration",
+                    "openIdConnectUrl": discovery_urls(self.issuer, True)[0],
                 }
             }
         flow = {"tokenUrl": self.token_url, "scopes": {s: s for s in self.scopes}}
@@ -298,7 +480,7 @@ class Issuer:
             "oauth2SecurityScheme": {
                 "description": desc,
                 "flows": {"clientCredentials": flow},
-                "oauth2MetadataUrl": base + "/.well-known/oauth-authorization-server",
+                "oauth2MetadataUrl": discovery_urls(self.issuer, False)[0],
             }
         }
 
@@ -383,7 +565,11 @@ def verify_token(
     if not isinstance(kid, str) or not kid:
         raise A2ATokenKeyError("the access token names no key (kid)")
     try:
-        keys = fetcher.keys(issuer.jwks_url, kid)
+        url = issuer.jwks_url or fetcher.discovery.jwks_uri(issuer.issuer, issuer.openid)
+        keys = fetcher.keys(url, kid)
+        if kid not in keys and issuer.jwks_url is None:  # moved keys? discover again (rate-limited)
+            moved = fetcher.discovery.jwks_uri(issuer.issuer, issuer.openid, refresh=True)
+            keys = keys if moved == url else fetcher.keys(moved, kid)
     except A2AKeySetError as exc:
         raise A2ATokenKeyError(f"the issuer's keys are not available: {exc}") from None
     jwk = keys.get(kid)

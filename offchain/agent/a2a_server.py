@@ -34,12 +34,13 @@ import json
 import re
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from eth_account import Account
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -106,9 +107,11 @@ from offchain.agent.a2a import (
 )
 from offchain.agent.a2a_auth import Issuer, KeySetFetcher, jwk_of, verify_token
 from offchain.agent.a2a_grpc import GRPC, MAX_MESSAGE_BYTES, METHODS, status_of, to_json, to_proto
+from offchain.agent.a2a_mtls import MutualTLS, check_binding, grpc_peer_chain
 from offchain.agent.a2a_push import PushSender, check_webhook
 from offchain.agent.agent_store import AgentStore, TaskRow, default_url
 from offchain.agent.errors import (
+    A2AClientCertificateMissingError,
     A2AError,
     A2AExtensionRequiredError,
     A2AInvalidParamsError,
@@ -120,7 +123,6 @@ from offchain.agent.errors import (
     A2ATaskNotCancelableError,
     A2ATaskNotFoundError,
     A2ATenantError,
-    A2ATokenError,
     A2AUnauthenticatedError,
     A2AUnsupportedOperationError,
     A2AVersionError,
@@ -155,6 +157,7 @@ from offchain.agent.status_list import StatusLists, prefetch
 from offchain.agent.x402 import PaymentPayload, PaymentRequired, PaymentRequirements, ResourceInfo
 from offchain.errors import ServiceError
 from offchain.httpservice import HTTPError, check_loopback, logger, read_json
+from offchain.httptls import client_chain
 
 LOG = logger("agent.a2a")
 MAX_BODY = 256 * 1024
@@ -296,8 +299,10 @@ class A2AServer:
     answered with AP2 checkout and payment receipts it signs.
 
     Callers: `bearer_tokens` (token -> caller) and `issuers` (OAuth 2.0 / OpenID Connect issuers
-    whose JWT access tokens it takes, their keys fetched by `key_sets`) are the security schemes
-    its card declares; with `require_auth` the card requires one of them and every operation
+    whose JWT access tokens it takes, their keys fetched by `key_sets`, configured or discovered)
+    and `mtls` (an a2a_mtls.MutualTLS: callers by TLS client certificate, and certificate-bound
+    tokens; its server_context and grpc_credentials make the bindings' TLS) are the security
+    schemes its card declares; with `require_auth` the card requires one of them and every operation
     refuses an anonymous caller. `tenants` (tenant -> its member callers, None: any caller): each
     request names one (``tenant``; HTTP+JSON ``/{tenant}/...``) and sees only its tasks.
     `card_jku`: the key set URL card signatures name (True: the agent's ``/.well-known/jwks.json``,
@@ -344,16 +349,19 @@ class A2AServer:
         require_auth: bool = False,
         tenants: Mapping[str, Collection[str] | None] | None = None,
         store: str | AgentStore | None = None,
+        mtls: MutualTLS | None = None,
     ) -> None:
         if not skills:
             raise ValueError("an agent has at least one skill")
-        if (extended_skills or require_auth) and not (bearer_tokens or issuers):
-            raise ValueError("authenticated callers need a scheme: give bearer_tokens or issuers")
+        if (extended_skills or require_auth) and not (bearer_tokens or issuers or mtls):
+            raise ValueError("authenticated callers need a scheme: give bearer_tokens, issuers or mtls")
         if issuers and any("#" in c for c in (bearer_tokens or {}).values()):
             raise ValueError("a bearer caller's name has no '#' (access token callers are <iss>#<sub>)")
         # OAuth 2.0 / OpenID Connect issuers, by iss; their keys fetched from their key sets
         self.issuers = {i.issuer: i for i in issuers or ()}
+        self.mtls = mtls  # callers by TLS client certificate
         names = [BEARER] * bool(bearer_tokens) + [i.scheme_name for i in self.issuers.values()]
+        names += [mtls.name] if mtls is not None else []
         if len(set(names)) != len(names) or len(self.issuers) != len(issuers or ()):
             raise ValueError("each security scheme (and issuer) is declared once: name them apart")
         self.key_sets = key_sets or KeySetFetcher()
@@ -432,7 +440,8 @@ class A2AServer:
             extended_card=bool(self.extended_skills),
             push_notifications=self.push_notifications,
             bearer_auth=bool(self._callers),
-            security_schemes={i.scheme_name: i.scheme() for i in self.issuers.values()},
+            security_schemes={i.scheme_name: i.scheme() for i in self.issuers.values()}
+            | ({} if self.mtls is None else {self.mtls.name: self.mtls.scheme()}),
             security_requirements=self._requirements() if self.require_auth else None,
         )
         if self.card_key is None:
@@ -446,6 +455,7 @@ class A2AServer:
     def _requirements(self) -> list[dict[str, Any]]:
         """The card's securityRequirements: any one of the schemes declared (with its scopes)."""
         reqs = [{"schemes": {BEARER: {"list": []}}}] if self._callers else []
+        reqs += [{"schemes": {self.mtls.name: {"list": []}}}] if self.mtls is not None else []
         return reqs + [{"schemes": {i.scheme_name: {"list": list(i.scopes)}}} for i in self.issuers.values()]
 
     # ---- tasks
@@ -1054,12 +1064,15 @@ class A2AServer:
 
     # ---- the bindings
 
-    async def service_params(self, get: Callable[[str], str | None], method: str) -> str | None:
+    async def service_params(
+        self, get: Callable[[str], str | None], method: str, peer: Sequence[x509.Certificate] = ()
+    ) -> str | None:
         """Check a request's A2A service parameters (`get` reads a header or gRPC metadata by its
         lowercase name): the version, the x402 extension on a SendMessage, and the credentials
         (``Authorization: Bearer``, a token of this agent's or an access token of one of its
-        issuers); the authenticated caller (None: anonymous, refused when authentication is
-        required). An access token's caller is ``<iss>#<sub>``."""
+        issuers; with `mtls`, the TLS client certificate `peer` presented, its own first); the
+        authenticated caller (None: anonymous, refused when authentication is required). An
+        access token's caller is ``<iss>#<sub>``, a certificate's the name `mtls` gives it."""
         version = get("a2a-version")
         if version is not None and version.split(".")[0] != A2A_VERSION.split(".")[0]:
             raise A2AVersionError(f"this agent speaks A2A {A2A_VERSION}, not {version[:32]}")
@@ -1068,8 +1081,22 @@ class A2AServer:
             raise A2AExtensionRequiredError(
                 f"activate the x402 extension: {EXTENSIONS_HEADERS[0]}: {X402_EXTENSION}"
             )
-        auth = get("authorization")
+        peer = peer if self.mtls is not None else ()  # (an agent without mtls looks at none)
+        try:
+            return await self._caller(get("authorization"), peer)
+        except A2AUnauthenticatedError as exc:
+            LOG.info("a2a_caller_refused", extra={"kind": type(exc).__name__, "reason": str(exc)[:200]})
+            raise
+
+    async def _caller(self, auth: str | None, peer: Sequence[x509.Certificate]) -> str | None:
         if auth is None:
+            if peer and self.mtls is not None:
+                return self.mtls.identify(peer)
+            if self.require_auth and self.mtls is not None:
+                raise A2AClientCertificateMissingError(
+                    "this agent serves authenticated callers only: present a client certificate"
+                    + (" or a bearer token" if self._callers or self.issuers else "")
+                )
             if self.require_auth:
                 raise A2AUnauthenticatedError(
                     "this agent serves authenticated callers only (securityRequirements)"
@@ -1081,13 +1108,13 @@ class A2AServer:
         if scheme.lower() == "bearer" and caller is not None:
             return caller
         if scheme.lower() == "bearer" and self.issuers and token.count(".") == 2:
-            try:
-                _, claims = await asyncio.to_thread(
-                    verify_token, token, self.issuers, self.key_sets, time.time()
-                )  # (wall time: the issuer's, not the agent's clock)
-            except A2ATokenError as exc:
-                LOG.info("a2a_token_refused", extra={"kind": type(exc).__name__, "reason": str(exc)[:200]})
-                raise
+            _, claims = await asyncio.to_thread(
+                verify_token, token, self.issuers, self.key_sets, time.time()
+            )  # (wall time: the issuer's, not the agent's clock)
+            if self.mtls is not None:
+                self.mtls.check_binding(claims, peer)
+            else:
+                check_binding(claims, (), False)  # a bound token where no certificate is seen: refused
             return f"{claims['iss']}#{claims['sub']}"
         raise A2AUnauthenticatedError("the Authorization presented is no bearer token of this agent")
 
@@ -1138,7 +1165,7 @@ class A2AServer:
         method = body["method"]
         if method not in OPERATIONS:
             raise A2AMethodNotFoundError(f"method {method[:64]!r} is not served ({', '.join(OPERATIONS)})")
-        caller = await self.service_params(request.headers.get, method)
+        caller = await self.service_params(request.headers.get, method, client_chain(request.scope))
         answer = await self.handle(method, params, caller, str(request.base_url))
         return rpc_result(req_id, answer) if isinstance(answer, dict) else answer
 
@@ -1217,7 +1244,9 @@ class A2AServer:
         def rest(method: str, has_body: bool = False) -> Callable[[Request], Awaitable[Response]]:
             async def endpoint(request: Request) -> Response:
                 try:
-                    caller = await self.service_params(request.headers.get, method)
+                    caller = await self.service_params(
+                        request.headers.get, method, client_chain(request.scope)
+                    )
                     params = query(request) | (await rest_body(request) if has_body else {})
                     if "tenant" in request.path_params:  # /{tenant}/...: the path names it
                         if params.get("tenant") not in (None, "", request.path_params["tenant"]):
@@ -1331,7 +1360,7 @@ class _Servicer(a2a_pb2_grpc.A2AServiceServicer):
         self, method: str, request: Any, context: grpc.aio.ServicerContext
     ) -> tuple[dict[str, Any], str | None]:
         md = {k.lower(): v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
-        caller = await self.agent.service_params(md.get, method)
+        caller = await self.agent.service_params(md.get, method, grpc_peer_chain(context))
         return to_json(request), caller
 
     async def _unary(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> Any:

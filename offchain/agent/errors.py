@@ -484,6 +484,50 @@ class A2AKeySetSizeError(A2AKeySetError):
     """The key set is larger than the bound (or holds more keys than allowed)."""
 
 
+class A2AIssuerMetadataError(A2AKeySetError):
+    """An issuer's discovery document (OpenID Connect Discovery ``openid-configuration``, RFC 8414
+    ``oauth-authorization-server``) cannot be used: not found, not JSON, not an object, or
+    without an https ``jwks_uri``."""
+
+
+class A2AIssuerMismatchError(A2AIssuerMetadataError):
+    """The discovery document's ``issuer`` is not exactly the issuer configured (a document served
+    for, or by, another issuer)."""
+
+
+class A2AClientCertificateError(A2AUnauthenticatedError):
+    """A caller's TLS client certificate (mutual TLS) is refused; the kinds below say why. Over the
+    wire every kind is UNAUTHENTICATED; the agent logs the kind."""
+
+
+class A2AClientCertificateMissingError(A2AClientCertificateError):
+    """The agent serves callers by client certificate and none was presented (nor another
+    credential)."""
+
+
+class A2AClientCertificateUntrustedError(A2AClientCertificateError):
+    """The client certificate does not chain to a CA the agent trusts for callers."""
+
+
+class A2AClientCertificateExpiredError(A2AClientCertificateError):
+    """The client certificate (or a certificate of its chain) is expired or not yet valid."""
+
+
+class A2AClientCertificateUnknownError(A2AClientCertificateError):
+    """The client certificate verifies but names no caller the agent knows (no fingerprint,
+    subject alternative name or subject configured), or names several."""
+
+
+class A2ATokenBindingError(A2ATokenError):
+    """The access token is bound to a client certificate (``cnf`` ``x5t#S256``, RFC 8705) other
+    than the one presented, or none was presented."""
+
+
+class A2ATokenUnboundError(A2ATokenError):
+    """The agent takes certificate-bound access tokens only and this one has no ``cnf``
+    ``x5t#S256``."""
+
+
 _A2A_ERRORS = (
     A2AError,
     A2AParseError,
@@ -616,6 +660,15 @@ class PredictionError(AgentError):
 
 
 __all__ = [
+    "A2ATokenUnboundError",
+    "A2ATokenBindingError",
+    "A2AIssuerMismatchError",
+    "A2AIssuerMetadataError",
+    "A2AClientCertificateUntrustedError",
+    "A2AClientCertificateUnknownError",
+    "A2AClientCertificateMissingError",
+    "A2AClientCertificateExpiredError",
+    "A2AClientCertificateError",
     "A2A_BY_CODE",
     "A2A_BY_REASON",
     "BY_CODE",

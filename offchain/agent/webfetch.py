@@ -1,6 +1,7 @@
 """Bounded, SSRF-safe HTTP GETs for what a verifier fetches on a credential's word: an issuer's
 ``/.well-known/jwt-vc-issuer`` metadata and ``jwks_uri`` (issuers.py), a Status List Token
-(status_list.py).
+(status_list.py), an OAuth 2.0 / OpenID Connect issuer's discovery document and key set
+(a2a_auth.py, which reads the answer's cache headers too: `Fetcher.fetch`).
 
 The rules are A2A push notifications' (a2a_push.py): the URL carries no credentials, its scheme is
 one allowed (``https`` unless told otherwise), and the host reaches only public addresses (loopback,
@@ -20,6 +21,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -64,7 +66,12 @@ class Fetcher:
             raise error(f"the host {host} has no address")
         return sorted(addrs)[0]
 
-    def get(
+    def get(self, url: str, accept: str, error: type[AgentError], **kw: Any) -> bytes:
+        """The body of a 200 answer to GET `url` (`error` for anything else; `refused`, when
+        given, for a URL or address the rules refuse; `too_large` for a body over the bound)."""
+        return self.fetch(url, accept, error, **kw)[0]
+
+    def fetch(
         self,
         url: str,
         accept: str,
@@ -72,9 +79,10 @@ class Fetcher:
         *,
         refused: type[AgentError] | None = None,
         too_large: type[AgentError] | None = None,
-    ) -> bytes:
-        """The body of a 200 answer to GET `url` (`error` for anything else; `refused`, when
-        given, for a URL or address the rules refuse; `too_large` for a body over the bound)."""
+        absent: type[AgentError] | None = None,
+    ) -> tuple[bytes, httpx.Headers]:
+        """The body and headers of a 200 answer to GET `url`, as `get` (`absent`, when given, for
+        a 404 or 410 answer)."""
         scheme, host, port = self.check_url(url, refused or error)
         ip = self.resolve(host, port, error, refused)
         target = httpx.URL(url).copy_with(host=ip)
@@ -89,7 +97,8 @@ class Fetcher:
             ):
                 deadline = time.monotonic() + self.timeout_s  # the body too, not each read alone
                 if r.status_code != 200:
-                    raise error(f"GET {url[:128]} answered {r.status_code}")
+                    gone = absent is not None and r.status_code in (404, 410)
+                    raise (absent if gone and absent else error)(f"GET {url[:128]} answered {r.status_code}")
                 declared = r.headers.get("content-length")
                 if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
                     raise (too_large or error)(
@@ -102,6 +111,6 @@ class Fetcher:
                         raise (too_large or error)(f"GET {url[:128]}: more than {self.max_bytes} bytes")
                     if time.monotonic() > deadline:
                         raise error(f"GET {url[:128]}: slower than {self.timeout_s} s")
-                return bytes(body)
+                return bytes(body), r.headers
         except httpx.HTTPError as exc:
             raise error(f"GET {url[:128]} failed: {type(exc).__name__}") from None
