@@ -324,7 +324,11 @@ class Verifier:
             self._sessions[sid], self._by_state[state] = s, sid
             if s.enc_kid is not None:
                 self._by_kid[s.enc_kid] = sid
-            while len(self._sessions) > self.max_sessions:
+            # the oldest first: past max_sessions, and those expired long enough that no result is
+            # still to be read (kept ttl_s after their expiry)
+            while len(self._sessions) > self.max_sessions or (
+                self._sessions and next(iter(self._sessions.values())).exp + self.ttl_s < self.clock()
+            ):
                 self._forget(next(iter(self._sessions)))
         if self.prefix == REDIRECT_URI:  # unsigned: by value
             claims = self._claims(s, None, None)

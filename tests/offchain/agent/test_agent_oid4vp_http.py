@@ -218,6 +218,10 @@ def test_a_request_object_unsigned_or_signed_otherwise_is_refused(dns_request):
         resolve(clock, base, "untrusted", sign(claims, key=STRANGER, chain=(self_leaf, self_root)))
     with pytest.raises(E.RequestObjectSignatureError, match="not trusted"):
         resolve(clock, base, "unpinned", sign(claims), trust=pki.TrustStore(()))
+    # by value (the request parameter) too
+    assert wallet(clock).resolve({"client_id": v.client_id, "request": sign(claims)}).state == ar.state
+    with pytest.raises(E.AuthorizationRequestError, match="not both"):
+        wallet(clock).resolve({"client_id": v.client_id, "request": sign(claims), "request_uri": "http://x"})
     # the root may be left out of x5c: the wallet adds the pinned root that issued the last one
     assert resolve(clock, base, "no-root", sign(claims, chain=(LEAF,))).state == ar.state
     with pytest.raises(E.RequestObjectSignatureError, match="x5c"):
@@ -424,3 +428,19 @@ def test_a_response_in_another_mode_or_undecryptable_is_refused(oid_world):
         httpx.post(v.response_uri, content=b"{}", headers={"Content-Type": "application/json"}).status_code
         == 415
     )
+
+
+def test_sessions_are_bounded_and_expired_ones_forgotten():
+    clock = Clock()
+    v = verifier("/b", clock, base_url="http://localhost:1", max_sessions=2)
+    a, b, c = (v.authorization_request([query()]) for _ in range(3))
+    assert v.request_object(c.params["request_uri"].rsplit("/", 1)[1])
+    with pytest.raises(E.ResponseStateError, match="no request"):
+        v.receive({"state": a.state, "vp_token": "{}"})
+    clock.t += 2 * v.ttl_s + 1
+    v.authorization_request([query()])
+    assert b.state not in v._by_state and c.state not in v._by_state
+    with pytest.raises(ValueError, match="not the one the chain's leaf"):
+        verifier("/x", clock, key=OTHER)
+    with pytest.raises(ValueError, match="names no DNS name"):
+        verifier("/x", clock, base_url="http://shop.example").authorization_request([query()])
