@@ -24,6 +24,7 @@ from offchain.agent.webfetch import Fetcher
 from offchain.compute import pki, testca
 from offchain.httpservice import ServiceServer
 from tests.offchain.agent.test_agent_ap2 import (
+    AGENT,
     CUR,
     DEVICE,
     DIGITS,
@@ -32,6 +33,7 @@ from tests.offchain.agent.test_agent_ap2 import (
     M1,
     NOW,
     OTHER,
+    TICK,
     checkout_jwt,
     credential,
 )
@@ -134,6 +136,23 @@ def test_ap2_closed_mandates_over_a_signed_request_by_reference_pass_the_merchan
     # answered once: its Request Object is gone (a replayed response: see below)
     with pytest.raises(E.RequestUriError, match="answered 404"):
         w.present(ar.url)
+
+
+def test_the_agent_closes_its_open_mandate_for_the_merchant_over_http(oid_world):
+    vs, clock, _ = oid_world
+    v = vs["dns"]
+    cj = checkout_jwt()
+    open_co = ap2.open_mandate(
+        ap2.CHECKOUT_OPEN, AGENT, [ap2.line_items([("feed", [TICK], 1)])], iat=NOW - 10, exp=NOW + 3600
+    )
+    oc = ap2.delegate(credential(), DEVICE, open_co, aud="agent", nonce="d-1", iat=NOW - 10)
+    ar = v.authorization_request([query(())], [oid4vp.delegate_data([ap2.closed_checkout(cj)], ["user"])])
+    # the agent's wallet holds the chain delegated to it, bound to its own key
+    reply = wallet(clock, held=[H.Held(oc, AGENT)]).present(ar.url)
+    got = v.result(ar.state, reply["redirect_uri"].split("=", 1)[1])["user"]
+    nonce = got.kb["nonce"]
+    co = ap2.check_checkout(got.text, ISSUERS, merchant=v.client_id, nonce=nonce, checkout_jwt=cj, now=NOW)
+    assert co.opens[0]["vct"] == ap2.CHECKOUT_OPEN and len(co.chain.links) == 3
 
 
 def test_request_uri_method_post_with_wallet_nonce_and_an_encrypted_response(oid_world):
