@@ -23,12 +23,10 @@ from offchain.agent import oid4vp_http as H
 from offchain.agent.webfetch import Fetcher
 from offchain.compute import pki, testca
 from offchain.httpservice import ServiceServer
+from tests.offchain.agent import test_agent_ap2 as ap2_tests
 from tests.offchain.agent.test_agent_ap2 import (
     AGENT,
-    CUR,
     DEVICE,
-    DIGITS,
-    INSTRUMENT,
     ISSUERS,
     M1,
     NOW,
@@ -120,7 +118,9 @@ def test_ap2_closed_mandates_over_a_signed_request_by_reference_pass_the_merchan
     nonce = got.kb["nonce"]
     co_text, pay_text = oid4vp.split(got.text)
     co = ap2.check_checkout(co_text, ISSUERS, merchant=v.client_id, nonce=nonce, checkout_jwt=cj, now=NOW)
-    expected = ap2.Expected(ap2.checkout_hash(cj), M1["id"], 10_000, CUR, INSTRUMENT["id"])
+    expected = ap2.Expected(
+        ap2.checkout_hash(cj), M1["id"], 10_000, ap2_tests.CUR, ap2_tests.INSTRUMENT["id"]
+    )
     pay, _ = ap2.check_payment(
         pay_text,
         ISSUERS,
@@ -130,7 +130,7 @@ def test_ap2_closed_mandates_over_a_signed_request_by_reference_pass_the_merchan
         now=NOW,
         ledger=ap2.Ledger(),
         checkout=co,
-        digits=DIGITS,
+        digits=ap2_tests.DIGITS,
     )
     assert pay.closed["payee"] == M1
     # answered once: its Request Object is gone (a replayed response: see below)
