@@ -12,6 +12,8 @@ import json
 import httpx
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -463,3 +465,30 @@ def test_sessions_are_bounded_and_expired_ones_forgotten():
         verifier("/x", clock, key=OTHER)
     with pytest.raises(ValueError, match="names no DNS name"):
         verifier("/x", clock, base_url="http://shop.example").authorization_request([query()])
+
+
+def test_the_response_key_agreement_reproduces_rfc_7518_appendix_c():
+    """ECDH-ES with the Concat KDF: RFC 7518 Appendix C's keys, apu "Alice", apv "Bob", A128GCM."""
+
+    def private(d):
+        return ec.derive_private_key(int.from_bytes(sdjwt.unb64url(d, "d"), "big"), ec.SECP256R1())
+
+    alice = private("0_NxaRPUMQoAJt50Gz8YiTr8gRTwyEaCumd-MToTmIo")
+    bob = private("VEmDZpDXXK8p8N0Cndsxs924q6nS1RXFASRl6BfUqdw")
+    assert sdjwt.jwk(alice)["x"] == "gI0GAILBdu7T53akrFmMyGcsF3n5dO7MmwNBHKW5SV0"
+    assert sdjwt.jwk(bob)["x"] == "weNJy2HscCSM6AEDTDg04biOvhFhyyWvOHQfeF_PxMQ"
+    for mine, theirs in ((alice, bob), (bob, alice)):
+        cek = H._cek(mine, theirs.public_key(), "A128GCM", b"Alice", b"Bob")
+        assert sdjwt.b64url(cek) == "VqqN6vgjbSBcIijNcacQGg"
+    # a JWE made with apu/apv (as another wallet may) decrypts
+    header = {"alg": "ECDH-ES", "enc": "A128GCM", "apu": "QWxpY2U", "apv": "Qm9i", "epk": sdjwt.jwk(alice)}
+    h64 = sdjwt.b64url(json.dumps(header).encode())
+    sealed = AESGCM(sdjwt.unb64url("VqqN6vgjbSBcIijNcacQGg", "k")).encrypt(
+        b"\0" * 12, b'{"state":"s"}', h64.encode()
+    )
+    token = ".".join(
+        [h64, "", sdjwt.b64url(b"\0" * 12), sdjwt.b64url(sealed[:-16]), sdjwt.b64url(sealed[-16:])]
+    )
+    assert H.decrypt(token, bob) == {"state": "s"}
+    with pytest.raises(E.AuthorizationResponseError, match="does not decrypt"):
+        H.decrypt(token, alice)
