@@ -5,7 +5,8 @@ What it gives a service:
 
 * :func:`error_response` — an error body in OpenAI's shape (``{"error": {message, type, param,
   code}}``), which the other HTTP APIs reuse.
-* :func:`read_json` — the request body, bounded in size, parsed as one JSON object or a typed error.
+* :func:`read_json` — the request body, bounded in size (:func:`read_body`), parsed as one JSON
+  object or a typed error.
 * :func:`configure_logging` — one JSON object per log line (``ts``, ``level``, ``logger``, ``event``
   and the record's ``extra`` fields); uvicorn's own loggers go through it too, its access log as
   ``http_request`` events. Ordinary client disconnects are logged as events, never as tracebacks.
@@ -86,8 +87,8 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-async def read_json(request: Request, limit: int) -> Any:
-    """The body as JSON, at most ``limit`` bytes (413 beyond), malformed -> 400."""
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, at most ``limit`` bytes (413 beyond; 400 for a bad Content-Length)."""
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -102,7 +103,12 @@ async def read_json(request: Request, limit: int) -> Any:
         if size > limit:
             raise HTTPError(413, f"request body larger than {limit} bytes")
         chunks.append(chunk)
-    raw = b"".join(chunks)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The body as JSON, at most ``limit`` bytes (413 beyond), malformed -> 400."""
+    raw = await read_body(request, limit)
     if not raw:
         raise HTTPError(400, "request body missing (a JSON object is expected)")
     try:

@@ -398,7 +398,7 @@ class IssuerDiscovery:
         for url in urls:
             self.fetches += 1
             try:
-                body, headers = self._web.fetch(
+                got = self._web.fetch(
                     url,
                     "application/json",
                     A2AIssuerMetadataError,
@@ -406,6 +406,7 @@ class IssuerDiscovery:
                     too_large=A2AKeySetSizeError,
                     absent=_NotFound,
                 )
+                body, headers = got.body, got.headers
                 break
             except _NotFound:
                 continue

@@ -270,6 +270,83 @@ class CredentialSuspendedError(StatusListError):
     """The issuer's status list marks the credential SUSPENDED: refused while it is."""
 
 
+class StatusListFormatError(StatusListError):
+    """A Status List Token (or a Referenced Token in CWT form) is malformed: not a COSE_Sign1 or a
+    compact JWS, truncated or otherwise bad CBOR, claims of the wrong type, or a ``lst`` that is
+    not ZLIB data."""
+
+
+class StatusListTypeError(StatusListError):
+    """A Status List Token is of another type: its HTTP content type is neither
+    ``application/statuslist+jwt`` nor ``application/statuslist+cwt``, or its ``typ`` (JWT
+    header; COSE header 16) is not the status list's."""
+
+
+class StatusListIndexError(StatusListError):
+    """The credential's ``idx`` lies outside the status list."""
+
+
+class AuthorizationRequestError(SdJwtError):
+    """An OpenID4VP Authorization Request (offchain/agent/oid4vp_http.py) is refused by the
+    wallet: malformed, or of a kind it does not take (OpenID4VP's ``invalid_request``)."""
+
+
+class RequestObjectSignatureError(AuthorizationRequestError, SdJwtSignatureError):
+    """The Request Object (RFC 9101 JAR) is unsigned (``alg: none``), signed with another
+    algorithm than ES256, not signed by the key of its ``x5c`` leaf, or that certificate does not
+    chain to a root the wallet trusts at the time of the request (``invalid_request_object``)."""
+
+
+class RequestObjectTypeError(AuthorizationRequestError):
+    """The Request Object's ``typ`` is not ``oauth-authz-req+jwt``, or the request_uri answered
+    another content type than ``application/oauth-authz-req+jwt``."""
+
+
+class ClientIdError(AuthorizationRequestError):
+    """The ``client_id`` is not bound to the request: the Request Object's differs from the one
+    the wallet was given, its prefix is not one the wallet supports, the certificate does not
+    carry its DNS name (``x509_san_dns``) or hash (``x509_hash``), or the ``response_uri`` is not
+    on the host it names (``invalid_client``)."""
+
+
+class RequestUriError(AuthorizationRequestError):
+    """The ``request_uri`` is off the wallet's policy (scheme, a non-public address, too long) or
+    its answer is unreachable, not 200, too large or too slow (``invalid_request_uri``), or the
+    ``request_uri_method`` is neither ``get`` nor ``post`` (``invalid_request_uri_method``)."""
+
+
+class RequestExpiredError(AuthorizationRequestError, SdJwtExpiredError):
+    """The Request Object has expired (``exp``), names no expiry, lives longer than the wallet
+    allows, or was issued in the future (``iat``)."""
+
+
+class WalletNonceError(AuthorizationRequestError, SdJwtBindingError):
+    """The Request Object fetched with ``request_uri_method=post`` does not carry the
+    ``wallet_nonce`` the wallet sent (a replayed or substituted Request Object), or its ``aud``
+    is not the wallet."""
+
+
+class ResponseModeError(AuthorizationRequestError):
+    """The request names a ``response_mode`` this party does not take (``direct_post`` and
+    ``direct_post.jwt`` only), a ``direct_post.jwt`` request carries no usable encryption key, or a
+    response arrived in another mode than the request named."""
+
+
+class DcqlUnmatchedError(AuthorizationRequestError):
+    """No credential the wallet holds answers a DCQL credential query (format, ``vct_values``,
+    the claims it names) (OpenID4VP's ``access_denied``)."""
+
+
+class AuthorizationResponseError(SdJwtError):
+    """An Authorization Response posted to the verifier's response endpoint is refused: malformed
+    (no ``vp_token``, not JSON, an undecryptable ``response``), or for no pending request."""
+
+
+class ResponseStateError(AuthorizationResponseError, SdJwtBindingError):
+    """The response's ``state`` names no request of this verifier, a request already answered
+    (a replay), or one that has expired."""
+
+
 class AgentNotFoundError(AgentError):
     """No agent has this id in the identity registry (or the deployment records none)."""
 
@@ -709,9 +786,13 @@ __all__ = [
     "AgentError",
     "AgentNotFoundError",
     "AgentStoreError",
+    "AuthorizationRequestError",
+    "AuthorizationResponseError",
     "BudgetExceededError",
+    "ClientIdError",
     "CredentialRevokedError",
     "CredentialSuspendedError",
+    "DcqlUnmatchedError",
     "FacilitatorError",
     "FeedError",
     "HistoryOptionsError",
@@ -752,6 +833,12 @@ __all__ = [
     "PredictionError",
     "RecordError",
     "RecordUnavailableError",
+    "RequestExpiredError",
+    "RequestObjectSignatureError",
+    "RequestObjectTypeError",
+    "RequestUriError",
+    "ResponseModeError",
+    "ResponseStateError",
     "SdJwtBindingError",
     "SdJwtChainError",
     "SdJwtDisclosureError",
@@ -763,7 +850,10 @@ __all__ = [
     "SettlementError",
     "StatusListError",
     "StatusListExpiredError",
+    "StatusListFormatError",
+    "StatusListIndexError",
     "StatusListSignatureError",
+    "StatusListTypeError",
     "TaskFeeError",
     "TradeError",
     "TradingError",
@@ -772,5 +862,6 @@ __all__ = [
     "VaultError",
     "VaultInputError",
     "VaultRefusedError",
+    "WalletNonceError",
     "X402Error",
 ]

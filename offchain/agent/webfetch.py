@@ -1,7 +1,9 @@
 """Bounded, SSRF-safe HTTP GETs for what a verifier fetches on a credential's word: an issuer's
 ``/.well-known/jwt-vc-issuer`` metadata and ``jwks_uri`` (issuers.py), a Status List Token
 (status_list.py), an OAuth 2.0 / OpenID Connect issuer's discovery document and key set
-(a2a_auth.py, which reads the answer's cache headers too: `Fetcher.fetch`).
+(a2a_auth.py, which reads the answer's cache headers too: `Fetched.headers`); and the wallet's side of OpenID4VP (oid4vp_http.py): a Request Object fetched
+by reference (GET, or a form POST for ``request_uri_method=post``) and the response posted to the
+verifier (``direct_post``).
 
 The rules are A2A push notifications' (a2a_push.py): the URL carries no credentials, its scheme is
 one allowed (``https`` unless told otherwise), and the host reaches only public addresses (loopback,
@@ -20,9 +22,9 @@ import ipaddress
 import socket
 import ssl
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
@@ -66,12 +68,7 @@ class Fetcher:
             raise error(f"the host {host} has no address")
         return sorted(addrs)[0]
 
-    def get(self, url: str, accept: str, error: type[AgentError], **kw: Any) -> bytes:
-        """The body of a 200 answer to GET `url` (`error` for anything else; `refused`, when
-        given, for a URL or address the rules refuse; `too_large` for a body over the bound)."""
-        return self.fetch(url, accept, error, **kw)[0]
-
-    def fetch(
+    def get(
         self,
         url: str,
         accept: str,
@@ -79,38 +76,71 @@ class Fetcher:
         *,
         refused: type[AgentError] | None = None,
         too_large: type[AgentError] | None = None,
+    ) -> bytes:
+        """The body of a 200 answer to GET `url` (`error` for anything else; `refused`, when
+        given, for a URL or address the rules refuse; `too_large` for a body over the bound)."""
+        return self.fetch(url, accept, error, refused=refused, too_large=too_large).body
+
+    def fetch(
+        self,
+        url: str,
+        accept: str,
+        error: type[AgentError],
+        *,
+        form: Mapping[str, str] | None = None,
+        refused: type[AgentError] | None = None,
+        too_large: type[AgentError] | None = None,
         absent: type[AgentError] | None = None,
-    ) -> tuple[bytes, httpx.Headers]:
-        """The body and headers of a 200 answer to GET `url`, as `get` (`absent`, when given, for
-        a 404 or 410 answer)."""
+    ) -> Fetched:
+        """The body and content type of a 200 answer to GET `url`, or to a POST of `form`
+        (``application/x-www-form-urlencoded``) when given: OpenID4VP's ``request_uri_method=post``
+        and ``direct_post``. The same rules and bounds for both; `error`, `refused`, `too_large`
+        as :meth:`get`; `absent`, when given, for a 404 or 410 answer."""
         scheme, host, port = self.check_url(url, refused or error)
         ip = self.resolve(host, port, error, refused)
         target = httpx.URL(url).copy_with(host=ip)
         ext = {"sni_hostname": host} if scheme == "https" else {}
         headers = {"Accept": accept, "Host": urlsplit(url).netloc}
+        method, body_out = "GET", None
+        if form is not None:
+            method, body_out = "POST", urlencode(dict(form)).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
         try:
             with (
                 httpx.Client(
                     timeout=self.timeout_s, follow_redirects=False, trust_env=False, verify=self.verify
                 ) as client,
-                client.stream("GET", target, headers=headers, extensions=ext) as r,
+                client.stream(method, target, headers=headers, extensions=ext, content=body_out) as r,
             ):
                 deadline = time.monotonic() + self.timeout_s  # the body too, not each read alone
                 if r.status_code != 200:
                     gone = absent is not None and r.status_code in (404, 410)
-                    raise (absent if gone and absent else error)(f"GET {url[:128]} answered {r.status_code}")
+                    raise (absent if gone and absent else error)(
+                        f"{method} {url[:128]} answered {r.status_code}"
+                    )
                 declared = r.headers.get("content-length")
                 if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
                     raise (too_large or error)(
-                        f"GET {url[:128]}: {declared} bytes, more than {self.max_bytes}"
+                        f"{method} {url[:128]}: {declared} bytes, more than {self.max_bytes}"
                     )
                 body = bytearray()
                 for piece in r.iter_bytes():
                     body += piece
                     if len(body) > self.max_bytes:
-                        raise (too_large or error)(f"GET {url[:128]}: more than {self.max_bytes} bytes")
+                        raise (too_large or error)(f"{method} {url[:128]}: more than {self.max_bytes} bytes")
                     if time.monotonic() > deadline:
-                        raise error(f"GET {url[:128]}: slower than {self.timeout_s} s")
-                return bytes(body), r.headers
+                        raise error(f"{method} {url[:128]}: slower than {self.timeout_s} s")
+                ctype = r.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+                return Fetched(bytes(body), ctype, r.headers)
         except httpx.HTTPError as exc:
-            raise error(f"GET {url[:128]} failed: {type(exc).__name__}") from None
+            raise error(f"{method} {url[:128]} failed: {type(exc).__name__}") from None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A 200 answer: its body, its media type (lower case, parameters dropped; "" if none) and its
+    headers."""
+
+    body: bytes
+    content_type: str
+    headers: httpx.Headers

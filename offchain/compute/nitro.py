@@ -16,8 +16,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from eth_hash.auto import keccak
 
-from offchain.compute import cbor
+from offchain.compute import cbor, cose
 from offchain.compute.codec import bounded_bytes
+from offchain.compute.cose import sig_structure
 from offchain.compute.errors import CheckFailed, EvidenceFormatError
 from offchain.compute.pki import (
     TrustStore,
@@ -84,21 +85,12 @@ def is_nitro(raw: bytes) -> bool:
 
 def parse_document(raw: bytes) -> NitroDocument:
     raw = bounded_bytes(raw, MAX_DOC, "attestation document", EvidenceFormatError)
-    outer = cbor.loads(raw)
-    if isinstance(outer, cbor.Tag):
-        if outer.tag != 18:
-            raise EvidenceFormatError(f"CBOR tag {outer.tag} is not COSE_Sign1 (18)")
-        outer = outer.value
-    if not isinstance(outer, list) or len(outer) != 4:
-        raise EvidenceFormatError("COSE_Sign1 must be a 4-element array")
-    protected, unprotected, payload, signature = outer
-    if not isinstance(protected, bytes) or not isinstance(payload, bytes) or not isinstance(signature, bytes):
-        raise EvidenceFormatError("COSE_Sign1 protected/payload/signature must be byte strings")
-    if not isinstance(unprotected, dict) or unprotected:
+    msg = cose.parse_sign1(raw, EvidenceFormatError)
+    protected, payload, signature = msg.protected, msg.payload, msg.signature
+    if msg.unprotected:
         raise EvidenceFormatError("COSE_Sign1 unprotected header must be an empty map")
     if protected != PROTECTED_ES384:
-        header = cbor.loads(protected) if protected else None
-        raise EvidenceFormatError(f"protected header {header!r} is not exactly {{1: -35}} (ES384)")
+        raise EvidenceFormatError(f"protected header {msg.header!r} is not exactly {{1: -35}} (ES384)")
     if len(signature) != 96:
         raise EvidenceFormatError("ES384 signature must be 96 bytes")
     body = cbor.loads(payload)
@@ -147,11 +139,6 @@ def parse_document(raw: bytes) -> NitroDocument:
         user_data=opt["user_data"],
         nonce=opt["nonce"],
     )
-
-
-def sig_structure(protected: bytes, payload: bytes) -> bytes:
-    """COSE Sig_structure for COSE_Sign1 with empty external AAD."""
-    return cbor.dumps(["Signature1", protected, b"", payload])
 
 
 @dataclass(frozen=True)
