@@ -43,9 +43,9 @@
      "deadline before recording deadline", "inputs fixed at creation", "no bond required",
      "unknown source", "already bonded", "no bond", "empty recording", "no signatures",
      "signers and signatures differ", "source equivocated", "duplicate signer",
-     "source signed another recording", "source not bonded", "inputs already recorded",
+     "source signed another recording", "source not bonded",
      "recording deadline passed", "inputs not recorded", "source has not signed", "same recording",
-     "inputs appeal window open", "fork challenge predates the recording", and the signature
+     "inputs appeal window open", "recording open", "fork challenge predates the recording", and the signature
      module's "invalid signature", "invalid signature length", "invalid signature v",
      "invalid signature s".
      Recorded inputs (createRecordedQuestion): the question fixes everything of the request but the
@@ -55,8 +55,9 @@
      sources' EIP-712 Recording(questionId, inputsRef, promptHash) signatures (EOA ECDSA or ERC-1271)
      with recordInputs, in one call or several, until the recording deadline: a source's first
      relayed signature is its vote; once k sources voted for the same recording it is recorded and
-     the question's request becomes keccak256(abi.encode(RECORDED_TAG, requestBase, promptHash)).
-     A source's signature over a different recording than its vote (contestRecording, anyone, until
+     the question's request becomes keccak256(abi.encode(RECORDED_TAG, requestBase, promptHash));
+     votes still count until the deadline (a second recording reaching k voids; with 2k <= n a
+     verdict therefore settles only after the deadline). A source's signature over a different recording than its vote (contestRecording, anyone, until
      settlement) proves it equivocated: its vote is struck, its bond forfeited (half to the prover,
      half to the pool), and a recorded recording that falls below k voids the question. No
      recording by the deadline: void. A majority lying consistently is not provable on-chain: within
@@ -627,13 +628,15 @@ def recordInputs(questionId: uint256, inputsRef: bytes32, promptHash: bytes32, s
                  sigs: DynArray[Bytes[256], MAX_SOURCES]):
     """
     @notice Relay named sources' signatures of one recording of a recorded question's inputs
-            (anyone relays; the signatures are what count): after the close, until the recording
-            deadline and until recorded. `sigs[i]` is `signers[i]`'s signature over
+            (anyone relays; the signatures are what count): after the close and until the recording
+            deadline. `sigs[i]` is `signers[i]`'s signature over
             recordingDigest(questionId, inputsRef, promptHash). Each source's first relayed
             signature is its vote (another recording of the same source is equivocation:
             contestRecording); votes accumulate across calls. When `threshold` distinct sources
             have voted for the same recording it is recorded: the question's request becomes
-            keccak256(abi.encode(RECORDED_TAG, requestBase, promptHash)).
+            keccak256(abi.encode(RECORDED_TAG, requestBase, promptHash)). Votes still count after
+            that, until the deadline: for the recorded recording they strengthen it (against
+            struck votes); another recording reaching `threshold` too voids the question.
     @param questionId The question.
     @param inputsRef The input record's reference (keccak256 of its DA certificate).
     @param promptHash keccak256(abi.encode(uint32[] promptTokens)) of the template rendered over the record.
@@ -642,7 +645,6 @@ def recordInputs(questionId: uint256, inputsRef: bytes32, promptHash: bytes32, s
     """
     q: Question = self._recorded(questionId)
     assert block.timestamp > q.closeTime, "market open"
-    assert q.inputsRef == empty(bytes32), "inputs already recorded"
     assert block.timestamp <= q.recordBy, "recording deadline passed"
     assert inputsRef != empty(bytes32), "empty recording"
     assert len(signers) != 0, "no signatures"
@@ -666,6 +668,12 @@ def recordInputs(questionId: uint256, inputsRef: bytes32, promptHash: bytes32, s
         log SourceSigned(questionId=questionId, source=s, inputsRef=inputsRef, promptHash=promptHash, signatures=count)
     self.tally[questionId][key] = count
     if count < q.threshold:
+        return
+    if q.inputsRef != empty(bytes32):
+        # recorded already: more votes for it only strengthen it; another recording reaching k too
+        # (possible only when 2k <= n) means k sources said one thing and k another: void
+        if key != keccak256(abi_encode(q.inputsRef, q.requestHash)):
+            self._settle(questionId, q, OUTCOME_VOID)
         return
     request: bytes32 = keccak256(abi_encode(RECORDED_TAG, q.requestBase, promptHash))
     self._questions[questionId].inputsRef = inputsRef
@@ -848,9 +856,13 @@ def _settle(questionId: uint256, q: Question, outcome: uint8):
         winning = q.noPool
     if winning == 0:
         o = OUTCOME_VOID  # nobody to pay: everyone gets their stake back
-    if o != OUTCOME_VOID and q.threshold != 0 and self.sourcing[questionId].appealId == 0:
+    if o != OUTCOME_VOID and q.threshold != 0:
         # the bettors had their window to escalate the recorded inputs (an appeal, rejected, closes it)
-        assert block.timestamp > self.sourcing[questionId].recordedAt + APPEAL_WINDOW, "inputs appeal window open"
+        if self.sourcing[questionId].appealId == 0:
+            assert block.timestamp > self.sourcing[questionId].recordedAt + APPEAL_WINDOW, "inputs appeal window open"
+        # with 2k <= n a conflicting recording can reach k until the recording deadline
+        if 2 * q.threshold <= len(self._sources[questionId]):
+            assert block.timestamp > q.recordBy, "recording open"
     pool: uint256 = q.yesPool + q.noPool
     self._questions[questionId].outcome = o
     # equivocators' forfeited bonds join the pool (void: shared pro rata to the stakes)
