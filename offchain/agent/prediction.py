@@ -20,15 +20,18 @@ A question is decided by one deterministic inference request fixed when the ques
    inference re-run; a wrong verdict is challenged in InferenceDisputes.
 
 Recorded inputs (``createRecordedQuestion``): the question fixes :func:`request_base` (everything of
-the request but the prompt) and a data source; after the close the source disperses the record and
-signs a :class:`Recording` (the record's :func:`inputs_ref` and :func:`prompt_hash`, EIP-712), which
-anyone relays with ``recordInputs``; the request is then :func:`recorded_request_hash`. Anyone checks
+the request but the prompt), n named data sources and a threshold k; after the close a source
+disperses the record and the sources sign a :class:`Recording` (the record's :func:`inputs_ref` and
+:func:`prompt_hash`, EIP-712), which anyone relays with ``recordInputs`` (:func:`quorum` picks the
+recording k sources signed); once k agree the request is :func:`recorded_request_hash`. A source
+that signed two recordings is proven with ``contestRecording`` (:func:`equivocations`). Anyone checks
 the recording against the DA record (:func:`check_recording`) and the verdict with
 ``check_verdict(..., recorded=True)``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +53,7 @@ INPUTS_VERSION = 1
 MAX_INPUTS_BYTES = 16 * 1024
 REQUEST_TAG = keccak(b"eigen.agent.prediction.Request.v1")
 APPEAL_TAG = keccak(b"eigen.agent.prediction.Appeal.v1")
+INPUTS_APPEAL_TAG = keccak(b"eigen.agent.prediction.InputsAppeal.v1")
 BASE_TAG = keccak(b"eigen.agent.prediction.RequestBase.v1")
 RECORDED_TAG = keccak(b"eigen.agent.prediction.RecordedRequest.v1")
 RECORDING = "Recording"
@@ -260,9 +264,63 @@ class Recording:
         except (ValueError, TypeError, ValidationError, BadSignature) as exc:
             raise PredictionError(f"not a recording signature: {exc}") from None
 
-    def args(self, signature: bytes) -> tuple[int, bytes, bytes, bytes]:
-        """(questionId, inputsRef, promptHash, signature) for recordInputs / contestRecording."""
-        return self.question_id, self.inputs_ref, self.prompt_hash, signature
+    def key(self, base: bytes) -> bytes:
+        """The recording's identity on-chain (PredictionMarket.tally's key) for a question of request
+        base `base`: keccak256(abi.encode(inputsRef, recorded_request_hash(base, promptHash)))."""
+        request = recorded_request_hash(base, self.prompt_hash)
+        return keccak(abi_encode(["bytes32", "bytes32"], [self.inputs_ref, request]))
+
+    def args(self, *signed: tuple[str, bytes]) -> tuple[int, bytes, bytes, list[str], list[bytes]]:
+        """(questionId, inputsRef, promptHash, signers, signatures) for recordInputs: `signed` are
+        (source address, its signature) pairs."""
+        return (
+            self.question_id,
+            self.inputs_ref,
+            self.prompt_hash,
+            [a for a, _ in signed],
+            [s for _, s in signed],
+        )
+
+    def contest_args(self, source: str, signature: bytes) -> tuple[int, str, bytes, bytes, bytes]:
+        """(questionId, source, inputsRef, promptHash, signature) for contestRecording: this recording,
+        signed by `source`, against the other recording its vote is for."""
+        return self.question_id, source, self.inputs_ref, self.prompt_hash, signature
+
+
+def quorum(
+    signed: Iterable[tuple[str, Recording, bytes]], threshold: int
+) -> tuple[Recording, list[tuple[str, bytes]]] | None:
+    """What a relayer submits: among (source, recording, signature) triples gathered from the named
+    sources, the recording that `threshold` distinct sources signed and did not contradict, with
+    their (source, signature) pairs for ``recordInputs``; None when no recording reaches it.
+    A source that signed two different recordings counts for neither (PredictionMarket
+    refuses its second vote and contestRecording voids the first: see :func:`equivocations`)."""
+    signed = list(signed)
+    bad = {source for source, *_ in equivocations(signed)}
+    votes: dict[Recording, dict[str, bytes]] = {}
+    for source, rec, sig in signed:
+        if source not in bad:
+            votes.setdefault(rec, {}).setdefault(source, sig)
+    for rec, by in votes.items():
+        if len(by) >= threshold:
+            return rec, list(by.items())[:threshold]
+    return None
+
+
+def equivocations(
+    signed: Iterable[tuple[str, Recording, bytes]],
+) -> list[tuple[str, Recording, bytes, Recording, bytes]]:
+    """The sources that signed two different recordings of the same question, with both (the first
+    seen, then the other): each is the proof ``contestRecording`` takes (the other recording's
+    ``contest_args``, against whichever the source's on-chain vote is for)."""
+    first: dict[tuple[int, str], tuple[Recording, bytes]] = {}
+    found: dict[tuple[int, str], tuple[str, Recording, bytes, Recording, bytes]] = {}
+    for source, rec, sig in signed:
+        k = (rec.question_id, source)
+        seen = first.setdefault(k, (rec, sig))
+        if seen[0] != rec and k not in found:
+            found[k] = (source, seen[0], seen[1], rec, sig)
+    return list(found.values())
 
 
 def recording_of(
@@ -312,6 +370,19 @@ def proposal_args(receipt: Receipt) -> tuple[tuple, bytes, bytes]:
     assert receipt.options is not None and receipt.text_hash is not None
     struct, _ = receipt_args(receipt)
     return struct, receipt.options.hash(), receipt.text_hash
+
+
+def inputs_appeal_evidence(
+    chain_id: int, market: str, question_id: int, inputs_ref_: bytes, request: bytes
+) -> bytes:
+    """The evidence hash a ForkManager challenge carries to appeal a recorded question's inputs
+    (PredictionMarket.inputsAppealEvidence): the accusation that the recording's signers lied."""
+    return keccak(
+        abi_encode(
+            ["bytes32", "uint256", "address", "uint256", "bytes32", "bytes32"],
+            [INPUTS_APPEAL_TAG, chain_id, market, question_id, inputs_ref_, request],
+        )
+    )
 
 
 def appeal_evidence(chain_id: int, market: str, question_id: int, receipt_digest: bytes) -> bytes:
@@ -369,6 +440,7 @@ def check_verdict(
 __all__ = [
     "APPEAL_TAG",
     "DEFAULT_TEMPLATE",
+    "INPUTS_APPEAL_TAG",
     "OUTCOMES",
     "REQUEST_TAG",
     "VERDICT_SCHEMA",
@@ -378,11 +450,14 @@ __all__ = [
     "VerdictCheck",
     "answer",
     "appeal_evidence",
+    "equivocations",
+    "inputs_appeal_evidence",
     "check_recording",
     "check_verdict",
     "inputs_ref",
     "prompt_hash",
     "proposal_args",
+    "quorum",
     "receipt_request_hash",
     "recorded_request_hash",
     "recording_of",

@@ -5,13 +5,14 @@
 InferenceDisputes and operators A, B and C: ``demo.ai_world``) and with the demo's DA devnet up
 (``demo.da_net``, which the DA step stops later). It deploys a stable token and a PredictionMarket and
 tells a short story: a question whose inputs do not exist yet ("did ETH close the session above
-3,000 USDC?") fixes the model, the parameters and the YES/NO grammar and names its data source (a price
-feed's key); Carol, Dave and Erin bet; after the close the feed disperses its data to DA and signs the
-recording, which Carol relays on-chain (a recording before the close, and one not signed by the feed,
-are refused); Erin checks the recording against the DA record; operator A answers from exactly those
-inputs (computing while the feed disperses them) and posts the verdict; the losing bettor re-executes it
-from the DA record and challenges it anyway: B and C uphold it and the bond goes to A; the market
-settles and the winners collect. About 20-30 s on the shared 2-core machine, most of it the dispersal.
+3,000 USDC?") fixes the model, the parameters and the YES/NO grammar and names three data sources (price
+feeds' keys), two of which must sign the same recording; Carol, Dave and Erin bet; after the close feed C
+signs a recording of a different close (counted alone: not recorded), feed A disperses its data to DA
+and feeds A and B sign that recording, which Carol relays on-chain in one call (a recording before the
+close, and one not signed by the feed it names, are refused); Erin checks the recording against the DA
+record; operator A answers from exactly those inputs (computing while the feed disperses them) and
+posts the verdict; the losing bettor re-executes it from the DA record and challenges it anyway: B and C
+uphold it and the bond goes to A; the market settles and the winners collect. About 20-30 s on the shared 2-core machine, most of it the dispersal.
 (`ape run prediction_market` tells the longer story of a question fixed at creation, a tampered verdict
 and the fork.)
 """
@@ -47,6 +48,11 @@ QUESTION = Question("Did ETH/USDC close the session above 3,000 USDC?")
 # what the feed publishes at the close (it did not exist when the bets were made)
 AT_CLOSE = "ETH/USDC session close: 3,120.50 USDC (high 3,201.00, low 2,954.25); 24 h volume 1.2B USDC."
 FEED_SEED = b"demo ETH/USDC price feed"
+FEEDS = 3  # named sources
+THRESHOLD = 2  # of them must sign the same recording
+# what feed C signs instead (a minority: it cannot record it)
+DISSENT_CLOSE = "2,954.25 USDC"
+DISSENT = f"ETH/USDC session close: {DISSENT_CLOSE}; 24 h volume 1.2B USDC."
 
 
 def fmt_usdc(x: int) -> str:
@@ -67,7 +73,8 @@ def _story(demo: Any, pool: ThreadPoolExecutor, t0: float) -> dict[str, Any]:
     svc, c = w.svc, w.c
     net = demo.da_net  # started by the ai step, used by the trading step; the DA step stops it
     people = {"carol": demo.carol, "dave": demo.dave, "erin": demo.erin}
-    feed = Account.from_key(keccak(FEED_SEED))
+    feeds = [Account.from_key(keccak(FEED_SEED + (b"" if i == 0 else b" %d" % i))) for i in range(FEEDS)]
+    feed = feeds[0]
     da_client = pool.submit(net.records)  # the DA client (its SRS loaded) while the market is set up
     print(
         "\n##### The AI-settled prediction market: inputs recorded after the close, a verdict disputed and upheld"
@@ -78,14 +85,16 @@ def _story(demo: Any, pool: ThreadPoolExecutor, t0: float) -> dict[str, Any]:
     )
     q = QUESTION
     now = chain.pending_timestamp
-    r = market.createRecordedQuestion(q.question_hash(), q.template_hash(), request_base(svc, q), feed.address,
-                                      now + CLOSE_S, now + RECORD_S, now + RESOLVE_S, sender=demo.erin)  # fmt: skip
+    r = market.createRecordedQuestion(q.question_hash(), q.template_hash(), request_base(svc, q),
+                                      [f.address for f in feeds], THRESHOLD, 0, now + CLOSE_S, now + RECORD_S,
+                                      now + RESOLVE_S, sender=demo.erin)  # fmt: skip
     qid = event(r, "QuestionCreated").questionId
     print(
         f"PredictionMarket at {market.address} (bets in USDC, verdicts from InferenceDisputes {c.address})."
     )
     print(f"Question {qid}: {q.text!r}; the model, parameters and YES/NO grammar are fixed now; the inputs are "
-          f"the ETH/USDC feed's ({feed.address}) data at the close, recorded by its signature within "
+          f"the ETH/USDC feeds' data at the close (feeds A {feeds[0].address[:10]}…, B {feeds[1].address[:10]}…, "
+          f"C {feeds[2].address[:10]}…), recorded when {THRESHOLD} of the {FEEDS} sign the same recording within "
           f"{RECORD_S // 60} min after it.")  # fmt: skip
     start = {}
     for who, yes, amount in BETS:
@@ -100,23 +109,38 @@ def _story(demo: Any, pool: ThreadPoolExecutor, t0: float) -> dict[str, Any]:
     record = InputRecord(q, AT_CLOSE)
     records = da_client.result()
     early = recording_of(svc, record, {"not yet": "dispersed"}, chain.chain_id, market.address, qid)
-    before_close = refusal(market.recordInputs, *early.args(early.sign(feed.key)), sender=demo.carol)
+    before_close = refusal(
+        market.recordInputs, *early.args((feed.address, early.sign(feed.key))), sender=demo.carol
+    )
     warp(CLOSE_S + 1)
+    # feed C signs another close (a record it never dispersed): alone, it records nothing
+    dissent = recording_of(
+        svc, InputRecord(q, DISSENT), {"feed C's": "record"}, chain.chain_id, market.address, qid
+    )
+    r = market.recordInputs(*dissent.args((feeds[2].address, dissent.sign(feeds[2].key))), sender=demo.dave)
+    dissent_votes = event(r, "SourceSigned").signatures
     # operator A computes its answer from the feed's published data while the feed disperses it (the model runs in
     # one thread at a time: the worker here, the main thread after)
     a_answer = pool.submit(answer, svc, w.signing[demo.op_a.address].to_bytes(), record, demo.erin.address)
     cert = records.put(record.to_json())
     honest = a_answer.result()
     rec = recording_of(svc, record, cert, chain.chain_id, market.address, qid)
-    forged = refusal(market.recordInputs, *rec.args(rec.sign(demo.dave.private_key)), sender=demo.dave)
-    r = market.recordInputs(*rec.args(rec.sign(feed.key)), sender=demo.carol)
+    forged = refusal(
+        market.recordInputs, *rec.args((feed.address, rec.sign(demo.dave.private_key))), sender=demo.dave
+    )
+    r = market.recordInputs(
+        *rec.args(*((f.address, rec.sign(f.key)) for f in feeds[:THRESHOLD])), sender=demo.carol
+    )
     recorded = event(r, "InputsRecorded")
     status = net.checker().check_da_cert(cert)
-    print(f"The market closes. A recording before the close was refused ({before_close!r}); after it, the feed "
-          f"disperses its data to DA (blob {cert['blob_key'][:12]}…, checkDACert: {status}) and signs the recording:")  # fmt: skip
+    print(f"The market closes. A recording before the close was refused ({before_close!r}); after it, feed C "
+          f"signs another close ({DISSENT_CLOSE}): relayed, it counts {dissent_votes} of {THRESHOLD}, nothing "
+          f"is recorded. Feed A disperses its data to DA (blob {cert['blob_key'][:12]}…, checkDACert: {status}); "
+          f"feeds A and B sign that recording:")  # fmt: skip
     print(f"  recorded inputs: {AT_CLOSE!r}")
-    print(f"  Carol relays it (recordInputs: inputs ref {bytes(recorded.inputsRef).hex()[:16]}…, request "
-          f"{bytes(recorded.requestHash).hex()[:16]}…); one Dave signed instead of the feed: {forged!r}.")  # fmt: skip
+    print(f"  Carol relays it (recordInputs, both signatures in one call: inputs ref "
+          f"{bytes(recorded.inputsRef).hex()[:16]}…, request {bytes(recorded.requestHash).hex()[:16]}…); one Dave "
+          f"signed in feed A's name: {forged!r}.")  # fmt: skip
     erin_check = pool.submit(
         check_recording, cert, records, svc, rec, q
     )  # while operator A posts its verdict
@@ -165,6 +189,8 @@ def _story(demo: Any, pool: ThreadPoolExecutor, t0: float) -> dict[str, Any]:
         "market": market.address,
         "question": qid,
         "source": feed.address,
+        "sources": [f.address for f in feeds],
+        "dissent_votes": dissent_votes,
         "inputs_ref": bytes(recorded.inputsRef).hex(),
         "cert_status": status,
         "refused_before_close": before_close,

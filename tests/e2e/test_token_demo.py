@@ -82,10 +82,11 @@ def test_demo_token_step(capsys):
     assert len(set(trading["feed_tasks"])) == records
     assert trading["data_agent_earned"] == records * demo_trading.FEED_PRICE
     assert trading["cert_statuses"] == [1] * records  # checkDACert: SUCCESS, on the demo's chain
-    # the prediction market: inputs recorded after the close by the feed's signature (refused before the close and
+    # the prediction market: inputs recorded after the close by 2 of 3 feeds (refused before the close and
     # from another signer), the verdict over them disputed and upheld, the whole pool paid to the winners
     pm, pm_bets = demo.results[demo_prediction.__name__], demo_prediction.BETS
     assert pm["refused_before_close"] == "market open" and pm["refused_wrong_signer"] == "invalid signature"
+    assert pm["dissent_votes"] == 1 and "it counts 1 of 2, nothing is recorded" in out
     assert (
         pm["cert_status"] == 1 and pm["dispute_upheld"] and pm["outcome"] == pm["truth"] and pm["left"] == 0
     )

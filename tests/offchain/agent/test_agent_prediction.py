@@ -134,6 +134,7 @@ def test_demo_step_records_inputs_after_the_close(told, capsys):
         facts["refused_before_close"] == "market open"
         and facts["refused_wrong_signer"] == "invalid signature"
     )
+    assert facts["dissent_votes"] == 1 and len(facts["sources"]) == step.FEEDS  # feed C alone records nothing
     assert facts["cert_status"] == 1 and facts["dispute_upheld"] and facts["outcome"] == facts["truth"]
     pool = sum(a for _, _, a in step.BETS) * step.USDC
     won = [(w, a * step.USDC) for w, yes, a in step.BETS if yes == (facts["truth"] == "YES")]
