@@ -37,7 +37,8 @@
        budget; isValidSignature answers the ERC-1271 magic value only for digests so recorded
        (and the escrow deposit's, during it), so an x402 facilitator settles exactly the payments
        the agent recorded. isValidSignature is a view: it could not debit a budget on use, which
-       is why the spend is recorded first (the signature bytes are not read).
+       is why the spend is recorded first (the signature bytes are not read). A recorded payment
+       that expired unsettled returns to the budget by reclaimFeedPayment.
      What the agent still chooses: the answer text in the input (BUY, SELL or HOLD and the size
      within the limits); the vault bounds the damage of a bad choice to one limited,
      slippage-bounded trade per interval. The tokens stay in the vault; the swap pays the vault.
@@ -49,7 +50,8 @@
      "fee transfer shortfall", "no fee escrow", "zero fee", "fee over the cap", "type charges a
      mailbox fee", "escrow of another mailbox", "zero payee", "zero deadline", "feeds not enabled",
      "another token", "payee not allowed", "zero amount", "payment over the cap", "feed over
-     budget", "authorization expired", "authorization too long", "nonce already used", "task already executed", "task not the vault's", "task not
+     budget", "authorization expired", "authorization too long", "nonce already used", "not the owner
+     or agent", "payment not authorized", "authorization still valid", "payment settled", "task already executed", "task not the vault's", "task not
      certified", "task too old", "input not the task's", "result not the
      task's", "result for another input", "unknown action", "trade too soon", "amount over the
      limit", "min out under the slippage bound", "insufficient balance", "transfer failed".
@@ -102,6 +104,7 @@ interface IFeeEscrow:
 
 interface IEIP712:
     def DOMAIN_SEPARATOR() -> bytes32: view
+    def authorizationState(authorizer: address, nonce: bytes32) -> bool: view
 
 
 interface IPool:
@@ -176,6 +179,11 @@ event FeedPaymentAuthorized:
     nonce: indexed(bytes32)
     value: uint256
     validBefore: uint256
+
+
+event FeedPaymentReclaimed:
+    digest: indexed(bytes32)
+    value: uint256
 
 
 event Traded:
@@ -524,6 +532,29 @@ def authorizeFeedPayment(
     self.feedBudget -= _value
     log FeedPaymentAuthorized(digest=digest, payee=to, nonce=nonce, value=_value, validBefore=validBefore)
     return digest
+
+
+@external
+def reclaimFeedPayment(
+    token: address, to: address, _value: uint256, validAfter: uint256, validBefore: uint256, nonce: bytes32
+) -> uint256:
+    """
+    @notice Return a recorded feed payment that expired unsettled to the feed budget (the owner or
+            the agent): past its validBefore the token can no longer accept it, and its nonce is
+            not used there. Its digest is no longer answered; its nonce stays spent for the vault.
+    @return The feed budget after it.
+    """
+    assert msg.sender == owner or msg.sender == self.agent, "not the owner or agent"
+    digest: bytes32 = self._authorization_digest(
+        token, TRANSFER_WITH_AUTHORIZATION_TYPEHASH, to, _value, validAfter, validBefore, nonce
+    )
+    assert self.feedAuthorized[digest], "payment not authorized"
+    assert block.timestamp >= validBefore, "authorization still valid"
+    assert not staticcall IEIP712(token).authorizationState(self, nonce), "payment settled"
+    self.feedAuthorized[digest] = False
+    self.feedBudget += _value
+    log FeedPaymentReclaimed(digest=digest, value=_value)
+    return self.feedBudget
 
 
 @external

@@ -307,6 +307,17 @@ class AgentVault:
         self._send(Sender(self.w3, agent_key), fn)
         return digest
 
+    def reclaim_feed_payment(self, key: Any, token: str, auth: Authorization) -> int:
+        """Return the recorded payment `auth` on `token`, expired unsettled, to the feed budget
+        (sent by the owner's or the agent's `key`); the feed budget after it."""
+        fn = self.contract.functions.reclaimFeedPayment(
+            to_checksum_address(token), to_checksum_address(auth.to), auth.value, auth.valid_after,
+            auth.valid_before, auth.nonce,
+        )  # fmt: skip
+        left = int(self._simulate(fn, Account.from_key(key).address))
+        self._send(Sender(self.w3, key), fn)
+        return left
+
     def is_valid_signature(self, digest: bytes) -> bool:
         """Whether the vault answers the ERC-1271 magic value for `digest` now."""
         return bytes(self.contract.functions.isValidSignature(digest, b"").call()) == ERC1271_MAGIC

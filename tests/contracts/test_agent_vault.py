@@ -716,6 +716,35 @@ def test_feed_payment_refusals(vw, cost_world, project, fresh):
     reverts("feeds not enabled", v.authorizeFeedPayment, *cw.feed_args(), sender=a)
 
 
+def test_an_expired_unsettled_feed_payment_returns_to_the_budget(vw, cost_world, fresh):
+    """reclaimFeedPayment: only a recorded payment, only once expired, only if the token did not
+    settle it, by the owner or the agent; the budget is credited, the digest no longer answered."""
+    cw, v, a, o = cost_world, cost_world.vault, vw.agent, vw.owner
+    args = cw.feed_args(before=cw.now() + 30)
+    settled = cw.feed_args(before=cw.now() + 30, nonce=keccak(b"settled"))
+    digest = bytes(v.authorizeFeedPayment(*args, sender=a).return_value)
+    v.authorizeFeedPayment(*settled, sender=a)
+    token, to, value, after, before, nonce = settled
+    cw.usd.transferWithAuthorization(v, to, value, after, before, nonce, b"", sender=vw.lp)
+    assert v.feedBudget() == FEED_PRICE
+    reverts("authorization still valid", v.reclaimFeedPayment, *args, sender=a)
+    vw.chain.pending_timestamp = args[4] + 1
+    vw.chain.mine(1)
+    reverts("not the owner or agent", v.reclaimFeedPayment, *args, sender=vw.lp)
+    reverts(
+        "payment not authorized",
+        v.reclaimFeedPayment,
+        *cw.feed_args(value=FEED_PRICE - 1, before=args[4], nonce=args[5]),
+        sender=a,
+    )
+    reverts("payment settled", v.reclaimFeedPayment, *settled, sender=a)
+    rc = v.reclaimFeedPayment(*args, sender=o)
+    assert rc.return_value == 2 * FEED_PRICE == v.feedBudget()
+    assert bytes(one_ev(rc, "FeedPaymentReclaimed", v).digest) == digest
+    assert bytes(v.isValidSignature(digest, b"")) == INVALID and v.feedNonceUsed(args[5])
+    reverts("payment not authorized", v.reclaimFeedPayment, *args, sender=a)
+
+
 def one_ev(rc, name, contract):
     (ev,) = evs(rc, name, contract)
     return ev
@@ -780,6 +809,8 @@ def test_client_vault_pays_x402_feeds_and_escrowed_fees(vw, cost_world, chain, f
                  fac.requirements("exact", cw.usd.address, vw.lp.address, FEED_PRICE)):  # fmt: skip
         with pytest.raises(VaultRefusedError, match="payment over the cap|payee not allowed"):
             payer.sign(over)
+    with pytest.raises(VaultRefusedError, match="authorization still valid"):
+        client.reclaim_feed_payment(agent_key, cw.usd.address, a)
     with pytest.raises(VaultInputError, match="not the vault"):
         client.authorize_feed_payment(agent_key, cw.usd.address, unrecorded.payload.authorization.__class__(
             vw.agent.address, cw.data, 1, 0, cw.now() + 60, bytes(32)))  # fmt: skip
