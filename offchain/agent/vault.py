@@ -299,24 +299,23 @@ class AgentVault:
         authorization from another payer is VaultInputError (nothing sent)."""
         if to_checksum_address(auth.from_) != self.address:
             raise VaultInputError(f"the authorization is from {auth.from_}, not the vault {self.address}")
-        fn = self.contract.functions.authorizeFeedPayment(
-            to_checksum_address(token), to_checksum_address(auth.to), auth.value, auth.valid_after,
-            auth.valid_before, auth.nonce,
-        )  # fmt: skip
-        digest = bytes(self._simulate(fn, Account.from_key(agent_key).address))
-        self._send(Sender(self.w3, agent_key), fn)
-        return digest
+        return bytes(self._feed_call("authorizeFeedPayment", agent_key, token, auth))
 
     def reclaim_feed_payment(self, key: Any, token: str, auth: Authorization) -> int:
         """Return the recorded payment `auth` on `token`, expired unsettled, to the feed budget
         (sent by the owner's or the agent's `key`); the feed budget after it."""
-        fn = self.contract.functions.reclaimFeedPayment(
+        return int(self._feed_call("reclaimFeedPayment", key, token, auth))
+
+    def _feed_call(self, name: str, key: Any, token: str, auth: Authorization) -> Any:
+        # simulate (its return value), then send, a function taking (token, to, value, validAfter,
+        # validBefore, nonce)
+        fn = getattr(self.contract.functions, name)(
             to_checksum_address(token), to_checksum_address(auth.to), auth.value, auth.valid_after,
             auth.valid_before, auth.nonce,
         )  # fmt: skip
-        left = int(self._simulate(fn, Account.from_key(key).address))
+        out = self._simulate(fn, Account.from_key(key).address)
         self._send(Sender(self.w3, key), fn)
-        return left
+        return out
 
     def is_valid_signature(self, digest: bytes) -> bool:
         """Whether the vault answers the ERC-1271 magic value for `digest` now."""
