@@ -21,6 +21,24 @@
        at most the side's limit, minOut at least the quote at the posted reserves less the slippage
        (and positive), one trade per minTradeInterval blocks. The AMM enforces minOut against the
        pool at execution: an adverse move beyond the slippage since posting reverts there.
+     Running costs (docs/agent.md, "The vault pays its running costs"): within limits the owner
+     sets, the vault pays its own policy fees and market-data feeds, so the agent host needs no
+     funds and cannot spend more than those limits.
+     - postPolicyTaskEscrowed posts the task (its type charging nothing on the mailbox) and pays
+       its fee into the owner-named VerifiedEscrow in the same transaction: at most maxEscrowFee,
+       out of feeBudget, in the type's fee token, bound to the task's hash (KIND_TASK, no expected
+       result), for the owner-named payee, refundable after escrowDeadline seconds; the vault is
+       the escrow's payer, so a refund returns to it. The vault signs the escrow's EIP-3009
+       ReceiveWithAuthorization as an ERC-1271 signer: the digest it computed itself is valid
+       only during that call (transient storage).
+     - authorizeFeedPayment records one EIP-3009 TransferWithAuthorization from the vault (token
+       feedToken, to an owner-allowed payee, at most maxFeedPayment, out of feedBudget, a nonce
+       never authorized before, valid for at most MAX_FEED_VALIDITY seconds) and debits the
+       budget; isValidSignature answers the ERC-1271 magic value only for digests so recorded
+       (and the escrow deposit's, during it), so an x402 facilitator settles exactly the payments
+       the agent recorded. isValidSignature is a view: it could not debit a budget on use, which
+       is why the spend is recorded first (the signature bytes are not read). A recorded payment
+       that expired unsettled returns to the budget by reclaimFeedPayment.
      What the agent still chooses: the answer text in the input (BUY, SELL or HOLD and the size
      within the limits); the vault bounds the damage of a bad choice to one limited,
      slippage-bounded trade per interval. The tokens stay in the vault; the swap pays the vault.
@@ -29,14 +47,21 @@
      "zero strategy", "unknown task type", "not a policy input", "another strategy", "another buy
      limit", "another sell limit", "another slippage", "another token", "another pool fee",
      "reserves too large", "reserves not the pool's", "fee over budget", "fee transfer failed",
-     "fee transfer shortfall", "task already executed", "task not the vault's", "task not
+     "fee transfer shortfall", "no fee escrow", "zero fee", "fee over the cap", "type charges a
+     mailbox fee", "escrow of another mailbox", "zero payee", "zero deadline", "feeds not enabled",
+     "another token", "payee not allowed", "zero amount", "payment over the cap", "feed over
+     budget", "authorization expired", "authorization too long", "nonce already used", "not the owner
+     or agent", "payment not authorized", "authorization still valid", "payment settled", "task already executed", "task not the vault's", "task not
      certified", "task too old", "input not the task's", "result not the
      task's", "result for another input", "unknown action", "trade too soon", "amount over the
      limit", "min out under the slippage bound", "insufficient balance", "transfer failed".
 """
 
 from ethereum.ercs import IERC20
+from ..interfaces import IERC1271
 from ..interfaces import ITaskMailbox
+
+implements: IERC1271
 
 HEADER: constant(uint256) = 276  # the policy input's fixed part (offchain/compute/trading_policy.py)
 MAX_INPUT: constant(uint256) = 1300  # header + the longest answer text (1,024 bytes)
@@ -49,6 +74,16 @@ STATUS_VERIFIED: constant(uint8) = 2
 HOLD: constant(uint8) = 0
 BUY: constant(uint8) = 1
 SELL: constant(uint8) = 2
+KIND_TASK: constant(uint8) = 1  # VerifiedEscrow's task kind
+ERC1271_MAGIC: constant(bytes4) = 0x1626ba7e
+ERC1271_INVALID: constant(bytes4) = 0xffffffff
+MAX_FEED_VALIDITY: public(constant(uint256)) = 86_400  # seconds a feed authorization may stay valid
+TRANSFER_WITH_AUTHORIZATION_TYPEHASH: constant(bytes32) = keccak256(
+    "TransferWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)"
+)
+RECEIVE_WITH_AUTHORIZATION_TYPEHASH: constant(bytes32) = keccak256(
+    "ReceiveWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)"
+)
 
 
 struct TaskParams:
@@ -60,6 +95,16 @@ struct TaskParams:
 
 interface IMailbox:
     def createTask(params: TaskParams) -> bytes32: nonpayable
+
+
+interface IFeeEscrow:
+    def mailbox() -> address: view
+    def deposit(token: address, payer: address, amount: uint256, validAfter: uint256, validBefore: uint256, payee: address, kind: uint8, ref: bytes32, expectedResult: bytes32, deadline: uint256, salt: bytes32, signature: Bytes[256]) -> bytes32: nonpayable
+
+
+interface IEIP712:
+    def DOMAIN_SEPARATOR() -> bytes32: view
+    def authorizationState(authorizer: address, nonce: bytes32) -> bool: view
 
 
 interface IPool:
@@ -98,6 +143,49 @@ event PolicyTaskPosted:
     reserve1: uint256
 
 
+event FeeEscrowSet:
+    escrow: indexed(address)
+    payee: indexed(address)
+    maxFee: uint256
+    deadline: uint256
+
+
+event FeeEscrowed:
+    taskHash: indexed(bytes32)
+    escrowId: indexed(bytes32)
+    payee: indexed(address)
+    token: address
+    amount: uint256
+    deadline: uint256
+
+
+event FeedTermsSet:
+    token: indexed(address)
+    maxPayment: uint256
+
+
+event FeedPayeeSet:
+    payee: indexed(address)
+    allowed: bool
+
+
+event FeedBudgetSet:
+    budget: uint256
+
+
+event FeedPaymentAuthorized:
+    digest: indexed(bytes32)
+    payee: indexed(address)
+    nonce: indexed(bytes32)
+    value: uint256
+    validBefore: uint256
+
+
+event FeedPaymentReclaimed:
+    digest: indexed(bytes32)
+    value: uint256
+
+
 event Traded:
     taskHash: indexed(bytes32)
     tokenIn: indexed(address)
@@ -128,6 +216,19 @@ agent: public(address)
 feeBudget: public(uint256)  # what postPolicyTask may still pay from the vault's fee tokens
 nextTradeBlock: public(uint256)  # the first block in which the next trade may execute
 executed: public(HashMap[bytes32, bool])
+# the policy fee paid into escrow (owner's terms)
+feeEscrow: public(address)  # the VerifiedEscrow (zero: postPolicyTaskEscrowed refused)
+escrowPayee: public(address)  # the executor set's payee
+maxEscrowFee: public(uint256)  # the most one task's fee may be
+escrowDeadline: public(uint256)  # seconds after posting when an uncertified task's fee is refundable
+# market-data feeds paid over x402 `exact` (owner's terms)
+feedToken: public(address)  # the EIP-3009 token feeds are paid in (zero: feeds not enabled)
+maxFeedPayment: public(uint256)  # the most one feed payment may be
+feedBudget: public(uint256)  # what authorizeFeedPayment may still authorize
+feedPayee: public(HashMap[address, bool])  # the data agents a feed payment may pay
+feedNonceUsed: public(HashMap[bytes32, bool])  # EIP-3009 nonces the vault authorized
+feedAuthorized: public(HashMap[bytes32, bool])  # TransferWithAuthorization digests the vault signs
+_escrowDigest: transient(bytes32)  # the escrow deposit's digest, during postPolicyTaskEscrowed
 
 
 @deploy
@@ -226,6 +327,58 @@ def setFeeBudget(budget: uint256):
     log FeeBudgetSet(budget=budget)
 
 
+@external
+def setFeeEscrow(_escrow: address, _payee: address, _maxFee: uint256, _deadline: uint256):
+    """
+    @notice The terms of postPolicyTaskEscrowed: the VerifiedEscrow (serving the vault's mailbox)
+            the policy fee is paid into, the executor set's payee, the most a task's fee may be
+            and the seconds after posting when an uncertified task's fee is refundable. A zero
+            escrow turns the escrowed fee off.
+    """
+    assert msg.sender == owner, "not the owner"
+    if _escrow != empty(address):
+        assert staticcall IFeeEscrow(_escrow).mailbox() == mailbox, "escrow of another mailbox"
+        assert _payee != empty(address), "zero payee"
+        assert _deadline != 0, "zero deadline"
+    self.feeEscrow = _escrow
+    self.escrowPayee = _payee
+    self.maxEscrowFee = _maxFee
+    self.escrowDeadline = _deadline
+    log FeeEscrowSet(escrow=_escrow, payee=_payee, maxFee=_maxFee, deadline=_deadline)
+
+
+@external
+def setFeedTerms(_token: address, _maxPayment: uint256):
+    """
+    @notice The EIP-3009 token feeds are paid in (zero: feeds off) and the most one payment may be.
+    """
+    assert msg.sender == owner, "not the owner"
+    self.feedToken = _token
+    self.maxFeedPayment = _maxPayment
+    log FeedTermsSet(token=_token, maxPayment=_maxPayment)
+
+
+@external
+def setFeedPayee(payee: address, allowed: bool):
+    """
+    @notice Allow (or stop allowing) feed payments to `payee` (a data agent).
+    """
+    assert msg.sender == owner, "not the owner"
+    assert payee != empty(address), "zero payee"
+    self.feedPayee[payee] = allowed
+    log FeedPayeeSet(payee=payee, allowed=allowed)
+
+
+@external
+def setFeedBudget(budget: uint256):
+    """
+    @notice How much of the feed token authorizeFeedPayment may still authorize.
+    """
+    assert msg.sender == owner, "not the owner"
+    self.feedBudget = budget
+    log FeedBudgetSet(budget=budget)
+
+
 # ---------------------------------------------------------------- the agent
 
 
@@ -267,13 +420,6 @@ def postPolicyTask(payload: Bytes[MAX_INPUT], fee: uint256, fromVault: bool) -> 
     @return The task hash.
     """
     assert msg.sender == self.agent, "not the agent"
-    r0: uint256 = 0
-    r1: uint256 = 0
-    r0, r1 = self._check_input(payload)
-    p0: uint256 = 0
-    p1: uint256 = 0
-    p0, p1 = staticcall IPool(pool).getReserves()
-    assert r0 == p0 and r1 == p1, "reserves not the pool's"
     refund: address = msg.sender
     if fee != 0:
         token: address = (staticcall ITaskMailbox(mailbox).taskTypes(taskType)).feeToken
@@ -286,11 +432,143 @@ def postPolicyTask(payload: Bytes[MAX_INPUT], fee: uint256, fromVault: bool) -> 
             assert extcall IERC20(token).transferFrom(msg.sender, self, fee, default_return_value=True), "fee transfer failed"
             assert staticcall IERC20(token).balanceOf(self) - before == fee, "fee transfer shortfall"
         assert extcall IERC20(token).approve(mailbox, fee, default_return_value=True), "transfer failed"
+    return self._post(payload, fee, refund)
+
+
+@internal
+def _post(payload: Bytes[MAX_INPUT], fee: uint256, refund: address) -> bytes32:
+    # check the input's terms and reserves, then create the task (the fee approved already)
+    r0: uint256 = 0
+    r1: uint256 = 0
+    r0, r1 = self._check_input(payload)
+    p0: uint256 = 0
+    p1: uint256 = 0
+    p0, p1 = staticcall IPool(pool).getReserves()
+    assert r0 == p0 and r1 == p1, "reserves not the pool's"
     h: bytes32 = extcall IMailbox(mailbox).createTask(
         TaskParams(refundCollector=refund, taskType=taskType, fee=fee, payload=payload)
     )
     log PolicyTaskPosted(taskHash=h, payer=refund, fee=fee, reserve0=r0, reserve1=r1)
     return h
+
+
+@internal
+@view
+def _authorization_digest(
+    token: address, typehash: bytes32, to: address, _value: uint256, validAfter: uint256, validBefore: uint256, nonce: bytes32
+) -> bytes32:
+    # the EIP-712 digest of an EIP-3009 authorization from this vault on `token` (its domain's)
+    separator: bytes32 = staticcall IEIP712(token).DOMAIN_SEPARATOR()
+    return keccak256(
+        concat(b"\x19\x01", separator, keccak256(abi_encode(typehash, self, to, _value, validAfter, validBefore, nonce)))
+    )
+
+
+@external
+def postPolicyTaskEscrowed(payload: Bytes[MAX_INPUT], fee: uint256) -> bytes32:
+    """
+    @notice Post a policy input as postPolicyTask does (its type charging nothing on the
+            mailbox), then pay its fee into the owner's VerifiedEscrow from the vault: `fee`
+            (at most maxEscrowFee, out of feeBudget) of the type's fee token, bound to the
+            task's hash with no expected result, for escrowPayee, refundable to the vault after
+            escrowDeadline seconds if the task is still uncertified (or expired, or faulted).
+    @return The task hash (the FeeEscrowed event names the escrow id).
+    """
+    assert msg.sender == self.agent, "not the agent"
+    escrow: address = self.feeEscrow
+    assert escrow != empty(address), "no fee escrow"
+    assert fee != 0, "zero fee"
+    assert fee <= self.maxEscrowFee, "fee over the cap"
+    assert fee <= self.feeBudget, "fee over budget"
+    t: ITaskMailbox.TaskType = staticcall ITaskMailbox(mailbox).taskTypes(taskType)
+    assert t.fee == 0, "type charges a mailbox fee"
+    self.feeBudget -= fee
+    h: bytes32 = self._post(payload, 0, self)
+    payee: address = self.escrowPayee
+    deadline: uint256 = block.timestamp + self.escrowDeadline
+    # VerifiedEscrow's nonce for these terms (escrowNonce), the task hash as the salt
+    nonce: bytes32 = keccak256(abi_encode(payee, KIND_TASK, h, empty(bytes32), deadline, h))
+    after: uint256 = block.timestamp - 1
+    before: uint256 = block.timestamp + 1
+    self._escrowDigest = self._authorization_digest(
+        t.feeToken, RECEIVE_WITH_AUTHORIZATION_TYPEHASH, escrow, fee, after, before, nonce
+    )
+    id: bytes32 = extcall IFeeEscrow(escrow).deposit(
+        t.feeToken, self, fee, after, before, payee, KIND_TASK, h, empty(bytes32), deadline, h, b""
+    )
+    self._escrowDigest = empty(bytes32)
+    log FeeEscrowed(taskHash=h, escrowId=id, payee=payee, token=t.feeToken, amount=fee, deadline=deadline)
+    return h
+
+
+@external
+def authorizeFeedPayment(
+    token: address, to: address, _value: uint256, validAfter: uint256, validBefore: uint256, nonce: bytes32
+) -> bytes32:
+    """
+    @notice Authorize one x402 `exact` payment from the vault: the EIP-3009
+            TransferWithAuthorization(from = this vault, to, value, validAfter, validBefore,
+            nonce) on `token`, which the vault then answers as valid (ERC-1271) when the
+            facilitator submits it. `token` is feedToken, `to` an allowed payee, `value` at most
+            maxFeedPayment and debited from feedBudget now, `nonce` never authorized before,
+            valid no longer than MAX_FEED_VALIDITY seconds from now.
+    @return The authorization's EIP-712 digest.
+    """
+    assert msg.sender == self.agent, "not the agent"
+    assert self.feedToken != empty(address), "feeds not enabled"
+    assert token == self.feedToken, "another token"
+    assert self.feedPayee[to], "payee not allowed"
+    assert _value != 0, "zero amount"
+    assert _value <= self.maxFeedPayment, "payment over the cap"
+    assert _value <= self.feedBudget, "feed over budget"
+    assert validBefore > block.timestamp, "authorization expired"
+    assert validBefore <= block.timestamp + MAX_FEED_VALIDITY, "authorization too long"
+    assert not self.feedNonceUsed[nonce], "nonce already used"
+    digest: bytes32 = self._authorization_digest(
+        token, TRANSFER_WITH_AUTHORIZATION_TYPEHASH, to, _value, validAfter, validBefore, nonce
+    )
+    self.feedNonceUsed[nonce] = True
+    self.feedAuthorized[digest] = True
+    self.feedBudget -= _value
+    log FeedPaymentAuthorized(digest=digest, payee=to, nonce=nonce, value=_value, validBefore=validBefore)
+    return digest
+
+
+@external
+def reclaimFeedPayment(
+    token: address, to: address, _value: uint256, validAfter: uint256, validBefore: uint256, nonce: bytes32
+) -> uint256:
+    """
+    @notice Return a recorded feed payment that expired unsettled to the feed budget (the owner or
+            the agent): past its validBefore the token can no longer accept it, and its nonce is
+            not used there. Its digest is no longer answered; its nonce stays spent for the vault.
+    @return The feed budget after it.
+    """
+    assert msg.sender == owner or msg.sender == self.agent, "not the owner or agent"
+    digest: bytes32 = self._authorization_digest(
+        token, TRANSFER_WITH_AUTHORIZATION_TYPEHASH, to, _value, validAfter, validBefore, nonce
+    )
+    assert self.feedAuthorized[digest], "payment not authorized"
+    assert block.timestamp >= validBefore, "authorization still valid"
+    assert not staticcall IEIP712(token).authorizationState(self, nonce), "payment settled"
+    self.feedAuthorized[digest] = False
+    self.feedBudget += _value
+    log FeedPaymentReclaimed(digest=digest, value=_value)
+    return self.feedBudget
+
+
+@external
+@view
+@reentrant
+def isValidSignature(_hash: bytes32, _signature: Bytes[256]) -> bytes4:
+    """
+    @notice ERC-1271: the magic value for a feed payment authorizeFeedPayment recorded, or the
+            escrow deposit postPolicyTaskEscrowed is making (only during that call); 0xffffffff
+            for anything else. The signature bytes are not read: the record is the authorization.
+    """
+    if _hash != empty(bytes32) and (_hash == self._escrowDigest or self.feedAuthorized[_hash]):
+        return ERC1271_MAGIC
+    return ERC1271_INVALID
 
 
 @internal

@@ -14,7 +14,10 @@ work it pays for (``expect_ref``: a task hash or an inference request digest the
 itself): then only ``verified`` offers conditioned on exactly that work are paid. Given the agent's
 AP2 open payment mandate (its content, offchain.agent.ap2), it also pays only offers within the
 user's constraints (amount range, allowed payees, budget, recurrence, expiry: a ``MandateError``
-otherwise).
+otherwise). With a contract `wallet` (e.g. offchain.agent.vault.VaultFeedWallet) the payer is that
+contract: the key signs for it and the wallet records each payment on chain before it is sent (the
+contract answers ERC-1271 for it at settlement), refusing what its own limits forbid; such a client
+pays ``exact`` offers only (a transfer to the payee is what the wallet records).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from eth_account import Account
@@ -45,6 +48,7 @@ from offchain.agent.x402 import (
     PAYMENT_SIGNATURE,
     SCHEMES,
     EscrowTerms,
+    EvmAuthorization,
     PaymentPayload,
     PaymentRequired,
     PaymentRequirements,
@@ -65,6 +69,16 @@ def parse_payment_required(headers: Any, body: bytes) -> PaymentRequired:
         return PaymentRequired.from_json(json.loads(body))
     except ValueError:
         raise PaymentPayloadError(f"a 402 without a {PAYMENT_REQUIRED} header or JSON body") from None
+
+
+class ContractWallet(Protocol):
+    """A contract payer (ERC-1271): its address, and the on-chain record of one payment that makes
+    the contract accept it (raising its own typed error when the contract refuses)."""
+
+    @property
+    def address(self) -> str: ...
+
+    def authorize(self, asset: str, auth: EvmAuthorization) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -95,16 +109,21 @@ class PayingClient:
         digits: dict[str, int] | None = None,
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
+        wallet: ContractWallet | None = None,
     ) -> None:
         if budget < 0 or (max_per_request is not None and max_per_request < 0):
             raise BudgetExceededError("a budget is a non-negative number of atomic units")
         self.key = key
-        self.address = Account.from_key(key).address
+        self.wallet = wallet
+        self.address = (
+            Account.from_key(key).address if wallet is None else to_checksum_address(wallet.address)
+        )
         self.network = caip2(chain_id)
         self.asset = to_checksum_address(asset)
         self.budget = budget
         self.max_per_request = budget if max_per_request is None else max_per_request
-        self.schemes = schemes
+        # a contract wallet records EIP-3009 transfers to the payee: the exact scheme only
+        self.schemes = schemes if wallet is None else tuple(x for x in schemes if x == "exact")
         self.allowed_payees = (
             None if allowed_payees is None else {to_checksum_address(p) for p in allowed_payees}
         )
@@ -203,8 +222,12 @@ class PayingClient:
             self.release(req)
 
     def sign(self, req: PaymentRequirements, resource: ResourceInfo | None = None) -> PaymentPayload:
-        """The signed payment of a reserved offer."""
-        return create_payment(self.key, req, resource, now=self.clock())
+        """The signed payment of a reserved offer (a contract wallet's: recorded on it first)."""
+        if self.wallet is None:
+            return create_payment(self.key, req, resource, now=self.clock())
+        payload = create_payment(self.key, req, resource, now=self.clock(), payer=self.address)
+        self.wallet.authorize(req.asset, payload.payload.authorization)
+        return payload
 
     def release(self, req: PaymentRequirements) -> None:
         """Stop holding a reserved offer's amount (after its settlement was recorded, or none came)."""

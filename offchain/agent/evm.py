@@ -123,14 +123,17 @@ def create_payment(
     resource: ResourceInfo | None = None,
     now: float | None = None,
     nonce: bytes | None = None,
+    payer: str | None = None,
 ) -> PaymentPayload:
     """The client's PaymentPayload for `req` (exact, upto or verified on an EVM network), signed with `key`:
-    valid from 10 minutes ago until `req.max_timeout_seconds` from `now` (unix seconds)."""
+    valid from 10 minutes ago until `req.max_timeout_seconds` from `now` (unix seconds). `payer`: a
+    contract payer (ERC-1271) whose authorization `key` signs (default: `key`'s own address); the
+    contract must then accept the signature, e.g. an AgentVault that recorded the payment."""
     if req.scheme not in SCHEMES:
         raise PaymentSchemeError(f"scheme {req.scheme!r} is not one of {', '.join(SCHEMES)}")
     chain_id = chain_id_of(req.network, PaymentNetworkError)
     name, version = req.domain()
-    payer = Account.from_key(key).address
+    payer = Account.from_key(key).address if payer is None else to_checksum_address(payer)
     t = int(time.time() if now is None else now)
     salt = None
     if req.scheme == "exact":

@@ -604,7 +604,11 @@ class PolicyNetwork:
     mailbox (else :class:`TaskFeeError`, before anything is posted: its certifiers would be paid
     twice), and the fee is deposited into VerifiedEscrow bound to the posted task (`fees`: task hash
     -> escrow id), released to the executor set's payee after the escrow's window, refunded to the
-    agent if a fault proof's slash is final."""
+    payer if a fault proof's slash is final. The payer is the agent (`account`), or the `vault` when
+    its owner named a fee escrow (``setFeeEscrow``): the vault then posts the task and pays its fee
+    from its fee budget in one transaction (the escrow, payee and token must be the fee's, its
+    amount within the vault's cap: else :class:`TaskFeeError` before anything is posted), and a
+    refund returns to the vault."""
 
     mailbox: Web3TaskMailbox
     account: Any
@@ -639,8 +643,13 @@ class PolicyNetwork:
                 f"task type {self.task_type} charges {fee} on the mailbox: with its fee paid into escrow its "
                 "certifiers would be paid twice (an escrow-paid task type is registered with fee 0)"
             )
+        escrowed = self.fee is not None and self._vault_pays_fee()
         try:
-            if self.vault is not None:  # the fee (the type's, else 0) from the vault's budget
+            if escrowed:  # the task and its fee into escrow, both from the vault, in one transaction
+                assert self.fee is not None
+                h, eid = self.vault.post_task_escrowed(self.account.key, payload, self.fee.amount)
+                self.fees[h] = eid
+            elif self.vault is not None:  # the fee (the type's, else 0) from the vault's budget
                 h = self.vault.post_task(self.account.key, payload, from_vault=True)
             else:
                 h = self.mailbox.create_task(
@@ -648,7 +657,7 @@ class PolicyNetwork:
                 )
         except (EigenError, VaultError) as exc:
             raise PolicyTaskError(f"the policy task could not be posted: {exc}") from None
-        if self.fee is not None:  # the executors answer it once its fee is held for them
+        if self.fee is not None and not escrowed:  # the executors answer it once its fee is held
             self.fees[h] = self.fee.pay(self.mailbox.d, self.account, h)
         if self.drive is not None:
             self.drive(h)
@@ -669,6 +678,28 @@ class PolicyNetwork:
             got["total_stake"],
             got["block"],
         )
+
+    def _vault_pays_fee(self) -> bool:
+        """Whether the vault pays the escrowed fee itself (its owner named a fee escrow): then it
+        must be the fee's escrow and payee, in the fee's token, within the vault's cap, else
+        :class:`TaskFeeError` before anything is posted."""
+        if self.vault is None or self.fee is None:
+            return False
+        st = self.vault.state()
+        if int(st.fee_escrow, 16) == 0:
+            return False
+        fee = self.fee
+        token = self.mailbox.contract.functions.taskTypes(self.task_type).call()[3]
+        for what, got, want in (
+            ("escrow", st.fee_escrow, fee.escrow.address),
+            ("payee", st.escrow_payee, fee.payee),
+            ("fee token", token, fee.token),
+        ):
+            if to_checksum_address(got) != to_checksum_address(want):
+                raise TaskFeeError(f"the vault pays its fee {what} {got}, the task fee names {want}")
+        if fee.amount > st.max_escrow_fee:
+            raise TaskFeeError(f"the task fee {fee.amount} exceeds the vault's cap {st.max_escrow_fee}")
+        return True
 
 
 @dataclass
@@ -997,9 +1028,12 @@ class TradingAgent:
 
     def buy_feed(self, step: int) -> tuple[SignedFeed, dict[str, Any]]:
         """Pay for and check the feed of `step`: (the signed feed, the settlement)."""
-        if self.a2a is not None:
-            return self._buy_feed_a2a(step)
-        r = self.payer.get(f"{self.feed_url}?step={step}")
+        try:
+            if self.a2a is not None:
+                return self._buy_feed_a2a(step)
+            r = self.payer.get(f"{self.feed_url}?step={step}")
+        except VaultError as exc:  # a vault paying the feed refused it (its limits)
+            raise FeedError(f"the vault refused the feed payment: {exc}") from None
         if r.status_code != 200:
             raise FeedError(f"the data agent answered {r.status_code}: {r.text[:200]}")
         signed = SignedFeed.from_json(r.json())
@@ -1048,6 +1082,7 @@ class TradingAgent:
         certified task) to disperse as evidence; nothing traded), trade, and build the record
         (dispersing it is the caller's: :class:`DARecords`)."""
         signed, payment = self.buy_feed(step)
+        self.sender.resync()  # a vault paying the feed was sent the agent's authorization from this key
         prompt = build_prompt(self.strategy, signed.feed)
         receipt = infer(prompt)
         text = text_of(receipt)

@@ -6,6 +6,12 @@ The client checks what it can before sending (the input is a policy input of the
 result an order for that input), so most mistakes are a :class:`VaultInputError` with nothing sent;
 whatever the contract still refuses is a :class:`VaultRefusedError` carrying the contract's revert
 reason (``reason``), read by simulating the call first.
+
+The vault also pays its running costs within the owner's limits (docs/agent.md, *The vault pays its
+running costs*): :meth:`AgentVault.post_task_escrowed` posts a task and pays its fee into
+VerifiedEscrow from the vault in one transaction, and :class:`VaultFeedWallet` makes the vault the
+payer of x402 ``exact`` payments (a contract payer: the agent's key records each payment with
+``authorizeFeedPayment``, the vault answers ERC-1271 for it when the facilitator settles).
 """
 
 from __future__ import annotations
@@ -24,12 +30,13 @@ from web3.logs import DISCARD
 
 from offchain.agent.errors import VaultError, VaultInputError, VaultRefusedError
 from offchain.chain import sdk
-from offchain.chain.agent import Sender
+from offchain.chain.agent import Authorization, Sender
 from offchain.chain.errors import ChainRevertError
 from offchain.compute import trading_policy as policy
 from offchain.compute.errors import PolicyInputError, PolicyOutputError
 
 GAS_MARGIN = 1.3
+ZERO = "0x" + "00" * 20
 _ERC20_ABI = [
     {
         "name": name,
@@ -128,6 +135,20 @@ class VaultState:
     balance1: int
     fee_budget: int
     next_trade_block: int
+    fee_escrow: str = ZERO
+    escrow_payee: str = ZERO
+    max_escrow_fee: int = 0
+    escrow_deadline: int = 0
+    feed_token: str = ZERO
+    max_feed_payment: int = 0
+    feed_budget: int = 0
+
+
+# VaultState's fields after the balances, in order: the vault's getters
+_STATE_GETTERS = (
+    "feeBudget", "nextTradeBlock", "feeEscrow", "escrowPayee", "maxEscrowFee", "escrowDeadline",
+    "feedToken", "maxFeedPayment", "feedBudget",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -205,8 +226,7 @@ class AgentVault:
             f.poolFeeBips().call(),
             self._erc20(t0).functions.balanceOf(self.address).call(),
             self._erc20(t1).functions.balanceOf(self.address).call(),
-            f.feeBudget().call(),
-            f.nextTradeBlock().call(),
+            *(getattr(f, name)().call() for name in _STATE_GETTERS),
         )
 
     def executed(self, task_hash: bytes) -> bool:
@@ -260,6 +280,47 @@ class AgentVault:
             task_hash = bytes(ev.args.taskHash)
         return task_hash
 
+    def post_task_escrowed(self, agent_key: Any, payload: bytes, fee: int) -> tuple[bytes, bytes]:
+        """Post `payload` as a policy task (its type charging nothing on the mailbox) and pay its
+        `fee` into the vault's VerifiedEscrow from the vault, in one transaction: (task hash, escrow
+        id). The vault's terms fix the escrow, the payee, the cap and the refund deadline; a refund
+        returns to the vault."""
+        self.check_input(payload)
+        agent = Account.from_key(agent_key)
+        fn = self.contract.functions.postPolicyTaskEscrowed(payload, fee)
+        self._simulate(fn, agent.address)
+        rc = self._send(Sender(self.w3, agent_key), fn)
+        (ev,) = self.contract.events.FeeEscrowed().process_receipt(rc, errors=DISCARD)
+        return bytes(ev.args.taskHash), bytes(ev.args.escrowId)
+
+    def authorize_feed_payment(self, agent_key: Any, token: str, auth: Authorization) -> bytes:
+        """Record the EIP-3009 TransferWithAuthorization `auth` (from this vault) on `token` as one
+        the vault signs (ERC-1271), its value debited from the feed budget now; its digest. An
+        authorization from another payer is VaultInputError (nothing sent)."""
+        if to_checksum_address(auth.from_) != self.address:
+            raise VaultInputError(f"the authorization is from {auth.from_}, not the vault {self.address}")
+        return bytes(self._feed_call("authorizeFeedPayment", agent_key, token, auth))
+
+    def reclaim_feed_payment(self, key: Any, token: str, auth: Authorization) -> int:
+        """Return the recorded payment `auth` on `token`, expired unsettled, to the feed budget
+        (sent by the owner's or the agent's `key`); the feed budget after it."""
+        return int(self._feed_call("reclaimFeedPayment", key, token, auth))
+
+    def _feed_call(self, name: str, key: Any, token: str, auth: Authorization) -> Any:
+        # simulate (its return value), then send, a function taking (token, to, value, validAfter,
+        # validBefore, nonce)
+        fn = getattr(self.contract.functions, name)(
+            to_checksum_address(token), to_checksum_address(auth.to), auth.value, auth.valid_after,
+            auth.valid_before, auth.nonce,
+        )  # fmt: skip
+        out = self._simulate(fn, Account.from_key(key).address)
+        self._send(Sender(self.w3, key), fn)
+        return out
+
+    def is_valid_signature(self, digest: bytes) -> bool:
+        """Whether the vault answers the ERC-1271 magic value for `digest` now."""
+        return bytes(self.contract.functions.isValidSignature(digest, b"").call()) == ERC1271_MAGIC
+
     def execute(self, agent_key: Any, task_hash: bytes, payload: bytes, result: bytes) -> Execution:
         """Execute the certified `result` of the task `task_hash` on `payload`: a trade or, for HOLD,
         the task spent. A result that is not an order for `payload` is VaultInputError (nothing sent)."""
@@ -298,6 +359,24 @@ class AgentVault:
     def set_fee_budget(self, owner_key: Any, budget: int) -> bytes:
         return self._checked(Sender(self.w3, owner_key), self.contract.functions.setFeeBudget(budget))
 
+    def set_fee_escrow(self, owner_key: Any, escrow: str, payee: str, max_fee: int, deadline_s: int) -> bytes:
+        """The terms of :meth:`post_task_escrowed` (a zero escrow turns it off)."""
+        fn = self.contract.functions.setFeeEscrow(
+            to_checksum_address(escrow), to_checksum_address(payee), max_fee, deadline_s
+        )
+        return self._checked(Sender(self.w3, owner_key), fn)
+
+    def set_feed_terms(self, owner_key: Any, token: str, max_payment: int) -> bytes:
+        fn = self.contract.functions.setFeedTerms(to_checksum_address(token), max_payment)
+        return self._checked(Sender(self.w3, owner_key), fn)
+
+    def set_feed_payee(self, owner_key: Any, payee: str, allowed: bool = True) -> bytes:
+        fn = self.contract.functions.setFeedPayee(to_checksum_address(payee), allowed)
+        return self._checked(Sender(self.w3, owner_key), fn)
+
+    def set_feed_budget(self, owner_key: Any, budget: int) -> bytes:
+        return self._checked(Sender(self.w3, owner_key), self.contract.functions.setFeedBudget(budget))
+
     # ---- plumbing
 
     def _erc20(self, token: str) -> Any:
@@ -323,6 +402,27 @@ class AgentVault:
     def _checked(self, sender: Sender, fn: Any) -> bytes:
         self._simulate(fn, sender.address)
         return bytes(self._send(sender, fn)["transactionHash"])
+
+
+ERC1271_MAGIC = bytes.fromhex("1626ba7e")
+
+
+@dataclass(frozen=True)
+class VaultFeedWallet:
+    """The vault as an x402 payer (offchain.agent.client.PayingClient's `wallet`): payments are
+    from the vault's address, signed by the agent's key, and each is recorded on the vault
+    (:meth:`AgentVault.authorize_feed_payment`) before it is sent, so the vault answers ERC-1271
+    for exactly it when the facilitator settles. The vault refusing one is VaultRefusedError."""
+
+    vault: AgentVault
+    agent_key: Any
+
+    @property
+    def address(self) -> str:
+        return self.vault.address
+
+    def authorize(self, asset: str, auth: Authorization) -> bytes:
+        return self.vault.authorize_feed_payment(self.agent_key, asset, auth)
 
 
 def _reason(exc: Exception) -> str:

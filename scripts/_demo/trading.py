@@ -10,7 +10,8 @@ its strategy's hash and its policy image as metadata). The agent's policy (the p
 answer into an order) is a compute-network task: its static kernel's image is registered for Dave's app on a
 TaskMailbox over the compute step's ComputeAVS, and operators A and B, restaked in its executor set, run it
 in the sandbox with the development TEE. Then: a few steps, each buying the feed over A2A, deciding with
-operator A's signed inference, having Dave's AgentVault (which holds his trading funds) post the policy
+operator A's signed inference, having Dave's AgentVault (which holds his trading funds and pays the
+agent's feeds and policy fees within his budgets: the agent's wallet holds gas only) post the policy
 task and execute only its certified order, and recording to DA (each certificate checked by checkDACert); a watcher
 disputes one honest decision (B and C re-execute it from the DA record alone, it matches, the watcher's
 bond goes to A); in a later step A tampers with the output, the agent trades on it, anyone re-executing
@@ -20,8 +21,8 @@ certified), the agent refuses it and records the refused step (had its host trie
 order, beyond the slippage bound, and an uncertified one), and operator B re-executes the policy image
 on the certified input from that DA record in its enrolled enclave and proves the output wrong
 (proveReceiptFault): A is slashed, B is not, and the slashed stake goes to Dave, the set's redistribution
-recipient; each policy task's fee is paid into a VerifiedEscrow bound to the task (its task type charges
-nothing on the mailbox): the proven-wrong step's is refunded to the agent once A's slash is final, the others
+recipient; each policy task's fee is paid by the vault into a VerifiedEscrow bound to the task (its task type
+charges nothing on the mailbox): the proven-wrong step's is refunded to the vault once A's slash is final, the others
 are released to the executor set's payee after the escrow's window; the TaskValidator answers the agent's validation requests from InferenceDisputes (100 and 0)
 and from the TaskMailbox and TaskSlasher for two policy tasks (certified: 100; proven wrong: 0), and
 Carol's feedback says the same as the inference answers.
@@ -68,7 +69,7 @@ from offchain.agent.trading import (
     receipt_text,
     reexecute_step,
 )
-from offchain.agent.vault import AgentVault, VaultTerms
+from offchain.agent.vault import AgentVault, VaultFeedWallet, VaultTerms
 from offchain.ai.receipt import text_hash
 from offchain.chain.agent import (
     VALIDATION_KIND_INFERENCE,
@@ -109,9 +110,9 @@ FEED_PRICE = 20_000  # 0.02 USDC a feed
 # a task's confirmation is the inference set's challenge window
 POLICY_FEE = 10_000
 POLICY_FEE_WINDOW_S = WINDOW_S
-AGENT_USDC = (
-    1 * USDC_UNIT
-)  # the agent wallet's: the feeds and the policy fees (its trading funds are in the vault)
+# Dave's budgets for the vault's running costs (the agent's wallet holds no USDC: gas only)
+FEE_BUDGET = 10 * POLICY_FEE  # the policy fees it may pay into escrow, at most POLICY_FEE a task
+FEED_BUDGET = 10 * FEED_PRICE  # the feeds it may pay, at most FEED_PRICE each, to the data agent only
 VAULT_TASK_AGE = 1_000  # blocks between a policy task's posting and its order's execution, at most
 STEPS = 2  # honest steps before the tampered one (then one whose policy output A tampers with)
 POLICY_STEP = STEPS + 1  # the step whose certified policy output is wrong
@@ -341,13 +342,12 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     usdc.approve(amm, 2**256 - 1, sender=deployer)
     asset.approve(amm, 2**256 - 1, sender=deployer)
     amm.addLiquidity(100_000 * USDC_UNIT, 50 * ASSET_UNIT, 0, 0, deployer, 2**40, sender=deployer)
-    usdc.mint(agent_addr, AGENT_USDC, sender=deployer)  # for the feeds and the policy fees
     usdc.mint(dave, 3_000 * USDC_UNIT, sender=deployer)
     asset.mint(dave, ASSET_UNIT, sender=deployer)
     print(
         f"Agent contracts deployed; pool {amm.address}: 100,000 USDC / 50 dETH (2,000 USDC per dETH), fee "
-        f"{amm.feeBips()} bips. Dave gives his trading agent's wallet {agent_addr[:10]}… {AGENT_USDC / USDC_UNIT:.2f} "
-        "USDC for its feeds and policy fees; his trading funds go into a vault."
+        f"{amm.feeBips()} bips. Dave's trading agent's wallet {agent_addr[:10]}… holds gas only: his funds go "
+        "into a vault, which pays the agent's feeds and policy fees too."
     )
 
     # the policy on the compute network: the image registered for Dave's app, run by A and B
@@ -380,12 +380,24 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     )
     vault.deposit(dave.private_key, usdc.address, 3_000 * USDC_UNIT)
     vault.deposit(dave.private_key, asset.address, ASSET_UNIT)
+    # its running costs, within Dave's limits: the policy fees into escrow, the feeds over x402
+    vault.set_fee_escrow(
+        dave.private_key, policy_w.escrow.address, policy_w.payee.address, POLICY_FEE, policy_w.fee.deadline_s
+    )
+    vault.set_fee_budget(dave.private_key, FEE_BUDGET)
+    vault.set_feed_terms(dave.private_key, usdc.address, FEED_PRICE)
+    vault.set_feed_payee(dave.private_key, data_addr)
+    vault.set_feed_budget(dave.private_key, FEED_BUDGET)
     print(
         f"Dave deploys his AgentVault {vault.address[:10]}… (contracts/agent/AgentVault.vy) and deposits 3,000 USDC "
         f"and 1 dETH: it swaps on the pool only on an order the TaskMailbox certified for a policy task it posted "
         f"itself (input checked against the strategy's hash, limits, slippage and the pool's reserves), within "
         f"{STRATEGY.max_buy_usdc // USDC_UNIT} USDC / {STRATEGY.max_sell_asset / ASSET_UNIT:g} dETH a trade and the "
-        "slippage bound; the agent's key may post and execute, only Dave may withdraw."
+        "slippage bound; the agent's key may post and execute, only Dave may withdraw. It also pays the agent's "
+        f"running costs within Dave's limits: each policy fee into the escrow for the set's payee (at most "
+        f"{POLICY_FEE / USDC_UNIT:.2f} USDC a task, {FEE_BUDGET / USDC_UNIT:.2f} USDC in all; a refund returns to "
+        f"the vault) and each feed over x402 as an ERC-1271 payer, to the data agent {data_addr[:10]}… only (at most "
+        f"{FEED_PRICE / USDC_UNIT:.2f} USDC a feed, {FEED_BUDGET / USDC_UNIT:.2f} USDC in all)."
     )
 
     # ERC-8004: the agent's identity, its strategy's hash, its policy image and its vault as metadata
@@ -428,7 +440,11 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
 
     data_agent = data_agent_a2a(w3, amm_w3, data_key, (offer,), LocalFacilitator(fac), clock=chain_clock)
     server = ServiceServer(data_agent.app(), log_level="warning").start()
-    payer = PayingClient(agent_key, chain.chain_id, usdc.address, 10 * FEED_PRICE, clock=chain_clock)
+    # the feeds are paid by the vault: the agent's key records each payment on it (authorizeFeedPayment)
+    payer = PayingClient(
+        agent_key, chain.chain_id, usdc.address, FEED_BUDGET, clock=chain_clock,
+        wallet=VaultFeedWallet(vault, agent_key),
+    )  # fmt: skip
     a2a = A2AClient(server.url, payer)
     network = policy_w.network(agent_key)
     network.vault = vault  # the vault posts the policy tasks and executes their certified orders
@@ -441,7 +457,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     print(
         f"The data agent {a2a.card().name!r} publishes its A2A card at {server.url}/.well-known/agent-card.json: "
         f"skill {FEED_SKILL!r}, a signed USDC/dETH feed for {FEED_PRICE / USDC_UNIT:.2f} USDC (the x402 extension, "
-        "exact, EIP-3009); the trading agent buys it over A2A (SendMessage, payment-submitted)."
+        "exact, EIP-3009); the trading agent buys it over A2A (SendMessage, payment-submitted), paid from the vault."
     )
     info = net.wait()
     records = net.records()
@@ -467,8 +483,9 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         vault_balances[title] = (st.balance0, st.balance1)
         r0, r1 = amm.getReserves()
         print(
-            f"  {title}: vault {st.balance0 / USDC_UNIT:,.2f} USDC, {st.balance1 / ASSET_UNIT:.4f} dETH; agent wallet "
-            f"{usdc.balanceOf(agent_addr) / USDC_UNIT:.2f} USDC; pool {r0 / USDC_UNIT:,.2f} USDC / "
+            f"  {title}: vault {st.balance0 / USDC_UNIT:,.2f} USDC, {st.balance1 / ASSET_UNIT:.4f} dETH (budgets spent: "
+            f"fees {(FEE_BUDGET - st.fee_budget) / USDC_UNIT:.2f}, feeds {(FEED_BUDGET - st.feed_budget) / USDC_UNIT:.2f} "
+            f"USDC); agent wallet {usdc.balanceOf(agent_addr) / USDC_UNIT:.2f} USDC; pool {r0 / USDC_UNIT:,.2f} USDC / "
             f"{r1 / ASSET_UNIT:.4f} dETH; data agent earned {usdc.balanceOf(data_addr) / USDC_UNIT:.2f} USDC"
         )
 
@@ -494,10 +511,10 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         o = res.record.order
         print(
             f"Step {i}: feed (pool {res.record.feed.feed.pool_price / USDC_UNIT:,.2f}, reference "
-            f"{res.record.feed.feed.reference_price / USDC_UNIT:,.2f}) paid {int(res.record.payment['amount']) / USDC_UNIT:.2f} USDC "
+            f"{res.record.feed.feed.reference_price / USDC_UNIT:,.2f}) paid {int(res.record.payment['amount']) / USDC_UNIT:.2f} USDC by the vault "
             f"(A2A task {res.record.payment['a2a_task'][:8]}…); "
             f"A's receipt {res.record.receipt.digest().hex()[:12]}… answers {res.completion_text}; "
-            f"{_policy(w, res.record.policy)} (its {POLICY_FEE / USDC_UNIT:.2f} USDC fee held in escrow): order {o.action} "
+            f"{_policy(w, res.record.policy)} (its {POLICY_FEE / USDC_UNIT:.2f} USDC fee paid into escrow by the vault): order {o.action} "
             f"{_amount(o)}" + (f", tx {res.record.trade['tx'][:12]}…" if res.record.trade else "")
         )
         pending.append(_disperse(records, res.raw, i))
@@ -676,7 +693,16 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         )
 
     policy_fault = _prove_policy_fault(demo, w, policy_w, records, cert(POLICY_STEP), fee_pending)
-    fees = _settle_policy_fees(policy_w, fee_keeper, fee_of, agent_addr, usdc)
+    fees = _settle_policy_fees(policy_w, fee_keeper, fee_of, vault.address, usdc)
+    costs = vault.state()
+    spent = {"fees": FEE_BUDGET - costs.fee_budget, "feeds": FEED_BUDGET - costs.feed_budget}
+    print(
+        f"  The vault paid the agent's running costs: {len(fee_of)} policy fees into escrow "
+        f"({spent['fees'] / USDC_UNIT:.2f} of its {FEE_BUDGET / USDC_UNIT:.2f} USDC fee budget; the refunded one "
+        f"came back to it) and {len(pending)} feeds ({spent['feeds'] / USDC_UNIT:.2f} of its "
+        f"{FEED_BUDGET / USDC_UNIT:.2f} USDC feed budget); the agent's wallet paid gas only "
+        f"({usdc.balanceOf(agent_addr) / USDC_UNIT:.2f} USDC)."
+    )
 
     for i in range(len(pending)):  # every step's record is on DA, disputed or not
         cert(i)
@@ -768,7 +794,13 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         "policy_tasks": [r.record.policy.task_hash for r in (*steps, res_bad)],
         "policy_problems": [p for p in check.problems if "policy" in p],
         "policy_fees": fees,
-        "vault": {"address": vault.address, "balances": vault_balances, "refusals": vault_refusals},
+        "vault": {
+            "address": vault.address,
+            "balances": vault_balances,
+            "refusals": vault_refusals,
+            "budget_spent": spent,
+            "agent_usdc": usdc.balanceOf(agent_addr),
+        },  # fmt: skip
         "policy_fault": {
             **policy_fault,
             "refused_order": refused.record.order.action,
@@ -852,9 +884,9 @@ def _refusal(call: Any, sender: str) -> str:
 
 
 def _settle_policy_fees(
-    policy_w: PolicyWorld, keeper: Keeper, fee_of: dict[int, bytes], agent: str, usdc: Any
+    policy_w: PolicyWorld, keeper: Keeper, fee_of: dict[int, bytes], payer: str, usdc: Any
 ) -> dict[str, Any]:
-    """The payee's keeper settles the policy fees: the proven-wrong step's is refunded to the agent
+    """The payee's keeper settles the policy fees: the proven-wrong step's is refunded to its payer, the vault
     (its certifier's slash is final), the others are released to the payee once their window is over
     (the devnet's clock is moved to it: no wall-clock wait). Returns the facts."""
     from ape import chain, project
@@ -864,14 +896,15 @@ def _settle_policy_fees(
         f"\nThe policy fees in VerifiedEscrow ({POLICY_FEE / unit:.2f} USDC a task, {len(fee_of)} tasks; the "
         "mailbox paid their certifiers nothing), settled by the payee's keeper:"
     )
-    before = usdc.balanceOf(agent)
+    before = usdc.balanceOf(payer)
     done = keeper.step(fee_of[POLICY_STEP])
     if done.action != "refund":
         raise RuntimeError(f"step {POLICY_STEP}'s policy fee was not refunded: {done.action} ({done.reason})")
-    refunded = usdc.balanceOf(agent) - before
+    refunded = usdc.balanceOf(payer) - before
     print(
-        f"  Step {POLICY_STEP}'s policy fee ({POLICY_FEE / unit:.2f} USDC) is refunded to the agent: its certifier's "
-        f"slash is final (reason 4, a fault proven); agent {before / unit:,.2f} -> {usdc.balanceOf(agent) / unit:,.2f} USDC."
+        f"  Step {POLICY_STEP}'s policy fee ({POLICY_FEE / unit:.2f} USDC) is refunded to the vault that paid it: its "
+        f"certifier's slash is final (reason 4, a fault proven); vault {before / unit:,.2f} -> "
+        f"{usdc.balanceOf(payer) / unit:,.2f} USDC."
     )
     end = max(policy_w.escrow.get(fee_of[i]).window_end for i in range(POLICY_STEP))
     if chain.blocks.head.timestamp <= end:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from eth_hash.auto import keccak
+from eth_utils import to_checksum_address
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -491,3 +492,325 @@ def test_the_validator_counts_the_declared_vaults_tasks_as_the_agents(vw, projec
     rh = r.request(vw.owner, aid, VALIDATION_KIND_TASK, e)
     r.v.respondTask(aid, e, bytes(32), SALT, signers, sender=vw.lp)
     assert (r.status(rh)[0], r.status(rh)[2]) == (0, "not-agent-task")
+
+
+# ---------------------------------------------------------------- the vault pays its running costs
+
+ESCROW_FEE = 10_000  # 0.01 USDC a policy task, into VerifiedEscrow
+FEE_CAP = 20_000  # the owner's cap per task
+FEE_DEADLINE = 3_600  # seconds after posting when an uncertified task's fee is refundable
+FEED_PRICE = 20_000
+FEED_CAP = 50_000
+ZERO = "0x" + "00" * 20
+INVALID = bytes.fromhex("ffffffff")
+
+
+class CostWorld:
+    """On VaultWorld's mailbox: an EIP-3009 stablecoin, a task type charging nothing on the mailbox
+    with that fee token, a VerifiedEscrow over the mailbox (no window), and a vault over that type
+    holding the stablecoin, whose owner named the escrow, the executor set's payee (`payee`), the
+    fee cap and budget, the feed token, cap, budget and the one data agent (`data`) it may pay."""
+
+    def __init__(self, vw, project):
+        from offchain.chain.deploy import deploy_verified_escrow
+        from offchain.chain.task_mailbox import CERT_ECDSA
+
+        self.vw, o = vw, vw.owner
+        self.usd = o.deploy(project.StableToken, "USD Coin", "USDC", o)
+        self.type = vw.mw.register_type(CERT_ECDSA, token=self.usd, fee=0)
+        self.escrow = deploy_verified_escrow(project, o, vw.mw.mailbox.address, task_window_s=0)
+        self.payee = vw.lp.address
+        self.data = to_checksum_address(keccak(b"data agent")[:20])
+        self.vault = vw.deploy(task_type=self.type)
+        self.usd.mint(self.vault, 10**9, sender=o)
+        self.vault.setFeeBudget(3 * ESCROW_FEE, sender=o)
+        self.vault.setFeeEscrow(self.escrow, self.payee, FEE_CAP, FEE_DEADLINE, sender=o)
+        self.vault.setFeedTerms(self.usd, FEED_CAP, sender=o)
+        self.vault.setFeedPayee(self.data, True, sender=o)
+        self.vault.setFeedBudget(3 * FEED_PRICE, sender=o)
+
+    def now(self):
+        return self.vw.chain.pending_timestamp
+
+    def feed_args(self, **over):
+        a = dict(
+            token=self.usd.address, to=self.data, value=FEED_PRICE, after=self.now() - 600,
+            before=self.now() + 600, nonce=keccak(repr(over).encode() + b"feed nonce"),
+        )  # fmt: skip
+        a.update(over)
+        return list(a.values())
+
+    def digest(self, token, to, value, after, before, nonce, primary="TransferWithAuthorization"):
+        """The EIP-712 digest of the vault's authorization, computed here (eth_account)."""
+        from eth_account.messages import encode_typed_data
+
+        from offchain.chain.agent import Authorization, authorization_data
+
+        auth = Authorization(self.vault.address, to, value, after, before, nonce)
+        m = encode_typed_data(
+            full_message=authorization_data(primary, "USD Coin", self.vw.chain.chain_id, token, auth)
+        )
+        return keccak(b"\x19" + m.version + m.header + m.body)
+
+
+@pytest.fixture(scope="module")
+def cost_world(vw, project):
+    return CostWorld(vw, project)
+
+
+def test_the_vault_pays_a_policy_fee_into_escrow(vw, cost_world, fresh):
+    """postPolicyTaskEscrowed: the task (creator the vault, no mailbox fee) and its fee held in
+    VerifiedEscrow bound to it, paid by the vault (its ERC-1271 answer valid only during the call),
+    for the owner's payee, out of the fee budget; the executors' gate admits the task; a refund
+    (the deadline passed uncertified) returns to the vault."""
+    from offchain.agent.taskfee import EscrowFeeGate
+    from offchain.chain.agent import ESCROW_KIND_TASK, Escrow, escrow_id, escrow_nonce
+    from offchain.chain.sdk import load_abis
+    from offchain.compute.taskrun import Task
+
+    cw, v = cost_world, cost_world.vault
+    before = cw.usd.balanceOf(v)
+    payload = vw.input(BUY)
+    rc = v.postPolicyTaskEscrowed(payload, ESCROW_FEE, sender=vw.agent)
+    h = bytes(rc.return_value)
+    ev = one_ev(rc, "FeeEscrowed", v)
+    deadline = vw.chain.blocks.head.timestamp + FEE_DEADLINE
+    nonce = escrow_nonce(cw.payee, ESCROW_KIND_TASK, h, bytes(32), deadline, h)
+    eid = escrow_id(cw.usd.address, v.address, nonce)
+    assert (bytes(ev.taskHash), bytes(ev.escrowId), ev.payee, ev.token, ev.amount, ev.deadline) == (
+        h, eid, cw.payee, cw.usd.address, ESCROW_FEE, deadline,
+    )  # fmt: skip
+    info = vw.mw.mailbox.getTaskInfo(h)
+    assert (info.creator, info.refundCollector, info.fee) == (v.address, v.address, 0)
+    handle = Escrow(vw.chain.provider.web3, cw.escrow.address, load_abis()["VerifiedEscrow"])
+    e = handle.get(eid)
+    assert (e.payer, e.payee, e.token, e.amount, e.ref, e.state) == (
+        v.address, cw.payee, cw.usd.address, ESCROW_FEE, h, "held",
+    )  # fmt: skip
+    assert (cw.usd.balanceOf(v), v.feeBudget()) == (before - ESCROW_FEE, 2 * ESCROW_FEE)
+    # the deposit's authorization was valid only during the call
+    auth_digest = cw.digest(
+        cw.usd.address, cw.escrow.address, ESCROW_FEE, rc.timestamp - 1, rc.timestamp + 1, nonce,
+        "ReceiveWithAuthorization",
+    )  # fmt: skip
+    assert bytes(v.isValidSignature(auth_digest, b"")) == INVALID
+    # the executors admit it: its fee is held for their payee
+    gate = EscrowFeeGate(
+        handle, vw.mw.mailbox.address, frozenset({cw.type}), cw.usd.address, cw.payee, ESCROW_FEE
+    )
+    task = Task(h, cw.type, 0, 0, 0, payload, rc.block_number)
+    assert gate(task) is None
+    # uncertified past the deadline: refunded to the vault (not to the agent)
+    vw.chain.pending_timestamp = deadline + 1
+    vw.chain.mine(1)
+    cw.escrow.refund(eid, [], sender=vw.lp)
+    assert cw.usd.balanceOf(v) == before and cw.usd.balanceOf(vw.agent) == 0
+
+
+def test_escrowed_fee_refusals(vw, cost_world, project, fresh):
+    cw, v, a, o = cost_world, cost_world.vault, vw.agent, vw.owner
+    ok = vw.input()
+    reverts("not the agent", v.postPolicyTaskEscrowed, ok, ESCROW_FEE, sender=o)
+    reverts("zero fee", v.postPolicyTaskEscrowed, ok, 0, sender=a)
+    reverts("fee over the cap", v.postPolicyTaskEscrowed, ok, FEE_CAP + 1, sender=a)
+    v.setFeeBudget(ESCROW_FEE - 1, sender=o)
+    reverts("fee over budget", v.postPolicyTaskEscrowed, ok, ESCROW_FEE, sender=a)
+    v.setFeeBudget(10 * ESCROW_FEE, sender=o)
+    reverts(
+        "another strategy",
+        v.postPolicyTaskEscrowed,
+        vw.input(strategy_hash=keccak(b"x")),
+        ESCROW_FEE,
+        sender=a,
+    )
+    # the vault holds too little of the fee token: the token refuses the transfer
+    v.withdraw(cw.usd, cw.usd.balanceOf(v) - ESCROW_FEE + 1, o, sender=o)
+    reverts("insufficient balance", v.postPolicyTaskEscrowed, ok, ESCROW_FEE, sender=a)
+    # a type charging on the mailbox would pay its certifiers twice
+    paid = vw.deploy()  # VaultWorld's type (fee FEE in the mailbox's token)
+    paid.setFeeEscrow(cw.escrow, cw.payee, FEE_CAP, FEE_DEADLINE, sender=o)
+    paid.setFeeBudget(FEE_CAP, sender=o)
+    reverts("type charges a mailbox fee", paid.postPolicyTaskEscrowed, ok, ESCROW_FEE, sender=a)
+    # the owner's terms
+    reverts("not the owner", v.setFeeEscrow, cw.escrow, cw.payee, 1, 1, sender=a)
+    reverts("zero payee", v.setFeeEscrow, cw.escrow, ZERO, 1, 1, sender=o)
+    reverts("zero deadline", v.setFeeEscrow, cw.escrow, cw.payee, 1, 0, sender=o)
+    # a contract whose mailbox() is another (EigenTrustScores over `lp`): no escrow of the vault's mailbox
+    other = o.deploy(project.EigenTrustScores, vw.lp, 1, keccak(b"image"), vw.lp)
+    reverts("escrow of another mailbox", v.setFeeEscrow, other, cw.payee, 1, 1, sender=o)
+    v.setFeeEscrow(ZERO, ZERO, 0, 0, sender=o)  # off
+    reverts("no fee escrow", v.postPolicyTaskEscrowed, ok, ESCROW_FEE, sender=a)
+
+
+def test_the_vault_authorizes_feed_payments_it_recorded(vw, cost_world, fresh):
+    """authorizeFeedPayment records the TransferWithAuthorization digest (the EIP-712 digest of the
+    token's domain) and debits the feed budget; isValidSignature answers the magic value for it
+    only; anyone may then submit it (whatever signature bytes), once; another payment (value,
+    payee) of the same nonce is not authorized."""
+    cw, v = cost_world, cost_world.vault
+    args = cw.feed_args()
+    rc = v.authorizeFeedPayment(*args, sender=vw.agent)
+    digest = bytes(rc.return_value)
+    assert digest == cw.digest(*args)
+    ev = one_ev(rc, "FeedPaymentAuthorized", v)
+    assert (bytes(ev.digest), ev.payee, ev.value, bytes(ev.nonce)) == (digest, cw.data, FEED_PRICE, args[5])
+    assert v.feedBudget() == 2 * FEED_PRICE and v.feedAuthorized(digest) and v.feedNonceUsed(args[5])
+    assert bytes(v.isValidSignature(digest, b"anything")) == bytes.fromhex("1626ba7e")
+    assert bytes(v.isValidSignature(keccak(b"other"), b"")) == INVALID
+    assert bytes(v.isValidSignature(bytes(32), b"")) == INVALID
+    _, to, value, after, before, nonce = args
+    # not what was authorized: another value, another payee -> the token's "invalid signature"
+    for t, val in ((to, value + 1), (vw.lp.address, value)):
+        reverts(
+            "invalid signature",
+            cw.usd.transferWithAuthorization,
+            v,
+            t,
+            val,
+            after,
+            before,
+            nonce,
+            b"\x01",
+            sender=vw.lp,
+        )
+    paid = cw.usd.balanceOf(cw.data)
+    cw.usd.transferWithAuthorization(v, to, value, after, before, nonce, b"\x01", sender=vw.lp)
+    assert cw.usd.balanceOf(cw.data) == paid + FEED_PRICE
+    reverts(
+        "authorization is used or canceled",
+        cw.usd.transferWithAuthorization, v, to, value, after, before, nonce, b"", sender=vw.lp,
+    )  # fmt: skip
+
+
+def test_feed_payment_refusals(vw, cost_world, project, fresh):
+    cw, v, a, o = cost_world, cost_world.vault, vw.agent, vw.owner
+    now = cw.now()
+    other_token = o.deploy(project.StableToken, "Other", "OTH", o)
+    for over, reason in (
+        ({"token": other_token.address}, "another token"),
+        ({"to": vw.lp.address}, "payee not allowed"),
+        ({"value": 0}, "zero amount"),
+        ({"value": FEED_CAP + 1}, "payment over the cap"),
+        ({"before": now - 1}, "authorization expired"),
+        ({"before": now + 86_400 + 60}, "authorization too long"),
+    ):
+        reverts(reason, v.authorizeFeedPayment, *cw.feed_args(**over), sender=a)
+    reverts("not the agent", v.authorizeFeedPayment, *cw.feed_args(), sender=o)
+    v.setFeedBudget(FEED_PRICE - 1, sender=o)
+    reverts("feed over budget", v.authorizeFeedPayment, *cw.feed_args(), sender=a)
+    v.setFeedBudget(2 * FEED_PRICE, sender=o)
+    args = cw.feed_args()
+    v.authorizeFeedPayment(*args, sender=a)
+    # the same nonce again (the same payment or another): refused, the budget debited once
+    reverts("nonce already used", v.authorizeFeedPayment, *args, sender=a)
+    reverts("nonce already used", v.authorizeFeedPayment, *cw.feed_args(value=1, nonce=args[5]), sender=a)
+    assert v.feedBudget() == FEED_PRICE
+    # the owner's terms
+    reverts("not the owner", v.setFeedTerms, cw.usd, 1, sender=a)
+    reverts("not the owner", v.setFeedPayee, cw.data, False, sender=a)
+    reverts("not the owner", v.setFeedBudget, 1, sender=a)
+    reverts("zero payee", v.setFeedPayee, ZERO, True, sender=o)
+    v.setFeedPayee(cw.data, False, sender=o)
+    reverts("payee not allowed", v.authorizeFeedPayment, *cw.feed_args(), sender=a)
+    v.setFeedTerms(ZERO, 0, sender=o)
+    reverts("feeds not enabled", v.authorizeFeedPayment, *cw.feed_args(), sender=a)
+
+
+def test_an_expired_unsettled_feed_payment_returns_to_the_budget(vw, cost_world, fresh):
+    """reclaimFeedPayment: only a recorded payment, only once expired, only if the token did not
+    settle it, by the owner or the agent; the budget is credited, the digest no longer answered."""
+    cw, v, a, o = cost_world, cost_world.vault, vw.agent, vw.owner
+    args = cw.feed_args(before=cw.now() + 30)
+    settled = cw.feed_args(before=cw.now() + 30, nonce=keccak(b"settled"))
+    digest = bytes(v.authorizeFeedPayment(*args, sender=a).return_value)
+    v.authorizeFeedPayment(*settled, sender=a)
+    token, to, value, after, before, nonce = settled
+    cw.usd.transferWithAuthorization(v, to, value, after, before, nonce, b"", sender=vw.lp)
+    assert v.feedBudget() == FEED_PRICE
+    reverts("authorization still valid", v.reclaimFeedPayment, *args, sender=a)
+    vw.chain.pending_timestamp = args[4] + 1
+    vw.chain.mine(1)
+    reverts("not the owner or agent", v.reclaimFeedPayment, *args, sender=vw.lp)
+    reverts(
+        "payment not authorized",
+        v.reclaimFeedPayment,
+        *cw.feed_args(value=FEED_PRICE - 1, before=args[4], nonce=args[5]),
+        sender=a,
+    )
+    reverts("payment settled", v.reclaimFeedPayment, *settled, sender=a)
+    rc = v.reclaimFeedPayment(*args, sender=o)
+    assert rc.return_value == 2 * FEED_PRICE == v.feedBudget()
+    assert bytes(one_ev(rc, "FeedPaymentReclaimed", v).digest) == digest
+    assert bytes(v.isValidSignature(digest, b"")) == INVALID and v.feedNonceUsed(args[5])
+    reverts("payment not authorized", v.reclaimFeedPayment, *args, sender=a)
+
+
+def one_ev(rc, name, contract):
+    (ev,) = evs(rc, name, contract)
+    return ev
+
+
+def test_client_vault_pays_x402_feeds_and_escrowed_fees(vw, cost_world, chain, fresh):
+    """The Python side: post_task_escrowed; a PayingClient whose wallet is the vault
+    (VaultFeedWallet) signs an x402 exact payment from the vault, recorded on it, which the
+    facilitator verifies (a contract payer: the settlement's simulation asks ERC-1271) and settles;
+    unrecorded, the same payment is PaymentSignatureError, settled twice PaymentReplayedError; the
+    vault's refusals are VaultRefusedError and the client pays exact offers only."""
+    from eth_account import Account
+
+    from offchain.agent import errors as E
+    from offchain.agent.client import PayingClient
+    from offchain.agent.evm import EvmFacilitator, create_payment
+    from offchain.agent.vault import AgentVault, VaultFeedWallet
+    from offchain.chain.agent import StableToken
+    from offchain.chain.sdk import load_abis
+
+    cw = cost_world
+    w3 = chain.provider.web3
+    agent_key = vw.agent.private_key
+    client = AgentVault(w3, cw.vault.address)
+    st = client.state()
+    assert (st.fee_escrow, st.escrow_payee, st.max_escrow_fee, st.escrow_deadline) == (
+        cw.escrow.address, cw.payee, FEE_CAP, FEE_DEADLINE,
+    )  # fmt: skip
+    assert (st.feed_token, st.max_feed_payment, st.feed_budget) == (cw.usd.address, FEED_CAP, 3 * FEED_PRICE)
+    h, eid = client.post_task_escrowed(agent_key, vw.input(BUY), ESCROW_FEE)
+    assert (
+        vw.mw.mailbox.getTaskInfo(h).creator == client.address and cw.escrow.escrows(eid).amount == ESCROW_FEE
+    )
+    with pytest.raises(VaultRefusedError, match="fee over the cap"):
+        client.post_task_escrowed(agent_key, vw.input(BUY), FEE_CAP + 1)
+
+    fac_acct = Account.from_key(keccak(b"vault test facilitator"))
+    vw.owner.transfer(fac_acct.address, 10**18)
+    fac = EvmFacilitator(w3, fac_acct.key, [StableToken(w3, cw.usd.address, load_abis()["StableToken"])])
+    req = fac.requirements("exact", cw.usd.address, cw.data, FEED_PRICE)
+    payer = PayingClient(
+        agent_key, chain.chain_id, cw.usd.address, 10 * FEED_PRICE, wallet=VaultFeedWallet(client, agent_key)
+    )
+    assert payer.address == client.address and payer.schemes == ("exact",)
+    # not recorded on the vault: the facilitator's simulation finds no ERC-1271 answer
+    unrecorded = create_payment(agent_key, req, now=cw.now(), payer=client.address)
+    with pytest.raises(E.PaymentSignatureError):
+        fac.verify(unrecorded, req)
+    p = payer.sign(payer.reserve((req,)))
+    a = p.payload.authorization
+    assert (a.from_, a.to, a.value) == (client.address, cw.data, FEED_PRICE)
+    assert client.state().feed_budget == 2 * FEED_PRICE
+    assert fac.verify(p, req) == client.address
+    paid = cw.usd.balanceOf(cw.data)
+    settled = fac.settle(p, req)
+    assert settled.success and settled.payer == client.address
+    assert cw.usd.balanceOf(cw.data) == paid + FEED_PRICE
+    with pytest.raises(E.PaymentReplayedError):
+        fac.verify(p, req)
+    # the vault's own limits: a payment over its cap, or to a payee it does not allow
+    for over in (fac.requirements("exact", cw.usd.address, cw.data, FEED_CAP + 1),
+                 fac.requirements("exact", cw.usd.address, vw.lp.address, FEED_PRICE)):  # fmt: skip
+        with pytest.raises(VaultRefusedError, match="payment over the cap|payee not allowed"):
+            payer.sign(over)
+    with pytest.raises(VaultRefusedError, match="authorization still valid"):
+        client.reclaim_feed_payment(agent_key, cw.usd.address, a)
+    with pytest.raises(VaultInputError, match="not the vault"):
+        client.authorize_feed_payment(agent_key, cw.usd.address, unrecorded.payload.authorization.__class__(
+            vw.agent.address, cw.data, 1, 0, cw.now() + 60, bytes(32)))  # fmt: skip

@@ -61,7 +61,7 @@ def test_demo_token_step(capsys):
     assert f"Step {wrong}'s policy fee stays in escrow while the set's resolver may still cancel" in out
     assert "(refund: 'slash pending')" in out
     assert (
-        f"Step {wrong}'s policy fee (0.01 USDC) is refunded to the agent: its certifier's slash is final"
+        f"Step {wrong}'s policy fee (0.01 USDC) is refunded to the vault that paid it: its certifier's slash is final"
         in out
     )
     assert "Step 1's policy fee (0.01 USDC) is released to the set's payee after the" in out
@@ -71,9 +71,14 @@ def test_demo_token_step(capsys):
     bal = vault["balances"]
     assert bal["start"] == (3_000 * 10**6, 10**18)
     orders = [*trading["steps"], trading["tampered_order"], "HOLD"]  # the refused step: nothing traded
-    for i, action in enumerate(orders):
+    for i, action in enumerate(orders):  # dETH moves on a trade only (USDC pays the running costs too)
         before, after = bal["start" if i == 0 else f"after step {i - 1}"], bal[f"after step {i}"]
-        assert (after != before) == (action != "HOLD"), (i, action, before, after)
+        assert (after[1] != before[1]) == (action != "HOLD"), (i, action, before, after)
+    # the vault paid every feed and every policy fee (the refunded one came back to it); the agent's wallet
+    # holds no USDC
+    spent = vault["budget_spent"]
+    assert spent == {"feeds": records * demo_trading.FEED_PRICE, "fees": records * fee}
+    assert vault["agent_usdc"] == 0 and "The vault paid the agent's running costs" in out
     assert vault["refusals"] == ["min out under the slippage bound", "result not the task's"]
     assert f"Dave deploys his AgentVault {vault['address'][:10]}" in out
     assert "Had the agent's host tried anyway, the vault refuses both" in out

@@ -893,13 +893,15 @@ def test_the_fee_of_a_proven_wrong_policy_output_is_refunded(
 
 @needs_bwrap
 def test_a_step_trades_through_the_vault(market, svc, da, policy_net, fee_world, tmp_path, accounts, project):
-    """With a vault, the policy task is posted by the vault (its creator; the fee still an escrow
-    deposit bound to the task, which the executors admit) and the certified order is executed by the
-    vault: the vault's tokens move, the agent's wallet pays only the feed and the fee. Re-executed
+    """With a vault, the policy task is posted by the vault (its creator; the fee an escrow deposit
+    bound to the task, which the executors admit, paid by the vault from its fee budget) and the
+    certified order is executed by the vault: the vault's tokens move, and the vault pays the feed
+    too (an x402 exact payment from the vault, ERC-1271): the agent's wallet pays nothing. Re-executed
     from DA, the Swap must be the declared vault's, on the record's task; any other vault, or none,
     is a problem. The agent host cannot execute another order through the vault, and a step whose
     certified output is not the policy's is still refused with nothing moved."""
-    from offchain.agent.vault import AgentVault, VaultTerms
+    from offchain.agent.client import PayingClient
+    from offchain.agent.vault import AgentVault, VaultFeedWallet, VaultTerms
     from offchain.compute.trading_policy import Decision
     from scripts._demo.trading import tampered_decision
 
@@ -918,6 +920,15 @@ def test_a_step_trades_through_the_vault(market, svc, da, policy_net, fee_world,
     vault = AgentVault.deploy(w.w3, owner.key, terms)
     vault.deposit(owner.key, c["usdc"].address, 100 * USDC_UNIT)
     vault.deposit(owner.key, c["asset"].address, ASSET_UNIT)
+    vault.set_fee_escrow(owner.key, fw.escrow.address, fw.payee.address, PRICE, 3600)
+    vault.set_fee_budget(owner.key, 10 * PRICE)
+    vault.set_feed_terms(owner.key, w.token.address, PRICE)
+    vault.set_feed_payee(owner.key, w.addresses["seller"])
+    vault.set_feed_budget(owner.key, 10 * PRICE)
+    agent.payer = PayingClient(
+        agent.key, w.w3.eth.chain_id, w.token.address, 10 * PRICE, http=agent.payer.http,
+        wallet=VaultFeedWallet(vault, agent.key),
+    )  # fmt: skip
     pn = policy_for(
         policy_net, market, tmp_path / "vault", task_type=fw.type, fee=policy_fee(w, fw), admit=fw.gate
     )
@@ -939,19 +950,20 @@ def test_a_step_trades_through_the_vault(market, svc, da, policy_net, fee_world,
         .call()[0]
         == vault.address
     )  # the task's creator
-    assert fw.escrow.get(agent.policy.fees[task.task_hash]).ref == task.task_hash  # the fee, bound to it
+    held = fw.escrow.get(agent.policy.fees[task.task_hash])
+    assert (held.ref, held.payer) == (task.task_hash, vault.address)  # the fee, bound to it, the vault's
+    assert rec.payment["payee"] == w.addresses["seller"]
     v1 = vault.state()
     out = int(rec.trade["amount_out"])
+    costs = 2 * PRICE  # the feed and the policy fee, from the vault's budgets
+    assert (v0.fee_budget - v1.fee_budget, v0.feed_budget - v1.feed_budget) == (PRICE, PRICE)
     if o.action == "BUY":
-        assert (v0.balance0 - v1.balance0, v1.balance1 - v0.balance1) == (o.amount_in, out)
+        assert (v0.balance0 - v1.balance0, v1.balance1 - v0.balance1) == (o.amount_in + costs, out)
     else:
-        assert (v0.balance1 - v1.balance1, v1.balance0 - v0.balance0) == (o.amount_in, out)
+        assert (v0.balance1 - v1.balance1, v1.balance0 - v0.balance0) == (o.amount_in, out - costs)
     assert vault.executed(task.task_hash)
-    # the wallet paid the feed and the fee, and traded nothing
-    assert (usdc.balanceOf(agent.wallet).call(), asset.balanceOf(agent.wallet).call()) == (
-        wallet0[0] - 2 * PRICE,
-        wallet0[1],
-    )
+    # the wallet paid nothing and traded nothing
+    assert (usdc.balanceOf(agent.wallet).call(), asset.balanceOf(agent.wallet).call()) == wallet0
 
     # re-executed from DA: the trade is the declared vault's execution of the record's task
     cert = da.put(res.raw)
@@ -992,7 +1004,7 @@ def test_a_step_trades_through_the_vault(market, svc, da, policy_net, fee_world,
     bad = refused.value.result.record
     assert bad.trade is None and not vault.executed(bad.policy.task_hash)
     v2 = vault.state()
-    assert (v2.balance0, v2.balance1) == (v1.balance0, v1.balance1)
+    assert (v2.balance0, v2.balance1) == (v1.balance0 - 2 * PRICE, v1.balance1)  # its feed and fee only
     # the host can still not execute an uncertified order of that task (nor of one never posted)
     bad_payload = policy_input(
         STRATEGY, bad.feed, bad.receipt.digest(), refused.value.result.completion_text
@@ -1011,6 +1023,14 @@ def test_a_step_trades_through_the_vault(market, svc, da, policy_net, fee_world,
             bad_payload,
             Decision("BUY", 1, 1, "host").encode(keccak(bad_payload)),
         )
+    # a fee the vault would not pay as named (above its cap, another payee) is refused before posting
+    for kw, match in (
+        ({"amount": PRICE + 1}, "exceeds the vault's cap"),
+        ({"payee": owner.address}, "fee payee"),
+    ):
+        pn2.fee = policy_fee(w, fw, **kw)
+        with pytest.raises(E.TaskFeeError, match=match):
+            pn2.run(bad_payload)
     # a vault of another task type is refused before anything is posted
     pn2.task_type = policy_net.policy_type
     with pytest.raises(E.PolicyTaskError, match="posts tasks of type"):
