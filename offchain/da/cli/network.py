@@ -167,7 +167,12 @@ def cmd_disperser(args: argparse.Namespace) -> int:
 
         grpc = disperser_grpc(disperser, cfg.host, cfg.grpc_port, max_request_bytes=cfg.max_request_bytes,
                               loopback_only=not cfg.public, tls=cfg.grpc_tls)  # fmt: skip
-    return _serve("disperser_listening", server, dlog, disperser, disperser.db.close, grpc)
+
+    def close() -> None:
+        disperser.db.close()
+        disperser.signing.close()
+
+    return _serve("disperser_listening", server, dlog, disperser, close, grpc)
 
 
 def _private_key(path: str) -> bytes:
