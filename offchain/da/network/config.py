@@ -326,6 +326,32 @@ def metadata_url(obj: dict[str, Any], key: str, base: Path, path: str | Path) ->
     return meta if "://" in meta else str(base / meta)
 
 
+def record_grpc(rec: Any, where: str | Path, error: type[Exception] = NetworkConfigError) -> dict[str, Any]:
+    """Where the DA network of an ``ape run deploy --components da`` record serves gRPC: its ``da.grpc``
+    ({host, disperser_port, node_port}; validator i at ``node_port + i``), checked; the defaults
+    (``offchain.chain.deploy.DA_GRPC_DEFAULTS``) for a record written before it carried them. ``error`` (typed)
+    names ``where``."""
+    from offchain.chain.deploy import DA_GRPC_DEFAULTS, da_grpc_problem
+
+    if not isinstance(rec, dict) or not isinstance(rec.get("da"), dict):
+        raise error(f"{where}: no deployment record with a da section (ape run deploy --components da)")
+    grpc = rec["da"].get("grpc", dict(DA_GRPC_DEFAULTS))
+    if problem := da_grpc_problem(grpc):
+        raise error(f"{where}: da.grpc: {problem}")
+    return dict(grpc)
+
+
+def deployment_disperser(path: str | Path) -> str:
+    """The disperser's gRPC URL (``grpc://host:disperser_port``) of a deployment record's ``da.grpc``."""
+    try:
+        rec = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise NetworkConfigError(f"deployment record {path} is unreadable: {exc}") from None
+    g = record_grpc(rec, path)
+    host = f"[{g['host']}]" if ":" in g["host"] and not g["host"].startswith("[") else g["host"]
+    return f"grpc://{host}:{g['disperser_port']}"
+
+
 def chain_contract(obj: dict[str, Any], section: str, key: str) -> str:
     """A section's contract address ``obj[key]`` (0x, 20 bytes), its ``rpc`` checked to be an http(s) URL."""
     address = str(obj[key])

@@ -191,6 +191,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def port_free(port: int) -> bool:
+    """Whether ``port`` can be bound on 127.0.0.1 now."""
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 @contextmanager
 def postgres_cluster() -> Iterator[str]:
     """A PostgreSQL cluster of the machine's binaries (initdb, pg_ctl; they refuse root, so run as ``nobody``)
