@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.offchain.da.network.support import eigen
+from tests.offchain.da.network.support import eigen, relay_holds
 
 
 def run(*args: str) -> tuple[int, dict]:
@@ -26,16 +26,6 @@ def gone(pid: int, timeout_s: float = 15.0) -> bool:
         if not Path(f"/proc/{pid}").exists() or b"Z" in Path(f"/proc/{pid}/stat").read_bytes().split()[2]:
             return True
         time.sleep(0.1)
-    return False
-
-
-def relay_holds(url: str, blob_key: str, timeout_s: float = 60.0) -> bool:
-    """Whether the relay serves the blob within ``timeout_s`` (it copies certified blobs as it polls)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if httpx.post(f"{url}/v2/GetBlob", json={"blob_key": blob_key}, timeout=10).status_code == 200:
-            return True
-        time.sleep(0.2)
     return False
 
 
