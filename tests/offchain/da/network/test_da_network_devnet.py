@@ -124,7 +124,11 @@ def test_devnet_up_put_get_down(tmp_path) -> None:
     assert rc == 3 and st == {"running": False, "folder": str(folder.resolve()), "processes": []}
 
 
-def test_devnet_bad_input(tmp_path, monkeypatch) -> None:
+def test_devnet_bad_input(tmp_path, monkeypatch, capsys) -> None:
+    """Each refusal is exit 2 with one line on stderr (in process, through the CLI's own main; the last one as a
+    process, its exit status)."""
+    from offchain.cli import main
+
     monkeypatch.delenv("EIGEN_DA_SRS", raising=False)
     (tmp_path / "c.json").write_text('{"rpc_url": "http://127.0.0.1:9"}')
     (tmp_path / "ok.json").write_text(  # a chain record (its chain is never reached)
@@ -150,15 +154,16 @@ def test_devnet_bad_input(tmp_path, monkeypatch) -> None:
         (("--test-srs", "64", "--chain", str(tmp_path / "ok.json"), "--deployment", str(tmp_path / "no.json")),
          b"unreadable"),
     ]:  # fmt: skip
-        r = eigen("devnet", "up", "--dir", str(tmp_path / "dn"), *args)
-        assert r.returncode == 2 and msg in r.stderr and r.stderr.count(b"\n") == 1, r.stderr
+        rc = main(["da", "devnet", "up", "--dir", str(tmp_path / "dn"), *args])
+        err = capsys.readouterr().err.encode()
+        assert rc == 2 and msg in err and err.count(b"\n") == 1, err
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "devnet.json").write_text("{")
     r = eigen("devnet", "down", "--dir", str(tmp_path / "bad"))
     assert r.returncode == 2 and b"unreadable" in r.stderr
 
 
-def test_deployment_record_grpc_endpoints(tmp_path) -> None:
+def test_deployment_record_grpc_endpoints(tmp_path, capsys) -> None:
     """An ``ape run deploy --components da`` record's ``da.grpc``: the disperser's gRPC URL from the record alone
     (defaults for a record written before it), each bad value a typed error naming the record; a devnet over it
     refuses a non-loopback host and a taken port before starting anything; ``put`` takes one of
@@ -167,6 +172,7 @@ def test_deployment_record_grpc_endpoints(tmp_path) -> None:
 
     import pytest
 
+    from offchain.cli import main
     from offchain.da.errors import DevnetProcessError, NetworkConfigError
     from offchain.da.network import devnet
     from offchain.da.network.config import deployment_disperser
@@ -227,7 +233,5 @@ def test_deployment_record_grpc_endpoints(tmp_path) -> None:
     (tmp_path / "blob").write_bytes(b"x")
     (tmp_path / "key").write_text("11" * 32)
     for extra in ([], ["--disperser", "grpc://127.0.0.1:1", "--deployment", str(record())]):
-        r = eigen("put", str(tmp_path / "blob"), "--key", str(tmp_path / "key"), *extra)
-        assert r.returncode != 0 and b"--disperser URL or --deployment RECORD: one of the two" in r.stderr, (
-            r.stderr
-        )
+        rc = main(["da", "put", str(tmp_path / "blob"), "--key", str(tmp_path / "key"), *extra])
+        assert rc == 2 and "--disperser URL or --deployment RECORD: one of the two" in capsys.readouterr().err
