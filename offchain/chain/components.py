@@ -162,9 +162,12 @@ def load_parameters(network: str, path: Path | str | None = None) -> Parameters:
 # Core parameters whose difference does not make the recorded deployment another one: eigen_enabled
 # follows the components chosen, and the token may be added to a recorded core later.
 _IGNORED = {"eigen_enabled"}
-# The da parameters a run applies to a reused deployment (the PaymentVault's wiring and its owner):
-# not differences, and recorded as applied.
-DA_APPLIED = ("fee_vault", "operator_fee_bips", "operator_fee_recipient", "governance")
+# The da parameters a run applies to a reused deployment (the PaymentVault's wiring and its owner, and
+# where the network serves gRPC, the record's da.grpc): not differences, and recorded as applied.
+DA_APPLIED = (
+    "fee_vault", "operator_fee_bips", "operator_fee_recipient", "governance", "grpc_host", "disperser_grpc_port",
+    "node_grpc_port",
+)  # fmt: skip
 
 
 def differences(recorded: dict[str, Any] | None, params: Parameters, components: Iterable[str]) -> list[str]:
@@ -558,6 +561,7 @@ def _da_component(
     else:
         out.da = deploy_da(project, deployer, core, cfg)
         out.deployed.append("da")
+    out.da.grpc = cfg.grpc()  # not on chain: what this run says
     pv = out.da.payment_vault
     if fee_vault is not None:
         out.notes += wire_fees(

@@ -699,6 +699,40 @@ MAINNET_WETH = "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"  # WETH9 on Ethereum
 BPS = 10_000
 
 
+# Where the DA network's processes serve gRPC, recorded in the record's ``da.grpc`` so a client connects from
+# the record alone (``eigen da put --deployment``) and ``eigen da devnet up --deployment`` listens there:
+# the disperser at ``disperser_port``, validator i at ``node_port + i`` (up to DA_MAX_VALIDATORS of them).
+DA_GRPC_DEFAULTS = {"host": "127.0.0.1", "disperser_port": 9201, "node_port": 9101}
+DA_MAX_VALIDATORS = 64
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]")
+
+
+def da_grpc_problem(grpc: Any) -> str | None:
+    """What is wrong with a ``da.grpc`` mapping ({host, disperser_port, node_port}), or None: a host name or
+    address (no scheme, port or path), ports in [1, 65535], the validators' range ``node_port`` ..
+    ``node_port + 63`` inside it and clear of the disperser's port."""
+    if not isinstance(grpc, dict) or set(grpc) != set(DA_GRPC_DEFAULTS):
+        return f"expected {{{', '.join(DA_GRPC_DEFAULTS)}}}, got {grpc!r}"
+    host = grpc["host"]
+    if not isinstance(host, str) or not host or not set(host) <= _HOST_CHARS or "://" in host:
+        return f"host: {host!r} is not a host name or address"
+    for k in ("disperser_port", "node_port"):
+        v = grpc[k]
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 65535:
+            return f"{k}: {v!r} is not a port in [1, 65535]"
+    last = grpc["node_port"] + DA_MAX_VALIDATORS - 1
+    if last > 65535:
+        return (
+            f"node_port: {grpc['node_port']} leaves no room for {DA_MAX_VALIDATORS} validators (up to {last})"
+        )
+    if grpc["node_port"] <= grpc["disperser_port"] <= last:
+        return (
+            f"disperser_port: {grpc['disperser_port']} is inside the validators' range "
+            f"{grpc['node_port']}..{last}"
+        )
+    return None
+
+
 def _role_or(section: str, name: str, v: Any, word: str) -> None:
     """`v` must be `word` or a non-zero address."""
     if v != word and (not _is_address(v) or v == ZERO_ADDRESS):
@@ -736,9 +770,22 @@ class DAConfig:
     operator_fee_bips: int = 0  # the operators' share of each sweep, in ETH
     operator_fee_recipient: str = "none"  # where it goes ("none" only with 0 bips)
     governance: str = "deployer"  # owns the vault and the verifier after deployment
+    grpc_host: str = DA_GRPC_DEFAULTS[
+        "host"
+    ]  # where clients reach the disperser and the validators (da.grpc)
+    disperser_grpc_port: int = DA_GRPC_DEFAULTS["disperser_port"]
+    node_grpc_port: int = DA_GRPC_DEFAULTS["node_port"]  # validator i at node_grpc_port + i
 
     def __post_init__(self) -> None:
         s = DA_SECTION
+        if problem := da_grpc_problem(self.grpc()):
+            key = {
+                "host": "grpc_host",
+                "disperser_port": "disperser_grpc_port",
+                "node_port": "node_grpc_port",
+            }
+            name = problem.split(":", 1)[0]
+            raise DeployConfigError(f"{s}.{key.get(name, 'grpc')}: {problem.split(': ', 1)[-1]}")
         _role_or(s, "avs", self.avs, "deployer")
         _role_or(s, "governance", self.governance, "deployer")
         _check_int(s, "operator_set_id", self.operator_set_id, 0, UINT32_MAX, "an integer in [0, 2^32)")
@@ -803,6 +850,14 @@ class DAConfig:
         if self.operator_fee_bips and self.operator_fee_recipient == "none":
             raise DeployConfigError(f"{s}.operator_fee_bips above 0 needs an operator_fee_recipient")
 
+    def grpc(self) -> dict[str, Any]:
+        """The record's ``da.grpc``: {host, disperser_port, node_port}."""
+        return {
+            "host": self.grpc_host,
+            "disperser_port": self.disperser_grpc_port,
+            "node_port": self.node_grpc_port,
+        }
+
     def vault_params(self) -> PaymentVaultParams:
         return PaymentVaultParams(
             self.min_num_symbols,
@@ -840,9 +895,11 @@ class DADeployment:
     weth: Any
     avs: str
     operator_set_id: int
+    grpc: dict[str, Any] = field(default_factory=lambda: dict(DA_GRPC_DEFAULTS))  # where the network serves
 
     def addresses(self) -> dict[str, Any]:
         return {
+            "grpc": dict(self.grpc),
             "bls_registry": self.bls_registry.address,
             "payment_vault": self.payment_vault.address,
             "cert_verifier": self.cert_verifier.address,
@@ -868,7 +925,7 @@ def deploy_da(project: Any, deployer: Any, core: Deployment, config: DAConfig | 
         project, deployer, deployer.address, registry.address, cfg.operator_set_id, cfg.verifier_params()
     )
     weth = deployer.deploy(project.WETH9) if cfg.weth == "deploy" else project.WETH9.at(cfg.weth)
-    return DADeployment(registry, vault, verifier, weth, avs, cfg.operator_set_id)
+    return DADeployment(registry, vault, verifier, weth, avs, cfg.operator_set_id, cfg.grpc())
 
 
 # ---- the agent economy (issue 20, docs/agent.md): ERC-8004 registries, the x402 stablecoin ------

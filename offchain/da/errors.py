@@ -234,6 +234,11 @@ class MetadataStoreError(DAError):
     """The disperser's metadata database cannot be opened or its URL names an unsupported engine."""
 
 
+class SigningRateStoreError(DAError):
+    """The disperser's signing-rate database (``GetValidatorSigningRate``'s record) cannot be opened or read: a
+    corrupt or truncated file, an unsupported URL, or a record kept with another bucket span; names the file."""
+
+
 class RelayRequestError(RequestRefusedError):
     """The relay refuses a request (bad or unknown requester signature, unknown blob, malformed ranges)."""
 

@@ -53,7 +53,12 @@ def test_da_component_deploys_records_reuses_and_reports_differences(project, ac
     assert first.deployed == ["core", "da"] and first.reused == []
     data = json.loads(record.read_text())
     da = data["da"]
-    assert set(da) == {"bls_registry", "payment_vault", "cert_verifier", "weth", "avs", "operator_set_id"}
+    assert set(da) == set("bls_registry payment_vault cert_verifier weth avs operator_set_id grpc".split())
+    assert da["grpc"] == {
+        "host": "127.0.0.1",
+        "disperser_port": 9201,
+        "node_port": 9101,
+    }  # where clients connect
     assert (da["avs"], da["operator_set_id"]) == (accounts[0].address, 0)
     reg = project.BLSRegistry.at(da["bls_registry"])
     assert (reg.avs(), reg.allocationManager()) == (accounts[0].address, data["allocation_manager"])
@@ -78,6 +83,18 @@ def test_da_component_deploys_records_reuses_and_reports_differences(project, ac
     second = deploy_components(project, accounts[0], params(), ("da",), **kw)
     assert second.reused == ["core", "da"] and second.deployed == [] and second.differences == []
     assert json.loads(record.read_text())["da"] == da
+    moved = deploy_components(
+        project, accounts[0], params(grpc_host="da.example", node_grpc_port=7000), ("da",), **kw
+    )
+    assert (
+        moved.reused == ["core", "da"] and moved.differences == []
+    )  # not on chain: applied, not a difference
+    moved_rec = json.loads(record.read_text())
+    assert moved_rec["da"] == {
+        **da,
+        "grpc": {"host": "da.example", "disperser_port": 9201, "node_port": 7000},
+    }
+    assert moved_rec["parameters"]["da"]["node_grpc_port"] == 7000
 
     changed = params(price_wei_per_symbol=1, required_quorums=(0,))
     third = deploy_components(project, accounts[0], changed, ("da",), **kw)

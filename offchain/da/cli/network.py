@@ -167,7 +167,12 @@ def cmd_disperser(args: argparse.Namespace) -> int:
 
         grpc = disperser_grpc(disperser, cfg.host, cfg.grpc_port, max_request_bytes=cfg.max_request_bytes,
                               loopback_only=not cfg.public, tls=cfg.grpc_tls)  # fmt: skip
-    return _serve("disperser_listening", server, dlog, disperser, disperser.db.close, grpc)
+
+    def close() -> None:
+        disperser.db.close()
+        disperser.signing.close()
+
+    return _serve("disperser_listening", server, dlog, disperser, close, grpc)
 
 
 def _private_key(path: str) -> bytes:
@@ -182,6 +187,16 @@ def _private_key(path: str) -> bytes:
     return raw
 
 
+def _disperser_url(args: argparse.Namespace) -> str:
+    """``--disperser URL``, or the disperser of ``--deployment RECORD`` (its ``da.grpc``): one of the two."""
+    from offchain.da.errors import DispersalError
+    from offchain.da.network.config import deployment_disperser
+
+    if bool(args.disperser) == bool(args.deployment):
+        raise DispersalError("--disperser URL or --deployment RECORD: one of the two")
+    return args.disperser or deployment_disperser(args.deployment)
+
+
 def cmd_put(args: argparse.Namespace) -> int:
     _quiet_grpc()
     from offchain.da.network import client
@@ -190,7 +205,7 @@ def cmd_put(args: argparse.Namespace) -> int:
     quorums = tuple(int(q) for q in args.quorums.split(","))
     checker = _cert_checker(args.cert_verifier, args.rpc)
     cert = client.put(
-        args.disperser, payload, _private_key(args.key), quorums, timeout_s=args.timeout, payment=args.payment,
+        _disperser_url(args), payload, _private_key(args.key), quorums, timeout_s=args.timeout, payment=args.payment,
         cert_checker=checker, chain_id=_anchor_chain(args.chain_id, checker), disperser_id=args.disperser_id,
         tls=_client_tls(args),
     )  # fmt: skip
@@ -319,9 +334,15 @@ def register_client(sub: Any) -> None:
     put.add_argument("file", metavar="FILE", help="the payload to disperse")
     put.add_argument(
         "--disperser",
-        required=True,
         metavar="URL",
-        help="the disperser's URL: http://HOST:PORT (HTTP+JSON) or grpc://HOST:PORT (gRPC)",
+        help="the disperser's URL: http://HOST:PORT (HTTP+JSON) or grpc://HOST:PORT (gRPC) (default: none; "
+        "this or --deployment is required)",
+    )
+    put.add_argument(
+        "--deployment",
+        metavar="RECORD",
+        help="instead of --disperser: the gRPC URL of an `ape run deploy --components da` record's disperser "
+        "(its da.grpc host and disperser_port) (default: none)",
     )
     put.add_argument(
         "--key", required=True, metavar="KEYFILE", help="the payer's secp256k1 key (32 bytes hex)"
@@ -398,12 +419,14 @@ def _devnet_chain(path: Path | None) -> Any:
     return ChainSpec.from_record(folder / sdk.DEVNET_FILE)
 
 
-def _with_deployment(chain: Any, path: Path) -> Any:
+def _with_deployment(chain: Any, path: Path) -> tuple[Any, dict[str, Any]]:
     """The chain with the addresses of an `ape run deploy` record holding a ``da`` section: the devnet uses
-    its DA contracts instead of deploying its own (offchain.da.network.devchain)."""
+    its DA contracts instead of deploying its own (offchain.da.network.devchain); and the record's ``da.grpc``
+    (where the disperser and the validators serve gRPC)."""
     from dataclasses import replace
 
     from offchain.da.errors import DevnetProcessError
+    from offchain.da.network.config import record_grpc
 
     try:
         rec = json.loads(path.read_text())
@@ -413,7 +436,8 @@ def _with_deployment(chain: Any, path: Path) -> Any:
         raise DevnetProcessError(
             f"--deployment {path} is no deployment record with a da section (ape run deploy --components da)"
         )
-    return replace(chain, addresses={k: v for k, v in rec.items() if k != "parameters"})
+    grpc = record_grpc(rec, f"--deployment {path}", DevnetProcessError)
+    return replace(chain, addresses={k: v for k, v in rec.items() if k != "parameters"}), grpc
 
 
 def cmd_devnet(args: argparse.Namespace) -> int:
@@ -432,7 +456,7 @@ def cmd_devnet(args: argparse.Namespace) -> int:
         if not 1 <= args.validators <= 64:  # before any chain is started
             raise DevnetProcessError(f"--validators {args.validators}: between 1 and 64")
         devnet.srs_spec(srs_dir, args.test_srs)
-        chain = None
+        chain = grpc = None
         if args.no_chain and args.chain:
             raise DevnetProcessError("--chain and --no-chain: one or the other")
         if not args.no_chain:
@@ -442,12 +466,12 @@ def cmd_devnet(args: argparse.Namespace) -> int:
                 )
             chain = _devnet_chain(Path(args.chain) if args.chain else None)
             if args.deployment:
-                chain = _with_deployment(chain, Path(args.deployment))
+                chain, grpc = _with_deployment(chain, Path(args.deployment))
         elif args.deployment:
             raise DevnetProcessError("--deployment: only on a chain (not with --no-chain)")
         info = devnet.up(
             folder, args.validators, srs_dir=srs_dir, test_srs_symbols=args.test_srs, payments=payments,
-            log_level=args.log_level, chain=chain,
+            log_level=args.log_level, chain=chain, grpc=grpc,
         )  # fmt: skip
     elif args.action == "configure":
         ports = [args.validator_port] * args.validators if args.validator_port else None

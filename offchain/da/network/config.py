@@ -37,8 +37,10 @@ from offchain.bls.errors import BLSError
 from offchain.bls.keys import PublicKey
 from offchain.da.errors import NetworkConfigError, SRSError
 from offchain.da.network.assignment import BlobParams
+from offchain.da.network.metadata import POSTGRES_SCHEMES, is_postgres
 from offchain.da.network.node import BLOCK_STALE_MEASURE, NodeState
 from offchain.da.network.relay import RateLimits
+from offchain.da.network.signing import BUCKET_S, MAX_RETENTION_S, MEMORY, RETENTION_S
 from offchain.da.srs import SRS, insecure_test_srs, load_eigenda_srs
 from offchain.errors import BackendError
 
@@ -324,6 +326,32 @@ def metadata_url(obj: dict[str, Any], key: str, base: Path, path: str | Path) ->
     return meta if "://" in meta else str(base / meta)
 
 
+def record_grpc(rec: Any, where: str | Path, error: type[Exception] = NetworkConfigError) -> dict[str, Any]:
+    """Where the DA network of an ``ape run deploy --components da`` record serves gRPC: its ``da.grpc``
+    ({host, disperser_port, node_port}; validator i at ``node_port + i``), checked; the defaults
+    (``offchain.chain.deploy.DA_GRPC_DEFAULTS``) for a record written before it carried them. ``error`` (typed)
+    names ``where``."""
+    from offchain.chain.deploy import DA_GRPC_DEFAULTS, da_grpc_problem
+
+    if not isinstance(rec, dict) or not isinstance(rec.get("da"), dict):
+        raise error(f"{where}: no deployment record with a da section (ape run deploy --components da)")
+    grpc = rec["da"].get("grpc", dict(DA_GRPC_DEFAULTS))
+    if problem := da_grpc_problem(grpc):
+        raise error(f"{where}: da.grpc: {problem}")
+    return dict(grpc)
+
+
+def deployment_disperser(path: str | Path) -> str:
+    """The disperser's gRPC URL (``grpc://host:disperser_port``) of a deployment record's ``da.grpc``."""
+    try:
+        rec = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise NetworkConfigError(f"deployment record {path} is unreadable: {exc}") from None
+    g = record_grpc(rec, path)
+    host = f"[{g['host']}]" if ":" in g["host"] and not g["host"].startswith("[") else g["host"]
+    return f"grpc://{host}:{g['disperser_port']}"
+
+
 def chain_contract(obj: dict[str, Any], section: str, key: str) -> str:
     """A section's contract address ``obj[key]`` (0x, 20 bytes), its ``rpc`` checked to be an http(s) URL."""
     address = str(obj[key])
@@ -443,13 +471,37 @@ class DisperserConfig:
     grpc_tls: GrpcTLS | None = None  # TLS on the gRPC port, and the trust of its grpcs:// StoreChunks
     chain_id: int | None = None  # the chain anchor signatures name (None: anchors refused, rpc.py)
     require_anchor_signature: bool = False  # EigenDA's TolerateMissingAnchorSignature (default true) negated
+    signing_rates: str = MEMORY  # GetValidatorSigningRate's record (signing.py): SQLite path/URL or a DSN
+    signing_rate_retention_s: int = RETENTION_S  # how long its buckets are kept
 
 
 DISPERSER_KEYS = {
     "host", "port", "grpc_port", "grpc_tls", "public", "key_file", "disperser_id", "srs", "network", "metadata", "confirmation_threshold",
     "reference_block_number", "batch_size", "max_request_bytes", "log_level", "payments", "operators",
-    "batches_in_flight", "backend", "chain_id", "require_anchor_signature",
+    "batches_in_flight", "backend", "chain_id", "require_anchor_signature", "signing_rates",
+    "signing_rate_retention_s",
 }  # fmt: skip
+
+
+def signing_rates_url(obj: dict[str, Any], base: Path, metadata: str) -> str:
+    """The disperser's signing-rate database: the file's ``signing_rates`` (a SQLite path relative to the file,
+    ``sqlite:///PATH``, ``:memory:`` or a ``postgresql://…`` DSN), else ``signing_rates.db`` beside a SQLite
+    metadata database, or the metadata's PostgreSQL database itself."""
+    url = obj.get("signing_rates")
+    if url is not None:
+        if (
+            not isinstance(url, str)
+            or not url
+            or ("://" in url and not url.startswith(("sqlite:///", *POSTGRES_SCHEMES)))
+        ):
+            raise NetworkConfigError(
+                f"signing_rates: {url!r} is not a SQLite path, sqlite:///PATH, :memory: or postgresql://… DSN"
+            )
+        return url if "://" in url or url == MEMORY else str(base / url)
+    if is_postgres(metadata):
+        return metadata
+    path = metadata.removeprefix("sqlite:///")
+    return path if path == MEMORY else str(Path(path).parent / "signing_rates.db")
 
 
 def _flag(obj: dict[str, Any], key: str, default: bool) -> bool:
@@ -503,6 +555,10 @@ def disperser_config(path: str | Path) -> DisperserConfig:
         log_level=str(obj.get("log_level", "info")),
         payments=payments_config(obj.get("payments")),
         operators=operators,
+        signing_rates=signing_rates_url(obj, base, meta),
+        signing_rate_retention_s=_int(
+            obj, "signing_rate_retention_s", RETENTION_S, BUCKET_S, MAX_RETENTION_S + 1
+        ),
     )
 
 

@@ -296,15 +296,37 @@ def configure(
     return configs
 
 
+def _recorded_grpc_ports(grpc: dict[str, Any], validators: int) -> list[int]:
+    """The gRPC ports of a record's ``da.grpc`` (validator i at ``node_port + i``, the disperser's, a free one
+    for the relay), each checked free on loopback now."""
+    if grpc["host"] not in ("127.0.0.1", "localhost"):
+        raise DevnetProcessError(
+            f"the record's da.grpc.host is {grpc['host']!r}: a devnet serves on 127.0.0.1 only"
+        )
+    ports = [grpc["node_port"] + i for i in range(validators)] + [grpc["disperser_port"]]
+    for port in ports:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError as exc:
+                raise DevnetProcessError(
+                    f"the record's gRPC port {port} on 127.0.0.1 is taken: {exc}"
+                ) from None
+    return [*ports, free_port()]
+
+
 def up(
     folder: Path | str, validators: int = 4, *, srs_dir: str | None = None, test_srs_symbols: int | None = None,
     payments: dict[str, Any] | None = None, log_level: str = "info", chain: devchain.ChainSpec | None = None,
-    disperser_options: dict[str, Any] | None = None,
+    disperser_options: dict[str, Any] | None = None, grpc: dict[str, Any] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Bring the devnet up (idempotent); its :func:`status`. With ``chain``, its contracts are deployed there (or
-    found live) and its validators registered as operators first (:mod:`offchain.da.network.devchain`)."""
+    found live) and its validators registered as operators first (:mod:`offchain.da.network.devchain`). With
+    ``grpc`` (a deployment record's ``da.grpc``: {host, disperser_port, node_port}, the host loopback), the
+    disperser serves gRPC at ``disperser_port`` and validator i at ``node_port + i`` (else free ports)."""
     if not 1 <= validators <= 64:
         raise DevnetProcessError(f"--validators {validators}: between 1 and 64")
+    grpc_ports = _recorded_grpc_ports(grpc, validators) if grpc is not None else None
     folder = Path(folder).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     state = read_state(folder)
@@ -328,7 +350,7 @@ def up(
     configs = configure(
         folder, validators, srs=srs, validator_ports=ports[:validators],
         disperser_port=ports[-2], relay_port=ports[-1], payments=payments, log_level=log_level, chain=record,
-        disperser_options=disperser_options, grpc_ports=[free_port() for _ in range(validators + 2)],
+        disperser_options=disperser_options, grpc_ports=grpc_ports or [free_port() for _ in range(validators + 2)],
     )  # fmt: skip
     started: dict[str, tuple[subprocess.Popen, Path]] = {}
     procs: list[dict[str, Any]] = []

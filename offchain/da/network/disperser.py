@@ -168,6 +168,7 @@ class Disperser:
         chain_id: int | None = None,
         require_anchor: bool = False,
         grpc_tls: wire.ClientTLS | None = None,
+        signing: SigningRates | None = None,
     ) -> None:
         self.key, self.disperser_id, self.encoder = key, disperser_id, encoder
         # DisperseBlobRequest.anchor_signature: checked against this chain and disperser id when present;
@@ -183,9 +184,8 @@ class Disperser:
         self.batch_size, self.store_timeout_s = batch_size, store_timeout_s
         self.meter = meter
         self.claims = claims  # claims the accepted on-demand payments in the PaymentVault (claims.py)
-        self.signing = (
-            SigningRates()
-        )  # each validator's signing per quorum, GetValidatorSigningRate (signing.py)
+        # each validator's signing per quorum, GetValidatorSigningRate (signing.py; default: in memory)
+        self.signing = signing if signing is not None else SigningRates()
         self._seen_state_requests: dict[bytes, int] = {}  # GetPaymentState replay guard: hash -> timestamp
         self._seen_lock = threading.Lock()
         self._wake = threading.Event()

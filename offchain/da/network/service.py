@@ -59,6 +59,7 @@ from offchain.da.network.payments import (
     VaultReader,
 )
 from offchain.da.network.relay import Relay
+from offchain.da.network.signing import SigningRates
 from offchain.da.network.types import BlobHeader, hex_field, json_fields
 from offchain.da.network.wire import ClientTLS
 from offchain.httpservice import HTTPError, Metrics, ServiceServer, logger, read_json
@@ -377,6 +378,7 @@ def disperser_server(
         chain_id=cfg.chain_id,
         require_anchor=cfg.require_anchor_signature,
         grpc_tls=client_tls(cfg.grpc_tls),
+        signing=SigningRates(cfg.signing_rates, retention_s=cfg.signing_rate_retention_s),
     )
     server = ServiceServer(
         disperser_app(disperser, cfg.max_request_bytes), cfg.host, cfg.port, log_level=cfg.log_level,

@@ -331,6 +331,18 @@ _DA_OK = {"weth": "deploy"}
         ({"operator_fee_recipient": "ops"}, "da.operator_fee_recipient must be"),
         ({"operator_fee_bips": 1}, "da.operator_fee_bips above 0 needs an operator_fee_recipient"),
         ({"price": 1}, r"unknown keys \['price'\] in da"),
+        (
+            {"grpc_host": "grpc://da.example"},
+            "da.grpc_host: 'grpc://da.example' is not a host name or address",
+        ),
+        ({"grpc_host": ""}, "da.grpc_host"),
+        ({"disperser_grpc_port": 0}, r"da.disperser_grpc_port: 0 is not a port in \[1, 65535\]"),
+        ({"node_grpc_port": True}, "da.node_grpc_port: True is not a port"),
+        ({"node_grpc_port": 65500}, "da.node_grpc_port: 65500 leaves no room for 64 validators"),
+        (
+            {"disperser_grpc_port": 9110},
+            r"da.disperser_grpc_port: 9110 is inside the validators' range 9101\.\.9164",
+        ),
     ],
 )
 def test_bad_da_parameters_are_typed_errors(tmp_path, da, match):

@@ -99,14 +99,10 @@ def test_deploy_da_prints_its_parameters_records_them_and_notes_the_unset_fee_va
     assert "note: da: the PaymentVault names no fee vault" in r.stderr
     assert "deployed core, da on local" in r.stdout
     rec = json.loads(out.read_text())
-    assert set(rec["da"]) == {
-        "bls_registry",
-        "payment_vault",
-        "cert_verifier",
-        "weth",
-        "avs",
-        "operator_set_id",
-    }
+    assert set(rec["da"]) == set(
+        "bls_registry payment_vault cert_verifier weth avs operator_set_id grpc".split()
+    )
+    assert rec["da"]["grpc"] == {"host": "127.0.0.1", "disperser_port": 9201, "node_port": 9101}
     assert rec["parameters"]["da"]["min_num_symbols"] == 4096
     for nets, line in (
         (

@@ -191,6 +191,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def relay_holds(url: str, blob_key: str, timeout_s: float = 60.0) -> bool:
+    """Whether the relay at ``url`` serves the blob within ``timeout_s`` (it copies certified blobs as it polls)."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if httpx.post(f"{url}/v2/GetBlob", json={"blob_key": blob_key}, timeout=10).status_code == 200:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def port_free(port: int) -> bool:
+    """Whether ``port`` can be bound on 127.0.0.1 now."""
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 @contextmanager
 def postgres_cluster() -> Iterator[str]:
     """A PostgreSQL cluster of the machine's binaries (initdb, pg_ctl; they refuse root, so run as ``nobody``)

@@ -31,7 +31,7 @@ from offchain.da.network.devchain import DISPERSER_GAS_WEI, MAGNITUDE, STAKE
 from offchain.da.network.metadata import BlobStatus
 from offchain.da.network.operators import RegistryOperators
 from tests.contracts.support import TEST_CONFIG
-from tests.offchain.da.network.support import eigen
+from tests.offchain.da.network.support import eigen, free_port, port_free
 from tests.offchain.da.network.test_da_network_devnet import gone, run
 
 PAYLOAD = b"an agent's record, certified on chain " * 20
@@ -265,11 +265,18 @@ def test_devnet_on_an_ape_run_deploy_record_pays_its_fees_into_the_fee_vault(
     on demand is certified by the recorded verifier, claimed by the disperser and swept as WETH into the
     rewards component's FeeVault."""
     record = tmp_path / "deployment.json"
+    dport, nport = free_port(), free_port()
+    while not port_free(nport + 1):  # two validators: nport and nport + 1
+        nport = free_port()
+    da_params = replace(
+        load_da_config("local"), operator_set_id=3, disperser_grpc_port=dport, node_grpc_port=nport
+    )
     deployed = deploy_components(
-        project, accounts[0], Parameters(TEST_CONFIG, da=replace(load_da_config("local"), operator_set_id=3)),
-        ("rewards", "da"), record=record, provider=networks.provider,
+        project, accounts[0], Parameters(TEST_CONFIG, da=da_params), ("rewards", "da"), record=record,
+        provider=networks.provider,
     )  # fmt: skip
     da = json.loads(record.read_text())["da"]
+    assert da["grpc"] == {"host": "127.0.0.1", "disperser_port": dport, "node_port": nport}
     chain_record = tmp_path / "chain-record.json"
     chain_record.write_text(json.dumps({
         "rpc_url": networks.provider.uri, "addresses": deployed.core.addresses(),
@@ -285,9 +292,15 @@ def test_devnet_on_an_ape_run_deploy_record_pays_its_fees_into_the_fee_vault(
         assert (rec["registry"], rec["payment_vault"], rec["cert_verifier"], rec["avs"], rec["operator_set"]) == (
             da["bls_registry"], da["payment_vault"], da["cert_verifier"], accounts[0].address, 3,
         )  # fmt: skip
+        # the processes serve gRPC where the record says: a client needs nothing but the record
+        assert info["disperser_grpc"] == f"grpc://127.0.0.1:{dport}"
+        state = json.loads((folder / "devnet.json").read_text())
+        assert [v["grpc_url"] for v in state["validators"]] == [
+            f"grpc://127.0.0.1:{nport + i}" for i in (0, 1)
+        ]
         (tmp_path / "blob.txt").write_bytes(PAYLOAD)
         cert = tmp_path / "blob.cert"
-        r = eigen("put", str(tmp_path / "blob.txt"), "--disperser", info["disperser"], "--key",
+        r = eigen("put", str(tmp_path / "blob.txt"), "--deployment", str(record), "--key",
                   str(folder / "keys" / "payer.key"), "--payment", "on-demand", "--cert-verifier", da["cert_verifier"],
                   "--rpc", rec["rpc_url"], "--timeout", "120", "-o", str(cert))  # fmt: skip
         assert r.returncode == 0, r.stderr[-2000:]

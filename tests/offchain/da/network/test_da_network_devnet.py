@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.offchain.da.network.support import eigen
+from tests.offchain.da.network.support import eigen, relay_holds
 
 
 def run(*args: str) -> tuple[int, dict]:
@@ -26,16 +26,6 @@ def gone(pid: int, timeout_s: float = 15.0) -> bool:
         if not Path(f"/proc/{pid}").exists() or b"Z" in Path(f"/proc/{pid}/stat").read_bytes().split()[2]:
             return True
         time.sleep(0.1)
-    return False
-
-
-def relay_holds(url: str, blob_key: str, timeout_s: float = 60.0) -> bool:
-    """Whether the relay serves the blob within ``timeout_s`` (it copies certified blobs as it polls)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if httpx.post(f"{url}/v2/GetBlob", json={"blob_key": blob_key}, timeout=10).status_code == 200:
-            return True
-        time.sleep(0.2)
     return False
 
 
@@ -134,7 +124,11 @@ def test_devnet_up_put_get_down(tmp_path) -> None:
     assert rc == 3 and st == {"running": False, "folder": str(folder.resolve()), "processes": []}
 
 
-def test_devnet_bad_input(tmp_path, monkeypatch) -> None:
+def test_devnet_bad_input(tmp_path, monkeypatch, capsys) -> None:
+    """Each refusal is exit 2 with one line on stderr (in process, through the CLI's own main; the last one as a
+    process, its exit status)."""
+    from offchain.cli import main
+
     monkeypatch.delenv("EIGEN_DA_SRS", raising=False)
     (tmp_path / "c.json").write_text('{"rpc_url": "http://127.0.0.1:9"}')
     (tmp_path / "ok.json").write_text(  # a chain record (its chain is never reached)
@@ -160,9 +154,84 @@ def test_devnet_bad_input(tmp_path, monkeypatch) -> None:
         (("--test-srs", "64", "--chain", str(tmp_path / "ok.json"), "--deployment", str(tmp_path / "no.json")),
          b"unreadable"),
     ]:  # fmt: skip
-        r = eigen("devnet", "up", "--dir", str(tmp_path / "dn"), *args)
-        assert r.returncode == 2 and msg in r.stderr and r.stderr.count(b"\n") == 1, r.stderr
+        rc = main(["da", "devnet", "up", "--dir", str(tmp_path / "dn"), *args])
+        err = capsys.readouterr().err.encode()
+        assert rc == 2 and msg in err and err.count(b"\n") == 1, err
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "devnet.json").write_text("{")
     r = eigen("devnet", "down", "--dir", str(tmp_path / "bad"))
     assert r.returncode == 2 and b"unreadable" in r.stderr
+
+
+def test_deployment_record_grpc_endpoints(tmp_path, capsys) -> None:
+    """An ``ape run deploy --components da`` record's ``da.grpc``: the disperser's gRPC URL from the record alone
+    (defaults for a record written before it), each bad value a typed error naming the record; a devnet over it
+    refuses a non-loopback host and a taken port before starting anything; ``put`` takes one of
+    ``--disperser`` and ``--deployment``."""
+    import socket
+
+    import pytest
+
+    from offchain.cli import main
+    from offchain.da.errors import DevnetProcessError, NetworkConfigError
+    from offchain.da.network import devnet
+    from offchain.da.network.config import deployment_disperser
+
+    rec = tmp_path / "deployment.json"
+
+    def record(grpc=None, **extra) -> Path:
+        rec.write_text(
+            json.dumps(
+                {"da": {"payment_vault": "0x" + "11" * 20, **({"grpc": grpc} if grpc else {})}, **extra}
+            )
+        )
+        return rec
+
+    assert deployment_disperser(
+        record({"host": "da.example", "disperser_port": 9500, "node_port": 9600})
+    ) == ("grpc://da.example:9500")
+    assert deployment_disperser(record()) == "grpc://127.0.0.1:9201"  # a record without da.grpc: the defaults
+    assert deployment_disperser(record({"host": "::1", "disperser_port": 9500, "node_port": 9600})) == (
+        "grpc://[::1]:9500"
+    )
+    for grpc, match in [
+        (
+            {"host": "x", "disperser_port": 70000, "node_port": 9600},
+            "disperser_port: 70000 is not a port",
+        ),
+        ({"host": "x", "disperser_port": 9500}, "expected {host, disperser_port, node_port}"),
+        ({"host": "a b", "disperser_port": 9500, "node_port": 9600}, "host: 'a b' is not a host name"),
+        (
+            {"host": "x", "disperser_port": 9601, "node_port": 9600},
+            "disperser_port: 9601 is inside the validators' range 9600..9663",
+        ),
+    ]:
+        with pytest.raises(NetworkConfigError, match=f"{rec}: da.grpc: {match}"):
+            deployment_disperser(record(grpc))
+    rec.write_text(json.dumps({"core": {}}))
+    with pytest.raises(NetworkConfigError, match="no deployment record with a da section"):
+        deployment_disperser(rec)
+    with pytest.raises(NetworkConfigError, match="is unreadable"):
+        deployment_disperser(tmp_path / "missing.json")
+    far = {"host": "da.example", "disperser_port": 9500, "node_port": 9600}
+    with pytest.raises(
+        DevnetProcessError, match="da.grpc.host is 'da.example': a devnet serves on 127.0.0.1 only"
+    ):
+        devnet.up(tmp_path / "dn", 2, test_srs_symbols=64, grpc=far)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        here = {
+            "host": "127.0.0.1",
+            "disperser_port": port - 1,
+            "node_port": port,
+        }  # validator 0's, checked first
+        with pytest.raises(DevnetProcessError, match=f"gRPC port {port} on 127.0.0.1 is taken"):
+            devnet.up(tmp_path / "dn", 2, test_srs_symbols=64, grpc=here)
+    assert not (tmp_path / "dn" / "devnet.json").exists()
+    (tmp_path / "blob").write_bytes(b"x")
+    (tmp_path / "key").write_text("11" * 32)
+    for extra in ([], ["--disperser", "grpc://127.0.0.1:1", "--deployment", str(record())]):
+        rc = main(["da", "put", str(tmp_path / "blob"), "--key", str(tmp_path / "key"), *extra])
+        assert rc == 2 and "--disperser URL or --deployment RECORD: one of the two" in capsys.readouterr().err

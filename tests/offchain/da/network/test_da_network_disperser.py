@@ -18,6 +18,7 @@ from tests.offchain.da.network.support import (
     network_file,
     node_state,
     operator_keys,
+    relay_holds,
     start_node,
     start_process,
     write_disperser_config,
@@ -84,15 +85,12 @@ def test_put_restart_kill_get(net):
 
     # the relay holds the certified blob (copied from the disperser's database): get is served by it
     out = tmp / "rec.relay.out"
-    deadline = time.monotonic() + 60
-    while True:
-        g = eigen(
-            "get", str(tmp / "rec.bin.cert.json"), "--config", str(tmp / "client-relay.json"), "-o", str(out)
-        )
-        assert g.returncode == 0, g.stderr.decode()
-        if json.loads(g.stderr.splitlines()[-1])["served_by"] == "relay 0" or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    relay_url = json.loads((tmp / "client-relay.json").read_text())["relays"]["0"]
+    assert relay_holds(relay_url, cert["blob_key"]), "the relay did not copy the certified blob within 60 s"
+    g = eigen(
+        "get", str(tmp / "rec.bin.cert.json"), "--config", str(tmp / "client-relay.json"), "-o", str(out)
+    )
+    assert g.returncode == 0, g.stderr.decode()
     assert json.loads(g.stderr.splitlines()[-1]) == {
         "event": "retrieved",
         "served_by": "relay 0",
@@ -188,7 +186,7 @@ def test_disperse_blob_checks_in_process(tmp_path):
     pks = {k.public_key().operator_id: k.public_key() for k in keys}
     db = MetadataStore(str(tmp_path / "meta.db"))
     d = Disperser(DISPERSER_KEY, 0, encoder(), state.stakes, {}, pks, db)  # no validator reachable
-    b, other = encoded_blob(1, timestamp=5), encoded_blob(2, timestamp=6)
+    b, other = encoded_blob(1, timestamp=5, chunks=False), encoded_blob(2, timestamp=6, chunks=False)
     body = {"blob": b.raw.hex(), "blob_header": b.header.to_json(), "signature": b.signature.hex()}
     with TestClient(disperser_app(d)) as http:
 
@@ -233,7 +231,6 @@ def test_batches_in_flight(tmp_path, in_flight):
     """With ``batches_in_flight`` 2 a second batch is dispersed while the first waits for the validators'
     signatures (each blob in one batch only); with 1 it waits its turn. Both end COMPLETE in their own batches."""
     import threading
-    import time
 
     from offchain.da.network.disperser import Disperser
     from offchain.da.network.metadata import BlobStatus
@@ -261,7 +258,7 @@ def test_batches_in_flight(tmp_path, in_flight):
     d = Disperser(
         DISPERSER_KEY, 0, encoder(), state.stakes, urls, pks, db, batch_size=1, batches_in_flight=in_flight
     )
-    blobs = [encoded_blob(10 + i, timestamp=time.time_ns() + i) for i in range(2)]
+    blobs = [encoded_blob(10 + i, timestamp=time.time_ns() + i, chunks=False) for i in range(2)]
     d.start()
     try:
         for b in blobs:
@@ -274,7 +271,15 @@ def test_batches_in_flight(tmp_path, in_flight):
         deadline = time.monotonic() + 60
         while BlobStatus.GATHERING_SIGNATURES not in statuses() and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(1.5)  # time enough for a second batcher to encode and send the other blob
+        if in_flight > 1:  # each batcher takes a blob: wait for the second
+            while (
+                statuses().count(BlobStatus.GATHERING_SIGNATURES) < in_flight and time.monotonic() < deadline
+            ):
+                time.sleep(0.05)
+        else:
+            time.sleep(
+                1.5
+            )  # time enough for a second batcher (there is none) to encode and send the other blob
         gathering = statuses().count(BlobStatus.GATHERING_SIGNATURES)
         assert gathering == in_flight, statuses()
         gate.set()

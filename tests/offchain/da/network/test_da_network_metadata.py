@@ -10,9 +10,15 @@ from __future__ import annotations
 import pytest
 
 from offchain import settings
-from offchain.da.errors import MetadataStoreError, NetworkConfigError, PaymentReplayError
+from offchain.da.errors import (
+    MetadataStoreError,
+    NetworkConfigError,
+    PaymentReplayError,
+    SigningRateStoreError,
+)
 from offchain.da.network.config import disperser_config, relay_config
 from offchain.da.network.metadata import BlobStatus, MetadataStore
+from offchain.da.network.signing import SigningRates
 from tests.offchain.da.network.support import (
     network_file,
     node_state,
@@ -36,8 +42,8 @@ def url(request, tmp_path):
         return "sqlite:///" + str(tmp_path / "meta.db")
     dsn = request.getfixturevalue("pg_cluster")
     db = MetadataStore(dsn)  # a fresh schema for each test: drop what an earlier test left
-    for table in ("blobs", "batches", "on_demand"):
-        db.db.execute(f"DROP TABLE {table}")
+    for table in ("blobs", "batches", "on_demand", "signing_rates", "signing_rate_params"):
+        db.db.execute(f"DROP TABLE IF EXISTS {table}")
     db.close()
     return dsn
 
@@ -136,3 +142,112 @@ def test_environment_selects_the_database(tmp_path, monkeypatch) -> None:
     base["metadata"] = "rel/meta.db"  # a bare path is relative to the file
     cfg.write_text(yaml.safe_dump(base))
     assert disperser_config(cfg).metadata == str(tmp_path / "rel" / "meta.db")
+
+
+# ----- GetValidatorSigningRate's record (signing.py), on the same engines -----------------------------
+
+
+def test_signing_rates_survive_a_restart(url) -> None:
+    """A reopened record answers as before; each batch drops the buckets past the retention; a record kept with
+    another bucket span is refused, naming the database."""
+    now = [1_000_000.0]
+    members = {0: [K1, K2], 1: [K1]}
+
+    def rates() -> SigningRates:
+        return SigningRates(url, bucket_s=600, retention_s=1800, clock=lambda: now[0])
+
+    r = rates()
+    r.report_batch([0, 1], members, {K1: 5_000}, 1024)  # K2 did not sign
+    now[0] += 600
+    r.report_batch([0], members, {K1: 7_000, K2: 1_000}, 2048)
+    r.close()
+    r = rates()  # the disperser restarted
+    t0 = 1_000_000 // 600 * 600
+    assert r.rate(K1, 0, t0, t0 + 1200) == {
+        "validator_id": K1.hex(), "signed_batches": 2, "unsigned_batches": 0, "signed_bytes": 3072,
+        "unsigned_bytes": 0, "signing_latency": 12_000,
+    }  # fmt: skip
+    k2 = r.rate(K2, 0, 0, (1 << 64) - 1)  # uint64 bounds (wider than the database's integers)
+    assert (k2["signed_batches"], k2["unsigned_batches"], k2["unsigned_bytes"]) == (1, 1, 1024)
+    assert r.rate(K1, 1, t0 + 600, t0 + 1200)["signed_batches"] == 0 and r.buckets() == 5
+    now[0] += 1800  # the first bucket ends past the retention
+    r.report_batch([1], members, {K1: 1}, 1)
+    assert (
+        r.rate(K1, 0, t0, t0 + 600)["signed_batches"] == 0
+        and r.rate(K1, 0, t0, t0 + 1200)["signed_batches"] == 1
+    )
+    assert r.buckets() == 3  # the second bucket's two rows and the new one
+    r.close()
+    with pytest.raises(SigningRateStoreError, match="holds buckets of 600 s, not 60 s"):
+        SigningRates(url, bucket_s=60, retention_s=1800)
+
+
+def test_signing_rates_refuse_a_corrupt_or_truncated_file(tmp_path) -> None:
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database " * 100)
+    with pytest.raises(SigningRateStoreError, match=f"signing-rate database '{garbage}'.*not a database"):
+        SigningRates(str(garbage))
+    path = tmp_path / "signing_rates.db"
+    r = SigningRates(str(path))
+    ops = [i.to_bytes(32, "big") for i in range(400)]
+    r.report_batch([0, 1], {0: ops, 1: ops}, {op: 1 for op in ops[::2]}, 4096)
+    r.close()
+    data = path.read_bytes()
+    assert len(data) > 8 * 4096  # several pages of rows
+    path.write_bytes(data[: len(data) // 2])  # a copy or a disk cut short
+    with pytest.raises(SigningRateStoreError, match=f"signing-rate database '{path}'"):
+        SigningRates(str(path))
+    with pytest.raises(SigningRateStoreError, match="expected sqlite:///PATH"):
+        SigningRates("mysql://h/db")
+
+
+def test_the_disperser_keeps_signing_rates_where_its_metadata_lives(tmp_path) -> None:
+    """``signing_rates`` (default: signing_rates.db beside a SQLite metadata database, the metadata's own
+    PostgreSQL database otherwise) and ``signing_rate_retention_s``; a restarted disperser answers
+    GetValidatorSigningRate with the record it kept."""
+    import yaml
+
+    from offchain.da.network.service import disperser_server
+
+    keys = operator_keys(4)
+    state = node_state(keys)
+    cfg = write_disperser_config(tmp_path, network_file(tmp_path / "network.json", keys, state, {}))
+    c = disperser_config(cfg)
+    assert (c.signing_rates, c.signing_rate_retention_s) == (
+        str(tmp_path / "signing_rates.db"),
+        14 * 24 * 3600,
+    )
+    ops = sorted(state.stakes[0])
+    _, d = disperser_server(c)
+    assert d.signing.retention_s == 14 * 24 * 3600
+    d.signing.report_batch([0], state.stakes, {ops[0]: 10}, 100)
+    d.db.close()
+    d.signing.close()
+    _, d = disperser_server(c)  # restarted
+    got = d.signing_rate(ops[0], 0, 0, 1 << 63)["validator_signing_rate"]
+    assert (got["signed_batches"], got["signed_bytes"], got["signing_latency"]) == (1, 100, 10)
+    assert d.signing_rate(ops[1], 0, 0, 1 << 63)["validator_signing_rate"]["unsigned_batches"] == 1
+    d.db.close()
+    d.signing.close()
+    base = yaml.safe_load(cfg.read_text())
+    for value, want in [
+        ("rates/s.db", str(tmp_path / "rates" / "s.db")), (":memory:", ":memory:"),
+        ("postgresql://d@db/x", "postgresql://d@db/x"), ("sqlite:///" + str(tmp_path / "x.db"), "sqlite:///" + str(tmp_path / "x.db")),
+    ]:  # fmt: skip
+        cfg.write_text(yaml.safe_dump({**base, "signing_rates": value, "signing_rate_retention_s": 600}))
+        assert (disperser_config(cfg).signing_rates, disperser_config(cfg).signing_rate_retention_s) == (
+            want,
+            600,
+        )
+    cfg.write_text(yaml.safe_dump({**base, "metadata": "postgresql://d@db/meta"}))
+    assert disperser_config(cfg).signing_rates == "postgresql://d@db/meta"
+    for bad, match in [
+        ({"signing_rates": "mysql://h/db"}, "signing_rates: 'mysql://h/db' is not"),
+        ({"signing_rates": ""}, "signing_rates: '' is not"),
+        ({"signing_rates": 5}, "signing_rates: 5 is not"),
+        ({"signing_rate_retention_s": 599}, r"signing_rate_retention_s: 599 is not an integer in \[600, "),
+        ({"signing_rate_retention_s": 400 * 86400}, "signing_rate_retention_s"),
+    ]:
+        cfg.write_text(yaml.safe_dump({**base, **bad}))
+        with pytest.raises(NetworkConfigError, match=match):
+            disperser_config(cfg)

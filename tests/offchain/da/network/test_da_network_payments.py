@@ -6,6 +6,7 @@ client's GetPaymentState and payment headers against a disperser serving HTTP.""
 from __future__ import annotations
 
 import time
+from functools import cache
 
 import pytest
 from eth_keys import keys as eth_keys
@@ -105,8 +106,9 @@ def address_of(key: bytes) -> str:
     return eth_keys.PrivateKey(key).public_key.to_checksum_address()
 
 
-@pytest.fixture
-def vault(project, accounts, networks):
+@pytest.fixture(scope="module")
+def payments_vault(project, accounts, networks):
+    """One PaymentVault for the module (ape reverts each test's transactions): payers 0 to 4 as below."""
     owner = accounts[1]
     params = PaymentVaultParams(
         min_num_symbols=MIN_SYMBOLS, price_per_symbol=PRICE, global_symbols_per_period=1 << 20,
@@ -127,8 +129,8 @@ def vault(project, accounts, networks):
     return pv, PaymentVaultReader(networks.provider.uri, pv.address), owner
 
 
-def test_vault_reader_reads_the_contract(vault, project) -> None:
-    pv, reader, _ = vault
+def test_vault_reader_reads_the_contract(payments_vault, project) -> None:
+    pv, reader, _ = payments_vault
     assert reader.params() == VaultParams(MIN_SYMBOLS, PRICE, 1, 1 << 20, 300, 30)
     a0, a1, a4 = (address_of(key_of(i)) for i in (0, 1, 4))
     r0, r1, r4 = reader.reservations([a0, a1, a4])
@@ -149,9 +151,15 @@ def test_vault_reader_reads_the_contract(vault, project) -> None:
         PaymentVaultReader(reader.w3.provider.endpoint_uri, "0x1234")
 
 
+@cache
+def blob_of(seed: int):
+    """The blob of ``seed`` and its commitment, without chunks (only the disperser's batcher encodes them)."""
+    return encoded_blob(seed, chunks=False)
+
+
 def paid(seed: int, key: bytes, cumulative: int = 0, quorums=(0, 1), ts: int | None = None) -> dict:
     """A DisperseBlob body for a fresh blob paid by ``key``."""
-    b = encoded_blob(seed)
+    b = blob_of(seed)
     pay = PaymentHeader(address_of(key), time.time_ns() if ts is None else ts, cumulative)
     header = BlobHeader(0, quorums, b.header.commitment, pay)
     return {
@@ -172,10 +180,10 @@ def state_request(key: bytes, ts: int | None = None, signer: bytes | None = None
 
 
 @pytest.mark.parametrize("transport", ["http", "grpc"])
-def test_disperser_meters_against_the_vault(vault, accounts, tmp_path, transport) -> None:
+def test_disperser_meters_against_the_vault(payments_vault, accounts, tmp_path, transport) -> None:
     """Each refusal with its status, over HTTP (the status and the gRPC name as the error's code) and over gRPC
     (disperser.v2.Disperser: the gRPC status and the same message)."""
-    pv, reader, _ = vault
+    pv, reader, _ = payments_vault
     clock = Clock()
     keys = operator_keys(4)
     state = node_state(keys)
@@ -280,9 +288,9 @@ def _args(body: dict) -> tuple:
     )
 
 
-def test_meter_typed_errors(vault, tmp_path) -> None:
+def test_meter_typed_errors(payments_vault, tmp_path) -> None:
     """The exceptions behind the statuses, a closed on-demand rate, an unreadable vault."""
-    pv, reader, owner = vault
+    pv, reader, owner = payments_vault
     clock = Clock()
     meter = PaymentMeter(VaultCache(reader, clock=clock), clock=clock)
     hdr = lambda seed, key, cum=0: BlobHeader.from_json(paid(seed, key, cum)["blob_header"])  # noqa: E731
@@ -310,9 +318,9 @@ def test_meter_typed_errors(vault, tmp_path) -> None:
 
 
 @pytest.mark.parametrize("transport", ["http", "grpc"])
-def test_client_pays_through_the_disperser(vault, tmp_path, transport) -> None:
+def test_client_pays_through_the_disperser(payments_vault, tmp_path, transport) -> None:
     """``put``'s payment headers: GetPaymentState over HTTP or gRPC, on-demand totals, a deposit that does not cover."""
-    _, reader, _ = vault
+    _, reader, _ = payments_vault
     keys = operator_keys(4)
     state = node_state(keys)
     pks = {k.public_key().operator_id: k.public_key() for k in keys}
@@ -346,7 +354,7 @@ def test_client_pays_through_the_disperser(vault, tmp_path, transport) -> None:
         db.close()
 
 
-def test_disperser_process_reads_the_vault(vault, tmp_path) -> None:
+def test_disperser_process_reads_the_vault(payments_vault, tmp_path) -> None:
     """``eigen da disperser`` with a ``payments`` section meters against the vault it names."""
     import yaml
 
@@ -354,7 +362,7 @@ def test_disperser_process_reads_the_vault(vault, tmp_path) -> None:
     from offchain.da.network.config import disperser_config
     from tests.offchain.da.network.support import network_file, start_process, write_disperser_config
 
-    pv, reader, _ = vault
+    pv, reader, _ = payments_vault
     keys = operator_keys(4)
     cfg = write_disperser_config(
         tmp_path, network_file(tmp_path / "network.json", keys, node_state(keys), {})
@@ -383,7 +391,7 @@ def test_disperser_process_reads_the_vault(vault, tmp_path) -> None:
         proc.wait(30)
 
 
-def test_validator_refuses_overuse_from_a_dishonest_disperser(vault, tmp_path) -> None:
+def test_validator_refuses_overuse_from_a_dishonest_disperser(payments_vault, tmp_path) -> None:
     """A disperser that forwards more than an account's reservation is refused by the validators' own 120 s
     buckets: nothing stored, no signature; a batch already stored is not charged again; on-demand is not theirs."""
     from offchain.da.errors import NodeRequestError
@@ -392,7 +400,7 @@ def test_validator_refuses_overuse_from_a_dishonest_disperser(vault, tmp_path) -
     from offchain.store import Store
     from tests.offchain.da.network.support import CLIENT_KEY, store_request
 
-    pv, reader, owner = vault
+    pv, reader, owner = payments_vault
     now = int(time.time())
     # the test client's account: 1 symbol/s, a 120-symbol bucket at a validator; each blob bills 128
     pv.setReservation(
@@ -423,13 +431,13 @@ def test_validator_refuses_overuse_from_a_dishonest_disperser(vault, tmp_path) -
 # ----- the disperser's claims of consumed on-demand payments (claims.py) -----------------------------
 
 
-def claims_setup(vault, chain, tmp_path, interval_s: float = 300.0):
+def claims_setup(payments_vault, chain, tmp_path, interval_s: float = 300.0):
     """A metering disperser with no validators (each blob ends FAILED after its payment was accepted), and a
     claim keeper signing with a funded key of its own."""
     from offchain.chain.da_contracts import PaymentVaultClaimer
     from offchain.da.network.claims import ClaimKeeper
 
-    pv, reader, _ = vault
+    pv, reader, _ = payments_vault
     keys = operator_keys(4)
     state = node_state(keys)
     pks = {k.public_key().operator_id: k.public_key() for k in keys}
@@ -453,7 +461,7 @@ def done(db: MetadataStore, keys: list[bytes]) -> None:
     db.set_status(keys, BlobStatus.FAILED, "no validator signed")
 
 
-def test_disperser_claims_its_on_demand_payments(vault, chain, tmp_path) -> None:
+def test_disperser_claims_its_on_demand_payments(payments_vault, chain, tmp_path) -> None:
     """A claim lands (the latest accepted total, once its blob left the pipeline); a repeated pass does
     nothing; a total claimed by someone else is skipped and recorded; an unreachable chain is counted and
     tried again, losing nothing."""
@@ -461,7 +469,7 @@ def test_disperser_claims_its_on_demand_payments(vault, chain, tmp_path) -> None
     from offchain.da.errors import ClaimChainError
     from offchain.da.network.claims import ClaimKeeper, PaymentClaim
 
-    pv, db, d, keeper, _ = claims_setup(vault, chain, tmp_path)
+    pv, db, d, keeper, _ = claims_setup(payments_vault, chain, tmp_path)
     payer = address_of(key_of(3))
     keys = [d.disperse_blob(*_args(paid(21, key_of(3), COST)))[1]]
     keys.append(d.disperse_blob(*_args(paid(22, key_of(3), 2 * COST)))[1])
@@ -477,12 +485,14 @@ def test_disperser_claims_its_on_demand_payments(vault, chain, tmp_path) -> None
     again = keeper.run_once()
     assert (again.claimed, again.skipped, again.failed) == ([], [], [])
     # a later total, claimed on chain by someone else before the keeper: skipped, recorded as claimed
-    pv.depositOnDemand(payer, value=2 * COST, sender=vault[2])
+    pv.depositOnDemand(payer, value=2 * COST, sender=payments_vault[2])
     body = paid(23, key_of(3), 3 * COST)
-    d.meter = PaymentMeter(VaultCache(vault[1]))  # a fresh cache sees the new deposit
+    d.meter = PaymentMeter(VaultCache(payments_vault[1]))  # a fresh cache sees the new deposit
     done(db, [d.disperse_blob(*_args(body))[1]])
     header, signature = BlobHeader.from_json(body["blob_header"]), bytes.fromhex(body["signature"])
-    pv.claimOnDemandPayment(*PaymentClaim(header.blob_key(), header, signature).args(), sender=vault[2])
+    pv.claimOnDemandPayment(
+        *PaymentClaim(header.blob_key(), header, signature).args(), sender=payments_vault[2]
+    )
     skipped = keeper.run_once()
     assert skipped.skipped == [(payer, 3 * COST)] and not skipped.claimed and not skipped.failed
     assert db.claim_state(payer)["claimed"] == 3 * COST
@@ -500,11 +510,11 @@ def test_disperser_claims_its_on_demand_payments(vault, chain, tmp_path) -> None
     db.close()
 
 
-def test_a_forged_header_is_refused_by_the_keeper_and_the_vault(vault, chain, tmp_path) -> None:
+def test_a_forged_header_is_refused_by_the_keeper_and_the_vault(payments_vault, chain, tmp_path) -> None:
     from offchain.da.errors import ClaimProofError, ClaimRevertedError
     from offchain.da.network.claims import PaymentClaim
 
-    pv, db, d, keeper, claimer = claims_setup(vault, chain, tmp_path)
+    pv, db, d, keeper, claimer = claims_setup(payments_vault, chain, tmp_path)
     payer = address_of(key_of(3))
     body = paid(31, key_of(3), COST)
     key = d.disperse_blob(*_args(body))[1]
@@ -527,9 +537,9 @@ def test_a_forged_header_is_refused_by_the_keeper_and_the_vault(vault, chain, tm
     db.close()
 
 
-def test_the_disperser_claims_after_each_batch(vault, chain, tmp_path) -> None:
+def test_the_disperser_claims_after_each_batch(payments_vault, chain, tmp_path) -> None:
     """The keeper's thread runs a pass when a batch ends (its interval is far longer than the test)."""
-    pv, db, d, _, _ = claims_setup(vault, chain, tmp_path, interval_s=3600)
+    pv, db, d, _, _ = claims_setup(payments_vault, chain, tmp_path, interval_s=3600)
     payer = address_of(key_of(3))
     d.start()
     try:

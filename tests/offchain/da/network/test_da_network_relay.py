@@ -164,7 +164,7 @@ def test_relay_copies_only_complete_blobs(relay, tmp_path):
     r, _ = relay
     db = MetadataStore(str(tmp_path / "meta.db"))
     r.source = db
-    done, queued = encoded_blob(4, timestamp=2), encoded_blob(5, timestamp=3)
+    done, queued = encoded_blob(4, timestamp=2, chunks=False), encoded_blob(5, timestamp=3, chunks=False)
     for b in (done, queued):
         db.add_blob(b.header.blob_key(), b.header.to_json(), b.signature, b.raw)
     assert r.sync() == 0
@@ -174,7 +174,7 @@ def test_relay_copies_only_complete_blobs(relay, tmp_path):
     with pytest.raises(RelayRequestError):
         r.get_blob(queued.header.blob_key())
     # one batch's blobs share an update time: a sync page smaller than the batch still copies every blob
-    more = [encoded_blob(10 + i, timestamp=10 + i) for i in range(3)]
+    more = [encoded_blob(10 + i, timestamp=10 + i, chunks=False) for i in range(3)]
     for b in more:
         db.add_blob(b.header.blob_key(), b.header.to_json(), b.signature, b.raw)
     db.set_status(
@@ -382,7 +382,7 @@ def test_request_rate_and_concurrency_limits(tmp_path):
     keys = operator_keys(4)
     clock = Clock()
     store = Store([str(tmp_path / "relay")])
-    b = encoded_blob(4)
+    b = encoded_blob(4, chunks=False)
     key = b.header.blob_key()
     limits = RateLimits(get_blob_ops_per_s=2, get_blob_ops_burst=3, get_chunks_ops_per_s=100, get_chunks_ops_burst=6,
                         get_chunks_ops_per_s_operator=1, get_chunks_ops_burst_operator=2)  # fmt: skip
