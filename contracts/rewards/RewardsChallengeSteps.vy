@@ -22,6 +22,10 @@
           `completeMembers`), and a challenge folds such a day's members in chunks (the running
           hash, total weight and the earner's operator kept with the challenge) before the
           day's payout (the challenger's `memberPay`).
+        - `recordAVSMembers`: the same for an AVS of more than 64 operators (its v1 and
+          operator-directed AVS-wide days): the union of its sets' members recorded in
+          ascending chunks, each operator's memberships counted against the sets' member
+          counts; `foldMembers` folds such a day as a set's.
         Each day is the challenger's own `earnedOnDay` (or `memberWeights` and `memberPay` for a
         day folded in chunks), the rule its one-transaction `challengeRoot` uses: one copy.
 @dev The root is not held: a challenge must finish before the root activates (the coordinator's
@@ -44,9 +48,11 @@ MASK32: constant(uint256) = 2**32 - 1
 MASK64: constant(uint256) = 2**64 - 1
 MASK160: constant(uint256) = 2**160 - 1
 MAX_MEMBERS: constant(uint256) = 64  # members a foldMembers step takes
+MAX_AVS_SETS: constant(uint256) = 32  # operator sets of an AVS (the challenger's recordAVSDay bound)
 LARGE: constant(uint256) = 1 << 64  # a day whose members were recorded in chunks (recordMembers)
 
 KIND_AVS: constant(uint8) = 0
+KIND_TOTAL: constant(uint8) = 2
 KIND_DIRECTED_AVS: constant(uint8) = 3
 KIND_DIRECTED_SET: constant(uint8) = 4
 
@@ -55,11 +61,14 @@ interface ICoordinator:
     def getDistributionRootAtIndex(index: uint256) -> IRC.DistributionRoot: view
     def submissionRecord(avs: address, nonce: uint256) -> uint256: view
     def getOperatorSetSplit(operator: address, operatorSet: ITypes.OperatorSet) -> uint16: view
+    def getOperatorAVSSplit(operator: address, avs: address) -> uint16: view
 
 
 interface IMembersAt:
     def isMemberOfOperatorSetAt(operator: address, operatorSet: ITypes.OperatorSet, blockNumber: uint32) -> bool: view
     def getMemberCountAt(operatorSet: ITypes.OperatorSet, blockNumber: uint32) -> uint256: view
+    def getOperatorSetCount(avs: address) -> uint256: view
+    def isOperatorSet(operatorSet: ITypes.OperatorSet) -> bool: view
 
 
 # A running challenge: what beginChallenge bound, the partial sum and the cursor.
@@ -121,6 +130,16 @@ event MembersRecorded:
     splits: DynArray[uint16, MAX_MEMBERS]
     folded: uint256
     count: uint256
+
+
+event AVSMembersRecorded:
+    avs: indexed(address)
+    day: indexed(uint256)
+    recorder: indexed(address)
+    operators: DynArray[address, MAX_MEMBERS]
+    splits: DynArray[uint16, MAX_MEMBERS]
+    covered: uint256
+    total: uint256
 
 
 event ChallengeContinued:
@@ -327,6 +346,62 @@ def recordMembers(operatorSet: ITypes.OperatorSet, day: uint256, members: DynArr
 
 
 @external
+def recordAVSMembers(avs: address, day: uint256, operatorSetIds: DynArray[uint32, MAX_AVS_SETS], operators: DynArray[address, MAX_MEMBERS], last: bool):
+    """
+    @notice Record the next operators of an AVS-day too large for recordAVSDay (more than 64
+            operators): the union of its sets' members at the day's recorded block, strictly
+            ascending across the caller's chunks, each a member of at least one set then, with
+            its operator-AVS split now (the same day); each operator's memberships count against
+            the sets' member counts at that block, and when the caller's list covers them all the
+            AVS's day record holds the chained hash of it (keccak(previous, operator, split) per
+            operator) with the LARGE flag (the challenger's completeMembers). Anyone; each caller
+            builds its own list, as recordMembers.
+    @param operatorSetIds Every operator set id of the AVS, ascending (as recordAVSDay's).
+    @param last The caller's last chunk: its list must then be complete ("missing operator").
+    """
+    iv: uint256 = CALCULATION_INTERVAL_SECONDS
+    assert block.timestamp < day + iv, "day over"
+    key: bytes32 = keccak256(abi_encode(avs))
+    word: uint256 = staticcall RRC.__interface__(rootChallenger).dayRecord(key, day)
+    assert word >> 64 == 1, "no operator list pending"
+    blk: uint32 = convert(word & MASK64, uint32)
+    am: address = allocationManager
+    assert len(operatorSetIds) == staticcall IMembersAt(am).getOperatorSetCount(avs), "missing operator set"
+    pid: bytes32 = keccak256(abi_encode(key, day, msg.sender))
+    p: uint256 = self.largeProgress[pid]
+    total: uint256 = p >> 192
+    for k: uint256 in range(len(operatorSetIds), bound=MAX_AVS_SETS):
+        assert k == 0 or operatorSetIds[k] > operatorSetIds[k - 1], "operator sets not ascending"
+        opset: ITypes.OperatorSet = ITypes.OperatorSet(avs=avs, id=operatorSetIds[k])
+        assert staticcall IMembersAt(am).isOperatorSet(opset), "not an operator set"
+        if p == 0:
+            total += staticcall IMembersAt(am).getMemberCountAt(opset, blk)
+    covered: uint256 = (p >> 160) & MASK32
+    prev: uint256 = p & MASK160
+    h: bytes32 = self.largeHash[pid]
+    splits: DynArray[uint16, MAX_MEMBERS] = []
+    for op: address in operators:
+        assert covered == 0 or convert(op, uint256) != prev, "duplicate operator"
+        assert convert(op, uint256) > prev, "operators not ascending"
+        c: uint256 = 0
+        for id: uint32 in operatorSetIds:
+            if staticcall IMembersAt(am).isMemberOfOperatorSetAt(op, ITypes.OperatorSet(avs=avs, id=id), blk):
+                c += 1
+        assert c != 0, "not an operator of the avs"
+        covered += c
+        split: uint16 = staticcall ICoordinator(rewardsCoordinator).getOperatorAVSSplit(op, avs)
+        splits.append(split)
+        h = keccak256(abi_encode(h, op, split))
+        prev = convert(op, uint256)
+    assert not last or covered == total, "missing operator"
+    if covered == total:
+        extcall RRC.__interface__(rootChallenger).completeMembers(key, day, (convert(h, uint256) >> 65 << 65) | LARGE | convert(blk, uint256))
+    self.largeProgress[pid] = total << 192 | covered << 160 | prev
+    self.largeHash[pid] = h
+    log AVSMembersRecorded(avs=avs, day=day, recorder=msg.sender, operators=operators, splits=splits, covered=covered, total=total)
+
+
+@external
 def foldMembers(rootIndex: uint32, earner: address, token: address, entry: RRC.Entry, directed: DynArray[IRC.OperatorDirectedRewardsSubmission, 1], members: DynArray[address, MAX_MEMBERS], splits: DynArray[uint16, MAX_MEMBERS]):
     """
     @notice Fold the next members of the day at the caller's cursor, a set-day whose member list
@@ -345,10 +420,17 @@ def foldMembers(rootIndex: uint32, earner: address, token: address, entry: RRC.E
     assert c.day != 0 and c.nonce < c.count, "no large day at the cursor"
     rec: uint256 = staticcall ICoordinator(rewardsCoordinator).submissionRecord(c.avs, c.nonce + 1)
     assert convert(keccak256(abi_encode(entry.submissionHash, entry.kind, entry.operatorSetId, entry.token, entry.startTimestamp, entry.duration)), uint256) >> 32 == rec >> 32, "submission record mismatch"
-    record: uint256 = staticcall RRC.__interface__(rootChallenger).dayRecord(keccak256(abi_encode(c.avs, entry.operatorSetId)), c.day)
-    assert entry.kind != KIND_AVS and entry.kind != KIND_DIRECTED_AVS and record & LARGE != 0 and record >> 65 != 0, "no large day at the cursor"
+    key: bytes32 = keccak256(abi_encode(c.avs, entry.operatorSetId))
+    rule: uint8 = entry.kind  # an AVS-wide day weighs its recorded operators as a set's day its members
+    if entry.kind == KIND_AVS or entry.kind == KIND_DIRECTED_AVS:
+        key = keccak256(abi_encode(c.avs))  # the AVS's day records (recordAVSDay, recordAVSMembers)
+        rule = KIND_TOTAL
+        if entry.kind == KIND_DIRECTED_AVS:
+            rule = KIND_DIRECTED_SET
+    record: uint256 = staticcall RRC.__interface__(rootChallenger).dayRecord(key, c.day)
+    assert record & LARGE != 0 and record >> 65 != 0, "no large day at the cursor"
     sams: DynArray[IRC.StrategyAndMultiplier, MAX_STRATEGIES] = entry.submission.strategiesAndMultipliers
-    if entry.kind == KIND_DIRECTED_SET:
+    if rule == KIND_DIRECTED_SET:
         assert len(directed) == 1, "directed submission missing"
         assert keccak256(abi_encode(c.avs, c.nonce, directed[0])) == entry.submissionHash, "submission mismatch"
         sams = directed[0].strategiesAndMultipliers
@@ -364,7 +446,7 @@ def foldMembers(rootIndex: uint32, earner: address, token: address, entry: RRC.E
         L.hash = keccak256(abi_encode(L.hash, op, splits[i]))
         w: uint256 = 0
         ws: uint256 = 0
-        w, ws = staticcall RRC.__interface__(rootChallenger).memberWeights(entry.kind, opset, sams, earner, op, blk, not L.found)
+        w, ws = staticcall RRC.__interface__(rootChallenger).memberWeights(rule, opset, sams, earner, op, blk, not L.found)
         L.total += w
         if ws != 0 and not L.found:
             L.found = True
@@ -380,7 +462,7 @@ def foldMembers(rootIndex: uint32, earner: address, token: address, entry: RRC.E
     if complete:
         dj: uint256 = 0
         de: uint256 = 0
-        if entry.kind == KIND_DIRECTED_SET:
+        if rule == KIND_DIRECTED_SET:
             for r: IRC.OperatorReward in directed[0].operatorRewards:
                 if L.found and r.operator == L.op:
                     dj = r.amount
@@ -391,9 +473,9 @@ def foldMembers(rootIndex: uint32, earner: address, token: address, entry: RRC.E
             L.member = False
         d: uint256 = convert(entry.duration, uint256)
         if L.found:
-            c.expected += staticcall RRC.__interface__(rootChallenger).memberPay(entry.kind, sams, entry.submission.amount, d, blk, L.total, L.w, L.split, dj, L.op, earner, True, L.ws)
+            c.expected += staticcall RRC.__interface__(rootChallenger).memberPay(rule, sams, entry.submission.amount, d, blk, L.total, L.w, L.split, dj, L.op, earner, True, L.ws)
         if L.member and not (L.found and L.op == earner):
-            c.expected += staticcall RRC.__interface__(rootChallenger).memberPay(entry.kind, sams, entry.submission.amount, d, blk, L.total, L.we, L.splitE, de, earner, earner, False, 0)
+            c.expected += staticcall RRC.__interface__(rootChallenger).memberPay(rule, sams, entry.submission.amount, d, blk, L.total, L.we, L.splitE, de, earner, earner, False, 0)
         log MembersFolded(id=id, day=c.day, hash=L.hash, complete=True)
         nxt: uint256 = c.day + CALCULATION_INTERVAL_SECONDS
         if nxt < min(convert(entry.startTimestamp, uint256) + convert(entry.duration, uint256), c.end):

@@ -223,6 +223,7 @@ DIRECTED_KINDS = (KIND_DIRECTED_AVS, KIND_DIRECTED_SET)
 AVS_RECORD = None
 MAX_OPERATORS = 64
 MASK32 = (1 << 32) - 1
+MASK160 = (1 << 160) - 1
 ZERO = "0x" + "00" * 20
 EMPTY_SUBMISSION: tuple = ([], ZERO, 0, 0, 0)
 
@@ -338,18 +339,26 @@ def steps_contract(d: sdk.Deployment) -> Any:
     return d.contract(STEPS_KEY, ctype="RewardsChallengeSteps")
 
 
-def _chunked_lists(st: Any, a: str) -> dict[tuple[int, int], tuple[tuple, tuple]]:
-    # (set id, day) -> the members and splits of the first recorder that completed the list
+def _chunked_lists(st: Any, a: str) -> dict[tuple[int | None, int], tuple[tuple, tuple]]:
+    # (set id, day) -> the members and splits of the first recorder that completed the list, and
+    # (AVS_RECORD, day) -> the AVS's operators and AVS splits so recorded (recordAVSMembers)
     lists: dict[tuple, list] = {}
-    done: dict[tuple[int, int], tuple[tuple, tuple]] = {}
-    for ev in st.events.MembersRecorded().get_logs(from_block=0, argument_filters={"avs": a}):
+    done: dict[tuple[int | None, int], tuple[tuple, tuple]] = {}
+    logs = [
+        (ev, (ev["args"]["operatorSetId"], ev["args"]["day"]), "members", "folded", "count")
+        for ev in st.events.MembersRecorded().get_logs(from_block=0, argument_filters={"avs": a})
+    ] + [
+        (ev, (AVS_RECORD, ev["args"]["day"]), "operators", "covered", "total")
+        for ev in st.events.AVSMembersRecorded().get_logs(from_block=0, argument_filters={"avs": a})
+    ]
+    for ev, where, members, got, want in logs:
         g = ev["args"]
-        k = (g["operatorSetId"], g["day"], g["recorder"])
+        k = (*where, g["recorder"])
         row = lists.setdefault(k, [[], []])
-        row[0].extend(g["members"])
+        row[0].extend(g[members])
         row[1].extend(g["splits"])
-        if g["folded"] == g["count"] and k[:2] not in done:
-            done[k[:2]] = (tuple(row[0]), tuple(row[1]))
+        if g[got] == g[want] and where not in done:
+            done[where] = (tuple(row[0]), tuple(row[1]))
     return done
 
 
@@ -371,10 +380,18 @@ def day_records(d: sdk.Deployment, avs: str) -> dict[tuple[int | None, int], Day
         )
     for ev in ch.events.AVSDayRecorded().get_logs(from_block=0, argument_filters={"avs": a}):
         g = ev["args"]
-        ops = tuple(g["operators"])
-        too_large = len(ops) > MAX_OPERATORS
+        word = ch.functions.dayRecord(_record_key(a, AVS_RECORD), g["day"]).call()
+        ops, splits = tuple(g["operators"]), tuple(g["splits"])
+        if _chunked_word(word):
+            chunked = _chunked_lists(steps_contract(d), a) if chunked is None else chunked
+            ops, splits = chunked[(AVS_RECORD, g["day"])]
+        too_large = word >> 64 == 1
         out[(AVS_RECORD, g["day"])] = DayRecord(
-            g["blockNumber"], () if too_large else ops, tuple(g["splits"]), too_large
+            g["blockNumber"],
+            () if too_large else ops,
+            () if too_large else splits,
+            too_large,
+            _chunked_word(word),
         )
     return out
 
@@ -433,9 +450,10 @@ def record_members(d: sdk.Deployment, account: Any, avs: str, set_id: int, day: 
     return gas
 
 
-def avs_operators(d: sdk.Deployment, avs: str) -> tuple[list[int], list[str]]:
+def avs_operators(d: sdk.Deployment, avs: str, block: int | None = None) -> tuple[list[int], list[str]]:
     """Every operator set id of `avs` (ascending) and the members of any of them now (their union,
-    ascending by address): ``recordAVSDay``'s arguments."""
+    ascending by address): ``recordAVSDay``'s arguments. With `block`, the members at that block
+    (of those now or then: ``recordAVSMembers``'s list of a recorded day)."""
     am, a = d.contract("allocation_manager"), _checksum(avs, "avs")
     ids = sorted(
         {
@@ -449,14 +467,46 @@ def avs_operators(d: sdk.Deployment, avs: str) -> tuple[list[int], list[str]]:
         n = am.functions.getMemberCount((a, i)).call()
         for start in range(0, n, MAX_OPERATORS):
             ops.update(am.functions.getMembers((a, i), start, MAX_OPERATORS).call())
+    if block is not None:  # with the members then that have left since
+        ops.update(
+            ev["args"]["operator"]
+            for ev in am.events.OperatorRemovedFromOperatorSet().get_logs(from_block=0)
+            if ev["args"]["operatorSet"]["avs"].lower() == a.lower()
+        )
+        ops = {
+            o for o in ops if any(am.functions.isMemberOfOperatorSetAt(o, (a, i), block).call() for i in ids)
+        }
     return ids, sorted((Web3.to_checksum_address(o) for o in ops), key=lambda o: int(o, 16))
+
+
+def record_avs_members(d: sdk.Deployment, account: Any, avs: str, day: int) -> list[int]:
+    """Complete the operator list of an AVS-day too large for ``recordAVSDay`` (more than 64
+    operators): the union of its sets' members at the day's recorded block, ascending,
+    ``recordAVSMembers`` 64 at a time from where this account's own list stopped; returns each
+    call's gas."""
+    ch, st = challenger(d), steps_contract(d)
+    a = _checksum(avs, "avs")
+    key = _record_key(a, AVS_RECORD)
+    word = ch.functions.dayRecord(key, day).call()
+    if word >> 64 != 1:
+        raise ChainInputError(f"{a} has no operator list pending for day {day}")
+    ids, ops = avs_operators(d, a, word & ((1 << 64) - 1))
+    pid = Web3.keccak(abi_encode(["bytes32", "uint256", "address"], [key, day, account.address]))
+    last = st.functions.largeProgress(pid).call() & MASK160
+    rest, gas = [o for o in ops if int(o, 16) > last], []
+    for k in range(0, len(rest), MEMBERS_PER_CHUNK):
+        end = k + MEMBERS_PER_CHUNK >= len(rest)
+        fn = st.functions.recordAVSMembers(a, day, ids, rest[k : k + MEMBERS_PER_CHUNK], end)
+        gas.append(sdk.send(d, account, fn, f"recordAVSMembers {k // MEMBERS_PER_CHUNK}")["gasUsed"])
+    return gas
 
 
 def record_avs_day(d: sdk.Deployment, account: Any, avs: str) -> bool:
     """Record today for `avs` as a whole (``recordAVSDay``: its operators, for its v1 and
     operator-directed AVS-wide submissions) when a v1 submission pays today or an AVS-wide
     operator-directed one has paid before, and nobody recorded it yet; True when it did. More than
-    64 operators: the first 65 are given, which records the AVS as too large."""
+    64 operators: the first 65 are given, which records the AVS as too large, then its list is
+    recorded in chunks (:func:`record_avs_members`)."""
     ch, a = challenger(d), _checksum(avs, "avs")
     iv = ch.functions.CALCULATION_INTERVAL_SECONDS().call()
     today = _now(d) // iv * iv
@@ -464,11 +514,16 @@ def record_avs_day(d: sdk.Deployment, account: Any, avs: str) -> bool:
         (s.kind == KIND_AVS and s.start <= today < s.start + s.duration) or s.kind == KIND_DIRECTED_AVS
         for s in submissions(d, a)
     )
-    if not needed or ch.functions.dayRecord(_record_key(a, AVS_RECORD), today).call() != 0:
+    word = ch.functions.dayRecord(_record_key(a, AVS_RECORD), today).call()
+    if word >> 64 == 1:  # too large, its list not completed yet (by anyone)
+        record_avs_members(d, account, a, today)
+    if not needed or word != 0:
         return False
     ids, ops = avs_operators(d, a)
     fn = ch.functions.recordAVSDay(a, today, ids, ops[: MAX_OPERATORS + 1])
     sdk.send(d, account, fn, "recordAVSDay")
+    if len(ops) > MAX_OPERATORS:
+        record_avs_members(d, account, a, today)
     return True
 
 
@@ -498,6 +553,21 @@ class _Chain:
             self._op[k] = sum(m * f.operatorSharesAt(op, s, blk).call() for s, m in sams)
         return self._op[k]
 
+    def operator_weights(self, sams: list, ops: tuple[str, ...], blk: int) -> dict[str, int]:
+        """operator_weight of each of `ops`, those not read yet read in one JSON-RPC batch (a day
+        of n members is 2n history reads for 2 strategies)."""
+        missing = [op for op in dict.fromkeys(ops) if (tuple(sams), op, blk) not in self._op]
+        if missing:
+            f = self.dm.functions
+            with self.dm.w3.batch_requests() as batch:
+                for op in missing:
+                    for s, _ in sams:
+                        batch.add(f.operatorSharesAt(op, s, blk))
+                shares = iter(batch.execute())
+            for op in missing:
+                self._op[(tuple(sams), op, blk)] = sum(m * next(shares) for _, m in sams)
+        return {op: self._op[(tuple(sams), op, blk)] for op in ops}
+
     def allocated_weight(self, opset: tuple[str, int], sams: list, op: str, blk: int) -> int:
         k = (opset, tuple(sams), op, blk)
         if k not in self._al:
@@ -512,7 +582,7 @@ class _Chain:
         with their AVS splits (`rec` is then the AVS's day record)."""
         sams, blk = list(s.sub[0]), rec.block
         splits = dict(zip(rec.members, rec.splits, strict=True))
-        delegated = {op: self.operator_weight(sams, op, blk) for op in rec.members}
+        delegated = self.operator_weights(sams, rec.members, blk)
         if s.kind in DIRECTED_KINDS:
             amounts = {Web3.to_checksum_address(op): a for op, a in s.sub[2]}
             paid = [op for op in rec.members if amounts.get(op)]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 
-import ape
 import pytest
 from eth_account import Account
 from hypothesis import given
@@ -25,7 +24,7 @@ from offchain.chain.errors import ChainInputError
 from offchain.cli import main
 from offchain.rewards.calc import operator_directed_day, total_stake_day, unique_stake_day
 from offchain.rewards.merkle import DistributionTree
-from tests.contracts.support import NO_SIG, SALT0, example_settings, reverts
+from tests.contracts.support import NO_SIG, SALT0, ZERO, Batch, example_settings, reverts
 from tests.contracts.test_rewards import BOND, DAY, TEST_REWARDS, WAD, RewardsWorld
 
 SET = 1
@@ -36,7 +35,8 @@ class ChallengeWorld:
     """`avs_days`: also a set 2 of `op2` alone, `op`'s AVS split at 3,000 bips, and the AVS's
     operators recorded (recordAVSDay) beside set 1 on both days (test_rewards_challenge_avs.py).
     `extra`: that many more operators in set 1 (the first with 50 TKA of its own), so that its
-    days are recorded in chunks (recordMembers; test_rewards_challenge_large.py)."""
+    days are recorded in chunks (recordMembers; test_rewards_challenge_large.py), and with
+    `avs_days` the AVS's too (recordAVSMembers); registered through one Batch (a few blocks)."""
 
     def __init__(self, rw: RewardsWorld, chain, avs_days: bool = False, extra: int = 0):
         self.rw, self.tw, self.chain = rw, rw.tw, chain
@@ -59,13 +59,18 @@ class ChallengeWorld:
             tw.register_operator(op)
             tw.register_for_sets(op, ids=(SET, 2) if avs_days and op == tw.op2 else (SET,))
         self.extra = []
+        batch = Batch(chain)
         for _ in range(extra):
-            acct = Account.create()
-            chain.set_balance(acct.address, 10**20)
-            op = ape.accounts[acct.address]  # impersonated
-            tw.register_operator(op)
-            tw.register_for_sets(op, ids=(SET,))
-            self.extra.append(op)
+            a = Account.create().address
+            batch.add(a, tw.dm.registerAsOperator, ZERO, 0, "https://op.example/meta.json")
+            batch.add(a, tw.am.registerForOperatorSets, a, (tw.avs.address, [SET], b""))
+            self.extra.append(a)  # (addresses: an ape account of each costs ~0.6 s)
+        if extra:  # the first with 50 TKA of its own
+            x, tka = self.extra[0], tw.tokens["TKA"]
+            batch.add(x, tka.mint, x, 50 * WAD)
+            batch.add(x, tka.approve, tw.sm, 50 * WAD)
+            batch.add(x, tw.sm.depositIntoStrategy, tw.strats["TKA"], tka, 50 * WAD)
+        batch.send()
         for s, op in ((tw.staker, tw.op), (tw.staker2, tw.op2)):
             tw.dm.delegateTo(op, NO_SIG, SALT0, sender=s)
         self.opset = (tw.avs.address, SET)
@@ -75,8 +80,6 @@ class ChallengeWorld:
         self.deposit(tw.op2, "TKB", 50 * WAD)
         self.deposit(tw.staker, "TKA", 300 * WAD)
         self.deposit(tw.staker2, "TKB", 70 * WAD)
-        if self.extra:
-            self.deposit(self.extra[0], "TKA", 50 * WAD)
         # unique stake: op allocates half its TKA to the set, op2 a quarter of its TKA, all its TKB
         tw.allocate(tw.op, SET, {"TKA": WAD // 2})
         tw.allocate(tw.op2, SET, {"TKA": WAD // 4, "TKB": WAD})
@@ -108,9 +111,19 @@ class ChallengeWorld:
 
     def record_avs_day(self):
         if self.avs_days:
-            ops = sorted((o.address for o in self.ops), key=lambda a: int(a, 16))
+            ops = self.operators()
             day = self.rw.now() // DAY * DAY
-            self.rch.recordAVSDay(self.tw.avs, day, [SET, 2], ops, sender=self.tw.other)
+            self.rch.recordAVSDay(
+                self.tw.avs, day, [SET, 2], ops[: rewards.MAX_OPERATORS + 1], sender=self.tw.other
+            )
+            if len(ops) > rewards.MAX_OPERATORS:  # recorded as too large: the list in chunks
+                self.avs_members_gas = rewards.record_avs_members(
+                    self.d, key(self.tw.other), self.tw.avs.address, day
+                )
+
+    def operators(self) -> list[str]:
+        """Every operator's address (op, op2 and the extra ones), ascending."""
+        return sorted([*(o.address for o in self.ops), *self.extra], key=lambda a: int(a, 16))
 
     def deposit(self, who, sym, amount):
         tok = self.tw.tokens[sym]
@@ -156,6 +169,33 @@ def key(account):
     return Account.from_key(account.private_key)
 
 
+def reference_days(cw) -> list[tuple[dict[str, int], dict[str, dict[str, int]]]]:
+    """The two recorded days' weights by hand, in WAD^2 (both strategies at multipliers 1 and 2):
+    each operator's delegated weight and its stakers' (itself included): op 100 of its own and
+    staker 300; op2 100 (50 TKB) and staker2 140 (70 TKB), then 340 (200 TKA more); the first
+    extra operator, if any, 50 of its own (every other extra operator none)."""
+    tw, W = cw.tw, WAD * WAD
+    op, op2, st, st2 = (a.address for a in (tw.op, tw.op2, tw.staker, tw.staker2))
+    out = []
+    for s2 in (140, 340):
+        stakers = {op: {op: 100 * W, st: 300 * W}, op2: {op2: 100 * W, st2: s2 * W}}
+        if cw.extra:
+            x = cw.extra[0]
+            stakers[x] = {x: 50 * W}
+        out.append(({o: sum(v.values()) for o, v in stakers.items()}, stakers))
+    return out
+
+
+def reference(cw, rule) -> dict[str, int]:
+    """Each earner's amount over the two recorded days: `rule(delegated, stakers)` (a day rule of
+    offchain.rewards.calc on reference_days's weights), summed."""
+    want: dict[str, int] = {}
+    for delegated, stakers in reference_days(cw):
+        for e, v in rule(delegated, stakers).earnings().items():
+            want[e.lower()] = want.get(e.lower(), 0) + v
+    return want
+
+
 def test_days_are_recorded_once_with_the_block_before_and_the_members(cw):
     recs = rewards.day_records(cw.d, cw.tw.avs.address)
     assert sorted(recs) == [(SET, cw.day0), (SET, cw.day0 + DAY)]
@@ -172,20 +212,8 @@ def test_the_distribution_is_the_on_chain_rule_day_by_day(cw):
     tw = cw.tw
     dist = cw.correct()
     tok = cw.token.address.lower()
-    # day 1: op 100 TKA (weight 100), op2 50 TKB (100); staker 300 TKA, staker2 70 TKB (140)
-    w1 = {tw.op.address: 400 * WAD * WAD, tw.op2.address: 240 * WAD * WAD}
-    s1 = {
-        tw.op.address: {tw.op.address: 100 * WAD * WAD, tw.staker.address: 300 * WAD * WAD},
-        tw.op2.address: {tw.op2.address: 100 * WAD * WAD, tw.staker2.address: 140 * WAD * WAD},
-    }
-    w2 = {tw.op.address: 400 * WAD * WAD, tw.op2.address: 440 * WAD * WAD}
-    s2 = {op: dict(v) for op, v in s1.items()}
-    s2[tw.op2.address][tw.staker2.address] = 340 * WAD * WAD
     splits = {tw.op.address: 1000, tw.op2.address: 2500}
-    want: dict[str, int] = {}
-    for w, s in ((w1, s1), (w2, s2)):
-        for e, v in total_stake_day(AMOUNT, 2 * DAY, w, s, splits).earnings().items():
-            want[e.lower()] = want.get(e.lower(), 0) + v
+    want = reference(cw, lambda w, s: total_stake_day(AMOUNT, 2 * DAY, w, s, splits))
     assert {e: row[tok] for e, row in dist.items()} == want
     assert sum(want.values()) <= AMOUNT and len(want) == 4
 

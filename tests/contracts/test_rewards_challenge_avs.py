@@ -29,6 +29,7 @@ from tests.contracts.test_rewards_challenge import (
     _moved,
     _watch_args,
     key,
+    reference,
 )
 from tests.contracts.test_rewards_challenge_steps import _in_steps, _one_transaction
 
@@ -57,27 +58,15 @@ def _pay(cw, kind):
 
 
 def _reference(cw, kind) -> dict[str, int]:
-    """Each earner's TKA by hand (calc's day rules over the AVS's operators, their AVS splits, and
-    the weights from the deposits: op 400, op2 240 then 440; staker2 140 then 340, in WAD^2)."""
+    """Each earner's TKA by hand: calc's day rules over the AVS's operators (every extra operator
+    too, of which only the first has stake), their AVS splits, and reference_days's weights."""
     tw = cw.tw
-    op, op2, st, st2 = (a.address for a in (tw.op, tw.op2, tw.staker, tw.staker2))
-    W = WAD * WAD
-    stakers = [
-        {op: {op: 100 * W, st: 300 * W}, op2: {op2: 100 * W, st2: 140 * W}},
-        {op: {op: 100 * W, st: 300 * W}, op2: {op2: 100 * W, st2: 340 * W}},
-    ]
-    delegated = [{op: 400 * W, op2: 240 * W}, {op: 400 * W, op2: 440 * W}]
-    splits = {op: 3000, op2: 1000}  # the AVS splits, not set 1's (op2 2,500 there)
-    want: dict[str, int] = {}
-    for day in (0, 1):
-        if kind == "V1":
-            res = total_stake_day(AMOUNT, 2 * DAY, delegated[day], stakers[day], splits)
-        else:
-            amounts = {getattr(tw, k).address: v for k, v in DIRECTED.items()}
-            res = operator_directed_day(amounts, 2 * DAY, {op, op2}, delegated[day], stakers[day], splits)
-        for e, v in res.earnings().items():
-            want[e.lower()] = want.get(e.lower(), 0) + v
-    return want
+    splits = dict.fromkeys(cw.operators(), 1000)
+    splits[tw.op.address] = 3000  # the AVS splits, not set 1's (op2 2,500 there)
+    if kind == "V1":
+        return reference(cw, lambda w, s: total_stake_day(AMOUNT, 2 * DAY, w, s, splits))
+    amounts = {getattr(tw, k).address: v for k, v in DIRECTED.items()}
+    return reference(cw, lambda w, s: operator_directed_day(amounts, 2 * DAY, splits, w, s, splits))
 
 
 def test_the_avs_days_hold_the_union_of_its_sets_and_the_avs_splits(cw):
@@ -207,20 +196,22 @@ def test_an_avs_day_nobody_recorded_pays_nothing(cw):
     assert not any(tka.address.lower() in row for row in dist.values())
 
 
-def test_the_watcher_records_the_avs_day_and_challenges_a_wrong_v1_root(cw, chain, tmp_path, capsys):
+def watch_a_wrong_v1_root(cw, chain, tmp_path, capsys, check_today):
+    """A v1 submission in TKA over the two recorded days and today: the watcher's first pass
+    records today for the AVS (then `check_today(today's record)`), its next one challenges a root
+    with staker2's TKA inflated by 5 (the challenge's earner, token and amounts checked here, the
+    root voided); returns the report."""
     tw = cw.tw
     tka = cw.rw.tokens["TKA"]
     today = cw.rw.day_start(0)
-    assert rewards.record_avs_day(cw.d, key(tw.staker2), tw.avs.address) is False  # nothing pays today
     cw.rw.fund(tw.avs, tka, AMOUNT)
     cw.rc.createAVSRewardsSubmission([(cw.sams, tka.address, AMOUNT, cw.day0, 3 * DAY)], sender=tw.avs)
     common, trees = _watch_args(cw, chain, tmp_path)
     assert main(["rewards", "watch", *common, "--avs", tw.avs.address, "--once"]) == 0
     assert capsys.readouterr().out == ""  # no root yet; today recorded for the AVS (a v1 day)
-    rec = rewards.day_records(cw.d, tw.avs.address)[(rewards.AVS_RECORD, today)]
-    assert list(rec.members) == _ops(cw)
-    assert rewards.record_avs_day(cw.d, key(tw.staker2), tw.avs.address) is False  # once a day
+    check_today(rewards.day_records(cw.d, tw.avs.address)[(rewards.AVS_RECORD, today)])
     bad = {e: dict(v) for e, v in cw.correct().items()}
+    want = bad[tw.staker2.address.lower()][tka.address.lower()]
     bad[tw.staker2.address.lower()][tka.address.lower()] += 5
     i, tree = cw.post(bad)
     (trees / f"0x{tree.root.hex()}.json").write_text(json.dumps(bad))
@@ -229,8 +220,21 @@ def test_the_watcher_records_the_avs_day_and_challenges_a_wrong_v1_root(cw, chai
     assert rep["root_index"] == i and rep["status"] == "challenged" and rep["unsupported_tokens"] == []
     ch = rep["challenge"]
     assert ch["earner"] == tw.staker2.address and ch["token"] == tka.address
-    assert ch["posted"] == ch["recomputed"] + 5 and rep["mode"] == "one transaction"
+    assert ch["posted"] == ch["recomputed"] + 5 == want + 5
     assert cw.rc.getDistributionRootAtIndex(i).disabled
+    return rep
+
+
+def test_the_watcher_records_the_avs_day_and_challenges_a_wrong_v1_root(cw, chain, tmp_path, capsys):
+    tw = cw.tw
+
+    def check_today(rec):
+        assert list(rec.members) == _ops(cw) and not rec.chunked
+        assert rewards.record_avs_day(cw.d, key(tw.staker2), tw.avs.address) is False  # once a day
+
+    assert rewards.record_avs_day(cw.d, key(tw.staker2), tw.avs.address) is False  # nothing pays today
+    rep = watch_a_wrong_v1_root(cw, chain, tmp_path, capsys, check_today)
+    assert rep["mode"] == "one transaction"
 
 
 def test_the_watchers_challenge_voids_a_wrong_avs_wide_root_in_steps(cw):
