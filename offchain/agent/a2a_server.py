@@ -152,12 +152,18 @@ from offchain.agent.errors import (
     X402Error,
 )
 from offchain.agent.issuers import IssuerRegistry
+from offchain.agent.oid4vp_http import Verifier
 from offchain.agent.server import Facilitator, Payment, settle_payment, verify_payment
 from offchain.agent.status_list import StatusLists, prefetch
 from offchain.agent.x402 import PaymentPayload, PaymentRequired, PaymentRequirements, ResourceInfo
 from offchain.errors import ServiceError
 from offchain.httpservice import HTTPError, check_loopback, logger, read_json
 from offchain.httptls import client_chain
+
+# first path segments of the A2A routes (an OpenID4VP verifier mounted beside them takes another)
+RESERVED_SEGMENTS = frozenset(
+    {"", ".well-known", "a2a", "message:send", "message:stream", "tasks", "extendedAgentCard"}
+)
 
 LOG = logger("agent.a2a")
 MAX_BODY = 256 * 1024
@@ -350,6 +356,7 @@ class A2AServer:
         tenants: Mapping[str, Collection[str] | None] | None = None,
         store: str | AgentStore | None = None,
         mtls: MutualTLS | None = None,
+        oid4vp: Verifier | None = None,
     ) -> None:
         if not skills:
             raise ValueError("an agent has at least one skill")
@@ -360,6 +367,10 @@ class A2AServer:
         # OAuth 2.0 / OpenID Connect issuers, by iss; their keys fetched from their key sets
         self.issuers = {i.issuer: i for i in issuers or ()}
         self.mtls = mtls  # callers by TLS client certificate
+        # the merchant's OpenID4VP verifier (oid4vp_http.py), served beside the A2A routes
+        if oid4vp is not None and oid4vp.path.lstrip("/").split("/")[0] in RESERVED_SEGMENTS:
+            raise ValueError(f"the OpenID4VP verifier's path {oid4vp.path} is one of the A2A routes")
+        self.oid4vp = oid4vp
         names = [BEARER] * bool(bearer_tokens) + [i.scheme_name for i in self.issuers.values()]
         names += [mtls.name] if mtls is not None else []
         if len(set(names)) != len(names) or len(self.issuers) != len(issuers or ()):
@@ -1318,7 +1329,9 @@ class A2AServer:
                     else []
                 ),
                 Route("/a2a", rpc, methods=["POST"]),
-                *(Route(p, e, methods=m) for p, e, m in operations + tenanted),
+                *(Route(p, e, methods=m) for p, e, m in operations),
+                *(self.oid4vp.app().routes if self.oid4vp is not None else []),
+                *(Route(p, e, methods=m) for p, e, m in tenanted),
             ],
             exception_handlers={404: not_found, 405: not_found},
             lifespan=lifespan,

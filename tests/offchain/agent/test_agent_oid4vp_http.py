@@ -22,6 +22,8 @@ from starlette.routing import Route
 from offchain.agent import ap2, oid4vp, sdjwt
 from offchain.agent import errors as E
 from offchain.agent import oid4vp_http as H
+from offchain.agent.a2a import AgentSkill
+from offchain.agent.a2a_server import A2AServer, Skill
 from offchain.agent.webfetch import Fetcher
 from offchain.compute import pki, testca
 from offchain.httpservice import ServiceServer
@@ -492,3 +494,25 @@ def test_the_response_key_agreement_reproduces_rfc_7518_appendix_c():
     assert H.decrypt(token, bob) == {"state": "s"}
     with pytest.raises(E.AuthorizationResponseError, match="does not decrypt"):
         H.decrypt(token, alice)
+
+
+def test_an_a2a_agent_serves_its_verifier_beside_its_routes():
+    """A2AServer(oid4vp=...) mounts the verifier's routes: a wallet presents to the agent's own URL,
+    and the agent's card is served as before; a verifier on an A2A route's path is refused."""
+    clock = Clock()
+    v = verifier("/checkout", clock)
+    skills = [Skill(AgentSkill("free", "free", "free"), _free)]
+    agent = A2AServer("shop", "a shop", skills, None, store=":memory:", oid4vp=v)  # type: ignore[arg-type]
+    with ServiceServer(agent.app(), log_level="warning") as s:
+        v.base_url = f"http://localhost:{s.port}"
+        ar = v.authorization_request([query()])
+        wallet(clock).present(ar.url)
+        assert v.result(ar.state)["user"].claims["name"] == "Ada"
+        assert httpx.get(f"http://localhost:{s.port}/.well-known/agent-card.json").json()["name"] == "shop"
+    for path in ("/tasks", "/a2a", "/.well-known"):
+        with pytest.raises(ValueError, match="one of the A2A routes"):
+            A2AServer("shop", "a shop", skills, None, store=":memory:", oid4vp=verifier(path, clock))  # type: ignore[arg-type]
+
+
+async def _free(msg, pay):
+    return {"ok": True}
