@@ -232,11 +232,12 @@ def test_g2_decompression_matches_array_code(curve, monkeypatch):
     """G2 decompression takes its square root from the kernel: the same points as the array code for
     both sign flags, infinity, and the same 'not on the curve' error for an x with no point."""
     name, mod, G, K = curve
-    Q = G.g2.concat([_points(G, mod, 20, np.random.default_rng(9)), G.g2.infinity(1)])
+    Q = G.g2.concat([_points(G, mod, 6, np.random.default_rng(9)), G.g2.infinity(1)])
     enc = BN.g2_compress if name == "bn254" else BL.g2_compress
     dec = BN.g2_decompress if name == "bn254" else BL.g2_decompress
     data = enc(Q)
-    size = len(data) // 21
+    size = len(data) // 7
+    assert len({data[i * size] & 0xE0 for i in range(6)}) == 2  # both sign flags among the points
     for flag in ("1", "0"):
         monkeypatch.setenv("EIGEN_NATIVE", flag)
         assert dec(data) is not None and _eq(G, dec(data), Q)
