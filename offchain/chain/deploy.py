@@ -20,6 +20,7 @@ from web3 import Web3
 from offchain import abi
 from offchain.abi import BURN_ADDRESS, ZERO_ADDRESS
 from offchain.chain.errors import DeployConfigError
+from offchain.da.network.endpoints import DA_GRPC_DEFAULTS, da_grpc_problem
 from offchain.errors import ChainError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -697,40 +698,6 @@ def deploy_cert_verifier(
 DA_SECTION = "da"  # its section of config/deploy.yaml (under `default` and a network)
 MAINNET_WETH = "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"  # WETH9 on Ethereum mainnet
 BPS = 10_000
-
-
-# Where the DA network's processes serve gRPC, recorded in the record's ``da.grpc`` so a client connects from
-# the record alone (``eigen da put --deployment``) and ``eigen da devnet up --deployment`` listens there:
-# the disperser at ``disperser_port``, validator i at ``node_port + i`` (up to DA_MAX_VALIDATORS of them).
-DA_GRPC_DEFAULTS = {"host": "127.0.0.1", "disperser_port": 9201, "node_port": 9101}
-DA_MAX_VALIDATORS = 64
-_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]")
-
-
-def da_grpc_problem(grpc: Any) -> str | None:
-    """What is wrong with a ``da.grpc`` mapping ({host, disperser_port, node_port}), or None: a host name or
-    address (no scheme, port or path), ports in [1, 65535], the validators' range ``node_port`` ..
-    ``node_port + 63`` inside it and clear of the disperser's port."""
-    if not isinstance(grpc, dict) or set(grpc) != set(DA_GRPC_DEFAULTS):
-        return f"expected {{{', '.join(DA_GRPC_DEFAULTS)}}}, got {grpc!r}"
-    host = grpc["host"]
-    if not isinstance(host, str) or not host or not set(host) <= _HOST_CHARS or "://" in host:
-        return f"host: {host!r} is not a host name or address"
-    for k in ("disperser_port", "node_port"):
-        v = grpc[k]
-        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 65535:
-            return f"{k}: {v!r} is not a port in [1, 65535]"
-    last = grpc["node_port"] + DA_MAX_VALIDATORS - 1
-    if last > 65535:
-        return (
-            f"node_port: {grpc['node_port']} leaves no room for {DA_MAX_VALIDATORS} validators (up to {last})"
-        )
-    if grpc["node_port"] <= grpc["disperser_port"] <= last:
-        return (
-            f"disperser_port: {grpc['disperser_port']} is inside the validators' range "
-            f"{grpc['node_port']}..{last}"
-        )
-    return None
 
 
 def _role_or(section: str, name: str, v: Any, word: str) -> None:

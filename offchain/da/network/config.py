@@ -37,6 +37,7 @@ from offchain.bls.errors import BLSError
 from offchain.bls.keys import PublicKey
 from offchain.da.errors import NetworkConfigError, SRSError
 from offchain.da.network.assignment import BlobParams
+from offchain.da.network.endpoints import DA_GRPC_DEFAULTS, da_grpc_problem
 from offchain.da.network.metadata import POSTGRES_SCHEMES, is_postgres
 from offchain.da.network.node import BLOCK_STALE_MEASURE, NodeState
 from offchain.da.network.relay import RateLimits
@@ -329,10 +330,8 @@ def metadata_url(obj: dict[str, Any], key: str, base: Path, path: str | Path) ->
 def record_grpc(rec: Any, where: str | Path, error: type[Exception] = NetworkConfigError) -> dict[str, Any]:
     """Where the DA network of an ``ape run deploy --components da`` record serves gRPC: its ``da.grpc``
     ({host, disperser_port, node_port}; validator i at ``node_port + i``), checked; the defaults
-    (``offchain.chain.deploy.DA_GRPC_DEFAULTS``) for a record written before it carried them. ``error`` (typed)
+    (``offchain.da.network.endpoints.DA_GRPC_DEFAULTS``) for a record written before it carried them. ``error`` (typed)
     names ``where``."""
-    from offchain.chain.deploy import DA_GRPC_DEFAULTS, da_grpc_problem
-
     if not isinstance(rec, dict) or not isinstance(rec.get("da"), dict):
         raise error(f"{where}: no deployment record with a da section (ape run deploy --components da)")
     grpc = rec["da"].get("grpc", dict(DA_GRPC_DEFAULTS))
