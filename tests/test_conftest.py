@@ -73,3 +73,28 @@ def test_a_test_process_logs_at_the_level_ape_test_was_given(request) -> None:
     if workerinput is None:
         pytest.skip("one process: `ape test` set the level itself")
     assert logger.level == workerinput["ape_log_level"]
+
+
+def test_slow_modules_start_first_and_each_named_module_exists():
+    """The SLOW_FIRST modules' tests come first, in that order; the rest keep theirs, and a module's
+    tests keep theirs. Every module the list names exists (a renamed one would lose its place)."""
+    from pathlib import Path
+
+    from tests.conftest import SLOW_FIRST, slow_first
+
+    root = Path(__file__).resolve().parent.parent
+    assert all((root / p).is_file() for p in SLOW_FIRST)
+
+    def item(path, name):
+        return SimpleNamespace(path=root / path, name=name)
+
+    items = [
+        item("tests/a.py", "a1"),
+        item(SLOW_FIRST[1], "s1"),
+        item("tests/a.py", "a2"),
+        item(SLOW_FIRST[0], "f1"),
+        item(SLOW_FIRST[1], "s2"),
+        item("tests/b.py", "b1"),
+        SimpleNamespace(path=Path("/elsewhere/c.py"), name="c1"),
+    ]
+    assert [i.name for i in slow_first(items, root)] == ["f1", "s1", "s2", "a1", "a2", "b1", "c1"]
