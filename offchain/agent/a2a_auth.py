@@ -68,7 +68,7 @@ from offchain.agent.errors import (
     SdJwtError,
 )
 from offchain.agent.sdjwt import unb64url
-from offchain.agent.webfetch import Fetcher
+from offchain.agent.webfetch import Fetcher, json_object
 
 MAX_BYTES = 64 * 1024  # a key set larger than this is refused
 MAX_KEYS = 32
@@ -414,12 +414,7 @@ class IssuerDiscovery:
             raise A2AIssuerMetadataError(
                 f"{issuer[:128]} publishes no discovery document ({' nor '.join(urls)})"
             )
-        try:
-            doc = json.loads(body)
-        except (ValueError, RecursionError):
-            raise A2AIssuerMetadataError(f"the discovery document at {url[:128]} is not JSON") from None
-        if not isinstance(doc, dict):
-            raise A2AIssuerMetadataError(f"the discovery document at {url[:128]} is no JSON object")
+        doc = json_object(body, A2AIssuerMetadataError, f"the discovery document at {url[:128]}")
         if doc.get("issuer") != issuer:
             raise A2AIssuerMismatchError(
                 f"the discovery document at {url[:128]} is for issuer {str(doc.get('issuer'))[:128]!r}, not {issuer!r}"

@@ -18,7 +18,6 @@ an allowed one whose discovery fails raises IssuerMetadataError.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -28,7 +27,7 @@ from urllib.parse import urlsplit
 
 from offchain.agent import sdjwt
 from offchain.agent.errors import IssuerMetadataError, SdJwtError
-from offchain.agent.webfetch import Fetcher
+from offchain.agent.webfetch import Fetcher, json_object
 
 WELL_KNOWN = "/.well-known/jwt-vc-issuer"
 MAX_KEYS = 16
@@ -159,13 +158,7 @@ class IssuerRegistry(Mapping[str, Any]):
 
 
 def _json(body: bytes, what: str) -> dict[str, Any]:
-    try:
-        v = json.loads(body)
-    except (ValueError, RecursionError):
-        raise IssuerMetadataError(f"the issuer's {what} is not JSON") from None
-    if not isinstance(v, dict):
-        raise IssuerMetadataError(f"the issuer's {what} is a JSON object")
-    return v
+    return json_object(body, IssuerMetadataError, f"the issuer's {what}")
 
 
 class _KeySet(Mapping[str, sdjwt.PublicKey]):

@@ -19,11 +19,13 @@ caller's error class, naming why.
 from __future__ import annotations
 
 import ipaddress
+import json
 import socket
 import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
@@ -144,3 +146,14 @@ class Fetched:
     body: bytes
     content_type: str
     headers: httpx.Headers
+
+
+def json_object(body: bytes, error: type[AgentError], what: str) -> dict[str, Any]:
+    """A fetched `body` as a JSON object; `error` naming `what` when it is not JSON or not an object."""
+    try:
+        v = json.loads(body)
+    except (ValueError, RecursionError):
+        raise error(f"{what} is not JSON") from None
+    if not isinstance(v, dict):
+        raise error(f"{what} is not a JSON object")
+    return v
