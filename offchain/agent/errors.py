@@ -328,8 +328,9 @@ class WalletNonceError(AuthorizationRequestError, SdJwtBindingError):
 
 class ResponseModeError(AuthorizationRequestError):
     """The request names a ``response_mode`` this party does not take (``direct_post`` and
-    ``direct_post.jwt`` only), a ``direct_post.jwt`` request carries no usable encryption key, or a
-    response arrived in another mode than the request named."""
+    ``direct_post.jwt``; over the Digital Credentials API ``dc_api`` and ``dc_api.jwt``), an
+    encrypting request carries no usable encryption key, or a response arrived in another mode (or
+    for another kind of request) than the request named."""
 
 
 class DcqlUnmatchedError(AuthorizationRequestError):
@@ -359,8 +360,8 @@ class DcApiProtocolError(AuthorizationRequestError):
     not ``openid4vp-v1-unsigned``, ``-signed`` or ``-multisigned``, its ``data`` is not of the
     form the protocol names (``request`` in an unsigned one, anything but ``request`` in a signed
     one, no JWS JSON serialization in a multi-signed one), an unsigned request where the wallet
-    requires a signed one, no signature the wallet can verify, or a ``response_mode`` other than
-    ``dc_api`` / ``dc_api.jwt`` (``invalid_request``)."""
+    requires a signed one, no signature the wallet can verify, or a response posted in another
+    protocol than its request's (``invalid_request``)."""
 
 
 class OriginError(SdJwtBindingError):

@@ -25,6 +25,28 @@ object holds ``iss``/``client_id``, ``aud``, ``iat``, ``exp``, ``response_type: 
 ``client_metadata`` (``vp_formats_supported``; for ``direct_post.jwt`` the session's own P-256
 encryption key, ``ECDH-ES``, and ``encrypted_response_enc_values_supported``).
 
+**Encrypted Request Objects.** When the POSTed ``wallet_metadata`` carries ``jwks``, the signed
+Request Object is nested in a JWE to the wallet's key (RFC 9101: signed, then encrypted; ``cty:
+JWT`` as RFC 7519 §5.2 has it for a nested JWT; ``kid`` of the key; the same media type): the first
+key whose ``use`` is absent or ``enc``, whose ``alg`` is absent or ``ECDH-ES``, that is an EC P-256
+key (a key of another type or curve is passed over), ``ECDH-ES`` direct key agreement and the first
+of the wallet's ``request_object_encryption_enc_values_supported`` implemented here (``A128GCM``
+when it names none). ``request_object_encryption_alg_values_supported`` without ``ECDH-ES``, no
+usable key, a malformed set or key, ``request_object_signing_alg_values_supported`` without ES256,
+``authorization_encryption_alg_values_supported`` / ``_enc_values_supported`` (for a
+``direct_post.jwt`` request: they narrow ``encrypted_response_enc_values_supported``) that leave
+nothing, and a ``wallet_nonce`` out of form are WalletMetadataError: HTTP 400 ``invalid_request``.
+
+**Digital Credentials API** (Appendix A): :meth:`Verifier.dc_api_request` keeps a session and
+builds the ``{protocol, data}`` the browser API takes: ``openid4vp-v1-unsigned`` (the parameters,
+no ``client_id``), ``openid4vp-v1-signed`` (``{request: <Request Object>}`` with ``client_id`` and
+``expected_origins``) or ``openid4vp-v1-multisigned`` (``{request: <JWS JSON serialization>}``, one
+signature per client identifier, each ``client_id`` in its protected header only); response mode
+``dc_api`` or ``dc_api.jwt`` (the session's key, as for ``direct_post.jwt``). ``GET
+{path}/dc_api/request/{id}`` serves it; ``POST {path}/dc_api/response/{id}`` takes the
+``DigitalCredential`` (``{protocol, data}``) the page posts back: its ``Origin`` must be one of the
+verifier's origins and every presentation bound to ``origin:<that origin>``, the session's nonce.
+
 **Response.** ``direct_post``: the wallet POSTs a form with ``vp_token`` (JSON) and ``state`` to
 ``{path}/response``; ``direct_post.jwt``: a form with ``response``, a compact JWE (``ECDH-ES``
 direct key agreement with the Concat KDF of RFC 7518 §4.6, ``A128GCM`` or ``A256GCM``) of
@@ -41,7 +63,13 @@ bounds; a form POST for ``request_uri_method=post``, with a fresh ``wallet_nonce
 time, the signature, the client_id prefix and its binding, ``client_id`` equal to the one it was
 given, ``aud``, ``wallet_nonce``, ``iat``/``exp``, the response mode and URI), answers the DCQL
 query with the credentials it holds (format ``dc+sd-jwt``, ``meta.vct_values``, the claims named),
-builds the ``vp_token`` with oid4vp.respond and posts it.
+builds the ``vp_token`` with oid4vp.respond and posts it. With ``encrypt_requests`` it sends a
+fresh key of its own in its metadata and takes the Request Object encrypted to it only. Over the
+DC API (:meth:`Wallet.dc_api`, the request and the origin the platform hands it) it checks the
+protocol against the data, a signed request's signature, client identifier and
+``expected_origins``, ignores an unsigned one's ``client_id`` and ``expected_origins``, and binds
+its presentations to ``origin:<origin>``; :func:`dc_api_error` is what it returns instead of a
+presentation it refuses.
 """
 
 from __future__ import annotations
@@ -894,7 +922,8 @@ class Held:
 @dataclass(frozen=True)
 class Resolved:
     """A verified Authorization Request: its claims, the oid4vp.Request in it, and where and how
-    to answer."""
+    to answer (a DC API request has no ``response_uri`` nor ``state``: both empty; its answer goes
+    back through the API)."""
 
     claims: dict[str, Any]
     request: oid4vp.Request

@@ -16,13 +16,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from offchain.agent import ap2, oid4vp, sdjwt
 from offchain.agent import errors as E
-from offchain.agent import oid4vp, sdjwt
 from offchain.agent import oid4vp_http as H
 from offchain.agent.a2a import AgentSkill
 from offchain.agent.a2a_server import A2AServer, Skill
 from offchain.httpservice import ServiceServer
-from tests.offchain.agent.test_agent_ap2_oid4vp import CARD
+from tests.offchain.agent.test_agent_ap2 import DEVICE, ISSUERS, NOW, checkout_jwt, credential
+from tests.offchain.agent.test_agent_ap2_oid4vp import CARD, closed_pair
 from tests.offchain.agent.test_agent_oid4vp_http import (
     LEAF,
     MERCHANT,
@@ -302,6 +303,26 @@ def test_a_signed_dc_api_request_with_an_encrypted_response_and_transaction_data
     assert presented.kb["transaction_data_hashes"] == [oid4vp.data_hash(CARD)]
 
 
+def test_ap2_mandates_delegated_over_the_dc_api_pass_the_merchants_checks_for_its_origin(dc_world):
+    vs, clock, base = dc_world
+    v = vs["agent"]
+    cj = checkout_jwt()
+    dc = v.dc_api_request([query()], [CARD, oid4vp.delegate_data(closed_pair(cj), ["user"])])
+    answer = wallet(clock).dc_api(dc.digital["requests"][0], base)
+    assert dc_post(v, dc, answer, base).json() == {}
+    got = v.result(dc.state)["user"]
+    co_text, _ = oid4vp.split(got.text)
+    # the audience is the origin: the merchant checks the mandates for it, not its client_id
+    co = ap2.check_checkout(
+        co_text, ISSUERS, merchant=f"origin:{base}", nonce=got.kb["nonce"], checkout_jwt=cj, now=NOW
+    )
+    assert co.chain.links[-1].payload["aud"] == f"origin:{base}"
+    with pytest.raises(E.MandateError):
+        ap2.check_checkout(
+            co_text, ISSUERS, merchant=v.client_id, nonce=got.kb["nonce"], checkout_jwt=cj, now=NOW
+        )
+
+
 def test_a_multi_signed_dc_api_request_verifies_by_the_signature_the_wallet_takes(dc_world):
     vs, clock, base = dc_world
     v = vs["agent"]
@@ -409,6 +430,12 @@ def test_the_verifier_refuses_a_dc_api_response_of_another_origin_replayed_or_of
     other = v.dc_api_request([query()], protocol=H.UNSIGNED)
     with pytest.raises(E.SdJwtBindingError, match="nonce"):
         v.dc_api_response(other.id, SHOP, {"protocol": other.protocol, "data": answer})
+    # a presentation made for the redirect flow (its audience the client_id) is not one for an origin
+    ar = v.authorization_request([query()])
+    r = wallet(clock).resolve(ar.url)
+    for_client = oid4vp.respond(r.request, {"user": (credential(), DEVICE)}, iat=NOW)
+    with pytest.raises(E.OriginError, match="bound to 'x509_san_dns:localhost'"):
+        v.dc_api_response(dc.id, SHOP, {"protocol": dc.protocol, "data": {"vp_token": for_client}})
     assert v.dc_api_response(dc.id, SHOP, response) == {}
     with pytest.raises(E.ResponseStateError, match="already answered"):
         v.dc_api_response(dc.id, SHOP, response)
