@@ -413,10 +413,12 @@ def web_origin(url: str) -> str:
     local = host in ("localhost", "127.0.0.1", "::1")
     if parts.scheme != "https" and not (parts.scheme == "http" and local):
         raise ValueError(f"an origin is https (http only on a loopback host), not {url[:64]!r}")
-    origin = f"{parts.scheme}://{parts.netloc.lower()}"
     if parts.username or parts.password or not host:
         raise ValueError(f"{url[:64]!r} has no origin of the form scheme://host[:port]")
-    return origin
+    hostport = parts.netloc.lower()
+    if parts.port == {"https": 443, "http": 80}[parts.scheme]:  # a browser names no default port
+        hostport = hostport[: hostport.rfind(":")]
+    return f"{parts.scheme}://{hostport}"
 
 
 def _kb_aud(presentation: Any) -> Any:
@@ -1196,6 +1198,8 @@ class Wallet:
             claims = {k: v for k, v in data.items() if k not in ("client_id", "expected_origins")}
         else:
             carried = data.get("request") if set(data) == {"request"} else None
+            if protocol == MULTISIGNED and set(data) == {"payload", "signatures"}:
+                carried = data  # the JWS JSON object as data itself, as Appendix A's example shows it
             if protocol == SIGNED and isinstance(carried, str):
                 claims, cert = self._dc_signed(carried, now)
             elif protocol == MULTISIGNED and isinstance(carried, dict):

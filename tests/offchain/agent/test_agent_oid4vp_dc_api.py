@@ -336,6 +336,8 @@ def test_a_multi_signed_dc_api_request_verifies_by_the_signature_the_wallet_take
     r = w.resolve_dc_api(dc.digital["requests"][0], base)
     assert r.claims["client_id"] == ids[1] and r.certificate == CO_LEAF
     assert dc_post(v, dc, w.dc_api(dc.digital["requests"][0], base), base).json() == {}
+    # the JWS JSON object may be the data itself (Appendix A's example)
+    assert w.resolve_dc_api({"protocol": H.MULTISIGNED, "data": jws}, base).claims["client_id"] == ids[1]
     # none it can verify
     with pytest.raises(E.DcApiProtocolError, match="no signature"):
         wallet(clock, prefixes=(H.REDIRECT_URI,)).resolve_dc_api(dc.digital["requests"][0], base)
@@ -481,10 +483,13 @@ def test_dc_api_configuration_is_checked():
         "http://shop.example",
         "https://shop.example/pay",
         "HTTPS://Shop.example",
+        "https://shop.example:443",
     ):
         with pytest.raises(ValueError, match="origin"):
             verifier("/x", clock, origins=(origin,))
     assert H.web_origin("http://127.0.0.1:8080/a/b") == "http://127.0.0.1:8080"
+    assert H.web_origin("https://Shop.example:443/") == "https://shop.example"
+    assert H.web_origin("http://[::1]:80") == "http://[::1]"
     plain = verifier("/x", clock, prefix=H.REDIRECT_URI, key=None, chain=(), base_url=SHOP)
     with pytest.raises(E.DcApiProtocolError, match="unsigned requests only"):
         plain.dc_api_request([query()])
