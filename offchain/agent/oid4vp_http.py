@@ -656,8 +656,10 @@ class Verifier:
             raise ResponseModeError(f"a DC API response mode is one of {DC_MODES}")
         if protocol not in PROTOCOLS:
             raise DcApiProtocolError(f"the protocol is one of {PROTOCOLS}")
-        if protocol != UNSIGNED and self.key is None:
-            raise DcApiProtocolError("a verifier without a signing key makes unsigned requests only")
+        if protocol != UNSIGNED and (self.key is None or self.prefix == REDIRECT_URI):
+            raise DcApiProtocolError(
+                "a verifier without a signing key (or named by redirect_uri:) makes unsigned requests only"
+            )
         s = self._session(credentials, transaction_data, response_mode, "dc_api")
         params = s.request.to_dict() | {"client_metadata": self._metadata(s)}
         del params["client_id"]
