@@ -1002,8 +1002,8 @@ class Wallet:
             claims, cert, _ = self._verify_jar(token, now, wallet_nonce)
             if claims.get("client_id") != client_id:
                 raise ClientIdError("the Request Object's client_id is not the one the wallet was given")
-            if claims.get("iss", client_id) != client_id:
-                raise ClientIdError("the Request Object's iss is not its client_id")
+            # `iss`, when present, is ignored (OpenID4VP 1.0: the client_id and its prefix identify the
+            # Verifier); the signature is bound to the client_id through the prefix instead
             self._times(claims, now)
             self._bind(prefix, value, cert)
         return self._checked(prefix, value, claims, cert)
