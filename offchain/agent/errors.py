@@ -328,13 +328,48 @@ class WalletNonceError(AuthorizationRequestError, SdJwtBindingError):
 
 class ResponseModeError(AuthorizationRequestError):
     """The request names a ``response_mode`` this party does not take (``direct_post`` and
-    ``direct_post.jwt`` only), a ``direct_post.jwt`` request carries no usable encryption key, or a
-    response arrived in another mode than the request named."""
+    ``direct_post.jwt``; over the Digital Credentials API ``dc_api`` and ``dc_api.jwt``), an
+    encrypting request carries no usable encryption key, or a response arrived in another mode (or
+    for another kind of request) than the request named."""
 
 
 class DcqlUnmatchedError(AuthorizationRequestError):
     """No credential the wallet holds answers a DCQL credential query (format, ``vct_values``,
     the claims it names) (OpenID4VP's ``access_denied``)."""
+
+
+class WalletMetadataError(AuthorizationRequestError):
+    """The verifier cannot answer a ``request_uri`` POST as the wallet's ``wallet_metadata`` asks:
+    not a JSON object, a ``jwks`` that is malformed or holds no P-256 ``ECDH-ES`` encryption key
+    (a key of another curve or type is not one it takes), request object or response encryption
+    algorithms (``alg``/``enc``) none of which it implements, no ``ES256`` among the signing
+    algorithms, or a ``wallet_nonce`` that is empty, too long or not printable ASCII. OpenID4VP 1.0
+    defines no error code for it: the answer is HTTP 400 ``invalid_request``, and the wallet ends
+    the flow (Request URI Error Response)."""
+
+
+class RequestObjectEncryptionError(AuthorizationRequestError):
+    """The wallet refuses the encrypted Request Object it asked for: not a JWE it can decrypt
+    (``ECDH-ES`` with ``A128GCM``/``A256GCM`` to the key it sent, ``cty`` naming a nested JWT),
+    a plain JWS where it asked for encryption, or a JWE where it did not (RFC 9101 section 6.1:
+    ``invalid_request_object``)."""
+
+
+class DcApiProtocolError(AuthorizationRequestError):
+    """A Digital Credentials API request (OpenID4VP 1.0 Appendix A) is refused: its protocol is
+    not ``openid4vp-v1-unsigned``, ``-signed`` or ``-multisigned``, its ``data`` is not of the
+    form the protocol names (``request`` in an unsigned one, anything but ``request`` in a signed
+    one, no JWS JSON serialization in a multi-signed one), an unsigned request where the wallet
+    requires a signed one, no signature the wallet can verify, or a response posted in another
+    protocol than its request's (``invalid_request``)."""
+
+
+class OriginError(SdJwtBindingError):
+    """The web origin of a Digital Credentials API exchange is not the one bound: the origin the
+    platform reports is not in the signed request's ``expected_origins`` (the wallet's refusal,
+    ``invalid_request``), a request names the reserved ``origin:`` client identifier prefix, the
+    origin a response is posted from is not one the verifier serves, or a presentation's
+    key-binding ``aud`` is not ``origin:`` and that origin (the verifier's refusal)."""
 
 
 class AuthorizationResponseError(SdJwtError):
@@ -793,6 +828,10 @@ __all__ = [
     "CredentialRevokedError",
     "CredentialSuspendedError",
     "DcqlUnmatchedError",
+    "OriginError",
+    "DcApiProtocolError",
+    "RequestObjectEncryptionError",
+    "WalletMetadataError",
     "FacilitatorError",
     "FeedError",
     "HistoryOptionsError",

@@ -25,6 +25,28 @@ object holds ``iss``/``client_id``, ``aud``, ``iat``, ``exp``, ``response_type: 
 ``client_metadata`` (``vp_formats_supported``; for ``direct_post.jwt`` the session's own P-256
 encryption key, ``ECDH-ES``, and ``encrypted_response_enc_values_supported``).
 
+**Encrypted Request Objects.** When the POSTed ``wallet_metadata`` carries ``jwks``, the signed
+Request Object is nested in a JWE to the wallet's key (RFC 9101: signed, then encrypted; ``cty:
+JWT`` as RFC 7519 §5.2 has it for a nested JWT; ``kid`` of the key; the same media type): the first
+key whose ``use`` is absent or ``enc``, whose ``alg`` is absent or ``ECDH-ES``, that is an EC P-256
+key (a key of another type or curve is passed over), ``ECDH-ES`` direct key agreement and the first
+of the wallet's ``request_object_encryption_enc_values_supported`` implemented here (``A128GCM``
+when it names none). ``request_object_encryption_alg_values_supported`` without ``ECDH-ES``, no
+usable key, a malformed set or key, ``request_object_signing_alg_values_supported`` without ES256,
+``authorization_encryption_alg_values_supported`` / ``_enc_values_supported`` (for a
+``direct_post.jwt`` request: they narrow ``encrypted_response_enc_values_supported``) that leave
+nothing, and a ``wallet_nonce`` out of form are WalletMetadataError: HTTP 400 ``invalid_request``.
+
+**Digital Credentials API** (Appendix A): :meth:`Verifier.dc_api_request` keeps a session and
+builds the ``{protocol, data}`` the browser API takes: ``openid4vp-v1-unsigned`` (the parameters,
+no ``client_id``), ``openid4vp-v1-signed`` (``{request: <Request Object>}`` with ``client_id`` and
+``expected_origins``) or ``openid4vp-v1-multisigned`` (``{request: <JWS JSON serialization>}``, one
+signature per client identifier, each ``client_id`` in its protected header only); response mode
+``dc_api`` or ``dc_api.jwt`` (the session's key, as for ``direct_post.jwt``). ``GET
+{path}/dc_api/request/{id}`` serves it; ``POST {path}/dc_api/response/{id}`` takes the
+``DigitalCredential`` (``{protocol, data}``) the page posts back: its ``Origin`` must be one of the
+verifier's origins and every presentation bound to ``origin:<that origin>``, the session's nonce.
+
 **Response.** ``direct_post``: the wallet POSTs a form with ``vp_token`` (JSON) and ``state`` to
 ``{path}/response``; ``direct_post.jwt``: a form with ``response``, a compact JWE (``ECDH-ES``
 direct key agreement with the Concat KDF of RFC 7518 §4.6, ``A128GCM`` or ``A256GCM``) of
@@ -41,13 +63,20 @@ bounds; a form POST for ``request_uri_method=post``, with a fresh ``wallet_nonce
 time, the signature, the client_id prefix and its binding, ``client_id`` equal to the one it was
 given, ``aud``, ``wallet_nonce``, ``iat``/``exp``, the response mode and URI), answers the DCQL
 query with the credentials it holds (format ``dc+sd-jwt``, ``meta.vct_values``, the claims named),
-builds the ``vp_token`` with oid4vp.respond and posts it.
+builds the ``vp_token`` with oid4vp.respond and posts it. With ``encrypt_requests`` it sends a
+fresh key of its own in its metadata and takes the Request Object encrypted to it only. Over the
+DC API (:meth:`Wallet.dc_api`, the request and the origin the platform hands it) it checks the
+protocol against the data, a signed request's signature, client identifier and
+``expected_origins``, ignores an unsigned one's ``client_id`` and ``expected_origins``, and binds
+its presentations to ``origin:<origin>``; :func:`dc_api_error` is what it returns instead of a
+presentation it refuses.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import json
 import secrets
@@ -75,8 +104,11 @@ from offchain.agent.errors import (
     AuthorizationRequestError,
     AuthorizationResponseError,
     ClientIdError,
+    DcApiProtocolError,
     DcqlUnmatchedError,
+    OriginError,
     RequestExpiredError,
+    RequestObjectEncryptionError,
     RequestObjectSignatureError,
     RequestObjectTypeError,
     RequestUriError,
@@ -84,6 +116,8 @@ from offchain.agent.errors import (
     ResponseStateError,
     SdJwtError,
     SdJwtSignatureError,
+    TransactionDataError,
+    WalletMetadataError,
     WalletNonceError,
 )
 from offchain.agent.status_list import StatusLists
@@ -100,6 +134,14 @@ PREFIXES = (X509_SAN_DNS, X509_HASH, REDIRECT_URI)
 DIRECT_POST, DIRECT_POST_JWT = "direct_post", "direct_post.jwt"
 RESPONSE_MODES = (DIRECT_POST, DIRECT_POST_JWT)
 ENCS = {"A128GCM": 16, "A256GCM": 32}
+ECDH_ES = "ECDH-ES"
+NESTED_CTY = "JWT"  # a nested JWT's content type (RFC 7519 section 5.2)
+MAX_WALLET_NONCE = 256
+DC_API, DC_API_JWT = "dc_api", "dc_api.jwt"
+DC_MODES = (DC_API, DC_API_JWT)
+UNSIGNED, SIGNED, MULTISIGNED = "openid4vp-v1-unsigned", "openid4vp-v1-signed", "openid4vp-v1-multisigned"
+PROTOCOLS = (UNSIGNED, SIGNED, MULTISIGNED)
+ORIGIN = "origin"  # the reserved prefix of a DC API presentation's audience
 MAX_URI = 2048
 MAX_FORM = 128 * 1024
 LEEWAY_S = 30
@@ -151,18 +193,30 @@ def _cek(
     return ConcatKDFHash(hashes.SHA256(), size, other).derive(z)
 
 
+def _seal(plaintext: bytes, public: ec.EllipticCurvePublicKey, enc: str, header: Mapping[str, Any]) -> str:
+    """A compact JWE of `plaintext` to the P-256 key `public`: ``ECDH-ES`` direct key agreement
+    with a fresh ephemeral key, `enc` (AES-GCM), `header`'s parameters beside those."""
+    eph = ec.generate_private_key(ec.SECP256R1())
+    full = dict(header) | {"alg": ECDH_ES, "enc": enc, "epk": _epk_jwk(eph)}
+    h64 = sdjwt.b64url(json.dumps(full, separators=(",", ":")).encode())
+    iv = secrets.token_bytes(12)
+    sealed = AESGCM(_cek(eph, public, enc, b"", b"")).encrypt(iv, plaintext, h64.encode())
+    return ".".join([h64, "", sdjwt.b64url(iv), sdjwt.b64url(sealed[:-16]), sdjwt.b64url(sealed[-16:])])
+
+
 def encrypt(payload: Mapping[str, Any], public: ec.EllipticCurvePublicKey, kid: str, enc: str) -> str:
     """A compact JWE of `payload` (JSON) to the P-256 key `public` (``ECDH-ES``, `enc`)."""
     if enc not in ENCS:
         raise ResponseModeError(f"the encryption {enc!r} is not one of {sorted(ENCS)}")
-    eph = ec.generate_private_key(ec.SECP256R1())
-    header = {"alg": "ECDH-ES", "enc": enc, "kid": kid, "epk": _epk_jwk(eph)}
-    h64 = sdjwt.b64url(json.dumps(header, separators=(",", ":")).encode())
-    iv = secrets.token_bytes(12)
-    sealed = AESGCM(_cek(eph, public, enc, b"", b"")).encrypt(
-        iv, json.dumps(dict(payload), separators=(",", ":")).encode(), h64.encode()
+    return _seal(json.dumps(dict(payload), separators=(",", ":")).encode(), public, enc, {"kid": kid})
+
+
+def encrypt_request_object(token: str, public: ec.EllipticCurvePublicKey, kid: str | None, enc: str) -> str:
+    """A signed Request Object nested in a JWE to the wallet's key (RFC 9101: signed, then
+    encrypted; RFC 7519 section 5.2: ``cty: JWT``)."""
+    return _seal(
+        token.encode("ascii"), public, enc, {"cty": NESTED_CTY} | ({} if kid is None else {"kid": kid})
     )
-    return ".".join([h64, "", sdjwt.b64url(iv), sdjwt.b64url(sealed[:-16]), sdjwt.b64url(sealed[-16:])])
 
 
 def jwe_kid(token: Any) -> str:
@@ -179,30 +233,127 @@ def jwe_kid(token: Any) -> str:
     return header["kid"]
 
 
+def _jwe_header(token: Any, error: type[SdJwtError]) -> dict[str, Any]:
+    """The header of a compact ``ECDH-ES`` JWE (A128GCM/A256GCM), checked (`error` otherwise)."""
+    parts = token.split(".") if isinstance(token, str) else []
+    if len(parts) != 5 or parts[1] != "":
+        raise error("an ECDH-ES JWE is five parts with no encrypted key")
+    try:
+        header = json.loads(sdjwt.unb64url(parts[0], "JWE header"))
+    except (SdJwtError, ValueError, RecursionError):
+        raise error("the JWE header is not base64url JSON") from None
+    if not isinstance(header, dict):
+        raise error("the JWE header is a JSON object")
+    if header.get("alg") != ECDH_ES or header.get("enc") not in ENCS or "zip" in header:
+        raise error(f"the JWE must be ECDH-ES with one of {sorted(ENCS)}, uncompressed")
+    return header
+
+
+def _open(
+    token: Any, private: ec.EllipticCurvePrivateKey, error: type[SdJwtError]
+) -> tuple[dict[str, Any], bytes]:
+    """The header and plaintext of a compact JWE (``ECDH-ES``, A128GCM/A256GCM) to `private`
+    (`error` for anything else)."""
+    header = _jwe_header(token, error)
+    parts = token.split(".")
+    try:
+        iv, ct, tag = (sdjwt.unb64url(p, "JWE part") for p in parts[2:])
+        apu, apv = (sdjwt.unb64url(header.get(k, ""), k) for k in ("apu", "apv"))
+        epk = sdjwt.key_of(header.get("epk"))
+        clear = AESGCM(_cek(private, epk, header["enc"], apu, apv)).decrypt(iv, ct + tag, parts[0].encode())
+    except (SdJwtError, ValueError, AttributeError, InvalidTag) as exc:
+        raise error(f"the JWE does not decrypt: {type(exc).__name__}") from None
+    return header, clear
+
+
 def decrypt(token: str, private: ec.EllipticCurvePrivateKey) -> dict[str, Any]:
     """The JSON object a compact JWE (``ECDH-ES``, A128GCM/A256GCM) to `private` carries
     (AuthorizationResponseError for anything else)."""
-    parts = token.split(".")
-    if len(parts) != 5 or parts[1] != "":
-        raise AuthorizationResponseError("an ECDH-ES JWE is five parts with no encrypted key")
+    _, clear = _open(token, private, AuthorizationResponseError)
     try:
-        header = json.loads(sdjwt.unb64url(parts[0], "JWE header"))
-        iv, ct, tag = (sdjwt.unb64url(p, "JWE part") for p in parts[2:])
-        apu, apv = (sdjwt.unb64url(header.get(k, ""), k) for k in ("apu", "apv"))
-        if header.get("alg") != "ECDH-ES" or header.get("enc") not in ENCS or "zip" in header:
-            raise AuthorizationResponseError(
-                f"the JWE must be ECDH-ES with one of {sorted(ENCS)}, uncompressed"
-            )
-        epk = sdjwt.key_of(header.get("epk"))
-        clear = AESGCM(_cek(private, epk, header["enc"], apu, apv)).decrypt(iv, ct + tag, parts[0].encode())
         obj = json.loads(clear)
-    except (SdJwtError, ValueError, RecursionError, AttributeError, InvalidTag) as exc:
-        if isinstance(exc, AuthorizationResponseError):
-            raise
-        raise AuthorizationResponseError(f"the response does not decrypt: {type(exc).__name__}") from None
+    except (ValueError, RecursionError):
+        raise AuthorizationResponseError("the decrypted response is not JSON") from None
     if not isinstance(obj, dict):
         raise AuthorizationResponseError("the decrypted response is a JSON object")
     return obj
+
+
+def _strings(meta: Mapping[str, Any], name: str) -> list[str] | None:
+    """A wallet metadata parameter that is a list of strings (None when absent)."""
+    v = meta.get(name)
+    if v is None:
+        return None
+    if not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v):
+        raise WalletMetadataError(f"wallet_metadata's {name} is a non-empty list of strings")
+    return v
+
+
+def _wallet_key(meta: Mapping[str, Any]) -> tuple[ec.EllipticCurvePublicKey, str | None, str] | None:
+    """The wallet's Request Object encryption key (its ``jwks``), its ``kid`` and the ``enc``
+    chosen (the wallet's first one implemented here); None when it asks for no encryption."""
+    algs = _strings(meta, "request_object_encryption_alg_values_supported")
+    encs = _strings(meta, "request_object_encryption_enc_values_supported")
+    if "jwks" not in meta:
+        return None
+    jwks = meta["jwks"]
+    keys = jwks.get("keys") if isinstance(jwks, dict) else None
+    if not isinstance(keys, list) or not 0 < len(keys) <= 16 or not all(isinstance(k, dict) for k in keys):
+        raise WalletMetadataError("wallet_metadata's jwks is a JWK Set: {keys: [1 to 16 JWK objects]}")
+    if algs is not None and ECDH_ES not in algs:
+        raise WalletMetadataError(
+            f"the wallet's request object encryption algorithms {algs[:8]} do not include {ECDH_ES}"
+        )
+    enc = next((e for e in encs or ["A128GCM"] if e in ENCS), None)
+    if enc is None:
+        raise WalletMetadataError(
+            f"the wallet's request object encryption methods {(encs or [])[:8]} include none of {sorted(ENCS)}"
+        )
+    skipped = []
+    for k in keys:
+        if k.get("use", "enc") != "enc" or k.get("alg", ECDH_ES) != ECDH_ES:
+            skipped.append(f"{k.get('use')}/{k.get('alg')}")
+            continue
+        if k.get("kty") != "EC" or k.get("crv") != "P-256":
+            skipped.append(f"{str(k.get('kty'))[:8]}/{str(k.get('crv'))[:8]}")
+            continue
+        if "d" in k:
+            raise WalletMetadataError("wallet_metadata's jwks holds a private key (d)")
+        kid = k.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise WalletMetadataError("a JWK's kid is a string")
+        try:
+            public = sdjwt.key_of({f: k.get(f) for f in ("kty", "crv", "x", "y")})
+        except SdJwtError as exc:
+            raise WalletMetadataError(f"wallet_metadata's P-256 key is malformed: {exc}") from None
+        return public, kid, enc
+    raise WalletMetadataError(
+        f"wallet_metadata's jwks holds no P-256 {ECDH_ES} encryption key (found {skipped[:4]})"
+    )
+
+
+def _response_encs(meta: Mapping[str, Any]) -> list[str]:
+    """The response encryption methods both sides implement (the wallet's
+    ``authorization_encryption_*`` values, when it names them)."""
+    algs = _strings(meta, "authorization_encryption_alg_values_supported")
+    encs = _strings(meta, "authorization_encryption_enc_values_supported")
+    if algs is not None and ECDH_ES not in algs:
+        raise WalletMetadataError(
+            f"the wallet's response encryption algorithms {algs[:8]} do not include {ECDH_ES}"
+        )
+    both = [e for e in ENCS if encs is None or e in encs]
+    if not both:
+        raise WalletMetadataError(
+            f"the wallet's response encryption methods {(encs or [])[:8]} include none of {sorted(ENCS)}"
+        )
+    return both
+
+
+def _check_wallet_nonce(v: Any) -> None:
+    if not isinstance(v, str) or not 0 < len(v) <= MAX_WALLET_NONCE or not all(" " < c < "\x7f" for c in v):
+        raise WalletMetadataError(
+            f"a wallet_nonce is 1 to {MAX_WALLET_NONCE} printable ASCII characters without spaces"
+        )
 
 
 # ---------------------------------------------------------------- the verifier
@@ -222,6 +373,7 @@ class _Session:
     answered: bool = False
     response_code: str | None = None
     result: dict[str, oid4vp.Presented] | None = None
+    dc_request: dict[str, Any] | None = None  # a DC API session: {protocol, data}
 
 
 @dataclass(frozen=True)
@@ -237,12 +389,64 @@ class AuthorizationRequest:
         return "openid4vp://?" + urlencode(self.params)
 
 
+@dataclass(frozen=True)
+class DcApiRequest:
+    """A Digital Credentials API request: ``protocol`` and ``data`` (one entry of the browser API's
+    ``digital.requests``); ``id`` names it on the verifier's routes, ``state`` finds its result."""
+
+    id: str
+    state: str
+    protocol: str
+    data: dict[str, Any]
+
+    @property
+    def digital(self) -> dict[str, Any]:
+        """What ``navigator.credentials.get({digital: ...})`` takes."""
+        return {"requests": [{"protocol": self.protocol, "data": self.data}]}
+
+
+def web_origin(url: str) -> str:
+    """The origin (``scheme://host[:port]``, RFC 6454) of `url` (ValueError unless https, or http
+    on a loopback host: the plain-http origins OpenID4VP allows only for local development)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    local = host in ("localhost", "127.0.0.1", "::1")
+    if parts.scheme != "https" and not (parts.scheme == "http" and local):
+        raise ValueError(f"an origin is https (http only on a loopback host), not {url[:64]!r}")
+    if parts.username or parts.password or not host:
+        raise ValueError(f"{url[:64]!r} has no origin of the form scheme://host[:port]")
+    hostport = parts.netloc.lower()
+    if parts.port == {"https": 443, "http": 80}[parts.scheme]:  # a browser names no default port
+        hostport = hostport[: hostport.rfind(":")]
+    return f"{parts.scheme}://{hostport}"
+
+
+def _kb_aud(presentation: Any) -> Any:
+    """The ``aud`` of a presentation's key binding (its last link's, for a delegation chain),
+    unverified: None when it has none to read (verification refuses it later)."""
+    try:
+        last = sdjwt.last_link(presentation).split("~", 1)[0] if presentation.endswith("~") else None
+        return sdjwt.jwt_payload(last or presentation.rsplit("~", 1)[-1], "key binding").get("aud")
+    except (SdJwtError, AttributeError):
+        return None
+
+
+def _signer_client_id(prefix: str, chain: Sequence[x509.Certificate], host: str) -> str:
+    if prefix == X509_HASH:
+        return f"{X509_HASH}:{_x5c_hash(chain[0])}"
+    if host not in _dns_names(chain[0]):
+        raise ValueError(f"the certificate names no DNS name {host!r} (the base URL's host)")
+    return f"{X509_SAN_DNS}:{host}"
+
+
 class Verifier:
     """A verifier (the merchant) at `base_url` (its public URL; `path` is where :meth:`app`'s
     routes are) signing Request Objects with `key` under the certificate chain `chain` (leaf
     first; ``x5c``), named by `prefix`; responses verified with `issuers` (and `status`, a
     status_list.StatusLists) at `clock`; a request lives `ttl_s`; at most `max_sessions` kept
-    (the oldest dropped); `redirect_uri` answered to a wallet after a good response."""
+    (the oldest dropped); `redirect_uri` answered to a wallet after a good response. For the
+    Digital Credentials API, `origins` are the web origins its pages are served from (default: the
+    base URL's), and `co_signers` (``(key, chain, prefix)``) sign multi-signed requests beside it."""
 
     def __init__(
         self,
@@ -259,18 +463,28 @@ class Verifier:
         redirect_uri: str | None = None,
         max_sessions: int = 1024,
         root_typs: frozenset[str] = frozenset({sdjwt.TYP}),
+        origins: Sequence[str] = (),
+        co_signers: Sequence[tuple[ec.EllipticCurvePrivateKey, Sequence[x509.Certificate], str]] = (),
     ) -> None:
         if prefix not in PREFIXES:
             raise ValueError(f"the client identifier prefix is one of {PREFIXES}")
         if prefix != REDIRECT_URI and (key is None or not chain):
             raise ValueError(f"a {prefix} verifier signs its requests: give its key and certificate chain")
-        if key is not None and (not chain or chain[0].public_key() != key.public_key()):
-            raise ValueError("the key is not the one the chain's leaf certificate certifies")
+        for k, c, _ in [(key, chain, prefix), *co_signers]:
+            if k is not None and (not c or c[0].public_key() != k.public_key()):
+                raise ValueError("the key is not the one the chain's leaf certificate certifies")
+        if any(p not in (X509_SAN_DNS, X509_HASH) for _, _, p in co_signers):
+            raise ValueError(f"a co-signer's prefix is {X509_SAN_DNS} or {X509_HASH}")
+        for o in origins:
+            if web_origin(o) != o:
+                raise ValueError(f"{o[:64]!r} is not an origin (scheme://host[:port], lower case, no path)")
         self.key, self.chain, self.prefix = key, tuple(chain), prefix
         self.issuers, self.status, self.clock = issuers, status, clock
         self.path, self.ttl_s, self.redirect_uri = path.rstrip("/"), ttl_s, redirect_uri
         self.max_sessions, self.root_typs = max_sessions, root_typs
         self.base_url = base_url
+        self.origins = tuple(origins)
+        self.co_signers = tuple((k, tuple(c), p) for k, c, p in co_signers)
         self._sessions: dict[str, _Session] = {}  # by id
         self._by_state: dict[str, str] = {}
         self._by_kid: dict[str, str] = {}
@@ -289,16 +503,48 @@ class Verifier:
 
     @property
     def client_id(self) -> str:
-        if self.prefix == X509_HASH:
-            return f"{X509_HASH}:{_x5c_hash(self.chain[0])}"
         if self.prefix == REDIRECT_URI:
             return f"{REDIRECT_URI}:{self.response_uri}"
-        host = (urlsplit(self.base_url or "").hostname or "").lower()
-        if host not in _dns_names(self.chain[0]):
-            raise ValueError(f"the certificate names no DNS name {host!r} (the base URL's host)")
-        return f"{X509_SAN_DNS}:{host}"
+        return _signer_client_id(
+            self.prefix, self.chain, (urlsplit(self.base_url or "").hostname or "").lower()
+        )
+
+    def expected_origins(self) -> tuple[str, ...]:
+        """The origins a DC API response may come from (``expected_origins`` of its signed requests)."""
+        if self.origins:
+            return self.origins
+        return (web_origin(self._base()),)
 
     # ---- requests
+
+    def _session(
+        self,
+        credentials: Iterable[dict[str, Any]],
+        transaction_data: Iterable[str],
+        response_mode: str,
+        method: str,
+    ) -> _Session:
+        nonce, state, sid = _nonce(), _nonce(), _nonce()
+        # a DC API presentation's audience is the origin it comes from: set when it arrives
+        client_id = ORIGIN + ":" if response_mode in DC_MODES else self.client_id
+        req = oid4vp.request(client_id, nonce, credentials, transaction_data)
+        req = oid4vp.Request(req.client_id, nonce, req.credentials, req.transaction_data, response_mode)
+        s = _Session(sid, state, nonce, req, response_mode, method, self.clock() + self.ttl_s)
+        if response_mode in (DIRECT_POST_JWT, DC_API_JWT):
+            s.enc_key, s.enc_kid = ec.generate_private_key(ec.SECP256R1()), _nonce()
+        return s
+
+    def _keep(self, s: _Session) -> None:
+        with self._lock:
+            self._sessions[s.id], self._by_state[s.state] = s, s.id
+            if s.enc_kid is not None:
+                self._by_kid[s.enc_kid] = s.id
+            # the oldest first: past max_sessions, and those expired long enough that no result is
+            # still to be read (kept ttl_s after their expiry)
+            while len(self._sessions) > self.max_sessions or (
+                self._sessions and next(iter(self._sessions.values())).exp + self.ttl_s < self.clock()
+            ):
+                self._forget(next(iter(self._sessions)))
 
     def authorization_request(
         self,
@@ -314,30 +560,16 @@ class Verifier:
             raise ResponseModeError(f"the response mode is one of {RESPONSE_MODES}")
         if request_uri_method not in ("get", "post"):
             raise RequestUriError("request_uri_method is get or post")
-        nonce, state, sid = _nonce(), _nonce(), _nonce()
-        req = oid4vp.request(self.client_id, nonce, credentials, transaction_data)
-        req = oid4vp.Request(req.client_id, nonce, req.credentials, req.transaction_data, response_mode)
-        s = _Session(sid, state, nonce, req, response_mode, request_uri_method, self.clock() + self.ttl_s)
-        if response_mode == DIRECT_POST_JWT:
-            s.enc_key, s.enc_kid = ec.generate_private_key(ec.SECP256R1()), _nonce()
-        with self._lock:
-            self._sessions[sid], self._by_state[state] = s, sid
-            if s.enc_kid is not None:
-                self._by_kid[s.enc_kid] = sid
-            # the oldest first: past max_sessions, and those expired long enough that no result is
-            # still to be read (kept ttl_s after their expiry)
-            while len(self._sessions) > self.max_sessions or (
-                self._sessions and next(iter(self._sessions.values())).exp + self.ttl_s < self.clock()
-            ):
-                self._forget(next(iter(self._sessions)))
+        s = self._session(credentials, transaction_data, response_mode, request_uri_method)
+        self._keep(s)
         if self.prefix == REDIRECT_URI:  # unsigned: by value
             claims = self._claims(s, None, None)
             params = {k: v if isinstance(v, str) else json.dumps(v) for k, v in claims.items()}
-            return AuthorizationRequest(params, state)
-        params = {"client_id": self.client_id, "request_uri": f"{self._base()}/request/{sid}"}
+            return AuthorizationRequest(params, s.state)
+        params = {"client_id": self.client_id, "request_uri": f"{self._base()}/request/{s.id}"}
         if request_uri_method == "post":
             params["request_uri_method"] = "post"
-        return AuthorizationRequest(params, state)
+        return AuthorizationRequest(params, s.state)
 
     def _forget(self, sid: str) -> None:
         s = self._sessions.pop(sid)
@@ -345,33 +577,57 @@ class Verifier:
         if s.enc_kid is not None:
             self._by_kid.pop(s.enc_kid, None)
 
-    def _claims(self, s: _Session, aud: str | None, wallet_nonce: str | None) -> dict[str, Any]:
+    def _metadata(self, s: _Session, encs: Sequence[str] = tuple(ENCS)) -> dict[str, Any]:
         meta: dict[str, Any] = {"vp_formats_supported": {oid4vp.FORMAT: {"sd-jwt_alg_values": [sdjwt.ALG]}}}
         if s.enc_key is not None:
-            jwk = sdjwt.jwk(s.enc_key) | {"use": "enc", "alg": "ECDH-ES", "kid": s.enc_kid}
-            meta |= {"jwks": {"keys": [jwk]}, "encrypted_response_enc_values_supported": list(ENCS)}
+            jwk = sdjwt.jwk(s.enc_key) | {"use": "enc", "alg": ECDH_ES, "kid": s.enc_kid}
+            meta |= {"jwks": {"keys": [jwk]}, "encrypted_response_enc_values_supported": list(encs)}
+        return meta
+
+    def _claims(
+        self, s: _Session, aud: str | None, wallet_nonce: str | None, encs: Sequence[str] = tuple(ENCS)
+    ) -> dict[str, Any]:
         claims = s.request.to_dict() | {
             "response_uri": self.response_uri,
             "state": s.state,
-            "client_metadata": meta,
+            "client_metadata": self._metadata(s, encs),
         }
         if aud is not None:
             now = int(self.clock())
             claims |= {"iss": self.client_id, "aud": aud, "iat": now, "exp": int(s.exp)}
         return claims | ({} if wallet_nonce is None else {"wallet_nonce": wallet_nonce})
 
+    def _x5c(self, chain: Sequence[x509.Certificate]) -> list[str]:
+        return [base64.b64encode(pki.der(c)).decode() for c in chain]
+
     def request_object(
         self, sid: str, wallet_metadata: Mapping[str, Any] | None = None, wallet_nonce: str | None = None
     ) -> str:
-        """The signed Request Object of session `sid` (AuthorizationResponseError when there is
-        no such pending session)."""
+        """The signed Request Object of session `sid`, nested in a JWE to the wallet's key when
+        its `wallet_metadata` carries ``jwks`` (ResponseStateError when there is no such pending
+        session, WalletMetadataError for metadata it cannot satisfy)."""
         s = self._pending(self._sessions.get(sid))
-        if self.key is None:
-            raise AuthorizationRequestError("a redirect_uri verifier passes its requests by value")
-        iss = (wallet_metadata or {}).get("issuer")
+        if self.key is None or s.dc_request is not None:
+            raise AuthorizationRequestError("this request is not passed by reference")
+        meta = wallet_metadata or {}
+        if wallet_nonce is not None:
+            _check_wallet_nonce(wallet_nonce)
+        signing = _strings(meta, "request_object_signing_alg_values_supported")
+        if signing is not None and sdjwt.ALG not in signing:
+            raise WalletMetadataError(
+                f"the wallet takes no Request Object signed {sdjwt.ALG} (only {signing[:8]})"
+            )
+        sealed = _wallet_key(meta)
+        encs = _response_encs(meta) if s.response_mode == DIRECT_POST_JWT else list(ENCS)
+        iss = meta.get("issuer")
         aud = iss if isinstance(iss, str) and iss else STATIC_AUD
-        x5c = [base64.b64encode(pki.der(c)).decode() for c in self.chain]
-        return sdjwt.sign_jwt(self.key, {"typ": TYP, "x5c": x5c}, self._claims(s, aud, wallet_nonce))
+        token = sdjwt.sign_jwt(
+            self.key, {"typ": TYP, "x5c": self._x5c(self.chain)}, self._claims(s, aud, wallet_nonce, encs)
+        )
+        if sealed is None:
+            return token
+        public, kid, enc = sealed
+        return encrypt_request_object(token, public, kid, enc)
 
     def _pending(self, s: _Session | None) -> _Session:
         if s is None:
@@ -382,7 +638,117 @@ class Verifier:
             raise ResponseStateError("this request has expired")
         return s
 
+    # ---- the Digital Credentials API (OpenID4VP 1.0 Appendix A)
+
+    def dc_api_request(
+        self,
+        credentials: Iterable[dict[str, Any]],
+        transaction_data: Iterable[str] = (),
+        *,
+        response_mode: str = DC_API,
+        protocol: str = SIGNED,
+    ) -> DcApiRequest:
+        """A new session and the request a page hands the browser's Digital Credentials API:
+        unsigned (the parameters as they are, no ``client_id``), signed (``request``: a Request
+        Object with ``client_id`` and ``expected_origins``) or multi-signed (``request``: a JWS JSON
+        serialization, one signature per client identifier, each in its protected header)."""
+        if response_mode not in DC_MODES:
+            raise ResponseModeError(f"a DC API response mode is one of {DC_MODES}")
+        if protocol not in PROTOCOLS:
+            raise DcApiProtocolError(f"the protocol is one of {PROTOCOLS}")
+        if protocol != UNSIGNED and (self.key is None or self.prefix == REDIRECT_URI):
+            raise DcApiProtocolError(
+                "a verifier without a signing key (or named by redirect_uri:) makes unsigned requests only"
+            )
+        s = self._session(credentials, transaction_data, response_mode, "dc_api")
+        params = s.request.to_dict() | {"client_metadata": self._metadata(s)}
+        del params["client_id"]
+        now = int(self.clock())
+        signed = params | {"expected_origins": list(self.expected_origins()), "iat": now, "exp": int(s.exp)}
+        if protocol == UNSIGNED:
+            data: dict[str, Any] = params
+        elif protocol == SIGNED:
+            assert self.key is not None
+            header = {"typ": TYP, "x5c": self._x5c(self.chain)}
+            data = {"request": sdjwt.sign_jwt(self.key, header, signed | {"client_id": self.client_id})}
+        else:
+            assert self.key is not None
+            host = (urlsplit(self.base_url or "").hostname or "").lower()
+            signatures, payload = [], ""
+            for key, chain, prefix in [(self.key, self.chain, self.prefix), *self.co_signers]:
+                header = {
+                    "typ": TYP,
+                    "x5c": self._x5c(chain),
+                    "client_id": _signer_client_id(prefix, chain, host),
+                }
+                protected, payload, sig = sdjwt.sign_jwt(key, header, signed).split(".")
+                signatures.append({"protected": protected, "signature": sig})
+            data = {"request": {"payload": payload, "signatures": signatures}}
+        s.dc_request = {"protocol": protocol, "data": data}
+        self._keep(s)
+        return DcApiRequest(s.id, s.state, protocol, data)
+
+    def dc_api_response(self, sid: str, origin: Any, response: Any) -> dict[str, Any]:
+        """Take what the page posts back for DC API session `sid`: the ``DigitalCredential``'s
+        ``{protocol, data}`` and the `origin` it was posted from (the browser's ``Origin``). The
+        verified presentations are then :meth:`result` of the session's state."""
+        with self._lock:
+            s = self._pending(self._sessions.get(sid))
+        if s.dc_request is None:
+            raise ResponseModeError("this request was not made for the Digital Credentials API")
+        if not isinstance(origin, str) or origin not in self.expected_origins():
+            raise OriginError(f"the origin {str(origin)[:128]!r} is not one this verifier serves")
+        if not isinstance(response, dict) or not isinstance(response.get("data"), dict):
+            raise AuthorizationResponseError("a DC API response is {protocol, data: {...}}")
+        if response.get("protocol") != s.dc_request["protocol"]:
+            raise DcApiProtocolError(
+                f"the response's protocol is not the request's, {s.dc_request['protocol']}"
+            )
+        data = response["data"]
+        if "error" in data:
+            raise AuthorizationResponseError(
+                f"the wallet answered {str(data['error'])[:64]}: {str(data.get('error_description'))[:200]}"
+            )
+        if s.response_mode == DC_API_JWT:
+            if "response" not in data:
+                raise ResponseModeError("the request asked for dc_api.jwt: a plain response is refused")
+            assert s.enc_key is not None
+            if jwe_kid(data["response"]) != s.enc_kid:
+                raise AuthorizationResponseError(
+                    "the response is encrypted to another key than this request's"
+                )
+            fields = decrypt(data["response"], s.enc_key)
+        elif "response" in data:
+            raise ResponseModeError("an encrypted response to a request for dc_api")
+        else:
+            fields = data
+        vp = fields.get("vp_token")
+        if not isinstance(vp, dict):
+            raise AuthorizationResponseError("the response carries no vp_token object")
+        aud = f"{ORIGIN}:{origin}"
+        for answers in vp.values():
+            for text in answers if isinstance(answers, list) else []:
+                bound = _kb_aud(text)
+                if isinstance(bound, str) and bound != aud:
+                    raise OriginError(f"a presentation is bound to {bound[:128]!r}, not {aud!r}")
+        self._settle(s, dataclasses.replace(s.request, client_id=aud), vp, None)
+        return {}
+
     # ---- responses
+
+    def _settle(self, s: _Session, req: oid4vp.Request, vp: Any, response_code: str | None) -> None:
+        """Verify the presentations answering `s` (for `req`: its audience) and close it."""
+        result = oid4vp.verify_response(
+            req,
+            vp,
+            self.issuers,
+            now=self.clock(),
+            status=None if self.status is None else self.status.check,
+            root_typs=self.root_typs,
+        )
+        with self._lock:
+            self._pending(s)  # answered meanwhile: the second one loses
+            s.answered, s.result, s.response_code = True, result, response_code
 
     def receive(self, form: Mapping[str, str]) -> dict[str, Any]:
         """Take an Authorization Response (the posted form): the body to answer, or a typed
@@ -417,36 +783,31 @@ class Verifier:
                 raise AuthorizationResponseError("vp_token is not JSON") from None
         if vp is None:
             raise AuthorizationResponseError("the response carries no vp_token")
-        result = oid4vp.verify_response(
-            s.request,
-            vp,
-            self.issuers,
-            now=self.clock(),
-            status=None if self.status is None else self.status.check,
-            root_typs=self.root_typs,
-        )
-        with self._lock:
-            self._pending(s)  # answered meanwhile: the second one loses
-            s.answered, s.result, s.response_code = True, result, _nonce()
+        self._settle(s, s.request, vp, _nonce())
         if self.redirect_uri is None:
             return {}
         return {"redirect_uri": f"{self.redirect_uri}#response_code={s.response_code}"}
 
     def result(self, state: str, response_code: str | None = None) -> dict[str, oid4vp.Presented]:
         """The verified presentations of the answered session `state` (with `response_code`, the
-        one its redirect carried, when the verifier redirects)."""
+        one its redirect carried, when the verifier redirects; a DC API response has none: the page
+        that posted it is the one its origin binds)."""
         with self._lock:
             s = self._sessions.get(self._by_state.get(state, ""))
         if s is None or s.result is None:
             raise ResponseStateError("no answered request has this state")
-        if self.redirect_uri is not None and response_code != s.response_code:
+        if self.redirect_uri is not None and s.dc_request is None and response_code != s.response_code:
             raise ResponseStateError("the response_code is not the one this response was answered with")
         return s.result
 
     # ---- HTTP
 
     def app(self) -> Starlette:
-        """``GET``/``POST {path}/request/{id}`` and ``POST {path}/response``."""
+        """``GET``/``POST {path}/request/{id}`` and ``POST {path}/response``; for the Digital
+        Credentials API, ``GET {path}/dc_api/request/{id}`` (``{"digital": {"requests": [...]}}``,
+        what the page hands ``navigator.credentials.get``) and ``POST {path}/dc_api/response/{id}``
+        (JSON: the ``DigitalCredential``'s ``{protocol, data}``; the browser's ``Origin`` header
+        names the origin)."""
 
         def refusal(exc: Exception, status: int = 400) -> JSONResponse:
             code = "invalid_request"
@@ -481,7 +842,7 @@ class Verifier:
                 wallet_nonce = None
                 if request.method == "POST":
                     f = await form(request)
-                    wallet_nonce = f.get("wallet_nonce") or None
+                    wallet_nonce = f.get("wallet_nonce")
                     meta = _json_object(f.get("wallet_metadata"))
                 s = self._sessions.get(sid)
                 if s is None:
@@ -500,10 +861,40 @@ class Verifier:
                 return refusal(exc)
             return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
+        async def dc_request(request: HTTPRequest) -> Response:
+            with self._lock:
+                s = self._sessions.get(request.path_params["sid"])
+            try:
+                if s is None or s.dc_request is None:
+                    raise HTTPError(404, "no such DC API request")
+                self._pending(s)
+            except (HTTPError, SdJwtError) as exc:
+                return refusal(exc, 404)
+            return JSONResponse(
+                {"digital": {"requests": [s.dc_request]}}, headers={"Cache-Control": "no-store"}
+            )
+
+        async def dc_response(request: HTTPRequest) -> Response:
+            try:
+                ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+                if ctype != "application/json":
+                    raise HTTPError(415, "the body is application/json")
+                try:
+                    body = json.loads(await read_body(request, MAX_FORM))
+                except (ValueError, RecursionError):
+                    raise HTTPError(400, "the body is not JSON") from None
+                origin = request.headers.get("origin")
+                answer = self.dc_api_response(request.path_params["sid"], origin, body)
+            except (HTTPError, SdJwtError) as exc:
+                return refusal(exc)
+            return JSONResponse(answer, headers={"Cache-Control": "no-store"})
+
         return Starlette(
             routes=[
                 Route(self.path + "/request/{sid}", request_object, methods=["GET", "POST"]),
                 Route(self.path + "/response", response, methods=["POST"]),
+                Route(self.path + "/dc_api/request/{sid}", dc_request, methods=["GET"]),
+                Route(self.path + "/dc_api/response/{sid}", dc_response, methods=["POST"]),
             ]
         )
 
@@ -535,7 +926,8 @@ class Held:
 @dataclass(frozen=True)
 class Resolved:
     """A verified Authorization Request: its claims, the oid4vp.Request in it, and where and how
-    to answer."""
+    to answer (a DC API request has no ``response_uri`` nor ``state``: both empty; its answer goes
+    back through the API)."""
 
     claims: dict[str, Any]
     request: oid4vp.Request
@@ -549,7 +941,11 @@ class Resolved:
 class Wallet:
     """A wallet holding `held`, trusting verifiers whose certificates chain to `trust` (pinned
     roots), fetching with `fetcher`; `issuer` is its own identifier (``aud`` of the Request
-    Objects it fetches with POST); Request Objects living longer than `max_lifetime_s` are refused."""
+    Objects it fetches with POST); Request Objects living longer than `max_lifetime_s` are refused.
+    With `encrypt_requests` it asks, when it fetches with POST, for the Request Object encrypted to
+    a fresh key of its own (``jwks`` in its metadata, `request_encs` its content encryption
+    methods) and refuses a plain one; `response_encs` are the response encryption methods it
+    names; `require_signed` refuses unsigned Digital Credentials API requests."""
 
     held: Sequence[Held]
     trust: pki.TrustStore
@@ -558,15 +954,28 @@ class Wallet:
     issuer: str | None = None
     prefixes: tuple[str, ...] = PREFIXES
     max_lifetime_s: float = 3600.0
+    encrypt_requests: bool = False
+    request_encs: tuple[str, ...] = tuple(ENCS)
+    response_encs: tuple[str, ...] = tuple(ENCS)
+    require_signed: bool = False
 
-    def metadata(self) -> dict[str, Any]:
-        """The ``wallet_metadata`` it sends with ``request_uri_method=post``."""
+    def metadata(self, jwk: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The ``wallet_metadata`` it sends with ``request_uri_method=post`` (with `jwk`, its
+        Request Object encryption key, and the algorithms for it)."""
         meta: dict[str, Any] = {
             "vp_formats_supported": {oid4vp.FORMAT: {"sd-jwt_alg_values": [sdjwt.ALG]}},
             "client_id_prefixes_supported": list(self.prefixes),
             "request_object_signing_alg_values_supported": [sdjwt.ALG],
             "response_modes_supported": list(RESPONSE_MODES),
+            "authorization_encryption_alg_values_supported": [ECDH_ES],
+            "authorization_encryption_enc_values_supported": list(self.response_encs),
         }
+        if jwk is not None:
+            meta |= {
+                "jwks": {"keys": [dict(jwk)]},
+                "request_object_encryption_alg_values_supported": [ECDH_ES],
+                "request_object_encryption_enc_values_supported": list(self.request_encs),
+            }
         return meta | ({} if self.issuer is None else {"issuer": self.issuer})
 
     def resolve(self, authorization_request: str | Mapping[str, str]) -> Resolved:
@@ -586,12 +995,15 @@ class Wallet:
         else:
             if "request" in params and "request_uri" in params:
                 raise AuthorizationRequestError("a request has request or request_uri, not both")
-            token, wallet_nonce = (params["request"], None) if "request" in params else self._fetch(params)
-            claims, cert = self._verify_jar(token, now, wallet_nonce)
+            if "request" in params:
+                token, wallet_nonce = self._unseal(params["request"], None, None), None
+            else:
+                token, wallet_nonce = self._fetch(params)
+            claims, cert, _ = self._verify_jar(token, now, wallet_nonce)
             if claims.get("client_id") != client_id:
                 raise ClientIdError("the Request Object's client_id is not the one the wallet was given")
-            if claims.get("iss", client_id) != client_id:
-                raise ClientIdError("the Request Object's iss is not its client_id")
+            # `iss`, when present, is ignored (OpenID4VP 1.0: the client_id and its prefix identify the
+            # Verifier); the signature is bound to the client_id through the prefix instead
             self._times(claims, now)
             self._bind(prefix, value, cert)
         return self._checked(prefix, value, claims, cert)
@@ -627,10 +1039,13 @@ class Wallet:
             raise RequestUriError(f"the request_uri is longer than {MAX_URI} characters")
         if method not in ("get", "post"):
             raise RequestUriError(f"request_uri_method {method[:16]!r} is neither get nor post")
-        form, wallet_nonce = None, None
+        form, wallet_nonce, key, kid = None, None, None, None
         if method == "post":
-            wallet_nonce = _nonce()
-            form = {"wallet_metadata": json.dumps(self.metadata()), "wallet_nonce": wallet_nonce}
+            wallet_nonce, jwk = _nonce(), None
+            if self.encrypt_requests:  # a fresh key for this Request Object alone
+                key, kid = ec.generate_private_key(ec.SECP256R1()), _nonce()
+                jwk = sdjwt.jwk(key) | {"use": "enc", "alg": ECDH_ES, "kid": kid}
+            form = {"wallet_metadata": json.dumps(self.metadata(jwk)), "wallet_nonce": wallet_nonce}
         got = self.fetcher.fetch(
             uri, MEDIA_TYPE, RequestUriError, form=form, refused=RequestUriError, too_large=RequestUriError
         )
@@ -639,13 +1054,40 @@ class Wallet:
                 f"the request_uri answered {got.content_type[:64]!r}, not {MEDIA_TYPE}"
             )
         try:
-            return got.body.decode("ascii").strip(), wallet_nonce
+            body = got.body.decode("ascii").strip()
         except UnicodeDecodeError:
             raise RequestObjectSignatureError("the Request Object is no compact JWS") from None
+        return self._unseal(body, key, kid), wallet_nonce
+
+    def _unseal(self, token: str, key: ec.EllipticCurvePrivateKey | None, kid: str | None) -> str:
+        """The signed Request Object, out of the JWE it asked for with `key` (RFC 9101 section
+        6.1; RequestObjectEncryptionError, OAuth's ``invalid_request_object``)."""
+        jwe = token.count(".") == 4
+        if key is None:
+            if jwe:
+                raise RequestObjectEncryptionError("an encrypted Request Object this wallet gave no key for")
+            return token
+        if not jwe:
+            raise RequestObjectEncryptionError(
+                "this wallet asked for an encrypted Request Object: a plain one is refused"
+            )
+        header = _jwe_header(token, RequestObjectEncryptionError)
+        if header.get("kid", kid) != kid:
+            raise RequestObjectEncryptionError(
+                "the Request Object is encrypted to another key than this wallet's"
+            )
+        cty = header.get("cty")
+        if not isinstance(cty, str) or cty.lower() not in (NESTED_CTY.lower(), TYP, MEDIA_TYPE):
+            raise RequestObjectEncryptionError(f"the JWE's cty {str(cty)[:64]!r} names no nested JWT")
+        _, clear = _open(token, key, RequestObjectEncryptionError)
+        try:
+            return clear.decode("ascii")
+        except UnicodeDecodeError:
+            raise RequestObjectEncryptionError("the decrypted Request Object is no compact JWS") from None
 
     def _verify_jar(
-        self, token: str, now: float, wallet_nonce: str | None
-    ) -> tuple[dict[str, Any], x509.Certificate]:
+        self, token: str, now: float, wallet_nonce: str | None, dc: bool = False
+    ) -> tuple[dict[str, Any], x509.Certificate, dict[str, Any]]:
         try:
             header = sdjwt.jwt_header(token, "Request Object")
         except SdJwtError as exc:
@@ -690,9 +1132,9 @@ class Wallet:
         if wallet_nonce is not None and claims.get("wallet_nonce") != wallet_nonce:
             raise WalletNonceError("the Request Object does not carry the wallet_nonce this wallet sent")
         aud = claims.get("aud")
-        if aud != STATIC_AUD and (self.issuer is None or aud != self.issuer):
+        if (aud is not None or not dc) and aud != STATIC_AUD and (self.issuer is None or aud != self.issuer):
             raise WalletNonceError(f"the Request Object is for audience {str(aud)[:128]!r}, not this wallet")
-        return claims, certs[0]
+        return claims, certs[0], header
 
     def _times(self, claims: Mapping[str, Any], now: float) -> None:
         exp, iat = claims.get("exp"), claims.get("iat", now)
@@ -730,6 +1172,114 @@ class Wallet:
             raise AuthorizationRequestError("the request carries no state")
         req = oid4vp.Request.from_dict(claims)
         return Resolved(claims, req, uri, mode, state, cert)
+
+    # ---- the Digital Credentials API (OpenID4VP 1.0 Appendix A)
+
+    def resolve_dc_api(self, request: Mapping[str, Any], origin: str) -> Resolved:
+        """A Digital Credentials API request (``{protocol, data}``, one entry of
+        ``digital.requests``) as the platform hands it, with the `origin` of the page that made it,
+        verified; its presentations are to be bound to ``origin:<origin>`` (typed errors)."""
+        if not isinstance(request, Mapping):
+            raise DcApiProtocolError("a DC API request is {protocol, data}")
+        protocol, data = request.get("protocol"), request.get("data")
+        if protocol not in PROTOCOLS:
+            raise DcApiProtocolError(f"the protocol {str(protocol)[:64]!r} is not one of {PROTOCOLS}")
+        if not isinstance(data, dict):
+            raise DcApiProtocolError("a DC API request's data is an object")
+        if not isinstance(origin, str) or not origin:
+            raise OriginError("the platform named no origin")
+        now, cert = self.clock(), None
+        if protocol == UNSIGNED:
+            if self.require_signed:
+                raise DcApiProtocolError("an unsigned request: this wallet takes signed ones only")
+            if "request" in data:
+                raise DcApiProtocolError(
+                    f"an {UNSIGNED} request carries its parameters, not a request object"
+                )
+            # an unsigned request's client_id and expected_origins prove nothing: ignored (A.2)
+            claims = {k: v for k, v in data.items() if k not in ("client_id", "expected_origins")}
+        else:
+            carried = data.get("request") if set(data) == {"request"} else None
+            if protocol == MULTISIGNED and set(data) == {"payload", "signatures"}:
+                carried = data  # the JWS JSON object as data itself, as Appendix A's example shows it
+            if protocol == SIGNED and isinstance(carried, str):
+                claims, cert = self._dc_signed(carried, now)
+            elif protocol == MULTISIGNED and isinstance(carried, dict):
+                claims, cert = self._dc_multisigned(carried, now)
+            else:
+                form = "compact JWS" if protocol == SIGNED else "JWS JSON serialization"
+                raise DcApiProtocolError(f"an {protocol} request's data is {{request: <{form}>}} alone")
+            self._times(claims, now)
+            expected = claims.get("expected_origins")
+            if (
+                not isinstance(expected, list)
+                or not expected
+                or not all(isinstance(o, str) for o in expected)
+            ):
+                raise OriginError("a signed DC API request names its expected_origins (strings)")
+            if origin not in expected:  # simple string comparison (A.2)
+                raise OriginError(
+                    f"the request was made from {origin[:128]!r}, not one of its expected_origins"
+                )
+        mode = claims.get("response_mode")
+        if mode not in DC_MODES:
+            raise ResponseModeError(
+                f"a DC API request's response_mode is one of {DC_MODES}, not {str(mode)[:32]!r}"
+            )
+        req = oid4vp.Request.from_dict(claims | {"client_id": f"{ORIGIN}:{origin}"})
+        return Resolved(claims, req, "", mode, "", cert)
+
+    def _dc_client(self, client_id: Any, cert: x509.Certificate) -> None:
+        if isinstance(client_id, str) and client_id.startswith(ORIGIN + ":"):
+            raise OriginError("the origin: client identifier prefix is reserved: no request may name it")
+        prefix, value = _prefix(client_id)
+        if prefix not in self.prefixes or prefix == REDIRECT_URI:
+            raise ClientIdError(f"this wallet does not take signed requests of the {prefix} prefix")
+        self._bind(prefix, value, cert)
+
+    def _dc_signed(self, token: str, now: float) -> tuple[dict[str, Any], x509.Certificate]:
+        claims, cert, _ = self._verify_jar(self._unseal(token, None, None), now, None, dc=True)
+        self._dc_client(claims.get("client_id"), cert)
+        return claims, cert
+
+    def _dc_multisigned(self, jws: Mapping[str, Any], now: float) -> tuple[dict[str, Any], x509.Certificate]:
+        """The payload of a JWS JSON serialization once one of its signatures verifies for this
+        wallet (a client identifier it takes, in that signature's protected header)."""
+        payload, sigs = jws.get("payload"), jws.get("signatures")
+        if not isinstance(payload, str) or not isinstance(sigs, list) or not 0 < len(sigs) <= 8:
+            raise DcApiProtocolError("a multi-signed request is {payload, signatures: [1 to 8]}")
+        refused = []
+        for sig in sigs:
+            if (
+                not isinstance(sig, dict)
+                or set(sig) != {"protected", "signature"}
+                or not all(isinstance(v, str) for v in sig.values())
+            ):
+                raise DcApiProtocolError("each signature of a multi-signed request is {protected, signature}")
+            try:
+                claims, cert, header = self._verify_jar(
+                    f"{sig['protected']}.{payload}.{sig['signature']}", now, None, dc=True
+                )
+                self._dc_client(header.get("client_id"), cert)
+            except AuthorizationRequestError as exc:  # one this wallet cannot use: try the next
+                refused.append(str(exc)[:120])
+                continue
+            if "client_id" in claims:
+                raise DcApiProtocolError("a multi-signed request names client_id in protected headers only")
+            return claims | {"client_id": header["client_id"]}, cert
+        raise DcApiProtocolError(
+            f"no signature of the multi-signed request verifies for this wallet: {refused[:3]}"
+        )
+
+    def dc_api(self, request: Mapping[str, Any], origin: str) -> dict[str, Any]:
+        """Answer a Digital Credentials API request made from `origin`: the ``data`` of the
+        ``DigitalCredential`` it returns (``{vp_token}``, or ``{response}`` encrypted for
+        ``dc_api.jwt``). Refusals typed; :func:`dc_api_error` is the data the wallet returns instead."""
+        r = self.resolve_dc_api(request, origin)
+        vp = oid4vp.respond(r.request, self.match(r.request), iat=int(self.clock()))
+        if r.response_mode == DC_API:
+            return {"vp_token": vp}
+        return {"response": self._encrypt({"vp_token": vp}, r.claims)}
 
     def match(self, request: oid4vp.Request) -> dict[str, tuple[str, sdjwt.PrivateKey]]:
         """For each DCQL credential query, the first held credential that answers it (format,
@@ -787,6 +1337,16 @@ class Wallet:
         except SdJwtError as exc:
             raise ResponseModeError(f"the request's encryption key: {exc}") from None
         return encrypt(payload, public, jwk["kid"], enc)
+
+
+def dc_api_error(exc: Exception) -> dict[str, str]:
+    """The ``data`` a wallet returns through the DC API for a request it refuses (its error code
+    alone: OpenID4VP 1.0 A.4 and the privacy considerations on DC API errors)."""
+    if isinstance(exc, DcqlUnmatchedError):
+        return {"error": "access_denied"}
+    if isinstance(exc, TransactionDataError):
+        return {"error": "invalid_transaction_data"}
+    return {"error": "invalid_request"}
 
 
 def _answers(q: Mapping[str, Any], text: str) -> bool:
