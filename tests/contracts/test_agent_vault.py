@@ -886,7 +886,7 @@ def test_the_vault_pays_upto_feeds_and_gets_back_what_they_did_not_charge(vw, co
     (nonce = the settler's uptoNonce) and debits the maximum; the settler settles the charge (the
     vault's ERC-1271 answer) and records it; reconcileUptoPayment, by anyone, credits the maximum
     less the charge once; a zero charge returns the whole maximum, and so does an expired
-    unsettled payment."""
+    unsettled payment. An account payer's charge is not recorded."""
     cw, u, v = cost_world, vault_upto, cost_world.vault
     budget = v.feedBudget()
     args = u.args()
@@ -926,6 +926,20 @@ def test_the_vault_pays_upto_feeds_and_gets_back_what_they_did_not_charge(vw, co
     reverts("authorization is expired", u.settler.settle, *[late[0], v, late[2], MAX_UPTO, late[6], late[7], late[4], b"", 1], sender=u.fac)  # fmt: skip
     assert v.reconcileUptoPayment(*u.record(late), sender=vw.owner).return_value == MAX_UPTO
     assert v.feedBudget() == budget - 13_000
+    # an account payer's charge is not stored (a contract payer's is, to be read back)
+    from offchain.chain.agent import RECEIVE_WITH_AUTHORIZATION, Authorization, authorization_data, sign
+
+    token, settler, pay_to, _, salt, mx, after, before = eoa = u.args(salt=keccak(b"account"))
+    cw.usd.mint(vw.lp, mx, sender=vw.owner)
+    auth = Authorization(vw.lp.address, settler, mx, after, before, u.nonce(eoa))
+    data = authorization_data(RECEIVE_WITH_AUTHORIZATION, "USD Coin", vw.chain.chain_id, token, auth)
+    u.settler.settle(
+        token, vw.lp, pay_to, mx, after, before, salt, sign(vw.lp.private_key, data), 13_000, sender=u.fac
+    )
+    assert (
+        cw.usd.authorizationState(vw.lp, auth.nonce)
+        and u.settler.settledAmount(token, vw.lp, auth.nonce) == 0
+    )
 
 
 def test_upto_feed_refusals(vw, cost_world, vault_upto, project, fresh):
