@@ -504,7 +504,9 @@ class VaultFeedWallet:
 
     def settled(self, payload: Any) -> int:
         """After the settlement of `payload`: an upto payment is reconciled now (the amount
-        credited back), an exact one is forgotten (0)."""
+        credited back), an exact one is forgotten (0). One the vault will not reconcile yet (its
+        settlement not on chain after all) stays for :meth:`reconcile` (0): the paid response is
+        not lost to a refusal here."""
         nonce = payload.payload.authorization.nonce
         with self._lock:
             entry = self._pending.pop(nonce, None)
@@ -516,9 +518,9 @@ class VaultFeedWallet:
         try:
             return self.vault.reconcile_upto_payment(self.agent_key, token, auth)
         except VaultRefusedError:
-            with self._lock:  # not settled after all (still open): reconcile() returns it later
+            with self._lock:
                 self._pending[nonce] = entry
-            raise
+            return 0
 
     def reconcile(self) -> int:
         """Square the feed budget for every recorded payment that can be: upto ones settled or

@@ -1060,6 +1060,8 @@ def test_client_vault_pays_an_upto_feed_end_to_end(vw, cost_world, vault_upto, c
     the charge. An unrecorded upto payment is PaymentSignatureError at the facilitator; a recorded
     one never sent, and an exact one never settled, return whole by the wallet's reconcile once
     expired; a refunded escrowed fee returns to the fee budget by credit_refunded_fee."""
+    from dataclasses import replace
+
     from eth_account import Account
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -1129,7 +1131,9 @@ def test_client_vault_pays_an_upto_feed_end_to_end(vw, cost_world, vault_upto, c
     p_exact = payer.sign(fac.requirements("exact", cw.usd.address, cw.data, FEED_PRICE))
     assert fac.verify(p_upto, offer) == client.address and wallet.pending == 2
     assert client.state().feed_budget == budget - 37 * per_token - MAX_UPTO - FEED_PRICE
-    assert wallet.reconcile() == 0 and wallet.pending == 2
+    assert wallet.reconcile() == 0 and wallet.settled(p_upto) == 0 and wallet.pending == 2
+    with pytest.raises(VaultInputError, match="not 'verified'"):
+        wallet.authorize(replace(offer, scheme="verified"), p_upto)
     vw.chain.pending_timestamp = max(p.payload.authorization.valid_before for p in (p_upto, p_exact)) + 1
     vw.chain.mine(1)
     assert wallet.reconcile() == MAX_UPTO + FEED_PRICE and wallet.pending == 0
