@@ -1117,7 +1117,7 @@ def test_client_vault_pays_an_upto_feed_end_to_end(vw, cost_world, vault_upto, c
     assert r.status_code == 200 and r.json()["tokens"] == 37
     assert payer.spent == 37 * per_token and payer.receipts[0].settlement.payer == client.address
     assert cw.usd.balanceOf(cw.data) == paid + 37 * per_token
-    assert client.state().feed_budget == budget - 37 * per_token and wallet.pending == 0
+    assert cw.vault.feedBudget() == budget - 37 * per_token and wallet.pending == 0
     # not recorded on the vault: the facilitator's simulation finds no ERC-1271 answer
     unrecorded = create_payment(agent_key, offer, now=cw.now(), payer=client.address)
     with pytest.raises(E.PaymentSignatureError):
@@ -1130,23 +1130,23 @@ def test_client_vault_pays_an_upto_feed_end_to_end(vw, cost_world, vault_upto, c
     p_upto = payer.sign(offer)
     p_exact = payer.sign(fac.requirements("exact", cw.usd.address, cw.data, FEED_PRICE))
     assert fac.verify(p_upto, offer) == client.address and wallet.pending == 2
-    assert client.state().feed_budget == budget - 37 * per_token - MAX_UPTO - FEED_PRICE
+    assert cw.vault.feedBudget() == budget - 37 * per_token - MAX_UPTO - FEED_PRICE
     assert wallet.reconcile() == 0 and wallet.settled(p_upto) == 0 and wallet.pending == 2
     with pytest.raises(VaultInputError, match="not 'verified'"):
         wallet.authorize(replace(offer, scheme="verified"), p_upto)
     vw.chain.pending_timestamp = max(p.payload.authorization.valid_before for p in (p_upto, p_exact)) + 1
     vw.chain.mine(1)
     assert wallet.reconcile() == MAX_UPTO + FEED_PRICE and wallet.pending == 0
-    assert client.state().feed_budget == budget - 37 * per_token
+    assert cw.vault.feedBudget() == budget - 37 * per_token
     with pytest.raises(VaultRefusedError, match="payment already reconciled"):
         client.reconcile_upto_payment(agent_key, cw.usd.address, p_upto.payload.authorization)
     # an escrowed fee refunded: back in the fee budget, once
-    fee_budget = client.state().fee_budget
+    fee_budget = cw.vault.feeBudget()
     _, eid = client.post_task_escrowed(agent_key, vw.input(BUY), ESCROW_FEE)
     vw.chain.pending_timestamp = cw.now() + FEE_DEADLINE + 1
     vw.chain.mine(1)
     cw.escrow.refund(eid, [], sender=vw.lp)
     assert client.credit_refunded_fee(vw.lp.private_key, eid) == ESCROW_FEE
-    assert client.state().fee_budget == fee_budget
+    assert cw.vault.feeBudget() == fee_budget
     with pytest.raises(VaultRefusedError, match="fee already credited"):
         client.credit_refunded_fee(agent_key, eid)
