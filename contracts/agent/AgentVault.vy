@@ -39,6 +39,15 @@
        the agent recorded. isValidSignature is a view: it could not debit a budget on use, which
        is why the spend is recorded first (the signature bytes are not read). A recorded payment
        that expired unsettled returns to the budget by reclaimFeedPayment.
+     - authorizeUptoFeedPayment records one x402 `upto` payment the same way: the EIP-3009
+       ReceiveWithAuthorization of a maximum to an owner-allowed UptoSettler, its nonce computed
+       by the settler from the allowed payee, the facilitator and a salt; the maximum is debited.
+       reconcileUptoPayment (anyone, once) credits back what the payment did not spend: the
+       maximum less the settler's settledAmount once the token used the nonce, the whole maximum
+       once it expired unused.
+     - creditRefundedFee (anyone, once) returns a fee postPolicyTaskEscrowed deposited (its escrow
+       recorded at deposit) to feeBudget once that escrow says REFUNDED; a released fee stays
+       spent.
      What the agent still chooses: the answer text in the input (BUY, SELL or HOLD and the size
      within the limits); the vault bounds the damage of a bad choice to one limited,
      slippage-bounded trade per interval. The tokens stay in the vault; the swap pays the vault.
@@ -51,8 +60,11 @@
      mailbox fee", "escrow of another mailbox", "zero payee", "zero deadline", "feeds not enabled",
      "another token", "payee not allowed", "zero amount", "payment over the cap", "feed over
      budget", "authorization expired", "authorization too long", "nonce already used", "not the owner
-     or agent", "payment not authorized", "authorization still valid", "payment settled", "task already executed", "task not the vault's", "task not
-     certified", "task too old", "input not the task's", "result not the
+     or agent", "payment not authorized", "not the payment's token", "authorization still valid",
+     "payment settled", "zero settler", "settler not allowed", "unknown payment", "payment already
+     reconciled", "not the recorded payment", "payment still open", "unknown fee escrow", "fee
+     already credited", "fee released", "fee still held", "task already executed", "task not the
+     vault's", "task not certified", "task too old", "input not the task's", "result not the
      task's", "result for another input", "unknown action", "trade too soon", "amount over the
      limit", "min out under the slippage bound", "insufficient balance", "transfer failed".
 """
@@ -75,6 +87,10 @@ HOLD: constant(uint8) = 0
 BUY: constant(uint8) = 1
 SELL: constant(uint8) = 2
 KIND_TASK: constant(uint8) = 1  # VerifiedEscrow's task kind
+ESCROW_HELD: constant(uint8) = 1  # VerifiedEscrow's escrow states
+ESCROW_REFUNDED: constant(uint8) = 3
+# uptoDigest's value once the payment is reconciled (no EIP-712 digest is this)
+RECONCILED: public(constant(bytes32)) = 0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff
 ERC1271_MAGIC: constant(bytes4) = 0x1626ba7e
 ERC1271_INVALID: constant(bytes4) = 0xffffffff
 MAX_FEED_VALIDITY: public(constant(uint256)) = 86_400  # seconds a feed authorization may stay valid
@@ -97,14 +113,34 @@ interface IMailbox:
     def createTask(params: TaskParams) -> bytes32: nonpayable
 
 
+struct EscrowRecord:  # VerifiedEscrow's Escrow
+    token: address
+    payer: address
+    payee: address
+    amount: uint256
+    kind: uint8
+    ref: bytes32
+    expectedResult: bytes32
+    deadline: uint256
+    state: uint8
+    receipt: bytes32
+    windowEnd: uint256
+
+
 interface IFeeEscrow:
     def mailbox() -> address: view
+    def escrows(id: bytes32) -> EscrowRecord: view
     def deposit(token: address, payer: address, amount: uint256, validAfter: uint256, validBefore: uint256, payee: address, kind: uint8, ref: bytes32, expectedResult: bytes32, deadline: uint256, salt: bytes32, signature: Bytes[256]) -> bytes32: nonpayable
 
 
 interface IEIP712:
     def DOMAIN_SEPARATOR() -> bytes32: view
     def authorizationState(authorizer: address, nonce: bytes32) -> bool: view
+
+
+interface IUptoSettler:
+    def uptoNonce(payTo: address, facilitator: address, salt: bytes32) -> bytes32: view
+    def settledAmount(token: address, payer: address, nonce: bytes32) -> uint256: view
 
 
 interface IPool:
@@ -186,6 +222,32 @@ event FeedPaymentReclaimed:
     value: uint256
 
 
+event UptoSettlerSet:
+    settler: indexed(address)
+    allowed: bool
+
+
+event UptoFeedPaymentAuthorized:
+    digest: indexed(bytes32)
+    payee: indexed(address)
+    nonce: indexed(bytes32)
+    settler: address
+    maxValue: uint256
+    validBefore: uint256
+
+
+event UptoPaymentReconciled:
+    nonce: indexed(bytes32)
+    settled: bool
+    charged: uint256
+    credited: uint256
+
+
+event FeeRefundCredited:
+    escrowId: indexed(bytes32)
+    amount: uint256
+
+
 event Traded:
     taskHash: indexed(bytes32)
     tokenIn: indexed(address)
@@ -226,8 +288,14 @@ feedToken: public(address)  # the EIP-3009 token feeds are paid in (zero: feeds 
 maxFeedPayment: public(uint256)  # the most one feed payment may be
 feedBudget: public(uint256)  # what authorizeFeedPayment may still authorize
 feedPayee: public(HashMap[address, bool])  # the data agents a feed payment may pay
-feedNonceUsed: public(HashMap[bytes32, bool])  # EIP-3009 nonces the vault authorized
-feedAuthorized: public(HashMap[bytes32, bool])  # TransferWithAuthorization digests the vault signs
+feedNonceToken: public(HashMap[bytes32, address])  # the token of each EIP-3009 nonce the vault authorized
+feedAuthorized: public(HashMap[bytes32, bool])  # the EIP-3009 digests the vault signs (exact and upto)
+# market-data feeds paid over x402 `upto` (owner's settlers; the feed terms above)
+uptoSettler: public(HashMap[address, bool])  # the UptoSettlers an upto payment may name
+uptoDigest: public(HashMap[bytes32, bytes32])  # nonce -> its upto payment's digest (RECONCILED after)
+# escrowed policy fees: the escrow each was deposited into (zero: none, or credited back)
+feeEscrowOf: public(HashMap[bytes32, address])
+feeRefundCredited: public(HashMap[bytes32, bool])  # escrow ids whose refund returned to feeBudget
 _escrowDigest: transient(bytes32)  # the escrow deposit's digest, during postPolicyTaskEscrowed
 
 
@@ -370,6 +438,17 @@ def setFeedPayee(payee: address, allowed: bool):
 
 
 @external
+def setUptoSettler(settler: address, allowed: bool):
+    """
+    @notice Allow (or stop allowing) upto feed payments through `settler` (an UptoSettler).
+    """
+    assert msg.sender == owner, "not the owner"
+    assert settler != empty(address), "zero settler"
+    self.uptoSettler[settler] = allowed
+    log UptoSettlerSet(settler=settler, allowed=allowed)
+
+
+@external
 def setFeedBudget(budget: uint256):
     """
     @notice How much of the feed token authorizeFeedPayment may still authorize.
@@ -497,8 +576,46 @@ def postPolicyTaskEscrowed(payload: Bytes[MAX_INPUT], fee: uint256) -> bytes32:
         t.feeToken, self, fee, after, before, payee, KIND_TASK, h, empty(bytes32), deadline, h, b""
     )
     self._escrowDigest = empty(bytes32)
+    self.feeEscrowOf[id] = escrow
     log FeeEscrowed(taskHash=h, escrowId=id, payee=payee, token=t.feeToken, amount=fee, deadline=deadline)
     return h
+
+
+@internal
+@view
+def _check_feed(token: address, payee: address, _value: uint256, validBefore: uint256):
+    # the agent's feed payment of `_value` to `payee` within the owner's feed terms
+    assert msg.sender == self.agent, "not the agent"
+    assert self.feedToken != empty(address), "feeds not enabled"
+    assert token == self.feedToken, "another token"
+    assert self.feedPayee[payee], "payee not allowed"
+    assert _value != 0, "zero amount"
+    assert _value <= self.maxFeedPayment, "payment over the cap"
+    assert _value <= self.feedBudget, "feed over budget"
+    assert validBefore > block.timestamp, "authorization expired"
+    assert validBefore <= block.timestamp + MAX_FEED_VALIDITY, "authorization too long"
+
+
+@internal
+def _record_feed(
+    token: address, typehash: bytes32, to: address, _value: uint256, validAfter: uint256, validBefore: uint256, nonce: bytes32
+) -> bytes32:
+    # record the authorization the vault then signs (ERC-1271) and debit the feed budget
+    assert self.feedNonceToken[nonce] == empty(address), "nonce already used"
+    digest: bytes32 = self._authorization_digest(token, typehash, to, _value, validAfter, validBefore, nonce)
+    self.feedNonceToken[nonce] = token
+    self.feedAuthorized[digest] = True
+    self.feedBudget -= _value
+    return digest
+
+
+@external
+@view
+def feedNonceUsed(nonce: bytes32) -> bool:
+    """
+    @notice Whether the vault authorized a feed payment (exact or upto) with this EIP-3009 nonce.
+    """
+    return self.feedNonceToken[nonce] != empty(address)
 
 
 @external
@@ -514,22 +631,8 @@ def authorizeFeedPayment(
             valid no longer than MAX_FEED_VALIDITY seconds from now.
     @return The authorization's EIP-712 digest.
     """
-    assert msg.sender == self.agent, "not the agent"
-    assert self.feedToken != empty(address), "feeds not enabled"
-    assert token == self.feedToken, "another token"
-    assert self.feedPayee[to], "payee not allowed"
-    assert _value != 0, "zero amount"
-    assert _value <= self.maxFeedPayment, "payment over the cap"
-    assert _value <= self.feedBudget, "feed over budget"
-    assert validBefore > block.timestamp, "authorization expired"
-    assert validBefore <= block.timestamp + MAX_FEED_VALIDITY, "authorization too long"
-    assert not self.feedNonceUsed[nonce], "nonce already used"
-    digest: bytes32 = self._authorization_digest(
-        token, TRANSFER_WITH_AUTHORIZATION_TYPEHASH, to, _value, validAfter, validBefore, nonce
-    )
-    self.feedNonceUsed[nonce] = True
-    self.feedAuthorized[digest] = True
-    self.feedBudget -= _value
+    self._check_feed(token, to, _value, validBefore)
+    digest: bytes32 = self._record_feed(token, TRANSFER_WITH_AUTHORIZATION_TYPEHASH, to, _value, validAfter, validBefore, nonce)
     log FeedPaymentAuthorized(digest=digest, payee=to, nonce=nonce, value=_value, validBefore=validBefore)
     return digest
 
@@ -548,6 +651,9 @@ def reclaimFeedPayment(
     digest: bytes32 = self._authorization_digest(
         token, TRANSFER_WITH_AUTHORIZATION_TYPEHASH, to, _value, validAfter, validBefore, nonce
     )
+    # (the digest alone does not bind the token: another contract may answer its DOMAIN_SEPARATOR)
+    recorded: address = self.feedNonceToken[nonce]
+    assert recorded == token or recorded == empty(address), "not the payment's token"
     assert self.feedAuthorized[digest], "payment not authorized"
     assert block.timestamp >= validBefore, "authorization still valid"
     assert not staticcall IEIP712(token).authorizationState(self, nonce), "payment settled"
@@ -558,11 +664,99 @@ def reclaimFeedPayment(
 
 
 @external
+def authorizeUptoFeedPayment(
+    token: address,
+    settler: address,
+    payTo: address,
+    facilitator: address,
+    salt: bytes32,
+    maxValue: uint256,
+    validAfter: uint256,
+    validBefore: uint256,
+) -> bytes32:
+    """
+    @notice Authorize one x402 `upto` payment from the vault: the EIP-3009
+            ReceiveWithAuthorization(from = this vault, to = settler, maxValue, validAfter,
+            validBefore, nonce = settler.uptoNonce(payTo, facilitator, salt)) on `token`, which
+            the vault then answers as valid (ERC-1271) when `facilitator` settles it through the
+            settler. The settler is one the owner allowed, the feed terms are authorizeFeedPayment's
+            (payTo allowed, maxValue within the cap, debited from feedBudget now); what the
+            settlement does not charge returns by reconcileUptoPayment.
+    @return The authorization's EIP-712 digest.
+    """
+    self._check_feed(token, payTo, maxValue, validBefore)
+    assert self.uptoSettler[settler], "settler not allowed"
+    nonce: bytes32 = staticcall IUptoSettler(settler).uptoNonce(payTo, facilitator, salt)
+    digest: bytes32 = self._record_feed(token, RECEIVE_WITH_AUTHORIZATION_TYPEHASH, settler, maxValue, validAfter, validBefore, nonce)
+    self.uptoDigest[nonce] = digest
+    log UptoFeedPaymentAuthorized(
+        digest=digest, payee=payTo, nonce=nonce, settler=settler, maxValue=maxValue, validBefore=validBefore
+    )
+    return digest
+
+
+@external
+def reconcileUptoPayment(
+    token: address, settler: address, maxValue: uint256, validAfter: uint256, validBefore: uint256, nonce: bytes32
+) -> uint256:
+    """
+    @notice Return what a recorded upto payment did not spend to the feed budget, once (anyone
+            may send it: the credit follows from the chain alone). Settled (the token used the
+            nonce): the maximum less the settler's settledAmount; expired unused: the whole
+            maximum (the token accepts it no more). The digest is no longer answered.
+    @return The amount credited to feedBudget.
+    """
+    recorded: bytes32 = self.uptoDigest[nonce]
+    assert recorded != empty(bytes32), "unknown payment"
+    assert recorded != RECONCILED, "payment already reconciled"
+    assert self.feedNonceToken[nonce] == token, "not the payment's token"
+    digest: bytes32 = self._authorization_digest(
+        token, RECEIVE_WITH_AUTHORIZATION_TYPEHASH, settler, maxValue, validAfter, validBefore, nonce
+    )
+    assert digest == recorded, "not the recorded payment"
+    settled: bool = staticcall IEIP712(token).authorizationState(self, nonce)
+    charged: uint256 = 0
+    if settled:
+        # only the settler could use it (ReceiveWithAuthorization to the settler), which records it
+        charged = staticcall IUptoSettler(settler).settledAmount(token, self, nonce)
+    else:
+        assert block.timestamp >= validBefore, "payment still open"
+    credit: uint256 = maxValue - charged
+    self.uptoDigest[nonce] = RECONCILED
+    self.feedAuthorized[digest] = False
+    self.feedBudget += credit
+    log UptoPaymentReconciled(nonce=nonce, settled=settled, charged=charged, credited=credit)
+    return credit
+
+
+@external
+def creditRefundedFee(escrowId: bytes32) -> uint256:
+    """
+    @notice Return a policy fee that postPolicyTaskEscrowed deposited and its escrow refunded to
+            the vault to feeBudget, once (anyone may send it: the credit follows from the escrow's
+            state alone). A released fee stays spent.
+    @return The amount credited to feeBudget.
+    """
+    escrow: address = self.feeEscrowOf[escrowId]
+    assert not self.feeRefundCredited[escrowId], "fee already credited"
+    assert escrow != empty(address), "unknown fee escrow"
+    e: EscrowRecord = staticcall IFeeEscrow(escrow).escrows(escrowId)
+    assert e.state != ESCROW_HELD, "fee still held"
+    assert e.state == ESCROW_REFUNDED, "fee released"
+    self.feeEscrowOf[escrowId] = empty(address)
+    self.feeRefundCredited[escrowId] = True
+    self.feeBudget += e.amount
+    log FeeRefundCredited(escrowId=escrowId, amount=e.amount)
+    return e.amount
+
+
+@external
 @view
 @reentrant
 def isValidSignature(_hash: bytes32, _signature: Bytes[256]) -> bytes4:
     """
-    @notice ERC-1271: the magic value for a feed payment authorizeFeedPayment recorded, or the
+    @notice ERC-1271: the magic value for a feed payment authorizeFeedPayment or
+            authorizeUptoFeedPayment recorded (until reclaimed or reconciled), or the
             escrow deposit postPolicyTaskEscrowed is making (only during that call); 0xffffffff
             for anything else. The signature bytes are not read: the record is the authorization.
     """

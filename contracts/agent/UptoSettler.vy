@@ -15,6 +15,10 @@
      funds or settle for a smaller amount; the token's own nonce check stops a replay. The
      settler holds nothing between transactions. The owner (governance) names the FeeVault and
      sets `feeBips` (at most MAX_FEE_BIPS, zero allowed); with no vault no fee is taken.
+     A contract payer's charge stays readable as settledAmount(token, payer, nonce), so it (the
+     AgentVault) can return the unspent part of its maximum to its own budget; whether the
+     authorization was used is the token's authorizationState(payer, nonce). An account payer's
+     is not stored (it is in UptoSettled; the slot would cost every inference payment ~22,000 gas).
      Revert strings: "amount above maximum", "zero payee", "transfer failed", "approve failed",
      "fee over cap", "only owner", plus the token's and the vault's.
 """
@@ -57,6 +61,10 @@ event FeeVaultSet:
 feeBips: public(uint16)
 # The FeeVault the fee is paid to (zero: no fee).
 feeVault: public(address)
+# What each settlement from a contract payer charged, by token, payer and EIP-3009 nonce (zero: no
+# settlement, a zero charge, or an account payer; the token's authorizationState(payer, nonce)
+# tells whether the nonce was used).
+settledAmount: public(HashMap[address, HashMap[address, HashMap[bytes32, uint256]]])
 
 
 @deploy
@@ -139,12 +147,16 @@ def settle(
     @notice Charge `amount` (at most `maxAmount`) of `token` to `payer` under the payer's
             ReceiveWithAuthorization signature for `maxAmount`: feeOf(amount) to the fee vault
             (payFee, attributed to `payTo`), the rest to `payTo`; the caller must be the
-            facilitator the signature names.
+            facilitator the signature names. A contract payer's charge is recorded as
+            settledAmount(token, payer, nonce).
     """
     assert amount <= maxAmount, "amount above maximum"
     assert payTo != empty(address), "zero payee"
     nonce: bytes32 = keccak256(abi_encode(payTo, msg.sender, salt))
     extcall IEIP3009(token).receiveWithAuthorization(payer, self, maxAmount, validAfter, validBefore, nonce, signature)
+    if amount != 0 and payer.is_contract:
+        # (a token accepts a nonce once: this slot is written at most once a payer's nonce)
+        self.settledAmount[token][payer][nonce] = amount
     fee: uint256 = self._fee(amount)
     if fee > 0:
         vault: address = self.feeVault

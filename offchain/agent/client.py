@@ -17,7 +17,9 @@ user's constraints (amount range, allowed payees, budget, recurrence, expiry: a 
 otherwise). With a contract `wallet` (e.g. offchain.agent.vault.VaultFeedWallet) the payer is that
 contract: the key signs for it and the wallet records each payment on chain before it is sent (the
 contract answers ERC-1271 for it at settlement), refusing what its own limits forbid; such a client
-pays ``exact`` offers only (a transfer to the payee is what the wallet records).
+pays only the schemes the wallet records (its ``schemes``: the vault's are ``exact`` and ``upto``),
+and tells the wallet of each settlement it received (``settled``: the vault returns what an upto
+charge left of its maximum to its budget).
 """
 
 from __future__ import annotations
@@ -48,7 +50,6 @@ from offchain.agent.x402 import (
     PAYMENT_SIGNATURE,
     SCHEMES,
     EscrowTerms,
-    EvmAuthorization,
     PaymentPayload,
     PaymentRequired,
     PaymentRequirements,
@@ -72,13 +73,18 @@ def parse_payment_required(headers: Any, body: bytes) -> PaymentRequired:
 
 
 class ContractWallet(Protocol):
-    """A contract payer (ERC-1271): its address, and the on-chain record of one payment that makes
-    the contract accept it (raising its own typed error when the contract refuses)."""
+    """A contract payer (ERC-1271): its address, the schemes it pays, the on-chain record of one
+    payment that makes the contract accept it (raising its own typed error when the contract
+    refuses), and what it does once a payment settled."""
+
+    schemes: tuple[str, ...]
 
     @property
     def address(self) -> str: ...
 
-    def authorize(self, asset: str, auth: EvmAuthorization) -> Any: ...
+    def authorize(self, req: PaymentRequirements, payload: PaymentPayload) -> Any: ...
+
+    def settled(self, payload: PaymentPayload) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -122,8 +128,8 @@ class PayingClient:
         self.asset = to_checksum_address(asset)
         self.budget = budget
         self.max_per_request = budget if max_per_request is None else max_per_request
-        # a contract wallet records EIP-3009 transfers to the payee: the exact scheme only
-        self.schemes = schemes if wallet is None else tuple(x for x in schemes if x == "exact")
+        # a contract wallet pays the schemes it can record
+        self.schemes = schemes if wallet is None else tuple(x for x in schemes if x in wallet.schemes)
         self.allowed_payees = (
             None if allowed_payees is None else {to_checksum_address(p) for p in allowed_payees}
         )
@@ -217,6 +223,8 @@ class PayingClient:
                 return second
             settled = SettleResponse.from_json(decode_header(raw, PAYMENT_RESPONSE))
             self.record(url, req, settled, time.perf_counter() - t0)
+            if self.wallet is not None:
+                self.wallet.settled(payload)
             return second
         finally:
             self.release(req)
@@ -226,7 +234,7 @@ class PayingClient:
         if self.wallet is None:
             return create_payment(self.key, req, resource, now=self.clock())
         payload = create_payment(self.key, req, resource, now=self.clock(), payer=self.address)
-        self.wallet.authorize(req.asset, payload.payload.authorization)
+        self.wallet.authorize(req, payload)
         return payload
 
     def release(self, req: PaymentRequirements) -> None:

@@ -9,14 +9,18 @@ reason (``reason``), read by simulating the call first.
 
 The vault also pays its running costs within the owner's limits (docs/agent.md, *The vault pays its
 running costs*): :meth:`AgentVault.post_task_escrowed` posts a task and pays its fee into
-VerifiedEscrow from the vault in one transaction, and :class:`VaultFeedWallet` makes the vault the
-payer of x402 ``exact`` payments (a contract payer: the agent's key records each payment with
-``authorizeFeedPayment``, the vault answers ERC-1271 for it when the facilitator settles).
+VerifiedEscrow from the vault in one transaction (:meth:`AgentVault.credit_refunded_fee` returns a
+refunded one to the fee budget), and :class:`VaultFeedWallet` makes the vault the payer of x402
+``exact`` and ``upto`` payments (a contract payer: the agent's key records each payment with
+``authorizeFeedPayment`` or ``authorizeUptoFeedPayment``, the vault answers ERC-1271 for it when the
+facilitator settles; what an ``upto`` settlement did not charge returns to the feed budget by
+``reconcileUptoPayment``).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,8 +34,8 @@ from web3.logs import DISCARD
 
 from offchain.agent.errors import VaultError, VaultInputError, VaultRefusedError
 from offchain.chain import sdk
-from offchain.chain.agent import Authorization, Sender
-from offchain.chain.errors import ChainRevertError
+from offchain.chain.agent import Authorization, Sender, upto_nonce
+from offchain.chain.errors import ChainInputError, ChainRevertError
 from offchain.compute import trading_policy as policy
 from offchain.compute.errors import PolicyInputError, PolicyOutputError
 
@@ -306,13 +310,55 @@ class AgentVault:
         (sent by the owner's or the agent's `key`); the feed budget after it."""
         return int(self._feed_call("reclaimFeedPayment", key, token, auth))
 
+    def authorize_upto_feed_payment(
+        self, agent_key: Any, token: str, auth: Authorization, pay_to: str, facilitator: str, salt: bytes
+    ) -> bytes:
+        """Record the EIP-3009 ReceiveWithAuthorization `auth` (from this vault, to the settler
+        ``auth.to``, for the maximum ``auth.value``) of an x402 upto payment to `pay_to` that
+        `facilitator` settles, its nonce made of `salt`; the maximum is debited from the feed budget
+        now; its digest. An authorization from another payer, or whose nonce is not
+        ``uptoNonce(pay_to, facilitator, salt)``, is VaultInputError (nothing sent)."""
+        if to_checksum_address(auth.from_) != self.address:
+            raise VaultInputError(f"the authorization is from {auth.from_}, not the vault {self.address}")
+        try:
+            nonce = upto_nonce(to_checksum_address(pay_to), to_checksum_address(facilitator), salt)
+        except ChainInputError as exc:
+            raise VaultInputError(str(exc)) from None
+        if nonce != auth.nonce:
+            raise VaultInputError(
+                "the authorization's nonce is not the upto nonce of its payee, facilitator and salt"
+            )
+        fn = self.contract.functions.authorizeUptoFeedPayment(
+            to_checksum_address(token), to_checksum_address(auth.to), to_checksum_address(pay_to),
+            to_checksum_address(facilitator), salt, auth.value, auth.valid_after, auth.valid_before,
+        )  # fmt: skip
+        return bytes(self._call(fn, agent_key))
+
+    def reconcile_upto_payment(self, key: Any, token: str, auth: Authorization) -> int:
+        """Return what the recorded upto payment `auth` on `token` did not spend to the feed
+        budget (any `key` may send it): the maximum less the charge once settled, the maximum once
+        expired unsettled; the amount credited."""
+        fn = self.contract.functions.reconcileUptoPayment(
+            to_checksum_address(token), to_checksum_address(auth.to), auth.value, auth.valid_after,
+            auth.valid_before, auth.nonce,
+        )  # fmt: skip
+        return int(self._call(fn, key))
+
+    def credit_refunded_fee(self, key: Any, escrow_id: bytes) -> int:
+        """Return the escrowed policy fee `escrow_id` (one :meth:`post_task_escrowed` paid), once
+        its escrow refunded it, to the fee budget (any `key` may send it); the amount credited."""
+        return int(self._call(self.contract.functions.creditRefundedFee(escrow_id), key))
+
     def _feed_call(self, name: str, key: Any, token: str, auth: Authorization) -> Any:
-        # simulate (its return value), then send, a function taking (token, to, value, validAfter,
-        # validBefore, nonce)
+        # a function taking (token, to, value, validAfter, validBefore, nonce)
         fn = getattr(self.contract.functions, name)(
             to_checksum_address(token), to_checksum_address(auth.to), auth.value, auth.valid_after,
             auth.valid_before, auth.nonce,
         )  # fmt: skip
+        return self._call(fn, key)
+
+    def _call(self, fn: Any, key: Any) -> Any:
+        # simulate (its return value), then send
         out = self._simulate(fn, Account.from_key(key).address)
         self._send(Sender(self.w3, key), fn)
         return out
@@ -377,6 +423,11 @@ class AgentVault:
     def set_feed_budget(self, owner_key: Any, budget: int) -> bytes:
         return self._checked(Sender(self.w3, owner_key), self.contract.functions.setFeedBudget(budget))
 
+    def set_upto_settler(self, owner_key: Any, settler: str, allowed: bool = True) -> bytes:
+        """Allow (or stop allowing) upto feed payments through `settler` (an UptoSettler)."""
+        fn = self.contract.functions.setUptoSettler(to_checksum_address(settler), allowed)
+        return self._checked(Sender(self.w3, owner_key), fn)
+
     # ---- plumbing
 
     def _erc20(self, token: str) -> Any:
@@ -407,22 +458,90 @@ class AgentVault:
 ERC1271_MAGIC = bytes.fromhex("1626ba7e")
 
 
-@dataclass(frozen=True)
 class VaultFeedWallet:
-    """The vault as an x402 payer (offchain.agent.client.PayingClient's `wallet`): payments are
-    from the vault's address, signed by the agent's key, and each is recorded on the vault
-    (:meth:`AgentVault.authorize_feed_payment`) before it is sent, so the vault answers ERC-1271
-    for exactly it when the facilitator settles. The vault refusing one is VaultRefusedError."""
+    """The vault as an x402 payer (offchain.agent.client.PayingClient's `wallet`) of ``exact`` and
+    ``upto`` offers: payments are from the vault's address, signed by the agent's key, and each is
+    recorded on the vault (:meth:`AgentVault.authorize_feed_payment`,
+    :meth:`AgentVault.authorize_upto_feed_payment`) before it is sent, so the vault answers
+    ERC-1271 for exactly it when the facilitator settles. The vault refusing one is
+    VaultRefusedError. The wallet remembers what it recorded until the budget is squared:
+    :meth:`settled` (the client calls it after a settlement) reconciles an upto payment at once,
+    :meth:`reconcile` reconciles every upto payment settled or expired and reclaims every exact
+    one that expired unsettled."""
 
-    vault: AgentVault
-    agent_key: Any
+    schemes = ("exact", "upto")
+
+    def __init__(self, vault: AgentVault, agent_key: Any) -> None:
+        self.vault = vault
+        self.agent_key = agent_key
+        self._lock = threading.Lock()
+        self._pending: dict[bytes, tuple[str, str, Authorization]] = {}  # nonce -> (scheme, token, auth)
 
     @property
     def address(self) -> str:
         return self.vault.address
 
-    def authorize(self, asset: str, auth: Authorization) -> bytes:
-        return self.vault.authorize_feed_payment(self.agent_key, asset, auth)
+    @property
+    def pending(self) -> int:
+        """How many recorded payments still hold part of the feed budget."""
+        with self._lock:
+            return len(self._pending)
+
+    def authorize(self, req: Any, payload: Any) -> bytes:
+        """Record the payment `payload` of the offer `req` on the vault; its digest."""
+        a, salt = payload.payload.authorization, payload.payload.salt
+        if req.scheme == "upto":
+            digest = self.vault.authorize_upto_feed_payment(
+                self.agent_key, req.asset, a, req.pay_to, req.extra_address("facilitator"), salt
+            )
+        elif req.scheme == "exact":
+            digest = self.vault.authorize_feed_payment(self.agent_key, req.asset, a)
+        else:
+            raise VaultInputError(f"the vault pays exact and upto offers, not {req.scheme!r}")
+        with self._lock:
+            self._pending[a.nonce] = (req.scheme, req.asset, a)
+        return digest
+
+    def settled(self, payload: Any) -> int:
+        """After the settlement of `payload`: an upto payment is reconciled now (the amount
+        credited back), an exact one is forgotten (0). One the vault will not reconcile yet (its
+        settlement not on chain after all) stays for :meth:`reconcile` (0): the paid response is
+        not lost to a refusal here."""
+        nonce = payload.payload.authorization.nonce
+        with self._lock:
+            entry = self._pending.pop(nonce, None)
+        if entry is None:
+            return 0
+        scheme, token, auth = entry
+        if scheme == "exact":
+            return 0
+        try:
+            return self.vault.reconcile_upto_payment(self.agent_key, token, auth)
+        except VaultRefusedError:
+            with self._lock:
+                self._pending[nonce] = entry
+            return 0
+
+    def reconcile(self) -> int:
+        """Square the feed budget for every recorded payment that can be: upto ones settled or
+        expired (reconcileUptoPayment), exact ones expired unsettled (reclaimFeedPayment; a settled
+        one is forgotten). Those still open (on the chain's clock) stay; the total credited back."""
+        with self._lock:
+            entries = list(self._pending.items())
+        credited = 0
+        for nonce, (scheme, token, auth) in entries:
+            try:
+                if scheme == "upto":
+                    credited += self.vault.reconcile_upto_payment(self.agent_key, token, auth)
+                else:
+                    self.vault.reclaim_feed_payment(self.agent_key, token, auth)
+                    credited += auth.value
+            except VaultRefusedError as exc:
+                if exc.reason not in ("payment settled", "payment already reconciled"):
+                    continue  # still open: "payment still open", "authorization still valid"
+            with self._lock:
+                self._pending.pop(nonce, None)
+        return credited
 
 
 def _reason(exc: Exception) -> str:

@@ -357,6 +357,16 @@ class Settler:
         vault = to_checksum_address(f.feeVault().call())
         return vault, int(f.feeBips().call()) if int(vault, 16) else 0
 
+    def settled_amount(self, token: str, payer: str, nonce: bytes) -> int:
+        """What the settlement of a contract `payer`'s authorization `nonce` on `token` charged
+        (0: none, a zero charge, or an account payer, whose charge is not stored; the token's
+        authorization_state tells whether the nonce was used)."""
+        return int(
+            self.contract.functions.settledAmount(
+                to_checksum_address(token), to_checksum_address(payer), nonce
+            ).call()
+        )
+
     def settle(
         self, token: str, payer: str, pay_to: str, max_amount: int, valid_after: int, valid_before: int,
         salt: bytes, signature: bytes, amount: int,

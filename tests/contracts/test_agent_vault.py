@@ -684,20 +684,7 @@ def test_the_vault_authorizes_feed_payments_it_recorded(vw, cost_world, fresh):
 
 def test_feed_payment_refusals(vw, cost_world, project, fresh):
     cw, v, a, o = cost_world, cost_world.vault, vw.agent, vw.owner
-    now = cw.now()
-    other_token = o.deploy(project.StableToken, "Other", "OTH", o)
-    for over, reason in (
-        ({"token": other_token.address}, "another token"),
-        ({"to": vw.lp.address}, "payee not allowed"),
-        ({"value": 0}, "zero amount"),
-        ({"value": FEED_CAP + 1}, "payment over the cap"),
-        ({"before": now - 1}, "authorization expired"),
-        ({"before": now + 86_400 + 60}, "authorization too long"),
-    ):
-        reverts(reason, v.authorizeFeedPayment, *cw.feed_args(**over), sender=a)
-    reverts("not the agent", v.authorizeFeedPayment, *cw.feed_args(), sender=o)
-    v.setFeedBudget(FEED_PRICE - 1, sender=o)
-    reverts("feed over budget", v.authorizeFeedPayment, *cw.feed_args(), sender=a)
+    feed_term_refusals(vw, cw, project, v.authorizeFeedPayment, cw.feed_args, FEED_PRICE)
     v.setFeedBudget(2 * FEED_PRICE, sender=o)
     args = cw.feed_args()
     v.authorizeFeedPayment(*args, sender=a)
@@ -714,6 +701,28 @@ def test_feed_payment_refusals(vw, cost_world, project, fresh):
     reverts("payee not allowed", v.authorizeFeedPayment, *cw.feed_args(), sender=a)
     v.setFeedTerms(ZERO, 0, sender=o)
     reverts("feeds not enabled", v.authorizeFeedPayment, *cw.feed_args(), sender=a)
+
+
+def feed_term_refusals(vw, cw, project, fn, make, value, extra=()):
+    """The owner's feed terms refused by `fn` (authorizeFeedPayment or authorizeUptoFeedPayment)
+    on the arguments `make(**over)` (keys token, to, value, before): each its reason, then the
+    agent only, then a budget `value` - 1 under a payment of `value`."""
+    now = cw.now()
+    other_token = vw.owner.deploy(project.StableToken, "Other", "OTH", vw.owner)
+    for over, reason in (
+        ({"token": other_token.address}, "another token"),
+        ({"to": vw.lp.address}, "payee not allowed"),
+        ({"value": 0}, "zero amount"),
+        ({"value": FEED_CAP + 1}, "payment over the cap"),
+        ({"before": now - 1}, "authorization expired"),
+        ({"before": now + 86_400 + 60}, "authorization too long"),
+        *extra,
+    ):
+        reverts(reason, fn, *make(**over), sender=vw.agent)
+    reverts("not the agent", fn, *make(), sender=vw.owner)
+    cw.vault.setFeedBudget(value - 1, sender=vw.owner)
+    reverts("feed over budget", fn, *make(), sender=vw.agent)
+    return other_token
 
 
 def test_an_expired_unsettled_feed_payment_returns_to_the_budget(vw, cost_world, fresh):
@@ -755,7 +764,7 @@ def test_client_vault_pays_x402_feeds_and_escrowed_fees(vw, cost_world, chain, f
     (VaultFeedWallet) signs an x402 exact payment from the vault, recorded on it, which the
     facilitator verifies (a contract payer: the settlement's simulation asks ERC-1271) and settles;
     unrecorded, the same payment is PaymentSignatureError, settled twice PaymentReplayedError; the
-    vault's refusals are VaultRefusedError and the client pays exact offers only."""
+    vault's refusals are VaultRefusedError and the client pays exact and upto offers only."""
     from eth_account import Account
 
     from offchain.agent import errors as E
@@ -788,7 +797,7 @@ def test_client_vault_pays_x402_feeds_and_escrowed_fees(vw, cost_world, chain, f
     payer = PayingClient(
         agent_key, chain.chain_id, cw.usd.address, 10 * FEED_PRICE, wallet=VaultFeedWallet(client, agent_key)
     )
-    assert payer.address == client.address and payer.schemes == ("exact",)
+    assert payer.address == client.address and payer.schemes == ("exact", "upto")
     # not recorded on the vault: the facilitator's simulation finds no ERC-1271 answer
     unrecorded = create_payment(agent_key, req, now=cw.now(), payer=client.address)
     with pytest.raises(E.PaymentSignatureError):
@@ -814,3 +823,330 @@ def test_client_vault_pays_x402_feeds_and_escrowed_fees(vw, cost_world, chain, f
     with pytest.raises(VaultInputError, match="not the vault"):
         client.authorize_feed_payment(agent_key, cw.usd.address, unrecorded.payload.authorization.__class__(
             vw.agent.address, cw.data, 1, 0, cw.now() + 60, bytes(32)))  # fmt: skip
+
+
+# ---------------------------------------------------------------- upto feeds, refunded fees
+
+MAX_UPTO = 40_000  # an upto feed's maximum (within FEED_CAP)
+RECONCILED = b"\xff" * 32
+
+
+class UptoWorld:
+    """CostWorld plus an UptoSettler (no fee vault) the owner allowed on the vault; `fac` is the
+    facilitator the payments name (it settles them through the settler)."""
+
+    def __init__(self, cw, project):
+        self.cw, self.vw, o = cw, cw.vw, cw.vw.owner
+        self.settler = o.deploy(project.UptoSettler)
+        self.fac = cw.vw.lp
+        cw.vault.setUptoSettler(self.settler, True, sender=o)
+
+    def args(self, **over):
+        """authorizeUptoFeedPayment's arguments (`to`: payTo, `value`: the maximum; a fresh salt
+        unless given)."""
+        now = self.cw.now()
+        a = dict(
+            token=self.cw.usd.address, settler=self.settler.address, to=self.cw.data,
+            facilitator=self.fac.address, salt=keccak(repr(over).encode() + b"upto salt"),
+            value=MAX_UPTO, after=now - 600, before=now + 600,
+        )  # fmt: skip
+        a.update(over)
+        return list(a.values())
+
+    def nonce(self, args):
+        return bytes(self.settler.uptoNonce(args[2], args[3], args[4]))
+
+    def record(self, args):
+        """reconcileUptoPayment's arguments for the payment `args`."""
+        token, settler, _, _, _, mx, after, before = args
+        return [token, settler, mx, after, before, self.nonce(args)]
+
+    def authorize(self, args):
+        return bytes(self.cw.vault.authorizeUptoFeedPayment(*args, sender=self.vw.agent).return_value)
+
+    def settle(self, args, amount):
+        token, _, pay_to, _, salt, mx, after, before = args
+        v = self.cw.vault
+        return self.settler.settle(
+            token, v, pay_to, mx, after, before, salt, b"\x01", amount, sender=self.fac
+        )
+
+    def expire(self, args):
+        self.vw.chain.pending_timestamp = args[-1] + 1
+        self.vw.chain.mine(1)
+
+
+@pytest.fixture(scope="module")
+def vault_upto(cost_world, project):
+    return UptoWorld(cost_world, project)
+
+
+def test_the_vault_pays_upto_feeds_and_gets_back_what_they_did_not_charge(vw, cost_world, vault_upto, fresh):
+    """authorizeUptoFeedPayment records the ReceiveWithAuthorization of the maximum to the settler
+    (nonce = the settler's uptoNonce) and debits the maximum; the settler settles the charge (the
+    vault's ERC-1271 answer) and records it; reconcileUptoPayment, by anyone, credits the maximum
+    less the charge once; a zero charge returns the whole maximum, and so does an expired
+    unsettled payment. An account payer's charge is not recorded."""
+    cw, u, v = cost_world, vault_upto, cost_world.vault
+    budget = v.feedBudget()
+    args = u.args()
+    rc = v.authorizeUptoFeedPayment(*args, sender=vw.agent)
+    digest, nonce = bytes(rc.return_value), u.nonce(args)
+    token, settler, pay_to, fac, salt, mx, after, before = args
+    assert digest == cw.digest(token, settler, mx, after, before, nonce, "ReceiveWithAuthorization")
+    ev = one_ev(rc, "UptoFeedPaymentAuthorized", v)
+    assert (bytes(ev.digest), ev.payee, bytes(ev.nonce), ev.settler, ev.maxValue, ev.validBefore) == (
+        digest, pay_to, nonce, settler, mx, before,
+    )  # fmt: skip
+    assert v.feedBudget() == budget - MAX_UPTO and bytes(v.uptoDigest(nonce)) == digest
+    assert v.feedNonceUsed(nonce) and v.feedNonceToken(nonce) == token
+    assert bytes(v.isValidSignature(digest, b"")) == bytes.fromhex("1626ba7e")
+    reverts("payment still open", v.reconcileUptoPayment, *u.record(args), sender=vw.lp)
+    paid, held = cw.usd.balanceOf(cw.data), cw.usd.balanceOf(v)
+    u.settle(args, 13_000)
+    assert (cw.usd.balanceOf(cw.data), cw.usd.balanceOf(v)) == (paid + 13_000, held - 13_000)
+    assert u.settler.settledAmount(token, v, nonce) == 13_000
+    rc = v.reconcileUptoPayment(*u.record(args), sender=vw.lp)  # anyone
+    assert rc.return_value == MAX_UPTO - 13_000 and v.feedBudget() == budget - 13_000
+    ev = one_ev(rc, "UptoPaymentReconciled", v)
+    assert (bytes(ev.nonce), ev.settled, ev.charged, ev.credited) == (nonce, True, 13_000, MAX_UPTO - 13_000)
+    assert bytes(v.uptoDigest(nonce)) == RECONCILED == bytes(v.RECONCILED())
+    assert bytes(v.isValidSignature(digest, b"")) == INVALID
+    reverts("payment already reconciled", v.reconcileUptoPayment, *u.record(args), sender=vw.lp)
+    # a zero charge: the whole maximum back
+    zero = u.args(salt=keccak(b"zero"))
+    u.authorize(zero)
+    u.settle(zero, 0)
+    assert v.reconcileUptoPayment(*u.record(zero), sender=vw.agent).return_value == MAX_UPTO
+    # expired unsettled: the whole maximum back; the settler can no longer use it
+    late = u.args(salt=keccak(b"late"), before=cw.now() + 30)
+    u.authorize(late)
+    assert v.feedBudget() == budget - 13_000 - MAX_UPTO
+    u.expire(late)
+    reverts("authorization is expired", u.settler.settle, *[late[0], v, late[2], MAX_UPTO, late[6], late[7], late[4], b"", 1], sender=u.fac)  # fmt: skip
+    assert v.reconcileUptoPayment(*u.record(late), sender=vw.owner).return_value == MAX_UPTO
+    assert v.feedBudget() == budget - 13_000
+    # an account payer's charge is not stored (a contract payer's is, to be read back)
+    from offchain.chain.agent import RECEIVE_WITH_AUTHORIZATION, Authorization, authorization_data, sign
+
+    token, settler, pay_to, _, salt, mx, after, before = eoa = u.args(salt=keccak(b"account"))
+    cw.usd.mint(vw.lp, mx, sender=vw.owner)
+    auth = Authorization(vw.lp.address, settler, mx, after, before, u.nonce(eoa))
+    data = authorization_data(RECEIVE_WITH_AUTHORIZATION, "USD Coin", vw.chain.chain_id, token, auth)
+    u.settler.settle(
+        token, vw.lp, pay_to, mx, after, before, salt, sign(vw.lp.private_key, data), 13_000, sender=u.fac
+    )
+    assert (
+        cw.usd.authorizationState(vw.lp, auth.nonce)
+        and u.settler.settledAmount(token, vw.lp, auth.nonce) == 0
+    )
+
+
+def test_upto_feed_refusals(vw, cost_world, vault_upto, project, fresh):
+    cw, u, v, a, o = cost_world, vault_upto, cost_world.vault, vw.agent, vw.owner
+    stranger = o.deploy(project.UptoSettler)
+    other_token = feed_term_refusals(
+        vw, cw, project, v.authorizeUptoFeedPayment, u.args, MAX_UPTO,
+        extra=[({"settler": stranger.address}, "settler not allowed")],
+    )  # fmt: skip
+    v.setFeedBudget(3 * MAX_UPTO, sender=o)
+    args = u.args()
+    u.authorize(args)
+    # the same nonce again, as upto or as exact: refused
+    reverts("nonce already used", v.authorizeUptoFeedPayment, *args, sender=a)
+    reverts("nonce already used", v.authorizeFeedPayment, *cw.feed_args(nonce=u.nonce(args)), sender=a)
+    # reconciliation: an unknown nonce, another token, other terms than recorded
+    rec = u.record(args)
+    reverts("unknown payment", v.reconcileUptoPayment, *rec[:5], keccak(b"no such"), sender=a)
+    reverts("not the payment's token", v.reconcileUptoPayment, other_token.address, *rec[1:], sender=a)
+    for i, value in ((1, stranger.address), (2, MAX_UPTO - 1), (3, rec[3] + 1), (4, rec[4] + 1)):
+        bad = list(rec)
+        bad[i] = value
+        reverts("not the recorded payment", v.reconcileUptoPayment, *bad, sender=a)
+    reverts("payment still open", v.reconcileUptoPayment, *rec, sender=a)
+    # an upto payment is no exact one: reclaimFeedPayment does not know it
+    u.expire(args)
+    reverts("payment not authorized", v.reclaimFeedPayment, rec[0], rec[1], *rec[2:], sender=a)
+    # the owner's settlers
+    reverts("not the owner", v.setUptoSettler, stranger, True, sender=a)
+    reverts("zero settler", v.setUptoSettler, ZERO, True, sender=o)
+    rc = v.setUptoSettler(u.settler, False, sender=o)
+    assert (one_ev(rc, "UptoSettlerSet", v).allowed, v.uptoSettler(u.settler)) == (False, False)
+    reverts("settler not allowed", v.authorizeUptoFeedPayment, *u.args(), sender=a)
+
+
+def test_reclaim_binds_the_token(vw, cost_world, project, fresh):
+    """reclaimFeedPayment under another token is refused even where the digest would match (a
+    contract answering the feed token's DOMAIN_SEPARATOR and an unused nonce)."""
+    cw, v, a = cost_world, cost_world.vault, vw.agent
+    args = cw.feed_args()
+    v.authorizeFeedPayment(*args, sender=a)
+    other = vw.owner.deploy(project.StableToken, "Other", "OTH", vw.owner)
+    reverts("not the payment's token", v.reclaimFeedPayment, other.address, *args[1:], sender=a)
+
+
+def test_a_refunded_escrowed_fee_returns_to_the_fee_budget(vw, cost_world, fresh):
+    """creditRefundedFee: by anyone, once, for a fee the vault escrowed (its escrow recorded at
+    deposit) that the escrow refunded; a held fee is refused, a released one stays spent."""
+    cw, v = cost_world, cost_world.vault
+    budget = v.feeBudget()
+    rc = v.postPolicyTaskEscrowed(vw.input(BUY), ESCROW_FEE, sender=vw.agent)
+    eid, deadline = bytes(one_ev(rc, "FeeEscrowed", v).escrowId), one_ev(rc, "FeeEscrowed", v).deadline
+    assert v.feeEscrowOf(eid) == cw.escrow.address and v.feeBudget() == budget - ESCROW_FEE
+    reverts("fee still held", v.creditRefundedFee, eid, sender=vw.lp)
+    reverts("unknown fee escrow", v.creditRefundedFee, keccak(b"no escrow"), sender=vw.lp)
+    # a second task, certified and its fee released: stays spent
+    payload = vw.input(SELL)
+    rc = v.postPolicyTaskEscrowed(payload, ESCROW_FEE, sender=vw.agent)
+    h2, eid2 = bytes(rc.return_value), bytes(one_ev(rc, "FeeEscrowed", v).escrowId)
+    out = policy.run(payload)
+    signers = list(evs(vw.mw.submit(h2, vw.mw.ecdsa(h2, out), result=out), "TaskVerified")[0].signers)
+    cw.escrow.release(eid2, signers, sender=vw.lp)
+    reverts("fee released", v.creditRefundedFee, eid2, sender=vw.lp)
+    # the first, uncertified past its deadline: refunded to the vault, then credited once
+    vw.chain.pending_timestamp = deadline + 1
+    vw.chain.mine(1)
+    cw.escrow.refund(eid, [], sender=vw.lp)
+    rc = v.creditRefundedFee(eid, sender=vw.lp)
+    assert rc.return_value == ESCROW_FEE and v.feeBudget() == budget - ESCROW_FEE
+    assert (bytes(one_ev(rc, "FeeRefundCredited", v).escrowId), one_ev(rc, "FeeRefundCredited", v).amount) == (
+        eid, ESCROW_FEE,
+    )  # fmt: skip
+    assert v.feeRefundCredited(eid) and v.feeEscrowOf(eid) == ZERO
+    reverts("fee already credited", v.creditRefundedFee, eid, sender=vw.lp)
+
+
+@settings(
+    max_examples=4 if eigen_settings.hypothesis_profile() == "ci" else 25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    payments=st.lists(
+        st.tuples(st.integers(1, FEED_CAP), st.one_of(st.none(), st.floats(0, 1))), min_size=1, max_size=3
+    )
+)
+def test_property_the_feed_budget_is_what_was_set_less_what_was_charged(vw, cost_world, vault_upto, payments):
+    """Random upto payments (maxima within the cap, each settled at a random fraction of it or
+    left to expire), all reconciled: after each step the feed budget is at most what the owner set
+    less what the settlements charged so far, and at the end exactly that."""
+    cw, u, v, chain = cost_world, vault_upto, cost_world.vault, vw.chain
+    snap = chain.snapshot()
+    try:
+        budget = FEED_CAP * len(payments)
+        v.setFeedBudget(budget, sender=vw.owner)
+        charged, done = 0, []
+        for i, (mx, frac) in enumerate(payments):
+            args = u.args(salt=keccak(b"prop %d" % i), value=mx, before=cw.now() + 100)
+            u.authorize(args)
+            if frac is not None:
+                u.settle(args, int(mx * frac))
+                charged += int(mx * frac)
+            done.append(args)
+            assert v.feedBudget() <= budget - charged
+        u.expire(done[-1])
+        for args in done:
+            v.reconcileUptoPayment(*u.record(args), sender=vw.lp)
+            assert v.feedBudget() <= budget - charged
+        assert v.feedBudget() == budget - charged
+    finally:
+        chain.restore(snap)
+
+
+def test_client_vault_pays_an_upto_feed_end_to_end(vw, cost_world, vault_upto, chain, fresh):
+    """The Python side of upto: a PayingClient whose wallet is the vault pays a priced route's
+    upto offer (the payment middleware, the EvmFacilitator settling through the settler with the
+    vault as an ERC-1271 payer); the wallet reconciles at once, so the feed budget falls by exactly
+    the charge. An unrecorded upto payment is PaymentSignatureError at the facilitator; a recorded
+    one never sent, and an exact one never settled, return whole by the wallet's reconcile once
+    expired; a refunded escrowed fee returns to the fee budget by credit_refunded_fee."""
+    from dataclasses import replace
+
+    from eth_account import Account
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from offchain.agent import errors as E
+    from offchain.agent.client import PayingClient
+    from offchain.agent.evm import EvmFacilitator, create_payment
+    from offchain.agent.facilitator import LocalFacilitator
+    from offchain.agent.server import PaymentMiddleware, PricedRoute
+    from offchain.agent.vault import AgentVault, VaultFeedWallet
+    from offchain.chain.agent import Settler, StableToken
+    from offchain.chain.sdk import load_abis
+    from offchain.httpservice import ServiceServer
+
+    cw, u = cost_world, vault_upto
+    w3, abis, agent_key = chain.provider.web3, load_abis(), vw.agent.private_key
+    client = AgentVault(w3, cw.vault.address)
+    fac_acct = Account.from_key(keccak(b"vault upto facilitator"))
+    vw.owner.transfer(fac_acct.address, 10**18)
+    fac = EvmFacilitator(
+        w3, fac_acct.key, [StableToken(w3, cw.usd.address, abis["StableToken"])],
+        Settler(w3, u.settler.address, abis["UptoSettler"]),
+    )  # fmt: skip
+    per_token = 100
+    offer = fac.requirements("upto", cw.usd.address, cw.data, MAX_UPTO)
+
+    async def infer(request: Request) -> JSONResponse:
+        tokens = int((await request.json())["tokens"])
+        PaymentMiddleware.payment(request).charge = tokens * per_token
+        return JSONResponse({"tokens": tokens})
+
+    app = PaymentMiddleware(
+        Starlette(routes=[Route("/infer", infer, methods=["POST"])]),
+        [PricedRoute("/infer", (offer,), "POST", "inference")],
+        LocalFacilitator(fac),
+    )
+    wallet = VaultFeedWallet(client, agent_key)
+    payer = PayingClient(
+        agent_key,
+        chain.chain_id,
+        cw.usd.address,
+        10 * MAX_UPTO,
+        wallet=wallet,
+        clock=cw.now,
+        schemes=("upto",),
+    )
+    budget, paid = 3 * MAX_UPTO, cw.usd.balanceOf(cw.data)
+    client.set_feed_budget(vw.owner.private_key, budget)
+    with ServiceServer(app, log_level="warning") as srv:
+        r = payer.post(srv.url + "/infer", json={"tokens": 37})
+    assert r.status_code == 200 and r.json()["tokens"] == 37
+    assert payer.spent == 37 * per_token and payer.receipts[0].settlement.payer == client.address
+    assert cw.usd.balanceOf(cw.data) == paid + 37 * per_token
+    assert cw.vault.feedBudget() == budget - 37 * per_token and wallet.pending == 0
+    # not recorded on the vault: the facilitator's simulation finds no ERC-1271 answer
+    unrecorded = create_payment(agent_key, offer, now=cw.now(), payer=client.address)
+    with pytest.raises(E.PaymentSignatureError):
+        fac.verify(unrecorded, offer)
+    # a nonce that is not the upto nonce of its terms: refused before sending
+    a = unrecorded.payload.authorization
+    with pytest.raises(VaultInputError, match="upto nonce"):
+        client.authorize_upto_feed_payment(agent_key, cw.usd.address, a, cw.data, vw.lp.address, bytes(32))
+    # recorded, never sent (an upto and an exact one): nothing to reconcile until they expire
+    p_upto = payer.sign(offer)
+    p_exact = payer.sign(fac.requirements("exact", cw.usd.address, cw.data, FEED_PRICE))
+    assert fac.verify(p_upto, offer) == client.address and wallet.pending == 2
+    assert cw.vault.feedBudget() == budget - 37 * per_token - MAX_UPTO - FEED_PRICE
+    assert wallet.reconcile() == 0 and wallet.settled(p_upto) == 0 and wallet.pending == 2
+    with pytest.raises(VaultInputError, match="not 'verified'"):
+        wallet.authorize(replace(offer, scheme="verified"), p_upto)
+    vw.chain.pending_timestamp = max(p.payload.authorization.valid_before for p in (p_upto, p_exact)) + 1
+    vw.chain.mine(1)
+    assert wallet.reconcile() == MAX_UPTO + FEED_PRICE and wallet.pending == 0
+    assert cw.vault.feedBudget() == budget - 37 * per_token
+    with pytest.raises(VaultRefusedError, match="payment already reconciled"):
+        client.reconcile_upto_payment(agent_key, cw.usd.address, p_upto.payload.authorization)
+    # an escrowed fee refunded: back in the fee budget, once
+    fee_budget = cw.vault.feeBudget()
+    _, eid = client.post_task_escrowed(agent_key, vw.input(BUY), ESCROW_FEE)
+    vw.chain.pending_timestamp = cw.now() + FEE_DEADLINE + 1
+    vw.chain.mine(1)
+    cw.escrow.refund(eid, [], sender=vw.lp)
+    assert client.credit_refunded_fee(vw.lp.private_key, eid) == ESCROW_FEE
+    assert cw.vault.feeBudget() == fee_budget
+    with pytest.raises(VaultRefusedError, match="fee already credited"):
+        client.credit_refunded_fee(agent_key, eid)
