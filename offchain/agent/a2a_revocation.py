@@ -64,7 +64,6 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 from offchain.agent.errors import (
     A2AClientCertificateRevokedError,
     A2ARevocationAddressError,
-    A2ARevocationError,
     A2ARevocationFormatError,
     A2ARevocationIssuerError,
     A2ARevocationNonceError,
@@ -78,23 +77,7 @@ from offchain.agent.errors import (
 from offchain.agent.webfetch import Fetcher
 from offchain.httpservice import logger
 
-__all__ = [
-    "MODES",
-    "A2AClientCertificateRevokedError",
-    "A2ARevocationAddressError",
-    "A2ARevocationError",
-    "A2ARevocationFormatError",
-    "A2ARevocationIssuerError",
-    "A2ARevocationNoSourceError",
-    "A2ARevocationNonceError",
-    "A2ARevocationResponderError",
-    "A2ARevocationSignatureError",
-    "A2ARevocationStaleError",
-    "A2ARevocationUnavailableError",
-    "A2ARevocationUnknownError",
-    "Revocation",
-    "load_crl",
-]
+__all__ = ["MODES", "Revocation", "load_crl"]  # (its errors: offchain.agent.errors, A2ARevocation*Error)
 
 LOG = logger("agent.a2a")
 MODES = ("none", "crl", "ocsp", "either")

@@ -356,6 +356,11 @@ class HistoryOptionsError(AgentError):
     disperser and the DA network's client config)."""
 
 
+class AgentOptionsError(AgentError):
+    """An agent command's TLS, mutual TLS or revocation options (or their ``EIGEN_A2A_*``
+    settings) do not fit together, or a file they name cannot be used."""
+
+
 class A2AError(AgentError):
     """An A2A request or answer was refused; ``rpc_code`` is its JSON-RPC error code (the A2A
     specification's numbers: -327xx/-326xx are JSON-RPC's own, -320xx A2A's); over the HTTP+JSON
@@ -802,6 +807,19 @@ class PredictionError(AgentError):
 
 
 __all__ = [
+    "A2AClientCertificateRevokedError",
+    "A2ARevocationAddressError",
+    "A2ARevocationError",
+    "A2ARevocationFormatError",
+    "A2ARevocationIssuerError",
+    "A2ARevocationNoSourceError",
+    "A2ARevocationNonceError",
+    "A2ARevocationResponderError",
+    "A2ARevocationSignatureError",
+    "A2ARevocationStaleError",
+    "A2ARevocationUnavailableError",
+    "A2ARevocationUnknownError",
+    "AgentOptionsError",
     "A2ATokenUnboundError",
     "A2ATokenBindingError",
     "A2AIssuerMismatchError",

@@ -24,8 +24,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from offchain.agent import a2a_revocation as R
-from offchain.agent.a2a import COMPLETED, A2AClient
+from offchain.agent import errors as R
+from offchain.agent.a2a import COMPLETED, GRPC, JSONRPC, A2AClient
 from offchain.agent.a2a_mtls import ClientCertificate, MutualTLS
 from offchain.agent.a2a_revocation import Revocation, load_crl
 from offchain.agent.errors import A2AUnauthenticatedError
@@ -212,6 +212,10 @@ class Pki:
                 forged = self.other_key.sign(resp.tbs_response_bytes, ec.ECDSA(hashes.SHA256()))
             der = der.replace(resp.signature, forged)
         return der
+
+    def server_pem(self) -> tuple[bytes, bytes]:
+        """The agent's certificate and key (PEM)."""
+        return (self.d / "server.pem").read_bytes(), (self.d / "server.key").read_bytes()
 
     def presents(self, name: str) -> ClientCertificate:
         return ClientCertificate(self.d / f"{name}.pem", self.d / f"{name}.key", self.d / "ca.pem")
@@ -414,19 +418,25 @@ def test_unreachable_responders_fail_closed_or_soft_and_either_falls_back_to_the
 # ---------------------------------------------------------------- an agent over mutual TLS
 
 
-def test_an_agent_refuses_a_revoked_caller_over_mutual_tls(revocation_pki):
+@pytest.mark.parametrize("binding", [JSONRPC, GRPC])
+def test_an_agent_refuses_a_revoked_caller_over_mutual_tls(revocation_pki, binding):
     pki, rs = revocation_pki
-    pki.client("kate")
-    pki.client("leo")
-    rs.crl["kate"], rs.crl["leo"] = pki.crl("leo"), pki.crl("leo")
+    for who in ("kate", "leo"):
+        if who not in pki.certs:
+            pki.client(who)
+    rs.crl["kate"] = rs.crl["leo"] = pki.crl("leo")
     m = _mtls(pki, Revocation("crl", fetcher=LOCAL))
-    server = _agent(mtls=m, require_auth=True)
+    grpc_kw = {"grpc_listen": "127.0.0.1:0", "grpc_credentials": m.grpc_credentials(*pki.server_pem())}
+    server = _agent(mtls=m, require_auth=True, **(grpc_kw if binding == GRPC else {}))
     tls = m.server_context(pki.d / "server.pem", pki.d / "server.key")
-    with (
-        ServiceServer(server.app(), log_level="warning", tls=tls) as s,
-        pki.presents("kate").http_client() as kate,  # (closed before the server stops: it waits for them)
-        pki.presents("leo").http_client() as leo,
-    ):
-        assert A2AClient(s.url, http=kate).send(_free()).status.state == COMPLETED
-        with pytest.raises(A2AUnauthenticatedError, match="revoked"):
-            A2AClient(s.url, http=leo).send(_free())
+    with ServiceServer(server.app(), log_level="warning", tls=tls) as s:
+        kate = A2AClient(s.url, binding=binding, client_cert=pki.presents("kate"), timeout_s=10)
+        leo = A2AClient(s.url, binding=binding, client_cert=pki.presents("leo"), timeout_s=10)
+        try:
+            assert kate.send(_free()).status.state == COMPLETED
+            with pytest.raises(A2AUnauthenticatedError, match="revoked"):
+                leo.send(_free())
+        finally:  # (the server waits for open connections when it stops)
+            for c in (kate, leo):
+                c.close()
+                c.http.close()
