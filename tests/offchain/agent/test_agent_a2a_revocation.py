@@ -168,11 +168,16 @@ class Pki:
         nxt: datetime | None = NOW + HOUR,
         serial: int | None = None,
         outcome: ocsp.OCSPResponseStatus | None = None,
+        carry: bool = True,
+        raw: bytes | None = None,
     ) -> bytes:
         """An OCSP answer to `req`: `status` good/revoked/unknown, signed by `signer` (the CA, or
         one of the responder certificates; `key` another key than the signer's), the request's
         nonce echoed (or ``wrong``, ``none``), `serial` answering for another certificate,
-        `outcome` an unsuccessful response status."""
+        `outcome` an unsuccessful response status, `carry` False leaving a delegated responder's
+        certificate out, `raw` bytes answered as they are."""
+        if raw is not None:
+            return raw
         if outcome is not None:
             return ocsp.OCSPResponseBuilder.build_unsuccessful(outcome).public_bytes(Encoding.DER)
         want = serial if serial is not None else req.serial_number
@@ -198,7 +203,8 @@ class Pki:
             signing_key = self.ca_key
         else:
             rcert, signing_key = self.responders[signer]
-            b = b.responder_id(ocsp.OCSPResponderEncoding.HASH, rcert).certificates([rcert])
+            b = b.responder_id(ocsp.OCSPResponderEncoding.HASH, rcert)
+            b = b.certificates([rcert]) if carry else b
         sent = [e.value.nonce for e in req.extensions if isinstance(e.value, x509.OCSPNonce)]
         if nonce == "echo" and sent:
             b = b.add_extension(x509.OCSPNonce(sent[0]), critical=False)
@@ -373,6 +379,8 @@ def test_ocsp_answers_are_checked_and_cached(revocation_pki):
         ({"this": NOW + HOUR, "nxt": NOW + 2 * HOUR}, R.A2ARevocationStaleError, "future"),
         ({"signer": "no-eku"}, R.A2ARevocationResponderError, "id-kp-OCSPSigning"),
         ({"signer": "foreign"}, R.A2ARevocationResponderError, "not issued by"),
+        ({"signer": "delegated", "carry": False}, R.A2ARevocationResponderError, "neither"),
+        ({"raw": b"not DER"}, R.A2ARevocationFormatError, "malformed"),
         ({"serial": 101}, R.A2ARevocationFormatError, "not for the client certificate"),  # bob's answer
         ({"outcome": ocsp.OCSPResponseStatus.UNAUTHORIZED}, R.A2ARevocationFormatError, "UNAUTHORIZED"),
         ({"outcome": ocsp.OCSPResponseStatus.TRY_LATER}, R.A2ARevocationUnavailableError, "TRY_LATER"),
