@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -26,13 +27,17 @@ def output_file_problem(path: Path) -> str | None:
     return None
 
 
-def output_file(text: str) -> Path:
-    """An argparse type: a file the command will write (see :func:`output_file_problem`)."""
+def _checked(text: str, problem_of: Callable[[Path], str | None]) -> Path:
     path = Path(text)
-    problem = output_file_problem(path)
+    problem = problem_of(path)
     if problem:
         raise argparse.ArgumentTypeError(problem)
     return path
+
+
+def output_file(text: str) -> Path:
+    """An argparse type: a file the command will write (see :func:`output_file_problem`)."""
+    return _checked(text, output_file_problem)
 
 
 def _decimal(text: str, what: str) -> int:
@@ -90,4 +95,29 @@ def positive_int(text: str) -> int:
     value = _decimal(text, "an integer")
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def input_file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a file (None when it can): empty, missing, not a regular
+    file, or unreadable."""
+    checks = (
+        (lambda: not str(path), "an empty path"),
+        (lambda: not path.exists(), f"{path} does not exist"),
+        (lambda: not path.is_file(), f"{path} is not a regular file"),
+        (lambda: not os.access(path, os.R_OK), f"{path} is not readable"),
+    )
+    return next((why for failed, why in checks if failed()), None)
+
+
+def input_file(text: str) -> Path:
+    """An argparse type: a file the command will read (see :func:`input_file_problem`)."""
+    return _checked(text, input_file_problem)
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds, 0 to 30 days."""
+    value = timestamp(text)
+    if value > 30 * 86_400:
+        raise argparse.ArgumentTypeError(f"must be at most 2592000 seconds (30 days), got {text!r}")
     return value

@@ -25,6 +25,15 @@ variables; ``docs/settings.md`` lists the same table (a test keeps the two in st
 | ``EIGEN_AI_RECEIPTS_KEPT`` | ``4096`` | receipts the server keeps for ``GET /v1/receipts/{key}`` |
 | ``EIGEN_A2A_PUSH_ALLOW_LOOPBACK`` | unset | ``1`` lets an A2A agent post push notifications to loopback webhooks (local tests; never in production) |
 | ``EIGEN_A2A_STORE`` | ``.cache/agent/<name>.sqlite`` | an A2A agent's tasks, push configs and AP2 payment memory: a SQLite path (or ``sqlite:///PATH``) or a ``postgresql://…`` DSN, when the agent is given none |
+| ``EIGEN_A2A_TLS_CERT`` | unset | ``eigen agent data-agent --tls-cert``: the agent's TLS certificate chain (PEM); set, the agent serves HTTPS |
+| ``EIGEN_A2A_TLS_KEY`` | unset | ``--tls-key``: the private key (PEM) of ``EIGEN_A2A_TLS_CERT`` |
+| ``EIGEN_A2A_CLIENT_CA`` | unset | ``--client-ca``: PEM CAs of the callers' client certificates (mutual TLS; needs the TLS certificate and ``EIGEN_A2A_CALLERS``) |
+| ``EIGEN_A2A_REQUIRE_CLIENT_CERT`` | ``1`` | ``--[no-]require-client-cert``: ``0`` makes a client certificate optional in the handshake (callers by token, or anonymous) |
+| ``EIGEN_A2A_CALLERS`` | unset | ``--callers``: a JSON file naming callers by certificate (``sha256:``, ``uri:``, ``dns:``, ``email:``, ``subject:`` -> caller) |
+| ``EIGEN_A2A_REVOCATION`` | ``none`` | ``--revocation``: client certificates' revocation check, ``none``, ``crl``, ``ocsp`` or ``either`` (OCSP, falling back to the CRL) (docs/agent.md) |
+| ``EIGEN_A2A_CRL_FILES`` | unset | ``--crl`` (repeated): CRL files (DER or PEM) used before the certificates' distribution points, separated by ``:`` (``os.pathsep``) |
+| ``EIGEN_A2A_REVOCATION_SOFT_FAIL`` | unset | ``--[no-]revocation-soft-fail``: ``1`` lets a certificate through when its CRL or OCSP source cannot be reached (never on a bad or stale answer); unset: refused (fail closed) |
+| ``EIGEN_A2A_CRL_GRACE`` | ``0`` | ``--crl-grace``: seconds a CRL is still taken past its nextUpdate |
 | ``EIGEN_STORE_WINDOW_MIB`` | ``64`` | MiB of large values (64 KiB or more) the store keeps mapped between reads, per table; ``0`` off |
 | ``EIGEN_DEMO_AI_MODEL`` | unset | ``tiny`` makes the demo use the tiny seeded model |
 | ``EIGEN_DEPLOYER`` | unset | keystore alias that deploys to a live network (``ape run deploy``) |
@@ -98,6 +107,27 @@ A2A_STORE = Setting(
     None,
     "an A2A agent's task and AP2 payment store: a SQLite path or postgresql DSN (default .cache/agent/<name>.sqlite)",
 )
+A2A_TLS_CERT = Setting("EIGEN_A2A_TLS_CERT", None, "an A2A agent's TLS certificate chain (PEM): serve HTTPS")
+A2A_TLS_KEY = Setting("EIGEN_A2A_TLS_KEY", None, "the private key (PEM) of EIGEN_A2A_TLS_CERT")
+A2A_CLIENT_CA = Setting(
+    "EIGEN_A2A_CLIENT_CA", None, "PEM CAs of an A2A agent's callers' client certificates (mutual TLS)"
+)
+A2A_REQUIRE_CLIENT_CERT = Setting(
+    "EIGEN_A2A_REQUIRE_CLIENT_CERT", "1", "0: a client certificate is optional in the TLS handshake"
+)
+A2A_CALLERS = Setting(
+    "EIGEN_A2A_CALLERS", None, "JSON file: certificate (sha256:, uri:, dns:, email:, subject:) -> caller"
+)
+A2A_REVOCATION = Setting(
+    "EIGEN_A2A_REVOCATION", "none", "client certificates' revocation: none, crl, ocsp, either"
+)
+A2A_CRL_FILES = Setting("EIGEN_A2A_CRL_FILES", None, "CRL files (DER or PEM), separated by os.pathsep")
+A2A_REVOCATION_SOFT_FAIL = Setting(
+    "EIGEN_A2A_REVOCATION_SOFT_FAIL",
+    None,
+    "1 lets a certificate through when its CRL/OCSP source is unreachable",
+)
+A2A_CRL_GRACE = Setting("EIGEN_A2A_CRL_GRACE", "0", "seconds a CRL is still taken past its nextUpdate")
 STORE_WINDOW_MIB = Setting(
     "EIGEN_STORE_WINDOW_MIB", "64", "MiB of large values a store table keeps mapped between reads (0: off)"
 )
@@ -132,6 +162,15 @@ ALL: tuple[Setting, ...] = (
     AI_RECEIPTS_KEPT,
     A2A_PUSH_ALLOW_LOOPBACK,
     A2A_STORE,
+    A2A_TLS_CERT,
+    A2A_TLS_KEY,
+    A2A_CLIENT_CA,
+    A2A_REQUIRE_CLIENT_CERT,
+    A2A_CALLERS,
+    A2A_REVOCATION,
+    A2A_CRL_FILES,
+    A2A_REVOCATION_SOFT_FAIL,
+    A2A_CRL_GRACE,
     STORE_WINDOW_MIB,
     DEMO_AI_MODEL,
     DEPLOYER,
@@ -264,10 +303,62 @@ def ai_receipts_kept() -> int:
 
 def a2a_push_allow_loopback() -> bool:
     """Whether an A2A agent may post push notifications to a loopback address (``1``: yes)."""
-    value = (A2A_PUSH_ALLOW_LOOPBACK.raw() or "").strip()
+    return _flag(A2A_PUSH_ALLOW_LOOPBACK)
+
+
+def _flag(setting: Setting) -> bool:
+    value = (setting.raw() or "").strip()
     if value not in ("", "0", "1"):
-        raise SettingError(f"{A2A_PUSH_ALLOW_LOOPBACK.name} is 1 or unset, got {value!r}")
+        raise SettingError(f"{setting.name} is 0, 1 or unset, got {value!r}")
     return value == "1"
+
+
+def a2a_tls_files() -> tuple[str | None, str | None, str | None]:
+    """An A2A agent's TLS certificate chain, its key and its callers' CAs (PEM files), if named."""
+    return A2A_TLS_CERT.raw() or None, A2A_TLS_KEY.raw() or None, A2A_CLIENT_CA.raw() or None
+
+
+def a2a_require_client_cert() -> bool:
+    """Whether the TLS handshake requires a client certificate (with client CAs; ``0``: optional)."""
+    return _flag(A2A_REQUIRE_CLIENT_CERT)
+
+
+def a2a_callers() -> str | None:
+    """The JSON file naming an A2A agent's callers by certificate, if any."""
+    return A2A_CALLERS.raw() or None
+
+
+REVOCATION_MODES = ("none", "crl", "ocsp", "either")  # (a2a_revocation.MODES)
+
+
+def a2a_revocation() -> str:
+    """How an A2A agent checks its callers' certificates for revocation."""
+    value = (A2A_REVOCATION.raw() or "none").strip().lower()
+    if value not in REVOCATION_MODES:
+        raise SettingError(f"{A2A_REVOCATION.name} is one of {', '.join(REVOCATION_MODES)}, got {value!r}")
+    return value
+
+
+def a2a_crl_files() -> list[str]:
+    """CRL files an A2A agent checks its callers' certificates against (before distribution points)."""
+    return [p for p in (A2A_CRL_FILES.raw() or "").split(os.pathsep) if p]
+
+
+def a2a_revocation_soft_fail() -> bool:
+    """Whether a certificate whose revocation source cannot be reached is let through (``1``)."""
+    return _flag(A2A_REVOCATION_SOFT_FAIL)
+
+
+def a2a_crl_grace() -> float:
+    """Seconds a CRL is still taken past its nextUpdate (0 to 30 days)."""
+    value = (A2A_CRL_GRACE.raw() or "0").strip()
+    try:
+        secs = float(value)
+    except ValueError:
+        raise SettingError(f"{A2A_CRL_GRACE.name} is a number of seconds, got {value!r}") from None
+    if not 0 <= secs <= 30 * 86_400:
+        raise SettingError(f"{A2A_CRL_GRACE.name} is 0 to 2592000 seconds, got {value!r}")
+    return secs
 
 
 def store_window_bytes() -> int:

@@ -20,8 +20,9 @@ A certificate that matches nothing, or names two callers, is refused. An access 
 over the same connection names the caller instead (``<iss>#<sub>``); if it carries
 ``cnf {"x5t#S256": <base64url SHA-256 of the certificate's DER>}`` it is taken only over a
 connection presenting that certificate, and with ``bound_tokens`` every access token must be so
-bound. Every refusal is a kind of A2AClientCertificateError or A2ATokenError (UNAUTHENTICATED on
-the wire).
+bound. With a :class:`~offchain.agent.a2a_revocation.Revocation` policy, a certificate (or one of
+its chain) its CA revoked is refused too (by CRL or OCSP: a2a_revocation.py). Every refusal is a
+kind of A2AClientCertificateError or A2ATokenError (UNAUTHENTICATED on the wire).
 
 The client side is :class:`ClientCertificate`: a certificate and key to present (and the CAs the
 agent's own certificate is checked against), as an httpx client and as gRPC channel credentials.
@@ -47,6 +48,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
+from offchain.agent.a2a_revocation import Revocation
 from offchain.agent.errors import (
     A2AClientCertificateExpiredError,
     A2AClientCertificateMissingError,
@@ -90,7 +92,8 @@ class MutualTLS:
     """Callers by client certificate: `ca_pem` (PEM, the CAs signing callers' certificates),
     `callers` (``sha256:…``, ``uri:…``, ``dns:…``, ``email:…`` or ``subject:…`` -> the caller's
     name), `bound_tokens` (access tokens must be bound to the certificate presented), `name` (the
-    card's scheme name). See the module's notes."""
+    card's scheme name), `revocation` (a2a_revocation.Revocation: revoked certificates refused).
+    See the module's notes."""
 
     def __init__(
         self,
@@ -100,6 +103,7 @@ class MutualTLS:
         bound_tokens: bool = False,
         name: str = MTLS,
         clock: Callable[[], float] = time.time,
+        revocation: Revocation | None = None,
     ) -> None:
         try:
             self.cas = x509.load_pem_x509_certificates(ca_pem)
@@ -118,6 +122,7 @@ class MutualTLS:
         self.bound_tokens = bound_tokens
         self.name = name
         self.clock = clock
+        self.revocation = revocation
         self._store = Store(self.cas)
 
     # ---- the TLS layer
@@ -148,8 +153,9 @@ class MutualTLS:
 
     def verify(self, chain: Sequence[x509.Certificate]) -> x509.Certificate:
         """The caller's certificate (`chain`: its own first, then intermediates), once it chains to
-        one of the CAs and it and its chain are valid now (A2AClientCertificateError's kinds
-        otherwise)."""
+        one of the CAs, it and its chain are valid now and, with `revocation`, none of them is
+        revoked (A2AClientCertificateError's kinds otherwise; the revocation check may fetch a CRL
+        or an OCSP answer: call it off the event loop)."""
         if not chain:
             raise A2AClientCertificateMissingError("no client certificate was presented")
         now = datetime.fromtimestamp(self.clock(), UTC)
@@ -161,12 +167,14 @@ class MutualTLS:
                 )
         verifier = PolicyBuilder().store(self._store).time(now).build_client_verifier()
         try:
-            verifier.verify(chain[0], list(chain[1:]))
+            verified = verifier.verify(chain[0], list(chain[1:]))
         except VerificationError as exc:
             raise A2AClientCertificateUntrustedError(
                 f"the client certificate {chain[0].subject.rfc4514_string()[:128]!r} does not chain "
                 f"to a CA trusted for callers: {str(exc)[:160]}"
             ) from None
+        if self.revocation is not None:
+            self.revocation.check(verified.chain)
         return chain[0]
 
     def identify(self, chain: Sequence[x509.Certificate]) -> str:

@@ -1101,8 +1101,8 @@ class A2AServer:
 
     async def _caller(self, auth: str | None, peer: Sequence[x509.Certificate]) -> str | None:
         if auth is None:
-            if peer and self.mtls is not None:
-                return self.mtls.identify(peer)
+            if peer and self.mtls is not None:  # (off the loop: a revocation check may fetch)
+                return await asyncio.to_thread(self.mtls.identify, peer)
             if self.require_auth and self.mtls is not None:
                 raise A2AClientCertificateMissingError(
                     "this agent serves authenticated callers only: present a client certificate"
@@ -1123,7 +1123,7 @@ class A2AServer:
                 verify_token, token, self.issuers, self.key_sets, time.time()
             )  # (wall time: the issuer's, not the agent's clock)
             if self.mtls is not None:
-                self.mtls.check_binding(claims, peer)
+                await asyncio.to_thread(self.mtls.check_binding, claims, peer)
             else:
                 check_binding(claims, (), False)  # a bound token where no certificate is seen: refused
             return f"{claims['iss']}#{claims['sub']}"

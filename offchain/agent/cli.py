@@ -4,6 +4,10 @@
     eigen agent pay URL --key KEY --token ADDR --chain-id N --budget UNITS [--method M] [--json BODY]
     eigen agent escrow {release,refund,show} ID --rpc URL --escrow ADDR [--key KEY]
     eigen agent settle [ID ...] --rpc URL --escrow ADDR --key KEY [--payee ADDR] [--payer ADDR] [--from-block N]
+    eigen agent data-agent --rpc URL --key KEY --amm ADDR --token ADDR --price UNITS --facilitator URL
+                           [--tls-cert PEM --tls-key PEM [--client-ca PEM --callers JSON
+                            [--no-require-client-cert] [--revocation MODE] [--crl FILE ...]
+                            [--revocation-soft-fail] [--crl-grace S]]]
     eigen agent history AGENT_ID [--deployment RECORD] [--rpc URL] [--from-block N] [--json]
                               [--disperser URL --da-config CLIENT_JSON]
 
@@ -22,17 +26,28 @@ release after the challenge window, refund) and prints each step as JSON. Keys a
 verified-escrow and x402 exact/upto payments, the slashes proven against its work, the DA records the
 chain names), read from the contracts a deployment record names (default: the running devnet's);
 with ``--disperser`` and ``--da-config`` (the DA network's client.json) each DA record is fetched by
-its certificate, verified and decoded. Every bad input is one line and exit status 2.
+its certificate, verified and decoded. ``data-agent`` serves the data agent over A2A (its skill
+``market-feed``: the signed feed of a step of the AMM, paid through the x402 extension at the price,
+settled by the facilitator); with ``--tls-cert``/``--tls-key`` over HTTPS, with ``--client-ca`` and
+``--callers`` its callers are named by TLS client certificate (mutual TLS), and ``--revocation``
+refuses certificates their CA revoked (CRL, OCSP, either; fail closed unless
+``--revocation-soft-fail``). Each TLS option has an ``EIGEN_A2A_*`` setting (docs/settings.md) the
+option overrides. Every bad input is one line and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import ssl
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from offchain import cliargs
+from offchain import cliargs, settings
+
+if TYPE_CHECKING:
+    from offchain.agent.a2a_mtls import MutualTLS
 
 
 def register(sub: Any) -> None:
@@ -84,6 +99,32 @@ def register(sub: Any) -> None:
         "--from-block", type=cliargs.uint(64), default=0, help="the first block to read events from"
     )
     k.set_defaults(func=_settle)
+
+    d = s.add_parser(
+        "data-agent",
+        help="serve the data agent over A2A (the signed USDC/dETH feed, paid by x402 exact), TLS and mutual TLS optional",
+    )
+    d.add_argument("--rpc", required=True, help="the chain's JSON-RPC URL")
+    d.add_argument("--key", required=True, help="the key signing feeds and paid (0x + 64 hex, or a file)")
+    d.add_argument("--amm", required=True, help="the ConstantProductAMM's address (the feed's pool)")
+    d.add_argument("--token", required=True, help="the EIP-3009 token the feed is paid in (address)")
+    d.add_argument("--price", type=cliargs.uint(256), required=True, help="a feed's price, in atomic units")
+    d.add_argument(
+        "--facilitator", required=True, help="the x402 facilitator's URL (eigen agent facilitator)"
+    )
+    d.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; loopback only without TLS)",
+    )
+    d.add_argument("--port", type=cliargs.port, default=4030, help="port to listen on (default 4030)")
+    d.add_argument(
+        "--store",
+        default=None,
+        help="the task store: a SQLite path or postgresql DSN (default $EIGEN_A2A_STORE)",
+    )
+    add_tls_options(d)
+    d.set_defaults(func=_data_agent)
 
     h = s.add_parser(
         "history",
@@ -248,4 +289,181 @@ def _history(args: argparse.Namespace) -> int:
         records = DARecords(args.disperser, b"", args.da_config)  # reads only: no dispersal key
     h = agent_history(_load(args), args.agent_id, args.from_block, records)
     print(json.dumps(h, indent=1) if args.json else render(h))
+    return 0
+
+
+def add_tls_options(p: argparse.ArgumentParser) -> None:
+    """An A2A server command's TLS, mutual TLS and revocation options (each defaulting to its
+    ``EIGEN_A2A_*`` setting, read by :func:`tls_of`)."""
+    g = p.add_argument_group("TLS and mutual TLS (each option overrides its EIGEN_A2A_* setting)")
+    file: dict[str, Any] = {"type": cliargs.input_file}
+    flag: dict[str, Any] = {"action": argparse.BooleanOptionalAction}
+    options: tuple[tuple[str, dict[str, Any], str], ...] = (
+        (
+            "--tls-cert",
+            file,
+            "the agent's certificate chain, PEM (default $EIGEN_A2A_TLS_CERT; unset: plain HTTP)",
+        ),
+        ("--tls-key", file, "its private key, PEM (default $EIGEN_A2A_TLS_KEY)"),
+        (
+            "--client-ca",
+            file,
+            "CAs of callers' client certificates, PEM: mutual TLS (default $EIGEN_A2A_CLIENT_CA; unset: none)",
+        ),
+        (
+            "--require-client-cert",
+            flag,
+            "refuse a handshake without a client certificate (default $EIGEN_A2A_REQUIRE_CLIENT_CERT, 1: yes)",
+        ),
+        (
+            "--callers",
+            file,
+            'JSON file {"uri:spiffe://acme/alice": "alice", "sha256:<hex>": "bob", ...} naming callers by '
+            "certificate (default $EIGEN_A2A_CALLERS; needed with --client-ca)",
+        ),
+        (
+            "--revocation",
+            {"choices": settings.REVOCATION_MODES},
+            "check callers' certificates for revocation: none, crl, ocsp, either (OCSP, else the CRL) "
+            "(default $EIGEN_A2A_REVOCATION, none)",
+        ),
+        (
+            "--crl",
+            file | {"action": "append"},
+            "a CRL file (DER or PEM), used before distribution points; repeatable "
+            "(default $EIGEN_A2A_CRL_FILES; none: distribution points only)",
+        ),
+        (
+            "--revocation-soft-fail",
+            flag,
+            "let a certificate through when its CRL/OCSP source cannot be reached "
+            "(default $EIGEN_A2A_REVOCATION_SOFT_FAIL; unset: refuse, fail closed)",
+        ),
+        (
+            "--crl-grace",
+            {"type": cliargs.seconds},
+            "seconds a CRL is still taken past its nextUpdate (default $EIGEN_A2A_CRL_GRACE, 0)",
+        ),
+    )
+    for name, kind, text in options:
+        g.add_argument(name, default=None, help=text, **kind)
+
+
+def _file_setting(value: str | None, name: str) -> Path | None:
+    """A file named by a setting, checked as the option's would be."""
+    from offchain.errors import SettingError
+
+    if value is None:
+        return None
+    problem = cliargs.input_file_problem(Path(value))
+    if problem:
+        raise SettingError(f"{name}: {problem}")
+    return Path(value)
+
+
+@dataclass(frozen=True)
+class ServerTLS:
+    """What :func:`tls_of` makes of the TLS options: the TLS context (None: plain HTTP), the
+    mutual TLS policy (None: no client certificates) and whether the host may be beyond loopback."""
+
+    context: ssl.SSLContext | None
+    mtls: MutualTLS | None
+    loopback_only: bool
+
+
+def tls_of(args: argparse.Namespace) -> ServerTLS:
+    """The TLS options of :func:`add_tls_options`, each from the command line or else its setting,
+    checked together (AgentOptionsError, SettingError, ValueError: one line, exit 2)."""
+    from offchain.agent.a2a_mtls import MutualTLS
+    from offchain.agent.a2a_revocation import Revocation
+    from offchain.agent.errors import AgentOptionsError
+
+    cert_s, key_s, ca_s = settings.a2a_tls_files()
+    cert = args.tls_cert or _file_setting(cert_s, "EIGEN_A2A_TLS_CERT")
+    key = args.tls_key or _file_setting(key_s, "EIGEN_A2A_TLS_KEY")
+    ca = args.client_ca or _file_setting(ca_s, "EIGEN_A2A_CLIENT_CA")
+    callers = args.callers or _file_setting(settings.a2a_callers(), "EIGEN_A2A_CALLERS")
+    required = args.require_client_cert
+    required = settings.a2a_require_client_cert() if required is None else required
+    mode = args.revocation or settings.a2a_revocation()
+    crls = (
+        args.crl
+        if args.crl is not None
+        else [_file_setting(f, "EIGEN_A2A_CRL_FILES") for f in settings.a2a_crl_files()]
+    )
+    soft = args.revocation_soft_fail
+    soft = settings.a2a_revocation_soft_fail() if soft is None else soft
+    grace = settings.a2a_crl_grace() if args.crl_grace is None else args.crl_grace
+    if (cert is None) != (key is None):
+        raise AgentOptionsError("--tls-cert and --tls-key go together (the agent's certificate and its key)")
+    if ca is not None and cert is None:
+        raise AgentOptionsError("--client-ca needs TLS: give --tls-cert and --tls-key")
+    if (ca is None) != (callers is None):
+        raise AgentOptionsError("--client-ca and --callers go together (the callers' CAs and who they are)")
+    if mode != "none" and ca is None:
+        raise AgentOptionsError(f"--revocation {mode} checks client certificates: give --client-ca")
+    if crls and mode not in ("crl", "either"):
+        raise AgentOptionsError("--crl files are read in --revocation crl or either")
+    if cert is None:
+        return ServerTLS(None, None, True)
+    mtls = None
+    if ca is not None:
+        assert callers is not None
+        try:
+            names = json.loads(callers.read_text())
+        except (ValueError, UnicodeError):
+            raise AgentOptionsError(f"{callers}: the callers file is not JSON") from None
+        if not isinstance(names, dict):
+            raise AgentOptionsError(f"{callers}: the callers file is a JSON object (certificate -> caller)")
+        revocation = None
+        if mode != "none":
+            revocation = Revocation(
+                mode, crl_files=[c for c in crls if c is not None], fail_closed=not soft, crl_grace_s=grace
+            )
+        mtls = MutualTLS(ca.read_bytes(), names, revocation=revocation)
+        ctx = mtls.server_context(cert, key, required=required)  # type: ignore[arg-type]
+    else:
+        from offchain.httptls import server_context
+
+        ctx = server_context(cert, key)  # type: ignore[arg-type]
+    return ServerTLS(ctx, mtls, False)
+
+
+def _data_agent(args: argparse.Namespace) -> int:
+    from eth_account import Account
+
+    from offchain.agent.facilitator import HTTPFacilitator
+    from offchain.agent.trading import FEED_SKILL, data_agent_a2a
+    from offchain.agent.x402 import PaymentRequirements, caip2
+    from offchain.chain.agent import StableToken
+    from offchain.chain.sdk import _connect, load_abis
+    from offchain.httpservice import ServiceServer
+
+    tls = tls_of(args)  # (before the chain: a bad option is refused at once)
+    key = _key(args.key)
+    w3 = _connect(args.rpc)
+    abis = load_abis()
+    token = StableToken(w3, _address(args.token, "--token"), abis["StableToken"])
+    amm = w3.eth.contract(address=_address(args.amm, "--amm"), abi=abis["ConstantProductAMM"])
+    payee = Account.from_key(key).address
+    offer = PaymentRequirements(
+        "exact",
+        caip2(w3.eth.chain_id),
+        args.price,
+        token.address,
+        payee,
+        60,
+        {"name": token.name, "version": "2"},
+    )
+    server = data_agent_a2a(
+        w3, amm, key, (offer,), HTTPFacilitator(args.facilitator), mtls=tls.mtls, store=args.store
+    )
+    http = ServiceServer(server.app(), args.host, args.port, tls=tls.context, loopback_only=tls.loopback_only)
+    out = {"url": http.url, "skill": FEED_SKILL, "payee": payee, "price": str(args.price)}
+    out |= {
+        "mtls": tls.mtls is not None,
+        "revocation": "none" if tls.mtls is None or tls.mtls.revocation is None else tls.mtls.revocation.mode,
+    }
+    print(json.dumps(out), flush=True)
+    http.run()
     return 0

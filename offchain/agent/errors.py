@@ -391,6 +391,11 @@ class HistoryOptionsError(AgentError):
     disperser and the DA network's client config)."""
 
 
+class AgentOptionsError(AgentError):
+    """An agent command's TLS, mutual TLS or revocation options (or their ``EIGEN_A2A_*``
+    settings) do not fit together, or a file they name cannot be used."""
+
+
 class A2AError(AgentError):
     """An A2A request or answer was refused; ``rpc_code`` is its JSON-RPC error code (the A2A
     specification's numbers: -327xx/-326xx are JSON-RPC's own, -320xx A2A's); over the HTTP+JSON
@@ -630,6 +635,71 @@ class A2AClientCertificateUnknownError(A2AClientCertificateError):
     subject alternative name or subject configured), or names several."""
 
 
+class A2AClientCertificateRevokedError(A2AClientCertificateError):
+    """The client certificate (or a certificate of its chain) is revoked by its CA: listed on the
+    CA's CRL, or answered ``revoked`` by its OCSP responder."""
+
+
+class A2ARevocationError(A2AClientCertificateError):
+    """A client certificate's revocation status could not be established (a2a_revocation.py); the
+    kinds below say why. Only :class:`A2ARevocationUnavailableError` may be passed over by a
+    soft-fail policy; every other kind refuses the certificate whatever the policy."""
+
+
+class A2ARevocationUnavailableError(A2ARevocationError):
+    """No revocation status could be fetched: the CRL distribution point or the OCSP responder did
+    not answer (connection, timeout, an answer other than 200, OCSP ``tryLater`` or
+    ``internalError``), or the certificate names no source and none is configured."""
+
+
+class A2ARevocationNoSourceError(A2ARevocationUnavailableError):
+    """The certificate names no CRL distribution point (or OCSP responder) for the mode in use, and
+    no CRL of its issuer is configured: refused under either policy (soft-fail passes over an
+    unreachable source, not a missing one); ``either`` mode falls back from OCSP to the CRL."""
+
+
+class A2ARevocationAddressError(A2ARevocationError):
+    """A CRL distribution point's or OCSP responder's URL is refused before anything is sent (not
+    http(s), credentials in it, a host that is not public: server-side request forgery)."""
+
+
+class A2ARevocationFormatError(A2ARevocationError):
+    """A CRL or OCSP response is malformed, too large, without ``nextUpdate`` (CRL), answers for
+    another certificate, or its OCSP status is a refusal (``malformedRequest``, ``unauthorized``,
+    ``sigRequired``)."""
+
+
+class A2ARevocationSignatureError(A2ARevocationError):
+    """A CRL's signature does not verify under its issuing CA's key, or an OCSP response's under
+    its responder's key."""
+
+
+class A2ARevocationIssuerError(A2ARevocationError):
+    """A CRL was issued by another CA than the certificate's (its issuer name differs)."""
+
+
+class A2ARevocationResponderError(A2ARevocationError):
+    """An OCSP response is signed by a responder the certificate's CA did not authorize: neither
+    the CA itself nor a certificate the CA issued with the id-kp-OCSPSigning extended key usage
+    (valid now)."""
+
+
+class A2ARevocationStaleError(A2ARevocationError):
+    """A CRL or OCSP response is not current: past its ``nextUpdate`` (beyond the configured
+    grace), ``thisUpdate`` in the future, or an OCSP response without ``nextUpdate`` older than the
+    maximum age."""
+
+
+class A2ARevocationNonceError(A2ARevocationError):
+    """An OCSP response carries another nonce than the request sent (a replayed response), or none
+    when the policy requires it."""
+
+
+class A2ARevocationUnknownError(A2ARevocationError):
+    """The OCSP responder answered ``unknown`` for the certificate (refused unless the policy
+    accepts it)."""
+
+
 class A2ATokenBindingError(A2ATokenError):
     """The access token is bound to a client certificate (``cnf`` ``x5t#S256``, RFC 8705) other
     than the one presented, or none was presented."""
@@ -772,6 +842,19 @@ class PredictionError(AgentError):
 
 
 __all__ = [
+    "A2AClientCertificateRevokedError",
+    "A2ARevocationAddressError",
+    "A2ARevocationError",
+    "A2ARevocationFormatError",
+    "A2ARevocationIssuerError",
+    "A2ARevocationNoSourceError",
+    "A2ARevocationNonceError",
+    "A2ARevocationResponderError",
+    "A2ARevocationSignatureError",
+    "A2ARevocationStaleError",
+    "A2ARevocationUnavailableError",
+    "A2ARevocationUnknownError",
+    "AgentOptionsError",
     "A2ATokenUnboundError",
     "A2ATokenBindingError",
     "A2AIssuerMismatchError",

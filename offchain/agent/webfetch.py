@@ -3,7 +3,8 @@
 (status_list.py), an OAuth 2.0 / OpenID Connect issuer's discovery document and key set
 (a2a_auth.py, which reads the answer's cache headers too: `Fetched.headers`); and the wallet's side of OpenID4VP (oid4vp_http.py): a Request Object fetched
 by reference (GET, or a form POST for ``request_uri_method=post``) and the response posted to the
-verifier (``direct_post``).
+verifier (``direct_post``); and a TLS client certificate's revocation status (a2a_revocation.py): a CRL
+from its distribution point, an OCSP response to a request POSTed to its responder.
 
 The rules are A2A push notifications' (a2a_push.py): the URL carries no credentials, its scheme is
 one allowed (``https`` unless told otherwise), and the host reaches only public addresses (loopback,
@@ -90,13 +91,15 @@ class Fetcher:
         error: type[AgentError],
         *,
         form: Mapping[str, str] | None = None,
+        content: tuple[str, bytes] | None = None,
         refused: type[AgentError] | None = None,
         too_large: type[AgentError] | None = None,
         absent: type[AgentError] | None = None,
     ) -> Fetched:
         """The body and content type of a 200 answer to GET `url`, or to a POST of `form`
         (``application/x-www-form-urlencoded``) when given: OpenID4VP's ``request_uri_method=post``
-        and ``direct_post``. The same rules and bounds for both; `error`, `refused`, `too_large`
+        and ``direct_post``; or of `content` (its media type, its bytes) as is: an OCSP request
+        (a2a_revocation.py). The same rules and bounds for both; `error`, `refused`, `too_large`
         as :meth:`get`; `absent`, when given, for a 404 or 410 answer."""
         scheme, host, port = self.check_url(url, refused or error)
         ip = self.resolve(host, port, error, refused)
@@ -107,6 +110,9 @@ class Fetcher:
         if form is not None:
             method, body_out = "POST", urlencode(dict(form)).encode()
             headers["Content-Type"] = "application/x-www-form-urlencoded"
+        elif content is not None:
+            method, body_out = "POST", content[1]
+            headers["Content-Type"] = content[0]
         try:
             with (
                 httpx.Client(
