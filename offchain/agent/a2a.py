@@ -908,6 +908,8 @@ class A2AClient:
             grpc_credentials = client_cert.grpc_credentials()
         self.base_url = base_url.rstrip("/")
         self.wallet = wallet
+        # the HTTP client this one made (for a certificate, or by default) is its own to close
+        self._owns_http = http is None and wallet is None or client_cert is not None
         self.http = http or (wallet.http if wallet is not None else httpx.Client(timeout=60))
         self.mandates = mandates
         self.poll_s = poll_s
@@ -955,9 +957,13 @@ class A2AClient:
         return self._binding or self.card().preferred
 
     def close(self) -> None:
+        """Close the gRPC channel and the HTTP client this client made (not one it was given, nor
+        the wallet's): a keep-alive connection left open would hold a server's shutdown."""
         if self._grpc is not None:
             self._grpc.close()
             self._grpc = None
+        if self._owns_http:
+            self.http.close()
 
     def _channel(self) -> GrpcChannel:
         if self._grpc is None:

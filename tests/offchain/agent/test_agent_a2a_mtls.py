@@ -288,6 +288,18 @@ def test_the_card_declares_and_requires_the_mtls_scheme(mtls_pki, mtls_agent):
         A2AClient(url, client_cert=pki.presents("alice"), http=pki.anonymous())
 
 
+def test_close_closes_the_http_client_it_made_only(mtls_pki, mtls_agent):
+    # a keep-alive connection left open by the certificate's client would hold the server's shutdown
+    pki, (url, _) = mtls_pki, mtls_agent
+    made = A2AClient(url, client_cert=pki.presents("alice"))
+    made.card()
+    given = A2AClient(url, http=pki.anonymous(), binding="HTTP+JSON")
+    made.close()
+    given.close()
+    assert made.http.is_closed and not given.http.is_closed
+    given.http.close()
+
+
 class KeyServer:
     """An issuer over plain HTTP on loopback: its discovery documents and key sets, each answer
     (body, headers, status) set by the test."""

@@ -447,4 +447,3 @@ def test_an_agent_refuses_a_revoked_caller_over_mutual_tls(revocation_pki, bindi
         finally:  # (the server waits for open connections when it stops)
             for c in (kate, leo):
                 c.close()
-                c.http.close()
