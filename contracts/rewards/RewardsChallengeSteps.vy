@@ -175,9 +175,9 @@ allocationManager: public(immutable(address))
 # keccak(set key, day, recorder) -> a large set-day's member list recorded so far by `recorder`:
 # count << 192 | folded << 160 | last member, and the chained hash of the members folded.
 largeProgress: public(HashMap[bytes32, uint256])
+largeHash: public(HashMap[bytes32, bytes32])
 # avs -> submission nonce -> what refundSubmission paid back (0: not refunded).
 refunded: public(HashMap[address, HashMap[uint256, uint256]])
-largeHash: public(HashMap[bytes32, bytes32])
 
 
 @deploy

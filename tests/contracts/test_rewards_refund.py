@@ -15,7 +15,7 @@ import pytest
 from eth_abi import encode
 from eth_utils import keccak
 
-from offchain.chain import rewards
+from offchain.chain import rewards, sdk
 from offchain.chain.errors import ChainInputError
 from offchain.cli import main
 from tests.contracts.support import reverts
@@ -181,5 +181,46 @@ def test_eigen_rewards_refund_shows_and_sends(refund_world, chain, tmp_path, cap
         assert sent["paid"] == {tka.address: 4 * WAD} and tka.balanceOf(tw.avs) - before == 4 * WAD
         assert main(["rewards", "refund", *common, "--key", str(kf)]) == 2
         assert "nothing to refund now" in capsys.readouterr().err
+    finally:
+        chain.restore(snap)
+
+
+def test_the_client_refunds_an_on_chain_distributions_rounding(refund_world, chain):
+    """`refunds` lists the AVS's RewardsDistributor distributions with what each left to no operator;
+    `refund` sends refundDistribution for those named (or every one refundable)."""
+    cw, tw, tka = refund_world, refund_world.tw, refund_world.rw.tokens["TKA"]
+    rd = cw.rw.rd
+    d = sdk.Deployment(
+        chain_id=cw.d.chain_id,
+        rpc_url=cw.d.rpc_url,
+        addresses={**cw.d.addresses, rewards.DISTRIBUTOR_KEY: rd.address},
+    )
+    snap = chain.snapshot()
+    try:
+        tka.mint(tw.avs, 10**18 + 1, sender=tw.avs)
+        tka.approve(rd, 10**18 + 1, sender=tw.avs)
+        chain.mine()
+        tx = rd.createOperatorSetDistribution(
+            cw.opset, tka, 10**18 + 1, chain.blocks.head.number - 1, cw.sams, sender=tw.avs
+        )
+        i = tx.events.filter(rd.OperatorSetDistributionCreated)[0].distributionId
+        left = rd.undistributed(i)
+        assert left > 0
+        (row,) = rewards.refunds(d, tw.avs.address)["distributions"]
+        assert row == {
+            "distribution": i,
+            "token": tka.address,
+            "amount": 10**18 + 1,
+            "undistributed": left,
+            "refunded": 0,
+            "refundable": left,
+        }
+        with pytest.raises(ChainInputError, match="no on-chain distribution 7"):
+            rewards.refund(d, key(tw.other), tw.avs.address, nonces=[], distribution_ids=[7])
+        before = tka.balanceOf(tw.avs)
+        out = rewards.refund(d, key(tw.other), tw.avs.address, nonces=[], distribution_ids=[i])
+        assert out["paid"] == {tka.address: left} and tka.balanceOf(tw.avs) - before == left
+        with pytest.raises(ChainInputError, match=f"distribution {i}: already refunded"):
+            rewards.refund(d, key(tw.other), tw.avs.address, nonces=[], distribution_ids=[i])
     finally:
         chain.restore(snap)
