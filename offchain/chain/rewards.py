@@ -1,5 +1,6 @@
 """Client of contracts/rewards over a deployment (``offchain.chain.sdk.Deployment``, web3): an AVS's
-roots, an earner's standing against a distribution, claims (docs/rewards.md).
+roots, an earner's standing against a distribution, claims, an AVS's refunds of what no root or
+claim can pay (``refunds``, ``refund``; docs/rewards.md).
 
 Roots are posted per AVS (``submitRoot(avs, root, end)``) and pay only from that AVS's escrow, so
 every question here names the AVS. A distribution is the off-chain tree
