@@ -11,7 +11,11 @@ and the same leaf in steps (RewardsChallengeSteps: ``beginChallenge``, ``continu
 day a step, ``finishChallenge``; ``--challenge steps steps-unique``; a v1 AVS submission over the
 AVS's operators recorded by ``recordAVSDay``: ``--challenge avs steps-avs``);
 ``--challenge`` runs only those rows, after the operators' setup, into
-bench/results/rewards_challenge_gas.json, ``--challenge unique directed`` those kinds' only), the x402 upto settlement with and without the inference fee
+bench/results/rewards_challenge_gas.json, ``--challenge unique directed`` those kinds' only; ``--refund``
+the refunds and the record of an AVS of more than 64 operators only, into
+bench/results/rewards_refund_gas.json: ``refundSubmission`` of v1 submissions over 1, 7 and 28
+days nobody recorded and over 3 days recorded in chunks, ``refundDistribution``, ``recordAVSDay`` of
+65 operators and ``recordAVSMembers`` of 64 then 1), the x402 upto settlement with and without the inference fee
 into the FeeVault, beside Symbiotic's ``claim`` (median 13,185) and ``claimBatch`` (median 34,434) from its forge gas
 snapshot (shared/research/eigenlayer-contracts.md section 7). EigenLayer publishes no gas figures
 for ``processClaim`` and no Solidity toolchain is installed here to measure its source, so its
@@ -100,6 +104,13 @@ def main() -> int:
             chain.set_balance(acct.address, 10**20)
             return accounts[acct.address]
 
+        if "--refund" in sys.argv[1:]:
+            ops, staker = bench_distribution(project, chain, accounts, d, r, a[4], None, fresh_earner)
+            bench_refund(chain, d, r, a[4], ops, staker, record, fresh_earner)
+            write_results(
+                "rewards_refund_gas.json", {"provider": "anvil 1.7.1 via ape-foundry", "results": rows}
+            )
+            return 0
         if only_challenge:
             ops, staker = bench_distribution(project, chain, accounts, d, r, a[4], None, fresh_earner)
             bench_challenge(project, chain, accounts, d, ops, staker, record, fresh_earner)
@@ -350,6 +361,92 @@ def bench_distribution(project, chain, accounts, d, r, avs, record, fresh_earner
             [rd.claim(staker, [(i, ops[0]) for i in batch], staker, sender=staker)],
         )
     return ops, staker
+
+
+REFUND_DAYS = (1, 7, 28)  # refundSubmission rows: v1 submissions over that many unrecorded days
+
+
+def bench_refund(chain, d, r, avs, ops, staker, record, fresh_earner) -> None:
+    """Refunds and the chunked record of a large AVS: a fresh AVS with set 1 of the 64 operators
+    above and one more, set 2 of the first alone; REPEAT v1 submissions over each of REFUND_DAYS
+    days in the past (nobody recorded them: all refunded) and over the next 3 days, recorded for
+    the AVS each day (``recordAVSDay`` finds 65 operators: too large; ``recordAVSMembers`` 64 then
+    1), then refunded once over (only the day split's rounding: 1e24 + 1 over 3 days: 2 wei); and
+    ``refundDistribution`` of REPEAT distributions over set 2 of ``avs`` (8 operators: the split's
+    15-decimal rounding)."""
+    zero = "0x" + "00" * 20
+    rc, ch, steps, rd, am = (
+        r.coordinator,
+        r.challenger,
+        r.challenge_steps,
+        r.distributor,
+        d.allocation_manager,
+    )
+    strats = sorted(d.strategies.values(), key=lambda s: int(s.address, 16))[:2]
+    sams = [(s.address, 10**18) for s in strats]
+    token = d.tokens["B"]
+    extra = fresh_earner()
+    d.delegation_manager.registerAsOperator(zero, 0, "", sender=extra)
+    big = fresh_earner()
+    am.updateAVSMetadataURI(big, "bench", sender=big)
+    am.createOperatorSets(big, [(1, strats, zero), (2, strats, zero)], [zero, zero], sender=big)
+    members = sorted([*ops, extra], key=lambda o: int(o.address, 16))
+    for op in members:
+        am.registerForOperatorSets(op, (big, [1, 2] if op == members[0] else [1], b""), sender=op)
+    token.mint(big, 10**30, sender=big)
+    token.approve(rc, 2**256 - 1, sender=big)
+    today = chain.pending_timestamp // DAY * DAY
+
+    def submit(amount, start, days):
+        """A v1 submission of `big`'s; returns refundSubmission's (nonce, entry)."""
+        nonce, sub = rc.submissionNonce(big), (sams, token.address, amount, start, days * DAY)
+        tx = rc.createAVSRewardsSubmission([sub], sender=big)
+        h = tx.events.filter(rc.AVSRewardsSubmissionCreated)[0].rewardsSubmissionHash
+        return nonce, (0, 0, token.address, start, days * DAY, h, sub)
+
+    unrecorded = {
+        days: [submit(10**24, today - days * DAY, days) for _ in range(REPEAT)] for days in REFUND_DAYS
+    }
+    recorded = [submit(10**24 + 1, today + DAY, 3) for _ in range(REPEAT)]
+    day_recs, first, last = [], [], []
+    addrs = [o.address for o in members]
+    for k in range(3):
+        day = today + (k + 1) * DAY
+        chain.pending_timestamp = max(day + 60, chain.pending_timestamp + 1)
+        chain.mine()
+        day_recs.append(ch.recordAVSDay(big, day, [1, 2], addrs, sender=staker))
+        first.append(steps.recordAVSMembers(big, day, [1, 2], addrs[:64], False, sender=staker))
+        last.append(steps.recordAVSMembers(big, day, [1, 2], addrs[64:], True, sender=staker))
+    record("recordAVSDay (65 operators, 2 sets: too large)", day_recs)
+    record("recordAVSMembers (64 operators, 2 sets)", first)
+    record("recordAVSMembers (the last 1 operator: the record written)", last)
+    chain.pending_timestamp = max(today + 4 * DAY + 60, chain.pending_timestamp + 1)
+    chain.mine()
+    for days, items in unrecorded.items():
+        record(
+            f"refundSubmission (v1, {days} unrecorded day{'s' if days > 1 else ''}: all of it)",
+            [steps.refundSubmission(big, n, e, [], sender=staker) for n, e in items],
+        )
+    record(
+        "refundSubmission (v1, 3 recorded days: the rounding)",
+        [steps.refundSubmission(big, n, e, [], sender=staker) for n, e in recorded],
+    )
+    t = d.tokens["A"]
+    t.mint(avs, 10**30, sender=avs)
+    t.approve(rd, 2**256 - 1, sender=avs)
+    chain.mine()
+    ids = [
+        distribution_id(
+            rd.createOperatorSetDistribution(
+                (avs, 2), t, 10**24 + 7, chain.blocks.head.number - 1, sams, sender=avs
+            )
+        )
+        for _ in range(REPEAT)
+    ]
+    assert all(rd.undistributed(i) > 0 for i in ids)
+    record(
+        "refundDistribution (8 operators' rounding)", [rd.refundDistribution(i, sender=staker) for i in ids]
+    )
 
 
 # (operators, days) of each challengeRoot row, by the kind of the submission challenged

@@ -26,6 +26,10 @@
           operator-directed AVS-wide days): the union of its sets' members recorded in
           ascending chunks, each operator's memberships counted against the sets' member
           counts; `foldMembers` folds such a day as a set's.
+        - `refundSubmission`: once a submission's period is over, the part of it no correct
+          root can ever pay (its days nobody recorded, or recorded with no member, and the
+          rounding of its per-day amounts) goes back to the AVS (anyone calls; the coordinator's
+          `refundEscrow` pays), once per submission.
         Each day is the challenger's own `earnedOnDay` (or `memberWeights` and `memberPay` for a
         day folded in chunks), the rule its one-transaction `challengeRoot` uses: one copy.
 @dev The root is not held: a challenge must finish before the root activates (the coordinator's
@@ -50,6 +54,9 @@ MASK160: constant(uint256) = 2**160 - 1
 MAX_MEMBERS: constant(uint256) = 64  # members a foldMembers step takes
 MAX_AVS_SETS: constant(uint256) = 32  # operator sets of an AVS (the challenger's recordAVSDay bound)
 LARGE: constant(uint256) = 1 << 64  # a day whose members were recorded in chunks (recordMembers)
+# The hash part of a day recorded with no member (the challenger's _snapshot_hash([], [])): no
+# member, no payout (test_rewards_refund.py checks it against a recorded empty day).
+EMPTY_DAY: constant(uint256) = 89952128039022490694352875657840231885025237009660883800008940364828833218560
 
 KIND_AVS: constant(uint8) = 0
 KIND_TOTAL: constant(uint8) = 2
@@ -62,6 +69,7 @@ interface ICoordinator:
     def submissionRecord(avs: address, nonce: uint256) -> uint256: view
     def getOperatorSetSplit(operator: address, operatorSet: ITypes.OperatorSet) -> uint16: view
     def getOperatorAVSSplit(operator: address, avs: address) -> uint16: view
+    def refundEscrow(avs: address, token: address, amount: uint256): nonpayable
 
 
 interface IMembersAt:
@@ -142,6 +150,15 @@ event AVSMembersRecorded:
     total: uint256
 
 
+event SubmissionRefunded:
+    avs: indexed(address)
+    submissionNonce: indexed(uint256)
+    token: indexed(address)
+    amount: uint256
+    unpaidDays: uint256
+    days: uint256
+
+
 event ChallengeContinued:
     id: indexed(bytes32)
     nonce: uint256
@@ -159,6 +176,8 @@ allocationManager: public(immutable(address))
 # count << 192 | folded << 160 | last member, and the chained hash of the members folded.
 largeProgress: public(HashMap[bytes32, uint256])
 largeHash: public(HashMap[bytes32, bytes32])
+# avs -> submission nonce -> what refundSubmission paid back (0: not refunded).
+refunded: public(HashMap[address, HashMap[uint256, uint256]])
 
 
 @deploy
@@ -507,3 +526,71 @@ def finishChallenge(rootIndex: uint32, earner: address, token: address):
     w: RRC.Window = staticcall RRC.__interface__(rootChallenger).challengeWindow(rootIndex, c.position, c.basePosition, c.firstNonce)
     self.challenges[id] = empty(Challenge)
     extcall RRC.__interface__(rootChallenger).slashFor(rootIndex, msg.sender, earner, token, c.posted, c.expected)
+
+
+@internal
+@view
+def _refundable(avs: address, nonce: uint256, e: RRC.Entry, directed: DynArray[IRC.OperatorDirectedRewardsSubmission, 1]) -> (uint256, uint256, uint256):
+    # (what no correct root can pay of the submission, its days that pay nothing, its days).
+    rec: uint256 = staticcall ICoordinator(rewardsCoordinator).submissionRecord(avs, nonce + 1)
+    assert rec != 0, "unknown submission"
+    assert convert(keccak256(abi_encode(e.submissionHash, e.kind, e.operatorSetId, e.token, e.startTimestamp, e.duration)), uint256) >> 32 == rec >> 32, "submission record mismatch"
+    is_directed: bool = e.kind == KIND_DIRECTED_SET or e.kind == KIND_DIRECTED_AVS
+    amounts: DynArray[uint256, MAX_OPERATOR_REWARDS] = []
+    if is_directed:
+        assert len(directed) == 1, "directed submission missing"
+        assert keccak256(abi_encode(avs, nonce, directed[0])) == e.submissionHash, "submission mismatch"
+        for r: IRC.OperatorReward in directed[0].operatorRewards:
+            amounts.append(r.amount)
+    else:
+        assert len(directed) == 0, "too many directed submissions"
+        assert keccak256(abi_encode(avs, nonce, e.submission)) == e.submissionHash, "submission mismatch"
+        amounts.append(e.submission.amount)
+    start: uint256 = convert(e.startTimestamp, uint256)
+    assert start + convert(e.duration, uint256) <= block.timestamp, "submission period not over"
+    iv: uint256 = CALCULATION_INTERVAL_SECONDS
+    days: uint256 = convert(e.duration, uint256) // iv
+    key: bytes32 = keccak256(abi_encode(avs, e.operatorSetId))
+    if e.kind == KIND_AVS or e.kind == KIND_DIRECTED_AVS:
+        key = keccak256(abi_encode(avs))
+    unpaid: uint256 = 0
+    for n: uint256 in range(MAX_SUBMISSION_DAYS):
+        if n >= days:
+            break
+        record: uint256 = staticcall RRC.__interface__(rootChallenger).dayRecord(key, start + n * iv)
+        # never recorded (and never recordable: the day is over), or recorded with no member
+        if record == 0 or record >> 64 << 64 == EMPTY_DAY:
+            unpaid += 1
+    # A paid day gives each amount's unit at most floor(amount / days) (the rule's floors), so
+    # what is left beyond the paid days' floors is beyond any correct root.
+    out: uint256 = 0
+    for a: uint256 in amounts:
+        out += a - (days - unpaid) * (a // days)
+    return out, unpaid, days
+
+
+@external
+def refundSubmission(avs: address, nonce: uint256, entry: RRC.Entry, directed: DynArray[IRC.OperatorDirectedRewardsSubmission, 1]) -> uint256:
+    """
+    @notice Pay back to `avs` the part of its submission `nonce` that no correct root can ever
+            pay: once the submission's period is over, each of its days nobody recorded (the
+            record is only possible during the day) or recorded with no member pays nothing, and
+            each other day pays each amount (the submission's, or each operator's of an
+            operator-directed one) at most floor(amount / days). Anyone may call; the tokens go
+            to the AVS, once per submission. (A call, eth_call, shows the amount without paying.)
+    @param avs The AVS that made the submission.
+    @param nonce Its nonce.
+    @param entry The submission's record fields and, for a weighted kind, the submission.
+    @param directed An operator-directed submission itself (empty for the weighted kinds).
+    @return The amount paid back.
+    """
+    assert self.refunded[avs][nonce] == 0, "already refunded"
+    out: uint256 = 0
+    unpaid: uint256 = 0
+    days: uint256 = 0
+    out, unpaid, days = self._refundable(avs, nonce, entry, directed)
+    assert out != 0, "nothing to refund"
+    self.refunded[avs][nonce] = out
+    extcall ICoordinator(rewardsCoordinator).refundEscrow(avs, entry.token, out)
+    log SubmissionRefunded(avs=avs, submissionNonce=nonce, token=entry.token, amount=out, unpaidDays=unpaid, days=days)
+    return out

@@ -16,6 +16,9 @@
           anyone may prove it wrong there (the RewardsRootChallenger: it voids the root through
           `voidRoot` and slashes the bond); each submission leaves a `submissionRecord` and each
           root its updater and the AVS's submission count (`rootInfo`) for that proof;
+        - refunds: what the rule can never pay (days nobody recorded or recorded empty, the
+          day split's rounding) goes back to the AVS through `refundEscrow`, called by the
+          RewardsChallengeSteps' `refundSubmission` once it has proven the amount;
         - claims: EigenLayer's two-level keccak tree (earner leaf keccak(0x00 | earner |
           earnerTokenRoot), token leaf keccak(0x01 | token | cumulativeEarnings)), cumulative
           earnings, `claimerFor`, a recipient;
@@ -53,6 +56,7 @@ interface IStrategyWhitelist:
 
 interface IRootChallenger:
     def lockBond(updater: address, until: uint32): nonpayable
+    def STEP_CHALLENGER() -> address: view
 
 
 interface IOperatorRegistry:
@@ -140,6 +144,13 @@ event OperatorDirectedOperatorSetRewardsSubmissionCreated:
 
 
 event EscrowCredited:
+    avs: indexed(address)
+    token: indexed(address)
+    amount: uint256
+    escrow: uint256
+
+
+event EscrowRefunded:
     avs: indexed(address)
     token: indexed(address)
     amount: uint256
@@ -256,7 +267,7 @@ isOperatorDirectedAVSRewardsSubmissionHash: public(HashMap[address, HashMap[byte
 isOperatorDirectedOperatorSetRewardsSubmissionHash: public(HashMap[address, HashMap[bytes32, bool]])
 claimerFor: public(HashMap[address, address])
 
-# avs -> token -> tokens escrowed for that AVS and not yet claimed.
+# avs -> token -> tokens escrowed for that AVS and not yet claimed or refunded.
 avsEscrow: public(HashMap[address, HashMap[address, uint256]])
 # avs -> earner -> token -> cumulative earnings claimed against that AVS's roots.
 cumulativeClaimedFor: public(HashMap[address, HashMap[address, HashMap[address, uint256]]])
@@ -519,6 +530,22 @@ def createOperatorDirectedOperatorSetRewardsSubmission(operatorSet: ITypes.Opera
     assert staticcall IOperatorSets(allocationManager).isOperatorSet(operatorSet), "invalid operator set"
     for k: uint256 in range(len(operatorDirectedRewardsSubmissions), bound=MAX_SUBMISSIONS):
         self._create_directed(operatorSet.avs, operatorSet, operatorDirectedRewardsSubmissions[k], True)
+
+
+@external
+@nonreentrant
+def refundEscrow(avs: address, token: address, amount: uint256):
+    """
+    @notice Pay `amount` of `avs`'s escrow in `token` back to the AVS: the RewardsChallengeSteps
+            only (its `refundSubmission`, which has proven from the day records that no correct
+            root can pay it).
+    """
+    assert msg.sender == staticcall IRootChallenger(ROOT_CHALLENGER).STEP_CHALLENGER(), "unauthorized caller"
+    escrow: uint256 = self.avsEscrow[avs][token]
+    assert amount <= escrow, "avs escrow exceeded"
+    self.avsEscrow[avs][token] = escrow - amount
+    assert extcall IERC20(token).transfer(avs, amount, default_return_value=True), "transfer failed"
+    log EscrowRefunded(avs=avs, token=token, amount=amount, escrow=escrow - amount)
 
 
 # ------------------------------------------------------------------ roots

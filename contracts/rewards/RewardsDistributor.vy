@@ -16,7 +16,8 @@
         state alone. Both weights are read at claim time: a slash cancelled after the split
         rewrites the histories at the snapshot, and the claims through one operator never exceed
         its pool (`poolClaimed`).
-@dev Each distribution is its own escrow: claims are bounded by what it brought, so nothing
+@dev Each distribution is its own escrow: claims are bounded by what it brought (its operators'
+     shares; the split's rounding is `undistributed`, refundDistribution pays it back to the AVS), so nothing
      can pay out another distribution's (or another AVS's) tokens. Earners choose their
      claimer in the RewardsCoordinator (`setClaimerFor`); the claimer names the recipient.
 """
@@ -90,6 +91,12 @@ event OperatorShareDistributed:
     commission: uint256
     stakersPool: uint256
 
+event DistributionRefunded:
+    distributionId: indexed(uint256)
+    avs: indexed(address)
+    token: address
+    amount: uint256
+
 event DistributionClaimed:
     distributionId: indexed(uint256)
     earner: indexed(address)
@@ -115,6 +122,11 @@ poolClaimed: public(HashMap[uint256, HashMap[address, uint256]])
 isUniqueStake: public(HashMap[uint256, bool])
 # id -> operator -> its commission << 128 | what its stakers share (both below 2**127).
 _shares: HashMap[uint256, HashMap[address, uint256]]
+# id -> what the split left to no operator (the rounding of the operators' shares): no claim can
+# ever pay it; refundDistribution pays it back to the AVS.
+undistributed: public(HashMap[uint256, uint256])
+# id -> what refundDistribution paid back (0: not yet).
+refunded: public(HashMap[uint256, uint256])
 # earner -> operator -> id >> 8 -> bit (id & 255) set once claimed (an earner has weight with one
 # operator at a block); one slot holds 256 distributions, so claims of later ones write warm words.
 _claimed: HashMap[address, HashMap[address, HashMap[uint256, uint256]]]
@@ -263,6 +275,7 @@ def _create(operatorSet: ITypes.OperatorSet, token: address, amount: uint256, sn
     if unique:
         self.isUniqueStake[did] = True
     log OperatorSetDistributionCreated(avs=operatorSet.avs, distributionId=did, operatorSetId=operatorSet.id, snapshotBlock=snapshotBlock, token=token, amount=net, strategiesAndMultipliers=strategiesAndMultipliers)
+    dealt: uint256 = 0
     for i: uint256 in range(MAX_OPERATORS):
         if i >= len(weights):
             break
@@ -271,6 +284,7 @@ def _create(operatorSet: ITypes.OperatorSet, token: address, amount: uint256, sn
             continue
         op: address = members[i]
         share: uint256 = (w * PRECISION // total) * net // PRECISION
+        dealt += share
         split: uint256 = convert(staticcall ICoordinator(rewardsCoordinator).getOperatorSetSplit(op, operatorSet), uint256)
         cut: uint256 = share * split // ONE_HUNDRED_IN_BIPS
         # the stakers' denominator: the operator's delegated weight (its split weight when the
@@ -281,7 +295,32 @@ def _create(operatorSet: ITypes.OperatorSet, token: address, amount: uint256, sn
         self.operatorWeight[did][op] = dw
         self._shares[did][op] = cut << 128 | (share - cut)
         log OperatorShareDistributed(distributionId=did, operator=op, weight=w, commission=cut, stakersPool=share - cut)
+    if dealt != net:
+        self.undistributed[did] = net - dealt
     return did
+
+
+@external
+@nonreentrant
+def refundDistribution(distributionId: uint256) -> uint256:
+    """
+    @notice Pay back to the distribution's AVS what its split left to no operator (the
+            rounding of the operators' shares, `undistributed`): claims are bounded by the
+            operators' shares, so no claim can ever pay it. Anyone may call, once per
+            distribution, at any time.
+    @param distributionId The distribution id.
+    @return The amount paid back.
+    """
+    assert distributionId < self.distributionCount, "unknown distribution"
+    assert self.refunded[distributionId] == 0, "already refunded"
+    amount: uint256 = self.undistributed[distributionId]
+    assert amount != 0, "nothing to refund"
+    self.refunded[distributionId] = amount
+    avs: address = self._distributions[distributionId].avs
+    token: address = self._distributions[distributionId].token
+    assert extcall IERC20(token).transfer(avs, amount, default_return_value=True), "transfer failed"
+    log DistributionRefunded(distributionId=distributionId, avs=avs, token=token, amount=amount)
+    return amount
 
 
 @internal

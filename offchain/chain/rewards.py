@@ -1,5 +1,6 @@
 """Client of contracts/rewards over a deployment (``offchain.chain.sdk.Deployment``, web3): an AVS's
-roots, an earner's standing against a distribution, claims (docs/rewards.md).
+roots, an earner's standing against a distribution, claims, an AVS's refunds of what no root or
+claim can pay (``refunds``, ``refund``; docs/rewards.md).
 
 Roots are posted per AVS (``submitRoot(avs, root, end)``) and pay only from that AVS's escrow, so
 every question here names the AVS. A distribution is the off-chain tree
@@ -1049,3 +1050,122 @@ def watch_once(
             rep["challenge"] = challenge(d, account, check, tree, base_tree, e, t, days_per_step)
             rep["mode"] = "steps"
     return out
+
+
+# ---------------------------------------------------------------- refunds (what no root or claim can pay)
+
+DISTRIBUTOR_KEY = "rewards_distributor"
+
+
+def refund_args(s: Submission) -> tuple[tuple, list]:
+    """``refundSubmission``'s (entry, directed) for submission `s`: its record's fields with the
+    submission itself (a weighted kind) or beside them (an operator-directed one)."""
+    directed = s.kind in DIRECTED_KINDS
+    entry = (s.kind, s.set_id, s.token, s.start, s.duration, s.hash, EMPTY_SUBMISSION if directed else s.sub)
+    return entry, [s.sub] if directed else []
+
+
+def _distributions(d: sdk.Deployment, avs: str) -> list[dict[str, Any]]:
+    # the AVS's on-chain distributions (RewardsDistributor) with what each left undistributed
+    if DISTRIBUTOR_KEY not in d.addresses:
+        return []
+    rd = d.contract(DISTRIBUTOR_KEY, ctype="RewardsDistributor")
+    out = []
+    for ev in rd.events.OperatorSetDistributionCreated().get_logs(
+        from_block=0, argument_filters={"avs": avs}
+    ):
+        i = ev["args"]["distributionId"]
+        undistributed, refunded = rd.functions.undistributed(i).call(), rd.functions.refunded(i).call()
+        out.append(
+            {
+                "distribution": i,
+                "token": Web3.to_checksum_address(ev["args"]["token"]),
+                "amount": ev["args"]["amount"],
+                "undistributed": undistributed,
+                "refunded": refunded,
+                "refundable": 0 if refunded else undistributed,
+            }
+        )
+    return out
+
+
+def refunds(d: sdk.Deployment, avs: str) -> dict[str, Any]:
+    """What `avs` can take back of its escrow (docs/rewards.md, "Refunds"): per submission what
+    ``refundSubmission`` would pay now (simulated; ``reason`` the contract's refusal otherwise:
+    "submission period not over", "nothing to refund", ...) and what it paid, per on-chain
+    distribution its undistributed rounding; and the totals refundable now per token."""
+    a = _checksum(avs, "avs")
+    st = steps_contract(d)
+    subs = []
+    for s in submissions(d, a):
+        entry, directed = refund_args(s)
+        row: dict[str, Any] = {
+            "nonce": s.nonce,
+            "kind": s.kind,
+            "token": Web3.to_checksum_address(s.token),
+            "end": s.start + s.duration,
+            "refunded": st.functions.refunded(a, s.nonce).call(),
+            "refundable": 0,
+            "reason": None,
+        }
+        try:
+            row["refundable"] = st.functions.refundSubmission(a, s.nonce, entry, directed).call()
+        except Exception as exc:  # web3's ContractLogicError: the contract's reason
+            row["reason"] = sdk._reason(exc)
+        subs.append(row)
+    dists = _distributions(d, a)
+    total: dict[str, int] = {}
+    for r in [*subs, *dists]:
+        if r["refundable"]:
+            total[r["token"]] = total.get(r["token"], 0) + r["refundable"]
+    return {"avs": a, "submissions": subs, "distributions": dists, "refundable": total}
+
+
+def refund(
+    d: sdk.Deployment,
+    account: Any,
+    avs: str,
+    nonces: list[int] | None = None,
+    distribution_ids: list[int] | None = None,
+) -> dict[str, Any]:
+    """Send the refunds of `avs` (paid to the AVS whoever sends them): the submissions `nonces`
+    and the distributions `distribution_ids`, by default every one with something refundable now.
+    A named one with nothing refundable is a ChainInputError (its reason), and nothing is sent."""
+    r = refunds(d, avs)
+    subs = {s["nonce"]: s for s in r["submissions"]}
+    dists = {x["distribution"]: x for x in r["distributions"]}
+    want_s = [n for n, s in subs.items() if s["refundable"]] if nonces is None else nonces
+    want_d = (
+        [i for i, x in dists.items() if x["refundable"]] if distribution_ids is None else distribution_ids
+    )
+    for n in want_s:
+        if n not in subs:
+            raise ChainInputError(f"{r['avs']} has no submission {n}")
+        if not subs[n]["refundable"]:
+            raise ChainInputError(f"submission {n}: {subs[n]['reason'] or 'already refunded'}")
+    for i in want_d:
+        if i not in dists:
+            raise ChainInputError(f"{r['avs']} has no on-chain distribution {i}")
+        if not dists[i]["refundable"]:
+            why = "already refunded" if dists[i]["refunded"] else "nothing to refund"
+            raise ChainInputError(f"distribution {i}: {why}")
+    if not want_s and not want_d:
+        raise ChainInputError(f"{r['avs']} has nothing to refund now")
+    by_nonce = {s.nonce: s for s in submissions(d, r["avs"])}
+    st, paid, txs = steps_contract(d), {}, []
+    for n in want_s:
+        entry, directed = refund_args(by_nonce[n])
+        rc = sdk.send(
+            d, account, st.functions.refundSubmission(r["avs"], n, entry, directed), "refundSubmission"
+        )
+        txs.append(rc["transactionHash"].hex())
+        t = subs[n]["token"]
+        paid[t] = paid.get(t, 0) + subs[n]["refundable"]
+    if want_d:
+        rd = d.contract(DISTRIBUTOR_KEY, ctype="RewardsDistributor")
+        for i in want_d:
+            rc = sdk.send(d, account, rd.functions.refundDistribution(i), "refundDistribution")
+            txs.append(rc["transactionHash"].hex())
+            t = dists[i]["token"]
+            paid[t] = paid.get(t, 0) + dists[i]["refundable"]
+    return {"avs": r["avs"], "submissions": want_s, "distributions": want_d, "paid": paid, "txs": txs}

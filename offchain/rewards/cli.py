@@ -6,6 +6,7 @@
     eigen rewards status --earnings FILE --avs ADDR --earner ADDR [--root-index N]
     eigen rewards claim --earnings FILE --avs ADDR --key KEY [--earner ADDR] [--recipient ADDR]
                         [--token ADDR]... [--root-index N]
+    eigen rewards refund --avs ADDR [--key KEY] [--nonce N]... [--distribution N]...
     eigen rewards watch --trees DIR --key KEY [--avs ADDR]... [--once] [--interval S] [--no-record]
                        [--step-days N]
 
@@ -14,7 +15,11 @@ integers or decimal strings). ``root`` prints the root of EigenLayer's two-level
 ``proof`` writes an earner's claim in EigenLayer's claim-vector format; ``verify`` checks one
 (exit 1 when a proof does not hold). ``status`` and ``claim`` work against a deployment (the
 running devnet's unless ``--rpc`` or ``--deployment`` names another) and the root posted for the
-AVS that equals the distribution's. ``watch`` is the watcher: it records each day's block for the
+AVS that equals the distribution's. ``refund`` shows what an AVS can take back of its escrow (per
+submission what ``refundSubmission`` would pay now, or the contract's reason, and per on-chain
+distribution its undistributed rounding) and, given ``--key`` (anyone's: the tokens go to the AVS),
+sends the refunds (every one refundable now, or the ``--nonce`` and ``--distribution`` named).
+``watch`` is the watcher: it records each day's block for the
 sets paid today or ever paid by an operator-directed submission (``recordDay``), recomputes
 every pending root from the chain (total-stake, unique-stake and operator-directed submissions; the published
 distributions in ``--trees``, named ``0x<root>.json``) and challenges a wrong one with the proof of
@@ -87,6 +92,22 @@ def register(sub: Any) -> None:
         "--root-index", type=cliargs.uint(32), default=None, help="the root (default: the newest equal)"
     )
     c.set_defaults(func=_claim)
+
+    rf = s.add_parser("refund", help="show (and with --key send) an AVS's refunds of undistributed escrow")
+    _chain(rf)
+    rf.add_argument("--avs", required=True, help="the AVS whose escrow is refunded (it receives the tokens)")
+    rf.add_argument("--key", default=None, help="the sender's key (anyone's; default: show only)")
+    rf.add_argument(
+        "--nonce", type=cliargs.uint(64), action="append", default=None, help="a submission (repeatable)"
+    )
+    rf.add_argument(
+        "--distribution",
+        type=cliargs.uint(64),
+        action="append",
+        default=None,
+        help="an on-chain distribution id (repeatable)",
+    )
+    rf.set_defaults(func=_refund)
 
     _register_watch(s)
 
@@ -218,6 +239,26 @@ def _claim(args: argparse.Namespace) -> int:
         recipient=d.resolve(args.recipient, "recipient") if args.recipient else None,
         tokens=args.token,
         root_index=args.root_index,
+    )
+    print(json.dumps(out))
+    return 0
+
+
+def _refund(args: argparse.Namespace) -> int:
+    from offchain.chain import rewards
+
+    d = _deployment(args)
+    avs = d.resolve(args.avs, "avs")
+    if args.key is None:
+        print(json.dumps(rewards.refunds(d, avs)))
+        return 0
+    named = args.nonce is not None or args.distribution is not None
+    out = rewards.refund(
+        d,
+        d.key(args.key),
+        avs,
+        nonces=(args.nonce or []) if named else None,
+        distribution_ids=(args.distribution or []) if named else None,
     )
     print(json.dumps(out))
     return 0

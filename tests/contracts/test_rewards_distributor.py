@@ -239,6 +239,37 @@ def test_sidecar_worked_example_on_chain(dist, unique):
         chain.restore(snap)
 
 
+def test_the_undistributed_rounding_is_refunded_to_the_avs_once(dist):
+    """The sidecar example leaves 1,000 wei to no operator (its shares' 15-decimal rounding): anyone
+    pays it back to the AVS, at once and once; the claims of every earner and the refund then sum
+    to the amount exactly. A split with no rounding (weights 3, 3, 2) has nothing to refund."""
+    rd, chain, tw = dist.rd, dist.chain, dist.tw
+    snap = chain.snapshot()
+    try:
+        for op, n in zip(dist.ops, (3, 1, 2), strict=True):
+            dist.rw.rc.setOperatorSetSplit(op, dist.opset, 0, sender=op)
+            dist.deposit(op, "TKA", n * WAD)
+        dist.rw.activate()
+        did = dist.distribute(WAD, chain.blocks.head.number, {"TKA": WAD}).return_value
+        assert rd.undistributed(did) == 1_000 and rd.refunded(did) == 0
+        before = dist.reward.balanceOf(tw.avs)
+        tx = rd.refundDistribution(did, sender=tw.other)
+        assert tx.events[-1].amount == 1_000 and tx.events[-1].avs == tw.avs.address
+        assert dist.reward.balanceOf(tw.avs) - before == 1_000 and rd.refunded(did) == 1_000
+        reverts("already refunded", rd.refundDistribution, did, sender=tw.avs)
+        for op in dist.ops:
+            rd.claim(op, [(did, op)], op, sender=op)
+        assert rd.getDistribution(did).claimed + rd.refunded(did) == WAD
+        assert dist.reward.balanceOf(rd) == 0
+        reverts("unknown distribution", rd.refundDistribution, did + 1, sender=tw.other)
+        dist.deposit(dist.ops[1], "TKA", 2 * WAD)  # weights 3, 3, 2 of 8: exact fractions
+        one = dist.distribute(WAD, chain.blocks.head.number, {"TKA": WAD}).return_value
+        assert rd.undistributed(one) == 0
+        reverts("nothing to refund", rd.refundDistribution, one, sender=tw.other)
+    finally:
+        chain.restore(snap)
+
+
 def test_split_claimer_recipient_batch_and_refusals(dist):
     tw, rd, rc, chain = dist.tw, dist.rd, dist.rw.rc, dist.chain
     op, staker = dist.ops[0], dist.stakers[0]

@@ -1,9 +1,12 @@
 """Hypothesis state machine over the RewardsCoordinator on anvil: random submissions (two AVSs, two
 tokens, the protocol fee on or off), roots posted for either AVS with arbitrary cumulative amounts
 (honest or not: the updater is not trusted here), time passing, roots disabled, single and batch
-claims. Each claim's outcome is predicted from a model (paid, or refused with the exact reason);
-after every step the chain must match the model, and per AVS and token the claims never exceed
-what that AVS escrowed. Each example runs from a chain snapshot and restores it (as
+claims, and refunds (RewardsChallengeSteps.refundSubmission, sent by anyone: no day is ever
+recorded here, so each submission, over yesterday, is wholly beyond any correct root and refundable
+once, to its AVS, as far as its AVS's escrow still holds it after the untrusted roots' claims). Each
+claim's and refund's outcome is predicted from a model (paid, or refused with the exact reason);
+after every step the chain must match the model (every AVS's escrow: a refund moves only its own
+AVS's), and per AVS and token the claims plus the refunds never exceed what that AVS escrowed. Each example runs from a chain snapshot and restores it (as
 test_fuzz_restaking does), so examples are independent.
 """
 
@@ -48,6 +51,8 @@ def run_machine(rw: RewardsWorld, chain) -> None:
             self.funded = {}  # (avs, token) -> net of fees
             self.claimed = {}  # (avs, earner, token) -> cumulative claimed
             self.roots = []  # [index, avs, tree, activatedAt, disabled]
+            self.subs = []  # [avs, nonce, entry, refunded]
+            self.refunded = Counter()  # (avs, token) -> refunded
 
         def teardown(self):
             chain.restore(self.snap)
@@ -64,6 +69,11 @@ def run_machine(rw: RewardsWorld, chain) -> None:
             tka = [tokens[0].address.lower()]
             self._claim(self.roots[0], earners[1], tka)  # beyond the escrow: refused
             self._claim(self.roots[0], earners[0], tka)  # within: paid
+            # a refund of all of a submission of avs2's (paid), then of the first (beyond the
+            # escrow the claim left)
+            self.submit(1, 1, 5_000, False)
+            self._refund(self.subs[1], rw.other)
+            self._refund(self.subs[0], rw.other)
 
         @rule(
             a=st.sampled_from(range(2)),
@@ -75,8 +85,13 @@ def run_machine(rw: RewardsWorld, chain) -> None:
             avs, tok = avss[a], tokens[t]
             if rc.isOptedInForProtocolFee(avs) != fee:
                 rc.setOptInForProtocolFee(avs, fee, sender=avs)
-            rw.submit(avs, tok, amount)
+            nonce = rc.submissionNonce(avs)
+            sub = rw.sub(tok, amount)
+            tx = rw.submit(avs, tok, amount)
             net = amount - (amount * FEE_BIPS // 10_000 if fee else 0)
+            h = tx.events.filter(rc.AVSRewardsSubmissionCreated)[0].rewardsSubmissionHash
+            entry = (0, 0, tok.address, sub[3], sub[4], h, (sub[0], sub[1], net, sub[3], sub[4]))
+            self.subs.append([avs, nonce, entry, False])
             self.escrow[(avs.address, tok.address)] += net
             self.funded[(avs.address, tok.address)] += net
 
@@ -215,6 +230,33 @@ def run_machine(rw: RewardsWorld, chain) -> None:
                 event("batch paid")
             seen[reason or "paid"] += 1
 
+        @precondition(lambda self: self.subs)
+        @rule(data=st.data())
+        def refund(self, data):
+            s = data.draw(st.sampled_from(self.subs))
+            self._refund(s, data.draw(st.sampled_from([s[0], rw.other, rw.owner])))
+
+        def _refund(self, s, who):
+            """Refund submission s from `who` and check the outcome against the model's."""
+            avs, nonce, entry, done = s
+            tok = next(t for t in tokens if t.address == entry[2])
+            net, key = entry[6][2], (avs.address, entry[2])
+            if done:
+                reverts("already refunded", rw.steps.refundSubmission, avs, nonce, entry, [], sender=who)
+                reason = "already refunded"
+            elif net > self.escrow[key]:  # the untrusted roots' claims took it
+                reverts("avs escrow exceeded", rw.steps.refundSubmission, avs, nonce, entry, [], sender=who)
+                reason = "avs escrow exceeded"
+            else:
+                before = tok.balanceOf(avs)
+                rw.steps.refundSubmission(avs, nonce, entry, [], sender=who)
+                assert tok.balanceOf(avs) - before == net, "the refund did not go to the AVS"
+                self.escrow[key] -= net
+                self.refunded[key] += net
+                s[3], reason = True, None
+            event(f"refund {reason or 'paid'}")
+            seen[f"refund {reason or 'paid'}"] += 1
+
         @invariant()
         def matches_the_chain(self):
             for (avs, tok), v in self.escrow.items():
@@ -226,10 +268,10 @@ def run_machine(rw: RewardsWorld, chain) -> None:
                 assert rc.cumulativeClaimedFor(avs, e, t) == cum
 
         @invariant()
-        def claims_never_exceed_escrow_per_avs(self):
+        def claims_and_refunds_never_exceed_escrow_per_avs(self):
             for (avs, tok), funded in self.funded.items():
                 paid = sum(cum for (a, _e, t), cum in self.claimed.items() if a == avs and t == tok)
-                assert paid <= funded, "an AVS paid out more than it escrowed"
+                assert paid + self.refunded[(avs, tok)] <= funded, "an AVS paid out more than it escrowed"
 
     base = settings.default
     if eigen_settings.hypothesis_profile() == "ci":

@@ -114,3 +114,10 @@ def test_watch_refuses_bad_input_before_reaching_a_chain(capsys, tmp_path):
         ["rewards", "watch", "--trees", str(tmp_path), "--key", "k", "--once", "--devnet", str(tmp_path)],
         "make devnet",
     )
+
+
+def test_refund_refuses_bad_input_before_reaching_a_chain(capsys, tmp_path):
+    bad(capsys, ["rewards", "refund"], "--avs")
+    bad(capsys, ["rewards", "refund", "--avs", A, "--nonce", "-1"], "--nonce")
+    bad(capsys, ["rewards", "refund", "--avs", A, "--distribution", "x"], "--distribution")
+    bad(capsys, ["rewards", "refund", "--avs", A, "--devnet", str(tmp_path)], "make devnet")
