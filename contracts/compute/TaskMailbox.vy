@@ -5,8 +5,9 @@
 @notice EigenCompute as a network: apps post tasks (an input for one of their registered images)
         with a fee, a stake-weighted threshold of the app's executor operator set certifies the
         result (BLS or ECDSA, the OperatorSetSigCheck module), the fee goes to the signers less
-        the cloud's fee split (Hourglass's `feeSplit`, to the FeeVault, ELIP-12), an expired task
-        refunds, and two fault proofs slash the certifiers through the
+        the cloud's fee split (Hourglass's `feeSplit`, to the FeeVault, ELIP-12; a fee paid
+        after verification, payFee, is owed the same way: VerifiedEscrow's payments to a task's
+        certifiers, checked against signerStakesHash), an expired task refunds, and two fault proofs slash the certifiers through the
         AllocationManager: a second certified result that conflicts with the first, and an
         enclave receipt (ComputeAVS) that contradicts the certified result.
 @dev Hourglass's TaskMailbox (task hash, message hash, NONE/CREATED/VERIFIED/EXPIRED read on the
