@@ -199,7 +199,8 @@ def certified_stakes(w3: Web3, mailbox: Any, task_hash: bytes) -> tuple[list[str
     want = bytes(mailbox.functions.signerStakesHash(h).call())
     if want == bytes(32):
         raise ChainInputError(f"task 0x{h.hex()} is not verified: no signer stakes")
-    logs = mailbox.events.TaskVerified().get_logs(argument_filters={"taskHash": h}, from_block=0)
+    created = int(mailbox.functions.getTaskInfo(h).call()[4])  # TaskInfo.createdBlock
+    logs = mailbox.events.TaskVerified().get_logs(argument_filters={"taskHash": h}, from_block=created)
     if not logs:
         raise ChainInputError(f"no TaskVerified event for 0x{h.hex()} (a pruned node?)")
     a = logs[-1]["args"]
