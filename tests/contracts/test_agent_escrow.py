@@ -8,7 +8,9 @@ Inference kind: released once the bound InferenceDisputes receipt's challenge wi
 the set confirmed it), refunded when its challenge expired unresolved, or when no receipt was bound
 by the deadline. A receipt proven wrong holds the payment while its slash may still be cancelled:
 refunded once the slash is final, released to the server agent if the set's resolver cancelled it
-(nobody profits from an overturned verdict). Every path once, every refusal typed."""
+(nobody profits from an overturned verdict). A task payment whose payee is the mailbox goes to the
+task's certifiers (releaseToCertifiers): the cloud's fee split to the mailbox's collector, the rest
+pro rata to the stake each signed with, as mailbox fees. Every path once, every refusal typed."""
 
 from __future__ import annotations
 
