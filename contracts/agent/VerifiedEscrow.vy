@@ -26,6 +26,12 @@
         slash was cancelled (the verdict was overturned: the work was right). A task faulting
         several certifying operators is refunded once any of their slashes is final (or one was
         not slashed), and paid only if every one of them was cancelled.
+        The payee may be the mailbox itself, which means "the task's certifiers" (KIND_TASK
+        only; the nonce binds it like any payee): releaseToCertifiers then splits the payment as
+        the mailbox splits a task's own fee: the cloud's feeSplit to its fee split collector, the
+        rest to the certifying signers pro rata to the stake each signed with (checked against the
+        mailbox's signerStakesHash), the rounding remainder to the first signer, each share
+        credited through the mailbox's payFee (pulled from here: feesOwed, withdrawFees).
         Both kinds refund when the client's deadline passed before the work was certified (task)
         or a receipt bound (inference), and a task kind refunds when the task expired or its
         certified result is not the expected one.
@@ -45,14 +51,18 @@
      "wrong signer list", "receipt bound", "no receipt bound", "receipt for another client",
      "receipt for another request", "receipt not registered", "receipt challenged",
      "receipt proven wrong", "receipt unresolved", "slash pending", "not refundable",
-     "transfer failed", plus the token's.
+     "certifiers of a non-task", "certifiers' payment: releaseToCertifiers",
+     "not a certifiers' payment", "wrong stake list", "approve failed", "transfer failed", plus
+     the token's and the mailbox's payFee's ("fee transfer failed").
 """
 
 from ..interfaces import IEIP3009
 from ..interfaces import ITaskMailbox
 from ..lib import slash_fate
+from ethereum.ercs import IERC20
 
 MAX_SIGNERS: constant(uint256) = 64
+BPS: constant(uint256) = 10000
 MAX_PROMPT_TOKENS: constant(uint256) = 512
 MAX_OUTPUT_TOKENS: constant(uint256) = 512
 
@@ -279,6 +289,7 @@ def deposit(
     assert amount != 0, "zero amount"
     assert ref != empty(bytes32), "zero ref"
     assert deadline > block.timestamp, "deadline passed"
+    assert payee != mailbox or kind == KIND_TASK, "certifiers of a non-task"
     if kind == KIND_TASK and mailbox != empty(address):
         status: uint8 = (staticcall ITaskMailbox(mailbox).getTaskInfo(ref)).status
         assert status != STATUS_NONE, "unknown task"
@@ -380,18 +391,10 @@ def bindReceipt(id: bytes32, r: InferenceReceipt) -> bytes32:
     return digest
 
 
-@external
-@nonreentrant
-def release(id: bytes32, signers: DynArray[address, MAX_SIGNERS]):
-    """
-    @notice Pay the payee. Task: VERIFIED with the expected result, its challenge window over
-            (confirmTask, TASK_WINDOW) and no fault proven. Inference: the bound receipt's
-            challenge window passed unchallenged, or the set confirmed it, or the set proved it
-            wrong but its resolver cancelled the slash. Anyone may call.
-    @param id The escrow.
-    @param signers Task: its certifying operators, as TaskVerified listed them (inference: ignored).
-    """
-    e: Escrow = self._held(id)
+@internal
+@view
+def _releasable(e: Escrow, signers: DynArray[address, MAX_SIGNERS]):
+    # release's conditions (the escrow is held)
     if e.kind == KIND_TASK:
         info: ITaskMailbox.TaskInfo = self._certified(e)
         if TASK_WINDOW != 0:
@@ -411,9 +414,78 @@ def release(id: bytes32, signers: DynArray[address, MAX_SIGNERS]):
             assert c.status != RECEIPT_CHALLENGED, "receipt challenged"
             assert c.status != RECEIPT_EXPIRED, "receipt unresolved"
             assert c.status == RECEIPT_UPHELD or block.timestamp > c.deadline, "challenge window open"
+
+
+@external
+@nonreentrant
+def release(id: bytes32, signers: DynArray[address, MAX_SIGNERS]):
+    """
+    @notice Pay the payee. Task: VERIFIED with the expected result, its challenge window over
+            (confirmTask, TASK_WINDOW) and no fault proven. Inference: the bound receipt's
+            challenge window passed unchallenged, or the set confirmed it, or the set proved it
+            wrong but its resolver cancelled the slash. Anyone may call. A payment to the
+            certifiers (payee: the mailbox) is released with releaseToCertifiers.
+    @param id The escrow.
+    @param signers Task: its certifying operators, as TaskVerified listed them (inference: ignored).
+    """
+    e: Escrow = self._held(id)
+    assert e.payee != mailbox, "certifiers' payment: releaseToCertifiers"
+    self._releasable(e, signers)
     self.escrows[id].state = RELEASED
     assert extcall IEIP3009(e.token).transfer(e.payee, e.amount), "transfer failed"
     log Released(id=id, payee=e.payee, amount=e.amount)
+
+
+@external
+@nonreentrant
+def releaseToCertifiers(id: bytes32, signers: DynArray[address, MAX_SIGNERS], stakes: DynArray[uint256, MAX_SIGNERS]):
+    """
+    @notice Pay a task payment whose payee is the mailbox ("the certifiers") to the operators
+            that certified its task, when release would pay a payee: the mailbox's fee split
+            (floor(amount * feeSplit / 10,000), if a collector is set) is owed to its fee split
+            collector, the rest to the signers pro rata to the stake each signed with, the first
+            signer also taking the rounding remainder (the shares sum to the amount): a task's own
+            fee's split, credited through the mailbox's payFee (its feesOwed; they withdraw with
+            withdrawFees). A verified task always has signed stake (a certificate needs at least
+            1 bip of a set's non-zero stake), so the split never divides by zero. Anyone may call.
+    @param id The escrow.
+    @param signers The task's certifying operators, as TaskVerified listed them.
+    @param stakes The stake each signed with, in that order (the mailbox's signerStakesHash).
+    """
+    e: Escrow = self._held(id)
+    assert e.payee == mailbox, "not a certifiers' payment"
+    self._releasable(e, signers)
+    assert len(stakes) == len(signers), "wrong stake list"
+    h: bytes32 = empty(bytes32)
+    signed: uint256 = 0
+    for s: uint256 in stakes:
+        h = keccak256(abi_encode(h, s))
+        signed += s
+    assert h == staticcall ITaskMailbox(mailbox).signerStakesHash(e.ref), "wrong stake list"
+    self.escrows[id].state = RELEASED
+    assert extcall IERC20(e.token).approve(mailbox, e.amount, default_return_value=True), "approve failed"
+    split: uint256 = 0
+    collector: address = staticcall ITaskMailbox(mailbox).feeSplitCollector()
+    if collector != empty(address):
+        split = e.amount * convert(staticcall ITaskMailbox(mailbox).feeSplit(), uint256) // BPS
+        self._pay_fee(e, collector, split)
+    net: uint256 = e.amount - split
+    rest: uint256 = 0
+    if signed != 0:  # always (see above); without signed stake the first signer would take it all
+        for i: uint256 in range(1, MAX_SIGNERS):
+            if i >= len(signers):
+                break
+            share: uint256 = net * stakes[i] // signed
+            rest += share
+            self._pay_fee(e, signers[i], share)
+    self._pay_fee(e, signers[0], net - rest)
+    log Released(id=id, payee=mailbox, amount=e.amount)
+
+
+@internal
+def _pay_fee(e: Escrow, operator: address, amount: uint256):
+    if amount != 0:
+        extcall ITaskMailbox(mailbox).payFee(e.ref, operator, e.token, amount)
 
 
 @external

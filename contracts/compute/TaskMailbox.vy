@@ -5,8 +5,9 @@
 @notice EigenCompute as a network: apps post tasks (an input for one of their registered images)
         with a fee, a stake-weighted threshold of the app's executor operator set certifies the
         result (BLS or ECDSA, the OperatorSetSigCheck module), the fee goes to the signers less
-        the cloud's fee split (Hourglass's `feeSplit`, to the FeeVault, ELIP-12), an expired task
-        refunds, and two fault proofs slash the certifiers through the
+        the cloud's fee split (Hourglass's `feeSplit`, to the FeeVault, ELIP-12; a fee paid
+        after verification, payFee, is owed the same way: VerifiedEscrow's payments to a task's
+        certifiers, checked against signerStakesHash), an expired task refunds, and two fault proofs slash the certifiers through the
         AllocationManager: a second certified result that conflicts with the first, and an
         enclave receipt (ComputeAVS) that contradicts the certified result.
 @dev Hourglass's TaskMailbox (task hash, message hash, NONE/CREATED/VERIFIED/EXPIRED read on the
@@ -199,6 +200,11 @@ feesHeld: public(HashMap[address, uint256])
 # (Hourglass snapshots it at creation; a slot per task would cost 22k gas and this contract's
 # last bytes under EIP-170), so a change reaches open tasks: it is bounded and logged.
 feeSplit: public(uint16)
+# task -> the stakes its certifying signers signed with, as verified, in TaskVerified's signer
+# order, hash-chained: h = 0; for each stake s: h = keccak256(abi.encode(h, s)) (zero: not
+# verified). With signersHash it binds the split of a payment to the certifiers (VerifiedEscrow's
+# releaseToCertifiers); the stakes are verifyResult's at the verification block.
+signerStakesHash: public(HashMap[bytes32, bytes32])
 # Hourglass's feeSplitCollector: the FeeVault (unset: no split, the signers take the whole fee).
 feeSplitCollector: public(address)
 
@@ -374,10 +380,10 @@ def disableTaskType(taskType: uint32):
     @notice Stop accepting new tasks of a type (its open tasks run to their end).
     @param taskType The task type id.
     """
-    t: ITaskMailbox.TaskType = self.taskTypes[taskType]
-    assert t.appId != empty(bytes32), "unknown task type"
-    self._only_app_owner(t.appId)
-    assert t.active, "task type disabled"
+    app: bytes32 = self.taskTypes[taskType].appId
+    assert app != empty(bytes32), "unknown task type"
+    self._only_app_owner(app)
+    assert self.taskTypes[taskType].active, "task type disabled"
     self.taskTypes[taskType].active = False
     log TaskTypeDisabled(taskType=taskType)
 
@@ -456,16 +462,12 @@ def createTask(params: TaskParams) -> bytes32:
     self.taskCount = count + 1
     received: uint256 = 0
     if t.fee != 0:
-        before: uint256 = staticcall IERC20(t.feeToken).balanceOf(self)
-        assert extcall IERC20(t.feeToken).transferFrom(msg.sender, self, t.fee, default_return_value=True), "fee transfer failed"
-        received = staticcall IERC20(t.feeToken).balanceOf(self) - before
-        self.feesHeld[t.feeToken] += received
+        received = self._pull(t.feeToken, t.fee)
+        self._tasks[task_hash].fee = received
     # the fields set now (the rest stay zero until a result or a refund)
     self._tasks[task_hash].creator = msg.sender
     self._tasks[task_hash].refundCollector = params.refundCollector
     self._tasks[task_hash].taskType = params.taskType
-    if received != 0:
-        self._tasks[task_hash].fee = received
     self._tasks[task_hash].createdBlock = block.number
     self._tasks[task_hash].inputHash = keccak256(params.payload)
     log TaskCreated(creator=msg.sender, taskHash=task_hash, taskType=params.taskType, operatorSetId=t.operatorSetId, referenceBlock=block.number - 1, refundCollector=params.refundCollector, fee=received, deadline=block.number + t.timeout, taskCount=count, payload=params.payload)
@@ -486,7 +488,7 @@ def _certificate_digest(task_hash: bytes32, result: Bytes[MAX_RESULT]) -> bytes3
 
 @internal
 @view
-def _ecdsa_signers(set_id: uint32, digest: bytes32, cert: Bytes[MAX_CERT]) -> (DynArray[address, MAX_SIGNERS], DynArray[uint256, MAX_SIGNERS], uint256, uint256):
+def _ecdsa_signers(task_type: uint32, set_id: uint32, digest: bytes32, cert: Bytes[MAX_CERT]) -> (DynArray[address, MAX_SIGNERS], DynArray[uint256, MAX_SIGNERS], uint256, uint256):
     # cert = abi.encode((uint8 v, bytes32 r, bytes32 s)[]) by strictly ascending signing keys of
     # current members; stake is allocated stake now (the module keeps no history)
     sigs: DynArray[sigcheck.Signature, MAX_SIGNERS] = abi_decode(cert, DynArray[sigcheck.Signature, MAX_SIGNERS])
@@ -517,12 +519,13 @@ def _ecdsa_signers(set_id: uint32, digest: bytes32, cert: Bytes[MAX_CERT]) -> (D
         signers.append(op)
         stakes.append(stake[idx - 1])
         signed += stake[idx - 1]
+    self._threshold(task_type, signed, total)
     return signers, stakes, signed, total
 
 
 @internal
 @view
-def _bls_signers(set_id: uint32, ref: uint256, digest: bytes32, cert: Bytes[MAX_CERT], signer_ids: DynArray[bytes32, MAX_SIGNERS]) -> (DynArray[address, MAX_SIGNERS], DynArray[uint256, MAX_SIGNERS], uint256, uint256):
+def _bls_signers(task_type: uint32, set_id: uint32, ref: uint256, digest: bytes32, cert: Bytes[MAX_CERT], signer_ids: DynArray[bytes32, MAX_SIGNERS]) -> (DynArray[address, MAX_SIGNERS], DynArray[uint256, MAX_SIGNERS], uint256, uint256):
     # cert = the registry's certificate (abi.encode(uint32 referenceBlock, G1Point[] nonSigners,
     # G2Point apkG2, G1Point sigma)) at the task's reference block; signer_ids = the signers'
     # operator ids, strictly ascending, every member at the reference block that is no non-signer
@@ -565,6 +568,7 @@ def _bls_signers(set_id: uint32, ref: uint256, digest: bytes32, cert: Bytes[MAX_
         stakes.append(s)
         sum += s
     assert sum == signed, "signer ids incomplete"
+    self._threshold(task_type, signed, total)
     return signers, stakes, signed, total
 
 
@@ -572,18 +576,17 @@ def _bls_signers(set_id: uint32, ref: uint256, digest: bytes32, cert: Bytes[MAX_
 @view
 def _certify(task_type: uint32, ref: uint256, digest: bytes32, cert: Bytes[MAX_CERT], signer_ids: DynArray[bytes32, MAX_SIGNERS]) -> (DynArray[address, MAX_SIGNERS], DynArray[uint256, MAX_SIGNERS], uint256, uint256):
     set_id: uint32 = self.taskTypes[task_type].operatorSetId
-    signers: DynArray[address, MAX_SIGNERS] = []
-    stakes: DynArray[uint256, MAX_SIGNERS] = []
-    signed: uint256 = 0
-    total: uint256 = 0
     if self.taskTypes[task_type].certKind == CERT_BLS:
-        signers, stakes, signed, total = self._bls_signers(set_id, ref, digest, cert, signer_ids)
-    else:
-        assert len(signer_ids) == 0, "signer ids with ecdsa"
-        signers, stakes, signed, total = self._ecdsa_signers(set_id, digest, cert)
+        return self._bls_signers(task_type, set_id, ref, digest, cert, signer_ids)
+    assert len(signer_ids) == 0, "signer ids with ecdsa"
+    return self._ecdsa_signers(task_type, set_id, digest, cert)
+
+
+@internal
+@view
+def _threshold(task_type: uint32, signed: uint256, total: uint256):
     assert total != 0, "executor set has no stake"
     assert signed * BPS >= total * self.taskTypes[task_type].thresholdBps, "certificate below threshold"
-    return signers, stakes, signed, total
 
 
 @external
@@ -621,30 +624,58 @@ def submitResult(taskHash: bytes32, executorCert: Bytes[MAX_CERT], result: Bytes
     if record != empty(bytes32):
         self._tasks[taskHash].record = record
     self._tasks[taskHash].signersHash = keccak256(abi_encode(signers))
-    fee: uint256 = self._tasks[taskHash].fee
-    if fee != 0:
-        self._pay(taskHash, fee, self.taskTypes[task_type].feeToken, signers, stakes, signed)
-    log TaskVerified(aggregator=msg.sender, taskHash=taskHash, taskType=task_type, resultHash=result_hash, record=record, signedStake=signed, totalStake=total, signers=signers, result=result)
-
-
-@internal
-def _pay(task_hash: bytes32, fee: uint256, token: address, signers: DynArray[address, MAX_SIGNERS], stakes: DynArray[uint256, MAX_SIGNERS], signed: uint256):
     # the fee split, rounded down, to the collector (none while unset); the rest pro rata to
     # signed stake, the first signer also taking the rounding remainder: the sum is the fee
+    # (nothing is credited for a zero fee); and the signers' stakes hash-chained
+    fee: uint256 = self._tasks[taskHash].fee
+    token: address = self.taskTypes[task_type].feeToken
     collector: address = self.feeSplitCollector
     split: uint256 = 0
     if collector != empty(address):
         split = fee * convert(self.feeSplit, uint256) // BPS
-        self._credit(task_hash, collector, token, split)
+        self._credit(taskHash, collector, token, split)
     net: uint256 = fee - split
     rest: uint256 = 0
-    for i: uint256 in range(1, MAX_SIGNERS):
-        if i >= len(signers):
-            break
-        share: uint256 = net * stakes[i] // signed
-        rest += share
-        self._credit(task_hash, signers[i], token, share)
-    self._credit(task_hash, signers[0], token, net - rest)
+    h: bytes32 = empty(bytes32)
+    i: uint256 = 0
+    for s: uint256 in stakes:
+        h = keccak256(abi_encode(h, s))
+        if i != 0:
+            share: uint256 = net * s // signed
+            rest += share
+            self._credit(taskHash, signers[i], token, share)
+        i += 1
+    self._credit(taskHash, signers[0], token, net - rest)
+    self.signerStakesHash[taskHash] = h
+    log TaskVerified(aggregator=msg.sender, taskHash=taskHash, taskType=task_type, resultHash=result_hash, record=record, signedStake=signed, totalStake=total, signers=signers, result=result)
+
+
+@external
+@nonreentrant
+def payFee(taskHash: bytes32, operator: address, token: address, amount: uint256):
+    """
+    @notice Pay `operator` (or the fee split collector) a fee for `taskHash` as a task's own fee
+            is paid: `amount` of `token` is pulled from the caller (transferFrom: approve it
+            first), what arrives is owed to `operator` (FeePaid) and withdrawn with withdrawFees.
+            Fees come only with their tokens, so nobody is credited out of thin air; the mailbox
+            does not check the task or the amount (VerifiedEscrow's releaseToCertifiers calls it
+            for a certified task's certifiers, each with its share). Anyone may call.
+    @param taskHash The task the fee is for (named in FeePaid).
+    @param operator Whom the fee is owed to.
+    @param token The fee token.
+    @param amount The amount pulled from the caller.
+    """
+    self._credit(taskHash, operator, token, self._pull(token, amount))
+
+
+@internal
+def _pull(token: address, amount: uint256) -> uint256:
+    # pull `amount` of `token` from the caller; what arrives is held (fee-on-transfer tokens are safe)
+    before: uint256 = staticcall IERC20(token).balanceOf(self)
+    assert extcall IERC20(token).transferFrom(msg.sender, self, amount, default_return_value=True), "fee transfer failed"
+    received: uint256 = staticcall IERC20(token).balanceOf(self) - before
+    self.feesHeld[token] += received
+    return received
 
 
 @internal
@@ -664,14 +695,14 @@ def refundFee(taskHash: bytes32):
     task: Task = self._tasks[taskHash]
     assert task.creator != empty(address), "unknown task"
     assert not task.verified, "task verified"
-    t: ITaskMailbox.TaskType = self.taskTypes[task.taskType]
-    assert block.number > task.createdBlock + t.timeout, "task not expired"
+    assert self._status(task) == STATUS_EXPIRED, "task not expired"
     assert not task.refunded, "fee already refunded"
     self._tasks[taskHash].refunded = True
+    token: address = self.taskTypes[task.taskType].feeToken
     if task.fee != 0:
-        self.feesHeld[t.feeToken] -= task.fee
-        assert extcall IERC20(t.feeToken).transfer(task.refundCollector, task.fee, default_return_value=True), "refund transfer failed"
-    log FeeRefunded(taskHash=taskHash, refundCollector=task.refundCollector, token=t.feeToken, amount=task.fee)
+        self.feesHeld[token] -= task.fee
+        assert extcall IERC20(token).transfer(task.refundCollector, task.fee, default_return_value=True), "refund transfer failed"
+    log FeeRefunded(taskHash=taskHash, refundCollector=task.refundCollector, token=token, amount=task.fee)
 
 
 @external

@@ -2,7 +2,8 @@
 due (docs/agent.md "Verified settlement"). Anyone may run it; the payee has every reason to.
 
 Task kind: once the task is certified with the expected result, ``confirmTask`` (opens the
-escrow's challenge window); after the window, ``release``; a refund when the task expired, the
+escrow's challenge window); after the window, ``release`` (``releaseToCertifiers`` when the payee
+is the mailbox: the task's certifiers, pro rata to the stake each signed with); a refund when the task expired, the
 deadline passed uncertified, the result is not the expected one, or a fault was proven against
 its certifying operators and its slash is final (``waiting``, ``slash pending``, while the set's
 resolver may still cancel it; ``release`` after the window if the resolver cancelled it).
@@ -29,7 +30,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from offchain.chain.agent import ESCROW_KIND_INFERENCE, ESCROW_KIND_TASK, Escrow, EscrowRecord, Sender
-from offchain.chain.errors import ChainRevertError
+from offchain.chain.errors import ChainInputError, ChainRevertError
 
 # InferenceDisputes claim statuses (contracts/avs/InferenceDisputes.vy)
 RECEIPT_UPHELD, RECEIPT_FAULTY, RECEIPT_EXPIRED = 3, 4, 5
@@ -135,6 +136,12 @@ class Keeper:
                 return refund
             if rec.window_end == 0 and self.escrow.task_window != 0:
                 return self._try(eid, "confirm", self.escrow.confirm_task(eid))
+            if self.escrow.pays_certifiers(rec):
+                try:
+                    signers, stakes = self.escrow.task_certifiers(rec.ref, self.mailbox_abi)
+                except ChainInputError as exc:
+                    return Step(eid, "waiting", reason=str(exc))
+                return self._try(eid, "release", self.escrow.release_to_certifiers(eid, signers, stakes))
             return self._try(eid, "release", self.escrow.release(eid, signers))
         if rec.kind == ESCROW_KIND_INFERENCE and rec.receipt == bytes(32):
             r = self.receipt_for(rec)

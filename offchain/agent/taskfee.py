@@ -8,6 +8,13 @@ executor set's payee, with no expected result (any certified result releases it)
 releases it to that payee after its window when no fault was proven, and refunds the payer when
 the task expired, was not certified by the deadline, or a fault proof's slash is final.
 
+The payee may be the mailbox itself, which means "the task's certifiers" (bound by the deposit's
+nonce like any payee): the escrow's ``releaseToCertifiers`` then pays the operators that certified
+the task, as the mailbox pays a task's own fee (the cloud's fee split to its collector, the rest pro
+rata to the stake each signed with, the rounding remainder to the first signer), credited to their
+mailbox fees, which they withdraw with ``withdrawFees``. :meth:`TaskFee.for_certifiers` and an
+:class:`EscrowFeeGate` whose payee is the mailbox serve such fees.
+
 The executors answer a task of such a type only once its fee is held for them
 (:class:`EscrowFeeGate`, an :class:`~offchain.compute.taskrun.Executor`'s ``admit``): a task
 posted without a deposit is held back until one lands or the task expires.
@@ -75,6 +82,17 @@ class TaskFee:
                 f"a task fee's deadline is a positive number of seconds: got {self.deadline_s!r}"
             )
 
+    @classmethod
+    def for_certifiers(
+        cls, escrow: Escrow, token: str, token_name: str, amount: int, deadline_s: int = 3600,
+        token_version: str = STABLE_VERSION,
+    ) -> TaskFee:  # fmt: skip
+        """A task fee for the task's certifiers: its payee is the escrow's mailbox."""
+        mailbox = escrow.contract.functions.mailbox().call()
+        if int(mailbox, 16) == 0:
+            raise TaskFeeError(f"the escrow {escrow.address} serves no mailbox: no certifiers to pay")
+        return cls(escrow, token, token_name, mailbox, amount, deadline_s, token_version)
+
     def deposit_args(
         self, key: Any, payer: str, task_hash: bytes, now: int, salt: bytes | None = None
     ) -> tuple[list[Any], bytes]:
@@ -122,7 +140,8 @@ class EscrowFeeGate:
     `task_types` of `mailbox`: a task is answered only once a deposit of the task kind bound to its
     hash is held in `escrow` for `payee`, in `token`, of at least `amount`, naming no expected
     result (any certified result releases it) and refundable for lack of a certificate no sooner
-    than `min_deadline_s` seconds from now. Tasks of other types pass."""
+    than `min_deadline_s` seconds from now. Tasks of other types pass. `payee` = `mailbox`: the fee
+    is for the task's certifiers (:meth:`TaskFee.for_certifiers`), the executors' own share."""
 
     escrow: Escrow
     mailbox: str

@@ -406,7 +406,9 @@ class AgentVault:
         return self._checked(Sender(self.w3, owner_key), self.contract.functions.setFeeBudget(budget))
 
     def set_fee_escrow(self, owner_key: Any, escrow: str, payee: str, max_fee: int, deadline_s: int) -> bytes:
-        """The terms of :meth:`post_task_escrowed` (a zero escrow turns it off)."""
+        """The terms of :meth:`post_task_escrowed` (a zero escrow turns it off). `payee` may be the
+        escrow's mailbox: each task's fee then goes to the operators that certify it, pro rata to
+        the stake each signed with, as mailbox fees (``VerifiedEscrow.releaseToCertifiers``)."""
         fn = self.contract.functions.setFeeEscrow(
             to_checksum_address(escrow), to_checksum_address(payee), max_fee, deadline_s
         )

@@ -464,6 +464,27 @@ class Escrow:
         TaskVerified listed them (ignored for inference)."""
         return self.contract.functions.release(escrow, [to_checksum_address(s) for s in signers])
 
+    def release_to_certifiers(self, escrow: bytes, signers: list[str], stakes: list[int]) -> Any:
+        """Pay a task payment whose payee is the mailbox to the task's certifiers (as release
+        would pay a payee): the mailbox's fee split to its collector, the rest pro rata to
+        `stakes`, the stake each of `signers` signed with (:meth:`task_certifiers`), credited
+        to their mailbox fees (``withdrawFees``)."""
+        return self.contract.functions.releaseToCertifiers(
+            escrow, [to_checksum_address(s) for s in signers], [int(x) for x in stakes]
+        )
+
+    def pays_certifiers(self, rec: EscrowRecord) -> bool:
+        """Whether a payment is to its task's certifiers (its payee is the escrow's mailbox)."""
+        return rec.payee == to_checksum_address(self.contract.functions.mailbox().call())
+
+    def task_certifiers(self, task: bytes, mailbox_abi: list[dict[str, Any]]) -> tuple[list[str], list[int]]:
+        """A verified task's certifying operators and the stake each signed with
+        (offchain.chain.task_mailbox.certified_stakes): what releaseToCertifiers takes."""
+        from offchain.chain.task_mailbox import certified_stakes  # heavy: only for certifiers' payments
+
+        mailbox = self.w3.eth.contract(address=self.contract.functions.mailbox().call(), abi=mailbox_abi)
+        return certified_stakes(self.w3, mailbox, task)
+
     def refund(self, escrow: bytes, signers: list[str]) -> Any:
         """Return the payment to the payer (expired, past its deadline, unexpected result, a
         proven fault whose slash is final, or an unresolved challenge; `signers` as for release, only read for a

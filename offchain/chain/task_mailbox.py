@@ -175,6 +175,60 @@ def signers_hash(signers: Sequence[str]) -> bytes:
     return keccak(abi_encode(["address[]"], [[_addr(s) for s in signers]]))
 
 
+def signer_stakes_hash(stakes: Sequence[int]) -> bytes:
+    """``signerStakesHash`` of a verified task: h = 0; for each signer's stake s (TaskVerified's
+    signer order): h = keccak256(abi.encode(bytes32 h, uint256 s))."""
+    h = bytes(32)
+    for s in stakes:
+        if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < 2**256:
+            raise ChainInputError(f"a stake is a uint256, got {s!r}")
+        h = keccak(abi_encode(["bytes32", "uint256"], [h, s]))
+    return h
+
+
+def certified_stakes(w3: Web3, mailbox: Any, task_hash: bytes) -> tuple[list[str], list[int]]:
+    """The certifying signers of a verified task (TaskVerified's list) and the stake each signed
+    with, as ``VerifiedEscrow.releaseToCertifiers`` takes them; `mailbox` is a web3 contract of
+    the TaskMailbox. The stakes are not logged: they are ``verifyResult``'s over the certificate
+    and result of the ``submitResult`` transaction, at the block it was mined in (or the one
+    before, when a transaction after it in its block moved stake), and must match the mailbox's
+    ``signerStakesHash``. :class:`ChainInputError` when the task is not verified or its
+    certificate cannot be read (submitted through another contract, or a node without the
+    block's state)."""
+    h = _b32(task_hash, "task_hash")
+    want = bytes(mailbox.functions.signerStakesHash(h).call())
+    if want == bytes(32):
+        raise ChainInputError(f"task 0x{h.hex()} is not verified: no signer stakes")
+    created = int(mailbox.functions.getTaskInfo(h).call()[4])  # TaskInfo.createdBlock
+    logs = mailbox.events.TaskVerified().get_logs(argument_filters={"taskHash": h}, from_block=created)
+    if not logs:
+        raise ChainInputError(f"no TaskVerified event for 0x{h.hex()} (a pruned node?)")
+    a = logs[-1]["args"]
+    signers = [Web3.to_checksum_address(x) for x in a["signers"]]
+    if len(signers) == 1 and signer_stakes_hash([int(a["signedStake"])]) == want:
+        return signers, [int(a["signedStake"])]
+    tx = w3.eth.get_transaction(logs[-1]["transactionHash"])
+    try:
+        fn, args = mailbox.decode_function_input(tx["input"])
+    except ValueError:
+        fn = None
+    if fn is None or fn.fn_name != "submitResult" or Web3.to_checksum_address(tx["to"]) != mailbox.address:
+        raise ChainInputError(f"task 0x{h.hex()}'s result was not submitted to the mailbox directly")
+    call = mailbox.functions.verifyResult(h, args["executorCert"], args["result"], args["signerIds"])
+    block = int(logs[-1]["blockNumber"])
+    for at in (block, block - 1):
+        try:
+            got_signers, stakes, _signed, _total = call.call(block_identifier=at)
+        except Exception:  # noqa: BLE001 - a revert, or no state for the block
+            continue
+        stakes = [int(x) for x in stakes]
+        if [Web3.to_checksum_address(x) for x in got_signers] == signers and signer_stakes_hash(
+            stakes
+        ) == want:
+            return signers, stakes
+    raise ChainInputError(f"the stakes task 0x{h.hex()} was certified with cannot be recomputed")
+
+
 # ---- DA records: a task's input, output and receipt -------------------------------------------
 
 RECORD_ABI = ["bytes32", "bytes", "bytes", "bytes"]  # taskHash, input, output, receipt (JSON)
@@ -605,6 +659,11 @@ class Web3TaskMailbox:
             "block": int(logs[-1]["blockNumber"]),
         }
 
+    def signer_stakes(self, task_hash: bytes) -> tuple[list[str], list[int]]:
+        """A verified task's certifying signers and the stake each signed with
+        (:func:`certified_stakes`)."""
+        return certified_stakes(self.d.w3, self.contract, task_hash)
+
     # -- the aggregator's side
 
     def check_share(self, response: Response) -> None:
@@ -778,4 +837,6 @@ __all__ = [
     "message_hash",
     "receipt_fault_args",
     "signers_hash",
+    "signer_stakes_hash",
+    "certified_stakes",
 ]

@@ -22,8 +22,9 @@ order, beyond the slippage bound, and an uncertified one), and operator B re-exe
 on the certified input from that DA record in its enrolled enclave and proves the output wrong
 (proveReceiptFault): A is slashed, B is not, and the slashed stake goes to Dave, the set's redistribution
 recipient; each policy task's fee is paid by the vault into a VerifiedEscrow bound to the task (its task type
-charges nothing on the mailbox): the proven-wrong step's is refunded to the vault once A's slash is final, the others
-are released to the executor set's payee after the escrow's window; the TaskValidator answers the agent's validation requests from InferenceDisputes (100 and 0)
+charges nothing on the mailbox) for its certifiers (the escrow's payee is the mailbox): the proven-wrong step's is
+refunded to the vault once A's slash is final, the others are released after the escrow's window to the operators
+that certified each task, pro rata to the stake each signed with, as the mailbox's fees (withdrawFees); the TaskValidator answers the agent's validation requests from InferenceDisputes (100 and 0)
 and from the TaskMailbox and TaskSlasher for two policy tasks (certified: 100; proven wrong: 0), and
 Carol's feedback says the same as the inference answers.
 """
@@ -159,7 +160,7 @@ class PolicyWorld:
     enclave_b: DevTEE
     stakes: tuple[int, int]  # A's and B's allocated stake in the set
     escrow: Escrow  # the VerifiedEscrow the policy fees are paid into
-    payee: Any  # the executor set's fee payee (an account: its keeper confirms and releases)
+    keeper_account: Any  # the policy fees' keeper (an account with gas: it confirms and releases)
     fee: TaskFee  # what the agent pays per policy task
     driven_s: float = 0.0  # time in the executors and the aggregator, all tasks together
 
@@ -182,8 +183,11 @@ class PolicyWorld:
         )
 
     def keeper(self) -> Keeper:
-        """The payee's keeper of the policy fees (confirm, then release after the window; refund when due)."""
-        return Keeper(self.escrow, Sender(self.dep.w3, self.payee.key), load_abis()["TaskMailbox"], [])
+        """The keeper of the policy fees (confirm, then release to the certifiers after the window; refund
+        when due)."""
+        return Keeper(
+            self.escrow, Sender(self.dep.w3, self.keeper_account.key), load_abis()["TaskMailbox"], []
+        )
 
     def _run(self, payload: bytes, enclave: Any) -> TaskOutcome:
         image = self.store / self.image.hex()
@@ -218,7 +222,8 @@ def _policy_world(demo: Any, usdc: Any, work: Path) -> PolicyWorld:
     executor set that operators A and B join (A with most of its stake: its share alone meets the
     threshold) redistributing to Dave; the policy image built, registered with the dev TEE's policy
     and a task type running it (as `eigen compute deploy`) that charges nothing on the mailbox: its
-    fee, in USDC, is a VerifiedEscrow deposit bound to each task for the set's payee, and A's and B's
+    fee, in USDC, is a VerifiedEscrow deposit bound to each task for its certifiers (payee: the
+    mailbox, which credits each its share of the fees at release), and A's and B's
     executors answer a task only once its fee is held (EscrowFeeGate); operator B's enclave enrolled
     for the image (both compute-set operators verify its evidence and sign)."""
     from ape import chain, networks, project
@@ -304,22 +309,23 @@ def _policy_world(demo: Any, usdc: Any, work: Path) -> PolicyWorld:
         for op in ops
     ]
     executors = local_executors(dep, signers, store, set_id, dev_enclave(ca), aggregator.add, work)
-    # the policy fee: a VerifiedEscrow over the mailbox, for the set's payee; the executors' gate
+    # the policy fee: a VerifiedEscrow over the mailbox, for each task's certifiers (payee: the mailbox); the
+    # executors' gate; the keeper that settles the fees (anyone may: an account with gas)
     fee_escrow = deploy_verified_escrow(
         project, demo.deployer, mailbox.address, task_window_s=POLICY_FEE_WINDOW_S
     )
     escrow = Escrow(dep.w3, fee_escrow.address, load_abis()["VerifiedEscrow"])
-    payee = Account.from_key(_key(b"policy fee payee"))
-    demo.deployer.transfer(payee.address, WAD)
+    keeper_account = Account.from_key(_key(b"policy fee payee"))
+    demo.deployer.transfer(keeper_account.address, WAD)
     gate = EscrowFeeGate(
-        escrow, mailbox.address, frozenset({deployed["task_type"]}), usdc.address, payee.address, POLICY_FEE
+        escrow, mailbox.address, frozenset({deployed["task_type"]}), usdc.address, mailbox.address, POLICY_FEE
     )
     for ex in executors:
         ex.admit = gate
-    fee = TaskFee(escrow, usdc.address, usdc.name(), payee.address, POLICY_FEE)
+    fee = TaskFee.for_certifiers(escrow, usdc.address, usdc.name(), POLICY_FEE)
     return PolicyWorld(
         dep, set_id, deployed["task_type"], raw, store, work, ca, executors, aggregator, app_id, enclave_b,
-        (a_stake, b_stake), escrow, payee, fee,
+        (a_stake, b_stake), escrow, keeper_account, fee,
     )  # fmt: skip
 
 
@@ -359,9 +365,10 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         f"ComputeAVS as task type {policy_w.task_type}; operators A and B restaked in its executor set "
         f"{policy_w.set_id} and run it in the sandbox with the dev TEE ({time.perf_counter() - t_policy:.1f} s to set up). "
         f"The type charges nothing on the mailbox: each task's fee, {POLICY_FEE / USDC_UNIT:.2f} USDC, is paid into a "
-        f"VerifiedEscrow {policy_w.escrow.address[:10]}… bound to the task, for the set's payee "
-        f"{policy_w.payee.address[:10]}… (released {POLICY_FEE_WINDOW_S} s after confirmation unless a fault is "
-        "proven; refunded once a fault proof's slash is final), and A and B answer a task only once its fee is held."
+        f"VerifiedEscrow {policy_w.escrow.address[:10]}… bound to the task, for its certifiers (the escrow's payee is "
+        f"the mailbox: released {POLICY_FEE_WINDOW_S} s after confirmation unless a fault is proven, to the operators "
+        "that certified the task, pro rata to the stake each signed with, as mailbox fees; refunded once a fault "
+        "proof's slash is final), and A and B answer a task only once its fee is held."
     )
 
     # the agent's vault: Dave's funds move only on a certified policy order of a task the vault posted
@@ -382,7 +389,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     vault.deposit(dave.private_key, asset.address, ASSET_UNIT)
     # its running costs, within Dave's limits: the policy fees into escrow, the feeds over x402
     vault.set_fee_escrow(
-        dave.private_key, policy_w.escrow.address, policy_w.payee.address, POLICY_FEE, policy_w.fee.deadline_s
+        dave.private_key, policy_w.escrow.address, policy_w.fee.payee, POLICY_FEE, policy_w.fee.deadline_s
     )
     vault.set_fee_budget(dave.private_key, FEE_BUDGET)
     vault.set_feed_terms(dave.private_key, usdc.address, FEED_PRICE)
@@ -394,7 +401,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         f"itself (input checked against the strategy's hash, limits, slippage and the pool's reserves), within "
         f"{STRATEGY.max_buy_usdc // USDC_UNIT} USDC / {STRATEGY.max_sell_asset / ASSET_UNIT:g} dETH a trade and the "
         "slippage bound; the agent's key may post and execute, only Dave may withdraw. It also pays the agent's "
-        f"running costs within Dave's limits: each policy fee into the escrow for the set's payee (at most "
+        f"running costs within Dave's limits: each policy fee into the escrow for the task's certifiers (at most "
         f"{POLICY_FEE / USDC_UNIT:.2f} USDC a task, {FEE_BUDGET / USDC_UNIT:.2f} USDC in all; a refund returns to "
         f"the vault) and each feed over x402 as an ERC-1271 payer, to the data agent {data_addr[:10]}… only (at most "
         f"{FEED_PRICE / USDC_UNIT:.2f} USDC a feed, {FEED_BUDGET / USDC_UNIT:.2f} USDC in all)."
@@ -493,7 +500,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     fee_of: dict[int, bytes] = {}
 
     def confirm_fee(i: int, task: Any) -> None:
-        """The payee's keeper opens the window of step i's fee escrow once its task is certified."""
+        """The keeper opens the window of step i's fee escrow once its task is certified."""
         fee_of[i] = eid = agent.policy.fees[task.task_hash]
         done = fee_keeper.step(eid)
         if done.action != "confirm":
@@ -686,14 +693,14 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         """Step POLICY_STEP's fee while the slash may still be cancelled: neither refund nor release."""
         eid = fee_of[POLICY_STEP]
         signers = list(refused.record.policy.signers)
-        why = _refusal(policy_w.escrow.refund(eid, signers), policy_w.payee.address)
+        why = _refusal(policy_w.escrow.refund(eid, signers), policy_w.keeper_account.address)
         print(
             f"  Step {POLICY_STEP}'s policy fee stays in escrow while the set's resolver may still cancel the slash "
             f"(refund: {why!r})."
         )
 
     policy_fault = _prove_policy_fault(demo, w, policy_w, records, cert(POLICY_STEP), fee_pending)
-    fees = _settle_policy_fees(policy_w, fee_keeper, fee_of, vault.address, usdc)
+    fees = _settle_policy_fees(policy_w, fee_keeper, fee_of, vault.address, usdc, w.names)
     costs = vault.state()
     spent = {"fees": FEE_BUDGET - costs.fee_budget, "feeds": FEED_BUDGET - costs.feed_budget}
     print(
@@ -884,17 +891,24 @@ def _refusal(call: Any, sender: str) -> str:
 
 
 def _settle_policy_fees(
-    policy_w: PolicyWorld, keeper: Keeper, fee_of: dict[int, bytes], payer: str, usdc: Any
+    policy_w: PolicyWorld,
+    keeper: Keeper,
+    fee_of: dict[int, bytes],
+    payer: str,
+    usdc: Any,
+    names: dict[str, str],
 ) -> dict[str, Any]:
-    """The payee's keeper settles the policy fees: the proven-wrong step's is refunded to its payer, the vault
-    (its certifier's slash is final), the others are released to the payee once their window is over
-    (the devnet's clock is moved to it: no wall-clock wait). Returns the facts."""
+    """The keeper settles the policy fees: the proven-wrong step's is refunded to its payer, the vault
+    (its certifier's slash is final), the others are released to their tasks' certifiers once their window
+    is over (the devnet's clock is moved to it: no wall-clock wait), each operator's share credited to its
+    mailbox fees. Returns the facts."""
     from ape import chain, project
 
-    payee, unit = policy_w.payee.address, USDC_UNIT
+    unit = USDC_UNIT
+    mailbox = project.TaskMailbox.at(policy_w.dep.addresses["task_mailbox"])
     print(
-        f"\nThe policy fees in VerifiedEscrow ({POLICY_FEE / unit:.2f} USDC a task, {len(fee_of)} tasks; the "
-        "mailbox paid their certifiers nothing), settled by the payee's keeper:"
+        f"\nThe policy fees in VerifiedEscrow ({POLICY_FEE / unit:.2f} USDC a task, {len(fee_of)} tasks, for each "
+        "task's certifiers; the mailbox's own fee for the type is zero), settled by the keeper:"
     )
     before = usdc.balanceOf(payer)
     done = keeper.step(fee_of[POLICY_STEP])
@@ -911,24 +925,33 @@ def _settle_policy_fees(
         chain.pending_timestamp = end + 1  # the devnet's clock moves past the window
         chain.mine(1)
         print(f"  The devnet's clock moves past the other escrows' {POLICY_FEE_WINDOW_S} s windows.")
-    paid = 0
+    ops = [ex.signer.operator for ex in policy_w.executors]
+    start = {op: mailbox.feesOwed(op, usdc.address) for op in ops}
     for i in range(POLICY_STEP):
-        b = usdc.balanceOf(payee)
+        b = {op: mailbox.feesOwed(op, usdc.address) for op in ops}
         done = keeper.step(fee_of[i])
         if done.action != "release":
             raise RuntimeError(f"step {i}'s policy fee was not released: {done.action} ({done.reason})")
-        paid += usdc.balanceOf(payee) - b
+        got = {op: mailbox.feesOwed(op, usdc.address) - b[op] for op in ops}
+        shares = ", ".join(f"{names.get(op, op[:10])} +{v / unit:.6f}" for op, v in got.items() if v)
         print(
-            f"  Step {i}'s policy fee ({POLICY_FEE / unit:.2f} USDC) is released to the set's payee after the "
-            f"{POLICY_FEE_WINDOW_S} s window, no fault proven against its certifiers: payee {b / unit:.2f} -> "
-            f"{usdc.balanceOf(payee) / unit:.2f} USDC."
+            f"  Step {i}'s policy fee ({POLICY_FEE / unit:.2f} USDC) is released to its certifiers after the "
+            f"{POLICY_FEE_WINDOW_S} s window, no fault proven against them, pro rata to the stake each signed "
+            f"with: {shares} USDC owed on the mailbox."
         )
-    mailbox = project.TaskMailbox.at(policy_w.dep.addresses["task_mailbox"])
+    owed = {op: mailbox.feesOwed(op, usdc.address) - start[op] for op in ops}
+    print(
+        "  Owed to the certifying operators from the escrowed policy fees (withdrawn with the mailbox's "
+        "withdrawFees): "
+        + ", ".join(f"{names.get(op, op[:10])} {v / unit:.6f} USDC" for op, v in owed.items())
+        + "."
+    )
     return {
         "states": {i: policy_w.escrow.get(eid).state for i, eid in sorted(fee_of.items())},
         "refunded": refunded,
-        "payee_paid": paid,
-        "mailbox_owed": [mailbox.feesOwed(ex.signer.operator, usdc.address) for ex in policy_w.executors],
+        "certifiers_owed": {names.get(op, op): v for op, v in owed.items()},
+        "mailbox_owed": [mailbox.feesOwed(op, usdc.address) for op in ops],
+        "escrow_left": usdc.balanceOf(policy_w.escrow.address),
     }
 
 

@@ -8,7 +8,9 @@ Inference kind: released once the bound InferenceDisputes receipt's challenge wi
 the set confirmed it), refunded when its challenge expired unresolved, or when no receipt was bound
 by the deadline. A receipt proven wrong holds the payment while its slash may still be cancelled:
 refunded once the slash is final, released to the server agent if the set's resolver cancelled it
-(nobody profits from an overturned verdict). Every path once, every refusal typed."""
+(nobody profits from an overturned verdict). A task payment whose payee is the mailbox goes to the
+task's certifiers (releaseToCertifiers): the cloud's fee split to the mailbox's collector, the rest
+pro rata to the stake each signed with, as mailbox fees. Every path once, every refusal typed."""
 
 from __future__ import annotations
 
@@ -18,12 +20,17 @@ import os
 import pytest
 
 from offchain.abi import WAD, ZERO_ADDRESS
+from offchain.agent.errors import TaskFeeError
+from offchain.agent.keeper import Keeper
+from offchain.agent.taskfee import TaskFee
 from offchain.ai.receipt import Receipt
 from offchain.chain.agent import (
     ESCROW_KIND_INFERENCE,
     ESCROW_KIND_TASK,
     RECEIVE_WITH_AUTHORIZATION,
     Authorization,
+    Escrow,
+    Sender,
     authorization_data,
     escrow_id,
     escrow_nonce,
@@ -33,6 +40,7 @@ from offchain.chain.components import Parameters, deploy_components
 from offchain.chain.deploy import VERIFIED_ESCROW, deploy_core, deploy_verified_escrow
 from offchain.chain.errors import ChainInputError, DeployConfigError
 from offchain.chain.inference_disputes import receipt_args, receipt_output
+from offchain.chain.sdk import load_abis
 from tests.contracts.support import (
     BOND,
     CHALLENGE_WINDOW,
@@ -732,3 +740,156 @@ def test_deployed_with_the_agent_component_beside_a_mailbox(project, accounts, n
         deploy_verified_escrow(project, accounts[0], "0x12")
     with pytest.raises(DeployConfigError, match="task_window_s"):
         deploy_verified_escrow(project, accounts[0], escrow.mailbox(), task_window_s=-1)
+
+
+# ---------------------------------------------------------------- payments to the certifiers
+
+
+def _certified(ew, h, signers=(0, 1)):
+    """Certify task `h` (result "4") by executors `signers`: its signers and the stake each signed
+    with, as TaskVerified and verifyResult list them."""
+    cert = ew.mw.ecdsa(h, b"4", signers=signers)
+    listed, stakes, _, _ = ew.mw.mailbox.verifyResult(h, cert, b"4", [])
+    rc = ew.mw.submit(h, cert)
+    assert list(evs(rc, "TaskVerified")[0].signers) == list(listed)
+    return [A(s) for s in listed], list(stakes)
+
+
+def _owed(m, who, token):
+    return [m.feesOwed(w, token) for w in who]
+
+
+def test_certifiers_payment_is_split_like_a_task_fee_once(project, ew) -> None:
+    """payee = the mailbox: released with releaseToCertifiers to the task's certifiers through the
+    mailbox's fees, the cloud's split to its collector and the rest pro rata to the stake each
+    signed with (25 : 15); they withdraw it like a task's fee. Wrong lists and a second release
+    are refused, and release itself does not pay the mailbox."""
+    e, mw, usdc, m, owner = ew.escrow, ew.mw, ew.usdc, ew.mw.mailbox, ew.w.owner
+    vault = owner.deploy(project.FeeVault, owner)
+    m.setFeeSplitCollector(vault, sender=owner)
+    try:
+        h, _ = mw.create()
+        eid, _ = ew.deposit(h, payee=m)
+        assert A(ew.last_deposited.payee) == A(m) and A(e.escrows(eid).payee) == A(m)
+        reverts("task not verified", e.releaseToCertifiers, eid, [], [], sender=ew.relayer)
+        signers, stakes = _certified(ew, h)
+        reverts("window not started", e.releaseToCertifiers, eid, signers, stakes, sender=ew.relayer)
+        ew.confirm(eid)
+        reverts("certifiers' payment: releaseToCertifiers", e.release, eid, signers, sender=ew.relayer)
+        reverts("wrong signer list", e.releaseToCertifiers, eid, signers[::-1], stakes, sender=ew.relayer)
+        for bad in (stakes[::-1], stakes[:1], [stakes[0] + 1, stakes[1]], [*stakes, 0]):
+            reverts("wrong stake list", e.releaseToCertifiers, eid, signers, bad, sender=ew.relayer)
+        who = [*signers, vault.address]
+        owed, held = _owed(m, who, usdc), m.feesHeld(usdc)
+        rc = e.releaseToCertifiers(eid, signers, stakes, sender=ew.relayer)
+        ev = one(rc, "Released")
+        assert (bytes(ev.id), A(ev.payee), ev.amount) == (eid, A(m), PRICE)
+        cut = PRICE * 2000 // 10_000
+        second = (PRICE - cut) * stakes[1] // sum(stakes)
+        shares = [PRICE - cut - second, second, cut]
+        assert [b - a for a, b in zip(owed, _owed(m, who, usdc), strict=True)] == shares
+        paid = {(A(x.operator), x.amount) for x in evs(rc, "FeePaid", m)}
+        assert paid == set(zip(who, shares, strict=True)) and all(
+            bytes(x.taskHash) == h for x in evs(rc, "FeePaid", m)
+        )
+        assert usdc.balanceOf(e) == 0 and m.feesHeld(usdc) == held + PRICE and e.escrows(eid).state == 2
+        assert usdc.allowance(e, m) == 0
+        reverts("escrow settled", e.releaseToCertifiers, eid, signers, stakes, sender=ew.relayer)
+        reverts("escrow settled", e.refund, eid, signers, sender=ew.relayer)
+        # the operators and the collector withdraw it as any task fee
+        for op in mw.ops[:2]:
+            got = m.feesOwed(op, usdc)
+            before = usdc.balanceOf(op)
+            assert m.withdrawFees(usdc, sender=op).return_value == got
+            assert usdc.balanceOf(op) == before + got
+        assert m.feesOwed(vault, usdc) == cut
+        assert vault.collect(m, usdc, sender=ew.relayer).return_value == cut == usdc.balanceOf(vault)
+    finally:
+        m.setFeeSplitCollector(ZERO_ADDRESS, sender=owner)
+
+
+def test_certifiers_payment_rounding_dust_goes_to_the_first_signer(ew) -> None:
+    """Amounts too small to split evenly lose nothing: the collector's share and every other
+    signer's round down, the first signer takes the remainder, the shares sum to the amount
+    (no collector: the signers take it all)."""
+    e, mw, usdc, m, owner = ew.escrow, ew.mw, ew.usdc, ew.mw.mailbox, ew.w.owner
+    collector = ew.w.staker2
+    try:
+        for amount, split in ((1, None), (7, 3333), (3, 5000)):
+            if split is not None:
+                m.setFeeSplitCollector(collector, sender=owner)
+                m.setFeeSplit(split, sender=owner)
+            h, _ = mw.create()
+            eid, _ = ew.deposit(h, payee=m, amount=amount)
+            signers, stakes = _certified(ew, h)
+            ew.confirm(eid)
+            who = [*signers, A(collector)]
+            owed = _owed(m, who, usdc)
+            e.releaseToCertifiers(eid, signers, stakes, sender=ew.relayer)
+            got = [b - a for a, b in zip(owed, _owed(m, who, usdc), strict=True)]
+            cut = amount * (split or 0) // 10_000
+            second = (amount - cut) * stakes[1] // sum(stakes)
+            assert got == [amount - cut - second, second, cut] and sum(got) == amount
+            assert usdc.balanceOf(e) == 0
+    finally:
+        m.setFeeSplitCollector(ZERO_ADDRESS, sender=owner)
+        m.setFeeSplit(2000, sender=owner)
+
+
+def test_certifiers_payment_terms_and_refusals(ew) -> None:
+    """ "The certifiers" is a payee like any other: bound by the client's signature (the relayer
+    cannot turn a payment to a payee into one to the certifiers, or back), refunded as any task
+    payment, only for the task kind, and releaseToCertifiers pays no other payee."""
+    e, mw, usdc, m = ew.escrow, ew.mw, ew.usdc, ew.mw.mailbox
+    h, _ = mw.create()
+    for payee, other in ((m, ew.payee), (ew.payee, m)):
+        args, _ = ew.terms(h, payee=payee)
+        args[5] = other
+        reverts("invalid signature", e.deposit, *args, sender=ew.relayer)
+    args, _ = ew.terms(h, payee=m, kind=ESCROW_KIND_INFERENCE)
+    reverts("certifiers of a non-task", e.deposit, *args, sender=ew.relayer)
+    eid, _ = ew.deposit(h)  # to the payee
+    signers, stakes = _certified(ew, h)
+    ew.confirm(eid)
+    reverts("not a certifiers' payment", e.releaseToCertifiers, eid, signers, stakes, sender=ew.relayer)
+    e.release(eid, signers, sender=ew.relayer)
+    # an expired task refunds a payment to its certifiers to the client, who was never charged
+    h, _ = mw.create()
+    eid, _ = ew.deposit(h, payee=m)
+    ew.chain.mine(TIMEOUT + 1)
+    reverts("task not verified", e.releaseToCertifiers, eid, [], [], sender=ew.relayer)
+    client = usdc.balanceOf(ew.client)
+    assert one(e.refund(eid, [], sender=ew.relayer), "Refunded").reason == 1
+    assert usdc.balanceOf(ew.client) == client + PRICE
+
+
+def test_keeper_releases_a_certifiers_payment(ew, eiw, project) -> None:
+    """The keeper (offchain.agent.keeper) confirms, then releases a payment to the certifiers with
+    the stakes recomputed off-chain (offchain.chain.task_mailbox.certified_stakes)."""
+    e, mw, usdc, m = ew.escrow, ew.mw, ew.usdc, ew.mw.mailbox
+    w3 = ew.chain.provider.web3
+    abis = load_abis()
+    handle = Escrow(w3, e.address, abis["VerifiedEscrow"])
+    keeper = Keeper(handle, Sender(w3, ew.relayer.private_key), abis["TaskMailbox"], [])
+    fee = TaskFee.for_certifiers(handle, usdc.address, NAME, PRICE)
+    assert fee.payee == A(m)
+    h, _ = mw.create()
+    args, eid = fee.deposit_args(ew.client.private_key, A(ew.client), h, ew.chain.pending_timestamp)
+    e.deposit(*args, sender=ew.relayer)
+    assert handle.pays_certifiers(handle.get(eid))
+    assert keeper.step(eid).action == "waiting"  # not certified yet
+    signers, stakes = _certified(ew, h)
+    assert handle.task_certifiers(h, abis["TaskMailbox"]) == (signers, stakes)
+    assert keeper.step(eid).action == "confirm"
+    ew.chain.pending_timestamp = e.escrows(eid).windowEnd + 1
+    ew.chain.mine(1)
+    owed = _owed(m, signers, usdc)
+    step = keeper.step(eid)
+    assert step.action == "release", step
+    second = PRICE * stakes[1] // sum(stakes)
+    assert [b - a for a, b in zip(owed, _owed(m, signers, usdc), strict=True)] == [PRICE - second, second]
+    assert keeper.step(eid).action == "settled"
+    # an escrow serving no mailbox has no certifiers to pay
+    lone = ew.w.owner.deploy(project.VerifiedEscrow, ZERO_ADDRESS, eiw.d.c, TASK_WINDOW)
+    with pytest.raises(TaskFeeError, match="serves no mailbox"):
+        TaskFee.for_certifiers(Escrow(w3, lone.address, abis["VerifiedEscrow"]), usdc.address, NAME, PRICE)

@@ -20,6 +20,8 @@ from offchain.chain.bls_registry import bls_digest
 from offchain.chain.bls_registry import registration_data as bls_registration_data
 from offchain.chain.compute_avs import receipt_args, registration_data, threshold_signatures
 from offchain.chain.deploy import TaskMailboxConfig, deploy_task_mailbox
+from offchain.chain.errors import ChainInputError
+from offchain.chain.sdk import load_abis
 from offchain.chain.task_mailbox import (
     CERT_BLS,
     CERT_ECDSA,
@@ -27,9 +29,11 @@ from offchain.chain.task_mailbox import (
     TaskParams,
     bls_certificate,
     certificate_digest,
+    certified_stakes,
     ecdsa_certificate,
     message_hash,
     receipt_fault_args,
+    signer_stakes_hash,
     signers_hash,
 )
 from tests.contracts.support import ROTATION_DELAY, STALENESS, ComputeWorld, World, evs, reverts
@@ -143,9 +147,10 @@ def mw(project, chain, accounts, deployment):
 
 
 def test_contracts_fit_eip_170(project) -> None:
-    for name in ("TaskMailbox", "TaskSlasher"):
+    # deployed code is the runtime bytecode followed by the immutables, 32 bytes each
+    for name, immutables in (("TaskMailbox", 2), ("TaskSlasher", 3)):
         code = project.get_contract(name).contract_type.runtime_bytecode.bytecode
-        assert len(bytes.fromhex(code[2:])) <= EIP170, name
+        assert len(bytes.fromhex(code[2:])) + 32 * immutables <= EIP170, name
 
 
 def test_world(mw) -> None:
@@ -401,6 +406,60 @@ def test_fee_on_transfer_token_escrows_what_arrives(project, mw) -> None:
         if mw.mailbox.feesOwed(op, fot):
             mw.mailbox.withdrawFees(fot, sender=op)
     assert fot.balanceOf(mw.mailbox) == 0 and mw.mailbox.feesHeld(fot) == 0
+
+
+def test_signer_stakes_hash_binds_the_stakes_signed_with(mw) -> None:
+    """signerStakesHash: zero until verified, then the hash chain of the stakes the signers signed
+    with (verifyResult's, ECDSA and BLS); certified_stakes recomputes them off-chain."""
+    m = mw.mailbox
+    w3 = mw.chain.provider.web3
+    handle = w3.eth.contract(address=m.address, abi=load_abis()["TaskMailbox"])
+    alone = mw.register_type(CERT_ECDSA, threshold=5000)  # operator 0's half of the stake certifies alone
+    for t, signers in ((mw.ecdsa_type, (0, 1)), (mw.bls_type, (0, 1, 2)), (alone, (0,))):
+        h, _ = mw.create(mw.params(task_type=t))
+        assert bytes(m.signerStakesHash(h)) == b"\x00" * 32
+        if t == mw.bls_type:
+            cert, ids = mw.bls(h, b"4", signers=signers)
+        else:
+            cert, ids = mw.ecdsa(h, b"4", signers=signers), []
+        listed, stakes, signed, _ = m.verifyResult(h, cert, b"4", list(ids))
+        rc = mw.submit(h, cert, ids=ids)
+        assert list(evs(rc, "TaskVerified")[0].signers) == list(listed)
+        alloc = {o.address: sum(mw.w.am.getAllocatedStake(mw.opset, [o], mw.strats)[0]) for o in mw.ops}
+        assert (
+            list(stakes) == [alloc[a] for a in listed]
+            and sum(stakes) == signed
+            and len(set(stakes)) == len(signers)
+        )
+        assert bytes(m.signerStakesHash(h)) == signer_stakes_hash(list(stakes))
+        assert certified_stakes(w3, handle, h) == (list(listed), list(stakes))
+    with pytest.raises(ChainInputError, match="not verified"):
+        certified_stakes(w3, handle, mw.create()[0])
+    with pytest.raises(ChainInputError, match="uint256"):
+        signer_stakes_hash([-1])
+
+
+def test_pay_fee_credits_only_what_arrives(project, mw) -> None:
+    """payFee: a fee for a task pulled from the caller (transferFrom) and owed to an operator, who
+    withdraws it like a task's fee; no tokens, no credit (nobody is credited out of thin air)."""
+    m, op, payer = mw.mailbox, mw.ops[2], mw.w.staker
+    owed, held = m.feesOwed(op, mw.token), m.feesHeld(mw.token)
+    h = b"\x07" * 32
+    mw.token.mint(mw.w.other, 500, sender=mw.w.other)
+    reverts("insufficient allowance", m.payFee, h, op, mw.token, 500, sender=mw.w.other)
+    rc = m.payFee(h, op, mw.token, 500, sender=payer)  # the creator approved the mailbox (fund)
+    (ev,) = evs(rc, "FeePaid")
+    assert (bytes(ev.taskHash), ev.operator, ev.token, ev.amount) == (h, op.address, mw.token.address, 500)
+    assert m.feesOwed(op, mw.token) == owed + 500 and m.feesHeld(mw.token) == held + 500
+    fot = mw.w.owner.deploy(project.MockFeeERC20)
+    mw.fund(payer, 10_000, token=fot)
+    rc = m.payFee(h, op, fot, 10_000, sender=payer)
+    arrived = 10_000 - 10_000 * fot.FEE_BPS() // 10_000
+    assert evs(rc, "FeePaid")[0].amount == arrived == m.feesOwed(op, fot) == fot.balanceOf(m)
+    assert m.withdrawFees(fot, sender=op).return_value == arrived
+    before = mw.token.balanceOf(op)
+    assert m.withdrawFees(mw.token, sender=op).return_value == owed + 500
+    assert mw.token.balanceOf(op) == before + owed + 500 and m.feesHeld(mw.token) == held - owed
 
 
 def tka_stake(mw, i):

@@ -54,17 +54,22 @@ def test_demo_token_step(capsys):
     assert set(pf["redistributed"]) == set(demo.syms) and all(v > 0 for v in pf["redistributed"].values())
     assert "B proves it with its enclave's receipt (TaskSlasher.proveReceiptFault" in out
     # the policy fees: the type charges 0 on the mailbox, each task's fee is a VerifiedEscrow deposit bound to
-    # it; released to the set's payee after the window, the proven-wrong step's refunded once its slash is final
+    # it for its certifiers; released after the window to the operators that certified each task, pro rata to
+    # the stake each signed with, as mailbox fees; the proven-wrong step's refunded once its slash is final
     fees, fee, wrong = trading["policy_fees"], demo_trading.POLICY_FEE, demo_trading.POLICY_STEP
     assert fees["states"] == {**{i: "released" for i in range(wrong)}, wrong: "refunded"}
-    assert fees["refunded"] == fee and fees["payee_paid"] == wrong * fee and fees["mailbox_owed"] == [0, 0]
+    owed = fees["certifiers_owed"]
+    assert fees["refunded"] == fee and sum(owed.values()) == wrong * fee and fees["escrow_left"] == 0
+    assert set(owed) == {"operator A", "operator B"} and owed["operator A"] > owed["operator B"] >= 0
+    assert fees["mailbox_owed"] == list(owed.values())  # the type's own fee is zero: all from the escrow
     assert f"Step {wrong}'s policy fee stays in escrow while the set's resolver may still cancel" in out
     assert "(refund: 'slash pending')" in out
     assert (
         f"Step {wrong}'s policy fee (0.01 USDC) is refunded to the vault that paid it: its certifier's slash is final"
         in out
     )
-    assert "Step 1's policy fee (0.01 USDC) is released to the set's payee after the" in out
+    assert "Step 1's policy fee (0.01 USDC) is released to its certifiers after the" in out
+    assert "Owed to the certifying operators from the escrowed policy fees" in out
     # the agent trades through Dave's vault: its funds move on the certified orders alone (the refused
     # step moves nothing), and the host's attempts to execute the wrong or an uncertified order revert
     vault = trading["vault"]
