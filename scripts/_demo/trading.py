@@ -701,11 +701,18 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
 
     policy_fault = _prove_policy_fault(demo, w, policy_w, records, cert(POLICY_STEP), fee_pending)
     fees = _settle_policy_fees(policy_w, fee_keeper, fee_of, vault.address, usdc, w.names)
+    # the refund came back to the vault's balance; creditRefundedFee (anyone may send it, once the escrow says
+    # refunded) returns it to the fee budget too
+    fees["credited"] = vault.credit_refunded_fee(dave.private_key, fee_of[POLICY_STEP])
+    print(
+        f"  Dave sends creditRefundedFee: step {POLICY_STEP}'s refunded fee ({fees['credited'] / USDC_UNIT:.2f} "
+        "USDC) is back in the vault's fee budget (a released fee stays spent)."
+    )
     costs = vault.state()
     spent = {"fees": FEE_BUDGET - costs.fee_budget, "feeds": FEED_BUDGET - costs.feed_budget}
     print(
         f"  The vault paid the agent's running costs: {len(fee_of)} policy fees into escrow "
-        f"({spent['fees'] / USDC_UNIT:.2f} of its {FEE_BUDGET / USDC_UNIT:.2f} USDC fee budget; the refunded one "
+        f"({spent['fees'] / USDC_UNIT:.2f} of its {FEE_BUDGET / USDC_UNIT:.2f} USDC fee budget spent: the refunded one "
         f"came back to it) and {len(pending)} feeds ({spent['feeds'] / USDC_UNIT:.2f} of its "
         f"{FEED_BUDGET / USDC_UNIT:.2f} USDC feed budget); the agent's wallet paid gas only "
         f"({usdc.balanceOf(agent_addr) / USDC_UNIT:.2f} USDC)."
