@@ -5,7 +5,7 @@
 # pytest (a later -n overrides the worker count).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ape compile >/dev/null
+tools/compile.sh
 workers=$(python -c 'from offchain.settings import test_workers; print(test_workers())') || exit 2
 parallel=()
 if [ "$workers" -gt 0 ]; then
