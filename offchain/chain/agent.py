@@ -22,6 +22,7 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception
 
 from offchain.chain.errors import ChainInputError, ChainRevertError, DevnetError
+from offchain.chain.task_mailbox import certified_stakes
 
 # EIP-3009's three messages, field for field as FiatToken v2 (USDC) declares them.
 AUTH_FIELDS = (
@@ -480,7 +481,6 @@ class Escrow:
     def task_certifiers(self, task: bytes, mailbox_abi: list[dict[str, Any]]) -> tuple[list[str], list[int]]:
         """A verified task's certifying operators and the stake each signed with
         (offchain.chain.task_mailbox.certified_stakes): what releaseToCertifiers takes."""
-        from offchain.chain.task_mailbox import certified_stakes  # heavy: only for certifiers' payments
 
         mailbox = self.w3.eth.contract(address=self.contract.functions.mailbox().call(), abi=mailbox_abi)
         return certified_stakes(self.w3, mailbox, task)
