@@ -5,11 +5,10 @@ cached by ttl/exp; every refusal typed."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-import threading
 import time
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -41,35 +40,37 @@ LOCAL = Fetcher(schemes=("http",), loopback=True, timeout_s=10.0, max_bytes=64 *
 
 
 class Site:
-    """A local web server: path -> (status, content type, body)."""
+    """A local web server (uvicorn): path -> (status, content type, body)."""
 
     def __init__(self) -> None:
         self.pages: dict[str, tuple[int, str, bytes]] = {}
         self.hits: list[str] = []
         self.slow: dict[str, tuple[float, float]] = {}  # path -> (stall before answering, per 64 bytes)
-        site = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                site.hits.append(self.path)
-                status, ctype, body = site.pages.get(self.path, (404, "text/plain", b"no"))
-                stall, drip = site.slow.get(self.path, (0.0, 0.0))
-                time.sleep(stall)
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                for i in range(0, len(body), 64 if drip else len(body) or 1):
-                    time.sleep(drip)
-                    self.wfile.write(body[i : i + (64 if drip else len(body))])
-                    self.wfile.flush()
+        async def app(scope, receive, send) -> None:
+            await self.serve(scope, receive, send)
 
-            def log_message(self, *args: object) -> None:
-                pass
+        self.server = ServiceServer(app, log_level="warning").start()
+        self.base = self.server.url
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    async def serve(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        path = scope["path"] + (f"?{scope['query_string'].decode()}" if scope["query_string"] else "")
+        self.hits.append(path)
+        status, ctype, body = self.pages.get(path, (404, "text/plain", b"no"))
+        stall, drip = self.slow.get(path, (0.0, 0.0))
+        await asyncio.sleep(stall)
+        headers = [(b"content-type", ctype.encode()), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        step = 64 if drip else len(body) or 1
+        for i in range(0, len(body), step):
+            await asyncio.sleep(drip)
+            await send({"type": "http.response.body", "body": body[i : i + step], "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
 
     def put(
         self, path: str, body: bytes | str | dict, ctype: str = "application/json", status: int = 200
@@ -89,8 +90,7 @@ class Site:
 def site():
     s = Site()
     yield s
-    s.server.shutdown()
-    s.server.server_close()
+    s.server.stop()
 
 
 class Clock:
