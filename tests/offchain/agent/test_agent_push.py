@@ -6,7 +6,6 @@ the webhook URLs a server-side request forgery would use refused."""
 from __future__ import annotations
 
 import asyncio
-import http.server
 import json
 import ssl
 import threading
@@ -297,28 +296,19 @@ def test_an_https_webhook_is_posted_to_its_checked_address_with_the_name_for_tls
     seen: list[tuple[str | None, str | None, bytes]] = []
     sni: list[str | None] = []
 
-    class Hook(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (the stdlib's name)
-            seen.append(
-                (
-                    self.headers["Host"],
-                    self.headers["Authorization"],
-                    self.rfile.read(int(self.headers["Content-Length"])),
-                )
-            )
-            self.send_response(204)
-            self.end_headers()
+    async def hook(request: Request) -> Response:
+        h = request.headers
+        seen.append((h.get("host"), h.get("authorization"), await request.body()))
+        return Response(status_code=204)
 
-        def log_message(self, *args):
-            pass
-
-    srv = http.server.HTTPServer(("127.0.0.1", 0), Hook)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
     ctx.sni_callback = lambda sock, server_name, c: sni.append(server_name)
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    port = srv.server_address[1]
+    srv = ServiceServer(
+        Starlette(routes=[Route("/hook", hook, methods=["POST"])]), log_level="warning", tls=ctx
+    )
+    srv.start()
+    port = srv.port
     trust = ssl.create_default_context(cafile=str(tmp_path / "c.pem"))
     done: list[int | None] = []
     server = a2a_agent(
@@ -343,5 +333,4 @@ def test_an_https_webhook_is_posted_to_its_checked_address_with_the_name_for_tls
             assert host == f"localhost:{port}" and auth == "Bearer k" and sni == ["localhost"]
             assert json.loads(body)["statusUpdate"]["status"]["state"] == "TASK_STATE_CANCELED"
     finally:
-        srv.shutdown()
-        srv.server_close()
+        srv.stop()
