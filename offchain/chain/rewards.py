@@ -529,9 +529,9 @@ def record_avs_day(d: sdk.Deployment, account: Any, avs: str) -> bool:
 
 
 def _narrow(contract: Any, *names: str) -> Any:
-    """`contract` with only the functions `names` in its ABI: web3 finds a call's ABI entry by
-    hashing and binding every entry of the ABI on each call (about 7 ms a call on the
-    DelegationManager's), which dominated a day's thousands of history reads."""
+    """`contract` with only the functions `names` in its ABI: web3 validates the contract's whole
+    ABI (a selector hashed per function) to find a call's entry, on every call: encoding one on the
+    DelegationManager's ABI took 2.1 ms against 1.0 ms narrowed, over a day's thousands of reads."""
     abi = [e for e in contract.abi if e.get("type") == "function" and e.get("name") in names]
     return contract.w3.eth.contract(address=contract.address, abi=abi)
 
