@@ -9,12 +9,13 @@ inference steps run on the same devnet. The code lives in scripts/_demo/ (ape li
 `_` folder): world.py (the deployment, accounts and this walk-through) and one module per step.
 """
 
-from offchain.chain.anvil import anvil_without_step_traces
+from offchain.chain.anvil import anvil_without_step_traces, ape_without_repeated_lookups
 from scripts._demo.world import Demo
 
 # ape starts anvil after importing this module: bounded traces, and its old states in a directory removed at
 # exit (not ~/.foundry/anvil/tmp, which anvil leaves behind when ape kills it).
 anvil_without_step_traces()
+ape_without_repeated_lookups()  # the chain id, transaction type and gas limit, asked once
 
 
 def main():

@@ -13,7 +13,7 @@ from ape.logging import logger as ape_logger
 from hypothesis import HealthCheck, settings
 
 from offchain import settings as eigen_settings
-from offchain.chain.anvil import anvil_without_step_traces
+from offchain.chain.anvil import anvil_without_step_traces, ape_without_repeated_lookups
 
 settings.register_profile(
     "ci",
@@ -38,6 +38,9 @@ settings.load_profile(eigen_settings.hypothesis_profile())
 # memory) for ape's coverage and source tracebacks, which the suite does not use, and a module that
 # registers hundreds of BLS keys (tests/contracts/test_fuzz_bls.py) would exhaust memory with it.
 anvil_without_step_traces()
+# ape's per-call lookups of what cannot change (the chain id, the transaction type, the block gas limit)
+# cost more than the calls themselves: answered once.
+ape_without_repeated_lookups()
 
 # `eigen da encode` keeps FK20 tables in $EIGEN_DA_CACHE (default .cache/da in the checkout): tests use a
 # fresh directory per run, so no run reads a table another run wrote.

@@ -60,3 +60,65 @@ def anvil_without_step_traces(keep_blocks: int | None = None) -> str:
     command.__wrapped__ = build
     FoundryProvider.build_command = command
     return states
+
+
+def ape_without_repeated_lookups() -> None:
+    """Stop ape (0.8.51, pinned) from asking again, on every call and transaction, what cannot change.
+
+    Measured on anvil, an ape view call took about 6.5 ms, of which one HTTP request, the ``eth_call``,
+    is the answer. The rest: web3's validation middleware sends ``eth_chainId`` twice per request (web3
+    caches it only when asked to); ape builds a fresh ``NetworkConfig`` (a pydantic-settings model that
+    reads the whole environment) to find the ecosystem's default transaction type, which is configuration;
+    and the local network's gas limit ``"max"`` fetches the latest block for its gas limit. This makes the
+    chain id a cached request of each anvil connection, and remembers the other two: the transaction type
+    per network and configuration object, the block gas limit per connection until
+    ``set_block_gas_limit`` changes it. ape's answers stay the same; tests/conftest.py and scripts/demo.py
+    call it before any provider starts, as for ``anvil_without_step_traces``."""
+    from ape_ethereum.ecosystem import Ethereum
+    from ape_foundry.provider import FoundryProvider
+
+    if getattr(FoundryProvider._set_web3, "__wrapped__", None) is not None:
+        return  # already applied
+    set_web3 = FoundryProvider._set_web3
+
+    def _set_web3(self):
+        set_web3(self)
+        if (w3 := self._web3) is not None:
+            w3.provider.cache_allowed_requests = True
+            w3.provider.cacheable_requests = {"eth_chainId"}
+
+    _set_web3.__wrapped__ = set_web3
+    FoundryProvider._set_web3 = _set_web3
+
+    # keyed by object ids; each entry keeps its objects alive, so that no id is reused while cached
+    gas_limits: dict[int, tuple[object, int]] = {}
+    max_gas = FoundryProvider.max_gas.fget
+    set_limit = FoundryProvider.set_block_gas_limit
+
+    def cached_max_gas(self) -> int:
+        w3 = self._web3
+        hit = gas_limits.get(id(w3))
+        if hit is None or hit[0] is not w3:
+            hit = gas_limits[id(w3)] = (w3, max_gas(self))
+        return hit[1]
+
+    def set_block_gas_limit(self, gas_limit: int) -> bool:
+        gas_limits.clear()
+        return set_limit(self, gas_limit)
+
+    FoundryProvider.max_gas = property(cached_max_gas)
+    FoundryProvider.set_block_gas_limit = set_block_gas_limit
+
+    tx_types: dict[tuple, tuple[object, object]] = {}
+    tx_type = Ethereum.default_transaction_type.fget
+
+    def cached_tx_type(self):
+        provider = self.network_manager.active_provider
+        cfg = self.config
+        key = (type(self), provider.network.name if provider else None, id(cfg))
+        hit = tx_types.get(key)
+        if hit is None or hit[0] is not cfg:
+            hit = tx_types[key] = (cfg, tx_type(self))
+        return hit[1]
+
+    Ethereum.default_transaction_type = property(cached_tx_type)
