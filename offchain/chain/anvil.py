@@ -106,6 +106,7 @@ def ape_without_repeated_lookups() -> None:
         gas_limits.clear()
         return set_limit(self, gas_limit)
 
+    cached_max_gas.__wrapped__ = max_gas
     FoundryProvider.max_gas = property(cached_max_gas)
     FoundryProvider.set_block_gas_limit = set_block_gas_limit
 
@@ -121,4 +122,5 @@ def ape_without_repeated_lookups() -> None:
             hit = tx_types[key] = (cfg, tx_type(self))
         return hit[1]
 
+    cached_tx_type.__wrapped__ = tx_type
     Ethereum.default_transaction_type = property(cached_tx_type)

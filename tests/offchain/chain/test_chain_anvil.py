@@ -34,3 +34,48 @@ def test_sweep_removes_only_the_directories_of_processes_that_are_gone(tmp_path)
         alive.kill()
         alive.wait()
     assert anvil.sweep_states(str(tmp_path)) == [str(other)]
+
+
+def test_ape_asks_once_for_what_cannot_change_and_answers_the_same(chain, networks):
+    """ape_without_repeated_lookups (applied by tests/conftest.py): the chain id, the transaction type and
+    the block gas limit come from a cache, with the values ape itself finds; a new gas limit is seen."""
+    from ape_ethereum.ecosystem import Ethereum
+
+    anvil.ape_without_repeated_lookups()  # a second application changes nothing
+    provider = chain.provider
+    w3 = provider.web3
+    assert w3.provider.cache_allowed_requests and w3.provider.cacheable_requests == {"eth_chainId"}
+    sent = []
+    send = w3.provider._make_request
+
+    def counting(method, request_data):
+        sent.append(method)
+        return send(method, request_data)
+
+    w3.provider._make_request = counting
+    try:
+        chain_id = int(w3.provider.make_request("eth_chainId", [])["result"], 16)
+        assert w3.eth.chain_id == provider.chain_id == chain_id
+        sent.clear()
+        for _ in range(3):
+            assert w3.eth.chain_id == provider.chain_id == chain_id
+        assert "eth_chainId" not in sent  # answered from the connection's cache
+        ecosystem = networks.ethereum
+        uncached = Ethereum.default_transaction_type.fget.__wrapped__(ecosystem)
+        assert ecosystem.default_transaction_type == uncached == ecosystem.default_transaction_type
+        limit = int(w3.eth.get_block("latest")["gasLimit"])
+        assert provider.max_gas == limit
+        sent.clear()
+        assert provider.max_gas == limit
+        assert sent == []  # remembered
+        snap = chain.snapshot()
+        try:
+            assert provider.set_block_gas_limit(limit - 1_000)
+            chain.mine(1)
+            assert provider.max_gas == limit - 1_000  # a new limit is fetched again
+        finally:
+            chain.restore(snap)
+            provider.set_block_gas_limit(limit)
+        assert provider.max_gas == limit
+    finally:
+        del w3.provider._make_request
