@@ -31,9 +31,12 @@ install_with_uv() {
         || .venv/bin/python -m pip install -q "uv==$UV_VERSION" 2> >(grep -v "^WARNING: Location" >&2) \
         || return 1
     export UV_LINK_MODE=copy  # the cache may sit on another file system than .venv
-    "$uv" pip install -q --python .venv/bin/python -r requirements.lock || return 1
+    # --compile-bytecode: pip writes every module's .pyc at install, uv only when asked; without them a
+    # machine with PYTHONDONTWRITEBYTECODE set (as CI's) compiles ape and its dependencies from source
+    # in every process it starts.
+    "$uv" pip install -q --compile-bytecode --python .venv/bin/python -r requirements.lock || return 1
     if [ -f requirements-nodeps.txt ]; then
-        "$uv" pip install -q --python .venv/bin/python --no-deps -r requirements-nodeps.txt || return 1
+        "$uv" pip install -q --compile-bytecode --python .venv/bin/python --no-deps -r requirements-nodeps.txt || return 1
     fi
     "$uv" pip install -q --python .venv/bin/python --no-deps -e . || return 1
 }
