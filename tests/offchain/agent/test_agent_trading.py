@@ -927,8 +927,9 @@ def test_a_step_trades_through_the_vault(market, svc, da, policy_net, fee_world,
     vault.set_feed_budget(owner.key, 10 * PRICE)
     agent.payer = PayingClient(
         agent.key, w.w3.eth.chain_id, w.token.address, 10 * PRICE, http=agent.payer.http,
-        wallet=VaultFeedWallet(vault, agent.key),
+        wallet=VaultFeedWallet(vault, agent.key), clock=w.clock,
     )  # fmt: skip
+    # (signed against the chain's clock, as every client here: each snapshot revert sets anvil's clock back)
     pn = policy_for(
         policy_net, market, tmp_path / "vault", task_type=fw.type, fee=policy_fee(w, fw), admit=fw.gate
     )
