@@ -11,8 +11,22 @@ key, and an X.509 certificate for it (a web PKI or a marketplace CA the wallet p
 attestation roots) is what lets a wallet that has never met the merchant know whom it is paying.
 ``redirect_uri:<response_uri>`` is taken too, unsigned and by value only (OpenID4VP: such requests
 cannot be signed): the wallet then knows no more than where its answer goes, so the response URI
-is the identity. ``decentralized_identifier:`` (needs DID resolution) and ``verifier_attestation:``
-(needs an attestation issuer the wallet trusts) are not implemented; a wallet refuses them.
+is the identity. ``decentralized_identifier:<DID>``: the request is signed by a verification method
+of the DID, which the JOSE ``kid`` names by its DID URL; only DIDs that resolve offline are taken
+(``did:jwk`` and ``did:key``, did.py), a wallet refuses other methods rather than go to the network,
+and verifies ES256 only (a secp256k1 or Ed25519 DID resolves but cannot sign a request it takes).
+``verifier_attestation:<sub>``: the request carries a Verifier Attestation JWT (``typ:
+verifier-attestation+jwt``, :func:`verifier_attestation`) in its ``jwt`` header, signed by an
+attester the wallet trusts (``Wallet.attesters``), whose ``sub`` is the client identifier's value,
+valid now (``exp``, ``iat``, ``nbf``), and the request is signed by the key of its ``cnf.jwk``; when
+it names ``redirect_uris``, the ``response_uri`` is one of them. Each refusal has its class
+(DidResolutionError, DidKeyError, the VerifierAttestationError family).
+
+**Verifier info.** A verifier may attach ``verifier_info`` (attestations about itself: a non-empty
+array of ``{format, data, credential_ids?}``) to every request or to one; the wallet checks its
+shape (:func:`check_verifier_info`: ``format`` a string, ``data`` an object or a string,
+``credential_ids`` naming the request's DCQL credential queries; VerifierInfoError) and hands it to
+the holder uninterpreted (``Resolved.verifier_info``): a format it does not know passes as it is.
 
 **Request** (:class:`Verifier`): :meth:`Verifier.authorization_request` keeps a session (``state``,
 ``nonce``, the DCQL query and transaction data, an expiry) and gives the wallet ``client_id``,
@@ -59,8 +73,9 @@ redirect URI; every refusal is ``400 {"error", "error_description"}``.
 
 **Wallet** (:class:`Wallet`): fetches the Request Object with webfetch (SSRF rules, size and time
 bounds; a form POST for ``request_uri_method=post``, with a fresh ``wallet_nonce``), checks it
-(``alg`` ES256 — ``none`` refused —, ``typ``, the ``x5c`` chain to a pinned root at the request's
-time, the signature, the client_id prefix and its binding, ``client_id`` equal to the one it was
+(``alg`` ES256 — ``none`` refused —, ``typ``, the signer's key — the ``x5c`` chain to a pinned root
+at the request's time, the DID document's method, the attested ``cnf`` key —, the signature, the
+client_id prefix and its binding, ``client_id`` equal to the one it was
 given, ``aud``, ``wallet_nonce``, ``iat``/``exp``, the response mode and URI), answers the DCQL
 query with the credentials it holds (format ``dc+sd-jwt``, ``meta.vct_values``, the claims named),
 builds the ``vp_token`` with oid4vp.respond and posts it. With ``encrypt_requests`` it sends a
