@@ -11,6 +11,10 @@ so a wallet resolves them without asking anyone.
 Any other method (``did:web`` and the rest, which need the network) is refused
 (DidResolutionError), as is a DID that does not decode to a public key. :func:`signing_key` is
 the key a JWS ``kid`` (a DID URL) names in the DID's document (DidKeyError when it names none).
+
+A DID's key signs JWSs with the algorithm of its type (:func:`jws_alg`): ``ES256`` (P-256),
+``ES256K`` (secp256k1, RFC 8812) or ``EdDSA`` (Ed25519, RFC 8037); :func:`sign_jws` and
+:func:`verify_jws` are the compact JWS of those (ES256 as sdjwt.py has it).
 """
 
 from __future__ import annotations
@@ -18,15 +22,31 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
 from offchain.agent import sdjwt
-from offchain.agent.errors import DidKeyError, DidResolutionError, SdJwtError
+from offchain.agent.errors import DidKeyError, DidResolutionError, SdJwtError, SdJwtSignatureError
 
-__all__ = ["METHODS", "PublicKey", "did_jwk", "did_key", "resolve", "signing_key"]
+__all__ = [
+    "ALGS",
+    "METHODS",
+    "PrivateKey",
+    "PublicKey",
+    "did_jwk",
+    "did_key",
+    "jws_alg",
+    "resolve",
+    "sign_jws",
+    "signing_key",
+    "verify_jws",
+]
 
 PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+ALGS = ("ES256", "ES256K", "EdDSA")  # the JWS algorithms of P-256, secp256k1 and Ed25519 keys
 METHODS = ("jwk", "key")
 MAX_DID = 2048
 B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -190,3 +210,62 @@ def signing_key(did: str, kid: Any) -> PublicKey:
     if kid not in methods:
         raise DidKeyError(f"the kid {kid[:96]!r} names no verification method of the DID document")
     return methods[kid]
+
+
+def jws_alg(key: Any) -> str:
+    """The JWS ``alg`` a key of this type signs with (ValueError for another type)."""
+    pub = _public(key)
+    if isinstance(pub, ed25519.Ed25519PublicKey):
+        return "EdDSA"
+    name = pub.curve.name if isinstance(pub, ec.EllipticCurvePublicKey) else ""
+    alg = {"secp256r1": "ES256", "secp256k1": "ES256K"}.get(name)
+    if alg is None:
+        raise ValueError(f"no JWS algorithm here for a {type(pub).__name__} {name}".rstrip())
+    return alg
+
+
+def _b64json(v: Any) -> str:
+    return sdjwt.b64url(json.dumps(v, separators=(",", ":")).encode())
+
+
+def sign_jws(key: PrivateKey, header: dict[str, Any], payload: dict[str, Any]) -> str:
+    """A compact JWS of `payload` under `header`, ``alg`` that of `key` (:func:`jws_alg`)."""
+    alg = jws_alg(key)
+    if alg == sdjwt.ALG:
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        return sdjwt.sign_jwt(key, header, payload)
+    signing_input = (_b64json(header | {"alg": alg}) + "." + _b64json(payload)).encode()
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        sig = key.sign(signing_input)
+    else:
+        r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+        sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    return signing_input.decode() + "." + sdjwt.b64url(sig)
+
+
+def verify_jws(token: Any, key: PublicKey, typ: str, what: str) -> dict[str, Any]:
+    """The payload of the compact JWS `token` (``typ`` `typ`) once `key` verifies it with its own
+    algorithm (SdJwtError for another ``alg`` or a malformed token, SdJwtSignatureError for a bad
+    signature)."""
+    alg = jws_alg(key)
+    if alg == sdjwt.ALG:
+        assert isinstance(key, ec.EllipticCurvePublicKey)
+        return sdjwt.verify_jwt(token, key, typ, what)
+    header, payload = sdjwt.jwt_header(token, what), sdjwt.jwt_payload(token, what)
+    if header.get("alg") != alg:
+        raise SdJwtError(f"the {what} must be signed {alg} (its key's), not {str(header.get('alg'))[:16]!r}")
+    if header.get("typ") != typ or "crit" in header:
+        raise SdJwtError(f"the {what} must have typ {typ} and no critical header parameters")
+    h64, p64, s64 = token.split(".")
+    sig, signing_input = sdjwt.unb64url(s64, f"the {what} signature"), f"{h64}.{p64}".encode()
+    try:
+        if isinstance(key, ed25519.Ed25519PublicKey):
+            key.verify(sig, signing_input)
+        elif len(sig) != 64:
+            raise InvalidSignature
+        else:
+            der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
+            key.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, ValueError):
+        raise SdJwtSignatureError(f"the {what} signature does not verify") from None
+    return payload

@@ -13,8 +13,9 @@ attestation roots) is what lets a wallet that has never met the merchant know wh
 cannot be signed): the wallet then knows no more than where its answer goes, so the response URI
 is the identity. ``decentralized_identifier:<DID>``: the request is signed by a verification method
 of the DID, which the JOSE ``kid`` names by its DID URL; only DIDs that resolve offline are taken
-(``did:jwk`` and ``did:key``, did.py), a wallet refuses other methods rather than go to the network,
-and verifies ES256 only (a secp256k1 or Ed25519 DID resolves but cannot sign a request it takes).
+(``did:jwk`` and ``did:key``, did.py), a wallet refuses other methods rather than go to the network;
+the DID's key signs with its own algorithm (``ES256`` for P-256, ``ES256K`` for secp256k1, ``EdDSA``
+for Ed25519: the only prefix whose requests are not ES256, and the wallet's metadata says so).
 ``verifier_attestation:<sub>``: the request carries a Verifier Attestation JWT (``typ:
 verifier-attestation+jwt``, :func:`verifier_attestation`) in its ``jwt`` header, signed by an
 attester the wallet trusts (``Wallet.attesters``), whose ``sub`` is the client identifier's value,
@@ -73,7 +74,7 @@ redirect URI; every refusal is ``400 {"error", "error_description"}``.
 
 **Wallet** (:class:`Wallet`): fetches the Request Object with webfetch (SSRF rules, size and time
 bounds; a form POST for ``request_uri_method=post``, with a fresh ``wallet_nonce``), checks it
-(``alg`` ES256 — ``none`` refused —, ``typ``, the signer's key — the ``x5c`` chain to a pinned root
+(``alg`` ES256, or the DID key's own — ``none`` refused —, ``typ``, the signer's key — the ``x5c`` chain to a pinned root
 at the request's time, the DID document's method, the attested ``cnf`` key —, the signature, the
 client_id prefix and its binding, ``client_id`` equal to the one it was
 given, ``aud``, ``wallet_nonce``, ``iat``/``exp``, the response mode and URI), answers the DCQL
@@ -540,7 +541,7 @@ class Verifier:
         self,
         *,
         issuers: Mapping[str, Any],
-        key: ec.EllipticCurvePrivateKey | None = None,
+        key: dids.PrivateKey | None = None,
         chain: Sequence[x509.Certificate] = (),
         prefix: str = X509_SAN_DNS,
         base_url: str | None = None,
@@ -563,6 +564,8 @@ class Verifier:
             raise ValueError(f"a {prefix} verifier signs its requests: give its key and certificate chain")
         if prefix in (DECENTRALIZED_IDENTIFIER, VERIFIER_ATTESTATION) and key is None:
             raise ValueError(f"a {prefix} verifier signs its requests: give its key")
+        if key is not None and prefix != DECENTRALIZED_IDENTIFIER and dids.jws_alg(key) != sdjwt.ALG:
+            raise ValueError(f"a {prefix} verifier signs {sdjwt.ALG}: its key is a P-256 key")
         signers = [*([(key, chain, prefix)] if prefix in X509_PREFIXES else []), *co_signers]
         for k, c, _ in signers:
             if k is not None and (not c or c[0].public_key() != k.public_key()):
@@ -585,7 +588,7 @@ class Verifier:
             cnf = body.get("cnf")
             if head.get("typ") != VA_TYP or not isinstance(body.get("sub"), str) or not body["sub"]:
                 raise ValueError(f"a Verifier Attestation JWT has typ {VA_TYP} and a sub")
-            if not isinstance(cnf, dict) or cnf.get("jwk") != sdjwt.jwk(key):
+            if not isinstance(cnf, dict) or cnf.get("jwk") != sdjwt.jwk(key):  # type: ignore[arg-type]
                 raise ValueError("the Verifier Attestation JWT does not hold the verifier's key (cnf.jwk)")
             self.attestation, self._sub = attestation, body["sub"]
         self.verifier_info = check_verifier_info(list(verifier_info), None) if verifier_info else ()
@@ -748,15 +751,14 @@ class Verifier:
         if wallet_nonce is not None:
             _check_wallet_nonce(wallet_nonce)
         signing = _strings(meta, "request_object_signing_alg_values_supported")
-        if signing is not None and sdjwt.ALG not in signing:
-            raise WalletMetadataError(
-                f"the wallet takes no Request Object signed {sdjwt.ALG} (only {signing[:8]})"
-            )
+        alg = dids.jws_alg(self.key)
+        if signing is not None and alg not in signing:
+            raise WalletMetadataError(f"the wallet takes no Request Object signed {alg} (only {signing[:8]})")
         sealed = _wallet_key(meta)
         encs = _response_encs(meta) if s.response_mode == DIRECT_POST_JWT else list(ENCS)
         iss = meta.get("issuer")
         aud = iss if isinstance(iss, str) and iss else STATIC_AUD
-        token = sdjwt.sign_jwt(self.key, self._jose(), self._claims(s, aud, wallet_nonce, encs))
+        token = dids.sign_jws(self.key, self._jose(), self._claims(s, aud, wallet_nonce, encs))
         if sealed is None:
             return token
         public, kid, enc = sealed
@@ -805,7 +807,7 @@ class Verifier:
             data: dict[str, Any] = params
         elif protocol == SIGNED:
             assert self.key is not None
-            data = {"request": sdjwt.sign_jwt(self.key, self._jose(), signed | {"client_id": self.client_id})}
+            data = {"request": dids.sign_jws(self.key, self._jose(), signed | {"client_id": self.client_id})}
         else:
             assert self.key is not None
             host = (urlsplit(self.base_url or "").hostname or "").lower()
@@ -822,7 +824,7 @@ class Verifier:
                 for key, chain, prefix in self.co_signers
             ]
             for key, header in headers:
-                protected, payload, sig = sdjwt.sign_jwt(key, header, signed).split(".")
+                protected, payload, sig = dids.sign_jws(key, header, signed).split(".")
                 signatures.append({"protected": protected, "signature": sig})
             data = {"request": {"payload": payload, "signatures": signatures}}
         s.dc_request = {"protocol": protocol, "data": data}
@@ -1087,7 +1089,7 @@ class Signer:
     certificate (``x509_*``), a DID URL (``decentralized_identifier``) or a Verifier Attestation
     JWT's claims (``verifier_attestation``)."""
 
-    key: ec.EllipticCurvePublicKey
+    key: dids.PublicKey
     certificate: x509.Certificate | None = None
     did_url: str | None = None
     attestation: dict[str, Any] | None = None
@@ -1139,7 +1141,9 @@ class Wallet:
         meta: dict[str, Any] = {
             "vp_formats_supported": {oid4vp.FORMAT: {"sd-jwt_alg_values": [sdjwt.ALG]}},
             "client_id_prefixes_supported": list(self.prefixes),
-            "request_object_signing_alg_values_supported": [sdjwt.ALG],
+            "request_object_signing_alg_values_supported": list(
+                dids.ALGS if DECENTRALIZED_IDENTIFIER in self.prefixes else [sdjwt.ALG]
+            ),
             "response_modes_supported": list(RESPONSE_MODES),
             "authorization_encryption_alg_values_supported": [ECDH_ES],
             "authorization_encryption_enc_values_supported": list(self.response_encs),
@@ -1272,16 +1276,18 @@ class Wallet:
             header = sdjwt.jwt_header(token, "Request Object")
         except SdJwtError as exc:
             raise RequestObjectSignatureError(str(exc)) from None
-        if header.get("alg") != sdjwt.ALG:
+        prefix, value = _prefix(client_id)
+        # a DID's key signs with its own algorithm; a certificate's or an attestation's, ES256
+        algs = dids.ALGS if prefix == DECENTRALIZED_IDENTIFIER else (sdjwt.ALG,)
+        if header.get("alg") not in algs:
             raise RequestObjectSignatureError(
-                f"the Request Object must be signed {sdjwt.ALG}, not {header.get('alg')!r}"
+                f"the Request Object must be signed {' or '.join(algs)}, not {header.get('alg')!r}"
             )
         if header.get("typ") != TYP:
             raise RequestObjectTypeError(f"the Request Object's typ is {header.get('typ')!r}, not {TYP}")
-        prefix, value = _prefix(client_id)
         signer = self._signer(prefix, value, header, now)
         try:
-            claims = sdjwt.verify_jwt(token, signer.key, TYP, "Request Object")
+            claims = dids.verify_jws(token, signer.key, TYP, "Request Object")
         except SdJwtError as exc:
             raise RequestObjectSignatureError(str(exc)) from None
         if given and claims.get("client_id") != client_id:
@@ -1300,9 +1306,10 @@ class Wallet:
         the ``cnf`` key of the Verifier Attestation JWT in ``jwt``."""
         if prefix == DECENTRALIZED_IDENTIFIER:
             key = dids.signing_key(value, header.get("kid"))
-            if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+            if dids.jws_alg(key) != header.get("alg"):
                 raise DidKeyError(
-                    f"the kid {str(header.get('kid'))[:96]!r} names a key that cannot verify {sdjwt.ALG} (P-256 only)"
+                    f"the kid {str(header.get('kid'))[:96]!r} names a {dids.jws_alg(key)} key,"
+                    f" the request is signed {str(header.get('alg'))[:16]}"
                 )
             return Signer(key, did_url=header["kid"])
         if prefix == VERIFIER_ATTESTATION:

@@ -228,13 +228,77 @@ def test_a_did_request_not_signed_by_the_dids_key_is_refused(prefix_world):
         )
     with pytest.raises(E.DidResolutionError, match="base64url"):
         by_value(w, "decentralized_identifier:did:jwk:abc", signed(claims, kid="did:jwk:abc#0"))
-    # an Ed25519 or secp256k1 DID: this wallet verifies ES256 (P-256) alone
-    for key in (ed25519.Ed25519PrivateKey.generate(), ec.generate_private_key(ec.SECP256K1())):
+    # an Ed25519 or secp256k1 DID signs with its own algorithm: ES256 by the P-256 key is refused
+    for key, alg in (
+        (ed25519.Ed25519PrivateKey.generate(), "EdDSA"),
+        (ec.generate_private_key(ec.SECP256K1()), "ES256K"),
+    ):
         d = dids.did_key(key)
-        with pytest.raises(E.DidKeyError, match="cannot verify ES256"):
+        with pytest.raises(E.DidKeyError, match=f"names a {alg} key, the request is signed ES256"):
             by_value(w, f"decentralized_identifier:{d}", signed(claims, kid=f"{d}#{d[8:]}"))
+        with pytest.raises(E.RequestObjectSignatureError, match="does not verify"):
+            forged = dids.sign_jws(key, {"typ": H.TYP, "kid": f"{d}#{d[8:]}"}, claims)
+            by_value(
+                w,
+                f"decentralized_identifier:{d}",
+                forged[:-4] + ("AAAA" if forged[-4:] != "AAAA" else "BBBB"),
+            )
+        # only a DID's key signs otherwise than ES256
+        with pytest.raises(E.RequestObjectSignatureError, match=f"must be signed ES256, not '{alg}'"):
+            by_value(w, "x509_san_dns:localhost", dids.sign_jws(key, {"typ": H.TYP}, claims))
     with pytest.raises(E.ClientIdError, match="does not take"):
         by_value(wallet(clock, prefixes=(H.X509_SAN_DNS,)), cid, signed(claims, kid=v.kid))
+
+
+@pytest.mark.parametrize("kind", ["ed25519", "secp256k1"])
+def test_an_ed25519_or_secp256k1_did_verifier_signs_eddsa_or_es256k(prefix_world, kind):
+    _, clock, base = prefix_world
+    key = (
+        ed25519.Ed25519PrivateKey.generate() if kind == "ed25519" else ec.generate_private_key(ec.SECP256K1())
+    )
+    alg = dids.jws_alg(key)
+    for d in (dids.did_key(key), dids.did_jwk(key)):
+        v = verifier("/x", clock, prefix=H.DECENTRALIZED_IDENTIFIER, chain=(), key=key, did=d, base_url=base)
+        ar = v.authorization_request([query()], request_uri_method="post")
+        w = wallet(clock)
+        assert alg in w.metadata()["request_object_signing_alg_values_supported"]
+        sid = ar.params["request_uri"].rsplit("/", 1)[1]
+        token = v.request_object(sid, w.metadata())
+        assert sdjwt.jwt_header(token, "ro")["alg"] == alg
+        r = by_value(w, v.client_id, token)
+        assert r.did_url == v.kid and r.claims["client_id"] == v.client_id
+        # over the DC API as well
+        dc = v.dc_api_request([query()], protocol=H.MULTISIGNED)
+        assert wallet(clock).resolve_dc_api(dc.digital["requests"][0], base).did_url == v.kid
+        # a wallet that names ES256 alone gets no Request Object from it
+        with pytest.raises(E.WalletMetadataError, match=f"signed {alg}"):
+            v.request_object(sid, {"request_object_signing_alg_values_supported": ["ES256"]})
+    with pytest.raises(ValueError, match="P-256"):
+        verifier("/x", clock, prefix=H.VERIFIER_ATTESTATION, chain=(), key=key, attestation=attestation())
+    with pytest.raises(ValueError, match="P-256"):
+        verifier("/x", clock, prefix=H.X509_HASH, chain=(LEAF,), key=key)
+
+
+def test_a_jws_by_a_dids_key_is_checked_for_its_algorithm_type_and_signature():
+    ed = ed25519.Ed25519PrivateKey.generate()
+    token = dids.sign_jws(ed, {"typ": "t"}, {"a": 1})
+    assert dids.verify_jws(token, ed.public_key(), "t", "x") == {"a": 1}
+    h, p, sig = token.split(".")
+    with pytest.raises(E.SdJwtError, match="must be signed EdDSA"):
+        dids.verify_jws(sdjwt.sign_jwt(MERCHANT, {"typ": "t"}, {"a": 1}), ed.public_key(), "t", "x")
+    with pytest.raises(E.SdJwtError, match="typ"):
+        dids.verify_jws(token, ed.public_key(), "other", "x")
+    with pytest.raises(E.SdJwtError, match="critical"):
+        dids.verify_jws(dids.sign_jws(ed, {"typ": "t", "crit": ["b64"]}, {}), ed.public_key(), "t", "x")
+    for bad in (sdjwt.b64url(b"\0" * 64), sdjwt.b64url(b"\0" * 10)):
+        with pytest.raises(E.SdJwtSignatureError, match="does not verify"):
+            dids.verify_jws(f"{h}.{p}.{bad}", ed.public_key(), "t", "x")
+    k1 = ec.generate_private_key(ec.SECP256K1())
+    h, p, _ = dids.sign_jws(k1, {"typ": "t"}, {}).split(".")
+    with pytest.raises(E.SdJwtSignatureError, match="does not verify"):
+        dids.verify_jws(f"{h}.{p}.{sdjwt.b64url(bytes(63))}", k1.public_key(), "t", "x")
+    with pytest.raises(ValueError, match="no JWS algorithm"):
+        dids.jws_alg(ec.generate_private_key(ec.SECP384R1()))
 
 
 def test_a_did_verifier_must_hold_the_dids_key():
