@@ -179,13 +179,15 @@ def resolve(did: Any) -> dict[str, PublicKey]:
             f"{str(did)[:64]!r} is not a DID (did:<method>:<id>, {MAX_DID} chars at most)"
         )
     parts = did.split(":")
-    if len(parts) < 3 or not parts[1] or any(c in did for c in "#?/"):
-        raise DidResolutionError(f"{did[:64]!r} is not a DID (did:<method>:<id>, no path, query or fragment)")
+    if len(parts) < 3 or not parts[1] or not parts[2]:
+        raise DidResolutionError(f"{did[:64]!r} is not a DID (did:<method>:<id>)")
     method, value = parts[1], ":".join(parts[2:])
     if method not in METHODS:
         raise DidResolutionError(
             f"the DID method {method[:32]!r} needs resolving online: this wallet resolves did:jwk and did:key only"
         )
+    if any(c in value for c in "#?/:"):
+        raise DidResolutionError(f"{did[:64]!r} is not a did:{method} (no path, query, fragment or colon)")
     if method == "jwk":
         try:
             j = json.loads(sdjwt.unb64url(value, "did:jwk"))

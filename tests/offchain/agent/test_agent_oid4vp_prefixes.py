@@ -104,6 +104,9 @@ def test_did_jwk_and_did_key_resolve_offline_to_the_key():
             assert dids.signing_key(d, vm) == key.public_key()
         assert dids.did_key(key).startswith(start)
     assert dids.resolve(DID_JWK) == {DID_JWK + "#0": MERCHANT.public_key()}
+    # the did:key test vector of the Ed25519 key of the all-zero seed
+    zero = ed25519.Ed25519PrivateKey.from_private_bytes(bytes(32))
+    assert dids.did_key(zero) == "did:key:z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp"
     jwk = json.loads(sdjwt.unb64url(DID_JWK.split(":", 2)[2], "jwk"))
     assert jwk == sdjwt.jwk(MERCHANT)
     # the uncompressed point form of a P-256 did:key resolves as well
@@ -120,7 +123,9 @@ def test_did_jwk_and_did_key_resolve_offline_to_the_key():
         ("did:ion:abc", "online"),
         ("shop.example", "not a DID"),
         ("did:jwk", "not a DID"),
-        (DID_JWK + "#0", "no path, query or fragment"),
+        (DID_JWK + "#0", "no path, query, fragment"),
+        (DID_KEY + ":x", "no path, query, fragment"),
+        ("did:web:shop.example/path#k", "online"),
         ("did:jwk:abc", "base64url of a JSON JWK"),
         ("did:jwk:" + sdjwt.b64url(b"[1]"), "public JWK"),
         ("did:jwk:" + sdjwt.b64url(json.dumps(sdjwt.jwk(MERCHANT) | {"d": "AA"}).encode()), "no d"),
