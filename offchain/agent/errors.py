@@ -309,6 +309,68 @@ class ClientIdError(AuthorizationRequestError):
     on the host it names (``invalid_client``)."""
 
 
+class DidResolutionError(ClientIdError):
+    """A ``decentralized_identifier:`` client identifier names a DID this wallet cannot resolve:
+    not a DID, a method that needs the network (only ``did:jwk`` and ``did:key`` resolve offline
+    here), or a ``did:jwk`` / ``did:key`` that does not decode to a public key (base64url JSON JWK;
+    base58btc multibase with a P-256, secp256k1 or Ed25519 multicodec)."""
+
+
+class DidKeyError(ClientIdError):
+    """The key of a ``decentralized_identifier:`` request is not the DID's: the JOSE ``kid`` is
+    absent or not a DID URL of the client identifier's DID, names no verification method of its
+    DID document, or that method's key cannot verify ES256 (a secp256k1 or Ed25519 key)."""
+
+
+class VerifierAttestationError(ClientIdError):
+    """A ``verifier_attestation:`` request is refused: its JOSE header carries no Verifier
+    Attestation JWT (``jwt``), or that JWT is malformed (not a compact JWS, claims of the wrong
+    types). Each specific refusal is a subclass."""
+
+
+class VerifierAttestationTypeError(VerifierAttestationError):
+    """The Verifier Attestation JWT's ``typ`` is not ``verifier-attestation+jwt`` (or its ``alg``
+    not ES256)."""
+
+
+class VerifierAttestationIssuerError(VerifierAttestationError, SdJwtIssuerError):
+    """The Verifier Attestation JWT's ``iss`` is not an attester the wallet trusts (or names no key
+    of it, or the attester's certificate is outside its validity)."""
+
+
+class VerifierAttestationSignatureError(VerifierAttestationError, SdJwtSignatureError):
+    """The Verifier Attestation JWT is not signed by the trusted attester's key."""
+
+
+class VerifierAttestationSubjectError(VerifierAttestationError):
+    """The Verifier Attestation JWT's ``sub`` is not the client identifier's value."""
+
+
+class VerifierAttestationExpiredError(VerifierAttestationError, SdJwtExpiredError):
+    """The Verifier Attestation JWT names no expiry (``exp``), or has expired."""
+
+
+class VerifierAttestationNotYetValidError(VerifierAttestationError, SdJwtNotYetValidError):
+    """The Verifier Attestation JWT was issued (``iat``) or becomes valid (``nbf``) in the future,
+    or expires before it was issued."""
+
+
+class VerifierAttestationKeyError(VerifierAttestationError):
+    """The Verifier Attestation JWT binds no key (``cnf.jwk``, a P-256 public JWK): the request
+    cannot be checked against it."""
+
+
+class VerifierAttestationRedirectError(VerifierAttestationError):
+    """The Verifier Attestation JWT names ``redirect_uris`` and the request's ``response_uri`` is
+    not one of them (or ``redirect_uris`` is not a list of strings)."""
+
+
+class VerifierInfoError(AuthorizationRequestError):
+    """A request's ``verifier_info`` is malformed: not a non-empty array of objects, an entry
+    without a string ``format`` or with no ``data`` (an object or a string), or ``credential_ids``
+    that are not a non-empty list of the DCQL credential query ids of the request."""
+
+
 class RequestUriError(AuthorizationRequestError):
     """The ``request_uri`` is off the wallet's policy (scheme, a non-public address, too long) or
     its answer is unreachable, not 200, too large or too slow (``invalid_request_uri``), or the
@@ -913,6 +975,18 @@ __all__ = [
     "DcqlUnmatchedError",
     "OriginError",
     "DcApiProtocolError",
+    "DidKeyError",
+    "DidResolutionError",
+    "VerifierAttestationError",
+    "VerifierAttestationExpiredError",
+    "VerifierAttestationIssuerError",
+    "VerifierAttestationKeyError",
+    "VerifierAttestationNotYetValidError",
+    "VerifierAttestationRedirectError",
+    "VerifierAttestationSignatureError",
+    "VerifierAttestationSubjectError",
+    "VerifierAttestationTypeError",
+    "VerifierInfoError",
     "RequestObjectEncryptionError",
     "WalletMetadataError",
     "FacilitatorError",

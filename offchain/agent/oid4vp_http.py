@@ -11,8 +11,23 @@ key, and an X.509 certificate for it (a web PKI or a marketplace CA the wallet p
 attestation roots) is what lets a wallet that has never met the merchant know whom it is paying.
 ``redirect_uri:<response_uri>`` is taken too, unsigned and by value only (OpenID4VP: such requests
 cannot be signed): the wallet then knows no more than where its answer goes, so the response URI
-is the identity. ``decentralized_identifier:`` (needs DID resolution) and ``verifier_attestation:``
-(needs an attestation issuer the wallet trusts) are not implemented; a wallet refuses them.
+is the identity. ``decentralized_identifier:<DID>``: the request is signed by a verification method
+of the DID, which the JOSE ``kid`` names by its DID URL; only DIDs that resolve offline are taken
+(``did:jwk`` and ``did:key``, did.py), a wallet refuses other methods rather than go to the network;
+the DID's key signs with its own algorithm (``ES256`` for P-256, ``ES256K`` for secp256k1, ``EdDSA``
+for Ed25519: the only prefix whose requests are not ES256, and the wallet's metadata says so).
+``verifier_attestation:<sub>``: the request carries a Verifier Attestation JWT (``typ:
+verifier-attestation+jwt``, :func:`verifier_attestation`) in its ``jwt`` header, signed by an
+attester the wallet trusts (``Wallet.attesters``), whose ``sub`` is the client identifier's value,
+valid now (``exp``, ``iat``, ``nbf``), and the request is signed by the key of its ``cnf.jwk``; when
+it names ``redirect_uris``, the ``response_uri`` is one of them. Each refusal has its class
+(DidResolutionError, DidKeyError, the VerifierAttestationError family).
+
+**Verifier info.** A verifier may attach ``verifier_info`` (attestations about itself: a non-empty
+array of ``{format, data, credential_ids?}``) to every request or to one; the wallet checks its
+shape (:func:`check_verifier_info`: ``format`` a string, ``data`` an object or a string,
+``credential_ids`` naming the request's DCQL credential queries; VerifierInfoError) and hands it to
+the holder uninterpreted (``Resolved.verifier_info``): a format it does not know passes as it is.
 
 **Request** (:class:`Verifier`): :meth:`Verifier.authorization_request` keeps a session (``state``,
 ``nonce``, the DCQL query and transaction data, an expiry) and gives the wallet ``client_id``,
@@ -59,8 +74,9 @@ redirect URI; every refusal is ``400 {"error", "error_description"}``.
 
 **Wallet** (:class:`Wallet`): fetches the Request Object with webfetch (SSRF rules, size and time
 bounds; a form POST for ``request_uri_method=post``, with a fresh ``wallet_nonce``), checks it
-(``alg`` ES256 — ``none`` refused —, ``typ``, the ``x5c`` chain to a pinned root at the request's
-time, the signature, the client_id prefix and its binding, ``client_id`` equal to the one it was
+(``alg`` ES256, or the DID key's own — ``none`` refused —, ``typ``, the signer's key — the ``x5c`` chain to a pinned root
+at the request's time, the DID document's method, the attested ``cnf`` key —, the signature, the
+client_id prefix and its binding, ``client_id`` equal to the one it was
 given, ``aud``, ``wallet_nonce``, ``iat``/``exp``, the response mode and URI), answers the DCQL
 query with the credentials it holds (format ``dc+sd-jwt``, ``meta.vct_values``, the claims named),
 builds the ``vp_token`` with oid4vp.respond and posts it. With ``encrypt_requests`` it sends a
@@ -99,6 +115,7 @@ from starlette.requests import Request as HTTPRequest
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from offchain.agent import did as dids
 from offchain.agent import oid4vp, sdjwt
 from offchain.agent.errors import (
     AuthorizationRequestError,
@@ -106,6 +123,7 @@ from offchain.agent.errors import (
     ClientIdError,
     DcApiProtocolError,
     DcqlUnmatchedError,
+    DidKeyError,
     OriginError,
     RequestExpiredError,
     RequestObjectEncryptionError,
@@ -115,8 +133,18 @@ from offchain.agent.errors import (
     ResponseModeError,
     ResponseStateError,
     SdJwtError,
-    SdJwtSignatureError,
+    SdJwtIssuerError,
     TransactionDataError,
+    VerifierAttestationError,
+    VerifierAttestationExpiredError,
+    VerifierAttestationIssuerError,
+    VerifierAttestationKeyError,
+    VerifierAttestationNotYetValidError,
+    VerifierAttestationRedirectError,
+    VerifierAttestationSignatureError,
+    VerifierAttestationSubjectError,
+    VerifierAttestationTypeError,
+    VerifierInfoError,
     WalletMetadataError,
     WalletNonceError,
 )
@@ -130,7 +158,11 @@ TYP = "oauth-authz-req+jwt"
 MEDIA_TYPE = "application/oauth-authz-req+jwt"
 STATIC_AUD = "https://self-issued.me/v2"
 X509_SAN_DNS, X509_HASH, REDIRECT_URI = "x509_san_dns", "x509_hash", "redirect_uri"
-PREFIXES = (X509_SAN_DNS, X509_HASH, REDIRECT_URI)
+DECENTRALIZED_IDENTIFIER, VERIFIER_ATTESTATION = "decentralized_identifier", "verifier_attestation"
+X509_PREFIXES = (X509_SAN_DNS, X509_HASH)
+PREFIXES = (X509_SAN_DNS, X509_HASH, REDIRECT_URI, DECENTRALIZED_IDENTIFIER, VERIFIER_ATTESTATION)
+VA_TYP = "verifier-attestation+jwt"  # a Verifier Attestation JWT's typ
+MAX_VERIFIER_INFO = 16
 DIRECT_POST, DIRECT_POST_JWT = "direct_post", "direct_post.jwt"
 RESPONSE_MODES = (DIRECT_POST, DIRECT_POST_JWT)
 ENCS = {"A128GCM": 16, "A256GCM": 32}
@@ -170,6 +202,54 @@ def _prefix(client_id: Any) -> tuple[str, str]:
     if prefix not in PREFIXES or not value:
         raise ClientIdError(f"the client identifier prefix {prefix[:64]!r} is not one of {PREFIXES}")
     return prefix, value
+
+
+def verifier_attestation(
+    attester: ec.EllipticCurvePrivateKey,
+    iss: str,
+    sub: str,
+    key: ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey,
+    *,
+    iat: int,
+    exp: int,
+    redirect_uris: Sequence[str] = (),
+    kid: str | None = None,
+) -> str:
+    """A Verifier Attestation JWT (``typ: verifier-attestation+jwt``) by the attester `iss` (signed
+    with `attester`, named by `kid` when it has several keys): `sub` (the verifier's
+    ``verifier_attestation:`` value) holds `key` (``cnf.jwk``), from `iat` until `exp`; with
+    `redirect_uris`, the only URIs its requests may send answers to."""
+    claims: dict[str, Any] = {"iss": iss, "sub": sub, "iat": iat, "exp": exp, "cnf": {"jwk": sdjwt.jwk(key)}}
+    if redirect_uris:
+        claims["redirect_uris"] = list(redirect_uris)
+    return sdjwt.sign_jwt(attester, {"typ": VA_TYP} | ({} if kid is None else {"kid": kid}), claims)
+
+
+def check_verifier_info(info: Any, query_ids: Iterable[str] | None) -> tuple[dict[str, Any], ...]:
+    """``verifier_info`` checked for its shape (VerifierInfoError): a non-empty array of objects,
+    each with a string ``format`` and ``data`` (an object or a string) and, optionally,
+    ``credential_ids`` naming DCQL credential queries among `query_ids` (not checked when None).
+    The attestations are not interpreted: a format unknown here passes as it is."""
+    if not isinstance(info, list) or not 0 < len(info) <= MAX_VERIFIER_INFO:
+        raise VerifierInfoError(f"verifier_info is an array of 1 to {MAX_VERIFIER_INFO} objects")
+    ids = None if query_ids is None else set(query_ids)
+    for i, entry in enumerate(info):
+        if not isinstance(entry, dict):
+            raise VerifierInfoError(f"verifier_info[{i}] is not an object")
+        if not isinstance(entry.get("format"), str) or not entry["format"]:
+            raise VerifierInfoError(f"verifier_info[{i}] names its format (a non-empty string)")
+        if not isinstance(entry.get("data"), dict | str):
+            raise VerifierInfoError(f"verifier_info[{i}]'s data is an object or a string")
+        if "credential_ids" in entry:
+            cids = entry["credential_ids"]
+            if not isinstance(cids, list) or not cids or not all(isinstance(c, str) for c in cids):
+                raise VerifierInfoError(f"verifier_info[{i}]'s credential_ids is a non-empty list of strings")
+            if ids is not None and not set(cids) <= ids:
+                unknown = sorted(set(cids) - ids)[:4]
+                raise VerifierInfoError(
+                    f"verifier_info[{i}] names credential ids {unknown} no DCQL credential query has"
+                )
+    return tuple(dict(e) for e in info)
 
 
 # ---------------------------------------------------------------- JWE (ECDH-ES, AES-GCM)
@@ -374,6 +454,7 @@ class _Session:
     response_code: str | None = None
     result: dict[str, oid4vp.Presented] | None = None
     dc_request: dict[str, Any] | None = None  # a DC API session: {protocol, data}
+    verifier_info: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -446,13 +527,21 @@ class Verifier:
     status_list.StatusLists) at `clock`; a request lives `ttl_s`; at most `max_sessions` kept
     (the oldest dropped); `redirect_uri` answered to a wallet after a good response. For the
     Digital Credentials API, `origins` are the web origins its pages are served from (default: the
-    base URL's), and `co_signers` (``(key, chain, prefix)``) sign multi-signed requests beside it."""
+    base URL's), and `co_signers` (``(key, chain, prefix)``) sign multi-signed requests beside it.
+
+    Named by ``decentralized_identifier:``, it signs with `key` as the verification method of `did`
+    (a ``did:jwk`` or ``did:key`` of that key; default: its ``did:jwk``), the ``kid`` being that
+    method's DID URL; by ``verifier_attestation:``, it signs with `key` and carries `attestation`
+    (a Verifier Attestation JWT whose ``cnf.jwk`` is that key, see :func:`verifier_attestation`)
+    in the ``jwt`` header, its ``sub`` being the client identifier. `verifier_info` (attestations
+    about the verifier, see :func:`check_verifier_info`) goes into every request unless one names
+    its own."""
 
     def __init__(
         self,
         *,
         issuers: Mapping[str, Any],
-        key: ec.EllipticCurvePrivateKey | None = None,
+        key: dids.PrivateKey | None = None,
         chain: Sequence[x509.Certificate] = (),
         prefix: str = X509_SAN_DNS,
         base_url: str | None = None,
@@ -465,14 +554,44 @@ class Verifier:
         root_typs: frozenset[str] = frozenset({sdjwt.TYP}),
         origins: Sequence[str] = (),
         co_signers: Sequence[tuple[ec.EllipticCurvePrivateKey, Sequence[x509.Certificate], str]] = (),
+        did: str | None = None,
+        attestation: str | None = None,
+        verifier_info: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         if prefix not in PREFIXES:
             raise ValueError(f"the client identifier prefix is one of {PREFIXES}")
-        if prefix != REDIRECT_URI and (key is None or not chain):
+        if prefix in X509_PREFIXES and (key is None or not chain):
             raise ValueError(f"a {prefix} verifier signs its requests: give its key and certificate chain")
-        for k, c, _ in [(key, chain, prefix), *co_signers]:
+        if prefix in (DECENTRALIZED_IDENTIFIER, VERIFIER_ATTESTATION) and key is None:
+            raise ValueError(f"a {prefix} verifier signs its requests: give its key")
+        if key is not None and prefix != DECENTRALIZED_IDENTIFIER and dids.jws_alg(key) != sdjwt.ALG:
+            raise ValueError(f"a {prefix} verifier signs {sdjwt.ALG}: its key is a P-256 key")
+        signers = [*([(key, chain, prefix)] if prefix in X509_PREFIXES else []), *co_signers]
+        for k, c, _ in signers:
             if k is not None and (not c or c[0].public_key() != k.public_key()):
                 raise ValueError("the key is not the one the chain's leaf certificate certifies")
+        self.did, self.kid, self.attestation, self._sub = None, None, None, ""
+        if prefix == DECENTRALIZED_IDENTIFIER:
+            assert key is not None
+            self.did = did or dids.did_jwk(key)
+            methods = dids.resolve(self.did)
+            self.kid = next((m for m, k in methods.items() if k == key.public_key()), None)
+            if self.kid is None:
+                raise ValueError(f"{self.did[:64]!r} has no verification method for the verifier's key")
+        if prefix == VERIFIER_ATTESTATION:
+            assert key is not None
+            try:
+                head = sdjwt.jwt_header(attestation, "Verifier Attestation JWT")
+                body = sdjwt.jwt_payload(attestation, "Verifier Attestation JWT")
+            except SdJwtError as exc:
+                raise ValueError(f"give the verifier's Verifier Attestation JWT: {exc}") from None
+            cnf = body.get("cnf")
+            if head.get("typ") != VA_TYP or not isinstance(body.get("sub"), str) or not body["sub"]:
+                raise ValueError(f"a Verifier Attestation JWT has typ {VA_TYP} and a sub")
+            if not isinstance(cnf, dict) or cnf.get("jwk") != sdjwt.jwk(key):  # type: ignore[arg-type]
+                raise ValueError("the Verifier Attestation JWT does not hold the verifier's key (cnf.jwk)")
+            self.attestation, self._sub = attestation, body["sub"]
+        self.verifier_info = check_verifier_info(list(verifier_info), None) if verifier_info else ()
         if any(p not in (X509_SAN_DNS, X509_HASH) for _, _, p in co_signers):
             raise ValueError(f"a co-signer's prefix is {X509_SAN_DNS} or {X509_HASH}")
         for o in origins:
@@ -505,6 +624,10 @@ class Verifier:
     def client_id(self) -> str:
         if self.prefix == REDIRECT_URI:
             return f"{REDIRECT_URI}:{self.response_uri}"
+        if self.prefix == DECENTRALIZED_IDENTIFIER:
+            return f"{DECENTRALIZED_IDENTIFIER}:{self.did}"
+        if self.prefix == VERIFIER_ATTESTATION:
+            return f"{VERIFIER_ATTESTATION}:{self._sub}"
         return _signer_client_id(
             self.prefix, self.chain, (urlsplit(self.base_url or "").hostname or "").lower()
         )
@@ -523,6 +646,7 @@ class Verifier:
         transaction_data: Iterable[str],
         response_mode: str,
         method: str,
+        verifier_info: Sequence[Mapping[str, Any]] | None = None,
     ) -> _Session:
         nonce, state, sid = _nonce(), _nonce(), _nonce()
         # a DC API presentation's audience is the origin it comes from: set when it arrives
@@ -530,6 +654,9 @@ class Verifier:
         req = oid4vp.request(client_id, nonce, credentials, transaction_data)
         req = oid4vp.Request(req.client_id, nonce, req.credentials, req.transaction_data, response_mode)
         s = _Session(sid, state, nonce, req, response_mode, method, self.clock() + self.ttl_s)
+        info = self.verifier_info if verifier_info is None else list(verifier_info)
+        if info:
+            s.verifier_info = check_verifier_info(list(info), [c["id"] for c in req.credentials])
         if response_mode in (DIRECT_POST_JWT, DC_API_JWT):
             s.enc_key, s.enc_kid = ec.generate_private_key(ec.SECP256R1()), _nonce()
         return s
@@ -553,14 +680,15 @@ class Verifier:
         *,
         response_mode: str = DIRECT_POST,
         request_uri_method: str = "get",
+        verifier_info: Sequence[Mapping[str, Any]] | None = None,
     ) -> AuthorizationRequest:
         """A new session and what the wallet is given for it (by reference; by value for a
-        ``redirect_uri`` verifier)."""
+        ``redirect_uri`` verifier); `verifier_info` replaces the verifier's own for it."""
         if response_mode not in RESPONSE_MODES:
             raise ResponseModeError(f"the response mode is one of {RESPONSE_MODES}")
         if request_uri_method not in ("get", "post"):
             raise RequestUriError("request_uri_method is get or post")
-        s = self._session(credentials, transaction_data, response_mode, request_uri_method)
+        s = self._session(credentials, transaction_data, response_mode, request_uri_method, verifier_info)
         self._keep(s)
         if self.prefix == REDIRECT_URI:  # unsigned: by value
             claims = self._claims(s, None, None)
@@ -592,6 +720,8 @@ class Verifier:
             "state": s.state,
             "client_metadata": self._metadata(s, encs),
         }
+        if s.verifier_info:
+            claims["verifier_info"] = [dict(e) for e in s.verifier_info]
         if aud is not None:
             now = int(self.clock())
             claims |= {"iss": self.client_id, "aud": aud, "iat": now, "exp": int(s.exp)}
@@ -599,6 +729,14 @@ class Verifier:
 
     def _x5c(self, chain: Sequence[x509.Certificate]) -> list[str]:
         return [base64.b64encode(pki.der(c)).decode() for c in chain]
+
+    def _jose(self) -> dict[str, Any]:
+        """The JOSE header of its Request Objects: what binds the signing key to its client_id."""
+        if self.prefix == DECENTRALIZED_IDENTIFIER:
+            return {"typ": TYP, "kid": self.kid}
+        if self.prefix == VERIFIER_ATTESTATION:
+            return {"typ": TYP, "jwt": self.attestation}
+        return {"typ": TYP, "x5c": self._x5c(self.chain)}
 
     def request_object(
         self, sid: str, wallet_metadata: Mapping[str, Any] | None = None, wallet_nonce: str | None = None
@@ -613,17 +751,14 @@ class Verifier:
         if wallet_nonce is not None:
             _check_wallet_nonce(wallet_nonce)
         signing = _strings(meta, "request_object_signing_alg_values_supported")
-        if signing is not None and sdjwt.ALG not in signing:
-            raise WalletMetadataError(
-                f"the wallet takes no Request Object signed {sdjwt.ALG} (only {signing[:8]})"
-            )
+        alg = dids.jws_alg(self.key)
+        if signing is not None and alg not in signing:
+            raise WalletMetadataError(f"the wallet takes no Request Object signed {alg} (only {signing[:8]})")
         sealed = _wallet_key(meta)
         encs = _response_encs(meta) if s.response_mode == DIRECT_POST_JWT else list(ENCS)
         iss = meta.get("issuer")
         aud = iss if isinstance(iss, str) and iss else STATIC_AUD
-        token = sdjwt.sign_jwt(
-            self.key, {"typ": TYP, "x5c": self._x5c(self.chain)}, self._claims(s, aud, wallet_nonce, encs)
-        )
+        token = dids.sign_jws(self.key, self._jose(), self._claims(s, aud, wallet_nonce, encs))
         if sealed is None:
             return token
         public, kid, enc = sealed
@@ -647,6 +782,7 @@ class Verifier:
         *,
         response_mode: str = DC_API,
         protocol: str = SIGNED,
+        verifier_info: Sequence[Mapping[str, Any]] | None = None,
     ) -> DcApiRequest:
         """A new session and the request a page hands the browser's Digital Credentials API:
         unsigned (the parameters as they are, no ``client_id``), signed (``request``: a Request
@@ -660,8 +796,10 @@ class Verifier:
             raise DcApiProtocolError(
                 "a verifier without a signing key (or named by redirect_uri:) makes unsigned requests only"
             )
-        s = self._session(credentials, transaction_data, response_mode, "dc_api")
+        s = self._session(credentials, transaction_data, response_mode, "dc_api", verifier_info)
         params = s.request.to_dict() | {"client_metadata": self._metadata(s)}
+        if s.verifier_info:
+            params["verifier_info"] = [dict(e) for e in s.verifier_info]
         del params["client_id"]
         now = int(self.clock())
         signed = params | {"expected_origins": list(self.expected_origins()), "iat": now, "exp": int(s.exp)}
@@ -669,19 +807,24 @@ class Verifier:
             data: dict[str, Any] = params
         elif protocol == SIGNED:
             assert self.key is not None
-            header = {"typ": TYP, "x5c": self._x5c(self.chain)}
-            data = {"request": sdjwt.sign_jwt(self.key, header, signed | {"client_id": self.client_id})}
+            data = {"request": dids.sign_jws(self.key, self._jose(), signed | {"client_id": self.client_id})}
         else:
             assert self.key is not None
             host = (urlsplit(self.base_url or "").hostname or "").lower()
             signatures, payload = [], ""
-            for key, chain, prefix in [(self.key, self.chain, self.prefix), *self.co_signers]:
-                header = {
-                    "typ": TYP,
-                    "x5c": self._x5c(chain),
-                    "client_id": _signer_client_id(prefix, chain, host),
-                }
-                protected, payload, sig = sdjwt.sign_jwt(key, header, signed).split(".")
+            headers = [(self.key, self._jose() | {"client_id": self.client_id})] + [
+                (
+                    key,
+                    {
+                        "typ": TYP,
+                        "x5c": self._x5c(chain),
+                        "client_id": _signer_client_id(prefix, chain, host),
+                    },
+                )
+                for key, chain, prefix in self.co_signers
+            ]
+            for key, header in headers:
+                protected, payload, sig = dids.sign_jws(key, header, signed).split(".")
                 signatures.append({"protected": protected, "signature": sig})
             data = {"request": {"payload": payload, "signatures": signatures}}
         s.dc_request = {"protocol": protocol, "data": data}
@@ -935,6 +1078,35 @@ class Resolved:
     response_mode: str
     state: str
     certificate: x509.Certificate | None
+    verifier_attestation: dict[str, Any] | None = None  # the checked Verifier Attestation JWT's claims
+    did_url: str | None = None  # the DID URL of a decentralized_identifier: request's key
+    verifier_info: tuple[dict[str, Any], ...] = ()  # checked for shape, not interpreted
+
+
+@dataclass(frozen=True)
+class Signer:
+    """The key a Request Object was verified with, and what bound it to the client_id: a
+    certificate (``x509_*``), a DID URL (``decentralized_identifier``) or a Verifier Attestation
+    JWT's claims (``verifier_attestation``)."""
+
+    key: dids.PublicKey
+    certificate: x509.Certificate | None = None
+    did_url: str | None = None
+    attestation: dict[str, Any] | None = None
+
+
+def _resolved(
+    claims: dict[str, Any], req: oid4vp.Request, uri: str, mode: str, state: str, signer: Signer | None
+) -> Resolved:
+    """The verified request, its ``verifier_info`` checked against its DCQL query ids."""
+    info = ()
+    if "verifier_info" in claims:
+        info = check_verifier_info(claims["verifier_info"], [c["id"] for c in req.credentials])
+    if signer is None:
+        return Resolved(claims, req, uri, mode, state, None, verifier_info=info)
+    return Resolved(
+        claims, req, uri, mode, state, signer.certificate, signer.attestation, signer.did_url, info
+    )
 
 
 @dataclass
@@ -945,7 +1117,10 @@ class Wallet:
     With `encrypt_requests` it asks, when it fetches with POST, for the Request Object encrypted to
     a fresh key of its own (``jwks`` in its metadata, `request_encs` its content encryption
     methods) and refuses a plain one; `response_encs` are the response encryption methods it
-    names; `require_signed` refuses unsigned Digital Credentials API requests."""
+    names; `require_signed` refuses unsigned Digital Credentials API requests. `attesters` are the
+    issuers of Verifier Attestation JWTs it trusts (``iss`` -> a P-256 public key, a ``kid`` -> key
+    map, or a certificate whose key it is, used within its validity): a ``verifier_attestation:``
+    request whose attestation none of them signed is refused."""
 
     held: Sequence[Held]
     trust: pki.TrustStore
@@ -958,6 +1133,7 @@ class Wallet:
     request_encs: tuple[str, ...] = tuple(ENCS)
     response_encs: tuple[str, ...] = tuple(ENCS)
     require_signed: bool = False
+    attesters: Mapping[str, Any] = field(default_factory=dict)
 
     def metadata(self, jwk: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The ``wallet_metadata`` it sends with ``request_uri_method=post`` (with `jwk`, its
@@ -965,7 +1141,9 @@ class Wallet:
         meta: dict[str, Any] = {
             "vp_formats_supported": {oid4vp.FORMAT: {"sd-jwt_alg_values": [sdjwt.ALG]}},
             "client_id_prefixes_supported": list(self.prefixes),
-            "request_object_signing_alg_values_supported": [sdjwt.ALG],
+            "request_object_signing_alg_values_supported": list(
+                dids.ALGS if DECENTRALIZED_IDENTIFIER in self.prefixes else [sdjwt.ALG]
+            ),
             "response_modes_supported": list(RESPONSE_MODES),
             "authorization_encryption_alg_values_supported": [ECDH_ES],
             "authorization_encryption_enc_values_supported": list(self.response_encs),
@@ -987,7 +1165,7 @@ class Wallet:
         if prefix not in self.prefixes:
             raise ClientIdError(f"this wallet does not take the {prefix} prefix")
         now = self.clock()
-        cert = None
+        signer = None
         if prefix == REDIRECT_URI:
             if "request" in params or "request_uri" in params:
                 raise ClientIdError("a redirect_uri: request cannot be signed: it is passed by value only")
@@ -999,14 +1177,11 @@ class Wallet:
                 token, wallet_nonce = self._unseal(params["request"], None, None), None
             else:
                 token, wallet_nonce = self._fetch(params)
-            claims, cert, _ = self._verify_jar(token, now, wallet_nonce)
-            if claims.get("client_id") != client_id:
-                raise ClientIdError("the Request Object's client_id is not the one the wallet was given")
             # `iss`, when present, is ignored (OpenID4VP 1.0: the client_id and its prefix identify the
             # Verifier); the signature is bound to the client_id through the prefix instead
+            claims, signer, _ = self._verify_jar(token, now, wallet_nonce, client_id)
             self._times(claims, now)
-            self._bind(prefix, value, cert)
-        return self._checked(prefix, value, claims, cert)
+        return self._checked(prefix, value, claims, signer)
 
     def _params(self, ar: str | Mapping[str, str]) -> dict[str, str]:
         if isinstance(ar, str):
@@ -1022,7 +1197,7 @@ class Wallet:
 
     def _by_value(self, params: Mapping[str, str]) -> dict[str, Any]:
         claims: dict[str, Any] = dict(params)
-        for k in ("dcql_query", "transaction_data", "client_metadata"):
+        for k in ("dcql_query", "transaction_data", "client_metadata", "verifier_info"):
             if k in claims:
                 try:
                     claims[k] = json.loads(claims[k])
@@ -1086,18 +1261,62 @@ class Wallet:
             raise RequestObjectEncryptionError("the decrypted Request Object is no compact JWS") from None
 
     def _verify_jar(
-        self, token: str, now: float, wallet_nonce: str | None, dc: bool = False
-    ) -> tuple[dict[str, Any], x509.Certificate, dict[str, Any]]:
+        self,
+        token: str,
+        now: float,
+        wallet_nonce: str | None,
+        client_id: str,
+        dc: bool = False,
+        given: bool = True,
+    ) -> tuple[dict[str, Any], Signer, dict[str, Any]]:
+        """The claims of the Request Object `token` signed by `client_id` (its prefix names where the
+        key comes from and how it is bound), the signer and the JOSE header; with `given`, the
+        Request Object's own ``client_id`` must be `client_id`."""
         try:
             header = sdjwt.jwt_header(token, "Request Object")
         except SdJwtError as exc:
             raise RequestObjectSignatureError(str(exc)) from None
-        if header.get("alg") != sdjwt.ALG:
+        prefix, value = _prefix(client_id)
+        # a DID's key signs with its own algorithm; a certificate's or an attestation's, ES256
+        algs = dids.ALGS if prefix == DECENTRALIZED_IDENTIFIER else (sdjwt.ALG,)
+        if header.get("alg") not in algs:
             raise RequestObjectSignatureError(
-                f"the Request Object must be signed {sdjwt.ALG}, not {header.get('alg')!r}"
+                f"the Request Object must be signed {' or '.join(algs)}, not {header.get('alg')!r}"
             )
         if header.get("typ") != TYP:
             raise RequestObjectTypeError(f"the Request Object's typ is {header.get('typ')!r}, not {TYP}")
+        signer = self._signer(prefix, value, header, now)
+        try:
+            claims = dids.verify_jws(token, signer.key, TYP, "Request Object")
+        except SdJwtError as exc:
+            raise RequestObjectSignatureError(str(exc)) from None
+        if given and claims.get("client_id") != client_id:
+            raise ClientIdError("the Request Object's client_id is not the one the wallet was given")
+        self._bind(prefix, value, signer)
+        if wallet_nonce is not None and claims.get("wallet_nonce") != wallet_nonce:
+            raise WalletNonceError("the Request Object does not carry the wallet_nonce this wallet sent")
+        aud = claims.get("aud")
+        if (aud is not None or not dc) and aud != STATIC_AUD and (self.issuer is None or aud != self.issuer):
+            raise WalletNonceError(f"the Request Object is for audience {str(aud)[:128]!r}, not this wallet")
+        return claims, signer, header
+
+    def _signer(self, prefix: str, value: str, header: Mapping[str, Any], now: float) -> Signer:
+        """The key that is to have signed a request of client identifier `prefix`:`value`: the
+        ``x5c`` leaf (chained to a pinned root), the DID document's method the ``kid`` names, or
+        the ``cnf`` key of the Verifier Attestation JWT in ``jwt``."""
+        if prefix == DECENTRALIZED_IDENTIFIER:
+            key = dids.signing_key(value, header.get("kid"))
+            if dids.jws_alg(key) != header.get("alg"):
+                raise DidKeyError(
+                    f"the kid {str(header.get('kid'))[:96]!r} names a {dids.jws_alg(key)} key,"
+                    f" the request is signed {str(header.get('alg'))[:16]}"
+                )
+            return Signer(key, did_url=header["kid"])
+        if prefix == VERIFIER_ATTESTATION:
+            att = self._attestation(header.get("jwt"), value, now)
+            return Signer(sdjwt.key_of(att["cnf"]["jwk"]), attestation=att)
+        if prefix not in X509_PREFIXES:
+            raise ClientIdError(f"a {prefix} request cannot be signed")
         x5c = header.get("x5c")
         if not isinstance(x5c, list) or not 0 < len(x5c) <= 8 or not all(isinstance(c, str) for c in x5c):
             raise RequestObjectSignatureError("the Request Object carries no x5c certificate chain")
@@ -1123,18 +1342,84 @@ class Wallet:
         leaf = certs[0].public_key()
         if not isinstance(leaf, ec.EllipticCurvePublicKey) or leaf.curve.name != "secp256r1":
             raise RequestObjectSignatureError("the x5c leaf key is not a P-256 key (ES256)")
+        return Signer(leaf, certificate=certs[0])
+
+    def _attester_key(self, iss: Any, header: Mapping[str, Any], now: float) -> ec.EllipticCurvePublicKey:
+        found = self.attesters.get(iss) if isinstance(iss, str) else None
+        if isinstance(found, x509.Certificate):
+            if (
+                not found.not_valid_before_utc
+                <= datetime.fromtimestamp(now, tz=UTC)
+                <= found.not_valid_after_utc
+            ):
+                raise VerifierAttestationIssuerError(f"the attester {iss!r}'s certificate is not valid now")
+            found = found.public_key()
         try:
-            claims = sdjwt.verify_jwt(token, leaf, TYP, "Request Object")
-        except SdJwtSignatureError as exc:
-            raise RequestObjectSignatureError(str(exc)) from None
+            return sdjwt.trusted_key(
+                {} if found is None else {iss: found}, iss, header, "Verifier Attestation JWT"
+            )
+        except SdJwtIssuerError as exc:
+            raise VerifierAttestationIssuerError(str(exc)) from None
+
+    def _attestation(self, token: Any, sub: str, now: float) -> dict[str, Any]:
+        """The claims of the Verifier Attestation JWT `token` (the request's ``jwt`` header) once it
+        is checked: its type, a trusted attester's signature, ``sub`` = `sub`, its validity at
+        `now`, a ``cnf.jwk`` and ``redirect_uris`` when present (a typed error for each)."""
+        what = "Verifier Attestation JWT"
+        if not isinstance(token, str):
+            raise VerifierAttestationError(
+                f"a {VERIFIER_ATTESTATION}: request carries its {what} in the jwt header"
+            )
+        try:
+            header, payload = sdjwt.jwt_header(token, what), sdjwt.jwt_payload(token, what)
         except SdJwtError as exc:
-            raise RequestObjectSignatureError(str(exc)) from None
-        if wallet_nonce is not None and claims.get("wallet_nonce") != wallet_nonce:
-            raise WalletNonceError("the Request Object does not carry the wallet_nonce this wallet sent")
-        aud = claims.get("aud")
-        if (aud is not None or not dc) and aud != STATIC_AUD and (self.issuer is None or aud != self.issuer):
-            raise WalletNonceError(f"the Request Object is for audience {str(aud)[:128]!r}, not this wallet")
-        return claims, certs[0], header
+            raise VerifierAttestationError(str(exc)) from None
+        if header.get("typ") != VA_TYP or header.get("alg") != sdjwt.ALG:
+            raise VerifierAttestationTypeError(
+                f"the {what} has typ {str(header.get('typ'))[:64]!r} and alg {str(header.get('alg'))[:16]!r},"
+                f" not {VA_TYP} and {sdjwt.ALG}"
+            )
+        if not isinstance(payload.get("iss"), str) or not payload["iss"]:
+            raise VerifierAttestationIssuerError(f"the {what} names no issuer (iss)")
+        key = self._attester_key(payload["iss"], header, now)
+        try:
+            claims = sdjwt.verify_jwt(token, key, VA_TYP, what)
+        except SdJwtError as exc:
+            raise VerifierAttestationSignatureError(str(exc)) from None
+        if claims.get("sub") != sub:
+            raise VerifierAttestationSubjectError(
+                f"the {what}'s sub {str(claims.get('sub'))[:128]!r} is not the client_id's {sub[:128]!r}"
+            )
+        exp, iat, nbf = (claims.get(k) for k in ("exp", "iat", "nbf"))
+
+        def numeric(v: Any) -> bool:
+            return isinstance(v, int | float) and not isinstance(v, bool)
+
+        if not numeric(exp):
+            raise VerifierAttestationExpiredError(f"the {what} names no expiry (exp)")
+        if not all(v is None or numeric(v) for v in (iat, nbf)):
+            raise VerifierAttestationError(f"the {what}'s iat and nbf are times in seconds")
+        if now >= exp:
+            raise VerifierAttestationExpiredError(f"the {what} expired at {exp}")
+        if iat is not None and iat > now + LEEWAY_S:
+            raise VerifierAttestationNotYetValidError(f"the {what} was issued at {iat}, in the future")
+        if iat is not None and exp <= iat:
+            raise VerifierAttestationNotYetValidError(
+                f"the {what} expires ({exp}) before it was issued ({iat})"
+            )
+        if nbf is not None and nbf > now + LEEWAY_S:
+            raise VerifierAttestationNotYetValidError(f"the {what} is valid from {nbf} only")
+        cnf = claims.get("cnf")
+        try:
+            sdjwt.key_of(cnf.get("jwk") if isinstance(cnf, dict) else None)
+        except SdJwtError as exc:
+            raise VerifierAttestationKeyError(f"the {what} binds no P-256 key (cnf.jwk): {exc}") from None
+        uris = claims.get("redirect_uris")
+        if uris is not None and (
+            not isinstance(uris, list) or not uris or not all(isinstance(u, str) for u in uris)
+        ):
+            raise VerifierAttestationRedirectError(f"the {what}'s redirect_uris is a non-empty list of URIs")
+        return claims
 
     def _times(self, claims: Mapping[str, Any], now: float) -> None:
         exp, iat = claims.get("exp"), claims.get("iat", now)
@@ -1147,15 +1432,16 @@ class Wallet:
         if exp - iat > self.max_lifetime_s:
             raise RequestExpiredError(f"the Request Object lives more than {self.max_lifetime_s:.0f} s")
 
-    def _bind(self, prefix: str, value: str, cert: x509.Certificate) -> None:
-        if prefix == X509_SAN_DNS and value.lower() not in _dns_names(cert):
+    def _bind(self, prefix: str, value: str, signer: Signer) -> None:
+        """The x509 prefixes' binding of the certificate to the client_id (the others' keys are
+        found through the client_id itself: the DID's document, the attestation's ``sub``)."""
+        cert = signer.certificate
+        if prefix == X509_SAN_DNS and (cert is None or value.lower() not in _dns_names(cert)):
             raise ClientIdError(f"the verifier's certificate does not name {value[:128]!r} (dNSName)")
-        if prefix == X509_HASH and value != _x5c_hash(cert):
+        if prefix == X509_HASH and (cert is None or value != _x5c_hash(cert)):
             raise ClientIdError("the verifier's certificate is not the one x509_hash names")
 
-    def _checked(
-        self, prefix: str, value: str, claims: dict[str, Any], cert: x509.Certificate | None
-    ) -> Resolved:
+    def _checked(self, prefix: str, value: str, claims: dict[str, Any], signer: Signer | None) -> Resolved:
         mode = claims.get("response_mode")
         if mode not in RESPONSE_MODES:
             raise ResponseModeError(f"the response_mode {str(mode)[:32]!r} is not one of {RESPONSE_MODES}")
@@ -1167,11 +1453,16 @@ class Wallet:
             raise ClientIdError(f"the response_uri is not on {value[:128]!r}, the host the client_id names")
         if prefix == REDIRECT_URI and uri != value:
             raise ClientIdError("a redirect_uri: client_id is its response_uri")
+        att = None if signer is None else signer.attestation
+        if att is not None and "redirect_uris" in att and uri not in att["redirect_uris"]:
+            raise VerifierAttestationRedirectError(
+                f"the response_uri {uri[:128]!r} is not one of the Verifier Attestation JWT's redirect_uris"
+            )
         state = claims.get("state")
         if not isinstance(state, str) or not state:
             raise AuthorizationRequestError("the request carries no state")
         req = oid4vp.Request.from_dict(claims)
-        return Resolved(claims, req, uri, mode, state, cert)
+        return _resolved(claims, req, uri, mode, state, signer)
 
     # ---- the Digital Credentials API (OpenID4VP 1.0 Appendix A)
 
@@ -1188,7 +1479,7 @@ class Wallet:
             raise DcApiProtocolError("a DC API request's data is an object")
         if not isinstance(origin, str) or not origin:
             raise OriginError("the platform named no origin")
-        now, cert = self.clock(), None
+        now, signer = self.clock(), None
         if protocol == UNSIGNED:
             if self.require_signed:
                 raise DcApiProtocolError("an unsigned request: this wallet takes signed ones only")
@@ -1203,9 +1494,9 @@ class Wallet:
             if protocol == MULTISIGNED and set(data) == {"payload", "signatures"}:
                 carried = data  # the JWS JSON object as data itself, as Appendix A's example shows it
             if protocol == SIGNED and isinstance(carried, str):
-                claims, cert = self._dc_signed(carried, now)
+                claims, signer = self._dc_signed(carried, now)
             elif protocol == MULTISIGNED and isinstance(carried, dict):
-                claims, cert = self._dc_multisigned(carried, now)
+                claims, signer = self._dc_multisigned(carried, now)
             else:
                 form = "compact JWS" if protocol == SIGNED else "JWS JSON serialization"
                 raise DcApiProtocolError(f"an {protocol} request's data is {{request: <{form}>}} alone")
@@ -1227,22 +1518,27 @@ class Wallet:
                 f"a DC API request's response_mode is one of {DC_MODES}, not {str(mode)[:32]!r}"
             )
         req = oid4vp.Request.from_dict(claims | {"client_id": f"{ORIGIN}:{origin}"})
-        return Resolved(claims, req, "", mode, "", cert)
+        return _resolved(claims, req, "", mode, "", signer)
 
-    def _dc_client(self, client_id: Any, cert: x509.Certificate) -> None:
+    def _dc_client(self, client_id: Any) -> str:
+        """`client_id` when this wallet takes signed DC API requests of its prefix."""
         if isinstance(client_id, str) and client_id.startswith(ORIGIN + ":"):
             raise OriginError("the origin: client identifier prefix is reserved: no request may name it")
-        prefix, value = _prefix(client_id)
+        prefix, _ = _prefix(client_id)
         if prefix not in self.prefixes or prefix == REDIRECT_URI:
             raise ClientIdError(f"this wallet does not take signed requests of the {prefix} prefix")
-        self._bind(prefix, value, cert)
+        return client_id
 
-    def _dc_signed(self, token: str, now: float) -> tuple[dict[str, Any], x509.Certificate]:
-        claims, cert, _ = self._verify_jar(self._unseal(token, None, None), now, None, dc=True)
-        self._dc_client(claims.get("client_id"), cert)
-        return claims, cert
+    def _dc_signed(self, token: str, now: float) -> tuple[dict[str, Any], Signer]:
+        token = self._unseal(token, None, None)
+        try:
+            named = sdjwt.jwt_payload(token, "Request Object").get("client_id")
+        except SdJwtError as exc:
+            raise RequestObjectSignatureError(str(exc)) from None
+        claims, signer, _ = self._verify_jar(token, now, None, self._dc_client(named), dc=True)
+        return claims, signer
 
-    def _dc_multisigned(self, jws: Mapping[str, Any], now: float) -> tuple[dict[str, Any], x509.Certificate]:
+    def _dc_multisigned(self, jws: Mapping[str, Any], now: float) -> tuple[dict[str, Any], Signer]:
         """The payload of a JWS JSON serialization once one of its signatures verifies for this
         wallet (a client identifier it takes, in that signature's protected header)."""
         payload, sigs = jws.get("payload"), jws.get("signatures")
@@ -1256,17 +1552,20 @@ class Wallet:
                 or not all(isinstance(v, str) for v in sig.values())
             ):
                 raise DcApiProtocolError("each signature of a multi-signed request is {protected, signature}")
+            compact = f"{sig['protected']}.{payload}.{sig['signature']}"
             try:
-                claims, cert, header = self._verify_jar(
-                    f"{sig['protected']}.{payload}.{sig['signature']}", now, None, dc=True
-                )
-                self._dc_client(header.get("client_id"), cert)
+                try:
+                    named = sdjwt.jwt_header(compact, "Request Object").get("client_id")
+                except SdJwtError as exc:
+                    raise RequestObjectSignatureError(str(exc)) from None
+                client_id = self._dc_client(named)
+                claims, signer, _ = self._verify_jar(compact, now, None, client_id, dc=True, given=False)
             except AuthorizationRequestError as exc:  # one this wallet cannot use: try the next
                 refused.append(str(exc)[:120])
                 continue
             if "client_id" in claims:
                 raise DcApiProtocolError("a multi-signed request names client_id in protected headers only")
-            return claims | {"client_id": header["client_id"]}, cert
+            return claims | {"client_id": client_id}, signer
         raise DcApiProtocolError(
             f"no signature of the multi-signed request verifies for this wallet: {refused[:3]}"
         )

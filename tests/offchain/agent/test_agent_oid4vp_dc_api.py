@@ -249,7 +249,7 @@ def test_a_replayed_encrypted_request_object_is_refused_by_its_wallet_nonce(dc_w
     old = v.request_object(sid_of(ar), {"jwks": {"keys": [enc_jwk(mine)]}}, "earlier-nonce")
     inner = w._unseal(old, mine, "w1")
     with pytest.raises(E.WalletNonceError, match="wallet_nonce"):
-        w._verify_jar(inner, clock(), "this-fetchs-nonce")
+        w._verify_jar(inner, clock(), "this-fetchs-nonce", v.client_id)
 
 
 # ---------------------------------------------------------------- the Digital Credentials API
