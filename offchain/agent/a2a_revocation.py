@@ -8,24 +8,55 @@ issued it; the trust anchor itself is not checked). Its ``mode``:
 * ``none``: no check;
 * ``crl``: the issuer's X.509 v2 CRL (DER or PEM), from a configured file (``crl_files``: matched by
   issuer name, re-read when the file changes) or else fetched from the certificate's CRL
-  Distribution Points (http or https);
+  Distribution Points (http or https), with its delta CRL when there is one, or the indirect CRL
+  of the CRL issuer a distribution point names (below);
 * ``ocsp``: a request (SHA-1 CertID, a random nonce) POSTed as ``application/ocsp-request`` to the
-  responder the certificate's Authority Information Access names;
+  responder the certificate's Authority Information Access names; with ``ocsp_get``, a request
+  without nonce sent as ``GET {responder}/{url-encoded base64 of the DER request}`` (RFC 6960
+  A.1, RFC 5019 §5: under 255 bytes, which a one-certificate request without nonce always is;
+  else POSTed), so that responders and HTTP caches may serve pre-produced answers. A nonce-less
+  request cannot require a nonce back: ``ocsp_get`` with ``require_nonce`` is refused when the
+  policy is made (A2ARevocationPolicyError, a ValueError); a nonce in an answer to a request
+  without one means nothing and is not checked;
 * ``either``: OCSP, falling back to the CRL when OCSP gives no answer (no responder named, or it
   could not be reached).
 
 A CRL is taken only when its issuer name is the CA's subject, its signature verifies under the
-CA's key, it has a ``nextUpdate`` and ``thisUpdate`` is not in the future (``skew_s`` allowed).
-Past ``nextUpdate`` a CRL is stale: the configured file is re-read and a distribution point fetched
-again, and a CRL still stale (beyond ``crl_grace_s``, 0 by default) refuses the certificate (fail
-closed; A2ARevocationStaleError). An OCSP response is taken only when its status is
-``successful``, it answers for this certificate (CertID: serial, issuer name and key hashes), it
-is signed by the CA itself or by a responder certificate the CA issued with id-kp-OCSPSigning and
-valid now (anything else: A2ARevocationResponderError), the signature verifies, the nonce is the
-one sent (a response without one is taken unless ``require_nonce``: responders serving
-pre-produced responses omit it), ``thisUpdate`` is not in the future and it is current: before
-``nextUpdate``, or without one, ``thisUpdate`` within ``ocsp_max_age_s``. ``revoked`` refuses;
-``unknown`` refuses unless ``accept_unknown``.
+CA's key, it has a ``nextUpdate`` and ``thisUpdate`` is not in the future (``skew_s`` allowed);
+a CRL with deltaCRLIndicator is never taken as the complete CRL (A2ARevocationDeltaError), and its
+issuingDistributionPoint, when it has one, must cover the certificate (RFC 5280 §5.2.5: not
+user-only for a CA certificate, not CA-only for an end entity's, not attribute certificates only,
+not only some reasons, and naming the distribution point it was fetched from; else
+A2ARevocationScopeError). Past ``nextUpdate`` a CRL is stale: the configured file is re-read
+and a distribution point fetched again, and a CRL still stale (beyond ``crl_grace_s``, 0 by
+default) refuses the certificate (fail closed; A2ARevocationStaleError).
+
+An OCSP response is taken only when its status is ``successful``, it answers for this certificate
+(CertID: serial, issuer name and key hashes), it is signed by the CA itself or by a responder
+certificate the CA issued with id-kp-OCSPSigning and valid now (anything else:
+A2ARevocationResponderError), the signature verifies, the nonce is the one sent (a response without
+one is taken unless ``require_nonce``: responders serving pre-produced responses omit it),
+``thisUpdate`` is not in the future and it is current: before ``nextUpdate``, or without one,
+``thisUpdate`` within ``ocsp_max_age_s``. ``revoked`` refuses; ``unknown`` refuses unless
+``accept_unknown``.
+
+Delta CRLs (RFC 5280 §5.2.4, §5.2.6): when the complete CRL (or else the certificate) names a
+Freshest CRL point, or a delta CRL of the same issuer is configured (``crl_files``, told apart by
+its deltaCRLIndicator), the delta is fetched (cached like a complete CRL) and checked as one is —
+same issuer and signer, current — and also: it has a deltaCRLIndicator, its BaseCRLNumber is at
+most the complete CRL's CRLNumber, its own CRLNumber is above its base and not below the complete
+CRL's, and its issuingDistributionPoint is the complete CRL's (A2ARevocationDeltaError
+otherwise). It is applied: an entry of the delta revokes; a ``removeFromCRL`` entry lifts a
+``certificateHold`` of the complete CRL (and nothing else). A delta that could not be fetched
+refuses as unavailable, and a certificate the complete CRL lists stays revoked under soft-fail.
+
+Indirect CRLs (RFC 5280 §5.2.5, §5.3.3): a distribution point naming a cRLIssuer (a directory
+name other than the CA's) is served only by that CRL issuer's CRL: its certificate must be given
+(``crl_issuers``: certificates or PEM files), issued by the certificate's CA, with keyUsage
+cRLSign, valid now; the CRL must be issued and signed by it and say indirectCRL in its
+issuingDistributionPoint (A2ARevocationIndirectError otherwise). In an indirect CRL an entry is
+for the certificate issuer its most recent certificateIssuer extension names (before any, the CRL
+issuer): only entries for the certificate's own CA count.
 
 Fetches go through webfetch.Fetcher (SSRF-safe: public addresses only unless the fetcher admits
 loopback, no redirects, bounded size and time). A CRL is cached (per distribution point) until its
@@ -36,8 +67,9 @@ is not asked again for ``retry_s``.
 ``fail_closed`` (the default) refuses a certificate whose status could not be fetched
 (A2ARevocationUnavailableError). With ``fail_closed=False`` (soft-fail) such a certificate is let
 through, logged — only then: a bad signature, an unauthorized responder, a stale or malformed
-answer, a CRL of another issuer, a refused URL or a certificate naming no source refuse it under
-either policy. Every refusal is a kind of A2AClientCertificateError (UNAUTHENTICATED on the wire).
+answer, a CRL of another issuer, a refused URL, a delta, indirect CRL or scope that does not fit,
+or a certificate naming no source refuse it under either policy. Every refusal is a kind of
+A2AClientCertificateError (UNAUTHENTICATED on the wire).
 """
 
 from __future__ import annotations
@@ -233,7 +265,9 @@ class Revocation:
     issuers' certificates), `fail_closed` (False: soft-fail, only on a source that could not be
     reached), `crl_grace_s` (how long past ``nextUpdate`` a CRL is still taken), `ocsp_max_age_s`
     (an OCSP answer without ``nextUpdate``), `skew_s` (clock skew allowed on ``thisUpdate``),
-    `require_nonce`, `accept_unknown`, `retry_s` (how long an unreachable source rests), `fetcher`
+    `require_nonce`, `accept_unknown`, `ocsp_get` (nonce-less OCSP requests by GET: cacheable;
+    not with `require_nonce`), `crl_issuers` (certificates, or PEM files, of the CRL issuers whose
+    indirect CRLs are taken), `retry_s` (how long an unreachable source rests), `fetcher`
     (default: http and https, public addresses, 1 MiB, 5 s)."""
 
     def __init__(
