@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from cryptography.x509 import ocsp
-from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, ExtensionOID
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -631,6 +631,28 @@ def test_indirect_crl_refusals_are_typed(revocation_pki, issuer, crl, err, match
     given = [pki.crl_issuers[issuer][0]] if issuer else []
     _refused(pki, who, err, match, crl_issuers=given)
     _refused(pki, who, err, match, crl_issuers=given, fail_closed=False)
+
+
+def test_a_crl_issuer_by_no_directory_name_and_malformed_extensions_are_refused(revocation_pki):
+    pki, rs = revocation_pki
+    k = _key()
+    by_uri = [x509.UniformResourceIdentifier("ldap://crl-issuer")]  # (a CRL issuer, but no name)
+    cert = make_cert(
+        "i-uri",
+        k,
+        "callers CA",
+        pki.ca_key,
+        ca=False,
+        serial=970,
+        extensions=(x509.CRLDistributionPoints([pki.point(pki.base + "/crl/i-uri", by_uri)]),),
+    )
+    with pytest.raises(R.A2ARevocationIndirectError, match="by no directory name"):
+        Revocation(fetcher=LOCAL).check([cert, pki.ca])
+    # an issuingDistributionPoint whose value does not parse (signed, so only its form is wrong)
+    pki.client("x-bad-ext")
+    garbage = x509.UnrecognizedExtension(ExtensionOID.ISSUING_DISTRIBUTION_POINT, b"\x05\x00")
+    rs.crl["x-bad-ext"] = pki.crl(ext=(garbage,))
+    _refused(pki, "x-bad-ext", R.A2ARevocationFormatError, "extensions are malformed", fail_closed=False)
 
 
 def test_the_issuing_distribution_point_scope_is_checked(revocation_pki):
