@@ -13,8 +13,8 @@ issued it; the trust anchor itself is not checked). Its ``mode``:
 * ``ocsp``: a request (SHA-1 CertID, a random nonce) POSTed as ``application/ocsp-request`` to the
   responder the certificate's Authority Information Access names; with ``ocsp_get``, a request
   without nonce sent as ``GET {responder}/{url-encoded base64 of the DER request}`` (RFC 6960
-  A.1, RFC 5019 §5: under 255 bytes, which a one-certificate request without nonce always is;
-  else POSTed), so that responders and HTTP caches may serve pre-produced answers. A nonce-less
+  A.1, RFC 5019 §5: when that is under 255 bytes, as a one-certificate request without nonce
+  nearly always is; else POSTed, still without nonce), so that responders and HTTP caches may serve pre-produced answers. A nonce-less
   request cannot require a nonce back: ``ocsp_get`` with ``require_nonce`` is refused when the
   policy is made (A2ARevocationPolicyError, a ValueError); a nonce in an answer to a request
   without one means nothing and is not checked;
@@ -121,6 +121,7 @@ LOG = logger("agent.a2a")
 MODES = ("none", "crl", "ocsp", "either")
 OCSP_REQUEST = "application/ocsp-request"
 OCSP_RESPONSE = "application/ocsp-response"
+OCSP_GET_MAX = 255  # bytes of the encoded request a GET carries; longer ones are POSTed (RFC 5019 §5)
 MAX_CACHED = 4096  # entries per cache (an attacker cannot grow it without the CA issuing certificates)
 _UNAVAILABLE_STATUS = (ocsp.OCSPResponseStatus.TRY_LATER, ocsp.OCSPResponseStatus.INTERNAL_ERROR)
 
@@ -663,7 +664,7 @@ class Revocation:
             builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
         der = builder.build().public_bytes(Encoding.DER)
         encoded = quote(base64.b64encode(der).decode(), safe="")
-        if self.ocsp_get and len(encoded) < 255:  # RFC 6960 A.1, RFC 5019 §5
+        if self.ocsp_get and len(encoded) < OCSP_GET_MAX:  # RFC 6960 A.1, RFC 5019 §5
             body = self._get(url.rstrip("/") + "/" + encoded, OCSP_RESPONSE)
         else:
             body = self._get(url, OCSP_RESPONSE, (OCSP_REQUEST, der))

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from offchain.agent import a2a_revocation
 from offchain.agent import errors as R
 from offchain.agent.a2a import COMPLETED, GRPC, JSONRPC, A2AClient
 from offchain.agent.a2a_mtls import ClientCertificate, MutualTLS
@@ -56,6 +57,7 @@ class Responder:
         self.ocsp: dict[str, dict[str, Any]] = {}
         self.hits: dict[str, int] = {}
         self.methods: dict[str, str] = {}
+        self.requests: dict[str, ocsp.OCSPRequest] = {}
         self.pki: Pki | None = None
 
         async def crl(request: Request) -> Response:
@@ -76,6 +78,7 @@ class Responder:
                 assert request.headers["content-type"] == "application/ocsp-request"
                 req = ocsp.load_der_ocsp_request(await request.body())
             assert self.pki is not None
+            self.requests[name] = req
             body = self.pki.ocsp_answer(req, **self.ocsp.get(name, {}))
             return Response(body, media_type="application/ocsp-response")
 
@@ -769,9 +772,9 @@ def test_unreachable_responders_fail_closed_or_soft_and_either_falls_back_to_the
     _refused(pki, "grace", R.A2AClientCertificateRevokedError, "OCSP", mode="either")
 
 
-def test_ocsp_by_get_for_cacheable_answers(revocation_pki):
+def test_ocsp_by_get_for_cacheable_answers(revocation_pki, monkeypatch):
     pki, rs = revocation_pki
-    for who in ("g-good", "g-revoked", "g-post"):
+    for who in ("g-good", "g-revoked", "g-post", "g-long"):
         pki.client(who)
     rs.ocsp["g-good"] = {"nonce": "wrong"}  # (a nonce the agent did not send means nothing)
     r = _check(pki, "g-good", mode="ocsp", ocsp_get=True)
@@ -784,6 +787,13 @@ def test_ocsp_by_get_for_cacheable_answers(revocation_pki):
     rs.ocsp["g-post"] = {"nonce": "wrong"}  # by POST, with a nonce: another nonce is a replay
     _refused(pki, "g-post", R.A2ARevocationNonceError, "another nonce", mode="ocsp")
     assert rs.methods["g-post"] == "POST"
+    # an encoded request too long for a GET is POSTed, still without a nonce (the answer echoes none)
+    monkeypatch.setattr(a2a_revocation, "OCSP_GET_MAX", 16)
+    rs.ocsp["g-long"] = {}
+    _check(pki, "g-long", mode="ocsp", ocsp_get=True)
+    assert rs.methods["g-long"] == "POST" and not list(rs.requests["g-long"].extensions)
+    assert rs.methods["g-good"] == "GET" and not list(rs.requests["g-good"].extensions)
+    assert [type(e.value) for e in rs.requests["g-post"].extensions] == [x509.OCSPNonce]
     # GET carries no nonce: requiring one contradicts it, refused when the policy is made
     with pytest.raises(R.A2ARevocationPolicyError, match="cannot require_nonce"):
         Revocation("ocsp", ocsp_get=True, require_nonce=True)
