@@ -456,7 +456,7 @@ class Revocation:
             self._crl_current(delta, signer, what, issuer)
             if _ext(delta, x509.IssuingDistributionPoint, what) != _ext(
                 base, x509.IssuingDistributionPoint, "the complete CRL"
-            ):  # (RFC 5280 §6.3.3 (c)(1)(iii): the same scope, checked on the complete CRL)
+            ):  # (RFC 5280 §6.3.3: a delta's IDP matches its complete CRL's; scope checked there)
                 raise A2ARevocationDeltaError(
                     f"{what}'s issuingDistributionPoint (its scope) differs from the complete CRL's"
                 )
