@@ -34,6 +34,8 @@ variables; ``docs/settings.md`` lists the same table (a test keeps the two in st
 | ``EIGEN_A2A_CRL_FILES`` | unset | ``--crl`` (repeated): CRL files (DER or PEM) used before the certificates' distribution points, separated by ``:`` (``os.pathsep``) |
 | ``EIGEN_A2A_REVOCATION_SOFT_FAIL`` | unset | ``--[no-]revocation-soft-fail``: ``1`` lets a certificate through when its CRL or OCSP source cannot be reached (never on a bad or stale answer); unset: refused (fail closed) |
 | ``EIGEN_A2A_CRL_GRACE`` | ``0`` | ``--crl-grace``: seconds a CRL is still taken past its nextUpdate |
+| ``EIGEN_A2A_CRL_ISSUERS`` | unset | ``--crl-issuer`` (repeated): PEM files of the CRL issuers' certificates (indirect CRLs: a distribution point naming a cRLIssuer), separated by ``:`` (``os.pathsep``) |
+| ``EIGEN_A2A_OCSP_GET`` | unset | ``--[no-]ocsp-get``: ``1`` sends OCSP requests by GET without a nonce (RFC 5019: cacheable, pre-produced answers); unset: POST with a nonce |
 | ``EIGEN_STORE_WINDOW_MIB`` | ``64`` | MiB of large values (64 KiB or more) the store keeps mapped between reads, per table; ``0`` off |
 | ``EIGEN_DEMO_AI_MODEL`` | unset | ``tiny`` makes the demo use the tiny seeded model |
 | ``EIGEN_DEPLOYER`` | unset | keystore alias that deploys to a live network (``ape run deploy``) |
@@ -128,6 +130,12 @@ A2A_REVOCATION_SOFT_FAIL = Setting(
     "1 lets a certificate through when its CRL/OCSP source is unreachable",
 )
 A2A_CRL_GRACE = Setting("EIGEN_A2A_CRL_GRACE", "0", "seconds a CRL is still taken past its nextUpdate")
+A2A_CRL_ISSUERS = Setting(
+    "EIGEN_A2A_CRL_ISSUERS", None, "PEM files of CRL issuers' certificates (indirect CRLs), os.pathsep"
+)
+A2A_OCSP_GET = Setting(
+    "EIGEN_A2A_OCSP_GET", None, "1 sends OCSP requests by GET, without a nonce (cacheable)"
+)
 STORE_WINDOW_MIB = Setting(
     "EIGEN_STORE_WINDOW_MIB", "64", "MiB of large values a store table keeps mapped between reads (0: off)"
 )
@@ -171,6 +179,8 @@ ALL: tuple[Setting, ...] = (
     A2A_CRL_FILES,
     A2A_REVOCATION_SOFT_FAIL,
     A2A_CRL_GRACE,
+    A2A_CRL_ISSUERS,
+    A2A_OCSP_GET,
     STORE_WINDOW_MIB,
     DEMO_AI_MODEL,
     DEPLOYER,
@@ -342,6 +352,16 @@ def a2a_revocation() -> str:
 def a2a_crl_files() -> list[str]:
     """CRL files an A2A agent checks its callers' certificates against (before distribution points)."""
     return [p for p in (A2A_CRL_FILES.raw() or "").split(os.pathsep) if p]
+
+
+def a2a_crl_issuers() -> list[str]:
+    """PEM files of the CRL issuers' certificates an A2A agent takes indirect CRLs from."""
+    return [p for p in (A2A_CRL_ISSUERS.raw() or "").split(os.pathsep) if p]
+
+
+def a2a_ocsp_get() -> bool:
+    """Whether OCSP requests go by GET, without a nonce (``1``)."""
+    return _flag(A2A_OCSP_GET)
 
 
 def a2a_revocation_soft_fail() -> bool:

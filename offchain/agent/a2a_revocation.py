@@ -8,24 +8,55 @@ issued it; the trust anchor itself is not checked). Its ``mode``:
 * ``none``: no check;
 * ``crl``: the issuer's X.509 v2 CRL (DER or PEM), from a configured file (``crl_files``: matched by
   issuer name, re-read when the file changes) or else fetched from the certificate's CRL
-  Distribution Points (http or https);
+  Distribution Points (http or https), with its delta CRL when there is one, or the indirect CRL
+  of the CRL issuer a distribution point names (below);
 * ``ocsp``: a request (SHA-1 CertID, a random nonce) POSTed as ``application/ocsp-request`` to the
-  responder the certificate's Authority Information Access names;
+  responder the certificate's Authority Information Access names; with ``ocsp_get``, a request
+  without nonce sent as ``GET {responder}/{url-encoded base64 of the DER request}`` (RFC 6960
+  A.1, RFC 5019 §5: when that is under 255 bytes, as a one-certificate request without nonce
+  nearly always is; else POSTed, still without nonce), so that responders and HTTP caches may serve pre-produced answers. A nonce-less
+  request cannot require a nonce back: ``ocsp_get`` with ``require_nonce`` is refused when the
+  policy is made (A2ARevocationPolicyError, a ValueError); a nonce in an answer to a request
+  without one means nothing and is not checked;
 * ``either``: OCSP, falling back to the CRL when OCSP gives no answer (no responder named, or it
   could not be reached).
 
 A CRL is taken only when its issuer name is the CA's subject, its signature verifies under the
-CA's key, it has a ``nextUpdate`` and ``thisUpdate`` is not in the future (``skew_s`` allowed).
-Past ``nextUpdate`` a CRL is stale: the configured file is re-read and a distribution point fetched
-again, and a CRL still stale (beyond ``crl_grace_s``, 0 by default) refuses the certificate (fail
-closed; A2ARevocationStaleError). An OCSP response is taken only when its status is
-``successful``, it answers for this certificate (CertID: serial, issuer name and key hashes), it
-is signed by the CA itself or by a responder certificate the CA issued with id-kp-OCSPSigning and
-valid now (anything else: A2ARevocationResponderError), the signature verifies, the nonce is the
-one sent (a response without one is taken unless ``require_nonce``: responders serving
-pre-produced responses omit it), ``thisUpdate`` is not in the future and it is current: before
-``nextUpdate``, or without one, ``thisUpdate`` within ``ocsp_max_age_s``. ``revoked`` refuses;
-``unknown`` refuses unless ``accept_unknown``.
+CA's key, it has a ``nextUpdate`` and ``thisUpdate`` is not in the future (``skew_s`` allowed);
+a CRL with deltaCRLIndicator is never taken as the complete CRL (A2ARevocationDeltaError), and its
+issuingDistributionPoint, when it has one, must cover the certificate (RFC 5280 §5.2.5: not
+user-only for a CA certificate, not CA-only for an end entity's, not attribute certificates only,
+not only some reasons, and naming the distribution point it was fetched from; else
+A2ARevocationScopeError). Past ``nextUpdate`` a CRL is stale: the configured file is re-read
+and a distribution point fetched again, and a CRL still stale (beyond ``crl_grace_s``, 0 by
+default) refuses the certificate (fail closed; A2ARevocationStaleError).
+
+An OCSP response is taken only when its status is ``successful``, it answers for this certificate
+(CertID: serial, issuer name and key hashes), it is signed by the CA itself or by a responder
+certificate the CA issued with id-kp-OCSPSigning and valid now (anything else:
+A2ARevocationResponderError), the signature verifies, the nonce is the one sent (a response without
+one is taken unless ``require_nonce``: responders serving pre-produced responses omit it),
+``thisUpdate`` is not in the future and it is current: before ``nextUpdate``, or without one,
+``thisUpdate`` within ``ocsp_max_age_s``. ``revoked`` refuses; ``unknown`` refuses unless
+``accept_unknown``.
+
+Delta CRLs (RFC 5280 §5.2.4, §5.2.6): when the complete CRL (or else the certificate) names a
+Freshest CRL point, or a delta CRL of the same issuer is configured (``crl_files``, told apart by
+its deltaCRLIndicator), the delta is fetched (cached like a complete CRL) and checked as one is —
+same issuer and signer, current — and also: it has a deltaCRLIndicator, its BaseCRLNumber is at
+most the complete CRL's CRLNumber, its own CRLNumber is above its base and not below the complete
+CRL's, and its issuingDistributionPoint is the complete CRL's (A2ARevocationDeltaError
+otherwise). It is applied: an entry of the delta revokes; a ``removeFromCRL`` entry lifts a
+``certificateHold`` of the complete CRL (and nothing else). A delta that could not be fetched
+refuses as unavailable, and a certificate the complete CRL lists stays revoked under soft-fail.
+
+Indirect CRLs (RFC 5280 §5.2.5, §5.3.3): a distribution point naming a cRLIssuer (a directory
+name other than the CA's) is served only by that CRL issuer's CRL: its certificate must be given
+(``crl_issuers``: certificates or PEM files), issued by the certificate's CA, with keyUsage
+cRLSign, valid now; the CRL must be issued and signed by it and say indirectCRL in its
+issuingDistributionPoint (A2ARevocationIndirectError otherwise). In an indirect CRL an entry is
+for the certificate issuer its most recent certificateIssuer extension names (before any, the CRL
+issuer): only entries for the certificate's own CA count.
 
 Fetches go through webfetch.Fetcher (SSRF-safe: public addresses only unless the fetcher admits
 loopback, no redirects, bounded size and time). A CRL is cached (per distribution point) until its
@@ -36,12 +67,14 @@ is not asked again for ``retry_s``.
 ``fail_closed`` (the default) refuses a certificate whose status could not be fetched
 (A2ARevocationUnavailableError). With ``fail_closed=False`` (soft-fail) such a certificate is let
 through, logged — only then: a bad signature, an unauthorized responder, a stale or malformed
-answer, a CRL of another issuer, a refused URL or a certificate naming no source refuse it under
-either policy. Every refusal is a kind of A2AClientCertificateError (UNAUTHENTICATED on the wire).
+answer, a CRL of another issuer, a refused URL, a delta, indirect CRL or scope that does not fit,
+or a certificate naming no source refuse it under either policy. Every refusal is a kind of
+A2AClientCertificateError (UNAUTHENTICATED on the wire).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import secrets
@@ -52,6 +85,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -64,11 +98,15 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 from offchain.agent.errors import (
     A2AClientCertificateRevokedError,
     A2ARevocationAddressError,
+    A2ARevocationDeltaError,
     A2ARevocationFormatError,
+    A2ARevocationIndirectError,
     A2ARevocationIssuerError,
     A2ARevocationNonceError,
     A2ARevocationNoSourceError,
+    A2ARevocationPolicyError,
     A2ARevocationResponderError,
+    A2ARevocationScopeError,
     A2ARevocationSignatureError,
     A2ARevocationStaleError,
     A2ARevocationUnavailableError,
@@ -83,6 +121,7 @@ LOG = logger("agent.a2a")
 MODES = ("none", "crl", "ocsp", "either")
 OCSP_REQUEST = "application/ocsp-request"
 OCSP_RESPONSE = "application/ocsp-response"
+OCSP_GET_MAX = 255  # bytes of the encoded request a GET carries; longer ones are POSTed (RFC 5019 §5)
 MAX_CACHED = 4096  # entries per cache (an attacker cannot grow it without the CA issuing certificates)
 _UNAVAILABLE_STATUS = (ocsp.OCSPResponseStatus.TRY_LATER, ocsp.OCSPResponseStatus.INTERNAL_ERROR)
 
@@ -100,25 +139,101 @@ def load_crl(data: bytes, what: str = "the CRL") -> x509.CertificateRevocationLi
     return crl
 
 
-def _urls(cert: x509.Certificate, kind: str) -> list[str]:
-    """The http(s) URLs a certificate names: its CRL distribution points (``crl``) or OCSP
-    responders (``ocsp``)."""
-    names: list[x509.GeneralName] = []
-    try:
-        if kind == "crl":
-            for dp in cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value:
-                names += dp.full_name or []
-        else:
-            aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
-            names = [d.access_location for d in aia if d.access_method == AuthorityInformationAccessOID.OCSP]
-    except x509.ExtensionNotFound:
-        return []
-    return [
+def _http(names: Iterable[x509.GeneralName]) -> tuple[str, ...]:
+    """The http(s) URLs among `names`."""
+    return tuple(
         n.value
         for n in names
         if isinstance(n, x509.UniformResourceIdentifier)
         and n.value.lower().startswith(("http://", "https://"))
-    ]
+    )
+
+
+def _ocsp_urls(cert: x509.Certificate) -> tuple[str, ...]:
+    """The http(s) OCSP responders a certificate's Authority Information Access names."""
+    aia = _ext(cert, x509.AuthorityInformationAccess, "the certificate")
+    if aia is None:
+        return ()
+    return _http(d.access_location for d in aia if d.access_method == AuthorityInformationAccessOID.OCSP)
+
+
+@dataclass(frozen=True)
+class _Point:
+    """A distribution point (RFC 5280 §4.2.1.13): its http(s) URLs, all its names, and the CRL
+    issuer it names (`names_issuer`; `crl_issuer` None when named by no directory name)."""
+
+    urls: tuple[str, ...]
+    names: tuple[x509.GeneralName, ...]
+    names_issuer: bool
+    crl_issuer: x509.Name | None
+
+
+def _points(
+    holder: x509.Certificate | x509.CertificateRevocationList,
+    kind: type[x509.CRLDistributionPoints] | type[x509.FreshestCRL],
+) -> list[_Point]:
+    """The distribution points a certificate's CRL Distribution Points or Freshest CRL (or a
+    CRL's Freshest CRL) names."""
+    found = _ext(holder, kind, "the certificate" if isinstance(holder, x509.Certificate) else "the CRL")
+    out = []
+    for dp in found or ():
+        names = tuple(dp.full_name or ())
+        dirs = [n.value for n in dp.crl_issuer or () if isinstance(n, x509.DirectoryName)]
+        out.append(_Point(_http(names), names, dp.crl_issuer is not None, dirs[0] if dirs else None))
+    return out
+
+
+def _ext(holder: Any, kind: type[Any], what: str) -> Any:
+    """The value of `holder`'s extension of class `kind` (None without; A2ARevocationFormatError
+    when its extensions do not parse)."""
+    try:
+        return holder.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+    except (ValueError, x509.DuplicateExtension) as exc:
+        raise A2ARevocationFormatError(f"{what}'s extensions are malformed: {str(exc)[:120]}") from None
+
+
+def _crl_number(crl: x509.CertificateRevocationList, what: str) -> int | None:
+    number = _ext(crl, x509.CRLNumber, what)
+    return None if number is None else number.crl_number
+
+
+def _reason(entry: x509.RevokedCertificate) -> x509.ReasonFlags | None:
+    reason = _ext(entry, x509.CRLReason, "a CRL entry")
+    return None if reason is None else reason.reason
+
+
+def _entry(crl: x509.CertificateRevocationList, cert: x509.Certificate) -> x509.RevokedCertificate | None:
+    """`crl`'s entry for `cert`. In an indirect CRL an entry is for the certificate issuer its
+    most recent certificateIssuer extension names (RFC 5280 §5.3.3; before any, the CRL's
+    issuer), and only an entry for `cert`'s issuer counts."""
+    idp = _ext(crl, x509.IssuingDistributionPoint, "the CRL")
+    if idp is None or not idp.indirect_crl:
+        return crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+    current: x509.Name | None = crl.issuer
+    for entry in crl:
+        named = _ext(entry, x509.CertificateIssuer, "a CRL entry")
+        if named is not None:  # (an issuer named by no directory name: no certificate of this CA)
+            dirs = named.get_values_for_type(x509.DirectoryName)
+            current = dirs[0] if dirs else None
+        if entry.serial_number == cert.serial_number and current == cert.issuer:
+            return entry
+    return None
+
+
+def _certificates(given: Iterable[x509.Certificate | str | os.PathLike[str]]) -> list[x509.Certificate]:
+    """Certificates, given as such or as PEM files (each may hold several); ValueError otherwise."""
+    out: list[x509.Certificate] = []
+    for c in given:
+        if isinstance(c, x509.Certificate):
+            out.append(c)
+            continue
+        try:
+            out += x509.load_pem_x509_certificates(Path(c).read_bytes())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"the CRL issuer certificate file {c}: {str(exc)[:160]}") from None
+    return out
 
 
 def _verify(key: Any, signature: bytes, data: bytes, algorithm: hashes.HashAlgorithm | None) -> None:
@@ -151,7 +266,9 @@ class Revocation:
     issuers' certificates), `fail_closed` (False: soft-fail, only on a source that could not be
     reached), `crl_grace_s` (how long past ``nextUpdate`` a CRL is still taken), `ocsp_max_age_s`
     (an OCSP answer without ``nextUpdate``), `skew_s` (clock skew allowed on ``thisUpdate``),
-    `require_nonce`, `accept_unknown`, `retry_s` (how long an unreachable source rests), `fetcher`
+    `require_nonce`, `accept_unknown`, `ocsp_get` (nonce-less OCSP requests by GET: cacheable;
+    not with `require_nonce`), `crl_issuers` (certificates, or PEM files, of the CRL issuers whose
+    indirect CRLs are taken), `retry_s` (how long an unreachable source rests), `fetcher`
     (default: http and https, public addresses, 1 MiB, 5 s)."""
 
     def __init__(
@@ -165,6 +282,8 @@ class Revocation:
         skew_s: float = 300.0,
         require_nonce: bool = False,
         accept_unknown: bool = False,
+        ocsp_get: bool = False,
+        crl_issuers: Iterable[x509.Certificate | str | os.PathLike[str]] = (),
         retry_s: float = 30.0,
         fetcher: Fetcher | None = None,
         clock: Callable[[], float] = time.time,
@@ -176,6 +295,10 @@ class Revocation:
                 raise ValueError(f"{name} is 0 to 30 days in seconds, not {v!r}")
         if not 0 < ocsp_max_age_s <= 30 * 86400:
             raise ValueError(f"ocsp_max_age_s is more than 0 and at most 30 days, not {ocsp_max_age_s!r}")
+        if ocsp_get and require_nonce:
+            raise A2ARevocationPolicyError(
+                "ocsp_get sends nonce-less requests (cacheable, pre-produced answers): it cannot require_nonce"
+            )
         self.mode = mode
         self.fail_closed = fail_closed
         self.crl_grace_s = crl_grace_s
@@ -183,6 +306,8 @@ class Revocation:
         self.skew_s = skew_s
         self.require_nonce = require_nonce
         self.accept_unknown = accept_unknown
+        self.ocsp_get = ocsp_get
+        self.crl_issuers = _certificates(crl_issuers)
         self.retry_s = retry_s
         self.fetcher = fetcher or Fetcher(timeout_s=5.0, max_bytes=1 << 20, schemes=("http", "https"))
         self.clock = clock
@@ -238,46 +363,218 @@ class Revocation:
             self._files[path] = held
         return held[1]
 
-    def _file_crl(self, issuer: x509.Certificate) -> x509.CertificateRevocationList | None:
-        """The configured CRL of `issuer` (re-read when its file changed), if any."""
+    def _file_crl(self, issuer: x509.Name, delta: bool = False) -> x509.CertificateRevocationList | None:
+        """The configured CRL (`delta`: delta CRL) issued by `issuer` (re-read when its file
+        changed), if any."""
         for path in list(self._files):
             try:
                 crl = self._load_file(path)
             except (OSError, A2ARevocationFormatError) as exc:
                 raise A2ARevocationFormatError(f"the CRL file {path}: {str(exc)[:160]}") from None
-            if crl.issuer == issuer.subject:
+            if (
+                crl.issuer == issuer
+                and (_ext(crl, x509.DeltaCRLIndicator, "a CRL file") is not None) == delta
+            ):
                 return crl
         return None
 
     def _check_crl(self, cert: x509.Certificate, issuer: x509.Certificate) -> None:
-        crl = self._file_crl(issuer)
-        if crl is None:
-            urls = _urls(cert, "crl")
-            if not urls:
-                raise A2ARevocationNoSourceError(
-                    f"no CRL for {_name(cert)}: none configured for its issuer and it names no distribution point"
-                )
-            crl = self._fetch_crl(urls, issuer)
-        else:
-            self._crl_current(crl, issuer, "the configured CRL")
-        if crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None:
+        crl, signer = self._complete_crl(cert, issuer)
+        entry = _entry(crl, cert)
+        try:
+            delta = self._delta_crl(cert, crl, issuer, signer)
+        except A2ARevocationUnavailableError:
+            if entry is not None:  # only the delta could lift a hold: revoked, whatever the policy
+                raise A2AClientCertificateRevokedError(
+                    f"the client certificate {_name(cert)} (serial {cert.serial_number:x}) is revoked by its "
+                    "CA's CRL (its delta CRL could not be fetched)"
+                ) from None
+            raise
+        by = "CRL"
+        if delta is not None and (d := _entry(delta, cert)) is not None:
+            if _reason(d) != x509.ReasonFlags.remove_from_crl:
+                entry, by = d, "delta CRL"
+            elif entry is None or _reason(entry) == x509.ReasonFlags.certificate_hold:
+                entry = None  # a hold lifted (removeFromCRL); it lifts nothing else
+        if entry is not None:
+            via = (
+                ""
+                if signer is issuer
+                else f" (the indirect CRL of {signer.subject.rfc4514_string()[:128]!r})"
+            )
             raise A2AClientCertificateRevokedError(
-                f"the client certificate {_name(cert)} (serial {cert.serial_number:x}) is revoked by its CA's CRL"
+                f"the client certificate {_name(cert)} (serial {cert.serial_number:x}) is revoked by its CA's "
+                f"{by}{via}"
             )
 
-    def _crl_current(self, crl: x509.CertificateRevocationList, issuer: x509.Certificate, what: str) -> None:
-        """`crl` issued and signed by `issuer` and current (the module's notes)."""
-        if crl.issuer != issuer.subject:
+    def _complete_crl(
+        self, cert: x509.Certificate, issuer: x509.Certificate
+    ) -> tuple[x509.CertificateRevocationList, x509.Certificate]:
+        """The complete CRL for `cert`, checked, and its signer: the CA, or the CRL issuer its
+        distribution point names (an indirect CRL)."""
+        points = _points(cert, x509.CRLDistributionPoints)
+        delegated = [p for p in points if p.crl_issuer != issuer.subject and p.names_issuer]
+        if delegated:  # the CRL issuer's CRL serves it (RFC 5280 §4.2.1.13), not the CA's own
+            points = delegated[:1]
+            signer = self._crl_signer(points[0], issuer)
+        else:
+            points = [p for p in points if not p.names_issuer or p.crl_issuer == issuer.subject]
+            signer = issuer
+
+        def take(crl: x509.CertificateRevocationList, what: str, point: _Point | None) -> None:
+            if _ext(crl, x509.DeltaCRLIndicator, what) is not None:
+                raise A2ARevocationDeltaError(
+                    f"{what} is a delta CRL (deltaCRLIndicator), not a complete CRL"
+                )
+            self._crl_current(crl, signer, what, issuer)
+            self._scope(crl, cert, point, what, indirect=signer is not issuer)
+
+        crl = self._file_crl(signer.subject)
+        if crl is not None:
+            take(crl, "the configured CRL", None)
+            return crl, signer
+        if not any(p.urls for p in points):
+            raise A2ARevocationNoSourceError(
+                f"no CRL for {_name(cert)}: none configured for its issuer and it names no distribution point"
+            )
+        return self._fetch_crl(points, take), signer
+
+    def _delta_crl(
+        self,
+        cert: x509.Certificate,
+        base: x509.CertificateRevocationList,
+        issuer: x509.Certificate,
+        signer: x509.Certificate,
+    ) -> x509.CertificateRevocationList | None:
+        """The delta CRL of `base` (RFC 5280 §5.2.4), checked: a configured one, else from the
+        Freshest CRL point the complete CRL (or else the certificate) names; None without one."""
+
+        def take(delta: x509.CertificateRevocationList, what: str, _point: _Point | None) -> None:
+            indicator = _ext(delta, x509.DeltaCRLIndicator, what)
+            if indicator is None:
+                raise A2ARevocationDeltaError(f"{what} is no delta CRL (no deltaCRLIndicator)")
+            self._crl_current(delta, signer, what, issuer)
+            if _ext(delta, x509.IssuingDistributionPoint, what) != _ext(
+                base, x509.IssuingDistributionPoint, "the complete CRL"
+            ):  # (RFC 5280 §6.3.3: a delta's IDP matches its complete CRL's; scope checked there)
+                raise A2ARevocationDeltaError(
+                    f"{what}'s issuingDistributionPoint (its scope) differs from the complete CRL's"
+                )
+            base_no = _crl_number(base, "the complete CRL")
+            number = _crl_number(delta, what)
+            if base_no is None or number is None:
+                raise A2ARevocationDeltaError(
+                    f"{what} cannot apply: a CRLNumber is missing (complete or delta)"
+                )
+            if indicator.crl_number > base_no:
+                raise A2ARevocationDeltaError(
+                    f"{what}'s BaseCRLNumber {indicator.crl_number} is above the complete CRL's number {base_no}"
+                )
+            if number <= indicator.crl_number:
+                raise A2ARevocationDeltaError(
+                    f"{what}'s CRLNumber {number} is not above its BaseCRLNumber {indicator.crl_number}"
+                )
+            if number < base_no:
+                raise A2ARevocationDeltaError(
+                    f"{what} (number {number}) is older than the complete CRL ({base_no})"
+                )
+
+        delta = self._file_crl(signer.subject, delta=True)
+        if delta is not None:
+            take(delta, "the configured delta CRL", None)
+            return delta
+        points = _points(base, x509.FreshestCRL) or _points(cert, x509.FreshestCRL)
+        if not any(p.urls for p in points):
+            return None
+        return self._fetch_crl(points, take, "delta CRL")
+
+    def _crl_signer(self, point: _Point, issuer: x509.Certificate) -> x509.Certificate:
+        """The configured certificate of the CRL issuer `point` names: issued by `issuer` (the
+        certificate's CA), keyUsage cRLSign, valid now (RFC 5280 §5.2.5, §4.2.1.3)."""
+        if point.crl_issuer is None:
+            raise A2ARevocationIndirectError(
+                "the distribution point names its CRL issuer by no directory name"
+            )
+        who = repr(point.crl_issuer.rfc4514_string()[:128])
+        candidates = [c for c in self.crl_issuers if c.subject == point.crl_issuer]
+        if not candidates:
+            raise A2ARevocationIndirectError(
+                f"no certificate of the CRL issuer {who} is configured (crl_issuers)"
+            )
+        problem = ""
+        for c in candidates:
+            try:
+                c.verify_directly_issued_by(issuer)
+            except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+                problem = f"the CRL issuer {who} is not issued by the certificate's CA"
+                continue
+            usage = _ext(c, x509.KeyUsage, f"the CRL issuer {who}")
+            if usage is None or not usage.crl_sign:
+                problem = f"the CRL issuer {who} has no keyUsage cRLSign"
+                continue
+            if not c.not_valid_before_utc <= self._now() <= c.not_valid_after_utc:
+                problem = f"the CRL issuer's certificate {who} is not valid now"
+                continue
+            return c
+        raise A2ARevocationIndirectError(problem)
+
+    def _scope(
+        self,
+        crl: x509.CertificateRevocationList,
+        cert: x509.Certificate,
+        point: _Point | None,
+        what: str,
+        indirect: bool,
+    ) -> None:
+        """`crl`'s issuingDistributionPoint (RFC 5280 §5.2.5) covers `cert` (fetched from `point`)."""
+        idp = _ext(crl, x509.IssuingDistributionPoint, what)
+        if indirect and (idp is None or not idp.indirect_crl):
+            raise A2ARevocationIndirectError(
+                f"{what} is signed by a CRL issuer, not the CA, and its issuingDistributionPoint does not say "
+                "indirectCRL"
+            )
+        if idp is None:
+            return
+        ca = _ext(cert, x509.BasicConstraints, "the certificate")
+        is_ca = ca is not None and ca.ca
+        if idp.only_contains_user_certs and is_ca:
+            raise A2ARevocationScopeError(
+                f"{what} covers end-entity certificates only, and {_name(cert)} is a CA"
+            )
+        if idp.only_contains_ca_certs and not is_ca:
+            raise A2ARevocationScopeError(f"{what} covers CA certificates only, and {_name(cert)} is none")
+        if idp.only_contains_attribute_certs:
+            raise A2ARevocationScopeError(f"{what} covers attribute certificates only")
+        if idp.only_some_reasons:
+            raise A2ARevocationScopeError(
+                f"{what} covers only some revocation reasons (partitioned CRLs are not combined here)"
+            )
+        if point is not None and idp.full_name and not set(idp.full_name) & set(point.names):
+            raise A2ARevocationScopeError(
+                f"{what} is the CRL of another distribution point than the one fetched"
+            )
+
+    def _crl_current(
+        self,
+        crl: x509.CertificateRevocationList,
+        signer: x509.Certificate,
+        what: str,
+        issuer: x509.Certificate | None = None,
+    ) -> None:
+        """`crl` issued and signed by `signer` (the CA `issuer`, or its CRL issuer) and current
+        (the module's notes)."""
+        whose = "the certificate's CA" if issuer is None or signer is issuer else "its CRL issuer"
+        if crl.issuer != signer.subject:
             raise A2ARevocationIssuerError(
-                f"{what} is issued by {crl.issuer.rfc4514_string()[:128]!r}, not the certificate's CA "
-                f"{issuer.subject.rfc4514_string()[:128]!r}"
+                f"{what} is issued by {crl.issuer.rfc4514_string()[:128]!r}, not {whose} "
+                f"{signer.subject.rfc4514_string()[:128]!r}"
             )
         try:
-            valid = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
+            valid = crl.is_signature_valid(signer.public_key())  # type: ignore[arg-type]
         except (UnsupportedAlgorithm, TypeError, ValueError):
             valid = False
         if not valid:
-            raise A2ARevocationSignatureError(f"{what}'s signature does not verify under its CA's key")
+            raise A2ARevocationSignatureError(f"{what}'s signature does not verify under {whose}'s key")
         now, nxt = self._now(), crl.next_update_utc
         if nxt is None:
             raise A2ARevocationFormatError(f"{what} has no nextUpdate")
@@ -288,30 +585,37 @@ class Revocation:
         if now > nxt + timedelta(seconds=self.crl_grace_s):
             raise A2ARevocationStaleError(f"{what} is stale: its nextUpdate was {nxt:%Y-%m-%dT%H:%M:%SZ}")
 
-    def _fetch_crl(self, urls: Sequence[str], issuer: x509.Certificate) -> x509.CertificateRevocationList:
-        """The CRL of the first distribution point that answers, checked (and cached until its
-        nextUpdate; a CRL within its grace past nextUpdate for `retry_s`)."""
+    def _fetch_crl(
+        self,
+        points: Sequence[_Point],
+        take: Callable[[x509.CertificateRevocationList, str, _Point | None], None],
+        kind: str = "CRL",
+    ) -> x509.CertificateRevocationList:
+        """The CRL of the first distribution point URL that answers, checked by `take` (and
+        cached until its nextUpdate; a CRL within its grace past nextUpdate for `retry_s`)."""
         last: A2ARevocationUnavailableError | None = None
-        for url in urls:
-            now = self.clock()
-            with self._lock:
-                held = self._crls.get(url)
-            if held is not None and now < held.until:
-                if isinstance(held.value, A2ARevocationUnavailableError):
-                    last = held.value
+        for point in points:
+            for url in point.urls:
+                what = f"the {kind} at {url[:128]}"
+                now = self.clock()
+                with self._lock:
+                    held = self._crls.get(url)
+                if held is not None and now < held.until:
+                    if isinstance(held.value, A2ARevocationUnavailableError):
+                        last = held.value
+                        continue
+                    take(held.value, what, point)  # (within its grace)
+                    return held.value
+                try:
+                    crl = load_crl(self._get(url, "application/pkix-crl"), what)
+                except A2ARevocationUnavailableError as exc:
+                    self._remember(self._crls, url, exc, now + self.retry_s)
+                    last = exc
                     continue
-                self._crl_current(held.value, issuer, f"the CRL at {url[:128]}")  # (within its grace)
-                return held.value
-            try:
-                crl = load_crl(self._get(url, "application/pkix-crl"), f"the CRL at {url[:128]}")
-            except A2ARevocationUnavailableError as exc:
-                self._remember(self._crls, url, exc, now + self.retry_s)
-                last = exc
-                continue
-            self._crl_current(crl, issuer, f"the CRL at {url[:128]}")
-            nxt = crl.next_update_utc.timestamp()  # type: ignore[union-attr] (checked)
-            self._remember(self._crls, url, crl, max(nxt, now + self.retry_s) if now > nxt else nxt)
-            return crl
+                take(crl, what, point)
+                nxt = crl.next_update_utc.timestamp()  # type: ignore[union-attr] (checked)
+                self._remember(self._crls, url, crl, max(nxt, now + self.retry_s) if now > nxt else nxt)
+                return crl
         assert last is not None
         raise last
 
@@ -323,7 +627,7 @@ class Revocation:
         with self._lock:
             held = self._ocsp.get(key)
         if held is None or now >= held.until:
-            urls = _urls(cert, "ocsp")
+            urls = _ocsp_urls(cert)
             if not urls:
                 raise A2ARevocationNoSourceError(
                     f"the client certificate {_name(cert)} names no OCSP responder"
@@ -350,14 +654,20 @@ class Revocation:
         self, url: str, cert: x509.Certificate, issuer: x509.Certificate
     ) -> tuple[ocsp.OCSPCertStatus, float]:
         """The certificate's status from the responder at `url`, checked, and until when it holds."""
-        nonce = secrets.token_bytes(16)
-        request = (
-            ocsp.OCSPRequestBuilder()
-            .add_certificate(cert, issuer, hashes.SHA1())  # noqa: S303 (RFC 6960's CertID; responders expect it)
-            .add_extension(x509.OCSPNonce(nonce), critical=False)
-            .build()
+        nonce = None if self.ocsp_get else secrets.token_bytes(16)
+        builder = ocsp.OCSPRequestBuilder().add_certificate(
+            cert,
+            issuer,
+            hashes.SHA1(),  # noqa: S303 (RFC 6960's CertID; responders expect it)
         )
-        body = self._get(url, OCSP_RESPONSE, (OCSP_REQUEST, request.public_bytes(Encoding.DER)))
+        if nonce is not None:
+            builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
+        der = builder.build().public_bytes(Encoding.DER)
+        encoded = quote(base64.b64encode(der).decode(), safe="")
+        if self.ocsp_get and len(encoded) < OCSP_GET_MAX:  # RFC 6960 A.1, RFC 5019 §5
+            body = self._get(url.rstrip("/") + "/" + encoded, OCSP_RESPONSE)
+        else:
+            body = self._get(url, OCSP_RESPONSE, (OCSP_REQUEST, der))
         try:
             resp = ocsp.load_der_ocsp_response(body)
         except ValueError as exc:
@@ -382,7 +692,7 @@ class Revocation:
             raise A2ARevocationFormatError(
                 f"the OCSP answer of {url[:128]} is malformed: {str(exc)[:120]}"
             ) from None
-        if sent and sent != [nonce]:
+        if nonce is not None and sent and sent != [nonce]:
             raise A2ARevocationNonceError(
                 "the OCSP answer carries another nonce than the request's (a replay)"
             )

@@ -7,7 +7,8 @@
     eigen agent data-agent --rpc URL --key KEY --amm ADDR --token ADDR --price UNITS --facilitator URL
                            [--tls-cert PEM --tls-key PEM [--client-ca PEM --callers JSON
                             [--no-require-client-cert] [--revocation MODE] [--crl FILE ...]
-                            [--revocation-soft-fail] [--crl-grace S]]]
+                            [--revocation-soft-fail] [--crl-grace S] [--crl-issuer PEM ...]
+                            [--ocsp-get]]]
     eigen agent history AGENT_ID [--deployment RECORD] [--rpc URL] [--from-block N] [--json]
                               [--disperser URL --da-config CLIENT_JSON]
 
@@ -31,7 +32,8 @@ its certificate, verified and decoded. ``data-agent`` serves the data agent over
 settled by the facilitator); with ``--tls-cert``/``--tls-key`` over HTTPS, with ``--client-ca`` and
 ``--callers`` its callers are named by TLS client certificate (mutual TLS), and ``--revocation``
 refuses certificates their CA revoked (CRL, OCSP, either; fail closed unless
-``--revocation-soft-fail``). Each TLS option has an ``EIGEN_A2A_*`` setting (docs/settings.md) the
+``--revocation-soft-fail``; delta CRLs, indirect CRLs of the ``--crl-issuer`` certificates, OCSP by
+GET with ``--ocsp-get``). Each TLS option has an ``EIGEN_A2A_*`` setting (docs/settings.md) the
 option overrides. Every bad input is one line and exit status 2.
 """
 
@@ -344,6 +346,18 @@ def add_tls_options(p: argparse.ArgumentParser) -> None:
             {"type": cliargs.seconds},
             "seconds a CRL is still taken past its nextUpdate (default $EIGEN_A2A_CRL_GRACE, 0)",
         ),
+        (
+            "--crl-issuer",
+            file | {"action": "append"},
+            "a CRL issuer's certificate(s), PEM: indirect CRLs of the distribution points naming it; "
+            "repeatable (default $EIGEN_A2A_CRL_ISSUERS; none)",
+        ),
+        (
+            "--ocsp-get",
+            flag,
+            "send OCSP requests by GET, without a nonce: cacheable answers (RFC 5019) "
+            "(default $EIGEN_A2A_OCSP_GET; unset: POST with a nonce)",
+        ),
     )
     for name, kind, text in options:
         g.add_argument(name, default=None, help=text, **kind)
@@ -394,6 +408,12 @@ def tls_of(args: argparse.Namespace) -> ServerTLS:
     soft = args.revocation_soft_fail
     soft = settings.a2a_revocation_soft_fail() if soft is None else soft
     grace = settings.a2a_crl_grace() if args.crl_grace is None else args.crl_grace
+    crl_issuers = (
+        args.crl_issuer
+        if args.crl_issuer is not None
+        else [_file_setting(f, "EIGEN_A2A_CRL_ISSUERS") for f in settings.a2a_crl_issuers()]
+    )
+    ocsp_get = settings.a2a_ocsp_get() if args.ocsp_get is None else args.ocsp_get
     if (cert is None) != (key is None):
         raise AgentOptionsError("--tls-cert and --tls-key go together (the agent's certificate and its key)")
     if ca is not None and cert is None:
@@ -404,6 +424,10 @@ def tls_of(args: argparse.Namespace) -> ServerTLS:
         raise AgentOptionsError(f"--revocation {mode} checks client certificates: give --client-ca")
     if crls and mode not in ("crl", "either"):
         raise AgentOptionsError("--crl files are read in --revocation crl or either")
+    if crl_issuers and mode not in ("crl", "either"):
+        raise AgentOptionsError("--crl-issuer certificates are read in --revocation crl or either")
+    if ocsp_get and mode not in ("ocsp", "either"):
+        raise AgentOptionsError("--ocsp-get asks OCSP: --revocation ocsp or either")
     if cert is None:
         return ServerTLS(None, None, True)
     mtls = None
@@ -418,7 +442,12 @@ def tls_of(args: argparse.Namespace) -> ServerTLS:
         revocation = None
         if mode != "none":
             revocation = Revocation(
-                mode, crl_files=[c for c in crls if c is not None], fail_closed=not soft, crl_grace_s=grace
+                mode,
+                crl_files=[c for c in crls if c is not None],
+                fail_closed=not soft,
+                crl_grace_s=grace,
+                crl_issuers=[c for c in crl_issuers if c is not None],
+                ocsp_get=ocsp_get,
             )
         mtls = MutualTLS(ca.read_bytes(), names, revocation=revocation)
         ctx = mtls.server_context(cert, key, required=required)  # type: ignore[arg-type]

@@ -762,6 +762,31 @@ class A2ARevocationUnknownError(A2ARevocationError):
     accepts it)."""
 
 
+class A2ARevocationDeltaError(A2ARevocationError):
+    """A delta CRL (RFC 5280 §5.2.4) cannot be used: a delta given where the complete CRL is due
+    (a CRL with deltaCRLIndicator is never taken as complete), a Freshest CRL that is no delta, a
+    delta whose BaseCRLNumber is above the complete CRL's CRLNumber (or a complete CRL without
+    one), a delta whose CRLNumber is not above its base, or a delta older than the complete CRL."""
+
+
+class A2ARevocationIndirectError(A2ARevocationError):
+    """An indirect CRL (RFC 5280 §5.2.5, a CRL signed by a CRL issuer other than the CA) cannot be
+    taken: no certificate of the CRL issuer the distribution point names is configured, that
+    certificate is not issued by the certificate's CA, lacks keyUsage cRLSign or is not valid now,
+    or the CRL's issuingDistributionPoint does not say indirectCRL."""
+
+
+class A2ARevocationScopeError(A2ARevocationError):
+    """A CRL's issuingDistributionPoint does not cover the certificate: only user certificates (a
+    CA's checked), only CA certificates (an end entity's), only attribute certificates, only some
+    revocation reasons, or another distribution point than the one it was fetched from."""
+
+
+class A2ARevocationPolicyError(A2ARevocationError, ValueError):
+    """A revocation policy's settings contradict each other (raised when it is made, never for a
+    caller): OCSP by GET sends no nonce, so it cannot require one."""
+
+
 class A2ATokenBindingError(A2ATokenError):
     """The access token is bound to a client certificate (``cnf`` ``x5t#S256``, RFC 8705) other
     than the one presented, or none was presented."""
@@ -906,12 +931,16 @@ class PredictionError(AgentError):
 __all__ = [
     "A2AClientCertificateRevokedError",
     "A2ARevocationAddressError",
+    "A2ARevocationDeltaError",
     "A2ARevocationError",
     "A2ARevocationFormatError",
+    "A2ARevocationIndirectError",
     "A2ARevocationIssuerError",
     "A2ARevocationNoSourceError",
     "A2ARevocationNonceError",
+    "A2ARevocationPolicyError",
     "A2ARevocationResponderError",
+    "A2ARevocationScopeError",
     "A2ARevocationSignatureError",
     "A2ARevocationStaleError",
     "A2ARevocationUnavailableError",

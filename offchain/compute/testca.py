@@ -117,20 +117,36 @@ def make_cert(
 
 
 def make_crl(
-    issuer: str, key: ec.EllipticCurvePrivateKey, revoked: tuple[int, ...], this: datetime, nxt: datetime
+    issuer: str,
+    key: ec.EllipticCurvePrivateKey,
+    revoked: tuple[int, ...],
+    this: datetime,
+    nxt: datetime,
+    *,
+    number: int = 1,
+    extensions: tuple[x509.ExtensionType, ...] = (),
+    entries: dict[int, tuple[x509.ExtensionType, ...]] | None = None,
 ) -> x509.CertificateRevocationList:
+    """A CRL of `issuer` revoking `revoked` (in that order), CRLNumber `number`, with `extensions`
+    (a delta CRL indicator, an issuing distribution point, ...) and each entry's own extensions
+    (`entries`, by serial: a reason, a certificate issuer)."""
     b = (
         x509.CertificateRevocationListBuilder()
         .issuer_name(_name(issuer))
         .last_update(this)
         .next_update(nxt)
-        .add_extension(x509.CRLNumber(1), critical=False)
+        .add_extension(x509.CRLNumber(number), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
     )
-    for serial in revoked:
-        b = b.add_revoked_certificate(
-            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(this).build()
+    for ext in extensions:
+        b = b.add_extension(
+            ext, critical=isinstance(ext, x509.DeltaCRLIndicator | x509.IssuingDistributionPoint)
         )
+    for serial in revoked:
+        entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(this)
+        for ext in (entries or {}).get(serial, ()):
+            entry = entry.add_extension(ext, critical=isinstance(ext, x509.CertificateIssuer))
+        b = b.add_revoked_certificate(entry.build())
     return b.sign(key, hashes.SHA256(), ecdsa_deterministic=True)
 
 

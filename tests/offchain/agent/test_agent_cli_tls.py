@@ -23,6 +23,7 @@ from offchain.agent.a2a_revocation import MODES
 from offchain.agent.cli import ServerTLS, tls_of
 from offchain.agent.trading import FEED_SKILL
 from offchain.cli import build_parser, main
+from offchain.compute.testca import pem
 from offchain.httpservice import ServiceServer
 from tests.offchain.agent.test_agent_a2a_mtls import _agent, _free
 from tests.offchain.agent.test_agent_a2a_revocation import DOWN, Pki
@@ -43,6 +44,7 @@ def cli_pki(tmp_path_factory):
     for name in ("alice", "bob"):
         pki.client(name)
     (d / "ca.crl").write_bytes(pki.crl("bob", encoding=Encoding.PEM))
+    (d / "crl-issuer.pem").write_bytes(pem(pki.crl_issuers["crl issuer"][0]))
     (d / "callers.json").write_text(json.dumps({f"uri:spiffe://acme/{n}": n for n in ("alice", "bob")}))
     return pki
 
@@ -110,6 +112,22 @@ def test_the_options_and_their_settings_build_mutual_tls_with_revocation(cli_pki
     tls = tls_of(build_parser().parse_args(_argv({"--revocation": "crl"}, "--crl-grace", "5")))
     assert tls.mtls is not None and tls.mtls.revocation is not None
     assert (tls.mtls.revocation.crl_grace_s, tls.mtls.revocation.fail_closed) == (5, False)
+    # OCSP by GET and the CRL issuers' certificates (indirect CRLs), by option or setting
+    issuer_pem = str(pki.d / "crl-issuer.pem")
+    for argv, env in (
+        (_argv({"--revocation": "either", "--crl-issuer": issuer_pem}, "--ocsp-get"), {}),
+        (_argv({"--revocation": "either"}), {"EIGEN_A2A_OCSP_GET": "1", "EIGEN_A2A_CRL_ISSUERS": issuer_pem}),
+    ):
+        for name, value in env.items():
+            no_tls_env.setenv(name, value)
+        revocation = tls_of(build_parser().parse_args(argv)).mtls.revocation  # type: ignore[union-attr]
+        assert revocation is not None and revocation.ocsp_get and not revocation.require_nonce
+        assert revocation.crl_issuers == [pki.crl_issuers["crl issuer"][0]]
+    no_tls_env.setenv("EIGEN_A2A_OCSP_GET", "1")
+    revocation = tls_of(
+        build_parser().parse_args(_argv({"--revocation": "either"}, "--no-ocsp-get"))
+    ).mtls.revocation  # type: ignore[union-attr]
+    assert revocation is not None and not revocation.ocsp_get
     assert settings.REVOCATION_MODES == MODES
     # no options, no settings: plain HTTP on loopback; TLS without client CAs: no client certificates
     for name in SETTINGS:
@@ -147,6 +165,22 @@ def _bad_cases(pki: Pki) -> list[tuple[dict[str, str], list[str], dict[str, str]
             "give --client-ca",
         ),
         (o | {"--revocation": "ocsp"}, [], {}, "read in --revocation crl or either"),
+        (o, ["--ocsp-get"], {}, "--ocsp-get asks OCSP: --revocation ocsp or either"),
+        (
+            {k: v for k, v in o.items() if k != "--crl"}
+            | {"--revocation": "ocsp", "--crl-issuer": o["--client-ca"]},
+            [],
+            {},
+            "--crl-issuer certificates are read in --revocation crl or either",
+        ),
+        (o | {"--crl-issuer": o["--crl"]}, [], {}, "CRL issuer certificate file"),
+        ({}, [], {"EIGEN_A2A_OCSP_GET": "yes"}, "EIGEN_A2A_OCSP_GET is 0, 1"),
+        (
+            {},
+            [],
+            {"EIGEN_A2A_CRL_ISSUERS": str(d / "absent.pem")},
+            "EIGEN_A2A_CRL_ISSUERS: .* does not exist",
+        ),
         (o | {"--callers": str(d / "bad.json")}, [], {}, "not JSON"),
         (o | {"--callers": str(d / "list.json")}, [], {}, "a JSON object"),
         (o | {"--callers": str(d / "badname.json")}, [], {}, "a caller's certificate is named by"),
