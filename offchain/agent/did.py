@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import base58
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -49,28 +50,19 @@ PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 ALGS = ("ES256", "ES256K", "EdDSA")  # the JWS algorithms of P-256, secp256k1 and Ed25519 keys
 METHODS = ("jwk", "key")
 MAX_DID = 2048
-B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 P256, SECP256K1, ED25519 = 0x1200, 0xE7, 0xED  # multicodec codes of the public keys
 _CURVES: dict[int, ec.EllipticCurve] = {P256: ec.SECP256R1(), SECP256K1: ec.SECP256K1()}
 
 
 def _b58encode(data: bytes) -> str:
-    n, out = int.from_bytes(data, "big"), ""
-    while n:
-        n, r = divmod(n, 58)
-        out = B58[r] + out
-    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
+    return base58.b58encode(data).decode()
 
 
 def _b58decode(text: str) -> bytes:
-    n = 0
-    for c in text:
-        i = B58.find(c)
-        if i < 0:
-            raise DidResolutionError("a did:key is base58btc (multibase z)")
-        n = n * 58 + i
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return b"\0" * (len(text) - len(text.lstrip("1"))) + body
+    try:
+        return base58.b58decode(text)
+    except ValueError:  # a character outside the base58btc alphabet
+        raise DidResolutionError("a did:key is base58btc (multibase z)") from None
 
 
 def _varint(n: int) -> bytes:

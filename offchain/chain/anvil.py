@@ -1,4 +1,5 @@
-"""How ape-foundry starts anvil, bounded in memory and on disk.
+"""How ape-foundry starts anvil, bounded in memory and on disk; and ape's per-call lookups of what
+cannot change, answered once (``ape_without_repeated_lookups``).
 
 ape-foundry has no setting for either, so ``anvil_without_step_traces`` wraps its
 ``FoundryProvider.build_command``; call it before the provider starts (tests/conftest.py does for the
