@@ -829,6 +829,12 @@ class FeedError(TradingError):
     """A market-data feed is malformed, for another market, or not signed by the data agent."""
 
 
+class FeedProofError(FeedError):
+    """A feed's reserves are not proven at its block: no state proof, one that does not verify against
+    the block's hash (offchain.chain.stateproof), or one that proves other reserves, another pool or
+    another pool's code (tokens, fee)."""
+
+
 class RecordError(TradingError):
     """A step record is malformed or its parts do not fit together (strategy, feed, prompt,
     receipt, order)."""
@@ -1020,6 +1026,7 @@ __all__ = [
     "WalletMetadataError",
     "FacilitatorError",
     "FeedError",
+    "FeedProofError",
     "HistoryOptionsError",
     "IssuerMetadataError",
     "MandateAmountError",

@@ -4,7 +4,9 @@ One step of the agent, every part of it evidence that someone else can check:
 
 1. **Feed.** It buys a market-data feed from a data agent over x402 (``exact`` in the stablecoin):
    the AMM's reserves at a block and a scripted reference price, signed by the data agent's key
-   (:func:`data_agent_app`, :func:`check_feed`).
+   (:func:`data_agent_app`, :func:`check_feed`), with the state proof of those reserves at that block
+   (:func:`prove_feed`), which the agent checks against the block's hash before it uses the feed
+   (:func:`check_feed_state`): a data agent cannot sell reserves the pool did not have.
 2. **Prompt.** The prompt is a pure function of the declared :class:`Strategy` (a fixed text with
    risk limits, whose hash the agent publishes in its ERC-8004 metadata) and the feed
    (:func:`build_prompt`).
@@ -29,7 +31,8 @@ One step of the agent, every part of it evidence that someone else can check:
 certificate (the DA client verifies the certificate and the blob's commitment), checks the feed's
 signature, the strategy's hash, that the prompt is the one the strategy and the feed give, that the
 receipt is for that prompt under the declared options and parameters, re-runs the inference and the
-parser, and compares with the recorded order (and, given the chain, the trade's Swap event); given
+parser, and compares with the recorded order (and, given the chain, the feed's state proof against
+its block's hash and the trade's Swap event: no archive node is needed); given
 a :class:`PolicyVerifier`, the policy task's certified output must be the one a local re-run of the
 registered image and the Python parser give for the record's input, on the declared image.
 
@@ -67,6 +70,7 @@ from offchain.agent.a2a_server import A2AServer, Skill
 from offchain.agent.errors import (
     A2AError,
     FeedError,
+    FeedProofError,
     PolicyImageMismatchError,
     PolicyRefusedError,
     PolicyTaskError,
@@ -87,6 +91,7 @@ from offchain.chain.agent import Sender
 from offchain.chain.bls_registry import BLSRegistryReader
 from offchain.chain.errors import ChainError
 from offchain.chain.inference_disputes import Reexecution, reexecute_with
+from offchain.chain.stateproof import StateProof, StateProofError, fetch_state_proof, verify_state_proof
 from offchain.chain.task_mailbox import TaskParams, Web3TaskMailbox, receipt_fault_args
 from offchain.compute import trading_policy as policy
 from offchain.compute.errors import PolicyInputError, PolicyOutputError
@@ -101,11 +106,18 @@ from offchain.errors import EigenError
 
 FEED_TYPE = "eigen.trading.MarketFeed"
 RECORD_TYPE = "eigen.trading.StepRecord"
-RECORD_VERSION = 2  # 2: the policy task
+RECORD_VERSION = 3  # 2: the policy task; 3: the feed's state proof
 MAX_RECORD_BYTES = 64 * 1024
 BIPS = policy.BIPS
 ASSET_UNIT = 10**18  # the asset's decimals
 USDC_UNIT = 10**6
+
+# ConstantProductAMM's layout (``vyper -f layout``; a test compares these with the compiler's): reserve0 and
+# reserve1 in storage slots 7 and 8; token0, token1 and feeBips the three 32-byte words of the immutables
+# section that ends its deployed code. A feed's reserves are proven from the slots at the feed's block, and
+# its tokens and fee from the code whose hash the proven account holds.
+AMM_RESERVE_SLOTS = (7, 8)
+AMM_IMMUTABLE_BYTES = 96
 
 # The reference price the data agent publishes, in micro-USDC per whole asset, step by step
 # (a scripted series: the same on every run, so every feed is reproducible).
@@ -312,8 +324,12 @@ def _addr(v: Any) -> str:
 
 @dataclass(frozen=True)
 class SignedFeed:
+    """A feed signed by its data agent, with the state proof of its reserves at its block (``proof``;
+    not signed: it proves itself against the block's hash, :func:`check_feed_state`)."""
+
     feed: Feed
     signature: bytes
+    proof: StateProof | None = None
 
     def digest(self) -> bytes:
         return keccak(canonical(self.feed.to_dict()))
@@ -325,22 +341,85 @@ class SignedFeed:
             raise FeedError("the feed's signature is malformed") from None
 
     def to_json(self) -> dict[str, Any]:
-        return {"feed": self.feed.to_dict(), "signature": "0x" + self.signature.hex()}
+        out = {"feed": self.feed.to_dict(), "signature": "0x" + self.signature.hex()}
+        if self.proof is not None:
+            out["proof"] = self.proof.to_json()
+        return out
 
     @classmethod
     def from_json(cls, v: Any) -> SignedFeed:
-        if not isinstance(v, dict) or set(v) != {"feed", "signature"} or not isinstance(v["signature"], str):
-            raise FeedError("a signed feed is {feed, signature}")
+        if (
+            not isinstance(v, dict)
+            or set(v) - {"proof"} != {"feed", "signature"}
+            or not isinstance(v["signature"], str)
+        ):
+            raise FeedError("a signed feed is {feed, signature} or {feed, signature, proof}")
         try:
             sig = bytes.fromhex(v["signature"].removeprefix("0x"))
         except ValueError:
             raise FeedError("the feed's signature is not hex") from None
-        return cls(Feed.from_dict(v["feed"]), sig)
+        try:
+            proof = StateProof.from_json(v["proof"]) if "proof" in v else None
+        except StateProofError as exc:
+            raise FeedProofError(f"the feed's state proof: {exc}") from None
+        return cls(Feed.from_dict(v["feed"]), sig, proof)
 
 
-def sign_feed(key: Any, feed: Feed) -> SignedFeed:
+def sign_feed(key: Any, feed: Feed, proof: StateProof | None = None) -> SignedFeed:
     sf = SignedFeed(feed, b"")
-    return SignedFeed(feed, bytes(Account.sign_message(encode_defunct(sf.digest()), key).signature))
+    return SignedFeed(feed, bytes(Account.sign_message(encode_defunct(sf.digest()), key).signature), proof)
+
+
+def prove_feed(w3: Any, feed: Feed) -> StateProof:
+    """The state proof of `feed`'s reserves: its pool's slots :data:`AMM_RESERVE_SLOTS` at its block,
+    from `w3`'s node (which must still hold that block's state)."""
+    try:
+        return fetch_state_proof(w3, feed.amm, AMM_RESERVE_SLOTS, feed.block)
+    except StateProofError as exc:
+        raise FeedProofError(f"the feed's reserves could not be proven: {exc}") from None
+
+
+def check_feed_state(signed: SignedFeed, w3: Any) -> None:
+    """Check that `signed`'s feed is the chain's at its block, from its state proof and `w3`'s node,
+    which gives only the block's hash, the chain id and the pool's code (every node keeps them; no
+    state of an old block is needed): the proof verifies against the hash (the header, the account,
+    both slots), proves the feed's pool and reserves, and the pool's code hashes to the proven code
+    hash and holds the feed's tokens and fee. Refused: :class:`FeedProofError`, naming what differs."""
+    f, proof = signed.feed, signed.proof
+    if proof is None:
+        raise FeedProofError("the feed carries no state proof of its reserves")
+    if f.chain_id != w3.eth.chain_id:
+        raise FeedProofError(f"the feed is for chain {f.chain_id}, not {w3.eth.chain_id}")
+    if proof.address != f.amm or [slot for slot, _ in proof.storage_proofs] != list(AMM_RESERVE_SLOTS):
+        raise FeedProofError("the state proof is not of the feed's pool's reserves")
+    try:
+        block = w3.eth.get_block(f.block)
+    except Exception as exc:  # web3's BlockNotFound, a node error
+        raise FeedProofError(f"the node has no block {f.block}: {exc}") from None
+    try:
+        account = verify_state_proof(proof, bytes(block["hash"]))
+    except StateProofError as exc:
+        raise FeedProofError(f"the feed's state proof: {exc}") from None
+    if (account.storage[AMM_RESERVE_SLOTS[0]], account.storage[AMM_RESERVE_SLOTS[1]]) != (
+        f.reserve0,
+        f.reserve1,
+    ):
+        raise FeedProofError(
+            f"the pool's reserves at block {f.block} were {account.storage[AMM_RESERVE_SLOTS[0]]} and "
+            f"{account.storage[AMM_RESERVE_SLOTS[1]]}, not the feed's {f.reserve0} and {f.reserve1}"
+        )
+    code = bytes(w3.eth.get_code(f.amm))
+    if keccak(code) != account.code_hash or len(code) < AMM_IMMUTABLE_BYTES:
+        raise FeedProofError("the node's code of the pool is not the proven account's")
+    tail = code[-AMM_IMMUTABLE_BYTES:]
+    words = [tail[i : i + 32] for i in range(0, AMM_IMMUTABLE_BYTES, 32)]
+    if (
+        any(w[:12] != bytes(12) for w in words[:2])
+        or to_checksum_address(words[0][12:]) != f.token0
+        or to_checksum_address(words[1][12:]) != f.token1
+        or int.from_bytes(words[2], "big") != f.fee_bips
+    ):
+        raise FeedProofError("the pool's code holds other tokens or another fee than the feed's")
 
 
 def check_feed(signed: SignedFeed, data_agent: str, amm: str | None = None, step: int | None = None) -> Feed:
@@ -384,7 +463,8 @@ def data_agent_app(w3: Any, amm: Any, key: Any, accepts: tuple[Any, ...], facili
             step = _nat(request.query_params.get("step", ""))
         except ValueError:
             return JSONResponse({"error": "step: a non-negative integer"}, status_code=400)
-        return JSONResponse(sign_feed(key, read_feed(w3, amm, step)).to_json())
+        feed = read_feed(w3, amm, step)
+        return JSONResponse(sign_feed(key, feed, prove_feed(w3, feed)).to_json())
 
     app = Starlette(routes=[Route("/feed", feed)])
     return PaymentMiddleware(
@@ -414,7 +494,8 @@ def data_agent_a2a(
             step = _nat(data["step"])
         except (TypeError, ValueError):
             raise FeedError("step: a non-negative integer") from None
-        return sign_feed(key, read_feed(w3, amm, step)).to_json()
+        feed = read_feed(w3, amm, step)
+        return sign_feed(key, feed, prove_feed(w3, feed)).to_json()
 
     skill = Skill(
         AgentSkill(FEED_SKILL, "USDC/dETH market feed", "the signed pool reserves and reference price of a step",
@@ -914,10 +995,13 @@ class StepRecord:
         trade = d["trade"]
         if trade is not None and (not isinstance(trade, dict) or set(trade) != {"tx", "amount_out"}):
             raise RecordError("trade: expected null or {tx, amount_out}")
+        feed = SignedFeed.from_json(d["feed"])
+        if feed.proof is None:
+            raise RecordError("the record's feed carries no state proof of its reserves")
         return cls(
             d["agent"],
             strategy,
-            SignedFeed.from_json(d["feed"]),
+            feed,
             d["payment"],
             d["prompt"],
             receipt,
@@ -1038,6 +1122,7 @@ class TradingAgent:
             raise FeedError(f"the data agent answered {r.status_code}: {r.text[:200]}")
         signed = SignedFeed.from_json(r.json())
         check_feed(signed, self.data_agent, self.amm.address, step)
+        check_feed_state(signed, self.w3)
         rec = self.payer.receipts[-1]
         return signed, _settlement(rec.requirements, rec.settlement)
 
@@ -1053,6 +1138,7 @@ class TradingAgent:
             )
         signed = SignedFeed.from_json(ex.task.result())
         check_feed(signed, self.data_agent, self.amm.address, step)
+        check_feed_state(signed, self.w3)
         return signed, {**_settlement(ex.requirements, ex.receipt), "a2a_task": ex.task.id}
 
     def trade(self, order: Order, deadline_s: int = 600) -> dict[str, Any] | None:
@@ -1248,7 +1334,9 @@ def reexecute_step(
     """Re-execute a step from its DA record alone: fetch it by `cert` from `records`
     (:class:`DARecords`: the certificate and the blob are verified), check it
     (:func:`check_record`), re-run the inference, parse the correct output and compare with the
-    recorded order; with `w3` and `amm`, the trade's Swap event must be the order's, swapped by the
+    recorded order; with `w3`, the feed's state proof must prove its reserves at its block
+    (:func:`check_feed_state`: the node gives block hashes and code, no old state); with `w3` and
+    `amm`, the trade's Swap event must be the order's, swapped by the
     agent's wallet or, given `vault` (the vault the agent declared: its ERC-8004 metadata ``vault``),
     by that vault alone, on the record's certified policy task (the vault's Traded event); with
     `policy_check`, the record's policy task must be the certified run of the declared image on the
@@ -1269,6 +1357,11 @@ def reexecute_step(
         problems.append(
             f"re-executed, the strategy orders {recomputed.describe()}, not {rec.order.describe()}"
         )
+    if w3 is not None:
+        try:
+            check_feed_state(rec.feed, w3)
+        except FeedProofError as exc:
+            problems.append(f"the feed: {exc}")
     if w3 is not None and amm is not None:
         problems += _check_trade(w3, amm, rec, vault)
     if policy_check is not None:

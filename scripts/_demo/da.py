@@ -9,7 +9,7 @@ deposit (a DA fee: the disperser claims it in the PaymentVault with the payer's 
 step sweeps it into the fee vault), prints each certificate's ``checkDACert`` status from the chain, kills one validator, and
 retrieves every record from the remaining validators' chunks (the relay not asked), each chunk and each blob
 verified against the certificate's commitment, then compares the bytes. The SRS is EigenDA's when
-``EIGEN_DA_SRS`` names it, else the insecure test SRS of 256 symbols (the output says which).
+``EIGEN_DA_SRS`` names it, else the insecure test SRS of 512 symbols (the output says which).
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ from offchain.da.network.devchain import ChainSpec
 from offchain.da.network.operators import RegistryOperators
 
 VALIDATORS = 4
-TEST_SYMBOLS = 256
+# a trading step record with its feed's state proof is 8 to 12 KB; 256 symbols carry 7,936 bytes
+TEST_SYMBOLS = 512
 KILLED = "v2"
 FUNDER_WEI = 10**20  # the devnet setup's gas and deposits
 FUNDER_SEED = b"demo DA devnet funder"  # the devnet's funder and the governance of its PaymentVault
@@ -140,7 +141,7 @@ def _records(demo: Any, limit: int) -> list[tuple[str, str]]:
 
 def _blobs(records: list[tuple[str, str]], limit: int) -> list[list[tuple[str, str]]]:
     """The records packed in order into as few payloads as hold at most ``limit`` bytes each (as a JSON list of
-    [name, record]): a blob's encoding costs about the same for 64 or 256 symbols (8,192 chunks either way)."""
+    [name, record]): a blob's encoding costs about the same for 64 to 512 symbols (8,192 chunks either way)."""
     blobs: list[list[tuple[str, str]]] = [[]]
     for r in records:
         if blobs[-1] and len(_payload(blobs[-1] + [r])) > limit:

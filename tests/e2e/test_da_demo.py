@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from scripts._demo import da as demo_da
 from scripts._demo import world
 
-LIMIT = 255 * 31  # the test SRS's 256 symbols carry 255 x 31 payload bytes
+LIMIT = 255 * 31  # a 256-symbol SRS carries 255 x 31 payload bytes (the cutting does not depend on the size)
 
 
 def test_the_da_step_is_part_of_the_main_job():

@@ -20,6 +20,8 @@ from offchain.agent import errors as E
 from offchain.agent.a2a import AP2_CHECKOUT_RECEIPT, AP2_PAYMENT_RECEIPT, FAILED, A2AClient, Ap2Mandates
 from offchain.agent.facilitator import LocalFacilitator
 from offchain.agent.trading import (
+    AMM_IMMUTABLE_BYTES,
+    AMM_RESERVE_SLOTS,
     ASSET_UNIT,
     FEED_SKILL,
     USDC_UNIT,
@@ -34,15 +36,18 @@ from offchain.agent.trading import (
     build_prompt,
     certified_order,
     check_feed,
+    check_feed_state,
     check_record,
     data_agent_a2a,
     data_agent_app,
     decide,
     infer_with,
     policy_input,
+    prove_feed,
     read_feed,
     receipt_text,
     reexecute_step,
+    sign_feed,
 )
 from offchain.chain import agent as chain_agent
 from offchain.chain.sdk import load_abis
@@ -117,7 +122,9 @@ def da(tmp_path_factory):
     from offchain.da.network import devnet
 
     folder = tmp_path_factory.mktemp("trading-da")
-    info = devnet.up(folder, 4, test_srs_symbols=256, log_level="warning")
+    info = devnet.up(
+        folder, 4, test_srs_symbols=512, log_level="warning"
+    )  # a record with its feed proof: 8 to 12 KB
     key = bytes.fromhex((folder / "keys" / "payer.key").read_text().strip())
     try:
         yield DARecords(info["disperser"], key, folder / "client.json")
@@ -206,6 +213,69 @@ def test_steps_trade_and_refusals(market, svc, accounts):
     assert fresh.reserve0 == c["amm"].functions.reserve0().call()
 
 
+def test_a_feed_is_proven_against_its_block(market, svc):
+    """The data agent sends the state proof of the reserves it signed; the buyer checks it against the
+    block's hash and the pool's code, so a data agent cannot sell reserves the pool did not have."""
+    w, c = market
+    agent = agent_for(market)
+    signed, _ = agent.buy_feed(4)  # checked on purchase: it would raise otherwise
+    assert signed.proof is not None and signed.proof.address == signed.feed.amm
+    check_feed_state(signed, w.w3)
+    f, key = signed.feed, w.keys["seller"]
+    # the pool trades on: the feed's proof still proves the reserves at the feed's block, not now's
+    run_step(agent, svc, 5)
+    assert (c["amm"].functions.reserve0().call(), c["amm"].functions.reserve1().call()) != (
+        f.reserve0,
+        f.reserve1,
+    )
+    check_feed_state(signed, w.w3)
+    refusals = [
+        # reserves the pool did not have, signed by the data agent with the proof of the real ones
+        (sign_feed(key, replace(f, reserve0=f.reserve0 * 2), signed.proof), "reserves at block"),
+        (sign_feed(key, replace(f, reserve1=f.reserve1 - 1), signed.proof), "reserves at block"),
+        # no proof; a proof of another block; of another contract; of other slots
+        (sign_feed(key, f), "carries no state proof"),
+        (sign_feed(key, replace(f, block=f.block - 1), signed.proof), "does not hash to the block hash"),
+        (sign_feed(key, f, prove_feed(w.w3, replace(f, amm=c["usdc"].address))), "not of the feed's pool"),
+        (sign_feed(key, f, replace(signed.proof, storage_proofs=signed.proof.storage_proofs[::-1])),
+         "not of the feed's pool"),
+        # the real reserves, but under other tokens, another fee or another chain
+        (sign_feed(key, replace(f, token1=w.token.address), signed.proof), "other tokens"),
+        (sign_feed(key, replace(f, fee_bips=f.fee_bips + 1), signed.proof), "another fee"),
+        (sign_feed(key, replace(f, chain_id=f.chain_id + 1), signed.proof), "for chain"),
+        (sign_feed(key, replace(f, block=10**9), signed.proof), "no block"),
+    ]  # fmt: skip
+    for bad, why in refusals:
+        with pytest.raises(E.FeedProofError, match=why):
+            check_feed_state(bad, w.w3)
+    # a feed's JSON with a malformed proof is refused as it is parsed
+    body = signed.to_json()
+    body["proof"] = {**body["proof"], "accountProof": []}
+    with pytest.raises(E.FeedProofError, match="1 to 64 nodes"):
+        SignedFeed.from_json(body)
+    assert SignedFeed.from_json(signed.to_json()) == signed
+
+
+def test_the_pools_layout_is_the_compilers():
+    """AMM_RESERVE_SLOTS and AMM_IMMUTABLE_BYTES are ConstantProductAMM's layout as Vyper compiles it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    vyper = Path(sys.executable).parent / "vyper"  # the pinned compiler, beside this interpreter
+    out = subprocess.run(
+        [str(vyper), "-f", "layout", "-p", "contracts", "contracts/agent/ConstantProductAMM.vy"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    layout = json.loads(out.stdout)
+    storage, code = layout["storage_layout"], layout["code_layout"]
+    assert (storage["reserve0"]["slot"], storage["reserve1"]["slot"]) == AMM_RESERVE_SLOTS
+    assert [(k, v["offset"], v["length"]) for k, v in code.items()] == [
+        ("token0", 0, 32), ("token1", 32, 32), ("feeBips", 64, 32)
+    ]  # fmt: skip
+    assert sum(v["length"] for v in code.values()) == AMM_IMMUTABLE_BYTES
+
+
 def test_tampered_records_are_refused(market, svc):
     w, _ = market
     rec = run_step(agent_for(market), svc, 1).record
@@ -233,6 +303,10 @@ def test_tampered_records_are_refused(market, svc):
         StepRecord.from_json(b"{")
     with pytest.raises(E.RecordError, match="fields"):
         StepRecord.from_json(b'{"type": "x"}')
+    # a record's feed must carry its state proof
+    unproven = replace(rec, feed=replace(rec.feed, proof=None))
+    with pytest.raises(E.RecordError, match="no state proof"):
+        StepRecord.from_json(unproven.to_json())
 
 
 # ---------------------------------------------------------------- re-execution from DA
@@ -652,7 +726,8 @@ def test_hostile_records_are_refused_by_the_policy_reexecutor(market, svc, polic
     rec, task = res.record, res.record.policy
     rex = policy_reexecutor(policy_net, enrolled)
     # records that do not parse, or have no policy task
-    for raw in (b"", b"not json", b"[]", res.raw[:-1], res.raw.replace(b'"version":2', b'"version":1')):
+    assert b'"version":3' in res.raw  # a record of version 2 (no feed proof) is refused
+    for raw in (b"", b"not json", b"[]", res.raw[:-1], res.raw.replace(b'"version":3', b'"version":2')):
         with pytest.raises(E.RecordError):
             rex.fault(raw)
     with pytest.raises(E.RecordError, match="no policy task"):
