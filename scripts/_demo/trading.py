@@ -518,7 +518,8 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         o = res.record.order
         print(
             f"Step {i}: feed (pool {res.record.feed.feed.pool_price / USDC_UNIT:,.2f}, reference "
-            f"{res.record.feed.feed.reference_price / USDC_UNIT:,.2f}) paid {int(res.record.payment['amount']) / USDC_UNIT:.2f} USDC by the vault "
+            f"{res.record.feed.feed.reference_price / USDC_UNIT:,.2f}; reserves proven at block "
+            f"{res.record.feed.feed.block}) paid {int(res.record.payment['amount']) / USDC_UNIT:.2f} USDC by the vault "
             f"(A2A task {res.record.payment['a2a_task'][:8]}…); "
             f"A's receipt {res.record.receipt.digest().hex()[:12]}… answers {res.completion_text}; "
             f"{_policy(w, res.record.policy)} (its {POLICY_FEE / USDC_UNIT:.2f} USDC fee paid into escrow by the vault): order {o.action} "
@@ -637,7 +638,8 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         outputs.add(check.reexecution.correct_output)
         print(
             f"  {w.names[op.address]} fetches the record by its certificate from DA (verified), checks the feed's "
-            f"signature, the strategy hash, the prompt and the receipt, re-executes the inference and the policy "
+            f"signature and its reserves' state proof against block {check.record.feed.feed.block}'s hash, the "
+            f"strategy hash, the prompt and the receipt, re-executes the inference and the policy "
             f"image on the certified task's input ({secs:.1f} s): "
             f"{'MATCH' if check.matches else 'MISMATCH'}: order {check.recomputed.action} {_amount(check.recomputed)}, "
             f"the trade on chain is the order."
