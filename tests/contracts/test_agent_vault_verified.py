@@ -13,6 +13,7 @@ after a restart squares the feed budget exactly as the wallet that recorded the 
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -418,3 +419,82 @@ def test_a_restarted_wallet_recovers_its_open_payments(vvw, project):
     assert again.recover(from_block=start) == 7  # all but the exact one settled
     assert again.recover(from_block=start) == 0
     assert (again.reconcile(), again.pending, v.feedBudget()) == (credited, left, budget)
+
+
+def test_the_keeper_credits_what_it_refunded_to_the_vault(vvw, capsys):
+    """Given the vault, the keeper follows its refund of a vault-paid escrowed policy fee with
+    creditRefundedFee and of a vault-paid verified payment with creditRefundedPayment (each once:
+    then "settled"); a refund to another payer is not followed by a credit, and neither is one
+    without the vault. The CLI's `agent settle --vault` does the same."""
+    from offchain.agent.keeper import Keeper
+    from offchain.agent.vault import AgentVault
+    from offchain.chain.agent import (
+        RECEIVE_WITH_AUTHORIZATION,
+        Authorization,
+        Escrow,
+        Sender,
+        authorization_data,
+        sign,
+    )
+    from offchain.chain.sdk import load_abis
+    from offchain.cli import main
+
+    cw, vw, v, chain = vvw.cw, vvw.vw, vvw.v, vvw.chain
+    w3, abis = chain.provider.web3, load_abis()
+    acct = Account.from_key(keccak(b"vault keeper"))
+    vw.owner.transfer(acct.address, 10**18)
+    vault = AgentVault(w3, v.address)
+
+    def keeper(escrow, with_vault=True):
+        handle = Escrow(w3, escrow.address, abis["VerifiedEscrow"])
+        return Keeper(
+            handle, Sender(w3, acct.key), abis["TaskMailbox"], abis["InferenceDisputes"],
+            vault=vault if with_vault else None,
+        )  # fmt: skip
+
+    # a policy fee the vault escrowed, refunded uncertified past its deadline, then credited
+    fee_budget = v.feeBudget()
+    rc = v.postPolicyTaskEscrowed(vw.input(BUY), ESCROW_FEE, sender=vw.agent)
+    fee_id = bytes(one_ev(rc, "FeeEscrowed", v).escrowId)
+    # a verified payment the vault made, and one an account made, both refunded at their deadline
+    feed_budget = v.feedBudget()
+    args = vvw.args(deadline=cw.now() + 60)
+    vvw.authorize(args)
+    vvw.deposit(args)
+    other = vvw.args(deadline=cw.now() + 60, salt=keccak(b"account"))
+    cw.usd.mint(vw.lp, FEED_PRICE, sender=vw.owner)
+    token, escrow, to, kind, ref, expected, deadline, salt, value, after, before = other
+    n = escrow_nonce(to, kind, ref, expected, deadline, salt)
+    data = authorization_data(
+        RECEIVE_WITH_AUTHORIZATION,
+        "USD Coin",
+        chain.chain_id,
+        token,
+        Authorization(vw.lp.address, escrow, value, after, before, n),
+    )
+    vvw.escrow.deposit(
+        token, vw.lp, value, after, before, to, kind, ref, expected, deadline, salt,
+        sign(vw.lp.private_key, data), sender=vw.lp,
+    )  # fmt: skip
+    vvw.warp(cw.now() + FEE_DEADLINE + 1)
+    steps = keeper(cw.escrow).run([fee_id])
+    assert [s.action for s in steps] == ["refund", "credit"] and v.feeBudget() == fee_budget
+    assert [(s.action, s.reason) for s in keeper(cw.escrow).run([fee_id])] == [("settled", "refunded")]
+    account_id = escrow_id(token, vw.lp.address, n)
+    assert [s.action for s in keeper(vvw.escrow).run([account_id])] == ["refund"]
+    # without the vault: the refund alone; then the CLI with --vault credits it
+    assert [s.action for s in keeper(vvw.escrow, with_vault=False).run([vvw.eid(args)])] == ["refund"]
+    assert v.feedBudget() == feed_budget - FEED_PRICE
+    cli = ["agent", "settle", "0x" + vvw.eid(args).hex(), "--rpc", w3.provider.endpoint_uri]
+    cli += [
+        "--escrow",
+        vvw.escrow.address,
+        "--key",
+        "0x" + acct.key.hex().removeprefix("0x"),
+        "--vault",
+        v.address,
+    ]
+    assert main(cli) == 0
+    assert [s["action"] for s in json.loads(capsys.readouterr().out)] == ["credit"]
+    assert v.feedBudget() == feed_budget and v.paymentRefundCredited(vvw.eid(args))
+    assert [s.action for s in keeper(vvw.escrow).run([vvw.eid(args)])] == ["settled"]
