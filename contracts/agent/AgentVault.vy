@@ -45,6 +45,12 @@
        reconcileUptoPayment (anyone, once) credits back what the payment did not spend: the
        maximum less the settler's settledAmount once the token used the nonce, the whole maximum
        once it expired unused.
+     - authorizeVerifiedPayment records one x402 `verified` payment the same way: the EIP-3009
+       ReceiveWithAuthorization of `value` to an owner-allowed VerifiedEscrow, its nonce computed
+       by the vault from the terms (escrowNonce(payTo, kind, ref, expectedResult, deadline,
+       salt)), payTo an allowed payee, the value debited; the escrow id is recorded with its
+       escrow. creditRefundedPayment (anyone, once) credits the value back once that escrow says
+       REFUNDED; reclaimFeedPayment takes one that expired unused.
      - creditRefundedFee (anyone, once) returns a fee postPolicyTaskEscrowed deposited (its escrow
        recorded at deposit) to feeBudget once that escrow says REFUNDED; a released fee stays
        spent.
@@ -62,8 +68,10 @@
      budget", "authorization expired", "authorization too long", "nonce already used", "not the owner
      or agent", "payment not authorized", "not the payment's token", "authorization still valid",
      "payment settled", "zero settler", "settler not allowed", "unknown payment", "payment already
-     reconciled", "not the recorded payment", "payment still open", "unknown fee escrow", "fee
-     already credited", "fee released", "fee still held", "task already executed", "task not the
+     reconciled", "not the recorded payment", "payment still open", "zero escrow", "escrow not
+     allowed", "unknown kind", "deadline too far", "payment already credited", "a policy fee's
+     escrow", "payment not deposited", "payment still held", "payment released", "unknown fee
+     escrow", "fee already credited", "fee released", "fee still held", "task already executed", "task not the
      vault's", "task not certified", "task too old", "input not the task's", "result not the
      task's", "result for another input", "unknown action", "trade too soon", "amount over the
      limit", "min out under the slippage bound", "insufficient balance", "transfer failed".
@@ -86,7 +94,8 @@ STATUS_VERIFIED: constant(uint8) = 2
 HOLD: constant(uint8) = 0
 BUY: constant(uint8) = 1
 SELL: constant(uint8) = 2
-KIND_TASK: constant(uint8) = 1  # VerifiedEscrow's task kind
+KIND_TASK: constant(uint8) = 1  # VerifiedEscrow's kinds: a task, an inference request
+KIND_INFERENCE: constant(uint8) = 2
 ESCROW_HELD: constant(uint8) = 1  # VerifiedEscrow's escrow states
 ESCROW_REFUNDED: constant(uint8) = 3
 # uptoDigest's value once the payment is reconciled (no EIP-712 digest is this)
@@ -94,6 +103,7 @@ RECONCILED: public(constant(bytes32)) = 0xffffffffffffffffffffffffffffffffffffff
 ERC1271_MAGIC: constant(bytes4) = 0x1626ba7e
 ERC1271_INVALID: constant(bytes4) = 0xffffffff
 MAX_FEED_VALIDITY: public(constant(uint256)) = 86_400  # seconds a feed authorization may stay valid
+MAX_ESCROW_DEADLINE: public(constant(uint256)) = 604_800  # seconds ahead a verified payment's refund deadline may be
 TRANSFER_WITH_AUTHORIZATION_TYPEHASH: constant(bytes32) = keccak256(
     "TransferWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)"
 )
@@ -214,6 +224,7 @@ event FeedPaymentAuthorized:
     payee: indexed(address)
     nonce: indexed(bytes32)
     value: uint256
+    validAfter: uint256
     validBefore: uint256
 
 
@@ -233,6 +244,7 @@ event UptoFeedPaymentAuthorized:
     nonce: indexed(bytes32)
     settler: address
     maxValue: uint256
+    validAfter: uint256
     validBefore: uint256
 
 
@@ -244,6 +256,27 @@ event UptoPaymentReconciled:
 
 
 event FeeRefundCredited:
+    escrowId: indexed(bytes32)
+    amount: uint256
+
+
+event VerifiedEscrowSet:
+    escrow: indexed(address)
+    allowed: bool
+
+
+event VerifiedPaymentAuthorized:
+    digest: indexed(bytes32)
+    payee: indexed(address)
+    escrowId: indexed(bytes32)
+    escrow: address
+    nonce: bytes32
+    value: uint256
+    validAfter: uint256
+    validBefore: uint256
+
+
+event PaymentRefundCredited:
     escrowId: indexed(bytes32)
     amount: uint256
 
@@ -296,6 +329,10 @@ uptoDigest: public(HashMap[bytes32, bytes32])  # nonce -> its upto payment's dig
 # escrowed policy fees: the escrow each was deposited into (zero: none, or credited back)
 feeEscrowOf: public(HashMap[bytes32, address])
 feeRefundCredited: public(HashMap[bytes32, bool])  # escrow ids whose refund returned to feeBudget
+# x402 `verified` payments (the feed terms above; the owner's escrows)
+verifiedEscrow: public(HashMap[address, bool])  # the VerifiedEscrows a verified payment may name
+verifiedEscrowOf: public(HashMap[bytes32, address])  # escrow id -> the escrow of a verified payment recorded
+paymentRefundCredited: public(HashMap[bytes32, bool])  # verified payments' escrow ids credited back
 _escrowDigest: transient(bytes32)  # the escrow deposit's digest, during postPolicyTaskEscrowed
 
 
@@ -446,6 +483,17 @@ def setUptoSettler(settler: address, allowed: bool):
     assert settler != empty(address), "zero settler"
     self.uptoSettler[settler] = allowed
     log UptoSettlerSet(settler=settler, allowed=allowed)
+
+
+@external
+def setVerifiedEscrow(escrow: address, allowed: bool):
+    """
+    @notice Allow (or stop allowing) verified payments into `escrow` (a VerifiedEscrow).
+    """
+    assert msg.sender == owner, "not the owner"
+    assert escrow != empty(address), "zero escrow"
+    self.verifiedEscrow[escrow] = allowed
+    log VerifiedEscrowSet(escrow=escrow, allowed=allowed)
 
 
 @external
@@ -633,7 +681,9 @@ def authorizeFeedPayment(
     """
     self._check_feed(token, to, _value, validBefore)
     digest: bytes32 = self._record_feed(token, TRANSFER_WITH_AUTHORIZATION_TYPEHASH, to, _value, validAfter, validBefore, nonce)
-    log FeedPaymentAuthorized(digest=digest, payee=to, nonce=nonce, value=_value, validBefore=validBefore)
+    log FeedPaymentAuthorized(
+        digest=digest, payee=to, nonce=nonce, value=_value, validAfter=validAfter, validBefore=validBefore
+    )
     return digest
 
 
@@ -642,15 +692,17 @@ def reclaimFeedPayment(
     token: address, to: address, _value: uint256, validAfter: uint256, validBefore: uint256, nonce: bytes32
 ) -> uint256:
     """
-    @notice Return a recorded feed payment that expired unsettled to the feed budget (the owner or
-            the agent): past its validBefore the token can no longer accept it, and its nonce is
-            not used there. Its digest is no longer answered; its nonce stays spent for the vault.
+    @notice Return a recorded feed payment (exact, or verified: `to` its escrow) that expired
+            unsettled to the feed budget (the owner or the agent): past its validBefore the token
+            can no longer accept it, and its nonce is not used there. Its digest is no longer
+            answered; its nonce stays spent for the vault.
     @return The feed budget after it.
     """
     assert msg.sender == owner or msg.sender == self.agent, "not the owner or agent"
-    digest: bytes32 = self._authorization_digest(
-        token, TRANSFER_WITH_AUTHORIZATION_TYPEHASH, to, _value, validAfter, validBefore, nonce
-    )
+    typehash: bytes32 = TRANSFER_WITH_AUTHORIZATION_TYPEHASH
+    if self.verifiedEscrowOf[keccak256(abi_encode(token, self, nonce))] == to:
+        typehash = RECEIVE_WITH_AUTHORIZATION_TYPEHASH  # a verified payment's, to its escrow
+    digest: bytes32 = self._authorization_digest(token, typehash, to, _value, validAfter, validBefore, nonce)
     # (the digest alone does not bind the token: another contract may answer its DOMAIN_SEPARATOR)
     recorded: address = self.feedNonceToken[nonce]
     assert recorded == token or recorded == empty(address), "not the payment's token"
@@ -690,7 +742,8 @@ def authorizeUptoFeedPayment(
     digest: bytes32 = self._record_feed(token, RECEIVE_WITH_AUTHORIZATION_TYPEHASH, settler, maxValue, validAfter, validBefore, nonce)
     self.uptoDigest[nonce] = digest
     log UptoFeedPaymentAuthorized(
-        digest=digest, payee=payTo, nonce=nonce, settler=settler, maxValue=maxValue, validBefore=validBefore
+        digest=digest, payee=payTo, nonce=nonce, settler=settler, maxValue=maxValue, validAfter=validAfter,
+        validBefore=validBefore,
     )
     return digest
 
@@ -730,6 +783,71 @@ def reconcileUptoPayment(
 
 
 @external
+def authorizeVerifiedPayment(
+    token: address,
+    escrow: address,
+    payTo: address,
+    kind: uint8,
+    ref: bytes32,
+    expectedResult: bytes32,
+    deadline: uint256,
+    salt: bytes32,
+    _value: uint256,
+    validAfter: uint256,
+    validBefore: uint256,
+) -> bytes32:
+    """
+    @notice Authorize one x402 `verified` payment from the vault: the EIP-3009
+            ReceiveWithAuthorization(from = this vault, to = escrow, value, validAfter,
+            validBefore, nonce = escrowNonce(payTo, kind, ref, expectedResult, deadline, salt)) on
+            `token`, which the vault then answers as valid (ERC-1271) when the facilitator
+            deposits it into `escrow` (held there for payTo until the work `ref` verifies). The
+            escrow is one the owner allowed, the kind a task or an inference request, the refund
+            deadline at most MAX_ESCROW_DEADLINE seconds away, the feed terms authorizeFeedPayment's
+            (payTo allowed, value within the cap, debited from feedBudget now); a refund returns
+            by creditRefundedPayment, an unused authorization by reclaimFeedPayment.
+    @return The authorization's EIP-712 digest.
+    """
+    self._check_feed(token, payTo, _value, validBefore)
+    assert self.verifiedEscrow[escrow], "escrow not allowed"
+    assert kind == KIND_TASK or kind == KIND_INFERENCE, "unknown kind"
+    assert deadline <= block.timestamp + MAX_ESCROW_DEADLINE, "deadline too far"
+    # VerifiedEscrow's nonce (escrowNonce) and escrow id (escrowId) of these terms
+    nonce: bytes32 = keccak256(abi_encode(payTo, kind, ref, expectedResult, deadline, salt))
+    id: bytes32 = keccak256(abi_encode(token, self, nonce))
+    digest: bytes32 = self._record_feed(token, RECEIVE_WITH_AUTHORIZATION_TYPEHASH, escrow, _value, validAfter, validBefore, nonce)
+    self.verifiedEscrowOf[id] = escrow
+    log VerifiedPaymentAuthorized(
+        digest=digest, payee=payTo, escrowId=id, escrow=escrow, nonce=nonce, value=_value, validAfter=validAfter,
+        validBefore=validBefore,
+    )
+    return digest
+
+
+@external
+def creditRefundedPayment(escrowId: bytes32) -> uint256:
+    """
+    @notice Return a verified payment the vault recorded and its escrow refunded to the vault to
+            feedBudget, once (anyone may send it: the credit follows from the escrow's state
+            alone). A released payment stays spent.
+    @return The amount credited to feedBudget.
+    """
+    escrow: address = self.verifiedEscrowOf[escrowId]
+    assert escrow != empty(address), "unknown payment"
+    assert not self.paymentRefundCredited[escrowId], "payment already credited"
+    # a policy fee's deposit under the same escrow nonce: creditRefundedFee's alone
+    assert self.feeEscrowOf[escrowId] == empty(address) and not self.feeRefundCredited[escrowId], "a policy fee's escrow"
+    e: EscrowRecord = staticcall IFeeEscrow(escrow).escrows(escrowId)
+    assert e.state != 0, "payment not deposited"
+    assert e.state != ESCROW_HELD, "payment still held"
+    assert e.state == ESCROW_REFUNDED, "payment released"
+    self.paymentRefundCredited[escrowId] = True
+    self.feedBudget += e.amount
+    log PaymentRefundCredited(escrowId=escrowId, amount=e.amount)
+    return e.amount
+
+
+@external
 def creditRefundedFee(escrowId: bytes32) -> uint256:
     """
     @notice Return a policy fee that postPolicyTaskEscrowed deposited and its escrow refunded to
@@ -755,10 +873,10 @@ def creditRefundedFee(escrowId: bytes32) -> uint256:
 @reentrant
 def isValidSignature(_hash: bytes32, _signature: Bytes[256]) -> bytes4:
     """
-    @notice ERC-1271: the magic value for a feed payment authorizeFeedPayment or
-            authorizeUptoFeedPayment recorded (until reclaimed or reconciled), or the
-            escrow deposit postPolicyTaskEscrowed is making (only during that call); 0xffffffff
-            for anything else. The signature bytes are not read: the record is the authorization.
+    @notice ERC-1271: the magic value for a feed payment authorizeFeedPayment,
+            authorizeUptoFeedPayment or authorizeVerifiedPayment recorded (until reclaimed or
+            reconciled), or the escrow deposit postPolicyTaskEscrowed is making (only during that
+            call); 0xffffffff for anything else. The signature bytes are not read: the record is the authorization.
     """
     if _hash != empty(bytes32) and (_hash == self._escrowDigest or self.feedAuthorized[_hash]):
         return ERC1271_MAGIC

@@ -3,7 +3,7 @@
     eigen agent facilitator --rpc URL --key KEY --token ADDR [--settler ADDR] [--escrow ADDR] [--host H] [--port N]
     eigen agent pay URL --key KEY --token ADDR --chain-id N --budget UNITS [--method M] [--json BODY]
     eigen agent escrow {release,refund,show} ID --rpc URL --escrow ADDR [--key KEY]
-    eigen agent settle [ID ...] --rpc URL --escrow ADDR --key KEY [--payee ADDR] [--payer ADDR] [--from-block N]
+    eigen agent settle [ID ...] --rpc URL --escrow ADDR --key KEY [--payee ADDR] [--payer ADDR] [--from-block N] [--vault ADDR]
     eigen agent data-agent --rpc URL --key KEY --amm ADDR --token ADDR --price UNITS --facilitator URL
                            [--tls-cert PEM --tls-key PEM [--client-ca PEM --callers JSON
                             [--no-require-client-cert] [--revocation MODE] [--crl FILE ...]
@@ -21,7 +21,8 @@ releases a verified payment to its payee, refunds it to its payer, or shows it (
 release or refund; the certifying operators are read from the task's TaskVerified event). ``settle``
 is the keeper (offchain.agent.keeper): for the escrows named, or every held one to --payee / from
 --payer, it sends what is due (confirm a certified task, bind an inference receipt found on chain,
-release after the challenge window, refund) and prints each step as JSON. Keys are
+release after the challenge window, refund; with --vault, credit what it refunded to that AgentVault
+back to the vault's budgets) and prints each step as JSON. Keys are
 0x + 64 hex digits or a file holding them. ``history`` prints what the chain holds about an agent
 (ERC-8004 identity, feedback, validations, its TaskMailbox tasks and inference receipts, its
 verified-escrow and x402 exact/upto payments, the slashes proven against its work, the DA records the
@@ -99,6 +100,11 @@ def register(sub: Any) -> None:
     k.add_argument("--payer", default=None, help="only escrows paid by this address")
     k.add_argument(
         "--from-block", type=cliargs.uint(64), default=0, help="the first block to read events from"
+    )
+    k.add_argument(
+        "--vault",
+        default=None,
+        help="an AgentVault: credit what the escrow refunded to it back to its budgets",
     )
     k.set_defaults(func=_settle)
 
@@ -231,6 +237,7 @@ def _escrow_id(text: str) -> bytes:
 
 def _settle(args: argparse.Namespace) -> int:
     from offchain.agent.keeper import Keeper
+    from offchain.agent.vault import AgentVault
     from offchain.chain.agent import Escrow, Sender
     from offchain.chain.sdk import _connect, load_abis
 
@@ -241,7 +248,12 @@ def _settle(args: argparse.Namespace) -> int:
     w3 = _connect(args.rpc)
     abis = load_abis()
     escrow = Escrow(w3, _address(args.escrow, "--escrow"), abis["VerifiedEscrow"])
-    keeper = Keeper(escrow, Sender(w3, key), abis["TaskMailbox"], abis["InferenceDisputes"], args.from_block)
+    vault = (
+        None if args.vault is None else AgentVault(w3, _address(args.vault, "--vault"), abis["AgentVault"])
+    )
+    keeper = Keeper(
+        escrow, Sender(w3, key), abis["TaskMailbox"], abis["InferenceDisputes"], args.from_block, vault
+    )
     steps = keeper.run(ids or keeper.held(payee, payer))
     print(json.dumps([s.to_json() for s in steps], indent=1))
     return 0

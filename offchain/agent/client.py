@@ -17,9 +17,10 @@ user's constraints (amount range, allowed payees, budget, recurrence, expiry: a 
 otherwise). With a contract `wallet` (e.g. offchain.agent.vault.VaultFeedWallet) the payer is that
 contract: the key signs for it and the wallet records each payment on chain before it is sent (the
 contract answers ERC-1271 for it at settlement), refusing what its own limits forbid; such a client
-pays only the schemes the wallet records (its ``schemes``: the vault's are ``exact`` and ``upto``),
-and tells the wallet of each settlement it received (``settled``: the vault returns what an upto
-charge left of its maximum to its budget).
+pays only the schemes the wallet records (its ``schemes``: the vault's are ``exact``, ``upto`` and
+``verified``), and tells the wallet of each settlement it received (``settled``: the vault returns
+what an upto charge left of its maximum to its budget; a verified payment stays open in the wallet
+until its escrow releases or refunds it).
 """
 
 from __future__ import annotations

@@ -20,6 +20,11 @@ it is final, ``release`` to the payee if it was cancelled. With no receipt by th
 
 Each step is simulated first: one that the contract would refuse is not sent, and the escrow is
 reported as ``waiting`` with the refusal (e.g. ``challenge window open``).
+
+Given the agent's vault (offchain.agent.vault.AgentVault), the keeper also returns what the escrow
+refunded to the vault to the vault's budget (``credit``, the step after the refund): a policy fee
+``postPolicyTaskEscrowed`` deposited to the fee budget (``creditRefundedFee``), a verified payment
+the vault recorded to the feed budget (``creditRefundedPayment``); anyone may send both, once.
 """
 
 from __future__ import annotations
@@ -38,8 +43,9 @@ RECEIPT_UPHELD, RECEIPT_FAULTY, RECEIPT_EXPIRED = 3, 4, 5
 
 @dataclass(frozen=True)
 class Step:
-    """What the keeper did for one escrow: `action` is confirm, bind, release, refund, waiting
-    (nothing due yet: `reason` says why) or settled (already released or refunded)."""
+    """What the keeper did for one escrow: `action` is confirm, bind, release, refund, credit (a
+    refund to the vault returned to its budget), waiting (nothing due yet: `reason` says why) or
+    settled (already released or refunded, and credited)."""
 
     escrow: bytes
     action: str
@@ -57,7 +63,8 @@ class Step:
 
 class Keeper:
     """Settles `escrow`'s payments from `sender`; `mailbox_abi` reads a task's certifying operators,
-    `disputes_abi` finds inference receipts (from block `from_block`)."""
+    `disputes_abi` finds inference receipts (from block `from_block`); with `vault` (an AgentVault
+    handle), credits what the escrow refunded to that vault back to its budgets."""
 
     def __init__(
         self,
@@ -66,8 +73,10 @@ class Keeper:
         mailbox_abi: list[dict[str, Any]],
         disputes_abi: list[dict[str, Any]],
         from_block: int = 0,
+        vault: Any | None = None,
     ) -> None:
         self.escrow = escrow
+        self.vault = vault
         self.sender = sender
         self.w3 = escrow.w3
         self.mailbox_abi = mailbox_abi
@@ -128,7 +137,8 @@ class Keeper:
         if rec.state == "none":
             return Step(eid, "waiting", reason="unknown escrow")
         if rec.state != "held":
-            return Step(eid, "settled", reason=rec.state)
+            credit = self._credit(eid, rec) if rec.state == "refunded" else None
+            return credit or Step(eid, "settled", reason=rec.state)
         if rec.kind == ESCROW_KIND_TASK:
             signers = self.escrow.task_signers(rec.ref, self.mailbox_abi)
             refund = self._try(eid, "refund", self.escrow.refund(eid, signers))
@@ -153,14 +163,33 @@ class Keeper:
             return refund
         return self._try(eid, "release", self.escrow.release(eid, []))
 
+    def _credit(self, eid: bytes, rec: EscrowRecord) -> Step | None:
+        # a refund to the vault not yet credited back: the vault's credit (None: nothing to credit)
+        if self.vault is None or rec.payer != to_checksum_address(self.vault.address):
+            return None
+        f = self.vault.contract.functions
+        if to_checksum_address(f.feeEscrowOf(eid).call()) == self.escrow.address:
+            return self._try(eid, "credit", f.creditRefundedFee(eid))
+        if to_checksum_address(f.verifiedEscrowOf(eid).call()) == self.escrow.address and not (
+            f.paymentRefundCredited(eid).call()
+        ):
+            return self._try(eid, "credit", f.creditRefundedPayment(eid))
+        return None
+
     def run(self, ids: list[bytes], rounds: int = 3) -> list[Step]:
         """Every step sent for each escrow: up to `rounds` while each makes progress (confirm or
-        bind, then release when the window allows); the last one may be ``waiting``."""
+        bind, then release when the window allows; a refund to the vault, then its credit); the
+        last one may be ``waiting``."""
         out = []
         for eid in ids:
             for _ in range(rounds):
                 s = self.step(eid)
                 out.append(s)
-                if s.action not in ("confirm", "bind"):
+                if s.action not in ("confirm", "bind") and not (s.action == "refund" and self._to_vault(eid)):
                     break
         return out
+
+    def _to_vault(self, eid: bytes) -> bool:
+        return self.vault is not None and self.escrow.get(eid).payer == to_checksum_address(
+            self.vault.address
+        )

@@ -11,10 +11,13 @@ The vault also pays its running costs within the owner's limits (docs/agent.md, 
 running costs*): :meth:`AgentVault.post_task_escrowed` posts a task and pays its fee into
 VerifiedEscrow from the vault in one transaction (:meth:`AgentVault.credit_refunded_fee` returns a
 refunded one to the fee budget), and :class:`VaultFeedWallet` makes the vault the payer of x402
-``exact`` and ``upto`` payments (a contract payer: the agent's key records each payment with
-``authorizeFeedPayment`` or ``authorizeUptoFeedPayment``, the vault answers ERC-1271 for it when the
-facilitator settles; what an ``upto`` settlement did not charge returns to the feed budget by
-``reconcileUptoPayment``).
+``exact``, ``upto`` and ``verified`` payments (a contract payer: the agent's key records each
+payment with ``authorizeFeedPayment``, ``authorizeUptoFeedPayment`` or
+``authorizeVerifiedPayment``, the vault answers ERC-1271 for it when the facilitator settles; what
+an ``upto`` settlement did not charge returns to the feed budget by ``reconcileUptoPayment``, a
+``verified`` payment its escrow refunded by ``creditRefundedPayment``, one never settled by
+``reclaimFeedPayment`` once expired). The wallet's open payments survive a restart:
+:meth:`VaultFeedWallet.recover` rebuilds them from the vault's authorization events and its state.
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
 
-from offchain.agent.errors import VaultError, VaultInputError, VaultRefusedError
+from offchain.agent.errors import VaultError, VaultInputError, VaultRefusedError, X402Error
+from offchain.agent.x402 import EscrowTerms
 from offchain.chain import sdk
-from offchain.chain.agent import Authorization, Sender, upto_nonce
+from offchain.chain.agent import Authorization, Sender, escrow_id, upto_nonce
 from offchain.chain.errors import ChainInputError, ChainRevertError
 from offchain.compute import trading_policy as policy
 from offchain.compute.errors import PolicyInputError, PolicyOutputError
@@ -53,7 +57,22 @@ _ERC20_ABI = [
         ("balanceOf", (("who", "address"),)),
         ("approve", (("spender", "address"), ("amount", "uint256"))),
     )
+] + [
+    {
+        "name": "authorizationState",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [{"name": "authorizer", "type": "address"}, {"name": "nonce", "type": "bytes32"}],
+        "outputs": [{"name": "", "type": "bool"}],
+    }
 ]
+RECONCILED = b"\xff" * 32  # the vault's uptoDigest of a reconciled upto payment
+# the vault's refusals that mean a payment is squared already (nothing more to credit): exact and
+# upto payments', verified ones' (reclaimed already: "payment not authorized")
+_CLOSED = (
+    ("payment settled", "payment already reconciled", "payment not authorized"),
+    ("payment released", "payment already credited", "payment not authorized"),
+)
 
 
 def artifact(source: Path | str | None = None) -> tuple[list[dict[str, Any]], str]:
@@ -306,8 +325,9 @@ class AgentVault:
         return bytes(self._feed_call("authorizeFeedPayment", agent_key, token, auth))
 
     def reclaim_feed_payment(self, key: Any, token: str, auth: Authorization) -> int:
-        """Return the recorded payment `auth` on `token`, expired unsettled, to the feed budget
-        (sent by the owner's or the agent's `key`); the feed budget after it."""
+        """Return the recorded payment `auth` on `token` (exact, or verified: ``auth.to`` its
+        escrow), expired unsettled, to the feed budget (sent by the owner's or the agent's `key`);
+        the feed budget after it."""
         return int(self._feed_call("reclaimFeedPayment", key, token, auth))
 
     def authorize_upto_feed_payment(
@@ -318,21 +338,27 @@ class AgentVault:
         `facilitator` settles, its nonce made of `salt`; the maximum is debited from the feed budget
         now; its digest. An authorization from another payer, or whose nonce is not
         ``uptoNonce(pay_to, facilitator, salt)``, is VaultInputError (nothing sent)."""
-        if to_checksum_address(auth.from_) != self.address:
-            raise VaultInputError(f"the authorization is from {auth.from_}, not the vault {self.address}")
-        try:
-            nonce = upto_nonce(to_checksum_address(pay_to), to_checksum_address(facilitator), salt)
-        except ChainInputError as exc:
-            raise VaultInputError(str(exc)) from None
-        if nonce != auth.nonce:
-            raise VaultInputError(
-                "the authorization's nonce is not the upto nonce of its payee, facilitator and salt"
-            )
+        self._check_nonce(
+            auth,
+            lambda: upto_nonce(to_checksum_address(pay_to), to_checksum_address(facilitator), salt),
+            "upto nonce of its payee, facilitator and salt",
+        )
         fn = self.contract.functions.authorizeUptoFeedPayment(
             to_checksum_address(token), to_checksum_address(auth.to), to_checksum_address(pay_to),
             to_checksum_address(facilitator), salt, auth.value, auth.valid_after, auth.valid_before,
         )  # fmt: skip
         return bytes(self._call(fn, agent_key))
+
+    def _check_nonce(self, auth: Authorization, nonce_of: Any, what: str) -> None:
+        # the authorization is from this vault and its nonce is nonce_of() (`what`), else VaultInputError
+        if to_checksum_address(auth.from_) != self.address:
+            raise VaultInputError(f"the authorization is from {auth.from_}, not the vault {self.address}")
+        try:
+            nonce = nonce_of()
+        except ChainInputError as exc:
+            raise VaultInputError(str(exc)) from None
+        if nonce != auth.nonce:
+            raise VaultInputError(f"the authorization's nonce is not the {what}")
 
     def reconcile_upto_payment(self, key: Any, token: str, auth: Authorization) -> int:
         """Return what the recorded upto payment `auth` on `token` did not spend to the feed
@@ -343,6 +369,34 @@ class AgentVault:
             auth.valid_before, auth.nonce,
         )  # fmt: skip
         return int(self._call(fn, key))
+
+    def authorize_verified_payment(
+        self, agent_key: Any, token: str, auth: Authorization, pay_to: str, terms: EscrowTerms, salt: bytes
+    ) -> bytes:
+        """Record the EIP-3009 ReceiveWithAuthorization `auth` (from this vault, to the escrow
+        ``terms.escrow``) of an x402 verified payment to `pay_to` on `terms` (the work, expected
+        result and refund deadline), its nonce made of `salt`; the value is debited from the feed
+        budget now; its digest. An authorization from another payer, to another escrow, or whose
+        nonce is not the escrow nonce of `pay_to`, `terms` and `salt`, is VaultInputError (nothing
+        sent)."""
+        if to_checksum_address(auth.to) != to_checksum_address(terms.escrow):
+            raise VaultInputError(f"a verified authorization pays the escrow {terms.escrow}, not {auth.to}")
+        self._check_nonce(
+            auth,
+            lambda: terms.nonce(to_checksum_address(pay_to), salt),
+            "escrow nonce of its payee, terms and salt",
+        )
+        fn = self.contract.functions.authorizeVerifiedPayment(
+            to_checksum_address(token), to_checksum_address(terms.escrow), to_checksum_address(pay_to),
+            *terms.condition(), salt, auth.value, auth.valid_after, auth.valid_before,
+        )  # fmt: skip
+        return bytes(self._call(fn, agent_key))
+
+    def credit_refunded_payment(self, key: Any, escrow_id: bytes) -> int:
+        """Return the verified payment whose escrow id is `escrow_id` (one
+        :meth:`authorize_verified_payment` recorded), once its escrow refunded it to the vault, to
+        the feed budget (any `key` may send it); the amount credited."""
+        return int(self._call(self.contract.functions.creditRefundedPayment(escrow_id), key))
 
     def credit_refunded_fee(self, key: Any, escrow_id: bytes) -> int:
         """Return the escrowed policy fee `escrow_id` (one :meth:`post_task_escrowed` paid), once
@@ -430,6 +484,11 @@ class AgentVault:
         fn = self.contract.functions.setUptoSettler(to_checksum_address(settler), allowed)
         return self._checked(Sender(self.w3, owner_key), fn)
 
+    def set_verified_escrow(self, owner_key: Any, escrow: str, allowed: bool = True) -> bytes:
+        """Allow (or stop allowing) verified payments into `escrow` (a VerifiedEscrow)."""
+        fn = self.contract.functions.setVerifiedEscrow(to_checksum_address(escrow), allowed)
+        return self._checked(Sender(self.w3, owner_key), fn)
+
     # ---- plumbing
 
     def _erc20(self, token: str) -> Any:
@@ -461,17 +520,19 @@ ERC1271_MAGIC = bytes.fromhex("1626ba7e")
 
 
 class VaultFeedWallet:
-    """The vault as an x402 payer (offchain.agent.client.PayingClient's `wallet`) of ``exact`` and
-    ``upto`` offers: payments are from the vault's address, signed by the agent's key, and each is
-    recorded on the vault (:meth:`AgentVault.authorize_feed_payment`,
-    :meth:`AgentVault.authorize_upto_feed_payment`) before it is sent, so the vault answers
-    ERC-1271 for exactly it when the facilitator settles. The vault refusing one is
-    VaultRefusedError. The wallet remembers what it recorded until the budget is squared:
-    :meth:`settled` (the client calls it after a settlement) reconciles an upto payment at once,
-    :meth:`reconcile` reconciles every upto payment settled or expired and reclaims every exact
-    one that expired unsettled."""
+    """The vault as an x402 payer (offchain.agent.client.PayingClient's `wallet`) of ``exact``,
+    ``upto`` and ``verified`` offers: payments are from the vault's address, signed by the agent's
+    key, and each is recorded on the vault (:meth:`AgentVault.authorize_feed_payment`,
+    :meth:`AgentVault.authorize_upto_feed_payment`, :meth:`AgentVault.authorize_verified_payment`)
+    before it is sent, so the vault answers ERC-1271 for exactly it when the facilitator settles.
+    The vault refusing one is VaultRefusedError. The wallet remembers what it recorded until the
+    budget is squared: :meth:`settled` (the client calls it after a settlement) reconciles an upto
+    payment at once, :meth:`reconcile` reconciles every upto payment settled or expired, reclaims
+    every exact or verified one that expired unsettled and credits back every verified one its
+    escrow refunded. :meth:`recover` rebuilds what a wallet of the same vault remembered (after a
+    restart) from the chain."""
 
-    schemes = ("exact", "upto")
+    schemes = ("exact", "upto", "verified")
 
     def __init__(self, vault: AgentVault, agent_key: Any) -> None:
         self.vault = vault
@@ -498,22 +559,32 @@ class VaultFeedWallet:
             )
         elif req.scheme == "exact":
             digest = self.vault.authorize_feed_payment(self.agent_key, req.asset, a)
+        elif req.scheme == "verified":
+            try:
+                terms = EscrowTerms.of(req)
+            except X402Error as exc:
+                raise VaultInputError(f"not a verified offer: {exc}") from None
+            digest = self.vault.authorize_verified_payment(
+                self.agent_key, req.asset, a, req.pay_to, terms, salt
+            )
         else:
-            raise VaultInputError(f"the vault pays exact and upto offers, not {req.scheme!r}")
+            raise VaultInputError(f"the vault pays exact, upto and verified offers, not {req.scheme!r}")
         with self._lock:
             self._pending[a.nonce] = (req.scheme, req.asset, a)
         return digest
 
     def settled(self, payload: Any) -> int:
         """After the settlement of `payload`: an upto payment is reconciled now (the amount
-        credited back), an exact one is forgotten (0). One the vault will not reconcile yet (its
-        settlement not on chain after all) stays for :meth:`reconcile` (0): the paid response is
-        not lost to a refusal here."""
+        credited back), an exact one is forgotten (0), a verified one stays until its escrow
+        releases or refunds it (0). One the vault will not reconcile yet (its settlement not on
+        chain after all) stays for :meth:`reconcile` (0): the paid response is not lost to a
+        refusal here."""
         nonce = payload.payload.authorization.nonce
         with self._lock:
-            entry = self._pending.pop(nonce, None)
-        if entry is None:
-            return 0
+            entry = self._pending.get(nonce)
+            if entry is None or entry[0] == "verified":
+                return 0
+            del self._pending[nonce]
         scheme, token, auth = entry
         if scheme == "exact":
             return 0
@@ -526,24 +597,81 @@ class VaultFeedWallet:
 
     def reconcile(self) -> int:
         """Square the feed budget for every recorded payment that can be: upto ones settled or
-        expired (reconcileUptoPayment), exact ones expired unsettled (reclaimFeedPayment; a settled
-        one is forgotten). Those still open (on the chain's clock) stay; the total credited back."""
+        expired (reconcileUptoPayment), exact and verified ones expired unsettled
+        (reclaimFeedPayment; a settled exact one is forgotten), verified ones their escrow
+        refunded (creditRefundedPayment; a released one is forgotten). Those still open (on the
+        chain's clock, or held in escrow) stay; the total credited back."""
         with self._lock:
             entries = list(self._pending.items())
         credited = 0
         for nonce, (scheme, token, auth) in entries:
-            try:
-                if scheme == "upto":
-                    credited += self.vault.reconcile_upto_payment(self.agent_key, token, auth)
-                else:
-                    self.vault.reclaim_feed_payment(self.agent_key, token, auth)
-                    credited += auth.value
-            except VaultRefusedError as exc:
-                if exc.reason not in ("payment settled", "payment already reconciled"):
-                    continue  # still open: "payment still open", "authorization still valid"
+            got = self._square(scheme, token, auth)
+            if got is None:
+                continue  # still open
+            credited += got
             with self._lock:
                 self._pending.pop(nonce, None)
         return credited
+
+    def _square(self, scheme: str, token: str, auth: Authorization) -> int | None:
+        # what squaring one payment credited (0: nothing to credit), None while it is still open
+        v, key = self.vault, self.agent_key
+        try:
+            if scheme == "upto":
+                return v.reconcile_upto_payment(key, token, auth)
+            if scheme == "verified":
+                try:
+                    return v.credit_refunded_payment(key, escrow_id(token, v.address, auth.nonce))
+                except VaultRefusedError as exc:
+                    if exc.reason != "payment not deposited":
+                        raise
+            v.reclaim_feed_payment(key, token, auth)
+            return auth.value
+        except VaultRefusedError as exc:
+            # still open: "payment still open", "authorization still valid", "payment still held",
+            # and a verified payment's "payment settled" (its deposit is on its way)
+            return 0 if exc.reason in _CLOSED[scheme == "verified"] else None
+
+    def recover(self, from_block: int = 0) -> int:
+        """Rebuild the open payments from the chain (after a restart): every payment the vault's
+        authorization events (FeedPaymentAuthorized, UptoFeedPaymentAuthorized,
+        VerifiedPaymentAuthorized) recorded since `from_block` that still holds part of the feed
+        budget (an exact one neither settled nor reclaimed, an upto one not reconciled, a
+        verified one neither credited back nor reclaimed), with its token as the vault recorded
+        it; :meth:`reconcile` then squares the budget as this wallet would have without the
+        restart. Payments it remembers already are kept; how many it added."""
+        v = self.vault
+        f, events = v.contract.functions, v.contract.events
+        found: dict[bytes, tuple[str, str, Authorization]] = {}
+        for scheme, event, to_field, value_field in (
+            ("exact", events.FeedPaymentAuthorized, "payee", "value"),
+            ("upto", events.UptoFeedPaymentAuthorized, "settler", "maxValue"),
+            ("verified", events.VerifiedPaymentAuthorized, "escrow", "value"),
+        ):
+            for log in event().get_logs(from_block=from_block):
+                e = log["args"]
+                nonce = bytes(e["nonce"])
+                token = f.feedNonceToken(nonce).call()
+                auth = Authorization(
+                    v.address, e[to_field], e[value_field], e["validAfter"], e["validBefore"], nonce
+                )
+                if scheme == "exact":
+                    used = v._erc20(token).functions.authorizationState(v.address, nonce).call()
+                    open_ = f.feedAuthorized(e["digest"]).call() and not used
+                elif scheme == "upto":
+                    open_ = bytes(f.uptoDigest(nonce).call()) != RECONCILED
+                else:
+                    open_ = (
+                        f.feedAuthorized(e["digest"]).call()
+                        and not f.paymentRefundCredited(e["escrowId"]).call()
+                    )
+                if open_:
+                    found[nonce] = (scheme, token, auth)
+        with self._lock:
+            added = [n for n in found if n not in self._pending]
+            for n in added:
+                self._pending[n] = found[n]
+        return len(added)
 
 
 def _reason(exc: Exception) -> str:

@@ -764,7 +764,7 @@ def test_client_vault_pays_x402_feeds_and_escrowed_fees(vw, cost_world, chain, f
     (VaultFeedWallet) signs an x402 exact payment from the vault, recorded on it, which the
     facilitator verifies (a contract payer: the settlement's simulation asks ERC-1271) and settles;
     unrecorded, the same payment is PaymentSignatureError, settled twice PaymentReplayedError; the
-    vault's refusals are VaultRefusedError and the client pays exact and upto offers only."""
+    vault's refusals are VaultRefusedError and the client pays the schemes the vault records."""
     from eth_account import Account
 
     from offchain.agent import errors as E
@@ -797,7 +797,7 @@ def test_client_vault_pays_x402_feeds_and_escrowed_fees(vw, cost_world, chain, f
     payer = PayingClient(
         agent_key, chain.chain_id, cw.usd.address, 10 * FEED_PRICE, wallet=VaultFeedWallet(client, agent_key)
     )
-    assert payer.address == client.address and payer.schemes == ("exact", "upto")
+    assert payer.address == client.address and payer.schemes == ("exact", "upto", "verified")
     # not recorded on the vault: the facilitator's simulation finds no ERC-1271 answer
     unrecorded = create_payment(agent_key, req, now=cw.now(), payer=client.address)
     with pytest.raises(E.PaymentSignatureError):
@@ -1132,7 +1132,9 @@ def test_client_vault_pays_an_upto_feed_end_to_end(vw, cost_world, vault_upto, c
     assert fac.verify(p_upto, offer) == client.address and wallet.pending == 2
     assert cw.vault.feedBudget() == budget - 37 * per_token - MAX_UPTO - FEED_PRICE
     assert wallet.reconcile() == 0 and wallet.settled(p_upto) == 0 and wallet.pending == 2
-    with pytest.raises(VaultInputError, match="not 'verified'"):
+    with pytest.raises(VaultInputError, match="not 'permit'"):
+        wallet.authorize(replace(offer, scheme="permit"), p_upto)
+    with pytest.raises(VaultInputError, match="not a verified offer"):
         wallet.authorize(replace(offer, scheme="verified"), p_upto)
     vw.chain.pending_timestamp = max(p.payload.authorization.valid_before for p in (p_upto, p_exact)) + 1
     vw.chain.mine(1)
