@@ -106,9 +106,9 @@ ERROR_CODES = {
     "insufficient_funds": "INSUFFICIENT_FUNDS",
     "invalid_exact_evm_payload_signature": "INVALID_SIGNATURE",
     "invalid_exact_evm_payload_authorization_valid_before": "EXPIRED_PAYMENT",
-    "invalid_exact_evm_payload_authorization_nonce_used": "DUPLICATE_NONCE",
+    "invalid_exact_evm_nonce_already_used": "DUPLICATE_NONCE",
     "invalid_network": "NETWORK_MISMATCH",
-    "invalid_exact_evm_payload_authorization_value": "INVALID_AMOUNT",
+    "invalid_exact_evm_payload_authorization_value_mismatch": "INVALID_AMOUNT",
     "invalid_transaction_state": "SETTLEMENT_FAILED",
 }
 
