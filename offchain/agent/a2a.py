@@ -64,6 +64,9 @@ EXTENSIONS_HEADER = "A2A-Extensions"
 # a2a-x402 v0.2 names the older header; the agent reads both.
 EXTENSIONS_HEADERS = (EXTENSIONS_HEADER, "X-A2A-Extensions")
 X402_EXTENSION = "https://github.com/google-agentic-commerce/a2a-x402/blob/main/spec/v0.2"
+# The URIs a client may activate the x402 extension by: the extension's own (v0.2), and the one
+# x402's A2A transport spec (coinbase/x402 specs/transports-v2/a2a.md) names for the same flow.
+X402_EXTENSION_URIS = frozenset({X402_EXTENSION, "https://github.com/google-a2a/a2a-x402/v0.1"})
 # AP2 v0.2: the closed Checkout and Payment Mandates (Delegate SD-JWT chains, offchain.agent.ap2)
 # in the payment message's metadata under AP2's A2A data keys, the receipts in the task's.
 AP2_EXTENSION = "https://github.com/google-agentic-commerce/ap2/v1"
