@@ -29,6 +29,9 @@ MAX_KEY: constant(uint256) = 64
 MAX_VALUE: constant(uint256) = 1024
 MAX_ENTRIES: constant(uint256) = 16
 MAX_DEADLINE_DELAY: constant(uint256) = 300
+# A contract wallet's signature may be long (a passkey wallet's WebAuthn assertion): up to 2 KiB.
+MAX_SIGNATURE: constant(uint256) = 2048
+ERC1271_MAGIC: constant(bytes4) = 0x1626ba7e
 
 DOMAIN_NAME_HASH: constant(bytes32) = keccak256("ERC8004IdentityRegistry")
 AGENT_WALLET_SET_TYPEHASH: constant(bytes32) = keccak256(
@@ -46,6 +49,10 @@ IID_ERC4906: constant(bytes4) = 0x49064906
 # ERC-5267: the domain fields present (name, version, chainId, verifyingContract).
 EIP712_FIELDS: constant(bytes1) = 0x0f
 SECP256K1_HALF_N: constant(uint256) = 57896044618658097711785492504343953926418782139537452191302581570759080747168
+
+
+interface IERC1271Wallet:
+    def isValidSignature(_hash: bytes32, _signature: Bytes[MAX_SIGNATURE]) -> bytes4: view
 
 
 struct MetadataEntry:
@@ -387,7 +394,7 @@ def eip712Domain() -> (bytes1, String[23], String[1], uint256, address, bytes32,
 
 @internal
 @pure
-def _ecdsa_signer(digest: bytes32, signature: Bytes[256]) -> address:
+def _ecdsa_signer(digest: bytes32, signature: Bytes[MAX_SIGNATURE]) -> address:
     """
     @notice The signer of a well-formed 65-byte (r, s, v) signature with low s; zero otherwise.
     """
@@ -402,13 +409,14 @@ def _ecdsa_signer(digest: bytes32, signature: Bytes[256]) -> address:
 
 
 @external
-def setAgentWallet(agentId: uint256, newWallet: address, deadline: uint256, signature: Bytes[256]):
+def setAgentWallet(agentId: uint256, newWallet: address, deadline: uint256, signature: Bytes[MAX_SIGNATURE]):
     """
     @notice Set the agent's wallet (owner, approved or operator), proven by the wallet's signature
             of AgentWalletSet(agentId, newWallet, owner, deadline): ECDSA for an account, ERC-1271
             for a contract.
     @param deadline Unix time; the signature is refused after it, and so is a deadline more than
            5 minutes ahead.
+    @param signature 65 bytes (r, s, v) for an account; up to 2048 bytes for a contract wallet.
     """
     assert newWallet != empty(address), "zero wallet"
     assert block.timestamp <= deadline, "expired"
@@ -417,10 +425,15 @@ def setAgentWallet(agentId: uint256, newWallet: address, deadline: uint256, sign
     assert self._authorized(msg.sender, agentId), "not authorized"
     struct_hash: bytes32 = keccak256(abi_encode(AGENT_WALLET_SET_TYPEHASH, agentId, newWallet, owner, deadline))
     digest: bytes32 = signatures._digest(DOMAIN_NAME_HASH, struct_hash)
-    # An account with code may still sign with its key (EIP-7702 delegation): ECDSA first, as
-    # the reference registry; then ERC-1271 for a contract, ECDSA (with its reasons) for an EOA.
-    if not (newWallet.is_contract and self._ecdsa_signer(digest, signature) == newWallet):
-        signatures._check_signature(newWallet, digest, signature)
+    if newWallet.is_contract:
+        # An account with code may still sign with its key (EIP-7702 delegation): ECDSA first,
+        # as the reference registry; then ERC-1271, whose signature may be up to 2 KiB.
+        if self._ecdsa_signer(digest, signature) != newWallet:
+            magic: bytes4 = staticcall IERC1271Wallet(newWallet).isValidSignature(digest, signature)
+            assert magic == ERC1271_MAGIC, "invalid signature"
+    else:
+        assert len(signature) == 65, "invalid signature length"
+        signatures._check_signature(newWallet, digest, slice(signature, 0, 65))
     self._set_wallet(agentId, newWallet)
 
 

@@ -347,3 +347,21 @@ def test_a_registration_file_on_chain_as_a_data_uri(reg, chain, accounts):
         reg.register("data:," + "x" * 8192, sender=a)
     with ape.reverts():
         reg.setAgentURI(aid, "data:," + "x" * 8192, sender=a)
+
+
+def test_agent_wallet_with_a_long_erc1271_signature(reg, project, chain, accounts):
+    """A contract wallet's signature may be far longer than 65 bytes (a passkey wallet's WebAuthn
+    assertion), as the reference registry takes any `bytes`: up to 2048 bytes here."""
+    a, signer = accounts[1], accounts[6]
+    with ape.reverts("min length below 65"):
+        accounts[0].deploy(project.MockLongSignatureWallet, signer, 64)
+    wallet = accounts[0].deploy(project.MockLongSignatureWallet, signer, 600)
+    aid = one(reg.register("u", sender=a), "Registered").agentId
+    deadline = now(chain) + 120
+    data = agent_wallet_data(chain.chain_id, reg.address, aid, wallet.address, a.address, deadline)
+    sig = sign(signer.private_key, data)
+    reverts("invalid signature", reg.setAgentWallet, aid, wallet, deadline, sig, sender=a)  # too short for it
+    with ape.reverts():  # over the bound
+        reg.setAgentWallet(aid, wallet, deadline, sig + bytes(2048 - 64), sender=a)
+    reg.setAgentWallet(aid, wallet, deadline, sig + b"\xa5" * 535, sender=a)
+    assert A(reg.getAgentWallet(aid)) == A(wallet)
