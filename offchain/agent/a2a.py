@@ -35,6 +35,7 @@ import grpc
 import httpx
 
 from offchain.agent import ap2, sdjwt
+from offchain.agent import errors as E
 from offchain.agent.a2a_auth import KeySetFetcher
 from offchain.agent.a2a_card import JkuPolicy, verify_card_keys
 from offchain.agent.a2a_grpc import GRPC, GrpcChannel
@@ -104,16 +105,24 @@ MAX_PARTS = 64
 BEARER = "bearer"  # the card's security scheme name for bearer tokens
 MAX_ID_CHARS = 128
 
-# x402 reason code -> the extension's error code (x402.payment.error); others keep their own
+# x402 reason code -> the extension's error code (x402.payment.error, a2a-x402 v0.2 §9.1); others
+# keep their own, upper-cased (extension_error)
 ERROR_CODES = {
-    "insufficient_funds": "INSUFFICIENT_FUNDS",
-    "invalid_exact_evm_payload_signature": "INVALID_SIGNATURE",
-    "invalid_exact_evm_payload_authorization_valid_before": "EXPIRED_PAYMENT",
-    "invalid_exact_evm_nonce_already_used": "DUPLICATE_NONCE",
-    "invalid_network": "NETWORK_MISMATCH",
-    "invalid_exact_evm_payload_authorization_value_mismatch": "INVALID_AMOUNT",
-    "invalid_transaction_state": "SETTLEMENT_FAILED",
+    E.PaymentUnderfundedError.code: "INSUFFICIENT_FUNDS",
+    E.PaymentSignatureError.code: "INVALID_SIGNATURE",
+    E.PaymentExpiredError.code: "EXPIRED_PAYMENT",
+    E.PaymentReplayedError.code: "DUPLICATE_NONCE",
+    E.PaymentNetworkError.code: "NETWORK_MISMATCH",
+    E.PaymentAmountError.code: "INVALID_AMOUNT",
+    E.SettlementError.code: "SETTLEMENT_FAILED",
 }
+
+
+def extension_error(reason: str) -> str:
+    """The x402 extension's error code of an x402 reason code, ours or one a facilitator speaking
+    the official SDKs' codes answered (read as the same refusal: errors.BY_CODE)."""
+    cls = E.BY_CODE.get(reason)
+    return ERROR_CODES.get(reason if cls is None else cls.code, reason.upper())
 
 
 def new_id() -> str:

@@ -63,7 +63,6 @@ from offchain.agent.a2a import (
     BINDINGS,
     CANCELED,
     COMPLETED,
-    ERROR_CODES,
     EXTENSIONS_HEADERS,
     FAILED,
     INPUT_REQUIRED,
@@ -98,6 +97,7 @@ from offchain.agent.a2a import (
     TaskStatusUpdateEvent,
     agent_card,
     ends_stream,
+    extension_error,
     new_id,
     payload_of,
     rest_error,
@@ -609,7 +609,7 @@ class A2AServer:
             self._required(rec)
             | {
                 X402_STATUS: PAYMENT_FAILED,
-                X402_ERROR: ERROR_CODES.get(reason, reason.upper()),
+                X402_ERROR: extension_error(reason),
                 X402_RECEIPTS: list(rec.receipts),
             }
             | (extra or {})

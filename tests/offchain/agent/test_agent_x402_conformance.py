@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from offchain.agent import errors as E
+from offchain.agent.a2a import ERROR_CODES, extension_error
 from offchain.agent.client import PayingClient, parse_payment_required
 from offchain.agent.evm import create_payment
 from offchain.agent.facilitator import HTTPFacilitator, LocalFacilitator, error_of
@@ -243,6 +244,26 @@ def test_reason_codes_are_the_specs_and_the_sdks_read_back():
         err = error_of(code, "m", PAYER)
         assert type(err) is cls and err.payer == PAYER, code
     assert type(error_of("permit2_allowance_required", "m")) is E.FacilitatorError
+
+
+def test_a2a_extension_error_codes_are_its_own():
+    """a2a-x402 v0.2 §9.1: the common error codes of ``x402.payment.error``, reached from our
+    reason codes and from the codes the official facilitators answer."""
+    assert set(ERROR_CODES.values()) == {
+        "INSUFFICIENT_FUNDS",
+        "INVALID_SIGNATURE",
+        "EXPIRED_PAYMENT",
+        "DUPLICATE_NONCE",
+        "NETWORK_MISMATCH",
+        "INVALID_AMOUNT",
+        "SETTLEMENT_FAILED",
+    }
+    assert extension_error("insufficient_funds") == "INSUFFICIENT_FUNDS"
+    assert extension_error("invalid_exact_evm_insufficient_balance") == "INSUFFICIENT_FUNDS"
+    assert extension_error("invalid_exact_evm_payload_authorization_value_mismatch") == "INVALID_AMOUNT"
+    assert extension_error("invalid_exact_evm_nonce_already_used") == "DUPLICATE_NONCE"
+    assert extension_error("invalid_exact_evm_transaction_failed") == "SETTLEMENT_FAILED"
+    assert extension_error("mandate_budget") == "MANDATE_BUDGET"  # none of its: ours, upper-cased
 
 
 # ---------------------------------------------------------------- the facilitator client
