@@ -1269,7 +1269,7 @@ class A2AClient:
             raise A2AResponseError(f"task {task.id}'s payment requirements are malformed: {exc}") from None
         req = self.wallet.reserve(offers.accepts)
         try:
-            payload = self.wallet.sign(req, offers.resource)
+            payload = self.wallet.sign(req, offers.resource, offers.extensions)
             meta: dict[str, Any] = {X402_STATUS: PAYMENT_SUBMITTED, X402_PAYLOAD: payload.to_json()}
             if self.mandates is not None:
                 checkout = task.status.metadata.get(AP2_CHECKOUT_JWT)
