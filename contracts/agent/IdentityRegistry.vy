@@ -11,7 +11,11 @@
      signature (domain "ERC8004IdentityRegistry" / "1", type AgentWalletSet) or its ERC-1271
      answer for a contract wallet, within a deadline at most 5 minutes ahead; it starts as the
      registering account, is mirrored under the reserved metadata key "agentWallet" (which
-     setMetadata and register refuse) and is cleared when the token is transferred.
+     setMetadata and register refuse) and is cleared when the token is transferred. As the
+     reference implementation: a 65-byte ECDSA signature by the wallet's key is accepted even
+     when the wallet has code (an EIP-7702 delegated account), ERC-1271 is asked otherwise; the
+     domain is readable through ERC-5267 eip712Domain(); setting a URI emits ERC-4906
+     MetadataUpdate (ERC721URIStorage's event), so NFT indexers refresh the agent.
      Revert strings: "unknown agent", "not authorized", "reserved key", "zero wallet", "expired",
      "deadline too far", "invalid signature*", "zero receiver", "not owner", "not a receiver",
      "self approval", "too much metadata".
@@ -20,11 +24,14 @@
 from ..interfaces import IERC721Receiver
 from ..lib import signatures
 
-MAX_URI: constant(uint256) = 2048
+MAX_URI: constant(uint256) = 8192
 MAX_KEY: constant(uint256) = 64
 MAX_VALUE: constant(uint256) = 1024
 MAX_ENTRIES: constant(uint256) = 16
 MAX_DEADLINE_DELAY: constant(uint256) = 300
+# A contract wallet's signature may be long (a passkey wallet's WebAuthn assertion): up to 2 KiB.
+MAX_SIGNATURE: constant(uint256) = 2048
+ERC1271_MAGIC: constant(bytes4) = 0x1626ba7e
 
 DOMAIN_NAME_HASH: constant(bytes32) = keccak256("ERC8004IdentityRegistry")
 AGENT_WALLET_SET_TYPEHASH: constant(bytes32) = keccak256(
@@ -34,10 +41,18 @@ AGENT_WALLET_KEY: constant(String[11]) = "agentWallet"
 AGENT_WALLET_KEY_HASH: constant(bytes32) = keccak256("agentWallet")
 ERC721_RECEIVED: constant(bytes4) = 0x150b7a02
 
-# ERC-165 interface ids: ERC-165, ERC-721, ERC-721 Metadata.
+# ERC-165 interface ids: ERC-165, ERC-721, ERC-721 Metadata, ERC-4906 (metadata update).
 IID_ERC165: constant(bytes4) = 0x01ffc9a7
 IID_ERC721: constant(bytes4) = 0x80ac58cd
 IID_ERC721_METADATA: constant(bytes4) = 0x5b5e139f
+IID_ERC4906: constant(bytes4) = 0x49064906
+# ERC-5267: the domain fields present (name, version, chainId, verifyingContract).
+EIP712_FIELDS: constant(bytes1) = 0x0f
+SECP256K1_HALF_N: constant(uint256) = 57896044618658097711785492504343953926418782139537452191302581570759080747168
+
+
+interface IERC1271Wallet:
+    def isValidSignature(_hash: bytes32, _signature: Bytes[MAX_SIGNATURE]) -> bytes4: view
 
 
 struct MetadataEntry:
@@ -62,6 +77,11 @@ event ApprovalForAll:
     owner: indexed(address)
     operator: indexed(address)
     approved: bool
+
+
+# ERC-4906
+event MetadataUpdate:
+    _tokenId: uint256
 
 
 # ERC-8004
@@ -119,9 +139,9 @@ def __init__():
 @view
 def supportsInterface(interfaceId: bytes4) -> bool:
     """
-    @notice ERC-165: ERC-165, ERC-721 and ERC-721 Metadata.
+    @notice ERC-165: ERC-165, ERC-721, ERC-721 Metadata and ERC-4906.
     """
-    return interfaceId in [IID_ERC165, IID_ERC721, IID_ERC721_METADATA]
+    return interfaceId in [IID_ERC165, IID_ERC721, IID_ERC721_METADATA, IID_ERC4906]
 
 
 @internal
@@ -286,6 +306,8 @@ def register(agentURI: String[MAX_URI] = "", metadata: DynArray[MetadataEntry, M
     self._balances[msg.sender] += 1
     self._uris[agentId] = agentURI
     log Transfer(sender=empty(address), receiver=msg.sender, tokenId=agentId)
+    if len(agentURI) > 0:
+        log MetadataUpdate(_tokenId=agentId)
     log Registered(agentId=agentId, agentURI=agentURI, owner=msg.sender)
     self._set_wallet(agentId, msg.sender)
     for entry: MetadataEntry in metadata:
@@ -310,6 +332,7 @@ def setAgentURI(agentId: uint256, newURI: String[MAX_URI]):
     """
     assert self._authorized(msg.sender, agentId), "not authorized"
     self._uris[agentId] = newURI
+    log MetadataUpdate(_tokenId=agentId)
     log URIUpdated(agentId=agentId, newURI=newURI, updatedBy=msg.sender)
 
 
@@ -360,13 +383,40 @@ def DOMAIN_SEPARATOR() -> bytes32:
 
 
 @external
-def setAgentWallet(agentId: uint256, newWallet: address, deadline: uint256, signature: Bytes[256]):
+@view
+def eip712Domain() -> (bytes1, String[23], String[1], uint256, address, bytes32, DynArray[uint256, 1]):
+    """
+    @notice ERC-5267: the EIP-712 domain (fields 0x0f: name "ERC8004IdentityRegistry", version
+            "1", chain id, this contract; no salt, no extensions).
+    """
+    return EIP712_FIELDS, "ERC8004IdentityRegistry", "1", chain.id, self, empty(bytes32), []
+
+
+@internal
+@pure
+def _ecdsa_signer(digest: bytes32, signature: Bytes[MAX_SIGNATURE]) -> address:
+    """
+    @notice The signer of a well-formed 65-byte (r, s, v) signature with low s; zero otherwise.
+    """
+    if len(signature) != 65:
+        return empty(address)
+    r: uint256 = convert(slice(signature, 0, 32), uint256)
+    s: uint256 = convert(slice(signature, 32, 32), uint256)
+    v: uint256 = convert(slice(signature, 64, 1), uint256)
+    if (v != 27 and v != 28) or s > SECP256K1_HALF_N:
+        return empty(address)
+    return ecrecover(digest, v, r, s)
+
+
+@external
+def setAgentWallet(agentId: uint256, newWallet: address, deadline: uint256, signature: Bytes[MAX_SIGNATURE]):
     """
     @notice Set the agent's wallet (owner, approved or operator), proven by the wallet's signature
             of AgentWalletSet(agentId, newWallet, owner, deadline): ECDSA for an account, ERC-1271
             for a contract.
     @param deadline Unix time; the signature is refused after it, and so is a deadline more than
            5 minutes ahead.
+    @param signature 65 bytes (r, s, v) for an account; up to 2048 bytes for a contract wallet.
     """
     assert newWallet != empty(address), "zero wallet"
     assert block.timestamp <= deadline, "expired"
@@ -374,7 +424,16 @@ def setAgentWallet(agentId: uint256, newWallet: address, deadline: uint256, sign
     owner: address = self._owner_of(agentId)
     assert self._authorized(msg.sender, agentId), "not authorized"
     struct_hash: bytes32 = keccak256(abi_encode(AGENT_WALLET_SET_TYPEHASH, agentId, newWallet, owner, deadline))
-    signatures._check_signature(newWallet, signatures._digest(DOMAIN_NAME_HASH, struct_hash), signature)
+    digest: bytes32 = signatures._digest(DOMAIN_NAME_HASH, struct_hash)
+    if newWallet.is_contract:
+        # An account with code may still sign with its key (EIP-7702 delegation): ECDSA first,
+        # as the reference registry; then ERC-1271, whose signature may be up to 2 KiB.
+        if self._ecdsa_signer(digest, signature) != newWallet:
+            magic: bytes4 = staticcall IERC1271Wallet(newWallet).isValidSignature(digest, signature)
+            assert magic == ERC1271_MAGIC, "invalid signature"
+    else:
+        assert len(signature) == 65, "invalid signature length"
+        signatures._check_signature(newWallet, digest, slice(signature, 0, 65))
     self._set_wallet(agentId, newWallet)
 
 

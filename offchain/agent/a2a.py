@@ -35,6 +35,7 @@ import grpc
 import httpx
 
 from offchain.agent import ap2, sdjwt
+from offchain.agent import errors as E
 from offchain.agent.a2a_auth import KeySetFetcher
 from offchain.agent.a2a_card import JkuPolicy, verify_card_keys
 from offchain.agent.a2a_grpc import GRPC, GrpcChannel
@@ -64,6 +65,9 @@ EXTENSIONS_HEADER = "A2A-Extensions"
 # a2a-x402 v0.2 names the older header; the agent reads both.
 EXTENSIONS_HEADERS = (EXTENSIONS_HEADER, "X-A2A-Extensions")
 X402_EXTENSION = "https://github.com/google-agentic-commerce/a2a-x402/blob/main/spec/v0.2"
+# The URIs a client may activate the x402 extension by: the extension's own (v0.2), and the one
+# x402's A2A transport spec (coinbase/x402 specs/transports-v2/a2a.md) names for the same flow.
+X402_EXTENSION_URIS = frozenset({X402_EXTENSION, "https://github.com/google-a2a/a2a-x402/v0.1"})
 # AP2 v0.2: the closed Checkout and Payment Mandates (Delegate SD-JWT chains, offchain.agent.ap2)
 # in the payment message's metadata under AP2's A2A data keys, the receipts in the task's.
 AP2_EXTENSION = "https://github.com/google-agentic-commerce/ap2/v1"
@@ -101,16 +105,24 @@ MAX_PARTS = 64
 BEARER = "bearer"  # the card's security scheme name for bearer tokens
 MAX_ID_CHARS = 128
 
-# x402 reason code -> the extension's error code (x402.payment.error); others keep their own
+# x402 reason code -> the extension's error code (x402.payment.error, a2a-x402 v0.2 §9.1); others
+# keep their own, upper-cased (extension_error)
 ERROR_CODES = {
-    "insufficient_funds": "INSUFFICIENT_FUNDS",
-    "invalid_exact_evm_payload_signature": "INVALID_SIGNATURE",
-    "invalid_exact_evm_payload_authorization_valid_before": "EXPIRED_PAYMENT",
-    "invalid_exact_evm_payload_authorization_nonce_used": "DUPLICATE_NONCE",
-    "invalid_network": "NETWORK_MISMATCH",
-    "invalid_exact_evm_payload_authorization_value": "INVALID_AMOUNT",
-    "invalid_transaction_state": "SETTLEMENT_FAILED",
+    E.PaymentUnderfundedError.code: "INSUFFICIENT_FUNDS",
+    E.PaymentSignatureError.code: "INVALID_SIGNATURE",
+    E.PaymentExpiredError.code: "EXPIRED_PAYMENT",
+    E.PaymentReplayedError.code: "DUPLICATE_NONCE",
+    E.PaymentNetworkError.code: "NETWORK_MISMATCH",
+    E.PaymentAmountError.code: "INVALID_AMOUNT",
+    E.SettlementError.code: "SETTLEMENT_FAILED",
 }
+
+
+def extension_error(reason: str) -> str:
+    """The x402 extension's error code of an x402 reason code, ours or one a facilitator speaking
+    the official SDKs' codes answered (read as the same refusal: errors.BY_CODE)."""
+    cls = E.BY_CODE.get(reason)
+    return ERROR_CODES.get(reason if cls is None else cls.code, reason.upper())
 
 
 def new_id() -> str:
@@ -1257,7 +1269,7 @@ class A2AClient:
             raise A2AResponseError(f"task {task.id}'s payment requirements are malformed: {exc}") from None
         req = self.wallet.reserve(offers.accepts)
         try:
-            payload = self.wallet.sign(req, offers.resource)
+            payload = self.wallet.sign(req, offers.resource, offers.extensions)
             meta: dict[str, Any] = {X402_STATUS: PAYMENT_SUBMITTED, X402_PAYLOAD: payload.to_json()}
             if self.mandates is not None:
                 checkout = task.status.metadata.get(AP2_CHECKOUT_JWT)

@@ -63,7 +63,6 @@ from offchain.agent.a2a import (
     BINDINGS,
     CANCELED,
     COMPLETED,
-    ERROR_CODES,
     EXTENSIONS_HEADERS,
     FAILED,
     INPUT_REQUIRED,
@@ -82,6 +81,7 @@ from offchain.agent.a2a import (
     WORKING,
     X402_ERROR,
     X402_EXTENSION,
+    X402_EXTENSION_URIS,
     X402_RECEIPTS,
     X402_REQUIRED,
     X402_STATUS,
@@ -97,6 +97,7 @@ from offchain.agent.a2a import (
     TaskStatusUpdateEvent,
     agent_card,
     ends_stream,
+    extension_error,
     new_id,
     payload_of,
     rest_error,
@@ -608,7 +609,7 @@ class A2AServer:
             self._required(rec)
             | {
                 X402_STATUS: PAYMENT_FAILED,
-                X402_ERROR: ERROR_CODES.get(reason, reason.upper()),
+                X402_ERROR: extension_error(reason),
                 X402_RECEIPTS: list(rec.receipts),
             }
             | (extra or {})
@@ -1088,7 +1089,7 @@ class A2AServer:
         if version is not None and version.split(".")[0] != A2A_VERSION.split(".")[0]:
             raise A2AVersionError(f"this agent speaks A2A {A2A_VERSION}, not {version[:32]}")
         active = {u.strip() for h in EXTENSIONS_HEADERS for u in (get(h.lower()) or "").split(",")}
-        if method.startswith("Send") and X402_EXTENSION not in active:
+        if method.startswith("Send") and not active & X402_EXTENSION_URIS:
             raise A2AExtensionRequiredError(
                 f"activate the x402 extension: {EXTENSIONS_HEADERS[0]}: {X402_EXTENSION}"
             )

@@ -210,16 +210,13 @@ class PayingClient:
         offers = parse_payment_required(first.headers, first.content)
         req = self.reserve(offers.accepts, expect_ref)
         try:
-            payload = self.sign(req, offers.resource)
+            payload = self.sign(req, offers.resource, offers.extensions)
             headers = dict(kwargs.pop("headers", None) or {})
             headers[PAYMENT_SIGNATURE] = encode_header(payload)
             second = self.http.request(method, url, headers=headers, **kwargs)
-            if second.status_code == 402:
-                refused = parse_payment_required(second.headers, second.content)
-                raise PaymentRefusedError(
-                    f"{url} refused the payment: {refused.error or 'no reason given'}", refused.error
-                )
             raw = second.headers.get(PAYMENT_RESPONSE)
+            if second.status_code == 402:
+                raise _refusal(url, second, raw)
             if raw is None:  # the route failed before settlement: nothing was paid
                 return second
             settled = SettleResponse.from_json(decode_header(raw, PAYMENT_RESPONSE))
@@ -230,11 +227,19 @@ class PayingClient:
         finally:
             self.release(req)
 
-    def sign(self, req: PaymentRequirements, resource: ResourceInfo | None = None) -> PaymentPayload:
-        """The signed payment of a reserved offer (a contract wallet's: recorded on it first)."""
+    def sign(
+        self,
+        req: PaymentRequirements,
+        resource: ResourceInfo | None = None,
+        extensions: dict[str, Any] | None = None,
+    ) -> PaymentPayload:
+        """The signed payment of a reserved offer (a contract wallet's: recorded on it first),
+        echoing the 402's `extensions` as x402 §5.1.2 asks."""
         if self.wallet is None:
-            return create_payment(self.key, req, resource, now=self.clock())
-        payload = create_payment(self.key, req, resource, now=self.clock(), payer=self.address)
+            return create_payment(self.key, req, resource, now=self.clock(), extensions=extensions)
+        payload = create_payment(
+            self.key, req, resource, now=self.clock(), payer=self.address, extensions=extensions
+        )
         self.wallet.authorize(req, payload)
         return payload
 
@@ -262,6 +267,22 @@ class PayingClient:
 
     def post(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("POST", url, **kwargs)
+
+
+def _refusal(url: str, response: httpx.Response, settlement: str | None) -> PaymentRefusedError:
+    """The refusal a 402 answering a payment carries: a failed settlement's ``PAYMENT-RESPONSE``
+    (its ``errorReason``), else the ``PAYMENT-REQUIRED`` of a payment refused before the route
+    ran (its ``error``)."""
+    if settlement is not None:
+        failed = SettleResponse.from_json(decode_header(settlement, PAYMENT_RESPONSE))
+        reason = failed.error_reason
+        return PaymentRefusedError(
+            f"{url} could not settle the payment: {reason or 'no reason given'}", reason
+        )
+    refused = parse_payment_required(response.headers, response.content)
+    return PaymentRefusedError(
+        f"{url} refused the payment: {refused.error or 'no reason given'}", refused.error
+    )
 
 
 def _conditioned_on(offer: PaymentRequirements, ref: bytes) -> bool:

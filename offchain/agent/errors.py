@@ -49,7 +49,8 @@ class PaymentNetworkError(X402Error):
 
 
 class PaymentAssetError(X402Error):
-    """The payment is in another token than the one required (or the facilitator settles)."""
+    """The payment is in another token than the one required (or the facilitator settles); x402
+    names no code for it (its SDKs fold it into their scheme checks)."""
 
     code = "invalid_exact_evm_payload_asset_mismatch"
 
@@ -63,7 +64,7 @@ class PaymentPayeeError(X402Error):
 class PaymentAmountError(X402Error):
     """The authorized value is not the amount required (exact), or the charge exceeds it (upto)."""
 
-    code = "invalid_exact_evm_payload_authorization_value"
+    code = "invalid_exact_evm_payload_authorization_value_mismatch"
 
 
 class PaymentNotYetValidError(X402Error):
@@ -79,9 +80,10 @@ class PaymentExpiredError(X402Error):
 
 
 class PaymentReplayedError(X402Error):
-    """The authorization's nonce is already used or canceled on-chain, or being settled now."""
+    """The authorization's nonce is already used or canceled on-chain, or being settled now (x402
+    §9 names no code for it: this is the one the official SDKs answer)."""
 
-    code = "invalid_exact_evm_payload_authorization_nonce_used"
+    code = "invalid_exact_evm_nonce_already_used"
 
 
 class PaymentSignatureError(X402Error):
@@ -920,6 +922,21 @@ BY_CODE: dict[str, type[X402Error]] = {
         SettlementError,
         FacilitatorError,
     )
+} | {
+    # the codes the official x402 SDKs (TypeScript, Go, Python) answer where §9 names another
+    # or none, and the v1 spelling of the amount mismatch: read as the same refusal
+    "invalid_exact_evm_payload_authorization_value": PaymentAmountError,
+    "invalid_exact_evm_authorization_value": PaymentAmountError,
+    "invalid_exact_evm_insufficient_balance": PaymentUnderfundedError,
+    "invalid_exact_evm_signature": PaymentSignatureError,
+    "invalid_exact_evm_recipient_mismatch": PaymentPayeeError,
+    "invalid_exact_evm_network_mismatch": PaymentNetworkError,
+    "network_mismatch": PaymentNetworkError,
+    "invalid_exact_evm_scheme": PaymentSchemeError,
+    "invalid_scheme": PaymentSchemeError,
+    "invalid_exact_evm_transaction_failed": SettlementError,
+    "transaction_failed": SettlementError,
+    "unexpected_verify_error": FacilitatorError,
 }
 
 

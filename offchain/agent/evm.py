@@ -124,11 +124,13 @@ def create_payment(
     now: float | None = None,
     nonce: bytes | None = None,
     payer: str | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> PaymentPayload:
     """The client's PaymentPayload for `req` (exact, upto or verified on an EVM network), signed with `key`:
     valid from 10 minutes ago until `req.max_timeout_seconds` from `now` (unix seconds). `payer`: a
     contract payer (ERC-1271) whose authorization `key` signs (default: `key`'s own address); the
-    contract must then accept the signature, e.g. an AgentVault that recorded the payment."""
+    contract must then accept the signature, e.g. an AgentVault that recorded the payment.
+    `extensions`: the 402's, echoed in the payload (x402 §5.1.2)."""
     if req.scheme not in SCHEMES:
         raise PaymentSchemeError(f"scheme {req.scheme!r} is not one of {', '.join(SCHEMES)}")
     chain_id = chain_id_of(req.network, PaymentNetworkError)
@@ -151,7 +153,7 @@ def create_payment(
         payer, to, req.amount, max(t - VALID_AFTER_SLACK_S, 0), t + req.max_timeout_seconds, n
     )
     data = authorization_data(SCHEME_PRIMARY[req.scheme], name, chain_id, req.asset, auth, version)
-    return PaymentPayload(req, EvmPayload(sign(key, data), auth, salt), resource)
+    return PaymentPayload(req, EvmPayload(sign(key, data), auth, salt), resource, dict(extensions or {}))
 
 
 @dataclass(frozen=True)

@@ -140,7 +140,10 @@ class HTTPFacilitator:
         self.timeout_s = timeout_s
         self._client = client
 
-    async def _post(self, path: str, body: dict[str, Any]) -> Any:
+    async def _post(self, path: str, body: dict[str, Any], verdict: str) -> Any:
+        """The JSON answer to `path`; a facilitator may answer a refusal with an HTTP error whose
+        body is still the negative verdict (`verdict`, its isValid / success field, false), which
+        the official clients read as the refusal: so does this one."""
         try:
             if self._client is not None:
                 r = await self._client.post(self.url + path, json=body, timeout=self.timeout_s)
@@ -149,22 +152,29 @@ class HTTPFacilitator:
                     r = await c.post(self.url + path, json=body, timeout=self.timeout_s)
         except httpx.HTTPError as exc:
             raise FacilitatorError(f"the facilitator at {self.url} did not answer: {exc}") from None
-        if r.status_code != 200:
-            raise FacilitatorError(f"the facilitator answered {path} with HTTP {r.status_code}")
         try:
-            return r.json()
+            data = r.json()
         except ValueError:
-            raise FacilitatorError(f"the facilitator's {path} answer is not JSON") from None
+            data = None
+        if r.status_code != 200 and not (isinstance(data, dict) and data.get(verdict) is False):
+            raise FacilitatorError(f"the facilitator answered {path} with HTTP {r.status_code}")
+        if data is None:
+            raise FacilitatorError(f"the facilitator's {path} answer is not JSON")
+        return data
 
     async def verify(self, payload: PaymentPayload, req: PaymentRequirements) -> VerifyResponse:
         try:
-            return VerifyResponse.from_json(await self._post("/verify", request_body(payload, req)))
+            return VerifyResponse.from_json(
+                await self._post("/verify", request_body(payload, req), "isValid")
+            )
         except PaymentPayloadError as exc:
             raise FacilitatorError(f"the facilitator's /verify answer is malformed: {exc}") from None
 
     async def settle(self, payload: PaymentPayload, req: PaymentRequirements) -> SettleResponse:
         try:
-            return SettleResponse.from_json(await self._post("/settle", request_body(payload, req)))
+            return SettleResponse.from_json(
+                await self._post("/settle", request_body(payload, req), "success")
+            )
         except PaymentPayloadError as exc:
             raise FacilitatorError(f"the facilitator's /settle answer is malformed: {exc}") from None
 

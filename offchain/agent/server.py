@@ -8,7 +8,11 @@ A request to a priced route without ``PAYMENT-SIGNATURE`` is answered ``402`` wi
 ``request.state.x402`` (a :class:`Payment`). Its response is held back until the payment is
 settled: a response below 400 is settled and sent with ``PAYMENT-RESPONSE:
 base64(SettlementResponse)``; an error response is sent unsettled (the client pays nothing); a
-settlement that fails turns into a 402 naming the reason.
+settlement that fails turns into a 402 whose ``PAYMENT-RESPONSE`` is the failed
+SettlementResponse (``success`` false, the reason in ``errorReason``, ``transaction`` empty), as
+the HTTP transport spec has it. A payment refused before the route runs (malformed, matching no
+offer, refused by the facilitator's /verify) is a 402 with ``PAYMENT-REQUIRED`` whose ``error``
+is the reason code.
 
 ``verified`` routes (per-request offers, :attr:`PricedRoute.offers`) are paid into a VerifiedEscrow
 that releases the payment once the TaskMailbox certifies the task the offer names; the route
@@ -125,6 +129,23 @@ async def settle_payment(facilitator: Facilitator, payment: Payment) -> SettleRe
     return result
 
 
+async def _send_402(send: Send, header: str, message: PaymentRequired | SettleResponse) -> None:
+    """A 402 carrying `message` in `header` (base64 JSON) and as the JSON body."""
+    body = json.dumps(message.to_json()).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 402,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (header.lower().encode(), encode_header(message).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 class PaymentMiddleware:
     """Charge for the routes in `routes` through `facilitator` (LocalFacilitator or HTTPFacilitator)."""
 
@@ -143,19 +164,14 @@ class PaymentMiddleware:
         self, send: Send, route: PricedRoute, accepts: tuple[PaymentRequirements, ...], url: str, error: str
     ) -> None:
         pr = PaymentRequired(ResourceInfo(url, route.description, route.mime_type), accepts, error)
-        body = json.dumps(pr.to_json()).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 402,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (PAYMENT_REQUIRED.lower().encode(), encode_header(pr).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await _send_402(send, PAYMENT_REQUIRED, pr)
+
+    @staticmethod
+    async def _settlement_failed(send: Send, payment: Payment, exc: X402Error) -> None:
+        """The 402 of a settlement that failed: its SettlementResponse in ``PAYMENT-RESPONSE``
+        (and as the JSON body)."""
+        failed = SettleResponse(False, "", payment.requirements.network, exc.payer or payment.payer, exc.code)
+        await _send_402(send, PAYMENT_RESPONSE, failed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = self._route(scope) if scope["type"] == "http" else None
@@ -191,7 +207,7 @@ class PaymentMiddleware:
         try:
             result = await self._settle(payment)
         except X402Error as exc:
-            await self._payment_required(send, route, accepts, url, exc.code)
+            await self._settlement_failed(send, payment, exc)
             return
         start = dict(start)
         start["headers"] = [

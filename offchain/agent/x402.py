@@ -87,6 +87,23 @@ def _address(d: dict[str, Any], key: str, what: str, err: type[X402Error]) -> st
     return to_checksum_address(v)
 
 
+def _nonempty(d: dict[str, Any], key: str, what: str, err: type[X402Error]) -> str:
+    v = _str(d, key, what, err)
+    if not v:
+        raise err(f"{what}.{key} must be a non-empty string")
+    return v
+
+
+def _optional_obj(d: dict[str, Any], key: str, what: str, err: type[X402Error]) -> dict[str, Any]:
+    """An optional JSON object field (absent or null: empty), copied."""
+    v = d.get(key)
+    if v is None:
+        return {}
+    if not isinstance(v, dict):
+        raise err(f"{what}.{key} must be a JSON object")
+    return dict(v)
+
+
 def _hexbytes(d: dict[str, Any], key: str, what: str, err: type[X402Error], size: int | None = None) -> bytes:
     v = _str(d, key, what, err)
     try:
@@ -144,22 +161,26 @@ class PaymentRequirements:
 
     @classmethod
     def from_json(cls, v: Any, err: type[X402Error] = PaymentRequirementsError) -> PaymentRequirements:
+        """An offer on an EVM network (``eip155:*``) names its asset and payee by 20-byte hex
+        address (checksummed here); one on another network (a Solana mint, an ISO 4217 code, a
+        role such as "merchant": x402 §5.1.2) keeps them as the non-empty strings given, so a 402
+        offering several networks parses and a client picks the offer on its own."""
         what = "paymentRequirements"
         d = _obj(v, what, err)
         timeout = d.get("maxTimeoutSeconds")
         if not isinstance(timeout, int) or isinstance(timeout, bool) or not 0 < timeout <= 86_400:
             raise err(f"{what}.maxTimeoutSeconds must be an integer in (0, 86400]: got {timeout!r}")
-        extra = d.get("extra", {})
-        if not isinstance(extra, dict):
-            raise err(f"{what}.extra must be a JSON object")
+        extra = _optional_obj(d, "extra", what, err)
+        network = _str(d, "network", what, err)
+        field_of = _address if network.startswith("eip155:") else _nonempty
         return cls(
             _str(d, "scheme", what, err),
-            _str(d, "network", what, err),
+            network,
             _amount(d, "amount", what, err),
-            _address(d, "asset", what, err),
-            _address(d, "payTo", what, err),
+            field_of(d, "asset", what, err),
+            field_of(d, "payTo", what, err),
             timeout,
-            dict(extra),
+            extra,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -267,14 +288,11 @@ class PaymentRequired:
         accepts = d.get("accepts")
         if not isinstance(accepts, list) or not accepts or len(accepts) > 32:
             raise PaymentPayloadError("PaymentRequired.accepts must be a list of 1 to 32 requirements")
-        ext = d.get("extensions", {})
-        if not isinstance(ext, dict):
-            raise PaymentPayloadError("PaymentRequired.extensions must be a JSON object")
         return cls(
             ResourceInfo.from_json(d.get("resource")),
             tuple(PaymentRequirements.from_json(a, PaymentPayloadError) for a in accepts),
             _str(d, "error", "PaymentRequired", PaymentPayloadError, optional=True),
-            dict(ext),
+            _optional_obj(d, "extensions", "PaymentRequired", PaymentPayloadError),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -354,15 +372,12 @@ class PaymentPayload:
         d = _obj(v, "PaymentPayload", PaymentPayloadError)
         _version(d, "PaymentPayload")
         accepted = PaymentRequirements.from_json(d.get("accepted"), PaymentPayloadError)
-        ext = d.get("extensions", {})
-        if not isinstance(ext, dict):
-            raise PaymentPayloadError("PaymentPayload.extensions must be a JSON object")
         res = d.get("resource")
         return cls(
             accepted,
             EvmPayload.from_json(d.get("payload"), accepted.scheme),
             None if res is None else ResourceInfo.from_json(res),
-            dict(ext),
+            _optional_obj(d, "extensions", "PaymentPayload", PaymentPayloadError),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -428,7 +443,7 @@ class SettleResponse:
         d = _obj(v, what, PaymentPayloadError)
         if not isinstance(d.get("success"), bool):
             raise PaymentPayloadError(f"{what}.success must be a boolean")
-        amount = _amount(d, "amount", what, PaymentPayloadError) if "amount" in d else None
+        amount = None if d.get("amount") is None else _amount(d, "amount", what, PaymentPayloadError)
         return cls(
             d["success"],
             _str(d, "transaction", what, PaymentPayloadError),

@@ -5,6 +5,9 @@ signature within its deadline and cleared on transfer, and every refusal."""
 
 from __future__ import annotations
 
+import base64
+import json
+
 import ape
 import pytest
 from eth_hash.auto import keccak
@@ -38,6 +41,7 @@ SPEC_SELECTORS = [
     "supportsInterface(bytes4)",
     "name()",
     "symbol()",
+    "eip712Domain()",  # ERC-5267, as the reference registry (OpenZeppelin EIP712)
 ]
 SPEC_EVENTS = {
     "Registered": "Registered(uint256,string,address)",
@@ -46,6 +50,7 @@ SPEC_EVENTS = {
     "Transfer": "Transfer(address,address,uint256)",
     "Approval": "Approval(address,address,uint256)",
     "ApprovalForAll": "ApprovalForAll(address,address,bool)",
+    "MetadataUpdate": "MetadataUpdate(uint256)",  # ERC-4906, ERC721URIStorage's
 }
 
 
@@ -80,10 +85,11 @@ def test_selectors_and_events_match_the_spec(reg):
     assert ev["Registered"] == [True, False, True]
     assert ev["URIUpdated"] == [True, False, True]
     assert ev["MetadataSet"] == [True, True, False, False]
+    assert ev["MetadataUpdate"] == [False]
 
 
 def test_erc165_and_names(reg):
-    for iid in ("0x01ffc9a7", "0x80ac58cd", "0x5b5e139f"):
+    for iid in ("0x01ffc9a7", "0x80ac58cd", "0x5b5e139f", "0x49064906"):
         assert reg.supportsInterface(iid)
     assert not reg.supportsInterface("0xffffffff")
     assert not reg.supportsInterface("0x780e9d63")  # ERC-721 Enumerable: not implemented
@@ -243,3 +249,119 @@ def test_agent_wallet_by_erc1271_and_cleared_on_transfer(reg, chain, accounts, w
     # the old owner's signature names the old owner: useless to the new one
     refused(signer.private_key, b)
     reverts("not authorized", reg.unsetAgentWallet, aid, sender=a)
+
+
+def test_eip712_domain_is_readable_and_the_one_signed(reg, chain):
+    """ERC-5267: a generic client (viem's getEip712Domain, the reference SDKs) reads the domain
+    it signs AgentWalletSet under; it is the one the contract checks."""
+    fields, name, version, chain_id, contract, salt, extensions = reg.eip712Domain()
+    assert (bytes(fields), name, version, chain_id) == (
+        b"\x0f",
+        "ERC8004IdentityRegistry",
+        "1",
+        chain.chain_id,
+    )
+    assert (A(contract), bytes(salt), list(extensions)) == (A(reg), bytes(32), [])
+    domain_typehash = keccak(
+        b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+    )
+    separator = keccak(
+        domain_typehash
+        + keccak(name.encode())
+        + keccak(version.encode())
+        + chain_id.to_bytes(32, "big")
+        + bytes(12)
+        + bytes.fromhex(A(contract)[2:])
+    )
+    assert bytes(reg.DOMAIN_SEPARATOR()) == separator
+    # the typehash of the reference registry's AgentWalletSet
+    wallet_set = keccak(b"AgentWalletSet(uint256 agentId,address newWallet,address owner,uint256 deadline)")
+    struct = keccak(
+        wallet_set + (5).to_bytes(32, "big") + bytes(12) + bytes(20) + bytes(12) + bytes(20) + bytes(32)
+    )
+    assert bytes(reg.agentWalletDigest(5, ZERO, ZERO, 0)) == keccak(b"\x19\x01" + separator + struct)
+
+
+def test_setting_a_uri_emits_erc4906_metadata_update(reg, accounts):
+    a = accounts[1]
+    r = reg.register("ipfs://agent", sender=a)
+    aid = one(r, "Registered").agentId
+    assert [e.event_name for e in r.events] == ["Transfer", "MetadataUpdate", "Registered", "MetadataSet"]
+    assert one(r, "MetadataUpdate")._tokenId == aid
+    assert evs(reg.register(sender=a), "MetadataUpdate") == []  # no URI set
+    assert one(reg.setAgentURI(aid, "ipfs://agent-2", sender=a), "MetadataUpdate")._tokenId == aid
+
+
+def test_agent_wallet_with_code_may_sign_with_its_key(reg, chain, accounts):
+    """An account with code that still holds its key (an EIP-7702 delegated EOA) proves itself by
+    ECDSA, as the reference registry accepts; without it, ERC-1271 is asked (and here refused:
+    the code answers nothing)."""
+    a, w, other = accounts[1], accounts[8], accounts[7]
+    aid = one(reg.register("u", sender=a), "Registered").agentId
+    chain.provider.set_code(
+        w.address, b"\xef\x01\x00" + bytes(19) + b"\x01"
+    )  # delegated to ecrecover's address
+    assert chain.provider.web3.eth.get_code(w.address) != b""
+    deadline = now(chain) + 120
+    data = agent_wallet_data(chain.chain_id, reg.address, aid, w.address, a.address, deadline)
+    with ape.reverts():
+        reg.setAgentWallet(aid, w, deadline, sign(other.private_key, data), sender=a)
+    sig = sign(w.private_key, data)
+    with ape.reverts():  # a malformed signature falls through to ERC-1271 too
+        reg.setAgentWallet(aid, w, deadline, sig[:64], sender=a)
+    reg.setAgentWallet(aid, w, deadline, sig, sender=a)
+    assert A(reg.getAgentWallet(aid)) == A(w)
+
+
+def test_a_registration_file_on_chain_as_a_data_uri(reg, chain, accounts):
+    """ERC-8004 lets the agentURI carry the whole registration file (a base64 data: URI): one with
+    the spec's members and a few services fits (bound 8192 bytes); a longer URI is refused."""
+    a = accounts[1]
+    services = [
+        {
+            "name": "A2A",
+            "endpoint": f"https://agent.example/{i}/.well-known/agent-card.json",
+            "version": "0.3.0",
+        }
+        for i in range(12)
+    ]
+    services += [{"name": "MCP", "endpoint": "https://mcp.agent.example/", "version": "2025-06-18"}]
+    registration = {
+        "type": "https://eips.ethereum.org/EIPS/eip-8004#registration-v1",
+        "name": "price-agent",
+        "description": "Sells ETH/USD prices over x402; " + "settles on EigenCloud. " * 20,
+        "image": "https://agent.example/agent.png",
+        "services": services,
+        "x402Support": True,
+        "active": True,
+        "registrations": [{"agentId": 0, "agentRegistry": f"eip155:{chain.chain_id}:{reg.address}"}],
+        "supportedTrust": ["reputation", "crypto-economic", "tee-attestation"],
+    }
+    uri = "data:application/json;base64," + base64.b64encode(json.dumps(registration).encode()).decode()
+    assert 2048 < len(uri) <= 8192
+    aid = one(reg.register(uri, sender=a), "Registered").agentId
+    assert reg.tokenURI(aid) == uri
+    body = json.loads(base64.b64decode(reg.tokenURI(aid).split(",", 1)[1]))
+    assert body["type"].endswith("#registration-v1") and body["services"][-1]["name"] == "MCP"
+    with ape.reverts():
+        reg.register("data:," + "x" * 8192, sender=a)
+    with ape.reverts():
+        reg.setAgentURI(aid, "data:," + "x" * 8192, sender=a)
+
+
+def test_agent_wallet_with_a_long_erc1271_signature(reg, project, chain, accounts):
+    """A contract wallet's signature may be far longer than 65 bytes (a passkey wallet's WebAuthn
+    assertion), as the reference registry takes any `bytes`: up to 2048 bytes here."""
+    a, signer = accounts[1], accounts[6]
+    with ape.reverts("min length below 65"):
+        accounts[0].deploy(project.MockLongSignatureWallet, signer, 64)
+    wallet = accounts[0].deploy(project.MockLongSignatureWallet, signer, 600)
+    aid = one(reg.register("u", sender=a), "Registered").agentId
+    deadline = now(chain) + 120
+    data = agent_wallet_data(chain.chain_id, reg.address, aid, wallet.address, a.address, deadline)
+    sig = sign(signer.private_key, data)
+    reverts("invalid signature", reg.setAgentWallet, aid, wallet, deadline, sig, sender=a)  # too short for it
+    with ape.reverts():  # over the bound
+        reg.setAgentWallet(aid, wallet, deadline, sig + bytes(2048 - 64), sender=a)
+    reg.setAgentWallet(aid, wallet, deadline, sig + b"\xa5" * 535, sender=a)
+    assert A(reg.getAgentWallet(aid)) == A(wallet)

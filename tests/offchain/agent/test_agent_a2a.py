@@ -237,6 +237,11 @@ def test_malformed_json_rpc_gets_json_rpc_error_codes(agent):
     # the x402 extension must be activated; the protocol version must be 1.x
     body = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": msg}}
     assert code(httpx.post(agent + "/a2a", json=body)) == -32008
+    other = {"X-A2A-Extensions": "https://example.com/another-extension"}
+    assert code(httpx.post(agent + "/a2a", json=body, headers=other)) == -32008
+    # activated by the URI x402's own A2A transport spec names for the extension
+    v01 = {"X-A2A-Extensions": "https://github.com/google-a2a/a2a-x402/v0.1"}
+    assert "result" in httpx.post(agent + "/a2a", json=body, headers=v01).json()
     assert code(rpc(agent, body, {"A2A-Version": "2.0"})) == -32009
     big = rpc(agent, None, raw=b'{"x": "' + b"a" * 300_000 + b'"}')
     assert big.status_code == 413 and code(big) == -32600

@@ -327,7 +327,7 @@ def test_http_verify_and_settle_answer_reason_codes(x402_world, servers):
     wrong = body | {"paymentRequirements": replace(req, amount=PRICE + 1).to_json()}
     assert httpx.post(fac_url + "/verify", json=wrong).json() == {
         "isValid": False,
-        "invalidReason": "invalid_exact_evm_payload_authorization_value",
+        "invalidReason": "invalid_exact_evm_payload_authorization_value_mismatch",
         "payer": x402_world.addresses["payer"],
     }
     s = httpx.post(fac_url + "/settle", json=body).json()
