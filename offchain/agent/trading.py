@@ -1357,12 +1357,15 @@ def reexecute_step(
         problems.append(
             f"re-executed, the strategy orders {recomputed.describe()}, not {rec.order.describe()}"
         )
+    other_pool = amm is not None and rec.feed.feed.amm != to_checksum_address(amm.address)
+    if other_pool:  # the trade is not looked for on a pool the record does not name
+        problems.append(f"the feed is for the pool {rec.feed.feed.amm}, not {amm.address}")
     if w3 is not None:
         try:
             check_feed_state(rec.feed, w3)
         except FeedProofError as exc:
             problems.append(f"the feed: {exc}")
-    if w3 is not None and amm is not None:
+    if w3 is not None and amm is not None and not other_pool:
         problems += _check_trade(w3, amm, rec, vault)
     if policy_check is not None:
         text = receipt_text(svc, rec.receipt)

@@ -321,6 +321,26 @@ def test_reexecution_from_da(market, svc, da):
     assert check.matches and check.problems == [] and check.reexecution.receipt_correct
     assert check.recomputed == res.record.order
 
+    # the record's feed checked against the chain: its pool must be the one named, its proof must hold
+    class Held:  # the record's bytes as DA returned them above (DARecords is tested on its own)
+        def __init__(self, raw):
+            self.raw = raw
+
+        def get(self, _cert):
+            return self.raw
+
+    other_pool = reexecute_step(cert, Held(res.raw), svc, w.addresses["seller"], None, w.w3, c["usdc"])
+    assert (
+        f"the feed is for the pool {res.record.feed.feed.amm}, not {c['usdc'].address}" in other_pool.problems
+    )
+    p = res.record.feed.proof
+    bent = replace(
+        res.record, feed=replace(res.record.feed, proof=replace(p, storage_proofs=p.storage_proofs[::-1]))
+    )
+    unproven = reexecute_step(cert, Held(bent.to_json()), svc, w.addresses["seller"], None, w.w3, c["amm"])
+    assert not unproven.matches
+    assert unproven.problems == ["the feed: the state proof is not of the feed's pool's reserves"]
+
     # the operator tampered with the output: the agent acted on the forged answer
     forged = tampered_decision(svc, res.record.receipt, OPERATOR_KEY)
     text = receipt_text(svc, forged)
