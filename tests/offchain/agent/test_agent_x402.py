@@ -18,7 +18,7 @@ from offchain.agent import ap2, sdjwt
 from offchain.agent import errors as E
 from offchain.agent.client import PayingClient, parse_payment_required
 from offchain.agent.evm import create_payment
-from offchain.agent.facilitator import HTTPFacilitator, LocalFacilitator, create_app, error_of, parse_request
+from offchain.agent.facilitator import LocalFacilitator, error_of, parse_request
 from offchain.agent.x402 import (
     PAYMENT_REQUIRED,
     PAYMENT_RESPONSE,
@@ -34,8 +34,15 @@ from offchain.agent.x402 import (
 )
 from offchain.chain.agent import StableToken
 from offchain.chain.sdk import load_abis
-from offchain.httpservice import ServiceServer
-from tests.offchain.agent.support import FUNDS, MAX_TOKENS_PRICE, PER_TOKEN, PRICE, build_world, resource_app
+from tests.offchain.agent.support import (
+    FUNDS,
+    MAX_TOKENS_PRICE,
+    PER_TOKEN,
+    PRICE,
+    build_world,
+    resource_app,
+    serving,
+)
 
 ADDR = "0x" + "11" * 20
 
@@ -53,10 +60,8 @@ def fac(x402_world):
 @pytest.fixture
 def servers(x402_world, fac):
     """The facilitator and the resource server, each on its own HTTP port."""
-    with ServiceServer(create_app(fac), log_level="warning") as f:
-        app = resource_app(x402_world, HTTPFacilitator(f.url))
-        with ServiceServer(app, log_level="warning") as r:
-            yield f.url, r.url
+    with serving(x402_world, fac) as urls:
+        yield urls
 
 
 def exact_req(x402_world, amount=PRICE, **kw):

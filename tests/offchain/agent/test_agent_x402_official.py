@@ -1,0 +1,184 @@
+"""x402 v2 interoperability with the official Python SDK (PyPI ``x402``, the test extra), on the test
+chain, both ways: the official client pays our resource server (our facilitator settling on
+anvil); our PayingClient pays a resource server built with the official SDK's FastAPI/Starlette
+middleware, whose facilitator is ours over HTTP; the official HTTP facilitator client talks to
+our facilitator service (/supported, /verify, /settle, a refusal). Money moving is checked on
+chain every time."""
+
+from __future__ import annotations
+
+import anyio
+import httpx
+import pytest
+from eth_account import Account
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from x402 import x402Client, x402ResourceServer
+from x402.http import (
+    FacilitatorConfig,
+    HTTPFacilitatorClient,
+    HTTPFacilitatorClientSync,
+    PaymentOption,
+    RouteConfig,
+    decode_payment_response_header,
+)
+from x402.http.clients.httpx import x402AsyncTransport
+from x402.http.middleware.fastapi import PaymentMiddlewareASGI
+from x402.mechanisms.evm.exact import ExactEvmClientScheme, ExactEvmServerScheme
+from x402.schemas import PaymentRequired as SdkPaymentRequired
+
+from offchain.agent.x402 import PaymentRequired, ResourceInfo
+from tests.offchain.agent.support import PRICE, build_world, serving
+
+
+@pytest.fixture(scope="module")
+def sdk_world(project, accounts, chain):
+    return build_world(project, accounts, chain)
+
+
+@pytest.fixture
+def sdk_servers(sdk_world):
+    """Our facilitator and our resource server, each on its own HTTP port."""
+    with serving(sdk_world, sdk_world.fresh_facilitator()) as urls:
+        yield urls
+
+
+def official_client(world, who="payer", **controls) -> x402Client:
+    """The official client with its EVM ``exact`` scheme on an eth-account signer; our token is
+    no default asset of the SDK's, so the payer allows it (the SDK refuses unknown assets)."""
+    net = f"eip155:{world.w3.eth.chain_id}"
+    client = x402Client()
+    client.set_spend_controls(
+        controls or {"allowed_assets": [{"network": net, "asset": world.token.address}]}
+    )
+    client.register("eip155:*", ExactEvmClientScheme(Account.from_key(world.keys[who])))
+    return client
+
+
+def official_get(client: x402Client, url: str) -> httpx.Response:
+    async def go() -> httpx.Response:
+        async with httpx.AsyncClient(transport=x402AsyncTransport(client)) as c:
+            return await c.get(url)
+
+    return anyio.run(go)
+
+
+def test_official_client_pays_our_server(sdk_world, sdk_servers):
+    _, url = sdk_servers
+    seller, payer = sdk_world.addresses["seller"], sdk_world.addresses["payer"]
+    before = (sdk_world.balance(payer), sdk_world.balance(seller))
+    r = official_get(official_client(sdk_world), url + "/price")
+    assert r.status_code == 200, r.text
+    assert r.json()["payer"] == payer
+    settled = decode_payment_response_header(r.headers["PAYMENT-RESPONSE"])
+    assert settled.success and settled.payer == payer
+    assert settled.network == f"eip155:{sdk_world.w3.eth.chain_id}"
+    receipt = sdk_world.w3.eth.get_transaction_receipt(settled.transaction)
+    assert receipt["status"] == 1 and receipt["to"] == sdk_world.token.address
+    assert (sdk_world.balance(payer), sdk_world.balance(seller)) == (before[0] - PRICE, before[1] + PRICE)
+
+
+# ---------------------------------------------------------------- (b) our client, the official server
+
+
+def official_server_app(world, fac_url: str) -> Starlette:
+    """A resource server built with the official SDK: its ASGI payment middleware and resource
+    server, the ``exact`` EVM server scheme, and OUR facilitator over HTTP. GET /price costs PRICE
+    of our token (an AssetAmount with the token's EIP-712 domain: it is no default asset of the
+    SDK's)."""
+
+    async def price(request: Request) -> JSONResponse:
+        payload = request.state.payment_payload
+        return JSONResponse({"price": "3120.55", "payer": payload.payload["authorization"]["from"]})
+
+    server = x402ResourceServer(HTTPFacilitatorClient(FacilitatorConfig(url=fac_url)))
+    server.register("eip155:*", ExactEvmServerScheme())
+    name, version = world.facilitator.requirements(
+        "exact", world.token.address, world.addresses["seller"], PRICE
+    ).domain()
+    offer = PaymentOption(
+        scheme="exact",
+        pay_to=world.addresses["seller"],
+        price={
+            "amount": str(PRICE),
+            "asset": world.token.address,
+            "extra": {"name": name, "version": version},
+        },
+        network=f"eip155:{world.w3.eth.chain_id}",
+    )
+    routes = {"GET /price": RouteConfig(accepts=offer, description="ETH price", mime_type="application/json")}
+    return Starlette(
+        routes=[Route("/price", price)],
+        middleware=[Middleware(PaymentMiddlewareASGI, routes=routes, server=server)],
+    )
+
+
+@pytest.fixture
+def official_server(sdk_world):
+    """Our facilitator on its port, the official resource server on another."""
+    with serving(sdk_world, sdk_world.fresh_facilitator(), official_server_app) as (_, url):
+        yield url
+
+
+def test_our_client_pays_the_official_server(sdk_world, official_server):
+    url = official_server + "/price"
+    seller, payer = sdk_world.addresses["seller"], sdk_world.addresses["payer"]
+    before = (sdk_world.balance(payer), sdk_world.balance(seller))
+    unpaid = httpx.get(url)
+    assert unpaid.status_code == 402
+    client = sdk_world.client(budget=2 * PRICE)
+    r = client.get(url)
+    assert r.status_code == 200, r.text
+    assert r.json()["payer"] == payer
+    (receipt,) = client.receipts
+    assert receipt.settlement.success and receipt.settlement.payer == payer
+    assert receipt.settlement.amount == PRICE
+    tx = sdk_world.w3.eth.get_transaction_receipt(receipt.settlement.transaction)
+    assert tx["status"] == 1 and tx["to"] == sdk_world.token.address
+    assert (sdk_world.balance(payer), sdk_world.balance(seller)) == (before[0] - PRICE, before[1] + PRICE)
+
+
+# ---------------------------------------------------------------- (c) the official facilitator client
+
+
+def test_official_facilitator_client_against_ours(sdk_world, sdk_servers):
+    fac_url, url = sdk_servers
+    sync = HTTPFacilitatorClientSync(FacilitatorConfig(url=fac_url))
+    supported = sync.get_supported()
+    net = f"eip155:{sdk_world.w3.eth.chain_id}"
+    assert [(k.x402_version, k.scheme, k.network) for k in supported.kinds][:2] == [
+        (2, "exact", net),
+        (2, "upto", net),
+    ]
+    assert supported.signers == {"eip155:*": [sdk_world.addresses["facilitator"]]}
+    offer = sdk_world.facilitator.requirements(
+        "exact", sdk_world.token.address, sdk_world.addresses["seller"], PRICE
+    )
+    required = SdkPaymentRequired.model_validate(
+        PaymentRequired(ResourceInfo(url + "/price"), (offer,)).to_json()
+    )
+    payer, seller = sdk_world.addresses["payer"], sdk_world.addresses["seller"]
+    before = (sdk_world.balance(payer), sdk_world.balance(seller))
+
+    async def go():
+        client = official_client(sdk_world)
+        payload = await client.create_payment_payload(required)
+        fac = HTTPFacilitatorClient(FacilitatorConfig(url=fac_url))
+        req = payload.accepted
+        verdict = await fac.verify(payload, req)
+        settled = await fac.settle(payload, req)
+        again = await fac.verify(payload, req)
+        bad = payload.model_copy(update={"payload": {**payload.payload, "signature": "0x" + "11" * 65}})
+        forged = await fac.verify(bad, req)
+        return verdict, settled, again, forged
+
+    verdict, settled, again, forged = anyio.run(go)
+    assert verdict.is_valid and verdict.payer == payer and verdict.invalid_reason is None
+    assert settled.success and settled.payer == payer and settled.network == net
+    assert sdk_world.w3.eth.get_transaction_receipt(settled.transaction)["status"] == 1
+    assert (sdk_world.balance(payer), sdk_world.balance(seller)) == (before[0] - PRICE, before[1] + PRICE)
+    assert not again.is_valid and again.invalid_reason == "invalid_exact_evm_nonce_already_used"
+    assert not forged.is_valid and forged.invalid_reason == "invalid_exact_evm_payload_signature"
