@@ -23,14 +23,19 @@ from x402.http import (
     HTTPFacilitatorClientSync,
     PaymentOption,
     RouteConfig,
+    decode_payment_required_header,
     decode_payment_response_header,
 )
-from x402.http.clients.httpx import x402AsyncTransport
+from x402.http.clients.httpx import PaymentError, x402AsyncTransport
 from x402.http.middleware.fastapi import PaymentMiddlewareASGI
 from x402.mechanisms.evm.exact import ExactEvmClientScheme, ExactEvmServerScheme
+from x402.mechanisms.evm.upto import UptoEvmClientScheme
 from x402.schemas import PaymentRequired as SdkPaymentRequired
 
-from offchain.agent.x402 import PaymentRequired, ResourceInfo
+from offchain.agent import errors as E
+from offchain.agent.facilitator import HTTPFacilitator
+from offchain.agent.server import PaymentMiddleware, PricedRoute
+from offchain.agent.x402 import PaymentPayload, PaymentRequired, PaymentRequirements, ResourceInfo
 from tests.offchain.agent.support import PRICE, build_world, serving
 
 
@@ -94,6 +99,13 @@ def official_server_app(world, fac_url: str) -> Starlette:
         payload = request.state.payment_payload
         return JSONResponse({"price": "3120.55", "payer": payload.payload["authorization"]["from"]})
 
+    async def raced(request: Request) -> JSONResponse:
+        # the same authorization settled first by someone else: the middleware's settlement fails
+        payment = PaymentPayload.from_json(request.state.payment_payload.model_dump(by_alias=True))
+        req = PaymentRequirements.from_json(request.state.payment_requirements.model_dump(by_alias=True))
+        await anyio.to_thread.run_sync(world.facilitator.settle, payment, req)
+        return JSONResponse({"price": "3120.55"})
+
     server = x402ResourceServer(HTTPFacilitatorClient(FacilitatorConfig(url=fac_url)))
     server.register("eip155:*", ExactEvmServerScheme())
     name, version = world.facilitator.requirements(
@@ -109,9 +121,12 @@ def official_server_app(world, fac_url: str) -> Starlette:
         },
         network=f"eip155:{world.w3.eth.chain_id}",
     )
-    routes = {"GET /price": RouteConfig(accepts=offer, description="ETH price", mime_type="application/json")}
+    routes = {
+        "GET /price": RouteConfig(accepts=offer, description="ETH price", mime_type="application/json"),
+        "GET /raced": RouteConfig(accepts=offer),
+    }
     return Starlette(
-        routes=[Route("/price", price)],
+        routes=[Route("/price", price), Route("/raced", raced)],
         middleware=[Middleware(PaymentMiddlewareASGI, routes=routes, server=server)],
     )
 
@@ -173,12 +188,123 @@ def test_official_facilitator_client_against_ours(sdk_world, sdk_servers):
         again = await fac.verify(payload, req)
         bad = payload.model_copy(update={"payload": {**payload.payload, "signature": "0x" + "11" * 65}})
         forged = await fac.verify(bad, req)
-        return verdict, settled, again, forged
+        other = req.model_copy(update={"pay_to": sdk_world.addresses["payer2"]})
+        payee = await fac.verify(payload.model_copy(update={"accepted": other}), other)
+        elsewhere = req.model_copy(update={"network": "eip155:1"})
+        network = await fac.verify(payload.model_copy(update={"accepted": elsewhere}), elsewhere)
+        bare = await fac.verify(payload.model_copy(update={"payload": {"signature": "0x11"}}), req)
+        failed = await fac.settle(bad, req)
+        return verdict, settled, again, forged, (payee, network, bare), failed
 
-    verdict, settled, again, forged = anyio.run(go)
+    verdict, settled, again, forged, refused, failed = anyio.run(go)
     assert verdict.is_valid and verdict.payer == payer and verdict.invalid_reason is None
     assert settled.success and settled.payer == payer and settled.network == net
     assert sdk_world.w3.eth.get_transaction_receipt(settled.transaction)["status"] == 1
     assert (sdk_world.balance(payer), sdk_world.balance(seller)) == (before[0] - PRICE, before[1] + PRICE)
     assert not again.is_valid and again.invalid_reason == "invalid_exact_evm_nonce_already_used"
     assert not forged.is_valid and forged.invalid_reason == "invalid_exact_evm_payload_signature"
+    assert [(v.is_valid, v.invalid_reason) for v in refused] == [
+        (False, "invalid_exact_evm_payload_recipient_mismatch"),
+        (False, "invalid_network"),
+        (False, "invalid_payload"),
+    ]
+    assert not failed.success and failed.error_reason == "invalid_exact_evm_payload_signature"
+    assert failed.transaction == "" and failed.network == net
+
+
+# ---------------------------------------------------------------- what the official client does with our other offers
+
+
+def official_post(client: x402Client, url: str, body: dict) -> httpx.Response:
+    async def go() -> httpx.Response:
+        async with httpx.AsyncClient(transport=x402AsyncTransport(client)) as c:
+            return await c.post(url, json=body)
+
+    return anyio.run(go)
+
+
+def test_official_client_refusals_and_offers_it_cannot_pay(sdk_world, sdk_servers):
+    _, url = sdk_servers
+    payer, seller = sdk_world.addresses["payer"], sdk_world.addresses["seller"]
+    before = (sdk_world.balance(payer), sdk_world.balance(seller))
+    # its default spend controls allow only the SDK's known assets (USDC on known chains)
+    strict = x402Client().register(
+        "eip155:*", ExactEvmClientScheme(Account.from_key(sdk_world.keys["payer"]))
+    )
+    with pytest.raises(PaymentError, match="rejected by spend_controls"):
+        official_get(strict, url + "/price")
+    # our upto offer (EIP-3009 to the UptoSettler): no exact offer to pay...
+    with pytest.raises(PaymentError, match="No payment requirements match registered schemes"):
+        official_post(official_client(sdk_world), url + "/infer", {"max_tokens": 3})
+    # ...and the official upto client (Permit2 through its proxy) wants extra.facilitatorAddress
+    upto = official_client(sdk_world).register(
+        "eip155:*", UptoEvmClientScheme(Account.from_key(sdk_world.keys["payer"]))
+    )
+    with pytest.raises(PaymentError, match="facilitatorAddress"):
+        official_post(upto, url + "/infer", {"max_tokens": 3})
+    # a route that fails is not settled
+    assert official_get(official_client(sdk_world), url + "/broken").status_code == 503
+    # a payer without funds: our 402 names the reason, as the official client decodes it
+    sdk_world.keys["pauper"] = "0x" + "77" * 32
+    r = official_get(official_client(sdk_world, "pauper"), url + "/price")
+    assert r.status_code == 402
+    assert decode_payment_required_header(r.headers["PAYMENT-REQUIRED"]).error == "insufficient_funds"
+    assert (sdk_world.balance(payer), sdk_world.balance(seller)) == before
+
+
+def raced_app(world, fac_url: str) -> PaymentMiddleware:
+    """Our resource server with one route, GET /raced, that settles the very authorization it was
+    paid with before answering (someone else got it on chain first): the middleware's settlement
+    then fails."""
+
+    async def raced(request: Request) -> JSONResponse:
+        pay = PaymentMiddleware.payment(request)
+        await anyio.to_thread.run_sync(world.facilitator.settle, pay.payload, pay.requirements)
+        return JSONResponse({"price": "3120.55"})
+
+    offer = world.facilitator.requirements("exact", world.token.address, world.addresses["seller"], PRICE)
+    return PaymentMiddleware(
+        Starlette(routes=[Route("/raced", raced)]),
+        [PricedRoute("/raced", (offer,))],
+        HTTPFacilitator(fac_url),
+    )
+
+
+def test_official_client_reads_our_failed_settlement(sdk_world):
+    payer, seller = sdk_world.addresses["payer"], sdk_world.addresses["seller"]
+    before = (sdk_world.balance(payer), sdk_world.balance(seller))
+    with serving(sdk_world, sdk_world.fresh_facilitator(), raced_app) as (_, url):
+        r = official_get(official_client(sdk_world), url + "/raced")
+    assert r.status_code == 402
+    failed = decode_payment_response_header(r.headers["PAYMENT-RESPONSE"])
+    assert not failed.success and failed.transaction == "" and failed.payer == payer
+    assert failed.error_reason == E.PaymentReplayedError.code
+    # paid once, by the racing settlement
+    assert (sdk_world.balance(payer), sdk_world.balance(seller)) == (before[0] - PRICE, before[1] + PRICE)
+
+
+def test_official_server_refusals_reach_our_client_typed(sdk_world, official_server):
+    payer, seller = sdk_world.addresses["payer"], sdk_world.addresses["seller"]
+    before = (sdk_world.balance(payer), sdk_world.balance(seller))
+    sdk_world.keys["pauper"] = "0x" + "77" * 32
+    with pytest.raises(E.PaymentRefusedError) as refused:
+        sdk_world.client("pauper").get(official_server + "/price")
+    assert refused.value.reason == "insufficient_funds"
+    assert (sdk_world.balance(payer), sdk_world.balance(seller)) == before
+    # a settlement that fails (the authorization raced on chain): its PAYMENT-RESPONSE, typed
+    client = sdk_world.client()
+    with pytest.raises(E.PaymentRefusedError) as failed:
+        client.get(official_server + "/raced")
+    assert failed.value.reason == E.PaymentReplayedError.code
+    assert client.spent == 0 and client.receipts == []
+    assert (sdk_world.balance(payer), sdk_world.balance(seller)) == (before[0] - PRICE, before[1] + PRICE)
+
+
+def test_official_client_pays_the_official_server_through_our_facilitator(sdk_world, official_server):
+    payer, seller = sdk_world.addresses["payer"], sdk_world.addresses["seller"]
+    before = (sdk_world.balance(payer), sdk_world.balance(seller))
+    r = official_get(official_client(sdk_world), official_server + "/price")
+    assert r.status_code == 200 and r.json()["payer"] == payer
+    settled = decode_payment_response_header(r.headers["PAYMENT-RESPONSE"])
+    assert settled.success and sdk_world.w3.eth.get_transaction_receipt(settled.transaction)["status"] == 1
+    assert (sdk_world.balance(payer), sdk_world.balance(seller)) == (before[0] - PRICE, before[1] + PRICE)
