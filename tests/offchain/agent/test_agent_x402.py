@@ -330,7 +330,10 @@ def test_http_verify_and_settle_answer_reason_codes(x402_world, servers):
         "payer": x402_world.addresses["payer"],
     }
     wrong = body | {"paymentRequirements": replace(req, amount=PRICE + 1).to_json()}
-    assert httpx.post(fac_url + "/verify", json=wrong).json() == {
+    refused = httpx.post(fac_url + "/verify", json=wrong).json()
+    # the reason's words beside its code, as the official SDKs' invalidMessage
+    assert refused.pop("invalidMessage") == f"the authorization is for {PRICE}, the price is {PRICE + 1}"
+    assert refused == {
         "isValid": False,
         "invalidReason": "invalid_exact_evm_payload_authorization_value_mismatch",
         "payer": x402_world.addresses["payer"],
@@ -338,6 +341,7 @@ def test_http_verify_and_settle_answer_reason_codes(x402_world, servers):
     s = httpx.post(fac_url + "/settle", json=body).json()
     assert s["success"] is True and s["transaction"].startswith("0x") and len(s["transaction"]) == 66
     again = httpx.post(fac_url + "/settle", json=body).json()
+    assert "used" in again.pop("errorMessage")
     assert again == {
         "success": False,
         "errorReason": E.PaymentReplayedError.code,

@@ -203,12 +203,14 @@ def test_official_facilitator_client_against_ours(sdk_world, sdk_servers):
     assert (sdk_world.balance(payer), sdk_world.balance(seller)) == (before[0] - PRICE, before[1] + PRICE)
     assert not again.is_valid and again.invalid_reason == "invalid_exact_evm_nonce_already_used"
     assert not forged.is_valid and forged.invalid_reason == "invalid_exact_evm_payload_signature"
+    assert forged.invalid_message and forged.payer == payer
     assert [(v.is_valid, v.invalid_reason) for v in refused] == [
         (False, "invalid_exact_evm_payload_recipient_mismatch"),
         (False, "invalid_network"),
         (False, "invalid_payload"),
     ]
     assert not failed.success and failed.error_reason == "invalid_exact_evm_payload_signature"
+    assert failed.error_message == forged.invalid_message
     assert failed.transaction == "" and failed.network == net
 
 
