@@ -16,7 +16,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from x402 import x402Client, x402ResourceServer
+from x402 import x402Client, x402Facilitator, x402ResourceServer
 from x402.http import (
     FacilitatorConfig,
     HTTPFacilitatorClient,
@@ -28,20 +28,37 @@ from x402.http import (
 )
 from x402.http.clients.httpx import PaymentError, x402AsyncTransport
 from x402.http.middleware.fastapi import PaymentMiddlewareASGI
-from x402.mechanisms.evm.exact import ExactEvmClientScheme, ExactEvmServerScheme
+from x402.mechanisms.evm import FacilitatorWeb3Signer
+from x402.mechanisms.evm.exact import (
+    ExactEvmClientScheme,
+    ExactEvmServerScheme,
+    register_exact_evm_facilitator,
+)
 from x402.mechanisms.evm.upto import UptoEvmClientScheme
+from x402.schemas import PaymentPayload as SdkPaymentPayload
 from x402.schemas import PaymentRequired as SdkPaymentRequired
+from x402.schemas import PaymentRequirements as SdkRequirements
 
 from offchain.agent import errors as E
 from offchain.agent.facilitator import HTTPFacilitator
 from offchain.agent.server import PaymentMiddleware, PricedRoute
-from offchain.agent.x402 import PaymentPayload, PaymentRequired, PaymentRequirements, ResourceInfo
-from tests.offchain.agent.support import PRICE, build_world, serving
+from offchain.agent.x402 import (
+    PaymentPayload,
+    PaymentRequired,
+    PaymentRequirements,
+    ResourceInfo,
+    SettleResponse,
+    VerifyResponse,
+)
+from offchain.httpservice import ServiceServer
+from tests.offchain.agent.support import PRICE, build_world, resource_app, serving
 
 
 @pytest.fixture(scope="module")
 def sdk_world(project, accounts, chain):
-    return build_world(project, accounts, chain)
+    world = build_world(project, accounts, chain)
+    world.keys["official"] = accounts[5].private_key  # the official facilitator's
+    return world
 
 
 @pytest.fixture
@@ -309,4 +326,56 @@ def test_official_client_pays_the_official_server_through_our_facilitator(sdk_wo
     assert r.status_code == 200 and r.json()["payer"] == payer
     settled = decode_payment_response_header(r.headers["PAYMENT-RESPONSE"])
     assert settled.success and sdk_world.w3.eth.get_transaction_receipt(settled.transaction)["status"] == 1
+    assert (sdk_world.balance(payer), sdk_world.balance(seller)) == (before[0] - PRICE, before[1] + PRICE)
+
+
+# ---------------------------------------------------------------- (d) the official facilitator
+
+
+class OfficialFacilitator:
+    """Our middleware's facilitator handle on the official SDK's own facilitator (``x402Facilitator``
+    with its ``exact`` EVM scheme and web3 signer on the test chain), the messages converted at
+    the boundary through their JSON."""
+
+    def __init__(self, world) -> None:
+        signer = FacilitatorWeb3Signer(world.keys["official"], world.w3.provider.endpoint_uri)
+        self.sdk = register_exact_evm_facilitator(
+            x402Facilitator(), signer, f"eip155:{world.w3.eth.chain_id}"
+        )
+
+    @staticmethod
+    def _sdk(payload: PaymentPayload, req: PaymentRequirements):
+        return SdkPaymentPayload.model_validate(payload.to_json()), SdkRequirements.model_validate(
+            req.to_json()
+        )
+
+    async def verify(self, payload: PaymentPayload, req: PaymentRequirements) -> VerifyResponse:
+        out = await self.sdk.verify(*self._sdk(payload, req))
+        return VerifyResponse.from_json(out.model_dump(by_alias=True, exclude_none=True))
+
+    async def settle(self, payload: PaymentPayload, req: PaymentRequirements) -> SettleResponse:
+        out = await self.sdk.settle(*self._sdk(payload, req))
+        return SettleResponse.from_json(out.model_dump(by_alias=True, exclude_none=True))
+
+
+def test_the_official_facilitator_settles_our_clients_payment(sdk_world):
+    """Our client's exact payment on our StableToken, behind our middleware, verified and settled
+    by the official facilitator (its signature check, its simulation of the (v, r, s)
+    transferWithAuthorization, its settlement); a payer without funds is refused with the official
+    code, which it finds in the token's revert (USDC's words: no Multicall3 needed to diagnose)."""
+    payer, seller = sdk_world.addresses["payer"], sdk_world.addresses["seller"]
+    before = (sdk_world.balance(payer), sdk_world.balance(seller))
+    app = resource_app(sdk_world, OfficialFacilitator(sdk_world))
+    with ServiceServer(app, log_level="warning") as r:
+        client = sdk_world.client()
+        res = client.get(r.url + "/price")
+        assert res.status_code == 200, res.text
+        (receipt,) = client.receipts
+        tx = sdk_world.w3.eth.get_transaction_receipt(receipt.settlement.transaction)
+        assert tx["status"] == 1 and tx["from"] == Account.from_key(sdk_world.keys["official"]).address
+        assert (sdk_world.balance(payer), sdk_world.balance(seller)) == (before[0] - PRICE, before[1] + PRICE)
+        sdk_world.keys["pauper"] = "0x" + "77" * 32
+        with pytest.raises(E.PaymentRefusedError) as refused:
+            sdk_world.client("pauper").get(r.url + "/price")
+    assert refused.value.reason == "invalid_exact_evm_insufficient_balance"
     assert (sdk_world.balance(payer), sdk_world.balance(seller)) == (before[0] - PRICE, before[1] + PRICE)
