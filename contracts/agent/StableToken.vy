@@ -13,7 +13,9 @@
      An EOA signs with low-s ECDSA; a contract signer answers isValidSignature.
      Revert strings: "authorization is not yet valid", "authorization is expired",
      "authorization is used or canceled", "caller must be the payee", "invalid signature*",
-     "insufficient balance", "zero receiver", "only owner", "unknown function".
+     "ERC20: transfer amount exceeds balance" (a transfer by authorization, USDC's words),
+     "insufficient balance" (transfer, transferFrom), "zero receiver", "only owner",
+     "unknown function".
 """
 
 from ethereum.ercs import IERC20
@@ -140,6 +142,9 @@ def _use(
     signatures._check_signature(sender, digest, signature)
     self._authorizations[sender][nonce] = True
     log AuthorizationUsed(authorizer=sender, nonce=nonce)
+    # FiatToken's own words: the official x402 facilitators map this revert to the payer's
+    # insufficient balance
+    assert erc20.balanceOf[sender] >= amount, "ERC20: transfer amount exceeds balance"
     erc20._transfer(sender, receiver, amount)
 
 

@@ -106,6 +106,7 @@ REVERTS: tuple[tuple[str, type[X402Error]], ...] = (
     ("authorization is not yet valid", PaymentNotYetValidError),
     ("invalid signature", PaymentSignatureError),
     ("insufficient balance", PaymentUnderfundedError),
+    ("transfer amount exceeds balance", PaymentUnderfundedError),  # FiatToken (USDC), StableToken
     ("amount above maximum", PaymentAmountError),
     # VerifiedEscrow's deposit refusals
     ("escrow exists", PaymentReplayedError),

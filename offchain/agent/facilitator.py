@@ -4,8 +4,9 @@ and the two ways a resource server reaches a facilitator: over HTTP or in-proces
 Routes, as x402 v2 §7 specifies them:
 
 * ``POST /verify``  ``{x402Version?, paymentPayload, paymentRequirements}`` ->
-  ``{isValid, invalidReason?, payer?}``
-* ``POST /settle``  same request -> ``{success, errorReason?, payer?, transaction, network, amount}``
+  ``{isValid, invalidReason?, invalidMessage?, payer?}``
+* ``POST /settle``  same request -> ``{success, errorReason?, errorMessage?, payer?, transaction,
+  network, amount}``
   (upto: ``paymentRequirements.amount`` is the charge, at most the authorized maximum)
 * ``GET /supported`` -> ``{kinds: [{x402Version, scheme, network, extra?}], extensions, signers}``
 
@@ -90,8 +91,8 @@ def create_app(facilitator: EvmFacilitator) -> Starlette:
             LOG.info("x402_refused", extra={"route": route, "code": exc.code, "reason": str(exc)})
             payer = exc.payer or _payer(body)
             if route == "verify":
-                return JSONResponse(VerifyResponse(False, exc.code, payer).to_json())
-            return JSONResponse(SettleResponse(False, "", facilitator.network, payer, exc.code).to_json())
+                return JSONResponse(not_verified(exc, payer).to_json())
+            return JSONResponse(not_settled(exc, facilitator.network, payer).to_json())
 
     async def verify(request: Request) -> JSONResponse:
         return await handle(request, "verify")
@@ -111,6 +112,17 @@ def create_app(facilitator: EvmFacilitator) -> Starlette:
     )
 
 
+def not_verified(exc: X402Error, payer: str | None) -> VerifyResponse:
+    """The negative /verify verdict of `exc`: its reason code, its message as the official SDKs'
+    ``invalidMessage``."""
+    return VerifyResponse(False, exc.code, payer, str(exc))
+
+
+def not_settled(exc: X402Error, network: str, payer: str | None) -> SettleResponse:
+    """The failed /settle answer of `exc`: its reason code, its message as ``errorMessage``."""
+    return SettleResponse(False, "", network, payer, exc.code, error_message=str(exc))
+
+
 class LocalFacilitator:
     """A resource server's handle on a facilitator in the same process (no HTTP hop)."""
 
@@ -122,13 +134,13 @@ class LocalFacilitator:
             payer = await anyio.to_thread.run_sync(self.facilitator.verify, payload, req)
             return VerifyResponse(True, None, payer)
         except X402Error as exc:
-            return VerifyResponse(False, exc.code, exc.payer)
+            return not_verified(exc, exc.payer)
 
     async def settle(self, payload: PaymentPayload, req: PaymentRequirements) -> SettleResponse:
         try:
             return await anyio.to_thread.run_sync(self.facilitator.settle, payload, req)
         except X402Error as exc:
-            return SettleResponse(False, "", self.facilitator.network, exc.payer, exc.code)
+            return not_settled(exc, self.facilitator.network, exc.payer)
 
 
 class HTTPFacilitator:

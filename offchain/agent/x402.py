@@ -392,14 +392,20 @@ class PaymentPayload:
 
 @dataclass(frozen=True)
 class VerifyResponse:
+    """A facilitator's /verify verdict; `invalid_message` is the human-readable reason the official
+    SDKs add beside the code (``invalidMessage``)."""
+
     is_valid: bool
     invalid_reason: str | None = None
     payer: str | None = None
+    invalid_message: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"isValid": self.is_valid}
         if self.invalid_reason is not None:
             out["invalidReason"] = self.invalid_reason
+        if self.invalid_message is not None:
+            out["invalidMessage"] = self.invalid_message
         if self.payer is not None:
             out["payer"] = self.payer
         return out
@@ -413,22 +419,29 @@ class VerifyResponse:
             d["isValid"],
             _str(d, "invalidReason", "VerifyResponse", PaymentPayloadError, optional=True),
             _str(d, "payer", "VerifyResponse", PaymentPayloadError, optional=True),
+            _str(d, "invalidMessage", "VerifyResponse", PaymentPayloadError, optional=True),
         )
 
 
 @dataclass(frozen=True)
 class SettleResponse:
+    """A settlement (SettlementResponse); `error_message` is the human-readable reason the
+    official SDKs add beside the code (``errorMessage``)."""
+
     success: bool
     transaction: str
     network: str
     payer: str | None = None
     error_reason: str | None = None
     amount: int | None = None
+    error_message: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"success": self.success}
         if self.error_reason is not None:
             out["errorReason"] = self.error_reason
+        if self.error_message is not None:
+            out["errorMessage"] = self.error_message
         if self.payer is not None:
             out["payer"] = self.payer
         out["transaction"] = self.transaction
@@ -451,6 +464,7 @@ class SettleResponse:
             _str(d, "payer", what, PaymentPayloadError, optional=True),
             _str(d, "errorReason", what, PaymentPayloadError, optional=True),
             amount,
+            _str(d, "errorMessage", what, PaymentPayloadError, optional=True),
         )
 
 

@@ -173,10 +173,10 @@ def test_transfer_with_authorization_and_every_refusal(usdc, chain, accounts):
             signed(chain, usdc, payer.private_key, b),
             sender=relayer,
         )
-    # underfunded
+    # underfunded: USDC's words, which the official x402 facilitators read as such
     c = auth(chain, payer, payee, 10**12)
     reverts(
-        "insufficient balance",
+        "ERC20: transfer amount exceeds balance",
         usdc.transferWithAuthorization,
         *c.args(),
         signed(chain, usdc, payer.private_key, c),

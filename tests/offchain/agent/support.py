@@ -7,6 +7,8 @@ A2A."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +29,7 @@ from offchain.agent.a2a_server import A2AServer, Skill
 from offchain.agent.client import PayingClient
 from offchain.agent.errors import A2AInvalidParamsError
 from offchain.agent.evm import EvmFacilitator, escrow_of
+from offchain.agent.facilitator import HTTPFacilitator, create_app
 from offchain.agent.server import Payment, PaymentMiddleware, PricedRoute
 from offchain.agent.x402 import EscrowTerms, PaymentRequirements
 from offchain.ai.receipt import ENGINE_ID, request_digest
@@ -36,6 +39,7 @@ from offchain.chain.deploy import deploy_core
 from offchain.chain.inference_disputes import receipt_args
 from offchain.chain.sdk import load_abis
 from offchain.chain.task_mailbox import TaskParams
+from offchain.httpservice import ServiceServer
 from tests.contracts.support import CHALLENGE_WINDOW, TEST_CONFIG, DisputeWorld
 from tests.contracts.support import World as CoreWorld
 from tests.contracts.test_task_mailbox import MailboxWorld
@@ -139,6 +143,19 @@ def resource_app(world: World, facilitator: Any) -> ASGIApp:
         PricedRoute("/broken", (fac.requirements("exact", world.token.address, seller, PRICE),)),
     ]
     return PaymentMiddleware(app, routes, facilitator)
+
+
+@contextmanager
+def serving(
+    world: World, fac: EvmFacilitator, app_of: Callable[[World, str], ASGIApp] | None = None
+) -> Iterator[tuple[str, str]]:
+    """Our facilitator service (settling through `fac`) on its own HTTP port and a resource server
+    on another, `app_of(world, facilitator URL)` (default: resource_app reaching the facilitator
+    over HTTP); yields (facilitator URL, resource server URL)."""
+    with ServiceServer(create_app(fac), log_level="warning") as f:
+        app = resource_app(world, HTTPFacilitator(f.url)) if app_of is None else app_of(world, f.url)
+        with ServiceServer(app, log_level="warning") as r:
+            yield f.url, r.url
 
 
 # ---------------------------------------------------------------- verified settlement

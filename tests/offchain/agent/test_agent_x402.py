@@ -18,7 +18,7 @@ from offchain.agent import ap2, sdjwt
 from offchain.agent import errors as E
 from offchain.agent.client import PayingClient, parse_payment_required
 from offchain.agent.evm import create_payment
-from offchain.agent.facilitator import HTTPFacilitator, LocalFacilitator, create_app, error_of, parse_request
+from offchain.agent.facilitator import LocalFacilitator, error_of, parse_request
 from offchain.agent.x402 import (
     PAYMENT_REQUIRED,
     PAYMENT_RESPONSE,
@@ -34,8 +34,15 @@ from offchain.agent.x402 import (
 )
 from offchain.chain.agent import StableToken
 from offchain.chain.sdk import load_abis
-from offchain.httpservice import ServiceServer
-from tests.offchain.agent.support import FUNDS, MAX_TOKENS_PRICE, PER_TOKEN, PRICE, build_world, resource_app
+from tests.offchain.agent.support import (
+    FUNDS,
+    MAX_TOKENS_PRICE,
+    PER_TOKEN,
+    PRICE,
+    build_world,
+    resource_app,
+    serving,
+)
 
 ADDR = "0x" + "11" * 20
 
@@ -53,10 +60,8 @@ def fac(x402_world):
 @pytest.fixture
 def servers(x402_world, fac):
     """The facilitator and the resource server, each on its own HTTP port."""
-    with ServiceServer(create_app(fac), log_level="warning") as f:
-        app = resource_app(x402_world, HTTPFacilitator(f.url))
-        with ServiceServer(app, log_level="warning") as r:
-            yield f.url, r.url
+    with serving(x402_world, fac) as urls:
+        yield urls
 
 
 def exact_req(x402_world, amount=PRICE, **kw):
@@ -325,7 +330,10 @@ def test_http_verify_and_settle_answer_reason_codes(x402_world, servers):
         "payer": x402_world.addresses["payer"],
     }
     wrong = body | {"paymentRequirements": replace(req, amount=PRICE + 1).to_json()}
-    assert httpx.post(fac_url + "/verify", json=wrong).json() == {
+    refused = httpx.post(fac_url + "/verify", json=wrong).json()
+    # the reason's words beside its code, as the official SDKs' invalidMessage
+    assert refused.pop("invalidMessage") == f"the authorization is for {PRICE}, the price is {PRICE + 1}"
+    assert refused == {
         "isValid": False,
         "invalidReason": "invalid_exact_evm_payload_authorization_value_mismatch",
         "payer": x402_world.addresses["payer"],
@@ -333,6 +341,7 @@ def test_http_verify_and_settle_answer_reason_codes(x402_world, servers):
     s = httpx.post(fac_url + "/settle", json=body).json()
     assert s["success"] is True and s["transaction"].startswith("0x") and len(s["transaction"]) == 66
     again = httpx.post(fac_url + "/settle", json=body).json()
+    assert "used" in again.pop("errorMessage")
     assert again == {
         "success": False,
         "errorReason": E.PaymentReplayedError.code,

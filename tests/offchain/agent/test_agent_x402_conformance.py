@@ -184,6 +184,10 @@ def test_settle_and_verify_responses_as_the_spec_and_the_sdks_write_them():
     # the SDKs' extra members (human message, extensions) and nulls for absent ones are read
     sdk = NOT_SETTLED | {"errorMessage": "balance too low", "extensions": {}, "amount": None}
     assert SettleResponse.from_json(sdk).error_reason == "insufficient_funds"
+    assert SettleResponse.from_json(sdk).error_message == "balance too low"
+    assert SettleResponse.from_json(NOT_SETTLED | {"errorMessage": "low"}).to_json() == NOT_SETTLED | {
+        "errorMessage": "low"
+    }
     upto = SETTLED | {"amount": "1500"}
     assert SettleResponse.from_json(upto).amount == 1500 and SettleResponse.from_json(upto).to_json() == upto
     valid = {"isValid": True, "payer": PAYER}
@@ -192,6 +196,12 @@ def test_settle_and_verify_responses_as_the_spec_and_the_sdks_write_them():
         assert VerifyResponse.from_json(example).to_json() == example
     v = VerifyResponse.from_json(invalid | {"invalidMessage": "balance too low", "extensions": None})
     assert (v.is_valid, v.invalid_reason, v.payer) == (False, "insufficient_funds", PAYER)
+    assert v.invalid_message == "balance too low"
+    assert v.to_json() == invalid | {"invalidMessage": "balance too low"}
+    with pytest.raises(E.PaymentPayloadError):
+        VerifyResponse.from_json(invalid | {"invalidMessage": 3})
+    with pytest.raises(E.PaymentPayloadError):
+        SettleResponse.from_json(NOT_SETTLED | {"errorMessage": ["low"]})
     with pytest.raises(E.PaymentPayloadError):
         SettleResponse.from_json({k: v for k, v in SETTLED.items() if k != "transaction"})
     with pytest.raises(E.PaymentPayloadError):
