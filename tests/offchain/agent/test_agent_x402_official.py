@@ -7,6 +7,8 @@ chain every time."""
 
 from __future__ import annotations
 
+import time
+
 import anyio
 import httpx
 import pytest
@@ -58,6 +60,14 @@ from tests.offchain.agent.support import PRICE, build_world, resource_app, servi
 def sdk_world(project, accounts, chain):
     world = build_world(project, accounts, chain)
     world.keys["official"] = accounts[5].private_key  # the official facilitator's
+    # The official SDK dates by the wall clock (its client's validBefore, its facilitator's expiry check),
+    # ours by the chain's; each snapshot revert sets anvil's clock back, so late in a worker's session the
+    # chain lags the wall clock by minutes. Bring the chain up to the wall clock once: every test here
+    # reverts to this block, within seconds of it.
+    lag = int(time.time()) - chain.pending_timestamp
+    if lag > 0:
+        chain.pending_timestamp += lag
+        chain.mine()
     return world
 
 
