@@ -46,7 +46,6 @@ the image re-run in an enrolled enclave) and builds the TaskSlasher's receipt fa
 from __future__ import annotations
 
 import json
-import queue
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -81,12 +80,12 @@ from offchain.agent.errors import (
     TradeError,
     VaultError,
 )
+from offchain.agent.inference_agent import InferenceSaleError, grammar_request, receipt_text, run_inference
 from offchain.agent.server import PaymentMiddleware, PricedRoute
 from offchain.agent.taskfee import TaskFee
-from offchain.ai.options import RequestOptions, stop_position
+from offchain.ai.options import RequestOptions
 from offchain.ai.receipt import Receipt
 from offchain.ai.sampler import SamplingParams
-from offchain.ai.scheduler import DoneEvent, FailedEvent, Job, Scheduler
 from offchain.chain.agent import Sender
 from offchain.chain.bls_registry import BLSRegistryReader
 from offchain.chain.errors import ChainError
@@ -1250,41 +1249,13 @@ def swap_event(w3: Any, amm: Any, tx: bytes | str) -> Mapping[str, Any]:
 
 def infer_with(svc: Any, operator_key: bytes, strategy: GrammarBound, client: str, prompt: str) -> Receipt:
     """The inference operator's answer to `prompt` under the strategy's parameters and the decision
-    grammar: a version 3 receipt bound to `client`, signed by `operator_key`."""
-
-    done: queue.Queue[Any] = queue.Queue()
-
-    def sink(ev: Any) -> None:
-        if isinstance(ev, DoneEvent | FailedEvent):
-            done.put(ev)
-
-    sched = Scheduler(svc, max_batch=1, max_queue=1)
+    grammar: a version 3 receipt bound to `client`, signed by `operator_key` (what an
+    offchain.agent.inference_agent.InferenceSeller with grammar_request sells)."""
+    req = grammar_request(svc, strategy)({"prompt": prompt})
     try:
-        sched.submit(
-            Job(
-                svc.prompt_tokens(None, prompt),
-                strategy.params(),
-                sink,
-                client=client,
-                options=strategy.options(),
-            )
-        )
-        ev = done.get(timeout=600)
-    finally:
-        sched.close()
-    if isinstance(ev, FailedEvent):
-        raise RecordError(f"inference failed: {ev.reason}: {ev.message}")
-    return ev.completion.receipt.signed(operator_key)
-
-
-def receipt_text(svc: Any, receipt: Receipt) -> str:
-    """The text a version 3 receipt returns (the decoded output tokens, cut before a stop string)."""
-
-    text = svc.text_of(receipt.output_tokens)
-    if receipt.options is not None:
-        at = stop_position(text, receipt.options.stop)
-        text = text if at is None else text[:at]
-    return text
+        return run_inference(svc, operator_key, req, client)
+    except InferenceSaleError as exc:
+        raise RecordError(str(exc)) from None
 
 
 # ---------------------------------------------------------------- re-execution from DA

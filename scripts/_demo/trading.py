@@ -10,12 +10,17 @@ its strategy's hash and its policy image as metadata). The agent's policy (the p
 answer into an order) is a compute-network task: its static kernel's image is registered for Dave's app on a
 TaskMailbox over the compute step's ComputeAVS, and operators A and B, restaked in its executor set, run it
 in the sandbox with the development TEE. Then: a few steps, each buying the feed over A2A, deciding with
-operator A's signed inference, having Dave's AgentVault (which holds his trading funds and pays the
-agent's feeds and policy fees within his budgets: the agent's wallet holds gas only) post the policy
+operator A's signed inference, bought from A's inference agent (offchain/agent/inference_agent.py) under x402
+``verified`` (kind inference: the vault's payment is held in a VerifiedEscrow over InferenceDisputes, conditioned on
+the request digest, A's receipt bound to it), having Dave's AgentVault (which holds his trading funds and pays the
+agent's feeds, decisions and policy fees within his budgets: the agent's wallet holds gas only) post the policy
 task and execute only its certified order, and recording to DA (each certificate checked by checkDACert); a watcher
 disputes one honest decision (B and C re-execute it from the DA record alone, it matches, the watcher's
-bond goes to A); in a later step A tampers with the output, the agent trades on it, anyone re-executing
-the DA record sees it, Dave challenges, A is slashed and Dave compensated; in the last step A tampers with
+bond goes to A, and that decision's payment is released to A at once); in a later step A tampers with the
+output, the agent trades on it, anyone re-executing the DA record sees it, Dave challenges, A is slashed and the
+vault (the receipt's client) compensated, and once the slash is final that decision's payment is refunded to the
+vault and credited back to its feed budget (the other decisions' payments are released to A after the receipts'
+challenge window, the devnet's clock moved past it); in the last step A tampers with
 its policy executor instead (its share alone meets the policy set's threshold, so the wrong order is
 certified), the agent refuses it and records the refused step (had its host tried, the vault would revert both that
 order, beyond the slippage bound, and an uncertified one), and operator B re-executes the policy image
@@ -50,6 +55,7 @@ from offchain.agent.client import PayingClient
 from offchain.agent.errors import PolicyRefusedError, VaultRefusedError
 from offchain.agent.evm import EvmFacilitator
 from offchain.agent.facilitator import LocalFacilitator
+from offchain.agent.inference_agent import InferenceBuyer, InferenceSeller, grammar_request
 from offchain.agent.keeper import Keeper
 from offchain.agent.taskfee import EscrowFeeGate, TaskFee
 from offchain.agent.trading import (
@@ -65,7 +71,6 @@ from offchain.agent.trading import (
     TradingAgent,
     data_agent_a2a,
     decide,
-    infer_with,
     policy_input,
     receipt_text,
     reexecute_step,
@@ -90,7 +95,6 @@ from offchain.chain.deploy import (
     deploy_task_validator,
     deploy_verified_escrow,
 )
-from offchain.chain.inference_disputes import options_binding, receipt_args
 from offchain.chain.sdk import Deployment, load_abis
 from offchain.chain.task_mailbox import CERT_ECDSA, BlsSigner, EcdsaSigner, OperatorSigner, Web3TaskMailbox
 from offchain.compute.devtee import DevTEE, dev_policy
@@ -113,7 +117,13 @@ POLICY_FEE = 10_000
 POLICY_FEE_WINDOW_S = WINDOW_S
 # Dave's budgets for the vault's running costs (the agent's wallet holds no USDC: gas only)
 FEE_BUDGET = 10 * POLICY_FEE  # the policy fees it may pay into escrow, at most POLICY_FEE a task
-FEED_BUDGET = 10 * FEED_PRICE  # the feeds it may pay, at most FEED_PRICE each, to the data agent only
+FEED_BUDGET = (
+    10 * FEED_PRICE
+)  # the feeds and inferences it may pay, at most FEED_PRICE each, to their sellers only
+# 0.01 USDC a decision, bought from operator A's inference agent under x402 verified (kind inference), paid by the
+# vault into a VerifiedEscrow over InferenceDisputes; the offer's refund deadline if no receipt is bound by then
+INFER_PRICE = 10_000
+INFER_DEADLINE_S = 3_600
 VAULT_TASK_AGE = 1_000  # blocks between a policy task's posting and its order's execution, at most
 STEPS = 2  # honest steps before the tampered one (then one whose policy output A tampers with)
 POLICY_STEP = STEPS + 1  # the step whose certified policy output is wrong
@@ -339,9 +349,14 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     ag = deploy_agent(project, deployer)
     usdc, asset, amm = ag["stable_token"], ag["amm_asset"], ag["amm"]
     # keys: the trading agent's wallet, the data agent, the facilitator (the last two funded with gas)
-    agent_key, data_key, fac_key = (_key(x) for x in (b"agent", b"data", b"facilitator"))
-    agent_addr, data_addr, fac_addr = (Account.from_key(k).address for k in (agent_key, data_key, fac_key))
-    for a in (agent_addr, fac_addr):
+    # and operator A's inference agent (its wallet: gas, and the payments it earns)
+    agent_key, data_key, fac_key, seller_key = (
+        _key(x) for x in (b"agent", b"data", b"facilitator", b"operator A inference agent")
+    )
+    agent_addr, data_addr, fac_addr, seller_addr = (
+        Account.from_key(k).address for k in (agent_key, data_key, fac_key, seller_key)
+    )
+    for a in (agent_addr, fac_addr, seller_addr):
         deployer.transfer(a, WAD)
     usdc.mint(deployer, 200_000 * USDC_UNIT, sender=deployer)
     asset.mint(deployer, 100 * ASSET_UNIT, sender=deployer)
@@ -395,6 +410,14 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     vault.set_feed_terms(dave.private_key, usdc.address, FEED_PRICE)
     vault.set_feed_payee(dave.private_key, data_addr)
     vault.set_feed_budget(dave.private_key, FEED_BUDGET)
+    # the agent's decisions, bought from operator A's inference agent under x402 verified (kind inference): paid
+    # into a VerifiedEscrow over InferenceDisputes, released to A once the receipt's challenge window passed (or
+    # it was upheld), refunded to the vault once it is proven wrong and the slash is final
+    infer_escrow = Escrow(
+        w3, deploy_verified_escrow(project, deployer, disputes=c.address).address, abis["VerifiedEscrow"]
+    )
+    vault.set_verified_escrow(dave.private_key, infer_escrow.address)
+    vault.set_feed_payee(dave.private_key, seller_addr)
     print(
         f"Dave deploys his AgentVault {vault.address[:10]}… (contracts/agent/AgentVault.vy) and deposits 3,000 USDC "
         f"and 1 dETH: it swaps on the pool only on an order the TaskMailbox certified for a policy task it posted "
@@ -404,7 +427,11 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         f"running costs within Dave's limits: each policy fee into the escrow for the task's certifiers (at most "
         f"{POLICY_FEE / USDC_UNIT:.2f} USDC a task, {FEE_BUDGET / USDC_UNIT:.2f} USDC in all; a refund returns to "
         f"the vault) and each feed over x402 as an ERC-1271 payer, to the data agent {data_addr[:10]}… only (at most "
-        f"{FEED_PRICE / USDC_UNIT:.2f} USDC a feed, {FEED_BUDGET / USDC_UNIT:.2f} USDC in all)."
+        f"{FEED_PRICE / USDC_UNIT:.2f} USDC a feed, {FEED_BUDGET / USDC_UNIT:.2f} USDC in all), and each decision it "
+        f"buys from operator A's inference agent {seller_addr[:10]}… under x402 verified (kind inference: "
+        f"{INFER_PRICE / USDC_UNIT:.2f} USDC into a VerifiedEscrow {infer_escrow.address[:10]}… over InferenceDisputes, "
+        "from the same budget; released to A once the receipt's challenge window passed or it was upheld, refunded "
+        "to the vault once it is proven wrong and the slash is final)."
     )
 
     # ERC-8004: the agent's identity, its strategy's hash, its policy image and its vault as metadata
@@ -438,7 +465,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     # the data agent over A2A, its skill paid through the x402 extension
     token = StableToken(w3, usdc.address, abis["StableToken"])
     settler = Settler(w3, ag["upto_settler"].address, abis["UptoSettler"])
-    fac = EvmFacilitator(w3, fac_key, [token], settler)
+    fac = EvmFacilitator(w3, fac_key, [token], settler, escrow=infer_escrow)
     offer = fac.requirements("exact", usdc.address, data_addr, FEED_PRICE)
     amm_w3 = w3.eth.contract(address=amm.address, abi=abis["ConstantProductAMM"])
 
@@ -459,7 +486,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         w3, agent_key, agent_id, ident.address, STRATEGY, amm_w3,
         w3.eth.contract(address=usdc.address, abi=abis["StableToken"]),
         w3.eth.contract(address=asset.address, abi=abis["MockERC20"]),
-        server.url, data_addr, payer, dave.address, a2a, network,
+        server.url, data_addr, payer, vault.address, a2a, network,
     )  # fmt: skip
     print(
         f"The data agent {a2a.card().name!r} publishes its A2A card at {server.url}/.well-known/agent-card.json: "
@@ -476,9 +503,35 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     t_setup = time.perf_counter()
 
     a_key = w.signing[demo.op_a.address].to_bytes()
+    # operator A sells the decisions: its inference agent answers under the strategy's parameters and grammar,
+    # signs the receipt with A's key for the payer (the vault) and registers it on InferenceDisputes; the agent
+    # buys each over x402 verified, paid by the vault, conditioned on the request digest it computes itself
+    request = grammar_request(svc, STRATEGY)
+    seller_sender = Sender(w3, seller_key)
+    seller = InferenceSeller(
+        svc, a_key, fac.requirements, usdc.address, seller_addr,
+        w3.eth.contract(address=c.address, abi=abis["InferenceDisputes"]), seller_sender, chain_clock,
+        price=INFER_PRICE, window_s=INFER_DEADLINE_S, request=request,
+    )  # fmt: skip
+    infer_server = ServiceServer(seller.http_app(LocalFacilitator(fac)), log_level="warning").start()
+    honest = InferenceBuyer(payer, infer_server.url + "/inference", request)
+    # A's keeper settles its inference payments (with the vault: a refund is credited back to the feed budget)
+    infer_keeper = Keeper(
+        infer_escrow, seller_sender, abis["TaskMailbox"], abis["InferenceDisputes"], vault=vault
+    )
+    infer_of: dict[int, bytes] = {}
 
-    def honest(prompt: str) -> Any:
-        return infer_with(svc, a_key, STRATEGY, dave.address, prompt)
+    def bind_inference(i: int) -> None:
+        """A's keeper binds step i's receipt to its escrowed payment (the receipt's window runs)."""
+        infer_of[i] = eid = honest.bought[-1]["escrow"]
+        done = infer_keeper.step(eid)
+        if done.action != "bind":
+            raise RuntimeError(f"step {i}'s inference payment was not bound: {done.action} ({done.reason})")
+        print(
+            f"  Step {i}'s decision was bought from A's inference agent under x402 verified: "
+            f"{INFER_PRICE / USDC_UNIT:.2f} USDC from the vault held in escrow 0x{eid.hex()[:10]}…, conditioned on "
+            f"the request digest, its receipt (registered by A on InferenceDisputes) bound to it."
+        )
 
     def text_of(receipt: Any) -> str:
         return receipt_text(svc, receipt)
@@ -515,6 +568,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         res = agent.step(i, honest, text_of)
         steps.append(res)
         confirm_fee(i, res.record.policy)
+        bind_inference(i)
         o = res.record.order
         print(
             f"Step {i}: feed (pool {res.record.feed.feed.pool_price / USDC_UNIT:,.2f}, reference "
@@ -530,8 +584,13 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
 
     # a tampered step: A signs another answer than the model's; the agent trades on it
     i = STEPS
-    res_bad = agent.step(i, lambda p: tampered_decision(svc, honest(p), a_key), text_of)
+    seller.tamper = lambda r: tampered_decision(svc, r, a_key)
+    try:
+        res_bad = agent.step(i, honest, text_of)
+    finally:
+        seller.tamper = None
     confirm_fee(i, res_bad.record.policy)
+    bind_inference(i)
     o = res_bad.record.order
     print(
         f"Step {i}: operator A tampers with its output: its receipt answers {res_bad.completion_text} "
@@ -555,6 +614,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         a_exec.run = execute_task
     task = refused.record.policy
     confirm_fee(i, task)
+    bind_inference(i)
     own = decide(STRATEGY, refused.record.feed.feed, refused.completion_text)
     lie = certified_order_of(task.output)
     a_stake, b_stake = policy_w.stakes
@@ -608,14 +668,24 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
             )
         return certs[i]
 
-    # register every receipt (the dispute contract's challenge window starts)
-    for res in (*steps, res_bad):
-        rc = res.record.receipt
-        binding = options_binding(rc)
-        if binding is not None:
-            c.bindReceiptOptions(*binding, sender=dave)
-        c.registerReceipt(*receipt_args(rc), sender=dave)
-    print(f"Dave registers the {STEPS + 1} receipts on InferenceDisputes (challengeable for the window).")
+    print(
+        f"A's inference agent registered the {POLICY_STEP + 1} receipts it sold on InferenceDisputes "
+        "(challengeable for the window; their payments wait in escrow)."
+    )
+    seller_earned = [usdc.balanceOf(seller_addr)]
+
+    def release_inference(i: int, why: str) -> None:
+        """A's keeper releases step i's inference payment to A's inference agent."""
+        before = usdc.balanceOf(seller_addr)
+        done = infer_keeper.step(infer_of[i])
+        if done.action != "release":
+            raise RuntimeError(
+                f"step {i}'s inference payment was not released: {done.action} ({done.reason})"
+            )
+        print(
+            f"  Step {i}'s inference payment ({INFER_PRICE / USDC_UNIT:.2f} USDC) is released to A's inference agent "
+            f"({why}): its USDC {before / USDC_UNIT:.2f} -> {usdc.balanceOf(seller_addr) / USDC_UNIT:.2f}."
+        )
 
     # 1) an honest decision disputed: re-executed from DA alone, matches, the challenge fails
     cert(1)
@@ -653,6 +723,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     )
     if c.credits(demo.op_a):
         c.withdraw(sender=demo.op_a)
+    release_inference(1, "the receipt is upheld: no wait for its window")
 
     # 2) the tampered step: re-executing the DA record shows it; Dave challenges; A is slashed
     cert(STEPS)
@@ -678,15 +749,39 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         f"  B and C's BLS verdict: the receipt is proven wrong (gas {res.gas_used:,}): operator A slashed (slash {pw.slashId}), {sym0} delegated to A "
         f"{fmt(before)} -> {fmt(after)}."
     )
+    # the escrowed payment waits while the set's resolver may still cancel the slash
+    why = _refusal(infer_escrow.refund(infer_of[STEPS], []), seller_addr)
+    print(
+        f"  Step {STEPS}'s inference payment stays in escrow while the set's resolver may still cancel the slash "
+        f"(refund: {why!r})."
+    )
     chain.mine(demo.config.slash_resolution_delay_blocks + 1)
-    bal_before = [demo.d.tokens[s].balanceOf(dave) for s in demo.syms]
+    bal_before = [demo.d.tokens[s].balanceOf(vault.address) for s in demo.syms]
     c.claimCompensation(bad.digest(), sender=dave)
-    paid = {s: demo.d.tokens[s].balanceOf(dave) - b for s, b in zip(demo.syms, bal_before, strict=True)}
+    paid = {
+        s: demo.d.tokens[s].balanceOf(vault.address) - b for s, b in zip(demo.syms, bal_before, strict=True)
+    }
     c.withdraw(sender=dave)
     print(
-        "  After the escrow window Dave is compensated: "
+        "  After the escrow window the receipt's client, Dave's vault (which paid for it), is compensated: "
         + ", ".join(f"{fmt(v)} {s}" for s, v in paid.items())
-        + " forwarded to him, and his bond returned."
+        + " forwarded to it (Dave may withdraw them), and Dave's bond returned."
+    )
+    # the slash is final: A's keeper refunds the payment to the vault and credits it back to its feed budget
+    st0, vault_usdc0 = vault.state(), usdc.balanceOf(vault.address)
+    done = infer_keeper.run([infer_of[STEPS]])
+    if [d.action for d in done] != ["refund", "credit"]:
+        raise RuntimeError(f"step {STEPS}'s inference payment: {[(d.action, d.reason) for d in done]}")
+    st1 = vault.state()
+    inference = {
+        "refunded": usdc.balanceOf(vault.address) - vault_usdc0,
+        "credited": st1.feed_budget - st0.feed_budget,
+    }
+    print(
+        f"  Step {STEPS}'s inference payment ({INFER_PRICE / USDC_UNIT:.2f} USDC) is refunded to the vault, the receipt "
+        f"proven wrong and A's slash final: vault {vault_usdc0 / USDC_UNIT:,.2f} -> "
+        f"{usdc.balanceOf(vault.address) / USDC_UNIT:,.2f} USDC; credited back to its feed budget "
+        f"(creditRefundedPayment): {st0.feed_budget / USDC_UNIT:.2f} -> {st1.feed_budget / USDC_UNIT:.2f} USDC left."
     )
 
     # 3) the refused step: B re-executes the policy image on the certified input from the DA record
@@ -703,6 +798,15 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
 
     policy_fault = _prove_policy_fault(demo, w, policy_w, records, cert(POLICY_STEP), fee_pending)
     fees = _settle_policy_fees(policy_w, fee_keeper, fee_of, vault.address, usdc, w.names)
+    # the other decisions' receipts: unchallenged, their window over (the clock moved past it), released to A
+    end = max(int(c.claims(infer_escrow.get(infer_of[i]).receipt).deadline) for i in (0, POLICY_STEP))
+    if chain.blocks.head.timestamp <= end:
+        chain.pending_timestamp = end + 1
+        chain.mine(1)
+    for i in (0, POLICY_STEP):
+        release_inference(i, f"its receipt unchallenged for the {WINDOW_S} s window")
+    inference["states"] = {i: infer_escrow.get(eid).state for i, eid in sorted(infer_of.items())}
+    inference["seller_earned"] = usdc.balanceOf(seller_addr) - seller_earned[0]
     # the refund came back to the vault's balance; creditRefundedFee (anyone may send it, once the escrow says
     # refunded) returns it to the fee budget too
     fees["credited"] = vault.credit_refunded_fee(dave.private_key, fee_of[POLICY_STEP])
@@ -715,8 +819,9 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     print(
         f"  The vault paid the agent's running costs: {len(fee_of)} policy fees into escrow "
         f"({spent['fees'] / USDC_UNIT:.2f} of its {FEE_BUDGET / USDC_UNIT:.2f} USDC fee budget spent: the refunded one "
-        f"came back to it) and {len(pending)} feeds ({spent['feeds'] / USDC_UNIT:.2f} of its "
-        f"{FEED_BUDGET / USDC_UNIT:.2f} USDC feed budget); the agent's wallet paid gas only "
+        f"came back to it), {len(pending)} feeds and {len(infer_of)} decisions under x402 verified "
+        f"({spent['feeds'] / USDC_UNIT:.2f} of its {FEED_BUDGET / USDC_UNIT:.2f} USDC feed budget: the refunded "
+        "decision came back to it); the agent's wallet paid gas only "
         f"({usdc.balanceOf(agent_addr) / USDC_UNIT:.2f} USDC)."
     )
 
@@ -783,6 +888,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         f"feedback: {rcount} entries, mean {rvalue / 10**rdec:g}."
     )
     server.stop()
+    infer_server.stop()
     t_end = time.perf_counter()
     print(
         f"Trading agent step: {t_end - t_start:.1f} s (setup with the DA devnet {t_setup - t_start:.1f} s, "
@@ -810,6 +916,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         "policy_tasks": [r.record.policy.task_hash for r in (*steps, res_bad)],
         "policy_problems": [p for p in check.problems if "policy" in p],
         "policy_fees": fees,
+        "inference_payments": inference,
         "vault": {
             "address": vault.address,
             "balances": vault_balances,

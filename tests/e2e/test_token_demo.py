@@ -84,7 +84,32 @@ def test_demo_token_step(capsys):
     spent = vault["budget_spent"]
     # the refunded fee is credited back to the fee budget (creditRefundedFee)
     assert fees["credited"] == fee
-    assert spent == {"feeds": records * demo_trading.FEED_PRICE, "fees": (records - 1) * fee}
+    # the feed budget paid every feed and every decision (x402 verified); the refunded decision came back to it
+    infer = demo_trading.INFER_PRICE
+    assert spent == {
+        "feeds": records * demo_trading.FEED_PRICE + (records - 1) * infer,
+        "fees": (records - 1) * fee,
+    }
+    # the decisions, bought from A's inference agent under x402 verified from the vault: step 1's (upheld) and the
+    # untouched ones released to A, the tampered one's refunded to the vault and credited back to its feed budget
+    ip, bad = trading["inference_payments"], demo_trading.STEPS
+    assert ip["states"] == {**{i: "released" for i in range(records)}, bad: "refunded"}
+    assert ip["refunded"] == ip["credited"] == infer and ip["seller_earned"] == (records - 1) * infer
+    assert "decision was bought from A's inference agent under x402 verified" in out
+    assert (
+        "Step 1's inference payment (0.01 USDC) is released to A's inference agent (the receipt is upheld"
+        in out
+    )
+    assert f"Step {bad}'s inference payment stays in escrow while the set's resolver may still cancel" in out
+    assert (
+        f"Step {bad}'s inference payment (0.01 USDC) is refunded to the vault, the receipt proven wrong"
+        in out
+    )
+    assert "credited back to its feed budget (creditRefundedPayment)" in out
+    assert (
+        "Step 0's inference payment (0.01 USDC) is released to A's inference agent (its receipt unchallenged"
+        in out
+    )
     assert vault["agent_usdc"] == 0 and "The vault paid the agent's running costs" in out
     assert vault["refusals"] == ["min out under the slippage bound", "result not the task's"]
     assert f"Dave deploys his AgentVault {vault['address'][:10]}" in out

@@ -27,16 +27,14 @@ from starlette.types import ASGIApp
 from offchain.agent.a2a import AgentSkill, Message
 from offchain.agent.a2a_server import A2AServer, Skill
 from offchain.agent.client import PayingClient
-from offchain.agent.errors import A2AInvalidParamsError
 from offchain.agent.evm import EvmFacilitator, escrow_of
 from offchain.agent.facilitator import HTTPFacilitator, create_app
+from offchain.agent.inference_agent import InferenceSeller, query_request
 from offchain.agent.server import Payment, PaymentMiddleware, PricedRoute
 from offchain.agent.x402 import EscrowTerms, PaymentRequirements
-from offchain.ai.receipt import ENGINE_ID, request_digest
 from offchain.ai.sampler import SamplingParams
 from offchain.chain.agent import Escrow, Sender, Settler, StableToken
 from offchain.chain.deploy import deploy_core
-from offchain.chain.inference_disputes import receipt_args
 from offchain.chain.sdk import load_abis
 from offchain.chain.task_mailbox import TaskParams
 from offchain.httpservice import ServiceServer
@@ -327,22 +325,7 @@ def a2a_job_agent(vw: VerifiedWorld, facilitator: Any, inference: str = "verifie
 
     skills = [Skill(AgentSkill("job", "certified compute job", "paid on a certified result"), run, offers)]
     if vw.d is not None:
-        infer = InferenceSeller(vw, inference)
-
-        async def infer_offers(msg: Message) -> tuple[PaymentRequirements, ...]:
-            return infer.offers(infer_query(msg))
-
-        async def infer_run(msg: Message, pay: Payment | None) -> Any:
-            assert pay is not None
-            return infer.answer(infer_query(msg), pay)
-
-        card = AgentSkill(
-            "inference",
-            "deterministic inference",
-            f"the tiny model's answer and its InferenceDisputes receipt, paid {inference}",
-            ("inference", "receipt"),
-        )
-        skills.append(Skill(card, infer_run, infer_offers))
+        skills.append(inference_seller(vw, inference).skill())
     return A2AServer(
         "job-agent",
         "sells certified compute jobs and inference",
@@ -353,14 +336,6 @@ def a2a_job_agent(vw: VerifiedWorld, facilitator: Any, inference: str = "verifie
     )
 
 
-def infer_query(msg: Message) -> dict[str, str]:
-    """An inference skill's query: the message's data part {prompt, seed?, max_tokens?}."""
-    data = msg.data()
-    if not isinstance(data, dict) or not isinstance(data.get("prompt"), str):
-        raise A2AInvalidParamsError("an inference request is a data part {prompt, seed?, max_tokens?}")
-    return {k: str(v) for k, v in data.items() if k in ("prompt", "seed", "max_tokens")}
-
-
 # ---------------------------------------------------------------- verified inference
 
 
@@ -369,89 +344,45 @@ def inference_request(
 ) -> tuple[tuple[int, ...], SamplingParams, bytes]:
     """(prompt tokens, sampling parameters, request digest) of an inference query (prompt, seed,
     max_tokens): what the client's payment is conditioned on (offchain.ai.receipt.request_digest)."""
-    svc = d.svc
-    params = SamplingParams.from_user(
-        seed=int(query.get("seed", "1")), temperature=0.7, max_tokens=int(query.get("max_tokens", "8"))
-    )
-    tokens = svc.prompt_tokens(None, query["prompt"])
-    return tokens, params, request_digest(svc.model.sha256, svc.tokenizer.hash, ENGINE_ID, params, tokens)
+    req = query_request(d.svc, query)
+    return req.prompt_tokens, req.params, req.digest
 
 
 INFER_PER_TOKEN = 20_000  # upto: the price of one generated token of deterministic inference
 
 
-class InferenceSeller:
-    """The server agent's deterministic inference, sold under `scheme`: ``verified`` (kind
-    inference, on the request's digest), ``exact`` (JOB_PRICE) or ``upto`` (INFER_PER_TOKEN per
-    token, max_tokens of them at most). `answer` runs the tiny model for the payer (the receipt's
-    client), signs the receipt with inference operator 0's key, registers it on InferenceDisputes
-    (the agent pays the gas) and returns the text, the receipt, its digest and the escrow id;
+def inference_seller(vw: VerifiedWorld, scheme: str = "verified", tamper: Any = None) -> InferenceSeller:
+    """The server agent's deterministic inference (offchain.agent.inference_agent), sold under
+    `scheme`: ``verified`` (kind inference, on the request's digest) or ``exact`` at JOB_PRICE, or
+    ``upto`` at INFER_PER_TOKEN a token; receipts signed with inference operator 0's key for the
+    payer and registered on InferenceDisputes from the server agent's key (it pays the gas);
     `tamper(receipt) -> receipt` makes it a cheating operator."""
-
-    def __init__(self, vw: VerifiedWorld, scheme: str = "verified", tamper: Any = None) -> None:
-        assert vw.d is not None and scheme in ("verified", "exact", "upto")
-        self.vw, self.d, self.scheme, self.tamper = vw, vw.d, scheme, tamper
-        self.sender = Sender(vw.w3, vw.seller.private_key)
-        self.disputes = vw.w3.eth.contract(address=vw.d.c.address, abi=vw.abis["InferenceDisputes"])
-        self.deadlines: dict[bytes, int] = {}  # request digest -> the refund deadline offered
-
-    def offers(self, q: dict[str, str]) -> tuple[PaymentRequirements, ...]:
-        vw = self.vw
-        _, params, digest = inference_request(self.d, q)
-        if self.scheme == "exact":
-            return (vw.facilitator.requirements("exact", vw.token.address, vw.seller.address, JOB_PRICE),)
-        if self.scheme == "upto":
-            most = params.max_tokens * INFER_PER_TOKEN
-            return (vw.facilitator.requirements("upto", vw.token.address, vw.seller.address, most),)
-        deadline = self.deadlines.setdefault(digest, vw.clock() + WINDOW_S)
-        req = vw.facilitator.requirements(
-            "verified", vw.token.address, vw.seller.address, JOB_PRICE, request=digest, deadline=deadline
-        )
-        return (req,)
-
-    def answer(self, q: dict[str, str], pay: Payment) -> dict[str, Any]:
-        tokens, params, digest = inference_request(self.d, q)
-        verified = self.scheme == "verified"
-        assert not verified or EscrowTerms.of(pay.requirements).ref == digest
-        c = self.d.svc.complete(tokens, params, client=pay.payer)
-        receipt = c.receipt.signed(self.d.keys[0].to_bytes())
-        if self.tamper is not None:
-            receipt = self.tamper(receipt)
-        self.sender.send(self.disputes.functions.registerReceipt(*receipt_args(receipt)), gas=3_000_000)
-        if self.scheme == "upto":
-            pay.charge = len(receipt.output_tokens) * INFER_PER_TOKEN
-        return {
-            "text": self.d.svc.text_of(receipt.output_tokens),
-            "receipt": receipt.to_dict(),
-            "receiptDigest": "0x" + receipt.digest().hex(),
-            "escrow": "0x" + escrow_of(pay.payload).hex() if verified else None,
-        }
+    assert vw.d is not None
+    return InferenceSeller(
+        vw.d.svc,
+        vw.d.keys[0].to_bytes(),
+        vw.facilitator.requirements,
+        vw.token.address,
+        vw.seller.address,
+        vw.w3.eth.contract(address=vw.d.c.address, abi=vw.abis["InferenceDisputes"]),
+        Sender(vw.w3, vw.seller.private_key),
+        vw.clock,
+        scheme=scheme,
+        price=JOB_PRICE,
+        per_token=INFER_PER_TOKEN,
+        window_s=WINDOW_S,
+        tamper=tamper,
+    )
 
 
 def inference_server(
     vw: VerifiedWorld, facilitator: Any, tamper: Any = None, scheme: str = "verified"
 ) -> ASGIApp:
-    """The server agent selling deterministic inference (InferenceSeller) over HTTP x402:
+    """The server agent selling deterministic inference over HTTP x402 (InferenceSeller.http_app):
     GET /inference?prompt=..&seed=..&max_tokens=.. is offered for that very request (under
-    ``verified``, its digest); once paid it answers as InferenceSeller.answer does.
-    ``scheme="exact"`` sells the same work paid outright (the bench's baseline)."""
-    seller = InferenceSeller(vw, scheme, tamper)
-
-    def query(scope: Any) -> dict[str, str]:
-        return {k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
-
-    async def offers(scope: Any) -> tuple[Any, ...]:
-        q = query(scope)
-        return seller.offers(q) if "prompt" in q else ()
-
-    async def infer(request: Request) -> JSONResponse:
-        return JSONResponse(seller.answer(query(request.scope), PaymentMiddleware.payment(request)))
-
-    app = Starlette(routes=[Route("/inference", infer)])
-    route = PricedRoute(
-        "/inference", (), "GET", "deterministic inference, paid on its receipt", offers=offers
-    )
-    return PaymentMiddleware(app, [route], facilitator)
+    ``verified``, its digest). ``scheme="exact"`` sells the same work paid outright (the bench's
+    baseline)."""
+    return inference_seller(vw, scheme, tamper).http_app(facilitator)
 
 
 def self_signed(san: x509.GeneralName) -> tuple[bytes, bytes]:

@@ -22,6 +22,8 @@ from offchain.agent.a2a import COMPLETED, A2AClient
 from offchain.agent.client import PayingClient
 from offchain.agent.evm import EvmFacilitator, create_payment, escrow_of
 from offchain.agent.facilitator import HTTPFacilitator, LocalFacilitator, create_app
+from offchain.agent.inference_agent import InferenceBuyer, InferenceSaleError, InferenceSeller, query_request
+from offchain.agent.server import Payment
 from offchain.agent.x402 import PAYMENT_RESPONSE, PAYMENT_SIGNATURE, decode_header, encode_header
 from offchain.ai.receipt import Receipt
 from offchain.chain.agent import Sender
@@ -37,6 +39,7 @@ from tests.offchain.agent.support import (
     VerifiedWorld,
     a2a_job_agent,
     inference_request,
+    inference_seller,
     inference_server,
     job_server,
 )
@@ -448,3 +451,47 @@ def _task_only_escrow(vw):
 
     c = vw.mw.w.owner.deploy(vw.mw.project.VerifiedEscrow, vw.mw.mailbox, "0x" + "00" * 20, 0)
     return Escrow(vw.w3, c.address, load_abis()["VerifiedEscrow"])
+
+
+def test_inference_seller_and_buyer_refusals_typed(vw):
+    """The package's inference seller refuses unusable terms and requests, and a payment for another
+    request, with InferenceSaleError; the buyer refuses a failed sale and a receipt bound to another
+    client than the payer (both typed)."""
+    d, fac = vw.d, vw.fresh_facilitator()
+    args = (vw.d.svc, d.keys[0].to_bytes(), fac.requirements, vw.token.address, vw.seller.address)
+    chain_args = (
+        vw.w3.eth.contract(address=d.c.address, abi=vw.abis["InferenceDisputes"]),
+        Sender(vw.w3, vw.seller.private_key),
+        vw.clock,
+    )
+    for kw, match in (
+        ({"scheme": "lottery", "price": 1}, "not 'lottery'"),
+        ({"price": 0}, "price is a positive integer"),
+        ({"scheme": "upto", "price": 1}, "per_token is a positive integer"),
+    ):
+        with pytest.raises(InferenceSaleError, match=match):
+            InferenceSeller(*args, *chain_args, **kw)
+    for q, match in (({}, "names a prompt"), ({"prompt": "x", "seed": "one"}, "are integers")):
+        with pytest.raises(InferenceSaleError, match=match):
+            query_request(d.svc, q)
+    seller = inference_seller(vw)
+    offer = seller.offers({"prompt": "one request"})[0]
+    pay = Payment(vw.payer.address, offer, create_payment(vw.payer.private_key, offer, now=vw.clock()))
+    with pytest.raises(InferenceSaleError, match="another inference request"):
+        seller.answer({"prompt": "another request"}, pay)
+    # the buyer: a sale that fails (the forged receipt does not register) and a receipt for another client
+    other = vw.seller.address
+    for forge, match in (
+        (lambda r: replace(r, signature=b"\x00" * 65), "answered 500"),
+        (lambda r: replace(r, client=other).signed(d.keys[0].to_bytes()), "not the payer"),
+    ):
+        with ServiceServer(create_app(vw.fresh_facilitator()), log_level="warning") as f:
+            app = inference_server(vw, HTTPFacilitator(f.url), forge)
+            with ServiceServer(app, log_level="error") as r:
+                client = PayingClient(
+                    vw.payer.private_key, vw.w3.eth.chain_id, vw.token.address, JOB_PRICE, clock=vw.clock
+                )
+                buyer = InferenceBuyer(client, r.url + "/inference", lambda q: query_request(d.svc, q))
+                with pytest.raises(InferenceSaleError, match=match):
+                    buyer("what is 3+3?")
+                assert buyer.bought == []
