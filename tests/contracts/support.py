@@ -218,13 +218,17 @@ def reverts(reason, method, *args, sender):
 
     The call is a bare eth_call through web3: ape's own revert handling replays the call's struct
     logs to build a source traceback, which takes seconds to minutes for these contracts (large
-    memory, ecrecover loops, nested calls) and tells the test nothing more than the reason."""
+    memory, ecrecover loops, nested calls) and tells the test nothing more than the reason.
+
+    The call runs on the pending block, as the transaction would: its timestamp is the chain's clock
+    now, which arguments dated by ``chain.pending_timestamp`` expect (at ``latest`` the block time is
+    that of the last block mined, seconds earlier on a loaded machine)."""
     from web3.exceptions import ContractLogicError
 
     web3 = method.provider.web3
     tx = {"to": method.contract.address, "from": sender.address, "data": method.encode_input(*args)}
     try:
-        web3.eth.call(tx)
+        web3.eth.call(tx, "pending")
     except ContractLogicError as exc:
         got = exc.message if isinstance(exc.message, str) else str(exc)
         assert got == f"execution reverted: {reason}", f"expected revert {reason!r}, got {got!r}"
