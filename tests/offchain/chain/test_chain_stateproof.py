@@ -59,8 +59,9 @@ def test_an_account_and_its_slots_are_proven_at_each_block(proven_token):
         # the JSON form parses back to the same proof
         assert StateProof.from_json(proof.to_json()) == proof
     # an externally owned account: its balance, the empty code's hash
-    eoa = verify_state_proof(fetch_state_proof(w3, holder, [], after), _block_hash(w3, after))
+    eoa = verify_state_proof(fetch_state_proof(w3, holder, [7], after), _block_hash(w3, after))
     assert eoa.balance == w3.eth.get_balance(holder, after) and eoa.code_hash == keccak(b"")
+    assert eoa.storage == {7: 0}  # an empty storage trie: every slot proven zero
 
 
 def test_a_proof_holds_only_for_its_own_block(proven_token):
