@@ -61,6 +61,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
+from web3.exceptions import Web3Exception
 from web3.logs import DISCARD as _DISCARD
 
 from offchain import abi
@@ -1301,6 +1302,7 @@ def reexecute_step(
     amm: Any = None,
     policy_check: PolicyVerifier | None = None,
     vault: str | None = None,
+    agent_image: AgentImage | None = None,
 ) -> StepCheck:
     """Re-execute a step from its DA record alone: fetch it by `cert` from `records`
     (:class:`DARecords`: the certificate and the blob are verified), check it
@@ -1312,7 +1314,9 @@ def reexecute_step(
     by that vault alone, on the record's certified policy task (the vault's Traded event); with
     `policy_check`, the record's policy task must be the certified run of the declared image on the
     record's input, its output what a local re-run of the image and the Python parser give
-    (:meth:`PolicyVerifier.problems`)."""
+    (:meth:`PolicyVerifier.problems`); with `w3` and `agent_image` (the image the agent declared,
+    registered on ComputeAVS for its app), the record's wallet must be an enclave key enrolled there for
+    that app and image, and not revoked, at the blocks the step acted in (:func:`check_agent_enclave`)."""
     rec = StepRecord.from_json(records.get(cert))
     feed = check_record(rec, svc, data_agent, strategy_hash)
     rex = reexecute_with(svc, rec.receipt)
@@ -1338,12 +1342,84 @@ def reexecute_step(
             problems.append(f"the feed: {exc}")
     if w3 is not None and amm is not None and not other_pool:
         problems += _check_trade(w3, amm, rec, vault)
+    if w3 is not None and agent_image is not None:
+        problems += check_agent_enclave(w3, rec, agent_image)
     if policy_check is not None:
         text = receipt_text(svc, rec.receipt)
         problems += policy_check.problems(
             rec, policy_input(rec.strategy, rec.feed, rec.receipt.digest(), text).encode()
         )
     return StepCheck(rec, rex, recomputed, not problems, problems)
+
+
+@dataclass(frozen=True)
+class AgentImage:
+    """The image an agent declared it runs in (its ERC-8004 metadata ``agentImage`` and ``agentApp``):
+    `image` (the OCI digest's 32 bytes) registered for app `app_id` on the ComputeAVS at `avs`."""
+
+    avs: str
+    app_id: bytes
+    image: bytes
+
+
+_ENCLAVES = {
+    "type": "function",
+    "name": "enclaves",
+    "stateMutability": "view",
+    "inputs": [{"name": "arg0", "type": "address"}],
+    "outputs": [
+        {
+            "name": "",
+            "type": "tuple",
+            "components": [
+                {"name": "operator", "type": "address"},
+                {"name": "appId", "type": "bytes32"},
+                {"name": "imageDigest", "type": "bytes32"},
+                {"name": "evidenceHash", "type": "bytes32"},
+                {"name": "enrolledAt", "type": "uint256"},
+                {"name": "revoked", "type": "bool"},
+            ],
+        }
+    ],
+}
+
+
+def step_blocks(w3: Any, rec: StepRecord) -> list[int]:
+    """The blocks a step acted in: its policy task's (or, without one, its feed's) and its trade's."""
+    blocks = [rec.policy.block if rec.policy is not None else rec.feed.feed.block]
+    if rec.trade is not None:
+        blocks.append(int(w3.eth.get_transaction_receipt(rec.trade["tx"])["blockNumber"]))
+    return blocks
+
+
+def check_agent_enclave(w3: Any, rec: StepRecord, agent: AgentImage) -> list[str]:
+    """Problems (empty: none) with the claim that the record's wallet is the key of an enclave running
+    the declared image: ComputeAVS's ``enclaves(wallet)`` must name the declared app and image and not
+    be revoked, read at every block the step acted in (so a key enrolled after the step, or revoked
+    before it, does not pass), and the key's operator must exist (it answers for the enclave)."""
+    try:
+        wallet = to_checksum_address(str(rec.agent.get("wallet", "")))
+        avs = w3.eth.contract(address=to_checksum_address(agent.avs), abi=[_ENCLAVES])
+        blocks = step_blocks(w3, rec)
+    except (ValueError, TypeError, KeyError, EigenError) as exc:
+        return [f"the agent's enclave cannot be checked: {exc}"]
+    for block in blocks:
+        try:
+            operator, app_id, image, _, _, revoked = avs.functions.enclaves(wallet).call(
+                block_identifier=block
+            )
+        except (ValueError, EigenError, Web3Exception) as exc:
+            return [f"the agent's enclave at block {block}: {exc}"]
+        if int(operator, 16) == 0:
+            return [f"the agent's wallet {wallet} is not an enrolled enclave key at block {block}"]
+        if (bytes(app_id), bytes(image)) != (agent.app_id, agent.image):
+            return [
+                f"the agent's wallet {wallet} is enrolled for app 0x{bytes(app_id).hex()[:16]}… image "
+                f"sha256:{bytes(image).hex()[:16]}…, not the declared app and image"
+            ]
+        if revoked:
+            return [f"the agent's enclave key {wallet} was revoked at block {block}"]
+    return []
 
 
 def _check_trade(w3: Any, amm: Any, rec: StepRecord, vault: str | None = None) -> list[str]:

@@ -25,6 +25,7 @@ from offchain.agent.trading import (
     ASSET_UNIT,
     FEED_SKILL,
     USDC_UNIT,
+    AgentImage,
     DARecords,
     PolicyNetwork,
     PolicyReexecutor,
@@ -35,6 +36,7 @@ from offchain.agent.trading import (
     TradingAgent,
     build_prompt,
     certified_order,
+    check_agent_enclave,
     check_feed,
     check_feed_state,
     check_record,
@@ -778,6 +780,40 @@ def test_hostile_records_are_refused_by_the_policy_reexecutor(market, svc, polic
 # ---------------------------------------------------------------- the policy fee, through VerifiedEscrow
 
 FEE_WINDOW_S = 2  # the escrow's window after a policy task's confirmation
+
+
+@needs_bwrap
+def test_the_records_wallet_must_be_an_enclave_of_the_declared_image(market, svc, policy_net, tmp_path):
+    """check_agent_enclave: the record's wallet must be an enclave key enrolled on ComputeAVS for the
+    declared app and image, not revoked, at the blocks the step acted in. A key enrolled only after
+    the step, another declared image or app, and a key revoked before the step are each named."""
+    from eth_keys import keys
+
+    from offchain.compute.devtee import DevTEE, dev_policy
+
+    w, _ = market
+    cw, image = policy_net.cw, policy_net.image
+    declared = AgentImage(cw.avs.address, cw.app_id, image)
+    _, before = policy_step(market, svc, policy_net, tmp_path / "a", 0)
+    assert before.record.policy is not None and before.record.trade is not None
+    (problem,) = check_agent_enclave(w.w3, before.record, declared)
+    assert "is not an enrolled enclave key at block" in problem
+    # the agent's key becomes an enclave key of the image (the compute set verified its evidence)
+    tee = DevTEE(cw.ca, image, enclave_key=keys.PrivateKey(bytes(Account.from_key(w.keys["payer"]).key)))
+    cw.enrol(tee, op_index=2, st=cw.statement(tee, 2, image=image, policy=dev_policy(cw.ca, image)))
+    # enrolled after the step: the step's blocks still say it was not
+    assert "is not an enrolled enclave key" in check_agent_enclave(w.w3, before.record, declared)[0]
+    _, after = policy_step(market, svc, policy_net, tmp_path / "b", 1)
+    assert check_agent_enclave(w.w3, after.record, declared) == []
+    for other in (replace(declared, image=keccak(b"another image")), replace(declared, app_id=bytes(32))):
+        (problem,) = check_agent_enclave(w.w3, after.record, other)
+        assert "not the declared app and image" in problem
+    bad = replace(after.record, agent={**after.record.agent, "wallet": "0x12"})
+    assert "cannot be checked" in check_agent_enclave(w.w3, bad, declared)[0]
+    cw.avs.revokeEnclaveKey(tee.address, sender=cw.app_owner)
+    assert check_agent_enclave(w.w3, after.record, declared) == []  # revoked after it: the step stands
+    _, revoked = policy_step(market, svc, policy_net, tmp_path / "c", 2)
+    assert "was revoked at block" in check_agent_enclave(w.w3, revoked.record, declared)[0]
 
 
 @pytest.fixture(scope="module")
