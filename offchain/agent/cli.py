@@ -9,6 +9,9 @@
                             [--no-require-client-cert] [--revocation MODE] [--crl FILE ...]
                             [--revocation-soft-fail] [--crl-grace S] [--crl-issuer PEM ...]
                             [--ocsp-get]]]
+    eigen agent inference-seller --rpc URL --operator-key KEY --key KEY --disputes ADDR --token ADDR
+                                 --facilitator URL [--scheme verified|exact|upto] [--price UNITS]
+                                 [--per-token UNITS] [--window S] [--model GGUF | --tiny SEED]
     eigen agent history AGENT_ID [--deployment RECORD] [--rpc URL] [--from-block N] [--json]
                               [--disperser URL --da-config CLIENT_JSON]
 
@@ -34,7 +37,10 @@ settled by the facilitator); with ``--tls-cert``/``--tls-key`` over HTTPS, with 
 ``--callers`` its callers are named by TLS client certificate (mutual TLS), and ``--revocation``
 refuses certificates their CA revoked (CRL, OCSP, either; fail closed unless
 ``--revocation-soft-fail``; delta CRLs, indirect CRLs of the ``--crl-issuer`` certificates, OCSP by
-GET with ``--ocsp-get``). Each TLS option has an ``EIGEN_A2A_*`` setting (docs/settings.md) the
+GET with ``--ocsp-get``). ``inference-seller`` sells deterministic inference over HTTP x402
+(``GET /inference``; ``verified`` by default: paid into the facilitator's escrow on the request's
+digest, released once the receipt stands), its receipts signed by the operator key and registered
+on InferenceDisputes from KEY; its offers come from the facilitator's ``/supported``. Each TLS option has an ``EIGEN_A2A_*`` setting (docs/settings.md) the
 option overrides. Every bad input is one line and exit status 2.
 """
 
@@ -48,6 +54,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from offchain import cliargs, settings
+from offchain.ai.cli import _add_model_args, _service
 
 if TYPE_CHECKING:
     from offchain.agent.a2a_mtls import MutualTLS
@@ -133,6 +140,48 @@ def register(sub: Any) -> None:
     )
     add_tls_options(d)
     d.set_defaults(func=_data_agent)
+
+    i = s.add_parser(
+        "inference-seller",
+        help="sell deterministic inference over x402 (verified: paid only once the receipt stands)",
+    )
+    i.add_argument("--rpc", required=True, help="the chain's JSON-RPC URL")
+    i.add_argument(
+        "--operator-key",
+        required=True,
+        help="the inference operator's key, signing the receipts (0x + 64 hex, or a file)",
+    )
+    i.add_argument(
+        "--key",
+        required=True,
+        help="the seller's key: registers the receipts on InferenceDisputes (pays their gas) and is paid",
+    )
+    i.add_argument("--disputes", required=True, help="the InferenceDisputes contract (address)")
+    i.add_argument("--token", required=True, help="the EIP-3009 token inference is paid in (address)")
+    i.add_argument(
+        "--facilitator", required=True, help="the x402 facilitator's URL (eigen agent facilitator)"
+    )
+    i.add_argument(
+        "--scheme",
+        choices=("verified", "exact", "upto"),
+        default="verified",
+        help="verified (default: escrowed, released once the receipt's challenge window passed or it was "
+        "upheld, refunded when it is proven wrong), exact, or upto (--per-token a generated token)",
+    )
+    i.add_argument("--price", type=cliargs.uint(256), default=0, help="an answer's price, in atomic units")
+    i.add_argument(
+        "--per-token", type=cliargs.uint(256), default=0, help="upto: the price of a generated token"
+    )
+    i.add_argument(
+        "--window",
+        type=cliargs.positive_int,
+        default=3600,
+        help="verified: seconds after the first offer for a request until it may be refunded (default 3600)",
+    )
+    i.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    i.add_argument("--port", type=cliargs.port, default=4031, help="port to listen on (default 4031)")
+    _add_model_args(i)
+    i.set_defaults(func=_inference_seller)
 
     h = s.add_parser(
         "history",
@@ -505,6 +554,55 @@ def _data_agent(args: argparse.Namespace) -> int:
         "mtls": tls.mtls is not None,
         "revocation": "none" if tls.mtls is None or tls.mtls.revocation is None else tls.mtls.revocation.mode,
     }
+    print(json.dumps(out), flush=True)
+    http.run()
+    return 0
+
+
+def _inference_seller(args: argparse.Namespace) -> int:
+    from eth_account import Account
+
+    from offchain.agent.errors import PaymentSchemeError
+    from offchain.agent.evm import Offers
+    from offchain.agent.facilitator import HTTPFacilitator
+    from offchain.agent.inference_agent import InferenceSaleError, InferenceSeller
+    from offchain.agent.x402 import caip2
+    from offchain.chain.agent import Sender, StableToken
+    from offchain.chain.sdk import _connect, load_abis
+    from offchain.httpservice import ServiceServer
+
+    operator_key, key = _key(args.operator_key), _key(args.key)
+    token_addr = _address(args.token, "--token")
+    disputes_addr = _address(args.disputes, "--disputes")
+    w3 = _connect(args.rpc)
+    abis = load_abis()
+    token = StableToken(w3, token_addr, abis["StableToken"])
+    facilitator = HTTPFacilitator(args.facilitator)
+    offers = Offers.from_supported(
+        facilitator.supported_sync(), {token.address: token.name}, caip2(w3.eth.chain_id)
+    )
+    if args.scheme == "verified" and (offers.escrow is None or "inference" not in offers.escrow_kinds):
+        raise PaymentSchemeError("the facilitator's escrow settles no verified inference payments")
+    if args.scheme == "upto" and offers.settler is None:
+        raise PaymentSchemeError("the facilitator has no upto settler")
+    priced = args.per_token if args.scheme == "upto" else args.price
+    if priced <= 0:
+        what = "--per-token" if args.scheme == "upto" else "--price"
+        raise InferenceSaleError(f"{args.scheme} inference needs {what} above zero")
+    svc = _service(args)
+    payee = Account.from_key(key).address
+
+    def clock() -> float:
+        return float(w3.eth.get_block("pending")["timestamp"])
+
+    seller = InferenceSeller(
+        svc, bytes.fromhex(operator_key[2:]), offers.requirements, token.address, payee,
+        w3.eth.contract(address=disputes_addr, abi=abis["InferenceDisputes"]), Sender(w3, key), clock,
+        scheme=args.scheme, price=args.price, per_token=args.per_token, window_s=args.window,
+    )  # fmt: skip
+    http = ServiceServer(seller.http_app(facilitator), args.host, args.port)
+    out = {"url": http.url + "/inference", "scheme": args.scheme, "payee": payee}
+    out |= {"operator": Account.from_key(operator_key).address, "model": "0x" + svc.model.sha256.hex()}
     print(json.dumps(out), flush=True)
     http.run()
     return 0

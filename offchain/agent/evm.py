@@ -167,6 +167,96 @@ class Verified:
     call: Any
 
 
+@dataclass(frozen=True)
+class Offers:
+    """What a facilitator settles, as a resource server needs it to build offers without the
+    facilitator's key: its network (CAIP-2), the EIP-3009 tokens (address -> EIP-712 name), its upto
+    settler and the address upto payloads name, its verified escrow and the kinds that escrow serves
+    (``task``, ``inference``). :meth:`from_supported` reads them from a facilitator's ``/supported``."""
+
+    network: str
+    tokens: dict[str, str]
+    settler: str | None = None
+    facilitator: str | None = None
+    escrow: str | None = None
+    escrow_kinds: tuple[str, ...] = ()
+
+    @classmethod
+    def from_supported(cls, supported: Any, tokens: dict[str, str], network: str) -> Offers:
+        """The offers of a facilitator whose ``GET /supported`` answered `supported`, on `network`,
+        for `tokens` (address -> name, read from the chain: /supported does not list tokens). A
+        malformed answer, or one without `network`'s ``exact``, is PaymentRequirementsError."""
+        kinds = supported.get("kinds") if isinstance(supported, dict) else None
+        if not isinstance(kinds, list) or not all(isinstance(k, dict) for k in kinds):
+            raise PaymentRequirementsError("the facilitator's /supported answer has no list of kinds")
+        mine = {k.get("scheme"): k.get("extra") or {} for k in kinds if k.get("network") == network}
+        if "exact" not in mine:
+            raise PaymentRequirementsError(f"the facilitator settles no exact payments on {network}")
+        try:
+            upto, verified = mine.get("upto"), mine.get("verified")
+            settler = None if upto is None else to_checksum_address(upto["settler"])
+            fac = None if upto is None else to_checksum_address(upto["facilitator"])
+            escrow = None if verified is None else to_checksum_address(verified["escrow"])
+            served = () if verified is None else tuple(str(k) for k in verified.get("kinds", ()))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise PaymentRequirementsError(
+                f"the facilitator's /supported extra is malformed: {exc}"
+            ) from None
+        return cls(
+            network, {to_checksum_address(a): n for a, n in tokens.items()}, settler, fac, escrow, served
+        )
+
+    def requirements(
+        self,
+        scheme: str,
+        token: str,
+        pay_to: str,
+        amount: int,
+        max_timeout_seconds: int = 60,
+        task: bytes | None = None,
+        deadline: int | None = None,
+        expected_result: bytes | None = None,
+        request: bytes | None = None,
+    ) -> PaymentRequirements:
+        """PaymentRequirements a resource server can offer for settlement by this facilitator;
+        ``verified`` names either the TaskMailbox `task` whose certified result (`expected_result`,
+        None: any) releases the payment, or the inference `request` digest whose registered receipt
+        (with the output commitment `expected_result`, None: any) does, and the `deadline` (unix
+        seconds) after which an uncertified task, or a request with no receipt bound, refunds it."""
+        name = self.tokens.get(to_checksum_address(token))
+        if name is None:
+            raise PaymentAssetError(f"this facilitator settles no token {token}")
+        extra: dict[str, Any] = {"name": name, "version": "2"}
+        if scheme == "upto":
+            if self.settler is None or self.facilitator is None:
+                raise PaymentSchemeError("this facilitator has no upto settler")
+            extra |= {"settler": self.settler, "facilitator": self.facilitator}
+        elif scheme == "verified":
+            if self.escrow is None:
+                raise PaymentSchemeError("this facilitator has no verified escrow")
+            kind = ESCROW_KIND_TASK if request is None else ESCROW_KIND_INFERENCE
+            ref = task if request is None else request
+            if (task is None) == (request is None):
+                raise PaymentRequirementsError("a verified offer names a task or an inference request")
+            if ref is None or len(ref) != 32 or deadline is None or deadline <= 0:
+                raise PaymentRequirementsError(
+                    "a verified offer names a 32-byte task or request and a deadline"
+                )
+            if expected_result is not None and len(expected_result) != 32:
+                raise PaymentRequirementsError("an expected result hash is 32 bytes")
+            what = "task" if kind == ESCROW_KIND_TASK else "inference"
+            if what not in self.escrow_kinds:
+                raise PaymentSchemeError(f"this facilitator's escrow serves no {what} payments")
+            terms = EscrowTerms(self.escrow, ref, expected_result or bytes(32), deadline, kind)
+            extra |= terms.to_extra()
+        elif scheme != "exact":
+            raise PaymentSchemeError(f"scheme {scheme!r} is not one of {', '.join(SCHEMES)}")
+        return PaymentRequirements(
+            scheme, self.network, amount, to_checksum_address(token), to_checksum_address(pay_to),
+            max_timeout_seconds, extra,
+        )  # fmt: skip
+
+
 class EvmFacilitator:
     """Verifies and settles exact and upto payments on one chain, for the EIP-3009 tokens given,
     sending from `key` (which pays the gas and is the facilitator upto payloads name)."""
@@ -229,52 +319,20 @@ class EvmFacilitator:
         return {"kinds": kinds, "extensions": [], "signers": {"eip155:*": [self.address]}}
 
     def requirements(
-        self,
-        scheme: str,
-        token: str,
-        pay_to: str,
-        amount: int,
-        max_timeout_seconds: int = 60,
-        task: bytes | None = None,
-        deadline: int | None = None,
-        expected_result: bytes | None = None,
-        request: bytes | None = None,
+        self, scheme: str, token: str, pay_to: str, amount: int, **kw: Any
     ) -> PaymentRequirements:
-        """PaymentRequirements a resource server can offer for settlement here; ``verified``
-        names either the TaskMailbox `task` whose certified result (`expected_result`, None: any)
-        releases the payment, or the inference `request` digest whose registered receipt (with
-        the output commitment `expected_result`, None: any) does, and the `deadline` (unix
-        seconds) after which an uncertified task, or a request with no receipt bound, refunds it."""
-        t = self.tokens.get(to_checksum_address(token))
-        if t is None:
-            raise PaymentAssetError(f"this facilitator settles no token {token}")
-        extra: dict[str, Any] = {"name": t.name, "version": "2"}
-        if scheme == "upto":
-            if self.settler is None:
-                raise PaymentSchemeError("this facilitator has no upto settler")
-            extra |= {"settler": self.settler.address, "facilitator": self.address}
-        elif scheme == "verified":
-            if self.escrow is None:
-                raise PaymentSchemeError("this facilitator has no verified escrow")
-            kind = ESCROW_KIND_TASK if request is None else ESCROW_KIND_INFERENCE
-            ref = task if request is None else request
-            if (task is None) == (request is None):
-                raise PaymentRequirementsError("a verified offer names a task or an inference request")
-            if ref is None or len(ref) != 32 or deadline is None or deadline <= 0:
-                raise PaymentRequirementsError(
-                    "a verified offer names a 32-byte task or request and a deadline"
-                )
-            if expected_result is not None and len(expected_result) != 32:
-                raise PaymentRequirementsError("an expected result hash is 32 bytes")
-            name = "task" if kind == ESCROW_KIND_TASK else "inference"
-            if name not in self.escrow_kinds:
-                raise PaymentSchemeError(f"this facilitator's escrow serves no {name} payments")
-            terms = EscrowTerms(self.escrow.address, ref, expected_result or bytes(32), deadline, kind)
-            extra |= terms.to_extra()
-        elif scheme != "exact":
-            raise PaymentSchemeError(f"scheme {scheme!r} is not one of {', '.join(SCHEMES)}")
-        return PaymentRequirements(
-            scheme, self.network, amount, t.address, to_checksum_address(pay_to), max_timeout_seconds, extra
+        """PaymentRequirements a resource server can offer for settlement here (:meth:`Offers.requirements`)."""
+        return self.offers().requirements(scheme, token, pay_to, amount, **kw)
+
+    def offers(self) -> Offers:
+        """What this facilitator settles, as a resource server builds its offers from it."""
+        return Offers(
+            self.network,
+            {a: t.name for a, t in self.tokens.items()},
+            None if self.settler is None else self.settler.address,
+            self.address,
+            None if self.escrow is None else self.escrow.address,
+            tuple(self.escrow_kinds),
         )
 
     # ---- checks

@@ -174,6 +174,19 @@ class HTTPFacilitator:
             raise FacilitatorError(f"the facilitator's {path} answer is not JSON")
         return data
 
+    def supported_sync(self) -> Any:
+        """GET /supported, from synchronous code (a resource server building its offers at start)."""
+        try:
+            r = httpx.get(self.url + "/supported", timeout=self.timeout_s)
+            data = r.json()
+        except httpx.HTTPError as exc:
+            raise FacilitatorError(f"the facilitator at {self.url} did not answer: {exc}") from None
+        except ValueError:
+            raise FacilitatorError("the facilitator's /supported answer is not JSON") from None
+        if r.status_code != 200:
+            raise FacilitatorError(f"the facilitator answered /supported with HTTP {r.status_code}")
+        return data
+
     async def verify(self, payload: PaymentPayload, req: PaymentRequirements) -> VerifyResponse:
         try:
             return VerifyResponse.from_json(

@@ -12,7 +12,12 @@ the slash, and releases to the server agent if the resolver does (the verdict ov
 from __future__ import annotations
 
 import json
+import select
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,7 +25,7 @@ import pytest
 from offchain.agent import errors as E
 from offchain.agent.a2a import COMPLETED, A2AClient
 from offchain.agent.client import PayingClient
-from offchain.agent.evm import EvmFacilitator, create_payment, escrow_of
+from offchain.agent.evm import EvmFacilitator, Offers, create_payment, escrow_of
 from offchain.agent.facilitator import HTTPFacilitator, LocalFacilitator, create_app
 from offchain.agent.inference_agent import InferenceBuyer, InferenceSaleError, InferenceSeller, query_request
 from offchain.agent.server import Payment
@@ -44,6 +49,7 @@ from tests.offchain.agent.support import (
     job_server,
 )
 
+ROOT = Path(__file__).resolve().parents[3]
 TASK_WINDOW_S = 30  # the escrow's challenge window after a task's confirmation
 
 
@@ -340,6 +346,116 @@ def test_verified_inference_end_to_end_release_after_the_window(vw, capsys, tmp_
         {"escrow": body["escrow"], "action": "settled", "reason": "released"}
     ]
     assert main([*settle[:2], "0x12", *settle[3:]]) == 2 and "escrow id" in capsys.readouterr().err
+
+
+def _serve_cli(argv: list[str], log: Any) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """`eigen` ARGV as a process; its first line of output (JSON)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "offchain.cli", *argv], cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True
+    )
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], 120)
+    line = proc.stdout.readline() if ready else ""
+    if not line:
+        proc.kill()
+        raise AssertionError(f"eigen {' '.join(argv[:2])} printed nothing (exit {proc.poll()})")
+    return proc, json.loads(line)
+
+
+def test_the_inference_seller_command_sells_verified_inference(vw, capsys, tmp_path):
+    """``eigen agent inference-seller``: the tiny model sold under verified through a facilitator over
+    HTTP; the offer is conditioned on the request's digest, the payment held in the escrow, the
+    receipt (signed by the operator key, bound to the payer) registered on InferenceDisputes. Start-up
+    refusals are one line and exit status 2."""
+    d, payer = vw.d, vw.payer.address
+    op_key = tmp_path / "operator.key"
+    op_key.write_text("0x" + d.keys[0].to_bytes().hex())
+    q = {"prompt": "what is 3+3?", "seed": "5", "max_tokens": "6"}
+    _, _, digest = inference_request(d, q)
+    base = ["agent", "inference-seller", "--rpc", vw.w3.provider.endpoint_uri, "--operator-key", str(op_key)]
+    base += ["--key", str(vw.seller.private_key), "--disputes", d.c.address, "--token", vw.token.address]
+    with ServiceServer(create_app(vw.fresh_facilitator()), log_level="warning") as f:
+        argv = [*base, "--facilitator", f.url, "--price", str(JOB_PRICE), "--tiny", "0", "--port", "0"]
+        with (tmp_path / "seller.log").open("w") as log:
+            proc, out = _serve_cli(argv, log)
+            try:
+                assert out["scheme"] == "verified" and out["payee"] == vw.seller.address
+                signer = d.keys[0].public_key.to_checksum_address()
+                assert out["operator"] == signer and out["model"] == "0x" + d.svc.model.sha256.hex()
+                offer = httpx.get(out["url"], params=q).json()["accepts"][0]
+                assert (
+                    offer["extra"]["request"] == "0x" + digest.hex() and offer["extra"]["kind"] == "inference"
+                )
+                client = PayingClient(
+                    vw.payer.private_key, vw.w3.eth.chain_id, vw.token.address, JOB_PRICE, clock=vw.clock
+                )
+                resp = client.get(out["url"], params=q, expect_ref=digest)
+                assert resp.status_code == 200, resp.text
+            finally:
+                proc.terminate()
+                proc.wait(20)
+        body = resp.json()
+        rec = vw.escrow.get(bytes.fromhex(body["escrow"][2:]))
+        assert (rec.kind, rec.ref, rec.payer, rec.payee, rec.state) == (
+            2,
+            digest,
+            payer,
+            vw.seller.address,
+            "held",
+        )
+        receipt = Receipt.from_dict(body["receipt"])
+        assert receipt.digest().hex() == body["receiptDigest"][2:] and receipt.recover_signer() == signer
+        assert d.c.claims(receipt.digest()).client == payer
+        # refusals before serving: a price of zero, a scheme the facilitator does not settle, no facilitator
+        for extra, err in (
+            (["--facilitator", f.url, "--price", "0", "--tiny", "0"], "--price above zero"),
+            (["--facilitator", "http://127.0.0.1:1", "--price", "1", "--tiny", "0"], "did not answer"),
+        ):
+            assert main([*base, *extra]) == 2
+            assert err in capsys.readouterr().err
+    no_escrow = EvmFacilitator(vw.w3, vw.fac_account.private_key, [vw.token])
+    with ServiceServer(create_app(no_escrow), log_level="warning") as f:
+        assert main([*base, "--facilitator", f.url, "--price", "1", "--tiny", "0"]) == 2
+        assert "settles no verified inference" in capsys.readouterr().err
+        assert (
+            main([*base, "--facilitator", f.url, "--scheme", "upto", "--per-token", "1", "--tiny", "0"]) == 2
+        )
+        assert "no upto settler" in capsys.readouterr().err
+
+
+def test_offers_from_a_facilitators_supported_answer(vw):
+    """Offers.from_supported builds what EvmFacilitator.requirements builds, from /supported alone;
+    a malformed answer, or one without exact on the network, is PaymentRequirementsError."""
+    fac = vw.fresh_facilitator()
+    net, tokens = fac.network, {vw.token.address: vw.token.name}
+    offers = Offers.from_supported(fac.supported(), tokens, net)
+    assert offers == fac.offers()
+    for args, kw in (
+        (("exact", vw.token.address, vw.seller.address, 5), {}),
+        (("upto", vw.token.address, vw.seller.address, 9), {}),
+        (("verified", vw.token.address, vw.seller.address, 7), {"request": b"\x01" * 32, "deadline": 99}),
+    ):
+        assert offers.requirements(*args, **kw) == fac.requirements(*args, **kw)
+    exact_only = {"kinds": [{"x402Version": 2, "scheme": "exact", "network": net}]}
+    bare = Offers.from_supported(exact_only, tokens, net)
+    with pytest.raises(E.PaymentSchemeError, match="no upto settler"):
+        bare.requirements("upto", vw.token.address, vw.seller.address, 9)
+    with pytest.raises(E.PaymentSchemeError, match="no verified escrow"):
+        bare.requirements("verified", vw.token.address, vw.seller.address, 9, request=bytes(32), deadline=9)
+    with pytest.raises(E.PaymentAssetError, match="settles no token"):
+        bare.requirements("exact", vw.seller.address, vw.seller.address, 9)
+    bad_upto = {
+        "kinds": [*exact_only["kinds"], {"scheme": "upto", "network": net, "extra": {"settler": "0x12"}}]
+    }
+    for answer, why in (
+        ([], "no list of kinds"),
+        ({"kinds": "exact"}, "no list of kinds"),
+        ({"kinds": [1]}, "no list of kinds"),
+        ({"kinds": [{"scheme": "exact", "network": "eip155:1"}]}, "no exact payments"),
+        (bad_upto, "extra is malformed"),
+    ):
+        with pytest.raises(E.PaymentRequirementsError, match=why):
+            Offers.from_supported(answer, tokens, net)
 
 
 def test_verified_inference_proven_wrong_refunds_and_slashes(vw, capsys, tmp_path):
