@@ -986,11 +986,6 @@ class PredictionError(AgentError):
 
 
 __all__ = [
-    "AppRequestError",
-    "AppRefusedError",
-    "AppKeyError",
-    "AppError",
-    "AppConfigError",
     "A2AClientCertificateRevokedError",
     "A2ARevocationAddressError",
     "A2ARevocationDeltaError",
@@ -1008,6 +1003,11 @@ __all__ = [
     "A2ARevocationUnavailableError",
     "A2ARevocationUnknownError",
     "AgentOptionsError",
+    "AppConfigError",
+    "AppError",
+    "AppKeyError",
+    "AppRefusedError",
+    "AppRequestError",
     "A2ATokenUnboundError",
     "A2ATokenBindingError",
     "A2AIssuerMismatchError",

@@ -71,11 +71,12 @@ from offchain.ai.receipt import ENGINE_ID
 from offchain.ai.service import InferenceService
 from offchain.ai.tokenizer import Tokenizer
 from offchain.chain.agent import STABLE_VERSION, Escrow
-from offchain.chain.sdk import Deployment
+from offchain.chain.sdk import Deployment, load_abis
 from offchain.chain.task_mailbox import Web3TaskMailbox
 from offchain.errors import EigenError
 
 __all__ = [
+    "APP_ABIS",
     "DEFAULT_KEY_FILE",
     "KEY_FILE_ENV",
     "MAX_ANSWER_BYTES",
@@ -91,6 +92,7 @@ __all__ = [
     "build_app",
     "main",
     "read_key",
+    "write_abis",
 ]
 
 KEY_FILE_ENV = "EIGEN_ENCLAVE_KEY_FILE"
@@ -98,6 +100,10 @@ DEFAULT_KEY_FILE = "/run/enclave/key"
 MAX_CONFIG_BYTES = 64 * 1024  # the configuration line
 MAX_COMMAND_BYTES = 1024  # a command line: {"op": "step", "step": N} is far shorter
 MAX_ANSWER_BYTES = 512 * 1024  # an answer line (a record is at most 64 KiB, escaped in a JSON string)
+# the contract types whose ABIs the program reads (AppConfig.abi_source: a folder of <Type>.json, write_abis)
+APP_ABIS = (
+    "AgentVault", "ConstantProductAMM", "IdentityRegistry", "StableToken", "TaskMailbox", "VerifiedEscrow",
+)  # fmt: skip
 EXIT_KEY = 2  # the enclave key file is unusable
 EXIT_CONFIG = 3  # the configuration is malformed or refused
 
@@ -173,13 +179,15 @@ class _Config:
 
 @dataclass(frozen=True)
 class FeeConfig(_Config):
-    """A policy task's fee paid into VerifiedEscrow (:class:`~offchain.agent.taskfee.TaskFee`'s terms)."""
+    """A policy task's fee paid into VerifiedEscrow: `amount` of `token` (its EIP-712 domain
+    `token_name`, `token_version`) into `escrow` for `payee`, refundable after `deadline_s`
+    (the wire form of :class:`~offchain.agent.taskfee.TaskFee`, whose escrow is a web3 handle)."""
 
     escrow: str
-    token: str
-    token_name: str
     payee: str
     amount: int
+    token: str
+    token_name: str
     deadline_s: int = 3600
     token_version: str = STABLE_VERSION
     KINDS = {
@@ -383,6 +391,21 @@ def build_app(cfg: AppConfig, key: bytes) -> AppServer:
     )  # fmt: skip
     svc = DecodingService(tok, cfg.model_hash)
     return AppServer(agent, InferenceBuyer(payer, cfg.inference_url, grammar_request(svc, cfg.strategy)), svc)
+
+
+def write_abis(out: Path | str, source: Path | str | None = None) -> list[Path]:
+    """Write the ABIs the program reads (:data:`APP_ABIS`, from `source`: default the build's
+    artifacts) as ``<Type>.json`` into the folder `out` (the image's ``abi_source``)."""
+    abis = load_abis(source)
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in APP_ABIS:
+        if name not in abis:
+            raise AppConfigError(f"the compiled artifacts hold no contract {name}")
+        written.append(folder / f"{name}.json")
+        written[-1].write_text(json.dumps(abis[name]))
+    return written
 
 
 def _error(exc: BaseException) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from offchain.agent.trading_app import (
     TradingApp,
     build_app,
     read_key,
+    write_abis,
 )
 from offchain.agent.vault import AgentVault, VaultTerms
 from offchain.ai.tokenizer import Tokenizer
@@ -151,9 +152,16 @@ def app_world(project, accounts, chain, market, policy_net, fee_world, tmp_path_
     ident.setAgentWallet(agent_id, APP, deadline, sign(APP_KEY, msg), sender=owner)
     other_id = ident.register("https://agents.example/other.json", meta, sender=owner).return_value
 
+    write_abis(tmp / "abis")  # what the image carries: the program reads these, not the build's artifacts
     (tmp / "key").write_text("0x" + APP_KEY.hex() + "\n")
     (tmp / "tokenizer.json").write_text(d.svc.tokenizer.to_json())
-    fee = FeeConfig(fw.escrow.address, w.token.address, w.token.name, fw.payee.address, PRICE)
+    fee = FeeConfig(
+        escrow=fw.escrow.address,
+        payee=fw.payee.address,
+        amount=PRICE,
+        token=w.token.address,
+        token_name=w.token.name,
+    )
     with (
         ServiceServer(data.app(), log_level="warning") as data_server,
         ServiceServer(seller.http_app(LocalFacilitator(fac)), log_level="warning") as infer_server,
@@ -165,10 +173,10 @@ def app_world(project, accounts, chain, market, policy_net, fee_world, tmp_path_
             inference_url=infer_server.url + "/inference", model_hash=d.svc.model.sha256,
             tokenizer_hash=d.svc.tokenizer.hash, tokenizer_file=str(tmp / "tokenizer.json"), vault=vault.address,
             policy=PolicyConfig(net.mailbox.address, fw.type, net.image, fee, timeout_s=60, poll_s=0.2),
-            feed_budget=20 * PRICE,
+            feed_budget=20 * PRICE, abi_source=str(tmp / "abis"),
         )  # fmt: skip
         yield SimpleNamespace(
-            w=w, c=c, d=d, vault=vault, owner=owner, cfg=cfg, other_id=other_id, tmp=tmp, infer_escrow=infer_escrow,
+            w=w, c=c, d=d, vault=vault, owner=owner, market=market, fw=fw, net=net, cfg=cfg, other_id=other_id, tmp=tmp, infer_escrow=infer_escrow,
             launch=launcher(tmp / "key", tmp / "app.log"),
         )  # fmt: skip
 
@@ -252,28 +260,15 @@ def test_the_program_refuses_a_bad_key_or_config_and_exits(app_world, tmp_path):
 
 
 @needs_bwrap
-def test_the_program_trades_through_the_vault_and_answers_only_its_commands(
-    app_world,
-    market,
-    policy_net,
-    fee_world,
-    tmp_path,  # noqa: F811
-):
+def test_the_program_trades_through_the_vault_and_answers_only_its_commands(app_world, tmp_path):
     """Two steps run by the program: each record parses, names the program's key as the agent's
     wallet and the vault, its order is the decision text's (decoded by the program from the
     receipt's tokens) and the vault traded it on the certified task; re-executed from the record, it
     matches. The host cannot make the program do anything else: every other line is answered with
     an error, nothing is sent from the key, and the program goes on serving; once it is killed, the
     host gets AppError."""
-    aw, w, c = app_world, app_world.w, app_world.c
-    pn = policy_for(
-        policy_net,
-        market,
-        tmp_path,
-        task_type=fee_world.type,
-        fee=policy_fee(w, fee_world),
-        admit=fee_world.gate,
-    )
+    aw, w, c, fw = app_world, app_world.w, app_world.c, app_world.fw
+    pn = policy_for(aw.net, aw.market, tmp_path, task_type=fw.type, fee=policy_fee(w, fw), admit=fw.gate)
     stop, errors = threading.Event(), []
 
     def operators() -> (
@@ -301,7 +296,7 @@ def test_the_program_trades_through_the_vault_and_answers_only_its_commands(
             assert s.text == receipt_text(aw.d.svc, rec.receipt)
             assert rec.order == decide(STRATEGY, rec.feed.feed, s.text)
             assert StepRecord.from_json(s.raw) == rec
-            held = fee_world.escrow.get(s.policy_fee_escrow)
+            held = fw.escrow.get(s.policy_fee_escrow)
             assert (held.ref, held.payer) == (rec.policy.task_hash, aw.vault.address)
             paid = aw.infer_escrow.get(s.inference_escrow)
             assert (paid.ref, paid.payer) == (rec.receipt.request_digest, aw.vault.address)
@@ -344,3 +339,41 @@ def test_the_program_trades_through_the_vault_and_answers_only_its_commands(
         app.close()
         stop.set()
         daemon.join(timeout=10)
+
+
+def hostile(script: str):
+    """A launcher of a program that answers its ready line, then runs `script` for the first command
+    (the host must not trust what it answers)."""
+    ready = json.dumps({"ok": True, "ready": True, "address": APP})
+    code = f"import sys, time\nsys.stdin.readline()\nprint({ready!r}, flush=True)\nsys.stdin.readline()\n{script}"
+
+    def launch() -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    return launch
+
+
+def test_the_host_refuses_what_a_hostile_program_answers(app_world):
+    from offchain.agent.trading_app import MAX_ANSWER_BYTES
+
+    for script, match in (
+        ("print('not json', flush=True)", "not JSON"),
+        ("print('[1]', flush=True)", "not an answer object"),
+        (f"print('x' * {MAX_ANSWER_BYTES + 1}, flush=True)", "longer than"),
+        ("time.sleep(30)", "did not answer within"),
+        ("sys.exit(0)", "gone"),
+        (f"print({json.dumps({'ok': True, 'address': '0x' + '11' * 20})!r}, flush=True)", "another address"),
+    ):
+        app = TradingApp(hostile(script), app_world.cfg, timeout_s=3)
+        with pytest.raises(E.AppError, match=match) as refused:
+            app.address()
+        assert refused.value.remote is None and app.closed
+    # a step answer whose record does not parse, or is of another step
+    rec = {"ok": True, "refused": False, "text": "", "policy_fee_escrow": None, "inference_escrow": None}
+    for record, match in (("{}", "does not parse"), ("x", "does not parse")):
+        script = f"print({json.dumps({**rec, 'record': record})!r}, flush=True)"
+        with pytest.raises(E.AppError, match=match):
+            TradingApp(hostile(script), app_world.cfg, timeout_s=3).step(0)
+    extra = f"print({json.dumps({**rec, 'record': '{}', 'sign': '0x'})!r}, flush=True)"
+    with pytest.raises(E.AppError, match="not exactly the fields"):
+        TradingApp(hostile(extra), app_world.cfg, timeout_s=3).step(0)
