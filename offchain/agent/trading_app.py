@@ -61,6 +61,7 @@ from offchain.agent.errors import (
     AppRequestError,
     PolicyRefusedError,
     RecordError,
+    TaskFeeError,
 )
 from offchain.agent.inference_agent import InferenceBuyer, grammar_request, receipt_text
 from offchain.agent.taskfee import TaskFee
@@ -301,12 +302,12 @@ def read_key(path: str | os.PathLike[str]) -> bytes:
             key = bytes.fromhex(text) if len(text) == 64 else b""
         except ValueError:
             key = b""
-    if len(key) != 32 or not 0 < int.from_bytes(key, "big") < 2**256 - 2**128:  # within secp256k1's order
-        raise AppKeyError(f"the enclave key file {path} holds no secp256k1 key (32 bytes or 64 hex digits)")
     try:
-        Account.from_key(key)
+        Account.from_key(key)  # 32 bytes, a scalar within secp256k1's order
     except ValueError:
-        raise AppKeyError(f"the enclave key file {path} holds no secp256k1 key") from None
+        raise AppKeyError(
+            f"the enclave key file {path} holds no secp256k1 key (32 raw bytes or 64 hex digits)"
+        ) from None
     return key
 
 
@@ -333,6 +334,10 @@ def build_app(cfg: AppConfig, key: bytes) -> AppServer:
         abis = d.abis()
     except EigenError as exc:
         raise AppRefusedError(f"the chain: {exc}") from None
+    if missing := [n for n in APP_ABIS if n not in abis]:
+        raise AppConfigError(
+            f"the ABIs ({cfg.abi_source or 'the build artifacts'}) lack {', '.join(missing)}"
+        )
     me = Account.from_key(key)
     ident = w3.eth.contract(address=cfg.identity_registry, abi=abis["IdentityRegistry"]).functions
     vault = AgentVault(w3, cfg.vault, abis["AgentVault"])
@@ -377,7 +382,10 @@ def build_app(cfg: AppConfig, key: bytes) -> AppServer:
     if cfg.policy.fee is not None:
         f = cfg.policy.fee
         escrow = Escrow(w3, f.escrow, abis["VerifiedEscrow"])
-        fee = TaskFee(escrow, f.token, f.token_name, f.payee, f.amount, f.deadline_s, f.token_version)
+        try:
+            fee = TaskFee(escrow, f.token, f.token_name, f.payee, f.amount, f.deadline_s, f.token_version)
+        except TaskFeeError as exc:
+            raise AppConfigError(f"config: policy fee: {exc}") from None
     network = PolicyNetwork(
         Web3TaskMailbox(d), me, cfg.policy.task_type, cfg.policy.image, None, cfg.policy.timeout_s,
         cfg.policy.poll_s, fee, vault=vault,
@@ -507,7 +515,7 @@ def main() -> int:
         if line is None:
             raise AppConfigError(f"the configuration line is at most {MAX_CONFIG_BYTES} bytes")
         server = build_app(AppConfig.from_json(line), key)
-    except AppConfigError as exc:
+    except Exception as exc:  # AppConfigError, AppRefusedError; anything else, reported the same way
         _emit(out, _error(exc))
         return EXIT_CONFIG
     _emit(out, {"ok": True, "ready": True, "address": server.agent.wallet})
@@ -639,6 +647,10 @@ class TradingApp:
             self._fail(f"the program's step record does not parse: {exc}")
         if rec.feed.feed.step != step:
             self._fail(f"the program answered the record of step {rec.feed.feed.step}, not {step}")
+        if rec.agent.get("wallet") != self._address:
+            self._fail(
+                f"the program's step record names the wallet {rec.agent.get('wallet')}, not its address"
+            )
         return AppStep(
             rec,
             raw,

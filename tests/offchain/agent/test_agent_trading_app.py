@@ -42,6 +42,7 @@ from offchain.chain.agent import Escrow, Sender, agent_wallet_data, sign
 from offchain.chain.deploy import deploy_core, deploy_verified_escrow
 from offchain.chain.sdk import load_abis
 from offchain.httpservice import ServiceServer
+from scripts._demo.trading import tampered_policy
 from tests.contracts.support import TEST_CONFIG, DisputeWorld
 from tests.contracts.support import World as CoreWorld
 from tests.offchain.agent.support import PRICE
@@ -152,6 +153,8 @@ def app_world(project, accounts, chain, market, policy_net, fee_world, tmp_path_
     ident.setAgentWallet(agent_id, APP, deadline, sign(APP_KEY, msg), sender=owner)
     other_id = ident.register("https://agents.example/other.json", meta, sender=owner).return_value
 
+    (tmp / "tokenizer-only").mkdir()
+    (tmp / "tokenizer-only" / "TaskMailbox.json").write_text(json.dumps(abis["TaskMailbox"]))
     write_abis(tmp / "abis")  # what the image carries: the program reads these, not the build's artifacts
     (tmp / "key").write_text("0x" + APP_KEY.hex() + "\n")
     (tmp / "tokenizer.json").write_text(d.svc.tokenizer.to_json())
@@ -246,6 +249,10 @@ def test_every_config_the_chain_disagrees_with_is_refused(app_world):
             build_app(bad, key)
     with pytest.raises(E.AppConfigError, match="tokenizer file"):
         build_app(replace(cfg, tokenizer_file=str(app_world.tmp / "missing.json")), APP_KEY)
+    with pytest.raises(E.AppConfigError, match="policy fee"):
+        build_app(replace(cfg, policy=replace(cfg.policy, fee=replace(cfg.policy.fee, amount=0))), APP_KEY)
+    with pytest.raises(E.AppConfigError, match="lack AgentVault"):
+        build_app(replace(cfg, abi_source=str(app_world.tmp / "tokenizer-only")), APP_KEY)
 
 
 def test_the_program_refuses_a_bad_key_or_config_and_exits(app_world, tmp_path):
@@ -264,19 +271,18 @@ def test_the_program_trades_through_the_vault_and_answers_only_its_commands(app_
     """Two steps run by the program: each record parses, names the program's key as the agent's
     wallet and the vault, its order is the decision text's (decoded by the program from the
     receipt's tokens) and the vault traded it on the certified task; re-executed from the record, it
-    matches. The host cannot make the program do anything else: every other line is answered with
+    matches. Executors that certify a wrong output: the step is refused, nothing traded. The host cannot make the program do anything else: every other line is answered with
     an error, nothing is sent from the key, and the program goes on serving; once it is killed, the
     host gets AppError."""
     aw, w, c, fw = app_world, app_world.w, app_world.c, app_world.fw
     pn = policy_for(aw.net, aw.market, tmp_path, task_type=fw.type, fee=policy_fee(w, fw), admit=fw.gate)
-    stop, errors = threading.Event(), []
+    stop, errors, driving = threading.Event(), [], [pn]
 
-    def operators() -> (
-        None
-    ):  # the executor set's daemons: answer each new task, then the aggregator certifies
+    def operators() -> None:
+        """The executor set's daemons: answer each new task; the aggregator certifies."""
         while not stop.is_set():
             try:
-                for ex in pn.executors:
+                for ex in driving[0].executors:
                     ex.poll()
             except Exception as exc:  # surfaced by the assertion below
                 errors.append(exc)
@@ -308,6 +314,17 @@ def test_the_program_trades_through_the_vault_and_answers_only_its_commands(app_
             )  # fmt: skip
             assert check.matches, check.problems
 
+        # executors that certify a wrong policy output: the program refuses the step, nothing traded
+        lie = tampered_policy(STRATEGY)
+        driving[0] = policy_for(
+            aw.net, aw.market, tmp_path / "lie", run_by={0: lie, 1: lie}, task_type=fw.type,
+            fee=policy_fee(w, fw), admit=fw.gate, prove_faults=False,
+        )  # fmt: skip
+        s = app.step(2)
+        assert s.refused and s.record.trade is None and s.record.order.action == "HOLD"
+        assert s.record.policy is not None and not aw.vault.executed(s.record.policy.task_hash)
+        assert s.policy_fee_escrow is not None and s.inference_escrow is not None
+
         nonce = w.w3.eth.get_transaction_count(APP)
         for line in (
             b'{"op":"sign","data":"0x00"}',
@@ -328,11 +345,11 @@ def test_the_program_trades_through_the_vault_and_answers_only_its_commands(app_
         # a step that fails (the vault's owner spent its feed budget to 0) is answered with its class
         aw.vault.set_feed_budget(aw.owner.private_key, 0)
         with pytest.raises(E.AppError, match="refused the feed payment") as failed:
-            app.step(2)
+            app.step(3)
         assert failed.value.remote == "FeedError" and app.address() == APP
         app.proc.kill()
         with pytest.raises(E.AppError, match="gone"):
-            app.step(3)
+            app.step(4)
         with pytest.raises(E.AppError, match="closed"):
             app.address()
     finally:
