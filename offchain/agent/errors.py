@@ -827,6 +827,40 @@ class TradingError(AgentError):
     """The verifiable trading agent (offchain/agent/trading.py) refused an input."""
 
 
+class AppError(TradingError):
+    """The host's side of the trading agent's program (offchain/agent/trading_app.py,
+    ``TradingApp``): the program died or is gone, answered a malformed or oversized line, did not
+    answer in time, or answered ``{"ok": false}``; ``remote`` is then the program's exception class
+    name (e.g. ``AppRefusedError``, ``FeedError``), None for a failure seen by the host alone."""
+
+    def __init__(self, message: str, remote: str | None = None) -> None:
+        super().__init__(message)
+        self.remote = remote
+
+
+class AppKeyError(TradingError):
+    """The trading agent's program cannot use its enclave key file: missing, unreadable, or not
+    32 raw bytes or 64 hex digits (the program exits 2)."""
+
+
+class AppConfigError(TradingError):
+    """The trading agent's program was given a malformed configuration line (``AppConfig``): not
+    JSON, missing or extra fields, a field of the wrong type, an unreadable tokenizer file."""
+
+
+class AppRefusedError(AppConfigError):
+    """The trading agent's program refused its configuration against the chain: the strategy is not
+    the one whose hash the agent's ERC-8004 metadata declares, the vault or policy image is not the
+    declared one, the vault's agent or the agent wallet is not the program's own key, the tokenizer,
+    model or engine is not the one named, or the node is another chain."""
+
+
+class AppRequestError(TradingError):
+    """The host sent the trading agent's program a line that is not exactly one of its commands
+    (``{"op": "address"}``, ``{"op": "step", "step": N}``), or an oversized one: answered with an
+    error, nothing done."""
+
+
 class FeedError(TradingError):
     """A market-data feed is malformed, for another market, or not signed by the data agent."""
 
@@ -969,6 +1003,11 @@ __all__ = [
     "A2ARevocationUnavailableError",
     "A2ARevocationUnknownError",
     "AgentOptionsError",
+    "AppConfigError",
+    "AppError",
+    "AppKeyError",
+    "AppRefusedError",
+    "AppRequestError",
     "A2ATokenUnboundError",
     "A2ATokenBindingError",
     "A2AIssuerMismatchError",

@@ -9,6 +9,7 @@ Token ids are the canonical engine input; the tokenizer hash binds everything th
 from __future__ import annotations
 
 import hashlib
+import json
 import struct
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
@@ -109,6 +110,55 @@ class Tokenizer:
             )
         except KeyError as exc:
             raise TokenizerError(f"tokenizer metadata key missing: {exc}") from exc
+
+    # the fields to_json writes and from_json reads, exactly
+    JSON_FIELDS = ("tokens", "merges", "token_types", "pre", "bos_id", "eos_id", "chat_template")
+
+    def to_json(self) -> str:
+        """The tokenizer as a JSON document (no model weights): what a program that only encodes
+        prompts and decodes outputs loads with :meth:`from_json`; the loaded one has this ``hash``."""
+        return json.dumps(
+            {
+                "tokens": self.tokens,
+                "merges": self.merges,
+                "token_types": self.token_types,
+                "pre": self.pre,
+                "bos_id": self.bos_id,
+                "eos_id": self.eos_id,
+                "chat_template": self.chat_template,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Tokenizer:
+        """The tokenizer of a :meth:`to_json` document; :class:`TokenizerError` when it is not one."""
+        try:
+            d = json.loads(text)
+        except ValueError as exc:
+            raise TokenizerError(f"a tokenizer document is JSON: {exc}") from None
+        if not isinstance(d, dict) or set(d) != set(cls.JSON_FIELDS):
+            raise TokenizerError(f"a tokenizer document has exactly the fields {', '.join(cls.JSON_FIELDS)}")
+        lists = (d["tokens"], d["merges"], d["token_types"])
+        if not all(isinstance(v, list) for v in lists) or not (
+            all(isinstance(t, str) for t in d["tokens"] + d["merges"])
+            and all(type(t) is int for t in d["token_types"])
+        ):
+            raise TokenizerError(
+                "a tokenizer document's tokens and merges are strings, its token types integers"
+            )
+        if (
+            not isinstance(d["pre"], str)
+            or type(d["eos_id"]) is not int
+            or not (d["bos_id"] is None or type(d["bos_id"]) is int)
+            or not (d["chat_template"] is None or isinstance(d["chat_template"], str))
+        ):
+            raise TokenizerError("a tokenizer document's pre, bos_id, eos_id or chat_template is malformed")
+        return cls(
+            d["tokens"], d["merges"], d["token_types"], pre=d["pre"], bos_id=d["bos_id"], eos_id=d["eos_id"],
+            chat_template=d["chat_template"],
+        )  # fmt: skip
 
     def _hash(self) -> bytes:
         h = hashlib.sha256(b"eigencloud/ai/tokenizer/v1")
