@@ -36,11 +36,13 @@ Carol's feedback says the same as the inference answers.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -48,34 +50,41 @@ from typing import Any
 from eth_account import Account
 from eth_hash.auto import keccak
 from eth_keys import keys as eth_keys
+from offchain.compute.app import start_app
+from offchain.compute.pyimage import build_python_image
 
 from offchain.abi import WAD
-from offchain.agent.a2a import A2AClient
-from offchain.agent.client import PayingClient
-from offchain.agent.errors import PolicyRefusedError, VaultRefusedError
+from offchain.agent.errors import VaultRefusedError
 from offchain.agent.evm import EvmFacilitator
 from offchain.agent.facilitator import LocalFacilitator
-from offchain.agent.inference_agent import InferenceBuyer, InferenceSeller, grammar_request
+from offchain.agent.inference_agent import InferenceSeller, grammar_request
 from offchain.agent.keeper import Keeper
 from offchain.agent.taskfee import EscrowFeeGate, TaskFee
 from offchain.agent.trading import (
     ASSET_UNIT,
     FEED_SKILL,
     USDC_UNIT,
+    AgentImage,
     DARecords,
     Order,
-    PolicyNetwork,
     PolicyReexecutor,
     PolicyVerifier,
     Strategy,
-    TradingAgent,
     data_agent_a2a,
     decide,
     policy_input,
     receipt_text,
     reexecute_step,
 )
-from offchain.agent.vault import AgentVault, VaultFeedWallet, VaultTerms
+from offchain.agent.trading_app import (
+    DEFAULT_KEY_FILE,
+    AppConfig,
+    FeeConfig,
+    PolicyConfig,
+    TradingApp,
+    write_abis,
+)
+from offchain.agent.vault import AgentVault, VaultTerms
 from offchain.ai.receipt import text_hash
 from offchain.chain.agent import (
     VALIDATION_KIND_INFERENCE,
@@ -174,7 +183,7 @@ class PolicyWorld:
     fee: TaskFee  # what the agent pays per policy task
     driven_s: float = 0.0  # time in the executors and the aggregator, all tasks together
 
-    def drive(self, task_hash: bytes) -> None:
+    def drive(self) -> None:
         """Operators B and A answer every new task, B first; the aggregator certifies (ECDSA, 66.67%:
         A's share is needed, and with B's the result is certified by both)."""
         t0 = time.perf_counter()
@@ -182,15 +191,31 @@ class PolicyWorld:
             ex.poll()
         self.driven_s += time.perf_counter() - t0
 
-    def network(self, key: bytes) -> PolicyNetwork:
-        return PolicyNetwork(
-            Web3TaskMailbox(self.dep),
-            Account.from_key(key),
-            self.task_type,
-            self.image,
-            self.drive,
-            fee=self.fee,
-        )
+    @contextlib.contextmanager
+    def watching(self, every_s: float = 0.2) -> Iterator[None]:
+        """The executors as the operators' daemons run them: polling the mailbox every `every_s`
+        while the block runs (the agent program waits for its task's certificate meanwhile)."""
+        stop = threading.Event()
+        failed: list[BaseException] = []
+
+        def loop() -> None:
+            while not stop.is_set():
+                try:
+                    self.drive()
+                except Exception as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                    failed.append(exc)
+                    return
+                stop.wait(every_s)
+
+        th = threading.Thread(target=loop, daemon=True)
+        th.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            th.join()
+        if failed:
+            raise failed[0]
 
     def keeper(self) -> Keeper:
         """The keeper of the policy fees (confirm, then release to the certifiers after the window; refund
@@ -225,6 +250,98 @@ class PolicyWorld:
             self.image,
             lambda payload: self._run(payload, lambda digest: self.enclave_b),
         )
+
+
+AGENT_TOKENIZER = "/app/tokenizer.json"  # in the agent's image
+AGENT_ABIS = "/app/abis"
+
+
+class _AgentImageBuild:
+    """The trading agent's image (``python -m offchain.agent.trading_app`` with its packages, the
+    tokenizer and the ABIs the program reads), built in a thread while the chain is set up."""
+
+    def __init__(self, svc: Any, work: Path) -> None:
+        self.out = work / "agent-image"
+        self.seconds = 0.0
+        self._box: dict[str, Any] = {}
+        abis = work / "agent-abis"
+        files: dict[str, bytes | Path] = {AGENT_TOKENIZER: svc.tokenizer.to_json()}
+        files |= {f"{AGENT_ABIS}/{p.name}": p for p in write_abis(abis)}
+
+        def build() -> None:
+            t0 = time.perf_counter()
+            try:
+                self._box["image"] = build_python_image(
+                    self.out, module="offchain.agent.trading_app", files=files
+                )
+            except Exception as exc:  # noqa: BLE001 - re-raised by result()
+                self._box["error"] = exc
+            self.seconds = time.perf_counter() - t0
+
+        self._thread = threading.Thread(target=build, daemon=True)
+        self._thread.start()
+
+    def result(self) -> Any:
+        self._thread.join()
+        if "error" in self._box:
+            raise self._box["error"]
+        return self._box["image"]
+
+
+def _enrol_agent(demo: Any, policy_w: PolicyWorld, img: Any) -> tuple[DevTEE, AgentImage]:
+    """Dave registers the agent's image for his app on ComputeAVS (the dev TEE's policy); operator B's
+    enclave for it attests, the compute set verifies the evidence and enrols its key (BLS)."""
+    from ape import chain, project
+
+    raw = bytes.fromhex(img.digest[7:])
+    cavs = project.ComputeAVS.at(policy_w.dep.addresses["compute_avs"])
+    pol = dev_policy(policy_w.ca, raw)
+    cavs.registerImage(
+        policy_w.app_id,
+        raw,
+        "trading-agent-v1",
+        pol.hash(),
+        chain.pending_timestamp + 86400,
+        sender=demo.dave,
+    )
+    tee = DevTEE(policy_w.ca, raw)
+    enrol_enclave(
+        cavs, demo_compute.COMPUTE_SET, policy_w.app_id, tee, pol,
+        TrustStore.default().with_roots([policy_w.ca.root]), demo.op_b,
+        demo.results[demo_compute.__name__]["bls_keys"],
+    )  # fmt: skip
+    return tee, AgentImage(cavs.address, policy_w.app_id, raw)
+
+
+class _AgentProcess:
+    """The started image as :class:`TradingApp` launches it: its sandboxed process's pipes; stopping
+    it closes the app (the process tree stopped, the rootfs removed)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.stdin, self.stdout = app.stdin, app.stdout
+
+    def poll(self) -> int | None:
+        return self.app.process.poll()
+
+    def kill(self) -> None:
+        self.app.close()
+
+    def stop(self) -> None:
+        self.app.close()
+
+
+def _launch_agent(img: Any, key: bytes, work: Path) -> _AgentProcess:
+    """Operator B runs the agent's image: its digest checked, unpacked, started in the sandbox with
+    the network, the enclave's key a read-only file (/run/enclave/key)."""
+    log = (work / "agent-app.log").open("wb")
+    try:
+        app = start_app(
+            img.out, img.digest, workdir=work, share_net=True, files={DEFAULT_KEY_FILE: key}, stderr=log
+        )
+    finally:
+        log.close()  # (the child holds its own descriptor)
+    return _AgentProcess(app)
 
 
 def _policy_world(demo: Any, usdc: Any, work: Path) -> PolicyWorld:
@@ -350,14 +467,15 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     usdc, asset, amm = ag["stable_token"], ag["amm_asset"], ag["amm"]
     # keys: the trading agent's wallet, the data agent, the facilitator (the last two funded with gas)
     # and operator A's inference agent (its wallet: gas, and the payments it earns)
-    agent_key, data_key, fac_key, seller_key = (
-        _key(x) for x in (b"agent", b"data", b"facilitator", b"operator A inference agent")
+    data_key, fac_key, seller_key = (
+        _key(x) for x in (b"data", b"facilitator", b"operator A inference agent")
     )
-    agent_addr, data_addr, fac_addr, seller_addr = (
-        Account.from_key(k).address for k in (agent_key, data_key, fac_key, seller_key)
-    )
-    for a in (agent_addr, fac_addr, seller_addr):
+    data_addr, fac_addr, seller_addr = (Account.from_key(k).address for k in (data_key, fac_key, seller_key))
+    for a in (fac_addr, seller_addr):
         deployer.transfer(a, WAD)
+    # the trading agent's image (the program offchain/agent/trading_app.py, Python and its packages, the
+    # tokenizer, the ABIs it reads), built while the chain is set up
+    agent_build = _AgentImageBuild(svc, work)
     usdc.mint(deployer, 200_000 * USDC_UNIT, sender=deployer)
     asset.mint(deployer, 100 * ASSET_UNIT, sender=deployer)
     usdc.approve(amm, 2**256 - 1, sender=deployer)
@@ -367,8 +485,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     asset.mint(dave, ASSET_UNIT, sender=deployer)
     print(
         f"Agent contracts deployed; pool {amm.address}: 100,000 USDC / 50 dETH (2,000 USDC per dETH), fee "
-        f"{amm.feeBips()} bips. Dave's trading agent's wallet {agent_addr[:10]}… holds gas only: his funds go "
-        "into a vault, which pays the agent's feeds and policy fees too."
+        f"{amm.feeBips()} bips."
     )
 
     # the policy on the compute network: the image registered for Dave's app, run by A and B
@@ -384,6 +501,23 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         f"the mailbox: released {POLICY_FEE_WINDOW_S} s after confirmation unless a fault is proven, to the operators "
         "that certified the task, pro rata to the stake each signed with, as mailbox fees; refunded once a fault "
         "proof's slash is final), and A and B answer a task only once its fee is held."
+    )
+
+    # the trading agent itself: an image registered for Dave's app, run by operator B in its (dev) TEE, whose
+    # enclave key (enrolled on ComputeAVS) is the agent's only key
+    agent_img = agent_build.result()
+    agent_tee, agent_image = _enrol_agent(demo, policy_w, agent_img)
+    agent_key = agent_tee.enclave_key.to_bytes()
+    agent_addr = Account.from_key(agent_key).address
+    deployer.transfer(agent_addr, WAD)
+    print(
+        f"Dave's trading agent is a program (offchain/agent/trading_app.py) packaged as an OCI image "
+        f"sha256:{agent_img.digest[7:23]}… ({agent_img.size / 2**20:.0f} MiB: Python, its packages, the tokenizer, "
+        f"the ABIs; built reproducibly in {agent_build.seconds:.1f} s) registered for his app on ComputeAVS. "
+        f"Operator B runs it in its TEE (the dev TEE here); the compute set verified the enclave's attestation and "
+        f"enrolled its key {agent_addr[:10]}… for the app and that image: the agent's wallet is that key, which "
+        "exists only in the enclave running the registered image (with a real TEE: the operator never sees it). "
+        "It holds gas only: Dave's funds go into a vault, which pays the agent's feeds and policy fees too."
     )
 
     # the agent's vault: Dave's funds move only on a certified policy order of a task the vault posted
@@ -443,12 +577,15 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
             ("strategyName", STRATEGY.name.encode()),
             ("policyImage", policy_w.image),
             ("vault", bytes.fromhex(vault.address[2:])),
+            ("agentImage", agent_image.image),
+            ("agentApp", agent_image.app_id),
         ],
         sender=dave,
     )
     agent_id = event(r, "Registered").agentId
     # the agent's own key becomes its ERC-8004 agent wallet (proven by its signature): the policy tasks it
-    # posts are then the agent's work, which the TaskValidator answers for (anyone else's is answered 0)
+    # posts are then the agent's work, which the TaskValidator answers for (anyone else's is answered 0).
+    # (The enclave signs it: with the dev TEE, whose key the operator's process holds, it is signed here.)
     deadline = chain.pending_timestamp + 120
     wallet_msg = agent_wallet_data(
         chain.chain_id, ident.address, agent_id, agent_addr, dave.address, deadline
@@ -458,8 +595,9 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         f"Dave registers the trading agent in the ERC-8004 identity registry: agent id {agent_id}, "
         f"metadata strategy = {STRATEGY.hash().hex()[:16]}… (the hash of its declared strategy: "
         f"{STRATEGY.text!r}, at most {STRATEGY.max_buy_usdc // USDC_UNIT} USDC / "
-        f"{STRATEGY.max_sell_asset / ASSET_UNIT:g} dETH a step), vault = {vault.address[:10]}…; its agent wallet "
-        f"is the agent's key {agent_addr[:10]}…, which signed for it."
+        f"{STRATEGY.max_sell_asset / ASSET_UNIT:g} dETH a step), vault = {vault.address[:10]}…, agentImage = "
+        f"sha256:{agent_image.image.hex()[:16]}… of agentApp {agent_image.app_id.hex()[:16]}…; its agent wallet is "
+        f"the enclave's key {agent_addr[:10]}…, which signed for it."
     )
 
     # the data agent over A2A, its skill paid through the x402 extension
@@ -474,22 +612,8 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
 
     data_agent = data_agent_a2a(w3, amm_w3, data_key, (offer,), LocalFacilitator(fac), clock=chain_clock)
     server = ServiceServer(data_agent.app(), log_level="warning").start()
-    # the feeds are paid by the vault: the agent's key records each payment on it (authorizeFeedPayment)
-    payer = PayingClient(
-        agent_key, chain.chain_id, usdc.address, FEED_BUDGET, clock=chain_clock,
-        wallet=VaultFeedWallet(vault, agent_key),
-    )  # fmt: skip
-    a2a = A2AClient(server.url, payer)
-    network = policy_w.network(agent_key)
-    network.vault = vault  # the vault posts the policy tasks and executes their certified orders
-    agent = TradingAgent(
-        w3, agent_key, agent_id, ident.address, STRATEGY, amm_w3,
-        w3.eth.contract(address=usdc.address, abi=abis["StableToken"]),
-        w3.eth.contract(address=asset.address, abi=abis["MockERC20"]),
-        server.url, data_addr, payer, vault.address, a2a, network,
-    )  # fmt: skip
     print(
-        f"The data agent {a2a.card().name!r} publishes its A2A card at {server.url}/.well-known/agent-card.json: "
+        f"The data agent {data_agent.name!r} publishes its A2A card at {server.url}/.well-known/agent-card.json: "
         f"skill {FEED_SKILL!r}, a signed USDC/dETH feed for {FEED_PRICE / USDC_UNIT:.2f} USDC (the x402 extension, "
         "exact, EIP-3009); the trading agent buys it over A2A (SendMessage, payment-submitted), paid from the vault."
     )
@@ -514,7 +638,36 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         price=INFER_PRICE, window_s=INFER_DEADLINE_S, request=request,
     )  # fmt: skip
     infer_server = ServiceServer(seller.http_app(LocalFacilitator(fac)), log_level="warning").start()
-    honest = InferenceBuyer(payer, infer_server.url + "/inference", request)
+    # operator B starts the agent's image in its enclave and gives it its configuration: everything it needs
+    # is named here, and the program checks it against the chain before it serves (its strategy the declared
+    # one, its vault and agent wallet its own key); then it only takes "step N"
+    f = policy_w.fee
+    config = AppConfig(
+        rpc_url=w3.provider.endpoint_uri, chain_id=chain.chain_id, identity_registry=ident.address,
+        agent_id=agent_id, strategy=STRATEGY, amm=amm.address, usdc=usdc.address, asset=asset.address,
+        data_agent_url=server.url, data_agent=data_addr, inference_url=infer_server.url + "/inference",
+        model_hash=svc.model.sha256, tokenizer_hash=svc.tokenizer.hash, tokenizer_file=AGENT_TOKENIZER,
+        vault=vault.address, feed_budget=FEED_BUDGET, abi_source=AGENT_ABIS,
+        policy=PolicyConfig(
+            mailbox=policy_w.dep.addresses["task_mailbox"], task_type=policy_w.task_type, image=policy_w.image,
+            fee=FeeConfig(
+                escrow=f.escrow.address, payee=f.payee, amount=f.amount, token=f.token, token_name=f.token_name,
+                deadline_s=f.deadline_s, token_version=f.token_version,
+            ),
+        ),
+    )  # fmt: skip
+    t_app = time.perf_counter()
+    agent = TradingApp(lambda: _launch_agent(agent_img, agent_key, work), config, timeout_s=600)
+    if agent.address() != agent_addr:
+        raise RuntimeError("the agent program's key is not the enrolled enclave's")
+    print(
+        f"Operator B starts the agent's image in its enclave ({time.perf_counter() - t_app:.1f} s: the image's digest "
+        f"checked against the registry, unpacked, run in the sandbox with the network, its key a read-only file from "
+        f"the enclave); the program checks its configuration against the chain (its strategy's hash is agent "
+        f"{agent_id}'s, the vault's agent and the agent wallet are its own key) and then takes only \"step N\": "
+        "the operator relays, it cannot make the agent sign anything else. Operators A and B's executors watch "
+        "the mailbox for the agent's policy tasks."
+    )
     # A's keeper settles its inference payments (with the vault: a refund is credited back to the feed budget)
     infer_keeper = Keeper(
         infer_escrow, seller_sender, abis["TaskMailbox"], abis["InferenceDisputes"], vault=vault
@@ -523,7 +676,10 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
 
     def bind_inference(i: int) -> None:
         """A's keeper binds step i's receipt to its escrowed payment (the receipt's window runs)."""
-        infer_of[i] = eid = honest.bought[-1]["escrow"]
+        eid = steps_run[i].inference_escrow
+        if eid is None:
+            raise RuntimeError(f"step {i}'s decision was not bought under verified")
+        infer_of[i] = eid
         done = infer_keeper.step(eid)
         if done.action != "bind":
             raise RuntimeError(f"step {i}'s inference payment was not bound: {done.action} ({done.reason})")
@@ -533,8 +689,14 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
             f"the request digest, its receipt (registered by A on InferenceDisputes) bound to it."
         )
 
-    def text_of(receipt: Any) -> str:
-        return receipt_text(svc, receipt)
+    steps_run: dict[int, Any] = {}
+
+    def run_step(i: int) -> Any:
+        """The agent program runs step i; the operators' executors answer its policy task meanwhile."""
+        with policy_w.watching():
+            done = agent.step(i)
+        steps_run[i] = done
+        return done
 
     vault_balances: dict[str, tuple[int, int]] = {}
 
@@ -554,7 +716,12 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
 
     def confirm_fee(i: int, task: Any) -> None:
         """The keeper opens the window of step i's fee escrow once its task is certified."""
-        fee_of[i] = eid = agent.policy.fees[task.task_hash]
+        eid = steps_run[i].policy_fee_escrow
+        if eid is None:
+            raise RuntimeError(
+                f"step {i}'s policy fee was not paid into escrow (task 0x{task.task_hash.hex()})"
+            )
+        fee_of[i] = eid
         done = fee_keeper.step(eid)
         if done.action != "confirm":
             raise RuntimeError(
@@ -565,7 +732,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     pending: list[tuple[int, Any, threading.Thread, dict]] = []
     steps = []
     for i in range(STEPS):
-        res = agent.step(i, honest, text_of)
+        res = run_step(i)
         steps.append(res)
         confirm_fee(i, res.record.policy)
         bind_inference(i)
@@ -575,7 +742,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
             f"{res.record.feed.feed.reference_price / USDC_UNIT:,.2f}; reserves proven at block "
             f"{res.record.feed.feed.block}) paid {int(res.record.payment['amount']) / USDC_UNIT:.2f} USDC by the vault "
             f"(A2A task {res.record.payment['a2a_task'][:8]}…); "
-            f"A's receipt {res.record.receipt.digest().hex()[:12]}… answers {res.completion_text}; "
+            f"A's receipt {res.record.receipt.digest().hex()[:12]}… answers {res.text}; "
             f"{_policy(w, res.record.policy)} (its {POLICY_FEE / USDC_UNIT:.2f} USDC fee paid into escrow by the vault): order {o.action} "
             f"{_amount(o)}" + (f", tx {res.record.trade['tx'][:12]}…" if res.record.trade else "")
         )
@@ -586,14 +753,14 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     i = STEPS
     seller.tamper = lambda r: tampered_decision(svc, r, a_key)
     try:
-        res_bad = agent.step(i, honest, text_of)
+        res_bad = run_step(i)
     finally:
         seller.tamper = None
     confirm_fee(i, res_bad.record.policy)
     bind_inference(i)
     o = res_bad.record.order
     print(
-        f"Step {i}: operator A tampers with its output: its receipt answers {res_bad.completion_text} "
+        f"Step {i}: operator A tampers with its output: its receipt answers {res_bad.text} "
         f"(validly signed by A); the agent, which cannot tell yet, posts it to its policy "
         f"({_policy(w, res_bad.record.policy)}) and orders {o.action} {_amount(o)}."
     )
@@ -605,21 +772,19 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     a_exec = policy_w.executors[1]
     a_exec.run = tampered_policy(STRATEGY)
     try:
-        agent.step(i, honest, text_of)
-    except PolicyRefusedError as exc:
-        refused = exc.result
-    else:
-        raise RuntimeError("the agent traded on a tampered policy output")
+        refused = run_step(i)
     finally:
         a_exec.run = execute_task
+    if not refused.refused:
+        raise RuntimeError("the agent traded on a tampered policy output")
     task = refused.record.policy
     confirm_fee(i, task)
     bind_inference(i)
-    own = decide(STRATEGY, refused.record.feed.feed, refused.completion_text)
+    own = decide(STRATEGY, refused.record.feed.feed, refused.text)
     lie = certified_order_of(task.output)
     a_stake, b_stake = policy_w.stakes
     print(
-        f"Step {i}: A's inference is honest ({refused.completion_text}), but operator A tampers with its policy "
+        f"Step {i}: A's inference is honest ({refused.text}), but operator A tampers with its policy "
         f"executor: it signs an order {lie.action} {_amount(lie)} with no slippage limit. A holds "
         f"{100 * a_stake / (a_stake + b_stake):.0f}% of the policy set's stake, so its share alone meets the 66.67% "
         f"threshold: {_policy(w, task)}; B's correct response, the first, was below it and is kept as evidence. The agent's own "
@@ -629,19 +794,19 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     pending.append(_disperse(records, refused.raw, i))
     # even if the agent's host tried: the vault executes only what was certified, within its bounds
     payload = policy_input(
-        STRATEGY, refused.record.feed, refused.record.receipt.digest(), refused.completion_text
+        STRATEGY, refused.record.feed, refused.record.receipt.digest(), refused.text
     ).encode()
     host_order = PolicyDecision("BUY", STRATEGY.max_buy_usdc, 1, "the host's").encode(keccak(payload))
     vault_refusals = []
     for result in (task.output, host_order):
-        try:
+        try:  # (the dev TEE's key, which only a simulated enclave leaves in its operator's process)
             vault.execute(agent_key, task.task_hash, payload, result)
         except VaultRefusedError as exc:
             vault_refusals.append(exc.reason)
         else:
             raise RuntimeError("the vault executed an order it should have refused")
     print(
-        f"  Had the agent's host tried anyway, the vault refuses both: the certified wrong order ({lie.action} "
+        f"  Had the agent's key been used anyway, the vault refuses both: the certified wrong order ({lie.action} "
         f"{_amount(lie)}, min out 1) reverts {vault_refusals[0]!r}, and an order the network did not certify "
         f"(BUY {_amount(Order('BUY', STRATEGY.max_buy_usdc, 1, ''))}) reverts {vault_refusals[1]!r}. (A certified "
         "wrong order within the limits and the slippage bound would execute: refusing it is the agent's parser's "
@@ -699,8 +864,9 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         """Step i re-executed from its DA record, its trade the declared vault's."""
         check_policy = policy_w.verifier()
         return reexecute_step(
-            cert(i), records, svc, data_addr, STRATEGY.hash(), w3, amm_w3, check_policy, vault.address
-        )
+            cert(i), records, svc, data_addr, STRATEGY.hash(), w3, amm_w3, check_policy, vault.address,
+            agent_image,
+        )  # fmt: skip
 
     outputs = set()
     checks = _both(lambda: reexecute(1))
@@ -710,7 +876,8 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
             f"  {w.names[op.address]} fetches the record by its certificate from DA (verified), checks the feed's "
             f"signature and its reserves' state proof against block {check.record.feed.feed.block}'s hash, the "
             f"strategy hash, the prompt and the receipt, re-executes the inference and the policy "
-            f"image on the certified task's input ({secs:.1f} s): "
+            f"image on the certified task's input, checks on ComputeAVS that the record's wallet was the key of an "
+            f"enclave enrolled for the declared agent image at the step's blocks ({secs:.1f} s): "
             f"{'MATCH' if check.matches else 'MISMATCH'}: order {check.recomputed.action} {_amount(check.recomputed)}, "
             f"the trade on chain is the order."
         )
@@ -887,6 +1054,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         f"proven wrong = 0 each), answered by the stake-backed TaskValidator, each naming its DA record; Carol's "
         f"feedback: {rcount} entries, mean {rvalue / 10**rdec:g}."
     )
+    agent.close()
     server.stop()
     infer_server.stop()
     t_end = time.perf_counter()
@@ -913,6 +1081,8 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         "validator": tv.address,
         "answers": answers,
         "policy_image": policy_w.image,
+        "agent_image": agent_image.image,
+        "agent_wallet": agent_addr,
         "policy_tasks": [r.record.policy.task_hash for r in (*steps, res_bad)],
         "policy_problems": [p for p in check.problems if "policy" in p],
         "policy_fees": fees,
