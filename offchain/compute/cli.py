@@ -306,6 +306,16 @@ def _parser(sub: argparse._SubParsersAction, name: str, text: str) -> argparse.A
     return sub.add_parser(name, help=text, description=text, formatter_class=_HelpFormatter)  # type: ignore[no-any-return]
 
 
+def _out_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-o",
+        "--out",
+        required=True,
+        type=cliargs.path,
+        help="OCI layout to write: a new or empty directory, or a tar if it ends in .tar",
+    )
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     attest = _parser(subparsers, "attest", "TEE attestation evidence (Intel TDX, AWS Nitro)")
     a_sub = attest.add_subparsers(dest="attest_command", metavar="COMMAND")
@@ -347,13 +357,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     i_sub = img.add_subparsers(dest="image_command", metavar="COMMAND")
     ib = _parser(i_sub, "build", "a small reproducible OCI image from a directory (static binary or script)")
     ib.add_argument("dir", type=cliargs.path, help="directory whose files go under /app in the image")
-    ib.add_argument(
-        "-o",
-        "--out",
-        required=True,
-        type=cliargs.path,
-        help="OCI layout to write: a directory, or a tar if it ends in .tar",
-    )
+    _out_option(ib)
     ib.add_argument(
         "--entrypoint",
         help="file of DIR (or an absolute path in the image) to run (default: DIR's only executable file)",
@@ -388,13 +392,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "and MODULE's import closure (docs/compute.md, Python images and apps)",
     )
     ip.add_argument("module", help="module to run, e.g. offchain.agent.trading_app")
-    ip.add_argument(
-        "-o",
-        "--out",
-        required=True,
-        type=cliargs.path,
-        help="OCI layout to write: a new or empty directory, or a tar if it ends in .tar",
-    )
+    _out_option(ip)
     ip.add_argument(
         "--file",
         action="append",

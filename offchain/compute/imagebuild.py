@@ -317,6 +317,11 @@ def build_image(
     return write_image(out, layers, run, compression=compression, ref=ref)
 
 
+def check_compression(compression: str) -> None:
+    if compression not in MEDIA_LAYER:
+        raise ImageBuildError(f"compression must be one of {sorted(MEDIA_LAYER)}, not {compression!r}")
+
+
 def check_env(env: list[str] | tuple[str, ...] | None) -> None:
     """Every ``env`` item must be ``NAME=VALUE``."""
     for item in env or []:
@@ -342,8 +347,7 @@ def write_image(
 ) -> BuiltImage:
     """Write the OCI layout of ``layers`` (name, uncompressed tar) with ``run`` as the config's
     ``config`` (Entrypoint, Cmd, Env, WorkingDir) to ``out``; return it, its digest read back."""
-    if compression not in MEDIA_LAYER:
-        raise ImageBuildError(f"compression must be one of {sorted(MEDIA_LAYER)}, not {compression!r}")
+    check_compression(compression)
     blobs: dict[str, bytes] = {}
     layer_descs, diff_ids = [], []
     for _, tar_bytes in layers:

@@ -41,6 +41,7 @@ from offchain.compute.imagebuild import (
     BuiltImage,
     _Entry,
     _norm_mode,
+    check_compression,
     check_env,
     check_out,
     deterministic_tar,
@@ -226,6 +227,7 @@ def build_python_image(
     in ``.tar``); its ``.digest`` is checked as :func:`~offchain.compute.imagebuild.build_image`'s.
     ``files``: image path under /app (or relative to it) -> bytes or host file."""
     out = Path(out)
+    check_compression(compression)
     envs = list(env)
     check_env(envs)
     check_out(out)

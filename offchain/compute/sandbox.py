@@ -290,6 +290,34 @@ def _prepare(rootfs: Path, argv: Sequence[str], uid: int | None, tops: Sequence[
     return run_uid
 
 
+def _popen(
+    args: list[str],
+    stdin: int | IO[bytes],
+    stderr: int | IO[bytes] | None,
+    fds: Sequence[int],
+    run_uid: int | None,
+    limits: Limits,
+) -> subprocess.Popen[bytes]:
+    """Start bwrap (``args``) in its own session as ``run_uid``, with the limits set, only ``fds``
+    passed and an empty environment."""
+    try:
+        return subprocess.Popen(
+            args,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            pass_fds=tuple(fds),
+            start_new_session=True,
+            env={},
+            user=run_uid,
+            group=run_uid,
+            extra_groups=[] if run_uid is not None else None,
+            preexec_fn=_rlimits(limits),  # noqa: PLW1509 - only setrlimit calls
+        )
+    except OSError as exc:
+        raise SandboxUnavailable(f"cannot start {args[0]}: {exc}") from exc
+
+
 def run_sandboxed(
     rootfs: str | Path,
     argv: Sequence[str],
@@ -316,22 +344,10 @@ def run_sandboxed(
         args = bwrap_args(exe, rootfs, argv, env, cwd, limits, (status_w, in_copy.fileno()))
         start = time.monotonic()
         try:
-            proc = subprocess.Popen(
-                args,
-                stdin=in_stdin,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                pass_fds=(status_w, in_copy.fileno()),
-                start_new_session=True,
-                env={},
-                user=run_uid,
-                group=run_uid,
-                extra_groups=[] if run_uid is not None else None,
-                preexec_fn=_rlimits(limits),  # noqa: PLW1509 - only setrlimit calls
-            )
-        except OSError as exc:
+            proc = _popen(args, in_stdin, subprocess.PIPE, (status_w, in_copy.fileno()), run_uid, limits)
+        except SandboxUnavailable:
             os.close(status_r)
-            raise SandboxUnavailable(f"cannot start {exe}: {exc}") from exc
+            raise
         finally:
             os.close(status_w)
         return _supervise(proc, status_r, limits, start)
@@ -567,13 +583,13 @@ def start_sandboxed(
     ``{"/run/enclave/key": key}``; their top folders become read-only tmpfs mounts. ``stderr``: a
     ``subprocess`` target for the app's stderr (default a pipe, which the caller must drain)."""
     limits = limits or AppLimits()
-    exe = find_bwrap(bwrap)
-    rootfs = Path(rootfs).resolve()
     files = dict(files or {})
     for path, data in files.items():
         if not isinstance(data, bytes):
             raise SandboxFileError(f"sandbox file {path!r} must be bytes, not {type(data).__name__}")
     tops = data_file_tops(list(files))
+    exe = find_bwrap(bwrap)
+    rootfs = Path(rootfs).resolve()
     run_uid = _prepare(rootfs, argv, uid, tops)
     copies = [tempfile.TemporaryFile() for _ in range(len(files) + 1)]  # the (empty) input, then files
     status_r, status_w = os.pipe()
@@ -594,22 +610,11 @@ def start_sandboxed(
             share_net=share_net,
             data_files=data_files,
         )
-        proc = subprocess.Popen(
-            args,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            pass_fds=(status_w, *(fh.fileno() for fh in copies)),
-            start_new_session=True,
-            env={},
-            user=run_uid,
-            group=run_uid,
-            extra_groups=[] if run_uid is not None else None,
-            preexec_fn=_rlimits(limits),  # noqa: PLW1509 - only setrlimit calls
-        )
-    except OSError as exc:
+        fds = (status_w, *(fh.fileno() for fh in copies))
+        proc = _popen(args, subprocess.PIPE, stderr, fds, run_uid, limits)
+    except SandboxUnavailable:
         os.close(status_r)
-        raise SandboxUnavailable(f"cannot start {exe}: {exc}") from exc
+        raise
     finally:
         os.close(status_w)
         for fh in copies:

@@ -1,9 +1,9 @@
 """A small long-running app for checking a Python image and the app sandbox (``python -m
 offchain.compute.selftest_app``): one JSON request a line on stdin, one JSON answer a line on stdout.
 
-Requests (``op``): ``hello`` (the Python version and the web3 and eth_account versions, so the
-packed packages import), ``address`` (the Ethereum address of the 32-byte hex ``key``, computed with
-eth_account), ``connect`` (open a TCP connection to ``host``:``port``, send ``send`` and answer what
+Requests (``op``): ``hello`` (the Python and web3 versions: the packed packages import; web3 is
+imported then, lazily, so a build names it in ``extra_packages``), ``address`` (the Ethereum
+address of the 32-byte hex ``key``, computed with eth_account), ``connect`` (open a TCP connection to ``host``:``port``, send ``send`` and answer what
 comes back), ``read`` / ``write`` (a file at ``path``), ``exit``. A failing request is answered
 ``{"ok": false, "error": "<type>: <message>"}``; the app goes on.
 """
@@ -16,19 +16,16 @@ import socket
 import sys
 from typing import Any
 
-import web3
-from eth_account import Account
-
 
 def handle(req: dict[str, Any]) -> dict[str, Any]:
     op = req.get("op")
     if op == "hello":
-        return {
-            "python": platform.python_version(),
-            "web3": web3.__version__,
-            "eth_account": Account.__name__,
-        }
+        import web3  # lazily, as apps often do: the image names it in extra_packages
+
+        return {"python": platform.python_version(), "web3": web3.__version__}
     if op == "address":
+        from eth_account import Account
+
         return {"address": Account.from_key(bytes.fromhex(req["key"])).address}
     if op == "connect":
         with socket.create_connection((req["host"], int(req["port"])), timeout=5) as conn:
