@@ -1,5 +1,8 @@
 """Run a command of an unpacked image under bubblewrap, with no network and hard resource limits.
 
+:func:`run_sandboxed` runs a task to its end; :func:`start_sandboxed` starts a long-running app in
+the same sandbox (no wall-clock limit, the host's network only when asked, read-only bound files).
+
 What the task gets (``bwrap`` arguments built by :func:`bwrap_args`):
 
 - every namespace new (``--unshare-all``: user, pid, network, ipc, uts, cgroup), so no network at all
