@@ -6,8 +6,10 @@ Modules: ``attest`` (type detection, one entry point), ``tdx``, ``nitro``, ``pol
 (RTMR/PCR replay), ``receipt`` (canonical encoding shared with the contracts), ``devtee``,
 ``testca``, ``oci``, ``imagebuild`` (reproducible OCI images from a directory), ``image`` (open an
 image, check its digest and blobs), ``unpack`` (safe layer application), ``sandbox`` (bubblewrap),
-``executor`` (one task: image -> sandbox -> output + receipt), ``taskrun`` (the executor and
-aggregator processes of the task network), ``eigentrust`` (EigenTrust in exact fixed point: the
-reference and the task image of ``kernels/eigentrust.c``), ``cli``. See docs/attestation.md,
+``executor`` (one task: image -> sandbox -> output + receipt), ``pyimage`` (images running
+``python3 -m MODULE``), ``app`` (long-running sandboxed apps, network allowed; ``selftest_app``
+checks one), ``taskrun`` (the executor and aggregator processes of the task network),
+``eigentrust`` (EigenTrust in exact fixed point: the reference and the task image of
+``kernels/eigentrust.c``), ``cli``. See docs/attestation.md,
 docs/compute.md and docs/compute-network.md.
 """

@@ -138,6 +138,29 @@ def cmd_image_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_image_build_python(args: argparse.Namespace) -> int:
+    from offchain.compute.errors import ImageBuildError
+    from offchain.compute.pyimage import build_python_image
+
+    files: dict[str, Path] = {}
+    for item in args.file or []:
+        image_path, sep, host = item.partition("=")
+        if not sep or not image_path or not host:
+            raise ImageBuildError(f"--file {item!r} is not IMGPATH=HOSTPATH")
+        files[image_path] = Path(host)
+    built = build_python_image(
+        args.out,
+        module=args.module,
+        files=files,
+        extra_packages=args.package or (),
+        env=args.env or (),
+        compression=args.compression,
+        ref=args.ref,
+    )
+    _print({k: v for k, v in built.to_json().items() if k in ("digest", "out", "layers", "bytes")})
+    return 0
+
+
 def cmd_image_unpack(args: argparse.Namespace) -> int:
     from offchain.compute.image import open_image
     from offchain.compute.unpack import UnpackLimits, unpack_image
@@ -283,6 +306,16 @@ def _parser(sub: argparse._SubParsersAction, name: str, text: str) -> argparse.A
     return sub.add_parser(name, help=text, description=text, formatter_class=_HelpFormatter)  # type: ignore[no-any-return]
 
 
+def _out_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-o",
+        "--out",
+        required=True,
+        type=cliargs.path,
+        help="OCI layout to write: a new or empty directory, or a tar if it ends in .tar",
+    )
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     attest = _parser(subparsers, "attest", "TEE attestation evidence (Intel TDX, AWS Nitro)")
     a_sub = attest.add_subparsers(dest="attest_command", metavar="COMMAND")
@@ -324,13 +357,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     i_sub = img.add_subparsers(dest="image_command", metavar="COMMAND")
     ib = _parser(i_sub, "build", "a small reproducible OCI image from a directory (static binary or script)")
     ib.add_argument("dir", type=cliargs.path, help="directory whose files go under /app in the image")
-    ib.add_argument(
-        "-o",
-        "--out",
-        required=True,
-        type=cliargs.path,
-        help="OCI layout to write: a directory, or a tar if it ends in .tar",
-    )
+    _out_option(ib)
     ib.add_argument(
         "--entrypoint",
         help="file of DIR (or an absolute path in the image) to run (default: DIR's only executable file)",
@@ -358,6 +385,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     ib.add_argument("--compression", choices=("gzip", "none"), default="gzip", help="layer compression")
     ib.add_argument("--ref", help="org.opencontainers.image.ref.name annotation (default: none)")
     ib.set_defaults(func=cmd_image_build)
+    ip = _parser(
+        i_sub,
+        "build-python",
+        "a reproducible OCI image running `python3 -m MODULE`: this interpreter, its standard library "
+        "and MODULE's import closure (docs/compute.md, Python images and apps)",
+    )
+    ip.add_argument("module", help="module to run, e.g. offchain.agent.trading_app")
+    _out_option(ip)
+    ip.add_argument(
+        "--file",
+        action="append",
+        metavar="IMGPATH=HOSTPATH",
+        help="also put host file HOSTPATH at IMGPATH under /app (repeatable; default: none)",
+    )
+    ip.add_argument(
+        "--package",
+        action="append",
+        metavar="NAME",
+        help="also pack this top-level package and its imports, e.g. one MODULE imports lazily "
+        "(repeatable; default: none)",
+    )
+    ip.add_argument(
+        "--env",
+        action="append",
+        metavar="NAME=VALUE",
+        help="environment variable (repeatable; default: PATH, PYTHONPATH and the PYTHON* run settings)",
+    )
+    ip.add_argument("--compression", choices=("gzip", "none"), default="none", help="layer compression")
+    ip.add_argument("--ref", help="org.opencontainers.image.ref.name annotation (default: none)")
+    ip.set_defaults(func=cmd_image_build_python)
     iu = _parser(i_sub, "unpack", "check an image's digest and blobs, then unpack its layers safely")
     iu.add_argument("image", help="OCI layout (directory or tar), docker-archive tar or blob-store directory")
     iu.add_argument("--digest", required=True, help="expected image digest, sha256:<hex>")

@@ -113,6 +113,16 @@ class SandboxUnavailable(SandboxError):
     rootfs): the task is never run unsandboxed."""
 
 
+class SandboxFileError(SandboxError):
+    """A file to bind read-only into a sandbox has a path that is not absolute and normal, is not
+    under a folder, or is under a folder the sandbox mounts itself (/proc, /dev, /tmp, /input) or
+    the image's own (/app, /usr, /lib...)."""
+
+
+class AppError(ComputeError):
+    """A sandboxed app cannot be started or driven (:mod:`offchain.compute.app`)."""
+
+
 class SandboxTimeout(SandboxError):
     """The task ran past its wall-clock limit (``kind == "wall"``) or its CPU-time limit
     (``kind == "cpu"``); everything in the sandbox was killed."""

@@ -172,6 +172,37 @@ def shared_libraries(path: Path) -> list[str]:
     return libs
 
 
+def shared_libraries_many(paths: list[Path]) -> tuple[dict[str, list[str]], list[str]]:
+    """:func:`shared_libraries` of many ELF files in one ``ldd`` run: (path -> libraries, the
+    ``ldd`` lines of libraries missing on this host, as "file: line")."""
+    ldd = shutil.which("ldd")
+    if ldd is None:
+        raise ImageBuildError("ldd is not installed to list the libraries of the shared objects")
+    names = [str(p) for p in paths]
+    if len(names) < 2:  # one file prints no "file:" header
+        names.append("/bin/sh")
+    proc = subprocess.run(
+        [ldd, *names], capture_output=True, text=True, env={"LC_ALL": "C", "PATH": os.defpath}, check=False
+    )
+    libs: dict[str, list[str]] = {}
+    missing: list[str] = []
+    current: str | None = None
+    for line in proc.stdout.splitlines():
+        if not line.startswith(("\t", " ")) and line.endswith(":") and line[:-1] in names:
+            current = line[:-1]
+            libs[current] = []
+            continue
+        if current is None:
+            continue
+        if "not found" in line:
+            missing.append(f"{current}: {line.strip()}")
+            continue
+        m = _LDD_LINE.match(line)
+        if m and m.group(2) and m.group(2).startswith("/"):
+            libs[current].append(m.group(2))
+    return {str(p): libs.get(str(p), []) for p in paths}, missing
+
+
 def host_closure(path: str) -> dict[str, Path]:
     """An executable of this host and everything it needs to start: image path -> host file."""
     if not path.startswith("/"):
@@ -211,12 +242,14 @@ class BuiltImage:
     manifest: dict[str, Any]
     config: dict[str, Any]
     layers: tuple[str, ...] = field(default=())  # "interpreter", "app"
+    size: int = 0  # bytes of the layout's files (blobs, index.json, oci-layout)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "digest": self.digest,
             "out": str(self.out),
             "layers": list(self.layers),
+            "bytes": self.size,
             "entrypoint": self.config["config"]["Entrypoint"],
         }
 
@@ -254,13 +287,9 @@ def build_image(
     """Build the image of directory ``src`` into ``out`` (a directory, or a tar when it ends in
     ``.tar``) and return its digest, checked with :func:`offchain.compute.oci.image_digest`."""
     src, out = Path(src), Path(out)
-    if compression not in MEDIA_LAYER:
-        raise ImageBuildError(f"compression must be one of {sorted(MEDIA_LAYER)}, not {compression!r}")
     if not src.is_dir():
         raise ImageBuildError(f"{src} is not a directory")
-    for item in env or []:
-        if "=" not in item or item.startswith("="):
-            raise ImageBuildError(f"--env {item!r} is not NAME=VALUE")
+    check_env(env)
     if not workdir.startswith("/"):
         raise ImageBuildError(f"--workdir must be absolute, not {workdir!r}")
     entry = _pick_entrypoint(src, entrypoint)
@@ -279,12 +308,46 @@ def build_image(
                 needed.setdefault(lib, Path(lib).resolve())
     layers: list[tuple[str, bytes]] = []
     if needed:
-        files = {
-            p.lstrip("/"): _Entry("file", _norm_mode(h.stat().st_mode), h.read_bytes())
-            for p, h in needed.items()
-        }
-        layers.append(("interpreter", deterministic_tar(files)))
+        layers.append(("interpreter", deterministic_tar(host_file_entries(needed))))
     layers.append(("app", deterministic_tar(app)))
+    envs = list(env or [])
+    if not any(e.startswith("PATH=") for e in envs):
+        envs.insert(0, DEFAULT_PATH)
+    run = {"Entrypoint": [entry], "Cmd": list(cmd or []), "Env": envs, "WorkingDir": workdir}
+    return write_image(out, layers, run, compression=compression, ref=ref)
+
+
+def check_compression(compression: str) -> None:
+    if compression not in MEDIA_LAYER:
+        raise ImageBuildError(f"compression must be one of {sorted(MEDIA_LAYER)}, not {compression!r}")
+
+
+def check_env(env: list[str] | tuple[str, ...] | None) -> None:
+    """Every ``env`` item must be ``NAME=VALUE``."""
+    for item in env or []:
+        if "=" not in item or item.startswith("="):
+            raise ImageBuildError(f"--env {item!r} is not NAME=VALUE")
+
+
+def host_file_entries(files: dict[str, Path]) -> dict[str, _Entry]:
+    """Layer entries of host files: image path -> host file, copied as a regular file (links
+    dereferenced), mode normalised."""
+    return {
+        p.lstrip("/"): _Entry("file", _norm_mode(h.stat().st_mode), h.read_bytes()) for p, h in files.items()
+    }
+
+
+def write_image(
+    out: Path,
+    layers: list[tuple[str, bytes]],
+    run: dict[str, Any],
+    *,
+    compression: str = "gzip",
+    ref: str | None = None,
+) -> BuiltImage:
+    """Write the OCI layout of ``layers`` (name, uncompressed tar) with ``run`` as the config's
+    ``config`` (Entrypoint, Cmd, Env, WorkingDir) to ``out``; return it, its digest read back."""
+    check_compression(compression)
     blobs: dict[str, bytes] = {}
     layer_descs, diff_ids = [], []
     for _, tar_bytes in layers:
@@ -292,13 +355,10 @@ def build_image(
         blobs[_sha(blob)] = blob
         layer_descs.append({"mediaType": MEDIA_LAYER[compression], "digest": _sha(blob), "size": len(blob)})
         diff_ids.append(_sha(tar_bytes))
-    envs = list(env or [])
-    if not any(e.startswith("PATH=") for e in envs):
-        envs.insert(0, DEFAULT_PATH)
     config = {
         "architecture": host_arch(),
         "os": "linux",
-        "config": {"Entrypoint": [entry], "Cmd": list(cmd or []), "Env": envs, "WorkingDir": workdir},
+        "config": run,
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
     }
     config_blob = canonical_json(config)
@@ -324,7 +384,16 @@ def build_image(
     checked = image_digest(out).digest
     if checked != digest:  # the layout reader and the builder must agree on what was written
         raise ImageBuildError(f"written image reads back as {checked}, not {digest}")
-    return BuiltImage(digest, out, manifest, config, tuple(name for name, _ in layers))
+    size = sum(len(b) for b in layout.values())
+    return BuiltImage(digest, out, manifest, config, tuple(name for name, _ in layers), size)
+
+
+def check_out(out: Path) -> None:
+    """``out`` must be a new tar path or a missing or empty directory (checked before building)."""
+    if out.name.endswith(".tar"):
+        return
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ImageBuildError(f"{out} exists and is not an empty directory")
 
 
 def _write_layout(out: Path, files: dict[str, bytes]) -> None:
@@ -333,8 +402,7 @@ def _write_layout(out: Path, files: dict[str, bytes]) -> None:
             entries = {name: _Entry("file", 0o644, data) for name, data in files.items()}
             out.write_bytes(deterministic_tar(entries))
             return
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            raise ImageBuildError(f"{out} exists and is not an empty directory")
+        check_out(out)
         for name, data in files.items():
             path = out / name
             path.parent.mkdir(parents=True, exist_ok=True)

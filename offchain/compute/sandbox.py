@@ -1,5 +1,8 @@
 """Run a command of an unpacked image under bubblewrap, with no network and hard resource limits.
 
+:func:`run_sandboxed` runs a task to its end; :func:`start_sandboxed` starts a long-running app in
+the same sandbox (no wall-clock limit, the host's network only when asked, read-only bound files).
+
 What the task gets (``bwrap`` arguments built by :func:`bwrap_args`):
 
 - every namespace new (``--unshare-all``: user, pid, network, ipc, uts, cgroup), so no network at all
@@ -46,10 +49,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from offchain.compute.errors import (
     OutputTooLarge,
     SandboxCrashed,
+    SandboxFileError,
     SandboxMemoryExceeded,
     SandboxTimeout,
     SandboxUnavailable,
@@ -61,6 +66,10 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 INPUT_PATH = "/input/data"
 SAMPLE_S = 0.005
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
+# Top folders a bound file may not live in: the sandbox's own mounts, and the image's usual folders.
+RESERVED_TOPS = frozenset(
+    {"proc", "dev", "tmp", "input", "app", "usr", "lib", "lib64", "bin", "sbin", "etc", "root"}
+)
 _INSTALL = "install Debian's bubblewrap package (tools/bootstrap.sh does, as root)"
 
 
@@ -123,6 +132,28 @@ def _missing_mount_points(rootfs: Path) -> list[str]:
     return [n for n in ("proc", "dev", "tmp", "input") if not (rootfs / n).is_dir()]
 
 
+def data_file_tops(paths: Sequence[str]) -> list[str]:
+    """The top folders (``/run`` of ``/run/enclave/key``) of files bound into the sandbox, each
+    mounted as a small read-only tmpfs; SandboxFileError for a path that is not absolute and two
+    levels deep at least, or whose top folder is one the sandbox mounts itself."""
+    tops = set()
+    for path in paths:
+        parts = path.split("/")
+        if (
+            not path.startswith("/")
+            or len(parts) < 3
+            or any(p in ("", ".", "..") for p in parts[1:])
+            or "\0" in path
+        ):
+            raise SandboxFileError(f"sandbox file path {path!r} must be absolute, normal and under a folder")
+        if parts[1] in RESERVED_TOPS:
+            raise SandboxFileError(
+                f"sandbox file path {path!r} is under /{parts[1]}, which the sandbox mounts itself"
+            )
+        tops.add("/" + parts[1])
+    return sorted(tops)
+
+
 def bwrap_args(
     bwrap: str,
     rootfs: Path,
@@ -131,12 +162,18 @@ def bwrap_args(
     cwd: str,
     limits: Limits,
     fds: tuple[int, int],
+    *,
+    share_net: bool = False,
+    data_files: Sequence[tuple[int, str]] = (),
 ) -> list[str]:
-    """The bubblewrap command line (``fds``: the status descriptor and the input copy's)."""
+    """The bubblewrap command line (``fds``: the status descriptor and the input copy's).
+    ``share_net``: keep the host's network namespace (apps only, never tasks); ``data_files``:
+    (descriptor, sandbox path) of read-only files, each top folder a tmpfs (:func:`data_file_tops`)."""
     status_fd, input_fd = fds
     args = [
         bwrap,
         "--unshare-all",
+        *(["--share-net"] if share_net else []),
         "--unshare-user",
         "--disable-userns",
         "--die-with-parent",
@@ -146,6 +183,13 @@ def bwrap_args(
     args += ["--size", str(limits.tmpfs_bytes), "--tmpfs", "/tmp"]
     args += ["--size", "65536", "--tmpfs", "/input", "--ro-bind-data", str(input_fd), INPUT_PATH]
     args += ["--remount-ro", "/input"]
+    tops = data_file_tops([path for _, path in data_files])
+    for top in tops:
+        args += ["--size", "1048576", "--tmpfs", top]
+    for fd, path in data_files:
+        args += ["--ro-bind-data", str(fd), path]
+    for top in tops:
+        args += ["--remount-ro", top]
     args += ["--hostname", "sandbox", "--chdir", cwd, "--clearenv"]
     names = set()
     for item in env:
@@ -226,6 +270,57 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
     proc.wait()
 
 
+def _prepare(rootfs: Path, argv: Sequence[str], uid: int | None, tops: Sequence[str] = ()) -> int | None:
+    """Check the command and the sandbox uid, create the rootfs's mount points; the uid to run as
+    (None: the caller's)."""
+    if not argv:
+        raise ComputeError("nothing to run: empty argv")
+    run_uid: int | None = None
+    if os.geteuid() == 0:
+        run_uid = SANDBOX_UID if uid is None else uid
+        if run_uid == 0:
+            raise SandboxUnavailable("the sandbox does not run as root (RLIMIT_NPROC would not apply)")
+        _check_reachable(rootfs, run_uid)
+    elif uid is not None and uid != os.geteuid():
+        raise SandboxUnavailable("only root can choose the sandbox uid")
+    missing = _missing_mount_points(rootfs) + [t[1:] for t in tops if not (rootfs / t[1:]).is_dir()]
+    if missing:
+        try:
+            for name in missing:
+                (rootfs / name).mkdir(mode=0o755, exist_ok=True)
+        except OSError as exc:
+            raise SandboxUnavailable(f"rootfs {rootfs} lacks the mount points {missing}: {exc}") from exc
+    return run_uid
+
+
+def _popen(
+    args: list[str],
+    stdin: int | IO[bytes],
+    stderr: int | IO[bytes] | None,
+    fds: Sequence[int],
+    run_uid: int | None,
+    limits: Limits,
+) -> subprocess.Popen[bytes]:
+    """Start bwrap (``args``) in its own session as ``run_uid``, with the limits set, only ``fds``
+    passed and an empty environment."""
+    try:
+        return subprocess.Popen(
+            args,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            pass_fds=tuple(fds),
+            start_new_session=True,
+            env={},
+            user=run_uid,
+            group=run_uid,
+            extra_groups=[] if run_uid is not None else None,
+            preexec_fn=_rlimits(limits),  # noqa: PLW1509 - only setrlimit calls
+        )
+    except OSError as exc:
+        raise SandboxUnavailable(f"cannot start {args[0]}: {exc}") from exc
+
+
 def run_sandboxed(
     rootfs: str | Path,
     argv: Sequence[str],
@@ -242,23 +337,7 @@ def run_sandboxed(
     limits = limits or Limits()
     exe = find_bwrap(bwrap)
     rootfs = Path(rootfs).resolve()
-    if not argv:
-        raise ComputeError("nothing to run: empty argv")
-    run_uid: int | None = None
-    if os.geteuid() == 0:
-        run_uid = SANDBOX_UID if uid is None else uid
-        if run_uid == 0:
-            raise SandboxUnavailable("the sandbox does not run as root (RLIMIT_NPROC would not apply)")
-        _check_reachable(rootfs, run_uid)
-    elif uid is not None and uid != os.geteuid():
-        raise SandboxUnavailable("only root can choose the sandbox uid")
-    missing = _missing_mount_points(rootfs)
-    if missing:
-        try:
-            for name in missing:
-                (rootfs / name).mkdir(mode=0o755, exist_ok=True)
-        except OSError as exc:
-            raise SandboxUnavailable(f"rootfs {rootfs} lacks the mount points {missing}: {exc}") from exc
+    run_uid = _prepare(rootfs, argv, uid)
     with tempfile.TemporaryFile() as in_stdin, tempfile.TemporaryFile() as in_copy:
         for fh in (in_stdin, in_copy):
             fh.write(stdin)
@@ -268,22 +347,10 @@ def run_sandboxed(
         args = bwrap_args(exe, rootfs, argv, env, cwd, limits, (status_w, in_copy.fileno()))
         start = time.monotonic()
         try:
-            proc = subprocess.Popen(
-                args,
-                stdin=in_stdin,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                pass_fds=(status_w, in_copy.fileno()),
-                start_new_session=True,
-                env={},
-                user=run_uid,
-                group=run_uid,
-                extra_groups=[] if run_uid is not None else None,
-                preexec_fn=_rlimits(limits),  # noqa: PLW1509 - only setrlimit calls
-            )
-        except OSError as exc:
+            proc = _popen(args, in_stdin, subprocess.PIPE, (status_w, in_copy.fileno()), run_uid, limits)
+        except SandboxUnavailable:
             os.close(status_r)
-            raise SandboxUnavailable(f"cannot start {exe}: {exc}") from exc
+            raise
         finally:
             os.close(status_w)
         return _supervise(proc, status_r, limits, start)
@@ -411,3 +478,165 @@ def _status_docs(raw: bytes | bytearray) -> list[dict[str, int]]:
         if isinstance(obj, dict):
             docs.append(obj)
     return docs
+
+
+@dataclass(frozen=True)
+class AppLimits(Limits):
+    """Limits of a long-running app (:func:`start_sandboxed`): no wall-clock limit applies (the app
+    lives until stopped); CPU time is the app's whole life's, and Python with its packages needs a
+    larger address space than a task kernel."""
+
+    wall_s: float = 1.0  # unused: apps have no deadline
+    cpu_s: int = 7 * 24 * 3600
+    memory_bytes: int = 8 << 30
+    nproc: int = 256
+    nofile: int = 1024
+
+
+class SandboxProcess:
+    """A long-running sandboxed process (:func:`start_sandboxed`), like a ``subprocess.Popen``:
+    ``stdin`` / ``stdout`` / ``stderr`` binary pipes (``stderr`` None unless piped), ``pid`` (of
+    ``bwrap``), :meth:`poll`, :meth:`wait`, :meth:`stop` (kills everything in the sandbox), and a
+    context manager that stops it."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], status_r: int) -> None:
+        self._proc = proc
+        self._status_r = status_r
+        self._status = bytearray()
+        self.stdin, self.stdout, self.stderr = proc.stdin, proc.stdout, proc.stderr
+        self.pid = proc.pid
+        self.init_pid: int | None = None  # the sandbox's pid 1, seen from the host
+
+    def _read_status(self, timeout_s: float) -> None:
+        """Read bwrap's status lines until the sandbox's init pid is known (or bwrap ends)."""
+        sel = selectors.DefaultSelector()
+        sel.register(self._status_r, selectors.EVENT_READ)
+        deadline = time.monotonic() + timeout_s
+        try:
+            while self.init_pid is None and time.monotonic() < deadline:
+                if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
+                    continue
+                data = os.read(self._status_r, 1 << 16)
+                if not data:
+                    break
+                self._status += data
+                self.init_pid = next(
+                    (d["child-pid"] for d in _status_docs(self._status) if "child-pid" in d), None
+                )
+        finally:
+            sel.close()
+
+    @property
+    def returncode(self) -> int | None:
+        return self._proc.returncode
+
+    def poll(self) -> int | None:
+        """None while the sandbox runs, else bwrap's exit status (the app's, or 128 + a signal)."""
+        return self._proc.poll()
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the app to end (``subprocess.TimeoutExpired`` after ``timeout`` seconds)."""
+        return self._proc.wait(timeout)
+
+    def stop(self) -> int:
+        """Kill bwrap and with it every process of the sandbox; wait until none is left. Returns the
+        exit status (negative: the signal that ended bwrap). Idempotent."""
+        if self._proc.poll() is None:
+            _kill(self._proc)
+        self._proc.wait()
+        if self._status_r >= 0:
+            self._status += _drain(self._status_r)
+            os.close(self._status_r)
+            self._status_r = -1
+        if self.init_pid is not None:
+            _wait_gone(self.init_pid)
+        for pipe in (self.stdin, self.stdout, self.stderr):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except OSError:  # a write buffered for a reader that is gone
+                    pass
+        return self._proc.returncode
+
+    def __enter__(self) -> SandboxProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_sandboxed(
+    rootfs: str | Path,
+    argv: Sequence[str],
+    *,
+    env: Sequence[str] = (),
+    cwd: str = "/",
+    share_net: bool = False,
+    files: dict[str, bytes] | None = None,
+    limits: Limits | None = None,
+    uid: int | None = None,
+    bwrap: str | None = None,
+    stderr: int | IO[bytes] | None = subprocess.PIPE,
+) -> SandboxProcess:
+    """Start ``argv`` in ``rootfs`` under the same bubblewrap sandbox as :func:`run_sandboxed`
+    (every namespace new, the rootfs read-only, the same resource limits but no wall-clock one),
+    for a long-running app: it lives until :meth:`SandboxProcess.stop`. ``share_net`` keeps the
+    host's network (``--share-net``: the app can reach the host's loopback and beyond; tasks never
+    get it). ``files``: sandbox path -> bytes, bound read-only (a copy, like the task input), e.g.
+    ``{"/run/enclave/key": key}``; their top folders become read-only tmpfs mounts. ``stderr``: a
+    ``subprocess`` target for the app's stderr (default a pipe, which the caller must drain)."""
+    limits = limits or AppLimits()
+    files = dict(files or {})
+    for path, data in files.items():
+        if not isinstance(data, bytes):
+            raise SandboxFileError(f"sandbox file {path!r} must be bytes, not {type(data).__name__}")
+    tops = data_file_tops(list(files))
+    exe = find_bwrap(bwrap)
+    rootfs = Path(rootfs).resolve()
+    run_uid = _prepare(rootfs, argv, uid, tops)
+    copies = [tempfile.TemporaryFile() for _ in range(len(files) + 1)]  # the (empty) input, then files
+    status_r, status_w = os.pipe()
+    try:
+        for fh, data in zip(copies[1:], files.values(), strict=True):
+            fh.write(data)
+            fh.flush()
+            fh.seek(0)
+        data_files = [(fh.fileno(), path) for fh, path in zip(copies[1:], files, strict=True)]
+        args = bwrap_args(
+            exe,
+            rootfs,
+            argv,
+            env,
+            cwd,
+            limits,
+            (status_w, copies[0].fileno()),
+            share_net=share_net,
+            data_files=data_files,
+        )
+        fds = (status_w, *(fh.fileno() for fh in copies))
+        proc = _popen(args, subprocess.PIPE, stderr, fds, run_uid, limits)
+    except SandboxUnavailable:
+        os.close(status_r)
+        raise
+    finally:
+        os.close(status_w)
+        for fh in copies:
+            fh.close()
+    sp = SandboxProcess(proc, status_r)
+    sp._read_status(10.0)
+    if sp.init_pid is None:
+        tail = b""
+        if sp.stderr is not None and _wait_quietly(proc, 5.0):
+            tail = sp.stderr.read()[-limits.stderr_bytes :]
+        code = sp.stop()
+        text = tail.decode(errors="replace").strip()
+        raise SandboxUnavailable(f"bwrap could not set the sandbox up (exit {code}): {text}", tail)
+    return sp
+
+
+def _wait_quietly(proc: subprocess.Popen[bytes], timeout_s: float) -> bool:
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
