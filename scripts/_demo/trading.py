@@ -265,7 +265,7 @@ class _AgentImageBuild:
         self.seconds = 0.0
         self._box: dict[str, Any] = {}
         abis = work / "agent-abis"
-        files: dict[str, bytes | Path] = {AGENT_TOKENIZER: svc.tokenizer.to_json()}
+        files: dict[str, bytes | Path] = {AGENT_TOKENIZER: svc.tokenizer.to_json().encode()}
         files |= {f"{AGENT_ABIS}/{p.name}": p for p in write_abis(abis)}
 
         def build() -> None:
