@@ -12,8 +12,9 @@ The image holds two layers (:mod:`offchain.compute.imagebuild` writes them):
 2. ``app``: under ``/app/lib`` (``PYTHONPATH``) the whole top-level package of every module that
    importing MODULE loads from outside the standard library (site-packages, an editable checkout
    such as ``offchain``), with its ``<name>.libs`` folder of vendored libraries and its
-   ``.dist-info`` (less ``RECORD``, ``INSTALLER``, ``REQUESTED`` and ``direct_url.json``, which name
-   host paths), less ``test``/``tests`` folders, ``__pycache__`` and ``*.pyc``; plus
+   ``.dist-info`` (``METADATA``, ``WHEEL``, ``entry_points.txt``, ``top_level.txt`` and licences
+   only: not ``RECORD``, ``direct_url.json``, ``uv_cache.json``..., which hold host paths, hashes and
+   install times), less ``test``/``tests`` folders, ``__pycache__`` and ``*.pyc``; plus
    ``extra_packages`` (imported too, so their own imports come along) and ``files`` at their
    ``/app`` paths.
 
@@ -71,7 +72,10 @@ STDLIB_SKIP = frozenset(
     }
 )
 PACKAGE_SKIP = frozenset({"test", "tests", "__pycache__"})
-DIST_INFO_SKIP = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
+# What importlib.metadata reads (version, entry points, top-level names) and the licences; not
+# RECORD, INSTALLER, REQUESTED, direct_url.json, uv_cache.json...: host paths, hashes and install times
+DIST_INFO_KEEP = frozenset({"METADATA", "WHEEL", "entry_points.txt", "top_level.txt"})
+DIST_INFO_LICENCES = ("LICENSE", "LICENCE", "COPYING", "NOTICE", "AUTHORS", "licenses/")
 RUN_ENV = ("PYTHONDONTWRITEBYTECODE=1", "PYTHONHASHSEED=0", "PYTHONUNBUFFERED=1")
 
 # Run in the child interpreter: import the modules, then print where every top-level package of
@@ -105,13 +109,13 @@ def _skip_file(name: str) -> bool:
     return name.endswith((".pyc", ".pyo"))
 
 
-def _walk(root: Path, skip_dirs: Iterable[str]) -> list[Path]:
+def _walk(root: Path, skip_dirs: Iterable[str], skip_prefix: tuple[str, ...] = ()) -> list[Path]:
     """Regular files under ``root`` (links to files dereferenced), sorted, skipping ``skip_dirs``
-    folders (by name, at any depth) and compiled bytecode."""
+    folders and those starting with ``skip_prefix`` (by name, at any depth) and compiled bytecode."""
     skip = set(skip_dirs)
     out = []
     for here, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in skip and not d.startswith("config-"))
+        dirs[:] = sorted(d for d in dirs if d not in skip and not (skip_prefix and d.startswith(skip_prefix)))
         for name in sorted(files):
             path = Path(here, name)
             if not _skip_file(name) and path.is_file():
@@ -190,8 +194,9 @@ def _app_files(found: dict[str, object], stdlib: list[Path]) -> dict[str, Path]:
             info_dir = Path(where)
             if info_dir.is_dir() and info_dir.name.endswith(".dist-info"):
                 for f in _walk(info_dir, ()):
-                    if f.name not in DIST_INFO_SKIP:
-                        add(f"{lib}/{info_dir.name}/{f.relative_to(info_dir).as_posix()}", f)
+                    rel = f.relative_to(info_dir).as_posix()
+                    if rel in DIST_INFO_KEEP or rel.startswith(DIST_INFO_LICENCES):
+                        add(f"{lib}/{info_dir.name}/{rel}", f)
     return files
 
 
@@ -240,21 +245,36 @@ def build_python_image(
     python = os.path.realpath(sys.executable)
     host = host_closure(python)
     for d in stdlib:
-        for f in _walk(d, STDLIB_SKIP):
+        for f in _walk(d, STDLIB_SKIP, ("config-",)):
             if not f.name.startswith("_tkinter"):
                 host.setdefault(str(f), f)
     elves = sorted(
         {h for h in [*host.values(), *app_files.values()] if h.suffix == ".so" or ".so." in h.name}
     )
-    libs, _missing = shared_libraries_many([h for h in elves if is_elf(h)])
+    libs, missing = shared_libraries_many([h for h in elves if is_elf(h)])
     package_roots = [
         Path(p).resolve() for p in sys.path if p and Path(p).is_dir() and not _inside(Path(p), stdlib)
     ]
+    # a packed package's object may need a library this host lacks (an optional extension, or a
+    # vendored one ldd cannot follow through $ORIGIN): it fails only if imported. The interpreter's
+    # own objects must be complete.
+    broken = [m for m in missing if not _inside(Path(m.split(": ", 1)[0]), package_roots)]
+    if broken:
+        raise ImageBuildError(f"the interpreter's libraries are missing on this host: {broken[:5]}")
+    lib = LIB_DIR.lstrip("/")
     for needed in libs.values():
-        for lib in needed:
-            real = Path(lib).resolve()
-            if not _inside(real, package_roots):  # a wheel's vendored .libs come with its package
-                host.setdefault(lib, real)
+        for name in needed:
+            real = Path(name).resolve()
+            where = Path(os.path.normpath(name))
+            root = max(
+                (r for r in package_roots if where.is_relative_to(r)),
+                key=lambda r: len(r.parts),
+                default=None,
+            )
+            if root is None:
+                host.setdefault(name, real)
+            else:  # a wheel's vendored library (<pkg>.libs, found through $ORIGIN): beside the package
+                app_files.setdefault(f"{lib}/{where.relative_to(root).as_posix()}", real)
 
     app = {k: _Entry("file", _norm_mode(v.stat().st_mode), v.read_bytes()) for k, v in app_files.items()}
     collide = sorted(set(app) & set(app_entries))

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
+from offchain.compute import pyimage
 from offchain.compute.app import AppError, start_app
 from offchain.compute.errors import (
     BlobDigestMismatch,
@@ -113,7 +114,8 @@ def test_python_image_is_reproducible_and_packs_the_closure(pyimg_built, pyimg_d
         assert name in app
     assert "app/data/note.txt" in app
     assert any(n.startswith("app/lib/web3-") and n.endswith(".dist-info/METADATA") for n in app)
-    assert not any(n.endswith((".pyc", "/RECORD", "direct_url.json")) or "__pycache__" in n for n in app)
+    noise = (".pyc", "/RECORD", "/INSTALLER", "direct_url.json", "uv_cache.json")
+    assert not any(n.endswith(noise) or "__pycache__" in n for n in app)
     assert not any("/tests/" in n for n in app)
 
 
@@ -209,6 +211,20 @@ def test_python_image_build_errors_are_typed(tmp_path):
     with pytest.raises(ImageBuildError, match="compression"):
         build_python_image(tmp_path / "b", module="json", compression="zstd")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_python_image_refuses_an_interpreter_whose_libraries_are_missing(tmp_path, monkeypatch):
+    real = pyimage.shared_libraries_many
+
+    def lacking(paths):  # the real ldd answer, with one stdlib object lacking a library
+        libs, missing = real(paths)
+        ssl = next(str(p) for p in paths if p.name.startswith("_ssl."))
+        return libs, [*missing, f"{ssl}: libssl.so.3 => not found"]
+
+    monkeypatch.setattr(pyimage, "shared_libraries_many", lacking)
+    with pytest.raises(ImageBuildError, match="libraries are missing on this host"):
+        build_python_image(tmp_path / "img", module="json")
+    assert not (tmp_path / "img").exists()
 
 
 def test_sandbox_file_and_app_refusals_are_typed(tmp_path):
