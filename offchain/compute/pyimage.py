@@ -19,9 +19,12 @@ The image holds two layers (:mod:`offchain.compute.imagebuild` writes them):
    ``/app`` paths.
 
 The import closure is found by importing MODULE (and ``extra_packages``) in a child interpreter
-with this process's ``sys.path`` and listing ``sys.modules``: what MODULE imports lazily inside a
-packed package comes along with the package, but a lazy import of another package does not (name
-it in ``extra_packages``). Reproducible like :func:`~offchain.compute.imagebuild.build_image`: the
+with this process's ``sys.path``, then the packages of every distribution the loaded ones declare
+as dependencies (``Requires-Dist`` without extras, markers evaluated, transitively; not those of the
+distribution that provides MODULE itself, e.g. the project with its development tools), and listing
+``sys.modules``: what MODULE imports lazily inside a packed package comes along with the package,
+and so does a dependency a package imports lazily (httpx's httpcore); a lazy import of a package
+nothing declares does not (name it in ``extra_packages``). Reproducible like :func:`~offchain.compute.imagebuild.build_image`: the
 same host and the same virtual environment give the same digest byte for byte.
 """
 
@@ -78,14 +81,63 @@ DIST_INFO_KEEP = frozenset({"METADATA", "WHEEL", "entry_points.txt", "top_level.
 DIST_INFO_LICENCES = ("LICENSE", "LICENCE", "COPYING", "NOTICE", "AUTHORS", "licenses/")
 RUN_ENV = ("PYTHONDONTWRITEBYTECODE=1", "PYTHONHASHSEED=0", "PYTHONUNBUFFERED=1")
 
-# Run in the child interpreter: import the modules, then print where every top-level package of
+# Run in the child interpreter: import the modules, then the packages of every distribution the
+# loaded ones require (declared dependencies, without extras: a package often imports its own
+# dependencies lazily, as httpx does httpcore), then print where every top-level package of
 # sys.modules lives and which distributions provide it.
 _PROBE = """
-import importlib, importlib.metadata, json, sys
+import importlib, importlib.metadata, importlib.util, json, re, sys
 paths, names = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 sys.path[:] = paths
 for name in names:
     importlib.import_module(name)
+by_dist = {}
+for top, dnames in importlib.metadata.packages_distributions().items():
+    for d in dnames:
+        by_dist.setdefault(re.sub(r"[-_.]+", "-", d).lower(), set()).add(top)
+def loaded_dists():
+    tops = {n.partition(".")[0] for n in sys.modules}
+    return {d for d, ts in by_dist.items() if ts & tops}
+def required(dist):
+    try:
+        reqs = importlib.metadata.distribution(dist).requires or []
+    except importlib.metadata.PackageNotFoundError:
+        return set()
+    out = set()
+    for r in reqs:
+        spec, _, marker = r.partition(";")
+        if "extra" in marker:
+            continue
+        try:
+            from packaging.markers import Marker
+            if marker.strip() and not Marker(marker.strip()).evaluate():
+                continue
+        except ImportError:
+            pass
+        m = re.match(r"\\s*([A-Za-z0-9][A-Za-z0-9._-]*)", spec)
+        if m:
+            out.add(re.sub(r"[-_.]+", "-", m.group(1)).lower())
+    return out
+own = {d for d, ts in by_dist.items() if ts & {n.partition(".")[0] for n in names}}
+def installed(top):
+    spec = importlib.util.find_spec(top)
+    where = spec and (spec.origin or next(iter(spec.submodule_search_locations or []), None))
+    return bool(where) and "site-packages" in where
+seen = set(own)
+todo = loaded_dists() - own
+while todo:
+    d = todo.pop()
+    if d in seen:
+        continue
+    seen.add(d)
+    for need in required(d):
+        for top in sorted(by_dist.get(need, ())):
+            if top.isidentifier() and top not in sys.modules and installed(top):
+                try:
+                    importlib.import_module(top)
+                except Exception:
+                    pass
+        todo |= loaded_dists() - seen - own
 tops = {}
 for name in sorted(sys.modules):
     top = name.partition(".")[0]
