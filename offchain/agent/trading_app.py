@@ -74,6 +74,7 @@ from offchain.ai.tokenizer import Tokenizer
 from offchain.chain.agent import STABLE_VERSION, Escrow
 from offchain.chain.sdk import Deployment, load_abis
 from offchain.chain.task_mailbox import Web3TaskMailbox
+from offchain.compute.pyimage import build_python_image
 from offchain.errors import EigenError
 
 __all__ = [
@@ -399,6 +400,26 @@ def build_app(cfg: AppConfig, key: bytes) -> AppServer:
     )  # fmt: skip
     svc = DecodingService(tok, cfg.model_hash)
     return AppServer(agent, InferenceBuyer(payer, cfg.inference_url, grammar_request(svc, cfg.strategy)), svc)
+
+
+IMAGE_TOKENIZER = "/app/tokenizer.json"  # where the agent's image holds the tokenizer
+IMAGE_ABIS = "/app/abis"  # and the ABIs the program reads (AppConfig.abi_source)
+# what the program imports lazily beyond its closure and its packages' declared dependencies: the
+# tokenizer renders its chat template with jinja2
+IMAGE_EXTRA_PACKAGES = ("jinja2",)
+
+
+def build_agent_image(out: Path | str, tokenizer: Tokenizer, work: Path | str) -> Any:
+    """The agent's image at `out`: ``python -m offchain.agent.trading_app`` with its packages
+    (:func:`offchain.compute.pyimage.build_python_image`), `tokenizer` at :data:`IMAGE_TOKENIZER` and
+    the ABIs it reads at :data:`IMAGE_ABIS` (written under `work` first); the built image (its
+    ``digest`` is what the app registers)."""
+    abis = write_abis(Path(work) / "agent-abis")
+    files: dict[str, bytes | Path] = {IMAGE_TOKENIZER: tokenizer.to_json().encode()}
+    files |= {f"{IMAGE_ABIS}/{p.name}": p for p in abis}
+    return build_python_image(
+        out, module="offchain.agent.trading_app", files=files, extra_packages=IMAGE_EXTRA_PACKAGES
+    )
 
 
 def write_abis(out: Path | str, source: Path | str | None = None) -> list[Path]:

@@ -50,8 +50,6 @@ from typing import Any
 from eth_account import Account
 from eth_hash.auto import keccak
 from eth_keys import keys as eth_keys
-from offchain.compute.app import start_app
-from offchain.compute.pyimage import build_python_image
 
 from offchain.abi import WAD
 from offchain.agent.errors import VaultRefusedError
@@ -82,7 +80,6 @@ from offchain.agent.trading_app import (
     FeeConfig,
     PolicyConfig,
     TradingApp,
-    write_abis,
 )
 from offchain.agent.vault import AgentVault, VaultTerms
 from offchain.ai.receipt import text_hash
@@ -106,6 +103,7 @@ from offchain.chain.deploy import (
 )
 from offchain.chain.sdk import Deployment, load_abis
 from offchain.chain.task_mailbox import CERT_ECDSA, BlsSigner, EcdsaSigner, OperatorSigner, Web3TaskMailbox
+from offchain.compute.app import start_app
 from offchain.compute.devtee import DevTEE, dev_policy
 from offchain.compute.executor import TaskOutcome, dev_enclave, execute_task
 from offchain.compute.pki import TrustStore
@@ -252,28 +250,18 @@ class PolicyWorld:
         )
 
 
-AGENT_TOKENIZER = "/app/tokenizer.json"  # in the agent's image
-AGENT_ABIS = "/app/abis"
-
-
 class _AgentImageBuild:
     """The trading agent's image (``python -m offchain.agent.trading_app`` with its packages, the
     tokenizer and the ABIs the program reads), built in a thread while the chain is set up."""
 
     def __init__(self, svc: Any, work: Path) -> None:
-        self.out = work / "agent-image"
         self.seconds = 0.0
         self._box: dict[str, Any] = {}
-        abis = work / "agent-abis"
-        files: dict[str, bytes | Path] = {AGENT_TOKENIZER: svc.tokenizer.to_json().encode()}
-        files |= {f"{AGENT_ABIS}/{p.name}": p for p in write_abis(abis)}
 
         def build() -> None:
             t0 = time.perf_counter()
             try:
-                self._box["image"] = build_python_image(
-                    self.out, module="offchain.agent.trading_app", files=files
-                )
+                self._box["image"] = build_agent_image(work / "agent-image", svc.tokenizer, work)
             except Exception as exc:  # noqa: BLE001 - re-raised by result()
                 self._box["error"] = exc
             self.seconds = time.perf_counter() - t0
@@ -646,8 +634,8 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         rpc_url=w3.provider.endpoint_uri, chain_id=chain.chain_id, identity_registry=ident.address,
         agent_id=agent_id, strategy=STRATEGY, amm=amm.address, usdc=usdc.address, asset=asset.address,
         data_agent_url=server.url, data_agent=data_addr, inference_url=infer_server.url + "/inference",
-        model_hash=svc.model.sha256, tokenizer_hash=svc.tokenizer.hash, tokenizer_file=AGENT_TOKENIZER,
-        vault=vault.address, feed_budget=FEED_BUDGET, abi_source=AGENT_ABIS,
+        model_hash=svc.model.sha256, tokenizer_hash=svc.tokenizer.hash, tokenizer_file=IMAGE_TOKENIZER,
+        vault=vault.address, feed_budget=FEED_BUDGET, abi_source=IMAGE_ABIS,
         policy=PolicyConfig(
             mailbox=policy_w.dep.addresses["task_mailbox"], task_type=policy_w.task_type, image=policy_w.image,
             fee=FeeConfig(
