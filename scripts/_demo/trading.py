@@ -76,10 +76,13 @@ from offchain.agent.trading import (
 )
 from offchain.agent.trading_app import (
     DEFAULT_KEY_FILE,
+    IMAGE_ABIS,
+    IMAGE_TOKENIZER,
     AppConfig,
     FeeConfig,
     PolicyConfig,
     TradingApp,
+    build_agent_image,
 )
 from offchain.agent.vault import AgentVault, VaultTerms
 from offchain.ai.receipt import text_hash
