@@ -63,6 +63,30 @@ def anvil_without_step_traces(keep_blocks: int | None = None) -> str:
     return states
 
 
+def _loopback(uri: object) -> bool:
+    from urllib.parse import urlparse
+
+    return isinstance(uri, str) and urlparse(uri).hostname in ("127.0.0.1", "localhost", "::1")
+
+
+def _sessions_without_environment(provider: object) -> None:
+    """The HTTP sessions of ``provider`` (web3's, one per thread) without ``trust_env``: requests then stops
+    reading the environment (every variable, for proxies) and the netrc files on each request, a third of an
+    eth_call's time. Only for a loopback node: no proxy, netrc login or CA bundle applies to it."""
+    manager = getattr(provider, "_request_session_manager", None)
+    cached = getattr(manager, "cache_and_return_session", None)
+    if cached is None or getattr(cached, "__wrapped__", None) is not None:
+        return
+
+    def cache_and_return_session(*args, **kwargs):
+        session = cached(*args, **kwargs)
+        session.trust_env = False
+        return session
+
+    cache_and_return_session.__wrapped__ = cached
+    manager.cache_and_return_session = cache_and_return_session
+
+
 def ape_without_repeated_lookups() -> None:
     """Stop ape (0.8.51, pinned) from asking again, on every call and transaction, what cannot change.
 
@@ -73,7 +97,9 @@ def ape_without_repeated_lookups() -> None:
     and the local network's gas limit ``"max"`` fetches the latest block for its gas limit. This makes the
     chain id a cached request of each anvil connection, and remembers the other two: the transaction type
     per network and configuration object, the block gas limit per connection until
-    ``set_block_gas_limit`` changes it. ape's answers stay the same; tests/conftest.py and scripts/demo.py
+    ``set_block_gas_limit`` changes it; and requests reads the whole environment (for proxies) and the netrc
+    files on every request, which a loopback anvil needs none of (``_sessions_without_environment``). ape's
+    answers stay the same; tests/conftest.py and scripts/demo.py
     call it before any provider starts, as for ``anvil_without_step_traces``."""
     from ape_ethereum.ecosystem import Ethereum
     from ape_foundry.provider import FoundryProvider
@@ -87,6 +113,8 @@ def ape_without_repeated_lookups() -> None:
         if (w3 := self._web3) is not None:
             w3.provider.cache_allowed_requests = True
             w3.provider.cacheable_requests = {"eth_chainId"}
+            if _loopback(getattr(w3.provider, "endpoint_uri", None)):
+                _sessions_without_environment(w3.provider)
 
     _set_web3.__wrapped__ = set_web3
     FoundryProvider._set_web3 = _set_web3

@@ -1,4 +1,5 @@
-"""anvil's states directories (offchain/chain/anvil.py): one per process, swept when its owner is gone."""
+"""anvil's states directories (offchain/chain/anvil.py): one per process, swept when its owner is gone; ape's
+lookups of what cannot change, asked once."""
 
 import os
 import subprocess
@@ -79,3 +80,28 @@ def test_ape_asks_once_for_what_cannot_change_and_answers_the_same(chain, networ
         assert provider.max_gas == limit
     finally:
         del w3.provider._make_request
+
+
+def test_the_loopback_node_s_sessions_do_not_read_the_environment(chain, monkeypatch):
+    """The test chain's HTTP sessions (one per thread) skip requests' environment lookups (proxies, netrc):
+    a proxy set in the environment is not used for the loopback anvil; only a loopback node's are changed."""
+    import threading
+
+    w3 = chain.provider.web3
+    assert anvil._loopback(w3.provider.endpoint_uri)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # a dead proxy: a request through it would fail
+    monkeypatch.setenv("NO_PROXY", "")
+    heads = [w3.eth.block_number]
+    sessions = []
+
+    def other_thread():
+        heads.append(w3.eth.block_number)
+        sessions.append(
+            w3.provider._request_session_manager.cache_and_return_session(w3.provider.endpoint_uri)
+        )
+
+    t = threading.Thread(target=other_thread)
+    t.start()
+    t.join()
+    assert len(heads) == 2 and sessions[0].trust_env is False
+    assert not anvil._loopback("http://rpc.example:8545") and not anvil._loopback(None)
