@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 from offchain import __version__
 from offchain.errors import EigenError
 
-# (module, description). A module that is absent (a component not built yet) is skipped.
+# The components' modules; a module that is absent (a component not built yet) is skipped.
 COMPONENTS: tuple[str, ...] = (
     "offchain.da.cli",  # eigen da encode|verify|recover
     "offchain.compute.cli",  # eigen attest ..., eigen compute ...
@@ -34,6 +34,20 @@ COMPONENTS: tuple[str, ...] = (
     "offchain.agent.cli",  # eigen agent facilitator|pay
     "offchain.rewards.cli",  # eigen rewards root|proof|verify|status|claim
 )
+# The commands each module registers (tests/offchain/test_cli_smoke.py checks it against their `register`): a command line
+# naming one of them builds that module's parser alone: the imports of the other components are spared (a tenth
+# of a second idle, more under load), which every DA devnet process and every `eigen` run of the tests paid.
+COMMANDS: dict[str, str] = {
+    "da": "offchain.da.cli",
+    "attest": "offchain.compute.cli",
+    "compute": "offchain.compute.cli",
+    "ai": "offchain.ai.cli",
+    "store": "offchain.store.cli",
+    "bls": "offchain.bls.cli",
+    "chain": "offchain.chain.cli",
+    "agent": "offchain.agent.cli",
+    "rewards": "offchain.rewards.cli",
+}
 
 
 class DefaultsFormatter(argparse.HelpFormatter):
@@ -73,11 +87,12 @@ class EigenParser(argparse.ArgumentParser):
 INPUT_ERRORS = (OSError, UnicodeError, ValueError, OverflowError, MemoryError, RecursionError)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(modules: Sequence[str] = COMPONENTS) -> argparse.ArgumentParser:
+    """``eigen``'s parser with the commands of the component ``modules`` (default: all)."""
     parser = EigenParser(prog="eigen", description="Verifiable cloud toolkit.")
     parser.add_argument("--version", action="version", version=f"eigen {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMPONENTS:
+    for name in modules:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -88,8 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parser_for(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The parser for the command line ``argv``: its command's module alone where the first argument names a
+    command of :data:`COMMANDS` (the parse is the same: a command's options and errors are its own), else every
+    component's (``--help``, ``--version``, an unknown command)."""
+    module = COMMANDS.get(argv[0]) if argv else None
+    return build_parser((module,)) if module else build_parser()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = parser_for(argv)
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None:

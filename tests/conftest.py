@@ -111,11 +111,11 @@ def swallowing_modules(paths) -> list[str]:
 # pytest-xdist's loadfile distribution a long module handed out last runs alone at the end while the
 # other workers idle. Every other module keeps its collection order; a module's tests keep theirs.
 SLOW_FIRST = (
-    "tests/contracts/test_fuzz_restaking.py",
     "tests/e2e/test_token_demo.py",
     "tests/offchain/compute/test_compute_taskrun.py",
     "tests/offchain/da/network/test_da_network_devchain.py",
     "tests/offchain/da/network/test_da_network_devnet.py",
+    "tests/contracts/test_fuzz_restaking.py",  # 59 s before ape stopped asking for code before each call
     "tests/contracts/test_rewards_challenge_steps.py",
     "tests/offchain/crypto/test_g2_native.py",
     "tests/offchain/chain/test_chain_devnet.py",

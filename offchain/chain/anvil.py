@@ -63,6 +63,60 @@ def anvil_without_step_traces(keep_blocks: int | None = None) -> str:
     return states
 
 
+def _loopback(uri: object) -> bool:
+    from urllib.parse import urlparse
+
+    return isinstance(uri, str) and urlparse(uri).hostname in ("127.0.0.1", "localhost", "::1")
+
+
+def _sessions_without_environment(provider: object) -> None:
+    """The HTTP sessions of ``provider`` (web3's, one per thread) without ``trust_env``: requests then stops
+    reading the environment (every variable, for proxies) and the netrc files on each request, a third of an
+    eth_call's time. Only for a loopback node: no proxy, netrc login or CA bundle applies to it."""
+    manager = getattr(provider, "_request_session_manager", None)
+    cached = getattr(manager, "cache_and_return_session", None)
+    if cached is None or getattr(cached, "__wrapped__", None) is not None:
+        return
+
+    def cache_and_return_session(*args, **kwargs):
+        session = cached(*args, **kwargs)
+        session.trust_env = False
+        return session
+
+    cache_and_return_session.__wrapped__ = cached
+    manager.cache_and_return_session = cache_and_return_session
+
+
+# The node requests after which an address that had code may have none (a snapshot restored, code set, the
+# chain reset or reloaded). Cancun's SELFDESTRUCT removes code only in the transaction that created it: a
+# contract seen with code keeps it otherwise.
+CODE_CHANGING = frozenset({
+    "evm_revert", "anvil_revert", "anvil_rollback", "anvil_setCode", "hardhat_setCode", "anvil_reset",
+    "hardhat_reset", "anvil_loadState",
+})  # fmt: skip
+
+
+def _remember_code(provider: object) -> None:
+    """Keep, on ``provider`` (web3's HTTP provider of one anvil connection), the addresses seen with code
+    (``eigen_code_seen``), forgotten on every request of :data:`CODE_CHANGING`."""
+    if getattr(provider, "eigen_code_seen", None) is not None:
+        return
+    seen: set[str] = set()
+    make_request = provider.make_request
+
+    def forgetting(method, params):
+        if method in CODE_CHANGING:
+            seen.clear()
+            try:
+                return make_request(method, params)
+            finally:
+                seen.clear()  # and what a call racing the request added
+        return make_request(method, params)
+
+    provider.eigen_code_seen = seen
+    provider.make_request = forgetting
+
+
 def ape_without_repeated_lookups() -> None:
     """Stop ape (0.8.51, pinned) from asking again, on every call and transaction, what cannot change.
 
@@ -73,8 +127,12 @@ def ape_without_repeated_lookups() -> None:
     and the local network's gas limit ``"max"`` fetches the latest block for its gas limit. This makes the
     chain id a cached request of each anvil connection, and remembers the other two: the transaction type
     per network and configuration object, the block gas limit per connection until
-    ``set_block_gas_limit`` changes it. ape's answers stay the same; tests/conftest.py and scripts/demo.py
+    ``set_block_gas_limit`` changes it; and requests reads the whole environment (for proxies) and the netrc
+    files on every request, which a loopback anvil needs none of (``_sessions_without_environment``); and each
+    contract call or transaction first asks for the contract's code (``_remember_code``). ape's answers stay
+    the same; tests/conftest.py and scripts/demo.py
     call it before any provider starts, as for ``anvil_without_step_traces``."""
+    from ape.contracts.base import ContractMethodHandler
     from ape_ethereum.ecosystem import Ethereum
     from ape_foundry.provider import FoundryProvider
 
@@ -87,6 +145,9 @@ def ape_without_repeated_lookups() -> None:
         if (w3 := self._web3) is not None:
             w3.provider.cache_allowed_requests = True
             w3.provider.cacheable_requests = {"eth_chainId"}
+            if _loopback(getattr(w3.provider, "endpoint_uri", None)):
+                _sessions_without_environment(w3.provider)
+            _remember_code(w3.provider)
 
     _set_web3.__wrapped__ = set_web3
     FoundryProvider._set_web3 = _set_web3
@@ -125,3 +186,21 @@ def ape_without_repeated_lookups() -> None:
 
     cached_tx_type.__wrapped__ = tx_type
     Ethereum.default_transaction_type = property(cached_tx_type)
+
+    # ape checks that a contract has code before each of its calls and transactions (an eth_getCode, as long
+    # as the eth_call itself): once seen with code, an address is not asked again until a request that can
+    # remove code (_remember_code); an address without code still raises ape's ContractNotFoundError.
+    validate = ContractMethodHandler._validate_is_contract
+
+    def validate_once(self):
+        web3 = getattr(self.provider, "_web3", None)
+        seen = getattr(getattr(web3, "provider", None), "eigen_code_seen", None)
+        if seen is None:
+            return validate(self)
+        address = self.contract.address
+        if address not in seen:
+            validate(self)
+            seen.add(address)
+
+    validate_once.__wrapped__ = validate
+    ContractMethodHandler._validate_is_contract = validate_once

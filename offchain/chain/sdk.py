@@ -61,6 +61,23 @@ GAS_MARGIN = 1.25
 # ---- ABIs ---------------------------------------------------------------------------------------
 
 
+# ape's artifacts file (tens of MB, most of it bytecode and source maps; about 0.7 s to parse) -> its ABIs as
+# JSON, by (path, modification time, size): parsed once per process while the file stays the same; each
+# caller gets its own copy (a parse of the ABIs alone, a few ms).
+_ABI_TEXTS: dict[tuple[str, int, int], str] = {}
+
+
+def _artifact_abis(src: Path) -> str:
+    st = src.stat()
+    key = (str(src.resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _ABI_TEXTS:
+        data = json.loads(src.read_text())
+        abis = {name: ct["abi"] for name, ct in data["contractTypes"].items() if "abi" in ct}
+        _ABI_TEXTS.clear()
+        _ABI_TEXTS[key] = json.dumps(abis)
+    return _ABI_TEXTS[key]
+
+
 def load_abis(source: Path | str | None = None) -> dict[str, list[dict[str, Any]]]:
     """Contract type -> ABI, from ape's artifacts (default ``.build/__local__.json``, written by
     ``ape compile``) or from a folder of ``<Type>.json`` files written by :func:`export_abis`."""
@@ -76,8 +93,7 @@ def load_abis(source: Path | str | None = None) -> dict[str, list[dict[str, Any]
             raise ChainInputError(f"no ABI files (*.json) in {src}")
         return out
     try:
-        data = json.loads(src.read_text())
-        return {name: ct["abi"] for name, ct in data["contractTypes"].items() if "abi" in ct}
+        return json.loads(_artifact_abis(src))
     except FileNotFoundError:
         raise ChainInputError(
             f"no compiled contracts at {src}: run `ape compile` (or tools/run) first"

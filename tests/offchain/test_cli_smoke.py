@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from offchain import cli, cliargs
-from offchain.cli import COMPONENTS, build_parser, main
+from offchain.cli import COMMANDS, COMPONENTS, build_parser, main, parser_for
 from tests.support import VECTORS
 
 
@@ -19,6 +19,32 @@ def test_help_lists_commands(capsys):
 def test_every_component_exists():
     for name in COMPONENTS:  # build_parser skips an absent module: a stale entry would go unnoticed
         assert callable(importlib.import_module(name).register)
+
+
+def test_each_command_is_built_from_its_own_module():
+    """COMMANDS names, for every command, the module that registers it: a command line naming it builds that
+    module's parser alone, with the same sub-commands and options as the whole tree's."""
+    whole = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert sorted(COMMANDS) == sorted(whole) and set(COMMANDS.values()) == set(COMPONENTS)
+    for command, module in COMMANDS.items():
+        alone = parser_for([command, "--help"])
+        sub = next(a for a in alone._actions if isinstance(a, argparse._SubParsersAction)).choices
+        assert set(sub) == {c for c, m in COMMANDS.items() if m == module}
+        assert [p for p, _ in _parsers(sub[command], (command,))] == [
+            p for p, _ in _parsers(whole[command], (command,))
+        ]
+    # anything else (no command, an option first, an unknown command) gets every component's parser
+    for argv in ([], ["--version"], ["nope"]):
+        chosen = next(a for a in parser_for(argv)._actions if isinstance(a, argparse._SubParsersAction))
+        assert set(chosen.choices) == set(whole)
+
+
+def test_an_unknown_command_is_refused_with_every_command_named(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["nope"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1 and "invalid choice: 'nope'" in err
+    assert all(f"'{c}'" in err for c in COMMANDS)
 
 
 def test_version(capsys):

@@ -1,4 +1,5 @@
-"""anvil's states directories (offchain/chain/anvil.py): one per process, swept when its owner is gone."""
+"""anvil's states directories (offchain/chain/anvil.py): one per process, swept when its owner is gone; ape's
+lookups of what cannot change, asked once."""
 
 import os
 import subprocess
@@ -79,3 +80,73 @@ def test_ape_asks_once_for_what_cannot_change_and_answers_the_same(chain, networ
         assert provider.max_gas == limit
     finally:
         del w3.provider._make_request
+
+
+def test_the_loopback_node_s_sessions_do_not_read_the_environment(chain, monkeypatch):
+    """The test chain's HTTP sessions (one per thread) skip requests' environment lookups (proxies, netrc):
+    a proxy set in the environment is not used for the loopback anvil; only a loopback node's are changed."""
+    import threading
+
+    w3 = chain.provider.web3
+    assert anvil._loopback(w3.provider.endpoint_uri)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # a dead proxy: a request through it would fail
+    monkeypatch.setenv("NO_PROXY", "")
+    heads = [w3.eth.block_number]
+    sessions = []
+
+    def other_thread():
+        heads.append(w3.eth.block_number)
+        sessions.append(
+            w3.provider._request_session_manager.cache_and_return_session(w3.provider.endpoint_uri)
+        )
+
+    t = threading.Thread(target=other_thread)
+    t.start()
+    t.join()
+    assert len(heads) == 2 and sessions[0].trust_env is False
+    assert not anvil._loopback("http://rpc.example:8545") and not anvil._loopback(None)
+
+
+def test_a_contract_seen_with_code_is_not_asked_again_until_a_snapshot_is_restored(chain, accounts, project):
+    """ape's code check before each contract call (ape_without_repeated_lookups): one eth_getCode per contract
+    until a request that can remove code; after a restore that removed the contract, ape's own
+    ContractNotFoundError again, for a call and a transaction."""
+    import pytest
+    from ape.exceptions import ContractNotFoundError
+
+    w3 = chain.provider.web3
+    sent = []
+    send = w3.provider._make_request
+
+    def counting(method, request_data):
+        sent.append(method)
+        return send(method, request_data)
+
+    snap = chain.snapshot()
+    w3.provider._make_request = counting
+    try:
+        token = accounts[0].deploy(project.MockERC20, "Token", "TK")
+        sent.clear()
+        assert token.symbol() == "TK"
+        assert sent == ["eth_getCode", "eth_call"]  # the first call asks for the code
+        sent.clear()
+        assert token.name() == "Token" and token.balanceOf(accounts[0]) == 0
+        assert sent == ["eth_call", "eth_call"]  # later ones do not
+        sent.clear()
+        token.mint(accounts[1], 5, sender=accounts[1])  # nor does a transaction before it is sent
+        assert sent[: sent.index("eth_sendRawTransaction")].count("eth_getCode") == 0
+        assert token.balanceOf(accounts[1]) == 5
+        assert token.address in w3.provider.eigen_code_seen
+        chain.restore(snap)
+        snap = None
+        assert w3.provider.eigen_code_seen == set()  # forgotten on the restore
+        sent.clear()
+        with pytest.raises(ContractNotFoundError):
+            token.symbol()
+        with pytest.raises(ContractNotFoundError):
+            token.mint(accounts[1], 5, sender=accounts[1])
+        assert sent.count("eth_getCode") == 2 and "eth_call" not in sent
+    finally:
+        del w3.provider._make_request
+        if snap is not None:
+            chain.restore(snap)

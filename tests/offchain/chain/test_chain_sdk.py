@@ -134,6 +134,27 @@ def test_export_abis_matches_the_artifacts(tmp_path):
     assert sdk.load_abis(tmp_path / "abi")["AllocationManager"] == abis["AllocationManager"]
 
 
+def test_artifacts_are_parsed_once_while_unchanged(tmp_path):
+    """An artifacts file's ABIs are parsed once while the file stays the same (each call gets its own copy), and
+    read again once it changes; a file that is not ape's artifacts is a typed error."""
+    art = tmp_path / "__local__.json"
+    art.write_text(
+        json.dumps({"contractTypes": {"A": {"abi": [{"type": "function", "name": "f"}]}, "B": {}}})
+    )
+    first = sdk.load_abis(art)
+    assert first == {"A": [{"type": "function", "name": "f"}]}
+    first["A"].append("changed by a caller")
+    assert sdk.load_abis(art) == {"A": [{"type": "function", "name": "f"}]}  # a copy each time
+    art.write_text(json.dumps({"contractTypes": {"A": {"abi": []}, "C": {"abi": [{"type": "event"}]}}}))
+    assert sdk.load_abis(art) == {"A": [], "C": [{"type": "event"}]}  # changed (size, mtime): read again
+    art.write_text(json.dumps({"no contractTypes": 1}))
+    with pytest.raises(ChainInputError, match="unreadable"):
+        sdk.load_abis(art)
+    art.unlink()
+    with pytest.raises(ChainInputError, match="ape compile"):
+        sdk.load_abis(art)
+
+
 def test_export_abis_bad_places(tmp_path):
     f = tmp_path / "file"
     f.write_text("x")
