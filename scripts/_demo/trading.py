@@ -304,6 +304,14 @@ def _enrol_agent(demo: Any, policy_w: PolicyWorld, img: Any) -> tuple[DevTEE, Ag
     return tee, AgentImage(cavs.address, policy_w.app_id, raw)
 
 
+def _enclave_of(policy_w: PolicyWorld, key: str) -> tuple[bytes, bytes, bool]:
+    """ComputeAVS's record of enclave key `key`: (app id, image digest, revoked)."""
+    from ape import project
+
+    e = project.ComputeAVS.at(policy_w.dep.addresses["compute_avs"]).enclaves(key)
+    return bytes(e.appId), bytes(e.imageDigest), bool(e.revoked)
+
+
 class _AgentProcess:
     """The started image as :class:`TradingApp` launches it: its sandboxed process's pipes; stopping
     it closes the app (the process tree stopped, the rootfs removed)."""
@@ -1073,7 +1081,11 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         "answers": answers,
         "policy_image": policy_w.image,
         "agent_image": agent_image.image,
+        "agent_app": agent_image.app_id,
         "agent_wallet": agent_addr,
+        # what ComputeAVS says of the agent's wallet: (app, image) it is the enrolled enclave key of
+        "agent_enclave": _enclave_of(policy_w, agent_addr),
+        "record_wallets": [r.record.agent["wallet"] for r in (*steps, res_bad, refused)],
         "policy_tasks": [r.record.policy.task_hash for r in (*steps, res_bad)],
         "policy_problems": [p for p in check.problems if "policy" in p],
         "policy_fees": fees,

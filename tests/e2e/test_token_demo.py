@@ -31,6 +31,11 @@ def test_demo_token_step(capsys):
     assert trading["honest_upheld"] and trading["slash_id"] > 0
     assert trading["recomputed_order"] != trading["tampered_order"]
     assert all(v > 0 for v in trading["compensation"].values())
+    # the agent ran from its image: every record's wallet is the key ComputeAVS enrolled for the app's agent image
+    assert trading["agent_enclave"] == (trading["agent_app"], trading["agent_image"], False)
+    assert trading["agent_image"] != trading["policy_image"]
+    assert set(trading["record_wallets"]) == {trading["agent_wallet"]}
+    assert "Operator B starts the agent's image in its enclave" in out
     # all answered by the TaskValidator: two receipts from InferenceDisputes, two policy tasks from the TaskMailbox
     assert trading["validations"] == (4, 50)
     assert trading["answers"] == [
