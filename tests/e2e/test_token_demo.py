@@ -118,7 +118,7 @@ def test_demo_token_step(capsys):
     assert vault["agent_usdc"] == 0 and "The vault paid the agent's running costs" in out
     assert vault["refusals"] == ["min out under the slippage bound", "result not the task's"]
     assert f"Dave deploys his AgentVault {vault['address'][:10]}" in out
-    assert "Had the agent's host tried anyway, the vault refuses both" in out
+    assert "Had the agent's key been used anyway, the vault refuses both" in out
     assert "reverts 'min out under the slippage bound'" in out and 'reverts "result not the task\'s"' in out
     # every feed bought over A2A (one task each), paid through the x402 extension
     assert len(set(trading["feed_tasks"])) == records
