@@ -20,7 +20,11 @@ It then answers JSON lines, one per command, and knows exactly two:
   and the decision over x402 ``verified``, both paid by the vault; the order the compute network's
   certified policy output, executed by the vault) and answers ``{"ok": true, "refused": false,
   "record": <the StepRecord's canonical JSON>, "text": <the decision text, decoded by the program from
-  the receipt's tokens>, "policy_fee_escrow": <0x id or null>, "inference_escrow": <0x id or null>}``;
+  the receipt's tokens>, "policy_fee_escrow": <0x id or null>, "inference_escrow": <0x id or null>,
+  "cert": <the record's DA certificate or null>, "da_error": <why it is not dispersed, or null>}``
+  (with a ``da`` configuration the program disperses the record itself, and a certificate must pass
+  the chain's ``checkDACert`` when a cert verifier is named; a failed dispersal leaves the step
+  standing, its record answered);
   a certified output that is not the policy's order answers ``"refused": true`` with the refused
   step's record (nothing traded).
 
@@ -72,12 +76,16 @@ from offchain.ai.receipt import ENGINE_ID
 from offchain.ai.service import InferenceService
 from offchain.ai.tokenizer import Tokenizer
 from offchain.chain.agent import STABLE_VERSION, Escrow
+from offchain.chain.da_contracts import CertVerifierClient
 from offchain.chain.sdk import Deployment, load_abis
 from offchain.chain.task_mailbox import Web3TaskMailbox
 from offchain.compute.pyimage import build_python_image
+from offchain.da.errors import DAError
+from offchain.da.network import client as da_client
 from offchain.errors import EigenError
 
 __all__ = [
+    "DAConfig",
     "APP_ABIS",
     "DEFAULT_KEY_FILE",
     "KEY_FILE_ENV",
@@ -121,10 +129,11 @@ def _field(d: Mapping[str, Any], name: str, kind: str) -> Any:
         "addr": isinstance(v, str),
         "hex32": isinstance(v, str) and v.startswith("0x") and len(v) == 66,
         "opt_str": v is None or (isinstance(v, str) and v != ""),
+        "opt_addr": v is None or isinstance(v, str),
     }[kind]
     if not ok:
         raise AppConfigError(f"config: {name} is not a valid {kind}: {v!r}")
-    if kind == "addr":
+    if kind in ("addr", "opt_addr") and v is not None:
         try:
             return to_checksum_address(v)
         except ValueError:
@@ -199,6 +208,20 @@ class FeeConfig(_Config):
 
 
 @dataclass(frozen=True)
+class DAConfig(_Config):
+    """Where the program records its steps: the DA network's `disperser` (its URL), the key of the
+    account that pays for the dispersals (`payer_key`: a reservation on the network's PaymentVault;
+    it signs dispersal requests only), and, when given, the chain's EigenDACertVerifier
+    (`cert_verifier`), whose ``checkDACert`` must accept a certificate before the program answers it."""
+
+    disperser: str
+    payer_key: bytes
+    cert_verifier: str | None = None
+    timeout_s: float = 180.0
+    KINDS = {"disperser": "str", "payer_key": "hex32", "cert_verifier": "opt_addr", "timeout_s": "num"}
+
+
+@dataclass(frozen=True)
 class PolicyConfig(_Config):
     """The policy on the compute network: the TaskMailbox, the task type, the declared policy image's
     digest, the task fee (None: the type's own mailbox fee), how long to wait for a certificate."""
@@ -247,12 +270,13 @@ class AppConfig(_Config):
     engine_id: bytes = ENGINE_ID
     http_timeout_s: float = 60.0
     abi_source: str | None = None
+    da: DAConfig | None = None
     KINDS = {
         "rpc_url": "str", "chain_id": "int", "identity_registry": "addr", "agent_id": "int",
         "strategy": Strategy, "amm": "addr", "usdc": "addr", "asset": "addr", "data_agent_url": "str",
         "data_agent": "addr", "inference_url": "str", "model_hash": "hex32", "tokenizer_hash": "hex32",
         "tokenizer_file": "str", "vault": "addr", "policy": PolicyConfig, "feed_budget": "int",
-        "engine_id": "hex32", "http_timeout_s": "num", "abi_source": "opt_str",
+        "engine_id": "hex32", "http_timeout_s": "num", "abi_source": "opt_str", "da": DAConfig,
     }  # fmt: skip
 
     def to_json(self) -> bytes:
@@ -399,7 +423,11 @@ def build_app(cfg: AppConfig, key: bytes) -> AppServer:
         cfg.data_agent_url, cfg.data_agent, payer, vault.address, a2a, network,
     )  # fmt: skip
     svc = DecodingService(tok, cfg.model_hash)
-    return AppServer(agent, InferenceBuyer(payer, cfg.inference_url, grammar_request(svc, cfg.strategy)), svc)
+    checker = None
+    if cfg.da is not None and cfg.da.cert_verifier is not None:
+        checker = CertVerifierClient(cfg.rpc_url, cfg.da.cert_verifier)
+    buyer = InferenceBuyer(payer, cfg.inference_url, grammar_request(svc, cfg.strategy))
+    return AppServer(agent, buyer, svc, cfg.da, checker)
 
 
 IMAGE_TOKENIZER = "/app/tokenizer.json"  # where the agent's image holds the tokenizer
@@ -449,6 +477,8 @@ class AppServer:
     agent: TradingAgent
     buyer: InferenceBuyer
     svc: DecodingService
+    da: DAConfig | None = None
+    cert_checker: Any = None
     done: list[int] = field(default_factory=list)  # the steps answered
 
     def handle(self, line: bytes | None) -> dict[str, Any]:
@@ -495,6 +525,7 @@ class AppServer:
         fees = self.agent.policy.fees if self.agent.policy is not None else {}
         fee = None if task is None else fees.get(task.task_hash)
         infer = self.buyer.bought[-1]["escrow"] if len(self.buyer.bought) > bought else None
+        cert, da_error = self._record(res.raw)
         return {
             "ok": True,
             "refused": refused,
@@ -502,7 +533,23 @@ class AppServer:
             "text": res.completion_text,
             "policy_fee_escrow": None if fee is None else "0x" + fee.hex(),
             "inference_escrow": None if infer is None else "0x" + infer.hex(),
+            "cert": cert,
+            "da_error": da_error,
         }
+
+    def _record(self, raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
+        """The step's record dispersed to the DA network: its certificate (checked on chain with a
+        cert verifier), or why it is not (the step stands: its record is answered either way)."""
+        if self.da is None:
+            return None, None
+        try:
+            cert = da_client.put(
+                self.da.disperser, raw, self.da.payer_key, timeout_s=self.da.timeout_s,
+                cert_checker=self.cert_checker,
+            )  # fmt: skip
+        except (DAError, EigenError) as exc:
+            return None, f"{type(exc).__name__}: {exc}"
+        return cert, None
 
 
 def _read_line(stream: IO[bytes], limit: int) -> bytes | None:
@@ -564,6 +611,8 @@ class AppStep:
     refused: bool
     policy_fee_escrow: bytes | None
     inference_escrow: bytes | None
+    cert: dict[str, Any] | None = None  # the record's DA certificate, when the program disperses it
+    da_error: str | None = None  # why it is not dispersed
 
 
 def _escrow_id(v: Any) -> bytes | None:
@@ -656,11 +705,24 @@ class TradingApp:
         if type(step) is not int or step < 0:
             raise AppError(f"a step is a non-negative integer, got {step!r}")
         d = self._ask(json.dumps({"op": "step", "step": step}).encode())
-        want = {"ok", "refused", "record", "text", "policy_fee_escrow", "inference_escrow"}
+        want = {
+            "ok",
+            "refused",
+            "record",
+            "text",
+            "policy_fee_escrow",
+            "inference_escrow",
+            "cert",
+            "da_error",
+        }
         if set(d) != want or not isinstance(d["record"], str) or not isinstance(d["text"], str):
             self._fail(f"the program's step answer has not exactly the fields {sorted(want)}")
         if type(d["refused"]) is not bool:
             self._fail("the program's step answer's refused is not a boolean")
+        if not (d["cert"] is None or isinstance(d["cert"], dict)) or not (
+            d["da_error"] is None or isinstance(d["da_error"], str)
+        ):
+            self._fail("the program's step answer's cert is not an object or its da_error not a string")
         raw = d["record"].encode()
         try:
             rec = StepRecord.from_json(raw)
@@ -679,6 +741,8 @@ class TradingApp:
             d["refused"],
             _escrow_id(d["policy_fee_escrow"]),
             _escrow_id(d["inference_escrow"]),
+            d["cert"],
+            d["da_error"],
         )
 
     def close(self) -> None:

@@ -79,6 +79,7 @@ from offchain.agent.trading_app import (
     IMAGE_ABIS,
     IMAGE_TOKENIZER,
     AppConfig,
+    DAConfig,
     FeeConfig,
     PolicyConfig,
     TradingApp,
@@ -647,6 +648,10 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         data_agent_url=server.url, data_agent=data_addr, inference_url=infer_server.url + "/inference",
         model_hash=svc.model.sha256, tokenizer_hash=svc.tokenizer.hash, tokenizer_file=IMAGE_TOKENIZER,
         vault=vault.address, feed_budget=FEED_BUDGET, abi_source=IMAGE_ABIS,
+        da=DAConfig(
+            disperser=info["disperser"], payer_key=net.payer_key(),
+            cert_verifier=info["chain"]["cert_verifier"],
+        ),
         policy=PolicyConfig(
             mailbox=policy_w.dep.addresses["task_mailbox"], task_type=policy_w.task_type, image=policy_w.image,
             fee=FeeConfig(
@@ -728,7 +733,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
             )
 
     balances("start")
-    pending: list[tuple[int, Any, threading.Thread, dict]] = []
+    pending: list[Any] = []  # each step as the program answered it, its record dispersed by the program
     steps = []
     for i in range(STEPS):
         res = run_step(i)
@@ -745,7 +750,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
             f"{_policy(w, res.record.policy)} (its {POLICY_FEE / USDC_UNIT:.2f} USDC fee paid into escrow by the vault): order {o.action} "
             f"{_amount(o)}" + (f", tx {res.record.trade['tx'][:12]}…" if res.record.trade else "")
         )
-        pending.append(_disperse(records, res.raw, i))
+        pending.append(_recorded(res, i))
         balances(f"after step {i}")
 
     # a tampered step: A signs another answer than the model's; the agent trades on it
@@ -763,7 +768,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         f"(validly signed by A); the agent, which cannot tell yet, posts it to its policy "
         f"({_policy(w, res_bad.record.policy)}) and orders {o.action} {_amount(o)}."
     )
-    pending.append(_disperse(records, res_bad.raw, i))
+    pending.append(_recorded(res_bad, i))
     balances(f"after step {i}")
 
     # a step whose policy output A tampers with: its share alone certifies it; the agent refuses it
@@ -790,7 +795,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         f"parser orders {own.action} {_amount(own)}: it refuses the certified output, trades nothing, and records the "
         "refused step (order HOLD, the certified task) to DA."
     )
-    pending.append(_disperse(records, refused.raw, i))
+    pending.append(_recorded(refused, i))
     # even if the agent's host tried: the vault executes only what was certified, within its bounds
     payload = policy_input(
         STRATEGY, refused.record.feed, refused.record.receipt.digest(), refused.text
@@ -814,18 +819,11 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     balances(f"after step {i}")
     t_steps = time.perf_counter()
     certs: dict[int, Any] = {}
-    waited = [0.0]
 
     def cert(i: int) -> Any:
-        """Step i's DA certificate, once its dispersal completes (the others go on meanwhile)."""
+        """Step i's DA certificate (the program dispersed the record; the chain's checkDACert accepted it)."""
         if i not in certs:
-            t0 = time.perf_counter()
-            _, _, th, box = pending[i]
-            th.join()
-            waited[0] += time.perf_counter() - t0
-            if "error" in box:
-                raise box["error"]
-            certs[i] = box["cert"]
+            certs[i] = pending[i].cert
             print(
                 f"  Step {i}'s record (feed, payment, prompt, receipt, order, trade tx) is certified by the DA "
                 f"network: blob {certs[i]['blob_key'][:16]}…"
@@ -1061,7 +1059,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         f"Trading agent step: {t_end - t_start:.1f} s (setup with the DA devnet {t_setup - t_start:.1f} s, "
         f"{POLICY_STEP + 1} steps {t_steps - t_setup:.1f} s, of which {policy_w.driven_s:.1f} s running the policy "
         f"tasks, then disputes and ERC-8004 records "
-        f"{t_end - t_steps:.1f} s, of which {waited[0]:.1f} s waiting for DA certificates)."
+        f"{t_end - t_steps:.1f} s)."
     )
     return {
         "agent_id": agent_id,
@@ -1303,18 +1301,11 @@ def _amount(o: Any) -> str:
     return f"({o.reason})"
 
 
-def _disperse(records: DARecords, raw: bytes, i: int) -> tuple[int, bytes, threading.Thread, dict]:
-    box: dict[str, Any] = {}
-
-    def put() -> None:
-        try:
-            box["cert"] = records.put(raw)
-        except Exception as exc:  # noqa: BLE001 - re-raised by the main thread
-            box["error"] = exc
-
-    th = threading.Thread(target=put, daemon=True)
-    th.start()
-    return i, raw, th, box
+def _recorded(step: Any, i: int) -> Any:
+    """Step i as the program answered it, its record on the DA network (the program dispersed it)."""
+    if step.cert is None:
+        raise RuntimeError(f"step {i}'s record was not dispersed: {step.da_error}")
+    return step
 
 
 def tampered_decision(svc: Any, honest: Any, key: bytes) -> Any:

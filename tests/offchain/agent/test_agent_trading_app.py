@@ -29,6 +29,7 @@ from offchain.agent.trading_app import (
     KEY_FILE_ENV,
     MAX_COMMAND_BYTES,
     AppConfig,
+    DAConfig,
     FeeConfig,
     PolicyConfig,
     TradingApp,
@@ -290,7 +291,10 @@ def test_the_program_trades_through_the_vault_and_answers_only_its_commands(app_
 
     daemon = threading.Thread(target=operators, daemon=True)
     daemon.start()
-    app = TradingApp(aw.launch, aw.cfg, timeout_s=120)
+    # the program records its steps on a DA network that does not answer: each step stands, its
+    # record answered without a certificate and with why (a certificate is tested in the e2e demo)
+    da = DAConfig(disperser="http://127.0.0.1:1", payer_key=keccak(b"da payer"), timeout_s=2)
+    app = TradingApp(aw.launch, replace(aw.cfg, da=da), timeout_s=120)
     try:
         assert app.address() == APP
         records = MemoryRecords()
@@ -298,6 +302,7 @@ def test_the_program_trades_through_the_vault_and_answers_only_its_commands(app_
             s = app.step(i)
             rec = s.record
             assert not s.refused and errors == []
+            assert s.cert is None and s.da_error is not None and "127.0.0.1:1" in s.da_error
             assert rec.agent["wallet"] == APP and rec.agent["vault"] == aw.vault.address
             assert s.text == receipt_text(aw.d.svc, rec.receipt)
             assert rec.order == decide(STRATEGY, rec.feed.feed, s.text)
