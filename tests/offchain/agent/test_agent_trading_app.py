@@ -392,9 +392,14 @@ def test_the_host_refuses_what_a_hostile_program_answers(app_world):
         assert refused.value.remote is None and app.closed
     # a step answer whose record does not parse, or is of another step
     rec = {"ok": True, "refused": False, "text": "", "policy_fee_escrow": None, "inference_escrow": None}
+    rec |= {"cert": None, "da_error": None}
     for record, match in (("{}", "does not parse"), ("x", "does not parse")):
         script = f"print({json.dumps({**rec, 'record': record})!r}, flush=True)"
         with pytest.raises(E.AppError, match=match):
+            TradingApp(hostile(script), app_world.cfg, timeout_s=3).step(0)
+    for bad in ({"cert": "0x00"}, {"cert": [1]}, {"da_error": 3}):  # a certificate is an object, why is text
+        script = f"print({json.dumps({**rec, 'record': '{}', **bad})!r}, flush=True)"
+        with pytest.raises(E.AppError, match="cert is not an object"):
             TradingApp(hostile(script), app_world.cfg, timeout_s=3).step(0)
     extra = f"print({json.dumps({**rec, 'record': '{}', 'sign': '0x'})!r}, flush=True)"
     with pytest.raises(E.AppError, match="not exactly the fields"):
