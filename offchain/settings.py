@@ -24,6 +24,7 @@ variables; ``docs/settings.md`` lists the same table (a test keeps the two in st
 | ``EIGEN_AI_REQUEST_TIMEOUT`` | ``600`` | seconds one generation may take; then it is dropped and answered 504 |
 | ``EIGEN_AI_RECEIPTS_KEPT`` | ``4096`` | receipts the server keeps for ``GET /v1/receipts/{key}`` |
 | ``EIGEN_A2A_PUSH_ALLOW_LOOPBACK`` | unset | ``1`` lets an A2A agent post push notifications to loopback webhooks (local tests; never in production) |
+| ``EIGEN_ENCLAVE_KEY_FILE`` | ``/run/enclave/key`` | the trading agent program (``python -m offchain.agent.trading_app``): the file its enclave key is read from (32 raw bytes or 64 hex digits; the TEE binds it read-only) |
 | ``EIGEN_A2A_STORE`` | ``.cache/agent/<name>.sqlite`` | an A2A agent's tasks, push configs and AP2 payment memory: a SQLite path (or ``sqlite:///PATH``) or a ``postgresql://…`` DSN, when the agent is given none |
 | ``EIGEN_A2A_TLS_CERT`` | unset | ``eigen agent data-agent --tls-cert``: the agent's TLS certificate chain (PEM); set, the agent serves HTTPS |
 | ``EIGEN_A2A_TLS_KEY`` | unset | ``--tls-key``: the private key (PEM) of ``EIGEN_A2A_TLS_CERT`` |
@@ -104,6 +105,11 @@ AI_RECEIPTS_KEPT = Setting("EIGEN_AI_RECEIPTS_KEPT", "4096", "receipts the serve
 A2A_PUSH_ALLOW_LOOPBACK = Setting(
     "EIGEN_A2A_PUSH_ALLOW_LOOPBACK", None, "1 lets an A2A agent post push notifications to loopback webhooks"
 )
+ENCLAVE_KEY_FILE = Setting(
+    "EIGEN_ENCLAVE_KEY_FILE",
+    "/run/enclave/key",
+    "the trading agent program's enclave key file (32 raw bytes or 64 hex digits)",
+)
 A2A_STORE = Setting(
     "EIGEN_A2A_STORE",
     None,
@@ -169,6 +175,7 @@ ALL: tuple[Setting, ...] = (
     AI_REQUEST_TIMEOUT,
     AI_RECEIPTS_KEPT,
     A2A_PUSH_ALLOW_LOOPBACK,
+    ENCLAVE_KEY_FILE,
     A2A_STORE,
     A2A_TLS_CERT,
     A2A_TLS_KEY,
@@ -278,6 +285,11 @@ def ai_operator_key() -> str | None:
     """The operator key hex named by the environment, if any."""
     value = AI_OPERATOR_KEY.raw()
     return value.strip() if value and value.strip() else None
+
+
+def enclave_key_file() -> str:
+    """Where the trading agent program reads its enclave key."""
+    return ENCLAVE_KEY_FILE.raw() or str(ENCLAVE_KEY_FILE.default)
 
 
 def _int_setting(setting: Setting, lo: int) -> int:

@@ -8,7 +8,9 @@ Everything is read from events and views of the contracts a deployment record na
 (``identity_registry``, ``reputation_registry``, ``validation_registry``, ``task_mailbox``,
 ``task_slasher``, ``verified_escrow``, ``inference_disputes``, ``stable_token``, ``upto_settler``);
 a contract the record lacks leaves its section empty. The agent's accounts are its owner and its agent wallet (ERC-8004); tasks,
-receipts and payments are matched by them.
+receipts and payments are matched by them. With ``compute_avs`` (ComputeAVS), the identity also says
+whether the agent wallet is an enclave key enrolled for the image the agent declares (metadata
+``agentImage`` and ``agentApp``): the agent's steps are then the work of that image's enclave.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ CONTRACTS = {
     "inference_disputes": "InferenceDisputes",
     "stable_token": "StableToken",
     "upto_settler": "UptoSettler",
+    "compute_avs": "ComputeAVS",
 }
 TASK_STATUS = ("none", "created", "verified", "expired")
 RECEIPT_STATUS = ("none", "registered", "challenged", "upheld", "faulty", "expired")
@@ -121,6 +124,46 @@ def _identity(r: _Reader, agent_id: int) -> tuple[dict[str, Any], list[str]]:
     }
     accounts = [a for a in dict.fromkeys([owner, wallet]) if a != ZERO]
     return out, accounts
+
+
+def _enclave(r: _Reader, agent_id: int, wallet: str | None) -> dict[str, Any] | None:
+    """The image the agent declares it runs in (metadata ``agentImage``, ``agentApp``) beside what
+    ComputeAVS holds of its wallet as an enclave key (enrolled for which app and image, by which
+    operator, revoked or not, with the enrolment and revocation events); None when neither exists."""
+    ident = r.c["identity_registry"].functions
+    image, app = (bytes(ident.getMetadata(agent_id, k).call()) for k in ("agentImage", "agentApp"))
+    declared = None
+    if image or app:
+        declared = {
+            "image": "sha256:" + image.hex() if len(image) == 32 else _hex(image),
+            "app": _hex(app),
+        }
+    enrolled = None
+    if "compute_avs" in r.c and wallet is not None:
+        e = r.c["compute_avs"].functions.enclaves(wallet).call()
+        if e[0] != ZERO:
+            events = [
+                {"event": "enrolled", "block": ev["blockNumber"], "operator": ev.args.operator,
+                 "image": "sha256:" + bytes(ev.args.imageDigest).hex()}
+                for ev in r.logs("compute_avs", "EnclaveKeyEnrolled", enclaveKey=wallet)
+            ] + [
+                {"event": "revoked", "block": ev["blockNumber"], "by": ev.args.by}
+                for ev in r.logs("compute_avs", "EnclaveKeyRevoked", enclaveKey=wallet)
+            ]  # fmt: skip
+            enrolled = {
+                "operator": e[0],
+                "app": _hex(e[1]),
+                "image": "sha256:" + bytes(e[2]).hex(),
+                "evidence_hash": _hex(e[3]),
+                "enrolled_at": e[4],
+                "revoked": bool(e[5]),
+                "events": sorted(events, key=lambda x: x["block"]),
+            }
+    if declared is None and enrolled is None:
+        return None
+    same = declared is not None and enrolled is not None
+    same = same and (declared["app"], declared["image"]) == (enrolled["app"], enrolled["image"])
+    return {"declared": declared, "enrolled": enrolled, "wallet_runs_declared_image": bool(same)}
 
 
 def _feedback(r: _Reader, agent_id: int) -> dict[str, Any]:
@@ -455,6 +498,7 @@ def agent_history(deployment: Any, agent_id: int, from_block: int = 0, records: 
         raise AgentNotFoundError(f"an agent id is a uint256: got {agent_id}")
     r = _Reader(deployment, from_block)
     identity, accounts = _identity(r, agent_id)
+    identity["enclave"] = _enclave(r, agent_id, identity["wallet"])
     tasks, task_slashes = _tasks(r, accounts)
     receipts, inference_slashes = _receipts(r, accounts)
     h = {
@@ -503,6 +547,19 @@ def render(h: dict[str, Any]) -> str:
         f"{len(i['transfers'])} transfers, {i['uri_updates']} URI updates, {len(i['metadata'])} metadata entries",
         f"feedback: {fb['count']} live (mean {fb['mean'] or '-'}), {fb['revoked']} revoked",
     ]
+    if (enc := i.get("enclave")) is not None:
+        d, e = enc["declared"] or {}, enc["enrolled"]
+        where = (
+            "not an enrolled enclave key"
+            if e is None
+            else f"the enclave key of {e['image']} for app {_short(e['app'])} run by {e['operator']}"
+            + (" (revoked)" if e["revoked"] else "")
+        )
+        lines.insert(
+            2,
+            f"  image {d.get('image', '-')} (app {_short(d.get('app'))}); its wallet is {where}: "
+            + ("the declared image" if enc["wallet_runs_declared_image"] else "NOT the declared image"),
+        )
     lines += _table(
         "  entries",
         fb["entries"],

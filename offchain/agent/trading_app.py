@@ -55,6 +55,7 @@ from typing import IO, Any, NoReturn
 from eth_account import Account
 from eth_utils import to_checksum_address
 
+from offchain import settings
 from offchain.agent.a2a import A2AClient
 from offchain.agent.client import PayingClient
 from offchain.agent.errors import (
@@ -105,8 +106,8 @@ __all__ = [
     "write_abis",
 ]
 
-KEY_FILE_ENV = "EIGEN_ENCLAVE_KEY_FILE"
-DEFAULT_KEY_FILE = "/run/enclave/key"
+KEY_FILE_ENV = settings.ENCLAVE_KEY_FILE.name
+DEFAULT_KEY_FILE = settings.ENCLAVE_KEY_FILE.default
 MAX_CONFIG_BYTES = 64 * 1024  # the configuration line
 MAX_COMMAND_BYTES = 1024  # a command line: {"op": "step", "step": N} is far shorter
 MAX_ANSWER_BYTES = 512 * 1024  # an answer line (a record is at most 64 KiB, escaped in a JSON string)
@@ -574,7 +575,7 @@ def main() -> int:
     sys.stdout = sys.stderr
     inp = sys.stdin.buffer
     try:
-        key = read_key(os.environ.get(KEY_FILE_ENV, DEFAULT_KEY_FILE))
+        key = read_key(settings.enclave_key_file())
     except AppKeyError as exc:
         _emit(out, _error(exc))
         return EXIT_KEY

@@ -315,6 +315,41 @@ def _recorded_grpc_ports(grpc: dict[str, Any], validators: int) -> list[int]:
     return [*ports, free_port()]
 
 
+PORT_ATTEMPTS = 3  # start attempts, each with freshly chosen ports, when a port was taken meanwhile
+PORT_TAKEN = "Address already in use"
+
+
+def _start(
+    folder: Path, validators: int, srs: dict[str, Any], payments: dict[str, Any] | None, log_level: str,
+    record: Any, disperser_options: dict[str, Any] | None, grpc_ports: list[int] | None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Configure the processes on free ports and start them; each one's state once it listens (all
+    stopped again if one does not)."""
+    ports = [free_port() for _ in range(validators + 2)]
+    configs = configure(
+        folder, validators, srs=srs, validator_ports=ports[:validators],
+        disperser_port=ports[-2], relay_port=ports[-1], payments=payments, log_level=log_level, chain=record,
+        disperser_options=disperser_options, grpc_ports=grpc_ports or [free_port() for _ in range(validators + 2)],
+    )  # fmt: skip
+    started: dict[str, tuple[subprocess.Popen, Path]] = {}
+    procs: list[dict[str, Any]] = []
+    deadline = time.monotonic() + START_TIMEOUT_S
+    try:
+        for name, role, cfg in configs:
+            started[name] = (_spawn(folder, name, role, cfg), cfg)
+        for name, role, cfg in configs:
+            proc = started[name][0]
+            urls = _wait_listening(folder, name, proc, deadline)
+            procs.append({"name": name, "role": role, "pid": proc.pid, **urls, "config": str(cfg)})
+    except BaseException:
+        for proc, _ in started.values():
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(STOP_TIMEOUT_S)
+        raise
+    return procs
+
+
 def up(
     folder: Path | str, validators: int = 4, *, srs_dir: str | None = None, test_srs_symbols: int | None = None,
     payments: dict[str, Any] | None = None, log_level: str = "info", chain: devchain.ChainSpec | None = None,
@@ -346,28 +381,17 @@ def up(
         address = eth_keys.PrivateKey(payer).public_key.to_checksum_address()
         disperser = eth_keys.PrivateKey(disperser_key).public_key.to_checksum_address()
         record = devchain.deploy(folder, chain, bls, eth, address, disperser)
-    ports = [free_port() for _ in range(validators + 2)]
-    configs = configure(
-        folder, validators, srs=srs, validator_ports=ports[:validators],
-        disperser_port=ports[-2], relay_port=ports[-1], payments=payments, log_level=log_level, chain=record,
-        disperser_options=disperser_options, grpc_ports=grpc_ports or [free_port() for _ in range(validators + 2)],
-    )  # fmt: skip
-    started: dict[str, tuple[subprocess.Popen, Path]] = {}
-    procs: list[dict[str, Any]] = []
-    deadline = time.monotonic() + START_TIMEOUT_S
-    try:
-        for name, role, cfg in configs:
-            started[name] = (_spawn(folder, name, role, cfg), cfg)
-        for name, role, cfg in configs:
-            proc = started[name][0]
-            urls = _wait_listening(folder, name, proc, deadline)
-            procs.append({"name": name, "role": role, "pid": proc.pid, **urls, "config": str(cfg)})
-    except BaseException:
-        for proc, _ in started.values():
-            if proc.poll() is None:
-                proc.terminate()
-                proc.wait(STOP_TIMEOUT_S)
-        raise
+    # the ports are free when chosen, but another process may take one before ours binds it (an outgoing
+    # connection's ephemeral port, another devnet): then every process is stopped and new ports chosen
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        try:
+            procs = _start(
+                folder, validators, srs, payments, log_level, record, disperser_options, grpc_ports
+            )
+            break
+        except DevnetProcessError as exc:
+            if attempt == PORT_ATTEMPTS or PORT_TAKEN not in str(exc) or grpc_ports is not None:
+                raise
     client = folder / "client.json"
     state = {
         "validators": procs[:-2], "disperser": procs[-2], "relay": procs[-1], "client_config": str(client),

@@ -11,6 +11,9 @@ import json
 from dataclasses import replace
 
 import pytest
+from eth_account import Account
+from eth_hash.auto import keccak
+from eth_keys import keys
 
 from offchain.abi import ZERO_ADDRESS
 from offchain.agent.errors import AgentNotFoundError
@@ -19,6 +22,7 @@ from offchain.agent.history import agent_history, render
 from offchain.chain.agent import VALIDATION_KIND_TASK, Sender, validation_request_hash
 from offchain.chain.sdk import Deployment
 from offchain.cli import main
+from offchain.compute.devtee import DevTEE
 from tests.contracts.support import ESCROW_BLOCKS, A, evs, one
 from tests.offchain.agent.support import JOB_PRICE, VerifiedWorld
 
@@ -90,6 +94,7 @@ def hw(project, chain, accounts, tmp_path_factory):
         "task_validator": validator.address,
         "stable_token": vw.usdc.address,
         "upto_settler": vw.settler.address,
+        "compute_avs": mw.cw.avs.address,
     }
     rpc = vw.w3.provider.endpoint_uri
     record.write_text(json.dumps({"chain_id": chain.chain_id, "rpc_url": rpc, **addresses}))
@@ -101,6 +106,7 @@ def hw(project, chain, accounts, tmp_path_factory):
         "escrows": escrows,
         "validator": validator.address,
         "paid": paid,
+        "ident": ident,
         "d": Deployment.load(record),
     }
 
@@ -155,6 +161,41 @@ def test_history_reads_every_part_from_the_chain(hw):
     # from a later block: only what came after
     late = agent_history(hw["d"], agent_id, from_block=tasks[1]["block"])
     assert [t["task"] for t in late["tasks"]] == [tasks[1]["task"]]
+
+
+def test_history_says_whether_the_wallet_is_an_enclave_of_the_declared_image(hw):
+    """The agent declares an image (metadata agentImage, agentApp); its wallet becomes the key of an
+    enclave the compute set enrolled for it: the history shows both and that they agree; declared
+    for another image, they do not; revoked, the enrolment says so."""
+    vw, agent_id, d = hw["vw"], hw["agent_id"], hw["d"]
+    cw, seller = vw.mw.cw, vw.seller
+    assert agent_history(d, agent_id)["identity"]["enclave"] is None  # nothing declared, not enrolled
+    project_ident = hw["ident"]
+    project_ident.setMetadata(agent_id, "agentImage", cw.image, sender=seller)
+    project_ident.setMetadata(agent_id, "agentApp", cw.app_id, sender=seller)
+    enc = agent_history(d, agent_id)["identity"]["enclave"]
+    assert enc["declared"] == {"image": "sha256:" + cw.image.hex(), "app": "0x" + cw.app_id.hex()}
+    assert enc["enrolled"] is None and enc["wallet_runs_declared_image"] is False
+    tee = DevTEE(
+        cw.ca, cw.image, enclave_key=keys.PrivateKey(bytes(Account.from_key(seller.private_key).key))
+    )
+    cw.enrol(tee, op_index=2)
+    h = agent_history(d, agent_id)
+    enc = h["identity"]["enclave"]
+    assert enc["wallet_runs_declared_image"] is True and enc["enrolled"]["operator"] == A(cw.ops[2])
+    assert [e["event"] for e in enc["enrolled"]["events"]] == ["enrolled"] and not enc["enrolled"]["revoked"]
+    assert "its wallet is the enclave key of sha256:" in render(h) and "the declared image" in render(h)
+    project_ident.setMetadata(agent_id, "agentImage", keccak(b"another image"), sender=seller)
+    h = agent_history(d, agent_id)
+    assert h["identity"]["enclave"]["wallet_runs_declared_image"] is False
+    assert "NOT the declared image" in render(h)
+    project_ident.setMetadata(agent_id, "agentImage", cw.image, sender=seller)
+    cw.avs.revokeEnclaveKey(tee.address, sender=cw.app_owner)
+    enc = agent_history(d, agent_id)["identity"]["enclave"]
+    assert enc["enrolled"]["revoked"] and [e["event"] for e in enc["enrolled"]["events"]] == [
+        "enrolled",
+        "revoked",
+    ]
 
 
 def test_history_command_prints_tables_and_json(hw, capsys):

@@ -235,3 +235,36 @@ def test_deployment_record_grpc_endpoints(tmp_path, capsys) -> None:
     for extra in ([], ["--disperser", "grpc://127.0.0.1:1", "--deployment", str(record())]):
         rc = main(["da", "put", str(tmp_path / "blob"), "--key", str(tmp_path / "key"), *extra])
         assert rc == 2 and "--disperser URL or --deployment RECORD: one of the two" in capsys.readouterr().err
+
+
+def test_a_port_taken_before_its_process_binds_it_is_chosen_again(tmp_path, monkeypatch) -> None:
+    """The devnet's ports are free when chosen; one taken before its process binds it (here: held by
+    the test) makes that process exit, and the devnet starts again on fresh ports, up to
+    PORT_ATTEMPTS times; taken every time, the last attempt's error is raised."""
+    import socket
+
+    import pytest
+
+    from offchain.da.errors import DevnetProcessError
+    from offchain.da.network import devnet
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        real, handed = devnet.free_port, []
+
+        def first_taken() -> int:
+            handed.append(port if not handed else real())
+            return handed[-1]
+
+        monkeypatch.setattr(devnet, "free_port", first_taken)
+        info = devnet.up(tmp_path / "dn", 1, test_srs_symbols=64, log_level="warning")
+        try:
+            assert handed[0] == port and port not in handed[1:]  # validator 0 got it first, then fresh ones
+            assert info["running"] and all(f":{port}" not in p["url"] for p in info["processes"])
+        finally:
+            devnet.down(tmp_path / "dn")
+        monkeypatch.setattr(devnet, "free_port", lambda: port)
+        with pytest.raises(DevnetProcessError, match="Address already in use"):
+            devnet.up(tmp_path / "dn2", 1, test_srs_symbols=64, log_level="warning")
