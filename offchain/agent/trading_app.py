@@ -13,7 +13,7 @@ strategy, ``vault`` the configured vault and ``policyImage`` the configured poli
 ``agent`` and the id's agent wallet are its own address, and the tokenizer file, model hash and engine
 are the ones named. Its first answer is ``{"ok": true, "ready": true, "address": ...}``.
 
-It then answers JSON lines, one per command, and knows exactly two:
+It then answers JSON lines, one per command, and knows exactly three:
 
 - ``{"op": "address"}`` -> ``{"ok": true, "address": ...}``;
 - ``{"op": "step", "step": N}`` -> runs :meth:`TradingAgent.step` for step N (the feed bought over A2A
@@ -21,10 +21,12 @@ It then answers JSON lines, one per command, and knows exactly two:
   certified policy output, executed by the vault) and answers ``{"ok": true, "refused": false,
   "record": <the StepRecord's canonical JSON>, "text": <the decision text, decoded by the program from
   the receipt's tokens>, "policy_fee_escrow": <0x id or null>, "inference_escrow": <0x id or null>,
-  "cert": <the record's DA certificate or null>, "da_error": <why it is not dispersed, or null>}``
-  (with a ``da`` configuration the program disperses the record itself, and a certificate must pass
-  the chain's ``checkDACert`` when a cert verifier is named; a failed dispersal leaves the step
-  standing, its record answered);
+  "dispersing": <whether the program disperses the record>}`` (with a ``da`` configuration it
+  disperses each step's record itself, in the background, and a certificate must pass the chain's
+  ``checkDACert`` when a cert verifier is named);
+- ``{"op": "record", "step": N}`` -> once step N's record's dispersal ended, ``{"ok": true, "step":
+  N, "cert": <its DA certificate or null>, "da_error": <why it is not dispersed, or null>}`` (a
+  failed dispersal leaves the step standing);
   a certified output that is not the policy's order answers ``"refused": true`` with the refused
   step's record (nothing traded).
 
@@ -81,7 +83,6 @@ from offchain.chain.da_contracts import CertVerifierClient
 from offchain.chain.sdk import Deployment, load_abis
 from offchain.chain.task_mailbox import Web3TaskMailbox
 from offchain.compute.pyimage import build_python_image
-from offchain.da.errors import DAError
 from offchain.da.network import client as da_client
 from offchain.errors import EigenError
 
@@ -481,6 +482,8 @@ class AppServer:
     da: DAConfig | None = None
     cert_checker: Any = None
     done: list[int] = field(default_factory=list)  # the steps answered
+    # step -> its record's dispersal, running while the program serves: (thread, [certificate, error])
+    dispersals: dict[int, tuple[threading.Thread, list[Any]]] = field(default_factory=dict)
 
     def handle(self, line: bytes | None) -> dict[str, Any]:
         """The answer to one command line (None: an oversized line, already discarded)."""
@@ -490,6 +493,8 @@ class AppServer:
             return _error(exc)
         if op == "address":
             return {"ok": True, "address": self.agent.wallet}
+        if isinstance(op, tuple):
+            return self._dispersed(op[1])
         return self._step(op)
 
     @staticmethod
@@ -502,12 +507,14 @@ class AppServer:
             raise AppRequestError("a command is one JSON object on a line") from None
         if d == {"op": "address"}:
             return "address"
-        if isinstance(d, dict) and set(d) == {"op", "step"} and d["op"] == "step":
+        if isinstance(d, dict) and set(d) == {"op", "step"} and d["op"] in ("step", "record"):
             n = d["step"]
             if type(n) is int and 0 <= n < 2**63:
-                return n
+                return n if d["op"] == "step" else ("record", n)
             raise AppRequestError(f"a step is a non-negative integer, got {n!r}")
-        raise AppRequestError('the commands are exactly {"op":"address"} and {"op":"step","step":N}')
+        raise AppRequestError(
+            'the commands are exactly {"op":"address"}, {"op":"step","step":N} and {"op":"record","step":N}'
+        )
 
     def _step(self, n: int) -> dict[str, Any]:
         bought = len(self.buyer.bought)
@@ -526,7 +533,7 @@ class AppServer:
         fees = self.agent.policy.fees if self.agent.policy is not None else {}
         fee = None if task is None else fees.get(task.task_hash)
         infer = self.buyer.bought[-1]["escrow"] if len(self.buyer.bought) > bought else None
-        cert, da_error = self._record(res.raw)
+        self._disperse(res.record.feed.feed.step, res.raw)
         return {
             "ok": True,
             "refused": refused,
@@ -534,23 +541,36 @@ class AppServer:
             "text": res.completion_text,
             "policy_fee_escrow": None if fee is None else "0x" + fee.hex(),
             "inference_escrow": None if infer is None else "0x" + infer.hex(),
-            "cert": cert,
-            "da_error": da_error,
+            "dispersing": self.da is not None,
         }
 
-    def _record(self, raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
-        """The step's record dispersed to the DA network: its certificate (checked on chain with a
-        cert verifier), or why it is not (the step stands: its record is answered either way)."""
+    def _disperse(self, n: int, raw: bytes) -> None:
+        """Disperse step `n`'s record to the DA network in the background (with a ``da``
+        configuration); ``record`` answers its certificate, checked on chain with a cert verifier, or
+        why it is not dispersed (the step stands either way)."""
         if self.da is None:
-            return None, None
-        try:
-            cert = da_client.put(
-                self.da.disperser, raw, self.da.payer_key, timeout_s=self.da.timeout_s,
-                cert_checker=self.cert_checker,
-            )  # fmt: skip
-        except (DAError, EigenError) as exc:
-            return None, f"{type(exc).__name__}: {exc}"
-        return cert, None
+            return
+        da, box = self.da, [None, None]
+
+        def put() -> None:
+            try:
+                box[0] = da_client.put(
+                    da.disperser, raw, da.payer_key, timeout_s=da.timeout_s, cert_checker=self.cert_checker
+                )
+            except Exception as exc:  # DAError and any other failure: the answer's, never the program's end
+                box[1] = f"{type(exc).__name__}: {exc}"
+
+        th = threading.Thread(target=put, daemon=True)
+        th.start()
+        self.dispersals[n] = (th, box)
+
+    def _dispersed(self, n: int) -> dict[str, Any]:
+        """Step `n`'s record's dispersal, once it ended: its certificate, or why there is none."""
+        if n not in self.dispersals:
+            return _error(AppRequestError(f"no record of step {n} was dispersed by this program"))
+        th, box = self.dispersals[n]
+        th.join()
+        return {"ok": True, "step": n, "cert": box[0], "da_error": box[1]}
 
 
 def _read_line(stream: IO[bytes], limit: int) -> bytes | None:
@@ -612,8 +632,7 @@ class AppStep:
     refused: bool
     policy_fee_escrow: bytes | None
     inference_escrow: bytes | None
-    cert: dict[str, Any] | None = None  # the record's DA certificate, when the program disperses it
-    da_error: str | None = None  # why it is not dispersed
+    dispersing: bool = False  # the program disperses the record (TradingApp.record answers how it went)
 
 
 def _escrow_id(v: Any) -> bytes | None:
@@ -713,17 +732,14 @@ class TradingApp:
             "text",
             "policy_fee_escrow",
             "inference_escrow",
-            "cert",
-            "da_error",
+            "dispersing",
         }
         if set(d) != want or not isinstance(d["record"], str) or not isinstance(d["text"], str):
             self._fail(f"the program's step answer has not exactly the fields {sorted(want)}")
         if type(d["refused"]) is not bool:
             self._fail("the program's step answer's refused is not a boolean")
-        if not (d["cert"] is None or isinstance(d["cert"], dict)) or not (
-            d["da_error"] is None or isinstance(d["da_error"], str)
-        ):
-            self._fail("the program's step answer's cert is not an object or its da_error not a string")
+        if type(d["dispersing"]) is not bool:
+            self._fail("the program's step answer's dispersing is not a boolean")
         raw = d["record"].encode()
         try:
             rec = StepRecord.from_json(raw)
@@ -742,9 +758,21 @@ class TradingApp:
             d["refused"],
             _escrow_id(d["policy_fee_escrow"]),
             _escrow_id(d["inference_escrow"]),
-            d["cert"],
-            d["da_error"],
+            d["dispersing"],
         )
+
+    def record(self, step: int) -> tuple[dict[str, Any] | None, str | None]:
+        """Step `step`'s record as the program dispersed it: (its DA certificate, None), or (None, why
+        not), once the dispersal ended (it may take up to the configuration's ``da.timeout_s``)."""
+        if type(step) is not int or step < 0:
+            raise AppError(f"a step is a non-negative integer, got {step!r}")
+        d = self._ask(json.dumps({"op": "record", "step": step}).encode())
+        if set(d) != {"ok", "step", "cert", "da_error"} or d["step"] != step:
+            self._fail("the program's record answer has not exactly the fields cert, da_error, ok, step")
+        cert, why = d["cert"], d["da_error"]
+        if not ((isinstance(cert, dict) and why is None) or (cert is None and isinstance(why, str))):
+            self._fail("the program's record answer is neither a certificate object nor a reason")
+        return cert, why
 
     def close(self) -> None:
         """End the program: close its input (it exits), then stop it."""

@@ -823,7 +823,10 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     def cert(i: int) -> Any:
         """Step i's DA certificate (the program dispersed the record; the chain's checkDACert accepted it)."""
         if i not in certs:
-            certs[i] = pending[i].cert
+            cert, why = agent.record(i)  # the program dispersed step i's record in the background
+            if cert is None:
+                raise RuntimeError(f"step {i}'s record was not dispersed: {why}")
+            certs[i] = cert
             print(
                 f"  Step {i}'s record (feed, payment, prompt, receipt, order, trade tx) is certified by the DA "
                 f"network: blob {certs[i]['blob_key'][:16]}…"
@@ -1302,9 +1305,9 @@ def _amount(o: Any) -> str:
 
 
 def _recorded(step: Any, i: int) -> Any:
-    """Step i as the program answered it, its record on the DA network (the program dispersed it)."""
-    if step.cert is None:
-        raise RuntimeError(f"step {i}'s record was not dispersed: {step.da_error}")
+    """Step i as the program answered it (dispersing its record: ``TradingApp.record`` says how it went)."""
+    if not step.dispersing:
+        raise RuntimeError(f"the agent program does not disperse step {i}'s record")
     return step
 
 

@@ -302,7 +302,9 @@ def test_the_program_trades_through_the_vault_and_answers_only_its_commands(app_
             s = app.step(i)
             rec = s.record
             assert not s.refused and errors == []
-            assert s.cert is None and s.da_error is not None and "127.0.0.1:1" in s.da_error
+            assert s.dispersing
+            cert, why = app.record(i)
+            assert cert is None and why is not None and "127.0.0.1:1" in why
             assert rec.agent["wallet"] == APP and rec.agent["vault"] == aw.vault.address
             assert s.text == receipt_text(aw.d.svc, rec.receipt)
             assert rec.order == decide(STRATEGY, rec.feed.feed, s.text)
@@ -337,6 +339,8 @@ def test_the_program_trades_through_the_vault_and_answers_only_its_commands(app_
             b'{"op":"step","step":-1}',
             b'{"op":"step","step":true}',
             b'{"op":"step","step":"2"}',
+            b'{"op":"record","step":9}',  # a step it did not run, so did not disperse
+            b'{"op":"record","step":1,"x":1}',
             b"not json",
             b"[]",
             b'{"op":"step","step":2,' + b" " * MAX_COMMAND_BYTES + b"}",
@@ -392,15 +396,25 @@ def test_the_host_refuses_what_a_hostile_program_answers(app_world):
         assert refused.value.remote is None and app.closed
     # a step answer whose record does not parse, or is of another step
     rec = {"ok": True, "refused": False, "text": "", "policy_fee_escrow": None, "inference_escrow": None}
-    rec |= {"cert": None, "da_error": None}
+    rec |= {"dispersing": True}
     for record, match in (("{}", "does not parse"), ("x", "does not parse")):
         script = f"print({json.dumps({**rec, 'record': record})!r}, flush=True)"
         with pytest.raises(E.AppError, match=match):
             TradingApp(hostile(script), app_world.cfg, timeout_s=3).step(0)
-    for bad in ({"cert": "0x00"}, {"cert": [1]}, {"da_error": 3}):  # a certificate is an object, why is text
-        script = f"print({json.dumps({**rec, 'record': '{}', **bad})!r}, flush=True)"
-        with pytest.raises(E.AppError, match="cert is not an object"):
-            TradingApp(hostile(script), app_world.cfg, timeout_s=3).step(0)
+    script = f"print({json.dumps({**rec, 'record': '{}', 'dispersing': 1})!r}, flush=True)"
+    with pytest.raises(E.AppError, match="dispersing is not a boolean"):
+        TradingApp(hostile(script), app_world.cfg, timeout_s=3).step(0)
+    # a record answer that is neither a certificate object nor a reason, or of another step
+    for bad, match in (
+        ({"cert": "0x00", "da_error": None}, "neither a certificate object nor a reason"),
+        ({"cert": None, "da_error": 3}, "neither a certificate object nor a reason"),
+        ({"cert": {}, "da_error": "both"}, "neither a certificate object nor a reason"),
+        ({"cert": None, "da_error": "x", "step": 5}, "not exactly the fields"),
+        ({"cert": None, "da_error": "x", "sig": "0x"}, "not exactly the fields"),
+    ):
+        script = f"print({json.dumps({'ok': True, 'step': 0, **bad})!r}, flush=True)"
+        with pytest.raises(E.AppError, match=match):
+            TradingApp(hostile(script), app_world.cfg, timeout_s=3).record(0)
     extra = f"print({json.dumps({**rec, 'record': '{}', 'sign': '0x'})!r}, flush=True)"
     with pytest.raises(E.AppError, match="not exactly the fields"):
         TradingApp(hostile(extra), app_world.cfg, timeout_s=3).step(0)
