@@ -640,7 +640,7 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
     infer_server = ServiceServer(seller.http_app(LocalFacilitator(fac)), log_level="warning").start()
     # operator B starts the agent's image in its enclave and gives it its configuration: everything it needs
     # is named here, and the program checks it against the chain before it serves (its strategy the declared
-    # one, its vault and agent wallet its own key); then it only takes "step N"
+    # one, its vault and agent wallet its own key); then it only takes "step N" and "record N"
     f = policy_w.fee
     config = AppConfig(
         rpc_url=w3.provider.endpoint_uri, chain_id=chain.chain_id, identity_registry=ident.address,
@@ -668,7 +668,8 @@ def _story(demo: Any, w: Any, net: Any, t_start: float, work: Path) -> dict[str,
         f"Operator B starts the agent's image in its enclave ({time.perf_counter() - t_app:.1f} s: the image's digest "
         f"checked against the registry, unpacked, run in the sandbox with the network, its key a read-only file from "
         f"the enclave); the program checks its configuration against the chain (its strategy's hash is agent "
-        f"{agent_id}'s, the vault's agent and the agent wallet are its own key) and then takes only \"step N\": "
+        f"{agent_id}'s, the vault's agent and the agent wallet are its own key) and then takes only "
+        '"step N" (and "record N", the step\'s DA certificate): '
         "the operator relays, it cannot make the agent sign anything else. Operators A and B's executors watch "
         "the mailbox for the agent's policy tasks."
     )
