@@ -98,6 +98,10 @@ for top, dnames in importlib.metadata.packages_distributions().items():
 def loaded_dists():
     tops = {n.partition(".")[0] for n in sys.modules}
     return {d for d, ts in by_dist.items() if ts & tops}
+try:
+    from packaging.markers import Marker
+except ImportError:
+    Marker = None
 def required(dist):
     try:
         reqs = importlib.metadata.distribution(dist).requires or []
@@ -108,12 +112,12 @@ def required(dist):
         spec, _, marker = r.partition(";")
         if "extra" in marker:
             continue
-        try:
-            from packaging.markers import Marker
-            if marker.strip() and not Marker(marker.strip()).evaluate():
-                continue
-        except ImportError:
-            pass
+        if Marker is not None and marker.strip():
+            try:
+                if not Marker(marker.strip()).evaluate():
+                    continue
+            except Exception:
+                pass  # a marker this packaging cannot read: the dependency is taken
         m = re.match(r"\\s*([A-Za-z0-9][A-Za-z0-9._-]*)", spec)
         if m:
             out.add(re.sub(r"[-_.]+", "-", m.group(1)).lower())
